@@ -15,10 +15,12 @@ import { pemOf } from '../../domain/x509/pem.ts';
 import { caDataDir, describeCa, withCaFolder } from './ca-folder.ts';
 
 /**
- * `credence ca init|install|show`: the data folder's issuing CAs (issue 13). A CA's key is generated in the Secure
+ * `credence ca init|install|renew|show`: the data folder's issuing CAs (issue 13). A CA's key is generated in the Secure
  * Environment the service uses (owner `maf:infrastructure`) and never leaves it; `<data>/pki/<id>.ca.json` holds its
  * handle and certificates. `init` makes a self-signed root, or with `--intermediate` a key and a CSR for an external
- * root to sign, which `install` then installs after checking it. The service loads the CAs when it starts.
+ * root to sign, which `install` then installs after checking it. `renew` gives an active CA a later end with the same
+ * key and subject: a root in place, an intermediate through a CSR its root signs and `install`. The service loads the
+ * CAs when it starts.
  */
 
 const DataOptions = {
@@ -98,6 +100,32 @@ const install = async (args: z.infer<typeof Install>, io: Io): Promise<number> =
   });
 };
 
+const Renew = z
+  .object({ ...DataOptions, validityDays: WholeNumber(1, MAX_CA_VALIDITY_DAYS).optional(), csrOut: z.string().min(1).max(4096).optional() })
+  .refine((o) => o.csrOut === undefined || o.validityDays === undefined, { path: ['validityDays'], message: 'the external root decides an intermediate’s validity' });
+
+const renew = async (args: z.infer<typeof Renew>, io: Io): Promise<number> => {
+  if (args.csrOut !== undefined) assertNewFileWritable('--csr-out', args.csrOut);
+  const { DEFAULT_CA_VALIDITY_DAYS, renewalRequest, renewRootCa } = await import('../../adapters/driven/pki/index.ts');
+  return withCaFolder(args, io, async ({ dataDir, se, random }) => {
+    if (args.csrOut !== undefined) {
+      const csr = await renewalRequest({ dataDir, se, id: args.id });
+      writeNewFile('--csr-out', args.csrOut, pemOf('CERTIFICATE REQUEST', csr));
+      if (args.json) io.out(json({ id: args.id, state: 'active', csr: args.csrOut }));
+      else io.err(`CA ${args.id}: CSR for its renewal written to ${args.csrOut} (same key and subject; the CA issues under its current certificate meanwhile). Have your root sign it, then: credence ca install --id ${args.id} --certificate FILE --chain FILE`);
+      return 0;
+    }
+    await renewRootCa({ dataDir, se, id: args.id, validityDays: args.validityDays ?? DEFAULT_CA_VALIDITY_DAYS, now: new Date(), random });
+    const shown = describeCa(dataDir, args.id);
+    if (args.json) io.out(json(shown));
+    else {
+      io.out(printable(`CA ${args.id}: renewed, same key and subject, serial ${shown.serialNumber}, valid ${shown.notBefore} to ${shown.notAfter}`));
+      io.err(printable(`  (the service loads it when it starts on ${dataDir}; relying parties fetch the new certificate at /pki/${args.id}/ca.crt)`));
+    }
+    return 0;
+  });
+};
+
 const Show = z.object({ ...DataOptions, id: CaId.optional(), pem: z.boolean().default(false) });
 
 const show = async (args: z.infer<typeof Show>, io: Io): Promise<number> => {
@@ -153,11 +181,20 @@ export const register: RegisterCommands = (program, io) => {
   const installCommand: Command = withFolderOptions(
     ca
       .command('install')
-      .description('install the certificate an external root signed for an intermediate made by ca init --intermediate')
+      .description('install the certificate an external root signed for an intermediate (made by ca init --intermediate, or its renewal from ca renew --csr-out)')
       .option('--id <id>', 'the CA id', 'default')
       .requiredOption('--certificate <file>', 'the signed CA certificate (PEM or DER)')
       .requiredOption('--chain <file>', 'the certificates above it up to and including the root (PEM)'),
   ).action(handler(io, async (opts: Record<string, unknown>) => install(parseOptions(installCommand, Install, opts), io)));
+
+  const renewCommand: Command = withFolderOptions(
+    ca
+      .command('renew')
+      .description('give an active CA a later end, same key and subject: a root in place, an intermediate through a CSR (then ca install)')
+      .option('--id <id>', 'the CA id', 'default')
+      .option('--validity-days <days>', 'a root’s new validity, from now (default 3650); must end after the current one')
+      .option('--csr-out <file>', 'an intermediate: where to write the CSR its root signs (PEM)'),
+  ).action(handler(io, async (opts: Record<string, unknown>) => renew(parseOptions(renewCommand, Renew, opts), io)));
 
   const showCommand: Command = withFolderOptions(
     ca

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { validationError } from '../../../domain/errors.ts';
 import { constantTimeEqual } from '../../../domain/crypto/bytes.ts';
-import { toBase64url } from '../../../domain/crypto/base64url.ts';
+import { fromBase64url, toBase64url } from '../../../domain/crypto/base64url.ts';
 import type { OwnedSecureEnvironment } from '../../../domain/ports/secure-environment.ts';
 import { destroyNewKey } from '../../../domain/ports/destroy-new-key.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
@@ -19,6 +19,7 @@ import { caExists, readCaFile, writeCaFile } from './ca-file.ts';
 import { issuingCaOf } from './load.ts';
 import { seSigner } from './se-signer.ts';
 import { checkInstalledCa } from './install-checks.ts';
+import { assertRenews } from './renew.ts';
 
 /** What `credence ca init` is given. */
 export interface CaInitOptions {
@@ -131,8 +132,9 @@ export const requestIntermediateCa = async (
 const refuse = (path: string, rule: string, message: string) => validationError([{ path, rule, message }], 'CA certificate');
 
 /**
- * Installs the certificate an external CA signed for an intermediate made by `requestIntermediateCa`, with the
- * certificates above it (`chain`: any order, up to and including the root). Checked before anything is written:
+ * Installs the certificate an external CA signed for an intermediate made by `requestIntermediateCa`, or its renewal
+ * for an active CA (same subject and key identifier, a later end: `renewalRequest`), with the certificates above it
+ * (`chain`: any order, up to and including the root). Checked before anything is written:
  * it certifies the CA's Secure Environment key, is a CA (basicConstraints cA, keyUsage keyCertSign and cRLSign), and
  * a certificate it issues validates up to the root by RFC 5280 path validation at `now` (install-checks.ts).
  */
@@ -147,13 +149,14 @@ export const installCaCertificate = async (o: {
 }): Promise<IssuingCa> => {
   const file = readCaFile(o.dataDir, o.id);
   if (file === undefined) throw refuse('caId', 'exists', `no CA ${o.id}: run credence ca init --intermediate first`);
-  if (file.state !== 'awaiting_certificate') throw refuse('caId', 'state', `CA ${o.id} already has its certificate`);
   const certified = certifiedPublicKey(o.certificate);
   if (certified === undefined) throw refuse('certificate', 'certificate', 'not an X.509 certificate of an Ed25519 or P-256 key');
   const key = (await o.se.describe(file.keyHandle)).publicKey;
   if (certified.kind !== file.keyKind || key === undefined || !constantTimeEqual(certified.bytes, key)) {
     throw refuse('certificate', 'certifies_ca_key', `does not certify the key of CA ${o.id} (the key its CSR was made with)`);
   }
+  // An active CA's certificate is replaced only by its renewal (renew.ts), so that what it issued still chains to it.
+  if (file.state === 'active') assertRenews(fromBase64url(file.certificate), o.certificate, o.id, 'certificate');
   const chain = o.chain.map((der, i) => {
     try {
       new x509.X509Certificate(Uint8Array.from(der));

@@ -14,4 +14,5 @@ export {
 } from './create.ts';
 export type { CaInitOptions } from './create.ts';
 export { issuingCaOf, loadIssuingCas } from './load.ts';
+export { renewalRequest, renewRootCa } from './renew.ts';
 export { seSigner } from './se-signer.ts';

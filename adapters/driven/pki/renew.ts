@@ -1,0 +1,99 @@
+import { validationError } from '../../../domain/errors.ts';
+import { constantTimeEqual } from '../../../domain/crypto/bytes.ts';
+import { fromBase64url, toBase64url } from '../../../domain/crypto/base64url.ts';
+import type { OwnedSecureEnvironment } from '../../../domain/ports/secure-environment.ts';
+import type { RandomSource } from '../../../domain/ports/random.ts';
+import type { CaId, IssuingCa } from '../../../domain/x509/issuing-ca.ts';
+import {
+  buildCertificationRequest,
+  certifiedPublicKey,
+  issuerOf,
+  selfSignedCaCertificate,
+  SERIAL_LENGTH,
+  serialFromRandom,
+} from '../../../domain/x509/issuance/index.ts';
+import { readCaFile, writeCaFile, type CaFile } from './ca-file.ts';
+import { issuingCaOf } from './load.ts';
+import { seSigner } from './se-signer.ts';
+
+type ActiveCa = Extract<CaFile, { state: 'active' }>;
+
+const refuse = (path: string, rule: string, message: string) => validationError([{ path, rule, message }], 'issuing CA');
+
+const DAY_MS = 86_400_000;
+/** X.509 times are whole seconds. */
+const wholeSeconds = (at: Date): Date => new Date(Math.floor(at.getTime() / 1000) * 1000);
+
+/** The CA `id` with its certificate, or a refusal naming why there is none to renew. */
+const activeCa = (dataDir: string, id: CaId): ActiveCa => {
+  const file = readCaFile(dataDir, id);
+  if (file === undefined) throw refuse('caId', 'exists', `no CA ${id} in ${dataDir}`);
+  if (file.state !== 'active') throw refuse('caId', 'state', `CA ${id} is awaiting its first certificate: credence ca install gives it one`);
+  return file;
+};
+
+/**
+ * What a renewed certificate of an active CA keeps, so that every certificate and CRL it signed before still chains
+ * to it (RFC 5280 6.1: issuer name and key; OpenSSL also matches the authorityKeyIdentifier to the subjectKeyIdentifier):
+ * the same subject, as encoded, and the same key identifier; and what makes it a renewal: a later end.
+ */
+export const assertRenews = (current: Uint8Array, renewed: Uint8Array, id: CaId, path: string): void => {
+  const was = issuerOf(current);
+  const now = issuerOf(renewed);
+  if (!constantTimeEqual(was.name, now.name)) throw refuse(path, 'same_subject', `names another subject than CA ${id}'s certificate: what it issued would no longer chain to it`);
+  if (!constantTimeEqual(was.keyId, now.keyId)) {
+    throw refuse(path, 'same_key_identifier', `has another subjectKeyIdentifier than CA ${id}'s certificate: what it issued names the current one`);
+  }
+  if (now.notAfter.getTime() <= was.notAfter.getTime()) {
+    throw refuse(path, 'extends', `ends ${now.notAfter.toISOString()}, not after CA ${id}'s certificate, which ends ${was.notAfter.toISOString()}`);
+  }
+};
+
+/**
+ * Renews a self-signed root in place: a new certificate of the same key and subject, a new serial, valid from `now`
+ * for `validityDays`, which must end after the current one. Its key never changes, so every certificate, CRL and OCSP
+ * responder certificate it signed validates under either certificate. Nothing is written when it is refused.
+ */
+export const renewRootCa = async (o: {
+  readonly dataDir: string;
+  readonly se: OwnedSecureEnvironment;
+  readonly id: CaId;
+  readonly validityDays: number;
+  readonly now: Date;
+  readonly random: RandomSource;
+}): Promise<IssuingCa> => {
+  const file = activeCa(o.dataDir, o.id);
+  if (file.chain.length > 0) {
+    throw refuse('caId', 'root', `CA ${o.id} is an intermediate: its root signs its renewal (credence ca renew --id ${o.id} --csr-out FILE, then credence ca install)`);
+  }
+  const current = fromBase64url(file.certificate);
+  const signer = await seSigner(o.se, file.keyHandle, file.keyKind);
+  const certified = certifiedPublicKey(current);
+  if (certified === undefined || !constantTimeEqual(certified.bytes, signer.publicKey)) {
+    throw refuse('caId', 'certifies_ca_key', `CA ${o.id}'s certificate does not certify the key its file names: it is not renewed`);
+  }
+  const notBefore = wholeSeconds(o.now);
+  const certificate = await selfSignedCaCertificate({
+    name: issuerOf(current).name,
+    signer,
+    serial: serialFromRandom(o.random(SERIAL_LENGTH)),
+    notBefore,
+    notAfter: new Date(notBefore.getTime() + o.validityDays * DAY_MS),
+  });
+  assertRenews(current, certificate, o.id, 'validityDays');
+  const renewed = { ...file, certificate: toBase64url(certificate) };
+  writeCaFile(o.dataDir, renewed, 'replace');
+  return issuingCaOf(renewed, o.se);
+};
+
+/**
+ * A CSR for an active intermediate's renewal: its key and its certificate's subject, signed in the Secure Environment.
+ * The CA goes on issuing under its certificate until `installCaCertificate` installs the renewed one; nothing is
+ * written here.
+ */
+export const renewalRequest = async (o: { readonly dataDir: string; readonly se: OwnedSecureEnvironment; readonly id: CaId }): Promise<Uint8Array> => {
+  const file = activeCa(o.dataDir, o.id);
+  if (file.chain.length === 0) throw refuse('caId', 'intermediate', `CA ${o.id} is a self-signed root: renew it without --csr-out`);
+  const signer = await seSigner(o.se, file.keyHandle, file.keyKind);
+  return buildCertificationRequest({ key: { kind: file.keyKind, bytes: signer.publicKey }, subject: issuerOf(fromBase64url(file.certificate)).name, uris: [], sign: signer.sign });
+};
