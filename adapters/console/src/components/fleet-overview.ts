@@ -1,5 +1,5 @@
 import { html, nothing } from 'lit';
-import { pathWith } from '../api.ts';
+import { ApiError, pathWith } from '../api.ts';
 import { entityHref, streamHref } from '../router.ts';
 import { EntityCounts, ExpiringRows, FleetVerdict, RevocationRows, type EntityCounts as FleetCounts, type ExpiringRows as Expiring, type RevocationRows as Revoked } from '../schemas.ts';
 import { followEvents, type StreamEvent, type StreamStatus } from '../sse.ts';
@@ -37,6 +37,7 @@ export class FleetOverview extends ConsolePage {
     expiring: { state: true },
     revoked: { state: true },
     stream: { state: true },
+    unfollowed: { state: true },
     lastEvent: { state: true },
   };
   declare fleet: Load<FleetCounts>;
@@ -44,6 +45,8 @@ export class FleetOverview extends ConsolePage {
   declare expiring: Load<Expiring>;
   declare revoked: Load<Revoked>;
   declare stream: StreamStatus | undefined;
+  /** True when the role may read none of the page: no event stream is held for it. */
+  declare unfollowed: boolean;
   declare lastEvent: StreamEvent | undefined;
   private abort: AbortController | undefined;
   private quiet: ReturnType<typeof setTimeout> | undefined;
@@ -62,6 +65,7 @@ export class FleetOverview extends ConsolePage {
     this.expiring = IDLE;
     this.revoked = IDLE;
     this.stream = undefined;
+    this.unfollowed = false;
     this.lastEvent = undefined;
   }
 
@@ -71,10 +75,24 @@ export class FleetOverview extends ConsolePage {
     this.fleet = LOADING;
     this.expiring = LOADING;
     this.revoked = LOADING;
-    void this.refresh();
+    const signal = this.abort.signal;
+    // After the first reads: a role refused all three (an integrator) would hold one of its few event streams, and one
+    // of the service's pseudonymised ones, only to be refused them again at each event (review 113). What is appended
+    // meanwhile is read once the stream is live.
+    void this.refresh().then(() => {
+      if (signal.aborted) return;
+      if ([this.fleet, this.expiring, this.revoked].every(isRefused)) {
+        this.unfollowed = true;
+        return;
+      }
+      this.follow(signal);
+    });
+  }
+
+  private follow(signal: AbortSignal): void {
     followEvents(this.api, {
       query: 'from=end',
-      signal: this.abort.signal,
+      signal,
       onStatus: (status) => {
         this.stream = status;
         // Back after a drop: what happened meanwhile is in the counts at once.
@@ -258,8 +276,10 @@ export class FleetOverview extends ConsolePage {
     const role = this.session.role;
     const stream = this.stream;
     return html`<h2 tabindex="-1">Fleet overview</h2>
-      <p class="live" data-testid="live-status" data-state=${stream?.state ?? 'connecting'} aria-live="polite">
-        ${stream?.state === 'refused'
+      <p class="live" data-testid="live-status" data-state=${this.unfollowed ? 'unfollowed' : (stream?.state ?? 'connecting')} aria-live="polite">
+        ${this.unfollowed
+          ? html`No live updates: the role ${role} may read nothing on this page. The events it may follow are under <a href="#/feed">Live events</a>.`
+          : stream?.state === 'refused'
           ? html`${stream.error.refused
               ? `Live updates are not available to the role ${role}: ${stream.error.problem.detail ?? 'refused'}.`
               : streamStatusText(stream)} <button type="button" class="secondary" @click=${() => this.refresh()}>Refresh now</button>`
@@ -280,3 +300,4 @@ export class FleetOverview extends ConsolePage {
   }
 }
 
+const isRefused = (load: Load<unknown>): boolean => load.state === 'error' && load.error instanceof ApiError && load.error.refused;
