@@ -256,7 +256,7 @@ export class PublicIdentities {
 
   /**
    * The node the identifier belongs to, if any; an AE-ID's is the node it is named under (`under`: the frame's node,
-   * its association's, or its credential's). A credential named with an association (`under`) is named under the
+   * its association's, or its credential's), and so is a CSE-ID's where the frame names its node. A credential named with an association (`under`) is named under the
    * association's node: two nodes may use one AE credential, and one node's frames never carry a name that follows
    * the other's epochs (review 45).
    */
@@ -273,7 +273,10 @@ export class PublicIdentities {
           (under.credentialId === undefined ? undefined : this.#owner.credential.nodeOf(under.credentialId))
         );
       case 'cse':
-        return this.#owner.cse.nodeOf(id);
+        // Named under the frame's node when it has one (its enrolment, its association's registree): two live nodes may
+        // hold one CSE-ID for a while (a replacement device, RS-01), and under its latest holder the first node's
+        // frames would carry a name that does not change with its epochs (review 112).
+        return under.nodeId ?? this.#owner.cse.nodeOf(id);
       case 'credential':
         return (
           under.nodeId ??

@@ -60,7 +60,7 @@ export const PUBLIC_DATA: { readonly [T in EventType]: Mapper<T> | null } = {
   NodeEnrolled: async (d, p) => ({
     nodeId: await p('node', d.nodeId),
     subscriptionId: await p('subscription', d.subscriptionId),
-    cseId: await p('cse', d.cseId),
+    cseId: await p('cse', d.cseId, { nodeId: d.nodeId }),
   }),
   NodeAssociated: async (d, p) => ({ nodeId: await p('node', d.nodeId), associationId: await p('association', d.associationId) }),
   NodeAssociationReleased: async (d, p) => ({ nodeId: await p('node', d.nodeId), associationId: await p('association', d.associationId) }),
@@ -81,7 +81,9 @@ export const PUBLIC_DATA: { readonly [T in EventType]: Mapper<T> | null } = {
           ? d.owner.id
           : d.owner.kind === 'ae'
             ? await p('ae', d.owner.id, { credentialId: d.credentialId })
-            : await p(ownerKind[d.owner.kind], d.owner.id),
+            : d.owner.kind === 'cse' && d.owner.nodeId !== undefined
+              ? await p('cse', d.owner.id, { nodeId: d.owner.nodeId })
+              : await p(ownerKind[d.owner.kind], d.owner.id),
     },
     notBefore: publicDay(d.notBefore),
     notAfter: publicDay(d.notAfter),
@@ -133,7 +135,7 @@ export const PUBLIC_DATA: { readonly [T in EventType]: Mapper<T> | null } = {
     nodeId: await p('node', d.nodeId),
     registree: (d.registree.kind === 'ae'
       ? { kind: 'ae', id: await p('ae', d.registree.id, { nodeId: d.nodeId }), appId: d.registree.appId }
-      : { kind: 'cse', id: await p('cse', d.registree.id) }) as PublicData,
+      : { kind: 'cse', id: await p('cse', d.registree.id, { nodeId: d.nodeId }) }) as PublicData,
     registrarCseId: await p('cse', d.registrarCseId),
     // Under the association's node, as the AE-ID: one credential two nodes use changes with each (review 45).
     credentialId: await p('credential', d.credentialId, { nodeId: d.nodeId }),
