@@ -57,6 +57,18 @@ const problemAnswer = (description: string, headers?: typeof RETRY_AFTER) => ({
  * its pseudonym key and records it (`rotatePseudonym`, trigger `demand`, the operator as actor). The answer names the
  * epoch, not the pseudonym: who is behind a pseudonym is for an auditor's recorded resolution to say.
  */
+
+/**
+ * An id used for another command (another node's rotation, an operator's command), or one of the ids only the engine's
+ * own reactions carry, is refused naming the body's field, as POST /v1/commands names it: the client sent `commandId`,
+ * not the command's metadata (review 112: the resolutions named `metadata.commandId`).
+ */
+const namingBodyFields = (error: unknown): never => {
+  if (!isCredenceError(error, 'validation') || error.problem.code !== 'validation') throw error;
+  const issues = error.problem.issues.map((i) => ({ ...i, path: metadataBodyPath(i.path) ?? i.path }));
+  throw validationError(issues, 'command');
+};
+
 export const pseudonymRoutes: RouteModule = (app, context) => {
   const withinResolutionBound = resolutionBound(context);
 
@@ -89,13 +101,7 @@ export const pseudonymRoutes: RouteModule = (app, context) => {
       const { nodeId, commandId } = request.body;
       const outcome = await pseudonyms
         .rotateNow(nodeId, actorOf(request.principal!), commandId, tokenChecked(context.access, request.principal!))
-        .catch((error: unknown) => {
-          // An id used for another command (another node's rotation, say) is refused naming the body's field, as
-          // POST /v1/commands names it: the client sent `commandId`, not the command's metadata.
-          if (!isCredenceError(error, 'validation') || error.problem.code !== 'validation') throw error;
-          const issues = error.problem.issues.map((i) => ({ ...i, path: metadataBodyPath(i.path) ?? i.path }));
-          throw validationError(issues, 'command');
-        });
+        .catch(namingBodyFields);
       if (outcome.outcome === 'skipped') throw new HttpProblem(409, 'rotation_refused', `${nodeId} cannot rotate: ${outcome.reason}`);
       if (outcome.outcome === 'busy') {
         throw new HttpProblem(503, 'rotation_busy', `${nodeId} was not rotated: ${outcome.reason}; send it again`, {}, {
@@ -135,7 +141,7 @@ export const pseudonymRoutes: RouteModule = (app, context) => {
           reason,
           actor,
           ...(commandId !== undefined ? { commandId } : {}),
-        }, tokenChecked(context.access, principal)));
+        }, tokenChecked(context.access, principal)).catch(namingBodyFields));
       const { position, ...rest } = resolution;
       return { ...rest, ...(position !== undefined ? { position: position.toString(10) } : {}) };
     },
