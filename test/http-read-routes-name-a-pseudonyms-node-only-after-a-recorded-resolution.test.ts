@@ -112,5 +112,19 @@ describe('the read routes name the node behind a pseudonym only to an auditor wh
       expect(other.body.context).toEqual({ pseudonym, resolutions: 1 });
       for (const [name, call] of routes()) expect((await call(token)).status, name).toBe(403);
     }
+
+    // Review 112: the reason, free text of the auditor's case, is not in the compliance `actions` rows (JSON or CSV) of
+    // anyone; the resolving auditor reads it on the pseudonym's timeline.
+    for (const token of [svc.tokens.operator, svc.tokens.admin, svc.tokens.auditor]) {
+      const actions = await api.call<{ rows: Record<string, unknown>[] }>('GET', '/v1/compliance/{query}', { query: 'actions' }, { token, query: { actor: 'test-auditor' } });
+      expect(actions.status).toBe(200);
+      const resolution = actions.body.rows.find((r) => r['type'] === 'PseudonymResolved');
+      expect(resolution).toMatchObject({ streamId: `pseudonym-${pseudonym}`, commandType: 'resolvePseudonym' });
+      expect(resolution).not.toHaveProperty('reason');
+      const csv = await fetch(`${svc.url}/v1/compliance/actions?actor=test-auditor`, { headers: { authorization: `Bearer ${token}`, accept: 'text/csv' } });
+      expect(await csv.text()).not.toContain('case 2026-117');
+    }
+    const timeline = await api.call('GET', '/v1/entities/{kind}/{id}/timeline', { kind: 'pseudonym', id: pseudonym }, { token: svc.tokens.auditor });
+    expect(timeline.text).toContain('case 2026-117');
   });
 });

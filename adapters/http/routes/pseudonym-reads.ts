@@ -67,11 +67,13 @@ export const refuseUnlessResolved = async (context: ServiceContext, principal: P
  * A timeline entry as the compliance `actions` rows show it: one of a pseudonym's stream without what points at its
  * node (found in review: the first rotation's `causedBy` was the node's registration). Its cause and correlation
  * name the node's own events, and its command id (so its event id) derives from the cause or, for an interval
- * rotation, from the Node-ID and epoch, which anyone holding the node list can compute. Position, time, actor and
- * command type stay: what was done, and by whom.
+ * rotation, from the Node-ID and epoch, which anyone holding the node list can compute. Nor the reason an auditor
+ * gave a resolution: free text that may name the case or the person behind the node (review 112), read on the
+ * pseudonym's timeline by an auditor who resolved it. Position, time, actor and command type stay: what was done,
+ * and by whom.
  */
 export const withoutNodeTrail = (entry: Record<string, unknown>): Record<string, unknown> => {
   if (typeof entry['streamId'] !== 'string' || parseStreamId(entry['streamId'])?.kind !== 'pseudonym') return entry;
-  const { eventId: _e, commandId: _c, correlationId: _r, causationId: _a, causedBy: _b, ...rest } = entry;
+  const { eventId: _e, commandId: _c, correlationId: _r, causationId: _a, causedBy: _b, reason: _n, ...rest } = entry;
   return rest;
 };
