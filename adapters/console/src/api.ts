@@ -183,15 +183,28 @@ export class Api {
    * The body of GET `path` in the media type `accept` names: an answer of another type (a proxy's HTML page, JSON from
    * a server that does not know the type) is an `UnexpectedAnswer`, never saved as though it were the file asked for.
    */
-  async text(path: string, accept: string, signal?: AbortSignal): Promise<string> {
+  async text(path: string, accept: string, signal?: AbortSignal): Promise<TextAnswer> {
     const response = await this.request(path, { accept, ...(signal !== undefined ? { signal } : {}) });
     const type = mediaTypeOf(response);
     if (type !== accept.toLowerCase()) {
       await response.body?.cancel();
       throw new UnexpectedAnswer(path, `answered ${type === '' ? 'with no content type' : type}, not ${accept}`);
     }
-    return response.text();
+    const nextAfter = response.headers.get('credence-next-after');
+    return {
+      text: await response.text(),
+      // A CSV has no field for it: the server says a cut answer in its headers (docs/service.md, compliance queries).
+      truncated: response.headers.get('credence-truncated') === 'true',
+      ...(nextAfter !== null && /^\d{1,20}$/.test(nextAfter) ? { nextAfter } : {}),
+    };
   }
+}
+
+/** A text answer (a CSV), and whether the server cut it: more rows matched, the next page after `nextAfter`. */
+export interface TextAnswer {
+  readonly text: string;
+  readonly truncated: boolean;
+  readonly nextAfter?: string;
 }
 
 /** `/v1/...` with a query string of the defined, non-empty parameters. */

@@ -4,6 +4,7 @@ import { saveAs } from '../download.ts';
 import type { QueryName } from '../path-names.ts';
 import { streamHref } from '../router.ts';
 import { Catalog, ComplianceResult, type ComplianceResult as Result } from '../schemas.ts';
+import { visibleText } from '../visible-text.ts';
 import { ConsolePage, IDLE, LOADING, renderLoad, type Load } from './base.ts';
 
 const HINTS: Readonly<Record<string, string>> = {
@@ -33,11 +34,14 @@ export class ComplianceQueries extends ConsolePage {
     selected: { state: true },
     result: { state: true },
     csvError: { state: true },
+    csvNote: { state: true },
   };
   declare catalog: Load<Catalog>;
   declare selected: string | undefined;
   declare result: Load<Result>;
   declare csvError: string | undefined;
+  /** Said after a download of a cut answer. */
+  declare csvNote: string | undefined;
   private lastPath: string | undefined;
   private runs = 0;
   private abort = new AbortController();
@@ -48,6 +52,7 @@ export class ComplianceQueries extends ConsolePage {
     this.selected = undefined;
     this.result = IDLE;
     this.csvError = undefined;
+    this.csvNote = undefined;
   }
 
   override connectedCallback(): void {
@@ -77,6 +82,7 @@ export class ComplianceQueries extends ConsolePage {
     const path = pathWith(`/v1/compliance/${encodeURIComponent(name)}`, values);
     this.result = LOADING;
     this.csvError = undefined;
+    this.csvNote = undefined;
     this.lastPath = undefined;
     // Only the latest run is shown (and downloaded): an earlier, slower answer is dropped.
     const run = ++this.runs;
@@ -95,7 +101,12 @@ export class ComplianceQueries extends ConsolePage {
     if (this.lastPath === undefined) return;
     try {
       const csv = await this.api.text(this.lastPath, 'text/csv', this.abort.signal);
-      saveAs(csv, 'text/csv', `credence-${name}.csv`);
+      // A cut answer must not be saved as the whole (review 113): its name says so, and so does the page.
+      const part = csv.truncated ? `-partial${csv.nextAfter !== undefined ? `-next-after-${csv.nextAfter}` : ''}` : '';
+      saveAs(csv.text, 'text/csv', `credence-${name}${part}.csv`);
+      this.csvNote = csv.truncated
+        ? `The file holds this answer's rows only, and more match: its name ends in "-partial"; ${csv.nextAfter !== undefined ? `run the query again with after ${csv.nextAfter} for the next page` : 'narrow the parameters, or raise limit'}.`
+        : undefined;
     } catch (error) {
       this.csvError = describeError(error);
     }
@@ -123,7 +134,7 @@ export class ComplianceQueries extends ConsolePage {
           const value = row.get(c);
           const text = value === undefined || value === null ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value);
           const href = c === 'streamId' ? streamHref(text) : undefined;
-          return html`<td class=${c === 'position' ? 'num' : ''}>${href ? html`<a href=${href}>${text}</a>` : text}</td>`;
+          return html`<td class=${c === 'position' ? 'num' : ''}>${href ? html`<a href=${href}>${visibleText(text)}</a>` : visibleText(text)}</td>`;
         })}</tr>`)}</tbody>
       </table></div>`;
   }
@@ -158,6 +169,7 @@ export class ComplianceQueries extends ConsolePage {
         <h3 id="result-heading">Result of ${result.query}</h3>
         <button type="button" class="secondary" @click=${() => this.downloadCsv(result.query)}>Download CSV</button>
         ${this.csvError ? html`<p class="error" role="alert">Could not download the CSV: ${this.csvError}</p>` : nothing}
+        ${this.csvNote ? html`<p class="warning" role="status" data-testid="csv-partial">${this.csvNote}</p>` : nothing}
         ${this.renderRows(result)}
       </section>`)}`;
   }

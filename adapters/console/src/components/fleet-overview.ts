@@ -6,6 +6,7 @@ import { followEvents, type StreamEvent, type StreamStatus } from '../sse.ts';
 import { ConsolePage, formatTime, IDLE, LOADING, renderBehind, renderLoad, type Load } from './base.ts';
 import { ReadAgainWhileBehind } from '../read-again.ts';
 import { streamStatusText } from './stream-status.ts';
+import { visibleText } from '../visible-text.ts';
 
 const KINDS = [
   ['node', 'Nodes'],
@@ -262,9 +263,9 @@ export class FleetOverview extends ConsolePage {
           const href = streamHref(r.streamId);
           return html`<tr>
             <td>${href ? html`<a href=${href}>${r.streamId}</a>` : r.streamId}</td>
-            <td>${r.reason}</td>
+            <td>${visibleText(r.reason)}</td>
             <td>${formatTime(r.occurredAt)}</td>
-            <td>${r.actor}</td>
+            <td>${visibleText(r.actor)}</td>
             <td class="num">${r.position}</td>
           </tr>`;
         })}

@@ -3,6 +3,7 @@ import { streamHref } from '../router.ts';
 import type { TimelineEntry } from '../schemas.ts';
 import { TIMELINE_PAGE, type EntityTooLong } from '../timeline-pages.ts';
 import { formatTime } from './base.ts';
+import { visibleText } from '../visible-text.ts';
 
 /** The entries of an entity's timeline read so far: actor, reason, request-signature status, the event that caused it. */
 export const renderEntries = (entries: readonly TimelineEntry[]) =>
@@ -21,8 +22,8 @@ export const renderEntries = (entries: readonly TimelineEntry[]) =>
           <td class="num">${e.position}</td>
           <td>${formatTime(e.occurredAt)}</td>
           <td>${e.type}</td>
-          <td>${e.actor.id} <span class="role">${e.actor.role}</span></td>
-          <td>${e.reason ?? ''}</td>
+          <td>${visibleText(e.actor.id)} <span class="role">${e.actor.role}</span></td>
+          <td>${visibleText(e.reason ?? '')}</td>
           <td><span class="sig sig-${e.signature.status}" title=${e.signature.keyFingerprint ?? ''}>${e.signature.status}</span></td>
           <td>${cause ? html`${href ? html`<a href=${href}>${cause.streamId}</a>` : cause.streamId} ${cause.type} @${cause.position}` : ''}</td>
         </tr>`;
