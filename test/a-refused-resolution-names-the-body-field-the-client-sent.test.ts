@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { body, settled } from './http-conformance.fixtures.ts';
+import { registeredPseudonym } from './http-conformance.fixtures.ts';
 import { startTestService, type TestService } from './support/service.ts';
 
 /*
@@ -15,17 +15,7 @@ const registerId = randomUUID();
 
 beforeAll(async () => {
   svc = await startTestService();
-  const registered = await fetch(new URL('/v1/commands', svc.url), {
-    method: 'POST',
-    headers: { authorization: `Bearer ${svc.tokens.operator}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ ...body.registerNode(NODE), commandId: registerId }),
-  });
-  expect(registered.status).toBe(201);
-  await settled(svc);
-  for await (const e of svc.service.context.credence.store.readAll()) {
-    if (e.type === 'PseudonymRotated' && e.data['nodeId'] === NODE) pseudonym = String(e.data['pseudonym']);
-  }
-  expect(pseudonym).toMatch(/^p-/);
+  pseudonym = await registeredPseudonym(svc, NODE, { commandId: registerId });
 }, 30_000);
 afterAll(async () => {
   await svc?.close();

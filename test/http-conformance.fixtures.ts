@@ -2,6 +2,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { expect } from 'vitest';
 import { issueCredentialData, profile } from './support/fleet.ts';
 import type { TestService } from './support/service.ts';
+import { settled as settledOf } from './http-sse.fixtures.ts';
 
 /**
  * Calls the API over real HTTP and checks every response against the service's own OpenAPI document: the schema
@@ -105,3 +106,23 @@ export const body = {
 
 /** Waits until every live component has handled the head, and the cascade has nothing more to append. */
 export { settled } from './http-sse.fixtures.ts';
+
+/**
+ * Registers `nodeId` through POST /v1/commands as the operator (`extra`: more body fields, a commandId), waits for the
+ * live components, and answers the pseudonym its first rotation gave it.
+ */
+export const registeredPseudonym = async (svc: TestService, nodeId: string, extra: Record<string, unknown> = {}): Promise<string> => {
+  const registered = await fetch(new URL('/v1/commands', svc.url), {
+    method: 'POST',
+    headers: { authorization: `Bearer ${svc.tokens.operator}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ ...body.registerNode(nodeId), ...extra }),
+  });
+  expect(registered.status).toBe(201);
+  await settledOf(svc);
+  let pseudonym = '';
+  for await (const e of svc.service.context.credence.store.readAll()) {
+    if (e.type === 'PseudonymRotated' && e.data['nodeId'] === nodeId) pseudonym = String(e.data['pseudonym']);
+  }
+  expect(pseudonym).toMatch(/^p-/);
+  return pseudonym;
+};
