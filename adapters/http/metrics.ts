@@ -36,6 +36,8 @@ export interface MetricsSources {
   readonly deadLetters?: () => number;
   /** How many due deadlines the expiry scheduler gave up on (their command id taken), read when scraped. */
   readonly expiryDeadLetters?: () => number;
+  /** When each issuing CA's chain ends (ms), read when scraped: what an alert on a CA's renewal watches. */
+  readonly caChainEnds?: () => readonly { readonly caId: string; readonly endsAt: number }[];
 }
 
 const COMPONENTS_CACHE_MS = 1_000;
@@ -173,6 +175,20 @@ export const createServiceMetrics = (sources: MetricsSources = {}): ServiceMetri
     'Due deadlines the expiry scheduler could not carry out and will not retry (their command id is held by another command): each waits for an operator',
     sources.expiryDeadLetters,
   );
+  const caChainEnds = sources.caChainEnds;
+  if (caChainEnds !== undefined) {
+    // Public facts: the CAs' certificates are served to anyone at /pki/{id}/ca.crt and chain.pem.
+    new Gauge({
+      name: 'credence_pki_ca_chain_end_timestamp_seconds',
+      help: "When each issuing CA's chain ends (its certificate or one above it; Unix time): renew it before (credence ca renew)",
+      labelNames: ['ca'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const { caId, endsAt } of caChainEnds()) this.set({ ca: caId }, Math.floor(endsAt / 1000));
+      },
+    });
+  }
   return {
     commandDecided(type, outcome, seconds) {
       commands.inc({ type, outcome });

@@ -41,4 +41,11 @@ export const startPkiPublisher = (o: PkiPublisherOptions): Promise<PkiRevocation
           'certificate, its OCSP answers unauthorized and its CRL URLs 410; the other CAs serve as before (docs/pki.md, ' +
           '"A CA whose chain has ended")',
       ),
+    // Said at warn, once per CA and process, a month ahead: time to renew it while what it issued still validates.
+    onCaEndingSoon: (caId, endsAt) =>
+      o.log.warn(
+        { caId, endsAt: endsAt.toISOString() },
+        `CA ${caId} ends at ${endsAt.toISOString()} (its certificate or one above it): renew it before then, with the ` +
+          `service stopped (credence ca renew --id ${caId}; docs/pki.md, "Renewing a CA"), or it retires at that time`,
+      ),
   });

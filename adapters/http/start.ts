@@ -18,6 +18,7 @@ import {
 } from '../runtime/index.ts';
 import { assertWitnessUsable, checkpointWitnessFile, witnessBegunWarning } from '../runtime/checkpoint-witness-file.ts';
 import { isEmbedded } from '../runtime/data-folder.ts';
+import { chainEndOf } from '../runtime/pki-ended-cas.ts';
 import { openSecureEnvironmentLogKey } from '../runtime/transparency-key.ts';
 import { refuseEmptyEventStoreForAServedFolder, refuseNewEventStoreForAServedFolder } from '../runtime/event-store-of-a-served-folder.ts';
 import { deadLetterCount } from '../../projections/cascade/index.ts';
@@ -177,6 +178,7 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
       ...(shredder !== undefined ? { keysOwed: () => shredder.owed().length } : {}),
       deadLetters: () => deadLetterCount(credence.readModels),
       expiryDeadLetters: () => expiryDeadLetterCount(credence.readModels),
+      ...(cas.length > 0 ? { caChainEnds: () => cas.map((ca) => ({ caId: ca.id, endsAt: chainEndOf(ca) })) } : {}),
     });
     const shutdown = new AbortController();
     // Every open SSE stream listens for the shutdown (and stops listening when it ends, adapters/http/sse/session.ts):

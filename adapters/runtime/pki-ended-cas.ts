@@ -1,6 +1,9 @@
 import { chainValidity } from '../../domain/x509/issuance/index.ts';
 import type { CaId, IssuingCa } from '../../domain/x509/issuing-ca.ts';
 
+/** How long before its chain's end a CA is said to near it: a month, time for an external root to sign a renewal. */
+export const CA_END_WARNING_MS = 30 * 86_400_000;
+
 /** When the chain of `ca` ends, in ms: the earliest notAfter of its certificate and of every one above it. */
 export const chainEndOf = (ca: Pick<IssuingCa, 'certificate' | 'chain'>): number => chainValidity(ca).notAfter.getTime();
 
@@ -41,11 +44,30 @@ export class CrlNotSigned extends Error {
 export class EndedCas {
   readonly #endsAt = new Map<string, number>();
   readonly #retired = new Set<string>();
+  readonly #nearingEnd = new Set<string>();
   readonly #onEnded: ((caId: CaId, endedAt: Date) => void) | undefined;
+  readonly #onEndingSoon: ((caId: CaId, endsAt: Date) => void) | undefined;
 
-  constructor(cas: readonly IssuingCa[], onEnded?: (caId: CaId, endedAt: Date) => void) {
+  constructor(cas: readonly IssuingCa[], onEnded?: (caId: CaId, endedAt: Date) => void, onEndingSoon?: (caId: CaId, endsAt: Date) => void) {
     for (const ca of cas) this.#endsAt.set(ca.id, chainEndOf(ca));
     this.#onEnded = onEnded;
+    this.#onEndingSoon = onEndingSoon;
+  }
+
+  /**
+   * Tells, once per process, of a live CA whose chain ends within `CA_END_WARNING_MS` of `now`: time to renew it
+   * (`credence ca renew`, docs/pki.md "Renewing a CA") before what it issues can no longer be issued for long, and it
+   * retires. A renewal takes effect at the next start, which tells again if it is still near.
+   */
+  warnIfEndingSoon(caId: CaId, now: number): void {
+    const endsAt = this.#endsAt.get(caId);
+    if (endsAt === undefined || now >= endsAt || endsAt - now > CA_END_WARNING_MS || this.#nearingEnd.has(caId)) return;
+    this.#nearingEnd.add(caId);
+    try {
+      this.#onEndingSoon?.(caId, new Date(endsAt));
+    } catch {
+      // The sink must not stop the start or the tick.
+    }
   }
 
   /** When the chain of CA `caId` ended, if it has by `now`; undefined for a live CA or one this service does not run. */

@@ -46,6 +46,8 @@ export interface PkiRevocationOptions {
    * once per CA, at start or at the tick that finds it ended.
    */
   readonly onCaEnded?: (caId: CaId, endedAt: Date) => void;
+  /** A live CA's chain ends within a month (`CA_END_WARNING_MS`): called once per CA, at start or at a tick. */
+  readonly onCaEndingSoon?: (caId: CaId, endsAt: Date) => void;
 }
 
 /** What the routes serve from: each CA's CRL publisher and OCSP responder. */
@@ -115,11 +117,12 @@ export const startPkiRevocation = async (o: PkiRevocationOptions): Promise<PkiRe
     },
   };
   const reads: CommittedReadModel = openCommittedReadModel(o.credence.readModels);
-  const ended = new EndedCas(cas, o.onCaEnded);
+  const ended = new EndedCas(cas, o.onCaEnded, o.onCaEndingSoon);
   try {
     for (const ca of cas) {
       // Review 82: an ended CA made OcspSigningKey.open throw, and so stopped every start of the whole service.
       if (ended.retireIfEnded(ca.id, o.now())) continue;
+      ended.warnIfEndingSoon(ca.id, o.now());
       const signingKey = await OcspSigningKey.open({
         se: o.se,
         ca,
@@ -196,6 +199,7 @@ export const startPkiRevocation = async (o: PkiRevocationOptions): Promise<PkiRe
           byCa.delete(caId);
           continue;
         }
+        ended.warnIfEndingSoon(caId as CaId, o.now());
         await it.publisher.tick().catch((error: unknown) => report(`crl:${caId}`, error));
         try {
           if (await it.signingKey.renewIfDue()) it.responder.clear();
