@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { openCredence, startLive, type ComponentStatus } from '../adapters/runtime/index.ts';
 import { cmd, T0 } from './support/fleet.ts';
+import { startTestService } from './support/service.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
 /*
@@ -85,5 +86,28 @@ describe('a write lock another process holds on a live component file', () => {
     expect(waitOf()).toBe(before);
     expect(before).toBe(5_000);
     await credence.close();
+  });
+
+  it("is logged by the service at warn, naming the file, without a stack: no fault of the service's", async () => {
+    const svc = await startTestService();
+    try {
+      const holder = new Database(join(svc.dir, 'readmodels.db'));
+      holder.exec('BEGIN IMMEDIATE');
+      const logged = svc.logs().length;
+      try {
+        await svc.service.context.credence.engine.execute(cmd.createSubscription());
+        const lines = (): Record<string, unknown>[] => svc.logs().slice(logged).map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l['component'] !== undefined);
+        await expect.poll(() => lines().length, { timeout: 20_000 }).toBeGreaterThan(0);
+        for (const line of lines()) {
+          expect(line).toMatchObject({ level: 40, file: 'readmodels.db', msg: expect.stringMatching(/^readmodels\.db is locked by another process's write transaction/) });
+          expect(JSON.stringify(line)).not.toMatch(/"stack"|"err"/);
+        }
+      } finally {
+        holder.exec('ROLLBACK');
+        holder.close();
+      }
+    } finally {
+      await svc.close();
+    }
   });
 });

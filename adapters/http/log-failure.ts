@@ -1,12 +1,19 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { damagedDatabaseOf } from '../runtime/damaged-database.ts';
+import { LockHeldElsewhere } from '../runtime/live-failure.ts';
 
 /**
  * Logs a failure at error. A damaged database is logged as the file and what mends it, without a stack: SQLite's bare
  * "database disk image is malformed" names no file, and a live component that meets it says so at every pass (review
- * 52: a damaged readmodels.db was a SqliteError with its stack once a second). Anything else with its error, as `msg`.
+ * 52: a damaged readmodels.db was a SqliteError with its stack once a second). Another process's write lock on a
+ * live component's file is no fault of the service: at warn, the file and the message. Anything else with its error,
+ * as `msg`.
  */
 export const logFailure = (log: FastifyBaseLogger, error: unknown, msg: string, fields: Readonly<Record<string, unknown>> = {}): void => {
+  if (error instanceof LockHeldElsewhere) {
+    log.warn({ ...fields, file: error.file }, error.message);
+    return;
+  }
   const damaged = damagedDatabaseOf(error);
   if (damaged?.problem.code === 'damaged_database') {
     const { file, path, remedy } = damaged.problem;

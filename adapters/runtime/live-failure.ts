@@ -19,13 +19,22 @@ export const messageOf = (error: unknown): string => {
 };
 
 /**
- * A live component's write that another process's write lock refused (SQLITE_BUSY past LOCK_WAIT_MS), said naming
- * the file: SQLite's "database is locked" names none. Any other failure is returned as it is.
+ * A live component's write that another process's write lock refused (SQLITE_BUSY past LOCK_WAIT_MS), naming the file:
+ * SQLite's "database is locked" names none. Not a fault of the service (a CLI's export, an operator's sqlite3), so the
+ * service logs it at warn, without a stack (adapters/http/log-failure.ts).
  */
-export const namingLockedFile = (error: unknown, file: string): unknown =>
-  isWriteLockHeld(error)
-    ? new Error(`${file} is locked by another process's write transaction (SQLITE_BUSY): the component tries again, backing off, and catches up once the lock is released`, { cause: error })
-    : error;
+export class LockHeldElsewhere extends Error {
+  constructor(
+    readonly file: string,
+    cause: unknown,
+  ) {
+    super(`${file} is locked by another process's write transaction (SQLITE_BUSY): the component tries again, backing off, and catches up once the lock is released`, { cause });
+    this.name = 'LockHeldElsewhere';
+  }
+}
+
+/** The failure as a `LockHeldElsewhere` naming `file` when it is one; any other failure as it is. */
+export const namingLockedFile = (error: unknown, file: string): unknown => (isWriteLockHeld(error) ? new LockHeldElsewhere(file, error) : error);
 
 /** Hands a component's failure to `options.onError`. */
 export const reporterOf =

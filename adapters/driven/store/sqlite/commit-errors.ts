@@ -28,7 +28,6 @@ export const hasNoRoom = (error: unknown): boolean => {
   return code.startsWith('SQLITE_FULL') || code.startsWith('SQLITE_TOOBIG');
 };
 
-
 /** The SQLite result code and its fixed message: never a value of the append. */
 const detailOf = (error: unknown): string => `${codeOf(error)}: ${error instanceof Error ? error.message : String(error)}`;
 
