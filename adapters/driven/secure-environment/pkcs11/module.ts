@@ -126,10 +126,19 @@ export const findTokenSlot = (module: Pkcs11, token: Pkcs11Uri['token']): { slot
   throw pkcs11Problem('token', 'token_present', `no initialised token labelled "${token.label}"${serial} (and the URI's other attributes) in this module`);
 };
 
+/** What C_Login answers of the PIN itself, other than a wrong or locked one: the operator acts on the PIN, not the token. */
+const PIN_STATES: Readonly<Record<string, readonly [rule: string, what: string]>> = {
+  CKR_PIN_EXPIRED: ['pin_expired', 'the token says the user PIN has expired (CKR_PIN_EXPIRED): change it on the token, then in its source'],
+  CKR_PIN_INVALID: ['pin_invalid', 'the token says the PIN holds characters it does not accept (CKR_PIN_INVALID)'],
+  CKR_PIN_LEN_RANGE: ['pin_length', 'the token says the PIN is shorter or longer than it accepts (CKR_PIN_LEN_RANGE)'],
+};
+
 /**
  * C_Login as the user; a wrong PIN is a typed error naming where the PIN came from, never the PIN. When the token
  * is already logged in (another Secure Environment of this process on it), the PIN is compared with the one that
- * logged in, so it is refused exactly as the token would refuse it.
+ * logged in: a match is the token's own answer; another PIN is `pin_unverified`, not `pin_incorrect` (review 116):
+ * the token cannot check it while that login lasts, and after a change of the PIN it may well be the right one, so it
+ * is neither called wrong nor remembered as refused.
  */
 export const login = (module: Pkcs11, slot: Pkcs11Handle, session: Pkcs11Handle, pin: { value: string; from: string }): void => {
   const incorrect = () => pkcs11Problem('pin-source', 'pin_incorrect', `the token refused the PIN from ${pin.from} (CKR_PIN_INCORRECT)`);
@@ -145,11 +154,19 @@ export const login = (module: Pkcs11, slot: Pkcs11Handle, session: Pkcs11Handle,
     if (code === 'CKR_USER_ALREADY_LOGGED_IN') {
       const known = slots.get(slotKey);
       // Logged in by code outside Credence (the same library loaded by another component): the token's word only.
-      if (known !== undefined && !timingSafeEqual(known, digest)) throw incorrect();
+      if (known !== undefined && !timingSafeEqual(known, digest)) {
+        throw pkcs11Problem(
+          'pin-source',
+          'pin_unverified',
+          `this process is logged in to the token with another PIN than the one from ${pin.from}, and the token cannot check this one while that login lasts: after a change of the PIN, restart the service so that it logs in with the new one`,
+        );
+      }
       return;
     }
     if (code === 'CKR_PIN_INCORRECT') throw incorrect();
     if (code === 'CKR_PIN_LOCKED') throw pkcs11Problem('pin-source', 'pin_locked', 'the user PIN of this token is locked (CKR_PIN_LOCKED): the security officer must reset it');
+    const state = code === undefined ? undefined : PIN_STATES[code];
+    if (state !== undefined) throw pkcs11Problem('pin-source', state[0], `${state[1]}; the PIN came from ${pin.from}`);
     throw pkcs11Problem('pin-source', 'login', `C_Login failed (${code ?? 'unknown error'})`);
   }
 };

@@ -17,7 +17,8 @@ export interface Pin {
 /** More than any PIN file needs (a PIN is at most MAX_PIN_CHARS, plus a newline): refused before it is read. */
 const MAX_PIN_FILE_BYTES = 4096;
 
-const trimmed = (text: string): string => text.replace(/\s+$/u, '');
+/** One line ending, as `echo` or an editor leaves it; a PIN may end in a space or a tab (review 116: all were cut). */
+const trimmed = (text: string): string => text.replace(/\r?\n$/u, '');
 const describe = (pin: PinSource): string => (pin.source === 'file' ? `the file ${pin.path}` : `the environment variable ${pin.name}`);
 
 /** Names this process already took a PIN from and removed from process.env: a second open gets a clear refusal. */
