@@ -181,8 +181,8 @@ export const commandClaimStreamOf = (commandId: string): string => `credence-com
 
 /**
  * Binds the command id to `streamId`, or finds it bound already: undefined when the append may go on (a fresh claim,
- * or this stream's from an earlier attempt), otherwise the first append's result on the stream the id is bound to,
- * deduplicated, with nothing written.
+ * or this stream's from an earlier attempt that wrote nothing), otherwise the first append's result on the stream the
+ * id is bound to, deduplicated, with nothing written.
  */
 async function claimCommand(
   driver: EsdbDriver,
@@ -202,7 +202,9 @@ async function claimCommand(
   if (first === undefined || first.position === undefined) throw concurrencyConflict(claimStream, 'no stream', 'a stream with no readable claim');
   // Read as written, not through the claim's schema: a claim this adapter wrote is always its own (ids of any length).
   const claimant = (decode(first).data as { claimant?: unknown }).claimant;
-  if (claimant === streamId) return undefined;
+  // Bound to this stream by an earlier attempt, which may have written: a retry at the revision its own write left
+  // (the caller read the head again) passes the revision check, and the server takes it as a new write (review 115).
+  if (claimant === streamId) return findEarlierAppend(driver, streamId, ids, commandId, scanLimit);
   const earlier = typeof claimant === 'string' ? await findEarlierAppend(driver, claimant, ids, commandId, scanLimit) : undefined;
   if (earlier !== undefined) return earlier;
   // No first append to report: the binding's append failed after it (a conflict, a crash), or its events are past

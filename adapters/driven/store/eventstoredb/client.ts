@@ -27,6 +27,7 @@ import {
   persistentSubscriptionToAllSettingsFromDefaults,
   streamNameFilter,
   type AllStreamResolvedEvent,
+  type AppendResult,
   type Filter,
   type PersistentSubscriptionToAllResolvedEvent,
   type RecordedEvent as ClientRecordedEvent,
@@ -83,6 +84,7 @@ export function connectEventStoreDb(connectionString: string): EsdbDriver {
     collectWithin(read, deadline.ms, silent(operation), (resolved: ResolvedEvent) => wireEvent(resolved));
   return {
     async append(streamId, events, expected) {
+      let result: AppendResult;
       try {
         const sent = client.appendToStream(
           streamId,
@@ -92,12 +94,17 @@ export function connectEventStoreDb(connectionString: string): EsdbDriver {
         // The events may have been written: a retry with the same command id finds them (append.ts), so this is
         // transient, never a refusal.
         const timeout = () => noAnswer(deadline, `append to ${streamId}`, MAY_BE_WRITTEN);
-        const result = await within(sent, deadline.ms, timeout);
-        // An idempotent repeat is answered without a position by older servers: append.ts reads it back.
-        return { revision: result.nextExpectedRevision, position: result.position?.commit };
+        result = await within(sent, deadline.ms, timeout);
       } catch (error) {
         throw translate(error, `append to ${streamId}`, deadline, MAY_BE_WRITTEN);
       }
+      // A client told not to throw answers a refused append this way (connectionStringProblems refuses that setting;
+      // this holds whatever reaches here): a conflict, never a success (review 115).
+      if (result.success === false) {
+        throw concurrencyConflict(streamId, expected === 'no_stream' ? 'no stream' : expected === 'any' ? 'any revision' : `revision ${String(expected)}`, 'another revision');
+      }
+      // An idempotent repeat is answered without a position by older servers: append.ts reads it back.
+      return { revision: result.nextExpectedRevision, position: result.position?.commit };
     },
 
     async readStream(streamId, { from, backwards, maxCount }) {
@@ -250,6 +257,9 @@ function describeRevision(value: unknown): string {
   return String(value);
 }
 
+/** The client's "Failed to discover after N attempts." (its discovery gives up on a cluster's gossip seeds). */
+const isDiscoveryFailure = (error: unknown): boolean => error instanceof Error && error.constructor === Error && /^Failed to discover after \d+ attempts\.?$/.test(error.message);
+
 /** What an append that got no answer should tell its caller: the outcome is unknown, and how to settle it. */
 const MAY_BE_WRITTEN = '; the events may have been written: retry with the same command id';
 
@@ -261,12 +271,16 @@ function translate(error: unknown, operation: string, deadline: Deadline, after 
   // The client's own deadline (a unary call's) ran out before ours: the same time limit, said the same way.
   if (error instanceof DeadlineExceededError) return noAnswer(deadline, operation, after, error);
   const transient =
+    isDiscoveryFailure(error) ||
     error instanceof UnavailableError ||
     error instanceof CancelledError ||
     error instanceof TimeoutError ||
     error instanceof NotLeaderError ||
     error instanceof UnknownError;
-  const unreachable = error instanceof UnavailableError;
+  // A cluster whose gossip never answered (`esdb+discover`): the client throws a plain Error, which is the same outage
+  // as an unreachable node (review 115: it was a 500, a CLI failure without a hint, a dead subscription).
+  const undiscovered = isDiscoveryFailure(error);
+  const unreachable = error instanceof UnavailableError || undiscovered;
   const message = error instanceof NotLeaderError ? notLeaderMessage(error) : messageOf(error);
   return new EventStoreDbError(`EventStoreDB ${operation} failed: ${message}`, transient, {
     cause: error,

@@ -106,6 +106,11 @@ export function connectionStringProblems(connectionString: string): string[] {
   if (parsed.defaultDeadline !== undefined && parsed.defaultDeadline > MAX_DEADLINE_MS) {
     problems.push(`defaultDeadline must be at most ${MAX_DEADLINE_MS} ms (about 24.8 days)`);
   }
+  // With it off, the client answers a wrong expected revision as a success: every conflict check of this store (expected
+  // revisions, fact claims, command ids) would pass, and nothing be written (review 115).
+  if ((parsed as { throwOnAppendFailure?: boolean }).throwOnAppendFailure === false) {
+    problems.push('throwOnAppendFailure=false is not supported: the store relies on a refused append being an error (leave it out)');
+  }
   for (const pair of optionPairs(clientString)) {
     const key = pair.slice(0, pair.indexOf('=')).trim();
     if (isKnownOption(pair, key)) continue;
