@@ -112,6 +112,16 @@ describe('credence ca renew', () => {
     expect((await files.run(['verify', '-CAfile', 'old-root.pem', 'after.pem'])).stdout.trim()).toBe('after.pem: OK');
     const text = await files.ok(['x509', '-in', 'new-root.pem', '-noout', '-text']);
     expect(text).toMatch(/CA:TRUE/);
+
+    // Review 114: a root is renewed in place, never given a certificate another root signed for its key and subject
+    await files.genkey('other-root.key', 'p256');
+    await files.ok(['req', '-x509', '-new', '-key', 'other-root.key', '-subj', '/CN=Other Root', '-days', '3650', '-sha256', '-out', 'other-root.pem']);
+    await files.ok(['x509', '-in', 'new-root.pem', '-CA', 'other-root.pem', '-CAkey', 'other-root.key', '-set_serial', '7', '-days', '3000', '-out', 'cross.pem']);
+    const beforeCross = file();
+    const cross = await run(['ca', 'install', '--data', data, '--certificate', files.file('cross.pem'), '--chain', files.file('other-root.pem')]);
+    expect(cross.code).toBe(1);
+    expect(cross.err).toContain('CA default is a self-signed root: credence ca renew --id default renews it in place');
+    expect(file()).toBe(beforeCross);
   });
 
   it.runIf(hasOpenssl())('renews an intermediate through a CSR its root signs, installed only with the same subject and a later end', async () => {
@@ -157,6 +167,17 @@ describe('credence ca renew', () => {
     const renamed = await install('renamed.pem');
     expect(renamed.code).toBe(1);
     expect(renamed.err).toContain("names another subject than CA sub-1's certificate");
+    expect(file()).toBe(unchanged);
+
+    // Review 114: nor one another root signed, though of the same key and subject: relying parties of the first root
+    // would no longer reach it
+    await files.genkey('root-b.key', 'p256');
+    await files.ok(['req', '-x509', '-new', '-key', 'root-b.key', '-config', 'root.cnf', '-days', '3650', '-sha256', '-out', 'root-b.pem']);
+    await files.ok(['x509', '-req', '-in', 'renew.csr.pem', '-CA', 'root-b.pem', '-CAkey', 'root-b.key', '-CAcreateserial', '-days', '1000', '-sha256',
+      '-extfile', 'int.ext', '-extensions', 'v3_int', '-out', 'other-issuer.pem']);
+    const otherIssuer = await run(['ca', 'install', '--data', data, '--id', 'sub-1', '--certificate', files.file('other-issuer.pem'), '--chain', files.file('root-b.pem')]);
+    expect(otherIssuer.code).toBe(1);
+    expect(otherIssuer.err).toContain("is signed by another CA than CA sub-1's certificate");
     expect(file()).toBe(unchanged);
 
     // Installed: a later end, the same subject; what it issued before verifies through the renewed certificate

@@ -19,7 +19,7 @@ import { caExists, readCaFile, writeCaFile } from './ca-file.ts';
 import { issuingCaOf } from './load.ts';
 import { seSigner } from './se-signer.ts';
 import { checkInstalledCa } from './install-checks.ts';
-import { assertRenews } from './renew.ts';
+import { assertRenewedBySameIssuer, assertRenews } from './renew.ts';
 
 /** What `credence ca init` is given. */
 export interface CaInitOptions {
@@ -156,7 +156,10 @@ export const installCaCertificate = async (o: {
     throw refuse('certificate', 'certifies_ca_key', `does not certify the key of CA ${o.id} (the key its CSR was made with)`);
   }
   // An active CA's certificate is replaced only by its renewal (renew.ts), so that what it issued still chains to it.
-  if (file.state === 'active') assertRenews(fromBase64url(file.certificate), o.certificate, o.id, 'certificate');
+  if (file.state === 'active') {
+    assertRenewedBySameIssuer(file, o.certificate);
+    assertRenews(fromBase64url(file.certificate), o.certificate, o.id, 'certificate');
+  }
   const chain = o.chain.map((der, i) => {
     try {
       new x509.X509Certificate(Uint8Array.from(der));

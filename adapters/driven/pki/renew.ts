@@ -1,3 +1,5 @@
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
 import { validationError } from '../../../domain/errors.ts';
 import { constantTimeEqual } from '../../../domain/crypto/bytes.ts';
 import { fromBase64url, toBase64url } from '../../../domain/crypto/base64url.ts';
@@ -46,6 +48,31 @@ export const assertRenews = (current: Uint8Array, renewed: Uint8Array, id: CaId,
   }
   if (now.notAfter.getTime() <= was.notAfter.getTime()) {
     throw refuse(path, 'extends', `ends ${now.notAfter.toISOString()}, not after CA ${id}'s certificate, which ends ${was.notAfter.toISOString()}`);
+  }
+};
+
+/** Who signed a certificate: its issuer name as encoded and its authorityKeyIdentifier, hex (absent: ''). */
+const signedBy = (der: Uint8Array): { readonly issuer: string; readonly keyId: string } => {
+  const cert = new x509.X509Certificate(Uint8Array.from(der));
+  return {
+    issuer: Buffer.from(cert.issuerName.toArrayBuffer()).toString('hex'),
+    keyId: cert.getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId ?? '',
+  };
+};
+
+/**
+ * What `ca install` adds for an active CA (review 114): a root is renewed in place (`ca renew`), never given a
+ * certificate from another root, and an intermediate's renewal comes from the CA that signed it, so that the chain
+ * relying parties hold (`chain.pem`, the trust bundle) still leads to the root they trust.
+ */
+export const assertRenewedBySameIssuer = (file: ActiveCa, renewed: Uint8Array): void => {
+  if (file.chain.length === 0) {
+    throw refuse('caId', 'root', `CA ${file.id} is a self-signed root: credence ca renew --id ${file.id} renews it in place; a certificate from another root would change what relying parties trust`);
+  }
+  const was = signedBy(fromBase64url(file.certificate));
+  const now = signedBy(renewed);
+  if (was.issuer !== now.issuer || was.keyId !== now.keyId) {
+    throw refuse('certificate', 'same_issuer', `is signed by another CA than CA ${file.id}'s certificate: its renewal comes from the CA that signed it, so that what relying parties trust still leads to it`);
   }
 };
 
