@@ -2,6 +2,7 @@ import { html, nothing } from 'lit';
 import type { DependencyGraph, GraphNode } from '../dependencies.ts';
 import { entityHref, streamHref } from '../router.ts';
 import { badge } from './state-badge.ts';
+import { visibleText } from '../visible-text.ts';
 
 /** What depends on an entity (`of`: the entity, as kind-id), as a tree of links; the cascade that ended each, if any. */
 export const renderGraph = (graph: DependencyGraph, of: string) =>
@@ -17,7 +18,7 @@ const renderNode = (node: GraphNode, of: string): ReturnType<typeof html> => {
       <span class="relation">${node.relation}</span>
       <a href=${entityHref(entity.kind, entity.id)}>${entity.kind}-${entity.id}</a> ${entity.state !== undefined ? badge(entity.state) : nothing}
       ${revocation
-        ? html`<span class="cascade" title=${node.cascade === true ? `ended by the cascade of ${of}` : ''}>${revocation.reason ?? ''}${cause
+        ? html`<span class="cascade" title=${node.cascade === true ? `ended by the cascade of ${of}` : ''}>${visibleText(revocation.reason ?? '')}${cause
             ? html` — cascade from <a href=${streamHref(cause.streamId) ?? '#'}>${cause.streamId}</a> ${cause.type} @${cause.position}`
             : html` — ${ended} directly (${revocation.type}) @${revocation.position}`}</span>`
         : nothing}

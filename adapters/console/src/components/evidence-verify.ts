@@ -7,6 +7,7 @@ import { saveAs } from '../download.ts';
 import { verifyHref } from '../router.ts';
 import { EvidenceAnswer } from '../schemas.ts';
 import { ConsolePage, IDLE, LOADING, renderLoad, type Load } from './base.ts';
+import { visibleText } from '../visible-text.ts';
 
 const MAX_FILE_BYTES = 32 * 1024 * 1024;
 
@@ -148,7 +149,7 @@ export class EvidenceVerify extends ConsolePage {
     return html`<table>
       <caption>Request signatures (SER-016)${this.policy.trim() === '' ? ': load the signing policy to check them' : ', checked against the signing policy'}</caption>
       <thead><tr><th scope="col">Position</th><th scope="col">Event</th><th scope="col">Actor</th><th scope="col">Signature</th></tr></thead>
-      <tbody>${checked.rows.map((r: SignatureRow) => html`<tr><td class="num">${r.position}</td><td>${r.type}</td><td>${r.actor}</td>
+      <tbody>${checked.rows.map((r: SignatureRow) => html`<tr><td class="num">${r.position}</td><td>${r.type}</td><td>${visibleText(r.actor)}</td>
         <td><span class="sig sig-${r.status.replace(/\W+/g, '-')}" data-testid="signature">${r.status}</span>${r.detail ? html` <span class="meta">${r.detail}</span>` : nothing}</td></tr>`)}</tbody>
     </table>`;
   }
