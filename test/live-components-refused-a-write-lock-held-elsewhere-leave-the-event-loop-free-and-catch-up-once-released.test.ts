@@ -3,8 +3,12 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
+import { EmbeddedSecureEnvironment } from '../adapters/driven/secure-environment/index.ts';
+import { mapError } from '../adapters/http/problems.ts';
 import { openCredence, startLive, type ComponentStatus } from '../adapters/runtime/index.ts';
-import { cmd, T0 } from './support/fleet.ts';
+import { toBase64url } from '../domain/crypto/index.ts';
+import { seededRandom } from './crypto-fixtures.ts';
+import { cmd, operator, T0 } from './support/fleet.ts';
 import { startTestService } from './support/service.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
@@ -108,6 +112,46 @@ describe('a write lock another process holds on a live component file', () => {
       }
     } finally {
       await svc.close();
+    }
+  });
+
+  it('waits no longer for keys.db, which the key shredder writes (review 114), and names that file, not readmodels.db', async () => {
+    const dir = folder();
+    const clock = new FakeClock(T0);
+    const random = seededRandom('locked-keys-db');
+    const se = EmbeddedSecureEnvironment.open({ database: join(dir, 'se.sqlite'), kek: { source: 'inline', key: toBase64url(new Uint8Array(32).fill(9)) } }, { now: () => clock.now(), random });
+    const credence = openCredence({ location: { dir }, clock, security: { se, random, actor: operator } });
+    // A key the shredder owes, so that each tick tries it again and writes keys.db.
+    credence.keyRegistry!.register('credential-x', 'key_missing', 'psk');
+    (credence.keyRegistry as unknown as { destroyFailed(stream: string, handle: string, at: Date): void }).destroyFailed('credential-x', 'key_missing', new Date(Date.parse(T0) - 3_600_000));
+    const live = startLive(credence, { tickMs: 50 });
+    await live.start();
+    const holder = new Database(join(dir, 'keys.db'));
+    holder.exec('BEGIN IMMEDIATE');
+    const stalls = monitorEventLoopDelay({ resolution: 10 });
+    stalls.enable();
+    try {
+      clock.advance(7_200_000);
+      await expect.poll(async () => errors(await live.status())['key-shredder'], { timeout: 20_000, interval: 50 }).toMatch(/^keys\.db is locked by another process's write transaction/);
+      stalls.disable();
+      expect(stalls.max / 1e6).toBeLessThan(2_000);
+      // A request that writes it is answered 503 with Retry-After, naming the file (not its path)
+      const refused = (() => {
+        try {
+          credence.keyRegistry!.register('credential-y', 'key_other', 'psk');
+          return undefined;
+        } catch (error) {
+          return error;
+        }
+      })();
+      expect(mapError(refused)).toMatchObject({ status: 503, code: 'file_locked', extensions: { file: 'keys.db' }, headers: { 'retry-after': '1' } });
+      expect(mapError(refused).detail).not.toContain(dir);
+    } finally {
+      holder.exec('ROLLBACK');
+      holder.close();
+      await live.stop();
+      await credence.close();
+      se.close();
     }
   });
 });

@@ -3,6 +3,7 @@ import type { FastifyError } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
 import { boundedIssues, CredenceError, isKeyNotFound, type FieldIssue, type Problem, type StoreUnavailableReason } from '../../domain/errors.ts';
 import { TransparencyLogOfAnotherLog } from '../../projections/transparency/index.ts';
+import { LockHeldElsewhere } from '../runtime/live-failure.ts';
 import { damagedDatabaseOf } from '../runtime/damaged-database.ts';
 import { storeUnavailableOf, type StoreUnavailable } from '../runtime/store-unreachable.ts';
 
@@ -127,6 +128,17 @@ export const mapRaisedError = (error: unknown): Mapped => {
     return { ...fromCredenceError(damaged.problem), detail };
   }
   if (damaged !== undefined) return fromCredenceError(damaged.problem);
+  // Another process holds the write lock of a file the request writes (keys.db beside a running service, review 114):
+  // nothing of it was written, and the lock is one transaction's; the file's name only, never its path.
+  if (error instanceof LockHeldElsewhere) {
+    return {
+      status: 503,
+      code: 'file_locked',
+      detail: `the service's file ${error.file} is locked by another process's write transaction: nothing was written, retry`,
+      extensions: { file: error.file },
+      headers: { 'retry-after': '1' },
+    };
+  }
   // An external event store unavailable for now (a transient EventStoreDbError): the caller may retry, and a command
   // is stored at most once under its id, even one whose append timed out after being written. Its message names the
   // store's hosts (the leader's too), which stay in the log.

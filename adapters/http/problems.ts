@@ -33,6 +33,7 @@ import { routeMediaTypes } from './route-media-types.ts';
  * | overloaded, not ready, shutting down   | 503    | Retry-After                                   |
  * | store_unavailable (busy, full, unreachable, timeout, not_leader) | 503 | reason; Retry-After   |
  * | damaged_database (SQLite corruption)   | 503    | file (never its path); no Retry-After         |
+ * | file_locked (another process's lock)   | 503    | file (never its path); Retry-After            |
  * | transparency_log_of_another_log        | 503    | no Retry-After (a command; a proof: reason)   |
  *
  * bad_signature is 422, not 401: the bearer token was good; what failed is a signature inside the body (SER-016),
@@ -104,6 +105,7 @@ const TITLE_OF: Record<string, string> = {
   broken_history: 'Broken history',
   store_unavailable: 'Event store unavailable',
   damaged_database: 'Damaged database',
+  file_locked: 'File locked',
   payload_too_large: 'Payload too large',
   uri_too_long: 'URI too long',
   unsupported_media_type: 'Unsupported media type',

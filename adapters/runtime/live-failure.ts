@@ -1,5 +1,5 @@
 import { damagedDatabaseOf } from '../driven/files/damaged-database.ts';
-import { isWriteLockHeld } from '../driven/files/index.ts';
+import { isWriteLockHeld, LockHeldElsewhere } from '../driven/files/index.ts';
 import { isCredenceError } from '../../domain/errors.ts';
 import { CHECKPOINT_WITNESS_FIELD } from './checkpoint-witness-file.ts';
 import type { LiveOptions } from './live-runtime.ts';
@@ -18,23 +18,15 @@ export const messageOf = (error: unknown): string => {
   return error instanceof Error ? error.message : String(error);
 };
 
-/**
- * A live component's write that another process's write lock refused (SQLITE_BUSY past LOCK_WAIT_MS), naming the file:
- * SQLite's "database is locked" names none. Not a fault of the service (a CLI's export, an operator's sqlite3), so the
- * service logs it at warn, without a stack (adapters/http/log-failure.ts).
- */
-export class LockHeldElsewhere extends Error {
-  constructor(
-    readonly file: string,
-    cause: unknown,
-  ) {
-    super(`${file} is locked by another process's write transaction (SQLITE_BUSY): the component tries again, backing off, and catches up once the lock is released`, { cause });
-    this.name = 'LockHeldElsewhere';
-  }
-}
+// The HTTP layer maps and logs it (adapters/http: log-failure.ts, map-raised-error.ts) without reaching the adapter.
+export { LockHeldElsewhere };
 
-/** The failure as a `LockHeldElsewhere` naming `file` when it is one; any other failure as it is. */
-export const namingLockedFile = (error: unknown, file: string): unknown => (isWriteLockHeld(error) ? new LockHeldElsewhere(file, error) : error);
+/**
+ * The failure as a `LockHeldElsewhere` naming `file` when it is a lock held elsewhere that no adapter named (a read
+ * model's write: readmodels.db, the log's: transparency.db); one an adapter named (keys.db) and any other as it is.
+ */
+export const namingLockedFile = (error: unknown, file: string): unknown =>
+  !(error instanceof LockHeldElsewhere) && isWriteLockHeld(error) ? new LockHeldElsewhere(file, error) : error;
 
 /** Hands a component's failure to `options.onError`. */
 export const reporterOf =

@@ -196,7 +196,12 @@ const wire = (options: OpenOptions, infrastructureSe: OwnedSecureEnvironment | u
     pkiChanges,
     events$: (filter, deliveryOptions) => lifecycleEvents$(store, filter, deliveryOptions),
     waitForOtherWritersAtMost(ms) {
-      const restore = [waitForOtherWritersAtMost([readModels], ms), ...(log === undefined ? [] : [log.log.waitForOtherWritersAtMost(ms)])];
+      const restore = [
+        waitForOtherWritersAtMost([readModels], ms),
+        ...(log === undefined ? [] : [log.log.waitForOtherWritersAtMost(ms)]),
+        // The shredder's writes, in its projection and its timed retries (review 114); a request's too while it runs.
+        ...(registry === undefined ? [] : [registry.waitForOtherWritersAtMost(ms)]),
+      ];
       return () => restore.forEach((r) => r());
     },
     settle,

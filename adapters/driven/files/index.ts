@@ -19,7 +19,7 @@ export {
   type ForeignOwnedPath,
 } from './private-files.ts';
 export { openPrivateSqlite } from './private-sqlite.ts';
-export { isWriteLockHeld, waitForOtherWritersAtMost } from './lock-wait.ts';
+export { isWriteLockHeld, LockHeldElsewhere, waitForOtherWritersAtMost, writingTo } from './lock-wait.ts';
 export { openReadingConnection } from './reading-connection.ts';
 export { refuseUnwritableFolder } from './unwritable-folder.ts';
 export { ownedByAnotherAccount, trustedFolderProblem, withTrustedFile, writableByGroupOrOthers } from './trusted-file.ts';

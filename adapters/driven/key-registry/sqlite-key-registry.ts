@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { openPrivateSqlite, type PrivateSqliteLocation } from '../files/index.ts';
+import { openPrivateSqlite, waitForOtherWritersAtMost, writingTo, type PrivateSqliteLocation } from '../files/index.ts';
 import { refuseRegistryMissingTables } from './registry-tables.ts';
 
 export const KEY_REGISTRY_DB_FILE = 'keys.db';
@@ -121,11 +121,11 @@ export class SqliteKeyRegistry {
   }
 
   register(stream: string, handle: string, purpose: string, options: { readonly pending?: boolean } = {}): void {
-    this.#sql.register.run(stream, handle, purpose, options.pending === true ? 1 : 0);
+    writingTo(KEY_REGISTRY_DB_FILE, () => this.#sql.register.run(stream, handle, purpose, options.pending === true ? 1 : 0));
   }
 
   confirm(stream: string, handle: string): void {
-    this.#sql.confirm.run(stream, handle);
+    writingTo(KEY_REGISTRY_DB_FILE, () => this.#sql.confirm.run(stream, handle));
   }
 
   live(stream: string, purpose?: string): string[] {
@@ -138,14 +138,16 @@ export class SqliteKeyRegistry {
   }
 
   markDestroyed(stream: string, handle: string, at: Date): void {
-    this.#db.transaction(() => {
-      this.#sql.destroyed.run(at.toISOString(), stream, handle);
-      this.#sql.forgetFailures.run(stream, handle);
-    })();
+    writingTo(KEY_REGISTRY_DB_FILE, () =>
+      this.#db.transaction(() => {
+        this.#sql.destroyed.run(at.toISOString(), stream, handle);
+        this.#sql.forgetFailures.run(stream, handle);
+      })(),
+    );
   }
 
   destroyFailed(stream: string, handle: string, at: Date): void {
-    this.#sql.failed.run(stream, handle, at.toISOString());
+    writingTo(KEY_REGISTRY_DB_FILE, () => this.#sql.failed.run(stream, handle, at.toISOString()));
   }
 
   owed(): OwedKey[] {
@@ -159,11 +161,11 @@ export class SqliteKeyRegistry {
   }
 
   beginKeyPairRun(credentialId: string, at: Date): void {
-    this.#sql.beginKeyPairRun.run(credentialId, at.toISOString());
+    writingTo(KEY_REGISTRY_DB_FILE, () => this.#sql.beginKeyPairRun.run(credentialId, at.toISOString()));
   }
 
   endKeyPairRun(credentialId: string): void {
-    this.#sql.endKeyPairRun.run(credentialId);
+    writingTo(KEY_REGISTRY_DB_FILE, () => this.#sql.endKeyPairRun.run(credentialId));
   }
 
   keyPairRuns(): { credentialId: string; beganAt: Date }[] {
@@ -171,6 +173,11 @@ export class SqliteKeyRegistry {
       credentialId: r.credential_id,
       beganAt: new Date(r.began_at),
     }));
+  }
+
+  /** How long its statements wait for another connection's write lock, till the returned call (the live runtime's). */
+  waitForOtherWritersAtMost(ms: number): () => void {
+    return waitForOtherWritersAtMost([this.#db], ms);
   }
 
   close(): void {
