@@ -86,7 +86,11 @@ export class EventStoreDbStore implements EventStore {
     } catch (error) {
       return Promise.reject(error);
     }
-    const append = () => appendToStream(this.driver, prepared, this.options.idempotencyScanLimit ?? 1000);
+    // Queued behind an append in flight when the store closed: refused, never sent after close (review 115).
+    const append = () => {
+      this.assertOpen();
+      return appendToStream(this.driver, prepared, this.options.idempotencyScanLimit ?? 1000);
+    };
     const before = this.appending.get(streamId);
     const result = before === undefined ? append() : before.then(append);
     const settled = result.then(ignore, ignore);
@@ -224,6 +228,9 @@ export class EventStoreDbStore implements EventStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // An append already sent is answered before the client goes (those queued behind it are refused, above): close
+    // resolves with nothing more to be written.
+    await Promise.all(this.appending.values());
     await Promise.all([...this.subscriptions].map((s) => s.unsubscribe()));
     await Promise.all([...this.consumers].map((c) => c.stop()));
     await this.driver.close();
