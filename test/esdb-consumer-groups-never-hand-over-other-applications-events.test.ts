@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ExpectedRevision, type AllFilter, type EventToAppend, type RecordedEvent } from '../domain/ports/event-store.ts';
-import { standInStorePerTest, until } from './support/esdb-consumers.ts';
+import { lifecycleEvent, standInStorePerTest, until } from './support/esdb-consumers.ts';
 
 const event = (type: string, data: EventToAppend['data'] = {}): EventToAppend => ({ id: randomUUID(), type, data, metadata: {} });
 
@@ -20,12 +20,12 @@ describe('an integrator consumer group on a cluster shared with another applicat
   it.each(cases)('%s: is never handed that application’s events', async (_, filter) => {
     // Given another application's order, with data of its own, between two lifecycle events
     const node = `node-${randomUUID()}`;
-    const enrolled = event('NodeEnrolled');
+    const enrolled = lifecycleEvent(node);
     await rig.store.appendToStream(node, [enrolled], { expectedRevision: ExpectedRevision.noStream });
     await rig.store.appendToStream(`orders-${randomUUID()}`, [event('OrderPlaced', { customer: 'Ada', total: 42 })], {
       expectedRevision: ExpectedRevision.noStream,
     });
-    const suspended = event('NodeSuspended');
+    const suspended = lifecycleEvent(node);
     await rig.store.appendToStream(node, [suspended], { expectedRevision: ExpectedRevision.exact(0n) });
 
     // When an integrator consumer group reads $all

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { FACT_CLAIM_TYPE } from '../domain/fact-claims.ts';
-import { ExpectedRevision, type AllFilter, type EventToAppend, type RecordedEvent } from '../domain/ports/event-store.ts';
-import { standInStorePerTest, until } from './support/esdb-consumers.ts';
+import { ExpectedRevision, type AllFilter, type RecordedEvent } from '../domain/ports/event-store.ts';
+import { lifecycleEvent, standInStorePerTest, until } from './support/esdb-consumers.ts';
 
-const event = (type: string): EventToAppend => ({ id: randomUUID(), type, data: {}, metadata: {} });
 
 const rig = standInStorePerTest();
 
@@ -21,8 +20,8 @@ describe('persistent subscriptions hand integrators lifecycle events only, never
     const credential = `credential-${randomUUID()}`;
     const association = `association-${randomUUID()}`;
     const commandId = randomUUID();
-    const issued = event('CredentialIssued');
-    const established = event('AssociationEstablished');
+    const issued = lifecycleEvent(credential);
+    const established = lifecycleEvent(association);
     await rig.store.appendToStream(credential, [issued], { expectedRevision: ExpectedRevision.noStream });
     await rig.store.appendToStream(association, [established], {
       expectedRevision: ExpectedRevision.noStream,
@@ -30,8 +29,8 @@ describe('persistent subscriptions hand integrators lifecycle events only, never
       facts: [{ streamId: credential, revision: 0n }],
     });
     const stored = await rig.store.readStream(credential);
-    expect(stored.map((e) => e.type), 'the claim is in the log for the consumer to pass over').toEqual(['CredentialIssued', FACT_CLAIM_TYPE]);
-    const sentinel = event('CredentialRevoked');
+    expect(stored.map((e) => e.type), 'the claim is in the log for the consumer to pass over').toEqual([issued.type, FACT_CLAIM_TYPE]);
+    const sentinel = lifecycleEvent(credential);
     await rig.store.appendToStream(credential, [sentinel], { expectedRevision: ExpectedRevision.exact(1n) });
 
     // When an integrator consumer group reads $all

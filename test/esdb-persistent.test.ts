@@ -1,18 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ExpectedRevision, type EventToAppend, type RecordedEvent } from '../domain/ports/event-store.ts';
-import { standInStorePerTest, until } from './support/esdb-consumers.ts';
+import { lifecycleEvent, standInStorePerTest, until } from './support/esdb-consumers.ts';
 
-const events = (count: number, type = 'Enrolled'): EventToAppend[] =>
-  Array.from({ length: count }, (_, n) => ({ id: randomUUID(), type, data: { n }, metadata: {} }));
+const events = (count: number, streamId: string): EventToAppend[] => Array.from({ length: count }, () => lifecycleEvent(streamId));
 
 const rig = standInStorePerTest({ resubscribe: { initialDelayMs: 5, maxDelayMs: 20 } });
 
 describe('persistent subscriptions to $all for integrator consumer groups', () => {
   it('creates the group when missing, filters on the server and acks what the handler took', async () => {
     const prefix = `node-${randomUUID()}-`;
-    await rig.store.appendToStream(`other-${randomUUID()}`, events(3), { expectedRevision: ExpectedRevision.any });
-    const wanted = events(4);
+    await rig.store.appendToStream(`other-${randomUUID()}`, events(3, 'other'), { expectedRevision: ExpectedRevision.any });
+    const wanted = events(4, `${prefix}1`);
     await rig.store.appendToStream(`${prefix}1`, wanted, { expectedRevision: ExpectedRevision.noStream });
     const seen: RecordedEvent[] = [];
     rig.consumers.push(await rig.store.persistentSubscriptionToAll('integrator-a', (e) => void seen.push(e), { filter: { streamPrefixes: [prefix] } }));
@@ -29,7 +28,7 @@ describe('persistent subscriptions to $all for integrator consumer groups', () =
 
   it('nacks a failed event for retry and hands it back with its retry count', async () => {
     const stream = `credential-${randomUUID()}`;
-    const [flaky, next] = events(2);
+    const [flaky, next] = events(2, stream);
     await rig.store.appendToStream(stream, [flaky!, next!], { expectedRevision: ExpectedRevision.noStream });
     const deliveries: [string, number][] = [];
     rig.consumers.push(
@@ -54,7 +53,7 @@ describe('persistent subscriptions to $all for integrator consumer groups', () =
 
   it('parks an event that keeps failing after the retry limit and moves on', async () => {
     const stream = `association-${randomUUID()}`;
-    const [poison, healthy] = events(2);
+    const [poison, healthy] = events(2, stream);
     await rig.store.appendToStream(stream, [poison!, healthy!], { expectedRevision: ExpectedRevision.noStream });
     const handled: string[] = [];
     rig.consumers.push(
@@ -73,9 +72,23 @@ describe('persistent subscriptions to $all for integrator consumer groups', () =
     expect([parked.event.id, parked.retryCount]).toEqual([poison!.id, 2]);
   });
 
+  it('parks, unhanded, an event every other reader of the store refuses (data past the message limits, review 115)', async () => {
+    const stream = `node-${randomUUID()}`;
+    const [registered] = events(1, stream);
+    const oversized: EventToAppend = { ...registered!, id: randomUUID(), data: { ...registered!.data, padding: Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`k${i}`, i])) } };
+    const [healthy] = events(1, stream);
+    await rig.store.appendToStream(stream, [oversized, healthy!], { expectedRevision: ExpectedRevision.noStream });
+    const handled: string[] = [];
+    rig.consumers.push(await rig.store.persistentSubscriptionToAll('integrator-limits', (event) => void handled.push(event.id), { filter: { streamPrefixes: [stream] } }));
+    await until(() => handled.length === 1 && rig.standIn.groups.get('integrator-limits')!.parked.length === 1, 'the park and the next event');
+    expect(handled).toEqual([healthy!.id]);
+    const parked = rig.standIn.groups.get('integrator-limits')!.parked[0]!;
+    expect([parked.event.id, parked.retryCount]).toEqual([oversized.id, 0]);
+  });
+
   it('reconnects after the server drops the consumer and gets the in-flight event again', async () => {
     const stream = `node-${randomUUID()}`;
-    await rig.store.appendToStream(stream, events(2), { expectedRevision: ExpectedRevision.noStream });
+    await rig.store.appendToStream(stream, events(2, stream), { expectedRevision: ExpectedRevision.noStream });
     const seen: string[] = [];
     let release: (() => void) | undefined;
     const blocked = new Promise<void>((resolve) => (release = resolve));
@@ -92,7 +105,7 @@ describe('persistent subscriptions to $all for integrator consumer groups', () =
     await until(() => seen.length === 1, 'the first delivery');
     rig.standIn.dropPersistentConsumers();
     release!();
-    const later = events(1);
+    const later = events(1, stream);
     await rig.store.appendToStream(stream, later, { expectedRevision: ExpectedRevision.exact(1n) });
     await until(() => seen.includes(later[0]!.id), 'the event appended after the drop');
     const stored = (await rig.store.readStream(stream)).map((e) => e.id);

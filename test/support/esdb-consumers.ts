@@ -1,4 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach } from 'vitest';
+import type { EventType } from '../../domain/events/index.ts';
+import type { EventToAppend, JsonObject } from '../../domain/ports/event-store.ts';
+import { parseStreamId } from '../../domain/streams.ts';
+import { currentVersionOf } from '../../domain/upcasters.ts';
 import { openEventStoreDbStore, type EventStoreDbStore, type PersistentConsumer } from '../../adapters/driven/store/eventstoredb/index.ts';
 import { startStandIn, type StandIn } from '../esdb-standin/index.ts';
 
@@ -30,4 +35,34 @@ export const standInStorePerTest = (options?: Parameters<typeof openEventStoreDb
     await rig.standIn.stop();
   });
   return rig;
+};
+
+/**
+ * A lifecycle event as the engine stores it, addressed to `streamId`'s entity (a node's registration, a credential's or
+ * an association's expiry; metadata and data of the current schema): what a consumer group hands over. Anything the
+ * store's readers refuse is parked before the handler.
+ */
+export const lifecycleEvent = (streamId: string): EventToAppend => {
+  const ref = parseStreamId(streamId);
+  const [type, data]: [EventType, JsonObject] =
+    ref?.kind === 'credential'
+      ? ['CredentialExpired', { credentialId: ref.id }]
+      : ref?.kind === 'association'
+        ? ['AssociationExpired', { associationId: ref.id }]
+        : ['NodeRegistered', { nodeId: ref?.kind === 'node' ? ref.id : `meter-${randomUUID()}`, profile: { class: 'smart-meter', manufacturer: 'Acme', model: 'SM-10', capabilities: [] } }];
+  const commandId = randomUUID();
+  return {
+    id: randomUUID(),
+    type,
+    data,
+    metadata: {
+      schemaVersion: currentVersionOf(type),
+      actor: { id: 'operator:test', role: 'operator' },
+      commandId,
+      commandType: type === 'NodeRegistered' ? 'registerNode' : type === 'CredentialExpired' ? 'expireCredential' : 'expireAssociation',
+      correlationId: commandId,
+      causationId: commandId,
+      occurredAt: '2026-02-01T00:00:00.000Z',
+    },
+  };
 };

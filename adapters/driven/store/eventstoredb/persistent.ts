@@ -14,6 +14,7 @@
 import { isCredenceError } from '../../../../domain/errors.ts';
 import { isFactClaim } from '../../../../domain/fact-claims.ts';
 import { parseStreamId } from '../../../../domain/streams.ts';
+import { decodeStored } from '../../../../domain/stored.ts';
 import type { AllFilter, RecordedEvent } from '../../../../domain/ports/event-store.ts';
 import { isTransient, type EsdbDriver, type PersistentDelivery, type WirePersistentSubscription } from './driver.ts';
 import { compileFilter } from './filters.ts';
@@ -86,6 +87,12 @@ export async function startPersistentConsumer(
       event = decode(delivery.event);
     } catch {
       return delivery.nack('park', 'not a Credence event');
+    }
+    // What every other reader of the store would refuse (its data past the message limits, SER-001; a type or schema
+    // this version does not know) is no lifecycle event to hand over: parked, saying why (review 115).
+    const read = decodeStored(event);
+    if (!read.ok) {
+      return delivery.nack('park', read.newer === true ? `written by a newer version of Credence: ${read.reason}` : `not a lifecycle event this version reads: ${read.reason}`);
     }
     try {
       await handler(event, { retryCount: delivery.retryCount });
