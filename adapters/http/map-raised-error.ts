@@ -128,13 +128,14 @@ export const mapRaisedError = (error: unknown): Mapped => {
     return { ...fromCredenceError(damaged.problem), detail };
   }
   if (damaged !== undefined) return fromCredenceError(damaged.problem);
-  // Another process holds the write lock of a file the request writes (keys.db beside a running service, review 114):
-  // nothing of it was written, and the lock is one transaction's; the file's name only, never its path.
+  // Another process held the write lock of a file the request writes (keys.db beside a running service, review 114)
+  // past the wait: that write did not happen, but what the request did before it may stand (a provisioning's events
+  // are stored before its key is confirmed, review 117), so no "nothing was written". The file's name, never its path.
   if (error instanceof LockHeldElsewhere) {
     return {
       status: 503,
       code: 'file_locked',
-      detail: `the service's file ${error.file} is locked by another process's write transaction: nothing was written, retry`,
+      detail: `the service's file ${error.file} was locked by another process's write transaction past the service's wait: read what the request changed before sending it again`,
       extensions: { file: error.file },
       headers: { 'retry-after': '1' },
     };

@@ -54,8 +54,8 @@ export interface Credence {
    */
   events$(filter?: LifecycleFilterInput, options?: DeliveryOptions<LifecycleEvent>): Observable<LifecycleEvent>;
   /**
-   * Makes the connections the live components write from (readmodels.db, transparency.db, keys.db) wait at most `ms`
-   * for another process's write lock, until the returned call puts their waits back (live.ts).
+   * Makes the connections the live components write from (readmodels.db, transparency.db) wait at most `ms` for
+   * another process's write lock, until the returned call puts their waits back (live.ts).
    */
   waitForOtherWritersAtMost(ms: number): () => void;
   /** Runs every projection (cascade, expiry, ...) up to the head of the store. */

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { openPrivateSqlite, waitForOtherWritersAtMost, writingTo, type PrivateSqliteLocation } from '../files/index.ts';
+import { openPrivateSqlite, writingTo, type PrivateSqliteLocation } from '../files/index.ts';
 import { refuseRegistryMissingTables } from './registry-tables.ts';
 
 export const KEY_REGISTRY_DB_FILE = 'keys.db';
@@ -173,11 +173,6 @@ export class SqliteKeyRegistry {
       credentialId: r.credential_id,
       beganAt: new Date(r.began_at),
     }));
-  }
-
-  /** How long its statements wait for another connection's write lock, till the returned call (the live runtime's). */
-  waitForOtherWritersAtMost(ms: number): () => void {
-    return waitForOtherWritersAtMost([this.#db], ms);
   }
 
   close(): void {
