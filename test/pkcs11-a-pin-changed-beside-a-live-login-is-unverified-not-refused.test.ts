@@ -108,4 +108,23 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11: the PIN at C_Login', () 
       Pkcs11SecureEnvironment.open({ uri: `pkcs11:token=spaced?module-path=${SOFTHSM_MODULE}&pin-source=file:${pinFile}` }, { random }).close();
     }
   });
+
+  it('review 117: a second line ending, a CR, a tab or a byte-order mark is refused before any C_Login; a stray trailing space is pointed at', async () => {
+    const pinFile = join(hsm.dir, 'odd.pin');
+    const uri = `pkcs11:token=${shared.label}?module-path=${SOFTHSM_MODULE}&pin-source=file:${pinFile}`;
+    await withSoftHsmModule(async (module) => {
+      const logins = vi.spyOn(module, 'C_Login');
+      for (const contents of [`${shared.pin}\n\n`, `${shared.pin}\r`, `${shared.pin}\t\n`, `\uFEFF${shared.pin}\n`]) {
+        writeFileSync(pinFile, contents, { mode: 0o600 });
+        const issue = await rejection(async () => Pkcs11SecureEnvironment.open({ uri }, { random }), [shared.pin]);
+        expect(issue).toMatchObject({ path: 'pin-source', rule: 'pin_characters' });
+        expect(issue?.message).toContain(pinFile);
+      }
+      expect(logins).not.toHaveBeenCalled();
+      writeFileSync(pinFile, `${shared.pin} \r\n`, { mode: 0o600 });
+      const spaced = await rejection(async () => Pkcs11SecureEnvironment.open({ uri }, { random }), [shared.pin]);
+      expect(spaced).toMatchObject({ rule: 'pin_incorrect' });
+      expect(spaced?.message).toContain('the PIN read ends in a space or a tab');
+    });
+  });
 });

@@ -30,6 +30,11 @@ const checked = (value: string | undefined, from: string, removed = false): stri
     throw pkcs11Problem('pin-source', 'pin_present', `no PIN in ${from}${why}`);
   }
   if (value.length > MAX_PIN_CHARS) throw pkcs11Problem('pin-source', 'pin_length', `the PIN in ${from} is longer than ${MAX_PIN_CHARS} characters`);
+  // Refused here, before C_Login spends one of the token's PIN attempts on it (review 117): a second line ending (an
+  // editor's final newline after the PIN's own), a CR, a tab or a byte-order mark is never meant as part of a PIN.
+  if (/[\p{Cc}\uFEFF]/u.test(value)) {
+    throw pkcs11Problem('pin-source', 'pin_characters', `the PIN in ${from} holds a line break, a control character or a byte-order mark past its one final line ending: write the PIN alone, on one line`);
+  }
   return value;
 };
 

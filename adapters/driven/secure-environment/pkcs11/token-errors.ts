@@ -10,7 +10,8 @@ const templateRefused = (method: string, code: string, template: Pkcs11Template)
 };
 /** Refusals of the PIN itself: a recovery reports them as they are (the operator must act on the PIN, not the HSM). */
 const PIN_RULES: ReadonlySet<string> = new Set([
-  'pin_incorrect', 'pin_locked', 'pin_final_try', 'pin_file', 'pin_present', 'pin_length', 'pin_expired', 'pin_invalid', 'pin_unverified',
+  'pin_incorrect', 'pin_locked', 'pin_final_try', 'pin_file', 'pin_present', 'pin_length', 'pin_characters', 'pin_expired', 'pin_invalid',
+  'pin_unverified',
 ]);
 const ruleOf = (error: unknown): string | undefined =>
   error instanceof CredenceError && error.problem.code === 'validation' ? error.problem.issues[0]?.rule : undefined;
