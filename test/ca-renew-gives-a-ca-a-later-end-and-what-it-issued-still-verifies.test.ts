@@ -169,7 +169,7 @@ describe('credence ca renew', () => {
     expect(renamed.err).toContain("names another subject than CA sub-1's certificate");
     expect(file()).toBe(unchanged);
 
-    // Review 114: nor one another root signed, though of the same key and subject: relying parties of the first root
+    // Review 114, 117: nor one another root signed (of the same name here), though of the same key and subject: relying parties of the first root
     // would no longer reach it
     await files.genkey('root-b.key', 'p256');
     await files.ok(['req', '-x509', '-new', '-key', 'root-b.key', '-config', 'root.cnf', '-days', '3650', '-sha256', '-out', 'root-b.pem']);
@@ -177,7 +177,7 @@ describe('credence ca renew', () => {
       '-extfile', 'int.ext', '-extensions', 'v3_int', '-out', 'other-issuer.pem']);
     const otherIssuer = await run(['ca', 'install', '--data', data, '--id', 'sub-1', '--certificate', files.file('other-issuer.pem'), '--chain', files.file('root-b.pem')]);
     expect(otherIssuer.code).toBe(1);
-    expect(otherIssuer.err).toContain("is signed by another CA than CA sub-1's certificate");
+    expect(otherIssuer.err).toContain("is not signed by the CA that signed CA sub-1's certificate (CN=External Root)");
     expect(file()).toBe(unchanged);
 
     // Installed: a later end, the same subject; what it issued before verifies through the renewed certificate

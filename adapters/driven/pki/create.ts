@@ -157,7 +157,7 @@ export const installCaCertificate = async (o: {
   }
   // An active CA's certificate is replaced only by its renewal (renew.ts), so that what it issued still chains to it.
   if (file.state === 'active') {
-    assertRenewedBySameIssuer(file, o.certificate);
+    await assertRenewedBySameIssuer(file, o.certificate);
     assertRenews(fromBase64url(file.certificate), o.certificate, o.id, 'certificate');
   }
   const chain = o.chain.map((der, i) => {

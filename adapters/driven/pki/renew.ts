@@ -51,28 +51,23 @@ export const assertRenews = (current: Uint8Array, renewed: Uint8Array, id: CaId,
   }
 };
 
-/** Who signed a certificate: its issuer name as encoded and its authorityKeyIdentifier, hex (absent: ''). */
-const signedBy = (der: Uint8Array): { readonly issuer: string; readonly keyId: string } => {
-  const cert = new x509.X509Certificate(Uint8Array.from(der));
-  return {
-    issuer: Buffer.from(cert.issuerName.toArrayBuffer()).toString('hex'),
-    keyId: cert.getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId ?? '',
-  };
-};
-
 /**
  * What `ca install` adds for an active CA (review 114): a root is renewed in place (`ca renew`), never given a
- * certificate from another root, and an intermediate's renewal comes from the CA that signed it, so that the chain
- * relying parties hold (`chain.pem`, the trust bundle) still leads to the root they trust.
+ * certificate from another root, and an intermediate's renewal is signed by the CA that signed it, with that CA's
+ * key and under its name (review 117: labels alone, the issuer name and the authorityKeyIdentifier, refused a renewal
+ * that added an AKI and let through one of another root of the same name), so that the chain relying parties hold
+ * (`chain.pem`, the trust bundle) still leads to the root they trust.
  */
-export const assertRenewedBySameIssuer = (file: ActiveCa, renewed: Uint8Array): void => {
-  if (file.chain.length === 0) {
+export const assertRenewedBySameIssuer = async (file: ActiveCa, renewed: Uint8Array): Promise<void> => {
+  const [nearest] = file.chain;
+  if (nearest === undefined) {
     throw refuse('caId', 'root', `CA ${file.id} is a self-signed root: credence ca renew --id ${file.id} renews it in place; a certificate from another root would change what relying parties trust`);
   }
-  const was = signedBy(fromBase64url(file.certificate));
-  const now = signedBy(renewed);
-  if (was.issuer !== now.issuer || was.keyId !== now.keyId) {
-    throw refuse('certificate', 'same_issuer', `is signed by another CA than CA ${file.id}'s certificate: its renewal comes from the CA that signed it, so that what relying parties trust still leads to it`);
+  const issuer = new x509.X509Certificate(fromBase64url(nearest));
+  const certificate = new x509.X509Certificate(Uint8Array.from(renewed));
+  const sameName = Buffer.from(certificate.issuerName.toArrayBuffer()).equals(Buffer.from(issuer.subjectName.toArrayBuffer()));
+  if (!sameName || !(await certificate.verify({ publicKey: issuer.publicKey, signatureOnly: true }).catch(() => false))) {
+    throw refuse('certificate', 'same_issuer', `is not signed by the CA that signed CA ${file.id}'s certificate (${issuer.subject}): its renewal comes from that CA, so that what relying parties trust still leads to it`);
   }
 };
 
