@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { damagedDatabaseOf } from '../runtime/damaged-database.ts';
-import { LockHeldElsewhere } from '../runtime/live-failure.ts';
+import { LockHeldElsewhere, messageOf } from '../runtime/live-failure.ts';
 
 /**
  * Logs a failure at error. A damaged database is logged as the file and what mends it, without a stack: SQLite's bare
@@ -11,7 +11,7 @@ import { LockHeldElsewhere } from '../runtime/live-failure.ts';
  */
 export const logFailure = (log: FastifyBaseLogger, error: unknown, msg: string, fields: Readonly<Record<string, unknown>> = {}): void => {
   if (error instanceof LockHeldElsewhere) {
-    log.warn({ ...fields, file: error.file }, error.message);
+    log.warn({ ...fields, file: error.file }, messageOf(error));
     return;
   }
   const damaged = damagedDatabaseOf(error);

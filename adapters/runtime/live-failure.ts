@@ -15,6 +15,8 @@ export const messageOf = (error: unknown): string => {
   if (isCredenceError(error, 'validation') && error.problem.code === 'validation' && error.problem.issues.some((i) => i.path === CHECKPOINT_WITNESS_FIELD)) {
     return "the checkpoint witness could not be kept: its operator must mend it (the service's log says why)";
   }
+  // A live component's pass or tick is tried again (live-timing.ts backoffMs): what a CLI meeting the lock is not told.
+  if (error instanceof LockHeldElsewhere) return `${error.message}: the component tries again, backing off, and catches up once the lock is released`;
   return error instanceof Error ? error.message : String(error);
 };
 

@@ -26,7 +26,7 @@ export class LockHeldElsewhere extends Error {
     readonly file: string,
     cause: unknown,
   ) {
-    super(`${file} is locked by another process's write transaction (SQLITE_BUSY): the component tries again, backing off, and catches up once the lock is released`, { cause });
+    super(`${file} is locked by another process's write transaction (SQLITE_BUSY)`, { cause });
     this.name = 'LockHeldElsewhere';
   }
 }
