@@ -124,7 +124,7 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11: the PIN at C_Login', () 
       writeFileSync(pinFile, `${shared.pin} \r\n`, { mode: 0o600 });
       const spaced = await rejection(async () => Pkcs11SecureEnvironment.open({ uri }, { random }), [shared.pin]);
       expect(spaced).toMatchObject({ rule: 'pin_incorrect' });
-      expect(spaced?.message).toContain('the PIN read ends in a space or a tab');
+      expect(spaced?.message).toContain('the PIN read ends in a space, which is sent as part of it');
     });
   });
 });

@@ -8,25 +8,26 @@ import { startTestService, type TestService } from './support/service.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
 /*
- * A CA's end was said only once it had come (the CA retired, review 82): nothing told the operator a month ahead, when
- * a renewal (credence ca renew) still keeps everything it issued valid. The service now warns once per CA and process
- * when its chain ends within 30 days, at start or at the PKI tick that finds it so, and /metrics gives each CA's end
- * (`credence_pki_ca_chain_end_timestamp_seconds{ca}`) for an alert.
+ * A CA's end was said only once it had come (the CA retired, review 82). And a CA stops certifying node credentials a
+ * credential's lifetime (a year) before its chain ends (review 118): a certificate lasts as long as its credential and
+ * never outlives the chain (`ca_expires_first`). The service now warns once per CA and process a month before that
+ * last instant, at start or at the PKI tick that finds it so, and /metrics gives each CA's chain end and that instant
+ * (`credence_pki_ca_chain_end_timestamp_seconds{ca}`, `credence_pki_ca_certifies_until_timestamp_seconds{ca}`).
  */
 const SOON = 'sub-soon';
 const LATER = 'sub-later';
 
 const folder = temporaryFolders('credence-ca-soon-');
 
-/** CA `default` for ten years, `sub-soon` for 20 days and `sub-later` for 40, all from `now`. */
+/** CA `default` for ten years, `sub-soon` for 380 days and `sub-later` for 420, all from `now`. */
 const folderWithCas = async (now: Date): Promise<string> => {
   const made = folder();
   const se = openDataFolderSecureEnvironment(made, { now: () => now });
   try {
     const infra = ownerView(se, 'maf:infrastructure');
     await createRootCa({ dataDir: made, se: infra, id: 'default', kind: 'p256', now, random: systemRandom });
-    await createRootCa({ dataDir: made, se: infra, id: SOON, kind: 'p256', now, random: systemRandom, validityDays: 20 });
-    await createRootCa({ dataDir: made, se: infra, id: LATER, kind: 'p256', now, random: systemRandom, validityDays: 40 });
+    await createRootCa({ dataDir: made, se: infra, id: SOON, kind: 'p256', now, random: systemRandom, validityDays: 380 });
+    await createRootCa({ dataDir: made, se: infra, id: LATER, kind: 'p256', now, random: systemRandom, validityDays: 420 });
   } finally {
     se.close();
   }
@@ -44,20 +45,23 @@ describe('an issuing CA nearing its end', () => {
     const clock = new FakeClock(now);
     const svc = await startTestService({ dir: await folderWithCas(now), clock });
     try {
-      // At start: the CA ending within 30 days, not the others
+      // At start: the CA that stops certifying node credentials (a year before its end) within 30 days, not the others
       expect(nearingWarnings(svc).map((w) => w['caId'])).toEqual([SOON]);
       const [warning] = nearingWarnings(svc);
-      expect(warning!['endsAt']).toBe(new Date(now.getTime() + 20 * DAY).toISOString());
-      expect(String(warning!['msg'])).toContain(`credence ca renew --id ${SOON}`);
+      expect(warning!['endsAt']).toBe(new Date(now.getTime() + 380 * DAY).toISOString());
+      expect(warning!['certifiesUntil']).toBe(new Date(now.getTime() + 15 * DAY).toISOString());
+      expect(String(warning!['msg'])).toContain(`CA ${SOON} certifies node credentials only until ${new Date(now.getTime() + 15 * DAY).toISOString()}`);
+      expect(String(warning!['msg'])).toContain(`credence ca renew --id ${SOON};`);
       expect(JSON.stringify(warning)).not.toMatch(/key_|handle/i);
 
       const metrics = await (await fetch(`${svc.url}/metrics`)).text();
-      for (const [ca, days] of [['default', 3650], [SOON, 20], [LATER, 40]] as const) {
+      for (const [ca, days] of [['default', 3650], [SOON, 380], [LATER, 420]] as const) {
         expect(metrics).toContain(`credence_pki_ca_chain_end_timestamp_seconds{ca="${ca}"} ${Math.floor(now.getTime() / 1000) + days * 86_400}`);
+        expect(metrics).toContain(`credence_pki_ca_certifies_until_timestamp_seconds{ca="${ca}"} ${Math.floor(now.getTime() / 1000) + (days - 365) * 86_400}`);
       }
 
-      // A tick once `sub-later` is within 30 days: warned of once, however many ticks follow
-      clock.advance(11 * DAY);
+      // A tick once `sub-later` is within 30 days of its last certificate: warned of once, however many ticks follow
+      clock.advance(26 * DAY);
       await pkiOf(svc).tick();
       await pkiOf(svc).tick();
       expect(nearingWarnings(svc).map((w) => w['caId'])).toEqual([SOON, LATER]);

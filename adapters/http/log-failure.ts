@@ -11,7 +11,8 @@ import { LockHeldElsewhere, messageOf } from '../runtime/live-failure.ts';
  */
 export const logFailure = (log: FastifyBaseLogger, error: unknown, msg: string, fields: Readonly<Record<string, unknown>> = {}): void => {
   if (error instanceof LockHeldElsewhere) {
-    log.warn({ ...fields, file: error.file }, messageOf(error));
+    // A live component's pass tries again by itself; a request does not (review 118): its log says no more than the lock.
+    log.warn({ ...fields, file: error.file }, 'component' in fields ? messageOf(error) : error.message);
     return;
   }
   const damaged = damagedDatabaseOf(error);

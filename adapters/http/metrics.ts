@@ -36,8 +36,11 @@ export interface MetricsSources {
   readonly deadLetters?: () => number;
   /** How many due deadlines the expiry scheduler gave up on (their command id taken), read when scraped. */
   readonly expiryDeadLetters?: () => number;
-  /** When each issuing CA's chain ends (ms), read when scraped: what an alert on a CA's renewal watches. */
-  readonly caChainEnds?: () => readonly { readonly caId: string; readonly endsAt: number }[];
+  /**
+   * When each issuing CA's chain ends and the last instant it can certify a node credential (ms), read when scraped:
+   * what an alert on a CA's renewal watches.
+   */
+  readonly caChainEnds?: () => readonly { readonly caId: string; readonly endsAt: number; readonly certifiesUntil: number }[];
 }
 
 const COMPONENTS_CACHE_MS = 1_000;
@@ -186,6 +189,16 @@ export const createServiceMetrics = (sources: MetricsSources = {}): ServiceMetri
       collect() {
         this.reset();
         for (const { caId, endsAt } of caChainEnds()) this.set({ ca: caId }, Math.floor(endsAt / 1000));
+      },
+    });
+    new Gauge({
+      name: 'credence_pki_ca_certifies_until_timestamp_seconds',
+      help: "The last instant each issuing CA can certify a node credential (its chain's end less a credential's lifetime; Unix time): alert on this one",
+      labelNames: ['ca'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const { caId, certifiesUntil } of caChainEnds()) this.set({ ca: caId }, Math.floor(certifiesUntil / 1000));
       },
     });
   }

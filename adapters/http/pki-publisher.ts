@@ -41,11 +41,12 @@ export const startPkiPublisher = (o: PkiPublisherOptions): Promise<PkiRevocation
           'certificate, its OCSP answers unauthorized and its CRL URLs 410; the other CAs serve as before (docs/pki.md, ' +
           '"A CA whose chain has ended")',
       ),
-    // Said at warn, once per CA and process, a month ahead: time to renew it while what it issued still validates.
-    onCaEndingSoon: (caId, endsAt) =>
+    // Said at warn, once per CA and process, a month before it stops certifying nodes: time to renew it.
+    onCaEndingSoon: (caId, { endsAt, certifiesUntil, intermediate }) =>
       o.log.warn(
-        { caId, endsAt: endsAt.toISOString() },
-        `CA ${caId} ends at ${endsAt.toISOString()} (its certificate or one above it): renew it before then, with the ` +
-          `service stopped (credence ca renew --id ${caId}; docs/pki.md, "Renewing a CA"), or it retires at that time`,
+        { caId, endsAt: endsAt.toISOString(), certifiesUntil: certifiesUntil.toISOString() },
+        `CA ${caId} certifies node credentials only until ${certifiesUntil.toISOString()}: each certificate lasts as long as ` +
+          `its credential and none outlives the CA's chain, which ends at ${endsAt.toISOString()} (its certificate or one ` +
+          `above it). Renew it before then, with the service stopped (${intermediate ? `credence ca renew --id ${caId} --csr-out FILE, then credence ca install` : `credence ca renew --id ${caId}`}; docs/pki.md, "Renewing a CA")`,
       ),
   });

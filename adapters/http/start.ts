@@ -19,6 +19,7 @@ import {
 import { assertWitnessUsable, checkpointWitnessFile, witnessBegunWarning } from '../runtime/checkpoint-witness-file.ts';
 import { isEmbedded } from '../runtime/data-folder.ts';
 import { chainEndOf } from '../runtime/pki-ended-cas.ts';
+import { DEFAULT_CREDENTIAL_LIFETIME_SECONDS } from '../protocols/procedures/index.ts';
 import { openSecureEnvironmentLogKey } from '../runtime/transparency-key.ts';
 import { refuseEmptyEventStoreForAServedFolder, refuseNewEventStoreForAServedFolder } from '../runtime/event-store-of-a-served-folder.ts';
 import { deadLetterCount } from '../../projections/cascade/index.ts';
@@ -178,7 +179,9 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
       ...(shredder !== undefined ? { keysOwed: () => shredder.owed().length } : {}),
       deadLetters: () => deadLetterCount(credence.readModels),
       expiryDeadLetters: () => expiryDeadLetterCount(credence.readModels),
-      ...(cas.length > 0 ? { caChainEnds: () => cas.map((ca) => ({ caId: ca.id, endsAt: chainEndOf(ca) })) } : {}),
+      ...(cas.length > 0
+        ? { caChainEnds: () => cas.map((ca) => ({ caId: ca.id, endsAt: chainEndOf(ca), certifiesUntil: chainEndOf(ca) - DEFAULT_CREDENTIAL_LIFETIME_SECONDS * 1000 })) }
+        : {}),
     });
     const shutdown = new AbortController();
     // Every open SSE stream listens for the shutdown (and stops listening when it ends, adapters/http/sse/session.ts):

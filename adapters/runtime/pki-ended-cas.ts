@@ -1,8 +1,20 @@
 import { chainValidity } from '../../domain/x509/issuance/index.ts';
 import type { CaId, IssuingCa } from '../../domain/x509/issuing-ca.ts';
 
-/** How long before its chain's end a CA is said to near it: a month, time for an external root to sign a renewal. */
+/**
+ * How long before a CA stops certifying node credentials it is said to near its end: a month, time for an external root
+ * to sign a renewal. It stops a credential's lifetime before its chain ends (review 118): a certificate lasts as long
+ * as its credential and never outlives the chain (`ca_expires_first`).
+ */
 export const CA_END_WARNING_MS = 30 * 86_400_000;
+
+/** When a CA nears its end: when its chain ends, and the last instant it can certify a node credential of the lifetime. */
+export interface CaEnding {
+  readonly endsAt: Date;
+  readonly certifiesUntil: Date;
+  /** An intermediate is renewed through a CSR its root signs (`ca renew --csr-out`), a root in place. */
+  readonly intermediate: boolean;
+}
 
 /** When the chain of `ca` ends, in ms: the earliest notAfter of its certificate and of every one above it. */
 export const chainEndOf = (ca: Pick<IssuingCa, 'certificate' | 'chain'>): number => chainValidity(ca).notAfter.getTime();
@@ -43,28 +55,38 @@ export class CrlNotSigned extends Error {
  */
 export class EndedCas {
   readonly #endsAt = new Map<string, number>();
+  readonly #intermediate = new Set<string>();
   readonly #retired = new Set<string>();
   readonly #nearingEnd = new Set<string>();
   readonly #onEnded: ((caId: CaId, endedAt: Date) => void) | undefined;
-  readonly #onEndingSoon: ((caId: CaId, endsAt: Date) => void) | undefined;
+  readonly #nearing: { readonly credentialLifetimeMs: number; readonly onEndingSoon: (caId: CaId, ending: CaEnding) => void } | undefined;
 
-  constructor(cas: readonly IssuingCa[], onEnded?: (caId: CaId, endedAt: Date) => void, onEndingSoon?: (caId: CaId, endsAt: Date) => void) {
-    for (const ca of cas) this.#endsAt.set(ca.id, chainEndOf(ca));
+  constructor(
+    cas: readonly IssuingCa[],
+    onEnded?: (caId: CaId, endedAt: Date) => void,
+    nearing?: { readonly credentialLifetimeMs: number; readonly onEndingSoon: (caId: CaId, ending: CaEnding) => void },
+  ) {
+    for (const ca of cas) {
+      this.#endsAt.set(ca.id, chainEndOf(ca));
+      if (ca.chain.length > 0) this.#intermediate.add(ca.id);
+    }
     this.#onEnded = onEnded;
-    this.#onEndingSoon = onEndingSoon;
+    this.#nearing = nearing;
   }
 
   /**
-   * Tells, once per process, of a live CA whose chain ends within `CA_END_WARNING_MS` of `now`: time to renew it
-   * (`credence ca renew`, docs/pki.md "Renewing a CA") before what it issues can no longer be issued for long, and it
-   * retires. A renewal takes effect at the next start, which tells again if it is still near.
+   * Tells, once per process, of a live CA within `CA_END_WARNING_MS` of the last instant it can certify a node
+   * credential (its chain's end less a credential's lifetime): time to renew it (`credence ca renew`, docs/pki.md
+   * "Renewing a CA"). A renewal takes effect at the next start, which tells again if it is still near.
    */
   warnIfEndingSoon(caId: CaId, now: number): void {
     const endsAt = this.#endsAt.get(caId);
-    if (endsAt === undefined || now >= endsAt || endsAt - now > CA_END_WARNING_MS || this.#nearingEnd.has(caId)) return;
+    if (this.#nearing === undefined || endsAt === undefined || now >= endsAt || this.#nearingEnd.has(caId)) return;
+    const certifiesUntil = endsAt - this.#nearing.credentialLifetimeMs;
+    if (certifiesUntil - now > CA_END_WARNING_MS) return;
     this.#nearingEnd.add(caId);
     try {
-      this.#onEndingSoon?.(caId, new Date(endsAt));
+      this.#nearing.onEndingSoon(caId, { endsAt: new Date(endsAt), certifiesUntil: new Date(certifiesUntil), intermediate: this.#intermediate.has(caId) });
     } catch {
       // The sink must not stop the start or the tick.
     }

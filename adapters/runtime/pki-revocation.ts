@@ -9,7 +9,8 @@ import type { Credence } from './credence.ts';
 import { openCommittedReadModel, type CommittedReadModel } from './pki-committed.ts';
 import { pkiStartFloor, refuseAnotherLog } from './pki-complete.ts';
 import { CrlPublisher } from './pki-crl-publisher.ts';
-import { EndedCas } from './pki-ended-cas.ts';
+import { EndedCas, type CaEnding } from './pki-ended-cas.ts';
+import { DEFAULT_CREDENTIAL_LIFETIME_SECONDS } from '../protocols/procedures/index.ts';
 import { OcspResponder } from './pki-ocsp-responder.ts';
 import { OverduePkiEvents } from './pki-overdue.ts';
 import { PublishedLedger } from './pki-published.ts';
@@ -46,8 +47,13 @@ export interface PkiRevocationOptions {
    * once per CA, at start or at the tick that finds it ended.
    */
   readonly onCaEnded?: (caId: CaId, endedAt: Date) => void;
-  /** A live CA's chain ends within a month (`CA_END_WARNING_MS`): called once per CA, at start or at a tick. */
-  readonly onCaEndingSoon?: (caId: CaId, endsAt: Date) => void;
+  /**
+   * A live CA is within a month (`CA_END_WARNING_MS`) of the last instant it can certify a node credential of
+   * `credentialLifetimeMs`: called once per CA, at start or at a tick.
+   */
+  readonly onCaEndingSoon?: (caId: CaId, ending: CaEnding) => void;
+  /** How long a remotely provisioned credential, and so its certificate, lasts (default a year, the Infrastructure's). */
+  readonly credentialLifetimeMs?: number;
 }
 
 /** What the routes serve from: each CA's CRL publisher and OCSP responder. */
@@ -117,7 +123,13 @@ export const startPkiRevocation = async (o: PkiRevocationOptions): Promise<PkiRe
     },
   };
   const reads: CommittedReadModel = openCommittedReadModel(o.credence.readModels);
-  const ended = new EndedCas(cas, o.onCaEnded, o.onCaEndingSoon);
+  const ended = new EndedCas(
+    cas,
+    o.onCaEnded,
+    o.onCaEndingSoon === undefined
+      ? undefined
+      : { credentialLifetimeMs: o.credentialLifetimeMs ?? DEFAULT_CREDENTIAL_LIFETIME_SECONDS * 1000, onEndingSoon: o.onCaEndingSoon },
+  );
   try {
     for (const ca of cas) {
       // Review 82: an ended CA made OcspSigningKey.open throw, and so stopped every start of the whole service.

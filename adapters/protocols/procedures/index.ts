@@ -1,5 +1,6 @@
 export { Infrastructure } from './infrastructure.ts';
 export type { InfrastructureOptions } from './infrastructure-options.ts';
+export { DEFAULT_CREDENTIAL_LIFETIME_SECONDS } from './infrastructure-options.ts';
 export { SecurityProcedures } from './procedures.ts';
 export { Device } from './device.ts';
 export type { DeviceCredential, DeviceOptions } from './device.ts';

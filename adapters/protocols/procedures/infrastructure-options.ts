@@ -22,6 +22,7 @@ export interface InfrastructureOptions {
   /** The Registrar CSE-ID Registrees are configured with (11.3.1). */
   readonly registrarCseId?: string;
   readonly trustAnchors?: TrustAnchors;
+  /** How long a credential provisioned remotely lasts, and so its certificate (default `DEFAULT_CREDENTIAL_LIFETIME_SECONDS`). */
   readonly credentialLifetimeSeconds?: number;
   readonly signingKind?: 'ed25519' | 'p256';
   /** Operational certificates from nodes' CSRs (issue 13): the issuing CAs and the service's public URL. */
@@ -29,3 +30,9 @@ export interface InfrastructureOptions {
   /** Authenticated runs one device may begin per replay window, at each responder (default 32). */
   readonly runsPerInitiator?: number;
 }
+
+/**
+ * A remotely provisioned credential's lifetime unless configured: a year. Its certificate lasts as long, so a CA stops
+ * certifying nodes this long before its chain ends (`ca_expires_first`), which the PKI's warning and metric count in.
+ */
+export const DEFAULT_CREDENTIAL_LIFETIME_SECONDS = 365 * 24 * 3600;

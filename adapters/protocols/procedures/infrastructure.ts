@@ -7,7 +7,7 @@ import { Registrar } from '../association/index.ts';
 import { type AssociationOutcome } from '../../../domain/protocols/index.ts';
 import { type KeyHandle } from '../../../domain/ports/index.ts';
 import { bootstrapOf } from './bootstrap-lookup.ts';
-import type { InfrastructureOptions } from './infrastructure-options.ts';
+import { DEFAULT_CREDENTIAL_LIFETIME_SECONDS, type InfrastructureOptions } from './infrastructure-options.ts';
 import { admitProvisioningRun } from './run-admission.ts';
 import { credentialById, credentialConfiguredFor, credentialOfAssociation } from './registrar-credentials.ts';
 import { ENROLMENT_SESSION_TIMEOUT_SECONDS, sweepCutKeyPairRuns } from './cut-provisioning.ts';
@@ -47,7 +47,7 @@ export class Infrastructure {
       replayCache: o.replayCache,
       resolveBootstrap: (nodeId) => bootstrapOf(o, nodeId),
       signingKey: { kind: signing.kind, handle: signing.ef },
-      credentialLifetimeSeconds: o.credentialLifetimeSeconds ?? 365 * 24 * 3600,
+      credentialLifetimeSeconds: o.credentialLifetimeSeconds ?? DEFAULT_CREDENTIAL_LIFETIME_SECONDS,
       // The start sweep's measure of a run over (cut-provisioning.ts).
       sessionTimeoutSeconds: ENROLMENT_SESSION_TIMEOUT_SECONDS,
       serviceParameters: async (nodeId) => {

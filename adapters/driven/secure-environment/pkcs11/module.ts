@@ -142,8 +142,8 @@ const PIN_STATES: Readonly<Record<string, readonly [rule: string, what: string]>
  */
 export const login = (module: Pkcs11, slot: Pkcs11Handle, session: Pkcs11Handle, pin: { value: string; from: string }): void => {
   // A PIN may end in a space, but one that does is most often a stray one (`echo PIN > file` on Windows): said, so the
-  // operator looks there first (review 117).
-  const blank = /\s$/u.test(pin.value) ? '; the PIN read ends in a space or a tab, which is sent as part of it' : '';
+  // operator looks there first (review 117). A tab or another control character never gets here (pin_characters).
+  const blank = /\s$/u.test(pin.value) ? '; the PIN read ends in a space, which is sent as part of it' : '';
   const incorrect = () => pkcs11Problem('pin-source', 'pin_incorrect', `the token refused the PIN from ${pin.from} (CKR_PIN_INCORRECT)${blank}`);
   const slots = loggedIn.get(module) ?? new Map<string, Buffer>();
   const slotKey = slot.toString('hex');
