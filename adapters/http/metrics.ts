@@ -181,26 +181,24 @@ export const createServiceMetrics = (sources: MetricsSources = {}): ServiceMetri
   const caChainEnds = sources.caChainEnds;
   if (caChainEnds !== undefined) {
     // Public facts: the CAs' certificates are served to anyone at /pki/{id}/ca.crt and chain.pem.
-    new Gauge({
-      name: 'credence_pki_ca_chain_end_timestamp_seconds',
-      help: "When each issuing CA's chain ends (its certificate or one above it; Unix time): renew it before (credence ca renew)",
-      labelNames: ['ca'] as const,
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const { caId, endsAt } of caChainEnds()) this.set({ ca: caId }, Math.floor(endsAt / 1000));
-      },
-    });
-    new Gauge({
-      name: 'credence_pki_ca_certifies_until_timestamp_seconds',
-      help: "The last instant each issuing CA can certify a node credential (its chain's end less a credential's lifetime; Unix time): alert on this one",
-      labelNames: ['ca'] as const,
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const { caId, certifiesUntil } of caChainEnds()) this.set({ ca: caId }, Math.floor(certifiesUntil / 1000));
-      },
-    });
+    const caInstant = (name: string, help: string, instantOf: (ca: { readonly endsAt: number; readonly certifiesUntil: number }) => number): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['ca'] as const,
+        registers: [registry],
+        collect() {
+          this.reset();
+          for (const ca of caChainEnds()) this.set({ ca: ca.caId }, Math.floor(instantOf(ca) / 1000));
+        },
+      });
+    };
+    caInstant('credence_pki_ca_chain_end_timestamp_seconds', "When each issuing CA's chain ends (its certificate or one above it; Unix time)", (ca) => ca.endsAt);
+    caInstant(
+      'credence_pki_ca_certifies_until_timestamp_seconds',
+      "The last instant each issuing CA can certify a node credential (its chain's end less a credential's lifetime; Unix time): renew it before (credence ca renew)",
+      (ca) => ca.certifiesUntil,
+    );
   }
   return {
     commandDecided(type, outcome, seconds) {
