@@ -18,8 +18,7 @@ import {
 } from '../runtime/index.ts';
 import { assertWitnessUsable, checkpointWitnessFile, witnessBegunWarning } from '../runtime/checkpoint-witness-file.ts';
 import { isEmbedded } from '../runtime/data-folder.ts';
-import { chainEndOf } from '../runtime/pki-ended-cas.ts';
-import { DEFAULT_CREDENTIAL_LIFETIME_SECONDS } from '../protocols/procedures/index.ts';
+import { caInstants } from '../runtime/pki-ended-cas.ts';
 import { openSecureEnvironmentLogKey } from '../runtime/transparency-key.ts';
 import { refuseEmptyEventStoreForAServedFolder, refuseNewEventStoreForAServedFolder } from '../runtime/event-store-of-a-served-folder.ts';
 import { deadLetterCount } from '../../projections/cascade/index.ts';
@@ -180,7 +179,7 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
       deadLetters: () => deadLetterCount(credence.readModels),
       expiryDeadLetters: () => expiryDeadLetterCount(credence.readModels),
       ...(cas.length > 0
-        ? { caChainEnds: () => cas.map((ca) => ({ caId: ca.id, endsAt: chainEndOf(ca), certifiesUntil: chainEndOf(ca) - DEFAULT_CREDENTIAL_LIFETIME_SECONDS * 1000 })) }
+        ? { caChainEnds: () => cas.map((ca) => ({ caId: ca.id, ...caInstants(ca) })) }
         : {}),
     });
     const shutdown = new AbortController();

@@ -1,5 +1,6 @@
 import { chainValidity } from '../../domain/x509/issuance/index.ts';
 import type { CaId, IssuingCa } from '../../domain/x509/issuing-ca.ts';
+import { DEFAULT_CREDENTIAL_LIFETIME_SECONDS } from '../protocols/procedures/index.ts';
 
 /**
  * How long before a CA stops certifying node credentials it is said to near its end: a month, time for an external root
@@ -18,6 +19,15 @@ export interface CaEnding {
 
 /** When the chain of `ca` ends, in ms: the earliest notAfter of its certificate and of every one above it. */
 export const chainEndOf = (ca: Pick<IssuingCa, 'certificate' | 'chain'>): number => chainValidity(ca).notAfter.getTime();
+
+/** A remotely provisioned credential's lifetime unless configured, in ms (the Infrastructure's default). */
+export const DEFAULT_CREDENTIAL_LIFETIME_MS = DEFAULT_CREDENTIAL_LIFETIME_SECONDS * 1000;
+
+/** When `ca`'s chain ends and the last instant it can certify a credential lasting `credentialLifetimeMs`, in ms. */
+export const caInstants = (ca: Pick<IssuingCa, 'certificate' | 'chain'>, credentialLifetimeMs = DEFAULT_CREDENTIAL_LIFETIME_MS) => {
+  const endsAt = chainEndOf(ca);
+  return { endsAt, certifiesUntil: endsAt - credentialLifetimeMs };
+};
 
 /**
  * Why a CRL publisher signed and served nothing (review 85): the chain of CA `caId` ended at `endedAt` (rule

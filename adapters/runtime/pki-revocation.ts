@@ -9,8 +9,7 @@ import type { Credence } from './credence.ts';
 import { openCommittedReadModel, type CommittedReadModel } from './pki-committed.ts';
 import { pkiStartFloor, refuseAnotherLog } from './pki-complete.ts';
 import { CrlPublisher } from './pki-crl-publisher.ts';
-import { EndedCas, type CaEnding } from './pki-ended-cas.ts';
-import { DEFAULT_CREDENTIAL_LIFETIME_SECONDS } from '../protocols/procedures/index.ts';
+import { DEFAULT_CREDENTIAL_LIFETIME_MS, EndedCas, type CaEnding } from './pki-ended-cas.ts';
 import { OcspResponder } from './pki-ocsp-responder.ts';
 import { OverduePkiEvents } from './pki-overdue.ts';
 import { PublishedLedger } from './pki-published.ts';
@@ -128,7 +127,7 @@ export const startPkiRevocation = async (o: PkiRevocationOptions): Promise<PkiRe
     o.onCaEnded,
     o.onCaEndingSoon === undefined
       ? undefined
-      : { credentialLifetimeMs: o.credentialLifetimeMs ?? DEFAULT_CREDENTIAL_LIFETIME_SECONDS * 1000, onEndingSoon: o.onCaEndingSoon },
+      : { credentialLifetimeMs: o.credentialLifetimeMs ?? DEFAULT_CREDENTIAL_LIFETIME_MS, onEndingSoon: o.onCaEndingSoon },
   );
   try {
     for (const ca of cas) {
