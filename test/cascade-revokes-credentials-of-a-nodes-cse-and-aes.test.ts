@@ -93,7 +93,7 @@ describe('the cascade revokes the credentials of a node\'s CSE and AEs with it',
     expect(await state(c, 'for-replacement')).not.toBe('revoked');
     await run(c, command('revokeNode', { nodeId: 'meter-2', reason: 'superseded' }, { actor: operator }));
     await c.settle();
-    expect([await state(c, 'for-replacement'), await reasonOf(c, 'for-replacement')]).toEqual(['revoked', 'superseded']);
+    expect([await state(c, 'for-replacement'), await reasonOf(c, 'for-replacement')]).toEqual(['revoked', 'cessationOfOperation']);
   });
 
   it('a node whose enrolment expired gives up its CSE-ID too (as final as a revocation)', async () => {
@@ -161,7 +161,7 @@ describe('the cascade revokes the credentials of a node\'s CSE and AEs with it',
     expect(await state(c, 'cbill-2')).toBe('initialized');
     await run(c, command('revokeNode', { nodeId: 'meter-2', reason: 'superseded' }, { actor: operator }));
     await c.settle();
-    expect([await state(c, 'cbill-2'), await reasonOf(c, 'cbill-2')]).toEqual(['revoked', 'superseded']);
+    expect([await state(c, 'cbill-2'), await reasonOf(c, 'cbill-2')]).toEqual(['revoked', 'cessationOfOperation']);
   });
 
   it('credentials waiting for their AE\'s owner end with it when the association naming it is stored after the node ended', async () => {

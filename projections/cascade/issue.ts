@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { isCommandIdReused, isCredenceError } from '../../domain/errors.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
-import { streamIdOf } from '../../domain/streams.ts';
+import { streamIdOf, type EntityKind } from '../../domain/streams.ts';
 import type { CommandSink } from '../../domain/ports/index.ts';
 import { BrokenHistoryError } from '../../machines/index.ts';
 import { ownOrTaken, recordedBy } from '../runtime/index.ts';
@@ -66,6 +66,7 @@ export const issue = async (
       return log({ outcome: outcome.deduplicated ? 'duplicate' : 'issued', command: choice.type, target });
     } catch (error) {
       if (isCredenceError(error, 'illegal_transition') || isCredenceError(error, 'not_found')) {
+        if (choice === choices.at(-1) && (await liveAfterItsRevocation(engine, choice, kind, target))) return deadLetter(db, log, e, choice.type, target, error);
         log({ outcome: 'skipped', command: choice.type, target, reason: error.message });
       } else if (isCommandIdReused(error)) {
         // Done before under this id by the cascade, with data read from parents that have moved on since (a rebuild).
@@ -82,4 +83,17 @@ export const issue = async (
       }
     }
   }
+};
+
+/**
+ * A credential the cascade revokes (its holder or its CSE-ID is gone) and whose machine refused the revocation while
+ * it stands: skipped, it would stay live under its ended holder with no one told (review 121: a reason its machine
+ * refused for a rotation in progress). Only an ended credential is skipped; anything else waits for an operator as a
+ * dead letter (`credence_cascade_dead_letters`). An association's revocation may be refused on purpose (its node came
+ * back to its CSE-ID: under-another-cse.ts), so this holds for credentials alone.
+ */
+const liveAfterItsRevocation = async (engine: CommandSink, reaction: Reaction, kind: EntityKind, target: string): Promise<boolean> => {
+  if (reaction.type !== 'revokeCredential') return false;
+  const { state } = await engine.view(kind, target);
+  return state !== 'revoked' && state !== 'expired' && state !== 'absent';
 };

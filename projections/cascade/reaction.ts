@@ -27,3 +27,21 @@ export const idOf = (streamId: string): string => streamId.slice(streamId.indexO
 
 export const revokeAssociations = (streams: readonly string[], reason: RevocationReason): Reaction[] =>
   streams.map((s) => ({ type: 'revokeAssociation', data: { associationId: idOf(s), reason } }));
+
+/**
+ * The reason a credential is revoked for when its holder (its node, its App-ID) was revoked: the holder's, except
+ * `superseded`. On a credential that reason says its rotation handed over to a successor its node holds (HLR-212,
+ * the credential machine's `handedOver`), which a holder replaced by another did not do: its credentials cease with
+ * it. Carried on as is, a rotating credential refused it and stayed live under its revoked node, or not, as its id
+ * sorted beside its successor's (review 121); App-ID enrolments take the same mapping (`enrolmentEndReason`).
+ */
+export const credentialReasonOf = (holderReason: RevocationReason): RevocationReason =>
+  holderReason === 'superseded' ? 'cessationOfOperation' : holderReason;
+
+export const revokeCredentials = (streams: readonly string[], holderReason: RevocationReason): Reaction[] =>
+  streams.map((s) => revokeCredential(idOf(s), holderReason));
+
+export const revokeCredential = (credentialId: string, holderReason: RevocationReason): Reaction => ({
+  type: 'revokeCredential',
+  data: { credentialId, reason: credentialReasonOf(holderReason) },
+});

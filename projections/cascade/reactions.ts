@@ -4,7 +4,7 @@ import { enrolmentEndReason } from '../../machines/index.ts';
 import { applicationsOfEnded } from './applications-of-ended.ts';
 import type { AssociationLinks } from './associations.ts';
 import { bookkeeping } from './bookkeeping.ts';
-import { idOf, isUnresolved, revokeAssociations, type Outcome, type Reaction, type Unresolved } from './reaction.ts';
+import { idOf, isUnresolved, revokeAssociations, revokeCredential, revokeCredentials, type Outcome, type Reaction, type Unresolved } from './reaction.ts';
 import { endedOwner, endedParent, orUnresolved, type ReactionContext } from './reaction-context.ts';
 import { associationsUnderAnotherCse, credentialsUnderAnotherCse, CSE_ID_MOVED } from './under-another-cse.ts';
 
@@ -18,7 +18,7 @@ import { associationsUnderAnotherCse, credentialsUnderAnotherCse, CSE_ID_MOVED }
 export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promise<Outcome[]> => {
   const stream = e.record.streamId;
   const endNode = (reason: RevocationReason): Reaction[] => [
-    ...ctx.dependents(stream, 'credential-of-node').map((s) => ({ type: 'revokeCredential', data: { credentialId: idOf(s), reason } })),
+    ...revokeCredentials(ctx.dependents(stream, 'credential-of-node'), reason),
     ...revokeAssociations(ctx.dependents(stream, 'association-of-node'), reason),
   ];
   switch (e.event.type) {
@@ -53,7 +53,7 @@ export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promis
       const { reason } = e.event.data;
       return [
         ...revokeAssociations(ctx.dependents(stream, 'association-of-application'), reason),
-        ...ctx.dependents(stream, 'credential-of-application').map((s) => ({ type: 'revokeCredential', data: { credentialId: idOf(s), reason } })),
+        ...revokeCredentials(ctx.dependents(stream, 'credential-of-application'), reason),
       ];
     }
     case 'ApplicationEnrolmentEnded':
@@ -88,7 +88,7 @@ export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promis
           if (of !== undefined) reason = await endedOwner(ctx, of.nodeId, of.appId);
         }
       }
-      return reason === undefined ? [] : [{ type: 'revokeCredential', data: { credentialId, reason } }];
+      return reason === undefined ? [] : [revokeCredential(credentialId, reason)];
     }
     case 'ApplicationEnrolled': {
       const { appId, credentialId } = e.event.data;
@@ -124,7 +124,7 @@ export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promis
       const ownerEnded = await endedOwner(ctx, nodeId, registree.kind === 'ae' ? registree.appId : undefined);
       return ownerEnded === undefined
         ? association
-        : [...association, ...waiting.map((s) => ({ type: 'revokeCredential', data: { credentialId: idOf(s), reason: ownerEnded } }))];
+        : [...association, ...revokeCredentials(waiting, ownerEnded)];
     }
     case 'AssociationEstablished': {
       const associationId = e.event.data.associationId;

@@ -1,5 +1,5 @@
 import type { RevocationReason } from '../../domain/events/index.ts';
-import { idOf, isUnresolved, revokeAssociations, type Outcome, type Reaction } from './reaction.ts';
+import { idOf, isUnresolved, revokeAssociations, revokeCredential, type Outcome, type Reaction } from './reaction.ts';
 import { orUnresolved, type ReactionContext } from './reaction-context.ts';
 
 /**
@@ -52,7 +52,7 @@ export const credentialsUnderAnotherCse = async (ctx: ReactionContext, node: str
     const issuedTo = ctx.cseIdOfCredential(credentialId);
     if (issuedTo === undefined || issuedTo === cseId) continue;
     if ((await ctx.ended('credential', credentialId)) !== undefined) continue;
-    out.push({ type: 'revokeCredential', data: { credentialId, reason: CSE_ID_MOVED } });
+    out.push(revokeCredential(credentialId, CSE_ID_MOVED));
   }
   return out;
 };
