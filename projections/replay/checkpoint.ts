@@ -3,6 +3,7 @@ import { jsonLimitIssue, MESSAGE_JSON_LIMITS, stringifyJson } from '../../domain
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
 import { ENTITY_KINDS, EntityKind, streamIdOf, type EntityView } from '../../domain/streams.ts';
 import { MACHINES } from '../../machines/index.ts';
+import { machinesRules } from './machines-fingerprint.ts';
 import { RestoredEntity, type VerifiedEntity } from './restored-entity.ts';
 import { FleetVerifier, type HeldClaims, type VerifierTally } from './verifier.ts';
 
@@ -77,10 +78,16 @@ const entitiesWhereTheyStand = (
 /**
  * What a replay checkpoint holds (format version 1): the position verified up to and the digest of every record up
  * to it, the tally, every entity's machine snapshot (state value and context) and the held fact claims: all that is
- * needed to go on verifying from the next record as if the replay had never stopped.
+ * needed to go on verifying from the next record as if the replay had never stopped, under the machines it names.
  */
 export const ReplayCheckpoint = z.strictObject({
   format: z.literal(1),
+  /**
+   * The machines that made the snapshots (machinesRules). Optional: a checkpoint of an earlier version has none. Its
+   * history digest still holds, but its snapshots are another build's (a context without a field a guard now reads
+   * answers otherwise), so one of other machines or none is not gone on from (checkpointMachinesChange).
+   */
+  machines: z.strictObject({ fingerprint: z.string().regex(/^[0-9a-f]{64}$/), description: z.string().max(300) }).optional(),
   position: Decimal,
   digest: z.string().regex(/^[0-9a-f]{64}$/),
   /** Digest of the last record alone: a cheap check that the tip the checkpoint ends on is still there, unchanged. */
@@ -110,6 +117,17 @@ export const ReplayCheckpoint = z.strictObject({
   }),
 }).superRefine((checkpoint, ctx) => entitiesWhereTheyStand(checkpoint.entities, ctx));
 export type ReplayCheckpoint = z.infer<typeof ReplayCheckpoint>;
+
+/**
+ * Why `checkpoint` cannot be gone on from by this build's machines: its snapshots were made by other ones, or by ones
+ * it did not record (an earlier version of Credence wrote it); undefined when they are this build's.
+ */
+export const checkpointMachinesChange = (checkpoint: ReplayCheckpoint): string | undefined => {
+  const given = machinesRules();
+  if (checkpoint.machines?.fingerprint === given.fingerprint) return undefined;
+  const recorded = checkpoint.machines?.description ?? 'machines it did not record (an earlier version of Credence wrote it)';
+  return `it was made by other machines: ${recorded}, not ${given.description}`;
+};
 
 /** A checkpoint as read back: none, one that parsed, or why it cannot be used (never a throw: the caller verifies in full). */
 export type LoadedCheckpoint = { ok: true; checkpoint: ReplayCheckpoint } | { ok: false; problem: string } | undefined;
@@ -157,6 +175,7 @@ export const checkpointOf = (source: CheckpointSource, digest: string, lastRecor
   const t = source.tally;
   return {
     format: 1,
+    machines: machinesRules(),
     position: source.position.toString(10),
     digest,
     ...(lastRecord !== undefined ? { lastRecord } : {}),

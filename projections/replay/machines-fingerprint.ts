@@ -1,0 +1,53 @@
+import { canonicalJson, sha256, toHex, utf8 } from '../../domain/crypto/index.ts';
+import { ENTITY_KINDS } from '../../domain/streams.ts';
+import { MACHINES } from '../../machines/index.ts';
+
+/**
+ * What the machines a replay judged by are, named as a read model's rules are (projections/runtime/rules.ts):
+ * `fingerprint` (SHA-256, hex) changes when a machine's states, transitions, guards, actions or initial context do,
+ * `description` says it to a person.
+ */
+export interface MachinesRules {
+  readonly fingerprint: string;
+  readonly description: string;
+}
+
+/**
+ * Bumped when the machines judge by other rules than their own definitions show: a helper their guards or actions
+ * call (machines/guards.ts, heldAt and the like) reads a context or a fact another way. The fingerprint sees each
+ * inline function's source, not what it calls.
+ */
+const MACHINES_VERSION = 'credence:machines:v1';
+
+/**
+ * A machine's config and implementations as JSON: a function by its source (as the running build holds it) with its
+ * own properties (an `assign` keeps its assignment there). A value met again below itself is named, not walked.
+ */
+const asJson = (value: unknown, ancestors: Set<object>): unknown => {
+  if (value === undefined || typeof value === 'symbol') return null;
+  if (typeof value === 'bigint') return value.toString(10);
+  if (typeof value !== 'object' && typeof value !== 'function') return value;
+  if (value === null) return null;
+  if (ancestors.has(value)) return '(cycle)';
+  ancestors.add(value);
+  try {
+    if (Array.isArray(value)) return value.map((v) => asJson(v, ancestors));
+    const fields = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, asJson(v, ancestors)]));
+    return typeof value === 'function' ? { function: Function.prototype.toString.call(value), ...fields } : fields;
+  } finally {
+    ancestors.delete(value);
+  }
+};
+
+let computed: MachinesRules | undefined;
+
+/** The machines of this build, computed once (a few kilobytes of JSON). */
+export const machinesRules = (): MachinesRules => {
+  if (computed !== undefined) return computed;
+  const machines = Object.fromEntries(
+    ENTITY_KINDS.map((kind) => [kind, asJson({ config: MACHINES[kind].config, implementations: MACHINES[kind].implementations }, new Set())]),
+  );
+  const fingerprint = toHex(sha256(utf8(canonicalJson({ version: MACHINES_VERSION, machines }))));
+  computed = { fingerprint, description: `the machines ${MACHINES_VERSION} (fingerprint ${fingerprint.slice(0, 16)})` };
+  return computed;
+};
