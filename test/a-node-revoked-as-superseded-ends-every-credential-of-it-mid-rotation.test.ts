@@ -1,9 +1,14 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { openCredence, type Credence } from '../adapters/runtime/index.ts';
 import { command } from '../domain/commands/index.ts';
 import { decodeStored } from '../domain/stored.ts';
-import { deadLetters } from '../projections/cascade/index.ts';
+import { derivedCommandId } from '../domain/event-ids.ts';
+import { deadLetters, PROCESS_MANAGER_ACTOR } from '../projections/cascade/index.ts';
 import { issue } from '../projections/cascade/issue.ts';
 import { replayAll } from '../projections/replay/index.ts';
 import { at, cmd, operator, T0 } from './support/fleet.ts';
@@ -101,5 +106,50 @@ describe('a credential revocation of the cascade that its machine refuses while 
     });
     expect(logged).toEqual([expect.objectContaining({ outcome: 'skipped', command: 'revokeCredential', target: 'cred-9' })]);
     expect(deadLetters(c.readModels)).toEqual([]);
+  });
+});
+
+describe('a data folder whose cascade left a credential live under a node revoked as superseded (review 122)', () => {
+  it('revokes it at the first start of this version: the cascade read model is rebuilt and its reactions run again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'credence-superseded-'));
+    try {
+      // As the earlier cascade left it: the node and its successor credential revoked, the rotating predecessor live,
+      // and the cascade's checkpoint past the node's revocation, its tables at schema version 12.
+      const clock = new FakeClock(T0);
+      let c = openCredence({ location: { dir }, clock });
+      for (const x of [
+        cmd.createSubscription(), cmd.registerNode(), cmd.enrolNode(), cmd.issueCredential('cred-9'), cmd.provisionCredential('cred-9'),
+        cmd.configureAssociation('sa-1', 'cred-9'), cmd.establishAssociation('sa-1', at(60)),
+        cmd.issueCredential('cred-10', 'meter-1', at(90), { predecessorId: 'cred-9' }), cmd.provisionCredential('cred-10'),
+        cmd.startCredentialRotation(at(30), 'cred-9', 'cred-10'),
+      ]) await c.engine.execute(x);
+      await c.settle();
+      const revoked = await c.engine.execute(command('revokeNode', { nodeId: 'meter-1', reason: 'superseded' }, { actor: operator }));
+      const cause = revoked.events[0]!;
+      await c.engine.executeAsSystem({
+        type: 'revokeCredential',
+        data: { credentialId: 'cred-10', reason: 'superseded' },
+        metadata: { commandId: derivedCommandId('cascade:revokeCredential:cred-10', cause.id), actor: PROCESS_MANAGER_ACTOR, causationId: cause.id },
+      });
+      const head = (await c.store.headPosition())!;
+      await c.close();
+      const readModels = new Database(join(dir, 'readmodels.db'));
+      readModels.prepare("UPDATE projection_checkpoints SET position = ? WHERE name = 'cascade'").run(head);
+      readModels.prepare("UPDATE projection_schemas SET version = 12 WHERE name = 'cascade'").run();
+      readModels.close();
+
+      c = credence = openCredence({ location: { dir }, clock });
+      await c.settle();
+      expect(await stateOf(c, 'cred-9')).toBe('revoked');
+      expect(await reasonOf(c, 'cred-9')).toMatchObject({ reason: 'cessationOfOperation' });
+      expect(await reasonOf(c, 'cred-10')).toMatchObject({ reason: 'superseded' });
+      expect(String((await c.engine.entity('association', 'sa-1')).snapshot.value)).toBe('revoked');
+      expect(deadLetters(c.readModels)).toEqual([]);
+      expect((await replayAll(c.store)).findings).toEqual([]);
+    } finally {
+      await credence?.close();
+      credence = undefined;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -24,7 +24,7 @@ export const ENDINGS: ReadonlySet<string> = new Set([
   'AssociationExpired',
 ]);
 
-const CASCADE_SCHEMA_VERSION = 12;
+const CASCADE_SCHEMA_VERSION = 13;
 const CASCADE_TABLES = [...DEPENDENTS_TABLES, ...INSTANCE_CREDENTIALS_TABLES, 'cascade_dead_letters'];
 
 export const setupReadModel = (d: Database.Database): void => {
@@ -54,6 +54,9 @@ export const setupReadModel = (d: Database.Database): void => {
   // identifier, and the first association configured (a typo, never established) took it: that node's revocation
   // revoked it and the live association elsewhere. It follows only the nodes the instance is established on now
   // (no `app-ae` identifier any more), its App-ID always. A rebuild links them so; what was revoked stays revoked.
+  // Version 13 (reviews 121, 122): a node revoked as `superseded` revokes its credentials as `cessationOfOperation`;
+  // carried on as `superseded`, a rotating one refused it and stayed live. Nothing in the tables changed: the
+  // rebuild re-runs the reactions, and revokes each credential such a revocation before left live.
   ensureSchemaVersion(d, 'cascade', CASCADE_SCHEMA_VERSION, CASCADE_TABLES);
   setupDependents(d);
   setupInstanceCredentials(d);
