@@ -4,6 +4,7 @@ import { basename, join } from 'node:path';
 import { damagedDatabase } from '../../../domain/errors.ts';
 import { writeFileAtomic } from './atomic-write.ts';
 import { asDamagedDatabase, rememberDatabaseFile } from './damaged-database.ts';
+import { newerFileVersion } from './newer-file-version.ts';
 import { DATA_FILE_MODE, preparePrivateDatabaseFile, preparePrivateDir } from './private-files.ts';
 import { asUnwritableDatabase } from './unwritable-folder.ts';
 import { refuseWalInUnwritableFolder } from './wal-in-unwritable-folder.ts';
@@ -41,7 +42,7 @@ const BUSY_TIMEOUT_MS = 5_000;
 const applySchema = (db: Database.Database, schema: Schema): void => {
   db.transaction(() => {
     const found = Number(db.pragma('user_version', { simple: true }));
-    if (found > schema.version) throw new Error(`${schema.what} file has schema version ${found}, newer than ${schema.version}`);
+    if (found > schema.version) throw newerFileVersion(db.memory ? `the ${schema.what}` : db.name, schema.what, found, schema.version);
     if (found > 0 && found < schema.version) schema.upgrade?.(db, found);
     db.exec(schema.sql);
     if (found < schema.version) db.pragma(`user_version = ${schema.version}`);

@@ -9,6 +9,7 @@ import { MAX_CERTIFICATE_CHAIN, MAX_CERTIFICATE_LENGTH } from '../../../domain/c
 import { KeyHandle } from '../../../domain/ports/secure-environment.ts';
 import { CaId } from '../../../domain/x509/issuing-ca.ts';
 import { preparePrivateDir, writeFileAtomic } from '../files/index.ts';
+import { newerFileVersion } from '../files/newer-file-version.ts';
 
 /**
  * One issuing CA on disk (issue 13): `<data>/pki/<id>.ca.json`, written atomically, private (0600), parsed by zod on
@@ -22,9 +23,12 @@ const MAX_FILE_BYTES = 256 * 1024;
 
 const Der = base64urlString({ max: MAX_CERTIFICATE_LENGTH });
 
+/** The layout of the CA files this version writes and reads; a file of a newer one is refused (readCaFile). */
+const CA_FILE_VERSION = 1;
+
 export const CaFile = z.discriminatedUnion('state', [
   z.strictObject({
-    version: z.literal(1),
+    version: z.literal(CA_FILE_VERSION),
     state: z.literal('active'),
     id: CaId,
     keyKind: z.enum(['ed25519', 'p256']),
@@ -35,7 +39,7 @@ export const CaFile = z.discriminatedUnion('state', [
     chain: z.array(Der).max(MAX_CERTIFICATE_CHAIN),
   }),
   z.strictObject({
-    version: z.literal(1),
+    version: z.literal(CA_FILE_VERSION),
     state: z.literal('awaiting_certificate'),
     id: CaId,
     keyKind: z.enum(['ed25519', 'p256']),
@@ -65,6 +69,11 @@ export const readCaFile = (dataDir: string, id: CaId): CaFile | undefined => {
   }
   const tooBig = jsonLimitIssue(value);
   if (tooBig !== undefined) throw unreadable(path, tooBig.rule, tooBig.message);
+  // Before the schema: a newer layout is no malformed file of this one ("version: expected 1"), nor to be fixed by hand.
+  const version = typeof value === 'object' && value !== null ? (value as { version?: unknown }).version : undefined;
+  if (typeof version === 'number' && Number.isSafeInteger(version) && version > CA_FILE_VERSION) {
+    throw newerFileVersion(path, 'issuing CA', version, CA_FILE_VERSION);
+  }
   const parsed = CaFile.safeParse(value);
   if (!parsed.success) {
     throw validationError(

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { TransparencyLogAltered } from '../../../domain/ports/transparency-log.ts';
+import { newerFileVersion } from '../files/newer-file-version.ts';
 import { guardedStatement } from './log-file-damaged.ts';
 
 const SCHEMA_VERSION = 3;
@@ -95,7 +96,7 @@ export const openLogStatements = (db: Database.Database, readOnly: boolean) => {
     db.pragma('synchronous = NORMAL');
     db.transaction(() => {
       const found = Number(db.pragma('user_version', { simple: true }));
-      if (found > SCHEMA_VERSION) throw new Error(`transparency log file has schema version ${found}, newer than ${SCHEMA_VERSION}`);
+      if (found > SCHEMA_VERSION) throw newerFileVersion(db.memory ? 'the transparency log' : db.name, 'transparency log', found, SCHEMA_VERSION);
       db.exec(SCHEMA);
       if (found === 1) db.exec(ADD_STREAM_COLUMNS);
       db.exec(STREAM_INDEX);

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { validationError } from '../../../../domain/errors.ts';
+import { newerFileVersion } from '../../files/newer-file-version.ts';
 
 /**
  * Layout of the embedded event store. `user_version` records which layout a file holds so that a newer file is
@@ -77,10 +77,8 @@ export function prepareDatabase(db: Database.Database, settings: ConnectionSetti
   db.transaction(() => {
     const found = Number(db.pragma('user_version', { simple: true }));
     if (found > SCHEMA_VERSION) {
-      // Typed, naming the file, as a newer keys.db or access.db is refused (review 81): nothing is read or migrated.
-      const file = db.memory ? 'the event store' : db.name;
-      const message = `${file}: event store file has schema version ${found}, newer than this build supports (${SCHEMA_VERSION}): a newer version of Credence wrote it; open it with that version`;
-      throw validationError([{ path: 'store', rule: 'schema_version', message }], 'event store');
+      // Typed, naming the file, as every data file a newer version wrote is refused: nothing is read or migrated.
+      throw newerFileVersion(db.memory ? 'the event store' : db.name, 'event store', found, SCHEMA_VERSION);
     }
     db.exec(CREATE_V1);
     if (found < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);

@@ -1,0 +1,132 @@
+/**
+ * Review 119: a data file a newer version wrote was refused naming it, and saying what to do, only for events.db.
+ * `credence serve` on a newer keys.db said `key registry file has schema version 3, newer than 2` (no path, no advice,
+ * an untyped error), a newer transparency.db the same, and a CA file of `version: 2` was a malformed file
+ * (`version: Invalid input: expected 1`). Each is now the same `validation` error: rule `schema_version`, the file's
+ * path, the version found and the newest this build supports, and to open it with the version that wrote it; nothing
+ * in the folder is written.
+ */
+import { createHash } from 'node:crypto';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { openAccessRegistry } from '../adapters/driven/access/index.ts';
+import { SqliteKeyRegistry } from '../adapters/driven/key-registry/index.ts';
+import { caFilePath, readCaFile } from '../adapters/driven/pki/index.ts';
+import { openSqliteStore } from '../adapters/driven/store/index.ts';
+import { openTransparencyLog } from '../adapters/driven/transparency/index.ts';
+import { isCredenceError } from '../domain/errors.ts';
+import { temporaryFolders } from './support/temp-dirs.ts';
+
+const folder = temporaryFolders('credence-newer-data-file-');
+
+/** Every file of the folder (below it too) with its size, mode, mtime and sha256: what "nothing written" compares. */
+const snapshot = (dir: string): Record<string, string> =>
+  Object.fromEntries(
+    readdirSync(dir, { recursive: true, encoding: 'utf8' })
+      .sort()
+      .filter((name) => lstatSync(join(dir, name)).isFile())
+      .map((name) => {
+        const stat = lstatSync(join(dir, name));
+        const sha256 = createHash('sha256').update(readFileSync(join(dir, name))).digest('hex');
+        return [name, `${stat.size} ${stat.mode.toString(8)} ${stat.mtimeMs} ${sha256}`];
+      }),
+  );
+
+const userVersion = (path: string): number => {
+  const db = new Database(path, { readonly: true });
+  try {
+    return Number(db.pragma('user_version', { simple: true }));
+  } finally {
+    db.close();
+  }
+};
+
+/** What `open` throws, or a failure naming what it did instead. */
+const refusal = (open: () => void): unknown => {
+  try {
+    open();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('opened a file a newer version wrote');
+};
+
+/** The refusal every newer data file gets: typed, naming the file, both versions and what to do. */
+const expectNewerFileRefused = (error: unknown, path: string, what: string, found: number, supported: number): void => {
+  expect(isCredenceError(error, 'validation'), String(error)).toBe(true);
+  if (!isCredenceError(error, 'validation') || error.problem.code !== 'validation') return;
+  const message = `${what} file has schema version ${found}, newer than this build supports (${supported}): a newer version of Credence wrote it; open it with that version`;
+  expect(error.problem.issues).toEqual([{ path, rule: 'schema_version', message }]);
+  expect(error.message).toBe(`invalid ${what}: ${path}: ${message}`);
+};
+
+/** Given a SQLite data file this version made, then a newer version's `user_version`; its supported version. */
+const madeThenNewer = async (path: string, make: () => { close(): unknown }, found: number): Promise<number> => {
+  // Awaited: the event store closes its connections asynchronously, and a -wal left open is no stopped folder.
+  await make().close();
+  const supported = userVersion(path);
+  expect(found).toBeGreaterThan(supported);
+  const db = new Database(path);
+  db.pragma(`user_version = ${found}`);
+  db.close();
+  return supported;
+};
+
+describe('a SQLite data file a newer version wrote', () => {
+  const cases: readonly { file: string; what: string; open: (dir: string) => { close(): unknown } }[] = [
+    { file: 'keys.db', what: 'key registry', open: (dir) => SqliteKeyRegistry.open({ dir }) },
+    { file: 'access.db', what: 'access registry', open: (dir) => openAccessRegistry({ dir }) },
+    { file: 'transparency.db', what: 'transparency log', open: (dir) => openTransparencyLog({ file: join(dir, 'transparency.db') }) },
+    { file: 'events.db', what: 'event store', open: (dir) => openSqliteStore({ file: join(dir, 'events.db') }) },
+  ];
+
+  it.each(cases)('$file is refused naming it (schema_version, both versions, the advice), nothing written', async ({ file, what, open }) => {
+    const dir = join(folder(), 'data');
+    const path = join(dir, file);
+    const supported = await madeThenNewer(path, () => open(dir), 99);
+    const before = snapshot(dir);
+    expect(Object.keys(before)).toContain(file);
+
+    expectNewerFileRefused(refusal(() => open(dir)), path, what, 99, supported);
+
+    expect(snapshot(dir)).toEqual(before);
+    expect(userVersion(path)).toBe(99);
+  });
+
+  it.each(cases)('$file of this version still opens', async ({ open }) => {
+    const dir = join(folder(), 'data');
+    await open(dir).close();
+    await open(dir).close();
+  });
+});
+
+describe('a CA file a newer version wrote', () => {
+  const given = (content: unknown): { dataDir: string; path: string } => {
+    const dataDir = folder();
+    const path = caFilePath(dataDir, 'root');
+    mkdirSync(join(dataDir, 'pki'), { recursive: true, mode: 0o700 });
+    writeFileSync(path, `${JSON.stringify(content, null, 2)}\n`, { mode: 0o600 });
+    return { dataDir, path };
+  };
+
+  it('is refused naming it (schema_version, both versions, the advice), not as a malformed file, nothing written', () => {
+    // A layout this version does not know: checked before this version's schema, which would call every field wrong.
+    const { dataDir, path } = given({ version: 2, id: 'root', status: 'active', keys: [{ handle: 'key_x' }] });
+    const before = snapshot(dataDir);
+    expect(Object.keys(before)).toContain(join('pki', 'root.ca.json'));
+
+    expectNewerFileRefused(refusal(() => readCaFile(dataDir, 'root')), path, 'issuing CA', 2, 1);
+
+    expect(snapshot(dataDir)).toEqual(before);
+  });
+
+  it('of this version but malformed is still a malformed file, not a newer one', () => {
+    const { dataDir } = given({ version: 1, id: 'root', state: 'active' });
+    const error = refusal(() => readCaFile(dataDir, 'root'));
+    expect(isCredenceError(error, 'validation')).toBe(true);
+    if (!isCredenceError(error, 'validation') || error.problem.code !== 'validation') return;
+    expect(error.problem.issues.map((i) => i.rule)).not.toContain('schema_version');
+  });
+});
