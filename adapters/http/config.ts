@@ -2,6 +2,7 @@ import { validationError } from '../../domain/errors.ts';
 import { readConfigFile } from './config-file.ts';
 import { issuesOf } from './config-issues.ts';
 import { parseSource, type ConfigSources } from './config-sources.ts';
+import { unknownVariableIssues } from './credence-environment.ts';
 import { ServiceConfig, type ServiceConfigInput } from './service-config.ts';
 import type { ServiceLimitsConfig } from './service-limits-config.ts';
 import { warnOfStorePassword } from './store-password-warning.ts';
@@ -100,8 +101,12 @@ export const loadServiceConfig = (sources: ConfigSources = {}): ServiceConfig =>
     limits: { ...fromFile.limits, ...envSet(fromEnv.limits, envLimits), ...fromFlags.limits },
     tokens: { ...fromFile.tokens, ...fromEnv.tokens, ...fromFlags.tokens },
   };
+  // Refused with the rest, before anything is opened or made: a misspelt variable's setting would be silently lost.
+  const unknown = unknownVariableIssues(env, [...Object.keys(CONFIG_ENV), ...Object.keys(LIMITS_ENV)], merged.secureEnvironment);
   const parsed = ServiceConfig.safeParse(merged);
-  if (!parsed.success) throw validationError(issuesOf(parsed.error, (p) => p), 'service configuration');
+  if (!parsed.success || unknown.length > 0) {
+    throw validationError([...unknown, ...(parsed.success ? [] : issuesOf(parsed.error, (p) => p))], 'service configuration');
+  }
   return parsed.data;
 };
 

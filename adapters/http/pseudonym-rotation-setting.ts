@@ -1,12 +1,13 @@
 import { z } from 'zod';
-import { RotationPolicy } from '../../projections/pseudonyms/index.ts';
+import { ClassPolicy, RotationPolicy } from '../../projections/pseudonyms/index.ts';
 
 /** How long a node keeps a pseudonym when the `pseudonyms` setting does not say: a day. */
 const DEFAULT_ROTATION_MS = 24 * 3_600_000;
 
 /** One class's rotation in the service's setting: a field left out is the default's; `everyMs: null` is no interval. */
 const ServiceClassPolicy = z.strictObject({
-  everyMs: z.number().int().positive().nullable().optional(),
+  // The library policy's bounds (a minute to ten years), so a setting is refused naming its field, never at start.
+  everyMs: ClassPolicy.shape.everyMs.unwrap().nullable().optional(),
   onAssociation: z.boolean().optional(),
 });
 export const ServicePseudonyms = z.strictObject({

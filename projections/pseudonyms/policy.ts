@@ -1,9 +1,21 @@
 import { z } from 'zod';
 
+/**
+ * The shortest rotation interval, a minute (review 119: `everyMs: 1` was taken, and every tick rotated every node,
+ * each rotation a permanent event), and the longest, ten years (longer is no rotation: say so with no interval).
+ */
+export const MIN_ROTATION_MS = 60_000;
+export const MAX_ROTATION_MS = 10 * 365 * 24 * 3_600_000;
+
 /** How often one class of node changes pseudonym. On demand is always possible (an operator's `rotateNow`). */
 export const ClassPolicy = z.strictObject({
   /** Rotate once the current pseudonym is this old (milliseconds), on the scheduler's tick. */
-  everyMs: z.number().int().positive().optional(),
+  everyMs: z
+    .number()
+    .int()
+    .min(MIN_ROTATION_MS, { error: `must be at least ${MIN_ROTATION_MS} ms (a minute): each rotation is a permanent event` })
+    .max(MAX_ROTATION_MS, { error: `must be at most ${MAX_ROTATION_MS} ms (ten years)` })
+    .optional(),
   /** Rotate whenever the node configures a new security association, so no two associations share a pseudonym. */
   onAssociation: z.boolean().default(false),
 });
