@@ -76,7 +76,8 @@ export function pacedEvents<T>(store: EventStore, filter: CompiledFilter, step: 
           return;
         }
         const record = next.value;
-        // A fact claim is the store's concurrency marker, not a lifecycle event (domain/fact-claims.ts).
+        // A fact claim is the store's concurrency marker, not a lifecycle event (domain/fact-claims.ts). `keep` runs before
+        // the decoding: an event the stream does not need never ends it, whatever version wrote it (review 120).
         if (!filter.keep(record) || isFactClaim(record)) continue;
         // One no version reads is passed over as every reader passes over it: ending the stream here ended every stream
         // at this position, on every reconnect, for good (review 79); nothing acts on it, and replay reports it. One a

@@ -9,11 +9,12 @@
  * themselves requested: a resumed stream pseudonymises exactly as an unbroken one.
  */
 import { Observable, switchMap } from 'rxjs';
-import { EVENT_KIND } from '../../domain/events/index.ts';
+import { EVENT_KIND, EVENT_TYPES } from '../../domain/events/index.ts';
 import { ENTITY_KINDS, parseStreamId, streamPrefixOf } from '../../domain/streams.ts';
-import type { AllFilter, EventStore } from '../../domain/ports/event-store.ts';
+import type { AllFilter, EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
 import {
   IDENTITY_EVENT_TYPES,
+  PUBLIC_DATA,
   identitiesUpTo,
   scopeFilter,
   toPublicEvent,
@@ -26,6 +27,10 @@ import { parsePublicFilter, type LifecycleFilterInput } from './filter.ts';
 import { pacedEvents, type DeliveryOptions } from './paced.ts';
 
 export type PublicFilterInput = Omit<LifecycleFilterInput, 'streams'>;
+
+/** What the identity fold reads (identitiesUpTo folds these and no other type): a stream reads them whatever it publishes. */
+const FOLDED: ReadonlySet<string> = new Set(IDENTITY_EVENT_TYPES);
+const NEVER_PUBLISHED: ReadonlySet<string> = new Set(EVENT_TYPES.filter((type) => PUBLIC_DATA[type] === null));
 
 export function publicEvents$(
   store: EventStore,
@@ -52,6 +57,24 @@ export function publicEvents$(
       : { streamPrefixes: ENTITY_KINDS.map(streamPrefixOf) };
   const scope = options.scope === undefined ? undefined : scopeFilter(options.scope);
   const wanted = (type: keyof typeof EVENT_KIND): boolean => (kinds === undefined || kinds.has(EVENT_KIND[type])) && (types === undefined || types.has(type));
+  // Validated by scopeFilter above. A subscription's events are in scope by its stream id alone (scope-rules.ts).
+  const scopedSubscriptions = options.scope === undefined ? undefined : new Set<string>(options.scope.subscriptions ?? []);
+  /**
+   * Whether the stream needs a record, told before it is decoded: one the fold does not read and the stream would not
+   * publish (another kind or type, never published, another subscription's stream for a scoped stream) is passed over
+   * undecoded, as a canonical stream passes over what its filter leaves out. Decoded, one a newer version wrote ended
+   * every pseudonymised stream at its position, a scoped one at another stakeholder's event, on every reconnect until
+   * an upgrade (review 120). One the fold reads still ends it there: the pseudonyms after it would be wrong. The kind
+   * is the stream's, as the canonical filter reads it: a type this version does not know has no other.
+   */
+  const needs = (record: RecordedEvent): boolean => {
+    const ref = parseStreamId(record.streamId);
+    if (ref === undefined) return false;
+    if (FOLDED.has(record.type)) return true;
+    if (NEVER_PUBLISHED.has(record.type) || ref.kind === 'pseudonym') return false;
+    if ((kinds !== undefined && !kinds.has(ref.kind)) || (types !== undefined && !types.has(record.type))) return false;
+    return scopedSubscriptions === undefined || ref.kind !== 'subscription' || scopedSubscriptions.has(ref.id);
+  };
 
   return new Observable<{ after: bigint | undefined; identities: PublicIdentities }>((subscriber) => {
     let left = false;
@@ -74,7 +97,7 @@ export function publicEvents$(
         {
           from: after === undefined ? { kind: 'start' } : { kind: 'after', position: after },
           server,
-          keep: (record) => parseStreamId(record.streamId) !== undefined,
+          keep: needs,
         },
         // Identities are learnt from every event; only a requested one is made public (its pseudonyms derived in the
         // Secure Environment): the others cost the fold alone.
