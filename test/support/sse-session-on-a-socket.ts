@@ -73,7 +73,8 @@ export async function startSessionServer(options: SessionServerOptions): Promise
       metrics: noMetrics,
       shutdown: new AbortController().signal,
       log: noLog,
-      onClosed: (reason) => settle({ reason, queuedAtEnd: res.writableLength }),
+      // Called only once the connection has closed (review 120): the end of the stream is what `run` resolves with.
+      onClosed: () => undefined,
     });
     const events = new Observable<never>((subscriber) => {
       let stopped = false;
@@ -92,7 +93,7 @@ export async function startSessionServer(options: SessionServerOptions): Promise
         stopped = true;
       };
     });
-    void session.run(events);
+    void session.run(events).then((reason) => settle({ reason, queuedAtEnd: res.writableLength }));
   };
   const server: Server = createServer(serve);
   server.listen(0, '127.0.0.1');

@@ -15,7 +15,7 @@
  *   the next heartbeat) or has expired (a timer at its expiry); ended with `event: dropped` and no retry hint: the
  *   client needs a new token.
  * In every case the client resumes with `Last-Event-ID` (after `unauthorised`, with a new token) and loses nothing:
- * the store holds what it missed.
+ * the store holds what it missed. The stream's slot is freed only once its connection has closed (review 120).
  */
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -85,7 +85,12 @@ export interface SessionOptions {
   readonly metrics: ServiceMetrics;
   readonly shutdown: AbortSignal;
   readonly log: FastifyBaseLogger;
-  /** Called once when the stream has ended (releases the principal's slot). */
+  /**
+   * Called once when the stream has ended and its connection has closed (releases the principal's slot and the
+   * service-wide place). Not at the end itself: an ended stream's connection still holds what its client has not read
+   * (up to the high-water mark and the final frames) until the client reads it or one stall period passes, and a slot
+   * freed before that let a client dropped as slow reopen at once and hold two such queues (review 120).
+   */
   readonly onClosed: (reason: CloseReason) => void;
 }
 
@@ -112,7 +117,10 @@ export class SseSession {
     this.options.metrics.sseEventsDelivered(1);
   };
 
-  /** Sends the headers and subscribes to `events` (whose `onEvent` is `deliver`); resolves when the stream ends. */
+  /**
+   * Sends the headers and subscribes to `events` (whose `onEvent` is `deliver`); resolves when the stream ends, which
+   * may be before its connection has closed (`onClosed`).
+   */
   run(events: Observable<unknown>): Promise<CloseReason> {
     const { res, connection, shutdown } = this.options;
     this.options.metrics.sseClientOpened(this.options.role);
@@ -217,7 +225,10 @@ export class SseSession {
     this.writer.end(finalFrame, this.options.stallMs);
     this.options.metrics.sseClientClosed(this.options.role, reason);
     this.options.log.info({ reason }, 'event stream ended');
-    this.options.onClosed(reason);
+    // The writer closes the connection within one stall period, so the slot is never held longer than that.
+    const { connection } = this.options;
+    if (connection.destroyed) this.options.onClosed(reason);
+    else connection.once('close', () => this.options.onClosed(reason));
     this.resolveEnded(reason);
   }
 }

@@ -14,7 +14,7 @@
  * 1 MiB and 8 MiB alike). So Node's signal is not read; a wait wakes when a written frame has been handed to the
  * kernel (the write callback), which is when `writableLength` goes down, and on 'drain', and re-checks the queue
  * against the configured mark. What one client holds is therefore at most the mark plus the one frame that
- * passed it (plus the final frames when the stream is ended).
+ * passed it (plus the final frames when the stream is ended, until the connection closes: see `end`).
  */
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -102,16 +102,19 @@ export class SseWriter {
 
   /**
    * Ends the response after `finalFrame`, and closes the connection after `graceMs` whatever the client does: a
-   * client that stopped reading would otherwise keep the socket (and what is queued on it) half-open.
+   * client that stopped reading would otherwise keep the socket (and what is queued on it) half-open. The session
+   * frees the stream's slot only when the connection has closed, so that close must come whatever state the
+   * response is in.
    */
   end(finalFrame: string | undefined, graceMs: number): void {
-    if (this.closed) return;
     // The request's connection, not `res.socket`: a finished response lets go of its socket, and a response queued
     // behind another on its connection has none yet; without a timer such a stream's connection stayed open
     // (SER-001, found in adversarial review). An ended stream closes its connection anyway (`Connection: close`).
     const socket = this.connection;
-    if (finalFrame !== undefined) this.res.write(finalFrame);
-    this.res.end();
+    if (!this.closed) {
+      if (finalFrame !== undefined) this.res.write(finalFrame);
+      this.res.end();
+    }
     if (socket.destroyed) return;
     const timer = setTimeout(() => socket.destroy(), graceMs);
     timer.unref();
