@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
 import { RevocationReason } from '../../domain/events/index.ts';
+import { MAX_POSITION } from '../../domain/positions.ts';
 import { actionsOfActor, danglingAssociations, expiringWithin, provisionedUnder, revocations, type ProvisionedRow } from './queries.ts';
 
 /**
@@ -25,7 +26,7 @@ const After = z
   .string()
   .regex(/^\d{1,19}$/, 'a global position, e.g. 1200: the last row of the page before')
   .transform(BigInt)
-  .refine((p) => p <= 9_223_372_036_854_775_807n, 'a global position, at most 2^63 - 1')
+  .refine((p) => p <= MAX_POSITION, { message: 'a global position, at most 2^63 - 1', params: { rule: 'position_range' } })
   .optional();
 const PAGE = { limit: Limit, after: After };
 

@@ -33,13 +33,13 @@ export const LifecycleFilter = z
     const kinds = filter.kinds === undefined ? undefined : new Set(filter.kinds);
     filter.types?.forEach((type, index) => {
       if (kinds !== undefined && !kinds.has(EVENT_KIND[type])) {
-        context.addIssue({ code: 'custom', path: ['types', index], message: `${type} is a ${EVENT_KIND[type]} event, not one of kinds` });
+        context.addIssue({ code: 'custom', path: ['types', index], params: { rule: 'type_not_in_kinds' }, message: `${type} is a ${EVENT_KIND[type]} event, not one of kinds` });
       }
     });
     filter.streams?.forEach((stream, index) => {
       const kind = parseStreamId(stream)?.kind;
       if (kind !== undefined && kinds !== undefined && !kinds.has(kind)) {
-        context.addIssue({ code: 'custom', path: ['streams', index], message: `${stream} is a ${kind} stream, not one of kinds` });
+        context.addIssue({ code: 'custom', path: ['streams', index], params: { rule: 'stream_not_in_kinds' }, message: `${stream} is a ${kind} stream, not one of kinds` });
       }
     });
   });
@@ -58,11 +58,15 @@ export interface CompiledFilter {
 const startOf = (from: LifecycleFilter['from']): SubscriptionStart =>
   from === 'start' ? { kind: 'start' } : from === 'end' ? { kind: 'end' } : { kind: 'after', position: from };
 
+/** A refinement's own rule (`type_not_in_kinds`, `stream_not_in_kinds`) rather than zod's `custom` (review 120). */
+const ruleOf = (issue: z.core.$ZodIssue): string =>
+  issue.code === 'custom' && typeof issue.params?.['rule'] === 'string' ? (issue.params['rule'] as string) : issue.code;
+
 export function parseLifecycleFilter(input: unknown): LifecycleFilter {
   const parsed = LifecycleFilter.safeParse(input ?? {});
   if (parsed.success) return parsed.data;
   throw validationError(
-    parsed.error.issues.map((issue) => ({ path: issue.path.map(String).join('.') || 'filter', rule: issue.code, message: issue.message })),
+    parsed.error.issues.map((issue) => ({ path: issue.path.map(String).join('.') || 'filter', rule: ruleOf(issue), message: issue.message })),
     'lifecycle stream filter',
   );
 }

@@ -45,7 +45,7 @@ export const EventsQuery = z
   .strict()
   .superRefine((query, context) => {
     if (query.after !== undefined && query.from !== undefined) {
-      context.addIssue({ code: 'custom', path: ['from'], message: 'give either after (a position) or from, not both' });
+      context.addIssue({ code: 'custom', path: ['from'], params: { rule: 'after_with_from' }, message: 'give either after (a position) or from, not both' });
     }
   });
 export type EventsQuery = z.output<typeof EventsQuery>;

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { useTestService } from './support/service.ts';
+
+/*
+ * Review 120, finding 3: several refusals of GET /v1/events named the field but gave the rule as zod's `custom`: a
+ * type or stream outside the kinds asked for, `after` together with `from`, and a position above 2^63 - 1 (while
+ * `abc` gave `invalid_format`). Each now names its rule, as `not_published` and `not_in_scope` do on this route; the
+ * position's rule is the same wherever a position is parsed (domain/positions.ts), here also the inclusion proof's.
+ */
+
+const svc = useTestService();
+
+interface Refusal {
+  readonly status: number;
+  readonly errors: ReadonlyArray<{ readonly path: string; readonly rule: string }>;
+}
+
+const get = async (path: string, headers: Record<string, string> = {}): Promise<Refusal> => {
+  const response = await fetch(new URL(path, svc.url), {
+    headers: { accept: 'text/event-stream', authorization: `Bearer ${svc.tokens.auditor}`, ...headers },
+  });
+  const body = (await response.json()) as { errors?: Refusal['errors'] };
+  return { status: response.status, errors: (body.errors ?? []).map(({ path, rule }) => ({ path, rule })) };
+};
+
+const TOO_LARGE = '9223372036854775808';
+
+describe('GET /v1/events refuses with the rule that failed', () => {
+  it.each([
+    ['a type of another kind than those asked for', '/v1/events?kind=credential&type=NodeRevoked', 'query.type.0', 'type_not_in_kinds'],
+    ['a stream of another kind than those asked for', '/v1/events?kind=credential&stream=node-meter-1', 'query.stream.0', 'stream_not_in_kinds'],
+    ['after together with from', '/v1/events?after=5&from=end', 'query.from', 'after_with_from'],
+    ['an after above 2^63 - 1', `/v1/events?after=${TOO_LARGE}`, 'query.after', 'position_range'],
+    ['an after that is no decimal', '/v1/events?after=abc', 'query.after', 'invalid_format'],
+  ])('%s', async (_, path, field, rule) => {
+    expect(await get(path)).toEqual({ status: 400, errors: [{ path: field, rule }] });
+  });
+
+  it('a Last-Event-ID above 2^63 - 1 as position_range, one that is no decimal as invalid_format', async () => {
+    expect(await get('/v1/events', { 'last-event-id': TOO_LARGE })).toEqual({ status: 400, errors: [{ path: 'headers.last-event-id', rule: 'position_range' }] });
+    expect(await get('/v1/events', { 'last-event-id': 'abc' })).toEqual({ status: 400, errors: [{ path: 'headers.last-event-id', rule: 'invalid_format' }] });
+  });
+});
+
+describe('a position above 2^63 - 1 on another route', () => {
+  it('is refused as position_range too (the inclusion proof)', async () => {
+    expect(await get(`/v1/transparency/proofs/inclusion?position=${TOO_LARGE}`)).toEqual({ status: 400, errors: [{ path: 'query.position', rule: 'position_range' }] });
+  });
+
+  it('is refused as position_range by a compliance query too (its page cursor, after)', async () => {
+    expect(await get(`/v1/compliance/revocations?after=${TOO_LARGE}`)).toEqual({ status: 400, errors: [{ path: 'query.after', rule: 'position_range' }] });
+  });
+});
