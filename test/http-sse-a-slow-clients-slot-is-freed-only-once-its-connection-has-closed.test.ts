@@ -3,6 +3,7 @@ import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestService, type TestService } from './support/service.ts';
 import { appendRegisteredNodes, openStream, settled } from './http-sse.fixtures.ts';
+import { within } from './support/sse-session-on-a-socket.ts';
 
 /*
  * Review 120, finding 2: a stream dropped as slow freed its slot at once, while its connection kept what the client
@@ -44,9 +45,6 @@ afterAll(async () => {
   await svc?.close();
 });
 
-const HANG_GUARD_MS = 30_000;
-const within = <T>(promise: Promise<T>, what: string): Promise<T> =>
-  Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`timed out: ${what}`)), HANG_GUARD_MS).unref())]);
 
 /** A raw client that reads the status line and then nothing more: its socket stops being read once Node's buffer fills. */
 const neverReading = async (token: string): Promise<{ readonly client: Socket; readonly status: number; readonly head: string }> => {

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEventStream, type SseFrame } from '../adapters/client/sse.ts';
 import { startTestService, type TestService } from './support/service.ts';
 import { appendRegisteredNodes, openStream, ops, settled } from './http-sse.fixtures.ts';
+import { within } from './support/sse-session-on-a-socket.ts';
 
 // Issue 12: "back-pressure without unbounded buffering (a slow client is paused or dropped with a retry hint,
 // never buffered without limit)". A client that stops reading while a backlog of megabytes waits is paused, then
@@ -33,9 +34,6 @@ afterAll(async () => {
   await svc?.close();
 });
 
-const HANG_GUARD_MS = 30_000;
-const within = <T>(promise: Promise<T>, what: string): Promise<T> =>
-  Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`timed out: ${what}`)), HANG_GUARD_MS).unref())]);
 
 describe('a slow SSE client', () => {
   it('is dropped with a retry hint while a fast one keeps receiving, and the server queues a bounded amount for it', async () => {
