@@ -5,6 +5,10 @@
  * (`version: Invalid input: expected 1`). Each is now the same `validation` error: rule `schema_version`, the file's
  * path, the version found and the newest this build supports, and to open it with the version that wrote it; nothing
  * in the folder is written.
+ *
+ * Review 123: the other versioned files of `<data>/pki/` still read a newer layout as a damaged file (a CRL number file
+ * of `version: 2` "is not the CRL number file of CA ca-1"), which invites a repair by hand or a deletion. The CRL
+ * number, CRL expiry-mark and OCSP signer files, and a published-revocations file's header line, get the same refusal.
  */
 import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -14,9 +18,19 @@ import { describe, expect, it } from 'vitest';
 import { openAccessRegistry } from '../adapters/driven/access/index.ts';
 import { SqliteKeyRegistry } from '../adapters/driven/key-registry/index.ts';
 import { caFilePath, readCaFile } from '../adapters/driven/pki/index.ts';
+import { fileCrlExpiryMarks } from '../adapters/driven/pki/crl-expiry-marks.ts';
+import { fileCrlNumbers } from '../adapters/driven/pki/crl-numbers.ts';
+import { ocspSignerHandles } from '../adapters/driven/pki/ocsp-signer-handles.ts';
+import { OcspSigningKey } from '../adapters/driven/pki/ocsp-signing-key.ts';
+import { filePublishedRevocations } from '../adapters/driven/pki/published-revocations.ts';
 import { openSqliteStore } from '../adapters/driven/store/index.ts';
 import { openTransparencyLog } from '../adapters/driven/transparency/index.ts';
+import { systemRandom } from '../adapters/runtime/index.ts';
 import { isCredenceError } from '../domain/errors.ts';
+import { ownerView } from '../domain/ports/index.ts';
+import { memorySecureEnvironment } from './crypto-fixtures.ts';
+import { keysMadeBy } from './support/keys-made.ts';
+import { testCa } from './support/pki-test-ca.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
 const folder = temporaryFolders('credence-newer-data-file-');
@@ -128,5 +142,113 @@ describe('a CA file a newer version wrote', () => {
     expect(isCredenceError(error, 'validation')).toBe(true);
     if (!isCredenceError(error, 'validation') || error.problem.code !== 'validation') return;
     expect(error.problem.issues.map((i) => i.rule)).not.toContain('schema_version');
+  });
+});
+
+/** What `open` throws or rejects with, or a failure naming what it did instead. */
+const refusalOf = async (open: () => unknown): Promise<unknown> => {
+  try {
+    await open();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('opened a file a newer version wrote');
+};
+
+/** The OCSP signer of CA `root` opened over the folder; no key made in the Secure Environment, whatever the outcome. */
+const openOcspSigner = async (dataDir: string): Promise<void> => {
+  const raw = memorySecureEnvironment('newer-ocsp-signer-file', () => new Date());
+  const made = keysMadeBy(raw, ['generate']);
+  try {
+    await OcspSigningKey.open({ dataDir, se: ownerView(raw, 'maf:infrastructure'), ca: await testCa('root'), random: systemRandom, now: Date.now });
+  } finally {
+    expect(made).toEqual([]);
+  }
+};
+
+describe('a pki file of CA root a newer version wrote', () => {
+  const cases: readonly {
+    kind: string;
+    file: string;
+    what: string;
+    read: (dataDir: string) => unknown;
+    newer: string;
+    /** A file of this version that is malformed, and the rule it is still refused with. */
+    malformed: string;
+    rule: string;
+  }[] = [
+    {
+      kind: 'CRL number file',
+      file: 'root.crl-number.json',
+      what: 'CRL number',
+      read: (dataDir) => fileCrlNumbers(dataDir, 'root', Date.now),
+      newer: '{"version":2,"caId":"root","reservedThrough":5}\n',
+      malformed: '{"version":1,"caId":"root","reservedThrough":-1}\n',
+      rule: 'crl_number_file',
+    },
+    {
+      kind: 'CRL expiry-marks file',
+      file: 'root.crl-expiry.json',
+      what: 'CRL expiry-marks',
+      read: (dataDir) => fileCrlExpiryMarks(dataDir, 'root').load(),
+      newer: '{"version":2,"caId":"root","marks":{"0a":1}}\n',
+      malformed: '{"version":1,"caId":"root","listedBeyondExpiry":"0a"}\n',
+      rule: 'crl_expiry_marks_file',
+    },
+    {
+      kind: 'published-revocations file (its header line)',
+      file: 'root.published.jsonl',
+      what: 'published-revocations',
+      read: (dataDir) => filePublishedRevocations(dataDir, 'root').load(),
+      // No newline at the end: a torn tail this version's load would cut, were it to read past the header.
+      newer: '{"version":2,"caId":"root","since":"2026-01-01T00:00:00Z"}\n{"serial":"0a"}\n{"serial":"0b"',
+      malformed: '{"version":1,"caId":"root","since":"2026-01-01T00:00:00Z"}\n',
+      rule: 'published_revocations_file',
+    },
+    {
+      kind: 'OCSP signer file (the responder opening it)',
+      file: 'root.ocsp.json',
+      what: 'OCSP signer',
+      read: openOcspSigner,
+      newer: '{"version":2,"caId":"root","keys":[{"handle":"key_x"}]}\n',
+      malformed: '{"version":1,"caId":"root"}\n',
+      rule: 'ocsp_signer_file',
+    },
+    {
+      kind: 'OCSP signer file (the keys it names, for a command destroying keys)',
+      file: 'root.ocsp.json',
+      what: 'OCSP signer',
+      read: ocspSignerHandles,
+      newer: '{"version":2,"caId":"root","keys":[{"handle":"key_x"}]}\n',
+      malformed: '{"version":1,"caId":"root"}\n',
+      rule: 'ocsp_signer_file',
+    },
+  ];
+
+  const given = (file: string, content: string): { dataDir: string; path: string } => {
+    const dataDir = folder();
+    mkdirSync(join(dataDir, 'pki'), { recursive: true, mode: 0o700 });
+    const path = join(dataDir, 'pki', file);
+    writeFileSync(path, content, { mode: 0o600 });
+    return { dataDir, path };
+  };
+
+  it.each(cases)('$kind is refused naming it (schema_version, both versions, the advice), not as a damaged file, nothing written', async ({ file, what, read, newer }) => {
+    const { dataDir, path } = given(file, newer);
+    const before = snapshot(dataDir);
+    expect(Object.keys(before)).toEqual([join('pki', file)]);
+
+    expectNewerFileRefused(await refusalOf(() => read(dataDir)), path, what, 2, 1);
+
+    expect(snapshot(dataDir)).toEqual(before);
+    expect(readFileSync(path, 'utf8')).toBe(newer);
+  });
+
+  it.each(cases)('$kind of this version but malformed is still refused as before ($rule), not as a newer one', async ({ file, read, malformed, rule }) => {
+    const { dataDir, path } = given(file, malformed);
+    const error = await refusalOf(() => read(dataDir));
+    expect(isCredenceError(error, 'validation'), String(error)).toBe(true);
+    if (!isCredenceError(error, 'validation') || error.problem.code !== 'validation') return;
+    expect(error.problem.issues.map((i) => [i.path, i.rule])).toEqual([[path, rule]]);
   });
 });

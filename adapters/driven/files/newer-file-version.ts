@@ -18,3 +18,16 @@ export const newerFileVersion = (
   const message = `${what} file has schema version ${found}, newer than this build supports (${supported}): a newer version of Credence wrote it; ${advice}`;
   return validationError([{ path, rule: 'schema_version', message }], what);
 };
+
+/**
+ * Refuses a data file (its parsed JSON, `value`) whose `version` is an integer above `supported`, with
+ * newerFileVersion. Called before the file's schema: a newer layout is no malformed file of this one ("version:
+ * expected 1", or "is not the CRL number file of CA ..."), which reads as damage and invites a repair by hand or a
+ * deletion (review 123). A file of this version, malformed or not, is left to the schema and its own error.
+ */
+export const refuseNewerFileVersion = (value: unknown, path: string, what: string, supported: number): void => {
+  const version = typeof value === 'object' && value !== null ? (value as { version?: unknown }).version : undefined;
+  if (typeof version === 'number' && Number.isSafeInteger(version) && version > supported) {
+    throw newerFileVersion(path, what, version, supported);
+  }
+};

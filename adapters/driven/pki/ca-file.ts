@@ -9,7 +9,7 @@ import { MAX_CERTIFICATE_CHAIN, MAX_CERTIFICATE_LENGTH } from '../../../domain/c
 import { KeyHandle } from '../../../domain/ports/secure-environment.ts';
 import { CaId } from '../../../domain/x509/issuing-ca.ts';
 import { preparePrivateDir, writeFileAtomic } from '../files/index.ts';
-import { newerFileVersion } from '../files/newer-file-version.ts';
+import { refuseNewerFileVersion } from '../files/newer-file-version.ts';
 
 /**
  * One issuing CA on disk (issue 13): `<data>/pki/<id>.ca.json`, written atomically, private (0600), parsed by zod on
@@ -70,10 +70,7 @@ export const readCaFile = (dataDir: string, id: CaId): CaFile | undefined => {
   const tooBig = jsonLimitIssue(value);
   if (tooBig !== undefined) throw unreadable(path, tooBig.rule, tooBig.message);
   // Before the schema: a newer layout is no malformed file of this one ("version: expected 1"), nor to be fixed by hand.
-  const version = typeof value === 'object' && value !== null ? (value as { version?: unknown }).version : undefined;
-  if (typeof version === 'number' && Number.isSafeInteger(version) && version > CA_FILE_VERSION) {
-    throw newerFileVersion(path, 'issuing CA', version, CA_FILE_VERSION);
-  }
+  refuseNewerFileVersion(value, path, 'issuing CA', CA_FILE_VERSION);
   const parsed = CaFile.safeParse(value);
   if (!parsed.success) {
     throw validationError(

@@ -5,6 +5,7 @@ import { validationError } from '../../../domain/errors.ts';
 import type { CaId } from '../../../domain/x509/issuing-ca.ts';
 import { SerialHex } from '../../../domain/x509/revocation/index.ts';
 import { preparePrivateDir, writeFileAtomic } from '../files/index.ts';
+import { refuseNewerFileVersion } from '../files/newer-file-version.ts';
 
 /**
  * When each expired, revoked certificate of a CA was first listed on a complete CRL issued beyond its notAfter
@@ -38,8 +39,11 @@ export const boundCrlExpiryMarks = (marks: Map<string, number>, max = MAX_CRL_EX
   return drop;
 };
 
+/** The layout of the expiry-mark files this version writes and reads; a file of a newer one is refused (load). */
+const EXPIRY_MARKS_FILE_VERSION = 1;
+
 const ExpiryMarksFile = z.strictObject({
-  version: z.literal(1),
+  version: z.literal(EXPIRY_MARKS_FILE_VERSION),
   caId: z.string().max(63),
   /** [serial, thisUpdate of the first complete CRL issued beyond the certificate's notAfter]. */
   listedBeyondExpiry: z.array(z.tuple([SerialHex, z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)])).max(MAX_CRL_EXPIRY_MARKS),
@@ -66,6 +70,8 @@ export const fileCrlExpiryMarks = (dataDir: string, caId: CaId): CrlExpiryMarks 
       } catch {
         throw refused(path, caId, 'not JSON');
       }
+      // Before the schema: a newer layout is no damaged file of this one, to be repaired or deleted (review 123).
+      refuseNewerFileVersion(json, path, 'CRL expiry-marks', EXPIRY_MARKS_FILE_VERSION);
       const parsed = ExpiryMarksFile.safeParse(json);
       if (!parsed.success) throw refused(path, caId, parsed.error.issues[0]?.message ?? 'malformed');
       if (parsed.data.caId !== caId) throw refused(path, caId, `it names CA ${parsed.data.caId}`);
@@ -74,7 +80,7 @@ export const fileCrlExpiryMarks = (dataDir: string, caId: CaId): CrlExpiryMarks 
     save(marks) {
       if (marks.size > MAX_CRL_EXPIRY_MARKS) throw new RangeError(`marks: more than ${MAX_CRL_EXPIRY_MARKS}`);
       preparePrivateDir(dir);
-      writeFileAtomic(path, `${JSON.stringify({ version: 1, caId, listedBeyondExpiry: [...marks] })}\n`);
+      writeFileAtomic(path, `${JSON.stringify({ version: EXPIRY_MARKS_FILE_VERSION, caId, listedBeyondExpiry: [...marks] })}\n`);
     },
   };
 };

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { validationError } from '../../../domain/errors.ts';
 import type { CaId } from '../../../domain/x509/issuing-ca.ts';
 import { preparePrivateDir, writeFileAtomic } from '../files/index.ts';
+import { refuseNewerFileVersion } from '../files/newer-file-version.ts';
 
 /** Gives out a CA's CRL numbers: strictly increasing, never one twice, across restarts (RFC 5280 5.2.3). */
 export interface CrlNumbers {
@@ -29,8 +30,11 @@ const clockFloor = (now: () => number): number => {
   return floor;
 };
 
+/** The layout of the CRL number files this version writes and reads; a file of a newer one is refused (fileCrlNumbers). */
+const CRL_NUMBER_FILE_VERSION = 1;
+
 const CrlNumberFile = z.strictObject({
-  version: z.literal(1),
+  version: z.literal(CRL_NUMBER_FILE_VERSION),
   caId: z.string().max(63),
   /** Every number up to this one may have been given out. */
   reservedThrough: z.number().int().min(0).max(MAX_RESERVED),
@@ -47,13 +51,16 @@ export const fileCrlNumbers = (dataDir: string, caId: CaId, now: () => number): 
   const path = join(dir, `${caId}.crl-number.json`);
   let reservedThrough = 0;
   if (existsSync(path)) {
-    const parsed = CrlNumberFile.safeParse((() => {
+    const value = (() => {
       try {
         return JSON.parse(readFileSync(path, 'utf8')) as unknown;
       } catch {
         return undefined;
       }
-    })());
+    })();
+    // Before the schema: "is not the CRL number file" of a newer one would invite its repair or deletion (review 123).
+    refuseNewerFileVersion(value, path, 'CRL number', CRL_NUMBER_FILE_VERSION);
+    const parsed = CrlNumberFile.safeParse(value);
     if (!parsed.success || parsed.data.caId !== caId) {
       throw validationError([{ path, rule: 'crl_number_file', message: `is not the CRL number file of CA ${caId}` }], 'CRL numbers');
     }
@@ -65,7 +72,7 @@ export const fileCrlNumbers = (dataDir: string, caId: CaId, now: () => number): 
     if (next + BLOCK - 1 > MAX_RESERVED) throw new RangeError(`CRL numbers: ${next} is past the last number CA ${caId} can reserve`);
     reservedThrough = next + BLOCK - 1;
     preparePrivateDir(dir);
-    writeFileAtomic(path, `${JSON.stringify({ version: 1, caId, reservedThrough })}\n`);
+    writeFileAtomic(path, `${JSON.stringify({ version: CRL_NUMBER_FILE_VERSION, caId, reservedThrough })}\n`);
   };
   return {
     next() {

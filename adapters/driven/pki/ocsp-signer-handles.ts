@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { validationError } from '../../../domain/errors.ts';
 import { KeyHandle } from '../../../domain/ports/secure-environment.ts';
+import { refuseNewerFileVersion } from '../files/newer-file-version.ts';
 import { pkiDir } from './ca-file.ts';
+import { OCSP_SIGNER_FILE_VERSION } from './ocsp-signing-key.ts';
 
 const SUFFIX = '.ocsp.json';
 /** As ocsp-signing-key.ts bounds the file it writes. */
@@ -40,6 +42,8 @@ export const ocspSignerHandles = (dataDir: string): OcspSignerHandle[] => {
       } catch {
         throw refuse('is not valid JSON');
       }
+      // Which keys a newer layout names, and where, only that version knows.
+      refuseNewerFileVersion(value, file, 'OCSP signer', OCSP_SIGNER_FILE_VERSION);
       const parsed = SignerKeys.safeParse(value);
       if (!parsed.success) throw refuse(parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; '));
       const { caId, keyHandle, retired } = parsed.data;

@@ -10,6 +10,7 @@ import { chainValidity, SERIAL_LENGTH, serialFromRandom } from '../../../domain/
 import type { CaKeyKind, IssuingCa } from '../../../domain/x509/issuing-ca.ts';
 import { issueOcspSigningCertificate, keyHash } from '../../../domain/x509/revocation/index.ts';
 import { preparePrivateDir, writeFileAtomic } from '../files/index.ts';
+import { refuseNewerFileVersion } from '../files/newer-file-version.ts';
 import { seSigner } from './se-signer.ts';
 
 /** The delegated responder's credential: its certificate (issued by the CA) and its key in the Secure Environment. */
@@ -28,8 +29,11 @@ export const DEFAULT_OCSP_SIGNER_VALIDITY_MS = 7 * 24 * 60 * 60 * 1000;
 const MAX_FILE_BYTES = 64 * 1024;
 const MAX_RETIRED = 16;
 
+/** The layout of the OCSP signer files this version writes and reads; a file of a newer one is refused. */
+export const OCSP_SIGNER_FILE_VERSION = 1;
+
 const OcspSignerFile = z.strictObject({
-  version: z.literal(1),
+  version: z.literal(OCSP_SIGNER_FILE_VERSION),
   caId: z.string().max(63),
   /** Fingerprint of the CA certificate that issued it: another CA certificate (re-keyed, re-installed) means renew. */
   caFingerprint: z.string().max(71),
@@ -174,6 +178,8 @@ const readSignerFile = (dataDir: string, caId: string): OcspSignerFile | undefin
   } catch {
     throw refuse('is not valid JSON');
   }
+  // Before the schema: a newer layout is no damaged file of this one, and its keys are not to be replaced (review 123).
+  refuseNewerFileVersion(value, path, 'OCSP signer', OCSP_SIGNER_FILE_VERSION);
   const parsed = OcspSignerFile.safeParse(value);
   if (!parsed.success) throw refuse(parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; '));
   if (parsed.data.caId !== caId) throw refuse(`holds CA ${parsed.data.caId}, not ${caId}`);
@@ -214,7 +220,7 @@ const issue = async (o: OcspSigningKeyOptions, retired: readonly string[]): Prom
       notAfter: new Date(notAfter),
     });
     const file: OcspSignerFile = {
-      version: 1,
+      version: OCSP_SIGNER_FILE_VERSION,
       caId: o.ca.id,
       caFingerprint: certificateFingerprint(o.ca.certificate),
       keyKind: kind,

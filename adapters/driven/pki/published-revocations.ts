@@ -7,6 +7,7 @@ import { CredentialId, Instant } from '../../../domain/ids.ts';
 import type { CaId } from '../../../domain/x509/issuing-ca.ts';
 import { SerialHex } from '../../../domain/x509/revocation/index.ts';
 import { preparePrivateDir, writeFileAtomic } from '../files/index.ts';
+import { refuseNewerFileVersion } from '../files/newer-file-version.ts';
 
 /** A revocation a CA put on a CRL it signed: what a relying party may have seen, so it stays revoked (RFC 5280 3.3). */
 export interface PublishedRevocation {
@@ -41,7 +42,10 @@ const READ_CHUNK_BYTES = 8 * 1024 * 1024;
 /** A line is about 170 bytes; one far longer is not a record (and is not held whole in memory). */
 const MAX_LINE_BYTES = 64 * 1024;
 
-const Header = z.strictObject({ version: z.literal(1), caId: z.string().max(63) });
+/** The layout of the published-revocations files this version writes and reads, in their header; a newer one is refused. */
+const PUBLISHED_FILE_VERSION = 1;
+
+const Header = z.strictObject({ version: z.literal(PUBLISHED_FILE_VERSION), caId: z.string().max(63) });
 const Record = z.strictObject({
   serialNumber: SerialHex,
   credentialId: CredentialId,
@@ -80,7 +84,7 @@ const bytesOf = (records: Iterable<PublishedRevocation>, first = ''): Buffer => 
 export const filePublishedRevocations = (dataDir: string, caId: CaId): PublishedRevocations => {
   const dir = join(dataDir, 'pki');
   const path = join(dir, `${caId}.published.jsonl`);
-  const header = `${JSON.stringify({ version: 1, caId })}\n`;
+  const header = `${JSON.stringify({ version: PUBLISHED_FILE_VERSION, caId })}\n`;
   /** The file's length after the last load, append or replace: what is past it is a failed append's fragment. */
   let whole: number | undefined;
   return {
@@ -100,6 +104,8 @@ export const filePublishedRevocations = (dataDir: string, caId: CaId): Published
             throw refused(path, caId, `line ${n} is not JSON`);
           }
           if (n === 1) {
+            // Before the header's schema, and before any line after it is read as a record of this version's layout.
+            refuseNewerFileVersion(parsed, path, 'published-revocations', PUBLISHED_FILE_VERSION);
             const head = Header.safeParse(parsed);
             if (!head.success) throw refused(path, caId, 'its first line is not the header');
             if (head.data.caId !== caId) throw refused(path, caId, `it names CA ${head.data.caId}`);
