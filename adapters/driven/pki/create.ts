@@ -19,7 +19,7 @@ import { caExists, readCaFile, writeCaFile } from './ca-file.ts';
 import { issuingCaOf } from './load.ts';
 import { seSigner } from './se-signer.ts';
 import { checkInstalledCa } from './install-checks.ts';
-import { assertRenewedBySameIssuer, assertRenews } from './renew.ts';
+import { assertRenewedBySameIssuer, assertRenews, assertSameTrustAnchor } from './renew.ts';
 
 /** What `credence ca init` is given. */
 export interface CaInitOptions {
@@ -170,6 +170,7 @@ export const installCaCertificate = async (o: {
   });
   const signer = await seSigner(o.se, file.keyHandle, file.keyKind);
   const ordered = await checkInstalledCa({ id: o.id, certificate: o.certificate, chain, signer, now: o.now, random: o.random });
+  if (file.state === 'active') assertSameTrustAnchor(file, ordered);
   const active = {
     version: 1 as const,
     state: 'active' as const,

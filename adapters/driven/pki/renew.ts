@@ -56,7 +56,7 @@ export const assertRenews = (current: Uint8Array, renewed: Uint8Array, id: CaId,
  * certificate from another root, and an intermediate's renewal is signed by the CA that signed it, with that CA's
  * key and under its name (review 117: labels alone, the issuer name and the authorityKeyIdentifier, refused a renewal
  * that added an AKI and let through one of another root of the same name), so that the chain relying parties hold
- * (`chain.pem`, the trust bundle) still leads to the root they trust.
+ * (`chain.pem`, the trust bundle) still leads to the root they trust; above that CA, `assertSameTrustAnchor` keeps it.
  */
 export const assertRenewedBySameIssuer = async (file: ActiveCa, renewed: Uint8Array): Promise<void> => {
   const [nearest] = file.chain;
@@ -68,6 +68,31 @@ export const assertRenewedBySameIssuer = async (file: ActiveCa, renewed: Uint8Ar
   const sameName = Buffer.from(certificate.issuerName.toArrayBuffer()).equals(Buffer.from(issuer.subjectName.toArrayBuffer()));
   if (!sameName || !(await certificate.verify({ publicKey: issuer.publicKey, signatureOnly: true }).catch(() => false))) {
     throw refuse('certificate', 'same_issuer', `is not signed by the CA that signed CA ${file.id}'s certificate (${issuer.subject}): its renewal comes from that CA, so that what relying parties trust still leads to it`);
+  }
+};
+
+/** The certificate a chain ends at, by what a relying party trusts it for: its name as encoded and its key. */
+const anchorOf = (der: Uint8Array) => {
+  const certificate = new x509.X509Certificate(Uint8Array.from(der));
+  return { subject: certificate.subject, name: new Uint8Array(certificate.subjectName.toArrayBuffer()), key: new Uint8Array(certificate.publicKey.rawData) };
+};
+
+/**
+ * Review 124: `assertRenewedBySameIssuer` pins the nearest issuer only, so a renewal's chain could go on through a
+ * certificate of that issuer's key and name from another root, and `chain.pem` and the trust bundle would follow it.
+ * The renewed chain (`ordered`, nearest first, as `checkInstalledCa` validated it) ends at the trust anchor the
+ * current one ends at: the same name and key (RFC 5280 6.1.1 (d): a trust anchor is a name and a key), so the root
+ * re-issued with the same key and subject is accepted. The levels between are left to path validation under it.
+ */
+export const assertSameTrustAnchor = (file: ActiveCa, ordered: readonly Uint8Array[]): void => {
+  const current = file.chain[file.chain.length - 1];
+  const renewed = ordered[ordered.length - 1];
+  if (current === undefined || renewed === undefined) return; // a root: refused by assertRenewedBySameIssuer
+  const was = anchorOf(fromBase64url(current));
+  const now = anchorOf(renewed);
+  const sameName = constantTimeEqual(was.name, now.name);
+  if (!sameName || !constantTimeEqual(was.key, now.key)) {
+    throw refuse('chain', 'same_root', `ends at ${now.subject}${sameName ? ' with another key' : ''}, not at ${was.subject}, the root CA ${file.id}'s current chain ends at: its relying parties trust that root, so its renewal leads there (that root re-issued with the same key and subject is accepted)`);
   }
 };
 
