@@ -34,6 +34,11 @@ export class AppCredentials {
     return this.#appOf.get(credentialId);
   }
 
+  /** `appOf` as it will stand once the next event is observed, which lets go what the last one ended. */
+  appOfNext(credentialId: string): string | undefined {
+    return this.#ending.includes(credentialId) ? undefined : this.#appOf.get(credentialId);
+  }
+
   get size(): number {
     return this.#appOf.size;
   }

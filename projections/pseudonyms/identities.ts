@@ -244,6 +244,14 @@ export class PublicIdentities {
     return this.#apps.appOf(credentialId);
   }
 
+  /**
+   * The App-ID `appOf` will give once the fold observed the next event (observing one lets go what the last one ended):
+   * a stream deciding an event's scope before it decodes it asks what the fold will say once it observed it.
+   */
+  appOfNext(credentialId: string): string | undefined {
+    return this.#apps.appOfNext(credentialId);
+  }
+
   /** The subscription the node was last enrolled under, from its `NodeEnrolled` until another (a move). */
   subscriptionOf(nodeId: string): string | undefined {
     return this.#nodes.subscriptionOf(nodeId);

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { validationError } from '../../domain/errors.ts';
 import { EVENT_KIND, type DomainEvent } from '../../domain/events/index.ts';
 import { AppId, M2MSubId } from '../../domain/ids.ts';
+import type { EntityKind } from '../../domain/streams.ts';
 import type { PublicIdentities } from './identities.ts';
 import { scopeRuleOf } from './scope-rules.ts';
 
@@ -30,6 +31,11 @@ export type PublicScope = z.infer<typeof PublicScope>;
 /** Which events of the stream a scope publishes, decided on the fold as it stands once it observed the event. */
 export interface ScopeFilter {
   admits(event: DomainEvent, identities: PublicIdentities): boolean;
+  /**
+   * Whether `admits` would say no to a stored event of `type` in the stream of entity `id` of `kind`, told before it is
+   * decoded (scope-rules.ts, `leavesOut`): asked only of a type the fold does not read, with the fold as it stands before it.
+   */
+  leavesOut(kind: EntityKind, id: string, type: string, identities: PublicIdentities): boolean;
 }
 
 /**
@@ -51,5 +57,8 @@ export const scopeFilter = (scope: PublicScope): ScopeFilter => {
   }
   const subscriptions = new Set<string>(parsed.data.subscriptions ?? []);
   const appIds = new Set<string>(parsed.data.appIds ?? []);
-  return { admits: (event, identities) => scopeRuleOf(EVENT_KIND[event.type]).admits(event, { subscriptions, appIds, identities }) };
+  return {
+    admits: (event, identities) => scopeRuleOf(EVENT_KIND[event.type]).admits(event, { subscriptions, appIds, identities }),
+    leavesOut: (kind, id, type, identities) => scopeRuleOf(kind).leavesOut(id, type, { subscriptions, appIds, identities }),
+  };
 };

@@ -1,4 +1,4 @@
-import { EVENT_DATA, EVENT_KIND, type DomainEvent, type EventType } from '../../domain/events/index.ts';
+import { EVENT_DATA, EVENT_KIND, EVENT_TYPES, isEventType, type DomainEvent, type EventType } from '../../domain/events/index.ts';
 import type { EntityKind } from '../../domain/streams.ts';
 import type { PublicIdentities } from './identities.ts';
 import { PUBLIC_DATA } from './public-data.ts';
@@ -14,13 +14,24 @@ export interface ScopeAt {
 }
 
 /**
- * One entity kind's scope rule, stated once for its two readers: `admits` decides per event what a scoped stream
- * publishes (scopeFilter); `parts` names the parts of a scope `admits` can say yes for on an event of `type`, which the
- * SSE adapter reads to refuse a stream filter no part of the token's scope can fill (scope-reach.ts). Kept side by side
- * so a change to one is made beside the other: a part missing from `parts` refuses a filter the stream would fill.
+ * One entity kind's scope rule, stated once for its three readers: `admits` decides per event what a scoped stream
+ * publishes (scopeFilter); `leavesOut` tells, before an event is decoded, that `admits` would leave it out, so the
+ * stream passes it over undecoded; `parts` names the parts of a scope `admits` can say yes for on an event of `type`,
+ * which the SSE adapter reads to refuse a stream filter no part of the token's scope can fill (scope-reach.ts). Kept
+ * side by side so a change to one is made beside the others: a part missing from `parts` refuses a filter the stream
+ * would fill, and a `leavesOut` that says yes where `admits` would not drops an event the stream publishes.
  */
 export interface KindScopeRule {
   admits(event: DomainEvent, scope: ScopeAt): boolean;
+  /**
+   * Whether `admits` says no to every event of `type` (as stored: perhaps a type this version does not know) in the
+   * stream of entity `id`, told from the id and the fold alone; no where they cannot tell (an event that may name an
+   * association, which may be any node's). Decoded, one a newer version wrote ended a scoped stream at another
+   * stakeholder's event, naming its position, on every reconnect (review 123). Asked only of an event the fold does not
+   * read (IDENTITY_EVENT_TYPES), which changes the fold in nothing `admits` reads but what observing it lets go
+   * (`appOfNext`); a decoded event's entity is its stream's (domain/stored.ts).
+   */
+  leavesOut(id: string, type: string, scope: ScopeAt): boolean;
   parts(type: EventType): readonly ScopePart[];
 }
 
@@ -38,6 +49,12 @@ const namesAssociation = (type: EventType): 'always' | 'never' | 'maybe' => {
   if (association === undefined) return 'never';
   return association.safeParse(undefined).success ? 'maybe' : 'always';
 };
+
+/** `namesAssociation` of every type, read once: `leavesOut` asks it of each stored event a scoped stream pulls. */
+const NAMES_ASSOCIATION: ReadonlyMap<string, 'always' | 'never' | 'maybe'> = new Map(EVENT_TYPES.map((type) => [type, namesAssociation(type)]));
+
+/** `namesAssociation` of a stored type: a type this version does not know may name one. */
+const storedNamesAssociation = (type: string): 'always' | 'never' | 'maybe' => (isEventType(type) ? NAMES_ASSOCIATION.get(type)! : 'maybe');
 
 /** Whether the node is, at this event, enrolled under one of the scope's subscriptions (the fold's membership). */
 const enrolledInScope = (scope: ScopeAt, nodeId: string | undefined): boolean => {
@@ -69,6 +86,7 @@ const BY_SUBSCRIPTION: readonly ScopePart[] = ['subscriptions'];
  */
 const SUBSCRIPTION: KindScopeRule = {
   admits: (event, scope) => scope.subscriptions.has(field(event, 'subscriptionId')!),
+  leavesOut: (id, _type, scope) => !scope.subscriptions.has(id),
   parts: () => BY_SUBSCRIPTION,
 };
 
@@ -80,12 +98,15 @@ const APPLICATION: KindScopeRule = {
       (associationId !== undefined && enrolledInScope(scope, scope.identities.nodeOf('association', associationId)))
     );
   },
+  // Told by the App-ID alone when the event names no association, or when no node can be in scope.
+  leavesOut: (id, type, scope) => !scope.appIds.has(id) && (storedNamesAssociation(type) === 'never' || scope.subscriptions.size === 0),
   // An application event naming an association is also that association's node's, so its subscription's.
   parts: (type) => (namesAssociation(type) === 'never' ? ['appIds'] : ['appIds', 'subscriptions']),
 };
 
 const NODE: KindScopeRule = {
   admits: (event, scope) => enrolledInScope(scope, field(event, 'nodeId')),
+  leavesOut: (id, _type, scope) => !enrolledInScope(scope, id),
   parts: () => BY_SUBSCRIPTION,
 };
 
@@ -97,16 +118,27 @@ const CREDENTIAL: KindScopeRule = {
     const appId = scope.identities.appOf(credentialId);
     return appId !== undefined ? scope.appIds.has(appId) : enrolledInScope(scope, scope.identities.nodeOf('credential', credentialId));
   },
+  // An association named may be any node's: told only when it names none, or when no node can be in scope. Observing
+  // the event may let the App-ID go (its credential's end was the last event observed), and `admits` then asks the node.
+  leavesOut: (id, type, scope) => {
+    const names = storedNamesAssociation(type);
+    if (names !== 'never' && scope.subscriptions.size > 0) return false;
+    if (names === 'always') return true;
+    const appId = scope.identities.appOfNext(id);
+    return appId !== undefined ? !scope.appIds.has(appId) : !enrolledInScope(scope, scope.identities.nodeOf('credential', id));
+  },
   // Only an event that may name no association can be an App-ID's (its own credential's or an AE's).
   parts: (type) => (namesAssociation(type) === 'always' ? ['subscriptions'] : ['subscriptions', 'appIds']),
 };
 
 const ASSOCIATION: KindScopeRule = {
   admits: (event, scope) => enrolledInScope(scope, scope.identities.nodeOf('association', field(event, 'associationId')!)),
+  // What observing the event may let go is the association itself, whose node is then none: left out all the same.
+  leavesOut: (id, _type, scope) => !enrolledInScope(scope, scope.identities.nodeOf('association', id)),
   parts: () => BY_SUBSCRIPTION,
 };
 
-const PSEUDONYM: KindScopeRule = { admits: () => false, parts: () => [] };
+const PSEUDONYM: KindScopeRule = { admits: () => false, leavesOut: () => true, parts: () => [] };
 
 /** The scope rule of events of `kind`; a kind added without one fails to compile here. */
 export const scopeRuleOf = (kind: EntityKind): KindScopeRule => {

@@ -57,23 +57,23 @@ export function publicEvents$(
       : { streamPrefixes: ENTITY_KINDS.map(streamPrefixOf) };
   const scope = options.scope === undefined ? undefined : scopeFilter(options.scope);
   const wanted = (type: keyof typeof EVENT_KIND): boolean => (kinds === undefined || kinds.has(EVENT_KIND[type])) && (types === undefined || types.has(type));
-  // Validated by scopeFilter above. A subscription's events are in scope by its stream id alone (scope-rules.ts).
-  const scopedSubscriptions = options.scope === undefined ? undefined : new Set<string>(options.scope.subscriptions ?? []);
   /**
    * Whether the stream needs a record, told before it is decoded: one the fold does not read and the stream would not
-   * publish (another kind or type, never published, another subscription's stream for a scoped stream) is passed over
-   * undecoded, as a canonical stream passes over what its filter leaves out. Decoded, one a newer version wrote ended
-   * every pseudonymised stream at its position, a scoped one at another stakeholder's event, on every reconnect until
-   * an upgrade (review 120). One the fold reads still ends it there: the pseudonyms after it would be wrong. The kind
-   * is the stream's, as the canonical filter reads it: a type this version does not know has no other.
+   * publish (another kind or type, never published, out of a scoped stream's scope) is passed over undecoded, as a
+   * canonical stream passes over what its filter leaves out. Decoded, one a newer version wrote ended every
+   * pseudonymised stream at its position, a scoped one at another stakeholder's event, on every reconnect until an
+   * upgrade (reviews 120, 123). One the fold reads still ends it there: the pseudonyms after it would be wrong. The
+   * kind is the stream's, as the canonical filter reads it: a type this version does not know has no other. The scope
+   * is its rule's, told from the stream's entity and the fold as it stands (scope-rules.ts, `leavesOut`): the fold
+   * changes only at the types it reads, which are always decoded.
    */
-  const needs = (record: RecordedEvent): boolean => {
+  const needs = (record: RecordedEvent, identities: PublicIdentities): boolean => {
     const ref = parseStreamId(record.streamId);
     if (ref === undefined) return false;
     if (FOLDED.has(record.type)) return true;
     if (NEVER_PUBLISHED.has(record.type) || ref.kind === 'pseudonym') return false;
     if ((kinds !== undefined && !kinds.has(ref.kind)) || (types !== undefined && !types.has(record.type))) return false;
-    return scopedSubscriptions === undefined || ref.kind !== 'subscription' || scopedSubscriptions.has(ref.id);
+    return scope === undefined || !scope.leavesOut(ref.kind, ref.id, record.type, identities);
   };
 
   return new Observable<{ after: bigint | undefined; identities: PublicIdentities }>((subscriber) => {
@@ -97,7 +97,7 @@ export function publicEvents$(
         {
           from: after === undefined ? { kind: 'start' } : { kind: 'after', position: after },
           server,
-          keep: needs,
+          keep: (record) => needs(record, identities),
         },
         // Identities are learnt from every event; only a requested one is made public (its pseudonyms derived in the
         // Secure Environment): the others cost the fold alone.
