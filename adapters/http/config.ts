@@ -1,4 +1,4 @@
-import { validationError } from '../../domain/errors.ts';
+import { validationError, type FieldIssue } from '../../domain/errors.ts';
 import { readConfigFile } from './config-file.ts';
 import { issuesOf } from './config-issues.ts';
 import { parseSource, type ConfigSources } from './config-sources.ts';
@@ -64,10 +64,21 @@ const FLAG_NAMES: Record<string, string> = {
 };
 
 /**
- * The service configuration from its sources; a `validation` CredenceError whose issues name the source and the
- * field (`env PORT`, `flag --port`, `file ./credence.json: limits.bodyLimitBytes`).
+ * One issue per set `CREDENCE_*` variable of `env` that no part of Credence reads (unknownVariableIssues), the one a
+ * `pkcs11:` `secureEnvironment`'s pin-source=env:NAME names excepted: for the local commands that load no service
+ * configuration (bin/commands/unknown-variables.ts).
  */
-export const loadServiceConfig = (sources: ConfigSources = {}): ServiceConfig => {
+export const unknownSettingVariables = (env: Readonly<Record<string, string | undefined>>, secureEnvironment: unknown): FieldIssue[] =>
+  unknownVariableIssues(env, [...Object.keys(CONFIG_ENV), ...Object.keys(LIMITS_ENV)], secureEnvironment);
+
+/**
+ * The service configuration from its sources; a `validation` CredenceError whose issues name the source and the
+ * field (`env PORT`, `flag --port`, `file ./credence.json: limits.bodyLimitBytes`). `environment` is the whole
+ * environment, when `sources.env` holds only the variables a local command reads (`credence token`, `ca`, `export`):
+ * an unknown variable in it is refused all the same (review 123: `CREDENCE_DATA_DIR` beside `credence token create`
+ * made a new ./data).
+ */
+export const loadServiceConfig = (sources: ConfigSources = {}, environment: Readonly<Record<string, string | undefined>> = sources.env ?? {}): ServiceConfig => {
   const fromFile = sources.file === undefined ? {} : parseSource(readConfigFile(sources.file), (p) => `file ${sources.file}: ${p || '(root)'}`);
   const env = sources.env ?? {};
   const envInput: Record<string, unknown> = {};
@@ -102,7 +113,7 @@ export const loadServiceConfig = (sources: ConfigSources = {}): ServiceConfig =>
     tokens: { ...fromFile.tokens, ...fromEnv.tokens, ...fromFlags.tokens },
   };
   // Refused with the rest, before anything is opened or made: a misspelt variable's setting would be silently lost.
-  const unknown = unknownVariableIssues(env, [...Object.keys(CONFIG_ENV), ...Object.keys(LIMITS_ENV)], merged.secureEnvironment);
+  const unknown = unknownSettingVariables(environment, merged.secureEnvironment);
   const parsed = ServiceConfig.safeParse(merged);
   if (!parsed.success || unknown.length > 0) {
     throw validationError([...unknown, ...(parsed.success ? [] : issuesOf(parsed.error, (p) => p))], 'service configuration');

@@ -20,11 +20,15 @@ const loadFolderConfig = async (args: { readonly data?: string | undefined; read
   const { loadServiceConfig } = await import('../../adapters/http/config.ts');
   const env = io.env ?? process.env;
   try {
-    return loadServiceConfig({
-      flags: { data: args.data },
-      env: { CREDENCE_DATA: env['CREDENCE_DATA'], CREDENCE_SECURE_ENVIRONMENT: env['CREDENCE_SECURE_ENVIRONMENT'] },
-      ...(args.config !== undefined ? { file: args.config } : {}),
-    });
+    // The whole environment is checked for a CREDENCE_* variable nothing reads (review 123), as `credence serve` checks it.
+    return loadServiceConfig(
+      {
+        flags: { data: args.data },
+        env: { CREDENCE_DATA: env['CREDENCE_DATA'], CREDENCE_SECURE_ENVIRONMENT: env['CREDENCE_SECURE_ENVIRONMENT'] },
+        ...(args.config !== undefined ? { file: args.config } : {}),
+      },
+      env,
+    );
   } catch (error) {
     const issues = (error as { problem?: { issues?: { path: string; message: string }[] } }).problem?.issues;
     if (issues !== undefined) throw new UsageError(issues.map((i) => `${i.path}: ${i.message}`));

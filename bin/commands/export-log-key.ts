@@ -8,6 +8,7 @@ import type { Io } from '../io.ts';
 import { UsageError } from '../program.ts';
 import { printable } from '../printable.ts';
 import { configuredStore, readModelDir, type StoreChoice } from './open-store.ts';
+import { refuseUnknownVariables } from './unknown-variables.ts';
 
 /** The log key a local export signs a checkpoint with: the folder's key file (`signer` absent), or its Secure Environment's. */
 export interface ExportLogKey {
@@ -42,7 +43,8 @@ const witnessOf = (value: string | undefined, source: string): string | undefine
  * ca` and `credence token` do. Found in review: the variables were left out, so a service on CREDENCE_STORE was
  * exported from the file's store or the folder's events.db. Without --config no variable but
  * CREDENCE_SECURE_ENVIRONMENT and CREDENCE_CHECKPOINT_WITNESS are read. A refused setting is bad usage naming it; a password in the
- * store is never repeated (one in the file is warned of as `credence serve` warns of it).
+ * store is never repeated (one in the file is warned of as `credence serve` warns of it). A `CREDENCE_*` variable
+ * nothing reads is refused, with --config or without, the whole environment checked (review 123).
  */
 export const exportSettings = async (
   args: { readonly data?: string | undefined; readonly store?: StoreLocation | undefined; readonly config?: string | undefined; readonly checkpointWitness?: string | undefined },
@@ -52,6 +54,7 @@ export const exportSettings = async (
   // Its own flag wins, as the service's does (review 106: a service run with --checkpoint-witness left exports unheld).
   const flagged = witnessOf(args.checkpointWitness, 'flag --checkpoint-witness');
   if (args.config === undefined) {
+    await refuseUnknownVariables(io);
     return {
       data: readModelDir(args.data, args.store),
       store: configuredStore(args, undefined),
@@ -68,12 +71,15 @@ export const exportSettings = async (
   };
   let config;
   try {
-    config = loadServiceConfig({
-      flags: { data: args.data },
-      env: variables,
-      file: args.config,
-      warn: (message) => io.err(printable(`warning: ${message}`)),
-    });
+    config = loadServiceConfig(
+      {
+        flags: { data: args.data },
+        env: variables,
+        file: args.config,
+        warn: (message) => io.err(printable(`warning: ${message}`)),
+      },
+      env,
+    );
   } catch (error) {
     const issues = (error as { problem?: { issues?: { path: string; message: string }[] } }).problem?.issues;
     if (issues !== undefined) throw new UsageError(issues.map((i) => `${i.path}: ${i.message}`));

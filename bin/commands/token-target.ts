@@ -39,16 +39,20 @@ export const localActor = (): string => {
 /**
  * The service's settings a local command needs: the data folder, `tokens` and `secureEnvironment` (where the signing
  * key is) as `credence serve` would load them (flag over CREDENCE_DATA / CREDENCE_SECURE_ENVIRONMENT over the
- * --config file; the other settings are the service's and are not read). Reads only: nothing is made yet.
+ * --config file; the other settings are the service's and are not read). Reads only: nothing is made yet. A
+ * `CREDENCE_*` variable nothing reads is refused as `credence serve` refuses it, the whole environment checked.
  */
 export const localConfig = async (args: Pick<Target, 'data' | 'config'>, io: Io): Promise<ServiceConfig> => {
   const { loadServiceConfig } = await import('../../adapters/http/config.ts');
   const env = io.env ?? process.env;
-  return loadServiceConfig({
-    flags: { data: args.data },
-    env: { CREDENCE_DATA: env['CREDENCE_DATA'], CREDENCE_SECURE_ENVIRONMENT: env['CREDENCE_SECURE_ENVIRONMENT'] },
-    ...(args.config !== undefined ? { file: args.config } : {}),
-  });
+  return loadServiceConfig(
+    {
+      flags: { data: args.data },
+      env: { CREDENCE_DATA: env['CREDENCE_DATA'], CREDENCE_SECURE_ENVIRONMENT: env['CREDENCE_SECURE_ENVIRONMENT'] },
+      ...(args.config !== undefined ? { file: args.config } : {}),
+    },
+    env,
+  );
 };
 
 /**
