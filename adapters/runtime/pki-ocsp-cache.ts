@@ -102,9 +102,12 @@ export class OcspAnswerCache {
     return [...(this.#bySerial.get(serialNumber) ?? [])].map((k) => this.#cache.get(k)).find((e) => this.#fresh(e, now));
   }
 
-  /** Served from the cache for a quarter of its validity, well before its nextUpdate. */
+  /**
+   * Served from the cache for a quarter of its validity, well before its nextUpdate; never past that nextUpdate, which
+   * the end of the responder certificate or of the CA's chain may bring sooner (review 124).
+   */
   #fresh(entry: CachedOcspAnswer | undefined, now: number): boolean {
-    return entry !== undefined && now < entry.producedAt + this.#validityMs / 4;
+    return entry !== undefined && now < Math.min(entry.producedAt + this.#validityMs / 4, entry.nextUpdate);
   }
 
   /** The cached answer to a request without nonce asking about `certId` only, if it is fresh and carries that CertID. */

@@ -13,6 +13,7 @@ import { certificateStanding } from '../../projections/pki/index.ts';
 import type { PublishedRevocation } from '../driven/pki/published-revocations.ts';
 import type { UnrecordedRun } from './pki-published.ts';
 import { readCompletePki } from './pki-complete.ts';
+import { chainEndOf } from './pki-ended-cas.ts';
 import { fromCache, refusal, type OcspAnswer } from './pki-ocsp-answer.ts';
 import { MAX_REMEMBERED_REQUEST_BYTES, OcspAnswerCache, slotOf, type OcspCacheSize } from './pki-ocsp-cache.ts';
 import { DEFAULT_OCSP_VALIDITY_MS, type OcspResponderOptions } from './pki-ocsp-responder-options.ts';
@@ -29,6 +30,8 @@ export class OcspResponder {
   readonly #o: OcspResponderOptions;
   readonly #issuer: RevocationIssuer;
   readonly #validityMs: number;
+  /** When the CA's chain ends (pki-ended-cas.ts): no answer is valid past it. */
+  readonly #chainEnd: number;
   /** Answers signed without nonce, by CertID (pki-ocsp-cache.ts). */
   readonly #answers: OcspAnswerCache;
   /** Bumped by every invalidation: an answer computed before one is not cached after it. */
@@ -48,6 +51,7 @@ export class OcspResponder {
     this.ca = options.ca;
     this.#issuer = revocationIssuer(options.ca.certificate);
     this.#validityMs = options.validityMs ?? DEFAULT_OCSP_VALIDITY_MS;
+    this.#chainEnd = chainEndOf(options.ca);
     const maxCached = options.maxCached ?? 100_000;
     if (!Number.isSafeInteger(this.#validityMs) || this.#validityMs < 4000) throw new RangeError('validityMs: must be a whole number of ms >= 4000');
     this.#answers = new OcspAnswerCache(this.#validityMs, maxCached);
@@ -127,6 +131,23 @@ export class OcspResponder {
   /** Whether the last write to the ledger failed: reported once, not at every request while the disk stays full. */
   readonly #unrecorded: UnrecordedRun = { failing: false };
 
+  /**
+   * The nextUpdate of an answer produced at `producedAt` and signed with the responder certificate `responder`: the
+   * validity after it, but no later than that certificate or any above it ends (review 124: an answer, and the
+   * Expires caches keep it by, outlived both). A relying party caching until nextUpdate (RFC 5019 6.2) would keep an
+   * answer its signer no longer vouches for, as a CRL past its CA (pki-crl-times.ts). Valid for no time at all, no
+   * answer is signed: past the CA's chain the responder cannot answer authoritatively (`unauthorized`, as the route
+   * answers a CA retired; RFC 6960 2.3), past its own certificate only (not renewed in time) it may once renewed.
+   */
+  #nextUpdate(producedAt: number, responder: Uint8Array): number | OcspAnswer {
+    // In whole seconds, as the answer writes them (time.ts): an end within a second counts to its second.
+    const signerEnd = chainEndOf({ certificate: responder, chain: [this.ca.certificate, ...this.ca.chain] });
+    const nextUpdate = Math.min(producedAt + this.#validityMs, Math.floor(signerEnd / 1000) * 1000);
+    if (nextUpdate > producedAt) return nextUpdate;
+    if (Math.floor(this.#chainEnd / 1000) * 1000 <= producedAt) return refusal('unauthorized', `CA ${this.ca.id} ended at ${new Date(this.#chainEnd).toISOString()}`);
+    return refusal('tryLater', `CA ${this.ca.id}: its OCSP responder certificate ended at ${new Date(signerEnd).toISOString()} and is not renewed yet`);
+  }
+
   /** Answers one DER OCSPRequest; never throws (an internal failure is `internalError`). */
   async respond(request: Uint8Array): Promise<OcspAnswer> {
     const now = this.#o.now();
@@ -174,8 +195,9 @@ export class OcspResponder {
         if (!this.#recorded(toRecord)) uncacheable = true;
       }
       const producedAt = Math.floor(now / 1000) * 1000;
-      const nextUpdate = producedAt + this.#validityMs;
       const credential = this.#o.credential();
+      const nextUpdate = this.#nextUpdate(producedAt, credential.certificate);
+      if (typeof nextUpdate === 'object') return nextUpdate;
       const der = await signedOcspResponse(
         {
           responderKeyHash: credential.keyHash,
