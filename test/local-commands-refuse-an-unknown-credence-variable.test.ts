@@ -2,8 +2,9 @@
  * Review 123: `credence serve` refused a `CREDENCE_*` variable nothing reads (review 119), but the local commands gave
  * the check only the variables they read, so it never saw a misspelt one. `CREDENCE_DATA_DIR=/srv/meant credence
  * token create …` exited 0 having made ./data, with a new Secure Environment and access.db, and a token no running
- * service accepts. Every command that opens or makes a data folder here now refuses such a variable first (exit 2,
- * rule unknown_variable, the nearest known name, never the value) and makes nothing; known ones still work.
+ * service accepts. Every command that may make or change what a data folder holds (token, ca, export, key) now refuses
+ * such a variable first (exit 2, rule unknown_variable, the nearest known name, never the value) and makes nothing;
+ * those that only read an existing folder warn of it (review 125); known ones still work.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
@@ -81,12 +82,6 @@ describe('a local command given an unknown CREDENCE_ variable', () => {
   }, 90_000);
 
   it.each([
-    ['replay', ['replay']],
-    ['history', ['history', 'credential-meter-1']],
-    ['state', ['state', 'credential-meter-1', '--at', '2030-01-01T00:00:00Z']],
-    ['projections rebuild', ['projections', 'rebuild', 'compliance']],
-    ['query', ['query', 'actions', '--actor', 'ops']],
-    ['verify --data', ['verify']],
     ['key list', ['key', 'list']],
     ['token list', ['token', 'list']],
     ['ca show', ['ca', 'show']],
@@ -98,6 +93,34 @@ describe('a local command given an unknown CREDENCE_ variable', () => {
     expect(c.err.join('\n')).toMatch(/^error: env CREDENCE_DATA_DIR: unknown setting.*did you mean CREDENCE_DATA\?$/m);
     expect(code).toBe(2);
     expect(contents(data)).toEqual(before);
+  });
+
+  /*
+   * Review 125: these only read a folder that exists (a misspelt variable cannot make them misplace one) and take no
+   * --config, so the PIN variable a service's --config file names could not be told known: refused, every read beside
+   * an HSM service stopped. They warn, naming the variable and never its value, and do what they do without it.
+   */
+  it.each([
+    ['replay', ['replay']],
+    ['history', ['history', 'credential-meter-1']],
+    ['state', ['state', 'credential-meter-1', '--at', '2030-01-01T00:00:00Z']],
+    ['projections rebuild', ['projections', 'rebuild', 'compliance']],
+    ['query', ['query', 'actions', '--actor', 'ops']],
+    ['verify --data', ['verify']],
+  ])('credence %s, which only reads the folder, warns of it and answers as without it', async (_what, args) => {
+    const run = async (env: Record<string, string>) => {
+      const c = capture();
+      const code = await main([...args, '--data', await folderWithEvents()], { ...c.io, env });
+      return { code, err: c.err.join('\n') };
+    };
+    const warned = await run({ CREDENCE_DATA_DIR: '/srv/meant', CREDENCE_HSM_PIN: '1234' });
+    const plain = await run({});
+    expect(warned.err).toMatch(/^warning: env CREDENCE_DATA_DIR: not a setting this command reads.*did you mean CREDENCE_DATA\?$/m);
+    expect(warned.err).toMatch(/^warning: env CREDENCE_HSM_PIN: not a setting this command reads.*read by the service alone\)$/m);
+    expect(warned.err).not.toContain('/srv/meant');
+    expect(warned.err).not.toContain('1234');
+    expect(warned.code).toBe(plain.code);
+    expect(warned.err).not.toMatch(/^error: env/m);
   });
 
   it("is the one a --config file's pkcs11: URI names as its pin-source, and no other", async () => {

@@ -12,7 +12,7 @@ import { printable } from '../printable.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
 import { progressBar } from '../progress.ts';
 import { openExistingStore, readModelDir, StoreArg } from './open-store.ts';
-import { refuseUnknownVariables } from './unknown-variables.ts';
+import { warnOfUnknownVariables } from './unknown-variables.ts';
 import { clientOf, progressStream, readTarget, ServerOptions, withJson, withLocalStore, withServer, PathArg } from './options.ts';
 import { signingPolicyOption, SigningArg } from './signing-option.ts';
 
@@ -33,7 +33,7 @@ type Options = z.infer<typeof Options>;
  * opened: `runner()` sets up their tables as this version does, which could reset another version's under it.
  */
 const openLocal = async (args: Options, io: Io, hold: 'required' | 'unless-held') => {
-  await refuseUnknownVariables(io);
+  await warnOfUnknownVariables(io);
   const signing = signingPolicyOption(args.signing, io);
   const data = readModelDir(args.data, args.store);
   const store = openExistingStore(data, args.store);

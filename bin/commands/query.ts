@@ -11,7 +11,7 @@ import { printable, printableCsv } from '../printable.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
 import { assertSetUp, lockUnlessHeld } from './folder-lock.ts';
 import { openExistingStore, readModelDir, StoreArg } from './open-store.ts';
-import { refuseUnknownVariables } from './unknown-variables.ts';
+import { warnOfUnknownVariables } from './unknown-variables.ts';
 import { clientOf, readTarget, ServerOptions, withJson, withLocalStore, withServer, PathArg } from './options.ts';
 import { signingPolicyOption, SigningArg } from './signing-option.ts';
 
@@ -64,7 +64,7 @@ const runLocal = async (
   args: z.infer<typeof Options>,
   io: Io,
 ): Promise<{ readonly answer: ComplianceAnswer; readonly eventsBehind: number }> => {
-  await refuseUnknownVariables(io);
+  await warnOfUnknownVariables(io);
   const signing = signingPolicyOption(args.signing, io);
   const data = readModelDir(args.data, args.store);
   const store = openExistingStore(data, args.store);

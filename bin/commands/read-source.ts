@@ -4,15 +4,15 @@ import type { EventStore } from '../../domain/ports/event-store.ts';
 import type { Io } from '../io.ts';
 import { openExistingStore } from './open-store.ts';
 import { clientOf, readTarget, type ServerOptionValues } from './options.ts';
-import { refuseUnknownVariables } from './unknown-variables.ts';
+import { warnOfUnknownVariables } from './unknown-variables.ts';
 
 /** The options of a read command that works on a local store or through a server (withLocalStore + withServer). */
 export type ReadSourceOptions = ServerOptionValues & { readonly data?: string | undefined; readonly store?: StoreLocation | undefined };
 
 /**
  * Runs a read where readTarget says it runs: `local` on the existing store of `--data` (default ./data) or
- * `--store`, closed afterwards whatever happens (refused first for a `CREDENCE_*` variable nothing reads:
- * refuseUnknownVariables); `remote` with the client of the server.
+ * `--store`, closed afterwards whatever happens (warned first of a `CREDENCE_*` variable it does not read:
+ * warnOfUnknownVariables); `remote` with the client of the server.
  */
 export const readFromSource = async <T>(
   args: ReadSourceOptions,
@@ -22,7 +22,7 @@ export const readFromSource = async <T>(
 ): Promise<T> => {
   const target = readTarget(args, io);
   if (target !== undefined) return remote(clientOf(target));
-  await refuseUnknownVariables(io);
+  await warnOfUnknownVariables(io);
   const store = openExistingStore(args.data ?? './data', args.store);
   try {
     return await local(store);

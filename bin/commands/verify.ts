@@ -19,7 +19,7 @@ import { verifyRemote } from './verify-remote.ts';
 import { report, resolveLogKey, verifyBundle } from './verify-checks.ts';
 import { auditDataDir } from './verify-data-folder.ts';
 import { refuseOptionsOfOtherModes } from './verify-modes.ts';
-import { refuseUnknownVariables } from './unknown-variables.ts';
+import { warnOfUnknownVariables } from './unknown-variables.ts';
 
 const EXAMPLES = `
 Modes (exactly one):
@@ -106,7 +106,7 @@ const issueText = (issue: z.core.$ZodIssue | undefined): string => {
 const verifyLocal = async (args: Options, pinned: NoteVerifierKey | undefined, io: Io): Promise<number> => {
   switch (args.mode) {
     case 'data': {
-      await refuseUnknownVariables(io);
+      await warnOfUnknownVariables(io);
       const saved = args.checkpoint === undefined ? undefined : readInput('--checkpoint: ', readTextFile(args.checkpoint, FILE_LIMITS.note), io);
       if (args.checkpoint !== undefined && saved === undefined) return 2;
       return auditDataDir(args.dir, pinned, io, args.json, saved, args.repairNodes === true, args.saveCheckpoint);
