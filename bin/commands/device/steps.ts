@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import type { CredentialKind } from '../../../domain/crypto/credential.ts';
-import { validationError } from '../../../domain/errors.ts';
+import { isCredenceError, validationError } from '../../../domain/errors.ts';
 import { COMMAND_CATALOG, type CommandType } from '../../../domain/commands/index.ts';
 import { ENTITY_ID_FIELD, EVENT_KIND } from '../../../domain/events/index.ts';
 import { streamIdOf } from '../../../domain/streams.ts';
-import { ProblemResponse, UnexpectedResponse } from '../../../adapters/client/http.ts';
+import { ProblemResponse, UnexpectedResponse, type ProblemDocument } from '../../../adapters/client/http.ts';
+import { problemDocumentOf } from '../../../adapters/http/problems.ts';
 import { isServiceProblem } from '../../../adapters/client/service-problem.ts';
 import type { CommandOutcomeJson } from '../../../adapters/client/operator.ts';
 import {
@@ -115,23 +116,34 @@ export const provision = async (
 };
 
 /**
- * A finish refused for a failed proof, when this run configured nothing (no token), with what to do if nobody did.
- * The server answers a finish for an association never configured as it answers a failed proof (the decoy, which
- * tells a stranger nothing; docs/service.md), so `bad_signature` or `bad_mac` alone left the operator looking at the
- * device's keys (found in review). The hint is an extension member of the problem: printed by name, kept in --json.
+ * The refusal of a handshake this run configured nothing for (no token) that a failed proof explains as an association
+ * nobody configured: the server answers a finish for one as it answers a failed proof (the decoy, which tells a
+ * stranger nothing; docs/service.md), so `bad_signature` or `bad_mac` alone left the operator looking at the device's
+ * keys (found in review). A PSK device fails earlier, at its own check of the decoy challenge (keyed by no PSK it
+ * holds): `bad_mac` at `association.challenge`, which also says a Registrar other than the one pinned (found in
+ * review 126: it came without the hint). The hint is an extension member of the problem: printed by name, kept in --json.
  */
 const withConfigureHint = (
   error: unknown,
   a: { readonly associationId: string; readonly nodeId: string; readonly credentialId: string; readonly registreeId: string; readonly registrarId: string },
 ): unknown => {
-  if (!(error instanceof ProblemResponse) || error.status !== 422 || error.problem['step'] !== 'association.finish') return error;
-  if (error.problem['reason'] !== 'bad_signature' && error.problem['reason'] !== 'bad_mac') return error;
   const configure = `credence association configure ${a.associationId} --node ${a.nodeId} --credential ${a.credentialId} --registrar ${a.registrarId} --registree-cse ${a.registreeId}`;
-  return new ProblemResponse(error.status, {
-    ...error.problem,
-    hint: `no token was given, so this run configured no association: if no operator configured ${a.associationId}, run ${configure}, ` +
-      'or run device associate again with an operator token (--token-file, --token or CREDENCE_TOKEN) to configure it first',
-  });
+  const hint = (status: number, problem: ProblemDocument, lead: string) =>
+    new ProblemResponse(status, {
+      ...problem,
+      hint: `no token was given, so this run configured no association: ${lead}if no operator configured ${a.associationId}, run ${configure}, ` +
+        'or run device associate again with an operator token (--token-file, --token or CREDENCE_TOKEN) to configure it first',
+    });
+  if (error instanceof ProblemResponse) {
+    if (error.status !== 422 || error.problem['step'] !== 'association.finish') return error;
+    if (error.problem['reason'] !== 'bad_signature' && error.problem['reason'] !== 'bad_mac') return error;
+    return hint(error.status, error.problem, '');
+  }
+  if (isCredenceError(error, 'protocol') && error.problem.code === 'protocol' && error.problem.step === 'association.challenge' && error.problem.reason === 'bad_mac') {
+    const problem = problemDocumentOf(error);
+    return hint(problem.status, problem, `${a.associationId} may not be configured for credential ${a.credentialId}, or the Registrar is not the one pinned (${a.registrarId}): `);
+  }
+  return error;
 };
 
 /** The association machine's state once configured and waiting for its handshake (docs/service.md: "configured"). */
@@ -159,10 +171,49 @@ const configurationRefusal = (error: unknown, associationId: string): unknown =>
   });
 };
 
+/** What the server holds of a configured association (machines/contexts.ts AssociationContext), read to compare. */
+const ConfiguredAssociation = z.looseObject({
+  context: z.looseObject({
+    nodeId: z.string().optional(),
+    credentialId: z.string().optional(),
+    registrarCseId: z.string().optional(),
+    registree: z.looseObject({ kind: z.string(), id: z.string() }).optional(),
+  }),
+});
+
+/**
+ * The service's 409 says the association is configured and waiting, not that it is configured as this run asked: one
+ * configured for another credential went on to a handshake refused as `bad_mac (Registrar CSE authentication
+ * failed)`, which pointed at the Registrar (found in review 126). Read back, each member that differs is named.
+ */
+const assertConfiguredAsAsked = async (
+  target: ServerTarget,
+  asked: { readonly associationId: string; readonly nodeId: string; readonly credentialId: string; readonly registree: { readonly kind: string; readonly id: string }; readonly registrarCseId: string },
+): Promise<void> => {
+  const entity = await clientOf(target).entity('association', asked.associationId);
+  const held = ConfiguredAssociation.safeParse(entity);
+  if (!held.success) throw new UnexpectedResponse(`GET /v1/entities/association/${asked.associationId}`, 'context: not an association\'s');
+  const { context } = held.data;
+  const configured = `association ${asked.associationId} is configured and waiting for its handshake`;
+  const issues = [
+    ...(context.credentialId !== asked.credentialId ? [{ path: 'credentialId', rule: 'configured', message: `${configured} for credential ${context.credentialId ?? 'none'}, not ${asked.credentialId}` }] : []),
+    ...(context.nodeId !== asked.nodeId ? [{ path: 'nodeId', rule: 'configured', message: `${configured} for node ${context.nodeId ?? 'none'}, not ${asked.nodeId}` }] : []),
+    ...(context.registree?.kind !== asked.registree.kind || context.registree.id !== asked.registree.id
+      ? [{ path: 'registree', rule: 'configured', message: `${configured} for registree ${context.registree !== undefined ? `${context.registree.kind} ${context.registree.id}` : 'none'}, not ${asked.registree.kind} ${asked.registree.id}` }]
+      : []),
+    ...(context.registrarCseId !== asked.registrarCseId ? [{ path: 'registrarCseId', rule: 'configured', message: `${configured} with Registrar ${context.registrarCseId ?? 'none'}, not the pinned ${asked.registrarCseId}` }] : []),
+  ];
+  if (issues.length === 0) return;
+  // A configured association is never configured again: what to do is said once, after the last difference.
+  const last = issues.at(-1)!;
+  throw validationError([...issues.slice(0, -1), { ...last, message: `${last.message}: a handshake for this device needs a new association id (--association-id)` }], 'association');
+};
+
 /**
  * The association handshake for an association an operator configured. With an operator's token, the association
- * is configured first (the service's 409 saying it is configured already and waiting goes on to the handshake; any
- * other refusal, a gateway's 409 among them, ends the run: configurationRefusal).
+ * is configured first (the service's 409 saying it is configured already and waiting goes on to the handshake when it is
+ * configured as asked; any other refusal, a gateway's 409 among them, ends the run: configurationRefusal). A credential
+ * the device does not hold is refused before anything is sent.
  */
 export const associate = async (
   server: string | DeviceServer,
@@ -174,15 +225,25 @@ export const associate = async (
   if (registreeId === undefined) {
     throw validationError([{ path: 'cseId', rule: 'provisioned', message: `device ${device.nodeId} has no CSE-ID yet: enrol the node, then provision a credential` }], 'association');
   }
+  // Before anything is sent: an association configured at the server for a credential the device does not hold
+  // stays configured after the run fails, and a rerun for another credential took it as its own (found in review 126).
+  if (!device.credentials.has(r.credentialId)) {
+    const pending = state.provisioning?.credentialId === r.credentialId
+      ? `: it is named as pending in ${stateFile(sim.dir)}, so run device provision again with an operator token (--token-file, --token or CREDENCE_TOKEN) to settle it`
+      : '';
+    throw validationError([{ path: 'credentialId', rule: 'held', message: `device ${device.nodeId} holds no credential ${r.credentialId}${pending}` }], 'association');
+  }
   if (r.configureWith !== undefined) {
+    const configuration = {
+      associationId: r.associationId, nodeId: device.nodeId, credentialId: r.credentialId,
+      registree: { kind: 'cse', id: registreeId }, registrarCseId: state.pinned.registrar.id,
+    } as const;
     try {
-      await operatorCommand(r.configureWith, 'configureAssociation', {
-        associationId: r.associationId, nodeId: device.nodeId, credentialId: r.credentialId,
-        registree: { kind: 'cse', id: registreeId }, registrarCseId: state.pinned.registrar.id,
-      });
+      await operatorCommand(r.configureWith, 'configureAssociation', configuration);
     } catch (error) {
       const refusal = configurationRefusal(error, r.associationId);
       if (refusal !== undefined) throw refusal;
+      await assertConfiguredAsAsked(r.configureWith, configuration);
     }
   }
   const outcome = await associateOverHttp(transportOf(server), device, {
