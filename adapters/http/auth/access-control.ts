@@ -58,8 +58,9 @@ export interface AccessControl {
    */
   onRevoked(tokenId: string, listener: () => void): () => void;
   /**
-   * Verifies signature, expiry, the lifetime (at most `maxTtlSeconds`), the subject (never a reserved one) and
-   * revocation; throws CredenceError 'unauthorised' (-> 401) otherwise.
+   * Verifies signature, expiry (the token's `exp` and its record's, which `exp` may not pass), the lifetime (at most
+   * `maxTtlSeconds`), the subject (never a reserved one) and revocation; throws CredenceError 'unauthorised' (-> 401)
+   * otherwise.
    */
   verify(token: string): Promise<Principal>;
   /**
@@ -72,7 +73,7 @@ export interface AccessControl {
    * token is revoked, forgotten or expired. One registry lookup: what a long-lived response (SSE) re-checks.
    */
   remainingMs(principal: Principal): number;
-  /** Whether the token's `exp` has passed at this service's clock (what a refusal then says: `expired`). */
+  /** Whether the token's `exp`, or its record's expiry, has passed at this service's clock (what a refusal then says: `expired`). */
   expired(principal: Principal): boolean;
   /** Issued tokens in issue order, a page at a time; expired ones only when asked. */
   list(args: { limit: number; after?: string; includeExpired?: boolean }): { tokens: TokenSummary[]; next?: string };
@@ -152,12 +153,20 @@ export const createAccessControl = async (options: AccessControlOptions): Promis
     },
     recognises: (token) => accepted.has(token),
     remainingMs(principal) {
-      const remaining = principal.expiresAt.getTime() - clock.now().getTime();
-      if (remaining <= 0) return 0;
+      const now = clock.now().getTime();
+      if (principal.expiresAt.getTime() <= now) return 0;
       const record = registry.find(principal.tokenId);
-      return record === undefined || record.revokedAt !== undefined || record.scopeDamaged === true || isRecordDamaged(record) ? 0 : remaining;
+      if (record === undefined || record.revokedAt !== undefined || record.scopeDamaged === true || isRecordDamaged(record)) return 0;
+      // Whichever ends first, the token's `exp` or its record's expiry (review 127: `verify` holds one to the other,
+      // and a record edited since is read here as the role is).
+      return Math.max(0, Math.min(principal.expiresAt.getTime(), record.expiresAt.getTime()) - now);
     },
-    expired: (principal) => principal.expiresAt.getTime() <= clock.now().getTime(),
+    expired(principal) {
+      const now = clock.now().getTime();
+      if (principal.expiresAt.getTime() <= now) return true;
+      const recorded = registry.find(principal.tokenId)?.expiresAt.getTime();
+      return recorded !== undefined && recorded <= now;
+    },
     list({ limit, after, includeExpired = false }) {
       const now = clock.now();
       const page = registry.list({ limit, ...(after !== undefined ? { after } : {}), includeExpired, now });

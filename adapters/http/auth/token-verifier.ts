@@ -24,7 +24,8 @@ export const tokenVerifier = (options: TokenVerifierOptions): ((token: string) =
   const { registry, clock, keys } = options;
   const verifyToken = jwtVerifier((kid) => keys.verificationKey(kid), options.settings);
   return async (token: string): Promise<Principal> => {
-    const { claims, kid } = await verifyToken(token, clock.now());
+    const now = clock.now();
+    const { claims, kid } = await verifyToken(token, now);
     // A token is good for no longer than this service would issue one for, wherever it was minted (a --data
     // CLI with other settings, another deployment sharing the key).
     if (claims.exp - claims.iat > options.maxTtlSeconds) throw unauthorised('bearer token', 'lifetime longer than tokens.maxTtlSeconds');
@@ -37,9 +38,18 @@ export const tokenVerifier = (options: TokenVerifierOptions): ((token: string) =
     // A record that does not read (a role this version does not know, a time that is no instant: a newer version, a
     // hand edit, damage) is listed `refused` (token-summary.ts), and refused so, whatever the claims say (review 90).
     if (isRecordDamaged(record)) throw unauthorised('bearer token', 'its record does not read');
-    // Defence in depth: a token is only good for what was recorded when it was issued.
-    // ... and signed with the key it was recorded as signed with.
-    if (record.subject !== claims.sub || record.role !== claims.role || record.signedWith !== keys.handleOf(kid)) {
+    // The record's expiry is the token's, whatever its `exp` says: a token whose record expired (kept 30 days, listed
+    // `expired`) signed again with a fresh `exp` by whoever holds the key was taken (review 127). From the instant it
+    // passes, as `credence token list` tells it.
+    if (now.getTime() >= record.expiresAt.getTime()) throw unauthorised('bearer token', 'expired');
+    // Defence in depth: a token is only good for what was recorded when it was issued: no later than its recorded
+    // expiry, and signed with the key it was recorded as signed with.
+    if (
+      record.subject !== claims.sub ||
+      record.role !== claims.role ||
+      claims.exp * 1000 > record.expiresAt.getTime() ||
+      record.signedWith !== keys.handleOf(kid)
+    ) {
       throw unauthorised('bearer token', 'does not match its record');
     }
     // The scope is access.db's alone (no claim carries it), read on every request as the role is. One that does not
