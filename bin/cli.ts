@@ -30,6 +30,7 @@ const MODULES: readonly { readonly commands: readonly string[]; readonly load: L
   { commands: ['export'], load: () => import('./commands/export.ts') },
   { commands: ['log-key'], load: () => import('./commands/log-key.ts') },
   { commands: ['key'], load: () => import('./commands/key.ts') },
+  { commands: ['kek'], load: () => import('./commands/kek.ts') },
 ];
 
 /** Every command module, for the program's own help and for tests that walk the whole command tree. */

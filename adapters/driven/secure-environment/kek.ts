@@ -64,6 +64,9 @@ const readKeyFile = (path: string): Uint8Array => {
   return key;
 };
 
+/** An existing KEK file read as `loadKek` reads it: the next KEK of an interrupted rotation (kek-rotation.ts). */
+export const readKekFile = (path: string): Uint8Array => readKeyFile(path);
+
 /** An existing KEK file checked as `loadKek` will read it (owner, mode, content), before anything is made beside it. */
 export const checkKekFile = (path: string): void => {
   readKeyFile(path).fill(0);

@@ -53,7 +53,23 @@ interface Row {
  * when a transaction commits, so no page copy is kept by SQLite once destroy() returns.
  */
 type Statements = Record<
-  'insert' | 'insertWrap' | 'select' | 'selectWrap' | 'delete' | 'deleteWrap' | 'count' | 'all' | 'owned' | 'reseal' | 'getMeta' | 'setMeta' | 'getWrapMeta' | 'setWrapMeta' | 'lastChange',
+  | 'insert'
+  | 'insertWrap'
+  | 'select'
+  | 'selectWrap'
+  | 'delete'
+  | 'deleteWrap'
+  | 'count'
+  | 'all'
+  | 'allWrap'
+  | 'replaceWrap'
+  | 'owned'
+  | 'reseal'
+  | 'getMeta'
+  | 'setMeta'
+  | 'getWrapMeta'
+  | 'setWrapMeta'
+  | 'lastChange',
   Database.Statement
 >;
 
@@ -125,6 +141,8 @@ export class SealedKeyStore {
       deleteWrap: prepare('DELETE FROM wrap.se_wrapping_keys WHERE handle = ?'),
       count: prepare('SELECT count(*) AS n FROM main.se_keys'),
       all: prepare('SELECT * FROM main.se_keys ORDER BY handle'),
+      allWrap: prepare('SELECT handle, sealed FROM wrap.se_wrapping_keys ORDER BY handle'),
+      replaceWrap: prepare('UPDATE wrap.se_wrapping_keys SET sealed = ? WHERE handle = ?'),
       // Only keys whose wrapping key is there: one without it is destroyed (a row restored from a backup opens nothing).
       owned: prepare(
         `SELECT k.handle, k.kind, k.usage, k.created_at FROM main.se_keys k
@@ -249,6 +267,28 @@ export class SealedKeyStore {
   reseal(handle: KeyHandle, usage: KeyUsage | undefined, sealed: Uint8Array, wrappingKey: Uint8Array): void {
     this.#statements.reseal.run(usage ?? null, Buffer.from(sealed), handle);
     this.#statements.insertWrap.run(handle, Buffer.from(wrappingKey));
+  }
+
+  /**
+   * Every stored wrapping key, sealed under the KEK, for `credence kek rotate`; a row whose key row is gone is among
+   * them (it opens nothing without that row, and is re-sealed all the same).
+   */
+  allWrappingKeys(): { readonly handle: KeyHandle; readonly sealed: Uint8Array }[] {
+    return (this.#statements.allWrap.all() as { handle: string; sealed: Buffer }[]).map((row) => ({ handle: row.handle as KeyHandle, sealed: new Uint8Array(row.sealed) }));
+  }
+
+  /** Replaces a stored wrapping key's seal (inside a transaction: a KEK rotation re-seals all of them at once). */
+  replaceWrappingKey(handle: KeyHandle, sealed: Uint8Array): void {
+    this.#statements.replaceWrap.run(Buffer.from(sealed), handle);
+  }
+
+  /** Replaces each ephemeral key's sealed wrapping key with what `reseal` makes of it (a KEK rotation, once committed). */
+  resealEphemeralWrappingKeys(reseal: (handle: KeyHandle, sealed: Uint8Array) => Uint8Array): void {
+    for (const [handle, entry] of this.#memory) {
+      const next = reseal(handle as KeyHandle, entry.wrappingKey);
+      entry.wrappingKey.fill(0);
+      this.#memory.set(handle, { record: entry.record, wrappingKey: next });
+    }
   }
 
   getMeta(name: string): Uint8Array | undefined {

@@ -161,6 +161,41 @@ export class KeyVault {
     }
   }
 
+  /**
+   * Re-seals every wrapping key and the KEK check value under `next` in one transaction over both files (`credence kek
+   * rotate`; SQLite's super-journal commits the two at once): committed, only `next` opens the keys; rolled back (a
+   * crash, an altered wrapping key), only the KEK this vault was opened with. The keys' own seals, under their wrapping
+   * keys, are left as they are. This vault then works under `next` (copied: the caller still owns and wipes `next`).
+   * Answers how many stored wrapping keys were re-sealed.
+   */
+  resealUnder(next: Uint8Array): number {
+    if (next.length !== KEY_LENGTH) throw new TypeError(`next: a KEK is ${KEY_LENGTH} bytes, not ${next.length}`);
+    const rewrap = (handle: KeyHandle, sealed: Uint8Array): Uint8Array => {
+      const dek = aeadOpen(this.#kek, sealed, wrappingKeyAad(handle));
+      if (dek === undefined) throw alteredKey(handle, 'its wrapping key was altered');
+      try {
+        return aeadSeal(next, dek, wrappingKeyAad(handle), this.#random);
+      } finally {
+        wipe(dek);
+      }
+    };
+    const resealed = this.#store.transaction(() => {
+      const stored = this.#store.allWrappingKeys();
+      for (const { handle, sealed } of stored) this.#store.replaceWrappingKey(handle, rewrap(handle, sealed));
+      this.#store.setMeta('kek_check', aeadSeal(next, KEK_CHECK, KEK_CHECK, this.#random));
+      return stored.length;
+    });
+    this.#store.resealEphemeralWrappingKeys(rewrap);
+    this.#kek.set(next);
+    return resealed;
+  }
+
+  /** Whether the KEK check value as stored now opens under this vault's KEK (a rotation that failed was rolled back). */
+  checkOpensUnderKek(): boolean {
+    const check = this.#store.getMeta('kek_check');
+    return check !== undefined && aeadOpen(this.#kek, check, KEK_CHECK) !== undefined;
+  }
+
   /** The stored metadata, not yet authenticated: use it only to refuse early; unseal() authenticates it. */
   record(handle: KeyHandle): SealedKeyRecord | undefined {
     return this.#store.get(handle);

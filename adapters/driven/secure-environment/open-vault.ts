@@ -5,6 +5,7 @@ import { assertJsonWithin } from '../../../domain/json-limits.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
 import { EmbeddedSecureEnvironmentConfig, IN_FOLDER_KEK_FILE, wrappingKeysPath } from './embedded-config.ts';
 import { loadKek, type KekSource } from './kek.ts';
+import { openVaultAfterRotation } from './kek-next-file.ts';
 import { assertKeyFilesOwned } from './key-store.ts';
 import { KeyVault } from './key-vault.ts';
 
@@ -61,6 +62,11 @@ export const openVault = (config: unknown, random: RandomSource): { vault: KeyVa
   // Before the KEK, which may be created: a refusal for another account's key file leaves nothing new behind.
   assertKeyFilesOwned(parsed.data.database, wrappingKeysPath(parsed.data));
   const kek = loadKek(parsed.data.kek, random);
-  const vault = KeyVault.open(parsed.data.database, wrappingKeysPath(parsed.data), kek, random, kekMismatch(parsed.data.kek, parsed.data.database));
+  const mismatch = kekMismatch(parsed.data.kek, parsed.data.database);
+  // A KEK file may have a next KEK beside it, left by a rotation interrupted after its commit: that one then opens.
+  const vault =
+    parsed.data.kek.source === 'file'
+      ? openVaultAfterRotation(parsed.data.database, wrappingKeysPath(parsed.data), parsed.data.kek.path, kek, random, mismatch)
+      : KeyVault.open(parsed.data.database, wrappingKeysPath(parsed.data), kek, random, mismatch);
   return { vault, ...(parsed.data.owners ? { owners: parsed.data.owners } : {}) };
 };

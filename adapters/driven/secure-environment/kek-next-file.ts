@@ -1,0 +1,88 @@
+import { closeSync, existsSync, fsyncSync, openSync, renameSync, unlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { isCredenceError } from '../../../domain/errors.ts';
+import { toBase64url } from '../../../domain/crypto/base64url.ts';
+import type { RandomSource } from '../../../domain/ports/random.ts';
+import { writeFileAtomic } from '../files/index.ts';
+import { readKekFile } from './kek.ts';
+import { KEK_MATCHES_DATABASE, KeyVault } from './key-vault.ts';
+
+/**
+ * `credence kek rotate` (review 127): every wrapping key and the KEK check value re-sealed under a new KEK, and the KEK
+ * file replaced, so a leaked copy of the old KEK opens nothing this folder holds from then on. Three steps, each
+ * durable before the next, so a crash anywhere leaves a folder one of the two KEKs on disk opens:
+ * 1. the new KEK written beside the KEK as `<kek>.next` (temp, fsync, link, fsync of the folder);
+ * 2. the re-seal committed, in one transaction of both files (key-vault.ts resealUnder);
+ * 3. `<kek>.next` renamed over the KEK, the folder fsynced: the old KEK's bytes are no longer in any file.
+ * Crashed after 1, the KEK still opens the keys and `<kek>.next` sealed nothing: the next rotation removes it.
+ * Crashed after 2, the KEK no longer opens the check value and `<kek>.next` does: the next opening (openVault) uses it
+ * and finishes step 3. A side file rather than a second KEK kept in the database: the KEK never leaves a file of its own.
+ */
+export const nextKekFileOf = (kekPath: string): string => `${kekPath}.next`;
+
+/** Makes a rename in `folder` durable (a power loss could otherwise bring the old KEK back after step 3). */
+const fsyncFolder = (folder: string): void => {
+  if (process.platform === 'win32') return;
+  const fd = openSync(folder, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+};
+
+/** Step 1: the new KEK durable beside the KEK; exclusive, so a side file left by a crash is never overwritten unseen. */
+export const writeNextKek = (kekPath: string, next: Uint8Array): void => {
+  writeFileAtomic(nextKekFileOf(kekPath), `${toBase64url(next)}\n`, { mode: 0o600, exclusive: true });
+};
+
+/**
+ * Step 3: `<kek>.next` renamed over the KEK and the folder fsynced. A side file already gone was renamed by another
+ * opening of the folder that found the re-seal committed (openVault): the KEK file holds the new KEK already.
+ */
+export const finishKekRotation = (kekPath: string): void => {
+  try {
+    renameSync(nextKekFileOf(kekPath), kekPath);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  fsyncFolder(dirname(kekPath));
+};
+
+const isKekMismatch = (error: unknown): boolean =>
+  isCredenceError(error) && error.problem.code === 'validation' && error.problem.issues.some((issue) => issue.rule === KEK_MATCHES_DATABASE);
+
+/**
+ * The vault under `kek` (read from `kekPath`), or, when that KEK no longer opens the check value and `<kek>.next` does,
+ * under the next KEK, step 3 then finished (a rotation crashed between its commit and its rename). A side file the
+ * KEK's opening leaves is one of a rotation that never committed: harmless, left for the next rotation to remove
+ * (removing it here could race a rotation in progress). Takes ownership of `kek`, as KeyVault.open does.
+ */
+export const openVaultAfterRotation = (database: string, wrappingKeys: string, kekPath: string, kek: Uint8Array, random: RandomSource, kekMismatch: string): KeyVault => {
+  try {
+    return KeyVault.open(database, wrappingKeys, kek, random, kekMismatch);
+  } catch (error) {
+    // Only then is a side file read: one that sealed nothing (or that a crash damaged) never stops the KEK opening.
+    if (!isKekMismatch(error) || !existsSync(nextKekFileOf(kekPath))) throw error;
+  }
+  const next = readKekFile(nextKekFileOf(kekPath));
+  // KeyVault.open owns `next` from here (wiped on its refusal): a mismatch again means neither KEK opens the keys.
+  const vault = KeyVault.open(database, wrappingKeys, next, random, kekMismatch);
+  try {
+    finishKekRotation(kekPath);
+  } catch (error) {
+    vault.close();
+    throw error;
+  }
+  return vault;
+};
+
+/** Removes a side file that sealed nothing (a rotation that never committed), durably. */
+export const removeNextKek = (kekPath: string): void => {
+  try {
+    unlinkSync(nextKekFileOf(kekPath));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  fsyncFolder(dirname(kekPath));
+};
