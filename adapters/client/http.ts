@@ -12,7 +12,10 @@ import { ProblemJson } from './answers.ts';
 
 /** How long one request may take, the answer included, unless the caller says otherwise. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
-/** The largest answer read when the caller names none: an evidence bundle's file limit (bin/files.ts), far past any other. */
+/**
+ * The largest answer read when the caller names none: an evidence bundle's file limit (bin/files.ts), far past any other.
+ * Callers name a bound fitting the route's answer (operator.ts, device/transport.ts).
+ */
 export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 
 export interface ProblemDocument {
@@ -192,6 +195,7 @@ export const request = async <T = unknown>(baseUrl: string, options: RequestOpti
   if (options.body !== undefined) headers['content-type'] = 'application/json';
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const deadline = AbortSignal.timeout(timeoutMs);
+  const started = performance.now();
   const signal = options.signal === undefined ? deadline : AbortSignal.any([options.signal, deadline]);
   // The caller's own abort is theirs to handle; the deadline is a server too slow to answer.
   const failure = (error: unknown): unknown =>
@@ -214,5 +218,8 @@ export const request = async <T = unknown>(baseUrl: string, options: RequestOpti
   if (!response.ok) throw problemOf(response, text);
   const type = response.headers.get('content-type') ?? '';
   const body: unknown = /json/.test(type) && text.length > 0 ? parseJson(text, what) : text;
+  // The deadline's timer cannot fire while a body is parsed, so an answer whose parse ran past it is checked here: the
+  // timeout covers the whole answer, its reading and parsing too (review 126).
+  if (performance.now() - started > timeoutMs && options.signal?.aborted !== true) throw new ServerTimeout(baseUrl, timeoutMs);
   return { status: response.status, headers: response.headers, body: body as T };
 };

@@ -13,10 +13,33 @@ import {
   StateAtJson,
   TimelineJson,
 } from './answers.ts';
-import { request, UnexpectedResponse, type HttpResponse } from './http.ts';
+import { DEFAULT_MAX_RESPONSE_BYTES, request, UnexpectedResponse, type HttpResponse, type RequestOptions } from './http.ts';
 
 export { UnexpectedResponse } from './http.ts';
 
+
+/**
+ * The largest answer read from each route, fitted to what it answers (review 126: every read took up to 64 MiB, so a
+ * server or proxy answering `device init`'s entity check with 64 MiB held it for seconds and 1.4 GB of heap, past
+ * `--timeout`). A command outcome, a token, a pseudonym's answer, a checkpoint or a consistency proof is a few
+ * kilobytes, its ids and instants bounded (SER-001); an outcome echoes the data of the command's own events, so it is
+ * read up to this plus the size of the command sent.
+ */
+export const MAX_ONE_ANSWER_BYTES = 1024 * 1024;
+/**
+ * One entity, or its state at an instant: its context lists one live association (or application instance) per event
+ * that added it, up to limits.maxEntityEvents (default 10,000), each of ids of at most 256 characters (domain/ids.ts),
+ * so under 6 MB at that bound.
+ */
+export const MAX_ENTITY_BYTES = 8 * 1024 * 1024;
+/**
+ * Listings and bundles, legitimately large: an entity page or timeline without `limit` is every entry (up to
+ * limits.maxEntityEvents, default 10,000, or 100,000 items of answers.ts), compliance answers up to 10,000 rows, a replay
+ * 10,000 findings, an inclusion proof one event (of data up to the server's body limit, at most 64 MiB), and an
+ * evidence bundle every event of one entity (up to limits.maxEntityEvents, a credential's too: each association adds
+ * one) with its proof, the most `credence verify FILE` reads back (bin/files.ts FILE_LIMITS.bundle).
+ */
+export const MAX_LISTING_BYTES = DEFAULT_MAX_RESPONSE_BYTES;
 
 /** The `credence-events-behind` header: a whole number, or absent (a server before it). */
 const EventsBehindHeader = z.string().regex(/^\d{1,15}$/).transform(Number).optional();
@@ -161,15 +184,21 @@ export interface OperatorClientOptions {
 }
 
 export const operatorClient = (baseUrl: string, token: string, options: OperatorClientOptions = {}): OperatorClient => {
-  const get = async (path: string, accept?: string): Promise<unknown> =>
-    (await request(baseUrl, { path, token, ...(accept !== undefined ? { accept } : {}), ...options })).body;
+  const send = (path: string, maxResponseBytes: number, more: Partial<RequestOptions> = {}): Promise<HttpResponse> =>
+    request(baseUrl, { path, token, maxResponseBytes, ...more, ...options });
+  const get = async (path: string, maxResponseBytes: number, accept?: string): Promise<unknown> =>
+    (await send(path, maxResponseBytes, accept !== undefined ? { accept } : {})).body;
   /** GET `path`, its body parsed with `schema`; a body of another shape names the route in the error. */
-  const read = async <S extends z.ZodType>(schema: S, path: string, route: string, accept?: string): Promise<z.infer<S>> =>
-    parseBody(schema, await get(path, accept), `GET ${route}`);
+  const read = async <S extends z.ZodType>(schema: S, path: string, route: string, maxResponseBytes: number, accept?: string): Promise<z.infer<S>> =>
+    parseBody(schema, await get(path, maxResponseBytes, accept), `GET ${route}`);
+  /** POST `body`: the answer may echo the data sent, so it may be that much larger than one answer. */
+  const postFor = (path: string, body: unknown): Promise<HttpResponse> =>
+    send(path, MAX_ONE_ANSWER_BYTES + Buffer.byteLength(JSON.stringify(body) ?? ''), { method: 'POST', body });
+  const post = async (path: string, body: unknown): Promise<unknown> => (await postFor(path, body)).body;
   return {
     baseUrl,
     command: async (body) => {
-      const response: HttpResponse = await request(baseUrl, { method: 'POST', path: '/v1/commands', token, body, ...options });
+      const response = await postFor('/v1/commands', body);
       return { status: response.status, outcome: parseBody(CommandOutcomeJson, response.body, 'POST /v1/commands'), body: response.body };
     },
     entities: (filter) =>
@@ -177,14 +206,15 @@ export const operatorClient = (baseUrl: string, token: string, options: Operator
         EntityPageJson,
         `/v1/entities${query({ kind: filter.kind, state: filter.state, limit: filter.limit?.toString(), cursor: filter.cursor })}`,
         '/v1/entities',
+        MAX_LISTING_BYTES,
       ),
-    entity: (kind, id) => read(EntityJson, entityPath(kind, id), '/v1/entities/{kind}/{id}'),
-    timeline: (kind, id) => read(TimelineJson, `${entityPath(kind, id)}/timeline`, '/v1/entities/{kind}/{id}/timeline'),
-    stateAt: (kind, id, at) => read(StateAtJson, `${entityPath(kind, id)}/state${query({ at })}`, '/v1/entities/{kind}/{id}/state'),
-    complianceCatalog: () => get('/v1/compliance'),
-    compliance: (name, params) => read(ComplianceAnswerJson, `/v1/compliance/${segment(name)}${query(params)}`, `/v1/compliance/${name}`),
+    entity: (kind, id) => read(EntityJson, entityPath(kind, id), '/v1/entities/{kind}/{id}', MAX_ENTITY_BYTES),
+    timeline: (kind, id) => read(TimelineJson, `${entityPath(kind, id)}/timeline`, '/v1/entities/{kind}/{id}/timeline', MAX_LISTING_BYTES),
+    stateAt: (kind, id, at) => read(StateAtJson, `${entityPath(kind, id)}/state${query({ at })}`, '/v1/entities/{kind}/{id}/state', MAX_ENTITY_BYTES),
+    complianceCatalog: () => get('/v1/compliance', MAX_ONE_ANSWER_BYTES),
+    compliance: (name, params) => read(ComplianceAnswerJson, `/v1/compliance/${segment(name)}${query(params)}`, `/v1/compliance/${name}`, MAX_LISTING_BYTES),
     complianceCsv: async (name, params) => {
-      const response = await request(baseUrl, { path: `/v1/compliance/${segment(name)}${query(params)}`, token, accept: 'text/csv', ...options });
+      const response = await send(`/v1/compliance/${segment(name)}${query(params)}`, MAX_LISTING_BYTES, { accept: 'text/csv' });
       const behind = EventsBehindHeader.safeParse(response.headers.get('credence-events-behind') ?? undefined);
       const truncated = response.headers.get('credence-truncated');
       return {
@@ -194,27 +224,27 @@ export const operatorClient = (baseUrl: string, token: string, options: Operator
         nextAfter: /^\d{1,19}$/.test(response.headers.get('credence-next-after') ?? '') ? response.headers.get('credence-next-after')! : undefined,
       };
     },
-    replay: (options = {}) => read(FleetReplayJson, `/v1/replay${query({ full: options.full === true ? 'true' : undefined })}`, '/v1/replay'),
-    replayEntity: (kind, id) => read(EntityReplayJson, `/v1/replay/${segment(kind)}/${segment(id)}`, '/v1/replay/{kind}/{id}'),
-    projections: () => read(ProjectionStatusJson, '/v1/projections', '/v1/projections'),
-    checkpoint: () => read(CheckpointNote, '/v1/transparency/checkpoint', '/v1/transparency/checkpoint', 'text/plain'),
-    inclusionProof: (params) => get(`/v1/transparency/proofs/inclusion${query(params)}`),
+    replay: (options = {}) => read(FleetReplayJson, `/v1/replay${query({ full: options.full === true ? 'true' : undefined })}`, '/v1/replay', MAX_LISTING_BYTES),
+    replayEntity: (kind, id) => read(EntityReplayJson, `/v1/replay/${segment(kind)}/${segment(id)}`, '/v1/replay/{kind}/{id}', MAX_LISTING_BYTES),
+    projections: () => read(ProjectionStatusJson, '/v1/projections', '/v1/projections', MAX_ONE_ANSWER_BYTES),
+    checkpoint: () => read(CheckpointNote, '/v1/transparency/checkpoint', '/v1/transparency/checkpoint', MAX_ONE_ANSWER_BYTES, 'text/plain'),
+    inclusionProof: (params) => get(`/v1/transparency/proofs/inclusion${query(params)}`, MAX_LISTING_BYTES),
     consistencyProof: (from, to) =>
-      read(ConsistencyAnswerJson, `/v1/transparency/proofs/consistency${query({ from, to })}`, '/v1/transparency/proofs/consistency'),
-    evidence: (kind, id) => get(`/v1/transparency/evidence/${segment(kind)}/${segment(id)}`),
+      read(ConsistencyAnswerJson, `/v1/transparency/proofs/consistency${query({ from, to })}`, '/v1/transparency/proofs/consistency', MAX_ONE_ANSWER_BYTES),
+    evidence: (kind, id) => get(`/v1/transparency/evidence/${segment(kind)}/${segment(id)}`, MAX_LISTING_BYTES),
     rotatePseudonym: async (body) =>
-      parseBody(PseudonymRotationJson, (await request(baseUrl, { method: 'POST', path: '/v1/pseudonyms/rotations', token, body, ...options })).body, 'POST /v1/pseudonyms/rotations'),
+      parseBody(PseudonymRotationJson, await post('/v1/pseudonyms/rotations', body), 'POST /v1/pseudonyms/rotations'),
     resolvePseudonym: async (body) =>
-      parseBody(PseudonymResolutionJson, (await request(baseUrl, { method: 'POST', path: '/v1/pseudonyms/resolutions', token, body, ...options })).body, 'POST /v1/pseudonyms/resolutions'),
-    issueToken: async (body) => parseBody(IssuedTokenJson, (await request(baseUrl, { method: 'POST', path: '/v1/tokens', token, body, ...options })).body, 'POST /v1/tokens'),
+      parseBody(PseudonymResolutionJson, await post('/v1/pseudonyms/resolutions', body), 'POST /v1/pseudonyms/resolutions'),
+    issueToken: async (body) => parseBody(IssuedTokenJson, await post('/v1/tokens', body), 'POST /v1/tokens'),
     listTokens: async (page = {}) =>
       parseBody(
         TokenPageJson,
-        await get(`/v1/tokens${query({ limit: page.limit?.toString(), after: page.after, includeExpired: page.includeExpired === true ? 'true' : undefined })}`),
+        await get(`/v1/tokens${query({ limit: page.limit?.toString(), after: page.after, includeExpired: page.includeExpired === true ? 'true' : undefined })}`, MAX_LISTING_BYTES),
         'GET /v1/tokens',
       ),
     revokeToken: async (tokenId) => {
-      const response = await request(baseUrl, { method: 'DELETE', path: `/v1/tokens/${segment(tokenId)}`, token, ...options });
+      const response = await send(`/v1/tokens/${segment(tokenId)}`, MAX_ONE_ANSWER_BYTES, { method: 'DELETE' });
       // Only the route's own answer says the token is revoked: a 200 from something in front of the server (a proxy's
       // page, a login form) revoked nothing, and `token revoke` must not report a token still valid as revoked.
       if (response.status !== 204) throw new UnexpectedResponse('DELETE /v1/tokens/{tokenId}', `status ${response.status}, not 204 (revoked)`);

@@ -1,4 +1,4 @@
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { clientCommandId } from '../../../domain/event-ids.ts';
@@ -13,7 +13,8 @@ import { Device } from '../../../adapters/protocols/procedures/index.ts';
 import { clientOf, type ServerTarget } from '../options.ts';
 import { now, openDeviceSecureEnvironment, random } from './simulator.ts';
 import { forgetPendingInit, readPendingInit, writePendingInit, type PendingInit } from './pending-init.ts';
-import { lockDeviceFolder, makeDeviceFolder, type SayOnStderr } from './folder-lock.ts';
+import { DEVICE_LOCK_DB_FILE } from '../../../adapters/driven/files/index.ts';
+import { DEVICE_LOCK_FILE, lockDeviceFolder, makeDeviceFolder, type SayOnStderr } from './folder-lock.ts';
 import { hasState, writeState, type DeviceState } from './state.ts';
 import { operatorCommand, transportOf } from './steps.ts';
 
@@ -66,9 +67,12 @@ const mustBeNew = async (target: ServerTarget, kind: 'node' | 'credential', id: 
  * written: an init whose outcome is unknown (an answer lost in transit, the state unwritable) is finished by running
  * it again, with the same key and so the same commands (found in review: a rerun was refused, its node left with a
  * credential whose key was gone). A refusal by the server destroys the new key and writes no state: a folder this
- * run made is removed. The folder is locked from right after it is made (or found) to the end; while another command
- * holds it, the init is refused before anything is sent, and the folder left as it is. The temps of interrupted
- * writes the lock's sweep removed (an unfinished init's folder may hold some) are said through `say`.
+ * run made is removed, and in a folder that was there before, the files this run put in it (its Secure Environment's,
+ * its lock's), and only those. The pins are fetched before the Secure Environment is opened, so a refused pin makes
+ * none (found in review 126: a refused init left a KEK and a database in an existing folder). The folder is locked
+ * from right after it is made (or found) to the end; while another command holds it, the init is refused before
+ * anything is sent, and the folder left as it is. The temps of interrupted writes the lock's sweep removed (an
+ * unfinished init's folder may hold some) are said through `say`.
  */
 export const factory = async (target: ServerTarget, r: FactoryRequest, onUnfinished?: () => void, say?: SayOnStderr): Promise<DeviceState> => {
   mustBeNewDevice(r.dir);
@@ -81,11 +85,14 @@ export const factory = async (target: ServerTarget, r: FactoryRequest, onUnfinis
   }
   // Made by this very run or not, then locked before anything else (folder-lock.ts): only the run that made the
   // folder may remove it, and only while it holds the lock, so a losing init never removes the one that won.
+  const before = existsSync(r.dir) ? new Set(readdirSync(r.dir)) : undefined;
   const made = makeDeviceFolder(r.dir);
   const lock = lockDeviceFolder(r.dir, say);
+  let ours: ReturnType<typeof filesOfThisRun> | undefined;
   let keep = false;
   let se: ReturnType<typeof openDeviceSecureEnvironment> | undefined;
   try {
+    if (!made) ours = filesOfThisRun(r.dir, before);
     // Another init may have finished between the check above and the lock.
     mustBeNewDevice(r.dir);
     const registration = JSON.stringify(registerData(r));
@@ -109,8 +116,8 @@ export const factory = async (target: ServerTarget, r: FactoryRequest, onUnfinis
       await mustBeNew(target, 'node', r.nodeId, 'nodeId');
       await mustBeNew(target, 'credential', r.bootstrapCredentialId, 'bootstrapId');
     }
-    se = openDeviceSecureEnvironment(r.dir);
     const pinned = await fetchPinnedInfrastructure(transportOf(target));
+    se = openDeviceSecureEnvironment(r.dir);
     const device = new Device({ nodeId: r.nodeId, se, now, random });
     let pending = unfinished;
     if (pending !== undefined) await mustHoldPendingKey(device, r.dir, pending);
@@ -166,10 +173,34 @@ export const factory = async (target: ServerTarget, r: FactoryRequest, onUnfinis
     try {
       se?.close();
       if (!keep && made) rmSync(r.dir, { recursive: true, force: true });
+      // Still under the lock: no other command writes the folder meanwhile.
+      if (!keep && ours !== undefined) ours.remove();
     } finally {
       lock.release();
     }
   }
+};
+
+/**
+ * What a refused init in a folder that was there before (`before`, listed before its lock was taken) removes: every
+ * file made in it from when the lock is held (its Secure Environment's, a pending init) and the lock's own database
+ * if this run made it. Were anything else new when the lock was taken, another run wrote the folder in between, and
+ * the lock's database may be that run's: it stays. The holder file goes with the lock's release.
+ */
+const filesOfThisRun = (dir: string, before: ReadonlySet<string> | undefined): { remove(): void } => {
+  const locked = new Set(readdirSync(dir));
+  const lockFiles = [DEVICE_LOCK_DB_FILE, `${DEVICE_LOCK_DB_FILE}-journal`, DEVICE_LOCK_FILE];
+  const others = [...locked].filter((name) => !lockFiles.includes(name) && before?.has(name) !== true);
+  const lockMadeHere = before !== undefined && !before.has(DEVICE_LOCK_DB_FILE) && others.length === 0;
+  return {
+    remove: () => {
+      for (const name of readdirSync(dir)) {
+        if (name === DEVICE_LOCK_FILE || name.startsWith(DEVICE_LOCK_DB_FILE)) continue;
+        if (!locked.has(name)) rmSync(join(dir, name), { recursive: true, force: true });
+      }
+      if (lockMadeHere) rmSync(join(dir, DEVICE_LOCK_DB_FILE), { force: true });
+    },
+  };
 };
 
 /** Refused when `dir` holds a device already: a folder is one device for its whole life. */
