@@ -32,7 +32,7 @@ describe('a pki read model built with one row per serial', () => {
     expect(readCheckpoint(db, 'pki')).toBeUndefined();
     expect(pkiCompleteness(db)).toEqual({ complete: false, position: undefined, until: 42n });
     // Opened again: nothing more happens (the rebuild it marked stands).
-    db.exec("INSERT INTO pki_certificates VALUES ('cred-a', 'default', '7f01', '2027-01-01T00:00:00.000Z')");
+    db.exec("INSERT INTO pki_certificates (credential_id, ca_id, serial, not_after) VALUES ('cred-a', 'default', '7f01', '2027-01-01T00:00:00.000Z')");
     setupPkiTables(db);
     expect(db.prepare('SELECT COUNT(*) AS n FROM pki_certificates').get()).toEqual({ n: 1n });
     db.close();

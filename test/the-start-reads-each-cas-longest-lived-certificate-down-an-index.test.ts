@@ -79,7 +79,8 @@ describe("the start's check of the URL a folder's certificates name", () => {
     const db = new Database(':memory:');
     db.defaultSafeIntegers(true);
     setupCheckpoints(db);
-    db.exec(`CREATE TABLE pki_certificates (credential_id TEXT PRIMARY KEY, ca_id TEXT NOT NULL, serial TEXT NOT NULL, not_after TEXT NOT NULL) WITHOUT ROWID;
+    // With the issuing key's column (review 127), which an earlier file lacks and is rebuilt for.
+    db.exec(`CREATE TABLE pki_certificates (credential_id TEXT PRIMARY KEY, ca_id TEXT NOT NULL, serial TEXT NOT NULL, not_after TEXT NOT NULL, issuer_key_id TEXT) WITHOUT ROWID;
       CREATE INDEX pki_certificates_by_serial ON pki_certificates (ca_id, serial)`);
     insert(db, 'cred-a', 'ca-a', '2027-01-01T00:00:00.000Z');
     writeCheckpoint(db, 'pki', { position: 42n, occurredAt: '2026-06-01T00:00:00.000Z' });

@@ -33,6 +33,15 @@ export const startPkiPublisher = (o: PkiPublisherOptions): Promise<PkiRevocation
           'they stay on its CRLs and revoked on OCSP; revoke again each credential the restored log still holds with that ' +
           'certificate (same serial), so that the log says what the CRLs say',
       ),
+    // Said at warn, once per CA at start (review 127): a CA made again under the same id, its predecessor's
+    // certificates still held by live credentials.
+    onCaKeyReplaced: (caId, certificates) =>
+      o.log.warn(
+        { caId, certificates },
+        `CA ${caId} holds ${certificates} live certificate(s) another key signed under the same id: its key was replaced ` +
+          "in place, and its OCSP answers unknown for them and its CRLs leave them out. Rotate those credentials and revoke " +
+          'the old ones (docs/pki.md, "A CA key is compromised"); a new CA belongs under a new id (credence ca init --id)',
+      ),
     // Said at warn, once per CA: public facts only (its id and its certificates' end), never a key handle.
     onCaEnded: (caId, endedAt) =>
       o.log.warn(

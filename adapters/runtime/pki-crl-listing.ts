@@ -1,6 +1,6 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { revokedCertificateDer } from '../../domain/x509/revocation/index.ts';
-import { revocationsAfter, type RevocationRow } from '../../projections/pki/index.ts';
+import { revocationIssuer, revokedCertificateDer } from '../../domain/x509/revocation/index.ts';
+import { revocationsAfter, revokedSerialsOfAnotherKey, type RevocationRow } from '../../projections/pki/index.ts';
 import { boundCrlExpiryMarks, memoryCrlExpiryMarks, type CrlExpiryMarks } from '../driven/pki/crl-expiry-marks.ts';
 import { memoryPublishedRevocations, type PublishedRevocation } from '../driven/pki/published-revocations.ts';
 import { readCompletePki, type PkiIncomplete } from './pki-complete.ts';
@@ -45,6 +45,12 @@ export class CrlListing {
   /** Serials on the list: a certificate revoked twice (its first revocation stands) is one entry. */
   #serials = new Set<string>();
   readonly #ledger: PublishedLedger;
+  /**
+   * The CA's current key as the certificates it signs name it (lower-case hex): its CRLs list the revocations of those
+   * only, not of what a predecessor under the same id signed (review 127; RFC 5280 5.1: a CRL lists what its issuer
+   * issued). The old CA's CRLs, signed by the old key, are where those are listed.
+   */
+  readonly #keyId: string;
   /** Published revocations the read model did not hold when last read whole, by serial, until it holds them again. */
   #notInLog = new Map<string, PublishedRevocation>();
   /** Whether the last write to the ledger failed (reported once per run of failures). */
@@ -62,6 +68,7 @@ export class CrlListing {
     this.#marksStore = options.marks ?? memoryCrlExpiryMarks();
     this.#marks = new Map(this.#marksStore.load());
     this.#ledger = options.published ?? new PublishedLedger(memoryPublishedRevocations());
+    this.#keyId = Buffer.from(revocationIssuer(options.ca.certificate).keyIdentifier).toString('hex');
   }
 
   get entries(): EntryBuffer {
@@ -92,8 +99,16 @@ export class CrlListing {
     const reload = this.#reload;
     const resets = this.#resets;
     const rows: RevocationRow[] = [];
+    // A reload also lists what was published and the read model lacks: not what another key under this id signed,
+    // which the published-revocations file (kept by CA id) may hold from the CA this one replaced (review 127).
+    let anotherKey = new Set<string>();
+    if (reload) {
+      const read = await readCompletePki(this.#o.reads, this.#o.mustReach, (db) => revokedSerialsOfAnotherKey(db, this.#o.ca.id, this.#keyId));
+      if (!read.ok) return { ok: false, notNow: read.incomplete };
+      anotherKey = read.value;
+    }
     for (let after = reload ? 0 : this.#lastSeq; ; ) {
-      const read = await readCompletePki(this.#o.reads, this.#o.mustReach, (db) => revocationsAfter(db, this.#o.ca.id, after, this.#readPage));
+      const read = await readCompletePki(this.#o.reads, this.#o.mustReach, (db) => revocationsAfter(db, this.#o.ca.id, after, this.#readPage, this.#keyId));
       if (!read.ok) return { ok: false, notNow: read.incomplete };
       // A reset came while reading (it commits with the rebuild's first transaction): read again, as it left the
       // tables. Not 0 with what was read before: the caller would then sign from entries that miss what the read
@@ -146,7 +161,7 @@ export class CrlListing {
       this.#serials = serials;
       this.#lastSeq = 0;
     }
-    const notInLog = reload ? this.#listPublishedNotInLog(thisUpdate) : [];
+    const notInLog = reload ? this.#listPublishedNotInLog(thisUpdate, anotherKey) : [];
     added += notInLog.length;
     if (rows.length > 0) this.#lastSeq = rows[rows.length - 1]!.seq;
     return { ok: true, added, reloaded: reload, notInLog };
@@ -164,8 +179,10 @@ export class CrlListing {
    * Not those whose entries left the CRLs for good at `thisUpdate`: there is nothing left to list or to revoke again,
    * though their records may wait for enough of them to be forgotten.
    */
-  #listPublishedNotInLog(thisUpdate: number): PublishedRevocation[] {
-    const missing = this.#ledger.missingFrom(this.#serials).filter((r) => !this.#leftForGood(r.serialNumber, thisUpdate));
+  #listPublishedNotInLog(thisUpdate: number, anotherKey: ReadonlySet<string>): PublishedRevocation[] {
+    const missing = this.#ledger
+      .missingFrom(this.#serials)
+      .filter((r) => !anotherKey.has(r.serialNumber) && !this.#leftForGood(r.serialNumber, thisUpdate));
     this.#notInLog = new Map(missing.map((r) => [r.serialNumber, r]));
     for (const r of missing) {
       this.#serials.add(r.serialNumber);

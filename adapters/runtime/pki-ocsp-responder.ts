@@ -29,6 +29,8 @@ export class OcspResponder {
   readonly ca: IssuingCa;
   readonly #o: OcspResponderOptions;
   readonly #issuer: RevocationIssuer;
+  /** The CA's current key as the certificates it signs name it (their authorityKeyIdentifier), lower-case hex. */
+  readonly #keyId: string;
   readonly #validityMs: number;
   /** When the CA's chain ends (pki-ended-cas.ts): no answer is valid past it. */
   readonly #chainEnd: number;
@@ -50,6 +52,7 @@ export class OcspResponder {
     this.#o = options;
     this.ca = options.ca;
     this.#issuer = revocationIssuer(options.ca.certificate);
+    this.#keyId = Buffer.from(this.#issuer.keyIdentifier).toString('hex');
     this.#validityMs = options.validityMs ?? DEFAULT_OCSP_VALIDITY_MS;
     this.#chainEnd = chainEndOf(options.ca);
     const maxCached = options.maxCached ?? 100_000;
@@ -92,11 +95,15 @@ export class OcspResponder {
    */
   #status(db: Database.Database, id: OcspCertId, now: number, toRecord: PublishedRevocation[]): CertStatus {
     if (!this.#ours(id)) return { status: 'unknown' };
+    // By the key that signed the certificate, not only the CA id: a CA made again under the same id (its key
+    // compromised) must not answer `good` for what the old key signed (review 127; `unknown`, RFC 6960 2.2). Before
+    // the published revocations, which are kept by CA id and may be the old CA's.
+    const standing = certificateStanding(db, this.ca.id, id.serialNumber, this.#keyId);
+    if (standing.status === 'unknown' && standing.anotherKey === true) return { status: 'unknown' };
     // What a CRL listed stands, as the CRLs keep it: its first time and reason, even when the log lost it (a restore)
     // or holds a later revocation of the same certificate.
     const published = this.#o.published?.get(id.serialNumber);
     if (published !== undefined) return { status: 'revoked', revokedAt: Date.parse(published.revokedAt), reason: published.reason };
-    const standing = certificateStanding(db, this.ca.id, id.serialNumber);
     switch (standing.status) {
       case 'revoked':
         // A `revoked` a relying party saw must survive a restore of the event log, as a CRL entry does: recorded before

@@ -1,5 +1,7 @@
 import type { OwnedSecureEnvironment, RandomSource } from '../../domain/ports/index.ts';
 import { pkiUrls, type CaId, type IssuingCa } from '../../domain/x509/issuing-ca.ts';
+import { revocationIssuer } from '../../domain/x509/revocation/index.ts';
+import { certificatesOfAnotherKey } from '../../projections/pki/index.ts';
 import { fileCrlExpiryMarks, memoryCrlExpiryMarks } from '../driven/pki/crl-expiry-marks.ts';
 import { fileCrlNumbers, memoryCrlNumbers } from '../driven/pki/crl-numbers.ts';
 import { filePublishedRevocations, memoryPublishedRevocations, type PublishedRevocation } from '../driven/pki/published-revocations.ts';
@@ -7,7 +9,7 @@ import { loadIssuingCas } from '../driven/pki/index.ts';
 import { OcspSigningKey, type OcspResponderCredential } from '../driven/pki/ocsp-signing-key.ts';
 import type { Credence } from './credence.ts';
 import { openCommittedReadModel, type CommittedReadModel } from './pki-committed.ts';
-import { pkiStartFloor, refuseAnotherLog } from './pki-complete.ts';
+import { pkiStartFloor, readCompletePki, refuseAnotherLog } from './pki-complete.ts';
 import { CrlPublisher } from './pki-crl-publisher.ts';
 import { DEFAULT_CREDENTIAL_LIFETIME_MS, EndedCas, type CaEnding } from './pki-ended-cas.ts';
 import { OcspResponder } from './pki-ocsp-responder.ts';
@@ -51,6 +53,13 @@ export interface PkiRevocationOptions {
    * `credentialLifetimeMs`: called once per CA, at start or at a tick.
    */
   readonly onCaEndingSoon?: (caId: CaId, ending: CaEnding) => void;
+  /**
+   * A CA holds, under its id, live certificates (neither revoked nor expired) another key signed: it was made again
+   * under the same id (review 127). Its OCSP answers `unknown` for them and its CRLs leave them out; the credentials
+   * are to be rotated (docs/pki.md, "A CA key is compromised"). Called once per CA at start, when the read model is
+   * complete then.
+   */
+  readonly onCaKeyReplaced?: (caId: CaId, certificates: number) => void;
   /** How long a remotely provisioned credential, and so its certificate, lasts (default a year, the Infrastructure's). */
   readonly credentialLifetimeMs?: number;
 }
@@ -197,6 +206,26 @@ export const startPkiRevocation = async (o: PkiRevocationOptions): Promise<PkiRe
     reads.close();
     await overdue.stop();
     throw error;
+  }
+
+  if (o.onCaKeyReplaced !== undefined) {
+    for (const caId of byCa.keys()) {
+      const ca = cas.find((c) => c.id === caId)!;
+      const keyId = Buffer.from(revocationIssuer(ca.certificate).keyIdentifier).toString('hex');
+      const read = await readCompletePki(reads, floor.mustReach, (db) => certificatesOfAnotherKey(db, caId, keyId, new Date(o.now()).toISOString())).catch(
+        (error: unknown) => {
+          report(`ocsp:${caId}`, error);
+          return undefined;
+        },
+      );
+      if (read?.ok === true && read.value > 0) {
+        try {
+          o.onCaKeyReplaced(caId as CaId, read.value);
+        } catch (error) {
+          report(`ocsp:${caId}`, error);
+        }
+      }
+    }
   }
 
   let ticking: Promise<void> | undefined;

@@ -2,5 +2,5 @@ export { PkiChanges } from './changes.ts';
 export { issuedByOurCa } from './issued-by-our-ca.ts';
 export type { PkiListener, RevocationNotice } from './changes.ts';
 export { PKI_EVENT_TYPES, PKI_PROJECTION, pkiProjection, pkiWritesHeldOpen } from './projection.ts';
-export { certificateStanding, pkiCompleteness, revocationContent, revocationsAfter } from './tables.ts';
+export { certificatesOfAnotherKey, certificateStanding, pkiCompleteness, revocationContent, revocationsAfter, revokedSerialsOfAnotherKey } from './tables.ts';
 export type { CertificateStanding, PkiCompleteness, RevocationRow } from './tables.ts';

@@ -4,6 +4,7 @@ import { isSerialHex, revokedCertificateDer } from '../../domain/x509/revocation
 import type { DecodedEvent } from '../../domain/stored.ts';
 import { BatchSlot, readCheckpoint, type Projection, type ResetCause } from '../runtime/index.ts';
 import type { PkiChanges } from './changes.ts';
+import { issuingKeyId } from './issuing-key.ts';
 import { certificateOfCredential, forgetRebuild, markRebuild, PKI_PROJECTION, recordCertificate, recordRevocation, resetPkiTables, setupPkiTables } from './tables.ts';
 
 export { PKI_PROJECTION };
@@ -38,7 +39,7 @@ const ourCertificate = (certificate: unknown): { caId: string; serialNumber: str
 
 /**
  * The revocation status of certificates Credence's CAs issued (issue 13), from the events alone: CredentialIssued
- * with `certificate.issuingCa` and `serialNumber` records the certificate; CredentialRevoked records its revocation
+ * with `certificate.issuingCa` and `serialNumber` records the certificate and the key that signed it (issuing-key.ts); CredentialRevoked records its revocation
  * with the reason and the event's recorded time, and its CRL entry encoded once. Per event: one or two
  * primary-key statements, whatever the number already revoked. Rebuilt from position 0 it gives the same rows.
  *
@@ -70,7 +71,9 @@ export const pkiProjection = (changes?: PkiChanges): Projection => {
         case 'CredentialIssued': {
           const ours = ourCertificate(e.event.data.certificate);
           if (ours === undefined || e.event.data.certificate === undefined) return;
-          recordCertificate(db, { credentialId: e.event.data.credentialId, ...ours, notAfter: e.event.data.certificate.notAfter });
+          const { notAfter, der } = e.event.data.certificate;
+          const issuerKeyId = issuingKeyId(der);
+          recordCertificate(db, { credentialId: e.event.data.credentialId, ...ours, notAfter, ...(issuerKeyId !== undefined ? { issuerKeyId } : {}) });
           return;
         }
         case 'CredentialRevoked': {

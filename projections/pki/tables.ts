@@ -24,12 +24,22 @@ const setupInTransaction = (db: Database.Database): void => {
   // credential's dropped): rebuilt from the log, the signers waiting until they reach where these had got to, so a
   // revocation of a credential whose row was dropped reaches the CRLs and OCSP (found in review of that change).
   const oneRowPerSerial = prepared(db, "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'pki_certificates_serial'").get() !== undefined;
-  const reached = oneRowPerSerial ? readCheckpoint(db, PKI_PROJECTION)?.position : undefined;
+  // Tables written before the issuing key was recorded (review 127): their rows say which CA id, not which key, so a
+  // CA made again under the same id answered for its predecessor's certificates. Rebuilt from the log as above.
+  const columns = prepared(db, "SELECT name FROM pragma_table_info('pki_certificates')").all() as { name: string }[];
+  const withoutIssuingKey = columns.length > 0 && !columns.some((c) => c.name === 'issuer_key_id');
+  const rebuild = oneRowPerSerial || withoutIssuingKey;
+  const reached = rebuild ? readCheckpoint(db, PKI_PROJECTION)?.position : undefined;
+  if (withoutIssuingKey) db.exec('ALTER TABLE pki_certificates ADD COLUMN issuer_key_id TEXT');
   db.exec(`CREATE TABLE IF NOT EXISTS pki_certificates (
     credential_id TEXT PRIMARY KEY,
     ca_id TEXT NOT NULL,
     serial TEXT NOT NULL,
-    not_after TEXT NOT NULL
+    not_after TEXT NOT NULL,
+    -- The authorityKeyIdentifier (hex) of the certificate: the CA key that signed it (issuing-key.ts). NULL for a
+    -- certificate recorded without its DER (events written before it was required) or without that extension,
+    -- answered by its CA id alone.
+    issuer_key_id TEXT
   ) WITHOUT ROWID;
   DROP INDEX IF EXISTS pki_certificates_serial;
   CREATE INDEX IF NOT EXISTS pki_certificates_by_serial ON pki_certificates (ca_id, serial);
@@ -53,7 +63,7 @@ const setupInTransaction = (db: Database.Database): void => {
     id INTEGER PRIMARY KEY CHECK (id = 1),
     position INTEGER NOT NULL
   )`);
-  if (!oneRowPerSerial) return;
+  if (!rebuild) return;
   resetPkiTables(db);
   if (reached !== undefined) markRebuild(db, reached);
   deleteCheckpoint(db, PKI_PROJECTION);
@@ -104,6 +114,8 @@ export interface IssuedCertificateRow {
   readonly caId: string;
   readonly serialNumber: string;
   readonly notAfter: string;
+  /** The authorityKeyIdentifier of the certificate, lower-case hex (issuing-key.ts); absent when unknown. */
+  readonly issuerKeyId?: string;
 }
 
 /**
@@ -112,11 +124,12 @@ export interface IssuedCertificateRow {
  * dropped, and revoking that credential left the certificate good.
  */
 export const recordCertificate = (db: Database.Database, row: IssuedCertificateRow): void => {
-  prepared(db, 'INSERT OR IGNORE INTO pki_certificates (credential_id, ca_id, serial, not_after) VALUES (?, ?, ?, ?)').run(
+  prepared(db, 'INSERT OR IGNORE INTO pki_certificates (credential_id, ca_id, serial, not_after, issuer_key_id) VALUES (?, ?, ?, ?, ?)').run(
     row.credentialId,
     row.caId,
     row.serialNumber,
     row.notAfter,
+    row.issuerKeyId ?? null,
   );
 };
 
@@ -170,9 +183,18 @@ const toRow = (r: Row): RevocationRow => ({
   entry: new Uint8Array(r.entry.buffer, r.entry.byteOffset, r.entry.byteLength),
 });
 
-/** A CA's revocations after `seq` (0: all), in order, at most `limit`. */
-export const revocationsAfter = (db: Database.Database, caId: string, seq: number, limit = 1_000_000): RevocationRow[] =>
-  (prepared(db, 'SELECT * FROM pki_revocations WHERE ca_id = ? AND seq > ? ORDER BY seq LIMIT ?').all(caId, seq, limit) as Row[]).map(toRow);
+/**
+ * A CA's revocations after `seq` (0: all), in order, at most `limit`. With `issuerKeyId` (the CA's current key, its
+ * subjectKeyIdentifier in lower-case hex), only those of certificates that key signed, or of certificates whose key is
+ * not recorded: a CA made again under the same id does not list its predecessor's (review 127).
+ */
+export const revocationsAfter = (db: Database.Database, caId: string, seq: number, limit = 1_000_000, issuerKeyId?: string): RevocationRow[] =>
+  (
+    (issuerKeyId === undefined
+      ? prepared(db, 'SELECT * FROM pki_revocations WHERE ca_id = ? AND seq > ? ORDER BY seq LIMIT ?').all(caId, seq, limit)
+      : prepared(db, `SELECT r.* FROM pki_revocations r LEFT JOIN pki_certificates c ON c.credential_id = r.credential_id
+          WHERE r.ca_id = ? AND r.seq > ? AND (c.issuer_key_id IS NULL OR c.issuer_key_id = ?) ORDER BY r.seq LIMIT ?`).all(caId, seq, issuerKeyId, limit)) as Row[]
+  ).map(toRow);
 
 export type CertificateStanding =
   | { readonly status: 'good'; readonly notAfter: string }
@@ -184,15 +206,26 @@ export type CertificateStanding =
       readonly credentialId: string;
       readonly notAfter: string;
     }
-  | { readonly status: 'unknown' };
+  | {
+      readonly status: 'unknown';
+      /** Recorded under this CA id, but signed by another key than the one asked about (review 127). */
+      readonly anotherKey?: true;
+    };
 
-/** What the OCSP responder answers for (CA, serial): two primary-key lookups. */
-export const certificateStanding = (db: Database.Database, caId: string, serialNumber: string): CertificateStanding => {
-  const revoked = prepared(db, 'SELECT revoked_at, reason, credential_id, not_after FROM pki_revocations WHERE ca_id = ? AND serial = ?').get(
-    caId,
-    serialNumber,
-  ) as { revoked_at: string; reason: string; credential_id: string; not_after: string } | undefined;
+/**
+ * What the OCSP responder answers for (CA, serial): two primary-key lookups. With `issuerKeyId` (the CA's current key,
+ * its subjectKeyIdentifier in lower-case hex), a certificate another key signed is `unknown`: this responder does not
+ * know it under this issuer (RFC 6960 2.2), however its CA id reads (review 127: a CA made again under the same id
+ * answered `good` for what its predecessor's key signed). A certificate whose key is not recorded is its CA id's.
+ */
+export const certificateStanding = (db: Database.Database, caId: string, serialNumber: string, issuerKeyId?: string): CertificateStanding => {
+  const revoked = prepared(
+    db,
+    `SELECT r.revoked_at, r.reason, r.credential_id, r.not_after, c.issuer_key_id FROM pki_revocations r
+      LEFT JOIN pki_certificates c ON c.credential_id = r.credential_id WHERE r.ca_id = ? AND r.serial = ?`,
+  ).get(caId, serialNumber) as { revoked_at: string; reason: string; credential_id: string; not_after: string; issuer_key_id: string | null } | undefined;
   if (revoked !== undefined) {
+    if (!sameIssuingKey(revoked.issuer_key_id, issuerKeyId)) return { status: 'unknown', anotherKey: true };
     return {
       status: 'revoked',
       revokedAt: revoked.revoked_at,
@@ -201,11 +234,46 @@ export const certificateStanding = (db: Database.Database, caId: string, serialN
       notAfter: revoked.not_after,
     };
   }
-  const issued = prepared(db, 'SELECT not_after FROM pki_certificates WHERE ca_id = ? AND serial = ? LIMIT 1').get(caId, serialNumber) as
-    | { not_after: string }
+  const issued = prepared(db, 'SELECT not_after, issuer_key_id FROM pki_certificates WHERE ca_id = ? AND serial = ? LIMIT 1').get(caId, serialNumber) as
+    | { not_after: string; issuer_key_id: string | null }
     | undefined;
-  return issued === undefined ? { status: 'unknown' } : { status: 'good', notAfter: issued.not_after };
+  if (issued === undefined) return { status: 'unknown' };
+  return sameIssuingKey(issued.issuer_key_id, issuerKeyId) ? { status: 'good', notAfter: issued.not_after } : { status: 'unknown', anotherKey: true };
 };
+
+/**
+ * The serials of `caId`'s revocations of certificates another key than `issuerKeyId` signed: what a CA made again
+ * under the same id must not list, even where its published-revocations file (kept by CA id) holds them.
+ */
+export const revokedSerialsOfAnotherKey = (db: Database.Database, caId: string, issuerKeyId: string): Set<string> =>
+  new Set(
+    (
+      prepared(
+        db,
+        `SELECT r.serial FROM pki_revocations r JOIN pki_certificates c ON c.credential_id = r.credential_id
+          WHERE r.ca_id = ? AND c.issuer_key_id IS NOT NULL AND c.issuer_key_id <> ?`,
+      ).all(caId, issuerKeyId) as { serial: string }[]
+    ).map((r) => r.serial),
+  );
+
+const sameIssuingKey = (recorded: string | null, current: string | undefined): boolean => recorded === null || current === undefined || recorded === current;
+
+/**
+ * How many certificates of `caId` another key than `issuerKeyId` signed that are neither revoked nor past `now`: a
+ * CA made again under the same id while credentials still hold its predecessor's certificates (review 127). Those
+ * certificates are `unknown` to its OCSP responder and absent from its CRLs; the credentials are to be rotated. One
+ * pass over the CA's certificates, at a start.
+ */
+export const certificatesOfAnotherKey = (db: Database.Database, caId: string, issuerKeyId: string, now: string): number =>
+  Number(
+    (
+      prepared(
+        db,
+        `SELECT COUNT(*) AS n FROM pki_certificates c WHERE c.ca_id = ? AND c.not_after > ? AND c.issuer_key_id IS NOT NULL AND c.issuer_key_id <> ?
+          AND NOT EXISTS (SELECT 1 FROM pki_revocations r WHERE r.ca_id = c.ca_id AND r.serial = c.serial)`,
+      ).get(caId, now, issuerKeyId) as { n: number | bigint }
+    ).n,
+  );
 
 /** Every revocation of a CA by serial, without `seq` (which a rebuild may renumber): what a rebuild is compared with. */
 export const revocationContent = (db: Database.Database, caId: string): Omit<RevocationRow, 'seq'>[] =>
