@@ -41,7 +41,7 @@ export const atomicWriteTempName = (name: string, pid: number, random: Uint8Arra
 const tempPathFor = (path: string): string => join(dirname(path), atomicWriteTempName(basename(path), process.pid, randomBytes(TEMP_RANDOM_BYTES)));
 
 /** Makes the folder entry (a rename or link) durable: without this a power loss can undo it after we returned. */
-const fsyncFolder = (folder: string): void => {
+export const fsyncFolder = (folder: string): void => {
   // Windows cannot open a folder as a file, and NTFS journals the rename itself.
   if (process.platform === 'win32') return;
   const fd = openSync(folder, 'r');

@@ -1,9 +1,9 @@
-import { closeSync, existsSync, fsyncSync, openSync, renameSync, unlinkSync } from 'node:fs';
+import { existsSync, renameSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { isCredenceError } from '../../../domain/errors.ts';
 import { toBase64url } from '../../../domain/crypto/base64url.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
-import { writeFileAtomic } from '../files/index.ts';
+import { fsyncFolder, writeFileAtomic } from '../files/index.ts';
 import { readKekFile } from './kek.ts';
 import { KEK_MATCHES_DATABASE, KeyVault } from './key-vault.ts';
 
@@ -19,17 +19,6 @@ import { KEK_MATCHES_DATABASE, KeyVault } from './key-vault.ts';
  * and finishes step 3. A side file rather than a second KEK kept in the database: the KEK never leaves a file of its own.
  */
 export const nextKekFileOf = (kekPath: string): string => `${kekPath}.next`;
-
-/** Makes a rename in `folder` durable (a power loss could otherwise bring the old KEK back after step 3). */
-const fsyncFolder = (folder: string): void => {
-  if (process.platform === 'win32') return;
-  const fd = openSync(folder, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-};
 
 /** Step 1: the new KEK durable beside the KEK; exclusive, so a side file left by a crash is never overwritten unseen. */
 export const writeNextKek = (kekPath: string, next: Uint8Array): void => {
