@@ -1,6 +1,6 @@
-import { copyFileSync, cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { secureEnvironmentConfigForDataDir } from '../adapters/driven/secure-environment/index.ts';
 import { nextKekFileOf, writeNextKek } from '../adapters/driven/secure-environment/kek-next-file.ts';
 import { openVault } from '../adapters/driven/secure-environment/open-vault.ts';
@@ -18,6 +18,20 @@ import { temporaryFolders } from './support/temp-dirs.ts';
  * its steps leaves a folder that opens.
  */
 const scratch = temporaryFolders('credence-kek-rotate-');
+
+/** While set, renaming a `<kek>.next` over its KEK fails as over a bind-mounted file (EBUSY), as review 128 met it. */
+const rename = vi.hoisted(() => ({ busy: false }));
+vi.mock('node:fs', async (original) => {
+  const fs = await original<typeof import('node:fs')>();
+  const renameSync: typeof fs.renameSync = (from, to) => {
+    if (rename.busy && String(from).endsWith('.next')) throw Object.assign(new Error(`EBUSY: resource busy or locked, rename`), { code: 'EBUSY' });
+    fs.renameSync(from, to);
+  };
+  return { ...fs, renameSync, default: { ...fs, renameSync } };
+});
+afterEach(() => {
+  rename.busy = false;
+});
 const OWNER = 'maf:infrastructure';
 const message = new Uint8Array([1, 2, 3]);
 
@@ -182,5 +196,49 @@ describe('a KEK rotation interrupted between its steps leaves a folder that open
     expect(existsSync(nextKekFileOf(kek))).toBe(false);
     expect(readFileSync(kek, 'utf8')).not.toBe(readFileSync(oldCopy, 'utf8'));
     await allWork(dir, keys);
+  });
+});
+
+describe('a KEK file a rotation cannot simply rename over (review 128)', () => {
+  it('bind-mounted (the rename fails with EBUSY): the new KEK is written into it in place, and every key opens under it', async () => {
+    const { dir, keys } = await folderWithKeys();
+    const oldKek = readFileSync(kekOf(dir), 'utf8');
+    rename.busy = true;
+    const { code, err } = await credence(['kek', 'rotate', '--data', dir]);
+    rename.busy = false;
+    expect({ code, err }).toEqual({ code: 0, err: '' });
+    expect(readFileSync(kekOf(dir), 'utf8')).not.toBe(oldKek);
+    expect(existsSync(nextKekFileOf(kekOf(dir)))).toBe(false);
+    await allWork(dir, keys);
+  });
+
+  it('a symbolic link: refused naming its target, nothing changed (the rename would leave the old KEK there)', async () => {
+    const { dir } = await folderWithKeys();
+    const target = join(scratch(), 'credence.kek');
+    copyFileSync(kekOf(dir), target);
+    const link = join(scratch(), 'kek-link');
+    symlinkSync(target, link);
+    const before = snapshot(dir);
+    const kekBefore = readFileSync(target, 'utf8');
+    const { rmSync } = await import('node:fs');
+    rmSync(kekOf(dir));
+    const inFolder = snapshot(dir);
+    const { code, err } = await credence(['kek', 'rotate', '--data', dir], { CREDENCE_KEK_FILE: link });
+    expect(code).toBe(1);
+    expect(err).toContain(`the KEK file ${link} is a symbolic link`);
+    expect(err).toContain(target);
+    expect(readFileSync(target, 'utf8')).toBe(kekBefore);
+    expect(snapshot(dir)).toEqual(inFolder);
+    expect(Object.keys(before).length).toBeGreaterThan(Object.keys(inFolder).length);
+  });
+
+  it('in a device folder: refused (its commands hold another lock, and would go on sealing under the old KEK)', async () => {
+    const { dir } = await folderWithKeys();
+    writeFileSync(join(dir, 'device.json'), '{}', { mode: 0o600 });
+    const before = snapshot(dir);
+    const { code, err } = await credence(['kek', 'rotate', '--data', dir]);
+    expect(code).toBe(1);
+    expect(err).toContain('is a device folder');
+    expect(snapshot(dir)).toEqual(before);
   });
 });

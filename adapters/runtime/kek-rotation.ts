@@ -1,7 +1,8 @@
-import { existsSync } from 'node:fs';
+import { existsSync, lstatSync, realpathSync } from 'node:fs';
+import { join } from 'node:path';
 import type { RandomSource } from '../../domain/ports/index.ts';
 import { validationError } from '../../domain/errors.ts';
-import { assertOwnedByProcessIfPresent, withPrivateUmask } from '../driven/files/index.ts';
+import { assertOwnedByProcessIfPresent, DEVICE_LOCK_DB_FILE, withPrivateUmask } from '../driven/files/index.ts';
 import { secureEnvironmentConfigForDataDir, wrappingKeysPath } from '../driven/secure-environment/index.ts';
 import { rotateKek } from '../driven/secure-environment/kek-rotation.ts';
 import { systemRandom } from './data-folder.ts';
@@ -24,8 +25,7 @@ export const rotateDataFolderKek = (
   deps: { readonly env: Readonly<Record<string, string | undefined>>; readonly random?: RandomSource },
 ): KekRotated => {
   const kekFile = kekFileOf(deps.env);
-  const config = secureEnvironmentConfigForDataDir(dir, kekFile);
-  if (!existsSync(config.database)) throw noSecureEnvironment(dir);
+  const config = refuseUnrotatable(dir, deps.env);
   if (kekFile !== undefined) {
     assertKekFileUsable(kekFile, dir);
     assertNoKekLeftInFolder(dir, kekFile);
@@ -38,9 +38,42 @@ export const rotateDataFolderKek = (
   return { resealed, kekFile: kekPath };
 };
 
+/**
+ * What refuses a rotation before anything is made (the caller checks it before taking the folder's lock, whose file is
+ * then not made): no key database; a device folder, whose commands hold device-lock.db, not this lock, and one running
+ * would go on sealing new keys under the KEK it read, which no file would hold any more (review 128); a KEK file that is
+ * a symbolic link, which the rename would replace, leaving the old KEK's bytes in its target (review 128).
+ */
+export const refuseUnrotatable = (dir: string, env: Readonly<Record<string, string | undefined>>) => {
+  const config = secureEnvironmentConfigForDataDir(dir, kekFileOf(env));
+  if (!existsSync(config.database)) throw noSecureEnvironment(dir);
+  if (existsSync(join(dir, DEVICE_LOCK_DB_FILE)) || existsSync(join(dir, 'device.json'))) throw aDeviceFolder(dir);
+  if (config.kek.source === 'file' && lstatSync(config.kek.path, { throwIfNoEntry: false })?.isSymbolicLink() === true) throw aLinkedKek(config.kek.path);
+  return config;
+};
+
 /** The refusal of a folder that holds no embedded Secure Environment (no key database), naming the folder. */
 export const noSecureEnvironment = (dir: string) =>
   validationError(
     [{ path: 'data', rule: 'secure_environment_present', message: `${dir} holds no embedded Secure Environment (no secure-environment.sqlite): there is no KEK to rotate; is it the data folder?` }],
     'KEK rotation',
   );
+
+const aDeviceFolder = (dir: string) =>
+  validationError(
+    [{ path: 'data', rule: 'data_folder', message: `${dir} is a device folder (device.json, device-lock.db): its KEK is the device's, rotated by none of the service's commands; run this on the service's data folder` }],
+    'KEK rotation',
+  );
+
+const aLinkedKek = (kekPath: string) => {
+  let target: string;
+  try {
+    target = realpathSync(kekPath);
+  } catch {
+    target = 'the file it points to';
+  }
+  return validationError(
+    [{ path: 'kek', rule: 'kek_not_a_link', message: `the KEK file ${kekPath} is a symbolic link: a rotation would replace the link and leave the old KEK in ${target}; set ${KEK_FILE_ENVIRONMENT_VARIABLE} to ${target} itself (and point the service there too), then rotate` }],
+    'KEK rotation',
+  );
+};

@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { validationError } from '../../domain/errors.ts';
@@ -29,10 +28,9 @@ const rotate = async (args: Options, io: Io): Promise<number> => {
       'KEK rotation',
     );
   }
-  const { noSecureEnvironment, rotateDataFolderKek } = await import('../../adapters/runtime/kek-rotation.ts');
-  const { secureEnvironmentConfigForDataDir } = await import('../../adapters/driven/secure-environment/index.ts');
-  // Before the lock, which makes service-lock.db: a folder without a key database is left as it was.
-  if (!existsSync(secureEnvironmentConfigForDataDir(data).database)) throw noSecureEnvironment(data);
+  const { refuseUnrotatable, rotateDataFolderKek } = await import('../../adapters/runtime/kek-rotation.ts');
+  // Before the lock, which makes service-lock.db: a folder refused is left as it was.
+  refuseUnrotatable(data, env);
   let lock;
   try {
     lock = sayRemovedStrays(runtime.lockDataFolder(data, env), data, io, 'kek rotate');

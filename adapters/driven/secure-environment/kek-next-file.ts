@@ -1,6 +1,6 @@
-import { existsSync, renameSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { isCredenceError } from '../../../domain/errors.ts';
+import { isCredenceError, validationError } from '../../../domain/errors.ts';
 import { toBase64url } from '../../../domain/crypto/base64url.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
 import { fsyncFolder, writeFileAtomic } from '../files/index.ts';
@@ -33,9 +33,46 @@ export const finishKekRotation = (kekPath: string): void => {
   try {
     renameSync(nextKekFileOf(kekPath), kekPath);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return fsyncFolder(dirname(kekPath));
+    // A KEK file that cannot be renamed over (one bind-mounted into its folder: EBUSY, review 128) is written in
+    // place; until then only `<kek>.next` opens the keys, so a failure says how to finish by hand.
+    writeNextKekInPlace(kekPath, code);
   }
   fsyncFolder(dirname(kekPath));
+};
+
+/**
+ * The next KEK's bytes written over the KEK file's own (one short write of the same length, fsynced), then the side
+ * file removed: a crash before the fsync leaves `<kek>.next`, which the next opening finishes with again.
+ */
+const writeNextKekInPlace = (kekPath: string, renameCode: string | undefined): void => {
+  const next = nextKekFileOf(kekPath);
+  try {
+    const bytes = readFileSync(next);
+    const fd = openSync(kekPath, 'r+');
+    try {
+      writeSync(fd, bytes, 0, bytes.length, 0);
+      ftruncateSync(fd, bytes.length);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+      bytes.fill(0);
+    }
+    unlinkSync(next);
+  } catch (error) {
+    throw validationError(
+      [{
+        path: 'kek',
+        rule: 'kek_replaced',
+        message:
+          `the keys are sealed under the new KEK in ${next}, but it could not replace ${kekPath} (rename: ${renameCode ?? 'failed'}; ` +
+          `in place: ${(error as NodeJS.ErrnoException).code ?? 'failed'}): copy ${next} over ${kekPath} (mode 0600), then remove ${next}; ` +
+          'never delete it before: no other KEK opens the keys',
+      }],
+      'KEK rotation',
+    );
+  }
 };
 
 const isKekMismatch = (error: unknown): boolean =>
