@@ -1,27 +1,14 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { describe, expect, it } from 'vitest';
 import { fetchPinnedInfrastructure, httpDeviceTransport } from '../adapters/client/device/index.ts';
 import { ServerTimeout, UnexpectedResponse } from '../adapters/client/http.ts';
+import { handlerServers } from './support/canned-server.ts';
 
 // SER-001 (found in review): the device transport read answers up to the client's 64 MiB default and parsed them
 // before any message limit applied; a 16 MiB `[[[[…` answer cost 7 s and half a gigabyte before it was refused as
 // nested too deep. And it waited the client's default 30 s whatever the caller's timeout.
 
-const closers: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const close of closers.splice(0)) await close();
-});
-
-const serve = async (handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> => {
-  const server = createServer(handler);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  closers.push(() => new Promise<void>((resolve) => {
-    server.closeAllConnections();
-    server.close(() => resolve());
-  }));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-};
+const serve = handlerServers();
 
 const SIXTEEN_MIB = 16 * 1024 * 1024;
 

@@ -1,8 +1,8 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { describe, expect, it } from 'vitest';
 import { ServerTimeout, UnexpectedResponse } from '../adapters/client/http.ts';
 import { MAX_ENTITY_BYTES, MAX_ONE_ANSWER_BYTES, operatorClient } from '../adapters/client/operator.ts';
+import { handlerServers } from './support/canned-server.ts';
 
 // Found in review 126: the operator client read every answer up to the client's 64 MiB default, so a server (or
 // anything on the path) answering `device init`'s entity check or a command with 64 MiB of `[[],[],…]` held it and
@@ -10,20 +10,7 @@ import { MAX_ENTITY_BYTES, MAX_ONE_ANSWER_BYTES, operatorClient } from '../adapt
 // a command outcome up to MAX_ONE_ANSWER_BYTES plus what it sent, and refused as it is read, naming the request and
 // the bound.
 
-const closers: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const close of closers.splice(0)) await close();
-});
-
-const serve = async (handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> => {
-  const server = createServer(handler);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  closers.push(() => new Promise<void>((resolve) => {
-    server.closeAllConnections();
-    server.close(() => resolve());
-  }));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-};
+const serve = handlerServers();
 
 const SIXTEEN_MIB = 16 * 1024 * 1024;
 

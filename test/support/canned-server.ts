@@ -1,5 +1,6 @@
-import { createServer, type Server } from 'node:http';
-import { afterAll, beforeAll } from 'vitest';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 
 /**
  * Call inside a describe: a server on 127.0.0.1 that answers each path set in `answers` with 200 and that JSON, and
@@ -42,4 +43,28 @@ export const problemServer = (status: number) => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
   return state;
+};
+
+/**
+ * Call at the top of a test file: `serve(handler)` starts a server on 127.0.0.1 answering with `handler` and gives its
+ * URL; each is closed, its connections cut, after the test that started it. For tests of what a client does with a
+ * hostile or broken server's answer.
+ */
+export const handlerServers = () => {
+  const closers: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const close of closers.splice(0)) await close();
+  });
+  return async (handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> => {
+    const server = createServer(handler);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    closers.push(
+      () =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections();
+          server.close(() => resolve());
+        }),
+    );
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  };
 };
