@@ -7,10 +7,10 @@ import { DEFAULT_CRL_VALIDITY_MS } from '../adapters/runtime/pki-crl-publisher-o
 import type { RecordedEvent } from '../domain/ports/event-store.ts';
 import type { LoggedLeaf, StreamSlot } from '../domain/ports/transparency-log.ts';
 import { eventLeafHash } from '../domain/transparency/leaf.ts';
-import type { IssuingCa } from '../domain/x509/issuing-ca.ts';
 import { revokedCertificateDer } from '../domain/x509/revocation/index.ts';
 import { recordRevocation, setupPkiTables } from '../projections/pki/tables.ts';
 import { setupCheckpoints } from '../projections/runtime/checkpoints.ts';
+import { testCa } from './support/pki-test-ca.ts';
 import { indexLegacyLeaves } from '../projections/transparency/stream-index.ts';
 
 // Two walks over every row of a large folder ran as one synchronous run (the embedded store and the read model answer
@@ -64,7 +64,7 @@ describe('a CA whose CRL lists many revocations', () => {
     const db = bigRevocationList();
     const reads = openCommittedReadModel(db);
     const listing = new CrlListing(
-      { reads, ca: { id: 'ca-big' } as IssuingCa, urls: { deltaCrl: 'http://127.0.0.1:9/pki/ca-big/delta-crl' }, numbers: memoryCrlNumbers(() => Date.now()), now: () => Date.now() },
+      { reads, ca: await testCa('ca-big'), urls: { deltaCrl: 'http://127.0.0.1:9/pki/ca-big/delta-crl' }, numbers: memoryCrlNumbers(() => Date.now()), now: () => Date.now() },
       DEFAULT_CRL_VALIDITY_MS,
     );
 
