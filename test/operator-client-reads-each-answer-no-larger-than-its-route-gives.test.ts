@@ -35,8 +35,7 @@ const flood = (sent: { bytes: number; whole: boolean }) => (req: IncomingMessage
 
 describe('the operator client', () => {
   it.each([
-    ['an entity read', (url: string) => operatorClient(url, 't').entity('node', 'meter-1'), 'GET /v1/entities/node/meter-1', MAX_ENTITY_BYTES],
-    ['a state read', (url: string) => operatorClient(url, 't').stateAt('node', 'meter-1', '1'), 'GET /v1/entities/node/meter-1/state', MAX_ENTITY_BYTES],
+    ["a device command's entity read", (url: string) => operatorClient(url, 't').entity('node', 'meter-1', MAX_ENTITY_BYTES), 'GET /v1/entities/node/meter-1', MAX_ENTITY_BYTES],
     ['a command', (url: string) => operatorClient(url, 't').command({ type: 'registerNode', data: {} }), 'POST /v1/commands', MAX_ONE_ANSWER_BYTES],
   ])('refuses %s answered larger than its bound as it reads it, and stops reading', async (_what, call, what, max) => {
     const sent = { bytes: 0, whole: false };
@@ -54,7 +53,7 @@ describe('the operator client', () => {
 
   it('refuses one whose Content-Length says it is larger, reading none of it', async () => {
     const url = await serve((_req, res) => res.writeHead(200, { 'content-type': 'application/json', 'content-length': 2 * MAX_ENTITY_BYTES }).write('{'));
-    await expect(operatorClient(url, 't').entity('credential', 'c-1')).rejects.toThrow(
+    await expect(operatorClient(url, 't').entity('credential', 'c-1', MAX_ENTITY_BYTES)).rejects.toThrow(
       `unexpected answer from server to GET /v1/entities/credential/c-1: the answer is larger than ${MAX_ENTITY_BYTES} bytes`,
     );
   });
@@ -65,7 +64,7 @@ describe('the operator client', () => {
         .writeHead(200, { 'content-type': 'application/json' })
         .end(JSON.stringify({ streamId: 'node-meter-1', kind: 'node', id: 'meter-1', state: 'registered', revision: '0', position: '3', context: { liveAssociations: Array.from({ length: 10_000 }, (_, i) => `${'a'.repeat(250)}${i}`) } })),
     );
-    await expect(operatorClient(url, 't').entity('node', 'meter-1')).resolves.toMatchObject({ id: 'meter-1', state: 'registered' });
+    await expect(operatorClient(url, 't').entity('node', 'meter-1', MAX_ENTITY_BYTES)).resolves.toMatchObject({ id: 'meter-1', state: 'registered' });
   });
 
   // The timeout covers the body too: a server that sends its headers and then trickles is as good as unreachable.
@@ -75,4 +74,12 @@ describe('the operator client', () => {
     await expect(answer).rejects.toBeInstanceOf(ServerTimeout);
     await expect(answer).rejects.toMatchObject({ timeoutMs: 300 });
   }, 15_000);
+
+  it("reads an entity past the device commands' bound where its reader gave none (review 129: limits.maxEntityEvents raised)", async () => {
+    const associations = Array.from({ length: 30_000 }, (_, i) => ({ associationId: `a-${i}-${'x'.repeat(120)}`, aeId: `C-${i}-${'y'.repeat(120)}` }));
+    const entity = { streamId: 'application-app-1', kind: 'application', id: 'app-1', state: 'enrolled', revision: '30001', position: '60002', context: { liveInstances: associations } };
+    const url = await serve((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(entity)));
+    expect(JSON.stringify(entity).length).toBeGreaterThan(MAX_ENTITY_BYTES);
+    await expect(operatorClient(url, 't').entity('application', 'app-1')).resolves.toMatchObject({ kind: 'application', id: 'app-1' });
+  }, 30_000);
 });

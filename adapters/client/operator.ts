@@ -27,9 +27,10 @@ export { UnexpectedResponse } from './http.ts';
  */
 export const MAX_ONE_ANSWER_BYTES = 1024 * 1024;
 /**
- * One entity, or its state at an instant: its context lists one live association (or application instance) per event
- * that added it, up to limits.maxEntityEvents (default 10,000), each of ids of at most 256 characters (domain/ids.ts),
- * so under 6 MB at that bound.
+ * One entity as the device commands read it (their node, credential or association): its context lists one live
+ * association (or application instance) per event that added it, up to limits.maxEntityEvents (default 10,000), each of
+ * ids of at most 256 characters (domain/ids.ts), so under 6 MB at that bound. Other reads of an entity or its state
+ * take MAX_LISTING_BYTES: the operator may raise limits.maxEntityEvents up to 10,000,000 (review 129).
  */
 export const MAX_ENTITY_BYTES = 8 * 1024 * 1024;
 /**
@@ -142,7 +143,8 @@ export interface OperatorClient {
   /** The outcome and whether it was appended now (201) or an idempotent replay of a seen command id (200). */
   command(body: CommandRequest): Promise<{ readonly status: number; readonly outcome: CommandOutcomeJson; readonly body: unknown }>;
   entities(filter: { kind?: string; state?: string; limit?: number; cursor?: string }): Promise<EntityPageJson>;
-  entity(kind: string, id: string): Promise<EntityJson>;
+  /** Read up to `maxResponseBytes` (MAX_LISTING_BYTES unless given: a device command gives MAX_ENTITY_BYTES). */
+  entity(kind: string, id: string, maxResponseBytes?: number): Promise<EntityJson>;
   timeline(kind: string, id: string): Promise<TimelineJson>;
   stateAt(kind: string, id: string, at: string): Promise<StateAtJson>;
   /** The query catalog, as the server describes it (not read by this client). */
@@ -208,9 +210,9 @@ export const operatorClient = (baseUrl: string, token: string, options: Operator
         '/v1/entities',
         MAX_LISTING_BYTES,
       ),
-    entity: (kind, id) => read(EntityJson, entityPath(kind, id), '/v1/entities/{kind}/{id}', MAX_ENTITY_BYTES),
+    entity: (kind, id, maxResponseBytes = MAX_LISTING_BYTES) => read(EntityJson, entityPath(kind, id), '/v1/entities/{kind}/{id}', maxResponseBytes),
     timeline: (kind, id) => read(TimelineJson, `${entityPath(kind, id)}/timeline`, '/v1/entities/{kind}/{id}/timeline', MAX_LISTING_BYTES),
-    stateAt: (kind, id, at) => read(StateAtJson, `${entityPath(kind, id)}/state${query({ at })}`, '/v1/entities/{kind}/{id}/state', MAX_ENTITY_BYTES),
+    stateAt: (kind, id, at) => read(StateAtJson, `${entityPath(kind, id)}/state${query({ at })}`, '/v1/entities/{kind}/{id}/state', MAX_LISTING_BYTES),
     complianceCatalog: () => get('/v1/compliance', MAX_ONE_ANSWER_BYTES),
     compliance: (name, params) => read(ComplianceAnswerJson, `/v1/compliance/${segment(name)}${query(params)}`, `/v1/compliance/${name}`, MAX_LISTING_BYTES),
     complianceCsv: async (name, params) => {

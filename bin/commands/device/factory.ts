@@ -10,6 +10,7 @@ import { refusedForGood } from '../../../adapters/client/refused-for-good.ts';
 import { entityReadUnanswered, isEntityAbsent } from '../../../adapters/client/entity-absent.ts';
 import { fetchPinnedInfrastructure } from '../../../adapters/client/device/index.ts';
 import { Device } from '../../../adapters/protocols/procedures/index.ts';
+import { MAX_ENTITY_BYTES } from '../../../adapters/client/operator.ts';
 import { clientOf, type ServerTarget } from '../options.ts';
 import { now, openDeviceSecureEnvironment, random } from './simulator.ts';
 import { forgetPendingInit, readPendingInit, writePendingInit, type PendingInit } from './pending-init.ts';
@@ -51,7 +52,7 @@ const DATA_FOLDER_FILES = ['events.db', 'access.db', 'keys.db', 'readmodels.db',
 const mustBeNew = async (target: ServerTarget, kind: 'node' | 'credential', id: string, path: string): Promise<void> => {
   try {
     // Read as the entity it must be: any other 2xx answer is unexpected, not a sign the id is taken.
-    await clientOf(target).entity(kind, id);
+    await clientOf(target).entity(kind, id, MAX_ENTITY_BYTES);
   } catch (error) {
     if (isEntityAbsent(error)) return;
     throw entityReadUnanswered(error, `device init's check that ${kind} ${id} is unused`, 'device init');
@@ -216,7 +217,7 @@ const mustBeNewDevice = (dir: string): void => {
  */
 const serverMayHoldKey = async (target: ServerTarget, credentialId: string, fingerprint: string): Promise<boolean> => {
   try {
-    const credential = await clientOf(target).entity('credential', credentialId);
+    const credential = await clientOf(target).entity('credential', credentialId, MAX_ENTITY_BYTES);
     const context = credential.context as { readonly fingerprint?: unknown } | null;
     return context?.fingerprint === fingerprint;
   } catch (error) {

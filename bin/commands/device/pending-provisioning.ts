@@ -2,6 +2,7 @@ import type { NodeProvisioningResult } from '../../../domain/protocols/index.ts'
 import { isKeyNotFound, validationError } from '../../../domain/errors.ts';
 import type { CredentialDescriptor } from '../../../domain/crypto/credential.ts';
 import { entityReadUnanswered, isEntityAbsent } from '../../../adapters/client/entity-absent.ts';
+import { MAX_ENTITY_BYTES } from '../../../adapters/client/operator.ts';
 import { clientOf, type ServerTarget } from '../options.ts';
 import { adoptedCertificate, type CertificateOutcome } from './adopted-certificate.ts';
 import type { SimulatedDevice } from './simulator.ts';
@@ -66,7 +67,7 @@ export const clearPending = (sim: SimulatedDevice, leaves: string): void => save
  */
 const recordedByServer = async (target: ServerTarget, pending: PendingProvisioning): Promise<'absent' | { readonly state: string }> => {
   try {
-    const credential = await clientOf(target).entity('credential', pending.credentialId);
+    const credential = await clientOf(target).entity('credential', pending.credentialId, MAX_ENTITY_BYTES);
     const context = credential.context as { readonly fingerprint?: unknown } | null;
     return context?.fingerprint === pending.descriptor.fingerprint ? { state: credential.state } : 'absent';
   } catch (error) {

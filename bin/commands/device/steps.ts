@@ -7,7 +7,7 @@ import { streamIdOf } from '../../../domain/streams.ts';
 import { ProblemResponse, UnexpectedResponse, type ProblemDocument } from '../../../adapters/client/http.ts';
 import { problemDocumentOf } from '../../../adapters/http/problems.ts';
 import { isServiceProblem } from '../../../adapters/client/service-problem.ts';
-import type { CommandOutcomeJson } from '../../../adapters/client/operator.ts';
+import { MAX_ENTITY_BYTES, type CommandOutcomeJson } from '../../../adapters/client/operator.ts';
 import {
   associateOverHttp, httpDeviceTransport, provisionOverHttp, ReceiptOutcomeUnknown, type DeviceTransport,
 } from '../../../adapters/client/device/index.ts';
@@ -190,7 +190,7 @@ const assertConfiguredAsAsked = async (
   target: ServerTarget,
   asked: { readonly associationId: string; readonly nodeId: string; readonly credentialId: string; readonly registree: { readonly kind: string; readonly id: string }; readonly registrarCseId: string },
 ): Promise<void> => {
-  const entity = await clientOf(target).entity('association', asked.associationId);
+  const entity = await clientOf(target).entity('association', asked.associationId, MAX_ENTITY_BYTES);
   const held = ConfiguredAssociation.safeParse(entity);
   if (!held.success) throw new UnexpectedResponse(`GET /v1/entities/association/${asked.associationId}`, 'context: not an association\'s');
   const { context } = held.data;
