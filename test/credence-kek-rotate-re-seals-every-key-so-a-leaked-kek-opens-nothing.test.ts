@@ -20,17 +20,23 @@ import { temporaryFolders } from './support/temp-dirs.ts';
 const scratch = temporaryFolders('credence-kek-rotate-');
 
 /** While set, renaming a `<kek>.next` over its KEK fails as over a bind-mounted file (EBUSY), as review 128 met it. */
-const rename = vi.hoisted(() => ({ busy: false }));
+const rename = vi.hoisted(() => ({ busy: false, readOnly: '' }));
 vi.mock('node:fs', async (original) => {
   const fs = await original<typeof import('node:fs')>();
   const renameSync: typeof fs.renameSync = (from, to) => {
     if (rename.busy && String(from).endsWith('.next')) throw Object.assign(new Error(`EBUSY: resource busy or locked, rename`), { code: 'EBUSY' });
     fs.renameSync(from, to);
   };
-  return { ...fs, renameSync, default: { ...fs, renameSync } };
+  // While `readOnly` names a file, opening it for writing fails as on a read-only mount (root passes a mode's checks).
+  const openSync = ((path: import('node:fs').PathLike, flags?: import('node:fs').OpenMode, mode?: import('node:fs').Mode) => {
+    if (rename.readOnly !== '' && String(path) === rename.readOnly && flags === 'r+') throw Object.assign(new Error('EROFS: read-only file system, open'), { code: 'EROFS' });
+    return fs.openSync(path, flags ?? 'r', mode);
+  }) as typeof fs.openSync;
+  return { ...fs, renameSync, openSync, default: { ...fs, renameSync, openSync } };
 });
 afterEach(() => {
   rename.busy = false;
+  rename.readOnly = '';
 });
 const OWNER = 'maf:infrastructure';
 const message = new Uint8Array([1, 2, 3]);
@@ -240,5 +246,39 @@ describe('a KEK file a rotation cannot simply rename over (review 128)', () => {
     expect(code).toBe(1);
     expect(err).toContain('is a device folder');
     expect(snapshot(dir)).toEqual(before);
+  });
+
+  it('read-only (a secret mounted so): refused before anything is made (review 129: the re-seal was committed, then every opening failed)', async () => {
+    const { dir, keys } = await folderWithKeys();
+    const before = snapshot(dir);
+    rename.readOnly = kekOf(dir);
+    const { code, err } = await credence(['kek', 'rotate', '--data', dir]);
+    rename.readOnly = '';
+    expect(code).toBe(1);
+    expect(err).toContain(`the KEK file ${kekOf(dir)} cannot be written (EROFS)`);
+    expect(snapshot(dir)).toEqual(before);
+    await allWork(dir, keys);
+  });
+
+  it('one that cannot take the next KEK after the commit: every opening opens the keys under <kek>.next, which stays', async () => {
+    const { dir, keys } = await folderWithKeys();
+    const kek = kekOf(dir);
+    const next = systemRandom(32).slice();
+    const { vault } = openVault(secureEnvironmentConfigForDataDir(dir), systemRandom);
+    try {
+      writeNextKek(kek, next);
+      vault.resealUnder(next);
+    } finally {
+      vault.close();
+    }
+    rename.busy = true;
+    rename.readOnly = kek;
+    await allWork(dir, keys);
+    await allWork(dir, keys);
+    expect(existsSync(nextKekFileOf(kek))).toBe(true);
+    rename.busy = false;
+    rename.readOnly = '';
+    await allWork(dir, keys);
+    expect(existsSync(nextKekFileOf(kek))).toBe(false);
   });
 });

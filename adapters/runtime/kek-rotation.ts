@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, realpathSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, openSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RandomSource } from '../../domain/ports/index.ts';
 import { validationError } from '../../domain/errors.ts';
@@ -49,6 +49,7 @@ export const refuseUnrotatable = (dir: string, env: Readonly<Record<string, stri
   if (!existsSync(config.database)) throw noSecureEnvironment(dir);
   if (existsSync(join(dir, DEVICE_LOCK_DB_FILE)) || existsSync(join(dir, 'device.json'))) throw aDeviceFolder(dir);
   if (config.kek.source === 'file' && lstatSync(config.kek.path, { throwIfNoEntry: false })?.isSymbolicLink() === true) throw aLinkedKek(config.kek.path);
+  if (config.kek.source === 'file') refuseUnwritableKek(config.kek.path);
   return config;
 };
 
@@ -76,4 +77,24 @@ const aLinkedKek = (kekPath: string) => {
     [{ path: 'kek', rule: 'kek_not_a_link', message: `the KEK file ${kekPath} is a symbolic link: a rotation would replace the link and leave the old KEK in ${target}; set ${KEK_FILE_ENVIRONMENT_VARIABLE} to ${target} itself (and point the service there too), then rotate` }],
     'KEK rotation',
   );
+};
+
+/**
+ * The KEK file must take the new KEK (renamed over, or written in place): one mounted read-only, as a secret may be,
+ * would leave every key sealed under a KEK only `<kek>.next` holds (review 129). Opened for writing and closed,
+ * nothing written.
+ */
+const refuseUnwritableKek = (kekPath: string): void => {
+  let fd: number;
+  try {
+    fd = openSync(kekPath, 'r+');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    throw validationError(
+      [{ path: 'kek', rule: 'kek_writable', message: `the KEK file ${kekPath} cannot be written (${code ?? 'failed'}): the new KEK must replace it; make it writable for the rotation (a secret mounted read-only: mount it read-write), then rotate` }],
+      'KEK rotation',
+    );
+  }
+  closeSync(fd);
 };

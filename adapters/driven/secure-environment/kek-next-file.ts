@@ -96,9 +96,10 @@ export const openVaultAfterRotation = (database: string, wrappingKeys: string, k
   const vault = KeyVault.open(database, wrappingKeys, next, random, kekMismatch);
   try {
     finishKekRotation(kekPath);
-  } catch (error) {
-    vault.close();
-    throw error;
+  } catch {
+    // The KEK file cannot take it (read-only, say): the keys open under `<kek>.next`, which stays, and every opening
+    // does so again (review 129: refusing here kept the service from starting at all). The rotation's own refusal
+    // said to copy it over the KEK (kek_replaced).
   }
   return vault;
 };
