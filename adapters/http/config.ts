@@ -1,8 +1,8 @@
-import { validationError, type FieldIssue } from '../../domain/errors.ts';
+import { validationError } from '../../domain/errors.ts';
 import { readConfigFile } from './config-file.ts';
 import { issuesOf } from './config-issues.ts';
 import { parseSource, type ConfigSources } from './config-sources.ts';
-import { unknownVariableIssues } from './credence-environment.ts';
+import { unknownVariableIssue, unknownVariables, type UnknownVariable } from './credence-environment.ts';
 import { ServiceConfig, type ServiceConfigInput } from './service-config.ts';
 import type { ServiceLimitsConfig } from './service-limits-config.ts';
 import { warnOfStorePassword } from './store-password-warning.ts';
@@ -64,12 +64,12 @@ const FLAG_NAMES: Record<string, string> = {
 };
 
 /**
- * One issue per set `CREDENCE_*` variable of `env` that no part of Credence reads (unknownVariableIssues), the one a
- * `pkcs11:` `secureEnvironment`'s pin-source=env:NAME names excepted: for the local commands that load no service
- * configuration (bin/commands/unknown-variables.ts).
+ * Each set `CREDENCE_*` variable of `env` that no part of Credence reads (unknownVariables), the one a `pkcs11:`
+ * `secureEnvironment`'s pin-source=env:NAME names excepted: refused with the configuration, and by the local commands
+ * that load none (bin/commands/unknown-variables.ts).
  */
-export const unknownSettingVariables = (env: Readonly<Record<string, string | undefined>>, secureEnvironment: unknown): FieldIssue[] =>
-  unknownVariableIssues(env, [...Object.keys(CONFIG_ENV), ...Object.keys(LIMITS_ENV)], secureEnvironment);
+export const unknownSettingVariables = (env: Readonly<Record<string, string | undefined>>, secureEnvironment: unknown): UnknownVariable[] =>
+  unknownVariables(env, [...Object.keys(CONFIG_ENV), ...Object.keys(LIMITS_ENV)], secureEnvironment);
 
 /**
  * The service configuration from its sources; a `validation` CredenceError whose issues name the source and the
@@ -113,7 +113,7 @@ export const loadServiceConfig = (sources: ConfigSources = {}, environment: Read
     tokens: { ...fromFile.tokens, ...fromEnv.tokens, ...fromFlags.tokens },
   };
   // Refused with the rest, before anything is opened or made: a misspelt variable's setting would be silently lost.
-  const unknown = unknownSettingVariables(environment, merged.secureEnvironment);
+  const unknown = unknownSettingVariables(environment, merged.secureEnvironment).map(unknownVariableIssue);
   const parsed = ServiceConfig.safeParse(merged);
   if (!parsed.success || unknown.length > 0) {
     throw validationError([...unknown, ...(parsed.success ? [] : issuesOf(parsed.error, (p) => p))], 'service configuration');

@@ -55,17 +55,23 @@ const pinVariableOf = (secureEnvironment: unknown): string | undefined => {
   }
 };
 
+/** A set `CREDENCE_*` variable nothing reads, and the known name nearest it when close enough to be a slip. */
+export interface UnknownVariable {
+  readonly name: string;
+  readonly near?: string;
+}
+
 /**
- * One issue per `CREDENCE_*` variable set that nothing reads (review 119: `CREDENCE_DATA_DIR` was ignored and the
- * service made a new ./data, with a new Secure Environment and log key), naming it and the nearest known name. The
- * prefix is matched in any case, so `credence_data` is named too. Only names are said, never a value (it may be a
- * secret). An empty variable sets nothing, as an empty known one is unset: it is let be.
+ * Each `CREDENCE_*` variable set that nothing reads (review 119: `CREDENCE_DATA_DIR` was ignored and the service made
+ * a new ./data, with a new Secure Environment and log key), with the nearest known name. The prefix is matched in any
+ * case, so `credence_data` is named too. Only names, never a value (it may be a secret). An empty variable sets
+ * nothing, as an empty known one is unset: it is let be.
  */
-export const unknownVariableIssues = (
+export const unknownVariables = (
   env: Readonly<Record<string, string | undefined>>,
   settings: readonly string[],
   secureEnvironment: unknown,
-): FieldIssue[] => {
+): UnknownVariable[] => {
   const pinVariable = pinVariableOf(secureEnvironment);
   const known = [...settings, ...OTHER_CREDENCE_ENV].filter((name) => name.startsWith(PREFIX));
   return Object.keys(env)
@@ -74,10 +80,13 @@ export const unknownVariableIssues = (
     .sort()
     .map((name) => {
       const near = nearest(name, known);
-      return {
-        path: `env ${name}`,
-        rule: 'unknown_variable',
-        message: `unknown setting, no part of Credence reads it: ${near === undefined ? NO_NEAR_NAME : `did you mean ${near}?`}`,
-      };
+      return near === undefined ? { name } : { name, near };
     });
 };
+
+/** One refusal issue per unknown variable (unknownVariables), naming it and the nearest known name. */
+export const unknownVariableIssue = ({ name, near }: UnknownVariable): FieldIssue => ({
+  path: `env ${name}`,
+  rule: 'unknown_variable',
+  message: `unknown setting, no part of Credence reads it: ${near === undefined ? NO_NEAR_NAME : `did you mean ${near}?`}`,
+});

@@ -1,8 +1,8 @@
-import type { FieldIssue } from '../../domain/errors.ts';
+import type { UnknownVariable } from '../../adapters/http/credence-environment.ts';
 import type { Io } from '../io.ts';
 import { UsageError } from '../program.ts';
 
-const unknownVariables = async (io: Io): Promise<FieldIssue[]> => {
+const unknownVariables = async (io: Io): Promise<UnknownVariable[]> => {
   const env = io.env ?? process.env;
   const { unknownSettingVariables } = await import('../../adapters/http/config.ts');
   return unknownSettingVariables(env, env['CREDENCE_SECURE_ENVIRONMENT'] || undefined);
@@ -17,8 +17,10 @@ const unknownVariables = async (io: Io): Promise<FieldIssue[]> => {
  * (loadServiceConfig's `environment`). The PIN variable a pkcs11: CREDENCE_SECURE_ENVIRONMENT names is known.
  */
 export const refuseUnknownVariables = async (io: Io): Promise<void> => {
-  const issues = await unknownVariables(io);
-  if (issues.length > 0) throw new UsageError(issues.map((i) => `${i.path}: ${i.message}`));
+  const unknown = await unknownVariables(io);
+  if (unknown.length === 0) return;
+  const { unknownVariableIssue } = await import('../../adapters/http/credence-environment.ts');
+  throw new UsageError(unknown.map(unknownVariableIssue).map((i) => `${i.path}: ${i.message}`));
 };
 
 /**
@@ -28,10 +30,9 @@ export const refuseUnknownVariables = async (io: Io): Promise<void> => {
  * it stopped every read beside an HSM service (review 125). The warning says so rather than that nothing reads it.
  */
 export const warnOfUnknownVariables = async (io: Io): Promise<void> => {
-  for (const issue of await unknownVariables(io)) {
-    const near = /did you mean (\S+)\?/.exec(issue.message)?.[1];
+  for (const { name, near } of await unknownVariables(io)) {
     io.err(
-      `warning: ${issue.path}: not a setting this command reads, and it goes on without it` +
+      `warning: env ${name}: not a setting this command reads, and it goes on without it` +
         (near === undefined ? ' (a PIN variable a --config file of the service names is read by the service alone)' : `: did you mean ${near}?`),
     );
   }
