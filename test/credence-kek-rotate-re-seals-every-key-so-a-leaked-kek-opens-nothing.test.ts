@@ -9,6 +9,7 @@ import { main } from '../bin/cli.ts';
 import { isCredenceError } from '../domain/errors.ts';
 import type { KeyHandle } from '../domain/ports/index.ts';
 import { capture } from './support/cli.ts';
+import { startTestService } from './support/service.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
 /*
@@ -281,4 +282,31 @@ describe('a KEK file a rotation cannot simply rename over (review 128)', () => {
     await allWork(dir, keys);
     expect(existsSync(nextKekFileOf(kek))).toBe(false);
   });
+
+  it('one that cannot take the next KEK: the service starts and says at warn to copy <kek>.next over it (it was silent)', async () => {
+    const { dir } = await folderWithKeys();
+    const kek = kekOf(dir);
+    const next = systemRandom(32).slice();
+    const { vault } = openVault(secureEnvironmentConfigForDataDir(dir), systemRandom);
+    try {
+      writeNextKek(kek, next);
+      vault.resealUnder(next);
+    } finally {
+      vault.close();
+    }
+    rename.busy = true;
+    rename.readOnly = kek;
+    const svc = await startTestService({ dir });
+    let said: { level: number; msg: string; secureEnvironment?: string } | undefined;
+    try {
+      said = svc.logs().map((line) => JSON.parse(line) as { level: number; msg: string; secureEnvironment?: string }).find((line) => line.secureEnvironment !== undefined);
+    } finally {
+      await svc.close();
+    }
+    expect(said?.level).toBe(40);
+    expect(said?.msg).toContain(`copy ${nextKekFileOf(kek)} over ${kek} (mode 0600), then remove ${nextKekFileOf(kek)}`);
+    expect(said?.msg).toContain('(rename: EBUSY; in place: EROFS)');
+    expect(said?.msg).not.toContain(readFileSync(nextKekFileOf(kek), 'utf8').trim());
+    expect(existsSync(nextKekFileOf(kek))).toBe(true);
+  }, 30_000);
 });

@@ -198,6 +198,7 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     });
     const server = app;
     if (logKey.place === 'folder' && logKey.warning !== undefined) server.log.warn({ logKey: 'data folder' }, logKey.warning);
+    if (se.openingWarning !== undefined) server.log.warn({ secureEnvironment: 'embedded' }, se.openingWarning);
     // Nothing tells a first start with the setting from a copy deleted since: the log was taken as it was found.
     const begun = credence.transparency?.witnessBegun;
     if (begun !== undefined && config.checkpointWitness !== undefined) server.log.warn({ checkpointWitness: config.checkpointWitness, leaves: begun }, witnessBegunWarning(begun));

@@ -171,7 +171,8 @@ export const tryLockDataFolder = (
 };
 
 /** A Secure Environment a service owns and closes: the embedded one or one over PKCS#11. */
-export type ClosableSecureEnvironment = OwnerScopedSecureEnvironment & { close(): void };
+/** `openingWarning`: what the opening found the operator must put right without refusing it (said at warn). */
+export type ClosableSecureEnvironment = OwnerScopedSecureEnvironment & { close(): void; readonly openingWarning?: string | undefined };
 
 /** Whether a `secureEnvironment` setting names the data folder's own Secure Environment (its keys are in the folder). */
 export const isEmbedded = (setting: string | undefined): boolean => setting === undefined || setting === 'embedded';

@@ -64,8 +64,15 @@ export class EmbeddedSecureEnvironment implements OwnerScopedSecureEnvironment {
   /** Read by openCredence: with this one, a program may leave the log key a file in the data folder (embedded-brand.ts). */
   readonly [KEYS_IN_DATA_FOLDER] = true;
 
+  /**
+   * What its opening found the operator must put right, without refusing it (a KEK rotation whose new KEK could not
+   * replace the KEK file: kek-next-file.ts); the service says it at warn.
+   */
+  readonly openingWarning: string | undefined;
+
   /** Only open() and a test-only subclass construct one; the vault never leaves the instance. */
-  protected constructor(vault: KeyVault, deps: EmbeddedSecureEnvironmentDeps, owners?: readonly string[]) {
+  protected constructor(vault: KeyVault, deps: EmbeddedSecureEnvironmentDeps, owners?: readonly string[], openingWarning?: string) {
+    this.openingWarning = openingWarning;
     this.#vault = vault;
     this.#now = deps.now;
     this.#random = deps.random;
@@ -78,12 +85,12 @@ export class EmbeddedSecureEnvironment implements OwnerScopedSecureEnvironment {
    * `validation` error.
    */
   static open(config: unknown, deps: EmbeddedSecureEnvironmentDeps): EmbeddedSecureEnvironment {
-    const { vault, owners } = EmbeddedSecureEnvironment.openVault(config, deps);
-    return new EmbeddedSecureEnvironment(vault, deps, owners);
+    const { vault, owners, warning } = EmbeddedSecureEnvironment.openVault(config, deps);
+    return new EmbeddedSecureEnvironment(vault, deps, owners, warning);
   }
 
   /** Parses the configuration and opens the keys at rest (open-vault.ts): for open() and subclasses' own open(). */
-  protected static openVault(config: unknown, deps: EmbeddedSecureEnvironmentDeps): { vault: KeyVault; owners?: readonly string[] } {
+  protected static openVault(config: unknown, deps: EmbeddedSecureEnvironmentDeps): { vault: KeyVault; owners?: readonly string[]; warning?: string } {
     return openVault(config, deps.random);
   }
 

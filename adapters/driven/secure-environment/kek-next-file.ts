@@ -62,17 +62,28 @@ const writeNextKekInPlace = (kekPath: string, renameCode: string | undefined): v
     unlinkSync(next);
   } catch (error) {
     throw validationError(
-      [{
-        path: 'kek',
-        rule: 'kek_replaced',
-        message:
-          `the keys are sealed under the new KEK in ${next}, but it could not replace ${kekPath} (rename: ${renameCode ?? 'failed'}; ` +
-          `in place: ${(error as NodeJS.ErrnoException).code ?? 'failed'}): copy ${next} over ${kekPath} (mode 0600), then remove ${next}; ` +
-          'never delete it before: no other KEK opens the keys',
-      }],
+      [{ path: 'kek', rule: 'kek_replaced', message: kekNotReplaced(kekPath, `rename: ${renameCode ?? 'failed'}; in place: ${(error as NodeJS.ErrnoException).code ?? 'failed'}`) }],
       'KEK rotation',
     );
   }
+};
+
+/** What a rotation that could not replace the KEK file says, at its refusal and at every opening after it. */
+const kekNotReplaced = (kekPath: string, why: string): string => {
+  const next = nextKekFileOf(kekPath);
+  return (
+    `the keys are sealed under the new KEK in ${next}, but it could not replace ${kekPath} (${why}): copy ${next} over ${kekPath} ` +
+    `(mode 0600), then remove ${next}; never delete it before: no other KEK opens the keys`
+  );
+};
+
+/** Why finishKekRotation failed, in its own words (kek_replaced) or as the file system's code (the folder's fsync). */
+const notReplacedWarning = (kekPath: string, error: unknown): string => {
+  if (isCredenceError(error) && error.problem.code === 'validation') {
+    const issue = error.problem.issues.find((i) => i.rule === 'kek_replaced');
+    if (issue !== undefined) return issue.message;
+  }
+  return kekNotReplaced(kekPath, (error as NodeJS.ErrnoException).code ?? 'failed');
 };
 
 const isKekMismatch = (error: unknown): boolean =>
@@ -84,9 +95,16 @@ const isKekMismatch = (error: unknown): boolean =>
  * KEK's opening leaves is one of a rotation that never committed: harmless, left for the next rotation to remove
  * (removing it here could race a rotation in progress). Takes ownership of `kek`, as KeyVault.open does.
  */
-export const openVaultAfterRotation = (database: string, wrappingKeys: string, kekPath: string, kek: Uint8Array, random: RandomSource, kekMismatch: string): KeyVault => {
+export const openVaultAfterRotation = (
+  database: string,
+  wrappingKeys: string,
+  kekPath: string,
+  kek: Uint8Array,
+  random: RandomSource,
+  kekMismatch: string,
+): { vault: KeyVault; warning?: string } => {
   try {
-    return KeyVault.open(database, wrappingKeys, kek, random, kekMismatch);
+    return { vault: KeyVault.open(database, wrappingKeys, kek, random, kekMismatch) };
   } catch (error) {
     // Only then is a side file read: one that sealed nothing (or that a crash damaged) never stops the KEK opening.
     if (!isKekMismatch(error) || !existsSync(nextKekFileOf(kekPath))) throw error;
@@ -96,12 +114,13 @@ export const openVaultAfterRotation = (database: string, wrappingKeys: string, k
   const vault = KeyVault.open(database, wrappingKeys, next, random, kekMismatch);
   try {
     finishKekRotation(kekPath);
-  } catch {
+    return { vault };
+  } catch (error) {
     // The KEK file cannot take it (read-only, say): the keys open under `<kek>.next`, which stays, and every opening
-    // does so again (review 129: refusing here kept the service from starting at all). The rotation's own refusal
-    // said to copy it over the KEK (kek_replaced).
+    // does so again (review 129: refusing here kept the service from starting at all). Said at each opening, as the
+    // rotation's refusal said it: until the copy is made, the KEK file the operator backs up opens nothing.
+    return { vault, warning: notReplacedWarning(kekPath, error) };
   }
-  return vault;
 };
 
 /** Removes a side file that sealed nothing (a rotation that never committed), durably. */

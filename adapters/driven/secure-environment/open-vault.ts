@@ -49,7 +49,7 @@ const kekMismatch = (kek: KekSource, database: string): string => {
  * the limit: SER-001) and opens its keys at rest. A KEK that does not open this database's check value, or a
  * wrapping-key file missing or of another database, is a `validation` error.
  */
-export const openVault = (config: unknown, random: RandomSource): { vault: KeyVault; owners?: readonly string[] } => {
+export const openVault = (config: unknown, random: RandomSource): { vault: KeyVault; owners?: readonly string[]; warning?: string } => {
   assertJsonWithin(config, 'Secure Environment configuration');
   const parsed = EmbeddedSecureEnvironmentConfig.safeParse(config);
   if (!parsed.success) {
@@ -64,9 +64,9 @@ export const openVault = (config: unknown, random: RandomSource): { vault: KeyVa
   const kek = loadKek(parsed.data.kek, random);
   const mismatch = kekMismatch(parsed.data.kek, parsed.data.database);
   // A KEK file may have a next KEK beside it, left by a rotation interrupted after its commit: that one then opens.
-  const vault =
+  const opened =
     parsed.data.kek.source === 'file'
       ? openVaultAfterRotation(parsed.data.database, wrappingKeysPath(parsed.data), parsed.data.kek.path, kek, random, mismatch)
-      : KeyVault.open(parsed.data.database, wrappingKeysPath(parsed.data), kek, random, mismatch);
-  return { vault, ...(parsed.data.owners ? { owners: parsed.data.owners } : {}) };
+      : { vault: KeyVault.open(parsed.data.database, wrappingKeysPath(parsed.data), kek, random, mismatch) };
+  return { ...opened, ...(parsed.data.owners ? { owners: parsed.data.owners } : {}) };
 };
