@@ -117,6 +117,31 @@ describe('credence kek rotate', () => {
     expect(refusalRules(refused)).toContain('kek_matches_database');
   });
 
+  it('a process that opened the folder before the rotation is refused a new key, and stores none (it was sealed under the old KEK, lost)', async () => {
+    const { dir, keys } = await folderWithKeys();
+    // As `token create --data` beside a stopped service: no lock taken, the keys opened under the KEK of then.
+    const opened = openDataFolderSecureEnvironment(dir, { now: () => new Date() });
+    try {
+      expect((await credence(['kek', 'rotate', '--data', dir])).code).toBe(0);
+      const before = snapshot(dir);
+      const refused = await opened.generate(OWNER, 'ed25519').then(() => undefined, (error: unknown) => error);
+      expect(refusalRules(refused)).toEqual(['kek_matches_database']);
+      expect(String((refused as Error).message)).toContain('re-sealed under another KEK');
+      expect(snapshot(dir)).toEqual(before);
+      // An ephemeral key stays in the process's memory, under its own KEK: nothing on disk to lose.
+      await opened.generate(OWNER, 'x25519', { ephemeral: true });
+    } finally {
+      opened.close();
+    }
+    const reopened = openDataFolderSecureEnvironment(dir, { now: () => new Date() });
+    try {
+      expect((await reopened.listKeys(OWNER)).keys.map((k) => k.handle).sort()).toEqual([...keys].sort());
+    } finally {
+      reopened.close();
+    }
+    await allWork(dir, keys);
+  });
+
   it('rotates a KEK kept outside the folder (CREDENCE_KEK_FILE), where the service reads it', async () => {
     const kekFile = join(scratch(), 'kek', 'credence.kek');
     const { dir, keys } = await folderWithKeys(kekFile);

@@ -57,6 +57,13 @@ export const alteredKey = (handle: KeyHandle, reason: string): CredenceError =>
  * destroy() deletes both in one transaction: afterwards no copy of the key database, with everything on disk,
  * opens the key, and a re-inserted old row finds no wrapping key. A key opens only while it is live.
  */
+/** A write refused because the keys were re-sealed under another KEK after this process opened them. */
+const kekRotatedSinceOpened = () =>
+  validationError(
+    [{ path: 'kek', rule: KEK_MATCHES_DATABASE, message: 'the keys were re-sealed under another KEK (credence kek rotate) since this process opened them: nothing was made; run the command again, which opens them under the new KEK' }],
+    'Secure Environment',
+  );
+
 export class KeyVault {
   readonly #store: SealedKeyStore;
   readonly #kek: Uint8Array;
@@ -146,7 +153,14 @@ export class KeyVault {
   /** Seals `bytes` for a new record under a fresh wrapping key; the caller still owns (and wipes) `bytes`. */
   put(meta: Omit<SealedKeyRecord, 'sealed'>, bytes: Uint8Array): void {
     const { sealed, wrappingKey } = this.#seal(meta, bytes);
-    this.#store.put({ ...meta, sealed }, wrappingKey);
+    if (meta.ephemeral) return this.#store.put({ ...meta, sealed }, wrappingKey);
+    // Checked in the write's own transaction: a process that opened the folder before `credence kek rotate` committed
+    // (`token create --data` beside a stopped service takes no lock) would otherwise store a wrapping key under the old
+    // KEK, which no file holds any more: a key lost the moment it was made.
+    this.#store.transaction(() => {
+      if (!this.checkOpensUnderKek()) throw kekRotatedSinceOpened();
+      this.#store.put({ ...meta, sealed }, wrappingKey);
+    });
   }
 
   #seal(meta: Omit<SealedKeyRecord, 'sealed'>, bytes: Uint8Array): { sealed: Uint8Array; wrappingKey: Uint8Array } {
