@@ -1,9 +1,10 @@
 /**
  * TEST-ONLY: a catch-up subscription to $all as the stand-in serves it. Like the real server it confirms, skips the
- * first event at or after a start position (start positions are exclusive), reads history, sends `caughtUp`, then
- * follows appends; with a filter it sends a checkpoint every `window x multiplier` events considered. Catch-up and
- * live are one cursor over the append-only log, so the stand-in itself never loses or repeats an event: any gap or
- * duplicate a test sees comes from the client side.
+ * record at a start position (start positions are exclusive; one inside a record fails the subscription with
+ * INVALID_ARGUMENT: the stand-in used to start after the next event, which hid a gap, review 132), reads history,
+ * sends `caughtUp`, then follows appends; with a filter it sends a checkpoint every `window x multiplier` events
+ * considered. Catch-up and live are one cursor over the append-only log, so the stand-in itself never loses or
+ * repeats an event: any gap or duplicate a test sees comes from the client side.
  *
  * Tests can make it drop a subscription on demand, mid-way, the way a real server drops a slow consumer or a node
  * goes away: `end` finishes the call cleanly, `unavailable` fails it with gRPC status UNAVAILABLE.
@@ -12,7 +13,7 @@ import { status, type ServerWritableStream } from '@grpc/grpc-js';
 import type { streamsPb } from './proto.ts';
 import type { MemoryLog } from './memory-log.ts';
 import { compileServerFilter } from './filter.ts';
-import { caughtUpResponse, checkpointResponse, confirmationResponse, eventResponse, send } from './wire.ts';
+import { caughtUpResponse, checkpointResponse, confirmationResponse, eventResponse, invalidPositionError, send } from './wire.ts';
 
 type ReadReq = InstanceType<typeof streamsPb.ReadReq>;
 type ReadResp = InstanceType<typeof streamsPb.ReadResp>;
@@ -82,10 +83,16 @@ export async function runAllSubscription(
   call.on('close', stop);
   const unlisten = log.onAppend(() => wake?.());
   try {
-    let cursor = startIndex(log, options.getAll()!);
+    if (!(await send(call, confirmationResponse(subscriptionId)))) return;
+    const start = startIndex(log, options.getAll()!);
+    if (start === undefined) {
+      open = false;
+      call.emit('error', invalidPositionError());
+      return;
+    }
+    let cursor = start;
     let considered = 0;
     let caughtUp = false;
-    if (!(await send(call, confirmationResponse(subscriptionId)))) return;
     while (open) {
       const event = log.all[cursor];
       if (event === undefined) {
@@ -115,11 +122,13 @@ export async function runAllSubscription(
   }
 }
 
-function startIndex(log: MemoryLog, all: InstanceType<typeof streamsPb.ReadReq.Options.AllOptions>): number {
+/** Undefined for a position inside a record, which the server refuses. */
+function startIndex(log: MemoryLog, all: InstanceType<typeof streamsPb.ReadReq.Options.AllOptions>): number | undefined {
   if (all.hasEnd()) return log.all.length;
   if (!all.hasPosition()) return 0;
-  // The server reads one event from the given position and starts after it, whether or not that event sits
-  // exactly at the position: callers must pass the position of an event they have seen.
-  const index = log.indexAtOrAfter(BigInt(all.getPosition()!.getCommitPosition()));
-  return Math.min(index + 1, log.all.length);
+  const position = BigInt(all.getPosition()!.getCommitPosition());
+  if (log.isInsideARecord(position)) return undefined;
+  // The record at the position (an event's, or the epoch record's) is the one the subscription starts after.
+  const index = log.indexAtOrAfter(position);
+  return Math.min(index + (log.all[index]?.position === position ? 1 : 0), log.all.length);
 }

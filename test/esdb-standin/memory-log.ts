@@ -52,7 +52,7 @@ export class MemoryLog {
 
   /** `repeatsWithoutPosition`: answer a repeated batch with `no_position`, as older servers do (review 55). */
   constructor(
-    logStart: bigint,
+    private readonly logStart: bigint,
     private readonly options: { readonly repeatsWithoutPosition?: boolean } = {},
   ) {
     this.nextPosition = logStart + EPOCH_RECORD_SIZE;
@@ -105,6 +105,16 @@ export class MemoryLog {
       else high = middle;
     }
     return low;
+  }
+
+  /**
+   * True for a position inside a record (the epoch record's or an event's) rather than at its start: a real server
+   * refuses to read or subscribe from there ("Trying to read from an invalid position."). A position at or past the
+   * end of the log is not inside one.
+   */
+  isInsideARecord(position: bigint): boolean {
+    if (position <= this.logStart || position >= this.nextPosition) return false;
+    return this.all[this.indexAtOrAfter(position)]?.position !== position;
   }
 
   /**

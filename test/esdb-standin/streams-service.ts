@@ -9,7 +9,7 @@ import { sharedPb, streamsPb, streamName, uuidString } from './proto.ts';
 import type { Expectation, LoggedEvent, MemoryLog, ProposedEvent } from './memory-log.ts';
 import { compileServerFilter } from './filter.ts';
 import { runAllSubscription, type SubscriptionControl } from './all-subscription.ts';
-import { eventResponse, send, streamNotFoundResponse } from './wire.ts';
+import { eventResponse, invalidPositionError, send, streamNotFoundResponse } from './wire.ts';
 import { notLeaderError, type LeaderEndpoint } from './not-leader.ts';
 
 type AppendReq = InstanceType<typeof streamsPb.AppendReq>;
@@ -126,6 +126,11 @@ async function handleRead(context: StreamsContext, call: ServerWritableStream<Re
       return;
     }
     await runAllSubscription(context, call, options, randomUUID());
+    return;
+  }
+  const from = options.getAll()?.getPosition();
+  if (from !== undefined && context.log.isInsideARecord(BigInt(from.getCommitPosition()))) {
+    call.emit('error', invalidPositionError());
     return;
   }
   const events = options.hasAll() ? readAll(context.log, options) : readStream(context.log, options);

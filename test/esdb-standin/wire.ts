@@ -2,7 +2,7 @@
  * TEST-ONLY: conversions between the stand-in's in-memory log and the Streams protobuf messages, and a write that
  * honours gRPC flow control (a slow client makes the stand-in wait, as a real server's buffers would).
  */
-import type { ServerWritableStream } from '@grpc/grpc-js';
+import { status, type ServerWritableStream } from '@grpc/grpc-js';
 import { sharedPb, streamsPb, streamIdentifier, uuidMessage } from './proto.ts';
 import type { LoggedEvent } from './memory-log.ts';
 
@@ -69,6 +69,12 @@ export function streamNotFoundResponse(streamId: string): ReadResp {
     new streamsPb.ReadResp.StreamNotFound().setStreamIdentifier(streamIdentifier(streamId)),
   );
 }
+
+/**
+ * What a real server answers a read or subscription from a position inside a record (its `RpcExceptions
+ * .InvalidPositionException`): INVALID_ARGUMENT, with no `exception` metadata, so the client makes it an UnknownError.
+ */
+export const invalidPositionError = () => ({ code: status.INVALID_ARGUMENT, details: 'Trying to read from an invalid position.' });
 
 /** Resolves false when the client went away while the stand-in waited for room in the flow-control window. */
 export async function send<T>(call: ServerWritableStream<unknown, T>, message: T): Promise<boolean> {

@@ -177,6 +177,32 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
         }
       });
 
+      it('an append refused because a fact moved binds its command id to nothing and claims none of its facts', async () => {
+        // Review 132: on EventStoreDB the id was bound, and the facts before the moved one claimed, before the moved fact
+        // refused the append; the id then read as a repeat with nothing written.
+        const { stream, prefix } = uniqueNames('idem-fact-moved');
+        const commandId = `cmd-${prefix}`;
+        const still = stream('still');
+        const moved = stream('moved');
+        await appendAll(still, [newEvent('S')]);
+        await appendAll(moved, newEvents('M', 2));
+        const facts = [
+          { streamId: still, revision: 0n },
+          { streamId: moved, revision: 0n },
+        ];
+        await expectConflict(store.appendToStream(stream('refused'), [newEvent('A')], { expectedRevision: ExpectedRevision.noStream, commandId, facts }), moved);
+        expect(await store.readStream(stream('refused'))).toEqual([]);
+        expect(await store.commandStream?.(commandId)).toBeUndefined();
+        // Decided again on the facts as they stand: `still` was not claimed at revision 0, so that fact still holds.
+        const written = await store.appendToStream(stream('taken'), [newEvent('B')], {
+          expectedRevision: ExpectedRevision.noStream,
+          commandId,
+          facts: [facts[0]!, { streamId: moved, revision: 1n }],
+        });
+        expect(written.deduplicated).toBe(false);
+        expect(await store.readStream(stream('taken'))).toHaveLength(1);
+      });
+
       it('a command id and stream id of any length: a retry after a refused append is written, a repeat answered with its own result', async () => {
         const { stream } = uniqueNames('idem-long');
         const target = `${stream('a')}-${'s'.repeat(320)}`;

@@ -12,7 +12,7 @@ import { csvColumnsOf } from './compliance-rows.ts';
 import { refuseLongEntity } from './entity-bound.ts';
 import { refuseUnlessResolved, withoutNodeTrail } from './pseudonym-reads.ts';
 import { toCsv, wantsCsv } from './csv.ts';
-import { refuseResumePastTheHead } from './resume-point.ts';
+import { refuseResumePointNotInLog } from './resume-point.ts';
 import type { ResponseHeaders } from '../response-headers.ts';
 import { DecimalString, EVENTS_BEHIND_HEADER_DOC, Finding, getEntityRoute, readYourWritesInto, toWire, Verdict } from './wire.ts';
 
@@ -184,7 +184,7 @@ export const complianceRoutes: RouteModule = (app, context) => {
       const params = definition.params.safeParse(raw);
       if (!params.success) throw validationError(issuesOf(params.error), 'query');
       // An `after` past the store's head would answer an empty last page, which a pager reads as "no more rows".
-      await refuseResumePastTheHead(context, (params.data as { readonly after?: bigint }).after, RESTART_PAGING);
+      await refuseResumePointNotInLog(context, (params.data as { readonly after?: bigint }).after, RESTART_PAGING);
       const eventsBehind = await readYourWritesInto(context, reply, ['audit', 'compliance']);
       const answer = answerQuery(name, context.credence.readModels, params.data, context.credence.engine.clock.now());
       const wire = toWire(answer.rows) as Record<string, unknown>[];

@@ -28,7 +28,7 @@ import { logPassedOver } from '../sse/passed-over.ts';
 import { SseSession } from '../sse/session.ts';
 import { StreamSlots } from '../sse/stream-slots.ts';
 import type { SseMessage } from '../sse/frame.ts';
-import { refuseResumePastTheHead } from './resume-point.ts';
+import { refuseResumePointNotInLog } from './resume-point.ts';
 
 const DESCRIPTION = `Lifecycle events as server-sent events (text/event-stream), catch-up then live.
 
@@ -104,7 +104,7 @@ export const eventRoutes: RouteModule = (app, context) => {
       if (principal === undefined) throw new Error('GET /v1/events: reached without an authenticated principal');
       const identifiers = identifiersFor(principal, request.query.identifiers);
       const asked = lifecycleFilterOf(request.query, request.headers);
-      await refuseResumePastTheHead(context, asked.from, RESTART, principal);
+      await refuseResumePointNotInLog(context, asked.from, RESTART, principal);
       // `from=end` as the position it stands for now, so the stream can say where it starts (its first frame's id).
       const filter = asked.from === 'end' ? { ...asked, from: (await context.credence.store.headPosition()) ?? 0n } : asked;
 

@@ -1,27 +1,30 @@
 import { resumePointNotInLog } from '../../../domain/positions.ts';
+import type { EventStore } from '../../../domain/ports/event-store.ts';
 import type { Principal } from '../auth/access-control.ts';
 import type { ServiceContext } from '../context.ts';
 import { HttpProblem } from '../problems.ts';
 
 /**
- * A resume point past the log's newest event (domain/positions.ts `resumePointNotInLog`), refused before anything is
- * read or taken over: 409 `resume_point_not_in_log`, naming the log's newest position. `restart` says how to start
- * again. GET /v1/events (`from` / Last-Event-ID: the pseudonymised stream would also fold identities only to the
- * head, serving later events with pseudonyms a rotation had replaced) and the compliance queries in log order
- * (`after`: a pager took an empty page past the head for "no more rows"; found in review).
+ * A resume point past the log's newest event (domain/positions.ts `resumePointNotInLog`), or on a store whose positions
+ * are not gapless (EventStoreDB) one below it that is no event's own, refused before anything is read or taken over:
+ * 409 `resume_point_not_in_log`, naming the log's newest position. `restart` says how to start again. GET /v1/events
+ * (`from` / Last-Event-ID: the pseudonymised stream would also fold identities only to the head, serving later events
+ * with pseudonyms a rotation had replaced) and the compliance queries in log order (`after`: a pager took an empty
+ * page past the head for "no more rows"; found in review).
  *
  * A scoped principal (SER-025) is not told the head, in the body or the detail: it counts the whole fleet's events,
  * which the scope exists to keep from it (review 56). What it can still infer is in docs/service.md.
  */
-export const refuseResumePastTheHead = async (
+export const refuseResumePointNotInLog = async (
   context: ServiceContext,
   from: unknown,
   restart: string,
   principal?: Pick<Principal, 'scope'>,
 ): Promise<void> => {
   if (typeof from !== 'bigint') return;
-  const head = await context.credence.store.headPosition();
-  const why = resumePointNotInLog(from, head);
+  const store = context.credence.store;
+  const head = await store.headPosition();
+  const why = resumePointNotInLog(from, head) ?? (await noEventThere(store, from));
   if (why === undefined) return;
   if (principal?.scope !== undefined) {
     throw new HttpProblem(409, 'resume_point_not_in_log', `cannot resume after ${from}: it is no position of this log (a store restored from an older backup, or a position never handed out); ${restart}`, {
@@ -32,4 +35,16 @@ export const refuseResumePastTheHead = async (
     resumeAfter: from.toString(10),
     ...(head !== undefined ? { head: head.toString(10) } : {}),
   });
+};
+
+/**
+ * Why `after`, at or below the head, is no event's own position on a store whose positions are not gapless; undefined
+ * when an event is there (or the store has every position up to its head). EventStoreDB starts after the record at a
+ * position, so one a little before an event's (inside the record before it) skipped that event without a word, where
+ * the embedded store resumes after any position (review 132); a real server refuses a position inside a record.
+ */
+const noEventThere = async (store: EventStore, after: bigint): Promise<string | undefined> => {
+  if (after === 0n || store.gapless === true || store.recordAt === undefined) return undefined;
+  if ((await store.recordAt(after)) !== undefined) return undefined;
+  return `cannot resume after ${after}: no event of this log is at that position (a store restored from an older backup, or a position never handed out), and this store resumes only after an event's own position`;
 };

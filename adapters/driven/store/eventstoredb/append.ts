@@ -14,23 +14,26 @@
  *    (revision and position of its last event) is returned with `deduplicated: true`, otherwise the conflict stands;
  * 4. with expected revision `any` (no conflict possible), the same search runs before appending.
  * 5. a command id is bound to one stream, as the embedded store's table of command ids binds it: once the stream is
- *    read at the expected revision (a refused append binds nothing), and before its events, the append claims the id
- *    on `credence-command-<id>` (a claim marker, expected `no_stream`). A claim naming this stream is an earlier
- *    attempt of the same command (it goes on to steps 2-4); one naming another stream answers with that stream's
- *    first append of the command, `deduplicated`, with nothing written, and the engine, finding no event of the
- *    command on its own stream, refuses the reused id as on the embedded store. Event ids derive from the command
- *    id, so without this an id reused on another stream stored a second event under the same event id.
+ *    read at the expected revision and each fact at its own (a refused append binds nothing), and before its events,
+ *    the append claims the id on `credence-command-<id>` (a claim marker, expected `no_stream`). A claim naming this
+ *    stream is an earlier attempt of the same command (it goes on to steps 2-4); one naming another stream answers
+ *    with that stream's first append of the command, `deduplicated`, with nothing written, and the engine, finding
+ *    no event of the command on its own stream, refuses the reused id as on the embedded store. Event ids derive
+ *    from the command id, so without this an id reused on another stream stored a second event under the same
+ *    event id.
  * Limits: under `any` two concurrent appends of one command to one stream can both pass step 4, and an id whose
  * claim was written by an append that then failed (its stream moved between the read and the append, a crash)
  * stays bound to that stream. Costs two extra reads and one extra write per append with a command id.
  *
  * Facts (`options.facts`, the other streams a decision read): EventStoreDB has no condition across streams, so the
  * decision first claims each fact on the fact's own stream, a `CredenceFactClaimed` marker appended with the
- * revision read as the expected revision (domain/fact-claims.ts). A fact that moved makes its claim, and so the
- * append, fail with a conflict before anything of the decision is written. A claim is the decision's commit point
- * against that fact: a change of the fact after it is ordered after the claim (it conflicts with it or reads it),
- * and replay judges the claimant's events against the fact as it stood at the claim. A crash or a conflict after
- * some claims leaves markers that every reader passes over. See docs/eventstoredb.md, "Decisions and their facts".
+ * revision read as the expected revision (domain/fact-claims.ts). Every fact is first read at its revision, so a fact
+ * that moved before the decision's append refuses it before anything is written or bound; one that moves after that
+ * read makes its claim, and so the append, fail with a conflict before anything of the decision is written (claims
+ * on the facts before it stay, and the id stays bound). A claim is the decision's commit point against that fact: a
+ * change of the fact after it is ordered after the claim (it conflicts with it or reads it), and replay judges the
+ * claimant's events against the fact as it stood at the claim. A crash or a conflict after some claims leaves
+ * markers that every reader passes over. See docs/eventstoredb.md, "Decisions and their facts".
  */
 import { randomUUID } from 'node:crypto';
 import { concurrencyConflict, isCredenceError } from '../../../../domain/errors.ts';
@@ -113,7 +116,12 @@ export async function appendToStream(driver: EsdbDriver, prepared: PreparedAppen
     // so a stale decision leaves no claims behind on streams other writers share.
     await assertAt(driver, streamId, expected);
     // Entries that disagree cannot all be current: the stale one is the conflict, found before anything is written.
-    for (const fact of disagreeing) await assertAt(driver, fact.streamId, fact.revision ?? 'no_stream');
+    // Every fact is read at its revision too, before the command id is bound or any fact claimed: a fact found moved
+    // at its claim had bound the id to a refused append (a repeat with nothing written, at the id's next use) and
+    // left claims on the facts before it (review 132). Only a fact that moves between this read and its claim still
+    // refuses the append after them.
+    const undisputed = facts.filter((fact) => !disagreeing.includes(fact));
+    for (const fact of [...disagreeing, ...undisputed]) await assertAt(driver, fact.streamId, fact.revision ?? 'no_stream');
     if (commandId !== undefined) {
       const elsewhere = await claimCommand(driver, streamId, ids, commandId, scanLimit);
       if (elsewhere !== undefined) return elsewhere;

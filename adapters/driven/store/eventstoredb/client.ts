@@ -270,6 +270,11 @@ function translate(error: unknown, operation: string, deadline: Deadline, after 
   }
   // The client's own deadline (a unary call's) ran out before ours: the same time limit, said the same way.
   if (error instanceof DeadlineExceededError) return noAnswer(deadline, operation, after, error);
+  // The server refused what it was asked, and will refuse it again: not transient (review 132: as an UnknownError, a
+  // subscription from a position inside a record resubscribed to it for ever, and a bounded read retried it).
+  if (error instanceof UnknownError && error.code === INVALID_ARGUMENT) {
+    return new EventStoreDbError(`EventStoreDB ${operation} failed: ${refusedArgument(error)}`, false, { cause: error });
+  }
   const transient =
     isDiscoveryFailure(error) ||
     error instanceof UnavailableError ||
@@ -288,6 +293,16 @@ function translate(error: unknown, operation: string, deadline: Deadline, after 
     unavailable: unavailableOf(error, deadline),
   });
 }
+
+/** gRPC's INVALID_ARGUMENT, which the client turns into an UnknownError (it carries no `exception` metadata). */
+const INVALID_ARGUMENT = 3;
+
+/** The server's words, and for a position it cannot read from (RpcExceptions.InvalidPositionException) what that means. */
+const refusedArgument = (error: UnknownError): string => {
+  const said = messageOf(error);
+  if (!/invalid position/i.test(said)) return `the server refused the request: ${said}`;
+  return `${said} (the position is inside a record, not at an event's own position: one of another log, or never handed out; start from a position this store returned)`;
+};
 
 /** Why a transient error of the client happened (driver.ts); the unclassified ones are said as unreachable. */
 function unavailableOf(error: unknown, deadline: Deadline): EventStoreUnavailable {
