@@ -10,6 +10,7 @@ import type { App, ServiceContext } from './context.ts';
 import { loggerOptions } from './logging.ts';
 import { answerWithProblem, rateLimited, routeNotFound, sendFrameworkProblem, sendProblem } from './problems.ts';
 import { redactedPathOf } from './redact-url.ts';
+import { NODE_HTTP_OPTIONS, refuseAmbiguousRequestHeads } from './request-head.ts';
 import { healthRoutesWith } from './routes/health.ts';
 
 /**
@@ -35,6 +36,8 @@ export const buildProbeServer = async (options: {
 }): Promise<App> => {
   const { limits } = options.config;
   const app: App = Fastify({
+    // The API port's: a request without Host, or with two, is a problem with the baseline (request-head.ts).
+    http: NODE_HTTP_OPTIONS,
     logger: loggerOptions(options.config.logLevel, options.logStream),
     requestIdHeader: false,
     // A probe every few seconds would fill the log with its lines; refusals and failures are still logged.
@@ -60,6 +63,7 @@ export const buildProbeServer = async (options: {
     app.setSerializerCompiler(serializerCompiler);
     app.removeAllContentTypeParsers();
     app.setErrorHandler(answerWithProblem);
+    refuseAmbiguousRequestHeads(app);
     // The API port's baseline, from the same function: a probe's answers, its 404 and its 429 carried none (review 50's
     // follow-up).
     app.addHook('onSend', async (request, reply, payload) => {

@@ -18,6 +18,8 @@ import { loggerOptions } from './logging.ts';
 import { redactedPathOf } from './redact-url.ts';
 import { answerWithProblem, type HttpProblem, overloaded, routeNotFound, sendFrameworkProblem, sendProblem } from './problems.ts';
 import { installProtection } from './protection.ts';
+import { NODE_HTTP_OPTIONS, refuseAmbiguousRequestHeads } from './request-head.ts';
+import { parseQueryString, refuseMalformedQueryEscapes } from './query-string.ts';
 import { baselineHeaders } from './baseline-headers.ts';
 import { answerClientError } from './client-error-handler.ts';
 import { MAX_PATH_PARAM_CHARS } from './path-params.ts';
@@ -88,6 +90,8 @@ const refuseBodiesOfRoutesWithout = (app: App): void => {
 export const buildServer = async (options: BuildServerOptions): Promise<App> => {
   const { limits } = options.config;
   const app = Fastify({
+    // A request without Host is refused as a problem (request-head.ts), not with Node's bare 400.
+    http: NODE_HTTP_OPTIONS,
     logger: loggerOptions(options.config.logLevel, options.logStream),
     genReqId,
     requestIdHeader: false,
@@ -96,7 +100,8 @@ export const buildServer = async (options: BuildServerOptions): Promise<App> => 
     connectionTimeout: limits.connectionTimeoutMs,
     requestTimeout: limits.requestTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
-    routerOptions: { maxParamLength: MAX_PATH_PARAM_CHARS },
+    // A query value's escapes that do not decode are refused, not read as sent (query-string.ts).
+    routerOptions: { maxParamLength: MAX_PATH_PARAM_CHARS, querystringParser: parseQueryString },
     // A malformed URL or an overlong path parameter, refused by the router before any route or hook: problem+json
     // that does not quote the path (Fastify's own answer does), counted with the other refusals.
     frameworkErrors: (error, request, reply) => {
@@ -148,6 +153,8 @@ const configure = async (app: App, { context, config, routes = [], consoleDist =
   app.setSerializerCompiler(serializerCompiler);
 
   app.setErrorHandler(answerWithProblem);
+  // Before anything reads a header: one that Node kept the first of, or a missing Host, is refused.
+  refuseAmbiguousRequestHeads(app);
   // Once closing, a kept-alive connection would hold the close until the client drops it: each response says
   // `Connection: close`, and a connection a long-lived response leaves idle is closed as soon as it is.
   let closing = false;
@@ -180,6 +187,7 @@ const configure = async (app: App, { context, config, routes = [], consoleDist =
     onRateLimited: (route) => context.metrics.rateLimited(route),
   });
   documentAccess(app);
+  refuseMalformedQueryEscapes(app);
   refuseUnmatchedBeforeTheBody(app);
   refuseBodiesOfRoutesWithout(app);
   app.setNotFoundHandler((request, reply) => sendProblem(reply, request, noRoute(request)));

@@ -62,7 +62,7 @@ const isUnservableCaSegment = (raw: string): boolean => {
 };
 
 /** `Content-Type: application/ocsp-request`, in any case and with any parameters, as the content-type parser matches it. */
-const isOcspRequestType = (request: FastifyRequest): boolean =>
+export const isOcspRequestType = (request: FastifyRequest): boolean =>
   (request.headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase() === OCSP_REQUEST;
 
 /**
