@@ -14,8 +14,11 @@ export const byPosition = (a: { readonly position: bigint }, b: { readonly posit
 /** The largest position or revision: 2^63 - 1, the largest signed 64-bit integer. */
 export const MAX_POSITION = 2n ** 63n - 1n;
 
-/** Canonical decimal: `0`, or digits without a leading zero; at most 19 digits (2^63 - 1 has 19). */
-const DECIMAL = /^(?:0|[1-9][0-9]{0,18})$/;
+/**
+ * Canonical decimal: `0`, or digits without a leading zero. Of any length, so that one of more digits than 2^63 - 1
+ * has (19) is refused as out of range, as one of 19 above it is, not as of another form (review 130).
+ */
+const DECIMAL = /^(?:0|[1-9][0-9]*)$/;
 
 const MESSAGE = `must be a decimal integer from 0 to ${MAX_POSITION} (2^63 - 1)`;
 
@@ -28,7 +31,7 @@ export const PositionString = z
   .regex(DECIMAL, MESSAGE)
   // Only read once the pattern holds (else the pattern's issue is the one reported), so BigInt never throws. Named, so
   // that a refusal says which rule failed rather than zod's `custom` (review 120).
-  .refine((value) => !DECIMAL.test(value) || BigInt(value) <= MAX_POSITION, { message: MESSAGE, params: { rule: POSITION_RANGE } })
+  .refine((value) => !DECIMAL.test(value) || (value.length <= 19 && BigInt(value) <= MAX_POSITION), { message: MESSAGE, params: { rule: POSITION_RANGE } })
   .describe(`unsigned integer up to 2^63 - 1 (${MAX_POSITION}) as a decimal string`);
 
 /** The same, as the bigint the stores take: for inputs (query, header, body) whose value goes to a store. */

@@ -31,6 +31,7 @@ describe('GET /v1/events refuses with the rule that failed', () => {
     ['a stream of another kind than those asked for', '/v1/events?kind=credential&stream=node-meter-1', 'query.stream.0', 'stream_not_in_kinds'],
     ['after together with from', '/v1/events?after=5&from=end', 'query.from', 'after_with_from'],
     ['an after above 2^63 - 1', `/v1/events?after=${TOO_LARGE}`, 'query.after', 'position_range'],
+    ['an after of more digits than 2^63 - 1 has (review 130: invalid_format)', `/v1/events?after=${'9'.repeat(20)}`, 'query.after', 'position_range'],
     ['an after that is no decimal', '/v1/events?after=abc', 'query.after', 'invalid_format'],
   ])('%s', async (_, path, field, rule) => {
     expect(await get(path)).toEqual({ status: 400, errors: [{ path: field, rule }] });
@@ -39,6 +40,7 @@ describe('GET /v1/events refuses with the rule that failed', () => {
   it('a Last-Event-ID above 2^63 - 1 as position_range, one that is no decimal as invalid_format', async () => {
     expect(await get('/v1/events', { 'last-event-id': TOO_LARGE })).toEqual({ status: 400, errors: [{ path: 'headers.last-event-id', rule: 'position_range' }] });
     expect(await get('/v1/events', { 'last-event-id': 'abc' })).toEqual({ status: 400, errors: [{ path: 'headers.last-event-id', rule: 'invalid_format' }] });
+    expect(await get('/v1/events', { 'last-event-id': '1'.repeat(40) })).toEqual({ status: 400, errors: [{ path: 'headers.last-event-id', rule: 'position_range' }] });
   });
 });
 

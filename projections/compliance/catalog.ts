@@ -22,11 +22,15 @@ const Limit = z
   .union([z.number(), z.string().regex(/^\d{1,6}$/, `a number of rows, 1 to ${MAX_ROWS}`)])
   .pipe(z.coerce.number<string | number>().int().min(1).max(MAX_ROWS))
   .default(DEFAULT_ROWS);
+const POSITION_RANGE = { message: `a global position, at most 2^63 - 1 (${MAX_POSITION})`, params: { rule: 'position_range' } };
 const After = z
   .string()
+  // Digits past the 19 a position has are out of its range, not of another form: refused as such before the pattern
+  // (review 130: 20 digits were `invalid_format`, 19 above 2^63 - 1 `position_range`); the document keeps the pattern.
+  .refine((p) => !/^\d{20,}$/.test(p), { ...POSITION_RANGE, abort: true })
   .regex(/^\d{1,19}$/, 'a global position, e.g. 1200: the last row of the page before')
   .transform(BigInt)
-  .refine((p) => p <= MAX_POSITION, { message: 'a global position, at most 2^63 - 1', params: { rule: 'position_range' } })
+  .refine((p) => p <= MAX_POSITION, POSITION_RANGE)
   .optional();
 const PAGE = { limit: Limit, after: After };
 

@@ -47,17 +47,26 @@ export class ApiError extends Error {
   }
 }
 
-/** What the page says about an error: the problem's title and detail, and each field a validation names. */
+/** A field a refusal names, with the rule it failed when the server says it: `query.after (position_range): …`. */
+const describeIssue = (issue: { readonly path: string; readonly rule?: string | undefined; readonly message: string }): string =>
+  `${issue.path}${issue.rule !== undefined ? ` (${issue.rule})` : ''}: ${issue.message}`;
+
+/** What the page says about an error: the problem's title and detail, and each field a validation names, with its rule. */
 export const describeError = (error: unknown): string => {
   if (error instanceof ApiError) {
-    const detail = error.problem.detail ?? '';
-    // The server's detail usually names the fields already; each one it does not name is added.
-    const issues = (error.problem.errors ?? [])
-      .filter((i) => !detail.includes(`${i.path}: ${i.message}`))
-      .map((i) => `${i.path}: ${i.message}`)
-      .join('; ');
-    const head = `${error.problem.title ?? `HTTP ${error.status}`}${error.problem.detail ? `: ${error.problem.detail}` : ''}`;
-    return issues === '' ? head : `${head} (${issues})`;
+    const issues = error.problem.errors ?? [];
+    const original = error.problem.detail ?? '';
+    // The server's detail usually names the fields already, without their rules (review 130: `invalid_format` and
+    // `position_range` read alike): the rule is put in where the detail names the field (the longest first, so that
+    // `b: …` is not found inside `a.b: …`), and each field it does not name is added.
+    let detail = original;
+    for (const issue of [...issues].sort((a, b) => b.path.length - a.path.length)) {
+      const named = `${issue.path}: ${issue.message}`;
+      if (detail.includes(named)) detail = detail.split(named).join(describeIssue(issue));
+    }
+    const unnamed = issues.filter((i) => !original.includes(`${i.path}: ${i.message}`)).map(describeIssue);
+    const head = `${error.problem.title ?? `HTTP ${error.status}`}${detail !== '' ? `: ${detail}` : ''}`;
+    return unnamed.length === 0 ? head : `${head} (${unnamed.join('; ')})`;
   }
   if (error instanceof DOMException && error.name === 'AbortError') return 'cancelled';
   if (error instanceof TypeError) return `the server could not be reached (${error.message})`;

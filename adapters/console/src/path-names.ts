@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { visibleText } from './visible-text.ts';
 
 /**
  * What may become a segment of an API request path. The console sends the signed-in user's token with every
@@ -12,6 +13,20 @@ import { z } from 'zod';
  * Addresses (router.ts) and ids read from an entity's context (dependencies.ts) are both held to it.
  */
 export const ENTITY_ID = /^[A-Za-z0-9][A-Za-z0-9._:~-]{0,255}$/;
+
+/** The longest part of a refused id a page repeats: enough to recognise it, not a page of it. */
+const SHOWN_CHARS = 64;
+
+/**
+ * Why `id`, typed into a form, is not an entity id (undefined when it is one): a page says so beside the form and sends
+ * nothing, where the address would have dropped it without a word (review 130). Format and control characters are
+ * shown as code points (visible-text.ts).
+ */
+export const entityIdRefusal = (id: string): string | undefined => {
+  if (ENTITY_ID.test(id)) return undefined;
+  const shown = id.length > SHOWN_CHARS ? `${id.slice(0, SHOWN_CHARS)}…` : id;
+  return `“${visibleText(shown)}” is not an entity id: an id is a letter or digit, then up to 255 letters, digits and . _ : ~ - (no space, no /)`;
+};
 
 /** A compliance query name as the server's catalog has them (`expiring`, `revocations`): lower-case words and hyphens. */
 export const QUERY_NAME = /^[a-z][a-z-]{0,63}$/;

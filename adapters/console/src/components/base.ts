@@ -42,12 +42,21 @@ export const renderLoad = <T>(load: Load<T>, role: string, what: string, ok: (va
   }
 };
 
+/**
+ * A 403 of the route's roles (adapters/http/problems.ts `forbidden`, which names the roles allowed): another token is
+ * the way in. Any other 403 says in its own detail what it takes, e.g. a pseudonym's history, which an auditor reads
+ * once they have recorded a resolution of it; advice to sign in as another role contradicted it (review 130).
+ */
+const refusedForTheRole = (error: ApiError): boolean => /\/forbidden$/.test(error.problem.type ?? '');
+
 export const renderError = (error: unknown, role: string, what: string): TemplateResult => {
   if (error instanceof ApiError && error.refused) {
+    const forRole = refusedForTheRole(error);
+    const reason = error.problem.detail ?? error.problem.title;
     return html`<div class="refused" role="alert">
-      <h3>Not available to your role</h3>
-      <p>The server refused ${what} to the role <strong>${role}</strong> (403 Forbidden): ${error.problem.detail ?? error.problem.title}.</p>
-      <p>Sign in with a token of a role that may read it (see docs/service.md, "Roles").</p>
+      <h3>${forRole ? 'Not available to your role' : 'Refused'}</h3>
+      <p>The server refused ${what} to the role <strong>${role}</strong> (403 Forbidden)${reason ? `: ${reason}` : ''}.</p>
+      ${forRole ? html`<p>Sign in with a token of a role that may read it (see docs/service.md, "Roles").</p>` : nothing}
     </div>`;
   }
   return html`<div class="error" role="alert"><strong>Could not load ${what}.</strong> ${describeError(error)}</div>`;

@@ -1,4 +1,5 @@
 import { html, nothing } from 'lit';
+import { keyed } from 'lit/directives/keyed.js';
 import { describeError, pathWith } from '../api.ts';
 import { saveAs } from '../download.ts';
 import type { QueryName } from '../path-names.ts';
@@ -139,9 +140,20 @@ export class ComplianceQueries extends ConsolePage {
       </table></div>`;
   }
 
+  /** The parameters as the server echoes them: what was asked, whatever the form shows by now. */
+  private renderParams(params: Readonly<Record<string, string>>) {
+    const given = Object.entries(params);
+    return html`<p class="meta" data-testid="result-params">Asked with ${given.length === 0
+      ? "no parameters (the query's defaults)"
+      : given.map(([name, value], i) => html`${i > 0 ? ', ' : ''}<code>${name}=${visibleText(value)}</code>`)}.</p>`;
+  }
+
   private renderForm(catalog: Catalog) {
     const query = catalog.queries.find((q) => q.name === this.selected) ?? catalog.queries[0];
     if (query === undefined) return html`<p class="empty">This server offers no compliance query.</p>`;
+    // The fields are made anew for each query (keyed): reused by position, the values typed for one query were sent
+    // under another's names (review 130: revocations' from=2000-01-01 went as expiring's now, and "No rows" read as
+    // an all-clear).
     return html`<form class="query" @submit=${(e: SubmitEvent) => this.run(e, query.name, query.params)}>
       <label for="query-name">Query</label>
       <select id="query-name" @change=${(e: Event) => {
@@ -153,10 +165,10 @@ export class ComplianceQueries extends ConsolePage {
       </select>
       <p class="help">${query.summary}</p>
       ${query.params.length === 0 ? html`<p class="meta">No parameters.</p>` : nothing}
-      ${query.params.map((p) => html`<div class="field">
+      ${keyed(query.name, html`${query.params.map((p) => html`<div class="field">
         <label for="param-${p}">${p}</label>
         <input id="param-${p}" name="param-${p}" autocomplete="off" maxlength="200" placeholder=${HINTS[p] ?? ''} />
-      </div>`)}
+      </div>`)}`)}
       <button type="submit">Run query</button>
     </form>`;
   }
@@ -167,6 +179,7 @@ export class ComplianceQueries extends ConsolePage {
       ${renderLoad(this.catalog, role, 'the compliance queries', (catalog) => this.renderForm(catalog))}
       ${renderLoad(this.result, role, 'the query result', (result) => html`<section aria-labelledby="result-heading">
         <h3 id="result-heading">Result of ${result.query}</h3>
+        ${this.renderParams(result.params)}
         <button type="button" class="secondary" @click=${() => this.downloadCsv(result.query)}>Download CSV</button>
         ${this.csvError ? html`<p class="error" role="alert">Could not download the CSV: ${this.csvError}</p>` : nothing}
         ${this.csvNote ? html`<p class="warning" role="status" data-testid="csv-partial">${this.csvNote}</p>` : nothing}

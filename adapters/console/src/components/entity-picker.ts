@@ -1,23 +1,33 @@
-import { html } from 'lit';
+import { html, nothing } from 'lit';
 import { ENTITY_KINDS } from '../../../../domain/streams.ts';
+import { entityIdRefusal } from '../path-names.ts';
 import { entityHref } from '../router.ts';
 
-/** The form that opens an entity by kind and id (or the list of a kind, without an id). */
-export const renderPicker = (kind: string, entityId: string | undefined) =>
-  html`<form class="inline" @submit=${(e: SubmitEvent) => open(e)}>
+/**
+ * The form that opens an entity by kind and id (or the list of a kind, without an id). An id not of the domain's form
+ * opens nothing and `onRefusal` is told why (the address would drop it and show the list without a word: review
+ * 130); `refusal` is what the page holds to say, undefined once an id is opened.
+ */
+export const renderPicker = (kind: string, entityId: string | undefined, refusal: string | undefined, onRefusal: (refusal: string | undefined) => void) =>
+  html`<form class="inline" @submit=${(e: SubmitEvent) => open(e, onRefusal)}>
       <label for="entity-kind">Kind</label>
       <select id="entity-kind" name="kind" .value=${kind}>
         ${ENTITY_KINDS.map((k) => html`<option value=${k} ?selected=${k === kind}>${k}</option>`)}
       </select>
       <label for="entity-id">Id</label>
-      <input id="entity-id" name="id" .value=${entityId ?? ''} placeholder="e.g. meter-1" autocomplete="off" maxlength="256" />
+      <input id="entity-id" name="id" .value=${entityId ?? ''} placeholder="e.g. meter-1" autocomplete="off" maxlength="256"
+        aria-invalid=${refusal !== undefined ? 'true' : 'false'} aria-describedby=${refusal !== undefined ? 'entity-id-refused' : nothing} />
       <button type="submit">Open</button>
-    </form>`;
+    </form>
+    ${refusal !== undefined ? html`<p id="entity-id-refused" class="error" role="alert" data-testid="id-refused">${refusal}</p>` : nothing}`;
 
-const open = (event: SubmitEvent): void => {
+const open = (event: SubmitEvent, onRefusal: (refusal: string | undefined) => void): void => {
   event.preventDefault();
   const form = event.target as HTMLFormElement;
   const kind = (form.elements.namedItem('kind') as HTMLSelectElement).value;
   const id = (form.elements.namedItem('id') as HTMLInputElement).value.trim();
+  const refused = id === '' ? undefined : entityIdRefusal(id);
+  onRefusal(refused === undefined ? undefined : `${refused}; nothing was opened.`);
+  if (refused !== undefined) return;
   location.hash = id === '' ? `#/entity/${encodeURIComponent(kind)}` : entityHref(kind, id);
 };

@@ -32,6 +32,7 @@ export class EntityView extends ConsolePage {
     graph: { state: true },
     browse: { state: true },
     behind: { state: true },
+    refusal: { state: true },
   };
   declare kind: string;
   declare entityId: string | undefined;
@@ -45,6 +46,8 @@ export class EntityView extends ConsolePage {
   declare browse: Load<EntityList>;
   /** Events the read models behind the timeline and the graph had not handled when they were read (0: none). */
   declare behind: number;
+  /** Why the id typed into the picker opened nothing (entity-picker.ts). */
+  declare refusal: string | undefined;
   private abort = new AbortController();
   private readonly readAgain = new ReadAgainWhileBehind();
   /** The entity the graph of what depends on it was read for (its state, or none when too long): read again with it. */
@@ -65,6 +68,7 @@ export class EntityView extends ConsolePage {
     this.graph = IDLE;
     this.browse = IDLE;
     this.behind = 0;
+    this.refusal = undefined;
   }
 
   override disconnectedCallback(): void {
@@ -80,6 +84,7 @@ export class EntityView extends ConsolePage {
       this.abort = new AbortController();
       // A read again of the page left (its kind, its cursor) must not land on this one (found in review).
       this.readAgain.reset();
+      this.refusal = undefined;
       if (this.entityId === undefined) void this.loadList([]);
       else void this.load(this.kind, this.entityId);
     }
@@ -244,7 +249,7 @@ export class EntityView extends ConsolePage {
     const role = this.session.role;
     const id = this.entityId;
     if (id === undefined) {
-      return html`<h2 tabindex="-1">Entities</h2>${renderPicker(this.kind, id)}${renderBehind(this.behind, 'this list')}${renderEntityList(
+      return html`<h2 tabindex="-1">Entities</h2>${renderPicker(this.kind, id, this.refusal, (refusal) => (this.refusal = refusal))}${renderBehind(this.behind, 'this list')}${renderEntityList(
         this.browse,
         role,
         this.kind,
@@ -253,7 +258,7 @@ export class EntityView extends ConsolePage {
     }
     const tooLong = this.entity.state === 'error' ? entityTooLong(this.entity.error) : undefined;
     return html`<h2 tabindex="-1">${this.kind}-${id}</h2>
-      ${renderPicker(this.kind, id)}
+      ${renderPicker(this.kind, id, this.refusal, (refusal) => (this.refusal = refusal))}
       ${tooLong !== undefined
         ? renderTooLong(tooLong)
         : renderLoad(this.entity, role, `${this.kind}-${id}`, (e) =>

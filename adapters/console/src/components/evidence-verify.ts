@@ -4,6 +4,7 @@ import { html, nothing, type PropertyValues } from 'lit';
 import { ENTITY_KINDS } from '../../../../domain/streams.ts';
 import { checkSignatures, tamperedCopy, verifyBundle, type BundleReport, type SignatureRow } from '../evidence.ts';
 import { saveAs } from '../download.ts';
+import { entityIdRefusal } from '../path-names.ts';
 import { verifyHref } from '../router.ts';
 import { EvidenceAnswer } from '../schemas.ts';
 import { ConsolePage, IDLE, LOADING, renderLoad, type Load } from './base.ts';
@@ -35,12 +36,15 @@ export class EvidenceVerify extends ConsolePage {
     loaded: { state: true },
     pinnedKey: { state: true },
     policy: { state: true },
+    refusal: { state: true },
   };
   declare kind: string;
   declare entityId: string | undefined;
   declare loaded: Load<Loaded>;
   declare pinnedKey: string;
   declare policy: string;
+  /** Why the id typed into the form was not fetched. */
+  declare refusal: string | undefined;
   private abort = new AbortController();
 
   constructor() {
@@ -50,6 +54,7 @@ export class EvidenceVerify extends ConsolePage {
     this.loaded = IDLE;
     this.pinnedKey = '';
     this.policy = '';
+    this.refusal = undefined;
   }
 
   override disconnectedCallback(): void {
@@ -58,7 +63,17 @@ export class EvidenceVerify extends ConsolePage {
   }
 
   protected override willUpdate(changed: PropertyValues<this>): void {
-    if ((changed.has('kind') || changed.has('entityId')) && this.entityId !== undefined) void this.fetchBundle(this.kind, this.entityId);
+    if (!changed.has('kind') && !changed.has('entityId')) return;
+    this.refusal = undefined;
+    if (this.entityId !== undefined) {
+      void this.fetchBundle(this.kind, this.entityId);
+      return;
+    }
+    // An address naming no entity (one the router refused, or none): the previous entity's verdict and its Download
+    // button must not stay under it (review 130).
+    this.abort.abort();
+    this.abort = new AbortController();
+    this.loaded = IDLE;
   }
 
   private async fetchBundle(kind: string, id: string): Promise<void> {
@@ -116,6 +131,15 @@ export class EvidenceVerify extends ConsolePage {
     const kind = (form.elements.namedItem('kind') as HTMLSelectElement).value;
     const id = (form.elements.namedItem('id') as HTMLInputElement).value.trim();
     if (id === '') return;
+    // Sent as an address, it would be dropped by the router without a word (router.ts): said here, and nothing shown
+    // that could read as its verdict.
+    const refused = entityIdRefusal(id);
+    this.refusal = refused === undefined ? undefined : `${refused}; nothing was fetched.`;
+    if (refused !== undefined) {
+      this.abort.abort();
+      this.loaded = IDLE;
+      return;
+    }
     if (kind === this.kind && id === this.entityId) void this.fetchBundle(kind, id);
     else location.hash = verifyHref(kind, id);
   }
@@ -163,9 +187,11 @@ export class EvidenceVerify extends ConsolePage {
         <label for="verify-kind">Kind</label>
         <select id="verify-kind" name="kind">${ENTITY_KINDS.map((k) => html`<option value=${k} ?selected=${k === this.kind}>${k}</option>`)}</select>
         <label for="verify-id">Id</label>
-        <input id="verify-id" name="id" .value=${this.entityId ?? ''} placeholder="e.g. meter-3" autocomplete="off" maxlength="256" />
+        <input id="verify-id" name="id" .value=${this.entityId ?? ''} placeholder="e.g. meter-3" autocomplete="off" maxlength="256"
+          aria-invalid=${this.refusal !== undefined ? 'true' : 'false'} aria-describedby=${this.refusal !== undefined ? 'verify-id-refused' : nothing} />
         <button type="submit">Fetch and verify</button>
       </form>
+      ${this.refusal !== undefined ? html`<p id="verify-id-refused" class="error" role="alert" data-testid="id-refused">${this.refusal}</p>` : nothing}
       <div class="inline">
         <label for="bundle-file">Or load a bundle file (credence export)</label>
         <input id="bundle-file" type="file" accept="application/json,.json" @change=${(e: Event) => this.loadFile(e)} />

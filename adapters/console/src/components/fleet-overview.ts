@@ -198,6 +198,21 @@ export class FleetOverview extends ConsolePage {
       ${this.verdict.state === 'loading' ? nothing : button}</div>`;
   }
 
+  /**
+   * The entities of the cards, and those of the kinds no card shows, by kind: the server's total over every kind beside
+   * the cards' did not add up (review 130: "21 entities in all" beside cards of 16).
+   */
+  private renderTotal(fleet: FleetCounts): string {
+    const shown = KINDS.reduce((sum, [kind]) => sum + (fleet.kinds[kind]?.entities ?? 0), 0);
+    const others = Object.entries(fleet.kinds)
+      .filter(([kind, summary]) => !KINDS.some(([card]) => card === kind) && summary.entities > 0)
+      .sort(([a], [b]) => a.localeCompare(b));
+    const inCards = `${shown} ${shown === 1 ? 'entity' : 'entities'} of the kinds above`;
+    if (others.length === 0) return inCards;
+    const count = others.reduce((sum, [, summary]) => sum + summary.entities, 0);
+    return `${inCards}, and ${count} of other kinds (${others.map(([kind, summary]) => `${kind}: ${summary.entities}`).join(', ')})`;
+  }
+
   private renderCounts(fleet: FleetCounts) {
     return html`<div class="cards">
         ${KINDS.map(([kind, label]) => {
@@ -223,7 +238,7 @@ export class FleetOverview extends ConsolePage {
         })}
       </div>
       <p class="meta" data-testid="counts-position">
-        ${fleet.total} entities in all, as of position ${fleet.position ?? '(none yet)'}${fleet.head !== undefined && fleet.head !== fleet.position ? html` (the store is at ${fleet.head})` : nothing}.
+        ${this.renderTotal(fleet)}, as of position ${fleet.position ?? '(none yet)'}${fleet.head !== undefined && fleet.head !== fleet.position ? html` (the store is at ${fleet.head})` : nothing}.
       </p>
       ${this.renderVerdict()}`;
   }
