@@ -36,6 +36,7 @@ import { signingPolicyOf } from './service-signing-policy.ts';
 import type { App, RouteModule, ServiceContext } from './context.ts';
 import { createServiceMetrics } from './metrics.ts';
 import { refuseKeysInAnotherSecureEnvironment } from './keys-in-another-secure-environment.ts';
+import { warnKeysDestroyedOfLiveEntities } from './keys-destroyed-of-live-entities.ts';
 import { buildProbeServer } from './probe-server.ts';
 import { startPkiPublisher } from './pki-publisher.ts';
 import { warnReadModelRebuilds } from './read-model-rebuilds.ts';
@@ -251,6 +252,15 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     if (config.store !== undefined) keep = true;
     await stopping.unlessStopped();
     await firstCatchUp(live, credence, server.log);
+    await stopping.unlessStopped();
+    // Once the entities read model has read the log (a restore rebuilds it): keys.db outlives an events.db put back
+    // from a backup, and a revocation since that backup is gone from the log while its keys stay destroyed (review 131).
+    await warnKeysDestroyedOfLiveEntities({ dataDir: config.data, credence, log: server.log }).catch(
+      // A warning's check refuses no start; one a shutdown cut short (the store closed under it) is that shutdown.
+      (error: unknown) => {
+        if (!stopping.begun) logFailure(server.log, error, 'the key registry could not be checked against the event log');
+      },
+    );
     await stopping.unlessStopped();
     await server.listen({ host: config.host, port: config.port });
     const address = server.server.address() as AddressInfo;

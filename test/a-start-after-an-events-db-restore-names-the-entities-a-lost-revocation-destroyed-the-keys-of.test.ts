@@ -1,0 +1,116 @@
+/**
+ * Review 131: an `events.db` restored from a backup older than a revocation (README, "Restoring the event store from a
+ * backup") brings the revoked credential and its association back live in the log, while `keys.db`, kept, says their
+ * keys were destroyed; only the certificates on a CRL were warned of. The start now names each entity the log says is
+ * live whose own keys were destroyed, to be revoked again; a start whose log holds the revocation names none.
+ */
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { EmbeddedSecureEnvironment } from '../adapters/driven/secure-environment/index.ts';
+import { Device } from '../adapters/protocols/procedures/index.ts';
+import { systemRandom } from '../adapters/runtime/index.ts';
+import { operator, profile } from './support/fleet.ts';
+import { copyEventStore, moveTransparencyLogAside } from './support/restored-folder.ts';
+import { startTestService, type TestService } from './support/service.ts';
+
+const DAY = 86_400_000;
+const RESTORE_WARNING = /its key was destroyed after the events\.db backup: revoke it again/;
+
+const dirs: string[] = [];
+const devices: EmbeddedSecureEnvironment[] = [];
+afterEach(() => {
+  for (const se of devices.splice(0)) se.close();
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** The warnings of one start naming an entity whose keys were destroyed, by stream. */
+const keyWarnings = (service: TestService): Map<string, string> => {
+  const named = new Map<string, string>();
+  for (const line of service.logs()) {
+    const entry = JSON.parse(line) as { level: number; stream?: string; keysDestroyedAt?: string; msg: string };
+    if (entry.level === 40 && entry.keysDestroyedAt !== undefined && entry.stream !== undefined) named.set(entry.stream, entry.msg);
+  }
+  return named;
+};
+
+/** Waits (the service's shredder reacts on its own) until the registry holds no live key of these streams. */
+const shredded = async (service: TestService, streams: readonly string[]): Promise<void> => {
+  const { infrastructure } = await service.service.context.credence.security();
+  for (let round = 0; round < 200; round++) {
+    if (streams.every((s) => infrastructure.o.registry.live(s).length === 0)) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`the keys of ${streams.join(', ')} were never destroyed`);
+};
+
+describe('a start on an events.db restored from before a revocation', () => {
+  it('names each credential and association the log says is live whose keys were destroyed, with the command to revoke it again', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'credence-keys-destroyed-since-backup-'));
+    dirs.push(root);
+    const dir = join(root, 'data');
+    const backup = join(root, 'backup');
+    const beforeRestore = join(root, 'data.before-restore');
+    for (const d of [dir, backup, beforeRestore]) mkdirSync(d);
+
+    // A meter with a PSK service credential and an association established over it: keys.db binds the PSK copy and
+    // the session keys.
+    let service = await startTestService({ dir });
+    const now = Date.now();
+    const { procedures } = await service.service.context.credence.security();
+    const { engine } = service.service.context.credence;
+    await engine.execute({
+      type: 'createSubscription',
+      data: { subscriptionId: 'sub-1', subscriber: 'City Utilities', notBefore: new Date(now - DAY).toISOString(), notAfter: new Date(now + 365 * DAY).toISOString() },
+      metadata: { actor: operator },
+    });
+    const se = EmbeddedSecureEnvironment.open({ database: ':memory:', kek: { source: 'ephemeral' } }, { now: () => new Date(), random: systemRandom });
+    devices.push(se);
+    const device = new Device({ nodeId: 'meter-1', se, now: () => new Date(), random: systemRandom });
+    await procedures.preProvision({
+      device, profile, bootstrapCredentialId: 'meter-1-boot', kind: 'ed25519',
+      validity: { notBefore: new Date(now - DAY).toISOString(), notAfter: new Date(now + 365 * DAY).toISOString() },
+    });
+    await engine.execute({ type: 'enrolNode', data: { nodeId: 'meter-1', subscriptionId: 'sub-1', cseId: '/meter-1-cse' }, metadata: { actor: operator } });
+    await procedures.provisionRemotely({ device, credentialId: 'meter-1-svc', kind: 'psk256' });
+    await procedures.associate({ device, associationId: 'meter-1-sa', credentialId: 'meter-1-svc', lifetimeSeconds: 86_400 });
+    await service.close();
+
+    // The backup, taken of the stopped service; then the credential revoked, and the cascade revokes the association.
+    copyEventStore(dir, backup);
+    service = await startTestService({ dir });
+    await service.service.context.credence.engine.execute({
+      type: 'revokeCredential', data: { credentialId: 'meter-1-svc', reason: 'keyCompromise' }, metadata: { actor: operator },
+    });
+    await shredded(service, ['credential-meter-1-svc', 'association-meter-1-sa']);
+    await service.close();
+
+    // A start whose log holds the revocation names nothing.
+    service = await startTestService({ dir });
+    expect(keyWarnings(service)).toEqual(new Map());
+    await service.close();
+
+    // README steps 1 to 4: events.db moved aside and the backup put in place, the replay checkpoint deleted, the
+    // transparency log moved aside.
+    for (const name of ['events.db', 'events.db-wal', 'events.db-shm']) {
+      if (existsSync(join(dir, name))) renameSync(join(dir, name), join(beforeRestore, name));
+    }
+    copyEventStore(backup, dir);
+    rmSync(join(dir, 'replay-checkpoint.json'), { force: true });
+    moveTransparencyLogAside(dir, beforeRestore);
+
+    service = await startTestService({ dir });
+    try {
+      const named = keyWarnings(service);
+      expect([...named.keys()].sort()).toEqual(['association-meter-1-sa', 'credential-meter-1-svc']);
+      expect(named.get('association-meter-1-sa')).toMatch(RESTORE_WARNING);
+      expect(named.get('association-meter-1-sa')).toContain('credence association revoke meter-1-sa');
+      expect(named.get('credential-meter-1-svc')).toContain('credence credential revoke meter-1-svc');
+      // Never a key handle.
+      for (const msg of named.values()) expect(msg).not.toMatch(/key_[A-Za-z0-9]/);
+    } finally {
+      await service.close();
+    }
+  }, 60_000);
+});
