@@ -3,6 +3,7 @@
  * hold (a folder served with PKCS#11, the command not given CREDENCE_SECURE_ENVIRONMENT) made a fresh, empty embedded
  * Secure Environment in it (secure-environment.kek, .sqlite, .wrapping-keys), then refused, asking to restore the
  * Secure Environment files it had just made. It is now refused before anything is opened: the folder is unchanged.
+ * Review 131: `token list` reads access.db alone, read-only (a listing needs no key), so it lists such a folder.
  */
 import { mkdirSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,8 +25,16 @@ const folderWithoutItsSecureEnvironment = async (): Promise<string> => {
 };
 
 describe('a token command on a folder whose signing key no Secure Environment of it holds', () => {
+  it('list lists its tokens without opening a Secure Environment, and leaves the folder as it was', async () => {
+    const data = await folderWithoutItsSecureEnvironment();
+    const before = readdirSync(data).sort();
+    const listed = await runCli(['token', 'list', '--data', data]);
+    expect(listed.code, listed.err).toBe(0);
+    expect(listed.out).toContain('first-admin');
+    expect(readdirSync(data).sort()).toEqual(before);
+  });
+
   it.each([
-    ['list', ['token', 'list']],
     ['create', ['token', 'create', '--role', 'auditor', '--subject', 'a', '--ttl', '1h']],
     ['revoke', ['token', 'revoke', 'tok_AAAAAAAAAAAAAAAAAAAAAA']],
   ])('%s is refused naming the missing key, and leaves the folder as it was', async (_, args) => {

@@ -33,6 +33,38 @@ const refuseDestroyingACurrentSigningKey = (destroyed: readonly KeyDestroyedSinc
 };
 
 /**
+ * A restored folder whose keys are sealed under a KEK the folder moved aside was rotated away from since the backup
+ * (`credence kek rotate`, review 131): refused, nothing destroyed, until it is rotated again. Started so, it would seal
+ * every key it makes from then on under that KEK, which the rotation was run to retire (perhaps because it leaked), and
+ * nothing else tells the operator: the folder opens under its own KEK without a word. Refused rather than warned: this
+ * command is the restore's step the operator runs before the first start, a warning among its lines is easy to miss,
+ * and rotating first costs nothing here (the keys to destroy are re-sealed, then destroyed). With the KEK outside the
+ * folder, the file CREDENCE_KEK_FILE names holds the KEK the folder moved aside opens under, which a rotation of the
+ * restored folder would have to replace: the old KEK goes to another path, and the service to the new one.
+ */
+const refuseARetiredKek = (data: string, beforeRestore: string, kekFile: string | undefined): never => {
+  const rotate =
+    kekFile === undefined
+      ? `run credence kek rotate --data ${data} (its KEK is the backup's, in the folder; the rotation replaces it)`
+      : `copy the KEK kept with that backup to a new path (mode 0600) and run CREDENCE_KEK_FILE=<that path> credence kek rotate --data ${data}, ` +
+        `which replaces that copy with a new KEK, and run this and the service with CREDENCE_KEK_FILE naming it; never overwrite ${kekFile}: ` +
+        `it holds the KEK ${beforeRestore} opens under`;
+  throw validationError(
+    [
+      {
+        path: 'data',
+        rule: 'kek_rotated_since_backup',
+        message:
+          `the keys of ${data} are sealed under a KEK that ${beforeRestore} was re-sealed away from since the backup (credence kek rotate): ` +
+          `started so, every key made from then on would be sealed under that old KEK again (the one the rotation retired, perhaps because it leaked). ` +
+          `Nothing was destroyed. Before the first start, ${rotate}; then run this again [kek_rotated_since_backup]`,
+      },
+    ],
+    'Secure Environment restore',
+  );
+};
+
+/**
  * `credence key destroy-since-backup --data DIR --before-restore DIR` (README "Restoring a whole data folder"): a
  * whole-folder restore brings back, in the embedded Secure Environment, every key destroyed after the backup was
  * taken (crypto-shredded PSK copies and session keys, withdrawn token signing keys, retired OCSP and log keys),
@@ -54,11 +86,15 @@ export const destroyKeysSinceBackup = (folders: KeyFolders, beforeRestore: strin
     throw new UsageError(`--before-restore: ${beforeRestore} is the restored folder itself: name the folder moved aside before the restore`);
   }
   return withLockedKeyFolders(folders, 'key destroy-since-backup', io, async (locked) => {
-    const { keysDestroyedSince, secureEnvironmentConfigForDataDir, wrappingKeysPath } = await import('../../adapters/driven/secure-environment/index.ts');
+    const { keysDestroyedSince, restoredUnderRetiredKek, secureEnvironmentConfigForDataDir, wrappingKeysPath } = await import('../../adapters/driven/secure-environment/index.ts');
     const files = (dir: string) => {
       const config = secureEnvironmentConfigForDataDir(dir);
       return { database: config.database, wrappingKeys: wrappingKeysPath(config) };
     };
+    // Before the keys are compared: under CREDENCE_KEK_FILE such a folder does not even open, and its destroys would wait.
+    if (restoredUnderRetiredKek(files(data), files(beforeRestore))) {
+      refuseARetiredKek(data, beforeRestore, (io.env ?? process.env)['CREDENCE_KEK_FILE'] || undefined);
+    }
     // Read, and refused when the two copies cannot be trusted to say it, before the Secure Environment opens.
     // The clock that dated the keys made since the restore (the Secure Environment's, key-folders.ts): one behind the
     // folder moved aside could date them before its last change, and is refused.

@@ -4,6 +4,7 @@ import { userInfo } from 'node:os';
 import { z } from 'zod';
 import { ACCESS_DB_FILE } from '../../adapters/driven/access/sqlite-access-registry.ts';
 import type { AccessControl } from '../../adapters/http/auth/access-control.ts';
+import { tokenSummary, tokenSummaryJson } from '../../adapters/http/auth/token-summary.ts';
 import type { ServiceConfig } from '../../adapters/http/config.ts';
 import type { Io } from '../io.ts';
 import { UsageError } from '../program.ts';
@@ -56,6 +57,34 @@ export const localConfig = async (args: Pick<Target, 'data' | 'config'>, io: Io)
 };
 
 /**
+ * Found in review: list, revoke and rotate-key on a folder no token was issued in made access.db, a signing key and
+ * the embedded Secure Environment's files in it (any folder, 0755 and all). Only create makes them.
+ */
+const assertTokensRecorded = (data: string): void => {
+  if (!existsSync(data)) throw new UsageError(`--data: no data folder at ${data}`);
+  if (!existsSync(join(data, ACCESS_DB_FILE))) {
+    throw new UsageError(`--data: ${data} holds no ${ACCESS_DB_FILE}: no token was issued with this data folder (credence token create makes it); nothing was written`);
+  }
+};
+
+/**
+ * A page of the tokens the access.db of the local data folder of `config` records, read-only, its Secure Environment
+ * never opened: a listing signs and verifies nothing (review 131: README's whole-folder restore step 2 lists the folder
+ * moved aside, which, after a `credence kek rotate` since the backup, opens under no KEK the command is given). Nothing
+ * is pruned or written (review 96).
+ */
+export const listLocalTokens = async (
+  config: ServiceConfig,
+  query: { readonly limit: number; readonly after?: string; readonly includeExpired: boolean },
+): Promise<{ tokens: ReturnType<typeof tokenSummaryJson>[]; next?: string }> => {
+  assertTokensRecorded(config.data);
+  const { readTokenPage } = await import('../../adapters/driven/access/index.ts');
+  const now = new Date();
+  const page = readTokenPage(config.data, { ...query, now });
+  return { tokens: page.tokens.map((r) => tokenSummaryJson(tokenSummary(r, now))), ...(page.next !== undefined ? { next: page.next } : {}) };
+};
+
+/**
  * The access control of the local data folder of `config` (localConfig), closed after `use`. Opening it makes the
  * folder, its Secure Environment and access.db when absent, so every check of the command's own arguments runs
  * before this (a rejected command writes nothing). Loaded on demand.
@@ -65,15 +94,9 @@ export const withLocalAccess = async <T>(
   io: Io,
   mustExist: boolean,
   use: (access: AccessControl, dir: string) => Promise<T>,
-  opening: { readonly prune?: boolean } = {},
 ): Promise<T> => {
   const env = io.env ?? process.env;
-  if (mustExist && !existsSync(config.data)) throw new UsageError(`--data: no data folder at ${config.data}`);
-  // Found in review: list, revoke and rotate-key on a folder no token was issued in made access.db, a signing key and
-  // the embedded Secure Environment's files in it (any folder, 0755 and all). Only create makes them.
-  if (mustExist && !existsSync(join(config.data, ACCESS_DB_FILE))) {
-    throw new UsageError(`--data: ${config.data} holds no ${ACCESS_DB_FILE}: no token was issued with this data folder (credence token create makes it); nothing was written`);
-  }
+  if (mustExist) assertTokensRecorded(config.data);
   const { openAccessControl } = await import('../../adapters/http/auth/open-access-control.ts');
   // Review 81: a full disk or a file size limit met making or writing the folder (its Secure Environment, access.db)
   // was `error: disk I/O error`, no file named. The folder is named; which of its files, SQLite does not say.
@@ -82,7 +105,6 @@ export const withLocalAccess = async <T>(
       tokens: config.tokens,
       env,
       ...(config.secureEnvironment !== undefined ? { secureEnvironment: config.secureEnvironment } : {}),
-      ...(opening.prune === false ? { prune: false } : {}),
     });
     try {
       return await use(local.access, config.data);

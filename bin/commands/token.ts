@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ProblemResponse } from '../../adapters/client/http.ts';
 import { revokedAt } from '../../adapters/driven/access/index.ts';
 import type { TokenSummaryJson } from '../../adapters/client/operator.ts';
-import { TokenId, TokenSubject, tokenSummaryJson } from '../../adapters/http/auth/access-control.ts';
+import { TokenId, TokenSubject } from '../../adapters/http/auth/access-control.ts';
 import { ROLES } from '../../adapters/http/auth/role.ts';
 import { PROBLEM_TYPE_BASE } from '../../adapters/http/problems.ts';
 import { parseTtl, Ttl } from '../../adapters/http/auth/ttl.ts';
@@ -16,7 +16,7 @@ import { printOneTimeValue } from '../one-time-output.ts';
 import { printable } from '../printable.ts';
 import { handler, parseOptions, UsageError, type RegisterCommands } from '../program.ts';
 import { clientOf, PathArg, withJson, withServer } from './options.ts';
-import { localActor, localConfig, Target, targetOf, withLocalAccess } from './token-target.ts';
+import { listLocalTokens, localActor, localConfig, Target, targetOf, withLocalAccess } from './token-target.ts';
 
 /**
  * `credence token create|list|revoke`: API bearer tokens, issued by a server (`--server` with an admin token) or
@@ -145,17 +145,7 @@ const list = async (args: z.infer<typeof List>, io: Io): Promise<number> => {
   const page: { tokens: readonly TokenSummaryJson[]; next?: string | undefined } =
     target !== undefined
       ? await clientOf(target).listTokens(query)
-      : await withLocalAccess(
-          await localConfig(args, io),
-          io,
-          true,
-          async (access) => {
-            const local = access.list(query);
-            return { tokens: local.tokens.map(tokenSummaryJson), next: local.next };
-          },
-          // A listing changes nothing (README restore step 2 lists the folder moved aside: review 96).
-          { prune: false },
-        );
+      : await listLocalTokens(await localConfig(args, io), query);
   const { tokens, next } = page;
   if (args.json) io.out(json({ tokens, ...(next !== undefined ? { next } : {}) }));
   else {

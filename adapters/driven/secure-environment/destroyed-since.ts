@@ -3,6 +3,7 @@ import { validationError, type CredenceError } from '../../../domain/errors.ts';
 import { constantTimeEqual } from '../../../domain/crypto/bytes.ts';
 import type { KeyHandle } from '../../../domain/ports/secure-environment.ts';
 import { readOnlyDatabase } from '../files/read-only-database.ts';
+import { isRetiredKek, KEK_RETIRED } from './kek-retired.ts';
 import { LAST_CHANGE } from './key-store.ts';
 
 /** The two files of one embedded key database (embedded-config.ts: `database` and its `wrappingKeys`). */
@@ -34,6 +35,9 @@ interface Read {
   readonly lastChange: number | undefined;
   /** The stored keys whose wrapping key is there (a row without one is destroyed already). */
   readonly live: ReadonlyMap<string, Omit<KeyDestroyedSince, 'handle'>>;
+  /** The KEK check value (sealed under the KEK, never opened here) and the KEKs rotated out (kek-retired.ts). */
+  readonly kekCheck: Uint8Array | undefined;
+  readonly kekRetired: Uint8Array | undefined;
 }
 
 /** The rule is in the message too: the CLI shows the message, and the operator looks the rule up (README). */
@@ -59,6 +63,8 @@ const read = (files: KeyDatabaseFiles): Read => {
       wrapPairing: wrap.pairing,
       lastChange: typeof lastChange === 'number' && Number.isFinite(lastChange) ? lastChange : undefined,
       live,
+      kekCheck: bytesOf(meta('kek_check')),
+      kekRetired: bytesOf(meta(KEK_RETIRED)),
     };
   });
 };
@@ -66,6 +72,53 @@ const read = (files: KeyDatabaseFiles): Read => {
 const listed = (keys: readonly KeyDestroyedSince[]): string => {
   const shown = keys.slice(0, 20).map((key) => `${key.handle} (owner ${key.owner}, ${key.kind}, made ${key.createdAt})`);
   return keys.length > shown.length ? `${shown.join(', ')} and ${keys.length - shown.length} more` : shown.join(', ');
+};
+
+/**
+ * Both copies read, refused unless both files of each are present and paired and both are copies of one key database
+ * (the rules of keysDestroyedSince). Reads only.
+ */
+const pairedCopies = (restored: KeyDatabaseFiles, later: KeyDatabaseFiles): { readonly before: Read; readonly after: Read } => {
+  for (const [files, path] of [
+    [restored, 'data'],
+    [later, 'beforeRestore'],
+  ] as const) {
+    for (const file of [files.database, files.wrappingKeys]) {
+      if (!existsSync(file)) throw problem(path, 'key_database_present', `${file} is missing: the embedded Secure Environment's key database and its wrapping-key file are both needed`);
+    }
+  }
+  const before = read(restored);
+  const after = read(later);
+  for (const [files, found, path] of [
+    [restored, before, 'data'],
+    [later, after, 'beforeRestore'],
+  ] as const) {
+    if (found.pairing === undefined || found.wrapPairing === undefined || !constantTimeEqual(found.pairing, found.wrapPairing)) {
+      throw problem(path, 'wrapping_keys_match_database', `${files.wrappingKeys} is not the wrapping-key file of ${files.database} (or a version before wrapping keys wrote them)`);
+    }
+  }
+  if (!constantTimeEqual(before.pairing!, after.pairing!)) {
+    throw problem(
+      'beforeRestore',
+      'same_key_database',
+      `${later.database} is not a later copy of the key database ${restored.database}: they were set up apart (another data folder, or a backup taken before this version's key format); nothing was destroyed`,
+    );
+  }
+  return { before, after };
+};
+
+/**
+ * Whether the key database restored from a backup (`restored`) is sealed under a KEK its own later copy (`later`, the
+ * folder moved aside) was re-sealed away from since (`credence kek rotate`, review 131): its KEK check value is one
+ * `later` retired (kek-retired.ts). Started so, the restored folder seals every key it makes under that KEK again,
+ * the one the rotation was run to retire (perhaps because it leaked). Compared by the check values alone: no KEK is
+ * read. False once the restored folder was rotated again (its check value is then new), and for a rotation made
+ * before a version that names the KEKs rotated out. Refused as keysDestroyedSince refuses two copies it cannot
+ * compare. Reads only.
+ */
+export const restoredUnderRetiredKek = (restored: KeyDatabaseFiles, later: KeyDatabaseFiles): boolean => {
+  const { before, after } = pairedCopies(restored, later);
+  return before.kekCheck !== undefined && isRetiredKek(after.kekRetired, before.kekCheck);
 };
 
 /**
@@ -103,31 +156,7 @@ const listed = (keys: readonly KeyDestroyedSince[]): string => {
  * made since the backup would look destroyed since), and the clock (above). Reads only.
  */
 export const keysDestroyedSince = (restored: KeyDatabaseFiles, later: KeyDatabaseFiles, now: Date): KeysSinceBackup => {
-  for (const [files, path] of [
-    [restored, 'data'],
-    [later, 'beforeRestore'],
-  ] as const) {
-    for (const file of [files.database, files.wrappingKeys]) {
-      if (!existsSync(file)) throw problem(path, 'key_database_present', `${file} is missing: the embedded Secure Environment's key database and its wrapping-key file are both needed`);
-    }
-  }
-  const before = read(restored);
-  const after = read(later);
-  for (const [files, found, path] of [
-    [restored, before, 'data'],
-    [later, after, 'beforeRestore'],
-  ] as const) {
-    if (found.pairing === undefined || found.wrapPairing === undefined || !constantTimeEqual(found.pairing, found.wrapPairing)) {
-      throw problem(path, 'wrapping_keys_match_database', `${files.wrappingKeys} is not the wrapping-key file of ${files.database} (or a version before wrapping keys wrote them)`);
-    }
-  }
-  if (!constantTimeEqual(before.pairing!, after.pairing!)) {
-    throw problem(
-      'beforeRestore',
-      'same_key_database',
-      `${later.database} is not a later copy of the key database ${restored.database}: they were set up apart (another data folder, or a backup taken before this version's key format); nothing was destroyed`,
-    );
-  }
+  const { before, after } = pairedCopies(restored, later);
   const gone = [...before.live]
     .filter(([handle]) => !after.live.has(handle))
     .map(([handle, key]) => ({ handle: handle as KeyHandle, ...key }))

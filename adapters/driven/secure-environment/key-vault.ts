@@ -5,6 +5,7 @@ import { toBase64url } from '../../../domain/crypto/base64url.ts';
 import { concatBytes, constantTimeEqual, lengthPrefixed, utf8, wipe } from '../../../domain/crypto/bytes.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
 import type { KeyHandle, KeyUsage } from '../../../domain/ports/secure-environment.ts';
+import { KEK_RETIRED, withRetiredKek } from './kek-retired.ts';
 import { SealedKeyStore, type OwnedKey, type SealedKeyRecord } from './key-store.ts';
 
 const KEY_LENGTH = 32;
@@ -196,6 +197,10 @@ export class KeyVault {
     const resealed = this.#store.transaction(() => {
       const stored = this.#store.allWrappingKeys();
       for (const { handle, sealed } of stored) this.#store.replaceWrappingKey(handle, rewrap(handle, sealed));
+      // The KEK rotated out named, in the same commit: a backup restored over this folder later brings it back, and
+      // `key destroy-since-backup` tells so by it (kek-retired.ts).
+      const check = this.#store.getMeta('kek_check');
+      if (check !== undefined) this.#store.setMeta(KEK_RETIRED, withRetiredKek(this.#store.getMeta(KEK_RETIRED), check));
       this.#store.setMeta('kek_check', aeadSeal(next, KEK_CHECK, KEK_CHECK, this.#random));
       return stored.length;
     });

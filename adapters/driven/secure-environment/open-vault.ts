@@ -37,9 +37,14 @@ const kekMismatch = (kek: KekSource, database: string): string => {
   if (kek.source !== 'file') return `the KEK given inline (kek.key) ${sealed}; nothing was changed: pass the KEK this key database was set up with (no other opens its keys)`;
   const inFolder = kek.path === join(dirname(database), IN_FOLDER_KEK_FILE);
   const elsewhere = inFolder ? `, or, if this folder's KEK is kept outside it, set CREDENCE_KEK_FILE to it` : ', or name the file that holds it';
+  // Review 131: a folder restored from a backup taken before `credence kek rotate` needs the KEK of then, and the file
+  // in place may be the only copy of the KEK another folder (the one moved aside) opens under.
   return (
-    `the KEK file ${kek.path} ${sealed} (the file replaced or restored from another folder, or a setting naming another file); ` +
-    `nothing was changed: put back the KEK this folder was set up with (from its backup)${elsewhere}, and open it again; ` +
+    `the KEK file ${kek.path} ${sealed} (the file replaced or restored from another folder, a setting naming another file, ` +
+    `or the folder restored from a backup taken before credence kek rotate, which needs the KEK of then); ` +
+    `nothing was changed: put back the KEK this folder was set up with or last rotated to (from its backup, or the one kept with the backup restored)${elsewhere}, and open it again, ` +
+    `keeping the KEK file now at ${kek.path} at another path first (it may be the only copy of a KEK another folder opens under); ` +
+    `after a restore from before a rotation, run credence kek rotate again before the first start; ` +
     `never delete the key database or make a new KEK in its place: no other KEK opens its keys`
   );
 };
