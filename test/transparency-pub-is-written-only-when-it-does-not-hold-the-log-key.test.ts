@@ -2,7 +2,7 @@ import { chmodSync, chownSync, copyFileSync, lstatSync, readFileSync, statSync, 
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
-import { LOG_KEY_OWNER, openSecureEnvironmentSignerInDir } from '../adapters/driven/transparency/index.ts';
+import { LOG_KEY_OWNER, openSecureEnvironmentSignerInDir, openTransparencyInDir } from '../adapters/driven/transparency/index.ts';
 import { memorySecureEnvironment } from './crypto-fixtures.ts';
 import { run as exportCommand } from '../bin/commands/export.ts';
 import { capture } from './support/cli.ts';
@@ -28,6 +28,8 @@ const folderWithLog = async (): Promise<string> => {
   const store = openSqliteStoreInDir(dir);
   await appendEvents(store, 4);
   await store.close();
+  // Its key a file, as a program without a Secure Environment makes it: an export makes none (review 134).
+  openTransparencyInDir(dir).log.close();
   await exported(dir);
   return dir;
 };

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { KEY_HANDLE_FILE } from '../../adapters/driven/transparency/index.ts';
+import { KEY_FILE, KEY_HANDLE_FILE } from '../../adapters/driven/transparency/index.ts';
 import { CheckpointWitnessPath } from '../../adapters/runtime/checkpoint-witness-file.ts';
 import type { CheckpointSigner } from '../../domain/transparency/index.ts';
 import type { StoreLocation } from '../../adapters/driven/store/index.ts';
@@ -100,23 +100,33 @@ export const exportSettings = async (
  * there, through the Secure Environment of `setting` (exportSettings): an HSM's, the PIN as the service takes it, or
  * the folder's embedded one, its KEK where CREDENCE_KEK_FILE names it, as the service opens it. Never with a key file
  * made here, which would be a second log identity. A handle in a folder without an embedded Secure Environment is an
- * HSM's: refused without its setting, nothing made.
+ * HSM's: refused without its setting, nothing made. A folder that has `transparency.key` signs with it (`signer`
+ * absent). A folder with neither (a new one, or one whose log was moved aside: README restore step 4) gets its key
+ * where `credence serve` would make it, by the same function (openSecureEnvironmentLogKey), after serve's check that
+ * its keys are not in another Secure Environment: review 134 found the export making `transparency.key` there, which
+ * the next start then kept as the log's key, in the folder even with the KEK outside it.
  */
 export const openExportLogKey = async (data: string, origin: string, setting: string | undefined, io: Io): Promise<ExportLogKey> => {
-  if (!existsSync(join(data, KEY_HANDLE_FILE))) return { close: () => undefined };
+  const handle = existsSync(join(data, KEY_HANDLE_FILE));
+  if (!handle && existsSync(join(data, KEY_FILE))) return { close: () => undefined };
   const env = io.env ?? process.env;
   const runtime = await import('../../adapters/runtime/data-folder.ts');
   const { secureEnvironmentConfigForDataDir } = await import('../../adapters/driven/secure-environment/index.ts');
-  if (runtime.isEmbedded(setting) && !existsSync(secureEnvironmentConfigForDataDir(data).database)) {
+  if (handle && runtime.isEmbedded(setting) && !existsSync(secureEnvironmentConfigForDataDir(data).database)) {
     throw new UsageError(
       `${data}: the transparency log key is in an HSM (${KEY_HANDLE_FILE} names it): set CREDENCE_SECURE_ENVIRONMENT to the pkcs11: URI the service runs with, or give --config with the service's configuration file`,
     );
+  }
+  // Before the embedded Secure Environment is opened, which makes it when absent: as serve refuses, nothing written.
+  if (!handle) {
+    const { refuseKeysInAnotherSecureEnvironment } = await import('../../adapters/http/keys-in-another-secure-environment.ts');
+    refuseKeysInAnotherSecureEnvironment(data, setting);
   }
   const se = runtime.openServiceSecureEnvironment(data, setting, { now: () => new Date(), env });
   try {
     const { openSecureEnvironmentLogKey } = await import('../../adapters/runtime/transparency-key.ts');
     const key = await openSecureEnvironmentLogKey(data, se, origin);
-    // Both a key file and a handle are refused by openSecureEnvironmentLogKey: with a handle, the key is the Secure Environment's.
+    // Both a key file and a handle are refused by openSecureEnvironmentLogKey; without a key file, the key is the Secure Environment's.
     if (key.place !== 'hsm') throw new Error(`${data}: no transparency log key in the Secure Environment`);
     return { signer: key.signer, close: () => se.close() };
   } catch (error) {

@@ -9,6 +9,7 @@ import { isValidKeyName, KEY_NAME_RULE, verifyEvidenceBundle } from '../../domai
 import { checkpointWitnessFile, witnessBegunWarning } from '../../adapters/runtime/checkpoint-witness-file.ts';
 import { witnessedTransparencyProjection } from '../../adapters/runtime/witnessed-projection.ts';
 import { exportEvidence } from '../../projections/transparency/index.ts';
+import type { EventStore } from '../../domain/ports/event-store.ts';
 import type { Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
@@ -86,33 +87,48 @@ const exportLocal = async (args: Options, io: Io): Promise<number> => {
     );
     // Review 81: the folder's databases stopped by a file size limit or a full disk were `error: disk I/O error`, naming
     // nothing. SQLite does not say which file.
-    return await namingRefusedWrites(`the data folder ${data}`, async () => {
-      const logKey = await openExportLogKey(data, origin, secureEnvironment, io);
-      try {
-        return await exportFromFolder(args, io, data, store, { origin, ...(logKey.signer ? { signer: logKey.signer } : {}) }, checkpointWitness);
-      } finally {
-        logKey.close();
-      }
-    });
+    return await namingRefusedWrites(`the data folder ${data}`, () => exportFromFolder(args, io, data, store, { origin, secureEnvironment }, checkpointWitness));
   } catch (error) {
     throw unusableDataFolderAsUsage(error);
   }
 };
 
-const exportFromFolder = async (
+/** Where the log key is looked for and, in a folder without one, made (openExportLogKey). */
+interface LogKeySetting {
+  readonly origin: string;
+  readonly secureEnvironment: string | undefined;
+}
+
+/**
+ * The store is opened before the log key: a folder without a log key gets one made there (openExportLogKey), which a
+ * --data holding no event store must not leave behind.
+ */
+const exportFromFolder = async (args: Options, io: Io, data: string, from: StoreChoice, key: LogKeySetting, witness: string | undefined): Promise<number> => {
+  const store = openExistingStore(data, from.store, from.setting);
+  try {
+    const logKey = await openExportLogKey(data, key.origin, key.secureEnvironment, io);
+    try {
+      return await exportSigned(args, io, data, store, { origin: key.origin, ...(logKey.signer ? { signer: logKey.signer } : {}) }, witness);
+    } finally {
+      logKey.close();
+    }
+  } finally {
+    await store.close();
+  }
+};
+
+const exportSigned = async (
   args: Options,
   io: Io,
   data: string,
-  from: StoreChoice,
+  store: EventStore,
   logOptions: Parameters<typeof openTransparencyInDir>[1],
   witness: string | undefined,
 ): Promise<number> => {
-  const store = openExistingStore(data, from.store, from.setting);
   const { log, signer, origin } = openTransparencyInDir(data, logOptions);
   try {
     const streamId = args.stream.streamId;
-    const streamEvents = await store.readStream(streamId);
-    if (streamEvents.length === 0) {
+    if ((await store.readStream(streamId)).length === 0) {
       io.err(`error: ${streamId} has no events`);
       return 1;
     }
@@ -133,7 +149,6 @@ const exportFromFolder = async (
     return 0;
   } finally {
     log.close();
-    await store.close();
   }
 };
 

@@ -8,7 +8,7 @@ import { EVENTS_DB_FILE, SCHEMA_VERSION } from '../../adapters/driven/store/inde
 import { openReadingConnection } from '../../adapters/driven/files/index.ts';
 import { asDamagedDatabase } from '../../adapters/driven/files/damaged-database.ts';
 import { isDataFolderHeld } from '../../adapters/driven/files/data-folder-held.ts';
-import { openCheckpoint, type NoteVerifierKey } from '../../domain/transparency/index.ts';
+import { openCheckpoint, type Checkpoint, type NoteVerifierKey } from '../../domain/transparency/index.ts';
 import { auditStoreAgainstLog } from '../../projections/transparency/index.ts';
 import { TransparencyLogAltered } from '../../domain/ports/index.ts';
 import { isCredenceError, type CredenceError } from '../../domain/errors.ts';
@@ -19,7 +19,7 @@ import { progressBar } from '../progress.ts';
 import { progressStream } from './options.ts';
 import { resolveLogKey } from './verify-checks.ts';
 import { refusalJson, reportRefusal } from './verify-refusal.ts';
-import { saveCheckpoint } from './verify-save-checkpoint.ts';
+import { keptCheckpointRefusal, saveCheckpoint, sayKeptCheckpoint } from './verify-save-checkpoint.ts';
 
 /** `credence verify --data`: a data folder's event store audited against its transparency log, and `--repair-nodes`. */
 
@@ -63,6 +63,7 @@ export const auditDataDir = async (
     if (key === undefined) return 2;
     io.err(printable(`warning: using the key stored in ${dir}; pin the log key with --key for an independent audit`));
   }
+  let checkedFrom: Checkpoint | undefined;
   if (saved !== undefined) {
     // The auditor's own file: malformed, or not under the key pinned, is bad input (2). Not under the folder's own
     // key may be the folder's doing (its key replaced): a failure (1).
@@ -75,6 +76,7 @@ export const auditDataDir = async (
       io.err(printable(`FAILED (${opened.reason}): --checkpoint: ${opened.message}: the folder's key was replaced, or the file is another log's`));
       return 1;
     }
+    checkedFrom = opened.checkpoint;
   }
   try {
     refuseNewerEventsDb(dir);
@@ -112,9 +114,16 @@ export const auditDataDir = async (
     });
     bar?.finish();
     const repairing = !result.ok && result.kind === 'node_mismatch' && repair === true;
-    const document = result.ok ? { ...result, checkpointNote: result.checkpointNote ?? null } : result;
+    // A passed audit that would replace a larger or other kept checkpoint fails (review 134), its JSON saying so.
+    const unsaved = result.ok && saveTo !== undefined ? keptCheckpointRefusal(saveTo, result.checkpointNote, key, checkedFrom, '--checkpoint') : undefined;
+    const document =
+      unsaved !== undefined ? { ok: false, kind: unsaved.rule, message: unsaved.message } : result.ok ? { ...result, checkpointNote: result.checkpointNote ?? null } : result;
     if (!repairing) printJson(refusal === undefined ? document : { ...document, refusal: refusalJson(refusal) });
     reportRefusal(refusal, result.ok, io);
+    if (unsaved !== undefined) {
+      sayKeptCheckpoint(unsaved, io);
+      return 1;
+    }
     if (!result.ok) {
       // Nothing verified and nothing in the files proves tampering: no pass (exit 1), and no accusation either.
       const verdict = result.kind === 'not_signed_yet' || result.kind === 'not_logged_yet' ? 'UNVERIFIED' : 'TAMPERED';

@@ -2,12 +2,12 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { openCheckpoint, verifyConsistency } from '../../domain/transparency/index.ts';
 import { FILE_LIMITS, readTextFile } from '../files.ts';
-import { type Io } from '../io.ts';
+import { json, type Io } from '../io.ts';
 import { EXIT, parseOptions, UsageError } from '../program.ts';
 import { clientOf, ServerOptions, StreamArg, type ServerTarget, PathArg } from './options.ts';
 import { report, resolveLogKey, verifyBundle } from './verify-checks.ts';
 import { refuseOptionsOfOtherModes } from './verify-modes.ts';
-import { saveCheckpoint } from './verify-save-checkpoint.ts';
+import { keptCheckpointRefusal, saveCheckpoint, sayKeptCheckpoint, type KeptCheckpointRefusal } from './verify-save-checkpoint.ts';
 
 const Options = z
   .object({
@@ -33,13 +33,20 @@ const Options = z
     refuseOptionsOfOtherModes(a, a.target !== undefined ? 'serverStream' : a.from !== undefined ? 'serverFrom' : 'serverLatest', ctx);
   });
 
+/** A verified checkpoint not saved over the one kept (keptCheckpointRefusal): a failure (1), `--json` saying why. */
+const keptCheckpointStays = (refusal: KeptCheckpointRefusal, io: Io, asJson: boolean): number => {
+  if (asJson) io.out(json({ ok: false, reason: refusal.rule, message: refusal.message }));
+  sayKeptCheckpoint(refusal, io);
+  return 1;
+};
+
 /**
  * `credence verify --server`: the client checks what the server hands out against the log key it trusts (--key,
  * required: a server cannot vouch for itself, so the key inside its bundle is never enough). A stream: its
  * evidence bundle fetched and verified here. --from A.txt: the server's latest checkpoint extends A (the log was
  * not rewritten since). Neither: the latest checkpoint's signature. What the server hands out that is malformed
  * fails (exit 1): it is not the caller's input. `--save-checkpoint FILE`: the server's latest checkpoint, once verified,
- * kept for the next `--from` or `--checkpoint`.
+ * kept for the next `--from` or `--checkpoint`, never over a kept one it was not shown to extend.
  */
 export const verifyRemote = async (server: ServerTarget, command: Command, raw: Record<string, unknown>, io: Io): Promise<number> => {
   const args = parseOptions(command, Options, raw);
@@ -53,7 +60,12 @@ export const verifyRemote = async (server: ServerTarget, command: Command, raw: 
   if (args.from === undefined) {
     const note = await client.checkpoint();
     const opened = openCheckpoint(note, pinned);
-    if (opened.ok && args.saveCheckpoint !== undefined) saveCheckpoint(args.saveCheckpoint, note, io);
+    if (opened.ok && args.saveCheckpoint !== undefined) {
+      // Nothing was checked from: only the same tree replaces a kept one (review 134: a rolled-back server downgraded it).
+      const unsaved = keptCheckpointRefusal(args.saveCheckpoint, note, pinned, undefined, '--from');
+      if (unsaved !== undefined) return keptCheckpointStays(unsaved, io, args.json);
+      saveCheckpoint(args.saveCheckpoint, note, io);
+    }
     const success = opened.ok ? `ok: the server's latest checkpoint is signed by ${pinned.keyName}: tree size ${opened.checkpoint.treeSize} (${opened.checkpoint.time})` : '';
     return report(opened, success, io, args.json, true);
   }
@@ -67,7 +79,11 @@ export const verifyRemote = async (server: ServerTarget, command: Command, raw: 
   const result = verifyConsistency(earlier.value, answer.to, answer.proof, pinned);
   // Kept only once shown to extend the one kept before: the next audit then holds the server to it (one may pass
   // the same file as --from and --save-checkpoint, as with --data's --checkpoint).
-  if (result.ok && args.saveCheckpoint !== undefined) saveCheckpoint(args.saveCheckpoint, answer.to, io);
+  if (result.ok && args.saveCheckpoint !== undefined) {
+    const unsaved = keptCheckpointRefusal(args.saveCheckpoint, answer.to, pinned, first.checkpoint, '--from');
+    if (unsaved !== undefined) return keptCheckpointStays(unsaved, io, args.json);
+    saveCheckpoint(args.saveCheckpoint, answer.to, io);
+  }
   const success = !result.ok
     ? ''
     : result.second.treeSize === result.first.treeSize

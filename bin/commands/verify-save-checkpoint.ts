@@ -1,4 +1,8 @@
+import { existsSync } from 'node:fs';
 import { writeFileAtomic } from '../../adapters/driven/files/index.ts';
+import { constantTimeEqual } from '../../domain/crypto/index.ts';
+import { openCheckpoint, type Checkpoint, type NoteVerifierKey } from '../../domain/transparency/index.ts';
+import { FILE_LIMITS, readTextFile } from '../files.ts';
 import type { Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { UsageError } from '../program.ts';
@@ -7,8 +11,8 @@ import { CannotWrite, refusedWriteOf } from '../write-failure.ts';
 /**
  * `--save-checkpoint`: the latest signed checkpoint of a verification that passed (`--data`, or a server's with
  * `--server`), for the next one's `--checkpoint` or `--from` (README, "Offline verification"). Written whole or not at
- * all, replacing the one kept before (the usual file of both options). A store with no event has no checkpoint yet:
- * nothing is written, and that is said.
+ * all, replacing the one kept before (the usual file of both options) once keptCheckpointRefusal let it. A store with
+ * no event has no checkpoint yet: nothing is written, and that is said.
  */
 export const saveCheckpoint = (path: string, note: string | undefined, io: Io): void => {
   if (note === undefined) {
@@ -22,4 +26,59 @@ export const saveCheckpoint = (path: string, note: string | undefined, io: Io): 
     if (refusedWriteOf(error) !== undefined) throw new CannotWrite(path, code!);
     throw new UsageError(`--save-checkpoint: cannot write ${path} (${code ?? 'unwritable'})`);
   }
+};
+
+/** Why the checkpoint kept in the --save-checkpoint file stays: the rule and what to do. */
+export interface KeptCheckpointRefusal {
+  readonly rule: 'rolled_back' | 'inconsistent' | 'consistency_unproven';
+  readonly message: string;
+}
+
+/**
+ * A checkpoint the file already holds, signed by `key`, is replaced only by the same tree or by one this run proved
+ * extends it: `checkedFrom` (the --checkpoint of --data, the --from of --server) is that tree. Review 134: a kept tree
+ * of size 82 was replaced by an older copy's 70 (or a rolled-back server's), exit 0, and the next audit held the log
+ * to 70 only. Anything else in the file (none, not a checkpoint, another log's) is replaced as before. `from` names the
+ * option that proves it, for the message.
+ */
+export const keptCheckpointRefusal = (
+  path: string,
+  note: string | undefined,
+  key: NoteVerifierKey,
+  checkedFrom: Checkpoint | undefined,
+  from: '--checkpoint' | '--from',
+): KeptCheckpointRefusal | undefined => {
+  if (note === undefined || !existsSync(path)) return undefined;
+  const text = readTextFile(path, FILE_LIMITS.note);
+  const kept = text.ok ? openCheckpoint(text.value, key) : undefined;
+  const next = openCheckpoint(note, key);
+  if (kept === undefined || !kept.ok || !next.ok) return undefined;
+  const sameTree = (a: Checkpoint, b: Checkpoint): boolean => a.treeSize === b.treeSize && constantTimeEqual(a.rootHash, b.rootHash);
+  if (sameTree(kept.checkpoint, next.checkpoint) || (checkedFrom !== undefined && sameTree(kept.checkpoint, checkedFrom))) return undefined;
+  const size = kept.checkpoint.treeSize;
+  const verified = next.checkpoint.treeSize;
+  const keptNothing = `${path} is kept, nothing written`;
+  if (size > verified) {
+    return {
+      rule: 'rolled_back',
+      message: `${path} holds a checkpoint signed by ${key.keyName} of tree size ${size}, larger than the one verified (${verified}): the log was rolled back, or this is an older copy of it; ${keptNothing}`,
+    };
+  }
+  if (size === verified) {
+    return {
+      rule: 'inconsistent',
+      message: `${path} holds a checkpoint signed by ${key.keyName} of tree size ${size} with another root than the one verified: the log forked; ${keptNothing}`,
+    };
+  }
+  return {
+    rule: 'consistency_unproven',
+    message:
+      `${path} holds a checkpoint signed by ${key.keyName} of tree size ${size}, and this run did not check that the tree verified (size ${verified}) extends it: ` +
+      `give ${path} as ${from} too, or save to another file; ${keptNothing}`,
+  };
+};
+
+/** Said on stderr when the kept checkpoint stays: a failure (exit 1), whatever the verification found. */
+export const sayKeptCheckpoint = (refusal: KeptCheckpointRefusal, io: Io): void => {
+  io.err(printable(`FAILED (${refusal.rule}): --save-checkpoint: ${refusal.message}`));
 };

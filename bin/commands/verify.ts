@@ -150,14 +150,16 @@ const verifyLocal = async (args: Options, pinned: NoteVerifierKey | undefined, i
       return report(result, `ok: event ${event.data.id} is leaf ${proof.data.leafIndex} of the signed tree of size ${proof.data.treeSize}`, io, args.json);
     }
     case 'consistency': {
-      const proofInput = readInput('--proof: ', readJsonFile(args.proof!, FILE_LIMITS.json), io);
+      // Read as the --event and --proof files of an inclusion proof are (review 134: a member or a number written
+      // otherwise passed here, against what README says of every proof file).
+      const proofInput = readInput('--proof: ', readJsonFile(args.proof!, FILE_LIMITS.json, undefined, { canonicalNumbers: true }), io);
       if (proofInput === undefined) return 2;
       const from = readInput('--from: ', readTextFile(args.from, FILE_LIMITS.note), io);
       const to = from === undefined ? undefined : readInput('--to: ', readTextFile(args.to!, FILE_LIMITS.note), io);
       if (from === undefined || to === undefined) return 2;
       const proof = ConsistencyProofJson.safeParse(proofInput);
       if (!proof.success) {
-        io.err('error: --proof: not a valid consistency proof file');
+        io.err(printable(`error: --proof: not a valid consistency proof file${issueText(proof.error.issues[0])}`));
         return 2;
       }
       const result = verifyConsistency(from, to, proof.data, pinned!);
@@ -184,7 +186,10 @@ export const register: RegisterCommands = (program, io) => {
     .option('--checkpoint <file>', 'the signed checkpoint note the inclusion proof is against; with --data or a bundle, one kept from an earlier audit')
     .option('--from <file>', 'an earlier signed checkpoint note')
     .option('--to <file>', 'a later signed checkpoint note')
-    .option('--save-checkpoint <file>', "with --data, or --server without a stream: when the check passes, write the latest signed checkpoint note there, for the next --checkpoint or --from")
+    .option(
+      '--save-checkpoint <file>',
+      "with --data, or --server without a stream: when the check passes, write the latest signed checkpoint note there, for the next --checkpoint or --from; a checkpoint it holds is replaced only by the same tree or one shown to extend it (the file given as --checkpoint or --from too)",
+    )
     .option('--repair-nodes', "with --data: when the audit's only finding is node_mismatch, write transparency.db's stored subtree hashes again from its leaves (the service stopped)")
     .addHelpText('after', EXAMPLES)
     .action(
