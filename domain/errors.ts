@@ -131,8 +131,12 @@ export const notFound = (streamId: string, what = 'entity'): CredenceError =>
 
 /** A key handle no Secure Environment holds (never made, or destroyed: the shredder's work when its entity ended). */
 export const keyNotFound = (handle: string): CredenceError => notFound(handle, 'key');
-export const isKeyNotFound = (error: unknown): boolean =>
-  isCredenceError(error, 'not_found') && error.problem.code === 'not_found' && error.message === keyNotFound(error.problem.streamId).message;
+/** Whether `error` says a key is not held; with `handle`, that key and no other (a failure about another key is not it). */
+export const isKeyNotFound = (error: unknown, handle?: string): boolean =>
+  isCredenceError(error, 'not_found') &&
+  error.problem.code === 'not_found' &&
+  error.message === keyNotFound(error.problem.streamId).message &&
+  (handle === undefined || error.problem.streamId === handle);
 
 export const unauthorised = (actor: string, reason: string): CredenceError =>
   new CredenceError({ code: 'unauthorised', actor, reason, message: `${actor} is not allowed: ${reason}` });

@@ -42,6 +42,15 @@ export const startPkiPublisher = (o: PkiPublisherOptions): Promise<PkiRevocation
           "in place, and its OCSP answers unknown for them and its CRLs leave them out. Rotate those credentials and revoke " +
           'the old ones (docs/pki.md, "A CA key is compromised"); a new CA belongs under a new id (credence ca init --id)',
       ),
+    // Said at warn, once per CA at start (review 133): a signer file restored from a backup older than the token's
+    // destruction of its key. The handle names the key the file held, nothing of its material.
+    onOcspSignerKeyGone: (caId, path, handle) =>
+      o.log.warn(
+        { caId, file: path, keyHandle: handle },
+        `CA ${caId}: the OCSP signer file ${path} names the key ${handle}, which the Secure Environment no longer holds ` +
+          '(destroyed in the token at a renewal after the backup this file was restored from; a restore brings back no key ' +
+          'of a token): a new OCSP signer was issued in its place and the file rewritten',
+      ),
     // Said at warn, once per CA: public facts only (its id and its certificates' end), never a key handle.
     onCaEnded: (caId, endedAt) =>
       o.log.warn(

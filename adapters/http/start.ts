@@ -160,7 +160,7 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     cleanups.push(() => credence.close());
     const registry = openAccessRegistry({ dir: config.data });
     cleanups.push(() => registry.close());
-    const access = await createAccessControl({ se: ownerView(se, ACCESS_OWNER), registry, clock, random: systemRandom, ...config.tokens });
+    const access = await createAccessControl({ se: ownerView(se, ACCESS_OWNER), registry, clock, random: systemRandom, ...config.tokens, keysInToken: !isEmbedded(config.secureEnvironment) });
 
     // What the rebuild warnings below count, for the live start not to count it again.
     let counted: readonly ProjectionLag[] = [];

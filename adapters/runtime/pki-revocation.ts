@@ -60,6 +60,12 @@ export interface PkiRevocationOptions {
    * complete then.
    */
   readonly onCaKeyReplaced?: (caId: CaId, certificates: number) => void;
+  /**
+   * A CA's OCSP signer file (`path`) named a key the Secure Environment no longer holds (`handle`: a PKCS#11 token
+   * destroyed it at a renewal after the backup the file was restored from): a new signer was issued in its place.
+   * Called at start, once per such CA (review 133).
+   */
+  readonly onOcspSignerKeyGone?: (caId: CaId, path: string, handle: string) => void;
   /** How long a remotely provisioned credential, and so its certificate, lasts (default a year, the Infrastructure's). */
   readonly credentialLifetimeMs?: number;
 }
@@ -150,6 +156,7 @@ export const startPkiRevocation = async (o: PkiRevocationOptions): Promise<PkiRe
         now: o.now,
         ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}),
         ...(o.ocspSignerValidityMs !== undefined ? { validityMs: o.ocspSignerValidityMs } : {}),
+        onKeyGone: (path, handle) => o.onOcspSignerKeyGone?.(ca.id, path, handle),
       });
       const published = new PublishedLedger(o.dataDir !== undefined ? filePublishedRevocations(o.dataDir, ca.id) : memoryPublishedRevocations());
       const publisher = new CrlPublisher({

@@ -212,10 +212,10 @@ const RotateKey = z.object({
  * signs with the new key from its next token on, and keeps verifying the old key's tokens (read from access.db).
  */
 const rotateKey = async (args: z.infer<typeof RotateKey>, io: Io): Promise<number> => {
-  const rotated = await withLocalAccess(await localConfig(args, io), io, true, async (access) => access.rotateSigningKey(localActor(), { withdrawPrevious: args.withdrawPrevious }));
+  const rotated = await withLocalAccess(await localConfig(args, io), io, 'locally-only', async (access) => access.rotateSigningKey(localActor(), { withdrawPrevious: args.withdrawPrevious }));
   const previous = rotated.previous.map((k) => ({ ...k, ...(k.until !== undefined ? { until: k.until.toISOString() } : {}) }));
   if (args.json) {
-    io.out(json({ kid: rotated.kid, previous, revoked: rotated.revoked }));
+    io.out(json({ kid: rotated.kid, previous, revoked: rotated.revoked, ...(rotated.goneFromToken !== undefined ? { goneFromToken: rotated.goneFromToken } : {}) }));
     return 0;
   }
   io.out(rotated.kid);
@@ -227,7 +227,11 @@ const rotateKey = async (args: z.infer<typeof RotateKey>, io: Io): Promise<numbe
         : `key ${k.kid} retired: it verifies the ${k.liveTokens} live token(s) it signed until the last expires (${k.until}), then is destroyed`,
     );
   }
-  if (args.withdrawPrevious) io.err(`${rotated.revoked.length} token(s) signed with the previous key(s) revoked: issue new ones`);
+  // Review 133: withdrawn without --withdraw-previous, so said whatever it was.
+  if (rotated.goneFromToken !== undefined) {
+    io.err(`key ${rotated.goneFromToken} was no longer in the token (destroyed there; a restore brings no key of a token back): withdrawn`);
+  }
+  if (args.withdrawPrevious || rotated.goneFromToken !== undefined) io.err(`${rotated.revoked.length} token(s) signed with the previous key(s) revoked: issue new ones`);
   return 0;
 };
 

@@ -56,9 +56,15 @@ export interface AccessRegistry {
    * Makes `handle` the signing key and retires the one before (its tokens stay valid until they end). With
    * `withdraw`, in the same transaction, revokes every token a retired key signed and, down the chain, every token
    * issued with one (whatever key signed it): a token issued with a withdrawn key's token while the rotation ran
-   * must not outlive it (found in review). Returns the handles it retired and the token ids it revoked.
+   * must not outlive it (found in review). `withdrawKey` (a key the Secure Environment no longer holds) revokes, the
+   * same way, every token that one key signed. Returns the handles it retired and the token ids it revoked.
    */
-  rotateSigningKey(handle: string, at: Date, by: string, options: { readonly withdraw: boolean }): { readonly retired: readonly string[]; readonly revoked: readonly string[] };
+  rotateSigningKey(
+    handle: string,
+    at: Date,
+    by: string,
+    options: { readonly withdraw: boolean; readonly withdrawKey?: string },
+  ): { readonly retired: readonly string[]; readonly revoked: readonly string[] };
   /** How many tokens signed with the key are neither expired at `now` nor revoked. */
   liveTokensSignedWith(handle: string, now: Date): number;
   /** The latest expiry of those tokens, if any. */

@@ -64,6 +64,13 @@ export const accessStatements = (db: Database.Database) => ({
          UNION SELECT t.token_id FROM tokens t JOIN chain ON t.issued_with = chain.id)
        UPDATE tokens SET revoked_at = ?, revoked_by = ? WHERE token_id IN (SELECT id FROM chain) AND revoked_at IS NULL RETURNING token_id`,
   ),
+  /** Review 133: the tokens one key signed, down the chain (a key gone from the Secure Environment, withdrawn alone). */
+  revokeSignedWith: db.prepare(
+    `WITH RECURSIVE chain(id) AS (
+         SELECT token_id FROM tokens WHERE signed_with = ?
+         UNION SELECT t.token_id FROM tokens t JOIN chain ON t.issued_with = chain.id)
+       UPDATE tokens SET revoked_at = ?, revoked_by = ? WHERE token_id IN (SELECT id FROM chain) AND revoked_at IS NULL RETURNING token_id`,
+  ),
   issuerLive: db.prepare(`SELECT 1 FROM tokens WHERE token_id = ? AND revoked_at IS NULL`),
   liveOfSubject: db.prepare(`SELECT count(*) AS n FROM tokens WHERE subject = ? AND revoked_at IS NULL AND expires_at > ?`),
   insert: db.prepare(

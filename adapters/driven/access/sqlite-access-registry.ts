@@ -42,11 +42,16 @@ const registryOver = (db: Database.Database): AccessRegistry => {
     });
     return 'recorded';
   });
-  const rotate = db.transaction((handle: string, at: Date, by: string, withdraw: boolean) => {
+  const rotate = db.transaction((handle: string, at: Date, by: string, withdraw: boolean, withdrawKey: string | undefined) => {
     const retired = (sql.retire.all(at.toISOString(), by) as { handle: string }[]).map((r) => r.handle);
     sql.addKey.run(handle, at.toISOString());
-    const revoked = withdraw ? (sql.revokeWithdrawn.all(at.toISOString(), by) as { token_id: string }[]).map((r) => r.token_id) : [];
-    return { retired, revoked };
+    // `withdraw` revokes what every retired key signed, `withdrawKey`'s tokens among them.
+    const rows = withdraw
+      ? sql.revokeWithdrawn.all(at.toISOString(), by)
+      : withdrawKey !== undefined
+        ? sql.revokeSignedWith.all(withdrawKey, at.toISOString(), by)
+        : [];
+    return { retired, revoked: (rows as { token_id: string }[]).map((r) => r.token_id) };
   });
   const claim = db.transaction((handle: string, at: Date): string => {
     sql.claim.run(handle, at.toISOString());
@@ -56,7 +61,7 @@ const registryOver = (db: Database.Database): AccessRegistry => {
     signingKeys: () => (sql.keys.all() as KeyRow[]).map(toKeyRecord),
     currentSigningKey,
     claimSigningKey: (handle, at) => claim.immediate(handle, at),
-    rotateSigningKey: (handle, at, by, { withdraw }) => rotate.immediate(handle, at, by, withdraw),
+    rotateSigningKey: (handle, at, by, { withdraw, withdrawKey }) => rotate.immediate(handle, at, by, withdraw, withdrawKey),
     liveTokensSignedWith: (handle, now) => liveSignedWith(handle, now).n,
     lastExpirySignedWith: (handle, now) => {
       const { last } = liveSignedWith(handle, now);

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { certificateFingerprint, fromBase64url, toBase64url } from '../../../domain/crypto/index.ts';
 import { base64urlString } from '../../../domain/crypto/base64url.ts';
 import { MAX_CERTIFICATE_LENGTH } from '../../../domain/crypto/sizes.ts';
-import { isCredenceError, validationError } from '../../../domain/errors.ts';
+import { isCredenceError, isKeyNotFound, validationError } from '../../../domain/errors.ts';
 import { destroyNewKey, KeyHandle, type OwnedSecureEnvironment, type RandomSource } from '../../../domain/ports/index.ts';
 import { chainValidity, SERIAL_LENGTH, serialFromRandom } from '../../../domain/x509/issuance/index.ts';
 import type { CaKeyKind, IssuingCa } from '../../../domain/x509/issuing-ca.ts';
@@ -55,6 +55,12 @@ export interface OcspSigningKeyOptions {
   readonly random: RandomSource;
   readonly now: () => number;
   readonly validityMs?: number;
+  /**
+   * The signer file (`path`) names as its key one the Secure Environment does not hold (`handle`: destroyed since, as
+   * by a renewal after the backup the file was restored from): a new signer was issued in its place. For the start to
+   * say at warn.
+   */
+  readonly onKeyGone?: (path: string, handle: KeyHandle) => void;
 }
 
 /**
@@ -77,20 +83,35 @@ export class OcspSigningKey {
   static async open(o: OcspSigningKeyOptions): Promise<OcspSigningKey> {
     const stored = o.dataDir === undefined ? undefined : readSignerFile(o.dataDir, o.ca.id);
     const usable = stored !== undefined && stored.caFingerprint === certificateFingerprint(o.ca.certificate) && stored.keyKind === o.ca.signer.kind;
+    let gone: KeyHandle | undefined;
     if (usable) {
-      const key = new OcspSigningKey(o, stored, await credentialOf(o.se, stored));
-      if (!key.due()) return key;
-      await key.renew();
-      return key;
+      // Review 133: a signer file restored from a backup older than two renewals names a key a PKCS#11 token has
+      // destroyed since (the token is no part of the folder). It signs nothing any more, as the key of another CA
+      // certificate does not, so a new signer takes its place rather than every start being refused. Only that key
+      // gone counts: a token failing or refusing it otherwise still stops the start.
+      const credential = await credentialOf(o.se, stored).catch((error: unknown) => {
+        if (!isKeyNotFound(error, stored.keyHandle)) throw error;
+        gone = stored.keyHandle;
+        return undefined;
+      });
+      if (credential !== undefined) {
+        const key = new OcspSigningKey(o, stored, credential);
+        if (!key.due()) return key;
+        await key.renew();
+        return key;
+      }
     }
     // Another CA certificate or key kind: the stored key certifies nothing any more, so it is retired with the rest
-    // (found in review 27: it was dropped from the file and stayed in the Secure Environment, named by nothing).
-    const file = await issue(o, stored === undefined ? [] : await withinBound(o.se, [...stored.retired, stored.keyHandle]));
+    // (found in review 27: it was dropped from the file and stayed in the Secure Environment, named by nothing). A key
+    // gone is not: nothing is left of it to destroy.
+    const retiring = stored === undefined ? [] : gone === undefined ? [...stored.retired, stored.keyHandle] : stored.retired;
+    const file = await issue(o, await withinBound(o.se, retiring));
     const key = new OcspSigningKey(o, file, await credentialOf(o.se, file));
     // No signature of this process can be using them yet. One the Secure Environment will not destroy now stays
     // retired, for the next renewal to try again (review 53: it was dropped from the file, named by nothing).
     key.#file = { ...file, retired: await destroyKeys(o.se, file.retired) };
     key.#write();
+    if (gone !== undefined) o.onKeyGone?.(signerPath(o.dataDir!, o.ca.id), gone);
     return key;
   }
 
@@ -164,6 +185,7 @@ const withinBound = async (se: OwnedSecureEnvironment, handles: readonly string[
   }
   return kept;
 };
+
 
 const signerPath = (dataDir: string, caId: string): string => join(dataDir, 'pki', `${caId}.ocsp.json`);
 

@@ -5,13 +5,13 @@ import type { JwtSettings } from './jwt.ts';
 import type { IssuedToken, Principal } from './principal.ts';
 import { RecentlyUsed } from './recently-used.ts';
 import { revocationListeners } from './revocation-listeners.ts';
-import { openSigningKeys, type SigningKeyRotation } from './signing-keys.ts';
+import { openSigningKeys, type SigningKeyRotation, type SigningKeysOptions } from './signing-keys.ts';
 import { TokenId } from './token-ids.ts';
 import { tokenIssuer, type TokenRequest } from './token-issuer.ts';
 import { isRecordDamaged, tokenSummary, type TokenSummary } from './token-summary.ts';
 import { tokenVerifier } from './token-verifier.ts';
 
-export { accessSigningKeyMissing } from './signing-keys.ts';
+export { accessSigningKeyGone, accessSigningKeyMissing } from './signing-keys.ts';
 export type { RetiredSigningKey, SigningKeyRotation } from './signing-keys.ts';
 
 export { ROLES, RoleSchema } from './role.ts';
@@ -79,7 +79,7 @@ export interface AccessControl {
   list(args: { limit: number; after?: string; includeExpired?: boolean }): { tokens: TokenSummary[]; next?: string };
 }
 
-export interface AccessControlOptions extends JwtSettings {
+export interface AccessControlOptions extends JwtSettings, SigningKeysOptions {
   /** The view of the Secure Environment the signing key belongs to (its own owner, e.g. `credence:access`). */
   readonly se: OwnedSecureEnvironment;
   readonly registry: AccessRegistry;
@@ -109,8 +109,13 @@ const PRUNE_AFTER_EXPIRY_MS = 30 * 86_400_000;
  */
 export const createAccessControl = async (options: AccessControlOptions): Promise<AccessControl> => {
   const { se, registry, clock, random } = options;
-  const keys = await openSigningKeys(se, registry, clock);
-  if (options.prune !== false) {
+  const keys = await openSigningKeys(se, registry, clock, {
+    ...(options.keysInToken !== undefined ? { keysInToken: options.keysInToken } : {}),
+    ...(options.openWithoutCurrentKey !== undefined ? { openWithoutCurrentKey: options.openWithoutCurrentKey } : {}),
+  });
+  // Nor when the current key is gone from the token (review 133): a `token create` it refuses writes nothing, and a
+  // rotation prunes once it has withdrawn it.
+  if (options.prune !== false && keys.currentRead()) {
     // Records of tokens long expired refuse nothing their expiry does not already refuse: forget them.
     registry.prune(new Date(clock.now().getTime() - PRUNE_AFTER_EXPIRY_MS));
     // Retired keys whose last token ended since: destroyed (a service start, a local token command). One the Secure

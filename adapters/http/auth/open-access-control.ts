@@ -61,7 +61,18 @@ export const openAccessControl = async (
   let registry: ReturnType<typeof openAccessRegistry> | undefined;
   try {
     registry = openAccessRegistry({ dir: dataDir });
-    const access = await createAccessControl({ se: ownerView(se, ACCESS_OWNER), registry, clock, random: systemRandom, ...tokens, ...(options.prune === false ? { prune: false } : {}) });
+    const access = await createAccessControl({
+      se: ownerView(se, ACCESS_OWNER),
+      registry,
+      clock,
+      random: systemRandom,
+      ...tokens,
+      ...(options.prune === false ? { prune: false } : {}),
+      // Review 133: a current key destroyed in the token refuses only the signing of a token here, so that `token
+      // revoke` (README restore step 2) and `token rotate-key`, which withdraws it, still run.
+      keysInToken: !isEmbedded(options.secureEnvironment),
+      openWithoutCurrentKey: true,
+    });
     const opened = registry;
     return {
       access,

@@ -1,5 +1,5 @@
 import type { CryptoKey } from 'jose';
-import { isCredenceError, validationError, type CredenceError } from '../../../domain/errors.ts';
+import { isCredenceError, isKeyNotFound, validationError, type CredenceError } from '../../../domain/errors.ts';
 import { destroyNewKey, type Clock, type KeyHandle, type OwnedSecureEnvironment } from '../../../domain/ports/index.ts';
 import type { AccessRegistry } from '../../runtime/index.ts';
 import { importVerificationKey } from './jwt.ts';
@@ -28,6 +28,30 @@ export const accessSigningKeyMissing = (handle: string): CredenceError =>
     'access control',
   );
 
+/**
+ * access.db names as current a signing key the PKCS#11 token no longer holds (review 133): destroyed there, as a
+ * rotation and the prune after it do, since the backup access.db was restored from. A token is no part of the data
+ * folder: no restore brings the key back, so the embedded Secure Environment's advice (restore its files, give the
+ * command the same token) does not apply. A rotation withdraws it. Same rule as `accessSigningKeyMissing`.
+ */
+export const accessSigningKeyGone = (handle: string): CredenceError =>
+  validationError(
+    [
+      {
+        path: 'access.db: signingKey',
+        rule: 'access_signing_key_present',
+        message:
+          `the API token signing key ${handle} that access.db records as current is no longer in the PKCS#11 token of the Secure Environment: ` +
+          'it was destroyed there (as credence token rotate-key and the prune after it do) after the backup this access.db was restored ' +
+          'from, and a restore of the data folder brings back no key of a token; the tokens it signed verify no more. Run credence token ' +
+          'rotate-key with this Secure Environment (CREDENCE_SECURE_ENVIRONMENT, or --config): it makes a new key and withdraws this one, ' +
+          "revoking its tokens; then issue new tokens. If this token is not the one the folder's service uses, give the command that one instead",
+      },
+    ],
+    'access control',
+  );
+
+
 /** A signing key read from the Secure Environment: its handle, its `kid` (the public key's fingerprint) and the key that verifies what it signed. */
 export interface SigningKey {
   readonly handle: KeyHandle;
@@ -50,11 +74,35 @@ export interface SigningKeyRotation {
   readonly previous: readonly RetiredSigningKey[];
   /** Tokens revoked because they were signed with a withdrawn key. */
   readonly revoked: readonly string[];
+  /**
+   * The handle of the current key the token no longer held (`SigningKeysOptions.keysInToken`): withdrawn whatever
+   * `withdrawPrevious`, its tokens among `revoked`. Its `kid` went with it, so it is not in `previous`.
+   */
+  readonly goneFromToken?: string;
+}
+
+export interface SigningKeysOptions {
+  /**
+   * The Secure Environment is a PKCS#11 token (docs/hsm.md), no part of the data folder: a current key it does not
+   * hold was destroyed there, and is refused so (`accessSigningKeyGone`); `rotate` withdraws it. Otherwise (the
+   * embedded one) such a key is `accessSigningKeyMissing`, its files to be restored, and a rotation is refused.
+   */
+  readonly keysInToken?: boolean;
+  /**
+   * With `keysInToken`, opening takes such a key as it is, and only what needs it is refused (signing a token): what a
+   * local command opens with, `rotate` among them. The service's start refuses it.
+   */
+  readonly openWithoutCurrentKey?: boolean;
 }
 
 export interface SigningKeys {
   /** The key that signs new tokens now, as access.db says (another process may have rotated it). */
   current(): Promise<SigningKey>;
+  /**
+   * Whether the key access.db names as current was read: false only when it is gone from the token and the keys were
+   * opened `openWithoutCurrentKey` (or another process rotated since and it is not read yet).
+   */
+  currentRead(): boolean;
   /** The verification key of a current or retired key by its `kid`; undefined for a key access.db does not name. */
   verificationKey(kid: string): Promise<CryptoKey | undefined>;
   /** The handle of the key a `kid` names, once `verificationKey` found it. */
@@ -75,7 +123,8 @@ export interface SigningKeys {
  * by `credence token rotate-key` in another process). A verification key is only ever read from the Secure
  * Environment, whose records are sealed, never from access.db: write access to access.db alone mints no token.
  */
-export const openSigningKeys = async (se: OwnedSecureEnvironment, registry: AccessRegistry, clock: Clock): Promise<SigningKeys> => {
+export const openSigningKeys = async (se: OwnedSecureEnvironment, registry: AccessRegistry, clock: Clock, options: SigningKeysOptions = {}): Promise<SigningKeys> => {
+  const keysInToken = options.keysInToken === true;
   const byHandle = new Map<string, SigningKey>();
   const byKid = new Map<string, SigningKey>();
   const forget = (handle: string): void => {
@@ -86,21 +135,24 @@ export const openSigningKeys = async (se: OwnedSecureEnvironment, registry: Acce
   };
   /**
    * Reads a key from the Secure Environment; undefined when it holds no such key. A key access.db names as current
-   * and the Secure Environment does not hold is `accessSigningKeyMissing`, unless access.db names another current
-   * key by now (rotated and pruned by another process between the two reads; found in review): that one is read.
+   * and the Secure Environment does not hold is `accessSigningKeyMissing` (`accessSigningKeyGone` in a token; undefined
+   * too with `tolerateGone`), unless access.db names another current key by now (rotated and pruned by another
+   * process between the two reads; found in review): that one is read.
    */
-  const load = async (handle: string, current: boolean): Promise<SigningKey | undefined> => {
+  const load = async (handle: string, current: boolean, tolerateGone = false): Promise<SigningKey | undefined> => {
     const known = byHandle.get(handle);
     if (known !== undefined) return known;
     let described;
     try {
       described = await se.describe(handle as KeyHandle);
     } catch (error) {
-      if (!isCredenceError(error, 'not_found')) throw error;
+      if (!isKeyNotFound(error, handle)) throw error;
       if (!current) return undefined;
       const now = registry.currentSigningKey();
-      if (now === undefined || now === handle) throw accessSigningKeyMissing(handle);
-      return load(now, true);
+      if (now !== undefined && now !== handle) return load(now, true, tolerateGone);
+      if (!keysInToken || now === undefined) throw accessSigningKeyMissing(handle);
+      if (tolerateGone) return undefined;
+      throw accessSigningKeyGone(handle);
     }
     const key = { handle: described.handle, kid: described.fingerprint, verification: await importVerificationKey(described.publicKey!) };
     byHandle.set(handle, key);
@@ -108,11 +160,11 @@ export const openSigningKeys = async (se: OwnedSecureEnvironment, registry: Acce
     return key;
   };
   /** Every key access.db names now, and none it stopped naming. */
-  const refresh = async (): Promise<void> => {
+  const refresh = async (tolerateGone = false): Promise<void> => {
     const named = registry.signingKeys();
     const handles = new Set(named.map((k) => k.handle));
     for (const handle of [...byHandle.keys()]) if (!handles.has(handle)) forget(handle);
-    for (const k of named) await load(k.handle, k.retiredAt === undefined);
+    for (const k of named) await load(k.handle, k.retiredAt === undefined, tolerateGone);
   };
   const destroy = async (handle: string): Promise<void> => {
     try {
@@ -174,7 +226,7 @@ export const openSigningKeys = async (se: OwnedSecureEnvironment, registry: Acce
       if (left !== undefined) throw left;
     }
   }
-  await refresh();
+  await refresh(keysInToken && options.openWithoutCurrentKey === true);
 
   return {
     async current() {
@@ -186,16 +238,26 @@ export const openSigningKeys = async (se: OwnedSecureEnvironment, registry: Acce
       if (!byKid.has(kid)) await refresh();
       return byKid.get(kid)?.verification;
     },
+    currentRead: () => {
+      const handle = registry.currentSigningKey();
+      return handle !== undefined && byHandle.has(handle);
+    },
     handleOf: (kid) => byKid.get(kid)?.handle,
     async rotate(by, { withdrawPrevious }) {
       // Read before the commit, so the commit is the last step that can fail: the keys named now (for what the
       // answer says of them) and the new key (whose kid the answer names).
       for (const k of registry.signingKeys()) await load(k.handle, false);
+      // Review 133: a current key the token no longer holds (destroyed there since the backup access.db was restored
+      // from) signs and verifies nothing: withdrawn, its tokens revoked, whatever `withdrawPrevious`. Only in a token:
+      // the embedded Secure Environment's key is missing only from files a restore brings back.
+      const current = registry.currentSigningKey();
+      const gone = keysInToken && current !== undefined && !byHandle.has(current) ? current : undefined;
       const created = await se.generate('ed25519', { usage: 'sign' });
       let rotated;
       try {
         const key = (await load(created, false))!;
-        rotated = { key, ...registry.rotateSigningKey(created, clock.now(), by, { withdraw: withdrawPrevious }) };
+        const withdrawal = { withdraw: withdrawPrevious, ...(gone !== undefined ? { withdrawKey: gone } : {}) };
+        rotated = { key, ...registry.rotateSigningKey(created, clock.now(), by, withdrawal) };
       } catch (error) {
         throw await discardUnnamed(created, error);
       }
@@ -207,6 +269,7 @@ export const openSigningKeys = async (se: OwnedSecureEnvironment, registry: Acce
       return {
         kid: rotated.key.kid,
         revoked: rotated.revoked,
+        ...(gone !== undefined ? { goneFromToken: gone } : {}),
         previous: retired.flatMap(({ handle, kid }): RetiredSigningKey[] => {
           if (kid === undefined) return [];
           if (destroyed.has(kid)) return [{ kid, state: 'destroyed', liveTokens: 0 }];
