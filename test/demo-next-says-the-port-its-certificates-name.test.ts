@@ -55,7 +55,7 @@ describe('credence demo on any free port', () => {
     const run = capture();
     const code = await runCommands([demo], ['demo', '--data', data, '--port', other], { ...run.io, env: {} });
     expect(code, run.err.join('\n')).toBe(0);
-    expect(run.out).toContain(`The store in ${data} already holds events: resuming, no demo this time (delete the folder to run it again).`);
+    expect(run.out).toContain(`The store in ${data} already holds events: no demo this time, only where its fleet stands (delete the folder to run the demo again).`);
     const next = run.out.find((l) => l.startsWith('Next: '));
     expect(next).toContain(`or npm start -- --data ${data} --port ${named} to serve it.`);
   }, 60_000);

@@ -1,9 +1,12 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { refuseDataFolderInUse } from '../../adapters/driven/files/data-folder-held.ts';
 import { isCredenceError } from '../../domain/errors.ts';
 import type { ServiceConfig } from '../../adapters/http/index.ts';
 import type { Io } from '../io.ts';
 import { handler, parseOptions, UsageError, type RegisterCommands } from '../program.ts';
+import type { StartRequest } from './demo.ts';
+import { plainLogLines } from './demo/plain-log-lines.ts';
 import { PathArg } from './options.ts';
 import { assertWitnessSetting, publicUrlRefusalAsUsage, settingSource, witnessSource, type PublicUrlSources } from './start-setting-refusal.ts';
 
@@ -63,7 +66,7 @@ const refuseUnpublishableHost = async (config: ServiceConfig, o: Options, io: Io
  * host name that binds to a wildcard address) said as the bad setting it is (exit 2), naming the flag or variable it
  * came from (review 46).
  */
-const startDemo = async (request: { config: ServiceConfig; keepServing: boolean }, o: Options, io: Io): Promise<number> =>
+const startDemo = async (request: StartRequest, o: Options, io: Io): Promise<number> =>
   (await import('./demo.ts')).start(request, io).catch((error: unknown) => {
     throw publicUrlRefusalAsUsage(error, sourcesOf(o, io));
   });
@@ -90,6 +93,8 @@ export const register: RegisterCommands = (program, io) => {
         const config = await loadConfig(o, io, {});
         assertWitnessSetting(config.checkpointWitness, config.data, witnessSource(undefined, io.env ?? process.env, undefined));
         await refuseUnpublishableHost(config, o, io);
+        // Before the port is tried (review 136): a second npm start on the folder is told whose it is, not the port's.
+        refuseDataFolderInUse(config.data);
         // After the usage is checked (a wrong flag costs no build), before the service serves the bundle.
         await (await import('./console-bundle.ts')).rebuildStaleConsoleBundle(io);
         return startDemo({ config, keepServing: true }, o, io);
@@ -103,7 +108,10 @@ export const register: RegisterCommands = (program, io) => {
         const config = await loadConfig(o, io, { port: '0' });
         assertWitnessSetting(config.checkpointWitness, config.data, witnessSource(undefined, io.env ?? process.env, undefined));
         await refuseUnpublishableHost(config, o, io);
-        return startDemo({ config, keepServing: false }, o, io);
+        refuseDataFolderInUse(config.data);
+        // The service's warnings as plain lines among the demo's own, unless its JSON log was asked for (--log-level).
+        const asked = o.logLevel !== undefined || Boolean((io.env ?? process.env)['CREDENCE_LOG_LEVEL']);
+        return startDemo({ config, keepServing: false, ...(asked ? {} : { logStream: plainLogLines(io) }) }, o, io);
       }),
     );
 };

@@ -175,7 +175,12 @@ export const start = async (request: StartRequest, io: Io): Promise<number> => {
     if (empty) {
       if (!(await runDemo(running, config, io))) return 0;
     } else {
-      io.out(`The store in ${config.data} already holds events: resuming, no demo this time (delete the folder to run it again).`);
+      // `credence demo` does not resume serving it (review 136): it shows the fleet and stops.
+      io.out(
+        keepServing
+          ? `The store in ${config.data} already holds events: resuming, no demo this time (delete the folder to run it again).`
+          : `The store in ${config.data} already holds events: no demo this time, only where its fleet stands (delete the folder to run the demo again).`,
+      );
     }
     if (!keepServing) {
       const summary = await withShortLivedToken(access, { subject: 'auditor:demo', role: 'auditor' }, (token) => fleetSummary({ url: running.url, token }));

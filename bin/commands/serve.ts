@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { StoreConnectionString } from '../../adapters/driven/store/index.ts';
 import { parsePkcs11Uri } from '../../adapters/driven/secure-environment/index.ts';
+import { refuseDataFolderInUse } from '../../adapters/driven/files/data-folder-held.ts';
 import { isCredenceError } from '../../domain/errors.ts';
 import type { Io } from '../io.ts';
 import { printable } from '../printable.ts';
@@ -135,6 +136,8 @@ export const register: RegisterCommands = (program, io) => {
         const args = parseOptions(command, Options, opts);
         const config = await loadConfig(args, io);
         assertWitnessSetting(config.checkpointWitness, config.data, witnessSource(args.checkpointWitness, io.env ?? process.env, args.config));
+        // Before the port is tried: a second service on the folder is told whose it is, not to stop what holds the port.
+        refuseDataFolderInUse(config.data);
         // Loaded here, not at the top: the other commands need none of Fastify.
         const { startService, DOCS_PREFIX, StoppedBeforeServing } = await import('../../adapters/http/index.ts');
         const service = await startService(config, { handleSignals: true }).catch((error: unknown) => {

@@ -56,12 +56,17 @@ export const localConfig = async (args: Pick<Target, 'data' | 'config'>, io: Io)
   );
 };
 
+/** Where else the command could act when the folder has no tokens: a server too (list, revoke), or nowhere (rotate-key). */
+export type RecordedWhere = 'or-server' | 'locally-only';
+
 /**
  * Found in review: list, revoke and rotate-key on a folder no token was issued in made access.db, a signing key and
  * the embedded Secure Environment's files in it (any folder, 0755 and all). Only create makes them.
  */
-const assertTokensRecorded = (data: string): void => {
-  if (!existsSync(data)) throw new UsageError(`--data: no data folder at ${data}`);
+const assertTokensRecorded = (data: string, where: RecordedWhere): void => {
+  // With a remedy (review 136): outside the repository ./data is not there, and list and revoke may go to a server.
+  const remedy = where === 'or-server' ? 'pass --data DIR, or --server URL with an admin token' : 'pass --data DIR';
+  if (!existsSync(data)) throw new UsageError(`--data: no data folder at ${data} (${remedy})`);
   if (!existsSync(join(data, ACCESS_DB_FILE))) {
     throw new UsageError(`--data: ${data} holds no ${ACCESS_DB_FILE}: no token was issued with this data folder (credence token create makes it); nothing was written`);
   }
@@ -77,7 +82,7 @@ export const listLocalTokens = async (
   config: ServiceConfig,
   query: { readonly limit: number; readonly after?: string; readonly includeExpired: boolean },
 ): Promise<{ tokens: ReturnType<typeof tokenSummaryJson>[]; next?: string }> => {
-  assertTokensRecorded(config.data);
+  assertTokensRecorded(config.data, 'or-server');
   const { readTokenPage } = await import('../../adapters/driven/access/index.ts');
   const now = new Date();
   const page = readTokenPage(config.data, { ...query, now });
@@ -87,16 +92,17 @@ export const listLocalTokens = async (
 /**
  * The access control of the local data folder of `config` (localConfig), closed after `use`. Opening it makes the
  * folder, its Secure Environment and access.db when absent, so every check of the command's own arguments runs
- * before this (a rejected command writes nothing). Loaded on demand.
+ * before this (a rejected command writes nothing); with `mustExist`, a folder without access.db is refused instead,
+ * naming where else the command could act. Loaded on demand.
  */
 export const withLocalAccess = async <T>(
   config: ServiceConfig,
   io: Io,
-  mustExist: boolean,
+  mustExist: false | RecordedWhere,
   use: (access: AccessControl, dir: string) => Promise<T>,
 ): Promise<T> => {
   const env = io.env ?? process.env;
-  if (mustExist) assertTokensRecorded(config.data);
+  if (mustExist !== false) assertTokensRecorded(config.data, mustExist);
   const { openAccessControl } = await import('../../adapters/http/auth/open-access-control.ts');
   // Review 81: a full disk or a file size limit met making or writing the folder (its Secure Environment, access.db)
   // was `error: disk I/O error`, no file named. The folder is named; which of its files, SQLite does not say.

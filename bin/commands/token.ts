@@ -96,10 +96,13 @@ const create = async (args: z.infer<typeof Create>, io: Io): Promise<number> => 
   const target = targetOf(args, io);
   const scope = scopeOf(args);
   let issued: Issued;
+  // Where the hint's revoke must go: the server that issued it (review 136: the hint left --server out).
+  let revokeWhere = '';
   if (target !== undefined) {
     const body = { subject: args.subject, role: args.role, ttl: args.ttl, ...(scope !== undefined ? { scope } : {}) };
     const client = clientOf(target);
     issued = await client.issueToken(body);
+    revokeWhere = ` --server ${target.url}`;
     await printIssued(io, args, issued, () => client.revokeToken(issued.tokenId), `--server ${target.url}`);
   } else {
     const config = await localConfig(args, io);
@@ -130,7 +133,7 @@ const create = async (args: z.infer<typeof Create>, io: Io): Promise<number> => 
   if (!args.json) {
     const scoped = scopeText(issued.scope);
     const what = `${issued.role} token for ${issued.subject}${scoped !== undefined ? ` (scope: ${scoped})` : ''}`;
-    io.err(printable(`issued ${issued.tokenId}: ${what}, expires ${issued.expiresAt} (shown once; revoke with credence token revoke ${issued.tokenId})`));
+    io.err(printable(`issued ${issued.tokenId}: ${what}, expires ${issued.expiresAt} (shown once; revoke with credence token revoke ${issued.tokenId}${revokeWhere})`));
   }
   return 0;
 };
@@ -181,7 +184,7 @@ const revoke = async (args: z.infer<typeof Revoke>, io: Io): Promise<number> => 
     else io.err(`revoked ${args.tokenId}: requests with it, and with every token issued with it down the chain, now get 401`);
     return 0;
   }
-  const { done, dir } = await withLocalAccess(await localConfig(args, io), io, true, async (access, dir) => {
+  const { done, dir } = await withLocalAccess(await localConfig(args, io), io, 'or-server', async (access, dir) => {
     const revoked = access.revokeChain(args.tokenId, localActor());
     if (revoked === undefined) return { done: { found: false } as LocalRevocation, dir };
     // Revoked already (signed out alone, say): what this revocation ended is the chain issued with it still live, if any.

@@ -56,7 +56,7 @@ export const issuingRules = (d: z.infer<typeof CredentialIssued>, ctx: z.Refinem
     if (d.publicKey !== undefined) ctx.addIssue({ code: 'custom', path: ['publicKey'], message: 'a psk256 credential has no public key' });
     if (d.certificate !== undefined) ctx.addIssue({ code: 'custom', path: ['certificate'], message: 'a psk256 credential has no certificate' });
   } else if (d.publicKey === undefined || d.publicKey.length !== PUBLIC_KEY_CHARS[d.kind]) {
-    ctx.addIssue({ code: 'custom', path: ['publicKey'], message: `a ${d.kind} credential needs its public key (${PUBLIC_KEY_CHARS[d.kind]} base64url characters)` });
+    ctx.addIssue({ code: 'custom', path: ['publicKey'], message: `${d.kind === 'ed25519' ? 'an' : 'a'} ${d.kind} credential needs its public key (${PUBLIC_KEY_CHARS[d.kind]} base64url characters)` });
   } else {
     // Decoded without throwing: the schema checks the length and alphabet, and zod runs this refinement even when
     // those failed (found in review: a key with non-zero padding bits was a 500, not a refusal naming the field).

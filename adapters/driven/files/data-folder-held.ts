@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { SERVICE_LOCK_DB_FILE } from './data-folder-lock.ts';
+import { dataFolderInUse, holderOf, SERVICE_LOCK_DB_FILE, SERVICE_LOCK_FILE } from './data-folder-lock.ts';
 
 /**
  * Whether a live process holds data folder `dir` by its lock (data-folder-lock.ts), asked without taking the lock:
@@ -30,4 +30,14 @@ export const isDataFolderHeld = (dir: string): boolean => {
   } finally {
     db.close();
   }
+};
+
+/**
+ * Refuses data folder `dir` while a live process holds it, naming that process as taking its lock would, without
+ * taking the lock or making anything: for a service start to say so before it tries its port (review 136: a second
+ * `npm start` on the same port was told to stop what held the port, and only on another port that the folder was the
+ * first start's).
+ */
+export const refuseDataFolderInUse = (dir: string): void => {
+  if (isDataFolderHeld(dir)) throw dataFolderInUse(dir, holderOf(join(dir, SERVICE_LOCK_FILE)));
 };

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { lstatSync, readdirSync, readFileSync, rmdirSync, rmSync, unlinkSync, type Stats } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
-import { validationError } from '../../../domain/errors.ts';
+import { validationError, type CredenceError } from '../../../domain/errors.ts';
 import { writeFileAtomic } from './atomic-write.ts';
 import { isProcessAlive } from './process-alive.ts';
 import { assertNoneForeignOwned, foreignOwnedPathsIn, preparePrivateDatabaseFile, preparePrivateDir, type ForeignOwnedPath } from './private-files.ts';
@@ -71,7 +71,8 @@ const processStartedAt = (pid: number): number | undefined => {
   }
 };
 
-const holderOf = (file: string): DataFolderHolder => {
+/** The holder `file` (a folder's `service.lock`) names: read only to name it in a refusal. */
+export const holderOf = (file: string): DataFolderHolder => {
   const holder = holderFileOf(file);
   return holder === undefined ? undefined : { pid: holder.pid, host: holder.host };
 };
@@ -115,11 +116,15 @@ const isBusy = (error: unknown): boolean => {
 export const lockDataFolder = (dir: string, alsoForeign: readonly ForeignOwnedPath[] = []): DataFolderLock => {
   const taken = tryLockDataFolder(dir, alsoForeign);
   if ('lock' in taken) return taken.lock;
-  throw validationError(
-    [{ path: 'data', rule: 'unlocked', message: `${dir} is in use by ${describeHolder(taken.heldBy)} (${SERVICE_LOCK_FILE}); stop that service first, or, if it is another credence command (ca, key, projections, verify, replay), let it end` }],
+  throw dataFolderInUse(dir, taken.heldBy);
+};
+
+/** The refusal of a data folder another process holds, naming that process. */
+export const dataFolderInUse = (dir: string, holder: DataFolderHolder): CredenceError =>
+  validationError(
+    [{ path: 'data', rule: 'unlocked', message: `${dir} is in use by ${describeHolder(holder)} (${SERVICE_LOCK_FILE}); stop that service first, or, if it is another credence command (ca, key, projections, verify, replay), let it end` }],
     'data folder',
   );
-};
 
 /**
  * `lockDataFolder` for a caller that goes on without the lock: who holds the folder instead of a refusal.
