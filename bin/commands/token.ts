@@ -11,6 +11,7 @@ import { parseTtl, Ttl } from '../../adapters/http/auth/ttl.ts';
 import { scopeIssues, TokenScope } from '../../adapters/http/auth/token-scope.ts';
 import { tokenPageCursor } from '../../adapters/http/auth/token-page-cursor.ts';
 import { isCredenceError } from '../../domain/errors.ts';
+import { KeyHandle } from '../../domain/ports/index.ts';
 import { json, type Io } from '../io.ts';
 import { printOneTimeValue } from '../one-time-output.ts';
 import { printable } from '../printable.ts';
@@ -208,6 +209,10 @@ const RotateKey = z.object({
   config: PathArg.optional(),
   json: z.boolean().default(false),
   withdrawPrevious: z.boolean().default(false),
+  withdrawMissing: z
+    .string()
+    .refine((handle) => KeyHandle.safeParse(handle).success, { message: 'must be a key handle (key_ and 24 base64url characters), as the refusal without it names the key' })
+    .optional(),
 });
 
 /**
@@ -215,7 +220,9 @@ const RotateKey = z.object({
  * signs with the new key from its next token on, and keeps verifying the old key's tokens (read from access.db).
  */
 const rotateKey = async (args: z.infer<typeof RotateKey>, io: Io): Promise<number> => {
-  const rotated = await withLocalAccess(await localConfig(args, io), io, 'locally-only', async (access) => access.rotateSigningKey(localActor(), { withdrawPrevious: args.withdrawPrevious }));
+  const rotated = await withLocalAccess(await localConfig(args, io), io, 'locally-only', async (access) =>
+    access.rotateSigningKey(localActor(), { withdrawPrevious: args.withdrawPrevious, ...(args.withdrawMissing !== undefined ? { withdrawMissing: args.withdrawMissing } : {}) }),
+  );
   const previous = rotated.previous.map((k) => ({ ...k, ...(k.until !== undefined ? { until: k.until.toISOString() } : {}) }));
   if (args.json) {
     io.out(json({ kid: rotated.kid, previous, revoked: rotated.revoked, ...(rotated.goneFromToken !== undefined ? { goneFromToken: rotated.goneFromToken } : {}) }));
@@ -232,7 +239,7 @@ const rotateKey = async (args: z.infer<typeof RotateKey>, io: Io): Promise<numbe
   }
   // Review 133: withdrawn without --withdraw-previous, so said whatever it was.
   if (rotated.goneFromToken !== undefined) {
-    io.err(`key ${rotated.goneFromToken} was no longer in the token (destroyed there; a restore brings no key of a token back): withdrawn`);
+    io.err(`key ${rotated.goneFromToken}, not in the token (destroyed there, as --withdraw-missing says; a restore brings no key of a token back): withdrawn`);
   }
   if (args.withdrawPrevious || rotated.goneFromToken !== undefined) io.err(`${rotated.revoked.length} token(s) signed with the previous key(s) revoked: issue new ones`);
   return 0;
@@ -271,6 +278,10 @@ export const register: RegisterCommands = (program, io) => {
     .option('--data <dir>', 'the data folder (env CREDENCE_DATA; default ./data)')
     .option('--config <file>', "the service's configuration file (JSON, as credence serve --config): its data folder and Secure Environment")
     .option('--withdraw-previous', 'the old key may be compromised: revoke every token it signed now and destroy it')
+    .option(
+      '--withdraw-missing <handle>',
+      'PKCS#11: the current key (this handle), not in the token, was destroyed there since a backup: withdraw it, revoking its tokens (refused with a token shown not to be the folder\'s)',
+    )
     .action(handler(io, async (opts: Record<string, unknown>) => usageOnValidation(() => rotateKey(parseOptions(rotateKeyCommand, RotateKey, opts), io))));
   const revokeCommand: Command = withTarget(token.command('revoke'))
     .description('end a token before its expiry: requests with it get 401 from then on')

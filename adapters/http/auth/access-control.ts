@@ -5,14 +5,14 @@ import type { JwtSettings } from './jwt.ts';
 import type { IssuedToken, Principal } from './principal.ts';
 import { RecentlyUsed } from './recently-used.ts';
 import { revocationListeners } from './revocation-listeners.ts';
-import { openSigningKeys, type SigningKeyRotation, type SigningKeysOptions } from './signing-keys.ts';
+import { openSigningKeys, type RotationOptions, type SigningKeyRotation, type SigningKeysOptions } from './signing-keys.ts';
 import { TokenId } from './token-ids.ts';
 import { tokenIssuer, type TokenRequest } from './token-issuer.ts';
 import { isRecordDamaged, tokenSummary, type TokenSummary } from './token-summary.ts';
 import { tokenVerifier } from './token-verifier.ts';
 
 export { accessSigningKeyGone, accessSigningKeyMissing } from './signing-keys.ts';
-export type { RetiredSigningKey, SigningKeyRotation } from './signing-keys.ts';
+export type { RetiredSigningKey, RotationOptions, SigningKeyRotation } from './signing-keys.ts';
 
 export { ROLES, RoleSchema } from './role.ts';
 export type { Role } from './role.ts';
@@ -48,9 +48,10 @@ export interface AccessControl {
   /**
    * A new key signs tokens from now on (`credence token rotate-key`). The one before signs nothing more and verifies
    * the tokens it signed until they end, then is destroyed; `withdrawPrevious` (a key that may be compromised)
-   * revokes every token a retired key signed at once and destroys the key.
+   * revokes every token a retired key signed at once and destroys the key; a current key a token does not hold is
+   * withdrawn only as `withdrawMissing` says (RotationOptions).
    */
-  rotateSigningKey(by: string, options: { readonly withdrawPrevious: boolean }): Promise<SigningKeyRotation>;
+  rotateSigningKey(by: string, options: RotationOptions): Promise<SigningKeyRotation>;
   /**
    * Calls `listener` when `revoke` (of this access control, in this process) ends the token `tokenId`: what a
    * long-lived response (SSE) uses to end at once. Returns the unsubscribe. Revocations made by another process on
@@ -112,6 +113,7 @@ export const createAccessControl = async (options: AccessControlOptions): Promis
   const keys = await openSigningKeys(se, registry, clock, {
     ...(options.keysInToken !== undefined ? { keysInToken: options.keysInToken } : {}),
     ...(options.openWithoutCurrentKey !== undefined ? { openWithoutCurrentKey: options.openWithoutCurrentKey } : {}),
+    ...(options.otherKeysOfTheFolder !== undefined ? { otherKeysOfTheFolder: options.otherKeysOfTheFolder } : {}),
   });
   // Nor when the current key is gone from the token (review 133): a `token create` it refuses writes nothing, and a
   // rotation prunes once it has withdrawn it.

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ownerView, type Clock } from '../../../domain/ports/index.ts';
 import { isEmbedded } from '../../runtime/data-folder.ts';
+import { logKeyHeld } from '../../runtime/folder-keys-in-token.ts';
 import { openAccessRegistry, openServiceSecureEnvironment, secureEnvironmentConfigForDataDir, systemClock, systemRandom } from '../../runtime/index.ts';
 import type { ServiceConfig } from '../service-config.ts';
 import { TokenConfig } from '../token-config.ts';
@@ -68,10 +69,12 @@ export const openAccessControl = async (
       random: systemRandom,
       ...tokens,
       ...(options.prune === false ? { prune: false } : {}),
-      // Review 133: a current key destroyed in the token refuses only the signing of a token here, so that `token
-      // revoke` (README restore step 2) and `token rotate-key`, which withdraws it, still run.
+      // Review 133: a current key the token does not hold refuses only the signing of a token here, so that `token
+      // revoke` (README restore step 2) and `token rotate-key --withdraw-missing`, which withdraws it, still run.
       keysInToken: !isEmbedded(options.secureEnvironment),
       openWithoutCurrentKey: true,
+      // Review 137: read only when a rotation meets such a key, to refuse a token shown not to be the folder's.
+      otherKeysOfTheFolder: () => logKeyHeld(se, dataDir),
     });
     const opened = registry;
     return {

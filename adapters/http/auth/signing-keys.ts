@@ -1,6 +1,7 @@
 import type { CryptoKey } from 'jose';
 import { isCredenceError, isKeyNotFound, validationError, type CredenceError } from '../../../domain/errors.ts';
 import { destroyNewKey, type Clock, type KeyHandle, type OwnedSecureEnvironment } from '../../../domain/ports/index.ts';
+import type { FolderKeyHeld } from '../../runtime/folder-keys-in-token.ts';
 import type { AccessRegistry } from '../../runtime/index.ts';
 import { importVerificationKey } from './jwt.ts';
 
@@ -29,10 +30,11 @@ export const accessSigningKeyMissing = (handle: string): CredenceError =>
   );
 
 /**
- * access.db names as current a signing key the PKCS#11 token no longer holds (review 133): destroyed there, as a
- * rotation and the prune after it do, since the backup access.db was restored from. A token is no part of the data
- * folder: no restore brings the key back, so the embedded Secure Environment's advice (restore its files, give the
- * command the same token) does not apply. A rotation withdraws it. Same rule as `accessSigningKeyMissing`.
+ * access.db names as current a signing key the PKCS#11 token in use does not hold (review 133). Two causes, which
+ * nothing here tells apart (review 137: taken for the second, a rotation with the wrong token withdrew the folder's
+ * real key): the command was given another token than the folder's, or the key was destroyed there, as a rotation
+ * and the prune after it do, since the backup access.db was restored from (no restore brings a key of a token back,
+ * so the embedded Secure Environment's advice does not apply). Same rule as `accessSigningKeyMissing`.
  */
 export const accessSigningKeyGone = (handle: string): CredenceError =>
   validationError(
@@ -41,16 +43,59 @@ export const accessSigningKeyGone = (handle: string): CredenceError =>
         path: 'access.db: signingKey',
         rule: 'access_signing_key_present',
         message:
-          `the API token signing key ${handle} that access.db records as current is no longer in the PKCS#11 token of the Secure Environment: ` +
-          'it was destroyed there (as credence token rotate-key and the prune after it do) after the backup this access.db was restored ' +
-          'from, and a restore of the data folder brings back no key of a token; the tokens it signed verify no more. Run credence token ' +
-          'rotate-key with this Secure Environment (CREDENCE_SECURE_ENVIRONMENT, or --config): it makes a new key and withdraws this one, ' +
-          "revoking its tokens; then issue new tokens. If this token is not the one the folder's service uses, give the command that one instead",
+          `the API token signing key ${handle} that access.db records as current is not in the PKCS#11 token of the Secure Environment in use. ` +
+          "Either that token is not the folder's: give the command the one the folder's service uses (check CREDENCE_SECURE_ENVIRONMENT, " +
+          'or the --config file); or the key was destroyed there (as credence token rotate-key and the prune after it do) after the ' +
+          'backup this access.db was restored from, and a restore of the data folder brings back no key of a token: then the tokens it ' +
+          `signed verify no more; run credence token rotate-key --withdraw-missing ${handle} with this Secure Environment (same --data or ` +
+          '--config): it makes a new key and withdraws this one, revoking its tokens; then issue new tokens',
       },
     ],
     'access control',
   );
 
+/** How many of the folder's other keys a refusal names by handle; the rest are counted. */
+const NAMED_KEYS = 4;
+
+/**
+ * Review 137: the current key is not in the token, and neither is any other key the data folder names (`others`, each
+ * not held): the token is not the folder's, whatever `--withdraw-missing` says. Same rule as `accessSigningKeyMissing`.
+ */
+export const accessSigningKeyTokenNotTheFolders = (handle: string, others: readonly FolderKeyHeld[]): CredenceError => {
+  const named = others.slice(0, NAMED_KEYS).map((k) => `${k.record}, ${k.handle}`);
+  const more = others.length > NAMED_KEYS ? `; and ${others.length - NAMED_KEYS} more` : '';
+  return validationError(
+    [
+      {
+        path: 'access.db: signingKey',
+        rule: 'access_signing_key_present',
+        message:
+          `the API token signing key ${handle} that access.db records as current is not in the PKCS#11 token of the Secure Environment in use, ` +
+          `and neither is any other key the data folder names (${named.join('; ')}${more}): this token is not the folder's, and nothing ` +
+          "was withdrawn. Give the command the one the folder's service uses (check CREDENCE_SECURE_ENVIRONMENT, or the --config file). " +
+          "Only if every one of these keys was destroyed in the folder's token since the backup the folder was restored from, move " +
+          'access.db aside to start access control over with a new key (every token issued so far stops working)',
+      },
+    ],
+    'access control',
+  );
+};
+
+/** `--withdraw-missing` names another key than the current one the token does not hold, or that key is there. */
+const notTheMissingKey = (given: string, current: string | undefined, gone: string | undefined): CredenceError =>
+  validationError(
+    [
+      {
+        path: '--withdraw-missing',
+        rule: 'withdraw_missing_names_the_missing_key',
+        message:
+          gone !== undefined
+            ? `${given} is not the current API token signing key the Secure Environment does not hold: that is ${gone}`
+            : `${given}: the Secure Environment holds the current API token signing key access.db names (${current ?? 'none'}), nothing is missing: rotate without --withdraw-missing`,
+      },
+    ],
+    'access control',
+  );
 
 /** A signing key read from the Secure Environment: its handle, its `kid` (the public key's fingerprint) and the key that verifies what it signed. */
 export interface SigningKey {
@@ -75,17 +120,30 @@ export interface SigningKeyRotation {
   /** Tokens revoked because they were signed with a withdrawn key. */
   readonly revoked: readonly string[];
   /**
-   * The handle of the current key the token no longer held (`SigningKeysOptions.keysInToken`): withdrawn whatever
-   * `withdrawPrevious`, its tokens among `revoked`. Its `kid` went with it, so it is not in `previous`.
+   * The handle of the current key the token did not hold, withdrawn as `withdrawMissing` asked (`RotationOptions`)
+   * whatever `withdrawPrevious`, its tokens among `revoked`. Its `kid` went with it, so it is not in `previous`.
    */
   readonly goneFromToken?: string;
+}
+
+export interface RotationOptions {
+  /** The old key may be compromised: every token a retired key signed is revoked at once and the key destroyed. */
+  readonly withdrawPrevious: boolean;
+  /**
+   * The handle of the current key the token does not hold, on the operator's word that it was destroyed there
+   * (review 137): withdrawn, its tokens revoked. Without it such a key refuses the rotation (`accessSigningKeyGone`),
+   * as does a handle other than that key's, and a token shown not to be the folder's
+   * (`accessSigningKeyTokenNotTheFolders`) refuses it with it: nothing is written.
+   */
+  readonly withdrawMissing?: string;
 }
 
 export interface SigningKeysOptions {
   /**
    * The Secure Environment is a PKCS#11 token (docs/hsm.md), no part of the data folder: a current key it does not
-   * hold was destroyed there, and is refused so (`accessSigningKeyGone`); `rotate` withdraws it. Otherwise (the
-   * embedded one) such a key is `accessSigningKeyMissing`, its files to be restored, and a rotation is refused.
+   * hold is another token's, or was destroyed there, and is refused so (`accessSigningKeyGone`); `rotate` withdraws
+   * it only when told to (`RotationOptions.withdrawMissing`). Otherwise (the embedded one) such a key is
+   * `accessSigningKeyMissing`, its files to be restored, and a rotation is refused.
    */
   readonly keysInToken?: boolean;
   /**
@@ -93,6 +151,12 @@ export interface SigningKeysOptions {
    * local command opens with, `rotate` among them. The service's start refuses it.
    */
   readonly openWithoutCurrentKey?: boolean;
+  /**
+   * With `keysInToken`: the keys of other owners the data folder's records name, each with whether the token holds it
+   * (the log key: `logKeyHeld`). With access.db's retired keys, what shows the token not to be the folder's before a
+   * rotation withdraws a current key it does not hold (review 137).
+   */
+  readonly otherKeysOfTheFolder?: () => Promise<readonly FolderKeyHeld[]>;
 }
 
 export interface SigningKeys {
@@ -110,9 +174,9 @@ export interface SigningKeys {
   /**
    * A new key signs from now on. The one before is retired: it signs nothing more and verifies the tokens it signed
    * until they end, or, `withdrawPrevious` (it may be compromised), every token a retired key signed is revoked at
-   * once and the key destroyed.
+   * once and the key destroyed. A current key the token does not hold: `RotationOptions.withdrawMissing`.
    */
-  rotate(by: string, options: { readonly withdrawPrevious: boolean }): Promise<SigningKeyRotation>;
+  rotate(by: string, options: RotationOptions): Promise<SigningKeyRotation>;
   /** Destroys the retired keys no live token was signed with; returns their `kid`s. */
   prune(): Promise<readonly string[]>;
 }
@@ -177,6 +241,23 @@ export const openSigningKeys = async (se: OwnedSecureEnvironment, registry: Acce
     forget(handle);
   };
   const retiredKeys = () => registry.signingKeys().filter((k) => k.retiredAt !== undefined);
+  /**
+   * Review 137: a current key the token does not hold is withdrawn (its tokens revoked, whatever `withdrawPrevious`)
+   * only on the operator's word, `withdrawMissing` naming it: another token than the folder's (CREDENCE_SECURE_ENVIRONMENT
+   * naming another) holds none of its keys either, and the rotation withdrew the folder's real key and made the new one
+   * where its service never looks. And never when the token holds none of the folder's other keys while it names some
+   * (its retired keys, the log key): a key's handle is random, so a token holding one is the folder's, and a token
+   * holding none of several is another. A folder naming no other key leaves the operator's word alone to go on.
+   */
+  const refuseUnlessWithdrawable = async (gone: string, withdrawMissing: string | undefined): Promise<void> => {
+    const others: FolderKeyHeld[] = [
+      ...retiredKeys().map((k) => ({ record: 'a retired API token signing key access.db names', handle: k.handle, held: byHandle.has(k.handle) })),
+      ...((await options.otherKeysOfTheFolder?.()) ?? []),
+    ];
+    if (others.length > 0 && others.every((k) => !k.held)) throw accessSigningKeyTokenNotTheFolders(gone, others);
+    if (withdrawMissing === undefined) throw accessSigningKeyGone(gone);
+    if (withdrawMissing !== gone) throw notTheMissingKey(withdrawMissing, gone, gone);
+  };
   /**
    * The `kid`s destroyed, and the first failure: a key the Secure Environment will not destroy now stays retired in
    * access.db (the next prune tries it again) and does not keep the others from going.
@@ -243,15 +324,16 @@ export const openSigningKeys = async (se: OwnedSecureEnvironment, registry: Acce
       return handle !== undefined && byHandle.has(handle);
     },
     handleOf: (kid) => byKid.get(kid)?.handle,
-    async rotate(by, { withdrawPrevious }) {
+    async rotate(by, { withdrawPrevious, withdrawMissing }) {
       // Read before the commit, so the commit is the last step that can fail: the keys named now (for what the
       // answer says of them) and the new key (whose kid the answer names).
       for (const k of registry.signingKeys()) await load(k.handle, false);
-      // Review 133: a current key the token no longer holds (destroyed there since the backup access.db was restored
-      // from) signs and verifies nothing: withdrawn, its tokens revoked, whatever `withdrawPrevious`. Only in a token:
-      // the embedded Secure Environment's key is missing only from files a restore brings back.
+      // Review 133: a current key the token does not hold signs and verifies nothing. Only in a token: the embedded
+      // Secure Environment's key is missing only from files a restore brings back.
       const current = registry.currentSigningKey();
       const gone = keysInToken && current !== undefined && !byHandle.has(current) ? current : undefined;
+      if (gone !== undefined) await refuseUnlessWithdrawable(gone, withdrawMissing);
+      else if (withdrawMissing !== undefined) throw notTheMissingKey(withdrawMissing, current, undefined);
       const created = await se.generate('ed25519', { usage: 'sign' });
       let rotated;
       try {
