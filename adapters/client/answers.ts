@@ -119,6 +119,22 @@ export const ProjectionStatusJson = z.looseObject({
     )
     .max(1_000),
   lag: z.looseObject({ eventsBehind: Count, secondsBehind: z.number().nonnegative() }),
+  // The cascade's dead letters, the first 100 and their count (review 139); absent from a server before them.
+  cascadeDeadLetters: z
+    .array(
+      z.looseObject({
+        stream: Name,
+        command: Name,
+        target: Name,
+        eventType: Name,
+        position: PositionString,
+        occurredAt: Name,
+        reason: Text,
+      }),
+    )
+    .max(1_000)
+    .optional(),
+  cascadeDeadLettersTotal: Count.optional(),
 });
 export type ProjectionStatusJson = z.infer<typeof ProjectionStatusJson>;
 

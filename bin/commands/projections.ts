@@ -6,6 +6,7 @@ import { openReadModels } from '../../adapters/driven/readmodels/index.ts';
 import { lockDataFolder, type DataFolderLock } from '../../adapters/runtime/index.ts';
 import { assertSetUp, lockUnlessHeld, sayRemovedStrays } from './folder-lock.ts';
 import { systemProjections } from '../../adapters/runtime/projections.ts';
+import { deadLetterCount, deadLetters } from '../../projections/cascade/index.ts';
 import { projectionLag, ProjectionRunner, ReadModelRulesChanged } from '../../projections/runtime/index.ts';
 import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';
@@ -106,6 +107,29 @@ const printLags = (lags: readonly LagView[], io: Io): void => {
   }
 };
 
+interface DeadLetterView {
+  readonly stream: string;
+  readonly command: string;
+  readonly eventType: string;
+  readonly position: unknown;
+  readonly occurredAt: string;
+  readonly reason: string;
+}
+
+/** The cascade's dead letters listed at most; the rest are counted. */
+const DEAD_LETTERS_LISTED = 100;
+
+/**
+ * The reactions the cascade could not carry out (review 139: only their count was anywhere, on /metrics), each with
+ * the stream to act on; nothing when there are none, so the table reads as it did.
+ */
+const printDeadLetters = (letters: readonly DeadLetterView[], total: number, io: Io): void => {
+  if (total === 0) return;
+  io.out(`cascade dead letters: ${total} (not retried; one goes when its stream ends, the reaction carried out by hand)`);
+  for (const d of letters) io.out(printable(`  ${String(d.position)} ${d.occurredAt} ${d.eventType}: ${d.command} ${d.stream}: ${d.reason}`));
+  if (total > letters.length) io.out(`  and ${total - letters.length} more`);
+};
+
 const status = async (args: Options, io: Io): Promise<number> => {
   const target = readTarget(args, io);
   if (target !== undefined) {
@@ -118,6 +142,7 @@ const status = async (args: Options, io: Io): Promise<number> => {
     printLags(status.components, io);
     for (const c of status.components) if (c.error !== undefined) io.out(printable(`  ${c.name}: retrying past ${c.error}`));
     io.out(`live: ${status.lag.eventsBehind} events, ${status.lag.secondsBehind.toFixed(0)} seconds behind at most`);
+    printDeadLetters(status.cascadeDeadLetters ?? [], status.cascadeDeadLettersTotal ?? 0, io);
     return 0;
   }
   const local = await openLocal(args, io, 'unless-held');
@@ -127,8 +152,12 @@ const status = async (args: Options, io: Io): Promise<number> => {
     local.release();
     const lags = [];
     for (const projection of local.projections) lags.push(await projectionLag(local.db, local.store, projection));
+    // The JSON stays the list of lags it always was; a server's answer (--server --json) carries the dead letters.
     if (args.json) io.out(json(lags));
-    else printLags(lags, io);
+    else {
+      printLags(lags, io);
+      printDeadLetters(deadLetters(local.db, DEAD_LETTERS_LISTED), deadLetterCount(local.db), io);
+    }
     return 0;
   } finally {
     await local.close();

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import { streamIdOf } from '../../domain/streams.ts';
+import { BrokenHistoryError } from '../../machines/index.ts';
 import { addDeadLetter } from './dead-letters.ts';
 import type { Ending } from './endings.ts';
 import { targetKind } from './own-commands.ts';
@@ -23,8 +24,9 @@ export const LOOKUP = '(lookup)';
 
 export const deadLetter = (db: Database.Database, log: CascadeLog, e: DecodedEvent, command: string, target: string, error: unknown): void => {
   const reason = error instanceof Error ? error.message : String(error);
-  addDeadLetter(db, { position: e.record.position, eventType: e.event.type, command, target, reason });
   const stream = command === LOOKUP ? target : streamIdOf(targetKind(command), target);
+  const brokenHistory = error instanceof BrokenHistoryError && error.streamId === stream;
+  addDeadLetter(db, { position: e.record.position, eventType: e.event.type, occurredAt: e.metadata.occurredAt, command, target, stream, reason, brokenHistory });
   log({ outcome: 'dead-letter', command, target, reason, eventType: e.event.type, position: e.record.position, stream });
 };
 

@@ -3,24 +3,40 @@ import { prepared } from '../runtime/index.ts';
 
 /**
  * Reactions the cascade could not carry out and will not retry by itself: the target's history is broken (replay
- * says where). Recorded, logged and left for an operator, so that one poisoned stream never stops every later
- * revocation from cascading. Transient failures (a conflict past the engine's retries) are retried instead.
+ * says where), or its derived command id is held by another command. Recorded, logged and left for an operator, so
+ * that one poisoned stream never stops every later revocation from cascading. Transient failures (a conflict past
+ * the engine's retries) are retried instead.
+ *
+ * A letter goes when its target stream ends later in the log (dropDeadLettersEndedBy): the operator carried out the
+ * reaction by hand, or something else ended the target, and its machine takes no command any more. What the table
+ * holds then depends on the log alone, as a rebuild leaves it (review 139: the count stayed for good, its alert too).
+ * Not a letter about its stream's own broken history: no command can end such a stream, so an ending found there
+ * later was written past the machines, and replay still finds the history broken.
  */
 export interface DeadLetter {
   readonly position: bigint;
   readonly eventType: string;
+  /** When the event reacted to occurred (its metadata's occurredAt). */
+  readonly occurredAt: string;
   readonly command: string;
   readonly target: string;
+  /** The stream the reaction targets, or whose history a lookup could not read (command `(lookup)`). */
+  readonly stream: string;
   readonly reason: string;
+  /** The refusal was `stream`'s own broken history: its ending does not take the letter with it. */
+  readonly brokenHistory: boolean;
 }
 
 export const setupDeadLetters = (db: Database.Database): void => {
   db.exec(`CREATE TABLE IF NOT EXISTS cascade_dead_letters (
     position INTEGER NOT NULL,
     event_type TEXT NOT NULL,
+    occurred_at TEXT NOT NULL,
     command TEXT NOT NULL,
     target TEXT NOT NULL,
+    stream TEXT NOT NULL,
     reason TEXT NOT NULL,
+    broken_history INTEGER NOT NULL,
     PRIMARY KEY (position, command, target)
   ) WITHOUT ROWID`);
 };
@@ -30,15 +46,58 @@ export const resetDeadLetters = (db: Database.Database): void => {
 };
 
 export const addDeadLetter = (db: Database.Database, d: DeadLetter): void => {
-  prepared(db, 'INSERT OR REPLACE INTO cascade_dead_letters (position, event_type, command, target, reason) VALUES (?, ?, ?, ?, ?)').run(
-    d.position, d.eventType, d.command, d.target, d.reason,
-  );
+  prepared(
+    db,
+    'INSERT OR REPLACE INTO cascade_dead_letters (position, event_type, occurred_at, command, target, stream, reason, broken_history) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+  ).run(d.position, d.eventType, d.occurredAt, d.command, d.target, d.stream, d.reason, d.brokenHistory ? 1 : 0);
 };
 
-export const deadLetters = (db: Database.Database): DeadLetter[] =>
-  (prepared(db, 'SELECT position, event_type, command, target, reason FROM cascade_dead_letters ORDER BY position, command, target').all() as {
-    position: bigint; event_type: string; command: string; target: string; reason: string;
-  }[]).map((r) => ({ position: BigInt(r.position), eventType: r.event_type, command: r.command, target: r.target, reason: r.reason }));
+/** The reactions an App-ID's next enrolment event settles: it is no longer enrolled with the credential that ended. */
+const ENROLMENT_COMMANDS = JSON.stringify(['endApplicationEnrolment', 'enrolApplication']);
+
+/**
+ * Drops the letters recorded before `position` whose target `stream` ended there (`what: 'stream'`), or, for an App-ID
+ * whose enrolment ended or moved there (`'enrolment'`), its enrolment's letters only. Before, not at: a reaction to the
+ * ending event itself (run before the event is applied) may dead-letter its own stream, and that letter stays. The
+ * table holds only what waits for an operator (a handful of rows): read without an index on the stream.
+ */
+export const dropDeadLettersEndedBy = (db: Database.Database, stream: string, position: bigint, what: 'stream' | 'enrolment'): void => {
+  const mine = 'DELETE FROM cascade_dead_letters WHERE stream = ? AND position < ? AND broken_history = 0';
+  if (what === 'stream') prepared(db, mine).run(stream, position);
+  else {
+    prepared(db, `${mine} AND command IN (SELECT value FROM json_each(?))`).run(
+      stream,
+      position,
+      ENROLMENT_COMMANDS,
+    );
+  }
+};
+
+interface DeadLetterRow {
+  position: bigint;
+  event_type: string;
+  occurred_at: string;
+  command: string;
+  target: string;
+  stream: string;
+  reason: string;
+  broken_history: bigint | number;
+}
+
+const COLUMNS = 'position, event_type, occurred_at, command, target, stream, reason, broken_history FROM cascade_dead_letters ORDER BY position, command, target';
+
+/** The letters in log order; the first `limit` only, when given (what GET /v1/projections lists). */
+export const deadLetters = (db: Database.Database, limit?: number): DeadLetter[] =>
+  ((limit === undefined ? prepared(db, `SELECT ${COLUMNS}`).all() : prepared(db, `SELECT ${COLUMNS} LIMIT ?`).all(limit)) as DeadLetterRow[]).map((r) => ({
+    position: BigInt(r.position),
+    eventType: r.event_type,
+    occurredAt: r.occurred_at,
+    command: r.command,
+    target: r.target,
+    stream: r.stream,
+    reason: r.reason,
+    brokenHistory: Number(r.broken_history) === 1,
+  }));
 
 /** How many there are, without reading them: what the service's metrics report. */
 export const deadLetterCount = (db: Database.Database): number =>

@@ -8,7 +8,7 @@ import { addEnding, addEnrolmentEnd, endingOf } from './endings.ts';
 import { bindApplication, cseIdOfNode, enrolNode, unbindApplication } from './enrolments.ts';
 import { addCseCredential, addOwnedCredential, appAeKey, learnIdentifier, releaseIdentifiersOf } from './identifiers.ts';
 import { INSTANCE_CREDENTIALS_TABLES, addInstanceCredential, endInstanceCredential, instanceRunsOn, resetInstanceCredentials, setupInstanceCredentials } from './instance-credentials.ts';
-import { resetDeadLetters, setupDeadLetters } from './dead-letters.ts';
+import { dropDeadLettersEndedBy, resetDeadLetters, setupDeadLetters } from './dead-letters.ts';
 import { PROCESS_MANAGER_ACTOR } from './own-commands.ts';
 
 /** The events that end an entity, kept with their cause so a dependent's revocation can be traced to its origin. */
@@ -24,7 +24,7 @@ export const ENDINGS: ReadonlySet<string> = new Set([
   'AssociationExpired',
 ]);
 
-const CASCADE_SCHEMA_VERSION = 13;
+const CASCADE_SCHEMA_VERSION = 14;
 const CASCADE_TABLES = [...DEPENDENTS_TABLES, ...INSTANCE_CREDENTIALS_TABLES, 'cascade_dead_letters'];
 
 export const setupReadModel = (d: Database.Database): void => {
@@ -57,6 +57,10 @@ export const setupReadModel = (d: Database.Database): void => {
   // Version 13 (reviews 121, 122): a node revoked as `superseded` revokes its credentials as `cessationOfOperation`;
   // carried on as `superseded`, a rotating one refused it and stayed live. Nothing in the tables changed: the
   // rebuild re-runs the reactions, and revokes each credential such a revocation before left live.
+  // Version 14 (review 139): a dead letter keeps its target stream and when its event occurred (GET /v1/projections
+  // and `credence projections` list them), and goes when that stream ends later in the log (carried out by hand),
+  // unless it is that stream's own broken history: it stayed for good, its alert too. The rebuild drops those an
+  // operator has carried out already.
   ensureSchemaVersion(d, 'cascade', CASCADE_SCHEMA_VERSION, CASCADE_TABLES);
   setupDependents(d);
   setupInstanceCredentials(d);
@@ -130,8 +134,11 @@ export const applyToReadModel = (d: Database.Database, e: DecodedEvent): void =>
       return instanceRunsOn(d, appAeKey(links.application.appId, links.application.aeId), node);
     }
     case 'ApplicationEnrolled':
+      // Enrolled anew (moved onto a successor, by the cascade or by hand): no longer with a credential that ended.
+      dropDeadLettersEndedBy(d, stream, e.record.position, 'enrolment');
       return bindApplication(d, stream, streamIdOf('credential', e.event.data.credentialId));
     case 'ApplicationEnrolmentEnded':
+      dropDeadLettersEndedBy(d, stream, e.record.position, 'enrolment');
       addEnrolmentEnd(d, { ...endingFields(e), reason: e.event.data.reason }, streamIdOf('credential', e.event.data.credentialId));
       return unbindApplication(d, stream);
     default:
@@ -140,6 +147,8 @@ export const applyToReadModel = (d: Database.Database, e: DecodedEvent): void =>
       if (e.event.type === 'ApplicationRevoked') unbindApplication(d, stream, { revoked: true });
       if (e.event.type === 'CredentialRevoked' || e.event.type === 'CredentialExpired') endInstanceCredential(d, stream);
       if (ENDINGS.has(e.event.type)) {
+        // Its machine takes no command any more: what waited for an operator on it is done, or can never be.
+        dropDeadLettersEndedBy(d, stream, e.record.position, 'stream');
         const reason = (e.event.data as { reason?: unknown }).reason;
         addEnding(d, { ...endingFields(e), type: e.event.type, ...(typeof reason === 'string' ? { reason } : {}) });
       }

@@ -77,18 +77,28 @@ export const dropDeadline = (db: Database.Database, d: Pick<Deadline, 'stream' |
   prepared(db, 'DELETE FROM expiry_deadlines WHERE stream = ? AND purpose = ? AND due = ?').run(d.stream, d.purpose, d.due);
 };
 
-/** Where a tick stopped reading the due deadlines: the last one it read, in their order (due, stream, purpose). */
+/** Where a tick stopped reading the due deadlines: the last one it read, in their order (due, stream, purpose's rank). */
 export type DeadlineCursor = Pick<Deadline, 'due' | 'stream' | 'purpose'>;
 
-/** Due deadlines in order (due, stream, purpose), `limit` at most, from just after `after` when given. */
+/**
+ * A stream's deadlines due at the same instant, rotation first. A rotation's overlap may end at its credential's
+ * notAfter (successorLinked), and the overlap's end decides what its node held then (HLR-212): read after the expiry,
+ * as the purposes' names sort, the predecessor was expired instead of revoked as superseded (review 139). Ordered in
+ * the query alone: the due index is on `due`, and the table's rows are as they were.
+ */
+const PURPOSE_RANK = "CASE purpose WHEN 'rotation' THEN 0 ELSE 1 END";
+const rankOf = (purpose: Deadline['purpose']): number => (purpose === 'rotation' ? 0 : 1);
+const DUE_ORDER = `ORDER BY due, stream, ${PURPOSE_RANK}`;
+
+/** Due deadlines in order (due, stream, rotation before expiry), `limit` at most, from just after `after` when given. */
 export const dueDeadlines = (db: Database.Database, now: number, limit = 1000, after?: DeadlineCursor): Deadline[] =>
   (
     (after === undefined
-      ? prepared(db, 'SELECT stream, purpose, due, command FROM expiry_deadlines WHERE due <= ? ORDER BY due, stream, purpose LIMIT ?').all(now, limit)
+      ? prepared(db, `SELECT stream, purpose, due, command FROM expiry_deadlines WHERE due <= ? ${DUE_ORDER} LIMIT ?`).all(now, limit)
       : prepared(
           db,
-          'SELECT stream, purpose, due, command FROM expiry_deadlines WHERE due <= ? AND (due, stream, purpose) > (?, ?, ?) ORDER BY due, stream, purpose LIMIT ?',
-        ).all(now, after.due, after.stream, after.purpose, limit)) as {
+          `SELECT stream, purpose, due, command FROM expiry_deadlines WHERE due <= ? AND (due, stream, ${PURPOSE_RANK}) > (?, ?, ?) ${DUE_ORDER} LIMIT ?`,
+        ).all(now, after.due, after.stream, rankOf(after.purpose), limit)) as {
       stream: string;
       purpose: Deadline['purpose'];
       due: bigint;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { deadLetterCount, deadLetters } from '../../../projections/cascade/index.ts';
 import { ACCESS } from '../auth/roles.ts';
 import type { RouteModule } from '../context.ts';
 import { DecimalString } from './wire.ts';
@@ -14,6 +15,21 @@ const ComponentStatus = z
   })
   .meta({ id: 'ComponentStatus' });
 
+const CascadeDeadLetter = z
+  .object({
+    stream: z.string().describe('the stream the reaction targets, or whose history a lookup could not read'),
+    command: z.string().describe("the reaction's command type; `(lookup)` when the reactions to the event could not be worked out"),
+    target: z.string(),
+    eventType: z.string().describe('the event reacted to'),
+    position: DecimalString.describe('its global position'),
+    occurredAt: z.string().describe('when it occurred'),
+    reason: z.string().describe('why the reaction was not carried out'),
+  })
+  .meta({ id: 'CascadeDeadLetter' });
+
+/** Dead letters listed at most: the rest are counted (`cascadeDeadLettersTotal`). */
+const DEAD_LETTERS_LISTED = 100;
+
 export const projectionRoutes: RouteModule = (app, context) => {
   app.get('/v1/projections', {
     config: { access: ACCESS.read },
@@ -22,12 +38,16 @@ export const projectionRoutes: RouteModule = (app, context) => {
       description:
         'Every component that follows the store (the cascade process manager, the expiry schedule, the read models, pseudonym rotation, ' +
         'the transparency log): the last position it handled, how far behind the head it is (events and seconds), and the error it is ' +
-        'retrying past, if any. `lag` is the largest over all.',
+        'retrying past, if any. `lag` is the largest over all. `cascadeDeadLetters`: the reactions the revocation cascade could not carry ' +
+        'out and retries never, in log order (the first 100; `cascadeDeadLettersTotal` counts them all, as `credence_cascade_dead_letters` ' +
+        'does). One goes when its stream ends: carried out by hand.',
       tags: ['projections'],
       response: {
         200: z.object({
           components: z.array(ComponentStatus),
           lag: z.object({ eventsBehind: z.number().int().nonnegative(), secondsBehind: z.number().nonnegative() }),
+          cascadeDeadLetters: z.array(CascadeDeadLetter).max(DEAD_LETTERS_LISTED),
+          cascadeDeadLettersTotal: z.number().int().nonnegative(),
         }),
       },
     },
@@ -37,6 +57,10 @@ export const projectionRoutes: RouteModule = (app, context) => {
         // Absent rather than undefined-valued, so the document has exactly the schema's fields.
         components: components.map((c) => Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined)) as z.infer<typeof ComponentStatus>),
         lag: context.live.lag(),
+        cascadeDeadLetters: deadLetters(context.credence.readModels, DEAD_LETTERS_LISTED).map((d) => ({
+          stream: d.stream, command: d.command, target: d.target, eventType: d.eventType, position: String(d.position), occurredAt: d.occurredAt, reason: d.reason,
+        })),
+        cascadeDeadLettersTotal: deadLetterCount(context.credence.readModels),
       };
     },
   });
