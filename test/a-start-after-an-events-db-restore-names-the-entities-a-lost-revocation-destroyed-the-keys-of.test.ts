@@ -3,12 +3,18 @@
  * backup") brings the revoked credential and its association back live in the log, while `keys.db`, kept, says their
  * keys were destroyed; only the certificates on a CRL were warned of. The start now names each entity the log says is
  * live whose own keys were destroyed, to be revoked again; a start whose log holds the revocation names none.
+ * Review 137: checked at every start until one finds none on the log the read models follow (not only when a start
+ * rebuilt them from 0): a local `credence query` run first, or a start after one that named them, names them still;
+ * once the revocations are redone, one start finds none and the next skips the pass over keys.db.
  */
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { EmbeddedSecureEnvironment } from '../adapters/driven/secure-environment/index.ts';
+import { entityRow } from '../projections/entities/index.ts';
+import { main } from '../bin/cli.ts';
+import { capture } from './support/cli.ts';
 import { Device } from '../adapters/protocols/procedures/index.ts';
 import { systemRandom } from '../adapters/runtime/index.ts';
 import { operator, profile } from './support/fleet.ts';
@@ -17,6 +23,19 @@ import { startTestService, type TestService } from './support/service.ts';
 
 const DAY = 86_400_000;
 const RESTORE_WARNING = /its key was destroyed after the events\.db backup: revoke it again/;
+
+/** How many times a start read keys.db against the log. */
+const checks = { count: 0 };
+vi.mock('../adapters/runtime/keys-destroyed-of-live-entities.ts', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('../adapters/runtime/keys-destroyed-of-live-entities.ts')>();
+  return {
+    ...actual,
+    keysDestroyedOfLiveEntities: (...args: Parameters<typeof actual.keysDestroyedOfLiveEntities>) => {
+      checks.count += 1;
+      return actual.keysDestroyedOfLiveEntities(...args);
+    },
+  };
+});
 
 const dirs: string[] = [];
 const devices: EmbeddedSecureEnvironment[] = [];
@@ -45,62 +64,88 @@ const shredded = async (service: TestService, streams: readonly string[]): Promi
   throw new Error(`the keys of ${streams.join(', ')} were never destroyed`);
 };
 
+/** Waits (the cascade revokes the association from the credential's revocation) until the log says these ended. */
+const revoked = async (service: TestService, streams: readonly string[]): Promise<void> => {
+  const { readModels } = service.service.context.credence;
+  for (let round = 0; round < 200; round++) {
+    if (streams.every((s) => entityRow(readModels, s)?.state === 'revoked')) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`${streams.join(', ')} were never revoked`);
+};
+
+const BOTH = ['association-meter-1-sa', 'credential-meter-1-svc'];
+
+/**
+ * A data folder whose `events.db` was restored (README steps 1 to 4) from a backup taken before the credential of
+ * meter-1 was revoked, and the cascade its association: keys.db, kept, holds both their keys as destroyed. The
+ * folder, the service stopped.
+ */
+const restoredFromBeforeARevocation = async (): Promise<string> => {
+  const root = mkdtempSync(join(tmpdir(), 'credence-keys-destroyed-since-backup-'));
+  dirs.push(root);
+  const dir = join(root, 'data');
+  const backup = join(root, 'backup');
+  const beforeRestore = join(root, 'data.before-restore');
+  for (const d of [dir, backup, beforeRestore]) mkdirSync(d);
+
+  // A meter with a PSK service credential and an association established over it: keys.db binds the PSK copy and
+  // the session keys.
+  let service = await startTestService({ dir });
+  const now = Date.now();
+  const { procedures } = await service.service.context.credence.security();
+  const { engine } = service.service.context.credence;
+  await engine.execute({
+    type: 'createSubscription',
+    data: { subscriptionId: 'sub-1', subscriber: 'City Utilities', notBefore: new Date(now - DAY).toISOString(), notAfter: new Date(now + 365 * DAY).toISOString() },
+    metadata: { actor: operator },
+  });
+  const se = EmbeddedSecureEnvironment.open({ database: ':memory:', kek: { source: 'ephemeral' } }, { now: () => new Date(), random: systemRandom });
+  devices.push(se);
+  const device = new Device({ nodeId: 'meter-1', se, now: () => new Date(), random: systemRandom });
+  await procedures.preProvision({
+    device, profile, bootstrapCredentialId: 'meter-1-boot', kind: 'ed25519',
+    validity: { notBefore: new Date(now - DAY).toISOString(), notAfter: new Date(now + 365 * DAY).toISOString() },
+  });
+  await engine.execute({ type: 'enrolNode', data: { nodeId: 'meter-1', subscriptionId: 'sub-1', cseId: '/meter-1-cse' }, metadata: { actor: operator } });
+  await procedures.provisionRemotely({ device, credentialId: 'meter-1-svc', kind: 'psk256' });
+  await procedures.associate({ device, associationId: 'meter-1-sa', credentialId: 'meter-1-svc', lifetimeSeconds: 86_400 });
+  await service.close();
+  // A start whose check finds none records the entities checkpoint: an event the backup, taken after it, holds at its
+  // position. The restore must make the check owed again all the same.
+  service = await startTestService({ dir });
+  expect(keyWarnings(service)).toEqual(new Map());
+  await service.close();
+
+  // The backup, taken of the stopped service; then the credential revoked, and the cascade revokes the association.
+  copyEventStore(dir, backup);
+  service = await startTestService({ dir });
+  await service.service.context.credence.engine.execute({
+    type: 'revokeCredential', data: { credentialId: 'meter-1-svc', reason: 'keyCompromise' }, metadata: { actor: operator },
+  });
+  await shredded(service, ['credential-meter-1-svc', 'association-meter-1-sa']);
+  await service.close();
+
+  // A start whose log holds the revocation names nothing.
+  service = await startTestService({ dir });
+  expect(keyWarnings(service)).toEqual(new Map());
+  await service.close();
+
+  // README steps 1 to 4: events.db moved aside and the backup put in place, the replay checkpoint deleted, the
+  // transparency log moved aside.
+  for (const name of ['events.db', 'events.db-wal', 'events.db-shm']) {
+    if (existsSync(join(dir, name))) renameSync(join(dir, name), join(beforeRestore, name));
+  }
+  copyEventStore(backup, dir);
+  rmSync(join(dir, 'replay-checkpoint.json'), { force: true });
+  moveTransparencyLogAside(dir, beforeRestore);
+  return dir;
+};
+
 describe('a start on an events.db restored from before a revocation', () => {
   it('names each credential and association the log says is live whose keys were destroyed, with the command to revoke it again', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'credence-keys-destroyed-since-backup-'));
-    dirs.push(root);
-    const dir = join(root, 'data');
-    const backup = join(root, 'backup');
-    const beforeRestore = join(root, 'data.before-restore');
-    for (const d of [dir, backup, beforeRestore]) mkdirSync(d);
-
-    // A meter with a PSK service credential and an association established over it: keys.db binds the PSK copy and
-    // the session keys.
-    let service = await startTestService({ dir });
-    const now = Date.now();
-    const { procedures } = await service.service.context.credence.security();
-    const { engine } = service.service.context.credence;
-    await engine.execute({
-      type: 'createSubscription',
-      data: { subscriptionId: 'sub-1', subscriber: 'City Utilities', notBefore: new Date(now - DAY).toISOString(), notAfter: new Date(now + 365 * DAY).toISOString() },
-      metadata: { actor: operator },
-    });
-    const se = EmbeddedSecureEnvironment.open({ database: ':memory:', kek: { source: 'ephemeral' } }, { now: () => new Date(), random: systemRandom });
-    devices.push(se);
-    const device = new Device({ nodeId: 'meter-1', se, now: () => new Date(), random: systemRandom });
-    await procedures.preProvision({
-      device, profile, bootstrapCredentialId: 'meter-1-boot', kind: 'ed25519',
-      validity: { notBefore: new Date(now - DAY).toISOString(), notAfter: new Date(now + 365 * DAY).toISOString() },
-    });
-    await engine.execute({ type: 'enrolNode', data: { nodeId: 'meter-1', subscriptionId: 'sub-1', cseId: '/meter-1-cse' }, metadata: { actor: operator } });
-    await procedures.provisionRemotely({ device, credentialId: 'meter-1-svc', kind: 'psk256' });
-    await procedures.associate({ device, associationId: 'meter-1-sa', credentialId: 'meter-1-svc', lifetimeSeconds: 86_400 });
-    await service.close();
-
-    // The backup, taken of the stopped service; then the credential revoked, and the cascade revokes the association.
-    copyEventStore(dir, backup);
-    service = await startTestService({ dir });
-    await service.service.context.credence.engine.execute({
-      type: 'revokeCredential', data: { credentialId: 'meter-1-svc', reason: 'keyCompromise' }, metadata: { actor: operator },
-    });
-    await shredded(service, ['credential-meter-1-svc', 'association-meter-1-sa']);
-    await service.close();
-
-    // A start whose log holds the revocation names nothing.
-    service = await startTestService({ dir });
-    expect(keyWarnings(service)).toEqual(new Map());
-    await service.close();
-
-    // README steps 1 to 4: events.db moved aside and the backup put in place, the replay checkpoint deleted, the
-    // transparency log moved aside.
-    for (const name of ['events.db', 'events.db-wal', 'events.db-shm']) {
-      if (existsSync(join(dir, name))) renameSync(join(dir, name), join(beforeRestore, name));
-    }
-    copyEventStore(backup, dir);
-    rmSync(join(dir, 'replay-checkpoint.json'), { force: true });
-    moveTransparencyLogAside(dir, beforeRestore);
-
-    service = await startTestService({ dir });
+    const dir = await restoredFromBeforeARevocation();
+    const service = await startTestService({ dir });
     try {
       const named = keyWarnings(service);
       expect([...named.keys()].sort()).toEqual(['association-meter-1-sa', 'credential-meter-1-svc']);
@@ -113,4 +158,48 @@ describe('a start on an events.db restored from before a revocation', () => {
       await service.close();
     }
   }, 60_000);
+
+  it('names them after a local query caught the read models up from the restored log first (README step 6)', async () => {
+    const dir = await restoredFromBeforeARevocation();
+    const query = capture();
+    expect(await main(['query', 'revocations', '--data', dir], query.io)).toBe(0);
+
+    const service = await startTestService({ dir });
+    try {
+      expect([...keyWarnings(service).keys()].sort()).toEqual(BOTH);
+    } finally {
+      await service.close();
+    }
+  }, 60_000);
+
+  it('names them at every start until they are revoked again; then one start finds none and the next reads keys.db no more', async () => {
+    const dir = await restoredFromBeforeARevocation();
+    let service = await startTestService({ dir });
+    expect([...keyWarnings(service).keys()].sort()).toEqual(BOTH);
+    await service.close();
+
+    // Nothing redone yet: the next start says so again.
+    service = await startTestService({ dir });
+    expect([...keyWarnings(service).keys()].sort()).toEqual(BOTH);
+
+    // README step 6: the credential revoked again; the cascade revokes its association again.
+    await service.service.context.credence.engine.execute({
+      type: 'revokeCredential', data: { credentialId: 'meter-1-svc', reason: 'keyCompromise' }, metadata: { actor: operator },
+    });
+    await revoked(service, BOTH);
+    await service.close();
+
+    checks.count = 0;
+    service = await startTestService({ dir });
+    expect([keyWarnings(service), checks.count]).toEqual([new Map(), 1]);
+    await service.close();
+
+    // The same log, only moved forward since that clean check: one record read, keys.db not read.
+    service = await startTestService({ dir });
+    try {
+      expect([keyWarnings(service), checks.count]).toEqual([new Map(), 1]);
+    } finally {
+      await service.close();
+    }
+  }, 90_000);
 });

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { parseStreamId } from '../../domain/streams.ts';
 import type { Credence } from '../runtime/index.ts';
+import { entitiesCheckpoint, keysCheckOwed, recordKeysCheck } from '../runtime/keys-checked-clean.ts';
 import { keysDestroyedOfLiveEntities } from '../runtime/keys-destroyed-of-live-entities.ts';
 
 const STEP = 'README.md, "Restoring the event store from a backup", step 6';
@@ -14,11 +15,15 @@ const revokeCommand = (stream: string): string => {
  * Said at warn, once per entity at start (the first ones, then how many more): a credential or association live in the
  * event log whose keys were destroyed. Left so, what was revoked after the backup an `events.db` was restored from is
  * live again with nothing to say so (review 131): the CRL record names certificates only. Names and instants only,
- * never a key handle.
+ * never a key handle. Checked at every start until one finds none, then again only once the read models follow
+ * another log (keys-checked-clean.ts): a restore, however the read models were caught up since (review 137).
  */
 export const warnKeysDestroyedOfLiveEntities = async (
   o: { readonly dataDir: string; readonly credence: Pick<Credence, 'readModels' | 'store'>; readonly log: FastifyBaseLogger },
 ): Promise<void> => {
+  const { readModels, store } = o.credence;
+  if (!(await keysCheckOwed(readModels, store))) return;
+  const checkedFrom = entitiesCheckpoint(readModels);
   const { named, more } = await keysDestroyedOfLiveEntities(o.dataDir, o.credence);
   for (const entity of named) {
     o.log.warn(
@@ -35,4 +40,6 @@ export const warnKeysDestroyedOfLiveEntities = async (
         `their keys were destroyed after the events.db backup: revoke them again (${STEP})`,
     );
   }
+  // After the warnings: a record that cannot be written takes none of them back.
+  await recordKeysCheck(readModels, checkedFrom, named.length === 0 && more === 0);
 };
