@@ -160,8 +160,9 @@ export class SqliteKeyRegistry {
     }));
   }
 
-  beginKeyPairRun(credentialId: string, at: Date): void {
-    writingTo(KEY_REGISTRY_DB_FILE, () => this.#sql.beginKeyPairRun.run(credentialId, at.toISOString()));
+  /** Whether this call wrote the record: INSERT OR IGNORE leaves one already there, another run's, as it stands. */
+  beginKeyPairRun(credentialId: string, at: Date): boolean {
+    return writingTo(KEY_REGISTRY_DB_FILE, () => this.#sql.beginKeyPairRun.run(credentialId, at.toISOString())).changes === 1;
   }
 
   endKeyPairRun(credentialId: string): void {

@@ -70,7 +70,10 @@ export class EnrolmentFunction {
     this.#sessions = new SessionTable<Session>({
       timeoutSeconds: options.sessionTimeoutSeconds ?? 120,
       maxSessions: options.maxSessions,
-      cleanup: (s) => destroyQuietly(options.se, s.ephemeral, s.credentialKeyHandle, s.delivery?.kek),
+      cleanup: (s) => {
+        options.runEnded?.({ sessionId: s.id, hello: s.hello, receiptAccepted: s.done === true });
+        return destroyQuietly(options.se, s.ephemeral, s.credentialKeyHandle, s.delivery?.kek);
+      },
       peerKeys: (s) => (s.decoy === undefined ? [pskOf(s.nodeVerifier)] : []),
     });
   }
@@ -265,7 +268,7 @@ export class EnrolmentFunction {
         runsPerClaimant: this.#o.runsPerInitiator,
       });
       session.authenticated = true;
-      await this.#o.admitAuthenticatedRun?.({ hello: session.hello, context: session.context });
+      await this.#o.admitAuthenticatedRun?.({ sessionId: session.id, hello: session.hello, context: session.context });
       const { hello, challenge } = session;
       // Only now that the node has proved its bootstrap key: they say which CSE and subscription it serves.
       const serviceParameters: ServiceParameters = (await this.#o.serviceParameters?.(hello.nodeId)) ?? {};

@@ -3,7 +3,7 @@ import { CredentialId } from '../../../domain/ids.ts';
 import { parseMessage, protocolFailure } from '../../../domain/protocols/protocol.ts';
 import { ProvisioningHello, type ProvisioningChallenge, type ProvisioningDelivery } from '../../../domain/protocols/enrolment-messages.ts';
 import type { Infrastructure } from './infrastructure.ts';
-import { recordProvisioning } from './record.ts';
+import { recordProvisioningRun } from './record.ts';
 import { certificateOf } from './descriptors.ts';
 import type { PinnedResponder, ProvisioningRecorded } from './wire.ts';
 import type { Claim } from '../shared/session-table.ts';
@@ -30,7 +30,7 @@ const assertRecordableIds = (hello: Pick<ProvisioningHello, 'credentialId' | 'pr
  * bounded session table holds anything (SessionTable, issue 11 item 4); this class keeps nothing.
  *
  * Once a receipt verifies, the credential is recorded exactly as `SecurityProcedures.provisionRemotely` records it
- * (`recordProvisioning`), under the id the node sent in its hello: over a connection that id is required, and the
+ * (`recordProvisioningRun`), under the id the node sent in its hello: over a connection that id is required, and the
  * receipt statement the node signs binds it. A successor (rotation, HLR-212) names its predecessor in its hello
  * (`predecessorId`), which the node's proofs cover; the hello's request may repeat it (older clients sent it there
  * only) but never differ from it. The engine's own rule bounds it too: a predecessor must be a live credential of
@@ -79,7 +79,7 @@ export class EnrolmentEndpoint {
     const { outcome, context } = await this.infra.enrolmentFunction.acceptReceiptInContext(input);
     const credentialId = outcome.credentialId as string; // acceptHello let no run without it through
     const { predecessorId } = context;
-    const provisioned = await recordProvisioning(this.infra, { outcome, credentialId, purpose: 'service', predecessorId });
+    const provisioned = await recordProvisioningRun(this.infra, { outcome, credentialId, purpose: 'service', predecessorId });
     const event = provisioned.events.at(-1);
     const certificate = certificateOf(outcome);
     return {

@@ -11,5 +11,5 @@ export { transferKey } from './transfer-key.ts';
 export { descriptorOf, issuedFrom, receiptFrom } from './descriptors.ts';
 export { EnrolmentEndpoint } from './enrolment-endpoint.ts';
 export { RegistrarEndpoint } from './registrar-endpoint.ts';
-export { recordAssociation, recordProvisioning } from './record.ts';
+export { recordAssociation, recordProvisioning, recordProvisioningRun } from './record.ts';
 export { AssociationPath, PinnedResponder, ProvisioningHelloQuery, ProvisioningRecorded } from './wire.ts';

@@ -8,7 +8,8 @@ import { type AssociationOutcome } from '../../../domain/protocols/index.ts';
 import { type KeyHandle } from '../../../domain/ports/index.ts';
 import { bootstrapOf } from './bootstrap-lookup.ts';
 import { DEFAULT_CREDENTIAL_LIFETIME_SECONDS, type InfrastructureOptions } from './infrastructure-options.ts';
-import { admitProvisioningRun } from './run-admission.ts';
+import { admitProvisioningRun, credentialIdTaken } from './run-admission.ts';
+import { CredentialIdsInFlight } from './credential-ids-in-flight.ts';
 import { credentialById, credentialConfiguredFor, credentialOfAssociation } from './registrar-credentials.ts';
 import { ENROLMENT_SESSION_TIMEOUT_SECONDS, sweepCutKeyPairRuns } from './cut-provisioning.ts';
 import { destroyOrOwe } from './shredder.ts';
@@ -30,6 +31,8 @@ export class Infrastructure {
   readonly registrar: Registrar;
   /** Registree id -> credential being associated: the Registrar finds the credential the handshake claims. */
   readonly #pending = new Map<string, string>();
+  /** Credential ids claimed by authenticated provisioning runs not yet settled (credential-ids-in-flight.ts). */
+  readonly #claimed = new CredentialIdsInFlight();
 
   private constructor(
     readonly o: InfrastructureOptions,
@@ -58,8 +61,14 @@ export class Infrastructure {
       ...(o.trustAnchors !== undefined ? { trustAnchors: o.trustAnchors } : {}),
       ...(o.certificates !== undefined ? { certificates: o.certificates } : {}),
       ...(o.runsPerInitiator !== undefined ? { runsPerInitiator: o.runsPerInitiator } : {}),
-      admitAuthenticatedRun: ({ hello, context }) =>
-        admitProvisioningRun(o.engine, { nodeId: hello.nodeId, credentialId: hello.credentialId, predecessorId: context['predecessorId'] }),
+      admitAuthenticatedRun: async ({ sessionId, hello, context }) => {
+        await admitProvisioningRun(o.engine, { nodeId: hello.nodeId, credentialId: hello.credentialId, predecessorId: context['predecessorId'] });
+        if (hello.credentialId !== undefined) await this.#claimCredentialId(hello.credentialId, sessionId);
+      },
+      // A run whose receipt was accepted keeps its claim until its outcome is recorded (`settleCredentialId`).
+      runEnded: ({ sessionId, hello, receiptAccepted }) => {
+        if (!receiptAccepted && hello.credentialId !== undefined) this.#claimed.release(hello.credentialId, sessionId);
+      },
     });
     this.registrar = new Registrar({
       id: this.registrarCseId,
@@ -98,6 +107,22 @@ export class Infrastructure {
   /** On start: the keys of runs an earlier process left pending are confirmed or destroyed (sweep-pending-keys.ts). */
   static async sweepPendingKeys(o: InfrastructureOptions): Promise<void> {
     await sweepPendingKeys(o);
+  }
+
+  /**
+   * Claims `credentialId` for the admitted run of `sessionId`, or refuses it as an id in use (review 138). The run
+   * holding it may be one whose session timed out that no tick has ended yet: the expired runs are ended first (their
+   * claims with them, `runEnded`), never one being stepped, whose step decides.
+   */
+  async #claimCredentialId(credentialId: string, sessionId: string): Promise<void> {
+    if (this.#claimed.claim(credentialId, sessionId)) return;
+    await this.enrolmentFunction.sweepExpired();
+    if (!this.#claimed.claim(credentialId, sessionId)) throw credentialIdTaken();
+  }
+
+  /** The run of `sessionId`, its receipt accepted, has recorded its outcome or failed to: its claim on `credentialId` goes. */
+  settleCredentialId(credentialId: string, sessionId: string): void {
+    this.#claimed.release(credentialId, sessionId);
   }
 
   async #credentialFor(registreeId: string, fingerprint: string) {
@@ -148,10 +173,11 @@ export class Infrastructure {
   /**
    * Records that a key pair's provisioning of `credentialId` is recording its receipt, for the next start to find it
    * should the process die between its two appends (`sweepCutKeyPairRuns`): no key of it is kept here to find it by.
-   * A PSK's run needs none: its pending copy (`keepPsk`) is that record.
+   * A PSK's run needs none: its pending copy (`keepPsk`) is that record. Whether this call wrote the record: only the
+   * run that did ends it (`KeyRegistry.beginKeyPairRun`).
    */
-  beginKeyPairRun(credentialId: string, handle: KeyHandle | undefined): void {
-    if (handle === undefined) this.o.registry.beginKeyPairRun(credentialId, this.o.engine.clock.now());
+  beginKeyPairRun(credentialId: string, handle: KeyHandle | undefined): boolean {
+    return handle === undefined && this.o.registry.beginKeyPairRun(credentialId, this.o.engine.clock.now());
   }
 
   /** The key pair's run `beginKeyPairRun` recorded has its outcome recorded: nothing is left for a start to end. */

@@ -36,9 +36,10 @@ export interface KeyRegistry {
    * A key pair's remote provisioning is recording its receipt (`CredentialIssued`, then `CredentialProvisioned`):
    * the server keeps no key of it to find the credential by, so this is what a start finds a run cut between the two
    * appends by, as it finds a PSK's by its pending copy. Written before the first append; `endKeyPairRun` once the run's
-   * outcome is recorded. One still there at a start belongs to a run that died (`sweepCutKeyPairRuns`).
+   * outcome is recorded. One still there at a start belongs to a run that died (`sweepCutKeyPairRuns`). Returns whether
+   * this call wrote it: false when a record of the id stands already (another run's), which this run must not end.
    */
-  beginKeyPairRun(credentialId: string, at: Date): void;
+  beginKeyPairRun(credentialId: string, at: Date): boolean;
   endKeyPairRun(credentialId: string): void;
   /** The key pairs' runs begun and not ended, the oldest first. */
   keyPairRuns(): KeyPairRun[];

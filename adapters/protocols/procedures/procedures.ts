@@ -8,7 +8,7 @@ import { type AssociationOutcome, type NodeProvisioningResult } from '../../../d
 import type { Registrar } from '../association/registrar.ts';
 import type { Device } from './device.ts';
 import { discardNewKey } from './discard-new-key.ts';
-import { mayDiscardKeys, recordAssociation, recordProvisioning } from './record.ts';
+import { mayDiscardKeys, recordAssociation, recordProvisioningRun } from './record.ts';
 import type { Infrastructure } from './infrastructure.ts';
 import { destroyQuietly } from '../shared/destroy-quietly.ts';
 import { transferKey } from './transfer-key.ts';
@@ -124,7 +124,7 @@ export class SecurityProcedures {
       const delivered = await session.acceptDelivery(await ef.acceptAuth(auth));
       result = delivered.result;
       const outcome = await ef.acceptReceipt(delivered.receipt);
-      const provisioned = await recordProvisioning(this.infra, { outcome, credentialId: args.credentialId, purpose: 'service', predecessorId: args.predecessorId });
+      const provisioned = await recordProvisioningRun(this.infra, { outcome, credentialId: args.credentialId, purpose: 'service', predecessorId: args.predecessorId });
       // The certificate comes once recorded (EnrolmentFunction.acceptReceipt), under its proof, as over a connection.
       const descriptor = await session.acceptCertificate(certificateOf(outcome), outcome.certificateProof);
       device.credentials.set(args.credentialId, { handle: result.handle, descriptor });

@@ -36,7 +36,9 @@ export const mayDiscardKeys = (confirming: boolean, error: unknown): boolean => 
  * next start sweeps; refused by the engine (the node or its bootstrap credential was revoked meanwhile, say, or the
  * node's subscription ended after the run's auth step: `subscriptionServes`, seed 003 11.2.1), the copy is destroyed.
  * A key pair's run, of which no key is kept here, is recorded begun instead (`KeyRegistry.beginKeyPairRun`), and ended
- * once its outcome is recorded: the next start ends a credential such a run left issued and never provisioned.
+ * once its outcome is recorded: the next start ends a credential such a run left issued and never provisioned. Only
+ * by the run that began it: a record another run of the id wrote first is that run's to end (review 138: a refused
+ * twin deleted the record of the run that was between its two appends).
  *
  * A refusal writes nothing: both commands are decided before either is appended (`assertWouldRecord`), so a
  * `provisionCredential` the machine would refuse (`bootstrapIsUsable`, `subscriptionServes`) no longer leaves a
@@ -53,11 +55,12 @@ export const recordProvisioning = async (
   const { outcome, credentialId } = args;
   let provisioned;
   let confirming = false;
+  let began = false;
   try {
     // Inside the try: a registry that refuses the binding leaves no key unbound (review 53).
     infra.keepPsk(credentialId, outcome.credentialKeyHandle);
     // A key pair's run has no key here to find it by: a record of its own, before the first append.
-    infra.beginKeyPairRun(credentialId, outcome.credentialKeyHandle);
+    began = infra.beginKeyPairRun(credentialId, outcome.credentialKeyHandle);
     const bootstrapCredentialId = await infra.bootstrapIdOf(outcome.nodeId);
     const issue = issuedFrom(outcome, credentialId, args.purpose, args.predecessorId);
     const provision = { credentialId, method: 'remote-provisioning', bootstrapCredentialId, receipt: receiptFrom(outcome) };
@@ -84,15 +87,30 @@ export const recordProvisioning = async (
     if (handle === undefined) {
       // Ended only when nothing of the run is left initialized: nothing appended, or the issue revoked in the path
       // above. An outcome unknown, or a revocation that failed, keeps the record for the next start to settle.
-      if (refusedWithoutAppend(error) && !(error instanceof AggregateError)) endRunQuietly(infra, credentialId);
+      if (began && refusedWithoutAppend(error) && !(error instanceof AggregateError)) endRunQuietly(infra, credentialId);
       throw error;
     }
     if (!mayDiscardKeys(confirming, error)) throw error;
     throw await discardNewKey(infra.o.se, infra.o.registry, { stream: streamIdOf('credential', credentialId), handle, purpose: 'psk' }, infra.o.engine.clock.now(), error);
   }
   infra.confirmPsk(credentialId, outcome.credentialKeyHandle);
-  infra.endKeyPairRun(credentialId, outcome.credentialKeyHandle);
+  // A record this run did not begin is another's, or an earlier run's the next start ends against the store.
+  if (began) infra.endKeyPairRun(credentialId, outcome.credentialKeyHandle);
   return provisioned;
+};
+
+/**
+ * `recordProvisioning` of a run whose receipt the Enrolment Function accepted (its session `outcome.sessionId`): the
+ * credential id its admission claimed stays claimed until the recording has ended, either way, so no other run of the
+ * id is admitted before the appends that would refuse it are there (credential-ids-in-flight.ts).
+ */
+export const recordProvisioningRun = async (infra: Infrastructure, args: Parameters<typeof recordProvisioning>[1]) => {
+  try {
+    return await recordProvisioning(infra, args);
+  } finally {
+    const claimed = args.outcome.credentialId;
+    if (claimed !== undefined) infra.settleCredentialId(claimed, args.outcome.sessionId);
+  }
 };
 
 /**

@@ -8,6 +8,12 @@ const LIVE = ['enrolled', 'associated'];
 const refused = (path: string, rule: string, message: string) => validationError([{ path, rule, message }], 'provisioning run');
 
 /**
+ * An id in use, or claimed by another run in flight (credential-ids-in-flight.ts): told alike, naming no one else's
+ * credential or run.
+ */
+export const credentialIdTaken = () => refused('credentialId', 'unused', 'not available for a new credential: choose another id');
+
+/**
  * Whether the node may be served (provisioned, associated): enrolled, and its subscription itself active and within
  * its validity, not only the node's word for it: a terminated or expired subscription leaves its nodes enrolled until
  * the cascade records their enrolment's end, which a lagging runtime delays (found in review).
@@ -57,9 +63,7 @@ export const admitProvisioningRun = async (
   if (served === 'subscription-ended') {
     throw refused('nodeId', 'enrolled', 'the node is not enrolled under an active M2M service subscription: the operator enrols it under one first (seed 003, 11.2.1)');
   }
-  if (run.credentialId !== undefined && (await engine.entity('credential', run.credentialId)).events.length > 0) {
-    throw refused('credentialId', 'unused', 'not available for a new credential: choose another id');
-  }
+  if (run.credentialId !== undefined && (await engine.entity('credential', run.credentialId)).events.length > 0) throw credentialIdTaken();
   if (run.predecessorId === undefined) return;
   const predecessor = await engine.entity('credential', run.predecessorId);
   const owner = (predecessor.snapshot.context as CredentialContext).owner;

@@ -1,4 +1,7 @@
+import { isCredenceError } from '../../../domain/errors.ts';
+import type { KeyHandle } from '../../../domain/ports/index.ts';
 import { parseStreamId } from '../../../domain/streams.ts';
+import type { LoadedEntity } from '../../../machines/index.ts';
 import { issuedByRemoteProvisioning, revokeUnprovisioned, sweepCutKeyPairRuns } from './cut-provisioning.ts';
 import type { InfrastructureOptions } from './infrastructure-options.ts';
 import { destroyOrOwe } from './shredder.ts';
@@ -10,10 +13,30 @@ import { destroyOrOwe } from './shredder.ts';
 const CONFIRMED_BY: Readonly<Record<string, string>> = { psk: 'CredentialProvisioned', session: 'AssociationEstablished' };
 
 /**
+ * Whether a PSK copy is the key its credential's `CredentialIssued` records, by fingerprint. A copy another run of the
+ * same id left pending is not (review 138: a twin run refused at its receipt, its process dead before it destroyed its
+ * copy); confirmed, it was a second live PSK of the credential, one the device never kept, which the Registrar picked
+ * by handle order about half the time.
+ */
+const isRecordedPsk = async (o: InfrastructureOptions, credential: LoadedEntity, handle: string): Promise<boolean> => {
+  const issued = credential.events.find((e) => e.event.type === 'CredentialIssued');
+  const recorded = (issued?.event.data as { fingerprint?: string } | undefined)?.fingerprint;
+  if (recorded === undefined) return false;
+  try {
+    return (await o.se.describe(handle as KeyHandle)).fingerprint === recorded;
+  } catch (error) {
+    // Gone already: nothing to confirm, and its binding is marked destroyed with the others.
+    if (isCredenceError(error, 'not_found')) return false;
+    throw error;
+  }
+};
+
+/**
  * On start: a key binding still pending belongs to a run of an earlier process that cannot complete any more
  * (its session, in memory, is gone). Its key is destroyed, unless the engine did record the event that makes it
- * the entity's (the process died between that append and the confirmation): then the binding is confirmed. A PSK
- * copy of a credential the remote provisioning issued but did not provision (the process died between
+ * the entity's (the process died between that append and the confirmation): then the binding is confirmed, a PSK
+ * copy only when it is the key the credential records (`isRecordedPsk`). A PSK copy of a credential the remote
+ * provisioning issued but did not provision (the process died between
  * `CredentialIssued` and `CredentialProvisioned`) ends its credential first, revoked (cut-provisioning.ts): the
  * revocation is recorded before the key goes, so a start that dies in between finds the key still pending and does the
  * rest. A key pair's run, of which the server keeps no key, is found by the record it began with (`sweepCutKeyPairRuns`).
@@ -24,8 +47,10 @@ export const sweepPendingKeys = async (o: InfrastructureOptions): Promise<void> 
     const confirmedBy = CONFIRMED_BY[binding.purpose];
     const entity = ref === undefined ? undefined : await o.engine.entity(ref.kind, ref.id);
     if (confirmedBy !== undefined && entity?.events.some((e) => e.event.type === confirmedBy)) {
-      o.registry.confirm(binding.stream, binding.handle);
-      continue;
+      if (binding.purpose !== 'psk' || (await isRecordedPsk(o, entity, binding.handle))) {
+        o.registry.confirm(binding.stream, binding.handle);
+        continue;
+      }
     }
     if (binding.purpose === 'psk' && ref?.kind === 'credential' && entity !== undefined && issuedByRemoteProvisioning(entity, o)) {
       await revokeUnprovisioned(o, ref.id);
