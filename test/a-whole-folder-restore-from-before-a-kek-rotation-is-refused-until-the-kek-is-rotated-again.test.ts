@@ -1,4 +1,5 @@
 import { copyFileSync, cpSync, readFileSync, renameSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { secureEnvironmentConfigForDataDir, wrappingKeysPath } from '../adapters/driven/secure-environment/index.ts';
@@ -53,7 +54,7 @@ const keyFiles = (dir: string): string[] => {
  * backup), then `shredded` destroyed and, when `rotate`, the KEK rotated; then moved aside and the backup copied into
  * place (README "Restoring a whole data folder").
  */
-const restoredAfter = async ({ rotate, kekOutside }: { rotate: boolean; kekOutside: boolean }) => {
+const restoredAfter = async ({ rotate, kekOutside, rotatedByAnEarlierVersion = false }: { rotate: boolean; kekOutside: boolean; rotatedByAnEarlierVersion?: boolean }) => {
   const root = scratch();
   const data = join(root, 'data');
   const kekFile = kekOutside ? join(root, 'secrets', 'credence.kek') : undefined;
@@ -66,6 +67,12 @@ const restoredAfter = async ({ rotate, kekOutside }: { rotate: boolean; kekOutsi
   if (rotate) {
     const rotated = await credence(['kek', 'rotate', '--data', data], env);
     expect(rotated.code, rotated.err).toBe(0);
+    // What a version before `kek_retired` left: the rotation, without its record of the KEK it retired.
+    if (rotatedByAnEarlierVersion) {
+      const db = new Database(secureEnvironmentConfigForDataDir(data, kekFile).database);
+      db.prepare("DELETE FROM se_meta WHERE name = 'kek_retired'").run();
+      db.close();
+    }
   }
   const aside = join(root, 'data.before-restore');
   renameSync(data, aside);
@@ -125,7 +132,18 @@ describe('key destroy-since-backup on a folder restored from before a KEK rotati
     expect(await withSe(aside, kekFile, (se) => isHeld(se, kept))).toBe(true);
   });
 
-  it('no rotation since the backup (one before it, none after): goes through as before', async () => {
+  it('a rotation made by an earlier version, which named no KEK it retired: said on stderr, not refused (review 141: nothing was said)', async () => {
+    const { data, aside, shredded } = await restoredAfter({ rotate: true, kekOutside: false, rotatedByAnEarlierVersion: true });
+
+    const run = await destroySinceBackup(data, aside, {});
+    expect(run.code, run.err).toBe(0);
+    expect(run.err).toContain(`warning: the keys of ${data} are sealed under another KEK than ${aside}, which records no rotation away from it`);
+    expect(run.err).toContain(`run credence kek rotate --data ${data} before the first start`);
+    expect(run.out).toContain(`destroyed again ${shredded}`);
+    expect(`${run.out}\n${run.err}`).not.toContain(readFileSync(kekFileOf(data, undefined), 'utf8').trim());
+  });
+
+  it('no rotation since the backup (one before it, none after): goes through as before, saying nothing of the KEK', async () => {
     const root = scratch();
     const data = join(root, 'data');
     const shredded = await withSe(data, undefined, (se) => se.generate('psk256'));
@@ -139,6 +157,7 @@ describe('key destroy-since-backup on a folder restored from before a KEK rotati
     const run = await destroySinceBackup(data, aside, {});
     expect(run.code, run.err).toBe(0);
     expect(run.out).toContain(`destroyed again ${shredded}`);
+    expect(run.err).not.toContain('another KEK');
   });
 });
 

@@ -42,6 +42,12 @@ const refuseDestroyingACurrentSigningKey = (destroyed: readonly KeyDestroyedSinc
  * folder, the file CREDENCE_KEK_FILE names holds the KEK the folder moved aside opens under, which a rotation of the
  * restored folder would have to replace: the old KEK goes to another path, and the service to the new one.
  */
+/** The warning for a restored folder under another KEK than the folder moved aside, which that folder names nowhere. */
+const otherKek = (data: string, beforeRestore: string): string =>
+  `warning: the keys of ${data} are sealed under another KEK than ${beforeRestore}, which records no rotation away from it: ` +
+  `if credence kek rotate ran on ${beforeRestore} since the backup (a version before this one recorded none), the restore brought back ` +
+  `the KEK it retired: run credence kek rotate --data ${data} before the first start; if you rotated ${data} since the restore, nothing to do`;
+
 const refuseARetiredKek = (data: string, beforeRestore: string, kekFile: string | undefined): never => {
   const rotate =
     kekFile === undefined
@@ -86,15 +92,17 @@ export const destroyKeysSinceBackup = (folders: KeyFolders, beforeRestore: strin
     throw new UsageError(`--before-restore: ${beforeRestore} is the restored folder itself: name the folder moved aside before the restore`);
   }
   return withLockedKeyFolders(folders, 'key destroy-since-backup', io, async (locked) => {
-    const { keysDestroyedSince, restoredUnderRetiredKek, secureEnvironmentConfigForDataDir, wrappingKeysPath } = await import('../../adapters/driven/secure-environment/index.ts');
+    const { kekOfRestored, keysDestroyedSince, secureEnvironmentConfigForDataDir, wrappingKeysPath } = await import('../../adapters/driven/secure-environment/index.ts');
     const files = (dir: string) => {
       const config = secureEnvironmentConfigForDataDir(dir);
       return { database: config.database, wrappingKeys: wrappingKeysPath(config) };
     };
     // Before the keys are compared: under CREDENCE_KEK_FILE such a folder does not even open, and its destroys would wait.
-    if (restoredUnderRetiredKek(files(data), files(beforeRestore))) {
-      refuseARetiredKek(data, beforeRestore, (io.env ?? process.env)['CREDENCE_KEK_FILE'] || undefined);
-    }
+    const kek = kekOfRestored(files(data), files(beforeRestore));
+    if (kek === 'retired') refuseARetiredKek(data, beforeRestore, (io.env ?? process.env)['CREDENCE_KEK_FILE'] || undefined);
+    // A rotation made by an earlier version named no KEK it retired (review 141): said, not refused, since a restored folder
+    // rotated again since the restore looks the same from here.
+    if (kek === 'other') io.err(printable(otherKek(data, beforeRestore)));
     // Read, and refused when the two copies cannot be trusted to say it, before the Secure Environment opens.
     // The clock that dated the keys made since the restore (the Secure Environment's, key-folders.ts): one behind the
     // folder moved aside could date them before its last change, and is refused.

@@ -108,17 +108,20 @@ const pairedCopies = (restored: KeyDatabaseFiles, later: KeyDatabaseFiles): { re
 };
 
 /**
- * Whether the key database restored from a backup (`restored`) is sealed under a KEK its own later copy (`later`, the
- * folder moved aside) was re-sealed away from since (`credence kek rotate`, review 131): its KEK check value is one
- * `later` retired (kek-retired.ts). Started so, the restored folder seals every key it makes under that KEK again,
- * the one the rotation was run to retire (perhaps because it leaked). Compared by the check values alone: no KEK is
- * read. False once the restored folder was rotated again (its check value is then new), and for a rotation made
- * before a version that names the KEKs rotated out. Refused as keysDestroyedSince refuses two copies it cannot
- * compare. Reads only.
+ * The KEK the key database restored from a backup (`restored`) is sealed under, seen from its own later copy (`later`,
+ * the folder moved aside), by the KEK check values alone (no KEK is read):
+ * - `same`: the one `later` is under;
+ * - `retired`: one `later` was re-sealed away from since (`credence kek rotate`, review 131; kek-retired.ts). Started so,
+ *   the restored folder seals every key it makes under that KEK again, the one the rotation was run to retire (perhaps
+ *   because it leaked);
+ * - `other`: another one `later` names nowhere: a rotation made by a version that did not name the KEKs it retired
+ *   (review 141), or the restored folder rotated again since the restore. The two cannot be told apart here.
+ * Refused as keysDestroyedSince refuses two copies it cannot compare. Reads only.
  */
-export const restoredUnderRetiredKek = (restored: KeyDatabaseFiles, later: KeyDatabaseFiles): boolean => {
+export const kekOfRestored = (restored: KeyDatabaseFiles, later: KeyDatabaseFiles): 'same' | 'retired' | 'other' => {
   const { before, after } = pairedCopies(restored, later);
-  return before.kekCheck !== undefined && isRetiredKek(after.kekRetired, before.kekCheck);
+  if (before.kekCheck === undefined || after.kekCheck === undefined || constantTimeEqual(before.kekCheck, after.kekCheck)) return 'same';
+  return isRetiredKek(after.kekRetired, before.kekCheck) ? 'retired' : 'other';
 };
 
 /**

@@ -6,7 +6,7 @@ import { sha256 } from '../../../domain/crypto/hash.ts';
  * the SHA-256 of the KEK check value it had sealed, 32 bytes each, oldest first. A check value is sealed once per KEK
  * (at set-up, at each rotation) under a random nonce, so its digest names that KEK in this key database and its
  * copies without a byte of it, nor anything that tests a guess of it. What tells a whole-folder restore that brought
- * back a KEK rotated out since the backup (destroyed-since.ts restoredUnderRetiredKek): the restored key database's
+ * back a KEK rotated out since the backup (destroyed-since.ts kekOfRestored): the restored key database's
  * check value is one the folder moved aside retired.
  */
 export const KEK_RETIRED = 'kek_retired';
