@@ -83,6 +83,20 @@ const kekOf = (dir: string): string => {
 const refusalRules = (error: unknown): string[] =>
   isCredenceError(error) && error.problem.code === 'validation' ? error.problem.issues.map((i) => i.rule) : [];
 
+/** A rotation stopped after its commit: the keys re-sealed under `<kek>.next`, the KEK file not yet replaced. The KEK's path. */
+const resealedNotRenamed = (dir: string): string => {
+  const kek = kekOf(dir);
+  const next = systemRandom(32).slice();
+  const { vault } = openVault(secureEnvironmentConfigForDataDir(dir), systemRandom);
+  try {
+    writeNextKek(kek, next);
+    vault.resealUnder(next);
+  } finally {
+    vault.close();
+  }
+  return kek;
+};
+
 /** The bytes of every file of the folder, by name. */
 const snapshot = (dir: string): Record<string, string> =>
   Object.fromEntries(readdirSync(dir).map((name) => [name, readFileSync(join(dir, name)).toString('base64')]));
@@ -288,15 +302,7 @@ describe('a KEK file a rotation cannot simply rename over (review 128)', () => {
 
   it('one that cannot take the next KEK after the commit: every opening opens the keys under <kek>.next, which stays', async () => {
     const { dir, keys } = await folderWithKeys();
-    const kek = kekOf(dir);
-    const next = systemRandom(32).slice();
-    const { vault } = openVault(secureEnvironmentConfigForDataDir(dir), systemRandom);
-    try {
-      writeNextKek(kek, next);
-      vault.resealUnder(next);
-    } finally {
-      vault.close();
-    }
+    const kek = resealedNotRenamed(dir);
     rename.busy = true;
     rename.readOnly = kek;
     await allWork(dir, keys);
@@ -310,15 +316,7 @@ describe('a KEK file a rotation cannot simply rename over (review 128)', () => {
 
   it('one that cannot take the next KEK: the service starts and says at warn to copy <kek>.next over it (it was silent)', async () => {
     const { dir } = await folderWithKeys();
-    const kek = kekOf(dir);
-    const next = systemRandom(32).slice();
-    const { vault } = openVault(secureEnvironmentConfigForDataDir(dir), systemRandom);
-    try {
-      writeNextKek(kek, next);
-      vault.resealUnder(next);
-    } finally {
-      vault.close();
-    }
+    const kek = resealedNotRenamed(dir);
     rename.busy = true;
     rename.readOnly = kek;
     const svc = await startTestService({ dir });

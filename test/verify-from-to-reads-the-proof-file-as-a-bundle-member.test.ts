@@ -3,9 +3,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { openTransparencyLogInDir } from '../adapters/driven/transparency/index.ts';
-import { main } from '../bin/cli.ts';
 import { ConsistencyProofJson } from '../domain/transparency/index.ts';
-import { capture } from './support/cli.ts';
+import { runCli } from './support/cli.ts';
 import { appendEvents, tempDirs } from './transparency-fixtures.ts';
 
 /*
@@ -17,11 +16,7 @@ import { appendEvents, tempDirs } from './transparency-fixtures.ts';
 const dirs = tempDirs();
 afterEach(() => dirs.cleanup());
 
-const credence = async (argv: string[]): Promise<{ code: number; out: string; err: string }> => {
-  const { io, out, err } = capture();
-  const code = await main(argv, { ...io, env: {} });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-};
+const credence = runCli;
 
 /** Two checkpoints of one log (trees 5 and 9) as files, its key, and the consistency proof between them as JSON text. */
 const twoCheckpoints = async () => {

@@ -3,10 +3,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { DEFAULT_LOG_ORIGIN, openKeyFileSigner, openTransparencyInDir, openTransparencyLogInDir } from '../adapters/driven/transparency/index.ts';
-import { main } from '../bin/cli.ts';
 import { formatCheckpointText, formatSignedNote, noteKeyId } from '../domain/transparency/index.ts';
 import { handlerServers } from './support/canned-server.ts';
-import { capture } from './support/cli.ts';
+import { runCli } from './support/cli.ts';
 import { appendEvents, tempDirs } from './transparency-fixtures.ts';
 
 /*
@@ -18,11 +17,7 @@ import { appendEvents, tempDirs } from './transparency-fixtures.ts';
 const dirs = tempDirs();
 afterEach(() => dirs.cleanup());
 
-const credence = async (argv: string[]): Promise<{ code: number; out: string; err: string }> => {
-  const { io, out, err } = capture();
-  const code = await main(argv, { ...io, env: {} });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-};
+const credence = runCli;
 const exported = async (dir: string, name: string): Promise<void> => {
   const run = await credence(['export', 'credential-meter-1', '--out', join(dir, name), '--data', dir]);
   expect(run.code, run.err).toBe(0);
