@@ -84,7 +84,8 @@ interface DeadLetterRow {
   broken_history: bigint | number;
 }
 
-const COLUMNS = 'position, event_type, occurred_at, command, target, stream, reason, broken_history FROM cascade_dead_letters ORDER BY position, command, target';
+const READ = ['position', 'event_type', 'occurred_at', 'command', 'target', 'stream', 'reason', 'broken_history'] as const;
+const COLUMNS = `${READ.join(', ')} FROM cascade_dead_letters ORDER BY position, command, target`;
 
 /** The letters in log order; the first `limit` only, when given (what GET /v1/projections lists). */
 export const deadLetters = (db: Database.Database, limit?: number): DeadLetter[] =>
@@ -102,3 +103,16 @@ export const deadLetters = (db: Database.Database, limit?: number): DeadLetter[]
 /** How many there are, without reading them: what the service's metrics report. */
 export const deadLetterCount = (db: Database.Database): number =>
   Number((prepared(db, 'SELECT count(*) AS n FROM cascade_dead_letters').get() as { n: bigint | number }).n);
+
+/**
+ * What a reader that sets nothing up finds (`credence projections` beside a running service): the letters when the
+ * table has the columns this version reads, else only their count (`letters` undefined), which any version's table
+ * answers; `total` undefined when there is no table. A service of an earlier version keeps its own table until it
+ * restarts on this one (review 140: its schema-13 table, read as this version's, failed with a raw SqliteError).
+ */
+export const readDeadLettersAsFound = (db: Database.Database, limit?: number): { readonly letters?: DeadLetter[]; readonly total?: number } => {
+  const columns = new Set((db.pragma('table_info(cascade_dead_letters)') as { name: string }[]).map((c) => c.name));
+  if (columns.size === 0) return {};
+  const total = deadLetterCount(db);
+  return READ.every((c) => columns.has(c)) ? { letters: deadLetters(db, limit), total } : { total };
+};

@@ -4,7 +4,7 @@ export type { CascadeLog } from './cascade-log.ts';
 export { reactionsTo, CASCADE_EVENT_TYPES } from './reactions.ts';
 export type { Outcome, Reaction, Unresolved } from './reaction.ts';
 export type { ReactionContext } from './reaction-context.ts';
-export { deadLetterCount, deadLetters } from './dead-letters.ts';
+export { deadLetterCount, deadLetters, readDeadLettersAsFound } from './dead-letters.ts';
 export type { DeadLetter } from './dead-letters.ts';
 export { walkDependents, endingOf, dependentEnding, causeOf, cascadeFrom } from './dependency-graph.ts';
 export type { GraphDependent, DependentsWalk } from './dependency-graph.ts';
