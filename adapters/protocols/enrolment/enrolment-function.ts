@@ -96,6 +96,15 @@ export class EnrolmentFunction {
   }
 
   /**
+   * Ends the run of `sessionId` now, its keys destroyed and `runEnded` told (receipt not accepted), as a refused run
+   * ends; whether it was waiting for a message (a run being stepped, or ended, is not touched). For the admission of
+   * a newer run of the same node that supersedes it (Infrastructure: a device retrying after a lost delivery).
+   */
+  endRun(sessionId: string): Promise<boolean> {
+    return this.#sessions.end(sessionId);
+  }
+
+  /**
    * Answers a hello with a challenge. `peer`: where the hello came from, if the transport knows (SessionTable: a flood
    * from elsewhere cannot end this run). A hello whose bootstrap credential cannot be used (unknown, revoked, expired,
    * not yet valid, its key shredded) is answered with a decoy challenge (shared/decoy.ts) that only the holder of the

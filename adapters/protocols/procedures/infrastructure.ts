@@ -8,7 +8,7 @@ import { type AssociationOutcome } from '../../../domain/protocols/index.ts';
 import { type KeyHandle } from '../../../domain/ports/index.ts';
 import { bootstrapOf } from './bootstrap-lookup.ts';
 import { DEFAULT_CREDENTIAL_LIFETIME_SECONDS, type InfrastructureOptions } from './infrastructure-options.ts';
-import { admitProvisioningRun, credentialIdTaken } from './run-admission.ts';
+import { admitProvisioningRun, credentialIdInFlight, credentialIdTaken } from './run-admission.ts';
 import { CredentialIdsInFlight } from './credential-ids-in-flight.ts';
 import { credentialById, credentialConfiguredFor, credentialOfAssociation } from './registrar-credentials.ts';
 import { ENROLMENT_SESSION_TIMEOUT_SECONDS, sweepCutKeyPairRuns } from './cut-provisioning.ts';
@@ -63,11 +63,13 @@ export class Infrastructure {
       ...(o.runsPerInitiator !== undefined ? { runsPerInitiator: o.runsPerInitiator } : {}),
       admitAuthenticatedRun: async ({ sessionId, hello, context }) => {
         await admitProvisioningRun(o.engine, { nodeId: hello.nodeId, credentialId: hello.credentialId, predecessorId: context['predecessorId'] });
-        if (hello.credentialId !== undefined) await this.#claimCredentialId(hello.credentialId, sessionId);
+        if (hello.credentialId !== undefined) await this.#claimCredentialId(hello.credentialId, sessionId, JSON.stringify([hello.nodeId, hello.bootstrap.fingerprint]));
       },
       // A run whose receipt was accepted keeps its claim until its outcome is recorded (`settleCredentialId`).
       runEnded: ({ sessionId, hello, receiptAccepted }) => {
-        if (!receiptAccepted && hello.credentialId !== undefined) this.#claimed.release(hello.credentialId, sessionId);
+        if (hello.credentialId === undefined) return;
+        if (receiptAccepted) this.#claimed.recording(hello.credentialId, sessionId);
+        else this.#claimed.release(hello.credentialId, sessionId);
       },
     });
     this.registrar = new Registrar({
@@ -110,14 +112,24 @@ export class Infrastructure {
   }
 
   /**
-   * Claims `credentialId` for the admitted run of `sessionId`, or refuses it as an id in use (review 138). The run
-   * holding it may be one whose session timed out that no tick has ended yet: the expired runs are ended first (their
-   * claims with them, `runEnded`), never one being stepped, whose step decides.
+   * Claims `credentialId` for the admitted run of `sessionId` by `node`, or refuses it as an id in use (review 138).
+   * The run holding it may be one whose session timed out that no tick has ended yet: the expired runs are ended
+   * first (their claims with them, `runEnded`), never one being stepped, whose step decides. An earlier run of the same
+   * node whose receipt was not accepted is ended as a refused run is, its keys with it, and this one admitted
+   * (review 140: a device retrying after losing the delivery was refused until that run timed out, and the advice to
+   * choose another id abandoned a good one); the same node's run recording its receipt, or handling a message, is told
+   * apart as retryable. Another node's run is never ended, and it is refused as an id in use is.
    */
-  async #claimCredentialId(credentialId: string, sessionId: string): Promise<void> {
-    if (this.#claimed.claim(credentialId, sessionId)) return;
+  async #claimCredentialId(credentialId: string, sessionId: string, node: string): Promise<void> {
+    if (this.#claimed.claim(credentialId, sessionId, node) === true) return;
     await this.enrolmentFunction.sweepExpired();
-    if (!this.#claimed.claim(credentialId, sessionId)) throw credentialIdTaken();
+    const holder = this.#claimed.claim(credentialId, sessionId, node);
+    if (holder === true) return;
+    if (holder.node !== node) throw credentialIdTaken();
+    if (holder.recording || !(await this.enrolmentFunction.endRun(holder.sessionId))) throw credentialIdInFlight();
+    // Another run may have claimed it while the ended one's keys were destroyed.
+    const after = this.#claimed.claim(credentialId, sessionId, node);
+    if (after !== true) throw after.node === node ? credentialIdInFlight() : credentialIdTaken();
   }
 
   /** The run of `sessionId`, its receipt accepted, has recorded its outcome or failed to: its claim on `credentialId` goes. */

@@ -14,6 +14,14 @@ const refused = (path: string, rule: string, message: string) => validationError
 export const credentialIdTaken = () => refused('credentialId', 'unused', 'not available for a new credential: choose another id');
 
 /**
+ * The id is claimed by a run of this same node that cannot be taken over now: its receipt was accepted and its
+ * outcome is being recorded, or it is handling a message. Retryable: the node's own run, so naming it tells nothing
+ * about anyone else's.
+ */
+export const credentialIdInFlight = () =>
+  refused('credentialId', 'in_flight', "this node's earlier run for this id is still finishing: retry shortly with the same id");
+
+/**
  * Whether the node may be served (provisioned, associated): enrolled, and its subscription itself active and within
  * its validity, not only the node's word for it: a terminated or expired subscription leaves its nodes enrolled until
  * the cascade records their enrolment's end, which a lagging runtime delays (found in review).

@@ -192,6 +192,16 @@ export class SessionTable<S extends SessionBase> {
     return this.#evictExpired(now);
   }
 
+  /**
+   * Ends run `id` now, as a refused one ends (`cleanup` destroys its keys); whether it was in the table. A run being
+   * stepped is out of it and is not touched: its step decides. A later message of the run is told `unknown_session`.
+   */
+  async end(id: string): Promise<boolean> {
+    if (!this.#entries.has(id)) return false;
+    await this.#evict(id);
+    return true;
+  }
+
   /** The claimant's oldest authenticated sessions go until one more fits under its bound. */
   async #makeRoomForAuthenticated(claimant: string): Promise<void> {
     const own = this.#authenticatedByClaimant.get(claimant);
