@@ -52,4 +52,23 @@ describe('credence projections beside a service of an earlier version', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 30_000);
+
+  it('run alone on a folder an earlier version left (review 141): says it emptied the cascade, and what rebuilds it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'credence-dead-letters-13-'));
+    try {
+      const c = openCredence({ location: { dir }, clock: new FakeClock(T0) });
+      await c.settle();
+      await c.close();
+      // The version an earlier Credence recorded for the cascade's tables.
+      const db = new Database(join(dir, 'readmodels.db'));
+      db.prepare("UPDATE projection_schemas SET version = version - 1 WHERE name = 'cascade'").run();
+      db.close();
+      const { code, out, err } = await run(['projections', '--data', dir]);
+      expect(code, err).toBe(0);
+      expect(out).toMatch(/^projection +checkpoint/m);
+      expect(err).toMatch(/note: cascade: written by version \d+, this is version \d+: emptied, and rebuilt from the events at the service's next start or by credence projections rebuild cascade \(its dead letters too/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
 });

@@ -7,7 +7,7 @@ import { lockDataFolder, type DataFolderLock } from '../../adapters/runtime/inde
 import { assertSetUp, lockUnlessHeld, sayRemovedStrays } from './folder-lock.ts';
 import { systemProjections } from '../../adapters/runtime/projections.ts';
 import { readDeadLettersAsFound } from '../../projections/cascade/index.ts';
-import { projectionLag, ProjectionRunner, ReadModelRulesChanged } from '../../projections/runtime/index.ts';
+import { projectionLag, ProjectionRunner, ReadModelRulesChanged, type SchemaChange } from '../../projections/runtime/index.ts';
 import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
@@ -130,6 +130,13 @@ const printDeadLetters = (letters: readonly DeadLetterView[], total: number, io:
   if (total > letters.length) io.out(`  and ${total - letters.length} more`);
 };
 
+/** What a status that found a read model's tables of another version says: emptied, and what rebuilds it. */
+const emptiedUntilRebuilt = (change: SchemaChange): string => {
+  const what = change.stored > change.version ? `written by a newer Credence (version ${change.stored})` : `written by version ${change.stored}, this is version ${change.version}`;
+  const letters = change.name === 'cascade' ? ' (its dead letters too, known again once it is)' : '';
+  return `${change.name}: ${what}: emptied, and rebuilt from the events at the service's next start or by credence projections rebuild ${change.name}${letters}`;
+};
+
 const status = async (args: Options, io: Io): Promise<number> => {
   const target = readTarget(args, io);
   if (target !== undefined) {
@@ -148,7 +155,9 @@ const status = async (args: Options, io: Io): Promise<number> => {
   const local = await openLocal(args, io, 'unless-held');
   try {
     // Held: the tables are set up (a new folder has none), and the folder let go. Beside a service they are only read.
-    local.runner?.();
+    // Tables of another version are emptied by that set-up, and rebuilt only by a catch-up this command does not run:
+    // said, as the service says it (review 141: the cascade's dead letters of the version before were gone unsaid).
+    for (const change of local.runner?.().schemaChanges() ?? []) io.err(printable(`note: ${emptiedUntilRebuilt(change)}`));
     local.release();
     const lags = [];
     for (const projection of local.projections) lags.push(await projectionLag(local.db, local.store, projection));

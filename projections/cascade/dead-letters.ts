@@ -38,7 +38,8 @@ export const setupDeadLetters = (db: Database.Database): void => {
     reason TEXT NOT NULL,
     broken_history INTEGER NOT NULL,
     PRIMARY KEY (position, command, target)
-  ) WITHOUT ROWID`);
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS cascade_dead_letters_stream ON cascade_dead_letters (stream, position)`);
 };
 
 export const resetDeadLetters = (db: Database.Database): void => {
