@@ -87,6 +87,10 @@ export const TimelineJson = z.looseObject({
 });
 export type TimelineJson = z.infer<typeof TimelineJson>;
 
+/** `expiring`'s next page (review 142): the last row's `<notAfterMs>:<credentialId>`, not a position. */
+export const EXPIRING_CURSOR = /^\d{1,16}:[A-Za-z0-9][A-Za-z0-9._:~-]{0,127}$/;
+const ExpiringCursor = z.string().regex(EXPIRING_CURSOR, 'an expiring cursor, <notAfterMs>:<credentialId>');
+
 /** GET /v1/compliance/{query}: rows, each naming the global position that proves it. */
 export const ComplianceAnswerJson = z.looseObject({
   query: Name,
@@ -96,8 +100,8 @@ export const ComplianceAnswerJson = z.looseObject({
   rows: z.array(z.looseObject({ position: PositionString })).max(MAX_ITEMS),
   /** More rows matched than the answer's limit (older servers: absent). */
   truncated: z.boolean().optional(),
-  /** With `truncated`, for a query in log order: the `after` of the next page. */
-  nextAfter: PositionString.optional(),
+  /** With `truncated`, for a query in log order (a position) or `expiring` (its cursor): the `after` of the next page. */
+  nextAfter: z.union([PositionString, ExpiringCursor]).optional(),
 });
 export type ComplianceAnswerJson = z.infer<typeof ComplianceAnswerJson>;
 

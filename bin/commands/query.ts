@@ -24,7 +24,9 @@ const PARAMS = {
   days: 'expiring: how many days ahead',
   now: 'expiring: the instant to count from (default: now)',
   limit: `every query: at most this many rows (default ${DEFAULT_ROWS}, at most ${MAX_ROWS})`,
-  after: 'revocations, actions, provisioned: the position the page before ended at (its nextAfter; provisioned pages by listedPosition)',
+  after:
+    'revocations, actions, provisioned: the position the page before ended at (its nextAfter; provisioned pages by listedPosition); ' +
+    'expiring: the nextAfter of the page before, <notAfterMs>:<credentialId>',
   order: 'revocations: log (the default, paged with --after) or newest (the latest --limit first)',
 } as const;
 const FLAGS = Object.keys(PARAMS) as (keyof typeof PARAMS)[];
@@ -70,7 +72,9 @@ const runLocal = async (
   const store = openExistingStore(data, args.store);
   // As the server refuses it (409): an `after` past the store's head would answer an empty last page, which a pager
   // reads as "no more rows". Before the read models are opened or brought up to the head: a refusal writes nothing.
-  const after = (params as { readonly after?: bigint }).after;
+  // Only a position: `expiring`'s cursor is a key of its own order, not a place in the log.
+  const given = (params as { readonly after?: unknown }).after;
+  const after = typeof given === 'bigint' ? given : undefined;
   try {
     const notInLog = after === undefined ? undefined : resumePointNotInLog(after, await store.headPosition());
     if (notInLog !== undefined) throw new UsageError(`--after: ${notInLog}; page again from the start (without --after)`);

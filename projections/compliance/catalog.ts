@@ -1,8 +1,9 @@
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
 import { RevocationReason } from '../../domain/events/index.ts';
+import { CredentialId } from '../../domain/ids.ts';
 import { MAX_POSITION } from '../../domain/positions.ts';
-import { actionsOfActor, danglingAssociations, expiringWithin, provisionedUnder, revocations, type ProvisionedRow } from './queries.ts';
+import { actionsOfActor, danglingAssociations, expiringWithin, provisionedUnder, revocations, type ExpiringRow, type ProvisionedRow } from './queries.ts';
 
 /**
  * An instant or a calendar date (UTC midnight), as a Date. A value of neither form is refused naming both (found in
@@ -33,6 +34,20 @@ const After = z
   .refine((p) => p <= MAX_POSITION, POSITION_RANGE)
   .optional();
 const PAGE = { limit: Limit, after: After };
+
+/**
+ * `expiring`'s `after`: the last row of the page before in its own order, `<notAfterMs>:<credentialId>` (review 142:
+ * with no cursor, credentials sharing one notAfter past the first `limit` could not be read by any parameters).
+ */
+const EXPIRING_CURSOR = 'the nextAfter of the page before, <notAfterMs>:<credentialId>, e.g. 1767225600000:cred-1';
+const ExpiringAfter = z
+  .string()
+  // One refusal per value: its first broken rule.
+  .max(16 + 1 + 128, { message: EXPIRING_CURSOR, abort: true })
+  .regex(/^\d{1,16}:/, { message: EXPIRING_CURSOR, abort: true })
+  .refine((c) => CredentialId.safeParse(c.slice(c.indexOf(':') + 1)).success, { message: `${EXPIRING_CURSOR}: its credential id as the domain reads one`, params: { rule: 'credential_id' } })
+  .transform((c) => ({ notAfterMs: Number(c.slice(0, c.indexOf(':'))), credentialId: c.slice(c.indexOf(':') + 1) }))
+  .optional();
 
 /**
  * A number of days as text: decimal digits only, read by Number() once they match (found in review: Number() alone
@@ -84,6 +99,11 @@ export interface ComplianceQuery<S extends z.ZodType = z.ZodType, R extends { re
    * a page never ends among them (`run` then returns every row of its last row's listing, past `limit` if need be).
    */
   readonly listedAt?: (row: R) => bigint;
+  /**
+   * For a query in an order of its own rather than global order: the `after` its last row gives the next page (a key
+   * of that order, unique per row, so a page ends at `limit`). Not a position: nothing compares it with the log's head.
+   */
+  readonly cursorOf?: (row: R) => string;
   /** At most `limit` rows (the answer asks one more than it returns, to know whether more matched). */
   run(db: Database.Database, params: z.infer<S>, now: Date, limit: number): readonly R[];
 }
@@ -132,9 +152,12 @@ export const COMPLIANCE_QUERIES = {
       days: required(z.union([z.number(), Days]).pipe(z.coerce.number<string | number>().min(0).max(36_500)), 'a number of days, e.g. 30'),
       now: Instant.optional(),
       limit: Limit,
+      after: ExpiringAfter,
     }),
     paged: false,
-    run: (db, p, now, limit) => expiringWithin(db, p.now ?? now, p.days, { limit }),
+    // The row's notAfter is the text not_after_ms was read from (Date.parse), so it gives the same key back.
+    cursorOf: (row: ExpiringRow) => `${Date.parse(row.notAfter)}:${row.credentialId}`,
+    run: (db, p, now, limit) => expiringWithin(db, p.now ?? now, p.days, { limit }, p.after),
   }),
   'dangling-associations': query({
     summary: 'live associations whose credential is revoked or expired (must be empty)',
@@ -151,8 +174,8 @@ export const COMPLIANCE_QUERIES = {
 export interface ComplianceAnswer {
   readonly rows: readonly { readonly position: bigint }[];
   readonly truncated: boolean;
-  /** With `truncated`, for a query in global order: pass it as `after` for the next page. */
-  readonly nextAfter?: bigint;
+  /** With `truncated`, for a query in global order (a position) or one with a cursor (`expiring`): pass it as `after` for the next page. */
+  readonly nextAfter?: bigint | string;
 }
 
 type Row = { readonly position: bigint };
@@ -177,6 +200,7 @@ export const answerQuery = (name: ComplianceQueryName, db: Database.Database, pa
   const run = definition.run as unknown as (d: Database.Database, p: unknown, n: Date, l: number) => readonly { readonly position: bigint }[];
   const rows = run(db, params, now, limit + 1);
   if (rows.length <= limit) return { rows, truncated: false };
+  if ('cursorOf' in definition) return { rows: rows.slice(0, limit), truncated: true, nextAfter: (definition.cursorOf as (row: Row) => string)(rows[limit - 1]!) };
   const paged = typeof definition.paged === 'function' ? (definition.paged as (p: unknown) => boolean)(params) : definition.paged;
   if (!paged) return { rows: rows.slice(0, limit), truncated: true };
   // The name picked the definition: its `listedAt` reads its own rows.

@@ -127,16 +127,25 @@ export interface ExpiringRow {
  * is valid while `at < notAfter` (its machine): one whose notAfter is now has expired, whether or not the scheduler
  * has recorded it yet.
  */
-export const expiringWithin = (db: Database.Database, now: Date, days: number, page: Pick<Page, 'limit'> = {}): ExpiringRow[] => {
+export const expiringWithin = (
+  db: Database.Database,
+  now: Date,
+  days: number,
+  page: Pick<Page, 'limit'> = {},
+  /** The last row of the page before, by the order of the answer: the rows after it (review 142: ties on notAfter). */
+  after?: { readonly notAfterMs: number; readonly credentialId: string },
+): ExpiringRow[] => {
   if (!Number.isFinite(days) || days < 0) throw new RangeError(`days must be a number >= 0, got ${days}`);
   const from = now.getTime();
   return (
     db
       .prepare(
         `SELECT * FROM compliance_credentials WHERE status IN ('issued', 'provisioned') AND not_after_ms > ? AND not_after_ms < ?
+           AND (not_after_ms, credential_id) > (?, ?)
          ORDER BY not_after_ms, credential_id LIMIT ?`,
       )
-      .all(from, Math.round(from + days * 86_400_000), pageBounds(page)[1]) as {
+      // Without a cursor, one before every row: notAfter is past `from` and '' sorts before any credential id.
+      .all(from, Math.round(from + days * 86_400_000), after?.notAfterMs ?? from, after?.credentialId ?? '', pageBounds(page)[1]) as {
       issued_position: bigint;
       credential_id: string;
       owner_kind: string;

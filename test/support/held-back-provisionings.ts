@@ -43,7 +43,7 @@ export const pageUnderSub1 = (c: Credence, limit: number, after?: bigint) => {
   const params = COMPLIANCE_QUERIES.provisioned.params.parse({ subscription: 'sub-1', limit: String(limit), ...(after !== undefined ? { after: String(after) } : {}) });
   const answer = answerQuery('provisioned', c.readModels, params, new Date(T0));
   const rows = answer.rows as readonly ProvisionedRow[];
-  return { ids: rows.map((r) => r.credentialId), truncated: answer.truncated, nextAfter: answer.nextAfter };
+  return { ids: rows.map((r) => r.credentialId), truncated: answer.truncated, nextAfter: answer.nextAfter as bigint | undefined };
 };
 
 /** Every page from `after` on, as a pager reads them: the ids of each. */

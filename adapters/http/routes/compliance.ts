@@ -24,6 +24,12 @@ type Param = (typeof PARAMS)[number];
 const readerOf = (param: Param): z.ZodType =>
   COMPLIANCE_QUERY_NAMES.map((name) => (COMPLIANCE_QUERIES[name].params as unknown as z.ZodObject).shape[param]).find((s) => s !== undefined)!;
 
+/** `after` is read two ways: a position by the queries in log order, a cursor of its own order by `expiring`. */
+const afterReaders = (): z.ZodType => {
+  const readers = [...new Set(COMPLIANCE_QUERY_NAMES.map((name) => (COMPLIANCE_QUERIES[name].params as unknown as z.ZodObject).shape['after']).filter((s) => s !== undefined))];
+  return z.union(readers as [z.ZodType, ...z.ZodType[]]);
+};
+
 /**
  * Every parameter documented as the queries read it, not as the text this route passes on (found in review: instants
  * and `limit` were any string, then `after`, `days`, `reason`, `order`, `actor` and `subscription` still were): an
@@ -48,12 +54,13 @@ const DOCUMENTED_AS: Readonly<Record<Param, 'input' | 'output'>> = {
 /** What `after`'s pattern cannot say: its bound, which the queries check once its digits are read. */
 const AFTER =
   `the \`nextAfter\` of the page before: a global position from 0 to ${MAX_POSITION} (2^63 - 1); the rows after it by \`position\`, ` +
-  'or for provisioned by `listedPosition` (to go on from a whole answer, its last row\'s)';
+  'or for provisioned by `listedPosition` (to go on from a whole answer, its last row\'s); for expiring, `<notAfterMs>:<credentialId>`, ' +
+  'the rows after that one in the answer\'s order';
 
 const ComplianceQueryString = z.strictObject(
   Object.fromEntries(
     PARAMS.map((p) => {
-      const documented = documentedAs(z.string().max(200).optional(), readerOf(p), DOCUMENTED_AS[p]);
+      const documented = documentedAs(z.string().max(200).optional(), p === 'after' ? afterReaders() : readerOf(p), DOCUMENTED_AS[p]);
       return [p, p === 'after' ? documented.describe(AFTER) : documented];
     }),
   ) as Record<Param, z.ZodOptional<z.ZodString>>,
@@ -67,8 +74,8 @@ const PAGING_HEADERS: ResponseHeaders = {
   'credence-truncated': { type: 'string', enum: ['true', 'false'], description: 'more rows matched than `limit`' },
   'credence-next-after': {
     type: 'string',
-    pattern: '^(0|[1-9][0-9]*)$',
-    description: 'with `credence-truncated: true`, for revocations, actions and provisioned: the `after` of the next page',
+    pattern: '^(0|[1-9][0-9]*)(:[A-Za-z0-9][A-Za-z0-9._:~-]{0,127})?$',
+    description: 'with `credence-truncated: true`, for revocations, actions, provisioned and expiring: the `after` of the next page',
   },
   ...EVENTS_BEHIND_HEADER_DOC,
 };
@@ -140,7 +147,8 @@ export const complianceRoutes: RouteModule = (app, context) => {
         'Parameters in the query string, parsed by the query\'s own schema (see GET /v1/compliance). Every row names the global position ' +
         'of the event that proves it. JSON by default; CSV (header row, RFC 4180) when `Accept` prefers `text/csv` (weights ' +
         `count: \`text/csv;q=0\` is JSON). At most \`limit\` rows (default ${DEFAULT_ROWS}, at most ${MAX_ROWS}); \`truncated\` (and the ` +
-        'credence-truncated header, CSV included) says more matched; the queries in log order (revocations, actions, provisioned) then ' +
+        'credence-truncated header, CSV included) says more matched; the queries in log order (revocations, actions, provisioned) and ' +
+        '`expiring` (by its order, notAfter then credential id: `<notAfterMs>:<credentialId>`) then ' +
         'name `nextAfter` (and the credence-next-after header), to pass as `after` for the next page. `provisioned` lists rows in ' +
         'the order they were written (`listedPosition`: the provisioning, or for a credential provisioned before its node was known, ' +
         'the enrolment or association that named it, after rows listed before), and pages by it: rows one event listed together ' +
@@ -169,7 +177,10 @@ export const complianceRoutes: RouteModule = (app, context) => {
                   ),
                 rows: z.array(Row),
                 truncated: z.boolean().describe('more rows matched than `limit`: narrow the parameters, or page on with `after`'),
-                nextAfter: DecimalString.optional().describe('with `truncated`, for revocations, actions and provisioned: the `after` of the next page'),
+                nextAfter: z
+                  .union([DecimalString, z.string().regex(/^\d{1,16}:[A-Za-z0-9][A-Za-z0-9._:~-]{0,127}$/)])
+                  .optional()
+                  .describe('with `truncated`, for revocations, actions and provisioned (a position) and expiring (`<notAfterMs>:<credentialId>`): the `after` of the next page'),
               }),
             },
             'text/csv': { schema: z.string().describe("a header row, the query's own columns whatever the rows carry (the same on every page, and with no rows), then one row per answer; nested fields as dotted columns") },
@@ -184,7 +195,9 @@ export const complianceRoutes: RouteModule = (app, context) => {
       const params = definition.params.safeParse(raw);
       if (!params.success) throw validationError(issuesOf(params.error), 'query');
       // An `after` past the store's head would answer an empty last page, which a pager reads as "no more rows".
-      await refuseResumePointNotInLog(context, (params.data as { readonly after?: bigint }).after, RESTART_PAGING);
+      // Only a position is checked against the head: `expiring`'s cursor is a key of its own order, not a place in the log.
+      const after = (params.data as { readonly after?: unknown }).after;
+      await refuseResumePointNotInLog(context, typeof after === 'bigint' ? after : undefined, RESTART_PAGING);
       const eventsBehind = await readYourWritesInto(context, reply, ['audit', 'compliance']);
       const answer = answerQuery(name, context.credence.readModels, params.data, context.credence.engine.clock.now());
       const wire = toWire(answer.rows) as Record<string, unknown>[];
@@ -193,7 +206,7 @@ export const complianceRoutes: RouteModule = (app, context) => {
       reply.header('vary', 'accept');
       reply.header('credence-truncated', String(answer.truncated));
       // CSV has no field for it: the next page's `after` travels as a header there (and here too).
-      if (answer.nextAfter !== undefined) reply.header('credence-next-after', answer.nextAfter.toString(10));
+      if (answer.nextAfter !== undefined) reply.header('credence-next-after', String(answer.nextAfter));
       if (wantsCsv(request.headers.accept)) return reply.type('text/csv; charset=utf-8').send(toCsv(rows, csvColumnsOf(name)));
       return reply.type('application/json; charset=utf-8').send({
         query: name,
@@ -201,7 +214,7 @@ export const complianceRoutes: RouteModule = (app, context) => {
         eventsBehind,
         rows: rows as z.infer<typeof Row>[],
         truncated: answer.truncated,
-        ...(answer.nextAfter !== undefined ? { nextAfter: answer.nextAfter.toString(10) } : {}),
+        ...(answer.nextAfter !== undefined ? { nextAfter: String(answer.nextAfter) } : {}),
       });
     },
   });
