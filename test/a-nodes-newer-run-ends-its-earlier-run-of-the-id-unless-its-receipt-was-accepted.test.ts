@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Device } from '../adapters/protocols/procedures/index.ts';
 import { isCredenceError } from '../domain/errors.ts';
-import { restartableWorld, type RestartableWorld } from './support/restartable-world.ts';
+import { delivered, restartableWorld, type RestartableWorld } from './support/restartable-world.ts';
 
 // Review 140: the claim on a credential id (credential-ids-in-flight.ts) refused the same node's retry until its
 // earlier run timed out. A newer run of the node ends the earlier one while that waits for its receipt (its keys
@@ -13,15 +12,6 @@ afterEach(async () => {
   await world?.close();
   world = undefined;
 });
-
-const delivered = async (w: RestartableWorld, device: Device, credentialId: string) => {
-  const infra = w.infrastructure;
-  const client = device.provisioningClient({ id: infra.enrolmentFunctionId, publicKey: { kind: infra.signing.kind, bytes: infra.signing.efPublicKey } });
-  const session = await client.start({ credentialKind: 'psk256', credentialId });
-  const auth = await session.acceptChallenge(await infra.enrolmentFunction.acceptHello(session.hello));
-  const { receipt } = await session.acceptDelivery(await infra.enrolmentFunction.acceptAuth(auth));
-  return { session, receipt };
-};
 
 describe("a node's newer run of a credential id", () => {
   it('ends its earlier run waiting for its receipt, and is recorded; the earlier receipt is unknown_session', async () => {

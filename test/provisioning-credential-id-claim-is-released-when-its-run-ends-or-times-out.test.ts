@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Device } from '../adapters/protocols/procedures/index.ts';
 import { ENROLMENT_SESSION_TIMEOUT_SECONDS } from '../adapters/protocols/procedures/cut-provisioning.ts';
 import { isCredenceError } from '../domain/errors.ts';
-import { restartableWorld, type RestartableWorld } from './support/restartable-world.ts';
+import { delivered, restartableWorld, type RestartableWorld } from './support/restartable-world.ts';
 
 // Review 138: an authenticated run claims its credential id (credential-ids-in-flight.ts), so a second run of the id
 // is refused at its auth. The claim must not outlive the run: a run refused after its auth, or abandoned, would
@@ -15,16 +14,6 @@ afterEach(async () => {
 });
 
 const flipped = (proof: string): string => `${proof[0] === 'A' ? 'B' : 'A'}${proof.slice(1)}`;
-
-/** A run of `credentialId` authenticated and delivered, its receipt not sent yet. */
-const delivered = async (w: RestartableWorld, device: Device, credentialId: string) => {
-  const infra = w.infrastructure;
-  const client = device.provisioningClient({ id: infra.enrolmentFunctionId, publicKey: { kind: infra.signing.kind, bytes: infra.signing.efPublicKey } });
-  const session = await client.start({ credentialKind: 'psk256', credentialId });
-  const auth = await session.acceptChallenge(await infra.enrolmentFunction.acceptHello(session.hello));
-  const { receipt } = await session.acceptDelivery(await infra.enrolmentFunction.acceptAuth(auth));
-  return { session, receipt };
-};
 
 const refusedAsInUse = (error: unknown) =>
   isCredenceError(error) && error.problem.code === 'validation' && error.problem.issues.some((i) => i.path === 'credentialId' && i.rule === 'unused');

@@ -82,3 +82,13 @@ export const restartableWorld = async (seed: string) => {
 };
 
 export type RestartableWorld = Awaited<ReturnType<typeof restartableWorld>>;
+
+/** A PSK run of `credentialId` authenticated and delivered on `w`'s Enrolment Function, its receipt not sent yet. */
+export const delivered = async (w: RestartableWorld, device: Device, credentialId: string) => {
+  const infra = w.infrastructure;
+  const client = device.provisioningClient({ id: infra.enrolmentFunctionId, publicKey: { kind: infra.signing.kind, bytes: infra.signing.efPublicKey } });
+  const session = await client.start({ credentialKind: 'psk256', credentialId });
+  const auth = await session.acceptChallenge(await infra.enrolmentFunction.acceptHello(session.hello));
+  const { receipt } = await session.acceptDelivery(await infra.enrolmentFunction.acceptAuth(auth));
+  return { session, receipt };
+};
