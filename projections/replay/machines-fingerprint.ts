@@ -17,7 +17,16 @@ export interface MachinesRules {
  * call (machines/guards.ts, heldAt and the like) reads a context or a fact another way. The fingerprint sees each
  * inline function's source, not what it calls.
  */
-const MACHINES_VERSION = 'credence:machines:v1';
+export const MACHINES_VERSION = 'credence:machines:v1';
+
+/**
+ * SHA-256 of every source file the machines load (machines/index.ts and what it imports), as last confirmed for
+ * MACHINES_VERSION. A change to any of them fails
+ * test/machines-version-is-confirmed-when-the-sources-they-load-change.test.ts until someone decides: bump the
+ * version when the machines now judge otherwise, and record the new hash here either way. Without it a changed
+ * helper would let a replay go on from snapshots its old code made (review: the bump was a step to remember).
+ */
+export const MACHINES_SOURCES_CONFIRMED = '93e3e690b1d5212a6fd702079f8cc3f20c1f0f4b4542c3c13790632d7aad57c8';
 
 /**
  * A machine's config and implementations as JSON: a function by its source (as the running build holds it) with its
