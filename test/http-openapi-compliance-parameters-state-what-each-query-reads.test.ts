@@ -43,11 +43,18 @@ describe('the OpenAPI document states each compliance parameter as its query rea
     expect(parameterOf('order').schema).toEqual({ type: 'string', enum: ['log', 'newest'], default: 'log' });
   });
 
-  it('documents after as a global position in decimal digits, its bound said, or expiring\'s cursor (review 142)', () => {
+  it('documents after as a global position in decimal digits, its bound said, or the cursor of expiring (review 142) or dangling-associations', () => {
     const after = parameterOf('after') as Parameter & { description?: string };
-    expect(after.schema).toEqual({ anyOf: [{ type: 'string', pattern: '^\\d{1,19}$' }, { type: 'string', maxLength: 145, pattern: '^\\d{1,16}:' }] });
+    expect(after.schema).toEqual({
+      anyOf: [
+        { type: 'string', pattern: '^\\d{1,19}$' },
+        { type: 'string', maxLength: 145, pattern: '^\\d{1,16}:' },
+        { type: 'string', maxLength: 148, pattern: '^\\d{1,19}:' },
+      ],
+    });
     expect(after.description).toContain('9223372036854775807');
     expect(after.description).toContain('<notAfterMs>:<credentialId>');
+    expect(after.description).toContain('<position>:<associationId>');
   });
 
   it('documents days as a number from 0 to 36500', () => {

@@ -87,9 +87,12 @@ export const TimelineJson = z.looseObject({
 });
 export type TimelineJson = z.infer<typeof TimelineJson>;
 
-/** `expiring`'s next page (review 142): the last row's `<notAfterMs>:<credentialId>`, not a position. */
-export const EXPIRING_CURSOR = /^\d{1,16}:[A-Za-z0-9][A-Za-z0-9._:~-]{0,127}$/;
-const ExpiringCursor = z.string().regex(EXPIRING_CURSOR, 'an expiring cursor, <notAfterMs>:<credentialId>');
+/**
+ * The next page of a query in an order of its own (review 142): the last row's `<key>:<id>`, not a position;
+ * `expiring`'s `<notAfterMs>:<credentialId>`, `dangling-associations`' `<position>:<associationId>`.
+ */
+export const KEYSET_CURSOR = /^\d{1,19}:[A-Za-z0-9][A-Za-z0-9._:~-]{0,127}$/;
+const KeysetCursor = z.string().regex(KEYSET_CURSOR, 'a cursor, <key>:<id> (expiring: <notAfterMs>:<credentialId>; dangling-associations: <position>:<associationId>)');
 
 /** GET /v1/compliance/{query}: rows, each naming the global position that proves it. */
 export const ComplianceAnswerJson = z.looseObject({
@@ -100,8 +103,8 @@ export const ComplianceAnswerJson = z.looseObject({
   rows: z.array(z.looseObject({ position: PositionString })).max(MAX_ITEMS),
   /** More rows matched than the answer's limit (older servers: absent). */
   truncated: z.boolean().optional(),
-  /** With `truncated`, for a query in log order (a position) or `expiring` (its cursor): the `after` of the next page. */
-  nextAfter: z.union([PositionString, ExpiringCursor]).optional(),
+  /** With `truncated`, for a query in log order (a position) or in an order of its own (its cursor): the `after` of the next page. */
+  nextAfter: z.union([PositionString, KeysetCursor]).optional(),
 });
 export type ComplianceAnswerJson = z.infer<typeof ComplianceAnswerJson>;
 

@@ -6,7 +6,7 @@ import {
   ConsistencyAnswerJson,
   CsvText,
   EntityJson,
-  EXPIRING_CURSOR,
+  KEYSET_CURSOR,
   EntityPageJson,
   EntityReplayJson,
   FleetReplayJson,
@@ -224,7 +224,7 @@ export const operatorClient = (baseUrl: string, token: string, options: Operator
         csv: parseBody(CsvText, response.body, `GET /v1/compliance/${name} (CSV)`),
         eventsBehind: behind.success ? behind.data : undefined,
         truncated: truncated === 'true' ? true : truncated === 'false' ? false : undefined,
-        nextAfter: ((next) => (/^\d{1,19}$/.test(next) || EXPIRING_CURSOR.test(next) ? next : undefined))(response.headers.get('credence-next-after') ?? ''),
+        nextAfter: ((next) => (/^\d{1,19}$/.test(next) || KEYSET_CURSOR.test(next) ? next : undefined))(response.headers.get('credence-next-after') ?? ''),
       };
     },
     replay: (options = {}) => read(FleetReplayJson, `/v1/replay${query({ full: options.full === true ? 'true' : undefined })}`, '/v1/replay', MAX_LISTING_BYTES),

@@ -5,7 +5,7 @@ import { resumePointNotInLog } from '../../domain/positions.ts';
 import { openReadModels } from '../../adapters/driven/readmodels/index.ts';
 import { readModelProjections } from '../../adapters/runtime/projections.ts';
 import { projectionLag, ProjectionRunner } from '../../projections/runtime/index.ts';
-import { answerQuery, COMPLIANCE_QUERIES, COMPLIANCE_QUERY_NAMES, DEFAULT_ROWS, MAX_ROWS, type ComplianceAnswer, type ComplianceQueryName } from '../../projections/compliance/index.ts';
+import { answerQuery, positionOfAfter, COMPLIANCE_QUERIES, COMPLIANCE_QUERY_NAMES, DEFAULT_ROWS, MAX_ROWS, type ComplianceAnswer, type ComplianceQueryName } from '../../projections/compliance/index.ts';
 import { json, type Io } from '../io.ts';
 import { printable, printableCsv } from '../printable.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
@@ -26,7 +26,7 @@ const PARAMS = {
   limit: `every query: at most this many rows (default ${DEFAULT_ROWS}, at most ${MAX_ROWS})`,
   after:
     'revocations, actions, provisioned: the position the page before ended at (its nextAfter; provisioned pages by listedPosition); ' +
-    'expiring: the nextAfter of the page before, <notAfterMs>:<credentialId>',
+    'expiring: the nextAfter of the page before, <notAfterMs>:<credentialId>; dangling-associations: <position>:<associationId>',
   order: 'revocations: log (the default, paged with --after) or newest (the latest --limit first)',
 } as const;
 const FLAGS = Object.keys(PARAMS) as (keyof typeof PARAMS)[];
@@ -72,9 +72,7 @@ const runLocal = async (
   const store = openExistingStore(data, args.store);
   // As the server refuses it (409): an `after` past the store's head would answer an empty last page, which a pager
   // reads as "no more rows". Before the read models are opened or brought up to the head: a refusal writes nothing.
-  // Only a position: `expiring`'s cursor is a key of its own order, not a place in the log.
-  const given = (params as { readonly after?: unknown }).after;
-  const after = typeof given === 'bigint' ? given : undefined;
+  const after = positionOfAfter((params as { readonly after?: unknown }).after);
   try {
     const notInLog = after === undefined ? undefined : resumePointNotInLog(after, await store.headPosition());
     if (notInLog !== undefined) throw new UsageError(`--after: ${notInLog}; page again from the start (without --after)`);

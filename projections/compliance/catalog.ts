@@ -1,9 +1,9 @@
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
 import { RevocationReason } from '../../domain/events/index.ts';
-import { CredentialId } from '../../domain/ids.ts';
+import { AssociationId, CredentialId } from '../../domain/ids.ts';
 import { MAX_POSITION } from '../../domain/positions.ts';
-import { actionsOfActor, danglingAssociations, expiringWithin, provisionedUnder, revocations, type ExpiringRow, type ProvisionedRow } from './queries.ts';
+import { actionsOfActor, danglingAssociations, expiringWithin, provisionedUnder, revocations, type DanglingAssociationRow, type ExpiringRow, type ProvisionedRow } from './queries.ts';
 
 /**
  * An instant or a calendar date (UTC midnight), as a Date. A value of neither form is refused naming both (found in
@@ -36,17 +36,29 @@ const After = z
 const PAGE = { limit: Limit, after: After };
 
 /**
- * `expiring`'s `after`: the last row of the page before in its own order, `<notAfterMs>:<credentialId>` (review 142:
- * with no cursor, credentials sharing one notAfter past the first `limit` could not be read by any parameters).
+ * The `after` of a query in an order of its own, `<key>:<id>`: the last row of the page before, by a key in decimal
+ * digits (at most `digits`) then an id the domain reads with `Id` (review 142: with no cursor, the rows sharing one
+ * key past the first `limit` could not be read by any parameters). `form` says the form to a person; the id is
+ * checked as the domain checks it, its rule in the issue's `params.rule`.
  */
+const keysetAfter = (form: string, digits: number, Id: z.ZodType, idRule: string, idName: string) =>
+  z
+    .string()
+    // One refusal per value: its first broken rule.
+    .max(digits + 1 + 128, { message: form, abort: true })
+    .regex(new RegExp(`^\\d{1,${digits}}:`), { message: form, abort: true })
+    .refine((c) => Id.safeParse(c.slice(c.indexOf(':') + 1)).success, { message: `${form}: its ${idName} as the domain reads one`, params: { rule: idRule } })
+    .transform((c) => ({ key: c.slice(0, c.indexOf(':')), id: c.slice(c.indexOf(':') + 1) }));
+
 const EXPIRING_CURSOR = 'the nextAfter of the page before, <notAfterMs>:<credentialId>, e.g. 1767225600000:cred-1';
-const ExpiringAfter = z
-  .string()
-  // One refusal per value: its first broken rule.
-  .max(16 + 1 + 128, { message: EXPIRING_CURSOR, abort: true })
-  .regex(/^\d{1,16}:/, { message: EXPIRING_CURSOR, abort: true })
-  .refine((c) => CredentialId.safeParse(c.slice(c.indexOf(':') + 1)).success, { message: `${EXPIRING_CURSOR}: its credential id as the domain reads one`, params: { rule: 'credential_id' } })
-  .transform((c) => ({ notAfterMs: Number(c.slice(0, c.indexOf(':'))), credentialId: c.slice(c.indexOf(':') + 1) }))
+const ExpiringAfter = keysetAfter(EXPIRING_CURSOR, 16, CredentialId, 'credential_id', 'credential id')
+  .transform(({ key, id }) => ({ notAfterMs: Number(key), credentialId: id }))
+  .optional();
+
+const DANGLING_CURSOR = 'the nextAfter of the page before, <position>:<associationId>, e.g. 1042:assoc-1';
+const DanglingAfter = keysetAfter(DANGLING_CURSOR, 19, AssociationId, 'association_id', 'association id')
+  .transform(({ key, id }) => ({ position: BigInt(key), associationId: id }))
+  .refine((a) => a.position <= MAX_POSITION, { path: [], ...POSITION_RANGE })
   .optional();
 
 /**
@@ -161,9 +173,11 @@ export const COMPLIANCE_QUERIES = {
   }),
   'dangling-associations': query({
     summary: 'live associations whose credential is revoked or expired (must be empty)',
-    params: z.strictObject({ limit: Limit }),
+    params: z.strictObject({ limit: Limit, after: DanglingAfter }),
     paged: false,
-    run: (db, p, _now, limit) => danglingAssociations(db, { limit }),
+    // Ordered by the position that ended the credential, then association id: several associations share a credential.
+    cursorOf: (row: DanglingAssociationRow) => `${row.position}:${row.associationId}`,
+    run: (db, p, _now, limit) => danglingAssociations(db, { limit }, p.after),
   }),
 } as const;
 
@@ -191,6 +205,14 @@ const pageOf = (rows: readonly Row[], limit: number, listedAt: (row: Row) => big
   while (end > 0 && listedAt(rows[end - 1]!) === next) end--;
   return end > 0 ? rows.slice(0, end) : rows.filter((row) => listedAt(row) === next);
 };
+
+/**
+ * The place in the log a parsed `after` names, if any: a position, or the position a `dangling-associations` cursor
+ * starts from. Checked against the store's head by the front ends (an `after` past it would answer an empty last
+ * page, which a pager reads as "no more rows"); `expiring`'s cursor names an instant, not a place in the log.
+ */
+export const positionOfAfter = (after: unknown): bigint | undefined =>
+  typeof after === 'bigint' ? after : typeof after === 'object' && after !== null && typeof (after as { position?: unknown }).position === 'bigint' ? (after as { position: bigint }).position : undefined;
 
 /** Runs a query whose parameters its own schema parsed (`params.limit` is there, defaulted). */
 export const answerQuery = (name: ComplianceQueryName, db: Database.Database, params: unknown, now: Date): ComplianceAnswer => {

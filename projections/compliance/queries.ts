@@ -177,7 +177,12 @@ export interface DanglingAssociationRow {
  * Associations still alive whose credential is revoked or expired. Seed 003 11.3.2 and the revocation cascade
  * say this is always empty once the projections have settled; a row here is a finding.
  */
-export const danglingAssociations = (db: Database.Database, page: Pick<Page, 'limit'> = {}): DanglingAssociationRow[] =>
+export const danglingAssociations = (
+  db: Database.Database,
+  page: Pick<Page, 'limit'> = {},
+  /** The last row of the page before, by the order of the answer: the rows after it (several share a credential). */
+  after?: { readonly position: bigint; readonly associationId: string },
+): DanglingAssociationRow[] =>
   (
     db
       .prepare(
@@ -185,9 +190,11 @@ export const danglingAssociations = (db: Database.Database, page: Pick<Page, 'li
            c.status_position AS c_position
          FROM compliance_associations a JOIN compliance_credentials c ON c.credential_id = a.credential_id
          WHERE a.status IN ('configured', 'established') AND c.status IN ('revoked', 'expired')
+           AND (c.status_position, a.association_id) > (?, ?)
          ORDER BY c.status_position, a.association_id LIMIT ?`,
       )
-      .all(pageBounds(page)[1]) as {
+      // Without a cursor, one before every row: positions start at 1 and '' sorts before any association id.
+      .all(after?.position ?? 0n, after?.associationId ?? '', pageBounds(page)[1]) as {
       association_id: string;
       a_status: 'configured' | 'established';
       a_position: bigint;

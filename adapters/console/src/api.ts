@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { describeIssues, Problem } from './schemas.ts';
+import { ComplianceCursor, describeIssues, Problem } from './schemas.ts';
 
 /**
  * The console's only way to the server: API v1 with the signed-in bearer token. Refusals are RFC 9457 problems;
@@ -204,7 +204,8 @@ export class Api {
       text: await response.text(),
       // A CSV has no field for it: the server says a cut answer in its headers (docs/service.md, compliance queries).
       truncated: response.headers.get('credence-truncated') === 'true',
-      ...(nextAfter !== null && /^\d{1,20}$/.test(nextAfter) ? { nextAfter } : {}),
+      // Held to the schema the JSON answer's `nextAfter` is: a position, or expiring's cursor.
+      ...(nextAfter !== null && ComplianceCursor.safeParse(nextAfter).success ? { nextAfter } : {}),
     };
   }
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CredentialId } from '../../../domain/ids.ts';
 import { QueryName } from './path-names.ts';
 
 /**
@@ -113,6 +114,22 @@ export const Catalog = z.object({
 });
 export type Catalog = z.infer<typeof Catalog>;
 
+/**
+ * Where a cut compliance answer goes on, as the server names it (`nextAfter`, and the CSV's credence-next-after
+ * header): a global position, or for a query in an order of its own a key of that order, `<key>:<id>` (`expiring`'s
+ * `<notAfterMs>:<credentialId>`, `dangling-associations`' `<position>:<associationId>`), whose id is held to the
+ * domain's rule as the server's `after` holds it (projections/compliance/catalog.ts; credential and association ids
+ * share it). Found in review: read as a position only, a cut `expiring` answer failed whole and its CSV lost the
+ * cursor. Any other text is refused: it is shown to the user as the `after` to set, and becomes part of a file's name.
+ */
+const KEYSET_KEY = /^\d{1,19}:/;
+const isComplianceCursor = (text: string): boolean =>
+  /^\d{1,20}$/.test(text) || (KEYSET_KEY.test(text) && CredentialId.safeParse(text.slice(text.indexOf(':') + 1)).success);
+export const ComplianceCursor = z
+  .string()
+  .max(19 + 1 + 128)
+  .refine(isComplianceCursor, 'must be a position, or <key>:<id> (expiring: <notAfterMs>:<credentialId>; dangling-associations: <position>:<associationId>)');
+
 /** GET /v1/compliance/{query}: rows of any shape (shown as dotted columns), each naming its proving position. */
 export const ComplianceResult = z.object({
   query: Text,
@@ -122,7 +139,7 @@ export const ComplianceResult = z.object({
   rows: z.array(z.record(Text, z.unknown())).max(MAX_ROWS),
   /** More rows matched than the answer's limit, and where the next page starts (absent from an older server). */
   truncated: z.boolean().optional(),
-  nextAfter: Position.optional(),
+  nextAfter: ComplianceCursor.optional(),
 });
 export type ComplianceResult = z.infer<typeof ComplianceResult>;
 

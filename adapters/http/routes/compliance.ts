@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { notFound, validationError, type FieldIssue } from '../../../domain/errors.ts';
 import { MAX_POSITION } from '../../../domain/positions.ts';
 import { EntityKind } from '../../../domain/streams.ts';
-import { answerQuery, COMPLIANCE_QUERIES, COMPLIANCE_QUERY_NAMES, DEFAULT_ROWS, MAX_ROWS, type ComplianceQueryName } from '../../../projections/compliance/index.ts';
+import { answerQuery, positionOfAfter, COMPLIANCE_QUERIES, COMPLIANCE_QUERY_NAMES, DEFAULT_ROWS, MAX_ROWS, type ComplianceQueryName } from '../../../projections/compliance/index.ts';
 import { replayEntity } from '../../../projections/replay/index.ts';
 import { FleetReplayer } from '../../replay-workers/fleet-replayer.ts';
 import { ACCESS } from '../auth/roles.ts';
@@ -55,7 +55,7 @@ const DOCUMENTED_AS: Readonly<Record<Param, 'input' | 'output'>> = {
 const AFTER =
   `the \`nextAfter\` of the page before: a global position from 0 to ${MAX_POSITION} (2^63 - 1); the rows after it by \`position\`, ` +
   'or for provisioned by `listedPosition` (to go on from a whole answer, its last row\'s); for expiring, `<notAfterMs>:<credentialId>`, ' +
-  'the rows after that one in the answer\'s order';
+  'and for dangling-associations, `<position>:<associationId>`, the rows after that one in the answer\'s order';
 
 const ComplianceQueryString = z.strictObject(
   Object.fromEntries(
@@ -75,7 +75,7 @@ const PAGING_HEADERS: ResponseHeaders = {
   'credence-next-after': {
     type: 'string',
     pattern: '^(0|[1-9][0-9]*)(:[A-Za-z0-9][A-Za-z0-9._:~-]{0,127})?$',
-    description: 'with `credence-truncated: true`, for revocations, actions, provisioned and expiring: the `after` of the next page',
+    description: 'with `credence-truncated: true`, for revocations, actions, provisioned, expiring and dangling-associations: the `after` of the next page',
   },
   ...EVENTS_BEHIND_HEADER_DOC,
 };
@@ -148,7 +148,8 @@ export const complianceRoutes: RouteModule = (app, context) => {
         'of the event that proves it. JSON by default; CSV (header row, RFC 4180) when `Accept` prefers `text/csv` (weights ' +
         `count: \`text/csv;q=0\` is JSON). At most \`limit\` rows (default ${DEFAULT_ROWS}, at most ${MAX_ROWS}); \`truncated\` (and the ` +
         'credence-truncated header, CSV included) says more matched; the queries in log order (revocations, actions, provisioned) and ' +
-        '`expiring` (by its order, notAfter then credential id: `<notAfterMs>:<credentialId>`) then ' +
+        '`expiring` (by its order, notAfter then credential id: `<notAfterMs>:<credentialId>`) and `dangling-associations` (by the ' +
+        'position that ended the credential, then association id: `<position>:<associationId>`) then ' +
         'name `nextAfter` (and the credence-next-after header), to pass as `after` for the next page. `provisioned` lists rows in ' +
         'the order they were written (`listedPosition`: the provisioning, or for a credential provisioned before its node was known, ' +
         'the enrolment or association that named it, after rows listed before), and pages by it: rows one event listed together ' +
@@ -178,9 +179,12 @@ export const complianceRoutes: RouteModule = (app, context) => {
                 rows: z.array(Row),
                 truncated: z.boolean().describe('more rows matched than `limit`: narrow the parameters, or page on with `after`'),
                 nextAfter: z
-                  .union([DecimalString, z.string().regex(/^\d{1,16}:[A-Za-z0-9][A-Za-z0-9._:~-]{0,127}$/)])
+                  .union([DecimalString, z.string().regex(/^\d{1,19}:[A-Za-z0-9][A-Za-z0-9._:~-]{0,127}$/)])
                   .optional()
-                  .describe('with `truncated`, for revocations, actions and provisioned (a position) and expiring (`<notAfterMs>:<credentialId>`): the `after` of the next page'),
+                  .describe(
+                    'with `truncated`, for revocations, actions and provisioned (a position), expiring (`<notAfterMs>:<credentialId>`) and ' +
+                      'dangling-associations (`<position>:<associationId>`): the `after` of the next page',
+                  ),
               }),
             },
             'text/csv': { schema: z.string().describe("a header row, the query's own columns whatever the rows carry (the same on every page, and with no rows), then one row per answer; nested fields as dotted columns") },
@@ -195,9 +199,7 @@ export const complianceRoutes: RouteModule = (app, context) => {
       const params = definition.params.safeParse(raw);
       if (!params.success) throw validationError(issuesOf(params.error), 'query');
       // An `after` past the store's head would answer an empty last page, which a pager reads as "no more rows".
-      // Only a position is checked against the head: `expiring`'s cursor is a key of its own order, not a place in the log.
-      const after = (params.data as { readonly after?: unknown }).after;
-      await refuseResumePointNotInLog(context, typeof after === 'bigint' ? after : undefined, RESTART_PAGING);
+      await refuseResumePointNotInLog(context, positionOfAfter((params.data as { readonly after?: unknown }).after), RESTART_PAGING);
       const eventsBehind = await readYourWritesInto(context, reply, ['audit', 'compliance']);
       const answer = answerQuery(name, context.credence.readModels, params.data, context.credence.engine.clock.now());
       const wire = toWire(answer.rows) as Record<string, unknown>[];

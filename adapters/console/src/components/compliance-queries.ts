@@ -1,6 +1,7 @@
 import { html, nothing } from 'lit';
 import { keyed } from 'lit/directives/keyed.js';
 import { describeError, pathWith } from '../api.ts';
+import { complianceCsvName } from '../compliance-csv-name.ts';
 import { saveAs } from '../download.ts';
 import type { QueryName } from '../path-names.ts';
 import { streamHref } from '../router.ts';
@@ -103,8 +104,7 @@ export class ComplianceQueries extends ConsolePage {
     try {
       const csv = await this.api.text(this.lastPath, 'text/csv', this.abort.signal);
       // A cut answer must not be saved as the whole (review 113): its name says so, and so does the page.
-      const part = csv.truncated ? `-partial${csv.nextAfter !== undefined ? `-next-after-${csv.nextAfter}` : ''}` : '';
-      saveAs(csv.text, 'text/csv', `credence-${name}${part}.csv`);
+      saveAs(csv.text, 'text/csv', complianceCsvName(name, csv));
       this.csvNote = csv.truncated
         ? `The file holds this answer's rows only, and more match: its name ends in "-partial"; ${csv.nextAfter !== undefined ? `run the query again with after ${csv.nextAfter} for the next page` : 'narrow the parameters, or raise limit'}.`
         : undefined;
