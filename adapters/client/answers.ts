@@ -142,6 +142,12 @@ export const ProjectionStatusJson = z.looseObject({
     .max(1_000)
     .optional(),
   cascadeDeadLettersTotal: Count.optional(),
+  // The expiry scheduler's, the first 100 and their count; absent from a server before them.
+  expiryDeadLetters: z
+    .array(z.looseObject({ stream: Name, purpose: Name, command: Name, due: Name, code: Name, reason: Text }))
+    .max(1_000)
+    .optional(),
+  expiryDeadLettersTotal: Count.optional(),
 });
 export type ProjectionStatusJson = z.infer<typeof ProjectionStatusJson>;
 

@@ -7,6 +7,7 @@ import { lockDataFolder, type DataFolderLock } from '../../adapters/runtime/inde
 import { assertSetUp, lockUnlessHeld, sayRemovedStrays } from './folder-lock.ts';
 import { systemProjections } from '../../adapters/runtime/projections.ts';
 import { readDeadLettersAsFound } from '../../projections/cascade/index.ts';
+import { readExpiryDeadLettersAsFound } from '../../projections/expiry/index.ts';
 import { projectionLag, ProjectionRunner, ReadModelRulesChanged, type SchemaChange } from '../../projections/runtime/index.ts';
 import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';
@@ -107,7 +108,7 @@ const printLags = (lags: readonly LagView[], io: Io): void => {
   }
 };
 
-interface DeadLetterView {
+interface CascadeLetterView {
   readonly stream: string;
   readonly command: string;
   readonly eventType: string;
@@ -116,18 +117,56 @@ interface DeadLetterView {
   readonly reason: string;
 }
 
-/** The cascade's dead letters listed at most; the rest are counted. */
+interface ExpiryLetterView {
+  readonly stream: string;
+  readonly purpose: string;
+  readonly command: string;
+  /** ISO 8601, as the service sends it. */
+  readonly due: string;
+  readonly reason: string;
+}
+
+/** One kind of dead letter as printed: its heading, what an operator does about one, and its line. */
+interface DeadLetterKind<T> {
+  readonly heading: string;
+  readonly remedy: string;
+  readonly line: (letter: T) => string;
+}
+
+const CASCADE_LETTERS: DeadLetterKind<CascadeLetterView> = {
+  heading: 'cascade dead letters',
+  remedy: 'not retried; one goes when its stream ends, the reaction carried out by hand',
+  line: (d) => `${String(d.position)} ${d.occurredAt} ${d.eventType}: ${d.command} ${d.stream}: ${d.reason}`,
+};
+
+const EXPIRY_LETTERS: DeadLetterKind<ExpiryLetterView> = {
+  heading: 'expiry dead letters',
+  remedy: 'not retried and the entity not ended; one goes when its entity is ended by hand',
+  line: (d) => `${d.due} ${d.purpose}: ${d.command} ${d.stream}: ${d.reason}`,
+};
+
+/** Each kind's dead letters listed at most; the rest are counted. */
 const DEAD_LETTERS_LISTED = 100;
 
 /**
- * The reactions the cascade could not carry out (review 139: only their count was anywhere, on /metrics), each with
- * the stream to act on; nothing when there are none, so the table reads as it did.
+ * What the cascade or the expiry scheduler could not carry out (review 139: only their count was anywhere, on
+ * /metrics; the expiry scheduler's stayed a count for longer), each with the stream to act on; nothing when there are
+ * none, so the table reads as it did.
  */
-const printDeadLetters = (letters: readonly DeadLetterView[], total: number, io: Io): void => {
+const printDeadLetters = <T,>(kind: DeadLetterKind<T>, letters: readonly T[], total: number, io: Io): void => {
   if (total === 0) return;
-  io.out(`cascade dead letters: ${total} (not retried; one goes when its stream ends, the reaction carried out by hand)`);
-  for (const d of letters) io.out(printable(`  ${String(d.position)} ${d.occurredAt} ${d.eventType}: ${d.command} ${d.stream}: ${d.reason}`));
+  io.out(`${kind.heading}: ${total} (${kind.remedy})`);
+  for (const d of letters) io.out(printable(`  ${kind.line(d)}`));
   if (total > letters.length) io.out(`  and ${total - letters.length} more`);
+};
+
+/** A data folder's (readTableAsFound): beside a service of an earlier version its own table is counted, not read (review 140). */
+const printDeadLettersFound = <T,>(kind: DeadLetterKind<T>, found: { readonly rows?: readonly T[]; readonly total?: number }, io: Io): void => {
+  if (found.rows !== undefined) printDeadLetters(kind, found.rows, found.total ?? 0, io);
+  else if (found.total !== 0) {
+    const count = found.total === undefined ? 'not read here' : String(found.total);
+    io.out(`${kind.heading}: ${count} (its dead letters are listed once the service runs this version, or ask the service: --server)`);
+  }
 };
 
 /** What a status that found a read model's tables of another version says: emptied, and what rebuilds it. */
@@ -149,7 +188,8 @@ const status = async (args: Options, io: Io): Promise<number> => {
     printLags(status.components, io);
     for (const c of status.components) if (c.error !== undefined) io.out(printable(`  ${c.name}: retrying past ${c.error}`));
     io.out(`live: ${status.lag.eventsBehind} events, ${status.lag.secondsBehind.toFixed(0)} seconds behind at most`);
-    printDeadLetters(status.cascadeDeadLetters ?? [], status.cascadeDeadLettersTotal ?? 0, io);
+    printDeadLetters(CASCADE_LETTERS, status.cascadeDeadLetters ?? [], status.cascadeDeadLettersTotal ?? 0, io);
+    printDeadLetters(EXPIRY_LETTERS, status.expiryDeadLetters ?? [], status.expiryDeadLettersTotal ?? 0, io);
     return 0;
   }
   const local = await openLocal(args, io, 'unless-held');
@@ -165,13 +205,10 @@ const status = async (args: Options, io: Io): Promise<number> => {
     if (args.json) io.out(json(lags));
     else {
       printLags(lags, io);
-      // Beside a service of an earlier version its own table is found (review 140): counted then, not read.
-      const found = readDeadLettersAsFound(local.db, DEAD_LETTERS_LISTED);
-      if (found.letters !== undefined) printDeadLetters(found.letters, found.total ?? 0, io);
-      else if (found.total !== 0) {
-        const count = found.total === undefined ? 'not read here' : String(found.total);
-        io.out(`cascade dead letters: ${count} (its dead letters are listed once the service runs this version, or ask the service: --server)`);
-      }
+      printDeadLettersFound(CASCADE_LETTERS, readDeadLettersAsFound(local.db, DEAD_LETTERS_LISTED), io);
+      const expiry = readExpiryDeadLettersAsFound(local.db, DEAD_LETTERS_LISTED);
+      const rows = expiry.rows?.map((d) => ({ ...d, due: new Date(d.due).toISOString() }));
+      printDeadLettersFound(EXPIRY_LETTERS, { ...expiry, rows }, io);
     }
     return 0;
   } finally {

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { prepared } from '../runtime/index.ts';
+import { readTableAsFound } from '../runtime/table-as-found.ts';
 
 /**
  * Reactions the cascade could not carry out and will not retry by itself: the target's history is broken (replay
@@ -107,13 +108,8 @@ export const deadLetterCount = (db: Database.Database): number =>
 
 /**
  * What a reader that sets nothing up finds (`credence projections` beside a running service): the letters when the
- * table has the columns this version reads, else only their count (`letters` undefined), which any version's table
- * answers; `total` undefined when there is no table. A service of an earlier version keeps its own table until it
- * restarts on this one (review 140: its schema-13 table, read as this version's, failed with a raw SqliteError).
+ * table has the columns this version reads, else only their count (readTableAsFound; review 140: a service of an
+ * earlier version keeps its schema-13 table until it restarts on this one).
  */
-export const readDeadLettersAsFound = (db: Database.Database, limit?: number): { readonly letters?: DeadLetter[]; readonly total?: number } => {
-  const columns = new Set((db.pragma('table_info(cascade_dead_letters)') as { name: string }[]).map((c) => c.name));
-  if (columns.size === 0) return {};
-  const total = deadLetterCount(db);
-  return READ.every((c) => columns.has(c)) ? { letters: deadLetters(db, limit), total } : { total };
-};
+export const readDeadLettersAsFound = (db: Database.Database, limit?: number): { readonly rows?: DeadLetter[]; readonly total?: number } =>
+  readTableAsFound(db, 'cascade_dead_letters', READ, () => deadLetters(db, limit));

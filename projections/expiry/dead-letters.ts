@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { prepared, type CommandIdTaken } from '../runtime/index.ts';
+import { readTableAsFound } from '../runtime/table-as-found.ts';
 import type { Deadline } from './deadlines.ts';
 
 /**
@@ -55,11 +56,33 @@ export const addExpiryDeadLetter = (db: Database.Database, d: ExpiryDeadLetter):
   ).run(d.stream, d.purpose, d.due, d.command, d.commandId, d.code, d.reason);
 };
 
-export const expiryDeadLetters = (db: Database.Database): ExpiryDeadLetter[] =>
-  (prepared(db, 'SELECT stream, purpose, due, command, command_id, code, reason FROM expiry_dead_letters ORDER BY due, stream, purpose').all() as {
-    stream: string; purpose: Deadline['purpose']; due: bigint | number; command: string; command_id: string; code: CommandIdTaken['code']; reason: string;
-  }[]).map((r) => ({ stream: r.stream, purpose: r.purpose, due: Number(r.due), command: r.command, commandId: r.command_id, code: r.code, reason: r.reason }));
+interface ExpiryDeadLetterRow {
+  stream: string;
+  purpose: Deadline['purpose'];
+  due: bigint | number;
+  command: string;
+  command_id: string;
+  code: CommandIdTaken['code'];
+  reason: string;
+}
+
+const READ = ['stream', 'purpose', 'due', 'command', 'command_id', 'code', 'reason'] as const;
+// The table's key: an order that holds across reads and rebuilds, the longest-overdue first.
+const COLUMNS = `${READ.join(', ')} FROM expiry_dead_letters ORDER BY due, stream, purpose`;
+
+/** The letters, longest overdue first; the first `limit` only, when given (what GET /v1/projections lists). */
+export const expiryDeadLetters = (db: Database.Database, limit?: number): ExpiryDeadLetter[] =>
+  ((limit === undefined ? prepared(db, `SELECT ${COLUMNS}`).all() : prepared(db, `SELECT ${COLUMNS} LIMIT ?`).all(limit)) as ExpiryDeadLetterRow[]).map((r) => ({
+    stream: r.stream, purpose: r.purpose, due: Number(r.due), command: r.command, commandId: r.command_id, code: r.code, reason: r.reason,
+  }));
 
 /** How many there are, without reading them: what the service's metrics report. */
 export const expiryDeadLetterCount = (db: Database.Database): number =>
   Number((prepared(db, 'SELECT count(*) AS n FROM expiry_dead_letters').get() as { n: bigint | number }).n);
+
+/**
+ * What a reader that sets nothing up finds (`credence projections` beside a running service): the letters, or only
+ * their count, or nothing from a version before the table (readTableAsFound, as the cascade's are read).
+ */
+export const readExpiryDeadLettersAsFound = (db: Database.Database, limit?: number): { readonly rows?: ExpiryDeadLetter[]; readonly total?: number } =>
+  readTableAsFound(db, 'expiry_dead_letters', READ, () => expiryDeadLetters(db, limit));

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { deadLetterCount, deadLetters } from '../../../projections/cascade/index.ts';
+import { expiryDeadLetterCount, expiryDeadLetters } from '../../../projections/expiry/index.ts';
 import { ACCESS } from '../auth/roles.ts';
 import type { RouteModule } from '../context.ts';
 import { DecimalString } from './wire.ts';
@@ -27,7 +28,18 @@ const CascadeDeadLetter = z
   })
   .meta({ id: 'CascadeDeadLetter' });
 
-/** Dead letters listed at most: the rest are counted (`cascadeDeadLettersTotal`). */
+const ExpiryDeadLetter = z
+  .object({
+    stream: z.string().describe('the stream of the entity to end by hand'),
+    purpose: z.enum(['expiry', 'rotation']).describe("the deadline's: the entity's own expiry, or a rotation's overlap end"),
+    command: z.string().describe('the command type the deadline would have issued'),
+    due: z.string().describe('when it was due (ISO 8601)'),
+    code: z.string().describe('why, typed: `command_id_taken`'),
+    reason: z.string().describe('why the command can never be recorded'),
+  })
+  .meta({ id: 'ExpiryDeadLetter' });
+
+/** Dead letters of each kind listed at most: the rest are counted (`cascadeDeadLettersTotal`, `expiryDeadLettersTotal`). */
 const DEAD_LETTERS_LISTED = 100;
 
 export const projectionRoutes: RouteModule = (app, context) => {
@@ -40,7 +52,9 @@ export const projectionRoutes: RouteModule = (app, context) => {
         'the transparency log): the last position it handled, how far behind the head it is (events and seconds), and the error it is ' +
         'retrying past, if any. `lag` is the largest over all. `cascadeDeadLetters`: the reactions the revocation cascade could not carry ' +
         'out and retries never, in log order (the first 100; `cascadeDeadLettersTotal` counts them all, as `credence_cascade_dead_letters` ' +
-        'does). One goes when its stream ends: carried out by hand.',
+        'does). One goes when its stream ends: carried out by hand. `expiryDeadLetters`: the due deadlines the expiry scheduler could not ' +
+        'carry out and retries never, longest overdue first (the first 100; `expiryDeadLettersTotal` counts them all, as ' +
+        '`credence_expiry_dead_letters` does): the entity is not ended, and its letters go when it is ended by hand.',
       tags: ['projections'],
       response: {
         200: z.object({
@@ -48,6 +62,8 @@ export const projectionRoutes: RouteModule = (app, context) => {
           lag: z.object({ eventsBehind: z.number().int().nonnegative(), secondsBehind: z.number().nonnegative() }),
           cascadeDeadLetters: z.array(CascadeDeadLetter).max(DEAD_LETTERS_LISTED),
           cascadeDeadLettersTotal: z.number().int().nonnegative(),
+          expiryDeadLetters: z.array(ExpiryDeadLetter).max(DEAD_LETTERS_LISTED),
+          expiryDeadLettersTotal: z.number().int().nonnegative(),
         }),
       },
     },
@@ -61,6 +77,11 @@ export const projectionRoutes: RouteModule = (app, context) => {
           stream: d.stream, command: d.command, target: d.target, eventType: d.eventType, position: String(d.position), occurredAt: d.occurredAt, reason: d.reason,
         })),
         cascadeDeadLettersTotal: deadLetterCount(context.credence.readModels),
+        // No command id: the reason names it, and an operator ends the entity under a command of their own.
+        expiryDeadLetters: expiryDeadLetters(context.credence.readModels, DEAD_LETTERS_LISTED).map((d) => ({
+          stream: d.stream, purpose: d.purpose, command: d.command, due: new Date(d.due).toISOString(), code: d.code, reason: d.reason,
+        })),
+        expiryDeadLettersTotal: expiryDeadLetterCount(context.credence.readModels),
       };
     },
   });
