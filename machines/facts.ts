@@ -153,19 +153,39 @@ const handoverSourceOf = (event: DomainEvent, facts: Facts): FactSources | undef
 /** Reads another entity for a guard; undefined when it does not exist (or, for replay, did not yet). */
 export type FactReader = (kind: EntityKind, id: string) => EntityView | undefined;
 
+/**
+ * Reads each of `sources` into `facts`. At module level rather than a closure of gatherFacts, which runs for every
+ * event a replay judges: the loader (tsx, keepNames) names each closure as it is made, a defineProperty per event.
+ */
+const readInto = (facts: Facts, sources: FactSources, read: FactReader): void => {
+  for (const name in sources) {
+    const source = sources[name as FactName]!;
+    facts[name as FactName] = read(source.kind, source.id);
+  }
+};
+
 /** The facts an event's guards need, each read by `read`: the one place that maps fact names to entities. */
 export const gatherFacts = (event: DomainEvent, context: unknown, read: FactReader): Facts => {
   const facts: Facts = {};
-  const readAll = (sources: FactSources): void => {
-    for (const name in sources) {
-      const source = sources[name as FactName]!;
-      facts[name as FactName] = read(source.kind, source.id);
-    }
-  };
-  readAll(factSourcesOf(event, context));
-  readAll(derivedSourcesOf(event, facts));
-  for (let hop = 0, next = handoverSourceOf(event, facts); next !== undefined && hop < MAX_HANDOVERS; hop++, next = handoverSourceOf(event, facts)) readAll(next);
+  readInto(facts, factSourcesOf(event, context), read);
+  readInto(facts, derivedSourcesOf(event, facts), read);
+  for (let hop = 0, next = handoverSourceOf(event, facts); next !== undefined && hop < MAX_HANDOVERS; hop++, next = handoverSourceOf(event, facts)) readInto(facts, next, read);
   return facts;
+};
+
+/** Loads each of `sources` into `facts`, each entity once per decision (`views`); at module level as readInto is. */
+const loadInto = async (
+  facts: Facts,
+  views: Map<string, EntityView | undefined>,
+  sources: NamedSources,
+  load: (kind: EntityKind, id: string, field?: string) => Promise<EntityView | undefined>,
+): Promise<void> => {
+  for (const name in sources) {
+    const source = sources[name as FactName]!;
+    const streamId = streamIdOf(source.kind, source.id);
+    if (!views.has(streamId)) views.set(streamId, await load(source.kind, source.id, source.field));
+    facts[name as FactName] = views.get(streamId);
+  }
 };
 
 /**
@@ -179,16 +199,10 @@ export const gatherFactsAsync = async (
 ): Promise<Facts> => {
   const views = new Map<string, EntityView | undefined>();
   const facts: Facts = {};
-  const loadAll = async (sources: NamedSources): Promise<void> => {
-    for (const name in sources) {
-      const source = sources[name as FactName]!;
-      const streamId = streamIdOf(source.kind, source.id);
-      if (!views.has(streamId)) views.set(streamId, await load(source.kind, source.id, source.field));
-      facts[name as FactName] = views.get(streamId);
-    }
-  };
-  await loadAll(factSourcesOf(event, context));
-  await loadAll(derivedSourcesOf(event, facts));
-  for (let hop = 0, next = handoverSourceOf(event, facts); next !== undefined && hop < MAX_HANDOVERS; hop++, next = handoverSourceOf(event, facts)) await loadAll(next);
+  await loadInto(facts, views, factSourcesOf(event, context), load);
+  await loadInto(facts, views, derivedSourcesOf(event, facts), load);
+  for (let hop = 0, next = handoverSourceOf(event, facts); next !== undefined && hop < MAX_HANDOVERS; hop++, next = handoverSourceOf(event, facts)) {
+    await loadInto(facts, views, next, load);
+  }
   return facts;
 };

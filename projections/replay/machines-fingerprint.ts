@@ -26,7 +26,7 @@ export const MACHINES_VERSION = 'credence:machines:v1';
  * version when the machines now judge otherwise, and record the new hash here either way. Without it a changed
  * helper would let a replay go on from snapshots its old code made (review: the bump was a step to remember).
  */
-export const MACHINES_SOURCES_CONFIRMED = '93e3e690b1d5212a6fd702079f8cc3f20c1f0f4b4542c3c13790632d7aad57c8';
+export const MACHINES_SOURCES_CONFIRMED = '64d3c4ff6619edaf4fc540bb93f090b8c48a7b7920582ee65f312b967bc6a5f8';
 
 /**
  * A machine's config and implementations as JSON: a function by its source (as the running build holds it) with its
