@@ -165,25 +165,24 @@ describe('the audit trail of a data folder is extended only under the signing po
 describe('the rules of a stored signature check name what decides its statuses, and nothing else', () => {
   const rules = storedSignatureRules(policy);
 
-  it('the fingerprint changes with the audience, a key, the lifetime or the clock skew', () => {
+  it('the fingerprint changes with the audience, a key or its retirement', () => {
     for (const changed of [
       { ...policy, audience: 'credence:elsewhere' },
       { ...policy, keys: [keyOf(bob.publicKey)] },
       { ...policy, keys: [{ ...keyOf(alice.publicKey), actorId: 'someone-else' }] },
       { ...policy, keys: [{ ...keyOf(alice.publicKey), roles: ['operator' as const, 'auditor' as const] }] },
-      { ...policy, maxLifetimeSeconds: 120 },
-      { ...policy, clockSkewSeconds: 5 },
+      { ...policy, keys: [{ ...keyOf(alice.publicKey), retiredAt: '2026-06-01T00:00:00Z' }] },
     ]) {
       expect(storedSignatureRules(changed).fingerprint).not.toBe(rules.fingerprint);
     }
   });
 
-  it('the fingerprint ignores what only the engine enforces (require, exemptRoles), the order of roles and the defaults spelt out', () => {
+  it('the fingerprint ignores what only the engine enforces (require, exemptRoles, lifetime, clock skew) and the order of roles (review 145)', () => {
     const twoRoles = (roles: ('operator' | 'auditor')[]) => storedSignatureRules({ ...policy, keys: [{ ...keyOf(alice.publicKey), roles }] }).fingerprint;
     expect(storedSignatureRules({ ...policy, require: 'none', exemptRoles: ['auditor'] })).toEqual(rules);
-    expect(storedSignatureRules({ ...policy, maxLifetimeSeconds: 300, clockSkewSeconds: 60 })).toEqual(rules);
+    expect(storedSignatureRules({ ...policy, maxLifetimeSeconds: 120, clockSkewSeconds: 5 })).toEqual(rules);
     expect(twoRoles(['operator', 'auditor'])).toBe(twoRoles(['auditor', 'operator']));
     expect(rules.fingerprint).toMatch(/^[0-9a-f]{64}$/);
-    expect(rules.description).toBe(`the request-signing policy of "${AUDIENCE}" (1 key, lifetime 300 s, clock skew 60 s; fingerprint ${rules.fingerprint.slice(0, 16)})`);
+    expect(rules.description).toBe(`the request-signing policy of "${AUDIENCE}" (1 key; fingerprint ${rules.fingerprint.slice(0, 16)})`);
   });
 });

@@ -172,10 +172,11 @@ describe('signed requests carry audience and lifetime, and sign their tracing id
     expect(storedSignatureCheck(policy)(accepted!)).toBe('verified');
     // Another deployment's policy does not verify it: the audience is part of the re-check.
     expect(storedSignatureCheck({ ...policy, audience: 'credence:other-city' })(accepted!)).toBe('invalid');
-    // Recorded (by a writer bypassing the engine) after the request had expired: invalid.
+    // Recorded (by a writer bypassing the engine) after the request had expired, beyond the most clock skew any policy
+    // allows (300 s; review 145: a stored request is no longer held to today's policy's skew): invalid.
     await store.appendToStream('subscription-sub-1', [{
       id: crypto.randomUUID(), type: accepted!.record.type, data: accepted!.record.data as EventToAppend['data'],
-      metadata: { ...accepted!.record.metadata, occurredAt: new Date(Date.parse(T0) + 7 * MINUTE).toISOString() },
+      metadata: { ...accepted!.record.metadata, occurredAt: new Date(Date.parse(T0) + 11 * MINUTE).toISOString() },
     }], { expectedRevision: ExpectedRevision.exact(accepted!.record.revision) });
     const [, late] = await decodedStream(store, 'subscription-sub-1');
     expect(storedSignatureCheck(policy)(late!)).toBe('invalid');

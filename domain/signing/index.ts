@@ -1,4 +1,12 @@
-export { ActorKey, MAX_CLOCK_SKEW_SECONDS, MAX_REQUEST_LIFETIME_SECONDS, parseRequestSigningPolicy, RequestSigningPolicy } from './policy.ts';
+export {
+  ActorKey,
+  DUPLICATE_KEY_RULE,
+  INFRASTRUCTURE_ACTOR_ID,
+  MAX_CLOCK_SKEW_SECONDS,
+  MAX_REQUEST_LIFETIME_SECONDS,
+  parseRequestSigningPolicy,
+  RequestSigningPolicy,
+} from './policy.ts';
 export type { RequestSigningPolicyInput } from './policy.ts';
 export { signingPayload, signingPayloadV1 } from './payload.ts';
 export type { SignatureClaims, SignedCommand } from './payload.ts';

@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { COMMAND_TYPES, type CommandType } from '../commands/index.ts';
 import { validationError } from '../errors.ts';
+import { Instant } from '../ids.ts';
 import { assertJsonWithin } from '../json-limits.ts';
 import { Role, SignatureAlgorithm } from '../metadata.ts';
-import { base64urlString, tryFromBase64urlOfLength } from '../crypto/index.ts';
+import { base64urlString, toHex, tryFromBase64urlOfLength } from '../crypto/index.ts';
 
 const PUBLIC_KEY_LENGTH = { ed25519: 32, 'p256-ecdsa-sha256': 65 } as const;
 
@@ -23,6 +24,12 @@ export const ActorKey = z
       .refine((roles) => new Set(roles).size === roles.length, { message: 'roles must not repeat' }),
     algorithm: SignatureAlgorithm,
     publicKey: base64urlString({ max: PUBLIC_KEY_LENGTH['p256-ecdsa-sha256'] }),
+    /**
+     * From this instant on the key signs nothing new (the engine refuses it), while what it signed before stays
+     * `verified`: a rotation adds the new key and sets this on the old one, rather than removing it, which would
+     * leave its history with no key to verify against.
+     */
+    retiredAt: Instant.optional(),
   })
   // Checked here so that a key of the wrong length is a configuration error, not an exception at fingerprinting.
   .refine((k) => tryFromBase64urlOfLength(k.publicKey, PUBLIC_KEY_LENGTH[k.algorithm]) !== undefined, {
@@ -30,6 +37,18 @@ export const ActorKey = z
     path: ['publicKey'],
   });
 export type ActorKey = z.infer<typeof ActorKey>;
+
+/** The rule a second entry of one public key breaks: only the first would ever be checked, the second never. */
+export const DUPLICATE_KEY_RULE = 'duplicate_key';
+
+/**
+ * The actor the Enrolment Function and the Registrar CSE record what they do under (adapters/http/start.ts). It holds
+ * no key: what it records rests on the device's proofs, recorded with it (receipts, transcripts), as the system
+ * actors' commands rest on their signed causes. So no policy requires its signature. Exempt by id, not by its role
+ * (`operator`), which would exempt every human operator; no caller from outside can claim the id (a reserved token
+ * subject, adapters/http/auth/reserved-subjects.ts).
+ */
+export const INFRASTRUCTURE_ACTOR_ID = 'maf:infrastructure';
 
 /** Registered keys: every actor of a large deployment, with room for rollovers (and within a 1 MiB policy file). */
 const MAX_KEYS = 4_096;
@@ -59,7 +78,30 @@ export const RequestSigningPolicy = z.strictObject({
     .max(Role.options.length)
     .default(['system'])
     .transform((roles) => (roles.includes('system') ? roles : ['system' as const, ...roles])),
-  keys: z.array(ActorKey).max(MAX_KEYS).default([]),
+  /** Each public key once: the verifier finds a key by its fingerprint, so a second entry would never be checked. */
+  keys: z
+    .array(ActorKey)
+    .max(MAX_KEYS)
+    .default([])
+    .superRefine((keys, ctx) => {
+      const first = new Map<string, number>();
+      keys.forEach((k, i) => {
+        const bytes = tryFromBase64urlOfLength(k.publicKey, PUBLIC_KEY_LENGTH[k.algorithm]);
+        if (bytes === undefined) return;
+        const id = `${k.algorithm}:${toHex(bytes)}`;
+        const earlier = first.get(id);
+        if (earlier === undefined) {
+          first.set(id, i);
+          return;
+        }
+        ctx.addIssue({
+          code: 'custom',
+          path: [i, 'publicKey'],
+          params: { rule: DUPLICATE_KEY_RULE },
+          message: `the same public key as keys.${earlier}: one key is one entry (its actor id, roles and retiredAt); a second would never be checked`,
+        });
+      });
+    }),
   /** The longest lifetime (expiresAt - issuedAt) a signed request may claim. */
   maxLifetimeSeconds: z.number().int().min(1).max(MAX_REQUEST_LIFETIME_SECONDS).default(300),
   /** Tolerated difference between the signer's clock and the engine's, on both ends of the lifetime. */
@@ -67,6 +109,10 @@ export const RequestSigningPolicy = z.strictObject({
 });
 export type RequestSigningPolicy = z.infer<typeof RequestSigningPolicy>;
 export type RequestSigningPolicyInput = z.input<typeof RequestSigningPolicy>;
+
+/** A custom issue's own rule (`duplicate_key`) where it names one, else zod's code. */
+const ruleOf = (issue: z.core.$ZodIssue): string =>
+  issue.code === 'custom' && typeof issue.params?.['rule'] === 'string' ? issue.params['rule'] : issue.code;
 
 /**
  * Parses a request-signing policy from configuration: beyond the JSON limits (SER-001) or not a policy, it is a
@@ -77,7 +123,7 @@ export const parseRequestSigningPolicy = (input: unknown): RequestSigningPolicy 
   const parsed = RequestSigningPolicy.safeParse(input);
   if (parsed.success) return parsed.data;
   throw validationError(
-    parsed.error.issues.map((i) => ({ path: i.path.join('.'), rule: i.code, message: i.message })),
+    parsed.error.issues.map((i) => ({ path: i.path.join('.'), rule: ruleOf(i), message: i.message })),
     'request-signing policy',
   );
 };

@@ -12,40 +12,38 @@ export interface SignatureRules {
   readonly description: string;
 }
 
-/** Bumped when `storedSignatureCheck` judges by other rules than these fields, so that statuses judged before differ. */
-const RULES_VERSION = 'credence:stored-signature-check:v1';
+/**
+ * Bumped when `storedSignatureCheck` judges by other rules than these fields, so that statuses judged before differ.
+ * v2 (review 145): a key's `retiredAt` decides, the policy's lifetime and clock skew no longer do (a stored request is
+ * held to the maxima any policy allows), and a key fingerprint is listed once.
+ */
+const RULES_VERSION = 'credence:stored-signature-check:v2';
 
 /**
- * The rules of `storedSignatureCheck(input)`: the audience, the registered keys (each by its key fingerprint, with its
- * actor id and roles, in the policy's order: the first key of a fingerprint is the one checked), the longest lifetime
- * and the clock skew. Not `require` nor `exemptRoles`: they decide what the engine accepts, not how a stored
- * signature is judged, so changing them changes no recorded status.
+ * The rules of `storedSignatureCheck(input)`: the audience and the registered keys (each by its key fingerprint, with
+ * its actor id, roles and `retiredAt`, in fingerprint order: a policy lists a key once, so their order decides
+ * nothing). Not `require` nor `exemptRoles`: they decide what the engine accepts, not how a stored signature is judged;
+ * nor `maxLifetimeSeconds` and `clockSkewSeconds`, which a stored one is no longer judged by. Changing those changes
+ * no recorded status.
  */
 export const storedSignatureRules = (input: RequestSigningPolicyInput): SignatureRules => {
   const policy = parseRequestSigningPolicy(input);
-  const keys = policy.keys.map((k) => ({
-    actorId: k.actorId,
-    roles: [...k.roles].sort(),
-    algorithm: k.algorithm,
-    key: keyFingerprint(k.algorithm, fromBase64url(k.publicKey)),
-  }));
-  const fingerprint = toHex(
-    sha256(
-      utf8(
-        canonicalJson({
-          rules: RULES_VERSION,
-          audience: policy.audience,
-          keys,
-          maxLifetimeSeconds: policy.maxLifetimeSeconds,
-          clockSkewSeconds: policy.clockSkewSeconds,
-        }),
-      ),
-    ),
-  );
+  const keys = policy.keys
+    .map((k) => ({
+      actorId: k.actorId,
+      roles: [...k.roles].sort(),
+      algorithm: k.algorithm,
+      key: keyFingerprint(k.algorithm, fromBase64url(k.publicKey)),
+      // As an instant, not as spelt: `...Z` and `...+00:00` retire a key at the same moment.
+      ...(k.retiredAt !== undefined ? { retiredAt: new Date(k.retiredAt).toISOString() } : {}),
+    }))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const retired = keys.filter((k) => k.retiredAt !== undefined).length;
+  const fingerprint = toHex(sha256(utf8(canonicalJson({ rules: RULES_VERSION, audience: policy.audience, keys }))));
   return {
     fingerprint,
     description:
-      `the request-signing policy of ${JSON.stringify(policy.audience)} (${keys.length} key${keys.length === 1 ? '' : 's'}, ` +
-      `lifetime ${policy.maxLifetimeSeconds} s, clock skew ${policy.clockSkewSeconds} s; fingerprint ${fingerprint.slice(0, 16)})`,
+      `the request-signing policy of ${JSON.stringify(policy.audience)} (${keys.length} key${keys.length === 1 ? '' : 's'}` +
+      `${retired > 0 ? `, ${retired} retired` : ''}; fingerprint ${fingerprint.slice(0, 16)})`,
   };
 };

@@ -4,13 +4,33 @@ import type { Command } from '../commands/index.ts';
 import type { Actor, RecordedRequestSignature, RequestSignature } from '../metadata.ts';
 import { fromBase64url, tryFromBase64url, verifySignature } from '../crypto/index.ts';
 import { signingPayload, signingPayloadV1, type SignedCommand } from './payload.ts';
-import { parseRequestSigningPolicy, type RequestSigningPolicy, type RequestSigningPolicyInput } from './policy.ts';
+import {
+  INFRASTRUCTURE_ACTOR_ID,
+  MAX_CLOCK_SKEW_SECONDS,
+  MAX_REQUEST_LIFETIME_SECONDS,
+  parseRequestSigningPolicy,
+  type RequestSigningPolicy,
+  type RequestSigningPolicyInput,
+} from './policy.ts';
 import { KIND, keyFingerprint } from './request-signature.ts';
 
 /** Checks a command's request signature at the engine's instant `now`; refuses with a typed `bad_signature`. */
 export type RequestVerifier = (command: Command, at: { readonly now: Date }) => void;
 
 type RegisteredKey = RequestSigningPolicy['keys'][number] & { publicKeyBytes: Uint8Array; fingerprint: string };
+
+/**
+ * How long a request may live and the clock skew around it: the policy's own for the engine; for a stored re-check the
+ * most any policy could have allowed (its `lastInstant` accepted, below). Admission already judged a stored request by
+ * the policy of its day, so holding it to today's would turn a shorter `maxLifetimeSeconds` or `clockSkewSeconds` into
+ * `invalid` on history that was genuinely signed; the maxima still refuse claims no engine could ever have accepted.
+ */
+interface Freshness {
+  readonly maxLifetimeSeconds: number;
+  readonly clockSkewSeconds: number;
+  readonly lastInstant: 'refused' | 'accepted';
+}
+const STORED: Freshness = { maxLifetimeSeconds: MAX_REQUEST_LIFETIME_SECONDS, clockSkewSeconds: MAX_CLOCK_SKEW_SECONDS, lastInstant: 'accepted' };
 
 /** The checks shared by the engine (at its clock's now) and the stored re-check (at the event's occurredAt). */
 const checksOf = (policy: RequestSigningPolicy) => {
@@ -19,39 +39,53 @@ const checksOf = (policy: RequestSigningPolicy) => {
     return { ...k, publicKeyBytes, fingerprint: keyFingerprint(k.algorithm, publicKeyBytes) };
   });
 
-  /** The key authenticates an actor id and its roles: the actor the command claims must be exactly one of those. */
-  const keyFor = (signature: RecordedRequestSignature, actor: Actor): RegisteredKey => {
+  /**
+   * The key authenticates an actor id and its roles: the actor the command claims must be exactly one of those. A key
+   * retired at or before `at` signs nothing then: the engine refuses it, and a stored event it signed at or after that
+   * instant (only a `retiredAt` set in the past, as for a key known compromised since, can leave one) is not verified.
+   */
+  const keyFor = (signature: RecordedRequestSignature, actor: Actor, at: Date): RegisteredKey => {
     const key = keys.find((k) => k.fingerprint === signature.keyFingerprint && k.algorithm === signature.algorithm);
-    if (key === undefined) throw badSignature(`key ${signature.keyFingerprint} (${signature.algorithm}) is not registered`);
+    if (key === undefined) {
+      // Not "forged": a key removed from the policy reads the same. Hence rotation keeps the old key, retired.
+      throw badSignature(
+        `key ${signature.keyFingerprint} (${signature.algorithm}) is not registered: not in the request-signing policy ` +
+          '(a retired key stays listed, with retiredAt, for what it signed to verify)',
+      );
+    }
     if (key.actorId !== actor.id) throw badSignature(`key ${signature.keyFingerprint} is registered for ${key.actorId}, not ${actor.id}`);
     if (!(key.roles as readonly string[]).includes(actor.role)) {
       throw badSignature(`key ${signature.keyFingerprint} of ${key.actorId} is registered for the role(s) ${key.roles.join(', ')}, not ${actor.role}`);
+    }
+    if (key.retiredAt !== undefined && at.getTime() >= Date.parse(key.retiredAt)) {
+      throw badSignature(`key ${signature.keyFingerprint} of ${key.actorId} was retired at ${key.retiredAt}, and signs nothing at ${at.toISOString()}`);
     }
     return key;
   };
 
   /**
-   * Audience and lifetime, judged at `now`, with the policy's clock skew on both ends: valid over [issuedAt - skew,
+   * Audience and lifetime, judged at `now`, with the clock skew on both ends: valid over [issuedAt - skew,
    * expiresAt + skew), its end exclusive as a JWT's `exp` (RFC 7519 section 4.1.4), a credential's and an
    * association's are. `lastInstant` is that end's own millisecond: the engine refuses it; a stored re-check accepts
    * it, because engines before review 26 accepted a request there and a verified event stays verified (no engine
    * accepts one there now, so nothing new is judged by it).
    */
-  const checkClaims = (signature: RequestSignature, now: Date, lastInstant: 'refused' | 'accepted'): void => {
+  const checkClaims = (signature: RequestSignature, now: Date, freshness: Freshness): void => {
+    const { maxLifetimeSeconds, clockSkewSeconds, lastInstant } = freshness;
     if (signature.audience !== policy.audience) {
       throw badSignature(`the request is addressed to ${signature.audience}, not to this deployment (${policy.audience})`);
     }
     const issued = Date.parse(signature.issuedAt);
     const expires = Date.parse(signature.expiresAt);
-    const skew = policy.clockSkewSeconds * 1000;
+    const skew = clockSkewSeconds * 1000;
     if (!(expires > issued)) throw badSignature(`expiresAt ${signature.expiresAt} is not after issuedAt ${signature.issuedAt}`);
-    if (expires - issued > policy.maxLifetimeSeconds * 1000) {
-      throw badSignature(`a lifetime of ${(expires - issued) / 1000} s is longer than this deployment allows (${policy.maxLifetimeSeconds} s)`);
+    if (expires - issued > maxLifetimeSeconds * 1000) {
+      throw badSignature(`a lifetime of ${(expires - issued) / 1000} s is longer than this deployment allows (${maxLifetimeSeconds} s)`);
     }
     const at = now.getTime();
-    if (at < issued - skew) throw badSignature(`not yet valid: issued at ${signature.issuedAt}, after ${now.toISOString()} (clock skew allowed ${policy.clockSkewSeconds} s)`);
+    if (at < issued - skew) throw badSignature(`not yet valid: issued at ${signature.issuedAt}, after ${now.toISOString()} (clock skew allowed ${clockSkewSeconds} s)`);
     const expired = lastInstant === 'refused' ? at >= expires + skew : at > expires + skew;
-    if (expired) throw badSignature(`expired at ${signature.expiresAt}, before ${now.toISOString()} (clock skew allowed ${policy.clockSkewSeconds} s)`);
+    if (expired) throw badSignature(`expired at ${signature.expiresAt}, before ${now.toISOString()} (clock skew allowed ${clockSkewSeconds} s)`);
   };
 
   const checkValue = (key: RegisteredKey, value: string, payload: Uint8Array, what: string): void => {
@@ -62,16 +96,16 @@ const checksOf = (policy: RequestSigningPolicy) => {
 
   /** A version 2 signature: registered key for the actor and role, audience, lifetime at `now`, then the bytes. */
   const verify = (
-    command: SignedCommand & { metadata: { actor: Actor } }, signature: RequestSignature, now: Date, lastInstant: 'refused' | 'accepted',
+    command: SignedCommand & { metadata: { actor: Actor } }, signature: RequestSignature, now: Date, freshness: Freshness,
   ): void => {
-    const key = keyFor(signature, command.metadata.actor);
-    checkClaims(signature, now, lastInstant);
+    const key = keyFor(signature, command.metadata.actor, now);
+    checkClaims(signature, now, freshness);
     checkValue(key, signature.value, signingPayload(command, signature), `${command.type} command`);
   };
 
   /** A version 1 signature (stored events only): registered key for the actor and role, the version 1 bytes. */
-  const verifyV1 = (command: SignedCommand & { metadata: { actor: Actor } }, signature: RecordedRequestSignature): void => {
-    const key = keyFor(signature, command.metadata.actor);
+  const verifyV1 = (command: SignedCommand & { metadata: { actor: Actor } }, signature: RecordedRequestSignature, at: Date): void => {
+    const key = keyFor(signature, command.metadata.actor, at);
     checkValue(key, signature.value, signingPayloadV1(command), `${command.type} command (version 1)`);
   };
 
@@ -88,8 +122,10 @@ const checksOf = (policy: RequestSigningPolicy) => {
 export const requestVerifier = (input: RequestSigningPolicyInput): RequestVerifier => {
   const policy = parseRequestSigningPolicy(input);
   const { verify } = checksOf(policy);
+  const engineFreshness: Freshness = { maxLifetimeSeconds: policy.maxLifetimeSeconds, clockSkewSeconds: policy.clockSkewSeconds, lastInstant: 'refused' };
   const required = (command: Command): boolean =>
     !policy.exemptRoles.includes(command.metadata.actor.role) &&
+    command.metadata.actor.id !== INFRASTRUCTURE_ACTOR_ID &&
     (policy.require === 'all' || (policy.require !== 'none' && policy.require.includes(command.type)));
 
   return (command, { now }) => {
@@ -98,16 +134,19 @@ export const requestVerifier = (input: RequestSigningPolicyInput): RequestVerifi
       if (required(command)) throw badSignature(`${command.type} must be signed by ${command.metadata.actor.id}`);
       return;
     }
-    verify(command, signature, now, 'refused');
+    verify(command, signature, now, engineFreshness);
   };
 };
 
 /**
  * Re-checks the request signature recorded on a stored event (auditors, the audit trail): the event's command
  * type, data, actor, command id, correlation and causation ids against the signature in its metadata, the
- * registered keys (actor id and role) and the deployment's audience. The lifetime is judged at the event's
- * `occurredAt`, the instant the engine accepted it, so a verified event stays verified. A version 1 signature
- * (stored before version 2) is `verified` only if it verifies under the version 1 bytes.
+ * registered keys (actor id, role, and `retiredAt`: a key retired after the event still verifies it) and the
+ * deployment's audience. The lifetime is judged at the event's `occurredAt`, the instant the engine accepted it, and
+ * by the maxima any policy allows rather than today's settings (STORED), so a verified event stays verified when the
+ * policy is made stricter or a key retired. A key no longer in the policy at all is `invalid` (the status set has no
+ * other word; the reason says so): rotation retires a key rather than removing it. A version 1 signature (stored
+ * before version 2) is `verified` only if it verifies under the version 1 bytes.
  */
 export const storedSignatureCheck = (input: RequestSigningPolicyInput) => {
   const { verify, verifyV1 } = checksOf(parseRequestSigningPolicy(input));
@@ -117,8 +156,9 @@ export const storedSignatureCheck = (input: RequestSigningPolicyInput) => {
     const { actor, commandId, correlationId, causationId } = e.metadata;
     const recorded = { type: e.metadata.commandType, data: e.event.data, metadata: { actor, commandId, correlationId, causationId } };
     try {
-      if ('version' in signature) verify(recorded, signature, new Date(e.at), 'accepted');
-      else verifyV1(recorded, signature);
+      const at = new Date(e.at);
+      if ('version' in signature) verify(recorded, signature, at, STORED);
+      else verifyV1(recorded, signature, at);
       return 'verified';
     } catch (error) {
       if (isCredenceError(error, 'bad_signature')) return 'invalid';

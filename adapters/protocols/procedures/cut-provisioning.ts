@@ -1,6 +1,7 @@
 import { clientCommandId } from '../../../domain/event-ids.ts';
 import { command } from '../../../domain/commands/index.ts';
 import type { LoadedEntity } from '../../../machines/index.ts';
+import { executeForDevice } from './infrastructure-command.ts';
 import type { InfrastructureOptions } from './infrastructure-options.ts';
 
 /**
@@ -29,7 +30,7 @@ export const issuedByRemoteProvisioning = (credential: LoadedEntity, o: Infrastr
  */
 export const revokeUnprovisioned = async (o: InfrastructureOptions, credentialId: string): Promise<void> => {
   const commandId = clientCommandId('start-sweep/revoke-unprovisioned', credentialId);
-  await o.engine.execute(command('revokeCredential', { credentialId, reason: 'cessationOfOperation' }, { actor: o.actor, commandId }));
+  await executeForDevice(o.engine, command('revokeCredential', { credentialId, reason: 'cessationOfOperation' }, { actor: o.actor, commandId }));
 };
 
 /**

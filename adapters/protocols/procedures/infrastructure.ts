@@ -12,6 +12,7 @@ import { admitProvisioningRun, credentialIdInFlight, credentialIdTaken } from '.
 import { CredentialIdsInFlight } from './credential-ids-in-flight.ts';
 import { credentialById, credentialConfiguredFor, credentialOfAssociation } from './registrar-credentials.ts';
 import { ENROLMENT_SESSION_TIMEOUT_SECONDS, sweepCutKeyPairRuns } from './cut-provisioning.ts';
+import { executeForDevice } from './infrastructure-command.ts';
 import { destroyOrOwe } from './shredder.ts';
 import { openSigningKeys, type SigningKeys } from './signing-keys.ts';
 import { sweepPendingKeys } from './sweep-pending-keys.ts';
@@ -252,6 +253,6 @@ export class Infrastructure {
   }
 
   run(type: Parameters<typeof command>[0], data: Record<string, unknown>, correlationId?: string) {
-    return this.o.engine.execute(command(type, data, { actor: this.o.actor, ...(correlationId ? { correlationId } : {}) }));
+    return executeForDevice(this.o.engine, command(type, data, { actor: this.o.actor, ...(correlationId ? { correlationId } : {}) }));
   }
 }

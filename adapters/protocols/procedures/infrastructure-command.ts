@@ -1,0 +1,26 @@
+import { isCredenceError } from '../../../domain/errors.ts';
+import type { Engine } from '../../engine/index.ts';
+
+/**
+ * The request-signing policy refused a command the infrastructure records for a device (review 145): a fault of this
+ * deployment's configuration (an infrastructure actor other than `maf:infrastructure`, which no policy exempts, or a
+ * signature check that failed), never the device's. Not a `CredenceError`: the device is answered as for any server
+ * fault, not with the protocol's `bad_signature` (a failed proof of its own), and nothing of the policy reaches it;
+ * the reason stays in this error, for the service's log. Like the refusal it stands for, it appended nothing.
+ */
+export class InfrastructureCommandRefusedBySigningPolicy extends Error {
+  constructor(readonly commandType: string, refusal: string) {
+    super(`the infrastructure's ${commandType} was refused: ${refusal}`);
+    this.name = 'InfrastructureCommandRefusedBySigningPolicy';
+  }
+}
+
+/** `engine.execute` of a command the infrastructure records, a request-signing refusal made a server fault. */
+export const executeForDevice = async (engine: Engine, command: { readonly type: string }): ReturnType<Engine['execute']> => {
+  try {
+    return await engine.execute(command);
+  } catch (error) {
+    if (isCredenceError(error, 'bad_signature')) throw new InfrastructureCommandRefusedBySigningPolicy(command.type, error.message);
+    throw error;
+  }
+};
