@@ -58,7 +58,15 @@ export type Problem =
       readonly path: string;
       readonly remedy: string;
       readonly candidates?: readonly string[];
-    };
+    }
+  /**
+   * The Secure Environment that holds the service's keys cannot be used now: its token is gone or does not answer,
+   * its session was lost and could not be opened again, its PIN is locked or refused at the new login. Not the
+   * caller's fault, and nothing the operation needed was done in it: a retry succeeds once the token is back (its
+   * operator may have to act). `reason` is the rule (`token_unavailable`, `session_lost`, `pin_locked`,
+   * `device_error`, ...), `returnValue` the PKCS#11 CKR_* name when one was answered; never a PIN or key material.
+   */
+  | { readonly code: 'secure_environment_unavailable'; readonly message: string; readonly reason: string; readonly returnValue?: string };
 
 /** Why the event store could not take a write: see the `store_unavailable` problem. */
 export type StoreUnavailableReason = 'busy' | 'full';
@@ -155,6 +163,10 @@ export const storeUnavailable = (reason: StoreUnavailableReason, detail: string)
         : `the event store is full: it has no room for these events (${detail})`) +
       '; nothing was stored, retry the command with the same command id',
   });
+
+/** See the `secure_environment_unavailable` problem; `message` names the Secure Environment and the cause. */
+export const secureEnvironmentUnavailable = (reason: string, message: string, returnValue?: string): CredenceError =>
+  new CredenceError({ code: 'secure_environment_unavailable', reason, message, ...(returnValue !== undefined ? { returnValue } : {}) });
 
 /** `detail` is SQLite's own result code and fixed message; `remedy` says what mends this file (adapters know which). */
 export const damagedDatabase = (path: string, file: string, detail: string, remedy: string): CredenceError =>

@@ -3,6 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Credence, IssuingCa, LiveRuntime, PkiRevocation } from '../runtime/index.ts';
 import type { AccessControl, Principal, Role } from './auth/access-control.ts';
 import type { ServiceMetrics } from './metrics.ts';
+import type { SecureEnvironmentUnavailable } from './routes/secure-environment-readiness.ts';
 
 export type { Principal, Role };
 
@@ -43,6 +44,8 @@ export interface ServiceLimits {
   readonly sseStallMs: number;
   /** /readyz fails when a live projection is more than this many events behind. */
   readonly readyMaxLagEvents: number;
+  /** /readyz fails when a live component has been failing this long (ms); its default when absent. */
+  readonly readyMaxFailingMs?: number;
   /** Least time in which a device hello is answered (routes/device-endpoints.ts `helloFloor`); its default when absent. */
   readonly helloFloorMs?: number;
 }
@@ -66,6 +69,8 @@ export interface ServiceContext {
    * service listens on a port given as 0, the configured one).
    */
   readonly pki?: { readonly cas: readonly IssuingCa[]; readonly baseUrl: string };
+  /** Whether the service's Secure Environment can be used, for /readyz (routes/secure-environment-readiness.ts); absent: nothing to check. */
+  readonly secureEnvironmentUnavailable?: SecureEnvironmentUnavailable;
 }
 
 /** A route module: registers its routes, each with `config.access` and zod schemas for params, query, body, responses. */

@@ -32,7 +32,14 @@ const STATUS_OF: Record<Problem['code'], number> = {
   broken_history: 500,
   store_unavailable: 503,
   damaged_database: 503,
+  secure_environment_unavailable: 503,
 };
+
+/**
+ * Retry-After of a `secure_environment_unavailable`: a token that went away, a lost session or a device fault may be
+ * back at the next attempt (each operation tries one recovery); a PIN refused at a new login waits for its operator.
+ */
+const secureEnvironmentRetryAfter = (reason: string): number => (reason.startsWith('pin_') ? 60 : 5);
 
 /**
  * Retry-After of a `store_unavailable`: the write lock another process holds is for one transaction, already waited
@@ -62,6 +69,21 @@ const fromCredenceError = (problem: Problem): Mapped => {
   // Nothing was stored and the command id makes a retry safe: say when to retry.
   if (problem.code === 'store_unavailable') {
     return { status: 503, code, detail: message, extensions: rest, headers: { 'retry-after': String(STORE_RETRY_AFTER_SECONDS[problem.reason]) } };
+  }
+  // Not the caller's request (review 144: it was a 400 `validation` naming `body.token`): the reason and the PKCS#11
+  // return value, never the token's label (in the message, which the log has).
+  if (problem.code === 'secure_environment_unavailable') {
+    const { reason, returnValue } = problem;
+    const answered = returnValue !== undefined ? `, ${returnValue}` : '';
+    return {
+      status: 503,
+      code,
+      detail:
+        `the service's Secure Environment cannot be used now (${reason}${answered}): retry later, a command with the same commandId ` +
+        "(it is stored at most once); its operator may have to act (the service's log says why)",
+      extensions: { reason, ...(returnValue !== undefined ? { returnValue } : {}) },
+      headers: { 'retry-after': String(secureEnvironmentRetryAfter(reason)) },
+    };
   }
   // What mends the file is the operator's to do, and the log says it with the file's path; the caller learns which
   // file.

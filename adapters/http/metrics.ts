@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EntityCacheStats } from '../engine/index.ts';
-import type { ComponentStatus } from '../runtime/index.ts';
+import type { ComponentFailing, ComponentStatus } from '../runtime/index.ts';
 import { droppedLogLines } from './log-destination.ts';
 
 export interface ServiceMetrics {
@@ -26,6 +26,11 @@ export interface MetricsSources {
    * flood of scrapes costs one read of the store's head per period, not one per scrape.
    */
   readonly componentsCacheMs?: number;
+  /**
+   * Each live component and since when it has been failing (the live runtime's `failing()`, kept in memory): said
+   * whether or not the store answers.
+   */
+  readonly failing?: () => readonly ComponentFailing[];
   /** The clock of that cache, in ms (tests). */
   readonly now?: () => number;
   /** The engine's entity cache (size, bound, hit rate; issue 15 item 3), read when scraped. */
@@ -44,6 +49,14 @@ export interface MetricsSources {
 }
 
 const COMPONENTS_CACHE_MS = 1_000;
+/** A read of the store's head slower than this counts as the store down, as /readyz counts it (routes/health.ts). */
+const STORE_READ_TIMEOUT_MS = 2_000;
+
+const withTimeout = <T>(read: () => Promise<T>, ms: number): (() => Promise<T>) => () =>
+  new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('timed out')), ms);
+    read().then(resolve, reject).finally(() => clearTimeout(timer));
+  });
 
 /**
  * `read`, its answer shared by every call within `ttlMs` of it (a read in flight included); a failed read is not
@@ -126,9 +139,18 @@ export const createServiceMetrics = (sources: MetricsSources = {}): ServiceMetri
     },
   });
   const sseEvents = new Counter({ name: 'credence_sse_events_total', help: 'Events delivered over server-sent event streams', registers: [registry] });
+  const now = sources.now ?? Date.now;
   const components =
-    sources.components === undefined ? undefined : sharedFor(sources.components, sources.componentsCacheMs ?? COMPONENTS_CACHE_MS, sources.now ?? Date.now);
-  /** A gauge per live component, set from the shared status read when scraped. */
+    sources.components === undefined
+      ? undefined
+      : sharedFor(withTimeout(sources.components, STORE_READ_TIMEOUT_MS), sources.componentsCacheMs ?? COMPONENTS_CACHE_MS, now);
+  /** The shared status read, or undefined when the store's head cannot be read. */
+  const componentsOrNone = async (): Promise<readonly ComponentStatus[] | undefined> => components?.().catch(() => undefined);
+  /**
+   * A gauge per live component, set from the shared status read when scraped. Left without samples when the store's
+   * head cannot be read (`credence_store_up` 0): a collect that throws fails the whole scrape, and every other metric
+   * went missing exactly during a store outage (review 144).
+   */
   const componentGauge = (name: string, help: string, valueOf: (c: ComponentStatus) => number): void => {
     new Gauge({
       name,
@@ -138,12 +160,49 @@ export const createServiceMetrics = (sources: MetricsSources = {}): ServiceMetri
       async collect() {
         if (components === undefined) return;
         this.reset();
-        for (const c of await components()) this.set({ component: c.name }, valueOf(c));
+        for (const c of (await componentsOrNone()) ?? []) this.set({ component: c.name }, valueOf(c));
       },
     });
   };
   componentGauge('credence_projection_lag_events', 'Events between the head of the store and what each live component has handled', (c) => c.eventsBehind);
   componentGauge('credence_projection_lag_seconds', 'Age of the oldest event a live component has not handled yet', (c) => c.secondsBehind);
+  if (components !== undefined) {
+    new Gauge({
+      name: 'credence_store_up',
+      help: `1 when the event store's head could be read for this scrape (within ${STORE_READ_TIMEOUT_MS / 1000} s), 0 when not (the lag gauges are then left out)`,
+      registers: [registry],
+      async collect() {
+        this.set((await componentsOrNone()) === undefined ? 0 : 1);
+      },
+    });
+  }
+  const { failing } = sources;
+  if (failing !== undefined) {
+    // Label values: the live components' names, a fixed set.
+    const failingGauge = (name: string, help: string, valueOf: (since: number | undefined, at: number) => number): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['component'] as const,
+        registers: [registry],
+        collect() {
+          this.reset();
+          const at = now();
+          for (const c of failing()) this.set({ component: c.name }, valueOf(c.since, at));
+        },
+      });
+    };
+    failingGauge(
+      'credence_component_failing',
+      "1 while a live component's attempts fail (its last one failed; it is retried with a back-off), 0 once one went through",
+      (since) => (since === undefined ? 0 : 1),
+    );
+    failingGauge(
+      'credence_component_failing_seconds',
+      "Seconds since a live component's current run of failed attempts began, 0 when it is not failing",
+      (since, at) => (since === undefined ? 0 : Math.max(0, (at - since) / 1000)),
+    );
+  }
   const { entityCache } = sources;
   if (entityCache !== undefined) {
     /** A gauge read from the engine's cache statistics when scraped (counters included: they only grow). */
@@ -159,9 +218,26 @@ export const createServiceMetrics = (sources: MetricsSources = {}): ServiceMetri
     cacheGauge('credence_entity_cache_bytes', 'Estimated bytes of the snapshots held', (c) => c.bytes);
     cacheGauge('credence_entity_cache_max_bytes', 'The bound on those bytes', (c) => c.maxBytes);
   }
-  /** A gauge of one number a source reads when scraped, when the service has that source. */
+  /**
+   * A gauge of one number a source reads when scraped, when the service has that source: NaN when the read fails (a
+   * read model locked or damaged), rather than the whole scrape failing with it.
+   */
   const readGauge = (name: string, help: string, read: (() => number) | undefined): void => {
-    if (read !== undefined) new Gauge({ name, help, registers: [registry], collect() { this.set(read()); } });
+    if (read === undefined) return;
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        let value = Number.NaN;
+        try {
+          value = read();
+        } catch {
+          // Left NaN: the service's log and GET /v1/projections say what fails.
+        }
+        this.set(value);
+      },
+    });
   };
   readGauge(
     'credence_keys_owed_destruction',

@@ -34,6 +34,7 @@ import { routeMediaTypes } from './route-media-types.ts';
  * | store_unavailable (busy, full, unreachable, timeout, not_leader) | 503 | reason; Retry-After   |
  * | damaged_database (SQLite corruption)   | 503    | file (never its path); no Retry-After         |
  * | file_locked (another process's lock)   | 503    | file (never its path); Retry-After            |
+ * | secure_environment_unavailable (HSM)   | 503    | reason, returnValue; Retry-After              |
  * | transparency_log_of_another_log        | 503    | no Retry-After (a command; a proof: reason)   |
  *
  * bad_signature is 422, not 401: the bearer token was good; what failed is a signature inside the body (SER-016),
@@ -106,6 +107,7 @@ const TITLE_OF: Record<string, string> = {
   store_unavailable: 'Event store unavailable',
   damaged_database: 'Damaged database',
   file_locked: 'File locked',
+  secure_environment_unavailable: 'Secure Environment unavailable',
   payload_too_large: 'Payload too large',
   uri_too_long: 'URI too long',
   unsupported_media_type: 'Unsupported media type',

@@ -16,6 +16,9 @@ export const HELLO_FLOOR_DEFAULT_MS = 50;
  */
 export const DEVICE_BODY_LIMIT_DEFAULT_BYTES = 128 * 1024;
 
+/** How long a live component may fail before /readyz answers 503 `component`, by default. */
+export const READY_MAX_FAILING_DEFAULT_MS = 60_000;
+
 /** Bounds of the service (SER-001). Every one can be set small, so tests can reach it. */
 export const ServiceLimitsConfig = z.strictObject({
   /** Largest request body; more is 413 before it is parsed. */
@@ -44,6 +47,12 @@ export const ServiceLimitsConfig = z.strictObject({
   sseHighWaterBytes: int(1, 256 * MIB).default(MIB),
   sseStallMs: int(1, 3_600_000).default(10_000),
   readyMaxLagEvents: int(0, Number.MAX_SAFE_INTEGER).default(1_000),
+  /**
+   * /readyz fails once a live component has been failing this long without an attempt going through (routes/health.ts):
+   * longer than a store blip or a held lock costs in retries (0.25 s doubling, live-timing.ts), so one failed attempt
+   * does not flip readiness; 0: at its first failure.
+   */
+  readyMaxFailingMs: int(0, 86_400_000).default(READY_MAX_FAILING_DEFAULT_MS),
   /** Requests per window for one authenticated subject, and for one source address without a token. */
   rateLimitPerPrincipal: int(1, 10_000_000).default(6_000),
   rateLimitPerAddress: int(1, 10_000_000).default(1_200),

@@ -40,6 +40,7 @@ import { warnKeysDestroyedOfLiveEntities } from './keys-destroyed-of-live-entiti
 import { buildProbeServer } from './probe-server.ts';
 import { startPkiPublisher } from './pki-publisher.ts';
 import { warnReadModelRebuilds } from './read-model-rebuilds.ts';
+import { secureEnvironmentReadiness } from './routes/secure-environment-readiness.ts';
 import { buildServer } from './server.ts';
 import { createShutdown } from './shutdown.ts';
 import { StoppedBeforeServing } from './stopped-before-serving.ts';
@@ -175,6 +176,7 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     const { shredder } = credence;
     const metrics = createServiceMetrics({
       components: () => live.status(),
+      failing: () => live.failing?.() ?? [],
       entityCache: () => credence.engine.cacheStats(),
       ...(shredder !== undefined ? { keysOwed: () => shredder.owed().length } : {}),
       deadLetters: () => deadLetterCount(credence.readModels),
@@ -189,7 +191,18 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     setMaxListeners(0, shutdown.signal);
     const pkiRevocation: NonNullable<ServiceContext['pkiRevocation']> = { current: undefined };
     const pki = { cas, get baseUrl() { return publicUrl; } };
-    const context: ServiceContext = { credence, live, access, metrics, limits: config.limits, shutdown: shutdown.signal, pkiRevocation, pki };
+    const seReadiness = secureEnvironmentReadiness(se);
+    const context: ServiceContext = {
+      credence,
+      live,
+      access,
+      metrics,
+      limits: config.limits,
+      shutdown: shutdown.signal,
+      pkiRevocation,
+      pki,
+      ...(seReadiness !== undefined ? { secureEnvironmentUnavailable: seReadiness } : {}),
+    };
     app = await buildServer({
       context,
       config,

@@ -65,7 +65,7 @@ export type { PublishedRevocation } from '../driven/pki/published-revocations.ts
 export { loadIssuingCas } from '../driven/pki/index.ts';
 export type { IssuingCa } from '../../domain/x509/issuing-ca.ts';
 export type { PkiRevocation, PkiRevocationOptions } from './pki-revocation.ts';
-export type { ComponentStatus, LiveOptions, LiveRuntime } from './live-runtime.ts';
+export type { ComponentFailing, ComponentStatus, LiveOptions, LiveRuntime } from './live-runtime.ts';
 
 // The service's data folder: its Secure Environment and who may call the API (issue 12).
 export { lockDataFolder, openDataFolderSecureEnvironment, openServiceSecureEnvironment, SERVICE_LOCK_FILE, systemRandom } from './data-folder.ts';

@@ -27,8 +27,12 @@ export interface Follower {
   failures: number;
   retryAt: number;
   error: string | undefined;
+  /** When the passes' current run of failures began (epoch ms): /readyz tells one failed attempt from a stuck component. */
+  errorSince: number | undefined;
   /** The wall-clock work of the same component (the expiry tick, a rotation tick, a checkpoint signature). */
   timedError: string | undefined;
+  /** When `timedError` was first said in its current run (epoch ms). */
+  timedErrorSince: number | undefined;
 }
 
 const follower = (name: string, file: string, component: Pick<Follower, 'pass' | 'feed' | 'position'>): Follower => ({
@@ -43,7 +47,9 @@ const follower = (name: string, file: string, component: Pick<Follower, 'pass' |
   failures: 0,
   retryAt: 0,
   error: undefined,
+  errorSince: undefined,
   timedError: undefined,
+  timedErrorSince: undefined,
 });
 
 /**

@@ -57,6 +57,7 @@ export const runPasses = async (f: Follower, { store, coalesceMs, started, recen
         f.fed = true;
       }
       f.error = undefined;
+      f.errorSince = undefined;
       f.failures = 0;
       const headAtStart = startHead();
       if (headAtStart === undefined || (f.handledThrough !== undefined && f.handledThrough >= headAtStart)) backlogs.delete(f);
@@ -66,6 +67,7 @@ export const runPasses = async (f: Follower, { store, coalesceMs, started, recen
       f.fed = false;
       f.failures++;
       f.error = messageOf(error);
+      f.errorSince ??= Date.now();
       f.retryAt = Date.now() + backoffMs(f.failures);
       report(f.name, error);
       return;

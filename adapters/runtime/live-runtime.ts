@@ -12,6 +12,13 @@ export interface ComponentStatus {
   readonly error?: string;
 }
 
+/** A live component and since when it has been failing. */
+export interface ComponentFailing {
+  readonly name: string;
+  /** When its current run of failed attempts began (epoch ms); undefined once an attempt went through. */
+  readonly since: number | undefined;
+}
+
 export interface LiveOptions {
   /** How often the expiry scheduler, pseudonym rotation and the shredder's retries run on the wall clock (default 1000 ms). */
   readonly tickMs?: number;
@@ -43,6 +50,12 @@ export interface LiveRuntime {
   /** Stops following and timers, waits for handlers in flight, flushes checkpoints (a signed transparency checkpoint). */
   stop(): Promise<void>;
   status(): Promise<readonly ComponentStatus[]>;
+  /**
+   * Each component and when its current run of failed attempts began (epoch ms; undefined: its last attempt went
+   * through). Kept in memory, no read of the store: /metrics and /readyz say it during a store outage too.
+   * Optional for a stand-in runtime (tests); the live runtime has it.
+   */
+  failing?(): readonly ComponentFailing[];
   /** The largest lag over all components, or over those named, cheap (kept current while following). */
   lag(components?: readonly string[]): { readonly eventsBehind: number; readonly secondsBehind: number };
   /**

@@ -11,6 +11,9 @@ import { backoffMs, liveTimings, LOCK_WAIT_MS, pause, WAITED_MS } from './live-t
 import { CaughtUpWaiters, isCaughtUp } from './live-waiters.ts';
 import type { Credence } from './credence.ts';
 
+/** The earlier of two instants, either unknown. */
+const earlier = (a: number | undefined, b: number | undefined): number | undefined => (a === undefined ? b : b === undefined ? a : Math.min(a, b));
+
 /**
  * The live runtime (issue 12). One subscription to the store delivers what was appended; each component then
  * handles it, one pass at a time, with appends made during a pass folded into one more pass. A pass is fed the
@@ -122,10 +125,18 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
     const f = byName.get(name);
     try {
       await work();
-      if (f !== undefined) f.timedError = stillWrong();
+      if (f !== undefined) {
+        f.timedError = stillWrong();
+        // A debt the round went through with (keys owed, retried with a back-off of up to an hour) is not a failing
+        // component: credence_keys_owed_destruction says it, and it must not keep the service unready (/readyz).
+        f.timedErrorSince = undefined;
+      }
     } catch (thrown) {
       const error = f === undefined ? thrown : namingLockedFile(thrown, f.file);
-      if (f !== undefined) f.timedError = messageOf(error);
+      if (f !== undefined) {
+        f.timedError = messageOf(error);
+        f.timedErrorSince ??= Date.now();
+      }
       report(name, error);
     }
   };
@@ -261,6 +272,9 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
       }
       return components;
     },
+
+    // The subscription is left out: the tick moves everything without it, and its error is cleared by an event only.
+    failing: () => followers.map((f) => ({ name: f.name, since: earlier(f.errorSince, f.timedErrorSince) })),
 
     lag(components) {
       const now = Date.now();

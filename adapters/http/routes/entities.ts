@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { notFound, validationError } from '../../../domain/errors.ts';
-import { EntityKind } from '../../../domain/streams.ts';
+import { ENTITY_KINDS, EntityKind } from '../../../domain/streams.ts';
+import { MACHINES } from '../../../machines/index.ts';
 import { timeline, timelinePage, stateAt } from '../../../projections/audit/index.ts';
 import { listEntities, type EntityRow } from '../../../projections/entities/index.ts';
 import { ACCESS } from '../auth/roles.ts';
@@ -11,6 +12,23 @@ import { hasResolved, refuseUnlessResolved } from './pseudonym-reads.ts';
 import { DecimalString, getEntityRoute, mustExist, PageCursor, readYourWritesInto, toWire, Verdict } from './wire.ts';
 
 const MAX_PAGE = 500;
+
+/** The states of the kind's machine: what `state` may name with that `kind`. */
+const statesOf = (kind: EntityKind): readonly string[] => Object.keys(MACHINES[kind].root.states);
+/** What `state` may name without a `kind`: a state of any machine. */
+const ANY_STATE = [...new Set(ENTITY_KINDS.flatMap(statesOf))].sort();
+
+/**
+ * Refuses a state no machine of `kind` has (of any kind, without one): a misspelt filter matched nothing and was
+ * answered as an empty list, as if no entity were in that state (review 144).
+ */
+const refuseUnknownState = (kind: EntityKind | undefined, state: string | undefined): void => {
+  if (state === undefined) return;
+  const states = kind === undefined ? ANY_STATE : statesOf(kind);
+  if (states.includes(state)) return;
+  const of = kind === undefined ? 'of any entity' : `of a ${kind}`;
+  throw validationError([{ path: 'query.state', rule: 'unknown_state', message: `not a state ${of}: give one of ${states.join(', ')}` }], 'query');
+};
 
 const Context = z.record(z.string(), z.unknown()).describe("the machine's context (times in epoch ms)");
 
@@ -106,7 +124,14 @@ export const entityRoutes: RouteModule = (app, context) => {
       tags: ['entities'],
       querystring: z.strictObject({
         kind: EntityKind.optional(),
-        state: z.string().min(1).max(64).regex(/^[A-Za-z]+$/, 'a state name, e.g. revoked').optional(),
+        state: z
+          .string()
+          .min(1)
+          .max(64)
+          .regex(/^[A-Za-z]+$/, 'a state name, e.g. revoked')
+          .meta({ enum: ANY_STATE })
+          .describe("a state of the machine of `kind` (of any kind without one); another is refused (400 `unknown_state`)")
+          .optional(),
         limit: QueryWholeNumberOr(1, MAX_PAGE, 50),
         cursor: z.string().min(1).max(512).optional(),
       }),
@@ -114,6 +139,7 @@ export const entityRoutes: RouteModule = (app, context) => {
     },
     handler: async (request, reply) => {
       const { kind, state, limit, cursor } = request.query;
+      refuseUnknownState(kind, state);
       // As the timeline and the dependents do: wait briefly for the read model, then say how far behind it answers
       // (found in review: a revoked credential was listed live, with nothing saying the list was behind).
       await readYourWritesInto(context, reply, ['entities']);

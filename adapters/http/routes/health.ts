@@ -1,6 +1,8 @@
 import { z } from 'zod';
-import type { RouteModule } from '../context.ts';
+import type { RouteModule, ServiceContext } from '../context.ts';
 import { HttpProblem } from '../problems.ts';
+import { secureEnvironmentUnready } from './secure-environment-readiness.ts';
+import { READY_MAX_FAILING_DEFAULT_MS } from '../service-limits-config.ts';
 
 const NOT_READY_RETRY_SECONDS = 5;
 const STORE_PROBE_TIMEOUT_MS = 2_000;
@@ -13,6 +15,21 @@ const withTimeout = <T>(promise: Promise<T>, ms: number): Promise<T> =>
     const timer = setTimeout(() => reject(new Error('timed out')), ms);
     promise.then(resolve, reject).finally(() => clearTimeout(timer));
   });
+
+/**
+ * The live component failing longest, when that is past `readyMaxFailingMs`. Its run of failures is counted from its
+ * first failed attempt and ends at one that goes through: an attempt failing now and then (a store blip, a lock held
+ * a moment) is retried within a second and never gets near the bound. Wall-clock ms, as the runtime records them.
+ */
+const failingTooLong = (context: ServiceContext): { readonly name: string; readonly seconds: number } | undefined => {
+  const bound = context.limits.readyMaxFailingMs ?? READY_MAX_FAILING_DEFAULT_MS;
+  const now = Date.now();
+  let longest: { readonly name: string; readonly since: number } | undefined;
+  for (const { name, since } of context.live.failing?.() ?? []) {
+    if (since !== undefined && now - since >= bound && (longest === undefined || since < longest.since)) longest = { name, since };
+  }
+  return longest === undefined ? undefined : { name: longest.name, seconds: Math.floor((now - longest.since) / 1000) };
+};
 
 /**
  * No store position: this answer is public, and a head polled by a stranger showed the log grow, every command, the
@@ -45,7 +62,8 @@ export interface HealthOptions {
  * cost) each have a per-address rate limit of their own (the API's budget, in a bucket apart from the API requests),
  * which a scraper or a probe stays far below and a flood from one address meets at once (found in review: a flood
  * of /metrics shed the operators' requests). /readyz answers when
- * the store answers and the live projections are within `readyMaxLagEvents` of its head. The options are what only the
+ * the store answers, no live component has been failing for `readyMaxFailingMs` and the live projections are within
+ * `readyMaxLagEvents` of its head. The options are what only the
  * starting process knows (the probe port's).
  */
 export const healthRoutesWith = (options: HealthOptions): RouteModule => (app, context) => {
@@ -65,12 +83,15 @@ export const healthRoutesWith = (options: HealthOptions): RouteModule => (app, c
       config: { access: 'public', rateLimit: {} },
       schema: { summary: 'Readiness: the store is reachable and projection lag is under the bound', tags: ['service'], response: { 200: Ready } },
     },
-    async () => {
+    async (request) => {
       try {
         await withTimeout(context.credence.store.headPosition(), STORE_PROBE_TIMEOUT_MS);
       } catch {
         throw notReady('store', 'the event store does not answer');
       }
+      // Review 144: a token gone or a PIN locked failed every request that needs a key while the service said ready.
+      const unusable = await secureEnvironmentUnready(context.secureEnvironmentUnavailable, request.log);
+      if (unusable !== undefined) throw notReady('secure_environment', unusable.detail, unusable.extensions);
       // No count: this answer is public, and the API port does not listen until the first pass ends (/metrics has the lag).
       if (options.catchingUp?.() === true) throw notReady('catch_up', 'the service is catching up with the event store (first start, or read models rebuilt) and serves no API yet');
       // Stopped until the operator acts, whatever the lag: commands are refused meanwhile (commands-wait-for-the-log.ts).
@@ -93,6 +114,16 @@ export const healthRoutesWith = (options: HealthOptions): RouteModule => (app, c
         throw notReady(
           'checkpoint_witness_unkept',
           "the latest checkpoint could not be written to the checkpoint witness: until it is, a restart is not held to it (the service's log says why)",
+        );
+      }
+      // Whatever the lag: a failing cascade stops revocations propagating long before 1,000 events pile up (review 144).
+      // The component's error is for a token (GET /v1/projections) and the service's log: it may name a file.
+      const failing = failingTooLong(context);
+      if (failing !== undefined) {
+        throw notReady(
+          'component',
+          `the live component ${failing.name} has been failing for ${failing.seconds} s: GET /v1/projections and the service's log say why`,
+          { component: failing.name },
         );
       }
       const lag = context.live.lag();

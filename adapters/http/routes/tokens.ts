@@ -57,6 +57,14 @@ const ListQuery = z.strictObject({
  */
 export const tokenRoutes: RouteModule = (app, context) => {
   const { access } = context;
+  const IssueBody = z.strictObject({
+    subject: TokenSubject,
+    role: RoleSchema,
+    ttl: Ttl(access.maxTtlSeconds).describe('Lifetime: seconds, or a count with s, m, h or d (e.g. "24h")'),
+    scope: TokenScope.optional().describe("An integrator's: `subscriptions` (M2M-Sub-IDs) and/or `appIds`; absent: the whole fleet"),
+  });
+  /** Whether a refusal's path names a member of the issue request's body (then said as the body's). */
+  const fromBody = (path: string): boolean => Object.hasOwn(IssueBody.shape, path.split('.')[0] ?? '');
 
   app.post(
     '/v1/tokens',
@@ -72,12 +80,7 @@ export const tokenRoutes: RouteModule = (app, context) => {
           `applications (at most ${MAX_SCOPE_ENTRIES} of each). \`body.scope\` is refused on another role (rule \`scope_integrator_only\`) ` +
           'and when it names nothing (rule `empty_scope`); nothing is recorded then either.',
         tags: ['access'],
-        body: z.strictObject({
-          subject: TokenSubject,
-          role: RoleSchema,
-          ttl: Ttl(access.maxTtlSeconds).describe('Lifetime: seconds, or a count with s, m, h or d (e.g. "24h")'),
-          scope: TokenScope.optional().describe("An integrator's: `subscriptions` (M2M-Sub-IDs) and/or `appIds`; absent: the whole fleet"),
-        }),
+        body: IssueBody,
         response: { 201: IssuedToken },
       },
     },
@@ -90,9 +93,10 @@ export const tokenRoutes: RouteModule = (app, context) => {
         .catch((error: unknown) => {
           // The caller's token was revoked while its request was read: nothing was issued.
           if (isCredenceError(error, 'unauthorised') && error.problem.code === 'unauthorised') throw unauthenticated(error.problem.reason);
-          // The request's fields, named as the body's (the lifetime checked against the caller's own token).
+          // The request's fields, named as the body's (the lifetime checked against the caller's own token); a path
+          // the body did not produce (`access.db: signingKey`, a Secure Environment's) as it is (review 144).
           if (!isCredenceError(error, 'validation') || error.problem.code !== 'validation') throw error;
-          throw validationError(error.problem.issues.map((i) => ({ ...i, path: `body.${i.path}` })), 'token request');
+          throw validationError(error.problem.issues.map((i) => (fromBody(i.path) ? { ...i, path: `body.${i.path}` } : i)), 'token request');
         });
       request.log.info({ tokenId: issued.tokenId, subject, role, scoped: scope !== undefined }, 'token issued');
       return reply

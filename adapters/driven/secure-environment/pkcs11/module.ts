@@ -1,7 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type * as Pkcs11js from 'pkcs11js';
-import { validationError, type CredenceError } from '../../../../domain/errors.ts';
+import { secureEnvironmentUnavailable, validationError, type CredenceError } from '../../../../domain/errors.ts';
 import type { Pkcs11Uri } from './uri.ts';
 
 /**
@@ -27,6 +27,15 @@ export type Pkcs11EcdhParameters = Pkcs11js.ECDH1;
 
 const SUBJECT = 'PKCS#11 Secure Environment';
 export const pkcs11Problem = (path: string, rule: string, message: string): CredenceError => validationError([{ path, rule, message }], SUBJECT);
+
+/**
+ * The token cannot be used now (gone, session lost and not reopened, PIN locked or refused at a new login, device
+ * error): `secure_environment_unavailable`, the service's condition and not the caller's input (review 144: it was a
+ * `validation` refusal, answered 400 and never retried). `message` names the token; the first CKR_* in it is the
+ * problem's `returnValue`.
+ */
+export const pkcs11Unavailable = (rule: string, message: string): CredenceError =>
+  secureEnvironmentUnavailable(rule, message, /CKR_[A-Z0-9_]+/.exec(message)?.[0]);
 
 /** The token lacks a mechanism an operation needs (or Credence does not use it without `x-derivation=host`). */
 export const mechanismUnsupported = (mechanism: string, why: string): CredenceError =>

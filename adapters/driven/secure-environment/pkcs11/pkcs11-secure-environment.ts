@@ -1,4 +1,4 @@
-import { validationError } from '../../../../domain/errors.ts';
+import { isCredenceError, validationError, type CredenceError } from '../../../../domain/errors.ts';
 import { isValidAgreementPublicKey, sharedSecret } from '../../../../domain/crypto/agreement.ts';
 import { toBase64url } from '../../../../domain/crypto/base64url.ts';
 import { assertBytes } from '../../../../domain/crypto/bytes.ts';
@@ -108,6 +108,22 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
   /** Closes the session (its ephemeral keys go with it) and finalises the module when nothing else uses it. */
   close(): void {
     this.#live.close();
+  }
+
+  /**
+   * Why the token cannot be used now (`secure_environment_unavailable`), or undefined when it serves: readiness
+   * (GET /readyz). The check a key lookup makes (C_GetTokenInfo, C_GetSessionInfo); a lost session gets the one
+   * recovery an operation would make, so a token that came back is found again without an operation, which a
+   * service taken out of its load balancer would never get. Bounded as every recovery: two attempts, no loop.
+   */
+  async unavailable(): Promise<CredenceError | undefined> {
+    try {
+      this.#live.recovering(() => this.#token.confirmServing());
+      return undefined;
+    } catch (error) {
+      if (isCredenceError(error, 'secure_environment_unavailable')) return error;
+      throw error;
+    }
   }
 
   forOwner(owner: string): OwnedSecureEnvironment {

@@ -1,5 +1,5 @@
 import { CredenceError } from '../../../../domain/errors.ts';
-import { ckr, MAYBE_GONE, mechanismUnsupported, OBJECT_GONE, pkcs11js, pkcs11Problem, SESSION_LOST, type Pkcs11Template } from './module.ts';
+import { ckr, MAYBE_GONE, mechanismUnsupported, OBJECT_GONE, pkcs11js, pkcs11Problem, pkcs11Unavailable, SESSION_LOST, type Pkcs11Template } from './module.ts';
 
 /** What a token answers to a key template it will not make, e.g. a CKA_LABEL longer than it allows. */
 const TEMPLATE_REFUSED: ReadonlySet<string> = new Set(['CKR_ATTRIBUTE_VALUE_INVALID', 'CKR_TEMPLATE_INCONSISTENT', 'CKR_ATTRIBUTE_TYPE_INVALID']);
@@ -13,11 +13,30 @@ const PIN_RULES: ReadonlySet<string> = new Set([
   'pin_incorrect', 'pin_locked', 'pin_final_try', 'pin_file', 'pin_present', 'pin_length', 'pin_characters', 'pin_expired', 'pin_invalid',
   'pin_unverified',
 ]);
-const ruleOf = (error: unknown): string | undefined =>
-  error instanceof CredenceError && error.problem.code === 'validation' ? error.problem.issues[0]?.rule : undefined;
+/** The rule of one of our refusals: a `validation` issue's, or the reason the token is unavailable. */
+const ruleOf = (error: unknown): string | undefined => {
+  if (!(error instanceof CredenceError)) return undefined;
+  const { problem } = error;
+  if (problem.code === 'validation') return problem.issues[0]?.rule;
+  return problem.code === 'secure_environment_unavailable' ? problem.reason : undefined;
+};
 export const isPinRefusal = (error: unknown): boolean => PIN_RULES.has(ruleOf(error) ?? '');
 export const reasonOf = (error: unknown): string =>
-  error instanceof CredenceError && error.problem.code === 'validation' ? (error.problem.issues[0]?.message ?? error.message) : (ckr(error) ?? (error as Error).message);
+  error instanceof CredenceError && error.problem.code === 'validation'
+    ? (error.problem.issues[0]?.message ?? error.message)
+    : error instanceof CredenceError
+      ? error.message
+      : (ckr(error) ?? (error as Error).message);
+
+/**
+ * A PIN refused at a login after the Secure Environment opened (a recovery's): the token cannot be used until its
+ * operator acts (a locked PIN reset, the PIN's source mended), which is the service's condition, not a caller's.
+ */
+export const pinRefusedAtRecovery = (error: unknown, label: string): CredenceError =>
+  pkcs11Unavailable(ruleOf(error) ?? 'login', `token "${label}" could not be logged in to again: ${reasonOf(error)}`);
+
+/** Faults the token reports of itself while the session still serves (PKCS#11 v2.40 §5.1): retried later, not refused. */
+const DEVICE_FAULT: ReadonlySet<string> = new Set(['CKR_DEVICE_ERROR', 'CKR_DEVICE_MEMORY', 'CKR_GENERAL_ERROR']);
 
 /** The session (or the device under it) is gone; the Secure Environment reopens it once and retries (docs/hsm.md). */
 export const isSessionLost = (error: unknown): boolean => ruleOf(error) === 'session_lost';
@@ -40,7 +59,8 @@ export const opening = <T>(step: string, work: () => T): T => {
  * A vendor error out of PKCS#11 calls on a session, as the error to throw (token-session.ts `run`): ours and
  * programming mistakes as they are; a lost session (SESSION_LOST, or a device that no longer answers: `serves()`
  * false) as `lost(detail)`; a key object gone, a mechanism refused, a template refused (`creating`: the template of
- * the object the calls make) each named; any other CKR_* a typed `token_error` naming the function and the value.
+ * the object the calls make) each named; a fault the device reports of itself (DEVICE_FAULT) `device_error`, which
+ * is `secure_environment_unavailable`; any other CKR_* a typed `token_error` naming the function and the value.
  */
 export const callError = (error: unknown, creating: Pkcs11Template | undefined, serves: () => boolean, lost: (detail: string) => CredenceError): unknown => {
   if (error instanceof CredenceError || error instanceof TypeError) return error;
@@ -54,5 +74,6 @@ export const callError = (error: unknown, creating: Pkcs11Template | undefined, 
   }
   if (code === 'CKR_MECHANISM_INVALID') return mechanismUnsupported('(token)', 'the token refused a mechanism (CKR_MECHANISM_INVALID)');
   if (code !== undefined && creating !== undefined && TEMPLATE_REFUSED.has(code)) return templateRefused(method, code, creating);
+  if (code !== undefined && DEVICE_FAULT.has(code)) return pkcs11Unavailable('device_error', `${method} failed: ${code}: the token reports a fault of its own`);
   return pkcs11Problem('token', 'token_error', `${method} failed: ${code ?? (error as Error).message}`);
 };

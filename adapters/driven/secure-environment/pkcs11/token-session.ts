@@ -7,6 +7,7 @@ import {
   mechanismUnsupported,
   pkcs11js,
   pkcs11Problem,
+  pkcs11Unavailable,
   SESSION_LOST,
   tokenStillServes,
   type Pkcs11,
@@ -15,7 +16,7 @@ import {
 } from './module.ts';
 import type { PinSupply } from './pin-source.ts';
 import { acquireModule, joinModule, reinitialiseModule, releaseModule, type ModuleMember } from './shared-module.ts';
-import { callError, isPinRefusal, opening, reasonOf } from './token-errors.ts';
+import { callError, isPinRefusal, opening, pinRefusedAtRecovery, reasonOf } from './token-errors.ts';
 import { logIn } from './token-login.ts';
 import type { Pkcs11Uri } from './uri.ts';
 import { holdsSessionObjects } from './token-objects.ts';
@@ -95,16 +96,15 @@ export class TokenSession implements ModuleMember {
     this.#selection = { ...this.#selection, serial };
   }
 
-  /** The `session_lost` refusal, naming the token (never the PIN). */
+  /** `session_lost` (secure_environment_unavailable), naming the token (never the PIN). */
   lost(detail: string): CredenceError {
-    return pkcs11Problem('token', 'session_lost', `the session with token "${this.#selection.label}" was lost: ${detail}`);
+    return pkcs11Unavailable('session_lost', `the session with token "${this.#selection.label}" was lost: ${detail}`);
   }
 
-  /** The `token_unavailable` refusal after a recovery failed: the token is named, the cause given, no PIN. */
+  /** `token_unavailable` (secure_environment_unavailable) after a recovery failed: the token named, the cause given, no PIN. */
   unavailable(error: unknown, why?: unknown): CredenceError {
     const because = why === undefined ? '' : `; ${reasonOf(why)}`;
-    return pkcs11Problem(
-      'token',
+    return pkcs11Unavailable(
       'token_unavailable',
       `token "${this.#selection.label}" is unavailable: ${reasonOf(error)}${because}; the next operation tries to reopen it once more (docs/hsm.md)`,
     );
@@ -115,7 +115,8 @@ export class TokenSession implements ModuleMember {
    * after C_Finalize and C_Initialize of the module (a module finalised under us, a restarted device, a token that
    * is back), coordinated with the other Secure Environments on the module (shared-module.ts: not while one of
    * them has session objects in use; they reopen their sessions with it). Bounded: at most two attempts, no loop.
-   * Throws `token_unavailable` naming both causes (or the PIN's own refusal).
+   * Throws `token_unavailable` naming both causes, or the PIN's own refusal: either is secure_environment_unavailable
+   * (a login refused now is the operator's to mend, never the caller's).
    */
   reopen(): void {
     if (this.#closed) throw pkcs11Problem('session', 'open', 'this PKCS#11 Secure Environment is closed');
@@ -134,7 +135,7 @@ export class TokenSession implements ModuleMember {
       this.#attach();
       return;
     } catch (error) {
-      if (isPinRefusal(error)) throw error;
+      if (isPinRefusal(error)) throw pinRefusedAtRecovery(error, this.#selection.label);
       first = error;
     }
     try {
@@ -145,7 +146,7 @@ export class TokenSession implements ModuleMember {
     try {
       this.#attach();
     } catch (error) {
-      if (isPinRefusal(error)) throw error;
+      if (isPinRefusal(error)) throw pinRefusedAtRecovery(error, this.#selection.label);
       throw this.unavailable(error);
     }
   }
