@@ -74,7 +74,9 @@ const runtimeParseCommand = (input: unknown): unknown => {
   assertJsonWithin(input, 'command', MESSAGE_JSON_LIMITS);
   const parsed = CommandSchema.safeParse(input);
   if (!parsed.success) {
-    throw validationError(parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), rule: i.code, message: i.message })), 'command');
+    // A rule's own name where it gives one (`params.rule`, as parseCommand's issuesOf reads it), else zod's code.
+    const ruleOf = (i: (typeof parsed.error.issues)[number]): string => (i.code === 'custom' && typeof i.params?.['rule'] === 'string' ? (i.params['rule'] as string) : i.code);
+    throw validationError(parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), rule: ruleOf(i), message: i.message })), 'command');
   }
   return parsed.data;
 };

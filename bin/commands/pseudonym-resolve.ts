@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { ResolutionReason } from '../../domain/commands/index.ts';
 import { Pseudonym } from '../../domain/events/pseudonym.ts';
 import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';
@@ -10,7 +11,7 @@ const Args = z.object({
   ...ServerOptions,
   json: z.boolean().default(false),
   pseudonym: Pseudonym,
-  reason: z.string().min(1).max(500),
+  reason: ResolutionReason,
   commandId: z.uuid('must be a UUID').optional(),
 });
 

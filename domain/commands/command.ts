@@ -10,6 +10,8 @@ import { issuedCertificateRules } from './certificate-rules.ts';
 import { COMMAND_CATALOG, COMMAND_TYPES, type CommandType, type EventOfCommand } from './catalog.ts';
 import { NEW_REVOCATION_REASONS, newRevocationReasonRules, REVOCATION_REASON_COMMANDS } from './revocation-rules.ts';
 import { REMOVE_FROM_CRL_IS_NO_REASON, RevocationReason } from '../events/common.ts';
+import { PseudonymResolved } from '../events/pseudonym.ts';
+import { ResolutionReason } from './resolution-reason.ts';
 import type { EntityKind } from '../streams.ts';
 
 /**
@@ -62,6 +64,7 @@ const revocationData = (type: CommandType): z.ZodType =>
 const COMMAND_DATA: Partial<Record<CommandType, z.ZodType>> = {
   issueCredential: CredentialIssued.superRefine(issuingRules).superRefine(issuedCertificateRules).superRefine(ownerNamesItsHolder),
   provisionCredential: ProvisioningCommandData.superRefine(provisioningRules),
+  resolvePseudonym: PseudonymResolved.extend({ reason: ResolutionReason }),
   ...Object.fromEntries([...REVOCATION_REASON_COMMANDS].map((type) => [type, revocationData(type)])),
 };
 

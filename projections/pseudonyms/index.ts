@@ -17,7 +17,7 @@ export type { PublicIdentitiesSize } from './public-identities-size.ts';
 export type { NamedUnder } from './named-under.ts';
 export { identitiesUpTo, publicEvents, publicLifecycle, toPublicEvent } from './public-events.ts';
 export type { PublicEvent, PublicLifecycleOptions } from './public-events.ts';
-export { MAX_SCOPE_ENTRIES, PublicScope, scopeFilter } from './public-scope.ts';
+export { MAX_SCOPE_ENTRIES, PublicScope, recordedTokenScope, scopeFilter } from './public-scope.ts';
 export type { ScopeFilter } from './public-scope.ts';
 export { scopePartsPublishing } from './scope-rules.ts';
 export type { ScopePart } from './scope-rules.ts';

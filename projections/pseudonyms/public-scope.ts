@@ -28,6 +28,19 @@ export const PublicScope = z
   });
 export type PublicScope = z.infer<typeof PublicScope>;
 
+/**
+ * The one reading of a token's recorded scope (access.db `tokens.scope`, already decoded from its JSON), given the
+ * role recorded with it: the scope an integrator's token is limited to, or `damaged` for anything else (not a scope,
+ * or a scope on another role, which would limit nothing it claims to). Both the row's reader (listed `refused`, no
+ * scope) and the bearer token's verifier (401) decide with it, so a token listed `active` is one that is accepted
+ * (review 146: a scope of loose shape, or on an operator's token, was listed active and refused on every request).
+ */
+export const recordedTokenScope = (scope: unknown, role: string): PublicScope | 'damaged' => {
+  if (role !== 'integrator') return 'damaged';
+  const parsed = PublicScope.safeParse(scope);
+  return parsed.success ? parsed.data : 'damaged';
+};
+
 /** Which events of the stream a scope publishes, decided on the fold as it stands once it observed the event. */
 export interface ScopeFilter {
   admits(event: DomainEvent, identities: PublicIdentities): boolean;

@@ -25,7 +25,7 @@ export interface KeyRow {
 }
 
 const scopeOfRow = (r: TokenRow): Pick<TokenRecord, 'scope' | 'scopeDamaged'> => {
-  const scope = scopeOfColumn(r.scope);
+  const scope = scopeOfColumn(r.scope, r.role);
   return scope === undefined ? {} : scope === 'damaged' ? { scopeDamaged: true } : { scope };
 };
 

@@ -2,7 +2,7 @@ import type { FieldIssue } from '../../../domain/errors.ts';
 import { PublicScope } from '../../../projections/pseudonyms/index.ts';
 import type { Role } from './role.ts';
 
-export { MAX_SCOPE_ENTRIES, PublicScope as TokenScope } from '../../../projections/pseudonyms/index.ts';
+export { MAX_SCOPE_ENTRIES, PublicScope as TokenScope, recordedTokenScope } from '../../../projections/pseudonyms/index.ts';
 
 /** The rule a scope on a token of another role than integrator breaks: only an integrator's stream is limited. */
 export const SCOPE_ROLE_RULE = 'scope_integrator_only';

@@ -16,7 +16,10 @@ export interface TokenSummary {
   readonly issuedWith?: string;
   /** As access.db records it: the stakeholders its stream is limited to; absent: the whole fleet. */
   readonly scope?: TokenRecord['scope'];
-  /** access.db's scope of it does not read: listed so an admin revokes it; the token itself is refused. */
+  /**
+   * access.db's scope of it does not read as the verifier reads it (recordedTokenScope: not a scope a token is issued
+   * with, or on another role than integrator): listed so an admin revokes it; the token itself is refused.
+   */
   readonly scopeDamaged?: true;
   /**
    * access.db's role or one of its times of it does not read (a newer version's role, a hand edit, damage): what does

@@ -5,7 +5,7 @@ import { jwtVerifier, type JwtSettings } from './jwt.ts';
 import type { Principal } from './principal.ts';
 import { isReservedSubject } from './reserved-subjects.ts';
 import type { SigningKeys } from './signing-keys.ts';
-import { TokenScope } from './token-scope.ts';
+import { recordedTokenScope } from './token-scope.ts';
 import { isRecordDamaged } from './token-summary.ts';
 
 export interface TokenVerifierOptions {
@@ -53,16 +53,17 @@ export const tokenVerifier = (options: TokenVerifierOptions): ((token: string) =
       throw unauthorised('bearer token', 'does not match its record');
     }
     // The scope is access.db's alone (no claim carries it), read on every request as the role is. One that does not
-    // parse, or on a role that has none, is refused rather than read as none: none is the whole fleet.
+    // parse, or on a role that has none, is refused rather than read as none: none is the whole fleet. Decided by the
+    // rule the row's reader marks it damaged with (recordedTokenScope), so what is listed `active` is accepted here.
     if (record.scopeDamaged === true) throw unauthorised('bearer token', 'scope does not match its record');
-    const scope = record.scope === undefined ? undefined : TokenScope.safeParse(record.scope);
-    if (scope !== undefined && (!scope.success || claims.role !== 'integrator')) throw unauthorised('bearer token', 'scope does not match its record');
+    const scope = record.scope === undefined ? undefined : recordedTokenScope(record.scope, record.role);
+    if (scope === 'damaged') throw unauthorised('bearer token', 'scope does not match its record');
     return {
       subject: claims.sub,
       role: claims.role,
       tokenId: claims.jti,
       expiresAt: new Date(claims.exp * 1000),
-      ...(scope?.success === true ? { scope: scope.data } : {}),
+      ...(scope !== undefined ? { scope } : {}),
     };
   };
 };

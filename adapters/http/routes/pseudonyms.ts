@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CommandMetadata } from '../../../domain/commands/index.ts';
+import { CommandMetadata, ResolutionReason } from '../../../domain/commands/index.ts';
 import { isCredenceError, validationError } from '../../../domain/errors.ts';
 import { Pseudonym } from '../../../domain/events/pseudonym.ts';
 import { NodeId } from '../../../domain/ids.ts';
@@ -27,7 +27,7 @@ const RotationAnswer = z
 
 const ResolutionBody = z.strictObject({
   pseudonym: Pseudonym,
-  reason: z.string().min(1).max(500).describe('why the identity is needed (a case reference): recorded with the resolution'),
+  reason: ResolutionReason,
   commandId: CommandMetadata.shape.commandId.optional().describe('idempotency key (UUID); the same id again answers the first resolution'),
 });
 
