@@ -174,7 +174,12 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11 x-derivation=host: the tr
     try {
       const psk = await se.generate(OWNER, 'psk256');
       const derive = () => se.deriveKey(OWNER, { inputs: [psk], salt: text('s'), info: text('i'), kind: 'session256' });
-      expect(await rejection(derive)).toMatchObject({ path: 'token', rule: 'token_error' });
+      // A fault of the token, not the caller's (review 147: it was `token`/`token_error`, a 400).
+      expect((await derive().then(() => undefined, (e: unknown) => e) as { problem?: unknown }).problem).toMatchObject({
+        code: 'secure_environment_unavailable',
+        reason: 'device_error',
+        returnValue: 'CKR_FUNCTION_FAILED',
+      });
       const [pair] = calls.filter((c) => c.name === 'C_GenerateKeyPair');
       const { privateKey, publicKey } = pair!.result as { privateKey: Buffer; publicKey: Buffer };
       const destroyed = calls.filter((c) => c.name === 'C_DestroyObject').map((c) => (c.args[1] as Buffer).toString('hex'));

@@ -35,8 +35,18 @@ export const reasonOf = (error: unknown): string =>
 export const pinRefusedAtRecovery = (error: unknown, label: string): CredenceError =>
   pkcs11Unavailable(ruleOf(error) ?? 'login', `token "${label}" could not be logged in to again: ${reasonOf(error)}`);
 
-/** Faults the token reports of itself while the session still serves (PKCS#11 v2.40 §5.1): retried later, not refused. */
-const DEVICE_FAULT: ReadonlySet<string> = new Set(['CKR_DEVICE_ERROR', 'CKR_DEVICE_MEMORY', 'CKR_GENERAL_ERROR']);
+/**
+ * Faults the token (or its module, in our host's memory) reports of itself while the session still serves (PKCS#11
+ * v2.40 §5.1): retried later, not refused. CKR_FUNCTION_FAILED is MAYBE_GONE's: on a session still serving, the
+ * device failed the call for its own reasons (review 147: it was a 400 blaming the caller).
+ */
+const DEVICE_FAULT: ReadonlySet<string> = new Set(['CKR_DEVICE_ERROR', 'CKR_DEVICE_MEMORY', 'CKR_GENERAL_ERROR', 'CKR_FUNCTION_FAILED', 'CKR_HOST_MEMORY']);
+/**
+ * What the token answers of the message a caller gave it to sign or MAC (C_Sign, C_Verify; the port checked its type,
+ * not the length a token takes): the caller's input, refused as such. No other CKR_* is the caller's: the port checks
+ * every other argument before the token sees it (a peer public key is a point of its curve, a handle is one we made).
+ */
+const CALLER_DATA: ReadonlySet<string> = new Set(['CKR_DATA_LEN_RANGE', 'CKR_DATA_INVALID']);
 
 /** The session (or the device under it) is gone; the Secure Environment reopens it once and retries (docs/hsm.md). */
 export const isSessionLost = (error: unknown): boolean => ruleOf(error) === 'session_lost';
@@ -59,8 +69,9 @@ export const opening = <T>(step: string, work: () => T): T => {
  * A vendor error out of PKCS#11 calls on a session, as the error to throw (token-session.ts `run`): ours and
  * programming mistakes as they are; a lost session (SESSION_LOST, or a device that no longer answers: `serves()`
  * false) as `lost(detail)`; a key object gone, a mechanism refused, a template refused (`creating`: the template of
- * the object the calls make) each named; a fault the device reports of itself (DEVICE_FAULT) `device_error`, which
- * is `secure_environment_unavailable`; any other CKR_* a typed `token_error` naming the function and the value.
+ * the object the calls make) each named; the caller's message refused (CALLER_DATA) a `validation` issue on
+ * `message`; a fault the device reports of itself (DEVICE_FAULT) `device_error`, and any other CKR_* `token_error`,
+ * both `secure_environment_unavailable` naming the function and the value.
  */
 export const callError = (error: unknown, creating: Pkcs11Template | undefined, serves: () => boolean, lost: (detail: string) => CredenceError): unknown => {
   if (error instanceof CredenceError || error instanceof TypeError) return error;
@@ -74,6 +85,13 @@ export const callError = (error: unknown, creating: Pkcs11Template | undefined, 
   }
   if (code === 'CKR_MECHANISM_INVALID') return mechanismUnsupported('(token)', 'the token refused a mechanism (CKR_MECHANISM_INVALID)');
   if (code !== undefined && creating !== undefined && TEMPLATE_REFUSED.has(code)) return templateRefused(method, code, creating);
+  if (code !== undefined && CALLER_DATA.has(code)) {
+    return pkcs11Problem('message', code.slice('CKR_'.length).toLowerCase(), `${method} failed: ${code}: the token refused the message given to it (its length or its content)`);
+  }
   if (code !== undefined && DEVICE_FAULT.has(code)) return pkcs11Unavailable('device_error', `${method} failed: ${code}: the token reports a fault of its own`);
-  return pkcs11Problem('token', 'token_error', `${method} failed: ${code ?? (error as Error).message}`);
+  // Not the caller's (review 147: a 400 `token`/`token_error`, read as the caller's bearer token). 503 rather than a
+  // 500: vendor modules answer passing conditions with values v2.40 does not list for them (CKR_VENDOR_DEFINED, a
+  // network HSM's dropped link: docs/hsm.md), and the next operation tries its own recovery; one that keeps failing
+  // is in the log with its value, for the operator.
+  return pkcs11Unavailable('token_error', `${method} failed: ${code ?? (error as Error).message}`);
 };

@@ -25,8 +25,10 @@ import { holdsSessionObjects } from './token-objects.ts';
  * The one logged-in session of a PKCS#11 Secure Environment and the calls it makes. pkcs11js calls are synchronous, so
  * one session serves every operation in turn. Every vendor error is translated (token-errors.ts): a mechanism the token
  * does not list is `mechanism_unsupported` naming it, before any call; a lost session (SESSION_LOST, or a device that
- * no longer answers) is `session_lost`, which the Secure Environment answers with one `reopen`; any other CKR_* is a
- * typed `token_error` naming the function and the return value (never an argument, so never key bytes or a PIN). A
+ * no longer answers) is `session_lost`, which the Secure Environment answers with one `reopen`; a message the token
+ * refuses as data is the caller's (`validation`); any other CKR_* is `secure_environment_unavailable` (reason
+ * `device_error` or `token_error`) naming the function and the return value (never an argument, so never key bytes or
+ * a PIN). A
  * member of its shared module (shared-module.ts), so that a re-initialisation of the module for another Secure
  * Environment is coordinated with it.
  */
