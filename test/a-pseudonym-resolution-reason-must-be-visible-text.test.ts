@@ -20,9 +20,32 @@ import { startTestService } from './support/service.ts';
  * resolution now gives visible text on one line, or is refused (`validation`, rule `printable`) with nothing written:
  * over HTTP naming `body.reason`, to the engine `data.reason`, on the command line `--reason`. A history recorded
  * before the rule with such a reason still reads and replays.
+ *
+ * Review 147: that rule refused every format and default-ignorable character, so it also refused reasons auditors
+ * write: a ZWNJ in Persian spelling, a ZWJ or VS16 in an emoji, a soft hyphen pasted from a document. Those now pass
+ * where they shape visible text; out of place (a joiner not between two visible characters, a selector after a space)
+ * they are refused naming the code point and its index, as the bidi marks, tag characters and blank fillers still are.
  */
 
-const INVISIBLE_REASONS = ['   ', '\n', '\u0000', '\u200b', '\u202e', 'case 12\u202e21', '\t\u00a0\u3000'] as const;
+const INVISIBLE_REASONS = [
+  '   ', '\n', '\u0000', '\u200b', '\u202e', 'case 12\u202e21', '\t\u00a0\u3000',
+  // Review 147: what the joiners, selectors and soft hyphen allowed now must still not do.
+  '\u200d', '\u200ccase 1', 'case 1\u200d', 'case \u200d 1', 'a\u200d\u200db', '\ufe0f', 'case \ufe0f1', '\u00ad', '\u00ad\u00a0\u00ad',
+  'case\u200f 12', 'a\u200eb', 'a\u061cb', 'case\u2066 1\u2069', 'case\u{E0041}', 'a\u2060b', '\ufeffcase', '\u3164', 'case \u3164', '\u2800', 'case\u2028 1',
+] as const;
+
+/** Reasons auditors write (review 147): Persian with ZWNJ, an emoji ZWJ sequence, VS16, a pasted soft hyphen, a combining accent, Hebrew and Arabic. */
+const WRITTEN_REASONS = [
+  'درخواست دادستانی برای پرونده‌ی ۱۲۳',
+  'ticket 9 👩‍💻 on-call request',
+  'incident 42 ⚠️',
+  'Gerichts\u00adbeschluss 2026-17',
+  'Affaire e\u0301te\u0301 2026-117',
+  'בקשת בית המשפט לתיק 2026-117',
+  'طلب المحكمة في القضية ٢٠٢٦-١١٧',
+  'क्\u200dष case 5',
+  '🏳️‍🌈 ❤️‍🔥 #️⃣ 🧑🏽‍💻 case 7',
+] as const;
 
 let credence: Credence | undefined;
 afterEach(async () => {
@@ -54,6 +77,30 @@ describe("a pseudonym resolution's reason", () => {
     expect(await resolvePseudonym(c.engine, { pseudonym, reason: ' Fall 2026-117 (Störung, 東京) ', actor: auditor })).toMatchObject({ nodeId: 'meter-1' });
   });
 
+  it('given a pseudonym, when an auditor resolves it with a reason written with joiners, variation selectors, a soft hyphen, a combining mark or right to left, then it resolves and the reason is recorded as written', async () => {
+    const { c, pseudonym } = await withOneNode();
+    for (const reason of WRITTEN_REASONS) {
+      expect(await resolvePseudonym(c.engine, { pseudonym, reason, actor: auditor }), JSON.stringify(reason)).toMatchObject({ nodeId: 'meter-1' });
+    }
+    const recorded: string[] = [];
+    for await (const e of c.store.readAll()) if (e.type === 'PseudonymResolved') recorded.push((e.data as { reason: string }).reason);
+    expect(recorded).toEqual([...WRITTEN_REASONS]);
+  });
+
+  it('a refused character is named by its code point and index, a joiner or selector out of place included', async () => {
+    const { c, pseudonym } = await withOneNode();
+    for (const [reason, named] of [
+      ['case 1\u200d', 'U+200D at index 6'],
+      ['case \ufe0f1', 'U+FE0F at index 5'],
+      ['case\u200f 12', 'U+200F at index 4'],
+      ['👩‍💻\u200b', 'U+200B at index 5'],
+      ['case\u{E0041}', 'U+E0041 at index 4'],
+    ] as const) {
+      const error = await rejection(resolvePseudonym(c.engine, { pseudonym, reason, actor: auditor }));
+      expect(error.problem, JSON.stringify(reason)).toMatchObject({ code: 'validation', issues: [{ path: 'data.reason', rule: 'printable', message: expect.stringContaining(named) }] });
+    }
+  });
+
   it('POST /v1/pseudonyms/resolutions answers 400 naming body.reason and the rule, and writes nothing', async () => {
     const svc = await startTestService();
     try {
@@ -72,6 +119,9 @@ describe("a pseudonym resolution's reason", () => {
       }
       expect(await footprint(svc.service.context.credence.store)).toEqual(before);
       expect((await post('/v1/pseudonyms/resolutions', svc.tokens.auditor, { pseudonym, reason: 'case 2026-117' })).status).toBe(200);
+      for (const reason of WRITTEN_REASONS) {
+        expect((await post('/v1/pseudonyms/resolutions', svc.tokens.auditor, { pseudonym, reason })).status, JSON.stringify(reason)).toBe(200);
+      }
     } finally {
       await svc.close();
     }
@@ -87,6 +137,17 @@ describe("a pseudonym resolution's reason", () => {
       );
       expect(code, JSON.stringify(reason)).toBe(2);
       expect(err.join('\n'), JSON.stringify(reason)).toMatch(/--reason.*(no visible character|U\+200B)/s);
+    }
+    // A reason as auditors write it passes the parse and gets as far as the (unreachable) server.
+    for (const reason of WRITTEN_REASONS) {
+      const err: string[] = [];
+      const code = await runCommands(
+        [lifecycleCommands],
+        ['pseudonym', 'resolve', `p-${'a'.repeat(26)}`, '--reason', reason, '--server', 'http://127.0.0.1:9', '--token', 'x'],
+        { out: () => {}, err: (line) => err.push(line), env: {} },
+      );
+      expect(code, JSON.stringify(reason)).not.toBe(2);
+      expect(err.join('\n'), JSON.stringify(reason)).not.toMatch(/--reason/);
     }
   });
 
