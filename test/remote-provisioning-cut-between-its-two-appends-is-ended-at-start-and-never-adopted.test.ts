@@ -66,10 +66,10 @@ const enrolledDevice = async (nodeId: string): Promise<string> => {
 /** `device provision` of `credentialId` whose `provisionCredential` append fails on the server after `CredentialIssued`. */
 const provisionCutAfterIssue = async (dir: string, credentialId: string, kind: 'psk256' | 'ed25519') => {
   const { engine } = service.service.context.credence;
-  const execute = engine.execute.bind(engine);
-  const spy = vi.spyOn(engine, 'execute').mockImplementation(async (input, options) => {
+  const execute = engine.executeAsInfrastructure.bind(engine);
+  const spy = vi.spyOn(engine, 'executeAsInfrastructure').mockImplementation(async (input) => {
     if ((input as { type?: unknown }).type === 'provisionCredential') throw new Error('the process died here');
-    return execute(input, options);
+    return execute(input);
   });
   try {
     return await device(['provision', '--dir', dir, '--credential-id', credentialId, '--kind', kind, '--server', service.url]);
@@ -230,7 +230,7 @@ describe('the start sweep ends only what a remote provisioning issued', () => {
       const engine = {
         clock,
         entity: async () => ({ snapshot: { value: 'initialized' }, events: [issued] }),
-        execute: async (input: unknown) => void sent.push(input),
+        executeAsInfrastructure: async (input: unknown) => void sent.push(input),
       };
       await Infrastructure.sweepPendingKeys({ engine: engine as never, se, registry, random: seededRandom('x'), replayCache: undefined as never, actor: INFRASTRUCTURE });
       return { sent, live: registry.live('credential-c-1'), pending: registry.pending() };
@@ -263,7 +263,7 @@ describe('the start sweep ends only what a remote provisioning issued', () => {
     const registry = SqliteKeyRegistry.open({ memory: true });
     registry.beginKeyPairRun('kp-1', clock.now());
     const sent: unknown[] = [];
-    const engine = { clock, entity: async () => ({ snapshot: { value: state }, events }), execute: async (input: unknown) => void sent.push(input) };
+    const engine = { clock, entity: async () => ({ snapshot: { value: state }, events }), executeAsInfrastructure: async (input: unknown) => void sent.push(input) };
     const o = { engine: engine as never, se, registry, random: seededRandom('x'), replayCache: undefined as never, actor: INFRASTRUCTURE };
     return { clock, registry, sent, o, runs: () => registry.keyPairRuns().map((r) => r.credentialId) };
   };

@@ -2,6 +2,7 @@ import { COMMAND_CATALOG, parseCommand, type Command } from '../../domain/comman
 import { unauthorised, validationError } from '../../domain/errors.ts';
 import { isDerivedCommandId } from '../../domain/event-ids.ts';
 import { SYSTEM_ACTOR_PREFIX } from '../../domain/metadata.ts';
+import { INFRASTRUCTURE_ACTOR_ID, INFRASTRUCTURE_ACTOR_ROLE } from '../../domain/signing/index.ts';
 import { randomCommandId } from './command-ids.ts';
 
 /**
@@ -12,8 +13,12 @@ import { randomCommandId } from './command-ids.ts';
 /**
  * One check of a command before it is decided, at instant `at`. `signedAt`, when given, is the instant its request
  * signature is judged at instead: the instant a repeat of a recorded signed command was first recorded (engine.ts).
+ * `asInfrastructure`: sent through executeAsInfrastructure, the security procedures' own path (absent: it was not).
  */
-export type AdmissionStep = (command: Command, via: { readonly asSystem: boolean; readonly at: Date; readonly signedAt?: Date }) => void | Promise<void>;
+export type AdmissionStep = (
+  command: Command,
+  via: { readonly asSystem: boolean; readonly asInfrastructure?: boolean; readonly at: Date; readonly signedAt?: Date },
+) => void | Promise<void>;
 
 /**
  * Fills in a command id when the caller gave none, before parsing, so every stored event has one. The id comes before
@@ -40,13 +45,21 @@ const isReservedActorId = (id: string, systemActors: ReadonlySet<string>): boole
   systemActors.has(id) || id.trimStart().toLowerCase().startsWith(SYSTEM_ACTOR_PREFIX);
 
 /**
- * Step 2, authorise: the catalog's roles for the command type, the `system` role only through executeAsSystem,
- * and the system actor ids only with the `system` role. A reserved id under another role is `unauthorised`, not
- * `validation`: the id is well formed, this sender is just not allowed to act under it. (Not a rule of the Actor
- * schema either: stored events share that schema, and those an operator recorded under a `system:` id before the
- * rule must still decode, as evidence.)
+ * The infrastructure's actor id (domain/signing/policy.ts), in any letter case: no policy requires its signature, so
+ * a caller able to claim it recorded unsigned commands under any policy (review 147), and an id that reads as it
+ * would show the infrastructure acting where it did not.
  */
-export const authorise = (systemActors: ReadonlySet<string>): AdmissionStep => (command, { asSystem }) => {
+const isInfrastructureActorId = (id: string): boolean => id.toLowerCase() === INFRASTRUCTURE_ACTOR_ID;
+
+/**
+ * Step 2, authorise: the catalog's roles for the command type, the `system` role only through executeAsSystem,
+ * the system actor ids only with the `system` role, and the infrastructure's id only through executeAsInfrastructure
+ * (the security procedures, recording what a device proved), exactly and as `operator`. A reserved id under another
+ * role is `unauthorised`, not `validation`: the id is well formed, this sender is just not allowed to act under it.
+ * (Not a rule of the Actor schema either: stored events share that schema, and those an operator recorded under a
+ * `system:` id before the rule must still decode, as evidence.)
+ */
+export const authorise = (systemActors: ReadonlySet<string>): AdmissionStep => (command, { asSystem, asInfrastructure }) => {
   const { roles } = COMMAND_CATALOG[command.type];
   const { actor } = command.metadata;
   if (!(roles as readonly string[]).includes(actor.role)) {
@@ -58,6 +71,12 @@ export const authorise = (systemActors: ReadonlySet<string>): AdmissionStep => (
   }
   if (actor.role !== 'system' && isReservedActorId(actor.id, systemActors)) {
     throw unauthorised(actor.id, `actor ids starting with ${SYSTEM_ACTOR_PREFIX} (and the engine's system actor ids) are reserved to the engine's system actors`);
+  }
+  if (isInfrastructureActorId(actor.id) && !(asInfrastructure === true && actor.id === INFRASTRUCTURE_ACTOR_ID && actor.role === INFRASTRUCTURE_ACTOR_ROLE)) {
+    throw unauthorised(
+      actor.id,
+      `the actor id ${INFRASTRUCTURE_ACTOR_ID} is reserved to the Enrolment Function and the Registrar CSE, as ${INFRASTRUCTURE_ACTOR_ROLE}`,
+    );
   }
 };
 

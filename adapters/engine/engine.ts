@@ -47,8 +47,9 @@ export interface Engine extends CommandSink {
    * Parse -> authorise -> verify the request signature -> load -> gather facts -> decide (machine guards) ->
    * append with the expected revision; load to append again on a conflict.
    * For commands from outside: the `system` role is never accepted here, whatever the input claims, nor a derived
-   * (version 8) command id, which only the engine's own reactions carry. `options.admit` is the caller's own check,
-   * run in the command's stream lane right before each decision (ExecuteOptions).
+   * (version 8) command id, which only the engine's own reactions carry, nor the infrastructure's actor id
+   * (executeAsInfrastructure). `options.admit` is the caller's own check, run in the command's stream lane right
+   * before each decision (ExecuteOptions).
    */
   execute(input: unknown, options?: ExecuteOptions): Promise<CommandOutcome>;
   /**
@@ -56,6 +57,13 @@ export interface Engine extends CommandSink {
    * in-process code holding the engine, never input from an interface. The actor must be a configured system actor.
    */
   executeAsSystem(input: unknown): Promise<CommandOutcome>;
+  /**
+   * The same pipeline as `execute` for the security procedures (the Enrolment Function and the Registrar CSE,
+   * adapters/protocols/procedures): in-process code, never input from an interface. It may claim one thing `execute`
+   * refuses, the infrastructure's actor (`maf:infrastructure` as `operator`, domain/signing/policy.ts), which no
+   * request-signing policy requires a signature of; every other rule of `execute` holds.
+   */
+  executeAsInfrastructure(input: unknown): Promise<CommandOutcome>;
   /**
    * Whether the entity's stream holds a command under this id (the store's index of command ids, nothing decided);
    * with `by`, only a command `by` sent counts (its actor, id and role, and command type). A process manager asks with
@@ -98,12 +106,18 @@ export const createEngine = (options: EngineOptions): Engine => {
     return appendDecision(store, cache, command, decision.entity, decision.events, decision.facts, decision.snapshot, at);
   };
 
-  const run = async (input: unknown, asSystem: boolean, callerCheck?: ExecuteOptions['admit']): Promise<CommandOutcome> => {
+  const run = async (
+    input: unknown,
+    sender: 'outside' | 'system' | 'infrastructure',
+    callerCheck?: ExecuteOptions['admit'],
+  ): Promise<CommandOutcome> => {
     const command = parse(input);
+    const asSystem = sender === 'system';
+    const asInfrastructure = sender === 'infrastructure';
     // Admitted at the instant it is decided and recorded at: a request signature valid when admitted is valid at
     // the event's occurredAt. A retry decides at a later instant, so the command is admitted again at that one.
     const admit = async (at: Date, signedAt?: Date): Promise<Date> => {
-      const via = signedAt === undefined ? { asSystem, at } : { asSystem, at, signedAt };
+      const via = signedAt === undefined ? { asSystem, asInfrastructure, at } : { asSystem, asInfrastructure, at, signedAt };
       // A step that answers synchronously (authorise) is not awaited: a microtask per step per command saved.
       for (const step of admission) {
         const pending = step(command, via);
@@ -157,8 +171,9 @@ export const createEngine = (options: EngineOptions): Engine => {
   };
 
   return {
-    execute: (input, options) => run(input, false, options?.admit),
-    executeAsSystem: (input) => run(input, true),
+    execute: (input, options) => run(input, 'outside', options?.admit),
+    executeAsSystem: (input) => run(input, 'system'),
+    executeAsInfrastructure: (input) => run(input, 'infrastructure'),
     entity: (kind, id) => cache.loadFull(kind, id),
     peek: (kind, id) => peeks.peek(kind, id),
     view: async (kind, id) => viewOf((await cache.load(kind, id)).snapshot),

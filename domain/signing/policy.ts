@@ -44,11 +44,16 @@ export const DUPLICATE_KEY_RULE = 'duplicate_key';
 /**
  * The actor the Enrolment Function and the Registrar CSE record what they do under (adapters/http/start.ts). It holds
  * no key: what it records rests on the device's proofs, recorded with it (receipts, transcripts), as the system
- * actors' commands rest on their signed causes. So no policy requires its signature. Exempt by id, not by its role
- * (`operator`), which would exempt every human operator; no caller from outside can claim the id (a reserved token
- * subject, adapters/http/auth/reserved-subjects.ts).
+ * actors' commands rest on their signed causes. So no policy requires its signature. Exempt as this id under its
+ * role together, not by the role alone (`operator`), which would exempt every human operator, nor by the id under any
+ * role. Only the procedures claim the id: over HTTP it is a reserved token subject
+ * (adapters/http/auth/reserved-subjects.ts), and the engine refuses it to every `execute`, admitting it only through
+ * `executeAsInfrastructure`, their in-process path (adapters/engine/admission.ts; review 147: a library caller
+ * recorded unsigned commands under `require: 'all'` by claiming it).
  */
 export const INFRASTRUCTURE_ACTOR_ID = 'maf:infrastructure';
+/** The role the infrastructure actor acts under, the only one its exemption and its engine path admit. */
+export const INFRASTRUCTURE_ACTOR_ROLE = 'operator';
 
 /** Registered keys: every actor of a large deployment, with room for rollovers (and within a 1 MiB policy file). */
 const MAX_KEYS = 4_096;

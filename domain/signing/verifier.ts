@@ -6,6 +6,7 @@ import { fromBase64url, tryFromBase64url, verifySignature } from '../crypto/inde
 import { signingPayload, signingPayloadV1, type SignedCommand } from './payload.ts';
 import {
   INFRASTRUCTURE_ACTOR_ID,
+  INFRASTRUCTURE_ACTOR_ROLE,
   MAX_CLOCK_SKEW_SECONDS,
   MAX_REQUEST_LIFETIME_SECONDS,
   parseRequestSigningPolicy,
@@ -112,6 +113,9 @@ const checksOf = (policy: RequestSigningPolicy) => {
   return { verify, verifyV1 };
 };
 
+/** The infrastructure actor (policy.ts): its id under its role, never the id under another role (review 147). */
+const isInfrastructureActor = (actor: Actor): boolean => actor.id === INFRASTRUCTURE_ACTOR_ID && actor.role === INFRASTRUCTURE_ACTOR_ROLE;
+
 /**
  * Engine side: the `verifyRequest` hook, given the engine clock's `now`. A command the policy requires to be
  * signed must carry a signature made with a key registered for its actor id and role, addressed to this
@@ -125,7 +129,7 @@ export const requestVerifier = (input: RequestSigningPolicyInput): RequestVerifi
   const engineFreshness: Freshness = { maxLifetimeSeconds: policy.maxLifetimeSeconds, clockSkewSeconds: policy.clockSkewSeconds, lastInstant: 'refused' };
   const required = (command: Command): boolean =>
     !policy.exemptRoles.includes(command.metadata.actor.role) &&
-    command.metadata.actor.id !== INFRASTRUCTURE_ACTOR_ID &&
+    !isInfrastructureActor(command.metadata.actor) &&
     (policy.require === 'all' || (policy.require !== 'none' && policy.require.includes(command.type)));
 
   return (command, { now }) => {

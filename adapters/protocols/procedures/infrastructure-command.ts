@@ -15,10 +15,13 @@ export class InfrastructureCommandRefusedBySigningPolicy extends Error {
   }
 }
 
-/** `engine.execute` of a command the infrastructure records, a request-signing refusal made a server fault. */
-export const executeForDevice = async (engine: Engine, command: { readonly type: string }): ReturnType<Engine['execute']> => {
+/**
+ * A command the infrastructure records, through the engine's path for it (`executeAsInfrastructure`: the one that may
+ * claim `maf:infrastructure`, which `execute` refuses), a request-signing refusal made a server fault.
+ */
+export const executeForDevice = async (engine: Engine, command: { readonly type: string }): ReturnType<Engine['executeAsInfrastructure']> => {
   try {
-    return await engine.execute(command);
+    return await engine.executeAsInfrastructure(command);
   } catch (error) {
     if (isCredenceError(error, 'bad_signature')) throw new InfrastructureCommandRefusedBySigningPolicy(command.type, error.message);
     throw error;
