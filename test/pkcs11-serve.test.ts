@@ -39,7 +39,8 @@ describe.skipIf(softHsmMissing !== undefined)('credence serve with its keys in a
       expect(serve.err).toContain('keys in PKCS#11 token "service"');
       expect((await fetch(`${url}/healthz`)).status).toBe(200);
       const replay = capture();
-      expect(await main(['replay', '--json'], { ...replay.io, env: { CREDENCE_URL: url, CREDENCE_TOKEN: issued.out[0]! } })).toBe(0);
+      const code = await main(['replay', '--json'], { ...replay.io, env: { CREDENCE_URL: url, CREDENCE_TOKEN: issued.out[0]! } });
+      expect(code, replay.err.join('\n')).toBe(0);
       expect(JSON.parse(replay.out.join('\n'))).toMatchObject({ ok: true });
     } finally {
       serve.child.kill('SIGTERM');
