@@ -1,9 +1,8 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../bin/cli.ts';
-import { capture } from './support/cli.ts';
 import { startTestService, type TestService } from './support/service.ts';
+import { tokenListings } from './support/token-listings.ts';
 
 /*
  * Review 146: the row's reader marked a recorded scope damaged only when its JSON failed a loose shape (up to 1000
@@ -59,18 +58,7 @@ afterAll(async () => {
   await svc?.close();
 });
 
-const listed = async (): Promise<Array<Record<string, unknown>>> => {
-  const response = await fetch(`${svc.url}/v1/tokens?limit=1000`, { headers: bearer(svc.tokens.admin) });
-  expect(response.status).toBe(200);
-  return ((await response.json()) as { tokens: Array<Record<string, unknown>> }).tokens;
-};
-
-const cliList = async (...flags: string[]) => {
-  const c = capture();
-  const env = flags.includes('--data') ? {} : { CREDENCE_URL: svc.url, CREDENCE_TOKEN: svc.tokens.admin };
-  const code = await main(['token', 'list', ...flags], { ...c.io, env });
-  return { code, out: c.out, err: c.err.join('\n') };
-};
+const { listed, cliList } = tokenListings(() => svc);
 
 describe('a token whose recorded scope the verifier refuses', () => {
   it('is refused 401 on every request, its scope not matching its record', async () => {

@@ -1,9 +1,8 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../bin/cli.ts';
-import { capture } from './support/cli.ts';
 import { startTestService, type TestService } from './support/service.ts';
+import { tokenListings } from './support/token-listings.ts';
 
 /*
  * Review 90 finding 2: one access.db row with a role this version does not know (or an issued_at / expires_at that
@@ -50,20 +49,9 @@ afterAll(async () => {
   await svc?.close();
 });
 
-const listed = async (query = ''): Promise<Array<Record<string, unknown>>> => {
-  const response = await fetch(`${svc.url}/v1/tokens?limit=1000${query}`, { headers: bearer(svc.tokens.admin) });
-  expect(response.status).toBe(200);
-  return ((await response.json()) as { tokens: Array<Record<string, unknown>> }).tokens;
-};
+const { listed, cliList } = tokenListings(() => svc);
 
 const rowOf = (tokens: Array<Record<string, unknown>>, tokenId: string) => tokens.find((t) => t['tokenId'] === tokenId);
-
-const cliList = async (...flags: string[]) => {
-  const c = capture();
-  const env = flags.includes('--data') ? {} : { CREDENCE_URL: svc.url, CREDENCE_TOKEN: svc.tokens.admin };
-  const code = await main(['token', 'list', ...flags], { ...c.io, env });
-  return { code, out: c.out, err: c.err.join('\n') };
-};
 
 describe('an access.db row whose role or times do not read', () => {
   it('is refused as a bearer token (401)', async () => {

@@ -1,9 +1,8 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../bin/cli.ts';
-import { capture } from './support/cli.ts';
 import { startTestService, type TestService } from './support/service.ts';
+import { tokenListings } from './support/token-listings.ts';
 
 /*
  * Review 56 finding 5: one access.db row whose `scope` did not parse (damaged, or edited by hand) made listing throw,
@@ -49,18 +48,7 @@ afterAll(async () => {
   await svc?.close();
 });
 
-const listed = async (query = ''): Promise<Array<Record<string, unknown>>> => {
-  const response = await fetch(`${svc.url}/v1/tokens?limit=1000${query}`, { headers: bearer(svc.tokens.admin) });
-  expect(response.status).toBe(200);
-  return ((await response.json()) as { tokens: Array<Record<string, unknown>> }).tokens;
-};
-
-const cliList = async (...flags: string[]) => {
-  const c = capture();
-  const env = flags.includes('--data') ? {} : { CREDENCE_URL: svc.url, CREDENCE_TOKEN: svc.tokens.admin };
-  const code = await main(['token', 'list', ...flags], { ...c.io, env });
-  return { code, out: c.out, err: c.err.join('\n') };
-};
+const { listed, cliList } = tokenListings(() => svc);
 
 describe('an access.db row whose scope does not parse', () => {
   it('is refused as a bearer token (401), never taken for a token of the whole fleet', async () => {
