@@ -66,7 +66,24 @@ export type Problem =
    * operator may have to act). `reason` is the rule (`token_unavailable`, `session_lost`, `pin_locked`,
    * `device_error`, ...), `returnValue` the PKCS#11 CKR_* name when one was answered; never a PIN or key material.
    */
-  | { readonly code: 'secure_environment_unavailable'; readonly message: string; readonly reason: string; readonly returnValue?: string };
+  | { readonly code: 'secure_environment_unavailable'; readonly message: string; readonly reason: string; readonly returnValue?: string }
+  /**
+   * The Secure Environment that holds the service's keys cannot do what the operation needs: its token does not offer
+   * a mechanism (`mechanism_unsupported`, `mechanism` naming it when known) or will not make a key from its template
+   * (`template_refused`, e.g. a label longer than it allows). This deployment's configuration, not the caller's input,
+   * and not passing: a retry fails the same way until its operator acts (another token, `x-derivation=host`:
+   * docs/hsm.md). Nothing the operation needed was done in it. Never a PIN, a token label or key material.
+   */
+  | {
+      readonly code: 'secure_environment_unsupported';
+      readonly message: string;
+      readonly reason: SecureEnvironmentUnsupportedReason;
+      readonly mechanism?: string;
+      readonly returnValue?: string;
+    };
+
+/** What a Secure Environment cannot do: see the `secure_environment_unsupported` problem. */
+export type SecureEnvironmentUnsupportedReason = 'mechanism_unsupported' | 'template_refused';
 
 /** Why the event store could not take a write: see the `store_unavailable` problem. */
 export type StoreUnavailableReason = 'busy' | 'full';
@@ -167,6 +184,20 @@ export const storeUnavailable = (reason: StoreUnavailableReason, detail: string)
 /** See the `secure_environment_unavailable` problem; `message` names the Secure Environment and the cause. */
 export const secureEnvironmentUnavailable = (reason: string, message: string, returnValue?: string): CredenceError =>
   new CredenceError({ code: 'secure_environment_unavailable', reason, message, ...(returnValue !== undefined ? { returnValue } : {}) });
+
+/** See the `secure_environment_unsupported` problem; `message` names what was refused and why, never a token's label. */
+export const secureEnvironmentUnsupported = (
+  reason: SecureEnvironmentUnsupportedReason,
+  message: string,
+  named: { readonly mechanism?: string | undefined; readonly returnValue?: string | undefined } = {},
+): CredenceError =>
+  new CredenceError({
+    code: 'secure_environment_unsupported',
+    reason,
+    message,
+    ...(named.mechanism !== undefined ? { mechanism: named.mechanism } : {}),
+    ...(named.returnValue !== undefined ? { returnValue: named.returnValue } : {}),
+  });
 
 /** `detail` is SQLite's own result code and fixed message; `remedy` says what mends this file (adapters know which). */
 export const damagedDatabase = (path: string, file: string, detail: string, remedy: string): CredenceError =>

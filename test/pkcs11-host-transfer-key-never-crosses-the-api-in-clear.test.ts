@@ -9,7 +9,7 @@
  */
 import { createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { isCredenceError } from '../domain/errors.ts';
+import { rejection } from './support/pin-free-rejection.ts';
 import { Pkcs11SecureEnvironment } from '../adapters/driven/secure-environment/pkcs11/index.ts';
 import { pkcs11js, type Pkcs11, type Pkcs11Handle, type Pkcs11Template } from '../adapters/driven/secure-environment/pkcs11/module.ts';
 import { acquireModule, releaseModule } from '../adapters/driven/secure-environment/pkcs11/shared-module.ts';
@@ -99,12 +99,6 @@ const recoveredKeys = (calls: readonly Call[]): Buffer[] => {
 const bool = (value: unknown) => Buffer.isBuffer(value) && value.length === 1 && value[0] === 1;
 const attributes = (module: Pkcs11, session: Pkcs11Handle, object: Pkcs11Handle, names: readonly (keyof typeof pkcs11js)[]) =>
   Object.fromEntries(module.C_GetAttributeValue(session, object, names.map((n) => ({ type: pkcs11js[n] as number }))).map((a, i) => [names[i], bool(a.value)]));
-
-const rejection = async (run: () => Promise<unknown>) => {
-  const error = await run().then(() => undefined, (e: unknown) => e);
-  if (!isCredenceError(error, 'validation') || error.problem.code !== 'validation') throw new Error(`expected a validation error, got ${String(error)}`);
-  return error.problem.issues[0];
-};
 
 describe.skipIf(softHsmMissing !== undefined)('PKCS#11 x-derivation=host: the transfer key never crosses the API in clear', () => {
   const hsm = softHsm();

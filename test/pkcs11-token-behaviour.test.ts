@@ -12,6 +12,7 @@ import { isCredenceError } from '../domain/errors.ts';
 import { Pkcs11SecureEnvironment } from '../adapters/driven/secure-environment/pkcs11/index.ts';
 import { pkcs11js } from '../adapters/driven/secure-environment/pkcs11/module.ts';
 import { acquireModule, releaseModule } from '../adapters/driven/secure-environment/pkcs11/shared-module.ts';
+import { rejection } from './support/pin-free-rejection.ts';
 import { softHsm, softHsmMissing, SOFTHSM_MODULE } from './support/softhsm.ts';
 
 const random = (length: number) => new Uint8Array(randomBytes(length));
@@ -29,11 +30,6 @@ const refusal = (run: () => unknown, pins: readonly string[]) => {
     return error.problem.issues[0];
   }
   throw new Error('expected a refusal');
-};
-const rejection = async (run: () => Promise<unknown>) => {
-  const error = await run().then(() => undefined, (e: unknown) => e);
-  if (!isCredenceError(error, 'validation') || error.problem.code !== 'validation') throw new Error(`expected a validation error, got ${String(error)}`);
-  return error.problem.issues[0];
 };
 
 describe.skipIf(softHsmMissing !== undefined)('PKCS#11 Secure Environment in the token', () => {

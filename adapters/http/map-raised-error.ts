@@ -33,6 +33,7 @@ const STATUS_OF: Record<Problem['code'], number> = {
   store_unavailable: 503,
   damaged_database: 503,
   secure_environment_unavailable: 503,
+  secure_environment_unsupported: 500,
 };
 
 /**
@@ -83,6 +84,20 @@ const fromCredenceError = (problem: Problem): Mapped => {
         "(it is stored at most once); its operator may have to act (the service's log says why)",
       extensions: { reason, ...(returnValue !== undefined ? { returnValue } : {}) },
       headers: { 'retry-after': String(secureEnvironmentRetryAfter(reason)) },
+    };
+  }
+  // This deployment's token cannot do what the request needs, now or at a retry: a 500 for the operator (the log has
+  // the whole message), not a 400 blaming the caller, nor a 503 inviting retries that fail alike.
+  if (problem.code === 'secure_environment_unsupported') {
+    const { reason, mechanism, returnValue } = problem;
+    const named = [mechanism, returnValue].filter((n) => n !== undefined).join(', ');
+    return {
+      status: 500,
+      code,
+      detail:
+        `the service's Secure Environment cannot do what this request needs (${reason}${named !== '' ? `: ${named}` : ''}): ` +
+        "a retry fails alike until its operator configures it (the service's log says why)",
+      extensions: { reason, ...(mechanism !== undefined ? { mechanism } : {}), ...(returnValue !== undefined ? { returnValue } : {}) },
     };
   }
   // What mends the file is the operator's to do, and the log says it with the file's path; the caller learns which

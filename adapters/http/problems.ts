@@ -30,6 +30,7 @@ import { routeMediaTypes } from './route-media-types.ts';
  * | protocol (device protocols)            | 422    | step, reason                                  |
  * | rate limited                           | 429    | Retry-After                                   |
  * | broken_history                         | 500    | streamId, position                            |
+ * | secure_environment_unsupported (HSM)   | 500    | reason, mechanism, returnValue                |
  * | overloaded, not ready, shutting down   | 503    | Retry-After                                   |
  * | store_unavailable (busy, full, unreachable, timeout, not_leader) | 503 | reason; Retry-After   |
  * | damaged_database (SQLite corruption)   | 503    | file (never its path); no Retry-After         |
@@ -108,6 +109,7 @@ const TITLE_OF: Record<string, string> = {
   damaged_database: 'Damaged database',
   file_locked: 'File locked',
   secure_environment_unavailable: 'Secure Environment unavailable',
+  secure_environment_unsupported: 'Secure Environment cannot do this',
   payload_too_large: 'Payload too large',
   uri_too_long: 'URI too long',
   unsupported_media_type: 'Unsupported media type',

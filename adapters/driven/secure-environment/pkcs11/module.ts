@@ -1,7 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type * as Pkcs11js from 'pkcs11js';
-import { secureEnvironmentUnavailable, validationError, type CredenceError } from '../../../../domain/errors.ts';
+import { secureEnvironmentUnavailable, secureEnvironmentUnsupported, validationError, type CredenceError } from '../../../../domain/errors.ts';
 import type { Pkcs11Uri } from './uri.ts';
 
 /**
@@ -37,9 +37,13 @@ export const pkcs11Problem = (path: string, rule: string, message: string): Cred
 export const pkcs11Unavailable = (rule: string, message: string): CredenceError =>
   secureEnvironmentUnavailable(rule, message, /CKR_[A-Z0-9_]+/.exec(message)?.[0]);
 
-/** The token lacks a mechanism an operation needs (or Credence does not use it without `x-derivation=host`). */
-export const mechanismUnsupported = (mechanism: string, why: string): CredenceError =>
-  pkcs11Problem('mechanism', 'mechanism_unsupported', `mechanism_unsupported: ${mechanism}: ${why}`);
+/**
+ * The token lacks a mechanism an operation needs (or Credence does not use it without `x-derivation=host`): the
+ * deployment's to mend, not the caller's input (it was a `validation` issue on `mechanism`, answered 400).
+ * `mechanism` undefined: the token refused one it lists (CKR_MECHANISM_INVALID), `returnValue` then names that.
+ */
+export const mechanismUnsupported = (mechanism: string | undefined, why: string, returnValue?: string): CredenceError =>
+  secureEnvironmentUnsupported('mechanism_unsupported', `mechanism_unsupported: ${mechanism ?? '(token)'}: ${why}`, { mechanism, returnValue });
 
 /**
  * The CKR_* name of a pkcs11js error, or undefined for anything else. The name alone: an error wrapped twice by

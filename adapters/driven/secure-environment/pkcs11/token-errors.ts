@@ -1,4 +1,4 @@
-import { CredenceError } from '../../../../domain/errors.ts';
+import { CredenceError, secureEnvironmentUnsupported } from '../../../../domain/errors.ts';
 import { ckr, MAYBE_GONE, mechanismUnsupported, OBJECT_GONE, pkcs11js, pkcs11Problem, pkcs11Unavailable, SESSION_LOST, type Pkcs11Template } from './module.ts';
 
 /** What a token answers to a key template it will not make, e.g. a CKA_LABEL longer than it allows. */
@@ -6,7 +6,7 @@ const TEMPLATE_REFUSED: ReadonlySet<string> = new Set(['CKR_ATTRIBUTE_VALUE_INVA
 const templateRefused = (method: string, code: string, template: Pkcs11Template) => {
   const label = template.find((attribute) => attribute.type === pkcs11js.CKA_LABEL)?.value;
   const length = typeof label === 'string' ? ` (its CKA_LABEL is ${Buffer.byteLength(label, 'utf8')} bytes: a token that limits labels below that cannot hold it)` : '';
-  return pkcs11Problem('token', 'template_refused', `${method} failed: ${code}: the token refused the key's template${length}; docs/hsm.md "Key labels and token limits"`);
+  return secureEnvironmentUnsupported('template_refused', `${method} failed: ${code}: the token refused the key's template${length}; docs/hsm.md "Key labels and token limits"`, { returnValue: code });
 };
 /** Refusals of the PIN itself: a recovery reports them as they are (the operator must act on the PIN, not the HSM). */
 const PIN_RULES: ReadonlySet<string> = new Set([
@@ -83,7 +83,7 @@ export const callError = (error: unknown, creating: Pkcs11Template | undefined, 
     if (!serves()) return lost(`${method} failed: ${code}`);
     return pkcs11Problem('handle', 'object_gone', `${method} failed: ${code}: the key object is no longer in the token`);
   }
-  if (code === 'CKR_MECHANISM_INVALID') return mechanismUnsupported('(token)', 'the token refused a mechanism (CKR_MECHANISM_INVALID)');
+  if (code === 'CKR_MECHANISM_INVALID') return mechanismUnsupported(undefined, 'the token refused a mechanism (CKR_MECHANISM_INVALID)', code);
   if (code !== undefined && creating !== undefined && TEMPLATE_REFUSED.has(code)) return templateRefused(method, code, creating);
   if (code !== undefined && CALLER_DATA.has(code)) {
     return pkcs11Problem('message', code.slice('CKR_'.length).toLowerCase(), `${method} failed: ${code}: the token refused the message given to it (its length or its content)`);
