@@ -21,6 +21,7 @@ import type { ProvisioningHello } from '../domain/protocols/enrolment-messages.t
 import type { Device } from '../adapters/protocols/procedures/index.ts';
 import { TrustAnchors } from '../domain/x509/index.ts';
 import { der, importPublicKey, intermediateCa, issue, rootCa } from './x509-fixtures.ts';
+import { command } from '../domain/commands/index.ts';
 import { at, operator, profile, T0 } from './support/fleet.ts';
 import { securityWorld } from './support/security-world.ts';
 import { provisioningWorld } from './provisioning-protocol.fixtures.ts';
@@ -79,7 +80,7 @@ describe('a provisioning hello through the engine, for a usable node and a revok
     const w = world;
     const usable = await factory(w, 'meter-1');
     const revoked = await factory(w, 'meter-2');
-    await w.infrastructure.run('revokeNode', { nodeId: 'meter-2', reason: 'cessationOfOperation' });
+    await w.credence.engine.execute(command('revokeNode', { nodeId: 'meter-2', reason: 'cessationOfOperation' }, { actor: operator }));
     await w.credence.settle();
     expect(String((await w.credence.engine.entity('node', 'meter-2')).snapshot.value)).toBe('revoked');
     expect(String((await w.credence.engine.entity('node', 'meter-1')).snapshot.value)).not.toBe('revoked');

@@ -7,7 +7,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Device } from '../adapters/protocols/procedures/index.ts';
-import { at, cmd, profile, T0 } from './support/fleet.ts';
+import { command } from '../domain/commands/index.ts';
+import { at, cmd, operator, profile, T0 } from './support/fleet.ts';
 import { watchCalls } from './support/call-log.ts';
 import { securityWorld } from './support/security-world.ts';
 
@@ -35,7 +36,7 @@ describe('a provisioning hello through the engine, for a usable node, a revoked 
     // Given a usable node, a revoked one, and one registered that was never given a bootstrap
     const usable = await factory('meter-1');
     const revoked = await factory('meter-2');
-    await w.infrastructure.run('revokeNode', { nodeId: 'meter-2', reason: 'cessationOfOperation' });
+    await w.credence.engine.execute(command('revokeNode', { nodeId: 'meter-2', reason: 'cessationOfOperation' }, { actor: operator }));
     await w.credence.engine.execute(cmd.registerNode('meter-3'));
     await w.credence.settle();
     const log: string[] = [];

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { command } from '../domain/commands/index.ts';
 import { isCredenceError } from '../domain/errors.ts';
 import { DAY } from '../adapters/driven/clock/index.ts';
 import { verifyProvisioningReceipt } from '../domain/protocols/index.ts';
@@ -228,7 +229,7 @@ describe('a failed procedure appends nothing', () => {
     world = await securityWorld('revoked-node');
     const w = world;
     const device = await w.provisioned('meter-1', 'ed25519', 'ed25519');
-    await w.infrastructure.run('revokeNode', { nodeId: 'meter-1', reason: 'cessationOfOperation' });
+    await w.credence.engine.execute(command('revokeNode', { nodeId: 'meter-1', reason: 'cessationOfOperation' }, { actor: operator }));
     await w.credence.settle();
     const before = await footprint(w.credence.store);
     const error = await w.procedures.provisionRemotely({ device, credentialId: 'meter-1-svc2', kind: 'ed25519' }).catch((e: unknown) => e);
@@ -304,7 +305,7 @@ describe('no secret leaves a Secure Environment', () => {
     }
     for (const { se, handle } of sessionHandles) secrets.push(se.exportForTest(handle as never));
     for (const d of w.devices) secrets.push(d.kek);
-    await w.infrastructure.run('revokeNode', { nodeId: 'meter-2', reason: 'keyCompromise' });
+    await w.credence.engine.execute(command('revokeNode', { nodeId: 'meter-2', reason: 'keyCompromise' }, { actor: operator }));
     await w.credence.settle();
     expect(secrets.length).toBeGreaterThanOrEqual(14);
     for (const s of secrets) expect(s.length).toBeGreaterThanOrEqual(32);

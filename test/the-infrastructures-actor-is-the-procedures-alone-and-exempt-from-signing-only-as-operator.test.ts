@@ -80,8 +80,21 @@ describe("the infrastructure's actor id is refused to a library caller (review 1
     expect(unsigned.problem.code).toBe('bad_signature');
     expect(await footprint(credence.store)).toEqual({ head: undefined, count: 0 });
 
-    const recorded = await credence.engine.executeAsInfrastructure({ ...cmd.createSubscription(), metadata: { actor: INFRASTRUCTURE } });
-    expect(recorded.state).toBe('active');
+    const recorded = await credence.engine.executeAsInfrastructure({ ...cmd.registerNode(), metadata: { actor: INFRASTRUCTURE } });
+    expect(recorded.state).toBe('initialized');
+  });
+
+  it("the procedures' path records their commands only: any other is unauthorised, unsigned or not, and nothing is written", async () => {
+    const credence = inMemory(requireAll);
+    await credence.engine.execute(signedByAlice('createSubscription', { subscriptionId: 'sub-1', subscriber: 'City Utilities', notBefore: T0, notAfter: at(365) }));
+    await credence.engine.execute(signedByAlice('registerNode', { nodeId: 'meter-1', profile }));
+    const before = await footprint(credence.store);
+    for (const built of [cmd.createSubscription('sub-2'), cmd.enrolNode(), command('revokeNode', { nodeId: 'meter-1', reason: 'keyCompromise' }, { actor: INFRASTRUCTURE })]) {
+      const error = await rejection(credence.engine.executeAsInfrastructure({ ...built, metadata: { actor: INFRASTRUCTURE } }));
+      expect(error.problem, built.type).toMatchObject({ code: 'unauthorised', actor: INFRASTRUCTURE_ACTOR_ID });
+      expect(error.message).toContain(`not ${built.type}`);
+    }
+    expect(await footprint(credence.store)).toEqual(before);
   });
 
   it('the procedures\' path admits the id as operator only, and nothing more than execute does', async () => {
@@ -91,7 +104,7 @@ describe("the infrastructure's actor id is refused to a library caller (review 1
       expect(error.problem, `${actor.id} ${actor.role}`).toMatchObject({ code: 'unauthorised', actor: actor.id });
     }
     // Another id through it is held to the policy as through execute: no exemption comes with the path.
-    const other = await rejection(credence.engine.executeAsInfrastructure({ ...cmd.createSubscription(), metadata: { actor: { id: 'operator:bob', role: 'operator' } } }));
+    const other = await rejection(credence.engine.executeAsInfrastructure({ ...cmd.registerNode(), metadata: { actor: { id: 'operator:bob', role: 'operator' } } }));
     expect(other.problem.code).toBe('bad_signature');
     expect(await footprint(credence.store)).toEqual({ head: undefined, count: 0 });
   });
@@ -104,8 +117,12 @@ describe('the signing exemption is the infrastructure actor as operator, not its
   const parsed = (built: { type: string; data: unknown; metadata: { actor: Actor } }) =>
     parseCommand({ ...built, metadata: { ...built.metadata, commandId: crypto.randomUUID() } });
 
-  it('exempts maf:infrastructure as operator', () => {
-    expect(() => verify(parsed(command('revokeNode', { nodeId: 'meter-1', reason: 'keyCompromise' }, { actor: INFRASTRUCTURE })), now)).not.toThrow();
+  it("exempts maf:infrastructure as operator, for the procedures' commands", () => {
+    expect(() => verify(parsed(command('revokeCredential', { credentialId: 'meter-1-svc', reason: 'cessationOfOperation' }, { actor: INFRASTRUCTURE })), now)).not.toThrow();
+  });
+
+  it('requires its signature of a command the procedures never send', () => {
+    expect(() => verify(parsed(command('revokeNode', { nodeId: 'meter-1', reason: 'keyCompromise' }, { actor: INFRASTRUCTURE })), now)).toThrow(/revokeNode must be signed by maf:infrastructure/);
   });
 
   it('requires a signature of the id under another role', () => {

@@ -2,7 +2,7 @@ import { COMMAND_CATALOG, parseCommand, type Command } from '../../domain/comman
 import { unauthorised, validationError } from '../../domain/errors.ts';
 import { isDerivedCommandId } from '../../domain/event-ids.ts';
 import { SYSTEM_ACTOR_PREFIX } from '../../domain/metadata.ts';
-import { INFRASTRUCTURE_ACTOR_ID, INFRASTRUCTURE_ACTOR_ROLE } from '../../domain/signing/index.ts';
+import { INFRASTRUCTURE_ACTOR_ID, INFRASTRUCTURE_ACTOR_ROLE, INFRASTRUCTURE_COMMAND_TYPES } from '../../domain/signing/index.ts';
 import { randomCommandId } from './command-ids.ts';
 
 /**
@@ -54,7 +54,8 @@ const isInfrastructureActorId = (id: string): boolean => id.toLowerCase() === IN
 /**
  * Step 2, authorise: the catalog's roles for the command type, the `system` role only through executeAsSystem,
  * the system actor ids only with the `system` role, and the infrastructure's id only through executeAsInfrastructure
- * (the security procedures, recording what a device proved), exactly and as `operator`. A reserved id under another
+ * (the security procedures, recording what a device proved), exactly and as `operator`, and that path only for the
+ * procedures' own commands (INFRASTRUCTURE_COMMAND_TYPES). A reserved id under another
  * role is `unauthorised`, not `validation`: the id is well formed, this sender is just not allowed to act under it.
  * (Not a rule of the Actor schema either: stored events share that schema, and those an operator recorded under a
  * `system:` id before the rule must still decode, as evidence.)
@@ -76,6 +77,14 @@ export const authorise = (systemActors: ReadonlySet<string>): AdmissionStep => (
     throw unauthorised(
       actor.id,
       `the actor id ${INFRASTRUCTURE_ACTOR_ID} is reserved to the Enrolment Function and the Registrar CSE, as ${INFRASTRUCTURE_ACTOR_ROLE}`,
+    );
+  }
+  // The procedures' path records what they do and nothing else: its exemption from signing must not cover a command
+  // no device procedure sends (policy.ts).
+  if (asInfrastructure === true && !INFRASTRUCTURE_COMMAND_TYPES.has(command.type)) {
+    throw unauthorised(
+      actor.id,
+      `the Enrolment Function and the Registrar CSE record ${[...INFRASTRUCTURE_COMMAND_TYPES].join(', ')}; not ${command.type}`,
     );
   }
 };

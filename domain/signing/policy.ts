@@ -54,6 +54,21 @@ export const DUPLICATE_KEY_RULE = 'duplicate_key';
 export const INFRASTRUCTURE_ACTOR_ID = 'maf:infrastructure';
 /** The role the infrastructure actor acts under, the only one its exemption and its engine path admit. */
 export const INFRASTRUCTURE_ACTOR_ROLE = 'operator';
+/**
+ * What the Enrolment Function and the Registrar CSE record (adapters/protocols/procedures): pre-provisioning, remote
+ * provisioning (and the revocation of a credential a refused provisioning issued), rotation, the association
+ * handshake. Their exemption and their engine path hold for these alone, so neither records an unsigned command of
+ * another kind (a subscription's end, a node's revocation) under a policy that requires it.
+ */
+export const INFRASTRUCTURE_COMMAND_TYPES: ReadonlySet<CommandType> = new Set<CommandType>([
+  'registerNode',
+  'issueCredential',
+  'provisionCredential',
+  'revokeCredential',
+  'startCredentialRotation',
+  'configureAssociation',
+  'establishAssociation',
+]);
 
 /** Registered keys: every actor of a large deployment, with room for rollovers (and within a 1 MiB policy file). */
 const MAX_KEYS = 4_096;

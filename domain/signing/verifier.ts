@@ -7,6 +7,7 @@ import { signingPayload, signingPayloadV1, type SignedCommand } from './payload.
 import {
   INFRASTRUCTURE_ACTOR_ID,
   INFRASTRUCTURE_ACTOR_ROLE,
+  INFRASTRUCTURE_COMMAND_TYPES,
   MAX_CLOCK_SKEW_SECONDS,
   MAX_REQUEST_LIFETIME_SECONDS,
   parseRequestSigningPolicy,
@@ -113,8 +114,14 @@ const checksOf = (policy: RequestSigningPolicy) => {
   return { verify, verifyV1 };
 };
 
-/** The infrastructure actor (policy.ts): its id under its role, never the id under another role (review 147). */
-const isInfrastructureActor = (actor: Actor): boolean => actor.id === INFRASTRUCTURE_ACTOR_ID && actor.role === INFRASTRUCTURE_ACTOR_ROLE;
+/**
+ * The infrastructure actor (policy.ts) recording one of the procedures' commands: its id under its role, never the
+ * id under another role (review 147), nor a command the procedures never send.
+ */
+const isInfrastructureCommand = (command: Command): boolean => {
+  const { actor } = command.metadata;
+  return actor.id === INFRASTRUCTURE_ACTOR_ID && actor.role === INFRASTRUCTURE_ACTOR_ROLE && INFRASTRUCTURE_COMMAND_TYPES.has(command.type);
+};
 
 /**
  * Engine side: the `verifyRequest` hook, given the engine clock's `now`. A command the policy requires to be
@@ -129,7 +136,7 @@ export const requestVerifier = (input: RequestSigningPolicyInput): RequestVerifi
   const engineFreshness: Freshness = { maxLifetimeSeconds: policy.maxLifetimeSeconds, clockSkewSeconds: policy.clockSkewSeconds, lastInstant: 'refused' };
   const required = (command: Command): boolean =>
     !policy.exemptRoles.includes(command.metadata.actor.role) &&
-    !isInfrastructureActor(command.metadata.actor) &&
+    !isInfrastructureCommand(command) &&
     (policy.require === 'all' || (policy.require !== 'none' && policy.require.includes(command.type)));
 
   return (command, { now }) => {
