@@ -3,7 +3,13 @@ import { Command, CommanderError } from 'commander';
 import type { z } from 'zod';
 import { ProblemResponse, ServerTimeout, ServerUnreachable, UnexpectedResponse } from '../adapters/client/http.ts';
 import { damagedDatabaseOf } from '../adapters/driven/files/damaged-database.ts';
-import { eventStoreUnavailableOf, isEventStoreUnreachable } from '../adapters/driven/store/eventstoredb/driver.ts';
+import {
+  eventStoreUnavailableOf,
+  isEventStoreUnreachable,
+  isTransient,
+  MAY_BE_WRITTEN,
+  type EventStoreDbError,
+} from '../adapters/driven/store/eventstoredb/driver.ts';
 import { problemDocumentOf } from '../adapters/http/problems.ts';
 import { isCredenceError, type CredenceError } from '../domain/errors.ts';
 import { ReadModelRulesChanged } from '../projections/runtime/index.ts';
@@ -92,16 +98,23 @@ export const runAction = async (io: Io, action: () => Promise<number>, asJson = 
       if (error instanceof ServerTimeout) io.err('  (for longer work give --timeout SECONDS or set CREDENCE_TIMEOUT)');
       return EXIT.unreachable;
     }
-    if (isEventStoreUnreachable(error)) {
-      // The event store of --store is a server too (review 46: it was exit 1, as a refusal).
-      io.err(`error: ${printable(error.message)}`);
-      io.err('  (is the event store of --store or CREDENCE_STORE running, and reachable from here?)');
-      return EXIT.unreachable;
-    }
-    if (eventStoreUnavailableOf(error)?.reason === 'not_leader') {
-      // Not a refusal: the client turns to the leader the message names, so the same command may simply be sent again.
-      io.err(`error: ${printable((error as Error).message)}`);
-      io.err('  (the event store answered from a follower: send the command again, with the same --command-id if it had one)');
+    if (isEventStoreUnreachable(error) || isTransient(error)) {
+      // The event store of --store is a server too (review 46: it was exit 1, as a refusal), and any failure of it a
+      // retry may mend is one it did not answer: a connection lost or a call cancelled mid-way as well (review 151).
+      const { message, unreachable } = error as EventStoreDbError;
+      io.err(`error: ${printable(message)}`);
+      if (eventStoreUnavailableOf(error)?.reason === 'not_leader') {
+        // Not a refusal: the client turns to the leader the message names, so the same command may simply be sent again.
+        io.err('  (the event store answered from a follower: send the command again, with the same --command-id if it had one)');
+      } else if (message.endsWith(MAY_BE_WRITTEN)) {
+        io.err(
+          unreachable
+            ? '  (is the event store of --store or CREDENCE_STORE running, and reachable from here? Then send the command again, with the same --command-id if it had one)'
+            : '  (the event store stopped answering mid-way: send the command again, with the same --command-id if it had one)',
+        );
+      } else {
+        io.err(unreachable ? '  (is the event store of --store or CREDENCE_STORE running, and reachable from here?)' : '  (the event store stopped answering mid-way: run the command again)');
+      }
       return EXIT.unreachable;
     }
     const listen = listenRefusal(error);

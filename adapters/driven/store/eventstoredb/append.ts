@@ -27,8 +27,10 @@
  *
  * Facts (`options.facts`, the other streams a decision read): EventStoreDB has no condition across streams, so the
  * decision first claims each fact on the fact's own stream, a `CredenceFactClaimed` marker appended with the
- * revision read as the expected revision (domain/fact-claims.ts). Every fact is first read at its revision, so a fact
- * that moved before the decision's append refuses it before anything is written or bound; one that moves after that
+ * revision read as the expected revision (domain/fact-claims.ts), or past other decisions' claims since that revision
+ * (past-claims.ts: they do not change the fact; the decision's own stream passes them the same way). Every fact is
+ * first read at its revision, so a fact that moved before the decision's append refuses it before anything is
+ * written or bound; one that moves after that
  * read makes its claim, and so the append, fail with a conflict before anything of the decision is written (claims
  * on the facts before it stay, and the id stays bound). A claim is the decision's commit point against that fact: a
  * change of the fact after it is ordered after the claim (it conflicts with it or reads it), and replay judges the
@@ -40,8 +42,9 @@ import { concurrencyConflict, isCredenceError } from '../../../../domain/errors.
 import { FACT_CLAIM_TYPE, type FactClaim } from '../../../../domain/fact-claims.ts';
 import type { AppendOptions, AppendResult, EventToAppend, ExpectedRevision, FactRead } from '../../../../domain/ports/event-store.ts';
 import { checkEventsToAppend, checkFacts, checkId } from '../append-arguments.ts';
-import { EventStoreDbError, type EsdbDriver, type WireEvent, type WireEventToAppend, type WireExpected } from './driver.ts';
+import { asAppendFailure, EventStoreDbError, type EsdbDriver, type WireEvent, type WireEventToAppend, type WireExpected } from './driver.ts';
 import { decode, encode, markerOf } from './codec.ts';
+import { appendPastClaims, headPastClaims } from './past-claims.ts';
 
 const PAGE = 100;
 
@@ -102,7 +105,19 @@ function dedupeFacts(facts: readonly FactRead[]): { facts: FactRead[]; disagreei
   return { facts: [...first.values()], disagreeing };
 }
 
+/**
+ * A transient failure at any step says the events may have been written (driver.ts MAY_BE_WRITTEN): a claim, the
+ * append itself or the read back after it may be the step cut off, and only a retry with the same command id knows.
+ */
 export async function appendToStream(driver: EsdbDriver, prepared: PreparedAppend, scanLimit: number): Promise<AppendResult> {
+  try {
+    return await appendSteps(driver, prepared, scanLimit);
+  } catch (error) {
+    throw asAppendFailure(error);
+  }
+}
+
+async function appendSteps(driver: EsdbDriver, prepared: PreparedAppend, scanLimit: number): Promise<AppendResult> {
   const { streamId, encoded, expected, commandId, attempt, facts, disagreeing } = prepared;
   const ids = new Set(encoded.map((e) => e.id));
   if (facts.length > 0) {
@@ -114,22 +129,25 @@ export async function appendToStream(driver: EsdbDriver, prepared: PreparedAppen
     }
     // A decision made on a stale copy of its own stream would fail at its append anyway: find out before claiming,
     // so a stale decision leaves no claims behind on streams other writers share.
-    await assertAt(driver, streamId, expected);
+    await assertAt(driver, streamId, expected, scanLimit);
     // Entries that disagree cannot all be current: the stale one is the conflict, found before anything is written.
     // Every fact is read at its revision too, before the command id is bound or any fact claimed: a fact found moved
     // at its claim had bound the id to a refused append (a repeat with nothing written, at the id's next use) and
     // left claims on the facts before it (review 132). Only a fact that moves between this read and its claim still
     // refuses the append after them.
     const undisputed = facts.filter((fact) => !disagreeing.includes(fact));
-    for (const fact of [...disagreeing, ...undisputed]) await assertAt(driver, fact.streamId, fact.revision ?? 'no_stream');
+    // Other decisions' claims since a fact was read do not move it (past-claims.ts); they cannot reconcile entries
+    // that name different revisions, which the embedded store refuses too.
+    for (const fact of disagreeing) await assertAt(driver, fact.streamId, fact.revision ?? 'no_stream');
+    for (const fact of undisputed) await assertAt(driver, fact.streamId, fact.revision ?? 'no_stream', scanLimit);
     if (commandId !== undefined) {
       const elsewhere = await claimCommand(driver, streamId, ids, commandId, scanLimit);
       if (elsewhere !== undefined) return elsewhere;
     }
-    await claimFacts(driver, streamId, facts, commandId ?? randomUUID());
+    await claimFacts(driver, streamId, facts, commandId ?? randomUUID(), scanLimit);
   }
   if (commandId === undefined) {
-    const written = await driver.append(streamId, encoded, expected);
+    const written = await appendPastClaims(driver, streamId, encoded, expected, scanLimit);
     // No position: the server took the batch for a repeat of one it holds (same ids) and wrote nothing.
     if (written.position !== undefined) return { nextExpectedRevision: written.revision, position: written.position, deduplicated: false };
     const [last] = await driver.readStream(streamId, { from: written.revision, backwards: false, maxCount: 1 });
@@ -144,7 +162,7 @@ export async function appendToStream(driver: EsdbDriver, prepared: PreparedAppen
     // use on another stream would be answered as a repeat of a command that wrote nothing. A retry of a command
     // that did write is refused here too (its own write moved the stream), so the search for that write runs here.
     try {
-      await assertAt(driver, streamId, expected);
+      await assertAt(driver, streamId, expected, scanLimit);
     } catch (error) {
       if (!isCredenceError(error, 'concurrency_conflict')) throw error;
       const earlier = await findEarlierAppend(driver, streamId, ids, commandId, scanLimit);
@@ -155,7 +173,7 @@ export async function appendToStream(driver: EsdbDriver, prepared: PreparedAppen
     if (elsewhere !== undefined) return elsewhere;
   }
   try {
-    const written = await driver.append(streamId, encoded, expected);
+    const written = await appendPastClaims(driver, streamId, encoded, expected, scanLimit);
     const [last] = await driver.readStream(streamId, { from: written.revision, backwards: false, maxCount: 1 });
     const ours = last !== undefined && markerOf(last)?.attempt === attempt;
     // A repeat answered without a position (older servers, review 55) is found here too: the event read back has one.
@@ -175,12 +193,16 @@ function positionOf(last: WireEvent | undefined, streamId: string): bigint {
   return last.position;
 }
 
-/** The stream's current revision must be what the decision expects (a read; the append re-checks it atomically). */
-async function assertAt(driver: EsdbDriver, streamId: string, expected: WireExpected): Promise<void> {
+/**
+ * The stream's current revision must be what the decision expects (a read; the append re-checks it atomically), or,
+ * given `pastClaimsWithin`, one only fact claims moved it to (past-claims.ts).
+ */
+async function assertAt(driver: EsdbDriver, streamId: string, expected: WireExpected, pastClaimsWithin?: number): Promise<void> {
   if (expected === 'any') return;
   const [last] = await driver.readStream(streamId, { from: 'end', backwards: true, maxCount: 1 });
   const actual = last?.revision;
   if (expected === 'no_stream' ? actual === undefined : actual === expected) return;
+  if (pastClaimsWithin !== undefined && (await headPastClaims(driver, streamId, expected, pastClaimsWithin)) !== undefined) return;
   throw concurrencyConflict(streamId, expected === 'no_stream' ? 'no stream' : `revision ${expected}`, actual === undefined ? 'no stream' : `revision ${actual}`);
 }
 
@@ -224,10 +246,13 @@ async function claimCommand(
 /** A claim marker as appended: a fact's (claimFacts) or a command id's binding (claimCommand). */
 const claimRecord = (claim: FactClaim) => encode({ id: randomUUID(), type: FACT_CLAIM_TYPE, data: { ...claim }, metadata: {} }, undefined, 0);
 
-/** One claim per fact, each at the revision the decision read; the first that fails is the conflict. */
-async function claimFacts(driver: EsdbDriver, claimant: string, facts: readonly FactRead[], commandId: string): Promise<void> {
+/**
+ * One claim per fact, each at the revision the decision read or past the claims other decisions made on it since
+ * (past-claims.ts: the same fact, so the same commit point); the first that fails is the conflict.
+ */
+async function claimFacts(driver: EsdbDriver, claimant: string, facts: readonly FactRead[], commandId: string, scanLimit: number): Promise<void> {
   for (const fact of facts) {
-    await driver.append(fact.streamId, [claimRecord({ claimant, commandId })], fact.revision === undefined ? 'no_stream' : fact.revision);
+    await appendPastClaims(driver, fact.streamId, [claimRecord({ claimant, commandId })], fact.revision === undefined ? 'no_stream' : fact.revision, scanLimit);
   }
 }
 

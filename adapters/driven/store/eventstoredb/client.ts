@@ -39,6 +39,7 @@ import { collectWithin, confirmWithin, noAnswer, settleWithin, within, type Dead
 import { OrderedPump } from './ordered-pump.ts';
 import {
   EventStoreDbError,
+  MAY_BE_WRITTEN,
   type EventStoreUnavailable,
   type EsdbDriver,
   type PersistentDelivery,
@@ -260,9 +261,6 @@ function describeRevision(value: unknown): string {
 /** The client's "Failed to discover after N attempts." (its discovery gives up on a cluster's gossip seeds). */
 const isDiscoveryFailure = (error: unknown): boolean => error instanceof Error && error.constructor === Error && /^Failed to discover after \d+ attempts\.?$/.test(error.message);
 
-/** What an append that got no answer should tell its caller: the outcome is unknown, and how to settle it. */
-const MAY_BE_WRITTEN = '; the events may have been written: retry with the same command id';
-
 function translate(error: unknown, operation: string, deadline: Deadline, after = ''): Error {
   if (error instanceof EventStoreDbError) return error;
   if (error instanceof WrongExpectedVersionError) {
@@ -287,7 +285,9 @@ function translate(error: unknown, operation: string, deadline: Deadline, after 
   const undiscovered = isDiscoveryFailure(error);
   const unreachable = error instanceof UnavailableError || undiscovered;
   const message = error instanceof NotLeaderError ? notLeaderMessage(error) : messageOf(error);
-  return new EventStoreDbError(`EventStoreDB ${operation} failed: ${message}`, transient, {
+  // `after` (an append's MAY_BE_WRITTEN) for every transient failure: a connection lost or a call cancelled after the
+  // request went out leaves the outcome as unknown as a deadline does (review 151).
+  return new EventStoreDbError(`EventStoreDB ${operation} failed: ${message}${transient ? after : ''}`, transient, {
     cause: error,
     unreachable,
     unavailable: unavailableOf(error, deadline),

@@ -120,6 +120,18 @@ export class EventStoreDbError extends Error {
 
 export const isTransient = (error: unknown): boolean => error instanceof EventStoreDbError && error.transient;
 
+/**
+ * What a transient failure of an append tells its caller: whatever cut it off (its deadline, a lost connection, a
+ * cancelled call, a leader change between its steps), the outcome is unknown, and this is how to settle it.
+ */
+export const MAY_BE_WRITTEN = '; the events may have been written: retry with the same command id';
+
+/** A transient failure met during an append, saying so (MAY_BE_WRITTEN); any other error as it is. */
+export const asAppendFailure = (error: unknown): unknown => {
+  if (!(error instanceof EventStoreDbError) || !error.transient || error.message.endsWith(MAY_BE_WRITTEN)) return error;
+  return new EventStoreDbError(`${error.message}${MAY_BE_WRITTEN}`, true, { cause: error, unreachable: error.unreachable, ...(error.unavailable !== undefined ? { unavailable: error.unavailable } : {}) });
+};
+
 /** Why the event store is unavailable for now, for the service's `store_unavailable` reason; undefined otherwise. */
 export const eventStoreUnavailableOf = (error: unknown): EventStoreUnavailable | undefined =>
   error instanceof EventStoreDbError ? error.unavailable : undefined;
