@@ -58,7 +58,7 @@ describe('credence projections on the data folder of a running service', () => {
     const status = capture();
     expect(await main(['projections', '--json', '--data', dir], status.io), status.err.join('\n')).toBe(0);
     expect(status.err.join('\n')).toMatch(new RegExp(`in use by process ${process.pid} [\\s\\S]*as that process keeps them, without writing them`));
-    const lags = JSON.parse(status.out.join('\n')) as { name: string; eventsBehind: number }[];
+    const lags = (JSON.parse(status.out.join('\n')) as { components: { name: string; eventsBehind: number }[] }).components;
     expect(lags.find((l) => l.name === 'audit')?.eventsBehind).toBe(0);
     expect(auditOf(dir)).toEqual(before);
 

@@ -50,7 +50,7 @@ describe('credence read commands against a server', () => {
       const full = await cli(['replay', '--full', '--json'], auditor());
       expect(full.code, full.err).toBe(0);
       const answer = JSON.parse(full.out);
-      expect(answer).toMatchObject({ mode: 'full', verifiedNow: answer.events });
+      expect(answer).toMatchObject({ verification: { mode: 'full', verifiedNow: answer.events } });
     }
     const workers = await cli(['replay', '--workers', '2'], auditor());
     expect([workers.code, workers.err]).toEqual([2, expect.stringContaining('--workers')]);

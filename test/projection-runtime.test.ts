@@ -273,7 +273,7 @@ describe('projection runtime', () => {
       const { io, out, err } = capture();
 
       expect(await main(['projections', '--json', '--data', dir], io)).toBe(0);
-      const lags = JSON.parse(out.join('\n')) as { name: string; checkpoint: string; head: string; eventsBehind: number }[];
+      const lags = (JSON.parse(out.join('\n')) as { components: { name: string; checkpoint: string; head: string; eventsBehind: number }[] }).components;
       expect(lags.map((l) => [l.name, l.eventsBehind])).toEqual([['cascade', 0], ['expiry', 0], ['audit', 1], ['compliance', 0], ['entities', 1], ['pki', 0]]);
       expect(lags.find((l) => l.name === 'audit')).toMatchObject({ checkpoint: String(head), head: String(head! + 1n) });
 

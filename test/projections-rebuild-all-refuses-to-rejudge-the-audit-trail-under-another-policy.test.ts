@@ -76,7 +76,7 @@ describe('credence projections rebuild audit, named, is the explicit way to chan
     const dir = await folderBuiltUnderThePolicy(folder());
     const run = await cli(['projections', 'rebuild', 'audit', '--data', dir, '--signing', policyFile(dir, otherPolicy), '--json']);
     expect(run.code, run.err.join('\n')).toBe(0);
-    expect(JSON.parse(run.out.join('\n'))).toEqual({ rebuilt: 'audit', events: 2, rules: storedSignatureRules(otherPolicy).description });
+    expect(JSON.parse(run.out.join('\n'))).toEqual({ rebuilt: [{ name: 'audit', events: 2, rules: storedSignatureRules(otherPolicy).description }] });
     expect(statuses(dir)).toEqual([['invalid'], ['invalid']]);
   });
 });

@@ -31,6 +31,9 @@ export const FleetReplayJson = z.looseObject({
   findingsTotal: Count,
   brokenStreams: z.array(Name).max(MAX_ITEMS),
   brokenStreamsTotal: Count,
+  // How the verdict was reached: absent from a server before them, which verified the whole log for every request.
+  mode: z.enum(['full', 'incremental']).optional(),
+  verifiedNow: Count.optional(),
 });
 export type FleetReplayJson = z.infer<typeof FleetReplayJson>;
 

@@ -1,14 +1,15 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
+import type { CommandSink } from '../../domain/ports/index.ts';
 import { systemClock } from '../../adapters/driven/clock/index.ts';
 import { createEngine } from '../../adapters/engine/index.ts';
 import { openReadModels } from '../../adapters/driven/readmodels/index.ts';
 import { lockDataFolder, type DataFolderLock } from '../../adapters/runtime/index.ts';
 import { assertSetUp, lockUnlessHeld, sayRemovedStrays } from './folder-lock.ts';
 import { systemProjections } from '../../adapters/runtime/projections.ts';
-import { readDeadLettersAsFound } from '../../projections/cascade/index.ts';
-import { readExpiryDeadLettersAsFound } from '../../projections/expiry/index.ts';
-import { projectionLag, ProjectionRunner, ReadModelRulesChanged, type SchemaChange } from '../../projections/runtime/index.ts';
+import { readDeadLettersAsFound, type DeadLetter } from '../../projections/cascade/index.ts';
+import { readExpiryDeadLettersAsFound, type ExpiryDeadLetter } from '../../projections/expiry/index.ts';
+import { projectionLag, ProjectionRunner, ReadModelRulesChanged, type ProjectionLag, type SchemaChange } from '../../projections/runtime/index.ts';
 import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
@@ -176,9 +177,45 @@ const emptiedUntilRebuilt = (change: SchemaChange): string => {
   return `${change.name}: ${what}: emptied, and rebuilt from the events at the service's next start or by credence projections rebuild ${change.name}${letters}`;
 };
 
+/** What a folder holds of one kind of dead letter, as GET /v1/projections names it: `letters` and `total`. */
+const deadLettersFound = <T, W>(found: { readonly rows?: readonly T[]; readonly total?: number }, wire: (letter: T) => W): { letters?: W[]; total?: number } => ({
+  ...(found.rows !== undefined ? { letters: found.rows.map(wire) } : {}),
+  ...(found.total !== undefined ? { total: found.total } : {}),
+});
+
+/**
+ * The data folder's status in the document GET /v1/projections answers (review 150: locally `--json` was a bare list
+ * of lags, without the dead letters the text lists), with the letters' fields as the server sends them. What only a
+ * running service knows is not there: the components beside the projections (pseudonym rotation, the transparency
+ * log) and the error one retries past; `lag` is the largest of these projections'. Beside a service of an earlier
+ * version a kind of dead letter whose table it keeps in another shape is only counted, and one it has no table for is
+ * left out, as an earlier server leaves them out.
+ */
+const localStatus = (lags: readonly ProjectionLag[], db: ReturnType<typeof openReadModels>) => {
+  const cascade = deadLettersFound(readDeadLettersAsFound(db, DEAD_LETTERS_LISTED), (d: DeadLetter) => ({
+    stream: d.stream, command: d.command, target: d.target, eventType: d.eventType, position: String(d.position), occurredAt: d.occurredAt, reason: d.reason,
+  }));
+  const expiry = deadLettersFound(readExpiryDeadLettersAsFound(db, DEAD_LETTERS_LISTED), (d: ExpiryDeadLetter) => ({
+    stream: d.stream, purpose: d.purpose, command: d.command, due: new Date(d.due).toISOString(), code: d.code, reason: d.reason,
+  }));
+  return {
+    components: lags,
+    lag: {
+      eventsBehind: Math.max(0, ...lags.map((l) => l.eventsBehind)),
+      secondsBehind: Math.max(0, ...lags.map((l) => l.secondsBehind)),
+    },
+    ...(cascade.letters !== undefined ? { cascadeDeadLetters: cascade.letters } : {}),
+    ...(cascade.total !== undefined ? { cascadeDeadLettersTotal: cascade.total } : {}),
+    ...(expiry.letters !== undefined ? { expiryDeadLetters: expiry.letters } : {}),
+    ...(expiry.total !== undefined ? { expiryDeadLettersTotal: expiry.total } : {}),
+  };
+};
+
 const status = async (args: Options, io: Io): Promise<number> => {
   const target = readTarget(args, io);
   if (target !== undefined) {
+    // Refused rather than unheeded, as `query` refuses it (review 150: it was dropped without a word).
+    if (args.signing !== undefined) throw new UsageError('--signing: the server holds its own signing policy; give it only with --data/--store');
     // GET /v1/projections: every live component (the projections and the other followers of the store) and the largest lag.
     const status = await clientOf(target).projections();
     if (args.json) {
@@ -201,14 +238,12 @@ const status = async (args: Options, io: Io): Promise<number> => {
     local.release();
     const lags = [];
     for (const projection of local.projections) lags.push(await projectionLag(local.db, local.store, projection));
-    // The JSON stays the list of lags it always was; a server's answer (--server --json) carries the dead letters.
-    if (args.json) io.out(json(lags));
+    const found = localStatus(lags, local.db);
+    if (args.json) io.out(json(found));
     else {
       printLags(lags, io);
-      printDeadLettersFound(CASCADE_LETTERS, readDeadLettersAsFound(local.db, DEAD_LETTERS_LISTED), io);
-      const expiry = readExpiryDeadLettersAsFound(local.db, DEAD_LETTERS_LISTED);
-      const rows = expiry.rows?.map((d) => ({ ...d, due: new Date(d.due).toISOString() }));
-      printDeadLettersFound(EXPIRY_LETTERS, { ...expiry, rows }, io);
+      printDeadLettersFound(CASCADE_LETTERS, { rows: found.cascadeDeadLetters, total: found.cascadeDeadLettersTotal }, io);
+      printDeadLettersFound(EXPIRY_LETTERS, { rows: found.expiryDeadLetters, total: found.expiryDeadLettersTotal }, io);
     }
     return 0;
   } finally {
@@ -216,18 +251,26 @@ const status = async (args: Options, io: Io): Promise<number> => {
   }
 };
 
+/** Asked nothing: the projections are built for their names alone, which opens and sends nothing. */
+const NAMES_ONLY: CommandSink = {
+  execute: () => Promise.reject(new Error('projection names only: no command is sent')),
+  executeAsSystem: () => Promise.reject(new Error('projection names only: no command is sent')),
+  view: () => Promise.reject(new Error('projection names only: no entity is read')),
+  clock: systemClock,
+};
+
 const rebuild = async (name: string, args: Options, io: Io): Promise<number> => {
   if (readTarget(args, io) !== undefined) throw new UsageError('--server: a rebuild runs on the data folder of the server (stop it, then credence projections rebuild --data DIR)');
+  // The name before the folder is opened (review 150: a typo left a new empty readmodels.db behind its refusal, and
+  // beside a running service was reported as the lock's), from the composition root's own list.
+  const known = systemProjections({ engine: NAMES_ONLY }).projections.map((p) => p.name);
+  if (name !== 'all' && !known.includes(name)) throw new UsageError(`unknown projection ${name} (known: ${known.join(', ')}, all)`);
   // Not beside a running service: it would go on answering (CRLs, OCSP, its caches) from a read model emptied
   // under it, and would not see the rebuild's rows arrive through its own invalidations.
   const local = await openLocal(args, io, 'required');
   const { store, close } = local;
   try {
-    // The name first: a refused rebuild sets up no table.
-    const known = local.projections.map((p) => p.name);
-    const names = name === 'all' ? known : [name];
-    const unknown = names.filter((n) => !known.includes(n));
-    if (unknown.length > 0) throw new UsageError(`unknown projection ${unknown.join(', ')} (known: ${known.join(', ')}, all)`);
+    const names = name === 'all' ? local.projections.map((p) => p.name) : [name];
     const runner = local.runner!();
     // All or nothing: `all` re-judges no read model under other rules than built it (the audit trail under another
     // signing policy, or none for want of --signing: found in review, its verified and invalid rows became `signed`).
@@ -238,6 +281,8 @@ const rebuild = async (name: string, args: Options, io: Io): Promise<number> => 
     }
     const stream = progressStream(io, args.json);
     const total = stream === undefined ? 0 : Number((await store.headPosition()) ?? 0n);
+    // One --json document for the whole run, written once every read model is rebuilt (review 150: `all` printed six).
+    const rebuilt: { name: string; events: number; rules?: string }[] = [];
     for (const n of names) {
       const bar = stream === undefined ? undefined : progressBar(stream, total, `events into ${n}`);
       bar?.update(0);
@@ -246,9 +291,10 @@ const rebuild = async (name: string, args: Options, io: Io): Promise<number> => 
       bar?.finish();
       // Under which rules, for a read model that has them (the audit trail: which signing policy judged its rows).
       const rules = local.projections.find((p) => p.name === n)?.rules;
-      if (args.json) io.out(json({ rebuilt: n, events: count, ...(rules !== undefined ? { rules: rules.description } : {}) }));
+      if (args.json) rebuilt.push({ name: n, events: count, ...(rules !== undefined ? { rules: rules.description } : {}) });
       else io.out(printable(`rebuilt ${n} from position 0: ${count} events${rules !== undefined ? `, under ${rules.description}` : ''}`));
     }
+    if (args.json) io.out(json({ rebuilt }));
     return 0;
   } finally {
     await close();

@@ -6,6 +6,7 @@ import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { EXIT, handler, parseOptions } from '../program.ts';
 import { clientOf, serverTarget, ServerOptions, withJson, withServer } from './options.ts';
+import { namingUnknownOutcome } from './submit.ts';
 
 const Args = z.object({
   ...ServerOptions,
@@ -28,11 +29,12 @@ export const addPseudonymResolve = (parent: Command, io: Io): void => {
   command.action(
     handler(io, async (pseudonym: string, opts: Record<string, unknown>) => {
       const args = parseOptions(command, Args, { ...opts, pseudonym });
-      const answer = await clientOf(serverTarget(args, io)).resolvePseudonym({
-        pseudonym: args.pseudonym,
-        reason: args.reason,
-        commandId: args.commandId ?? crypto.randomUUID(),
-      });
+      const commandId = args.commandId ?? crypto.randomUUID();
+      const answer = await namingUnknownOutcome(
+        io,
+        commandId,
+        clientOf(serverTarget(args, io)).resolvePseudonym({ pseudonym: args.pseudonym, reason: args.reason, commandId }),
+      );
       io.out(args.json ? json(answer) : printable(`${answer.pseudonym} is node ${answer.nodeId} (epoch ${answer.epoch}); resolution recorded at position ${answer.position ?? '?'}`));
       return EXIT.done;
     }),

@@ -5,6 +5,7 @@ import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { EXIT, handler, parseOptions } from '../program.ts';
 import { clientOf, serverTarget, ServerOptions, withJson, withServer } from './options.ts';
+import { namingUnknownOutcome } from './submit.ts';
 
 const Args = z.object({
   ...ServerOptions,
@@ -25,10 +26,8 @@ export const addPseudonymRotate = (parent: Command, io: Io): void => {
   command.action(
     handler(io, async (nodeId: string, opts: Record<string, unknown>) => {
       const args = parseOptions(command, Args, { ...opts, nodeId });
-      const answer = await clientOf(serverTarget(args, io)).rotatePseudonym({
-        nodeId: args.nodeId,
-        commandId: args.commandId ?? crypto.randomUUID(),
-      });
+      const commandId = args.commandId ?? crypto.randomUUID();
+      const answer = await namingUnknownOutcome(io, commandId, clientOf(serverTarget(args, io)).rotatePseudonym({ nodeId: args.nodeId, commandId }));
       io.out(
         args.json
           ? json(answer)

@@ -146,6 +146,8 @@ export const register: RegisterCommands = (program, io) => {
         return 0;
       }
       if (args.signing !== undefined) throw new UsageError('--signing: the server holds its own signing policy; give it only with --data/--store');
+      // Refused rather than one of them dropped without a word (review 150: --csv won, and --json was unheeded).
+      if (args.csv && args.json) throw new UsageError('--json: give --csv or --json, not both');
       const client = clientOf(target);
       if (args.csv) {
         const { csv, eventsBehind, truncated, nextAfter } = await client.complianceCsv(queryName, raw);

@@ -10,6 +10,7 @@ import { describeHolder, SERVICE_LOCK_FILE, tryLockDataFolder } from '../../adap
 import { isCredenceError } from '../../domain/errors.ts';
 import type { CheckpointKeeper } from '../../projections/replay/checkpoint.ts';
 import { verifyFleet, type FleetVerification } from '../../adapters/replay-workers/verify-fleet.ts';
+import type { FleetReplayJson } from '../../adapters/client/answers.ts';
 import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
@@ -36,13 +37,16 @@ interface FleetReplayView {
   readonly foreignEvents: number;
   readonly findings: readonly { streamId: string; position: unknown; revision: unknown; reason: string }[];
   readonly brokenStreams: readonly string[];
-  /** From the API, which lists only the first findings and broken streams: how many there are. */
-  readonly brokenStreamsTotal?: number;
-  readonly findingsTotal?: number;
-  /** Local runs: how this verdict was reached (a checkpoint continued, or the whole log) and any alteration found. */
-  readonly verification?: {
+  /** How many there are: the API lists only the first findings and broken streams. */
+  readonly brokenStreamsTotal: number;
+  readonly findingsTotal: number;
+  /**
+   * How this verdict was reached (a checkpoint continued, or the whole log) and any alteration found. From a server,
+   * whose verdict goes on from the one it keeps in memory, not from a checkpoint file: no `from`, and no alteration.
+   */
+  readonly verification: {
     readonly mode: FleetVerification['mode'];
-    readonly from: string;
+    readonly from?: string;
     readonly verifiedNow: number;
     readonly altered?: { readonly position: string; readonly reason: string };
     readonly notes: readonly string[];
@@ -51,26 +55,29 @@ interface FleetReplayView {
 
 const print = (result: FleetReplayView, io: Io): void => {
   const v = result.verification;
-  if (v?.mode === 'incremental') {
+  if (v.mode === 'incremental' && v.from !== undefined) {
     io.out(`replayed ${result.events} events (${v.verifiedNow} new after the checkpoint at position ${v.from}; --full verifies them all again)`);
     // The checkpoint file sits in the data folder: the verdict on what it covers is only as good as that file.
     io.out(`  note: the events up to position ${v.from} were judged by an earlier run (replay-checkpoint.json), not read again`);
-  }
-  else io.out(`replayed ${result.events} events`);
-  for (const note of v?.notes ?? []) io.out(printable(`  note: ${note}`));
+  } else if (v.mode === 'incremental') {
+    // A server's (review 150: its text said "replayed 30 events" over a verdict that verified none of them now).
+    io.out(`replayed ${result.events} events (${v.verifiedNow} new since the server's previous verdict; --full verifies them all again)`);
+    io.out(`  note: the other ${Math.max(0, Number(result.events) - v.verifiedNow)} were judged by the server's earlier verdict, which it keeps in memory, not read again`);
+  } else io.out(`replayed ${result.events} events`);
+  for (const note of v.notes) io.out(printable(`  note: ${note}`));
   for (const [kind, s] of Object.entries(result.kinds)) {
     if (s.entities === 0) continue;
     const states = Object.entries(s.states).map(([st, n]) => `${st} ${n}`).join(', ');
     io.out(printable(`  ${kind.padEnd(13)} ${String(s.entities).padStart(7)} entities ${String(s.events).padStart(8)} events   ${states}`));
   }
   if (result.foreignEvents > 0) io.out(`  (${result.foreignEvents} events in non-entity streams not replayed)`);
-  if (v?.altered !== undefined) io.out(printable(`history altered: ${v.altered.reason}`));
-  if (result.findings.length === 0 && v?.altered === undefined) io.out('verdict: every stored transition is legal');
+  if (v.altered !== undefined) io.out(printable(`history altered: ${v.altered.reason}`));
+  if (result.findings.length === 0 && v.altered === undefined) io.out('verdict: every stored transition is legal');
   else if (result.findings.length === 0) io.out('verdict: every stored transition is legal, but the history was altered behind the checkpoint');
   else {
-    io.out(`verdict: ${result.brokenStreamsTotal ?? result.brokenStreams.length} broken histories`);
+    io.out(`verdict: ${result.brokenStreamsTotal} broken histories`);
     for (const f of result.findings) io.out(printable(`  ${f.streamId} @ position ${String(f.position)} (revision ${String(f.revision)}): ${f.reason}`));
-    const more = (result.findingsTotal ?? result.findings.length) - result.findings.length;
+    const more = result.findingsTotal - result.findings.length;
     if (more > 0) io.out(`  … and ${more} more findings (credence replay --json --data DIR lists them all)`);
   }
 };
@@ -144,11 +151,24 @@ const replayLocal = async (store: EventStore, args: Options, io: Io): Promise<Fl
   const reason = altered === undefined ? undefined : altered.reason + (await shorterThanCheckpoint(store, altered.position, dir));
   return {
     ...result.replay,
+    // Whole lists here, counted as a server counts its first ones, so that --json has one shape either way.
+    findingsTotal: result.replay.findings.length,
+    brokenStreamsTotal: result.replay.brokenStreams.length,
     verification: {
       mode, from: from.toString(10), verifiedNow, notes: args.json ? [...notes, ...unsaved] : notes,
       ...(altered !== undefined ? { altered: { position: altered.position.toString(10), reason: reason! } } : {}),
     },
   };
+};
+
+/**
+ * A server's verdict in the shape of a local one (review 150: `mode` and `verifiedNow` were top-level from a server,
+ * under `verification` locally, and the text left an incremental server verdict unsaid).
+ */
+const fromServer = (answer: FleetReplayJson): FleetReplayView => {
+  const { mode, verifiedNow, ok: _ok, ...verdict } = answer;
+  // A server from before them verified the whole log for every request.
+  return { ...verdict, verification: { mode: mode ?? 'full', verifiedNow: verifiedNow ?? answer.events, notes: [] } };
 };
 
 /**
@@ -182,9 +202,9 @@ export const register: RegisterCommands = (program, io) => {
         const result = await readFromSource<FleetReplayView>(args, io, (store) => replayLocal(store, args, io), (client) => {
           // The server verifies with its own threads: a count asked of it would go unheeded, so it is refused.
           if (args.workers !== undefined) throw new UsageError('--workers: a --server replay runs on the server, with its own threads; leave it out');
-          return client.replay({ full: args.full });
+          return client.replay({ full: args.full }).then(fromServer);
         });
-        const ok = (result.findingsTotal ?? result.findings.length) === 0 && result.verification?.altered === undefined;
+        const ok = result.findingsTotal === 0 && result.verification.altered === undefined;
         if (args.json) io.out(json({ ok, ...result }));
         else print(result, io);
         return ok ? 0 : 1;

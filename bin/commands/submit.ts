@@ -64,6 +64,20 @@ export const summary = (type: string, outcome: CommandOutcomeJson): string =>
     ? `${type}: ${outcome.streamId} is ${outcome.state} (command ${outcome.commandId} was already done; nothing appended)`
     : `${type}: ${outcome.streamId} is now ${outcome.state} (${outcome.events.map((e) => `${e.type} @${e.position}`).join(', ') || 'nothing appended'})`;
 
+/**
+ * `sent`, the request of a command sent under `commandId`, as it settles; when it fails with no answer, or with the
+ * server's own failure (5xx: an event store that did not answer, say), the command may have been recorded, and stderr
+ * names its id: made by the CLI unless given, it is what makes sending it again safe (review 57). Every command that
+ * makes its own id says it (the pseudonym routes did not: review 150, a resolve sent again was recorded twice).
+ */
+export const namingUnknownOutcome = <T,>(io: Io, commandId: string, sent: Promise<T>): Promise<T> =>
+  sent.catch((error: unknown) => {
+    if (!(error instanceof ProblemResponse) || error.status >= 500) {
+      io.err(`note: the outcome of command ${commandId} is unknown: to send it again without doing it twice, add --command-id ${commandId}`);
+    }
+    throw error;
+  });
+
 /** Sends `type` with `data`; exit 0 with the outcome, or a refusal (1), bad usage (2), no server (3) from runAction. */
 export const submit = async (io: Io, command: Command, type: string, data: unknown, opts: Readonly<Record<string, unknown>>): Promise<number> => {
   const keys = Object.keys(Envelope.shape);
@@ -97,14 +111,7 @@ export const submit = async (io: Io, command: Command, type: string, data: unkno
     ...tracing,
     ...(signature !== undefined ? { signature } : {}),
   });
-  const { outcome, body } = await sent.catch((error: unknown) => {
-    // No answer, or the server's own failure (5xx: an event store that did not answer, say): the command may have been
-    // recorded. Its id, made here unless given, is what makes sending it again safe (review 57).
-    if (!(error instanceof ProblemResponse) || error.status >= 500) {
-      io.err(`note: the outcome of command ${commandId} is unknown: to send it again without doing it twice, add --command-id ${commandId}`);
-    }
-    throw error;
-  });
+  const { outcome, body } = await namingUnknownOutcome(io, commandId, sent);
   io.out(args.json ? json(body) : printable(summary(type, outcome)));
   return EXIT.done;
 };
