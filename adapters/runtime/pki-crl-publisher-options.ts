@@ -1,5 +1,6 @@
 import type { PkiFloor } from './pki-complete.ts';
 import type { IssuingCa } from '../../domain/x509/issuing-ca.ts';
+import type { CrlBaseStore } from '../driven/pki/crl-base.ts';
 import type { CrlExpiryMarks } from '../driven/pki/crl-expiry-marks.ts';
 import type { CrlNumbers } from '../driven/pki/crl-numbers.ts';
 import type { PublishedRevocation } from '../driven/pki/published-revocations.ts';
@@ -34,8 +35,14 @@ export interface CrlPublisherOptions {
   readonly deltaValidityMs?: number;
   /** Revocations recorded within this many ms of the first share one delta CRL (default 2 ms). */
   readonly coalesceMs?: number;
-  /** Entries a delta may list before a new complete CRL becomes its base (default 1024): bounds a delta's cost. */
+  /**
+   * Entries a delta may list before the complete CRL signed then becomes the next base (default 1024), once every
+   * complete CRL numbered below it has passed its nextUpdate: bounds a delta's cost to that many plus what is revoked
+   * within one CRL validity.
+   */
   readonly rebaseAfter?: number;
+  /** The base of the deltas, kept across restarts (default: in memory, crl-base.ts). */
+  readonly base?: CrlBaseStore;
   /**
    * Revocations per read of the read model (default 5,000); a longer list is read whole, page after page, with a turn
    * of the event loop between two.

@@ -12,18 +12,28 @@ import { publishedCrl, type PublishedCrl } from './pki-published-crl.ts';
  * The CRLs of one issuing CA (RFC 5280 5.2.4): a complete CRL and a delta CRL, both projections of the `pki` read
  * model. Each revocation (a few ms of them under load) issues a new delta listing what was revoked since the base;
  * the complete CRL is marked stale and assembled, when fetched, from the entries' cached DER (a copy and one
- * signature); past `rebaseAfter` entries in the delta, a new complete CRL becomes the base. So the cost of one
- * revocation does not grow with the number revoked before it. CRL numbers come from `numbers` (persisted, never
- * reused) and are shared by both kinds, as 5.2.4 requires; a new complete CRL is always followed by a delta on it.
+ * signature). So the cost of one revocation does not grow with the number revoked before it. CRL numbers come from
+ * `numbers` (persisted, never reused) and are shared by both kinds, as 5.2.4 requires.
+ *
+ * The base moves rarely (review 148). A relying party keeps a complete CRL until its nextUpdate and refreshes the
+ * delta; a delta is usable with a complete CRL numbered at or above its base and below itself (5.2.4; OpenSSL's
+ * check_delta_base), so a delta on a base newer than the complete CRL it holds is rejected, and it would fall back
+ * to that complete CRL without the revocations since. So a complete CRL signed on a fetch or on schedule keeps the
+ * base; the base is kept across restarts and rebuilds (`base`: the serials it listed, found again in the list read
+ * again). Past `rebaseAfter` entries since the base, the complete CRL signed then becomes the next base only once
+ * every complete CRL numbered below it has passed its nextUpdate: no holder of a valid complete CRL is given a delta
+ * it must reject. Only with no base known (the CA's first CRL, a base file lost or of another key) does a new
+ * complete CRL become the base at once.
  *
  * An entry leaves the list once its certificate has expired and it has been on every complete CRL for one CRL
  * validity after the first one issued beyond that expiry (RFC 5280 5.1.2.6: it appeared on at least one regularly
  * scheduled CRL beyond the validity period; a relying party that refreshes before nextUpdate has seen it). Removal
- * happens only when a new complete CRL is issued, which is also the new base: no delta ever spans a removal, so no
- * delta needs a removeFromCRL entry (5.2.4, 5.3.1), and a delta is never combined with an older base (it names its
- * own). The read model keeps the revocation, so OCSP still answers `revoked` (RFC 6960 allows it). When each entry
- * was first listed beyond its expiry is kept in `marks` once that CRL is signed, so a restart neither lists an entry
- * again for another validity nor lets one leave before its time.
+ * happens when a complete CRL is issued; the base stays, and the deltas stop listing the entry too. Every complete
+ * CRL still within its nextUpdate was signed after the first one beyond the expiry, so it lists the entry (or was
+ * signed after it left): a delta combined with it lists the entry no longer than that complete CRL does, and no
+ * removeFromCRL entry is needed (5.2.4, 5.3.1). The read model keeps the revocation, so OCSP still answers `revoked`
+ * (RFC 6960 allows it). When each entry was first listed beyond its expiry is kept in `marks` once that CRL is
+ * signed, so a restart neither lists an entry again for another validity nor lets one leave before its time.
  */
 export class CrlPublisher {
   readonly ca: IssuingCa;
@@ -33,8 +43,17 @@ export class CrlPublisher {
   readonly #deltaValidityMs: number;
   readonly #rebaseAfter: number;
   readonly #listing: CrlListing;
-  /** The complete CRL the deltas are on: its number and the entries it covers (a byte offset and a count). */
-  #base: { crlNumber: number; offset: number; count: number } | undefined;
+  /** The complete CRL the deltas are on, and where they start. */
+  #base: Base | undefined;
+  /**
+   * A kept base not placed in the list yet (after a start or a rebuild): the serials it listed. The deltas start at
+   * the first entry it did not list, found once the list is read again and any expired entries dropped.
+   */
+  #unplaced: { crlNumber: number; listed: ReadonlySet<string> } | undefined;
+  /** The next base, from `takesOverAt`: the nextUpdate of the last complete CRL numbered below it. */
+  #next: (Base & { takesOverAt: number }) | undefined;
+  /** The CA key as its CRLs name it (lower-case hex): a kept base of another key is not this CA's. */
+  readonly #keyId: string;
   #full: PublishedCrl | undefined;
   #delta: PublishedCrl | undefined;
   /** Entries were appended since the complete CRL: the next fetch assembles a new one. */
@@ -53,6 +72,9 @@ export class CrlPublisher {
     ({ validityMs: this.#validityMs, deltaValidityMs: this.#deltaValidityMs } = crlValiditiesOf(options));
     this.#rebaseAfter = options.rebaseAfter ?? 1024;
     this.#listing = new CrlListing(options, this.#validityMs);
+    this.#keyId = Buffer.from(this.#issuer.keyIdentifier).toString('hex');
+    const kept = options.base?.load();
+    if (kept !== undefined && kept.keyId === this.#keyId) this.#unplaced = { crlNumber: kept.crlNumber, listed: new Set(kept.serials) };
   }
 
   /** Entries on the CA's CRL: its revocations, less those removed after their certificate expired. */
@@ -104,11 +126,11 @@ export class CrlPublisher {
     });
   }
 
-  /** Issues the first complete CRL and its delta (once the read model is whole: see `full`). */
+  /** Issues the first complete CRL and a delta, on the base kept before if any (once the read model is whole: see `full`). */
   start(): Promise<void> {
     return this.#quietlyIfRetired(async () => {
       if (typeof (await this.#catchUp()) !== 'number') return;
-      await this.#rebase();
+      await this.#completeAndDelta();
     });
   }
 
@@ -167,7 +189,10 @@ export class CrlPublisher {
       this.#refuseIfRetired();
       const read = await this.#catchUp();
       if (typeof read !== 'number') return this.#servable(issuedBefore(this.#full, read));
-      if (this.#stale || this.#full === undefined) await issuedOrValid(() => this.#rebase(), () => this.#full, this.#of('complete'));
+      // Not a new base, unless none is known: relying parties holding the complete CRLs before this one keep using the
+      // deltas (review 148).
+      const issue = () => (this.#baseKnown() ? this.#complete() : this.#rebase());
+      if (this.#stale || this.#full === undefined) await issuedOrValid(issue, () => this.#full, this.#of('complete'));
       return this.#servable(this.#full!);
     });
   }
@@ -196,8 +221,8 @@ export class CrlPublisher {
       const now = this.#o.now();
       const due = (crl: PublishedCrl | undefined, validityMs: number) => crl === undefined || now >= crl.thisUpdate + validityMs / 2;
       if (typeof (await this.#catchUp()) !== 'number') return;
-      if (due(this.#full, this.#validityMs)) await this.#rebase();
-      else if (due(this.#delta, this.#deltaValidityMs) || this.#newSinceDelta) await this.#issueDelta();
+      if (due(this.#full, this.#validityMs)) await this.#completeAndDelta();
+      else if (due(this.#delta, this.#deltaValidityMs) || this.#newSinceDelta || this.#takeOverDue(now)) await this.#issueDelta();
     });
   }
 
@@ -214,10 +239,14 @@ export class CrlPublisher {
    * entries came, or why nothing new can be signed now.
    */
   async #catchUp(): Promise<number | NotNow> {
+    const before = this.#listing.entries;
     const caught = await this.#listing.catchUp();
     if (!caught.ok) return caught.notNow;
     if (caught.reloaded) {
+      // The list was read again (a rebuild): the base stays, placed again by what it listed (#placed).
+      if (this.#base !== undefined) this.#unplaced = { crlNumber: this.#base.crlNumber, listed: new Set(before.serialsBefore(this.#base.index)) };
       this.#base = undefined;
+      this.#next = undefined;
       this.#stale = true;
     }
     if (caught.added > 0) {
@@ -245,9 +274,8 @@ export class CrlPublisher {
 
   /** Issues a delta (or a new base) for the `added` entries a catch-up appended, or any not on a delta yet. */
   async #issueAfter(added: number): Promise<number> {
-    if (added === 0 && !this.#newSinceDelta && this.#delta !== undefined) return 0;
-    if (this.#base === undefined || this.#listing.entries.count - this.#base.count > this.#rebaseAfter) await this.#rebase();
-    else await this.#issueDelta();
+    if (added === 0 && !this.#newSinceDelta && this.#delta !== undefined && !this.#takeOverDue(this.#o.now())) return 0;
+    await this.#issueDelta();
     return added;
   }
 
@@ -262,36 +290,113 @@ export class CrlPublisher {
 
   #sign = (tbs: Uint8Array): Promise<Uint8Array> => this.ca.signer.sign(tbs);
 
-  /** A new complete CRL (the new base, without the entries expired long enough) and an empty delta on it. */
-  async #rebase(): Promise<void> {
-    // The times first: a refused CRL takes no number.
-    const times = this.#times(this.#validityMs);
-    const crlNumber = this.#o.numbers.next();
-    // Dropping moves the entries after the dropped ones: the old base's offset no longer marks where the deltas
-    // start. Until the new base is signed there is none, so a failed signature (an HSM away) is followed by a new
-    // complete CRL, never by a delta cut at a stale offset (entries missed, or a slice through one).
-    if (this.#listing.entries.dropExpired(times.thisUpdate, this.#validityMs) > 0) this.#base = undefined;
-    const der = await signedCrl(
-      { issuer: this.#issuer, kind: this.ca.signer.kind, crlNumber, ...times, entries: this.#listing.entries.from(0), freshestCrlUrl: this.#o.urls.deltaCrl },
-      this.#sign,
-    );
-    this.#full = publishedCrl(der, crlNumber, times.thisUpdate, times.nextUpdate);
-    this.#listing.keepMarks(this.#listing.entries.markListed(times.thisUpdate), times.thisUpdate);
-    this.#listing.forgetLeft(times.thisUpdate);
-    this.#base = { crlNumber, offset: this.#listing.entries.length, count: this.#listing.entries.count };
-    this.#stale = false;
+  /** A complete CRL, then a delta (on the base kept, or on that complete CRL when none is known). */
+  async #completeAndDelta(): Promise<void> {
+    if (!this.#baseKnown()) return this.#rebase();
+    await this.#complete();
     await this.#issueDelta();
   }
 
+  /**
+   * A new complete CRL, without the entries expired long enough; returns where it ends in the list (as a base). The
+   * base stays: the entries before it that were dropped only move where the deltas start.
+   */
+  async #complete(): Promise<Base & { thisUpdate: number; nextUpdate: number }> {
+    // The times first: a refused CRL takes no number.
+    const times = this.#times(this.#validityMs);
+    const crlNumber = this.#o.numbers.next();
+    const entries = this.#listing.entries;
+    const positions = [this.#base?.index ?? 0, this.#next?.index ?? 0];
+    // Before the signature: what was dropped is gone from the list whether or not this CRL is signed (an HSM away),
+    // and the deltas must start at the same entry as before.
+    if (entries.dropExpired(times.thisUpdate, this.#validityMs, positions) > 0) {
+      if (this.#base !== undefined) this.#base = { ...this.#base, index: positions[0]!, offset: entries.offsetOf(positions[0]!) };
+      if (this.#next !== undefined) this.#next = { ...this.#next, index: positions[1]!, offset: entries.offsetOf(positions[1]!) };
+    }
+    const der = await signedCrl(
+      { issuer: this.#issuer, kind: this.ca.signer.kind, crlNumber, ...times, entries: entries.from(0), freshestCrlUrl: this.#o.urls.deltaCrl },
+      this.#sign,
+    );
+    this.#full = publishedCrl(der, crlNumber, times.thisUpdate, times.nextUpdate);
+    this.#listing.keepMarks(entries.markListed(times.thisUpdate), times.thisUpdate);
+    this.#listing.forgetLeft(times.thisUpdate);
+    this.#stale = false;
+    return { crlNumber, index: entries.count, offset: entries.length, ...times };
+  }
+
+  /**
+   * No base is known: a new complete CRL is the base at once, and a delta on it. A relying party holding a complete
+   * CRL signed before it rejects these deltas until it fetches the complete CRL again (at its nextUpdate at the latest).
+   */
+  async #rebase(): Promise<void> {
+    const signed = await this.#complete();
+    this.#unplaced = undefined;
+    this.#next = undefined;
+    this.#moveBaseTo(signed);
+    await this.#issueDelta();
+  }
+
+  #moveBaseTo(base: Base): void {
+    this.#base = { crlNumber: base.crlNumber, index: base.index, offset: base.offset };
+    // After the signature, never before: a base on disk names a CRL that was issued. A failed write leaves an older
+    // base there, whose deltas after a restart list more, never less: reported.
+    try {
+      this.#o.base?.save({ crlNumber: base.crlNumber, keyId: this.#keyId, serials: this.#listing.entries.serialsBefore(base.index) });
+    } catch (error) {
+      this.#o.onError?.(error);
+    }
+  }
+
+  #baseKnown(): boolean {
+    return this.#base !== undefined || this.#unplaced !== undefined;
+  }
+
+  /** Whether the next base may take over: every complete CRL numbered below it has passed its nextUpdate. */
+  #takeOverDue(now: number): boolean {
+    return this.#next !== undefined && now >= this.#next.takesOverAt;
+  }
+
+  /** The base, placed in the list if it was kept from before a restart or a rebuild; undefined when none is known. */
+  #placed(): Base | undefined {
+    if (this.#base === undefined && this.#unplaced !== undefined) {
+      const entries = this.#listing.entries;
+      // Every entry the base did not list is at or after this one: the deltas list those, and maybe a few it did.
+      const index = entries.firstNotIn(this.#unplaced.listed);
+      this.#base = { crlNumber: this.#unplaced.crlNumber, index, offset: entries.offsetOf(index) };
+      this.#unplaced = undefined;
+    }
+    return this.#base;
+  }
+
   async #issueDelta(): Promise<void> {
-    if (this.#base === undefined) return this.#rebase();
+    if (this.#takeOverDue(this.#o.now())) {
+      this.#moveBaseTo(this.#next!);
+      this.#next = undefined;
+    }
+    const placed = this.#placed();
+    if (placed === undefined) return this.#rebase();
+    if (this.#next === undefined && this.#listing.entries.count - placed.index > this.#rebaseAfter) {
+      // The complete CRL before this one is the newest a relying party can hold below it.
+      const before = this.#full;
+      const signed = await this.#complete();
+      this.#next = { ...signed, takesOverAt: before?.nextUpdate ?? signed.thisUpdate + this.#validityMs };
+    }
+    // Read again: that complete CRL may have dropped entries before the base, which moved it.
+    const base = this.#base!;
     const times = this.#times(this.#deltaValidityMs);
     const crlNumber = this.#o.numbers.next();
     const der = await signedCrl(
-      { issuer: this.#issuer, kind: this.ca.signer.kind, crlNumber, ...times, entries: this.#listing.entries.from(this.#base.offset), baseCrlNumber: this.#base.crlNumber },
+      { issuer: this.#issuer, kind: this.ca.signer.kind, crlNumber, ...times, entries: this.#listing.entries.from(base.offset), baseCrlNumber: base.crlNumber },
       this.#sign,
     );
     this.#delta = publishedCrl(der, crlNumber, times.thisUpdate, times.nextUpdate);
     this.#newSinceDelta = false;
   }
+}
+
+/** Where the deltas start: the complete CRL they name, and the entries it listed (those before `index`; `offset` bytes). */
+interface Base {
+  readonly crlNumber: number;
+  readonly index: number;
+  readonly offset: number;
 }

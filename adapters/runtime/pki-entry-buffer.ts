@@ -72,12 +72,32 @@ export class EntryBuffer {
     return marked;
   }
 
+  /** The byte offset of the entry at `index` (the length of the entries before it). */
+  offsetOf(index: number): number {
+    let offset = 0;
+    for (let i = 0; i < index && i < this.#sizes.length; i++) offset += this.#sizes[i]!;
+    return offset;
+  }
+
+  /** The serials of the entries before `index`, in order. */
+  serialsBefore(index: number): string[] {
+    return this.#serials.slice(0, index);
+  }
+
+  /** The index of the first entry whose serial `serials` does not hold (`count` when there is none). */
+  firstNotIn(serials: ReadonlySet<string>): number {
+    const i = this.#serials.findIndex((serial) => !serials.has(serial));
+    return i === -1 ? this.#serials.length : i;
+  }
+
   /**
    * Removes the entries first listed beyond their certificate's expiry at least `keepMs` before `thisUpdate`;
    * returns how many. One pass and one copy of what stays (the cost of assembling a complete CRL anyway).
+   * `positions` (entry indices: where the deltas start) are moved in place to the same place among what stays.
    */
-  dropExpired(thisUpdate: number, keepMs: number): number {
+  dropExpired(thisUpdate: number, keepMs: number, positions: number[] = []): number {
     if (!(this.#earliest < thisUpdate - keepMs)) return 0;
+    const moved = positions.map(() => -1);
     const bytes = new Uint8Array(this.#bytes.length);
     const sizes: number[] = [];
     const notAfter: number[] = [];
@@ -87,6 +107,7 @@ export class EntryBuffer {
     let written = 0;
     let earliest = Infinity;
     for (let i = 0; i < this.#sizes.length; i++) {
+      for (let p = 0; p < positions.length; p++) if (positions[p] === i) moved[p] = sizes.length;
       const size = this.#sizes[i]!;
       // NaN (never listed beyond expiry) compares false: kept.
       if (!leavesTheList(this.#listedBeyondExpiry[i]!, thisUpdate, keepMs)) {
@@ -101,6 +122,7 @@ export class EntryBuffer {
       read += size;
     }
     const dropped = this.#sizes.length - sizes.length;
+    for (let p = 0; p < positions.length; p++) positions[p] = moved[p] === -1 ? sizes.length : moved[p]!;
     if (dropped > 0) {
       this.#bytes = bytes;
       this.#length = written;

@@ -2,6 +2,7 @@ import type { OwnedSecureEnvironment, RandomSource } from '../../domain/ports/in
 import { pkiUrls, type CaId, type IssuingCa } from '../../domain/x509/issuing-ca.ts';
 import { revocationIssuer } from '../../domain/x509/revocation/index.ts';
 import { certificatesOfAnotherKey } from '../../projections/pki/index.ts';
+import { fileCrlBase, memoryCrlBase } from '../driven/pki/crl-base.ts';
 import { fileCrlExpiryMarks, memoryCrlExpiryMarks } from '../driven/pki/crl-expiry-marks.ts';
 import { fileCrlNumbers, memoryCrlNumbers } from '../driven/pki/crl-numbers.ts';
 import { filePublishedRevocations, memoryPublishedRevocations, type PublishedRevocation } from '../driven/pki/published-revocations.ts';
@@ -169,6 +170,7 @@ export const startPkiRevocation = async (o: PkiRevocationOptions): Promise<PkiRe
         urls: pkiUrls(o.baseUrl, ca.id),
         numbers: o.dataDir !== undefined ? fileCrlNumbers(o.dataDir, ca.id, o.now) : memoryCrlNumbers(o.now),
         marks: o.dataDir !== undefined ? fileCrlExpiryMarks(o.dataDir, ca.id) : memoryCrlExpiryMarks(),
+        base: o.dataDir !== undefined ? fileCrlBase(o.dataDir, ca.id) : memoryCrlBase(),
         now: o.now,
         ...(o.crlValidityMs !== undefined ? { validityMs: o.crlValidityMs } : {}),
         ...(o.deltaCrlValidityMs !== undefined ? { deltaValidityMs: o.deltaCrlValidityMs } : {}),
