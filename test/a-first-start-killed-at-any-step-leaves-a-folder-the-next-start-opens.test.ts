@@ -89,7 +89,7 @@ const expectOnlyStraysTheSweepRemoves = (dir: string, file: string, pid: number,
   expect(removeAtomicWriteStrays(dir, []).sort(), step).toEqual(others.sort());
 };
 
-const KEY_TABLES = ['key_pair_provisioning_runs', 'se_key_destroy_failures', 'se_key_handles'];
+const KEY_TABLES = ['key_pair_provisioning_runs', 'pseudonym_epoch_marks', 'se_key_destroy_failures', 'se_key_handles'];
 const ACCESS_TABLES = ['settings', 'signing_keys', 'tokens'];
 
 /**

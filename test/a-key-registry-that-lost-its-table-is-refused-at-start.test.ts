@@ -88,12 +88,12 @@ describe('a keys.db that lost its table is refused at start; a new or whole one 
     );
     expect(refused.message).toContain('restore it from a backup of the data folder');
     expect(refused).toMatchObject({ problem: { code: 'damaged_database', file: 'keys.db', path } });
-    expect(tablesOf(dir)).toEqual(['key_pair_provisioning_runs', 'se_key_destroy_failures']);
+    expect(tablesOf(dir)).toEqual(['key_pair_provisioning_runs', 'pseudonym_epoch_marks', 'se_key_destroy_failures']);
   });
 
   it('refuses a keys.db replaced by another SQLite database (a wrong restore)', async () => {
     const { dir } = await folderWithBindings();
-    edit(dir, 'DROP TABLE se_key_handles; DROP TABLE se_key_destroy_failures; DROP TABLE key_pair_provisioning_runs; CREATE TABLE tokens (id TEXT); PRAGMA user_version = 0');
+    edit(dir, 'DROP TABLE se_key_handles; DROP TABLE se_key_destroy_failures; DROP TABLE key_pair_provisioning_runs; DROP TABLE pseudonym_epoch_marks; CREATE TABLE tokens (id TEXT); PRAGMA user_version = 0');
     const refused = await refusedAtStart(dir);
     expect(refused.message).toContain('(no se_key_handles table, which every keys.db is made with: which keys it binds is unknown)');
     expect(tablesOf(dir)).toEqual(['tokens']);
@@ -120,14 +120,14 @@ describe('a keys.db that lost its table is refused at start; a new or whole one 
   it('starts on a new data folder, making keys.db with its tables', async () => {
     const dir = scratch();
     await started(dir, () => undefined);
-    expect(tablesOf(dir)).toEqual(['key_pair_provisioning_runs', 'se_key_destroy_failures', 'se_key_handles']);
+    expect(tablesOf(dir)).toEqual(['key_pair_provisioning_runs', 'pseudonym_epoch_marks', 'se_key_destroy_failures', 'se_key_handles']);
   });
 
   it('starts on a zero-length keys.db (a first start stopped before SQLite wrote to it) as on a new one', async () => {
     const dir = scratch();
     writeFileSync(join(dir, 'keys.db'), '', { mode: 0o600 });
     await started(dir, () => undefined);
-    expect(tablesOf(dir)).toEqual(['key_pair_provisioning_runs', 'se_key_destroy_failures', 'se_key_handles']);
+    expect(tablesOf(dir)).toEqual(['key_pair_provisioning_runs', 'pseudonym_epoch_marks', 'se_key_destroy_failures', 'se_key_handles']);
   });
 
   it('opens an existing keys.db with its bindings: the same signing key after a restart', async () => {
@@ -137,16 +137,16 @@ describe('a keys.db that lost its table is refused at start; a new or whole one 
 
   it('opens a keys.db an older build wrote (schema version 1, before the keys the shredder owes) and upgrades it', async () => {
     const { dir, efPublicKey } = await folderWithBindings();
-    edit(dir, 'DROP TABLE se_key_destroy_failures; DROP TABLE key_pair_provisioning_runs; PRAGMA user_version = 1');
+    edit(dir, 'DROP TABLE se_key_destroy_failures; DROP TABLE key_pair_provisioning_runs; DROP TABLE pseudonym_epoch_marks; PRAGMA user_version = 1');
     expect(await started(dir, (c) => c.efPublicKey)).toBe(efPublicKey);
-    expect(tablesOf(dir)).toEqual(['key_pair_provisioning_runs', 'se_key_destroy_failures', 'se_key_handles']);
+    expect(tablesOf(dir)).toEqual(['key_pair_provisioning_runs', 'pseudonym_epoch_marks', 'se_key_destroy_failures', 'se_key_handles']);
   });
 
   it('opens a keys.db of version 2 an earlier build wrote without the key pairs\' provisioning runs, which it gains, its version unchanged', async () => {
     const { dir, efPublicKey } = await folderWithBindings();
-    edit(dir, 'DROP TABLE key_pair_provisioning_runs');
+    edit(dir, 'DROP TABLE key_pair_provisioning_runs; DROP TABLE pseudonym_epoch_marks');
     expect(await started(dir, (c) => c.efPublicKey)).toBe(efPublicKey);
-    expect(tablesOf(dir)).toEqual(['key_pair_provisioning_runs', 'se_key_destroy_failures', 'se_key_handles']);
+    expect(tablesOf(dir)).toEqual(['key_pair_provisioning_runs', 'pseudonym_epoch_marks', 'se_key_destroy_failures', 'se_key_handles']);
     const db = new Database(join(dir, 'keys.db'), { readonly: true });
     try {
       expect(db.pragma('user_version', { simple: true })).toBe(2);

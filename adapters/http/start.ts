@@ -37,6 +37,7 @@ import type { App, RouteModule, ServiceContext } from './context.ts';
 import { createServiceMetrics } from './metrics.ts';
 import { refuseKeysInAnotherSecureEnvironment } from './keys-in-another-secure-environment.ts';
 import { warnKeysDestroyedOfLiveEntities } from './keys-destroyed-of-live-entities.ts';
+import { rotatePseudonymsPastMarks } from './pseudonyms-past-marks.ts';
 import { buildProbeServer } from './probe-server.ts';
 import { startPkiPublisher } from './pki-publisher.ts';
 import { warnReadModelRebuilds } from './read-model-rebuilds.ts';
@@ -276,6 +277,12 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
         if (!stopping.begun) logFailure(server.log, error, 'the key registry could not be checked against the event log');
       },
     );
+    await stopping.unlessStopped();
+    // Before the API listens: an operator's rotation would otherwise give out again a pseudonym the restore lost.
+    // A failure refuses no start: a tick's and an operator's rotations start past the marks too, on their own.
+    await rotatePseudonymsPastMarks({ credence, log: server.log }).catch((error: unknown) => {
+      if (!stopping.begun) logFailure(server.log, error, 'pseudonyms could not be rotated past the epochs keys.db records as given out');
+    });
     await stopping.unlessStopped();
     await server.listen({ host: config.host, port: config.port });
     const address = server.server.address() as AddressInfo;

@@ -139,7 +139,15 @@ const wire = (options: OpenOptions, infrastructureSe: OwnedSecureEnvironment | u
     ],
   });
   const pseudonyms =
-    deriver === undefined ? undefined : pseudonymRotation({ engine, deriver, ...(options.pseudonyms?.policy ? { policy: options.pseudonyms.policy } : {}) });
+    deriver === undefined
+      ? undefined
+      : pseudonymRotation({
+          engine,
+          deriver,
+          ...(options.pseudonyms?.policy ? { policy: options.pseudonyms.policy } : {}),
+          // Beside the key's binding: an events.db restored from a backup does not take back the epochs given out.
+          ...(registry !== undefined ? { epochMarks: registry } : {}),
+        });
   const shredder =
     infrastructureSe === undefined || registry === undefined ? undefined : keyShredder(infrastructureSe, registry, () => options.clock.now());
   // SER-012 across restarts (issue 11 item 10): by default `replay-cache.db` in the data folder, memory only in memory.

@@ -6,6 +6,7 @@ export { RotationPolicy, ClassPolicy, policyFor } from './policy.ts';
 export type { RotationPolicyInput } from './policy.ts';
 export { DEFAULT_TICK_CONCURRENCY, pseudonymRotation, PSEUDONYM_ACTOR } from './rotation.ts';
 export type { PseudonymRotation, PseudonymRotationOptions, RotationOutcome } from './rotation.ts';
+export type { EpochMarks, NodeEpoch } from './epoch-marks.ts';
 export { nodePseudonym, pseudonymHistory, resolutions, resolutionsBy } from './directory.ts';
 export type { NodePseudonym, DirectoryEntry, ResolutionRecord } from './directory.ts';
 export { resolvePseudonym } from './resolve.ts';

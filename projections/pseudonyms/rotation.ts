@@ -10,6 +10,7 @@ import { recordedBy, roundFailure, type Projection } from '../runtime/index.ts';
 import { applyToDirectory, DIRECTORY_EVENT_TYPES } from './apply.ts';
 import type { PseudonymDeriver } from './derive.ts';
 import { nodePseudonym, resetDirectory, setupDirectory, staleNodes } from './directory.ts';
+import { behindMarks, type EpochMarks } from './epoch-marks.ts';
 import { policyFor, RotationPolicy, type RotationPolicyInput } from './policy.ts';
 import { NodeLanes, RecordedEpochs } from './rotation-lanes.ts';
 
@@ -66,6 +67,12 @@ export interface PseudonymRotation extends Projection {
    * one node run one at a time, each starting past the latest epoch this process found stored for it.
    */
   rotateNow(nodeId: string, actor: Actor, commandId?: string, options?: ExecuteOptions): Promise<RotationOutcome>;
+  /**
+   * Rotates each live node the log holds fewer rotations of than its epoch mark says were given out (an `events.db`
+   * restored from an older backup) past that mark, so no pseudonym is given out twice; the directory caught up first.
+   * Without marks (`epochMarks` not given), nothing. `other`: nodes marked that the log does not know.
+   */
+  rotatePastMarks(): Promise<{ readonly behind: number; readonly rotated: number; readonly other: number }>;
 }
 
 export interface PseudonymRotationOptions {
@@ -83,6 +90,8 @@ export interface PseudonymRotationOptions {
    * (docs/performance.md, "Larger groups").
    */
   readonly tickConcurrency?: number;
+  /** Where the epoch each node's pseudonym was given out at is kept, outside the log (epoch-marks.ts). */
+  readonly epochMarks?: EpochMarks;
 }
 
 /** Rotations of one tick in flight when the options do not say (see `tickConcurrency`). */
@@ -106,7 +115,7 @@ const TICK_CHUNK = 2048;
  * re-run after a crash appends nothing twice.
  */
 export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymRotation => {
-  const { engine, deriver } = options;
+  const { engine, deriver, epochMarks } = options;
   const policy = RotationPolicy.parse(options.policy ?? {});
   const tickLimit = options.tickLimit ?? 10_000;
   const concurrency = options.tickConcurrency ?? DEFAULT_TICK_CONCURRENCY;
@@ -146,6 +155,8 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
     nodeId: string, epoch: number, pseudonym: Pseudonym, trigger: RotationTrigger, metadata: { actor: Actor }, options?: ExecuteOptions,
   ): Promise<RotationOutcome> => {
     const command = { type: 'rotatePseudonym', data: { pseudonym, nodeId, epoch, trigger }, metadata };
+    // Marked before it can be recorded (epoch 0 is the registration's, never lost while the node is in the log).
+    if (epochMarks !== undefined && epoch > 0 && (epochMarks.epochMark(nodeId) ?? -1) < epoch) epochMarks.raiseEpochMarks([{ nodeId, epoch }]);
     const outcome = await (metadata.actor.role === 'system' ? engine.executeAsSystem(command) : engine.execute(command, options));
     return { outcome: outcome.deduplicated ? 'duplicate' : 'rotated', nodeId, epoch, pseudonym };
   };
@@ -162,7 +173,11 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
     // A demand starts past what this process stored for the node too: the directory lags behind the store under load
     // (review 94). Ticks and reactions keep the directory's epoch, which their derived command ids are made from.
     const noted = trigger === 'demand' ? recordedEpochs.latest(nodeId) : undefined;
-    const current = noted !== undefined && (listed === undefined || noted > listed) ? noted : listed;
+    const stored = noted !== undefined && (listed === undefined || noted > listed) ? noted : listed;
+    // Past the epochs given out that the log lost (a restore): a tick passes them in `known`. Not a reaction's, which a
+    // re-run (a rebuild) must aim at the epoch its derived id was recorded at; a start rotates past marks before those.
+    const marked = known === undefined && (trigger === 'demand' || trigger === 'interval') ? epochMarks?.epochMark(nodeId) : undefined;
+    const current = marked !== undefined && (stored === undefined || marked > stored) ? marked : stored;
     let epoch = trigger === 'initial' ? 0 : current === undefined ? 0 : current + 1;
     // The directory may lag behind rotations already stored: an epoch whose pseudonym exists is taken, try the next.
     for (let attempt = 0; attempt < EPOCHS_TRIED; attempt++, epoch++) {
@@ -209,6 +224,44 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
     // tried again by the runtime, as before.
     if (trigger === 'demand') return { outcome: 'busy', nodeId, reason };
     throw new Error(`pseudonym rotation of ${nodeId}: ${reason}; the directory is far behind`);
+  };
+
+  /** The epoch a tick rotates the node to: past its current one and past its mark. */
+  const nextEpoch = (nodeId: string, current: number | undefined): number => {
+    const marked = epochMarks?.epochMark(nodeId);
+    const past = marked !== undefined && (current === undefined || marked > current) ? marked : current;
+    return past === undefined ? 0 : past + 1;
+  };
+
+  /** Past-mark rotations in flight at once at a start. */
+  const PAST_MARK_CONCURRENCY = 64;
+
+  const rotatePastMarks = async (): Promise<{ behind: number; rotated: number; other: number }> => {
+    if (epochMarks === undefined) return { behind: 0, rotated: 0, other: 0 };
+    const { live, other } = behindMarks(use(), epochMarks);
+    // Each to the epoch after its mark: marked in one durable write first, then recorded as a tick records.
+    epochMarks.raiseEpochMarks(live.map(({ nodeId, epoch }) => ({ nodeId, epoch: epoch + 1 })));
+    let rotated = 0;
+    let next = 0;
+    let failure: unknown;
+    const worker = async (): Promise<void> => {
+      while (failure === undefined && next < live.length) {
+        const { nodeId, epoch: mark } = live[next++]!;
+        const pseudonym = await deriver.node(nodeId, mark + 1);
+        // Under an id derived from the mark: a start cut short and run again finds it done.
+        const metadata = { commandId: nativeDerivedCommandId(`pseudonym:past-mark:${nodeId}`, String(mark)), actor: PSEUDONYM_ACTOR };
+        try {
+          const outcome = await demands.run(nodeId, () => rotate(nodeId, 'demand', metadata, { current: mark, next: pseudonym }));
+          if (outcome.outcome === 'rotated' || outcome.outcome === 'duplicate') rotated++;
+        } catch (error) {
+          // A node that cannot rotate (refused) is left, counted; the store's failure stops the rest.
+          if (!isCredenceError(error)) failure = error;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PAST_MARK_CONCURRENCY, live.length) }, worker));
+    if (failure !== undefined) throw failure;
+    return { behind: live.length, rotated, other };
   };
 
   const react = async (e: DecodedEvent): Promise<void> => {
@@ -266,11 +319,19 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
         // chunk's asked for as soon as one is reached, so the commands never wait for the Secure Environment or a read
         // per node.
         const derived: Promise<Pseudonym[]>[] = [];
+        /** The epoch each node rotates to, set with its chunk's pseudonyms. */
+        const epochs: number[] = [];
         const pseudonymsOf = (chunk: number): Promise<Pseudonym[]> => {
           if (derived[chunk] === undefined) {
             const nodes = stale.slice(chunk * TICK_CHUNK, (chunk + 1) * TICK_CHUNK);
             const prefetched = engine.prefetch?.('node', nodes.map((node) => node.nodeId));
-            const pseudonyms = deriver.nodes(nodes.map((node) => ({ nodeId: node.nodeId, epoch: node.epoch === undefined ? 0 : node.epoch + 1 })));
+            const next = nodes.map((node) => ({ nodeId: node.nodeId, epoch: nextEpoch(node.nodeId, node.epoch) }));
+            next.forEach(({ epoch }, i) => (epochs[chunk * TICK_CHUNK + i] = epoch));
+            // The chunk's marks in one durable write, before any of its rotations can be recorded; a failed one fails them.
+            const pseudonyms = (async () => {
+              epochMarks?.raiseEpochMarks(next.filter((n) => n.epoch > 0));
+              return deriver.nodes(next);
+            })();
             const asked = prefetched === undefined ? pseudonyms : Promise.all([pseudonyms, prefetched]).then(([derivedNow]) => derivedNow);
             // Awaited by the workers that reach the chunk; one that stops first must not leave a rejection unobserved.
             asked.catch(() => undefined);
@@ -293,12 +354,13 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
             const node = stale[k]!;
             try {
               const pseudonym = (await pseudonymsOf(chunk))[k % TICK_CHUNK]!;
+              const current = epochs[k]! - 1;
               // One interval rotation per epoch: a repeated tick before the directory catches up is deduplicated.
               const outcome = await rotate(
                 node.nodeId,
                 'interval',
                 { commandId: intervalCommandId(node.nodeId, node.epoch), actor: PSEUDONYM_ACTOR },
-                { current: node.epoch, next: pseudonym },
+                { current: current < 0 ? undefined : current, next: pseudonym },
               );
               if (outcome.outcome === 'rotated') rotated++;
             } catch (error) {
@@ -317,6 +379,7 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
       }
       return rotated;
     },
+    rotatePastMarks,
     rotateNow: (nodeId, actor, commandId, options) =>
       demands.run(nodeId, () => rotate(nodeId, 'demand', { ...(commandId !== undefined ? { commandId } : {}), actor }, undefined, options)),
   };

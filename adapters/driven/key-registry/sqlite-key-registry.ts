@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { openPrivateSqlite, writingTo, type PrivateSqliteLocation } from '../files/index.ts';
+import type { EpochMarks, NodeEpoch } from '../../../projections/pseudonyms/epoch-marks.ts';
 import { refuseRegistryMissingTables } from './registry-tables.ts';
 
 export const KEY_REGISTRY_DB_FILE = 'keys.db';
@@ -10,11 +11,15 @@ export const KEY_REGISTRY_DB_FILE = 'keys.db';
  * so an earlier build of version 2 may open a file that has it (its runs are then only not ended, as that build never
  * ended them), and the readers of bindings (bound-handles.ts) and the missing-table check need not know it: a file
  * that lost it loses no key, only the record of runs cut short, left `initialized` as they were before it.
+ * `pseudonym_epoch_marks` likewise (review 149): the epoch each node's pseudonym was given out at, kept here beside the
+ * pseudonym key's binding because an `events.db` restored from a backup loses the rotations since and this file does
+ * not (projections/pseudonyms/epoch-marks.ts). An earlier build leaves it as it stands.
  */
 const SCHEMA_VERSION = 2;
 const TABLE = 'se_key_handles';
 const FAILURES = 'se_key_destroy_failures';
 const KEY_PAIR_RUNS = 'key_pair_provisioning_runs';
+const EPOCH_MARKS = 'pseudonym_epoch_marks';
 const SCHEMA = `CREATE TABLE IF NOT EXISTS ${TABLE} (
   stream TEXT NOT NULL,
   handle TEXT NOT NULL,
@@ -33,6 +38,10 @@ CREATE TABLE IF NOT EXISTS ${FAILURES} (
 CREATE TABLE IF NOT EXISTS ${KEY_PAIR_RUNS} (
   credential_id TEXT NOT NULL PRIMARY KEY,
   began_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ${EPOCH_MARKS} (
+  node_id TEXT NOT NULL PRIMARY KEY,
+  epoch INTEGER NOT NULL
 ) WITHOUT ROWID`;
 
 /** A key the shredder failed to destroy (KeyRegistry.owed, adapters/protocols/procedures/key-registry.ts). */
@@ -58,7 +67,7 @@ interface Row {
  * shredder no longer finds. Hence its own file, 0600, WAL with synchronous FULL (a binding acknowledged is on disk
  * before the append that depends on it).
  */
-export class SqliteKeyRegistry {
+export class SqliteKeyRegistry implements EpochMarks {
   readonly #db: Database.Database;
   readonly #sql;
 
@@ -91,6 +100,11 @@ export class SqliteKeyRegistry {
       beginKeyPairRun: db.prepare(`INSERT OR IGNORE INTO ${KEY_PAIR_RUNS} (credential_id, began_at) VALUES (?, ?)`),
       endKeyPairRun: db.prepare(`DELETE FROM ${KEY_PAIR_RUNS} WHERE credential_id = ?`),
       keyPairRuns: db.prepare(`SELECT credential_id, began_at FROM ${KEY_PAIR_RUNS} ORDER BY began_at, credential_id`),
+      epochMark: db.prepare(`SELECT epoch FROM ${EPOCH_MARKS} WHERE node_id = ?`).pluck(),
+      raiseEpochMark: db.prepare(
+        `INSERT INTO ${EPOCH_MARKS} (node_id, epoch) VALUES (?, ?) ON CONFLICT (node_id) DO UPDATE SET epoch = excluded.epoch WHERE excluded.epoch > epoch`,
+      ),
+      epochMarks: db.prepare(`SELECT node_id, epoch FROM ${EPOCH_MARKS} ORDER BY node_id`),
     };
   }
 
@@ -174,6 +188,24 @@ export class SqliteKeyRegistry {
       credentialId: r.credential_id,
       beganAt: new Date(r.began_at),
     }));
+  }
+
+  epochMark(nodeId: string): number | undefined {
+    const epoch = this.#sql.epochMark.get(nodeId) as number | bigint | undefined;
+    return epoch === undefined ? undefined : Number(epoch);
+  }
+
+  raiseEpochMarks(marks: readonly NodeEpoch[]): void {
+    if (marks.length === 0) return;
+    writingTo(KEY_REGISTRY_DB_FILE, () =>
+      this.#db.transaction(() => {
+        for (const { nodeId, epoch } of marks) this.#sql.raiseEpochMark.run(nodeId, epoch);
+      }).immediate(),
+    );
+  }
+
+  epochMarks(): NodeEpoch[] {
+    return (this.#sql.epochMarks.all() as { node_id: string; epoch: number | bigint }[]).map((r) => ({ nodeId: r.node_id, epoch: Number(r.epoch) }));
   }
 
   close(): void {
