@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { retryAfterMs } from './retry-after.ts';
 import { ComplianceCursor, describeIssues, Problem } from './schemas.ts';
 
 /**
@@ -33,6 +34,8 @@ export class ApiError extends Error {
     readonly status: number,
     readonly problem: Problem,
     readonly path: string,
+    /** How long the server (its `Retry-After`) asked to wait before trying again, when it said. */
+    readonly retryAfterMs?: number,
   ) {
     super(problem.detail ?? problem.title ?? `HTTP ${status}`);
     this.name = 'ApiError';
@@ -92,6 +95,16 @@ export const problemOf = async (response: Response): Promise<Problem> => {
   return body.success ? body.data : statusLine;
 };
 
+/** A refusal as an `ApiError`: its problem document (`problemOf`) and the wait its `Retry-After` asks for. */
+export const apiErrorOf = async (response: Response, path: string): Promise<ApiError> =>
+  new ApiError(response.status, await problemOf(response), path, retryAfterMs(response.headers.get('retry-after')));
+
+/** How many stored events the read models had not handled when the server answered (`credence-events-behind`; 0 when unsaid). */
+const eventsBehindOf = (response: Response): number => {
+  const behind = response.headers.get('credence-events-behind');
+  return behind !== null && /^\d{1,15}$/.test(behind) ? Number(behind) : 0;
+};
+
 type Listener = (error: ApiError) => void;
 
 export class Api {
@@ -135,7 +148,7 @@ export class Api {
       referrerPolicy: 'no-referrer',
     });
     if (response.ok || response.status === 401) return;
-    throw new ApiError(response.status, await problemOf(response), '/v1/session');
+    throw await apiErrorOf(response, '/v1/session');
   }
 
   /**
@@ -159,7 +172,7 @@ export class Api {
   }
 
   async errorOf(response: Response, path: string): Promise<ApiError> {
-    const error = new ApiError(response.status, await problemOf(response), path);
+    const error = await apiErrorOf(response, path);
     if (error.unauthenticated) for (const listener of this.unauthenticatedListeners) listener(error);
     return error;
   }
@@ -184,8 +197,7 @@ export class Api {
       if (error instanceof DOMException && error.name === 'AbortError') throw error;
       throw new UnexpectedAnswer(path, 'not JSON');
     }
-    const behind = response.headers.get('credence-events-behind');
-    return { value: parseAnswer(schema, body, path), eventsBehind: behind !== null && /^\d{1,15}$/.test(behind) ? Number(behind) : 0 };
+    return { value: parseAnswer(schema, body, path), eventsBehind: eventsBehindOf(response) };
   }
 
   /**
@@ -200,20 +212,28 @@ export class Api {
       throw new UnexpectedAnswer(path, `answered ${type === '' ? 'with no content type' : type}, not ${accept}`);
     }
     const nextAfter = response.headers.get('credence-next-after');
+    const eventsBehind = eventsBehindOf(response);
     return {
       text: await response.text(),
       // A CSV has no field for it: the server says a cut answer in its headers (docs/service.md, compliance queries).
       truncated: response.headers.get('credence-truncated') === 'true',
       // Held to the schema the JSON answer's `nextAfter` is: a position, or expiring's cursor.
       ...(nextAfter !== null && ComplianceCursor.safeParse(nextAfter).success ? { nextAfter } : {}),
+      // A file from read models behind the store may miss rows, and must not be saved as complete (review 152).
+      ...(eventsBehind > 0 ? { eventsBehind } : {}),
     };
   }
 }
 
-/** A text answer (a CSV), and whether the server cut it: more rows matched, the next page after `nextAfter`. */
+/**
+ * A text answer (a CSV), whether the server cut it (more rows matched, the next page after `nextAfter`), and how many
+ * stored events its read models had not handled.
+ */
 export interface TextAnswer {
   readonly text: string;
   readonly truncated: boolean;
+  /** Said only when more than 0. */
+  readonly eventsBehind?: number;
   readonly nextAfter?: string;
 }
 

@@ -84,8 +84,12 @@ export const EntityCounts = z.object({
 });
 export type EntityCounts = z.infer<typeof EntityCounts>;
 
-/** GET /v1/replay?limit=0: every stored event replayed through its machine. */
-export const FleetVerdict = z.object({ ok: z.boolean(), events: Count, findingsTotal: Count });
+/**
+ * GET /v1/replay?limit=0&full=true: every stored event replayed through its machine. `mode` and `verifiedNow` say how
+ * much this request verified: `incremental` (only the events appended since the server's previous verdict) must not
+ * read as a replay of the whole store (review 152).
+ */
+export const FleetVerdict = z.object({ ok: z.boolean(), events: Count, findingsTotal: Count, mode: z.enum(['full', 'incremental']), verifiedNow: Count });
 export type FleetVerdict = z.infer<typeof FleetVerdict>;
 
 const ExpiringRow = z.object({

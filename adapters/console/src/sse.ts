@@ -1,5 +1,6 @@
 import type { Api } from './api.ts';
 import { ApiError } from './api.ts';
+import { retryAfterMs, transientStatus as transient } from './retry-after.ts';
 import { DroppedFrame } from './schemas.ts';
 
 /**
@@ -138,14 +139,6 @@ const newerEventOutcome = (dropped: DroppedFrame, retryMs: number): { readonly w
   waitMs: Math.min(MAX_NEWER_EVENT_RETRY_MS, Math.max(MIN_RETRY_MS, dropped.retryMs ?? retryMs)),
 });
 
-/**
- * Worth another try later: the server (or a proxy or CDN before it) failed or is not there yet (5xx), shed the stream
- * (429: too many streams) or gave up waiting for the request (408). Anything else says this request, or this token,
- * will not be served: a 4xx, and a 501 or 505, which no retry changes (a server without a pseudonym key answers
- * integrators 501; found in review, retried once a second for good).
- */
-const transient = (status: number): boolean => (status >= 500 && status !== 501 && status !== 505) || status === 408 || status === 429;
-
 /** The wait after the n-th failure in a row: the base wait doubled each time, up to MAX_RETRY_MS. */
 const backoff = (baseMs: number, failures: number): number => boundedRetry(baseMs * 2 ** Math.min(Math.max(failures - 1, 0), 6));
 
@@ -159,14 +152,6 @@ const EVENT_POSITION = /^\d{1,20}$/;
 /** How one connection ended: for good, or to be tried again after the wait, saying why (the status line shows it). */
 type Outcome = { readonly next: 'stop' } | { readonly next: 'again'; readonly why: string };
 const STOP: Outcome = { next: 'stop' };
-
-/** `Retry-After` as seconds or as an HTTP date (RFC 9110 10.2.3), in ms; undefined when it is neither. */
-const retryAfterMs = (value: string | null): number | undefined => {
-  if (value === null) return undefined;
-  if (/^\d{1,9}$/.test(value.trim())) return Number(value.trim()) * 1000;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
-};
 
 export const followEvents = (api: Api, options: StreamOptions): void => {
   const { signal } = options;

@@ -1,5 +1,6 @@
 import { html, nothing } from 'lit';
-import { Api, describeError, problemOf } from '../api.ts';
+import { Api, apiErrorOf, describeError, problemOf } from '../api.ts';
+import { waitText } from '../retry-after.ts';
 import { PAGES, parseRoute, type Route } from '../router.ts';
 import { clearSession, loadSession, parseToken, saveSession, type Session } from '../session.ts';
 import { watchSession, type Visibility } from '../session-watch.ts';
@@ -137,7 +138,10 @@ export class ConsoleApp extends ConsoleElement {
         return;
       }
       if (!response.ok && response.status !== 403) {
-        this.signInError = `The server could not check the token (HTTP ${response.status}); try again.`;
+        // In the server's words, with the wait it asks for: "try again" alone left a 429 or 503 unexplained (review 152).
+        const error = await apiErrorOf(response, '/v1/compliance');
+        const wait = error.retryAfterMs === undefined ? '' : ` in ${waitText(error.retryAfterMs)}`;
+        this.signInError = `The server could not check the token (HTTP ${response.status}, ${describeError(error)}); try again${wait}.`;
         return;
       }
       input.value = '';

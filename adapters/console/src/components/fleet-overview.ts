@@ -1,10 +1,11 @@
 import { html, nothing } from 'lit';
-import { ApiError, pathWith } from '../api.ts';
+import { ApiError, describeError, pathWith } from '../api.ts';
+import { transientStatus, waitText } from '../retry-after.ts';
 import { entityHref, streamHref } from '../router.ts';
 import { EntityCounts, ExpiringRows, FleetVerdict, RevocationRows, type EntityCounts as FleetCounts, type ExpiringRows as Expiring, type RevocationRows as Revoked } from '../schemas.ts';
 import { followEvents, type StreamEvent, type StreamStatus } from '../sse.ts';
 import { ConsolePage, formatTime, IDLE, LOADING, renderBehind, renderLoad, type Load } from './base.ts';
-import { ReadAgainWhileBehind } from '../read-again.ts';
+import { BEHIND_REFRESH_MS, MAX_BEHIND_REFRESH_MS, ReadAgainWhileBehind } from '../read-again.ts';
 import { streamStatusText } from './stream-status.ts';
 import { visibleText } from '../visible-text.ts';
 
@@ -26,6 +27,13 @@ const REFRESH_MAX_MS = 2_000;
  */
 const REFRESH_SPACING = 4;
 
+/** The page's three reads, and what each is called where the page says it could not refresh it. */
+type Part = 'fleet' | 'expiring' | 'revoked';
+const PARTS: Readonly<Record<Part, string>> = { fleet: 'the fleet counts', expiring: 'expiring credentials', revoked: 'recent revocations' };
+
+/** Worth reading again later: the network failed, or the server answered what a later try may not meet (5xx, 408, 429). */
+const retryable = (error: unknown): boolean => error instanceof TypeError || (error instanceof ApiError && transientStatus(error.status));
+
 /**
  * Counts by kind and state (GET /v1/entities/counts), expiring and recently revoked credentials, kept live by the
  * event stream. The replay verdict (GET /v1/replay, which reads the whole store) runs only when asked for.
@@ -40,6 +48,8 @@ export class FleetOverview extends ConsolePage {
     stream: { state: true },
     unfollowed: { state: true },
     lastEvent: { state: true },
+    stale: { state: true },
+    retryInMs: { state: true },
   };
   declare fleet: Load<FleetCounts>;
   declare verdict: Load<FleetVerdict>;
@@ -49,6 +59,13 @@ export class FleetOverview extends ConsolePage {
   /** True when the role may read none of the page: no event stream is held for it. */
   declare unfollowed: boolean;
   declare lastEvent: StreamEvent | undefined;
+  /** Why the last refresh of each part still shown as read before failed (review 152: one 503 wiped the counts). */
+  declare stale: Readonly<Partial<Record<Part, unknown>>>;
+  /** When a read failed in a way a later try may not: the page reads again after this wait. */
+  declare retryInMs: number | undefined;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Refreshes that failed in a row: each doubles the wait before the next. */
+  private failuresInRow = 0;
   private abort: AbortController | undefined;
   private quiet: ReturnType<typeof setTimeout> | undefined;
   private firstPending: number | undefined;
@@ -68,6 +85,8 @@ export class FleetOverview extends ConsolePage {
     this.stream = undefined;
     this.unfollowed = false;
     this.lastEvent = undefined;
+    this.stale = {};
+    this.retryInMs = undefined;
   }
 
   override connectedCallback(): void {
@@ -109,6 +128,7 @@ export class FleetOverview extends ConsolePage {
   override disconnectedCallback(): void {
     this.abort?.abort();
     clearTimeout(this.quiet);
+    clearTimeout(this.retryTimer);
     this.behind.reset();
     super.disconnectedCallback();
   }
@@ -155,31 +175,66 @@ export class FleetOverview extends ConsolePage {
       eventsBehind = Math.max(eventsBehind, answer.eventsBehind);
       return answer.value;
     };
-    const settle = async <T>(promise: Promise<T>, set: (load: Load<T>) => void): Promise<void> => {
+    clearTimeout(this.retryTimer);
+    const failures: unknown[] = [];
+    const stale: Partial<Record<Part, unknown>> = {};
+    // A failed read keeps what the last good one showed, marked as such, rather than putting the error in its place.
+    const settle = async <T>(part: Part, promise: Promise<T>, last: Load<T>, set: (load: Load<T>) => void): Promise<void> => {
       try {
         set({ state: 'ok', value: await promise });
       } catch (error) {
-        if (!signal?.aborted) set({ state: 'error', error });
+        if (signal?.aborted) return;
+        failures.push(error);
+        if (last.state === 'ok') stale[part] = error;
+        else set({ state: 'error', error });
       }
     };
     await Promise.all([
-      settle(noting(this.api.jsonBehind('/v1/entities/counts', EntityCounts, signal)), (l) => (this.fleet = l)),
-      settle(noting(this.api.jsonBehind(pathWith('/v1/compliance/expiring', { days: String(EXPIRING_DAYS) }), ExpiringRows, signal)), (l) => (this.expiring = l)),
+      settle('fleet', noting(this.api.jsonBehind('/v1/entities/counts', EntityCounts, signal)), this.fleet, (l) => (this.fleet = l)),
+      settle('expiring', noting(this.api.jsonBehind(pathWith('/v1/compliance/expiring', { days: String(EXPIRING_DAYS) }), ExpiringRows, signal)), this.expiring, (l) => (this.expiring = l)),
       // The newest first, from the server: the first page of a window in log order held its oldest (found in review).
       settle(
+        'revoked',
         noting(this.api.jsonBehind(pathWith('/v1/compliance/revocations', { from: since, order: 'newest', limit: String(RECENT) }), RevocationRows, signal)),
+        this.revoked,
         (l) => (this.revoked = l),
       ),
     ]);
-    if (!signal?.aborted) this.behind.after(eventsBehind > 0, () => void this.refresh(), REFRESH_SPACING * this.lastRefreshMs);
+    if (signal?.aborted) return;
+    this.stale = stale;
+    this.behind.after(eventsBehind > 0, () => void this.refresh(), REFRESH_SPACING * this.lastRefreshMs);
+    this.retryAfterFailures(failures);
   }
 
-  /** Replays every stored event through its machine: on demand, since it reads the whole store. */
+  /**
+   * After a refresh that failed in a way a later try may not (a 503 while the service restarts, a 429): read again
+   * after the server's Retry-After or the backoff (2 s, doubled each failure in a row), whichever is longer, up to a
+   * minute; nothing else would, on a quiet fleet or without an event stream.
+   */
+  private retryAfterFailures(failures: readonly unknown[]): void {
+    const again = failures.filter(retryable);
+    if (again.length === 0) {
+      this.failuresInRow = 0;
+      this.retryInMs = undefined;
+      return;
+    }
+    this.failuresInRow += 1;
+    const backoff = BEHIND_REFRESH_MS * 2 ** Math.min(this.failuresInRow - 1, 5);
+    const asked = Math.max(0, ...again.map((error) => (error instanceof ApiError ? (error.retryAfterMs ?? 0) : 0)));
+    const wait = Math.min(MAX_BEHIND_REFRESH_MS, Math.max(backoff, asked));
+    this.retryInMs = wait;
+    this.retryTimer = setTimeout(() => void this.refresh(), wait);
+  }
+
+  /**
+   * Replays every stored event through its machine: on demand, since it reads the whole store. `full=true`: without it
+   * the server verifies only the events appended since its previous verdict (review 152).
+   */
   private async checkTransitions(): Promise<void> {
     const signal = this.abort?.signal;
     this.verdict = LOADING;
     try {
-      const verdict = await this.api.json('/v1/replay?limit=0', FleetVerdict, signal);
+      const verdict = await this.api.json('/v1/replay?limit=0&full=true', FleetVerdict, signal);
       this.verdict = { state: 'ok', value: verdict };
     } catch (error) {
       if (!signal?.aborted) this.verdict = { state: 'error', error };
@@ -192,7 +247,9 @@ export class FleetOverview extends ConsolePage {
     if (this.verdict.state === 'idle') return html`<p class="meta">${button}</p>`;
     return html`<div class="meta" data-testid="verdict">
       ${renderLoad(this.verdict, this.session.role, 'the replay verdict', (v) =>
-        html`<p>${v.events} events replayed through their machines:
+        html`<p>${v.mode === 'full'
+            ? `All ${v.events} stored events replayed through their machines now`
+            : `${v.verifiedNow} new events replayed through their machines now, ${v.events - v.verifiedNow} verified by an earlier check`}:
           ${v.ok ? html`<span class="ok">every stored transition is legal</span>` : html`<span class="bad">${v.findingsTotal} refused transitions (broken histories)</span>`}.</p>`,
       )}
       ${this.verdict.state === 'loading' ? nothing : button}</div>`;
@@ -254,8 +311,8 @@ export class FleetOverview extends ConsolePage {
       <tbody>
         ${rows.map(
           (r) => html`<tr>
-            <td><a href=${entityHref('credential', r.credentialId)}>${r.credentialId}</a></td>
-            <td>${r.owner.kind === 'node' ? html`<a href=${entityHref('node', r.owner.id)}>${r.owner.kind}:${r.owner.id}</a>` : `${r.owner.kind}:${r.owner.id}`}</td>
+            <td class="id"><a href=${entityHref('credential', r.credentialId)}>${r.credentialId}</a></td>
+            <td class="id">${r.owner.kind === 'node' ? html`<a href=${entityHref('node', r.owner.id)}>${r.owner.kind}:${r.owner.id}</a>` : `${r.owner.kind}:${r.owner.id}`}</td>
             <td>${formatTime(r.notAfter)}</td>
             <td>${r.status}</td>
             <td class="num">${r.position}</td>
@@ -277,7 +334,7 @@ export class FleetOverview extends ConsolePage {
         ${rows.map((r) => {
           const href = streamHref(r.streamId);
           return html`<tr>
-            <td>${href ? html`<a href=${href}>${r.streamId}</a>` : r.streamId}</td>
+            <td class="id">${href ? html`<a href=${href}>${r.streamId}</a>` : r.streamId}</td>
             <td>${visibleText(r.reason)}</td>
             <td>${formatTime(r.occurredAt)}</td>
             <td>${visibleText(r.actor)}</td>
@@ -286,6 +343,26 @@ export class FleetOverview extends ConsolePage {
         })}
       </tbody>
     </table>`;
+  }
+
+  /** Above a part whose last refresh failed: what is shown was read before, and why it was not read again. */
+  private renderStale(part: Part) {
+    const error = this.stale[part];
+    return error === undefined
+      ? nothing
+      : html`<p class="warning" role="status" data-testid="stale-${part}">Could not refresh ${PARTS[part]} (${describeError(error)}): shown as last read.</p>`;
+  }
+
+  /**
+   * After any failed read but a refusal (which no retry changes): when the page reads again, and a button to read now.
+   * Not when the status line offers the button already (a role refused the event stream).
+   */
+  private renderFailed(offered: boolean) {
+    const failed = (Object.keys(PARTS) as Part[]).some((part) => this.stale[part] !== undefined || (this[part].state === 'error' && !isRefused(this[part])));
+    if (!failed || offered) return nothing;
+    return html`<p class="meta" data-testid="refresh-failed">
+      ${this.retryInMs !== undefined ? `A read failed: the page reads again in ${waitText(this.retryInMs)}.` : 'A read failed.'}
+      <button type="button" class="secondary" @click=${() => void this.refresh()}>Refresh now</button></p>`;
   }
 
   override render() {
@@ -302,15 +379,16 @@ export class FleetOverview extends ConsolePage {
           : streamStatusText(stream)}
         ${this.lastEvent ? html`<span class="last-event">Last event: ${this.lastEvent.type} @${this.lastEvent.id}</span>` : nothing}
       </p>
-      ${renderLoad(this.fleet, role, 'the fleet counts', (fleet) => this.renderCounts(fleet))}
+      ${this.renderFailed(stream?.state === 'refused' && !this.unfollowed)}
+      ${this.renderStale('fleet')}${renderLoad(this.fleet, role, PARTS.fleet, (fleet) => this.renderCounts(fleet))}
       <div class="columns">
         <section aria-labelledby="expiring-heading">
           <h3 id="expiring-heading">Expiring within ${EXPIRING_DAYS} days</h3>
-          ${renderLoad(this.expiring, role, 'expiring credentials', (rows) => this.renderExpiring(rows))}
+          ${this.renderStale('expiring')}${renderLoad(this.expiring, role, PARTS.expiring, (rows) => this.renderExpiring(rows))}
         </section>
         <section aria-labelledby="revoked-heading">
           <h3 id="revoked-heading">Recently revoked</h3>
-          ${renderLoad(this.revoked, role, 'recent revocations', (rows) => this.renderRevoked(rows))}
+          ${this.renderStale('revoked')}${renderLoad(this.revoked, role, PARTS.revoked, (rows) => this.renderRevoked(rows))}
         </section>
       </div>`;
   }

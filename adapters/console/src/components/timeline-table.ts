@@ -22,10 +22,10 @@ export const renderEntries = (entries: readonly TimelineEntry[]) =>
           <td class="num">${e.position}</td>
           <td>${formatTime(e.occurredAt)}</td>
           <td>${e.type}</td>
-          <td>${visibleText(e.actor.id)} <span class="role">${e.actor.role}</span></td>
+          <td class="id">${visibleText(e.actor.id)} <span class="role">${e.actor.role}</span></td>
           <td>${visibleText(e.reason ?? '')}</td>
           <td><span class="sig sig-${e.signature.status}" title=${e.signature.keyFingerprint ?? ''}>${e.signature.status}</span></td>
-          <td>${cause ? html`${href ? html`<a href=${href}>${cause.streamId}</a>` : cause.streamId} ${cause.type} @${cause.position}` : ''}</td>
+          <td class="id">${cause ? html`${href ? html`<a href=${href}>${cause.streamId}</a>` : cause.streamId} ${cause.type} @${cause.position}` : ''}</td>
         </tr>`;
       })}
     </tbody>
