@@ -182,6 +182,7 @@ export const createEngine = (options: EngineOptions): Engine => {
       const [first] = await store.readCommand(streamIdOf(kind, id), commandId);
       return first !== undefined && (by === undefined || sentBy(first.metadata, by));
     },
+    commandIdRecorded: async (commandId) => (await store.commandStream?.(commandId)) !== undefined,
     cacheStats: () => cache.stats(),
     store,
     clock,

@@ -152,11 +152,14 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
   };
 
   const record = async (
-    nodeId: string, epoch: number, pseudonym: Pseudonym, trigger: RotationTrigger, metadata: { actor: Actor }, options?: ExecuteOptions,
+    nodeId: string, epoch: number, pseudonym: Pseudonym, trigger: RotationTrigger, metadata: { actor: Actor; commandId?: string }, options?: ExecuteOptions,
   ): Promise<RotationOutcome> => {
     const command = { type: 'rotatePseudonym', data: { pseudonym, nodeId, epoch, trigger }, metadata };
-    // Marked before it can be recorded (epoch 0 is the registration's, never lost while the node is in the log).
-    if (epochMarks !== undefined && epoch > 0 && (epochMarks.epochMark(nodeId) ?? -1) < epoch) epochMarks.raiseEpochMarks([{ nodeId, epoch }]);
+    // Marked before it can be recorded (epoch 0 is the registration's, never lost while the node is in the log). Not
+    // for a demand sent again under an id the store holds: it is answered from its first rotation, never recorded at
+    // this epoch, and a mark raised for it made the next start rotate the node again and warn of a restore (review 153).
+    const resent = trigger === 'demand' && metadata.commandId !== undefined && (await engine.commandIdRecorded?.(metadata.commandId)) === true;
+    if (epochMarks !== undefined && epoch > 0 && !resent && (epochMarks.epochMark(nodeId) ?? -1) < epoch) epochMarks.raiseEpochMarks([{ nodeId, epoch }]);
     const outcome = await (metadata.actor.role === 'system' ? engine.executeAsSystem(command) : engine.execute(command, options));
     return { outcome: outcome.deduplicated ? 'duplicate' : 'rotated', nodeId, epoch, pseudonym };
   };
