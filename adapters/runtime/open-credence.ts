@@ -1,4 +1,5 @@
 import type { KeyHandle, OwnedSecureEnvironment } from '../../domain/ports/index.ts';
+import { assertInfrastructureActor } from '../protocols/procedures/infrastructure-actor.ts';
 import { ownerView, TransparencyLogAltered } from '../../domain/ports/index.ts';
 import { validationError } from '../../domain/errors.ts';
 import { requestVerifier } from '../../domain/signing/index.ts';
@@ -65,6 +66,8 @@ export const openCredence = (options: OpenOptions): Credence =>
 const compose = (options: OpenOptions): Credence => {
   // Parsed (and bounded) before anything is opened; messages never repeat the string, which may carry credentials.
   if (options.connectionString !== undefined) parseStoreConnectionString(options.connectionString, 'connectionString');
+  // An actor the engine's path for the procedures would refuse on every command: said now, not by the first device.
+  if (options.security !== undefined) assertInfrastructureActor(options.security.actor);
   // The one place the infrastructure's owner is named: every component below gets this view, never the owner. Bound
   // before anything is opened, so an environment that does not serve this owner (`unauthorised`) leaves nothing open.
   const infrastructureSe = options.security === undefined ? undefined : ownerView(options.security.se, options.security.owner ?? 'maf:infrastructure');

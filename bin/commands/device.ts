@@ -14,8 +14,10 @@ import { deviceServer, hasToken, Server, withServerUrl, withToken } from './devi
 import { sayOnStderr, type SayOnStderr } from './device/folder-lock.ts';
 import { openDevice, type SimulatedDevice } from './device/simulator.ts';
 import { hasState, readState, stateFile, type DeviceState } from './device/state.ts';
-import { associate, provision } from './device/steps.ts';
+import { associate, provision, type OperatorTarget } from './device/steps.ts';
 import { factory } from './device/factory.ts';
+import { withSigner } from './device/signed-target.ts';
+import { SigningOptions, signingOptionIssues, withSigningOptions } from './submit.ts';
 
 /**
  * `credence device`: a device simulator with its own Secure Environment folder (default ./device-<node id>), which
@@ -74,8 +76,9 @@ const registerInit = (device: Command, io: Io): void => {
     token: z.string().optional(),
     tokenFile: PathArg.optional(),
     json: z.boolean().optional(),
-  });
-  withJson(withToken(withServerUrl(withDevice(device.command('init'))), 'to register the node'))
+    ...SigningOptions,
+  }).superRefine(signingOptionIssues);
+  withSigningOptions(withJson(withToken(withServerUrl(withDevice(device.command('init'))), 'to register the node')))
     .description('the factory step: generate the bootstrap key in the device, register the node and its bootstrap credential (operator API)')
     .addOption(kindOption(BootstrapKind.options, `the bootstrap key kind (${Object.keys(REFUSED_BOOTSTRAP).join(', ')} is refused over HTTP)`, REFUSED_BOOTSTRAP))
     .option('--bootstrap-id <id>', 'the bootstrap credential id (default: <node id>-bootstrap)')
@@ -91,10 +94,12 @@ const registerInit = (device: Command, io: Io): void => {
         const dir = deviceDir(o);
         // A folder is one device for its whole life: a second init would mean a second bootstrap key beside the first.
         if (hasState(dir)) throw new UsageError(`--dir: ${dir} already holds a device (${stateFile(dir)}); choose a new folder, or use device status to see it`);
-        const state = await factory(target, {
+        // A rerun re-signs the same commands under the same ids: the server answers a repeat by its actor, type and
+        // data (adapters/engine/idempotency.ts), not by its signature, so a new issuedAt makes no other command.
+        const state = await withSigner(target, o, (signed) => factory(signed, {
           dir, nodeId: o.nodeId, kind: o.kind, bootstrapCredentialId: o.bootstrapId ?? `${o.nodeId}-bootstrap`, validForSeconds: o.validFor,
           profile: { class: o.class, model: o.model, manufacturer: o.manufacturer, capabilities: o.capability },
-        }, () => io.err(printable(`note: device init of ${o.nodeId} did not finish and its outcome is not known (or the token was refused); its bootstrap key is kept in ${dir}: run the same command again to finish it`)), sayOnStderr(io, 'init'));
+        }, () => io.err(printable(`note: device init of ${o.nodeId} did not finish and its outcome is not known (or the token was refused); its bootstrap key is kept in ${dir}: run the same command again to finish it`)), sayOnStderr(io, 'init')));
         if (o.json === true) io.out(json({ dir, ...publicView(state) }));
         else {
           io.out(printable(`device ${state.nodeId} initialised in ${dir}`));
@@ -157,8 +162,9 @@ const registerAssociate = (device: Command, io: Io): void => {
     token: z.string().optional(),
     tokenFile: PathArg.optional(),
     json: z.boolean().optional(),
-  });
-  withJson(withToken(withServerUrl(withDevice(device.command('associate'))), 'to configure the association first'))
+    ...SigningOptions,
+  }).superRefine(signingOptionIssues);
+  withSigningOptions(withJson(withToken(withServerUrl(withDevice(device.command('associate'))), 'to configure the association first')))
     .description('the association handshake with the Registrar CSE for an association an operator configured (with a token, configures it first)')
     .requiredOption('--association-id <id>', 'the association (configured with configureAssociation)')
     .requiredOption('--credential-id <id>', 'the credential of this device it authenticates with')
@@ -172,9 +178,14 @@ const registerAssociate = (device: Command, io: Io): void => {
         const configureWith: ServerTarget | undefined = hasToken(o, io)
           ? serverTarget({ server: server.url, token: o.token, tokenFile: o.tokenFile, timeout: o.timeout }, io)
           : undefined;
-        const outcome = await onDevice(deviceDir(o), sayOnStderr(io, 'associate'), (sim) =>
-          associate(server, sim, { associationId: o.associationId, credentialId: o.credentialId, lifetimeSeconds: o.lifetime, configureWith }),
-        );
+        if (configureWith === undefined && o.signKey !== undefined) {
+          throw new UsageError('--sign-key: only with an operator token (--token-file, --token or CREDENCE_TOKEN): without one, no operator command is sent to sign');
+        }
+        const handshake = (signed: OperatorTarget | undefined) =>
+          onDevice(deviceDir(o), sayOnStderr(io, 'associate'), (sim) =>
+            associate(server, sim, { associationId: o.associationId, credentialId: o.credentialId, lifetimeSeconds: o.lifetime, configureWith: signed }),
+          );
+        const outcome = configureWith === undefined ? await handshake(undefined) : await withSigner(configureWith, o, handshake);
         const shown = { associationId: o.associationId, registrarId: outcome.registrarId, registreeId: outcome.registreeId, lifetimeSeconds: outcome.lifetimeSeconds, expiresAt: outcome.expiresAt, transcriptHash: outcome.transcriptHash };
         if (o.json === true) io.out(json(shown));
         else io.out(printable(`association ${o.associationId} established with ${outcome.registrarId} until ${outcome.expiresAt} (${outcome.lifetimeSeconds} s)`));

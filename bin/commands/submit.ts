@@ -18,14 +18,37 @@ import { forgetSignKey, readSignKey } from './sign-key.ts';
  */
 
 export const withCommandOptions = (command: Command): Command =>
-  withJson(withServer(command))
-    .option('--command-id <uuid>', 'idempotency key: the same id again returns the first outcome and appends nothing (default: a new UUID)')
-    .option('--correlation-id <id>', 'correlation id to record')
-    .option('--causation-id <id>', 'causation id to record')
+  withSigningOptions(
+    withJson(withServer(command))
+      .option('--command-id <uuid>', 'idempotency key: the same id again returns the first outcome and appends nothing (default: a new UUID)')
+      .option('--correlation-id <id>', 'correlation id to record')
+      .option('--causation-id <id>', 'causation id to record'),
+  );
+
+/** The request-signing options (SER-016), also taken by the `credence device` commands that send operator commands. */
+export const withSigningOptions = (command: Command): Command =>
+  command
     .option('--sign-key <file>', 'sign the request with this key file (JSON {"algorithm":"ed25519"|"p256-ecdsa-sha256","secretKey":"<base64url>"}, mode 0600)')
     .option('--audience <name>', "with --sign-key: the deployment as its signing policy names it, e.g. credence:city-utilities")
     .option('--actor <id>', 'with --sign-key: the actor id the server records, i.e. the token subject (default: read from the token)')
     .option('--sign-lifetime <seconds>', `with --sign-key: how long the signed request stays valid (default 300, at most ${MAX_REQUEST_LIFETIME_SECONDS})`);
+
+/** The zod side of withSigningOptions; signingOptionIssues checks them together. */
+export const SigningOptions = {
+  signKey: PathArg.optional(),
+  audience: z.string().min(1).max(200).optional(),
+  actor: z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional(),
+  signLifetime: WholeNumber(1, MAX_REQUEST_LIFETIME_SECONDS).default(300),
+};
+export type SigningArgs = { readonly signKey?: string | undefined; readonly audience?: string | undefined; readonly actor?: string | undefined; readonly signLifetime: number };
+
+/** --audience is required with --sign-key; --audience and --actor mean nothing without it. */
+export const signingOptionIssues = (a: Omit<SigningArgs, 'signLifetime'>, ctx: z.RefinementCtx): void => {
+  if (a.signKey !== undefined && a.audience === undefined) ctx.addIssue({ code: 'custom', path: ['audience'], message: 'required with --sign-key' });
+  for (const f of ['audience', 'actor'] as const) {
+    if (a.signKey === undefined && a[f] !== undefined) ctx.addIssue({ code: 'custom', path: [f], message: 'only with --sign-key' });
+  }
+};
 
 const Envelope = z
   .object({
@@ -34,17 +57,9 @@ const Envelope = z
     commandId: z.uuid('must be a UUID').optional(),
     correlationId: z.string().min(1).max(200).optional(),
     causationId: z.string().min(1).max(200).optional(),
-    signKey: PathArg.optional(),
-    audience: z.string().min(1).max(200).optional(),
-    actor: z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional(),
-    signLifetime: WholeNumber(1, MAX_REQUEST_LIFETIME_SECONDS).default(300),
+    ...SigningOptions,
   })
-  .superRefine((a, ctx) => {
-    if (a.signKey !== undefined && a.audience === undefined) ctx.addIssue({ code: 'custom', path: ['audience'], message: 'required with --sign-key' });
-    for (const f of ['audience', 'actor'] as const) {
-      if (a.signKey === undefined && a[f] !== undefined) ctx.addIssue({ code: 'custom', path: [f], message: 'only with --sign-key' });
-    }
-  });
+  .superRefine(signingOptionIssues);
 
 /** The subject of a bearer token (JWT `sub`), read without verifying it: only to name the actor a signature covers. */
 const subjectOf = (token: string): string | undefined => {
@@ -56,6 +71,34 @@ const subjectOf = (token: string): string | undefined => {
   } catch {
     return undefined;
   }
+};
+
+/** Signs operator commands with the key of --sign-key, for the actor the server records (the token's subject). */
+export interface RequestSigner {
+  /** The request signature of `type` with `data` under `metadata`, issued now. */
+  sign(type: string, data: unknown, metadata: { readonly commandId: string; readonly correlationId?: string; readonly causationId?: string }): unknown;
+  /** Overwrites the key once nothing more is to be signed. */
+  forget(): void;
+}
+
+/**
+ * The signer of the signing options, undefined without --sign-key. The actor is --actor or the subject of `token`,
+ * with the role the server gives a token's commands (operator); the key is read, and checked, before anything is sent.
+ */
+export const requestSigner = (args: SigningArgs, token: string): RequestSigner | undefined => {
+  if (args.signKey === undefined) return undefined;
+  const actorId = args.actor ?? subjectOf(token);
+  if (actorId === undefined) throw new UsageError('--actor: the token names no subject; give the actor id the server records');
+  const key = readSignKey(args.signKey);
+  return {
+    sign: (type, data, { commandId, ...tracing }) =>
+      signCommand(
+        { type, data, metadata: { commandId, actor: { id: actorId, role: 'operator' }, ...tracing } },
+        key,
+        { audience: args.audience!, issuedAt: new Date(), lifetimeSeconds: args.signLifetime },
+      ).metadata.signature,
+    forget: () => forgetSignKey(key),
+  };
 };
 
 /** One line for a person: what is now true of the entity and what was recorded. */
@@ -89,19 +132,12 @@ export const submit = async (io: Io, command: Command, type: string, data: unkno
     ...(args.causationId !== undefined ? { causationId: args.causationId } : {}),
   };
   let signature: unknown;
-  if (args.signKey !== undefined) {
-    const actorId = args.actor ?? subjectOf(target.token);
-    if (actorId === undefined) throw new UsageError('--actor: the token names no subject; give the actor id the server records');
-    const key = readSignKey(args.signKey);
+  const signer = requestSigner(args, target.token);
+  if (signer !== undefined) {
     try {
-      const signed = signCommand(
-        { type, data, metadata: { commandId, actor: { id: actorId, role: 'operator' }, ...tracing } },
-        key,
-        { audience: args.audience!, issuedAt: new Date(), lifetimeSeconds: args.signLifetime },
-      );
-      signature = signed.metadata.signature;
+      signature = signer.sign(type, data, { commandId, ...tracing });
     } finally {
-      forgetSignKey(key);
+      signer.forget();
     }
   }
   const sent = clientOf(target).command({

@@ -3,7 +3,7 @@ import { streamIdOf } from '../../../domain/streams.ts';
 import type { AssociationOutcome, ProvisioningOutcome } from '../../../domain/protocols/index.ts';
 import { issuedFrom, receiptFrom } from './descriptors.ts';
 import { discardNewKey } from './discard-new-key.ts';
-import { InfrastructureCommandRefusedBySigningPolicy } from './infrastructure-command.ts';
+import { InfrastructureCommandRefusedBySigningPolicy, InfrastructureCommandUnauthorised } from './infrastructure-command.ts';
 import type { Infrastructure } from './infrastructure.ts';
 import { assertWouldRecord } from './would-record.ts';
 
@@ -15,16 +15,18 @@ import { assertWouldRecord } from './would-record.ts';
 
 /**
  * Refusals that say the command appended nothing: a machine guard, a conflict that outlasted its retries, the
- * admission's (actor, request signature: InfrastructureCommandRefusedBySigningPolicy as `run` raises it), a history it
- * could not decide on, the store's refusal of the whole append (its write lock held elsewhere, no room). A
- * provisioning refused and its issued credential then left unrevoked (an AggregateError, the refusal first) appended
- * nothing for the refused command.
+ * admission's (actor, request signature: InfrastructureCommandUnauthorised and InfrastructureCommandRefusedBySigningPolicy
+ * as `run` raises them), a history it could not decide on, the store's refusal of the whole append (its write lock
+ * held elsewhere, no room). A provisioning refused and its issued credential then left unrevoked (an AggregateError,
+ * the refusal first) appended nothing for the refused command.
  */
 const REFUSED = ['illegal_transition', 'not_found', 'validation', 'concurrency_conflict', 'unauthorised', 'bad_signature', 'broken_history', 'store_unavailable'] as const;
 const refusedWithoutAppend = (error: unknown): boolean =>
   error instanceof AggregateError
     ? refusedWithoutAppend(error.errors[0])
-    : error instanceof InfrastructureCommandRefusedBySigningPolicy || REFUSED.some((code) => isCredenceError(error, code));
+    : error instanceof InfrastructureCommandRefusedBySigningPolicy ||
+      error instanceof InfrastructureCommandUnauthorised ||
+      REFUSED.some((code) => isCredenceError(error, code));
 
 /**
  * Whether a run that failed may destroy the keys it kept pending. Not when the append that makes them its entity's

@@ -17,7 +17,7 @@ import { forgetPendingInit, readPendingInit, writePendingInit, type PendingInit 
 import { DEVICE_LOCK_DB_FILE } from '../../../adapters/driven/files/index.ts';
 import { DEVICE_LOCK_FILE, lockDeviceFolder, makeDeviceFolder, type SayOnStderr } from './folder-lock.ts';
 import { hasState, writeState, type DeviceState } from './state.ts';
-import { operatorCommand, transportOf } from './steps.ts';
+import { operatorCommand, transportOf, type OperatorTarget } from './steps.ts';
 
 /**
  * A device's first moment against a server, at the factory (seed 004): its bootstrap key made in its Secure
@@ -75,7 +75,7 @@ const mustBeNew = async (target: ServerTarget, kind: 'node' | 'credential', id: 
  * anything is sent, and the folder left as it is. The temps of interrupted writes the lock's sweep removed (an
  * unfinished init's folder may hold some) are said through `say`.
  */
-export const factory = async (target: ServerTarget, r: FactoryRequest, onUnfinished?: () => void, say?: SayOnStderr): Promise<DeviceState> => {
+export const factory = async (target: OperatorTarget, r: FactoryRequest, onUnfinished?: () => void, say?: SayOnStderr): Promise<DeviceState> => {
   mustBeNewDevice(r.dir);
   const infrastructure = DATA_FOLDER_FILES.find((f) => existsSync(join(r.dir, f)));
   if (infrastructure !== undefined) {

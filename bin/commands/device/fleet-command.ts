@@ -15,6 +15,8 @@ import { Duration } from './duration.ts';
 import { runFleet, type FleetSummary } from './fleet.ts';
 import { sayOnStderr } from './folder-lock.ts';
 import { Server, withServerUrl, withToken } from './server-options.ts';
+import { withSigner } from './signed-target.ts';
+import { SigningOptions, signingOptionIssues, withSigningOptions } from '../submit.ts';
 
 /** The signals that end a CLI run from outside (Ctrl-C, a kill, the terminal closing). */
 const ENDING_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -51,8 +53,9 @@ export const registerFleet = (device: Command, io: Io): void => {
     token: z.string().optional(),
     tokenFile: PathArg.optional(),
     json: z.boolean().optional(),
-  });
-  withJson(withToken(withServerUrl(device.command('fleet')), 'to register, enrol and configure'))
+    ...SigningOptions,
+  }).superRefine(signingOptionIssues);
+  withSigningOptions(withJson(withToken(withServerUrl(device.command('fleet')), 'to register, enrol and configure')))
     .description('N simulated devices against a server: factory, enrolment, remote provisioning and association for each')
     .requiredOption('--count <n>', 'how many devices')
     .option('--concurrency <n>', 'devices run at once', '4')
@@ -79,15 +82,15 @@ export const registerFleet = (device: Command, io: Io): void => {
         let summary: FleetSummary;
         try {
           preparePrivateDir(root);
-          summary = await runFleet(
-            target,
+          summary = await withSigner(target, o, (signed) => runFleet(
+            signed,
             { count: o.count, concurrency: o.concurrency, root, prefix, lifetimeSeconds: o.lifetime },
             (done) => {
               stream?.write(`\r${renderProgress(done, o.count, 'devices')}`);
               drawn = stream !== undefined;
             },
             say,
-          );
+          ));
         } finally {
           stream?.write('\n');
           forget();

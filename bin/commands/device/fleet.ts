@@ -1,10 +1,9 @@
 import { join } from 'node:path';
 import { ProblemResponse, ServerUnreachable } from '../../../adapters/client/http.ts';
 import type { CredentialKind } from '../../../domain/crypto/credential.ts';
-import type { ServerTarget } from '../options.ts';
 import type { SayOnStderr } from './folder-lock.ts';
 import { openDevice } from './simulator.ts';
-import { associate, operatorCommand, provision } from './steps.ts';
+import { associate, operatorCommand, provision, type OperatorTarget } from './steps.ts';
 import { factory } from './factory.ts';
 
 export interface FleetRequest {
@@ -61,7 +60,7 @@ const describe = (error: unknown): string => {
  * are said through `say`, one line per folder that had any, as the single-device commands say theirs.
  */
 export const runFleet = async (
-  target: ServerTarget,
+  target: OperatorTarget,
   r: FleetRequest,
   onProgress: (done: number) => void = () => {},
   say?: SayOnStderr,

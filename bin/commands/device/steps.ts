@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { CredentialKind } from '../../../domain/crypto/credential.ts';
 import { isCredenceError, validationError } from '../../../domain/errors.ts';
@@ -14,6 +15,7 @@ import {
 import type { ProvisioningRecorded } from '../../../adapters/protocols/procedures/index.ts';
 import { destroyQuietly } from '../../../adapters/protocols/shared/index.ts';
 import { clientOf, type ServerTarget } from '../options.ts';
+import type { RequestSigner } from '../submit.ts';
 import type { SimulatedDevice } from './simulator.ts';
 import { clearPending, settlePendingProvisioning, writeAhead, type AdoptedCredential } from './pending-provisioning.ts';
 import { stateFile } from './state.ts';
@@ -25,15 +27,39 @@ import { stateFile } from './state.ts';
  */
 
 /**
+ * The server of the operator API and, under a signing policy (--sign-key), how each operator command is signed: the
+ * device commands that send them take the signing options lifecycle commands take (submit.ts).
+ */
+export interface OperatorTarget extends ServerTarget {
+  readonly signer?: RequestSigner | undefined;
+}
+
+/**
+ * The service's refusal of an unsigned command (one its signing policy requires signed), with what to give (an extension
+ * member, printed by name): a `device` command refused so said only that the command must be signed, not how.
+ */
+const withSignKeyHint = (error: unknown): unknown =>
+  isServiceProblem(error, 'bad_signature')
+    ? new ProblemResponse(error.status, { ...error.problem, hint: 'the signing policy requires this command signed: give --sign-key FILE and --audience NAME (the deployment as the policy names it)' })
+    : error;
+
+/**
  * One operator command through POST /v1/commands (the actor is the token's subject, never sent), and its outcome.
  * The answer must be this command's outcome: its command id when one was sent, the stream of the entity the data
  * names, and only the fact the catalog says the command records. Any other 2xx answer (a proxy's maintenance page,
  * another command's outcome) is an `UnexpectedResponse`, an outcome not known, never a success (found in review: a
  * 200 HTML page made `device init` report the device initialised while the server had recorded nothing).
  */
-export const operatorCommand = async (target: ServerTarget, type: CommandType, data: Record<string, unknown>, commandId?: string): Promise<CommandOutcomeJson> => {
-  const { outcome } = await clientOf(target).command({ type, data, ...(commandId !== undefined ? { commandId } : {}) });
-  const mismatch = outcomeMismatch(type, data, commandId, outcome);
+export const operatorCommand = async (target: OperatorTarget, type: CommandType, data: Record<string, unknown>, commandId?: string): Promise<CommandOutcomeJson> => {
+  const { signer } = target;
+  // A signature covers the command id, so a signed command carries one of its own.
+  const id = commandId ?? (signer !== undefined ? randomUUID() : undefined);
+  const signature = signer !== undefined && id !== undefined ? signer.sign(type, data, { commandId: id }) : undefined;
+  const sent = clientOf(target).command({ type, data, ...(id !== undefined ? { commandId: id } : {}), ...(signature !== undefined ? { signature } : {}) });
+  const { outcome } = await sent.catch((error: unknown) => {
+    throw signer === undefined ? withSignKeyHint(error) : error;
+  });
+  const mismatch = outcomeMismatch(type, data, id, outcome);
   if (mismatch !== undefined) throw new UnexpectedResponse(`POST /v1/commands (${type})`, mismatch);
   return outcome;
 };
@@ -218,7 +244,7 @@ const assertConfiguredAsAsked = async (
 export const associate = async (
   server: string | DeviceServer,
   sim: SimulatedDevice,
-  r: { readonly associationId: string; readonly credentialId: string; readonly lifetimeSeconds: number; readonly configureWith?: ServerTarget | undefined },
+  r: { readonly associationId: string; readonly credentialId: string; readonly lifetimeSeconds: number; readonly configureWith?: OperatorTarget | undefined },
 ) => {
   const { device, state } = sim;
   const registreeId = device.cseId;
