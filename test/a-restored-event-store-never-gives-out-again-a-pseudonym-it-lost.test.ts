@@ -34,6 +34,15 @@ const readmeRecipe = (tool: string, after = 0): string => {
   return text.slice(start + 1, end + 1).replace(/\n\s*/g, ' ');
 };
 
+/** README's step 7 of "Restoring a whole data folder", its command as given there (wrapped lines joined). */
+const readmeStep7 = (data: string, aside: string): string[] => {
+  const text = readFileSync(join(REPO, 'README.md'), 'utf8');
+  const start = text.indexOf('`credence pseudonym raise-marks-since-backup', text.indexOf('7. Carry over'));
+  if (start < 0) throw new Error('README step 7 gives no credence pseudonym raise-marks-since-backup command');
+  const command = text.slice(start + 1, text.indexOf('`', start + 1)).replace(/\n\s*/g, ' ');
+  return command.replaceAll('<data>.before-restore', aside).replaceAll('<data>', data).split(' ').slice(1);
+};
+
 const current = (svc: TestService) => nodePseudonym(svc.service.context.credence.readModels, 'meter-1');
 
 const eventually = async (check: () => boolean, ms = 20_000): Promise<boolean> => {
@@ -152,7 +161,7 @@ describe('an events.db restored from a backup older than a pseudonym rotation', 
     }
   }, 60_000);
 
-  it('a whole-folder restore, with the epochs of the folder moved aside carried over as README step 7 says: the start rotates past them', async () => {
+  it('a whole-folder restore, with the epochs of the folder moved aside raised by the command README step 7 gives: the start rotates past them', async () => {
     const data = folder();
     const backup = join(folder(), 'data');
     const aside = join(folder(), 'data.before-restore');
@@ -170,10 +179,9 @@ describe('an events.db restored from a backup older than a pseudonym rotation', 
     // The folder moved aside whole, the backup copied into place, and step 7.
     renameSync(data, aside);
     cpSync(backup, data, { recursive: true });
-    const text = readFileSync(join(REPO, 'README.md'), 'utf8');
-    const recipe = readmeRecipe('sqlite3', text.indexOf('7. Carry over')).replaceAll('<data>.before-restore', aside).replaceAll('<data>', data);
-    const run = spawnSync('sh', ['-c', recipe], { encoding: 'utf8' });
-    expect(run.status, run.stderr).toBe(0);
+    const { io, out, err } = capture();
+    expect(await main(readmeStep7(data, aside), { ...io, env: {} }), [...out, ...err].join('\n')).toBe(0);
+    expect(out.join('\n')).toContain('raised the pseudonym epoch of 1 node(s)');
 
     svc = await startTestService({ dir: data, clock });
     try {

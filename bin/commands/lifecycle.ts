@@ -5,6 +5,7 @@ import { readJsonText } from '../../domain/json-duplicate-names.ts';
 import { FILE_LIMITS, readJsonFile } from '../files.ts';
 import { handler, UsageError, type RegisterCommands } from '../program.ts';
 import { LIFECYCLE_COMMANDS, LIFECYCLE_GROUPS, type LifecycleSpec } from './lifecycle-catalog.ts';
+import { addPseudonymRaiseMarksSinceBackup } from './pseudonym-raise-marks-since-backup.ts';
 import { addPseudonymResolve } from './pseudonym-resolve.ts';
 import { addPseudonymRotate } from './pseudonym-rotate.ts';
 import { submit, withCommandOptions } from './submit.ts';
@@ -92,6 +93,7 @@ export const register: RegisterCommands = (program, io) => {
     if (group === 'pseudonym') {
       addPseudonymRotate(parent, io);
       addPseudonymResolve(parent, io);
+      addPseudonymRaiseMarksSinceBackup(parent, io);
     }
   }
 };

@@ -1,5 +1,8 @@
 import Database from 'better-sqlite3';
+import { validationError } from '../../../domain/errors.ts';
 import { openPrivateSqlite, writingTo, type PrivateSqliteLocation } from '../files/index.ts';
+import { newerFileVersion } from '../files/newer-file-version.ts';
+import { readOnlyDatabase } from '../files/read-only-database.ts';
 import type { EpochMarks, NodeEpoch } from '../../../projections/pseudonyms/epoch-marks.ts';
 import { refuseRegistryMissingTables } from './registry-tables.ts';
 
@@ -195,11 +198,14 @@ export class SqliteKeyRegistry implements EpochMarks {
     return epoch === undefined ? undefined : Number(epoch);
   }
 
-  raiseEpochMarks(marks: readonly NodeEpoch[]): void {
-    if (marks.length === 0) return;
-    writingTo(KEY_REGISTRY_DB_FILE, () =>
+  /** How many marks it raised: a mark as high or higher is left, and not counted. */
+  raiseEpochMarks(marks: readonly NodeEpoch[]): number {
+    if (marks.length === 0) return 0;
+    return writingTo(KEY_REGISTRY_DB_FILE, () =>
       this.#db.transaction(() => {
-        for (const { nodeId, epoch } of marks) this.#sql.raiseEpochMark.run(nodeId, epoch);
+        let raised = 0;
+        for (const { nodeId, epoch } of marks) raised += this.#sql.raiseEpochMark.run(nodeId, epoch).changes;
+        return raised;
       }).immediate(),
     );
   }
@@ -210,6 +216,39 @@ export class SqliteKeyRegistry implements EpochMarks {
 
   close(): void {
     if (this.#db.open) this.#db.close();
+  }
+
+  /**
+   * The epoch marks another folder's `keys.db` at `path` kept (README "Restoring a whole data folder", step 7: the
+   * folder moved aside), read on a read-only connection: that folder is evidence, and `open` would write its schema.
+   * Undefined when the file has no marks table (a version before review 149 wrote it last). Refused, naming the file,
+   * before anything is written anywhere: a file a newer version wrote (it may keep them otherwise), and one that is no
+   * key registry of Credence (no `se_key_handles`, or a mark no version writes), whose marks would be anything.
+   */
+  static readEpochMarks(path: string): NodeEpoch[] | undefined {
+    const notARegistry = (found: string) =>
+      validationError([{ path, rule: 'key_registry', message: `not the key registry (${KEY_REGISTRY_DB_FILE}) of a Credence data folder: ${found} [key_registry]` }], 'key registry');
+    return readOnlyDatabase(path, (db) => {
+      const version = Number(db.pragma('user_version', { simple: true }));
+      if (version > SCHEMA_VERSION) throw newerFileVersion(path, 'key registry', version, SCHEMA_VERSION, 'carry its marks over with that version');
+      const tables = new Set((db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).all() as { name: string }[]).map((r) => r.name));
+      if (version < 1 || !tables.has(TABLE)) throw notARegistry(`no ${TABLE} table${version < 1 ? ' and no schema version' : ''}`);
+      if (!tables.has(EPOCH_MARKS)) return undefined;
+      let rows: { node_id: unknown; epoch: unknown }[];
+      try {
+        rows = db.prepare(`SELECT node_id, epoch FROM ${EPOCH_MARKS} ORDER BY node_id`).all() as typeof rows;
+      } catch (error) {
+        // Only a table of another shape: a corrupt file is readOnlyDatabase's to refuse as damaged.
+        if (!(error instanceof Error) || !error.message.startsWith('no such column')) throw error;
+        throw notARegistry(`its ${EPOCH_MARKS} table has no node_id and epoch columns`);
+      }
+      return rows.map(({ node_id: nodeId, epoch }) => {
+        if (typeof nodeId !== 'string' || nodeId === '' || typeof epoch !== 'number' || !Number.isSafeInteger(epoch) || epoch < 0) {
+          throw notARegistry(`a row of ${EPOCH_MARKS} is no node id with an epoch (a whole number from 0)`);
+        }
+        return { nodeId, epoch };
+      });
+    });
   }
 }
 

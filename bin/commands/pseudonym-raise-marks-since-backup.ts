@@ -1,0 +1,105 @@
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { json, type Io } from '../io.ts';
+import { printable } from '../printable.ts';
+import { EXIT, handler, parseOptions, UsageError } from '../program.ts';
+import { exportSettings } from './export-log-key.ts';
+import { sayRemovedStrays, unusableDataFolderAsUsage } from './folder-lock.ts';
+import { PathArg } from './options.ts';
+
+const Args = z.object({ data: PathArg.optional(), beforeRestore: PathArg, config: PathArg.optional(), json: z.boolean().default(false) });
+
+const COMMAND = 'pseudonym raise-marks-since-backup';
+
+/** What a data folder holds once a service has used it, with or without an embedded event store (EventStoreDB). */
+const RECORDS = ['keys.db', 'events.db', 'readmodels.db'] as const;
+
+/** What it did; counts only, as the start's warning: nothing here needs a node named (adapters/http/pseudonyms-past-marks.ts). */
+interface Raised {
+  /** Whether the folder moved aside kept marks at all (a version before review 149 kept none). */
+  readonly keptMarks: boolean;
+  readonly marks: number;
+  readonly raised: number;
+}
+
+const said = (data: string, beforeRestore: string, { keptMarks, marks, raised }: Raised): string => {
+  if (!keptMarks) {
+    return (
+      `${join(beforeRestore, 'keys.db')} keeps no pseudonym epochs (a version before this one ran that folder): nothing to carry over; ` +
+      'a node rotated since the backup may be given a pseudonym it had already'
+    );
+  }
+  if (raised === 0) return `no pseudonym epoch of ${data} is behind the ${marks} ${beforeRestore} kept: nothing raised`;
+  return (
+    `raised the pseudonym epoch of ${raised} node(s) in ${data} to the one ${beforeRestore} gave out (of ${marks} kept there; the others were as high already): ` +
+    'the first start rotates each live node the log holds behind it past it, and warns'
+  );
+};
+
+/**
+ * `credence pseudonym raise-marks-since-backup --before-restore DIR [--data DIR] [--config FILE] [--json]` (README
+ * "Restoring a whole data folder", step 7): a whole-folder restore brings back the backup's `keys.db`, and with it the
+ * epochs each node's pseudonym was given out at then, so the start no longer sees the rotations since (review 149;
+ * SER-011): the next rotation of a node rotated since would give out once more a pseudonym observers saw. This raises
+ * each node's epoch in the restored folder to the one the folder moved aside kept, never lowering one, in one durable
+ * transaction, under the restored folder's lock (the service stopped). The folder moved aside is read only, and a file
+ * there this command cannot trust is refused before the restored folder is touched.
+ */
+export const raiseMarksSinceBackup = async (data: string, beforeRestore: string, io: Io): Promise<Raised> => {
+  if (!existsSync(beforeRestore) || !statSync(beforeRestore).isDirectory()) throw new UsageError(`--before-restore: no data folder at ${beforeRestore}`);
+  if (existsSync(data) && realpathSync(data) === realpathSync(beforeRestore)) {
+    throw new UsageError(`--before-restore: ${beforeRestore} is the restored folder itself: name the folder moved aside before the restore`);
+  }
+  // A wrong path (the folder's parent, a fresh ./data) would get a key registry of its own, and the marks.
+  if (!existsSync(data) || !statSync(data).isDirectory() || !RECORDS.some((name) => existsSync(join(data, name)))) {
+    throw new UsageError(`--data: ${data} holds no Credence records (none of ${RECORDS.join(', ')}): name the restored data folder`);
+  }
+  const aside = join(beforeRestore, 'keys.db');
+  if (!existsSync(aside)) throw new UsageError(`--before-restore: ${beforeRestore} holds no keys.db: name the data folder moved aside before the restore`);
+  const { SqliteKeyRegistry } = await import('../../adapters/driven/key-registry/index.ts');
+  const marks = SqliteKeyRegistry.readEpochMarks(aside);
+  if (marks === undefined) return { keptMarks: false, marks: 0, raised: 0 };
+  const runtime = await import('../../adapters/runtime/data-folder.ts');
+  let lock: { release(): void };
+  try {
+    lock = sayRemovedStrays(runtime.lockDataFolder(data, io.env ?? process.env), data, io, COMMAND);
+  } catch (error) {
+    throw unusableDataFolderAsUsage(error);
+  }
+  try {
+    // The registry's own opener: a restored keys.db damaged, of a newer version, or lacking the table is dealt with as
+    // a start deals with it.
+    const registry = SqliteKeyRegistry.open({ dir: data });
+    try {
+      return { keptMarks: true, marks: marks.length, raised: registry.raiseEpochMarks(marks) };
+    } finally {
+      registry.close();
+    }
+  } finally {
+    lock.release();
+  }
+};
+
+/** Registered under `credence pseudonym` (lifecycle.ts), though it runs locally and asks no server. */
+export const addPseudonymRaiseMarksSinceBackup = (parent: Command, io: Io): void => {
+  const command: Command = parent
+    .command('raise-marks-since-backup')
+    .description(
+      'after a whole-folder restore, the service stopped: raise the epoch each node\'s pseudonym was given out at to the one the folder moved aside kept, so no pseudonym is given out again',
+    )
+    .option('--data <dir>', "the restored data folder (default ./data, or the --config file's)")
+    .requiredOption('--before-restore <dir>', 'the data folder moved aside before the restore, as it was last used (read only)')
+    .option('--config <file>', "the service's configuration file (JSON, as credence serve --config): its data folder unless --data")
+    .option('--json', 'one JSON document: keptMarks, marks, raised');
+  command.action(
+    handler(io, async (opts: Record<string, unknown>) => {
+      const args = parseOptions(command, Args, opts);
+      const { data } = await exportSettings({ config: args.config, data: args.data }, io);
+      const raised = await raiseMarksSinceBackup(data, args.beforeRestore, io);
+      io.out(args.json ? json(raised) : printable(said(data, args.beforeRestore, raised)));
+      return EXIT.done;
+    }),
+  );
+};
