@@ -6,7 +6,6 @@ import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { main } from '../bin/cli.ts';
 import { nodePseudonym } from '../projections/pseudonyms/index.ts';
-import type { EpochMarks } from '../projections/pseudonyms/epoch-marks.ts';
 import { capture } from './support/cli.ts';
 import { cmd, operator, T0 } from './support/fleet.ts';
 import { moveTransparencyLogAside } from './support/restored-folder.ts';
@@ -135,31 +134,6 @@ describe('an events.db restored from a backup older than a pseudonym rotation', 
     const code = await main(['replay', '--data', data], io);
     expect(code, [...out, ...err].join('\n')).toBe(0);
   }, 120_000);
-
-  it('rotations by hand and by schedule start past the epoch keys.db records, whatever the log holds', async () => {
-    const clock = new FakeClock(T0);
-    const svc = await startTestService({ clock });
-    try {
-      await svc.service.context.credence.engine.execute(cmd.registerNode('meter-1'));
-      expect(await eventually(() => current(svc)?.epoch === 0)).toBe(true);
-      // What a restore leaves when no start has rotated past it yet: the mark ahead of the log.
-      const marks = svc.service.context.credence.keyRegistry as unknown as EpochMarks;
-      marks.raiseEpochMarks([{ nodeId: 'meter-1', epoch: 5 }]);
-      await rotateByHand(svc);
-      expect(current(svc)?.epoch).toBe(6);
-      expect(marks.epochMark('meter-1')).toBe(6);
-      marks.raiseEpochMarks([{ nodeId: 'meter-1', epoch: 9 }]);
-      clock.advance(25 * HOUR);
-      expect(await eventually(() => current(svc)!.epoch !== 6)).toBe(true);
-      expect(current(svc)?.epoch).toBe(10);
-      expect(marks.epochMark('meter-1')).toBe(10);
-      // A mark is raised, never lowered.
-      marks.raiseEpochMarks([{ nodeId: 'meter-1', epoch: 3 }]);
-      expect(marks.epochMark('meter-1')).toBe(10);
-    } finally {
-      await svc.close();
-    }
-  }, 60_000);
 
   it('a whole-folder restore, with the epochs of the folder moved aside raised by the command README step 7 gives: the start rotates past them', async () => {
     const data = folder();

@@ -182,7 +182,6 @@ export const createEngine = (options: EngineOptions): Engine => {
       const [first] = await store.readCommand(streamIdOf(kind, id), commandId);
       return first !== undefined && (by === undefined || sentBy(first.metadata, by));
     },
-    commandIdRecorded: async (commandId) => (await store.commandStream?.(commandId)) !== undefined,
     cacheStats: () => cache.stats(),
     store,
     clock,

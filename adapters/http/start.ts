@@ -279,7 +279,7 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     );
     await stopping.unlessStopped();
     // Before the API listens: an operator's rotation would otherwise give out again a pseudonym the restore lost.
-    // A failure refuses no start: a tick's and an operator's rotations start past the marks too, on their own.
+    // A failure refuses no start: the first tick and the first demand run the same pass again before they rotate.
     await rotatePseudonymsPastMarks({ credence, log: server.log }).catch((error: unknown) => {
       if (!stopping.begun) logFailure(server.log, error, 'pseudonyms could not be rotated past the epochs keys.db records as given out');
     });

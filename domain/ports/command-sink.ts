@@ -66,11 +66,6 @@ export interface CommandSink {
    */
   recorded?(kind: EntityKind, id: string, commandId: string, by?: CommandSender): Promise<boolean>;
   /**
-   * Optional: whether the store holds a command with this id on any stream (its index of command ids, nothing
-   * decided). A command sent again under it is answered from there, or refused as reused, never recorded anew.
-   */
-  commandIdRecorded?(commandId: string): Promise<boolean>;
-  /**
    * Optional: reads these entities ahead of the commands about to decide on them (a rotation tick's node facts), in one
    * store read where the store can. Only a cache is warmed: every decision is still checked against the store when it
    * is appended, so an entity that moves after this read costs a retry, never a decision on a stale fact.

@@ -10,8 +10,9 @@ export interface NodeEpoch {
  * The highest epoch each node's pseudonym was given out at, kept where the pseudonym key is (`keys.db`), outside the
  * event log: an `events.db` restored from a backup loses the rotations since, while the key that derives them stays.
  * The next rotation then derived an epoch's pseudonym already published, and observers linked the two periods
- * (review 149; SER-011, SER-025). A mark is raised before the rotation to its epoch is recorded, so it is never behind
- * the log; a rotation cut short between the two leaves it one ahead, which costs one epoch skipped.
+ * (review 149; SER-011, SER-025). A mark is raised once the rotation to its epoch is recorded, never before (review
+ * 156: one raised for a rotation then refused read as a restore at the next start); a process stopped between the two
+ * leaves the log ahead of the mark, which the next start raises (marksBehindTheLog) before it judges any node.
  */
 export interface EpochMarks {
   /** The node's mark, if any. */
@@ -45,4 +46,11 @@ export const behindMarks = (db: Database.Database, marks: EpochMarks): BehindMar
     else if (node.live && (node.epoch === undefined || node.epoch < mark.epoch)) live.push(mark);
   }
   return { live, other };
+};
+
+/** The marks the log is ahead of, as they should be: read from a directory caught up with the log. */
+export const marksBehindTheLog = (db: Database.Database, marks: EpochMarks): NodeEpoch[] => {
+  const marked = new Map(marks.epochMarks().map((m) => [m.nodeId, m.epoch]));
+  const rows = db.prepare('SELECT node_id AS nodeId, epoch FROM pseudonym_nodes WHERE epoch > 0').all() as NodeEpoch[];
+  return rows.filter((row) => (marked.get(row.nodeId) ?? -1) < row.epoch);
 };

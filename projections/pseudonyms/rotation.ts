@@ -10,7 +10,7 @@ import { recordedBy, roundFailure, type Projection } from '../runtime/index.ts';
 import { applyToDirectory, DIRECTORY_EVENT_TYPES } from './apply.ts';
 import type { PseudonymDeriver } from './derive.ts';
 import { nodePseudonym, resetDirectory, setupDirectory, staleNodes } from './directory.ts';
-import { behindMarks, type EpochMarks } from './epoch-marks.ts';
+import { behindMarks, marksBehindTheLog, type EpochMarks, type NodeEpoch } from './epoch-marks.ts';
 import { policyFor, RotationPolicy, type RotationPolicyInput } from './policy.ts';
 import { NodeLanes, RecordedEpochs } from './rotation-lanes.ts';
 
@@ -68,11 +68,19 @@ export interface PseudonymRotation extends Projection {
    */
   rotateNow(nodeId: string, actor: Actor, commandId?: string, options?: ExecuteOptions): Promise<RotationOutcome>;
   /**
-   * Rotates each live node the log holds fewer rotations of than its epoch mark says were given out (an `events.db`
-   * restored from an older backup) past that mark, so no pseudonym is given out twice; the directory caught up first.
-   * Without marks (`epochMarks` not given), nothing. `other`: nodes marked that the log does not know.
+   * Rotates each live node whose epoch mark (epoch-marks.ts) is past what the log holds of it (an `events.db`
+   * restored from an older backup) past that mark, so no pseudonym is given out twice; first raises the marks the log
+   * is ahead of (rotations recorded by a process that stopped before it marked them). Once per process: the first
+   * tick and the first demand wait for it, the directory caught up first. Without marks, nothing. `other`: nodes
+   * marked that the log does not know.
    */
-  rotatePastMarks(): Promise<{ readonly behind: number; readonly rotated: number; readonly other: number }>;
+  rotatePastMarks(): Promise<PastMarks>;
+}
+
+export interface PastMarks {
+  readonly behind: number;
+  readonly rotated: number;
+  readonly other: number;
 }
 
 export interface PseudonymRotationOptions {
@@ -151,16 +159,27 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
     return undefined;
   };
 
+  /**
+   * Epochs recorded and not marked yet: marked in one durable write per tick chunk, at a tick's end and at once for a
+   * demand. Marked once recorded, never before: a mark says a pseudonym was given out, and one raised for a rotation
+   * then refused (or sent again, or cut short) made a start take the node for one a restore had lost (review 156). A
+   * process stopped before it marked leaves the log ahead of its marks, which the next start's rotatePastMarks raises.
+   */
+  const unmarked: NodeEpoch[] = [];
+  const markRecorded = (): void => {
+    if (epochMarks !== undefined && unmarked.length > 0) epochMarks.raiseEpochMarks(unmarked.splice(0));
+  };
+
   const record = async (
-    nodeId: string, epoch: number, pseudonym: Pseudonym, trigger: RotationTrigger, metadata: { actor: Actor; commandId?: string }, options?: ExecuteOptions,
+    nodeId: string, epoch: number, pseudonym: Pseudonym, trigger: RotationTrigger, metadata: { actor: Actor }, options?: ExecuteOptions,
   ): Promise<RotationOutcome> => {
     const command = { type: 'rotatePseudonym', data: { pseudonym, nodeId, epoch, trigger }, metadata };
-    // Marked before it can be recorded (epoch 0 is the registration's, never lost while the node is in the log). Not
-    // for a demand sent again under an id the store holds: it is answered from its first rotation, never recorded at
-    // this epoch, and a mark raised for it made the next start rotate the node again and warn of a restore (review 153).
-    const resent = trigger === 'demand' && metadata.commandId !== undefined && (await engine.commandIdRecorded?.(metadata.commandId)) === true;
-    if (epochMarks !== undefined && epoch > 0 && !resent && (epochMarks.epochMark(nodeId) ?? -1) < epoch) epochMarks.raiseEpochMarks([{ nodeId, epoch }]);
     const outcome = await (metadata.actor.role === 'system' ? engine.executeAsSystem(command) : engine.execute(command, options));
+    // Epoch 0 is the registration's, never lost while the node is in the log.
+    if (epochMarks !== undefined && epoch > 0) {
+      unmarked.push({ nodeId, epoch });
+      if (trigger === 'demand' || unmarked.length >= TICK_CHUNK) markRecorded();
+    }
     return { outcome: outcome.deduplicated ? 'duplicate' : 'rotated', nodeId, epoch, pseudonym };
   };
 
@@ -176,11 +195,7 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
     // A demand starts past what this process stored for the node too: the directory lags behind the store under load
     // (review 94). Ticks and reactions keep the directory's epoch, which their derived command ids are made from.
     const noted = trigger === 'demand' ? recordedEpochs.latest(nodeId) : undefined;
-    const stored = noted !== undefined && (listed === undefined || noted > listed) ? noted : listed;
-    // Past the epochs given out that the log lost (a restore): a tick passes them in `known`. Not a reaction's, which a
-    // re-run (a rebuild) must aim at the epoch its derived id was recorded at; a start rotates past marks before those.
-    const marked = known === undefined && (trigger === 'demand' || trigger === 'interval') ? epochMarks?.epochMark(nodeId) : undefined;
-    const current = marked !== undefined && (stored === undefined || marked > stored) ? marked : stored;
+    const current = noted !== undefined && (listed === undefined || noted > listed) ? noted : listed;
     let epoch = trigger === 'initial' ? 0 : current === undefined ? 0 : current + 1;
     // The directory may lag behind rotations already stored: an epoch whose pseudonym exists is taken, try the next.
     for (let attempt = 0; attempt < EPOCHS_TRIED; attempt++, epoch++) {
@@ -229,21 +244,22 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
     throw new Error(`pseudonym rotation of ${nodeId}: ${reason}; the directory is far behind`);
   };
 
-  /** The epoch a tick rotates the node to: past its current one and past its mark. */
-  const nextEpoch = (nodeId: string, current: number | undefined): number => {
-    const marked = epochMarks?.epochMark(nodeId);
-    const past = marked !== undefined && (current === undefined || marked > current) ? marked : current;
-    return past === undefined ? 0 : past + 1;
-  };
-
   /** Past-mark rotations in flight at once at a start. */
   const PAST_MARK_CONCURRENCY = 64;
 
-  const rotatePastMarks = async (): Promise<{ behind: number; rotated: number; other: number }> => {
+  /**
+   * Whether the node's rotation to `epoch` is in the store: a directory behind the store (a catch-up, a batch not
+   * applied yet) is no restore.
+   */
+  const stored = async (nodeId: string, epoch: number): Promise<boolean> =>
+    (await engine.view('pseudonym', await deriver.node(nodeId, epoch))).state !== 'absent';
+
+  const rotateEachPastMarks = async (): Promise<PastMarks> => {
     if (epochMarks === undefined) return { behind: 0, rotated: 0, other: 0 };
-    const { live, other } = behindMarks(use(), epochMarks);
-    // Each to the epoch after its mark: marked in one durable write first, then recorded as a tick records.
-    epochMarks.raiseEpochMarks(live.map(({ nodeId, epoch }) => ({ nodeId, epoch: epoch + 1 })));
+    epochMarks.raiseEpochMarks(marksBehindTheLog(use(), epochMarks));
+    const { live: marked, other } = behindMarks(use(), epochMarks);
+    const live: NodeEpoch[] = [];
+    for (const mark of marked) if (!(await stored(mark.nodeId, mark.epoch))) live.push(mark);
     let rotated = 0;
     let next = 0;
     let failure: unknown;
@@ -263,8 +279,21 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
       }
     };
     await Promise.all(Array.from({ length: Math.min(PAST_MARK_CONCURRENCY, live.length) }, worker));
+    markRecorded();
     if (failure !== undefined) throw failure;
     return { behind: live.length, rotated, other };
+  };
+
+  /** Once per process; a failed pass is not kept, so the next tick or demand tries again. */
+  let pastMarks: Promise<PastMarks> | undefined;
+  const rotatePastMarks = (): Promise<PastMarks> => {
+    if (pastMarks !== undefined) return pastMarks;
+    const pass = rotateEachPastMarks();
+    pastMarks = pass;
+    pass.catch(() => {
+      if (pastMarks === pass) pastMarks = undefined;
+    });
+    return pass;
   };
 
   const react = async (e: DecodedEvent): Promise<void> => {
@@ -289,6 +318,74 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
     }
   };
 
+  /** One round of the interval rotations that are due (tick). */
+  const tickRound = async (): Promise<number> => {
+    const now = engine.clock.now().getTime();
+    const listed = Object.keys(policy.classes);
+    // One query per interval policy, so a class that is due never waits behind one that is not.
+    const due: { every: number; classes: { in: string[] } | { notIn: string[] } }[] = [
+      ...Object.entries(policy.classes).flatMap(([cls, p]) => (p.everyMs === undefined ? [] : [{ every: p.everyMs, classes: { in: [cls] } }])),
+      ...(policy.default.everyMs === undefined ? [] : [{ every: policy.default.everyMs, classes: { notIn: listed } }]),
+    ];
+    let rotated = 0;
+    for (const { every, classes } of due) {
+      const stale = staleNodes(use(), now - every, now, classes, tickLimit - rotated);
+      // Each chunk's next pseudonyms in one PRF call and its nodes (each rotation's fact) in one store read, the next
+      // chunk's asked for as soon as one is reached, so the commands never wait for the Secure Environment or a read
+      // per node.
+      const derived: Promise<Pseudonym[]>[] = [];
+      const pseudonymsOf = (chunk: number): Promise<Pseudonym[]> => {
+        if (derived[chunk] === undefined) {
+          const nodes = stale.slice(chunk * TICK_CHUNK, (chunk + 1) * TICK_CHUNK);
+          const prefetched = engine.prefetch?.('node', nodes.map((node) => node.nodeId));
+          const pseudonyms = deriver.nodes(nodes.map((node) => ({ nodeId: node.nodeId, epoch: node.epoch === undefined ? 0 : node.epoch + 1 })));
+          const asked = prefetched === undefined ? pseudonyms : Promise.all([pseudonyms, prefetched]).then(([derivedNow]) => derivedNow);
+          // Awaited by the workers that reach the chunk; one that stops first must not leave a rejection unobserved.
+          asked.catch(() => undefined);
+          derived[chunk] = asked;
+        }
+        return derived[chunk]!;
+      };
+      let next = 0;
+      let failure: { error: unknown; nodeId: string } | undefined;
+      let failed = 0;
+      let stopped = false;
+      // `concurrency` workers take the nodes in order: O(1) per rotation, however many are in flight. A node that
+      // cannot rotate (a typed refusal, a broken history) does not stop the others: it stays due, first again at
+      // the next tick. Any other failure (the store's I/O) stops the round: the rest would only fail the same way.
+      const worker = async (): Promise<void> => {
+        while (!stopped && next < stale.length) {
+          const k = next++;
+          const chunk = Math.floor(k / TICK_CHUNK);
+          if ((chunk + 1) * TICK_CHUNK < stale.length) void pseudonymsOf(chunk + 1);
+          const node = stale[k]!;
+          try {
+            const pseudonym = (await pseudonymsOf(chunk))[k % TICK_CHUNK]!;
+            // One interval rotation per epoch: a repeated tick before the directory catches up is deduplicated.
+            const outcome = await rotate(
+              node.nodeId,
+              'interval',
+              { commandId: intervalCommandId(node.nodeId, node.epoch), actor: PSEUDONYM_ACTOR },
+              { current: node.epoch, next: pseudonym },
+            );
+            if (outcome.outcome === 'rotated') rotated++;
+          } catch (error) {
+            failure ??= { error, nodeId: node.nodeId };
+            failed++;
+            if (!isCredenceError(error)) stopped = true;
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(concurrency, stale.length) }, worker));
+      if (failure !== undefined) {
+        const { error, nodeId } = failure;
+        if (stopped) throw error;
+        throw roundFailure(`${failed} of ${stale.length} due rotation(s) failed and are tried again at the next tick`, { what: `node ${nodeId}`, error });
+      }
+    }
+    return rotated;
+  };
+
   return {
     name: 'pseudonyms',
     eventTypes: [...DIRECTORY_EVENT_TYPES, 'AssociationConfigured'],
@@ -308,82 +405,18 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
       if (registered.length > 1) await deriver.nodes(registered);
     },
     async tick() {
-      const now = engine.clock.now().getTime();
-      const listed = Object.keys(policy.classes);
-      // One query per interval policy, so a class that is due never waits behind one that is not.
-      const due: { every: number; classes: { in: string[] } | { notIn: string[] } }[] = [
-        ...Object.entries(policy.classes).flatMap(([cls, p]) => (p.everyMs === undefined ? [] : [{ every: p.everyMs, classes: { in: [cls] } }])),
-        ...(policy.default.everyMs === undefined ? [] : [{ every: policy.default.everyMs, classes: { notIn: listed } }]),
-      ];
-      let rotated = 0;
-      for (const { every, classes } of due) {
-        const stale = staleNodes(use(), now - every, now, classes, tickLimit - rotated);
-        // Each chunk's next pseudonyms in one PRF call and its nodes (each rotation's fact) in one store read, the next
-        // chunk's asked for as soon as one is reached, so the commands never wait for the Secure Environment or a read
-        // per node.
-        const derived: Promise<Pseudonym[]>[] = [];
-        /** The epoch each node rotates to, set with its chunk's pseudonyms. */
-        const epochs: number[] = [];
-        const pseudonymsOf = (chunk: number): Promise<Pseudonym[]> => {
-          if (derived[chunk] === undefined) {
-            const nodes = stale.slice(chunk * TICK_CHUNK, (chunk + 1) * TICK_CHUNK);
-            const prefetched = engine.prefetch?.('node', nodes.map((node) => node.nodeId));
-            const next = nodes.map((node) => ({ nodeId: node.nodeId, epoch: nextEpoch(node.nodeId, node.epoch) }));
-            next.forEach(({ epoch }, i) => (epochs[chunk * TICK_CHUNK + i] = epoch));
-            // The chunk's marks in one durable write, before any of its rotations can be recorded; a failed one fails them.
-            const pseudonyms = (async () => {
-              epochMarks?.raiseEpochMarks(next.filter((n) => n.epoch > 0));
-              return deriver.nodes(next);
-            })();
-            const asked = prefetched === undefined ? pseudonyms : Promise.all([pseudonyms, prefetched]).then(([derivedNow]) => derivedNow);
-            // Awaited by the workers that reach the chunk; one that stops first must not leave a rejection unobserved.
-            asked.catch(() => undefined);
-            derived[chunk] = asked;
-          }
-          return derived[chunk]!;
-        };
-        let next = 0;
-        let failure: { error: unknown; nodeId: string } | undefined;
-        let failed = 0;
-        let stopped = false;
-        // `concurrency` workers take the nodes in order: O(1) per rotation, however many are in flight. A node that
-        // cannot rotate (a typed refusal, a broken history) does not stop the others: it stays due, first again at
-        // the next tick. Any other failure (the store's I/O) stops the round: the rest would only fail the same way.
-        const worker = async (): Promise<void> => {
-          while (!stopped && next < stale.length) {
-            const k = next++;
-            const chunk = Math.floor(k / TICK_CHUNK);
-            if ((chunk + 1) * TICK_CHUNK < stale.length) void pseudonymsOf(chunk + 1);
-            const node = stale[k]!;
-            try {
-              const pseudonym = (await pseudonymsOf(chunk))[k % TICK_CHUNK]!;
-              const current = epochs[k]! - 1;
-              // One interval rotation per epoch: a repeated tick before the directory catches up is deduplicated.
-              const outcome = await rotate(
-                node.nodeId,
-                'interval',
-                { commandId: intervalCommandId(node.nodeId, node.epoch), actor: PSEUDONYM_ACTOR },
-                { current: current < 0 ? undefined : current, next: pseudonym },
-              );
-              if (outcome.outcome === 'rotated') rotated++;
-            } catch (error) {
-              failure ??= { error, nodeId: node.nodeId };
-              failed++;
-              if (!isCredenceError(error)) stopped = true;
-            }
-          }
-        };
-        await Promise.all(Array.from({ length: Math.min(concurrency, stale.length) }, worker));
-        if (failure !== undefined) {
-          const { error, nodeId } = failure;
-          if (stopped) throw error;
-          throw roundFailure(`${failed} of ${stale.length} due rotation(s) failed and are tried again at the next tick`, { what: `node ${nodeId}`, error });
-        }
+      // Not before the nodes a restore left behind their marks are past them: the round would give their lost epochs out.
+      await rotatePastMarks();
+      try {
+        return await tickRound();
+      } finally {
+        markRecorded();
       }
-      return rotated;
     },
     rotatePastMarks,
-    rotateNow: (nodeId, actor, commandId, options) =>
-      demands.run(nodeId, () => rotate(nodeId, 'demand', { ...(commandId !== undefined ? { commandId } : {}), actor }, undefined, options)),
+    rotateNow: async (nodeId, actor, commandId, options) => {
+      await rotatePastMarks();
+      return demands.run(nodeId, () => rotate(nodeId, 'demand', { ...(commandId !== undefined ? { commandId } : {}), actor }, undefined, options));
+    },
   };
 };
