@@ -4,7 +4,7 @@ import type { DecodedEvent } from '../domain/stored.ts';
 import { COMPLIANCE_EVENT_TYPES, complianceProjection } from '../projections/compliance/index.ts';
 import { applyComplianceByStatement } from './support/compliance-by-statement.ts';
 
-const TABLES = ['compliance_revocations', 'compliance_enrolments', 'compliance_enrolment_history', 'compliance_credentials', 'compliance_provisioned', 'compliance_associations', 'compliance_identifiers', 'compliance_pending_provisionings'];
+const TABLES = ['compliance_revocations', 'compliance_enrolments', 'compliance_enrolment_history', 'compliance_credentials', 'compliance_provisioned', 'compliance_associations', 'compliance_identifiers', 'compliance_pending_provisionings', 'compliance_subscriptions'];
 
 const dump = (db: Database.Database): Record<string, unknown[]> =>
   Object.fromEntries(TABLES.map((t) => [t, db.prepare(`SELECT * FROM ${t} ORDER BY 1, 2`).all()]));
@@ -20,7 +20,8 @@ const REASONS = ['keyCompromise', 'superseded', 'cessationOfOperation'];
 /**
  * Events of the compliance types over a handful of nodes, credentials and associations, in an order no machine would
  * accept: enrolments replaced and expired, credentials provisioned before they are issued or with no enrolment,
- * owned by applications, statuses delivered twice or late (positions out of order), revocations of every kind.
+ * owned by applications, statuses delivered twice or late (positions out of order), revocations of every kind,
+ * subscriptions created (their notAfter within the history), terminated and expired, before or after provisionings.
  */
 const history = (next: () => number, length: number): DecodedEvent[] => {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!;
@@ -31,7 +32,7 @@ const history = (next: () => number, length: number): DecodedEvent[] => {
   for (let i = 0; i < length; i++) {
     // Mostly forward, sometimes an earlier position again (a late or repeated delivery).
     const position = next() < 0.15 && events.length > 0 ? pick(events).record.position : BigInt(i + 1);
-    const kind = Math.floor(next() * 12);
+    const kind = Math.floor(next() * 14);
     let streamId: string;
     let type: string;
     let data: Record<string, unknown>;
@@ -78,6 +79,18 @@ const history = (next: () => number, length: number): DecodedEvent[] => {
       case 10:
         [streamId, type, data] = [`association-${association}`, pick(['AssociationEstablished', 'AssociationExpired']), { associationId: association }];
         break;
+      case 12: {
+        // A notAfter within the history's minutes: provisionings after it are past it (review 155).
+        const subscription = pick(['s1', 's2']);
+        const notAfter = new Date(Date.UTC(2030, 0, 1) + Math.floor(next() * 70) * 60_000).toISOString();
+        [streamId, type, data] = [`subscription-${subscription}`, 'SubscriptionCreated', { subscriptionId: subscription, subscriber: 'City Utilities', notBefore: '2029-01-01T00:00:00.000Z', notAfter }];
+        break;
+      }
+      case 13: {
+        const subscription = pick(['s1', 's2']);
+        [streamId, type, data] = [`subscription-${subscription}`, ...(next() < 0.5 ? (['SubscriptionTerminated', { subscriptionId: subscription, reason: 'contract ended' }] as const) : (['SubscriptionExpired', { subscriptionId: subscription }] as const))];
+        break;
+      }
       default:
         [streamId, type, data] = [`association-${association}`, 'AssociationRevoked', { associationId: association, reason: pick(REASONS) }];
         break;

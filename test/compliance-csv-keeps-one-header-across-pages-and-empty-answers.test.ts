@@ -28,6 +28,8 @@ describe('compliance CSV columns', () => {
     svc = await startTestService();
     api = await openApi(svc);
     await run(body.createSubscription());
+    // Created, and nothing provisioned under it: `provisioned` of it answers no rows (of one never created, 404).
+    await run(body.createSubscription('none'));
     await run(body.registerNode('gw'));
     await run(body.enrolNode('gw'));
     await run(body.issueCredential('gw-c1', 'gw'));
@@ -80,7 +82,7 @@ describe('compliance CSV columns', () => {
     expect(parseCsv((await query('dangling-associations', {})).text)).toEqual([
       ['position', 'associationPosition', 'associationId', 'associationStatus', 'credentialId', 'credentialStatus'],
     ]);
-    expect(parseCsv((await query('expiring', { days: '0' })).text)).toEqual([['position', 'credentialId', 'owner.kind', 'owner.id', 'notAfter', 'status']]);
+    expect(parseCsv((await query('expiring', { days: '0' })).text)).toEqual([['position', 'credentialId', 'owner.kind', 'owner.id', 'notAfter', 'status', 'owner.appId', 'owner.nodeId']]);
     expect(parseCsv((await query('provisioned', { subscription: 'none' })).text)).toEqual([
       ['position', 'enrolmentPosition', 'credentialId', 'nodeId', 'method', 'occurredAt', 'listedPosition'],
     ]);

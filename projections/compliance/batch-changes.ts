@@ -6,6 +6,7 @@ import type { BatchRows } from './batch-read.ts';
 import type { Association, Credential, Enrolment, EnrolmentChange, Position } from './batch-rows.ts';
 import { ENROLMENT_IN_FORCE } from './batch-statements.ts';
 import { identifierKey } from './identifier-keys.ts';
+import { inForceAt } from './subscriptions.ts';
 
 /** `row` moves to `status` at `position` only if its status is older (forward only), and is then written. */
 export const setStatus = <R extends Credential | Association>(row: R | undefined, changed: Set<R>, status: string, position: bigint): void => {
@@ -20,7 +21,7 @@ export const setStatus = <R extends Credential | Association>(row: R | undefined
  * What a batch's events change, in memory, as they are applied in order to the rows it read (batch-read.ts), for
  * batch-write.ts to write once: the rows moved on or added, and the namings, revocations and provisionings recorded.
  */
-export const batchChanges = (db: Database.Database, { identifiers, pending }: BatchRows) => {
+export const batchChanges = (db: Database.Database, { identifiers, pending, subscriptions }: BatchRows) => {
   // Only this batch's own: a provisioning or revocation stored before is kept by `INSERT OR IGNORE`.
   const provisionedHere = new Set<string>();
   const revokedHere = new Set<Position>();
@@ -65,13 +66,14 @@ export const batchChanges = (db: Database.Database, { identifiers, pending }: Ba
   /**
    * The identifier (a key) is named for `nodeId` at `listedAt`: the provisionings waiting for it count under the
    * enrolment the node held at each one's own position (review 101: not the one it holds now, after a change of
-   * subscription), and are listed now. A node enrolled under none then had nothing provisioned under a subscription.
+   * subscription), and are listed now. A node enrolled under none then had nothing provisioned under a subscription,
+   * nor one enrolled under a subscription no longer in force then (review 155).
    */
   const namedNow = (key: string, nodeId: string, listedAt: bigint): void => {
     for (const waiting of pending.take(key)) {
       if (provisionedHere.has(waiting.credential_id)) continue;
       const enrolment = enrolmentAt(nodeId, waiting.position);
-      if (enrolment === undefined) continue;
+      if (enrolment === undefined || !inForceAt(subscriptions.get(enrolment.subscription_id), waiting.position, Number(waiting.at))) continue;
       provisionedHere.add(waiting.credential_id);
       newProvisioned.push([waiting.credential_id, enrolment.subscription_id, nodeId, waiting.method, waiting.position, enrolment.position, waiting.occurred_at, listedAt]);
     }

@@ -4,6 +4,7 @@ import type { BatchKeys } from './batch-keys.ts';
 import type { Association, Credential, Enrolment, Identifier } from './batch-rows.ts';
 import { appAeId, identifierKey, identifierOfOwner, idOfKey } from './identifier-keys.ts';
 import { pendingProvisionings } from './pending.ts';
+import { subscriptionRows } from './subscriptions.ts';
 
 /**
  * Reads the rows the batch's events touch (`keys`, batch-keys.ts), one query per table, each read adding the keys the
@@ -50,7 +51,9 @@ export const readBatch = (db: Database.Database, keys: BatchKeys) => {
   for (const row of rowsIn<Enrolment & { node_id: string }>(db, READ_ENROLMENTS, keys.nodes)) {
     enrolments.set(row.node_id, { subscription_id: row.subscription_id, position: row.position });
   }
-  return { credentials, associations, identifiers, enrolments, pending };
+  // Read when first asked for: which ones a held-back provisioning needs is known only as it is settled.
+  const subscriptions = subscriptionRows(db);
+  return { credentials, associations, identifiers, enrolments, pending, subscriptions };
 };
 
 export type BatchRows = ReturnType<typeof readBatch>;

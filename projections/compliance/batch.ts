@@ -6,6 +6,7 @@ import { readBatch } from './batch-read.ts';
 import type { Association, Credential } from './batch-rows.ts';
 import { writeBatch } from './batch-write.ts';
 import { appAeId, identifierKey, identifierOfOwner, idOfKey } from './identifier-keys.ts';
+import { inForceAt } from './subscriptions.ts';
 
 /*
  * The compliance read model's rules, their one definition (SER-023 revocation records, RS-17 change of
@@ -22,12 +23,14 @@ import { appAeId, identifierKey, identifierOfOwner, idOfKey } from './identifier
  * pre-provisioning order) waits for the first event that does, and is recorded then, with the provisioning's own
  * position, under the enrolment that node held at the provisioning (review 101: every change of enrolment is kept,
  * compliance_enrolment_history); ended (revoked, expired) before, or its node enrolled under none at the provisioning,
- * it is not (review 48, pending.ts). Every provisioned row is listed at the event that wrote it (`listed_position`:
+ * it is not (review 48, pending.ts). Neither is one made when the subscription its node was enrolled under was no
+ * longer in force: ended by a termination or expiry recorded before it, or at or past its notAfter (review 155,
+ * subscriptions.ts). Every provisioned row is listed at the event that wrote it (`listed_position`:
  * the provisioning, or the naming that settled it), which the query pages by, so no row lands behind a pager.
  *
  * `applyComplianceMany` applies the events of a batch (`complianceProjection().beginBatch`) or one event live (a
- * batch of one): the rows the events touch are read in one query per table, the events applied in order to those
- * rows in memory, and each row written once, many to a statement, where the events left it. Rows only ever added
+ * batch of one): the rows the events touch are read in one query per table (a subscription when first asked for),
+ * the events applied in order to those rows in memory, and each row written once, many to a statement, where the events left it. Rows only ever added
  * (revocations, provisionings) are not read first: `INSERT OR IGNORE` keeps the stored one. An independent statement
  * of the same rules as SQL, event by event, is the reference the tables are compared with
  * (test/support/compliance-by-statement.ts, test/compliance-batched-equal-event-by-event.test.ts).
@@ -37,7 +40,7 @@ import { appAeId, identifierKey, identifierOfOwner, idOfKey } from './identifier
 export const applyComplianceMany = (db: Database.Database, events: readonly DecodedEvent[]): void => {
   if (events.length === 0) return;
   const rows = readBatch(db, keysOf(events));
-  const { credentials, associations, identifiers, enrolments, pending } = rows;
+  const { credentials, associations, identifiers, enrolments, pending, subscriptions } = rows;
   const changes = batchChanges(db, rows);
   const { provisionedHere, changedEnrolments, changedCredentials, created, changedAssociations, newProvisioned, nameIdentifier, namedNow, enrolmentChanged, recordRevocation } =
     changes;
@@ -122,9 +125,11 @@ export const applyComplianceMany = (db: Database.Database, events: readonly Deco
         const enrolment = nodeId === undefined ? undefined : enrolments.get(nodeId);
         // No event has named its identifier yet: it waits for the first that does (review 48).
         if (nodeId === undefined && identifier !== undefined) {
-          pending.add({ credential_id: credentialId, kind: identifier.slice(0, identifier.indexOf('\n')), id: idOfKey(identifier), method, position, occurred_at: e.metadata.occurredAt });
+          pending.add({ credential_id: credentialId, kind: identifier.slice(0, identifier.indexOf('\n')), id: idOfKey(identifier), method, position, occurred_at: e.metadata.occurredAt, at: e.at });
         }
-        if (enrolment === undefined) break;
+        // Not under a subscription ended before it, or past its notAfter (review 155: the machine holds only a node's
+        // service credential to a serving subscription; an AE-ID's or a bootstrap credential may come after the end).
+        if (enrolment === undefined || !inForceAt(subscriptions.get(enrolment.subscription_id), position, e.at)) break;
         provisionedHere.add(credentialId);
         newProvisioned.push([credentialId, enrolment.subscription_id, nodeId, method, position, enrolment.position, e.metadata.occurredAt, position]);
         break;
@@ -159,6 +164,13 @@ export const applyComplianceMany = (db: Database.Database, events: readonly Deco
       }
       case 'AssociationExpired':
         setStatus(associations.get(event.data.associationId), changedAssociations, 'expired', position);
+        break;
+      case 'SubscriptionCreated':
+        subscriptions.created(event.data.subscriptionId, event.data.notAfter);
+        break;
+      case 'SubscriptionTerminated':
+      case 'SubscriptionExpired':
+        subscriptions.ended(event.data.subscriptionId, position);
         break;
       default:
         break;

@@ -1,18 +1,30 @@
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
+import { CredenceError } from '../../domain/errors.ts';
 import { RevocationReason } from '../../domain/events/index.ts';
 import { AssociationId, CredentialId } from '../../domain/ids.ts';
 import { MAX_POSITION } from '../../domain/positions.ts';
-import { actionsOfActor, danglingAssociations, expiringWithin, provisionedUnder, revocations, type DanglingAssociationRow, type ExpiringRow, type ProvisionedRow } from './queries.ts';
+import { streamIdOf } from '../../domain/streams.ts';
+import type { TimeWindow } from '../audit/index.ts';
+import { edgeOf, isBefore, queryInstantOf, type QueryInstant } from './instants.ts';
+import {
+  actionsOfActor, danglingAssociations, expiringWithin, provisionedUnder, revocations, subscriptionCreated, type DanglingAssociationRow, type ExpiringRow, type ProvisionedRow,
+} from './queries.ts';
 
 /**
- * An instant or a calendar date (UTC midnight), as a Date. A value of neither form is refused naming both (found in
+ * An instant or a calendar date (UTC midnight), to every digit it is written with (./instants.ts: taken as the API
+ * takes instants elsewhere, not cut to the millisecond). A value of neither form is refused naming both (found in
  * review: zod's `Invalid input` for a union named the parameter but not what it takes).
  */
 const INSTANT_FORM = 'an ISO 8601 date-time with its offset, e.g. 2026-01-01T00:00:00Z, or a date, e.g. 2026-01-01';
 const Instant = z
   .union([z.iso.datetime({ offset: true }), z.iso.date()], { error: INSTANT_FORM })
-  .transform((s) => new Date(s.length === 10 ? `${s}T00:00:00.000Z` : s));
+  .transform((s) => queryInstantOf(s.length === 10 ? `${s}T00:00:00.000Z` : s));
+/** A window's edges as the whole milliseconds events are recorded at (./instants.ts `edgeOf`). */
+const windowOf = (p: { readonly from?: QueryInstant | undefined; readonly to?: QueryInstant | undefined }): TimeWindow => ({
+  ...(p.from !== undefined ? { from: edgeOf(p.from) } : {}),
+  ...(p.to !== undefined ? { to: edgeOf(p.to) } : {}),
+});
 
 /** Rows per answer (SER-001: a maximum on every list): `limit` asks fewer or more, up to MAX_ROWS. */
 export const DEFAULT_ROWS = 1_000;
@@ -94,9 +106,21 @@ const required = <S extends z.ZodType>(schema: S, example: string) =>
  * A window [from, to) whose `to` is not later than its `from` holds no instant: refused, naming `to`, rather than
  * answered with no rows (found in review: a reversed window read as "no revocations").
  */
-const windowHoldsAnInstant = (p: { readonly from?: Date | undefined; readonly to?: Date | undefined }): boolean =>
-  p.from === undefined || p.to === undefined || p.from.getTime() < p.to.getTime();
+const windowHoldsAnInstant = (p: { readonly from?: QueryInstant | undefined; readonly to?: QueryInstant | undefined }): boolean =>
+  p.from === undefined || p.to === undefined || isBefore(p.from, p.to);
 const WINDOW_RULE = { path: ['to'], message: 'must be later than `from`: the window [from, to) holds no instant' };
+/**
+ * `provisioned` of a subscription no SubscriptionCreated names: refused, not answered with no rows, which read as an
+ * all-clear (review 155: a typo), as a window holding no instant is.
+ */
+export const unknownSubscription = (subscriptionId: string): CredenceError =>
+  new CredenceError({
+    code: 'not_found',
+    streamId: streamIdOf('subscription', subscriptionId),
+    // The id is not repeated: a caller's parameter may hold what it should not (a token pasted by mistake).
+    message: 'the `subscription` parameter names no M2M Service Subscription: the compliance read model holds no SubscriptionCreated of that id',
+  });
+
 /** The page a query in log order reads: `limit` rows after the `after` its parameters name, if any. */
 const pageAfter = (p: { readonly after?: bigint | undefined }, limit: number) => ({ limit, ...(p.after !== undefined ? { after: p.after } : {}) });
 
@@ -141,13 +165,13 @@ export const COMPLIANCE_QUERIES = {
       .refine((p) => !(p.order === 'newest' && p.after !== undefined), { path: ['after'], message: 'pages in log order: not with order=newest' })
       .refine(windowHoldsAnInstant, WINDOW_RULE),
     paged: (p) => p.order === 'log',
-    run: (db, p, _now, limit) => revocations(db, p, pageAfter(p, limit), p.order),
+    run: (db, p, _now, limit) => revocations(db, { ...windowOf(p), ...(p.reason !== undefined ? { reason: p.reason } : {}) }, pageAfter(p, limit), p.order),
   }),
   actions: query({
     summary: 'every action of one actor, optionally in a window [from, to)',
     params: z.strictObject({ actor: required(z.string().min(1).max(200), 'the actor id, e.g. operator:alice'), from: Instant.optional(), to: Instant.optional(), ...PAGE }).refine(windowHoldsAnInstant, WINDOW_RULE),
     paged: true,
-    run: (db, p, _now, limit) => actionsOfActor(db, p.actor, p, pageAfter(p, limit)),
+    run: (db, p, _now, limit) => actionsOfActor(db, p.actor, windowOf(p), pageAfter(p, limit)),
   }),
   provisioned: query({
     summary:
@@ -156,7 +180,10 @@ export const COMPLIANCE_QUERIES = {
     params: z.strictObject({ subscription: required(z.string().min(1).max(128), 'the M2M Service Subscription id, e.g. sub-1'), ...PAGE }),
     paged: true,
     listedAt: (row: ProvisionedRow) => row.listedPosition,
-    run: (db, p, _now, limit) => provisionedUnder(db, p.subscription, pageAfter(p, limit)),
+    run: (db, p, _now, limit) => {
+      if (!subscriptionCreated(db, p.subscription)) throw unknownSubscription(p.subscription);
+      return provisionedUnder(db, p.subscription, pageAfter(p, limit));
+    },
   }),
   expiring: query({
     summary: 'credentials live now whose notAfter falls within the N days after --now (default the clock; --now moves the window only)',

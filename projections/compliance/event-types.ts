@@ -12,4 +12,8 @@ export const COMPLIANCE_EVENT_TYPES = [
   'AssociationEstablished',
   'AssociationExpired',
   'AssociationRevoked',
+  // Whether a subscription was still in force at a provisioning (review 155).
+  'SubscriptionCreated',
+  'SubscriptionTerminated',
+  'SubscriptionExpired',
 ] as const;

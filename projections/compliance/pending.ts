@@ -19,9 +19,11 @@ export interface PendingProvisioning {
   readonly method: string;
   readonly position: bigint | number;
   readonly occurred_at: string;
+  /** The provisioning's instant (epoch ms): whether its subscription was in force then (review 155). */
+  readonly at: bigint | number;
 }
 
-const COLUMNS = ['credential_id', 'kind', 'id', 'method', 'position', 'occurred_at'] as const;
+const COLUMNS = ['credential_id', 'kind', 'id', 'method', 'position', 'occurred_at', 'at'] as const;
 
 /** Identifier keys are `kind\nid`, as batch.ts keys them. */
 const split = (key: string): [string, string] => [key.slice(0, key.indexOf('\n')), key.slice(key.indexOf('\n') + 1)];

@@ -4,7 +4,7 @@ import { applyComplianceMany } from './batch.ts';
 import { COMPLIANCE_EVENT_TYPES } from './event-types.ts';
 import { COMPLIANCE_QUERY_INDEXES, COMPLIANCE_TABLES, resetComplianceTables, setupComplianceTables } from './tables.ts';
 
-const COMPLIANCE_SCHEMA_VERSION = 8;
+const COMPLIANCE_SCHEMA_VERSION = 9;
 
 /**
  * The compliance read models: revocations, enrolments, credentials, provisioning and associations. In a batch the
@@ -34,6 +34,9 @@ export const complianceProjection = (): Projection => {
       // Version 8 (review 101): a provisioned row is listed at the event that wrote it (`listed_position`), which the
       // query pages by, so a row held back lands ahead of a pager, not behind it; a held-back one counts under the
       // enrolment its node held at the provisioning, kept with every change of enrolment (compliance_enrolment_history).
+      // Version 9 (review 155): a provisioning is listed under a subscription only while that subscription is in force
+      // (not ended by a termination or expiry recorded before it, and before its notAfter): compliance_subscriptions,
+      // and a held-back provisioning keeps its instant (`at`).
       // A read model written before is rebuilt from the log.
       ensureSchemaVersion(db, 'compliance', COMPLIANCE_SCHEMA_VERSION, COMPLIANCE_TABLES);
       setupComplianceTables(db);

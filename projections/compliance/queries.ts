@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { RevocationReason } from '../../domain/events/index.ts';
 import { actionsOf, pageBounds, windowBounds, type AuditEntry, type Page, type TimeWindow } from '../audit/index.ts';
+import type { QueryInstant } from './instants.ts';
 
 /** Every answer row names the global position of the event that proves it (for an inclusion proof). */
 export interface RevocationRow {
@@ -113,11 +114,19 @@ export const provisionedUnder = (db: Database.Database, subscriptionId: string, 
   }));
 };
 
+/** Whether the read model holds a SubscriptionCreated of `subscriptionId` (review 155: `provisioned` of a typo). */
+export const subscriptionCreated = (db: Database.Database, subscriptionId: string): boolean =>
+  db.prepare('SELECT 1 FROM compliance_subscriptions WHERE subscription_id = ? AND not_after_ms IS NOT NULL').get(subscriptionId) !== undefined;
+
 export interface ExpiringRow {
   /** Position of the CredentialIssued event that fixed notAfter. */
   readonly position: bigint;
   readonly credentialId: string;
-  readonly owner: { readonly kind: string; readonly id: string };
+  /**
+   * Whose credential it is: an `ae` owner's App-ID (`appId`) and a `cse` owner's node (`nodeId`) when the credential
+   * names them (review 155: the AE-ID alone does not say which App-ID's instance it is).
+   */
+  readonly owner: { readonly kind: string; readonly id: string; readonly appId?: string; readonly nodeId?: string };
   readonly notAfter: string;
   readonly status: 'issued' | 'provisioned';
 }
@@ -125,18 +134,21 @@ export interface ExpiringRow {
 /**
  * Live (not revoked, not expired) credentials whose notAfter falls in (now, now + days), soonest first. A credential
  * is valid while `at < notAfter` (its machine): one whose notAfter is now has expired, whether or not the scheduler
- * has recorded it yet.
+ * has recorded it yet. A `now` past its millisecond (`fraction`, ./instants.ts) moves the upper edge a millisecond on
+ * and not the lower: a whole-millisecond notAfter is after x.0005 when it is after x, and before x.0005 + days when it
+ * is at most x + days (review 155).
  */
 export const expiringWithin = (
   db: Database.Database,
-  now: Date,
+  now: Date | QueryInstant,
   days: number,
   page: Pick<Page, 'limit'> = {},
   /** The last row of the page before, by the order of the answer: the rows after it (review 142: ties on notAfter). */
   after?: { readonly notAfterMs: number; readonly credentialId: string },
 ): ExpiringRow[] => {
   if (!Number.isFinite(days) || days < 0) throw new RangeError(`days must be a number >= 0, got ${days}`);
-  const from = now.getTime();
+  const from = now instanceof Date ? now.getTime() : now.date.getTime();
+  const pastIt = now instanceof Date ? 0 : now.fraction > 0 ? 1 : 0;
   return (
     db
       .prepare(
@@ -145,18 +157,25 @@ export const expiringWithin = (
          ORDER BY not_after_ms, credential_id LIMIT ?`,
       )
       // Without a cursor, one before every row: notAfter is past `from` and '' sorts before any credential id.
-      .all(from, Math.round(from + days * 86_400_000), after?.notAfterMs ?? from, after?.credentialId ?? '', pageBounds(page)[1]) as {
+      .all(from, Math.round(from + days * 86_400_000) + pastIt, after?.notAfterMs ?? from, after?.credentialId ?? '', pageBounds(page)[1]) as {
       issued_position: bigint;
       credential_id: string;
       owner_kind: string;
       owner_id: string;
+      owner_app_id: string | null;
+      owner_node_id: string | null;
       not_after: string;
       status: 'issued' | 'provisioned';
     }[]
   ).map((r) => ({
     position: r.issued_position,
     credentialId: r.credential_id,
-    owner: { kind: r.owner_kind, id: r.owner_id },
+    owner: {
+      kind: r.owner_kind,
+      id: r.owner_id,
+      ...(r.owner_app_id !== null ? { appId: r.owner_app_id } : {}),
+      ...(r.owner_node_id !== null ? { nodeId: r.owner_node_id } : {}),
+    },
     notAfter: r.not_after,
     status: r.status,
   }));

@@ -27,6 +27,7 @@ export const COMPLIANCE_TABLES = [
   'compliance_associations',
   'compliance_identifiers',
   'compliance_pending_provisionings',
+  'compliance_subscriptions',
 ] as const;
 
 /**
@@ -92,7 +93,8 @@ export const setupComplianceTables = (db: Database.Database): void => {
     id TEXT NOT NULL,
     method TEXT NOT NULL,
     position INTEGER NOT NULL,
-    occurred_at TEXT NOT NULL
+    occurred_at TEXT NOT NULL,
+    at INTEGER NOT NULL
   ) WITHOUT ROWID;
   CREATE INDEX IF NOT EXISTS compliance_pending_provisionings_identifier ON compliance_pending_provisionings (id, kind);
   CREATE TABLE IF NOT EXISTS compliance_associations (
@@ -103,6 +105,13 @@ export const setupComplianceTables = (db: Database.Database): void => {
     status_position INTEGER NOT NULL,
     app_id TEXT,
     ae_id TEXT
+  ) WITHOUT ROWID;
+  -- What a provisioning is listed under a subscription by (review 155): its notAfter (SubscriptionCreated, NULL until
+  -- it is read) and the earliest position a termination or expiry ended it at (NULL while none did).
+  CREATE TABLE IF NOT EXISTS compliance_subscriptions (
+    subscription_id TEXT PRIMARY KEY,
+    not_after_ms INTEGER,
+    ended_position INTEGER
   ) WITHOUT ROWID`);
   for (const index of COMPLIANCE_QUERY_INDEXES) db.exec(index.create);
   // Dropped from the indexes above; a read model written before keeps its rows (they are unchanged), not the index.

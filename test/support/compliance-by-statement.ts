@@ -20,8 +20,15 @@ import { parseStreamId } from '../../domain/streams.ts';
  * provisioned before any event named its identifier waits (compliance_pending_provisionings) for the first event that
  * names it, and is recorded then, listed at that event, with the provisioning's position, under the enrolment that node
  * held at the provisioning (the latest change of its enrolment before it, compliance_enrolment_history: review 101);
- * its credential's end (revoked, expired) drops it (review 48). Every other provisioned row is listed at itself.
+ * its credential's end (revoked, expired) drops it (review 48). Every other provisioned row is listed at itself. A
+ * provisioning is recorded under a subscription only while it is in force: no termination or expiry of it recorded
+ * before the provisioning, and the provisioning's instant before its notAfter (review 155; one the tables hold nothing
+ * of counts as in force).
  */
+
+/** The subscription `s` (a LEFT JOIN, NULL when unknown) in force at the provisioning `position`, `at`. */
+const IN_FORCE = (s: string, position: string, at: string) =>
+  `(${s}.ended_position IS NULL OR ${s}.ended_position >= ${position}) AND (${s}.not_after_ms IS NULL OR ${at} < ${s}.not_after_ms)`;
 
 /**
  * The provisionings waiting for the identifier are recorded, listed at `listedAt`, under the enrolment `nodeId` held
@@ -33,7 +40,8 @@ const namedNow = (db: Database.Database, kind: string, id: string, nodeId: strin
      SELECT p.credential_id, h.subscription_id, h.node_id, p.method, p.position, h.position, p.occurred_at, ?
      FROM compliance_pending_provisionings p JOIN compliance_enrolment_history h ON h.node_id = ?
        AND h.position = (SELECT MAX(position) FROM compliance_enrolment_history WHERE node_id = h.node_id AND position < p.position)
-     WHERE p.kind = ? AND p.id = ? AND h.subscription_id IS NOT NULL`,
+     LEFT JOIN compliance_subscriptions s ON s.subscription_id = h.subscription_id
+     WHERE p.kind = ? AND p.id = ? AND h.subscription_id IS NOT NULL AND ${IN_FORCE('s', 'p.position', 'p.at')}`,
   ).run(listedAt, nodeId, kind, id);
   db.prepare('DELETE FROM compliance_pending_provisionings WHERE kind = ? AND id = ?').run(kind, id);
 };
@@ -123,17 +131,18 @@ export const applyComplianceByStatement = (db: Database.Database, e: DecodedEven
            THEN i.kind = 'app-ae' AND i.id = json_array(c.owner_app_id, c.owner_id)
            ELSE i.kind = c.owner_kind AND i.id = c.owner_id END
          JOIN compliance_enrolments n ON n.node_id = CASE WHEN c.owner_kind = 'node' THEN c.owner_id ELSE COALESCE(c.owner_node_id, i.node_id) END
-         WHERE c.credential_id = ?`,
-      ).run(method, position, e.metadata.occurredAt, position, credentialId);
+         LEFT JOIN compliance_subscriptions s ON s.subscription_id = n.subscription_id
+         WHERE c.credential_id = ? AND ${IN_FORCE('s', '?', '?')}`,
+      ).run(method, position, e.metadata.occurredAt, position, credentialId, position, e.at);
       db.prepare(
-        `INSERT OR IGNORE INTO compliance_pending_provisionings (credential_id, kind, id, method, position, occurred_at)
-         SELECT k.credential_id, k.kind, k.id, ?, ?, ?
+        `INSERT OR IGNORE INTO compliance_pending_provisionings (credential_id, kind, id, method, position, occurred_at, at)
+         SELECT k.credential_id, k.kind, k.id, ?, ?, ?, ?
          FROM (SELECT credential_id,
                  CASE WHEN owner_kind = 'ae' AND owner_app_id IS NOT NULL THEN 'app-ae' ELSE owner_kind END AS kind,
                  CASE WHEN owner_kind = 'ae' AND owner_app_id IS NOT NULL THEN json_array(owner_app_id, owner_id) ELSE owner_id END AS id
                FROM compliance_credentials WHERE credential_id = ? AND owner_kind IN ('cse', 'ae') AND owner_node_id IS NULL) k
          WHERE NOT EXISTS (SELECT 1 FROM compliance_identifiers i WHERE i.kind = k.kind AND i.id = k.id)`,
-      ).run(method, position, e.metadata.occurredAt, credentialId);
+      ).run(method, position, e.metadata.occurredAt, e.at, credentialId);
       return;
     }
     case 'CredentialExpired':
@@ -162,6 +171,19 @@ export const applyComplianceByStatement = (db: Database.Database, e: DecodedEven
     }
     case 'AssociationExpired':
       setStatus(db, 'associations', event.data.associationId, 'expired', position);
+      return;
+    case 'SubscriptionCreated':
+      db.prepare(
+        `INSERT INTO compliance_subscriptions (subscription_id, not_after_ms, ended_position) VALUES (?, ?, NULL)
+         ON CONFLICT(subscription_id) DO UPDATE SET not_after_ms = COALESCE(not_after_ms, excluded.not_after_ms)`,
+      ).run(event.data.subscriptionId, Date.parse(event.data.notAfter));
+      return;
+    case 'SubscriptionTerminated':
+    case 'SubscriptionExpired':
+      db.prepare(
+        `INSERT INTO compliance_subscriptions (subscription_id, not_after_ms, ended_position) VALUES (?, NULL, ?)
+         ON CONFLICT(subscription_id) DO UPDATE SET ended_position = MIN(COALESCE(ended_position, excluded.ended_position), excluded.ended_position)`,
+      ).run(event.data.subscriptionId, position);
       return;
     default:
       return;

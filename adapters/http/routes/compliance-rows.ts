@@ -39,7 +39,18 @@ export const COMPLIANCE_ROWS = {
     }),
   ),
   expiring: rowOf<'expiring'>()(
-    z.object({ position: DecimalString, credentialId: z.string(), owner: z.object({ kind: z.string(), id: z.string() }), notAfter: z.string(), status: z.string() }),
+    z.object({
+      position: DecimalString,
+      credentialId: z.string(),
+      owner: z.object({
+        kind: z.string(),
+        id: z.string(),
+        appId: z.string().optional().describe("an `ae` owner's App-ID, when the credential names it"),
+        nodeId: z.string().optional().describe("a `cse` owner's node, when the credential names it"),
+      }),
+      notAfter: z.string(),
+      status: z.string(),
+    }),
   ),
   'dangling-associations': rowOf<'dangling-associations'>()(
     z.object({
@@ -53,7 +64,18 @@ export const COMPLIANCE_ROWS = {
   ),
 } satisfies Record<ComplianceQueryName, z.ZodObject>;
 
+/**
+ * Columns added after a query's first CSV, moved last: a CSV reader by column index finds the columns before them where
+ * they were (review 107), though the JSON row nests them where they belong (review 155: `expiring`'s owner's App-ID and node).
+ */
+const ADDED_LAST: Partial<Record<ComplianceQueryName, readonly string[]>> = { expiring: ['owner.appId', 'owner.nodeId'] };
+
 /** Each query's CSV header, `position` first as in every row schema. */
 export const csvColumnsOf = (name: ComplianceQueryName): readonly string[] => CSV_COLUMNS.get(name)!;
 
-const CSV_COLUMNS = new Map(Object.entries(COMPLIANCE_ROWS).map(([name, schema]) => [name, csvColumns(schema)]));
+const CSV_COLUMNS = new Map(
+  Object.entries(COMPLIANCE_ROWS).map(([name, schema]) => {
+    const last = ADDED_LAST[name as ComplianceQueryName] ?? [];
+    return [name, [...csvColumns(schema).filter((c) => !last.includes(c)), ...last]];
+  }),
+);

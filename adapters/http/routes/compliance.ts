@@ -1,12 +1,13 @@
 import { z } from 'zod';
-import { notFound, validationError, type FieldIssue } from '../../../domain/errors.ts';
+import { isCredenceError, notFound, validationError, type FieldIssue } from '../../../domain/errors.ts';
 import { MAX_POSITION } from '../../../domain/positions.ts';
 import { EntityKind } from '../../../domain/streams.ts';
-import { answerQuery, positionOfAfter, COMPLIANCE_QUERIES, COMPLIANCE_QUERY_NAMES, DEFAULT_ROWS, MAX_ROWS, type ComplianceQueryName } from '../../../projections/compliance/index.ts';
+import { answerQuery, positionOfAfter, COMPLIANCE_QUERIES, COMPLIANCE_QUERY_NAMES, DEFAULT_ROWS, MAX_ROWS, type ComplianceAnswer, type ComplianceQueryName } from '../../../projections/compliance/index.ts';
 import { replayEntity } from '../../../projections/replay/index.ts';
 import { FleetReplayer } from '../../replay-workers/fleet-replayer.ts';
 import { ACCESS } from '../auth/roles.ts';
-import type { RouteModule } from '../context.ts';
+import type { RouteModule, ServiceContext } from '../context.ts';
+import { HttpProblem } from '../problems.ts';
 import { documentedAs, QueryWholeNumberOr } from '../query-values.ts';
 import { csvColumnsOf } from './compliance-rows.ts';
 import { refuseLongEntity } from './entity-bound.ts';
@@ -95,6 +96,22 @@ const issuesOf = (error: z.ZodError): FieldIssue[] =>
         [{ path: ['query', ...issue.path.map(String)].join('.'), rule: issue.code === 'custom' && typeof issue.params?.['rule'] === 'string' ? issue.params['rule'] : issue.code, message: issue.message }],
   );
 
+/**
+ * The answer; `provisioned` of a subscription the read model holds no SubscriptionCreated of is 404 naming
+ * `query.subscription` (review 155: a typo's empty list read as an all-clear). Unless the read model is behind and the
+ * store holds the subscription: nothing provisioned under it can have been handled either, and the lag is said.
+ */
+const answerOrUnknown = async (context: ServiceContext, name: ComplianceQueryName, params: unknown, eventsBehind: number): Promise<ComplianceAnswer> => {
+  try {
+    return answerQuery(name, context.credence.readModels, params, context.credence.engine.clock.now());
+  } catch (error) {
+    if (!isCredenceError(error, 'not_found') || error.problem.code !== 'not_found') throw error;
+    const { streamId } = error.problem;
+    if (eventsBehind > 0 && (await context.credence.store.readStream(streamId, { maxCount: 1 })).length > 0) return { rows: [], truncated: false };
+    throw new HttpProblem(404, 'not_found', `query.subscription: ${error.message}`, { path: 'query.subscription' });
+  }
+};
+
 const KindSummary = z.object({ entities: z.number().int(), events: z.number().int(), states: z.record(z.string(), z.number().int()) });
 const FleetVerdict = z.object({
   ok: z.boolean().describe('true when every stored transition is legal'),
@@ -154,8 +171,9 @@ export const complianceRoutes: RouteModule = (app, context) => {
         'the order they were written (`listedPosition`: the provisioning, or for a credential provisioned before its node was known, ' +
         'the enrolment or association that named it, after rows listed before), and pages by it: rows one event listed together ' +
         'share it and a page never splits them (it ends before them, or holds them all past `limit`). An `after` past the store\'s ' +
-        'newest event is refused (409 `resume_point_not_in_log`, naming `head`), and a window whose `to` is not later than its `from` ' +
-        '(400, naming `to`): neither is answered with no rows.',
+        'newest event is refused (409 `resume_point_not_in_log`, naming `head`), a window whose `to` is not later than its `from` ' +
+        '(400, naming `to`), and a `subscription` no SubscriptionCreated names (404 `not_found`, naming `query.subscription`): none is ' +
+        'answered with no rows.',
       tags: ['compliance'],
       params: z.strictObject({ query: QueryName }),
       querystring: ComplianceQueryString,
@@ -201,7 +219,7 @@ export const complianceRoutes: RouteModule = (app, context) => {
       // An `after` past the store's head would answer an empty last page, which a pager reads as "no more rows".
       await refuseResumePointNotInLog(context, positionOfAfter((params.data as { readonly after?: unknown }).after), RESTART_PAGING);
       const eventsBehind = await readYourWritesInto(context, reply, ['audit', 'compliance']);
-      const answer = answerQuery(name, context.credence.readModels, params.data, context.credence.engine.clock.now());
+      const answer = await answerOrUnknown(context, name, params.data, eventsBehind);
       const wire = toWire(answer.rows) as Record<string, unknown>[];
       // A rotation's cause and ids name the node behind its pseudonym (SER-025).
       const rows = name === 'actions' ? wire.map(withoutNodeTrail) : wire;
