@@ -59,9 +59,13 @@ describe.skipIf(!hasChromium())('the overview when a refresh fails', () => {
       await postCommand(world.svc, 'registerNode', { nodeId: 'meter-3', profile });
       await expect.poll(() => page.getByTestId('refresh-failed').textContent(), POLL).toContain('A read failed: the page reads again in 50 s.');
       expect(await page.getByTestId('total-node').textContent()).toBe('2');
-      await page.getByTestId('refresh-failed').getByRole('button', { name: 'Refresh now' }).click();
+      expect(await page.getByTestId('refresh-failed').getAttribute('role')).toBe('status');
+      await page.getByTestId('refresh-failed').getByRole('button', { name: 'Refresh now' }).focus();
+      await page.keyboard.press('Enter');
       await expect.poll(() => page.getByTestId('total-node').textContent(), POLL).toBe('3');
       await expect.poll(() => page.getByTestId('refresh-failed').count(), POLL).toBe(0);
+      // Review 157: the button goes with the failure; the keyboard's focus goes to the page's heading, not the body.
+      await expect.poll(() => page.evaluate(() => document.activeElement?.tagName), POLL).toBe('H2');
       expect(cspViolations).toEqual([]);
     } finally {
       await context.close();

@@ -1,13 +1,12 @@
 import { html, nothing } from 'lit';
 import { ApiError, describeError, pathWith } from '../api.ts';
 import { transientStatus, waitText } from '../retry-after.ts';
-import { entityHref, streamHref } from '../router.ts';
 import { EntityCounts, ExpiringRows, FleetVerdict, RevocationRows, type EntityCounts as FleetCounts, type ExpiringRows as Expiring, type RevocationRows as Revoked } from '../schemas.ts';
 import { followEvents, type StreamEvent, type StreamStatus } from '../sse.ts';
-import { ConsolePage, formatTime, IDLE, LOADING, renderBehind, renderLoad, type Load } from './base.ts';
+import { ConsolePage, IDLE, LOADING, renderLoad, type Load } from './base.ts';
 import { BEHIND_REFRESH_MS, MAX_BEHIND_REFRESH_MS, ReadAgainWhileBehind } from '../read-again.ts';
 import { streamStatusText } from './stream-status.ts';
-import { visibleText } from '../visible-text.ts';
+import { EXPIRING_DAYS, expiringTable, REVOKED_DAYS, revokedTable } from './overview-tables.ts';
 
 const KINDS = [
   ['node', 'Nodes'],
@@ -15,8 +14,6 @@ const KINDS = [
   ['application', 'Applications (App-ID)'],
   ['association', 'Security associations'],
 ] as const;
-const EXPIRING_DAYS = 30;
-const REVOKED_DAYS = 30;
 const RECENT = 10;
 /** Events arrive in bursts (a cascade): one refresh after a quiet moment, and at least this often while they flow. */
 const REFRESH_QUIET_MS = 250;
@@ -300,51 +297,6 @@ export class FleetOverview extends ConsolePage {
       ${this.renderVerdict()}`;
   }
 
-  private renderExpiring({ rows, truncated, eventsBehind }: Expiring) {
-    const behind = renderBehind(eventsBehind, 'this list');
-    if (rows.length === 0) return html`${behind}<p class="empty">No live credential expires within ${EXPIRING_DAYS} days${eventsBehind > 0 ? ' as far as the read models know' : ''}.</p>`;
-    const more = truncated
-      ? html`<p class="warning" data-testid="expiring-truncated">The ${rows.length} that expire first are shown; more expire within ${EXPIRING_DAYS} days: run the <a href="#/compliance">expiring</a> query for all of them.</p>`
-      : nothing;
-    return html`${behind}${more}<table>
-      <thead><tr><th scope="col">Credential</th><th scope="col">Owner</th><th scope="col">Not after</th><th scope="col">Status</th><th scope="col">Position</th></tr></thead>
-      <tbody>
-        ${rows.map(
-          (r) => html`<tr>
-            <td class="id"><a href=${entityHref('credential', r.credentialId)}>${r.credentialId}</a></td>
-            <td class="id">${r.owner.kind === 'node' ? html`<a href=${entityHref('node', r.owner.id)}>${r.owner.kind}:${r.owner.id}</a>` : `${r.owner.kind}:${r.owner.id}`}</td>
-            <td>${formatTime(r.notAfter)}</td>
-            <td>${r.status}</td>
-            <td class="num">${r.position}</td>
-          </tr>`,
-        )}
-      </tbody>
-    </table>`;
-  }
-
-  private renderRevoked({ rows, truncated, eventsBehind }: Revoked) {
-    const behind = renderBehind(eventsBehind, 'this list');
-    if (rows.length === 0) return html`${behind}<p class="empty">Nothing revoked in the last ${REVOKED_DAYS} days${eventsBehind > 0 ? ' as far as the read models know' : ''}.</p>`;
-    const more = truncated
-      ? html`<p class="meta" data-testid="revoked-truncated">The ${rows.length} most recent are shown; more were revoked in the last ${REVOKED_DAYS} days: run the <a href="#/compliance">revocations</a> query for all of them.</p>`
-      : nothing;
-    return html`${behind}${more}<table>
-      <thead><tr><th scope="col">Entity</th><th scope="col">Reason</th><th scope="col">When</th><th scope="col">Actor</th><th scope="col">Position</th></tr></thead>
-      <tbody>
-        ${rows.map((r) => {
-          const href = streamHref(r.streamId);
-          return html`<tr>
-            <td class="id">${href ? html`<a href=${href}>${r.streamId}</a>` : r.streamId}</td>
-            <td>${visibleText(r.reason)}</td>
-            <td>${formatTime(r.occurredAt)}</td>
-            <td>${visibleText(r.actor)}</td>
-            <td class="num">${r.position}</td>
-          </tr>`;
-        })}
-      </tbody>
-    </table>`;
-  }
-
   /** Above a part whose last refresh failed: what is shown was read before, and why it was not read again. */
   private renderStale(part: Part) {
     const error = this.stale[part];
@@ -360,9 +312,20 @@ export class FleetOverview extends ConsolePage {
   private renderFailed(offered: boolean) {
     const failed = (Object.keys(PARTS) as Part[]).some((part) => this.stale[part] !== undefined || (this[part].state === 'error' && !isRefused(this[part])));
     if (!failed || offered) return nothing;
-    return html`<p class="meta" data-testid="refresh-failed">
+    return html`<p class="meta" role="status" data-testid="refresh-failed">
       ${this.retryInMs !== undefined ? `A read failed: the page reads again in ${waitText(this.retryInMs)}.` : 'A read failed.'}
-      <button type="button" class="secondary" @click=${() => void this.refresh()}>Refresh now</button></p>`;
+      <button type="button" class="secondary" @click=${() => this.refreshNow()}>Refresh now</button></p>`;
+  }
+
+  /**
+   * Refresh now, from the button a failure offers: once a read succeeds the button goes with the failure, so the
+   * keyboard's focus moves to the page's heading rather than falling to the body (review 157).
+   */
+  private refreshNow(): void {
+    void this.refresh().then(async () => {
+      await this.updateComplete;
+      if (this.renderRoot.querySelector('[data-testid="refresh-failed"]') === null) this.renderRoot.querySelector<HTMLElement>('h2')?.focus();
+    });
   }
 
   override render() {
@@ -384,11 +347,11 @@ export class FleetOverview extends ConsolePage {
       <div class="columns">
         <section aria-labelledby="expiring-heading">
           <h3 id="expiring-heading">Expiring within ${EXPIRING_DAYS} days</h3>
-          ${this.renderStale('expiring')}${renderLoad(this.expiring, role, PARTS.expiring, (rows) => this.renderExpiring(rows))}
+          ${this.renderStale('expiring')}${renderLoad(this.expiring, role, PARTS.expiring, (rows) => expiringTable(rows))}
         </section>
         <section aria-labelledby="revoked-heading">
           <h3 id="revoked-heading">Recently revoked</h3>
-          ${this.renderStale('revoked')}${renderLoad(this.revoked, role, PARTS.revoked, (rows) => this.renderRevoked(rows))}
+          ${this.renderStale('revoked')}${renderLoad(this.revoked, role, PARTS.revoked, (rows) => revokedTable(rows))}
         </section>
       </div>`;
   }
