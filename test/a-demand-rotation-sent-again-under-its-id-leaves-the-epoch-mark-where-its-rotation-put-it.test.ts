@@ -6,24 +6,14 @@
  * where its rotation put it.
  */
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { nodePseudonym } from '../projections/pseudonyms/index.ts';
 import { cmd, operator } from './support/fleet.ts';
 import { startTestService } from './support/service.ts';
+import { epochMarksOf } from './support/pseudonym-epochs.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
 const folder = temporaryFolders('credence-rotation-resend-');
-
-const markOf = (data: string, nodeId: string): number | undefined => {
-  const db = new Database(join(data, 'keys.db'), { readonly: true });
-  try {
-    return db.prepare('SELECT epoch FROM pseudonym_epoch_marks WHERE node_id = ?').pluck().get(nodeId) as number | undefined;
-  } finally {
-    db.close();
-  }
-};
 
 describe('a demand rotation sent again under its command id', () => {
   it('is answered from its first rotation and raises no epoch mark, so the next start rotates nothing', async () => {
@@ -42,7 +32,7 @@ describe('a demand rotation sent again under its command id', () => {
       for (let resend = 0; resend < 3; resend++) {
         expect(await credence.pseudonyms!.rotateNow('meter-1', operator, commandId)).toMatchObject({ outcome: 'duplicate', epoch: 1, pseudonym: first.outcome === 'rotated' ? first.pseudonym : '' });
       }
-      expect(markOf(data, 'meter-1')).toBe(1);
+      expect(epochMarksOf(data).get('meter-1')).toBe(1);
       expect(await credence.pseudonyms!.rotatePastMarks()).toEqual({ behind: 0, rotated: 0, other: 0 });
       // A new demand goes on from the first rotation's epoch, skipping none.
       expect(await credence.pseudonyms!.rotateNow('meter-1', operator, randomUUID())).toMatchObject({ outcome: 'rotated', epoch: 2 });

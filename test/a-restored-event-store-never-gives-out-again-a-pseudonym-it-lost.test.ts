@@ -5,11 +5,11 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { main } from '../bin/cli.ts';
-import { nodePseudonym } from '../projections/pseudonyms/index.ts';
 import { capture } from './support/cli.ts';
-import { cmd, operator, T0 } from './support/fleet.ts';
+import { cmd, T0 } from './support/fleet.ts';
 import { moveTransparencyLogAside } from './support/restored-folder.ts';
 import { startTestService, type TestService } from './support/service.ts';
+import { currentPseudonym, eventually, rotateByHand } from './support/pseudonym-epochs.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
 /*
@@ -42,24 +42,7 @@ const readmeStep7 = (data: string, aside: string): string[] => {
   return command.replaceAll('<data>.before-restore', aside).replaceAll('<data>', data).split(' ').slice(1);
 };
 
-const current = (svc: TestService) => nodePseudonym(svc.service.context.credence.readModels, 'meter-1');
-
-const eventually = async (check: () => boolean, ms = 20_000): Promise<boolean> => {
-  const until = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > until) return false;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return true;
-};
-
-const rotateByHand = async (svc: TestService): Promise<string> => {
-  const outcome = await svc.service.context.credence.pseudonyms!.rotateNow('meter-1', operator);
-  if (outcome.outcome !== 'rotated') throw new Error(`not rotated: ${JSON.stringify(outcome)}`);
-  // Once the directory shows it (the read routes, the next rotation's start).
-  expect(await eventually(() => current(svc)?.pseudonym === outcome.pseudonym)).toBe(true);
-  return outcome.pseudonym;
-};
+const current = (svc: TestService) => currentPseudonym(svc);
 
 describe('an events.db restored from a backup older than a pseudonym rotation', () => {
   it('gives out no pseudonym again: the start rotates the node past what was given out and says so, the schedule goes on from there', async () => {

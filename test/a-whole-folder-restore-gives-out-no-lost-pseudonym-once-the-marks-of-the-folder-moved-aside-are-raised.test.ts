@@ -5,12 +5,12 @@ import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { SqliteKeyRegistry } from '../adapters/driven/key-registry/index.ts';
 import { lockDataFolder } from '../adapters/runtime/index.ts';
-import { operator, cmd, T0 } from './support/fleet.ts';
+import { cmd, T0 } from './support/fleet.ts';
 import { runCli } from './support/cli.ts';
 import { folderSnapshot } from './support/served-folder.ts';
 import { startTestService, type TestService } from './support/service.ts';
+import { currentPseudonym, eventually, rotateByHand } from './support/pseudonym-epochs.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
-import { nodePseudonym } from '../projections/pseudonyms/index.ts';
 import type { NodeEpoch } from '../projections/pseudonyms/epoch-marks.ts';
 
 /*
@@ -43,23 +43,7 @@ const folderWithMarks = (marks: readonly NodeEpoch[]): string => {
 const raise = (data: string, aside: string, ...more: string[]) =>
   runCli(['pseudonym', 'raise-marks-since-backup', '--data', data, '--before-restore', aside, ...more]);
 
-const current = (svc: TestService) => nodePseudonym(svc.service.context.credence.readModels, 'meter-1');
-
-const eventually = async (check: () => boolean): Promise<boolean> => {
-  const until = Date.now() + 20_000;
-  while (!check()) {
-    if (Date.now() > until) return false;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return true;
-};
-
-const rotateByHand = async (svc: TestService): Promise<string> => {
-  const outcome = await svc.service.context.credence.pseudonyms!.rotateNow('meter-1', operator);
-  if (outcome.outcome !== 'rotated') throw new Error(`not rotated: ${JSON.stringify(outcome)}`);
-  expect(await eventually(() => current(svc)?.pseudonym === outcome.pseudonym)).toBe(true);
-  return outcome.pseudonym;
-};
+const current = (svc: TestService) => currentPseudonym(svc);
 
 describe('a whole-folder restore from a backup older than a pseudonym rotation', () => {
   it('gives the lost pseudonym out again at the next rotation without the command, and never with it', async () => {

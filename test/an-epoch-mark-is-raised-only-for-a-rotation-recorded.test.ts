@@ -7,29 +7,18 @@
  * node the store holds less of than its mark.
  */
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { unauthorised } from '../domain/errors.ts';
 import { nodePseudonym } from '../projections/pseudonyms/index.ts';
 import { cmd, operator, T0 } from './support/fleet.ts';
 import { startTestService, type TestService } from './support/service.ts';
+import { epochMarksOf } from './support/pseudonym-epochs.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
 const folder = temporaryFolders('credence-epoch-marks-');
 const DAY = 86_400_000;
 const NODES = 40;
-
-const marksOf = (data: string): Map<string, number> => {
-  const db = new Database(join(data, 'keys.db'), { readonly: true });
-  try {
-    const rows = db.prepare('SELECT node_id AS nodeId, epoch FROM pseudonym_epoch_marks').all() as { nodeId: string; epoch: number }[];
-    return new Map(rows.map((r) => [r.nodeId, r.epoch]));
-  } finally {
-    db.close();
-  }
-};
 
 const epochOf = (svc: TestService, nodeId: string) => nodePseudonym(svc.service.context.credence.readModels, nodeId)?.epoch;
 const restoreWarnings = (svc: TestService) => svc.logs().filter((l) => l.includes('later epochs than the event log holds'));
@@ -50,7 +39,7 @@ describe('epoch marks follow the rotations recorded', () => {
       await svc.service.context.credence.settle();
       for (let n = 0; n < NODES; n++) expect(epochOf(svc, `meter-${n}`), `meter-${n}`).toBe(1);
       expect(restoreWarnings(svc)).toEqual([]);
-      const marks = marksOf(data);
+      const marks = epochMarksOf(data);
       for (let n = 0; n < NODES; n++) expect(marks.get(`meter-${n}`)).toBe(1);
     } finally {
       await svc.close();
@@ -69,7 +58,7 @@ describe('epoch marks follow the rotations recorded', () => {
       await credence.pseudonyms!.tick();
       await credence.pseudonyms!.tick();
       await credence.settle();
-      const marks = marksOf(data);
+      const marks = epochMarksOf(data);
       for (let n = 0; n < NODES; n++) {
         expect(epochOf(svc, `meter-${n}`)).toBe(1);
         expect(marks.get(`meter-${n}`), `meter-${n}`).toBe(1);
@@ -90,10 +79,10 @@ describe('epoch marks follow the rotations recorded', () => {
       for (let n = 0; n < 3; n++) {
         await expect(credence.pseudonyms!.rotateNow('meter-1', operator, randomUUID(), refuse)).rejects.toMatchObject({ problem: { code: 'unauthorised' } });
       }
-      expect(marksOf(data).get('meter-1')).toBeUndefined();
+      expect(epochMarksOf(data).get('meter-1')).toBeUndefined();
       expect(epochOf(svc, 'meter-1')).toBe(0);
       expect(await credence.pseudonyms!.rotateNow('meter-1', operator, randomUUID())).toMatchObject({ outcome: 'rotated', epoch: 1 });
-      expect(marksOf(data).get('meter-1')).toBe(1);
+      expect(epochMarksOf(data).get('meter-1')).toBe(1);
     } finally {
       await svc.close();
     }
