@@ -33,6 +33,13 @@ export const startPkiPublisher = (o: PkiPublisherOptions): Promise<PkiRevocation
           'they stay on its CRLs and revoked on OCSP; revoke again each credential the restored log still holds with that ' +
           'certificate (same serial), so that the log says what the CRLs say',
       ),
+    // Said at warn, once per file at start (review 157): a damaged CRL base file no longer stops the service.
+    onCrlBaseSetAside: (caId, path, movedTo, why) =>
+      o.log.warn(
+        { caId, path, movedTo },
+        `CA ${caId}'s CRL base file ${path} could not be read (${why}): moved aside to ${movedTo}. Its delta CRLs take a ` +
+          'new base, and relying parties fetch its complete CRL again before using them',
+      ),
     // Said at warn, once per CA at start (review 127): a CA made again under the same id, its predecessor's
     // certificates still held by live credentials.
     onCaKeyReplaced: (caId, certificates) =>

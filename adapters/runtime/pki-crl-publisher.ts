@@ -50,8 +50,18 @@ export class CrlPublisher {
    * the first entry it did not list, found once the list is read again and any expired entries dropped.
    */
   #unplaced: { crlNumber: number; listed: ReadonlySet<string> } | undefined;
-  /** The next base, from `takesOverAt`: the nextUpdate of the last complete CRL numbered below it. */
+  /**
+   * The next base, from `takesOverAt`: the latest nextUpdate of the complete CRLs numbered below it, kept with the
+   * base (review 157: a restart or a rebuild that forgot it chose another, later, and one restarted within each CRL
+   * validity never moved the base). `#unplacedNext`: kept, not placed in the list yet, as `#unplaced`.
+   */
   #next: (Base & { takesOverAt: number }) | undefined;
+  #unplacedNext: { crlNumber: number; takesOverAt: number; listed: ReadonlySet<string> } | undefined;
+  /**
+   * The latest nextUpdate of any complete CRL this CA signed, kept across restarts: a next base chosen now takes over
+   * no earlier (whatever the clock or the validity after a restart).
+   */
+  #completeUntil: number | undefined;
   /** The CA key as its CRLs name it (lower-case hex): a kept base of another key is not this CA's. */
   readonly #keyId: string;
   #full: PublishedCrl | undefined;
@@ -74,7 +84,14 @@ export class CrlPublisher {
     this.#listing = new CrlListing(options, this.#validityMs);
     this.#keyId = Buffer.from(this.#issuer.keyIdentifier).toString('hex');
     const kept = options.base?.load();
-    if (kept !== undefined && kept.keyId === this.#keyId) this.#unplaced = { crlNumber: kept.crlNumber, listed: new Set(kept.serials) };
+    if (kept !== undefined && kept.keyId === this.#keyId) {
+      this.#unplaced = { crlNumber: kept.crlNumber, listed: new Set(kept.serials) };
+      if (kept.next !== undefined) {
+        const { crlNumber, takesOverAt, serials } = kept.next;
+        this.#unplacedNext = { crlNumber, takesOverAt, listed: new Set([...kept.serials, ...serials]) };
+      }
+    }
+    this.#completeUntil = options.base?.completeUntil();
   }
 
   /** Entries on the CA's CRL: its revocations, less those removed after their certificate expired. */
@@ -172,6 +189,7 @@ export class CrlPublisher {
       while (this.#scheduled !== undefined) await new Promise((resolve) => setTimeout(resolve, 1));
       await this.#queue;
     } while (this.#scheduled !== undefined);
+    await this.#saving;
   }
 
   /**
@@ -233,6 +251,8 @@ export class CrlPublisher {
   }
 
   #newSinceDelta = false;
+  /** The last write of the base (`#keep`): `settled` waits for it. */
+  #saving: Promise<unknown> = Promise.resolve();
 
   /**
    * Appends what the read model committed since the last look (pki-crl-listing.ts `catchUp`); returns how many
@@ -245,6 +265,10 @@ export class CrlPublisher {
     if (caught.reloaded) {
       // The list was read again (a rebuild): the base stays, placed again by what it listed (#placed).
       if (this.#base !== undefined) this.#unplaced = { crlNumber: this.#base.crlNumber, listed: new Set(before.serialsBefore(this.#base.index)) };
+      if (this.#next !== undefined) {
+        const { crlNumber, takesOverAt, index } = this.#next;
+        this.#unplacedNext = { crlNumber, takesOverAt, listed: new Set(before.serialsBefore(index)) };
+      }
       this.#base = undefined;
       this.#next = undefined;
       this.#stale = true;
@@ -304,6 +328,12 @@ export class CrlPublisher {
   async #complete(): Promise<Base & { thisUpdate: number; nextUpdate: number }> {
     // The times first: a refused CRL takes no number.
     const times = this.#times(this.#validityMs);
+    // Kept before the signature, as the CRL number: a CRL signed and not kept could let a next base take over while
+    // it is still valid.
+    if (!(times.nextUpdate <= (this.#completeUntil ?? -Infinity))) {
+      this.#o.base?.keepCompleteUntil(times.nextUpdate);
+      this.#completeUntil = times.nextUpdate;
+    }
     const crlNumber = this.#o.numbers.next();
     const entries = this.#listing.entries;
     const positions = [this.#base?.index ?? 0, this.#next?.index ?? 0];
@@ -332,16 +362,34 @@ export class CrlPublisher {
     const signed = await this.#complete();
     this.#unplaced = undefined;
     this.#next = undefined;
+    this.#unplacedNext = undefined;
     this.#moveBaseTo(signed);
     await this.#issueDelta();
   }
 
   #moveBaseTo(base: Base): void {
     this.#base = { crlNumber: base.crlNumber, index: base.index, offset: base.offset };
-    // After the signature, never before: a base on disk names a CRL that was issued. A failed write leaves an older
-    // base there, whose deltas after a restart list more, never less: reported.
+    this.#keep();
+  }
+
+  /**
+   * The base and the next, to the store. After the signature, never before: a base on disk names a CRL that was
+   * issued. A failed write leaves an older base there, whose deltas after a restart list more, never less (and a
+   * next base lost is chosen again, later): reported.
+   */
+  #keep(): void {
+    const base = this.#base!;
+    const serials = this.#listing.entries.serialsBefore(Math.max(base.index, this.#next?.index ?? 0));
+    const next = this.#next;
     try {
-      this.#o.base?.save({ crlNumber: base.crlNumber, keyId: this.#keyId, serials: this.#listing.entries.serialsBefore(base.index) });
+      const saved = this.#o.base?.save({
+        crlNumber: base.crlNumber,
+        keyId: this.#keyId,
+        serials: serials.slice(0, base.index),
+        ...(next !== undefined ? { next: { crlNumber: next.crlNumber, takesOverAt: next.takesOverAt, serials: serials.slice(base.index) } } : {}),
+      });
+      // Written in the background (review 157: seconds for a large CA), off the CRL and OCSP requests.
+      this.#saving = (saved ?? Promise.resolve()).catch((error: unknown) => this.#o.onError?.(error));
     } catch (error) {
       this.#o.onError?.(error);
     }
@@ -353,7 +401,8 @@ export class CrlPublisher {
 
   /** Whether the next base may take over: every complete CRL numbered below it has passed its nextUpdate. */
   #takeOverDue(now: number): boolean {
-    return this.#next !== undefined && now >= this.#next.takesOverAt;
+    const takesOverAt = this.#next?.takesOverAt ?? this.#unplacedNext?.takesOverAt;
+    return takesOverAt !== undefined && now >= takesOverAt;
   }
 
   /** The base, placed in the list if it was kept from before a restart or a rebuild; undefined when none is known. */
@@ -365,21 +414,33 @@ export class CrlPublisher {
       this.#base = { crlNumber: this.#unplaced.crlNumber, index, offset: entries.offsetOf(index) };
       this.#unplaced = undefined;
     }
+    if (this.#base !== undefined && this.#unplacedNext !== undefined) {
+      const entries = this.#listing.entries;
+      const { crlNumber, takesOverAt, listed } = this.#unplacedNext;
+      // As for the base: its deltas list everything it did not (an entry listed by the base and since left may make
+      // them start earlier, listing more).
+      const index = entries.firstNotIn(listed);
+      this.#next = { crlNumber, takesOverAt, index, offset: entries.offsetOf(index) };
+      this.#unplacedNext = undefined;
+    }
     return this.#base;
   }
 
   async #issueDelta(): Promise<void> {
+    if (this.#placed() === undefined) return this.#rebase();
     if (this.#takeOverDue(this.#o.now())) {
-      this.#moveBaseTo(this.#next!);
+      const next = this.#next!;
       this.#next = undefined;
+      this.#moveBaseTo(next);
     }
-    const placed = this.#placed();
-    if (placed === undefined) return this.#rebase();
+    const placed = this.#base!;
     if (this.#next === undefined && this.#listing.entries.count - placed.index > this.#rebaseAfter) {
-      // The complete CRL before this one is the newest a relying party can hold below it.
-      const before = this.#full;
+      // Every complete CRL signed before this one, in this process or before a restart, is valid until
+      // `#completeUntil` at the latest: the newest a relying party can hold below it.
+      const until = this.#completeUntil;
       const signed = await this.#complete();
-      this.#next = { ...signed, takesOverAt: before?.nextUpdate ?? signed.thisUpdate + this.#validityMs };
+      this.#next = { crlNumber: signed.crlNumber, index: signed.index, offset: signed.offset, takesOverAt: until ?? signed.thisUpdate + this.#validityMs };
+      this.#keep();
     }
     // Read again: that complete CRL may have dropped entries before the base, which moved it.
     const base = this.#base!;

@@ -67,6 +67,11 @@ export interface PkiRevocationOptions {
    * Called at start, once per such CA (review 133).
    */
   readonly onOcspSignerKeyGone?: (caId: CaId, path: string, handle: string) => void;
+  /**
+   * A CA's CRL base file (`path`) could not be read (damaged): moved aside to `movedTo`, its deltas take a new base
+   * (review 157). Called at start, once per such file.
+   */
+  readonly onCrlBaseSetAside?: (caId: CaId, path: string, movedTo: string, why: string) => void;
   /** How long a remotely provisioned credential, and so its certificate, lasts (default a year, the Infrastructure's). */
   readonly credentialLifetimeMs?: number;
 }
@@ -170,7 +175,10 @@ export const startPkiRevocation = async (o: PkiRevocationOptions): Promise<PkiRe
         urls: pkiUrls(o.baseUrl, ca.id),
         numbers: o.dataDir !== undefined ? fileCrlNumbers(o.dataDir, ca.id, o.now) : memoryCrlNumbers(o.now),
         marks: o.dataDir !== undefined ? fileCrlExpiryMarks(o.dataDir, ca.id) : memoryCrlExpiryMarks(),
-        base: o.dataDir !== undefined ? fileCrlBase(o.dataDir, ca.id) : memoryCrlBase(),
+        base:
+          o.dataDir !== undefined
+            ? fileCrlBase(o.dataDir, ca.id, (path, movedTo, why) => o.onCrlBaseSetAside?.(ca.id, path, movedTo, why))
+            : memoryCrlBase(),
         now: o.now,
         ...(o.crlValidityMs !== undefined ? { validityMs: o.crlValidityMs } : {}),
         ...(o.deltaCrlValidityMs !== undefined ? { deltaValidityMs: o.deltaCrlValidityMs } : {}),
