@@ -95,7 +95,8 @@ export type FleetVerdict = z.infer<typeof FleetVerdict>;
 const ExpiringRow = z.object({
   position: Position,
   credentialId: Text,
-  owner: z.object({ kind: Text, id: Text }),
+  // `appId` of an AE-ID credential, `nodeId` of a CSE-ID one, when known (review 155): one AE-ID may serve two App-IDs.
+  owner: z.object({ kind: Text, id: Text, appId: Text.optional(), nodeId: Text.optional() }),
   notAfter: Text,
   status: Text,
 });

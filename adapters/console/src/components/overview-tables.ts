@@ -8,6 +8,15 @@ import { formatTime, renderBehind } from './base.ts';
 export const EXPIRING_DAYS = 30;
 export const REVOKED_DAYS = 30;
 
+/** Whose credential it is: a node linked, and for an AE-ID or CSE-ID the App-ID or node it names, linked. */
+const ownerCell = (owner: ExpiringRows['rows'][number]['owner']) => {
+  const label = `${owner.kind}:${owner.id}`;
+  if (owner.kind === 'node') return html`<a href=${entityHref('node', owner.id)}>${label}</a>`;
+  if (owner.appId !== undefined) return html`${label} (App-ID <a href=${entityHref('application', owner.appId)}>${owner.appId}</a>)`;
+  if (owner.nodeId !== undefined) return html`${label} (node <a href=${entityHref('node', owner.nodeId)}>${owner.nodeId}</a>)`;
+  return label;
+};
+
 /** The overview's two lists: the credentials expiring first, and the latest revocations, each row linked. */
 export const expiringTable = ({ rows, truncated, eventsBehind }: ExpiringRows) => {
   const behind = renderBehind(eventsBehind, 'this list');
@@ -21,7 +30,7 @@ export const expiringTable = ({ rows, truncated, eventsBehind }: ExpiringRows) =
       ${rows.map(
         (r) => html`<tr>
           <td class="id"><a href=${entityHref('credential', r.credentialId)}>${r.credentialId}</a></td>
-          <td class="id">${r.owner.kind === 'node' ? html`<a href=${entityHref('node', r.owner.id)}>${r.owner.kind}:${r.owner.id}</a>` : `${r.owner.kind}:${r.owner.id}`}</td>
+          <td class="id">${ownerCell(r.owner)}</td>
           <td>${formatTime(r.notAfter)}</td>
           <td>${r.status}</td>
           <td class="num">${r.position}</td>
