@@ -6,6 +6,7 @@ import { chainEndOf, CrlNotSigned } from './pki-ended-cas.ts';
 import { crlValiditiesOf, type CrlPublisherOptions } from './pki-crl-publisher-options.ts';
 import { issuedBefore, issuedOrValid } from './pki-crl-fallback.ts';
 import { crlTimes } from './pki-crl-times.ts';
+import { DeltaBase, type Base } from './pki-crl-delta-base.ts';
 import { publishedCrl, type PublishedCrl } from './pki-published-crl.ts';
 
 /**
@@ -19,11 +20,9 @@ import { publishedCrl, type PublishedCrl } from './pki-published-crl.ts';
  * delta; a delta is usable with a complete CRL numbered at or above its base and below itself (5.2.4; OpenSSL's
  * check_delta_base), so a delta on a base newer than the complete CRL it holds is rejected, and it would fall back
  * to that complete CRL without the revocations since. So a complete CRL signed on a fetch or on schedule keeps the
- * base; the base is kept across restarts and rebuilds (`base`: the serials it listed, found again in the list read
- * again). Past `rebaseAfter` entries since the base, the complete CRL signed then becomes the next base only once
- * every complete CRL numbered below it has passed its nextUpdate: no holder of a valid complete CRL is given a delta
- * it must reject. Only with no base known (the CA's first CRL, a base file lost or of another key) does a new
- * complete CRL become the base at once.
+ * base. Past `rebaseAfter` entries since the base, the complete CRL signed then becomes the next base, which takes
+ * over as pki-crl-delta-base.ts says. Only with no base known (the CA's first CRL, a base file lost or of another
+ * key) does a new complete CRL become the base at once.
  *
  * An entry leaves the list once its certificate has expired and it has been on every complete CRL for one CRL
  * validity after the first one issued beyond that expiry (RFC 5280 5.1.2.6: it appeared on at least one regularly
@@ -43,27 +42,8 @@ export class CrlPublisher {
   readonly #deltaValidityMs: number;
   readonly #rebaseAfter: number;
   readonly #listing: CrlListing;
-  /** The complete CRL the deltas are on, and where they start. */
-  #base: Base | undefined;
-  /**
-   * A kept base not placed in the list yet (after a start or a rebuild): the serials it listed. The deltas start at
-   * the first entry it did not list, found once the list is read again and any expired entries dropped.
-   */
-  #unplaced: { crlNumber: number; listed: ReadonlySet<string> } | undefined;
-  /**
-   * The next base, from `takesOverAt`: the latest nextUpdate of the complete CRLs numbered below it, kept with the
-   * base (review 157: a restart or a rebuild that forgot it chose another, later, and one restarted within each CRL
-   * validity never moved the base). `#unplacedNext`: kept, not placed in the list yet, as `#unplaced`.
-   */
-  #next: (Base & { takesOverAt: number }) | undefined;
-  #unplacedNext: { crlNumber: number; takesOverAt: number; listed: ReadonlySet<string> } | undefined;
-  /**
-   * The latest nextUpdate of any complete CRL this CA signed, kept across restarts: a next base chosen now takes over
-   * no earlier (whatever the clock or the validity after a restart).
-   */
-  #completeUntil: number | undefined;
-  /** The CA key as its CRLs name it (lower-case hex): a kept base of another key is not this CA's. */
-  readonly #keyId: string;
+  /** Where the deltas start, and the next base waiting to take over. */
+  readonly #base: DeltaBase;
   #full: PublishedCrl | undefined;
   #delta: PublishedCrl | undefined;
   /** Entries were appended since the complete CRL: the next fetch assembles a new one. */
@@ -82,16 +62,8 @@ export class CrlPublisher {
     ({ validityMs: this.#validityMs, deltaValidityMs: this.#deltaValidityMs } = crlValiditiesOf(options));
     this.#rebaseAfter = options.rebaseAfter ?? 1024;
     this.#listing = new CrlListing(options, this.#validityMs);
-    this.#keyId = Buffer.from(this.#issuer.keyIdentifier).toString('hex');
-    const kept = options.base?.load();
-    if (kept !== undefined && kept.keyId === this.#keyId) {
-      this.#unplaced = { crlNumber: kept.crlNumber, listed: new Set(kept.serials) };
-      if (kept.next !== undefined) {
-        const { crlNumber, takesOverAt, serials } = kept.next;
-        this.#unplacedNext = { crlNumber, takesOverAt, listed: new Set([...kept.serials, ...serials]) };
-      }
-    }
-    this.#completeUntil = options.base?.completeUntil();
+    const keyId = Buffer.from(this.#issuer.keyIdentifier).toString('hex');
+    this.#base = new DeltaBase(this.#listing, keyId, options.base, (error) => this.#o.onError?.(error));
   }
 
   /** Entries on the CA's CRL: its revocations, less those removed after their certificate expired. */
@@ -189,7 +161,7 @@ export class CrlPublisher {
       while (this.#scheduled !== undefined) await new Promise((resolve) => setTimeout(resolve, 1));
       await this.#queue;
     } while (this.#scheduled !== undefined);
-    await this.#saving;
+    await this.#base.saving;
   }
 
   /**
@@ -209,7 +181,7 @@ export class CrlPublisher {
       if (typeof read !== 'number') return this.#servable(issuedBefore(this.#full, read));
       // Not a new base, unless none is known: relying parties holding the complete CRLs before this one keep using the
       // deltas (review 148).
-      const issue = () => (this.#baseKnown() ? this.#complete() : this.#rebase());
+      const issue = () => (this.#base.known ? this.#complete() : this.#rebase());
       if (this.#stale || this.#full === undefined) await issuedOrValid(issue, () => this.#full, this.#of('complete'));
       return this.#servable(this.#full!);
     });
@@ -240,7 +212,7 @@ export class CrlPublisher {
       const due = (crl: PublishedCrl | undefined, validityMs: number) => crl === undefined || now >= crl.thisUpdate + validityMs / 2;
       if (typeof (await this.#catchUp()) !== 'number') return;
       if (due(this.#full, this.#validityMs)) await this.#completeAndDelta();
-      else if (due(this.#delta, this.#deltaValidityMs) || this.#newSinceDelta || this.#takeOverDue(now)) await this.#issueDelta();
+      else if (due(this.#delta, this.#deltaValidityMs) || this.#newSinceDelta || this.#base.takeOverDue(now)) await this.#issueDelta();
     });
   }
 
@@ -251,8 +223,6 @@ export class CrlPublisher {
   }
 
   #newSinceDelta = false;
-  /** The last write of the base (`#keep`): `settled` waits for it. */
-  #saving: Promise<unknown> = Promise.resolve();
 
   /**
    * Appends what the read model committed since the last look (pki-crl-listing.ts `catchUp`); returns how many
@@ -263,14 +233,8 @@ export class CrlPublisher {
     const caught = await this.#listing.catchUp();
     if (!caught.ok) return caught.notNow;
     if (caught.reloaded) {
-      // The list was read again (a rebuild): the base stays, placed again by what it listed (#placed).
-      if (this.#base !== undefined) this.#unplaced = { crlNumber: this.#base.crlNumber, listed: new Set(before.serialsBefore(this.#base.index)) };
-      if (this.#next !== undefined) {
-        const { crlNumber, takesOverAt, index } = this.#next;
-        this.#unplacedNext = { crlNumber, takesOverAt, listed: new Set(before.serialsBefore(index)) };
-      }
-      this.#base = undefined;
-      this.#next = undefined;
+      // The list was read again (a rebuild): the base stays, placed again by what it listed.
+      this.#base.unplace(before);
       this.#stale = true;
     }
     if (caught.added > 0) {
@@ -298,7 +262,7 @@ export class CrlPublisher {
 
   /** Issues a delta (or a new base) for the `added` entries a catch-up appended, or any not on a delta yet. */
   async #issueAfter(added: number): Promise<number> {
-    if (added === 0 && !this.#newSinceDelta && this.#delta !== undefined && !this.#takeOverDue(this.#o.now())) return 0;
+    if (added === 0 && !this.#newSinceDelta && this.#delta !== undefined && !this.#base.takeOverDue(this.#o.now())) return 0;
     await this.#issueDelta();
     return added;
   }
@@ -316,7 +280,7 @@ export class CrlPublisher {
 
   /** A complete CRL, then a delta (on the base kept, or on that complete CRL when none is known). */
   async #completeAndDelta(): Promise<void> {
-    if (!this.#baseKnown()) return this.#rebase();
+    if (!this.#base.known) return this.#rebase();
     await this.#complete();
     await this.#issueDelta();
   }
@@ -328,21 +292,12 @@ export class CrlPublisher {
   async #complete(): Promise<Base & { thisUpdate: number; nextUpdate: number }> {
     // The times first: a refused CRL takes no number.
     const times = this.#times(this.#validityMs);
-    // Kept before the signature, as the CRL number: a CRL signed and not kept could let a next base take over while
-    // it is still valid.
-    if (!(times.nextUpdate <= (this.#completeUntil ?? -Infinity))) {
-      this.#o.base?.keepCompleteUntil(times.nextUpdate);
-      this.#completeUntil = times.nextUpdate;
-    }
+    this.#base.completeSignedUntil(times.nextUpdate);
     const crlNumber = this.#o.numbers.next();
     const entries = this.#listing.entries;
-    const positions = [this.#base?.index ?? 0, this.#next?.index ?? 0];
     // Before the signature: what was dropped is gone from the list whether or not this CRL is signed (an HSM away),
     // and the deltas must start at the same entry as before.
-    if (entries.dropExpired(times.thisUpdate, this.#validityMs, positions) > 0) {
-      if (this.#base !== undefined) this.#base = { ...this.#base, index: positions[0]!, offset: entries.offsetOf(positions[0]!) };
-      if (this.#next !== undefined) this.#next = { ...this.#next, index: positions[1]!, offset: entries.offsetOf(positions[1]!) };
-    }
+    this.#base.dropExpired(times.thisUpdate, this.#validityMs);
     const der = await signedCrl(
       { issuer: this.#issuer, kind: this.ca.signer.kind, crlNumber, ...times, entries: entries.from(0), freshestCrlUrl: this.#o.urls.deltaCrl },
       this.#sign,
@@ -359,91 +314,21 @@ export class CrlPublisher {
    * CRL signed before it rejects these deltas until it fetches the complete CRL again (at its nextUpdate at the latest).
    */
   async #rebase(): Promise<void> {
-    const signed = await this.#complete();
-    this.#unplaced = undefined;
-    this.#next = undefined;
-    this.#unplacedNext = undefined;
-    this.#moveBaseTo(signed);
+    this.#base.restartAt(await this.#complete());
     await this.#issueDelta();
   }
 
-  #moveBaseTo(base: Base): void {
-    this.#base = { crlNumber: base.crlNumber, index: base.index, offset: base.offset };
-    this.#keep();
-  }
-
-  /**
-   * The base and the next, to the store. After the signature, never before: a base on disk names a CRL that was
-   * issued. A failed write leaves an older base there, whose deltas after a restart list more, never less (and a
-   * next base lost is chosen again, later): reported.
-   */
-  #keep(): void {
-    const base = this.#base!;
-    const serials = this.#listing.entries.serialsBefore(Math.max(base.index, this.#next?.index ?? 0));
-    const next = this.#next;
-    try {
-      const saved = this.#o.base?.save({
-        crlNumber: base.crlNumber,
-        keyId: this.#keyId,
-        serials: serials.slice(0, base.index),
-        ...(next !== undefined ? { next: { crlNumber: next.crlNumber, takesOverAt: next.takesOverAt, serials: serials.slice(base.index) } } : {}),
-      });
-      // Written in the background (review 157: seconds for a large CA), off the CRL and OCSP requests.
-      this.#saving = (saved ?? Promise.resolve()).catch((error: unknown) => this.#o.onError?.(error));
-    } catch (error) {
-      this.#o.onError?.(error);
-    }
-  }
-
-  #baseKnown(): boolean {
-    return this.#base !== undefined || this.#unplaced !== undefined;
-  }
-
-  /** Whether the next base may take over: every complete CRL numbered below it has passed its nextUpdate. */
-  #takeOverDue(now: number): boolean {
-    const takesOverAt = this.#next?.takesOverAt ?? this.#unplacedNext?.takesOverAt;
-    return takesOverAt !== undefined && now >= takesOverAt;
-  }
-
-  /** The base, placed in the list if it was kept from before a restart or a rebuild; undefined when none is known. */
-  #placed(): Base | undefined {
-    if (this.#base === undefined && this.#unplaced !== undefined) {
-      const entries = this.#listing.entries;
-      // Every entry the base did not list is at or after this one: the deltas list those, and maybe a few it did.
-      const index = entries.firstNotIn(this.#unplaced.listed);
-      this.#base = { crlNumber: this.#unplaced.crlNumber, index, offset: entries.offsetOf(index) };
-      this.#unplaced = undefined;
-    }
-    if (this.#base !== undefined && this.#unplacedNext !== undefined) {
-      const entries = this.#listing.entries;
-      const { crlNumber, takesOverAt, listed } = this.#unplacedNext;
-      // As for the base: its deltas list everything it did not (an entry listed by the base and since left may make
-      // them start earlier, listing more).
-      const index = entries.firstNotIn(listed);
-      this.#next = { crlNumber, takesOverAt, index, offset: entries.offsetOf(index) };
-      this.#unplacedNext = undefined;
-    }
-    return this.#base;
-  }
-
   async #issueDelta(): Promise<void> {
-    if (this.#placed() === undefined) return this.#rebase();
-    if (this.#takeOverDue(this.#o.now())) {
-      const next = this.#next!;
-      this.#next = undefined;
-      this.#moveBaseTo(next);
-    }
-    const placed = this.#base!;
-    if (this.#next === undefined && this.#listing.entries.count - placed.index > this.#rebaseAfter) {
+    if (this.#base.placed() === undefined) return this.#rebase();
+    this.#base.takeOverIfDue(this.#o.now());
+    if (this.#base.wantsNext(this.#rebaseAfter)) {
       // Every complete CRL signed before this one, in this process or before a restart, is valid until
-      // `#completeUntil` at the latest: the newest a relying party can hold below it.
-      const until = this.#completeUntil;
-      const signed = await this.#complete();
-      this.#next = { crlNumber: signed.crlNumber, index: signed.index, offset: signed.offset, takesOverAt: until ?? signed.thisUpdate + this.#validityMs };
-      this.#keep();
+      // `completeUntil` at the latest: the newest a relying party can hold below it.
+      const until = this.#base.completeUntil;
+      this.#base.chooseNext(await this.#complete(), until, this.#validityMs);
     }
     // Read again: that complete CRL may have dropped entries before the base, which moved it.
-    const base = this.#base!;
+    const base = this.#base.placed()!;
     const times = this.#times(this.#deltaValidityMs);
     const crlNumber = this.#o.numbers.next();
     const der = await signedCrl(
@@ -453,11 +338,4 @@ export class CrlPublisher {
     this.#delta = publishedCrl(der, crlNumber, times.thisUpdate, times.nextUpdate);
     this.#newSinceDelta = false;
   }
-}
-
-/** Where the deltas start: the complete CRL they name, and the entries it listed (those before `index`; `offset` bytes). */
-interface Base {
-  readonly crlNumber: number;
-  readonly index: number;
-  readonly offset: number;
 }
