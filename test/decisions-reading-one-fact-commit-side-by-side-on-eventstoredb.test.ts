@@ -7,17 +7,17 @@
  * the decision, writing nothing of it (docs/eventstoredb.md, "Decisions and their facts").
  */
 import { randomUUID } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
-import { openEventStoreDbStore, type EventStoreDbStore } from '../adapters/driven/store/eventstoredb/index.ts';
+import { openEventStoreDbStore } from '../adapters/driven/store/eventstoredb/index.ts';
 import { createEngine } from '../adapters/engine/index.ts';
 import { isCredenceError } from '../domain/errors.ts';
 import { FACT_CLAIM_TYPE } from '../domain/fact-claims.ts';
 import { ExpectedRevision, type EventToAppend } from '../domain/ports/index.ts';
 import { replayAll, replayEntity } from '../projections/replay/index.ts';
-import { startStandIn, type StandIn } from './esdb-standin/index.ts';
 import { embeddedAndStandInStores } from './support/embedded-and-standin-stores.ts';
 import { cmd, T0 } from './support/fleet.ts';
+import { standInTeardown } from './support/stand-in-teardown.ts';
 
 const BURST = 30;
 const nodes = Array.from({ length: BURST }, (_, i) => `meter-${i}`);
@@ -56,21 +56,15 @@ const otherClaim = () => record(FACT_CLAIM_TYPE, { claimant: 'node-other', comma
 const change = () => record('SubscriptionSuspended', { subscriptionId: 'sub-x' });
 
 describe('the eventstoredb adapter on the gRPC stand-in: what lands on a fact between the read and the claim', () => {
-  let standIn: StandIn | undefined;
-  let store: EventStoreDbStore | undefined;
-  afterEach(async () => {
-    await store?.close();
-    await standIn?.stop();
-    [store, standIn] = [undefined, undefined];
-  });
+  const { startStandIn, hold } = standInTeardown();
 
   /**
    * Appends `landing` to the fact stream as the decision binds its command id: after every read of the fact the
    * adapter makes before claiming, before the claim (append.ts).
    */
   const decideWhile = async (landing: () => ReturnType<typeof record>[]) => {
-    standIn = await startStandIn();
-    store = openEventStoreDbStore(standIn.connectionString);
+    const standIn = await startStandIn();
+    const store = hold(openEventStoreDbStore(standIn.connectionString));
     const fact = `subscription-${randomUUID()}`;
     const decision = `node-${randomUUID()}`;
     const commandId = randomUUID();
@@ -100,8 +94,8 @@ describe('the eventstoredb adapter on the gRPC stand-in: what lands on a fact be
     ['a command id', { commandId: randomUUID() }],
     ['neither', {}],
   ])('only claims on the decision\'s own stream since its read (a fact of others), with %s: appended at its head', async (_label, options) => {
-    standIn = await startStandIn();
-    store = openEventStoreDbStore(standIn.connectionString);
+    const standIn = await startStandIn();
+    const store = hold(openEventStoreDbStore(standIn.connectionString));
     const own = `subscription-${randomUUID()}`;
     const fresh = `subscription-${randomUUID()}`;
     const event = (): EventToAppend => ({ id: randomUUID(), type: 'SubscriptionTerminated', data: {}, metadata: {} });

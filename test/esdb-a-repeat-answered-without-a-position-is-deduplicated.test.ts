@@ -4,28 +4,21 @@
  * position of the event read back, with or without a command id. The stand-in answers as such a server does.
  */
 import { randomUUID } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { ExpectedRevision, type EventToAppend } from '../domain/ports/event-store.ts';
 import { openEventStoreDbStore, type EventStoreDbStore } from '../adapters/driven/store/eventstoredb/index.ts';
-import { startStandIn, type StandIn } from './esdb-standin/index.ts';
+import type { StandIn } from './esdb-standin/index.ts';
+import { standInTeardown } from './support/stand-in-teardown.ts';
 
 const events = (count: number): EventToAppend[] =>
   Array.from({ length: count }, (_, n) => ({ id: randomUUID(), type: 'Enrolled', data: { n }, metadata: {} }));
 
+const { startStandIn, hold } = standInTeardown();
 let standIn: StandIn;
-const stores: EventStoreDbStore[] = [];
-const open = (): EventStoreDbStore => {
-  const store = openEventStoreDbStore(standIn.connectionString);
-  stores.push(store);
-  return store;
-};
+const open = (): EventStoreDbStore => hold(openEventStoreDbStore(standIn.connectionString));
 
 beforeEach(async () => {
   standIn = await startStandIn({ repeatsWithoutPosition: true });
-});
-afterEach(async () => {
-  await Promise.all(stores.splice(0).map((s) => s.close()));
-  await standIn.stop();
 });
 
 describe('a repeat the server answers without a position', () => {

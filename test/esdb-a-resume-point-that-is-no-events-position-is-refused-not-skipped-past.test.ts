@@ -1,11 +1,12 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProblemResponse, request } from '../adapters/client/http.ts';
 import { EventStoreDbError } from '../adapters/driven/store/eventstoredb/driver.ts';
-import { openEventStoreDbStore, type EventStoreDbStore } from '../adapters/driven/store/eventstoredb/index.ts';
+import { openEventStoreDbStore } from '../adapters/driven/store/eventstoredb/index.ts';
 import { ExpectedRevision, type RecordedEvent } from '../domain/ports/event-store.ts';
 import { startStandIn, type StandIn } from './esdb-standin/index.ts';
 import { openStream } from './http-sse.fixtures.ts';
 import { startTestService, type TestService } from './support/service.ts';
+import { standInTeardown } from './support/stand-in-teardown.ts';
 
 /*
  * Review 132: EventStoreDB starts a read or subscription after the record at the position it is given. A resume point
@@ -95,22 +96,18 @@ describe('GET /v1/events on the embedded store, whose every position up to the h
 });
 
 describe('the EventStoreDB store given a position inside a record', () => {
-  let standIn: StandIn | undefined;
-  let store: EventStoreDbStore | undefined;
-  afterEach(async () => {
-    await store?.close();
-    await standIn?.stop();
-    [store, standIn] = [undefined, undefined];
-  });
+  const teardown = standInTeardown();
 
   const event = (type: string) => ({ id: crypto.randomUUID(), type, data: {}, metadata: {} });
 
   const open = async (onDropped?: (reason: string) => void) => {
-    standIn = await startStandIn();
-    store = openEventStoreDbStore(standIn.connectionString, {
-      resubscribe: { initialDelayMs: 1, maxDelayMs: 1 },
-      ...(onDropped !== undefined ? { onSubscriptionDropped: (notice) => onDropped(notice.reason) } : {}),
-    });
+    const standIn = await teardown.startStandIn();
+    const store = teardown.hold(
+      openEventStoreDbStore(standIn.connectionString, {
+        resubscribe: { initialDelayMs: 1, maxDelayMs: 1 },
+        ...(onDropped !== undefined ? { onSubscriptionDropped: (notice) => onDropped(notice.reason) } : {}),
+      }),
+    );
     await store.appendToStream('node-a', [event('A')], { expectedRevision: ExpectedRevision.noStream });
     const second = await store.appendToStream('node-b', [event('B')], { expectedRevision: ExpectedRevision.noStream });
     return { s: store, second: second.position };

@@ -6,16 +6,18 @@
  * error naming the server and never the password.
  */
 import { randomUUID } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { ExpectedRevision } from '../domain/ports/event-store.ts';
 import { isCredenceError } from '../domain/errors.ts';
 import { EventStoreDbError, openEventStoreDbStore, type EventStoreDbStore } from '../adapters/driven/store/eventstoredb/index.ts';
 import { connectionStringProblems, deadlineOf } from '../adapters/driven/store/eventstoredb/connection-string.ts';
 import type { DropNotice } from '../adapters/driven/store/eventstoredb/index.ts';
-import { startStalledServer, type StalledServer } from './esdb-standin/index.ts';
+import type { StalledServer } from './esdb-standin/index.ts';
 import { runCli } from './support/cli.ts';
+import { standInTeardown } from './support/stand-in-teardown.ts';
 
 const DEADLINE_MS = 300;
+const { startStalledServer, hold } = standInTeardown();
 let stalled: StalledServer;
 let store: EventStoreDbStore;
 const drops: DropNotice[] = [];
@@ -23,14 +25,12 @@ const drops: DropNotice[] = [];
 beforeEach(async () => {
   stalled = await startStalledServer();
   drops.length = 0;
-  store = openEventStoreDbStore(`esdb://127.0.0.1:${stalled.port}?tls=false&defaultDeadline=${DEADLINE_MS}`, {
-    resubscribe: { initialDelayMs: 5, maxDelayMs: 20 },
-    onSubscriptionDropped: (notice) => void drops.push(notice),
-  });
-});
-afterEach(async () => {
-  await store.close();
-  await stalled.stop();
+  store = hold(
+    openEventStoreDbStore(`esdb://127.0.0.1:${stalled.port}?tls=false&defaultDeadline=${DEADLINE_MS}`, {
+      resubscribe: { initialDelayMs: 5, maxDelayMs: 20 },
+      onSubscriptionDropped: (notice) => void drops.push(notice),
+    }),
+  );
 });
 
 /** The call's rejection, and how long it took to come. */

@@ -6,22 +6,14 @@
  * which; the status, Retry-After and the CLI's exit code stay as they were, and the detail still names no host.
  */
 import { randomUUID } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ExpectedRevision, type EventToAppend } from '../domain/ports/event-store.ts';
-import { EventStoreDbError, openEventStoreDbStore, type EventStoreDbStore } from '../adapters/driven/store/eventstoredb/index.ts';
+import { EventStoreDbError, openEventStoreDbStore } from '../adapters/driven/store/eventstoredb/index.ts';
 import { mapError } from '../adapters/http/problems.ts';
-import { startStandIn, type StandIn } from './esdb-standin/index.ts';
 import { closedPort } from './support/closed-port.ts';
+import { standInTeardown } from './support/stand-in-teardown.ts';
 
-let standIn: StandIn | undefined;
-let store: EventStoreDbStore | undefined;
-
-afterEach(async () => {
-  await store?.close();
-  await standIn?.stop();
-  store = undefined;
-  standIn = undefined;
-});
+const { startStandIn, hold } = standInTeardown();
 
 const batch = (): EventToAppend[] => [{ id: randomUUID(), type: 'NodeEnrolled', data: {}, metadata: {} }];
 
@@ -45,10 +37,10 @@ function answered(error: EventStoreDbError, reason: string): string {
 
 describe('an event store that is unavailable for now', () => {
   it('is not_leader when a follower answers "not leader", naming the leader in the error and nothing written', async () => {
-    standIn = await startStandIn({ notLeader: { host: 'esdb-2.internal', port: 2113 } });
-    store = openEventStoreDbStore(standIn.connectionString);
+    const standIn = await startStandIn({ notLeader: { host: 'esdb-2.internal', port: 2113 } });
+    const store = hold(openEventStoreDbStore(standIn.connectionString));
     const stream = `node-${randomUUID()}`;
-    const error = await failure(() => store!.appendToStream(stream, batch(), { expectedRevision: ExpectedRevision.any }));
+    const error = await failure(() => store.appendToStream(stream, batch(), { expectedRevision: ExpectedRevision.any }));
     const detail = answered(error, 'not_leader');
     expect(detail).toContain("not its cluster's leader");
     expect(detail).not.toContain('esdb-2.internal');
@@ -60,17 +52,17 @@ describe('an event store that is unavailable for now', () => {
   });
 
   it('is not_leader for a read refused by a follower too', async () => {
-    standIn = await startStandIn({ notLeader: { host: 'esdb-3.internal', port: 2113 } });
-    store = openEventStoreDbStore(standIn.connectionString);
-    const error = await failure(() => store!.readStream(`node-${randomUUID()}`));
+    const standIn = await startStandIn({ notLeader: { host: 'esdb-3.internal', port: 2113 } });
+    const store = hold(openEventStoreDbStore(standIn.connectionString));
+    const error = await failure(() => store.readStream(`node-${randomUUID()}`));
     answered(error, 'not_leader');
     expect(error.unavailable).toEqual({ reason: 'not_leader', leader: 'esdb-3.internal:2113' });
   });
 
   it('is timeout, with the limit in ms, when an append gets no answer within defaultDeadline: it may have been written', async () => {
-    standIn = await startStandIn({ appendReplyDelayMs: (streamId) => (streamId.startsWith('node-') ? 800 : 0) });
-    store = openEventStoreDbStore(`${standIn.connectionString}&defaultDeadline=200`);
-    const error = await failure(() => store!.appendToStream(`node-${randomUUID()}`, batch(), { expectedRevision: ExpectedRevision.any }));
+    const standIn = await startStandIn({ appendReplyDelayMs: (streamId) => (streamId.startsWith('node-') ? 800 : 0) });
+    const store = hold(openEventStoreDbStore(`${standIn.connectionString}&defaultDeadline=200`));
+    const error = await failure(() => store.appendToStream(`node-${randomUUID()}`, batch(), { expectedRevision: ExpectedRevision.any }));
     const detail = answered(error, 'timeout');
     expect(detail).toContain('did not answer within its time limit of 200 ms');
     expect(detail).toContain('a command sent may have been stored');
@@ -82,8 +74,8 @@ describe('an event store that is unavailable for now', () => {
 
   it('is unreachable when no connection can be made, and its detail speaks of no time limit', async () => {
     const port = await closedPort();
-    store = openEventStoreDbStore(`esdb://127.0.0.1:${port}?tls=false`);
-    const error = await failure(() => store!.readStream(`node-${randomUUID()}`));
+    const store = hold(openEventStoreDbStore(`esdb://127.0.0.1:${port}?tls=false`));
+    const error = await failure(() => store.readStream(`node-${randomUUID()}`));
     const detail = answered(error, 'unreachable');
     expect(detail).toContain('could not be reached or its connection was lost');
     expect(detail).not.toMatch(/in time|time limit/);

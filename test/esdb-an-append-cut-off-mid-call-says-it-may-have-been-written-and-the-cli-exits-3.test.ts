@@ -6,27 +6,20 @@
  * "CLI exit codes").
  */
 import { randomUUID } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
-import { EventStoreDbError, openEventStoreDbStore, type EventStoreDbStore } from '../adapters/driven/store/eventstoredb/index.ts';
+import { describe, expect, it } from 'vitest';
+import { EventStoreDbError, openEventStoreDbStore } from '../adapters/driven/store/eventstoredb/index.ts';
 import { EXIT, runAction } from '../bin/program.ts';
 import { ExpectedRevision } from '../domain/ports/event-store.ts';
-import { startStandIn, type StandIn } from './esdb-standin/index.ts';
 import { capture } from './support/cli.ts';
+import { standInTeardown } from './support/stand-in-teardown.ts';
 
-let standIn: StandIn | undefined;
-let store: EventStoreDbStore | undefined;
-afterEach(async () => {
-  await store?.close();
-  await standIn?.stop();
-  [store, standIn] = [undefined, undefined];
-});
+const { startStandIn, hold } = standInTeardown();
 
 /** Appends to a node stream whose reply the stand-in holds back, and stops the stand-in once the event is stored. */
 const appendCutOff = async (options: { commandId?: string; facts?: boolean }) => {
-  standIn = await startStandIn({ appendReplyDelayMs: (streamId) => (streamId.startsWith('node-') ? 60_000 : 0) });
-  store = openEventStoreDbStore(standIn.connectionString);
+  const running = await startStandIn({ appendReplyDelayMs: (streamId) => (streamId.startsWith('node-') ? 60_000 : 0) });
+  const store = hold(openEventStoreDbStore(running.connectionString));
   const stream = `node-${randomUUID()}`;
-  const running = standIn;
   const stored = new Promise<void>((resolve) => {
     const stop = running.log.onAppend(() => {
       if (running.log.all.at(-1)?.streamId !== stream) return;

@@ -4,24 +4,22 @@
  * command id is answered with the first write, deduplicated, the events stored once.
  */
 import { randomUUID } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { isCredenceError } from '../domain/errors.ts';
 import { ExpectedRevision, type EventToAppend } from '../domain/ports/event-store.ts';
 import { EventStoreDbError, openEventStoreDbStore, type EventStoreDbStore } from '../adapters/driven/store/eventstoredb/index.ts';
-import { startStandIn, type StandIn } from './esdb-standin/index.ts';
+import type { StandIn } from './esdb-standin/index.ts';
+import { standInTeardown } from './support/stand-in-teardown.ts';
 
 const LATE_MS = 800;
+const { startStandIn, hold } = standInTeardown();
 let standIn: StandIn;
 let store: EventStoreDbStore;
 
 beforeEach(async () => {
   // The entity stream's append is written at once and answered late; every other call is answered at once
   standIn = await startStandIn({ appendReplyDelayMs: (streamId) => (streamId.startsWith('node-') ? LATE_MS : 0) });
-  store = openEventStoreDbStore(`${standIn.connectionString}&defaultDeadline=200`);
-});
-afterEach(async () => {
-  await store.close();
-  await standIn.stop();
+  store = hold(openEventStoreDbStore(`${standIn.connectionString}&defaultDeadline=200`));
 });
 
 describe('an append answered after the deadline', () => {

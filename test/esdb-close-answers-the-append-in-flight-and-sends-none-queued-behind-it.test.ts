@@ -5,23 +5,20 @@
  * refused as the store being closed, never sent.
  */
 import { randomUUID } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ExpectedRevision, type EventToAppend } from '../domain/ports/event-store.ts';
 import { openEventStoreDbStore } from '../adapters/driven/store/eventstoredb/index.ts';
-import { startStandIn, type StandIn } from './esdb-standin/index.ts';
+import { standInTeardown } from './support/stand-in-teardown.ts';
 
-let standIn: StandIn | undefined;
-afterEach(async () => {
-  await standIn?.stop();
-  standIn = undefined;
-});
+const { startStandIn, hold } = standInTeardown();
 
 const event = (): EventToAppend => ({ id: randomUUID(), type: 'NodeEnrolled', data: {}, metadata: {} });
 
 describe('closing the EventStoreDB store with appends under way', () => {
   it('answers the one in flight, refuses the one queued behind it, and nothing is written after close resolves', async () => {
-    standIn = await startStandIn({ appendReplyDelayMs: (streamId) => (streamId.startsWith('node-') ? 300 : 0) });
-    const store = openEventStoreDbStore(standIn.connectionString);
+    const standIn = await startStandIn({ appendReplyDelayMs: (streamId) => (streamId.startsWith('node-') ? 300 : 0) });
+    // Closed by the test itself (what it proves); held so that a failure before that close still closes it.
+    const store = hold(openEventStoreDbStore(standIn.connectionString));
     const stream = `node-${randomUUID()}`;
     const first = store.appendToStream(stream, [event()], { expectedRevision: ExpectedRevision.any });
     const queued = store.appendToStream(stream, [event()], { expectedRevision: ExpectedRevision.any });

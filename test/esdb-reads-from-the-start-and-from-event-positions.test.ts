@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CheckpointFile } from '../adapters/driven/replay-checkpoint/checkpoint-file.ts';
 import { verifyFleet } from '../adapters/replay-workers/verify-fleet.ts';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
@@ -15,8 +15,8 @@ import { ExpectedRevision, type EventStore, type RecordedEvent } from '../domain
 import { auditTrail } from '../projections/audit/index.ts';
 import { replayAll } from '../projections/replay/index.ts';
 import { checkpointsOfAnotherLog, ProjectionRunner } from '../projections/runtime/index.ts';
-import { startStandIn, type StandIn } from './esdb-standin/index.ts';
 import { cmd, T0 } from './support/fleet.ts';
+import { standInTeardown } from './support/stand-in-teardown.ts';
 
 /*
  * Found in review: EventStoreDB starts after a position only when it is an event's (one inside a record is an error on
@@ -27,21 +27,14 @@ import { cmd, T0 } from './support/fleet.ts';
  * event nested deep enough overflowed the stack in the decoder, and a refused append could leave a fact claim behind.
  */
 
-let standIn: StandIn | undefined;
-let store: EventStoreDbStore | undefined;
-let raw: EventStoreDBClient | undefined;
-afterEach(async () => {
-  await raw?.dispose();
-  await store?.close();
-  await standIn?.stop();
-  [raw, store, standIn] = [undefined, undefined, undefined];
-});
+const { startStandIn, hold } = standInTeardown();
 
 const open = async (options: { systemEvent?: boolean } = {}) => {
-  standIn = await startStandIn(options);
-  store = openEventStoreDbStore(standIn.connectionString);
-  raw = EventStoreDBClient.connectionString(standIn.connectionString);
-  return { store, raw };
+  const standIn = await startStandIn(options);
+  const store = hold(openEventStoreDbStore(standIn.connectionString));
+  const raw = EventStoreDBClient.connectionString(standIn.connectionString);
+  hold({ close: () => raw.dispose() });
+  return { standIn, store, raw };
 };
 
 const collect = async <T>(items: AsyncIterable<T>): Promise<T[]> => {
@@ -152,19 +145,19 @@ describe('a read model whose checkpoint sits on another application\'s event tha
   it('is not taken for a read model of another log (EventStoreDB may drop records; the embedded store never does)', async () => {
     // Found in review: with recordAt, the unfiltered audit trail's checkpoint on a foreign event, gone after a scavenge,
     // was judged "another log" at the next start (and the transparency log stopped).
-    const { store: s, raw: client } = await open();
+    const { store: s, raw: client, standIn } = await open();
     const engine = createEngine({ store: s, clock: new FakeClock(T0) });
     await engine.execute(cmd.createSubscription());
     await client.appendToStream('telemetry-7', [jsonEvent({ type: 'Reading', data: { kwh: 3 } })]);
     const db = new Database(':memory:');
     try {
       await new ProjectionRunner({ db, store: s, projections: [auditTrail()] }).catchUp();
-      const foreign = standIn!.log.all.findIndex((e) => e.streamId === 'telemetry-7');
+      const foreign = standIn.log.all.findIndex((e) => e.streamId === 'telemetry-7');
       expect(foreign).toBeGreaterThan(0);
       expect(s.gapless).toBe(false);
       // A later Credence event, then the foreign record scavenged away.
       await engine.execute(cmd.registerNode('meter-1'));
-      standIn!.log.all.splice(foreign, 1);
+      standIn.log.all.splice(foreign, 1);
       expect(await checkpointsOfAnotherLog(db, s, ['audit'])).toEqual([]);
     } finally {
       db.close();

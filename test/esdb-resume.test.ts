@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isCredenceError } from '../domain/errors.ts';
 import { ExpectedRevision, type EventToAppend, type RecordedEvent } from '../domain/ports/event-store.ts';
 import { openEventStoreDbStore, type DropNotice, type EventStoreDbStore } from '../adapters/driven/store/eventstoredb/index.ts';
-import { startStandIn, type StandIn } from './esdb-standin/index.ts';
+import type { StandIn } from './esdb-standin/index.ts';
+import { standInTeardown } from './support/stand-in-teardown.ts';
 
 // Subscription resume: the stand-in drops the gRPC call mid-way (as a server does with a slow consumer, or a node
 // that goes away) and the adapter must carry on from the last event it delivered: no gap, no duplicate.
@@ -21,6 +22,7 @@ async function take(iterator: AsyncIterator<RecordedEvent>, count: number): Prom
   return out;
 }
 
+const { startStandIn, hold } = standInTeardown();
 let standIn: StandIn;
 let store: EventStoreDbStore;
 let drops: DropNotice[];
@@ -28,16 +30,13 @@ let drops: DropNotice[];
 async function open(): Promise<void> {
   standIn = await startStandIn({ logStart: 2n ** 60n });
   drops = [];
-  store = openEventStoreDbStore(standIn.connectionString, {
-    resubscribe: { initialDelayMs: 5, maxDelayMs: 20 },
-    onSubscriptionDropped: (notice) => drops.push(notice),
-  });
+  store = hold(
+    openEventStoreDbStore(standIn.connectionString, {
+      resubscribe: { initialDelayMs: 5, maxDelayMs: 20 },
+      onSubscriptionDropped: (notice) => drops.push(notice),
+    }),
+  );
 }
-
-afterEach(async () => {
-  await store.close();
-  await standIn.stop();
-});
 
 describe('catch-up subscription resume after the server drops it', () => {
   it.each(['unavailable', 'end'] as const)(

@@ -10,29 +10,22 @@
  *    without its hint. It is `store_unavailable`, reason `unreachable`, transient, as an unreachable node is.
  */
 import { randomUUID } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ExpectedRevision, type EventToAppend } from '../domain/ports/event-store.ts';
 import { connectionStringProblems } from '../adapters/driven/store/eventstoredb/connection-string.ts';
-import { EventStoreDbError, openEventStoreDbStore, type EventStoreDbStore } from '../adapters/driven/store/eventstoredb/index.ts';
+import { EventStoreDbError, openEventStoreDbStore } from '../adapters/driven/store/eventstoredb/index.ts';
 import { mapError } from '../adapters/http/problems.ts';
-import { startStandIn, type StandIn } from './esdb-standin/index.ts';
 import { closedPort } from './support/closed-port.ts';
 import { embeddedAndStandInStores } from './support/embedded-and-standin-stores.ts';
+import { standInTeardown } from './support/stand-in-teardown.ts';
 
 const event = (): EventToAppend => ({ id: randomUUID(), type: 'NodeEnrolled', data: {}, metadata: {} });
 
-let standIn: StandIn | undefined;
-let store: EventStoreDbStore | undefined;
-afterEach(async () => {
-  await store?.close();
-  await standIn?.stop();
-  store = undefined;
-  standIn = undefined;
-});
+const { startStandIn, hold } = standInTeardown();
 
 describe('throwOnAppendFailure=false', () => {
   it('is a problem of the connection string, and opening a store with it is refused', async () => {
-    standIn = await startStandIn();
+    const standIn = await startStandIn();
     const connectionString = `${standIn.connectionString}&throwOnAppendFailure=false`;
     expect(connectionStringProblems(connectionString)).toEqual([expect.stringContaining('throwOnAppendFailure=false is not supported')]);
     expect(connectionStringProblems(`${standIn.connectionString}&throwOnAppendFailure=true`)).toEqual([]);
@@ -61,7 +54,7 @@ describe.each(embeddedAndStandInStores())('%s: a command retried at the revision
 describe('an esdb+discover cluster that never answers', () => {
   it('is store_unavailable, reason unreachable, transient: answered 503 with Retry-After', async () => {
     const port = await closedPort();
-    store = openEventStoreDbStore(`esdb+discover://127.0.0.1:${port}?tls=false&maxDiscoverAttempts=2&discoveryInterval=10`);
+    const store = hold(openEventStoreDbStore(`esdb+discover://127.0.0.1:${port}?tls=false&maxDiscoverAttempts=2&discoveryInterval=10`));
     const error = await store.appendToStream(`node-${randomUUID()}`, [event()], { expectedRevision: ExpectedRevision.any }).then(
       () => undefined,
       (e: unknown) => e,
