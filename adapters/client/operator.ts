@@ -172,7 +172,7 @@ export interface OperatorClient {
   /** An on-demand pseudonym rotation (POST /v1/pseudonyms/rotations): the server derives and records the pseudonym. */
   rotatePseudonym(body: { nodeId: string; commandId?: string }): Promise<PseudonymRotationJson>;
   /** POST /v1/pseudonyms/resolutions (auditor): recorded, then the node behind the pseudonym. */
-  resolvePseudonym(body: { pseudonym: string; reason: string; commandId?: string }): Promise<PseudonymResolutionJson>;
+  resolvePseudonym(body: { pseudonym: string; reason: string; commandId?: string; signature?: unknown }): Promise<PseudonymResolutionJson>;
   issueToken(body: { subject: string; role: string; ttl: string | number }): Promise<IssuedTokenJson>;
   /** One page of issued tokens (`next` continues); expired ones only with `includeExpired`. */
   listTokens(page?: { limit?: number; after?: string; includeExpired?: boolean }): Promise<TokenPageJson>;

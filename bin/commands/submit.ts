@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { ProblemResponse } from '../../adapters/client/http.ts';
 import type { CommandOutcomeJson } from '../../adapters/client/operator.ts';
 import { tryFromBase64url } from '../../domain/crypto/index.ts';
+import type { Role } from '../../domain/metadata.ts';
 import { MAX_REQUEST_LIFETIME_SECONDS, signCommand } from '../../domain/signing/index.ts';
 import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';
@@ -73,7 +74,7 @@ const subjectOf = (token: string): string | undefined => {
   }
 };
 
-/** Signs operator commands with the key of --sign-key, for the actor the server records (the token's subject). */
+/** Signs commands with the key of --sign-key, for the actor the server records (the token's subject in its role). */
 export interface RequestSigner {
   /** The request signature of `type` with `data` under `metadata`, issued now. */
   sign(type: string, data: unknown, metadata: { readonly commandId: string; readonly correlationId?: string; readonly causationId?: string }): unknown;
@@ -83,9 +84,10 @@ export interface RequestSigner {
 
 /**
  * The signer of the signing options, undefined without --sign-key. The actor is --actor or the subject of `token`,
- * with the role the server gives a token's commands (operator); the key is read, and checked, before anything is sent.
+ * in `role`, the token's role the server records (operator for lifecycle commands; auditor for `pseudonym resolve`);
+ * the key is read, and checked, before anything is sent.
  */
-export const requestSigner = (args: SigningArgs, token: string): RequestSigner | undefined => {
+export const requestSigner = (args: SigningArgs, token: string, role: Role = 'operator'): RequestSigner | undefined => {
   if (args.signKey === undefined) return undefined;
   const actorId = args.actor ?? subjectOf(token);
   if (actorId === undefined) throw new UsageError('--actor: the token names no subject; give the actor id the server records');
@@ -93,7 +95,7 @@ export const requestSigner = (args: SigningArgs, token: string): RequestSigner |
   return {
     sign: (type, data, { commandId, ...tracing }) =>
       signCommand(
-        { type, data, metadata: { commandId, actor: { id: actorId, role: 'operator' }, ...tracing } },
+        { type, data, metadata: { commandId, actor: { id: actorId, role }, ...tracing } },
         key,
         { audience: args.audience!, issuedAt: new Date(), lifetimeSeconds: args.signLifetime },
       ).metadata.signature,

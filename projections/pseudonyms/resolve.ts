@@ -1,5 +1,5 @@
 import { Pseudonym } from '../../domain/events/pseudonym.ts';
-import type { Actor } from '../../domain/metadata.ts';
+import type { Actor, RequestSignature } from '../../domain/metadata.ts';
 import type { CommandSink, ExecuteOptions } from '../../domain/ports/index.ts';
 import type { PseudonymContext } from '../../machines/pseudonym.machine.ts';
 
@@ -9,6 +9,8 @@ export interface ResolveRequest {
   readonly reason: string;
   readonly actor: Actor;
   readonly commandId?: string;
+  /** The auditor's request signature (SER-016) over this command: verified by the engine and recorded with it. */
+  readonly signature?: RequestSignature;
 }
 
 export interface Resolution {
@@ -30,7 +32,11 @@ export const resolvePseudonym = async (engine: CommandSink, request: ResolveRequ
   const outcome = await engine.execute({
     type: 'resolvePseudonym',
     data: { pseudonym: request.pseudonym, reason: request.reason },
-    metadata: { actor: request.actor, ...(request.commandId !== undefined ? { commandId: request.commandId } : {}) },
+    metadata: {
+      actor: request.actor,
+      ...(request.commandId !== undefined ? { commandId: request.commandId } : {}),
+      ...(request.signature !== undefined ? { signature: request.signature } : {}),
+    },
   }, options);
   const pseudonym = Pseudonym.parse(request.pseudonym);
   const context = (await engine.view('pseudonym', pseudonym)).context as unknown as PseudonymContext;

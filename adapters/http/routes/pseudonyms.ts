@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { CommandMetadata, ResolutionReason } from '../../../domain/commands/index.ts';
-import { isCredenceError, validationError } from '../../../domain/errors.ts';
+import { badSignature, isCredenceError, validationError } from '../../../domain/errors.ts';
 import { Pseudonym } from '../../../domain/events/pseudonym.ts';
 import { NodeId } from '../../../domain/ids.ts';
 import { resolvePseudonym } from '../../../projections/pseudonyms/index.ts';
@@ -29,6 +29,10 @@ const ResolutionBody = z.strictObject({
   pseudonym: Pseudonym,
   reason: ResolutionReason,
   commandId: CommandMetadata.shape.commandId.optional().describe('idempotency key (UUID); the same id again answers the first resolution'),
+  signature: CommandMetadata.shape.signature.describe(
+    'request signature (SER-016) over the `resolvePseudonym` command as the engine sees it, as POST /v1/commands takes one: data ' +
+      '{ pseudonym, reason }, actor { id: <token subject>, role: auditor } and the commandId sent here (send the commandId you signed)',
+  ),
 });
 
 const ResolutionAnswer = z
@@ -67,6 +71,19 @@ const namingBodyFields = (error: unknown): never => {
   if (!isCredenceError(error, 'validation') || error.problem.code !== 'validation') throw error;
   const issues = error.problem.issues.map((i) => ({ ...i, path: metadataBodyPath(i.path) ?? i.path }));
   throw validationError(issues, 'command');
+};
+
+/**
+ * An unsigned resolution a signing policy requires signed (review 158: the refusal named the signer and nothing else,
+ * and this route took no signature then): the same 422, saying what to sign and how to send it.
+ */
+const sayingHowToSign = (error: unknown): never => {
+  if (!isCredenceError(error) || error.problem.code !== 'bad_signature') throw error;
+  throw badSignature(
+    `${error.problem.reason}: sign the resolvePseudonym command (data { pseudonym, reason }, actor { id: <token subject>, role: auditor }, ` +
+      'the commandId you send) and send it as `signature` with that `commandId`; from the CLI: credence pseudonym resolve <pseudonym> ' +
+      '--reason TEXT --sign-key FILE --audience NAME',
+  );
 };
 
 export const pseudonymRoutes: RouteModule = (app, context) => {
@@ -126,22 +143,27 @@ export const pseudonymRoutes: RouteModule = (app, context) => {
         'again answers the first resolution and records nothing more. 409 `resolution_limit` (with `limit`) once the caller has ' +
         'recorded `limits.maxResolutionsPerPseudonym` resolutions of this pseudonym (default 100); 409 `pseudonym_too_long` (with ' +
         '`streamId`, `events`, `maxEvents`) once the pseudonym\'s stream holds `limits.maxEntityEvents` events, whoever resolved them ' +
-        '(default 10,000): auditors who resolved it before still read its node. Either way nothing is recorded.',
+        '(default 10,000): auditors who resolved it before still read its node. Either way nothing is recorded. Under a signing policy ' +
+        'that requires it, `signature` signs the command as on POST /v1/commands (422 `bad_signature`, nothing recorded, without one).',
       tags: ['commands'],
       body: ResolutionBody,
       response: { 200: ResolutionAnswer },
     },
     handler: async (request) => {
-      const { pseudonym, reason, commandId } = request.body;
+      const { pseudonym, reason, commandId, signature } = request.body;
       const principal = request.principal!;
       const actor = actorOf(principal);
-      const resolution = await withinResolutionBound(pseudonym, principal.subject, commandId, () =>
-        resolvePseudonym(context.credence.engine, {
+      const resolution = await withinResolutionBound(pseudonym, principal.subject, commandId, () => {
+        const resolved = resolvePseudonym(context.credence.engine, {
           pseudonym,
           reason,
           actor,
           ...(commandId !== undefined ? { commandId } : {}),
-        }, tokenChecked(context.access, principal)).catch(namingBodyFields));
+          ...(signature !== undefined ? { signature } : {}),
+        }, tokenChecked(context.access, principal)).catch(namingBodyFields);
+        // Without a signature, the only signature refusal is the policy's requiring one.
+        return signature === undefined ? resolved.catch(sayingHowToSign) : resolved;
+      });
       const { position, ...rest } = resolution;
       return { ...rest, ...(position !== undefined ? { position: position.toString(10) } : {}) };
     },
