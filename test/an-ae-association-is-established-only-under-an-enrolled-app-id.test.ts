@@ -68,8 +68,11 @@ describe('an AE association is established only under an enrolled App-ID (seed 0
       associateOverHttp(httpDeviceTransport(world.service.url), sim.device, {
         associationId: 'zz-c-ae-sa', credentialId: 'zz-c-svc', lifetimeSeconds: 3_600, registreeId: AE, registrar: sim.state.pinned.registrar,
       }),
-      // Its hello is answered with a decoy challenge (shared/decoy.ts); the holder is told why at its finish.
-    ).rejects.toMatchObject({ problem: expect.objectContaining({ step: 'association.finish', reason: 'unknown_credential' }) });
+      // Its hello is answered with a decoy challenge (shared/decoy.ts); the holder is told why at its finish: the rule
+      // (review 161: `unknown_credential` before, for a credential that exists and is usable).
+    ).rejects.toMatchObject({
+      problem: expect.objectContaining({ step: 'association.finish', reason: 'app_id_not_enrolled', detail: expect.stringContaining(`App-ID ${APP} is not enrolled`) }),
+    });
     expect(ownStreams(await world.streamsWrittenSince(before))).toEqual([]);
     expect(await stateOf('zz-c-ae-sa')).toBe('initialized');
   });
@@ -93,7 +96,9 @@ describe("an AE's handshake is refused at its hello once its App-ID's credential
       associateOverHttp(httpDeviceTransport(world.service.url), sim.device, {
         associationId: 'zz-d-ae-sa', credentialId: 'zz-d-svc', lifetimeSeconds: 600, registreeId: AE, registrar: sim.state.pinned.registrar,
       }),
-    ).rejects.toMatchObject({ problem: expect.objectContaining({ step: 'association.finish', reason: 'unknown_credential' }) });
+    ).rejects.toMatchObject({
+      problem: expect.objectContaining({ step: 'association.finish', reason: 'app_id_not_enrolled', detail: expect.stringContaining(`the credential App-ID ${APP} is enrolled with has ended`) }),
+    });
     expect(ownStreams(await world.streamsWrittenSince(before))).toEqual([]);
     expect(String((await world.service.service.context.credence.engine.entity('association', 'zz-d-ae-sa')).snapshot.value)).toBe('initialized');
   }, 120_000);

@@ -5,7 +5,8 @@ import { runCli } from './support/cli.ts';
 // Found in review 126: with a PSK credential, `device associate` without a token on an association nobody configured
 // ended with "association.challenge rejected: bad_mac (Registrar CSE authentication failed)" and no hint: the server's
 // decoy challenge, keyed by no PSK the device holds, fails on the device before any finish is sent, so the hint given
-// to a refused finish never came. The same hint now comes with it, saying the Registrar may also not be the pinned one.
+// to a refused finish never came. The same hint now comes with it, saying the Registrar may also not be the pinned one,
+// and (review 161) first that the credential may have been revoked or expired, its PSK gone from the Registrar.
 
 const { url, operator, device, enrolledDevice } = provisioningDevices('sub-psk-unconfigured');
 
@@ -21,6 +22,7 @@ describe('credence device associate without a token, with a PSK credential, on a
     const configure = 'credence association configure meter-psk-sa --node meter-psk --credential meter-psk-svc --registrar /in-cse --registree-cse /meter-psk-cse';
     expect(refused.output).toContain(
       'hint: no token was given, so this run configured no association: meter-psk-sa may not be configured for credential meter-psk-svc, ' +
+        'or credential meter-psk-svc was revoked or has expired (the Registrar no longer holds its PSK; ask the operator), ' +
         `or the Registrar is not the one pinned (/in-cse): if no operator configured meter-psk-sa, run ${configure}, or run device associate again with an operator token`,
     );
     expect(refused.output).not.toContain(operator().token);

@@ -5,7 +5,7 @@
  * messages (HTTP, the device simulator) parse them with these schemas.
  */
 export { assertFresh, assertUsableCredential, newNonce, Nonce, NONCE_LENGTH, parseMessage, Proof, protocolFailure, SessionId } from './protocol.ts';
-export type { ProtocolReason } from './protocol.ts';
+export type { AssociationClosedReason, ProtocolReason } from './protocol.ts';
 export { acceptEphemeralAnswer, assertValidEphemeral, Ephemeral, ephemeralGroup } from './ephemeral.ts';
 export { acceptedClockSkew, DEFAULT_MAX_CLOCK_SKEW_SECONDS } from './clock-skew.ts';
 export { transcriptFromHello } from './run-transcript.ts';

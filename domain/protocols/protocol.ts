@@ -44,7 +44,25 @@ export type ProtocolReason =
   /** A CSR refused: malformed, its signature (proof of possession) does not verify, or it names another node (issue 13). */
   | 'bad_csr'
   /** The issuing CA cannot certify this credential (its own validity does not cover the credential's), or a CSR is required. */
-  | 'certificate_not_issued';
+  | 'certificate_not_issued'
+  | AssociationClosedReason;
+
+/**
+ * Why an association takes no handshake though the credential it was configured with can be used: told only to a
+ * Registree whose proof verified with that credential, at the finish (adapters/protocols/association/registrar-still-usable.ts);
+ * a hello is answered alike whatever it is. Each names the association machine's state or rule (machines/guards.ts).
+ */
+export type AssociationClosedReason =
+  /** Not waiting for its handshake (associated, revoked, expired): a new handshake needs a new association id. */
+  | 'association_not_waiting'
+  /** Its node is not enrolled (servedUnderSubscription). */
+  | 'node_not_enrolled'
+  /** Its node's M2M service subscription ended (seed 003 11.2.1, servedUnderSubscription). */
+  | 'subscription_ended'
+  /** Its CSE Registree's CSE-ID is no longer the one its node holds (RS-01, credentialBelongsToRegistree). */
+  | 'cse_id_moved'
+  /** Its AE Registree's App-ID is not enrolled, or its enrolment credential ended (seed 003 11.2.2). */
+  | 'app_id_not_enrolled';
 
 /** A typed `protocol` error naming the step; the detail never carries secret material. */
 export const protocolFailure = (step: string, reason: ProtocolReason, detail?: string): CredenceError =>

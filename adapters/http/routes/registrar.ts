@@ -82,7 +82,9 @@ export const registrarRoutes: RouteModule = async (app, context) => {
         'Like a TLS 1.3 server after the client Finished, the Registrar records on a verified finish; the Registree reports the association once it has verified the confirm ' +
         'and its grant (the lifetime and expiry, covered by the confirm\'s key confirmation). ' +
         'The finish of a decoy run (its hello\'s credential could not be used) is 422 `bad_signature` or `bad_mac` as any failed proof, or, when its proof ' +
-        'verifies with the credential the association was configured with, 422 with the reason (`credential_revoked`, `credential_expired`, ...). ' +
+        'verifies with the credential the association was configured with, 422 with the reason (`credential_revoked`, `credential_expired`, ...), ' +
+        'or, the credential usable, why the association takes no handshake (`association_not_waiting` naming its state, `node_not_enrolled`, ' +
+        '`subscription_ended`, `cse_id_moved`, `app_id_not_enrolled`). ' +
         'A credential that ended during the handshake (revoked, its key destroyed) is 422 `bad_mac` or `bad_signature`, word for word what a failed proof gets, ' +
         'to a Registree whose proof does not verify (or whose PSK is gone), and, read again once the proof verifies, 422 with the reason ' +
         '(`credential_revoked`, ...) to the Registree that holds it; nothing is granted or recorded. One whose proof verified ' +

@@ -1,3 +1,4 @@
+import { isCredenceError } from '../../../domain/errors.ts';
 import { fromBase64url, toBase64url } from '../../../domain/crypto/base64url.ts';
 import { toHex } from '../../../domain/crypto/bytes.ts';
 import { withoutFields } from '../../../domain/crypto/transcript.ts';
@@ -14,7 +15,7 @@ import { rememberAuthenticatedRun } from '../shared/replay.ts';
 import { refuseDecoyFinish } from '../shared/decoy.ts';
 import { deriveAssociationKeys, destroyAssociationKeys, keyConfirmationFor, proofFor, type AssociationKeys } from './session-key.ts';
 import type { RegistrarOptions } from './registrar-options.ts';
-import { assertCredentialStillUsable } from './registrar-still-usable.ts';
+import { assertCredentialStillUsable, refusalToHolder } from './registrar-still-usable.ts';
 import { credentialEnd, type RealRun, type Session } from './registrar-runs.ts';
 
 export const FINISH = 'association.finish';
@@ -55,7 +56,17 @@ export const finishRun = async (
   const proved = proofFor('registree', 'finish', th);
   // A decoy run ends here: its holder is told why its credential cannot be used, anyone else what a failed proof gets.
   if (session.decoy !== undefined) {
-    return refuseDecoyFinish(se, session.decoy, hello.credential.kind, proved, finish.proof, FINISH, REGISTREE_AUTHENTICATION_FAILED);
+    const { decoy, lookup } = session;
+    try {
+      return await refuseDecoyFinish(se, decoy, hello.credential.kind, proved, finish.proof, FINISH, REGISTREE_AUTHENTICATION_FAILED);
+    } catch (error) {
+      // Only a proof that verified with the credential gets the decoy's own refusal (anyone else `bad_mac` or
+      // `bad_signature`): the association's `unknown_credential` for a credential that can be used is, to that
+      // holder, why the association cannot be run (review 161).
+      if (lookup === undefined || !isCredenceError(error, 'protocol') || error.problem.code !== 'protocol') throw error;
+      if (error.problem.reason !== 'unknown_credential' || decoy.verifier === undefined) throw error;
+      throw await refusalToHolder(FINISH, lookup, hello, now, error);
+    }
   }
   try {
     await assertProof(se, session.verifier, proved, finish.proof, FINISH, REGISTREE_AUTHENTICATION_FAILED);

@@ -3,6 +3,7 @@ import type { RandomSource } from '../../../domain/ports/random.ts';
 import type { CredentialDescriptor } from '../../../domain/crypto/credential.ts';
 import type { KeyHandle, OwnedSecureEnvironment } from '../../../domain/ports/secure-environment.ts';
 import type { ReplayCache } from '../../../domain/ports/replay-cache.ts';
+import type { AssociationClosedReason } from '../../../domain/protocols/protocol.ts';
 import type { CredentialKey } from '../shared/proof.ts';
 
 /** The Registree's credential as the engine knows it. */
@@ -54,4 +55,16 @@ export interface RegistrarScope {
    * proof of a decoy run with (decoy.ts), so that its holder, and the log, are told that it was revoked, say.
    */
   readonly knownCredential?: RegistrarOptions['resolveCredential'];
+  /**
+   * Why the association takes no handshake for this Registree (its state, or the rule that refuses it), or undefined:
+   * asked only once a Registree's proof verified with the credential `knownCredential` finds usable, to tell that
+   * holder why (registrar-still-usable.ts), never at a hello, so no stranger's hello reads more for it (review 64 F2).
+   */
+  readonly closedBecause?: (registreeId: string) => Promise<AssociationClosed | undefined>;
+}
+
+/** Why an association whose credential can be used takes no handshake: a reason of its own, and what to do. */
+export interface AssociationClosed {
+  readonly reason: AssociationClosedReason;
+  readonly detail: string;
 }

@@ -34,6 +34,11 @@ export interface RealRun extends RunBase {
 /** A run answering a hello whose credential cannot be used (decoy.ts): refused at its finish, never recorded. */
 interface DecoyRun extends RunBase {
   readonly decoy: Decoy;
+  /**
+   * How the hello looked the credential up: asked again, past the holder's proof only, why an association whose
+   * credential can be used takes no handshake (registrar-still-usable.ts `refusalToHolder`).
+   */
+  readonly lookup?: CredentialLookup;
 }
 
 export type Session = RealRun | DecoyRun;
@@ -41,7 +46,7 @@ export type Session = RealRun | DecoyRun;
 /** How a challenge is proved, and what its run keeps to check the finish. */
 export type Opening =
   | { readonly signer: CredentialKey; readonly run: Pick<RealRun, 'credentialEndsAt' | 'verifier' | 'psk' | 'lookup'> }
-  | { readonly signer: CredentialKey; readonly run: Pick<DecoyRun, 'decoy'> };
+  | { readonly signer: CredentialKey; readonly run: Pick<DecoyRun, 'decoy' | 'lookup'> };
 
 /**
  * When an association on `credential` must end by: its notAfter, or the end of its rotation's overlap when that comes

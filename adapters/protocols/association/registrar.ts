@@ -110,7 +110,11 @@ export class Registrar {
     // Refused by the claimed kind alone, so alike for a credential that can be used and one that cannot.
     const missingSigningKey = 'this Registrar has no signing key for asymmetric credentials';
     if (hello.credential.kind !== 'psk256' && !this.#o.signingKey) throw protocolFailure(HELLO, 'unsupported', missingSigningKey);
-    const lookup = { resolveCredential: scope?.resolveCredential ?? this.#o.resolveCredential, knownCredential: scope?.knownCredential };
+    const lookup: CredentialLookup = {
+      resolveCredential: scope?.resolveCredential ?? this.#o.resolveCredential,
+      knownCredential: scope?.knownCredential,
+      closedBecause: scope?.closedBecause,
+    };
     const resolved = await lookup.resolveCredential(hello.registreeId, hello.credential.fingerprint);
     let opening = this.#open(resolved, hello, now, missingSigningKey, lookup);
     // Asked whatever `resolved` found, so that a hello reads alike either way (review 64 F2).
@@ -118,7 +122,8 @@ export class Registrar {
     let known = resolved;
     if (opening instanceof CredenceError && resolved === undefined && scope?.knownCredential !== undefined) {
       // The association cannot be run (not configured for this Registree, or ended): if its credential cannot be used
-      // either, that is the real reason; if it could, the association's `unknown_credential` stays.
+      // either, that is the real reason; if it could, the association's `unknown_credential` stays here, and the
+      // holder is told at the finish, past its proof, why the association cannot be run (`refusalToHolder`).
       known = configured;
       const own = this.#open(known, hello, now, missingSigningKey, lookup);
       if (own instanceof CredenceError) opening = own;
@@ -145,12 +150,12 @@ export class Registrar {
     const verifier = knownVerifier(known, hello.credential);
     let challenge: AssociationChallenge;
     try {
-      challenge = await this.#decoy(hello, now, { refusal, verifier }, scope, peer, missingSigningKey);
+      challenge = await this.#decoy(hello, now, { refusal, verifier }, lookup, scope, peer, missingSigningKey);
     } catch (error) {
       // The credential's PSK, which the decoy challenge was to be MACed with, went meanwhile: under the stand-in PSK
       // then.
       if (verifier?.kind !== 'psk256' || concealedRefusal(error) === undefined) throw error;
-      challenge = await this.#decoy(hello, now, { refusal }, scope, peer, missingSigningKey);
+      challenge = await this.#decoy(hello, now, { refusal }, lookup, scope, peer, missingSigningKey);
     }
     concealed?.(unusableCredential(HELLO, refusal));
     return challenge;
@@ -161,6 +166,7 @@ export class Registrar {
     hello: AssociationHello,
     now: Date,
     decoy: Pick<Decoy, 'refusal' | 'verifier'>,
+    lookup: CredentialLookup,
     scope: RegistrarScope | undefined,
     peer: Claim['peer'],
     missingSigningKey: string,
@@ -169,7 +175,7 @@ export class Registrar {
     return decoyChallenge(
       se,
       () => decoySigner(se, HELLO, hello.credential.kind, this.#o.signingKey, missingSigningKey, decoy.verifier),
-      (signer, standIn) => this.#challenge(hello, now, { signer, run: { decoy: { ...decoy, standIn } } }, scope, peer),
+      (signer, standIn) => this.#challenge(hello, now, { signer, run: { decoy: { ...decoy, standIn }, lookup } }, scope, peer),
     );
   }
 

@@ -6,6 +6,7 @@ import { type KeyHandle } from '../../../domain/ports/index.ts';
 import type { Registree } from '../../../domain/events/association.ts';
 import { descriptorOf } from './descriptors.ts';
 import type { InfrastructureOptions } from './infrastructure-options.ts';
+import type { AssociationClosed } from '../association/index.ts';
 import { servedAt } from './run-admission.ts';
 
 /** What the Registrar CSE reads of the engine: its options' engine and key registry. */
@@ -50,15 +51,12 @@ export const credentialById = async (o: Lookups, credentialId: string, fingerpri
 };
 
 /**
- * The credential an association configured by an operator (11.3.1) authenticates with, read from the engine on
- * every call (nothing is kept between requests): known only while the association waits for its handshake, is
- * configured with this Registrar CSE and names `registreeId` as its Registree, and that Registree may still
- * associate as the association machine will decide at establishment (its rules, machines/guards.ts).
+ * What a hello reads of an association and the records its rules look at, in a fixed order: every hello reads the same
+ * streams in the same order, then runs every rule, and only then answers (review 64 F2: it stopped at the first rule
+ * that failed, so its time told a stranger which one); where the record names no node, subscription, application or
+ * credential, one that cannot exist is read instead (NONE).
  */
-export const credentialOfAssociation = async (o: Lookups, registrarCseId: string, associationId: string, registreeId: string, fingerprint: string) => {
-  // Every hello reads the same streams in the same order, then runs every rule, and only then answers (review 64 F2:
-  // it stopped at the first rule that failed, so its time told a stranger which one); where the record names no
-  // node, subscription, application or credential, one that cannot exist is read instead (NONE).
+const readAssociation = async (o: Lookups, associationId: string) => {
   const association = await o.engine.peek('association', associationId);
   const c = association.snapshot.context as AssociationContext;
   const node = await o.engine.peek('node', c.nodeId ?? NONE.node);
@@ -68,25 +66,76 @@ export const credentialOfAssociation = async (o: Lookups, registrarCseId: string
   const application = viewOf((await o.engine.peek('application', registree.kind === 'ae' ? registree.appId : NONE.application)).snapshot);
   const enrolledWith = (application.context as unknown as ApplicationContext | undefined)?.credentialId;
   const enrolledCredential = viewOf((await o.engine.peek('credential', enrolledWith ?? NONE.credential)).snapshot);
-  const found = await credentialById(o, c.credentialId ?? NONE.credential, fingerprint);
-  const at = o.engine.clock.now().getTime();
+  return { association, c, node, subscriptionId, subscription, registree, application, enrolledWith, enrolledCredential };
+};
 
-  const waiting = String(association.snapshot.value) === 'initialized' && c.credentialId !== undefined;
-  const forThisRegistree = c.registree !== undefined && c.registree.id === registreeId && c.registrarCseId === registrarCseId;
-  // No handshake for a node whose subscription ended while the cascade has not ended its enrolment yet (seed 003,
-  // 11.2.1; found in review): unknown to the Registrar, as an association that is not waiting is.
-  const served = c.nodeId !== undefined && servedAt(node, subscriptionId === undefined ? undefined : subscription, at) === 'served';
-  // RS-01 (credentialBelongsToRegistree): a CSE Registree is the CSE-ID its node holds now, not the one it held at
-  // configuration; a CSE-ID moved to another node is that node's (found in review: a renumbered node completed a
-  // handshake under its old CSE-ID, since given to another node).
-  const held = registreeHeldByNode(viewOf(node.snapshot), registree);
-  // Seed 003, 11.2.2 (applicationEnrolled): an AE's App-ID still enrolled (found in review: a handshake completed for
-  // an App-ID the operator had revoked, the cascade not having revoked the association yet). And the credential it is
-  // enrolled with stands now (applicationCredentialStands, 11.2.2): found in review 26, a handshake under an App-ID
-  // whose credential had passed its notAfter ran to its finish, refused only there.
-  const enrolled = registreeApplicationEnrolled(application, registree);
-  const stands = registreeApplicationCredentialStands(application, enrolledWith === undefined ? undefined : enrolledCredential, registree, at);
-  return waiting && forThisRegistree && served && held && enrolled && stands ? found : undefined;
+type AssociationRead = Awaited<ReturnType<typeof readAssociation>>;
+
+/** The association machine's rules for a handshake of `registreeId` with this Registrar CSE at `at`, each answered. */
+const rulesOf = (r: AssociationRead, registrarCseId: string, registreeId: string, at: number) => {
+  const { c, node, subscriptionId, subscription, registree, application, enrolledWith, enrolledCredential } = r;
+  return {
+    waiting: String(r.association.snapshot.value) === 'initialized' && c.credentialId !== undefined,
+    forThisRegistree: c.registree !== undefined && c.registree.id === registreeId && c.registrarCseId === registrarCseId,
+    // No handshake for a node whose subscription ended while the cascade has not ended its enrolment yet (seed 003,
+    // 11.2.1; found in review): unknown to the Registrar, as an association that is not waiting is.
+    served: c.nodeId === undefined ? 'not-enrolled' : servedAt(node, subscriptionId === undefined ? undefined : subscription, at),
+    // RS-01 (credentialBelongsToRegistree): a CSE Registree is the CSE-ID its node holds now, not the one it held at
+    // configuration; a CSE-ID moved to another node is that node's (found in review: a renumbered node completed a
+    // handshake under its old CSE-ID, since given to another node).
+    held: registreeHeldByNode(viewOf(node.snapshot), registree),
+    // Seed 003, 11.2.2 (applicationEnrolled): an AE's App-ID still enrolled (found in review: a handshake completed for
+    // an App-ID the operator had revoked, the cascade not having revoked the association yet). And the credential it
+    // is enrolled with stands now (applicationCredentialStands, 11.2.2): found in review 26, a handshake under an
+    // App-ID whose credential had passed its notAfter ran to its finish, refused only there.
+    enrolled: registreeApplicationEnrolled(application, registree),
+    stands: registreeApplicationCredentialStands(application, enrolledWith === undefined ? undefined : enrolledCredential, registree, at),
+  };
+};
+
+/**
+ * The credential an association configured by an operator (11.3.1) authenticates with, read from the engine on
+ * every call (nothing is kept between requests): known only while the association waits for its handshake, is
+ * configured with this Registrar CSE and names `registreeId` as its Registree, and that Registree may still
+ * associate as the association machine will decide at establishment (its rules, machines/guards.ts).
+ */
+export const credentialOfAssociation = async (o: Lookups, registrarCseId: string, associationId: string, registreeId: string, fingerprint: string) => {
+  const read = await readAssociation(o, associationId);
+  const found = await credentialById(o, read.c.credentialId ?? NONE.credential, fingerprint);
+  const rules = rulesOf(read, registrarCseId, registreeId, o.engine.clock.now().getTime());
+  const { waiting, forThisRegistree, served, held, enrolled, stands } = rules;
+  return waiting && forThisRegistree && served === 'served' && held && enrolled && stands ? found : undefined;
+};
+
+/**
+ * Why association `associationId` takes no handshake of `registreeId`, by its state or the first rule that refuses
+ * it, or undefined when it would (or is not this Registree's, which its holder is not told more of). Only for a
+ * Registree whose proof verified with the credential the association was configured with (RegistrarScope
+ * `closedBecause`): never read for a hello.
+ */
+export const associationClosedFor = async (o: Lookups, registrarCseId: string, associationId: string, registreeId: string): Promise<AssociationClosed | undefined> => {
+  const read = await readAssociation(o, associationId);
+  const rules = rulesOf(read, registrarCseId, registreeId, o.engine.clock.now().getTime());
+  const { c, registree } = read;
+  const ask = 'ask the operator; a handshake needs an association configured anew';
+  if (!rules.forThisRegistree) return undefined;
+  if (!rules.waiting) {
+    return {
+      reason: 'association_not_waiting',
+      detail: `association ${associationId} is ${String(read.association.snapshot.value)}, where it takes no handshake: a new handshake needs a new association id`,
+    };
+  }
+  if (rules.served === 'not-enrolled') return { reason: 'node_not_enrolled', detail: `node ${c.nodeId ?? 'none'} is not enrolled (seed 003, 11.2.1): ${ask}` };
+  if (rules.served === 'subscription-ended') {
+    return { reason: 'subscription_ended', detail: `the M2M service subscription ${read.subscriptionId ?? 'none'} of node ${c.nodeId} has ended (seed 003, 11.2.1): ${ask}` };
+  }
+  if (!rules.held) return { reason: 'cse_id_moved', detail: `node ${c.nodeId} no longer holds CSE-ID ${registree.id}: ${ask}` };
+  const appId = registree.kind === 'ae' ? registree.appId : 'none';
+  if (!rules.enrolled) return { reason: 'app_id_not_enrolled', detail: `App-ID ${appId} is not enrolled (seed 003, 11.2.2): ${ask}` };
+  if (!rules.stands) {
+    return { reason: 'app_id_not_enrolled', detail: `the credential App-ID ${appId} is enrolled with has ended or is outside its validity (seed 003, 11.2.2): ${ask}` };
+  }
+  return undefined;
 };
 
 /**

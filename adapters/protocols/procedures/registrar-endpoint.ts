@@ -2,6 +2,7 @@ import type { CredenceError } from '../../../domain/errors.ts';
 import type { AssociationChallenge, AssociationConfirm } from '../../../domain/protocols/association-messages.ts';
 import type { Infrastructure } from './infrastructure.ts';
 import { recordAssociation } from './record.ts';
+import { associationClosedFor } from './registrar-credentials.ts';
 import type { PinnedResponder } from './wire.ts';
 import type { Claim } from '../shared/session-table.ts';
 
@@ -36,6 +37,8 @@ export class RegistrarEndpoint {
       association: associationId,
       resolveCredential: (registreeId, fingerprint) => this.infra.credentialOfAssociation(associationId, registreeId, fingerprint),
       knownCredential: (registreeId, fingerprint) => this.infra.credentialConfiguredFor(associationId, registreeId, fingerprint),
+      // Asked only past the holder's proof, to tell it why the association takes no handshake (registrar-still-usable.ts).
+      closedBecause: (registreeId) => associationClosedFor(this.infra.o, this.infra.registrarCseId, associationId, registreeId),
     }, peer, concealed);
   }
 

@@ -147,27 +147,46 @@ export const provision = async (
  * stranger nothing; docs/service.md), so `bad_signature` or `bad_mac` alone left the operator looking at the device's
  * keys (found in review). A PSK device fails earlier, at its own check of the decoy challenge (keyed by no PSK it
  * holds): `bad_mac` at `association.challenge`, which also says a Registrar other than the one pinned (found in
- * review 126: it came without the hint). The hint is an extension member of the problem: printed by name, kept in --json.
+ * review 126: it came without the hint), or, named first, that its credential was revoked or expired: the Registrar
+ * no longer holds the PSK then, so it cannot authenticate itself, let alone say why (review 161: the hint pointed only
+ * at `association configure`, which the engine refuses for such a credential). An association the server says takes
+ * no handshake any more (`association_not_waiting`: established already, say, its confirm lost) is told how to
+ * configure a new one. The hint is an extension member of the problem: printed by name, kept in --json.
  */
 const withConfigureHint = (
   error: unknown,
   a: { readonly associationId: string; readonly nodeId: string; readonly credentialId: string; readonly registreeId: string; readonly registrarId: string },
 ): unknown => {
-  const configure = `credence association configure ${a.associationId} --node ${a.nodeId} --credential ${a.credentialId} --registrar ${a.registrarId} --registree-cse ${a.registreeId}`;
+  const configureAs = (associationId: string) =>
+    `credence association configure ${associationId} --node ${a.nodeId} --credential ${a.credentialId} --registrar ${a.registrarId} --registree-cse ${a.registreeId}`;
+  const withToken = 'with an operator token (--token-file, --token or CREDENCE_TOKEN)';
   const hint = (status: number, problem: ProblemDocument, lead: string) =>
     new ProblemResponse(status, {
       ...problem,
-      hint: `no token was given, so this run configured no association: ${lead}if no operator configured ${a.associationId}, run ${configure}, ` +
-        'or run device associate again with an operator token (--token-file, --token or CREDENCE_TOKEN) to configure it first',
+      hint: `no token was given, so this run configured no association: ${lead}if no operator configured ${a.associationId}, run ${configureAs(a.associationId)}, ` +
+        `or run device associate again ${withToken} to configure it first`,
     });
   if (error instanceof ProblemResponse) {
     if (error.status !== 422 || error.problem['step'] !== 'association.finish') return error;
+    if (error.problem['reason'] === 'association_not_waiting') {
+      return new ProblemResponse(error.status, {
+        ...error.problem,
+        hint: `association ${a.associationId} takes no handshake any more: run device associate again under a new --association-id, ${withToken} to configure it, ` +
+          `or once an operator has run ${configureAs('<new id>')}`,
+      });
+    }
     if (error.problem['reason'] !== 'bad_signature' && error.problem['reason'] !== 'bad_mac') return error;
     return hint(error.status, error.problem, '');
   }
   if (isCredenceError(error, 'protocol') && error.problem.code === 'protocol' && error.problem.step === 'association.challenge' && error.problem.reason === 'bad_mac') {
     const problem = problemDocumentOf(error);
-    return hint(problem.status, problem, `${a.associationId} may not be configured for credential ${a.credentialId}, or the Registrar is not the one pinned (${a.registrarId}): `);
+    return hint(
+      problem.status,
+      problem,
+      `${a.associationId} may not be configured for credential ${a.credentialId}, ` +
+        `or credential ${a.credentialId} was revoked or has expired (the Registrar no longer holds its PSK; ask the operator), ` +
+        `or the Registrar is not the one pinned (${a.registrarId}): `,
+    );
   }
   return error;
 };
@@ -181,8 +200,8 @@ const IllegalTransition = z.looseObject({ streamId: z.string(), state: z.string(
 /**
  * The refusal of the association's configuration that ends the run, or undefined for the service's word that the
  * association is configured and waiting (the handshake then says whether it is this one). Any other 409 took it as
- * that word (found in review): on an association whose handshake had run, the run went on to a finish refused as
- * `unknown_credential` for a credential that exists. A refusal by a rule says why by its rule; an association past its
+ * that word (found in review): on an association whose handshake had run, the run went on to a finish refused (then as
+ * `unknown_credential`, since review 161 `association_not_waiting`). A refusal by a rule says why by its rule; an association past its
  * configuration gets, as an extension member (printed by name, kept in --json), that it takes no handshake.
  */
 const configurationRefusal = (error: unknown, associationId: string): unknown => {
