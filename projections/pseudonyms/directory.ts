@@ -117,6 +117,12 @@ export const staleNodes = (
   return [...elapsed, ...ahead].map(toNode);
 };
 
+/**
+ * Whether a pseudonym taken at `rotatedAt` (epoch ms) is due for an interval rotation at `now`: `everyMs` old, or
+ * dated after now. The rule `staleNodes` asks of the directory, for a rotation known elsewhere.
+ */
+export const isDue = (rotatedAt: number, now: number, everyMs: number): boolean => rotatedAt <= now - everyMs || rotatedAt > now;
+
 /** Every pseudonym a node has had, oldest first: for auditors, who may see canonical identities. */
 export const pseudonymHistory = (db: Database.Database, nodeId: string): DirectoryEntry[] =>
   (

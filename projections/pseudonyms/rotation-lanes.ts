@@ -31,6 +31,13 @@ export class NodeLanes {
 /** Nodes whose latest recorded epoch `RecordedEpochs` keeps when no other size is given. */
 export const RECORDED_EPOCHS_KEPT = 4_096;
 
+/** A node's latest rotation this process found stored: its epoch, and its time where this process recorded it. */
+export interface NotedRotation {
+  readonly epoch: number;
+  /** Epoch ms the rotation was recorded at; unknown for one found taken (another's, the directory behind). */
+  readonly at: number | undefined;
+}
+
 /**
  * The highest epoch this process found stored for each node it rotated lately (one it recorded, or one it found
  * taken): the directory, a read model, lags behind the store under load, so a rotation starts past the greater of
@@ -38,21 +45,28 @@ export const RECORDED_EPOCHS_KEPT = 4_096;
  * Never ahead of the store, since only stored epochs are noted.
  */
 export class RecordedEpochs {
-  readonly #latest = new Map<string, number>();
+  readonly #latest = new Map<string, NotedRotation>();
 
   constructor(readonly kept: number = RECORDED_EPOCHS_KEPT) {
     if (!Number.isSafeInteger(kept) || kept < 1) throw new RangeError('kept: must be a whole number >= 1');
   }
 
-  note(nodeId: string, epoch: number): void {
+  /** `at`: when the rotation to `epoch` was recorded, where known; a time noted for an epoch is kept. */
+  note(nodeId: string, epoch: number, at?: number): void {
     const known = this.#latest.get(nodeId);
     // Delete then set: a Map iterates in insertion order, so the first key is the least recently noted.
     this.#latest.delete(nodeId);
-    this.#latest.set(nodeId, known === undefined ? epoch : Math.max(known, epoch));
+    const newer = known === undefined || epoch > known.epoch || (epoch === known.epoch && known.at === undefined);
+    this.#latest.set(nodeId, newer ? { epoch, at } : known);
     if (this.#latest.size > this.kept) this.#latest.delete(this.#latest.keys().next().value!);
   }
 
   latest(nodeId: string): number | undefined {
+    return this.#latest.get(nodeId)?.epoch;
+  }
+
+  /** The node's latest rotation noted, with its time where known. */
+  latestRotation(nodeId: string): NotedRotation | undefined {
     return this.#latest.get(nodeId);
   }
 }

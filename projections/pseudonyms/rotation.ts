@@ -5,11 +5,12 @@ import type { Pseudonym, RotationTrigger } from '../../domain/events/pseudonym.t
 import { SYSTEM_ACTOR_IDS, type Actor } from '../../domain/metadata.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import { derivedCommandId, eventIdsWith } from '../../domain/event-ids.ts';
+import { Instant } from '../../domain/ids.ts';
 import { sentBy, type CommandSink, type ExecuteOptions } from '../../domain/ports/index.ts';
 import { recordedBy, roundFailure, type Projection } from '../runtime/index.ts';
 import { applyToDirectory, DIRECTORY_EVENT_TYPES } from './apply.ts';
 import type { PseudonymDeriver } from './derive.ts';
-import { nodePseudonym, resetDirectory, setupDirectory, staleNodes } from './directory.ts';
+import { isDue, nodePseudonym, resetDirectory, setupDirectory, staleNodes } from './directory.ts';
 import { behindMarks, marksBehindTheLog, type EpochMarks, type NodeEpoch } from './epoch-marks.ts';
 import { policyFor, RotationPolicy, type RotationPolicyInput } from './policy.ts';
 import { NodeLanes, RecordedEpochs } from './rotation-lanes.ts';
@@ -175,6 +176,9 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
   ): Promise<RotationOutcome> => {
     const command = { type: 'rotatePseudonym', data: { pseudonym, nodeId, epoch, trigger }, metadata };
     const outcome = await (metadata.actor.role === 'system' ? engine.executeAsSystem(command) : engine.execute(command, options));
+    // A repeat's events are the first outcome's, so this is when the rotation was recorded, whoever asked it again.
+    const at = Instant.safeParse(outcome.events[0]?.metadata['occurredAt']);
+    recordedEpochs.note(nodeId, epoch, at.success ? Date.parse(at.data) : undefined);
     // Epoch 0 is the registration's, never lost while the node is in the log.
     if (epochMarks !== undefined && epoch > 0) {
       unmarked.push({ nodeId, epoch });
@@ -183,12 +187,30 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
     return { outcome: outcome.deduplicated ? 'duplicate' : 'rotated', nodeId, epoch, pseudonym };
   };
 
+  /**
+   * Whether a node found rotated to `epoch` since a tick read it as due is due still, by its latest rotation known here:
+   * the directory's, caught up since, or one this process recorded. A rotation known by neither (another process's,
+   * the directory behind) is taken as recent: the node waits for a tick that reads it from the directory.
+   */
+  const dueStill = (nodeId: string, epoch: number, every: number): boolean => {
+    const noted = recordedEpochs.latestRotation(nodeId);
+    const listed = nodePseudonym(use(), nodeId);
+    const latest =
+      listed?.epoch !== undefined && listed.epoch >= epoch && (noted === undefined || listed.epoch >= noted.epoch)
+        ? listed.rotatedAt
+        : noted !== undefined && noted.epoch >= epoch ? noted.at : undefined;
+    return latest !== undefined && isDue(latest, engine.clock.now().getTime(), every);
+  };
+
   const rotate = async (
     nodeId: string,
     trigger: RotationTrigger,
     metadata: { commandId?: string; actor: Actor; correlationId?: string; causationId?: string },
-    /** What a tick read and derived for the node already: its current epoch and the next epoch's pseudonym. */
-    known?: { readonly current: number | undefined; readonly next: Pseudonym },
+    /**
+     * What a tick read and derived for the node already: its current epoch and the next epoch's pseudonym; and the
+     * interval (ms) it found the node due by.
+     */
+    known?: { readonly current: number | undefined; readonly next: Pseudonym; readonly every?: number },
     options?: ExecuteOptions,
   ): Promise<RotationOutcome> => {
     const listed = known !== undefined ? known.current : nodePseudonym(use(), nodeId)?.epoch;
@@ -206,9 +228,7 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
         return { outcome: 'duplicate', nodeId, epoch, pseudonym };
       }
       try {
-        const recorded = await record(nodeId, epoch, pseudonym, trigger, metadata, options);
-        recordedEpochs.note(nodeId, epoch);
-        return recorded;
+        return await record(nodeId, epoch, pseudonym, trigger, metadata, options);
       } catch (error) {
         // A reaction or interval rotation this process manager recorded before under its derived id, at this epoch or
         // an earlier one (redelivered after the directory moved on), is done. Anyone else's command under the id
@@ -220,6 +240,11 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
         }
         const taken = isCredenceError(error, 'illegal_transition') && error.problem.code === 'illegal_transition' && error.problem.state === 'active';
         if (taken) recordedEpochs.note(nodeId, epoch);
+        // The node was rotated since the tick read it as due (an operator, an association, another process): the
+        // interval runs from that rotation, so it is walked past only when that one is due too (review 163).
+        if (taken && trigger === 'interval' && known?.every !== undefined && !dueStill(nodeId, epoch, known.every)) {
+          return { outcome: 'skipped', nodeId, reason: `rotated since the tick found it due (epoch ${epoch} is taken); not due again yet` };
+        }
         if (taken && trigger !== 'initial') continue;
         const refused = isCredenceError(error, 'illegal_transition') || isCredenceError(error, 'not_found');
         // An on-demand rotation carries its caller's id. A request sent again once its rotation is in the directory
@@ -366,7 +391,7 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
               node.nodeId,
               'interval',
               { commandId: intervalCommandId(node.nodeId, node.epoch), actor: PSEUDONYM_ACTOR },
-              { current: node.epoch, next: pseudonym },
+              { current: node.epoch, next: pseudonym, every },
             );
             if (outcome.outcome === 'rotated') rotated++;
           } catch (error) {
