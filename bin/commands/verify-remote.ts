@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { openCheckpoint, verifyConsistency } from '../../domain/transparency/index.ts';
-import { FILE_LIMITS, readTextFile } from '../files.ts';
+import { FILE_LIMITS } from '../files.ts';
 import { json, type Io } from '../io.ts';
 import { EXIT, parseOptions, UsageError } from '../program.ts';
 import { clientOf, ServerOptions, StreamArg, type ServerTarget, PathArg } from './options.ts';
 import { report, resolveLogKey, verifyBundle } from './verify-checks.ts';
+import { readNoteFile, unparsedCheckpoint } from './verify-inputs.ts';
 import { refuseOptionsOfOtherModes } from './verify-modes.ts';
 import { keptCheckpointRefusal, saveCheckpoint, sayKeptCheckpoint, type KeptCheckpointRefusal } from './verify-save-checkpoint.ts';
 
@@ -69,10 +70,13 @@ export const verifyRemote = async (server: ServerTarget, command: Command, raw: 
     const success = opened.ok ? `ok: the server's latest checkpoint is signed by ${pinned.keyName}: tree size ${opened.checkpoint.treeSize} (${opened.checkpoint.time})` : '';
     return report(opened, success, io, args.json, true);
   }
-  const earlier = readTextFile(args.from, FILE_LIMITS.note);
+  const earlier = readNoteFile(args.from, FILE_LIMITS.note);
   if (!earlier.ok) throw new UsageError(`--from: ${earlier.message}`);
+  // The earlier checkpoint is the caller's own file: one that does not parse is bad input (2); one that parses and is
+  // not signed by the key pinned is a verification failure (1), before the server is asked.
+  const unparsed = unparsedCheckpoint('--from', earlier.value, io);
+  if (unparsed !== undefined) return unparsed;
   const first = openCheckpoint(earlier.value, pinned);
-  // The earlier checkpoint is the caller's own file: malformed there is bad input (2).
   if (!first.ok) return report(first, '', io, args.json);
   // The earlier checkpoint is the one kept here, never the server's copy of it: that is what makes this an audit.
   const answer = await client.consistencyProof(String(first.checkpoint.treeSize));

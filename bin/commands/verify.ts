@@ -10,7 +10,7 @@ import {
   verifyEventInclusion,
   type NoteVerifierKey,
 } from '../../domain/transparency/index.ts';
-import { FILE_LIMITS, readJsonFile, readTextFile, type FileRead } from '../files.ts';
+import { FILE_LIMITS, type FileRead } from '../files.ts';
 import type { Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { handler, parseOptions, runCommands, type RegisterCommands } from '../program.ts';
@@ -18,6 +18,7 @@ import { ServerOptions, serverTarget, withJson, withServer, PathArg } from './op
 import { verifyRemote } from './verify-remote.ts';
 import { report, resolveLogKey, verifyBundle } from './verify-checks.ts';
 import { auditDataDir } from './verify-data-folder.ts';
+import { readInputJsonFile, readNoteFile, unparsedCheckpoint } from './verify-inputs.ts';
 import { refuseOptionsOfOtherModes } from './verify-modes.ts';
 import { warnOfUnknownVariables } from './unknown-variables.ts';
 
@@ -107,19 +108,21 @@ const verifyLocal = async (args: Options, pinned: NoteVerifierKey | undefined, i
   switch (args.mode) {
     case 'data': {
       await warnOfUnknownVariables(io);
-      const saved = args.checkpoint === undefined ? undefined : readInput('--checkpoint: ', readTextFile(args.checkpoint, FILE_LIMITS.note), io);
+      const saved = args.checkpoint === undefined ? undefined : readInput('--checkpoint: ', readNoteFile(args.checkpoint, FILE_LIMITS.note), io);
       if (args.checkpoint !== undefined && saved === undefined) return 2;
+      const unparsed = saved === undefined ? undefined : unparsedCheckpoint('--checkpoint', saved, io);
+      if (unparsed !== undefined) return unparsed;
       return auditDataDir(args.dir, pinned, io, args.json, saved, args.repairNodes === true, args.saveCheckpoint);
     }
     case 'bundle': {
       // Number tokens must be as JSON.stringify writes them: the leaf hashes cover the parsed values
       // (json-duplicate-names.ts).
-      const input = readInput('', readJsonFile(args.file, FILE_LIMITS.bundle, undefined, { canonicalNumbers: true }), io);
+      const input = readInput('', readInputJsonFile(args.file, FILE_LIMITS.bundle, { canonicalNumbers: true }), io);
       if (input === undefined) return 2;
       let saved: Checkpoint | undefined;
       if (args.checkpoint !== undefined) {
         // The auditor's own file: malformed, or not under the key pinned, is bad input (2), as with --data.
-        const note = readInput('--checkpoint: ', readTextFile(args.checkpoint, FILE_LIMITS.note), io);
+        const note = readInput('--checkpoint: ', readNoteFile(args.checkpoint, FILE_LIMITS.note), io);
         if (note === undefined) return 2;
         const opened = openCheckpoint(note, pinned!);
         if (!opened.ok) {
@@ -133,12 +136,14 @@ const verifyLocal = async (args: Options, pinned: NoteVerifierKey | undefined, i
     case 'event': {
       // As a bundle's event (review 88): the leaf hash covers the event as parsed, so the file must hold no member the
       // parser would drop and write every number as JSON.stringify writes its value, or it says more than was proved.
-      const eventInput = readInput('--event: ', readJsonFile(args.event, FILE_LIMITS.json, undefined, { canonicalNumbers: true }), io);
+      const eventInput = readInput('--event: ', readInputJsonFile(args.event, FILE_LIMITS.json, { canonicalNumbers: true }), io);
       if (eventInput === undefined) return 2;
-      const proofInput = readInput('--proof: ', readJsonFile(args.proof!, FILE_LIMITS.json, undefined, { canonicalNumbers: true }), io);
+      const proofInput = readInput('--proof: ', readInputJsonFile(args.proof!, FILE_LIMITS.json, { canonicalNumbers: true }), io);
       if (proofInput === undefined) return 2;
-      const checkpointNote = readInput('--checkpoint: ', readTextFile(args.checkpoint!, FILE_LIMITS.note), io);
+      const checkpointNote = readInput('--checkpoint: ', readNoteFile(args.checkpoint!, FILE_LIMITS.note), io);
       if (checkpointNote === undefined) return 2;
+      const unparsed = unparsedCheckpoint('--checkpoint', checkpointNote, io);
+      if (unparsed !== undefined) return unparsed;
       const event = BundledEventJson.safeParse(eventInput);
       const proof = InclusionProofJson.safeParse(proofInput);
       if (!event.success || !proof.success) {
@@ -152,11 +157,14 @@ const verifyLocal = async (args: Options, pinned: NoteVerifierKey | undefined, i
     case 'consistency': {
       // Read as the --event and --proof files of an inclusion proof are (review 134: a member or a number written
       // otherwise passed here, against what README says of every proof file).
-      const proofInput = readInput('--proof: ', readJsonFile(args.proof!, FILE_LIMITS.json, undefined, { canonicalNumbers: true }), io);
+      const proofInput = readInput('--proof: ', readInputJsonFile(args.proof!, FILE_LIMITS.json, { canonicalNumbers: true }), io);
       if (proofInput === undefined) return 2;
-      const from = readInput('--from: ', readTextFile(args.from, FILE_LIMITS.note), io);
-      const to = from === undefined ? undefined : readInput('--to: ', readTextFile(args.to!, FILE_LIMITS.note), io);
+      const from = readInput('--from: ', readNoteFile(args.from, FILE_LIMITS.note), io);
+      const to = from === undefined ? undefined : readInput('--to: ', readNoteFile(args.to!, FILE_LIMITS.note), io);
       if (from === undefined || to === undefined) return 2;
+      // The caller's own files: one that does not parse is bad input (2); one under another key fails below (1).
+      const unparsed = unparsedCheckpoint('--from', from, io) ?? unparsedCheckpoint('--to', to, io);
+      if (unparsed !== undefined) return unparsed;
       const proof = ConsistencyProofJson.safeParse(proofInput);
       if (!proof.success) {
         io.err(printable(`error: --proof: not a valid consistency proof file${issueText(proof.error.issues[0])}`));

@@ -1,3 +1,4 @@
+import { constantTimeEqual } from '../crypto/bytes.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import type { ConsistencyProof } from './schemas.ts';
 import { verifyConsistencyProof } from './verify-proof.ts';
@@ -7,7 +8,8 @@ import { fail, openCheckpoint, type LogPublicKey, type VerificationResult } from
  * Offline verifier (c), issue 4 item 5: the later checkpoint's tree extends the earlier one's, i.e. the log only
  * appended in between (RFC 9162 section 2.1.4). A forked history has no such proof. The order is the caller's:
  * `checkpointA` is the one kept from before, and a `checkpointB` of a smaller tree is a log rolled back (`rollback`),
- * never the two read the other way round (a server answering an audit with an older checkpoint would pass).
+ * never the two read the other way round (a server answering an audit with an older checkpoint would pass). Two
+ * origins are told before sizes are compared.
  */
 export const verifyConsistency = (
   checkpointA: string,
@@ -20,11 +22,12 @@ export const verifyConsistency = (
   const b = openCheckpoint(checkpointB, logPublicKey);
   if (!b.ok) return b;
   const [first, second] = [a.checkpoint, b.checkpoint];
-  if (second.treeSize < first.treeSize) {
-    return fail('rollback', `the later checkpoint's tree (size ${second.treeSize}) is smaller than the earlier one's (size ${first.treeSize}): the log was rolled back`);
-  }
+  // Two logs first: their sizes compare nothing, and a smaller tree of another log is no rollback of this one.
   if (first.origin !== second.origin) {
     return fail('origin_mismatch', `checkpoints come from two logs: ${first.origin} and ${second.origin}`);
+  }
+  if (second.treeSize < first.treeSize) {
+    return fail('rollback', `the later checkpoint's tree (size ${second.treeSize}) is smaller than the earlier one's (size ${first.treeSize}): the log was rolled back`);
   }
   if (proof.first !== first.treeSize || proof.second !== second.treeSize) {
     return fail(
@@ -33,7 +36,23 @@ export const verifyConsistency = (
     );
   }
   if (!verifyConsistencyProof(first.treeSize, second.treeSize, first.rootHash, second.rootHash, proof.hashes)) {
-    return fail('inconsistent', `the tree of size ${second.treeSize} does not extend the tree of size ${first.treeSize}`);
+    return fail('inconsistent', whyInconsistent(first, second, proof.hashes.length));
   }
   return { ok: true, first, second };
+};
+
+/**
+ * Why a consistency proof failed, as far as the sizes tell (RFC 9162 2.1.4.2): between trees of one size there is
+ * nothing to prove but the same root (another is the log forked, as the bundle check says it), and from the empty
+ * tree the proof is empty; otherwise the later tree does not extend the earlier.
+ */
+const whyInconsistent = (first: Checkpoint, second: Checkpoint, hashes: number): string => {
+  if (first.treeSize === second.treeSize && !constantTimeEqual(first.rootHash, second.rootHash)) {
+    return `both checkpoints sign a tree of size ${first.treeSize}, with other roots: the log forked`;
+  }
+  if (first.treeSize === second.treeSize || first.treeSize === 0) {
+    const between = first.treeSize === 0 ? 'from the empty tree (size 0)' : `between two trees of size ${first.treeSize}`;
+    return `a consistency proof ${between} must be empty (RFC 9162 2.1.4.2), and this one holds ${hashes} hashes`;
+  }
+  return `the tree of size ${second.treeSize} does not extend the tree of size ${first.treeSize}`;
 };

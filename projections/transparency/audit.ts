@@ -7,6 +7,8 @@ import { eventLeafHash } from '../../domain/transparency/leaf.ts';
 import type { NoteVerifierKey } from '../../domain/transparency/note.ts';
 import { openCheckpoint } from '../../domain/transparency/verify-result.ts';
 import { isCredenceError } from '../../domain/errors.ts';
+import { alteredLeafMessage } from './altered-leaf.ts';
+import { leafGap, leafMismatch, missingEvent } from './audit-leaf.ts';
 import { storedNodesAgree } from './audit-nodes.ts';
 
 /** One stored row as the audit reads it: a parsed event, or a row that no longer parses. */
@@ -27,7 +29,8 @@ export type TamperKind =
   | 'bad_checkpoint'
   /**
    * The log file disagrees with its own signed checkpoint (it was altered too, or truncated), or its stream index with
-   * the events, or it keeps subtree hashes past its last leaf (leaves deleted from its end).
+   * the events, or it keeps subtree hashes past its last leaf (leaves deleted from its end), or a leaf row was altered
+   * over an event the log still vouches for (its id or hash changed, or a leaf deleted from the middle).
    */
   | 'log_mismatch'
   /** The log's latest checkpoint is older than one the auditor kept, or its history no longer hashes to it. */
@@ -77,37 +80,6 @@ export type AuditReport =
     };
 
 type Log = Pick<TransparencyLogStore, 'leaves' | 'latestCheckpoint' | 'leafByEventId' | 'size' | 'checkpoints' | 'nodeHash'>;
-
-const mismatch = (leaf: LoggedLeaf, event: RecordedEvent, next: AuditedRow | undefined, log: Log): AuditReport => {
-  const at = { position: leaf.position, leafIndex: leaf.leafIndex };
-  if (event.id === leaf.eventId) {
-    return { ok: false, kind: 'edited', ...at, message: `event ${event.id} at position ${leaf.position} was edited` };
-  }
-  const elsewhere = log.leafByEventId(event.id);
-  if (elsewhere !== undefined) {
-    return {
-      ok: false,
-      kind: 'reordered',
-      ...at,
-      message: `position ${leaf.position} holds event ${event.id}, which the log recorded at position ${elsewhere.position}`,
-    };
-  }
-  // An unknown event followed by the one the log expected here: the history was shifted to make room for it.
-  if (next?.ok === true && next.event.id === leaf.eventId) {
-    return {
-      ok: false,
-      kind: 'inserted',
-      ...at,
-      message: `event ${event.id}, which the log never recorded, was inserted at position ${leaf.position}`,
-    };
-  }
-  return {
-    ok: false,
-    kind: 'edited',
-    ...at,
-    message: `position ${leaf.position} holds event ${event.id}, which the log never recorded, instead of ${leaf.eventId}`,
-  };
-};
 
 /**
  * Tamper detection (issue 4 item 7, SER-003): walks the stored events and the log's leaves together in global
@@ -180,14 +152,6 @@ const audit = async (args: AuditArgs): Promise<AuditReport> => {
 
 /** What the walk finds; the latest checkpoint's note is added to a pass by `audit`, which read it. */
 type Walked = Exclude<AuditReport, { ok: true }> | Omit<Extract<AuditReport, { ok: true }>, 'checkpointNote'>;
-
-const missing = (leaf: LoggedLeaf): AuditReport => ({
-  ok: false,
-  kind: 'deleted',
-  position: leaf.position,
-  leafIndex: leaf.leafIndex,
-  message: `logged event ${leaf.eventId} at position ${leaf.position} is missing from the store`,
-});
 
 /**
  * The history at each earlier checkpoint the log kept: the log key signed it, so the stored events must still hash to
@@ -282,7 +246,9 @@ const walk = async (
       unlogged += 1;
       continue;
     }
-    if (leaf.position < position) return missing(leaf);
+    // A leaf index missing before the walk meets the positions around it, which would blame the store (audit-leaf.ts).
+    if (leaf.leafIndex !== all.size) return leafGap(all.size, position);
+    if (leaf.position < position) return missingEvent(leaf);
     if (leaf.position > position) {
       return { ok: false, kind: 'inserted', position, message: `the store holds an event at position ${position}, which the log never recorded` };
     }
@@ -290,7 +256,12 @@ const walk = async (
       return { ok: false, kind: 'edited', position, leafIndex: leaf.leafIndex, message: `the row at position ${position} was edited: ${row.problem}` };
     }
     const hash = eventLeafHash(row.event);
-    if (!constantTimeEqual(hash, leaf.leafHash)) return mismatch(leaf, row.event, ahead, log);
+    if (!constantTimeEqual(hash, leaf.leafHash)) return leafMismatch(leaf, row.event, hash, ahead, log, checkpoint);
+    // The leaf hash covers the event id, so a leaf naming another event than the one it hashes had its id altered:
+    // it passed, while export and the inclusion route, which find events by it, refused (review 159).
+    if (leaf.eventId !== row.event.id) {
+      return { ok: false, kind: 'log_mismatch', position, leafIndex: leaf.leafIndex, message: alteredLeafMessage(leaf, 'leaf_hash', row.event.id) };
+    }
     const slot = leaf.stream;
     if (slot !== undefined && (slot.streamId !== row.event.streamId || slot.revision !== row.event.revision)) {
       return {
@@ -324,7 +295,7 @@ const walk = async (
     checked += 1;
     leaf = nextLeaf();
   }
-  if (leaf !== undefined) return missing(leaf);
+  if (leaf !== undefined) return leaf.leafIndex !== all.size ? leafGap(all.size, leaf.position) : missingEvent(leaf);
   if (checkpoint !== undefined) {
     if (frontier.size < signedSize) {
       return { ok: false, kind: 'log_mismatch', message: `the log holds ${log.size()} leaves but its checkpoint signs ${signedSize}` };

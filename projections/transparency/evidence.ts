@@ -9,6 +9,7 @@ import { noteVerifierKey } from '../../domain/transparency/note.ts';
 import { formatStreamHeadText, streamRootOf } from '../../domain/transparency/stream-head.ts';
 import { openCheckpoint } from '../../domain/transparency/verify-result.ts';
 import { verifyInclusionProof } from '../../domain/transparency/verify-proof.ts';
+import { alteredLeafMessage, alteredLeafWitness } from './altered-leaf.ts';
 import { signNote } from './sign-checkpoint.ts';
 import type { TransparencyProjection } from './transparency-projection.ts';
 
@@ -32,7 +33,7 @@ const turn = async (i: number): Promise<void> => {
   if (i > 0 && i % LEAVES_PER_TURN === 0) await new Promise<void>((resolve) => setImmediate(resolve));
 };
 
-type EvidenceLog = Pick<TransparencyLogStore, 'latestCheckpoint' | 'streamLeaves' | 'firstUnindexedLeaf' | 'leafByPosition' | 'inclusionProof'>;
+type EvidenceLog = Pick<TransparencyLogStore, 'latestCheckpoint' | 'streamLeaves' | 'firstUnindexedLeaf' | 'leafByPosition' | 'inclusionProof' | 'nodeHash'>;
 
 /**
  * The refusal (422) of an answer the log and the store disagree on: the store no longer holds, or holds altered, an
@@ -75,7 +76,13 @@ export const collectEvidence = async (args: {
       throw tampered(`the log's stream index puts revision ${leaf.stream?.revision} of ${streamId} at leaf ${leaf.leafIndex}, where revision ${i} belongs`);
     }
     if (event === undefined || event.revision !== BigInt(i) || event.id !== leaf.eventId || !constantTimeEqual(eventLeafHash(event), leaf.leafHash)) {
-      throw tampered(`the log recorded revision ${i} of ${streamId} at position ${leaf.position}, and the store does not hold that event`);
+      // The leaf row altered over the event the log vouches for is said as such, as the audit it points to says it.
+      const witness = event && alteredLeafWitness(log, leaf, event, checkpoint);
+      throw tampered(
+        witness !== undefined
+          ? alteredLeafMessage(leaf, witness)
+          : `the log recorded revision ${i} of ${streamId} at position ${leaf.position}, and the store does not hold that event`,
+      );
     }
   }
   const next = streamEvents[leaves.length];

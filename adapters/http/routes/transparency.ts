@@ -4,7 +4,15 @@ import { CredenceError, validationError } from '../../../domain/errors.ts';
 import type { LoggedLeaf, RecordedEvent, StoredCheckpoint } from '../../../domain/ports/index.ts';
 import { EVIDENCE_BUNDLE_FORMAT, eventLeafHash, recordedEventToJson } from '../../../domain/transparency/index.ts';
 import { recordAtPosition } from '../../../projections/runtime/index.ts';
-import { exportEvidence, tampered, TransparencyLogOfAnotherLog } from '../../../projections/transparency/index.ts';
+import {
+  alteredLeafMessage,
+  alteredLeafWitness,
+  exportEvidence,
+  leafGapAt,
+  leafGapMessage,
+  tampered,
+  TransparencyLogOfAnotherLog,
+} from '../../../projections/transparency/index.ts';
 import type { Credence } from '../../runtime/index.ts';
 import { ACCESS } from '../auth/roles.ts';
 import type { RouteModule } from '../context.ts';
@@ -72,6 +80,34 @@ const eventOfLeaf = async (credence: Credence, leaf: LoggedLeaf): Promise<Record
   return at?.id === leaf.eventId ? at : undefined;
 };
 
+/**
+ * The refusal of a leaf whose event the store does not hold by the leaf's event id: the store's event at its position
+ * still hashed to the leaf, or covered by the signed tree, is the leaf row altered (review 159: "the store does not hold
+ * that event" sent the operator to an audit that blamed, or passed, the store); otherwise the store lost it.
+ */
+const leafWithoutItsEvent = async (credence: Credence, log: Log['log'], leaf: LoggedLeaf): Promise<CredenceError> => {
+  const stored = leaf.position === 0n ? undefined : await recordAtPosition(credence.store, leaf.position);
+  const witness = stored && alteredLeafWitness(log, leaf, stored, log.latestCheckpoint());
+  return tampered(
+    witness !== undefined
+      ? alteredLeafMessage(leaf, witness)
+      : `the log recorded leaf ${leaf.leafIndex} at position ${leaf.position}, and the store does not hold that event`,
+    'inclusion proof',
+  );
+};
+
+/**
+ * A stored event at `position` that no leaf logs while the log holds leaves past it: a leaf deleted from the log file
+ * (its index missing) or an event added to the store. Either is the tamper refusal (422), never a 404 that reads as
+ * "not logged yet" (review 159); undefined when the store holds no event there or the log has not reached it.
+ */
+const unloggedStoredEvent = async (credence: Credence, log: Log['log'], position: bigint): Promise<CredenceError | undefined> => {
+  const last = log.lastPosition();
+  if (last === undefined || last < position || (await recordAtPosition(credence.store, position)) === undefined) return undefined;
+  const gap = leafGapAt(log, position);
+  return tampered(gap !== undefined ? leafGapMessage(gap) : `the store holds an event at position ${position}, which the log never recorded`, 'inclusion proof');
+};
+
 export const transparencyRoutes: RouteModule = (app, context) => {
   const { credence } = context;
   const use = (): { projection: NonNullable<Credence['transparency']> } & Log => {
@@ -127,17 +163,22 @@ export const transparencyRoutes: RouteModule = (app, context) => {
         leaf = log.leafByPosition(position);
         event = leaf === undefined ? undefined : await eventOfLeaf(credence, leaf);
       }
-      if (leaf === undefined) throw new CredenceError({ code: 'not_found', streamId: 'transparency', message: `no logged event at position ${position}` });
+      if (leaf === undefined) throw (await unloggedStoredEvent(credence, log, position)) ?? new CredenceError({ code: 'not_found', streamId: 'transparency', message: `no logged event at position ${position}` });
       // A leaf whose event the store no longer holds, or holds altered, is the evidence endpoint's refusal (422), never
       // a 404 that reads as "not logged" nor a proof served for an event the log never recorded (found in review).
-      if (event === undefined) {
-        throw tampered(`the log recorded leaf ${leaf.leafIndex} at position ${position}, and the store does not hold that event`, 'inclusion proof');
-      }
+      if (event === undefined) throw await leafWithoutItsEvent(credence, log, leaf);
       // An event of a pseudonym's stream is served whole or not at all (its leaf hash covers every field), and a
       // rotation names the node behind the pseudonym (SER-025): only to an auditor who recorded a resolution of it.
       await refuseUnlessResolved(context, request.principal, event.streamId);
       if (!constantTimeEqual(eventLeafHash(event), leaf.leafHash)) {
-        throw tampered(`the log recorded leaf ${leaf.leafIndex} at position ${position}, and the store holds that event altered (its leaf hash differs)`, 'inclusion proof');
+        // As `credence verify --data` decides it: the stored event the signed tree still covers is the leaf row altered.
+        const witness = alteredLeafWitness(log, leaf, event, log.latestCheckpoint());
+        throw tampered(
+          witness !== undefined
+            ? alteredLeafMessage(leaf, witness)
+            : `the log recorded leaf ${leaf.leafIndex} at position ${position}, and the store holds that event altered (its leaf hash differs)`,
+          'inclusion proof',
+        );
       }
       const checkpoint = await checkpointCovering(leaf.leafIndex);
       return {

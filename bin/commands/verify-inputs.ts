@@ -1,0 +1,43 @@
+import { readNamedJsonText, type JsonTextRules } from '../../domain/json-duplicate-names.ts';
+import { parseCheckpointText, parseSignedNote } from '../../domain/transparency/index.ts';
+import { readTextFile, type FileRead } from '../files.ts';
+import type { Io } from '../io.ts';
+import { printable } from '../printable.ts';
+import { EXIT } from '../program.ts';
+
+/**
+ * The files the caller gives `credence verify` (notes, proofs, events, bundles), read so that what is wrong with one
+ * is said: malformed input is exit 2 (README, "credence verify"), never a verification failure.
+ */
+
+/**
+ * A text starting with U+FEFF: the decoder keeps it (a byte that no proof or signature covers), and neither JSON
+ * (RFC 8259 8.1) nor a signed note allows it. Said as such: "is not JSON" sent the reader looking at the wrong thing
+ * (review 159).
+ */
+const withoutByteOrderMark = (path: string, read: FileRead<string>): FileRead<string> =>
+  read.ok && read.value.startsWith('\uFEFF')
+    ? { ok: false, message: `${path} starts with a UTF-8 byte-order mark, which neither JSON (RFC 8259 8.1) nor a signed note allows: save it without one` }
+    : read;
+
+/** A note file (--checkpoint, --from, --to) as `readTextFile` reads it, one starting with a byte-order mark refused. */
+export const readNoteFile = (path: string, maxBytes: number): FileRead<string> => withoutByteOrderMark(path, readTextFile(path, maxBytes));
+
+/** A JSON file as `readJsonFile` reads it (the same steps), one starting with a byte-order mark refused as such. */
+export const readInputJsonFile = (path: string, maxBytes: number, rules: JsonTextRules = {}): FileRead<unknown> => {
+  const text = withoutByteOrderMark(path, readTextFile(path, maxBytes));
+  return text.ok ? readNamedJsonText(path, text.value, undefined, rules) : text;
+};
+
+/**
+ * A checkpoint file of the caller's that does not parse (as a signed note, its text as a checkpoint) is malformed
+ * input, exit 2 with the flag named, before any key is tried (review 159: "FAILED (malformed_checkpoint)", exit 1). One
+ * that parses goes to its check, where a note signed by another key is a verification failure (1). Undefined then.
+ */
+export const unparsedCheckpoint = (flag: string, note: string, io: Io): number | undefined => {
+  const signed = parseSignedNote(note);
+  const parsed = signed && parseCheckpointText(signed.text);
+  if (parsed?.ok === true) return undefined;
+  io.err(printable(`error: ${flag}: ${parsed === undefined ? 'the checkpoint is not a well-formed signed note' : parsed.reason}`));
+  return EXIT.usage;
+};

@@ -1,0 +1,67 @@
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { body, openApi, settled, type Api } from './http-conformance.fixtures.ts';
+import { startTestService, type TestService } from './support/service.ts';
+
+/*
+ * Found in review 159: GET /v1/transparency/proofs/inclusion over a transparency.db altered under untouched events
+ * blamed the store (422 "the store does not hold that event", "holds that event altered"), or answered 404 "no logged
+ * event" where a middle leaf was deleted. The log file is named as the one altered, as `credence verify --data` names it.
+ */
+describe('the inclusion proof route over a transparency.db whose leaf rows were altered', () => {
+  let svc: TestService;
+  let api: Api;
+  let position: bigint;
+  let leafIndex: number;
+  const inclusion = () => api.call('GET', '/v1/transparency/proofs/inclusion', {}, { token: svc.tokens.auditor, query: { position: position.toString(10) } });
+  const alter = (file: string, sql: string): void => {
+    const db = new Database(join(svc.dir, file));
+    db.exec(sql);
+    db.close();
+  };
+
+  beforeEach(async () => {
+    svc = await startTestService();
+    api = await openApi(svc);
+    for (const command of [body.createSubscription(), body.registerNode('meter-1'), body.enrolNode('meter-1'), body.registerNode('meter-2'), body.registerNode('meter-3')]) {
+      const reply = await api.call('POST', '/v1/commands', {}, { token: svc.tokens.operator, body: command });
+      expect(reply.status).toBe(201);
+    }
+    await settled(svc);
+    position = (await svc.service.context.credence.store.readStream('node-meter-1'))[0]!.position;
+    expect((await inclusion()).status).toBe(200);
+    leafIndex = svc.service.context.credence.transparencyLog!.log.leafByPosition(position)!.leafIndex;
+  });
+  afterEach(async () => {
+    await svc?.close();
+  });
+
+  it("a leaf's event id changed: 422 naming the leaf of transparency.db as altered", async () => {
+    alter('transparency.db', `UPDATE leaves SET event_id = 'forged-id' WHERE leaf_index = ${leafIndex}`);
+    const reply = await inclusion();
+    expect(reply.status).toBe(422);
+    expect(reply.body.detail).toMatch(new RegExp(`transparency\\.db: leaf ${leafIndex} \\(position ${position}\\) disagrees with the store's event there, whose hash the leaf holds: the log file was altered`));
+  });
+
+  it("another leaf's hash copied over it: 422 naming the leaf, the stored event still under the signed checkpoint", async () => {
+    alter('transparency.db', `UPDATE leaves SET leaf_hash = (SELECT leaf_hash FROM leaves WHERE leaf_index = ${leafIndex + 1}) WHERE leaf_index = ${leafIndex}`);
+    const reply = await inclusion();
+    expect(reply.status).toBe(422);
+    expect(reply.body.detail).toMatch(new RegExp(`transparency\\.db: leaf ${leafIndex} \\(position ${position}\\) disagrees with the store's event there, which the signed checkpoint covers at that leaf: the log file was altered`));
+  });
+
+  it('the leaf deleted: 422 naming the missing leaf, not 404 "no logged event"', async () => {
+    alter('transparency.db', `DELETE FROM leaves WHERE leaf_index = ${leafIndex}`);
+    const reply = await inclusion();
+    expect(reply.status).toBe(422);
+    expect(reply.body.detail).toMatch(new RegExp(`transparency\\.db holds no leaf ${leafIndex} and holds leaves after it`));
+  });
+
+  it('the event edited in events.db: still the store that holds it altered', async () => {
+    alter('events.db', `UPDATE events SET data = json_set(data, '$.nodeId', 'forged') WHERE position = ${position}`);
+    const reply = await inclusion();
+    expect(reply.status).toBe(422);
+    expect(reply.body.detail).toMatch(/the store holds that event altered/);
+  });
+});
