@@ -120,12 +120,35 @@ export const OBJECT_GONE: ReadonlySet<string> = new Set(['CKR_OBJECT_HANDLE_INVA
 /** Return values that may mean the device went away (SoftHSM2: CKR_GENERAL_ERROR on a deleted token): checked. */
 export const MAYBE_GONE: ReadonlySet<string> = new Set(['CKR_GENERAL_ERROR', 'CKR_DEVICE_ERROR', 'CKR_FUNCTION_FAILED', 'CKR_OBJECT_HANDLE_INVALID']);
 
+/** At most this many serials are named in a `token_ambiguous` refusal (a module may hold many partitions). */
+const MAX_SERIALS_SHOWN = 8;
+
+/**
+ * Review 162: two tokens matching the selection (the same label, and the URI's other attributes) are refused, never
+ * the first listed taken: which one comes first is the module's order (SoftHSM2 lists slots by an ID derived from
+ * the serial), so a second token with the folder's label could be taken for it, and a key missing there for a key
+ * destroyed. Serials are not secret; with them the operator adds `;serial=` (RFC 7512 §2.3) to the URI.
+ */
+const ambiguous = (token: Pkcs11Uri['token'], serials: readonly string[]): CredenceError => {
+  const shown = serials.slice(0, MAX_SERIALS_SHOWN).map((s) => JSON.stringify(s)).join(', ');
+  const more = serials.length > MAX_SERIALS_SHOWN ? ` and ${serials.length - MAX_SERIALS_SHOWN} more` : '';
+  // Tokens that share a serial too (cloned partitions) cannot be told apart by it: said, so `;serial=` is not tried in vain.
+  const shared = new Set(serials).size < serials.length ? '; some share a serial: tell them apart with ;manufacturer= or ;model=, or give one another label' : '';
+  const given = token.serial !== undefined ? ` with serial ${JSON.stringify(token.serial)}` : '';
+  return pkcs11Problem(
+    'token',
+    'token_ambiguous',
+    `${serials.length} initialised tokens in this module are labelled ${JSON.stringify(token.label)}${given} (and match the URI's other attributes), serials ${shown}${more}: Credence does not pick one; name it with ;serial=<serial> in the URI (pkcs11:token=${encodeURIComponent(token.label)};serial=…)${shared}`,
+  );
+};
+
 /**
  * The slot whose token matches the URI's label (and serial, manufacturer, model when given), and that token's
  * serial number: a recovery looks for the same token again by label and serial (a token initialised anew under
- * the same label is another token).
+ * the same label is another token). More than one match is refused (`ambiguous`), before any session is opened.
  */
 export const findTokenSlot = (module: Pkcs11, token: Pkcs11Uri['token']): { slot: Pkcs11Handle; serial: string } => {
+  const found: { slot: Pkcs11Handle; serial: string }[] = [];
   for (const slot of module.C_GetSlotList(true)) {
     const info = tokenInfo(module, slot);
     if (info === undefined) continue;
@@ -133,8 +156,10 @@ export const findTokenSlot = (module: Pkcs11, token: Pkcs11Uri['token']): { slot
     if (token.serial !== undefined && trimmed(info.serialNumber) !== token.serial) continue;
     if (token.manufacturer !== undefined && trimmed(info.manufacturerID) !== token.manufacturer) continue;
     if (token.model !== undefined && trimmed(info.model) !== token.model) continue;
-    return { slot, serial: trimmed(info.serialNumber) };
+    found.push({ slot, serial: trimmed(info.serialNumber) });
   }
+  if (found.length > 1) throw ambiguous(token, found.map((f) => f.serial));
+  if (found[0] !== undefined) return found[0];
   const serial = token.serial !== undefined ? ` with serial "${token.serial}"` : '';
   throw pkcs11Problem('token', 'token_present', `no initialised token labelled "${token.label}"${serial} (and the URI's other attributes) in this module`);
 };
