@@ -25,13 +25,14 @@ export interface Follower {
   lastPass: number;
   again: boolean;
   failures: number;
+  /** No pass starts before this (performance.now(): the back-off is in-process time, not the wall clock's). */
   retryAt: number;
   error: string | undefined;
-  /** When the passes' current run of failures began (epoch ms): /readyz tells one failed attempt from a stuck component. */
+  /** When the passes' current run of failures began (performance.now()): /readyz tells one failed attempt from a stuck component. */
   errorSince: number | undefined;
   /** The wall-clock work of the same component (the expiry tick, a rotation tick, a checkpoint signature). */
   timedError: string | undefined;
-  /** When `timedError` was first said in its current run (epoch ms). */
+  /** When `timedError` was first said in its current run (performance.now()). */
   timedErrorSince: number | undefined;
 }
 

@@ -67,8 +67,10 @@ export const runPasses = async (f: Follower, { store, coalesceMs, started, recen
       f.fed = false;
       f.failures++;
       f.error = messageOf(error);
-      f.errorSince ??= Date.now();
-      f.retryAt = Date.now() + backoffMs(f.failures);
+      // On the monotonic clock: a wall clock stepped back an hour held the retry (and the cascade) back that hour,
+      // and made the run of failures look negative to /readyz (review 163).
+      f.errorSince ??= performance.now();
+      f.retryAt = performance.now() + backoffMs(f.failures);
       report(f.name, error);
       return;
     }

@@ -15,7 +15,12 @@ export interface ComponentStatus {
 /** A live component and since when it has been failing. */
 export interface ComponentFailing {
   readonly name: string;
-  /** When its current run of failed attempts began (epoch ms); undefined once an attempt went through. */
+  /**
+   * How long its current run of failed attempts has lasted (ms, timed on the monotonic clock: a wall clock stepped
+   * back or forward changes nothing); undefined once an attempt went through. What a bound is checked against.
+   */
+  readonly forMs: number | undefined;
+  /** When that run began (epoch ms, for people): now on the wall clock less `forMs`, read when asked. */
   readonly since: number | undefined;
 }
 
@@ -51,7 +56,7 @@ export interface LiveRuntime {
   stop(): Promise<void>;
   status(): Promise<readonly ComponentStatus[]>;
   /**
-   * Each component and when its current run of failed attempts began (epoch ms; undefined: its last attempt went
+   * Each component and how long its current run of failed attempts has lasted (undefined: its last attempt went
    * through). Kept in memory, no read of the store: /metrics and /readyz say it during a store outage too.
    * Optional for a stand-in runtime (tests); the live runtime has it.
    */

@@ -76,7 +76,7 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
       f.again = true;
       return;
     }
-    if (f.error !== undefined && Date.now() < f.retryAt) return;
+    if (f.error !== undefined && performance.now() < f.retryAt) return;
     f.running = runPasses(f, passes).finally(() => {
       f.running = undefined;
     });
@@ -135,32 +135,46 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
       const error = f === undefined ? thrown : namingLockedFile(thrown, f.file);
       if (f !== undefined) {
         f.timedError = messageOf(error);
-        f.timedErrorSince ??= Date.now();
+        f.timedErrorSince ??= performance.now();
       }
       report(name, error);
     }
   };
+  /**
+   * The wall-clock work of a tick, each job in a lane of its own: one still running skips its own next ticks, not the
+   * others'. In one sequence, a page of due expiries (up to 1,000 commands, one at a time: some 10 s on EventStoreDB)
+   * held the rest back, so protocol runs past their timeout did not end at the first tick and rotations slipped
+   * (review 163). A lane never overlaps itself: the expiry page's cursor and each job's command ids (the same for
+   * every instance that ticks, so two add nothing twice) stay as one tick at a time leaves them.
+   */
+  const jobs: readonly (readonly [name: string, run: () => Promise<void>])[] = [
+    ['expiry', () => timed('expiry', () => scheduler.tick())],
+    ...(pseudonyms !== undefined ? [['pseudonyms', () => timed('pseudonyms', () => pseudonyms.tick())] as const] : []),
+    // A protocol run its peer abandoned ends, with its keys, at the first tick past its timeout (session-table.ts).
+    ['protocol-sessions', () => timed('protocol-sessions', () => credence.sweepExpiredRuns())],
+    // A refused retry is reported (logged) once per attempt; between attempts the status still names the owed keys.
+    ...(shredder !== undefined ? [[shredder.name, () => timed(shredder.name, () => shredder.retryOwed(), () => shredder.owedSummary())] as const] : []),
+  ];
+  /** Each job's tick still running, by job. */
+  const lanes = new Map<string, Promise<void>>();
   /**
    * The wall-clock schedule (credence.tick without a FakeClock and without settling: the followers do that). Also
    * the safety net of the wake-ups: when the store holds events the subscription has not delivered (it is failing,
    * or another process appended), every follower's next pass reads the store.
    */
   const tick = (): void => {
-    if (phase !== 'started' || ticking !== undefined) return;
-    ticking = (async () => {
+    if (phase !== 'started') return;
+    ticking ??= (async () => {
       // A store that cannot say its head cannot be read either: the followers' passes report that.
       const head = await store.headPosition().catch(() => undefined);
       if (!coalescing && head !== undefined && recent !== undefined && head > recent.newest) for (const f of followers) f.fed = false;
       kickAll();
-      await timed('expiry', () => scheduler.tick());
-      if (pseudonyms !== undefined) await timed('pseudonyms', () => pseudonyms.tick());
-      // A protocol run its peer abandoned ends, with its keys, at the first tick past its timeout (session-table.ts).
-      await timed('protocol-sessions', () => credence.sweepExpiredRuns());
-      // A refused retry is reported (logged) once per attempt; between attempts the status still names the owed keys.
-      if (shredder !== undefined) await timed(shredder.name, () => shredder.retryOwed(), () => shredder.owedSummary());
     })().finally(() => {
       ticking = undefined;
     });
+    for (const [name, run] of jobs) {
+      if (!lanes.has(name)) lanes.set(name, run().finally(() => lanes.delete(name)));
+    }
   };
   const signCheckpoint = (): void => {
     if (phase !== 'started' || transparency === undefined || signing !== undefined) return;
@@ -237,7 +251,7 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
         await subscription?.unsubscribe();
         await wakeLoop;
         await starting?.catch(() => undefined);
-        await Promise.all([...followers.map((f) => f.running), ticking, signing]);
+        await Promise.all([...followers.map((f) => f.running), ticking, ...lanes.values(), signing]);
         waiters.endAll();
         // Nothing serves any more: the last checkpoint below may wait for a writer as long as a CLI does.
         restoreLockWaits?.();
@@ -274,7 +288,14 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
     },
 
     // The subscription is left out: the tick moves everything without it, and its error is cleared by an event only.
-    failing: () => followers.map((f) => ({ name: f.name, since: earlier(f.errorSince, f.timedErrorSince) })),
+    failing: () => {
+      const [now, wall] = [performance.now(), Date.now()];
+      return followers.map((f) => {
+        const since = earlier(f.errorSince, f.timedErrorSince);
+        const forMs = since === undefined ? undefined : now - since;
+        return { name: f.name, forMs, since: forMs === undefined ? undefined : wall - forMs };
+      });
+    },
 
     lag(components) {
       const now = Date.now();

@@ -19,16 +19,16 @@ const withTimeout = <T>(promise: Promise<T>, ms: number): Promise<T> =>
 /**
  * The live component failing longest, when that is past `readyMaxFailingMs`. Its run of failures is counted from its
  * first failed attempt and ends at one that goes through: an attempt failing now and then (a store blip, a lock held
- * a moment) is retried within a second and never gets near the bound. Wall-clock ms, as the runtime records them.
+ * a moment) is retried within a second and never gets near the bound. Its duration as the runtime timed it, on the
+ * monotonic clock: from the wall clock, a step back made every run negative and the service stayed ready (review 163).
  */
 const failingTooLong = (context: ServiceContext): { readonly name: string; readonly seconds: number } | undefined => {
   const bound = context.limits.readyMaxFailingMs ?? READY_MAX_FAILING_DEFAULT_MS;
-  const now = Date.now();
-  let longest: { readonly name: string; readonly since: number } | undefined;
-  for (const { name, since } of context.live.failing?.() ?? []) {
-    if (since !== undefined && now - since >= bound && (longest === undefined || since < longest.since)) longest = { name, since };
+  let longest: { readonly name: string; readonly forMs: number } | undefined;
+  for (const { name, forMs } of context.live.failing?.() ?? []) {
+    if (forMs !== undefined && forMs >= bound && (longest === undefined || forMs > longest.forMs)) longest = { name, forMs };
   }
-  return longest === undefined ? undefined : { name: longest.name, seconds: Math.floor((now - longest.since) / 1000) };
+  return longest === undefined ? undefined : { name: longest.name, seconds: Math.floor(longest.forMs / 1000) };
 };
 
 /**

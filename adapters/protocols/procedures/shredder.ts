@@ -57,9 +57,33 @@ export const destroyOrOwe = async (
  * with a back-off until it is gone. Throwing from `react` instead would stop the shredder at that event, and every
  * later ending's keys would stay usable behind it.
  */
-export const keyShredder = (se: OwnedSecureEnvironment, registry: KeyRegistry, now: () => Date): KeyShredder => {
+export const keyShredder = (
+  se: OwnedSecureEnvironment,
+  registry: KeyRegistry,
+  now: () => Date,
+  monotonic: () => number = () => performance.now(),
+): KeyShredder => {
   /** Why each owed key last failed, for the health message (this process's failures; a restart says only when). */
   const lastError = new Map<string, unknown>();
+  /** When each owed key is due on the monotonic clock, for the count of failures it was timed at. */
+  const dueAt = new Map<string, { readonly failures: number; readonly at: number }>();
+  /**
+   * Due once its wait is over by either clock. `lastFailedAt` is kept on the wall clock (it must outlive a restart),
+   * and from it alone a clock stepped back an hour held every owed key back that hour (review 163): the wait left is
+   * timed on the monotonic clock too, from when this process first saw the key at this count of failures, a
+   * `lastFailedAt` in the future (the clock stepped back since) counting as now. The wall clock (`now`) is still
+   * heeded, as the one tests and demos move; one stepped forward only tries a key sooner.
+   */
+  const isDue = (key: OwedKey, wall: number, at: number): boolean => {
+    const wait = retryAfterMs(key.failures);
+    const failedAt = key.lastFailedAt.getTime();
+    let timed = dueAt.get(key.handle);
+    if (timed?.failures !== key.failures) {
+      timed = { failures: key.failures, at: at + Math.min(wait, Math.max(0, failedAt + wait - wall)) };
+      dueAt.set(key.handle, timed);
+    }
+    return at >= timed.at || wall >= failedAt + wait;
+  };
   /** How many keys are owed, naming the longest waiting and why it was refused. */
   const summary = (still: readonly OwedKey[]): Error => {
     const key = still[0]!;
@@ -89,8 +113,12 @@ export const keyShredder = (se: OwnedSecureEnvironment, registry: KeyRegistry, n
       return still.length === 0 ? undefined : summary(still).message;
     },
     async retryOwed() {
-      const at = now().getTime();
-      const due = registry.owed().filter((key) => key.lastFailedAt.getTime() + retryAfterMs(key.failures) <= at);
+      const [wall, at] = [now().getTime(), monotonic()];
+      const owed = registry.owed();
+      // A key no longer owed (destroyed here, or by whatever else destroys or owes keys) is forgotten.
+      const handles = new Set(owed.map((key) => key.handle));
+      for (const handle of dueAt.keys()) if (!handles.has(handle)) dueAt.delete(handle);
+      const due = owed.filter((key) => isDue(key, wall, at));
       let destroyed = 0;
       let refused = false;
       for (const key of due) {
