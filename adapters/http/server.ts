@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyRequest } from 'fastify';
@@ -71,6 +71,34 @@ const refuseUnmatchedBeforeTheBody = (app: App): void => {
 };
 
 /**
+ * Whether the request's body has not all been read: one was announced (a length, or chunked) and the parser has not
+ * met its end. An answer sent then (a 401 or 403 raised before the body, a 404 `route_not_found`) that kept its
+ * connection had Node read and discard the rest of the body, however long: a chunked body with no end, sent with no
+ * token, fed the service hundreds of megabytes on one connection whose slot it held (review 158).
+ */
+const bodyLeftUnread = (raw: IncomingMessage): boolean =>
+  !raw.complete && (raw.headers['transfer-encoding'] !== undefined || Number(raw.headers['content-length']) > 0);
+
+/**
+ * An answer sent before its request's body was read ends its connection once written, whichever way it went out:
+ * the onSend hook says `Connection: close` (and Node then closes), and this closes too what no onSend hook sees (the
+ * router's refusals, a response written on the raw socket). The socket is destroyed once the answer is flushed, not
+ * just ended: the server is half-open, so an ended socket would go on reading the body (review 158).
+ */
+const closeConnectionsOfUnreadBodies = (server: Server): void => {
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    response.once('finish', () => {
+      if (!bodyLeftUnread(request)) return;
+      const socket = request.socket;
+      if (socket.destroyed) return;
+      if (socket.writableFinished) return void socket.destroy();
+      socket.once('finish', () => socket.destroy());
+      socket.end();
+    });
+  });
+};
+
+/**
  * A JSON body sent to a route that takes none (`DELETE /v1/tokens/{id}`, `DELETE /v1/session`) is refused, as an
  * unknown field of a body is: the caller meant something the route will not do (found in review).
  */
@@ -105,6 +133,8 @@ export const buildServer = async (options: BuildServerOptions): Promise<App> => 
     // A malformed URL or an overlong path parameter, refused by the router before any route or hook: problem+json
     // that does not quote the path (Fastify's own answer does), counted with the other refusals.
     frameworkErrors: (error, request, reply) => {
+      // No onSend hook either: said here, as it says it (closeConnectionsOfUnreadBodies closes the connection).
+      if (bodyLeftUnread(request.raw)) reply.header('connection', 'close');
       // An OCSP client reads OCSPResponses only (RFC 6960 2.3): one sent to an OCSP URL gets one (routes/ocsp-url.ts).
       // No route, so no onSend hook: the baseline is applied here (the refusal's own Cache-Control, set after, stands).
       const ocsp = ocspRouterRefusal(request);
@@ -123,6 +153,7 @@ export const buildServer = async (options: BuildServerOptions): Promise<App> => 
     return503OnClosing: false,
     forceCloseConnections: 'idle',
   }).withTypeProvider<ZodTypeProvider>();
+  closeConnectionsOfUnreadBodies(app.server);
   // The probe listener's slots (probePort) come out of the same open-files limit, not out of the reserve kept for the
   // service's own files (found in review: they halved it).
   const openFiles = openFilesLimit();
@@ -168,8 +199,9 @@ const configure = async (app: App, { context, config, routes = [], consoleDist =
     reply.header('x-request-id', request.id);
     baselineHeaders(request, reply);
     // A caller over its rate limit keeps no connection open: cheap requests every few seconds under the keep-alive
-    // timeout held a connection slot for good, answered 429 or not (found in review).
-    if (closing || reply.statusCode === 429) reply.header('connection', 'close');
+    // timeout held a connection slot for good, answered 429 or not (found in review). Nor does an answer sent before
+    // its request's body was read (bodyLeftUnread; closeConnectionsOfUnreadBodies ends the socket).
+    if (closing || reply.statusCode === 429 || bodyLeftUnread(request.raw)) reply.header('connection', 'close');
     return payload;
   });
   app.addHook('onResponse', async (request, reply) => {

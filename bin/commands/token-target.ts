@@ -81,12 +81,16 @@ const assertTokensRecorded = (data: string, where: RecordedWhere): void => {
 export const listLocalTokens = async (
   config: ServiceConfig,
   query: { readonly limit: number; readonly after?: string; readonly includeExpired: boolean },
+  settings: { readonly fromConfigFile: boolean },
 ): Promise<{ tokens: ReturnType<typeof tokenSummaryJson>[]; next?: string }> => {
   assertTokensRecorded(config.data, 'or-server');
   const { readTokenPage } = await import('../../adapters/driven/access/index.ts');
   const now = new Date();
   const page = readTokenPage(config.data, { ...query, now });
-  return { tokens: page.tokens.map((r) => tokenSummaryJson(tokenSummary(r, now))), ...(page.next !== undefined ? { next: page.next } : {}) };
+  // A lifetime is judged by the service's tokens.maxTtlSeconds, as the service lists its tokens (review 158): known
+  // from its --config file; without one, the default need not be the service's, and no lifetime is called too long.
+  const maxTtlSeconds = settings.fromConfigFile ? config.tokens.maxTtlSeconds : Number.POSITIVE_INFINITY;
+  return { tokens: page.tokens.map((r) => tokenSummaryJson(tokenSummary(r, now, maxTtlSeconds))), ...(page.next !== undefined ? { next: page.next } : {}) };
 };
 
 /**

@@ -149,7 +149,7 @@ const list = async (args: z.infer<typeof List>, io: Io): Promise<number> => {
   const page: { tokens: readonly TokenSummaryJson[]; next?: string | undefined } =
     target !== undefined
       ? await clientOf(target).listTokens(query)
-      : await listLocalTokens(await localConfig(args, io), query);
+      : await listLocalTokens(await localConfig(args, io), query, { fromConfigFile: args.config !== undefined });
   const { tokens, next } = page;
   if (args.json) io.out(json({ tokens, ...(next !== undefined ? { next } : {}) }));
   else {
@@ -161,7 +161,16 @@ const list = async (args: z.infer<typeof List>, io: Io): Promise<number> => {
       // more. What did not read is `?` (review 90).
       const live = t.state === 'refused' || t.state === 'active';
       const damaged = [...(t['scopeDamaged'] === true ? ['scope'] : []), ...(t['recordDamaged'] === true ? ['record'] : [])].join(' and ');
-      const note = damaged !== '' ? ` (${damaged} damaged${live ? ': revoke this token' : ''})` : scoped !== undefined ? ` (scope: ${scoped})` : '';
+      // Refused for what the settings say of it (review 158): a lifetime past tokens.maxTtlSeconds, a reserved subject.
+      const refusedFor = t.state === 'refused' && typeof t['refusedBecause'] === 'string' ? t['refusedBecause'] : undefined;
+      const note =
+        damaged !== ''
+          ? ` (${damaged} damaged${live ? ': revoke this token' : ''})`
+          : refusedFor !== undefined
+            ? ` (refused: ${refusedFor.replaceAll('_', ' ')}: revoke this token)`
+            : scoped !== undefined
+              ? ` (scope: ${scoped})`
+              : '';
       io.out(printable(`${t.tokenId.padEnd(27)} ${(t.role ?? '?').padEnd(10)} ${t.state.padEnd(8)} ${(t.expiresAt ?? '?').padEnd(24)} ${t.subject}${note}`));
     }
     // Found in review: a page cut at --limit looked like the whole list, so a token past it went unseen. On stderr,

@@ -39,6 +39,12 @@ export interface SigningKeyRecord {
   readonly retiredBy?: string;
 }
 
+/**
+ * Whether a recorded token neither revoked nor expired is refused on every request all the same (the verifier's rule,
+ * adapters/http/auth/token-refusal.ts, under the service's settings now): such a token is live for no count here.
+ */
+export type RefusedToken = (token: TokenRecord) => boolean;
+
 /** Why `record` kept no record. */
 export type RecordRefusal = 'issuer_revoked' | 'signing_key_retired' | 'subject_full';
 
@@ -65,10 +71,10 @@ export interface AccessRegistry {
     by: string,
     options: { readonly withdraw: boolean; readonly withdrawKey?: string },
   ): { readonly retired: readonly string[]; readonly revoked: readonly string[] };
-  /** How many tokens signed with the key are neither expired at `now` nor revoked. */
-  liveTokensSignedWith(handle: string, now: Date): number;
+  /** How many tokens signed with the key are neither expired at `now` nor revoked, nor `refused` (review 158). */
+  liveTokensSignedWith(handle: string, now: Date, refused: RefusedToken): number;
   /** The latest expiry of those tokens, if any. */
-  lastExpirySignedWith(handle: string, now: Date): Date | undefined;
+  lastExpirySignedWith(handle: string, now: Date, refused: RefusedToken): Date | undefined;
   /** Forgets a retired key (once the Secure Environment destroyed it); the current key is never forgotten. */
   forgetSigningKey(handle: string): void;
   /**
@@ -76,10 +82,15 @@ export interface AccessRegistry {
    * (a revocation between the issuer's check and this insert must not let its child live; found in review), or the
    * key it was signed with (`signedWith`) is not the current signing key any more (rotated meanwhile: sign again),
    * or its subject holds `maxActiveForSubject` tokens live at `issuedAt` already (counted in the same transaction, so
-   * issues racing in other processes cannot each see room for one more).
+   * issues racing in other processes cannot each see room for one more). A token `refused` holds no place (review
+   * 158: refused on every request, it kept its subject from a token that works); absent, none is.
    */
   record(
-    token: Omit<TokenRecord, 'revokedAt' | 'revokedBy'> & { readonly signedWith: string; readonly maxActiveForSubject: number },
+    token: Omit<TokenRecord, 'revokedAt' | 'revokedBy'> & {
+      readonly signedWith: string;
+      readonly maxActiveForSubject: number;
+      readonly refused?: RefusedToken;
+    },
   ): 'recorded' | RecordRefusal;
   find(tokenId: string): TokenRecord | undefined;
   /**

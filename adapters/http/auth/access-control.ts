@@ -8,7 +8,8 @@ import { revocationListeners } from './revocation-listeners.ts';
 import { openSigningKeys, type RotationOptions, type SigningKeyRotation, type SigningKeysOptions } from './signing-keys.ts';
 import { TokenId } from './token-ids.ts';
 import { tokenIssuer, type TokenRequest } from './token-issuer.ts';
-import { isRecordDamaged, tokenSummary, type TokenSummary } from './token-summary.ts';
+import { refusalOfRecord, refusedUnder } from './token-refusal.ts';
+import { tokenSummary, type TokenSummary } from './token-summary.ts';
 import { tokenVerifier } from './token-verifier.ts';
 
 export { accessSigningKeyGone, accessSigningKeyMissing } from './signing-keys.ts';
@@ -20,6 +21,8 @@ export type { Role } from './role.ts';
 export type { IssuedToken, Principal } from './principal.ts';
 export { TokenId, TokenSubject } from './token-ids.ts';
 export { TOKEN_STATES, tokenSummaryJson } from './token-summary.ts';
+export { TOKEN_REFUSALS } from './token-refusal.ts';
+export type { TokenRefusal } from './token-refusal.ts';
 export type { TokenState, TokenSummary } from './token-summary.ts';
 
 export interface AccessControl {
@@ -92,6 +95,13 @@ export interface AccessControlOptions extends JwtSettings, SigningKeysOptions {
   /** How many tokens that passed every check `recognises` keeps (least recently used out first). Default 4,096. */
   readonly recognisedKept?: number;
   /**
+   * Whether a token refused for a lifetime past `maxTtlSeconds` leaves the retired key that signed it to be destroyed
+   * (default true: the service, whose settings refuse it). False for a local command, whose settings (its own
+   * --config, or none) need not be the service's: a key destroyed is gone for good, and the service may still accept
+   * the token (review 158).
+   */
+  readonly lifetimeEndsKeys?: boolean;
+  /**
    * Whether opening forgets long-expired token records and destroys retired keys whose tokens all ended (default
    * true). False for a listing, which changes nothing: README's restore step 2 lists the folder moved aside, whose key
    * database must keep the time of its last key change (review 96: the prune destroyed a key there, and the key
@@ -114,6 +124,7 @@ export const createAccessControl = async (options: AccessControlOptions): Promis
     ...(options.keysInToken !== undefined ? { keysInToken: options.keysInToken } : {}),
     ...(options.openWithoutCurrentKey !== undefined ? { openWithoutCurrentKey: options.openWithoutCurrentKey } : {}),
     ...(options.otherKeysOfTheFolder !== undefined ? { otherKeysOfTheFolder: options.otherKeysOfTheFolder } : {}),
+    refused: refusedUnder(options.lifetimeEndsKeys === false ? Number.POSITIVE_INFINITY : options.maxTtlSeconds),
   });
   // Nor when the current key is gone from the token (review 133): a `token create` it refuses writes nothing, and a
   // rotation prunes once it has withdrawn it.
@@ -163,7 +174,7 @@ export const createAccessControl = async (options: AccessControlOptions): Promis
       const now = clock.now().getTime();
       if (principal.expiresAt.getTime() <= now) return 0;
       const record = registry.find(principal.tokenId);
-      if (record === undefined || record.revokedAt !== undefined || record.scopeDamaged === true || isRecordDamaged(record)) return 0;
+      if (record === undefined || record.revokedAt !== undefined || refusalOfRecord(record, maxTtlSeconds) !== undefined) return 0;
       // Whichever ends first, the token's `exp` or its record's expiry (review 127: `verify` holds one to the other,
       // and a record edited since is read here as the role is).
       return Math.max(0, Math.min(principal.expiresAt.getTime(), record.expiresAt.getTime()) - now);
@@ -177,7 +188,7 @@ export const createAccessControl = async (options: AccessControlOptions): Promis
     list({ limit, after, includeExpired = false }) {
       const now = clock.now();
       const page = registry.list({ limit, ...(after !== undefined ? { after } : {}), includeExpired, now });
-      return { tokens: page.tokens.map((r) => tokenSummary(r, now)), ...(page.next !== undefined ? { next: page.next } : {}) };
+      return { tokens: page.tokens.map((r) => tokenSummary(r, now, maxTtlSeconds)), ...(page.next !== undefined ? { next: page.next } : {}) };
     },
   };
 };

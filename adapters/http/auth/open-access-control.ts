@@ -69,6 +69,8 @@ export const openAccessControl = async (
       random: systemRandom,
       ...tokens,
       ...(options.prune === false ? { prune: false } : {}),
+      // Its maxTtlSeconds may not be the service's: a token only it refuses keeps its key (review 158).
+      lifetimeEndsKeys: false,
       // Review 133: a current key the token does not hold refuses only the signing of a token here, so that `token
       // revoke` (README restore step 2) and `token rotate-key --withdraw-missing`, which withdraws it, still run.
       keysInToken: !isEmbedded(options.secureEnvironment),

@@ -2,7 +2,7 @@ import type { CryptoKey } from 'jose';
 import { isCredenceError, isKeyNotFound, validationError, type CredenceError } from '../../../domain/errors.ts';
 import { destroyNewKey, type Clock, type KeyHandle, type OwnedSecureEnvironment } from '../../../domain/ports/index.ts';
 import type { FolderKeyHeld } from '../../runtime/folder-keys-in-token.ts';
-import type { AccessRegistry } from '../../runtime/index.ts';
+import type { AccessRegistry, TokenRecord } from '../../runtime/index.ts';
 import { importVerificationKey } from './jwt.ts';
 
 /**
@@ -157,6 +157,12 @@ export interface SigningKeysOptions {
    * rotation withdraws a current key it does not hold (review 137).
    */
   readonly otherKeysOfTheFolder?: () => Promise<readonly FolderKeyHeld[]>;
+  /**
+   * Tokens the verifier refuses whatever their expiry (token-refusal.ts, under the service's settings): they keep no
+   * retired key from being destroyed (review 158: a token refused for a lifetime past a lowered
+   * `tokens.maxTtlSeconds` kept its key until it expired). Absent: every token neither revoked nor expired keeps it.
+   */
+  readonly refused?: (token: TokenRecord) => boolean;
 }
 
 export interface SigningKeys {
@@ -189,6 +195,7 @@ export interface SigningKeys {
  */
 export const openSigningKeys = async (se: OwnedSecureEnvironment, registry: AccessRegistry, clock: Clock, options: SigningKeysOptions = {}): Promise<SigningKeys> => {
   const keysInToken = options.keysInToken === true;
+  const refused = options.refused ?? (() => false);
   const byHandle = new Map<string, SigningKey>();
   const byKid = new Map<string, SigningKey>();
   const forget = (handle: string): void => {
@@ -266,10 +273,11 @@ export const openSigningKeys = async (se: OwnedSecureEnvironment, registry: Acce
     const destroyed: string[] = [];
     let failed: { error: unknown } | undefined;
     // No token is recorded with a retired key (access.db refuses it), so its live count only ever falls: none now
-    // is none for good.
+    // is none for good (a token refused now under the settings, were they raised again, would find its key gone: it
+    // was refused on every request meanwhile, and so is no working token).
     for (const { handle } of retiredKeys()) {
       try {
-        if (registry.liveTokensSignedWith(handle, clock.now()) > 0) continue;
+        if (registry.liveTokensSignedWith(handle, clock.now(), refused) > 0) continue;
         const kid = (await load(handle, false))?.kid;
         await destroy(handle);
         if (kid !== undefined) destroyed.push(kid);
@@ -355,8 +363,8 @@ export const openSigningKeys = async (se: OwnedSecureEnvironment, registry: Acce
         previous: retired.flatMap(({ handle, kid }): RetiredSigningKey[] => {
           if (kid === undefined) return [];
           if (destroyed.has(kid)) return [{ kid, state: 'destroyed', liveTokens: 0 }];
-          const until = registry.lastExpirySignedWith(handle, now);
-          return [{ kid, state: 'retired', liveTokens: registry.liveTokensSignedWith(handle, now), ...(until !== undefined ? { until } : {}) }];
+          const until = registry.lastExpirySignedWith(handle, now, refused);
+          return [{ kid, state: 'retired', liveTokens: registry.liveTokensSignedWith(handle, now, refused), ...(until !== undefined ? { until } : {}) }];
         }),
       };
     },

@@ -8,6 +8,7 @@ import type { IssuedToken, Principal } from './principal.ts';
 import { RoleSchema, type Role } from './role.ts';
 import type { SigningKeys } from './signing-keys.ts';
 import { TokenSubject } from './token-ids.ts';
+import { refusedUnder } from './token-refusal.ts';
 import { scopeIssues, TokenScope } from './token-scope.ts';
 
 /** What `AccessControl.issue` is asked for. */
@@ -42,7 +43,8 @@ const MAX_SIGNING_ATTEMPTS = 3;
  * A subject's tokens are bounded: a client that issues itself a token on each run, or a script left looping, would
  * otherwise pile up live tokens of one subject, each a credential to account for and a row of access.db. It bounds
  * one subject, not an admin: an admin names any subject, so how much an admin token issues is bounded by its
- * requests' rate limit and its own lifetime. The caller ends one of them (or waits for one to expire).
+ * requests' rate limit and its own lifetime. The caller ends one of them (or waits for one to expire). Counted are
+ * the tokens the verifier would accept: one it refuses (listed `refused`) holds no place (review 158).
  */
 const subjectFull = (subject: string, max: number) =>
   validationError(
@@ -114,6 +116,8 @@ export const tokenIssuer = (options: TokenIssuerOptions): ((request: TokenReques
         issuedBy,
         signedWith: key.handle,
         maxActiveForSubject: options.maxActivePerSubject,
+        // A token the verifier refuses (a lifetime past tokens.maxTtlSeconds now, a reserved subject) holds no place.
+        refused: refusedUnder(options.maxTtlSeconds),
         ...(issuer !== undefined ? { issuedWith: issuer.tokenId } : {}),
         ...(parsed.data.scope !== undefined ? { scope: parsed.data.scope } : {}),
       });

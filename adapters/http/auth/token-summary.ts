@@ -1,5 +1,6 @@
 import type { TokenRecord } from '../../runtime/index.ts';
 import { RoleSchema, type Role } from './role.ts';
+import { isRecordDamaged, refusalOfRecord, type TokenRefusal } from './token-refusal.ts';
 
 /** What is known of an issued token; never the token itself. */
 export interface TokenSummary {
@@ -29,8 +30,10 @@ export interface TokenSummary {
   /** Absent when revoked at a time that does not read (`recordDamaged`): revoked all the same. */
   readonly revokedAt?: Date;
   readonly revokedBy?: string;
-  /** `refused`: neither revoked nor expired, yet every request with it gets 401 (`scopeDamaged` or `recordDamaged` says why). */
+  /** `refused`: neither revoked nor expired, yet every request with it gets 401 (`refusedBecause` says why). */
   readonly state: TokenState;
+  /** With state `refused` only: why the verifier refuses it (token-refusal.ts). */
+  readonly refusedBecause?: TokenRefusal;
 }
 
 export const TOKEN_STATES = ['active', 'refused', 'expired', 'revoked'] as const;
@@ -39,33 +42,30 @@ export type TokenState = (typeof TOKEN_STATES)[number];
 const isInstant = (at: Date): boolean => !Number.isNaN(at.getTime());
 
 /**
- * A record of which a field does not read as this version reads it: a role it does not know, a time that is no
- * instant. One such row made the whole listing throw (500 for every admin, review 90); the verifier refuses its token.
+ * Revoked and expired say more than a refusal (they end the token whatever its record reads; an expiry that does not
+ * read says nothing). A live token the verifier refuses on every request is never listed `active`, by the verifier's
+ * own rule (refusalOfRecord): an admin reading the list took it for a working token (found in review), and one whose
+ * lifetime is past `tokens.maxTtlSeconds` (lowered since it was issued) or whose subject is reserved was listed
+ * `active` while refused 401 (review 158).
  */
-export const isRecordDamaged = (r: TokenRecord): boolean =>
-  !RoleSchema.safeParse(r.role).success || !isInstant(r.issuedAt) || !isInstant(r.expiresAt) || (r.revokedAt !== undefined && !isInstant(r.revokedAt));
+const stateOf = (r: TokenRecord, now: Date, refusal: TokenRefusal | undefined): TokenState =>
+  r.revokedAt !== undefined ? 'revoked' : isInstant(r.expiresAt) && r.expiresAt <= now ? 'expired' : refusal !== undefined ? 'refused' : 'active';
 
-/**
- * Revoked and expired say more than a damaged scope or record (they end the token whatever its record reads; an
- * expiry that does not read says nothing). A live token whose scope or record does not read is refused on every
- * request (verify), so it is never listed `active`: an admin reading the list took it for a working token (found in
- * review).
- */
-const stateOf = (r: TokenRecord, now: Date, damaged: boolean): TokenState =>
-  r.revokedAt !== undefined ? 'revoked' : isInstant(r.expiresAt) && r.expiresAt <= now ? 'expired' : r.scopeDamaged === true || damaged ? 'refused' : 'active';
-
-export const tokenSummary = (r: TokenRecord, now: Date): TokenSummary => {
+/** `maxTtlSeconds`: the service's `tokens.maxTtlSeconds` now, which a token's lifetime is judged by. */
+export const tokenSummary = (r: TokenRecord, now: Date, maxTtlSeconds: number): TokenSummary => {
   const { role, issuedAt, expiresAt, revokedAt, ...rest } = r;
   const known = RoleSchema.safeParse(role);
-  const damaged = isRecordDamaged(r);
+  const refusal = refusalOfRecord(r, maxTtlSeconds);
+  const state = stateOf(r, now, refusal);
   return {
     ...rest,
     ...(known.success ? { role: known.data } : {}),
     ...(isInstant(issuedAt) ? { issuedAt } : {}),
     ...(isInstant(expiresAt) ? { expiresAt } : {}),
     ...(revokedAt !== undefined && isInstant(revokedAt) ? { revokedAt } : {}),
-    ...(damaged ? { recordDamaged: true as const } : {}),
-    state: stateOf(r, now, damaged),
+    ...(isRecordDamaged(r) ? { recordDamaged: true as const } : {}),
+    state,
+    ...(state === 'refused' && refusal !== undefined ? { refusedBecause: refusal } : {}),
   };
 };
 

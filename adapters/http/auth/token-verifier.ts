@@ -3,10 +3,9 @@ import type { Clock } from '../../../domain/ports/index.ts';
 import type { AccessRegistry } from '../../runtime/index.ts';
 import { jwtVerifier, type JwtSettings } from './jwt.ts';
 import type { Principal } from './principal.ts';
-import { isReservedSubject } from './reserved-subjects.ts';
 import type { SigningKeys } from './signing-keys.ts';
+import { refusalBySettings, refusalOfRecord, TOKEN_REFUSAL_REASONS } from './token-refusal.ts';
 import { recordedTokenScope } from './token-scope.ts';
-import { isRecordDamaged } from './token-summary.ts';
 
 export interface TokenVerifierOptions {
   readonly registry: AccessRegistry;
@@ -27,17 +26,19 @@ export const tokenVerifier = (options: TokenVerifierOptions): ((token: string) =
     const now = clock.now();
     const { claims, kid } = await verifyToken(token, now);
     // A token is good for no longer than this service would issue one for, wherever it was minted (a --data
-    // CLI with other settings, another deployment sharing the key).
-    if (claims.exp - claims.iat > options.maxTtlSeconds) throw unauthorised('bearer token', 'lifetime longer than tokens.maxTtlSeconds');
-    // Tokens issued before the subject rule reserved the infrastructure's ids (or edited into access.db).
-    if (isReservedSubject(claims.sub)) throw unauthorised('bearer token', 'reserved subject');
+    // CLI with other settings, another deployment sharing the key), and never under a reserved subject: judged on its
+    // claims before any lookup, and on its record below, by the rule the listing and the counts use.
+    const bySettings = refusalBySettings({ subject: claims.sub, issuedAt: new Date(claims.iat * 1000), expiresAt: new Date(claims.exp * 1000) }, options.maxTtlSeconds);
+    if (bySettings !== undefined) throw unauthorised('bearer token', TOKEN_REFUSAL_REASONS[bySettings]);
     // Looked up on every request, never cached: a revocation (by this process or the CLI) counts at once.
     const record = registry.find(claims.jti);
     if (record === undefined) throw unauthorised('bearer token', 'unknown token');
     if (record.revokedAt !== undefined) throw unauthorised('bearer token', 'revoked');
-    // A record that does not read (a role this version does not know, a time that is no instant: a newer version, a
-    // hand edit, damage) is listed `refused` (token-summary.ts), and refused so, whatever the claims say (review 90).
-    if (isRecordDamaged(record)) throw unauthorised('bearer token', 'its record does not read');
+    // What its record says refuses it whatever the claims say (review 90: a record that does not read; review 146: a
+    // scope that does not; review 158: a recorded lifetime or subject this service's settings refuse), by the one rule
+    // (refusalOfRecord) that lists it `refused` and leaves it out of its subject's and its signing key's live tokens.
+    const refusal = refusalOfRecord(record, options.maxTtlSeconds);
+    if (refusal !== undefined) throw unauthorised('bearer token', TOKEN_REFUSAL_REASONS[refusal]);
     // The record's expiry is the token's, whatever its `exp` says: a token whose record expired (kept 30 days, listed
     // `expired`) signed again with a fresh `exp` by whoever holds the key was taken (review 127). From the instant it
     // passes, as `credence token list` tells it.
@@ -53,11 +54,10 @@ export const tokenVerifier = (options: TokenVerifierOptions): ((token: string) =
       throw unauthorised('bearer token', 'does not match its record');
     }
     // The scope is access.db's alone (no claim carries it), read on every request as the role is. One that does not
-    // parse, or on a role that has none, is refused rather than read as none: none is the whole fleet. Decided by the
-    // rule the row's reader marks it damaged with (recordedTokenScope), so what is listed `active` is accepted here.
-    if (record.scopeDamaged === true) throw unauthorised('bearer token', 'scope does not match its record');
+    // parse, or on a role that has none, was refused above (refusalOfRecord) rather than read as none: none is the
+    // whole fleet. Read again here for its value.
     const scope = record.scope === undefined ? undefined : recordedTokenScope(record.scope, record.role);
-    if (scope === 'damaged') throw unauthorised('bearer token', 'scope does not match its record');
+    if (scope === 'damaged') throw unauthorised('bearer token', TOKEN_REFUSAL_REASONS.scope_damaged);
     return {
       subject: claims.sub,
       role: claims.role,

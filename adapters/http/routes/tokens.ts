@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { isCredenceError, validationError } from '../../../domain/errors.ts';
-import { revokeOrThrow, RoleSchema, TOKEN_STATES, TokenId, TokenSubject, tokenSummaryJson } from '../auth/access-control.ts';
+import { revokeOrThrow, RoleSchema, TOKEN_REFUSALS, TOKEN_STATES, TokenId, TokenSubject, tokenSummaryJson } from '../auth/access-control.ts';
 import { ACCESS } from '../auth/roles.ts';
 import { tokenPageCursor } from '../auth/token-page-cursor.ts';
 import { unauthenticated } from '../problems.ts';
@@ -41,7 +41,17 @@ const TokenSummary = z.object({
   revokedBy: z.string().optional(),
   state: z
     .enum(TOKEN_STATES)
-    .describe('`refused`: neither expired nor revoked, yet every request with it gets 401 (the reason: `scopeDamaged` or `recordDamaged`); revoke it'),
+    .describe(
+      '`refused`: neither expired nor revoked, yet every request with it gets 401 (`refusedBecause` says why); it counts against neither ' +
+        "its subject's `tokens.maxActivePerSubject` nor its signing key's live tokens; revoke it",
+    ),
+  refusedBecause: z
+    .enum(TOKEN_REFUSALS)
+    .optional()
+    .describe(
+      'with state `refused` only: `record_damaged` (see `recordDamaged`), `scope_damaged` (see `scopeDamaged`), `lifetime_too_long` ' +
+        '(issued for longer than `tokens.maxTtlSeconds` now allows) or `reserved_subject` (a subject no token may carry)',
+    ),
 });
 
 const ListQuery = z.strictObject({
