@@ -162,6 +162,14 @@ export interface EventStore {
   /** Global position of the last stored event; undefined when the store is empty. */
   headPosition(): Promise<bigint | undefined>;
   /**
+   * Optional: the position of the newest record this application wrote (undefined when it wrote none), which stays
+   * in the log: what a stream opened "from now" hands out as where it starts, for its client to resume after. A store
+   * shared with other applications (EventStoreDB) offers it: its head may be another application's record, which
+   * leaves the log once that stream is deleted or trimmed and scavenged. Without it, `headPosition()`: every record
+   * of the embedded store is this application's, and none is removed.
+   */
+  ownHeadPosition?(): Promise<bigint | undefined>;
+  /**
    * Optional: the record stored at exactly this position, or undefined when none is. Lets a read model check that its
    * checkpoint names an event of this log (projections/runtime/log-check.ts), and a replay its checkpoint's tip. Both
    * stores offer it: the embedded one by its rows' keys, EventStoreDB by a forward read of one event from the

@@ -1,4 +1,3 @@
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { concatMap, defer, dematerialize, filter, from, map, materialize, Observable, of, type ObservableNotification, type OperatorFunction } from 'rxjs';
 import { EVENT_KIND, ENTITY_ID_FIELD, type EventType } from '../../domain/events/index.ts';
 import type { Role } from '../../domain/metadata.ts';
@@ -7,10 +6,13 @@ import type { EntityKind } from '../../domain/streams.ts';
 import type { EventStore, StoreSubscription } from '../../domain/ports/event-store.ts';
 import type { IdentifierKind, PseudonymDeriver } from './derive.ts';
 import { PublicIdentities } from './identities.ts';
-import { IDENTITY_EVENT_TYPES } from './identity-event-types.ts';
+import { identitiesUpTo } from './identity-fold.ts';
 import { PUBLIC_DATA, publicDay, type PublicData, type Pseudonymise } from './public-data.ts';
 import { scopeFilter, type PublicScope, type ScopeFilter } from './public-scope.ts';
 import { lifecycleFact } from '../streams/lifecycle-fact.ts';
+
+// The fold lives in identity-fold.ts; named here too, where the folder's index has always found it.
+export { identitiesUpTo };
 
 /** A lifecycle event as integrators see it: no canonical identifier, no actor identity, no key material. */
 export interface PublicEvent {
@@ -102,86 +104,6 @@ export interface PublicLifecycleOptions {
   /** Only the events of these stakeholders (public-scope.ts); omitted: the whole fleet. */
   readonly scope?: PublicScope;
 }
-
-/** Identity events folded between two turns of the event loop: a long history never holds it (the service's other requests). */
-const FOLDED_PER_TURN = 1000;
-
-/**
- * The furthest fold made over each store, kept as it stood there: a stream resumed at or after it (`from=end`, a
- * reconnect) copies it and folds only what came since, instead of the whole history at every open.
- */
-const furthestFold = new WeakMap<EventStore, { readonly position: bigint; readonly identities: PublicIdentities }>();
-
-/**
- * Folds the identity events up to `position` so a resumed stream pseudonymises exactly as an unbroken one. Yields to
- * the event loop every FOLDED_PER_TURN events, and stops (undefined) once `cancelled` says so (the subscriber left).
- */
-export const identitiesUpTo = async (
-  store: EventStore,
-  position: bigint | undefined,
-  cancelled: () => boolean = () => false,
-): Promise<PublicIdentities | undefined> => {
-  if (position === undefined) return new PublicIdentities();
-  // Kept for others only up to what exists now: a resume point past the head (a client's Last-Event-ID after a
-  // restore) must not stand for events appended below it later, which the fold never read.
-  const head = (await store.headPosition()) ?? 0n;
-  const keptAt = position < head ? position : head;
-  const known = furthestFold.get(store);
-  const base = known !== undefined && known.position <= position ? known : undefined;
-  // Each pause of a copy asks whether the subscriber left: a stream closed mid-copy stops copying at once, so opening
-  // and closing streams cannot pile copies of the fleet's fold up past the cap (found in review).
-  const pause = async (): Promise<void> => {
-    await yieldToLoop();
-    if (cancelled()) throw LEFT;
-  };
-  try {
-    return await foldFrom(store, position, keptAt, known, base, pause, cancelled);
-  } catch (error) {
-    if (error === LEFT) return undefined;
-    throw error;
-  }
-};
-
-/** Thrown by a copy's pause once the subscriber left. */
-const LEFT = Symbol('the subscriber left');
-
-const foldFrom = async (
-  store: EventStore,
-  position: bigint,
-  keptAt: bigint,
-  known: { readonly position: bigint; readonly identities: PublicIdentities } | undefined,
-  base: { readonly position: bigint; readonly identities: PublicIdentities } | undefined,
-  pause: () => Promise<void>,
-  cancelled: () => boolean,
-): Promise<PublicIdentities | undefined> => {
-  const identities = base === undefined ? new PublicIdentities() : await base.identities.copyPausing(pause);
-  const furthest = known === undefined || known.position < keptAt;
-  /** The fold as it stood at `keptAt`, taken before the first event past it (appended while folding) is observed. */
-  let atKept: PublicIdentities | undefined;
-  let folded = 0;
-  for await (const record of store.readAll({
-    filter: { eventTypes: IDENTITY_EVENT_TYPES },
-    ...(base !== undefined ? { afterPosition: base.position } : {}),
-  })) {
-    if (record.position > position) break;
-    if (furthest && atKept === undefined && record.position > keptAt) atKept = await identities.copyPausing(pause);
-    const fact = lifecycleFact(record);
-    if (fact !== undefined) identities.observe(fact.event);
-    if (++folded % FOLDED_PER_TURN === 0) {
-      await yieldToLoop();
-      if (cancelled()) return undefined;
-    }
-  }
-  // Kept as it stood at `keptAt` (every event up to it was stored before the fold began, so was read); the caller
-  // folds on in its own copy. Not over a further fold another stream kept meanwhile.
-  if (furthest && (furthestFold.get(store)?.position ?? -1n) < keptAt) {
-    const kept = atKept ?? (await identities.copyPausing(pause));
-    // Checked again after the copy's pauses: another stream may have kept a further fold meanwhile.
-    const now = furthestFold.get(store);
-    if (now === undefined || now.position < keptAt) furthestFold.set(store, { position: keptAt, identities: kept });
-  }
-  return identities;
-};
 
 /**
  * Stored events, decoded, as an Observable: catch-up then live, or up to the head. Undecodable ones are passed over,

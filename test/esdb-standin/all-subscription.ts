@@ -91,9 +91,16 @@ export async function runAllSubscription(
       return;
     }
     let cursor = start;
+    // Where the cursor stands as a position, so that a scavenge (MemoryLog.scavenge, a test hook) does not move it.
+    let passed = log.all[start - 1]?.position;
+    let removals = log.removals;
     let considered = 0;
     let caughtUp = false;
     while (open) {
+      if (removals !== log.removals) {
+        removals = log.removals;
+        cursor = passed === undefined ? 0 : log.indexAtOrAfter(passed + 1n);
+      }
       const event = log.all[cursor];
       if (event === undefined) {
         if (!caughtUp) {
@@ -106,6 +113,7 @@ export async function runAllSubscription(
         continue;
       }
       cursor += 1;
+      passed = event.position;
       considered += 1;
       if (filter === undefined || filter.matches(event)) {
         if (!(await send(call, eventResponse(event, true)))) return;

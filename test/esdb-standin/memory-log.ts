@@ -95,6 +95,30 @@ export class MemoryLog {
     return { kind: 'success', revision: last.revision, position: last.position };
   }
 
+  /**
+   * TEST-ONLY hook: the stream's records leave $all, as a deleted or trimmed stream's records (another application's,
+   * on a cluster shared with it) leave it once the server scavenges. A read or subscription from one of their
+   * positions is then refused, as inside no record (isInsideARecord). Open $all subscriptions go on from the position
+   * they reached (`removals` tells them to find their place again); persistent groups' cursors are not adjusted.
+   */
+  scavenge(streamId: string): readonly bigint[] {
+    const removed = this.all.filter((event) => event.streamId === streamId).map((event) => event.position);
+    if (removed.length === 0) return removed;
+    // In place (`all` is read by reference), without spreading a long log into one call's arguments.
+    let kept = 0;
+    for (const event of this.all) if (event.streamId !== streamId) this.all[kept++] = event;
+    this.all.length = kept;
+    this.streams.delete(streamId);
+    this.scavenges += 1;
+    return removed;
+  }
+
+  /** How many scavenges removed records: an index into `all` taken before one may stand past a record now. */
+  get removals(): number {
+    return this.scavenges;
+  }
+  private scavenges = 0;
+
   /** Index in `all` of the first event whose position is at or after `position`. */
   indexAtOrAfter(position: bigint): number {
     let low = 0;

@@ -54,7 +54,7 @@ const capRetryAfterSeconds = (context: ServiceContext): number => Math.max(1, Ma
  * pseudonyms a rotation had replaced (an integrator holding two streams could link old and new; found in review).
  * Refused before the socket is taken over (./resume-point.ts).
  */
-const RESTART = 'start again with from=start, or from=end, and set aside what was received past the newest event';
+const RESTART = 'start again with from=start, which misses nothing (from=end skips what was appended meanwhile), and set aside what was received past the newest event';
 
 const identifiersFor = (principal: Principal, asked: Identifiers | undefined): Identifiers => {
   if (principal.role !== 'integrator') return asked ?? 'canonical';
@@ -105,8 +105,11 @@ export const eventRoutes: RouteModule = (app, context) => {
       const identifiers = identifiersFor(principal, request.query.identifiers);
       const asked = lifecycleFilterOf(request.query, request.headers);
       await refuseResumePointNotInLog(context, asked.from, RESTART, principal);
-      // `from=end` as the position it stands for now, so the stream can say where it starts (its first frame's id).
-      const filter = asked.from === 'end' ? { ...asked, from: (await context.credence.store.headPosition()) ?? 0n } : asked;
+      // `from=end` as the position it stands for now, so the stream can say where it starts (its first frame's id): the
+      // newest record Credence wrote, which stays in the log. The head of a shared EventStoreDB may be another
+      // application's record, gone once scavenged: the id a client resumes with was then refused (review 160).
+      const store = context.credence.store;
+      const filter = asked.from === 'end' ? { ...asked, from: (await (store.ownHeadPosition?.() ?? store.headPosition())) ?? 0n } : asked;
 
       // The session exists only once the socket is taken over; events flow only after it subscribes.
       let session: SseSession | undefined;

@@ -26,16 +26,25 @@ export const refuseResumePointNotInLog = async (
   const head = await store.headPosition();
   const why = resumePointNotInLog(from, head) ?? (await noEventThere(store, from));
   if (why === undefined) return;
+  const scavenged = store.gapless === true ? '' : SCAVENGED;
   if (principal?.scope !== undefined) {
-    throw new HttpProblem(409, 'resume_point_not_in_log', `cannot resume after ${from}: it is no position of this log (a store restored from an older backup, or a position never handed out); ${restart}`, {
+    throw new HttpProblem(409, 'resume_point_not_in_log', `cannot resume after ${from}: it is no position of this log (a store restored from an older backup, or a position never handed out)${scavenged}; ${restart}`, {
       resumeAfter: from.toString(10),
     });
   }
-  throw new HttpProblem(409, 'resume_point_not_in_log', `${why}; ${restart}`, {
+  throw new HttpProblem(409, 'resume_point_not_in_log', `${why}${scavenged}; ${restart}`, {
     resumeAfter: from.toString(10),
     ...(head !== undefined ? { head: head.toString(10) } : {}),
   });
 };
+
+/**
+ * What else a position may be on a store whose records other applications' scavenges remove (not gapless: EventStoreDB
+ * shared with them): earlier versions opened a `from=end` stream at the newest record, whoever wrote it, and that id
+ * outlived the record (review 160). Said as it is: the client was handed it, it is no backup's.
+ */
+const SCAVENGED =
+  ", or the position of another application's record, since deleted or trimmed and scavenged from the shared cluster (earlier versions started a from=end stream at the newest record, whoever wrote it)";
 
 /**
  * Why `after`, at or below the head, is no event's own position on a store whose positions are not gapless; undefined

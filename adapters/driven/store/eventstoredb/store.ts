@@ -3,8 +3,10 @@
  * - revisions are EventStoreDB stream revisions; positions are commit positions (uint64, bigint end to end);
  * - `afterPosition` is exclusive in the port. The server's subscription start is exclusive too, but it skips the
  *   first event at or after the given position, so a start position must be one the server returned (any event's
- *   `position` or `headPosition()`); 0n and below mean "from the start" (no event sits at 0: the log opens with an
- *   epoch record). Reads go through subscriptions, so the same rule applies to `readAll`;
+ *   `position` or `headPosition()`) and still in $all; 0n and below mean "from the start" (no event sits at 0: the
+ *   log opens with an epoch record). Reads go through subscriptions, so the same rule applies to `readAll`. Another
+ *   application's record leaves $all once its stream is deleted or trimmed and scavenged: what is kept or handed out
+ *   to resume from later is the position of a record Credence wrote (`ownHeadPosition()`, own-head.ts);
  * - system events ($-prefixed streams, and the tombstone of a hard-deleted stream) are never returned; a $-typed event
  *   another client wrote into one of our streams is returned by every read, as `readStream` returns it (codec.ts);
  * - reads need EventStoreDB 22.6+ (positions on stream reads) and filtered/bounded `readAll` needs 23.10+ (the
@@ -28,6 +30,7 @@ import { compileFilter } from './filters.ts';
 import { decode, isSystemEvent, markerOf } from './codec.ts';
 import { EventReader, type DropNotice, type ResubscribePolicy, type StartPoint } from './event-reader.ts';
 import { EventStoreDbSubscription } from './subscription.ts';
+import { OwnHead } from './own-head.ts';
 import { checkPosition } from '../positions.ts';
 import {
   startPersistentConsumer,
@@ -58,6 +61,7 @@ export class EventStoreDbStore implements EventStore {
   private readonly appending = new Map<string, Promise<void>>();
   private readonly consumers = new Set<PersistentConsumer>();
   private readonly policy: ResubscribePolicy;
+  private readonly ownHead: OwnHead;
   private closed = false;
 
   constructor(
@@ -69,6 +73,7 @@ export class EventStoreDbStore implements EventStore {
       maxDelayMs: options.resubscribe?.maxDelayMs ?? 5_000,
       maxAttempts: Number.POSITIVE_INFINITY,
     };
+    this.ownHead = new OwnHead(driver);
   }
 
   /**
@@ -202,6 +207,12 @@ export class EventStoreDbStore implements EventStore {
       if (oldest?.position === undefined || page.length < HEAD_PAGE) return undefined;
       before = oldest.position;
     }
+  }
+
+  /** The newest record Credence wrote, never another application's (own-head.ts): one that stays in $all. */
+  async ownHeadPosition(): Promise<bigint | undefined> {
+    this.assertOpen();
+    return this.ownHead.position();
   }
 
   /**

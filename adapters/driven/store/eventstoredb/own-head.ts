@@ -1,0 +1,65 @@
+/**
+ * The newest record Credence wrote to $all: what a stream opened "from now" hands out as where it starts (the port's
+ * `ownHeadPosition`). The head of $all may be another application's record on a cluster shared with it, and that
+ * record leaves $all once its stream is deleted or trimmed and the server scavenges (docs/eventstoredb.md): a client
+ * resuming after it was then refused, and a read from it fails ("Trying to read from an invalid position"). Credence
+ * never removes its own records, so their positions stay readable.
+ */
+import { parseStreamId } from '../../../../domain/streams.ts';
+import { commandClaimStreamOf } from './append.ts';
+import { isSystemEvent } from './codec.ts';
+import type { EsdbDriver, WireEvent } from './driver.ts';
+
+const CLAIM_PREFIX = commandClaimStreamOf('');
+const PAGE = 256;
+
+/**
+ * A record in a stream Credence writes: an entity's (its events and the fact claims on it) or a command id's claim
+ * (append.ts). What another application writes sits in streams of its own (decode reads those as foreign).
+ */
+export const isOwnRecord = (event: WireEvent): boolean =>
+  !isSystemEvent(event) && (parseStreamId(event.streamId) !== undefined || event.streamId.startsWith(CLAIM_PREFIX));
+
+/** How far back a scan looked, and what it found: the next scan reads only what was appended since. */
+interface Scanned {
+  /** The newest record of $all then, and its id: a scan that finds another record there (scavenged, a restore) forgets. */
+  readonly newest: bigint;
+  readonly newestId: string;
+  readonly own: bigint | undefined;
+}
+
+/**
+ * Scans $all backwards from its end, page by page, past other applications' records and system ones, down to the
+ * newest record Credence wrote, or down to where the previous scan began when that record is still there: another
+ * application's busy stream is then read once, not at every call.
+ */
+export class OwnHead {
+  private scanned: Scanned | undefined;
+
+  constructor(private readonly driver: EsdbDriver) {}
+
+  async position(): Promise<bigint | undefined> {
+    const before = this.scanned;
+    let from: bigint | 'end' = 'end';
+    let newest: WireEvent | undefined;
+    for (;;) {
+      const page = await this.driver.readAllBackwards({ before: from, maxCount: PAGE });
+      newest ??= page[0];
+      for (const event of page) {
+        if (event.position === undefined) continue;
+        if (isOwnRecord(event)) return this.found(newest!, event.position);
+        // Nothing of Credence's since the last scan began, at a record still there: what it found stands. A record
+        // gone from there (scavenged, a store restored) makes this scan look on.
+        if (event.position === before?.newest && event.id === before.newestId) return this.found(newest!, before.own);
+      }
+      const oldest = page.at(-1);
+      if (oldest?.position === undefined || page.length < PAGE) return this.found(newest, undefined);
+      from = oldest.position;
+    }
+  }
+
+  private found(newest: WireEvent | undefined, own: bigint | undefined): bigint | undefined {
+    this.scanned = newest?.position === undefined ? undefined : { newest: newest.position, newestId: newest.id, own };
+    return own;
+  }
+}
