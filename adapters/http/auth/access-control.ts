@@ -152,7 +152,7 @@ export const createAccessControl = async (options: AccessControlOptions): Promis
   };
   return {
     maxTtlSeconds,
-    issue: tokenIssuer({ se, registry, clock, random, keys, settings, maxTtlSeconds, maxActivePerSubject }),
+    issue: tokenIssuer({ registry, clock, random, keys, settings, maxTtlSeconds, maxActivePerSubject }),
     async rotateSigningKey(by, rotation) {
       const rotated = await keys.rotate(by, rotation);
       tellRevoked(rotated.revoked);

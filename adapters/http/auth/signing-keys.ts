@@ -1,5 +1,5 @@
 import type { CryptoKey } from 'jose';
-import { isCredenceError, isKeyNotFound, validationError, type CredenceError } from '../../../domain/errors.ts';
+import { isCredenceError, isKeyNotFound, secureEnvironmentUnavailable, validationError, type CredenceError } from '../../../domain/errors.ts';
 import { destroyNewKey, type Clock, type KeyHandle, type OwnedSecureEnvironment } from '../../../domain/ports/index.ts';
 import type { FolderKeyHeld } from '../../runtime/folder-keys-in-token.ts';
 import type { AccessRegistry, TokenRecord } from '../../runtime/index.ts';
@@ -53,6 +53,18 @@ export const accessSigningKeyGone = (handle: string): CredenceError =>
     ],
     'access control',
   );
+
+/**
+ * The current key gone from the Secure Environment while the service runs (review 162: deleted from the token behind
+ * Credence's back; before, POST /v1/tokens answered a bare 500): what a start says of it (`accessSigningKeyGone`, or
+ * `accessSigningKeyMissing` out of a token), as a `secure_environment_unavailable` naming the key, a 503: the
+ * service's key, not the caller's request.
+ */
+export const accessSigningKeyLost = (handle: string, keysInToken: boolean): CredenceError => {
+  const refusal = (keysInToken ? accessSigningKeyGone : accessSigningKeyMissing)(handle).problem;
+  const said = refusal.code === 'validation' ? refusal.issues.map((issue) => issue.message).join('; ') : refusal.message;
+  return secureEnvironmentUnavailable('api_token_signing_key_missing', `${said} (access.db: signingKey)`);
+};
 
 /** How many of the folder's other keys a refusal names by handle; the rest are counted. */
 const NAMED_KEYS = 4;
@@ -168,6 +180,12 @@ export interface SigningKeysOptions {
 export interface SigningKeys {
   /** The key that signs new tokens now, as access.db says (another process may have rotated it). */
   current(): Promise<SigningKey>;
+  /**
+   * `key` signs `input` in the Secure Environment. Gone from it while access.db still names it current is
+   * `accessSigningKeyLost`; gone once a rotation retired it (another process's), `not_found`: the caller signs again
+   * with the key that took over.
+   */
+  sign(key: SigningKey, input: Uint8Array): Promise<Uint8Array>;
   /**
    * Whether the key access.db names as current was read: false only when it is gone from the token and the keys were
    * opened `openWithoutCurrentKey` (or another process rotated since and it is not read yet).
@@ -322,6 +340,15 @@ export const openSigningKeys = async (se: OwnedSecureEnvironment, registry: Acce
       const handle = registry.currentSigningKey();
       if (handle === undefined) throw new Error('access.db names no current token signing key');
       return (await load(handle, true))!;
+    },
+    async sign(key, input) {
+      try {
+        return await se.sign(key.handle, input);
+      } catch (error) {
+        if (!isKeyNotFound(error, key.handle) || registry.currentSigningKey() !== key.handle) throw error;
+        // Kept: the next request is answered alike, and signs again once the token holding the key is back.
+        throw accessSigningKeyLost(key.handle, keysInToken);
+      }
     },
     async verificationKey(kid) {
       if (!byKid.has(kid)) await refresh();

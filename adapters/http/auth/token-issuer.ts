@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { toBase64url } from '../../../domain/crypto/index.ts';
 import { isCredenceError, unauthorised, validationError } from '../../../domain/errors.ts';
-import type { Clock, OwnedSecureEnvironment, RandomSource } from '../../../domain/ports/index.ts';
+import type { Clock, RandomSource } from '../../../domain/ports/index.ts';
 import type { AccessRegistry } from '../../runtime/index.ts';
 import { signJwt, type JwtSettings } from './jwt.ts';
 import type { IssuedToken, Principal } from './principal.ts';
@@ -22,7 +22,6 @@ export interface TokenRequest {
 }
 
 export interface TokenIssuerOptions {
-  readonly se: OwnedSecureEnvironment;
   readonly registry: AccessRegistry;
   readonly clock: Clock;
   readonly random: RandomSource;
@@ -60,7 +59,7 @@ const subjectFull = (subject: string, max: number) =>
 
 /** `AccessControl.issue`: checks the request, signs the JWT in the Secure Environment and records it in access.db. */
 export const tokenIssuer = (options: TokenIssuerOptions): ((request: TokenRequest) => Promise<IssuedToken>) => {
-  const { se, registry, clock, random, keys, settings } = options;
+  const { registry, clock, random, keys, settings } = options;
   return async ({ subject, role, ttlSeconds, issuedBy, scope, issuer }) => {
     const parsed = z
       .strictObject({
@@ -101,7 +100,7 @@ export const tokenIssuer = (options: TokenIssuerOptions): ((request: TokenReques
       const key = await keys.current();
       let token;
       try {
-        token = await signJwt({ kid: key.kid, sign: (input) => se.sign(key.handle, input) }, { ...settings, claims: { sub: subject, role, jti: tokenId, iat, exp } });
+        token = await signJwt({ kid: key.kid, sign: (input) => keys.sign(key, input) }, { ...settings, claims: { sub: subject, role, jti: tokenId, iat, exp } });
       } catch (error) {
         // Retired and destroyed by that rotation between the lookup and the signature.
         if (isCredenceError(error, 'not_found') && attempt < MAX_SIGNING_ATTEMPTS) continue;

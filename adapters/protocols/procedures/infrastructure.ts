@@ -45,7 +45,7 @@ export class Infrastructure {
     const now = () => o.engine.clock.now();
     this.enrolmentFunction = new EnrolmentFunction({
       id: this.enrolmentFunctionId,
-      se: o.se,
+      se: signing.se,
       now,
       random: o.random,
       replayCache: o.replayCache,
@@ -75,7 +75,7 @@ export class Infrastructure {
     });
     this.registrar = new Registrar({
       id: this.registrarCseId,
-      se: o.se,
+      se: signing.se,
       now,
       random: o.random,
       replayCache: o.replayCache,
@@ -160,7 +160,7 @@ export class Infrastructure {
       responder === 'registrar'
         ? [this.registrarCseId, this.signing.registrar, this.signing.registrarPublicKey]
         : [this.enrolmentFunctionId, this.signing.ef, this.signing.efPublicKey];
-    const { fingerprint } = await this.o.se.describe(handle);
+    const { fingerprint } = await this.signing.se.describe(handle);
     return { id, publicKey: { kind, publicKey: toBase64url(publicKey) }, fingerprint };
   }
 

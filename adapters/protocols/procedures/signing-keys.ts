@@ -1,4 +1,5 @@
-import { type KeyHandle } from '../../../domain/ports/index.ts';
+import { isKeyNotFound, secureEnvironmentUnavailable, type CredenceError } from '../../../domain/errors.ts';
+import { type KeyHandle, type OwnedSecureEnvironment } from '../../../domain/ports/index.ts';
 import { discardNewKey } from './discard-new-key.ts';
 import type { InfrastructureOptions } from './infrastructure-options.ts';
 
@@ -9,14 +10,52 @@ export interface SigningKeys {
   readonly registrar: KeyHandle;
   readonly efPublicKey: Uint8Array;
   readonly registrarPublicKey: Uint8Array;
+  /**
+   * The infrastructure's Secure Environment as the Enrolment Function and the Registrar use it: a signing key gone
+   * from it is `signingKeyMissing`, naming the key, rather than a bare `not_found` (a 500 naming nothing).
+   */
+  readonly se: OwnedSecureEnvironment;
 }
 
 const INFRA = 'infrastructure';
 
+/** Each signing key's purpose in keys.db (stream `infrastructure`), with what it is called and the reason it is missing under. */
+const PURPOSES = {
+  'ef-signing': { name: "Enrolment Function's signing key", reason: 'enrolment_function_signing_key_missing' },
+  'registrar-signing': { name: "Registrar CSE's signing key", reason: 'registrar_signing_key_missing' },
+} as const;
+type Purpose = keyof typeof PURPOSES;
+
+/**
+ * A signing key keys.db records and the Secure Environment does not hold (review 162: deleted from the token behind
+ * Credence's back). A `secure_environment_unavailable` (503 while serving, a refused start): the key is the
+ * service's own, not the caller's to mend, and comes back with the token the folder belongs with. No new key is made
+ * in its place, now or at a start: devices pin its public key, and would refuse every answer signed by another.
+ */
+export const signingKeyMissing = (purpose: Purpose, handle: string): CredenceError =>
+  secureEnvironmentUnavailable(
+    PURPOSES[purpose].reason,
+    `the ${PURPOSES[purpose].name} ${handle}, recorded in keys.db (stream ${INFRA}, purpose ${purpose}), is not in the service's Secure Environment. ` +
+      "With a PKCS#11 token (docs/hsm.md): check that the service is given the folder's own (CREDENCE_SECURE_ENVIRONMENT, or the --config file); " +
+      'if the key was deleted there, restore the token from a backup that holds it. With the embedded Secure Environment: restore the ' +
+      'Secure Environment files that belong with this keys.db. No new key is made in its place: devices pin its public key',
+  );
+
+/** `se`, with a `not_found` of one of `keys` (handle to purpose) said as `signingKeyMissing`; every other call as it is. */
+const namingSigningKeys = (se: OwnedSecureEnvironment, keys: ReadonlyMap<string, Purpose>): OwnedSecureEnvironment => {
+  const named = <T>(handle: KeyHandle, call: () => Promise<T>): Promise<T> =>
+    call().catch((error: unknown) => {
+      const purpose = keys.get(handle);
+      throw purpose !== undefined && isKeyNotFound(error, handle) ? signingKeyMissing(purpose, handle) : error;
+    });
+  // What a signing key is used for: signing, and describing it (its fingerprint, the public key devices pin).
+  return Object.freeze({ ...se, describe: (handle) => named(handle, () => se.describe(handle)), sign: (handle, message) => named(handle, () => se.sign(handle, message)) });
+};
+
 /** Reuses the signing keys of earlier runs (devices pin their public keys), making each only the first time. */
 export const openSigningKeys = async (o: InfrastructureOptions): Promise<SigningKeys> => {
   const kind = o.signingKind ?? 'ed25519';
-  const key = async (purpose: string): Promise<KeyHandle> => {
+  const key = async (purpose: Purpose): Promise<KeyHandle> => {
     const [existing] = o.registry.live(INFRA, purpose);
     if (existing !== undefined) return existing as KeyHandle;
     const handle = await o.se.generate(kind, { usage: 'sign' });
@@ -30,6 +69,14 @@ export const openSigningKeys = async (o: InfrastructureOptions): Promise<Signing
   };
   const ef = await key('ef-signing');
   const registrar = await key('registrar-signing');
-  const pub = async (h: KeyHandle) => (await o.se.describe(h)).publicKey!;
-  return { kind, ef, registrar, efPublicKey: await pub(ef), registrarPublicKey: await pub(registrar) };
+  const se = namingSigningKeys(
+    o.se,
+    new Map<string, Purpose>([
+      [ef, 'ef-signing'],
+      [registrar, 'registrar-signing'],
+    ]),
+  );
+  // Read at every start: one gone is refused here, naming it, rather than at the first device that needs it.
+  const pub = async (h: KeyHandle) => (await se.describe(h)).publicKey!;
+  return { kind, ef, registrar, efPublicKey: await pub(ef), registrarPublicKey: await pub(registrar), se };
 };

@@ -4,6 +4,7 @@ import { publicKeyFingerprint } from '../../../../domain/crypto/fingerprint.ts';
 import type { KeyDescription, KeyHandle } from '../../../../domain/ports/secure-environment.ts';
 import type { HostKeys } from './host-keys.ts';
 import { X25519 } from './host-transfer.ts';
+import { publicHalfMissing } from './objects-under-id.ts';
 import type { TokenSession } from './token-session.ts';
 import { ecPoint, type TokenKey } from './token-objects.ts';
 
@@ -16,7 +17,7 @@ export const describeTokenKey = (token: TokenSession, host: HostKeys, key: Token
   return {
     handle,
     kind,
-    fingerprint: publicKey && (kind === 'ed25519' || kind === 'p256' || kind === 'x25519') ? publicKeyFingerprint(kind, publicKey) : secretFingerprint(token, key),
+    fingerprint: fingerprintOf(token, key, publicKey),
     ...(publicKey ? { publicKey } : {}),
     ...(key.label.usage ? { usage: key.label.usage } : {}),
     ephemeral: key.ephemeral,
@@ -30,6 +31,14 @@ const publicKeyOf = (token: TokenSession, host: HostKeys, key: TokenKey): Uint8A
   if (key.publicKey === undefined || (kind !== 'ed25519' && kind !== 'p256')) return undefined;
   const publicKey = key.publicKey;
   return token.run(() => ecPoint(token.module, token.session, publicKey, kind));
+};
+
+/** A key pair's fingerprint is its public key's, never the secret one (an HMAC the token refuses on an EC key). */
+const fingerprintOf = (token: TokenSession, key: TokenKey, publicKey: Uint8Array | undefined): string => {
+  const { kind } = key.label;
+  if (kind !== 'ed25519' && kind !== 'p256' && kind !== 'x25519') return secretFingerprint(token, key);
+  if (publicKey === undefined) throw publicHalfMissing(key.handle, kind);
+  return publicKeyFingerprint(kind, publicKey);
 };
 
 /** The port's secret fingerprint, HMAC-SHA256 keyed by the secret (fingerprint.ts), computed in the token. */

@@ -1,40 +1,24 @@
-import { KeyHandle, type KeyKind, type KeyListPage, type KeyUsage } from '../../../../domain/ports/secure-environment.ts';
+import { KeyHandle, type KeyListPage } from '../../../../domain/ports/secure-environment.ts';
 import { PageCollector } from '../key-listing.ts';
 import { ckr, pkcs11js, type Pkcs11, type Pkcs11Handle, type Pkcs11Template } from './module.ts';
-import { encodeLabel, type KeyLabel } from './token-objects.ts';
+import { encodeLabel, ownerLabels } from './token-objects.ts';
 
 const BATCH = 64;
 
-/** Every kind with the usage it can carry, as generate, agree, deriveKey and unwrap label them. */
-const KINDS: readonly { readonly kind: KeyKind; readonly usage?: KeyUsage; readonly pair: boolean }[] = [
-  { kind: 'psk256', pair: false },
-  { kind: 'session256', pair: false },
-  { kind: 'secret', pair: false },
-  { kind: 'x25519', usage: 'agree', pair: false },
-  { kind: 'ed25519', usage: 'sign', pair: true },
-  { kind: 'p256', usage: 'sign', pair: true },
-  { kind: 'p256', usage: 'agree', pair: true },
-];
-
 /**
- * Every CKA_LABEL a key of `owner` can carry (token-objects.ts: kind, usage, extractable, host, in that JSON order),
- * with the class of its key object: a token matches a template exactly, with no prefix search, and a search by
- * label lets the token pass over other owners' objects rather than Credence reading each one's label. The public
- * half of a pair is left out (its class), so a key is found once.
+ * Every CKA_LABEL a key of `owner` can carry (ownerLabels), with the class of its key object: a token matches a
+ * template exactly, with no prefix search, and a search by label lets the token pass over other owners' objects
+ * rather than Credence reading each one's label. The public half of a pair is left out (its class), so a key is
+ * found once.
  */
 const templates = (owner: string) =>
-  KINDS.flatMap(({ kind, usage, pair }) =>
-    [false, true].flatMap((extractable) =>
-      [false, true].map((host) => {
-        const label: KeyLabel = { owner, kind, ...(usage ? { usage } : {}), extractable, host };
-        const template: Pkcs11Template = [
-          { type: pkcs11js.CKA_CLASS, value: pair ? pkcs11js.CKO_PRIVATE_KEY : pkcs11js.CKO_SECRET_KEY },
-          { type: pkcs11js.CKA_LABEL, value: encodeLabel(label) },
-        ];
-        return { label, template };
-      }),
-    ),
-  );
+  ownerLabels(owner).map(({ label, pair }) => {
+    const template: Pkcs11Template = [
+      { type: pkcs11js.CKA_CLASS, value: pair ? pkcs11js.CKO_PRIVATE_KEY : pkcs11js.CKO_SECRET_KEY },
+      { type: pkcs11js.CKA_LABEL, value: encodeLabel(label) },
+    ];
+    return { label, template };
+  });
 
 const search = (module: Pkcs11, session: Pkcs11Handle, template: Pkcs11Template, each: (object: Pkcs11Handle) => void): void => {
   module.C_FindObjectsInit(session, template);

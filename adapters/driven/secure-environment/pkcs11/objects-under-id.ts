@@ -1,7 +1,7 @@
 import type * as Pkcs11js from 'pkcs11js';
 import type { KeyHandle, KeyKind } from '../../../../domain/ports/secure-environment.ts';
 import { ckr, pkcs11js, pkcs11Problem, type Pkcs11, type Pkcs11Handle } from './module.ts';
-import { decodeLabel, encodeLabel, type KeyLabel, type TokenKey } from './token-objects.ts';
+import { decodeLabel, encodeLabel, ownerLabels, type KeyLabel, type TokenKey } from './token-objects.ts';
 
 /** PKCS#11 v3.0 §2.3.8, which pkcs11js 2.1 does not name. */
 const CKK_EC_EDWARDS = 0x40;
@@ -32,6 +32,18 @@ export interface ObjectsUnderId {
 }
 
 export const integrity = (handle: KeyHandle, why: string) => pkcs11Problem('token', 'token_integrity', `key ${handle}: ${why} (docs/hsm.md)`);
+
+/**
+ * A key pair's private half without its public object (deleted outside Credence, as `pkcs11-tool --delete-object
+ * --type pubkey` does). Not made again here: a token reads no public key out of a private one, and an object written
+ * back would not be CKA_LOCAL, so it would be refused as planted (review 162: before, describe ran HMAC on the EC key).
+ */
+export const publicHalfMissing = (handle: KeyHandle, kind: KeyKind) =>
+  integrity(
+    handle,
+    `its ${kind} private key is in the token but its public key object is missing (deleted outside Credence); refused: ` +
+      'restore the token from a backup that holds it, or destroy the key and replace it where it is used',
+  );
 
 /** A CK_ULONG attribute (4 or 8 bytes, host byte order: little-endian on every platform Credence runs on). */
 const ulong = (value: Buffer): number => (value.length === 8 ? Number(value.readBigUInt64LE()) : value.readUInt32LE());
@@ -72,19 +84,70 @@ const classify = (module: Pkcs11, session: Pkcs11Handle, object: Pkcs11Handle): 
   return { label, ephemeral: !flag(token), isPublic };
 };
 
-const findAll = (module: Pkcs11, session: Pkcs11Handle, handle: KeyHandle): Pkcs11Handle[] => {
-  const found: Pkcs11Handle[] = [];
-  module.C_FindObjectsInit(session, [{ type: pkcs11js.CKA_ID, value: Buffer.from(handle, 'utf8') }]);
+const byId = (handle: KeyHandle): Pkcs11js.Attribute => ({ type: pkcs11js.CKA_ID, value: Buffer.from(handle, 'utf8') });
+
+/** Runs `each` on every batch a search for `template` finds (a throw from it ends the search). */
+const search = (module: Pkcs11, session: Pkcs11Handle, template: Pkcs11js.Template, each: (batch: Pkcs11Handle[]) => void): void => {
+  module.C_FindObjectsInit(session, template);
   try {
-    // Every object, not a first few: planted ones listed first must not hide a key that is to be destroyed.
     for (;;) {
       const batch = module.C_FindObjects(session, BATCH);
-      found.push(...batch);
-      if (found.length > MAX_OBJECTS_UNDER_ID) throw integrity(handle, `more than ${MAX_OBJECTS_UNDER_ID} objects have its CKA_ID`);
-      if (batch.length < BATCH) return found;
+      each(batch);
+      if (batch.length < BATCH) return;
     }
   } finally {
     module.C_FindObjectsFinal(session);
+  }
+};
+
+const findAll = (module: Pkcs11, session: Pkcs11Handle, handle: KeyHandle): Pkcs11Handle[] => {
+  const found: Pkcs11Handle[] = [];
+  // Every object, not a first few: planted ones listed first must not hide a key that is to be destroyed.
+  search(module, session, [byId(handle)], (batch) => {
+    found.push(...batch);
+    if (found.length > MAX_OBJECTS_UNDER_ID) throw integrity(handle, `more than ${MAX_OBJECTS_UNDER_ID} objects have its CKA_ID`);
+  });
+  return found;
+};
+
+/** How many objects have `handle`'s CKA_ID: counted, none kept or read, so a flood of planted ones costs no memory. */
+export const countUnderId = (module: Pkcs11, session: Pkcs11Handle, handle: KeyHandle): number => {
+  let count = 0;
+  search(module, session, [byId(handle)], (batch) => {
+    count += batch.length;
+  });
+  return count;
+};
+
+/**
+ * `owner`'s objects under `handle`'s CKA_ID: searched by CKA_ID and each label a key of `owner` can carry, so the
+ * token passes over every other object, however many were planted there (review 162: past MAX_OBJECTS_UNDER_ID, a
+ * search by CKA_ID alone refused the destroy of the key). Each one found is still checked as objectsUnderId checks
+ * it; one that carries the owner's label but fails the check is not returned (a shred leaves it, and counts it).
+ * Unbounded: what an object costs here is its handle and its read, and each one returned is then destroyed.
+ */
+export const ownedUnderId = (module: Pkcs11, session: Pkcs11Handle, handle: KeyHandle, owner: string): OurObject[] => {
+  const owned: OurObject[] = [];
+  for (const { label } of ownerLabels(owner)) {
+    const found: Pkcs11Handle[] = [];
+    search(module, session, [byId(handle), { type: pkcs11js.CKA_LABEL, value: encodeLabel(label) }], (batch) => {
+      found.push(...batch);
+    });
+    for (const object of found) {
+      const facts = classifyUnlessGone(module, session, object);
+      if (facts !== undefined && 'label' in facts && facts.label.owner === owner) owned.push({ object, ...facts });
+    }
+  }
+  return owned;
+};
+
+/** classify, or undefined for an object destroyed meanwhile (by another process): gone, not tampered with. */
+const classifyUnlessGone = (module: Pkcs11, session: Pkcs11Handle, object: Pkcs11Handle): ReturnType<typeof classify> | undefined => {
+  try {
+    return classify(module, session, object);
+  } catch (error) {
+    if (ckr(error) === 'CKR_OBJECT_HANDLE_INVALID') return undefined;
+    throw error;
   }
 };
 
@@ -96,13 +159,8 @@ export const objectsUnderId = (module: Pkcs11, session: Pkcs11Handle, handle: Ke
   const ours: OurObject[] = [];
   const others: OtherObject[] = [];
   for (const object of findAll(module, session, handle)) {
-    let facts: ReturnType<typeof classify>;
-    try {
-      facts = classify(module, session, object);
-    } catch (error) {
-      if (ckr(error) === 'CKR_OBJECT_HANDLE_INVALID') continue;
-      throw error;
-    }
+    const facts = classifyUnlessGone(module, session, object);
+    if (facts === undefined) continue;
     if ('label' in facts) ours.push({ object, ...facts });
     else others.push({ object, ...facts });
   }
@@ -126,6 +184,7 @@ export const findTokenKey = (module: Pkcs11, session: Pkcs11Handle, handle: KeyH
   const [key] = keys;
   if (key === undefined) return undefined;
   const [publicKey] = publicKeys;
+  if (publicKey === undefined && KEY_TYPE[key.label.kind] !== undefined) throw publicHalfMissing(handle, key.label.kind);
   if (publicKey !== undefined && encodeLabel(publicKey.label) !== encodeLabel(key.label)) throw integrity(handle, 'its public key object has another label; refused');
   return { handle, label: key.label, ephemeral: key.ephemeral, key: key.object, ...(publicKey !== undefined ? { publicKey: publicKey.object } : {}) };
 };

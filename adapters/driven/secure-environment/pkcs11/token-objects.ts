@@ -31,11 +31,33 @@ export const decodeLabel = (text: string): KeyLabel | undefined => {
   if (!text.startsWith(LABEL_PREFIX) || text.length > MAX_OWNER_CHARS * 6 + 256) return undefined;
   try {
     const parsed = KeyLabel.safeParse(JSON.parse(text.slice(LABEL_PREFIX.length)));
-    return parsed.success ? parsed.data : undefined;
+    // Only as Credence writes it: searches by label (listing, shredding) match the exact text, so a lookup must not
+    // take for a key of the owner's an object whose label says the same another way (review 162).
+    return parsed.success && encodeLabel(parsed.data) === text ? parsed.data : undefined;
   } catch {
     return undefined;
   }
 };
+
+/** Every kind with the usage it can carry, as generate, agree, deriveKey and unwrap label them. */
+const KINDS: readonly { readonly kind: KeyKind; readonly usage?: KeyUsage; readonly pair: boolean }[] = [
+  { kind: 'psk256', pair: false },
+  { kind: 'session256', pair: false },
+  { kind: 'secret', pair: false },
+  { kind: 'x25519', usage: 'agree', pair: false },
+  { kind: 'ed25519', usage: 'sign', pair: true },
+  { kind: 'p256', usage: 'sign', pair: true },
+  { kind: 'p256', usage: 'agree', pair: true },
+];
+
+/**
+ * Every label a key of `owner` can carry (kind, usage, extractable, host, in that JSON order, as every maker builds
+ * it), and whether its kind is a pair: searched for exactly (a token has no prefix search) by listing and shredding.
+ */
+export const ownerLabels = (owner: string): readonly { readonly label: KeyLabel; readonly pair: boolean }[] =>
+  KINDS.flatMap(({ kind, usage, pair }) =>
+    [false, true].flatMap((extractable) => [false, true].map((host) => ({ label: { owner, kind, ...(usage ? { usage } : {}), extractable, host }, pair }))),
+  );
 
 export interface TokenKey {
   readonly handle: KeyHandle;

@@ -1,0 +1,96 @@
+/**
+ * Review 162 F4 (SER-023, crypto-shredding): more than the 1,024 objects a lookup reads under one CKA_ID
+ * (MAX_OBJECTS_UNDER_ID) planted under a key's handle by someone holding the PIN. Before, destroy read every object
+ * under the CKA_ID first and refused (`token_integrity`) before destroying anything, so a revoked key stayed in the
+ * token. Now destroy finds the owner's objects by CKA_ID and each of the owner's labels (the token passes over the
+ * rest), destroys them, and reports the others it left, counted, as token_integrity. Seen from outside (pkcs11-tool).
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { afterAll, describe, expect, it } from 'vitest';
+import { isCredenceError } from '../domain/errors.ts';
+import type { KeyHandle } from '../domain/ports/secure-environment.ts';
+import { Pkcs11SecureEnvironment } from '../adapters/driven/secure-environment/pkcs11/index.ts';
+import { MAX_OBJECTS_UNDER_ID } from '../adapters/driven/secure-environment/pkcs11/objects-under-id.ts';
+import { softHsm, softHsmMissing, SOFTHSM_MODULE } from './support/softhsm.ts';
+
+const require = createRequire(import.meta.url);
+const random = (length: number) => new Uint8Array(randomBytes(length));
+const OWNER = 'maf:infrastructure';
+const hex = (handle: string) => Buffer.from(handle, 'utf8').toString('hex');
+const PLANTED = MAX_OBJECTS_UNDER_ID + 1;
+
+/** The intruder, in a process of its own: `count` unlabelled token secret keys under one CKA_ID, in one login. */
+const PLANT_MANY = `
+const p = require(process.env.PKCS11JS);
+const o = JSON.parse(require('node:fs').readFileSync(0, 'utf8'));
+const m = new p.PKCS11();
+m.load(o.module);
+m.C_Initialize();
+try {
+  const slot = m.C_GetSlotList(true).find((s) => m.C_GetTokenInfo(s).label.trim() === o.token);
+  const session = m.C_OpenSession(slot, p.CKF_SERIAL_SESSION | p.CKF_RW_SESSION);
+  m.C_Login(session, p.CKU_USER, o.pin);
+  for (let i = 0; i < o.count; i++) {
+    m.C_CreateObject(session, [
+      { type: p.CKA_CLASS, value: p.CKO_SECRET_KEY },
+      { type: p.CKA_KEY_TYPE, value: p.CKK_GENERIC_SECRET },
+      { type: p.CKA_TOKEN, value: true },
+      { type: p.CKA_PRIVATE, value: true },
+      { type: p.CKA_SIGN, value: true },
+      { type: p.CKA_ID, value: Buffer.from(o.id, 'utf8') },
+      { type: p.CKA_VALUE, value: Buffer.alloc(32, 7) },
+    ]);
+  }
+} finally {
+  m.C_Finalize();
+}
+`;
+
+const outcome = async (run: () => Promise<unknown>) => run().then(() => 'done' as const, (e: unknown) => e);
+const issueOf = (error: unknown) => {
+  if (!isCredenceError(error, 'validation') || error.problem.code !== 'validation') throw new Error(`expected a validation error, got ${String(error)}`);
+  return error.problem.issues[0];
+};
+
+describe.skipIf(softHsmMissing !== undefined)('PKCS#11 destroy past more planted objects than a lookup reads', () => {
+  const hsm = softHsm();
+  afterAll(() => hsm.cleanup());
+  const token = hsm.token('flood');
+  const open = () => Pkcs11SecureEnvironment.open({ uri: token.uri() }, { random });
+  const plantMany = (handle: KeyHandle, count: number) => {
+    const input = JSON.stringify({ module: SOFTHSM_MODULE, token: token.label, pin: token.pin, id: handle, count });
+    execFileSync(process.execPath, ['-e', PLANT_MANY], { env: { ...process.env, PKCS11JS: require.resolve('pkcs11js') }, input, stdio: ['pipe', 'ignore', 'pipe'] });
+  };
+  /** The objects pkcs11-tool lists under `handle`'s CKA_ID, one listing block each. */
+  const objectsUnder = (handle: KeyHandle) => hsm.listObjects(token).split(/\n(?=\S)/).filter((block) => block.includes(hex(handle)));
+
+  it(`a psk256 key with ${PLANTED} unlabelled objects under its handle is destroyed, and they are left and counted`, async () => {
+    const maker = open();
+    let psk: KeyHandle;
+    try {
+      psk = await maker.generate(OWNER, 'psk256');
+    } finally {
+      maker.close();
+    }
+    plantMany(psk, PLANTED);
+    // Ours is the one object the token made (CKA_LOCAL); pkcs11-tool lists the flag.
+    expect(objectsUnder(psk).filter((block) => /\blocal\b/.test(block))).toHaveLength(1);
+
+    const se = open();
+    try {
+      const issue = issueOf(await outcome(() => se.destroy(OWNER, psk)));
+      expect(issue).toMatchObject({ path: 'token', rule: 'token_integrity' });
+      expect(issue?.message).toContain(`its 1 object(s) were destroyed, but ${PLANTED} object(s) not made by Credence`);
+      const left = objectsUnder(psk);
+      expect(left).toHaveLength(PLANTED);
+      expect(left.filter((block) => /\blocal\b/.test(block))).toHaveLength(0);
+      // Each destroy still reports what is left, rather than answering that the key is gone.
+      expect(issueOf(await outcome(() => se.destroy(OWNER, psk)))).toMatchObject({ rule: 'token_integrity' });
+    } finally {
+      se.close();
+    }
+    // SoftHSM2 writes each planted object to a file of its own: seconds on an idle disk, more on a busy one.
+  }, 300_000);
+});
