@@ -170,7 +170,7 @@ export interface OperatorClient {
   /** An evidence bundle, for the caller to verify (verifyEvidenceBundle parses it). */
   evidence(kind: string, id: string): Promise<unknown>;
   /** An on-demand pseudonym rotation (POST /v1/pseudonyms/rotations): the server derives and records the pseudonym. */
-  rotatePseudonym(body: { nodeId: string; commandId?: string }): Promise<PseudonymRotationJson>;
+  rotatePseudonym(body: { nodeId: string; commandId?: string; signature?: unknown }): Promise<PseudonymRotationJson>;
   /** POST /v1/pseudonyms/resolutions (auditor): recorded, then the node behind the pseudonym. */
   resolvePseudonym(body: { pseudonym: string; reason: string; commandId?: string; signature?: unknown }): Promise<PseudonymResolutionJson>;
   issueToken(body: { subject: string; role: string; ttl: string | number }): Promise<IssuedTokenJson>;

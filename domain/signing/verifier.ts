@@ -3,7 +3,7 @@ import type { DecodedEvent } from '../stored.ts';
 import type { Command } from '../commands/index.ts';
 import type { Actor, RecordedRequestSignature, RequestSignature } from '../metadata.ts';
 import { fromBase64url, tryFromBase64url, verifySignature } from '../crypto/index.ts';
-import { signingPayload, signingPayloadV1, type SignedCommand } from './payload.ts';
+import { signingPayload, signingPayloadV1, signingPayloadWholeData, type SignedCommand } from './payload.ts';
 import {
   INFRASTRUCTURE_ACTOR_ID,
   INFRASTRUCTURE_ACTOR_ROLE,
@@ -90,25 +90,32 @@ const checksOf = (policy: RequestSigningPolicy) => {
     if (expired) throw badSignature(`expired at ${signature.expiresAt}, before ${now.toISOString()} (clock skew allowed ${clockSkewSeconds} s)`);
   };
 
-  const checkValue = (key: RegisteredKey, value: string, payload: Uint8Array, what: string): void => {
+  /** Whether the signature verifies over one of `payloads` (the canonical form first). */
+  const checkValue = (key: RegisteredKey, value: string, payloads: readonly Uint8Array[], what: string): void => {
     const bytes = tryFromBase64url(value);
-    const ok = bytes !== undefined && verifySignature(KIND[key.algorithm], key.publicKeyBytes, payload, bytes);
+    const ok = bytes !== undefined && payloads.some((payload) => verifySignature(KIND[key.algorithm], key.publicKeyBytes, payload, bytes));
     if (!ok) throw badSignature(`signature of ${key.actorId} does not verify over the canonical ${what}`);
   };
 
-  /** A version 2 signature: registered key for the actor and role, audience, lifetime at `now`, then the bytes. */
+  /**
+   * A version 2 signature: registered key for the actor and role, audience, lifetime at `now`, then the bytes. The
+   * canonical form only for a new request; a stored event (`wholeData`) also over its whole data, the form its type
+   * was signed in before the service's derived fields were left out (payload.ts, signingPayloadWholeData).
+   */
   const verify = (
-    command: SignedCommand & { metadata: { actor: Actor } }, signature: RequestSignature, now: Date, freshness: Freshness,
+    command: SignedCommand & { metadata: { actor: Actor } }, signature: RequestSignature, now: Date, freshness: Freshness, wholeData = false,
   ): void => {
     const key = keyFor(signature, command.metadata.actor, now);
     checkClaims(signature, now, freshness);
-    checkValue(key, signature.value, signingPayload(command, signature), `${command.type} command`);
+    const before = wholeData ? signingPayloadWholeData(command, signature) : undefined;
+    const payloads = [signingPayload(command, signature), ...(before !== undefined ? [before] : [])];
+    checkValue(key, signature.value, payloads, `${command.type} command`);
   };
 
   /** A version 1 signature (stored events only): registered key for the actor and role, the version 1 bytes. */
   const verifyV1 = (command: SignedCommand & { metadata: { actor: Actor } }, signature: RecordedRequestSignature, at: Date): void => {
     const key = keyFor(signature, command.metadata.actor, at);
-    checkValue(key, signature.value, signingPayloadV1(command), `${command.type} command (version 1)`);
+    checkValue(key, signature.value, [signingPayloadV1(command)], `${command.type} command (version 1)`);
   };
 
   return { verify, verifyV1 };
@@ -157,7 +164,10 @@ export const requestVerifier = (input: RequestSigningPolicyInput): RequestVerifi
  * by the maxima any policy allows rather than today's settings (STORED), so a verified event stays verified when the
  * policy is made stricter or a key retired. A key no longer in the policy at all is `invalid` (the status set has no
  * other word; the reason says so): rotation retires a key rather than removing it. A version 1 signature (stored
- * before version 2) is `verified` only if it verifies under the version 1 bytes.
+ * before version 2) is `verified` only if it verifies under the version 1 bytes. The type, data, actor and ids
+ * are the signed form of a new request (payload.ts: a `rotatePseudonym` without the pseudonym, epoch and trigger the
+ * service derived), so what admission verified verifies here; a rotation signed over its whole data before that
+ * verifies too.
  */
 export const storedSignatureCheck = (input: RequestSigningPolicyInput) => {
   const { verify, verifyV1 } = checksOf(parseRequestSigningPolicy(input));
@@ -168,7 +178,7 @@ export const storedSignatureCheck = (input: RequestSigningPolicyInput) => {
     const recorded = { type: e.metadata.commandType, data: e.event.data, metadata: { actor, commandId, correlationId, causationId } };
     try {
       const at = new Date(e.at);
-      if ('version' in signature) verify(recorded, signature, at, STORED);
+      if ('version' in signature) verify(recorded, signature, at, STORED, true);
       else verifyV1(recorded, signature, at);
       return 'verified';
     } catch (error) {

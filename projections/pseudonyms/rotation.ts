@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import { hash } from 'node:crypto';
 import { isCredenceError, isCommandIdReused, type CredenceError } from '../../domain/errors.ts';
 import type { Pseudonym, RotationTrigger } from '../../domain/events/pseudonym.ts';
-import { SYSTEM_ACTOR_IDS, type Actor } from '../../domain/metadata.ts';
+import { SYSTEM_ACTOR_IDS, type Actor, type RequestSignature } from '../../domain/metadata.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import { derivedCommandId, eventIdsWith } from '../../domain/event-ids.ts';
 import { Instant } from '../../domain/ids.ts';
@@ -65,9 +65,11 @@ export interface PseudonymRotation extends Projection {
   /**
    * Rotation on demand (an operator's request). `commandId` makes a retried request idempotent; `options` go with
    * the command to the engine (an interface's check of the caller's token, run right before it is decided). Those of
-   * one node run one at a time, each starting past the latest epoch this process found stored for it.
+   * one node run one at a time, each starting past the latest epoch this process found stored for it. `signature`:
+   * the operator's request signature (SER-016), over the node it asks for (domain/signing/payload.ts leaves out the
+   * pseudonym, epoch and trigger derived here), recorded with the rotation at whichever epoch it lands.
    */
-  rotateNow(nodeId: string, actor: Actor, commandId?: string, options?: ExecuteOptions): Promise<RotationOutcome>;
+  rotateNow(nodeId: string, actor: Actor, commandId?: string, options?: ExecuteOptions, signature?: RequestSignature): Promise<RotationOutcome>;
   /**
    * Rotates each live node whose epoch mark (epoch-marks.ts) is past what the log holds of it (an `events.db`
    * restored from an older backup) past that mark, so no pseudonym is given out twice; first raises the marks the log
@@ -172,7 +174,7 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
   };
 
   const record = async (
-    nodeId: string, epoch: number, pseudonym: Pseudonym, trigger: RotationTrigger, metadata: { actor: Actor }, options?: ExecuteOptions,
+    nodeId: string, epoch: number, pseudonym: Pseudonym, trigger: RotationTrigger, metadata: { actor: Actor; signature?: RequestSignature }, options?: ExecuteOptions,
   ): Promise<RotationOutcome> => {
     const command = { type: 'rotatePseudonym', data: { pseudonym, nodeId, epoch, trigger }, metadata };
     const outcome = await (metadata.actor.role === 'system' ? engine.executeAsSystem(command) : engine.execute(command, options));
@@ -205,7 +207,7 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
   const rotate = async (
     nodeId: string,
     trigger: RotationTrigger,
-    metadata: { commandId?: string; actor: Actor; correlationId?: string; causationId?: string },
+    metadata: { commandId?: string; actor: Actor; correlationId?: string; causationId?: string; signature?: RequestSignature },
     /**
      * What a tick read and derived for the node already: its current epoch and the next epoch's pseudonym; and the
      * interval (ms) it found the node due by.
@@ -439,9 +441,10 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
       }
     },
     rotatePastMarks,
-    rotateNow: async (nodeId, actor, commandId, options) => {
+    rotateNow: async (nodeId, actor, commandId, options, signature) => {
       await rotatePastMarks();
-      return demands.run(nodeId, () => rotate(nodeId, 'demand', { ...(commandId !== undefined ? { commandId } : {}), actor }, undefined, options));
+      const metadata = { ...(commandId !== undefined ? { commandId } : {}), actor, ...(signature !== undefined ? { signature } : {}) };
+      return demands.run(nodeId, () => rotate(nodeId, 'demand', metadata, undefined, options));
     },
   };
 };

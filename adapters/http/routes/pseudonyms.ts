@@ -15,6 +15,11 @@ import { resolutionBound } from './resolution-bound.ts';
 const RotationBody = z.strictObject({
   nodeId: NodeId,
   commandId: CommandMetadata.shape.commandId.optional().describe('idempotency key (UUID); the same id again answers the first rotation'),
+  signature: CommandMetadata.shape.signature.describe(
+    'request signature (SER-016) over the `rotatePseudonym` command as the operator asks for it: data { nodeId } (the pseudonym, ' +
+      'epoch and trigger the service derives are not signed; rule `derived` checks them), actor { id: <token subject>, role: operator } ' +
+      'and the commandId sent here (send the commandId you signed)',
+  ),
 });
 
 const RotationAnswer = z
@@ -73,17 +78,38 @@ const namingBodyFields = (error: unknown): never => {
   throw validationError(issues, 'command');
 };
 
+/** What a route's command is signed over, and the CLI command that signs it. */
+interface HowToSign {
+  readonly type: 'rotatePseudonym' | 'resolvePseudonym';
+  readonly data: string;
+  readonly role: 'operator' | 'auditor';
+  readonly cli: string;
+}
+
 /**
- * An unsigned resolution a signing policy requires signed (review 158: the refusal named the signer and nothing else,
- * and this route took no signature then): the same 422, saying what to sign and how to send it.
+ * An unsigned rotation or resolution a signing policy requires signed (review 158: the refusal named the signer and
+ * nothing else, and neither route took a signature then): the same 422, saying what to sign and how to send it.
  */
-const sayingHowToSign = (error: unknown): never => {
+const sayingHowToSign = (how: HowToSign) => (error: unknown): never => {
   if (!isCredenceError(error) || error.problem.code !== 'bad_signature') throw error;
   throw badSignature(
-    `${error.problem.reason}: sign the resolvePseudonym command (data { pseudonym, reason }, actor { id: <token subject>, role: auditor }, ` +
-      'the commandId you send) and send it as `signature` with that `commandId`; from the CLI: credence pseudonym resolve <pseudonym> ' +
-      '--reason TEXT --sign-key FILE --audience NAME',
+    `${error.problem.reason}: sign the ${how.type} command (data ${how.data}, actor { id: <token subject>, role: ${how.role} }, ` +
+      `the commandId you send) and send it as \`signature\` with that \`commandId\`; from the CLI: ${how.cli} --sign-key FILE --audience NAME`,
   );
+};
+
+/** The pseudonym and epoch are the service's to derive: the operator signs the node it asks for (domain/signing/payload.ts). */
+const ROTATION_SIGNING: HowToSign = {
+  type: 'rotatePseudonym',
+  data: '{ nodeId }, not the pseudonym, epoch or trigger the service derives',
+  role: 'operator',
+  cli: 'credence pseudonym rotate <nodeId>',
+};
+const RESOLUTION_SIGNING: HowToSign = {
+  type: 'resolvePseudonym',
+  data: '{ pseudonym, reason }',
+  role: 'auditor',
+  cli: 'credence pseudonym resolve <pseudonym> --reason TEXT',
 };
 
 export const pseudonymRoutes: RouteModule = (app, context) => {
@@ -98,7 +124,9 @@ export const pseudonymRoutes: RouteModule = (app, context) => {
         '201 when recorded; 200 when `commandId` had been seen; 409 when the node cannot rotate (unknown, or not live); 501 when the ' +
         'service has no pseudonym key; 503 `rotation_busy` (Retry-After) when the epochs after the node\'s latest are taken by rotations ' +
         'not yet in the pseudonym directory: nothing was recorded, send it again. Rotations of one node run one at a time. ' +
-        'A `rotatePseudonym` sent to /v1/commands must carry the derived pseudonym, which only the service can compute.',
+        'Under a signing policy that requires it, `signature` signs the `rotatePseudonym` command over the node (data { nodeId }; ' +
+        'the pseudonym, epoch and trigger the service derives are checked by rule `derived`, not signed); 422 `bad_signature`, ' +
+        'nothing recorded, without one.',
       tags: ['commands'],
       body: RotationBody,
       response: {
@@ -115,10 +143,12 @@ export const pseudonymRoutes: RouteModule = (app, context) => {
     handler: async (request, reply) => {
       const pseudonyms = context.credence.pseudonyms;
       if (pseudonyms === undefined) throw new HttpProblem(501, 'pseudonyms_unavailable', 'this server has no pseudonym key, so it rotates no pseudonym');
-      const { nodeId, commandId } = request.body;
-      const outcome = await pseudonyms
-        .rotateNow(nodeId, actorOf(request.principal!), commandId, tokenChecked(context.access, request.principal!))
+      const { nodeId, commandId, signature } = request.body;
+      const rotated = pseudonyms
+        .rotateNow(nodeId, actorOf(request.principal!), commandId, tokenChecked(context.access, request.principal!), signature)
         .catch(namingBodyFields);
+      // Without a signature, the only signature refusal is the policy's requiring one.
+      const outcome = await (signature === undefined ? rotated.catch(sayingHowToSign(ROTATION_SIGNING)) : rotated);
       if (outcome.outcome === 'skipped') throw new HttpProblem(409, 'rotation_refused', `${nodeId} cannot rotate: ${outcome.reason}`);
       if (outcome.outcome === 'busy') {
         throw new HttpProblem(503, 'rotation_busy', `${nodeId} was not rotated: ${outcome.reason}; send it again`, {}, {
@@ -162,7 +192,7 @@ export const pseudonymRoutes: RouteModule = (app, context) => {
           ...(signature !== undefined ? { signature } : {}),
         }, tokenChecked(context.access, principal)).catch(namingBodyFields);
         // Without a signature, the only signature refusal is the policy's requiring one.
-        return signature === undefined ? resolved.catch(sayingHowToSign) : resolved;
+        return signature === undefined ? resolved.catch(sayingHowToSign(RESOLUTION_SIGNING)) : resolved;
       });
       const { position, ...rest } = resolution;
       return { ...rest, ...(position !== undefined ? { position: position.toString(10) } : {}) };
