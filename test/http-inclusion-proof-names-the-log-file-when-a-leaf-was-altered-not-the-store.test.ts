@@ -7,7 +7,8 @@ import { startTestService, type TestService } from './support/service.ts';
 /*
  * Found in review 159: GET /v1/transparency/proofs/inclusion over a transparency.db altered under untouched events
  * blamed the store (422 "the store does not hold that event", "holds that event altered"), or answered 404 "no logged
- * event" where a middle leaf was deleted. The log file is named as the one altered, as `credence verify --data` names it.
+ * event" where a middle leaf was deleted. The log file is named as the one altered where the log key vouches for the
+ * stored event (review 164: only a checkpoint whose signature verifies, through the log's audit path), else neither.
  */
 describe('the inclusion proof route over a transparency.db whose leaf rows were altered', () => {
   let svc: TestService;
@@ -41,7 +42,7 @@ describe('the inclusion proof route over a transparency.db whose leaf rows were 
     alter('transparency.db', `UPDATE leaves SET event_id = 'forged-id' WHERE leaf_index = ${leafIndex}`);
     const reply = await inclusion();
     expect(reply.status).toBe(422);
-    expect(reply.body.detail).toMatch(new RegExp(`transparency\\.db: leaf ${leafIndex} \\(position ${position}\\) disagrees with the store's event there, whose hash the leaf holds: the log file was altered`));
+    expect(reply.body.detail).toMatch(new RegExp(`transparency\\.db: leaf ${leafIndex} \\(position ${position}\\) disagrees with the store's event there, which the signed checkpoint covers at that leaf: the log file was altered`));
   });
 
   it("another leaf's hash copied over it: 422 naming the leaf, the stored event still under the signed checkpoint", async () => {
@@ -58,10 +59,12 @@ describe('the inclusion proof route over a transparency.db whose leaf rows were 
     expect(reply.body.detail).toMatch(new RegExp(`transparency\\.db holds no leaf ${leafIndex} and holds leaves after it`));
   });
 
-  it('the event edited in events.db: still the store that holds it altered', async () => {
+  it('the event edited in events.db: neither file named, the audit tells (review 164)', async () => {
     alter('events.db', `UPDATE events SET data = json_set(data, '$.nodeId', 'forged') WHERE position = ${position}`);
     const reply = await inclusion();
     expect(reply.status).toBe(422);
-    expect(reply.body.detail).toMatch(/the store holds that event altered/);
+    expect(reply.body.detail).toBe(
+      `inclusion proof rejected: the store's event and the log's leaf disagree at position ${position}: run credence verify --data to tell which file was altered`,
+    );
   });
 });

@@ -63,7 +63,7 @@ describe('an inclusion proof of an event the store no longer holds as the log re
     expect((await inclusion('999999')).status).toBe(404);
   });
 
-  it('refuses an event altered in the store the same way: its leaf hash is not the one the log recorded', async () => {
+  it('refuses an event altered in the store, and sends the operator to verify --data to tell which file was altered (review 164: the route cannot read the whole log to know)', async () => {
     tamper(`UPDATE events SET data = json_set(data, '$.profile.model', 'forged') WHERE position = ?`);
     const refused = await inclusion(position);
     const bundle = await evidence();
@@ -71,7 +71,7 @@ describe('an inclusion proof of an event the store no longer holds as the log re
     expect(refused.status).toBe(422);
     expect(refused.body.type).toBe(bundle.body.type);
     expect(refused.body.detail).toBe(
-      `inclusion proof rejected: the log recorded leaf ${leaf} at position ${position}, and the store holds that event altered (its leaf hash differs); run credence verify --data`,
+      `inclusion proof rejected: the store's event and the log's leaf disagree at position ${position}: run credence verify --data to tell which file was altered`,
     );
   });
 });

@@ -1,7 +1,10 @@
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
 import type { LoggedLeaf, TransparencyLogStore } from '../../domain/ports/transparency-log.ts';
+import { constantTimeEqual } from '../../domain/crypto/index.ts';
 import type { Checkpoint } from '../../domain/transparency/checkpoint.ts';
-import { alteredLeafMessage, leafGapMessage, storedEventWitness } from './altered-leaf.ts';
+import { appendLeafHash, frontierRoot, type Frontier } from '../../domain/transparency/frontier.ts';
+import { eventLeafHash } from '../../domain/transparency/leaf.ts';
+import { alteredLeafMessage, leafGapMessage, storedEventWitness, type LeafWitness } from './altered-leaf.ts';
 
 /**
  * What the audit (audit.ts) reports where a leaf and the stored rows disagree: which file was altered, and how. Typed
@@ -20,23 +23,28 @@ type Row = { readonly ok: true; readonly event: RecordedEvent } | { readonly ok:
 
 type Log = Pick<TransparencyLogStore, 'leafByEventId' | 'nodeHash'>;
 
+/** The leaf row altered over the stored event `witness` vouches for: transparency.db is wrong, not events.db. */
+const alteredLeaf = (leaf: LoggedLeaf, witness: LeafWitness, event: RecordedEvent): LeafFinding => ({
+  ok: false,
+  kind: 'log_mismatch',
+  position: leaf.position,
+  leafIndex: leaf.leafIndex,
+  message: alteredLeafMessage(leaf, witness, event),
+});
+
 /**
- * A leaf whose hash is not its stored event's. The store's event the log still vouches for there (the signed tree
- * through the log's own proof, or past it the stored subtree above the leaf) is the leaf row altered: `log_mismatch`
- * (review 159: "edited" blamed events.db for a leaf hash changed in transparency.db). Else the store was altered.
+ * A leaf past the signed tree whose hash is not its stored event's. The stored subtree above the leaf, which the leaf
+ * row alone does not change, still holding the store's event is the leaf row altered: `log_mismatch` (review 159).
+ * Else the store was altered. Nothing is signed there: a store and log both rewritten pass as unsigned anyway.
  */
-export const leafMismatch = (
-  leaf: LoggedLeaf,
-  event: RecordedEvent,
-  hash: Uint8Array,
-  next: Row | undefined,
-  log: Log,
-  checkpoint: Checkpoint | undefined,
-): LeafFinding => {
+export const leafMismatch = (leaf: LoggedLeaf, event: RecordedEvent, hash: Uint8Array, next: Row | undefined, log: Log): LeafFinding => {
+  const witness = storedEventWitness(log, leaf.leafIndex, hash, undefined);
+  return witness !== undefined ? alteredLeaf(leaf, witness, event) : storeAltered(leaf, event, next, log);
+};
+
+/** How the store was altered where its event at a leaf's position is not the leaf's, as far as the rows tell. */
+export const storeAltered = (leaf: LoggedLeaf, event: RecordedEvent, next: Row | undefined, log: Log): LeafFinding => {
   const at = { position: leaf.position, leafIndex: leaf.leafIndex };
-  // The event the log vouches for here, in a leaf row altered since: transparency.db is wrong, not events.db.
-  const witness = storedEventWitness(log, leaf.leafIndex, hash, checkpoint);
-  if (witness !== undefined) return { ok: false, kind: 'log_mismatch', ...at, message: alteredLeafMessage(leaf, witness, event.id) };
   if (event.id === leaf.eventId) {
     return { ok: false, kind: 'edited', ...at, message: `event ${event.id} at position ${leaf.position} was edited` };
   }
@@ -64,6 +72,41 @@ export const leafMismatch = (
     ...at,
     message: `position ${leaf.position} holds event ${event.id}, which the log never recorded, instead of ${leaf.eventId}`,
   };
+};
+
+/**
+ * Which file a leaf inside the signed tree belongs to where it and the stored event at its index disagree (another
+ * hash, event id or position), judged on what the log key signed, not on rows either file holds. The stored event's
+ * hash with the log's audit path reaching the signed root vouches for it at once. Where the path itself was altered
+ * (a sibling leaf, a stored subtree on it) that proves nothing either way, and blaming the store sent the operator
+ * to restore events.db over a log file alone altered (review 164): then the stored events, read on to the signed size
+ * and hashed to a root by themselves (RFC 9162 2.1.1: O(log n) memory), decide. The signed root is the store intact
+ * there and the leaf row the log file's; another root, or a row that does not parse, is the store altered (`store`).
+ */
+export const signedLeafDisagreement = async <F>(args: {
+  readonly leaf: LoggedLeaf;
+  /** The stored event at the leaf's index, and its leaf hash. */
+  readonly event: RecordedEvent;
+  readonly hash: Uint8Array;
+  /** The finding against the store, should the store not hash to the signed root. */
+  readonly store: F;
+  /** The tree of the stored events before it, which the walk found equal to the leaves. */
+  readonly before: Frontier;
+  /** The stored rows after it, in order. */
+  readonly rowsAfter: () => Promise<Row | undefined>;
+  readonly log: Log;
+  /** The latest checkpoint, opened under the log key. */
+  readonly signed: Checkpoint;
+}): Promise<F | LeafFinding> => {
+  const { leaf, event, signed } = args;
+  if (storedEventWitness(args.log, args.before.size, args.hash, signed) !== undefined) return alteredLeaf(leaf, 'checkpoint', event);
+  let tree = appendLeafHash(args.before, args.hash).frontier;
+  while (tree.size < signed.treeSize) {
+    const row = await args.rowsAfter();
+    if (row === undefined || !row.ok) return args.store;
+    tree = appendLeafHash(tree, eventLeafHash(row.event)).frontier;
+  }
+  return constantTimeEqual(frontierRoot(tree), signed.rootHash) ? alteredLeaf(leaf, 'signed_root', event) : args.store;
 };
 
 /** A logged event the store no longer holds. */

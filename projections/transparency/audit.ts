@@ -8,7 +8,7 @@ import type { NoteVerifierKey } from '../../domain/transparency/note.ts';
 import { openCheckpoint } from '../../domain/transparency/verify-result.ts';
 import { isCredenceError } from '../../domain/errors.ts';
 import { alteredLeafMessage } from './altered-leaf.ts';
-import { leafGap, leafMismatch, missingEvent } from './audit-leaf.ts';
+import { leafGap, leafMismatch, missingEvent, signedLeafDisagreement, storeAltered, type LeafFinding } from './audit-leaf.ts';
 import { storedNodesAgree } from './audit-nodes.ts';
 
 /** One stored row as the audit reads it: a parsed event, or a row that no longer parses. */
@@ -212,6 +212,16 @@ const traceOfDeletedLeaves = (log: Pick<Log, 'nodeHash'>, size: number): number 
   return undefined;
 };
 
+/** The stored rows after the one the walk stopped at: the one it looked ahead to, then the rest. */
+const rowsFrom = (ahead: AuditedRow | undefined, nextRow: () => Promise<AuditedRow | undefined>): (() => Promise<AuditedRow | undefined>) => {
+  let first = true;
+  return async () => {
+    if (!first) return nextRow();
+    first = false;
+    return ahead;
+  };
+};
+
 const walk = async (
   rows: Iterator<AuditedRow> | AsyncIterator<AuditedRow>,
   log: Log,
@@ -237,6 +247,15 @@ const walk = async (
   let unlogged = 0;
   let savedChecked = saved === undefined || saved.treeSize === 0;
   const checkEarlier = earlierCheckpoints(log, key, signedSize);
+  /**
+   * A leaf inside the signed tree that disagrees with the stored event at its index (a parsed row: one that does not
+   * parse is the store's) is the store's only if the stored events no longer hash to what the log key signed
+   * (audit-leaf.ts, review 164); `store` says how. Past the signed tree, `store` as it is.
+   */
+  const judged = <F>(store: F, at: LoggedLeaf, event: RecordedEvent, next: AuditedRow | undefined, hash = eventLeafHash(event)): F | Promise<F | LeafFinding> =>
+    checkpoint === undefined || all.size >= signedSize
+      ? store
+      : signedLeafDisagreement({ leaf: at, event, hash, store, before: all, rowsAfter: rowsFrom(next, nextRow), log, signed: checkpoint });
   // One row of look-ahead tells an inserted event from an edited one.
   let row = await nextRow();
   let ahead = row && (await nextRow());
@@ -248,19 +267,25 @@ const walk = async (
     }
     // A leaf index missing before the walk meets the positions around it, which would blame the store (audit-leaf.ts).
     if (leaf.leafIndex !== all.size) return leafGap(all.size, position);
-    if (leaf.position < position) return missingEvent(leaf);
+    if (leaf.position < position) return row.ok ? judged(missingEvent(leaf), leaf, row.event, ahead) : missingEvent(leaf);
     if (leaf.position > position) {
-      return { ok: false, kind: 'inserted', position, message: `the store holds an event at position ${position}, which the log never recorded` };
+      const inserted = { ok: false, kind: 'inserted', position, message: `the store holds an event at position ${position}, which the log never recorded` } as const;
+      return row.ok ? judged(inserted, leaf, row.event, ahead) : inserted;
     }
     if (!row.ok) {
       return { ok: false, kind: 'edited', position, leafIndex: leaf.leafIndex, message: `the row at position ${position} was edited: ${row.problem}` };
     }
     const hash = eventLeafHash(row.event);
-    if (!constantTimeEqual(hash, leaf.leafHash)) return leafMismatch(leaf, row.event, hash, ahead, log, checkpoint);
+    if (!constantTimeEqual(hash, leaf.leafHash)) {
+      return all.size < signedSize ? judged(storeAltered(leaf, row.event, ahead, log), leaf, row.event, ahead, hash) : leafMismatch(leaf, row.event, hash, ahead, log);
+    }
     // The leaf hash covers the event id, so a leaf naming another event than the one it hashes had its id altered:
-    // it passed, while export and the inclusion route, which find events by it, refused (review 159).
+    // it passed, while export and the inclusion route, which find events by it, refused (review 159). Under the signed
+    // tree the signature decides, as above: a leaf hash rewritten to match an edited event proves nothing.
     if (leaf.eventId !== row.event.id) {
-      return { ok: false, kind: 'log_mismatch', position, leafIndex: leaf.leafIndex, message: alteredLeafMessage(leaf, 'leaf_hash', row.event.id) };
+      return all.size < signedSize
+        ? judged(storeAltered(leaf, row.event, ahead, log), leaf, row.event, ahead, hash)
+        : { ok: false, kind: 'log_mismatch', position, leafIndex: leaf.leafIndex, message: alteredLeafMessage(leaf, 'leaf_hash', row.event) };
     }
     const slot = leaf.stream;
     if (slot !== undefined && (slot.streamId !== row.event.streamId || slot.revision !== row.event.revision)) {

@@ -9,7 +9,7 @@ import { noteVerifierKey } from '../../domain/transparency/note.ts';
 import { formatStreamHeadText, streamRootOf } from '../../domain/transparency/stream-head.ts';
 import { openCheckpoint } from '../../domain/transparency/verify-result.ts';
 import { verifyInclusionProof } from '../../domain/transparency/verify-proof.ts';
-import { alteredLeafMessage, alteredLeafWitness } from './altered-leaf.ts';
+import { alteredLeafMessage, alteredLeafWitness, unwitnessedDisagreement } from './altered-leaf.ts';
 import { signNote } from './sign-checkpoint.ts';
 import type { TransparencyProjection } from './transparency-projection.ts';
 
@@ -76,13 +76,12 @@ export const collectEvidence = async (args: {
       throw tampered(`the log's stream index puts revision ${leaf.stream?.revision} of ${streamId} at leaf ${leaf.leafIndex}, where revision ${i} belongs`);
     }
     if (event === undefined || event.revision !== BigInt(i) || event.id !== leaf.eventId || !constantTimeEqual(eventLeafHash(event), leaf.leafHash)) {
-      // The leaf row altered over the event the log vouches for is said as such, as the audit it points to says it.
-      const witness = event && alteredLeafWitness(log, leaf, event, checkpoint);
-      throw tampered(
-        witness !== undefined
-          ? alteredLeafMessage(leaf, witness)
-          : `the log recorded revision ${i} of ${streamId} at position ${leaf.position}, and the store does not hold that event`,
-      );
+      // The leaf row altered over the event the log key vouches for is said as such, as the audit it points to says
+      // it; an event there that nothing signed vouches for blames neither file (review 164).
+      const witness = event && alteredLeafWitness(log, logPublicKey, leaf, event);
+      if (witness !== undefined) throw tampered(alteredLeafMessage(leaf, witness));
+      if (event?.position === leaf.position) throw protocolError('export', unwitnessedDisagreement(leaf.position));
+      throw tampered(`the log recorded revision ${i} of ${streamId} at position ${leaf.position}, and the store does not hold that event`);
     }
   }
   const next = streamEvents[leaves.length];

@@ -4,4 +4,4 @@ export { CheckpointWitnessOfAnotherLog, holdToWitness, signCheckpoint, signNote,
 export { auditStoreAgainstLog, type AuditedRow, type AuditReport, type TamperKind, type UnverifiedKind } from './audit.ts';
 export { collectEvidence, exportEvidence, LEAVES_PER_TURN, tampered, type CollectedEvidence } from './evidence.ts';
 export { indexLegacyLeaves } from './stream-index.ts';
-export { alteredLeafMessage, alteredLeafWitness, leafGapAt, leafGapMessage, storedEventWitness, type LeafWitness, type SignedTree } from './altered-leaf.ts';
+export { alteredLeafMessage, alteredLeafWitness, leafGapAt, leafGapMessage, storedEventWitness, unwitnessedDisagreement, type LeafWitness, type SignedTree } from './altered-leaf.ts';

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { constantTimeEqual, toBase64url } from '../../../domain/crypto/index.ts';
-import { CredenceError, validationError } from '../../../domain/errors.ts';
+import { CredenceError, protocolError, validationError } from '../../../domain/errors.ts';
 import type { LoggedLeaf, RecordedEvent, StoredCheckpoint } from '../../../domain/ports/index.ts';
-import { EVIDENCE_BUNDLE_FORMAT, eventLeafHash, recordedEventToJson } from '../../../domain/transparency/index.ts';
+import { EVIDENCE_BUNDLE_FORMAT, eventLeafHash, noteVerifierKey, recordedEventToJson } from '../../../domain/transparency/index.ts';
 import { recordAtPosition } from '../../../projections/runtime/index.ts';
 import {
   alteredLeafMessage,
@@ -12,6 +12,7 @@ import {
   leafGapMessage,
   tampered,
   TransparencyLogOfAnotherLog,
+  unwitnessedDisagreement,
 } from '../../../projections/transparency/index.ts';
 import type { Credence } from '../../runtime/index.ts';
 import { ACCESS } from '../auth/roles.ts';
@@ -82,18 +83,24 @@ const eventOfLeaf = async (credence: Credence, leaf: LoggedLeaf): Promise<Record
 
 /**
  * The refusal of a leaf whose event the store does not hold by the leaf's event id: the store's event at its position
- * still hashed to the leaf, or covered by the signed tree, is the leaf row altered (review 159: "the store does not hold
- * that event" sent the operator to an audit that blamed, or passed, the store); otherwise the store lost it.
+ * is judged against the leaf as `disagreement` says (review 159: "the store does not hold that event" sent the operator
+ * to an audit that blamed, or passed, the store); no event there, the store lost it.
  */
-const leafWithoutItsEvent = async (credence: Credence, log: Log['log'], leaf: LoggedLeaf): Promise<CredenceError> => {
+const leafWithoutItsEvent = async (credence: Credence, { log, signer }: Pick<Log, 'log' | 'signer'>, leaf: LoggedLeaf): Promise<CredenceError> => {
   const stored = leaf.position === 0n ? undefined : await recordAtPosition(credence.store, leaf.position);
-  const witness = stored && alteredLeafWitness(log, leaf, stored, log.latestCheckpoint());
-  return tampered(
-    witness !== undefined
-      ? alteredLeafMessage(leaf, witness)
-      : `the log recorded leaf ${leaf.leafIndex} at position ${leaf.position}, and the store does not hold that event`,
-    'inclusion proof',
-  );
+  if (stored === undefined) return tampered(`the log recorded leaf ${leaf.leafIndex} at position ${leaf.position}, and the store does not hold that event`, 'inclusion proof');
+  return disagreement(log, signer, leaf, stored);
+};
+
+/**
+ * The refusal of a leaf and the store's event at its position that disagree: the leaf row named as altered where the
+ * log key vouches for the stored event (altered-leaf.ts, which opens the checkpoint under the key: a checkpoint row
+ * rewritten without it made the route send the operator to restore transparency.db over an edited events.db, review
+ * 164), else neither file named, and the audit, which reads every event, tells which.
+ */
+const disagreement = (log: Log['log'], signer: Log['signer'], leaf: LoggedLeaf, stored: RecordedEvent): CredenceError => {
+  const witness = alteredLeafWitness(log, noteVerifierKey(signer.keyName, signer.publicKey), leaf, stored);
+  return witness !== undefined ? tampered(alteredLeafMessage(leaf, witness), 'inclusion proof') : protocolError('inclusion proof', unwitnessedDisagreement(leaf.position));
 };
 
 /**
@@ -150,7 +157,7 @@ export const transparencyRoutes: RouteModule = (app, context) => {
       response: { 200: InclusionWire },
     },
     handler: async (request) => {
-      const { log, projection } = use();
+      const { log, projection, signer } = use();
       const position = BigInt(request.query.position);
       let leaf = log.leafByPosition(position);
       let event = leaf === undefined ? undefined : await eventOfLeaf(credence, leaf);
@@ -166,20 +173,12 @@ export const transparencyRoutes: RouteModule = (app, context) => {
       if (leaf === undefined) throw (await unloggedStoredEvent(credence, log, position)) ?? new CredenceError({ code: 'not_found', streamId: 'transparency', message: `no logged event at position ${position}` });
       // A leaf whose event the store no longer holds, or holds altered, is the evidence endpoint's refusal (422), never
       // a 404 that reads as "not logged" nor a proof served for an event the log never recorded (found in review).
-      if (event === undefined) throw await leafWithoutItsEvent(credence, log, leaf);
+      if (event === undefined) throw await leafWithoutItsEvent(credence, { log, signer }, leaf);
       // An event of a pseudonym's stream is served whole or not at all (its leaf hash covers every field), and a
       // rotation names the node behind the pseudonym (SER-025): only to an auditor who recorded a resolution of it.
       await refuseUnlessResolved(context, request.principal, event.streamId);
-      if (!constantTimeEqual(eventLeafHash(event), leaf.leafHash)) {
-        // As `credence verify --data` decides it: the stored event the signed tree still covers is the leaf row altered.
-        const witness = alteredLeafWitness(log, leaf, event, log.latestCheckpoint());
-        throw tampered(
-          witness !== undefined
-            ? alteredLeafMessage(leaf, witness)
-            : `the log recorded leaf ${leaf.leafIndex} at position ${position}, and the store holds that event altered (its leaf hash differs)`,
-          'inclusion proof',
-        );
-      }
+      // As `credence verify --data` decides it where the log key vouches for the stored event; else neither file named.
+      if (!constantTimeEqual(eventLeafHash(event), leaf.leafHash)) throw disagreement(log, signer, leaf, event);
       const checkpoint = await checkpointCovering(leaf.leafIndex);
       return {
         event: recordedEventToJson(event),
