@@ -137,6 +137,9 @@ export const readNamedJsonText = (
   limits: JsonLimits = DEFAULT_JSON_LIMITS,
   rules: JsonTextRules = {},
 ): { ok: true; value: unknown } | { ok: false; message: string } => {
+  // JSON.parse refuses a leading U+FEFF as it refuses any text that is not JSON; said as such, since "is not JSON" of a
+  // file that looks like JSON in every editor sent the reader looking at the wrong thing (review 159).
+  if (text.startsWith('\uFEFF')) return { ok: false, message: `${name} starts with a UTF-8 byte-order mark, which JSON does not allow (RFC 8259 8.1): save it without one` };
   const read = readJsonText(text, limits, rules);
   if (read.ok) return read;
   return { ok: false, message: read.issue === undefined ? `${name} is not JSON` : `${name}: ${read.issue.path || '(root)'}: ${read.issue.message}` };

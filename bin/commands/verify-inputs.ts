@@ -1,4 +1,3 @@
-import { readNamedJsonText, type JsonTextRules } from '../../domain/json-duplicate-names.ts';
 import { parseCheckpointText, parseSignedNote } from '../../domain/transparency/index.ts';
 import { readTextFile, type FileRead } from '../files.ts';
 import type { Io } from '../io.ts';
@@ -11,23 +10,16 @@ import { EXIT } from '../program.ts';
  */
 
 /**
- * A text starting with U+FEFF: the decoder keeps it (a byte that no proof or signature covers), and neither JSON
- * (RFC 8259 8.1) nor a signed note allows it. Said as such: "is not JSON" sent the reader looking at the wrong thing
- * (review 159).
+ * A note starting with U+FEFF: the decoder keeps it (a byte that no signature covers), and a signed note does not
+ * allow it. Said as such (review 159), as `readNamedJsonText` says it of a JSON file.
  */
 const withoutByteOrderMark = (path: string, read: FileRead<string>): FileRead<string> =>
   read.ok && read.value.startsWith('\uFEFF')
-    ? { ok: false, message: `${path} starts with a UTF-8 byte-order mark, which neither JSON (RFC 8259 8.1) nor a signed note allows: save it without one` }
+    ? { ok: false, message: `${path} starts with a UTF-8 byte-order mark, which a signed note does not allow: save it without one` }
     : read;
 
 /** A note file (--checkpoint, --from, --to) as `readTextFile` reads it, one starting with a byte-order mark refused. */
 export const readNoteFile = (path: string, maxBytes: number): FileRead<string> => withoutByteOrderMark(path, readTextFile(path, maxBytes));
-
-/** A JSON file as `readJsonFile` reads it (the same steps), one starting with a byte-order mark refused as such. */
-export const readInputJsonFile = (path: string, maxBytes: number, rules: JsonTextRules = {}): FileRead<unknown> => {
-  const text = withoutByteOrderMark(path, readTextFile(path, maxBytes));
-  return text.ok ? readNamedJsonText(path, text.value, undefined, rules) : text;
-};
 
 /**
  * A checkpoint file of the caller's that does not parse (as a signed note, its text as a checkpoint) is malformed

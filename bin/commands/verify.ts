@@ -10,7 +10,7 @@ import {
   verifyEventInclusion,
   type NoteVerifierKey,
 } from '../../domain/transparency/index.ts';
-import { FILE_LIMITS, type FileRead } from '../files.ts';
+import { FILE_LIMITS, readJsonFile, type FileRead } from '../files.ts';
 import type { Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { handler, parseOptions, runCommands, type RegisterCommands } from '../program.ts';
@@ -18,7 +18,7 @@ import { ServerOptions, serverTarget, withJson, withServer, PathArg } from './op
 import { verifyRemote } from './verify-remote.ts';
 import { report, resolveLogKey, verifyBundle } from './verify-checks.ts';
 import { auditDataDir } from './verify-data-folder.ts';
-import { readInputJsonFile, readNoteFile, unparsedCheckpoint } from './verify-inputs.ts';
+import { readNoteFile, unparsedCheckpoint } from './verify-inputs.ts';
 import { refuseOptionsOfOtherModes } from './verify-modes.ts';
 import { warnOfUnknownVariables } from './unknown-variables.ts';
 
@@ -117,7 +117,7 @@ const verifyLocal = async (args: Options, pinned: NoteVerifierKey | undefined, i
     case 'bundle': {
       // Number tokens must be as JSON.stringify writes them: the leaf hashes cover the parsed values
       // (json-duplicate-names.ts).
-      const input = readInput('', readInputJsonFile(args.file, FILE_LIMITS.bundle, { canonicalNumbers: true }), io);
+      const input = readInput('', readJsonFile(args.file, FILE_LIMITS.bundle, undefined, { canonicalNumbers: true }), io);
       if (input === undefined) return 2;
       let saved: Checkpoint | undefined;
       if (args.checkpoint !== undefined) {
@@ -136,9 +136,9 @@ const verifyLocal = async (args: Options, pinned: NoteVerifierKey | undefined, i
     case 'event': {
       // As a bundle's event (review 88): the leaf hash covers the event as parsed, so the file must hold no member the
       // parser would drop and write every number as JSON.stringify writes its value, or it says more than was proved.
-      const eventInput = readInput('--event: ', readInputJsonFile(args.event, FILE_LIMITS.json, { canonicalNumbers: true }), io);
+      const eventInput = readInput('--event: ', readJsonFile(args.event, FILE_LIMITS.json, undefined, { canonicalNumbers: true }), io);
       if (eventInput === undefined) return 2;
-      const proofInput = readInput('--proof: ', readInputJsonFile(args.proof!, FILE_LIMITS.json, { canonicalNumbers: true }), io);
+      const proofInput = readInput('--proof: ', readJsonFile(args.proof!, FILE_LIMITS.json, undefined, { canonicalNumbers: true }), io);
       if (proofInput === undefined) return 2;
       const checkpointNote = readInput('--checkpoint: ', readNoteFile(args.checkpoint!, FILE_LIMITS.note), io);
       if (checkpointNote === undefined) return 2;
@@ -157,7 +157,7 @@ const verifyLocal = async (args: Options, pinned: NoteVerifierKey | undefined, i
     case 'consistency': {
       // Read as the --event and --proof files of an inclusion proof are (review 134: a member or a number written
       // otherwise passed here, against what README says of every proof file).
-      const proofInput = readInput('--proof: ', readInputJsonFile(args.proof!, FILE_LIMITS.json, { canonicalNumbers: true }), io);
+      const proofInput = readInput('--proof: ', readJsonFile(args.proof!, FILE_LIMITS.json, undefined, { canonicalNumbers: true }), io);
       if (proofInput === undefined) return 2;
       const from = readInput('--from: ', readNoteFile(args.from, FILE_LIMITS.note), io);
       const to = from === undefined ? undefined : readInput('--to: ', readNoteFile(args.to!, FILE_LIMITS.note), io);
