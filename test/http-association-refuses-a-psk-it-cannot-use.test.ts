@@ -65,14 +65,14 @@ describe('an association handshake on a PSK credential', () => {
     expect(answered.body).toMatchObject({ type: 'association.challenge', registreeId: imported });
   });
 
-  it("answers a device route whose service key is lost with 500, naming no key handle (found in review: 404 with the handle)", async () => {
+  it("answers a device route whose service key is lost with 503 naming the key's purpose and no key handle (found in review: 404 with the handle; review 162: a bare 500)", async () => {
     const infrastructure = await world.infrastructure();
     // The last case of this file: the Registrar signs nothing after it.
     await infrastructure.o.se.destroy(infrastructure.signing.registrar);
     const response = await fetch(`${world.service.url}/v1/registrar`);
     const body = await response.text();
-    expect(response.status).toBe(500);
-    expect(body).toContain('https://credence.dev/problems/internal');
+    expect(response.status).toBe(503);
+    expect(body).toContain('registrar_signing_key_missing');
     expect(body).not.toMatch(/key_[A-Za-z0-9_-]{24}/);
   });
 });

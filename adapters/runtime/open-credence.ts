@@ -1,7 +1,7 @@
 import type { KeyHandle, OwnedSecureEnvironment } from '../../domain/ports/index.ts';
 import { assertInfrastructureActor } from '../protocols/procedures/infrastructure-actor.ts';
 import { ownerView, TransparencyLogAltered } from '../../domain/ports/index.ts';
-import { validationError } from '../../domain/errors.ts';
+import { secureEnvironmentUnavailable, validationError, type CredenceError } from '../../domain/errors.ts';
 import { requestVerifier } from '../../domain/signing/index.ts';
 import { issuingCaFor } from '../../domain/x509/issuance/index.ts';
 import { issuedByOurCa, PkiChanges } from '../../projections/pki/index.ts';
@@ -39,21 +39,43 @@ const certificateIssuance = (pki: NonNullable<NonNullable<OpenOptions['security'
 };
 
 /**
+ * The pseudonym PRF key keys.db records and the Secure Environment does not hold (deleted from the token behind
+ * Credence's back, or a keys.db restored without the Secure Environment files it belongs with). A
+ * `secure_environment_unavailable` (a 503 while serving) naming the key, its record and the remedy, where it was a bare
+ * `not_found` of its handle. No new key is made in its place, nor offered: every pseudonym is derived from it, and
+ * another key would change every one given out (observers following a node would lose it; SER-011).
+ */
+const pseudonymKeyMissing = (handle: KeyHandle): CredenceError =>
+  secureEnvironmentUnavailable(
+    'pseudonym_prf_key_missing',
+    `the pseudonym PRF key ${handle}, recorded in keys.db (stream infrastructure, purpose pseudonym-prf), is not in the Secure Environment in use. ` +
+      "With a PKCS#11 token (docs/hsm.md): check that it is the data folder's own (CREDENCE_SECURE_ENVIRONMENT, or the --config file); " +
+      'if the key was deleted there, restore the token from a backup that holds it. With the embedded Secure Environment: restore the ' +
+      'Secure Environment files that belong with this keys.db. No new key is made in its place: every pseudonym is derived from it, ' +
+      'and another key would change every pseudonym given out',
+  );
+
+/**
  * The pseudonym PRF key: found in the key registry, or made in the Secure Environment on first use and registered.
- * One the registry refuses to bind is destroyed (or owed): unbound, the next use would make another (review 53).
+ * One the registry refuses to bind is destroyed (or owed): unbound, the next use would make another (review 53). One
+ * the Secure Environment no longer holds is `pseudonymKeyMissing`, at its first use after a start as while serving.
  */
 const registeredPseudonymKey = (se: OwnedSecureEnvironment, registry: KeyRegistry, now: () => Date): PseudonymKey =>
-  secureEnvironmentPseudonymKey(se, async (): Promise<KeyHandle> => {
-    const [existing] = registry.live('infrastructure', 'pseudonym-prf');
-    if (existing !== undefined) return existing as KeyHandle;
-    const created = await se.generate('psk256');
-    try {
-      registry.register('infrastructure', created, 'pseudonym-prf');
-    } catch (error) {
-      throw await discardNewKey(se, registry, { stream: 'infrastructure', handle: created, purpose: 'pseudonym-prf' }, now(), error);
-    }
-    return created;
-  });
+  secureEnvironmentPseudonymKey(
+    se,
+    async (): Promise<KeyHandle> => {
+      const [existing] = registry.live('infrastructure', 'pseudonym-prf');
+      if (existing !== undefined) return existing as KeyHandle;
+      const created = await se.generate('psk256');
+      try {
+        registry.register('infrastructure', created, 'pseudonym-prf');
+      } catch (error) {
+        throw await discardNewKey(se, registry, { stream: 'infrastructure', handle: created, purpose: 'pseudonym-prf' }, now(), error);
+      }
+      return created;
+    },
+    pseudonymKeyMissing,
+  );
 
 /**
  * The composition root: the one place that wires a store, the engine, the read models, the system projections

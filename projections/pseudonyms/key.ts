@@ -1,3 +1,4 @@
+import { isKeyNotFound, type CredenceError } from '../../domain/errors.ts';
 import type { KeyHandle, OwnedSecureEnvironment } from '../../domain/ports/index.ts';
 
 /**
@@ -18,11 +19,13 @@ export interface PseudonymKey {
  * The PRF as the Secure Environment's MAC on a psk256 handle of the view's owner (the view is bound by whoever
  * wires this). The handle may be found (or made) on first use: `handle` is then a function, called until it succeeds. When
  * the environment can MAC many messages per call (`macMany`: the key opened once), `prfMany` uses it; the key
- * still never leaves the environment.
+ * still never leaves the environment. A key the environment does not hold is said as `missing` says it (naming the
+ * key, where it is recorded and what to do), rather than as the bare `not_found` of its handle.
  */
 export const secureEnvironmentPseudonymKey = (
   se: Pick<OwnedSecureEnvironment, 'mac'> & Partial<Pick<OwnedSecureEnvironment, 'macMany'>>,
   handle: KeyHandle | (() => Promise<KeyHandle>),
+  missing?: (handle: KeyHandle) => CredenceError,
 ): PseudonymKey => {
   let resolved: Promise<KeyHandle> | undefined;
   const key = (): Promise<KeyHandle> => {
@@ -36,8 +39,18 @@ export const secureEnvironmentPseudonymKey = (
     });
     return finding;
   };
+  /**
+   * `run` on the key. The handle stays resolved when the key is missing: it is still the one the pseudonyms were
+   * derived with, and the next derivation uses it again once the key is back (restored, not made anew).
+   */
+  const onKey = async <T>(run: (handle: KeyHandle) => Promise<T>): Promise<T> => {
+    const resolvedHandle = await key();
+    return run(resolvedHandle).catch((error: unknown) => {
+      throw missing !== undefined && isKeyNotFound(error, resolvedHandle) ? missing(resolvedHandle) : error;
+    });
+  };
   return {
-    prf: async (message) => se.mac(await key(), message),
-    ...(se.macMany !== undefined ? { prfMany: async (messages: readonly Uint8Array[]) => se.macMany!(await key(), messages) } : {}),
+    prf: (message) => onKey((h) => se.mac(h, message)),
+    ...(se.macMany !== undefined ? { prfMany: (messages: readonly Uint8Array[]) => onKey((h) => se.macMany!(h, messages)) } : {}),
   };
 };

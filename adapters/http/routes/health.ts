@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { CredenceError } from '../../../domain/errors.ts';
 import type { RouteModule, ServiceContext } from '../context.ts';
 import { HttpProblem } from '../problems.ts';
 import { secureEnvironmentUnready } from './secure-environment-readiness.ts';
@@ -29,6 +30,22 @@ const failingTooLong = (context: ServiceContext): { readonly name: string; reado
     if (forMs !== undefined && forMs >= bound && (longest === undefined || forMs > longest.forMs)) longest = { name, forMs };
   }
   return longest === undefined ? undefined : { name: longest.name, seconds: Math.floor(longest.forMs / 1000) };
+};
+
+/**
+ * Why a signing key of the Enrolment Function or the Registrar CSE cannot be used now (SigningKeys.missing): a device
+ * request met it missing from the Secure Environment, and no use of it went through since. The security procedures
+ * are opened at start (device-endpoints.ts), so this is the opening kept then; one that failed is not this check's to
+ * report (the device routes answer why). Not the API token signing key: missing, it refuses only the issuing of
+ * tokens (accessSigningKeyLost) while every token issued still verifies, its public key read at start, and an
+ * instance out of its load balancer would refuse all of those to mend nothing.
+ */
+const signingKeyMissing = async (context: ServiceContext): Promise<CredenceError | undefined> => {
+  if (!context.credence.hasSecurity) return undefined;
+  const security = await Promise.resolve()
+    .then(() => context.credence.security())
+    .catch(() => undefined);
+  return security?.infrastructure.signing.missing();
 };
 
 /**
@@ -92,6 +109,11 @@ export const healthRoutesWith = (options: HealthOptions): RouteModule => (app, c
       // Review 144: a token gone or a PIN locked failed every request that needs a key while the service said ready.
       const unusable = await secureEnvironmentUnready(context.secureEnvironmentUnavailable, request.log);
       if (unusable !== undefined) throw notReady('secure_environment', unusable.detail, unusable.extensions);
+      // Review 162: a key deleted from the token answered every enrolment or association with 503 while the service
+      // said ready, so its load balancer kept sending devices here. Said as the token is (its reason, not its handle).
+      const keyMissing = await signingKeyMissing(context);
+      const keyUnusable = keyMissing === undefined ? undefined : await secureEnvironmentUnready(async () => keyMissing, request.log);
+      if (keyUnusable !== undefined) throw notReady('secure_environment', keyUnusable.detail, keyUnusable.extensions);
       // No count: this answer is public, and the API port does not listen until the first pass ends (/metrics has the lag).
       if (options.catchingUp?.() === true) throw notReady('catch_up', 'the service is catching up with the event store (first start, or read models rebuilt) and serves no API yet');
       // Stopped until the operator acts, whatever the lag: commands are refused meanwhile (commands-wait-for-the-log.ts).

@@ -15,6 +15,13 @@ export interface SigningKeys {
    * from it is `signingKeyMissing`, naming the key, rather than a bare `not_found` (a 500 naming nothing).
    */
   readonly se: OwnedSecureEnvironment;
+  /**
+   * Why a signing key cannot be used now (GET /readyz): the `signingKeyMissing` its last use through `se` met, until
+   * a use of it goes through again; undefined when none is refused. While one is, it is looked for again (a
+   * `describe`) at most every MISSING_LOOKED_FOR_AGAIN_MS: an instance its load balancer stopped sending devices to
+   * gets no request to find it back. None refused: no Secure Environment call.
+   */
+  missing(): Promise<CredenceError | undefined>;
 }
 
 const INFRA = 'infrastructure';
@@ -41,15 +48,51 @@ export const signingKeyMissing = (purpose: Purpose, handle: string): CredenceErr
       'Secure Environment files that belong with this keys.db. No new key is made in its place: devices pin its public key',
   );
 
-/** `se`, with a `not_found` of one of `keys` (handle to purpose) said as `signingKeyMissing`; every other call as it is. */
-const namingSigningKeys = (se: OwnedSecureEnvironment, keys: ReadonlyMap<string, Purpose>): OwnedSecureEnvironment => {
+/** How often a signing key refused as missing is looked for again by `missing` (the Retry-After /readyz answers). */
+const MISSING_LOOKED_FOR_AGAIN_MS = 5_000;
+
+/**
+ * `se`, with a `not_found` of one of `keys` (handle to purpose) said as `signingKeyMissing`, every other call as it
+ * is; and `missing`, what the last use of each key found (SigningKeys.missing).
+ */
+const namingSigningKeys = (se: OwnedSecureEnvironment, keys: ReadonlyMap<string, Purpose>): Pick<SigningKeys, 'se' | 'missing'> => {
+  // On the monotonic clock: a wall clock stepped back would keep a key from being looked for again (review 163).
+  const monotonic = () => performance.now();
+  /** The keys whose last use found them missing, with that refusal and when they were last looked for. */
+  const refused = new Map<KeyHandle, { readonly refusal: CredenceError; lookedAt: number }>();
   const named = <T>(handle: KeyHandle, call: () => Promise<T>): Promise<T> =>
-    call().catch((error: unknown) => {
-      const purpose = keys.get(handle);
-      throw purpose !== undefined && isKeyNotFound(error, handle) ? signingKeyMissing(purpose, handle) : error;
-    });
+    call().then(
+      (result) => {
+        refused.delete(handle);
+        return result;
+      },
+      (error: unknown) => {
+        const purpose = keys.get(handle);
+        if (purpose === undefined || !isKeyNotFound(error, handle)) throw error;
+        const refusal = signingKeyMissing(purpose, handle);
+        refused.set(handle, { refusal, lookedAt: monotonic() });
+        throw refusal;
+      },
+    );
   // What a signing key is used for: signing, and describing it (its fingerprint, the public key devices pin).
-  return Object.freeze({ ...se, describe: (handle) => named(handle, () => se.describe(handle)), sign: (handle, message) => named(handle, () => se.sign(handle, message)) });
+  const wrapped: OwnedSecureEnvironment = Object.freeze({
+    ...se,
+    describe: (handle) => named(handle, () => se.describe(handle)),
+    sign: (handle, message) => named(handle, () => se.sign(handle, message)),
+  });
+  const missing = async (): Promise<CredenceError | undefined> => {
+    for (const [handle, entry] of refused) {
+      if (monotonic() - entry.lookedAt < MISSING_LOOKED_FOR_AGAIN_MS) return entry.refusal;
+      // Timed before the look: probes meanwhile answer the refusal rather than look too. Any other failure (the token
+      // away) keeps the refusal, and the readiness check of the token itself says that.
+      entry.lookedAt = monotonic();
+      await wrapped.describe(handle).catch(() => undefined);
+      const still = refused.get(handle);
+      if (still !== undefined) return still.refusal;
+    }
+    return undefined;
+  };
+  return { se: wrapped, missing };
 };
 
 /** Reuses the signing keys of earlier runs (devices pin their public keys), making each only the first time. */
@@ -69,7 +112,7 @@ export const openSigningKeys = async (o: InfrastructureOptions): Promise<Signing
   };
   const ef = await key('ef-signing');
   const registrar = await key('registrar-signing');
-  const se = namingSigningKeys(
+  const { se, missing } = namingSigningKeys(
     o.se,
     new Map<string, Purpose>([
       [ef, 'ef-signing'],
@@ -78,5 +121,5 @@ export const openSigningKeys = async (o: InfrastructureOptions): Promise<Signing
   );
   // Read at every start: one gone is refused here, naming it, rather than at the first device that needs it.
   const pub = async (h: KeyHandle) => (await se.describe(h)).publicKey!;
-  return { kind, ef, registrar, efPublicKey: await pub(ef), registrarPublicKey: await pub(registrar), se };
+  return { kind, ef, registrar, efPublicKey: await pub(ef), registrarPublicKey: await pub(registrar), se, missing };
 };
