@@ -75,6 +75,16 @@ export const associationMachine = setup({
       if (owner.kind === 'app') return owner.id === d.registree.appId;
       return owner.kind === 'ae' && owner.id === d.registree.id && (owner.appId === undefined || owner.appId === d.registree.appId);
     }),
+    /**
+     * Seed 003 11.3: a security association is between a Registree and its Registrar CSE, another CSE than itself
+     * (review 165: node meter-1's CSE-ID /cse-meter-1 was accepted as the Registrar of Registree /cse-meter-1). Read
+     * from the configuration's own data; marked as a fact guard all the same so that a trusted rebuild skips it: one
+     * stored before this rule still loads (the cascade and an operator can revoke it), and replay flags it.
+     */
+    registrarIsNotRegistree: factGuard(({ event }) => {
+      const d = dataOf(event, 'AssociationConfigured');
+      return d !== undefined && d.registrarCseId !== d.registree.id;
+    }),
     nodeEnrolled: factGuard(({ event }) => isOneOf(event.facts.node, ['enrolled', 'associated'])),
     /**
      * Seed 003, 11.2.2: an AE Registree acts under an enrolled App-ID, at configuration and again at establishment
@@ -140,8 +150,8 @@ export const associationMachine = setup({
         AssociationConfigured: {
           target: 'initialized',
           guard: and([
-            'credentialUsable', 'credentialNotBootstrap', 'nodeEnrolled', 'subscriptionServes', 'credentialBelongsToRegistree', 'applicationEnrolled',
-            'applicationCredentialStands',
+            'registrarIsNotRegistree', 'credentialUsable', 'credentialNotBootstrap', 'nodeEnrolled', 'subscriptionServes', 'credentialBelongsToRegistree',
+            'applicationEnrolled', 'applicationCredentialStands',
           ]),
           actions: assign(({ event }) => {
             const d = dataOf(event, 'AssociationConfigured')!;

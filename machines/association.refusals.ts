@@ -34,6 +34,10 @@ export const associationRefusals: RefusalReasons<AssociationContext> = {
       unusableAt(`credential ${credentialId}`, event.facts.credential, event.at),
     );
   },
+  registrarIsNotRegistree: ({ event }) => {
+    const d = dataOf(event, 'AssociationConfigured');
+    return `association ${d?.associationId} is made with a Registrar CSE other than its Registree (seed 003, 11.3); registrarCseId ${d?.registrarCseId} is the Registree ${registreeText(d?.registree)} itself`;
+  },
   credentialNotBootstrap: ({ context, event }) => {
     const { id, nodeId, credentialId } = configured(context, event);
     const c = credentialOf(event);

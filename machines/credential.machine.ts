@@ -67,11 +67,13 @@ export const credentialMachine = setup({
      * A credential is bound to a live owner (RS-01): a node or application that exists and is not revoked or expired;
      * a CSE-ID's to the live node it names, which holds that CSE-ID now, and an AE-ID's to the live App-ID it names
      * (ownerHeldBy; review 41: issued as its holder ended, it outlived it, and went to the identifier's next holder).
+     * Issued, and again provisioned (review 165; seed 003 11.2.1, service provisioning only into an enrolled node):
+     * only issuing read the owner, so a credential issued before revokeNode or revokeApplication was provisioned after
+     * it, until the cascade revoked it. Both read the holder as a fact (machines/facts.ts `owner`), held at the commit.
      */
-    ownerIsLive: factGuard(({ event }) => {
-      const d = dataOf(event, 'CredentialIssued');
-      if (d === undefined) return false;
-      return ownerHeldBy(event.facts.owner, d.owner, LIVE);
+    ownerIsLive: factGuard(({ context, event }) => {
+      const owner = event.type === 'CredentialIssued' ? dataOf(event, 'CredentialIssued')?.owner : context.owner;
+      return owner !== undefined && ownerHeldBy(event.facts.owner, owner, LIVE);
     }),
     /**
      * A successor takes over from a live predecessor of the same owner (HLR-212), naming no holder its predecessor
@@ -237,7 +239,11 @@ export const credentialMachine = setup({
     },
     initialized: {
       on: {
-        CredentialProvisioned: { target: 'enrolled', guard: and(['notExpiredYet', 'bootstrapIsUsable', 'subscriptionServes', 'cseIdHeldByItsNode']), actions: 'recordProvisioning' },
+        CredentialProvisioned: {
+          target: 'enrolled',
+          guard: and(['notExpiredYet', 'bootstrapIsUsable', 'subscriptionServes', 'cseIdHeldByItsNode', 'ownerIsLive']),
+          actions: 'recordProvisioning',
+        },
         CredentialExpired: { target: 'expired', guard: 'notAfterReached', actions: 'recordEnd' },
         CredentialRevoked: { target: 'revoked', actions: 'recordRevocation' },
       },

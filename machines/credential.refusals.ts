@@ -27,13 +27,16 @@ export const credentialRefusals: RefusalReasons<CredentialContext> = {
     const d = dataOf(event, 'CredentialIssued');
     return `a credential's validity window opens before it closes (notBefore before notAfter); credential ${d?.credentialId} has notBefore ${d?.notBefore} and notAfter ${d?.notAfter}`;
   },
-  ownerIsLive: ({ event }) => {
-    const owner = dataOf(event, 'CredentialIssued')?.owner;
+  ownerIsLive: ({ context, event }) => {
+    // Issued, the event names the owner; provisioned (review 165), the credential does.
+    const issued = event.type === 'CredentialIssued';
+    const owner = issued ? dataOf(event, 'CredentialIssued')?.owner : context.owner;
     if (owner === undefined) return undefined;
     const holder = owner.kind === 'node' || owner.kind === 'cse' ? `node ${holdingNodeOf(owner)}` : `App-ID ${owner.kind === 'app' ? owner.id : owner.appId}`;
     const cseId = owner.kind === 'cse' ? (event.facts.owner?.context as NodeContext | undefined)?.cseId : undefined;
+    const asked = issued ? 'a credential is issued to a live owner' : `credential ${context.credentialId} is provisioned only while its owner is live`;
     return saying(
-      `a credential is issued to a live owner (RS-01): for ${ownerText(owner)}, ${holder} initialized, enrolled or associated${owner.kind === 'cse' ? `, holding CSE-ID ${owner.id}` : ''}`,
+      `${asked} (RS-01): for ${ownerText(owner)}, ${holder} initialized, enrolled or associated${owner.kind === 'cse' ? `, holding CSE-ID ${owner.id}` : ''}`,
       [
         `${holder} ${standing(event.facts.owner)}`,
         ...(owner.kind === 'cse' && event.facts.owner !== undefined && cseId !== owner.id ? [`it holds CSE-ID ${cseId ?? '(none)'}`] : []),

@@ -1,8 +1,8 @@
-import type { DomainEvent } from '../domain/events/index.ts';
+import type { DomainEvent, Owner } from '../domain/events/index.ts';
 import { streamIdOf, type EntityKind, type EntityView } from '../domain/streams.ts';
 import type { ApplicationContext, AssociationContext, CredentialContext, NodeContext } from './contexts.ts';
 import { supersededInTurn } from './credential.machine.ts';
-import { holdingNodeOf, isNodeServiceCredential } from './guards.ts';
+import { isNodeServiceCredential } from './guards.ts';
 import type { FactName, Facts, FactSources } from './types.ts';
 
 /**
@@ -10,6 +10,19 @@ import type { FactName, Facts, FactSources } from './types.ts';
  * path in the data: a command naming its own target there is refused naming the field (adapters/engine/decide.ts).
  */
 type NamedSources = Partial<Record<FactName, { readonly kind: EntityKind; readonly id: string; readonly field?: string }>>;
+
+/**
+ * The entity that holds a credential's owner (RS-01, review 41), with the owner's field that names it: a node's own
+ * node, the node a CSE-ID names, the App-ID, the App-ID an AE-ID names. None for an owner stored before it named its
+ * holder (nothing is read for it, as it was decided), nor for no owner.
+ */
+const holderSourceOf = (owner: Owner | undefined): { readonly kind: 'node' | 'application'; readonly id: string; readonly field: string } | undefined => {
+  if (owner === undefined) return undefined;
+  if (owner.kind === 'node') return { kind: 'node', id: owner.id, field: 'id' };
+  if (owner.kind === 'app') return { kind: 'application', id: owner.id, field: 'id' };
+  if (owner.kind === 'cse') return owner.nodeId === undefined ? undefined : { kind: 'node', id: owner.nodeId, field: 'nodeId' };
+  return owner.appId === undefined ? undefined : { kind: 'application', id: owner.appId, field: 'appId' };
+};
 
 /**
  * The other entities a guard needs to see before accepting an event. The engine reads them at decision time;
@@ -23,12 +36,8 @@ const factSourcesOf = (event: DomainEvent, context: unknown): NamedSources => {
     case 'CredentialIssued': {
       const { owner, predecessorId } = event.data;
       const sources: NamedSources = {};
-      // A CSE-ID's credential reads the node it names, an AE-ID's the App-ID it names (review 41): whom the identifier
-      // is held by is decided at the commit (ownerIsLive). One stored before they were named reads nothing.
-      if (owner.kind === 'node') sources.owner = { kind: 'node', id: owner.id, field: 'owner.id' };
-      if (owner.kind === 'app') sources.owner = { kind: 'application', id: owner.id, field: 'owner.id' };
-      if (owner.kind === 'cse' && owner.nodeId !== undefined) sources.owner = { kind: 'node', id: owner.nodeId, field: 'owner.nodeId' };
-      if (owner.kind === 'ae' && owner.appId !== undefined) sources.owner = { kind: 'application', id: owner.appId, field: 'owner.appId' };
+      const holder = holderSourceOf(owner);
+      if (holder !== undefined) sources.owner = { ...holder, field: `owner.${holder.field}` };
       if (predecessorId !== undefined) sources.predecessor = { kind: 'credential', id: predecessorId, field: 'predecessorId' };
       return sources;
     }
@@ -39,14 +48,12 @@ const factSourcesOf = (event: DomainEvent, context: unknown): NamedSources => {
       if (event.data.method === 'remote-provisioning' && event.data.bootstrapCredentialId !== undefined) {
         sources.bootstrap = { kind: 'credential', id: event.data.bootstrapCredentialId, field: 'bootstrapCredentialId' };
       }
-      // A node's service credential rests on the subscription its node is served under (subscriptionServes, seed 003
-      // 11.2.1): the node is read, and through it the subscription (derivedSourcesOf). Nothing for any other.
-      const credential = context as CredentialContext;
-      // A CSE-ID's credential is its named node's service credential (review 41), read the same way.
-      if (isNodeServiceCredential(credential)) sources.owner = { kind: 'node', id: holdingNodeOf(credential.owner!)! };
-      // Any CSE-ID's credential that names its node reads it (review 44): the node must hold the CSE-ID now
-      // (cseIdHeldByItsNode), so a re-enrolment under another one committed first refuses the provisioning.
-      else if (credential.owner?.kind === 'cse' && credential.owner.nodeId !== undefined) sources.owner = { kind: 'node', id: credential.owner.nodeId };
+      // Its owner's holder, read as issuing reads it (ownerIsLive, review 165): a revocation of the node or App-ID
+      // that commits first refuses the provisioning. Through the node, a node's service credential also reads the
+      // subscription it is served under (subscriptionServes, derivedSourcesOf), and a CSE-ID's credential the CSE-ID
+      // its node holds now (cseIdHeldByItsNode, review 44). Not named by the event's data: no field.
+      const holder = holderSourceOf((context as CredentialContext).owner);
+      if (holder !== undefined) sources.owner = { kind: holder.kind, id: holder.id };
       return sources;
     }
     case 'CredentialRotationStarted': {
@@ -117,9 +124,11 @@ const factSourcesOf = (event: DomainEvent, context: unknown): NamedSources => {
  * Registree's association also reads the credential its App-ID is enrolled with (seed 003, 11.2.2), which the App-ID
  * names: its authorisation ends with that credential, ahead of the cascade that ends the enrolment.
  */
-const derivedSourcesOf = (event: DomainEvent, facts: Facts): FactSources => {
+const derivedSourcesOf = (event: DomainEvent, context: unknown, facts: Facts): FactSources => {
   if (event.type === 'CredentialProvisioned') {
-    // A node under no subscription (never enrolled) names none: the guard has nothing to hold it to.
+    // Only a node's service credential is held to its subscription (subscriptionServes): a bootstrap or an App-ID's
+    // credential reads its owner's holder alone. A node under no subscription (never enrolled) names none.
+    if (!isNodeServiceCredential(context as CredentialContext)) return {};
     const subscriptionId = (facts.owner?.context as NodeContext | undefined)?.subscriptionId;
     return subscriptionId === undefined ? {} : { subscription: { kind: 'subscription', id: subscriptionId } };
   }
@@ -168,7 +177,7 @@ const readInto = (facts: Facts, sources: FactSources, read: FactReader): void =>
 export const gatherFacts = (event: DomainEvent, context: unknown, read: FactReader): Facts => {
   const facts: Facts = {};
   readInto(facts, factSourcesOf(event, context), read);
-  readInto(facts, derivedSourcesOf(event, facts), read);
+  readInto(facts, derivedSourcesOf(event, context, facts), read);
   for (let hop = 0, next = handoverSourceOf(event, facts); next !== undefined && hop < MAX_HANDOVERS; hop++, next = handoverSourceOf(event, facts)) readInto(facts, next, read);
   return facts;
 };
@@ -200,7 +209,7 @@ export const gatherFactsAsync = async (
   const views = new Map<string, EntityView | undefined>();
   const facts: Facts = {};
   await loadInto(facts, views, factSourcesOf(event, context), load);
-  await loadInto(facts, views, derivedSourcesOf(event, facts), load);
+  await loadInto(facts, views, derivedSourcesOf(event, context, facts), load);
   for (let hop = 0, next = handoverSourceOf(event, facts); next !== undefined && hop < MAX_HANDOVERS; hop++, next = handoverSourceOf(event, facts)) {
     await loadInto(facts, views, next, load);
   }

@@ -127,7 +127,7 @@ export const holdingNodeOf = (owner: Owner): string | undefined =>
  * bound to a live node that holds that CSE-ID now (registreeHeldByNode, the rule an association is decided by); one
  * issued to an AE-ID to a live App-ID it names. Read at the commit (machines/facts.ts `owner`), so a concurrent end
  * of the holder (revokeNode, an expired enrolment, revokeApplication) or a move of the CSE-ID conflicts and the
- * issue is decided again, and refused. An owner stored before it named its holder reads nothing and stands as it
+ * issue, or the provisioning (ownerIsLive again, review 165), is decided again, and refused. An owner stored before it named its holder reads nothing and stands as it
  * was decided.
  */
 export const ownerHeldBy = (holder: EntityView | undefined, owner: Owner, live: readonly string[]): boolean => {

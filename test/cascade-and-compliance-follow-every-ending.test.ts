@@ -5,7 +5,8 @@ import type { Clock } from '../domain/ports/index.ts';
 import { walkDependents } from '../projections/cascade/dependency-graph.ts';
 import { danglingAssociations, expiringWithin, provisionedUnder } from '../projections/compliance/queries.ts';
 import { command } from '../domain/commands/index.ts';
-import { at, cmd, operator, T0 } from './support/fleet.ts';
+import { forge } from './replay.fixtures.ts';
+import { at, cmd, operator, rejection, T0 } from './support/fleet.ts';
 
 /*
  * Found in review of the cascade, the expiry scheduler and the compliance read model: an association configured and
@@ -45,8 +46,10 @@ describe('the cascade and the compliance read model follow every ending', () => 
     for (const x of [cmd.createSubscription(), cmd.registerNode(), cmd.enrolNode(), cmd.issueCredential('cred-1', 'meter-1')]) await c.engine.execute(x);
     await c.settle();
     await c.engine.execute(command('revokeNode', { nodeId: 'meter-1', reason: 'keyCompromise' }, { actor: operator }));
-    // Before the cascade revokes the credential.
-    await c.engine.execute(cmd.provisionCredential('cred-1'));
+    // Before the cascade revokes the credential: refused since review 165 (ownerIsLive), so one stored before that
+    // rule (or past the engine) stands for it here.
+    expect((await rejection(c.engine.execute(cmd.provisionCredential('cred-1')))).problem).toMatchObject({ code: 'illegal_transition', rule: 'ownerIsLive' });
+    await forge(c.store, 'credential-cred-1', 'CredentialProvisioned', { credentialId: 'cred-1', method: 'pre-provisioning' }, T0);
     await c.settle();
     expect(provisionedUnder(c.readModels, 'sub-1')).toEqual([]);
   });

@@ -37,7 +37,7 @@ const issued = (extra: Record<string, unknown> = {}, facts: Facts = { owner: vie
     credentialId: 'c', kind: 'ed25519', publicKey: PUBLIC_KEY, purpose: 'service', owner: { kind: 'node', id: 'n' },
     fingerprint: FINGERPRINT, notBefore: iso(0), notAfter: iso(100), ...extra,
   }, days, facts);
-const provisioned = e('CredentialProvisioned', { credentialId: 'c', method: 'pre-provisioning' });
+const provisioned = e('CredentialProvisioned', { credentialId: 'c', method: 'pre-provisioning' }, 10, { owner: view('enrolled', { nodeId: 'n' }) });
 const rotation = (facts: Facts, overlapEndsAt = iso(20), days = 10) =>
   e('CredentialRotationStarted', { credentialId: 'c', successorId: 'c2', overlapEndsAt }, days, facts);
 const successor = (state = 'initialized', extra: Record<string, unknown> = {}) =>
@@ -95,6 +95,10 @@ const CASES: Case[] = [
   ['a successor of a revoked predecessor', 'credential', [], issued({ predecessorId: 'p' }, { owner: view('enrolled'), predecessor: nodeCred('revoked', { credentialId: 'p' }) }),
     'predecessorIsLive', ['predecessor p is revoked']],
   ['a successor of a predecessor never recorded', 'credential', [], issued({ predecessorId: 'p' }, { owner: view('enrolled'), predecessor: undefined }), 'predecessorIsLive', ['predecessor p is not recorded']],
+  ['a credential provisioned after its node was revoked', 'credential', GIVEN.credential, { ...provisioned, facts: { owner: view('revoked') } }, 'ownerIsLive',
+    ['credential c is provisioned only while its owner is live', 'node:n', 'node n is revoked']],
+  ['an AE-ID credential provisioned after its App-ID was revoked', 'credential', [issued({ owner: ae }, { owner: view('initialized') })], { ...provisioned, facts: { owner: view('revoked') } },
+    'ownerIsLive', ['ae:Cae@app:Rapp', 'App-ID Rapp is revoked']],
   ['a credential provisioned at its notAfter', 'credential', GIVEN.credential, { ...provisioned, at: at(100) }, 'notExpiredYet', ['credential c', iso(100)]],
   ['a credential expired before its notAfter', 'credential', credEnrolled, e('CredentialExpired', { credentialId: 'c' }, 99), 'notAfterReached', ['credential c', iso(100), iso(99)]],
   ['remote provisioning on a revoked bootstrap credential', 'credential', GIVEN.credential,
@@ -156,6 +160,9 @@ const CASES: Case[] = [
   ["an association on the node's factory key issued again", 'association', [],
     configured({ ...served, credential: nodeCred('enrolled', { fingerprint: FINGERPRINT }), bootstrap: nodeCred('enrolled', { credentialId: 'boot', purpose: 'bootstrap', fingerprint: FINGERPRINT }) }),
     'credentialNotBootstrap', ["carries the key of node n's bootstrap credential boot"]],
+  ['an association with its Registree as its Registrar CSE', 'association', [],
+    e('AssociationConfigured', { associationId: 'a', nodeId: 'n', credentialId: 'c', registree: cse, registrarCseId: '/n' }, 10, served), 'registrarIsNotRegistree',
+    ['association a', 'registrarCseId /n is the Registree CSE /n itself']],
   ['an association after the subscription was terminated', 'association', [], configured({ ...served, subscription: view('terminated', activeSub.context) }), 'subscriptionServes', ['node n', 'subscription s is terminated']],
   ['an association with another node\'s credential', 'association', [], configured({ ...served, credential: nodeCred('enrolled', { owner: { kind: 'node', id: 'other' } }) }), 'credentialBelongsToRegistree',
     ['CSE /n', 'credential c is owned by node:other']],

@@ -28,7 +28,7 @@ const rotating = (): EntitySnapshot => {
       credentialId: 'c', kind: 'ed25519', publicKey: 'A'.repeat(43), purpose: 'service', owner: node,
       fingerprint: `sha256:${'a'.repeat(64)}`, notBefore: iso(0), notAfter: iso(100),
     }, 0, { owner: view('enrolled') }),
-    e('CredentialProvisioned', { credentialId: 'c', method: 'pre-provisioning' }, 0),
+    e('CredentialProvisioned', { credentialId: 'c', method: 'pre-provisioning' }, 0, { owner: view('enrolled') }),
     e('CredentialRotationStarted', { credentialId: 'c', successorId: 'c2', overlapEndsAt: iso(20) }, 1, { successor: credential('initialized', { predecessorId: 'c' }) }),
   ]) {
     const verdict = evaluate('credential', snapshot, event);

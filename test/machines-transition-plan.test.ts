@@ -74,7 +74,9 @@ const dataOf = (type: EventType): fc.Arbitrary<Record<string, unknown>> => {
     case 'AssociationConfigured':
       return fc.record({
         associationId: fc.constant('a'), nodeId: fc.constant('n'), credentialId: fc.constant('c'),
-        registree: fc.constantFrom({ kind: 'cse', id: '/n' }, { kind: 'ae', id: 'Cae1', appId: 'Rapp' }), registrarCseId: fc.constant('/in'),
+        registree: fc.constantFrom({ kind: 'cse', id: '/n' }, { kind: 'ae', id: 'Cae1', appId: 'Rapp' }),
+        // Now and then the Registree /n itself as its Registrar (registrarIsNotRegistree, review 165).
+        registrarCseId: fc.constantFrom('/in', '/in', '/in', '/n'),
       });
     case 'AssociationEstablished': return fc.record({ associationId: fc.constant('a'), expiresAt: days.map(iso) });
     // affiliationChanged too: a CSE Registree's only once its node left the CSE-ID (registreeMovedAway, RS-01, review 31).

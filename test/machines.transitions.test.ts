@@ -40,7 +40,7 @@ const SAMPLES: Record<EventType, MachineEvent> = {
     credentialId: 'c', kind: 'ed25519', publicKey: 'A'.repeat(43), purpose: 'service', owner: { kind: 'node', id: 'n' },
     fingerprint: `sha256:${'a'.repeat(64)}`, notBefore: iso(0), notAfter: iso(100),
   }, 10, { owner: view('enrolled') }),
-  CredentialProvisioned: e('CredentialProvisioned', { credentialId: 'c', method: 'pre-provisioning' }),
+  CredentialProvisioned: e('CredentialProvisioned', { credentialId: 'c', method: 'pre-provisioning' }, 10, { owner: view('enrolled') }),
   CredentialAssociated: e('CredentialAssociated', { credentialId: 'c', associationId: 'a1' }),
   CredentialAssociationReleased: e('CredentialAssociationReleased', { credentialId: 'c', associationId: 'a1' }),
   CredentialRotationStarted: e('CredentialRotationStarted', { credentialId: 'c', successorId: 'c2', overlapEndsAt: iso(20) }, 10, {
@@ -371,6 +371,12 @@ const RULES: [string, EntityKind, string, MachineEvent, string][] = [
     e('CredentialProvisioned', { credentialId: 'c', method: 'remote-provisioning', bootstrapCredentialId: 'b' }, 10, {
       bootstrap: view('enrolled', { owner: { kind: 'node', id: 'n' }, notBefore: at(0), notAfter: at(100) }), owner: view('enrolled', { subscriptionId: 's' }), subscription: view('revoked', activeSubscription.context),
     }), 'subscriptionServes'],
+  // RS-01, seed 003 11.2.1 (review 165): provisioned only while its owner is live, as it was issued.
+  ['provisioning a credential after its node was revoked (RS-01)', 'credential', 'initialized', { ...SAMPLES.CredentialProvisioned, facts: { owner: view('revoked') } }, 'ownerIsLive'],
+  ['provisioning a credential after its node\'s enrolment expired (RS-01)', 'credential', 'initialized', { ...SAMPLES.CredentialProvisioned, facts: { owner: view('expired') } }, 'ownerIsLive'],
+  // Seed 003 11.3 (review 165): the Registrar CSE is another CSE than the Registree.
+  ['association configured with its Registree as its Registrar CSE', 'association', 'absent',
+    { ...SAMPLES.AssociationConfigured, data: { ...(SAMPLES.AssociationConfigured.data as object), registrarCseId: '/n' } } as MachineEvent, 'registrarIsNotRegistree'],
 ];
 
 describe('guards name the rule that refuses', () => {
@@ -448,7 +454,7 @@ describe('guards name the rule that refuses', () => {
     const cases: [string, EntitySnapshot, Facts][] = [
       ['a node under no subscription (registered, never enrolled)', issued({}), { owner: view('initialized') }],
       ['a node\'s bootstrap credential after its subscription ended', issued({ purpose: 'bootstrap' }), ended],
-      ['an application\'s credential', issued({ purpose: 'application', owner: { kind: 'app', id: 'Rapp' } }, { owner: view('enrolled') }), {}],
+      ['an application\'s credential', issued({ purpose: 'application', owner: { kind: 'app', id: 'Rapp' } }, { owner: view('enrolled') }), { owner: view('initialized') }],
       ['a node\'s service credential under a serving subscription', issued({}), { owner: view('enrolled', { subscriptionId: 's' }), subscription: activeSubscription }],
     ];
     for (const [name, snapshot, facts] of cases) {

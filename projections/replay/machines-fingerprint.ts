@@ -16,8 +16,10 @@ export interface MachinesRules {
  * Bumped when the machines judge by other rules than their own definitions show: a helper their guards or actions
  * call (machines/guards.ts, heldAt and the like) reads a context or a fact another way. The fingerprint sees each
  * inline function's source, not what it calls.
+ * v2 (review 165): provisioning reads its owner's holder for every owner kind (machines/facts.ts) and is held to
+ * ownerIsLive; a configuration naming its Registree as its Registrar CSE is refused (registrarIsNotRegistree).
  */
-export const MACHINES_VERSION = 'credence:machines:v1';
+export const MACHINES_VERSION = 'credence:machines:v2';
 
 /**
  * SHA-256 of every source file the machines load (machines/index.ts and what it imports), as last confirmed for
@@ -26,7 +28,7 @@ export const MACHINES_VERSION = 'credence:machines:v1';
  * version when the machines now judge otherwise, and record the new hash here either way. Without it a changed
  * helper would let a replay go on from snapshots its old code made (review: the bump was a step to remember).
  */
-export const MACHINES_SOURCES_CONFIRMED = '52b30567dd4a1583d3555fd0e2e97e1a923973650a11db943113f5a673d7ab6c';
+export const MACHINES_SOURCES_CONFIRMED = '4164bec5a38552222454fc1172a2e974df0968630ebdea1df8e45e28b03b660e';
 
 /**
  * A machine's config and implementations as JSON: a function by its source (as the running build holds it) with its
