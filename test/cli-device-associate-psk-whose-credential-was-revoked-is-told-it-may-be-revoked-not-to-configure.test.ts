@@ -23,10 +23,12 @@ describe('credence device associate without a token, with a PSK credential an op
     const associate = ['associate', '--dir', dir, '--association-id', 'meter-psk-rev-sa', '--credential-id', 'meter-psk-rev-svc', '--server', url()];
 
     // The shredder destroys the Registrar's copy of the PSK once it reads the revocation; until then the holder is
-    // told `credential_revoked` at the finish (the decoy challenge MACed with its own PSK).
+    // told `credential_revoked` at the finish (the decoy challenge MACed with its own PSK), or, for a run the shred
+    // lands in, `bad_mac` at the finish (its proof checked under the stand-in PSK). Polled by time, not by count: on
+    // a loaded machine the shredder may take longer than a hundred short runs (a flake seen under load).
     let refused = await device(associate);
-    for (let i = 0; i < 100 && !/association\.challenge rejected: bad_mac/.test(refused.output); i++) {
-      expect(refused.output).toMatch(/association\.finish rejected: credential_revoked/);
+    for (const until = Date.now() + 40_000; Date.now() < until && !/association\.challenge rejected: bad_mac/.test(refused.output); ) {
+      expect(refused.output).toMatch(/association\.finish rejected: (credential_revoked|bad_mac)/);
       await new Promise((resolve) => setTimeout(resolve, 50));
       refused = await device(associate);
     }
