@@ -21,8 +21,9 @@ export interface SignatureClaims {
  * covers. SER-016: the signature attests the request, what the actor asked for. An operator's `rotatePseudonym` asks
  * for a node's next pseudonym; the pseudonym and its epoch come from the service's pseudonym key, which no client
  * holds (SER-011, SER-025), and the trigger is the service's word for why. So the operator signs the node (with the
- * command id, actor and claims of any signed command), and the engine's rule `derived` checks the rest before
- * anything is written (projections/pseudonyms/derived-check.ts). Before, an operator would have had to sign values
+ * command id, actor and claims of any signed command), and the engine's admission checks the rest before anything
+ * is written (projections/pseudonyms/derived-check.ts): rule `derived` the pseudonym for its epoch, rule `demand_only`
+ * the trigger, so the signature attests a demand rotation and nothing else (review 167). Before, an operator would have had to sign values
  * only the service computes, so a policy requiring all commands signed left operators no rotation on demand. Kept
  * here, where signing, admission and the re-check of a stored event all take the signed form from.
  */

@@ -1,4 +1,4 @@
-import { describeRefusal } from '../../domain/errors.ts';
+import { replayRefusalReason } from './refusal-reason.ts';
 import { factClaimOf } from '../../domain/fact-claims.ts';
 import { parseStreamId, streamIdOf, type EntityKind } from '../../domain/streams.ts';
 import { evaluate, gatherFactsAsync, initialSnapshot, machineEvent, readStored, stateOf, viewOf, type EntitySnapshot } from '../../machines/index.ts';
@@ -205,7 +205,7 @@ class Replays {
       steps.push({ ...base, ...who, accepted: true, state: stateOf(replay.snapshot), ...(brokenDependencies.length > 0 ? { brokenFacts: brokenDependencies } : {}) });
       this.views.add([{ streamId, position: record.position, view: viewOf(replay.snapshot) }]);
     } else {
-      refuse({ ...base, ...who }, [describeRefusal(event.type, verdict), ...brokenDependencies.map((b) => `it depends on ${b}`)].join('; '));
+      refuse({ ...base, ...who }, [replayRefusalReason(event.type, verdict), ...brokenDependencies.map((b) => `it depends on ${b}`)].join('; '));
     }
   }
 }

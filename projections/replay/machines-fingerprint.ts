@@ -22,6 +22,23 @@ export interface MachinesRules {
 export const MACHINES_VERSION = 'credence:machines:v2';
 
 /**
+ * The guards a version added to an event it did not hold to them before: an event an earlier version stored, legal
+ * then, may break one (a provisioning stored after revokeNode, before the cascade revoked the credential), and replay
+ * flags it at every run after the upgrade. Its finding says so (refusal-reason.ts; review 167), so an operator reads it
+ * as the rule being newer than the event, not as an event written past the engine. Keyed by event type and rule: a
+ * rule an older version already held that event to (ownerIsLive on CredentialIssued) is not listed. Add a line with
+ * each bump of MACHINES_VERSION that refuses what the last one accepted.
+ */
+export const RULES_SINCE: readonly { readonly eventType: string; readonly rule: string; readonly since: string }[] = [
+  { eventType: 'CredentialProvisioned', rule: 'ownerIsLive', since: 'credence:machines:v2' },
+  { eventType: 'AssociationConfigured', rule: 'registrarIsNotRegistree', since: 'credence:machines:v2' },
+];
+
+/** The version that added `rule` for `eventType` (RULES_SINCE), or undefined for a rule as old as the event's judging. */
+export const ruleSince = (eventType: string, rule: string | undefined): string | undefined =>
+  rule === undefined ? undefined : RULES_SINCE.find((r) => r.eventType === eventType && r.rule === rule)?.since;
+
+/**
  * SHA-256 of every source file the machines load (machines/index.ts and what it imports), as last confirmed for
  * MACHINES_VERSION. A change to any of them fails
  * test/machines-version-is-confirmed-when-the-sources-they-load-change.test.ts until someone decides: bump the

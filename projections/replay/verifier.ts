@@ -1,4 +1,4 @@
-import { describeRefusal } from '../../domain/errors.ts';
+import { replayRefusalReason } from './refusal-reason.ts';
 import { factClaimOf, isFactClaim } from '../../domain/fact-claims.ts';
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
 import { isEventType } from '../../domain/events/index.ts';
@@ -206,7 +206,7 @@ export class FleetVerifier {
       entry.snapshot = verdict.snapshot;
       return true;
     }
-    tally.findings.push(findingAt(record, describeRefusal(event.type, verdict)));
+    tally.findings.push(findingAt(record, replayRefusalReason(event.type, verdict)));
     return false;
   }
 

@@ -18,8 +18,8 @@ export interface LeafFinding {
   readonly leafIndex: number;
 }
 
-/** The next stored row as the walk looks ahead to it: a parsed event, or a row that does not parse. */
-type Row = { readonly ok: true; readonly event: RecordedEvent } | { readonly ok: false };
+/** The next stored row as the walk looks ahead to it: a parsed event, or a row that does not parse (where, and why). */
+type Row = { readonly ok: true; readonly event: RecordedEvent } | { readonly ok: false; readonly position: bigint; readonly problem: string };
 
 type Log = Pick<TransparencyLogStore, 'leafByEventId' | 'nodeHash'>;
 
@@ -82,8 +82,13 @@ export const storeAltered = (leaf: LoggedLeaf, event: RecordedEvent, next: Row |
  * to restore events.db over a log file alone altered (review 164): then the stored events, read on to the signed size
  * and hashed to a root by themselves (RFC 9162 2.1.1: O(log n) memory), decide. The signed root is the store intact
  * there and the leaf row the log file's; another root, or a row that does not parse, is the store altered (`store`).
+ * Which event of the store was altered is known only where the log's own leaf reaches the signed root through its
+ * path: then the signed leaf there is the log's, the stored event is not it, and `store` says so as it is. Else both
+ * files were altered and the root says only that the store was, somewhere: `store` keeps its kind and position (the
+ * first disagreement), and says just that (review 167: leaves 2 and 3 zeroed and event 7 edited read "event …0002 at
+ * position 3 was edited", event 3 untouched); a row that does not parse is named at its own position.
  */
-export const signedLeafDisagreement = async <F>(args: {
+export const signedLeafDisagreement = async <F extends { readonly message: string; readonly position: bigint }>(args: {
   readonly leaf: LoggedLeaf;
   /** The stored event at the leaf's index, and its leaf hash. */
   readonly event: RecordedEvent;
@@ -98,15 +103,18 @@ export const signedLeafDisagreement = async <F>(args: {
   /** The latest checkpoint, opened under the log key. */
   readonly signed: Checkpoint;
 }): Promise<F | LeafFinding> => {
-  const { leaf, event, signed } = args;
+  const { leaf, event, signed, store } = args;
   if (storedEventWitness(args.log, args.before.size, args.hash, signed) !== undefined) return alteredLeaf(leaf, 'checkpoint', event);
+  if (storedEventWitness(args.log, args.before.size, leaf.leafHash, signed) !== undefined) return store;
+  const missed = `the stored events no longer hash to the signed root (first disagreement with the log at position ${store.position})`;
   let tree = appendLeafHash(args.before, args.hash).frontier;
   while (tree.size < signed.treeSize) {
     const row = await args.rowsAfter();
-    if (row === undefined || !row.ok) return args.store;
+    if (row === undefined) return { ...store, message: `${missed}: the store holds ${tree.size} of the ${signed.treeSize} events signed` };
+    if (!row.ok) return { ...store, message: `the stored row at position ${row.position} does not parse (${row.problem}), so ${missed}` };
     tree = appendLeafHash(tree, eventLeafHash(row.event)).frontier;
   }
-  return constantTimeEqual(frontierRoot(tree), signed.rootHash) ? alteredLeaf(leaf, 'signed_root', event) : args.store;
+  return constantTimeEqual(frontierRoot(tree), signed.rootHash) ? alteredLeaf(leaf, 'signed_root', event) : { ...store, message: missed };
 };
 
 /** A logged event the store no longer holds. */

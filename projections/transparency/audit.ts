@@ -252,7 +252,7 @@ const walk = async (
    * parse is the store's) is the store's only if the stored events no longer hash to what the log key signed
    * (audit-leaf.ts, review 164); `store` says how. Past the signed tree, `store` as it is.
    */
-  const judged = <F>(store: F, at: LoggedLeaf, event: RecordedEvent, next: AuditedRow | undefined, hash = eventLeafHash(event)): F | Promise<F | LeafFinding> =>
+  const judged = <F extends { readonly message: string; readonly position: bigint }>(store: F, at: LoggedLeaf, event: RecordedEvent, next: AuditedRow | undefined, hash = eventLeafHash(event)): F | Promise<F | LeafFinding> =>
     checkpoint === undefined || all.size >= signedSize
       ? store
       : signedLeafDisagreement({ leaf: at, event, hash, store, before: all, rowsAfter: rowsFrom(next, nextRow), log, signed: checkpoint });
