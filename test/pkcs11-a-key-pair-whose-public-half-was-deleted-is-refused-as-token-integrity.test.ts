@@ -20,9 +20,12 @@ const OWNER = 'maf:infrastructure';
 const hex = (handle: string) => Buffer.from(handle, 'utf8').toString('hex');
 
 const outcome = async (run: () => Promise<unknown>) => run().then(() => 'done' as const, (e: unknown) => e);
-const issueOf = (error: unknown) => {
-  if (!isCredenceError(error, 'validation') || error.problem.code !== 'validation') throw new Error(`expected a validation error, got ${String(error)}`);
-  return error.problem.issues[0];
+/** A token integrity fault is the service's, not the caller's input (review 166: it was a `validation` issue, a 400). */
+const faultOf = (error: unknown) => {
+  if (!isCredenceError(error, 'secure_environment_unavailable') || error.problem.code !== 'secure_environment_unavailable') {
+    throw new Error(`expected secure_environment_unavailable, got ${String(error)}`);
+  }
+  return error.problem;
 };
 
 describe.skipIf(softHsmMissing !== undefined)('PKCS#11: a key pair whose public half was deleted outside Credence', () => {
@@ -35,12 +38,12 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11: a key pair whose public 
       stdio: 'ignore',
     });
   const expectMissingPublicHalf = (error: unknown, handle: KeyHandle) => {
-    const issue = issueOf(error);
-    expect(issue).toMatchObject({ path: 'token', rule: 'token_integrity' });
-    expect(issue?.message).toContain(handle);
-    expect(issue?.message).toMatch(/public key object is missing/);
-    expect(issue?.message).toMatch(/restore/);
-    expect(issue?.message).not.toMatch(/CKR_KEY_TYPE_INCONSISTENT/);
+    const fault = faultOf(error);
+    expect(fault).toMatchObject({ reason: 'token_integrity' });
+    expect(fault.message).toContain(handle);
+    expect(fault.message).toMatch(/public key object is missing/);
+    expect(fault.message).toMatch(/restore/);
+    expect(fault.message).not.toMatch(/CKR_KEY_TYPE_INCONSISTENT/);
   };
 
   it.each(['ed25519', 'p256'] as const)('the %s key, looked up afresh, is refused as token_integrity naming its handle, for describe and sign alike', async (kind) => {

@@ -49,9 +49,12 @@ try {
 `;
 
 const outcome = async (run: () => Promise<unknown>) => run().then(() => 'done' as const, (e: unknown) => e);
-const issueOf = (error: unknown) => {
-  if (!isCredenceError(error, 'validation') || error.problem.code !== 'validation') throw new Error(`expected a validation error, got ${String(error)}`);
-  return error.problem.issues[0];
+/** A token integrity fault is the service's, not the caller's input (review 166: it was a `validation` issue, a 400). */
+const faultOf = (error: unknown) => {
+  if (!isCredenceError(error, 'secure_environment_unavailable') || error.problem.code !== 'secure_environment_unavailable') {
+    throw new Error(`expected secure_environment_unavailable, got ${String(error)}`);
+  }
+  return error.problem;
 };
 
 describe.skipIf(softHsmMissing !== undefined)('PKCS#11 destroy past more planted objects than a lookup reads', () => {
@@ -80,14 +83,18 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11 destroy past more planted
 
     const se = open();
     try {
-      const issue = issueOf(await outcome(() => se.destroy(OWNER, psk)));
-      expect(issue).toMatchObject({ path: 'token', rule: 'token_integrity' });
-      expect(issue?.message).toContain(`its 1 object(s) were destroyed, but ${PLANTED} object(s) not made by Credence`);
+      // A lookup reads no more than MAX_OBJECTS_UNDER_ID: refused as the token's fault, as every integrity fault is.
+      const lookup = faultOf(await outcome(() => se.mac(OWNER, psk, new TextEncoder().encode('m'))));
+      expect(lookup).toMatchObject({ reason: 'token_integrity' });
+      expect(lookup.message).toContain(`more than ${MAX_OBJECTS_UNDER_ID} objects have its CKA_ID`);
+      const fault = faultOf(await outcome(() => se.destroy(OWNER, psk)));
+      expect(fault).toMatchObject({ reason: 'token_integrity' });
+      expect(fault.message).toContain(`its 1 object(s) were destroyed, but ${PLANTED} object(s) not made by Credence`);
       const left = objectsUnder(psk);
       expect(left).toHaveLength(PLANTED);
       expect(left.filter((block) => /\blocal\b/.test(block))).toHaveLength(0);
       // Each destroy still reports what is left, rather than answering that the key is gone.
-      expect(issueOf(await outcome(() => se.destroy(OWNER, psk)))).toMatchObject({ rule: 'token_integrity' });
+      expect(faultOf(await outcome(() => se.destroy(OWNER, psk)))).toMatchObject({ reason: 'token_integrity' });
     } finally {
       se.close();
     }

@@ -20,9 +20,12 @@ const hex = (handle: string) => Buffer.from(handle, 'utf8').toString('hex');
 const credenceLabel = `credence/se/1 ${JSON.stringify({ owner: OWNER, kind: 'psk256', extractable: false, host: false })}`;
 
 const outcome = async (run: () => Promise<unknown>) => run().then(() => 'done' as const, (e: unknown) => e);
-const issueOf = (error: unknown) => {
-  if (!isCredenceError(error, 'validation') || error.problem.code !== 'validation') throw new Error(`expected a validation error, got ${String(error)}`);
-  return error.problem.issues[0];
+/** A token integrity fault is the service's, not the caller's input (review 166: it was a `validation` issue, a 400). */
+const faultOf = (error: unknown) => {
+  if (!isCredenceError(error, 'secure_environment_unavailable') || error.problem.code !== 'secure_environment_unavailable') {
+    throw new Error(`expected secure_environment_unavailable, got ${String(error)}`);
+  }
+  return error.problem;
 };
 
 describe.skipIf(softHsmMissing !== undefined)('PKCS#11 destroy past objects planted under a key handle', () => {
@@ -47,9 +50,9 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11 destroy past objects plan
       const other = fresh();
       try {
         for (const handle of [psk, ed]) {
-          const issue = issueOf(await outcome(() => other.destroy(OWNER, handle)));
-          expect(issue).toMatchObject({ path: 'token', rule: 'token_integrity' });
-          expect(issue?.message).toMatch(/were destroyed, but 1 object\(s\) not made by Credence .* were left in the token/);
+          const fault = faultOf(await outcome(() => other.destroy(OWNER, handle)));
+          expect(fault).toMatchObject({ reason: 'token_integrity' });
+          expect(fault.message).toMatch(/were destroyed, but 1 object\(s\) not made by Credence .* were left in the token/);
           // Ours (generated in the token: `local`) are gone; the planted secret, not local, is still there.
           const left = objectsUnder(handle);
           expect(left).toHaveLength(1);
@@ -57,9 +60,9 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11 destroy past objects plan
           expect(left[0]).not.toMatch(/\blocal\b/);
         }
         // The planted object never passes for the key, and each destroy reports it again.
-        expect(issueOf(await outcome(() => other.mac(OWNER, psk, text('m'))))).toMatchObject({ rule: 'token_integrity' });
-        expect(issueOf(await outcome(() => other.destroy(OWNER, psk)))).toMatchObject({ rule: 'token_integrity' });
-        expect(issueOf(await outcome(() => se.destroy(OWNER, ed)))).toMatchObject({ rule: 'token_integrity' });
+        expect(faultOf(await outcome(() => other.mac(OWNER, psk, text('m'))))).toMatchObject({ reason: 'token_integrity' });
+        expect(faultOf(await outcome(() => other.destroy(OWNER, psk)))).toMatchObject({ reason: 'token_integrity' });
+        expect(faultOf(await outcome(() => se.destroy(OWNER, ed)))).toMatchObject({ reason: 'token_integrity' });
         // The operator removes it: the handle is then simply gone.
         execFileSync('pkcs11-tool', ['--module', SOFTHSM_MODULE, '--token-label', token.label, '--login', '--pin', token.pin, '--delete-object', '--type', 'secrkey', '--id', hex(psk)], { stdio: 'ignore' });
         expect(isKeyNotFound(await outcome(() => other.destroy(OWNER, psk)))).toBe(true);
@@ -80,13 +83,13 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11 destroy past objects plan
       try {
         // A lookup leaves them aside: they carry no Credence label, so cannot pass for the key.
         expect(await other.mac(OWNER, psk, text('m'))).toHaveLength(32);
-        const issue = issueOf(await outcome(() => other.destroy(OWNER, psk)));
-        expect(issue).toMatchObject({ path: 'token', rule: 'token_integrity' });
-        expect(issue?.message).toContain('its 1 object(s) were destroyed, but 5 object(s)');
+        const fault = faultOf(await outcome(() => other.destroy(OWNER, psk)));
+        expect(fault).toMatchObject({ reason: 'token_integrity' });
+        expect(fault.message).toContain('its 1 object(s) were destroyed, but 5 object(s)');
         const left = objectsUnder(psk);
         expect(left).toHaveLength(5);
         for (const block of left) expect(block).toMatch(/label:\s+planted \d/);
-        expect(issueOf(await outcome(() => other.destroy(OWNER, psk)))).toMatchObject({ rule: 'token_integrity' });
+        expect(faultOf(await outcome(() => other.destroy(OWNER, psk)))).toMatchObject({ reason: 'token_integrity' });
         expect(isKeyNotFound(await outcome(() => other.mac(OWNER, psk, text('m'))))).toBe(true);
       } finally {
         other.close();
@@ -103,7 +106,7 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11 destroy past objects plan
       plant(psk, credenceLabel.replace(OWNER, 'node:mallory'));
       const other = fresh();
       try {
-        expect(issueOf(await outcome(() => other.destroy(OWNER, psk)))).toMatchObject({ rule: 'token_integrity' });
+        expect(faultOf(await outcome(() => other.destroy(OWNER, psk)))).toMatchObject({ reason: 'token_integrity' });
         expect(objectsUnder(psk)).toHaveLength(1);
         expect(objectsUnder(psk)[0]).toContain('node:mallory');
       } finally {

@@ -34,7 +34,8 @@ const failingTooLong = (context: ServiceContext): { readonly name: string; reado
 
 /**
  * Why a signing key of the Enrolment Function or the Registrar CSE cannot be used now (SigningKeys.missing): a device
- * request met it missing from the Secure Environment, and no use of it went through since. The security procedures
+ * request met it missing from the Secure Environment, or refused there as `token_integrity` (its public half deleted,
+ * review 166), and no use of it went through since. The security procedures
  * are opened at start (device-endpoints.ts), so this is the opening kept then; one that failed is not this check's to
  * report (the device routes answer why). Not the API token signing key: missing, it refuses only the issuing of
  * tokens (accessSigningKeyLost) while every token issued still verifies, its public key read at start, and an
@@ -110,7 +111,8 @@ export const healthRoutesWith = (options: HealthOptions): RouteModule => (app, c
       const unusable = await secureEnvironmentUnready(context.secureEnvironmentUnavailable, request.log);
       if (unusable !== undefined) throw notReady('secure_environment', unusable.detail, unusable.extensions);
       // Review 162: a key deleted from the token answered every enrolment or association with 503 while the service
-      // said ready, so its load balancer kept sending devices here. Said as the token is (its reason, not its handle).
+      // said ready, so its load balancer kept sending devices here; review 166: so did a key refused as token_integrity.
+      // Said as the token is (its reason, not its handle).
       const keyMissing = await signingKeyMissing(context);
       const keyUnusable = keyMissing === undefined ? undefined : await secureEnvironmentUnready(async () => keyMissing, request.log);
       if (keyUnusable !== undefined) throw notReady('secure_environment', keyUnusable.detail, keyUnusable.extensions);

@@ -1,4 +1,4 @@
-import { isKeyNotFound, secureEnvironmentUnavailable, type CredenceError } from '../../../domain/errors.ts';
+import { isCredenceError, isKeyNotFound, secureEnvironmentUnavailable, type CredenceError } from '../../../domain/errors.ts';
 import { type KeyHandle, type OwnedSecureEnvironment } from '../../../domain/ports/index.ts';
 import { discardNewKey } from './discard-new-key.ts';
 import type { InfrastructureOptions } from './infrastructure-options.ts';
@@ -16,8 +16,8 @@ export interface SigningKeys {
    */
   readonly se: OwnedSecureEnvironment;
   /**
-   * Why a signing key cannot be used now (GET /readyz): the `signingKeyMissing` its last use through `se` met, until
-   * a use of it goes through again; undefined when none is refused. While one is, it is looked for again (a
+   * Why a signing key cannot be used now (GET /readyz): the `signingKeyMissing` or `signingKeyUnsound` its last use
+   * through `se` met, until a use of it goes through again; undefined when none is refused. While one is, it is looked for again (a
    * `describe`) at most every MISSING_LOOKED_FOR_AGAIN_MS: an instance its load balancer stopped sending devices to
    * gets no request to find it back. None refused: no Secure Environment call.
    */
@@ -48,12 +48,28 @@ export const signingKeyMissing = (purpose: Purpose, handle: string): CredenceErr
       'Secure Environment files that belong with this keys.db. No new key is made in its place: devices pin its public key',
   );
 
+/**
+ * A signing key the token holds in a state Credence did not leave it in (`token_integrity`: its public half deleted,
+ * an object planted under its handle): unusable as surely as a missing one, so refused and reported alike (review
+ * 166: /readyz looked at `not_found` only and stayed ready), named with its record; `cause` says what is wrong and
+ * what mends it. The reason stays `token_integrity`, the one a public answer carries (the handle is in the log only).
+ */
+export const signingKeyUnsound = (purpose: Purpose, handle: string, cause: CredenceError): CredenceError =>
+  secureEnvironmentUnavailable(
+    'token_integrity',
+    `the ${PURPOSES[purpose].name} ${handle}, recorded in keys.db (stream ${INFRA}, purpose ${purpose}), cannot be used: ${cause.message}. ` +
+      'No new key is made in its place: devices pin its public key',
+  );
+
+const isTokenIntegrity = (error: unknown): error is CredenceError =>
+  isCredenceError(error, 'secure_environment_unavailable') && error.problem.code === 'secure_environment_unavailable' && error.problem.reason === 'token_integrity';
+
 /** How often a signing key refused as missing is looked for again by `missing` (the Retry-After /readyz answers). */
 const MISSING_LOOKED_FOR_AGAIN_MS = 5_000;
 
 /**
- * `se`, with a `not_found` of one of `keys` (handle to purpose) said as `signingKeyMissing`, every other call as it
- * is; and `missing`, what the last use of each key found (SigningKeys.missing).
+ * `se`, with a `not_found` of one of `keys` (handle to purpose) said as `signingKeyMissing` and a `token_integrity` as
+ * `signingKeyUnsound`, every other call as it is; and `missing`, what the last use of each key found (SigningKeys.missing).
  */
 const namingSigningKeys = (se: OwnedSecureEnvironment, keys: ReadonlyMap<string, Purpose>): Pick<SigningKeys, 'se' | 'missing'> => {
   // On the monotonic clock: a wall clock stepped back would keep a key from being looked for again (review 163).
@@ -68,8 +84,9 @@ const namingSigningKeys = (se: OwnedSecureEnvironment, keys: ReadonlyMap<string,
       },
       (error: unknown) => {
         const purpose = keys.get(handle);
-        if (purpose === undefined || !isKeyNotFound(error, handle)) throw error;
-        const refusal = signingKeyMissing(purpose, handle);
+        if (purpose === undefined) throw error;
+        const refusal = isKeyNotFound(error, handle) ? signingKeyMissing(purpose, handle) : isTokenIntegrity(error) ? signingKeyUnsound(purpose, handle, error) : undefined;
+        if (refusal === undefined) throw error;
         refused.set(handle, { refusal, lookedAt: monotonic() });
         throw refusal;
       },

@@ -1,6 +1,6 @@
 import type * as Pkcs11js from 'pkcs11js';
 import type { KeyHandle, KeyKind } from '../../../../domain/ports/secure-environment.ts';
-import { ckr, pkcs11js, pkcs11Problem, type Pkcs11, type Pkcs11Handle } from './module.ts';
+import { ckr, pkcs11js, pkcs11Unavailable, type Pkcs11, type Pkcs11Handle } from './module.ts';
 import { decodeLabel, encodeLabel, ownerLabels, type KeyLabel, type TokenKey } from './token-objects.ts';
 
 /** PKCS#11 v3.0 §2.3.8, which pkcs11js 2.1 does not name. */
@@ -31,7 +31,13 @@ export interface ObjectsUnderId {
   readonly others: readonly OtherObject[];
 }
 
-export const integrity = (handle: KeyHandle, why: string) => pkcs11Problem('token', 'token_integrity', `key ${handle}: ${why} (docs/hsm.md)`);
+/**
+ * The token holds, under a Credence handle, what Credence did not make so: the service's condition, for its operator
+ * to mend, never the caller's input (review 166: as a `validation` issue it was a 400 "Invalid request" to a device,
+ * which does not retry, with the handle in the public answer). `secure_environment_unavailable`, as every other token
+ * fault: the answer carries the reason only, the message with the handle goes to the log.
+ */
+export const integrity = (handle: KeyHandle, why: string) => pkcs11Unavailable('token_integrity', `key ${handle}: ${why} (docs/hsm.md)`);
 
 /**
  * A key pair's private half without its public object (deleted outside Credence, as `pkcs11-tool --delete-object
