@@ -57,9 +57,6 @@ export const accessStatements = (db: Database.Database) => ({
   retire: db.prepare(`UPDATE signing_keys SET retired_at = ?, retired_by = ? WHERE retired_at IS NULL RETURNING handle`),
   addKey: db.prepare(`INSERT INTO signing_keys (handle, since) VALUES (?, ?)`),
   forgetKey: db.prepare(`DELETE FROM signing_keys WHERE handle = ? AND retired_at IS NOT NULL`),
-  // The rows only: which of them are live is the verifier's rule too (AccessRegistry's `refused`), which SQL cannot
-  // run; counted by the registry (review 158).
-  live: db.prepare(`SELECT * FROM tokens WHERE signed_with = ? AND revoked_at IS NULL AND expires_at > ?`),
   revokeWithdrawn: db.prepare(
     `WITH RECURSIVE chain(id) AS (
          SELECT token_id FROM tokens WHERE signed_with IN (SELECT handle FROM signing_keys WHERE retired_at IS NOT NULL)
@@ -74,7 +71,6 @@ export const accessStatements = (db: Database.Database) => ({
        UPDATE tokens SET revoked_at = ?, revoked_by = ? WHERE token_id IN (SELECT id FROM chain) AND revoked_at IS NULL RETURNING token_id`,
   ),
   issuerLive: db.prepare(`SELECT 1 FROM tokens WHERE token_id = ? AND revoked_at IS NULL`),
-  liveOfSubject: db.prepare(`SELECT * FROM tokens WHERE subject = ? AND revoked_at IS NULL AND expires_at > ?`),
   insert: db.prepare(
     `INSERT INTO tokens (token_id, subject, role, issued_at, expires_at, issued_by, issued_with, signed_with, scope)
        VALUES (@tokenId, @subject, @role, @issuedAt, @expiresAt, @issuedBy, @issuedWith, @signedWith, @scope)`,

@@ -1,11 +1,12 @@
 import type Database from 'better-sqlite3';
 import { openPrivateSqlite, type PrivateSqliteLocation } from '../files/index.ts';
-import type { AccessRegistry, RecordRefusal, RefusedToken, TokenRecord } from './access-registry.ts';
+import type { AccessRegistry, RecordRefusal, TokenRefusalRule } from './access-registry.ts';
 import { accessSchema } from './access-schema.ts';
 import { accessStatements, toKeyRecord, toTokenRecord, type KeyRow, type TokenRow } from './access-statements.ts';
+import { liveTokenCounts } from './live-tokens.ts';
 import { scopeToColumn } from './stored-scope.ts';
 
-export type { AccessRegistry, RecordRefusal, RefusedToken, SigningKeyRecord, TokenPage, TokenRecord } from './access-registry.ts';
+export type { AccessRegistry, LiveTokens, RecordRefusal, SigningKeyRecord, TokenPage, TokenRecord, TokenRefusalRule } from './access-registry.ts';
 export { LEGACY_SIGNING_KEY_SETTING } from './access-schema.ts';
 
 export const ACCESS_DB_FILE = 'access.db';
@@ -22,16 +23,17 @@ export const openAccessRegistry = (location: PrivateSqliteLocation): AccessRegis
 const registryOver = (db: Database.Database): AccessRegistry => {
   const sql = accessStatements(db);
   const currentSigningKey = (): string | undefined => (sql.current.get() as { handle: string } | undefined)?.handle;
-  /** Rows neither revoked nor expired at `now` that the verifier's rule does not refuse either (review 158). */
-  const live = (rows: unknown[], refused: RefusedToken | undefined): TokenRecord[] =>
-    (rows as TokenRow[]).map(toTokenRecord).filter((t) => refused === undefined || !refused(t));
-  const liveSignedWith = (handle: string, now: Date, refused: RefusedToken): TokenRecord[] => live(sql.live.all(handle, now.toISOString()), refused);
+  /** Statements per rule: one per access control, made once (its roles and marks are written into them). */
+  const counts = new WeakMap<TokenRefusalRule, ReturnType<typeof liveTokenCounts>>();
+  const countsBy = (rule: TokenRefusalRule) => counts.get(rule) ?? counts.set(rule, liveTokenCounts(db, rule)).get(rule)!;
+  /** No rule: every token neither revoked nor expired is live. */
+  const NONE_REFUSED: TokenRefusalRule = { refused: () => false, maxTtlSeconds: Number.POSITIVE_INFINITY, roles: [], subjectMarks: [] };
   // The checks and the insert in one immediate transaction: a revocation or a rotation by another process lands
   // wholly before or wholly after.
   const record = db.transaction((t: Parameters<AccessRegistry['record']>[0]): 'recorded' | RecordRefusal => {
     if (t.issuedWith !== undefined && sql.issuerLive.get(t.issuedWith) === undefined) return 'issuer_revoked';
     if (currentSigningKey() !== t.signedWith) return 'signing_key_retired';
-    if (live(sql.liveOfSubject.all(t.subject, t.issuedAt.toISOString()), t.refused).length >= t.maxActiveForSubject) return 'subject_full';
+    if (countsBy(t.refused ?? NONE_REFUSED).ofSubject(t.subject, t.issuedAt).count >= t.maxActiveForSubject) return 'subject_full';
     sql.insert.run({
       tokenId: t.tokenId,
       subject: t.subject,
@@ -65,11 +67,7 @@ const registryOver = (db: Database.Database): AccessRegistry => {
     currentSigningKey,
     claimSigningKey: (handle, at) => claim.immediate(handle, at),
     rotateSigningKey: (handle, at, by, { withdraw, withdrawKey }) => rotate.immediate(handle, at, by, withdraw, withdrawKey),
-    liveTokensSignedWith: (handle, now, refused) => liveSignedWith(handle, now, refused).length,
-    lastExpirySignedWith: (handle, now, refused) => {
-      const last = liveSignedWith(handle, now, refused).reduce((latest, t) => (t.expiresAt.getTime() > latest ? t.expiresAt.getTime() : latest), -Infinity);
-      return Number.isFinite(last) ? new Date(last) : undefined;
-    },
+    liveSignedWith: (handle, now, refused) => countsBy(refused).signedWith(handle, now),
     forgetSigningKey: (handle) => {
       sql.forgetKey.run(handle);
     },

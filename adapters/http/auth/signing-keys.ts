@@ -2,8 +2,9 @@ import type { CryptoKey } from 'jose';
 import { isCredenceError, isKeyNotFound, secureEnvironmentUnavailable, validationError, type CredenceError } from '../../../domain/errors.ts';
 import { destroyNewKey, type Clock, type KeyHandle, type OwnedSecureEnvironment } from '../../../domain/ports/index.ts';
 import type { FolderKeyHeld } from '../../runtime/folder-keys-in-token.ts';
-import type { AccessRegistry, TokenRecord } from '../../runtime/index.ts';
+import type { AccessRegistry } from '../../runtime/index.ts';
 import { importVerificationKey } from './jwt.ts';
+import type { TokenRefusalRule } from './token-refusal.ts';
 
 /**
  * access.db names a signing key the data folder's Secure Environment does not hold: the two come from different
@@ -174,10 +175,15 @@ export interface SigningKeysOptions {
    * retired key from being destroyed (review 158: a token refused for a lifetime past a lowered
    * `tokens.maxTtlSeconds` kept its key until it expired). Absent: every token neither revoked nor expired keeps it.
    */
-  readonly refused?: (token: TokenRecord) => boolean;
+  readonly refused?: TokenRefusalRule;
 }
 
 export interface SigningKeys {
+  /**
+   * The rule by which this process counts live tokens (SigningKeysOptions.refused): a key's, and a subject's against
+   * its cap (review 166: the issuer counted by its own `maxTtlSeconds`, which a local command's need not be).
+   */
+  readonly refused: TokenRefusalRule;
   /** The key that signs new tokens now, as access.db says (another process may have rotated it). */
   current(): Promise<SigningKey>;
   /**
@@ -205,6 +211,9 @@ export interface SigningKeys {
   prune(): Promise<readonly string[]>;
 }
 
+/** No token refused: every one neither revoked nor expired is live (each row read: no role is known to SQL). */
+const NONE_REFUSED: TokenRefusalRule = { refused: () => false, maxTtlSeconds: Number.POSITIVE_INFINITY, roles: [], subjectMarks: [] };
+
 /**
  * The token signing keys of a data folder: their handles in access.db, the keys in the Secure Environment (owner
  * `credence:access`), read once per process and again when access.db names a key this process has not read (rotated
@@ -213,7 +222,7 @@ export interface SigningKeys {
  */
 export const openSigningKeys = async (se: OwnedSecureEnvironment, registry: AccessRegistry, clock: Clock, options: SigningKeysOptions = {}): Promise<SigningKeys> => {
   const keysInToken = options.keysInToken === true;
-  const refused = options.refused ?? (() => false);
+  const refused = options.refused ?? NONE_REFUSED;
   const byHandle = new Map<string, SigningKey>();
   const byKid = new Map<string, SigningKey>();
   const forget = (handle: string): void => {
@@ -295,7 +304,7 @@ export const openSigningKeys = async (se: OwnedSecureEnvironment, registry: Acce
     // was refused on every request meanwhile, and so is no working token).
     for (const { handle } of retiredKeys()) {
       try {
-        if (registry.liveTokensSignedWith(handle, clock.now(), refused) > 0) continue;
+        if (registry.liveSignedWith(handle, clock.now(), refused).count > 0) continue;
         const kid = (await load(handle, false))?.kid;
         await destroy(handle);
         if (kid !== undefined) destroyed.push(kid);
@@ -336,6 +345,7 @@ export const openSigningKeys = async (se: OwnedSecureEnvironment, registry: Acce
   await refresh(keysInToken && options.openWithoutCurrentKey === true);
 
   return {
+    refused,
     async current() {
       const handle = registry.currentSigningKey();
       if (handle === undefined) throw new Error('access.db names no current token signing key');
@@ -390,8 +400,8 @@ export const openSigningKeys = async (se: OwnedSecureEnvironment, registry: Acce
         previous: retired.flatMap(({ handle, kid }): RetiredSigningKey[] => {
           if (kid === undefined) return [];
           if (destroyed.has(kid)) return [{ kid, state: 'destroyed', liveTokens: 0 }];
-          const until = registry.lastExpirySignedWith(handle, now, refused);
-          return [{ kid, state: 'retired', liveTokens: registry.liveTokensSignedWith(handle, now, refused), ...(until !== undefined ? { until } : {}) }];
+          const live = registry.liveSignedWith(handle, now, refused);
+          return [{ kid, state: 'retired', liveTokens: live.count, ...(live.lastExpiry !== undefined ? { until: live.lastExpiry } : {}) }];
         }),
       };
     },

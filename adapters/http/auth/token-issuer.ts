@@ -8,7 +8,6 @@ import type { IssuedToken, Principal } from './principal.ts';
 import { RoleSchema, type Role } from './role.ts';
 import type { SigningKeys } from './signing-keys.ts';
 import { TokenSubject } from './token-ids.ts';
-import { refusedUnder } from './token-refusal.ts';
 import { scopeIssues, TokenScope } from './token-scope.ts';
 
 /** What `AccessControl.issue` is asked for. */
@@ -115,8 +114,10 @@ export const tokenIssuer = (options: TokenIssuerOptions): ((request: TokenReques
         issuedBy,
         signedWith: key.handle,
         maxActiveForSubject: options.maxActivePerSubject,
-        // A token the verifier refuses (a lifetime past tokens.maxTtlSeconds now, a reserved subject) holds no place.
-        refused: refusedUnder(options.maxTtlSeconds),
+        // A token the verifier refuses (a lifetime past tokens.maxTtlSeconds now, a reserved subject) holds no place,
+        // by the rule the keys count by: a local command's limit is not the service's, and refuses no lifetime there
+        // (review 166: without --config, its 90 days left a year-long service's tokens out of the cap).
+        refused: keys.refused,
         ...(issuer !== undefined ? { issuedWith: issuer.tokenId } : {}),
         ...(parsed.data.scope !== undefined ? { scope: parsed.data.scope } : {}),
       });

@@ -1,6 +1,7 @@
-import type { TokenRecord } from '../../runtime/index.ts';
-import { isReservedSubject } from './reserved-subjects.ts';
-import { RoleSchema } from './role.ts';
+import { SYSTEM_ACTOR_IDS, SYSTEM_ACTOR_PREFIX } from '../../../domain/metadata.ts';
+import type { AccessRegistry, TokenRecord } from '../../runtime/index.ts';
+import { INFRASTRUCTURE_ACTOR_ID, INFRASTRUCTURE_ACTOR_PREFIX, isReservedSubject } from './reserved-subjects.ts';
+import { ROLES, RoleSchema } from './role.ts';
 import { recordedTokenScope } from './token-scope.ts';
 
 /**
@@ -57,8 +58,25 @@ export const refusalOfRecord = (r: TokenRecord, maxTtlSeconds: number): TokenRef
   return refusalBySettings(r, maxTtlSeconds);
 };
 
-/** `refusalOfRecord` as the predicate access.db's counts take (AccessRegistry: `refused`). */
-export const refusedUnder =
-  (maxTtlSeconds: number) =>
-  (r: TokenRecord): boolean =>
-    refusalOfRecord(r, maxTtlSeconds) !== undefined;
+/** The rule access.db's counts take (AccessRegistry: TokenRefusalRule), named here to keep runtime's exports as they are. */
+export type TokenRefusalRule = Parameters<AccessRegistry['liveSignedWith']>[2];
+
+/**
+ * What every reserved subject holds, in ASCII letters of either case: its prefix, or its id. The only other letter
+ * JavaScript's case folding makes one ASCII letter of is the Kelvin sign (k), which no mark holds, so access.db reads,
+ * to judge by `isReservedSubject`, every row whose subject holds one, and counts the rest in SQL.
+ */
+const SUBJECT_MARKS = [SYSTEM_ACTOR_PREFIX, INFRASTRUCTURE_ACTOR_PREFIX, ...SYSTEM_ACTOR_IDS, INFRASTRUCTURE_ACTOR_ID]
+  .map((mark) => mark.toLowerCase())
+  .filter((mark, _, all) => !all.some((other) => other !== mark && mark.startsWith(other)));
+
+/**
+ * `refusalOfRecord` as access.db's counts take it: the rule, and what SQL judges alike (review 166). Infinity: no
+ * lifetime refused (a local command whose limit is not the service's).
+ */
+export const refusedUnder = (maxTtlSeconds: number): TokenRefusalRule => ({
+  refused: (r) => refusalOfRecord(r, maxTtlSeconds) !== undefined,
+  maxTtlSeconds,
+  roles: ROLES,
+  subjectMarks: SUBJECT_MARKS,
+});
