@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyRequest } from 'fastify';
@@ -28,6 +28,7 @@ import { routeModulesOf } from './routes/index.ts';
 import { consoleRoutesFrom } from './routes/console.ts';
 import { CONSOLE_DIST } from './console-bundle-freshness.ts';
 import { ocspRouterRefusal, sendOcspRefusal } from './routes/ocsp-url.ts';
+import { bodyLeftUnread, closeConnectionsOfUnreadBodies, withholdContinueUntilTheBodyIsRead } from './unread-body.ts';
 
 export const DOCS_PREFIX = '/docs';
 const API_VERSION = '1.0.0';
@@ -67,34 +68,6 @@ const refuseUnmatchedBeforeTheBody = (app: App): void => {
     if (request.routeOptions.url !== undefined) return;
     await limit.call(app, request, reply);
     throw noRoute(request);
-  });
-};
-
-/**
- * Whether the request's body has not all been read: one was announced (a length, or chunked) and the parser has not
- * met its end. An answer sent then (a 401 or 403 raised before the body, a 404 `route_not_found`) that kept its
- * connection had Node read and discard the rest of the body, however long: a chunked body with no end, sent with no
- * token, fed the service hundreds of megabytes on one connection whose slot it held (review 158).
- */
-const bodyLeftUnread = (raw: IncomingMessage): boolean =>
-  !raw.complete && (raw.headers['transfer-encoding'] !== undefined || Number(raw.headers['content-length']) > 0);
-
-/**
- * An answer sent before its request's body was read ends its connection once written, whichever way it went out:
- * the onSend hook says `Connection: close` (and Node then closes), and this closes too what no onSend hook sees (the
- * router's refusals, a response written on the raw socket). The socket is destroyed once the answer is flushed, not
- * just ended: the server is half-open, so an ended socket would go on reading the body (review 158).
- */
-const closeConnectionsOfUnreadBodies = (server: Server): void => {
-  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
-    response.once('finish', () => {
-      if (!bodyLeftUnread(request)) return;
-      const socket = request.socket;
-      if (socket.destroyed) return;
-      if (socket.writableFinished) return void socket.destroy();
-      socket.once('finish', () => socket.destroy());
-      socket.end();
-    });
   });
 };
 
@@ -154,6 +127,7 @@ export const buildServer = async (options: BuildServerOptions): Promise<App> => 
     forceCloseConnections: 'idle',
   }).withTypeProvider<ZodTypeProvider>();
   closeConnectionsOfUnreadBodies(app.server);
+  withholdContinueUntilTheBodyIsRead(app.server);
   // The probe listener's slots (probePort) come out of the same open-files limit, not out of the reserve kept for the
   // service's own files (found in review: they halved it).
   const openFiles = openFilesLimit();
@@ -200,7 +174,8 @@ const configure = async (app: App, { context, config, routes = [], consoleDist =
     baselineHeaders(request, reply);
     // A caller over its rate limit keeps no connection open: cheap requests every few seconds under the keep-alive
     // timeout held a connection slot for good, answered 429 or not (found in review). Nor does an answer sent before
-    // its request's body was read (bodyLeftUnread; closeConnectionsOfUnreadBodies ends the socket).
+    // a chunked or large body, or one 100 Continue was withheld for, was read (bodyLeftUnread in unread-body.ts;
+    // closeConnectionsOfUnreadBodies ends the socket).
     if (closing || reply.statusCode === 429 || bodyLeftUnread(request.raw)) reply.header('connection', 'close');
     return payload;
   });
