@@ -6,7 +6,7 @@ import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { EXIT, handler, parseOptions } from '../program.ts';
 import { clientOf, serverTarget, ServerOptions, withJson, withServer } from './options.ts';
-import { namingUnknownOutcome, requestSigner, SigningOptions, signingOptionIssues, withSigningOptions } from './submit.ts';
+import { namingUnknownOutcome, signedOnce, SigningOptions, signingOptionIssues, withSigningOptions } from './submit.ts';
 
 const Args = z
   .object({
@@ -37,13 +37,7 @@ export const addPseudonymResolve = (parent: Command, io: Io): void => {
       const commandId = args.commandId ?? crypto.randomUUID();
       const data = { pseudonym: args.pseudonym, reason: args.reason };
       // The server records the token's subject as an auditor: the signature covers exactly that command.
-      const signer = requestSigner(args, target.token, 'auditor');
-      let signature: unknown;
-      try {
-        signature = signer?.sign('resolvePseudonym', data, { commandId });
-      } finally {
-        signer?.forget();
-      }
+      const signature = signedOnce(args, target.token, 'auditor', { type: 'resolvePseudonym', data, metadata: { commandId } });
       const answer = await namingUnknownOutcome(
         io,
         commandId,

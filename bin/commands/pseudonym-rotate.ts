@@ -5,7 +5,7 @@ import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { EXIT, handler, parseOptions } from '../program.ts';
 import { clientOf, serverTarget, ServerOptions, withJson, withServer } from './options.ts';
-import { namingUnknownOutcome, requestSigner, SigningOptions, signingOptionIssues, withSigningOptions } from './submit.ts';
+import { namingUnknownOutcome, signedOnce, SigningOptions, signingOptionIssues, withSigningOptions } from './submit.ts';
 
 const Args = z
   .object({
@@ -35,13 +35,7 @@ export const addPseudonymRotate = (parent: Command, io: Io): void => {
       const commandId = args.commandId ?? crypto.randomUUID();
       const data = { nodeId: args.nodeId };
       // The server records the token's subject as an operator: the signature covers that command, less what it derives.
-      const signer = requestSigner(args, target.token, 'operator');
-      let signature: unknown;
-      try {
-        signature = signer?.sign('rotatePseudonym', data, { commandId });
-      } finally {
-        signer?.forget();
-      }
+      const signature = signedOnce(args, target.token, 'operator', { type: 'rotatePseudonym', data, metadata: { commandId } });
       const answer = await namingUnknownOutcome(
         io,
         commandId,

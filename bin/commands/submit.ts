@@ -103,6 +103,22 @@ export const requestSigner = (args: SigningArgs, token: string, role: Role = 'op
   };
 };
 
+/** The signature of one command as the signing options say (undefined without --sign-key), the key wiped at once. */
+export const signedOnce = (
+  args: SigningArgs,
+  token: string,
+  role: Role,
+  command: { readonly type: string; readonly data: unknown; readonly metadata: Parameters<RequestSigner['sign']>[2] },
+): unknown => {
+  const signer = requestSigner(args, token, role);
+  if (signer === undefined) return undefined;
+  try {
+    return signer.sign(command.type, command.data, command.metadata);
+  } finally {
+    signer.forget();
+  }
+};
+
 /** One line for a person: what is now true of the entity and what was recorded. */
 export const summary = (type: string, outcome: CommandOutcomeJson): string =>
   outcome.deduplicated
@@ -133,15 +149,7 @@ export const submit = async (io: Io, command: Command, type: string, data: unkno
     ...(args.correlationId !== undefined ? { correlationId: args.correlationId } : {}),
     ...(args.causationId !== undefined ? { causationId: args.causationId } : {}),
   };
-  let signature: unknown;
-  const signer = requestSigner(args, target.token);
-  if (signer !== undefined) {
-    try {
-      signature = signer.sign(type, data, { commandId, ...tracing });
-    } finally {
-      signer.forget();
-    }
-  }
+  const signature = signedOnce(args, target.token, 'operator', { type, data, metadata: { commandId, ...tracing } });
   const sent = clientOf(target).command({
     type,
     data,

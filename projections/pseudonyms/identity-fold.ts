@@ -43,13 +43,13 @@ export const identitiesUpTo = async (
   }
   try {
     try {
-      return await foldFrom(store, position, keptAt, base, pause, cancelled);
+      return await foldFrom({ store, position, keptAt, base, pause, cancelled });
     } catch (error) {
       if (!(error instanceof ReadFailed) || base === undefined) throw error;
       // Its position could not be read from (its record left the log): let go for every stream, and this one folds
       // from the start, where every later stream failed until a restart (review 160).
       dropFold(store, base);
-      return await foldFrom(store, position, keptAt, undefined, pause, cancelled);
+      return await foldFrom({ store, position, keptAt, base: undefined, pause, cancelled });
     }
   } catch (error) {
     if (error === LEFT) return undefined;
@@ -76,30 +76,27 @@ async function* reading(records: AsyncIterable<RecordedEvent>): AsyncIterable<Re
   }
 }
 
-const foldFrom = async (
-  store: EventStore,
-  position: bigint,
-  keptAt: bigint,
-  base: KeptFold | undefined,
-  pause: () => Promise<void>,
-  cancelled: () => boolean,
-): Promise<PublicIdentities | undefined> => {
-  const ended = foldStarts(store, keptAt);
+/** One fold: up to `position` from `base` (or the start), keeping the fold as it stood at `keptAt`. */
+interface Fold {
+  readonly store: EventStore;
+  readonly position: bigint;
+  readonly keptAt: bigint;
+  readonly base: KeptFold | undefined;
+  readonly pause: () => Promise<void>;
+  readonly cancelled: () => boolean;
+}
+
+/** `foldOn`, known to the streams that start meanwhile as under way until it ends (they wait for it). */
+const foldFrom = async (fold: Fold): Promise<PublicIdentities | undefined> => {
+  const ended = foldStarts(fold.store, fold.keptAt);
   try {
-    return await foldOn(store, position, keptAt, base, pause, cancelled);
+    return await foldOn(fold);
   } finally {
     ended();
   }
 };
 
-const foldOn = async (
-  store: EventStore,
-  position: bigint,
-  keptAt: bigint,
-  base: KeptFold | undefined,
-  pause: () => Promise<void>,
-  cancelled: () => boolean,
-): Promise<PublicIdentities | undefined> => {
+const foldOn = async ({ store, position, keptAt, base, pause, cancelled }: Fold): Promise<PublicIdentities | undefined> => {
   const identities = base === undefined ? new PublicIdentities() : await base.identities.copyPausing(pause);
   /** The last identity event folded at or before `keptAt`: the fold as it stood there is the one to keep. */
   let last = base?.position;
