@@ -2,8 +2,8 @@
  * SER-016 with SER-011/SER-025: an operator asks for a node's pseudonym to be rotated; the pseudonym and epoch are the
  * service's to derive with a key no client holds, so no operator could sign a `rotatePseudonym` (and under
  * `require: 'all'` none could be recorded). The signed form of `rotatePseudonym` is the request: the node, with the
- * commandId, actor and claims of any signed command; pseudonym, epoch and trigger are left out, and the engine's rule
- * `derived` checks them. Signing, admission and the re-check of a stored event take that form from one place.
+ * commandId, actor and claims of any signed command; pseudonym and epoch are left out, and the engine's rule
+ * `derived` checks them, and the trigger is left out only as `demand` (review 168). Signing, admission and the re-check of a stored event take that form from one place.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
@@ -69,9 +69,13 @@ describe('a signed pseudonym rotation', () => {
     const command = rotation({}, { actor: operator, commandId, signature });
     expect(refusal(() => verify(command, { now: NOW }))).toBe('accepted');
     expect(stored(storedOf(command))).toBe('verified');
-    // Whatever the service derives (checked by rule `derived`, not by the signature).
-    const elsewhere = rotation({ pseudonym: P2, epoch: 4, trigger: 'interval' }, { actor: operator, commandId, signature });
+    // Whatever pseudonym and epoch the service derives (checked by rule `derived`, not by the signature).
+    const elsewhere = rotation({ pseudonym: P2, epoch: 4 }, { actor: operator, commandId, signature });
     expect(refusal(() => verify(elsewhere, { now: NOW }))).toBe('accepted');
+    // But not another trigger: a signature over the node attests a demand rotation (review 168).
+    const scheduled = rotation({ trigger: 'interval' }, { actor: operator, commandId, signature });
+    expect(refusal(() => verify(scheduled, { now: NOW }))).toMatch(/does not verify/);
+    expect(stored(storedOf(scheduled))).toBe('invalid');
   });
 
   it('signs the same bytes whether the signer is given the derived values or not', () => {

@@ -71,6 +71,8 @@ describe('the read routes name the node behind a pseudonym only to an auditor wh
         expect(reply.status, `${role} ${name}`).toBe(403);
         expect(reply.text, `${role} ${name}`).not.toContain(NODE);
         expect((reply.body as { reason: string }).reason).toContain('/v1/pseudonyms/resolutions');
+        // And from the CLI, as an auditor would (review 168).
+        expect((reply.body as { reason: string }).reason).toContain(`credence pseudonym resolve ${pseudonym} --reason TEXT (with --sign-key FILE --audience NAME`);
       }
     }
     expect(await resolutions()).toBe(0);

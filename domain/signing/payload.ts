@@ -20,22 +20,26 @@ export interface SignatureClaims {
  * Fields of a command's data that the service derives, not the signer: left out of what a version 2 signature
  * covers. SER-016: the signature attests the request, what the actor asked for. An operator's `rotatePseudonym` asks
  * for a node's next pseudonym; the pseudonym and its epoch come from the service's pseudonym key, which no client
- * holds (SER-011, SER-025), and the trigger is the service's word for why. So the operator signs the node (with the
- * command id, actor and claims of any signed command), and the engine's admission checks the rest before anything
- * is written (projections/pseudonyms/derived-check.ts): rule `derived` the pseudonym for its epoch, rule `demand_only`
- * the trigger, so the signature attests a demand rotation and nothing else (review 167). Before, an operator would have had to sign values
- * only the service computes, so a policy requiring all commands signed left operators no rotation on demand. Kept
- * here, where signing, admission and the re-check of a stored event all take the signed form from.
+ * holds (SER-011, SER-025). So the operator signs the node (with the command id, actor and claims of any signed
+ * command), and the engine's admission checks the rest before anything is written (projections/pseudonyms/
+ * derived-check.ts, rule `derived`). The trigger is left out only when it is `demand`: a signature over the node
+ * alone attests a rotation on demand, the one an operator may ask for (rule `demand_only`), and no other. Left
+ * out whatever its value (review 167), the re-check of a stored event verified `interval` under an operator's
+ * signature over `{ nodeId }` (review 168); signed as the constant `demand` instead, the signatures `credence pseudonym
+ * rotate` made over `{ nodeId }` since would no longer verify. Before, an operator would have had to sign values only
+ * the service computes, so a policy requiring all commands signed left operators no rotation on demand. Kept here,
+ * where signing, admission and the re-check of a stored event all take the signed form from. Per type: each derived
+ * field, with when (given its value) it is left out.
  */
-const SERVICE_DERIVED: { readonly [type: string]: readonly string[] | undefined } = {
-  rotatePseudonym: ['pseudonym', 'epoch', 'trigger'],
+const SERVICE_DERIVED: { readonly [type: string]: { readonly [field: string]: (value: unknown) => boolean } | undefined } = {
+  rotatePseudonym: { pseudonym: () => true, epoch: () => true, trigger: (value) => value === 'demand' },
 };
 
 /** The data a version 2 signature covers: the command's, less the fields the service derives for its type. */
 const signedData = (type: string, data: unknown): unknown => {
   const derived = SERVICE_DERIVED[type];
   if (derived === undefined || typeof data !== 'object' || data === null || Array.isArray(data)) return data;
-  return Object.fromEntries(Object.entries(data).filter(([field]) => !derived.includes(field)));
+  return Object.fromEntries(Object.entries(data).filter(([field, value]) => !(Object.hasOwn(derived, field) && derived[field]!(value))));
 };
 
 /** The version 2 bytes over `data` as given. */

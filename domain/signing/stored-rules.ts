@@ -15,9 +15,11 @@ export interface SignatureRules {
 /**
  * Bumped when `storedSignatureCheck` judges by other rules than these fields, so that statuses judged before differ.
  * v2 (review 145): a key's `retiredAt` decides, the policy's lifetime and clock skew no longer do (a stored request is
- * held to the maxima any policy allows), and a key fingerprint is listed once.
+ * held to the maxima any policy allows), and a key fingerprint is listed once. v3 (review 168): a `rotatePseudonym`
+ * signed over the node alone verifies as a demand rotation only (payload.ts), so one stored with another trigger is
+ * `invalid`, where v2 said `verified`.
  */
-const RULES_VERSION = 'credence:stored-signature-check:v2';
+const RULES_VERSION = 'credence:stored-signature-check:v3';
 
 /**
  * The rules of `storedSignatureCheck(input)`: the audience and the registered keys (each by its key fingerprint, with

@@ -165,9 +165,9 @@ export const requestVerifier = (input: RequestSigningPolicyInput): RequestVerifi
  * policy is made stricter or a key retired. A key no longer in the policy at all is `invalid` (the status set has no
  * other word; the reason says so): rotation retires a key rather than removing it. A version 1 signature (stored
  * before version 2) is `verified` only if it verifies under the version 1 bytes. The type, data, actor and ids
- * are the signed form of a new request (payload.ts: a `rotatePseudonym` without the pseudonym, epoch and trigger the
- * service derived), so what admission verified verifies here; a rotation signed over its whole data before that
- * verifies too.
+ * are the signed form of a new request (payload.ts: a `rotatePseudonym` without the pseudonym and epoch the service
+ * derived, nor its trigger if `demand`), so what admission verified verifies here, and a signature over the node
+ * alone verifies a demand rotation only (review 168); a rotation signed over its whole data before that verifies too.
  */
 export const storedSignatureCheck = (input: RequestSigningPolicyInput) => {
   const { verify, verifyV1 } = checksOf(parseRequestSigningPolicy(input));

@@ -50,16 +50,18 @@ const resolvedIn = (events: readonly RecordedEvent[], principal: Principal | und
  * Nothing for a stream that is not a pseudonym's. 403 for what of a pseudonym's stream names its node, unless the caller recorded a resolution of it: its events
  * (PseudonymRotated carries the node and the epoch), and their metadata and causes, which name the node's own events
  * (a rotation reacting to a registration is caused by it, and an interval rotation's command id derives from the
- * Node-ID). The refusal says how to get it accountably.
+ * Node-ID). The refusal says how to get it accountably, by the route and by the CLI (review 168).
  */
 export const refuseUnlessResolved = async (context: ServiceContext, principal: Principal | undefined, streamId: string): Promise<void> => {
-  if (parseStreamId(streamId)?.kind !== 'pseudonym') return;
+  const ref = parseStreamId(streamId);
+  if (ref?.kind !== 'pseudonym') return;
   // A pseudonym never rotated to is not found, whoever asks (before any work of the route): its first event says so.
   if ((await context.credence.store.readStream(streamId, { maxCount: 1 })).length === 0) throw notFound(streamId, 'pseudonym');
   if (await hasResolved(context, principal, streamId)) return;
   throw unauthorised(
     principal?.subject ?? 'anonymous',
-    `the history of a pseudonym names its node (SER-025): an auditor resolves it first (POST /v1/pseudonyms/resolutions, recorded), then reads it`,
+    `the history of a pseudonym names its node (SER-025): an auditor resolves it first (POST /v1/pseudonyms/resolutions, recorded), then reads it; ` +
+      `from the CLI: credence pseudonym resolve ${ref.id} --reason TEXT (with --sign-key FILE --audience NAME where the signing policy requires it)`,
   );
 };
 
