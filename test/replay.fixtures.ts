@@ -6,6 +6,7 @@ import { afterEach } from 'vitest';
 import { ExpectedRevision, type EventStore, type JsonObject } from '../domain/ports/event-store.ts';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { createEngine } from '../adapters/engine/index.ts';
+import { command } from '../domain/commands/index.ts';
 import { claimingStore } from './support/fact-claims.ts';
 import { cmd, operator, T0 } from './support/fleet.ts';
 
@@ -47,4 +48,16 @@ export const dataDirs = (prefix: string): (() => string) => {
     dirs.push(d);
     return d;
   };
+};
+
+/**
+ * What machines v1 could store and v2 refuses (review 167): meter-1 revoked, then cred-1 provisioned (v1 did not read
+ * the owner), then the cascade's revocation of cred-1. Replay finds one refusal, by ownerIsLive, a rule since v2.
+ */
+export const provisionedAfterRevocationByV1 = async (store: EventStore): Promise<void> => {
+  const engine = createEngine({ store, clock: new FakeClock(T0) });
+  for (const c of [cmd.createSubscription(), cmd.registerNode(), cmd.enrolNode(), cmd.issueCredential('cred-1')]) await engine.execute(c);
+  await engine.execute(command('revokeNode', { nodeId: 'meter-1', reason: 'keyCompromise' }, { actor: operator }));
+  await forge(store, 'credential-cred-1', 'CredentialProvisioned', { credentialId: 'cred-1', method: 'pre-provisioning' }, T0);
+  await engine.execute(cmd.revokeCredential('cred-1', 'cessationOfOperation'));
 };

@@ -9,6 +9,7 @@ import { CheckpointFile, type CheckpointHold } from '../../adapters/driven/repla
 import { describeHolder, SERVICE_LOCK_FILE, tryLockDataFolder } from '../../adapters/runtime/data-folder.ts';
 import { isCredenceError } from '../../domain/errors.ts';
 import type { CheckpointKeeper } from '../../projections/replay/checkpoint.ts';
+import { findingsByNewerRules } from '../../projections/replay/index.ts';
 import { verifyFleet, type FleetVerification } from '../../adapters/replay-workers/verify-fleet.ts';
 import type { FleetReplayJson } from '../../adapters/client/answers.ts';
 import { json, type Io } from '../io.ts';
@@ -40,6 +41,8 @@ interface FleetReplayView {
   /** How many there are: the API lists only the first findings and broken streams. */
   readonly brokenStreamsTotal: number;
   readonly findingsTotal: number;
+  /** Of them, those by a rule newer than the stored event (docs/service.md, Upgrading); absent from a server before it. */
+  readonly findingsByNewerRules?: number;
   /**
    * How this verdict was reached (a checkpoint continued, or the whole log) and any alteration found. From a server,
    * whose verdict goes on from the one it keeps in memory, not from a checkpoint file: no `from`, and no alteration.
@@ -76,6 +79,8 @@ const print = (result: FleetReplayView, io: Io): void => {
   else if (result.findings.length === 0) io.out('verdict: every stored transition is legal, but the history was altered behind the checkpoint');
   else {
     io.out(`verdict: ${result.brokenStreamsTotal} broken histories`);
+    const newer = result.findingsByNewerRules ?? 0;
+    if (newer > 0) io.out(`  note: ${newer} of the ${result.findingsTotal} findings are by rules newer than the stored events: see Upgrading in docs/service.md`);
     for (const f of result.findings) io.out(printable(`  ${f.streamId} @ position ${String(f.position)} (revision ${String(f.revision)}): ${f.reason}`));
     const more = result.findingsTotal - result.findings.length;
     if (more > 0) io.out(`  … and ${more} more findings (credence replay --json --data DIR lists them all)`);
@@ -153,6 +158,7 @@ const replayLocal = async (store: EventStore, args: Options, io: Io): Promise<Fl
     ...result.replay,
     // Whole lists here, counted as a server counts its first ones, so that --json has one shape either way.
     findingsTotal: result.replay.findings.length,
+    findingsByNewerRules: findingsByNewerRules(result.replay.findings),
     brokenStreamsTotal: result.replay.brokenStreams.length,
     verification: {
       mode, from: from.toString(10), verifiedNow, notes: args.json ? [...notes, ...unsaved] : notes,
@@ -161,14 +167,23 @@ const replayLocal = async (store: EventStore, args: Options, io: Io): Promise<Fl
   };
 };
 
+/** GET /v1/replay's `findingsByNewerRules`, read here: the client's answer schema passes fields it does not name. */
+const NewerRulesCount = z.number().int().nonnegative().optional();
+
 /**
  * A server's verdict in the shape of a local one (review 150: `mode` and `verifiedNow` were top-level from a server,
  * under `verification` locally, and the text left an incremental server verdict unsaid).
  */
 const fromServer = (answer: FleetReplayJson): FleetReplayView => {
-  const { mode, verifiedNow, ok: _ok, ...verdict } = answer;
+  const { mode, verifiedNow, ok: _ok, findingsByNewerRules: newer, ...verdict } = answer;
+  // A server from before it does not count them: left out then, not guessed from the first findings.
+  const counted = NewerRulesCount.safeParse(newer);
   // A server from before them verified the whole log for every request.
-  return { ...verdict, verification: { mode: mode ?? 'full', verifiedNow: verifiedNow ?? answer.events, notes: [] } };
+  return {
+    ...verdict,
+    ...(counted.success && counted.data !== undefined ? { findingsByNewerRules: counted.data } : {}),
+    verification: { mode: mode ?? 'full', verifiedNow: verifiedNow ?? answer.events, notes: [] },
+  };
 };
 
 /**

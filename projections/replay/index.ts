@@ -10,3 +10,4 @@ export type { FactRevision } from './fact-timeline.ts';
 export type { FactViews } from './fact-views.ts';
 export { partitionOf } from './partition.ts';
 export { speculateFactRevisions } from './speculation.ts';
+export { findingsByNewerRules } from './refusal-reason.ts';

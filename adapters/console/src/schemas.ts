@@ -87,9 +87,11 @@ export type EntityCounts = z.infer<typeof EntityCounts>;
 /**
  * GET /v1/replay?limit=0&full=true: every stored event replayed through its machine. `mode` and `verifiedNow` say how
  * much this request verified: `incremental` (only the events appended since the server's previous verdict) must not
- * read as a replay of the whole store (review 152).
+ * read as a replay of the whole store (review 152). `findingsByNewerRules`: of the findings, those by a rule newer than
+ * the stored event, as the server decides it (review 168: shown as broken histories, an operator could not tell them
+ * from new ones).
  */
-export const FleetVerdict = z.object({ ok: z.boolean(), events: Count, findingsTotal: Count, mode: z.enum(['full', 'incremental']), verifiedNow: Count });
+export const FleetVerdict = z.object({ ok: z.boolean(), events: Count, findingsTotal: Count, findingsByNewerRules: Count, mode: z.enum(['full', 'incremental']), verifiedNow: Count });
 export type FleetVerdict = z.infer<typeof FleetVerdict>;
 
 const ExpiringRow = z.object({

@@ -3,7 +3,7 @@ import { isCredenceError, notFound, validationError, type FieldIssue } from '../
 import { MAX_POSITION } from '../../../domain/positions.ts';
 import { EntityKind } from '../../../domain/streams.ts';
 import { answerQuery, positionOfAfter, COMPLIANCE_QUERIES, COMPLIANCE_QUERY_NAMES, DEFAULT_ROWS, MAX_ROWS, type ComplianceAnswer, type ComplianceQueryName } from '../../../projections/compliance/index.ts';
-import { replayEntity } from '../../../projections/replay/index.ts';
+import { findingsByNewerRules, replayEntity } from '../../../projections/replay/index.ts';
 import { FleetReplayer } from '../../replay-workers/fleet-replayer.ts';
 import { ACCESS } from '../auth/roles.ts';
 import type { RouteModule, ServiceContext } from '../context.ts';
@@ -120,6 +120,13 @@ const FleetVerdict = z.object({
   foreignEvents: z.number().int(),
   findings: z.array(Finding).describe('the first `limit` findings'),
   findingsTotal: z.number().int(),
+  findingsByNewerRules: z
+    .number()
+    .int()
+    .describe(
+      'of `findingsTotal`, those refused by a rule newer than the stored event (an event an earlier version of the machines ' +
+        'accepted, flagged since an upgrade; see docs/service.md, Upgrading): the rest are broken histories',
+    ),
   brokenStreams: z.array(z.string()).describe('the first `limit` broken streams'),
   brokenStreamsTotal: z.number().int(),
   mode: z.enum(['full', 'incremental']).describe('incremental: only the events appended since the previous verdict were verified now'),
@@ -266,6 +273,7 @@ export const complianceRoutes: RouteModule = (app, context) => {
         foreignEvents: result.foreignEvents,
         findings: toWire(result.findings.slice(0, limit)),
         findingsTotal: result.findings.length,
+        findingsByNewerRules: findingsByNewerRules(result.findings),
         brokenStreams: result.brokenStreams.slice(0, limit),
         brokenStreamsTotal: result.brokenStreams.length,
       };
