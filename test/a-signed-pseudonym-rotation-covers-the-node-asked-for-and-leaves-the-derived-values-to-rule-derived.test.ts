@@ -5,22 +5,16 @@
  * commandId, actor and claims of any signed command; pseudonym and epoch are left out, and the engine's rule
  * `derived` checks them, and the trigger is left out only as `demand` (review 168). Signing, admission and the re-check of a stored event take that form from one place.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseCommand } from '../domain/commands/index.ts';
-import { canonicalJson, generateSigningKey, sign, toBase64url, utf8 } from '../domain/crypto/index.ts';
-import { isCredenceError } from '../domain/errors.ts';
-import { requestVerifier, signCommand, storedSignatureCheck, type RequestSigningPolicyInput } from '../domain/signing/index.ts';
+import { canonicalJson, sign, toBase64url, utf8 } from '../domain/crypto/index.ts';
+import { requestVerifier, signCommand, storedSignatureCheck } from '../domain/signing/index.ts';
 import type { DecodedEvent } from '../domain/stored.ts';
+import { operatorSigning, refusal, storedRotation } from './support/signed-rotation.ts';
 
 const AUDIENCE = 'credence:rotation-form-test';
-const operator = { id: 'op-1', role: 'operator' as const };
-const key = generateSigningKey('ed25519', (n) => new Uint8Array(randomBytes(n)));
-const policy: RequestSigningPolicyInput = {
-  audience: AUDIENCE,
-  require: 'all',
-  keys: [{ actorId: operator.id, roles: ['operator'], algorithm: 'ed25519', publicKey: toBase64url(key.publicKey) }],
-};
+const { operator, key, policy } = operatorSigning(AUDIENCE);
 const ISSUED = new Date('2026-12-05T10:00:00.000Z');
 const NOW = new Date('2026-12-05T10:00:30.000Z');
 const P1 = `p-${'a'.repeat(26)}`;
@@ -37,28 +31,7 @@ const request = (nodeId = 'meter-1') =>
     .metadata;
 
 /** The stored event of `command`, as the audit trail reads it. */
-const storedOf = (command: ReturnType<typeof rotation>): DecodedEvent =>
-  ({
-    event: { type: 'PseudonymRotated', data: command.data },
-    metadata: {
-      ...command.metadata,
-      commandType: 'rotatePseudonym',
-      correlationId: command.metadata.commandId,
-      causationId: command.metadata.commandId,
-      occurredAt: NOW.toISOString(),
-    },
-    at: NOW.getTime(),
-  }) as unknown as DecodedEvent;
-
-const refusal = (run: () => void): string => {
-  try {
-    run();
-  } catch (error) {
-    if (isCredenceError(error, 'bad_signature')) return String(error);
-    throw error;
-  }
-  return 'accepted';
-};
+const storedOf = (command: ReturnType<typeof rotation>): DecodedEvent => storedRotation(command, NOW);
 
 describe('a signed pseudonym rotation', () => {
   const verify = requestVerifier(policy);

@@ -6,22 +6,15 @@
  * `verified`: the operator's word attested a scheduled rotation. The signed form leaves the trigger out only as
  * `demand`, so signing, admission and the stored check agree that a signature over the node attests a demand rotation.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { generateSigningKey, toBase64url } from '../domain/crypto/index.ts';
-import { isCredenceError } from '../domain/errors.ts';
 import { parseCommand } from '../domain/commands/index.ts';
-import { requestVerifier, signCommand, storedSignatureCheck, type RequestSigningPolicyInput } from '../domain/signing/index.ts';
+import { requestVerifier, signCommand, storedSignatureCheck } from '../domain/signing/index.ts';
 import type { DecodedEvent } from '../domain/stored.ts';
+import { operatorSigning, refusal, storedRotation } from './support/signed-rotation.ts';
 
 const AUDIENCE = 'credence:rotation-trigger-test';
-const operator = { id: 'op-1', role: 'operator' as const };
-const key = generateSigningKey('ed25519', (n) => new Uint8Array(randomBytes(n)));
-const policy: RequestSigningPolicyInput = {
-  audience: AUDIENCE,
-  require: 'all',
-  keys: [{ actorId: operator.id, roles: ['operator'], algorithm: 'ed25519', publicKey: toBase64url(key.publicKey) }],
-};
+const { operator, key, policy } = operatorSigning(AUDIENCE);
 const ISSUED = new Date('2026-12-05T10:00:00.000Z');
 const NOW = new Date('2026-12-05T10:00:30.000Z');
 const P = `p-${'a'.repeat(26)}`;
@@ -34,22 +27,7 @@ const nodeAlone = () => signCommand({ type: 'rotatePseudonym', data: { nodeId: '
 const rotation = (trigger: string, metadata: Record<string, unknown>) =>
   parseCommand({ type: 'rotatePseudonym', data: { pseudonym: P, nodeId: 'meter-1', epoch: 99, trigger }, metadata });
 
-const storedOf = (command: ReturnType<typeof rotation>): DecodedEvent =>
-  ({
-    event: { type: 'PseudonymRotated', data: command.data },
-    metadata: { ...command.metadata, commandType: 'rotatePseudonym', correlationId: command.metadata.commandId, causationId: command.metadata.commandId, occurredAt: NOW.toISOString() },
-    at: NOW.getTime(),
-  }) as unknown as DecodedEvent;
-
-const refusal = (run: () => void): string => {
-  try {
-    run();
-  } catch (error) {
-    if (isCredenceError(error, 'bad_signature')) return String(error);
-    throw error;
-  }
-  return 'accepted';
-};
+const storedOf = (command: ReturnType<typeof rotation>): DecodedEvent => storedRotation(command, NOW);
 
 describe('a rotation signed over the node alone', () => {
   const stored = storedSignatureCheck(policy);

@@ -7,48 +7,25 @@
  * to read and discard, and the connection serves the next request. A refused `Expect: 100-continue` request is
  * answered without `100 Continue` (the body it would invite is never read), and closed, as RFC 9110 10.1.1 allows.
  */
-import { connect, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { UNREAD_BODY_KEPT_BYTES } from '../adapters/http/unread-body.ts';
+import { rawHttpSocket, until, type RawHttpSocket } from './support/raw-http-socket.ts';
 import { useTestService } from './support/service.ts';
 
-interface Conversation {
-  readonly socket: Socket;
-  /** Everything the server sent so far. */
-  received(): string;
+interface Conversation extends RawHttpSocket {
   /** Resolves once the server sent `count` response heads (status lines), and returns their status codes. */
   statuses(count: number, ms?: number): Promise<number[]>;
-  closedWithin(ms: number): Promise<boolean>;
 }
 
-const until = async (done: () => boolean, ms: number): Promise<boolean> => {
-  for (const end = Date.now() + ms; Date.now() < end; ) {
-    if (done()) return true;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return done();
-};
-
 const converse = async (url: string): Promise<Conversation> => {
-  const { hostname, port } = new URL(url);
-  const socket = await new Promise<Socket>((resolve, reject) => {
-    const s = connect({ host: hostname, port: Number(port) }, () => resolve(s));
-    s.once('error', reject);
-  });
-  let text = '';
-  let closed = false;
-  socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
-  socket.on('error', () => undefined);
-  socket.once('close', () => (closed = true));
-  const codes = (): number[] => [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
+  const raw = await rawHttpSocket(url);
+  const codes = (): number[] => [...raw.received().matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
   return {
-    socket,
-    received: () => text,
+    ...raw,
     async statuses(count, ms = 5_000) {
-      await until(() => codes().length >= count && text.endsWith('}'), ms);
+      await until(() => codes().length >= count && raw.received().endsWith('}'), ms);
       return codes();
     },
-    closedWithin: (ms) => until(() => closed, ms),
   };
 };
 

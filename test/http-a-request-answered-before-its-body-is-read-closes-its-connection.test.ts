@@ -5,47 +5,24 @@
  * An answer sent before its request's body was wholly read now says `Connection: close` and the connection ends with
  * it, while the client still sends; an answer to a request read whole keeps its connection.
  */
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { rawHttpSocket, until, type RawHttpSocket } from './support/raw-http-socket.ts';
 import { useTestService } from './support/service.ts';
 
-interface Conversation {
-  readonly socket: Socket;
-  /** Everything the server sent so far. */
-  received(): string;
+interface Conversation extends RawHttpSocket {
   /** Resolves once the server sent a whole response head; rejects after `ms`. */
   head(ms?: number): Promise<string>;
-  /** Whether the connection was closed by `ms` (the client writes nothing more, or keeps writing as told). */
-  closedWithin(ms: number): Promise<boolean>;
 }
 
 const converse = async (url: string): Promise<Conversation> => {
-  const { hostname, port } = new URL(url);
-  const socket = await new Promise<Socket>((resolve, reject) => {
-    const s = connect({ host: hostname, port: Number(port) }, () => resolve(s));
-    s.once('error', reject);
-  });
-  let text = '';
-  let closed = false;
-  socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
-  // Writing into a connection the server closed: EPIPE or ECONNRESET, which is the point.
-  socket.on('error', () => undefined);
-  socket.once('close', () => (closed = true));
-  const until = async (done: () => boolean, ms: number): Promise<boolean> => {
-    for (const end = Date.now() + ms; Date.now() < end; ) {
-      if (done()) return true;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    return done();
-  };
+  const raw = await rawHttpSocket(url);
   return {
-    socket,
-    received: () => text,
+    ...raw,
     async head(ms = 5_000) {
-      if (!(await until(() => text.includes('\r\n\r\n'), ms))) throw new Error(`no response head within ${ms} ms: ${JSON.stringify(text)}`);
-      return text.slice(0, text.indexOf('\r\n\r\n'));
+      if (!(await until(() => raw.received().includes('\r\n\r\n'), ms))) throw new Error(`no response head within ${ms} ms: ${JSON.stringify(raw.received())}`);
+      return raw.received().slice(0, raw.received().indexOf('\r\n\r\n'));
     },
-    closedWithin: (ms) => until(() => closed, ms),
   };
 };
 

@@ -1,8 +1,8 @@
-import Database from 'better-sqlite3';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { body, openApi, settled, type Api } from './http-conformance.fixtures.ts';
+import type { Reply } from './http-conformance.fixtures.ts';
+import { loggedNodeOn } from './support/logged-data.ts';
 import { startTestService, type TestService } from './support/service.ts';
+import { alterFile } from './support/tampered-log.ts';
 
 /*
  * Found in review 159: GET /v1/transparency/proofs/inclusion over a transparency.db altered under untouched events
@@ -12,26 +12,14 @@ import { startTestService, type TestService } from './support/service.ts';
  */
 describe('the inclusion proof route over a transparency.db whose leaf rows were altered', () => {
   let svc: TestService;
-  let api: Api;
   let position: bigint;
   let leafIndex: number;
-  const inclusion = () => api.call('GET', '/v1/transparency/proofs/inclusion', {}, { token: svc.tokens.auditor, query: { position: position.toString(10) } });
-  const alter = (file: string, sql: string): void => {
-    const db = new Database(join(svc.dir, file));
-    db.exec(sql);
-    db.close();
-  };
+  let inclusion: () => Promise<Reply<any>>;
+  const alter = (file: string, sql: string): void => alterFile(svc.dir, file, sql);
 
   beforeEach(async () => {
     svc = await startTestService();
-    api = await openApi(svc);
-    for (const command of [body.createSubscription(), body.registerNode('meter-1'), body.enrolNode('meter-1'), body.registerNode('meter-2'), body.registerNode('meter-3')]) {
-      const reply = await api.call('POST', '/v1/commands', {}, { token: svc.tokens.operator, body: command });
-      expect(reply.status).toBe(201);
-    }
-    await settled(svc);
-    position = (await svc.service.context.credence.store.readStream('node-meter-1'))[0]!.position;
-    expect((await inclusion()).status).toBe(200);
+    ({ position, inclusion } = await loggedNodeOn(svc));
     leafIndex = svc.service.context.credence.transparencyLog!.log.leafByPosition(position)!.leafIndex;
   });
   afterEach(async () => {

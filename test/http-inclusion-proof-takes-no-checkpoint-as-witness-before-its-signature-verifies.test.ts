@@ -2,8 +2,10 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { eventLeafHash, rootFromInclusionProof, toBase64 } from '../domain/transparency/index.ts';
-import { body, openApi, settled, type Api } from './http-conformance.fixtures.ts';
+import type { Reply } from './http-conformance.fixtures.ts';
+import { loggedNodeOn } from './support/logged-data.ts';
 import { startTestService, type TestService } from './support/service.ts';
+import { alterFile } from './support/tampered-log.ts';
 
 /*
  * Found in review 164: the inclusion route took the log's latest checkpoint row as the witness of which file was
@@ -14,20 +16,12 @@ import { startTestService, type TestService } from './support/service.ts';
  */
 describe('the inclusion proof route over an edited event and a checkpoint rewritten without the log key', () => {
   let svc: TestService;
-  let api: Api;
   let position: bigint;
-  const inclusion = () => api.call('GET', '/v1/transparency/proofs/inclusion', {}, { token: svc.tokens.auditor, query: { position: position.toString(10) } });
+  let inclusion: () => Promise<Reply<any>>;
 
   beforeEach(async () => {
     svc = await startTestService();
-    api = await openApi(svc);
-    for (const command of [body.createSubscription(), body.registerNode('meter-1'), body.enrolNode('meter-1'), body.registerNode('meter-2'), body.registerNode('meter-3')]) {
-      const reply = await api.call('POST', '/v1/commands', {}, { token: svc.tokens.operator, body: command });
-      expect(reply.status).toBe(201);
-    }
-    await settled(svc);
-    position = (await svc.service.context.credence.store.readStream('node-meter-1'))[0]!.position;
-    expect((await inclusion()).status).toBe(200);
+    ({ position, inclusion } = await loggedNodeOn(svc));
   });
   afterEach(async () => {
     await svc?.close();
@@ -40,9 +34,7 @@ describe('the inclusion proof route over an edited event and a checkpoint rewrit
     const latest = log.latestCheckpoint()!;
     expect(latest.treeSize).toBeGreaterThan(leaf.leafIndex);
 
-    const events = new Database(join(svc.dir, 'events.db'));
-    events.exec(`UPDATE events SET data = json_set(data, '$.nodeId', 'forged') WHERE position = ${position}`);
-    events.close();
+    alterFile(svc.dir, 'events.db', `UPDATE events SET data = json_set(data, '$.nodeId', 'forged') WHERE position = ${position}`);
     const edited = (await credence.store.readStream('node-meter-1'))[0]!;
     const proof = log.inclusionProof(leaf.leafIndex, latest.treeSize);
     const forgedRoot = rootFromInclusionProof(leaf.leafIndex, latest.treeSize, eventLeafHash(edited), proof)!;

@@ -7,44 +7,30 @@
  * reason `token_integrity`, the handle in the log only; and /readyz is 503 naming that reason until the token is
  * restored, then ready again by itself.
  */
-import { execFileSync } from 'node:child_process';
-import { cpSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { serviceConfig } from '../adapters/http/config.ts';
-import { startService } from '../adapters/http/start.ts';
 import type { KeyHandle } from '../domain/ports/secure-environment.ts';
-import { softHsm, softHsmMissing, SOFTHSM_MODULE } from './support/softhsm.ts';
+import { withServedHsmFolder } from './support/served-hsm-folder.ts';
+import { softHsm, softHsmMissing } from './support/softhsm.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
 const scratch = temporaryFolders('credence-registrar-half-pair-');
-const hex = (handle: string) => Buffer.from(handle, 'utf8').toString('hex');
 
 describe.skipIf(softHsmMissing !== undefined)('the Registrar signing key with its public half deleted from the token', () => {
   const hsm = softHsm();
   afterAll(() => hsm.cleanup());
   const token = hsm.token('halfregistrar');
-  const tokens = join(hsm.dir, 'tokens');
 
   /** Someone holding the PIN deletes the public object alone (pkcs11-tool, another process). */
-  const deletePublicHalf = (handle: KeyHandle) =>
-    execFileSync('pkcs11-tool', ['--module', SOFTHSM_MODULE, '--token-label', token.label, '--login', '--pin', token.pin, '--delete-object', '--type', 'pubkey', '--id', hex(handle)], {
-      stdio: 'ignore',
-    });
+  const deletePublicHalf = (handle: KeyHandle) => hsm.deleteObjects(token, handle, ['pubkey']);
 
   it('is a 503 token_integrity without the handle on a public route, /readyz is 503 naming the reason, and a restored token is ready again', async () => {
     const data = join(scratch(), 'data');
-    const service = await startService(serviceConfig({ host: '127.0.0.1', port: 0, logLevel: 'silent', durability: 'normal', data, secureEnvironment: token.uri() }));
-    const backup = join(hsm.dir, 'tokens.backup');
-    try {
-      const { infrastructure } = await service.context.credence.security();
-      const registrarKey = infrastructure.signing.registrar;
-      const readyz = () => fetch(`${service.url}/readyz`);
-      const pinned = () => fetch(`${service.url}/v1/registrar`);
+    await withServedHsmFolder(hsm, token, data, async ({ registrarKey, readyz, pinned, backUpTokens, restoreTokens }) => {
       expect((await pinned()).status).toBe(200);
       expect((await readyz()).status).toBe(200);
 
-      cpSync(tokens, backup, { recursive: true });
+      backUpTokens();
       deletePublicHalf(registrarKey);
 
       // The service's fault, retryable once its operator acts: never "your request is invalid", never the handle.
@@ -63,12 +49,9 @@ describe.skipIf(softHsmMissing !== undefined)('the Registrar signing key with it
       expect(said).not.toContain(registrarKey);
 
       // The token restored from a backup that holds the public half: ready again without any device request first.
-      cpSync(backup, tokens, { recursive: true, force: true });
+      restoreTokens();
       await expect.poll(async () => (await readyz()).status, { timeout: 15_000, interval: 500 }).toBe(200);
       expect((await pinned()).status).toBe(200);
-    } finally {
-      await service.close();
-      rmSync(backup, { recursive: true, force: true });
-    }
+    });
   }, 60_000);
 });

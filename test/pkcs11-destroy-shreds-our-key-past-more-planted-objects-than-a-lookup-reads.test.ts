@@ -5,48 +5,18 @@
  * token. Now destroy finds the owner's objects by CKA_ID and each of the owner's labels (the token passes over the
  * rest), destroys them, and reports the others it left, counted, as token_integrity. Seen from outside (pkcs11-tool).
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isCredenceError } from '../domain/errors.ts';
 import type { KeyHandle } from '../domain/ports/secure-environment.ts';
 import { Pkcs11SecureEnvironment } from '../adapters/driven/secure-environment/pkcs11/index.ts';
 import { MAX_OBJECTS_UNDER_ID } from '../adapters/driven/secure-environment/pkcs11/objects-under-id.ts';
-import { softHsm, softHsmMissing, SOFTHSM_MODULE } from './support/softhsm.ts';
+import { softHsm, softHsmMissing } from './support/softhsm.ts';
 
-const require = createRequire(import.meta.url);
 const random = (length: number) => new Uint8Array(randomBytes(length));
 const OWNER = 'maf:infrastructure';
 const hex = (handle: string) => Buffer.from(handle, 'utf8').toString('hex');
 const PLANTED = MAX_OBJECTS_UNDER_ID + 1;
-
-/** The intruder, in a process of its own: `count` unlabelled token secret keys under one CKA_ID, in one login. */
-const PLANT_MANY = `
-const p = require(process.env.PKCS11JS);
-const o = JSON.parse(require('node:fs').readFileSync(0, 'utf8'));
-const m = new p.PKCS11();
-m.load(o.module);
-m.C_Initialize();
-try {
-  const slot = m.C_GetSlotList(true).find((s) => m.C_GetTokenInfo(s).label.trim() === o.token);
-  const session = m.C_OpenSession(slot, p.CKF_SERIAL_SESSION | p.CKF_RW_SESSION);
-  m.C_Login(session, p.CKU_USER, o.pin);
-  for (let i = 0; i < o.count; i++) {
-    m.C_CreateObject(session, [
-      { type: p.CKA_CLASS, value: p.CKO_SECRET_KEY },
-      { type: p.CKA_KEY_TYPE, value: p.CKK_GENERIC_SECRET },
-      { type: p.CKA_TOKEN, value: true },
-      { type: p.CKA_PRIVATE, value: true },
-      { type: p.CKA_SIGN, value: true },
-      { type: p.CKA_ID, value: Buffer.from(o.id, 'utf8') },
-      { type: p.CKA_VALUE, value: Buffer.alloc(32, 7) },
-    ]);
-  }
-} finally {
-  m.C_Finalize();
-}
-`;
 
 const outcome = async (run: () => Promise<unknown>) => run().then(() => 'done' as const, (e: unknown) => e);
 /** A token integrity fault is the service's, not the caller's input (review 166: it was a `validation` issue, a 400). */
@@ -62,10 +32,8 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11 destroy past more planted
   afterAll(() => hsm.cleanup());
   const token = hsm.token('flood');
   const open = () => Pkcs11SecureEnvironment.open({ uri: token.uri() }, { random });
-  const plantMany = (handle: KeyHandle, count: number) => {
-    const input = JSON.stringify({ module: SOFTHSM_MODULE, token: token.label, pin: token.pin, id: handle, count });
-    execFileSync(process.execPath, ['-e', PLANT_MANY], { env: { ...process.env, PKCS11JS: require.resolve('pkcs11js') }, input, stdio: ['pipe', 'ignore', 'pipe'] });
-  };
+  /** The intruder, in a process of its own: `count` unlabelled token secret keys under one CKA_ID, in one login. */
+  const plantMany = (handle: KeyHandle, count: number) => hsm.plantUnlabelledSecretKeys(token, { id: handle, value: Buffer.alloc(32, 7), count });
   /** The objects pkcs11-tool lists under `handle`'s CKA_ID, one listing block each. */
   const objectsUnder = (handle: KeyHandle) => hsm.listObjects(token).split(/\n(?=\S)/).filter((block) => block.includes(hex(handle)));
 

@@ -7,6 +7,7 @@ import { openTransparencyLogInDir } from '../adapters/driven/transparency/index.
 import { readEventsDbInDir } from '../adapters/driven/store/index.ts';
 import { eventLeafHash } from '../domain/transparency/index.ts';
 import { TransparencyProjection } from '../projections/transparency/index.ts';
+import { checkpointedFolder } from './support/logged-data.ts';
 import { ORIGIN, appendEvents, fixedSigner, tempDirs, auditDataDir } from './transparency-fixtures.ts';
 
 /*
@@ -20,20 +21,7 @@ afterEach(() => dirs.cleanup());
 const signer = fixedSigner();
 
 /** A data folder with 12 logged events, a checkpoint over the first 10, and 2 more logged after it. */
-const loggedDataDir = async (): Promise<string> => {
-  const dir = dirs.make();
-  const store = openSqliteStoreInDir(dir);
-  const log = openTransparencyLogInDir(dir);
-  const projection = new TransparencyProjection({ store, log, signer, origin: ORIGIN, now: () => new FakeClock().now(), checkpointEveryMs: 0 });
-  await appendEvents(store, 10);
-  await projection.catchUp();
-  await projection.checkpoint();
-  await appendEvents(store, 2, 10);
-  await projection.catchUp();
-  await store.close();
-  log.close();
-  return dir;
-};
+const loggedDataDir = (): Promise<string> => checkpointedFolder(dirs, signer);
 
 const tamper = (dir: string, sql: string, ...params: unknown[]): void => {
   const db = new Database(join(dir, 'events.db'));

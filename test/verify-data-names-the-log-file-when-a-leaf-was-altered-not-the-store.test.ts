@@ -1,16 +1,11 @@
-import Database from 'better-sqlite3';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FakeClock } from '../adapters/driven/clock/index.ts';
-import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
-import { openTransparencyLogInDir } from '../adapters/driven/transparency/index.ts';
 import { run as exportCommand } from '../bin/commands/export.ts';
-import { TransparencyProjection } from '../projections/transparency/index.ts';
-import { run as verifyCommand } from '../bin/commands/verify.ts';
 import { capture } from './support/cli.ts';
 import { exportedFolder } from './support/exported-folder.ts';
-import { appendEvents, auditDataDir, fixedSigner, ORIGIN, tempDirs } from './transparency-fixtures.ts';
+import { checkpointedFolder, verifyData } from './support/logged-data.ts';
+import { alterFile, alterLog } from './support/tampered-log.ts';
+import { auditDataDir, fixedSigner, tempDirs } from './transparency-fixtures.ts';
 
 /*
  * Found in review 159: transparency.db altered under untouched events was blamed on events.db, or passed. A leaf's
@@ -21,19 +16,8 @@ import { appendEvents, auditDataDir, fixedSigner, ORIGIN, tempDirs } from './tra
 const dirs = tempDirs();
 afterEach(() => dirs.cleanup());
 
-const alter = (dir: string, sql: string): void => {
-  const log = new Database(join(dir, 'transparency.db'));
-  log.exec(sql);
-  log.close();
-};
-const audit = async (dir: string) => {
-  const key = readFileSync(join(dir, 'transparency.pub'), 'utf8').trim();
-  const text = capture();
-  const code = await verifyCommand(['--data', dir, '--key', key], text.io);
-  const json = capture();
-  await verifyCommand(['--data', dir, '--key', key, '--json'], json.io);
-  return { code, out: text.out.join('\n'), err: text.err.join('\n'), document: JSON.parse(json.out.join('\n') || 'null') as unknown };
-};
+const alter = alterLog;
+const audit = verifyData;
 
 describe('verify --data over a transparency.db altered under untouched events', () => {
   it("a leaf's event id changed: log_mismatch naming the leaf, where export refused and the audit passed", async () => {
@@ -73,9 +57,7 @@ describe('verify --data over a transparency.db altered under untouched events', 
 
   it('an event edited in events.db is still the store edited', async () => {
     const { dir } = await exportedFolder(dirs, 9);
-    const db = new Database(join(dir, 'events.db'));
-    db.exec(`UPDATE events SET data = json_set(data, '$.label', 'forged') WHERE position = 3`);
-    db.close();
+    alterFile(dir, 'events.db', `UPDATE events SET data = json_set(data, '$.label', 'forged') WHERE position = 3`);
     const result = await audit(dir);
     expect(result.code).toBe(1);
     expect(result.err).toMatch(/^TAMPERED: edited at position 3: /);
@@ -85,20 +67,7 @@ describe('verify --data over a transparency.db altered under untouched events', 
 describe('the audit over leaves no checkpoint signs yet', () => {
   const signer = fixedSigner();
   /** 10 events under a checkpoint, and leaves 10 and 11 logged after it: the stored subtree (1, 5) is over both. */
-  const folder = async (): Promise<string> => {
-    const dir = dirs.make();
-    const store = openSqliteStoreInDir(dir);
-    const log = openTransparencyLogInDir(dir);
-    const projection = new TransparencyProjection({ store, log, signer, origin: ORIGIN, now: () => new FakeClock().now(), checkpointEveryMs: 0 });
-    await appendEvents(store, 10);
-    await projection.catchUp();
-    await projection.checkpoint();
-    await appendEvents(store, 2, 10);
-    await projection.catchUp();
-    await store.close();
-    log.close();
-    return dir;
-  };
+  const folder = (): Promise<string> => checkpointedFolder(dirs, signer);
 
   it('blames the log file where the stored subtree above an unsigned leaf still holds its event', async () => {
     const dir = await folder();
@@ -110,9 +79,7 @@ describe('the audit over leaves no checkpoint signs yet', () => {
 
   it('still blames the store for an unsigned event edited in events.db', async () => {
     const dir = await folder();
-    const db = new Database(join(dir, 'events.db'));
-    db.exec(`UPDATE events SET data = json_set(data, '$.label', 'forged') WHERE position = 12`);
-    db.close();
+    alterFile(dir, 'events.db', `UPDATE events SET data = json_set(data, '$.label', 'forged') WHERE position = 12`);
     expect(await auditDataDir(dir, signer)).toMatchObject({ ok: false, kind: 'edited', position: 12n, leafIndex: 11 });
   });
 });

@@ -3,10 +3,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
-import { run as verifyCommand } from '../bin/commands/verify.ts';
 import { eventLeafHash } from '../domain/transparency/index.ts';
-import { capture } from './support/cli.ts';
 import { exportedFolder } from './support/exported-folder.ts';
+import { verifyData } from './support/logged-data.ts';
+import { alterFile, alterLog } from './support/tampered-log.ts';
 import { readAllEvents, tempDirs } from './transparency-fixtures.ts';
 
 /*
@@ -18,19 +18,7 @@ import { readAllEvents, tempDirs } from './transparency-fixtures.ts';
 const dirs = tempDirs();
 afterEach(() => dirs.cleanup());
 
-const alterLog = (dir: string, sql: string): void => {
-  const log = new Database(join(dir, 'transparency.db'));
-  log.exec(sql);
-  log.close();
-};
-const audit = async (dir: string) => {
-  const key = readFileSync(join(dir, 'transparency.pub'), 'utf8').trim();
-  const text = capture();
-  const code = await verifyCommand(['--data', dir, '--key', key], text.io);
-  const json = capture();
-  await verifyCommand(['--data', dir, '--key', key, '--json'], json.io);
-  return { code, err: text.err.join('\n'), document: JSON.parse(json.out.join('\n') || 'null') as unknown };
-};
+const audit = verifyData;
 
 const LOG_ONLY: readonly (readonly [string, string])[] = [
   [
@@ -61,9 +49,7 @@ describe('verify --data over a transparency.db altered along the audit path of a
 
   it('an event edited in events.db, its leaf and sibling zeroed too: still the store edited', async () => {
     const { dir } = await exportedFolder(dirs, 9);
-    const db = new Database(join(dir, 'events.db'));
-    db.exec(`UPDATE events SET data = json_set(data, '$.label', 'forged') WHERE position = 3`);
-    db.close();
+    alterFile(dir, 'events.db', `UPDATE events SET data = json_set(data, '$.label', 'forged') WHERE position = 3`);
     alterLog(dir, 'UPDATE leaves SET leaf_hash = zeroblob(32) WHERE leaf_index IN (2, 3)');
     const result = await audit(dir);
     expect(result.code).toBe(1);
@@ -72,9 +58,7 @@ describe('verify --data over a transparency.db altered along the audit path of a
 
   it("an event's id edited in events.db and its leaf's hash rewritten to match: the store, the leaf's hash no witness under the checkpoint", async () => {
     const { dir } = await exportedFolder(dirs, 9);
-    const db = new Database(join(dir, 'events.db'));
-    db.exec(`UPDATE events SET event_id = '00000000-0000-4000-8000-999999999999' WHERE position = 3`);
-    db.close();
+    alterFile(dir, 'events.db', `UPDATE events SET event_id = '00000000-0000-4000-8000-999999999999' WHERE position = 3`);
     const store = openSqliteStoreInDir(dir);
     const edited = (await readAllEvents(store)).find((event) => event.position === 3n)!;
     await store.close();
@@ -91,9 +75,7 @@ describe('verify --data over a transparency.db altered along the audit path of a
   it('an event edited in events.db further on than a leaf zeroed in transparency.db: the store is named, not intact', async () => {
     const { dir } = await exportedFolder(dirs, 9);
     alterLog(dir, 'UPDATE leaves SET leaf_hash = zeroblob(32) WHERE leaf_index IN (2, 3)');
-    const db = new Database(join(dir, 'events.db'));
-    db.exec(`UPDATE events SET data = json_set(data, '$.label', 'forged') WHERE position = 7`);
-    db.close();
+    alterFile(dir, 'events.db', `UPDATE events SET data = json_set(data, '$.label', 'forged') WHERE position = 7`);
     const result = await audit(dir);
     expect(result.code).toBe(1);
     expect(result.err).not.toMatch(/not events\.db/);

@@ -1,11 +1,10 @@
-import Database from 'better-sqlite3';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { run as exportCommand } from '../bin/commands/export.ts';
-import { run as verifyCommand } from '../bin/commands/verify.ts';
 import { capture } from './support/cli.ts';
 import { exportedFolder } from './support/exported-folder.ts';
+import { verifyData } from './support/logged-data.ts';
+import { alterLog } from './support/tampered-log.ts';
 import { tempDirs } from './transparency-fixtures.ts';
 
 /*
@@ -19,19 +18,8 @@ const dirs = tempDirs();
 afterEach(() => dirs.cleanup());
 
 const folder = async () => (await exportedFolder(dirs, 9)).dir;
-const alter = (dir: string, sql: string): void => {
-  const log = new Database(join(dir, 'transparency.db'));
-  log.exec(sql);
-  log.close();
-};
-const audit = async (dir: string) => {
-  const key = readFileSync(join(dir, 'transparency.pub'), 'utf8').trim();
-  const text = capture();
-  const code = await verifyCommand(['--data', dir, '--key', key], text.io);
-  const json = capture();
-  const jsonCode = await verifyCommand(['--data', dir, '--key', key, '--json'], json.io);
-  return { code, err: text.err.join('\n'), jsonCode, document: JSON.parse(json.out.join('\n') || 'null') as unknown };
-};
+const alter = alterLog;
+const audit = verifyData;
 
 describe('verify --data over a transparency.db whose values or schema are not what Credence writes', () => {
   it.each([

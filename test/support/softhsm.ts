@@ -37,7 +37,10 @@ if (softHsmMissing) console.warn(softHsmMissing);
 
 const require = createRequire(import.meta.url);
 
-/** Run by plantSecretKey in its own process (as an intruder would be): C_CreateObject of a token secret key. */
+/**
+ * Run by plantSecretKey and plantUnlabelledSecretKeys in a process of their own (as an intruder would be):
+ * `count` C_CreateObject of a token secret key, in one login, with the given boolean attributes and optional label.
+ */
 const PLANT_SCRIPT = `
 const p = require(process.env.PKCS11JS);
 const o = JSON.parse(require('node:fs').readFileSync(0, 'utf8'));
@@ -48,19 +51,18 @@ try {
   const slot = m.C_GetSlotList(true).find((s) => m.C_GetTokenInfo(s).label.trim() === o.token);
   const session = m.C_OpenSession(slot, p.CKF_SERIAL_SESSION | p.CKF_RW_SESSION);
   m.C_Login(session, p.CKU_USER, o.pin);
-  m.C_CreateObject(session, [
-    { type: p.CKA_CLASS, value: p.CKO_SECRET_KEY },
-    { type: p.CKA_KEY_TYPE, value: p.CKK_GENERIC_SECRET },
-    { type: p.CKA_TOKEN, value: true },
-    { type: p.CKA_PRIVATE, value: true },
-    { type: p.CKA_SENSITIVE, value: true },
-    { type: p.CKA_EXTRACTABLE, value: false },
-    { type: p.CKA_SIGN, value: true },
-    { type: p.CKA_VERIFY, value: true },
-    { type: p.CKA_ID, value: Buffer.from(o.id, 'utf8') },
-    { type: p.CKA_LABEL, value: o.label },
-    { type: p.CKA_VALUE, value: Buffer.from(o.value, 'hex') },
-  ]);
+  for (let i = 0; i < o.count; i++) {
+    m.C_CreateObject(session, [
+      { type: p.CKA_CLASS, value: p.CKO_SECRET_KEY },
+      { type: p.CKA_KEY_TYPE, value: p.CKK_GENERIC_SECRET },
+      { type: p.CKA_TOKEN, value: true },
+      { type: p.CKA_PRIVATE, value: true },
+      ...o.flags.map(([name, value]) => ({ type: p[name], value })),
+      { type: p.CKA_ID, value: Buffer.from(o.id, 'utf8') },
+      ...(o.label === undefined ? [] : [{ type: p.CKA_LABEL, value: o.label }]),
+      { type: p.CKA_VALUE, value: Buffer.from(o.value, 'hex') },
+    ]);
+  }
 } finally {
   m.C_Finalize();
 }
@@ -87,6 +89,10 @@ export interface SoftHsm {
    * with a known value under a chosen CKA_ID and CKA_LABEL.
    */
   plantSecretKey(token: TestToken, object: { readonly id: string; readonly label: string; readonly value: Uint8Array }): void;
+  /** The same intruder making `count` unlabelled sign-only secret keys with one value under one CKA_ID, in one login. */
+  plantUnlabelledSecretKeys(token: TestToken, objects: { readonly id: string; readonly value: Uint8Array; readonly count: number }): void;
+  /** Someone holding the PIN deletes the objects of these types under `id`'s CKA_ID, one `pkcs11-tool --delete-object` each. */
+  deleteObjects(token: TestToken, id: string, types: readonly ('privkey' | 'pubkey')[]): void;
   /**
    * `softhsm2-util --delete-token` (the token gone from under a running process, as an HSM that is unplugged or
    * whose partition is removed); `restore` puts back a copy of its folder taken just before (the HSM back, its
@@ -94,6 +100,15 @@ export interface SoftHsm {
    */
   deleteToken(token: TestToken): { restore(): void };
   cleanup(): void;
+}
+
+/** What PLANT_SCRIPT makes: `count` secret keys with these boolean attributes (CKA_ names, in order). */
+interface PlantSpec {
+  readonly id: string;
+  readonly label?: string;
+  readonly value: Uint8Array;
+  readonly count: number;
+  readonly flags: readonly (readonly [string, boolean])[];
 }
 
 export const softHsm = (): SoftHsm => {
@@ -104,6 +119,12 @@ export const softHsm = (): SoftHsm => {
   writeFileSync(conf, `directories.tokendir = ${tokens}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`, { mode: 0o600 });
   process.env.SOFTHSM2_CONF = conf;
   const env = { ...process.env, SOFTHSM2_CONF: conf };
+  const plant = (token: TestToken, spec: PlantSpec) => {
+    // pkcs11-tool cannot write a generic secret (CKK_GENERIC_SECRET, what an HMAC key is): pkcs11js in a child
+    // process instead, everything passed on stdin.
+    const input = JSON.stringify({ module: SOFTHSM_MODULE, ...spec, value: Buffer.from(spec.value).toString('hex'), token: token.label, pin: token.pin });
+    execFileSync(process.execPath, ['-e', PLANT_SCRIPT], { env: { ...env, PKCS11JS: require.resolve('pkcs11js') }, input, stdio: ['pipe', 'ignore', 'pipe'] });
+  };
   return {
     dir,
     token(label) {
@@ -130,10 +151,18 @@ export const softHsm = (): SoftHsm => {
       });
     },
     plantSecretKey(token, object) {
-      // pkcs11-tool cannot write a generic secret (CKK_GENERIC_SECRET, what an HMAC key is): pkcs11js in a child
-      // process instead, everything passed on stdin.
-      const input = JSON.stringify({ module: SOFTHSM_MODULE, ...object, value: Buffer.from(object.value).toString('hex'), token: token.label, pin: token.pin });
-      execFileSync(process.execPath, ['-e', PLANT_SCRIPT], { env: { ...env, PKCS11JS: require.resolve('pkcs11js') }, input, stdio: ['pipe', 'ignore', 'pipe'] });
+      plant(token, { id: object.id, label: object.label, value: object.value, count: 1, flags: [['CKA_SENSITIVE', true], ['CKA_EXTRACTABLE', false], ['CKA_SIGN', true], ['CKA_VERIFY', true]] });
+    },
+    plantUnlabelledSecretKeys(token, objects) {
+      plant(token, { id: objects.id, value: objects.value, count: objects.count, flags: [['CKA_SIGN', true]] });
+    },
+    deleteObjects(token, id, types) {
+      for (const type of types) {
+        execFileSync('pkcs11-tool', ['--module', SOFTHSM_MODULE, '--token-label', token.label, '--login', '--pin', token.pin, '--delete-object', '--type', type, '--id', Buffer.from(id, 'utf8').toString('hex')], {
+          env,
+          stdio: 'ignore',
+        });
+      }
     },
     deleteToken(token) {
       const before = new Set(readdirSync(tokens));

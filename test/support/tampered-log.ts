@@ -1,3 +1,5 @@
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
 import type { Credence } from '../../adapters/runtime/index.ts';
 import { ExpectedRevision } from '../../domain/ports/index.ts';
 
@@ -10,3 +12,13 @@ export const tamper = async (c: Pick<Credence, 'store'>, stream: string, type: s
     { expectedRevision: ExpectedRevision.any },
   );
 };
+
+/** Runs `sql` straight on the SQLite file `file` (events.db, transparency.db) of the data folder `dir`: that file altered. */
+export const alterFile = (dir: string, file: string, sql: string): void => {
+  const db = new Database(join(dir, file));
+  db.exec(sql);
+  db.close();
+};
+
+/** Runs `sql` straight on transparency.db of the data folder `dir`: the log file altered, events.db untouched. */
+export const alterLog = (dir: string, sql: string): void => alterFile(dir, 'transparency.db', sql);
