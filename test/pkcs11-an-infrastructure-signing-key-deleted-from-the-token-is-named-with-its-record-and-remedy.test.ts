@@ -5,7 +5,6 @@
  * the key's purpose, nor its record (keys.db, infrastructure / registrar-signing), nor a remedy. Now both say which
  * key it is, where it is recorded and what to do, and the HTTP answer is a typed 503 naming it.
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,18 +19,10 @@ import { openAccessRegistry, openCredence, openHsmLogKey, systemRandom } from '.
 import { isCredenceError } from '../domain/errors.ts';
 import { ownerView } from '../domain/ports/index.ts';
 import type { KeyHandle } from '../domain/ports/secure-environment.ts';
-import { operator, T0 } from './support/fleet.ts';
-import { softHsm, softHsmMissing, SOFTHSM_MODULE } from './support/softhsm.ts';
+import { operator, rejection, T0 } from './support/fleet.ts';
+import { softHsm, softHsmMissing } from './support/softhsm.ts';
 
 const random = (length: number) => new Uint8Array(randomBytes(length));
-const hex = (handle: string) => Buffer.from(handle, 'utf8').toString('hex');
-const failure = async (run: () => Promise<unknown>): Promise<unknown> =>
-  run().then(
-    () => {
-      throw new Error('expected a refusal');
-    },
-    (e: unknown) => e,
-  );
 
 describe.skipIf(softHsmMissing !== undefined)('PKCS#11: an infrastructure signing key deleted from the token', () => {
   const hsm = softHsm();
@@ -50,9 +41,7 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11: an infrastructure signin
   };
   /** Someone holding the PIN deletes both halves of the key pair (pkcs11-tool, another process). */
   const deleteKey = (handle: KeyHandle) => {
-    for (const type of ['privkey', 'pubkey']) {
-      execFileSync('pkcs11-tool', ['--module', SOFTHSM_MODULE, '--token-label', token.label, '--login', '--pin', token.pin, '--delete-object', '--type', type, '--id', hex(handle)], { stdio: 'ignore' });
-    }
+    hsm.deleteObjects(token, handle, ['privkey', 'pubkey']);
   };
   const expectNamed = (error: unknown, handle: KeyHandle) => {
     expect(isCredenceError(error, 'secure_environment_unavailable')).toBe(true);
@@ -73,11 +62,11 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11: an infrastructure signin
       await infrastructure.pinned('registrar');
       deleteKey(registrarKey);
 
-      const pinned = await failure(() => infrastructure.pinned('registrar'));
+      const pinned = await rejection(infrastructure.pinned('registrar'));
       expectNamed(pinned, registrarKey);
       expect(mapRaisedError(pinned)).toMatchObject({ status: 503, code: 'secure_environment_unavailable', extensions: { reason: 'registrar_signing_key_missing' } });
       // What the Registrar signs its handshake answers with.
-      expectNamed(await failure(() => infrastructure.signing.se.sign(registrarKey, new Uint8Array(8))), registrarKey);
+      expectNamed(await rejection(infrastructure.signing.se.sign(registrarKey, new Uint8Array(8))), registrarKey);
       // The Enrolment Function's key is still there and still serves.
       expect((await infrastructure.pinned('enrolment-function')).publicKey.kind).toBe('ed25519');
     } finally {
@@ -86,7 +75,7 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11: an infrastructure signin
 
     running = await service(clock);
     try {
-      expectNamed(await failure(() => running.credence.security()), registrarKey);
+      expectNamed(await rejection(running.credence.security()), registrarKey);
     } finally {
       await running.close();
     }
@@ -112,7 +101,7 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11: an infrastructure signin
       const handle = registry.currentSigningKey()! as KeyHandle;
       deleteKey(handle);
 
-      const error = await failure(() => access.issue(request));
+      const error = await rejection(access.issue(request));
       expect(isCredenceError(error, 'secure_environment_unavailable')).toBe(true);
       const problem = (error as { problem: { reason: string; message: string } }).problem;
       expect(problem.reason).toBe('api_token_signing_key_missing');

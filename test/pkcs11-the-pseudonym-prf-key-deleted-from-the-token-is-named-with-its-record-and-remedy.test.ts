@@ -6,26 +6,17 @@
  * key, its record and the remedy (restore the token, or the embedded Secure Environment's files); a new key is not
  * offered, since it would change every pseudonym.
  */
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { serviceConfig } from '../adapters/http/config.ts';
 import { startService } from '../adapters/http/start.ts';
 import { isCredenceError } from '../domain/errors.ts';
-import { cmd } from './support/fleet.ts';
-import { softHsm, softHsmMissing, SOFTHSM_MODULE } from './support/softhsm.ts';
+import { cmd, rejection } from './support/fleet.ts';
+import { softHsm, softHsmMissing } from './support/softhsm.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
 const scratch = temporaryFolders('credence-prf-key-gone-');
-const hex = (handle: string) => Buffer.from(handle, 'utf8').toString('hex');
-const failure = async (run: () => Promise<unknown>): Promise<unknown> =>
-  run().then(
-    () => {
-      throw new Error('expected a refusal');
-    },
-    (e: unknown) => e,
-  );
 
 describe.skipIf(softHsmMissing !== undefined)('PKCS#11: the pseudonym PRF key deleted from the token', () => {
   const hsm = softHsm();
@@ -60,14 +51,14 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11: the pseudonym PRF key de
         });
       expect((await rotate()).status).toBe(201);
       [handle] = credence.keyRegistry!.live('infrastructure', 'pseudonym-prf') as [string];
-      execFileSync('pkcs11-tool', ['--module', SOFTHSM_MODULE, '--token-label', token.label, '--login', '--pin', token.pin, '--delete-object', '--type', 'secrkey', '--id', hex(handle)], { stdio: 'ignore' });
+      hsm.deleteObjects(token, handle, ['secrkey']);
 
       const refused = await rotate();
       const text = await refused.text();
       expect(refused.status).toBe(503);
       expect(JSON.parse(text)).toMatchObject({ type: expect.stringMatching(/secure_environment_unavailable$/), reason: 'pseudonym_prf_key_missing' });
       expect(text).not.toContain(handle);
-      expectNamed(await failure(() => credence.pseudonyms!.deriver.node('meter-1', 5)), handle);
+      expectNamed(await rejection(credence.pseudonyms!.deriver.node('meter-1', 5)), handle);
     } finally {
       await service.close();
     }
@@ -75,7 +66,7 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11: the pseudonym PRF key de
     // A restart: the key is found in keys.db and refused by name at its first use.
     service = await startService(config);
     try {
-      expectNamed(await failure(() => service.context.credence.pseudonyms!.deriver.node('meter-1', 5)), handle);
+      expectNamed(await rejection(service.context.credence.pseudonyms!.deriver.node('meter-1', 5)), handle);
     } finally {
       await service.close();
     }

@@ -92,7 +92,7 @@ export interface SoftHsm {
   /** The same intruder making `count` unlabelled sign-only secret keys with one value under one CKA_ID, in one login. */
   plantUnlabelledSecretKeys(token: TestToken, objects: { readonly id: string; readonly value: Uint8Array; readonly count: number }): void;
   /** Someone holding the PIN deletes the objects of these types under `id`'s CKA_ID, one `pkcs11-tool --delete-object` each. */
-  deleteObjects(token: TestToken, id: string, types: readonly ('privkey' | 'pubkey')[]): void;
+  deleteObjects(token: TestToken, id: string, types: readonly ('privkey' | 'pubkey' | 'secrkey')[]): void;
   /**
    * `softhsm2-util --delete-token` (the token gone from under a running process, as an HSM that is unplugged or
    * whose partition is removed); `restore` puts back a copy of its folder taken just before (the HSM back, its
