@@ -36,8 +36,10 @@ export interface ServiceLimits {
   readonly maxPseudonymisedStreams: number;
   /** Resolutions of one pseudonym one auditor may record (POST /v1/pseudonyms/resolutions). */
   readonly maxResolutionsPerPseudonym: number;
-  /** Most events of one entity a whole-stream read answers in one request (routes/entity-bound.ts). */
+  /** Most lifecycle events (fact claims aside) of one entity a whole-stream read answers in one request (routes/entity-bound.ts). */
   readonly maxEntityEvents: number;
+  /** Most records (fact claims included) such a read takes; 10 x maxEntityEvents when absent (`entityRecordBound`). */
+  readonly maxEntityRecords?: number;
   readonly sseHeartbeatMs: number;
   /** Bytes queued on one SSE socket beyond which the stream pauses; a client still behind after `sseStallMs` is dropped. */
   readonly sseHighWaterBytes: number;

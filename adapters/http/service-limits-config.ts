@@ -76,9 +76,18 @@ export const ServiceLimitsConfig = z.strictObject({
    * Most events of one entity a whole-stream read (its evidence bundle, its replay, its state, its unpaged timeline)
    * handles in one request (adapters/http/routes/entity-bound.ts). Found in review: a pseudonym stream grown to 20,000
    * events by resolutions held the event loop 0.5 to 7.3 s per request. At 10,000 the evidence bundle, the dearest,
-   * costs some 3 s of work (yielding) and 6 MB; an entity's own lifecycle stays far below it.
+   * costs some 3 s of work (yielding) and 6 MB; an entity's own lifecycle stays far below it. It counts lifecycle
+   * events: the fact claims EventStoreDB appends to a fact's stream (domain/fact-claims.ts) are bounded below.
    */
   maxEntityEvents: int(1, 10_000_000).default(10_000),
+  /**
+   * Most records of one entity's stream such a read takes in one request, fact claims included; unset, 10 times
+   * `maxEntityEvents` (`entityRecordBound`). On EventStoreDB a subscription's stream gains a claim per node enrolled
+   * and per credential provisioned under it (review 172: 3,300 nodes made one unreadable under a bound on records), so
+   * past `maxEntityEvents` records the lifecycle events are counted, and this bounds what counting and reading cost.
+   * Never less than `maxEntityEvents` (checked below). The embedded store writes no claims: it never applies there.
+   */
+  maxEntityRecords: int(1, 100_000_000).optional(),
   /** Load shedding (503 with Retry-After) beyond these; 0 turns a check off. */
   maxEventLoopDelayMs: int(0, 600_000).default(1_000),
   maxHeapUsedBytes: int(0, Number.MAX_SAFE_INTEGER).default(0),
@@ -106,6 +115,17 @@ export type ServiceLimitsConfig = z.infer<typeof ServiceLimitsConfig>;
  * reaches a stream in progress.)
  */
 export const checkLimitsTogether = (limits: ServiceLimitsConfig, context: z.RefinementCtx): void => {
+  // Fewer records than events would refuse, on EventStoreDB, an entity the event bound lets through.
+  if (limits.maxEntityRecords !== undefined && limits.maxEntityRecords < limits.maxEntityEvents) {
+    context.addIssue({
+      code: 'custom',
+      path: ['maxEntityRecords'],
+      params: { rule: 'records_at_least_events' },
+      message:
+        `limits.maxEntityRecords (${limits.maxEntityRecords}) must be at least limits.maxEntityEvents (${limits.maxEntityEvents}): ` +
+        'every lifecycle event is a record of its stream; raise maxEntityRecords, or leave it unset (10 times maxEntityEvents)',
+    });
+  }
   if (limits.connectionTimeoutMs !== 0 && limits.sseHeartbeatMs >= limits.connectionTimeoutMs) {
     context.addIssue({
       code: 'custom',
@@ -121,3 +141,7 @@ export const checkLimitsTogether = (limits: ServiceLimitsConfig, context: z.Refi
 /** The body limit of a device route: its own, within the API's (`start.ts` passes the configured limits whole). */
 export const deviceBodyLimit = (limits: { readonly bodyLimitBytes: number; readonly deviceBodyLimitBytes?: number }): number =>
   Math.min(limits.deviceBodyLimitBytes ?? DEVICE_BODY_LIMIT_DEFAULT_BYTES, limits.bodyLimitBytes);
+
+/** Records of one entity's stream a whole-stream read takes in one request: the configured bound, or 10 events' worth. */
+export const entityRecordBound = (limits: { readonly maxEntityEvents: number; readonly maxEntityRecords?: number }): number =>
+  limits.maxEntityRecords ?? 10 * limits.maxEntityEvents;

@@ -6,6 +6,7 @@ import { systemClock } from '../../adapters/driven/clock/index.ts';
 import { refuseUnwritableFolder, writeFileAtomic } from '../../adapters/driven/files/index.ts';
 import { DEFAULT_LOG_ORIGIN, openTransparencyInDir } from '../../adapters/driven/transparency/index.ts';
 import { isValidKeyName, KEY_NAME_RULE, verifyEvidenceBundle } from '../../domain/transparency/index.ts';
+import { withheldIn } from '../../domain/transparency/bundle.ts';
 import { checkpointWitnessFile, witnessBegunWarning } from '../../adapters/runtime/checkpoint-witness-file.ts';
 import { witnessedTransparencyProjection } from '../../adapters/runtime/witnessed-projection.ts';
 import { exportEvidence } from '../../projections/transparency/index.ts';
@@ -15,7 +16,7 @@ import { printable } from '../printable.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
 import { CannotWrite, namingRefusedWrites, refusedWriteOf } from '../write-failure.ts';
 import { unusableDataFolderAsUsage } from './folder-lock.ts';
-import { resolveLogKey } from './verify-checks.ts';
+import { resolveLogKey, withheldNote } from './verify-checks.ts';
 import { exportSettings, openExportLogKey } from './export-log-key.ts';
 import { assertWitnessSetting, witnessSource } from './start-setting-refusal.ts';
 import { openExistingStore, StoreArg, type StoreChoice } from './open-store.ts';
@@ -144,7 +145,8 @@ const exportSigned = async (
     const unkept = projection.witnessUnkept;
     if (unkept !== undefined) io.err(printable(`warning: the checkpoint signed was not kept in the checkpoint witness: ${unkept.message}`));
     writeBundle(args.out, bundle, args.force === true);
-    io.out(`wrote ${args.out}: all ${bundle.entries.length} events of ${streamId} as of the signed checkpoint of tree size ${treeSize}`);
+    const { withheld, withheldReasons } = withheldIn(bundle.entries);
+    io.out(`wrote ${args.out}: all ${bundle.entries.length} events of ${streamId} as of the signed checkpoint of tree size ${treeSize}${withheldNote(withheld, withheldReasons)}`);
     if (storedAfter > 0) io.err(`note: ${storedAfter} events of ${streamId} were appended during the export, after that checkpoint; export again to include them`);
     return 0;
   } finally {
@@ -173,7 +175,8 @@ const exportRemote = async (args: Options, server: ServerTarget, io: Io): Promis
   }
   if (checked.keyFromBundle) io.err('note: checked with the key inside the bundle only; give --key, or verify it with the log key you trust (credence verify FILE --key)');
   writeBundle(args.out, bundle, args.force === true);
-  io.out(printable(`wrote ${args.out}: all ${checked.events} events of ${checked.streamId} as of the signed checkpoint of tree size ${checked.checkpoint.treeSize}`));
+  const note = withheldNote(checked.withheld, checked.withheldReasons);
+  io.out(printable(`wrote ${args.out}: all ${checked.events} events of ${checked.streamId} as of the signed checkpoint of tree size ${checked.checkpoint.treeSize}${note}`));
   return 0;
 };
 

@@ -11,6 +11,7 @@ import {
   type NoteVerifierKey,
   type VerificationResult,
 } from '../../domain/transparency/index.ts';
+import { WITHHELD_BECAUSE, type WithheldReason } from '../../domain/transparency/bundle.ts';
 import { FILE_LIMITS, readTrustedTextFile } from '../files.ts';
 import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';
@@ -76,10 +77,15 @@ export const verifyBundle = (
   const held: typeof verified = result.ok && saved !== undefined ? heldTo(saved, result.checkpoint, result) : result;
   const success = held.ok
     ? `ok: ${held.events} events of ${held.streamId} are in the log and are the whole stream as of tree size ${held.checkpoint.treeSize} (${held.checkpoint.time})` +
-      (saved === undefined ? '' : `, the tree of the checkpoint kept (size ${saved.treeSize}) itself`)
+      (saved === undefined ? '' : `, the tree of the checkpoint kept (size ${saved.treeSize}) itself`) +
+      withheldNote(held.withheld, held.withheldReasons)
     : '';
   return report(held, success, io, asJson, fromServer);
 };
+
+/** What a bundle carries withheld (domain/transparency/bundle.ts): how many records, and why. */
+export const withheldNote = (count: number, reasons: readonly WithheldReason[]): string =>
+  count === 0 ? '' : `; ${count} of them withheld, proved by leaf hash without their record: ${reasons.map((r) => WITHHELD_BECAUSE[r]).join('; ')}`;
 
 /**
  * A bundle held to a checkpoint the auditor kept (`--checkpoint SAVED`), both under the pinned key: its tree must be

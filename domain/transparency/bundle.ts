@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import { factClaimOf } from '../fact-claims.ts';
 import { DEFAULT_JSON_LIMITS, jsonLimitIssue } from '../json-limits.ts';
+import { parseStreamId } from '../streams.ts';
 import type { LoggedEvent } from './leaf.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import { formatVerifierKey, isValidKeyName, KEY_NAME_RULE, parseVerifierKey, type NoteVerifierKey } from './note.ts';
@@ -19,6 +21,22 @@ import { fail, openCheckpoint, type VerificationResult } from './verify-result.t
  *
  * Objects are strict (`unknown_member`): every leaf hash covers an event as parsed, so a member the parser dropped
  * would be text in the file that nothing signed covers, and another tool could read it as part of the evidence.
+ *
+ * An entry is `withheld` (review 172) when its record names a pseudonym's stream that is not the bundle's own: the
+ * `CredenceFactClaimed` marker a pseudonym's rotation leaves on its node's stream (and on its command id's claim
+ * stream) on EventStoreDB, whose `claimant` is the pseudonym (domain/fact-claims.ts). Which node stands behind a
+ * pseudonym is shown only to an auditor who recorded a resolution of it (SER-025, docs/service.md "Pseudonyms on the
+ * read side"), and a bundle travels: it is handed to whoever asks for the node's evidence, and passed on. So every
+ * bundle, whoever builds it (the route, `credence export --server` or `--data`), carries such an entry as its leaf
+ * index, position, revision, leaf hash and inclusion proof, without the record. The stream head's stream root is
+ * over leaf hashes, so the bundle still proves that the stream had exactly these records, and that the withheld one
+ * sits at that revision. The record is for an auditor who resolved the pseudonym, through the inclusion proof at
+ * that position (GET /v1/transparency/proofs/inclusion), which serves it to them alone.
+ *
+ * The leaf hash cannot be recomputed from guesses to learn the pseudonym: the leaf (leaf.ts) covers the record's id,
+ * and a marker's id is a random UUID (122 random bits; adapters/driven/store/eventstoredb/append.ts claimRecord),
+ * not derived from the command or the node as a lifecycle event's is. Knowing the node, the position, the command id
+ * and every candidate pseudonym still leaves 2^122 ids to try per candidate.
  */
 
 export const EVIDENCE_BUNDLE_FORMAT = 'credence-evidence-bundle/v2';
@@ -26,6 +44,40 @@ export const EVIDENCE_BUNDLE_FORMAT = 'credence-evidence-bundle/v2';
 export const EVIDENCE_BUNDLE_FORMAT_V1 = 'credence-evidence-bundle/v1';
 
 const Index = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+// Positions and revisions as decimal strings (as RecordedEventWire carries them): commit positions pass 2^53.
+const DecimalBigInt = z.codec(z.string().max(20).regex(/^(?:0|[1-9][0-9]*)$/, 'a decimal integer without leading zeroes'), z.bigint().nonnegative(), {
+  decode: (s) => BigInt(s),
+  encode: (n) => n.toString(10),
+});
+
+/** Why a record is withheld from a bundle; `WITHHELD_BECAUSE` says it to a person. */
+export const WithheldReason = z.enum(['pseudonym_claimant']);
+export type WithheldReason = z.infer<typeof WithheldReason>;
+export const WITHHELD_BECAUSE: Readonly<Record<WithheldReason, string>> = {
+  pseudonym_claimant:
+    "fact claims a pseudonym's rotation made, whose records name the pseudonym, which only an auditor who resolved it reads (SER-025)",
+};
+
+/**
+ * The pseudonym's stream a record names besides its own (a fact claim whose claimant is a pseudonym's stream), or
+ * undefined. What such a record says is for an auditor who resolved that pseudonym: a bundle withholds it, and the
+ * inclusion proof at its position is refused to anyone else.
+ */
+export const pseudonymNamedBy = (record: { readonly streamId: string; readonly type: string; readonly data: unknown }): string | undefined => {
+  const claimant = factClaimOf(record)?.claimant;
+  return claimant !== undefined && claimant !== record.streamId && parseStreamId(claimant)?.kind === 'pseudonym' ? claimant : undefined;
+};
+
+/**
+ * A withheld record: where it is and its leaf hash, which the entry's proof includes in the checkpointed tree and
+ * the stream head's stream root orders among the stream's records. Its position is the exporter's word (only the
+ * withheld record's own leaf covers it); its revision is checked, as its place in the signed stream root.
+ */
+const WithheldJson = z.strictObject({ reason: WithheldReason, position: DecimalBigInt, revision: DecimalBigInt, leafHash: Hash32 });
+
+const EntryJson = z
+  .strictObject({ event: BundledEventJson.optional(), withheld: WithheldJson.optional(), leafIndex: Index, proof: z.array(Hash32).max(64) })
+  .refine((e) => (e.event === undefined) !== (e.withheld === undefined), { message: 'an entry holds its event, or its leaf withheld: one of the two', path: ['event'] });
 
 const bundleFields = {
   streamId: StreamIdText,
@@ -38,7 +90,7 @@ const bundleFields = {
   /** The signed checkpoint note every proof is made against. */
   // A signed note is a few lines and signatures: 64 KiB is far above any.
   checkpoint: z.string().min(1).max(65_536),
-  entries: z.array(z.strictObject({ event: BundledEventJson, leafIndex: Index, proof: z.array(Hash32).max(64) })).max(1_000_000),
+  entries: z.array(EntryJson).max(1_000_000),
 };
 
 export const EvidenceBundleSchema = z.strictObject({
@@ -79,23 +131,38 @@ export const buildEvidenceBundle = (args: {
     logPublicKey: formatVerifierKey(args.logPublicKey),
     checkpoint: args.checkpointNote,
     streamHead: args.streamHeadNote,
-    entries: args.entries.map((e) => ({ event: e.event, leafIndex: e.leafIndex, proof: [...e.proof] })),
+    // Withheld here, where every bundle is built, so that no way of exporting serves the record whole.
+    entries: args.entries.map(({ event, leafIndex, proof }) =>
+      pseudonymNamedBy(event) === undefined
+        ? { event, leafIndex, proof: [...proof] }
+        : { withheld: { reason: 'pseudonym_claimant' as const, position: event.position, revision: event.revision, leafHash: eventLeafHash(event) }, leafIndex, proof: [...proof] },
+    ),
   });
 
-/** Every entry belongs to the stream and is a leaf of the checkpointed tree. */
-const verifyInclusions = (
-  streamId: string,
-  entries: readonly { event: LoggedEvent; leafIndex: number; proof: readonly Uint8Array[] }[],
-  checkpoint: Checkpoint,
-): VerificationResult<{ included: IncludedEntry[] }> => {
+type ParsedEntry = z.output<typeof EntryJson>;
+
+/** How many of a bundle's entries are withheld, and why (each reason once). */
+export const withheldIn = (entries: readonly { readonly withheld?: { readonly reason: WithheldReason } | undefined }[]): { withheld: number; withheldReasons: WithheldReason[] } => {
+  const held = entries.flatMap((e) => (e.withheld !== undefined ? [e.withheld.reason] : []));
+  return { withheld: held.length, withheldReasons: [...new Set(held)] };
+};
+
+/**
+ * Every entry belongs to the stream and is a leaf of the checkpointed tree. A withheld entry is proved from the leaf
+ * hash it carries; that it belongs to the stream is the stream head's word, checked by completeness (its stream root
+ * is over these leaf hashes, in revision order).
+ */
+const verifyInclusions = (streamId: string, entries: readonly ParsedEntry[], checkpoint: Checkpoint): VerificationResult<{ included: IncludedEntry[] }> => {
   const included: IncludedEntry[] = [];
-  for (const [i, { event, leafIndex, proof }] of entries.entries()) {
-    if (event.streamId !== streamId) return fail('wrong_stream', `entry ${i} belongs to ${event.streamId}, not ${streamId}`, event.position);
-    const leafHash = eventLeafHash(event);
+  for (const [i, { event, withheld, leafIndex, proof }] of entries.entries()) {
+    if (event !== undefined && event.streamId !== streamId) return fail('wrong_stream', `entry ${i} belongs to ${event.streamId}, not ${streamId}`, event.position);
+    const { position, revision } = (event ?? withheld)!;
+    const leafHash = event !== undefined ? eventLeafHash(event) : withheld!.leafHash;
     if (!verifyInclusionProof(leafIndex, checkpoint.treeSize, leafHash, proof, checkpoint.rootHash)) {
-      return fail('not_included', `event at position ${event.position} is not leaf ${leafIndex} of the checkpointed tree`, event.position);
+      const what = event !== undefined ? 'event' : 'withheld record';
+      return fail('not_included', `${what} at position ${position} is not leaf ${leafIndex} of the checkpointed tree`, position);
     }
-    included.push({ event, leafIndex, leafHash });
+    included.push({ event: { position, revision }, leafIndex, leafHash });
   }
   return { ok: true, included };
 };
@@ -141,7 +208,16 @@ const issueOf = (issue: z.core.$ZodIssue | undefined): FieldIssue => {
 export const verifyEvidenceBundle = (
   input: unknown,
   trust: BundleKeyTrust,
-): VerificationResult<{ checkpoint: Checkpoint; streamId: string; events: number; keyFromBundle: boolean }> => {
+): VerificationResult<{
+  checkpoint: Checkpoint;
+  streamId: string;
+  /** Entries of the bundle, withheld ones included: the stream's records as of the checkpoint. */
+  events: number;
+  /** Entries whose record is withheld (proved by leaf hash), and why (WITHHELD_BECAUSE). */
+  withheld: number;
+  withheldReasons: WithheldReason[];
+  keyFromBundle: boolean;
+}> => {
   // Refused before the recursive JSON schema walks it: deep enough, it would overflow the stack (SER-001).
   const tooBig = jsonLimitIssue(input, DEFAULT_JSON_LIMITS);
   if (tooBig !== undefined) return fail('malformed', `not an evidence bundle: ${tooBig.path || '(root)'}: ${tooBig.message}`);
@@ -183,6 +259,7 @@ export const verifyEvidenceBundle = (
     checkpoint,
     streamId: bundle.streamId,
     events: bundle.entries.length,
+    ...withheldIn(bundle.entries),
     keyFromBundle: trustedKey === undefined,
   };
 };

@@ -36,9 +36,9 @@ export const missingRevisions = (present: readonly bigint[], count: bigint): Rev
 const revisionsOf = (events: number): string =>
   events === 0 ? 'no events' : events === 1 ? '1 event (revision 0)' : `${events} events (revisions 0-${events - 1})`;
 
-/** A bundle entry whose inclusion in the checkpointed tree is already proved. */
+/** A bundle entry whose inclusion in the checkpointed tree is already proved: its record's place, whole or withheld. */
 export interface IncludedEntry {
-  readonly event: LoggedEvent;
+  readonly event: Pick<LoggedEvent, 'position' | 'revision'>;
   readonly leafIndex: number;
   readonly leafHash: Uint8Array;
 }

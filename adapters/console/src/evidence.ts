@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { readNamedJsonText } from '../../../domain/json-duplicate-names.ts';
 import { decodeStored } from '../../../domain/stored.ts';
 import { parseRequestSigningPolicy, storedSignatureCheck } from '../../../domain/signing/index.ts';
@@ -10,6 +11,7 @@ import {
   type VerificationFailure,
   type VerificationResult,
 } from '../../../domain/transparency/index.ts';
+import { WITHHELD_BECAUSE, WithheldReason } from '../../../domain/transparency/bundle.ts';
 
 /**
  * Evidence bundles checked in the browser with the domain's own verifier, the one `credence verify FILE.json`
@@ -40,7 +42,15 @@ const CHECKS: readonly { id: string; label: string; failures: readonly Verificat
 ];
 
 export interface BundleReport {
-  readonly result: VerificationResult<{ streamId: string; events: number; keyFromBundle: boolean; checkpoint: { treeSize: number; time?: string } }>;
+  readonly result: VerificationResult<{
+    streamId: string;
+    events: number;
+    /** Entries carried withheld (a record naming a pseudonym): proved by leaf hash, without the record. */
+    withheld: number;
+    withheldReasons: readonly WithheldReason[];
+    keyFromBundle: boolean;
+    checkpoint: { treeSize: number; time?: string };
+  }>;
   readonly checks: readonly Check[];
   readonly failedCheck?: string;
   /**
@@ -71,6 +81,10 @@ export const verifyBundle = (bundle: unknown, pinnedKey: string, expectedStream?
     if (c.id === 'stream' && expectedStream === undefined && (result.ok || i < failedAt)) {
       return { id: c.id, label: c.label, outcome: 'skipped', detail: 'loaded from a file: the bundle is of the stream it names' };
     }
+    if (c.id === 'inclusion' && result.ok && result.withheld > 0) {
+      const why = result.withheldReasons.map((r) => WITHHELD_BECAUSE[r]).join('; ');
+      return { id: c.id, label: c.label, outcome: 'passed', detail: `${result.withheld} of ${result.events} withheld, proved by leaf hash without their record: ${why}` };
+    }
     if (result.ok || i < failedAt) return { id: c.id, label: c.label, outcome: 'passed' };
     if (i === failedAt && !result.ok) {
       const missing = result.missing ? ` (not covered: revisions ${formatRevisionRanges(result.missing)})` : '';
@@ -83,11 +97,14 @@ export const verifyBundle = (bundle: unknown, pinnedKey: string, expectedStream?
   return { result, checks, verdict, ...(failed !== undefined ? { failedCheck: failed.label } : {}) };
 };
 
+/** A withheld entry's place and reason, as much of it as a signature row shows. */
+const Withheld = z.object({ reason: WithheldReason, position: z.string().max(20) });
+
 export interface SignatureRow {
   readonly position: string;
   readonly type: string;
   readonly actor: string;
-  readonly status: 'unsigned' | 'signed, not checked' | 'verified' | 'invalid' | 'unreadable';
+  readonly status: 'unsigned' | 'signed, not checked' | 'verified' | 'invalid' | 'unreadable' | 'withheld';
   readonly detail?: string;
 }
 
@@ -108,7 +125,14 @@ export const checkSignatures = (bundle: unknown, policyText: string): { rows: Si
   }
   const entries = (bundle as { entries?: unknown } | undefined)?.entries;
   if (!Array.isArray(entries)) return { rows: [] };
-  const rows = entries.map((entry: { event?: unknown }): SignatureRow => {
+  const rows = entries.map((entry: { event?: unknown; withheld?: unknown }): SignatureRow => {
+    // A record the bundle carries withheld (bundle.ts) has no signature to show: its place and why, parsed as the
+    // verifier parses it.
+    const withheld = Withheld.safeParse(entry?.withheld);
+    if (entry?.event === undefined && withheld.success) {
+      const { position, reason } = withheld.data;
+      return { position, type: '(withheld)', actor: '', status: 'withheld', detail: WITHHELD_BECAUSE[reason] };
+    }
     const parsed = RecordedEventJson.safeParse(entry?.event);
     if (!parsed.success) return { position: '?', type: '?', actor: '?', status: 'unreadable', detail: parsed.error.issues[0]?.message ?? 'not an event' };
     const event = parsed.data;
@@ -134,7 +158,8 @@ export const checkSignatures = (bundle: unknown, policyText: string): { rows: Si
 /** For the demonstration: the same bundle with one recorded fact changed, as an attacker editing the export would. */
 export const tamperedCopy = (bundle: unknown): unknown => {
   const copy = JSON.parse(JSON.stringify(bundle)) as { entries?: { event?: { metadata?: Record<string, unknown> } }[] };
-  const event = copy.entries?.[0]?.event;
+  // The first entry that holds its record: a withheld one has none to change.
+  const event = copy.entries?.find((entry) => entry?.event !== undefined)?.event;
   if (event?.metadata === undefined) return copy;
   const actor = event.metadata['actor'] as { id?: string } | undefined;
   event.metadata['actor'] = { ...actor, id: `${actor?.id ?? 'someone'}-forged` };

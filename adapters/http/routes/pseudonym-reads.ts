@@ -66,6 +66,23 @@ export const refuseUnlessResolved = async (context: ServiceContext, principal: P
 };
 
 /**
+ * 403 for a record of another stream that names the pseudonym stream `pseudonymStream` (a fact claim its rotation left
+ * on the node's stream or its command id's, on EventStoreDB: domain/transparency/bundle.ts pseudonymNamedBy), unless
+ * the caller is an auditor who recorded a resolution of that pseudonym (review 172). Unlike refuseUnlessResolved, the
+ * refusal names no pseudonym (the caller asked for a position and may not know it) and is never a 404: a claim whose
+ * rotation was not appended names a pseudonym all the same, one that no one can resolve.
+ */
+export const refuseNamedPseudonymUnlessResolved = async (context: ServiceContext, principal: Principal | undefined, pseudonymStream: string): Promise<void> => {
+  if (await hasResolved(context, principal, pseudonymStream)) return;
+  throw unauthorised(
+    principal?.subject ?? 'anonymous',
+    "the record at this position is a fact claim a pseudonym's rotation made: it names the pseudonym, and so the node behind it (SER-025). " +
+      'An auditor who resolved that pseudonym (POST /v1/pseudonyms/resolutions, recorded; credence pseudonym resolve) reads it; ' +
+      "the node's evidence bundle carries it withheld, its leaf hash proved",
+  );
+};
+
+/**
  * A timeline entry as the compliance `actions` rows show it: one of a pseudonym's stream without what points at its
  * node (found in review: the first rotation's `causedBy` was the node's registration). Its cause and correlation
  * name the node's own events, and its command id (so its event id) derives from the cause or, for an interval

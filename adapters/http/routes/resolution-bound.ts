@@ -51,7 +51,9 @@ const refusePastAuditorLimit = async (context: ServiceContext, pseudonym: string
  * 409 `pseudonym_too_long` once the pseudonym's stream holds `limits.maxEntityEvents` events, whichever auditor asks:
  * the per-auditor bound alone leaves the stream unbounded, since an admin mints auditor subjects without number. With
  * it the stream never outgrows what the whole-stream reads of it answer (entity-bound.ts), the engine's included.
- * Its length is found with one-event reads (`lengthBeyond`), never by reading it.
+ * Its length is found with one-event reads (`lengthBeyond`), never by reading it. Records, not lifecycle events as the
+ * whole-stream reads count (review 172): no decision reads a pseudonym as a fact (machines/facts.ts), so its stream
+ * holds no fact claims and the two are the same, and a stream held to this many records is read whole under both bounds.
  */
 const refuseFullStream = async (context: ServiceContext, pseudonym: string): Promise<void> => {
   const maxEvents = context.limits.maxEntityEvents;

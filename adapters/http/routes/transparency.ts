@@ -3,6 +3,7 @@ import { constantTimeEqual, toBase64url } from '../../../domain/crypto/index.ts'
 import { CredenceError, protocolError, validationError } from '../../../domain/errors.ts';
 import type { LoggedLeaf, RecordedEvent, StoredCheckpoint } from '../../../domain/ports/index.ts';
 import { EVIDENCE_BUNDLE_FORMAT, eventLeafHash, noteVerifierKey, recordedEventToJson } from '../../../domain/transparency/index.ts';
+import { pseudonymNamedBy, WithheldReason } from '../../../domain/transparency/bundle.ts';
 import { recordAtPosition } from '../../../projections/runtime/index.ts';
 import {
   alteredLeafMessage,
@@ -21,7 +22,7 @@ import { HttpProblem } from '../problems.ts';
 import { QueryWholeNumber } from '../query-values.ts';
 import { refuseLongEntity } from './entity-bound.ts';
 import { OneAtATime } from './one-at-a-time.ts';
-import { refuseUnlessResolved } from './pseudonym-reads.ts';
+import { refuseNamedPseudonymUnlessResolved, refuseUnlessResolved } from './pseudonym-reads.ts';
 import { DecimalString, getEntityRoute, mustExist, StoredEventWire } from './wire.ts';
 
 /**
@@ -51,7 +52,23 @@ const EvidenceBundleWire = z
     logPublicKey: z.string().describe('signed-note verifier key of the log; pin your own copy when verifying'),
     checkpoint: Note,
     streamHead: Note.describe("the log's signed statement of how many events the stream had at the checkpoint"),
-    entries: z.array(z.object({ event: StoredEventWire, leafIndex: z.number().int(), proof: Hashes })),
+    entries: z.array(
+      z.union([
+        z.object({ event: StoredEventWire, leafIndex: z.number().int(), proof: Hashes }),
+        z
+          .object({
+            withheld: z.object({
+              reason: WithheldReason,
+              position: DecimalString,
+              revision: DecimalString,
+              leafHash: z.string().describe('base64url SHA-256 leaf hash (RFC 9162) of the record, which its proof includes'),
+            }),
+            leafIndex: z.number().int(),
+            proof: Hashes,
+          })
+          .describe("a record withheld (review 172): a fact claim naming a pseudonym, for an auditor who resolved it (GET /v1/transparency/proofs/inclusion?position=)"),
+      ]),
+    ),
   })
   .meta({ id: 'EvidenceBundle', description: 'what `credence export` writes and `credence verify FILE.json` checks' });
 
@@ -151,7 +168,8 @@ export const transparencyRoutes: RouteModule = (app, context) => {
       description:
         'The event at global `position`, its RFC 9162 inclusion proof and the signed checkpoint it is against (the latest; one is signed ' +
         'on demand when the latest predates the event). Save the three and run `credence verify --event --proof --checkpoint --key`. ' +
-        "An event of a pseudonym's stream is refused (403) but to an auditor who recorded a resolution of that pseudonym.",
+        "An event of a pseudonym's stream, or a fact claim a pseudonym's rotation made on another stream (EventStoreDB), is refused (403) " +
+        'but to an auditor who recorded a resolution of that pseudonym.',
       tags: ['transparency'],
       querystring: z.strictObject({ position: DecimalString.describe('global position of the event') }),
       response: { 200: InclusionWire },
@@ -177,6 +195,10 @@ export const transparencyRoutes: RouteModule = (app, context) => {
       // An event of a pseudonym's stream is served whole or not at all (its leaf hash covers every field), and a
       // rotation names the node behind the pseudonym (SER-025): only to an auditor who recorded a resolution of it.
       await refuseUnlessResolved(context, request.principal, event.streamId);
+      // A record of another stream that names a pseudonym (the fact claim its rotation left on the node's stream and on
+      // its command id's on EventStoreDB) says the same: the node's bundle withholds it, and so does this (review 172).
+      const named = pseudonymNamedBy(event);
+      if (named !== undefined) await refuseNamedPseudonymUnlessResolved(context, request.principal, named);
       // As `credence verify --data` decides it where the log key vouches for the stored event; else neither file named.
       if (!constantTimeEqual(eventLeafHash(event), leaf.leafHash)) throw disagreement(log, signer, leaf, event);
       const checkpoint = await checkpointCovering(leaf.leafIndex);
@@ -224,7 +246,8 @@ export const transparencyRoutes: RouteModule = (app, context) => {
       description:
         "The entity's events, each with its inclusion proof against a signed checkpoint, and the log's signed stream head (the stream had " +
         'exactly these events there): the bundle of `credence export`. Verify it offline with `credence verify FILE.json --key KEY`. ' +
-        "A pseudonym's is refused (403) but to an auditor who recorded a resolution of it. The bundle is whole or not served: an " +
+        "A pseudonym's is refused (403) but to an auditor who recorded a resolution of it. A fact claim that names a pseudonym (left on its " +
+        "node's stream by a rotation on EventStoreDB) is in every bundle `withheld`: its leaf hash and proof, without the record. The bundle is whole or not served: an " +
         `entity of more than ${context.limits.maxEntityEvents} events is refused (422 \`entity_too_long\`, naming \`events\` and \`maxEvents\`; \`credence export --data\` ` +
         `builds it on the service host). Bundles are built one at a time; with ${EVIDENCE_QUEUE} waiting, another is refused (429 \`busy\`, Retry-After).`,
       tags: ['transparency'],
