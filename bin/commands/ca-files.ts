@@ -2,7 +2,9 @@ import { accessSync, constants, existsSync, statSync, writeFileSync } from 'node
 import { dirname } from 'node:path';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
+import * as asn1js from 'asn1js';
 import { MAX_CERTIFICATE_CHAIN, MAX_CERTIFICATE_LENGTH } from '../../domain/crypto/sizes.ts';
+import { parseCertificate } from '../../domain/x509/certificate.ts';
 import { readBytesFile } from '../files.ts';
 import { UsageError } from '../program.ts';
 
@@ -30,14 +32,25 @@ export const readCertificates = (flag: string, path: string, max: number = MAX_C
   if (ders.length === 0) throw new UsageError(`${flag}: ${path} holds no CERTIFICATE`);
   if (ders.length > max) throw new UsageError(`${flag}: ${path} holds ${ders.length} certificates, at most ${max} are accepted`);
   ders.forEach((der, i) => {
+    const which = `${path}${ders.length > 1 ? ` (certificate ${i + 1})` : ''}`;
+    const after = bytesAfterFirstValue(der);
+    if (after > 0) throw new UsageError(`${flag}: ${which} has ${after} bytes after the certificate: give exactly one DER certificate (or PEM blocks)`);
+    // The parser path validation reads them with: @peculiar/x509 alone takes what it does not (review 171: bytes after
+    // the certificate passed here, and path validation refused the file as a failed signature check of "intermediate 1").
     try {
       if (der.length > MAX_CERTIFICATE_LENGTH) throw new Error('too large');
-      new x509.X509Certificate(der);
+      parseCertificate(der, flag);
     } catch {
-      throw new UsageError(`${flag}: ${path}${ders.length > 1 ? ` (certificate ${i + 1})` : ''} is not an X.509 certificate (PEM or DER)`);
+      throw new UsageError(`${flag}: ${which} is not an X.509 certificate (PEM or DER)`);
     }
   });
   return ders;
+};
+
+/** How many bytes follow the first BER value of `der` (0 when none, or when it does not read as one: refused apart). */
+const bytesAfterFirstValue = (der: Uint8Array): number => {
+  const { offset } = asn1js.fromBER(Uint8Array.from(der));
+  return offset > 0 && offset < der.length ? der.length - offset : 0;
 };
 
 /** Writes a file a person asked for (a CSR: public), refusing to replace one. */

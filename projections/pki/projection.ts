@@ -5,12 +5,13 @@ import type { DecodedEvent } from '../../domain/stored.ts';
 import { BatchSlot, readCheckpoint, type Projection, type ResetCause } from '../runtime/index.ts';
 import type { PkiChanges } from './changes.ts';
 import { issuingKeyId } from './issuing-key.ts';
+import { forgetRotation, overlapEndOf, recordRotation } from './rotations.ts';
 import { certificateOfCredential, forgetRebuild, markRebuild, PKI_PROJECTION, recordCertificate, recordRevocation, resetPkiTables, setupPkiTables } from './tables.ts';
 
 export { PKI_PROJECTION };
 
 /** The events the `pki` read model is made of. */
-export const PKI_EVENT_TYPES = ['CredentialIssued', 'CredentialRevoked'] as const;
+export const PKI_EVENT_TYPES = ['CredentialIssued', 'CredentialRotationStarted', 'CredentialRotationAbandoned', 'CredentialRevoked'] as const;
 
 /**
  * Connections on which `pki` rows were written inside a transaction other than the runner's synchronous batch (one
@@ -38,10 +39,22 @@ const ourCertificate = (certificate: unknown): { caId: string; serialNumber: str
 };
 
 /**
+ * When a revocation occurred (RFC 5280 5.3.2 revocationDate, RFC 6960 revocationTime): when it was recorded, except
+ * a rotation's handover. That is judged at the end of the overlap and the service refuses the predecessor from then
+ * (machines `handoverInstant`, rule `credentialUsable`), whenever the scheduler records it; dated at its recording,
+ * a late tick (downtime) made CRLs and OCSP say the certificate was good while the service refused it (review 171).
+ * An earlier revocation as superseded, while the overlap lasts, occurred when it was recorded.
+ */
+const revocationInstant = (at: number, reason: string, overlapEndsAt: number | undefined): number =>
+  reason === 'superseded' && overlapEndsAt !== undefined ? Math.min(at, overlapEndsAt) : at;
+
+/**
  * The revocation status of certificates Credence's CAs issued (issue 13), from the events alone: CredentialIssued
  * with `certificate.issuingCa` and `serialNumber` records the certificate and the key that signed it (issuing-key.ts); CredentialRevoked records its revocation
- * with the reason and the event's recorded time, and its CRL entry encoded once. Per event: one or two
- * primary-key statements, whatever the number already revoked. Rebuilt from position 0 it gives the same rows.
+ * with the reason and when it occurred (revocationInstant: the rotations under way of those credentials are kept
+ * for it, rotations.ts), and its CRL entry encoded once. Per event: a few primary-key statements, whatever the
+ * number already revoked. Rebuilt from position 0 it gives the same rows. The CRL publisher reads revocations in
+ * the order they were recorded, not by date: one dated back still reaches the next delta CRL.
  *
  * CredentialExpired changes nothing here: an expired certificate that was revoked stays revoked (OCSP keeps
  * answering so), and one that was not stays good until its notAfter, which relying parties check themselves. When
@@ -76,12 +89,23 @@ export const pkiProjection = (changes?: PkiChanges): Projection => {
           recordCertificate(db, { credentialId: e.event.data.credentialId, ...ours, notAfter, ...(issuerKeyId !== undefined ? { issuerKeyId } : {}) });
           return;
         }
+        case 'CredentialRotationStarted': {
+          const { credentialId, overlapEndsAt } = e.event.data;
+          if (certificateOfCredential(db, credentialId) !== undefined) recordRotation(db, credentialId, Date.parse(overlapEndsAt));
+          return;
+        }
+        case 'CredentialRotationAbandoned':
+          forgetRotation(db, e.event.data.credentialId);
+          return;
         case 'CredentialRevoked': {
-          const certificate = certificateOfCredential(db, e.event.data.credentialId);
+          const { credentialId, reason } = e.event.data;
+          const certificate = certificateOfCredential(db, credentialId);
           if (certificate === undefined) return;
-          const revokedAt = new Date(e.at).toISOString();
-          const entry = revokedCertificateDer({ serialNumber: certificate.serialNumber, revokedAt: e.at, reason: e.event.data.reason });
-          const recorded = recordRevocation(db, { ...certificate, revokedAt, reason: e.event.data.reason, entry });
+          const at = revocationInstant(e.at, reason, overlapEndOf(db, credentialId));
+          forgetRotation(db, credentialId);
+          const revokedAt = new Date(at).toISOString();
+          const entry = revokedCertificateDer({ serialNumber: certificate.serialNumber, revokedAt: at, reason });
+          const recorded = recordRevocation(db, { ...certificate, revokedAt, reason, entry });
           if (recorded) changes?.revoked({ caId: certificate.caId, serialNumber: certificate.serialNumber });
           return;
         }

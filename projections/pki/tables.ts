@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { RevocationReason } from '../../domain/events/index.ts';
 import { deleteCheckpoint, prepared, readCheckpoint } from '../runtime/index.ts';
+import { PKI_ROTATIONS_TABLE } from './rotations.ts';
 
 /** The projection these tables belong to: its checkpoint says how far they reach. */
 export const PKI_PROJECTION = 'pki';
@@ -28,7 +29,11 @@ const setupInTransaction = (db: Database.Database): void => {
   // CA made again under the same id answered for its predecessor's certificates. Rebuilt from the log as above.
   const columns = prepared(db, "SELECT name FROM pragma_table_info('pki_certificates')").all() as { name: string }[];
   const withoutIssuingKey = columns.length > 0 && !columns.some((c) => c.name === 'issuer_key_id');
-  const rebuild = oneRowPerSerial || withoutIssuingKey;
+  // Revocations recorded before the rotations under way were kept (review 171): those as superseded are dated when the
+  // scheduler recorded them, not at the end of the overlap. Rebuilt from the log as above; what a CRL already listed
+  // keeps its first publication's date (adapters/runtime/pki-crl-listing.ts).
+  const withoutRotations = hasTable(db, 'pki_revocations') && !hasTable(db, 'pki_rotations');
+  const rebuild = oneRowPerSerial || withoutIssuingKey || withoutRotations;
   const reached = rebuild ? readCheckpoint(db, PKI_PROJECTION)?.position : undefined;
   if (withoutIssuingKey) db.exec('ALTER TABLE pki_certificates ADD COLUMN issuer_key_id TEXT');
   db.exec(`CREATE TABLE IF NOT EXISTS pki_certificates (
@@ -62,12 +67,16 @@ const setupInTransaction = (db: Database.Database): void => {
   CREATE TABLE IF NOT EXISTS pki_rebuild (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     position INTEGER NOT NULL
-  )`);
+  );
+  ${PKI_ROTATIONS_TABLE}`);
   if (!rebuild) return;
   resetPkiTables(db);
   if (reached !== undefined) markRebuild(db, reached);
   deleteCheckpoint(db, PKI_PROJECTION);
 };
+
+const hasTable = (db: Database.Database, name: string): boolean =>
+  prepared(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
 
 /**
  * Records, in the transaction that empties the tables for a rebuild, the position they had been projected to: until
@@ -106,7 +115,7 @@ export const pkiCompleteness = (db: Database.Database, mustReach?: bigint): PkiC
 };
 
 export const resetPkiTables = (db: Database.Database): void => {
-  db.exec('DELETE FROM pki_revocations; DELETE FROM pki_certificates');
+  db.exec('DELETE FROM pki_revocations; DELETE FROM pki_certificates; DELETE FROM pki_rotations');
 };
 
 export interface IssuedCertificateRow {
@@ -145,7 +154,7 @@ export interface RevocationRow {
   readonly caId: string;
   readonly serialNumber: string;
   readonly credentialId: string;
-  /** ISO time of the revocation event. */
+  /** ISO time of the revocation: the event's, or the end of the overlap for a rotation's handover (projection.ts). */
   readonly revokedAt: string;
   readonly reason: RevocationReason;
   readonly notAfter: string;

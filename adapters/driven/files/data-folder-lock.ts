@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { lstatSync, readdirSync, readFileSync, rmdirSync, rmSync, unlinkSync, type Stats } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, rmdirSync, rmSync, unlinkSync, type Stats } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { validationError, type CredenceError } from '../../../domain/errors.ts';
@@ -23,7 +23,8 @@ export interface DataFolderLock {
   /**
    * For a command that refused after taking the lock: lets go of the folder as `release` does, and a folder this lock
    * made (it did not exist before) is removed first, with all it holds, while the lock still keeps every other
-   * process out; a folder that existed is left as it is. Idempotent, and nothing once released.
+   * process out; in a folder that existed, the lock's database goes when this lock made it, and all else is left as
+   * it is. Idempotent, and nothing once released.
    */
   discard(): void;
 }
@@ -240,6 +241,7 @@ export interface FolderLockFiles {
 export const tryLockFolder = (dir: string, files: FolderLockFiles): { readonly lock: DataFolderLock } | { readonly heldBy: DataFolderHolder } => {
   const lockFile = join(dir, files.lockFile);
   const holderFile = join(dir, files.holderFile);
+  const lockFileMade = !existsSync(lockFile);
   preparePrivateDatabaseFile(lockFile);
   // timeout 0: a held lock is answered at once, never waited for.
   const db = new Database(lockFile, { timeout: 0 });
@@ -276,6 +278,16 @@ export const tryLockFolder = (dir: string, files: FolderLockFiles): { readonly l
       db.close();
     }
   };
-  // This lock never makes its folder: discarding it only lets go.
-  return { lock: { release, discard: release } };
+  // This lock never makes its folder: discarding it removes the lock's database when this lock made it (a refused
+  // command leaves a folder that existed as it was: review 174, `kek rotate`), while it still holds it: another
+  // process's try is refused at once, never waited for, so none takes the lock meanwhile. One there before stays.
+  const discard = (): void => {
+    if (released) return;
+    try {
+      if (lockFileMade) for (const file of [lockFile, `${lockFile}-journal`]) rmSync(file, { force: true });
+    } finally {
+      release();
+    }
+  };
+  return { lock: { release, discard } };
 };

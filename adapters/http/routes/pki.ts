@@ -231,7 +231,10 @@ export const pkiRoutes: RouteModule = (app, context) => {
           ? { der: ocspErrorResponseDer('malformedRequest'), outcome: 'malformedRequest', reason: der, cacheable: false }
           : await responder.respond(der);
     if (answer.outcome !== 'successful') request.log.info({ caId, outcome: answer.outcome, reason: loggedReason(answer.reason) }, 'OCSP request refused');
-    if (request.method === 'GET' && 'producedAt' in answer && answer.cacheable && answer.producedAt !== undefined && answer.nextUpdate !== undefined) {
+    // HEAD is the GET route's too (Fastify): the same header fields, 304 included (RFC 9110 9.3.2; review 171: it was
+    // `no-store`, no validators, and 200 where GET is 304). Fastify sends a HEAD answer without its body.
+    const asGet = request.method === 'GET' || request.method === 'HEAD';
+    if (asGet && 'producedAt' in answer && answer.cacheable && answer.producedAt !== undefined && answer.nextUpdate !== undefined) {
       // Of the whole answer, as the CRLs' (found in review): its last bytes are the responder's certificate, the same in
       // every answer, so a cache revalidating a `good` answer after the revocation was told 304 and kept it.
       const etag = `"${createHash('sha256').update(answer.der).digest('base64url').slice(0, 32)}"`;

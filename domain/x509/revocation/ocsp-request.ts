@@ -1,5 +1,6 @@
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
+import { derViolation } from '../der-rules.ts';
 import { quotedCut } from '../quoted.ts';
 import { CERT_ID_HASH_OID, type CertIdHash } from './issuer.ts';
 import { serialHexOf } from './serial.ts';
@@ -47,6 +48,31 @@ const nonceLength = (extnValue: Uint8Array): number => {
     : extnValue.length;
 };
 
+const childrenOf = (value: asn1js.AsnType | undefined): asn1js.AsnType[] =>
+  value instanceof asn1js.Constructed ? value.valueBlock.value : [];
+const isContextTag = (value: asn1js.AsnType | undefined, tagNumber: number): boolean =>
+  value !== undefined && value.idBlock.tagClass === 3 && value.idBlock.tagNumber === tagNumber;
+
+/**
+ * A DEFAULT value the request spells out, which DER omits (X.690 11.5; der-rules.ts leaves it to the schema): the
+ * version (RFC 6960 4.1.1, `[0] EXPLICIT Version DEFAULT v1`, v1 the only one defined) or an extension's `critical
+ * FALSE` (RFC 5280 4.1). pkijs reads either as if absent, so it is looked for in the parsed structure.
+ */
+const explicitDefault = (ocspRequest: asn1js.AsnType, request: pkijs.OCSPRequest): string | undefined => {
+  const fields = childrenOf(childrenOf(ocspRequest)[0]);
+  if (isContextTag(fields[0], 0)) return `explicit version ${(request.tbsRequest.version ?? 0) + 1} (v1 is the DEFAULT, omitted in DER)`;
+  const requestList = fields.find((f) => f instanceof asn1js.Sequence);
+  const extensionLists = [
+    ...childrenOf(fields.find((f) => isContextTag(f, 2))),
+    ...childrenOf(requestList).flatMap((single) => childrenOf(childrenOf(single).find((f) => isContextTag(f, 0)))),
+  ];
+  const spelledOut = extensionLists.flatMap(childrenOf).some((extension) => {
+    const critical = childrenOf(extension)[1];
+    return critical instanceof asn1js.Boolean && !critical.getValue();
+  });
+  return spelledOut ? 'an extension with an explicit critical FALSE (the DEFAULT, omitted in DER)' : undefined;
+};
+
 /**
  * Parses an OCSPRequest (RFC 6960 4.1.1). Never throws: what cannot be read is a `malformedRequest` with the
  * reason, for the responder to log (the client gets the status only). A requestor signature, when present, is
@@ -67,12 +93,18 @@ const parse = (der: Uint8Array): OcspRequestParse => {
   const asn1 = asn1js.fromBER(der);
   if (asn1.offset === -1) return refuse(`not DER: ${quotedCut(asn1.result.error)}`);
   if (asn1.offset !== der.length) return refuse('bytes after the OCSPRequest');
+  // RFC 6960 A.1: DER. asn1js reads BER, and each BER spelling of a request (an indefinite or non-minimal length, say)
+  // was answered as the request, over GET under a URL no client sends, cached as the DER one's (review 171).
+  const notDer = derViolation(der);
+  if (notDer !== undefined) return refuse(`not DER: ${notDer}`);
   let request: pkijs.OCSPRequest;
   try {
     request = new pkijs.OCSPRequest({ schema: asn1.result });
   } catch (error) {
     return refuse(`not an OCSPRequest: ${messageOf(error)}`);
   }
+  const explicit = explicitDefault(asn1.result, request);
+  if (explicit !== undefined) return refuse(explicit);
   const list = request.tbsRequest.requestList;
   if (list.length === 0) return refuse('requestList is empty');
   if (list.length > MAX_OCSP_CERT_IDS) return refuse(`more than ${MAX_OCSP_CERT_IDS} certificates asked about`);

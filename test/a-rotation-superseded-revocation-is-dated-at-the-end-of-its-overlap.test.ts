@@ -1,0 +1,129 @@
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as pkijs from 'pkijs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeClock } from '../adapters/driven/clock/index.ts';
+import { createRootCa } from '../adapters/driven/pki/index.ts';
+import { openDataFolderSecureEnvironment, systemRandom } from '../adapters/runtime/index.ts';
+import { command } from '../domain/commands/index.ts';
+import { ownerView } from '../domain/ports/index.ts';
+import { pkiCompleteness } from '../projections/pki/index.ts';
+import { setupPkiTables } from '../projections/pki/tables.ts';
+import { readCheckpoint } from '../projections/runtime/index.ts';
+import { setupCheckpoints, writeCheckpoint } from '../projections/runtime/checkpoints.ts';
+import { issueCredentialData, operator } from './support/fleet.ts';
+import { ocspRequest, ocspRevokedAt } from './support/ocsp-client.ts';
+import { issueCertifiedCredentialWith, pkiOf, type TestLeaf } from './support/pki-test-ca.ts';
+import { startTestService, type TestService } from './support/service.ts';
+
+/*
+ * Review 171 (HLR-212, RS-16): a rotation's predecessor is revoked as superseded at the end of its overlap, and the
+ * service refuses it from then on (`credentialUsable`, judged at `handoverInstant`). The `pki` read model dated the
+ * revocation when the scheduler recorded it: after a downtime (overlap ending at +2 h, first tick at +26 h) CRLs and
+ * OCSP said the certificate was valid for 24 h the service did not accept. RFC 5280 5.3.2 revocationDate is the date
+ * the revocation occurred: the handover.
+ */
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+/** The revocationDate of `serial` (lowercase hex) on the CRL `der`, epoch ms; undefined when it is not listed. */
+const crlRevocationDate = (der: Uint8Array, serial: string): number | undefined => {
+  const crl = pkijs.CertificateRevocationList.fromBER(Uint8Array.from(der));
+  const entry = (crl.revokedCertificates ?? []).find((r) => Buffer.from(r.userCertificate.valueBlock.valueHexView).toString('hex') === serial);
+  return entry?.revocationDate.value.getTime();
+};
+
+describe('a predecessor superseded at the end of its overlap, recorded by a scheduler that ticked a day late', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'credence-superseded-date-'));
+  const start = Math.floor(Date.now() / 1000) * 1000;
+  const clock = new FakeClock(new Date(start));
+  const overlapEndsAt = start + 2 * HOUR;
+  let svc: TestService;
+  let leaf: TestLeaf;
+
+  beforeAll(async () => {
+    const se = openDataFolderSecureEnvironment(dir, { now: () => clock.now() });
+    try {
+      await createRootCa({ dataDir: dir, se: ownerView(se, 'maf:infrastructure'), id: 'default', kind: 'p256', now: clock.now(), random: systemRandom });
+    } finally {
+      se.close();
+    }
+    svc = await startTestService({ dir, clock });
+    const { credence } = svc.service.context;
+    // Given cred-1 (certified by the CA) rotating onto cred-2, both provisioned, the overlap ending at +2 h.
+    leaf = await issueCertifiedCredentialWith(credence, pkiOf(svc).cas[0]!, svc.url, 'cred-1');
+    const successor = issueCredentialData('cred-2', 'meter-1', { notBefore: new Date(start - HOUR).toISOString(), notAfter: new Date(start + 20 * DAY).toISOString() });
+    for (const c of [
+      command('provisionCredential', { credentialId: 'cred-1', method: 'pre-provisioning' }, { actor: operator }),
+      command('issueCredential', { ...successor, predecessorId: 'cred-1' }, { actor: operator }),
+      command('provisionCredential', { credentialId: 'cred-2', method: 'pre-provisioning' }, { actor: operator }),
+      command('startCredentialRotation', { credentialId: 'cred-1', successorId: 'cred-2', overlapEndsAt: new Date(overlapEndsAt).toISOString() }, { actor: operator }),
+    ]) {
+      await credence.engine.execute(c);
+    }
+    // When the service's scheduler first ticks at +26 h.
+    clock.set(new Date(start + 26 * HOUR));
+    const deadline = Date.now() + 30_000;
+    while (String((await credence.engine.entity('credential', 'cred-1')).snapshot.value) !== 'revoked') {
+      if (Date.now() > deadline) throw new Error('the scheduler did not end the overlap');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }, 60_000);
+  afterAll(async () => {
+    await svc?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** The body of GET `path` once it lists cred-1's certificate (the `pki` projection and the publisher catch up). */
+  const crlListing = async (path: 'crl' | 'delta-crl'): Promise<Uint8Array> => {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const der = new Uint8Array(await (await fetch(`${svc.url}/pki/default/${path}`)).arrayBuffer());
+      if (crlRevocationDate(der, leaf.serialNumber) !== undefined || Date.now() > deadline) return der;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
+
+  it('is dated at overlapEndsAt on the complete CRL and on the delta CRL issued after it', async () => {
+    expect(crlRevocationDate(await crlListing('crl'), leaf.serialNumber)).toBe(overlapEndsAt);
+    expect(crlRevocationDate(await crlListing('delta-crl'), leaf.serialNumber)).toBe(overlapEndsAt);
+  });
+
+  it('is answered revoked by OCSP with revocationTime overlapEndsAt', async () => {
+    const answer = await fetch(`${svc.url}/pki/default/ocsp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/ocsp-request' },
+      body: Buffer.from(await ocspRequest(leaf, pkiOf(svc).cas[0]!)),
+    });
+    expect(ocspRevokedAt(new Uint8Array(await answer.arrayBuffer()))).toBe(overlapEndsAt);
+  });
+});
+
+describe('a pki read model written before the rotations under way were kept', () => {
+  it('is emptied and rebuilt from the log, incomplete until it reaches where it was: its handovers are dated again', () => {
+    const db = new Database(':memory:');
+    db.defaultSafeIntegers(true);
+    setupCheckpoints(db);
+    // The previous version's tables (issuer_key_id, no pki_rotations), with a revoked certificate, projected to 42.
+    db.exec(`CREATE TABLE pki_certificates (credential_id TEXT PRIMARY KEY, ca_id TEXT NOT NULL, serial TEXT NOT NULL, not_after TEXT NOT NULL, issuer_key_id TEXT) WITHOUT ROWID;
+      CREATE TABLE pki_revocations (seq INTEGER PRIMARY KEY, ca_id TEXT NOT NULL, serial TEXT NOT NULL, credential_id TEXT NOT NULL,
+        revoked_at TEXT NOT NULL, reason TEXT NOT NULL, not_after TEXT NOT NULL, entry BLOB NOT NULL);
+      INSERT INTO pki_certificates VALUES ('cred-a', 'default', '7f01', '2027-01-01T00:00:00.000Z', NULL);
+      INSERT INTO pki_revocations VALUES (1, 'default', '7f01', 'cred-a', '2026-05-02T00:00:00.000Z', 'superseded', '2027-01-01T00:00:00.000Z', x'00');`);
+    writeCheckpoint(db, 'pki', { position: 42n, occurredAt: '2026-06-01T00:00:00.000Z' });
+
+    setupPkiTables(db);
+
+    expect(db.prepare('SELECT COUNT(*) AS n FROM pki_certificates').get()).toEqual({ n: 0n });
+    expect(db.prepare('SELECT COUNT(*) AS n FROM pki_revocations').get()).toEqual({ n: 0n });
+    expect(readCheckpoint(db, 'pki')).toBeUndefined();
+    expect(pkiCompleteness(db)).toEqual({ complete: false, position: undefined, until: 42n });
+    // Opened again: nothing more happens.
+    db.exec("INSERT INTO pki_certificates (credential_id, ca_id, serial, not_after) VALUES ('cred-a', 'default', '7f01', '2027-01-01T00:00:00.000Z')");
+    setupPkiTables(db);
+    expect(db.prepare('SELECT COUNT(*) AS n FROM pki_certificates').get()).toEqual({ n: 1n });
+    db.close();
+  });
+});
