@@ -42,3 +42,23 @@ describe('credence token create --server', () => {
     expect(r.err).toContain(`(shown once; revoke with credence token revoke ${tokenId} --server ${svc.url})`);
   });
 });
+
+/**
+ * Review 173: a local `token create --data DIR` hinted `revoke with credence token revoke tok_…` without the folder,
+ * which pasted elsewhere looked for ./data (or, with CREDENCE_URL exported, went to a server). The hint names the
+ * folder, quoted for the shell, and the command as hinted revokes the token.
+ */
+describe('credence token create --data', () => {
+  it('hints a revoke of the folder that issued the token, and that revoke works as pasted', async () => {
+    const dir = join(scratch(), 'a data folder');
+    const r = await runCli(['token', 'create', '--role', 'auditor', '--subject', 'carol', '--ttl', '1h', '--data', dir]);
+    expect(r.code, r.err).toBe(0);
+    const tokenId = /^issued (tok_[\w-]{22}):/m.exec(r.err)?.[1];
+    expect(tokenId, r.err).toBeDefined();
+    expect(r.err).toContain(`(shown once; revoke with credence token revoke ${tokenId} --data '${dir}')`);
+    const revoked = await runCli(['token', 'revoke', tokenId!, '--data', dir]);
+    expect(revoked.code, revoked.err).toBe(0);
+    const listed = await runCli(['token', 'list', '--data', dir, '--json']);
+    expect(listed.out).toContain('"revoked"');
+  });
+});

@@ -37,14 +37,20 @@ const rotate = async (args: Options, io: Io): Promise<number> => {
   } catch (error) {
     throw unusableDataFolderAsUsage(error);
   }
+  let rotated;
   try {
-    const { resealed, kekFile } = rotateDataFolderKek(data, { env });
-    io.out(printable(`re-sealed ${resealed} wrapping key${resealed === 1 ? '' : 's'} and the KEK check value of the Secure Environment of ${data} under a new KEK, now in ${kekFile}`));
-    io.out('the old KEK opens nothing in this folder any more; copies of the folder made before still open under it: replace the keys they hold (docs/service.md, "If the KEK leaked")');
-    return 0;
-  } finally {
-    lock.release();
+    rotated = rotateDataFolderKek(data, { env });
+  } catch (error) {
+    // Refused under the lock (a KEK file that does not open the keys, or is not where the setting says: review 174):
+    // the lock's database goes again if this run made it, so the folder is left as it was.
+    lock.discard();
+    throw error;
   }
+  lock.release();
+  const { resealed, kekFile } = rotated;
+  io.out(printable(`re-sealed ${resealed} wrapping key${resealed === 1 ? '' : 's'} and the KEK check value of the Secure Environment of ${data} under a new KEK, now in ${kekFile}`));
+  io.out('the old KEK opens nothing in this folder any more; copies of the folder made before still open under it: replace the keys they hold (docs/service.md, "If the KEK leaked")');
+  return 0;
 };
 
 /** `credence kek rotate [--data DIR] [--config FILE]`: the service stopped. */

@@ -1,9 +1,19 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { openSqliteStoreInDir, openStore, StoreConnectionString, type StoreLocation } from '../../adapters/driven/store/index.ts';
+import { openReadingConnection, preparePrivateDir } from '../../adapters/driven/files/index.ts';
+import { asDamagedDatabase, rememberDatabaseFile } from '../../adapters/driven/files/damaged-database.ts';
+import {
+  EVENTS_DB_FILE,
+  openSqliteStoreInDir,
+  openStore,
+  SqliteEventStore,
+  StoreConnectionString,
+  type StoreLocation,
+} from '../../adapters/driven/store/index.ts';
 import type { EventStore } from '../../domain/ports/event-store.ts';
 import { isCredenceError } from '../../domain/errors.ts';
 import { UsageError } from '../program.ts';
+import { lockStoreFolder } from './folder-lock.ts';
 
 /**
  * `--store <connection string>` for commands that read an existing store (issue 6: the engine picks the store from
@@ -14,22 +24,29 @@ import { UsageError } from '../program.ts';
 export const StoreArg = StoreConnectionString.optional();
 
 /**
- * Opens an existing store for reading; an absent SQLite file is a user error (UsageError, exit 2), not a new
- * store, and so is a folder SQLite cannot read it in (a WAL file without its -shm in a folder this account may not
- * write: adapters/driven/files/wal-in-unwritable-folder.ts), said with the file, why and what to do. `store` is the
- * parsed `--store`; without it, `sqlite:<dir>`. `setting` names where the store came from in a refusal
- * (configuredStore); by default `--store`, or `--data` without one.
+ * What a command does with the store it opens: `read` (a query, an export, history, state, replay, a projections
+ * status) leaves an embedded store's files as it found them; `write` (a rebuild, whose cascade and expiry may append
+ * commands) opens it as the service does.
  */
-export const openExistingStore = (dir: string, store?: StoreLocation, setting?: string): EventStore => {
+export type StoreAccess = 'read' | 'write';
+
+/**
+ * Opens an existing store; an absent SQLite file is a user error (UsageError, exit 2), not a new store, and so is a
+ * folder SQLite cannot read it in (a WAL file without its -shm in a folder this account may not write:
+ * adapters/driven/files/wal-in-unwritable-folder.ts), said with the file, why and what to do. `store` is the parsed
+ * `--store`; without it, `sqlite:<dir>`. `setting` names where the store came from in a refusal (configuredStore); by
+ * default `--store`, or `--data` without one. `access`: read-only unless the command appends (StoreAccess).
+ */
+export const openExistingStore = (dir: string, store?: StoreLocation, setting?: string, access: StoreAccess = 'read'): EventStore => {
   const location: StoreLocation = store ?? { kind: 'sqlite', dir };
   const named = setting ?? (store === undefined ? '--data' : '--store');
   switch (location.kind) {
     case 'sqlite':
-      if (!existsSync(join(location.dir, 'events.db'))) {
+      if (!existsSync(join(location.dir, EVENTS_DB_FILE))) {
         throw new UsageError(`${named}: no event store in ${location.dir} (run npm start first, or pass --data DIR or --store URL)`);
       }
       try {
-        return openSqliteStoreInDir(location.dir);
+        return access === 'write' ? openSqliteStoreToWrite(dir, location, named) : openSqliteStoreToRead(location.dir);
       } catch (error) {
         throw unusableFolderAsUsage(error, named);
       }
@@ -37,6 +54,57 @@ export const openExistingStore = (dir: string, store?: StoreLocation, setting?: 
       throw new UsageError(`${named}: an in-memory store holds no events to read; give sqlite:<folder>, esdb://… or kurrentdb://…`);
     case 'eventstoredb':
       return openStore(location.connectionString);
+  }
+};
+
+/**
+ * The embedded store of `location` for a command that writes to it, under its folder's lock when that is not the data
+ * folder `data` (lockStoreFolder: refused while a service or another writer holds it), let go when the store closes.
+ */
+const openSqliteStoreToWrite = (data: string, location: StoreLocation & { readonly kind: 'sqlite' }, setting: string): EventStore => {
+  const lock = lockStoreFolder(data, location, setting);
+  let store: SqliteEventStore;
+  try {
+    store = openSqliteStoreInDir(location.dir);
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
+  if (lock === undefined) return store;
+  const close = store.close.bind(store);
+  store.close = () => close().finally(() => lock.release());
+  return store;
+};
+
+/**
+ * The embedded store of `dir` for a command that only reads it, leaving its events.db and -wal byte for byte as they
+ * were (review 174: the restore step's query of `<data>.before-restore`, a killed service's events still in its -wal,
+ * had them checkpointed into events.db and the -wal and -shm removed); the -shm, SQLite's index of the -wal, is
+ * refreshed by every reader. On the folder's reading connection
+ * (reading-connection.ts: read-only where a -wal or -shm is there already, whose writable close would checkpoint
+ * it), without the store's background checkpoints. The store checks its schema in a transaction that changes nothing
+ * (schema.ts `prepareDatabase`), which `query_only` would refuse: it is set once the store is made, and SQLite
+ * refuses every write after it. The folder is held to the data folder's rules as the writable store holds it
+ * (preparePrivateDir: it exists, so nothing is made).
+ */
+const openSqliteStoreToRead = (dir: string): EventStore => {
+  preparePrivateDir(dir);
+  const file = join(dir, EVENTS_DB_FILE);
+  let db: ReturnType<typeof openReadingConnection>;
+  try {
+    db = openReadingConnection(file);
+    rememberDatabaseFile(file);
+  } catch (error) {
+    throw asDamagedDatabase(file, error);
+  }
+  try {
+    db.pragma('query_only = OFF');
+    const store = new SqliteEventStore(db, { backgroundCheckpoints: false });
+    db.pragma('query_only = ON');
+    return store;
+  } catch (error) {
+    db.close();
+    throw asDamagedDatabase(file, error);
   }
 };
 

@@ -39,7 +39,8 @@ const openLocal = async (args: Options, io: Io, hold: 'required' | 'unless-held'
   await warnOfUnknownVariables(io);
   const signing = signingPolicyOption(args.signing, io);
   const data = readModelDir(args.data, args.store);
-  const store = openExistingStore(data, args.store);
+  // A rebuild's cascade and expiry may append commands; a status only reads (open-store.ts StoreAccess).
+  const store = openExistingStore(data, args.store, undefined, hold === 'required' ? 'write' : 'read');
   let lock: DataFolderLock | undefined;
   let db: ReturnType<typeof openReadModels> | undefined;
   try {

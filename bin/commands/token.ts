@@ -15,6 +15,7 @@ import { KeyHandle } from '../../domain/ports/index.ts';
 import { json, type Io } from '../io.ts';
 import { printOneTimeValue } from '../one-time-output.ts';
 import { printable } from '../printable.ts';
+import { shellWord } from '../shell-word.ts';
 import { handler, parseOptions, UsageError, type RegisterCommands } from '../program.ts';
 import { clientOf, PathArg, withJson, withServer } from './options.ts';
 import { listLocalTokens, localActor, localConfig, Target, targetOf, withLocalAccess } from './token-target.ts';
@@ -103,8 +104,8 @@ const create = async (args: z.infer<typeof Create>, io: Io): Promise<number> => 
     const body = { subject: args.subject, role: args.role, ttl: args.ttl, ...(scope !== undefined ? { scope } : {}) };
     const client = clientOf(target);
     issued = await client.issueToken(body);
-    revokeWhere = ` --server ${target.url}`;
-    await printIssued(io, args, issued, () => client.revokeToken(issued.tokenId), `--server ${target.url}`);
+    revokeWhere = ` --server ${shellWord(target.url)}`;
+    await printIssued(io, args, issued, () => client.revokeToken(issued.tokenId), revokeWhere.trimStart());
   } else {
     const config = await localConfig(args, io);
     // Found in review: checked only once the access control was open, a refused --ttl had already made the data
@@ -123,7 +124,9 @@ const create = async (args: z.infer<typeof Create>, io: Io): Promise<number> => 
       const revoke = async (): Promise<void> => {
         if (!access.revoke(t.tokenId, localActor())) throw new Error(`${t.tokenId} is not in ${dir}`);
       };
-      return printIssued(io, args, local, revoke, `--data ${dir}`).then(
+      // Review 173: without --data the hint, pasted elsewhere, named ./data (or, with CREDENCE_URL set, the server).
+      revokeWhere = ` --data ${shellWord(dir)}`;
+      return printIssued(io, args, local, revoke, revokeWhere.trimStart()).then(
         () => ({ local }),
         (failure: unknown) => ({ local, failure }),
       );
@@ -225,6 +228,16 @@ const RotateKey = z.object({
 });
 
 /**
+ * What became of a key the rotation retired. Withdrawn (--withdraw-previous), it has no live token because each it
+ * signed was revoked first: review 174 read "destroyed: no live token was signed with it" beside "2 token(s) …
+ * revoked". Otherwise a key destroyed at once had none.
+ */
+const previousKeyLine = (k: { readonly kid: string; readonly state: string; readonly liveTokens: number; readonly until?: string | Date | undefined }, withdrawn: boolean): string => {
+  if (k.state !== 'destroyed') return `key ${k.kid} retired: it verifies the ${k.liveTokens} live token(s) it signed until the last expires (${k.until}), then is destroyed`;
+  return withdrawn ? `key ${k.kid} withdrawn: every token it signed was revoked, then the key destroyed` : `key ${k.kid} destroyed: no live token was signed with it`;
+};
+
+/**
  * Only on the machine that holds the data folder: the key is made in its Secure Environment. A running service
  * signs with the new key from its next token on, and keeps verifying the old key's tokens (read from access.db).
  */
@@ -239,13 +252,7 @@ const rotateKey = async (args: z.infer<typeof RotateKey>, io: Io): Promise<numbe
   }
   io.out(rotated.kid);
   io.err(`new tokens are signed with key ${rotated.kid} from now on`);
-  for (const k of previous) {
-    io.err(
-      k.state === 'destroyed'
-        ? `key ${k.kid} destroyed: no live token was signed with it`
-        : `key ${k.kid} retired: it verifies the ${k.liveTokens} live token(s) it signed until the last expires (${k.until}), then is destroyed`,
-    );
-  }
+  for (const k of previous) io.err(previousKeyLine(k, args.withdrawPrevious));
   // Review 133: withdrawn without --withdraw-previous, so said whatever it was.
   if (rotated.goneFromToken !== undefined) {
     io.err(`key ${rotated.goneFromToken}, not in the token (destroyed there, as --withdraw-missing says; a restore brings no key of a token back): withdrawn`);

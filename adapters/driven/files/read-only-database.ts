@@ -1,24 +1,28 @@
 import Database from 'better-sqlite3';
-import { basename } from 'node:path';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { damagedDatabase } from '../../../domain/errors.ts';
-import { asDamagedDatabase } from './damaged-database.ts';
+import { asDamagedDatabase, isSqliteCorruption, remedyFor } from './damaged-database.ts';
 import { openReadingConnection } from './reading-connection.ts';
+
+type Damaged = (error: unknown) => unknown;
 
 /**
  * One reading connection's `read` (reading-connection.ts: it writes nothing, and leaves no -wal or -shm of its own),
- * opened and closed around it; a corrupt file refused as damaged.
+ * opened and closed around it; a corrupt file refused as damaged (`damaged`).
  */
-const readOnce = <T>(path: string, read: (db: Database.Database) => T): T => {
+const readOnce = <T>(path: string, read: (db: Database.Database) => T, damaged: Damaged = (error) => asDamagedDatabase(path, error)): T => {
   let db: Database.Database;
   try {
     db = openReadingConnection(path);
   } catch (error) {
-    throw asDamagedDatabase(path, error);
+    throw damaged(error);
   }
   try {
     return read(db);
   } catch (error) {
-    throw asDamagedDatabase(path, error);
+    throw damaged(error);
   } finally {
     db.close();
   }
@@ -69,4 +73,58 @@ export const readOnlyDatabase = <T>(path: string, read: (db: Database.Database) 
   }
   rollBackHotJournal(path);
   return readOnce(path, read);
+};
+
+/** Where a file never to be written is read when SQLite left files beside it: a private folder of the system's. */
+const PRIVATE_COPY = 'credence-rolled-back-copy-';
+
+/** The files SQLite keeps beside a database: any of them makes even a read-only connection write (below). */
+const SIDE_FILES = ['-journal', '-wal', '-shm'] as const;
+
+/**
+ * `read` as readOnlyDatabase runs it, but the file at `path` and the files beside it are never written, not even to
+ * roll back a hot journal: for a folder that is evidence, the one moved aside before a whole-folder restore above all
+ * (README "Restoring a whole data folder", step 4), whose key database's inode change time tells it from the restored
+ * one, and which a rollback moved (review 174: refused `later_than_backup` on every retry, after a crash).
+ *
+ * A file with none beside it is read on a connection that writes nothing (reading-connection.ts). One with a -journal,
+ * -wal or -shm is read in a private copy instead, never opened where it is: a read-only connection writes the -shm,
+ * and run as root SQLite gives a journal it opens its database's owner again (fchown), which moves its inode change
+ * time. The file and those beside it are copied into a new folder of the system's temporary folder (0700, each file
+ * 0600: they may hold sealed keys), opened there for writing, which rolls a hot journal back (or checkpoints a WAL) to
+ * what any opener would find, read, and removed whatever happens. A multi-file transaction's journal names its
+ * super-journal by its path: SQLite reads it there, and deletes it only once no journal it names is left, which those
+ * beside `path` still are. A corrupt file, or copy, is refused as damaged naming `path`, with `remedy` (by default that
+ * of the file in a live data folder, damaged-database.ts).
+ */
+export const readOnlyDatabaseWritingNothing = <T>(path: string, read: (db: Database.Database) => T, remedy = remedyFor(basename(path))): T => {
+  const damaged: Damaged = (error) => (isSqliteCorruption(error) ? damagedDatabase(path, basename(path), `${error.code}: ${error.message}`, remedy) : error);
+  const beside = SIDE_FILES.filter((suffix) => existsSync(`${path}${suffix}`));
+  if (beside.length === 0) return readOnce(path, read, damaged);
+  const dir = mkdtempSync(join(tmpdir(), PRIVATE_COPY));
+  try {
+    const copy = join(dir, basename(path));
+    for (const suffix of ['', ...beside]) {
+      copyFileSync(`${path}${suffix}`, `${copy}${suffix}`);
+      chmodSync(`${copy}${suffix}`, 0o600);
+    }
+    let db: Database.Database;
+    try {
+      db = new Database(copy, { fileMustExist: true });
+    } catch (error) {
+      throw damaged(error);
+    }
+    try {
+      // The first statement of a writable connection rolls the copy back; `read` then writes nothing, as everywhere.
+      db.prepare(`SELECT count(*) FROM sqlite_master`).get();
+      db.pragma('query_only = ON');
+      return read(db);
+    } catch (error) {
+      throw damaged(error);
+    } finally {
+      db.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 };

@@ -1,8 +1,9 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, statSync, type Stats } from 'node:fs';
+import { dirname } from 'node:path';
 import { validationError, type CredenceError } from '../../../domain/errors.ts';
 import { constantTimeEqual } from '../../../domain/crypto/bytes.ts';
 import type { KeyHandle } from '../../../domain/ports/secure-environment.ts';
-import { readOnlyDatabase } from '../files/read-only-database.ts';
+import { readOnlyDatabaseWritingNothing } from '../files/read-only-database.ts';
 import { isRetiredKek, KEK_RETIRED } from './kek-retired.ts';
 import { LAST_CHANGE } from './key-store.ts';
 
@@ -46,13 +47,31 @@ const problem = (path: string, rule: string, message: string): CredenceError =>
 
 const bytesOf = (value: unknown): Uint8Array | undefined => (value instanceof Uint8Array ? new Uint8Array(value) : undefined);
 
-/** Both files read-only (a folder moved aside is evidence: read, never written), as the vault would pair them. */
-const read = (files: KeyDatabaseFiles): Read => {
-  const wrap = readOnlyDatabase(files.wrappingKeys, (db) => ({
-    pairing: bytesOf((db.prepare(`SELECT value FROM se_wrap_meta WHERE name = 'pairing'`).get() as { value: unknown } | undefined)?.value),
-    handles: new Set((db.prepare('SELECT handle FROM se_wrapping_keys').all() as { handle: string }[]).map((r) => r.handle)),
-  }));
-  return readOnlyDatabase(files.database, (db) => {
+/**
+ * What mends a damaged file of the folder moved aside: not a backup, which holds every key destroyed since and so names
+ * none (the live folder's remedy, damaged-database.ts, says restore one).
+ */
+const asideRemedy = (later: KeyDatabaseFiles): string =>
+  `it is a key database of ${dirname(later.database)}, the folder moved aside before the restore, which alone says which keys were destroyed since the backup; ` +
+  `nothing was destroyed. Leave that folder as it is, and restore none of its files from a backup (a backup holds the keys destroyed since, and names none): ` +
+  `take it as lost, and do as README "Restoring a whole data folder" step 4 says when the folder moved aside is lost`;
+
+/**
+ * Both files read as the vault would pair them, and never written, not even to roll back a transaction a crash
+ * interrupted (read-only-database.ts rolls it back in a private copy): a folder moved aside is evidence, and the
+ * inode change times of both key databases tell which copy is the later (keysDestroyedSince), which any write moves
+ * (review 174). `remedy`: what mends a damaged file, for the folder moved aside.
+ */
+const read = (files: KeyDatabaseFiles, remedy?: string): Read => {
+  const wrap = readOnlyDatabaseWritingNothing(
+    files.wrappingKeys,
+    (db) => ({
+      pairing: bytesOf((db.prepare(`SELECT value FROM se_wrap_meta WHERE name = 'pairing'`).get() as { value: unknown } | undefined)?.value),
+      handles: new Set((db.prepare('SELECT handle FROM se_wrapping_keys').all() as { handle: string }[]).map((r) => r.handle)),
+    }),
+    remedy,
+  );
+  return readOnlyDatabaseWritingNothing(files.database, (db) => {
     const meta = (name: string): unknown => (db.prepare('SELECT value FROM se_meta WHERE name = ?').get(name) as { value: unknown } | undefined)?.value;
     const live = new Map<string, Omit<KeyDestroyedSince, 'handle'>>();
     const rows = db.prepare('SELECT handle, owner, kind, created_at FROM se_keys').iterate() as IterableIterator<{ handle: string; owner: string; kind: string; created_at: string }>;
@@ -66,7 +85,7 @@ const read = (files: KeyDatabaseFiles): Read => {
       kekCheck: bytesOf(meta('kek_check')),
       kekRetired: bytesOf(meta(KEK_RETIRED)),
     };
-  });
+  }, remedy);
 };
 
 const listed = (keys: readonly KeyDestroyedSince[]): string => {
@@ -76,9 +95,13 @@ const listed = (keys: readonly KeyDestroyedSince[]): string => {
 
 /**
  * Both copies read, refused unless both files of each are present and paired and both are copies of one key database
- * (the rules of keysDestroyedSince). Reads only.
+ * (the rules of keysDestroyedSince). Reads only. With both key databases' status (`restoredStat`, `laterStat`) taken
+ * before either is opened.
  */
-const pairedCopies = (restored: KeyDatabaseFiles, later: KeyDatabaseFiles): { readonly before: Read; readonly after: Read } => {
+const pairedCopies = (
+  restored: KeyDatabaseFiles,
+  later: KeyDatabaseFiles,
+): { readonly before: Read; readonly after: Read; readonly restoredStat: Stats; readonly laterStat: Stats } => {
   for (const [files, path] of [
     [restored, 'data'],
     [later, 'beforeRestore'],
@@ -87,8 +110,10 @@ const pairedCopies = (restored: KeyDatabaseFiles, later: KeyDatabaseFiles): { re
       if (!existsSync(file)) throw problem(path, 'key_database_present', `${file} is missing: the embedded Secure Environment's key database and its wrapping-key file are both needed`);
     }
   }
+  const restoredStat = statSync(restored.database);
+  const laterStat = statSync(later.database);
   const before = read(restored);
-  const after = read(later);
+  const after = read(later, asideRemedy(later));
   for (const [files, found, path] of [
     [restored, before, 'data'],
     [later, after, 'beforeRestore'],
@@ -104,7 +129,7 @@ const pairedCopies = (restored: KeyDatabaseFiles, later: KeyDatabaseFiles): { re
       `${later.database} is not a later copy of the key database ${restored.database}: they were set up apart (another data folder, or a backup taken before this version's key format); nothing was destroyed`,
     );
   }
-  return { before, after };
+  return { before, after, restoredStat, laterStat };
 };
 
 /**
@@ -159,7 +184,7 @@ export const kekOfRestored = (restored: KeyDatabaseFiles, later: KeyDatabaseFile
  * made since the backup would look destroyed since), and the clock (above). Reads only.
  */
 export const keysDestroyedSince = (restored: KeyDatabaseFiles, later: KeyDatabaseFiles, now: Date): KeysSinceBackup => {
-  const { before, after } = pairedCopies(restored, later);
+  const { before, after, restoredStat, laterStat } = pairedCopies(restored, later);
   const gone = [...before.live]
     .filter(([handle]) => !after.live.has(handle))
     .map(([handle, key]) => ({ handle: handle as KeyHandle, ...key }))
@@ -167,7 +192,7 @@ export const keysDestroyedSince = (restored: KeyDatabaseFiles, later: KeyDatabas
   if (gone.length === 0) return { destroyed: [], madeSinceRestore: [] };
   // No LAST_CHANGE: no key made or destroyed there since the upgrade to a version that keeps it. The file's last write
   // is at or after its last key change, and a move aside keeps that time (README step 4: moved, never copied anew).
-  const written = statSync(later.database).mtimeMs;
+  const written = laterStat.mtimeMs;
   const lastChange = after.lastChange ?? (Number.isFinite(written) && written > 0 ? Math.floor(written) : undefined);
   if (lastChange === undefined) {
     throw problem(
@@ -197,7 +222,8 @@ export const keysDestroyedSince = (restored: KeyDatabaseFiles, later: KeyDatabas
   // since the restore are dated after everything the folder moved aside did, so its keys made since the backup look
   // destroyed since). The restore can: it wrote the restored key database as a new file after the folder moved aside
   // last changed, and a file's inode change time is set by the kernel when it is written, never copied (cp -p, tar).
-  if (destroyed.length > 0 && statSync(later.database).ctimeMs > statSync(restored.database).ctimeMs) {
+  // Both times taken before either file was opened, and neither written since (read).
+  if (destroyed.length > 0 && laterStat.ctimeMs > restoredStat.ctimeMs) {
     throw problem(
       'beforeRestore',
       'later_than_backup',
