@@ -1,4 +1,5 @@
 // CONTRACT (the CLI helper owns and may extend this file; keep these names).
+import { readFileSync, statSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import type { z } from 'zod';
 import { ProblemResponse, ServerTimeout, ServerUnreachable, UnexpectedResponse } from '../adapters/client/http.ts';
@@ -58,36 +59,91 @@ export const handler =
     // Commander passes the command itself last: its root keeps the code, its options say whether --json was asked.
     const command = args.at(-1);
     const asJson = command instanceof Command && command.optsWithGlobals()['json'] === true;
-    const code = await runAction(io, () => action(...args), asJson);
+    const listen = command instanceof Command ? () => listenSettingsOf(command, io.env ?? process.env) : undefined;
+    const code = await runAction(io, () => action(...args), asJson, listen);
     if (command instanceof Command) exitCodes.set(rootOf(command), code);
     else process.exitCode = code;
   };
 
+/** Where --host or --port came from, as a refusal names it, and what changes it. */
+interface ListenSetting {
+  readonly source: string;
+  readonly change: string;
+}
+type ListenSettings = Readonly<Record<'host' | 'port', ListenSetting>>;
+
+/** Said when the command's settings are not known (runAction called on its own). */
+const LISTEN_UNKNOWN: ListenSettings = {
+  host: { source: '--host', change: '--host or CREDENCE_HOST' },
+  port: { source: '--port', change: '--port or PORT' },
+};
+
+/** Whether the JSON file of `--config` sets `field` (its settings were read and accepted before the service started). */
+const fileSets = (file: string, field: string): boolean => {
+  try {
+    // A FIFO or process substitution was read once already: not opened again (it could wait for a writer for ever).
+    if (!statSync(file).isFile()) return false;
+    const value: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    return typeof value === 'object' && value !== null && (value as Record<string, unknown>)[field] !== undefined;
+  } catch {
+    return false;
+  }
+};
+
 /**
- * A listening socket the system refused (`credence serve`, `start`, `demo`): the --host / --port given is unusable
- * here, which is bad usage (2), said plainly rather than as the socket's error code.
+ * Where `command`'s --host and --port came from, ranked as loadServiceConfig ranks them (the flag, CREDENCE_PORT over
+ * PORT, the --config file), and what changes each (review 173: advice to set PORT changed nothing under CREDENCE_PORT).
+ * The flag keeps its plain name, the others are named as every other refused setting is (`env CREDENCE_PORT`).
  */
-const listenRefusal = (error: unknown): string | undefined => {
+const listenSettingsOf = (command: Command, env: NodeJS.ProcessEnv): ListenSettings => {
+  const opts = command.opts();
+  const file = typeof opts['config'] === 'string' ? opts['config'] : undefined;
+  const setting = (field: 'host' | 'port', envNames: readonly string[]): ListenSetting => {
+    const flag = `--${field}`;
+    if (opts[field] !== undefined) return { source: flag, change: flag };
+    const at = envNames.findIndex((name) => (env[name] ?? '') !== '');
+    if (at !== -1) {
+      const name = envNames[at]!;
+      const over = envNames.slice(at + 1);
+      return { source: `env ${name}`, change: `${name}${over.length > 0 ? ` (it wins over ${over.join(', ')})` : ''} or ${flag}` };
+    }
+    if (file !== undefined && fileSets(file, field)) return { source: `file ${file}: ${field}`, change: `the file's ${field}, or ${flag}` };
+    return { source: flag, change: `${flag} or ${envNames.join(' or ')}` };
+  };
+  return { host: setting('host', ['CREDENCE_HOST']), port: setting('port', ['CREDENCE_PORT', 'PORT']) };
+};
+
+/**
+ * A listening socket the system refused (`credence serve`, `start`, `demo`): the host or port set is unusable here,
+ * which is bad usage (2), said plainly rather than as the socket's error code, naming where it came from.
+ */
+const listenRefusal = (error: unknown, settings: ListenSettings): string | undefined => {
   if (!(error instanceof Error)) return undefined;
   const e = error as NodeJS.ErrnoException & { address?: string; port?: number; hostname?: string };
+  const { host, port } = settings;
   if (e.syscall === 'getaddrinfo') {
-    return `--host: ${e.hostname ?? 'the host'} does not resolve to an address of this machine (${e.code ?? 'unresolved'}): choose another with --host or CREDENCE_HOST`;
+    return `${host.source}: ${e.hostname ?? 'the host'} does not resolve to an address of this machine (${e.code ?? 'unresolved'}): choose another with ${host.change}`;
   }
   if (e.syscall !== 'listen') return undefined;
   const where = e.port !== undefined ? `${e.address ?? ''}:${e.port}` : (e.address ?? 'that address');
   switch (e.code) {
     case 'EADDRINUSE':
-      return `--port: port ${e.port ?? '?'} on ${e.address ?? 'this host'} is already in use (another server?): stop what holds it, or choose another port with --port or PORT (0 for any free one)`;
+      return `${port.source}: port ${e.port ?? '?'} on ${e.address ?? 'this host'} is already in use (another server?): stop what holds it, or choose another port with ${port.change} (0 for any free one)`;
     case 'EACCES':
-      return `--port: not permitted to listen on ${where} (ports below 1024 need privileges): choose another port with --port or PORT`;
+      return `${port.source}: not permitted to listen on ${where} (ports below 1024 need privileges): choose another port with ${port.change}`;
     case 'EADDRNOTAVAIL':
-      return `--host: ${e.address ?? 'the address'} is not an address of this machine: choose another with --host or CREDENCE_HOST`;
+      return `${host.source}: ${e.address ?? 'the address'} is not an address of this machine: choose another with ${host.change}`;
     default:
-      return `--host / --port: cannot listen on ${where}: ${e.message}`;
+      return `${host.source} / ${port.source}: cannot listen on ${where}: ${e.message}`;
   }
 };
 
-export const runAction = async (io: Io, action: () => Promise<number>, asJson = false): Promise<number> => {
+export const runAction = async (
+  io: Io,
+  action: () => Promise<number>,
+  asJson = false,
+  listenSettings: () => ListenSettings = () => LISTEN_UNKNOWN,
+): Promise<number> => {
   try {
     return await action();
   } catch (error) {
@@ -117,7 +173,7 @@ export const runAction = async (io: Io, action: () => Promise<number>, asJson = 
       }
       return EXIT.unreachable;
     }
-    const listen = listenRefusal(error);
+    const listen = listenRefusal(error, listenSettings());
     if (listen !== undefined) {
       // It names what was typed (--host, CREDENCE_HOST) and the system's message: never written raw.
       io.err(`error: ${printable(listen)}`);
@@ -223,7 +279,7 @@ Exit codes: 0 done, 1 refused or failed, 2 bad usage, 3 server unreachable or no
 export const createProgram = (io: Io, modules: readonly RegisterCommands[]): Command => {
   const program = configure(new Command('credence'), io)
     .description('Credence: the credential lifecycle engine, its service and its operator command line')
-    .helpCommand('help [command]', 'show help for a command')
+    .helpCommand('help [command...]', 'show help for a command or a subcommand (help token create)')
     .addHelpText('after', PROGRAM_NOTES);
   for (const register of modules) register(program, io);
   // Subcommands made with `.command()` inherit the settings; any added with `.addCommand()` get them here.
@@ -236,7 +292,8 @@ export const createProgram = (io: Io, modules: readonly RegisterCommands[]): Com
  * Parses `argv` (without node and script) and runs the action it names; resolves to the exit code. Help asked
  * for is 0 (on stdout); anything commander refuses (unknown option or command, missing argument) is 2.
  */
-export const runProgram = async (program: Command, argv: readonly string[], io: Io): Promise<number> => {
+export const runProgram = async (program: Command, given: readonly string[], io: Io): Promise<number> => {
+  const argv = helpOfSubcommand(program, given);
   refuseRepeatedOptions(program, argv);
   try {
     await program.parseAsync([...argv], { from: 'user' });
@@ -246,6 +303,23 @@ export const runProgram = async (program: Command, argv: readonly string[], io: 
     return asked ? EXIT.done : EXIT.usage;
   }
   return exitCodes.get(program) ?? EXIT.done;
+};
+
+/**
+ * `credence help token create` as `credence token create --help`: commander's help command reads its first word only,
+ * and showed `token`'s help (review 173; README promises `credence help <command>`). A word naming no subcommand is
+ * left for commander to refuse as the unknown command it is (exit 2); with an option among the words, left as typed.
+ */
+const helpOfSubcommand = (program: Command, argv: readonly string[]): readonly string[] => {
+  const [first, ...path] = argv;
+  if (first !== 'help' || path.length < 2 || path.some((word) => word.startsWith('-'))) return argv;
+  let command = program;
+  for (const name of path) {
+    const sub = command.commands.find((c) => c.name() === name || c.aliases().includes(name));
+    if (sub === undefined) return path;
+    command = sub;
+  }
+  return [...path, '--help'];
 };
 
 /**

@@ -43,9 +43,12 @@ describe('credence demo on any free port', () => {
     const run = capture();
     const code = await runCommands([demo], ['demo', '--data', data], { ...run.io, env: {} });
     expect(code, run.err.join('\n')).toBe(0);
-    const next = run.out.find((l) => l.startsWith('Next: '));
     const port = await crlPortOf(join(data, 'devices', 'gateway-1'));
-    expect(next).toContain(`or npm start -- --data ${data} --port ${port} to serve it.`);
+    // Review 173: each next command whole, on a line of its own, with the folder it ran on.
+    for (const command of [`npx credence replay --data ${data}`, `npx credence history node-meter-3 --data ${data}`, `npx credence verify --data ${data}`]) {
+      expect(run.out).toContain(`  ${command}`);
+    }
+    expect(run.out).toContain(`  npm start -- --data ${data} --port ${port}`);
   }, 120_000);
 
   it('run again on that folder at another port, ends with an npm start that names the port its certificates name, not its own', async () => {
@@ -56,7 +59,6 @@ describe('credence demo on any free port', () => {
     const code = await runCommands([demo], ['demo', '--data', data, '--port', other], { ...run.io, env: {} });
     expect(code, run.err.join('\n')).toBe(0);
     expect(run.out).toContain(`The store in ${data} already holds events: no demo this time, only where its fleet stands (delete the folder to run the demo again).`);
-    const next = run.out.find((l) => l.startsWith('Next: '));
-    expect(next).toContain(`or npm start -- --data ${data} --port ${named} to serve it.`);
+    expect(run.out).toContain(`  npm start -- --data ${data} --port ${named}`);
   }, 60_000);
 });

@@ -262,8 +262,12 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     // read it.
     counted = await warnReadModelRebuilds(credence.runner, server.log);
     // An external store, once the live runtime runs, holds events derived with the folder's keys (a pseudonym of the
-    // folder's pseudonym key): the folder stays with them.
-    if (config.store !== undefined) keep = true;
+    // folder's pseudonym key): the folder stays with them. Only once the store has answered (review 173): one that
+    // never did holds nothing of this start, and a folder kept then is refused later as served (events.db missing).
+    if (config.store !== undefined) {
+      await credence.store.headPosition();
+      keep = true;
+    }
     await stopping.unlessStopped();
     await firstCatchUp(live, credence, server.log);
     await stopping.unlessStopped();

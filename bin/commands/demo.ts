@@ -8,6 +8,7 @@ import { assertPublishableHost, listeningUrl } from '../../adapters/http/public-
 import { StoppedBeforeServing } from '../../adapters/http/stopped-before-serving.ts';
 import { isCredenceError } from '../../domain/errors.ts';
 import type { Io } from '../io.ts';
+import { shellWord } from '../shell-word.ts';
 import { printOneTimeValue } from '../one-time-output.ts';
 import { accessLines, issueLocalTokens, revokeLocalTokens, withShortLivedToken } from './demo/access.ts';
 import { createDemoCa, DEMO_CA_ID, needsDemoCa } from './demo/ca.ts';
@@ -18,6 +19,23 @@ import { storeIsEmpty } from './demo/store-empty.ts';
 import { absorbEchoedSignals } from './demo/signals.ts';
 import { unusableDataFolderAsUsage } from './folder-lock.ts';
 import { fleetSummary } from './demo/summary.ts';
+
+/**
+ * What `credence demo` suggests next, each command whole on a line of its own with the folder it ran on, to be pasted as
+ * it is (review 173: one line of commands joined by commas, the later ones without `npx credence`). `again` holds the
+ * flags that serve the folder at the URL its certificates name (servedAgainAt).
+ */
+export const nextSteps = (data: string, again: string): string[] => {
+  const folder = shellWord(data);
+  return [
+    'Next, to look at the fleet:',
+    `  npx credence replay --data ${folder}`,
+    `  npx credence history node-${COMPROMISED} --data ${folder}`,
+    `  npx credence verify --data ${folder}`,
+    'or to serve it:',
+    `  ${startCommandServing(data, again)}`,
+  ];
+};
 
 export interface StartRequest {
   readonly config: ServiceConfig;
@@ -186,7 +204,7 @@ export const start = async (request: StartRequest, io: Io): Promise<number> => {
       const summary = await withShortLivedToken(access, { subject: 'auditor:demo', role: 'auditor' }, (token) => fleetSummary({ url: running.url, token }));
       for (const line of ['', ...summary, '']) io.out(line);
       const again = servedAgainAt(config, running.url, await certificatesUrlElsewhere(running.context));
-      io.out(`Next: npx credence replay --data ${config.data}, history node-${COMPROMISED} --data ${config.data}, verify --data ${config.data}; or ${startCommandServing(config.data, again)} to serve it.`);
+      for (const line of nextSteps(config.data, again)) io.out(line);
       return 0;
     }
     const tokens = await issueLocalTokens(access);

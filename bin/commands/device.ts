@@ -86,7 +86,7 @@ const registerInit = (device: Command, io: Io): void => {
     .option('--model <model>', 'node profile: model', 'SIM-1')
     .option('--manufacturer <name>', 'node profile: manufacturer', 'Credence Simulator')
     .option('--capability <capability...>', 'node profile: capabilities', ['metering'])
-    .option('--valid-for <duration>', 'bootstrap credential validity, e.g. 5y or 1825d', '5y')
+    .option('--valid-for <duration>', 'bootstrap credential validity with its unit, s, m, h, d or y, e.g. 5y or 1825d', '5y')
     .action(
       handler(io, async (raw: Record<string, unknown>, command: Command) => {
         const o = parseOptions(command, Options, raw);
@@ -168,7 +168,7 @@ const registerAssociate = (device: Command, io: Io): void => {
     .description('the association handshake with the Registrar CSE for an association an operator configured (with a token, configures it first)')
     .requiredOption('--association-id <id>', 'the association (configured with configureAssociation)')
     .requiredOption('--credential-id <id>', 'the credential of this device it authenticates with')
-    .option('--lifetime <duration>', 'the lifetime asked for, e.g. 90d (the Registrar cuts it to the credential)', '90d')
+    .option('--lifetime <duration>', 'the lifetime asked for with its unit, s, m, h, d or y, e.g. 90d (the Registrar cuts it to the credential)', '90d')
     .action(
       handler(io, async (raw: Record<string, unknown>, command: Command) => {
         const o = parseOptions(command, Options, raw);

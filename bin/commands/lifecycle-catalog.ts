@@ -1,4 +1,6 @@
 import { NEW_REVOCATION_REASONS, type CommandType } from '../../domain/commands/index.ts';
+import { OwnerKind } from '../../domain/events/index.ts';
+import { UsageError } from '../program.ts';
 
 /**
  * The operator's lifecycle commands as `credence <group> <verb>`: one subcommand per operator command of the
@@ -60,16 +62,21 @@ const instant = (flags: string, description: string, required = true): OptionSpe
 /** Only the options given: an absent optional field stays absent, not `undefined`. */
 const given = (fields: Record<string, unknown>): Record<string, unknown> => Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
 
+const OWNER_FORMS =
+  'an owner is kind:ID, one of node:ID, app:ID, cse:CSE-ID@node:ID (the node holding the CSE-ID) or ae:AE-ID@app:ID ' +
+  '(the App-ID the AE is an instance of)';
+
 /**
  * `kind:id`, e.g. `node:meter-1`; a CSE-ID or AE-ID names its holder after `@` (review 41): `cse:/cse-meter-1@node:meter-1`
  * (the node that holds the CSE-ID), `ae:Cbill@app:Rbilling` (the App-ID the AE is an instance of). No identifier
- * holds `@`. Anything else is passed on for the schema to refuse with the field's path.
+ * holds `@`. A value without a kind of owner before its `:` is refused here, naming the forms (review 173: the schema
+ * said "expected object, received string" of `meter-9`); the rest is for the schema to refuse with the field's path.
  */
 const owner = (value: unknown): unknown => {
   if (typeof value !== 'string') return value;
   const colon = value.indexOf(':');
-  if (colon <= 0) return value;
-  const kind = value.slice(0, colon);
+  const kind = value.slice(0, Math.max(colon, 0));
+  if (!OwnerKind.safeParse(kind).success) throw new UsageError(`--owner: ${OWNER_FORMS}`);
   const rest = value.slice(colon + 1);
   const at = rest.lastIndexOf('@');
   if (at < 0) return { kind, id: rest };

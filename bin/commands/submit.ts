@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { ProblemResponse } from '../../adapters/client/http.ts';
+import { isServiceProblem } from '../../adapters/client/service-problem.ts';
 import type { CommandOutcomeJson } from '../../adapters/client/operator.ts';
 import { tryFromBase64url } from '../../domain/crypto/index.ts';
 import type { Role } from '../../domain/metadata.ts';
@@ -139,6 +140,16 @@ export const namingUnknownOutcome = <T,>(io: Io, commandId: string, sent: Promis
     throw error;
   });
 
+/**
+ * The service's refusal of an unsigned command (one its signing policy requires signed), with what to give (an extension
+ * member, printed by name): refused so, a command said only that it must be signed, not how. Lifecycle commands and the
+ * `device` commands that send operator commands (device/steps.ts) say the same (review 173: only the latter did).
+ */
+export const withSignKeyHint = (error: unknown): unknown =>
+  isServiceProblem(error, 'bad_signature')
+    ? new ProblemResponse(error.status, { ...error.problem, hint: 'the signing policy requires this command signed: give --sign-key FILE and --audience NAME (the deployment as the policy names it)' })
+    : error;
+
 /** Sends `type` with `data`; exit 0 with the outcome, or a refusal (1), bad usage (2), no server (3) from runAction. */
 export const submit = async (io: Io, command: Command, type: string, data: unknown, opts: Readonly<Record<string, unknown>>): Promise<number> => {
   const keys = Object.keys(Envelope.shape);
@@ -157,7 +168,9 @@ export const submit = async (io: Io, command: Command, type: string, data: unkno
     ...tracing,
     ...(signature !== undefined ? { signature } : {}),
   });
-  const { outcome, body } = await namingUnknownOutcome(io, commandId, sent);
+  const { outcome, body } = await namingUnknownOutcome(io, commandId, sent).catch((error: unknown) => {
+    throw signature === undefined ? withSignKeyHint(error) : error;
+  });
   io.out(args.json ? json(body) : printable(summary(type, outcome)));
   return EXIT.done;
 };

@@ -61,7 +61,7 @@ export const registerFleet = (device: Command, io: Io): void => {
     .option('--concurrency <n>', 'devices run at once', '4')
     .option('--dir <folder>', 'keep the devices in this folder (default: a temporary folder, removed at the end or on Ctrl-C)')
     .option('--prefix <prefix>', 'node ids are <prefix>-1 … <prefix>-N (default: fleet-<random>)')
-    .option('--lifetime <duration>', 'association lifetime asked for', '30d')
+    .option('--lifetime <duration>', 'association lifetime asked for with its unit, s, m, h, d or y, e.g. 30d', '30d')
     .action(
       handler(io, async (raw: Record<string, unknown>, command: Command) => {
         const o = parseOptions(command, Options, raw);

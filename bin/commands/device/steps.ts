@@ -15,7 +15,7 @@ import {
 import type { ProvisioningRecorded } from '../../../adapters/protocols/procedures/index.ts';
 import { destroyQuietly } from '../../../adapters/protocols/shared/index.ts';
 import { clientOf, type ServerTarget } from '../options.ts';
-import type { RequestSigner } from '../submit.ts';
+import { withSignKeyHint, type RequestSigner } from '../submit.ts';
 import type { SimulatedDevice } from './simulator.ts';
 import { clearPending, settlePendingProvisioning, writeAhead, type AdoptedCredential } from './pending-provisioning.ts';
 import { stateFile } from './state.ts';
@@ -33,15 +33,6 @@ import { stateFile } from './state.ts';
 export interface OperatorTarget extends ServerTarget {
   readonly signer?: RequestSigner | undefined;
 }
-
-/**
- * The service's refusal of an unsigned command (one its signing policy requires signed), with what to give (an extension
- * member, printed by name): a `device` command refused so said only that the command must be signed, not how.
- */
-const withSignKeyHint = (error: unknown): unknown =>
-  isServiceProblem(error, 'bad_signature')
-    ? new ProblemResponse(error.status, { ...error.problem, hint: 'the signing policy requires this command signed: give --sign-key FILE and --audience NAME (the deployment as the policy names it)' })
-    : error;
 
 /**
  * One operator command through POST /v1/commands (the actor is the token's subject, never sent), and its outcome.
