@@ -18,6 +18,7 @@ import {
 } from '../runtime/index.ts';
 import { assertWitnessUsable, checkpointWitnessFile, witnessBegunWarning } from '../runtime/checkpoint-witness-file.ts';
 import { isEmbedded } from '../runtime/data-folder.ts';
+import { lockServedStoreFolder } from '../runtime/store-folder-lock.ts';
 import { caInstants } from '../runtime/pki-ended-cas.ts';
 import { openSecureEnvironmentLogKey } from '../runtime/transparency-key.ts';
 import { refuseEmptyEventStoreForAServedFolder, refuseNewEventStoreForAServedFolder } from '../runtime/event-store-of-a-served-folder.ts';
@@ -60,6 +61,8 @@ export interface StartOptions {
   readonly routes?: readonly RouteModule[];
   /** The web console's bundle (default adapters/console/dist/; tests pass a folder of their own). */
   readonly consoleDist?: string;
+  /** Where `config.store` came from (`flag --store`, `env CREDENCE_STORE`, `file F: store`), named when it is refused. */
+  readonly storeSetting?: string;
 }
 
 export interface RunningService {
@@ -98,6 +101,12 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
   try {
     // Before anything opens: an unusable policy file is a configuration error, not a half-started service.
     const signing = signingPolicyOf(config);
+    // An embedded store kept in another folder has one writer at a time (review 174: a second service on another data
+    // folder ran its cascade, expiry and rotation on the same events.db), `credence start` and `demo` as `serve`; before
+    // the port, as the data folder's holder is named before it (serve). Let go after the store closes (pushed before
+    // it, so unwound after); a folder this lock made is removed again unless the start wrote events there.
+    const storeLock = lockServedStoreFolder(config.data, config.store, options.storeSetting ?? 'store');
+    if (storeLock !== undefined) cleanups.push(() => storeLock.letGo());
     await assertCanListen(config.host, config.port);
     if (config.probePort !== undefined && config.probePort !== 0) await assertCanListen(config.host, config.probePort);
     // Before the lock (it writes its holder file) and the embedded Secure Environment (made when absent): a folder

@@ -137,6 +137,9 @@ const heardSignal = (): { readonly heard: boolean; stop(): void } => {
   };
 };
 
+/** Where start and demo take a store from, named when its folder is another process's (they have no --store). */
+const STORE_SETTING = 'store (env CREDENCE_STORE, or the --config file)';
+
 /** A Ctrl-C (SIGINT, SIGTERM) while a start caught up, before it served: stopped as asked (exit 0). Anything else as it was. */
 const stoppedBeforeServing = (error: unknown, io: Io): number => {
   if (!(error instanceof StoppedBeforeServing)) throw error;
@@ -156,7 +159,7 @@ export const start = async (request: StartRequest, io: Io): Promise<number> => {
   // A port in use or not permitted is bad usage (exit 2), said plainly by runAction (bin/program.ts).
   // A data path that cannot be a folder is bad usage too (exit 2), as for credence serve.
   const open = () =>
-    startService(config, { handleSignals: keepServing, logStream: request.logStream ?? process.stderr }).catch((error: unknown) => {
+    startService(config, { handleSignals: keepServing, logStream: request.logStream ?? process.stderr, storeSetting: STORE_SETTING }).catch((error: unknown) => {
       throw unusableDataFolderAsUsage(error);
     });
   // Undefined between two starts: an error of the second start is never read as a shutdown of the first (review 46:

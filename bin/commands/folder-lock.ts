@@ -1,10 +1,7 @@
 import type Database from 'better-sqlite3';
-import { statSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { describeHolder, SERVICE_LOCK_FILE, tryLockDataFolder, type DataFolderLock, type SweptDataFolderLock } from '../../adapters/runtime/data-folder.ts';
-import { tryLockDataFolder as tryLockFolderOfStore } from '../../adapters/driven/files/index.ts';
-import type { StoreLocation } from '../../adapters/driven/store/index.ts';
 import { isCredenceError, validationError } from '../../domain/errors.ts';
+export { lockStoreFolder } from '../../adapters/runtime/store-folder-lock.ts';
 import type { Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { UsageError } from '../program.ts';
@@ -24,42 +21,6 @@ export const lockUnlessHeld = (data: string, io: Io, command: string): DataFolde
   io.err(printable(`credence ${command}: ${data} is in use by ${describeHolder(taken.heldBy)} (${SERVICE_LOCK_FILE})`));
   io.err(`credence ${command}: reading its read models as that process keeps them, without writing them (--server asks the service)`);
   return undefined;
-};
-
-/**
- * The lock of the folder of an embedded store kept outside the data folder (`sqlite:<folder>`), for a command that
- * writes to that store: the data folder's lock guards its own folder only, and two services on one events.db, each on
- * a data folder of its own, both ran the cascade, the expiry schedule and the pseudonym rotation on it (review 174).
- * Taken as a data folder's (service-lock.db, service.lock naming this process), so a service whose data folder it is
- * and any other writer of it are refused meanwhile; refused itself, naming the holder, while another process holds it.
- * Undefined for any other store, and for the data folder's own (the caller's lock of the data folder holds it).
- * `setting` names where the store came from (`flag --store`, `env CREDENCE_STORE`, `file F: store`).
- */
-export const lockStoreFolder = (data: string, store: StoreLocation | undefined, setting: string): DataFolderLock | undefined => {
-  if (store?.kind !== 'sqlite' || sameFolder(data, store.dir)) return undefined;
-  const taken = tryLockFolderOfStore(store.dir);
-  if ('lock' in taken) return taken.lock;
-  throw validationError(
-    [
-      {
-        path: setting,
-        rule: 'unlocked',
-        message:
-          `${store.dir}, the folder of this event store, is in use by ${describeHolder(taken.heldBy)} (${SERVICE_LOCK_FILE}): ` +
-          'one process at a time writes an embedded store; stop that service first, or, if it is another credence command, let it end',
-      },
-    ],
-    'event store',
-  );
-};
-
-/** Whether two folder paths name one folder: the same file once both exist (a link, `.`), else the same path. */
-const sameFolder = (a: string, b: string): boolean => {
-  const idOf = (dir: string): string => {
-    const stat = statSync(dir, { throwIfNoEntry: false });
-    return stat === undefined ? `path:${resolve(dir)}` : `file:${stat.dev}:${stat.ino}`;
-  };
-  return idOf(a) === idOf(b);
 };
 
 /**

@@ -1,16 +1,14 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { EVENTS_DB_FILE, StoreConnectionString } from '../../adapters/driven/store/index.ts';
-import type { DataFolderLock } from '../../adapters/driven/files/index.ts';
+import { StoreConnectionString } from '../../adapters/driven/store/index.ts';
 import { parsePkcs11Uri } from '../../adapters/driven/secure-environment/index.ts';
 import { refuseDataFolderInUse } from '../../adapters/driven/files/data-folder-held.ts';
 import { isCredenceError } from '../../domain/errors.ts';
 import type { Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { handler, parseOptions, UsageError, type RegisterCommands } from '../program.ts';
-import { lockStoreFolder, unusableDataFolderAsUsage } from './folder-lock.ts';
+import { unusableDataFolderAsUsage } from './folder-lock.ts';
 import { PathArg } from './options.ts';
 import { assertWitnessSetting, publicUrlRefusalAsUsage, settingSource, witnessSource, type PublicUrlSources } from './start-setting-refusal.ts';
 
@@ -99,24 +97,6 @@ const storeNote = (store: string | undefined): string => {
   }
 };
 
-/**
- * The lock of the folder of an embedded store the service keeps outside its data folder (lockStoreFolder), held while
- * it runs; refused, naming the holder and the setting that named the store, while another process holds it.
- */
-const lockServedStoreFolder = (
-  data: string,
-  store: string | undefined,
-  args: z.infer<typeof Options>,
-  env: NodeJS.ProcessEnv,
-): { readonly lock: DataFolderLock; readonly dir: string } | undefined => {
-  if (store === undefined) return undefined;
-  const location = StoreConnectionString.parse(store); // loadServiceConfig has checked it
-  if (location.kind !== 'sqlite') return undefined;
-  const setting = sourceOf(args, env)('--store', args.store, 'CREDENCE_STORE', 'store') ?? 'store';
-  const lock = lockStoreFolder(data, location, setting);
-  return lock === undefined ? undefined : { lock, dir: location.dir };
-};
-
 /** Where the keys are, when not in the data folder: the token's label only (the URI names files; never a PIN). */
 const keysNote = (setting: string | undefined): string => {
   if (setting === undefined || setting === 'embedded') return '';
@@ -163,15 +143,11 @@ export const register: RegisterCommands = (program, io) => {
         assertWitnessSetting(config.checkpointWitness, config.data, witnessSource(args.checkpointWitness, io.env ?? process.env, args.config));
         // Before the port is tried: a second service on the folder is told whose it is, not to stop what holds the port.
         refuseDataFolderInUse(config.data);
-        // And on the folder of an embedded store elsewhere (review 174: a second service ran on another's events.db).
-        const storeLock = lockServedStoreFolder(config.data, config.store, args, io.env ?? process.env);
         // Loaded here, not at the top: the other commands need none of Fastify.
         const { startService, DOCS_PREFIX, StoppedBeforeServing } = await import('../../adapters/http/index.ts');
-        const service = await startService(config, { handleSignals: true }).catch((error: unknown) => {
-          // A start refused leaves the store's folder as it found it: one this lock made is removed again, unless the
-          // start wrote events there (a folder kept then, as before the lock, never removed with what it holds).
-          if (storeLock !== undefined && existsSync(join(storeLock.dir, EVENTS_DB_FILE))) storeLock.lock.release();
-          else storeLock?.lock.discard();
+        // The folder of an embedded store elsewhere is locked by the start (review 174), named by where the store came from.
+        const storeSetting = sourceOf(args, io.env ?? process.env)('--store', args.store, 'CREDENCE_STORE', 'store') ?? 'store';
+        const service = await startService(config, { handleSignals: true, storeSetting }).catch((error: unknown) => {
           // A signal during the first catch-up (a rebuild): everything opened is closed again, a stop asked for (review 52).
           if (error instanceof StoppedBeforeServing) return undefined;
           // A wildcard host without a reachable public URL, known once the issuing CAs are loaded, is a bad setting
@@ -189,8 +165,6 @@ export const register: RegisterCommands = (program, io) => {
         if (service.probeUrl !== undefined) io.err(`  probes: ${service.probeUrl}/healthz, /readyz, /metrics`);
         io.err('  Ctrl-C (SIGINT) or SIGTERM stops it gracefully');
         await service.closed;
-        // Once the store is closed (the shutdown closes it): the folder is free for the next writer.
-        storeLock?.lock.release();
         io.err('Credence stopped');
         return 0;
       }),
