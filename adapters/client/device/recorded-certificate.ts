@@ -17,7 +17,8 @@ const Issued = z.looseObject({
   type: z.literal('CredentialIssued'),
   data: z.looseObject({ credentialId: z.string(), fingerprint: z.string(), certificate: CertificateSummary.optional() }),
 });
-const Entries = z.looseObject({ entries: z.array(z.looseObject({ event: z.looseObject({ type: z.string() }) })) });
+// An entry withheld (a fact claim naming a pseudonym: domain/transparency/bundle.ts) has no event, and is passed over.
+const Entries = z.looseObject({ entries: z.array(z.looseObject({ event: z.looseObject({ type: z.string() }).optional() })) });
 
 /**
  * The certificate the server recorded for a credential the device holds, read with an operator token: the
@@ -41,6 +42,7 @@ export const fetchRecordedCertificate = async (
   if (!checked.ok) throw new UnexpectedResponse(ROUTE, `the evidence does not verify (${checked.reason}): ${checked.message}`);
   if (checked.streamId !== streamIdOf('credential', credentialId)) throw new UnexpectedResponse(ROUTE, `evidence of ${checked.streamId}, not of credential ${credentialId}`);
   const issued = Entries.parse(bundle).entries.flatMap(({ event }) => {
+    if (event === undefined) return [];
     const parsed = Issued.safeParse(event);
     return parsed.success ? [parsed.data.data] : [];
   });
