@@ -83,9 +83,11 @@ export const verifyBundle = (
   return report(held, success, io, asJson, fromServer);
 };
 
-/** What a bundle carries withheld (domain/transparency/bundle.ts): how many records, and why. */
+/** What a bundle carries withheld (domain/transparency/bundle.ts): how many records, and why; the signed head lists them. */
 export const withheldNote = (count: number, reasons: readonly WithheldReason[]): string =>
-  count === 0 ? '' : `; ${count} of them withheld, proved by leaf hash without their record: ${reasons.map((r) => WITHHELD_BECAUSE[r]).join('; ')}`;
+  count === 0
+    ? ''
+    : `; ${count} of them withheld, as the signed stream head lists them, proved by leaf hash without their record: ${reasons.map((r) => WITHHELD_BECAUSE[r]).join('; ')}`;
 
 /**
  * A bundle held to a checkpoint the auditor kept (`--checkpoint SAVED`), both under the pinned key: its tree must be

@@ -10,6 +10,7 @@ import { BundledEventJson, Hash32, StreamIdText } from './schemas.ts';
 import { eventLeafHash } from './leaf.ts';
 import { verifyInclusionProof } from './verify-proof.ts';
 import { openStreamHead, verifyCompleteness, type IncludedEntry } from './verify-completeness.ts';
+import { WITHHELD_REASONS, withheldRanges, type WithheldRevisions } from './stream-head.ts';
 import { fail, openCheckpoint, type VerificationResult } from './verify-result.ts';
 
 /**
@@ -33,6 +34,11 @@ import { fail, openCheckpoint, type VerificationResult } from './verify-result.t
  * sits at that revision. The record is for an auditor who resolved the pseudonym, through the inclusion proof at
  * that position (GET /v1/transparency/proofs/inclusion), which serves it to them alone.
  *
+ * Which revisions are withheld is the log's word, not the exporter's: the signed stream head lists them
+ * (stream-head.ts, `withheldRevisionsOf` below, the same rule as here), and the verifier requires the bundle's
+ * withheld entries to be exactly those. Found in review: it took any entry as withheld, so a bundle passed on with
+ * its NodeRevoked turned into a withheld leaf of the same hash and proof still verified, the revocation hidden.
+ *
  * The leaf hash cannot be recomputed from guesses to learn the pseudonym: the leaf (leaf.ts) covers the record's id,
  * and a marker's id is a random UUID (122 random bits; adapters/driven/store/eventstoredb/append.ts claimRecord),
  * not derived from the command or the node as a lifecycle event's is. Knowing the node, the position, the command id
@@ -51,7 +57,7 @@ const DecimalBigInt = z.codec(z.string().max(20).regex(/^(?:0|[1-9][0-9]*)$/, 'a
 });
 
 /** Why a record is withheld from a bundle; `WITHHELD_BECAUSE` says it to a person. */
-export const WithheldReason = z.enum(['pseudonym_claimant']);
+export const WithheldReason = z.enum(WITHHELD_REASONS);
 export type WithheldReason = z.infer<typeof WithheldReason>;
 export const WITHHELD_BECAUSE: Readonly<Record<WithheldReason, string>> = {
   pseudonym_claimant:
@@ -68,6 +74,19 @@ export const pseudonymNamedBy = (record: { readonly streamId: string; readonly t
   return claimant !== undefined && claimant !== record.streamId && parseStreamId(claimant)?.kind === 'pseudonym' ? claimant : undefined;
 };
 
+/** Why every bundle withholds a record, or undefined: the one rule the bundle and its signed stream head share. */
+export const withheldReasonOf = (record: { readonly streamId: string; readonly type: string; readonly data: unknown }): WithheldReason | undefined =>
+  pseudonymNamedBy(record) === undefined ? undefined : 'pseudonym_claimant';
+
+/** The stream's records (in revision order) that every bundle withholds, as its stream head signs them. */
+export const withheldRevisionsOf = (records: readonly LoggedEvent[]): WithheldRevisions[] =>
+  withheldRanges(
+    records.flatMap((record) => {
+      const reason = withheldReasonOf(record);
+      return reason === undefined ? [] : [{ revision: Number(record.revision), reason }];
+    }),
+  );
+
 /**
  * A withheld record: where it is and its leaf hash, which the entry's proof includes in the checkpointed tree and
  * the stream head's stream root orders among the stream's records. Its position is the exporter's word (only the
@@ -78,6 +97,8 @@ const WithheldJson = z.strictObject({ reason: WithheldReason, position: DecimalB
 const EntryJson = z
   .strictObject({ event: BundledEventJson.optional(), withheld: WithheldJson.optional(), leafIndex: Index, proof: z.array(Hash32).max(64) })
   .refine((e) => (e.event === undefined) !== (e.withheld === undefined), { message: 'an entry holds its event, or its leaf withheld: one of the two', path: ['event'] });
+
+const MAX_ENTRIES = 1_000_000;
 
 const bundleFields = {
   streamId: StreamIdText,
@@ -90,14 +111,17 @@ const bundleFields = {
   /** The signed checkpoint note every proof is made against. */
   // A signed note is a few lines and signatures: 64 KiB is far above any.
   checkpoint: z.string().min(1).max(65_536),
-  entries: z.array(EntryJson).max(1_000_000),
+  entries: z.array(EntryJson).max(MAX_ENTRIES),
 };
 
 export const EvidenceBundleSchema = z.strictObject({
   format: z.literal(EVIDENCE_BUNDLE_FORMAT),
   ...bundleFields,
-  /** Signed stream head note (`stream-head.ts`) for the checkpoint's tree: the stream had exactly these events. */
-  streamHead: z.string().min(1).max(65_536),
+  /**
+   * Signed stream head note (`stream-head.ts`) for the checkpoint's tree: the stream had exactly these events. Its
+   * withheld line names at most one revision per entry (17 characters at most each, with its comma).
+   */
+  streamHead: z.string().min(1).max(65_536 + 17 * MAX_ENTRIES),
 });
 
 const EvidenceBundleV1Schema = z.strictObject({
@@ -132,11 +156,12 @@ export const buildEvidenceBundle = (args: {
     checkpoint: args.checkpointNote,
     streamHead: args.streamHeadNote,
     // Withheld here, where every bundle is built, so that no way of exporting serves the record whole.
-    entries: args.entries.map(({ event, leafIndex, proof }) =>
-      pseudonymNamedBy(event) === undefined
+    entries: args.entries.map(({ event, leafIndex, proof }) => {
+      const reason = withheldReasonOf(event);
+      return reason === undefined
         ? { event, leafIndex, proof: [...proof] }
-        : { withheld: { reason: 'pseudonym_claimant' as const, position: event.position, revision: event.revision, leafHash: eventLeafHash(event) }, leafIndex, proof: [...proof] },
-    ),
+        : { withheld: { reason, position: event.position, revision: event.revision, leafHash: eventLeafHash(event) }, leafIndex, proof: [...proof] };
+    }),
   });
 
 type ParsedEntry = z.output<typeof EntryJson>;
@@ -149,8 +174,8 @@ export const withheldIn = (entries: readonly { readonly withheld?: { readonly re
 
 /**
  * Every entry belongs to the stream and is a leaf of the checkpointed tree. A withheld entry is proved from the leaf
- * hash it carries; that it belongs to the stream is the stream head's word, checked by completeness (its stream root
- * is over these leaf hashes, in revision order).
+ * hash it carries; that it belongs to the stream, and is withheld at all, is the stream head's word, checked by
+ * completeness (its stream root is over these leaf hashes, in revision order; its withheld line names the revisions).
  */
 const verifyInclusions = (streamId: string, entries: readonly ParsedEntry[], checkpoint: Checkpoint): VerificationResult<{ included: IncludedEntry[] }> => {
   const included: IncludedEntry[] = [];
@@ -162,7 +187,7 @@ const verifyInclusions = (streamId: string, entries: readonly ParsedEntry[], che
       const what = event !== undefined ? 'event' : 'withheld record';
       return fail('not_included', `${what} at position ${position} is not leaf ${leafIndex} of the checkpointed tree`, position);
     }
-    included.push({ event: { position, revision }, leafIndex, leafHash });
+    included.push({ event: { position, revision }, leafIndex, leafHash, ...(withheld !== undefined ? { withheld: withheld.reason } : {}) });
   }
   return { ok: true, included };
 };

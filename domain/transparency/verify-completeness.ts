@@ -2,7 +2,7 @@ import { constantTimeEqual } from '../crypto/bytes.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import type { LoggedEvent } from './leaf.ts';
 import { noteRefusal, verifyNote, type NoteVerifierKey } from './note.ts';
-import { parseStreamHeadText, streamRootOf, type StreamHead } from './stream-head.ts';
+import { parseStreamHeadText, streamRootOf, type StreamHead, type WithheldReason } from './stream-head.ts';
 import { fail, type RevisionRange, type VerificationResult } from './verify-result.ts';
 
 /** A stream head is trusted only once its note verifies under the log key, as a checkpoint is. */
@@ -41,12 +41,39 @@ export interface IncludedEntry {
   readonly event: Pick<LoggedEvent, 'position' | 'revision'>;
   readonly leafIndex: number;
   readonly leafHash: Uint8Array;
+  /** Why the record is withheld, when the entry carries only its leaf hash. */
+  readonly withheld?: WithheldReason;
 }
+
+/**
+ * The bundle withholds exactly the revisions the stream head signs as withheld, for the reason it signs (entries
+ * already proved to be revisions 0 to events - 1, in order). Found in review: an entry the log never withheld, a
+ * NodeRevoked carried as a "withheld" leaf of its own hash, verified, the revocation hidden.
+ */
+const verifyWithheld = (streamId: string, head: StreamHead, entries: readonly IncludedEntry[]): VerificationResult => {
+  const signed = head.withheld ?? [];
+  let range = 0;
+  for (const entry of entries) {
+    const revision = entry.event.revision;
+    while (range < signed.length && BigInt(signed[range]!.last) < revision) range++;
+    const r = signed[range];
+    const reason = r !== undefined && BigInt(r.first) <= revision ? r.reason : undefined;
+    if (entry.withheld === reason) continue;
+    const message =
+      reason === undefined
+        ? `revision ${revision} is withheld (${entry.withheld}), yet the stream head the log signed for ${streamId} withholds no record there: its record is hidden, not withheld`
+        : entry.withheld === undefined
+          ? `the stream head the log signed for ${streamId} has revision ${revision} withheld (${reason}), yet the bundle serves its record whole`
+          : `revision ${revision} is withheld as ${entry.withheld}, the stream head signs it withheld as ${reason}`;
+    return fail('stream_head_mismatch', message, entry.event.position);
+  }
+  return { ok: true };
+};
 
 /**
  * Completeness of an evidence bundle (issue 10 item 4): the stream head, signed by the log for the very tree the
  * checkpoint signs, says how many events the stream had there; the bundle's entries must be exactly those, in
- * revision order. What is left out is named by revision, never passed over.
+ * revision order, withheld where (and only where) the head says so. What is left out is named by revision, never passed over.
  */
 export const verifyCompleteness = (args: {
   readonly streamId: string;
@@ -93,5 +120,5 @@ export const verifyCompleteness = (args: {
   if (!constantTimeEqual(streamRootOf(entries.map((e) => e.leafHash)), head.streamRoot)) {
     return fail('stream_head_mismatch', `the bundle's ${entries.length} events are not the events the stream head signs for ${streamId}`);
   }
-  return { ok: true };
+  return verifyWithheld(streamId, head, entries);
 };

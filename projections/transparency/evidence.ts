@@ -1,7 +1,7 @@
 import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
 import type { TransparencyLogStore } from '../../domain/ports/transparency-log.ts';
 import { notFound, protocolError } from '../../domain/errors.ts';
-import { buildEvidenceBundle, type EvidenceBundleJson } from '../../domain/transparency/bundle.ts';
+import { buildEvidenceBundle, withheldRevisionsOf, type EvidenceBundleJson } from '../../domain/transparency/bundle.ts';
 import { constantTimeEqual } from '../../domain/crypto/index.ts';
 import type { CheckpointSigner } from '../../domain/transparency/checkpoint-signer.ts';
 import { eventLeafHash } from '../../domain/transparency/leaf.ts';
@@ -45,7 +45,7 @@ export const tampered = (what: string, step = 'export') => protocolError(step, `
 /**
  * Builds the evidence bundle of one entity (issue 4 item 6, issue 10 item 4) against the latest signed checkpoint:
  * the stream's events the checkpoint covers, each with its inclusion proof, and a stream head signed with the log
- * key stating that the stream had exactly those events there. The count comes from the log's own stream index,
+ * key stating that the stream had exactly those events there, and which of them every bundle withholds. The count comes from the log's own stream index,
  * never from the store alone: an event deleted from events.db (a revocation) cannot be left out of a head the
  * log signs. The store's events and the log's leaves must match one for one, or nothing is signed.
  */
@@ -110,6 +110,9 @@ export const collectEvidence = async (args: {
       streamId,
       events: leaves.length,
       streamRoot: streamRootOf(leaves.map((l) => l.leafHash)),
+      // Signed, by the rule buildEvidenceBundle withholds by: which entries are withheld is the log's word, not
+      // whoever passes the bundle on (found in review: a NodeRevoked carried as a withheld leaf verified).
+      withheld: withheldRevisionsOf(entries.map((e) => e.event)),
     }),
   );
   return {

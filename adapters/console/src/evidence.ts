@@ -34,7 +34,8 @@ const CHECKS: readonly { id: string; label: string; failures: readonly Verificat
   { id: 'stream-head', label: 'Signed stream head', failures: ['malformed_stream_head', 'bad_stream_head_signature', 'completeness_unproven'] },
   {
     id: 'completeness',
-    label: 'Complete history: every revision, in order, as the stream head states',
+    // A withheld entry the signed stream head does not list (or one it lists served whole) fails here.
+    label: 'Complete history: every revision, in order, withheld only where the stream head states it',
     failures: ['stream_head_mismatch', 'incomplete_history', 'out_of_order', 'missing_entries', 'origin_mismatch', 'inconsistent'],
   },
   // Last: a bundle that passes everything else may still be another entity's (a server answering for another).
@@ -83,7 +84,12 @@ export const verifyBundle = (bundle: unknown, pinnedKey: string, expectedStream?
     }
     if (c.id === 'inclusion' && result.ok && result.withheld > 0) {
       const why = result.withheldReasons.map((r) => WITHHELD_BECAUSE[r]).join('; ');
-      return { id: c.id, label: c.label, outcome: 'passed', detail: `${result.withheld} of ${result.events} withheld, proved by leaf hash without their record: ${why}` };
+      return {
+        id: c.id,
+        label: c.label,
+        outcome: 'passed',
+        detail: `${result.withheld} of ${result.events} withheld, as the signed stream head lists them, proved by leaf hash without their record: ${why}`,
+      };
     }
     if (result.ok || i < failedAt) return { id: c.id, label: c.label, outcome: 'passed' };
     if (i === failedAt && !result.ok) {
