@@ -3,6 +3,7 @@ import { streamIdOf } from '../../../domain/streams.ts';
 import type { AssociationOutcome, ProvisioningOutcome } from '../../../domain/protocols/index.ts';
 import { issuedFrom, receiptFrom } from './descriptors.ts';
 import { discardNewKey } from './discard-new-key.ts';
+import { revokeUnprovisioned } from './revoke-unprovisioned.ts';
 import { InfrastructureCommandRefusedBySigningPolicy, InfrastructureCommandUnauthorised } from './infrastructure-command.ts';
 import type { Infrastructure } from './infrastructure.ts';
 import { assertWouldRecord } from './would-record.ts';
@@ -50,8 +51,9 @@ export const mayDiscardKeys = (confirming: boolean, error: unknown): boolean => 
  * `provisionCredential` the machine would refuse (`bootstrapIsUsable`, `subscriptionServes`) no longer leaves a
  * `CredentialIssued` behind, an id in `initialized` nobody can provision. Only a fact that moves in the milliseconds
  * between that decision and the second append can still refuse it; then the trail is made honest in the same path:
- * the credential just issued is revoked (`cessationOfOperation`, RFC 5280 5.3.1: it will never be used), its
- * revocation correlated with its issue. (One append of both events would close even that window, but the engine decides and appends
+ * the credential just issued is revoked (`cessationOfOperation`, RFC 5280 5.3.1: it will never be used; its holder's
+ * reason when the holder was revoked meanwhile, review 176), its revocation correlated with its issue, or found
+ * revoked already by the cascade (revoke-unprovisioned.ts). (One append of both events would close even that window, but the engine decides and appends
  * one command at a time.)
  */
 export const recordProvisioning = async (
@@ -82,9 +84,7 @@ export const recordProvisioning = async (
       // An outcome this process cannot know (the store failed mid-append) is left as it stands: revoking a credential
       // that may be provisioned would be a guess. The caller's answer is the refusal either way.
       if (refusedWithoutAppend(error)) {
-        await infra.run('revokeCredential', { credentialId, reason: 'cessationOfOperation' }, issued.commandId).catch((failed: unknown) => {
-          throw new AggregateError([error, failed], `${credentialId}: provisioning refused, and the credential issued for it could not be revoked`);
-        });
+        await revokeUnprovisioned(infra, { credentialId, owner: issue.owner, issueCommandId: issued.commandId, refusal: error });
       }
       throw error;
     }
