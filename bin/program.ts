@@ -65,52 +65,71 @@ export const handler =
     else process.exitCode = code;
   };
 
-/** Where --host or --port came from, as a refusal names it, and what changes it. */
+/** Where --host, --port or --probe-port came from, as a refusal names it, what changes it, and the value it gave. */
 interface ListenSetting {
   readonly source: string;
   readonly change: string;
+  /** As given (a flag's or variable's text, the file's number); undefined when not set or not known. */
+  readonly given?: unknown;
 }
-type ListenSettings = Readonly<Record<'host' | 'port', ListenSetting>>;
+type ListenSettings = Readonly<Record<'host' | 'port' | 'probePort', ListenSetting>>;
 
 /** Said when the command's settings are not known (runAction called on its own). */
 const LISTEN_UNKNOWN: ListenSettings = {
   host: { source: '--host', change: '--host or CREDENCE_HOST' },
   port: { source: '--port', change: '--port or PORT' },
+  probePort: { source: '--probe-port', change: '--probe-port or CREDENCE_PROBE_PORT' },
 };
 
-/** Whether the JSON file of `--config` sets `field` (its settings were read and accepted before the service started). */
-const fileSets = (file: string, field: string): boolean => {
+/** What the JSON file of `--config` sets `field` to (its settings were read and accepted before the service started). */
+const fileValue = (file: string, field: string): unknown => {
   try {
     // A FIFO or process substitution was read once already: not opened again (it could wait for a writer for ever).
-    if (!statSync(file).isFile()) return false;
+    if (!statSync(file).isFile()) return undefined;
     const value: unknown = JSON.parse(readFileSync(file, 'utf8'));
-    return typeof value === 'object' && value !== null && (value as Record<string, unknown>)[field] !== undefined;
+    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[field] : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 };
 
 /**
- * Where `command`'s --host and --port came from, ranked as loadServiceConfig ranks them (the flag, CREDENCE_PORT over
- * PORT, the --config file), and what changes each (review 173: advice to set PORT changed nothing under CREDENCE_PORT).
- * The flag keeps its plain name, the others are named as every other refused setting is (`env CREDENCE_PORT`).
+ * Where `command`'s --host, --port and --probe-port came from, ranked as loadServiceConfig ranks them (the flag,
+ * CREDENCE_PORT over PORT, the --config file), and what changes each (review 173: advice to set PORT changed nothing
+ * under CREDENCE_PORT). The flag keeps its plain name, the others are named as every other refused setting is
+ * (`env CREDENCE_PORT`).
  */
 const listenSettingsOf = (command: Command, env: NodeJS.ProcessEnv): ListenSettings => {
   const opts = command.opts();
   const file = typeof opts['config'] === 'string' ? opts['config'] : undefined;
-  const setting = (field: 'host' | 'port', envNames: readonly string[]): ListenSetting => {
-    const flag = `--${field}`;
-    if (opts[field] !== undefined) return { source: flag, change: flag };
+  const setting = (field: keyof ListenSettings, flag: string, envNames: readonly string[]): ListenSetting => {
+    if (opts[field] !== undefined) return { source: flag, change: flag, given: opts[field] };
     const at = envNames.findIndex((name) => (env[name] ?? '') !== '');
     if (at !== -1) {
       const name = envNames[at]!;
       const over = envNames.slice(at + 1);
-      return { source: `env ${name}`, change: `${name}${over.length > 0 ? ` (it wins over ${over.join(', ')})` : ''} or ${flag}` };
+      return { source: `env ${name}`, change: `${name}${over.length > 0 ? ` (it wins over ${over.join(', ')})` : ''} or ${flag}`, given: env[name] };
     }
-    if (file !== undefined && fileSets(file, field)) return { source: `file ${file}: ${field}`, change: `the file's ${field}, or ${flag}` };
+    const inFile = file === undefined ? undefined : fileValue(file, field);
+    if (inFile !== undefined) return { source: `file ${file}: ${field}`, change: `the file's ${field}, or ${flag}`, given: inFile };
     return { source: flag, change: `${flag} or ${envNames.join(' or ')}` };
   };
-  return { host: setting('host', ['CREDENCE_HOST']), port: setting('port', ['CREDENCE_PORT', 'PORT']) };
+  return {
+    host: setting('host', '--host', ['CREDENCE_HOST']),
+    port: setting('port', '--port', ['CREDENCE_PORT', 'PORT']),
+    probePort: setting('probePort', '--probe-port', ['CREDENCE_PROBE_PORT']),
+  };
+};
+
+/**
+ * The setting of the port the system refused: the probe port when it is the one refused (review 177: a busy probe
+ * port was said as `--port`'s). Told apart by number: the configuration refuses a probe port equal to the API port,
+ * and port 0 (any free one) is never the busy one.
+ */
+const refusedPort = (settings: ListenSettings, port: number | undefined): ListenSetting => {
+  const { given } = settings.probePort;
+  const probePort = typeof given === 'string' && given.trim() !== '' ? Number(given) : given;
+  return port !== undefined && port !== 0 && probePort === port ? settings.probePort : settings.port;
 };
 
 /**
@@ -120,7 +139,8 @@ const listenSettingsOf = (command: Command, env: NodeJS.ProcessEnv): ListenSetti
 const listenRefusal = (error: unknown, settings: ListenSettings): string | undefined => {
   if (!(error instanceof Error)) return undefined;
   const e = error as NodeJS.ErrnoException & { address?: string; port?: number; hostname?: string };
-  const { host, port } = settings;
+  const { host } = settings;
+  const port = refusedPort(settings, e.port);
   if (e.syscall === 'getaddrinfo') {
     return `${host.source}: ${e.hostname ?? 'the host'} does not resolve to an address of this machine (${e.code ?? 'unresolved'}): choose another with ${host.change}`;
   }
@@ -293,10 +313,14 @@ export const createProgram = (io: Io, modules: readonly RegisterCommands[]): Com
  * for is 0 (on stdout); anything commander refuses (unknown option or command, missing argument) is 2.
  */
 export const runProgram = async (program: Command, given: readonly string[], io: Io): Promise<number> => {
-  const argv = helpOfSubcommand(program, given);
-  refuseRepeatedOptions(program, argv);
+  const help = helpAsked(program, given);
+  if (help !== undefined) {
+    help.command.outputHelp({ error: !help.found });
+    return help.found ? EXIT.done : EXIT.usage;
+  }
+  refuseRepeatedOptions(program, given);
   try {
-    await program.parseAsync([...argv], { from: 'user' });
+    await program.parseAsync([...given], { from: 'user' });
   } catch (error) {
     if (!(error instanceof CommanderError)) throw error;
     const asked = error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || (error.code === 'commander.help' && error.exitCode === 0);
@@ -307,19 +331,22 @@ export const runProgram = async (program: Command, given: readonly string[], io:
 
 /**
  * `credence help token create` as `credence token create --help`: commander's help command reads its first word only,
- * and showed `token`'s help (review 173; README promises `credence help <command>`). A word naming no subcommand is
- * left for commander to refuse as the unknown command it is (exit 2); with an option among the words, left as typed.
+ * and showed `token`'s help (review 173; README promises `credence help <command>`). `help` runs nothing (review 177:
+ * `help token revoke tok_X` revoked tok_X, its words having been given to commander as a command): the words are walked
+ * as subcommands, and at the first that names none (an argument, an option, a typo) the help of the command reached is
+ * shown as an error (stderr, exit 2), as commander's own `help no-such` shows the program's. Undefined: no words after
+ * `help`, left to commander.
  */
-const helpOfSubcommand = (program: Command, argv: readonly string[]): readonly string[] => {
-  const [first, ...path] = argv;
-  if (first !== 'help' || path.length < 2 || path.some((word) => word.startsWith('-'))) return argv;
+const helpAsked = (program: Command, argv: readonly string[]): { readonly command: Command; readonly found: boolean } | undefined => {
+  const [first, ...words] = argv;
+  if (first !== 'help' || words.length === 0) return undefined;
   let command = program;
-  for (const name of path) {
-    const sub = command.commands.find((c) => c.name() === name || c.aliases().includes(name));
-    if (sub === undefined) return path;
+  for (const word of words) {
+    const sub = command.commands.find((c) => c.name() === word || c.aliases().includes(word));
+    if (sub === undefined) return { command, found: false };
     command = sub;
   }
-  return [...path, '--help'];
+  return { command, found: true };
 };
 
 /**
