@@ -1,5 +1,5 @@
-import { existsSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { validationError } from '../../domain/errors.ts';
 import { describeHolder, SERVICE_LOCK_FILE, tryLockDataFolder as tryLockFolderOfStore, type DataFolderLock } from '../driven/files/index.ts';
 import { EVENTS_DB_FILE, parseStoreConnectionString, type StoreLocation } from '../driven/store/index.ts';
@@ -31,13 +31,30 @@ export const lockStoreFolder = (data: string, store: StoreLocation | undefined, 
   );
 };
 
-/** Whether two folder paths name one folder: the same file once both exist (a link, `.`), else the same path. */
+/**
+ * Whether two folder paths name one folder: the same file once both exist (a link, `.`), else the same place, a
+ * folder not made yet being where its nearest existing parent really is plus the rest of its path (review 177:
+ * `link/d` and `real/d`, `link` a link to `real`, are one folder before either is made).
+ */
 const sameFolder = (a: string, b: string): boolean => {
   const idOf = (dir: string): string => {
     const stat = statSync(dir, { throwIfNoEntry: false });
-    return stat === undefined ? `path:${resolve(dir)}` : `file:${stat.dev}:${stat.ino}`;
+    return stat === undefined ? `path:${placeOfNew(dir)}` : `file:${stat.dev}:${stat.ino}`;
   };
   return idOf(a) === idOf(b);
+};
+
+/** Where folder `dir`, not made yet, will be: the real path of its nearest existing parent, then the rest of its path. */
+const placeOfNew = (dir: string): string => {
+  const rest: string[] = [];
+  let parent = dir;
+  while (!existsSync(parent)) {
+    const up = dirname(parent);
+    if (up === parent) return resolve(dir); // nothing of it exists (not even the working folder): as written
+    rest.unshift(basename(parent));
+    parent = up;
+  }
+  return resolve(realpathSync(parent), ...rest);
 };
 
 /**

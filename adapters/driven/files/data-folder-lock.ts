@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { existsSync, lstatSync, readdirSync, readFileSync, rmdirSync, rmSync, unlinkSync, type Stats } from 'node:fs';
+import { closeSync, existsSync, lstatSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, unlinkSync, type Stats } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { validationError, type CredenceError } from '../../../domain/errors.ts';
@@ -138,17 +138,27 @@ export const tryLockDataFolder = (
 ): { readonly lock: DataFolderLock } | { readonly heldBy: DataFolderHolder } => {
   // Before anything is made or opened: every file of another account in the folder named in one refusal (review 49).
   assertNoneForeignOwned([...foreignOwnedPathsIn(dir), ...alsoForeign], dir);
-  const made = preparePrivateDir(dir, 'data');
-  // Said naming the folder: the holder file's temp would fail with a bare EACCES naming only itself (review 81).
-  refuseUnwritableFolder(
-    dir,
-    `this command takes the folder's lock in it (${SERVICE_LOCK_DB_FILE}, ${SERVICE_LOCK_FILE}), as every command that writes the folder or uses its keys does, so that no service starts meanwhile`,
-    `run it as an account that may write ${dir}, or where ${dir} is writable; a command that only reads it (key list) may run on a copy of the folder in storage this account may write (cp -a)`,
-  );
-  const taken = tryLockFolder(dir, { lockFile: SERVICE_LOCK_DB_FILE, holderFile: SERVICE_LOCK_FILE, heldOtherwise: heldByEarlierVersion });
-  // Held by another process (one that found the folder just made): it is that process's, never removed here.
-  if (made === undefined || !('lock' in taken)) return taken;
-  return { lock: removedOnDiscard(taken.lock, dir, made) };
+  for (let attempt = 1; ; attempt += 1) {
+    const made = preparePrivateDir(dir, 'data');
+    // Said naming the folder: the holder file's temp would fail with a bare EACCES naming only itself (review 81).
+    refuseUnwritableFolder(
+      dir,
+      `this command takes the folder's lock in it (${SERVICE_LOCK_DB_FILE}, ${SERVICE_LOCK_FILE}), as every command that writes the folder or uses its keys does, so that no service starts meanwhile`,
+      `run it as an account that may write ${dir}, or where ${dir} is writable; a command that only reads it (key list) may run on a copy of the folder in storage this account may write (cp -a)`,
+    );
+    let taken: ReturnType<typeof tryLockFolder>;
+    try {
+      taken = tryLockFolder(dir, { lockFile: SERVICE_LOCK_DB_FILE, holderFile: SERVICE_LOCK_FILE, heldOtherwise: heldByEarlierVersion });
+    } catch (error) {
+      // The process that made the folder discarded its lock as this one opened it, removing the folder (review 177):
+      // made again, by this lock now.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT' && !existsSync(dir) && attempt < LOCK_ATTEMPTS) continue;
+      throw error;
+    }
+    // Held by another process (one that found the folder just made): it is that process's, never removed here.
+    if (made === undefined || !('lock' in taken)) return taken;
+    return { lock: removedOnDiscard(taken.lock, dir, made) };
+  }
 };
 
 /**
@@ -224,6 +234,48 @@ const removeMade = (dir: string, top: boolean): boolean => {
   }
 };
 
+/** How many times a lock is taken before the folder is said to be in use, when each was on a file discarded meanwhile. */
+const LOCK_ATTEMPTS = 5;
+
+/** The file `path` names (dev and inode), undefined when there is none. */
+const fileAt = (path: string): { readonly dev: bigint; readonly ino: bigint } | undefined => statSync(path, { bigint: true, throwIfNoEntry: false });
+
+/**
+ * The exclusive transaction on the lock database at `lockFile` ('held' while another process holds it), taken on the
+ * file the path names once it is held, else 'moved' (review 177): a holder discarding its lock unlinks the file, or
+ * removes the folder it made, while another process may have it open but not locked yet; that process's lock on the
+ * unlinked file would keep no one out, and a third would lock a new file made at the path. better-sqlite3 gives no
+ * descriptor to fstat, so the path is looked at before the open and once the lock is held: the same file both times
+ * is the file opened (it could be another only if two holders came and went meanwhile and the last file got the
+ * first one's inode number). `lockFileMade`: the file was not there before (its lock's discard removes it).
+ */
+const lockAtPath = (lockFile: string): { readonly db: Database.Database; readonly lockFileMade: boolean } | 'held' | 'moved' => {
+  const lockFileMade = !existsSync(lockFile);
+  preparePrivateDatabaseFile(lockFile);
+  // Made here where that makes none (Windows), so that there is a file to look at before the open; private at most.
+  closeSync(openSync(lockFile, 'a', 0o600));
+  const before = fileAt(lockFile);
+  // timeout 0: a held lock is answered at once, never waited for.
+  const db = new Database(lockFile, { timeout: 0 });
+  try {
+    // An empty file takes no lock (SQLite has no page to lock yet): the first holder gives it one.
+    db.exec('CREATE TABLE IF NOT EXISTS data_folder_lock (held INTEGER)');
+    db.exec('BEGIN EXCLUSIVE');
+  } catch (error) {
+    db.close();
+    if (isBusy(error)) return 'held';
+    // SQLite may fail on a file unlinked while open (a disk I/O error writing its first table): tried again.
+    if (!sameFile(before, fileAt(lockFile))) return 'moved';
+    throw error;
+  }
+  if (sameFile(before, fileAt(lockFile))) return { db, lockFileMade };
+  db.close();
+  return 'moved';
+};
+
+const sameFile = (a: ReturnType<typeof fileAt>, b: ReturnType<typeof fileAt>): boolean =>
+  a !== undefined && b !== undefined && a.dev === b.dev && a.ino === b.ino;
+
 /** The files of one folder's lock, and who else may hold the folder without them (an earlier version's holder file). */
 export interface FolderLockFiles {
   /** The SQLite database the holder keeps an exclusive transaction open on: the lock itself. */
@@ -241,19 +293,11 @@ export interface FolderLockFiles {
 export const tryLockFolder = (dir: string, files: FolderLockFiles): { readonly lock: DataFolderLock } | { readonly heldBy: DataFolderHolder } => {
   const lockFile = join(dir, files.lockFile);
   const holderFile = join(dir, files.holderFile);
-  const lockFileMade = !existsSync(lockFile);
-  preparePrivateDatabaseFile(lockFile);
-  // timeout 0: a held lock is answered at once, never waited for.
-  const db = new Database(lockFile, { timeout: 0 });
-  try {
-    // An empty file takes no lock (SQLite has no page to lock yet): the first holder gives it one.
-    db.exec('CREATE TABLE IF NOT EXISTS data_folder_lock (held INTEGER)');
-    db.exec('BEGIN EXCLUSIVE');
-  } catch (error) {
-    db.close();
-    if (isBusy(error)) return { heldBy: holderOf(holderFile) };
-    throw error;
-  }
+  let opened = lockAtPath(lockFile);
+  for (let attempt = 1; opened === 'moved' && attempt < LOCK_ATTEMPTS; attempt += 1) opened = lockAtPath(lockFile);
+  // Taken on a file its path no longer named, time after time: other processes are taking and discarding the lock.
+  if (opened === 'held' || opened === 'moved') return { heldBy: holderOf(holderFile) };
+  const { db, lockFileMade } = opened;
   const other = files.heldOtherwise?.(holderFile);
   if (other !== undefined) {
     db.close();
