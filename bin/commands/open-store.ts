@@ -1,7 +1,5 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { openReadingConnection, preparePrivateDir } from '../../adapters/driven/files/index.ts';
-import { asDamagedDatabase, rememberDatabaseFile } from '../../adapters/driven/files/damaged-database.ts';
 import {
   EVENTS_DB_FILE,
   openSqliteStoreInDir,
@@ -10,6 +8,7 @@ import {
   StoreConnectionString,
   type StoreLocation,
 } from '../../adapters/driven/store/index.ts';
+import { EVENT_STORE_LAYOUT } from '../../adapters/driven/store/sqlite/read-only.ts';
 import type { EventStore } from '../../domain/ports/event-store.ts';
 import { isCredenceError } from '../../domain/errors.ts';
 import { UsageError } from '../program.ts';
@@ -35,7 +34,10 @@ export type StoreAccess = 'read' | 'write';
  * folder SQLite cannot read it in (a WAL file without its -shm in a folder this account may not write:
  * adapters/driven/files/wal-in-unwritable-folder.ts), said with the file, why and what to do. `store` is the parsed
  * `--store`; without it, `sqlite:<dir>`. `setting` names where the store came from in a refusal (configuredStore); by
- * default `--store`, or `--data` without one. `access`: read-only unless the command appends (StoreAccess).
+ * default `--store`, or `--data` without one. `access`: read-only unless the command appends (StoreAccess): then the
+ * store is opened to write nothing (openSqliteStoreInDir `readOnly`: a killed service's -wal read where it is and
+ * left there, review 174), and a file holding no store of this layout (empty, or older: upgrading it would write it,
+ * review 177) is bad usage as a folder without events.db is, said with what was found and what to do.
  */
 export const openExistingStore = (dir: string, store?: StoreLocation, setting?: string, access: StoreAccess = 'read'): EventStore => {
   const location: StoreLocation = store ?? { kind: 'sqlite', dir };
@@ -46,7 +48,8 @@ export const openExistingStore = (dir: string, store?: StoreLocation, setting?: 
         throw new UsageError(`${named}: no event store in ${location.dir} (run npm start first, or pass --data DIR or --store URL)`);
       }
       try {
-        return access === 'write' ? openSqliteStoreToWrite(dir, location, named) : openSqliteStoreToRead(location.dir);
+        if (access === 'write') return openSqliteStoreToWrite(dir, location, named);
+        return openSqliteStoreInDir(location.dir, { readOnly: true });
       } catch (error) {
         throw unusableFolderAsUsage(error, named);
       }
@@ -77,46 +80,20 @@ const openSqliteStoreToWrite = (data: string, location: StoreLocation & { readon
 };
 
 /**
- * The embedded store of `dir` for a command that only reads it, leaving its events.db and -wal byte for byte as they
- * were (review 174: the restore step's query of `<data>.before-restore`, a killed service's events still in its -wal,
- * had them checkpointed into events.db and the -wal and -shm removed); the -shm, SQLite's index of the -wal, is
- * refreshed by every reader. On the folder's reading connection
- * (reading-connection.ts: read-only where a -wal or -shm is there already, whose writable close would checkpoint
- * it), without the store's background checkpoints. The store checks its schema in a transaction that changes nothing
- * (schema.ts `prepareDatabase`), which `query_only` would refuse: it is set once the store is made, and SQLite
- * refuses every write after it. The folder is held to the data folder's rules as the writable store holds it
- * (preparePrivateDir: it exists, so nothing is made).
- */
-const openSqliteStoreToRead = (dir: string): EventStore => {
-  preparePrivateDir(dir);
-  const file = join(dir, EVENTS_DB_FILE);
-  let db: ReturnType<typeof openReadingConnection>;
-  try {
-    db = openReadingConnection(file);
-    rememberDatabaseFile(file);
-  } catch (error) {
-    throw asDamagedDatabase(file, error);
-  }
-  try {
-    db.pragma('query_only = OFF');
-    const store = new SqliteEventStore(db, { backgroundCheckpoints: false });
-    db.pragma('query_only = ON');
-    return store;
-  } catch (error) {
-    db.close();
-    throw asDamagedDatabase(file, error);
-  }
-};
-
-/**
  * A folder the store cannot be read in here (rule `usable_folder`: not to be entered, or a WAL file SQLite cannot
- * read in it) is bad usage of the setting that named it (exit 2, README 'CLI exit codes'), as for `serve`; any other
- * error is returned as it was.
+ * read in it) is bad usage of the setting that named it (exit 2, README 'CLI exit codes'), as for `serve`; so is an
+ * events.db that holds no event store the read-only store reads (rule EVENT_STORE_LAYOUT, naming the file), as a
+ * folder without one is. Any other error is returned as it was.
  */
 const unusableFolderAsUsage = (error: unknown, setting: string): unknown => {
   const issues = isCredenceError(error, 'validation') && error.problem.code === 'validation' ? error.problem.issues : [];
-  if (issues.length === 0 || !issues.every((i) => i.path === 'data' && i.rule === 'usable_folder')) return error;
-  return new UsageError(issues.map((i) => `${setting}: ${i.message}`));
+  if (issues.length > 0 && issues.every((i) => i.path === 'data' && i.rule === 'usable_folder')) {
+    return new UsageError(issues.map((i) => `${setting}: ${i.message}`));
+  }
+  if (issues.length > 0 && issues.every((i) => i.rule === EVENT_STORE_LAYOUT)) {
+    return new UsageError(issues.map((i) => `${setting}: ${i.path}: ${i.message}`));
+  }
+  return error;
 };
 
 /**

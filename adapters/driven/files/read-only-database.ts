@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { damagedDatabase } from '../../../domain/errors.ts';
 import { asDamagedDatabase, isSqliteCorruption, remedyFor } from './damaged-database.ts';
-import { openReadingConnection } from './reading-connection.ts';
+import { openReadingConnection, SIDE_FILES } from './reading-connection.ts';
 
 type Damaged = (error: unknown) => unknown;
 
@@ -77,9 +77,6 @@ export const readOnlyDatabase = <T>(path: string, read: (db: Database.Database) 
 
 /** Where a file never to be written is read when SQLite left files beside it: a private folder of the system's. */
 const PRIVATE_COPY = 'credence-rolled-back-copy-';
-
-/** The files SQLite keeps beside a database: any of them makes even a read-only connection write (below). */
-const SIDE_FILES = ['-journal', '-wal', '-shm'] as const;
 
 /**
  * `read` as readOnlyDatabase runs it, but the file at `path` and the files beside it are never written, not even to

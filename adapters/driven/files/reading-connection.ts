@@ -2,8 +2,12 @@ import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { refuseWalInUnwritableFolder } from './wal-in-unwritable-folder.ts';
 
-/** The files SQLite keeps beside a database while it is open or was left open: its WAL, its WAL index, its journal. */
-const SIDE_FILES = ['-wal', '-shm', '-journal'] as const;
+/**
+ * The files SQLite keeps beside a database while it is open or was left open: its WAL, its WAL index, its journal. Any
+ * of them makes even a read-only connection write (a -shm made or refreshed, a journal rolled back), so the readers
+ * of a folder that must stay as it was look for them (here and read-only-database.ts).
+ */
+export const SIDE_FILES = ['-wal', '-shm', '-journal'] as const;
 
 /**
  * A connection that reads the SQLite file at `path` (which must exist) and can write nothing to it, for a command

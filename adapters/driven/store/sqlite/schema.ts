@@ -50,7 +50,7 @@ export interface ConnectionSettings {
 
 /** Sets the connection's pragmas and creates (or checks) the schema. Safe to run on every open. */
 export function prepareDatabase(db: Database.Database, settings: ConnectionSettings): void {
-  db.pragma(`busy_timeout = ${Math.trunc(settings.busyTimeoutMs)}`);
+  setReadingPragmas(db, settings.busyTimeoutMs);
   // WAL lets subscribers and readers on other connections read while one connection appends.
   // An in-memory database answers 'memory' here; it has no other connection to share with.
   db.pragma('journal_mode = WAL');
@@ -68,12 +68,10 @@ export function prepareDatabase(db: Database.Database, settings: ConnectionSetti
   // time the WAL starts over after a checkpoint; the same 32 MiB as the writer's own checkpoint bound
   // (checkpointer.ts, 8,192 pages), so a WAL within the bound is never cut and grown again.
   db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
-  // Reads of recent events dominate (every command re-reads its stream's tail): keep pages mapped and cached.
-  db.pragma('mmap_size = 268435456');
-  db.pragma('cache_size = -65536');
-  db.pragma('temp_store = MEMORY');
 
-  // IMMEDIATE: two processes opening the same new file must not both create the schema half-way.
+  // IMMEDIATE: two processes opening the same new file must not both create the schema half-way. On a file whose
+  // schema is there already it changes nothing, but takes the write lock: a store opened read-only skips it
+  // (read-only.ts checkSchemaToRead).
   db.transaction(() => {
     const found = Number(db.pragma('user_version', { simple: true }));
     if (found > SCHEMA_VERSION) {
@@ -83,4 +81,16 @@ export function prepareDatabase(db: Database.Database, settings: ConnectionSetti
     db.exec(CREATE_V1);
     if (found < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();
+}
+
+/**
+ * The settings of this connection only, which write nothing to the file: a store opened read-only sets these alone
+ * (not the journal mode, which is written in the file's header).
+ */
+export function setReadingPragmas(db: Database.Database, busyTimeoutMs: number): void {
+  db.pragma(`busy_timeout = ${Math.trunc(busyTimeoutMs)}`);
+  // Reads of recent events dominate (every command re-reads its stream's tail): keep pages mapped and cached.
+  db.pragma('mmap_size = 268435456');
+  db.pragma('cache_size = -65536');
+  db.pragma('temp_store = MEMORY');
 }

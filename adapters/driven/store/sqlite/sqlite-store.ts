@@ -1,7 +1,8 @@
+import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { openPrivateSqlite, preparePrivateDir } from '../../files/index.ts';
-import { asDamagedDatabase } from '../../files/damaged-database.ts';
+import { openPrivateSqlite, openReadingConnection, preparePrivateDir } from '../../files/index.ts';
+import { asDamagedDatabase, rememberDatabaseFile } from '../../files/damaged-database.ts';
 import {
   type AppendOptions,
   type AppendResult,
@@ -19,7 +20,8 @@ import { AppendRows, type AppendRequest, type AppendWritten } from './append-row
 import { GroupCommitter } from './group-commit.ts';
 import { StoreReads } from './reads.ts';
 import { BackgroundCheckpointer, NO_CHECKPOINTS, type BackgroundCheckpointSettings, type CheckpointStats } from './checkpointer.ts';
-import { DURABILITIES, prepareDatabase, type Durability } from './schema.ts';
+import { DURABILITIES, prepareDatabase, setReadingPragmas, type Durability } from './schema.ts';
+import { appendToReadOnlyStore, checkSchemaToRead, noEventStoreFile } from './read-only.ts';
 import { SqliteSubscription } from './subscription.ts';
 
 export type SqliteStoreLocation = { readonly file: string } | { readonly memory: true };
@@ -46,6 +48,13 @@ export interface SqliteStoreSettings {
    */
   readonly backgroundCheckpoints?: BackgroundCheckpointSettings | false;
   /**
+   * Opened to read only, writing nothing to the file (read-only.ts): its schema checked, not made or upgraded (a file
+   * without this layout is refused, typed); `query_only` from the start, no background checkpoints, and an append
+   * refused. `openSqliteStore` opens the file on a reading connection then (files/reading-connection.ts), which
+   * leaves no -wal or -shm of its own and never checkpoints one it found.
+   */
+  readonly readOnly?: boolean;
+  /**
    * Test hook: runs inside the append's savepoint in its group transaction, after the inserts, before commit.
    * Throwing here rolls the whole append back (and only it), which is how tests prove atomicity.
    */
@@ -66,6 +75,8 @@ export class SqliteEventStore implements EventStore {
   private readonly pollIntervalMs: number;
   private readonly beforeCommit: SqliteStoreSettings['beforeCommit'];
   private closed = false;
+  /** The file of a store opened read-only (`readOnly`), for its refusal of an append; undefined when it writes. */
+  readonly #readOnly: string | undefined;
   #closing: Promise<void> | undefined;
   private readonly reads: StoreReads;
   private readonly group: GroupCommitter<AppendWritten>;
@@ -107,10 +118,18 @@ export class SqliteEventStore implements EventStore {
     if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0 || busyTimeoutMs > MAX_TIMER_MS) {
       throw new Error(`options.busyTimeoutMs: must be a whole number of ms from 0 to ${MAX_TIMER_MS}`);
     }
-    prepareDatabase(db, { busyTimeoutMs, durability: this.durability });
+    this.#readOnly = settings.readOnly === true ? db.name : undefined;
+    if (this.#readOnly === undefined) {
+      prepareDatabase(db, { busyTimeoutMs, durability: this.durability });
+    } else {
+      // Before any statement: SQLite then refuses every write, whatever the code after it does.
+      db.pragma('query_only = ON');
+      setReadingPragmas(db, busyTimeoutMs);
+      checkSchemaToRead(db, this.#readOnly);
+    }
     const file = db.memory ? undefined : db.name;
     this.#checkpointer =
-      settings.backgroundCheckpoints === false || file === undefined || !isPlainPath(file)
+      settings.backgroundCheckpoints === false || this.#readOnly !== undefined || file === undefined || !isPlainPath(file)
         ? undefined
         : new BackgroundCheckpointer(resolve(file), this.durability, (pages) => db.pragma(`wal_autocheckpoint = ${pages}`), settings.backgroundCheckpoints);
     this.checkpointStats = this.#checkpointer?.stats ?? NO_CHECKPOINTS;
@@ -130,6 +149,7 @@ export class SqliteEventStore implements EventStore {
     options: AppendOptions,
   ): Promise<AppendResult> {
     this.assertOpen();
+    if (this.#readOnly !== undefined) throw appendToReadOnlyStore(this.#readOnly);
     checkEventsToAppend(streamId, events);
     checkFacts(streamId, options.facts);
     const commandId = options.commandId;
@@ -249,6 +269,10 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteEventStore {
     throw new Error('options.file: must be a non-empty path');
   }
   const file = 'file' in options && isPlainPath(options.file) ? options.file : undefined;
+  if (options.readOnly === true) {
+    if (file === undefined) throw new Error('options.readOnly: needs the path of an existing file');
+    return openSqliteStoreToRead(file, options);
+  }
   // A file through the data folder's opener (its folder private, a -wal left without the file refused, the file 0600
   // before SQLite makes its -wal/-shm); memory, a `file:` URI or SQLite's temporary name is no data folder's file.
   const db =
@@ -264,12 +288,38 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteEventStore {
   }
 }
 
+/**
+ * The store of `file` opened read-only (`readOnly`), on the folder's reading connection (files/reading-connection.ts:
+ * read-only where a -wal, -shm or -journal is there already, whose writable close would checkpoint or roll it back;
+ * otherwise `query_only`, its close removing only the -wal and -shm it made). A file SQLite finds damaged is named.
+ */
+function openSqliteStoreToRead(file: string, settings: SqliteStoreSettings): SqliteEventStore {
+  let db: Database.Database;
+  try {
+    db = openReadingConnection(file);
+    rememberDatabaseFile(file);
+  } catch (error) {
+    throw asDamagedDatabase(file, error);
+  }
+  try {
+    return new SqliteEventStore(db, { ...settings, readOnly: true });
+  } catch (error) {
+    db.close();
+    throw asDamagedDatabase(file, error);
+  }
+}
+
 /** A path SQLite opens as a file: not ':memory:', not a `file:` URI, not the empty (temporary) name. */
 const isPlainPath = (file: string): boolean => file !== ':memory:' && file !== '' && !file.startsWith('file:');
 
-/** Opens `<dataDir>/events.db`, creating the folder (0700) when needed; refuses a folder others may write to. */
+/**
+ * Opens `<dataDir>/events.db`, creating the folder (0700) when needed; refuses a folder others may write to. Read-only
+ * (`readOnly`), a folder without the file is refused (typed), never made.
+ */
 export function openSqliteStoreInDir(dataDir: string, settings: SqliteStoreSettings = {}): SqliteEventStore {
   if (typeof dataDir !== 'string' || dataDir.length === 0) throw new Error('dataDir: must be a non-empty string');
+  const file = join(dataDir, 'events.db');
+  if (settings.readOnly === true && !existsSync(file)) throw noEventStoreFile(file);
   preparePrivateDir(dataDir);
-  return openSqliteStore({ ...settings, file: join(dataDir, 'events.db') });
+  return openSqliteStore({ ...settings, file });
 }
