@@ -10,7 +10,7 @@ import type { App, ServiceContext } from './context.ts';
 import { loggerOptions } from './logging.ts';
 import { answerWithProblem, rateLimited, routeNotFound, sendFrameworkProblem, sendProblem } from './problems.ts';
 import { redactedPathOf } from './redact-url.ts';
-import { NODE_HTTP_OPTIONS, refuseAmbiguousRequestHeads } from './request-head.ts';
+import { nodeHttpOptions, refuseAmbiguousRequestHeads } from './request-head.ts';
 import { healthRoutesWith } from './routes/health.ts';
 
 /**
@@ -36,8 +36,9 @@ export const buildProbeServer = async (options: {
 }): Promise<App> => {
   const { limits } = options.config;
   const app: App = Fastify({
-    // The API port's: a request without Host, or with two, is a problem with the baseline (request-head.ts).
-    http: NODE_HTTP_OPTIONS,
+    // The API port's: a request without Host, or with two, is a problem with the baseline, and a slow request is cut
+    // at limits.requestTimeoutMs (request-head.ts).
+    http: nodeHttpOptions(limits),
     logger: loggerOptions(options.config.logLevel, options.logStream),
     requestIdHeader: false,
     // A probe every few seconds would fill the log with its lines; refusals and failures are still logged.
@@ -46,6 +47,7 @@ export const buildProbeServer = async (options: {
     bodyLimit: 1024,
     trustProxy: trustProxyOf(options.config),
     connectionTimeout: limits.connectionTimeoutMs,
+    // As nodeHttpOptions says: Fastify sets it again once the server is built.
     requestTimeout: limits.requestTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     frameworkErrors: (error, request, reply) => sendFrameworkProblem(reply, request, error),

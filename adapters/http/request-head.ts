@@ -2,12 +2,27 @@ import type { ServerOptions } from 'node:http';
 import type { App } from './context.ts';
 import { HttpProblem } from './problems.ts';
 
+/** The longest Node waits between checks of its request and headers timeouts (its default, 30 s, is the timeout itself). */
+const MAX_TIMEOUT_CHECK_MS = 1_000;
+
 /**
- * Node's HTTP server options of every listener. Node answers an HTTP/1.1 request without Host itself, a bare 400 with
- * no body and none of the headers every answer carries (review 135): its check is off, and refuseAmbiguousRequestHeads
- * makes it as a problem.
+ * Node's HTTP server options of every listener, given as Node builds it (Fastify's `http`).
+ *
+ * Node answers an HTTP/1.1 request without Host itself, a bare 400 with no body and none of the headers every answer
+ * carries (review 135): its check is off, and refuseAmbiguousRequestHeads makes it as a problem.
+ *
+ * `limits.requestTimeoutMs` bounds the whole request, headers and body. Fastify's own `requestTimeout` is set on the
+ * server once built, after Node has read its headers timeout (then 60 s) and started checking both every 30 s: a body
+ * trickled a byte every 5 s was cut after 89.7 s under the 30 s default (review 175). Node checks no more often than
+ * `connectionsCheckingInterval`, so a quarter of the timeout (at most 1 s) keeps the cut within a quarter of it.
  */
-export const NODE_HTTP_OPTIONS: ServerOptions = { requireHostHeader: false };
+export const nodeHttpOptions = (limits: { readonly requestTimeoutMs: number }): ServerOptions => ({
+  requireHostHeader: false,
+  requestTimeout: limits.requestTimeoutMs,
+  // Node requires headersTimeout <= requestTimeout; the headers are part of the request (0 turns both off).
+  headersTimeout: limits.requestTimeoutMs,
+  connectionsCheckingInterval: limits.requestTimeoutMs === 0 ? MAX_TIMEOUT_CHECK_MS : Math.max(10, Math.min(MAX_TIMEOUT_CHECK_MS, Math.floor(limits.requestTimeoutMs / 4))),
+});
 
 /**
  * Headers of which Node keeps the first of several and drops the rest unseen: a request sending two would be read by
@@ -35,6 +50,9 @@ const countsOf = (rawHeaders: readonly string[]): ReadonlyMap<string, number> =>
  * so that nothing reads a header of which another was dropped.
  */
 export const refuseAmbiguousRequestHeads = (app: App): void => {
+  // Node keeps the first 2,000 headers and drops the rest from rawHeaders too: a second Authorization after 2,000
+  // others went unseen and the first acted (review 175). Unlimited: Node's 16 KiB bound on the head still bounds them.
+  app.server.maxHeadersCount = 0;
   app.addHook('onRequest', async (request) => {
     const counts = countsOf(request.raw.rawHeaders);
     const repeated = ONE_EACH.filter((name) => (counts.get(name) ?? 0) > 1);

@@ -18,7 +18,7 @@ import { loggerOptions } from './logging.ts';
 import { redactedPathOf } from './redact-url.ts';
 import { answerWithProblem, type HttpProblem, overloaded, routeNotFound, sendFrameworkProblem, sendProblem } from './problems.ts';
 import { installProtection } from './protection.ts';
-import { NODE_HTTP_OPTIONS, refuseAmbiguousRequestHeads } from './request-head.ts';
+import { nodeHttpOptions, refuseAmbiguousRequestHeads } from './request-head.ts';
 import { parseQueryString, refuseMalformedQueryEscapes } from './query-string.ts';
 import { baselineHeaders } from './baseline-headers.ts';
 import { answerClientError } from './client-error-handler.ts';
@@ -91,14 +91,16 @@ const refuseBodiesOfRoutesWithout = (app: App): void => {
 export const buildServer = async (options: BuildServerOptions): Promise<App> => {
   const { limits } = options.config;
   const app = Fastify({
-    // A request without Host is refused as a problem (request-head.ts), not with Node's bare 400.
-    http: NODE_HTTP_OPTIONS,
+    // A request without Host is refused as a problem (request-head.ts), not with Node's bare 400; the request
+    // timeout is given to Node as it builds the server, the only way it bounds a slow body in time (request-head.ts).
+    http: nodeHttpOptions(limits),
     logger: loggerOptions(options.config.logLevel, options.logStream),
     genReqId,
     requestIdHeader: false,
     bodyLimit: limits.bodyLimitBytes,
     trustProxy: trustProxyOf(options.config),
     connectionTimeout: limits.connectionTimeoutMs,
+    // Fastify sets it on the server once built, so it must say what nodeHttpOptions said (its default, 0, is none).
     requestTimeout: limits.requestTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     // A query value's escapes that do not decode are refused, not read as sent (query-string.ts).

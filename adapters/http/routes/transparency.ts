@@ -78,6 +78,11 @@ const EvidenceBundleWire = z
  * and each hold its memory for as long (found in review: 33 MB and 7.8 s for one of 20,000 events).
  */
 export const EVIDENCE_QUEUE = 8;
+/**
+ * Bundles one principal (its subject) may have built or waiting at once: one keeping the whole queue held every other
+ * auditor at 429 `busy` (review 175). Past it that principal is refused as a full queue is, while others still queue.
+ */
+export const EVIDENCE_QUEUE_PER_PRINCIPAL = 2;
 /** Retry-After of a full evidence queue: a bundle of a usual entity takes milliseconds; one at the bound some seconds. */
 const EVIDENCE_RETRY_AFTER_SECONDS = 5;
 
@@ -144,7 +149,7 @@ export const transparencyRoutes: RouteModule = (app, context) => {
     const latest = log.latestCheckpoint();
     return latest !== undefined && latest.treeSize > index ? latest : projection.checkpoint();
   };
-  const evidenceQueue = new OneAtATime('evidence bundles', EVIDENCE_QUEUE, EVIDENCE_RETRY_AFTER_SECONDS);
+  const evidenceQueue = new OneAtATime('evidence bundles', EVIDENCE_QUEUE, EVIDENCE_RETRY_AFTER_SECONDS, EVIDENCE_QUEUE_PER_PRINCIPAL);
 
   app.get('/v1/transparency/checkpoint', {
     config: { access: ACCESS.read },
@@ -249,7 +254,7 @@ export const transparencyRoutes: RouteModule = (app, context) => {
         "A pseudonym's is refused (403) but to an auditor who recorded a resolution of it. A fact claim that names a pseudonym (left on its " +
         "node's stream by a rotation on EventStoreDB) is in every bundle `withheld`: its leaf hash and proof, without the record. The bundle is whole or not served: an " +
         `entity of more than ${context.limits.maxEntityEvents} events is refused (422 \`entity_too_long\`, naming \`events\` and \`maxEvents\`; \`credence export --data\` ` +
-        `builds it on the service host). Bundles are built one at a time; with ${EVIDENCE_QUEUE} waiting, another is refused (429 \`busy\`, Retry-After).`,
+        `builds it on the service host). Bundles are built one at a time; with ${EVIDENCE_QUEUE} waiting, or ${EVIDENCE_QUEUE_PER_PRINCIPAL} of the caller's built or waiting, another is refused (429 \`busy\`, Retry-After).`,
       tags: ['transparency'],
       response: EvidenceBundleWire,
     },
@@ -260,7 +265,9 @@ export const transparencyRoutes: RouteModule = (app, context) => {
       await refuseUnlessResolved(context, reply.request.principal, streamId);
       // The bundle is verified offline as one file, so it is never paged: an entity too long for one request is refused.
       await refuseLongEntity(context, streamId, 'build its bundle on the service host with `credence export --data` (no bound), or read its history in pages (GET /v1/entities/{kind}/{id}/timeline?limit=)');
-      const { bundle } = await evidenceQueue.run(() => exportEvidence({ streamId, store: credence.store, projection, log, signer }));
+      // Each principal to its share of the queue (every caller here has one: the route takes a token).
+      const caller = reply.request.principal?.subject ?? `address:${reply.request.ip}`;
+      const { bundle } = await evidenceQueue.run(() => exportEvidence({ streamId, store: credence.store, projection, log, signer }), caller);
       return bundle as z.infer<typeof EvidenceBundleWire>;
     },
   );
