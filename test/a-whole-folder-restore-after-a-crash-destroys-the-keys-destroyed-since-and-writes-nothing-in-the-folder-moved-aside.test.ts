@@ -10,6 +10,7 @@ import { main } from '../bin/cli.ts';
 import type { KeyHandle } from '../domain/ports/index.ts';
 import { capture } from './support/cli.ts';
 import { isHeld, withDataFolderSe } from './support/key-held.ts';
+import { folderStates } from './support/served-folder.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
 /*
@@ -67,17 +68,7 @@ const stateOf = (path: string): string => {
 };
 
 /** Every entry under `dir`, folders too, by its path relative to `dir`: its state (stateOf). */
-const untouched = (dir: string, under = ''): Record<string, string> =>
-  Object.fromEntries(
-    readdirSync(join(dir, under))
-      .sort()
-      .flatMap((name) => {
-        const relative = under === '' ? name : `${under}/${name}`;
-        const path = join(dir, relative);
-        if (lstatSync(path).isDirectory()) return [[`${relative}/`, stateOf(path)], ...Object.entries(untouched(dir, relative))];
-        return [[relative, stateOf(path)]];
-      }),
-  );
+const untouched = (dir: string): Record<string, string> => folderStates(dir, stateOf);
 
 const privateCopiesLeft = (): string[] => readdirSync(tmpdir()).filter((name) => name.startsWith(COPY_PREFIX));
 

@@ -17,14 +17,21 @@ export const servedFolderWith = async (dir: string, nodeIds: readonly string[]):
 };
 
 /** Every file under `dir` (subfolders too), by its path relative to `dir`, with the SHA-256 of its content. */
-export const folderSnapshot = (dir: string, under = ''): Record<string, string> =>
+export const folderSnapshot = (dir: string): Record<string, string> =>
+  folderStates(dir, (path, isFolder) => (isFolder ? 'folder' : createHash('sha256').update(readFileSync(path)).digest('hex')));
+
+/**
+ * Every entry under `dir`, folders too (a folder as `relative/`), by its path relative to `dir`: what `stateOf` says of
+ * it (its content's hash, its mode and times: what a test asserts stayed as it was).
+ */
+export const folderStates = (dir: string, stateOf: (path: string, isFolder: boolean) => string, under = ''): Record<string, string> =>
   Object.fromEntries(
     readdirSync(join(dir, under))
       .sort()
       .flatMap((name) => {
         const relative = under === '' ? name : `${under}/${name}`;
         const path = join(dir, relative);
-        if (statSync(path).isDirectory()) return [[`${relative}/`, 'folder'], ...Object.entries(folderSnapshot(dir, relative))];
-        return [[relative, createHash('sha256').update(readFileSync(path)).digest('hex')]];
+        if (statSync(path).isDirectory()) return [[`${relative}/`, stateOf(path, true)], ...Object.entries(folderStates(dir, stateOf, relative))];
+        return [[relative, stateOf(path, false)]];
       }),
   );
