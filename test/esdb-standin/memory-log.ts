@@ -4,6 +4,7 @@
  * 0-based revisions, one global log whose commit positions grow with gaps (and may start beyond 2^53), optimistic
  * concurrency on append, and EventStoreDB's idempotent re-append of the same event ids.
  */
+import { randomUUID } from 'node:crypto';
 
 export interface LoggedEvent {
   readonly streamId: string;
@@ -35,8 +36,11 @@ export type Expectation =
 
 export type AppendOutcome =
   | { readonly kind: 'success'; readonly revision: bigint | undefined; readonly position: bigint | undefined }
-  | { readonly kind: 'wrong_expected_version'; readonly current: bigint | undefined; readonly expected: Expectation };
+  | { readonly kind: 'wrong_expected_version'; readonly current: bigint | undefined; readonly expected: Expectation }
+  | { readonly kind: 'stream_deleted' };
 
+/** The revision of the tombstone a hard delete writes (long.MaxValue). */
+const TOMBSTONE_REVISION = 9_223_372_036_854_775_807n;
 const TICKS_AT_UNIX_EPOCH = 621_355_968_000_000_000n;
 // Real commit positions are byte offsets in the transaction file: each record takes its size plus a header, and
 // the file opens with an epoch record, so no event ever sits at the very first position.
@@ -69,6 +73,7 @@ export class MemoryLog {
   }
 
   append(streamId: string, expected: Expectation, events: readonly ProposedEvent[]): AppendOutcome {
+    if (this.tombstoned.has(streamId)) return { kind: 'stream_deleted' };
     const existing = this.streams.get(streamId) ?? [];
     const current = existing.length === 0 ? undefined : BigInt(existing.length - 1);
     const idempotent = this.idempotentResult(existing, expected, events);
@@ -118,6 +123,48 @@ export class MemoryLog {
     return this.scavenges;
   }
   private scavenges = 0;
+
+  /**
+   * TEST-ONLY hook: another writer of the cluster set the stream's truncate-before (`$tb`, or a max count) in its
+   * metadata: reads of the stream start at `before`, its revisions stay as they were and appends go on after them.
+   * The records stay in $all (until a scavenge, `scavenge`).
+   */
+  truncate(streamId: string, before: bigint): void {
+    this.truncatedBefore.set(streamId, before);
+  }
+
+  /** The first revision a read of the stream returns (0 unless truncated). */
+  firstReadable(streamId: string): bigint {
+    return this.truncatedBefore.get(streamId) ?? 0n;
+  }
+  private readonly truncatedBefore = new Map<string, bigint>();
+
+  /**
+   * TEST-ONLY hook: another writer hard-deleted the stream (a tombstone): every read and append of it is then refused
+   * as deleted, for good, and $all gets the `$streamDeleted` record the server writes.
+   */
+  tombstone(streamId: string): void {
+    this.tombstoned.add(streamId);
+    const event: LoggedEvent = {
+      streamId,
+      revision: TOMBSTONE_REVISION,
+      position: this.nextPosition,
+      id: randomUUID(),
+      type: '$streamDeleted',
+      contentType: 'application/octet-stream',
+      data: new Uint8Array(),
+      customMetadata: new Uint8Array(),
+      createdTicks: BigInt(Date.now()) * 10_000n + TICKS_AT_UNIX_EPOCH,
+    };
+    this.nextPosition += RECORD_OVERHEAD;
+    this.all.push(event);
+    for (const listener of [...this.listeners]) listener();
+  }
+
+  isTombstoned(streamId: string): boolean {
+    return this.tombstoned.has(streamId);
+  }
+  private readonly tombstoned = new Set<string>();
 
   /** Index in `all` of the first event whose position is at or after `position`. */
   indexAtOrAfter(position: bigint): number {

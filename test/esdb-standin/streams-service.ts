@@ -9,7 +9,7 @@ import { sharedPb, streamsPb, streamName, uuidString } from './proto.ts';
 import type { Expectation, LoggedEvent, MemoryLog, ProposedEvent } from './memory-log.ts';
 import { compileServerFilter } from './filter.ts';
 import { runAllSubscription, type SubscriptionControl } from './all-subscription.ts';
-import { eventResponse, invalidPositionError, send, streamNotFoundResponse } from './wire.ts';
+import { eventResponse, invalidPositionError, send, streamDeletedError, streamNotFoundResponse } from './wire.ts';
 import { notLeaderError, type LeaderEndpoint } from './not-leader.ts';
 
 type AppendReq = InstanceType<typeof streamsPb.AppendReq>;
@@ -79,6 +79,10 @@ function handleAppend(
     }
     const streamId = streamName(options.getStreamIdentifier());
     const outcome = log.append(streamId, expectation(options), proposed);
+    if (outcome.kind === 'stream_deleted') {
+      callback(streamDeletedError(streamId));
+      return;
+    }
     const response = new streamsPb.AppendResp();
     if (outcome.kind === 'success') {
       const success = new streamsPb.AppendResp.Success();
@@ -133,6 +137,11 @@ async function handleRead(context: StreamsContext, call: ServerWritableStream<Re
     call.emit('error', invalidPositionError());
     return;
   }
+  const named = options.hasAll() ? undefined : streamName(options.getStream()?.getStreamIdentifier());
+  if (named !== undefined && context.log.isTombstoned(named)) {
+    call.emit('error', streamDeletedError(named));
+    return;
+  }
   const events = options.hasAll() ? readAll(context.log, options) : readStream(context.log, options);
   if (events === undefined) {
     await send(call, streamNotFoundResponse(streamName(options.getStream()?.getStreamIdentifier())));
@@ -146,13 +155,17 @@ async function handleRead(context: StreamsContext, call: ServerWritableStream<Re
 
 function readStream(log: MemoryLog, options: ReadOptions): Iterable<LoggedEvent> | undefined {
   const streamOptions = options.getStream()!;
-  const events = log.stream(streamName(streamOptions.getStreamIdentifier()));
-  if (events === undefined) return undefined;
+  const name = streamName(streamOptions.getStreamIdentifier());
+  const stored = log.stream(name);
+  if (stored === undefined) return undefined;
+  // A truncated stream ($tb) reads from its first readable revision; revisions are indexes past it.
+  const first = log.firstReadable(name);
+  const events = first === 0n ? stored : stored.slice(Number(first));
   const backwards = options.getReadDirection() === streamsPb.ReadReq.Options.ReadDirection.BACKWARDS;
   const count = BigInt(options.getCount());
   const last = events.length - 1;
   const from = streamOptions.hasRevision()
-    ? Number(BigInt(streamOptions.getRevision()))
+    ? Number(BigInt(streamOptions.getRevision()) - first)
     : streamOptions.hasEnd()
       ? backwards
         ? last

@@ -2,7 +2,7 @@
  * TEST-ONLY: conversions between the stand-in's in-memory log and the Streams protobuf messages, and a write that
  * honours gRPC flow control (a slow client makes the stand-in wait, as a real server's buffers would).
  */
-import { status, type ServerWritableStream } from '@grpc/grpc-js';
+import { Metadata, status, type ServerWritableStream } from '@grpc/grpc-js';
 import { sharedPb, streamsPb, streamIdentifier, uuidMessage } from './proto.ts';
 import type { LoggedEvent } from './memory-log.ts';
 
@@ -75,6 +75,18 @@ export function streamNotFoundResponse(streamId: string): ReadResp {
  * .InvalidPositionException`): INVALID_ARGUMENT, with no `exception` metadata, so the client makes it an UnknownError.
  */
 export const invalidPositionError = () => ({ code: status.INVALID_ARGUMENT, details: 'Trying to read from an invalid position.' });
+
+/**
+ * What a real server answers a read of, or an append to, a hard-deleted stream (RpcExceptions.StreamDeleted):
+ * FAILED_PRECONDITION with `exception: stream-deleted` and the stream's name, which the client makes a
+ * StreamDeletedError.
+ */
+export function streamDeletedError(streamId: string) {
+  const metadata = new Metadata();
+  metadata.set('exception', 'stream-deleted');
+  metadata.set('stream-name', streamId);
+  return { code: status.FAILED_PRECONDITION, details: `Event stream '${streamId}' is deleted.`, metadata };
+}
 
 /** Resolves false when the client went away while the stand-in waited for room in the flow-control window. */
 export async function send<T>(call: ServerWritableStream<unknown, T>, message: T): Promise<boolean> {

@@ -33,7 +33,7 @@ import {
   type RecordedEvent as ClientRecordedEvent,
   type ResolvedEvent,
 } from '@eventstore/db-client';
-import { concurrencyConflict } from '../../../../domain/errors.ts';
+import { concurrencyConflict, illegalTransition } from '../../../../domain/errors.ts';
 import { connectionStringProblems, deadlineOf, quietly, redactConnectionString, toClientConnectionString } from './connection-string.ts';
 import { collectWithin, confirmWithin, noAnswer, settleWithin, within, type Deadline } from './deadline.ts';
 import { OrderedPump } from './ordered-pump.ts';
@@ -97,6 +97,7 @@ export function connectEventStoreDb(connectionString: string): EsdbDriver {
         const timeout = () => noAnswer(deadline, `append to ${streamId}`, MAY_BE_WRITTEN);
         result = await within(sent, deadline.ms, timeout);
       } catch (error) {
+        if (error instanceof StreamDeletedError) throw streamDeleted(streamId, events[0]?.type ?? 'append');
         throw translate(error, `append to ${streamId}`, deadline, MAY_BE_WRITTEN);
       }
       // A client told not to throw answers a refused append this way (connectionStringProblems refuses that setting;
@@ -293,6 +294,21 @@ function translate(error: unknown, operation: string, deadline: Deadline, after 
     unavailable: unavailableOf(error, deadline),
   });
 }
+
+/**
+ * An append to a stream another writer hard-deleted (tombstoned), which reads as absent (readStream): the server
+ * never lets it be written again, so the id is spent on this cluster. The caller's refusal, not a failure of the
+ * store (review 179: an untyped error, a 500), and final: a retry is refused alike.
+ */
+const streamDeleted = (streamId: string, attempted: string): Error =>
+  illegalTransition({
+    streamId,
+    state: 'deleted',
+    attempted,
+    allowed: [],
+    rule: 'stream_deleted',
+    because: 'the stream was hard-deleted (tombstoned) on this EventStoreDB cluster, which never lets it be written again: its id cannot be used again there',
+  });
 
 /** gRPC's INVALID_ARGUMENT, which the client turns into an UnknownError (it carries no `exception` metadata). */
 const INVALID_ARGUMENT = 3;
