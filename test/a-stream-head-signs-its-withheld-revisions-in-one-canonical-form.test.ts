@@ -44,4 +44,17 @@ describe('a stream head signs the revisions withheld from its bundles', () => {
     expect(parseStreamHeadText(`${FIVE_LINES}withheld pseudonym_claimant 3\nwithheld pseudonym_claimant 5\n`)).toMatchObject({ ok: false });
     expect(() => formatStreamHeadText({ ...base, withheld: [{ reason: 'pseudonym_claimant', first: 3, last: 12 }] })).toThrow();
   });
+
+  // Review 180: a head of 200,000 withheld ranges (a bundle a verifier without a pinned key is handed) overflowed the
+  // stack spreading them, an untyped RangeError out of every verifier; more ranges than events is refused unread.
+  it('parses a head of very many withheld ranges, and refuses more ranges than events as malformed', () => {
+    const events = 400_000;
+    const ranges = Array.from({ length: events / 2 }, (_, i) => String(i * 2)).join(',');
+    const many = `${FIVE_LINES.replace('events 12', `events ${events}`).replace('tree 40', `tree ${events}`)}withheld pseudonym_claimant ${ranges}\n`;
+    const parsed = parseStreamHeadText(many);
+    expect(parsed.ok).toBe(true);
+    expect(parsed.ok && parsed.head.withheld?.length).toBe(events / 2);
+    const tooMany = `${FIVE_LINES}withheld pseudonym_claimant ${Array.from({ length: 13 }, (_, i) => String(i)).join(',')}\n`;
+    expect(parseStreamHeadText(tooMany)).toMatchObject({ ok: false });
+  });
 });
