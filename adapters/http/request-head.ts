@@ -2,6 +2,9 @@ import type { ServerOptions } from 'node:http';
 import type { App } from './context.ts';
 import { HttpProblem } from './problems.ts';
 
+/** Node's own headers timeout, kept when `requestTimeoutMs` is 0 (no bound on the whole request). */
+const HEADERS_TIMEOUT_WHEN_UNBOUNDED_MS = 60_000;
+
 /** The longest Node waits between checks of its request and headers timeouts (its default, 30 s, is the timeout itself). */
 const MAX_TIMEOUT_CHECK_MS = 1_000;
 
@@ -19,8 +22,10 @@ const MAX_TIMEOUT_CHECK_MS = 1_000;
 export const nodeHttpOptions = (limits: { readonly requestTimeoutMs: number }): ServerOptions => ({
   requireHostHeader: false,
   requestTimeout: limits.requestTimeoutMs,
-  // Node requires headersTimeout <= requestTimeout; the headers are part of the request (0 turns both off).
-  headersTimeout: limits.requestTimeoutMs,
+  // Node requires headersTimeout <= requestTimeout; the headers are part of the request. 0 turns the whole request's
+  // bound off, never the headers' (Node's 60 s stays): a head trickled a byte a minute would hold its slot for good
+  // (review 180).
+  headersTimeout: limits.requestTimeoutMs === 0 ? HEADERS_TIMEOUT_WHEN_UNBOUNDED_MS : limits.requestTimeoutMs,
   connectionsCheckingInterval: limits.requestTimeoutMs === 0 ? MAX_TIMEOUT_CHECK_MS : Math.max(10, Math.min(MAX_TIMEOUT_CHECK_MS, Math.floor(limits.requestTimeoutMs / 4))),
 });
 
