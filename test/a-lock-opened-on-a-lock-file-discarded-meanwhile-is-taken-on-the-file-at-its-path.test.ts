@@ -11,11 +11,19 @@ import { lockDataFolder, tryLockDataFolder, tryLockFolder } from '../adapters/dr
 import { temporaryFolders } from './support/temp-dirs.ts';
 
 /** Run once right after the next lock database is opened, before its exclusive transaction: the holder discards then. */
-const afterOpen = vi.hoisted(() => ({ then: undefined as (() => void) | undefined, always: undefined as (() => void) | undefined }));
+const afterOpen = vi.hoisted(() => ({
+  then: undefined as (() => void) | undefined,
+  always: undefined as (() => void) | undefined,
+  /** Run once right before the next lock database is opened (after the try looked at its path). */
+  before: undefined as (() => void) | undefined,
+}));
 
 vi.mock('better-sqlite3', async (original) => {
   const Real = ((await original()) as { default: new (...args: unknown[]) => object }).default;
   function Opened(...args: unknown[]): object {
+    const before = afterOpen.before;
+    afterOpen.before = undefined;
+    before?.();
     const db = new Real(...args);
     const then = afterOpen.then;
     afterOpen.then = undefined;
@@ -54,6 +62,19 @@ describe('a lock opened on a lock file its holder discards before the lock is ta
     expect(readdirSync(data)).toEqual(expect.arrayContaining(['service-lock.db', 'service.lock']));
     expect('heldBy' in tryLockDataFolder(data)).toBe(true);
     // Made by the second lock this time: its discard removes it.
+    if ('lock' in second) second.lock.discard();
+    expect(existsSync(data)).toBe(false);
+  });
+
+  // Review 180: the open itself failed untyped ("the directory does not exist") when the folder went just before it.
+  it('in a folder its holder made and removes just before the open: the folder is made again and locked', () => {
+    const data = join(scratch(), 'made');
+    const holder = lockDataFolder(data);
+    afterOpen.before = () => holder.discard();
+    const second = tryLockDataFolder(data);
+    expect(afterOpen.before).toBeUndefined();
+    expect('lock' in second).toBe(true);
+    expect('heldBy' in tryLockDataFolder(data)).toBe(true);
     if ('lock' in second) second.lock.discard();
     expect(existsSync(data)).toBe(false);
   });

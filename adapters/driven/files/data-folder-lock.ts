@@ -255,8 +255,16 @@ const lockAtPath = (lockFile: string): { readonly db: Database.Database; readonl
   // Made here where that makes none (Windows), so that there is a file to look at before the open; private at most.
   closeSync(openSync(lockFile, 'a', 0o600));
   const before = fileAt(lockFile);
-  // timeout 0: a held lock is answered at once, never waited for.
-  const db = new Database(lockFile, { timeout: 0 });
+  let db: Database.Database;
+  try {
+    // timeout 0: a held lock is answered at once, never waited for.
+    db = new Database(lockFile, { timeout: 0 });
+  } catch (error) {
+    // The folder removed since the look (a holder's discard of a folder it made): better-sqlite3 says so untyped
+    // ("the directory does not exist") or SQLITE_CANTOPEN (review 180). Tried again; the try remakes the folder.
+    if (!sameFile(before, fileAt(lockFile))) return 'moved';
+    throw error;
+  }
   try {
     // An empty file takes no lock (SQLite has no page to lock yet): the first holder gives it one.
     db.exec('CREATE TABLE IF NOT EXISTS data_folder_lock (held INTEGER)');
