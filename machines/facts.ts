@@ -16,7 +16,7 @@ type NamedSources = Partial<Record<FactName, { readonly kind: EntityKind; readon
  * node, the node a CSE-ID names, the App-ID, the App-ID an AE-ID names. None for an owner stored before it named its
  * holder (nothing is read for it, as it was decided), nor for no owner.
  */
-const holderSourceOf = (owner: Owner | undefined): { readonly kind: 'node' | 'application'; readonly id: string; readonly field: string } | undefined => {
+export const holderSourceOf = (owner: Owner | undefined): { readonly kind: 'node' | 'application'; readonly id: string; readonly field: string } | undefined => {
   if (owner === undefined) return undefined;
   if (owner.kind === 'node') return { kind: 'node', id: owner.id, field: 'id' };
   if (owner.kind === 'app') return { kind: 'application', id: owner.id, field: 'id' };

@@ -1,15 +1,7 @@
 import type { Owner, RevocationReason } from '../../../domain/events/index.ts';
-import type { EntityKind } from '../../../domain/streams.ts';
+import { holderSourceOf } from '../../../machines/facts.ts';
 import { credentialReasonOf } from '../../../projections/cascade/reaction.ts';
 import type { Infrastructure } from './infrastructure.ts';
-
-/** The entity that holds `owner` (machines/facts.ts reads the same for ownerIsLive); none for an owner naming no holder. */
-const holderOf = (owner: Owner): { readonly kind: EntityKind; readonly id: string } | undefined => {
-  if (owner.kind === 'node') return { kind: 'node', id: owner.id };
-  if (owner.kind === 'app') return { kind: 'application', id: owner.id };
-  if (owner.kind === 'cse') return owner.nodeId === undefined ? undefined : { kind: 'node', id: owner.nodeId };
-  return owner.appId === undefined ? undefined : { kind: 'application', id: owner.appId };
-};
 
 /**
  * Why a credential issued for a provisioning that was then refused is revoked: its holder's reason, as the cascade
@@ -20,7 +12,7 @@ const holderOf = (owner: Owner): { readonly kind: EntityKind; readonly id: strin
  * is revoked all the same, which matters more than its reason.
  */
 const revocationReasonFor = async (infra: Infrastructure, owner: Owner): Promise<RevocationReason> => {
-  const holder = holderOf(owner);
+  const holder = holderSourceOf(owner);
   if (holder === undefined) return 'cessationOfOperation';
   const read = await infra.o.engine.entity(holder.kind, holder.id).catch(() => undefined);
   const reason = (read?.snapshot.context as { revocationReason?: RevocationReason } | undefined)?.revocationReason;
