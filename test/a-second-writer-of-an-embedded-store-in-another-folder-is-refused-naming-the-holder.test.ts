@@ -37,7 +37,7 @@ describe('the folder of an embedded store a service holds as its data folder', (
     ['serve with CREDENCE_STORE', (other: string) => ({ argv: ['serve', '--data', other, '--port', port(), '--log-level', 'silent'], env: { CREDENCE_STORE: `sqlite:${running.dir}` }, setting: 'env CREDENCE_STORE' })],
     ['projections rebuild --store', (other: string) => ({ argv: ['projections', 'rebuild', 'all', '--data', other, '--store', `sqlite:${running.dir}`], env: {}, setting: '--store' })],
     // The start itself takes the lock, so `credence start` and `demo` are refused too.
-    ['demo with CREDENCE_STORE', (other: string) => ({ argv: ['demo', '--data', other, '--port', port()], env: { CREDENCE_STORE: `sqlite:${running.dir}` }, setting: 'store (env CREDENCE_STORE, or the --config file)' })],
+    ['demo with CREDENCE_STORE', (other: string) => ({ argv: ['demo', '--data', other, '--port', port()], env: { CREDENCE_STORE: `sqlite:${running.dir}` }, setting: 'env CREDENCE_STORE' })],
   ] as const)('%s on it from another data folder is refused naming the holder, and nothing is written', async (_name, asked) => {
     const other = join(folder(), 'other');
     const before = readdirSync(running.dir).sort();

@@ -137,8 +137,8 @@ const heardSignal = (): { readonly heard: boolean; stop(): void } => {
   };
 };
 
-/** Where start and demo take a store from, named when its folder is another process's (they have no --store). */
-const STORE_SETTING = 'store (env CREDENCE_STORE, or the --config file)';
+/** Where start and demo take a store from, named when its folder is another process's: they have no --store, no --config. */
+const STORE_SETTING = 'env CREDENCE_STORE';
 
 /** A Ctrl-C (SIGINT, SIGTERM) while a start caught up, before it served: stopped as asked (exit 0). Anything else as it was. */
 const stoppedBeforeServing = (error: unknown, io: Io): number => {
