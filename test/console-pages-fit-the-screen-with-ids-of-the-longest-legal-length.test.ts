@@ -1,7 +1,8 @@
 /**
  * Review 152: one id of the domain's longest legal length (128 characters) pushed "Recently revoked" off a 1366×768
  * screen (the document 2767 px wide, the section starting at x=1402) and cut off an entity page's dependency graph:
- * the grid's `1fr` columns kept the width of their longest unbreakable word. Each page must fit the viewport.
+ * the grid's `1fr` columns kept the width of their longest unbreakable word. Each page must fit the viewport; review
+ * 181 found Live events 1503 px wide, its Stream cell not wrapping the id.
  */
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
@@ -30,7 +31,7 @@ describe.skipIf(!hasChromium())('the console at 1366×768 with ids of 128 charac
     await postCommand(svc, 'revokeCredential', { credentialId: REVOKED, reason: 'keyCompromise' });
   });
 
-  it('keeps the overview and the entity page within the viewport', async () => {
+  it('keeps the overview, the entity page and the live events within the viewport', async () => {
     expect([NODE, REVOKED, EXPIRING].map((id) => id.length)).toEqual([128, 128, 128]);
     const { context, page, cspViolations } = await openConsole(world.browser, world.svc.url);
     try {
@@ -50,6 +51,14 @@ describe.skipIf(!hasChromium())('the console at 1366×768 with ids of 128 charac
       expect(entity.scroll).toBeLessThanOrEqual(entity.viewport);
       const box = (await graph.boundingBox())!;
       expect(box.x + box.width).toBeLessThanOrEqual(entity.viewport);
+
+      // Review 181: the Stream cell of Live events kept the id's width (the document 1503 px wide at 1366).
+      await page.goto(`${world.svc.url}/#/feed`);
+      await page.getByLabel('Replay the history first').check();
+      const feed = page.getByTestId('feed');
+      await expect.poll(() => feed.getByRole('link', { name: `node-${NODE}` }).count(), POLL).toBeGreaterThanOrEqual(1);
+      const live = await widths(page);
+      expect(live.scroll).toBeLessThanOrEqual(live.viewport);
       expect(cspViolations).toEqual([]);
     } finally {
       await context.close();

@@ -57,6 +57,9 @@ describe.skipIf(!hasChromium())('a stream-less console page when its token ends'
     await expect.poll(async () => (await page.locator('p.error[role="alert"]').allTextContents()).join(' '), POLL).toContain(saying);
     expect(await page.getByTestId('who').count()).toBe(0);
     expect(await page.evaluate('sessionStorage.length')).toBe(0);
+    // Review 181: focus was left on <body>; it goes to the token field, which the reason describes (aria-describedby).
+    await expect.poll(() => page.evaluate('document.activeElement?.id'), POLL).toBe('token');
+    expect(await page.locator('#token').getAttribute('aria-describedby')).toContain('token-error');
   };
 
   it('signs out of an entity\'s page when the token expires, not before', async () => {

@@ -20,9 +20,11 @@ const consoleSource = (file: string): string => new URL(`../adapters/console/src
 const { ApiError } = (await import(consoleSource('api.ts'))) as {
   ApiError: new (status: number, problem: Record<string, unknown>, path: string) => Error;
 };
-const { appendPage, entityTooLong, nextAfterOf, NO_PAGES, TIMELINE_PAGE, timelinePagePath } = (await import(consoleSource('timeline-pages.ts'))) as {
+type TooLong = { streamId: string; events: number; maxEvents: number; records?: number; claims?: number; maxRecords?: number };
+const { appendPage, entityTooLong, nextAfterOf, NO_PAGES, TIMELINE_PAGE, timelinePagePath, tooLongSays } = (await import(consoleSource('timeline-pages.ts'))) as {
   appendPage: (pages: TimelinePages, page: Page) => TimelinePages;
-  entityTooLong: (error: unknown) => { streamId: string; events: number; maxEvents: number } | undefined;
+  entityTooLong: (error: unknown) => TooLong | undefined;
+  tooLongSays: (refusal: TooLong) => string;
   nextAfterOf: (pages: TimelinePages) => string | undefined;
   NO_PAGES: TimelinePages;
   TIMELINE_PAGE: number;
@@ -82,5 +84,24 @@ describe('timeline pages', () => {
     expect(entityTooLong(new ApiError(500, problem, '/x'))).toBeUndefined();
     expect(entityTooLong(new ApiError(422, { type: problem.type, status: 422 }, '/x'))).toBeUndefined();
     expect(entityTooLong(new Error('entity_too_long'))).toBeUndefined();
+  });
+
+  // Review 181: on EventStoreDB the server also refuses a stream of more records (fact claims included) than
+  // limits.maxEntityRecords, with `records`, `claims` and `maxRecords` (adapters/http/routes/entity-bound.ts); the page
+  // said "holds 1 events, more than the 1".
+  it('says the records, and how many are fact claims, of an EventStoreDB stream refused for its records', () => {
+    const problem = { type: 'https://credence.dev/problems/entity_too_long', streamId: 'subscription-s1', events: 1, records: 3, claims: 1, maxEvents: 1, maxRecords: 2 };
+    const refusal = entityTooLong(new ApiError(422, problem, '/v1/entities/subscription/s1'));
+    expect(refusal).toEqual(problem);
+    expect(tooLongSays(refusal!)).toBe(
+      'subscription-s1 holds 3 records (1 of the first 2 are EventStoreDB fact claims), more than the 2 the server reads in one request (limits.maxEntityRecords)',
+    );
+  });
+
+  it('says the events of a stream refused for its events, a lower bound where the server stopped counting', () => {
+    expect(tooLongSays({ streamId: 'node-n1', events: 122, maxEvents: 110 })).toBe('node-n1 holds 122 events, more than the 110 the server rebuilds in one request');
+    expect(tooLongSays({ streamId: 'node-n1', events: 3, maxEvents: 2, records: 5, claims: 1, maxRecords: 20 })).toBe(
+      'node-n1 holds 3 or more events, more than the 2 the server rebuilds in one request (1 of the first 4 of its 5 records are EventStoreDB fact claims, which are not its events)',
+    );
   });
 });

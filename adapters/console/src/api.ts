@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { retryAfterMs } from './retry-after.ts';
+import { retryAfterMs, transientStatus, waitText } from './retry-after.ts';
 import { ComplianceCursor, describeIssues, Problem } from './schemas.ts';
 
 /**
@@ -29,6 +29,34 @@ export const parseAnswer = <S extends z.ZodType>(schema: S, value: unknown, path
   return parsed.data;
 };
 
+/**
+ * How long a request may take, its body included: a server or proxy that never answers otherwise left a page on
+ * "Loading…" for ever (review 181). A minute, the longest wait the console otherwise asks of anyone (backoffs,
+ * Retry-After), and well past what the server's bounded reads take.
+ */
+export const REQUEST_TIMEOUT_MS = 60_000;
+
+/** The server did not answer `path` within the bound (`REQUEST_TIMEOUT_MS`): worth another try, as a 503 is. */
+export class TimedOut extends Error {
+  constructor(
+    readonly path: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`the server did not answer within ${waitText(timeoutMs)} (timed out)`);
+    this.name = 'TimedOut';
+  }
+}
+
+/**
+ * `signal` (the page's: it stops when the page is left) joined with the bound on `path`, whose abort reason is a
+ * `TimedOut`: fetch and the body's read reject with it, so a page can tell a timeout from leaving.
+ */
+const bounded = (path: string, timeoutMs: number, signal: AbortSignal | undefined): AbortSignal => {
+  const timer = new AbortController();
+  setTimeout(() => timer.abort(new TimedOut(path, timeoutMs)), timeoutMs);
+  return signal === undefined ? timer.signal : AbortSignal.any([signal, timer.signal]);
+};
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -49,6 +77,10 @@ export class ApiError extends Error {
     return this.status === 401;
   }
 }
+
+/** Worth another try later: the server could not be reached, did not answer in time, or said so (`transientStatus`). */
+export const worthRetrying = (error: unknown): boolean =>
+  error instanceof TypeError || error instanceof TimedOut || (error instanceof ApiError && transientStatus(error.status));
 
 /** A field a refusal names, with the rule it failed when the server says it: `query.after (position_range): …`. */
 const describeIssue = (issue: { readonly path: string; readonly rule?: string | undefined; readonly message: string }): string =>
@@ -110,7 +142,11 @@ type Listener = (error: ApiError) => void;
 export class Api {
   private readonly unauthenticatedListeners = new Set<Listener>();
 
-  constructor(private readonly token: string) {}
+  constructor(
+    private readonly token: string,
+    /** Tests shorten it; pages use the default. */
+    private readonly timeoutMs = REQUEST_TIMEOUT_MS,
+  ) {}
 
   /** Called when the server answers 401: the token expired or was revoked, and the user must sign in again. */
   onUnauthenticated(listener: Listener): () => void {
@@ -128,7 +164,7 @@ export class Api {
       cache: 'no-store',
       credentials: 'omit',
       referrerPolicy: 'no-referrer',
-      ...(init.signal !== undefined ? { signal: init.signal } : {}),
+      signal: bounded(path, this.timeoutMs, init.signal),
     });
     if (!response.ok) throw await this.errorOf(response, path);
     return response;
@@ -194,7 +230,7 @@ export class Api {
     try {
       body = await response.json();
     } catch (error) {
-      if (error instanceof DOMException && error.name === 'AbortError') throw error;
+      if ((error instanceof DOMException && error.name === 'AbortError') || error instanceof TimedOut) throw error;
       throw new UnexpectedAnswer(path, 'not JSON');
     }
     return { value: parseAnswer(schema, body, path), eventsBehind: eventsBehindOf(response) };

@@ -55,6 +55,11 @@ export interface BundleReport {
   readonly checks: readonly Check[];
   readonly failedCheck?: string;
   /**
+   * Of a bundle that passed, what it carries withheld, said with the verdict as `credence verify` says it in its
+   * success line (review 181: only the inclusion check's detail said it); absent when nothing is withheld.
+   */
+  readonly withheldNote?: string;
+  /**
    * What the page says: `verified` only under a pinned key; `key_not_pinned` when every check passed under the key the
    * bundle names (integrity, not which log issued it: RFC 9162 4.1, the key is obtained out of band); else `failed`.
    */
@@ -83,13 +88,7 @@ export const verifyBundle = (bundle: unknown, pinnedKey: string, expectedStream?
       return { id: c.id, label: c.label, outcome: 'skipped', detail: 'loaded from a file: the bundle is of the stream it names' };
     }
     if (c.id === 'inclusion' && result.ok && result.withheld > 0) {
-      const why = result.withheldReasons.map((r) => WITHHELD_BECAUSE[r]).join('; ');
-      return {
-        id: c.id,
-        label: c.label,
-        outcome: 'passed',
-        detail: `${result.withheld} of ${result.events} withheld, as the signed stream head lists them, proved by leaf hash without their record: ${why}`,
-      };
+      return { id: c.id, label: c.label, outcome: 'passed', detail: `${result.withheld} of ${result.events}${withheldSays(result)}` };
     }
     if (result.ok || i < failedAt) return { id: c.id, label: c.label, outcome: 'passed' };
     if (i === failedAt && !result.ok) {
@@ -100,8 +99,18 @@ export const verifyBundle = (bundle: unknown, pinnedKey: string, expectedStream?
   });
   const failed = checks.find((c) => c.outcome === 'failed');
   const verdict = !result.ok ? 'failed' : result.keyFromBundle ? 'key_not_pinned' : 'verified';
-  return { result, checks, verdict, ...(failed !== undefined ? { failedCheck: failed.label } : {}) };
+  return {
+    result,
+    checks,
+    verdict,
+    ...(failed !== undefined ? { failedCheck: failed.label } : {}),
+    ...(result.ok && result.withheld > 0 ? { withheldNote: `${result.withheld} of them${withheldSays(result)}` } : {}),
+  };
 };
+
+/** Why a passed bundle's withheld entries are withheld and how they still verify (bin/commands/verify-checks.ts says the same). */
+const withheldSays = (result: { withheldReasons: readonly WithheldReason[] }): string =>
+  ` withheld, as the signed stream head lists them, proved by leaf hash without their record: ${result.withheldReasons.map((r) => WITHHELD_BECAUSE[r]).join('; ')}`;
 
 /** A withheld entry's place and reason, as much of it as a signature row shows. */
 const Withheld = z.object({ reason: WithheldReason, position: z.string().max(20) });

@@ -46,15 +46,40 @@ export const appendPage = (pages: TimelinePages, page: Timeline): TimelinePages 
 /**
  * The fields of a 422 `entity_too_long` refusal (adapters/http/routes/entity-bound.ts): a problem document whose `type`
  * names the code (https://credence.dev/problems/entity_too_long, adapters/http/problems.ts), with the stream, its
- * length and the bound.
+ * length and the bound. On a store that claims facts (EventStoreDB) it also names the stream's records, the fact
+ * claims among those it read, and the bound on records (`limits.maxEntityRecords`); the embedded store sends neither.
  */
+const count = z.number().int().nonnegative();
 const EntityTooLong = z.object({
   type: z.string().max(4096).regex(/\/entity_too_long$/),
   streamId: z.string().max(4096),
-  events: z.number().int().nonnegative(),
-  maxEvents: z.number().int().nonnegative(),
+  events: count,
+  maxEvents: count,
+  records: count.optional(),
+  claims: count.optional(),
+  maxRecords: count.optional(),
 });
 export type EntityTooLong = z.infer<typeof EntityTooLong>;
+
+/**
+ * What the refusal says, in the server's terms (its detail, entity-bound.ts): too many events, or, with no more events
+ * than their bound, too many records, most of them fact claims (review 181: the page said "holds 1 events, more than
+ * the 1"). The server counts events and claims only among the records it read: `events + claims` of them.
+ */
+export const tooLongSays = ({ streamId, events, maxEvents, records, claims, maxRecords }: EntityTooLong): string => {
+  if (records === undefined || claims === undefined || maxRecords === undefined) {
+    return `${streamId} holds ${events} events, more than the ${maxEvents} the server rebuilds in one request`;
+  }
+  const read = events + claims;
+  if (events > maxEvents) {
+    // The server stops counting once the events pass their bound: those it counted are then a lower bound.
+    const counted = read < records ? `${events} or more` : String(events);
+    return `${streamId} holds ${counted} events, more than the ${maxEvents} the server rebuilds in one request ` +
+      `(${claims} of the first ${read} of its ${records} records are EventStoreDB fact claims, which are not its events)`;
+  }
+  return `${streamId} holds ${records} records (${claims} of the first ${read} are EventStoreDB fact claims), ` +
+    `more than the ${maxRecords} the server reads in one request (limits.maxEntityRecords)`;
+};
 
 /** The refusal's fields when `error` is the server's 422 `entity_too_long`; undefined for any other error. */
 export const entityTooLong = (error: unknown): EntityTooLong | undefined => {

@@ -1,5 +1,6 @@
 import { html, LitElement, nothing, type TemplateResult } from 'lit';
-import { ApiError, describeError, type Api } from '../api.ts';
+import { ApiError, describeError, worthRetrying, type Api } from '../api.ts';
+import { waitText } from '../retry-after.ts';
 import type { Session } from '../session.ts';
 
 /**
@@ -28,15 +29,24 @@ export type Load<T> =
 export const IDLE = { state: 'idle' } as const;
 export const LOADING = { state: 'loading' } as const;
 
-/** Loading, refused (403: the server said this role may not), or failed, with the server's own words. */
-export const renderLoad = <T>(load: Load<T>, role: string, what: string, ok: (value: T) => TemplateResult | typeof nothing): TemplateResult | typeof nothing => {
+/**
+ * Loading, refused (403: the server said this role may not), or failed, with the server's own words; with `retry`, a
+ * failure worth another try also says the wait the server asked for and offers **Retry**.
+ */
+export const renderLoad = <T>(
+  load: Load<T>,
+  role: string,
+  what: string,
+  ok: (value: T) => TemplateResult | typeof nothing,
+  retry?: () => void,
+): TemplateResult | typeof nothing => {
   switch (load.state) {
     case 'idle':
       return nothing;
     case 'loading':
       return html`<p class="loading" role="status" aria-live="polite">Loading ${what}…</p>`;
     case 'error':
-      return renderError(load.error, role, what);
+      return renderError(load.error, role, what, retry);
     case 'ok':
       return ok(load.value);
   }
@@ -49,7 +59,7 @@ export const renderLoad = <T>(load: Load<T>, role: string, what: string, ok: (va
  */
 const refusedForTheRole = (error: ApiError): boolean => /\/forbidden$/.test(error.problem.type ?? '');
 
-export const renderError = (error: unknown, role: string, what: string): TemplateResult => {
+export const renderError = (error: unknown, role: string, what: string, retry?: () => void): TemplateResult => {
   if (error instanceof ApiError && error.refused) {
     const forRole = refusedForTheRole(error);
     const reason = error.problem.detail ?? error.problem.title;
@@ -59,7 +69,14 @@ export const renderError = (error: unknown, role: string, what: string): Templat
       ${forRole ? html`<p>Sign in with a token of a role that may read it (see docs/service.md, "Roles").</p>` : nothing}
     </div>`;
   }
-  return html`<div class="error" role="alert"><strong>Could not load ${what}.</strong> ${describeError(error)}</div>`;
+  if (retry === undefined || !worthRetrying(error)) {
+    return html`<div class="error" role="alert"><strong>Could not load ${what}.</strong> ${describeError(error)}</div>`;
+  }
+  // As the overview and the sign-in say it (review 181): a 429 or 408 showed the problem, not the wait it asked for.
+  const wait = error instanceof ApiError ? error.retryAfterMs : undefined;
+  return html`<div class="error" role="alert"><strong>Could not load ${what}.</strong> ${describeError(error)}
+    ${wait !== undefined ? `The server asks to wait ${waitText(wait)} before trying again.` : ''}
+    <button type="button" class="secondary" @click=${retry}>Retry</button></div>`;
 };
 
 /** Said above an answer from read models that were behind the store: `what` may miss the latest changes. */

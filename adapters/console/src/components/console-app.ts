@@ -94,6 +94,9 @@ export class ConsoleApp extends ConsoleElement {
     this.api = undefined;
     this.signInError = message;
     this.signInNotice = undefined;
+    // The page that held focus is gone: without this it fell to <body> (review 181). The token field is where the
+    // user goes next, and it is described by the reason (aria-describedby), so a screen reader says why.
+    void this.updateComplete.then(() => this.querySelector<HTMLElement>('#token')?.focus());
   }
 
   /**

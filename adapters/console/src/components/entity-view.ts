@@ -169,6 +169,13 @@ export class EntityView extends ConsolePage {
     this.readAgainWhileBehind(kind, id, root, signal);
   }
 
+  /** Retry, offered by a failed read worth another try: the whole page read again, as on opening it. */
+  private retry(id: string): void {
+    this.abort.abort();
+    this.abort = new AbortController();
+    void this.load(this.kind, id);
+  }
+
   /** "Load more events": the next page, one read at a time; a failure is shown below the entries already shown. */
   private async loadMore(): Promise<void> {
     const id = this.entityId;
@@ -261,16 +268,20 @@ export class EntityView extends ConsolePage {
       ${renderPicker(this.kind, id, this.refusal, (refusal) => (this.refusal = refusal))}
       ${tooLong !== undefined
         ? renderTooLong(tooLong)
-        : renderLoad(this.entity, role, `${this.kind}-${id}`, (e) =>
-            html`<p class="entity-head">Now ${badge(e.state)} at revision ${e.revision} (position ${e.position}), last changed ${formatTime(e.updatedAt)}.
+        : renderLoad(
+            this.entity,
+            role,
+            `${this.kind}-${id}`,
+            (e) => html`<p class="entity-head">Now ${badge(e.state)} at revision ${e.revision} (position ${e.position}), last changed ${formatTime(e.updatedAt)}.
               <a class="button-link" href=${verifyHref(e.kind, e.id)}>Verify its evidence bundle in this browser</a></p>`,
+            () => this.retry(id),
           )}
       ${this.timeline.state === 'ok' && tooLong === undefined ? this.renderSlider(this.timeline.value.entries) : nothing}
       ${renderBehind(this.behind, 'the timeline and what depends on it')}
       <div class="columns wide-left">
         <section aria-labelledby="timeline-heading">
           <h3 id="timeline-heading">Timeline</h3>
-          ${renderLoad(this.timeline, role, 'the timeline', (pages) => renderTimeline(pages, this.nextPage, role, () => void this.loadMore()))}
+          ${renderLoad(this.timeline, role, 'the timeline', (pages) => renderTimeline(pages, this.nextPage, role, () => void this.loadMore()), () => this.retry(id))}
         </section>
         <section aria-labelledby="graph-heading">
           <h3 id="graph-heading">What depends on it</h3>

@@ -108,7 +108,7 @@ export class EventFeed extends ConsolePage {
             <thead><tr><th scope="col">Position</th><th scope="col">Event</th><th scope="col">${pseudonymous ? 'Subject (pseudonymised)' : 'Stream'}</th><th scope="col">When</th><th scope="col">Actor</th></tr></thead>
             <tbody>${this.events.map((e) => {
               const href = pseudonymous ? undefined : streamHref(e.subject);
-              return html`<tr><td class="num">${e.id}</td><td>${e.type}</td><td>${href ? html`<a href=${href}>${e.subject}</a>` : e.subject}</td><td>${formatTime(e.occurredAt)}</td><td>${visibleText(e.actor)}</td></tr>`;
+              return html`<tr><td class="num">${e.id}</td><td>${e.type}</td><td class="id">${href ? html`<a href=${href}>${e.subject}</a>` : e.subject}</td><td>${formatTime(e.occurredAt)}</td><td>${visibleText(e.actor)}</td></tr>`;
             })}</tbody>
           </table>`}`;
   }

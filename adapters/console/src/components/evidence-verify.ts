@@ -90,6 +90,11 @@ export class EvidenceVerify extends ConsolePage {
     }
   }
 
+  /** Retry, offered by a failed fetch worth another try: the entity's bundle again (a file is read again by choosing it). */
+  private retry(): void {
+    if (this.entityId !== undefined) void this.fetchBundle(this.kind, this.entityId);
+  }
+
   private async loadFile(event: Event): Promise<void> {
     const file = (event.target as HTMLInputElement).files?.[0];
     if (file === undefined) return;
@@ -153,10 +158,10 @@ export class EvidenceVerify extends ConsolePage {
     return html`<div class="verdict ${unpinned ? 'unpinned' : result.ok ? 'pass' : 'fail'}" role="status" data-testid="verdict">
         ${unpinned
           ? html`<strong>Not verified: the log's key is not pinned.</strong> The bundle's integrity was checked (${result.events} events of ${result.streamId},
-              the whole stream as of tree size ${result.checkpoint.treeSize}), but only under the key the bundle names, which whoever made it chose.
+              the whole stream as of tree size ${result.checkpoint.treeSize}${report.withheldNote !== undefined ? `; ${report.withheldNote}` : ''}), but only under the key the bundle names, which whoever made it chose.
               Pin the log key (the content of transparency.pub, from the log's operator) below to verify which log issued it.`
           : result.ok
-            ? html`<strong>Verified.</strong> ${result.events} events of ${result.streamId} are in the log and are the whole stream as of tree size ${result.checkpoint.treeSize}.`
+            ? html`<strong>Verified.</strong> ${result.events} events of ${result.streamId} are in the log and are the whole stream as of tree size ${result.checkpoint.treeSize}${report.withheldNote !== undefined ? `; ${report.withheldNote}` : ''}.`
             : html`<strong>Verification failed</strong> at the check “<span data-testid="failed-check">${report.failedCheck ?? result.reason}</span>”: ${result.reason}.`}
       </div>
       <ol class="checks">
@@ -212,7 +217,7 @@ export class EvidenceVerify extends ConsolePage {
             <button type="button" class="secondary" @click=${() => this.download(loaded)}>Download this bundle</button>
           </div>
           ${this.renderSignatures(loaded)}
-        </section>`)}
+        </section>`, () => this.retry())}
       ${this.loaded.state === 'idle' ? html`<p class="empty">Fetch an entity's bundle or load a file to verify it.</p>` : nothing}`;
   }
 }

@@ -1,6 +1,6 @@
 import { html, nothing } from 'lit';
-import { ApiError, describeError, pathWith } from '../api.ts';
-import { transientStatus, waitText } from '../retry-after.ts';
+import { ApiError, describeError, pathWith, worthRetrying } from '../api.ts';
+import { waitText } from '../retry-after.ts';
 import { EntityCounts, ExpiringRows, FleetVerdict, RevocationRows, type EntityCounts as FleetCounts, type ExpiringRows as Expiring, type RevocationRows as Revoked } from '../schemas.ts';
 import { followEvents, type StreamEvent, type StreamStatus } from '../sse.ts';
 import { ConsolePage, IDLE, LOADING, renderLoad, type Load } from './base.ts';
@@ -27,9 +27,6 @@ const REFRESH_SPACING = 4;
 /** The page's three reads, and what each is called where the page says it could not refresh it. */
 type Part = 'fleet' | 'expiring' | 'revoked';
 const PARTS: Readonly<Record<Part, string>> = { fleet: 'the fleet counts', expiring: 'expiring credentials', revoked: 'recent revocations' };
-
-/** Worth reading again later: the network failed, or the server answered what a later try may not meet (5xx, 408, 429). */
-const retryable = (error: unknown): boolean => error instanceof TypeError || (error instanceof ApiError && transientStatus(error.status));
 
 /**
  * Counts by kind and state (GET /v1/entities/counts), expiring and recently revoked credentials, kept live by the
@@ -209,7 +206,7 @@ export class FleetOverview extends ConsolePage {
    * minute; nothing else would, on a quiet fleet or without an event stream.
    */
   private retryAfterFailures(failures: readonly unknown[]): void {
-    const again = failures.filter(retryable);
+    const again = failures.filter(worthRetrying);
     if (again.length === 0) {
       this.failuresInRow = 0;
       this.retryInMs = undefined;

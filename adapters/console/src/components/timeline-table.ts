@@ -1,7 +1,7 @@
 import { html } from 'lit';
 import { streamHref } from '../router.ts';
 import type { TimelineEntry } from '../schemas.ts';
-import { TIMELINE_PAGE, type EntityTooLong } from '../timeline-pages.ts';
+import { TIMELINE_PAGE, tooLongSays, type EntityTooLong } from '../timeline-pages.ts';
 import { formatTime } from './base.ts';
 import { visibleText } from '../visible-text.ts';
 
@@ -33,12 +33,11 @@ export const renderEntries = (entries: readonly TimelineEntry[]) =>
 
 /**
  * In place of the entity's state when the server refused to rebuild it (422 `entity_too_long`): what it said (the
- * stream, its length, the bound), what is not shown, and that the timeline still is, page by page.
+ * stream, its length in events or records, the bound), what is not shown, and that the timeline still is, page by page.
  */
 export const renderTooLong = (refusal: EntityTooLong) =>
   html`<div class="warning" role="status" data-testid="entity-too-long">
-    <p><strong>Too long to show whole.</strong> ${refusal.streamId} holds ${refusal.events} events, more than the
-      ${refusal.maxEvents} the server rebuilds in one request (422 entity_too_long): its current state, its state at an
-      instant and its evidence bundle are not shown.</p>
+    <p><strong>Too long to show whole.</strong> ${tooLongSays(refusal)} (422 entity_too_long): its current state, its
+      state at an instant and its evidence bundle are not shown.</p>
     <p>Its timeline is still browsable below, page by page (${TIMELINE_PAGE} events at a time).</p>
   </div>`;
