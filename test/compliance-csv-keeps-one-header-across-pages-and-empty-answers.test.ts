@@ -14,7 +14,7 @@ import { parseCsv } from './support/csv.ts';
 const AUDIT_COLUMNS = [
   'position', 'eventId', 'streamId', 'revision', 'type', 'occurredAt', 'actor.id', 'actor.role', 'commandId', 'commandType',
   'correlationId', 'causationId', 'causedBy.position', 'causedBy.streamId', 'causedBy.type', 'reason', 'signature.status',
-  'signature.keyFingerprint',
+  'signature.keyFingerprint', 'signature.reason',
 ];
 
 describe('compliance CSV columns', () => {

@@ -100,7 +100,8 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
   });
   try {
     // Before anything opens: an unusable policy file is a configuration error, not a half-started service.
-    const signing = signingPolicyOf(config);
+    const signingFile = signingPolicyOf(config);
+    const signing = signingFile?.policy;
     // An embedded store kept in another folder has one writer at a time (review 174: a second service on another data
     // folder ran its cascade, expiry and rotation on the same events.db), `credence start` and `demo` as `serve`; before
     // the port, as the data folder's holder is named before it (serve). Let go after the store closes (pushed before
@@ -144,6 +145,8 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     // The live runtime and the cascade report to the server's logger, which exists only once the server is built;
     // nothing runs a projection before `live.start()`, after that.
     let app: App | undefined;
+    // Held as read: said at info once the logger exists, and at warn once if the file changes (takes effect at restart).
+    if (signingFile !== undefined) cleanups.push(signingFile.watch(() => app?.log));
     const credence = openCredence({
       location: { dir: config.data },
       clock,

@@ -1,5 +1,5 @@
 import type { CommandSink } from '../../domain/ports/index.ts';
-import { storedSignatureCheck, storedSignatureRules, type RequestSigningPolicyInput } from '../../domain/signing/index.ts';
+import { storedSignatureJudgement, storedSignatureRules, type RequestSigningPolicyInput } from '../../domain/signing/index.ts';
 import { auditTrail } from '../../projections/audit/index.ts';
 import { cascadeProcessManager, type CascadeLog } from '../../projections/cascade/index.ts';
 import { complianceProjection } from '../../projections/compliance/index.ts';
@@ -16,7 +16,7 @@ import type { Projection } from '../../projections/runtime/index.ts';
  * interfaces on one folder never record one checkpoint's rows under different rules.
  */
 export const readModelProjections = (signing?: RequestSigningPolicyInput, pki?: PkiChanges): Projection[] => [
-  auditTrail(signing !== undefined ? { signatureCheck: storedSignatureCheck(signing), signatureRules: storedSignatureRules(signing) } : {}),
+  auditTrail(signing !== undefined ? { signatureCheck: storedSignatureJudgement(signing), signatureRules: storedSignatureRules(signing) } : {}),
   complianceProjection(),
   entitiesProjection(),
   // Revocation status of the issuing CAs' certificates (issue 13): what CRLs and OCSP serve; `pki` wakes them.

@@ -1,4 +1,4 @@
-import { badSignature, isCredenceError } from '../errors.ts';
+import { badSignature, isCredenceError, type CredenceError } from '../errors.ts';
 import type { DecodedEvent } from '../stored.ts';
 import type { Command } from '../commands/index.ts';
 import type { Actor, RecordedRequestSignature, RequestSignature } from '../metadata.ts';
@@ -20,6 +20,34 @@ import { KIND, keyFingerprint } from './request-signature.ts';
 export type RequestVerifier = (command: Command, at: { readonly now: Date }) => void;
 
 type RegisteredKey = RequestSigningPolicy['keys'][number] & { publicKeyBytes: Uint8Array; fingerprint: string };
+
+/**
+ * Why a stored signature is `invalid`, in the verifier's own words: a key not in the policy (`unknown_key`, also a key
+ * removed rather than retired) is not a forgery's `does_not_verify`, and an auditor must be able to tell them apart.
+ */
+export type InvalidSignatureReason =
+  | 'unknown_key'
+  | 'other_actor'
+  | 'other_role'
+  | 'retired'
+  | 'other_audience'
+  | 'bad_lifetime'
+  | 'not_yet_valid'
+  | 'expired'
+  | 'does_not_verify';
+
+/** What the stored re-check says of one event: its status and, when `invalid`, why. */
+export type StoredSignature =
+  | { readonly status: 'unsigned' | 'verified' }
+  | { readonly status: 'invalid'; readonly reason: InvalidSignatureReason };
+
+/** The reason each refusal of `checksOf` was made for; the engine's refusal itself stays the message it was. */
+const reasons = new WeakMap<object, InvalidSignatureReason>();
+const refuse = (reason: InvalidSignatureReason, message: string): CredenceError => {
+  const error = badSignature(message);
+  reasons.set(error, reason);
+  return error;
+};
 
 /**
  * How long a request may live and the clock skew around it: the policy's own for the engine; for a stored re-check the
@@ -50,17 +78,18 @@ const checksOf = (policy: RequestSigningPolicy) => {
     const key = keys.find((k) => k.fingerprint === signature.keyFingerprint && k.algorithm === signature.algorithm);
     if (key === undefined) {
       // Not "forged": a key removed from the policy reads the same. Hence rotation keeps the old key, retired.
-      throw badSignature(
+      throw refuse(
+        'unknown_key',
         `key ${signature.keyFingerprint} (${signature.algorithm}) is not registered: not in the request-signing policy ` +
           '(a retired key stays listed, with retiredAt, for what it signed to verify)',
       );
     }
-    if (key.actorId !== actor.id) throw badSignature(`key ${signature.keyFingerprint} is registered for ${key.actorId}, not ${actor.id}`);
+    if (key.actorId !== actor.id) throw refuse('other_actor', `key ${signature.keyFingerprint} is registered for ${key.actorId}, not ${actor.id}`);
     if (!(key.roles as readonly string[]).includes(actor.role)) {
-      throw badSignature(`key ${signature.keyFingerprint} of ${key.actorId} is registered for the role(s) ${key.roles.join(', ')}, not ${actor.role}`);
+      throw refuse('other_role', `key ${signature.keyFingerprint} of ${key.actorId} is registered for the role(s) ${key.roles.join(', ')}, not ${actor.role}`);
     }
     if (key.retiredAt !== undefined && at.getTime() >= Date.parse(key.retiredAt)) {
-      throw badSignature(`key ${signature.keyFingerprint} of ${key.actorId} was retired at ${key.retiredAt}, and signs nothing at ${at.toISOString()}`);
+      throw refuse('retired', `key ${signature.keyFingerprint} of ${key.actorId} was retired at ${key.retiredAt}, and signs nothing at ${at.toISOString()}`);
     }
     return key;
   };
@@ -75,26 +104,26 @@ const checksOf = (policy: RequestSigningPolicy) => {
   const checkClaims = (signature: RequestSignature, now: Date, freshness: Freshness): void => {
     const { maxLifetimeSeconds, clockSkewSeconds, lastInstant } = freshness;
     if (signature.audience !== policy.audience) {
-      throw badSignature(`the request is addressed to ${signature.audience}, not to this deployment (${policy.audience})`);
+      throw refuse('other_audience', `the request is addressed to ${signature.audience}, not to this deployment (${policy.audience})`);
     }
     const issued = Date.parse(signature.issuedAt);
     const expires = Date.parse(signature.expiresAt);
     const skew = clockSkewSeconds * 1000;
-    if (!(expires > issued)) throw badSignature(`expiresAt ${signature.expiresAt} is not after issuedAt ${signature.issuedAt}`);
+    if (!(expires > issued)) throw refuse('bad_lifetime', `expiresAt ${signature.expiresAt} is not after issuedAt ${signature.issuedAt}`);
     if (expires - issued > maxLifetimeSeconds * 1000) {
-      throw badSignature(`a lifetime of ${(expires - issued) / 1000} s is longer than this deployment allows (${maxLifetimeSeconds} s)`);
+      throw refuse('bad_lifetime', `a lifetime of ${(expires - issued) / 1000} s is longer than this deployment allows (${maxLifetimeSeconds} s)`);
     }
     const at = now.getTime();
-    if (at < issued - skew) throw badSignature(`not yet valid: issued at ${signature.issuedAt}, after ${now.toISOString()} (clock skew allowed ${clockSkewSeconds} s)`);
+    if (at < issued - skew) throw refuse('not_yet_valid', `not yet valid: issued at ${signature.issuedAt}, after ${now.toISOString()} (clock skew allowed ${clockSkewSeconds} s)`);
     const expired = lastInstant === 'refused' ? at >= expires + skew : at > expires + skew;
-    if (expired) throw badSignature(`expired at ${signature.expiresAt}, before ${now.toISOString()} (clock skew allowed ${clockSkewSeconds} s)`);
+    if (expired) throw refuse('expired', `expired at ${signature.expiresAt}, before ${now.toISOString()} (clock skew allowed ${clockSkewSeconds} s)`);
   };
 
   /** Whether the signature verifies over one of `payloads` (the canonical form first). */
   const checkValue = (key: RegisteredKey, value: string, payloads: readonly Uint8Array[], what: string): void => {
     const bytes = tryFromBase64url(value);
     const ok = bytes !== undefined && payloads.some((payload) => verifySignature(KIND[key.algorithm], key.publicKeyBytes, payload, bytes));
-    if (!ok) throw badSignature(`signature of ${key.actorId} does not verify over the canonical ${what}`);
+    if (!ok) throw refuse('does_not_verify', `signature of ${key.actorId} does not verify over the canonical ${what}`);
   };
 
   /**
@@ -163,27 +192,34 @@ export const requestVerifier = (input: RequestSigningPolicyInput): RequestVerifi
  * deployment's audience. The lifetime is judged at the event's `occurredAt`, the instant the engine accepted it, and
  * by the maxima any policy allows rather than today's settings (STORED), so a verified event stays verified when the
  * policy is made stricter or a key retired. A key no longer in the policy at all is `invalid` (the status set has no
- * other word; the reason says so): rotation retires a key rather than removing it. A version 1 signature (stored
+ * other word; the reason, `unknown_key`, says so): rotation retires a key rather than removing it. A version 1 signature (stored
  * before version 2) is `verified` only if it verifies under the version 1 bytes. The type, data, actor and ids
  * are the signed form of a new request (payload.ts: a `rotatePseudonym` without the pseudonym and epoch the service
  * derived, nor its trigger if `demand`), so what admission verified verifies here, and a signature over the node
  * alone verifies a demand rotation only (review 168); a rotation signed over its whole data before that verifies too.
  */
-export const storedSignatureCheck = (input: RequestSigningPolicyInput) => {
+export const storedSignatureJudgement = (input: RequestSigningPolicyInput) => {
   const { verify, verifyV1 } = checksOf(parseRequestSigningPolicy(input));
-  return (e: DecodedEvent): 'unsigned' | 'verified' | 'invalid' => {
+  return (e: DecodedEvent): StoredSignature => {
     const signature = e.metadata.signature;
-    if (signature === undefined) return 'unsigned';
+    if (signature === undefined) return { status: 'unsigned' };
     const { actor, commandId, correlationId, causationId } = e.metadata;
     const recorded = { type: e.metadata.commandType, data: e.event.data, metadata: { actor, commandId, correlationId, causationId } };
     try {
       const at = new Date(e.at);
       if ('version' in signature) verify(recorded, signature, at, STORED, true);
       else verifyV1(recorded, signature, at);
-      return 'verified';
+      return { status: 'verified' };
     } catch (error) {
-      if (isCredenceError(error, 'bad_signature')) return 'invalid';
+      // Every refusal of checksOf names its reason; one that did not would still not verify.
+      if (isCredenceError(error, 'bad_signature')) return { status: 'invalid', reason: reasons.get(error) ?? 'does_not_verify' };
       throw error;
     }
   };
+};
+
+/** `storedSignatureJudgement`'s status alone, for the callers that show no reason (the words are the ones they were). */
+export const storedSignatureCheck = (input: RequestSigningPolicyInput) => {
+  const judge = storedSignatureJudgement(input);
+  return (e: DecodedEvent): StoredSignature['status'] => judge(e).status;
 };

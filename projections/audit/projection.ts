@@ -1,6 +1,6 @@
 import type { DecodedEvent } from '../../domain/stored.ts';
 import { BatchSlot, type Projection, type ReadModelRules } from '../runtime/index.ts';
-import { SIGNATURE_PRESENCE_RULES, signaturePresence, type SignatureCheck } from './signature.ts';
+import { judgementOf, SIGNATURE_PRESENCE_RULES, signaturePresence, type SignatureCheck } from './signature.ts';
 import { AUDIT_QUERY_INDEXES, insertAuditRow, insertAuditRows, resetAuditTables, setupAuditTables } from './tables.ts';
 
 /**
@@ -17,7 +17,8 @@ export type AuditTrailOptions =
  * In a batch the rows are held and written 32 to an INSERT when it ends.
  */
 export const auditTrail = (options: AuditTrailOptions = {}): Projection => {
-  const check = options.signatureCheck ?? signaturePresence;
+  const given = options.signatureCheck ?? signaturePresence;
+  const check = (e: DecodedEvent) => judgementOf(given(e));
   const batch = new BatchSlot<DecodedEvent[]>();
   return {
     name: 'audit',

@@ -24,7 +24,8 @@ export interface AuditEntry {
    */
   readonly causedBy?: { readonly position: bigint; readonly streamId: string; readonly type: string };
   readonly reason?: string;
-  readonly signature: { readonly status: SignatureStatus; readonly keyFingerprint?: string };
+  /** `reason`: why it is `invalid` (the verifier's word, e.g. `unknown_key`, `retired`, `does_not_verify`). */
+  readonly signature: { readonly status: SignatureStatus; readonly keyFingerprint?: string; readonly reason?: string };
 }
 
 interface Row {
@@ -43,6 +44,7 @@ interface Row {
   reason: string | null;
   signature_status: SignatureStatus;
   signature_key: string | null;
+  signature_reason: string | null;
   cause_position: bigint | null;
   cause_stream: string | null;
   cause_type: string | null;
@@ -56,7 +58,7 @@ interface Row {
  */
 const SELECT = `SELECT a.position, a.event_id, a.stream_id, a.revision, a.type, a.occurred_at, a.actor_id, a.actor_role, a.command_id,
     a.command_type, COALESCE(a.correlation_id, a.command_id) AS correlation_id, COALESCE(a.causation_id, a.command_id) AS causation_id,
-    a.reason, a.signature_status, a.signature_key, c.position AS cause_position, c.stream_id AS cause_stream, c.type AS cause_type
+    a.reason, a.signature_status, a.signature_key, a.signature_reason, c.position AS cause_position, c.stream_id AS cause_stream, c.type AS cause_type
   FROM audit_events a LEFT JOIN audit_events c
     ON a.actor_role = 'system' AND c.event_key = a.cause_key AND c.event_id = COALESCE(a.causation_id, a.command_id)`;
 
@@ -74,7 +76,11 @@ const toEntry = (r: Row): AuditEntry => ({
   causationId: r.causation_id,
   ...(r.cause_position !== null ? { causedBy: { position: r.cause_position, streamId: r.cause_stream!, type: r.cause_type! } } : {}),
   ...(r.reason !== null ? { reason: r.reason } : {}),
-  signature: { status: r.signature_status, ...(r.signature_key !== null ? { keyFingerprint: r.signature_key } : {}) },
+  signature: {
+    status: r.signature_status,
+    ...(r.signature_key !== null ? { keyFingerprint: r.signature_key } : {}),
+    ...(r.signature_reason !== null ? { reason: r.signature_reason } : {}),
+  },
 });
 
 /** An entity's timeline in stream order. */

@@ -8,10 +8,26 @@ import type { ReadModelRules } from '../runtime/index.ts';
  */
 export type SignatureStatus = 'unsigned' | 'signed' | 'verified' | 'invalid';
 
-/** Must be synchronous and deterministic: it runs inside the projection's transaction, also on rebuilds. */
-export type SignatureCheck = (event: DecodedEvent) => SignatureStatus;
+/**
+ * A status and, for `invalid`, the verifier's reason (`unknown_key`, `retired`, `does_not_verify`, ...): a key merely
+ * left out of the policy must not read as a forgery (review 182).
+ */
+export interface SignatureJudgement {
+  readonly status: SignatureStatus;
+  readonly reason?: string;
+}
 
-export const signaturePresence: SignatureCheck = (e) => (e.metadata.signature === undefined ? 'unsigned' : 'signed');
+/**
+ * Must be synchronous and deterministic: it runs inside the projection's transaction, also on rebuilds. A bare status
+ * is a check that gives no reasons.
+ */
+export type SignatureCheck = (event: DecodedEvent) => SignatureJudgement | SignatureStatus;
+
+/** A check's answer as a judgement. */
+export const judgementOf = (answer: SignatureJudgement | SignatureStatus): SignatureJudgement =>
+  typeof answer === 'string' ? { status: answer } : answer;
+
+export const signaturePresence: SignatureCheck = (e) => ({ status: e.metadata.signature === undefined ? 'unsigned' : 'signed' });
 
 /** The rules of `signaturePresence`: no policy, so a signature is recorded as there (`signed`), never judged. */
 export const SIGNATURE_PRESENCE_RULES: ReadModelRules = {

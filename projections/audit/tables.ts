@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { DecodedEvent } from '../../domain/stored.ts';
-import type { SignatureStatus } from './signature.ts';
+import type { SignatureJudgement } from './signature.ts';
 import { ensureSchemaVersion, prepared, type QueryIndex } from '../runtime/index.ts';
 
 /**
@@ -12,8 +12,11 @@ import { ensureSchemaVersion, prepared, type QueryIndex } from '../runtime/index
  * are for every command a person or a client sent (two thirds of a fleet's events): binding a NULL costs SQLite and
  * better-sqlite3 far less than a 36-character string, and such a row is a quarter narrower. The queries give back
  * exactly the values recorded (queries.ts).
+ *
+ * Version 4 adds `signature_reason`: why a signature is `invalid` (review 182); rows judged before have none, so the
+ * trail is judged again.
  */
-const AUDIT_SCHEMA_VERSION = 3;
+const AUDIT_SCHEMA_VERSION = 4;
 
 /**
  * Timelines by stream, actions by actor, causes by event id: read by queries only (projection.ts). An actor's actions
@@ -49,6 +52,7 @@ export const setupAuditTables = (db: Database.Database): void => {
     reason TEXT,
     signature_status TEXT NOT NULL,
     signature_key TEXT,
+    signature_reason TEXT,
     event_key INTEGER NOT NULL,
     cause_key INTEGER NOT NULL
   )`);
@@ -74,9 +78,9 @@ export const idKey = (id: string): number => {
 };
 
 const COLUMNS = `position, event_id, stream_id, revision, type, occurred_at, at, actor_id, actor_role, command_id, command_type,
-  correlation_id, causation_id, reason, signature_status, signature_key, event_key, cause_key`;
-const ROW = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
-/** Rows per INSERT when many are written at once: one statement step instead of 32 (18 x 32 parameters). */
+  correlation_id, causation_id, reason, signature_status, signature_key, signature_reason, event_key, cause_key`;
+const ROW = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+/** Rows per INSERT when many are written at once: one statement step instead of 32 (19 x 32 parameters). */
 const ROWS_PER_INSERT = 32;
 /*
  * Parameters are passed spread (`run(...values)`), not as one array: better-sqlite3 then reads them from the call's
@@ -88,7 +92,7 @@ const INSERT_MANY = `INSERT OR IGNORE INTO audit_events (${COLUMNS}) VALUES ${Ar
 /** NULL when `id` is the command id, the common case (version 3). */
 const unlessCommandId = (id: string, commandId: string): string | null => (id === commandId ? null : id);
 
-const pushRow = (values: unknown[], e: DecodedEvent, signature: SignatureStatus): void => {
+const pushRow = (values: unknown[], e: DecodedEvent, signature: SignatureJudgement): void => {
   const { record, metadata } = e;
   const commandId = metadata.commandId;
   values.push(
@@ -106,22 +110,23 @@ const pushRow = (values: unknown[], e: DecodedEvent, signature: SignatureStatus)
     unlessCommandId(metadata.correlationId, commandId),
     unlessCommandId(metadata.causationId, commandId),
     reasonOf(e),
-    signature,
+    signature.status,
     metadata.signature?.keyFingerprint ?? null,
+    signature.reason ?? null,
     idKey(record.id),
     idKey(metadata.causationId),
   );
 };
 
 /** Keyed on the global position: writing the same event twice leaves one row (idempotent). */
-export const insertAuditRow = (db: Database.Database, e: DecodedEvent, signature: SignatureStatus): void => {
+export const insertAuditRow = (db: Database.Database, e: DecodedEvent, signature: SignatureJudgement): void => {
   const values: unknown[] = [];
   pushRow(values, e, signature);
   prepared(db, INSERT_ONE).run(...values);
 };
 
 /** The rows of many events, as `insertAuditRow` on each in turn would write them. */
-export const insertAuditRows = (db: Database.Database, events: readonly DecodedEvent[], signatureOf: (e: DecodedEvent) => SignatureStatus): void => {
+export const insertAuditRows = (db: Database.Database, events: readonly DecodedEvent[], signatureOf: (e: DecodedEvent) => SignatureJudgement): void => {
   const many = prepared(db, INSERT_MANY);
   const values: unknown[] = [];
   let i = 0;

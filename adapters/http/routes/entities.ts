@@ -75,7 +75,12 @@ export const TimelineEntry = z.object({
   causationId: z.string(),
   causedBy: z.object({ position: DecimalString, streamId: z.string(), type: z.string() }).optional(),
   reason: z.string().optional(),
-  signature: z.object({ status: z.string(), keyFingerprint: z.string().optional() }),
+  // `reason` last: the compliance CSV's columns follow this order, and one added at the end moves no other.
+  signature: z.object({
+    status: z.string(),
+    keyFingerprint: z.string().optional(),
+    reason: z.string().optional().describe('why the status is `invalid`: `unknown_key`, `retired`, `does_not_verify`, ...'),
+  }),
 });
 
 const Timeline = z.object({
