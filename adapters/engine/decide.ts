@@ -52,20 +52,21 @@ const seenOn = async (
 };
 
 /**
- * The events a signed command whose signature's lifetime is over (by its own `expiresAt`, before `now`) recorded on its
- * target stream under its command id, when they carry the very request signature it comes with (what the signature
- * check verified when they were recorded), with its entity; undefined otherwise. What the engine answers a repeat with
- * once that lifetime is over: firstOutcome then holds actor, type and data to it as for any repeat. The command id
- * index is read first, and the entity loaded only on a match: a refused signature fills no cache entry (review 104).
+ * The events a signed command refused for its signature recorded on its target stream under its command id, when
+ * they carry the very request signature it comes with (what the signature check verified when they were recorded),
+ * with its entity; undefined otherwise. What the engine answers such a repeat with, whatever refused it now: its
+ * lifetime over (review 102), or its key retired since, within the lifetime (review 182: refused, though recorded, and
+ * a client that re-signed it under a new id recorded it twice). firstOutcome then holds actor, type and data to it as
+ * for any repeat. The command id index is read first, and the entity loaded only on a match: a refused signature
+ * fills no cache entry (review 104).
  */
 export const recordedWithItsSignature = async (
   store: EventStore,
   cache: EntityCache,
   command: Command,
-  now: Date,
 ): Promise<{ entity: ReplayedEntity; seen: DecodedEvent[] } | undefined> => {
   const signature = command.metadata.signature;
-  if (signature === undefined || !(Date.parse(signature.expiresAt) < now.getTime())) return undefined;
+  if (signature === undefined) return undefined;
   const { kind, id } = targetOf(command);
   const seen = await recordedBy(store, streamIdOf(kind, id), command.metadata.commandId);
   const stored = seen?.[0]?.metadata.signature;

@@ -139,14 +139,14 @@ export const createEngine = (options: EngineOptions): Engine => {
     try {
       at = await admit(clock.now());
     } catch (error) {
-      // A signed command recorded before and sent again unchanged once its signature's lifetime is over (its answer
-      // lost): answered as any repeat, with its first outcome, when the store holds that very signature and every
+      // A signed command recorded before and sent again unchanged once its signature's lifetime is over, or within it
+      // once its key was retired (review 182), its answer lost: answered as any repeat, with its first outcome, when the store holds that very signature and every
       // admission step passes again now with the signature judged at the instant it was recorded, so by the signing
       // policy of now (the key still registered; the tracing ids it signs unchanged) and every later check (review 102:
       // refused, the client re-signed it under a new id and recorded it twice; review 103: any signature failure, and
       // the checks after it skipped).
       if (!isCredenceError(error, 'bad_signature')) throw error;
-      const repeat = await recordedWithItsSignature(store, cache, command, clock.now());
+      const repeat = await recordedWithItsSignature(store, cache, command);
       const recordedAt = repeat === undefined ? Number.NaN : Date.parse(String(repeat.seen[0]!.metadata.occurredAt));
       if (repeat === undefined || Number.isNaN(recordedAt)) throw error;
       try {

@@ -1,12 +1,43 @@
+import { ed25519 } from '@noble/curves/ed25519.js';
 import { z } from 'zod';
 import { COMMAND_TYPES, type CommandType } from '../commands/index.ts';
 import { validationError } from '../errors.ts';
 import { Instant } from '../ids.ts';
 import { assertJsonWithin } from '../json-limits.ts';
 import { Role, SignatureAlgorithm } from '../metadata.ts';
-import { base64urlString, toHex, tryFromBase64urlOfLength } from '../crypto/index.ts';
+import { base64urlString, isValidSigningPublicKey, toHex, tryFromBase64urlOfLength, type SignatureKind } from '../crypto/index.ts';
 
 const PUBLIC_KEY_LENGTH = { ed25519: 32, 'p256-ecdsa-sha256': 65 } as const;
+type Algorithm = z.infer<typeof SignatureAlgorithm>;
+const KIND_OF: Record<Algorithm, SignatureKind> = { ed25519: 'ed25519', 'p256-ecdsa-sha256': 'p256' };
+
+/** The rule a public key breaks that is no point of its curve (Ed25519: y >= p, no x for y; P-256: off the curve). */
+export const INVALID_PUBLIC_KEY_RULE = 'invalid_public_key';
+/** The rule an Ed25519 key of small order breaks (the identity, say): strict verification refuses all it signs. */
+export const SMALL_ORDER_KEY_RULE = 'small_order_key';
+/** The rule a `require` entry that names no command type breaks. */
+export const UNKNOWN_COMMAND_TYPE_RULE = 'unknown_command_type';
+
+/**
+ * Why `publicKey` (of the right length) cannot verify a signature: not a point of its curve, or an Ed25519 point of
+ * small order, which the strict verification (domain/crypto/signatures.ts, zip215 off) refuses whatever it signed.
+ * Review 182: such a key was registered, and every command it signed was then refused as a bad signature.
+ */
+const unusableKey = (algorithm: Algorithm, publicKey: Uint8Array): { rule: string; message: string } | undefined => {
+  if (!isValidSigningPublicKey(KIND_OF[algorithm], publicKey)) {
+    return {
+      rule: INVALID_PUBLIC_KEY_RULE,
+      message:
+        algorithm === 'ed25519'
+          ? 'not an Ed25519 public key: no point of the curve has this encoding (RFC 8032 5.1.3: y below p, and an x for it)'
+          : 'not a P-256 public key: not a point on the curve (uncompressed SEC1: 0x04, x, y)',
+    };
+  }
+  if (algorithm === 'ed25519' && ed25519.Point.fromBytes(publicKey).isSmallOrder()) {
+    return { rule: SMALL_ORDER_KEY_RULE, message: 'an Ed25519 point of small order (the identity, say), under which no signature verifies: not a key of a signer' };
+  }
+  return undefined;
+};
 
 /** A key's roles: those its actor holds. Never `system`: the engine's own actors act in process, unsigned. */
 const KeyRole = Role.exclude(['system']);
@@ -31,10 +62,15 @@ export const ActorKey = z
      */
     retiredAt: Instant.optional(),
   })
-  // Checked here so that a key of the wrong length is a configuration error, not an exception at fingerprinting.
-  .refine((k) => tryFromBase64urlOfLength(k.publicKey, PUBLIC_KEY_LENGTH[k.algorithm]) !== undefined, {
-    message: 'public key length does not fit the algorithm (Ed25519 32 bytes, P-256 uncompressed 65 bytes)',
-    path: ['publicKey'],
+  // Checked here so that a key of the wrong length is a configuration error, not an exception at fingerprinting, and
+  // a key no signature can verify under is one too, not a refusal of every command it signs.
+  .superRefine((k, ctx) => {
+    const bytes = tryFromBase64urlOfLength(k.publicKey, PUBLIC_KEY_LENGTH[k.algorithm]);
+    const issue =
+      bytes === undefined
+        ? { rule: 'custom', message: 'public key length does not fit the algorithm (Ed25519 32 bytes, P-256 uncompressed 65 bytes)' }
+        : unusableKey(k.algorithm, bytes);
+    if (issue !== undefined) ctx.addIssue({ code: 'custom', path: ['publicKey'], params: { rule: issue.rule }, message: issue.message });
   });
 export type ActorKey = z.infer<typeof ActorKey>;
 
@@ -70,6 +106,10 @@ export const INFRASTRUCTURE_COMMAND_TYPES: ReadonlySet<CommandType> = new Set<Co
   'establishAssociation',
 ]);
 
+const KNOWN_COMMAND_TYPES: ReadonlySet<string> = new Set(COMMAND_TYPES);
+/** Longer than any command type's name, so an entry of `require` is bounded before it is named as unknown. */
+const COMMAND_TYPE_MAX_LENGTH = 100;
+
 /** Registered keys: every actor of a large deployment, with room for rollovers (and within a 1 MiB policy file). */
 const MAX_KEYS = 4_096;
 
@@ -85,8 +125,27 @@ export const MAX_CLOCK_SKEW_SECONDS = 300;
 export const RequestSigningPolicy = z.strictObject({
   /** This deployment, as signers name it in a request's `audience` (e.g. `credence:city-utilities`). */
   audience: z.string().min(1).max(200),
+  /**
+   * `all`, `none`, or the command types that must be signed. Each type is checked apart from the union, so an unknown
+   * one is named with its index (review 182: `["revokeNode", "fooBar"]` was refused only as `require: Invalid input`).
+   */
   require: z
-    .union([z.literal('all'), z.literal('none'), z.array(z.enum(COMMAND_TYPES as [CommandType, ...CommandType[]])).max(COMMAND_TYPES.length)])
+    .union([z.literal('all'), z.literal('none'), z.array(z.string().max(COMMAND_TYPE_MAX_LENGTH)).max(COMMAND_TYPES.length)], {
+      error: 'must be "all", "none" or a list of command types',
+    })
+    .superRefine((require, ctx) => {
+      if (typeof require === 'string') return;
+      require.forEach((type, i) => {
+        if (KNOWN_COMMAND_TYPES.has(type)) return;
+        ctx.addIssue({
+          code: 'custom',
+          path: [i],
+          params: { rule: UNKNOWN_COMMAND_TYPE_RULE },
+          message: `${JSON.stringify(type)} is not a command type (they are ${COMMAND_TYPES.join(', ')})`,
+        });
+      });
+    })
+    .transform((require) => require as 'all' | 'none' | CommandType[])
     .default('none'),
   /**
    * Roles whose commands need no signature. `system` always is, whatever is listed: the process manager, the

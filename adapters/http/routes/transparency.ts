@@ -21,7 +21,7 @@ import type { RouteModule } from '../context.ts';
 import { HttpProblem } from '../problems.ts';
 import { QueryWholeNumber } from '../query-values.ts';
 import { refuseLongEntity } from './entity-bound.ts';
-import { OneAtATime } from './one-at-a-time.ts';
+import { OneAtATime, whileTheClientWaits } from './one-at-a-time.ts';
 import { refuseNamedPseudonymUnlessResolved, refuseUnlessResolved } from './pseudonym-reads.ts';
 import { DecimalString, getEntityRoute, mustExist, StoredEventWire } from './wire.ts';
 
@@ -265,9 +265,12 @@ export const transparencyRoutes: RouteModule = (app, context) => {
       await refuseUnlessResolved(context, reply.request.principal, streamId);
       // The bundle is verified offline as one file, so it is never paged: an entity too long for one request is refused.
       await refuseLongEntity(context, streamId, 'build its bundle on the service host with `credence export --data` (no bound), or read its history in pages (GET /v1/entities/{kind}/{id}/timeline?limit=)');
-      // Each principal to its share of the queue (every caller here has one: the route takes a token).
+      // Each principal to its share of the queue (every caller here has one: the route takes a token), and only while
+      // it waits for the bundle: a fetch abandoned gives its place back (review 181).
       const caller = reply.request.principal?.subject ?? `address:${reply.request.ip}`;
-      const { bundle } = await evidenceQueue.run(() => exportEvidence({ streamId, store: credence.store, projection, log, signer }), caller);
+      const { bundle } = await whileTheClientWaits(reply.request.raw, reply.raw, (signal) =>
+        evidenceQueue.run(() => exportEvidence({ streamId, store: credence.store, projection, log, signer }), caller, signal),
+      );
       return bundle as z.infer<typeof EvidenceBundleWire>;
     },
   );
