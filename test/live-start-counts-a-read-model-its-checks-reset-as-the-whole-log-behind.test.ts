@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { openCredence, startLive, type Credence } from '../adapters/runtime/index.ts';
+import { generateSigningKey, toBase64url } from '../domain/crypto/index.ts';
 import { cmd, operator, T0 } from './support/fleet.ts';
 import { copyEventStore, moveTransparencyLogAside } from './support/restored-folder.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
@@ -30,7 +32,7 @@ const settledAndClosed = async (c: Credence): Promise<void> => {
 const policy = {
   audience: 'https://credence.test',
   require: 'all' as const,
-  keys: [{ actorId: operator.id, roles: ['operator' as const], algorithm: 'ed25519' as const, publicKey: 'A'.repeat(43) }],
+  keys: [{ actorId: operator.id, roles: ['operator' as const], algorithm: 'ed25519' as const, publicKey: toBase64url(generateSigningKey('ed25519', (n) => new Uint8Array(randomBytes(n))).publicKey) }],
 };
 
 /** Its audit trail built under no signing policy, then opened as the service opens it under one: rebuilt from 0. */
