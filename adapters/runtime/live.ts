@@ -1,4 +1,5 @@
 import type { StoreSubscription } from '../../domain/ports/event-store.ts';
+import { isOwnStream } from '../../domain/own-record.ts';
 import { checkReadModels, countStartBacklogs, progressOf, type StartBacklog } from './live-backlog.ts';
 import { messageOf, namingLockedFile, reporterOf } from './live-failure.ts';
 import { followersOf, type Follower } from './live-followers.ts';
@@ -41,6 +42,13 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
   const timers: NodeJS.Timeout[] = [];
   const wakeStop = new AbortController();
   let startHead: bigint | undefined;
+  /**
+   * Where the subscription resumes after: the newest record Credence wrote that it delivered, or the newest at start.
+   * On a store that is not gapless the head may be another application's record, gone once scavenged, after which the
+   * server refuses to start (review 179); what was delivered since is passed over. The embedded store resumes after
+   * what it delivered last, as every record there stays.
+   */
+  let resumeAfter: bigint | undefined;
   let phase: 'idle' | 'started' | 'stopped' = 'idle';
   let starting: Promise<void> | undefined;
   let stopping: Promise<void> | undefined;
@@ -88,7 +96,8 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
     let failures = 0;
     while (phase === 'started') {
       try {
-        const after = tracker.head ?? startHead;
+        const delivered = tracker.head ?? startHead;
+        const after = store.gapless === true ? delivered : resumeAfter;
         subscription = store.subscribeToAll({ from: after === undefined ? { kind: 'start' } : { kind: 'after', position: after } });
         const events = subscription[Symbol.asyncIterator]();
         for (;;) {
@@ -96,6 +105,9 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
           const next = await events.next();
           if (next.done === true) break;
           const event = next.value;
+          if (isOwnStream(event.streamId)) resumeAfter = event.position;
+          // Delivered before the subscription resumed after Credence's own record: passed over.
+          if (delivered !== undefined && event.position <= delivered) continue;
           tracker.seen(event.position, Date.now());
           recent?.push(event);
           subscriptionError = undefined;
@@ -222,7 +234,10 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
         // service's checks (read-model-rebuilds.ts) run in between, and these then only read their answers.
         await checkReadModels(credence.runner);
         for (const f of followers) f.handledThrough = f.position();
+        // Read before the head: it is at or before it (the newest of Credence's records then).
+        resumeAfter = store.gapless === true ? undefined : await store.ownHeadPosition?.();
         startHead = await store.headPosition();
+        if (store.gapless === true || store.ownHeadPosition === undefined) resumeAfter = startHead;
         // Stopped meanwhile: nothing is started.
         if (phase !== 'idle') return;
         recent = new RecentEvents(startHead ?? 0n);

@@ -55,6 +55,27 @@ export const checkpointOf = (record: RecordedEvent): Checkpoint => ({
   eventId: record.id,
 });
 
+/** Whether a record may be a checkpoint (resume-point.ts `checkpointableOn`): on the embedded store, every one. */
+export type Checkpointable = (record: RecordedEvent) => boolean;
+
+const everyRecord: Checkpointable = () => true;
+
+/**
+ * The checkpoint a batch's first `count` records leave: the last of them that may be one. Another application's
+ * record (an EventStoreDB cluster shared with it) leaves $all once scavenged, and a checkpoint there could no longer
+ * be resumed from (review 179); such records are passed over again by the next catch-up, which they leave as they
+ * found it. Undefined when none may be: the checkpoint stays where it was.
+ */
+const ownCheckpointOf = (records: readonly RecordedEvent[], count: number, checkpointable: Checkpointable): Checkpoint | undefined => {
+  for (let i = count - 1; i >= 0; i--) if (checkpointable(records[i]!)) return checkpointOf(records[i]!);
+  return undefined;
+};
+
+const writeOwnCheckpoint = (db: Database.Database, name: string, records: readonly RecordedEvent[], count: number, checkpointable: Checkpointable): void => {
+  const checkpoint = ownCheckpointOf(records, count, checkpointable);
+  if (checkpoint !== undefined) writeCheckpoint(db, name, checkpoint);
+};
+
 /**
  * The decoded events of a batch, one per record at the same index; an undecodable event (undefined) is replay's
  * finding to report, and projections pass over it rather than stall forever. Decoded by the caller once per page for
@@ -66,7 +87,13 @@ export type DecodedBatch = readonly (DecodedEvent | undefined)[];
  * A projection without reactions: every event of the batch and the checkpoint after the last one, in one
  * transaction. A handler that throws leaves nothing of the batch and the checkpoint where it was.
  */
-export const applyBatch = (db: Database.Database, projection: Projection, records: readonly RecordedEvent[], events: DecodedBatch): void => {
+export const applyBatch = (
+  db: Database.Database,
+  projection: Projection,
+  records: readonly RecordedEvent[],
+  events: DecodedBatch,
+  checkpointable: Checkpointable = everyRecord,
+): void => {
   const apply = projection.apply;
   db.transaction(() => {
     if (apply !== undefined) {
@@ -82,7 +109,7 @@ export const applyBatch = (db: Database.Database, projection: Projection, record
         throw error;
       }
     }
-    writeCheckpoint(db, projection.name, checkpointOf(records[records.length - 1]!));
+    writeOwnCheckpoint(db, projection.name, records, records.length, checkpointable);
   })();
 };
 
@@ -143,6 +170,7 @@ export const reactInBatches = (
   projection: Projection,
   pending: () => PendingBatch | false,
   limits: ReactionBatchLimits,
+  checkpointable: Checkpointable = everyRecord,
 ): Promise<number | false> => {
   const react = projection.react;
   if (react === undefined) throw new TypeError(`projection ${projection.name} has no reactions`);
@@ -172,14 +200,15 @@ export const reactInBatches = (
         if (after !== undefined && (now === undefined || now < after)) return undefined;
         const left = now === after ? { records, decoded } : pastCheckpoint(db, projection.name, records, decoded);
         if (left.records.length === 0) return { left, count: 0 };
-        return reactInOneTransaction(db, projection, react, left, limits).then((count) => ({ left, count }));
+        return reactInOneTransaction(db, projection, react, left, limits, checkpointable).then((count) => ({ left, count }));
       });
       // Reset meanwhile: the caller leaves the projection to the rebuild's own catch-up, as for a rebuild before the read.
       if (next === undefined) return false;
       handled += next.count;
       records = next.left.records.slice(next.count);
       decoded = next.left.decoded.slice(next.count);
-      if (next.count > 0) after = next.left.records[next.count - 1]!.position;
+      // Where the checkpoint now is: the last of Credence's records committed (another application's leave it as it was).
+      if (next.count > 0) after = ownCheckpointOf(next.left.records, next.count, checkpointable)?.position ?? after;
     }
     return handled;
   });
@@ -192,6 +221,7 @@ const reactInOneTransaction = async (
   react: NonNullable<Projection['react']>,
   batch: PendingBatch,
   limits: ReactionBatchLimits,
+  checkpointable: Checkpointable,
 ): Promise<number> => {
   const { records, decoded } = batch;
   const savepoint = prepared(db, 'SAVEPOINT credence_event');
@@ -220,14 +250,14 @@ const reactInOneTransaction = async (
       i++;
       if (i >= limits.maxEvents || performance.now() - opened >= limits.maxMs) break;
     }
-    writeCheckpoint(db, projection.name, checkpointOf(records[i - 1]!));
+    writeOwnCheckpoint(db, projection.name, records, i, checkpointable);
     prepared(db, 'COMMIT').run();
     return i;
   } catch (error) {
     // Keep what the events before the failing one did, with their checkpoint; undo everything if even that fails.
     try {
       if (db.inTransaction && i > 0) {
-        writeCheckpoint(db, projection.name, checkpointOf(records[i - 1]!));
+        writeOwnCheckpoint(db, projection.name, records, i, checkpointable);
         prepared(db, 'COMMIT').run();
       }
     } finally {

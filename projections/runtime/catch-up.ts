@@ -14,6 +14,8 @@ export interface CatchUpRunner {
   readonly batchSize: number;
   /** Each projection's event types as a set (undefined: every type). */
   readonly types: ReadonlyMap<string, ReadonlySet<string> | undefined>;
+  /** Where reads for the projection resume: after its checkpoint, or before it when no read can start there (resume-point.ts). */
+  resumeAfter(name: string): Promise<bigint | undefined>;
   /** How many times the projection was rebuilt, read before its pages. */
   generation(name: string): number;
   /** One batch, under the projection's lock: false when rebuilt since `generation` (nothing applied), else how many. */
@@ -37,9 +39,14 @@ export class CatchUp {
   async #oneFrom(projection: Projection, longWay: () => Promise<void>): Promise<number> {
     const runner = this.#runner;
     let count = 0;
+    // The last record this catch-up read: past the checkpoint when it ends in another application's records, which
+    // move no checkpoint (batch.ts). Forgotten when a rebuild takes the checkpoint back.
+    let read: { readonly generation: number; readonly position: bigint } | undefined;
     for (;;) {
       const generation = runner.generation(projection.name);
-      const after = readCheckpoint(runner.db, projection.name)?.position;
+      const checkpoint = readCheckpoint(runner.db, projection.name)?.position;
+      const fresh = read === undefined || read.generation !== generation || (checkpoint !== undefined && checkpoint > read.position);
+      const after = fresh ? await runner.resumeAfter(projection.name) : read!.position;
       const batch = await readPage(runner.store, {
         ...(after !== undefined ? { afterPosition: after } : {}),
         ...(projection.eventTypes !== undefined ? { filter: { eventTypes: projection.eventTypes } } : {}),
@@ -52,6 +59,7 @@ export class CatchUp {
       // Rebuilt meanwhile: the rebuild's own catch-up takes it from position 0.
       if (handled === false) return count;
       count += handled;
+      read = { generation, position: batch[batch.length - 1]!.position };
       // The embedded store reads synchronously: without a turn of the event loop per page, a catch-up of the whole
       // log (a rebuild after an upgrade) left the process deaf to its probes until it ended (review 51).
       await yieldToLoop();
@@ -70,7 +78,7 @@ export class CatchUp {
   async #allFrom(projections: readonly Projection[], longWay: () => Promise<void>): Promise<number> {
     const runner = this.#runner;
     const generations = new Map(projections.map((p) => [p.name, runner.generation(p.name)]));
-    const checkpoints = projections.map((p) => readCheckpoint(runner.db, p.name)?.position);
+    const checkpoints = await Promise.all(projections.map((p) => runner.resumeAfter(p.name)));
     let after = checkpoints.some((c) => c === undefined) ? undefined : checkpoints.reduce((a, b) => (b! < a! ? b : a));
     const types = projections.some((p) => p.eventTypes === undefined) ? undefined : [...new Set(projections.flatMap((p) => p.eventTypes!))];
     let active = projections;

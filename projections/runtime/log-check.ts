@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import { constantTimeEqual } from '../../domain/crypto/index.ts';
 import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
 import { eventLeafHash } from '../../domain/transparency/leaf.ts';
+import { isOwnStream } from '../../domain/own-record.ts';
 import { checkpointOf } from './batch.ts';
 import { readCheckpoint } from './checkpoints.ts';
 
@@ -24,7 +25,17 @@ export interface HandledEvent {
   readonly leafHash?: Uint8Array;
   /** Its `occurredAt`, the instant it was decided, as a read model's checkpoint keeps it. */
   readonly occurredAt?: string;
+  /** Its stream, as the transparency log keeps it for every leaf (a read model's checkpoint does not keep it). */
+  readonly streamId?: string;
 }
+
+/**
+ * Whether what was handled is another application's record (a cluster shared with it): its stream says so, or,
+ * where only a checkpoint is kept, an `occurredAt` no Credence event lacks. Checkpoints of earlier versions could sit on
+ * such a record (review 179).
+ */
+const foreign = (handled: HandledEvent): boolean =>
+  handled.streamId !== undefined ? !isOwnStream(handled.streamId) : handled.occurredAt === '';
 
 const sameContent = (stored: RecordedEvent, handled: HandledEvent): boolean =>
   (handled.leafHash === undefined || constantTimeEqual(eventLeafHash(stored), handled.leafHash)) &&
@@ -92,6 +103,9 @@ export const notInLog = async (
     // No record there: another log's position on a gapless store; on one whose records may be scavenged (a foreign
     // event the checkpoint sat on), only a position past the head tells.
     if (store.gapless === true) return { name, position, reason: 'no-event' };
+    // Another application's record, gone: its stream deleted and scavenged, past the head when it was the newest of
+    // $all. That tells nothing of the log (review 179); the check of Credence's own records does.
+    if (foreign(handled)) return undefined;
   }
   const at = await head();
   return at === undefined || position > at ? { name, position, reason: 'past-head', head: at } : undefined;

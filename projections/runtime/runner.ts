@@ -7,6 +7,7 @@ import { deleteCheckpoint, readCheckpoint, setupCheckpoints } from './checkpoint
 import { projectionLag } from './lag.ts';
 import { checkpointsOfAnotherLog, type OtherLog } from './log-check.ts';
 import { decodeOnce } from './read-page.ts';
+import { checkpointableOn, resumePointOf } from './resume-point.ts';
 import { ReadModelRulesChanged, RulesChecks, recordedRulesChanges, rulesChangeOf, writeRules, type RulesChange } from './rules.ts';
 import type { RunnerOptions } from './runner-options.ts';
 import { takeSchemaChanges, type SchemaChange } from './schema-version.ts';
@@ -51,6 +52,7 @@ export class ProjectionRunner {
       batchSize: this.#batchSize,
       types: this.#types,
       generation: (name) => this.#generation(name),
+      resumeAfter: (name) => this.#resumeAfter(name),
       handleBatch: (projection, batch, events, generation) =>
         this.#exclusive(projection.name, () => this.#handleBatch(projection, batch, events, generation)),
     });
@@ -75,6 +77,19 @@ export class ProjectionRunner {
     const projection = this.#projections.get(name);
     if (projection === undefined) throw new RangeError(`unknown projection ${name} (known: ${this.names.join(', ')})`);
     return projection;
+  }
+
+  /** Where reads resume for each checkpoint that is no readable position, as last found (resume-point.ts). */
+  readonly #resumes = new Map<string, { readonly position: bigint; readonly after: bigint | undefined }>();
+
+  async #resumeAfter(name: string): Promise<bigint | undefined> {
+    const checkpoint = readCheckpoint(this.#db, name);
+    if (checkpoint === undefined) return undefined;
+    const known = this.#resumes.get(name);
+    if (known?.position === checkpoint.position) return known.after;
+    const after = await resumePointOf(this.#store, checkpoint);
+    this.#resumes.set(name, { position: checkpoint.position, after });
+    return after;
   }
 
   checkpoint(name: string): bigint | undefined {
@@ -121,11 +136,14 @@ export class ProjectionRunner {
    */
   #handleBatch(projection: Projection, batch: readonly RecordedEvent[], events: DecodedBatch, generation: number): Promise<number | false> {
     const pending = () => (generation !== this.#generation(projection.name) ? false : pastCheckpoint(this.#db, projection.name, batch, events));
-    if (projection.react !== undefined) return reactInBatches(this.#db, projection, pending, { maxEvents: this.#batchSize, maxMs: this.#maxBatchMs });
+    const checkpointable = checkpointableOn(this.#store);
+    if (projection.react !== undefined) {
+      return reactInBatches(this.#db, projection, pending, { maxEvents: this.#batchSize, maxMs: this.#maxBatchMs }, checkpointable);
+    }
     return writeLockOf(this.#db).run(() => {
       const past = pending();
       if (past === false) return false;
-      if (past.records.length > 0) applyBatch(this.#db, projection, past.records, past.decoded);
+      if (past.records.length > 0) applyBatch(this.#db, projection, past.records, past.decoded, checkpointable);
       return past.records.length;
     });
   }
@@ -225,7 +243,7 @@ export class ProjectionRunner {
   async start(): Promise<void> {
     await this.catchUp();
     for (const projection of this.#projections.values()) {
-      const after = readCheckpoint(this.#db, projection.name)?.position;
+      const after = await this.#resumeAfter(projection.name);
       const subscription = this.#store.subscribeToAll({
         from: after === undefined ? { kind: 'start' } : { kind: 'after', position: after },
         ...(projection.eventTypes !== undefined ? { filter: { eventTypes: projection.eventTypes } } : {}),

@@ -8,6 +8,7 @@ import { describeOtherLog, notInLog } from '../runtime/log-check.ts';
 import { describeKeptRefusal, firstLeafNotInStore, refusalOf, TransparencyLogOfAnotherLog } from './log-refusal.ts';
 import { assertStillSigned, holdToWitness, signCheckpoint, TransparencyLogForked } from './sign-checkpoint.ts';
 import { indexLegacyLeaves } from './stream-index.ts';
+import { isOwnLeaf, OwnLeafTracker } from './resume-point.ts';
 
 /** The log key refuses this log: it does not extend what the key signed, or its file holds rows no log writes (review 108). */
 const isRefusalToSign = (error: unknown): error is TransparencyLogForked | TransparencyLogAltered =>
@@ -58,6 +59,8 @@ export class TransparencyProjection {
    */
   private forked: TransparencyLogForked | TransparencyLogAltered | undefined;
   private waiters: { position: bigint; resolve: () => void }[] = [];
+  /** The newest leaf of Credence's own records: where reads of the store resume (resume-point.ts). */
+  private readonly ownLeaf: OwnLeafTracker;
   /** The first catch-up has checked the log against the store and indexed a legacy log's leaves. */
   private firstCatchUpDone = false;
   /**
@@ -81,6 +84,7 @@ export class TransparencyProjection {
   constructor(private readonly options: TransparencyProjectionOptions) {
     this.batchSize = options.batchSize ?? 1000;
     this.everyLeaves = options.checkpointEveryLeaves ?? 1000;
+    this.ownLeaf = new OwnLeafTracker(options.log);
     if (!Number.isSafeInteger(this.batchSize) || this.batchSize < 1) throw new Error('options.batchSize: must be >= 1');
     if (!Number.isSafeInteger(this.everyLeaves) || this.everyLeaves < 1) throw new Error('options.checkpointEveryLeaves: must be >= 1');
     if (options.witness !== undefined) {
@@ -150,8 +154,11 @@ export class TransparencyProjection {
       this.firstCatchUpDone = true;
     }
     let total = 0;
+    // After the newest leaf of Credence's own records, not the newest leaf, which may be another application's record
+    // gone from the store since (a read after it is refused): the records logged after it are read again and passed
+    // over (ingest). Then after each page read, which this catch-up has just seen in the store.
+    let after = this.resumePoint();
     for (;;) {
-      const after = this.options.log.lastPosition();
       const batch: RecordedEvent[] = [];
       for await (const event of this.options.store.readAll({
         ...(after !== undefined ? { afterPosition: after } : {}),
@@ -161,6 +168,7 @@ export class TransparencyProjection {
       }
       if (batch.length === 0) return total;
       total += this.ingest(batch);
+      after = batch[batch.length - 1]!.position;
       // The embedded store reads and the leaves are hashed synchronously: without a turn of the event loop per page,
       // logging a whole store (a fresh transparency.db) left the process deaf to its probes until it ended, as the
       // read models' catch-up did (projections/runtime/catch-up.ts).
@@ -188,18 +196,33 @@ export class TransparencyProjection {
     const size = log.size();
     const newest = size === 0 ? undefined : log.leafAt(size - 1);
     if (newest === undefined) return;
-    const other = await notInLog(store, 'transparency', newest.position, { id: newest.eventId, leafHash: newest.leafHash });
-    if (other === undefined) return;
-    this.refused = new TransparencyLogOfAnotherLog(describeOtherLog(other));
-    log.keepRefusal(await refusalOf(store, newest, this.options.now()));
-    throw this.refused;
+    // The newest leaf, and when that is another application's record (which a scavenge may have removed, telling
+    // nothing of the log: log-check.ts), the newest of Credence's own too.
+    const own = store.gapless === true || isOwnLeaf(newest) ? undefined : this.ownLeaf.newest();
+    for (const leaf of own === undefined ? [newest] : [newest, own]) {
+      const handled = { id: leaf.eventId, leafHash: leaf.leafHash, ...(leaf.stream !== undefined ? { streamId: leaf.stream.streamId } : {}) };
+      const other = await notInLog(store, 'transparency', leaf.position, handled);
+      if (other === undefined) continue;
+      this.refused = new TransparencyLogOfAnotherLog(describeOtherLog(other));
+      log.keepRefusal(await refusalOf(store, leaf, this.options.now()));
+      throw this.refused;
+    }
+  }
+
+  /**
+   * Where reads of the store resume: after the newest leaf on a gapless store (the embedded one: every record stays),
+   * else after the newest leaf of Credence's own records (review 179).
+   */
+  private resumePoint(): bigint | undefined {
+    return this.options.store.gapless === true ? this.options.log.lastPosition() : this.ownLeaf.newest()?.position;
   }
 
   /** Catches up, then follows the store live and starts the checkpoint timer. */
   async start(): Promise<void> {
     if (this.subscription !== undefined) throw new Error('transparency projection is already started');
     await this.catchUp();
-    const after = this.options.log.lastPosition();
+    // After Credence's own newest leaf, as catchUp reads: what was logged after it is passed over (ingest).
+    const after = this.resumePoint();
     this.subscription = this.options.store.subscribeToAll({
       from: after === undefined ? { kind: 'start' } : { kind: 'after', position: after },
     });

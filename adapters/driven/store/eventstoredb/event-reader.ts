@@ -3,7 +3,10 @@
  * caller; this does it: after an error or an end of the underlying subscription it waits (bounded exponential
  * backoff) and subscribes again after the position of the last event it has seen. Since a subscription's start
  * position is exclusive on the server and positions only grow, resuming from the last seen event gives neither a
- * gap nor a duplicate; events at or before that position are dropped anyway, as a guard.
+ * gap nor a duplicate; events at or before that position are dropped anyway, as a guard. When that event was another
+ * application's and has left $all since (its stream deleted and scavenged), the server refuses to start after it;
+ * the reader then starts again after the last record Credence wrote that it saw (or where it was first started),
+ * passing over what it had seen already (review 179).
  *
  * With `until`, it is a bounded read: it stops at that position, at a checkpoint past it, or when the server says
  * it has caught up (EventStoreDB 23.10+ sends that marker; the 6.x client has no filtered read of $all, so a
@@ -21,6 +24,10 @@ import {
 } from './driver.ts';
 import type { CompiledFilter } from './filters.ts';
 import { decode } from './codec.ts';
+import { isOwnRecord } from './own-head.ts';
+
+/** The server's refusal of a start position no record holds (any more): RpcExceptions.InvalidPositionException. */
+const isInvalidPosition = (error: unknown): boolean => !isTransient(error) && error instanceof Error && /invalid position/i.test(error.message);
 
 export interface ResubscribePolicy {
   readonly initialDelayMs: number;
@@ -56,6 +63,15 @@ const DONE: IteratorResult<RecordedEvent, undefined> = { done: true, value: unde
 export class EventReader {
   private wire: WireSubscription | undefined;
   private seen: bigint | undefined;
+  /**
+   * The last record Credence wrote that this reader saw, or the position it was first started after: one that stays
+   * in $all (own-head.ts), where a resume goes back to when the server refuses `seen`.
+   */
+  private own: bigint | undefined;
+  /** The current subscription started after `seen` while that was another application's record. */
+  private openedAfterForeign = false;
+  /** The server refused that start: the next subscription starts after `own`. */
+  private backToOwn = false;
   private first: WireStart | undefined;
   private closed = false;
   private exhausted = false;
@@ -106,6 +122,7 @@ export class EventReader {
         continue;
       }
       this.seen = event.position;
+      if (isOwnRecord(event)) this.own = event.position;
       this.attempt = 0;
       if (until !== undefined && event.position >= until) this.exhausted = true;
       if (!this.settings.filter.keep(event)) continue;
@@ -133,9 +150,13 @@ export class EventReader {
       const point = await this.startPoint;
       this.first = point.start;
       this.seen ??= point.seen;
+      this.own ??= point.start.kind === 'after' ? point.start.position : undefined;
     }
     if (this.closed) return undefined;
-    const start: WireStart = this.seen !== undefined ? { kind: 'after', position: this.seen } : this.first;
+    let start: WireStart = this.seen !== undefined ? { kind: 'after', position: this.seen } : this.first;
+    if (this.backToOwn) start = this.own !== undefined ? { kind: 'after', position: this.own } : this.first;
+    this.openedAfterForeign = !this.backToOwn && this.seen !== undefined && this.seen !== this.own;
+    this.backToOwn = false;
     this.wire = this.settings.driver.subscribeToAll(start, this.settings.filter.server);
     return this.wire;
   }
@@ -144,6 +165,11 @@ export class EventReader {
     const wire = this.wire;
     this.wire = undefined;
     await wire?.close().catch(() => undefined);
+    // Started after another application's record that has left $all since: again after the last of Credence's, at once.
+    if (this.openedAfterForeign && isInvalidPosition(error)) {
+      this.backToOwn = true;
+      return;
+    }
     if (error !== undefined && !isTransient(error)) {
       await this.close();
       throw error;

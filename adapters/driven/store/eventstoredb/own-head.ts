@@ -5,20 +5,17 @@
  * resuming after it was then refused, and a read from it fails ("Trying to read from an invalid position"). Credence
  * never removes its own records, so their positions stay readable.
  */
-import { parseStreamId } from '../../../../domain/streams.ts';
-import { commandClaimStreamOf } from './append.ts';
+import { isOwnStream } from '../../../../domain/own-record.ts';
 import { isSystemEvent } from './codec.ts';
 import type { EsdbDriver, WireEvent } from './driver.ts';
 
-const CLAIM_PREFIX = commandClaimStreamOf('');
 const PAGE = 256;
 
 /**
  * A record in a stream Credence writes: an entity's (its events and the fact claims on it) or a command id's claim
  * (append.ts). What another application writes sits in streams of its own (decode reads those as foreign).
  */
-export const isOwnRecord = (event: WireEvent): boolean =>
-  !isSystemEvent(event) && (parseStreamId(event.streamId) !== undefined || event.streamId.startsWith(CLAIM_PREFIX));
+export const isOwnRecord = (event: WireEvent): boolean => !isSystemEvent(event) && isOwnStream(event.streamId);
 
 /** How far back a scan looked, and what it found: the next scan reads only what was appended since. */
 interface Scanned {
