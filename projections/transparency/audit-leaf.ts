@@ -5,6 +5,7 @@ import type { Checkpoint } from '../../domain/transparency/checkpoint.ts';
 import { appendLeafHash, frontierRoot, type Frontier } from '../../domain/transparency/frontier.ts';
 import { eventLeafHash } from '../../domain/transparency/leaf.ts';
 import { alteredLeafMessage, leafGapMessage, storedEventWitness, type LeafWitness } from './altered-leaf.ts';
+import { isOwnLeaf } from './resume-point.ts';
 
 /**
  * What the audit (audit.ts) reports where a leaf and the stored rows disagree: which file was altered, and how. Typed
@@ -116,6 +117,14 @@ export const signedLeafDisagreement = async <F extends { readonly message: strin
   }
   return constantTimeEqual(frontierRoot(tree), signed.rootHash) ? alteredLeaf(leaf, 'signed_root', event) : { ...store, message: missed };
 };
+
+/**
+ * A logged leaf the store may have let go of without anyone tampering: another application's record on a store that is
+ * not gapless (EventStoreDB), removed when its stream was deleted and the server scavenged (review 179). The log logs
+ * every record of $all, so a shared cluster leaves such leaves; `deleted` there was a false alarm. A Credence record
+ * is never removed, so one missing is still `deleted`; on the embedded store (gapless) every record is kept.
+ */
+export const scavengedAway = (leaf: LoggedLeaf, gapless: boolean): boolean => !gapless && !isOwnLeaf(leaf);
 
 /** A logged event the store no longer holds. */
 export const missingEvent = (leaf: LoggedLeaf): LeafFinding => ({

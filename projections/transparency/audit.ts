@@ -8,7 +8,7 @@ import type { NoteVerifierKey } from '../../domain/transparency/note.ts';
 import { openCheckpoint } from '../../domain/transparency/verify-result.ts';
 import { isCredenceError } from '../../domain/errors.ts';
 import { alteredLeafMessage } from './altered-leaf.ts';
-import { leafGap, leafMismatch, missingEvent, signedLeafDisagreement, storeAltered, type LeafFinding } from './audit-leaf.ts';
+import { leafGap, leafMismatch, missingEvent, scavengedAway, signedLeafDisagreement, storeAltered, type LeafFinding } from './audit-leaf.ts';
 import { storedNodesAgree } from './audit-nodes.ts';
 
 /** One stored row as the audit reads it: a parsed event, or a row that no longer parses. */
@@ -60,6 +60,11 @@ export type AuditReport =
       readonly checkpointNote: string | undefined;
       /** Stored events after the log's newest leaf: not logged yet, so neither proved nor disproved. */
       readonly unlogged: number;
+      /**
+       * Leaves of another application's records the store no longer holds (a store that is not gapless: audit-leaf.ts
+       * `scavengedAway`), their logged hashes held to the checkpoints. Present only when there are some.
+       */
+      readonly scavengedForeign?: number;
     }
   | {
       readonly ok: false;
@@ -113,6 +118,11 @@ interface AuditArgs {
    * no verdict: leaf hashes take no key, and a lock proves nothing (review 97).
    */
   readonly heldByLiveService?: () => boolean;
+  /**
+   * The store's `gapless` (domain/ports/event-store.ts), true when not given (the embedded store, what `verify --data`
+   * reads). False (EventStoreDB): another application's logged record the store no longer holds is not a deletion.
+   */
+  readonly gapless?: boolean;
 }
 
 const audit = async (args: AuditArgs): Promise<AuditReport> => {
@@ -142,7 +152,7 @@ const audit = async (args: AuditArgs): Promise<AuditReport> => {
       : args.storedEvents[Symbol.iterator]()
   ) as Iterator<AuditedRow> | AsyncIterator<AuditedRow>;
   try {
-    const report = await walk(rows, args.log, checkpoint, saved, args.logPublicKey, args.heldByLiveService ?? (() => false));
+    const report = await walk(rows, args.log, checkpoint, saved, args.logPublicKey, args.heldByLiveService ?? (() => false), args.gapless ?? true);
     return report.ok ? { ...report, checkpointNote: stored?.note } : report;
   } finally {
     // Stopping at the first finding must still release the reader (it holds the events file open).
@@ -229,6 +239,7 @@ const walk = async (
   saved: Checkpoint | undefined,
   key: NoteVerifierKey,
   heldByLiveService: () => boolean,
+  gapless: boolean,
 ): Promise<Walked> => {
   const nextRow = async (): Promise<AuditedRow | undefined> => {
     const result = await rows.next();
@@ -245,8 +256,47 @@ const walk = async (
   let badNode: AuditReport | undefined;
   let checked = 0;
   let unlogged = 0;
+  let scavenged = 0;
   let savedChecked = saved === undefined || saved.treeSize === 0;
   const checkEarlier = earlierCheckpoints(log, key, signedSize);
+  /** A leaf's hash added to the tree, which must hash to every checkpoint met on the way: a finding, or undefined. */
+  const extend = (hash: Uint8Array, position: bigint, leafIndex: number): AuditReport | undefined => {
+    const appended = appendLeafHash(all, hash);
+    all = appended.frontier;
+    badNode ??= storedNodesAgree(appended.completed, log, position, leafIndex);
+    if (frontier.size < signedSize) {
+      frontier = all;
+      const forked = checkEarlier(frontier, position);
+      if (forked !== undefined) return forked;
+    }
+    // The saved checkpoint is never larger than the latest (checked first): its root is met on the way.
+    if (saved !== undefined && frontier.size === saved.treeSize && !savedChecked) {
+      savedChecked = true;
+      if (!constantTimeEqual(frontierRoot(frontier), saved.rootHash)) {
+        return {
+          ok: false,
+          kind: 'rolled_back',
+          position,
+          message: `the first ${saved.treeSize} stored events no longer hash to the saved checkpoint: the history was rewritten (both files)`,
+        };
+      }
+    }
+    return undefined;
+  };
+  /**
+   * The leaves before `position` (all left, when undefined) of another application's records the store no longer
+   * holds: counted, and their logged hashes taken in the tree, so the checkpoints that signed them still hold the rest.
+   */
+  const passScavenged = (position: bigint | undefined): AuditReport | undefined => {
+    while (leaf !== undefined && (position === undefined || leaf.position < position) && scavengedAway(leaf, gapless)) {
+      if (leaf.leafIndex !== all.size) return leafGap(all.size, leaf.position);
+      const found = extend(leaf.leafHash, leaf.position, leaf.leafIndex);
+      if (found !== undefined) return found;
+      scavenged += 1;
+      leaf = nextLeaf();
+    }
+    return undefined;
+  };
   /**
    * A leaf inside the signed tree that disagrees with the stored event at its index (a parsed row: one that does not
    * parse is the store's) is the store's only if the stored events no longer hash to what the log key signed
@@ -261,6 +311,8 @@ const walk = async (
   let ahead = row && (await nextRow());
   for (; row !== undefined; row = ahead, ahead = row && (await nextRow())) {
     const position = row.ok ? row.event.position : row.position;
+    const passed = passScavenged(position);
+    if (passed !== undefined) return passed;
     if (leaf === undefined) {
       unlogged += 1;
       continue;
@@ -297,29 +349,13 @@ const walk = async (
         message: `the log's stream index gives leaf ${leaf.leafIndex} to revision ${slot.revision} of ${slot.streamId}, but its event is revision ${row.event.revision} of ${row.event.streamId}`,
       };
     }
-    const appended = appendLeafHash(all, hash);
-    all = appended.frontier;
-    badNode ??= storedNodesAgree(appended.completed, log, position, leaf.leafIndex);
-    if (frontier.size < signedSize) {
-      frontier = all;
-      const forked = checkEarlier(frontier, position);
-      if (forked !== undefined) return forked;
-    }
-    // The saved checkpoint is never larger than the latest (checked first): its root is met on the way.
-    if (saved !== undefined && frontier.size === saved.treeSize && !savedChecked) {
-      savedChecked = true;
-      if (!constantTimeEqual(frontierRoot(frontier), saved.rootHash)) {
-        return {
-          ok: false,
-          kind: 'rolled_back',
-          position,
-          message: `the first ${saved.treeSize} stored events no longer hash to the saved checkpoint: the history was rewritten (both files)`,
-        };
-      }
-    }
+    const found = extend(hash, position, leaf.leafIndex);
+    if (found !== undefined) return found;
     checked += 1;
     leaf = nextLeaf();
   }
+  const passed = passScavenged(undefined);
+  if (passed !== undefined) return passed;
   if (leaf !== undefined) return leaf.leafIndex !== all.size ? leafGap(all.size, leaf.position) : missingEvent(leaf);
   if (checkpoint !== undefined) {
     if (frontier.size < signedSize) {
@@ -354,7 +390,7 @@ const walk = async (
   // before its first signature (review 97); no leaf at all, a log that has not caught up (a crash test). Both are also
   // what checkpoints (and leaves) removed look like, and leaf hashes take no key (review 95): so the verdict vouches for
   // nothing, says so, and never advises signing (that would vouch for whatever history the leaves now hash).
-  if (signedSize === 0 && checked > 0) {
+  if (signedSize === 0 && checked + scavenged > 0) {
     const beside = heldByLiveService()
       ? 'A process holds the folder: a running service signs a new log\'s first checkpoint as soon as it logs, so audit again after its checkpoint period; ' +
         'still none then, the service refuses to sign (GET /v1/projections names why: checkpoints removed). '
@@ -362,7 +398,7 @@ const walk = async (
     return {
       ok: false,
       kind: 'not_signed_yet',
-      unsignedLeaves: checked,
+      unsignedLeaves: checked + scavenged,
       message: `the log holds ${checked} leaves matching the stored events and no checkpoint signed by the log key, so nothing was verified. ${beside}${UNVOUCHED}`,
     };
   }
@@ -374,5 +410,5 @@ const walk = async (
       message: `the store holds ${unlogged} events and the log none of them, nor a checkpoint signed by the log key, so nothing was verified. ${UNVOUCHED}`,
     };
   }
-  return { ok: true, checkedEvents: checked, signedThrough: signedSize, checkpoint, unlogged };
+  return { ok: true, checkedEvents: checked, signedThrough: signedSize, checkpoint, unlogged, ...(scavenged > 0 ? { scavengedForeign: scavenged } : {}) };
 };
