@@ -75,8 +75,11 @@ export class SqliteEventStore implements EventStore {
   private readonly pollIntervalMs: number;
   private readonly beforeCommit: SqliteStoreSettings['beforeCommit'];
   private closed = false;
-  /** The file of a store opened read-only (`readOnly`), for its refusal of an append; undefined when it writes. */
-  readonly #readOnly: string | undefined;
+  /**
+   * The file of a store opened read-only (`readOnly`), for its refusal of an append; undefined when it writes. A
+   * property, not a #field: a store wrapped by Object.create (tests counting its reads) calls append on the wrapper.
+   */
+  private readonly readOnlyFile: string | undefined;
   #closing: Promise<void> | undefined;
   private readonly reads: StoreReads;
   private readonly group: GroupCommitter<AppendWritten>;
@@ -118,18 +121,18 @@ export class SqliteEventStore implements EventStore {
     if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0 || busyTimeoutMs > MAX_TIMER_MS) {
       throw new Error(`options.busyTimeoutMs: must be a whole number of ms from 0 to ${MAX_TIMER_MS}`);
     }
-    this.#readOnly = settings.readOnly === true ? db.name : undefined;
-    if (this.#readOnly === undefined) {
+    this.readOnlyFile = settings.readOnly === true ? db.name : undefined;
+    if (this.readOnlyFile === undefined) {
       prepareDatabase(db, { busyTimeoutMs, durability: this.durability });
     } else {
       // Before any statement: SQLite then refuses every write, whatever the code after it does.
       db.pragma('query_only = ON');
       setReadingPragmas(db, busyTimeoutMs);
-      checkSchemaToRead(db, this.#readOnly);
+      checkSchemaToRead(db, this.readOnlyFile);
     }
     const file = db.memory ? undefined : db.name;
     this.#checkpointer =
-      settings.backgroundCheckpoints === false || this.#readOnly !== undefined || file === undefined || !isPlainPath(file)
+      settings.backgroundCheckpoints === false || this.readOnlyFile !== undefined || file === undefined || !isPlainPath(file)
         ? undefined
         : new BackgroundCheckpointer(resolve(file), this.durability, (pages) => db.pragma(`wal_autocheckpoint = ${pages}`), settings.backgroundCheckpoints);
     this.checkpointStats = this.#checkpointer?.stats ?? NO_CHECKPOINTS;
@@ -149,7 +152,7 @@ export class SqliteEventStore implements EventStore {
     options: AppendOptions,
   ): Promise<AppendResult> {
     this.assertOpen();
-    if (this.#readOnly !== undefined) throw appendToReadOnlyStore(this.#readOnly);
+    if (this.readOnlyFile !== undefined) throw appendToReadOnlyStore(this.readOnlyFile);
     checkEventsToAppend(streamId, events);
     checkFacts(streamId, options.facts);
     const commandId = options.commandId;
