@@ -105,7 +105,7 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
           const next = await events.next();
           if (next.done === true) break;
           const event = next.value;
-          if (isOwnStream(event.streamId)) resumeAfter = event.position;
+          if (store.gapless !== true && isOwnStream(event.streamId)) resumeAfter = event.position;
           // Delivered before the subscription resumed after Credence's own record: passed over.
           if (delivered !== undefined && event.position <= delivered) continue;
           tracker.seen(event.position, Date.now());
