@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { command } from '../domain/commands/index.ts';
-import { CredenceError, isCredenceError } from '../domain/errors.ts';
-import type { KeyHandle, SecureEnvironment } from '../domain/ports/index.ts';
+import { CredenceError } from '../domain/errors.ts';
 import { PROCESS_MANAGER_ACTOR } from '../projections/cascade/index.ts';
 import { replayAll } from '../projections/replay/index.ts';
 import { restartableWorld, type RestartableWorld } from './support/restartable-world.ts';
 import { operator } from './support/fleet.ts';
+import { held, watchPskCopies } from './support/key-held.ts';
 
 /*
  * Review 176: a remote provisioning whose `CredentialIssued` is followed by a revocation of its node (keyCompromise),
@@ -22,30 +22,6 @@ afterEach(async () => {
 });
 
 const CREDENTIAL = 'meter-1-svc';
-
-/** Every PSK the infrastructure's Secure Environment imports from here on (the Enrolment Function's copies). */
-const watchPskCopies = (se: SecureEnvironment): KeyHandle[] => {
-  const copies: KeyHandle[] = [];
-  const unwrap = se.unwrap.bind(se);
-  se.unwrap = async (owner, wrappingKey, wrapped, aad, spec) => {
-    const handle = await unwrap(owner, wrappingKey, wrapped, aad, spec);
-    if (handle !== undefined && spec.kind === 'psk256') copies.push(handle);
-    return handle;
-  };
-  return copies;
-};
-
-const held = async (se: SecureEnvironment, owner: string, handles: readonly KeyHandle[]) => {
-  const out: KeyHandle[] = [];
-  for (const handle of handles) {
-    const found = await se.describe(owner, handle).then(
-      () => true,
-      (e: unknown) => (isCredenceError(e, 'not_found') ? false : Promise.reject(e)),
-    );
-    if (found) out.push(handle);
-  }
-  return out;
-};
 
 const stateOf = async (w: RestartableWorld, kind: 'node' | 'credential', id: string) => {
   const entity = await w.credence.engine.entity(kind, id);

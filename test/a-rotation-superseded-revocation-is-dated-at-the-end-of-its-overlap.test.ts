@@ -1,4 +1,3 @@
-import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,12 +8,10 @@ import { createRootCa } from '../adapters/driven/pki/index.ts';
 import { openDataFolderSecureEnvironment, systemRandom } from '../adapters/runtime/index.ts';
 import { command } from '../domain/commands/index.ts';
 import { ownerView } from '../domain/ports/index.ts';
-import { pkiCompleteness } from '../projections/pki/index.ts';
 import { setupPkiTables } from '../projections/pki/tables.ts';
-import { readCheckpoint } from '../projections/runtime/index.ts';
-import { setupCheckpoints, writeCheckpoint } from '../projections/runtime/checkpoints.ts';
 import { issueCredentialData, operator } from './support/fleet.ts';
 import { ocspRequest, ocspRevokedAt } from './support/ocsp-client.ts';
+import { expectRebuildMarkedOnce, pkiReadModelOfAnEarlierVersion } from './support/pki-read-model-of-an-earlier-version.ts';
 import { issueCertifiedCredentialWith, pkiOf, type TestLeaf } from './support/pki-test-ca.ts';
 import { startTestService, type TestService } from './support/service.ts';
 
@@ -103,27 +100,17 @@ describe('a predecessor superseded at the end of its overlap, recorded by a sche
 
 describe('a pki read model written before the rotations under way were kept', () => {
   it('is emptied and rebuilt from the log, incomplete until it reaches where it was: its handovers are dated again', () => {
-    const db = new Database(':memory:');
-    db.defaultSafeIntegers(true);
-    setupCheckpoints(db);
     // The previous version's tables (issuer_key_id, no pki_rotations), with a revoked certificate, projected to 42.
-    db.exec(`CREATE TABLE pki_certificates (credential_id TEXT PRIMARY KEY, ca_id TEXT NOT NULL, serial TEXT NOT NULL, not_after TEXT NOT NULL, issuer_key_id TEXT) WITHOUT ROWID;
+    const db = pkiReadModelOfAnEarlierVersion(`CREATE TABLE pki_certificates (credential_id TEXT PRIMARY KEY, ca_id TEXT NOT NULL, serial TEXT NOT NULL, not_after TEXT NOT NULL, issuer_key_id TEXT) WITHOUT ROWID;
       CREATE TABLE pki_revocations (seq INTEGER PRIMARY KEY, ca_id TEXT NOT NULL, serial TEXT NOT NULL, credential_id TEXT NOT NULL,
         revoked_at TEXT NOT NULL, reason TEXT NOT NULL, not_after TEXT NOT NULL, entry BLOB NOT NULL);
       INSERT INTO pki_certificates VALUES ('cred-a', 'default', '7f01', '2027-01-01T00:00:00.000Z', NULL);
       INSERT INTO pki_revocations VALUES (1, 'default', '7f01', 'cred-a', '2026-05-02T00:00:00.000Z', 'superseded', '2027-01-01T00:00:00.000Z', x'00');`);
-    writeCheckpoint(db, 'pki', { position: 42n, occurredAt: '2026-06-01T00:00:00.000Z' });
 
     setupPkiTables(db);
 
     expect(db.prepare('SELECT COUNT(*) AS n FROM pki_certificates').get()).toEqual({ n: 0n });
     expect(db.prepare('SELECT COUNT(*) AS n FROM pki_revocations').get()).toEqual({ n: 0n });
-    expect(readCheckpoint(db, 'pki')).toBeUndefined();
-    expect(pkiCompleteness(db)).toEqual({ complete: false, position: undefined, until: 42n });
-    // Opened again: nothing more happens.
-    db.exec("INSERT INTO pki_certificates (credential_id, ca_id, serial, not_after) VALUES ('cred-a', 'default', '7f01', '2027-01-01T00:00:00.000Z')");
-    setupPkiTables(db);
-    expect(db.prepare('SELECT COUNT(*) AS n FROM pki_certificates').get()).toEqual({ n: 1n });
-    db.close();
+    expectRebuildMarkedOnce(db);
   });
 });

@@ -7,22 +7,12 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { generateSigningKey, toBase64url, verifySignature } from '../domain/crypto/index.ts';
-import { CredenceError } from '../domain/errors.ts';
 import { parseRequestSigningPolicy } from '../domain/signing/index.ts';
+import { issuesOf } from './support/signing-policy-issues.ts';
 
 const random = (n: number) => new Uint8Array(randomBytes(n));
 const keyOf = (algorithm: 'ed25519' | 'p256-ecdsa-sha256', publicKey: Uint8Array) => ({ actorId: 'operator:alice', roles: ['operator' as const], algorithm, publicKey: toBase64url(publicKey) });
 const policyOf = (keys: unknown[], extra: Record<string, unknown> = {}) => ({ audience: 'credence:test', keys, ...extra });
-
-const issuesOf = (input: unknown) => {
-  try {
-    parseRequestSigningPolicy(input);
-  } catch (error) {
-    if (error instanceof CredenceError && error.problem.code === 'validation') return error.problem.issues;
-    throw error;
-  }
-  return [];
-};
 
 /** 32 bytes little-endian of `y` (the sign bit of x left clear). */
 const ed25519Encoding = (y: bigint): Uint8Array => {

@@ -6,22 +6,12 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { generateSigningKey, toBase64url } from '../domain/crypto/index.ts';
-import { CredenceError } from '../domain/errors.ts';
 import { parseRequestSigningPolicy, requestVerifier } from '../domain/signing/index.ts';
+import { issuesOf } from './support/signing-policy-issues.ts';
 
 const alice = generateSigningKey('ed25519', (n) => new Uint8Array(randomBytes(n)));
 const bob = generateSigningKey('ed25519', (n) => new Uint8Array(randomBytes(n)));
 const keyOf = (actorId: string, publicKey: Uint8Array) => ({ actorId, roles: ['operator' as const], algorithm: 'ed25519' as const, publicKey: toBase64url(publicKey) });
-
-const issuesOf = (input: unknown) => {
-  try {
-    parseRequestSigningPolicy(input);
-  } catch (error) {
-    if (error instanceof CredenceError && error.problem.code === 'validation') return error.problem.issues;
-    throw error;
-  }
-  return [];
-};
 
 describe('a request-signing policy lists a public key once (review 145)', () => {
   it('refuses a second entry of the same key, naming keys.N.publicKey and duplicate_key, whatever its actor or roles', () => {

@@ -1,9 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli as run } from './support/cli.ts';
-import { derOfPem, hasOpenssl, OpenSslDir } from './support/openssl.ts';
+import { derOfPem, hasOpenssl } from './support/openssl.ts';
+import { intermediateUnderOpenSslRoot } from './support/openssl-intermediate-ca.ts';
 
 /*
  * Review 171: `credence ca install` read its files with @peculiar/x509, which takes a DER certificate with bytes after
@@ -11,42 +9,14 @@ import { derOfPem, hasOpenssl, OpenSslDir } from './support/openssl.ts';
  * refused it as a failed signature check (exit 1, "bad_signature ... malformed_certificate (intermediate 1)"), naming
  * the file being installed an intermediate. A malformed file is bad usage (exit 2, docs/pki.md), named by its option.
  */
-const ROOT_CNF = `[req]
-distinguished_name=dn
-x509_extensions=v3_root
-prompt=no
-[dn]
-CN=Trailing Root
-[v3_root]
-basicConstraints=critical,CA:TRUE
-keyUsage=critical,keyCertSign,cRLSign
-subjectKeyIdentifier=hash
-`;
-const INT_EXT = `[v3_int]
-basicConstraints=critical,CA:TRUE,pathlen:0
-keyUsage=critical,keyCertSign,cRLSign
-subjectKeyIdentifier=hash
-authorityKeyIdentifier=keyid
-`;
 const TRAILER = Buffer.concat([Buffer.of(0x05, 0x00), Buffer.from('GARBAGE')]);
 
-const dir = mkdtempSync(join(tmpdir(), 'credence-ca-trailing-'));
-const files = new OpenSslDir();
-afterAll(() => {
-  rmSync(dir, { recursive: true, force: true });
-  files.remove();
-});
+const { files, data, init, sign } = intermediateUnderOpenSslRoot('credence-ca-trailing-');
 
 describe.runIf(hasOpenssl())('a certificate file with bytes after the certificate, given to ca install', () => {
   it('is bad usage (exit 2) naming the option and the bytes after it; the file as signed installs', async () => {
-    const data = join(dir, 'data');
-    const init = await run(['ca', 'init', '--data', data, '--id', 'sub-1', '--intermediate', '--csr-out', files.file('int.csr.pem')]);
-    expect(init.code, init.err).toBe(0);
-    await files.genkey('root.key', 'p256');
-    files.write('root.cnf', ROOT_CNF);
-    files.write('int.ext', INT_EXT);
-    await files.ok(['req', '-x509', '-new', '-key', 'root.key', '-config', 'root.cnf', '-days', '365', '-sha256', '-out', 'root.pem']);
-    await files.ok(['x509', '-req', '-in', 'int.csr.pem', '-CA', 'root.pem', '-CAkey', 'root.key', '-CAcreateserial', '-days', '30', '-sha256', '-extfile', 'int.ext', '-extensions', 'v3_int', '-out', 'int.pem']);
+    await init('Trailing Root', '365');
+    await sign('30', 'int.pem');
     const intDer = derOfPem(files.read('int.pem').toString(), 'CERTIFICATE');
     const rootDer = derOfPem(files.read('root.pem').toString(), 'CERTIFICATE');
     files.write('int-trailing.der', Buffer.concat([intDer, TRAILER]));

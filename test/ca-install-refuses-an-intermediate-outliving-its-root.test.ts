@@ -1,7 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readCaFile, seSigner } from '../adapters/driven/pki/index.ts';
 import { OcspSigningKey } from '../adapters/driven/pki/ocsp-signing-key.ts';
 import { openDataFolderSecureEnvironment, systemRandom } from '../adapters/runtime/index.ts';
@@ -9,7 +6,8 @@ import { ownerView } from '../domain/ports/index.ts';
 import { issueNodeCertificate, issuerOf } from '../domain/x509/issuance/index.ts';
 import type { IssuingCa } from '../domain/x509/issuing-ca.ts';
 import { runCli } from './support/cli.ts';
-import { derOfPem, hasOpenssl, OpenSslDir, pem } from './support/openssl.ts';
+import { derOfPem, hasOpenssl, pem } from './support/openssl.ts';
+import { intermediateUnderOpenSslRoot } from './support/openssl-intermediate-ca.ts';
 import { epochSeconds } from './pki-issuance-fixtures.ts';
 import { seededRandom } from './crypto-fixtures.ts';
 
@@ -24,42 +22,11 @@ import { seededRandom } from './crypto-fixtures.ts';
 const DAY = 86_400_000;
 const run = runCli;
 
-const ROOT_CNF = `[req]
-distinguished_name=dn
-x509_extensions=v3_root
-prompt=no
-[dn]
-CN=Short Root
-[v3_root]
-basicConstraints=critical,CA:TRUE
-keyUsage=critical,keyCertSign,cRLSign
-subjectKeyIdentifier=hash
-`;
-const INT_EXT = `[v3_int]
-basicConstraints=critical,CA:TRUE,pathlen:0
-keyUsage=critical,keyCertSign,cRLSign
-subjectKeyIdentifier=hash
-authorityKeyIdentifier=keyid
-`;
-
-const dir = mkdtempSync(join(tmpdir(), 'credence-ca-outlives-'));
-const files = new OpenSslDir();
-afterAll(() => {
-  rmSync(dir, { recursive: true, force: true });
-  files.remove();
-});
+const { files, data, init, sign } = intermediateUnderOpenSslRoot('credence-ca-outlives-');
 
 describe.runIf(hasOpenssl())('an intermediate CA whose root ends first', () => {
   it('is refused by ca install, and nothing issued under such a chain outlives the root', async () => {
-    const data = join(dir, 'data');
-    const init = await run(['ca', 'init', '--data', data, '--id', 'sub-1', '--intermediate', '--csr-out', files.file('int.csr.pem')]);
-    expect(init.code, init.err).toBe(0);
-    await files.genkey('root.key', 'p256');
-    files.write('root.cnf', ROOT_CNF);
-    files.write('int.ext', INT_EXT);
-    await files.ok(['req', '-x509', '-new', '-key', 'root.key', '-config', 'root.cnf', '-days', '2', '-sha256', '-out', 'root.pem']);
-    const sign = (days: string, out: string) =>
-      files.ok(['x509', '-req', '-in', 'int.csr.pem', '-CA', 'root.pem', '-CAkey', 'root.key', '-CAcreateserial', '-days', days, '-sha256', '-extfile', 'int.ext', '-extensions', 'v3_int', '-out', out]);
+    await init('Short Root', '2');
     await sign('3650', 'int-long.pem');
     const rootDer = derOfPem(files.read('root.pem').toString(), 'CERTIFICATE');
     const rootEnds = issuerOf(rootDer).notAfter;

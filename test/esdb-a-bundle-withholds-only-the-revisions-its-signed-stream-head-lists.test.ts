@@ -1,14 +1,12 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { verifyBundle as verifyInConsole } from '../adapters/console/src/evidence.ts';
 import { main } from '../bin/cli.ts';
-import { eventLeafHash, formatVerifierKey, noteVerifierKey, RecordedEventJson, verifyEvidenceBundle } from '../domain/transparency/index.ts';
-import { body as commands, openApi, registeredPseudonym, settled, type Api } from './http-conformance.fixtures.ts';
-import { startStandIn, type StandIn } from './esdb-standin/index.ts';
+import { eventLeafHash, RecordedEventJson, verifyEvidenceBundle } from '../domain/transparency/index.ts';
+import { body as commands, settled } from './http-conformance.fixtures.ts';
 import { capture } from './support/cli.ts';
-import { startTestService, type TestService } from './support/service.ts';
+import { esdbEvidenceService } from './support/esdb-evidence-service.ts';
 
 /*
  * Found in review (after review 172): a bundle carries a fact claim naming a pseudonym withheld (leaf hash and proof,
@@ -27,42 +25,23 @@ type Bundle = { streamHead: string; entries: Entry[] };
 const headText = (bundle: Bundle): string => bundle.streamHead.slice(0, bundle.streamHead.indexOf('\n\n') + 1);
 
 describe('a bundle withholds only the revisions its signed stream head lists', () => {
-  let standIn: StandIn;
-  let svc: TestService;
-  let api: Api;
-  let pseudonym = '';
-  let logKey = '';
-  let dir = '';
-
-  beforeAll(async () => {
-    standIn = await startStandIn();
-    svc = await startTestService({ config: { store: standIn.connectionString } });
-    api = await openApi(svc);
-    pseudonym = await registeredPseudonym(svc, NODE);
+  const on = esdbEvidenceService(NODE, 'credence-withheld-signed-', async ({ svc, api }) => {
     const revoked = await api.call('POST', '/v1/commands', {}, { token: svc.tokens.operator, body: commands.revokeNode(NODE) });
     expect(revoked.status).toBe(201);
     await settled(svc);
-    const { signer } = svc.service.context.credence.transparencyLog!;
-    logKey = formatVerifierKey(noteVerifierKey(signer.keyName, signer.publicKey));
-    dir = mkdtempSync(join(tmpdir(), 'credence-withheld-signed-'));
-  }, 60_000);
-  afterAll(async () => {
-    await svc?.close();
-    await standIn?.stop();
-    if (dir !== '') rmSync(dir, { recursive: true, force: true });
   });
 
   const nodeBundle = async (): Promise<Bundle> => {
-    const reply = await api.call<Bundle>('GET', '/v1/transparency/evidence/{kind}/{id}', { kind: 'node', id: NODE }, { token: svc.tokens.operator });
+    const reply = await on.api.call<Bundle>('GET', '/v1/transparency/evidence/{kind}/{id}', { kind: 'node', id: NODE }, { token: on.svc.tokens.operator });
     expect(reply.status).toBe(200);
     return reply.body;
   };
 
   const verifyFile = async (bundle: Bundle, name: string) => {
-    const file = join(dir, name);
+    const file = join(on.dir, name);
     writeFileSync(file, JSON.stringify(bundle));
     const c = capture();
-    const code = await main(['verify', file, '--key', logKey], c.io);
+    const code = await main(['verify', file, '--key', on.logKey], c.io);
     return { code, out: c.out.join('\n'), err: c.err.join('\n') };
   };
 
@@ -72,7 +51,7 @@ describe('a bundle withholds only the revisions its signed stream head lists', (
     expect(withheld).toHaveLength(1);
     const text = headText(bundle);
     expect(text.split('\n').at(-2)).toBe(`withheld pseudonym_claimant ${withheld[0]!.withheld!['revision']}`);
-    expect(text).not.toContain(pseudonym);
+    expect(text).not.toContain(on.pseudonym);
     const verified = await verifyFile(bundle, 'honest.json');
     expect(verified.code, verified.err).toBe(0);
     expect(verified.out).toMatch(/1 of them withheld/);
@@ -100,7 +79,7 @@ describe('a bundle withholds only the revisions its signed stream head lists', (
     expect(verified.code).toBe(1);
     expect(verified.err).toContain('FAILED (stream_head_mismatch)');
     expect(verified.err).toContain('withheld');
-    const report = verifyInConsole(bundle, logKey, `node-${NODE}`);
+    const report = verifyInConsole(bundle, on.logKey, `node-${NODE}`);
     expect(report).toMatchObject({ verdict: 'failed' });
     expect('checks' in report && report.checks.find((c) => c.outcome === 'failed')?.id).toBe('completeness');
   });
@@ -110,9 +89,9 @@ describe('a bundle withholds only the revisions its signed stream head lists', (
     const index = bundle.entries.findIndex((e) => e.withheld !== undefined);
     const entry = bundle.entries[index]!;
     // The record itself, as the inclusion proof serves it to an auditor who resolved the pseudonym.
-    const resolved = await api.call('POST', '/v1/pseudonyms/resolutions', {}, { token: svc.tokens.auditor, body: { pseudonym, reason: 'case 2026-173' } });
+    const resolved = await on.api.call('POST', '/v1/pseudonyms/resolutions', {}, { token: on.svc.tokens.auditor, body: { pseudonym: on.pseudonym, reason: 'case 2026-173' } });
     expect(resolved.status).toBe(200);
-    const proof = await api.call<{ event: Entry['event'] }>('GET', '/v1/transparency/proofs/inclusion', {}, { token: svc.tokens.auditor, query: { position: entry.withheld!['position']! } });
+    const proof = await on.api.call<{ event: Entry['event'] }>('GET', '/v1/transparency/proofs/inclusion', {}, { token: on.svc.tokens.auditor, query: { position: entry.withheld!['position']! } });
     expect(proof.status).toBe(200);
     bundle.entries[index] = { event: proof.body.event, leafIndex: entry.leafIndex, proof: entry.proof };
     const result = verifyEvidenceBundle(bundle, { integrityOnly: true });
@@ -124,10 +103,10 @@ describe('a bundle withholds only the revisions its signed stream head lists', (
   });
 
   it('signs a stream head of the five lines it always had when nothing is withheld', async () => {
-    const created = await api.call('POST', '/v1/commands', {}, { token: svc.tokens.operator, body: commands.createSubscription('sub-plain') });
+    const created = await on.api.call('POST', '/v1/commands', {}, { token: on.svc.tokens.operator, body: commands.createSubscription('sub-plain') });
     expect(created.status).toBe(201);
-    await settled(svc);
-    const reply = await api.call<Bundle>('GET', '/v1/transparency/evidence/{kind}/{id}', { kind: 'subscription', id: 'sub-plain' }, { token: svc.tokens.operator });
+    await settled(on.svc);
+    const reply = await on.api.call<Bundle>('GET', '/v1/transparency/evidence/{kind}/{id}', { kind: 'subscription', id: 'sub-plain' }, { token: on.svc.tokens.operator });
     expect(reply.status).toBe(200);
     expect(reply.body.entries.every((e) => e.withheld === undefined)).toBe(true);
     // Byte for byte the head every verifier before this one reads: label, origin, tree, stream, events.

@@ -21,7 +21,8 @@ const failure = (promise: Promise<unknown>): Promise<unknown> => promise.then(()
 describe('EventStoreDB: an entity stream truncated by another writer', () => {
   const { startStandIn, hold } = standInTeardown();
 
-  it('fails a command on the entity as a truncated stream, naming it and its first revision, not as broken history', async () => {
+  /** A stand-in whose node-meter-1 (registered and enrolled: revisions 0 and 1) another writer truncated before 1. */
+  const truncatedNodeStream = async () => {
     const standIn = await startStandIn();
     const store = hold(openEventStoreDbStore(standIn.connectionString));
     const engine = createEngine({ store, clock: new FakeClock(T0) });
@@ -29,6 +30,11 @@ describe('EventStoreDB: an entity stream truncated by another writer', () => {
     await engine.execute(cmd.registerNode('meter-1'));
     await engine.execute(cmd.enrolNode('meter-1'));
     standIn.log.truncate('node-meter-1', 1n);
+    return { standIn, store };
+  };
+
+  it('fails a command on the entity as a truncated stream, naming it and its first revision, not as broken history', async () => {
+    const { store } = await truncatedNodeStream();
 
     // A new engine: nothing of the node cached, so the decision reads its stream from the start.
     const fresh = createEngine({ store, clock: new FakeClock(T0) });
@@ -46,13 +52,7 @@ describe('EventStoreDB: an entity stream truncated by another writer', () => {
   });
 
   it('reads the stream from a later revision, and a truncated stream that is no entity\'s, as before', async () => {
-    const standIn = await startStandIn();
-    const store = hold(openEventStoreDbStore(standIn.connectionString));
-    const engine = createEngine({ store, clock: new FakeClock(T0) });
-    await engine.execute(cmd.createSubscription());
-    await engine.execute(cmd.registerNode('meter-1'));
-    await engine.execute(cmd.enrolNode('meter-1'));
-    standIn.log.truncate('node-meter-1', 1n);
+    const { standIn, store } = await truncatedNodeStream();
     expect((await store.readStream('node-meter-1', { fromRevision: 1n })).map((e) => e.revision)).toEqual([1n]);
 
     const foreign = `billing-${randomUUID()}`;

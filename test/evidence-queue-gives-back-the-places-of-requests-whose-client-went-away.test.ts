@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { OneAtATime } from '../adapters/http/routes/one-at-a-time.ts';
+import { gate, queueHeldByMallory } from './support/evidence-queue.ts';
 
 /**
  * Review 181: an evidence fetch the console (or any client) abandoned still held its caller's place in the evidence
@@ -8,21 +9,10 @@ import { OneAtATime } from '../adapters/http/routes/one-at-a-time.ts';
  * finishes (the server is building it, one at a time), but its caller's place is given back when the client goes.
  */
 describe('the evidence queue gives back the places of requests whose client went away', () => {
-  const gate = () => {
-    let open!: () => void;
-    const opened = new Promise<void>((resolve) => (open = resolve));
-    return { opened, open };
-  };
   const gone = () => new Error('the client went away');
 
   it('skips a waiting job whose client went away, gives its place back at once, and takes the caller again', async () => {
-    const queue = new OneAtATime('evidence bundles', 8, 5, 2);
-    const slow = gate();
-    const log: string[] = [];
-    const first = queue.run(async () => {
-      log.push('mallory 1');
-      await slow.opened;
-    }, 'mallory');
+    const { queue, slow, log, first } = queueHeldByMallory();
     const client = new AbortController();
     const abandoned = queue.run(async () => void log.push('mallory 2 (abandoned)'), 'mallory', client.signal);
     await expect(queue.run(async () => 'refused', 'mallory')).rejects.toMatchObject({ status: 429, code: 'busy' });

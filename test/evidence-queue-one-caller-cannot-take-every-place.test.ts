@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HttpProblem } from '../adapters/http/problems.ts';
 import { OneAtATime } from '../adapters/http/routes/one-at-a-time.ts';
+import { gate, queueHeldByMallory } from './support/evidence-queue.ts';
 
 /**
  * Review 175 (SER-001): the evidence-bundle queue was one for all callers, so one principal keeping 9 requests open
@@ -8,20 +9,8 @@ import { OneAtATime } from '../adapters/http/routes/one-at-a-time.ts';
  * refused (429 `busy`, Retry-After) while the others still queue.
  */
 describe('one caller cannot take every place of the evidence-bundle queue', () => {
-  const gate = () => {
-    let open!: () => void;
-    const opened = new Promise<void>((resolve) => (open = resolve));
-    return { opened, open };
-  };
-
   it("refuses a caller's third bundle while its two are built or waiting, and still queues and serves another caller's", async () => {
-    const queue = new OneAtATime('evidence bundles', 8, 5, 2);
-    const slow = gate();
-    const log: string[] = [];
-    const first = queue.run(async () => {
-      log.push('mallory 1');
-      await slow.opened;
-    }, 'mallory');
+    const { queue, slow, log, first } = queueHeldByMallory();
     const second = queue.run(async () => void log.push('mallory 2'), 'mallory');
     const refused = await queue.run(async () => void log.push('mallory 3'), 'mallory').catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(HttpProblem);

@@ -1,9 +1,6 @@
-import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { pkiCompleteness } from '../projections/pki/index.ts';
 import { setupPkiTables } from '../projections/pki/tables.ts';
-import { readCheckpoint } from '../projections/runtime/index.ts';
-import { setupCheckpoints, writeCheckpoint } from '../projections/runtime/checkpoints.ts';
+import { expectRebuildMarkedOnce, pkiReadModelOfAnEarlierVersion } from './support/pki-read-model-of-an-earlier-version.ts';
 
 /*
  * The pki read model kept one credential per (CA, serial) until a certificate could be each of several credentials'
@@ -13,14 +10,10 @@ import { setupCheckpoints, writeCheckpoint } from '../projections/runtime/checkp
  */
 describe('a pki read model built with one row per serial', () => {
   it('is emptied, its checkpoint dropped, and marked incomplete until the rebuild reaches where it was', () => {
-    const db = new Database(':memory:');
-    db.defaultSafeIntegers(true);
-    setupCheckpoints(db);
     // The earlier version's tables, with a row and a revocation, projected to position 42.
-    db.exec(`CREATE TABLE pki_certificates (credential_id TEXT PRIMARY KEY, ca_id TEXT NOT NULL, serial TEXT NOT NULL, not_after TEXT NOT NULL) WITHOUT ROWID;
+    const db = pkiReadModelOfAnEarlierVersion(`CREATE TABLE pki_certificates (credential_id TEXT PRIMARY KEY, ca_id TEXT NOT NULL, serial TEXT NOT NULL, not_after TEXT NOT NULL) WITHOUT ROWID;
       CREATE UNIQUE INDEX pki_certificates_serial ON pki_certificates (ca_id, serial);
       INSERT INTO pki_certificates VALUES ('cred-a', 'default', '7f01', '2027-01-01T00:00:00.000Z');`);
-    writeCheckpoint(db, 'pki', { position: 42n, occurredAt: '2026-06-01T00:00:00.000Z' });
 
     setupPkiTables(db);
 
@@ -29,12 +22,6 @@ describe('a pki read model built with one row per serial', () => {
       { name: 'pki_certificates_by_serial' },
       { name: 'pki_certificates_by_expiry' },
     ]);
-    expect(readCheckpoint(db, 'pki')).toBeUndefined();
-    expect(pkiCompleteness(db)).toEqual({ complete: false, position: undefined, until: 42n });
-    // Opened again: nothing more happens (the rebuild it marked stands).
-    db.exec("INSERT INTO pki_certificates (credential_id, ca_id, serial, not_after) VALUES ('cred-a', 'default', '7f01', '2027-01-01T00:00:00.000Z')");
-    setupPkiTables(db);
-    expect(db.prepare('SELECT COUNT(*) AS n FROM pki_certificates').get()).toEqual({ n: 1n });
-    db.close();
+    expectRebuildMarkedOnce(db);
   });
 });

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Device } from '../adapters/protocols/procedures/index.ts';
-import type { KeyHandle, SecureEnvironment } from '../domain/ports/index.ts';
+import type { KeyHandle } from '../domain/ports/index.ts';
 import { isCredenceError, storeUnavailable, unauthorised } from '../domain/errors.ts';
+import { held, watchPskCopies } from './support/key-held.ts';
 import { restartableWorld, type RestartableWorld } from './support/restartable-world.ts';
 
 // Security issue 11 item 12: the Enrolment Function stored its PSK copy before the receipt arrived; a run that timed
@@ -12,31 +13,6 @@ afterEach(async () => {
   await world?.close();
   world = undefined;
 });
-
-/** Every PSK the infrastructure's Secure Environment imports from here on (the Enrolment Function's copies). */
-const watchPskCopies = (se: SecureEnvironment): KeyHandle[] => {
-  const copies: KeyHandle[] = [];
-  const unwrap = se.unwrap.bind(se);
-  se.unwrap = async (owner, wrappingKey, wrapped, aad, spec) => {
-    const handle = await unwrap(owner, wrappingKey, wrapped, aad, spec);
-    if (handle !== undefined && spec.kind === 'psk256') copies.push(handle);
-    return handle;
-  };
-  return copies;
-};
-
-/** Which of `handles` the Secure Environment `se` still holds. */
-const held = async (se: SecureEnvironment, owner: string, handles: readonly KeyHandle[]) => {
-  const out: KeyHandle[] = [];
-  for (const handle of handles) {
-    const found = await se.describe(owner, handle).then(
-      () => true,
-      (e: unknown) => (isCredenceError(e, 'not_found') ? false : Promise.reject(e)),
-    );
-    if (found) out.push(handle);
-  }
-  return out;
-};
 
 /** A remote provisioning of a PSK up to the delivery: the Enrolment Function has made its copy, no receipt yet. */
 const deliveredWithoutReceipt = async (w: RestartableWorld, device: Device) => {

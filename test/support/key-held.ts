@@ -1,6 +1,6 @@
-import { isKeyNotFound } from '../../domain/errors.ts';
+import { isCredenceError, isKeyNotFound } from '../../domain/errors.ts';
 import { openDataFolderSecureEnvironment } from '../../adapters/runtime/index.ts';
-import { ownerView, type KeyHandle, type OwnedSecureEnvironment } from '../../domain/ports/index.ts';
+import { ownerView, type KeyHandle, type OwnedSecureEnvironment, type SecureEnvironment } from '../../domain/ports/index.ts';
 
 /** Whether the Secure Environment still holds `handle` for this owner: destroyed is false, any other failure throws. */
 export const isHeld = (se: OwnedSecureEnvironment, handle: KeyHandle): Promise<boolean> =>
@@ -20,4 +20,29 @@ export const withDataFolderSe = async <T>(dir: string, owner: string, use: (se: 
   } finally {
     se.close();
   }
+};
+
+/** Every PSK the infrastructure's Secure Environment imports from here on (the Enrolment Function's copies). */
+export const watchPskCopies = (se: SecureEnvironment): KeyHandle[] => {
+  const copies: KeyHandle[] = [];
+  const unwrap = se.unwrap.bind(se);
+  se.unwrap = async (owner, wrappingKey, wrapped, aad, spec) => {
+    const handle = await unwrap(owner, wrappingKey, wrapped, aad, spec);
+    if (handle !== undefined && spec.kind === 'psk256') copies.push(handle);
+    return handle;
+  };
+  return copies;
+};
+
+/** Which of `handles` the Secure Environment `se` still holds. */
+export const held = async (se: SecureEnvironment, owner: string, handles: readonly KeyHandle[]) => {
+  const out: KeyHandle[] = [];
+  for (const handle of handles) {
+    const found = await se.describe(owner, handle).then(
+      () => true,
+      (e: unknown) => (isCredenceError(e, 'not_found') ? false : Promise.reject(e)),
+    );
+    if (found) out.push(handle);
+  }
+  return out;
 };
