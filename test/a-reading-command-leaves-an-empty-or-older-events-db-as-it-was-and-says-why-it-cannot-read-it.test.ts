@@ -62,28 +62,31 @@ const reads = (dir: string): [string, string[]][] => [
   ['history', ['history', 'node-meter-1', '--data', dir]],
 ];
 
+/**
+ * Runs the reading command `name` on a folder whose events.db `make` wrote: it leaves the file byte for byte as it was,
+ * exits 2 and names the file. What the file was, and what the command said, for each case's own checks.
+ */
+const readRefused = async (name: string, make: Parameters<typeof folderWith>[0]) => {
+  const dir = folderWith(make);
+  const before = snapshot(dir);
+  const argv = reads(dir).find(([n]) => n === name)![1];
+  const result = await cli(argv);
+  expect(snapshot(dir)).toEqual(before);
+  expect(result.code, result.err).toBe(2);
+  expect(result.err).toContain(join(dir, 'events.db'));
+  return { before, result };
+};
+
 describe('a reading command on an events.db it cannot read without writing it', () => {
   it.each(reads(''))('%s leaves a zero-byte events.db byte for byte as it was and says no event store is there (exit 2)', async (name) => {
-    const dir = folderWith(emptyFile);
-    const before = snapshot(dir);
+    const { before, result } = await readRefused(name, emptyFile);
     expect(before.size).toBe(0);
-    const argv = reads(dir).find(([n]) => n === name)![1];
-    const result = await cli(argv);
-    expect(snapshot(dir)).toEqual(before);
-    expect(result.code, result.err).toBe(2);
-    expect(result.err).toContain(join(dir, 'events.db'));
     expect(result.err).toMatch(/empty.*no event store/);
   });
 
   it.each(reads(''))('%s leaves an events.db of user_version 0 as it was and says to upgrade it by a writing start, on a copy (exit 2)', async (name) => {
-    const dir = folderWith(olderLayout);
-    const before = snapshot(dir);
+    const { before, result } = await readRefused(name, olderLayout);
     expect(before.version).toBe(0);
-    const argv = reads(dir).find(([n]) => n === name)![1];
-    const result = await cli(argv);
-    expect(snapshot(dir)).toEqual(before);
-    expect(result.code, result.err).toBe(2);
-    expect(result.err).toContain(join(dir, 'events.db'));
     expect(result.err).toContain('schema version 0, older than');
     expect(result.err).toContain('on a copy');
   });

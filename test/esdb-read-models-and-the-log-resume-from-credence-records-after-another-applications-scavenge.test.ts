@@ -58,6 +58,30 @@ const caughtUpOnce = async (svc: TestService): Promise<void> => {
   expect(head).toBeDefined();
 };
 
+/**
+ * A service on a fresh stand-in (in `dir` when given) with one node registered, then another application's record
+ * appended as the newest of $all and handled: the state every case scavenges from.
+ */
+const servedWithAForeignRecordLast = async (
+  nodeId: string,
+  dir?: string,
+): Promise<{ standIn: StandIn; svc: TestService; orders: string; foreign: bigint }> => {
+  const standIn = await startStandIn();
+  const svc = await startTestService({ ...(dir !== undefined ? { dir } : {}), config: { store: standIn.connectionString } });
+  expect(await registerNode(svc, nodeId)).toBe(201);
+  await settled(svc);
+  const orders = `orders-${randomUUID()}`;
+  const foreign = foreignRecord(standIn, orders);
+  await settled(svc);
+  return { standIn, svc, orders, foreign };
+};
+
+/** No component of the live runtime is left failing. */
+const noneFailing = async (svc: TestService): Promise<void> => {
+  const failing = (await svc.service.context.live.status()).filter((c) => c.error !== undefined);
+  expect(failing).toEqual([]);
+};
+
 describe('read models and the transparency log on a cluster whose other application scavenges its records', () => {
   let standIn: StandIn | undefined;
   let svc: TestService | undefined;
@@ -72,13 +96,9 @@ describe('read models and the transparency log on a cluster whose other applicat
   });
 
   it('accepts commands after a restart when the record handled last was another application\'s, since scavenged', async () => {
-    standIn = await startStandIn();
-    svc = await startTestService({ config: { store: standIn.connectionString } });
-    expect(await registerNode(svc, 'scav-1')).toBe(201);
-    await settled(svc);
-    const orders = `orders-${randomUUID()}`;
-    foreignRecord(standIn, orders);
-    await settled(svc);
+    const served = await servedWithAForeignRecordLast('scav-1');
+    ({ standIn, svc } = served);
+    const { orders } = served;
     standIn.log.scavenge(orders);
     svc = await svc.restart();
 
@@ -87,30 +107,21 @@ describe('read models and the transparency log on a cluster whose other applicat
   }, 60_000);
 
   it('resumes dropped subscriptions after another application\'s scavenged record, and the read models reach the head', async () => {
-    standIn = await startStandIn();
-    svc = await startTestService({ config: { store: standIn.connectionString } });
-    expect(await registerNode(svc, 'drop-1')).toBe(201);
-    await settled(svc);
-    const orders = `orders-${randomUUID()}`;
-    foreignRecord(standIn, orders);
-    await settled(svc);
+    const served = await servedWithAForeignRecordLast('drop-1');
+    ({ standIn, svc } = served);
+    const { orders } = served;
     standIn.log.scavenge(orders);
     standIn.dropSubscriptions('unavailable');
 
     expect(await registerNode(svc, 'drop-2')).toBe(201);
     await caughtUpOnce(svc);
-    const failing = (await svc.service.context.live.status()).filter((c) => c.error !== undefined);
-    expect(failing).toEqual([]);
+    await noneFailing(svc);
   }, 60_000);
 
   it('resumes after a restart when another application appended after the scavenged record it handled last', async () => {
-    standIn = await startStandIn();
-    svc = await startTestService({ config: { store: standIn.connectionString } });
-    expect(await registerNode(svc, 'again-1')).toBe(201);
-    await settled(svc);
-    const orders = `orders-${randomUUID()}`;
-    foreignRecord(standIn, orders);
-    await settled(svc);
+    const served = await servedWithAForeignRecordLast('again-1');
+    ({ standIn, svc } = served);
+    const { orders } = served;
     standIn.log.scavenge(orders);
     foreignRecord(standIn, `orders-${randomUUID()}`);
     svc = await svc.restart();
@@ -120,16 +131,12 @@ describe('read models and the transparency log on a cluster whose other applicat
   }, 60_000);
 
   it('resumes read models whose checkpoint an earlier version kept on another application\'s record, since scavenged', async () => {
-    standIn = await startStandIn();
     dir = mkdtempSync(join(tmpdir(), 'credence-scavenged-checkpoint-'));
+    const served = await servedWithAForeignRecordLast('old-1', dir);
+    ({ standIn, svc } = served);
+    const { orders, foreign } = served;
     const config = { store: standIn.connectionString };
-    svc = await startTestService({ dir, config });
-    expect(await registerNode(svc, 'old-1')).toBe(201);
-    await settled(svc);
-    const orders = `orders-${randomUUID()}`;
-    const foreign = foreignRecord(standIn, orders);
     const foreignId = standIn.log.all.find((e) => e.position === foreign)!.id;
-    await settled(svc);
     const names = svc.service.context.credence.runner.names;
     await svc.close();
     // What an earlier version kept: the record handled last, another application's, which has no `occurredAt`.
@@ -144,21 +151,16 @@ describe('read models and the transparency log on a cluster whose other applicat
 
     expect(await registerNode(svc, 'old-2')).toBe(201);
     await caughtUpOnce(svc);
-    const failing = (await svc.service.context.live.status()).filter((c) => c.error !== undefined);
-    expect(failing).toEqual([]);
+    await noneFailing(svc);
     for (const name of names) expect(svc.service.context.credence.runner.checkpoint(name)).not.toBe(foreign);
   }, 60_000);
 
   it('lifts the refusal an earlier version kept at another application\'s scavenged record, every leaf of Credence\'s being in the store', async () => {
-    standIn = await startStandIn();
     dir = mkdtempSync(join(tmpdir(), 'credence-scavenged-leaf-'));
+    const served = await servedWithAForeignRecordLast('kept-1', dir);
+    ({ standIn, svc } = served);
+    const { orders, foreign } = served;
     const config = { store: standIn.connectionString };
-    svc = await startTestService({ dir, config });
-    expect(await registerNode(svc, 'kept-1')).toBe(201);
-    await settled(svc);
-    const orders = `orders-${randomUUID()}`;
-    const foreign = foreignRecord(standIn, orders);
-    await settled(svc);
     await svc.close();
     standIn.log.scavenge(orders);
     // What an earlier version kept on its restart: its newest leaf, the scavenged record, taken for another log's.
