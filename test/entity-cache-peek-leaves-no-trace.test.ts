@@ -38,18 +38,22 @@ describe('an entity read with peek', () => {
 
   it('does not move a cached entry in the eviction order: the least recently used before it still goes first', async () => {
     const store = openSqliteStore({ memory: true });
+    // Three registered nodes (an entity that does not exist takes no room in the cache: review 184).
+    const seeding = createEngine({ store, clock: new FakeClock(T0) });
+    await seeding.execute(cmd.createSubscription());
+    for (const id of ['meter-a', 'meter-b', 'meter-c']) await seeding.execute(cmd.registerNode(id));
     const probe = new EntityCache(store, 1 << 20);
-    await probe.loadFull('node', 'a');
-    // Room for two empty entries of one-character ids, no more.
+    await probe.loadFull('node', 'meter-a');
+    // Room for two of these entries (ids of one length), no more.
     const engine = createEngine({ store, clock: new FakeClock(T0), cacheMaxBytes: 2 * probe.stats().bytes });
-    await engine.entity('node', 'a');
-    await engine.entity('node', 'b');
-    await engine.peek('node', 'a');
-    await engine.entity('node', 'c');
+    await engine.entity('node', 'meter-a');
+    await engine.entity('node', 'meter-b');
+    await engine.peek('node', 'meter-a');
+    await engine.entity('node', 'meter-c');
     expect(engine.cacheStats()).toMatchObject({ entries: 2, evictions: 1 });
     const { hits, misses } = engine.cacheStats();
-    await engine.view('node', 'b');
-    await engine.view('node', 'a');
+    await engine.view('node', 'meter-b');
+    await engine.view('node', 'meter-a');
     // b was still cached; a, used last before b only by the peek, was the one evicted.
     expect(engine.cacheStats()).toMatchObject({ hits: hits + 1, misses: misses + 1 });
   });

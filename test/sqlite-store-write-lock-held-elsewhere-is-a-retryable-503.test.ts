@@ -17,7 +17,7 @@ import { temporaryFolders } from './support/temp-dirs.ts';
  * could not tell that nothing was stored and that a retry is safe. It is now the typed `store_unavailable` (`busy`),
  * answered 503 with Retry-After. And a failed COMMIT no longer claims that nothing was stored: at the WAL's sync its
  * frames may be in the WAL already, so it says the append may not have been stored and to retry with the same
- * command id.
+ * command id; HTTP answers it 503 `store_unavailable` (`commit_failed`) saying so (review 184 L4: it was a 500).
  */
 const folder = temporaryFolders('credence-busy-');
 
@@ -58,7 +58,7 @@ describe('a write lock held by another process', () => {
 });
 
 describe('a group commit that fails otherwise', () => {
-  it('says the append may not have been stored and to retry with the same command id, not that nothing was stored', async () => {
+  it('says the append may not have been stored and to retry with the same command id, not that nothing was stored; HTTP answers 503', async () => {
     const db = new Database(':memory:');
     db.exec('CREATE TABLE t (v INTEGER PRIMARY KEY)');
     const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
@@ -84,7 +84,13 @@ describe('a group commit that fails otherwise', () => {
     expect(error).toBeInstanceOf(GroupCommitError);
     expect((error as Error).message).toMatch(/may not have been stored; retry it with the same command id/);
     expect((error as Error).message).not.toMatch(/nothing of it was stored/);
-    expect(mapError(error).status).toBe(500);
+    // Review 184 L4: it was a 500 `internal` with a generic detail, so a client never learnt that its outcome is unknown
+    // and that sending the command again under the same command id is safe. SQLite's words stay in the log.
+    const mapped = mapError(error);
+    expect(mapped).toMatchObject({ status: 503, code: 'store_unavailable', extensions: { reason: 'commit_failed' }, headers: { 'retry-after': '5' } });
+    expect(mapped.detail).toMatch(/whether .* was stored is unknown/);
+    expect(mapped.detail).toMatch(/retry it with the commandId it was sent with \(stored once at most\)/);
+    expect(mapped.detail).not.toMatch(/I\/O|SQLITE|fsync/i);
     expect(db.inTransaction).toBe(false);
     db.close();
   });

@@ -31,12 +31,18 @@ export interface EntityCacheStats {
   readonly maxBytes: number;
   /** Loads served from a cached snapshot (caught up with at most the records appended since). */
   readonly hits: number;
-  /** Loads not served from a cached snapshot: rebuilt from the start of the stream, or assumed new (below). */
+  /**
+   * Loads that rebuilt the entity from the start of its stream: not cached, or read whole for its history
+   * (`loadFull`, which no cached snapshot can serve).
+   */
   readonly misses: number;
   /** hits / (hits + misses); 0 before the first load. */
   readonly hitRate: number;
   readonly evictions: number;
-  /** Of the misses, those for a command starting an entity, answered with a new entity without a read (`cachedOrNew`). */
+  /**
+   * Commands starting an entity not cached, answered with a new entity without a read (`cachedOrNew`): neither a hit
+   * nor a miss, as nothing was read (review 184: counted as misses, a fleet being registered showed a 0% hit rate).
+   */
   readonly assumedNew: number;
   /**
    * Entities read ahead by `prefetch` (a rotation tick's node facts), many per store read. Not loads: a decision that
@@ -48,7 +54,7 @@ export interface EntityCacheStats {
 /** Streams a prefetch reads at once: one store read each, about 10 ms of the event loop for nodes. */
 const PREFETCH_SLICE = 512;
 
-/** Default bound: 64 MiB of snapshots, room for some 100,000 entities of the lifecycle mix. */
+/** Default bound: 64 MiB of snapshots, room for some 55,000 entities of the lifecycle mix (docs/performance.md). */
 export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
 
 /**
@@ -141,7 +147,7 @@ export class EntityCache {
     const base: LoadedEntity =
       hit === undefined ? emptyEntity(kind, id) : { kind, id, streamId, snapshot: hit.snapshot, events: [], revision: hit.revision };
     const entry = compact(records.length === 0 ? base : applyStored(base, records), hit);
-    this.remember(entry);
+    this.#keepRead(entry);
     return entry;
   }
 
@@ -160,16 +166,15 @@ export class EntityCache {
       this.remember(hit);
       return hit;
     }
-    this.#misses += 1;
     this.#assumedNew += 1;
     return compact(emptyEntity(kind, id));
   }
 
   /**
-   * Reads the entities not cached yet in one store call (`readStreams`) and keeps them, so that the decisions about to
-   * read them as facts or targets find them without a read each. An entry cached meanwhile is newer (an append
-   * remembered it) and stays. Without `readStreams`, or with a bound of 0 bytes (which keeps nothing), nothing is
-   * read: each entity is read when a decision loads it.
+   * Reads the entities not cached yet in one store call (`readStreams`) and keeps those whose stream exists, so that
+   * the decisions about to read them as facts or targets find them without a read each. An entry cached meanwhile is
+   * newer (an append remembered it) and stays. Without `readStreams`, or with a bound of 0 bytes (which keeps
+   * nothing), nothing is read: each entity is read when a decision loads it.
    */
   async prefetch(kind: EntityKind, ids: readonly string[]): Promise<void> {
     const readStreams = this.store.readStreams?.bind(this.store);
@@ -187,22 +192,36 @@ export class EntityCache {
       const streams = await readStreams(streamIds.slice(start, start + PREFETCH_SLICE));
       for (const [streamId, records] of streams) {
         const id = missing.get(streamId);
-        if (id === undefined || this.#entries.has(streamId)) continue;
+        if (id === undefined || this.#entries.has(streamId) || records.length === 0) continue;
         this.#prefetched += 1;
         this.remember(compact(rebuilt(kind, id, records)));
       }
     }
   }
 
-  /** The entity with every event, rebuilt from its whole stream (for callers that need its history); refreshes the entry. */
+  /**
+   * The entity with every event, rebuilt from its whole stream (for callers that need its history); refreshes the
+   * entry. A miss whatever is cached: the cache keeps no events, so no snapshot serves it.
+   */
   async loadFull(kind: EntityKind, id: string): Promise<LoadedEntity> {
+    this.#misses += 1;
     const entity = rebuilt(kind, id, await this.store.readStream(streamIdOf(kind, id)));
-    this.remember(compact(entity));
+    this.#keepRead(compact(entity));
     return entity;
   }
 
   remember(entry: CachedEntity): void {
     this.#entries.set(entry.streamId, entry);
+  }
+
+  /**
+   * Keeps what a read found, when its stream exists. A stream that does not exist is not kept, as the hello lookups'
+   * memo keeps none (peek-memo.ts): reads of ids that do not exist (`GET /v1/entities/{kind}/{id}`, a refused
+   * command) would otherwise fill the cache with empty entries and evict the real ones (review 184). Only an append
+   * makes such a stream.
+   */
+  #keepRead(entry: CachedEntity): void {
+    if (entry.revision !== undefined) this.remember(entry);
   }
 
   forget(streamId: string): void {

@@ -5,7 +5,7 @@ import { boundedIssues, CredenceError, isKeyNotFound, type FieldIssue, type Prob
 import { TransparencyLogOfAnotherLog } from '../../projections/transparency/index.ts';
 import { LockHeldElsewhere } from '../runtime/live-failure.ts';
 import { damagedDatabaseOf } from '../runtime/damaged-database.ts';
-import { storeUnavailableOf, type StoreUnavailable } from '../runtime/store-unreachable.ts';
+import { GroupCommitError, storeUnavailableOf, type StoreUnavailable } from '../runtime/store-unreachable.ts';
 
 /*
  * What every error but the HTTP layer's own refusals (HttpProblem, problems.ts) is answered with: the engine's
@@ -51,6 +51,21 @@ const STORE_RETRY_AFTER_SECONDS: Record<StoreUnavailableReason, number> = { busy
 const STORE_UNREACHABLE_RETRY_AFTER_SECONDS = 5;
 const STORE_RETRY_ADVICE =
   'a command sent may have been stored, so retry it with the commandId it was sent with (stored once at most), or read its entity before sending it anew';
+/** An embedded store's commit that failed (an I/O error): the disk may be back at once, or only once its operator acts. */
+const COMMIT_FAILED_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * The embedded store's group commit failed as a whole (review 184 L4: it was a 500 `internal`, so a client never
+ * learnt that a retry is safe). At the WAL's sync its frames may be in the WAL, which recovery replays: whether the
+ * command was stored is unknown, as after an EventStoreDB timeout. SQLite's words stay in the log.
+ */
+const commitFailed: Mapped = {
+  status: 503,
+  code: 'store_unavailable',
+  detail: `the event store could not commit the write, so whether it was stored is unknown (the service's log says why): ${STORE_RETRY_ADVICE}`,
+  extensions: { reason: 'commit_failed' },
+  headers: { 'retry-after': String(COMMIT_FAILED_RETRY_AFTER_SECONDS) },
+};
 
 /** What happened to an external event store, in words for the caller; no host of it (the log has them). */
 const storeUnavailableCause = (unavailable: StoreUnavailable): string => {
@@ -165,6 +180,8 @@ export const mapRaisedError = (error: unknown): Mapped => {
     return { ...fromCredenceError(damaged.problem), detail };
   }
   if (damaged !== undefined) return fromCredenceError(damaged.problem);
+  // A damaged events.db under the failed commit is answered as one: no retry mends it.
+  if (error instanceof GroupCommitError) return damagedDatabaseOf(error.cause) !== undefined ? mapRaisedError(error.cause) : commitFailed;
   // Another process held the write lock of a file the request writes (keys.db beside a running service, review 114)
   // past the wait: that write did not happen, but what the request did before it may stand (a provisioning's events
   // are stored before its key is confirmed, review 117), so no "nothing was written". The file's name, never its path.

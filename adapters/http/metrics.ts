@@ -211,7 +211,12 @@ export const createServiceMetrics = (sources: MetricsSources = {}): ServiceMetri
     };
     cacheGauge('credence_entity_cache_hit_ratio', 'Share of entity loads served from a cached snapshot since start', (c) => c.hitRate);
     cacheGauge('credence_entity_cache_hits_total', 'Entity loads served from a cached snapshot', (c) => c.hits);
-    cacheGauge('credence_entity_cache_misses_total', 'Entity loads that rebuilt the entity from its whole stream', (c) => c.misses);
+    cacheGauge('credence_entity_cache_misses_total', 'Entity loads that rebuilt the entity from its whole stream (not cached, or read whole for its history)', (c) => c.misses);
+    cacheGauge(
+      'credence_entity_cache_assumed_new_total',
+      'Commands starting an entity not cached, decided on a new entity without a read; neither hits nor misses',
+      (c) => c.assumedNew,
+    );
     cacheGauge('credence_entity_cache_evictions_total', 'Snapshots dropped to stay within the bound', (c) => c.evictions);
     cacheGauge('credence_entity_cache_prefetched_total', 'Entities read ahead, many per store read (a rotation tick\'s node facts); their later loads count as hits', (c) => c.prefetched);
     cacheGauge('credence_entity_cache_entries', 'Entity snapshots held', (c) => c.entries);

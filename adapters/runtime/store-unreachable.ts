@@ -5,3 +5,5 @@
  */
 export { isTransient as isStoreUnreachable, eventStoreUnavailableOf as storeUnavailableOf } from '../driven/store/eventstoredb/driver.ts';
 export type { EventStoreUnavailable as StoreUnavailable } from '../driven/store/eventstoredb/driver.ts';
+/** The embedded store's group commit that failed as a whole (an I/O error at the WAL's sync): its append's outcome is unknown. */
+export { GroupCommitError } from '../driven/store/index.ts';

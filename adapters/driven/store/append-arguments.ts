@@ -2,7 +2,7 @@
  * The append arguments both stores refuse alike, so a direct caller of the port gets the same outcome on either.
  * Caller mistakes are programming errors: they throw plain errors that name the argument.
  */
-import type { EventToAppend, FactRead, JsonObject } from '../../../domain/ports/event-store.ts';
+import type { EventToAppend, ExpectedRevision, FactRead, JsonObject } from '../../../domain/ports/event-store.ts';
 
 const LONE_SURROGATE = /\p{Surrogate}/u;
 
@@ -42,4 +42,18 @@ export function checkFacts(streamId: string, facts: readonly FactRead[] | undefi
     if (fact.streamId === streamId) throw new Error(`options.facts[${i}].streamId: must be another stream than the one appended to`);
     if (fact.revision !== undefined && typeof fact.revision !== 'bigint') throw new Error(`options.facts[${i}].revision: must be a bigint or undefined`);
   });
+}
+
+/**
+ * Checked at the call, like the facts' revisions (review 184): a number revision was compared to the stream's bigint
+ * head and refused as a retryable conflict that contradicted itself ("expected at revision 0 but is at revision 0"),
+ * and a missing expectation threw a TypeError from inside the embedded store's group commit.
+ */
+export function checkExpectedRevision(expected: ExpectedRevision | undefined): void {
+  if (!isPlainObject(expected)) throw new Error("options.expectedRevision: must be an object of kind 'no_stream', 'any' or 'exact'");
+  const { kind, revision } = expected as { kind?: unknown; revision?: unknown };
+  if (kind !== 'no_stream' && kind !== 'any' && kind !== 'exact') {
+    throw new Error("options.expectedRevision.kind: must be 'no_stream', 'any' or 'exact'");
+  }
+  if (kind === 'exact' && (typeof revision !== 'bigint' || revision < 0n)) throw new Error('options.expectedRevision.revision: must be a non-negative bigint');
 }

@@ -41,7 +41,7 @@ import { randomUUID } from 'node:crypto';
 import { concurrencyConflict, isCredenceError } from '../../../../domain/errors.ts';
 import { FACT_CLAIM_TYPE, type FactClaim } from '../../../../domain/fact-claims.ts';
 import type { AppendOptions, AppendResult, EventToAppend, ExpectedRevision, FactRead } from '../../../../domain/ports/event-store.ts';
-import { checkEventsToAppend, checkFacts, checkId } from '../append-arguments.ts';
+import { checkEventsToAppend, checkExpectedRevision, checkFacts, checkId } from '../append-arguments.ts';
 import { asAppendFailure, EventStoreDbError, type EsdbDriver, type WireEvent, type WireEventToAppend, type WireExpected } from './driver.ts';
 import { decode, encode, markerOf } from './codec.ts';
 import { appendPastClaims, headPastClaims } from './past-claims.ts';
@@ -68,6 +68,7 @@ export interface PreparedAppend {
 export function prepareAppend(streamId: string, events: readonly EventToAppend[], options: AppendOptions): PreparedAppend {
   checkEventsToAppend(streamId, events);
   checkFacts(streamId, options.facts);
+  checkExpectedRevision(options.expectedRevision);
   const commandId = options.commandId;
   if (commandId !== undefined) checkId(commandId, 'options.commandId');
   const expected = wireExpected(options.expectedRevision);
@@ -289,9 +290,7 @@ function wireExpected(expected: ExpectedRevision): WireExpected {
     case 'no_stream':
       return 'no_stream';
     case 'exact':
-      if (typeof expected.revision !== 'bigint' || expected.revision < 0n) {
-        throw new Error('options.expectedRevision.revision: must be a non-negative bigint');
-      }
+      // A bigint >= 0: checked with the other arguments (checkExpectedRevision).
       return expected.revision;
   }
 }

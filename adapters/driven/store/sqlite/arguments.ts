@@ -14,7 +14,7 @@ export const checkCount = (value: number | undefined, argument: string): number 
 
 export { checkPosition } from '../positions.ts';
 // Shared with the EventStoreDB store: a caller of the port gets the same refusals from either.
-export { checkEventsToAppend, checkFacts, checkId } from '../append-arguments.ts';
+export { checkEventsToAppend, checkExpectedRevision, checkFacts, checkId } from '../append-arguments.ts';
 
 /** The distinct stream ids of a `readStreams` call, in the order first asked for. */
 export const checkStreamIds = (streamIds: unknown): string[] => {

@@ -15,7 +15,7 @@ import {
 } from '../../../../domain/ports/event-store.ts';
 import { AppendNotifier } from './notifier.ts';
 import { compileFilter, PageReader } from './pages.ts';
-import { checkEventsToAppend, checkFacts, checkId, MAX_TIMER_MS } from './arguments.ts';
+import { checkEventsToAppend, checkExpectedRevision, checkFacts, checkId, MAX_TIMER_MS } from './arguments.ts';
 import { AppendRows, type AppendRequest, type AppendWritten } from './append-rows.ts';
 import { GroupCommitter } from './group-commit.ts';
 import { StoreReads } from './reads.ts';
@@ -155,6 +155,7 @@ export class SqliteEventStore implements EventStore {
     if (this.readOnlyFile !== undefined) throw appendToReadOnlyStore(this.readOnlyFile);
     checkEventsToAppend(streamId, events);
     checkFacts(streamId, options.facts);
+    checkExpectedRevision(options.expectedRevision);
     const commandId = options.commandId;
     if (commandId !== undefined) checkId(commandId, 'options.commandId');
     // Serialised now, not when the group commits: what is stored is what the caller passed, even if it changes the
