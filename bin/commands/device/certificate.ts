@@ -18,9 +18,10 @@ import { readState, type DeviceState } from './state.ts';
  * `credence device certificate [--credential ID]`: the X.509 certificate a credential of the device holds, as PEM on
  * stdout, for a relying party's tools (`openssl verify -crl_check`, `openssl ocsp`: docs/pki.md). `device.json`
  * keeps it as base64url DER inside the credential's descriptor, which no such tool reads. Like `status`, it reads
- * `device.json` alone (public data: the certificate, never a key). A credential held without the certificate the
- * server recorded for it (one `device provision` adopted while the server could not give it) gets it from the
- * server with `--server` and an operator token: read back, checked and kept, under the folder's lock.
+ * `device.json` alone, unlocked (public data: the certificate, never a key). A credential held without the certificate
+ * the server recorded for it (one `device provision` adopted while the server could not give it) gets it from the
+ * server with `--server` and an operator token: read back, checked and kept, under the folder's lock (docs/service.md,
+ * "One command per device folder").
  */
 export const registerCertificate = (device: Command, io: Io): void => {
   const Options = z.object({
@@ -70,7 +71,8 @@ type ServerOptions = { server?: string | undefined; token?: string | undefined; 
 const fetchAndKeep = async (dir: string, credentialId: string, o: ServerOptions, io: Io): Promise<string> => {
   const refuse = (rule: string, message: string) => validationError([{ path: 'credential', rule, message }], 'device certificate');
   if (o.server === undefined && (io.env ?? process.env)['CREDENCE_URL'] === undefined) {
-    throw refuse('certified', `credential ${credentialId} is held without a certificate: give --server (or CREDENCE_URL) and an operator token to fetch the one the server recorded`);
+    // Conditional: a deployment with no issuing CA records none (review 183), and only the server can say.
+    throw refuse('certified', `credential ${credentialId} is held without a certificate: if the server recorded one for it, give --server (or CREDENCE_URL) and an operator token to fetch it`);
   }
   const target = serverTarget(o, io);
   const sim = openDevice(dir, sayOnStderr(io, 'certificate'));
