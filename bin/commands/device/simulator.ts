@@ -13,6 +13,8 @@ export const openDeviceSecureEnvironment = (dir: string): EmbeddedSecureEnvironm
 export interface SimulatedDevice {
   readonly dir: string;
   readonly device: Device;
+  /** The clock the Device runs on: what has expired is judged by it. */
+  readonly now: () => Date;
   state: DeviceState;
   /** Writes the state file: the credentials the Device now holds, and `state` as changed by the caller. */
   save(): void;
@@ -35,6 +37,7 @@ export const simulatedDevice = (dir: string, se: EmbeddedSecureEnvironment, stat
   const self: SimulatedDevice = {
     dir,
     device,
+    now,
     state,
     save() {
       const credentials = [...device.credentials].map(([credentialId, c]) => ({ credentialId, handle: c.handle, descriptor: c.descriptor }));

@@ -14,7 +14,8 @@ import { FILE_LIMITS, readJsonFile } from '../../files.ts';
  * Handles are references that mean nothing outside this Secure Environment; no key material is ever written here.
  */
 
-const MAX_ENTRIES = 1_000;
+/** The most credentials, and the most associations, device.json keeps (expired ones are dropped: held-entries.ts). */
+export const MAX_ENTRIES = 1_000;
 
 const HeldCredential = z.strictObject({ credentialId: Identifier, handle: KeyHandle, descriptor: CredentialDescriptor });
 
@@ -69,17 +70,25 @@ export const hasState = (dir: string): boolean => existsSync(stateFile(dir));
 
 const refused = (dir: string, message: string) => validationError([{ path: 'dir', rule: 'device-state', message }], 'device folder');
 
+/** The first issues of a state that does not parse, each by its member: never the state's content. */
+const issuesOf = (error: z.ZodError): string => error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+
 export const readState = (dir: string): DeviceState => {
   const path = stateFile(dir);
   if (!existsSync(path)) throw refused(dir, `${dir} holds no device: run credence device init first`);
   const read = readJsonFile(path, FILE_LIMITS.json);
   if (!read.ok) throw refused(dir, read.message);
   const parsed = DeviceState.safeParse(read.value);
-  if (!parsed.success) throw refused(dir, `${path}: ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success) throw refused(dir, `${path}: ${issuesOf(parsed.error)}`);
   return parsed.data;
 };
 
-/** Atomic and private (0600), like every file next to a Secure Environment. */
+/**
+ * Atomic and private (0600), like every file next to a Secure Environment. A state that would not read back is not
+ * written, and refused as one read is (review 183: past 1,000 associations the raw ZodError reached the terminal).
+ */
 export const writeState = (dir: string, state: DeviceState): void => {
-  writeFileAtomic(stateFile(dir), `${JSON.stringify(DeviceState.parse(state), null, 2)}\n`);
+  const parsed = DeviceState.safeParse(state);
+  if (!parsed.success) throw refused(dir, `${stateFile(dir)} would not be valid: ${issuesOf(parsed.error)}`);
+  writeFileAtomic(stateFile(dir), `${JSON.stringify(parsed.data, null, 2)}\n`);
 };

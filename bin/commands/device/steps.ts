@@ -8,6 +8,7 @@ import { streamIdOf } from '../../../domain/streams.ts';
 import { ProblemResponse, UnexpectedResponse, type ProblemDocument } from '../../../adapters/client/http.ts';
 import { problemDocumentOf } from '../../../adapters/http/problems.ts';
 import { isServiceProblem } from '../../../adapters/client/service-problem.ts';
+import { refusedForGood } from '../../../adapters/client/refused-for-good.ts';
 import { MAX_ENTITY_BYTES, type CommandOutcomeJson } from '../../../adapters/client/operator.ts';
 import {
   associateOverHttp, httpDeviceTransport, provisionOverHttp, ReceiptOutcomeUnknown, type DeviceTransport,
@@ -17,8 +18,10 @@ import { destroyQuietly } from '../../../adapters/protocols/shared/index.ts';
 import { clientOf, type ServerTarget } from '../options.ts';
 import { withSignKeyHint, type RequestSigner } from '../submit.ts';
 import type { SimulatedDevice } from './simulator.ts';
-import { clearPending, settlePendingProvisioning, writeAhead, type AdoptedCredential } from './pending-provisioning.ts';
+import { clearPending, saveState, settlePendingProvisioning, writeAhead, type AdoptedCredential } from './pending-provisioning.ts';
+import { assertRoomForAssociation, assertRoomForCredential, dropExpiredAssociations, dropExpiredCredentials } from './held-entries.ts';
 import { stateFile } from './state.ts';
+import { finishOutcomeUnknown, revokeIfNoKeys, revokeIt, watchingFinish } from './finish-outcome.ts';
 
 /**
  * The device's three moments against a server, shared by the single commands and the fleet: the factory (over the
@@ -102,8 +105,13 @@ export const provision = async (
   sim: SimulatedDevice,
   r: { readonly credentialId: string; readonly kind: CredentialKind; readonly predecessorId?: string | undefined; readonly checkWith?: ServerTarget | undefined },
 ): Promise<ProvisioningRecorded | AdoptedCredential> => {
+  // device.json keeps at most MAX_ENTRIES credentials: expired ones go first, and a credential with no room to be
+  // kept, adopted or new, is refused before anything is sent (review 183; held-entries.ts).
+  await dropExpiredCredentials(sim);
+  assertRoomForCredential(sim, sim.state.provisioning?.credentialId);
   const adopted = await settlePendingProvisioning(sim, r.checkWith);
   if (adopted?.credentialId === r.credentialId) return adopted;
+  assertRoomForCredential(sim, r.credentialId);
   let written = false;
   try {
     const { recorded } = await provisionOverHttp(transportOf(server), sim.device, {
@@ -142,11 +150,17 @@ export const provision = async (
  * no longer holds the PSK then, so it cannot authenticate itself, let alone say why (review 161: the hint pointed only
  * at `association configure`, which the engine refuses for such a credential). An association the server says takes
  * no handshake any more (`association_not_waiting`: established already, say, its confirm lost) is told how to
- * configure a new one. The hint is an extension member of the problem: printed by name, kept in --json.
+ * configure a new one, and, when the device holds no session keys for it, to revoke it: it may be live at the
+ * Registrar from a run whose finish's answer was lost (review 183). The hint is an extension member of the problem:
+ * printed by name, kept in --json.
  */
 const withConfigureHint = (
   error: unknown,
-  a: { readonly associationId: string; readonly nodeId: string; readonly credentialId: string; readonly registreeId: string; readonly registrarId: string },
+  a: {
+    readonly associationId: string; readonly nodeId: string; readonly credentialId: string; readonly registreeId: string; readonly registrarId: string;
+    /** Whether the device's state holds session keys for the association. */
+    readonly keysHeld: boolean;
+  },
 ): unknown => {
   const configureAs = (associationId: string) =>
     `credence association configure ${associationId} --node ${a.nodeId} --credential ${a.credentialId} --registrar ${a.registrarId} --registree-cse ${a.registreeId}`;
@@ -162,8 +176,8 @@ const withConfigureHint = (
     if (error.problem['reason'] === 'association_not_waiting') {
       return new ProblemResponse(error.status, {
         ...error.problem,
-        hint: `association ${a.associationId} takes no handshake any more: run device associate again under a new --association-id, ${withToken} to configure it, ` +
-          `or once an operator has run ${configureAs('<new id>')}`,
+        hint: `association ${a.associationId} takes no handshake any more: ${revokeIfNoKeys(a.associationId, a.keysHeld)}` +
+          `run device associate again under a new --association-id, ${withToken} to configure it, or once an operator has run ${configureAs('<new id>')}`,
       });
     }
     if (error.problem['reason'] !== 'bad_signature' && error.problem['reason'] !== 'bad_mac') return error;
@@ -184,6 +198,8 @@ const withConfigureHint = (
 
 /** The association machine's state once configured and waiting for its handshake (docs/service.md: "configured"). */
 const CONFIGURED = 'initialized';
+/** Its state once its handshake ran (docs/service.md: `associated`): live at the Registrar until it ends. */
+const ESTABLISHED = 'associated';
 
 /** What the service's `illegal_transition` problem says of the entity that refused (adapters/http/problems.ts). */
 const IllegalTransition = z.looseObject({ streamId: z.string(), state: z.string(), allowed: z.array(z.string()), rule: z.string().optional() });
@@ -193,9 +209,10 @@ const IllegalTransition = z.looseObject({ streamId: z.string(), state: z.string(
  * association is configured and waiting (the handshake then says whether it is this one). Any other 409 took it as
  * that word (found in review): on an association whose handshake had run, the run went on to a finish refused (then as
  * `unknown_credential`, since review 161 `association_not_waiting`). A refusal by a rule says why by its rule; an association past its
- * configuration gets, as an extension member (printed by name, kept in --json), that it takes no handshake.
+ * configuration gets, as an extension member (printed by name, kept in --json), that it takes no handshake, and, one
+ * established that the device holds no session keys for, to revoke it.
  */
-const configurationRefusal = (error: unknown, associationId: string): unknown => {
+const configurationRefusal = (error: unknown, associationId: string, keysHeld: boolean): unknown => {
   if (!isServiceProblem(error, 'illegal_transition') || error.status !== 409) return error;
   const said = IllegalTransition.safeParse(error.problem);
   if (!said.success || said.data.streamId !== streamIdOf('association', associationId) || said.data.rule !== undefined) return error;
@@ -203,7 +220,8 @@ const configurationRefusal = (error: unknown, associationId: string): unknown =>
   if (said.data.state === 'absent') return error;
   return new ProblemResponse(error.status, {
     ...error.problem,
-    hint: `association ${associationId} is in state ${said.data.state}, where it takes no handshake: a new handshake needs a new association id (--association-id)`,
+    hint: `association ${associationId} is in state ${said.data.state}, where it takes no handshake: ` +
+      `${said.data.state === ESTABLISHED ? revokeIfNoKeys(associationId, keysHeld) : ''}a new handshake needs a new association id (--association-id)`,
   });
 };
 
@@ -269,6 +287,11 @@ export const associate = async (
       : '';
     throw validationError([{ path: 'credentialId', rule: 'held', message: `device ${device.nodeId} holds no credential ${r.credentialId}${pending}` }], 'association');
   }
+  // device.json keeps at most MAX_ENTRIES associations: expired ones go first, and an association with no room to be
+  // kept is refused here, before the Registrar records one the device could not keep keys for (review 183).
+  await dropExpiredAssociations(sim);
+  assertRoomForAssociation(sim, r.associationId);
+  const keysHeld = sim.state.associations.some((a) => a.associationId === r.associationId);
   if (r.configureWith !== undefined) {
     const configuration = {
       associationId: r.associationId, nodeId: device.nodeId, credentialId: r.credentialId,
@@ -277,19 +300,21 @@ export const associate = async (
     try {
       await operatorCommand(r.configureWith, 'configureAssociation', configuration);
     } catch (error) {
-      const refusal = configurationRefusal(error, r.associationId);
+      const refusal = configurationRefusal(error, r.associationId, keysHeld);
       if (refusal !== undefined) throw refusal;
       await assertConfiguredAsAsked(r.configureWith, configuration);
     }
   }
-  const outcome = await associateOverHttp(transportOf(server), device, {
+  const finish = watchingFinish(transportOf(server), r.associationId);
+  const outcome = await associateOverHttp(finish.transport, device, {
     associationId: r.associationId, credentialId: r.credentialId, lifetimeSeconds: r.lifetimeSeconds, registreeId, registrar: state.pinned.registrar,
   }).catch((error: unknown) => {
-    throw r.configureWith === undefined ? withConfigureHint(error, { ...r, nodeId: device.nodeId, registreeId, registrarId: state.pinned.registrar.id }) : error;
+    if (finish.sent && !refusedForGood(error)) throw finishOutcomeUnknown(error, r.associationId);
+    throw r.configureWith === undefined ? withConfigureHint(error, { ...r, nodeId: device.nodeId, registreeId, registrarId: state.pinned.registrar.id, keysHeld }) : error;
   });
   const before = sim.state;
   const previous = before.associations.find((a) => a.associationId === r.associationId);
-  sim.state = {
+  const established = {
     ...before,
     associations: [
       ...before.associations.filter((a) => a.associationId !== r.associationId),
@@ -302,11 +327,11 @@ export const associate = async (
   // The state is written before the keys of an earlier handshake for this association are destroyed: a state that
   // cannot be written leaves the device as it was (the new keys destroyed, the old ones kept and named), where
   // destroying first left a state naming destroyed keys and new keys no state named (found in review). A run that
-  // dies between the two leaves only the old keys unnamed, never a handle to nothing.
+  // dies between the two leaves only the old keys unnamed, never a handle to nothing. The refusal names the file
+  // and what to do: the Registrar recorded the association (review 183: a raw ZodError, and no word of it).
   try {
-    sim.save();
+    saveState(sim, established, `the Registrar recorded association ${r.associationId}, whose new session keys are destroyed, so this device keeps none for it: ${revokeIt(r.associationId)}`);
   } catch (error) {
-    sim.state = before;
     await destroyQuietly(device.se, outcome.sessionKeys.send, outcome.sessionKeys.receive);
     throw error;
   }
