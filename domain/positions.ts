@@ -48,3 +48,46 @@ export const resumePointNotInLog = (after: bigint, head: bigint | undefined): st
   const newest = head === undefined ? 'this log holds no event' : `this log's newest event is at ${head}`;
   return `cannot resume after ${after}: ${newest}, so it is no position of this log (a store restored from an older backup, or a position never handed out)`;
 };
+
+/**
+ * An event stream's id as it crosses a boundary (GET /v1/events `id:` lines, `Last-Event-ID`, `after`, `credence
+ * events --from`): the event's position, then `~` and a tag of the event there (8 lowercase hex digits). A position
+ * alone names a place in whichever log reads it, so an id of another log (a re-created store, another instance) at
+ * or below this one's head was resumed after without a word (review 185); the tag lets the server check the event.
+ * A bare position is one too: what users type, and what earlier versions handed out.
+ */
+const RESUME_POINT = /^(?:0|[1-9][0-9]*)(?:~[0-9a-f]{8})?$/;
+
+const RESUME_POINT_MESSAGE = `must be an event id: a position (a decimal integer from 0 to ${MAX_POSITION}, 2^63 - 1), optionally followed by ~ and the 8 hex digits of its event's tag`;
+
+/** Splits a resume point that RESUME_POINT holds into its position (still a string) and its tag. */
+const partsOf = (value: string): { readonly position: string; readonly tag?: string } => {
+  const at = value.indexOf('~');
+  return at < 0 ? { position: value } : { position: value.slice(0, at), tag: value.slice(at + 1) };
+};
+
+/** A resume point as a string, checked and kept as sent (headers, and the clients that pass it back as received). */
+export const ResumePointString = z
+  .string()
+  .regex(RESUME_POINT, RESUME_POINT_MESSAGE)
+  // The position's own range rule, as PositionString names it, read only once the pattern holds.
+  .refine((value) => !RESUME_POINT.test(value) || PositionString.safeParse(partsOf(value).position).success, {
+    message: RESUME_POINT_MESSAGE,
+    params: { rule: POSITION_RANGE },
+  })
+  .describe('an event id: `<position>` or `<position>~<tag>` (the tag: 8 hex digits naming the event at that position)');
+
+/** Where a stream resumes: strictly after `position`, which must hold the event `tag` names when one is given. */
+export interface ResumePoint {
+  readonly position: bigint;
+  readonly tag?: string;
+}
+
+/** A checked ResumePointString as its position and tag. */
+export const resumePointOf = (value: string): ResumePoint => {
+  const { position, tag } = partsOf(ResumePointString.parse(value));
+  return tag === undefined ? { position: BigInt(position) } : { position: BigInt(position), tag };
+};
+
+/** The same, parsed: for inputs (query) whose position goes to a store. */
+export const ResumePoint = ResumePointString.transform(resumePointOf);

@@ -199,7 +199,7 @@ describe('npm start', () => {
     const events = subscribeEvents(url, { path: '/v1/events', token: auditor, reconnect: false, signal: AbortSignal.any([stop.signal, AbortSignal.timeout(10_000)]) });
     const firstEvent = (await events.next()).value;
     stop.abort();
-    expect(firstEvent).toMatchObject({ id: '1', event: 'SubscriptionCreated' });
+    expect(firstEvent).toMatchObject({ id: expect.stringMatching(/^1~[0-9a-f]{8}$/), event: 'SubscriptionCreated' });
 
     const { io, out, err } = capture();
     expect(await runCommands([history], ['history', 'node-meter-3', '--server', url, '--token', auditor], io), err.join('\n')).toBe(0);

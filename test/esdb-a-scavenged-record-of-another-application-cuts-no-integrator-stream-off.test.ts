@@ -96,7 +96,7 @@ describe('integrator streams on an EventStoreDB cluster shared with another appl
     const opened = await openStream(svc.url, svc.tokens.integrator, '/v1/events?from=end');
     const id = await openingId(opened);
     opened.close();
-    expect(id).toBe(own.toString(10));
+    expect(id.split('~')[0]).toBe(own.toString(10));
 
     standIn.log.scavenge(standIn.log.all.find((e) => e.position === foreign)!.streamId);
     await servesTheNextEvent(svc, '/v1/events', { 'last-event-id': id }, 'shared-2');

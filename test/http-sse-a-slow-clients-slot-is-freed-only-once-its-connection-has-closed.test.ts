@@ -143,7 +143,7 @@ describe('an event stream dropped as slow', () => {
       client.resume();
       await within(once(client, 'end'), 'the end of the dropped stream');
       expect(text).toContain('event: dropped');
-      const last = [...text.matchAll(/^id: (\d+)$/gm)].at(-1)?.[1];
+      const last = [...text.matchAll(/^id: (\d+(?:~[0-9a-f]{8})?)$/gm)].at(-1)?.[1];
       expect(last).toBeDefined();
 
       // The server closed its end as soon as the client had it all: the slot is free for the reconnection.

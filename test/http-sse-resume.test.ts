@@ -78,14 +78,14 @@ describe('SSE resume across a server restart', () => {
 
     const positions = await subscriptionPositions(svc);
     expect(positions).toHaveLength(15);
-    expect(received.map((e) => e.id)).toEqual(positions);
+    expect(received.map((e) => e.id.split('~')[0])).toEqual(positions);
     expect(received.map((e) => JSON.parse(e.data).streamId)).toEqual([
       ...[0, 1, 2, 3, 4].map((i) => `subscription-before-${i}`),
       ...[0, 1, 2, 3, 4].map((i) => `subscription-outage-${i}`),
       ...[0, 1, 2, 3, 4].map((i) => `subscription-after-${i}`),
     ]);
     // The client came back after the shutdown with the last id it had seen.
-    expect(resumedAfter[0]).toBe(positions[4]);
+    expect(resumedAfter[0]).toBe(received[4]!.id);
 
     // A new client resuming from any id gets exactly the rest, on the restarted server too.
     for (const k of [0, 4, 9, 13]) {
@@ -93,7 +93,7 @@ describe('SSE resume across a server restart', () => {
       const s = await openStream(svc.url, token, '/v1/events?kind=subscription', { 'last-event-id': positions[k]! });
       try {
         await s.until(() => s.events().length >= tail.length, `the ${tail.length} events after ${positions[k]}`);
-        expect(s.events().map((e) => e.id)).toEqual(tail);
+        expect(s.events().map((e) => e.id.split('~')[0])).toEqual(tail);
       } finally {
         s.close();
       }
@@ -112,7 +112,7 @@ describe('the first frame of a stream', () => {
         await stream.until(() => stream.frames.length >= 1, 'the first frame');
         await new Promise((resolve) => setTimeout(resolve, 200));
         stream.close();
-        return stream.frames.filter((f) => f.kind === 'id');
+        return stream.frames.flatMap((f) => (f.kind === 'id' ? [{ kind: 'id', id: f.id.split('~')[0] }] : []));
       };
       expect(await frameIds('/v1/events?from=end')).toEqual([{ kind: 'id', id: head.toString() }]);
       expect(await frameIds('/v1/events?after=2')).toEqual([{ kind: 'id', id: '2' }]);

@@ -8,8 +8,9 @@
 
 export interface SseEvent {
   /**
-   * The last event id at this event (the global store position on Credence's streams); '' when none was sent, and
-   * in `subscribeEvents` when the id sent is not an event position.
+   * The last event id at this event (on Credence's streams the global store position and its event's tag,
+   * `<position>~<tag>`, to be sent back as it is); '' when none was sent, and in `subscribeEvents` when the id sent is
+   * not an event id.
    */
   readonly id: string;
   /** `message` when the event named no type; Credence names each event by its type. */

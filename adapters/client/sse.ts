@@ -4,10 +4,11 @@
  * hint, so a stream survives a dropped connection, a slow-client drop or a server restart without a gap or a
  * duplicate (the server resumes strictly after the id). Whatever the server says, the subscription waits between
  * MIN_RECONNECT_MS and MAX_RECONNECT_MS before a reconnection, backing off while no event arrives, and only ever
- * sends back an id that is an event position.
+ * sends back an id that is an event id (`<position>~<tag>`, or a bare position), as received: the tag lets the server
+ * refuse an id of another log rather than resume after its position (review 185).
  */
 import { z } from 'zod';
-import { PositionString } from '../../domain/positions.ts';
+import { ResumePointString } from '../../domain/positions.ts';
 import { boundedText, isRedirect, problemOf, redirected, requestUrl, ServerUnreachable } from './http.ts';
 import { parseEventStream, type SseEvent, type SseFrame } from './sse-parser.ts';
 
@@ -65,7 +66,10 @@ export interface SubscribeOptions {
   /** Path and query, e.g. `/v1/events?kind=credential`. */
   readonly path: string;
   readonly token?: string;
-  /** Resume strictly after this id (a global position, decimal); anything else is a TypeError naming it. */
+  /**
+   * Resume strictly after this id, as the server sent it (`<position>~<tag>`) or a bare position (decimal); anything
+   * else is a TypeError naming it.
+   */
   readonly lastEventId?: string;
   readonly signal?: AbortSignal;
   /** Reconnect when the stream ends or the server cannot be reached (default true). */
@@ -122,11 +126,12 @@ export const reconnectDelay = (baseMs: number, failures: number, random: () => n
 };
 
 /**
- * Credence's event ids are global positions (domain/positions.ts): decimal, at most 19 digits. Only such an id is
- * kept and sent back as `Last-Event-ID`: found in review, an `id: €` made every reconnection throw in fetch (a header
- * value must be Latin-1), taken for an unreachable server and retried for ever without reaching it.
+ * Credence's event ids are global positions (decimal, at most 19 digits) with the tag of their event
+ * (domain/positions.ts ResumePointString). Only such an id is kept and sent back as `Last-Event-ID`, unchanged: found in
+ * review, an `id: €` made every reconnection throw in fetch (a header value must be Latin-1), taken for an unreachable
+ * server and retried for ever without reaching it; and an id cut to its position is no longer checked by the server.
  */
-const isEventPosition = (id: string): boolean => PositionString.safeParse(id).success;
+const isEventId = (id: string): boolean => ResumePointString.safeParse(id).success;
 
 const sleep = (ms: number, signal: AbortSignal | undefined): Promise<void> =>
   new Promise((resolve) => {
@@ -154,8 +159,8 @@ const retryAfterMs = (response: Response): number | undefined => {
  * given up.
  */
 export async function* subscribeEvents(baseUrl: string, options: SubscribeOptions): AsyncGenerator<SseEvent> {
-  if (options.lastEventId !== undefined && options.lastEventId !== '' && !isEventPosition(options.lastEventId)) {
-    throw new TypeError('lastEventId: must be an event position, a decimal integer from 0 to 2^63 - 1');
+  if (options.lastEventId !== undefined && options.lastEventId !== '' && !isEventId(options.lastEventId)) {
+    throw new TypeError('lastEventId: must be an event id as the server sent it (<position>~<tag>) or a position, a decimal integer from 0 to 2^63 - 1');
   }
   const reconnect = options.reconnect ?? true;
   const maxReconnects = options.maxReconnects ?? Number.POSITIVE_INFINITY;
@@ -219,7 +224,7 @@ export async function* subscribeEvents(baseUrl: string, options: SubscribeOption
             if (frame.kind === 'retry') retryMs = bounded(frame.ms);
             // Where the stream starts, before any event: a stream cut before its first event resumes there, not from
             // now.
-            if (frame.kind === 'id' && isEventPosition(frame.id)) lastEventId = frame.id;
+            if (frame.kind === 'id' && isEventId(frame.id)) lastEventId = frame.id;
             if (frame.kind !== 'event') continue;
             if (frame.event === 'dropped') {
               // A control frame: its id is the last lifecycle event's (it sends none of its own), which is kept as is.
@@ -229,9 +234,9 @@ export async function* subscribeEvents(baseUrl: string, options: SubscribeOption
               if (dropped.reason === 'unauthorised') soon = true;
               continue;
             }
-            // An id that is not a position is not the server's: the event is delivered, its id neither kept nor passed
+            // An id that is not an event id is not the server's: the event is delivered, its id neither kept nor passed
             // on.
-            const id = isEventPosition(frame.id) ? frame.id : '';
+            const id = isEventId(frame.id) ? frame.id : '';
             if (id !== '') lastEventId = id;
             failures = 0;
             yield { id, event: frame.event, data: frame.data };

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { subscribeEvents } from '../../adapters/client/sse.ts';
 import { EventTypeSchema } from '../../domain/events/index.ts';
-import { PositionString } from '../../domain/positions.ts';
+import { ResumePointString, resumePointOf } from '../../domain/positions.ts';
 import { ENTITY_KINDS, EntityKind, parseStreamId } from '../../domain/streams.ts';
 import { WholeNumber } from '../../domain/whole-number.ts';
 import type { Io } from '../io.ts';
@@ -16,7 +16,7 @@ const MAX_TYPES = 64;
 const MAX_STREAMS = 100;
 const MAX_ITEM_CHARS = 256;
 
-const FROM_RULE = 'must be start, end or an event position to resume after (a decimal integer from 0 to 2^63 - 1)';
+const FROM_RULE = 'must be start, end or an event position to resume after (a decimal integer from 0 to 2^63 - 1), or an event id as the stream sent it (<position>~<tag>)';
 
 const STREAM_RULE =
   'takes canonical identifiers only, so not with --identifiers pseudonymous (a pseudonymous stream names no canonical entity): ' +
@@ -39,7 +39,7 @@ const Options = z.object({
   from: z
     .string()
     .max(32)
-    .refine((s) => s === 'start' || s === 'end' || PositionString.safeParse(s).success, FROM_RULE)
+    .refine((s) => s === 'start' || s === 'end' || ResumePointString.safeParse(s).success, FROM_RULE)
     .default('start'),
   identifiers: z.enum(['canonical', 'pseudonymous']).optional(),
   limit: WholeNumber(1, 1_000_000_000).optional(),
@@ -54,7 +54,7 @@ const Options = z.object({
 });
 type Options = z.output<typeof Options>;
 
-/** Path and query of GET /v1/events for these options; a position in --from goes as Last-Event-ID instead. */
+/** Path and query of GET /v1/events for these options; an event id in --from goes as Last-Event-ID instead. */
 const pathOf = (o: Options): string => {
   const query = new URLSearchParams();
   for (const kind of o.kind ?? []) query.append('kind', kind);
@@ -84,8 +84,13 @@ const stoppedBySignal = (): { readonly signal: AbortSignal; readonly release: ()
   return { signal: stop.signal, release };
 };
 
-const resumePoint = (id: string): string => (id === '' ? 'from where it started' : `after @${id}`);
-const lastPrinted = (id: string): string => (id === '' ? 'none' : `@${id}`);
+/**
+ * What a person reads of an event id (`<position>~<tag>`): its position, as the lines print it and --from takes it. The
+ * command's own reconnections send the id whole (adapters/client/sse.ts), which the server checks is its log's.
+ */
+const positionOf = (id: string): string => (ResumePointString.safeParse(id).success ? resumePointOf(id).position.toString(10) : id);
+const resumePoint = (id: string): string => (id === '' ? 'from where it started' : `after @${positionOf(id)}`);
+const lastPrinted = (id: string): string => (id === '' ? 'none' : `@${positionOf(id)}`);
 
 /**
  * `credence events --server URL [--kind K]... [--type T]... [--stream S]... [--from start|end|POSITION] [--json]
@@ -99,7 +104,10 @@ export const register: RegisterCommands = (program, io) => {
     .option('--kind <kind...>', `only entities of these kinds: ${ENTITY_KINDS.join(', ')} (repeatable)`)
     .option('--type <type...>', `only these event types, e.g. NodeRevoked (repeatable, at most ${MAX_TYPES})`)
     .option('--stream <stream...>', `only these entity streams, <kind>-<id> (repeatable, at most ${MAX_STREAMS}; canonical identifiers only)`)
-    .option('--from <where>', 'start (the whole history, the default), end (only what comes from now) or a position: resume strictly after it, e.g. the last one printed')
+    .option(
+      '--from <where>',
+      'start (the whole history, the default), end (only what comes from now) or a position: resume strictly after it, e.g. the last one printed (or an event id as the stream sent it, POSITION~TAG, which the server checks is its own)',
+    )
     .option('--identifiers <form>', 'canonical (operators and auditors; their default) or pseudonymous (the only form, and the default, of integrators)')
     .option('--limit <n>', 'stop after this many events (default: follow until Ctrl-C)')
     .option('--json', 'one JSON object per line (NDJSON), each event as the server sends it')
@@ -150,13 +158,15 @@ const follow = async (o: Options, target: { readonly url: string; readonly token
       onFrame: (frame) => {
         if (startTold || (frame.kind !== 'id' && frame.kind !== 'event')) return;
         startTold = true;
-        if (frame.kind === 'id' && PositionString.safeParse(frame.id).success) {
-          io.err(`note: following from the end: events after @${frame.id}, the last one stored when the stream opened (--from start for the whole history)`);
+        if (frame.kind === 'id' && ResumePointString.safeParse(frame.id).success) {
+          io.err(
+            `note: following from the end: events after @${positionOf(frame.id)}, the last one stored when the stream opened (--from start for the whole history)`,
+          );
         }
       },
     });
     for await (const event of events) {
-      io.out(o.json ? jsonLine(event) : humanLine(event));
+      io.out(o.json ? jsonLine(event) : humanLine({ ...event, id: positionOf(event.id) }));
       printed += 1;
       if (o.limit !== undefined && printed >= o.limit) break;
     }

@@ -143,11 +143,15 @@ const newerEventOutcome = (dropped: DroppedFrame, retryMs: number): { readonly w
 const backoff = (baseMs: number, failures: number): number => boundedRetry(baseMs * 2 ** Math.min(Math.max(failures - 1, 0), 6));
 
 /**
- * The server's ids are global positions (decimal), and only such an id is sent back as `Last-Event-ID`: a header
- * value must be ISO-8859-1, and another character makes fetch throw before any request, so the stream would retry
- * for ever without reaching the network.
+ * The server's ids are global positions (decimal) with their event's tag (`<position>~<tag>`, 8 hex digits), and only
+ * such an id is sent back as `Last-Event-ID`, as received: a header value must be ISO-8859-1, and another character
+ * makes fetch throw before any request, so the stream would retry for ever without reaching the network; and the tag
+ * is what lets the server refuse an id of another log instead of resuming after its position (review 185).
  */
-const EVENT_POSITION = /^\d{1,20}$/;
+const EVENT_ID = /^\d{1,20}(?:~[0-9a-f]{8})?$/;
+
+/** The position of an event id (what the feed shows); the id itself is sent back whole. */
+export const positionOfEventId = (id: string): string => id.split('~', 1)[0] ?? '';
 
 /** How one connection ended: for good, or to be tried again after the wait, saying why (the status line shows it). */
 type Outcome = { readonly next: 'stop' } | { readonly next: 'again'; readonly why: string };
@@ -202,7 +206,7 @@ export const followEvents = (api: Api, options: StreamOptions): void => {
           // An id sets where to resume even on a frame without data (WHATWG HTML, server-sent events): the server's
           // first frame names the position the stream starts after, so a stream cut before its first event resumes
           // there, not from now again (found in review: what was written meanwhile was skipped).
-          if (frame.id !== undefined && EVENT_POSITION.test(frame.id)) lastEventId = frame.id;
+          if (frame.id !== undefined && EVENT_ID.test(frame.id)) lastEventId = frame.id;
           if (frame.data.length === 0) return;
           let data: unknown;
           try {
@@ -222,8 +226,8 @@ export const followEvents = (api: Api, options: StreamOptions): void => {
             }
             return;
           }
-          // An id that is not a position is not the server's: the event is shown, its id neither kept nor shown.
-          const id = frame.id !== undefined && EVENT_POSITION.test(frame.id) ? frame.id : undefined;
+          // An id that is not an event id is not the server's: the event is shown, its id neither kept nor shown.
+          const id = frame.id !== undefined && EVENT_ID.test(frame.id) ? frame.id : undefined;
           options.onEvent({ id: id ?? '', type: frame.event ?? 'message', data });
         });
       }

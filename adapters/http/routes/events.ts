@@ -20,9 +20,10 @@ import { baselineHeaders } from '../baseline-headers.ts';
 import { HttpProblem } from '../problems.ts';
 import type { RouteModule, ServiceContext } from '../context.ts';
 import type { Principal } from '../auth/access-control.ts';
+import { canonicalTagger, notingStore, pseudonymousTagger, startIdOf, type EventTagger } from '../sse/event-id.ts';
 import { FRAMES_EXTENSION } from '../sse/frame-schemas.ts';
 import { canonicalMessage, publicMessage } from '../sse/messages.ts';
-import { EventsHeaders, EventsQuery, checkPublicFilter, lifecycleFilterOf, type Identifiers } from '../sse/query.ts';
+import { EventsHeaders, EventsQuery, askedResumePoint, checkPublicFilter, lifecycleFilterOf, type Identifiers } from '../sse/query.ts';
 import { checkFilterInScope } from '../sse/scope-reach.ts';
 import { logPassedOver } from '../sse/passed-over.ts';
 import { SseSession } from '../sse/session.ts';
@@ -32,8 +33,8 @@ import { refuseResumePointNotInLog } from './resume-point.ts';
 
 const DESCRIPTION = `Lifecycle events as server-sent events (text/event-stream), catch-up then live.
 
-Every event has \`id: <global position>\`, \`event: <event type>\` and \`data: <JSON>\` (positions as decimal strings).
-Reconnect with the \`Last-Event-ID\` header (or \`?after=\`) to resume strictly after that position.
+Every event has \`id: <global position>~<tag>\`, \`event: <event type>\` and \`data: <JSON>\` (positions as decimal strings); the tag (8 hex digits) names the event at that position.
+Reconnect with the \`Last-Event-ID\` header (or \`?after=\`) to resume strictly after that event: send the id as received. An id whose tag is not that of the event this log holds at its position is of another log (a re-created store, another instance, a restore from an older backup) and is refused (409 \`resume_point_not_in_log\`); a bare position is accepted unchecked.
 Comments (\`: heartbeat\`) arrive every few seconds; \`retry:\` lines say how long to wait before reconnecting.
 A client that stops reading is dropped with \`event: dropped\` and a retry hint; it resumes with Last-Event-ID.
 A stream whose token is revoked (at once through this service, within a heartbeat through the CLI) or expires ends with \`event: dropped\` (reason \`unauthorised\`) and no retry hint: reconnect with a new token.
@@ -56,6 +57,16 @@ const capRetryAfterSeconds = (context: ServiceContext): number => Math.max(1, Ma
  */
 const RESTART = 'start again with from=start, which misses nothing (from=end skips what was appended meanwhile), and set aside what was received past the newest event';
 
+/**
+ * The taggers whose tags a principal's resume point may be checked against: the canonical stream's only for a principal
+ * that may read event ids (a plain hash of one is a test of a guessed id: ../sse/event-id.ts), the pseudonymised
+ * stream's where the server has the pseudonym key. So an operator's id resumes either form of the stream.
+ */
+const taggersFor = async (principal: Principal, keyed: (() => Promise<EventTagger>) | undefined): Promise<EventTagger[]> => [
+  ...(principal.role !== 'integrator' ? [canonicalTagger] : []),
+  ...(keyed !== undefined ? [await keyed()] : []),
+];
+
 const identifiersFor = (principal: Principal, asked: Identifiers | undefined): Identifiers => {
   if (principal.role !== 'integrator') return asked ?? 'canonical';
   if (asked === 'canonical') throw unauthorised(principal.subject, 'integrators receive pseudonymised identifiers only (identifiers=pseudonymous)');
@@ -69,6 +80,22 @@ export const eventRoutes: RouteModule = (app, context) => {
   // reverse. Per-principal alone was not enough: an admin mints subjects at will (found in review).
   const canonical = new StreamSlots(context.limits.maxSseStreams);
   const pseudonymised = new StreamSlots(context.limits.maxPseudonymisedStreams);
+  // The pseudonymised stream's tagger, keyed once per process (one Secure Environment call); a failed derivation is
+  // not kept, so the next stream tries again.
+  let keying: Promise<EventTagger> | undefined;
+  const deriver = context.credence.pseudonyms?.deriver;
+  const pseudonymisedTagger =
+    deriver === undefined
+      ? undefined
+      : (): Promise<EventTagger> => {
+          if (keying !== undefined) return keying;
+          const derived = pseudonymousTagger(deriver);
+          keying = derived;
+          derived.catch(() => {
+            if (keying === derived) keying = undefined;
+          });
+          return derived;
+        };
 
   app.get(
     '/v1/events',
@@ -89,8 +116,9 @@ export const eventRoutes: RouteModule = (app, context) => {
               'text/event-stream': {
                 schema: z.string().meta({
                   description:
-                    'Frames of lines `id: <position>`, `event: <type>`, `data: <JSON>`, each ended by a blank line; comments and `retry:` lines ' +
-                    'between them. The JSON is an OperatorFrame (operators, auditors), an IntegratorFrame (integrators), or a DroppedFrame.',
+                    'Frames of lines `id: <position>~<tag>`, `event: <type>`, `data: <JSON>`, each ended by a blank line; comments and `retry:` lines ' +
+                    'between them. The JSON is an OperatorFrame (identifiers=canonical), an IntegratorFrame (identifiers=pseudonymous: ' +
+                    'every integrator, and an operator or auditor who asks for it), or a DroppedFrame.',
                   ...FRAMES_EXTENSION,
                 }),
               },
@@ -104,12 +132,22 @@ export const eventRoutes: RouteModule = (app, context) => {
       if (principal === undefined) throw new Error('GET /v1/events: reached without an authenticated principal');
       const identifiers = identifiersFor(principal, request.query.identifiers);
       const asked = lifecycleFilterOf(request.query, request.headers);
-      await refuseResumePointNotInLog(context, asked.from, RESTART, principal);
+      const pseudonyms = context.credence.pseudonyms;
+      if (identifiers === 'pseudonymous' && pseudonyms === undefined) {
+        // Not a passing state to retry: the server was started without a pseudonym key (a configuration matter).
+        throw new HttpProblem(501, 'pseudonyms_unavailable', 'this server has no pseudonym key, so it cannot serve the pseudonymised stream');
+      }
+      const tag = askedResumePoint(request.query, request.headers)?.tag;
+      await refuseResumePointNotInLog(context, asked.from, RESTART, principal, tag === undefined ? undefined : { tag, taggers: await taggersFor(principal, pseudonymisedTagger) });
       // `from=end` as the position it stands for now, so the stream can say where it starts (its first frame's id): the
       // newest record Credence wrote, which stays in the log. The head of a shared EventStoreDB may be another
       // application's record, gone once scavenged: the id a client resumes with was then refused (review 160).
       const store = context.credence.store;
       const filter = asked.from === 'end' ? { ...asked, from: (await (store.ownHeadPosition?.() ?? store.headPosition())) ?? 0n } : asked;
+      const tagOf = identifiers === 'canonical' || pseudonymisedTagger === undefined ? canonicalTagger : await pseudonymisedTagger();
+      // The first frame's id names the event there as every event's does, so a client cut before its first event
+      // resumes with an id this log can check.
+      const startsAfter = typeof filter.from === 'bigint' ? await startIdOf(store, filter.from, tagOf) : undefined;
 
       // The session exists only once the socket is taken over; events flow only after it subscribes.
       let session: SseSession | undefined;
@@ -122,20 +160,18 @@ export const eventRoutes: RouteModule = (app, context) => {
       // Built before the socket is taken over: a filter that cannot be served throws here, as a 400.
       let events;
       if (identifiers === 'canonical') {
-        events = context.credence.events$(filter, { onEvent: (e) => deliver(canonicalMessage(e)), onPassedOver });
+        events = context.credence.events$(filter, { onEvent: (e) => deliver(canonicalMessage(e, tagOf)), onPassedOver });
       } else {
-        const pseudonyms = context.credence.pseudonyms;
-        if (pseudonyms === undefined) {
-          // Not a passing state to retry: the server was started without a pseudonym key (a configuration matter).
-          throw new HttpProblem(501, 'pseudonyms_unavailable', 'this server has no pseudonym key, so it cannot serve the pseudonymised stream');
-        }
         checkPublicFilter(filter);
         // The scope verified with the token on this request (access.db's record): left out events are not an error,
         // but a filter that can match none of what it publishes would hold a pseudonymised place for nothing.
         const scope = principal.scope;
         if (scope !== undefined) checkFilterInScope(filter, scope);
-        events = publicEvents$(context.credence.store, pseudonyms.deriver, filter, {
-          onEvent: (e) => deliver(publicMessage(e)),
+        // A pseudonymised event carries no event id: the store it reads notes the record each one was made of.
+        const noted = notingStore(store, tagOf);
+        // There: a server without the pseudonym key answered 501 above.
+        events = publicEvents$(noted.store, pseudonyms!.deriver, filter, {
+          onEvent: async (e) => deliver(publicMessage(e, await noted.idAt(e.position))),
           onPassedOver,
           ...(scope !== undefined ? { scope } : {}),
         });
@@ -198,7 +234,7 @@ export const eventRoutes: RouteModule = (app, context) => {
         remainingMs: () => context.access.remainingMs(principal),
         onRevoked: (end) => context.access.onRevoked(principal.tokenId, end),
         heartbeatMs: context.limits.sseHeartbeatMs,
-        ...(typeof filter.from === 'bigint' ? { startsAfter: filter.from } : {}),
+        ...(startsAfter !== undefined ? { startsAfter } : {}),
         highWaterBytes: context.limits.sseHighWaterBytes,
         stallMs: context.limits.sseStallMs,
         metrics: context.metrics,

@@ -5,7 +5,7 @@
  * them with `\n`), and `id` / `event` with a line break are programming mistakes.
  */
 
-/** One event as it goes over the wire; `id` is the global store position as a decimal string. */
+/** One event as it goes over the wire; `id` is its global store position as a decimal string, `~` and its tag (./event-id.ts). */
 export interface SseMessage {
   readonly id: string;
   readonly event: string;
@@ -50,11 +50,11 @@ export const frameRetry = (ms: number): string => {
 };
 
 /**
- * A stream's first frame: the retry hint, and the position it starts after as its `id:` (no event is dispatched
- * without data, but the last event id is set: WHATWG HTML, server-sent events, "dispatch the event", step 1).
+ * A stream's first frame: the retry hint, and the id (or the bare position) it starts after as its `id:` (no event is
+ * dispatched without data, but the last event id is set: WHATWG HTML, server-sent events, "dispatch the event", step 1).
  */
-export const frameStart = (retryMs: number, startsAfter: bigint | undefined): string =>
-  (startsAfter === undefined ? '' : `id: ${startsAfter.toString(10)}\n`) + frameRetry(retryMs);
+export const frameStart = (retryMs: number, startsAfter: string | bigint | undefined): string =>
+  (startsAfter === undefined ? '' : `id: ${singleLine(startsAfter.toString(10), 'startsAfter')}\n`) + frameRetry(retryMs);
 
 /**
  * The last frame before the server ends a stream it could not keep up: an event without `id` (so the client's

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { isCredenceError, validationError } from '../../../domain/errors.ts';
 import { EventTypeSchema } from '../../../domain/events/index.ts';
-import { Position, PositionString } from '../../../domain/positions.ts';
+import { ResumePoint, ResumePointString, resumePointOf } from '../../../domain/positions.ts';
 import { ENTITY_KINDS, EntityKind, parseStreamId } from '../../../domain/streams.ts';
 import { parseLifecycleFilter, parsePublicFilter, type LifecycleFilterInput } from '../../../projections/streams/index.ts';
 
@@ -39,7 +39,9 @@ export const EventsQuery = z
       .enum(['canonical', 'pseudonymous'])
       .optional()
       .describe('canonical (operators and auditors; their default) or pseudonymous (the only choice, and the default, of integrators).'),
-    after: Position.optional().describe('Resume strictly after this global position; the Last-Event-ID header wins over it.'),
+    after: ResumePoint.optional().describe(
+      'Resume strictly after this event id (a global position, or an id as the stream sent it: `<position>~<tag>`); the Last-Event-ID header wins over it.',
+    ),
     from: z.enum(['start', 'end']).optional().describe('Without a position: the whole history (start, the default) or only what comes from now (end).'),
   })
   .strict()
@@ -50,13 +52,16 @@ export const EventsQuery = z
   });
 export type EventsQuery = z.output<typeof EventsQuery>;
 
-// The position as a string, made a bigint in lifecycleFilterOf: a transforming branch under `.describe` is rendered in
-// its output form (a bigint, unrepresentable) and dropped from the document, which then allowed only "" (review 60).
+// The id as a string, parsed in askedResumePoint: a transforming branch under `.describe` is rendered in its output
+// form (unrepresentable) and dropped from the document, which then allowed only "" (review 60).
 export const EventsHeaders = z.looseObject({
   'last-event-id': z
-    .union([z.literal(''), PositionString])
+    .union([z.literal(''), ResumePointString])
     .optional()
-    .describe('The id of the last event received: the stream resumes strictly after it, with no gap and no duplicate.'),
+    .describe(
+      'The id of the last event received, as received: the stream resumes strictly after it, with no gap and no duplicate. ' +
+        'An id whose tag names another event than this log holds at its position is refused (409 resume_point_not_in_log).',
+    ),
 });
 export type EventsHeaders = z.output<typeof EventsHeaders>;
 
@@ -66,16 +71,22 @@ export type Identifiers = 'canonical' | 'pseudonymous';
 const QUERY_NAME: Readonly<Record<string, string>> = { kinds: 'kind', types: 'type', streams: 'stream', from: 'after' };
 
 /**
- * The stream filter: where to start (the `Last-Event-ID` header, else `after`, else `from`), kinds, types and
- * streams. A browser's EventSource reconnects to the same URL, `after` included, with a newer `Last-Event-ID`:
- * that is why the header wins. Throws a `validation` CredenceError naming the query parameter.
+ * The resume point asked for: the `Last-Event-ID` header, else `after`. A browser's EventSource reconnects to the same
+ * URL, `after` included, with a newer `Last-Event-ID`: that is why the header wins.
  */
-export const lifecycleFilterOf = (query: EventsQuery, headers: EventsHeaders): LifecycleFilterInput => {
+export const askedResumePoint = (query: EventsQuery, headers: EventsHeaders): ResumePoint | undefined => {
   // An empty header is what a client sends before its first event: no position.
   const header = headers['last-event-id'];
-  const resumeAfter = header !== undefined && header !== '' ? BigInt(header) : query.after;
+  return header !== undefined && header !== '' ? resumePointOf(header) : query.after;
+};
+
+/**
+ * The stream filter: where to start (askedResumePoint's position, else `from`), kinds, types and streams. Throws a
+ * `validation` CredenceError naming the query parameter.
+ */
+export const lifecycleFilterOf = (query: EventsQuery, headers: EventsHeaders): LifecycleFilterInput => {
   const input: LifecycleFilterInput = {
-    from: resumeAfter ?? query.from ?? 'start',
+    from: askedResumePoint(query, headers)?.position ?? query.from ?? 'start',
     ...(query.kind !== undefined ? { kinds: query.kind } : {}),
     ...(query.type !== undefined ? { types: query.type } : {}),
     ...(query.stream !== undefined ? { streams: query.stream } : {}),

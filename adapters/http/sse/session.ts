@@ -75,11 +75,11 @@ export interface SessionOptions {
   readonly onRevoked: (end: () => void) => () => void;
   readonly heartbeatMs: number;
   /**
-   * The position the stream starts after, sent as the `id:` of its first frame: a client whose stream ends before its
-   * first event resumes from there, not from `from=end` again, which skipped whatever was written in between (found
-   * in review). Undefined for a stream from the start.
+   * The id of the position the stream starts after (./event-id.ts `startIdOf`), sent as the `id:` of its first frame: a
+   * client whose stream ends before its first event resumes from there, not from `from=end` again, which skipped
+   * whatever was written in between (found in review). Undefined for a stream from the start.
    */
-  readonly startsAfter?: bigint;
+  readonly startsAfter?: string;
   readonly highWaterBytes: number;
   readonly stallMs: number;
   readonly metrics: ServiceMetrics;

@@ -1,7 +1,7 @@
 import { html, nothing } from 'lit';
 import { streamHref } from '../router.ts';
 import { describeIssues, StreamEventData } from '../schemas.ts';
-import { followEvents, type StreamEvent, type StreamStatus } from '../sse.ts';
+import { followEvents, positionOfEventId, type StreamEvent, type StreamStatus } from '../sse.ts';
 import { ConsolePage, formatTime } from './base.ts';
 import { streamStatusText } from './stream-status.ts';
 import { visibleText } from '../visible-text.ts';
@@ -9,6 +9,7 @@ import { visibleText } from '../visible-text.ts';
 const KEEP = 200;
 
 interface Shown {
+  /** The event's position: its id without the tag, which is for resuming, not for reading. */
   readonly id: string;
   readonly type: string;
   readonly subject: string;
@@ -22,12 +23,12 @@ interface Shown {
  */
 const shown = (event: StreamEvent): Shown | string => {
   const parsed = StreamEventData.safeParse(event.data ?? {});
-  if (!parsed.success) return `Event ${event.id || '(no id)'} (${event.type}) is not what this console expects (${describeIssues(parsed.error)}), so it is not shown.`;
+  if (!parsed.success) return `Event ${positionOfEventId(event.id) || '(no id)'} (${event.type}) is not what this console expects (${describeIssues(parsed.error)}), so it is not shown.`;
   const d = parsed.data;
   const subject = d.streamId ?? (typeof d.subject === 'string' ? d.subject : d.subject !== undefined ? JSON.stringify(d.subject) : '');
   const actor = d.metadata?.actor ? `${d.metadata.actor.id ?? ''} (${d.metadata.actor.role ?? ''})` : (d.actorRole ?? '');
   const occurredAt = d.metadata?.occurredAt ?? d.occurredAt;
-  return { id: event.id, type: event.type, subject, actor, ...(occurredAt !== undefined ? { occurredAt } : {}) };
+  return { id: positionOfEventId(event.id), type: event.type, subject, actor, ...(occurredAt !== undefined ? { occurredAt } : {}) };
 };
 
 /** The lifecycle event stream as it happens; integrators get the pseudonymised stream (the server decides). */

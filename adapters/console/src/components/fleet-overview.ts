@@ -2,7 +2,7 @@ import { html, nothing } from 'lit';
 import { ApiError, describeError, pathWith, worthRetrying } from '../api.ts';
 import { waitText } from '../retry-after.ts';
 import { EntityCounts, ExpiringRows, FleetVerdict, RevocationRows, type EntityCounts as FleetCounts, type ExpiringRows as Expiring, type RevocationRows as Revoked } from '../schemas.ts';
-import { followEvents, type StreamEvent, type StreamStatus } from '../sse.ts';
+import { followEvents, positionOfEventId, type StreamEvent, type StreamStatus } from '../sse.ts';
 import { ConsolePage, IDLE, LOADING, renderLoad, type Load } from './base.ts';
 import { BEHIND_REFRESH_MS, MAX_BEHIND_REFRESH_MS, ReadAgainWhileBehind } from '../read-again.ts';
 import { streamStatusText } from './stream-status.ts';
@@ -337,7 +337,7 @@ export class FleetOverview extends ConsolePage {
               ? `Live updates are not available to the role ${role}: ${stream.error.problem.detail ?? 'refused'}.`
               : streamStatusText(stream)} <button type="button" class="secondary" @click=${() => this.refresh()}>Refresh now</button>`
           : streamStatusText(stream)}
-        ${this.lastEvent ? html`<span class="last-event">Last event: ${this.lastEvent.type} @${this.lastEvent.id}</span>` : nothing}
+        ${this.lastEvent ? html`<span class="last-event">Last event: ${this.lastEvent.type} @${positionOfEventId(this.lastEvent.id)}</span>` : nothing}
       </p>
       ${this.renderFailed(stream?.state === 'refused' && !this.unfollowed)}
       ${this.renderStale('fleet')}${renderLoad(this.fleet, role, PARTS.fleet, (fleet) => this.renderCounts(fleet))}
