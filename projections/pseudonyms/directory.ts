@@ -86,40 +86,45 @@ export const nodePseudonym = (db: Database.Database, nodeId: string): NodePseudo
   return row === undefined ? undefined : toNode(row);
 };
 
+/** A node due for an interval rotation: its id and current epoch, all a round needs to order and rotate it. */
+export interface DueNode {
+  readonly nodeId: string;
+  readonly epoch: number | undefined;
+}
+
 /**
- * Live nodes due for an interval rotation, at most `limit`: those whose current pseudonym was taken at or before
- * `rotatedBefore` (epoch ms), oldest first, then those whose pseudonym was taken after `now`, earliest first. A
- * rotation recorded while the clock ran ahead (then stepped back by NTP or an operator) looks newer than it is:
- * waiting for the clock to pass it kept one pseudonym for as long as the clock had been ahead, a year ahead a year
- * (review 26; SER-011, SER-025). It is rotated once, at `now`, and follows its interval from there. Only the
- * classes listed in `classes.in`, or (with `classes.notIn`) every class not listed.
+ * Every live node due for an interval rotation: those whose current pseudonym was taken at or before `rotatedBefore`
+ * (epoch ms), then those whose pseudonym was taken after `now`. A rotation recorded while the clock ran ahead (then
+ * stepped back by NTP or an operator) looks newer than it is: waiting for the clock to pass it kept one pseudonym for
+ * as long as the clock had been ahead, a year ahead a year (review 26; SER-011, SER-025). It is rotated once, at
+ * `now`, and follows its interval from there. Only the classes listed in `classes.in`, or (with `classes.notIn`)
+ * every class not listed.
  *
- * Two range reads of `pseudonym_nodes_due`, not one `OR`: SQLite answers the `OR` by walking every live node.
+ * In no meaningful order, and whole: the round orders them by the pseudonyms they will take (rotation-round.ts). A
+ * page cut by `rotated_at, node_id` told which Node-ID range each rotation was in (review 188). Ids and epochs only,
+ * so a fleet's whole due set fits in memory. Two range reads of `pseudonym_nodes_due`, not one `OR`: SQLite answers
+ * the `OR` by walking every live node.
  */
-export const staleNodes = (
+export const dueNodes = (
   db: Database.Database,
   rotatedBefore: number,
   now: number,
   classes: { in: readonly string[] } | { notIn: readonly string[] },
-  limit: number,
-): NodePseudonym[] => {
+): DueNode[] => {
   const list = 'in' in classes ? classes.in : classes.notIn;
   const placeholders = list.map(() => '?').join(', ');
   const filter = 'in' in classes ? `class IN (${placeholders})` : list.length === 0 ? '1' : `class NOT IN (${placeholders})`;
-  const due = (range: string, bound: number, max: number): NodeRow[] =>
-    max <= 0
-      ? []
-      : (db
-          .prepare(`SELECT * FROM pseudonym_nodes WHERE live = 1 AND ${range} AND ${filter} ORDER BY rotated_at, node_id LIMIT ?`)
-          .all(bound, ...list, max) as NodeRow[]);
-  const elapsed = due('rotated_at <= ?', rotatedBefore, limit);
-  const ahead = due('rotated_at > ?', now, limit - elapsed.length);
-  return [...elapsed, ...ahead].map(toNode);
+  const due = (range: string, bound: number): [string, bigint | null][] =>
+    db.prepare(`SELECT node_id, epoch FROM pseudonym_nodes WHERE live = 1 AND ${range} AND ${filter}`).raw().all(bound, ...list) as [string, bigint | null][];
+  return [...due('rotated_at <= ?', rotatedBefore), ...due('rotated_at > ?', now)].map(([nodeId, epoch]) => ({
+    nodeId,
+    epoch: epoch === null ? undefined : Number(epoch),
+  }));
 };
 
 /**
  * Whether a pseudonym taken at `rotatedAt` (epoch ms) is due for an interval rotation at `now`: `everyMs` old, or
- * dated after now. The rule `staleNodes` asks of the directory, for a rotation known elsewhere.
+ * dated after now. The rule `dueNodes` asks of the directory, for a rotation known elsewhere.
  */
 export const isDue = (rotatedAt: number, now: number, everyMs: number): boolean => rotatedAt <= now - everyMs || rotatedAt > now;
 

@@ -9,10 +9,11 @@ import { Instant } from '../../domain/ids.ts';
 import { sentBy, type ExecuteOptions } from '../../domain/ports/index.ts';
 import { recordedBy, roundFailure } from '../runtime/index.ts';
 import { applyToDirectory, DIRECTORY_EVENT_TYPES } from './apply.ts';
-import { isDue, nodePseudonym, resetDirectory, setupDirectory, staleNodes } from './directory.ts';
+import { isDue, nodePseudonym, resetDirectory, setupDirectory } from './directory.ts';
 import { behindMarks, marksBehindTheLog, type NodeEpoch } from './epoch-marks.ts';
 import { policyFor, RotationPolicy } from './policy.ts';
 import { NodeLanes, RecordedEpochs } from './rotation-lanes.ts';
+import { dueRotations } from './rotation-round.ts';
 import {
   DEFAULT_TICK_CONCURRENCY,
   skipReason,
@@ -45,7 +46,7 @@ const { derivedCommandId: nativeDerivedCommandId } = eventIdsWith((text) => hash
 export const intervalCommandId = (nodeId: string, epoch: number | undefined): string =>
   nativeDerivedCommandId(`pseudonym:interval:${nodeId}`, String(epoch));
 
-/** Pseudonyms a tick derives per PRF call (one Secure Environment call with `prfMany`). */
+/** Pseudonyms a tick derives per PRF call (one Secure Environment call with `prfMany`), and nodes per store read. */
 const TICK_CHUNK = 2048;
 
 /**
@@ -274,70 +275,55 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
     }
   };
 
-  /** One round of the interval rotations that are due (tick). */
+  /**
+   * One round of the interval rotations that are due (tick), recorded in the order of the pseudonyms they give out
+   * (rotation-round.ts: the order of a round's events is all that tells its rotations apart, review 188).
+   */
   const tickRound = async (): Promise<number> => {
-    const now = engine.clock.now().getTime();
-    const listed = Object.keys(policy.classes);
-    // One query per interval policy, so a class that is due never waits behind one that is not.
-    const due: { every: number; classes: { in: string[] } | { notIn: string[] } }[] = [
-      ...Object.entries(policy.classes).flatMap(([cls, p]) => (p.everyMs === undefined ? [] : [{ every: p.everyMs, classes: { in: [cls] } }])),
-      ...(policy.default.everyMs === undefined ? [] : [{ every: policy.default.everyMs, classes: { notIn: listed } }]),
-    ];
-    let rotated = 0;
-    for (const { every, classes } of due) {
-      const stale = staleNodes(use(), now - every, now, classes, tickLimit - rotated);
-      // Each chunk's next pseudonyms in one PRF call and its nodes (each rotation's fact) in one store read, the next
-      // chunk's asked for as soon as one is reached, so the commands never wait for the Secure Environment or a read
-      // per node.
-      const derived: Promise<Pseudonym[]>[] = [];
-      const pseudonymsOf = (chunk: number): Promise<Pseudonym[]> => {
-        if (derived[chunk] === undefined) {
-          const nodes = stale.slice(chunk * TICK_CHUNK, (chunk + 1) * TICK_CHUNK);
-          const prefetched = engine.prefetch?.('node', nodes.map((node) => node.nodeId));
-          const pseudonyms = deriver.nodes(nodes.map((node) => ({ nodeId: node.nodeId, epoch: node.epoch === undefined ? 0 : node.epoch + 1 })));
-          const asked = prefetched === undefined ? pseudonyms : Promise.all([pseudonyms, prefetched]).then(([derivedNow]) => derivedNow);
-          // Awaited by the workers that reach the chunk; one that stops first must not leave a rejection unobserved.
-          asked.catch(() => undefined);
-          derived[chunk] = asked;
-        }
-        return derived[chunk]!;
-      };
-      let next = 0;
-      let failure: { error: unknown; nodeId: string } | undefined;
-      let failed = 0;
-      let stopped = false;
-      // `concurrency` workers take the nodes in order: O(1) per rotation, however many are in flight. A node that
-      // cannot rotate (a typed refusal, a broken history) does not stop the others: it stays due, first again at
-      // the next tick. Any other failure (the store's I/O) stops the round: the rest would only fail the same way.
-      const worker = async (): Promise<void> => {
-        while (!stopped && next < stale.length) {
-          const k = next++;
-          const chunk = Math.floor(k / TICK_CHUNK);
-          if ((chunk + 1) * TICK_CHUNK < stale.length) void pseudonymsOf(chunk + 1);
-          const node = stale[k]!;
-          try {
-            const pseudonym = (await pseudonymsOf(chunk))[k % TICK_CHUNK]!;
-            // One interval rotation per epoch: a repeated tick before the directory catches up is deduplicated.
-            const outcome = await rotate(
-              node.nodeId,
-              'interval',
-              { commandId: intervalCommandId(node.nodeId, node.epoch), actor: PSEUDONYM_ACTOR },
-              { current: node.epoch, next: pseudonym, every },
-            );
-            if (outcome.outcome === 'rotated') rotated++;
-          } catch (error) {
-            failure ??= { error, nodeId: node.nodeId };
-            failed++;
-            if (!isCredenceError(error)) stopped = true;
-          }
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(concurrency, stale.length) }, worker));
-      if (failure !== undefined) {
-        const { error, nodeId } = failure;
-        if (stopped) throw error;
-        throw roundFailure(`${failed} of ${stale.length} due rotation(s) failed and are tried again at the next tick`, { what: `node ${nodeId}`, error });
+    const due = await dueRotations(use(), deriver, policy, engine.clock.now().getTime(), tickLimit, TICK_CHUNK);
+    // Each chunk's nodes (each rotation's fact) in one store read, the next chunk's asked for as soon as one is
+    // reached, so the commands never wait for a read per node.
+    const prefetched: Promise<void>[] = [];
+    const prefetch = (chunk: number): Promise<void> => {
+      if (prefetched[chunk] === undefined) {
+        const asked = engine.prefetch?.('node', due.slice(chunk * TICK_CHUNK, (chunk + 1) * TICK_CHUNK).map((r) => r.nodeId)) ?? Promise.resolve();
+        // Awaited by the workers that reach the chunk; one that stops first must not leave a rejection unobserved.
+        asked.catch(() => undefined);
+        prefetched[chunk] = asked;
       }
+      return prefetched[chunk]!;
+    };
+    let rotated = 0;
+    let next = 0;
+    let failure: { error: unknown; nodeId: string } | undefined;
+    let failed = 0;
+    let stopped = false;
+    // `concurrency` workers take the rotations in order: O(1) per rotation, however many are in flight. A node that
+    // cannot rotate (a typed refusal, a broken history) does not stop the others: it stays due for the next tick.
+    // Any other failure (the store's I/O) stops the round: the rest would only fail the same way.
+    const worker = async (): Promise<void> => {
+      while (!stopped && next < due.length) {
+        const k = next++;
+        const chunk = Math.floor(k / TICK_CHUNK);
+        if ((chunk + 1) * TICK_CHUNK < due.length) void prefetch(chunk + 1);
+        const { nodeId, current, next: pseudonym, every } = due[k]!;
+        try {
+          await prefetch(chunk);
+          // One interval rotation per epoch: a repeated tick before the directory catches up is deduplicated.
+          const outcome = await rotate(nodeId, 'interval', { commandId: intervalCommandId(nodeId, current), actor: PSEUDONYM_ACTOR }, { current, next: pseudonym, every });
+          if (outcome.outcome === 'rotated') rotated++;
+        } catch (error) {
+          failure ??= { error, nodeId };
+          failed++;
+          if (!isCredenceError(error)) stopped = true;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, due.length) }, worker));
+    if (failure !== undefined) {
+      const { error, nodeId } = failure;
+      if (stopped) throw error;
+      throw roundFailure(`${failed} of ${due.length} due rotation(s) failed and are tried again at the next tick`, { what: `node ${nodeId}`, error });
     }
     return rotated;
   };
