@@ -56,6 +56,14 @@ export type AssociationId = z.infer<typeof AssociationId>;
 export const CommandId = z.uuid('command id must be a UUID').brand<'CommandId'>();
 export type CommandId = z.infer<typeof CommandId>;
 
+/**
+ * Whether a command id is in RFC 9562's lower-case form (section 4: hex digits a to f are output in lower case, and
+ * compared case-insensitively on input). Ids are compared as sent (above), so the same UUID sent again in another case
+ * was another command: a second rotation (review 186). A new command's id must be in this form
+ * (domain/commands/new-command-id.ts); one recorded before in another stays readable and answers its retries.
+ */
+export const isLowerCaseCommandId = (commandId: string): boolean => !/[A-F]/.test(commandId);
+
 /** ISO 8601 instant with offset; kept as a string in events so the stored bytes are what was decided. */
 export const Instant = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time' });
 export type Instant = z.infer<typeof Instant>;

@@ -65,7 +65,24 @@ export type RequestSignatureV1 = z.infer<typeof RequestSignatureV1>;
 export const RecordedRequestSignature = z.union([RequestSignature, RequestSignatureV1]);
 export type RecordedRequestSignature = z.infer<typeof RecordedRequestSignature>;
 
-/** Metadata every stored event carries. `schemaVersion` drives the upcasters on read. */
+/**
+ * The API token a command came with, as the service that verified it records it (review 188): its id (`jti`, no
+ * secret; never the bearer token itself) and the subject of who issued it. An admin may issue a token under any
+ * subject, so the actor's id alone does not tell one holder of a subject from another; and access.db forgets a token
+ * 30 days after it expires, so the issuer is recorded here rather than left for a later lookup of the id. Beside
+ * `actor`, not inside it: a request signature covers the actor's bytes (domain/signing/payload.ts), which stay as
+ * they were. Only the service sets it (ExecuteOptions.token); a sender that names one is refused (CommandMetadata).
+ */
+export const RecordedToken = z.object({
+  id: z.string().min(1).max(200),
+  issuedBy: z.string().min(1).max(200),
+});
+export type RecordedToken = z.infer<typeof RecordedToken>;
+
+/**
+ * Metadata every stored event carries. `schemaVersion` drives the upcasters on read. `token` is absent on events
+ * recorded before review 188 and on commands that came with no token (the engine's own, the CLI's, a library's).
+ */
 export const EventMetadata = z.object({
   schemaVersion: z.number().int().positive(),
   actor: Actor,
@@ -75,5 +92,6 @@ export const EventMetadata = z.object({
   causationId: z.string().min(1).max(200),
   occurredAt: Instant,
   signature: RecordedRequestSignature.optional(),
+  token: RecordedToken.optional(),
 });
 export type EventMetadata = z.infer<typeof EventMetadata>;

@@ -4,7 +4,9 @@
  * ids, the events' metadata, the event ids derived from it and EventStoreDB's claim stream `credence-command-<id>` all
  * hold an upper-case id as it came. Retried after the upgrade under the id it was sent with, such a command was not
  * found: a registration became a conflict of state, an on-demand rotation recorded a second rotation, and a signed
- * retry was refused (rule lower_case). A command id is an opaque key again, compared exactly as sent.
+ * retry was refused (rule lower_case). A command id is an opaque key again, compared exactly as sent. Since review
+ * 186 a NEW command's id must be in lower case (test/a-new-command-id-not-in-lower-case-is-refused-and-a-recorded-one-still-answered.test.ts):
+ * the retries below are of commands already recorded, so they are still answered.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
@@ -14,12 +16,11 @@ import { command, decide, parseCommand, targetOf } from '../domain/commands/inde
 import { generateSigningKey, toBase64url } from '../domain/crypto/index.ts';
 import { eventIdFor } from '../domain/event-ids.ts';
 import { ExpectedRevision, type EventStore } from '../domain/ports/index.ts';
-import { requestVerifier, signCommand, storedSignatureCheck } from '../domain/signing/index.ts';
-import { decodeStored } from '../domain/stored.ts';
+import { requestVerifier, signCommand } from '../domain/signing/index.ts';
 import { streamIdOf } from '../domain/streams.ts';
 import { currentVersionOf } from '../domain/upcasters.ts';
 import { embeddedAndStandInStores } from './support/embedded-and-standin-stores.ts';
-import { cmd, footprint, operator, profile, T0 } from './support/fleet.ts';
+import { cmd, footprint, operator, profile, rejection, T0 } from './support/fleet.ts';
 import { settledPseudonymFleet } from './support/pseudonym-fleet.ts';
 
 const UPPER = 'AAAAAAAA-BBBB-4CCC-8DDD-EEEEEEEEEEEE';
@@ -94,7 +95,7 @@ describe.each(stores)('a command recorded under an upper-case id by an earlier v
   });
 });
 
-describe.each(stores)('a signed command under an upper-case id, on %s', (_name, open) => {
+describe.each(stores)('a signed command under an upper-case id: refused when new, answered when an earlier version recorded it, on %s', (_name, open) => {
   const AUDIENCE = 'credence:city-utilities';
   const alice = generateSigningKey('ed25519', (n) => new Uint8Array(randomBytes(n)));
   const policy = {
@@ -112,15 +113,14 @@ describe.each(stores)('a signed command under an upper-case id, on %s', (_name, 
     return { store, engine };
   };
 
-  it('is accepted and recorded as sent, so its stored signature still verifies', async () => {
+  it('sent new is refused for its id (rule lower_case), not folded, and nothing is written', async () => {
+    // A new command's id must be in lower case (review 186); its signature covers the id as sent, so it is refused, never folded.
     const { engine, store } = await setup();
-    const outcome = await engine.execute(signed(register(UPPER), UPPER));
-    expect(outcome).toMatchObject({ commandId: UPPER, deduplicated: false });
-    const [record] = await store.readStream('node-n1');
-    expect(record!.metadata['commandId']).toBe(UPPER);
-    const decoded = decodeStored(record!);
-    if (!decoded.ok) throw new Error(decoded.reason);
-    expect(storedSignatureCheck(policy)(decoded.value)).toBe('verified');
+    const before = await footprint(store);
+    const error = await rejection(engine.execute(signed(register(UPPER), UPPER)));
+    expect(error.problem).toMatchObject({ code: 'validation', issues: [{ path: 'metadata.commandId', rule: 'lower_case' }] });
+    expect(await store.readStream('node-n1')).toEqual([]);
+    expect(await footprint(store)).toEqual(before);
   });
 
   it('recorded by an earlier version and retried as signed is its first outcome, nothing written', async () => {

@@ -1,6 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../bin/cli.ts';
+import { eventIdFor } from '../domain/event-ids.ts';
+import { ExpectedRevision } from '../domain/ports/index.ts';
+import { currentVersionOf } from '../domain/upcasters.ts';
 import { capture } from './support/cli.ts';
 import { startTestService, type TestService } from './support/service.ts';
 
@@ -22,18 +26,39 @@ const expectNoRawControl = (lines: readonly string[]): void => {
 /** Indented JSON: only its own line breaks, between lines with no control character. */
 const expectJsonWithoutRawControl = (out: readonly string[]): void => expectNoRawControl(out.join('\n').split('\n'));
 
+/**
+ * An operator's command under this correlationId, as a version before free text had to be printable recorded it
+ * through the service: the CLI now refuses such a `--correlation-id` before sending (rule printable), but a store an
+ * earlier version wrote may hold one, and reading it back must still print it safely. A subscription, which no
+ * reaction follows with a command of its own (one would carry the correlationId on, and be refused by that rule).
+ */
+const recordedByAnEarlierVersion = async (svc: TestService, correlationId: string): Promise<void> => {
+  const { credence } = svc.service.context;
+  const commandId = randomUUID();
+  const now = new Date();
+  await credence.store.appendToStream('subscription-sub-1', [{
+    id: eventIdFor(commandId, 0),
+    type: 'SubscriptionCreated',
+    data: { subscriptionId: 'sub-1', subscriber: 'City Utilities', notBefore: now.toISOString(), notAfter: new Date(now.getTime() + 365 * 86_400_000).toISOString() },
+    metadata: {
+      schemaVersion: currentVersionOf('SubscriptionCreated'), actor: { id: 'test-operator', role: 'operator' }, commandId,
+      commandType: 'createSubscription', correlationId, causationId: commandId, occurredAt: now.toISOString(),
+    },
+  }], { expectedRevision: ExpectedRevision.noStream, commandId });
+  await credence.settle();
+};
+
 const cli = async (argv: string[], env: Record<string, string> = {}) => {
   const c = capture();
   const code = await main(argv, { ...c.io, env });
   return { code, out: c.out, err: c.err };
 };
 
-describe('credence query and an operator-supplied correlationId holding a line break and escape sequences', () => {
+describe('credence query and a stored correlationId holding a line break and escape sequences', () => {
   let svc: TestService;
   beforeAll(async () => {
     svc = await startTestService();
-    const registered = await cli(['node', 'register', 'meter-1', '--class', 'smart-meter', '--manufacturer', 'Acme', '--model', 'SM-10', '--correlation-id', EVIL, '--server', svc.url, '--token', svc.tokens.operator]);
-    expect(registered.code, registered.err.join('\n')).toBe(0);
+    await recordedByAnEarlierVersion(svc, EVIL);
   });
   afterAll(async () => {
     await svc?.close();

@@ -15,6 +15,8 @@ const AUDIT_COLUMNS = [
   'position', 'eventId', 'streamId', 'revision', 'type', 'occurredAt', 'actor.id', 'actor.role', 'commandId', 'commandType',
   'correlationId', 'causationId', 'causedBy.position', 'causedBy.streamId', 'causedBy.type', 'reason', 'signature.status',
   'signature.keyFingerprint', 'signature.reason',
+  // Review 188: the token an action came with, added last (a CSV read by column index finds the others where they were).
+  'token.id', 'token.issuedBy',
 ];
 
 describe('compliance CSV columns', () => {

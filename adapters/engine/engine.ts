@@ -1,6 +1,6 @@
-import { targetOf, type Command } from '../../domain/commands/index.ts';
+import { senderTextRefusal, targetOf, type Command } from '../../domain/commands/index.ts';
 import { isCredenceError } from '../../domain/errors.ts';
-import { SYSTEM_ACTOR_IDS } from '../../domain/metadata.ts';
+import { SYSTEM_ACTOR_IDS, type RecordedToken } from '../../domain/metadata.ts';
 import { sentBy, type Clock, type CommandOutcome, type CommandSender, type CommandSink, type EventStore, type ExecuteOptions } from '../../domain/ports/index.ts';
 import { streamIdOf, type EntityKind } from '../../domain/streams.ts';
 import { viewOf, type LoadedEntity } from '../../machines/index.ts';
@@ -49,7 +49,7 @@ export interface Engine extends CommandSink {
    * For commands from outside: the `system` role is never accepted here, whatever the input claims, nor a derived
    * (version 8) command id, which only the engine's own reactions carry, nor the infrastructure's actor id
    * (executeAsInfrastructure). `options.admit` is the caller's own check, run in the command's stream lane right
-   * before each decision (ExecuteOptions).
+   * before each decision; `options.token`, the token it came with, is recorded with its events (ExecuteOptions).
    */
   execute(input: unknown, options?: ExecuteOptions): Promise<CommandOutcome>;
   /**
@@ -100,18 +100,23 @@ export const createEngine = (options: EngineOptions): Engine => {
     ...(options.checks ?? []),
   ];
 
-  const attempt = async (command: Command, retry: number, at: Date): Promise<CommandOutcome> => {
+  const attempt = async (command: Command, retry: number, at: Date, token: RecordedToken | undefined): Promise<CommandOutcome> => {
     const decision = await decideCommand(store, cache, command, at, retry === 0);
     if (decision.kind === 'seen') return firstOutcome(store, command, decision.entity, decision.seen);
-    return appendDecision(store, cache, command, decision.entity, decision.events, decision.facts, decision.snapshot, at);
+    return appendDecision(store, cache, command, decision.entity, decision.events, decision.facts, decision.snapshot, at, token);
   };
 
   const run = async (
     input: unknown,
     sender: 'outside' | 'system' | 'infrastructure',
-    callerCheck?: ExecuteOptions['admit'],
+    options?: ExecuteOptions,
   ): Promise<CommandOutcome> => {
+    const callerCheck = options?.admit;
     const command = parse(input);
+    if (sender === 'outside') {
+      const refusal = senderTextRefusal(command.metadata);
+      if (refusal !== undefined) throw refusal;
+    }
     const asSystem = sender === 'system';
     const asInfrastructure = sender === 'infrastructure';
     // Admitted at the instant it is decided and recorded at: a request signature valid when admitted is valid at
@@ -131,10 +136,15 @@ export const createEngine = (options: EngineOptions): Engine => {
     const { kind, id } = targetOf(command);
     const streamId = streamIdOf(kind, id);
     // Parsed and authorised concurrently; decided and appended in the target stream's lane, one at a time per stream.
-    return lanes.run(streamId, () => decideInLane(command, streamId, admit));
+    return lanes.run(streamId, () => decideInLane(command, streamId, admit, options?.token));
   };
 
-  const decideInLane = async (command: Command, streamId: string, admit: (at: Date, signedAt?: Date) => Promise<Date>): Promise<CommandOutcome> => {
+  const decideInLane = async (
+    command: Command,
+    streamId: string,
+    admit: (at: Date, signedAt?: Date) => Promise<Date>,
+    token: RecordedToken | undefined,
+  ): Promise<CommandOutcome> => {
     let at: Date;
     try {
       at = await admit(clock.now());
@@ -158,7 +168,7 @@ export const createEngine = (options: EngineOptions): Engine => {
     }
     for (let retry = 0; ; retry++) {
       try {
-        return await attempt(command, retry, at);
+        return await attempt(command, retry, at, token);
       } catch (error) {
         if (!isCredenceError(error, 'concurrency_conflict') || retry > maxRetries) throw error;
         cache.forget(streamId);
@@ -171,7 +181,7 @@ export const createEngine = (options: EngineOptions): Engine => {
   };
 
   return {
-    execute: (input, options) => run(input, 'outside', options?.admit),
+    execute: (input, options) => run(input, 'outside', options),
     executeAsSystem: (input) => run(input, 'system'),
     executeAsInfrastructure: (input) => run(input, 'infrastructure'),
     entity: (kind, id) => cache.loadFull(kind, id),

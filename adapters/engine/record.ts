@@ -1,6 +1,6 @@
 import type { Command } from '../../domain/commands/index.ts';
 import type { DomainEvent } from '../../domain/events/index.ts';
-import type { EventMetadata } from '../../domain/metadata.ts';
+import type { EventMetadata, RecordedToken } from '../../domain/metadata.ts';
 import { fastEventIdFor } from './event-ids.ts';
 import { currentVersionOf } from '../../domain/upcasters.ts';
 import { ExpectedRevision, type CommandOutcome, type EventStore, type EventToAppend, type FactRead } from '../../domain/ports/index.ts';
@@ -20,10 +20,11 @@ const isoOf = (at: Date): string => {
 };
 
 /**
- * The events as stored: ids derived from the command id, and the command's metadata on each. One metadata object
- * per event, built in one literal (no spread of a shared one: a copy per event through V8's slow clone path).
+ * The events as stored: ids derived from the command id, and the command's metadata on each, with the token it came
+ * with when its caller named one (ExecuteOptions.token, review 188). One metadata object per event, built in one
+ * literal (no spread of a shared one: a copy per event through V8's slow clone path).
  */
-const toAppend = (command: Command, events: readonly DomainEvent[], at: Date): EventToAppend[] => {
+const toAppend = (command: Command, events: readonly DomainEvent[], at: Date, token: RecordedToken | undefined): EventToAppend[] => {
   const { commandId, actor, correlationId, causationId, signature } = command.metadata;
   const occurredAt = isoOf(at);
   const appending: EventToAppend[] = [];
@@ -38,6 +39,7 @@ const toAppend = (command: Command, events: readonly DomainEvent[], at: Date): E
       causationId: causationId ?? commandId,
       occurredAt,
       ...(signature !== undefined ? { signature } : {}),
+      ...(token !== undefined ? { token } : {}),
     };
     appending.push({
       id: fastEventIdFor(commandId, index),
@@ -63,9 +65,10 @@ export const appendDecision = async (
   facts: readonly FactRead[],
   snapshot: EntitySnapshot,
   at: Date,
+  token?: RecordedToken,
 ): Promise<CommandOutcome> => {
   const { commandId } = command.metadata;
-  const appending = toAppend(command, events, at);
+  const appending = toAppend(command, events, at, token);
   const result = await store.appendToStream(entity.streamId, appending, {
     expectedRevision: ExpectedRevision.after(entity.revision),
     commandId,

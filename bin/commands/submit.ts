@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { ProblemResponse } from '../../adapters/client/http.ts';
 import { isServiceProblem } from '../../adapters/client/service-problem.ts';
 import type { CommandOutcomeJson } from '../../adapters/client/operator.ts';
+import { SenderCorrelationId } from '../../domain/commands/index.ts';
 import { tryFromBase64url } from '../../domain/crypto/index.ts';
 import type { Role } from '../../domain/metadata.ts';
 import { MAX_REQUEST_LIFETIME_SECONDS, signCommand } from '../../domain/signing/index.ts';
@@ -57,8 +58,9 @@ const Envelope = z
     ...ServerOptions,
     json: z.boolean().default(false),
     commandId: z.uuid('must be a UUID').optional(),
-    correlationId: z.string().min(1).max(200).optional(),
-    causationId: z.string().min(1).max(200).optional(),
+    // The command's own rules (visible text on one line), refused here naming the option before anything is sent.
+    correlationId: SenderCorrelationId.optional(),
+    causationId: SenderCorrelationId.optional(),
     ...SigningOptions,
   })
   .superRefine(signingOptionIssues);

@@ -12,6 +12,7 @@ import { NEW_REVOCATION_REASONS, newRevocationReasonRules, REVOCATION_REASON_COM
 import { REMOVE_FROM_CRL_IS_NO_REASON, RevocationReason } from '../events/common.ts';
 import { PseudonymResolved } from '../events/pseudonym.ts';
 import { ResolutionReason } from './resolution-reason.ts';
+import { CommandOwner, FREE_TEXT_DATA } from './free-text.ts';
 import type { EntityKind } from '../streams.ts';
 
 /**
@@ -27,12 +28,25 @@ export const CommandMetadata = z.object({
   /**
    * Idempotency key: a command with an id already seen returns the first outcome and appends nothing. Compared
    * exactly as sent (domain/ids.ts CommandId): recorded as sent, so a signature over it verifies from the event.
+   * Any UUID here, so a retry of a command recorded under an upper-case id still parses; a new command's id must be in
+   * lower case, judged once it is known not to be a retry (new-command-id.ts, review 186).
    */
   commandId: CommandId,
   actor: CommandActor,
+  /**
+   * Free text a sender chooses, printed in the audit trail: visible text on one line from outside senders (review 186;
+   * free-text.ts senderTextRefusal), not here: the engine's reactions carry on the correlation id of the stored event
+   * they react to, which an earlier version may have recorded with a control character.
+   */
   correlationId: z.string().min(1).max(200).optional(),
   causationId: z.string().min(1).max(200).optional(),
   signature: RequestSignature.optional(),
+  /**
+   * Never the sender's (review 188): the token a command came with is recorded from the verified token by the service
+   * that admitted it (ExecuteOptions.token, domain/metadata.ts RecordedToken). Refused, naming it, rather than dropped:
+   * a sender that names one is told it does not count.
+   */
+  token: z.never({ error: 'set by the service from the API token the command came with, never by its sender' }).optional(),
 });
 export type CommandMetadata = z.infer<typeof CommandMetadata>;
 
@@ -62,7 +76,8 @@ const revocationData = (type: CommandType): z.ZodType =>
 
 /** Where a command's data must meet more than its event's schema: rules for new facts, not for stored ones. */
 const COMMAND_DATA: Partial<Record<CommandType, z.ZodType>> = {
-  issueCredential: CredentialIssued.superRefine(issuingRules).superRefine(issuedCertificateRules).superRefine(ownerNamesItsHolder),
+  ...FREE_TEXT_DATA,
+  issueCredential: CredentialIssued.extend({ owner: CommandOwner }).superRefine(issuingRules).superRefine(issuedCertificateRules).superRefine(ownerNamesItsHolder),
   provisionCredential: ProvisioningCommandData.superRefine(provisioningRules),
   resolvePseudonym: PseudonymResolved.extend({ reason: ResolutionReason }),
   ...Object.fromEntries([...REVOCATION_REASON_COMMANDS].map((type) => [type, revocationData(type)])),

@@ -1,59 +1,8 @@
 import { z } from 'zod';
+import { printableRule, PRINTABLE_RULE } from './printable-text.ts';
 
 /** The rule a resolution's reason that prints nothing, or holds a character that prints nothing, breaks. */
-export const PRINTABLE_REASON_RULE = 'printable';
-
-/**
- * Characters a reader cannot see, or that change what the text around them looks like: controls (a line break, NUL),
- * format characters (zero-width space, word joiner, byte order mark, the bidi embeddings, overrides and isolates that
- * reorder what follows, and the LRM, RLM and ALM marks, which move the digits and punctuation a case reference is made
- * of and which right-to-left text typed on its own keyboard does not need), tag characters, surrogates, private use
- * and unassigned code points, line and paragraph separators, the default-ignorable ones (Hangul fillers) and the blank
- * Braille pattern. The joiners, variation selectors and the soft hyphen below are in this class too, and are let
- * through only where they shape a visible character rather than stand in for one.
- */
-const INVISIBLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}\u2800]/u;
-/** What a person sees: a letter, a digit, a punctuation mark or a symbol (not a space, not a lone combining mark). */
-const VISIBLE = /^[\p{L}\p{N}\p{P}\p{S}]$/u;
-const MARK = /^\p{M}$/u;
-/** ZWNJ and ZWJ: Persian, Urdu and Kurdish spelling, Indic conjuncts, emoji sequences (review 147). */
-const JOINER = /^[\u200C\u200D]$/u;
-/** VS1-VS16 and VS17-VS256: the emoji presentation typed on phones (U+FE0F), ideographic variants. */
-const VARIATION_SELECTOR = /^[\uFE00-\uFE0F\u{E0100}-\u{E01EF}]$/u;
-/** Soft hyphen: pasted from word processors and PDFs; shows as a hyphen where a line breaks, else as nothing. */
-const SOFT_HYPHEN = '\u00AD';
-
-const codePoint = (c: string): string => `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
-
-/** A character that prints on its own: visible, and not one of the invisible ones that are letters or symbols (U+3164). */
-const shows = (c: string | undefined): boolean => c !== undefined && VISIBLE.test(c) && !INVISIBLE.test(c);
-
-/** The first character the reason may not hold where it stands, with its UTF-16 index and why, or undefined. */
-const refusedCharacter = (reason: string): { char: string; index: number; why: string } | undefined => {
-  const chars = [...reason];
-  // Whether the text so far ends in a visible character, with any marks and variation selectors it carries.
-  let afterVisible = false;
-  let index = 0;
-  for (let i = 0; i < chars.length; index += chars[i]!.length, i++) {
-    const c = chars[i]!;
-    if (JOINER.test(c)) {
-      if (!afterVisible || !shows(chars[i + 1])) return { char: c, index, why: 'a joiner not between two visible characters' };
-      afterVisible = false;
-    } else if (VARIATION_SELECTOR.test(c)) {
-      if (!shows(chars[i - 1])) return { char: c, index, why: 'a variation selector not right after a visible character' };
-    } else if (c === SOFT_HYPHEN) {
-      afterVisible = false;
-    } else if (INVISIBLE.test(c)) {
-      return { char: c, index, why: 'a control, format or other invisible character' };
-    } else if (VISIBLE.test(c)) {
-      afterVisible = true;
-    } else if (!MARK.test(c)) {
-      // A space; a combining mark instead extends the character before it (é as e + U+0301, a virama before a ZWJ).
-      afterVisible = false;
-    }
-  }
-  return undefined;
-};
+export const PRINTABLE_REASON_RULE = PRINTABLE_RULE;
 
 /**
  * Why an auditor resolves a pseudonym (SER-025: the accountability record, a case reference), as a new resolution
@@ -68,20 +17,5 @@ export const ResolutionReason = z
   .string()
   .min(1)
   .max(500)
-  .superRefine((reason, ctx) => {
-    const refused = refusedCharacter(reason);
-    if (refused !== undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        params: { rule: PRINTABLE_REASON_RULE },
-        message: `holds ${codePoint(refused.char)} at index ${refused.index}, ${refused.why}: write the reason as visible text on one line`,
-      });
-    } else if (![...reason].some(shows)) {
-      ctx.addIssue({
-        code: 'custom',
-        params: { rule: PRINTABLE_REASON_RULE },
-        message: 'holds no visible character: say why the identity is needed (a case reference)',
-      });
-    }
-  })
+  .superRefine(printableRule({ rewrite: 'write the reason as visible text on one line', empty: 'say why the identity is needed (a case reference)' }))
   .describe('why the identity is needed (a case reference): visible text on one line, no control or invisible character (joiners, variation selectors and soft hyphens only within visible text); recorded with the resolution');

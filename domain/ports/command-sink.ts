@@ -1,4 +1,4 @@
-import type { Actor } from '../metadata.ts';
+import type { Actor, RecordedToken } from '../metadata.ts';
 import type { EntityKind, EntityView } from '../streams.ts';
 import type { Clock } from './clock.ts';
 import type { RecordedEvent } from './event-store.ts';
@@ -48,6 +48,12 @@ export const sentBy = (metadata: Readonly<Record<string, unknown>>, by: CommandS
  */
 export interface ExecuteOptions {
   readonly admit?: () => void | Promise<void>;
+  /**
+   * The API token the command came with, as the interface that verified it knows it (review 188): recorded in the
+   * metadata of every event the command appends, beside the actor. The caller's word, not the command's: a command
+   * that names one itself is refused (domain/commands/command.ts).
+   */
+  readonly token?: RecordedToken;
 }
 
 export interface CommandSink {

@@ -12,6 +12,12 @@ export interface AuditEntry {
   readonly type: string;
   readonly occurredAt: string;
   readonly actor: { readonly id: string; readonly role: Role };
+  /**
+   * The API token the command came with and who issued it, as its events record them (review 188): an admin may
+   * issue a token under any subject, so the actor's id alone does not tell one holder of it from another. Absent on
+   * events recorded before, and on commands that came with no token (the engine's own, the command line's).
+   */
+  readonly token?: { readonly id: string; readonly issuedBy: string };
   readonly commandId: string;
   readonly commandType: string;
   readonly correlationId: string;
@@ -45,6 +51,8 @@ interface Row {
   signature_status: SignatureStatus;
   signature_key: string | null;
   signature_reason: string | null;
+  token_id: string | null;
+  token_issued_by: string | null;
   cause_position: bigint | null;
   cause_stream: string | null;
   cause_type: string | null;
@@ -58,7 +66,7 @@ interface Row {
  */
 const SELECT = `SELECT a.position, a.event_id, a.stream_id, a.revision, a.type, a.occurred_at, a.actor_id, a.actor_role, a.command_id,
     a.command_type, COALESCE(a.correlation_id, a.command_id) AS correlation_id, COALESCE(a.causation_id, a.command_id) AS causation_id,
-    a.reason, a.signature_status, a.signature_key, a.signature_reason, c.position AS cause_position, c.stream_id AS cause_stream, c.type AS cause_type
+    a.reason, a.signature_status, a.signature_key, a.signature_reason, a.token_id, a.token_issued_by, c.position AS cause_position, c.stream_id AS cause_stream, c.type AS cause_type
   FROM audit_events a LEFT JOIN audit_events c
     ON a.actor_role = 'system' AND c.event_key = a.cause_key AND c.event_id = COALESCE(a.causation_id, a.command_id)`;
 
@@ -70,6 +78,7 @@ const toEntry = (r: Row): AuditEntry => ({
   type: r.type,
   occurredAt: r.occurred_at,
   actor: { id: r.actor_id, role: r.actor_role },
+  ...(r.token_id !== null && r.token_issued_by !== null ? { token: { id: r.token_id, issuedBy: r.token_issued_by } } : {}),
   commandId: r.command_id,
   commandType: r.command_type,
   correlationId: r.correlation_id,

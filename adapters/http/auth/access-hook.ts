@@ -127,7 +127,15 @@ export const stillValid = (access: Pick<AccessControl, 'remainingMs' | 'expired'
   throw unauthenticated(access.expired(principal) ? 'expired' : `revoked ${when}`);
 };
 
-/** What a route passes with a command its principal sends: the token checked again when the command is decided. */
-export const tokenChecked = (access: Pick<AccessControl, 'remainingMs' | 'expired'>, principal: Principal): { readonly admit: () => void } => ({
+/**
+ * What a route passes with a command its principal sends: the token checked again when the command is decided, and
+ * named (its id and who issued it, never the bearer token) in the events it records (review 188: an admin may issue
+ * a token under any subject, so the actor's id alone did not tell who acted).
+ */
+export const tokenChecked = (
+  access: Pick<AccessControl, 'remainingMs' | 'expired'>,
+  principal: Principal,
+): { readonly admit: () => void; readonly token: { readonly id: string; readonly issuedBy: string } } => ({
   admit: stillValid(access, principal, 'while the command waited its turn'),
+  token: { id: principal.tokenId, issuedBy: principal.issuedBy },
 });

@@ -62,6 +62,7 @@ export const tokenVerifier = (options: TokenVerifierOptions): ((token: string) =
       subject: claims.sub,
       role: claims.role,
       tokenId: claims.jti,
+      issuedBy: record.issuedBy,
       expiresAt: new Date(claims.exp * 1000),
       ...(scope !== undefined ? { scope } : {}),
     };

@@ -13,8 +13,9 @@ import { StoredEventWire } from './wire.ts';
  * The body: one strict object per command type, its `data` the command's own schema (the engine parses it again),
  * so a bad body is refused with every field path before anything is read, and the OpenAPI document shows each
  * command. That schema is strict at every depth (domain/commands/command.ts): an unknown or misspelt field is a 400
- * naming it (`body.data.profile.colour`, rule `unrecognized_key`), never dropped. No `actor` or `metadata`: who acts
- * is the authenticated principal (a body that names one is a 400).
+ * naming it (`body.data.profile.colour`, rule `unrecognized_key`), never dropped. No `actor`, `token` or `metadata`:
+ * who acts is the authenticated principal, and the token it came with is the one verified (a body that names one is
+ * a 400; tokenChecked passes the token to the engine, which records it: review 188).
  */
 const envelope = {
   commandId: CommandMetadata.shape.commandId.optional().describe('idempotency key (UUID); the same id again replays the first outcome'),
@@ -83,7 +84,8 @@ export const commandRoutes: RouteModule = (app, context) => {
       summary: 'Execute a lifecycle command',
       description:
         'Runs any command of the catalog through the engine (parse, authorise, verify the request signature, decide, append). ' +
-        'The actor is the authenticated principal (`{ id: <token subject>, role: <token role> }`), never the body. ' +
+        'The actor is the authenticated principal (`{ id: <token subject>, role: <token role> }`), never the body; the events ' +
+        'also record the token it came with (`metadata.token: { id, issuedBy }`, set by the service). ' +
         '201 when events were appended; 200 when `commandId` had been seen and the first outcome is replayed. Positions are decimal strings.',
       tags: ['commands'],
       body: CommandBody,

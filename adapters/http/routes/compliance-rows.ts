@@ -68,7 +68,11 @@ export const COMPLIANCE_ROWS = {
  * Columns added after a query's first CSV, moved last: a CSV reader by column index finds the columns before them where
  * they were (review 107), though the JSON row nests them where they belong (review 155: `expiring`'s owner's App-ID and node).
  */
-const ADDED_LAST: Partial<Record<ComplianceQueryName, readonly string[]>> = { expiring: ['owner.appId', 'owner.nodeId'] };
+const ADDED_LAST: Partial<Record<ComplianceQueryName, readonly string[]>> = {
+  expiring: ['owner.appId', 'owner.nodeId'],
+  // Review 188: the token an action came with and who issued it.
+  actions: ['token.id', 'token.issuedBy'],
+};
 
 /** Each query's CSV header, `position` first as in every row schema. */
 export const csvColumnsOf = (name: ComplianceQueryName): readonly string[] => CSV_COLUMNS.get(name)!;

@@ -69,6 +69,13 @@ export const TimelineEntry = z.object({
   type: z.string(),
   occurredAt: z.string(),
   actor: z.object({ id: z.string(), role: z.string() }),
+  token: z
+    .object({ id: z.string().describe('the token id (`jti`)'), issuedBy: z.string().describe('the subject that issued the token') })
+    .optional()
+    .describe(
+      'the API token the command came with, recorded by the service (review 188): an admin may issue a token under any subject, so ' +
+        '`actor.id` alone does not tell who held it. Absent on events recorded before, and on commands sent with no token',
+    ),
   commandId: z.string(),
   commandType: z.string(),
   correlationId: z.string(),

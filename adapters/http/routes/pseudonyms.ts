@@ -168,7 +168,8 @@ export const pseudonymRoutes: RouteModule = (app, context) => {
     schema: {
       summary: 'Resolve a pseudonym to its node (auditor, recorded)',
       description:
-        'Records the resolution (`resolvePseudonym`: a PseudonymResolved event naming the auditor and the reason), then answers the ' +
+        'Records the resolution (`resolvePseudonym`: a PseudonymResolved event naming the auditor, the token it came with and who ' +
+        'issued it (`metadata.token`), and the reason), then answers the ' +
         'node behind the pseudonym and the epoch it carried it in. 404 for a pseudonym no rotation recorded; the same `commandId` ' +
         'again answers the first resolution and records nothing more. 409 `resolution_limit` (with `limit`) once the caller has ' +
         'recorded `limits.maxResolutionsPerPseudonym` resolutions of this pseudonym (default 100); 409 `pseudonym_too_long` (with ' +

@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import { validationError, type CredenceError } from '../errors.ts';
+import { ApplicationRegistered } from '../events/application.ts';
+import { Owner } from '../events/common.ts';
+import { NodeProfile, NodeRegistered } from '../events/node.ts';
+import { SubscriptionCreated, SubscriptionTerminated } from '../events/subscription.ts';
+import { PRINTABLE_RULE, printableText } from './printable-text.ts';
+import type { CommandType } from './catalog.ts';
+
+/**
+ * The free-text fields of new commands, each visible text on one line (printable-text.ts, rule `printable`; review 186:
+ * a termination reason with a terminal escape and a line break, a subscriber clearing the screen, a manufacturer with a
+ * bidi override and a class of spaces were stored, to be printed by the CLI, the console and the audit trail). The
+ * resolution's reason has its own (resolution-reason.ts); the correlation and causation ids are judged from outside
+ * senders only (senderTextRefusal).
+ * Not free text, and left to their own rules: ids (their patterns, domain/ids.ts), base64url keys, proofs and DER; a
+ * certificate's subject, issuer and serial (what the certificate states, in RFC 4514 form and possibly empty, checked
+ * against its DER for Credence's CAs by certificate-rules.ts); and the provisioning receipt (a signed statement,
+ * recorded exactly as it was signed). Stored events keep their event schemas: what was recorded still reads.
+ */
+
+const capabilities = NodeProfile.shape.capabilities;
+
+/** Each capability visible text, the list bounded as its event's is (its definition cloned, the element replaced). */
+const CommandCapabilities = capabilities.clone({ ...capabilities._zod.def, element: printableText(capabilities.element) } as never) as typeof capabilities;
+
+const CommandProfile = NodeProfile.extend({
+  class: printableText(NodeProfile.shape.class),
+  manufacturer: printableText(NodeProfile.shape.manufacturer),
+  model: printableText(NodeProfile.shape.model),
+  capabilities: CommandCapabilities,
+});
+
+/** A credential owner's id as a new command names it: of any kind, visible text (the kinds' own ids are no stricter here). */
+export const CommandOwner = Owner.extend({ id: printableText(Owner.shape.id) });
+
+/** Command data whose only rules beyond their event's are free text's. */
+export const FREE_TEXT_DATA: Partial<Record<CommandType, z.ZodType>> = {
+  createSubscription: SubscriptionCreated.extend({ subscriber: printableText(SubscriptionCreated.shape.subscriber) }),
+  terminateSubscription: SubscriptionTerminated.extend({ reason: printableText(SubscriptionTerminated.shape.reason) }),
+  registerNode: NodeRegistered.extend({ profile: CommandProfile }),
+  registerApplication: ApplicationRegistered.extend({
+    name: printableText(ApplicationRegistered.shape.name),
+    provider: printableText(ApplicationRegistered.shape.provider),
+  }),
+};
+
+/** A correlation or causation id as an outside sender (the API, the CLI, a library caller) may set it. */
+export const SenderCorrelationId = printableText(z.string().min(1).max(200));
+
+/**
+ * The refusal of an outside sender's correlation or causation id that is not visible text on one line (review 186), or
+ * undefined. Not in CommandMetadata: the engine's own reactions carry on the correlation id of the stored event they
+ * react to, and one an earlier version recorded with a control character must not refuse the cascade or a rotation.
+ */
+export const senderTextRefusal = (metadata: { readonly correlationId?: string | undefined; readonly causationId?: string | undefined }): CredenceError | undefined => {
+  const issues = (['correlationId', 'causationId'] as const).flatMap((field) => {
+    const value = metadata[field];
+    if (value === undefined) return [];
+    const parsed = SenderCorrelationId.safeParse(value);
+    return parsed.success ? [] : parsed.error.issues.map((issue) => ({ path: `metadata.${field}`, rule: PRINTABLE_RULE, message: issue.message }));
+  });
+  return issues.length === 0 ? undefined : validationError(issues, 'command');
+};
