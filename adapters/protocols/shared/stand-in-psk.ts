@@ -39,8 +39,9 @@ export const standInPsk = (se: OwnedSecureEnvironment): Promise<KeyHandle> => {
 
 /**
  * Whether `error` (or the error it wraps, key-gone.ts `keyGoneAt`) is the Secure Environment saying the stand-in
- * `handle` is gone (an operator destroyed it, a token dropped its session objects); if so it is forgotten, so that
- * the next decoy makes another. A stand-in made since is kept.
+ * `handle` is gone (an operator destroyed it, a token dropped its session objects: the PKCS#11 Secure Environment
+ * answers a session object its lost session took `not_found` too, review 187); if so it is forgotten, so that the
+ * next decoy makes another. A stand-in made since is kept.
  */
 export const forgetStandInIfGone = (se: OwnedSecureEnvironment, handle: KeyHandle, error: unknown): boolean => {
   const gone = (e: unknown): boolean => isKeyNotFound(e) && (e as { problem: { streamId: string } }).problem.streamId === handle;

@@ -1,7 +1,6 @@
 import { keyNotFound } from '../../../../domain/errors.ts';
 import type { KeyHandle } from '../../../../domain/ports/secure-environment.ts';
 import { requireHandle, requireHeldBy } from '../port-checks.ts';
-import { pkcs11Problem } from './module.ts';
 import { findTokenKey } from './objects-under-id.ts';
 import type { RememberedKeys } from './remembered-keys.ts';
 import type { TokenSession } from './token-session.ts';
@@ -18,20 +17,17 @@ export class KeyLookup {
   }
 
   /**
-   * The key `handle` of `owner` (whom the caller has checked it serves): `session_object_lost` for an ephemeral key
-   * of a lost session, not found when the token does not hold it, refused when another owner does.
+   * The key `handle` of `owner` (whom the caller has checked it serves): not found when the token does not hold it,
+   * refused when another owner does. An ephemeral key of a lost session is gone as surely as a destroyed one, and
+   * answered alike, `not_found` (review 187: a `validation` `session_object_lost`, it was never taken for gone, so a
+   * decoy's stand-in PSK was never made again, and a device was answered 400 with the handle and the token's label);
+   * why it is gone is the error's `cause`, for the service's log.
    */
   heldBy(owner: string, handle: KeyHandle): TokenKey {
     requireHandle(handle);
     const key = this.#token.run(() => this.#find(handle));
     if (!key) {
-      if (this.#keys.wasLost(handle)) {
-        throw pkcs11Problem(
-          'handle',
-          'session_object_lost',
-          `key ${handle} was a session object (an ephemeral key or an ECDH secret) of a session with token "${this.#token.label}" that was lost (a restart of the token or its module): make it again`,
-        );
-      }
+      if (this.#keys.wasLost(handle)) throw lostWithItsSession(handle, this.#token.label);
       // SoftHSM2 answers a search on a deleted token, or a logged-out session, with no objects rather than an error.
       this.#token.confirmServing();
       throw keyNotFound(handle);
@@ -55,3 +51,15 @@ export class KeyLookup {
     return found;
   }
 }
+
+/**
+ * `not_found` for `handle`, a session object (an ephemeral key or an ECDH secret) that a lost session took with it:
+ * what callers test for a gone key (isKeyNotFound), the token and the loss named in its cause.
+ */
+const lostWithItsSession = (handle: KeyHandle, label: string): Error => {
+  const gone = keyNotFound(handle);
+  const why = `key ${handle} was a session object (an ephemeral key or an ECDH secret) of a session with token "${label}" that was lost (a restart of the token or its module): make it again`;
+  // Not enumerable, as protocol.ts `concealing` keeps a cause: the log reads it (pino's messageWithCauses), no answer copies it.
+  Object.defineProperty(gone, 'cause', { value: new Error(why), enumerable: false, writable: true, configurable: true });
+  return gone;
+};

@@ -11,7 +11,7 @@ const bounded = <T>(collection: Map<T, unknown> | Set<T>): void => {
 /**
  * The object handles of the keys used in the current session (C_FindObjects walks every object of the token, a
  * remembered one is re-checked with one C_GetAttributeValue), and the handles of session objects (ephemeral keys,
- * ECDH secrets) that a lost session took with it, so that using one later is refused saying so.
+ * ECDH secrets) that a lost session took with it, so that using one later is `not_found` with that cause (key-lookup.ts).
  */
 export class RememberedKeys {
   readonly #known = new Map<KeyHandle, TokenKey>();
