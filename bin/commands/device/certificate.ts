@@ -12,6 +12,7 @@ import { deviceDir, Ids, withDevice } from './folder-option.ts';
 import { saveState } from './pending-provisioning.ts';
 import { sayOnStderr } from './folder-lock.ts';
 import { openDevice } from './simulator.ts';
+import { destroyUnnamedKeys } from './unnamed-keys.ts';
 import { readState, type DeviceState } from './state.ts';
 
 /**
@@ -77,6 +78,7 @@ const fetchAndKeep = async (dir: string, credentialId: string, o: ServerOptions,
   const target = serverTarget(o, io);
   const sim = openDevice(dir, sayOnStderr(io, 'certificate'));
   try {
+    await destroyUnnamedKeys(sim);
     const held = sim.device.credentials.get(credentialId);
     // Another command may have changed the state since it was read unlocked.
     if (held === undefined) throw refuse('held', `device ${sim.state.nodeId} no longer holds credential ${credentialId}`);

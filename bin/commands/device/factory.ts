@@ -14,6 +14,7 @@ import { MAX_ENTITY_BYTES } from '../../../adapters/client/operator.ts';
 import { clientOf, type ServerTarget } from '../options.ts';
 import { now, openDeviceSecureEnvironment, random } from './simulator.ts';
 import { forgetPendingInit, readPendingInit, writePendingInit, type PendingInit } from './pending-init.ts';
+import { sweepUnnamedKeys } from './unnamed-keys.ts';
 import { DEVICE_LOCK_DB_FILE } from '../../../adapters/driven/files/index.ts';
 import { DEVICE_LOCK_FILE, lockDeviceFolder, makeDeviceFolder, type SayOnStderr } from './folder-lock.ts';
 import { hasState, writeState, type DeviceState } from './state.ts';
@@ -73,7 +74,8 @@ const mustBeNew = async (target: ServerTarget, kind: 'node' | 'credential', id: 
  * none (found in review 126: a refused init left a KEK and a database in an existing folder). The folder is locked
  * from right after it is made (or found) to the end; while another command holds it, the init is refused before
  * anything is sent, and the folder left as it is. The temps of interrupted writes the lock's sweep removed (an
- * unfinished init's folder may hold some) are said through `say`.
+ * unfinished init's folder may hold some) are said through `say`, and so are the keys of this node no file named
+ * (an init killed before its pending init was written) that it destroys before it makes one.
  */
 export const factory = async (target: OperatorTarget, r: FactoryRequest, onUnfinished?: () => void, say?: SayOnStderr): Promise<DeviceState> => {
   mustBeNewDevice(r.dir);
@@ -120,6 +122,9 @@ export const factory = async (target: OperatorTarget, r: FactoryRequest, onUnfin
     const pinned = await fetchPinnedInfrastructure(transportOf(target));
     se = openDeviceSecureEnvironment(r.dir);
     const device = new Device({ nodeId: r.nodeId, se, now, random });
+    // An init killed between its key's generate and its pending init's write left a key no file names: gone before
+    // this run makes one, the key a pending init names kept (an unreadable one refused the run above, unnamed-keys.ts).
+    await sweepUnnamedKeys({ dir: r.dir, se: device.se, named: new Set(unfinished !== undefined ? [unfinished.handle] : []), say });
     let pending = unfinished;
     if (pending !== undefined) await mustHoldPendingKey(device, r.dir, pending);
     if (pending === undefined) {

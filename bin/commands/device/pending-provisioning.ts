@@ -1,12 +1,10 @@
 import type { NodeProvisioningResult } from '../../../domain/protocols/index.ts';
 import { isKeyNotFound, validationError } from '../../../domain/errors.ts';
-import { MAX_LISTED_KEYS, type KeyHandle } from '../../../domain/ports/secure-environment.ts';
 import type { CredentialDescriptor } from '../../../domain/crypto/credential.ts';
 import { entityReadUnanswered, isEntityAbsent } from '../../../adapters/client/entity-absent.ts';
 import { MAX_ENTITY_BYTES } from '../../../adapters/client/operator.ts';
 import { clientOf, type ServerTarget } from '../options.ts';
 import { adoptedCertificate, type CertificateOutcome } from './adopted-certificate.ts';
-import { readPendingInit } from './pending-init.ts';
 import type { SimulatedDevice } from './simulator.ts';
 import { stateFile, type DeviceState, type PendingProvisioning } from './state.ts';
 
@@ -16,7 +14,8 @@ import { stateFile, type DeviceState, type PendingProvisioning } from './state.t
  * server bound the credential to it). The key is named in the state before the receipt is sent; the state that holds
  * the credential clears it. A rerun settles a pending run first: by the fingerprint the server holds for its
  * credential, it adopts the key or destroys it, and keeps it while that is not known. A run killed before its
- * write-ahead leaves a key no file names: a rerun destroys it first (destroyUnnamedKeys).
+ * write-ahead leaves a key no file names: `device provision`, like every command that locks the folder, destroys it
+ * first (unnamed-keys.ts).
  */
 
 /**
@@ -110,61 +109,8 @@ const discardPending = async (sim: SimulatedDevice, handle: PendingProvisioning[
 };
 
 /**
- * Every key the device's files (its state, a pending init) and its Device in memory name; undefined when a file that
- * may name one cannot be read.
- */
-const namedKeys = (sim: SimulatedDevice): ReadonlySet<string> | undefined => {
-  let init: ReturnType<typeof readPendingInit>;
-  try {
-    init = readPendingInit(sim.dir);
-  } catch {
-    return undefined;
-  }
-  const { state, device } = sim;
-  return new Set<string>([
-    state.bootstrap.handle,
-    ...state.credentials.map((c) => c.handle),
-    ...state.associations.flatMap((a) => [a.sessionKeys.send, a.sessionKeys.receive]),
-    ...(state.provisioning !== undefined ? [state.provisioning.handle] : []),
-    ...(init !== undefined ? [init.handle] : []),
-    // Held in memory and not yet saved (a state that could not be written): named still, never garbage.
-    ...(device.bootstrap !== undefined ? [device.bootstrap.handle] : []),
-    ...[...device.credentials.values()].map((c) => c.handle),
-  ]);
-};
-
-/**
- * Destroys the keys the device's Secure Environment stores that no file of its folder names (review 183): a
- * `device provision` killed (Ctrl-C, SIGTERM, a kill) after its new key was stored (a key pair's generated, a PSK
- * unwrapped) and before its write-ahead named it left a private key nothing names, which no rerun found. A handle
- * exists only once the Secure Environment has stored its key, so naming it ahead, however early, leaves a moment
- * (stored, not yet written) where a kill leaves it unnamed; comparing what the Secure Environment holds with what the
- * files name closes every such moment. Run under the folder's lock, so no other command is mid-run, and before this
- * run makes a key. Ephemeral keys (this process's own, gone with it) are left; so is everything when a file that may
- * name a key cannot be read. A key that will not go stays for the next run. Returns how many went.
- */
-export const destroyUnnamedKeys = async (sim: SimulatedDevice): Promise<number> => {
-  const named = namedKeys(sim);
-  if (named === undefined) return 0;
-  const { se } = sim.device;
-  const unnamed: KeyHandle[] = [];
-  let after: KeyHandle | undefined;
-  do {
-    const page = await se.listKeys({ limit: MAX_LISTED_KEYS, ...(after !== undefined ? { after } : {}) });
-    unnamed.push(...page.keys.filter((k) => !k.ephemeral && !named.has(k.handle)).map((k) => k.handle));
-    after = page.next;
-  } while (after !== undefined);
-  let destroyed = 0;
-  for (const handle of unnamed) {
-    // One the Secure Environment refuses to destroy now is found again by the next run.
-    destroyed += await se.destroy(handle).then(() => 1, () => 0);
-  }
-  return destroyed;
-};
-
-/**
  * Settles a provisioning run an earlier `device provision` left pending (its state unsaved, or its receipt's answer
- * lost), once the keys of runs killed before they named theirs are destroyed (destroyUnnamedKeys): a key no longer
+ * lost), once the keys of runs killed before they named theirs are destroyed (provision, unnamed-keys.ts): a key no longer
  * held is forgotten; a key the server binds a provisioned, unended credential to is adopted; one it does not is
  * destroyed, then forgotten; one it binds a credential it never provisioned (or ended) to is destroyed too, and the
  * rerun refused: that id is used up. Without `checkWith` (an operator token) the server cannot be asked, and the run
@@ -174,7 +120,6 @@ export const destroyUnnamedKeys = async (sim: SimulatedDevice): Promise<number> 
  * cannot be had leaves the adoption standing, the outcome saying it is missing.
  */
 export const settlePendingProvisioning = async (sim: SimulatedDevice, checkWith: ServerTarget | undefined): Promise<AdoptedCredential | undefined> => {
-  await destroyUnnamedKeys(sim);
   const pending = sim.state.provisioning;
   if (pending === undefined) return undefined;
   const { credentialId, handle, descriptor } = pending;

@@ -19,6 +19,7 @@ import { clientOf, type ServerTarget } from '../options.ts';
 import { withSignKeyHint, type RequestSigner } from '../submit.ts';
 import type { SimulatedDevice } from './simulator.ts';
 import { clearPending, saveState, settlePendingProvisioning, writeAhead, type AdoptedCredential } from './pending-provisioning.ts';
+import { destroyUnnamedKeys } from './unnamed-keys.ts';
 import { assertRoomForAssociation, assertRoomForCredential, dropExpiredAssociations, dropExpiredCredentials } from './held-entries.ts';
 import { stateFile } from './state.ts';
 import { finishOutcomeUnknown, revokeIfNoKeys, revokeIt, watchingFinish } from './finish-outcome.ts';
@@ -99,12 +100,14 @@ const outcomeUnknown = (sim: SimulatedDevice, error: ReceiptOutcomeUnknown) =>
  * credential is written once the server recorded it: a failure to write it is an error naming the state file, the
  * key kept and named as pending for a rerun to adopt. So is a receipt whose outcome is not known (no answer, a 5xx,
  * a 2xx that fails a local check): only the server's refusal of the receipt destroys the key and clears the record.
+ * Before all of it, the keys earlier runs left that no file names are destroyed (unnamed-keys.ts).
  */
 export const provision = async (
   server: string | DeviceServer,
   sim: SimulatedDevice,
   r: { readonly credentialId: string; readonly kind: CredentialKind; readonly predecessorId?: string | undefined; readonly checkWith?: ServerTarget | undefined },
 ): Promise<ProvisioningRecorded | AdoptedCredential> => {
+  await destroyUnnamedKeys(sim);
   // device.json keeps at most MAX_ENTRIES credentials: expired ones go first, and a credential with no room to be
   // kept, adopted or new, is refused before anything is sent (review 183; held-entries.ts).
   await dropExpiredCredentials(sim);
@@ -267,13 +270,15 @@ const assertConfiguredAsAsked = async (
  * The association handshake for an association an operator configured. With an operator's token, the association
  * is configured first (the service's 409 saying it is configured already and waiting goes on to the handshake when it is
  * configured as asked; any other refusal, a gateway's 409 among them, ends the run: configurationRefusal). A credential
- * the device does not hold is refused before anything is sent.
+ * the device does not hold is refused before anything is sent. First, the keys earlier runs left that no file names
+ * are destroyed (unnamed-keys.ts): one killed between its state write and destroying the keys it no longer names.
  */
 export const associate = async (
   server: string | DeviceServer,
   sim: SimulatedDevice,
   r: { readonly associationId: string; readonly credentialId: string; readonly lifetimeSeconds: number; readonly configureWith?: OperatorTarget | undefined },
 ) => {
+  await destroyUnnamedKeys(sim);
   const { device, state } = sim;
   const registreeId = device.cseId;
   if (registreeId === undefined) {
