@@ -1,10 +1,12 @@
 import { isIP, isIPv4, SocketAddress } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
+import { isCredenceError } from '../../../domain/errors.ts';
 import { concealedRefusal } from '../../../domain/protocols/protocol.ts';
 import type { Credence } from '../../runtime/index.ts';
 import type { ServiceContext } from '../context.ts';
 import { HELLO_FLOOR_DEFAULT_MS } from '../service-limits-config.ts';
+import { asDeviceAnswer } from './device-step-faults.ts';
 
 type Endpoints = Awaited<ReturnType<Credence['security']>>['endpoints'];
 
@@ -28,14 +30,18 @@ export const openDeviceEndpoints = async ({ credence }: ServiceContext): Promise
  * answered with a decoy challenge, logged by its route (`logConcealed`). The device is not to learn that its credential was revoked or has
  * expired, but its operator must be able to. The log line's `msg` names the message and what it was told
  * (`auth refused as bad_mac`, `finish refused as bad_mac`). A refusal names fingerprints and
- * ids, never secret material (domain/errors.ts).
+ * ids, never secret material (domain/errors.ts). Any other refusal with a cause is logged at warn with it
+ * (`logRefusalCause`), and a `validation` not about the device's message is answered as the service's fault, 500
+ * with no detail, logged at error by the error handler (device-step-faults.ts). The answers, and the work done before
+ * them, are as they were otherwise: only what goes to the log, and that status, differ.
  */
 export const answerDevice = async <T>(log: FastifyBaseLogger, answer: () => Promise<T>): Promise<T> => {
   try {
     return await answer();
   } catch (error) {
     logConcealed(log, error);
-    throw error;
+    logRefusalCause(log, error);
+    throw asDeviceAnswer(error);
   }
 };
 
@@ -84,6 +90,21 @@ export const logConcealed = (log: FastifyBaseLogger, error: unknown, told?: stri
   if (concealed === undefined) return;
   const message = concealed.step.slice(concealed.step.lastIndexOf('.') + 1);
   log.info({ step: concealed.step, reason: concealed.reason, detail: concealed.message }, `${message} ${told ?? `refused as ${concealed.told}`}`);
+};
+
+/**
+ * Logs at warn a refusal told to a device that carries a `cause` and conceals nothing (`concealedRefusal`, logged at
+ * info): e.g. `unknown_session` whose cause is the Secure Environment's `not_found` of the service's own ephemeral
+ * key, lost with a token session (agree-or-refuse.ts). Without it the cause, kept from the answer, reached no log,
+ * and an operator saw devices start anew without learning why. The cause names handles and the token, never key
+ * material (domain/errors.ts); its message, with its own causes, is the line's `err`.
+ */
+const logRefusalCause = (log: FastifyBaseLogger, error: unknown): void => {
+  if (!isCredenceError(error, 'protocol') || error.problem.code !== 'protocol' || concealedRefusal(error) !== undefined) return;
+  if (error.cause === undefined) return;
+  const { step, reason } = error.problem;
+  const message = step.slice(step.lastIndexOf('.') + 1);
+  log.warn({ step, reason, err: error.cause }, `${message} refused as ${reason}, for a cause of the service's`);
 };
 
 /**
