@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import { ResumePointString } from '../../domain/positions.ts';
-import { boundedText, isRedirect, problemOf, redirected, requestUrl, ServerUnreachable } from './http.ts';
+import { boundedText, DEFAULT_TIMEOUT_MS, isRedirect, problemOf, redirected, requestUrl, ServerTimeout, ServerUnreachable } from './http.ts';
 import { parseEventStream, type SseEvent, type SseFrame } from './sse-parser.ts';
 
 export { parseEventStream } from './sse-parser.ts';
@@ -84,6 +84,13 @@ export interface SubscribeOptions {
    * never reached is an error to report at once (exit 3), one that answered before is waited for.
    */
   readonly maxReconnectsBeforeOpen?: number;
+  /**
+   * How long each connection may take to open, until the response's headers (default DEFAULT_TIMEOUT_MS; a refusal's
+   * body too): one that has not opened by then counts as a server not reached. Never the live stream after that, which
+   * waits as long as no event comes (review 186: a server that took the connection and never answered held `credence
+   * events` for undici's own 5 minutes).
+   */
+  readonly connectTimeoutMs?: number;
   /** Wait before reconnecting until the server sends a hint (default 1000 ms; held within the bounds below). */
   readonly retryMs?: number;
   /** Sees every frame: comments (heartbeats), retry hints, events (`dropped` included). */
@@ -156,11 +163,16 @@ const retryAfterMs = (response: Response): number | undefined => {
  * connection is closed then); throws `ProblemResponse` for a refusal (except 429 and 503 while reconnecting,
  * which are waited out), `UnexpectedResponse` for a redirect (never followed, as in http.ts), a TypeError for a
  * request fetch cannot build (a token that is not Latin-1), and `ServerUnreachable` when reconnecting is off or has
- * given up.
+ * given up (`ServerTimeout` when the last connection did not open within `connectTimeoutMs`).
  */
 export async function* subscribeEvents(baseUrl: string, options: SubscribeOptions): AsyncGenerator<SseEvent> {
   if (options.lastEventId !== undefined && options.lastEventId !== '' && !isEventId(options.lastEventId)) {
     throw new TypeError('lastEventId: must be an event id as the server sent it (<position>~<tag>) or a position, a decimal integer from 0 to 2^63 - 1');
+  }
+  const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+  // Past 2^31 - 1 ms Node's setTimeout fires at once: every connection would time out.
+  if (!Number.isInteger(connectTimeoutMs) || connectTimeoutMs < 1 || connectTimeoutMs > 2 ** 31 - 1) {
+    throw new TypeError('connectTimeoutMs: must be a whole number of milliseconds from 1 to 2^31 - 1');
   }
   const reconnect = options.reconnect ?? true;
   const maxReconnects = options.maxReconnects ?? Number.POSITIVE_INFINITY;
@@ -187,8 +199,15 @@ export async function* subscribeEvents(baseUrl: string, options: SubscribeOption
     /** What the server asked to wait at least (Retry-After), and whether to come back as soon as allowed. */
     let atLeastMs = 0;
     let soon = false;
-    /** The network failure that ended this attempt, for the error when no reconnection follows. */
-    let unreachable: { readonly cause: unknown } | undefined;
+    /** The network failure that ended this attempt (or its deadline), for the error when no reconnection follows. */
+    let unreachable: { readonly cause: unknown; readonly timedOut: boolean } | undefined;
+    // Until the stream opens (cleared then): a connection that took the request and never answers is an attempt that
+    // failed, retried with the backoff or reported, as a server that cannot be reached.
+    let timedOut = false;
+    const deadline = setTimeout(() => {
+      timedOut = true;
+      connection.abort();
+    }, connectTimeoutMs);
     try {
       const headers: Record<string, string> = { accept: 'text/event-stream' };
       if (options.token !== undefined) headers['authorization'] = `Bearer ${options.token}`;
@@ -200,7 +219,7 @@ export async function* subscribeEvents(baseUrl: string, options: SubscribeOption
         response = await fetch(built);
       } catch (error) {
         if (aborted()) return;
-        unreachable = { cause: error };
+        unreachable = { cause: error, timedOut };
       }
       if (response !== undefined && isRedirect(response.status)) {
         await response.body?.cancel().catch(() => undefined);
@@ -217,6 +236,7 @@ export async function* subscribeEvents(baseUrl: string, options: SubscribeOption
           await response.body?.cancel();
           throw new Error(`${url.origin}${url.pathname} answered ${type || 'no content type'}, not text/event-stream`);
         }
+        clearTimeout(deadline);
         opened = true;
         try {
           for await (const frame of parseEventStream(response.body, options.maxEventChars !== undefined ? { maxEventChars: options.maxEventChars } : {})) {
@@ -248,11 +268,12 @@ export async function* subscribeEvents(baseUrl: string, options: SubscribeOption
         }
       }
     } finally {
+      clearTimeout(deadline);
       outer?.removeEventListener('abort', stop);
       connection.abort();
     }
     if (!reconnect || gaveUp()) {
-      if (unreachable !== undefined) throw new ServerUnreachable(baseUrl, unreachable.cause);
+      if (unreachable !== undefined) throw unreachable.timedOut ? new ServerTimeout(baseUrl, connectTimeoutMs) : new ServerUnreachable(baseUrl, unreachable.cause);
       return;
     }
     failures += 1;

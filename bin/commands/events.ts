@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { DEFAULT_TIMEOUT_MS } from '../../adapters/client/http.ts';
 import { subscribeEvents } from '../../adapters/client/sse.ts';
 import { EventTypeSchema } from '../../domain/events/index.ts';
 import { ResumePointString, resumePointOf } from '../../domain/positions.ts';
@@ -9,7 +10,7 @@ import type { Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { EXIT, handler, parseOptions, runCommands, type RegisterCommands } from '../program.ts';
 import { humanLine, jsonLine } from './event-line.ts';
-import { PathArg, serverTarget } from './options.ts';
+import { ServerOptions, serverTarget, type ServerTarget } from './options.ts';
 
 /** The server's own bounds on a stream's filter (adapters/http/sse/query.ts): refused here first, naming the option. */
 const MAX_TYPES = 64;
@@ -44,9 +45,7 @@ const Options = z.object({
   identifiers: z.enum(['canonical', 'pseudonymous']).optional(),
   limit: WholeNumber(1, 1_000_000_000).optional(),
   json: z.boolean().default(false),
-  server: z.string().optional(),
-  token: z.string().optional(),
-  tokenFile: PathArg.optional(),
+  ...ServerOptions,
 }).superRefine((o, context) => {
   // The server refuses the pair with a 400 (parsePublicFilter, rule not_public): said here, nothing sent. Without
   // --identifiers an integrator's token gets the same 400; the token's role is the server's to read, not ours.
@@ -94,8 +93,11 @@ const lastPrinted = (id: string): string => (id === '' ? 'none' : `@${positionOf
 
 /**
  * `credence events --server URL [--kind K]... [--type T]... [--stream S]... [--from start|end|POSITION] [--json]
- * [--limit N]`: the lifecycle event stream, followed live. A connection lost once the stream has opened is resumed
- * with Last-Event-ID (adapters/client/sse.ts), with no gap and no duplicate; a server never reached is exit 3.
+ * [--limit N] [--timeout SECONDS]`: the lifecycle event stream, followed live. A connection lost once the stream has
+ * opened is resumed with Last-Event-ID (adapters/client/sse.ts), with no gap and no duplicate; a server never reached
+ * is exit 3, and so is one that has not opened the stream within --timeout (as every command that talks to a server
+ * waits at most so long for an answer); the live stream that follows is never timed out: it is quiet for as long as
+ * nothing happens, and heartbeats keep its connection.
  */
 export const register: RegisterCommands = (program, io) => {
   const command: Command = program
@@ -114,11 +116,15 @@ export const register: RegisterCommands = (program, io) => {
     .option('--server <url>', 'a Credence server, e.g. http://127.0.0.1:8080 (env: CREDENCE_URL)')
     .option('--token <token>', 'bearer token for --server (env: CREDENCE_TOKEN); shows in ps and shell history, prefer --token-file')
     .option('--token-file <file>', 'read the bearer token from this file (surrounding whitespace trimmed) instead of --token')
+    .option(
+      '--timeout <seconds>',
+      `how long to wait for the stream to open, on each connection and reconnection; never for events once open (env: CREDENCE_TIMEOUT; default ${DEFAULT_TIMEOUT_MS / 1000})`,
+    )
     .addHelpText(
       'after',
       '\nPrinted: @POSITION TIME TYPE STREAM (an integrator\'s stream: its day and the pseudonymous subject). A lost connection\n' +
         'is resumed after the last event printed; a note on stderr says so. Exit 0 at --limit or Ctrl-C, 1 refused\n' +
-        '(the problem printed), 2 bad usage, 3 server unreachable.',
+        '(the problem printed), 2 bad usage, 3 server unreachable or the stream not open within --timeout.',
     )
     .action(
       handler(io, async (raw: Record<string, unknown>) => {
@@ -129,7 +135,7 @@ export const register: RegisterCommands = (program, io) => {
     );
 };
 
-const follow = async (o: Options, target: { readonly url: string; readonly token: string }, io: Io): Promise<number> => {
+const follow = async (o: Options, target: ServerTarget, io: Io): Promise<number> => {
   const stopped = stoppedBySignal();
   let printed = 0;
   // --from end starts where the server's head was when the stream opened: said once, so that events stored just before
@@ -141,6 +147,7 @@ const follow = async (o: Options, target: { readonly url: string; readonly token
       token: target.token,
       ...(o.from !== 'start' && o.from !== 'end' ? { lastEventId: o.from } : {}),
       signal: stopped.signal,
+      ...(target.timeoutMs !== undefined ? { connectTimeoutMs: target.timeoutMs } : {}),
       // A server never reached is said at once (exit 3); one that served the stream is waited for, as long as it takes.
       maxReconnectsBeforeOpen: 0,
       // After `unauthorised` the client asks once more, and the server's 401 ends the command (exit 1, the problem printed).
