@@ -1,6 +1,5 @@
 // CONTRACT (the CLI helper owns and may extend this file; keep these names).
-import { readFileSync, statSync } from 'node:fs';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, type Option } from 'commander';
 import type { z } from 'zod';
 import { ProblemResponse, ServerTimeout, ServerUnreachable, UnexpectedResponse } from '../adapters/client/http.ts';
 import { damagedDatabaseOf } from '../adapters/driven/files/damaged-database.ts';
@@ -18,6 +17,7 @@ import { json, type Io } from './io.ts';
 import { printable } from './printable.ts';
 import { printProblem } from './problem.ts';
 import { reportUnknownOptionsFirst } from './unknown-options-first.ts';
+import { LISTEN_UNKNOWN, listenRefusal, listenSettingsOf, type ListenSettings } from './listen-refusal.ts';
 
 /** The exit codes every command keeps: scripts branch on them. */
 export const EXIT = { done: 0, refused: 1, usage: 2, unreachable: 3 } as const;
@@ -64,99 +64,6 @@ export const handler =
     if (command instanceof Command) exitCodes.set(rootOf(command), code);
     else process.exitCode = code;
   };
-
-/** Where --host, --port or --probe-port came from, as a refusal names it, what changes it, and the value it gave. */
-interface ListenSetting {
-  readonly source: string;
-  readonly change: string;
-  /** As given (a flag's or variable's text, the file's number); undefined when not set or not known. */
-  readonly given?: unknown;
-}
-type ListenSettings = Readonly<Record<'host' | 'port' | 'probePort', ListenSetting>>;
-
-/** Said when the command's settings are not known (runAction called on its own). */
-const LISTEN_UNKNOWN: ListenSettings = {
-  host: { source: '--host', change: '--host or CREDENCE_HOST' },
-  port: { source: '--port', change: '--port or PORT' },
-  probePort: { source: '--probe-port', change: '--probe-port or CREDENCE_PROBE_PORT' },
-};
-
-/** What the JSON file of `--config` sets `field` to (its settings were read and accepted before the service started). */
-const fileValue = (file: string, field: string): unknown => {
-  try {
-    // A FIFO or process substitution was read once already: not opened again (it could wait for a writer for ever).
-    if (!statSync(file).isFile()) return undefined;
-    const value: unknown = JSON.parse(readFileSync(file, 'utf8'));
-    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[field] : undefined;
-  } catch {
-    return undefined;
-  }
-};
-
-/**
- * Where `command`'s --host, --port and --probe-port came from, ranked as loadServiceConfig ranks them (the flag,
- * CREDENCE_PORT over PORT, the --config file), and what changes each (review 173: advice to set PORT changed nothing
- * under CREDENCE_PORT). The flag keeps its plain name, the others are named as every other refused setting is
- * (`env CREDENCE_PORT`).
- */
-const listenSettingsOf = (command: Command, env: NodeJS.ProcessEnv): ListenSettings => {
-  const opts = command.opts();
-  const file = typeof opts['config'] === 'string' ? opts['config'] : undefined;
-  const setting = (field: keyof ListenSettings, flag: string, envNames: readonly string[]): ListenSetting => {
-    if (opts[field] !== undefined) return { source: flag, change: flag, given: opts[field] };
-    const at = envNames.findIndex((name) => (env[name] ?? '') !== '');
-    if (at !== -1) {
-      const name = envNames[at]!;
-      const over = envNames.slice(at + 1);
-      return { source: `env ${name}`, change: `${name}${over.length > 0 ? ` (it wins over ${over.join(', ')})` : ''} or ${flag}`, given: env[name] };
-    }
-    const inFile = file === undefined ? undefined : fileValue(file, field);
-    if (inFile !== undefined) return { source: `file ${file}: ${field}`, change: `the file's ${field}, or ${flag}`, given: inFile };
-    return { source: flag, change: `${flag} or ${envNames.join(' or ')}` };
-  };
-  return {
-    host: setting('host', '--host', ['CREDENCE_HOST']),
-    port: setting('port', '--port', ['CREDENCE_PORT', 'PORT']),
-    probePort: setting('probePort', '--probe-port', ['CREDENCE_PROBE_PORT']),
-  };
-};
-
-/**
- * The setting of the port the system refused: the probe port when it is the one refused (review 177: a busy probe
- * port was said as `--port`'s). Told apart by number: the configuration refuses a probe port equal to the API port,
- * and port 0 (any free one) is never the busy one.
- */
-const refusedPort = (settings: ListenSettings, port: number | undefined): ListenSetting => {
-  const { given } = settings.probePort;
-  const probePort = typeof given === 'string' && given.trim() !== '' ? Number(given) : given;
-  return port !== undefined && port !== 0 && probePort === port ? settings.probePort : settings.port;
-};
-
-/**
- * A listening socket the system refused (`credence serve`, `start`, `demo`): the host or port set is unusable here,
- * which is bad usage (2), said plainly rather than as the socket's error code, naming where it came from.
- */
-const listenRefusal = (error: unknown, settings: ListenSettings): string | undefined => {
-  if (!(error instanceof Error)) return undefined;
-  const e = error as NodeJS.ErrnoException & { address?: string; port?: number; hostname?: string };
-  const { host } = settings;
-  const port = refusedPort(settings, e.port);
-  if (e.syscall === 'getaddrinfo') {
-    return `${host.source}: ${e.hostname ?? 'the host'} does not resolve to an address of this machine (${e.code ?? 'unresolved'}): choose another with ${host.change}`;
-  }
-  if (e.syscall !== 'listen') return undefined;
-  const where = e.port !== undefined ? `${e.address ?? ''}:${e.port}` : (e.address ?? 'that address');
-  switch (e.code) {
-    case 'EADDRINUSE':
-      return `${port.source}: port ${e.port ?? '?'} on ${e.address ?? 'this host'} is already in use (another server?): stop what holds it, or choose another port with ${port.change} (0 for any free one)`;
-    case 'EACCES':
-      return `${port.source}: not permitted to listen on ${where} (ports below 1024 need privileges): choose another port with ${port.change}`;
-    case 'EADDRNOTAVAIL':
-      return `${host.source}: ${e.address ?? 'the address'} is not an address of this machine: choose another with ${host.change}`;
-    default:
-      return `${host.source} / ${port.source}: cannot listen on ${where}: ${e.message}`;
-  }
-};
 
 export const runAction = async (
   io: Io,
@@ -315,10 +222,13 @@ export const createProgram = (io: Io, modules: readonly RegisterCommands[]): Com
 export const runProgram = async (program: Command, given: readonly string[], io: Io): Promise<number> => {
   const help = helpAsked(program, given);
   if (help !== undefined) {
+    // Review 186: the help alone never said which word named no command; said as commander says `credence nosuch`.
+    if (help.unknown !== undefined) io.err(`error: unknown command '${printable(help.unknown)}'`);
     help.command.outputHelp({ error: !help.found });
     return help.found ? EXIT.done : EXIT.usage;
   }
   refuseRepeatedOptions(program, given);
+  givenWords.set(program, given);
   try {
     await program.parseAsync([...given], { from: 'user' });
   } catch (error) {
@@ -334,19 +244,70 @@ export const runProgram = async (program: Command, given: readonly string[], io:
  * and showed `token`'s help (review 173; README promises `credence help <command>`). `help` runs nothing (review 177:
  * `help token revoke tok_X` revoked tok_X, its words having been given to commander as a command): the words are walked
  * as subcommands, and at the first that names none (an argument, an option, a typo) the help of the command reached is
- * shown as an error (stderr, exit 2), as commander's own `help no-such` shows the program's. Undefined: no words after
- * `help`, left to commander.
+ * shown as an error (stderr, exit 2), as commander's own `help no-such` shows the program's; first, when that command has
+ * subcommands, `unknown command 'WORD'` (review 186). Undefined: no words after `help`, left to commander.
  */
-const helpAsked = (program: Command, argv: readonly string[]): { readonly command: Command; readonly found: boolean } | undefined => {
+const helpAsked = (
+  program: Command,
+  argv: readonly string[],
+): { readonly command: Command; readonly found: boolean; readonly unknown?: string } | undefined => {
   const [first, ...words] = argv;
   if (first !== 'help' || words.length === 0) return undefined;
+  const { command, rest } = commandReached(program, words);
+  // A word after a command that has subcommands names none of them; after one that has none it is an argument.
+  const unknown = rest[0] !== undefined && !looksLikeAnOption(rest[0]) && command.commands.length > 0 ? rest[0] : undefined;
+  return { command, found: rest.length === 0, ...(unknown !== undefined ? { unknown } : {}) };
+};
+
+/** The command the leading words of `argv` name (`token revoke` of `token revoke tok_X --json`), and the words after. */
+const commandReached = (program: Command, argv: readonly string[]): { readonly command: Command; readonly rest: readonly string[] } => {
   let command = program;
-  for (const word of words) {
+  for (const [at, word] of argv.entries()) {
     const sub = command.commands.find((c) => c.name() === word || c.aliases().includes(word));
-    if (sub === undefined) return { command, found: false };
+    if (sub === undefined) return { command, rest: argv.slice(at) };
     command = sub;
   }
-  return { command, found: true };
+  return { command, rest: [] };
+};
+
+/**
+ * A value that starts with `-` was most likely an option taken for the value of one whose own value was left out:
+ * commander takes the next word whatever it is. Found in review: `token create … --data --json` made a folder
+ * `./--json`; review 186: `subscription terminate s --reason --json` recorded the reason "--json" for good.
+ */
+export const looksLikeAnOption = (value: string): boolean => value.startsWith('-');
+
+/**
+ * Values with a rule of their own for a leading `-`, in every form: a path (PathArg: written ./-name), a bearer token
+ * (BearerToken: never starts with -) and a query's `<value>`, judged after parseOptions by that query's own schema,
+ * which names the form it takes (query.ts); and base64url, whose alphabet holds `-`, so that such a value is an ordinary
+ * one (a public key given as it was printed).
+ */
+const OWN_DASH_RULE = /<(?:file|dir|folder|token|value|base64url)>/;
+
+/** The words each program was run with (runProgram), for what commander's parse does not keep: how a value was given. */
+const givenWords = new WeakMap<Command, readonly string[]>();
+
+/**
+ * The options of `command` whose value was given as its own word and looks like an option (review 186), read as
+ * commander reads the words: an option that takes a value takes the next word, so an option taken as the value of
+ * another is judged as that one's value. `--reason=-x` is one word, and never among them.
+ */
+const optionLikeValues = (command: Command): readonly { readonly option: Option; readonly value: string }[] => {
+  const argv = givenWords.get(rootOf(command)) ?? [];
+  const end = argv.indexOf('--');
+  const reached = commandReached(rootOf(command), end === -1 ? argv : argv.slice(0, end));
+  if (reached.command !== command) return [];
+  const found: { option: Option; value: string }[] = [];
+  const { rest } = reached;
+  for (let at = 0; at < rest.length; at += 1) {
+    const option = command.options.find((o) => o.long === rest[at] || o.short === rest[at]);
+    if (option === undefined || !option.required || option.variadic) continue;
+    at += 1;
+    const value = rest[at];
+    if (value !== undefined && looksLikeAnOption(value) && !OWN_DASH_RULE.test(option.flags)) found.push({ option, value });
+  }
+  return found;
 };
 
 /**
@@ -382,16 +343,30 @@ export const flagOf = (command: Command, key: string): string => {
 
 /**
  * Validates what commander parsed with zod; a refusal is a UsageError naming every bad option (exit 2).
- * `values` holds the options and the named arguments.
+ * `values` holds the options and the named arguments. Every option of `command` given a value as its own word that
+ * looks like an option, and that no rule of its own refused, is refused too (review 186: free text took the next flag
+ * for its value and recorded it, `--reason --json`): the one place all of a command's option values are judged. A value
+ * that really starts with `-` is written `--reason=-x`.
  */
 export const parseOptions = <S extends z.ZodType>(command: Command, schema: S, values: Record<string, unknown>): z.infer<S> => {
   const parsed = schema.safeParse(values);
-  if (parsed.success) return parsed.data;
-  throw new UsageError(
-    parsed.error.issues.map((issue) => {
+  const issues = parsed.success ? [] : parsed.error.issues;
+  // A value its option's own rule refuses is said in that rule's words (an id's pattern, a path's ./-name).
+  const refused = new Set(issues.map((issue) => String(issue.path[0])));
+  const optionLike = optionLikeValues(command)
+    .filter(({ option }) => !refused.has(option.attributeName()))
+    .map(({ option, value }) => {
+      const flag = option.long ?? option.flags;
+      const shown = value.length > 64 ? `${value.slice(0, 64)}…` : value;
+      return `${flag}: ${shown} looks like an option (was the value left out?); write ${flag}=${shown} for a value that really starts with -`;
+    });
+  if (parsed.success && optionLike.length === 0) return parsed.data;
+  throw new UsageError([
+    ...issues.map((issue) => {
       const [head, ...rest] = issue.path.map(String);
       const where = head === undefined ? command.name() : [flagOf(command, head), ...rest].join('.');
       return `${where}: ${issue.message}`;
     }),
-  );
+    ...optionLike,
+  ]);
 };

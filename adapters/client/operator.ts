@@ -120,6 +120,16 @@ export type TokenSummaryJson = z.infer<typeof TokenSummaryJson>;
 const TokenPageJson = z.looseObject({ tokens: z.array(TokenSummaryJson).max(10_000), next: Short.optional() });
 export type TokenPageJson = z.infer<typeof TokenPageJson>;
 
+/** DELETE /v1/tokens/{tokenId}'s 200: the token was revoked already (review 186); a fresh revocation is 204 alone. */
+const TokenRevokedAlreadyJson = z.looseObject({
+  tokenId: Short.min(1),
+  revokedBefore: Short.optional(),
+  chained: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+});
+
+/** What a revocation found: revoked now, or revoked already (when, and how many live tokens down its chain it ended now). */
+export type TokenRevocation = { readonly already: false } | { readonly already: true; readonly revokedBefore?: string; readonly chained: number };
+
 /** A 2xx body of `schema`, or an `UnexpectedResponse` naming the first field that is not (a server of another version, or not a Credence server). */
 const parseBody = <S extends z.ZodType>(schema: S, body: unknown, what: string): z.infer<S> => {
   const parsed = schema.safeParse(body);
@@ -176,8 +186,11 @@ export interface OperatorClient {
   issueToken(body: { subject: string; role: string; ttl: string | number }): Promise<IssuedTokenJson>;
   /** One page of issued tokens (`next` continues); expired ones only with `includeExpired`. */
   listTokens(page?: { limit?: number; after?: string; includeExpired?: boolean }): Promise<TokenPageJson>;
-  /** Resolves only on the route's 204; any other answer is a `ProblemResponse` or an `UnexpectedResponse`. */
-  revokeToken(tokenId: string): Promise<void>;
+  /**
+   * Resolves only on the route's own answers: 204 (revoked now) or 200 naming this token (revoked already); any other
+   * answer is a `ProblemResponse` or an `UnexpectedResponse`.
+   */
+  revokeToken(tokenId: string): Promise<TokenRevocation>;
 }
 
 export interface OperatorClientOptions {
@@ -250,7 +263,14 @@ export const operatorClient = (baseUrl: string, token: string, options: Operator
       const response = await send(`/v1/tokens/${segment(tokenId)}`, MAX_ONE_ANSWER_BYTES, { method: 'DELETE' });
       // Only the route's own answer says the token is revoked: a 200 from something in front of the server (a proxy's
       // page, a login form) revoked nothing, and `token revoke` must not report a token still valid as revoked.
-      if (response.status !== 204) throw new UnexpectedResponse('DELETE /v1/tokens/{tokenId}', `status ${response.status}, not 204 (revoked)`);
+      if (response.status === 204) return { already: false };
+      // A 200 is the route's only when its body says this token was revoked already (a server before review 186 never sent one).
+      const already = response.status === 200 ? TokenRevokedAlreadyJson.safeParse(response.body) : undefined;
+      if (already?.success !== true || already.data.tokenId !== tokenId) {
+        throw new UnexpectedResponse('DELETE /v1/tokens/{tokenId}', `status ${response.status}, not 204 (revoked)`);
+      }
+      const { revokedBefore, chained } = already.data;
+      return { already: true, ...(revokedBefore !== undefined ? { revokedBefore } : {}), chained };
     },
   };
 };

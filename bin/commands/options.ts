@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { DEFAULT_TIMEOUT_MS } from '../../adapters/client/http.ts';
 import { operatorClient, type OperatorClient } from '../../adapters/client/operator.ts';
 import { FILE_LIMITS, readTextFile } from '../files.ts';
-import { UsageError } from '../program.ts';
+import { looksLikeAnOption, UsageError } from '../program.ts';
 import { parseStreamId } from '../../domain/streams.ts';
 import { isCredenceError } from '../../domain/errors.ts';
 import { storeCarriesPassword, storePasswordOnCommandLine } from '../../adapters/http/store-password.ts';
@@ -56,13 +56,10 @@ export const ServerUrl = z
   // A path is kept as the prefix of every request (a service behind a reverse proxy); a query or fragment would be lost.
   .refine((s) => !URL.canParse(s) || (new URL(s).search === '' && new URL(s).hash === ''), 'must not carry a query or fragment');
 /**
- * A value that starts with `-` was most likely an option taken for the value of one whose own value was left out:
- * found in review, `token create … --data --json` made a folder `./--json` and printed an admin token as plain
- * text, and `--token --json` sent `--json` as the bearer token. A path meant so is written `./-name`.
+ * A file or folder named on the command line (SER-001: every argument bounded; PATH_MAX on Linux is 4096). One that
+ * looks like an option is refused in every form, `--data=--json` too (found in review: `token create … --data --json`
+ * made a folder `./--json` and printed an admin token as plain text): a path meant so is written `./-name`.
  */
-const looksLikeAnOption = (value: string): boolean => value.startsWith('-');
-
-/** A file or folder named on the command line (SER-001: every argument bounded; PATH_MAX on Linux is 4096). */
 export const PathArg = z
   .string()
   .min(1)
@@ -73,7 +70,7 @@ export const PathArg = z
     context.addIssue({ code: 'custom', params: { rule: 'looks_like_an_option' }, message: `${shown} looks like an option (was the value left out?); write ./${shown} to mean a path` });
   });
 
-/** Never repeated in a message: it is a credential. */
+/** Never repeated in a message: it is a credential (found in review: `--token --json` sent `--json` as the bearer token). */
 export const BearerToken = z
   .string()
   .min(1)

@@ -135,6 +135,19 @@ const lockedCheckpoint = (dir: string, io: Io, unsaved: string[]): CheckpointKee
   };
 };
 
+/**
+ * Workers spread a verification in full: with --full, or a run with no checkpoint it can go on from (the first one). One
+ * that goes on from the checkpoint verifies the new events on this thread, and says so (review 186: `--workers 2`
+ * without `--full` was taken without a word, as if it had been heeded).
+ */
+const unusedWorkers = (workers: number | undefined, mode: FleetVerification['mode'], verifiedNow: number): string[] =>
+  workers !== undefined && workers > 1 && mode === 'incremental'
+    ? [
+        `--workers ${workers}: not used: this run went on from the checkpoint and verified the ${verifiedNow} events after it on this thread; ` +
+          'workers serve a verification in full (--full, or a run with no checkpoint to go on from)',
+      ]
+    : [];
+
 const replayLocal = async (store: EventStore, args: Options, io: Io): Promise<FleetReplayView> => {
   const stream = progressStream(io, args.json);
   // On the embedded store the head position is the number of stored events: the bar's total.
@@ -152,7 +165,8 @@ const replayLocal = async (store: EventStore, args: Options, io: Io): Promise<Fl
     ...(progress !== undefined ? { onProgress: progress.update } : {}),
   });
   progress?.finish();
-  const { mode, from, verifiedNow, altered, notes } = result;
+  const { mode, from, verifiedNow, altered } = result;
+  const notes = [...result.notes, ...unusedWorkers(args.workers, mode, verifiedNow)];
   const reason = altered === undefined ? undefined : altered.reason + (await shorterThanCheckpoint(store, altered.position, dir));
   return {
     ...result.replay,
@@ -210,7 +224,7 @@ export const register: RegisterCommands = (program, io) => {
   const command: Command = withJson(withServer(withLocalStore(program.command('replay'))))
     .description('replay every entity through its machine with every guard; exit 1 on a broken history')
     .option('--full', 'verify every stored event again, not only those after the replay checkpoint, and check the history behind it')
-    .option('--workers <n>', 'worker threads for a full verification (default 1: this thread)')
+    .option('--workers <n>', 'worker threads for a verification in full: with --full, or a run with no checkpoint to go on from (default 1: this thread)')
     .action(
       handler(io, async (opts: Record<string, unknown>) => {
         const args = parseOptions(command, Options, opts);

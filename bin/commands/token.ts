@@ -3,7 +3,7 @@ import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { ProblemResponse } from '../../adapters/client/http.ts';
 import { revokedAt } from '../../adapters/driven/access/index.ts';
-import type { TokenSummaryJson } from '../../adapters/client/operator.ts';
+import type { TokenRevocation, TokenSummaryJson } from '../../adapters/client/operator.ts';
 import { TokenId, TokenSubject } from '../../adapters/http/auth/access-control.ts';
 import { ROLES } from '../../adapters/http/auth/role.ts';
 import { PROBLEM_TYPE_BASE } from '../../adapters/http/problems.ts';
@@ -105,7 +105,7 @@ const create = async (args: z.infer<typeof Create>, io: Io): Promise<number> => 
     const client = clientOf(target);
     issued = await client.issueToken(body);
     revokeWhere = ` --server ${shellWord(target.url)}`;
-    await printIssued(io, args, issued, () => client.revokeToken(issued.tokenId), revokeWhere.trimStart());
+    await printIssued(io, args, issued, async () => void (await client.revokeToken(issued.tokenId)), revokeWhere.trimStart());
   } else {
     const config = await localConfig(args, io);
     // Found in review: checked only once the access control was open, a refused --ttl had already made the data
@@ -185,32 +185,38 @@ const list = async (args: z.infer<typeof List>, io: Io): Promise<number> => {
 
 const Revoke = Target.extend({ tokenId: TokenId });
 
-/** What a local revocation did: the token unknown, revoked already (when), or revoked now with `chained` tokens issued down its chain. */
-type LocalRevocation = { readonly found: false } | { readonly found: true; readonly before?: string; readonly chained: number };
+/**
+ * What a revocation did: the token unknown; revoked already (when) with `chained` tokens down its chain still live
+ * revoked now; or revoked now with `chained` tokens issued with it (unknown through a server, which answers 204 alone).
+ */
+type Revocation = { readonly found: false } | { readonly found: true; readonly before?: string; readonly chained?: number };
+
+/** A server's answer as a local revocation's (review 186: a token revoked already was said to be revoked now). */
+const fromServer = (answer: TokenRevocation): Revocation =>
+  answer.already ? { found: true, before: answer.revokedBefore ?? 'at a time its record does not say', chained: answer.chained } : { found: true };
 
 const revoke = async (args: z.infer<typeof Revoke>, io: Io): Promise<number> => {
   const target = targetOf(args, io);
-  if (target !== undefined) {
-    await clientOf(target).revokeToken(args.tokenId);
-    // The server answers 204 alone: how many tokens down the chain it revoked with this one, it does not say.
-    if (args.json) io.out(json({ revoked: args.tokenId }));
-    else io.err(`revoked ${args.tokenId}: requests with it, and with every token issued with it down the chain, now get 401`);
-    return 0;
-  }
-  const { done, dir } = await withLocalAccess(await localConfig(args, io), io, 'or-server', async (access, dir) => {
-    const revoked = access.revokeChain(args.tokenId, localActor());
-    if (revoked === undefined) return { done: { found: false } as LocalRevocation, dir };
-    // Revoked already (signed out alone, say): what this revocation ended is the chain issued with it still live, if any.
-    const before = revoked.includes(args.tokenId) ? undefined : revokedAt(dir, args.tokenId);
-    return { done: { found: true, ...(before !== undefined ? { before } : {}), chained: revoked.filter((id) => id !== args.tokenId).length } as LocalRevocation, dir };
-  });
+  const { done, dir } =
+    target !== undefined
+      ? { done: fromServer(await clientOf(target).revokeToken(args.tokenId)), dir: undefined }
+      : await withLocalAccess(await localConfig(args, io), io, 'or-server', async (access, dir) => {
+          const revoked = access.revokeChain(args.tokenId, localActor());
+          if (revoked === undefined) return { done: { found: false } as Revocation, dir };
+          // Revoked already (signed out alone, say): what this revocation ended is the chain issued with it still live, if any.
+          const before = revoked.includes(args.tokenId) ? undefined : revokedAt(dir, args.tokenId);
+          return { done: { found: true, ...(before !== undefined ? { before } : {}), chained: revoked.filter((id) => id !== args.tokenId).length } as Revocation, dir };
+        });
   // The refusal the server gives, in the same words and shape (--json prints it on stdout as the server's).
   if (!done.found) throw new ProblemResponse(404, { type: `${PROBLEM_TYPE_BASE}not_found`, title: 'Not found', status: 404, detail: `token ${args.tokenId} does not exist in ${dir}`, tokenId: args.tokenId });
-  if (args.json) io.out(json({ revoked: args.tokenId, chained: done.chained, ...(done.before !== undefined ? { revokedBefore: done.before } : {}) }));
-  else if (done.before !== undefined && done.chained === 0) io.err(`${args.tokenId} was revoked already (${done.before}): nothing more revoked`);
+  if (args.json) {
+    io.out(json({ revoked: args.tokenId, ...(done.chained !== undefined ? { chained: done.chained } : {}), ...(done.before !== undefined ? { revokedBefore: done.before } : {}) }));
+  } else if (done.before !== undefined && done.chained === 0) io.err(printable(`${args.tokenId} was revoked already (${done.before}): nothing more revoked`));
   else if (done.before !== undefined) {
-    io.err(`${args.tokenId} was revoked already (${done.before}); revoked now the ${done.chained} token(s) issued with it down the chain that were still live: requests with them now get 401 (token list --all names them)`);
+    io.err(printable(`${args.tokenId} was revoked already (${done.before}); revoked now the ${done.chained ?? 0} token(s) issued with it down the chain that were still live: requests with them now get 401 (token list --all names them)`));
   }
+  // A server's 204 does not say how many tokens down the chain it revoked with this one.
+  else if (done.chained === undefined) io.err(`revoked ${args.tokenId}: requests with it, and with every token issued with it down the chain, now get 401`);
   // Found in review: the tokens issued with it, revoked with it down the chain, went unsaid; review 81: and uncounted.
   else io.err(`revoked ${args.tokenId} and ${done.chained} token(s) issued with it down the chain: requests with any of them now get 401 (token list --all names them)`);
   return 0;

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { isCredenceError, validationError } from '../../../domain/errors.ts';
-import { revokeOrThrow, RoleSchema, TOKEN_REFUSALS, TOKEN_STATES, TokenId, TokenSubject, tokenSummaryJson } from '../auth/access-control.ts';
+import { type AccessControl, RoleSchema, TOKEN_REFUSALS, TOKEN_STATES, TokenId, TokenSubject, tokenSummaryJson } from '../auth/access-control.ts';
 import { ACCESS } from '../auth/roles.ts';
 import { tokenPageCursor } from '../auth/token-page-cursor.ts';
-import { unauthenticated } from '../problems.ts';
+import { HttpProblem, unauthenticated } from '../problems.ts';
 import { QueryFlag, QueryWholeNumberOr } from '../query-values.ts';
 import { Ttl } from '../auth/ttl.ts';
 import { MAX_SCOPE_ENTRIES, TokenScope } from '../auth/token-scope.ts';
@@ -53,6 +53,28 @@ const TokenSummary = z.object({
         '(issued for longer than `tokens.maxTtlSeconds` now allows) or `reserved_subject` (a subject no token may carry)',
     ),
 });
+
+/** `DELETE /v1/tokens/{tokenId}`'s answer for a token revoked already (a fresh revocation is 204 alone). */
+const RevokedAlready = z.object({
+  tokenId: z.string(),
+  revokedBefore: z.string().optional().describe("ISO 8601: when it was revoked; absent only when access.db's time of it does not read (`recordDamaged`)"),
+  chained: z.number().int().nonnegative().describe('the tokens issued with it down the chain, still live, that this revocation ended'),
+}).describe('Revoked already: the first revocation is kept');
+
+/**
+ * When a token was revoked: the access control answers pages of its listing, not one token, so they are read in turn.
+ * Only a token revoked already asks (an admin's revocation by hand), never a request's verification.
+ */
+const revokedAtOf = (access: AccessControl, tokenId: string): Date | undefined => {
+  let after: string | undefined;
+  do {
+    const page = access.list({ limit: 1_000, includeExpired: true, ...(after !== undefined ? { after } : {}) });
+    const found = page.tokens.find((t) => t.tokenId === tokenId);
+    if (found !== undefined) return found.revokedAt;
+    after = page.next;
+  } while (after !== undefined);
+  return undefined;
+};
 
 const ListQuery = z.strictObject({
   limit: QueryWholeNumberOr(1, 1_000, 100),
@@ -143,15 +165,26 @@ export const tokenRoutes: RouteModule = (app, context) => {
       config: { access: ACCESS.tokens },
       schema: {
         summary: 'Revoke a token, and the tokens issued with it: later requests with any of them get 401',
+        description:
+          '204: revoked now, with every token issued with it through the service, down the chain. 200: it was revoked ' +
+          'already, which is no error: the first revocation is kept, `revokedBefore` says when it was made, and `chained` ' +
+          'counts the tokens issued with it, still live, that this revocation ended (a token signed out alone with ' +
+          '`DELETE /v1/session` leaves them). 404 `not_found` for an unknown id.',
         tags: ['access'],
         params: z.strictObject({ tokenId: TokenId }),
-        response: { 204: z.undefined().describe('Revoked (or already revoked)') },
+        response: { 200: RevokedAlready, 204: z.undefined().describe('Revoked now') },
       },
     },
     async (request, reply) => {
-      revokeOrThrow(access, request.params.tokenId, request.principal!.subject);
-      request.log.info({ tokenId: request.params.tokenId }, 'token revoked');
-      return reply.code(204).send();
+      const { tokenId } = request.params;
+      const revoked = access.revokeChain(tokenId, request.principal!.subject);
+      if (revoked === undefined) throw new HttpProblem(404, 'not_found', `token ${tokenId} does not exist`, { tokenId });
+      const chained = revoked.filter((id) => id !== tokenId).length;
+      request.log.info({ tokenId, chained }, revoked.includes(tokenId) ? 'token revoked' : 'token revoked already');
+      if (revoked.includes(tokenId)) return reply.code(204).send();
+      // Review 186: a 204 here too made `credence token revoke --server` say it revoked a token revoked long before.
+      const before = revokedAtOf(access, tokenId);
+      return reply.code(200).send({ tokenId, ...(before !== undefined ? { revokedBefore: before.toISOString() } : {}), chained });
     },
   );
 
