@@ -1,6 +1,5 @@
 import type { Clock, OwnedSecureEnvironment, RandomSource } from '../../../domain/ports/index.ts';
 import type { AccessRegistry } from '../../runtime/index.ts';
-import { HttpProblem } from '../problems.ts';
 import type { JwtSettings } from './jwt.ts';
 import type { IssuedToken, Principal } from './principal.ts';
 import { RecentlyUsed } from './recently-used.ts';
@@ -191,9 +190,4 @@ export const createAccessControl = async (options: AccessControlOptions): Promis
       return { tokens: page.tokens.map((r) => tokenSummary(r, now, maxTtlSeconds)), ...(page.next !== undefined ? { next: page.next } : {}) };
     },
   };
-};
-
-/** `DELETE /v1/tokens/:id`: revokes, or a 404 `not_found` problem naming the `tokenId` (a token is not a stream). */
-export const revokeOrThrow = (access: AccessControl, tokenId: string, revokedBy: string): void => {
-  if (!access.revoke(tokenId, revokedBy)) throw new HttpProblem(404, 'not_found', `token ${tokenId} does not exist`, { tokenId });
 };
