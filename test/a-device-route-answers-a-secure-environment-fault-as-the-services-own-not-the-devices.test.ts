@@ -7,13 +7,12 @@
  * service's log only; a device's own refusal (an id it named, taken) stays its 400.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { EmbeddedSecureEnvironment } from '../adapters/driven/secure-environment/index.ts';
 import { pkcs11Problem } from '../adapters/driven/secure-environment/pkcs11/module.ts';
-import { LOG_KEY_OWNER } from '../adapters/driven/transparency/secure-environment-signer.ts';
 import { fromBase64url } from '../domain/crypto/index.ts';
 import type { KeyHandle } from '../domain/ports/secure-environment.ts';
 import type { SimulatedDevice } from '../bin/commands/device/simulator.ts';
 import { deviceServiceWorld, type DeviceServiceWorld } from './support/device-service.ts';
+import { failNextServerCall } from './support/server-se-fault.ts';
 
 let world: DeviceServiceWorld;
 let sim: SimulatedDevice;
@@ -33,25 +32,7 @@ const pinnedEf = () => {
   return { id, publicKey: { kind: publicKey.kind, bytes: fromBase64url(publicKey.publicKey) } };
 };
 
-/**
- * The next call of `method` the service makes with a key of its own (not the transparency log's, which the live
- * runtime signs with meanwhile) fails as the PKCS#11 Secure Environment fails it; answers the handle it named.
- */
-const failNextServerCall = (method: 'sign' | 'agree', fault: (handle: KeyHandle) => Error) => {
-  const named: KeyHandle[] = [];
-  const real = EmbeddedSecureEnvironment.prototype[method] as (...args: unknown[]) => Promise<unknown>;
-  vi.spyOn(EmbeddedSecureEnvironment.prototype, method).mockImplementation(function (this: EmbeddedSecureEnvironment, ...args: unknown[]) {
-    const [owner, handle] = args as [string, KeyHandle];
-    if (named.length === 0 && owner !== LOG_KEY_OWNER) {
-      named.push(handle);
-      return Promise.reject(fault(handle));
-    }
-    return real.apply(this, args);
-  } as never);
-  return named;
-};
-
-const hostKey = (handle: KeyHandle) => pkcs11Problem('handle', 'host_key', `key ${handle} was made without x-derivation=host and stays in the token`);
+const hostKey = (_owner: string, handle: KeyHandle) => pkcs11Problem('handle', 'host_key', `key ${handle} was made without x-derivation=host and stays in the token`);
 const ecPoint = () => pkcs11Problem('token', 'ec_point', "the token's ephemeral P-256 public key for the host transfer key is not a point on the curve");
 
 describe('a Secure Environment validation about a key of the service\'s own, met while serving a device step', () => {

@@ -31,8 +31,9 @@ export const openDeviceEndpoints = async ({ credence }: ServiceContext): Promise
  * expired, but its operator must be able to. The log line's `msg` names the message and what it was told
  * (`auth refused as bad_mac`, `finish refused as bad_mac`). A refusal names fingerprints and
  * ids, never secret material (domain/errors.ts). Any other refusal with a cause is logged at warn with it
- * (`logRefusalCause`), and a `validation` not about the device's message is answered as the service's fault, 500
- * with no detail, logged at error by the error handler (device-step-faults.ts). The answers, and the work done before
+ * (`logRefusalCause`), and a `validation` not about the device's message, or the Secure Environment's ownership check
+ * (`unauthorised`, naming a key handle), is answered as the service's fault, 500 with no detail, logged at error by
+ * the error handler (device-step-faults.ts). The answers, and the work done before
  * them, are as they were otherwise: only what goes to the log, and that status, differ.
  */
 export const answerDevice = async <T>(log: FastifyBaseLogger, answer: () => Promise<T>): Promise<T> => {

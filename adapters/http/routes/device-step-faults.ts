@@ -32,6 +32,17 @@ const isServiceFault = (error: unknown): boolean =>
   !(error.problem.issues.length > 0 && error.problem.issues.every((issue) => DEVICE_FIELDS.has(fieldOf(issue.path))));
 
 /**
+ * Whether `error` is an `unauthorised` met while serving a device step, always the service's fault: the Secure
+ * Environment's ownership check (`requireHeldBy`, "key <handle> belongs to another owner"; `requireServedOwner`), told
+ * to a device as a 403 naming a key handle or an owner name of the service's, as though the device had been refused. A
+ * device step never authenticates by a token or by that check (the device proves itself by its messages, refused as
+ * `protocol`; its routes answer no 401 or 403 of their own, http-role-matrix.test.ts; the engine's refusal of a
+ * command the service built is InfrastructureCommandUnauthorised). Every `unauthorised`, not those of one wording:
+ * fail closed, as for validation faults (review 187).
+ */
+const isRefusalOfTheService = (error: unknown): boolean => isCredenceError(error, 'unauthorised');
+
+/**
  * A fault of the service met while serving a device step: not a CredenceError, so the error handler answers it 500
  * `internal` with no detail, and logs it at error with its cause, the Secure Environment's or the engine's words.
  */
@@ -43,8 +54,10 @@ export class ServiceFaultAtDeviceStep extends Error {
 }
 
 /**
- * `error` as a device is to be answered: a `validation` that is not about its message (`isServiceFault`) as the
- * service's fault, 500 with no detail (it was a 400 naming, say, a key handle and what the token did, review 187: a
- * server key's fault told to a stranger as its own mistake, SER-001); anything else as it is.
+ * `error` as a device is to be answered: a `validation` that is not about its message (`isServiceFault`), or the
+ * `unauthorised` (`isRefusalOfTheService`: the Secure Environment's ownership check), as the service's fault, 500 with no detail (they were a
+ * 400 or a 403 naming, say, a key handle and what the token did, review 187: a server key's fault told to a stranger
+ * as its own mistake, SER-001); anything else as it is.
  */
-export const asDeviceAnswer = (error: unknown): unknown => (isServiceFault(error) ? new ServiceFaultAtDeviceStep(error) : error);
+export const asDeviceAnswer = (error: unknown): unknown =>
+  isServiceFault(error) || isRefusalOfTheService(error) ? new ServiceFaultAtDeviceStep(error) : error;

@@ -32,7 +32,9 @@ const HelloQuery = ProvisioningHelloQuery.extend({ predecessorId: RecordableId }
  * cannot end it. A hello is answered no sooner than the hello floor after it was received (`helloFloor`), so that its
  * lookups' time does not tell whether the node exists; the auth and the receipt read no record before the node's
  * proof verifies (the auth's re-read of the bootstrap comes after it), so they need none. The credential is recorded
- * when its receipt verifies (EnrolmentEndpoint).
+ * when its receipt verifies (EnrolmentEndpoint). Every step, the receipt too, answers through `answerDevice`, so a
+ * fault of the service's met while serving it (its Secure Environment's about a key of its own) is a 500, never told
+ * as the device's (review 187: the receipt went without it, and told a key handle as a 400).
  */
 export const enrolmentRoutes: RouteModule = async (app, context) => {
   // A device's largest message is under 90 KB (a hello with a full certificate chain): its routes read far less than
@@ -98,5 +100,5 @@ export const enrolmentRoutes: RouteModule = async (app, context) => {
       body: ProvisioningReceipt,
       response: { 201: ProvisioningRecorded },
     },
-  }, async (request, reply) => reply.code(201).send(await (await ef()).acceptReceipt(request.body)));
+  }, async (request, reply) => reply.code(201).send(await answerDevice(request.log, async () => (await ef()).acceptReceipt(request.body))));
 };
