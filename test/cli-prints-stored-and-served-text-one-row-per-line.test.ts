@@ -1,12 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../bin/cli.ts';
-import { eventIdFor } from '../domain/event-ids.ts';
-import { ExpectedRevision } from '../domain/ports/index.ts';
-import { currentVersionOf } from '../domain/upcasters.ts';
 import { capture } from './support/cli.ts';
 import { startTestService, type TestService } from './support/service.ts';
+import { recordAsAnEarlierVersion, subscriptionOfAnEarlierVersion } from './support/recorded-by-an-earlier-version.ts';
 
 /*
  * Found in review: `credence query` wrote each value raw (`String(v)`), so an operator-supplied correlationId holding a
@@ -26,28 +23,6 @@ const expectNoRawControl = (lines: readonly string[]): void => {
 /** Indented JSON: only its own line breaks, between lines with no control character. */
 const expectJsonWithoutRawControl = (out: readonly string[]): void => expectNoRawControl(out.join('\n').split('\n'));
 
-/**
- * An operator's command under this correlationId, as a version before free text had to be printable recorded it
- * through the service: the CLI now refuses such a `--correlation-id` before sending (rule printable), but a store an
- * earlier version wrote may hold one, and reading it back must still print it safely. A subscription, which no
- * reaction follows with a command of its own (one would carry the correlationId on, and be refused by that rule).
- */
-const recordedByAnEarlierVersion = async (svc: TestService, correlationId: string): Promise<void> => {
-  const { credence } = svc.service.context;
-  const commandId = randomUUID();
-  const now = new Date();
-  await credence.store.appendToStream('subscription-sub-1', [{
-    id: eventIdFor(commandId, 0),
-    type: 'SubscriptionCreated',
-    data: { subscriptionId: 'sub-1', subscriber: 'City Utilities', notBefore: now.toISOString(), notAfter: new Date(now.getTime() + 365 * 86_400_000).toISOString() },
-    metadata: {
-      schemaVersion: currentVersionOf('SubscriptionCreated'), actor: { id: 'test-operator', role: 'operator' }, commandId,
-      commandType: 'createSubscription', correlationId, causationId: commandId, occurredAt: now.toISOString(),
-    },
-  }], { expectedRevision: ExpectedRevision.noStream, commandId });
-  await credence.settle();
-};
-
 const cli = async (argv: string[], env: Record<string, string> = {}) => {
   const c = capture();
   const code = await main(argv, { ...c.io, env });
@@ -58,7 +33,8 @@ describe('credence query and a stored correlationId holding a line break and esc
   let svc: TestService;
   beforeAll(async () => {
     svc = await startTestService();
-    await recordedByAnEarlierVersion(svc, EVIL);
+    await recordAsAnEarlierVersion(svc.service.context.credence.store, subscriptionOfAnEarlierVersion('sub-1', EVIL));
+    await svc.service.context.credence.settle();
   });
   afterAll(async () => {
     await svc?.close();

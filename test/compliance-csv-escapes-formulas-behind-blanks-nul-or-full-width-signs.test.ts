@@ -5,15 +5,12 @@
  * the first character = + - @ TAB CR NUL, or a first visible one = + - @ or its full-width form, gets the leading
  * apostrophe; the value is otherwise kept exactly, and ordinary values are untouched.
  */
-import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { eventIdFor } from '../domain/event-ids.ts';
-import { ExpectedRevision } from '../domain/ports/index.ts';
-import { currentVersionOf } from '../domain/upcasters.ts';
 import { toCsv } from '../adapters/http/routes/csv.ts';
 import { body, openApi, settled, type Api } from './http-conformance.fixtures.ts';
 import { parseCsv } from './support/csv.ts';
 import { startTestService, type TestService } from './support/service.ts';
+import { recordAsAnEarlierVersion, subscriptionOfAnEarlierVersion } from './support/recorded-by-an-earlier-version.ts';
 
 /** The one cell `value` becomes, read back from the CSV text. */
 const cellOf = (value: unknown): string => parseCsv(toCsv([{ position: '1', value }], ['position']))[1]![1]!;
@@ -59,21 +56,6 @@ const UNCHANGED: readonly (readonly [value: unknown, cell: string, why: string])
   ['\uff45vent', '\uff45vent', 'a full-width letter'],
 ];
 
-/** A subscription created under `correlationId` as a version before review 186's printable rule recorded it. */
-const recordedByAnEarlierVersion = async (svc: TestService, subscriptionId: string, correlationId: string): Promise<void> => {
-  const commandId = randomUUID();
-  const now = new Date();
-  await svc.service.context.credence.store.appendToStream(`subscription-${subscriptionId}`, [{
-    id: eventIdFor(commandId, 0),
-    type: 'SubscriptionCreated',
-    data: { subscriptionId, subscriber: 'City Utilities', notBefore: now.toISOString(), notAfter: new Date(now.getTime() + 365 * 86_400_000).toISOString() },
-    metadata: {
-      schemaVersion: currentVersionOf('SubscriptionCreated'), actor: { id: 'test-operator', role: 'operator' }, commandId,
-      commandType: 'createSubscription', correlationId, causationId: commandId, occurredAt: now.toISOString(),
-    },
-  }], { expectedRevision: ExpectedRevision.noStream, commandId });
-};
-
 describe('CSV cells a spreadsheet could run as a formula', () => {
   it.each(ESCAPED)('%j gets the leading apostrophe (%s), otherwise exact', (value) => {
     expect(cellOf(value)).toBe(`'${value}`);
@@ -91,7 +73,7 @@ describe('CSV cells a spreadsheet could run as a formula', () => {
       for (const [i, correlationId] of sent.entries()) {
         // A NUL is no visible text, refused from a sender since review 186: recorded as an earlier version did.
         if (correlationId.includes('\u0000')) {
-          await recordedByAnEarlierVersion(svc, `sub-${i}`, correlationId);
+          await recordAsAnEarlierVersion(svc.service.context.credence.store, subscriptionOfAnEarlierVersion(`sub-${i}`, correlationId));
           continue;
         }
         const reply = await api.call('POST', '/v1/commands', {}, { token: svc.tokens.operator, body: { ...body.createSubscription(`sub-${i}`), correlationId } });

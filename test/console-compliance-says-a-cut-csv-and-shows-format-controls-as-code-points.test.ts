@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { visibleText } from '../adapters/console/src/visible-text.ts';
 import { hasChromium, openConsole, signIn } from './support/console-browser.ts';
-import { postCommand } from './support/console-fleet.ts';
 import { useConsoleWorld } from './support/console-world.ts';
 import { profile } from './support/fleet.ts';
+import { recordAsAnEarlierVersion } from './support/recorded-by-an-earlier-version.ts';
 
 /*
  * Review 113, two findings of the compliance page:
@@ -27,9 +27,14 @@ describe('visibleText', () => {
 
 describe.skipIf(!hasChromium())('the compliance page', () => {
   const world = useConsoleWorld(async (svc) => {
+    // An override is no visible text, refused from a sender since review 186: recorded as an earlier version did.
+    const { credence } = svc.service.context;
     for (const nodeId of ['cut-1', 'cut-2', 'cut-3']) {
-      await postCommand(svc, 'registerNode', { nodeId, profile }, { correlationId: `ticket ${OVERRIDE}1-2-3 ${nodeId}` });
+      await recordAsAnEarlierVersion(credence.store, {
+        streamId: `node-${nodeId}`, type: 'NodeRegistered', data: { nodeId, profile }, commandType: 'registerNode', correlationId: `ticket ${OVERRIDE}1-2-3 ${nodeId}`,
+      });
     }
+    await credence.settle();
   });
 
   it('saves a cut answer as a partial file and says so, and shows a correlation id\'s override as its code point', async () => {

@@ -4,40 +4,15 @@
  * To a pipe or file (Io.stdoutIsTerminal false, set from process.stdout.isTTY) the CSV is now written as the server
  * sends it (RFC 4180); only a terminal gets control characters escaped, one record per line.
  */
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../bin/cli.ts';
-import { eventIdFor } from '../domain/event-ids.ts';
-import { ExpectedRevision } from '../domain/ports/index.ts';
-import { currentVersionOf } from '../domain/upcasters.ts';
 import { capture } from './support/cli.ts';
 import { startTestService, type TestService } from './support/service.ts';
+import { recordAsAnEarlierVersion, subscriptionOfAnEarlierVersion } from './support/recorded-by-an-earlier-version.ts';
 
 /** A real line break, then the literal text a terminal shows for one, then an escape sequence. */
 const CORRELATION = 'line one\nline two \\u000a ok\u001b[2K';
 const RAW_CONTROL = /[\u0000-\u0009\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
-
-/**
- * An operator's command under this correlationId, as a version before free text had to be printable recorded it
- * through the service: the CLI now refuses such a `--correlation-id` before sending (rule printable), but a store an
- * earlier version wrote may hold one, and reading it back must still print it safely. A subscription, which no
- * reaction follows with a command of its own (one would carry the correlationId on, and be refused by that rule).
- */
-const recordedByAnEarlierVersion = async (svc: TestService, correlationId: string): Promise<void> => {
-  const { credence } = svc.service.context;
-  const commandId = randomUUID();
-  const now = new Date();
-  await credence.store.appendToStream('subscription-sub-1', [{
-    id: eventIdFor(commandId, 0),
-    type: 'SubscriptionCreated',
-    data: { subscriptionId: 'sub-1', subscriber: 'City Utilities', notBefore: now.toISOString(), notAfter: new Date(now.getTime() + 365 * 86_400_000).toISOString() },
-    metadata: {
-      schemaVersion: currentVersionOf('SubscriptionCreated'), actor: { id: 'test-operator', role: 'operator' }, commandId,
-      commandType: 'createSubscription', correlationId, causationId: commandId, occurredAt: now.toISOString(),
-    },
-  }], { expectedRevision: ExpectedRevision.noStream, commandId });
-  await credence.settle();
-};
 
 describe('credence query --csv', () => {
   let svc: TestService;
@@ -54,7 +29,8 @@ describe('credence query --csv', () => {
 
   beforeAll(async () => {
     svc = await startTestService();
-    await recordedByAnEarlierVersion(svc, CORRELATION);
+    await recordAsAnEarlierVersion(svc.service.context.credence.store, subscriptionOfAnEarlierVersion('sub-1', CORRELATION));
+    await svc.service.context.credence.settle();
     const response = await fetch(`${svc.url}/v1/compliance/actions?actor=test-operator`, { headers: { accept: 'text/csv', authorization: `Bearer ${svc.tokens.auditor}` } });
     expect(response.status).toBe(200);
     fromServer = await response.text();
