@@ -18,7 +18,7 @@ const REFUSALS = {
   415: problem('a content type the route does not take, or a body sent with a Content-Encoding other than `identity` (answered with `Accept-Encoding: identity`) (`unsupported_media_type`)'),
   429: problem('too many requests from this caller in the window (`rate_limited`)', RETRY_AFTER),
   503: problem(
-    'not now: overloaded, starting, shutting down, not ready, the event store busy or unreachable or its commit failed (`store_unavailable`; an append that timed out or failed at its commit may have been stored: send it again under the same commandId, stored once at most), or the Secure Environment unusable (`secure_environment_unavailable`, `reason` such as `token_unavailable`, `token_integrity`, `registrar_signing_key_missing`, `pseudonym_prf_key_missing`) (Retry-After); a damaged database, or a command while the transparency log has stopped on a restored event store (no Retry-After)',
+    'not now: overloaded, starting, shutting down, not ready, the event store busy or unreachable or its commit failed (`store_unavailable`; an append that timed out or failed at its commit may have been stored: send it again under the same commandId, stored once at most), or the Secure Environment unusable (`secure_environment_unavailable`, `reason` such as `token_unavailable`, `token_integrity`, `registrar_signing_key_missing`, `pseudonym_prf_key_missing`, `pseudonym_tag_key_unavailable`) (Retry-After); a damaged database, or a command while the transparency log has stopped on a restored event store (no Retry-After)',
     RETRY_AFTER,
   ),
   catchAll: problem('RFC 9457 problem details'),

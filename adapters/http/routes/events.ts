@@ -20,7 +20,7 @@ import { baselineHeaders } from '../baseline-headers.ts';
 import { HttpProblem } from '../problems.ts';
 import type { RouteModule, ServiceContext } from '../context.ts';
 import type { Principal } from '../auth/access-control.ts';
-import { canonicalTagger, notingStore, pseudonymousTagger, startIdOf, type EventTagger } from '../sse/event-id.ts';
+import { canonicalTagger, notingStore, pseudonymousTagger, startIdOf, type EventTagger, type TaggerOnDemand } from '../sse/event-id.ts';
 import { FRAMES_EXTENSION } from '../sse/frame-schemas.ts';
 import { canonicalMessage, publicMessage } from '../sse/messages.ts';
 import { EventsHeaders, EventsQuery, askedResumePoint, checkPublicFilter, lifecycleFilterOf, type Identifiers } from '../sse/query.ts';
@@ -60,11 +60,13 @@ const RESTART = 'start again with from=start, which misses nothing (from=end ski
 /**
  * The taggers whose tags a principal's resume point may be checked against: the canonical stream's only for a principal
  * that may read event ids (a plain hash of one is a test of a guessed id: ../sse/event-id.ts), the pseudonymised
- * stream's where the server has the pseudonym key. So an operator's id resumes either form of the stream.
+ * stream's where the server has the pseudonym key. So an operator's id resumes either form of the stream. The canonical
+ * one first, and the keyed one derived only when it did not match: a canonical id never waits on the Secure Environment
+ * (review 189: with it unreachable, an auditor's canonical reconnect was a 500).
  */
-const taggersFor = async (principal: Principal, keyed: (() => Promise<EventTagger>) | undefined): Promise<EventTagger[]> => [
-  ...(principal.role !== 'integrator' ? [canonicalTagger] : []),
-  ...(keyed !== undefined ? [await keyed()] : []),
+const taggersFor = (principal: Principal, keyed: (() => Promise<EventTagger>) | undefined): TaggerOnDemand[] => [
+  ...(principal.role !== 'integrator' ? [() => canonicalTagger] : []),
+  ...(keyed !== undefined ? [keyed] : []),
 ];
 
 const identifiersFor = (principal: Principal, asked: Identifiers | undefined): Identifiers => {
@@ -81,7 +83,7 @@ export const eventRoutes: RouteModule = (app, context) => {
   const canonical = new StreamSlots(context.limits.maxSseStreams);
   const pseudonymised = new StreamSlots(context.limits.maxPseudonymisedStreams);
   // The pseudonymised stream's tagger, keyed once per process (one Secure Environment call); a failed derivation is
-  // not kept, so the next stream tries again.
+  // not kept, so the next stream tries again, and is answered 503 secure_environment_unavailable (../sse/event-id.ts).
   let keying: Promise<EventTagger> | undefined;
   const deriver = context.credence.pseudonyms?.deriver;
   const pseudonymisedTagger =
@@ -138,7 +140,7 @@ export const eventRoutes: RouteModule = (app, context) => {
         throw new HttpProblem(501, 'pseudonyms_unavailable', 'this server has no pseudonym key, so it cannot serve the pseudonymised stream');
       }
       const tag = askedResumePoint(request.query, request.headers)?.tag;
-      await refuseResumePointNotInLog(context, asked.from, RESTART, principal, tag === undefined ? undefined : { tag, taggers: await taggersFor(principal, pseudonymisedTagger) });
+      await refuseResumePointNotInLog(context, asked.from, RESTART, principal, tag === undefined ? undefined : { tag, taggers: taggersFor(principal, pseudonymisedTagger) });
       // `from=end` as the position it stands for now, so the stream can say where it starts (its first frame's id): the
       // newest record Credence wrote, which stays in the log. The head of a shared EventStoreDB may be another
       // application's record, gone once scavenged: the id a client resumes with was then refused (review 160).

@@ -3,7 +3,7 @@ import type { EventStore } from '../../../domain/ports/event-store.ts';
 import type { Principal } from '../auth/access-control.ts';
 import type { ServiceContext } from '../context.ts';
 import { HttpProblem } from '../problems.ts';
-import { holdsTaggedEvent, type EventTagger } from '../sse/event-id.ts';
+import { holdsTaggedEvent, type TaggerOnDemand } from '../sse/event-id.ts';
 
 /**
  * A resume point past the log's newest event (domain/positions.ts `resumePointNotInLog`), or on a store whose positions
@@ -25,7 +25,7 @@ export const refuseResumePointNotInLog = async (
   from: unknown,
   restart: string,
   principal?: Pick<Principal, 'scope'>,
-  tagged?: { readonly tag: string; readonly taggers: readonly EventTagger[] },
+  tagged?: { readonly tag: string; readonly taggers: readonly TaggerOnDemand[] },
 ): Promise<void> => {
   if (typeof from !== 'bigint') return;
   const store = context.credence.store;
@@ -79,7 +79,7 @@ const noEventThere = async (store: EventStore, after: bigint): Promise<string | 
 const otherEventThere = async (
   store: EventStore,
   after: bigint,
-  tagged: { readonly tag: string; readonly taggers: readonly EventTagger[] } | undefined,
+  tagged: { readonly tag: string; readonly taggers: readonly TaggerOnDemand[] } | undefined,
 ): Promise<string | undefined> => {
   if (tagged === undefined || (await holdsTaggedEvent(store, { position: after, tag: tagged.tag }, tagged.taggers))) return undefined;
   return (

@@ -10,6 +10,7 @@
  *   plain hash would let an integrator test guesses of a canonical id against the tags it is sent (SER-011).
  */
 import { createHmac, hash } from 'node:crypto';
+import { isCredenceError, secureEnvironmentUnavailable, type CredenceError } from '../../../domain/errors.ts';
 import type { ResumePoint } from '../../../domain/positions.ts';
 import type { EventStore, RecordedEvent } from '../../../domain/ports/event-store.ts';
 import type { PseudonymDeriver } from '../../../projections/pseudonyms/index.ts';
@@ -35,22 +36,55 @@ export const canonicalTagger: EventTagger = (eventId) => hash('sha256', eventId,
 const TAG_KEY_INPUT = '\0credence/event-tag/v1';
 
 export const pseudonymousTagger = async (deriver: PseudonymDeriver): Promise<EventTagger> => {
-  const key = await deriver.identifier('node', TAG_KEY_INPUT, 0);
+  let key: string;
+  try {
+    key = await deriver.identifier('node', TAG_KEY_INPUT, 0);
+  } catch (error) {
+    throw tagKeyUnavailable(error);
+  }
   return (eventId) => createHmac('sha256', key).update(eventId).digest('hex').slice(0, TAG_HEX);
+};
+
+/**
+ * A tag key that could not be derived: the Secure Environment's condition, never the caller's request, so a
+ * `secure_environment_unavailable` (503 with Retry-After) as wherever the service meets it unusable, where an error of
+ * no known kind was a 500 (review 189). Its own refusals (unavailable; unsupported, a 500 no retry mends) keep their
+ * answer; what caused any other is kept as the cause, for the service's log only.
+ */
+const tagKeyUnavailable = (error: unknown): CredenceError => {
+  if (isCredenceError(error, 'secure_environment_unavailable') || isCredenceError(error, 'secure_environment_unsupported')) return error;
+  const unavailable = secureEnvironmentUnavailable(
+    'pseudonym_tag_key_unavailable',
+    "the key of the pseudonymised stream's event ids could not be derived from the pseudonym key in the Secure Environment",
+  );
+  unavailable.cause = error;
+  return unavailable;
 };
 
 /** The stream id of `record`. */
 export const eventIdOf = (record: Pick<RecordedEvent, 'position' | 'id'>, tagOf: EventTagger): string => `${record.position.toString(10)}~${tagOf(record.id)}`;
 
 /**
- * Whether the event at `point.position` is the one its tag names by one of `taggers` (the forms of the stream the
- * principal may read); true for a bare position (nothing to check). A position with no event (0, or a scavenged
- * record's) holds no tagged id's event.
+ * A tagger made when first needed: the pseudonymised stream's costs a Secure Environment call, and may fail with it.
  */
-export const holdsTaggedEvent = async (store: EventStore, point: ResumePoint, taggers: readonly EventTagger[]): Promise<boolean> => {
+export type TaggerOnDemand = () => EventTagger | Promise<EventTagger>;
+
+/**
+ * Whether the event at `point.position` is the one its tag names by one of `taggers` (the forms of the stream the
+ * principal may read), tried in order, each made only when none before it matched: with the canonical one first, an
+ * operator's or auditor's canonical id is checked by SHA-256 alone, and never waits on, nor fails with, the Secure
+ * Environment the keyed one needs (review 189). True for a bare position (nothing to check). A position with no event
+ * (0, or a scavenged record's) holds no tagged id's event.
+ */
+export const holdsTaggedEvent = async (store: EventStore, point: ResumePoint, taggers: readonly TaggerOnDemand[]): Promise<boolean> => {
   if (point.tag === undefined) return true;
   const record = point.position === 0n ? undefined : await recordAtPosition(store, point.position);
-  return record !== undefined && taggers.some((tagOf) => tagOf(record.id) === point.tag);
+  if (record === undefined) return false;
+  for (const make of taggers) {
+    const tagOf = await make();
+    if (tagOf(record.id) === point.tag) return true;
+  }
+  return false;
 };
 
 /**
