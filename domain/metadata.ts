@@ -67,7 +67,10 @@ export type RecordedRequestSignature = z.infer<typeof RecordedRequestSignature>;
 
 /**
  * The API token a command came with, as the service that verified it records it (review 188): its id (`jti`, no
- * secret; never the bearer token itself) and the subject of who issued it. An admin may issue a token under any
+ * secret; never the bearer token itself) and who issued it: the issuer's subject for a token issued through the
+ * service, `cli` for one made on the command line (by whoever may write the data folder). The OS account that made a
+ * command-line token is kept only in access.db (`cli:<username>`), never here: the log is immutable and read by
+ * operators and auditors, and exported in evidence bundles (review 189). An admin may issue a token under any
  * subject, so the actor's id alone does not tell one holder of a subject from another; and access.db forgets a token
  * 30 days after it expires, so the issuer is recorded here rather than left for a later lookup of the id. Beside
  * `actor`, not inside it: a request signature covers the actor's bytes (domain/signing/payload.ts), which stay as

@@ -78,6 +78,12 @@ export interface AccessControl {
   remainingMs(principal: Principal): number;
   /** Whether the token's `exp`, or its record's expiry, has passed at this service's clock (what a refusal then says: `expired`). */
   expired(principal: Principal): boolean;
+  /**
+   * When the token was revoked, by one lookup of its record (review 189: read from the listing, a page at a time, it
+   * cost every token kept). Undefined for an unknown id, one not revoked, and one revoked at a time access.db does not
+   * read as an instant (damaged, or edited by hand: listed `recordDamaged`, revoked all the same).
+   */
+  revokedAt(tokenId: string): Date | undefined;
   /** Issued tokens in issue order, a page at a time; expired ones only when asked. */
   list(args: { limit: number; after?: string; includeExpired?: boolean }): { tokens: TokenSummary[]; next?: string };
 }
@@ -183,6 +189,13 @@ export const createAccessControl = async (options: AccessControlOptions): Promis
       if (principal.expiresAt.getTime() <= now) return true;
       const recorded = registry.find(principal.tokenId)?.expiresAt.getTime();
       return recorded !== undefined && recorded <= now;
+    },
+    revokedAt(tokenId) {
+      if (!TokenId.safeParse(tokenId).success) return undefined;
+      const revokedAt = registry.find(tokenId)?.revokedAt;
+      // A revocation time that is no instant reads as an invalid Date (toTokenRecord), which no answer can write
+      // (toISOString throws): left out, as the listing leaves it out (tokenSummary).
+      return revokedAt !== undefined && !Number.isNaN(revokedAt.getTime()) ? revokedAt : undefined;
     },
     list({ limit, after, includeExpired = false }) {
       const now = clock.now();

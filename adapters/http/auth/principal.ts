@@ -6,7 +6,10 @@ export interface Principal {
   readonly role: Role;
   /** The token id (`jti`), what `credence token revoke` names. */
   readonly tokenId: string;
-  /** Who issued the token, as access.db records it: recorded with every command the token sends (review 188). */
+  /**
+   * Who issued the token, as the log records it with every command the token sends (review 188): the issuer's subject,
+   * or `cli` for a token made on the command line, whose OS account access.db alone keeps (review 189, token-verifier.ts).
+   */
   readonly issuedBy: string;
   readonly expiresAt: Date;
   /** The stakeholders its event stream is limited to, as access.db records them (SER-025); absent: the whole fleet. */

@@ -1,11 +1,26 @@
 import { unauthorised } from '../../../domain/errors.ts';
 import type { Clock } from '../../../domain/ports/index.ts';
-import type { AccessRegistry } from '../../runtime/index.ts';
+import type { AccessRegistry, TokenRecord } from '../../runtime/index.ts';
 import { jwtVerifier, type JwtSettings } from './jwt.ts';
 import type { Principal } from './principal.ts';
 import type { SigningKeys } from './signing-keys.ts';
 import { refusalBySettings, refusalOfRecord, TOKEN_REFUSAL_REASONS } from './token-refusal.ts';
 import { recordedTokenScope } from './token-scope.ts';
+
+/** What the log records as the issuer of a token made on the command line: whoever may write the data folder. */
+const COMMAND_LINE_ISSUER = 'cli';
+const COMMAND_LINE_ISSUER_PREFIX = `${COMMAND_LINE_ISSUER}:`;
+
+/**
+ * Who issued a token, as the log records it with every command the token sends (`metadata.token.issuedBy`): the
+ * issuer's subject for one issued through the service (subjects are what the log records as actors anyway); `cli` for
+ * one made on the command line, whose access.db record names the OS account (`cli:<username>`, bin/commands/
+ * token-target.ts localActor), which stays there alone (review 189: written into the immutable log, the account
+ * reached the canonical stream, compliance rows and evidence bundles). Told apart by `issuedWith`, which only a token
+ * issued through the service has: a subject may begin `cli:` too.
+ */
+const issuerAsRecorded = (record: TokenRecord): string =>
+  record.issuedWith === undefined && record.issuedBy.startsWith(COMMAND_LINE_ISSUER_PREFIX) ? COMMAND_LINE_ISSUER : record.issuedBy;
 
 export interface TokenVerifierOptions {
   readonly registry: AccessRegistry;
@@ -62,7 +77,7 @@ export const tokenVerifier = (options: TokenVerifierOptions): ((token: string) =
       subject: claims.sub,
       role: claims.role,
       tokenId: claims.jti,
-      issuedBy: record.issuedBy,
+      issuedBy: issuerAsRecorded(record),
       expiresAt: new Date(claims.exp * 1000),
       ...(scope !== undefined ? { scope } : {}),
     };

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { isCredenceError, validationError } from '../../../domain/errors.ts';
-import { type AccessControl, RoleSchema, TOKEN_REFUSALS, TOKEN_STATES, TokenId, TokenSubject, tokenSummaryJson } from '../auth/access-control.ts';
+import { RoleSchema, TOKEN_REFUSALS, TOKEN_STATES, TokenId, TokenSubject, tokenSummaryJson } from '../auth/access-control.ts';
 import { ACCESS } from '../auth/roles.ts';
 import { tokenPageCursor } from '../auth/token-page-cursor.ts';
 import { HttpProblem, unauthenticated } from '../problems.ts';
@@ -60,21 +60,6 @@ const RevokedAlready = z.object({
   revokedBefore: z.string().optional().describe("ISO 8601: when it was revoked; absent only when access.db's time of it does not read (`recordDamaged`)"),
   chained: z.number().int().nonnegative().describe('the tokens issued with it down the chain, still live, that this revocation ended'),
 }).describe('Revoked already: the first revocation is kept');
-
-/**
- * When a token was revoked: the access control answers pages of its listing, not one token, so they are read in turn.
- * Only a token revoked already asks (an admin's revocation by hand), never a request's verification.
- */
-const revokedAtOf = (access: AccessControl, tokenId: string): Date | undefined => {
-  let after: string | undefined;
-  do {
-    const page = access.list({ limit: 1_000, includeExpired: true, ...(after !== undefined ? { after } : {}) });
-    const found = page.tokens.find((t) => t.tokenId === tokenId);
-    if (found !== undefined) return found.revokedAt;
-    after = page.next;
-  } while (after !== undefined);
-  return undefined;
-};
 
 const ListQuery = z.strictObject({
   limit: QueryWholeNumberOr(1, 1_000, 100),
@@ -183,7 +168,7 @@ export const tokenRoutes: RouteModule = (app, context) => {
       request.log.info({ tokenId, chained }, revoked.includes(tokenId) ? 'token revoked' : 'token revoked already');
       if (revoked.includes(tokenId)) return reply.code(204).send();
       // Review 186: a 204 here too made `credence token revoke --server` say it revoked a token revoked long before.
-      const before = revokedAtOf(access, tokenId);
+      const before = access.revokedAt(tokenId);
       return reply.code(200).send({ tokenId, ...(before !== undefined ? { revokedBefore: before.toISOString() } : {}), chained });
     },
   );
