@@ -3,7 +3,6 @@ import { constantTimeEqual } from '../../domain/crypto/index.ts';
 import {
   fail,
   type Checkpoint,
-  formatRevisionRanges,
   isValidKeyName,
   KEY_NAME_RULE,
   parseVerifierKey,
@@ -51,7 +50,8 @@ export const report = (result: VerificationResult, success: string, io: Io, asJs
     return 0;
   }
   io.err(printable(`FAILED (${result.reason})${result.position !== undefined ? ` at position ${result.position}` : ''}: ${result.message}`));
-  if (result.missing !== undefined) io.err(`not covered: revisions ${formatRevisionRanges(result.missing)}`);
+  // The revisions a bundle lacks are named in its message already (review 190: a second line said them again, plural
+  // for one); `--json` carries them as `missing`.
   return result.reason === 'malformed' && !fromServer ? 2 : 1;
 };
 
@@ -76,7 +76,7 @@ export const verifyBundle = (
       : verified;
   const held: typeof verified = result.ok && saved !== undefined ? heldTo(saved, result.checkpoint, result) : result;
   const success = held.ok
-    ? `ok: ${held.events} events of ${held.streamId} are in the log and are the whole stream as of tree size ${held.checkpoint.treeSize} (${held.checkpoint.time})` +
+    ? `ok: ${held.events} ${held.events === 1 ? 'event' : 'events'} of ${held.streamId} are in the log and are the whole stream as of tree size ${held.checkpoint.treeSize} (${held.checkpoint.time})` +
       (saved === undefined ? '' : `, the tree of the checkpoint kept (size ${saved.treeSize}) itself`) +
       withheldNote(held.withheld, held.withheldReasons)
     : '';

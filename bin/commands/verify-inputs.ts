@@ -1,5 +1,5 @@
 import { parseCheckpointText, parseSignedNote } from '../../domain/transparency/index.ts';
-import { readTextFile, type FileRead } from '../files.ts';
+import { FILE_LIMITS, readTextFile, readTrustedTextFile, type FileRead } from '../files.ts';
 import type { Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { EXIT } from '../program.ts';
@@ -20,6 +20,14 @@ const withoutByteOrderMark = (path: string, read: FileRead<string>): FileRead<st
 
 /** A note file (--checkpoint, --from, --to) as `readTextFile` reads it, one starting with a byte-order mark refused. */
 export const readNoteFile = (path: string, maxBytes: number): FileRead<string> => withoutByteOrderMark(path, readTextFile(path, maxBytes));
+
+/**
+ * The checkpoint the auditor kept (`--checkpoint` with --data or a bundle, `--from` with --server): it sets the point a
+ * later checkpoint must reach, so whoever may write it could swap in an older genuine one and hide a rollback (review
+ * 190). Held to the rules of `--key` (trusted-file.ts), read through the descriptor checked. The notes of --event and
+ * of --from/--to offline are evidence handed in, held to the key and to each other, and read as `readNoteFile`.
+ */
+export const readSavedCheckpointFile = (path: string): FileRead<string> => withoutByteOrderMark(path, readTrustedTextFile(path, FILE_LIMITS.note));
 
 /**
  * A checkpoint file of the caller's that does not parse (as a signed note, its text as a checkpoint) is malformed

@@ -1,12 +1,11 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { openCheckpoint, verifyConsistency } from '../../domain/transparency/index.ts';
-import { FILE_LIMITS } from '../files.ts';
 import { json, type Io } from '../io.ts';
 import { EXIT, parseOptions, UsageError } from '../program.ts';
 import { clientOf, ServerOptions, StreamArg, type ServerTarget, PathArg } from './options.ts';
 import { report, resolveLogKey, verifyBundle } from './verify-checks.ts';
-import { readNoteFile, unparsedCheckpoint } from './verify-inputs.ts';
+import { readSavedCheckpointFile, unparsedCheckpoint } from './verify-inputs.ts';
 import { refuseOptionsOfOtherModes } from './verify-modes.ts';
 import { keptCheckpointRefusal, saveCheckpoint, sayKeptCheckpoint, type KeptCheckpointRefusal } from './verify-save-checkpoint.ts';
 
@@ -70,7 +69,7 @@ export const verifyRemote = async (server: ServerTarget, command: Command, raw: 
     const success = opened.ok ? `ok: the server's latest checkpoint is signed by ${pinned.keyName}: tree size ${opened.checkpoint.treeSize} (${opened.checkpoint.time})` : '';
     return report(opened, success, io, args.json, true);
   }
-  const earlier = readNoteFile(args.from, FILE_LIMITS.note);
+  const earlier = readSavedCheckpointFile(args.from);
   if (!earlier.ok) throw new UsageError(`--from: ${earlier.message}`);
   // The earlier checkpoint is the caller's own file: one that does not parse is bad input (2); one that parses and is
   // not signed by the key pinned is a verification failure (1), before the server is asked.

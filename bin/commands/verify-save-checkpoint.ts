@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { writeFileAtomic } from '../../adapters/driven/files/index.ts';
 import { constantTimeEqual } from '../../domain/crypto/index.ts';
-import { openCheckpoint, type Checkpoint, type NoteVerifierKey } from '../../domain/transparency/index.ts';
+import { openCheckpoint, parseCheckpointText, parseSignedNote, type Checkpoint, type NoteVerifierKey } from '../../domain/transparency/index.ts';
+import { keyLabel } from '../../domain/transparency/note.ts';
 import { FILE_LIMITS, readTextFile } from '../files.ts';
 import type { Io } from '../io.ts';
 import { printable } from '../printable.ts';
@@ -38,7 +39,8 @@ export interface KeptCheckpointRefusal {
  * A checkpoint the file already holds, signed by `key`, is replaced only by the same tree or by one this run proved
  * extends it: `checkedFrom` (the --checkpoint of --data, the --from of --server) is that tree. Review 134: a kept tree
  * of size 82 was replaced by an older copy's 70 (or a rolled-back server's), exit 0, and the next audit held the log
- * to 70 only. Anything else in the file (none, not a checkpoint, another log's) is replaced as before. `from` names the
+ * to 70 only. A checkpoint signed by other keys only is refused (otherKeysCheckpoint); anything else in the file (none,
+ * not a signed checkpoint, one whose signature by this key does not verify) is replaced as before. `from` names the
  * option that proves it, for the message.
  */
 export const keptCheckpointRefusal = (
@@ -50,6 +52,7 @@ export const keptCheckpointRefusal = (
 ): KeptCheckpointRefusal | undefined => {
   if (note === undefined || !existsSync(path)) return undefined;
   const text = readTextFile(path, FILE_LIMITS.note);
+  if (text.ok) otherKeysCheckpoint(path, text.value, key);
   const kept = text.ok ? openCheckpoint(text.value, key) : undefined;
   const next = openCheckpoint(note, key);
   if (kept === undefined || !kept.ok || !next.ok) return undefined;
@@ -76,6 +79,23 @@ export const keptCheckpointRefusal = (
       `${path} holds a checkpoint signed by ${key.keyName} of tree size ${size}, and this run did not check that the tree verified (size ${verified}) extends it: ` +
       `give ${path} as ${from} too, or save to another file; ${keptNothing}`,
   };
+};
+
+/**
+ * A checkpoint in the file signed by other keys than the one verified against is another log's evidence (the log
+ * before a restore started a new one: README, restore step 5, keeps it), not a file to write over (review 190: it was
+ * replaced without a word). Refused as a usage error (2): nothing here judges that log, the file is only elsewhere.
+ * Its signatures are not verified (the key is not given): they and its tree size are named as the file says them.
+ */
+const otherKeysCheckpoint = (path: string, note: string, key: NoteVerifierKey): void => {
+  const signed = parseSignedNote(note);
+  const parsed = signed && parseCheckpointText(signed.text);
+  if (parsed?.ok !== true || signed!.signatures.some((s) => s.keyName === key.keyName && s.keyId === key.keyId)) return;
+  const signers = [...new Set(signed!.signatures.map(keyLabel))].join(', ');
+  throw new UsageError(
+    `--save-checkpoint: ${path} holds a checkpoint of tree size ${parsed.checkpoint.treeSize} signed by ${signers}, not by the key verified against (${keyLabel(key)}): ` +
+      `another log's evidence, kept (README, restoring: keep the old log's evidence); save to another file, or move it aside first; nothing written`,
+  );
 };
 
 /** Said on stderr when the kept checkpoint stays: a failure (exit 1), whatever the verification found. */

@@ -18,7 +18,7 @@ import { ServerOptions, serverTarget, withJson, withServer, PathArg } from './op
 import { verifyRemote } from './verify-remote.ts';
 import { report, resolveLogKey, verifyBundle } from './verify-checks.ts';
 import { auditDataDir } from './verify-data-folder.ts';
-import { readNoteFile, unparsedCheckpoint } from './verify-inputs.ts';
+import { readNoteFile, readSavedCheckpointFile, unparsedCheckpoint } from './verify-inputs.ts';
 import { refuseOptionsOfOtherModes } from './verify-modes.ts';
 import { warnOfUnknownVariables } from './unknown-variables.ts';
 
@@ -108,7 +108,7 @@ const verifyLocal = async (args: Options, pinned: NoteVerifierKey | undefined, i
   switch (args.mode) {
     case 'data': {
       await warnOfUnknownVariables(io);
-      const saved = args.checkpoint === undefined ? undefined : readInput('--checkpoint: ', readNoteFile(args.checkpoint, FILE_LIMITS.note), io);
+      const saved = args.checkpoint === undefined ? undefined : readInput('--checkpoint: ', readSavedCheckpointFile(args.checkpoint), io);
       if (args.checkpoint !== undefined && saved === undefined) return 2;
       const unparsed = saved === undefined ? undefined : unparsedCheckpoint('--checkpoint', saved, io);
       if (unparsed !== undefined) return unparsed;
@@ -122,7 +122,7 @@ const verifyLocal = async (args: Options, pinned: NoteVerifierKey | undefined, i
       let saved: Checkpoint | undefined;
       if (args.checkpoint !== undefined) {
         // The auditor's own file: malformed, or not under the key pinned, is bad input (2), as with --data.
-        const note = readInput('--checkpoint: ', readNoteFile(args.checkpoint, FILE_LIMITS.note), io);
+        const note = readInput('--checkpoint: ', readSavedCheckpointFile(args.checkpoint), io);
         if (note === undefined) return 2;
         const opened = openCheckpoint(note, pinned!);
         if (!opened.ok) {

@@ -4,7 +4,7 @@ import { DEFAULT_JSON_LIMITS, jsonLimitIssue } from '../json-limits.ts';
 import { parseStreamId } from '../streams.ts';
 import type { LoggedEvent } from './leaf.ts';
 import type { Checkpoint } from './checkpoint.ts';
-import { formatVerifierKey, isValidKeyName, KEY_NAME_RULE, parseVerifierKey, type NoteVerifierKey } from './note.ts';
+import { anotherKeyOfThatName, formatVerifierKey, isValidKeyName, keyLabel, KEY_NAME_RULE, parseVerifierKey, type NoteVerifierKey } from './note.ts';
 import type { FieldIssue } from '../errors.ts';
 import { BundledEventJson, Hash32, StreamIdText } from './schemas.ts';
 import { eventLeafHash } from './leaf.ts';
@@ -223,6 +223,18 @@ const issueOf = (issue: z.core.$ZodIssue | undefined): FieldIssue => {
 };
 
 /**
+ * Why a bundle naming `named` is not under the pinned key, both by key ID (review 190: two keys of one name read
+ * "names key credence.local/log, which is not the trusted log key", as if contradicting itself), in the words of
+ * noteRefusal. A key ID is 32 bits of a hash: a key made to share name and ID is said as such.
+ */
+const untrustedKeyMessage = (named: NoteVerifierKey, pinned: NoteVerifierKey): string => {
+  const refused = `the bundle is not signed by the key ${keyLabel(pinned)}; it names`;
+  if (named.keyName !== pinned.keyName) return `${refused} ${keyLabel(named)}`;
+  if (named.keyId !== pinned.keyId) return `${refused} ${anotherKeyOfThatName(keyLabel(named))}`;
+  return `${refused} another public key of that name and key ID`;
+};
+
+/**
  * Verifies a bundle read from a file: every event is in the checkpointed tree, and (format v2) the bundle holds
  * the whole stream as of that tree, as the log's signed stream head states it. With `trustedKey`, the bundle must
  * be signed by that key; with `integrityOnly`, the bundle's own key is used. With neither (a caller in JavaScript
@@ -261,7 +273,7 @@ export const verifyEvidenceBundle = (
   }
   const key = trustedKey ?? bundleKey;
   if (trustedKey !== undefined && formatVerifierKey(bundleKey) !== formatVerifierKey(trustedKey)) {
-    return fail('untrusted_key', `the bundle names key ${bundleKey.keyName}, which is not the trusted log key`);
+    return fail('untrusted_key', untrustedKeyMessage(bundleKey, trustedKey));
   }
   const opened = openCheckpoint(bundle.checkpoint, key);
   if (!opened.ok) return opened;

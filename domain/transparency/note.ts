@@ -152,8 +152,15 @@ export const noteRefusal = (message: string, key: NoteVerifierKey, reason: 'no_s
   if (reason === 'bad_signature') return `its signature by ${expected} does not verify`;
   const sameName = (parseSignedNote(message)?.signatures ?? []).filter((s) => s.keyName === key.keyName).map(keyLabel);
   if (sameName.length === 0) return `no signature by ${expected}`;
-  return `no signature by ${expected}; it is signed by ${[...new Set(sameName)].join(', ')}, another key of that name (the key given is not this log's, or the log's key was replaced)`;
+  return `no signature by ${expected}; it is signed by ${anotherKeyOfThatName([...new Set(sameName)].join(', '))}`;
 };
+
+/**
+ * `found` (key labels) as keys of the expected key's name that are not it: one wording for a note (noteRefusal) and a
+ * bundle naming its key (bundle.ts, review 190), since both keys read alike but for the key ID.
+ */
+export const anotherKeyOfThatName = (found: string): string =>
+  `${found}, another key of that name (the key given is not this log's, or the log's key was replaced)`;
 
 /**
  * Opens a note with one trusted key. Signatures by other keys are ignored (they may be witnesses); a
