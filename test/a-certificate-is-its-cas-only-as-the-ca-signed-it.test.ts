@@ -29,8 +29,11 @@ describe('a certificate recorded as one of the CAs', () => {
       credence = openCredence({ location: { memory: true }, clock: systemClock });
       await credence.engine.execute(cmd.registerNode('meter-1'));
       const ca = await testCa('default');
-      leaf = await testLeaf(ca, { baseUrl: PKI_TEST_URL, name: 'meter-1' });
-      other = await testLeaf(ca, { baseUrl: PKI_TEST_URL, name: 'meter-2' });
+      // One validity for both: a certificate of another validity than the credential's is refused too
+      // (certificate_validity), so `other` may differ from `leaf` only in its key.
+      const now = Date.now();
+      leaf = await testLeaf(ca, { baseUrl: PKI_TEST_URL, name: 'meter-1', now });
+      other = await testLeaf(ca, { baseUrl: PKI_TEST_URL, name: 'meter-2', now });
     });
     afterAll(() => credence.close());
 

@@ -49,7 +49,8 @@ describe.runIf(hasOpenssl()).each(['ed25519', 'p256'] as const)('a %s CA issues 
     expect(text).toContain('URI:urn:onem2m:node:meter-001');
     expect(text).toContain('URI:urn:onem2m:cse:%2Fmeter-001-cse');
     expect(text).toContain('Not Before: Mar  1 10:00:00 2026 GMT');
-    expect(text).toContain('Not After : Mar  1 10:00:00 2027 GMT');
+    // The last whole second of the credential's [notBefore, notAfter): X.509 notAfter is inclusive.
+    expect(text).toContain('Not After : Mar  1 09:59:59 2027 GMT');
     expect(text).toMatch(/X509v3 Key Usage: critical\s+Digital Signature\n/);
     expect(text).toMatch(/X509v3 Extended Key Usage:\s+TLS Web Client Authentication\n/);
     expect(text).toMatch(/X509v3 Basic Constraints: critical\s+CA:FALSE/);

@@ -39,9 +39,9 @@ describe.each([
     expect(summary.subject).toBe('CN=meter-1');
     expect(summary.issuer).toBe('CN=Credence CA default');
     expect(summary.serialNumber).toMatch(/^[0-7][0-9a-f]{31}$/);
-    // The credential's validity exactly: whole seconds, granted in the challenge.
+    // The credential's validity: whole seconds, granted in the challenge, ending at the last second of its window.
     expect(summary.notBefore).toBe(issued.notBefore);
-    expect(summary.notAfter).toBe(issued.notAfter);
+    expect(summary.notAfter).toBe(new Date(Date.parse(issued.notAfter) - 1000).toISOString());
     expect(issued.notBefore).toBe(T0);
     const der = fromBase64url(summary.der!);
     expect(summary.fingerprint).toBe(certificateFingerprint(der));

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { parseCertificate, sameBytes } from '../x509/certificate.ts';
-import { certificateSummary, certifiedPublicKey, credentialCertificateRefusal } from '../x509/issuance/index.ts';
+import { certificateSummary, certificateValidityOf, certifiedPublicKey, credentialCertificateRefusal } from '../x509/issuance/index.ts';
 import { tryFromBase64url } from '../crypto/base64url.ts';
 import type { CredentialIssued } from '../events/credential.ts';
 
@@ -16,6 +16,9 @@ const STATED = ['fingerprint', 'subject', 'issuer', 'serialNumber', 'notBefore',
  * review). The certificate is also one the CA issues for a credential: an end entity with id-kp-clientAuth, neither a CA
  * certificate nor an OCSP responder's (rule named in `params.rule`; found in review: the CA's own certificate and its
  * responder's were recorded with the key inside them, and revoking the credential put both serials on the CA's CRL).
+ * Its validity is the one derived from the credential's (certificateValidityOf: from the first whole second at or
+ * after notBefore to the last whole second before notAfter; rule `certificate_validity`): found in review, a 1-day
+ * credential was recorded with a 30-day certificate, and OCSP said `good` for it after the credential expired.
  * Whether the CA's key signed the DER, and that it certifies no key of the CAs, is checked where the CAs are known
  * (projections/pki, `issuedByOurCa`).
  */
@@ -43,6 +46,7 @@ export const issuedCertificateRules = (d: z.infer<typeof CredentialIssued>, ctx:
   for (const field of STATED) {
     if (c[field] !== stated[field]) issue(field, `must be what the certificate states: ${stated[field]}`);
   }
+  certificateValidityRules(d, stated, issue);
   const certified = certifiedPublicKey(der);
   const key = d.publicKey === undefined ? undefined : tryFromBase64url(d.publicKey);
   if (certified === undefined || certified.kind !== d.kind || key === undefined || !sameBytes(certified.bytes, key)) {
@@ -52,3 +56,24 @@ export const issuedCertificateRules = (d: z.infer<typeof CredentialIssued>, ctx:
   if (refusal !== undefined) issue('der', refusal.message, refusal.rule);
 };
 
+
+/**
+ * The certificate's validity, as its DER states it (a summary disagreeing with its DER is refused already), against
+ * the one derived from the credential's half-open window (certificateValidityOf).
+ */
+const certificateValidityRules = (
+  d: z.infer<typeof CredentialIssued>,
+  stated: { readonly notBefore: string; readonly notAfter: string },
+  issue: (field: string, message: string, rule?: string) => void,
+): void => {
+  const credential = { notBefore: new Date(d.notBefore), notAfter: new Date(d.notAfter) };
+  if (Number.isNaN(credential.notBefore.getTime()) || Number.isNaN(credential.notAfter.getTime())) return;
+  const derived = certificateValidityOf(credential);
+  const window = `the credential's [${d.notBefore}, ${d.notAfter})`;
+  if (stated.notBefore !== derived.notBefore.toISOString()) {
+    issue('notBefore', `must be ${derived.notBefore.toISOString()}, the first whole second of ${window}, not ${stated.notBefore}`, 'certificate_validity');
+  }
+  if (stated.notAfter !== derived.notAfter.toISOString()) {
+    issue('notAfter', `must be ${derived.notAfter.toISOString()}, the last whole second of ${window} (X.509 notAfter is inclusive), not ${stated.notAfter}`, 'certificate_validity');
+  }
+};

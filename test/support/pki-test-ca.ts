@@ -117,8 +117,14 @@ export const leafPublicKey = (der: Uint8Array): Uint8Array => {
 };
 
 /**
+ * The end of the credential a certificate ending at `certificateNotAfter` is recorded for: one second later, as the
+ * certificate's inclusive notAfter is the last whole second of the credential's half-open window (certificateValidityOf).
+ */
+const credentialEnd = (certificateNotAfter: Date): Date => new Date(certificateNotAfter.getTime() + 1000);
+
+/**
  * The issueCredential data recording the P-256 certificate `der` (of CA `caId`) for `credentialId`: the key and the
- * validity it states, and `certificate` as given (default: its true summary).
+ * validity it derives from (credentialEnd), and `certificate` as given (default: its true summary).
  */
 export const certifiedCredentialData = (credentialId: string, der: Uint8Array, caId = 'default', certificate?: Record<string, unknown>) => {
   const key = leafPublicKey(der);
@@ -131,7 +137,7 @@ export const certifiedCredentialData = (credentialId: string, der: Uint8Array, c
     publicKey: toBase64url(key),
     fingerprint: publicKeyFingerprint('p256', key),
     notBefore: notBefore.value.toISOString(),
-    notAfter: notAfter.value.toISOString(),
+    notAfter: credentialEnd(notAfter.value).toISOString(),
     certificate: certificate ?? certificateSummary(der, caId),
   };
 };
@@ -211,7 +217,7 @@ export const issueCertifiedCredentialWith = async (
         publicKey: toBase64url(leafPublicKey(leaf.der)),
         fingerprint: publicKeyFingerprint('p256', leafPublicKey(leaf.der)),
         notBefore: leaf.notBefore.toISOString(),
-        notAfter: leaf.notAfter.toISOString(),
+        notAfter: credentialEnd(leaf.notAfter).toISOString(),
         certificate: certificateSummary(leaf.der, ca.id),
       },
       { actor: operator },

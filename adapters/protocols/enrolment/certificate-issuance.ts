@@ -40,7 +40,8 @@ export interface CertificateToIssue {
  * before anything is recorded: `bad_csr` (malformed, no proof of possession, names another node), `unsupported` (a
  * key other than Ed25519 or P-256), `credential_mismatch` (the CSR's key is not the credential's) and
  * `certificate_not_issued` (no CSR where one is required). A CA whose own validity does not cover the credential's
- * refuses at the receipt step (`certificate_not_issued`), still before anything is recorded.
+ * refuses at the receipt step (`certificate_not_issued`), still before anything is recorded. `issue` is given the
+ * credential's validity; the certificate's is derived from it (certificateValidityOf), never outlasting it.
  */
 export const certificateToIssue = (
   issuance: CertificateIssuance | undefined,
@@ -91,8 +92,9 @@ export const certificateToIssue = (
 
 /**
  * The validity granted in a provisioning challenge: from `now` for the credential lifetime; whole seconds when
- * certificates are issued (`wholeSeconds`: X.509 times have no milliseconds, and the certificate's validity is the
- * credential's exactly).
+ * certificates are issued (`wholeSeconds`: X.509 times have no milliseconds, so the certificate starts when the
+ * credential does; it ends one second before the credential's notAfter, the last whole second of the credential's
+ * half-open window, as issueNodeCertificate derives it: certificateValidityOf).
  */
 export const grantedValidity = (now: Date, lifetimeSeconds: number, wholeSeconds: boolean): { notBefore: string; notAfter: string } => {
   const start = wholeSeconds ? Math.floor(now.getTime() / 1000) * 1000 : now.getTime();

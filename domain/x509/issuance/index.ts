@@ -18,6 +18,7 @@ export {
   subjectKeyIdentifier,
 } from './extensions.ts';
 export { certificateSummary, certifiedPublicKey, chainValidity, issueNodeCertificate } from './node-certificate.ts';
+export { certificateValidityOf } from './certificate-validity.ts';
 export { MAX_NAME_TEXT, nameFromText, parseDistinguishedName } from './distinguished-name.ts';
 export type { NameRefusal, NameRule } from './distinguished-name.ts';
 export { credentialCertificateRefusal } from './credential-certificate-purpose.ts';

@@ -4,11 +4,16 @@ import { certificateFingerprint, publicKeyFromSpki } from '../../crypto/fingerpr
 import { toBase64url } from '../../crypto/base64url.ts';
 import { pkiUrls, type CaId, type CaKeyKind, type IssuingCa } from '../issuing-ca.ts';
 import { endEntityCertificate, issuerOf, serialFromRandom } from './certificate.ts';
+import { certificateValidityOf } from './certificate-validity.ts';
 import { KEY_PURPOSE } from './extensions.ts';
 import { nodeSubject, nodeUris, type NodeNaming } from './node-names.ts';
 
-/** Why the CA cannot issue a certificate for this credential: it is not valid for the whole of the credential's validity. */
-export type IssuanceRefusal = 'ca_not_yet_valid' | 'ca_expires_first';
+/**
+ * Why the CA cannot issue a certificate for this credential: it is not valid for the whole of the credential's
+ * validity, or that validity is too short for a certificate's (the first whole second of it is not before the last:
+ * `validity_too_short`).
+ */
+export type IssuanceRefusal = 'ca_not_yet_valid' | 'ca_expires_first' | 'validity_too_short';
 
 /**
  * When the CA can issue certificates that validate: the span every certificate of its path covers, its own and each
@@ -27,7 +32,8 @@ export const chainValidity = (ca: Pick<IssuingCa, 'certificate' | 'chain'>): { r
 
 /**
  * The operational certificate of a node's credential (issue 13): subject and URI SANs naming the node
- * (node-names.ts), validity exactly the credential's, clientAuth, and where relying parties check it
+ * (node-names.ts), the validity derived from the credential's (`validity`, half-open: certificateValidityOf, its
+ * last whole second inside the credential's window), clientAuth, and where relying parties check it
  * (pkiUrls(baseUrl, ca.id)). A CA whose certificates (its own and those above it, `chainValidity`) do not all cover
  * that validity refuses: a certificate outliving any certificate of its path fails path validation when it matters.
  */
@@ -36,13 +42,16 @@ export const issueNodeCertificate = async (args: {
   readonly baseUrl: string;
   readonly naming: NodeNaming;
   readonly key: { readonly kind: CaKeyKind; readonly bytes: Uint8Array };
+  /** The credential's validity, [notBefore, notAfter): the certificate's is derived from it. */
   readonly validity: { readonly notBefore: Date; readonly notAfter: Date };
   /** 16 bytes from the RandomSource port. */
   readonly serialRandom: Uint8Array;
 }): Promise<{ ok: true; der: Uint8Array } | { ok: false; reason: IssuanceRefusal }> => {
+  const validity = certificateValidityOf(args.validity);
+  if (!(validity.notBefore < validity.notAfter)) return { ok: false, reason: 'validity_too_short' };
   const span = chainValidity(args.ca);
-  if (args.validity.notBefore < span.notBefore) return { ok: false, reason: 'ca_not_yet_valid' };
-  if (args.validity.notAfter > span.notAfter) return { ok: false, reason: 'ca_expires_first' };
+  if (validity.notBefore < span.notBefore) return { ok: false, reason: 'ca_not_yet_valid' };
+  if (validity.notAfter > span.notAfter) return { ok: false, reason: 'ca_expires_first' };
   const subject = nodeSubject(args.naming.nodeId);
   const der = await endEntityCertificate({
     ca: args.ca,
@@ -51,8 +60,8 @@ export const issueNodeCertificate = async (args: {
     subjectEmpty: subject.empty,
     subjectKey: args.key,
     uris: nodeUris(args.naming),
-    notBefore: args.validity.notBefore,
-    notAfter: args.validity.notAfter,
+    notBefore: validity.notBefore,
+    notAfter: validity.notAfter,
     purposes: [KEY_PURPOSE.clientAuth],
     urls: pkiUrls(args.baseUrl, args.ca.id),
   });
