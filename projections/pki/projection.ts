@@ -2,16 +2,26 @@ import type Database from 'better-sqlite3';
 import { CaId } from '../../domain/x509/issuing-ca.ts';
 import { isSerialHex, revokedCertificateDer } from '../../domain/x509/revocation/index.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
+import { sentBy } from '../../domain/ports/index.ts';
+import { PROCESS_MANAGER_ACTOR } from '../cascade/index.ts';
 import { BatchSlot, readCheckpoint, type Projection, type ResetCause } from '../runtime/index.ts';
 import type { PkiChanges } from './changes.ts';
 import { issuingKeyId } from './issuing-key.ts';
+import { lapseOf, recordEnrolmentEnd, recordSubscription } from './lapses.ts';
 import { forgetRotation, overlapEndOf, recordRotation } from './rotations.ts';
 import { certificateOfCredential, forgetRebuild, markRebuild, PKI_PROJECTION, recordCertificate, recordRevocation, resetPkiTables, setupPkiTables } from './tables.ts';
 
 export { PKI_PROJECTION };
 
 /** The events the `pki` read model is made of. */
-export const PKI_EVENT_TYPES = ['CredentialIssued', 'CredentialRotationStarted', 'CredentialRotationAbandoned', 'CredentialRevoked'] as const;
+export const PKI_EVENT_TYPES = [
+  'CredentialIssued',
+  'CredentialRotationStarted',
+  'CredentialRotationAbandoned',
+  'CredentialRevoked',
+  'SubscriptionCreated',
+  'NodeEnrolmentExpired',
+] as const;
 
 /**
  * Connections on which `pki` rows were written inside a transaction other than the runner's synchronous batch (one
@@ -43,16 +53,30 @@ const ourCertificate = (certificate: unknown): { caId: string; serialNumber: str
  * a rotation's handover. That is judged at the end of the overlap and the service refuses the predecessor from then
  * (machines `handoverInstant`, rule `credentialUsable`), whenever the scheduler records it; dated at its recording,
  * a late tick (downtime) made CRLs and OCSP say the certificate was good while the service refused it (review 171).
- * An earlier revocation as superseded, while the overlap lasts, occurred when it was recorded.
+ * An earlier revocation as superseded, while the overlap lasts, occurred when it was recorded. Likewise the cascade's
+ * revocation of a node's credential because the node's enrolment lapsed with its subscription (`lapsedAt`, lapses.ts):
+ * the service refused the node from the subscription's notAfter, whenever the expiry was recorded (review 191).
  */
-const revocationInstant = (at: number, reason: string, overlapEndsAt: number | undefined): number =>
-  reason === 'superseded' && overlapEndsAt !== undefined ? Math.min(at, overlapEndsAt) : at;
+const revocationInstant = (at: number, reason: string, overlapEndsAt: number | undefined, lapsedAt: number | undefined): number => {
+  let instant = at;
+  if (reason === 'superseded' && overlapEndsAt !== undefined) instant = Math.min(instant, overlapEndsAt);
+  if (lapsedAt !== undefined) instant = Math.min(instant, lapsedAt);
+  return instant;
+};
+
+/**
+ * The late lapse `e` (a CredentialRevoked) follows from: the cascade's own revocation names the event it reacts to as
+ * its causationId (cascade/issue.ts). Anyone else's names what its sender chose, which dates nothing back.
+ */
+const lapseCausing = (db: Database.Database, e: DecodedEvent): number | undefined =>
+  sentBy(e.metadata, { actor: PROCESS_MANAGER_ACTOR, commandType: 'revokeCredential' }) ? lapseOf(db, e.metadata.causationId) : undefined;
 
 /**
  * The revocation status of certificates Credence's CAs issued (issue 13), from the events alone: CredentialIssued
  * with `certificate.issuingCa` and `serialNumber` records the certificate and the key that signed it (issuing-key.ts); CredentialRevoked records its revocation
  * with the reason and when it occurred (revocationInstant: the rotations under way of those credentials are kept
- * for it, rotations.ts), and its CRL entry encoded once. Per event: a few primary-key statements, whatever the
+ * for it, rotations.ts, and the subscriptions' notAfter with the enrolments that ended after it, lapses.ts), and its
+ * CRL entry encoded once. Per event: a few primary-key statements, whatever the
  * number already revoked. Rebuilt from position 0 it gives the same rows. The CRL publisher reads revocations in
  * the order they were recorded, not by date: one dated back still reaches the next delta CRL.
  *
@@ -97,11 +121,17 @@ export const pkiProjection = (changes?: PkiChanges): Projection => {
         case 'CredentialRotationAbandoned':
           forgetRotation(db, e.event.data.credentialId);
           return;
+        case 'SubscriptionCreated':
+          recordSubscription(db, e.event.data.subscriptionId, Date.parse(e.event.data.notAfter));
+          return;
+        case 'NodeEnrolmentExpired':
+          recordEnrolmentEnd(db, e.record.id, e.event.data.subscriptionId, e.at);
+          return;
         case 'CredentialRevoked': {
           const { credentialId, reason } = e.event.data;
           const certificate = certificateOfCredential(db, credentialId);
           if (certificate === undefined) return;
-          const at = revocationInstant(e.at, reason, overlapEndOf(db, credentialId));
+          const at = revocationInstant(e.at, reason, overlapEndOf(db, credentialId), lapseCausing(db, e));
           forgetRotation(db, credentialId);
           const revokedAt = new Date(at).toISOString();
           const entry = revokedCertificateDer({ serialNumber: certificate.serialNumber, revokedAt: at, reason });

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { RevocationReason } from '../../domain/events/index.ts';
 import { deleteCheckpoint, prepared, readCheckpoint } from '../runtime/index.ts';
+import { PKI_LAPSES_TABLES } from './lapses.ts';
 import { PKI_ROTATIONS_TABLE } from './rotations.ts';
 
 /** The projection these tables belong to: its checkpoint says how far they reach. */
@@ -33,7 +34,10 @@ const setupInTransaction = (db: Database.Database): void => {
   // scheduler recorded them, not at the end of the overlap. Rebuilt from the log as above; what a CRL already listed
   // keeps its first publication's date (adapters/runtime/pki-crl-listing.ts).
   const withoutRotations = hasTable(db, 'pki_revocations') && !hasTable(db, 'pki_rotations');
-  const rebuild = oneRowPerSerial || withoutIssuingKey || withoutRotations;
+  // Revocations recorded before the subscriptions' notAfter was kept (review 191): those of a node whose enrolment lapsed
+  // during a downtime are dated at the restart, not at the notAfter. Rebuilt from the log as above, likewise.
+  const withoutLapses = hasTable(db, 'pki_revocations') && !hasTable(db, 'pki_subscriptions');
+  const rebuild = oneRowPerSerial || withoutIssuingKey || withoutRotations || withoutLapses;
   const reached = rebuild ? readCheckpoint(db, PKI_PROJECTION)?.position : undefined;
   if (withoutIssuingKey) db.exec('ALTER TABLE pki_certificates ADD COLUMN issuer_key_id TEXT');
   db.exec(`CREATE TABLE IF NOT EXISTS pki_certificates (
@@ -68,7 +72,8 @@ const setupInTransaction = (db: Database.Database): void => {
     id INTEGER PRIMARY KEY CHECK (id = 1),
     position INTEGER NOT NULL
   );
-  ${PKI_ROTATIONS_TABLE}`);
+  ${PKI_ROTATIONS_TABLE};
+  ${PKI_LAPSES_TABLES}`);
   if (!rebuild) return;
   resetPkiTables(db);
   if (reached !== undefined) markRebuild(db, reached);
@@ -115,7 +120,7 @@ export const pkiCompleteness = (db: Database.Database, mustReach?: bigint): PkiC
 };
 
 export const resetPkiTables = (db: Database.Database): void => {
-  db.exec('DELETE FROM pki_revocations; DELETE FROM pki_certificates; DELETE FROM pki_rotations');
+  db.exec('DELETE FROM pki_revocations; DELETE FROM pki_certificates; DELETE FROM pki_rotations; DELETE FROM pki_subscriptions; DELETE FROM pki_lapses');
 };
 
 export interface IssuedCertificateRow {
@@ -154,7 +159,10 @@ export interface RevocationRow {
   readonly caId: string;
   readonly serialNumber: string;
   readonly credentialId: string;
-  /** ISO time of the revocation: the event's, or the end of the overlap for a rotation's handover (projection.ts). */
+  /**
+   * ISO time of the revocation: the event's, or the end of the overlap for a rotation's handover, or the subscription's
+   * notAfter for the cascade's revocation after a late-recorded lapse (projection.ts `revocationInstant`).
+   */
   readonly revokedAt: string;
   readonly reason: RevocationReason;
   readonly notAfter: string;

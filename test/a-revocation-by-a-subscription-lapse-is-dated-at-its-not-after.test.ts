@@ -1,0 +1,160 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as pkijs from 'pkijs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeClock } from '../adapters/driven/clock/index.ts';
+import { createRootCa } from '../adapters/driven/pki/index.ts';
+import { openDataFolderSecureEnvironment, systemRandom } from '../adapters/runtime/index.ts';
+import { command } from '../domain/commands/index.ts';
+import { publicKeyFingerprint, toBase64url } from '../domain/crypto/index.ts';
+import { ownerView } from '../domain/ports/index.ts';
+import { certificateSummary } from '../domain/x509/issuance/index.ts';
+import { setupPkiTables } from '../projections/pki/tables.ts';
+import { operator, profile } from './support/fleet.ts';
+import { ocspRequest, ocspRevokedAt } from './support/ocsp-client.ts';
+import { expectRebuildMarkedOnce, pkiReadModelOfAnEarlierVersion } from './support/pki-read-model-of-an-earlier-version.ts';
+import { leafPublicKey, pkiOf, testLeaf, type TestLeaf } from './support/pki-test-ca.ts';
+import { startTestService, type TestService } from './support/service.ts';
+
+/*
+ * Review 191: a subscription that lapses while the service is down has its nodes' enrolments expired by the cascade at
+ * the restart, and their credentials revoked as cessationOfOperation then; the Registrar and the Enrolment Function
+ * refused those nodes from the subscription's notAfter already (run-admission.ts `servedAt`). The `pki` read model
+ * dated the revocations at the restart: CRLs and OCSP said the certificates were good for days the service refused
+ * them. As for a rotation's handover (review 171), the revocation occurred when the service stopped accepting them.
+ */
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+/** The revocationDate of `serial` (lowercase hex) on the CRL `der`, epoch ms; undefined when it is not listed. */
+const crlRevocationDate = (der: Uint8Array, serial: string): number | undefined => {
+  const crl = pkijs.CertificateRevocationList.fromBER(Uint8Array.from(der));
+  const entry = (crl.revokedCertificates ?? []).find((r) => Buffer.from(r.userCertificate.valueBlock.valueHexView).toString('hex') === serial);
+  return entry?.revocationDate.value.getTime();
+};
+
+const waitUntil = async (what: string, done: () => Promise<boolean>): Promise<void> => {
+  const deadline = Date.now() + 30_000;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+};
+
+describe('a subscription that lapsed while the service was down, its nodes credentials revoked at the restart 10 days later', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'credence-lapse-date-'));
+  const start = Math.floor(Date.now() / 1000) * 1000;
+  const clock = new FakeClock(new Date(start));
+  const subscriptionEndsAt = start + DAY;
+  const restartAt = start + 10 * DAY;
+  let svc: TestService;
+  let lapsed: TestLeaf;
+  let revokedByOperator: TestLeaf;
+
+  beforeAll(async () => {
+    const se = openDataFolderSecureEnvironment(dir, { now: () => clock.now() });
+    try {
+      await createRootCa({ dataDir: dir, se: ownerView(se, 'maf:infrastructure'), id: 'default', kind: 'p256', now: clock.now(), random: systemRandom });
+    } finally {
+      se.close();
+    }
+    const before = await startTestService({ dir, clock });
+    try {
+      const { credence } = before.service.context;
+      const ca = pkiOf(before).cas[0]!;
+      // Given meter-1 under sub-1 (a year) holding cred-op, and meter-2 under sub-2 (ending at +1 day) holding
+      // cred-lapsed, both certified by the CA for 30 days.
+      for (const [subscriptionId, notAfter] of [['sub-1', start + 365 * DAY], ['sub-2', subscriptionEndsAt]] as const) {
+        const validity = { notBefore: new Date(start - DAY).toISOString(), notAfter: new Date(notAfter).toISOString() };
+        await credence.engine.execute(command('createSubscription', { subscriptionId, subscriber: 'City Utilities', ...validity }, { actor: operator }));
+      }
+      const certified = async (credentialId: string, nodeId: string, subscriptionId: string): Promise<TestLeaf> => {
+        await credence.engine.execute(command('registerNode', { nodeId, profile }, { actor: operator }));
+        await credence.engine.execute(command('enrolNode', { nodeId, subscriptionId, cseId: `/cse-${nodeId}` }, { actor: operator }));
+        const leaf = await testLeaf(ca, { baseUrl: before.url, name: nodeId, now: start });
+        const key = leafPublicKey(leaf.der);
+        // The credential's window [notBefore, notAfter) ends a second after the certificate's inclusive notAfter.
+        const data = {
+          credentialId,
+          kind: 'p256',
+          purpose: 'service',
+          owner: { kind: 'node', id: nodeId },
+          publicKey: toBase64url(key),
+          fingerprint: publicKeyFingerprint('p256', key),
+          notBefore: leaf.notBefore.toISOString(),
+          notAfter: new Date(leaf.notAfter.getTime() + 1000).toISOString(),
+          certificate: certificateSummary(leaf.der, ca.id),
+        };
+        await credence.engine.execute(command('issueCredential', data, { actor: operator }));
+        return leaf;
+      };
+      revokedByOperator = await certified('cred-op', 'meter-1', 'sub-1');
+      lapsed = await certified('cred-lapsed', 'meter-2', 'sub-2');
+    } finally {
+      // When the service is down from now until +10 days, sub-2 lapsing meanwhile.
+      await before.close();
+    }
+    clock.set(new Date(restartAt));
+    svc = await startTestService({ dir, clock });
+    const { credence } = svc.service.context;
+    await waitUntil('the cascade revoked cred-lapsed', async () => String((await credence.engine.entity('credential', 'cred-lapsed')).snapshot.value) === 'revoked');
+    // And an operator revokes cred-op, whose subscription stands, at the restart.
+    await credence.engine.execute(command('revokeCredential', { credentialId: 'cred-op', reason: 'cessationOfOperation' }, { actor: operator }));
+  }, 90_000);
+  afterAll(async () => {
+    await svc?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** The body of GET `path` once it lists `serial` (the `pki` projection and the publisher catch up). */
+  const crlListing = async (path: 'crl' | 'delta-crl', serial: string): Promise<Uint8Array> => {
+    let der = new Uint8Array();
+    await waitUntil(`the ${path} lists ${serial}`, async () => {
+      der = new Uint8Array(await (await fetch(`${svc.url}/pki/default/${path}`)).arrayBuffer());
+      return crlRevocationDate(der, serial) !== undefined;
+    });
+    return der;
+  };
+
+  const ocspRevocationTime = async (leaf: TestLeaf): Promise<number | undefined> => {
+    const answer = await fetch(`${svc.url}/pki/default/ocsp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/ocsp-request' },
+      body: Buffer.from(await ocspRequest(leaf, pkiOf(svc).cas[0]!)),
+    });
+    return ocspRevokedAt(new Uint8Array(await answer.arrayBuffer()));
+  };
+
+  it("dates the lapsed node's certificate at the subscription's notAfter on the complete and the delta CRL", async () => {
+    expect(crlRevocationDate(await crlListing('crl', lapsed.serialNumber), lapsed.serialNumber)).toBe(subscriptionEndsAt);
+    expect(crlRevocationDate(await crlListing('delta-crl', lapsed.serialNumber), lapsed.serialNumber)).toBe(subscriptionEndsAt);
+  });
+
+  it("answers it revoked by OCSP with revocationTime the subscription's notAfter", async () => {
+    expect(await ocspRevocationTime(lapsed)).toBe(subscriptionEndsAt);
+  });
+
+  it('dates the operator\'s revocation, caused by no expiry, when it was recorded', async () => {
+    expect(crlRevocationDate(await crlListing('crl', revokedByOperator.serialNumber), revokedByOperator.serialNumber)).toBe(restartAt);
+    expect(await ocspRevocationTime(revokedByOperator)).toBe(restartAt);
+  });
+});
+
+describe('a pki read model written before the enrolments lapsed late were kept', () => {
+  it('is emptied and rebuilt from the log, incomplete until it reaches where it was: its lapses are dated again', () => {
+    // The previous version's tables (pki_rotations, no pki_subscriptions), with a revoked certificate, projected to 42.
+    const db = pkiReadModelOfAnEarlierVersion(`CREATE TABLE pki_certificates (credential_id TEXT PRIMARY KEY, ca_id TEXT NOT NULL, serial TEXT NOT NULL, not_after TEXT NOT NULL, issuer_key_id TEXT) WITHOUT ROWID;
+      CREATE TABLE pki_revocations (seq INTEGER PRIMARY KEY, ca_id TEXT NOT NULL, serial TEXT NOT NULL, credential_id TEXT NOT NULL,
+        revoked_at TEXT NOT NULL, reason TEXT NOT NULL, not_after TEXT NOT NULL, entry BLOB NOT NULL);
+      CREATE TABLE pki_rotations (credential_id TEXT PRIMARY KEY, overlap_ends_at INTEGER NOT NULL) WITHOUT ROWID;
+      INSERT INTO pki_certificates VALUES ('cred-a', 'default', '7f01', '2027-01-01T00:00:00.000Z', NULL);
+      INSERT INTO pki_revocations VALUES (1, 'default', '7f01', 'cred-a', '2026-05-02T00:00:00.000Z', 'cessationOfOperation', '2027-01-01T00:00:00.000Z', x'00');`);
+
+    setupPkiTables(db);
+
+    expect(db.prepare('SELECT COUNT(*) AS n FROM pki_certificates').get()).toEqual({ n: 0n });
+    expect(db.prepare('SELECT COUNT(*) AS n FROM pki_revocations').get()).toEqual({ n: 0n });
+    expectRebuildMarkedOnce(db);
+  });
+});
