@@ -13,7 +13,7 @@ import { isDue, nodePseudonym, resetDirectory, setupDirectory } from './director
 import { behindMarks, marksBehindTheLog, type NodeEpoch } from './epoch-marks.ts';
 import { policyFor, RotationPolicy } from './policy.ts';
 import { NodeLanes, RecordedEpochs } from './rotation-lanes.ts';
-import { dueRotations } from './rotation-round.ts';
+import { asFound, RotationRounds } from './rotation-round.ts';
 import {
   DEFAULT_TICK_CONCURRENCY,
   skipReason,
@@ -66,6 +66,7 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
   let inBatch: ReadonlySet<string> = new Set();
   const demands = new NodeLanes();
   const recordedEpochs = new RecordedEpochs();
+  const rounds = new RotationRounds(deriver, policy, TICK_CHUNK);
   const use = (): Database.Database => {
     if (db === undefined) throw new Error('pseudonym rotation used before setup');
     return db;
@@ -276,11 +277,13 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
   };
 
   /**
-   * One round of the interval rotations that are due (tick), recorded in the order of the pseudonyms they give out
-   * (rotation-round.ts: the order of a round's events is all that tells its rotations apart, review 188).
+   * The next `tickLimit` interval rotations of the round (tick), recorded in the order of the pseudonyms they give out
+   * (rotation-round.ts: the order of a round's events is all that tells its rotations apart, review 188; the round
+   * derived and ordered once and spent over its ticks, review 189).
    */
   const tickRound = async (): Promise<number> => {
-    const due = await dueRotations(use(), deriver, policy, engine.clock.now().getTime(), tickLimit, TICK_CHUNK);
+    const now = engine.clock.now().getTime();
+    const { rotations: due, read } = await rounds.take(use(), now, tickLimit);
     // Each chunk's nodes (each rotation's fact) in one store read, the next chunk's asked for as soon as one is
     // reached, so the commands never wait for a read per node.
     const prefetched: Promise<void>[] = [];
@@ -308,6 +311,9 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
         if ((chunk + 1) * TICK_CHUNK < due.length) void prefetch(chunk + 1);
         const { nodeId, current, next: pseudonym, every } = due[k]!;
         try {
+          // A round read at an earlier tick: a node rotated, revoked or moved since is passed over (the next round has it
+          // if due). One read this tick is not looked up again: what moves while it runs, the engine refuses, as below.
+          if (!read && !asFound(use(), due[k]!, now)) continue;
           await prefetch(chunk);
           // One interval rotation per epoch: a repeated tick before the directory catches up is deduplicated.
           const outcome = await rotate(nodeId, 'interval', { commandId: intervalCommandId(nodeId, current), actor: PSEUDONYM_ACTOR }, { current, next: pseudonym, every });
@@ -322,8 +328,13 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
     await Promise.all(Array.from({ length: Math.min(concurrency, due.length) }, worker));
     if (failure !== undefined) {
       const { error, nodeId } = failure;
-      if (stopped) throw error;
-      throw roundFailure(`${failed} of ${due.length} due rotation(s) failed and are tried again at the next tick`, { what: `node ${nodeId}`, error });
+      // The tick's rotations not tried are in no round now: the next tick reads a new one.
+      if (stopped) {
+        rounds.drop();
+        throw error;
+      }
+      const retry = rounds.left === 0 ? 'at the next tick' : `at the next round (${rounds.left} rotation(s) of this one left)`;
+      throw roundFailure(`${failed} of ${due.length} due rotation(s) failed and are tried again ${retry}`, { what: `node ${nodeId}`, error });
     }
     return rotated;
   };
@@ -335,7 +346,11 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
       db = d;
       setupDirectory(d);
     },
-    reset: resetDirectory,
+    reset(d) {
+      // The round was read from the directory reset: its nodes and epochs are the rebuild's to say again.
+      rounds.drop();
+      resetDirectory(d);
+    },
     deriver,
     apply: applyToDirectory,
     react,
