@@ -3,6 +3,7 @@ import { canonicalJson } from '../../domain/crypto/index.ts';
 import { concurrencyConflict, isCredenceError, validationError } from '../../domain/errors.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import type { DomainEvent } from '../../domain/events/index.ts';
+import { isLowerCaseCommandId } from '../../domain/ids.ts';
 import type { EventStore, FactRead } from '../../domain/ports/index.ts';
 import { streamIdOf, type EntityKind } from '../../domain/streams.ts';
 import { evaluate, gatherFactsAsync, machineEvent, refusalError, viewOf, type EntitySnapshot } from '../../machines/index.ts';
@@ -112,9 +113,15 @@ export const decideCommand = async (
 ): Promise<Decision> => {
   const { kind, id } = targetOf(command);
   // A command that starts an entity assumes, on a first attempt and a cache miss, that its stream does not exist yet:
-  // the append's expected revision proves it (issue 15: a pseudonym rotation's new stream, every registration).
-  const entity =
-    firstAttempt && STARTING_COMMANDS.has(command.type) ? cache.cachedOrNew(kind, id) : await cache.load(kind, id, firstAttempt);
+  // the append's expected revision proves it (issue 15: a pseudonym rotation's new stream, every registration). An id
+  // not in lower case is never new (new-command-id.ts refuses it before any append could prove the guess wrong): only
+  // a retry of what an earlier version recorded under it, so its target is read, and a recording there found as any
+  // retry's is, on every store (review 193: on EventStoreDB an id recorded before claim streams has no claim to ask).
+  const entity = !isLowerCaseCommandId(command.metadata.commandId)
+    ? await cache.load(kind, id)
+    : firstAttempt && STARTING_COMMANDS.has(command.type)
+      ? cache.cachedOrNew(kind, id)
+      : await cache.load(kind, id, firstAttempt);
   if (mayHaveCommand(entity, command.metadata.commandId)) {
     const retried = await seenOn(store, cache, entity, command.metadata.commandId);
     if (retried !== undefined) return { kind: 'seen', entity: retried.entity, seen: retried.seen };
