@@ -5,6 +5,7 @@ import type { LoggedLeaf, RecordedEvent, StoredCheckpoint } from '../../../domai
 import { EVIDENCE_BUNDLE_FORMAT, eventLeafHash, noteVerifierKey, recordedEventToJson } from '../../../domain/transparency/index.ts';
 import { pseudonymNamedBy, WithheldReason } from '../../../domain/transparency/bundle.ts';
 import { recordAtPosition } from '../../../projections/runtime/index.ts';
+import { scavengedAway } from '../../../projections/transparency/audit-leaf.ts';
 import {
   alteredLeafMessage,
   alteredLeafWitness,
@@ -115,6 +116,23 @@ const leafWithoutItsEvent = async (credence: Credence, { log, signer }: Pick<Log
 };
 
 /**
+ * The refusal of a leaf of another application's record (review 193): on an EventStoreDB cluster shared with it the
+ * log keeps a leaf for every record of $all, but that record is not Credence's to publish, so no proof of it is served
+ * (it was, data and all), and one scavenged since is no tampering (it was the 422 above, while the audit passes over
+ * it as `scavengedForeign`). Whose the leaf is, is the audit's word (`scavengedAway`: the log's own stream index, on a
+ * store that is not gapless). 404 as the route's other "no event to prove here": the position is not a Credence event.
+ */
+const anotherApplicationsRecord = (leaf: LoggedLeaf, held: boolean): CredenceError =>
+  new CredenceError({
+    code: 'not_found',
+    streamId: 'transparency',
+    message:
+      `position ${leaf.position} (leaf ${leaf.leafIndex}) is another application's record in the shared EventStoreDB cluster, not Credence's` +
+      (held ? '' : ', since scavenged from it') +
+      ': the log keeps its leaf, held to the signed checkpoints, but serves no proof of it',
+  });
+
+/**
  * The refusal of a leaf and the store's event at its position that disagree: the leaf row named as altered where the
  * log key vouches for the stored event (altered-leaf.ts, which opens the checkpoint under the key: a checkpoint row
  * rewritten without it made the route send the operator to restore transparency.db over an edited events.db, review
@@ -174,7 +192,8 @@ export const transparencyRoutes: RouteModule = (app, context) => {
         'The event at global `position`, its RFC 9162 inclusion proof and the signed checkpoint it is against (the latest; one is signed ' +
         'on demand when the latest predates the event). Save the three and run `credence verify --event --proof --checkpoint --key`. ' +
         "An event of a pseudonym's stream, or a fact claim a pseudonym's rotation made on another stream (EventStoreDB), is refused (403) " +
-        'but to an auditor who recorded a resolution of that pseudonym.',
+        "but to an auditor who recorded a resolution of that pseudonym. Another application's record on an EventStoreDB cluster shared with it, " +
+        "which the log logs too, is not served (404, held or scavenged since): its content is not Credence's to publish.",
       tags: ['transparency'],
       querystring: z.strictObject({ position: DecimalString.describe('global position of the event') }),
       response: { 200: InclusionWire },
@@ -194,6 +213,7 @@ export const transparencyRoutes: RouteModule = (app, context) => {
         event = leaf === undefined ? undefined : await eventOfLeaf(credence, leaf);
       }
       if (leaf === undefined) throw (await unloggedStoredEvent(credence, log, position)) ?? new CredenceError({ code: 'not_found', streamId: 'transparency', message: `no logged event at position ${position}` });
+      if (scavengedAway(leaf, credence.store.gapless === true)) throw anotherApplicationsRecord(leaf, event !== undefined);
       // A leaf whose event the store no longer holds, or holds altered, is the evidence endpoint's refusal (422), never
       // a 404 that reads as "not logged" nor a proof served for an event the log never recorded (found in review).
       if (event === undefined) throw await leafWithoutItsEvent(credence, { log, signer }, leaf);
