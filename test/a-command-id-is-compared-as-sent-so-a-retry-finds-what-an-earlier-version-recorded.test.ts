@@ -12,56 +12,17 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { createEngine } from '../adapters/engine/index.ts';
-import { command, decide, parseCommand, targetOf } from '../domain/commands/index.ts';
+import { command } from '../domain/commands/index.ts';
 import { generateSigningKey, toBase64url } from '../domain/crypto/index.ts';
 import { eventIdFor } from '../domain/event-ids.ts';
-import { ExpectedRevision, type EventStore } from '../domain/ports/index.ts';
 import { requestVerifier, signCommand } from '../domain/signing/index.ts';
-import { streamIdOf } from '../domain/streams.ts';
-import { currentVersionOf } from '../domain/upcasters.ts';
 import { embeddedAndStandInStores } from './support/embedded-and-standin-stores.ts';
 import { cmd, footprint, operator, profile, rejection, T0 } from './support/fleet.ts';
+import { commandRecordedByAnEarlierVersion, type SentCommand } from './support/recorded-by-an-earlier-version.ts';
 import { settledPseudonymFleet } from './support/pseudonym-fleet.ts';
 
 const UPPER = 'AAAAAAAA-BBBB-4CCC-8DDD-EEEEEEEEEEEE';
 const register = (commandId: string, nodeId = 'n1') => command('registerNode', { nodeId, profile }, { actor: operator, commandId });
-
-interface Sent {
-  readonly type: string;
-  readonly data: unknown;
-  readonly metadata: { readonly actor: typeof operator; readonly commandId?: string; readonly signature?: unknown };
-}
-
-/**
- * The command recorded as a version before review 78 recorded it: its events (as the engine decides them) under the
- * command id exactly as sent, in the store's key, each event's metadata and each event id (eventIdFor(id, index)).
- */
-const recordedByAnEarlierVersion = async (store: EventStore, sent: Sent): Promise<string> => {
-  // Parsed only to decide its events (type and data): its id and signature are taken as sent.
-  const parsed = parseCommand({ type: sent.type, data: sent.data, metadata: { actor: sent.metadata.actor, commandId: randomUUID() } });
-  const { kind, id } = targetOf(parsed);
-  const streamId = streamIdOf(kind, id);
-  const { commandId, actor, signature } = sent.metadata;
-  if (commandId === undefined) throw new Error('the command must carry its id');
-  const events = decide(parsed).map((event, index) => ({
-    id: eventIdFor(commandId, index),
-    type: event.type,
-    data: event.data as never,
-    metadata: {
-      schemaVersion: currentVersionOf(event.type),
-      actor,
-      commandId,
-      commandType: sent.type,
-      correlationId: commandId,
-      causationId: commandId,
-      occurredAt: T0,
-      ...(signature !== undefined ? { signature } : {}),
-    } as never,
-  }));
-  const [last] = (await store.readStream(streamId)).slice(-1);
-  await store.appendToStream(streamId, events, { expectedRevision: ExpectedRevision.after(last?.revision), commandId });
-  return streamId;
-};
 
 const stores = embeddedAndStandInStores();
 
@@ -70,7 +31,7 @@ describe.each(stores)('a command recorded under an upper-case id by an earlier v
     // Given n1 registered under an upper-case id as a version before the upgrade stored it
     const store = await open();
     await createEngine({ store, clock: new FakeClock(T0) }).execute(cmd.createSubscription());
-    const streamId = await recordedByAnEarlierVersion(store, register(UPPER));
+    const streamId = await commandRecordedByAnEarlierVersion(store, register(UPPER));
     const stored = await store.readStream(streamId);
     expect(stored.map((e) => [e.id, e.metadata['commandId']])).toEqual([[eventIdFor(UPPER, 0), UPPER]]);
     const before = await footprint(store);
@@ -89,7 +50,7 @@ describe.each(stores)('a command recorded under an upper-case id by an earlier v
     const store = await open();
     const engine = createEngine({ store, clock: new FakeClock(T0) });
     await engine.execute(cmd.createSubscription());
-    await recordedByAnEarlierVersion(store, register(UPPER));
+    await commandRecordedByAnEarlierVersion(store, register(UPPER));
     const other = await engine.execute(register(UPPER.toLowerCase(), 'n2'));
     expect(other).toMatchObject({ commandId: UPPER.toLowerCase(), streamId: 'node-n2', deduplicated: false });
   });
@@ -126,7 +87,7 @@ describe.each(stores)('a signed command under an upper-case id: refused when new
   it('recorded by an earlier version and retried as signed is its first outcome, nothing written', async () => {
     const { engine, store } = await setup();
     const sent = signed(register(UPPER), UPPER);
-    const streamId = await recordedByAnEarlierVersion(store, sent as unknown as Sent);
+    const streamId = await commandRecordedByAnEarlierVersion(store, sent as unknown as SentCommand);
     const stored = await store.readStream(streamId);
     const before = await footprint(store);
     expect(await engine.execute(sent)).toEqual({ commandId: UPPER, streamId, state: 'initialized', events: stored, deduplicated: true });
@@ -145,7 +106,7 @@ describe('an on-demand pseudonym rotation recorded under an upper-case id by an 
       const epoch = rotated.epoch + 1;
       const pseudonym = await c.pseudonyms!.deriver.node('meter-1', epoch);
       const data = { pseudonym, nodeId: 'meter-1', epoch, trigger: 'demand' };
-      await recordedByAnEarlierVersion(c.store, { type: 'rotatePseudonym', data, metadata: { actor: operator, commandId: UPPER } });
+      await commandRecordedByAnEarlierVersion(c.store, { type: 'rotatePseudonym', data, metadata: { actor: operator, commandId: UPPER } });
       await c.settle();
       const before = await footprint(c.store);
 

@@ -6,32 +6,14 @@
  * device-route refusal carrying a cause is logged at warn with it (handles and the token's label, never key
  * material); the answer is unchanged.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { EmbeddedSecureEnvironment } from '../adapters/driven/secure-environment/index.ts';
 import { LOG_KEY_OWNER } from '../adapters/driven/transparency/secure-environment-signer.ts';
-import { fromBase64url } from '../domain/crypto/index.ts';
 import { keyNotFound } from '../domain/errors.ts';
 import type { KeyHandle } from '../domain/ports/secure-environment.ts';
-import type { SimulatedDevice } from '../bin/commands/device/simulator.ts';
-import { deviceServiceWorld, type DeviceServiceWorld } from './support/device-service.ts';
+import { pinnedEf, useEnrolledDevice } from './support/enrolled-device-world.ts';
 
-let world: DeviceServiceWorld;
-let sim: SimulatedDevice;
-beforeAll(async () => {
-  world = await deviceServiceWorld();
-  sim = await world.enrolledDevice('meter-lost', 'ed25519');
-}, 60_000);
-afterAll(async () => {
-  await world?.close();
-});
-afterEach(() => {
-  vi.restoreAllMocks();
-});
-
-const pinnedEf = () => {
-  const { id, publicKey } = sim.state.pinned.enrolmentFunction;
-  return { id, publicKey: { kind: publicKey.kind, bytes: fromBase64url(publicKey.publicKey) } };
-};
+const served = useEnrolledDevice('meter-lost');
 
 /** The key as the PKCS#11 Secure Environment answers a session object its lost session took (key-lookup.ts). */
 const lostWithItsSession = (handle: KeyHandle): Error => {
@@ -43,8 +25,8 @@ const lostWithItsSession = (handle: KeyHandle): Error => {
 
 describe('a provisioning auth whose Enrolment Function ephemeral key is gone', () => {
   it('is told unknown_session, as before, and the service logs why at warn, naming the handle', async () => {
-    const session = await sim.device.provisioningClient(pinnedEf()).start({ credentialKind: 'psk256', credentialId: 'c-lost-ephemeral' });
-    const challenge = await world.post('/v1/enrolment/hello', session.hello);
+    const session = await served.sim.device.provisioningClient(pinnedEf(served.sim)).start({ credentialKind: 'psk256', credentialId: 'c-lost-ephemeral' });
+    const challenge = await served.world.post('/v1/enrolment/hello', session.hello);
     expect(challenge.status).toBe(200);
     const auth = await session.acceptChallenge(challenge.body);
     const named: KeyHandle[] = [];
@@ -53,7 +35,7 @@ describe('a provisioning auth whose Enrolment Function ephemeral key is gone', (
       named.push(handle);
       throw lostWithItsSession(handle);
     });
-    const answered = await world.post('/v1/enrolment/auth', auth);
+    const answered = await served.world.post('/v1/enrolment/auth', auth);
     vi.restoreAllMocks();
     await session.abort();
 
@@ -62,7 +44,7 @@ describe('a provisioning auth whose Enrolment Function ephemeral key is gone', (
     expect(answered.body).toMatchObject({ step: 'provisioning.auth', reason: 'unknown_session' });
     expect(JSON.stringify(answered.body)).not.toMatch(new RegExp(`${named[0]}|tok-lost`));
 
-    const warned = world.service.logs().map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.level === 40 && JSON.stringify(l).includes(named[0]!));
+    const warned = served.world.service.logs().map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.level === 40 && JSON.stringify(l).includes(named[0]!));
     expect(warned).toHaveLength(1);
     expect(warned[0]).toMatchObject({ step: 'provisioning.auth', reason: 'unknown_session' });
     expect(JSON.stringify(warned[0])).toContain('tok-lost');

@@ -6,75 +6,46 @@
  * answered otherwise than a decoy (SER-001). Now such a fault is the service's: 500 `internal`, the detail in the
  * service's log only; a device's own refusal (an id it named, taken) stays its 400.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { pkcs11Problem } from '../adapters/driven/secure-environment/pkcs11/module.ts';
-import { fromBase64url } from '../domain/crypto/index.ts';
-import type { KeyHandle } from '../domain/ports/secure-environment.ts';
-import type { SimulatedDevice } from '../bin/commands/device/simulator.ts';
-import { deviceServiceWorld, type DeviceServiceWorld } from './support/device-service.ts';
-import { failNextServerCall } from './support/server-se-fault.ts';
+import { pinnedEf, useEnrolledDevice } from './support/enrolled-device-world.ts';
+import { expectServiceFault, failNextServerCall, hostKey } from './support/server-se-fault.ts';
 
-let world: DeviceServiceWorld;
-let sim: SimulatedDevice;
-beforeAll(async () => {
-  world = await deviceServiceWorld();
-  sim = await world.enrolledDevice('meter-sef', 'ed25519');
-}, 60_000);
-afterAll(async () => {
-  await world?.close();
-});
-afterEach(() => {
-  vi.restoreAllMocks();
-});
+const served = useEnrolledDevice('meter-sef');
 
-const pinnedEf = () => {
-  const { id, publicKey } = sim.state.pinned.enrolmentFunction;
-  return { id, publicKey: { kind: publicKey.kind, bytes: fromBase64url(publicKey.publicKey) } };
-};
-
-const hostKey = (_owner: string, handle: KeyHandle) => pkcs11Problem('handle', 'host_key', `key ${handle} was made without x-derivation=host and stays in the token`);
 const ecPoint = () => pkcs11Problem('token', 'ec_point', "the token's ephemeral P-256 public key for the host transfer key is not a point on the curve");
 
 describe('a Secure Environment validation about a key of the service\'s own, met while serving a device step', () => {
   it('at the hello\'s signing: 500 internal, no handle, no Secure Environment words; its detail in the log at error', async () => {
-    const session = await sim.device.provisioningClient(pinnedEf()).start({ credentialKind: 'ed25519', credentialId: 'c-sef-sign' });
+    const session = await served.sim.device.provisioningClient(pinnedEf(served.sim)).start({ credentialKind: 'ed25519', credentialId: 'c-sef-sign' });
     const named = failNextServerCall('sign', hostKey);
-    const answered = await world.post('/v1/enrolment/hello', session.hello);
+    const answered = await served.world.post('/v1/enrolment/hello', session.hello);
     vi.restoreAllMocks();
     await session.abort();
 
-    expect(named).toHaveLength(1);
-    expect(answered.status).toBe(500);
-    expect(answered.body).toMatchObject({ status: 500, type: expect.stringMatching(/internal$/) });
-    const text = JSON.stringify(answered.body);
-    expect(text).not.toContain(named[0]);
-    expect(text).not.toMatch(/host_key|x-derivation|Secure Environment|"errors"/);
-
-    const logged = world.service.logs().filter((l) => l.includes(named[0]!)).map((l) => JSON.parse(l) as { level: number });
-    expect(logged.length).toBeGreaterThan(0);
-    expect(Math.max(...logged.map((l) => l.level))).toBeGreaterThanOrEqual(40);
+    expectServiceFault(served.world, answered, named, /host_key|x-derivation|Secure Environment|"errors"/, 40);
   });
 
   it('at the auth\'s key agreement (a PSK delivery): 500 internal, not the device\'s 400 nor its invalid_ephemeral_key', async () => {
-    const session = await sim.device.provisioningClient(pinnedEf()).start({ credentialKind: 'psk256', credentialId: 'c-sef-agree' });
-    const challenge = await world.post('/v1/enrolment/hello', session.hello);
+    const session = await served.sim.device.provisioningClient(pinnedEf(served.sim)).start({ credentialKind: 'psk256', credentialId: 'c-sef-agree' });
+    const challenge = await served.world.post('/v1/enrolment/hello', session.hello);
     expect(challenge.status).toBe(200);
     const auth = await session.acceptChallenge(challenge.body);
     const named = failNextServerCall('agree', ecPoint);
-    const answered = await world.post('/v1/enrolment/auth', auth);
+    const answered = await served.world.post('/v1/enrolment/auth', auth);
     vi.restoreAllMocks();
     await session.abort();
 
     expect(named).toHaveLength(1);
     expect(answered.status).toBe(500);
     expect(JSON.stringify(answered.body)).not.toMatch(/ec_point|token|Secure Environment|"errors"/);
-    expect(world.service.logs().some((l) => l.includes('"level":50') && l.includes('is not a point on the curve'))).toBe(true);
+    expect(served.world.service.logs().some((l) => l.includes('"level":50') && l.includes('is not a point on the curve'))).toBe(true);
   });
 
   it('a device\'s own refusal stays its 400 naming the field (a credential id taken, told at auth)', async () => {
-    const first = await sim.device.provisioningClient(pinnedEf()).start({ credentialKind: 'ed25519', credentialId: 'meter-sef-boot' });
-    const auth = await first.acceptChallenge((await world.post('/v1/enrolment/hello', first.hello)).body);
-    const refused = await world.post('/v1/enrolment/auth', auth);
+    const first = await served.sim.device.provisioningClient(pinnedEf(served.sim)).start({ credentialKind: 'ed25519', credentialId: 'meter-sef-boot' });
+    const auth = await first.acceptChallenge((await served.world.post('/v1/enrolment/hello', first.hello)).body);
+    const refused = await served.world.post('/v1/enrolment/auth', auth);
     await first.abort();
     expect(refused.status).toBe(400);
     expect(refused.body).toMatchObject({ errors: [{ path: 'credentialId', rule: 'unused' }] });

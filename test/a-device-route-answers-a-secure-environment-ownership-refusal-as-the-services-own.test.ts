@@ -6,80 +6,53 @@
  * service's fault, 500 `internal` with no detail, logged at error with the handle; so is any `unauthorised` met there
  * (fail closed).
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ServiceFaultAtDeviceStep, asDeviceAnswer } from '../adapters/http/routes/device-step-faults.ts';
-import { fromBase64url } from '../domain/crypto/index.ts';
 import { unauthorised } from '../domain/errors.ts';
 import type { KeyHandle } from '../domain/ports/secure-environment.ts';
-import type { SimulatedDevice } from '../bin/commands/device/simulator.ts';
-import { deviceServiceWorld, type DeviceServiceWorld } from './support/device-service.ts';
-import { failNextServerCall, heldByAnother, ownerNotServed } from './support/server-se-fault.ts';
+import { pinnedEf, useEnrolledDevice } from './support/enrolled-device-world.ts';
+import { expectServiceFault, failNextServerCall, heldByAnother, ownerNotServed } from './support/server-se-fault.ts';
 
-let world: DeviceServiceWorld;
-let sim: SimulatedDevice;
-beforeAll(async () => {
-  world = await deviceServiceWorld();
-  sim = await world.enrolledDevice('meter-seo', 'ed25519');
-}, 60_000);
-afterAll(async () => {
-  await world?.close();
-});
-afterEach(() => {
-  vi.restoreAllMocks();
-});
+const served = useEnrolledDevice('meter-seo');
 
-const pinnedEf = () => {
-  const { id, publicKey } = sim.state.pinned.enrolmentFunction;
-  return { id, publicKey: { kind: publicKey.kind, bytes: fromBase64url(publicKey.publicKey) } };
-};
-
-const expectServiceFault = (answered: { status: number; body: Record<string, unknown> }, named: readonly string[]) => {
-  expect(named).toHaveLength(1);
-  expect(answered.status).toBe(500);
-  expect(answered.body).toMatchObject({ status: 500, type: expect.stringMatching(/internal$/) });
-  const text = JSON.stringify(answered.body);
-  expect(text).not.toContain(named[0]);
-  expect(text).not.toMatch(/another owner|maf:|unauthorised|Secure Environment|"actor"/);
-  const logged = world.service.logs().filter((l) => l.includes(named[0]!)).map((l) => JSON.parse(l) as { level: number });
-  expect(logged.length).toBeGreaterThan(0);
-  expect(Math.max(...logged.map((l) => l.level))).toBeGreaterThanOrEqual(50);
-};
+/** The ownership refusal's words, none of which the device is told. */
+const OWNERSHIP = /another owner|maf:|unauthorised|Secure Environment|"actor"/;
 
 describe('the Secure Environment\'s ownership check met while serving a device step', () => {
   it('at the hello\'s signing: 500 internal, not a 403 naming the handle; the handle in the log at error', async () => {
-    const session = await sim.device.provisioningClient(pinnedEf()).start({ credentialKind: 'ed25519', credentialId: 'c-seo-hello' });
+    const session = await served.sim.device.provisioningClient(pinnedEf(served.sim)).start({ credentialKind: 'ed25519', credentialId: 'c-seo-hello' });
     const named = failNextServerCall('sign', heldByAnother);
-    const answered = await world.post('/v1/enrolment/hello', session.hello);
+    const answered = await served.world.post('/v1/enrolment/hello', session.hello);
     vi.restoreAllMocks();
     await session.abort();
-    expectServiceFault(answered, named);
+    expectServiceFault(served.world, answered, named, OWNERSHIP, 50);
   });
 
   it('at the auth\'s key agreement (a PSK delivery), the owner not served: 500 internal, no owner name', async () => {
-    const session = await sim.device.provisioningClient(pinnedEf()).start({ credentialKind: 'psk256', credentialId: 'c-seo-auth' });
-    const challenge = await world.post('/v1/enrolment/hello', session.hello);
+    const session = await served.sim.device.provisioningClient(pinnedEf(served.sim)).start({ credentialKind: 'psk256', credentialId: 'c-seo-auth' });
+    const challenge = await served.world.post('/v1/enrolment/hello', session.hello);
     expect(challenge.status).toBe(200);
     const auth = await session.acceptChallenge(challenge.body);
     const named = failNextServerCall('agree', (owner) => ownerNotServed(owner));
-    const answered = await world.post('/v1/enrolment/auth', auth);
+    const answered = await served.world.post('/v1/enrolment/auth', auth);
     vi.restoreAllMocks();
     await session.abort();
 
     expect(named).toHaveLength(1);
     expect(answered.status).toBe(500);
     expect(JSON.stringify(answered.body)).not.toMatch(/does not serve|maf:|unauthorised|"actor"/);
-    expect(world.service.logs().some((l) => l.includes('"level":50') && l.includes('does not serve this owner'))).toBe(true);
+    expect(served.world.service.logs().some((l) => l.includes('"level":50') && l.includes('does not serve this owner'))).toBe(true);
   });
 
   it('at the receipt\'s signing: 500 internal, not a 403 naming the handle', async () => {
-    const session = await sim.device.provisioningClient(pinnedEf()).start({ credentialKind: 'ed25519', credentialId: 'c-seo-receipt' });
-    const auth = await session.acceptChallenge((await world.post('/v1/enrolment/hello', session.hello)).body);
-    const { receipt } = await session.acceptDelivery((await world.post('/v1/enrolment/auth', auth)).body);
+    const session = await served.sim.device.provisioningClient(pinnedEf(served.sim)).start({ credentialKind: 'ed25519', credentialId: 'c-seo-receipt' });
+    const auth = await session.acceptChallenge((await served.world.post('/v1/enrolment/hello', session.hello)).body);
+    const { receipt } = await session.acceptDelivery((await served.world.post('/v1/enrolment/auth', auth)).body);
     const named = failNextServerCall('sign', heldByAnother);
-    const answered = await world.post('/v1/enrolment/receipt', receipt);
+    const answered = await served.world.post('/v1/enrolment/receipt', receipt);
     vi.restoreAllMocks();
     await session.abort();
-    expectServiceFault(answered, named);
+    expectServiceFault(served.world, answered, named, OWNERSHIP, 50);
   });
 });
 

@@ -1,20 +1,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as pkijs from 'pkijs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
-import { createRootCa } from '../adapters/driven/pki/index.ts';
-import { openDataFolderSecureEnvironment, systemRandom } from '../adapters/runtime/index.ts';
 import { command } from '../domain/commands/index.ts';
 import { publicKeyFingerprint, toBase64url } from '../domain/crypto/index.ts';
-import { ownerView } from '../domain/ports/index.ts';
 import { certificateSummary } from '../domain/x509/issuance/index.ts';
 import { setupPkiTables } from '../projections/pki/tables.ts';
 import { operator, profile } from './support/fleet.ts';
-import { ocspRequest, ocspRevokedAt } from './support/ocsp-client.ts';
 import { expectRebuildMarkedOnce, pkiReadModelOfAnEarlierVersion } from './support/pki-read-model-of-an-earlier-version.ts';
 import { leafPublicKey, pkiOf, testLeaf, type TestLeaf } from './support/pki-test-ca.ts';
+import { crlListing, crlRevocationDate, ocspRevocationTime, rootCaInDataFolder, waitUntil } from './support/revocation-dates.ts';
 import { startTestService, type TestService } from './support/service.ts';
 
 /*
@@ -27,21 +23,6 @@ import { startTestService, type TestService } from './support/service.ts';
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
-/** The revocationDate of `serial` (lowercase hex) on the CRL `der`, epoch ms; undefined when it is not listed. */
-const crlRevocationDate = (der: Uint8Array, serial: string): number | undefined => {
-  const crl = pkijs.CertificateRevocationList.fromBER(Uint8Array.from(der));
-  const entry = (crl.revokedCertificates ?? []).find((r) => Buffer.from(r.userCertificate.valueBlock.valueHexView).toString('hex') === serial);
-  return entry?.revocationDate.value.getTime();
-};
-
-const waitUntil = async (what: string, done: () => Promise<boolean>): Promise<void> => {
-  const deadline = Date.now() + 30_000;
-  while (!(await done())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-};
-
 describe('a subscription that lapsed while the service was down, its nodes credentials revoked at the restart 10 days later', () => {
   const dir = mkdtempSync(join(tmpdir(), 'credence-lapse-date-'));
   const start = Math.floor(Date.now() / 1000) * 1000;
@@ -53,12 +34,7 @@ describe('a subscription that lapsed while the service was down, its nodes crede
   let revokedByOperator: TestLeaf;
 
   beforeAll(async () => {
-    const se = openDataFolderSecureEnvironment(dir, { now: () => clock.now() });
-    try {
-      await createRootCa({ dataDir: dir, se: ownerView(se, 'maf:infrastructure'), id: 'default', kind: 'p256', now: clock.now(), random: systemRandom });
-    } finally {
-      se.close();
-    }
+    await rootCaInDataFolder(dir, clock);
     const before = await startTestService({ dir, clock });
     try {
       const { credence } = before.service.context;
@@ -107,37 +83,18 @@ describe('a subscription that lapsed while the service was down, its nodes crede
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /** The body of GET `path` once it lists `serial` (the `pki` projection and the publisher catch up). */
-  const crlListing = async (path: 'crl' | 'delta-crl', serial: string): Promise<Uint8Array> => {
-    let der = new Uint8Array();
-    await waitUntil(`the ${path} lists ${serial}`, async () => {
-      der = new Uint8Array(await (await fetch(`${svc.url}/pki/default/${path}`)).arrayBuffer());
-      return crlRevocationDate(der, serial) !== undefined;
-    });
-    return der;
-  };
-
-  const ocspRevocationTime = async (leaf: TestLeaf): Promise<number | undefined> => {
-    const answer = await fetch(`${svc.url}/pki/default/ocsp`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/ocsp-request' },
-      body: Buffer.from(await ocspRequest(leaf, pkiOf(svc).cas[0]!)),
-    });
-    return ocspRevokedAt(new Uint8Array(await answer.arrayBuffer()));
-  };
-
   it("dates the lapsed node's certificate at the subscription's notAfter on the complete and the delta CRL", async () => {
-    expect(crlRevocationDate(await crlListing('crl', lapsed.serialNumber), lapsed.serialNumber)).toBe(subscriptionEndsAt);
-    expect(crlRevocationDate(await crlListing('delta-crl', lapsed.serialNumber), lapsed.serialNumber)).toBe(subscriptionEndsAt);
+    expect(crlRevocationDate(await crlListing(svc, 'crl', lapsed.serialNumber), lapsed.serialNumber)).toBe(subscriptionEndsAt);
+    expect(crlRevocationDate(await crlListing(svc, 'delta-crl', lapsed.serialNumber), lapsed.serialNumber)).toBe(subscriptionEndsAt);
   });
 
   it("answers it revoked by OCSP with revocationTime the subscription's notAfter", async () => {
-    expect(await ocspRevocationTime(lapsed)).toBe(subscriptionEndsAt);
+    expect(await ocspRevocationTime(svc, lapsed)).toBe(subscriptionEndsAt);
   });
 
   it('dates the operator\'s revocation, caused by no expiry, when it was recorded', async () => {
-    expect(crlRevocationDate(await crlListing('crl', revokedByOperator.serialNumber), revokedByOperator.serialNumber)).toBe(restartAt);
-    expect(await ocspRevocationTime(revokedByOperator)).toBe(restartAt);
+    expect(crlRevocationDate(await crlListing(svc, 'crl', revokedByOperator.serialNumber), revokedByOperator.serialNumber)).toBe(restartAt);
+    expect(await ocspRevocationTime(svc, revokedByOperator)).toBe(restartAt);
   });
 });
 

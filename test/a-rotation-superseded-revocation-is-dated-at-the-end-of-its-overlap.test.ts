@@ -1,18 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as pkijs from 'pkijs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
-import { createRootCa } from '../adapters/driven/pki/index.ts';
-import { openDataFolderSecureEnvironment, systemRandom } from '../adapters/runtime/index.ts';
 import { command } from '../domain/commands/index.ts';
-import { ownerView } from '../domain/ports/index.ts';
 import { setupPkiTables } from '../projections/pki/tables.ts';
 import { issueCredentialData, operator } from './support/fleet.ts';
-import { ocspRequest, ocspRevokedAt } from './support/ocsp-client.ts';
 import { expectRebuildMarkedOnce, pkiReadModelOfAnEarlierVersion } from './support/pki-read-model-of-an-earlier-version.ts';
 import { issueCertifiedCredentialWith, pkiOf, type TestLeaf } from './support/pki-test-ca.ts';
+import { crlListing, crlRevocationDate, ocspRevocationTime, rootCaInDataFolder, waitUntil } from './support/revocation-dates.ts';
 import { startTestService, type TestService } from './support/service.ts';
 
 /*
@@ -25,13 +21,6 @@ import { startTestService, type TestService } from './support/service.ts';
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
-/** The revocationDate of `serial` (lowercase hex) on the CRL `der`, epoch ms; undefined when it is not listed. */
-const crlRevocationDate = (der: Uint8Array, serial: string): number | undefined => {
-  const crl = pkijs.CertificateRevocationList.fromBER(Uint8Array.from(der));
-  const entry = (crl.revokedCertificates ?? []).find((r) => Buffer.from(r.userCertificate.valueBlock.valueHexView).toString('hex') === serial);
-  return entry?.revocationDate.value.getTime();
-};
-
 describe('a predecessor superseded at the end of its overlap, recorded by a scheduler that ticked a day late', () => {
   const dir = mkdtempSync(join(tmpdir(), 'credence-superseded-date-'));
   const start = Math.floor(Date.now() / 1000) * 1000;
@@ -41,12 +30,7 @@ describe('a predecessor superseded at the end of its overlap, recorded by a sche
   let leaf: TestLeaf;
 
   beforeAll(async () => {
-    const se = openDataFolderSecureEnvironment(dir, { now: () => clock.now() });
-    try {
-      await createRootCa({ dataDir: dir, se: ownerView(se, 'maf:infrastructure'), id: 'default', kind: 'p256', now: clock.now(), random: systemRandom });
-    } finally {
-      se.close();
-    }
+    await rootCaInDataFolder(dir, clock);
     svc = await startTestService({ dir, clock });
     const { credence } = svc.service.context;
     // Given cred-1 (certified by the CA) rotating onto cred-2, both provisioned, the overlap ending at +2 h.
@@ -62,39 +46,20 @@ describe('a predecessor superseded at the end of its overlap, recorded by a sche
     }
     // When the service's scheduler first ticks at +26 h.
     clock.set(new Date(start + 26 * HOUR));
-    const deadline = Date.now() + 30_000;
-    while (String((await credence.engine.entity('credential', 'cred-1')).snapshot.value) !== 'revoked') {
-      if (Date.now() > deadline) throw new Error('the scheduler did not end the overlap');
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await waitUntil('the scheduler ended the overlap', async () => String((await credence.engine.entity('credential', 'cred-1')).snapshot.value) === 'revoked');
   }, 60_000);
   afterAll(async () => {
     await svc?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /** The body of GET `path` once it lists cred-1's certificate (the `pki` projection and the publisher catch up). */
-  const crlListing = async (path: 'crl' | 'delta-crl'): Promise<Uint8Array> => {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const der = new Uint8Array(await (await fetch(`${svc.url}/pki/default/${path}`)).arrayBuffer());
-      if (crlRevocationDate(der, leaf.serialNumber) !== undefined || Date.now() > deadline) return der;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  };
-
   it('is dated at overlapEndsAt on the complete CRL and on the delta CRL issued after it', async () => {
-    expect(crlRevocationDate(await crlListing('crl'), leaf.serialNumber)).toBe(overlapEndsAt);
-    expect(crlRevocationDate(await crlListing('delta-crl'), leaf.serialNumber)).toBe(overlapEndsAt);
+    expect(crlRevocationDate(await crlListing(svc, 'crl', leaf.serialNumber), leaf.serialNumber)).toBe(overlapEndsAt);
+    expect(crlRevocationDate(await crlListing(svc, 'delta-crl', leaf.serialNumber), leaf.serialNumber)).toBe(overlapEndsAt);
   });
 
   it('is answered revoked by OCSP with revocationTime overlapEndsAt', async () => {
-    const answer = await fetch(`${svc.url}/pki/default/ocsp`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/ocsp-request' },
-      body: Buffer.from(await ocspRequest(leaf, pkiOf(svc).cas[0]!)),
-    });
-    expect(ocspRevokedAt(new Uint8Array(await answer.arrayBuffer()))).toBe(overlapEndsAt);
+    expect(await ocspRevocationTime(svc, leaf)).toBe(overlapEndsAt);
   });
 });
 

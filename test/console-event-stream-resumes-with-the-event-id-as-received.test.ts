@@ -4,25 +4,12 @@
  * whole as Last-Event-ID (cut to its position, or dropped as "not a position", the server could check nothing), and
  * shows the position alone. Chromium's request interception stands in for the server.
  */
-import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
+import { answerStreams } from './support/answered-event-streams.ts';
 import { hasChromium, openConsole, signIn } from './support/console-browser.ts';
 import { useConsoleWorld } from './support/console-world.ts';
 
 const POLL = { timeout: 20_000, interval: 100 };
-
-/** The server's event streams answered with `first` and then `then`, each connection's Last-Event-ID noted. */
-const answerStreams = async (page: Page, first: string, then: string): Promise<(string | undefined)[]> => {
-  const resumedFrom: (string | undefined)[] = [];
-  await page.route(
-    (url) => url.pathname === '/v1/events',
-    async (route) => {
-      resumedFrom.push((await route.request().headerValue('last-event-id')) ?? undefined);
-      await route.fulfill({ status: 200, contentType: 'text/event-stream', body: resumedFrom.length === 1 ? first : then });
-    },
-  );
-  return resumedFrom;
-};
 
 describe.skipIf(!hasChromium())('the console event stream', () => {
   const world = useConsoleWorld();

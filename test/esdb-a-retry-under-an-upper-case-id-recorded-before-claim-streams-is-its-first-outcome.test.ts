@@ -7,53 +7,24 @@
  * came before any append could conflict, and the retry was refused (400 lower_case) instead of answered. Such an id's
  * target is now read before deciding, so a recording there is found as any retry's is.
  */
-import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { openEventStoreDbStore } from '../adapters/driven/store/eventstoredb/index.ts';
 import { createEngine } from '../adapters/engine/index.ts';
-import { decide, parseCommand, targetOf } from '../domain/commands/index.ts';
-import { eventIdFor } from '../domain/event-ids.ts';
-import { ExpectedRevision, type EventStore } from '../domain/ports/index.ts';
-import { streamIdOf } from '../domain/streams.ts';
-import { currentVersionOf } from '../domain/upcasters.ts';
+import type { EventStore } from '../domain/ports/index.ts';
 import { startStandIn, type StandIn } from './esdb-standin/index.ts';
-import { cmd, footprint, operator, T0 } from './support/fleet.ts';
-
-interface Sent {
-  readonly type: string;
-  readonly data: unknown;
-  readonly metadata: { readonly actor: typeof operator; readonly commandId?: string };
-}
+import { cmd, footprint, T0 } from './support/fleet.ts';
+import { commandRecordedByAnEarlierVersion, type SentCommand } from './support/recorded-by-an-earlier-version.ts';
 
 const UPPER = 'AAAAAAAA-BBBB-4CCC-8DDD-EEEEEEEEEEEE';
-const under = <C extends Sent>(c: C, commandId: string): C => ({ ...c, metadata: { ...c.metadata, commandId } });
+const under = <C extends SentCommand>(c: C, commandId: string): C => ({ ...c, metadata: { ...c.metadata, commandId } });
 
 /**
  * The command recorded as a version before claim streams recorded it: its events under the id as sent (store key,
  * metadata, event ids), and no `credence-command-<id>` stream (scavenged here: the adapter now writes one).
  */
-const recordedBeforeClaimStreams = async (standIn: StandIn, store: EventStore, sent: Sent, commandId: string): Promise<string> => {
-  const parsed = parseCommand({ type: sent.type, data: sent.data, metadata: { actor: sent.metadata.actor, commandId: randomUUID() } });
-  const { kind, id } = targetOf(parsed);
-  const streamId = streamIdOf(kind, id);
-  const { actor } = sent.metadata;
-  const events = decide(parsed).map((event, index) => ({
-    id: eventIdFor(commandId, index),
-    type: event.type,
-    data: event.data as never,
-    metadata: {
-      schemaVersion: currentVersionOf(event.type),
-      actor,
-      commandId,
-      commandType: sent.type,
-      correlationId: commandId,
-      causationId: commandId,
-      occurredAt: T0,
-    } as never,
-  }));
-  const [last] = (await store.readStream(streamId)).slice(-1);
-  await store.appendToStream(streamId, events, { expectedRevision: ExpectedRevision.after(last?.revision), commandId });
+const recordedBeforeClaimStreams = async (standIn: StandIn, store: EventStore, sent: SentCommand, commandId: string): Promise<string> => {
+  const streamId = await commandRecordedByAnEarlierVersion(store, under(sent, commandId));
   expect(standIn.log.scavenge(`credence-command-${commandId}`)).toHaveLength(1);
   expect(await store.commandStream?.(commandId)).toBeUndefined();
   return streamId;

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ProblemResponse, request } from '../adapters/client/http.ts';
-import { startStandIn, type StandIn } from './esdb-standin/index.ts';
+import type { StandIn } from './esdb-standin/index.ts';
 import { settled } from './http-sse.fixtures.ts';
-import { startTestService, type TestService } from './support/service.ts';
+import type { TestService } from './support/service.ts';
+import { foreignRecord, registerNode, useSharedCluster } from './support/shared-cluster.ts';
 
 /*
  * After review 193: the transparency log keeps a leaf for every record of $all, another application's too on an
@@ -14,34 +15,15 @@ import { startTestService, type TestService } from './support/service.ts';
  * from the store stays the 422 it is.
  */
 
-const registerNode = async (svc: TestService, nodeId: string): Promise<void> => {
-  const body = {
-    type: 'registerNode',
-    data: { nodeId, profile: { class: 'smart-meter', manufacturer: 'Acme', model: 'SM-1', capabilities: [] }, bootstrapCredentialId: `${nodeId}-boot` },
-  };
-  expect((await request(svc.url, { path: '/v1/commands', token: svc.tokens.operator, body })).status).toBe(201);
-};
-
 describe('an inclusion proof asked of another application\'s record on a shared cluster', () => {
-  let standIn: StandIn | undefined;
-  let svc: TestService | undefined;
-  afterEach(async () => {
-    await svc?.close();
-    await standIn?.stop();
-    svc = undefined;
-    standIn = undefined;
-  });
+  const cluster = useSharedCluster();
 
   /** A Credence record, another application's, another Credence record: all logged. */
   const logged = async (): Promise<{ svc: TestService; standIn: StandIn; foreignStream: string; foreign: bigint; own: bigint }> => {
-    standIn = await startStandIn();
-    svc = await startTestService({ config: { store: standIn.connectionString } });
+    const { svc, standIn } = await cluster.start();
     await registerNode(svc, 'foreign-proof-1');
     const foreignStream = `orders-${randomUUID()}`;
-    const appended = standIn.log.append(foreignStream, { kind: 'any' }, [
-      { id: randomUUID(), type: 'OrderPlaced', contentType: 'application/json', data: Buffer.from('{"order":1}'), customMetadata: new Uint8Array() },
-    ]);
-    if (appended.kind !== 'success') throw new Error('the foreign record was not appended');
+    foreignRecord(standIn, foreignStream);
     await registerNode(svc, 'foreign-proof-2');
     await settled(svc);
     const leaves = [...svc.service.context.credence.transparencyLog!.log.leaves()];

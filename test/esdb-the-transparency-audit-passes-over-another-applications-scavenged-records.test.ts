@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
-import { request } from '../adapters/client/http.ts';
+import { describe, expect, it } from 'vitest';
 import type { EventStore } from '../domain/ports/index.ts';
 import { noteVerifierKey } from '../domain/transparency/index.ts';
 import { auditStoreAgainstLog, type AuditedRow } from '../projections/transparency/index.ts';
 import { signCheckpoint } from '../projections/transparency/sign-checkpoint.ts';
-import { startStandIn, type StandIn } from './esdb-standin/index.ts';
+import type { StandIn } from './esdb-standin/index.ts';
 import { settled } from './http-sse.fixtures.ts';
-import { startTestService, type TestService } from './support/service.ts';
+import type { TestService } from './support/service.ts';
+import { foreignRecord, registerNode, useSharedCluster } from './support/shared-cluster.ts';
 
 /*
  * After review 179: the transparency log logs every record of $all, another application's too on an EventStoreDB
@@ -16,41 +16,16 @@ import { startTestService, type TestService } from './support/service.ts';
  * counted apart, on a store that is not gapless; a Credence record gone is still a deletion.
  */
 
-const registerNode = async (svc: TestService, nodeId: string): Promise<void> => {
-  const body = {
-    type: 'registerNode',
-    data: { nodeId, profile: { class: 'smart-meter', manufacturer: 'Acme', model: 'SM-1', capabilities: [] }, bootstrapCredentialId: `${nodeId}-boot` },
-  };
-  const registered = await request(svc.url, { path: '/v1/commands', token: svc.tokens.operator, body });
-  expect(registered.status).toBe(201);
-};
-
-/** What another application writes to the shared cluster: a record of its own stream. */
-const foreignRecord = (standIn: StandIn, streamId: string): void => {
-  const appended = standIn.log.append(streamId, { kind: 'any' }, [
-    { id: randomUUID(), type: 'OrderPlaced', contentType: 'application/json', data: Buffer.from('{"order":1}'), customMetadata: new Uint8Array() },
-  ]);
-  if (appended.kind !== 'success') throw new Error('the foreign record was not appended');
-};
-
 async function* rowsOf(store: EventStore): AsyncGenerator<AuditedRow> {
   for await (const event of store.readAll({})) yield { ok: true, event };
 }
 
 describe('the transparency audit on a cluster whose other application scavenges its records', () => {
-  let standIn: StandIn | undefined;
-  let svc: TestService | undefined;
-  afterEach(async () => {
-    await svc?.close();
-    await standIn?.stop();
-    svc = undefined;
-    standIn = undefined;
-  });
+  const cluster = useSharedCluster();
 
   /** Credence's records with another application's between them and after them, all logged and signed. */
   const loggedAndSigned = async (): Promise<{ svc: TestService; standIn: StandIn; foreign: string[] }> => {
-    standIn = await startStandIn();
-    svc = await startTestService({ config: { store: standIn.connectionString } });
+    const { svc, standIn } = await cluster.start();
     await registerNode(svc, 'audit-scav-1');
     const foreign = [`orders-${randomUUID()}`, `orders-${randomUUID()}`];
     foreignRecord(standIn, foreign[0]!);

@@ -1,7 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { decide, parseCommand, targetOf } from '../../domain/commands/index.ts';
 import { eventIdFor } from '../../domain/event-ids.ts';
+import type { Actor } from '../../domain/metadata.ts';
 import { ExpectedRevision, type EventStore } from '../../domain/ports/index.ts';
+import { streamIdOf } from '../../domain/streams.ts';
 import { currentVersionOf } from '../../domain/upcasters.ts';
+import { T0 } from './fleet.ts';
 
 /** One event as a version before review 186's printable rule recorded it: free text then went in as sent. */
 export interface EarlierEvent {
@@ -40,4 +44,43 @@ export const subscriptionOfAnEarlierVersion = (subscriptionId: string, correlati
     commandType: 'createSubscription',
     correlationId,
   };
+};
+
+/** A command as a client sent it: its id and signature (if any) as they came. */
+export interface SentCommand {
+  readonly type: string;
+  readonly data: unknown;
+  readonly metadata: { readonly actor: Actor; readonly commandId?: string; readonly signature?: unknown };
+}
+
+/**
+ * The command recorded as a version before review 78 recorded it: its events (as the engine decides them) under the
+ * command id exactly as sent, in the store's key, each event's metadata and each event id (eventIdFor(id, index)),
+ * occurred at T0, after whatever its stream holds. Answers the stream.
+ */
+export const commandRecordedByAnEarlierVersion = async (store: EventStore, sent: SentCommand): Promise<string> => {
+  // Parsed only to decide its events (type and data): its id and signature are taken as sent.
+  const parsed = parseCommand({ type: sent.type, data: sent.data, metadata: { actor: sent.metadata.actor, commandId: randomUUID() } });
+  const { kind, id } = targetOf(parsed);
+  const streamId = streamIdOf(kind, id);
+  const { commandId, actor, signature } = sent.metadata;
+  if (commandId === undefined) throw new Error('the command must carry its id');
+  const events = decide(parsed).map((event, index) => ({
+    id: eventIdFor(commandId, index),
+    type: event.type,
+    data: event.data as never,
+    metadata: {
+      schemaVersion: currentVersionOf(event.type),
+      actor,
+      commandId,
+      commandType: sent.type,
+      correlationId: commandId,
+      causationId: commandId,
+      occurredAt: T0,
+      ...(signature !== undefined ? { signature } : {}),
+    } as never,
+  }));
+  const [last] = (await store.readStream(streamId)).slice(-1);
+  await store.appendToStream(streamId, events, { expectedRevision: ExpectedRevision.after(last?.revision), commandId });
+  return streamId;
 };

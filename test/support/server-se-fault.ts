@@ -1,5 +1,6 @@
-import { vi } from 'vitest';
+import { expect, vi } from 'vitest';
 import { EmbeddedSecureEnvironment } from '../../adapters/driven/secure-environment/index.ts';
+import { pkcs11Problem } from '../../adapters/driven/secure-environment/pkcs11/module.ts';
 import { requireHeldBy, requireServedOwner } from '../../adapters/driven/secure-environment/port-checks.ts';
 import { LOG_KEY_OWNER } from '../../adapters/driven/transparency/secure-environment-signer.ts';
 import type { KeyHandle } from '../../domain/ports/secure-environment.ts';
@@ -38,3 +39,29 @@ export const heldByAnother = (owner: string, handle: KeyHandle): Error => raised
 
 /** The Secure Environment's refusal of an owner it does not serve, made by the port's own check. */
 export const ownerNotServed = (owner: string): Error => raisedBy(() => requireServedOwner(new Set([`${owner}-other`]), owner));
+
+/** A PKCS#11 `validation` about a key of the service's own, naming its handle: made without host derivation. */
+export const hostKey = (_owner: string, handle: KeyHandle): Error =>
+  pkcs11Problem('handle', 'host_key', `key ${handle} was made without x-derivation=host and stays in the token`);
+
+/**
+ * `answered` is the service's fault at a device step: 500 `internal` naming neither the handle the fault named nor
+ * anything `hidden` matches, and the handle in the service's log at `loggedAtLeast` or above.
+ */
+export const expectServiceFault = (
+  world: { readonly service: { logs(): string[] } },
+  answered: { status: number; body: Record<string, unknown> },
+  named: readonly string[],
+  hidden: RegExp,
+  loggedAtLeast: number,
+): void => {
+  expect(named).toHaveLength(1);
+  expect(answered.status).toBe(500);
+  expect(answered.body).toMatchObject({ status: 500, type: expect.stringMatching(/internal$/) });
+  const text = JSON.stringify(answered.body);
+  expect(text).not.toContain(named[0]);
+  expect(text).not.toMatch(hidden);
+  const logged = world.service.logs().filter((l) => l.includes(named[0]!)).map((l) => JSON.parse(l) as { level: number });
+  expect(logged.length).toBeGreaterThan(0);
+  expect(Math.max(...logged.map((l) => l.level))).toBeGreaterThanOrEqual(loggedAtLeast);
+};
