@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
-import { writeFileAtomic } from '../../adapters/driven/files/index.ts';
+import { trustedFolderProblem, withTrustedFile, writeFileAtomic } from '../../adapters/driven/files/index.ts';
 import { constantTimeEqual } from '../../domain/crypto/index.ts';
 import { openCheckpoint, parseCheckpointText, parseSignedNote, type Checkpoint, type NoteVerifierKey } from '../../domain/transparency/index.ts';
 import { keyLabel } from '../../domain/transparency/note.ts';
-import { FILE_LIMITS, readTextFile } from '../files.ts';
+import { FILE_LIMITS, readTrustedTextFile } from '../files.ts';
 import type { Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { UsageError } from '../program.ts';
@@ -20,6 +20,7 @@ export const saveCheckpoint = (path: string, note: string | undefined, io: Io): 
     io.err(printable(`warning: --save-checkpoint: the log has no signed checkpoint yet; ${path} not written`));
     return;
   }
+  refuseUntrustedPlace(path);
   try {
     writeFileAtomic(path, note, { mode: 0o644, underUmask: true });
   } catch (error) {
@@ -27,6 +28,18 @@ export const saveCheckpoint = (path: string, note: string | undefined, io: Io): 
     if (refusedWriteOf(error) !== undefined) throw new CannotWrite(path, code!);
     throw new UsageError(`--save-checkpoint: cannot write ${path} (${code ?? 'unwritable'})`);
   }
+};
+
+/**
+ * Review 194: a checkpoint saved in a folder others may write (`gw` at 0777) was written without a word, and the next
+ * run's `--checkpoint` refused it (readSavedCheckpointFile): what was saved could not be used. The folders the file is
+ * to be in, on the path as given and on its real path, are held to the rules that read trusts (trusted-file.ts),
+ * with its words: a usage error (2), said after the verification (the callers call this first, in
+ * keptCheckpointRefusal) and before anything there is read or written.
+ */
+const refuseUntrustedPlace = (path: string): void => {
+  const problem = trustedFolderProblem(path, path);
+  if (problem !== undefined) throw new UsageError(`--save-checkpoint: ${problem}`);
 };
 
 /** Why the checkpoint kept in the --save-checkpoint file stays: the rule and what to do. */
@@ -41,7 +54,8 @@ export interface KeptCheckpointRefusal {
  * of size 82 was replaced by an older copy's 70 (or a rolled-back server's), exit 0, and the next audit held the log
  * to 70 only. A checkpoint signed by other keys only is refused (otherKeysCheckpoint); anything else in the file (none,
  * not a signed checkpoint, one whose signature by this key does not verify) is replaced as before. `from` names the
- * option that proves it, for the message.
+ * option that proves it, for the message. The file kept, held to the rules `--checkpoint` reads it by (review 194: it
+ * was read with none): one others may write, or another account's, is refused (2), not taken as the point to keep.
  */
 export const keptCheckpointRefusal = (
   path: string,
@@ -50,8 +64,13 @@ export const keptCheckpointRefusal = (
   checkedFrom: Checkpoint | undefined,
   from: '--checkpoint' | '--from',
 ): KeptCheckpointRefusal | undefined => {
-  if (note === undefined || !existsSync(path)) return undefined;
-  const text = readTextFile(path, FILE_LIMITS.note);
+  if (note === undefined) return undefined;
+  refuseUntrustedPlace(path);
+  if (!existsSync(path)) return undefined;
+  // Its trust first: what fails it is refused; content that is too large or not UTF-8 is replaced, as before.
+  const trusted = withTrustedFile(path, () => undefined);
+  if (!trusted.ok) throw new UsageError(`--save-checkpoint: ${trusted.message}`);
+  const text = readTrustedTextFile(path, FILE_LIMITS.note);
   if (text.ok) otherKeysCheckpoint(path, text.value, key);
   const kept = text.ok ? openCheckpoint(text.value, key) : undefined;
   const next = openCheckpoint(note, key);

@@ -1,5 +1,5 @@
-import { closeSync, constants, fstatSync, lstatSync, openSync, realpathSync, statSync, type Stats } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 
 /*
  * A file whose content decides what is trusted (a pinned log verifier key, the request-signing policy of SER-016):
@@ -7,7 +7,8 @@ import { basename, dirname, resolve } from 'node:path';
  * to (reviews 81 and 85). The rules are OpenSSH's for its own such files (safe_path, auth.c): the file a link leads
  * to (realpath) and every folder above it up to / owned by this account or root and not writable by group or others.
  * One exception: a sticky folder such as /tmp, where no one but a file's (or folder's) owner may rename or remove it.
- * Read-only for others is fine: the content is public.
+ * Read-only for others is fine: the content is public. The path as given is held to the same rules (review 194): a
+ * link on the way is a name someone may re-point, so the folder it is in counts as much as the real path's.
  */
 
 const POSIX = process.platform !== 'win32';
@@ -33,6 +34,26 @@ const fileProblem = (named: string, file: string, stat: Stats, self: number): st
   return undefined;
 };
 
+/** Where else the file may be named, said with the rule a folder fails: `owned` for another account's, `writable`. */
+interface Elsewhere {
+  readonly owned: string;
+  readonly writable: string;
+}
+
+const MOVE_THE_FILE: Elsewhere = { owned: 'move the file to a folder of yours', writable: 'move the file' };
+const ANOTHER_PATH: Elsewhere = { owned: 'name the file by a path through folders of yours', writable: 'name the file by a path outside it' };
+
+/** Why `folder` (its lstat) lets another account put another name in place of one in it; undefined if it does not. */
+const folderRule = (folder: string, stat: Stats, self: number, elsewhere: Elsewhere): string | undefined => {
+  if (ownedByAnotherAccount(stat.uid, self)) {
+    return `owned by uid ${stat.uid}, not by this account (uid ${self}) or root: that account may put another file in its place; chown ${self} ${folder}, or ${elsewhere.owned}`;
+  }
+  if (writableByGroupOrOthers(stat.mode) && (stat.mode & STICKY) === 0) {
+    return `which group or others may write (mode ${octal(stat.mode)}): they may put another file in its place; chmod go-w ${folder}, or ${elsewhere.writable}`;
+  }
+  return undefined;
+};
+
 /**
  * What is wrong with the folders above the real path `real`, up to /: one that is not a folder (a link put in since
  * realpath), of another account, or that group or others may write without the sticky bit. Not followed: lstat.
@@ -47,19 +68,62 @@ const foldersProblem = (named: string, real: string, self: number): string | und
       return `${named} ${where} ${folder}, which cannot be checked (${(error as NodeJS.ErrnoException).code ?? 'error'})`;
     }
     if (!stat.isDirectory()) return `${named} ${where} ${folder}, which changed while it was checked (no longer a folder): try again`;
-    if (ownedByAnotherAccount(stat.uid, self)) {
-      return `${named} ${where} ${folder}, owned by uid ${stat.uid}, not by this account (uid ${self}) or root: that account may put another file in its place; chown ${self} ${folder}, or move the file to a folder of yours`;
-    }
-    if (writableByGroupOrOthers(stat.mode) && (stat.mode & STICKY) === 0) {
-      return `${named} ${where} ${folder}, which group or others may write (mode ${octal(stat.mode)}): they may put another file in its place; chmod go-w ${folder}, or move the file`;
-    }
+    const rule = folderRule(folder, stat, self, MOVE_THE_FILE);
+    if (rule !== undefined) return `${named} ${where} ${folder}, ${rule}`;
     if (dirname(folder) === folder) return undefined;
   }
 };
 
+/** Links followed in one path before the system gives up (Linux's MAXSYMLINKS; ELOOP past it). */
+const MAX_LINKS = 40;
+
+/**
+ * What is wrong with the path `given` as realpathSync looks it up, the file opened being the one it finds: name by
+ * name from / (a relative path from the working folder), a link met replaced by what it names, `..` dropped with the
+ * name before it (path.resolve, as realpathSync does). Each folder a name is looked up in is held to the rule above,
+ * and each link met must be this account's or root's (in a sticky folder its owner may replace it): whoever may put
+ * another name in place of one on the way chooses what the path leads to. Review 194: `gw/key.pub`, a link in a folder
+ * anyone could write, led to a key in folders of this account, and only those, the real path's, were checked.
+ */
+const givenPathProblem = (named: string, given: string, self: number): string | undefined => {
+  const pending = resolve(given).split('/');
+  let folder = '/'; // a real path: every name in it looked up, none a link
+  let links = 0;
+  while (pending.length > 0) {
+    const name = pending.shift()!;
+    if (name === '') continue;
+    const entry = join(folder, name);
+    let inFolder: Stats;
+    let stat: Stats;
+    let target: string | undefined;
+    try {
+      inFolder = lstatSync(folder);
+      stat = lstatSync(entry);
+      target = stat.isSymbolicLink() ? readlinkSync(entry) : undefined;
+    } catch (error) {
+      return `${named} is reached through ${entry}, which cannot be checked (${(error as NodeJS.ErrnoException).code ?? 'error'})`;
+    }
+    if (!inFolder.isDirectory()) return `${named} is reached through ${folder}, which changed while it was checked (no longer a folder): try again`;
+    const rule = folderRule(folder, inFolder, self, ANOTHER_PATH);
+    if (rule !== undefined) return `${named} is reached through ${entry}, in ${folder}, ${rule}`;
+    if (target === undefined) {
+      folder = entry;
+      continue;
+    }
+    if (ownedByAnotherAccount(stat.uid, self)) {
+      return `${named} is reached through the link ${entry}, owned by uid ${stat.uid}, not by this account (uid ${self}) or root: that account may put another link in its place; name the file by its real path, or make the link yourself`;
+    }
+    if (++links > MAX_LINKS) return `${named} is reached through more than ${MAX_LINKS} links (ELOOP)`;
+    pending.unshift(...resolve(folder, target).split('/'));
+    folder = '/';
+  }
+  return undefined;
+};
+
 /**
  * What is wrong with the folders a trusted file `file` is in (or will be made in), by the rules `withTrustedFile`
- * holds them to: for a file this process writes and later trusts, checked before it is first written.
+ * holds them to, on its real path and on the path as given: for a file this process writes and later trusts, checked
+ * before it is first written (review 194: a checkpoint saved where the next run refuses to read it is no use).
  */
 export const trustedFolderProblem = (named: string, file: string): string | undefined => {
   const self = POSIX ? process.geteuid?.() : undefined;
@@ -69,14 +133,15 @@ export const trustedFolderProblem = (named: string, file: string): string | unde
   } catch (error) {
     return `${named} is to be in ${dirname(resolve(file))}, which cannot be used (${(error as NodeJS.ErrnoException).code ?? 'error'}): make that folder, writable by this account only`;
   }
-  return self === undefined ? undefined : foldersProblem(named, real, self);
+  return self === undefined ? undefined : (foldersProblem(named, real, self) ?? givenPathProblem(named, dirname(resolve(file)), self));
 };
 
 export type TrustedFileRead<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly message: string };
 
 /**
  * `read` of the file `file`, given the descriptor of the file that was checked: the rules above hold for it (fstat on
- * the descriptor) and for the folders above its real path, and that path still names it once they are checked, so a
+ * the descriptor), for the folders above its real path and for those the path as given goes through (a link's own
+ * folder: givenPathProblem), and the real path still names it once they are checked, so a
  * file put in its place between the check and the read is never what is read (review 85: it was checked by name and
  * read again by name). Opened without following a link put in place of the real path since, and without blocking on
  * a FIFO (refused: not a regular file). The message names the file as given, with its real path when a link led
@@ -100,7 +165,7 @@ export const withTrustedFile = <T>(file: string, read: (fd: number) => T): Trust
     const stat = fstatSync(fd);
     // Windows: no uids nor mode bits of this kind (its ACLs are not read here); only a regular file is required.
     const self = POSIX ? process.geteuid?.() : undefined;
-    const problem = self === undefined ? notRegularFile(named, stat) : (fileProblem(named, file, stat, self) ?? foldersProblem(named, real, self));
+    const problem = self === undefined ? notRegularFile(named, stat) : (fileProblem(named, file, stat, self) ?? foldersProblem(named, real, self) ?? givenPathProblem(named, file, self));
     if (problem !== undefined) return { ok: false, message: problem };
     if (self !== undefined) {
       const now = lstatSync(real, { throwIfNoEntry: false });
