@@ -11,6 +11,12 @@ const root = fileURLToPath(new URL('.', import.meta.url));
 
 export default defineConfig({
   root,
+  // Always a production build, whatever NODE_ENV says: Vite takes a package's `development` export unless NODE_ENV is
+  // `production`, and a bundle built under vitest (NODE_ENV=test) was Lit's development build, which logged "Lit is
+  // in dev mode" in every browser of the service it was served by (review 192). The freshness check judges by dates.
+  mode: 'production',
+  resolve: { conditions: ['module', 'browser', 'production'] },
+  define: { 'process.env.NODE_ENV': JSON.stringify('production') },
   base: '/',
   publicDir: false,
   logLevel: 'warn',

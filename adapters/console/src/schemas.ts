@@ -54,6 +54,9 @@ const TimelineEntry = z.object({
   type: Text,
   occurredAt: Instant,
   actor: z.object({ id: Text, role: Text }),
+  // The API token the command came with (review 188): an admin may issue a token under any subject, so the actor alone
+  // does not tell who held it. None on events recorded before, nor on an engine's commands.
+  token: z.object({ id: Text, issuedBy: Text }).optional(),
   commandType: Text,
   causedBy: Cause.optional(),
   reason: Text.optional(),

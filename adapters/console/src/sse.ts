@@ -8,7 +8,8 @@ import { DroppedFrame } from './schemas.ts';
  * in a URL, so this reads the text/event-stream body of a `fetch` with the bearer header (WHATWG HTML, "Parsing
  * an event stream"). It resumes with `Last-Event-ID` after a drop, waiting what the server's `retry:` asked; a
  * server error (5xx, as a proxy answers while the service restarts), 408 or 429 is tried again within the same
- * bounds; a refusal (401, 403, any other 4xx) or an `unauthorised` drop ends it for good.
+ * bounds; a refusal (401, 403, any other 4xx) or an `unauthorised` drop ends it for good. A resume refused as of
+ * another log is told apart (`otherLog`), so that a page can follow the new log instead of showing the API's advice.
  */
 
 export interface StreamEvent {
@@ -22,6 +23,12 @@ export type StreamStatus =
   | { readonly state: 'live' }
   | { readonly state: 'reconnecting'; readonly inMs: number; readonly why: string }
   | { readonly state: 'refused'; readonly error: ApiError }
+  /**
+   * The server refused to resume after the last event id because that id is not of its log (409
+   * resume_point_not_in_log): another store answers at this address (a re-created data folder, another instance, a
+   * restore). Ended, as a refusal is: the page decides how to follow the new log, since only it knows what it shows.
+   */
+  | { readonly state: 'otherLog'; readonly error: ApiError }
   | { readonly state: 'ended'; readonly why: string };
 
 export interface StreamOptions {
@@ -153,6 +160,9 @@ const EVENT_ID = /^\d{1,20}(?:~[0-9a-f]{8})?$/;
 /** The position of an event id (what the feed shows); the id itself is sent back whole. */
 export const positionOfEventId = (id: string): string => id.split('~', 1)[0] ?? '';
 
+/** A 409 resume_point_not_in_log: the resume point (the last event id, sent back) is not of the server's log. */
+const isOtherLog = (status: number, error: ApiError): boolean => status === 409 && (error.problem.type ?? '').endsWith('resume_point_not_in_log');
+
 /** How one connection ended: for good, or to be tried again after the wait, saying why (the status line shows it). */
 type Outcome = { readonly next: 'stop' } | { readonly next: 'again'; readonly why: string };
 const STOP: Outcome = { next: 'stop' };
@@ -181,7 +191,7 @@ export const followEvents = (api: Api, options: StreamOptions): void => {
         const detail = error.message === `HTTP ${response.status}` || error.message === '' ? '' : `: ${error.message}`;
         return { next: 'again', why: `the server answered ${response.status}${detail}` };
       }
-      options.onStatus({ state: 'refused', error });
+      options.onStatus(lastEventId !== undefined && isOtherLog(response.status, error) ? { state: 'otherLog', error } : { state: 'refused', error });
       return STOP;
     }
     if (response.body === null) throw new ApiError(502, { title: 'event stream without a body' }, path);

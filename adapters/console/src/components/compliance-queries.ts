@@ -19,6 +19,14 @@ const HINTS: Readonly<Record<string, string>> = {
   now: 'ISO instant (default: the server clock)',
 };
 
+/**
+ * The parameters each query requires: the server refuses the query without them (400, rule `required`:
+ * projections/compliance/catalog.ts), and its catalog names the parameters only. Marked `required` in the form, which
+ * says so to assistive technology (the * beside the label is for the eye only: the field's name stays the parameter's), and asks for
+ * them before any request (review 192).
+ */
+const REQUIRED: Readonly<Record<string, readonly string[]>> = { actions: ['actor'], expiring: ['days'], provisioned: ['subscription'] };
+
 /** Nested fields as dotted columns, like the server's CSV. */
 const flatten = (row: Readonly<Record<string, unknown>>, prefix = '', into = new Map<string, unknown>()): Map<string, unknown> => {
   for (const [key, value] of Object.entries(row)) {
@@ -174,10 +182,14 @@ export class ComplianceQueries extends ConsolePage {
       </select>
       <p class="help">${query.summary}</p>
       ${query.params.length === 0 ? html`<p class="meta">No parameters.</p>` : nothing}
-      ${keyed(query.name, html`${query.params.map((p) => html`<div class="field">
-        <label for="param-${p}">${p}</label>
-        <input id="param-${p}" name="param-${p}" autocomplete="off" maxlength="200" placeholder=${HINTS[p] ?? ''} />
-      </div>`)}`)}
+      ${(REQUIRED[query.name] ?? []).some((p) => query.params.includes(p)) ? html`<p class="meta">Fields marked * are required.</p>` : nothing}
+      ${keyed(query.name, html`${query.params.map((p) => {
+        const required = REQUIRED[query.name]?.includes(p) === true;
+        return html`<div class="field">
+          <span><label for="param-${p}">${p}</label>${required ? html` <span class="required" aria-hidden="true">*</span>` : nothing}</span>
+          <input id="param-${p}" name="param-${p}" autocomplete="off" maxlength="200" placeholder=${HINTS[p] ?? ''} ?required=${required} />
+        </div>`;
+      })}`)}
       <button type="submit">Run query</button>
     </form>`;
   }

@@ -15,6 +15,8 @@ interface Shown {
   readonly subject: string;
   readonly occurredAt?: string;
   readonly actor: string;
+  /** Of a log the server no longer holds (its resume was refused as of another log): kept, said to be so. */
+  readonly previous?: boolean;
 }
 
 /**
@@ -73,13 +75,48 @@ export class EventFeed extends ConsolePage {
     followEvents(this.api, {
       query: this.fromStart ? 'from=start' : 'from=end',
       signal: this.abort.signal,
-      onStatus: (status) => (this.status = status),
+      onStatus: (status) => {
+        this.status = status;
+        if (status.state === 'otherLog') this.offerToFollowAgain();
+      },
       onEvent: (event) => {
         const row = shown(event);
         if (typeof row === 'string') this.unreadable = row;
         else this.events = [row, ...this.events].slice(0, KEEP);
       },
     });
+  }
+
+  /**
+   * The server's log is another one than this page followed (409 resume_point_not_in_log on a resume, review 192): the
+   * page stops, as on any refusal, and the user chooses how to follow the new log. The rows read are kept, marked as
+   * of the previous log, rather than cleared: they are what was being read, and clearing them would lose it without a
+   * word; following again starts a new list, as the checkbox does.
+   */
+  private offerToFollowAgain(): void {
+    this.events = this.events.map((row) => ({ ...row, previous: true }));
+    void this.updateComplete.then(() => this.querySelector<HTMLElement>('[data-testid="follow-from-start"]')?.focus());
+  }
+
+  /** From a button of `offerToFollowAgain`: the checkbox says what was chosen, and focus goes to the heading as the button goes. */
+  private followAgain(fromStart: boolean): void {
+    this.fromStart = fromStart;
+    this.follow();
+    void this.updateComplete.then(() => this.querySelector<HTMLElement>('h2')?.focus());
+  }
+
+  private renderStatus(status: StreamStatus | undefined) {
+    if (status?.state === 'otherLog') {
+      return html`<span class="refused" role="alert">The server's event log is not the one this page was following; the rows below are from it.</span>
+        <button type="button" data-testid="follow-from-start" @click=${() => this.followAgain(true)}>Follow again from the start</button>
+        <button type="button" class="secondary" @click=${() => this.followAgain(false)}>Follow from now</button>`;
+    }
+    if (status?.state === 'refused') {
+      return html`<span class="refused" role="alert">${status.error.refused
+        ? `The server refused the event stream to the role ${this.session.role} (${status.error.status}): ${status.error.problem.detail ?? ''}`
+        : streamStatusText(status)}</span>`;
+    }
+    return streamStatusText(status);
   }
 
   override render() {
@@ -96,20 +133,16 @@ export class EventFeed extends ConsolePage {
         }} /> Replay the history first</label>
       </div>
       <p class="live" data-testid="feed-status" data-state=${status?.state ?? 'connecting'} aria-live="polite">
-        ${status?.state === 'refused'
-          ? html`<span class="refused" role="alert">${status.error.refused
-              ? `The server refused the event stream to the role ${this.session.role} (${status.error.status}): ${status.error.problem.detail ?? ''}`
-              : streamStatusText(status)}</span>`
-          : streamStatusText(status)}
+        ${this.renderStatus(status)}
       </p>
       ${this.unreadable !== undefined ? html`<div class="error" role="alert" data-testid="feed-unreadable">${this.unreadable}</div>` : nothing}
       ${this.events.length === 0
-        ? status?.state === 'refused' ? nothing : html`<p class="empty">No event yet: they appear here as they happen.</p>`
+        ? status?.state === 'refused' || status?.state === 'otherLog' ? nothing : html`<p class="empty">No event yet: they appear here as they happen.</p>`
         : html`<table data-testid="feed">
             <thead><tr><th scope="col">Position</th><th scope="col">Event</th><th scope="col">${pseudonymous ? 'Subject (pseudonymised)' : 'Stream'}</th><th scope="col">When</th><th scope="col">Actor</th></tr></thead>
             <tbody>${this.events.map((e) => {
               const href = pseudonymous ? undefined : streamHref(e.subject);
-              return html`<tr><td class="num">${e.id}</td><td>${e.type}</td><td class="id">${href ? html`<a href=${href}>${e.subject}</a>` : e.subject}</td><td>${formatTime(e.occurredAt)}</td><td>${visibleText(e.actor)}</td></tr>`;
+              return html`<tr class=${e.previous ? 'previous-log' : ''}><td class="num">${e.id}${e.previous ? html` <span class="previous">(previous log)</span>` : nothing}</td><td>${e.type}</td><td class="id">${href ? html`<a href=${href}>${e.subject}</a>` : e.subject}</td><td>${formatTime(e.occurredAt)}</td><td>${visibleText(e.actor)}</td></tr>`;
             })}</tbody>
           </table>`}`;
   }

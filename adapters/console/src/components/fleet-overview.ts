@@ -42,6 +42,7 @@ export class FleetOverview extends ConsolePage {
     stream: { state: true },
     unfollowed: { state: true },
     lastEvent: { state: true },
+    logChanged: { state: true },
     stale: { state: true },
     retryInMs: { state: true },
   };
@@ -53,6 +54,8 @@ export class FleetOverview extends ConsolePage {
   /** True when the role may read none of the page: no event stream is held for it. */
   declare unfollowed: boolean;
   declare lastEvent: StreamEvent | undefined;
+  /** The server refused to resume as its log is another one than was followed: the page follows the new one. */
+  declare logChanged: boolean;
   /** Why the last refresh of each part still shown as read before failed (review 152: one 503 wiped the counts). */
   declare stale: Readonly<Partial<Record<Part, unknown>>>;
   /** When a read failed in a way a later try may not: the page reads again after this wait. */
@@ -79,6 +82,7 @@ export class FleetOverview extends ConsolePage {
     this.stream = undefined;
     this.unfollowed = false;
     this.lastEvent = undefined;
+    this.logChanged = false;
     this.stale = {};
     this.retryInMs = undefined;
   }
@@ -108,6 +112,16 @@ export class FleetOverview extends ConsolePage {
       query: 'from=end',
       signal,
       onStatus: (status) => {
+        // Another store answers at this address (review 192): the overview needs no history, so it follows the new
+        // log from now by itself and reads its counts again; the old log's last event means nothing there. Its new
+        // stream starts with no resume point, so it cannot be refused so again before it has followed the new log.
+        if (status.state === 'otherLog') {
+          this.lastEvent = undefined;
+          this.logChanged = true;
+          this.scheduleRefresh();
+          if (!signal.aborted) this.follow(signal);
+          return;
+        }
         this.stream = status;
         // Back after a drop: what happened meanwhile is in the counts at once.
         if (status.state === 'live') this.scheduleRefresh();
@@ -339,6 +353,9 @@ export class FleetOverview extends ConsolePage {
           : streamStatusText(stream)}
         ${this.lastEvent ? html`<span class="last-event">Last event: ${this.lastEvent.type} @${positionOfEventId(this.lastEvent.id)}</span>` : nothing}
       </p>
+      ${this.logChanged
+        ? html`<p class="meta" role="status" data-testid="log-changed">The server's event log changed (another store answers at this address): the counts were read again, and live updates follow the new log from now.</p>`
+        : nothing}
       ${this.renderFailed(stream?.state === 'refused' && !this.unfollowed)}
       ${this.renderStale('fleet')}${renderLoad(this.fleet, role, PARTS.fleet, (fleet) => this.renderCounts(fleet))}
       <div class="columns">

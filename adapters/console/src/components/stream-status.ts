@@ -11,6 +11,8 @@ export const streamStatusText = (status: StreamStatus | undefined): string => {
       return `Stream interrupted (${status.why}); reconnecting in ${Math.round(status.inMs / 1000)} s.`;
     case 'refused':
       return `The event stream was refused (${status.error.status}): ${status.error.problem.detail ?? status.error.message}`;
+    case 'otherLog':
+      return "The server's event log is not the one this page was following (another store answers at this address).";
     case 'ended':
       return `The event stream ended: ${status.why}`;
   }

@@ -5,13 +5,16 @@ import { TIMELINE_PAGE, tooLongSays, type EntityTooLong } from '../timeline-page
 import { formatTime } from './base.ts';
 import { visibleText } from '../visible-text.ts';
 
-/** The entries of an entity's timeline read so far: actor, reason, request-signature status, the event that caused it. */
+/**
+ * The entries of an entity's timeline read so far: actor, the token its command came with and who issued it, reason,
+ * request-signature status, the event that caused it.
+ */
 export const renderEntries = (entries: readonly TimelineEntry[]) =>
   html`<table class="timeline">
     <caption class="visually-hidden">Timeline</caption>
     <thead><tr>
       <th scope="col">Rev.</th><th scope="col">Position</th><th scope="col">When</th><th scope="col">Event</th>
-      <th scope="col">Actor</th><th scope="col">Reason</th><th scope="col">Signature</th><th scope="col">Caused by</th>
+      <th scope="col">Actor</th><th scope="col">Token (issued by)</th><th scope="col">Reason</th><th scope="col">Signature</th><th scope="col">Caused by</th>
     </tr></thead>
     <tbody>
       ${entries.map((e) => {
@@ -23,6 +26,7 @@ export const renderEntries = (entries: readonly TimelineEntry[]) =>
           <td>${formatTime(e.occurredAt)}</td>
           <td>${e.type}</td>
           <td class="id">${visibleText(e.actor.id)} <span class="role">${e.actor.role}</span></td>
+          <td class="id">${e.token ? html`${visibleText(e.token.id)} <span class="role">(${visibleText(e.token.issuedBy)})</span>` : ''}</td>
           <td>${visibleText(e.reason ?? '')}</td>
           <td><span class="sig sig-${e.signature.status}" title=${e.signature.keyFingerprint ?? ''}>${e.signature.status}</span></td>
           <td class="id">${cause ? html`${href ? html`<a href=${href}>${cause.streamId}</a>` : cause.streamId} ${cause.type} @${cause.position}` : ''}</td>
