@@ -79,6 +79,13 @@ export type RecordedRequestSignature = z.infer<typeof RecordedRequestSignature>;
 export const RecordedToken = z.object({
   id: z.string().min(1).max(200),
   issuedBy: z.string().min(1).max(200),
+  /**
+   * The id of the token it was issued with (review 196), as access.db's `issued_with` names it: `issuedBy` is only a
+   * subject, and an admin may issue an admin token under the real admin's subject and issue tokens with that one;
+   * access.db forgets the issuing token 30 days after it expires. Absent for a token made on the command line (issued
+   * with none) and on events recorded before.
+   */
+  issuedWith: z.string().min(1).max(200).optional(),
 });
 export type RecordedToken = z.infer<typeof RecordedToken>;
 

@@ -76,6 +76,6 @@ describe('a command sent over HTTP with a token made on the command line (creden
 
     await send(operator.token, 'meter-189-service');
 
-    expect((await recorded('meter-189-service')).metadata['token']).toEqual({ id: operator.tokenId, issuedBy: 'cli:ops-admin' });
+    expect((await recorded('meter-189-service')).metadata['token']).toEqual({ id: operator.tokenId, issuedBy: 'cli:ops-admin', issuedWith: admin.tokenId });
   }, 60_000);
 });

@@ -52,7 +52,7 @@ describe('a command sent with a token an admin issued under an existing subject'
     const stored = (await svc.service.context.credence.store.readStream(`pseudonym-${pseudonym}`)).filter((e) => e.type === 'PseudonymResolved');
     expect(stored).toHaveLength(1);
     expect(stored[0]!.metadata['actor']).toEqual({ id: 'test-auditor', role: 'auditor' });
-    expect(stored[0]!.metadata['token']).toEqual({ id: tokenId, issuedBy: 'test-admin' });
+    expect(stored[0]!.metadata['token']).toEqual({ id: tokenId, issuedBy: 'test-admin', issuedWith: expect.stringMatching(/^tok_/) });
     // The token id is no secret; the bearer token is recorded nowhere.
     expect(JSON.stringify(stored[0]!.metadata)).not.toContain(token);
 
@@ -65,9 +65,9 @@ describe('a command sent with a token an admin issued under an existing subject'
     const [header, ...lines] = csv.body.trimEnd().split('\r\n');
     const columns = header!.split(',');
     // Added last: a CSV read by column index finds every column before them where it was.
-    expect(columns.slice(-2)).toEqual(['token.id', 'token.issuedBy']);
+    expect(columns.slice(-3)).toEqual(['token.id', 'token.issuedBy', 'token.issuedWith']);
     const cells = lines.find((l) => l.includes('PseudonymResolved'))!.split(',');
-    expect(cells.slice(-2)).toEqual([tokenId, 'test-admin']);
+    expect(cells.slice(-3, -1)).toEqual([tokenId, 'test-admin']);
   });
 
   it('records it for a command sent to POST /v1/commands too, shown in the entity timeline', async () => {
@@ -75,7 +75,7 @@ describe('a command sent with a token an admin issued under an existing subject'
     const sent = await api.call('POST', '/v1/commands', {}, { token, body: body.registerNode('meter-188-b') });
     expect(sent.status, sent.text).toBe(201);
     const [event] = await svc.service.context.credence.store.readStream('node-meter-188-b');
-    expect(event!.metadata['token']).toEqual({ id: tokenId, issuedBy: 'test-admin' });
+    expect(event!.metadata['token']).toEqual({ id: tokenId, issuedBy: 'test-admin', issuedWith: expect.stringMatching(/^tok_/) });
     await settled(svc);
     const timeline = await api.call<{ entries: Row[] }>('GET', '/v1/entities/{kind}/{id}/timeline', { kind: 'node', id: 'meter-188-b' }, { token: svc.tokens.auditor });
     expect(timeline.body.entries[0]).toMatchObject({ actor: { id: 'test-operator' }, token: { id: tokenId, issuedBy: 'test-admin' } });

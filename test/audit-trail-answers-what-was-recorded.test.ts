@@ -163,7 +163,7 @@ describe('audit trail: entries are what the log recorded', () => {
     const runner = new ProjectionRunner({ db, store: c.store, projections: [auditTrail()] });
     expect(runner.checkpoint('audit')).toBeUndefined();
     expect(db.prepare('SELECT COUNT(*) AS n FROM audit_events').get()).toEqual({ n: 0n });
-    expect(db.prepare("SELECT version FROM projection_schemas WHERE name = 'audit'").get()).toEqual({ version: 4n });
+    expect(db.prepare("SELECT version FROM projection_schemas WHERE name = 'audit'").get()).toEqual({ version: 5n });
     await runner.catchUp();
     const expected = expectedEntries(records);
     for (const actor of new Set(expected.map((e) => e.actor.id))) expect(actionsOf(db, actor)).toEqual(expected.filter((e) => e.actor.id === actor));

@@ -17,6 +17,8 @@ const AUDIT_COLUMNS = [
   'signature.keyFingerprint', 'signature.reason',
   // Review 188: the token an action came with, added last (a CSV read by column index finds the others where they were).
   'token.id', 'token.issuedBy',
+  // Review 196: the token it was issued with.
+  'token.issuedWith',
 ];
 
 describe('compliance CSV columns', () => {

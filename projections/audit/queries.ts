@@ -16,8 +16,10 @@ export interface AuditEntry {
    * The API token the command came with and who issued it, as its events record them (review 188): an admin may
    * issue a token under any subject, so the actor's id alone does not tell one holder of it from another. Absent on
    * events recorded before, and on commands that came with no token (the engine's own, the command line's).
+   * `issuedWith`: the token it was issued with (review 196), which tells a token a second admin token of the same
+   * subject issued from one the real admin did; absent for a token made on the command line, and before review 196.
    */
-  readonly token?: { readonly id: string; readonly issuedBy: string };
+  readonly token?: { readonly id: string; readonly issuedBy: string; readonly issuedWith?: string };
   readonly commandId: string;
   readonly commandType: string;
   readonly correlationId: string;
@@ -53,6 +55,7 @@ interface Row {
   signature_reason: string | null;
   token_id: string | null;
   token_issued_by: string | null;
+  token_issued_with: string | null;
   cause_position: bigint | null;
   cause_stream: string | null;
   cause_type: string | null;
@@ -66,7 +69,7 @@ interface Row {
  */
 const SELECT = `SELECT a.position, a.event_id, a.stream_id, a.revision, a.type, a.occurred_at, a.actor_id, a.actor_role, a.command_id,
     a.command_type, COALESCE(a.correlation_id, a.command_id) AS correlation_id, COALESCE(a.causation_id, a.command_id) AS causation_id,
-    a.reason, a.signature_status, a.signature_key, a.signature_reason, a.token_id, a.token_issued_by, c.position AS cause_position, c.stream_id AS cause_stream, c.type AS cause_type
+    a.reason, a.signature_status, a.signature_key, a.signature_reason, a.token_id, a.token_issued_by, a.token_issued_with, c.position AS cause_position, c.stream_id AS cause_stream, c.type AS cause_type
   FROM audit_events a LEFT JOIN audit_events c
     ON a.actor_role = 'system' AND c.event_key = a.cause_key AND c.event_id = COALESCE(a.causation_id, a.command_id)`;
 
@@ -78,7 +81,9 @@ const toEntry = (r: Row): AuditEntry => ({
   type: r.type,
   occurredAt: r.occurred_at,
   actor: { id: r.actor_id, role: r.actor_role },
-  ...(r.token_id !== null && r.token_issued_by !== null ? { token: { id: r.token_id, issuedBy: r.token_issued_by } } : {}),
+  ...(r.token_id !== null && r.token_issued_by !== null
+    ? { token: { id: r.token_id, issuedBy: r.token_issued_by, ...(r.token_issued_with !== null ? { issuedWith: r.token_issued_with } : {}) } }
+    : {}),
   commandId: r.command_id,
   commandType: r.command_type,
   correlationId: r.correlation_id,

@@ -16,15 +16,14 @@ import { ensureSchemaVersion, prepared, type QueryIndex } from '../runtime/index
  * Version 4 adds `signature_reason`: why a signature is `invalid` (review 182); rows judged before have none, so the
  * trail is judged again.
  *
- * `token_id` and `token_issued_by` (review 188: the API token a command came with and who issued it, as its events
- * record them) are added to a table of version 4 in place rather than by a new version: no event recorded before
- * them names a token, so its rows are right as they are, and the trail is neither rebuilt from the log nor judged
- * again under today's signing policy for them.
+ * Version 5 adds `token_id`, `token_issued_by` and `token_issued_with`: the API token a command came with, who issued
+ * it and the token that one was issued with, as its events record them (reviews 188, 196). Review 188 had added the
+ * first two to version 4 in place; the build before, also version 4, then went on catching up in such a file, writing
+ * rows without the tokens it decodes away, and nothing here rebuilt them (review 196). Under a new version, a build that
+ * does not know these columns drops the table it finds (ensureSchemaVersion rebuilds a newer version's file too) rather
+ * than write into it, and this build rebuilds whatever such a build wrote.
  */
-const AUDIT_SCHEMA_VERSION = 4;
-
-/** The columns added to version 4 in place (above), in the order a new table has them. */
-const TOKEN_COLUMNS = ['token_id', 'token_issued_by'] as const;
+const AUDIT_SCHEMA_VERSION = 5;
 
 /**
  * Timelines by stream, actions by actor, causes by event id: read by queries only (projection.ts). An actor's actions
@@ -63,11 +62,10 @@ export const setupAuditTables = (db: Database.Database): void => {
     signature_reason TEXT,
     token_id TEXT,
     token_issued_by TEXT,
+    token_issued_with TEXT,
     event_key INTEGER NOT NULL,
     cause_key INTEGER NOT NULL
   )`);
-  const columns = new Set((db.prepare("SELECT name FROM pragma_table_info('audit_events')").all() as { name: string }[]).map((c) => c.name));
-  for (const column of TOKEN_COLUMNS) if (!columns.has(column)) db.exec(`ALTER TABLE audit_events ADD COLUMN ${column} TEXT`);
   db.exec('DROP INDEX IF EXISTS audit_events_actor');
   for (const index of AUDIT_QUERY_INDEXES) db.exec(index.create);
 };
@@ -90,9 +88,9 @@ export const idKey = (id: string): number => {
 };
 
 const COLUMNS = `position, event_id, stream_id, revision, type, occurred_at, at, actor_id, actor_role, command_id, command_type,
-  correlation_id, causation_id, reason, signature_status, signature_key, signature_reason, token_id, token_issued_by, event_key, cause_key`;
-const ROW = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
-/** Rows per INSERT when many are written at once: one statement step instead of 32 (21 x 32 parameters). */
+  correlation_id, causation_id, reason, signature_status, signature_key, signature_reason, token_id, token_issued_by, token_issued_with, event_key, cause_key`;
+const ROW = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+/** Rows per INSERT when many are written at once: one statement step instead of 32 (22 x 32 parameters). */
 const ROWS_PER_INSERT = 32;
 /*
  * Parameters are passed spread (`run(...values)`), not as one array: better-sqlite3 then reads them from the call's
@@ -127,6 +125,7 @@ const pushRow = (values: unknown[], e: DecodedEvent, signature: SignatureJudgeme
     signature.reason ?? null,
     metadata.token?.id ?? null,
     metadata.token?.issuedBy ?? null,
+    metadata.token?.issuedWith ?? null,
     idKey(record.id),
     idKey(metadata.causationId),
   );

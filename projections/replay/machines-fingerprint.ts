@@ -45,7 +45,7 @@ export const ruleSince = (eventType: string, rule: string | undefined): string |
  * version when the machines now judge otherwise, and record the new hash here either way. Without it a changed
  * helper would let a replay go on from snapshots its old code made (review: the bump was a step to remember).
  */
-export const MACHINES_SOURCES_CONFIRMED = '29d9127a18e3fafbda6ca4cd438b805f4f053f3e1e4158ed81ef6fc31267a1da';
+export const MACHINES_SOURCES_CONFIRMED = 'b8540709f6751be2d001a437a7920bb528ac1d5ef75613afcec082676d50804e';
 
 /**
  * A machine's config and implementations as JSON: a function by its source (as the running build holds it) with its

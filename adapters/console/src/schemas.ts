@@ -55,8 +55,9 @@ const TimelineEntry = z.object({
   occurredAt: Instant,
   actor: z.object({ id: Text, role: Text }),
   // The API token the command came with (review 188): an admin may issue a token under any subject, so the actor alone
-  // does not tell who held it. None on events recorded before, nor on an engine's commands.
-  token: z.object({ id: Text, issuedBy: Text }).optional(),
+  // does not tell who held it. None on events recorded before, nor on an engine's commands. `issuedWith` (review 196):
+  // the token it was issued with, none for one made on the command line.
+  token: z.object({ id: Text, issuedBy: Text, issuedWith: Text.optional() }).optional(),
   commandType: Text,
   causedBy: Cause.optional(),
   reason: Text.optional(),

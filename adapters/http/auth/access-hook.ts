@@ -129,13 +129,14 @@ export const stillValid = (access: Pick<AccessControl, 'remainingMs' | 'expired'
 
 /**
  * What a route passes with a command its principal sends: the token checked again when the command is decided, and
- * named (its id and who issued it, never the bearer token) in the events it records (review 188: an admin may issue
- * a token under any subject, so the actor's id alone did not tell who acted).
+ * named (its id, who issued it and the token it was issued with, never the bearer token) in the events it records
+ * (reviews 188, 196: an admin may issue a token under any subject, its own too, so neither the actor's id nor the
+ * issuer's subject alone tells who acted).
  */
 export const tokenChecked = (
   access: Pick<AccessControl, 'remainingMs' | 'expired'>,
   principal: Principal,
-): { readonly admit: () => void; readonly token: { readonly id: string; readonly issuedBy: string } } => ({
+): { readonly admit: () => void; readonly token: { readonly id: string; readonly issuedBy: string; readonly issuedWith?: string } } => ({
   admit: stillValid(access, principal, 'while the command waited its turn'),
-  token: { id: principal.tokenId, issuedBy: principal.issuedBy },
+  token: { id: principal.tokenId, issuedBy: principal.issuedBy, ...(principal.issuedWith !== undefined ? { issuedWith: principal.issuedWith } : {}) },
 });

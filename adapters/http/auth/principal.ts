@@ -11,6 +11,11 @@ export interface Principal {
    * or `cli` for a token made on the command line, whose OS account access.db alone keeps (review 189, token-verifier.ts).
    */
   readonly issuedBy: string;
+  /**
+   * The id of the token it was issued with, recorded beside `issuedBy` (review 196: a subject alone does not tell the
+   * real admin from an admin token issued under its subject); absent for a token made on the command line.
+   */
+  readonly issuedWith?: string;
   readonly expiresAt: Date;
   /** The stakeholders its event stream is limited to, as access.db records them (SER-025); absent: the whole fleet. */
   readonly scope?: TokenScope;

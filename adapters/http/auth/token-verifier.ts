@@ -78,6 +78,8 @@ export const tokenVerifier = (options: TokenVerifierOptions): ((token: string) =
       role: claims.role,
       tokenId: claims.jti,
       issuedBy: issuerAsRecorded(record),
+      // The issuing token's id, which access.db forgets 30 days after that token expires: the log keeps it (review 196).
+      ...(record.issuedWith !== undefined ? { issuedWith: record.issuedWith } : {}),
       expiresAt: new Date(claims.exp * 1000),
       ...(scope !== undefined ? { scope } : {}),
     };

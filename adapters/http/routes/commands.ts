@@ -85,7 +85,7 @@ export const commandRoutes: RouteModule = (app, context) => {
       description:
         'Runs any command of the catalog through the engine (parse, authorise, verify the request signature, decide, append). ' +
         'The actor is the authenticated principal (`{ id: <token subject>, role: <token role> }`), never the body; the events ' +
-        'also record the token it came with (`metadata.token: { id, issuedBy }`, set by the service). ' +
+        'also record the token it came with (`metadata.token: { id, issuedBy, issuedWith }`, set by the service). ' +
         '201 when events were appended; 200 when `commandId` had been seen and the first outcome is replayed. Positions are decimal strings.',
       tags: ['commands'],
       body: CommandBody,

@@ -70,8 +70,8 @@ export const COMPLIANCE_ROWS = {
  */
 const ADDED_LAST: Partial<Record<ComplianceQueryName, readonly string[]>> = {
   expiring: ['owner.appId', 'owner.nodeId'],
-  // Review 188: the token an action came with and who issued it.
-  actions: ['token.id', 'token.issuedBy'],
+  // Review 188: the token an action came with and who issued it; review 196: the token it was issued with.
+  actions: ['token.id', 'token.issuedBy', 'token.issuedWith'],
 };
 
 /** Each query's CSV header, `position` first as in every row schema. */

@@ -70,7 +70,14 @@ export const TimelineEntry = z.object({
   occurredAt: z.string(),
   actor: z.object({ id: z.string(), role: z.string() }),
   token: z
-    .object({ id: z.string().describe('the token id (`jti`)'), issuedBy: z.string().describe('the subject that issued the token') })
+    .object({
+      id: z.string().describe('the token id (`jti`)'),
+      issuedBy: z.string().describe('the subject that issued the token'),
+      issuedWith: z
+        .string()
+        .optional()
+        .describe('the id of the token it was issued with (review 196): absent for a token made on the command line, and on events recorded before'),
+    })
     .optional()
     .describe(
       'the API token the command came with, recorded by the service (review 188): an admin may issue a token under any subject, so ' +

@@ -6,8 +6,8 @@ import { formatTime } from './base.ts';
 import { visibleText } from '../visible-text.ts';
 
 /**
- * The entries of an entity's timeline read so far: actor, the token its command came with and who issued it, reason,
- * request-signature status, the event that caused it.
+ * The entries of an entity's timeline read so far: actor, the token its command came with, who issued it and with
+ * which token (when issued through the service), reason, request-signature status, the event that caused it.
  */
 export const renderEntries = (entries: readonly TimelineEntry[]) =>
   html`<table class="timeline">
@@ -26,7 +26,7 @@ export const renderEntries = (entries: readonly TimelineEntry[]) =>
           <td>${formatTime(e.occurredAt)}</td>
           <td>${e.type}</td>
           <td class="id">${visibleText(e.actor.id)} <span class="role">${e.actor.role}</span></td>
-          <td class="id">${e.token ? html`${visibleText(e.token.id)} <span class="role">(${visibleText(e.token.issuedBy)})</span>` : ''}</td>
+          <td class="id">${e.token ? html`${visibleText(e.token.id)} <span class="role">(${visibleText(e.token.issuedBy)}${e.token.issuedWith !== undefined ? `, with ${visibleText(e.token.issuedWith)}` : ''})</span>` : ''}</td>
           <td>${visibleText(e.reason ?? '')}</td>
           <td><span class="sig sig-${e.signature.status}" title=${e.signature.keyFingerprint ?? ''}>${e.signature.status}</span></td>
           <td class="id">${cause ? html`${href ? html`<a href=${href}>${cause.streamId}</a>` : cause.streamId} ${cause.type} @${cause.position}` : ''}</td>
