@@ -1,7 +1,7 @@
 import { and, assign, setup } from 'xstate';
 import type { CredentialContext, NodeContext } from './contexts.ts';
 import { bootstrapUsableFor, dataOf, factGuard, isNodeServiceCredential, isOneOf, ms, nodeHoldsCseId, ownerHeldBy, sameOwner, successorHolderMatches, subscriptionServesAt } from './guards.ts';
-import { isWithin, type EntityView, type MachineEvent } from './types.ts';
+import { isWithin, type EntityView, type Facts, type MachineEvent } from './types.ts';
 
 const LIVE = ['initialized', 'enrolled', 'associated'];
 /**
@@ -51,6 +51,16 @@ export const rotationOutcomeAt = (
 };
 
 /**
+ * The keys a new credential may not carry (keyIsNew): its predecessor's and its node's bootstrap credential's
+ * fingerprints, as read (the bootstrap credential itself reads no bootstrap: machines/facts.ts).
+ */
+export const reusedKeys = (facts: Facts): string[] =>
+  [facts.predecessor, facts.bootstrap].flatMap((view) => {
+    const fingerprint = (view?.context as CredentialContext | undefined)?.fingerprint;
+    return fingerprint === undefined ? [] : [fingerprint];
+  });
+
+/**
  * Credential lifecycle: issued (initialized) -> provisioned into its node (enrolled; pre-provisioning or remote
  * provisioning, seed 003 11.2.1) -> associated while security associations derive from it -> expired at notAfter
  * or revoked (RFC 5280 reasons). A rotation (HLR-212, RS-16) links a successor and keeps the predecessor usable
@@ -84,6 +94,18 @@ export const credentialMachine = setup({
       if (d?.predecessorId === undefined) return true;
       const predecessor = (event.facts.predecessor?.context as CredentialContext | undefined)?.owner;
       return isOneOf(event.facts.predecessor, ['enrolled', 'associated']) && sameOwner(event.facts.predecessor, d.owner) && successorHolderMatches(predecessor, d.owner);
+    }),
+    /**
+     * A new credential carries a new key (HLR-212 secure modification, RS-16 key replacement): not its predecessor's,
+     * nor its node's factory (bootstrap) key (seed 003, 11.3.2: never service access on the factory key). Review 195:
+     * nothing compared them, so a "rotation" onto the old key was recorded and certified, and outlived the
+     * predecessor's revocation as keyCompromise. Compared by fingerprint, read where they are recorded (issued): the
+     * predecessor and the bootstrap credential its owner's node names (machines/facts.ts). Keys of other credentials,
+     * of this node or another, are not compared (no fleet-wide index of fingerprints).
+     */
+    keyIsNew: factGuard(({ event }) => {
+      const d = dataOf(event, 'CredentialIssued');
+      return d !== undefined && !reusedKeys(event.facts).includes(d.fingerprint);
     }),
     notExpiredYet: ({ context, event }) => event.at < context.notAfter,
     notAfterReached: ({ context, event }) => event.at >= context.notAfter,
@@ -220,7 +242,7 @@ export const credentialMachine = setup({
       on: {
         CredentialIssued: {
           target: 'initialized',
-          guard: and(['validityWindowOrdered', 'ownerIsLive', 'predecessorIsLive']),
+          guard: and(['validityWindowOrdered', 'ownerIsLive', 'predecessorIsLive', 'keyIsNew']),
           actions: assign(({ event }) => {
             const d = dataOf(event, 'CredentialIssued')!;
             return {

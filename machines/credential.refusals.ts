@@ -57,6 +57,18 @@ export const credentialRefusals: RefusalReasons<CredentialContext> = {
           ],
     );
   },
+  keyIsNew: ({ event }) => {
+    const d = dataOf(event, 'CredentialIssued');
+    const { predecessor, bootstrap } = event.facts;
+    const same = (view: EntityView | undefined) => view !== undefined && credentialOf(view)?.fingerprint === d?.fingerprint;
+    return saying(
+      `a new credential carries a new key, neither its predecessor's nor its node's bootstrap (factory) key (HLR-212, RS-16; seed 003, 11.3.2)`,
+      [
+        ...(same(predecessor) ? [`credential ${d?.credentialId} carries the key of its predecessor ${d?.predecessorId}`] : []),
+        ...(same(bootstrap) ? [`credential ${d?.credentialId} carries the key of its node's bootstrap credential ${credentialOf(bootstrap)?.credentialId}`] : []),
+      ],
+    );
+  },
   notExpiredYet: ({ context, event }) =>
     `a credential is provisioned before its notAfter; credential ${context.credentialId} has notAfter ${instant(context.notAfter)}, and this is ${instant(event.at)}`,
   notAfterReached: ({ context, event }) =>

@@ -118,13 +118,20 @@ const factSourcesOf = (event: DomainEvent, context: unknown): NamedSources => {
 
 /**
  * Facts named by another fact, read once it is: an association's node's subscription and factory (bootstrap)
- * credential, and the subscription of the node a service credential is provisioned into. Both stand on the
- * subscription the node is served under (seed 003, 11.2.1), not on the node's word for it, which lags a termination
- * until the cascade ends the enrolment; and the factory credential is compared by key, not only by id. An AE
+ * credential, a new credential's node's factory credential (keyIsNew), and the subscription of the node a service
+ * credential is provisioned into. Both subscriptions are the one the node is served under (seed 003, 11.2.1), not the
+ * node's word for it, which lags a termination until the cascade ends the enrolment; and the factory credential is
+ * compared by key, not only by id. An AE
  * Registree's association also reads the credential its App-ID is enrolled with (seed 003, 11.2.2), which the App-ID
  * names: its authorisation ends with that credential, ahead of the cascade that ends the enrolment.
  */
 const derivedSourcesOf = (event: DomainEvent, context: unknown, facts: Facts): FactSources => {
+  if (event.type === 'CredentialIssued') {
+    // Its owner's node's factory (bootstrap) credential, whose key a new one may not carry (keyIsNew, review 195): named
+    // by the node read as the owner's holder. Not for the bootstrap credential itself, issued after its node names it.
+    const bootstrapId = (facts.owner?.context as NodeContext | undefined)?.bootstrapCredentialId;
+    return bootstrapId === undefined || bootstrapId === event.data.credentialId ? {} : { bootstrap: { kind: 'credential', id: bootstrapId } };
+  }
   if (event.type === 'CredentialProvisioned') {
     // Only a node's service credential is held to its subscription (subscriptionServes): a bootstrap or an App-ID's
     // credential reads its owner's holder alone. A node under no subscription (never enrolled) names none.

@@ -53,7 +53,8 @@ const dataOf = (type: EventType): fc.Arbitrary<Record<string, unknown>> => {
       return fc.record({
         credentialId: fc.constant('c'), kind: fc.constant('ed25519'), publicKey: fc.constant('A'.repeat(43)), purpose: fc.constant('service'),
         owner: fc.constantFrom({ kind: 'node', id: 'n' }, { kind: 'app', id: 'Rapp' }, { kind: 'cse', id: '/n' }, { kind: 'cse', id: '/n', nodeId: 'n' }),
-        fingerprint: fc.constant(`sha256:${'a'.repeat(64)}`), notBefore: days.map(iso), notAfter: days.map(iso),
+        // Now and then the key of the last view, a predecessor's or a factory key (keyIsNew, review 195).
+        fingerprint: fc.constantFrom(`sha256:${'a'.repeat(64)}`, `sha256:${'a'.repeat(64)}`, `sha256:${'a'.repeat(64)}`, `sha256:${'f'.repeat(64)}`), notBefore: days.map(iso), notAfter: days.map(iso),
         predecessorId: fc.constantFrom(undefined, 'c0'),
       }).map(({ predecessorId, ...rest }) => (predecessorId === undefined ? rest : { ...rest, predecessorId }));
     case 'CredentialProvisioned':

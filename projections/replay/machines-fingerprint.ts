@@ -18,8 +18,10 @@ export interface MachinesRules {
  * inline function's source, not what it calls.
  * v2 (review 165): provisioning reads its owner's holder for every owner kind (machines/facts.ts) and is held to
  * ownerIsLive; a configuration naming its Registree as its Registrar CSE is refused (registrarIsNotRegistree).
+ * v3 (review 195): a credential is issued only on a new key, neither its predecessor's nor its node's bootstrap
+ * credential's (keyIsNew; HLR-212, RS-16), which issuing reads as a fact (machines/facts.ts).
  */
-export const MACHINES_VERSION = 'credence:machines:v2';
+export const MACHINES_VERSION = 'credence:machines:v3';
 
 /**
  * The guards a version added to an event it did not hold to them before: an event an earlier version stored, legal
@@ -32,6 +34,7 @@ export const MACHINES_VERSION = 'credence:machines:v2';
 export const RULES_SINCE: readonly { readonly eventType: string; readonly rule: string; readonly since: string }[] = [
   { eventType: 'CredentialProvisioned', rule: 'ownerIsLive', since: 'credence:machines:v2' },
   { eventType: 'AssociationConfigured', rule: 'registrarIsNotRegistree', since: 'credence:machines:v2' },
+  { eventType: 'CredentialIssued', rule: 'keyIsNew', since: 'credence:machines:v3' },
 ];
 
 /** The version that added `rule` for `eventType` (RULES_SINCE), or undefined for a rule as old as the event's judging. */
@@ -45,7 +48,7 @@ export const ruleSince = (eventType: string, rule: string | undefined): string |
  * version when the machines now judge otherwise, and record the new hash here either way. Without it a changed
  * helper would let a replay go on from snapshots its old code made (review: the bump was a step to remember).
  */
-export const MACHINES_SOURCES_CONFIRMED = 'b8540709f6751be2d001a437a7920bb528ac1d5ef75613afcec082676d50804e';
+export const MACHINES_SOURCES_CONFIRMED = '3cd58602f292ddbe430162cd903c383d4f37160753a002d8c42b4e431cc2526b';
 
 /**
  * A machine's config and implementations as JSON: a function by its source (as the running build holds it) with its

@@ -71,6 +71,11 @@ export const acceptNodeKey = (
   if (!pop || !verifySignature(kind, publicKey, proofFor('node', 'proof-of-possession', th), pop)) {
     throw protocolFailure(AUTH, 'bad_proof_of_possession');
   }
+  // A new key, not the factory one the node authenticated with (review 195; seed 003, 11.3.2): refused here, before a
+  // certificate is made for it at the receipt, as the credential machine would refuse its record (keyIsNew). A
+  // predecessor's key is refused by that record alone: this function does not read the predecessor.
+  const fingerprint = publicKeyFingerprint(kind, publicKey);
+  if (fingerprint === run.hello.bootstrap.fingerprint) throw protocolFailure(AUTH, 'credential_mismatch', 'the new credential carries the bootstrap key; a new key is needed');
   run.certificate = certificateToIssue(issuance.certificates, issuance.random, {
     csr: auth.csr,
     credentialKey: { kind, bytes: publicKey },
@@ -78,5 +83,5 @@ export const acceptNodeKey = (
     serviceParameters: issuance.serviceParameters,
     validity: common.validity,
   });
-  return { kind, fingerprint: publicKeyFingerprint(kind, publicKey), publicKey: auth.credentialPublicKey as string, ...common };
+  return { kind, fingerprint, publicKey: auth.credentialPublicKey as string, ...common };
 };
