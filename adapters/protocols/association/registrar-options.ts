@@ -17,6 +17,11 @@ export interface RegistreeCredential {
    * to its successor then, and the cascade revokes what derives from it, so no association on it outlives that.
    */
   readonly overlapEndsAt?: string;
+  /**
+   * When the M2M service subscription of the node it serves ends (seed 003 11.2.1: a credential's lifetime is the
+   * subscription's): no association on it outlives that either.
+   */
+  readonly subscriptionEndsAt?: string;
 }
 
 export interface RegistrarOptions {

@@ -49,12 +49,12 @@ export type Opening =
   | { readonly signer: CredentialKey; readonly run: Pick<DecoyRun, 'decoy' | 'lookup'> };
 
 /**
- * When an association on `credential` must end by: its notAfter, or the end of its rotation's overlap when that comes
- * first (HLR-212). Cut only to notAfter, the grant outlived the overlap: the cascade revoked the association when the
- * predecessor was superseded, and the device, told a longer lifetime, never learnt of it (review 64 F5).
+ * When an association on `credential` must end by: the earliest of its notAfter, the end of its rotation's overlap
+ * (HLR-212) and the end of its node's M2M service subscription (seed 003 11.2.1). Cut only to notAfter, the grant
+ * outlived the overlap: the cascade revoked the association when the predecessor was superseded, and the device, told
+ * a longer lifetime, never learnt of it (review 64 F5); the same past the subscription's end (review 195).
  */
-export const credentialEnd = (credential: Pick<RegistreeCredential, 'descriptor' | 'overlapEndsAt'>): string => {
-  const { notAfter } = credential.descriptor.validity;
-  const { overlapEndsAt } = credential;
-  return overlapEndsAt !== undefined && Date.parse(overlapEndsAt) < Date.parse(notAfter) ? overlapEndsAt : notAfter;
+export const credentialEnd = (credential: Pick<RegistreeCredential, 'descriptor' | 'overlapEndsAt' | 'subscriptionEndsAt'>): string => {
+  const ends = [credential.descriptor.validity.notAfter, credential.overlapEndsAt, credential.subscriptionEndsAt];
+  return ends.reduce<string>((earliest, end) => (end !== undefined && Date.parse(end) < Date.parse(earliest) ? end : earliest), ends[0]!);
 };

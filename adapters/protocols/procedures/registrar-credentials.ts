@@ -1,4 +1,4 @@
-import type { ApplicationContext } from '../../../machines/contexts.ts';
+import type { ApplicationContext, SubscriptionContext } from '../../../machines/contexts.ts';
 import { viewOf, type AssociationContext, type CredentialContext, type NodeContext } from '../../../machines/index.ts';
 import { credentialUsableAt, registreeApplicationCredentialStands, registreeApplicationEnrolled, registreeHeldByNode } from '../../../machines/guards.ts';
 import { isWithin } from '../../../machines/types.ts';
@@ -21,8 +21,24 @@ const NONE = { node: '~no-node', subscription: '~no-subscription', application: 
 /** The Registree the rules are run on when the association names none: an AE's, so that every rule reads its inputs. */
 const NO_REGISTREE = { kind: 'ae', id: 'C~no-registree', appId: NONE.application } as Registree;
 
-/** A credential a Registree's hello claims, by id and fingerprint, as the Registrar CSE may associate it. */
-export const credentialById = async (o: Lookups, credentialId: string, fingerprint: string) => {
+/**
+ * The M2M service subscription of the node a credential serves: a node's own, or the node holding a CSE owner's
+ * CSE-ID (an AE's names none: its association names the node). The same two reads whatever the record names (NONE).
+ */
+const subscriptionOfOwner = async (o: Lookups, owner: CredentialContext['owner']): Promise<SubscriptionContext | undefined> => {
+  const nodeId = owner?.kind === 'node' ? owner.id : owner?.kind === 'cse' ? owner.nodeId : undefined;
+  const node = await o.engine.peek('node', nodeId ?? NONE.node);
+  const subscriptionId = (node.snapshot.context as NodeContext | undefined)?.subscriptionId;
+  const subscription = await o.engine.peek('subscription', subscriptionId ?? NONE.subscription);
+  return subscriptionId === undefined ? undefined : (subscription.snapshot.context as SubscriptionContext | undefined);
+};
+
+/**
+ * A credential a Registree's hello claims, by id and fingerprint, as the Registrar CSE may associate it. `served`: the
+ * M2M service subscription of the node its association names, as the caller read it (`undefined`: none), whose end
+ * ends the credential for its associations (`subscriptionEndsAt`); not given, its owner's node's is read here.
+ */
+export const credentialById = async (o: Lookups, credentialId: string, fingerprint: string, served?: { readonly subscription: SubscriptionContext | undefined }) => {
   const credential = await o.engine.peek('credential', credentialId);
   // The same reads and rules whatever the id names, then the answer (review 64 F2): before, a wrong fingerprint or a
   // credential never issued stopped before the key registry, so a hello naming one was answered sooner.
@@ -41,12 +57,18 @@ export const credentialById = async (o: Lookups, credentialId: string, fingerpri
   const revoked = !usable && isWithin(at, context);
   // A standing rotation's overlap ends the credential for its associations (HLR-212): the grant is cut to it.
   const { overlapEndsAt } = context;
+  // Seed 003 11.2.1: a credential's lifetime corresponds to the M2M service subscription's; no association on it
+  // outlives the subscription (review 195: a grant past the contract's end, the device never told). Read whatever
+  // the record names, one that cannot exist where it names none (review 64 F2).
+  const subscription = served !== undefined ? served.subscription : await subscriptionOfOwner(o, context.owner);
+  const subscriptionEndsAt = subscription?.notAfter;
   if (context.fingerprint !== fingerprint || descriptor === undefined) return undefined;
   return {
     descriptor,
     ...(handle !== undefined ? { handle: handle as KeyHandle } : {}),
     ...(revoked ? { revoked: true } : {}),
     ...(overlapEndsAt !== undefined ? { overlapEndsAt: new Date(overlapEndsAt).toISOString() } : {}),
+    ...(subscriptionEndsAt !== undefined ? { subscriptionEndsAt: new Date(subscriptionEndsAt).toISOString() } : {}),
   };
 };
 
@@ -101,7 +123,8 @@ const rulesOf = (r: AssociationRead, registrarCseId: string, registreeId: string
  */
 export const credentialOfAssociation = async (o: Lookups, registrarCseId: string, associationId: string, registreeId: string, fingerprint: string) => {
   const read = await readAssociation(o, associationId);
-  const found = await credentialById(o, read.c.credentialId ?? NONE.credential, fingerprint);
+  const subscription = read.subscriptionId === undefined ? undefined : (read.subscription.snapshot.context as SubscriptionContext | undefined);
+  const found = await credentialById(o, read.c.credentialId ?? NONE.credential, fingerprint, { subscription });
   const rules = rulesOf(read, registrarCseId, registreeId, o.engine.clock.now().getTime());
   const { waiting, forThisRegistree, served, held, enrolled, stands } = rules;
   return waiting && forThisRegistree && served === 'served' && held && enrolled && stands ? found : undefined;
@@ -146,7 +169,8 @@ export const associationClosedFor = async (o: Lookups, registrarCseId: string, a
 export const credentialConfiguredFor = async (o: Lookups, registrarCseId: string, associationId: string, registreeId: string, fingerprint: string) => {
   const c = (await o.engine.peek('association', associationId)).snapshot.context as AssociationContext;
   // Read whether or not the association is this Registree's, as credentialOfAssociation reads (review 64 F2).
-  const found = await credentialById(o, c.credentialId ?? NONE.credential, fingerprint);
+  // Never granted on (a decoy run is refused at its finish): no subscription read, none cut to.
+  const found = await credentialById(o, c.credentialId ?? NONE.credential, fingerprint, { subscription: undefined });
   if (c.credentialId === undefined || c.registree?.id !== registreeId || c.registrarCseId !== registrarCseId) return undefined;
   return found;
 };
