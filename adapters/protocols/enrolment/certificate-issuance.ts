@@ -101,3 +101,21 @@ export const grantedValidity = (now: Date, lifetimeSeconds: number, wholeSeconds
   const end = start + lifetimeSeconds * 1000;
   return { notBefore: new Date(start).toISOString(), notAfter: new Date(wholeSeconds ? Math.floor(end / 1000) * 1000 : end).toISOString() };
 };
+
+/**
+ * The validity offered in the challenge, cut to the end of the node's M2M service subscription when that comes first
+ * (seed 003 11.2.1; review 195: a credential, and its certificate, outlived the contract by a year). Whole seconds as
+ * `grantedValidity`. Undefined when the cut leaves not one whole second: the run is refused, as an association with
+ * no lifetime left is (`lifetime_exhausted`).
+ */
+export const validityWithinSubscription = (
+  offered: { readonly notBefore: string; readonly notAfter: string },
+  subscriptionEndsAt: string | undefined,
+  now: Date,
+  wholeSeconds: boolean,
+): { notBefore: string; notAfter: string } | undefined => {
+  if (subscriptionEndsAt === undefined || Date.parse(subscriptionEndsAt) >= Date.parse(offered.notAfter)) return { ...offered };
+  const end = wholeSeconds ? Math.floor(Date.parse(subscriptionEndsAt) / 1000) * 1000 : Date.parse(subscriptionEndsAt);
+  if (end - Math.max(now.getTime(), Date.parse(offered.notBefore)) < 1000) return undefined;
+  return { notBefore: offered.notBefore, notAfter: new Date(end).toISOString() };
+};

@@ -22,7 +22,7 @@ import { checkRunsPerInitiator, rememberAuthenticatedRun, replayNamespace } from
 import { toHex } from '../../../domain/crypto/bytes.ts';
 import type { ReplayCache } from '../../../domain/ports/replay-cache.ts';
 import { transcriptFromHello } from '../../../domain/protocols/run-transcript.ts';
-import { grantedValidity } from './certificate-issuance.ts';
+import { grantedValidity, validityWithinSubscription } from './certificate-issuance.ts';
 import { PROTOCOL, proofFor } from '../../../domain/protocols/provisioning-proofs.ts';
 import {
   ProvisioningAuth,
@@ -282,7 +282,13 @@ export class EnrolmentFunction {
       // Only now that the node has proved its bootstrap key: they say which CSE and subscription it serves.
       const serviceParameters: ServiceParameters = (await this.#o.serviceParameters?.(hello.nodeId)) ?? {};
       session.serviceParameters = serviceParameters;
-      const common = { validity: challenge.validity, owner: { kind: 'node' as const, id: hello.nodeId } };
+      // The challenge offered the full lifetime, alike for every hello; cut now, past the proof, to the subscription's end.
+      const subscriptionEndsAt = await this.#o.subscriptionEndsAt?.(hello.nodeId);
+      const validity = validityWithinSubscription(challenge.validity, subscriptionEndsAt, now, this.#o.certificates !== undefined);
+      if (validity === undefined) {
+        throw protocolFailure(AUTH, 'lifetime_exhausted', `the M2M service subscription of node ${hello.nodeId} ends at ${subscriptionEndsAt}: no credential lifetime left (seed 003 11.2.1)`);
+      }
+      const common = { validity, owner: { kind: 'node' as const, id: hello.nodeId } };
       let credential: CredentialDescriptor;
       let wrappedKey: string | undefined;
       if (hello.credentialKind === 'psk256') ({ credential, wrappedKey } = await deliverPsk(se, session, auth, th, common));

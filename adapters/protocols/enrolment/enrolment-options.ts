@@ -35,6 +35,12 @@ export interface EnrolmentFunctionOptions {
   readonly credentialLifetimeSeconds: number;
   readonly serviceParameters?: (nodeId: string) => ServiceParameters | Promise<ServiceParameters>;
   /**
+   * When the M2M service subscription the node is enrolled under ends (seed 003 11.2.1: a credential's lifetime is the
+   * subscription's), asked once the node's auth proof has verified, as `serviceParameters`: the granted validity is cut
+   * to it (review 195). Not asked at the hello: the challenge would tell anyone holding a Node-ID when its contract ends.
+   */
+  readonly subscriptionEndsAt?: (nodeId: string) => Promise<string | undefined>;
+  /**
    * The caller's own refusals of a run (an id already taken, say), asked once the node's auth proof has verified and
    * before any key is made or delivered for it; a throw ends the run. Not asked at the hello: a refusal there would
    * tell an unauthenticated sender what it checked, and cost a read per hello. `sessionId` names the run to `runEnded`.

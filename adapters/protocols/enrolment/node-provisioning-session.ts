@@ -131,7 +131,7 @@ export class NodeProvisioningSession {
 
   async acceptDelivery(input: unknown): Promise<{ receipt: ProvisioningReceipt; result: NodeProvisioningResult }> {
     return this.#step('authenticated', DELIVERY, async () => {
-      const { se } = this.#o;
+      const { se, now } = this.#o;
       const delivery = parseMessage(ProvisioningDelivery, input, DELIVERY);
       const challenge = this.#challenge as ProvisioningChallenge;
       if (delivery.sessionId !== challenge.sessionId) throw protocolFailure(DELIVERY, 'unknown_session');
@@ -146,8 +146,12 @@ export class NodeProvisioningSession {
         'delivery not authenticated by the Enrolment Function',
       );
       const { credential } = delivery;
-      const expected = { kind: this.hello.credentialKind, validity: challenge.validity, owner: { kind: 'node', id: this.hello.nodeId } };
-      if (canonicalJson(expected) !== canonicalJson({ kind: credential.kind, validity: credential.validity, owner: credential.owner })) {
+      // The validity may end before the challenge's offer, never after it nor start elsewhere: the Enrolment Function
+      // cuts it, past the node's proof, to the end of the node's M2M service subscription (seed 003 11.2.1; review 195).
+      const expected = { kind: this.hello.credentialKind, notBefore: challenge.validity.notBefore, owner: { kind: 'node', id: this.hello.nodeId } };
+      const delivered = { kind: credential.kind, notBefore: credential.validity.notBefore, owner: credential.owner };
+      const notAfter = Date.parse(credential.validity.notAfter);
+      if (canonicalJson(expected) !== canonicalJson(delivered) || !(notAfter <= Date.parse(challenge.validity.notAfter) && notAfter > now().getTime())) {
         throw protocolFailure(DELIVERY, 'credential_mismatch', 'descriptor differs from what was agreed');
       }
       if (credential.kind === 'psk256') {

@@ -59,6 +59,12 @@ export class Infrastructure {
         const { cseId, subscriptionId } = node.snapshot.context as { cseId?: string; subscriptionId?: string };
         return { ...(cseId ? { cseId } : {}), ...(subscriptionId ? { m2mSubId: subscriptionId } : {}) };
       },
+      subscriptionEndsAt: async (nodeId) => {
+        const { subscriptionId } = (await o.engine.entity('node', nodeId)).snapshot.context as { subscriptionId?: string };
+        if (subscriptionId === undefined) return undefined;
+        const { notAfter } = (await o.engine.entity('subscription', subscriptionId)).snapshot.context as { notAfter?: number };
+        return notAfter === undefined ? undefined : new Date(notAfter).toISOString();
+      },
       ...(o.trustAnchors !== undefined ? { trustAnchors: o.trustAnchors } : {}),
       ...(o.certificates !== undefined ? { certificates: o.certificates } : {}),
       ...(o.runsPerInitiator !== undefined ? { runsPerInitiator: o.runsPerInitiator } : {}),
