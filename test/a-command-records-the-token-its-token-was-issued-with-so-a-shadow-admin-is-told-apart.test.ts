@@ -9,8 +9,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { body, openApi, registeredPseudonym, settled, type Api } from './http-conformance.fixtures.ts';
-import { startTestService, type TestService } from './support/service.ts';
+import { body, settled, type Api } from './http-conformance.fixtures.ts';
+import { startServiceWithPseudonym } from './support/served-pseudonym.ts';
+import type { TestService } from './support/service.ts';
 
 interface Row {
   type: string;
@@ -21,9 +22,7 @@ let svc: TestService;
 let api: Api;
 let pseudonym = '';
 beforeAll(async () => {
-  svc = await startTestService();
-  api = await openApi(svc);
-  pseudonym = await registeredPseudonym(svc, 'meter-196');
+  ({ svc, api, pseudonym } = await startServiceWithPseudonym('meter-196'));
 }, 60_000);
 afterAll(async () => {
   await svc?.close();

@@ -9,18 +9,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { userInfo } from 'node:os';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { body } from './http-conformance.fixtures.ts';
 import { runCli } from './support/cli.ts';
-import { startTestService, type TestService } from './support/service.ts';
+import { useTestService } from './support/service.ts';
 
-let svc: TestService;
-beforeAll(async () => {
-  svc = await startTestService();
-}, 60_000);
-afterAll(async () => {
-  await svc?.close();
-});
+const svc = useTestService({}, 60_000);
 
 const send = async (token: string, nodeId: string): Promise<void> => {
   const response = await fetch(`${svc.url}/v1/commands`, {

@@ -10,8 +10,9 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCommand } from '../domain/commands/index.ts';
 import { isCredenceError } from '../domain/errors.ts';
-import { body, openApi, registeredPseudonym, settled, type Api } from './http-conformance.fixtures.ts';
-import { startTestService, type TestService } from './support/service.ts';
+import { body, settled, type Api } from './http-conformance.fixtures.ts';
+import { startServiceWithPseudonym } from './support/served-pseudonym.ts';
+import type { TestService } from './support/service.ts';
 
 interface Row {
   type: string;
@@ -24,9 +25,7 @@ let svc: TestService;
 let api: Api;
 let pseudonym = '';
 beforeAll(async () => {
-  svc = await startTestService();
-  api = await openApi(svc);
-  pseudonym = await registeredPseudonym(svc, 'meter-188');
+  ({ svc, api, pseudonym } = await startServiceWithPseudonym('meter-188'));
 }, 60_000);
 afterAll(async () => {
   await svc?.close();

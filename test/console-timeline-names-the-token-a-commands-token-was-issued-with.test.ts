@@ -3,10 +3,9 @@
  * a token the real admin issued from one an admin token under the same subject did. The console's "Token (issued by)"
  * cell shows it after the issuer: `tok_… (test-admin, with tok_…)`.
  */
-import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { settled } from './http-sse.fixtures.ts';
-import { hasChromium, openConsole, signIn } from './support/console-browser.ts';
+import { hasChromium, openConsole, signIn, timelineColumn } from './support/console-browser.ts';
 import { useConsoleWorld } from './support/console-world.ts';
 import { profile } from './support/fleet.ts';
 import type { TestService } from './support/service.ts';
@@ -33,14 +32,6 @@ const seed = async (svc: TestService): Promise<void> => {
   await settled(svc);
 };
 
-/** The text of each row's cell under the column headed `heading`. */
-const column = async (page: Page, heading: string): Promise<string[]> => {
-  const headings = (await page.locator('table.timeline thead th').allTextContents()).map((t) => t.trim());
-  const index = headings.indexOf(heading);
-  if (index < 0) return [`(no column ${heading}: ${headings.join(', ')})`];
-  return (await page.locator(`table.timeline tbody tr td:nth-child(${index + 1})`).allTextContents()).map((t) => t.replace(/\s+/g, ' ').trim());
-};
-
 describe.skipIf(!hasChromium())('the console timeline', () => {
   const world = useConsoleWorld(seed);
 
@@ -52,7 +43,7 @@ describe.skipIf(!hasChromium())('the console timeline', () => {
     const { context, page, cspViolations } = await openConsole(world.browser, world.svc.url);
     try {
       await signIn(page, world.svc.tokens.auditor, '#/entity/node/n-issued');
-      await expect.poll(() => column(page, 'Token (issued by)'), POLL).toEqual([`${recorded.id} (test-admin, with ${recorded.issuedWith})`]);
+      await expect.poll(() => timelineColumn(page, 'Token (issued by)'), POLL).toEqual([`${recorded.id} (test-admin, with ${recorded.issuedWith})`]);
       expect(cspViolations).toEqual([]);
     } finally {
       await context.close();

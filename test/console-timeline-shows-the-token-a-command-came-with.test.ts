@@ -4,10 +4,9 @@
  * subject, so the actor alone does not tell who held it). The console parses it, as it parses every answer, and shows
  * it in a "Token (issued by)" cell; an event without one (an engine's command, or one recorded before) leaves it empty.
  */
-import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { settled } from './http-sse.fixtures.ts';
-import { hasChromium, openConsole, signIn } from './support/console-browser.ts';
+import { hasChromium, openConsole, signIn, timelineColumn } from './support/console-browser.ts';
 import { postCommand } from './support/console-fleet.ts';
 import { useConsoleWorld } from './support/console-world.ts';
 import { cmd, profile } from './support/fleet.ts';
@@ -22,14 +21,6 @@ const seed = async (svc: TestService): Promise<void> => {
   await settled(svc);
 };
 
-/** The text of each row's cell under the column headed `heading`. */
-const column = async (page: Page, heading: string): Promise<string[]> => {
-  const headings = (await page.locator('table.timeline thead th').allTextContents()).map((t) => t.trim());
-  const index = headings.indexOf(heading);
-  if (index < 0) return [`(no column ${heading}: ${headings.join(', ')})`];
-  return (await page.locator(`table.timeline tbody tr td:nth-child(${index + 1})`).allTextContents()).map((t) => t.replace(/\s+/g, ' ').trim());
-};
-
 describe.skipIf(!hasChromium())('the console timeline', () => {
   const world = useConsoleWorld(seed);
 
@@ -40,12 +31,12 @@ describe.skipIf(!hasChromium())('the console timeline', () => {
     const { context, page, cspViolations } = await openConsole(world.browser, world.svc.url);
     try {
       await signIn(page, world.svc.tokens.auditor, '#/entity/node/n-http');
-      await expect.poll(() => column(page, 'Token (issued by)'), POLL).toEqual([`${recorded.id} (${recorded.issuedBy})`]);
+      await expect.poll(() => timelineColumn(page, 'Token (issued by)'), POLL).toEqual([`${recorded.id} (${recorded.issuedBy})`]);
       expect(recorded.issuedBy).toBe('test');
 
       await page.goto('/#/entity/node/n-engine');
       await expect.poll(() => page.locator('table.timeline tbody tr').count(), POLL).toBe(1);
-      expect(await column(page, 'Token (issued by)')).toEqual(['']);
+      expect(await timelineColumn(page, 'Token (issued by)')).toEqual(['']);
       expect(cspViolations).toEqual([]);
     } finally {
       await context.close();

@@ -6,18 +6,12 @@
  */
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startTestService, type TestService } from './support/service.ts';
+import { describe, expect, it, vi } from 'vitest';
+import { useTestService } from './support/service.ts';
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
-let svc: TestService;
-beforeAll(async () => {
-  svc = await startTestService();
-}, 60_000);
-afterAll(async () => {
-  await svc?.close();
-});
+const svc = useTestService({}, 60_000);
 
 const issued = async (subject: string): Promise<string> => {
   const response = await fetch(`${svc.url}/v1/tokens`, {

@@ -5,41 +5,27 @@
  * while the same checkpoint copied into `gw` was refused (2). Every folder a name of the path as given is looked up in
  * is now held to the same rule, and a link on the way must be this account's or root's; a sticky folder stays allowed.
  */
-import { chmodSync, copyFileSync, lchownSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, lchownSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { withTrustedFile } from '../adapters/driven/files/index.ts';
-import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
-import { openTransparencyInDir, openTransparencyLogInDir } from '../adapters/driven/transparency/index.ts';
+import { auditedFolder, foldersWithMode } from './support/audited-folder.ts';
 import { runCli } from './support/cli.ts';
-import { appendEvents, tempDirs } from './transparency-fixtures.ts';
+import { tempDirs } from './transparency-fixtures.ts';
 
 const dirs = tempDirs();
 afterEach(() => dirs.cleanup());
 
 /** A data folder whose log signed tree 2: the folder, its key file and that checkpoint kept in a private folder. */
 const audited = async () => {
-  const data = dirs.make();
-  const store = openSqliteStoreInDir(data);
-  await appendEvents(store, 2);
-  await store.close();
-  openTransparencyInDir(data).log.close();
-  // An export signs the log's checkpoint of what it holds.
-  expect((await runCli(['export', 'credential-meter-1', '--out', join(dirs.make(), 'bundle.json'), '--data', data])).code).toBe(0);
-  const log = openTransparencyLogInDir(data);
+  const { data, key, note } = await auditedFolder(dirs.make);
   const saved = join(folder(0o700), 'saved.note');
-  writeFileSync(saved, log.checkpointAt(2)!.note, { mode: 0o644 });
-  log.close();
-  return { data, pub: join(data, 'transparency.pub'), saved };
+  writeFileSync(saved, note, { mode: 0o644 });
+  return { data, pub: key, saved };
 };
 
 /** A folder made with `mode` (chmod: the umask does not narrow it) in a temporary folder of this account. */
-const folder = (mode: number, parent = dirs.make(), name = 'gw'): string => {
-  const made = join(parent, name);
-  mkdirSync(made);
-  chmodSync(made, mode);
-  return made;
-};
+const folder = foldersWithMode(dirs.make);
 
 /** `name` in `where`, a link to `target`. */
 const link = (target: string, where: string, name: string): string => {

@@ -5,39 +5,21 @@
  * held to the rules of `--checkpoint` (trusted-file.ts) before anything is read or written there: refused (exit 2),
  * with the words the `--checkpoint` refusal uses, after the verification and before the write.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
-import { openTransparencyInDir, openTransparencyLogInDir } from '../adapters/driven/transparency/index.ts';
+import { auditedFolder, foldersWithMode } from './support/audited-folder.ts';
 import { runCli } from './support/cli.ts';
-import { appendEvents, tempDirs } from './transparency-fixtures.ts';
+import { tempDirs } from './transparency-fixtures.ts';
 
 const dirs = tempDirs();
 afterEach(() => dirs.cleanup());
 
 /** A data folder whose log signed tree 2, and that checkpoint's note. */
-const audited = async () => {
-  const data = dirs.make();
-  const store = openSqliteStoreInDir(data);
-  await appendEvents(store, 2);
-  await store.close();
-  openTransparencyInDir(data).log.close();
-  // An export signs the log's checkpoint of what it holds.
-  expect((await runCli(['export', 'credential-meter-1', '--out', join(dirs.make(), 'bundle.json'), '--data', data])).code).toBe(0);
-  const log = openTransparencyLogInDir(data);
-  const note = log.checkpointAt(2)!.note;
-  log.close();
-  return { data, key: join(data, 'transparency.pub'), note };
-};
+const audited = () => auditedFolder(dirs.make);
 
 /** A folder made with `mode` (chmod: the umask does not narrow it) in `parent`, a temporary folder by default. */
-const folder = (mode: number, parent = dirs.make(), name = 'gw'): string => {
-  const made = join(parent, name);
-  mkdirSync(made);
-  chmodSync(made, mode);
-  return made;
-};
+const folder = foldersWithMode(dirs.make);
 
 const save = (data: string, key: string, to: string, checkpoint?: string) =>
   runCli(['verify', '--data', data, '--key', key, '--save-checkpoint', to, ...(checkpoint === undefined ? [] : ['--checkpoint', checkpoint])]);

@@ -38,3 +38,11 @@ export const signIn = async (page: Page, token: string, hash = '#/overview'): Pr
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByTestId('who').waitFor();
 };
+
+/** The text of each row's cell under the entity timeline's column headed `heading`. */
+export const timelineColumn = async (page: Page, heading: string): Promise<string[]> => {
+  const headings = (await page.locator('table.timeline thead th').allTextContents()).map((t) => t.trim());
+  const index = headings.indexOf(heading);
+  if (index < 0) return [`(no column ${heading}: ${headings.join(', ')})`];
+  return (await page.locator(`table.timeline tbody tr td:nth-child(${index + 1})`).allTextContents()).map((t) => t.replace(/\s+/g, ' ').trim());
+};

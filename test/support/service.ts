@@ -97,11 +97,11 @@ export const startTestService = async (options: TestServiceOptions = {}): Promis
  * stands for the running service (a property read before the start throws): `svc.url`, `svc.tokens`, as with
  * `startTestService`.
  */
-export const useTestService = (options: TestServiceOptions = {}): TestService => {
+export const useTestService = (options: TestServiceOptions = {}, startTimeoutMs = 30_000): TestService => {
   let started: TestService | undefined;
   beforeAll(async () => {
     started = await startTestService(options);
-  }, 30_000);
+  }, startTimeoutMs);
   afterAll(async () => {
     await started?.close();
   });
