@@ -1,17 +1,26 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Device } from '../adapters/protocols/procedures/index.ts';
 import type { KeyHandle, SecureEnvironment } from '../domain/ports/index.ts';
+import * as issuance from '../domain/x509/issuance/index.ts';
 import { memorySecureEnvironment, seededRandom } from './crypto-fixtures.ts';
 import { pkiWorld } from './pki-issuance-fixtures.ts';
 import { at, operator, profile, T0 } from './support/fleet.ts';
+
+// Every node certificate a CA signs (the Enrolment Function's, at the receipt step: certificate-issuance.ts).
+vi.mock('../domain/x509/issuance/index.ts', async (original) => {
+  const real = await original<typeof import('../domain/x509/issuance/index.ts')>();
+  return { ...real, issueNodeCertificate: vi.fn(real.issueNodeCertificate) };
+});
+const signed = vi.mocked(issuance.issueNodeCertificate);
 
 /*
  * Review 195 (HLR-212, RS-16; seed 003 11.2.1, 11.3.2). Nothing compared a new credential's key with the keys its node
  * already holds: a "rotation" whose device handed back the predecessor's key was recorded and certified (a fresh
  * certificate on the old key, which outlived the predecessor's revocation as keyCompromise), and so was the factory
  * (bootstrap) key offered as the service credential. Both are refused now before anything is recorded, by the
- * credential machine (keyIsNew); the factory key also at the auth step, before the receipt at which a certificate is
- * signed (enrolment-receipt.ts), so none is.
+ * credential machine (keyIsNew); by remote provisioning also at the auth step, before the receipt at which a
+ * certificate is signed (enrolment-receipt.ts), so none is: the factory key, and the predecessor's key (the Enrolment
+ * Function's `predecessorFingerprint`; it had been refused only by the record, after the CA had signed).
  */
 describe('a new credential on a key its node already holds', () => {
   let world: Awaited<ReturnType<typeof pkiWorld>> | undefined;
@@ -48,13 +57,17 @@ describe('a new credential on a key its node already holds', () => {
     return { device, next };
   };
 
-  it("is refused for a rotation onto the predecessor's key: the successor is never recorded", async () => {
+  it("is refused for a rotation onto the predecessor's key at the auth step, before any certificate: the successor is never recorded", async () => {
     world = await pkiWorld('p256');
     const w = world;
     const { device, next } = await faultyDevice(w, 'meter-1', 'ed25519');
+    signed.mockClear();
     await w.procedures.provisionRemotely({ device, credentialId: 'meter-1-svc', kind: 'p256' });
+    expect(signed).toHaveBeenCalledTimes(1);
     next.handle = device.credentials.get('meter-1-svc')!.handle;
-    await expect(w.procedures.provisionRemotely({ device, credentialId: 'meter-1-next', kind: 'p256', predecessorId: 'meter-1-svc' })).rejects.toMatchObject({ problem: { code: 'illegal_transition', attempted: 'CredentialIssued', rule: 'keyIsNew' } });
+    const refused = w.procedures.provisionRemotely({ device, credentialId: 'meter-1-next', kind: 'p256', predecessorId: 'meter-1-svc' });
+    await expect(refused).rejects.toMatchObject({ problem: { code: 'protocol', step: 'provisioning.auth', reason: 'credential_mismatch' } });
+    expect(signed).toHaveBeenCalledTimes(1);
     expect((await w.credence.engine.entity('credential', 'meter-1-next')).events).toHaveLength(0);
     expect((await w.credence.engine.entity('credential', 'meter-1-svc')).snapshot.value).toBe('enrolled');
   }, 60_000);

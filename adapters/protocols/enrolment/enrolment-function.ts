@@ -292,7 +292,11 @@ export class EnrolmentFunction {
       let credential: CredentialDescriptor;
       let wrappedKey: string | undefined;
       if (hello.credentialKind === 'psk256') ({ credential, wrappedKey } = await deliverPsk(se, session, auth, th, common));
-      else credential = acceptNodeKey(session, auth, th, common, { certificates: this.#o.certificates, random: this.#o.random, serviceParameters });
+      else {
+        const predecessorId = session.context['predecessorId'];
+        const predecessorFingerprint = predecessorId === undefined ? undefined : await this.#o.predecessorFingerprint?.(predecessorId);
+        credential = acceptNodeKey(session, auth, th, common, { certificates: this.#o.certificates, random: this.#o.random, serviceParameters }, predecessorFingerprint);
+      }
       session.credential = credential;
       const unsigned = {
         type: 'provisioning.delivery' as const,

@@ -41,6 +41,13 @@ export interface EnrolmentFunctionOptions {
    */
   readonly subscriptionEndsAt?: (nodeId: string) => Promise<string | undefined>;
   /**
+   * The key fingerprint recorded for a credential: a rotation's predecessor (its run's context `predecessorId`), asked
+   * once the node's auth proof has verified, as `serviceParameters`, and only for a node key. A node key with it is
+   * refused at the auth step (`credential_mismatch`), before a certificate is signed for it at the receipt (review 195:
+   * the credential machine's keyIsNew refused its record only after the CA had signed). Without it, that record alone.
+   */
+  readonly predecessorFingerprint?: (credentialId: string) => Promise<string | undefined>;
+  /**
    * The caller's own refusals of a run (an id already taken, say), asked once the node's auth proof has verified and
    * before any key is made or delivered for it; a throw ends the run. Not asked at the hello: a refusal there would
    * tell an unauthenticated sender what it checked, and cost a read per hello. `sessionId` names the run to `runEnded`.

@@ -61,6 +61,7 @@ export const acceptNodeKey = (
   th: Uint8Array,
   common: Common,
   issuance: { readonly certificates: CertificateIssuance | undefined; readonly random: RandomSource; readonly serviceParameters: ServiceParameters },
+  predecessorFingerprint?: string,
 ): CredentialDescriptor => {
   const kind = run.hello.credentialKind;
   // The caller sends a PSK run to deliverPsk; this narrows the kind to the signing kinds.
@@ -71,11 +72,12 @@ export const acceptNodeKey = (
   if (!pop || !verifySignature(kind, publicKey, proofFor('node', 'proof-of-possession', th), pop)) {
     throw protocolFailure(AUTH, 'bad_proof_of_possession');
   }
-  // A new key, not the factory one the node authenticated with (review 195; seed 003, 11.3.2): refused here, before a
-  // certificate is made for it at the receipt, as the credential machine would refuse its record (keyIsNew). A
-  // predecessor's key is refused by that record alone: this function does not read the predecessor.
+  // A new key, neither the factory one the node authenticated with nor a rotation's predecessor's (review 195; seed
+  // 003, 11.3.2): refused here, before a certificate is made for it at the receipt, as the credential machine would
+  // refuse its record (keyIsNew).
   const fingerprint = publicKeyFingerprint(kind, publicKey);
   if (fingerprint === run.hello.bootstrap.fingerprint) throw protocolFailure(AUTH, 'credential_mismatch', 'the new credential carries the bootstrap key; a new key is needed');
+  if (fingerprint === predecessorFingerprint) throw protocolFailure(AUTH, 'credential_mismatch', "the new credential carries its predecessor's key; a new key is needed");
   run.certificate = certificateToIssue(issuance.certificates, issuance.random, {
     csr: auth.csr,
     credentialKey: { kind, bytes: publicKey },

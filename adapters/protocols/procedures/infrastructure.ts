@@ -65,6 +65,9 @@ export class Infrastructure {
         const { notAfter } = (await o.engine.entity('subscription', subscriptionId)).snapshot.context as { notAfter?: number };
         return notAfter === undefined ? undefined : new Date(notAfter).toISOString();
       },
+      // Read as recorded: admitProvisioningRun has checked, before this is asked, that it is a live credential of the node.
+      predecessorFingerprint: async (credentialId) =>
+        ((await o.engine.entity('credential', credentialId)).snapshot.context as { fingerprint?: string }).fingerprint,
       ...(o.trustAnchors !== undefined ? { trustAnchors: o.trustAnchors } : {}),
       ...(o.certificates !== undefined ? { certificates: o.certificates } : {}),
       ...(o.runsPerInitiator !== undefined ? { runsPerInitiator: o.runsPerInitiator } : {}),
