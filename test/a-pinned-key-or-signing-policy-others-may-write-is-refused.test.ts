@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, mkdirSync, readSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, mkdirSync, readFileSync, readSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { withTrustedFile } from '../adapters/driven/files/index.ts';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import { run as exportCommand } from '../bin/commands/export.ts';
 import { run as verifyCommand } from '../bin/commands/verify.ts';
 import { capture } from './support/cli.ts';
 import { appendEvents, tempDirs } from './transparency-fixtures.ts';
+import { fileWithModes } from './support/audited-folder.ts';
 
 /*
  * Review 81: `credence verify BUNDLE --key FILE` took a pinned key from a file any account could write (mode 0666, or
@@ -33,15 +34,8 @@ const exported = async (): Promise<{ bundle: string; pub: string }> => {
 };
 
 /** The pinned key copied into `folder` (made with `folderMode`) with `mode`. */
-const keyFile = (pub: string, folderMode: number, mode: number): string => {
-  const folder = join(dirs.make(), 'keys');
-  mkdirSync(folder);
-  chmodSync(folder, folderMode);
-  const file = join(folder, 'log.pub');
-  copyFileSync(pub, file);
-  chmodSync(file, mode);
-  return file;
-};
+const keyFile = (pub: string, folderMode: number, mode: number): string =>
+  fileWithModes(dirs.make, { folder: 'keys', file: 'log.pub' }, readFileSync(pub), folderMode, mode);
 
 /** Folders made one in another under a temporary folder, each `[name, mode]`; the last one's path. */
 const folders = (...chain: readonly (readonly [string, number])[]): string => {

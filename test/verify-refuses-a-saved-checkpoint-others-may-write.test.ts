@@ -4,7 +4,7 @@
  * at 0666 in a 0777 folder, an older genuine checkpoint swapped in turned `FAILED (rollback)` into `ok`. It is now held
  * to the rules of `--key` (review 81, 85): refused (exit 2), naming the option and the rule.
  */
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
@@ -12,6 +12,7 @@ import { openTransparencyInDir, openTransparencyLogInDir } from '../adapters/dri
 import { closedPort } from './support/closed-port.ts';
 import { runCli } from './support/cli.ts';
 import { appendEvents, tempDirs } from './transparency-fixtures.ts';
+import { fileWithModes } from './support/audited-folder.ts';
 
 const dirs = tempDirs();
 afterEach(() => dirs.cleanup());
@@ -35,15 +36,8 @@ const folder = async () => {
 };
 
 /** `note` written as `saved.txt` with `mode` in a folder made with `folderMode`. */
-const savedFile = (note: string, folderMode: number, mode: number): string => {
-  const folder = join(dirs.make(), 'audits');
-  mkdirSync(folder);
-  chmodSync(folder, folderMode);
-  const file = join(folder, 'saved.txt');
-  writeFileSync(file, note);
-  chmodSync(file, mode);
-  return file;
-};
+const savedFile = (note: string, folderMode: number, mode: number): string =>
+  fileWithModes(dirs.make, { folder: 'audits', file: 'saved.txt' }, note, folderMode, mode);
 
 describe('the checkpoint an auditor keeps, held to the rules of --key', () => {
   it('a bundle is held to a SAVED of this account others may only read: an older bundle fails rollback', async () => {

@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { openSqliteStoreInDir } from '../../adapters/driven/store/index.ts';
@@ -33,3 +33,21 @@ export const foldersWithMode =
     chmodSync(made, mode);
     return made;
   };
+
+/**
+ * A file `name` holding `content`, with `mode`, in a folder `folderName` made with `folderMode` in a new temporary
+ * folder from `make` (chmod both: the umask does not narrow them): where an auditor keeps a key or a checkpoint.
+ */
+export const fileWithModes = (
+  make: () => string,
+  place: { readonly folder: string; readonly file: string },
+  content: string | Uint8Array,
+  folderMode: number,
+  mode: number,
+): string => {
+  const folder = foldersWithMode(make)(folderMode, make(), place.folder);
+  const file = join(folder, place.file);
+  writeFileSync(file, content);
+  chmodSync(file, mode);
+  return file;
+};
