@@ -7,7 +7,7 @@ import type { Command } from 'commander';
  */
 
 /** Where --host, --port or --probe-port came from, as a refusal names it, what changes it, and the value it gave. */
-export interface ListenSetting {
+interface ListenSetting {
   readonly source: string;
   readonly change: string;
   /** As given (a flag's or variable's text, the file's number); undefined when not set or not known. */

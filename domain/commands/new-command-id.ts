@@ -2,7 +2,7 @@ import { validationError, type CredenceError } from '../errors.ts';
 import { isLowerCaseCommandId } from '../ids.ts';
 
 /** The rule a new command's id breaks when it is not in RFC 9562's lower-case form. */
-export const LOWER_CASE_RULE = 'lower_case';
+const LOWER_CASE_RULE = 'lower_case';
 
 /**
  * The refusal of a new command whose id is not in lower case (review 186), or undefined. Asked only where a command

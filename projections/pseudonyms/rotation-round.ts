@@ -24,7 +24,7 @@ export interface DueRotation {
  * The whole due set of every class is ordered, so which nodes a tick limit leaves for later ticks says nothing either:
  * a cut by a page of Node-IDs told which range each rotation was in. Derived `chunk` per PRF call.
  */
-export const dueRotations = async (
+const dueRotations = async (
   db: Database.Database,
   deriver: PseudonymDeriver,
   policy: RotationPolicy,
