@@ -349,7 +349,8 @@ describe.skipIf(!hasChromium())('the web audit console in Chromium (issue 14)', 
       await page.getByRole('link', { name: 'Compliance queries' }).click();
       await expect.poll(() => page.locator('.refused').first().textContent(), POLL).toContain('403');
 
-      await page.getByRole('link', { name: 'Live events' }).click();
+      // The page's own link: the overview, while still shown, points an integrator to Live events too.
+      await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Live events' }).click();
       await expect.poll(() => page.getByTestId('feed-status').getAttribute('data-state'), POLL).toBe('live');
       await postCommand(svc, 'registerNode', { nodeId: 'meter-6', profile });
       await expect.poll(() => page.getByTestId('feed').textContent(), POLL).toContain('NodeRegistered');
