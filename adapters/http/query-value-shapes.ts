@@ -3,6 +3,7 @@ import { Identifier } from '../../domain/crypto/credential.ts';
 import { EVENT_TYPES, RevocationReason } from '../../domain/events/index.ts';
 import { ENTITY_KINDS, EntityKind, parseStreamId } from '../../domain/streams.ts';
 import { MACHINES } from '../../machines/index.ts';
+import { TokenId } from './auth/token-ids.ts';
 import { holdsJwtText } from './jwt-text.ts';
 import { PageCursor, readPageCursor, safeJson } from './page-cursor.ts';
 import { beginsLikeASecretToken } from './secret-token-prefixes.ts';
@@ -96,4 +97,6 @@ export const VALUE_SHAPES: Readonly<Record<string, Shape>> = {
   actor: identifier,
   subscription: identifier,
   predecessorId: identifier,
+  // compliance `actions` (review 196): a token id as the service issues them, no secret (the token is another string).
+  tokenId: (value) => TokenId.safeParse(value).success,
 };

@@ -6,6 +6,7 @@ import { openReadModels } from '../../adapters/driven/readmodels/index.ts';
 import { readModelProjections } from '../../adapters/runtime/projections.ts';
 import { projectionLag, ProjectionRunner } from '../../projections/runtime/index.ts';
 import { answerQuery, positionOfAfter, COMPLIANCE_QUERIES, COMPLIANCE_QUERY_NAMES, DEFAULT_ROWS, MAX_ROWS, type ComplianceAnswer, type ComplianceQueryName } from '../../projections/compliance/index.ts';
+import { TokenId } from '../../adapters/http/auth/access-control.ts';
 import { json, type Io } from '../io.ts';
 import { printable, printableCsv } from '../printable.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
@@ -19,7 +20,8 @@ const PARAMS = {
   reason: 'revocations: an RFC 5280 reason, e.g. keyCompromise',
   from: 'revocations, actions: window start (ISO date or date-time, inclusive)',
   to: 'revocations, actions: window end (exclusive)',
-  actor: 'actions: the actor id',
+  actor: 'actions: the actor id (or --token-id, or both)',
+  tokenId: 'actions: the id of an API token (tok_…, its tokenId; never the token itself): the actions recorded with it',
   subscription: 'provisioned: the M2M Service Subscription id',
   days: 'expiring: how many days ahead',
   now: 'expiring: the instant to count from (default: now)',
@@ -30,9 +32,17 @@ const PARAMS = {
   order: 'revocations: log (the default, paged with --after) or newest (the latest --limit first)',
 } as const;
 const FLAGS = Object.keys(PARAMS) as (keyof typeof PARAMS)[];
+/** A parameter's option as written: `tokenId` is `--token-id` (`--token` is the bearer token for --server). */
+const flagOf = (param: string): string => `--${param.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 /** Bounded here (SER-001); each query's own schema then says which apply and what they mean. */
 const Param = z.string().max(200).optional();
-const PARAM_OPTIONS = { reason: Param, from: Param, to: Param, actor: Param, subscription: Param, days: Param, now: Param, limit: Param, after: Param, order: Param } satisfies Record<keyof typeof PARAMS, typeof Param>;
+/**
+ * `--token-id` is read as the service issues token ids (adapters/http/auth/token-ids.ts), as GET /v1/compliance reads
+ * `tokenId`: any other value is bad usage naming the option, never echoed (a bearer token given there by mistake).
+ */
+const PARAM_OPTIONS = {
+  reason: Param, from: Param, to: Param, actor: Param, tokenId: TokenId.optional(), subscription: Param, days: Param, now: Param, limit: Param, after: Param, order: Param,
+} satisfies Record<keyof typeof PARAMS, z.ZodType<string | undefined>>;
 
 const Options = z.object({
   name: z.string().refine((n) => Object.hasOwn(COMPLIANCE_QUERIES, n), `query name must be one of ${COMPLIANCE_QUERY_NAMES.join(', ')}`),
@@ -124,7 +134,7 @@ export const register: RegisterCommands = (program, io) => {
       '--csv',
       'with --server: the rows as CSV; to a pipe or file exactly as the server sends it (RFC 4180), on a terminal with control characters shown escaped (\\u000a)',
     );
-  for (const flag of FLAGS) command = command.option(`--${flag} <value>`, PARAMS[flag]);
+  for (const flag of FLAGS) command = command.option(`${flagOf(flag)} <value>`, PARAMS[flag]);
   command.addHelpText('after', catalog).action(
     handler(io, async (name: string, opts: Record<string, unknown>) => {
       const args = parseOptions(command, Options, { ...opts, name });
@@ -132,7 +142,7 @@ export const register: RegisterCommands = (program, io) => {
       const raw = Object.fromEntries(FLAGS.flatMap((f) => (args[f] === undefined ? [] : [[f, args[f]]]))) as Record<string, string>;
       const params = COMPLIANCE_QUERIES[queryName].params.safeParse(raw);
       if (!params.success) {
-        throw new UsageError(params.error.issues.map((i) => `${i.path.length > 0 ? `--${i.path.join('.')}` : queryName}: ${i.message}`));
+        throw new UsageError(params.error.issues.map((i) => `${i.path.length > 0 ? flagOf(i.path.map(String).join('.')) : queryName}: ${i.message}`));
       }
       const target = readTarget(args, io);
       if (target === undefined) {

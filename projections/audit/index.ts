@@ -2,7 +2,7 @@ export { auditTrail } from './projection.ts';
 export type { AuditTrailOptions } from './projection.ts';
 export { SIGNATURE_PRESENCE_RULES, signaturePresence } from './signature.ts';
 export type { SignatureCheck, SignatureJudgement, SignatureStatus } from './signature.ts';
-export { timeline, timelinePage, actionsOf, pageBounds, windowBounds } from './queries.ts';
+export { timeline, timelinePage, actionsOf, actionsWithToken, pageBounds, windowBounds } from './queries.ts';
 export type { AuditEntry, Page, TimeWindow } from './queries.ts';
 export { stateAt } from './state-at.ts';
 export type { StateAt } from './state-at.ts';

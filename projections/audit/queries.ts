@@ -147,3 +147,21 @@ export const actionsOf = (db: Database.Database, actorId: string, window: TimeWi
       )
       .all(actorId, ...windowBounds(window), ...pageBounds(page)) as Row[]
   ).map(toEntry);
+
+/**
+ * Every event recorded with one API token, of one actor too when `actorId` is given (review 196: "everything done
+ * with token X"), paged and windowed as `actionsOf` is: a first page within a window finds the window's rows by
+ * (token, time), every other page reads the token's rows in log order by (token, position) from where the page before
+ * ended (tables.ts). The actor only sifts the token's rows (`+`): a token acts as its one subject, so its rows are never
+ * more than its actor's and the token's index is the one to read.
+ */
+export const actionsWithToken = (db: Database.Database, tokenId: string, actorId: string | undefined, window: TimeWindow = {}, page: Page = {}): AuditEntry[] =>
+  (
+    db
+      .prepare(
+        (window.from === undefined && window.to === undefined) || page.after !== undefined
+          ? `${SELECT} WHERE a.token_id = ? AND (? IS NULL OR +a.actor_id = ?) AND +a.at >= ? AND +a.at < ? AND a.position > ? ORDER BY a.position LIMIT ?`
+          : `${SELECT} WHERE a.token_id = ? AND (? IS NULL OR +a.actor_id = ?) AND a.at >= ? AND a.at < ? AND +a.position > ? ORDER BY +a.position LIMIT ?`,
+      )
+      .all(tokenId, actorId ?? null, actorId ?? null, ...windowBounds(window), ...pageBounds(page)) as Row[]
+  ).map(toEntry);

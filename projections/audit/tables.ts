@@ -32,11 +32,23 @@ const AUDIT_SCHEMA_VERSION = 5;
  * review); within a window, by (actor, time), the window's rows (by position alone a window read every row of the
  * actor before or after it). The (actor, time) index is kept under a new name, and the one by its old name dropped,
  * so that a read model written before builds both once at setup.
+ *
+ * A token's actions (`tokenId`, review 196) are paged the same way through (token_id, position) and (token_id, at).
+ * Partial, `WHERE token_id IS NOT NULL`: the engine's own commands and the command line's come with no token, and
+ * their rows cost these indexes nothing (`token_id = ?` implies the condition, so SQLite reads them for it). Built in
+ * place, with no new schema version: every version 5 file already holds `token_id` for every row it wrote, so an index
+ * made over its rows by `CREATE INDEX IF NOT EXISTS` (setup, at the first start of this build) is complete; and, as the
+ * other query indexes, it is dropped for a catch-up from position 0 and built once at its end (runtime/query-indexes.ts).
  */
 export const AUDIT_QUERY_INDEXES: readonly QueryIndex[] = [
   { name: 'audit_events_stream', create: 'CREATE INDEX IF NOT EXISTS audit_events_stream ON audit_events (stream_id, revision)' },
   { name: 'audit_events_actor_position', create: 'CREATE INDEX IF NOT EXISTS audit_events_actor_position ON audit_events (actor_id, position)' },
   { name: 'audit_events_actor_time', create: 'CREATE INDEX IF NOT EXISTS audit_events_actor_time ON audit_events (actor_id, at)' },
+  {
+    name: 'audit_events_token_position',
+    create: 'CREATE INDEX IF NOT EXISTS audit_events_token_position ON audit_events (token_id, position) WHERE token_id IS NOT NULL',
+  },
+  { name: 'audit_events_token_time', create: 'CREATE INDEX IF NOT EXISTS audit_events_token_time ON audit_events (token_id, at) WHERE token_id IS NOT NULL' },
   { name: 'audit_events_event_key', create: 'CREATE INDEX IF NOT EXISTS audit_events_event_key ON audit_events (event_key)' },
 ];
 

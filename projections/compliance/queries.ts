@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { RevocationReason } from '../../domain/events/index.ts';
-import { actionsOf, pageBounds, windowBounds, type AuditEntry, type Page, type TimeWindow } from '../audit/index.ts';
+import { actionsOf, actionsWithToken, pageBounds, windowBounds, type AuditEntry, type Page, type TimeWindow } from '../audit/index.ts';
 import type { QueryInstant } from './instants.ts';
 
 /** Every answer row names the global position of the event that proves it (for an inclusion proof). */
@@ -60,6 +60,13 @@ export const revocations = (
 /** Every action of one actor: the audit trail's events caused by it (the audit projection must be running). */
 export const actionsOfActor = (db: Database.Database, actorId: string, window: TimeWindow = {}, page: Page = {}): AuditEntry[] =>
   actionsOf(db, actorId, window, page);
+
+/** Whose actions: one actor's, or those recorded with one API token (its id, never the token), of that actor too when both. */
+export type ActionsFilter = { readonly actor: string; readonly tokenId?: string | undefined } | { readonly actor?: string | undefined; readonly tokenId: string };
+
+/** The actions `filter` names (the audit projection must be running), paged and windowed alike whichever it names. */
+export const actionsBy = (db: Database.Database, filter: ActionsFilter, window: TimeWindow = {}, page: Page = {}): AuditEntry[] =>
+  filter.tokenId !== undefined ? actionsWithToken(db, filter.tokenId, filter.actor, window, page) : actionsOf(db, filter.actor!, window, page);
 
 export interface ProvisionedRow {
   /** Position of the CredentialProvisioned event. */

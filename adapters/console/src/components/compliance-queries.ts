@@ -14,6 +14,7 @@ const HINTS: Readonly<Record<string, string>> = {
   from: 'ISO date or date-time, e.g. 2026-01-01',
   to: 'ISO date or date-time (excluded)',
   actor: 'actor id, e.g. operator:demo',
+  tokenId: 'API token id, e.g. tok_… (never the token)',
   subscription: 'M2M-Sub-ID',
   days: 'number of days, e.g. 30',
   now: 'ISO instant (default: the server clock)',
@@ -26,6 +27,12 @@ const HINTS: Readonly<Record<string, string>> = {
  * them before any request (review 192).
  */
 const REQUIRED: Readonly<Record<string, readonly string[]>> = { actions: ['actor'], expiring: ['days'], provisioned: ['subscription'] };
+
+/**
+ * A required parameter another stands in for, once given: `actions` are asked of an actor, of an API token (`tokenId`,
+ * review 196) or of both, so `actor` is required only while `tokenId` is empty (the server refuses neither given).
+ */
+const UNLESS: Readonly<Record<string, Readonly<Record<string, string>>>> = { actions: { actor: 'tokenId' } };
 
 /** Nested fields as dotted columns, like the server's CSV. */
 const flatten = (row: Readonly<Record<string, unknown>>, prefix = '', into = new Map<string, unknown>()): Map<string, unknown> => {
@@ -46,6 +53,7 @@ export class ComplianceQueries extends ConsolePage {
     csvError: { state: true },
     csvNote: { state: true },
     csvBehind: { state: true },
+    given: { state: true },
   };
   declare catalog: Load<Catalog>;
   declare selected: string | undefined;
@@ -55,6 +63,8 @@ export class ComplianceQueries extends ConsolePage {
   declare csvNote: string | undefined;
   /** Said after a download of an answer from read models behind the store. */
   declare csvBehind: string | undefined;
+  /** The fields of the shown query holding a value, which may stand in for a required one (UNLESS). */
+  declare given: ReadonlySet<string>;
   private lastPath: string | undefined;
   private runs = 0;
   private abort = new AbortController();
@@ -67,6 +77,16 @@ export class ComplianceQueries extends ConsolePage {
     this.csvError = undefined;
     this.csvNote = undefined;
     this.csvBehind = undefined;
+    this.given = new Set();
+  }
+
+  /** Re-rendered only when a field turns empty or not: whether it stands in for a required one. */
+  private noteGiven(param: string, value: string): void {
+    if ((value.trim() !== '') === this.given.has(param)) return;
+    const given = new Set(this.given);
+    if (given.has(param)) given.delete(param);
+    else given.add(param);
+    this.given = given;
   }
 
   override connectedCallback(): void {
@@ -175,6 +195,7 @@ export class ComplianceQueries extends ConsolePage {
       <label for="query-name">Query</label>
       <select id="query-name" @change=${(e: Event) => {
         this.selected = (e.target as HTMLSelectElement).value;
+        this.given = new Set();
         this.runs++;
         this.result = IDLE;
       }}>
@@ -182,12 +203,18 @@ export class ComplianceQueries extends ConsolePage {
       </select>
       <p class="help">${query.summary}</p>
       ${query.params.length === 0 ? html`<p class="meta">No parameters.</p>` : nothing}
-      ${(REQUIRED[query.name] ?? []).some((p) => query.params.includes(p)) ? html`<p class="meta">Fields marked * are required.</p>` : nothing}
+      ${(REQUIRED[query.name] ?? []).some((p) => query.params.includes(p))
+        ? html`<p class="meta">Fields marked * are required.${Object.entries(UNLESS[query.name] ?? {})
+          .filter(([p, other]) => query.params.includes(p) && query.params.includes(other))
+          .map(([p, other]) => ` ${p} is not, once ${other} is given.`)}</p>`
+        : nothing}
       ${keyed(query.name, html`${query.params.map((p) => {
-        const required = REQUIRED[query.name]?.includes(p) === true;
+        const other = UNLESS[query.name]?.[p];
+        const required = REQUIRED[query.name]?.includes(p) === true && (other === undefined || !this.given.has(other));
         return html`<div class="field">
           <span><label for="param-${p}">${p}</label>${required ? html` <span class="required" aria-hidden="true">*</span>` : nothing}</span>
-          <input id="param-${p}" name="param-${p}" autocomplete="off" maxlength="200" placeholder=${HINTS[p] ?? ''} ?required=${required} />
+          <input id="param-${p}" name="param-${p}" autocomplete="off" maxlength="200" placeholder=${HINTS[p] ?? ''} ?required=${required}
+            @input=${(e: Event) => this.noteGiven(p, (e.target as HTMLInputElement).value)} />
         </div>`;
       })}`)}
       <button type="submit">Run query</button>
