@@ -4,7 +4,7 @@ import type { DecodedEvent } from '../domain/stored.ts';
 import { COMPLIANCE_EVENT_TYPES, complianceProjection } from '../projections/compliance/index.ts';
 import { applyComplianceByStatement } from './support/compliance-by-statement.ts';
 
-const TABLES = ['compliance_revocations', 'compliance_enrolments', 'compliance_enrolment_history', 'compliance_credentials', 'compliance_provisioned', 'compliance_associations', 'compliance_identifiers', 'compliance_pending_provisionings', 'compliance_subscriptions'];
+const TABLES = ['compliance_revocations', 'compliance_enrolments', 'compliance_enrolment_history', 'compliance_credentials', 'compliance_provisioned', 'compliance_associations', 'compliance_identifiers', 'compliance_pending_provisionings', 'compliance_subscriptions', 'compliance_rotations', 'compliance_lapses'];
 
 const dump = (db: Database.Database): Record<string, unknown[]> =>
   Object.fromEntries(TABLES.map((t) => [t, db.prepare(`SELECT * FROM ${t} ORDER BY 1, 2`).all()]));
@@ -21,7 +21,9 @@ const REASONS = ['keyCompromise', 'superseded', 'cessationOfOperation'];
  * Events of the compliance types over a handful of nodes, credentials and associations, in an order no machine would
  * accept: enrolments replaced and expired, credentials provisioned before they are issued or with no enrolment,
  * owned by applications, statuses delivered twice or late (positions out of order), revocations of every kind,
- * subscriptions created (their notAfter within the history), terminated and expired, before or after provisionings.
+ * subscriptions created (their notAfter within the history), terminated and expired, before or after provisionings,
+ * rotations started (their overlap's end within the history) and abandoned, and credentials revoked by the cascade
+ * naming an earlier event as their cause (review 197: dated back to an overlap's end or a late lapse).
  */
 const history = (next: () => number, length: number): DecodedEvent[] => {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!;
@@ -32,7 +34,9 @@ const history = (next: () => number, length: number): DecodedEvent[] => {
   for (let i = 0; i < length; i++) {
     // Mostly forward, sometimes an earlier position again (a late or repeated delivery).
     const position = next() < 0.15 && events.length > 0 ? pick(events).record.position : BigInt(i + 1);
-    const kind = Math.floor(next() * 14);
+    const kind = Math.floor(next() * 15);
+    // The cascade's revocations name the event they react to (an enrolment's end, when it is one) as their causationId.
+    let meta: Record<string, unknown> = { actor: { id: 'operator-1', role: 'operator' } };
     let streamId: string;
     let type: string;
     let data: Record<string, unknown>;
@@ -45,7 +49,7 @@ const history = (next: () => number, length: number): DecodedEvent[] => {
         [streamId, type, data] = [`node-${node}`, 'NodeEnrolled', { nodeId: node, subscriptionId: pick(['s1', 's2']), cseId: pick(['/cse-a', '/cse-b', `/${node}`]) }];
         break;
       case 1:
-        [streamId, type, data] = [`node-${node}`, 'NodeEnrolmentExpired', { nodeId: node }];
+        [streamId, type, data] = [`node-${node}`, 'NodeEnrolmentExpired', { nodeId: node, subscriptionId: pick(['s1', 's2']) }];
         break;
       case 2:
         [streamId, type, data] = [`node-${node}`, 'NodeRevoked', { nodeId: node, reason: pick(REASONS) }];
@@ -66,6 +70,11 @@ const history = (next: () => number, length: number): DecodedEvent[] => {
         break;
       case 7:
         [streamId, type, data] = [`credential-${credential}`, 'CredentialRevoked', { credentialId: credential, reason: pick(REASONS) }];
+        if (next() < 0.5 && events.length > 0) {
+          const ends = events.filter((x) => x.event.type === 'NodeEnrolmentExpired');
+          const cause = ends.length > 0 && next() < 0.8 ? pick(ends) : pick(events);
+          meta = { actor: { id: 'system:process-manager', role: 'system' }, commandType: 'revokeCredential', causationId: cause.record.id };
+        }
         break;
       case 8:
         [streamId, type, data] = [`application-billing`, 'ApplicationRevoked', { appId: 'billing', reason: pick(REASONS) }];
@@ -91,6 +100,13 @@ const history = (next: () => number, length: number): DecodedEvent[] => {
         [streamId, type, data] = [`subscription-${subscription}`, ...(next() < 0.5 ? (['SubscriptionTerminated', { subscriptionId: subscription, reason: 'contract ended' }] as const) : (['SubscriptionExpired', { subscriptionId: subscription }] as const))];
         break;
       }
+      case 14: {
+        const overlapEndsAt = new Date(Date.UTC(2030, 0, 1) + Math.floor(next() * 70) * 60_000).toISOString();
+        [streamId, type, data] = next() < 0.7
+          ? [`credential-${credential}`, 'CredentialRotationStarted', { credentialId: credential, successorId: pick(credentials), overlapEndsAt }]
+          : [`credential-${credential}`, 'CredentialRotationAbandoned', { credentialId: credential, successorId: pick(credentials) }];
+        break;
+      }
       default:
         [streamId, type, data] = [`association-${association}`, 'AssociationRevoked', { associationId: association, reason: pick(REASONS) }];
         break;
@@ -99,7 +115,7 @@ const history = (next: () => number, length: number): DecodedEvent[] => {
     events.push({
       record: { position, streamId, id: `event-${i}`, revision: 0n, type },
       event: { type, data },
-      metadata: { occurredAt, actor: { id: 'operator-1', role: 'operator' } },
+      metadata: { occurredAt, ...meta },
       at: Date.parse(occurredAt),
     } as unknown as DecodedEvent);
   }

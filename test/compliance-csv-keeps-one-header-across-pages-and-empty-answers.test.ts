@@ -91,7 +91,7 @@ describe('compliance CSV columns', () => {
       ['position', 'enrolmentPosition', 'credentialId', 'nodeId', 'method', 'occurredAt', 'listedPosition'],
     ]);
     expect(parseCsv((await query('revocations', { reason: 'affiliationChanged' })).text)).toEqual([
-      ['position', 'streamId', 'kind', 'id', 'reason', 'occurredAt', 'actor'],
+      ['position', 'streamId', 'kind', 'id', 'reason', 'occurredAt', 'actor', 'recordedAt'],
     ]);
   });
 

@@ -79,12 +79,18 @@ export const batchChanges = (db: Database.Database, { identifiers, pending, subs
     }
   };
 
-  const recordRevocation = (e: DecodedEvent, reason: string): void => {
+  /**
+   * The revocation `e` records, which occurred `at` (epoch ms): when it was recorded, or earlier for a credential's
+   * (revocation-dates.ts). `occurred_at` says `at`; `recorded_at` keeps when it was recorded, where that differs.
+   */
+  const recordRevocation = (e: DecodedEvent, reason: string, at: number): void => {
     const { position, streamId } = e.record;
     if (revokedHere.has(position)) return;
     revokedHere.add(position);
     const ref = parseStreamId(streamId)!;
-    newRevocations.push([position, streamId, ref.kind, ref.id, reason, e.at, e.metadata.occurredAt, e.metadata.actor.id]);
+    const datedBack = at !== e.at;
+    const occurredAt = datedBack ? new Date(at).toISOString() : e.metadata.occurredAt;
+    newRevocations.push([position, streamId, ref.kind, ref.id, reason, at, occurredAt, e.metadata.actor.id, datedBack ? e.metadata.occurredAt : null]);
   };
   return {
     provisionedHere, changedEnrolments, changedIdentifiers, changedCredentials, created, changedAssociations, newRevocations, newProvisioned,

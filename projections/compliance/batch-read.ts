@@ -4,6 +4,7 @@ import type { BatchKeys } from './batch-keys.ts';
 import type { Association, Credential, Enrolment, Identifier } from './batch-rows.ts';
 import { appAeId, identifierKey, identifierOfOwner, idOfKey } from './identifier-keys.ts';
 import { pendingProvisionings } from './pending.ts';
+import { revocationDates } from './revocation-dates.ts';
 import { subscriptionRows } from './subscriptions.ts';
 
 /**
@@ -53,7 +54,9 @@ export const readBatch = (db: Database.Database, keys: BatchKeys) => {
   }
   // Read when first asked for: which ones a held-back provisioning needs is known only as it is settled.
   const subscriptions = subscriptionRows(db);
-  return { credentials, associations, identifiers, enrolments, pending, subscriptions };
+  // Read when first asked for, as the subscriptions: only revocations, rotations and enrolment ends look at them.
+  const dates = revocationDates(db);
+  return { credentials, associations, identifiers, enrolments, pending, subscriptions, dates };
 };
 
 export type BatchRows = ReturnType<typeof readBatch>;

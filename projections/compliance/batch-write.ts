@@ -23,7 +23,7 @@ import { idOfKey } from './identifier-keys.ts';
 /** Writes each row the batch changed once, where its events left it, many to a statement (batch-statements.ts). */
 export const writeBatch = (
   db: Database.Database,
-  { enrolments, identifiers, pending, subscriptions }: BatchRows,
+  { enrolments, identifiers, pending, subscriptions, dates }: BatchRows,
   { changedEnrolments, changedIdentifiers, changedCredentials, created, changedAssociations, newRevocations, newProvisioned, newEnrolmentChanges }: BatchChanges,
 ): void => {
   const removed: string[] = [];
@@ -49,6 +49,7 @@ export const writeBatch = (
   writeRows(db, PROVISIONED, newProvisioned);
   pending.flush();
   subscriptions.flush();
+  dates.flush();
   const identifierRows: unknown[][] = [];
   for (const key of changedIdentifiers) {
     const { node_id, position } = identifiers.get(key)!;

@@ -12,7 +12,8 @@ import { inForceAt } from './subscriptions.ts';
  * The compliance read model's rules, their one definition (SER-023 revocation records, RS-17 change of
  * subscription): first insert wins; a status moves only forward by position, so an event delivered twice, or late,
  * changes nothing; an enrolment is replaced by a later one and removed by a later expiry; a provisioning names the
- * enrolment its node holds at that very event, in global order; a revocation is recorded once, by position. A
+ * enrolment its node holds at that very event, in global order; a revocation is recorded once, by position, a
+ * credential's dated when it occurred, as CRLs and OCSP date it (review 197, revocation-dates.ts). A
  * credential issued to a CSE-ID or AE-ID is its node's: the node the latest enrolment (CSE-ID) or association
  * configuration (its Registree) names the identifier for, by position, at the provisioning; one issued to a CSE-ID
  * that names its node (review 41) is that node's (`owner_node_id`, review 44); one issued to an AE-ID that names its
@@ -40,7 +41,7 @@ import { inForceAt } from './subscriptions.ts';
 export const applyComplianceMany = (db: Database.Database, events: readonly DecodedEvent[]): void => {
   if (events.length === 0) return;
   const rows = readBatch(db, keysOf(events));
-  const { credentials, associations, identifiers, enrolments, pending, subscriptions } = rows;
+  const { credentials, associations, identifiers, enrolments, pending, subscriptions, dates } = rows;
   const changes = batchChanges(db, rows);
   const { provisionedHere, changedEnrolments, changedCredentials, created, changedAssociations, newProvisioned, nameIdentifier, namedNow, enrolmentChanged, recordRevocation } =
     changes;
@@ -68,6 +69,12 @@ export const applyComplianceMany = (db: Database.Database, events: readonly Deco
       }
       case 'NodeEnrolmentExpired':
       case 'NodeRevoked': {
+        // Ended after its subscription's notAfter, the enrolment lapsed then: the cascade's revocations it causes are
+        // dated there (review 197, revocation-dates.ts).
+        if (event.type === 'NodeEnrolmentExpired') {
+          const notAfter = subscriptions.get(event.data.subscriptionId)?.not_after_ms;
+          dates.enrolmentEnded(e, notAfter == null ? undefined : Number(notAfter));
+        }
         // A revoked node is enrolled under no subscription any more: nothing provisioned after it counts as under it.
         const row = enrolments.get(event.data.nodeId);
         if (row !== undefined && row.position < position) {
@@ -75,19 +82,20 @@ export const applyComplianceMany = (db: Database.Database, events: readonly Deco
           changedEnrolments.add(event.data.nodeId);
           enrolmentChanged(event.data.nodeId, position, null);
         }
-        if (event.type === 'NodeRevoked') recordRevocation(e, event.data.reason);
+        // A node's, an App-ID's or an association's revocation occurred when it was recorded: nothing dates it back.
+        if (event.type === 'NodeRevoked') recordRevocation(e, event.data.reason, e.at);
         break;
       }
       case 'ApplicationRevoked':
-        recordRevocation(e, event.data.reason);
+        recordRevocation(e, event.data.reason, e.at);
         break;
       case 'CredentialRevoked':
-        recordRevocation(e, event.data.reason);
+        recordRevocation(e, event.data.reason, dates.credentialRevoked(e, event.data.credentialId, event.data.reason));
         setStatus(credentials.get(event.data.credentialId), changedCredentials, 'revoked', position);
         pending.end(event.data.credentialId);
         break;
       case 'AssociationRevoked':
-        recordRevocation(e, event.data.reason);
+        recordRevocation(e, event.data.reason, e.at);
         setStatus(associations.get(event.data.associationId), changedAssociations, 'revoked', position);
         break;
       case 'CredentialIssued': {
@@ -164,6 +172,12 @@ export const applyComplianceMany = (db: Database.Database, events: readonly Deco
       }
       case 'AssociationExpired':
         setStatus(associations.get(event.data.associationId), changedAssociations, 'expired', position);
+        break;
+      case 'CredentialRotationStarted':
+        dates.rotationStarted(event.data.credentialId, event.data.overlapEndsAt, position);
+        break;
+      case 'CredentialRotationAbandoned':
+        dates.rotationEnded(event.data.credentialId, position);
         break;
       case 'SubscriptionCreated':
         subscriptions.created(event.data.subscriptionId, event.data.notAfter);

@@ -12,6 +12,9 @@ export const COMPLIANCE_EVENT_TYPES = [
   'AssociationEstablished',
   'AssociationExpired',
   'AssociationRevoked',
+  // When a credential's revocation occurred (review 197): its rotation under way, its node's late lapse.
+  'CredentialRotationStarted',
+  'CredentialRotationAbandoned',
   // Whether a subscription was still in force at a provisioning (review 155).
   'SubscriptionCreated',
   'SubscriptionTerminated',

@@ -10,8 +10,11 @@ export interface RevocationRow {
   readonly kind: string;
   readonly id: string;
   readonly reason: RevocationReason;
+  /** When the service refused it, the instant the CRLs and OCSP give (projections/revocation-instant). */
   readonly occurredAt: string;
   readonly actor: string;
+  /** When the revocation was recorded: later than `occurredAt` for a handover or a lapse the scheduler recorded late. */
+  readonly recordedAt: string;
 }
 
 /**
@@ -46,6 +49,7 @@ export const revocations = (
       reason: RevocationReason;
       occurred_at: string;
       actor_id: string;
+      recorded_at: string | null;
     }[]
   ).map((r) => ({
     position: r.position,
@@ -55,6 +59,7 @@ export const revocations = (
     reason: r.reason,
     occurredAt: r.occurred_at,
     actor: r.actor_id,
+    recordedAt: r.recorded_at ?? r.occurred_at,
   }));
 
 /** Every action of one actor: the audit trail's events caused by it (the audit projection must be running). */

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { QueryIndex } from '../runtime/index.ts';
+import { COMPLIANCE_DATING_TABLES } from './revocation-dates.ts';
 
 /**
  * What the compliance queries (queries.ts) search by; `apply` finds rows by primary key only. Revocations by reason
@@ -28,6 +29,8 @@ export const COMPLIANCE_TABLES = [
   'compliance_identifiers',
   'compliance_pending_provisionings',
   'compliance_subscriptions',
+  'compliance_rotations',
+  'compliance_lapses',
 ] as const;
 
 /**
@@ -35,6 +38,8 @@ export const COMPLIANCE_TABLES = [
  * non-repudiation log can hand over an inclusion proof for each answer.
  */
 export const setupComplianceTables = (db: Database.Database): void => {
+  // A revocation's `at` and `occurred_at`: when it occurred, as CRLs and OCSP date it (review 197, revocation-dates.ts);
+  // `recorded_at`: when its event was recorded, where that is later (NULL where it is the same).
   db.exec(`CREATE TABLE IF NOT EXISTS compliance_revocations (
     position INTEGER PRIMARY KEY,
     stream_id TEXT NOT NULL,
@@ -43,7 +48,8 @@ export const setupComplianceTables = (db: Database.Database): void => {
     reason TEXT NOT NULL,
     at INTEGER NOT NULL,
     occurred_at TEXT NOT NULL,
-    actor_id TEXT NOT NULL
+    actor_id TEXT NOT NULL,
+    recorded_at TEXT
   );
   CREATE TABLE IF NOT EXISTS compliance_enrolments (
     node_id TEXT PRIMARY KEY,
@@ -112,7 +118,8 @@ export const setupComplianceTables = (db: Database.Database): void => {
     subscription_id TEXT PRIMARY KEY,
     not_after_ms INTEGER,
     ended_position INTEGER
-  ) WITHOUT ROWID`);
+  ) WITHOUT ROWID;
+  ${COMPLIANCE_DATING_TABLES}`);
   for (const index of COMPLIANCE_QUERY_INDEXES) db.exec(index.create);
   // Dropped from the indexes above; a read model written before keeps its rows (they are unchanged), not the index.
   db.exec('DROP INDEX IF EXISTS compliance_revocations_reason');

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { lateLapse } from '../revocation-instant/index.ts';
 import { prepared } from '../runtime/index.ts';
 
 /**
@@ -28,8 +29,9 @@ export const recordSubscription = (db: Database.Database, subscriptionId: string
  */
 export const recordEnrolmentEnd = (db: Database.Database, eventId: string, subscriptionId: string, at: number): void => {
   const row = prepared(db, 'SELECT not_after FROM pki_subscriptions WHERE subscription_id = ?').get(subscriptionId) as { not_after: number | bigint } | undefined;
-  if (row === undefined || Number(row.not_after) >= at) return;
-  prepared(db, 'INSERT INTO pki_lapses (event_id, lapsed_at) VALUES (?, ?) ON CONFLICT(event_id) DO NOTHING').run(eventId, Number(row.not_after));
+  const lapsedAt = lateLapse(row === undefined ? undefined : Number(row.not_after), at);
+  if (lapsedAt === undefined) return;
+  prepared(db, 'INSERT INTO pki_lapses (event_id, lapsed_at) VALUES (?, ?) ON CONFLICT(event_id) DO NOTHING').run(eventId, lapsedAt);
 };
 
 /** When the enrolment whose end event `eventId` is lapsed, epoch ms; undefined when that is no late-recorded lapse. */

@@ -2,8 +2,7 @@ import type Database from 'better-sqlite3';
 import { CaId } from '../../domain/x509/issuing-ca.ts';
 import { isSerialHex, revokedCertificateDer } from '../../domain/x509/revocation/index.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
-import { sentBy } from '../../domain/ports/index.ts';
-import { PROCESS_MANAGER_ACTOR } from '../cascade/index.ts';
+import { lapseCauseOf, revocationInstant } from '../revocation-instant/index.ts';
 import { BatchSlot, readCheckpoint, type Projection, type ResetCause } from '../runtime/index.ts';
 import type { PkiChanges } from './changes.ts';
 import { issuingKeyId } from './issuing-key.ts';
@@ -49,32 +48,19 @@ const ourCertificate = (certificate: unknown): { caId: string; serialNumber: str
 };
 
 /**
- * When a revocation occurred (RFC 5280 5.3.2 revocationDate, RFC 6960 revocationTime): when it was recorded, except
- * a rotation's handover. That is judged at the end of the overlap and the service refuses the predecessor from then
- * (machines `handoverInstant`, rule `credentialUsable`), whenever the scheduler records it; dated at its recording,
- * a late tick (downtime) made CRLs and OCSP say the certificate was good while the service refused it (review 171).
- * An earlier revocation as superseded, while the overlap lasts, occurred when it was recorded. Likewise the cascade's
- * revocation of a node's credential because the node's enrolment lapsed with its subscription (`lapsedAt`, lapses.ts):
- * the service refused the node from the subscription's notAfter, whenever the expiry was recorded (review 191).
+ * The late lapse `e` (a CredentialRevoked) follows from, if any (lapseCauseOf: the cascade's own revocation names the
+ * expiry it reacts to), as lapses.ts kept it.
  */
-const revocationInstant = (at: number, reason: string, overlapEndsAt: number | undefined, lapsedAt: number | undefined): number => {
-  let instant = at;
-  if (reason === 'superseded' && overlapEndsAt !== undefined) instant = Math.min(instant, overlapEndsAt);
-  if (lapsedAt !== undefined) instant = Math.min(instant, lapsedAt);
-  return instant;
+const lapseCausing = (db: Database.Database, e: DecodedEvent): number | undefined => {
+  const cause = lapseCauseOf(e);
+  return cause === undefined ? undefined : lapseOf(db, cause);
 };
-
-/**
- * The late lapse `e` (a CredentialRevoked) follows from: the cascade's own revocation names the event it reacts to as
- * its causationId (cascade/issue.ts). Anyone else's names what its sender chose, which dates nothing back.
- */
-const lapseCausing = (db: Database.Database, e: DecodedEvent): number | undefined =>
-  sentBy(e.metadata, { actor: PROCESS_MANAGER_ACTOR, commandType: 'revokeCredential' }) ? lapseOf(db, e.metadata.causationId) : undefined;
 
 /**
  * The revocation status of certificates Credence's CAs issued (issue 13), from the events alone: CredentialIssued
  * with `certificate.issuingCa` and `serialNumber` records the certificate and the key that signed it (issuing-key.ts); CredentialRevoked records its revocation
- * with the reason and when it occurred (revocationInstant: the rotations under way of those credentials are kept
+ * with the reason and when it occurred (revocationInstant, projections/revocation-instant, the rule the compliance
+ * `revocations` query dates by too: the rotations under way of those credentials are kept
  * for it, rotations.ts, and the subscriptions' notAfter with the enrolments that ended after it, lapses.ts), and its
  * CRL entry encoded once. Per event: a few primary-key statements, whatever the
  * number already revoked. Rebuilt from position 0 it gives the same rows. The CRL publisher reads revocations in

@@ -23,7 +23,11 @@ import { parseStreamId } from '../../domain/streams.ts';
  * its credential's end (revoked, expired) drops it (review 48). Every other provisioned row is listed at itself. A
  * provisioning is recorded under a subscription only while it is in force: no termination or expiry of it recorded
  * before the provisioning, and the provisioning's instant before its notAfter (review 155; one the tables hold nothing
- * of counts as in force).
+ * of counts as in force). A credential's revocation is dated when it occurred (review 197), as the pki read model dates
+ * it: a revocation as superseded no later than the end of the overlap of the credential's rotation under way
+ * (compliance_rotations: the latest started by position, until it is abandoned or the credential revoked), and the
+ * cascade's (its actor, revokeCredential) no later than the subscription's notAfter when the enrolment end it names as
+ * its causationId was recorded after that notAfter (compliance_lapses); `recorded_at` keeps the recording where later.
  */
 
 /** The subscription `s` (a LEFT JOIN, NULL when unknown) in force at the provisioning `position`, `at`. */
@@ -67,12 +71,25 @@ const setStatus = (db: Database.Database, table: 'credentials' | 'associations',
   db.prepare(`UPDATE compliance_${table} SET status = ?, status_position = ? WHERE ${key} = ? AND status_position < ?`).run(status, position, id, position);
 };
 
-const recordRevocation = (db: Database.Database, e: DecodedEvent, reason: string): void => {
+/** The cascade's own revocation of a credential: the one a late lapse it names as its cause dates back. */
+const byTheCascade = (e: DecodedEvent): boolean =>
+  e.metadata.actor.id === 'system:process-manager' && e.metadata.actor.role === 'system' && e.metadata.commandType === 'revokeCredential';
+
+/** The revocation, dated `at` (epoch ms), or for a credential's the earliest of that, its overlap's end and its lapse. */
+const recordRevocation = (db: Database.Database, e: DecodedEvent, reason: string, credentialId?: string): void => {
   const ref = parseStreamId(e.record.streamId)!;
   db.prepare(
-    `INSERT OR IGNORE INTO compliance_revocations (position, stream_id, kind, entity_id, reason, at, occurred_at, actor_id)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-  ).run(e.record.position, e.record.streamId, ref.kind, ref.id, reason, e.at, e.metadata.occurredAt, e.metadata.actor.id);
+    `INSERT OR IGNORE INTO compliance_revocations (position, stream_id, kind, entity_id, reason, at, occurred_at, actor_id, recorded_at)
+     SELECT ?, ?, ?, ?, ?, d.at,
+       CASE WHEN d.at = @at THEN @occurredAt ELSE strftime('%Y-%m-%dT%H:%M:%S', d.at / 1000, 'unixepoch') || printf('.%03dZ', d.at % 1000) END,
+       ?, CASE WHEN d.at = @at THEN NULL ELSE @occurredAt END
+     FROM (SELECT MIN(@at,
+       COALESCE((SELECT overlap_ends_at FROM compliance_rotations WHERE credential_id = @credential AND @reason = 'superseded'), @at),
+       COALESCE((SELECT lapsed_at FROM compliance_lapses WHERE event_id = @cause AND @cascade), @at)) AS at) d`,
+  ).run(e.record.position, e.record.streamId, ref.kind, ref.id, reason, e.metadata.actor.id, {
+    at: e.at, occurredAt: e.metadata.occurredAt, credential: credentialId ?? null, reason, cause: e.metadata.causationId ?? null, cascade: credentialId !== undefined && byTheCascade(e) ? 1 : 0,
+  });
+  if (credentialId !== undefined) db.prepare('DELETE FROM compliance_rotations WHERE credential_id = ? AND position < ?').run(credentialId, e.record.position);
 };
 
 /** Applies one event to the compliance tables (created by `complianceProjection().setup`), statement by statement. */
@@ -98,11 +115,27 @@ export const applyComplianceByStatement = (db: Database.Database, e: DecodedEven
       const { changes } = db.prepare('DELETE FROM compliance_enrolments WHERE node_id = ? AND position < ?').run(event.data.nodeId, position);
       if (changes > 0) enrolmentChanged(db, event.data.nodeId, position, null);
       if (event.type === 'NodeRevoked') recordRevocation(db, e, event.data.reason);
+      else {
+        db.prepare('INSERT OR IGNORE INTO compliance_lapses (event_id, lapsed_at) SELECT ?, not_after_ms FROM compliance_subscriptions WHERE subscription_id = ? AND not_after_ms < ?').run(
+          e.record.id,
+          event.data.subscriptionId,
+          e.at,
+        );
+      }
       return;
     }
+    case 'CredentialRotationStarted':
+      db.prepare(
+        `INSERT INTO compliance_rotations (credential_id, overlap_ends_at, position) VALUES (?, ?, ?)
+         ON CONFLICT(credential_id) DO UPDATE SET overlap_ends_at = excluded.overlap_ends_at, position = excluded.position WHERE excluded.position > compliance_rotations.position`,
+      ).run(event.data.credentialId, Date.parse(event.data.overlapEndsAt), position);
+      return;
+    case 'CredentialRotationAbandoned':
+      db.prepare('DELETE FROM compliance_rotations WHERE credential_id = ? AND position < ?').run(event.data.credentialId, position);
+      return;
     case 'CredentialRevoked':
     case 'ApplicationRevoked':
-      recordRevocation(db, e, event.data.reason);
+      recordRevocation(db, e, event.data.reason, event.type === 'CredentialRevoked' ? event.data.credentialId : undefined);
       if (event.type === 'CredentialRevoked') {
         setStatus(db, 'credentials', event.data.credentialId, 'revoked', position);
         endPending(db, event.data.credentialId);

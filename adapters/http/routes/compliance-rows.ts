@@ -23,7 +23,17 @@ const rowOf =
 
 export const COMPLIANCE_ROWS = {
   revocations: rowOf<'revocations'>()(
-    z.object({ position: DecimalString, streamId: z.string(), kind: z.string(), id: z.string(), reason: z.string(), occurredAt: z.string(), actor: z.string() }),
+    z.object({
+      position: DecimalString,
+      streamId: z.string(),
+      kind: z.string(),
+      id: z.string(),
+      reason: z.string(),
+      occurredAt: z.string(),
+      actor: z.string(),
+      // Last, so that a CSV reader by column index finds the columns before it where they were (review 197).
+      recordedAt: z.string(),
+    }),
   ),
   actions: rowOf<'actions'>()(TimelineEntry),
   provisioned: rowOf<'provisioned'>()(

@@ -1,0 +1,1 @@
+export { lapseCauseOf, lateLapse, revocationInstant } from './revocation-instant.ts';

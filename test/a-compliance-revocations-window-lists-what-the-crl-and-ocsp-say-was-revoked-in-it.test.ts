@@ -1,0 +1,152 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeClock } from '../adapters/driven/clock/index.ts';
+import { command } from '../domain/commands/index.ts';
+import { publicKeyFingerprint, toBase64url } from '../domain/crypto/index.ts';
+import { certificateSummary } from '../domain/x509/issuance/index.ts';
+import { complianceProjection, revocations } from '../projections/compliance/index.ts';
+import { ProjectionRunner } from '../projections/runtime/index.ts';
+import { issueCredentialData, operator, profile } from './support/fleet.ts';
+import { issueCertifiedCredentialWith, leafPublicKey, pkiOf, testLeaf, type TestLeaf } from './support/pki-test-ca.ts';
+import { crlListing, crlRevocationDate, ocspRevocationTime, rootCaInDataFolder, waitUntil } from './support/revocation-dates.ts';
+import { startTestService, type TestService } from './support/service.ts';
+
+/*
+ * Review 197, through the service: an auditor asking "what was revoked in this window" over HTTP is told what the
+ * CRL and OCSP say was revoked in it. A rotation's handover recorded by a scheduler a day late (review 171) and the
+ * cascade's revocation after a subscription lapsed while the service was down (review 191) were listed by compliance
+ * at their recording, a day or more after the date on the CRL.
+ */
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+interface Row {
+  readonly id: string;
+  readonly occurredAt: string;
+}
+
+/** The revocations `svc` lists in [from, to) over HTTP, once its read models have caught up with its store. */
+const revokedIn = async (svc: TestService, from: number, to: number): Promise<Row[]> => {
+  const url = `${svc.url}/v1/compliance/revocations?from=${new Date(from).toISOString()}&to=${new Date(to).toISOString()}`;
+  let answer: { eventsBehind: number; rows: Row[] } = { eventsBehind: 1, rows: [] };
+  await waitUntil('compliance caught up', async () => {
+    const r = await fetch(url, { headers: { authorization: `Bearer ${svc.tokens.auditor}` } });
+    answer = (await r.json()) as typeof answer;
+    return answer.eventsBehind === 0;
+  });
+  return answer.rows;
+};
+
+/** The compliance read model of `svc`'s log built again from position 0 lists the rows the live one lists. */
+const expectRebuiltEqualsLive = async (svc: TestService): Promise<void> => {
+  const { credence } = svc.service.context;
+  const db = new Database(':memory:');
+  db.defaultSafeIntegers(true);
+  await new ProjectionRunner({ db, store: credence.store, projections: [complianceProjection()], batchSize: 10_000 }).catchUp();
+  expect(revocations(db)).toEqual(revocations(credence.readModels));
+  expect(revocations(db, {}, {}, 'newest')).toEqual(revocations(credence.readModels, {}, {}, 'newest'));
+  db.close();
+};
+
+describe('a predecessor superseded at the end of its overlap (+2 h), recorded by a scheduler that first ticked at +26 h', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'credence-compliance-superseded-'));
+  const start = Math.floor(Date.now() / 1000) * 1000;
+  const clock = new FakeClock(new Date(start));
+  const overlapEndsAt = start + 2 * HOUR;
+  let svc: TestService;
+  let leaf: TestLeaf;
+
+  beforeAll(async () => {
+    await rootCaInDataFolder(dir, clock);
+    svc = await startTestService({ dir, clock });
+    const { credence } = svc.service.context;
+    leaf = await issueCertifiedCredentialWith(credence, pkiOf(svc).cas[0]!, svc.url, 'cred-1');
+    const successor = issueCredentialData('cred-2', 'meter-1', { notBefore: new Date(start - HOUR).toISOString(), notAfter: new Date(start + 20 * DAY).toISOString() });
+    for (const c of [
+      command('provisionCredential', { credentialId: 'cred-1', method: 'pre-provisioning' }, { actor: operator }),
+      command('issueCredential', { ...successor, predecessorId: 'cred-1' }, { actor: operator }),
+      command('provisionCredential', { credentialId: 'cred-2', method: 'pre-provisioning' }, { actor: operator }),
+      command('startCredentialRotation', { credentialId: 'cred-1', successorId: 'cred-2', overlapEndsAt: new Date(overlapEndsAt).toISOString() }, { actor: operator }),
+    ]) {
+      await credence.engine.execute(c);
+    }
+    clock.set(new Date(start + 26 * HOUR));
+    await waitUntil('the scheduler ended the overlap', async () => String((await credence.engine.entity('credential', 'cred-1')).snapshot.value) === 'revoked');
+  }, 60_000);
+  afterAll(async () => {
+    await svc?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('is listed in the hour the overlap ended, at the instant the CRL and OCSP give, and not at its recording', async () => {
+    expect(crlRevocationDate(await crlListing(svc, 'crl', leaf.serialNumber), leaf.serialNumber)).toBe(overlapEndsAt);
+    expect(await ocspRevocationTime(svc, leaf)).toBe(overlapEndsAt);
+    expect(await revokedIn(svc, overlapEndsAt, overlapEndsAt + HOUR)).toMatchObject([{ id: 'cred-1', occurredAt: new Date(overlapEndsAt).toISOString() }]);
+    expect(await revokedIn(svc, start + 26 * HOUR, start + 27 * HOUR)).toEqual([]);
+  });
+
+  it('is listed alike by the read model rebuilt from position 0', async () => {
+    await expectRebuiltEqualsLive(svc);
+  });
+});
+
+describe("a node's credential revoked by the cascade at a restart 10 days after its subscription lapsed (+1 day)", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'credence-compliance-lapse-'));
+  const start = Math.floor(Date.now() / 1000) * 1000;
+  const clock = new FakeClock(new Date(start));
+  const subscriptionEndsAt = start + DAY;
+  const restartAt = start + 10 * DAY;
+  let svc: TestService;
+  let lapsed: TestLeaf;
+
+  beforeAll(async () => {
+    await rootCaInDataFolder(dir, clock);
+    const before = await startTestService({ dir, clock });
+    try {
+      const { credence } = before.service.context;
+      const ca = pkiOf(before).cas[0]!;
+      const validity = { notBefore: new Date(start - DAY).toISOString(), notAfter: new Date(subscriptionEndsAt).toISOString() };
+      await credence.engine.execute(command('createSubscription', { subscriptionId: 'sub-2', subscriber: 'City Utilities', ...validity }, { actor: operator }));
+      await credence.engine.execute(command('registerNode', { nodeId: 'meter-2', profile }, { actor: operator }));
+      await credence.engine.execute(command('enrolNode', { nodeId: 'meter-2', subscriptionId: 'sub-2', cseId: '/cse-meter-2' }, { actor: operator }));
+      lapsed = await testLeaf(ca, { baseUrl: before.url, name: 'meter-2', now: start });
+      const key = leafPublicKey(lapsed.der);
+      const data = {
+        credentialId: 'cred-lapsed',
+        kind: 'p256',
+        purpose: 'service',
+        owner: { kind: 'node', id: 'meter-2' },
+        publicKey: toBase64url(key),
+        fingerprint: publicKeyFingerprint('p256', key),
+        notBefore: lapsed.notBefore.toISOString(),
+        notAfter: new Date(lapsed.notAfter.getTime() + 1000).toISOString(),
+        certificate: certificateSummary(lapsed.der, ca.id),
+      };
+      await credence.engine.execute(command('issueCredential', data, { actor: operator }));
+    } finally {
+      await before.close();
+    }
+    clock.set(new Date(restartAt));
+    svc = await startTestService({ dir, clock });
+    const { credence } = svc.service.context;
+    await waitUntil('the cascade revoked cred-lapsed', async () => String((await credence.engine.entity('credential', 'cred-lapsed')).snapshot.value) === 'revoked');
+  }, 90_000);
+  afterAll(async () => {
+    await svc?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("is listed in the hour the subscription's notAfter began, at the instant the CRL and OCSP give", async () => {
+    expect(crlRevocationDate(await crlListing(svc, 'crl', lapsed.serialNumber), lapsed.serialNumber)).toBe(subscriptionEndsAt);
+    expect(await ocspRevocationTime(svc, lapsed)).toBe(subscriptionEndsAt);
+    expect(await revokedIn(svc, subscriptionEndsAt, subscriptionEndsAt + HOUR)).toMatchObject([{ id: 'cred-lapsed', occurredAt: new Date(subscriptionEndsAt).toISOString() }]);
+    expect((await revokedIn(svc, restartAt, restartAt + HOUR)).map((r) => r.id)).not.toContain('cred-lapsed');
+  });
+
+  it('is listed alike by the read model rebuilt from position 0', async () => {
+    await expectRebuiltEqualsLive(svc);
+  });
+});
