@@ -1,12 +1,17 @@
 import { z } from 'zod';
 
-/** A number written as `pattern` (text), or a JSON number as it is; the refusal of other text says what is wanted. */
+/**
+ * A number written as `pattern` (text), or a JSON number as it is; the refusal of other text says what is wanted. It
+ * is zod's `invalid_format`, as a `.regex` raises, so its rule is the one every front end names text not of the form
+ * wanted by (a compliance `limit`, a position, an id): it was a bare `custom`, and `?limit=abc` was rule `custom` on
+ * some routes and `invalid_format` on others (review 199).
+ */
 const decimalOf =
   (pattern: RegExp, wanted: string) =>
   (value: number | string, context: z.RefinementCtx): number => {
     if (typeof value === 'number') return value;
     if (pattern.test(value)) return Number(value);
-    context.addIssue({ code: 'custom', message: wanted });
+    context.addIssue({ code: 'invalid_format', format: 'regex', pattern: pattern.source, message: wanted });
     return z.NEVER;
   };
 

@@ -1,5 +1,6 @@
 import { validationError, type FieldIssue } from '../../domain/errors.ts';
 import type { App } from './context.ts';
+import { repeatedParameters } from './repeated-query-parameters.ts';
 import { queryParametersOf } from './route-query-parameters.ts';
 
 type Rule = 'url_encoding' | 'utf8';
@@ -64,14 +65,19 @@ export const parseQueryString = (text: string): Record<string, string | string[]
  * (`query.actor`) when the route takes it (`query` otherwise: a name the caller chose is not echoed), rule
  * `url_encoding` for a `%` without two hex digits after it, `utf8` for escapes that are not UTF-8. Never the value.
  * After authentication, as a query's schema is; before the body is read. The clients build queries with
- * URLSearchParams or encodeURIComponent, which send neither.
+ * URLSearchParams or encodeURIComponent, which send neither. In the same answer, a parameter the route takes once sent
+ * more than once, rule `repeated` (./repeated-query-parameters.ts): both are faults of the query string as sent, not
+ * of a value, so they are judged here, ahead of every route's schema, and read alike on every route.
  */
 export const refuseMalformedQueryEscapes = (app: App): void => {
   app.addHook('preParsing', async (request, _reply, payload) => {
-    const malformed = malformedIn.get(request.query as object);
-    if (malformed === undefined || request.routeOptions.schema?.querystring === undefined) return payload;
+    if (request.routeOptions.schema?.querystring === undefined) return payload;
     const taken = queryParametersOf(request);
-    const issues = malformed.map(({ name, rule }): FieldIssue => ({ path: name !== undefined && taken.has(name) ? `query.${name}` : 'query', rule, message: MESSAGE[rule] }));
-    throw validationError(issues, 'query string');
+    const malformed = (malformedIn.get(request.query as object) ?? []).map(
+      ({ name, rule }): FieldIssue => ({ path: name !== undefined && taken.has(name) ? `query.${name}` : 'query', rule, message: MESSAGE[rule] }),
+    );
+    const issues = [...malformed, ...repeatedParameters(request)];
+    if (issues.length > 0) throw validationError(issues, 'query string');
+    return payload;
   });
 };

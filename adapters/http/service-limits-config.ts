@@ -39,10 +39,16 @@ export const ServiceLimitsConfig = z.strictObject({
    */
   maxSseStreams: int(1, 10_000).default(64),
   /**
-   * Pseudonymised streams open at once, all principals together: each holds its own fold of who owns which identifier
+   * Pseudonymised streams open at once to integrators, all tenants together: each holds its own fold of who owns which identifier
    * (some 100 bytes per credential, CSE-ID, AE-ID and association of the fleet), so their number bounds that memory.
    */
   maxPseudonymisedStreams: int(1, 10_000).default(16),
+  /**
+   * Pseudonymised streams open at once to operators and auditors, all of them together: places of their own, so that
+   * neither they nor integrators can keep the other side out (review 199). Few by default: they read the canonical
+   * streams as a rule, and each of these holds a fold of the fleet as an integrator's does.
+   */
+  maxPseudonymisedStreamsOfOperatorsAndAuditors: int(1, 10_000).default(4),
   sseHeartbeatMs: int(10, 3_600_000).default(15_000),
   sseHighWaterBytes: int(1, 256 * MIB).default(MIB),
   sseStallMs: int(1, 3_600_000).default(10_000),

@@ -6,7 +6,7 @@
  * Integrators get the pseudonymised stream only (seed 004; SER-011, SER-018, SER-025). Back-pressure: one event
  * in flight per stream, and a client that stops reading is dropped with a retry hint (adapters/http/sse). Each
  * principal may hold a bounded number of streams, and the service serves a bounded number of each kind, canonical
- * and pseudonymised (SER-001). A revocation by this service ends the token's streams
+ * and pseudonymised, the latter to integrators and to operators and auditors apart (SER-001). A revocation by this service ends the token's streams
  * at once; the token is also checked again on each heartbeat (revocations by the CLI) and at its expiry.
  *
  * Everything that can refuse the request (query, headers, role, pipelining, cap) is checked before the socket is
@@ -77,11 +77,16 @@ const identifiersFor = (principal: Principal, asked: Identifiers | undefined): I
 
 export const eventRoutes: RouteModule = (app, context) => {
   const slots = new StreamSlots(context.limits.maxSseStreamsPerPrincipal);
-  // One key for the whole service in each: the caps are on canonical and on pseudonymised streams, whoever holds them.
-  // Two separate bounds, so integrators filling theirs cannot keep an operator's or an auditor's stream out, nor the
-  // reverse. Per-principal alone was not enough: an admin mints subjects at will (found in review).
+  // Service-wide caps, as an admin mints subjects at will and per-principal alone was not enough (found in review):
+  // canonical streams under one bound, pseudonymised ones under one bound per side, so integrators filling their places
+  // cannot keep an operator's or an auditor's stream out, nor the reverse (review 199: an operator's or auditor's
+  // pseudonymised stream took an integrator's place, and four auditor subjects locked every tenant out). Only
+  // operators and auditors read canonical streams, so each side has bounds of its own.
   const canonical = new StreamSlots(context.limits.maxSseStreams);
-  const pseudonymised = new StreamSlots(context.limits.maxPseudonymisedStreams);
+  const pseudonymised = {
+    integrators: new StreamSlots(context.limits.maxPseudonymisedStreams),
+    'operators and auditors': new StreamSlots(context.limits.maxPseudonymisedStreamsOfOperatorsAndAuditors),
+  };
   // The pseudonymised stream's tagger, keyed once per process (one Secure Environment call); a failed derivation is
   // not kept, so the next stream tries again, and is answered 503 secure_environment_unavailable (../sse/event-id.ts).
   let keying: Promise<EventTagger> | undefined;
@@ -208,9 +213,14 @@ export const eventRoutes: RouteModule = (app, context) => {
           { 'retry-after': String(retryAfter) },
         );
       }
+      const side = principal.role === 'integrator' ? 'integrators' : 'operators and auditors';
       const serviceWide = identifiers === 'canonical'
         ? { slots: canonical, limit: context.limits.maxSseStreams, what: 'canonical event streams' }
-        : { slots: pseudonymised, limit: context.limits.maxPseudonymisedStreams, what: "pseudonymised event streams (each holds the fleet's identities)" };
+        : {
+            slots: pseudonymised[side],
+            limit: side === 'integrators' ? context.limits.maxPseudonymisedStreams : context.limits.maxPseudonymisedStreamsOfOperatorsAndAuditors,
+            what: `pseudonymised event streams to ${side} (each holds the fleet's identities)`,
+          };
       const releaseServiceWide = serviceWide.slots.acquire('service');
       if (releaseServiceWide === undefined) {
         release();

@@ -26,12 +26,21 @@ const listOf = <T extends z.ZodType<unknown, string>>(item: T, max: number, desc
     .pipe(z.array(item).min(1).max(max))
     .describe(description);
 
+/**
+ * A stream id is `<kind>-<id>`: other text is zod's `invalid_format`, the rule every route names text not of the form
+ * wanted by (a bare refinement was `custom`, review 199).
+ */
+const streamIdForm = (value: string, context: z.RefinementCtx): void => {
+  if (parseStreamId(value) !== undefined) return;
+  context.addIssue({ code: 'invalid_format', format: 'stream_id', message: 'must be <kind>-<id> of an entity stream' });
+};
+
 export const EventsQuery = z
   .object({
     kind: listOf(EntityKind, ENTITY_KINDS.length, `Entity kinds, of ${ENTITY_KINDS.join(', ')} (repeat the parameter or separate with commas).`).optional(),
     type: listOf(EventTypeSchema, MAX_TYPES, 'Event types (repeat the parameter or separate with commas).').optional(),
     stream: listOf(
-      z.string().max(MAX_ITEM_CHARS).refine((s) => parseStreamId(s) !== undefined, 'must be <kind>-<id> of an entity stream'),
+      z.string().max(MAX_ITEM_CHARS).superRefine(streamIdForm),
       MAX_STREAMS,
       'Entity streams `<kind>-<id>` (canonical identifiers only).',
     ).optional(),
