@@ -157,8 +157,8 @@ export type ProjectionStatusJson = z.infer<typeof ProjectionStatusJson>;
 /** GET /v1/transparency/checkpoint: the latest signed checkpoint note (text). */
 export const CheckpointNote = Note;
 
-/** GET /v1/transparency/proofs/consistency: the proof and the signed notes of both tree sizes. */
-export const ConsistencyAnswerJson = z.looseObject({ proof: ConsistencyProofJson, from: Note, to: Note });
+/** GET /v1/transparency/proofs/consistency: the proof and the signed notes of both tree sizes (`from` absent when the log signed none of its size). */
+export const ConsistencyAnswerJson = z.looseObject({ proof: ConsistencyProofJson, from: Note.optional(), to: Note });
 export type ConsistencyAnswerJson = z.infer<typeof ConsistencyAnswerJson>;
 
 /** A problem's standard members (RFC 9457 3.1, and the server's `errors`); every other member is an extension. */

@@ -9,7 +9,15 @@ import { assertSetUp, lockUnlessHeld, sayRemovedStrays } from './folder-lock.ts'
 import { systemProjections } from '../../adapters/runtime/projections.ts';
 import { readDeadLettersAsFound, type DeadLetter } from '../../projections/cascade/index.ts';
 import { readExpiryDeadLettersAsFound, type ExpiryDeadLetter } from '../../projections/expiry/index.ts';
-import { projectionLag, ProjectionRunner, ReadModelRulesChanged, type ProjectionLag, type SchemaChange } from '../../projections/runtime/index.ts';
+import {
+  checkpointsOfAnotherLog,
+  describeOtherLog,
+  projectionLag,
+  ProjectionRunner,
+  ReadModelRulesChanged,
+  type ProjectionLag,
+  type SchemaChange,
+} from '../../projections/runtime/index.ts';
 import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
@@ -86,7 +94,17 @@ interface LagView {
   readonly head?: unknown;
   readonly eventsBehind: number | string;
   readonly secondsBehind: number;
+  /** Only locally: a read model whose checkpoint fails the runner's log check (its `--json` state). */
+  readonly state?: typeof ANOTHER_LOG;
 }
+
+/**
+ * The state of a read model built from another log (projections/runtime/log-check.ts: its checkpoint past the store's
+ * head, or naming an event the store holds otherwise, as after a restore of an older events.db). Its checkpoint counts
+ * nothing against this store: the runner resets it and rebuilds it from position 0 at the service's next start. Only a
+ * data folder's status shows it: a running service has done so already.
+ */
+const ANOTHER_LOG = 'another-log';
 
 /**
  * A checkpoint is the position of the last event the projection handled, and `to handle` counts the events after it
@@ -103,7 +121,10 @@ const printLags = (lags: readonly LagView[], io: Io): void => {
       ),
     );
   }
-  const passedOver = lags.filter((l) => l.head != null && String(l.checkpoint ?? '-') !== String(l.head) && Number(l.eventsBehind) === 0);
+  // Review 198: read models past a restored store's head were named up to date here; they are another log's.
+  const ofAnotherLog = lags.filter((l) => l.state === ANOTHER_LOG);
+  if (ofAnotherLog.length > 0) io.out(printable(`built from another log: ${ofAnotherLog.map((l) => l.name).join(', ')}: rebuilt at the next start`));
+  const passedOver = lags.filter((l) => l.state !== ANOTHER_LOG && l.head != null && String(l.checkpoint ?? '-') !== String(l.head) && Number(l.eventsBehind) === 0);
   if (passedOver.length > 0) {
     const names = passedOver.map((l) => l.name).join(', ');
     io.out(printable(`up to date: ${names} (the events after the checkpoint, the last event handled, are of types not read there)`));
@@ -192,7 +213,7 @@ const deadLettersFound = <T, W>(found: { readonly rows?: readonly T[]; readonly 
  * version a kind of dead letter whose table it keeps in another shape is only counted, and one it has no table for is
  * left out, as an earlier server leaves them out.
  */
-const localStatus = (lags: readonly ProjectionLag[], db: ReturnType<typeof openReadModels>) => {
+const localStatus = (lags: readonly (ProjectionLag & Pick<LagView, 'state'>)[], db: ReturnType<typeof openReadModels>) => {
   const cascade = deadLettersFound(readDeadLettersAsFound(db, DEAD_LETTERS_LISTED), (d: DeadLetter) => ({
     stream: d.stream, command: d.command, target: d.target, eventType: d.eventType, position: String(d.position), occurredAt: d.occurredAt, reason: d.reason,
   }));
@@ -237,12 +258,16 @@ const status = async (args: Options, io: Io): Promise<number> => {
     // said, as the service says it (review 141: the cascade's dead letters of the version before were gone unsaid).
     for (const change of local.runner?.().schemaChanges() ?? []) io.err(printable(`note: ${emptiedUntilRebuilt(change)}`));
     local.release();
-    const lags = [];
-    for (const projection of local.projections) lags.push(await projectionLag(local.db, local.store, projection));
+    const measured: ProjectionLag[] = [];
+    for (const projection of local.projections) measured.push(await projectionLag(local.db, local.store, projection));
+    // The runner's own check, read only: what the next start resets (one record read for each read model).
+    const others = await checkpointsOfAnotherLog(local.db, local.store, measured.map((l) => l.name));
+    const lags: (ProjectionLag & Pick<LagView, 'state'>)[] = measured.map((l) => (others.some((o) => o.name === l.name) ? { ...l, state: ANOTHER_LOG } : l));
     const found = localStatus(lags, local.db);
     if (args.json) io.out(json(found));
     else {
       printLags(lags, io);
+      for (const other of others) io.out(printable(`  ${describeOtherLog(other)}`));
       printDeadLettersFound(CASCADE_LETTERS, { rows: found.cascadeDeadLetters, total: found.cascadeDeadLettersTotal }, io);
       printDeadLettersFound(EXPIRY_LETTERS, { rows: found.expiryDeadLetters, total: found.expiryDeadLettersTotal }, io);
     }

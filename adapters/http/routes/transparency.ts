@@ -43,7 +43,7 @@ const InclusionWire = z.object({
 });
 const ConsistencyWire = z.object({
   proof: z.object({ first: z.number().int(), second: z.number().int(), hashes: Hashes }).describe('`credence verify --proof`'),
-  from: Note.describe('the signed checkpoint of tree size `first` (`credence verify --from`)'),
+  from: Note.optional().describe('the signed checkpoint of tree size `first` (`credence verify --from`); absent when the log signed none of that size'),
   to: Note.describe('the signed checkpoint of tree size `second` (`credence verify --to`)'),
 });
 const EvidenceBundleWire = z
@@ -238,26 +238,35 @@ export const transparencyRoutes: RouteModule = (app, context) => {
   app.get('/v1/transparency/proofs/consistency', {
     config: { access: ACCESS.read },
     schema: {
-      summary: 'Consistency proof between two signed checkpoints',
+      summary: 'Consistency proof from a tree size to a signed checkpoint',
       description:
-        'Proves that the tree of size `to` (default: the latest checkpoint) extends the tree of size `from`, both sizes of signed ' +
-        'checkpoints. Save the proof and both notes and run `credence verify --from --to --proof --key`.',
+        'Proves that the tree of size `to` (default: the latest checkpoint; a signed checkpoint\'s size) extends the tree of size `from`, ' +
+        'any size up to it (RFC 9162 2.1.4): `from` is the note of a signed checkpoint of that size, absent when the log signed none. ' +
+        'Save the proof and both notes and run `credence verify --from --to --proof --key`, or `credence verify --server --from SAVED`: ' +
+        'a checkpoint kept from a log since forked (a data folder restored without a new log key) then fails `inconsistent`. ' +
+        '`from` past the latest signed checkpoint is 404, naming its size.',
       tags: ['transparency'],
-      querystring: z.strictObject({ from: TreeSize.describe('tree size of the older checkpoint'), to: TreeSize.optional().describe('tree size of the newer one') }),
+      querystring: z.strictObject({ from: TreeSize.describe('tree size of the older tree'), to: TreeSize.optional().describe('tree size of the newer signed checkpoint') }),
       response: { 200: ConsistencyWire },
     },
     handler: async (request) => {
       const { log } = use();
+      const first = request.query.from;
       const to = request.query.to === undefined ? log.latestCheckpoint() : log.checkpointAt(request.query.to);
-      const from = log.checkpointAt(request.query.from);
-      if (from === undefined || to === undefined) {
-        const size = from === undefined ? request.query.from : request.query.to;
-        throw new CredenceError({ code: 'not_found', streamId: 'transparency', message: `no signed checkpoint of tree size ${size ?? '(latest)'}` });
+      if (to === undefined) throw new CredenceError({ code: 'not_found', streamId: 'transparency', message: `no signed checkpoint of tree size ${request.query.to ?? '(latest)'}` });
+      if (first > to.treeSize) {
+        if (request.query.to !== undefined) throw validationError([{ path: 'query.from', rule: 'order', message: `must not exceed the tree size of \`to\` (${to.treeSize})` }], 'query');
+        throw new CredenceError({ code: 'not_found', streamId: 'transparency', message: `tree size ${first} is past the latest signed checkpoint (tree size ${to.treeSize})` });
       }
-      if (from.treeSize > to.treeSize) throw validationError([{ path: 'query.from', rule: 'order', message: `must not exceed the tree size of \`to\` (${to.treeSize})` }], 'query');
+      // From any size, not only a signed one (review 198: a checkpoint an auditor kept from a log since forked, at a
+      // size the restored log never signed, was a 404, never a fork). This weakens nothing: the proof vouches for no
+      // root by itself; the client holds it to the root of its own signed checkpoint of size `first` and to `to`'s
+      // signed root, so a proof from a size nobody signed convinces no one of anything (RFC 9162 2.1.4.2). Hashes a
+      // proof carries are subtree hashes that inclusion proofs hand the same readers already.
+      const from = log.checkpointAt(first);
       return {
-        proof: { first: from.treeSize, second: to.treeSize, hashes: log.consistencyProof(from.treeSize, to.treeSize).map(toBase64url) },
-        from: from.note,
+        proof: { first, second: to.treeSize, hashes: log.consistencyProof(first, to.treeSize).map(toBase64url) },
+        ...(from !== undefined ? { from: from.note } : {}),
         to: to.note,
       };
     },
