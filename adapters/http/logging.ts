@@ -1,6 +1,8 @@
 import type { FastifyRequest, FastifyServerOptions } from 'fastify';
 import { stdoutLogDestination } from './log-destination.ts';
-import { REDACTED, redactedUrlOf } from './redact-url.ts';
+import { holdsJwtText } from './jwt-text.ts';
+import { asciiDecoded, MAX_SCANNED_CHARS, REDACTED, redactedUrlOf } from './redact-url.ts';
+import { beginsLikeASecretToken } from './secret-token-prefixes.ts';
 
 // What URLs a log line keeps lives in ./redact-url.ts.
 export { LOGGED_QUERY_PARAMETERS, REDACTED, redactUrl } from './redact-url.ts';
@@ -41,12 +43,22 @@ export const redactSecrets = (value: unknown, depth = 0): unknown => {
 const LOGGED_HEADERS = ['content-type', 'content-length', 'accept', 'user-agent', 'last-event-id'] as const;
 const MAX_HEADER_CHARS = 200;
 
+/**
+ * Whether a header value a client chose may hold a token: a JWT, written plainly or escaped, anywhere in it (scanned
+ * whole, before the cut: a token begun at character 150 left its first 50 in the log), or a word beginning as a
+ * well-known secret token does, as the URL's path and query values are judged; one too long to scan counts as one.
+ * `user-agent` and `last-event-id` were cut at 200 characters unscanned: a token sent as the User-Agent had its first
+ * 200 characters logged (review 199).
+ */
+const holdsToken = (value: string): boolean =>
+  value.length > MAX_SCANNED_CHARS || holdsJwtText(value) || holdsJwtText(asciiDecoded(value)) || beginsLikeASecretToken(value);
+
 const loggedHeaders = (headers: FastifyRequest['headers']): Record<string, string> => {
   const kept: Record<string, string> = {};
   if (typeof headers.authorization === 'string') kept['authorization'] = REDACTED;
   for (const name of LOGGED_HEADERS) {
     const value = headers[name];
-    if (typeof value === 'string') kept[name] = value.slice(0, MAX_HEADER_CHARS);
+    if (typeof value === 'string') kept[name] = holdsToken(value) ? REDACTED : value.slice(0, MAX_HEADER_CHARS);
   }
   return kept;
 };

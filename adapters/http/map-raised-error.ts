@@ -51,6 +51,17 @@ const STORE_RETRY_AFTER_SECONDS: Record<StoreUnavailableReason, number> = { busy
 const STORE_UNREACHABLE_RETRY_AFTER_SECONDS = 5;
 const STORE_RETRY_ADVICE =
   'a command sent may have been stored, so retry it with the commandId it was sent with (stored once at most), or read its entity before sending it anew';
+/** A read stores nothing: a command's advice meant nothing to it (review 199). */
+const STORE_READ_RETRY_ADVICE = 'send the read again after Retry-After';
+
+/** What a request that met an unavailable store is: a command (it may have been stored) or a read (GET, HEAD). */
+export type RequestKind = 'command' | 'read';
+
+/** The methods that only read (RFC 9110 9.2.1 safe methods the service serves). */
+const READS: ReadonlySet<string> = new Set(['GET', 'HEAD']);
+
+/** What a request of `method` is when the store was unavailable to it. */
+export const requestKindOf = (method: string): RequestKind => (READS.has(method) ? 'read' : 'command');
 /** An embedded store's commit that failed (an I/O error): the disk may be back at once, or only once its operator acts. */
 const COMMIT_FAILED_RETRY_AFTER_SECONDS = 5;
 
@@ -166,8 +177,11 @@ const FASTIFY_CODES: Record<string, Omit<Mapped, 'extensions'>> = {
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'validation', detail: 'the body is not valid JSON' },
 };
 
-/** The status, code and details of an error the HTTP layer did not decide itself (mapError, problems.ts, maps an HttpProblem first). */
-export const mapRaisedError = (error: unknown): Mapped => {
+/**
+ * The status, code and details of an error the HTTP layer did not decide itself (mapError, problems.ts, maps an
+ * HttpProblem first). `kind` words an unavailable store's advice (requestKindOf); a CLI's refusal is a command's.
+ */
+export const mapRaisedError = (error: unknown, kind: RequestKind = 'command'): Mapped => {
   // A key of the service's own missing from its Secure Environment (a protocol step answers the peer's own lost key
   // itself, key-gone.ts): the service's fault, and the handle stays in the log.
   if (isKeyNotFound(error)) return { status: 500, code: 'internal', detail: STATUS_CODES[500]! };
@@ -181,7 +195,7 @@ export const mapRaisedError = (error: unknown): Mapped => {
   }
   if (damaged !== undefined) return fromCredenceError(damaged.problem);
   // A damaged events.db under the failed commit is answered as one: no retry mends it.
-  if (error instanceof GroupCommitError) return damagedDatabaseOf(error.cause) !== undefined ? mapRaisedError(error.cause) : commitFailed;
+  if (error instanceof GroupCommitError) return damagedDatabaseOf(error.cause) !== undefined ? mapRaisedError(error.cause, kind) : commitFailed;
   // Another process held the write lock of a file the request writes (keys.db beside a running service, review 114)
   // past the wait: that write did not happen, but what the request did before it may stand (a provisioning's events
   // are stored before its key is confirmed, review 117), so no "nothing was written". The file's name, never its path.
@@ -195,14 +209,14 @@ export const mapRaisedError = (error: unknown): Mapped => {
     };
   }
   // An external event store unavailable for now (a transient EventStoreDbError): the caller may retry, and a command
-  // is stored at most once under its id, even one whose append timed out after being written. Its message names the
-  // store's hosts (the leader's too), which stay in the log.
+  // is stored at most once under its id, even one whose append timed out after being written; a read just reads
+  // again. Its message names the store's hosts (the leader's too), which stay in the log.
   const unavailable = storeUnavailableOf(error);
   if (unavailable !== undefined) {
     return {
       status: 503,
       code: 'store_unavailable',
-      detail: `${storeUnavailableCause(unavailable)}: ${STORE_RETRY_ADVICE}`,
+      detail: `${storeUnavailableCause(unavailable)}: ${kind === 'read' ? STORE_READ_RETRY_ADVICE : STORE_RETRY_ADVICE}`,
       extensions: { reason: unavailable.reason },
       headers: { 'retry-after': String(STORE_UNREACHABLE_RETRY_AFTER_SECONDS) },
     };

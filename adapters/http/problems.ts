@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { TransparencyLogOfAnotherLog } from '../../projections/transparency/index.ts';
 import { BASELINE_STATIC_HEADERS, baselineHeaders } from './baseline-headers.ts';
 import { logFailure } from './log-failure.ts';
-import { mapRaisedError, type Mapped } from './map-raised-error.ts';
+import { mapRaisedError, requestKindOf, type Mapped, type RequestKind } from './map-raised-error.ts';
 import { PROBLEM_TYPE_BASE } from './problem-type-base.ts';
 import { redactedPathOf } from './redact-url.ts';
 import { routeMediaTypes } from './route-media-types.ts';
@@ -120,9 +120,9 @@ const TITLE_OF: Record<string, string> = {
 };
 
 /** The status, code and details of any error a request can end with. */
-export const mapError = (error: unknown): Mapped => {
+export const mapError = (error: unknown, kind?: RequestKind): Mapped => {
   if (error instanceof HttpProblem) return { status: error.status, code: error.code, detail: error.message, extensions: error.extensions, headers: error.headers };
-  return mapRaisedError(error);
+  return mapRaisedError(error, kind);
 };
 
 export const problemDocument = (mapped: Mapped, request: FastifyRequest): ProblemDocument => ({
@@ -219,7 +219,8 @@ const withWhatTheRouteTakes = (mapped: Mapped, error: unknown, request: FastifyR
 
 /** Sends `error` as problem+json; returns the status sent. */
 export const sendProblem = (reply: FastifyReply, request: FastifyRequest, error: unknown): FastifyReply => {
-  const mapped = withWhatTheRouteTakes(mapError(error), error, request);
+  // A read's unavailable store is answered as a read's: it stored nothing, so no command retry advice (review 199).
+  const mapped = withWhatTheRouteTakes(mapError(error, requestKindOf(request.method)), error, request);
   for (const [name, value] of Object.entries(mapped.headers ?? {})) reply.header(name, value);
   return reply.code(mapped.status).type(PROBLEM_CONTENT_TYPE).send(problemDocument(mapped, request));
 };

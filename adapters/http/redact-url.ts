@@ -22,7 +22,7 @@ export const MAX_SCANNED_CHARS = 2048;
  * escape elsewhere in the component, which makes the whole of it undecodable, hides nothing. (Secret names and tokens
  * are ASCII.)
  */
-const asciiDecoded = (text: string): string => {
+export const asciiDecoded = (text: string): string => {
   let out = text;
   for (let round = 0; round < 3 && out.includes('%'); round++) out = out.replace(/%([0-7][0-9A-Fa-f])/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
   return out;

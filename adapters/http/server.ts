@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { validationError } from '../../domain/errors.ts';
 import { limitConnections, openFilesLimit, RESERVED_DESCRIPTORS } from './connection-limits.ts';
@@ -14,6 +14,7 @@ import { refuseForwardedNonAddresses, trustProxyOf } from './trust-proxy.ts';
 import type { App, RouteModule, ServiceContext } from './context.ts';
 import { ACCESS_EXTENSION, documentAccess } from './openapi-refusals.ts';
 import { documentObject, documentTransform } from './openapi-transform.ts';
+import { servedOpenApiDocument } from './openapi-document.ts';
 import { loggerOptions } from './logging.ts';
 import { redactedPathOf } from './redact-url.ts';
 import { answerWithProblem, type HttpProblem, overloaded, routeNotFound, sendFrameworkProblem, sendProblem } from './problems.ts';
@@ -28,7 +29,7 @@ import { routeModulesOf } from './routes/index.ts';
 import { consoleRoutesFrom } from './routes/console.ts';
 import { CONSOLE_DIST } from './console-bundle-freshness.ts';
 import { ocspRouterRefusal, sendOcspRefusal } from './routes/ocsp-url.ts';
-import { bodyLeftUnread, closeConnectionsOfUnreadBodies, withholdContinueUntilTheBodyIsRead } from './unread-body.ts';
+import { bodyLeftUnread, closeConnectionsOfUnreadBodies, passUnmetExpectationsOn, refuseUnmetExpectations, withholdContinueUntilTheBodyIsRead } from './unread-body.ts';
 
 export const DOCS_PREFIX = '/docs';
 const API_VERSION = '1.0.0';
@@ -130,6 +131,7 @@ export const buildServer = async (options: BuildServerOptions): Promise<App> => 
   }).withTypeProvider<ZodTypeProvider>();
   closeConnectionsOfUnreadBodies(app.server);
   withholdContinueUntilTheBodyIsRead(app.server);
+  passUnmetExpectationsOn(app.server);
   // The probe listener's slots (probePort) come out of the same open-files limit, not out of the reserve kept for the
   // service's own files (found in review: they halved it).
   const openFiles = openFilesLimit();
@@ -197,6 +199,7 @@ const configure = async (app: App, { context, config, routes = [], consoleDist =
   });
   documentAccess(app);
   refuseMalformedQueryEscapes(app);
+  refuseUnmetExpectations(app);
   refuseUnmatchedBeforeTheBody(app);
   refuseBodiesOfRoutesWithout(app);
   app.setNotFoundHandler((request, reply) => sendProblem(reply, request, noRoute(request)));
@@ -220,9 +223,17 @@ const configure = async (app: App, { context, config, routes = [], consoleDist =
   // CSP as strict as the page allows (the plugin's: scripts from 'self' only, its page has no inline script), no framing, nothing fetched
   // from elsewhere (the plugin's default names an outside validator and upgrades every request to https, which a
   // service on plain http on 127.0.0.1 cannot serve).
+  const openApiDocument = servedOpenApiDocument(app);
   await app.register(swaggerUi, {
     routePrefix: DOCS_PREFIX,
     uiConfig: { validatorUrl: null },
+    // The docs page reads the document at /docs/json, which the plugin serialises at each request: served from the
+    // same text as /openapi.json (openapi-document.ts).
+    uiHooks: {
+      onRequest: async (request: FastifyRequest, reply: FastifyReply) => {
+        if (request.routeOptions.url === `${DOCS_PREFIX}/json`) return openApiDocument(request, reply);
+      },
+    },
     staticCSP: true,
     transformStaticCSP: (header) =>
       header
@@ -233,7 +244,7 @@ const configure = async (app: App, { context, config, routes = [], consoleDist =
         // Swagger UI sets style attributes as it renders; styles cannot run code, scripts stay 'self' only.
         .replace("style-src 'self'", "style-src 'self' 'unsafe-inline'"),
   });
-  app.get('/openapi.json', { schema: { hide: true }, config: { access: 'public' } }, async () => app.swagger());
+  app.get('/openapi.json', { schema: { hide: true }, config: { access: 'public' } }, async (request, reply) => openApiDocument(request, reply));
 
   for (const register of [...routeModulesOf(config), consoleRoutesFrom(consoleDist), ...routes]) await register(app, context);
 };

@@ -1,4 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { App } from './context.ts';
+import { HttpProblem } from './problems.ts';
 
 /**
  * The largest declared body an answer sent before it was read leaves for Node to read and discard, keeping the
@@ -62,5 +64,38 @@ export const withholdContinueUntilTheBodyIsRead = (server: Server): void => {
       response.writeContinue();
     });
     server.emit('request', request, response);
+  });
+};
+
+/** Requests whose `Expect` asked for something other than `100-continue` (Node's `checkExpectation`). */
+const expectationUnmet = new WeakSet<IncomingMessage>();
+
+
+/**
+ * A request whose `Expect` is not `100-continue` goes through the service like any other, to be refused there as a
+ * problem (refuseUnmetExpectations) with the request id, the baseline headers, the rate limit's count and the metrics. Node's own
+ * answer, without a listener, was a bare 417 none of them saw (review 199). Its body, if any, was never invited, as
+ * one `100 Continue` was withheld for: its connection closes with the answer (bodyLeftUnread).
+ */
+export const passUnmetExpectationsOn = (server: Server): void => {
+  server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
+    expectationUnmet.add(request);
+    continueWithheld.add(request);
+    server.emit('request', request, response);
+  });
+};
+
+/**
+ * A request whose `Expect` is not `100-continue` (passUnmetExpectationsOn) is counted against its caller's rate limit,
+ * as any request is (the limit's own hook, a route's, never runs for a request refused on an app's onRequest hook), and
+ * refused `417 expectation_failed` (RFC 9110 10.1.1), its connection closed: what it expected is not known, nor
+ * whether a body follows.
+ */
+export const refuseUnmetExpectations = (app: App): void => {
+  const limit = app.rateLimit();
+  app.addHook('onRequest', async (request, reply) => {
+    if (!expectationUnmet.has(request.raw)) return;
+    await limit.call(app, request, reply);
+    throw new HttpProblem(417, 'expectation_failed', 'the service meets no expectation but `100-continue`: send the request without its Expect header', {}, { connection: 'close' });
   });
 };
