@@ -101,12 +101,21 @@ export const credentialMachine = setup({
      * nothing compared them, so a "rotation" onto the old key was recorded and certified, and outlived the
      * predecessor's revocation as keyCompromise. Compared by fingerprint, read where they are recorded (issued): the
      * predecessor and the bootstrap credential its owner's node names (machines/facts.ts). Keys of other credentials,
-     * of this node or another, are not compared (no fleet-wide index of fingerprints).
+     * of this node or another, are keyNeverCertified's.
      */
     keyIsNew: factGuard(({ event }) => {
       const d = dataOf(event, 'CredentialIssued');
       return d !== undefined && !reusedKeys(event.facts).includes(d.fingerprint);
     }),
+    /**
+     * SER-010 (protection against cloning or substitution of credentials): a key is certified once in the fleet. A
+     * credential is not issued on a key any other credential was issued on, whatever became of that one: a key cloned
+     * onto a second device was certified twice, and revoking one as keyCompromise left the other standing. The other
+     * credential is read as the `keyHolder` fact, named by an index of certified keys (machines/facts.ts) rather than by
+     * the event: named at all, it refuses, even when its own issue is not recorded (a claim EventStoreDB kept of an
+     * append that then failed): the key was offered for it, and the safe side is to take another.
+     */
+    keyNeverCertified: factGuard(({ event }) => !('keyHolder' in event.facts)),
     notExpiredYet: ({ context, event }) => event.at < context.notAfter,
     notAfterReached: ({ context, event }) => event.at >= context.notAfter,
     /**
@@ -242,7 +251,7 @@ export const credentialMachine = setup({
       on: {
         CredentialIssued: {
           target: 'initialized',
-          guard: and(['validityWindowOrdered', 'ownerIsLive', 'predecessorIsLive', 'keyIsNew']),
+          guard: and(['validityWindowOrdered', 'ownerIsLive', 'predecessorIsLive', 'keyIsNew', 'keyNeverCertified']),
           actions: assign(({ event }) => {
             const d = dataOf(event, 'CredentialIssued')!;
             return {

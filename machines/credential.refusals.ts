@@ -69,6 +69,16 @@ export const credentialRefusals: RefusalReasons<CredentialContext> = {
       ],
     );
   },
+  keyNeverCertified: ({ event }) => {
+    const d = dataOf(event, 'CredentialIssued');
+    const holder = event.facts.keyHolder;
+    // Named by the index of certified keys; its view may be missing (an EventStoreDB claim whose append failed).
+    const other = credentialOf(holder)?.credentialId;
+    return saying(
+      'a credential is issued on a key no other credential was ever issued on, live, revoked or expired (SER-010)',
+      [other === undefined ? `credential ${d?.credentialId} carries a key already certified for another credential` : `credential ${d?.credentialId} carries the key credential ${other} was issued on`],
+    );
+  },
   notExpiredYet: ({ context, event }) =>
     `a credential is provisioned before its notAfter; credential ${context.credentialId} has notAfter ${instant(context.notAfter)}, and this is ${instant(event.at)}`,
   notAfterReached: ({ context, event }) =>

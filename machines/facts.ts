@@ -151,6 +151,15 @@ const derivedSourcesOf = (event: DomainEvent, context: unknown, facts: Facts): F
   return sources;
 };
 
+/**
+ * The key a decision's events certify (SER-010): a CredentialIssued's fingerprint, which the store then binds to its
+ * stream (AppendOptions.certifiesKey), so that a concurrent issue of the same key to another credential conflicts.
+ */
+export const certifiedKeyOf = (events: readonly DomainEvent[]): string | undefined => {
+  for (const event of events) if (event.type === 'CredentialIssued') return event.data.fingerprint;
+  return undefined;
+};
+
 /** How many rotations a revocation as superseded follows from its successor (a longer chain ends where it was cut). */
 const MAX_HANDOVERS = 64;
 
@@ -170,6 +179,19 @@ const handoverSourceOf = (event: DomainEvent, facts: Facts): FactSources | undef
 export type FactReader = (kind: EntityKind, id: string) => EntityView | undefined;
 
 /**
+ * The credential (its id) another issue certified a key on (SER-010): the store's index of certified keys for the
+ * engine, replay's as of the event's position; undefined when none did.
+ */
+export type KeyHolderReader = (fingerprint: string) => string | undefined;
+
+/**
+ * The credential whose issue certified the key a new one carries (keyNeverCertified), as `holder` names it: not the
+ * credential itself (an earlier attempt of its own issue, which the store binds to its stream). One indexed read.
+ */
+const keySourceOf = (event: DomainEvent, holder: string | undefined): FactSources =>
+  event.type !== 'CredentialIssued' || holder === undefined || holder === event.data.credentialId ? {} : { keyHolder: { kind: 'credential', id: holder } };
+
+/**
  * Reads each of `sources` into `facts`. At module level rather than a closure of gatherFacts, which runs for every
  * event a replay judges: the loader (tsx, keepNames) names each closure as it is made, a defineProperty per event.
  */
@@ -180,11 +202,15 @@ const readInto = (facts: Facts, sources: FactSources, read: FactReader): void =>
   }
 };
 
-/** The facts an event's guards need, each read by `read`: the one place that maps fact names to entities. */
-export const gatherFacts = (event: DomainEvent, context: unknown, read: FactReader): Facts => {
+/**
+ * The facts an event's guards need, each read by `read`: the one place that maps fact names to entities. `keyHolder`
+ * names the credential a key was certified for (required: a reader that could not tell would pass every key).
+ */
+export const gatherFacts = (event: DomainEvent, context: unknown, read: FactReader, keyHolder: KeyHolderReader): Facts => {
   const facts: Facts = {};
   readInto(facts, factSourcesOf(event, context), read);
   readInto(facts, derivedSourcesOf(event, context, facts), read);
+  if (event.type === 'CredentialIssued') readInto(facts, keySourceOf(event, keyHolder(event.data.fingerprint)), read);
   for (let hop = 0, next = handoverSourceOf(event, facts); next !== undefined && hop < MAX_HANDOVERS; hop++, next = handoverSourceOf(event, facts)) readInto(facts, next, read);
   return facts;
 };
@@ -212,11 +238,13 @@ export const gatherFactsAsync = async (
   event: DomainEvent,
   context: unknown,
   load: (kind: EntityKind, id: string, field?: string) => Promise<EntityView | undefined>,
+  keyHolder: (fingerprint: string) => Promise<string | undefined>,
 ): Promise<Facts> => {
   const views = new Map<string, EntityView | undefined>();
   const facts: Facts = {};
   await loadInto(facts, views, factSourcesOf(event, context), load);
   await loadInto(facts, views, derivedSourcesOf(event, context, facts), load);
+  if (event.type === 'CredentialIssued') await loadInto(facts, views, keySourceOf(event, await keyHolder(event.data.fingerprint)), load);
   for (let hop = 0, next = handoverSourceOf(event, facts); next !== undefined && hop < MAX_HANDOVERS; hop++, next = handoverSourceOf(event, facts)) {
     await loadInto(facts, views, next, load);
   }

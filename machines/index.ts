@@ -1,7 +1,7 @@
 export { MACHINES, evaluate, machineEvent, refusalError, initialSnapshot, stateOf, viewOf } from './evaluate.ts';
 export type { EntitySnapshot, Verdict } from './evaluate.ts';
-export { gatherFacts, gatherFactsAsync } from './facts.ts';
-export type { FactReader } from './facts.ts';
+export { certifiedKeyOf, gatherFacts, gatherFactsAsync } from './facts.ts';
+export type { FactReader, KeyHolderReader } from './facts.ts';
 export { readStored } from './stored.ts';
 export type { ReadStored } from './stored.ts';
 export type { EntityView, Facts, FactName, FactSources, MachineEvent } from './types.ts';

@@ -20,7 +20,12 @@ export type FactName =
   /** The credential an AE Registree's App-ID is enrolled with, named by the App-ID (association.machine.ts). */
   | 'applicationCredential'
   /** The credential an enrolled App-ID moves its authorisation from (application.machine.ts). */
-  | 'currentCredential';
+  | 'currentCredential'
+  /**
+   * Another credential issued on the key a new credential carries (SER-010, keyNeverCertified): named by an index of
+   * certified keys (the store's, or replay's as of the event's position), not by the event; present only when one is.
+   */
+  | 'keyHolder';
 export type Facts = Partial<Record<FactName, EntityView | undefined>>;
 
 /**

@@ -9,6 +9,8 @@ import { certifiedCredentialData, issueCertifiedCredential, pkiOf, revokeAndSett
 import type { TestService } from './support/service.ts';
 import { command } from '../domain/commands/index.ts';
 import { cmd, operator } from './support/fleet.ts';
+import { forge } from './replay.fixtures.ts';
+import type { JsonObject } from '../domain/ports/index.ts';
 
 /*
  * `issueCredential` took any certificate summary: one naming `issuingCa` and a serial, written by hand, made the `pki`
@@ -131,9 +133,13 @@ describe('a certificate recorded as one of the CAs', () => {
     it('says revoked once any credential it was recorded for is revoked, the same certificate recorded for two', async () => {
       const ca = pkiOf(svc).cas[0]!;
       const first = await issueCertifiedCredential(svc, 'cred-twice-a');
-      // The same key and certificate recorded again for another credential (as the first's owner could).
+      // The same key and certificate recorded again for another credential, as the first's owner could until SER-010
+      // (keyNeverCertified, machines v4): refused now; stored as v3 stored it, behind the engine, for what follows.
       const response = await post(issueData('cred-twice-b', first, 'default'));
-      expect(response.status).toBe(201);
+      expect(response.status).toBe(409);
+      expect(await response.json()).toMatchObject({ rule: 'keyNeverCertified' });
+      const stored = await forge(svc.service.context.credence.store, 'credential-cred-twice-b', 'CredentialIssued', issueData('cred-twice-b', first, 'default') as unknown as JsonObject, new Date().toISOString());
+      if (!(await svc.service.context.live.caughtUp(stored.position, 30_000))) throw new Error('the live runtime did not catch up with the issue');
       const status = async () => {
         const answer = await fetch(`${svc.url}/pki/default/ocsp`, { method: 'POST', headers: { 'content-type': 'application/ocsp-request' }, body: Buffer.from(await ocspRequest(first, ca)) });
         return ocspStatus(new Uint8Array(await answer.arrayBuffer()));

@@ -98,6 +98,12 @@ const CASES: Case[] = [
     'keyIsNew', ['credential c carries the key of its predecessor p']],
   ["a credential on its node's factory key", 'credential', [], issued({}, { owner: view('enrolled'), bootstrap: nodeCred('enrolled', { credentialId: 'b', purpose: 'bootstrap', fingerprint: FINGERPRINT }) }),
     'keyIsNew', ["credential c carries the key of its node's bootstrap credential b"]],
+  // SER-010: the key another credential, of any node and whatever its state, was issued on; or only claimed for one.
+  ["a credential on a key another node's revoked credential was issued on", 'credential', [],
+    issued({}, { owner: view('enrolled'), keyHolder: nodeCred('revoked', { credentialId: 'x', owner: { kind: 'node', id: 'other' }, fingerprint: FINGERPRINT }) }),
+    'keyNeverCertified', ['SER-010', 'credential c carries the key credential x was issued on']],
+  ['a credential on a key claimed for a credential never recorded', 'credential', [], issued({}, { owner: view('enrolled'), keyHolder: undefined }),
+    'keyNeverCertified', ['credential c carries a key already certified for another credential']],
   ['a successor of a predecessor never recorded', 'credential', [], issued({ predecessorId: 'p' }, { owner: view('enrolled'), predecessor: undefined }), 'predecessorIsLive', ['predecessor p is not recorded']],
   ['a credential provisioned after its node was revoked', 'credential', GIVEN.credential, { ...provisioned, facts: { owner: view('revoked') } }, 'ownerIsLive',
     ['credential c is provisioned only while its owner is live', 'node:n', 'node n is revoked']],

@@ -23,7 +23,7 @@ const profile = (cls: string) => ({ class: cls, manufacturer: 'Acme', model: 'M-
 const scenario = async (c: Credence, clock: FakeClock) => {
   const run = (type: Parameters<typeof command>[0], data: Record<string, unknown>) => c.engine.execute(command(type, data, op));
   await run('createSubscription', { subscriptionId: 'city-09', subscriber: 'City of Nowhere 09', notBefore: T0, notAfter: at(365) });
-  for (const node of ['meter-01', 'meter-02', 'gateway-08']) {
+  for (const [index, node] of ['meter-01', 'meter-02', 'gateway-08'].entries()) {
     await run('registerNode', { nodeId: node, profile: profile(node.startsWith('meter') ? 'smart-meter' : 'gateway'), bootstrapCredentialId: `${node}-boot` });
     await run('issueCredential', {
       credentialId: `${node}-boot`, kind: 'ed25519', ...placeholderKey(`${node}-boot`), purpose: 'bootstrap', owner: { kind: 'node', id: node },
@@ -34,7 +34,8 @@ const scenario = async (c: Credence, clock: FakeClock) => {
     await run('enrolNode', { nodeId: node, subscriptionId: 'city-09', cseId: `/${node}-cse` });
     await run('issueCredential', {
       credentialId: `${node}-svc`, kind: 'ed25519', purpose: 'service', owner: { kind: 'node', id: node },
-      ...keyed('AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8'), notBefore: T0, notAfter: at(90),
+      // A key of its own each (SER-010: a key is certified once), all starting AAECAwQFBgcICQ as the scan below looks for.
+      ...keyed(Buffer.from([...Array(31).keys(), 31 + index]).toString('base64url')), notBefore: T0, notAfter: at(90),
     });
     await run('provisionCredential', { credentialId: `${node}-svc`, method: 'remote-provisioning', bootstrapCredentialId: `${node}-boot` });
   }

@@ -1,5 +1,6 @@
 import { decide as candidateEvents, targetOf, type Command } from '../../domain/commands/index.ts';
 import { canonicalJson } from '../../domain/crypto/index.ts';
+import { keyHolderIn } from '../../domain/certified-keys.ts';
 import { concurrencyConflict, isCredenceError, validationError } from '../../domain/errors.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import type { DomainEvent } from '../../domain/events/index.ts';
@@ -177,7 +178,7 @@ const decideAnew = async (
       // The first read of a stream is what the decision rests on; a later, newer read only makes the check fail.
       if (!read.has(other.streamId)) read.set(other.streamId, { streamId: other.streamId, revision: other.revision, kind: k, id: i });
       return other.exists ? viewOf(other.snapshot) : undefined;
-    });
+    }, keyHolderIn(store)); // SER-010: the credential the store's index says certified the key (one read; the append binds it).
     const verdict = evaluate(kind, snapshot, machineEvent(event, at.getTime(), facts));
     if (!verdict.ok) {
       // Decided on cached entries without a read: make sure the refusal is not about a state that moved on.

@@ -4,7 +4,7 @@ import type { EventMetadata, RecordedToken } from '../../domain/metadata.ts';
 import { fastEventIdFor } from './event-ids.ts';
 import { currentVersionOf } from '../../domain/upcasters.ts';
 import { ExpectedRevision, type CommandOutcome, type EventStore, type EventToAppend, type FactRead } from '../../domain/ports/index.ts';
-import { stateOf, type EntitySnapshot } from '../../machines/index.ts';
+import { certifiedKeyOf, stateOf, type EntitySnapshot } from '../../machines/index.ts';
 import { afterAppend, type CachedEntity, type EntityCache } from './entity-cache.ts';
 import { firstOutcome, recordedAnywhere } from './idempotency.ts';
 
@@ -69,10 +69,13 @@ export const appendDecision = async (
 ): Promise<CommandOutcome> => {
   const { commandId } = command.metadata;
   const appending = toAppend(command, events, at, token);
+  // SER-010: a credential's key is bound to its stream at the commit, as the facts are held (keyNeverCertified).
+  const certifiesKey = certifiedKeyOf(events);
   const result = await store.appendToStream(entity.streamId, appending, {
     expectedRevision: ExpectedRevision.after(entity.revision),
     commandId,
     ...(facts.length > 0 ? { facts } : {}),
+    ...(certifiesKey !== undefined ? { certifiesKey } : {}),
   });
   if (result.deduplicated) {
     // Another writer (or this one, before a cache eviction) recorded this command first: return its outcome.

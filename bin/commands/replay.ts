@@ -9,7 +9,7 @@ import { CheckpointFile, type CheckpointHold } from '../../adapters/driven/repla
 import { describeHolder, SERVICE_LOCK_FILE, tryLockDataFolder } from '../../adapters/runtime/data-folder.ts';
 import { isCredenceError } from '../../domain/errors.ts';
 import type { CheckpointKeeper } from '../../projections/replay/checkpoint.ts';
-import { findingsByNewerRules } from '../../projections/replay/index.ts';
+import { findingsByNewerRules, findingsFollowingNewerRules } from '../../projections/replay/index.ts';
 import { verifyFleet, type FleetVerification } from '../../adapters/replay-workers/verify-fleet.ts';
 import type { FleetReplayJson } from '../../adapters/client/answers.ts';
 import { json, type Io } from '../io.ts';
@@ -36,13 +36,15 @@ interface FleetReplayView {
   readonly events: number | string;
   readonly kinds: Readonly<Record<string, { entities: number; events: number; states: Readonly<Record<string, number>> }>>;
   readonly foreignEvents: number;
-  readonly findings: readonly { streamId: string; position: unknown; revision: unknown; reason: string }[];
+  readonly findings: readonly { streamId: string; position: unknown; revision: unknown; reason: string; followsFrom?: unknown }[];
   readonly brokenStreams: readonly string[];
   /** How many there are: the API lists only the first findings and broken streams. */
   readonly brokenStreamsTotal: number;
   readonly findingsTotal: number;
   /** Of them, those by a rule newer than the stored event (docs/service.md, Upgrading); absent from a server before it. */
   readonly findingsByNewerRules?: number;
+  /** Of them, those that follow from a finding by a newer rule (`followsFrom`); absent from a server before it. */
+  readonly findingsFollowingNewerRules?: number;
   /**
    * How this verdict was reached (a checkpoint continued, or the whole log) and any alteration found. From a server,
    * whose verdict goes on from the one it keeps in memory, not from a checkpoint file: no `from`, and no alteration.
@@ -80,11 +82,23 @@ const print = (result: FleetReplayView, io: Io): void => {
   else {
     io.out(`verdict: ${result.brokenStreamsTotal} broken histories`);
     const newer = result.findingsByNewerRules ?? 0;
-    if (newer > 0) io.out(`  note: ${newer} of the ${result.findingsTotal} findings are by rules newer than the stored events: see Upgrading in docs/service.md`);
-    for (const f of result.findings) io.out(printable(`  ${f.streamId} @ position ${String(f.position)} (revision ${String(f.revision)}): ${f.reason}`));
+    const following = result.findingsFollowingNewerRules ?? 0;
+    if (newer > 0 && following > 0) {
+      io.out(`  note: ${newer} of the ${result.findingsTotal} findings are by rules newer than the stored events and ${following} follow from them: see Upgrading in docs/service.md`);
+    } else if (newer > 0) io.out(`  note: ${newer} of the ${result.findingsTotal} findings are by rules newer than the stored events: see Upgrading in docs/service.md`);
+    for (const f of result.findings) io.out(printable(`  ${f.streamId} @ position ${String(f.position)} (revision ${String(f.revision)}): ${f.reason}${followsText(f.followsFrom)}`));
     const more = result.findingsTotal - result.findings.length;
     if (more > 0) io.out(`  … and ${more} more findings (credence replay --json --data DIR lists them all)`);
   }
+};
+
+/** A finding's `followsFrom`, from this build's verdict or a server's answer (read here: the client passes it unread). */
+const FollowsFrom = z.object({ streamId: z.string().max(300), position: z.union([z.bigint(), z.string().regex(/^\d{1,30}$/)]) });
+
+/** What a line of the text verdict adds for a finding that follows from an earlier one. */
+const followsText = (followsFrom: unknown): string => {
+  const read = FollowsFrom.safeParse(followsFrom);
+  return read.success ? ` (follows from the finding on ${read.data.streamId} at position ${String(read.data.position)})` : '';
 };
 
 /**
@@ -173,6 +187,7 @@ const replayLocal = async (store: EventStore, args: Options, io: Io): Promise<Fl
     // Whole lists here, counted as a server counts its first ones, so that --json has one shape either way.
     findingsTotal: result.replay.findings.length,
     findingsByNewerRules: findingsByNewerRules(result.replay.findings),
+    findingsFollowingNewerRules: findingsFollowingNewerRules(result.replay.findings),
     brokenStreamsTotal: result.replay.brokenStreams.length,
     verification: {
       mode, from: from.toString(10), verifiedNow, notes: args.json ? [...notes, ...unsaved] : notes,
@@ -181,7 +196,7 @@ const replayLocal = async (store: EventStore, args: Options, io: Io): Promise<Fl
   };
 };
 
-/** GET /v1/replay's `findingsByNewerRules`, read here: the client's answer schema passes fields it does not name. */
+/** GET /v1/replay's `findingsByNewerRules` and `findingsFollowingNewerRules`, read here: the client's answer schema passes fields it does not name. */
 const NewerRulesCount = z.number().int().nonnegative().optional();
 
 /**
@@ -189,13 +204,15 @@ const NewerRulesCount = z.number().int().nonnegative().optional();
  * under `verification` locally, and the text left an incremental server verdict unsaid).
  */
 const fromServer = (answer: FleetReplayJson): FleetReplayView => {
-  const { mode, verifiedNow, ok: _ok, findingsByNewerRules: newer, ...verdict } = answer;
+  const { mode, verifiedNow, ok: _ok, findingsByNewerRules: newer, findingsFollowingNewerRules: following, ...verdict } = answer;
   // A server from before it does not count them: left out then, not guessed from the first findings.
   const counted = NewerRulesCount.safeParse(newer);
+  const followingCounted = NewerRulesCount.safeParse(following);
   // A server from before them verified the whole log for every request.
   return {
     ...verdict,
     ...(counted.success && counted.data !== undefined ? { findingsByNewerRules: counted.data } : {}),
+    ...(followingCounted.success && followingCounted.data !== undefined ? { findingsFollowingNewerRules: followingCounted.data } : {}),
     verification: { mode: mode ?? 'full', verifiedNow: verifiedNow ?? answer.events, notes: [] },
   };
 };

@@ -74,6 +74,15 @@ export interface AppendOptions {
    * (domain/fact-claims.ts), which moves that stream's revision; readers pass over claims.
    */
   readonly facts?: readonly FactRead[];
+  /**
+   * The public key (its SubjectPublicKeyInfo fingerprint, `sha256:<64 hex>`) the appended CredentialIssued certifies
+   * (SER-010): the append commits only if no other stream's append certified that key, ever, else it throws a
+   * concurrency conflict like a failed expectedRevision, after which the decision is read again and refused by the
+   * rule (machines: keyNeverCertified). Held at the commit as a fact is: two concurrent issues of one key to two
+   * credentials cannot both commit. The embedded store checks its events inside the append's transaction; a store
+   * without conditions across streams claims the key on a stream of its own before the events (EventStoreDB).
+   */
+  readonly certifiesKey?: string;
 }
 
 export interface AppendResult {
@@ -140,6 +149,12 @@ export interface EventStore {
    * hold it too. A store without it: a reused id is refused as reused only when the target would accept the command.
    */
   commandStream?(commandId: string): Promise<string | undefined>;
+  /**
+   * Optional: the stream whose append certified this key (`AppendOptions.certifiesKey`, SER-010), the first one when a
+   * history written before the rule holds several; undefined when none did. One indexed read. A store without it
+   * cannot tell the engine of a key certified elsewhere: the rule holds only on stores that have it (both shipped do).
+   */
+  keyCertifiedBy?(fingerprint: string): Promise<string | undefined>;
   /**
    * Optional: every event of each of these streams, as `readStream(streamId)` returns them, in one round trip. The map
    * holds every stream asked for (an empty array when it does not exist). At most `MAX_STREAMS_PER_READ` distinct

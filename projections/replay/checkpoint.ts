@@ -42,6 +42,28 @@ export const checkpointLimitIssue = (raw: unknown): string | undefined => {
   const issue = jsonLimitIssue(raw, CHECKPOINT_JSON_LIMITS);
   return issue === undefined ? undefined : `${issue.path || '(root)'}: ${issue.message}`;
 };
+/**
+ * A tallied finding (finding-causes.ts): with the rule that refused it and, for an event it left unrecorded, what that
+ * event read, so that a verdict gone on from the checkpoint says which findings follow from which as a full run does.
+ * `unrecorded` is null for a finding that left nothing unrecorded, and required: a checkpoint written before findings
+ * carried it cannot say so, and is ignored (the log verified in full once), as one without `revisions` is.
+ */
+const CheckpointFinding = z.strictObject({
+  streamId: z.string().max(300),
+  position: Decimal,
+  revision: Decimal,
+  type: z.string().max(200),
+  reason: z.string().max(4_000),
+  rule: z.string().max(200).optional(),
+  ruleSince: z.string().max(200).optional(),
+  unrecorded: z
+    .strictObject(
+      { by: z.enum(['refusal', 'record']), reads: z.array(z.string().max(300)).max(100).readonly() },
+      { error: (issue) => (issue.input === undefined ? 'missing: a checkpoint of an earlier version, whose findings do not say what they left unrecorded' : undefined) },
+    )
+    .nullable(),
+});
+
 const View = z.object({ state: z.string().max(200), context: JsonObject });
 const KindCounts = z.object(Object.fromEntries(ENTITY_KINDS.map((k) => [k, z.number().int().nonnegative()])) as Record<EntityKind, z.ZodNumber>);
 
@@ -97,7 +119,7 @@ export const ReplayCheckpoint = z.strictObject({
   foreignEvents: z.number().int().nonnegative(),
   entitiesPerKind: KindCounts,
   eventsPerKind: KindCounts,
-  findings: z.array(z.strictObject({ streamId: z.string().max(300), position: Decimal, revision: Decimal, type: z.string().max(200), reason: z.string().max(4_000) })),
+  findings: z.array(CheckpointFinding),
   /**
    * Per entity: stream, kind, id, state value, context, then the stream's last revision and the command id of its last
    * append (written since they are kept; an older checkpoint has neither), so that a revision out of order or a
@@ -184,7 +206,7 @@ export const checkpointOf = (source: CheckpointSource, digest: string, lastRecor
     foreignEvents: t.foreignEvents,
     entitiesPerKind: { ...t.entitiesPerKind },
     eventsPerKind: { ...t.eventsPerKind },
-    findings: t.findings.map((f) => ({ ...f, position: f.position.toString(10), revision: f.revision.toString(10) })),
+    findings: t.findings.map((f) => ({ ...f, position: f.position.toString(10), revision: f.revision.toString(10), unrecorded: f.unrecorded ?? null })),
     entities: [...source.entityTuples()],
     claims: [...source.claimTuples()],
     revisions: [...source.revisionTuples()],
@@ -226,7 +248,9 @@ export const verifierFromCheckpoint = (checkpoint: ReplayCheckpoint): FleetVerif
     foreignEvents: checkpoint.foreignEvents,
     entitiesPerKind: { ...checkpoint.entitiesPerKind },
     eventsPerKind: { ...checkpoint.eventsPerKind },
-    findings: checkpoint.findings.map((f) => ({ ...f, position: BigInt(f.position), revision: BigInt(f.revision) })),
+    findings: checkpoint.findings.map(({ unrecorded, ...f }) => ({
+      ...f, position: BigInt(f.position), revision: BigInt(f.revision), ...(unrecorded !== null ? { unrecorded } : {}),
+    })),
   };
   const revisions = new Map(checkpoint.revisions.map(([streamId, revision]) => [streamId, BigInt(revision)] as const));
   return new FleetVerifier({ state: { entities, claims, tally, position: BigInt(checkpoint.position), revisions } });

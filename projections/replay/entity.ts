@@ -1,5 +1,6 @@
 import { replayRefusalReason } from './refusal-reason.ts';
 import { factClaimOf } from '../../domain/fact-claims.ts';
+import { keyHolderIn } from '../../domain/certified-keys.ts';
 import { parseStreamId, streamIdOf, type EntityKind } from '../../domain/streams.ts';
 import { evaluate, gatherFactsAsync, initialSnapshot, machineEvent, readStored, stateOf, viewOf, type EntitySnapshot } from '../../machines/index.ts';
 import type { EntityView } from '../../machines/index.ts';
@@ -27,12 +28,31 @@ export interface ReplayStep {
   readonly brokenFacts?: readonly string[];
 }
 
+/** A finding as another one names it: its stream and global position (one record's). */
+export interface FindingRef {
+  readonly streamId: string;
+  readonly position: bigint;
+}
+
 export interface Finding {
   readonly streamId: string;
   readonly position: bigint;
   readonly revision: bigint;
   readonly type: string;
   readonly reason: string;
+  /** In the fleet verdict, a refusal by a guard: the machine rule that refused the event (the machines' `Verdict.rule`). */
+  readonly rule?: string;
+  /**
+   * In the fleet verdict, a refusal by a rule newer than the event may be (RULES_SINCE): the machines version that
+   * added `rule` for this event type. Carried from the refusal, not read back from `reason`'s words.
+   */
+  readonly ruleSince?: string;
+  /**
+   * In the fleet verdict, a refusal that follows from an earlier finding (finding-causes.ts): the event's entity, or an
+   * entity whose fact it read, was left behind by that finding's event, which replay did not record. The first such
+   * finding, never one that itself follows.
+   */
+  readonly followsFrom?: FindingRef;
 }
 
 export interface EntityReplay {
@@ -156,6 +176,16 @@ class Replays {
     return replay;
   }
 
+  /**
+   * SER-010 (keyNeverCertified): the credential the store's index of certified keys names for `fingerprint`, when its
+   * issue stood before `position` as replayed here (the fleet replay's index holds recorded issues only). One read.
+   */
+  async #keyHolderBefore(fingerprint: string, position: bigint, claimant: Claimant): Promise<string | undefined> {
+    const holder = await keyHolderIn(this.store)(fingerprint);
+    if (holder === undefined || streamIdOf('credential', holder) === claimant.streamId) return holder;
+    return (await viewBefore('credential', holder, position, claimant, this)).view === undefined ? undefined : holder;
+  }
+
   async #judge(replay: StreamReplay, record: RecordedEvent): Promise<void> {
     const { streamId, steps, findings } = replay;
     const refuse = (base: Omit<ReplayStep, 'accepted' | 'state'>, reason: string): void => {
@@ -197,7 +227,7 @@ class Replays {
       const { view, broken } = await viewBefore(kind, id, record.position, claimant, this);
       if (broken !== undefined) brokenDependencies.push(broken);
       return view;
-    });
+    }, (fingerprint) => this.#keyHolderBefore(fingerprint, record.position, claimant));
     const verdict = evaluate(replay.kind, replay.snapshot, machineEvent(event, at, facts));
     const who = { occurredAt: metadata.occurredAt, actor: metadata.actor.id, causationId: metadata.causationId };
     if (verdict.ok) {

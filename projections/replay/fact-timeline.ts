@@ -1,4 +1,5 @@
-import type { EntityView } from '../../domain/streams.ts';
+import { streamPrefixOf, type EntityView } from '../../domain/streams.ts';
+import { CertifiedKeys } from './certified-keys.ts';
 import type { FactViews } from './fact-views.ts';
 
 /** One revision of a fact entity: its view after the accepted event at `position`. */
@@ -7,6 +8,8 @@ export interface FactRevision {
   readonly position: bigint;
   readonly view: EntityView;
 }
+
+const CREDENTIAL_PREFIX = streamPrefixOf('credential');
 
 /** Kinds whose entities guards read as facts (machines/facts.ts): only their views need a timeline. */
 export const FACT_KINDS: ReadonlySet<string> = new Set(['subscription', 'node', 'credential', 'application']);
@@ -19,6 +22,8 @@ export const FACT_KINDS: ReadonlySet<string> = new Set(['subscription', 'node', 
 export class FactTimeline implements FactViews {
   readonly #positions = new Map<string, bigint[]>();
   readonly #views = new Map<string, EntityView[]>();
+  /** Keys certified by each credential's first view, its issue (SER-010). */
+  readonly #keys = new CertifiedKeys();
 
   add(revisions: Iterable<FactRevision>): this {
     for (const { streamId, position, view } of revisions) {
@@ -29,10 +34,15 @@ export class FactTimeline implements FactViews {
       }
       const last = positions.at(-1);
       if (last !== undefined && last >= position) throw new RangeError(`revisions of ${streamId} out of order at position ${position}`);
+      if (positions.length === 0 && streamId.startsWith(CREDENTIAL_PREFIX)) this.#keys.certifyView(streamId.slice(CREDENTIAL_PREFIX.length), position, view);
       positions.push(position);
       this.#views.get(streamId)!.push(view);
     }
     return this;
+  }
+
+  keyHolderBefore(fingerprint: string, position: bigint): string | undefined {
+    return this.#keys.holderBefore(fingerprint, position);
   }
 
   viewBefore(streamId: string, position: bigint): EntityView | undefined {

@@ -8,4 +8,9 @@ import type { EntityView } from '../../domain/streams.ts';
 export interface FactViews {
   /** The entity of `streamId` as it stood before `position`; undefined when it did not exist yet. */
   viewBefore(streamId: string, position: bigint): EntityView | undefined;
+  /**
+   * The credential (its id) whose issue certified the key `fingerprint` before `position`, the first one; undefined
+   * when none did (SER-010, keyNeverCertified: the fleet-wide fact a new credential's issue is judged against).
+   */
+  keyHolderBefore(fingerprint: string, position: bigint): string | undefined;
 }

@@ -1,5 +1,5 @@
 export { replayEntity } from './entity.ts';
-export type { EntityReplay, ReplayStep, Finding } from './entity.ts';
+export type { EntityReplay, ReplayStep, Finding, FindingRef } from './entity.ts';
 export { replayAll, verifyFrom } from './all.ts';
 export { FleetVerifier, summarise, emptyTally } from './verifier.ts';
 export type { FleetReplay, KindSummary, VerifierTally } from './verifier.ts';
@@ -10,4 +10,4 @@ export type { FactRevision } from './fact-timeline.ts';
 export type { FactViews } from './fact-views.ts';
 export { partitionOf } from './partition.ts';
 export { speculateFactRevisions } from './speculation.ts';
-export { findingsByNewerRules } from './refusal-reason.ts';
+export { findingsByNewerRules, findingsFollowingNewerRules } from './finding-causes.ts';

@@ -20,8 +20,10 @@ export interface MachinesRules {
  * ownerIsLive; a configuration naming its Registree as its Registrar CSE is refused (registrarIsNotRegistree).
  * v3 (review 195): a credential is issued only on a new key, neither its predecessor's nor its node's bootstrap
  * credential's (keyIsNew; HLR-212, RS-16), which issuing reads as a fact (machines/facts.ts).
+ * v4 (SER-010): a credential is issued only on a key no other credential in the fleet was ever issued on
+ * (keyNeverCertified), read from an index of certified keys (the store's; replay's as of the event's position).
  */
-export const MACHINES_VERSION = 'credence:machines:v3';
+export const MACHINES_VERSION = 'credence:machines:v4';
 
 /**
  * The guards a version added to an event it did not hold to them before: an event an earlier version stored, legal
@@ -35,6 +37,7 @@ export const RULES_SINCE: readonly { readonly eventType: string; readonly rule: 
   { eventType: 'CredentialProvisioned', rule: 'ownerIsLive', since: 'credence:machines:v2' },
   { eventType: 'AssociationConfigured', rule: 'registrarIsNotRegistree', since: 'credence:machines:v2' },
   { eventType: 'CredentialIssued', rule: 'keyIsNew', since: 'credence:machines:v3' },
+  { eventType: 'CredentialIssued', rule: 'keyNeverCertified', since: 'credence:machines:v4' },
 ];
 
 /** The version that added `rule` for `eventType` (RULES_SINCE), or undefined for a rule as old as the event's judging. */
@@ -48,7 +51,7 @@ export const ruleSince = (eventType: string, rule: string | undefined): string |
  * version when the machines now judge otherwise, and record the new hash here either way. Without it a changed
  * helper would let a replay go on from snapshots its old code made (review: the bump was a step to remember).
  */
-export const MACHINES_SOURCES_CONFIRMED = '3cd58602f292ddbe430162cd903c383d4f37160753a002d8c42b4e431cc2526b';
+export const MACHINES_SOURCES_CONFIRMED = '544c3ddf9df561033ac204dcb99e2dd47ebb946d055eb84e23192b4beb63eb70';
 
 /**
  * A machine's config and implementations as JSON: a function by its source (as the running build holds it) with its

@@ -1,7 +1,7 @@
 import { describeRefusal } from '../../domain/errors.ts';
-import { RULES_SINCE, ruleSince } from './machines-fingerprint.ts';
+import { ruleSince } from './machines-fingerprint.ts';
 
-/** What a finding by a rule newer than its event ends with: said by replayRefusalReason, counted by isByNewerRule. */
+/** What a finding by a rule newer than its event ends with, for the person reading it (the count reads `ruleSince`). */
 const newerRuleNote = (since: string): string => ` (rule since ${since}: an event stored by an earlier version may break it; see docs/service.md, Upgrading)`;
 
 /**
@@ -20,21 +20,19 @@ export const replayRefusalReason = (
 };
 
 /**
- * Whether a fleet finding is a refusal by a rule newer than its event (RULES_SINCE), as replayRefusalReason worded it.
- * Read back from the reason, the one thing a finding keeps (checkpoints and workers carry findings as they are), and
- * decided here beside the wording, so that the API's count and the words cannot drift apart (review 168: the console
- * showed such findings as broken histories). The refusal's own words come first and the note last, so neither a
- * `because` nor another finding's text can pass for it.
+ * A fleet finding's refusal by its machine: the reason as replayRefusalReason words it, and the rule and the version
+ * that added it as data (RULES_SINCE), which findingsByNewerRules counts by. Review 168 counted them by matching the
+ * reason's words; a finding now carries what the machine said, so a reworded note or a `because` quoting another
+ * finding cannot pass for it.
  */
-export const isByNewerRule = (finding: { readonly type: string; readonly reason: string }): boolean =>
-  RULES_SINCE.some(
-    (r) =>
-      r.eventType === finding.type &&
-      finding.reason.startsWith(`${r.eventType} refused in state `) &&
-      finding.reason.includes(` by rule ${r.rule}`) &&
-      finding.reason.endsWith(newerRuleNote(r.since)),
-  );
-
-/** How many of `findings` are by rules newer than their events (isByNewerRule): the rest are broken histories. */
-export const findingsByNewerRules = (findings: readonly { readonly type: string; readonly reason: string }[]): number =>
-  findings.reduce((n, f) => (isByNewerRule(f) ? n + 1 : n), 0);
+export const replayRefusal = (
+  eventType: string,
+  verdict: Parameters<typeof replayRefusalReason>[1],
+): { readonly reason: string; readonly rule?: string; readonly ruleSince?: string } => {
+  const since = ruleSince(eventType, verdict.rule);
+  return {
+    reason: replayRefusalReason(eventType, verdict),
+    ...(verdict.rule !== undefined ? { rule: verdict.rule } : {}),
+    ...(since !== undefined ? { ruleSince: since } : {}),
+  };
+};

@@ -1,4 +1,5 @@
-import { replayRefusalReason } from './refusal-reason.ts';
+import { replayRefusal } from './refusal-reason.ts';
+import { findingCauses, type TalliedFinding, type Unrecorded } from './finding-causes.ts';
 import { factClaimOf, isFactClaim } from '../../domain/fact-claims.ts';
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
 import { isEventType } from '../../domain/events/index.ts';
@@ -6,7 +7,8 @@ import { byPosition } from '../../domain/positions.ts';
 import { decodeStored } from '../../domain/stored.ts';
 import { ENTITY_KINDS, parseStreamId, streamIdOf, type EntityKind, type EntityView } from '../../domain/streams.ts';
 import { evaluate, gatherFacts, initialSnapshot, machineEvent, readStored, viewOf } from '../../machines/index.ts';
-import type { EntitySnapshot, FactReader } from '../../machines/index.ts';
+import type { EntitySnapshot, FactReader, KeyHolderReader } from '../../machines/index.ts';
+import { CertifiedKeys } from './certified-keys.ts';
 import type { Finding } from './entity.ts';
 import type { FactViews } from './fact-views.ts';
 import type { ReadForJudging } from './judged-event.ts';
@@ -49,13 +51,16 @@ export const findingAt = (r: RecordedEvent, reason: string): Finding => ({
   streamId: r.streamId, position: r.position, revision: r.revision, type: r.type, reason,
 });
 
+/** A record of an entity stream that is not applied because the record itself is at fault: what follows on it may follow from it. */
+const RECORD_AT_FAULT: Unrecorded = { by: 'record', reads: [] };
+
 /** What the verifier has counted so far, without the entities themselves. */
 export interface VerifierTally {
   events: number;
   foreignEvents: number;
   readonly entitiesPerKind: Record<EntityKind, number>;
   readonly eventsPerKind: Record<EntityKind, number>;
-  readonly findings: Finding[];
+  readonly findings: TalliedFinding[];
 }
 
 export const emptyTally = (): VerifierTally => ({
@@ -89,9 +94,13 @@ export class FleetVerifier {
    */
   claimsForeign: boolean;
   readonly #views: FactViews;
+  /** Keys certified so far (SER-010), for the default views: a pass over the whole log holds them as they stood. */
+  readonly #keys = new CertifiedKeys();
   // The event being judged, read by the one fact reader below (no closure per event).
   #heldClaims: HeldClaims | undefined;
   #position = 0n;
+  /** The entity streams the event being judged read facts of, kept for its finding if refused (finding-causes.ts). */
+  readonly #reads: string[] = [];
   /** The last revision seen of entity streams with no entity (yet): fact claims on a fact that has no event before them. */
   readonly revisions: Map<string, bigint>;
 
@@ -119,15 +128,22 @@ export class FleetVerifier {
         const other = this.entities.get(streamId);
         return other === undefined ? undefined : viewOf(other.snapshot);
       },
+      keyHolderBefore: (fingerprint, position) => this.#keys.holderBefore(fingerprint, position),
     };
+    // Restored (a checkpoint, a worker's state): the keys its credentials were issued on, certified before what follows.
+    if (options.state !== undefined) this.#keys.certifyEntities(this.entities.values());
   }
 
   readonly #read: FactReader = (kind, id) => {
     const streamId = streamIdOf(kind, id);
+    this.#reads.push(streamId);
     const held = this.#heldClaims;
     if (held !== undefined && held.views.has(streamId)) return held.views.get(streamId);
     return this.#views.viewBefore(streamId, this.#position);
   };
+
+  /** The credential that certified a key before the event being judged (SER-010, keyNeverCertified). */
+  readonly #keyHolder: KeyHolderReader = (fingerprint) => this.#views.keyHolderBefore(fingerprint, this.#position);
 
   /**
    * Judges one record. `decoded` is the record already read through `readStored` (a worker decodes once for two
@@ -179,7 +195,7 @@ export class FleetVerifier {
     const read = decoded ?? readStored(record);
     if (read.ok === 'claim') return false;
     if (!read.ok) {
-      tally.findings.push(findingAt(record, read.reason));
+      tally.findings.push({ ...findingAt(record, read.reason), unrecorded: RECORD_AT_FAULT });
       return false;
     }
     const { event, at, metadata } = read.value;
@@ -189,7 +205,10 @@ export class FleetVerifier {
     // repeated command), and must not be judged against the facts as they stood at the old claims: even next to it
     // and with its metadata copied (found in review: a second event was read as part of the first's append).
     if (entry.lastCommandId === commandId) {
-      tally.findings.push(findingAt(record, `command ${commandId} was recorded by an earlier append of this stream: a command is recorded once`));
+      tally.findings.push({
+        ...findingAt(record, `command ${commandId} was recorded by an earlier append of this stream: a command is recorded once`),
+        unrecorded: RECORD_AT_FAULT,
+      });
       return false;
     }
     entry.lastCommandId = commandId;
@@ -199,14 +218,17 @@ export class FleetVerifier {
     if (claimed !== undefined) this.claims.delete(record.streamId);
     this.#heldClaims = claimed?.get(commandId);
     this.#position = record.position;
-    const facts = gatherFacts(event, entry.snapshot.context, this.#read);
+    this.#reads.length = 0;
+    const facts = gatherFacts(event, entry.snapshot.context, this.#read, this.#keyHolder);
     this.#heldClaims = undefined;
     const verdict = evaluate(entry.kind, entry.snapshot, machineEvent(event, at, facts));
     if (verdict.ok) {
       entry.snapshot = verdict.snapshot;
+      if (event.type === 'CredentialIssued') this.#keys.certify(event.data.fingerprint, entry.id, record.position);
       return true;
     }
-    tally.findings.push(findingAt(record, replayRefusalReason(event.type, verdict)));
+    const { reason, ...rule } = replayRefusal(event.type, verdict);
+    tally.findings.push({ ...findingAt(record, reason), ...rule, unrecorded: { by: 'refusal', reads: [...this.#reads] } });
     return false;
   }
 
@@ -267,6 +289,8 @@ export const summarise = (tally: VerifierTally, entities: Iterable<{ kind: Entit
     const state = stateOfEntity(entity);
     kinds[kind].states[state] = (kinds[kind].states[state] ?? 0) + 1;
   }
-  const findings = [...tally.findings].sort(byPosition);
+  // Which refusals follow from an earlier finding is decided here, over every finding in order, so that a verdict of
+  // workers or from a checkpoint (the same tallied findings) says it as one pass does.
+  const findings = findingCauses([...tally.findings].sort(byPosition));
   return { events: tally.events, kinds, foreignEvents: tally.foreignEvents, findings, brokenStreams: [...new Set(findings.map((f) => f.streamId))] };
 };

@@ -17,6 +17,7 @@ import {
 import { describeFactConformance } from './facts-suite.ts';
 import { describeConcurrentAppendConformance } from './concurrent-appends-suite.ts';
 import { describeAppendArgumentConformance } from './append-arguments-suite.ts';
+import { describeCertifiedKeyConformance } from './certified-keys-suite.ts';
 
 export type StoreFactory = () => Promise<{ store: EventStore; cleanup?: () => Promise<void> }>;
 
@@ -115,6 +116,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
     describeFactConformance(() => store);
     describeConcurrentAppendConformance(() => store);
     describeAppendArgumentConformance(() => store, factory);
+    describeCertifiedKeyConformance(() => store);
 
     describe('idempotency by command id', () => {
       it('returns the first result for a repeated command id and writes nothing more', async () => {

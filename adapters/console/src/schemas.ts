@@ -93,9 +93,18 @@ export type EntityCounts = z.infer<typeof EntityCounts>;
  * much this request verified: `incremental` (only the events appended since the server's previous verdict) must not
  * read as a replay of the whole store (review 152). `findingsByNewerRules`: of the findings, those by a rule newer than
  * the stored event, as the server decides it (review 168: shown as broken histories, an operator could not tell them
- * from new ones).
+ * from new ones). `findingsFollowingNewerRules`: those that only follow from such a finding (an event on a credential
+ * the newer rule left unrecorded); 0 from a server before it counted them.
  */
-export const FleetVerdict = z.object({ ok: z.boolean(), events: Count, findingsTotal: Count, findingsByNewerRules: Count, mode: z.enum(['full', 'incremental']), verifiedNow: Count });
+export const FleetVerdict = z.object({
+  ok: z.boolean(),
+  events: Count,
+  findingsTotal: Count,
+  findingsByNewerRules: Count,
+  findingsFollowingNewerRules: Count.default(0),
+  mode: z.enum(['full', 'incremental']),
+  verifiedNow: Count,
+});
 export type FleetVerdict = z.infer<typeof FleetVerdict>;
 
 const ExpiringRow = z.object({
@@ -134,12 +143,23 @@ export type Catalog = z.infer<typeof Catalog>;
  * cursor. Any other text is refused: it is shown to the user as the `after` to set, and becomes part of a file's name.
  */
 const KEYSET_KEY = /^\d{1,19}:/;
-const isComplianceCursor = (text: string): boolean =>
-  /^\d{1,20}$/.test(text) || (KEYSET_KEY.test(text) && CredentialId.safeParse(text.slice(text.indexOf(':') + 1)).success);
+/**
+ * Since review 199 a cursor names the event its page ended at, as an event stream's id does: a position is
+ * `<position>~<tag>`, a key `<key>:<id>@<position>~<tag>` (`@`, which no id holds, then the last row's event id); an
+ * older server's has no tag. The console shows it and sends it back as it is.
+ */
+const ENDED_AT = /@(?:0|[1-9][0-9]{0,18})~[0-9a-f]{8}$/;
+const isComplianceCursor = (text: string): boolean => {
+  const key = text.replace(ENDED_AT, '');
+  return /^\d{1,20}(?:~[0-9a-f]{8})?$/.test(text) || (KEYSET_KEY.test(key) && CredentialId.safeParse(key.slice(key.indexOf(':') + 1)).success);
+};
 export const ComplianceCursor = z
   .string()
-  .max(19 + 1 + 128)
-  .refine(isComplianceCursor, 'must be a position, or <key>:<id> (expiring: <notAfterMs>:<credentialId>; dangling-associations: <position>:<associationId>)');
+  .max(19 + 1 + 128 + 1 + 19 + 1 + 8)
+  .refine(
+    isComplianceCursor,
+    'must be a position (<position>~<tag>), or <key>:<id>@<position>~<tag> (expiring: <notAfterMs>:<credentialId>; dangling-associations: <position>:<associationId>)',
+  );
 
 /** GET /v1/compliance/{query}: rows of any shape (shown as dotted columns), each naming its proving position. */
 export const ComplianceResult = z.object({

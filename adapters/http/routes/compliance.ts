@@ -3,7 +3,7 @@ import { isCredenceError, notFound, validationError, type FieldIssue } from '../
 import { MAX_POSITION } from '../../../domain/positions.ts';
 import { EntityKind } from '../../../domain/streams.ts';
 import { answerQuery, positionOfAfter, COMPLIANCE_QUERIES, COMPLIANCE_QUERY_NAMES, DEFAULT_ROWS, MAX_ROWS, type ComplianceAnswer, type ComplianceQueryName } from '../../../projections/compliance/index.ts';
-import { findingsByNewerRules, replayEntity } from '../../../projections/replay/index.ts';
+import { findingsByNewerRules, findingsFollowingNewerRules, replayEntity } from '../../../projections/replay/index.ts';
 import { FleetReplayer } from '../../replay-workers/fleet-replayer.ts';
 import { TokenId } from '../auth/access-control.ts';
 import { ACCESS } from '../auth/roles.ts';
@@ -123,19 +123,38 @@ const answerOrUnknown = async (context: ServiceContext, name: ComplianceQueryNam
 };
 
 const KindSummary = z.object({ entities: z.number().int(), events: z.number().int(), states: z.record(z.string(), z.number().int()) });
+/** A fleet finding: with the rule that refused it, and the earlier finding it follows from (projections/replay/finding-causes.ts). */
+const FleetFinding = Finding.extend({
+  rule: z.string().optional().describe('the machine rule (guard) that refused the event, when one did'),
+  ruleSince: z.string().optional().describe('the machines version that added `rule` for this event type: the stored event may predate it'),
+  followsFrom: z
+    .object({ streamId: z.string(), position: DecimalString })
+    .optional()
+    .describe(
+      'the earlier finding this refusal follows from: its entity, or one whose fact the event read, was left unrecorded by that ' +
+        "finding's event (a knock-on effect, not a fault of this event's own)",
+    ),
+});
 const FleetVerdict = z.object({
   ok: z.boolean().describe('true when every stored transition is legal'),
   events: z.number().int(),
   kinds: z.record(z.string(), KindSummary),
   foreignEvents: z.number().int(),
-  findings: z.array(Finding).describe('the first `limit` findings'),
+  findings: z.array(FleetFinding).describe('the first `limit` findings'),
   findingsTotal: z.number().int(),
   findingsByNewerRules: z
     .number()
     .int()
     .describe(
       'of `findingsTotal`, those refused by a rule newer than the stored event (an event an earlier version of the machines ' +
-        'accepted, flagged since an upgrade; see docs/service.md, Upgrading): the rest are broken histories',
+        'accepted, flagged since an upgrade; see docs/service.md, Upgrading) that follow from no earlier finding',
+    ),
+  findingsFollowingNewerRules: z
+    .number()
+    .int()
+    .describe(
+      'of `findingsTotal`, those that follow from a finding by a newer rule (`followsFrom`): its knock-on effects. The findings ' +
+        'neither these nor `findingsByNewerRules` count are broken histories',
     ),
   brokenStreams: z.array(z.string()).describe('the first `limit` broken streams'),
   brokenStreamsTotal: z.number().int(),
@@ -284,6 +303,7 @@ export const complianceRoutes: RouteModule = (app, context) => {
         findings: toWire(result.findings.slice(0, limit)),
         findingsTotal: result.findings.length,
         findingsByNewerRules: findingsByNewerRules(result.findings),
+        findingsFollowingNewerRules: findingsFollowingNewerRules(result.findings),
         brokenStreams: result.brokenStreams.slice(0, limit),
         brokenStreamsTotal: result.brokenStreams.length,
       };

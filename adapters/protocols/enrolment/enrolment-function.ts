@@ -296,6 +296,11 @@ export class EnrolmentFunction {
         const predecessorId = session.context['predecessorId'];
         const predecessorFingerprint = predecessorId === undefined ? undefined : await this.#o.predecessorFingerprint?.(predecessorId);
         credential = acceptNodeKey(session, auth, th, common, { certificates: this.#o.certificates, random: this.#o.random, serviceParameters }, predecessorFingerprint);
+        // SER-010: a key certified for any credential before (a clone's) is refused here, before its certificate is
+        // signed at the receipt, as the credential machine would refuse its record (keyNeverCertified).
+        if ((await this.#o.keyCertified?.(credential.fingerprint)) === true) {
+          throw protocolFailure(AUTH, 'credential_mismatch', 'the new credential carries a key already certified; a new key is needed');
+        }
       }
       session.credential = credential;
       const unsigned = {

@@ -48,6 +48,13 @@ export interface EnrolmentFunctionOptions {
    */
   readonly predecessorFingerprint?: (credentialId: string) => Promise<string | undefined>;
   /**
+   * Whether any credential in the store was ever issued on this key (SER-010, the credential machine's
+   * keyNeverCertified), asked for a node key once its proof of possession has verified (so only a holder of the key
+   * learns it), before a certificate is made for it. Such a key is refused at the auth step as `credential_mismatch`,
+   * naming no credential: the device may not learn another node's credential id. Without it, the record alone.
+   */
+  readonly keyCertified?: (fingerprint: string) => Promise<boolean>;
+  /**
    * The caller's own refusals of a run (an id already taken, say), asked once the node's auth proof has verified and
    * before any key is made or delivered for it; a throw ends the run. Not asked at the hello: a refusal there would
    * tell an unauthenticated sender what it checked, and cost a read per hello. `sessionId` names the run to `runEnded`.

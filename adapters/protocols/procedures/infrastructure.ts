@@ -1,3 +1,4 @@
+import { keyHolderIn } from '../../../domain/certified-keys.ts';
 import { command } from '../../../domain/commands/index.ts';
 import { protocolError, validationError } from '../../../domain/errors.ts';
 import { toBase64url } from '../../../domain/crypto/index.ts';
@@ -68,6 +69,8 @@ export class Infrastructure {
       // Read as recorded: admitProvisioningRun has checked, before this is asked, that it is a live credential of the node.
       predecessorFingerprint: async (credentialId) =>
         ((await o.engine.entity('credential', credentialId)).snapshot.context as { fingerprint?: string }).fingerprint,
+      // One read of the store's index of certified keys (SER-010).
+      keyCertified: async (fingerprint) => (await keyHolderIn(o.engine.store)(fingerprint)) !== undefined,
       ...(o.trustAnchors !== undefined ? { trustAnchors: o.trustAnchors } : {}),
       ...(o.certificates !== undefined ? { certificates: o.certificates } : {}),
       ...(o.runsPerInitiator !== undefined ? { runsPerInitiator: o.runsPerInitiator } : {}),

@@ -1,4 +1,5 @@
 import { isCredenceError } from '../../../domain/errors.ts';
+import { protocolFailure } from '../../../domain/protocols/protocol.ts';
 import { streamIdOf } from '../../../domain/streams.ts';
 import type { AssociationOutcome, ProvisioningOutcome } from '../../../domain/protocols/index.ts';
 import { issuedFrom, receiptFrom } from './descriptors.ts';
@@ -113,11 +114,24 @@ export const recordProvisioning = async (
 export const recordProvisioningRun = async (infra: Infrastructure, args: Parameters<typeof recordProvisioning>[1]) => {
   try {
     return await recordProvisioning(infra, args);
+  } catch (error) {
+    throw withoutKeyHolder(error);
   } finally {
     const claimed = args.outcome.credentialId;
     if (claimed !== undefined) infra.settleCredentialId(claimed, args.outcome.sessionId);
   }
 };
+
+/**
+ * SER-010: a record refused because another credential was issued on the key meanwhile (keyNeverCertified, after the
+ * auth step's check) is told to the device as that check tells it, `credential_mismatch` naming no credential: the
+ * machine's reason names the other one, another node's perhaps, which the device may not learn. Once recordProvisioning
+ * has settled its keys by the refusal itself.
+ */
+const withoutKeyHolder = (error: unknown): unknown =>
+  isCredenceError(error, 'illegal_transition') && error.problem.code === 'illegal_transition' && error.problem.rule === 'keyNeverCertified'
+    ? protocolFailure('provisioning.receipt', 'credential_mismatch', 'the new credential carries a key already certified; a new key is needed')
+    : error;
 
 /**
  * Ends a key pair's run record on the way out of a refusal, which stays what the caller is told: a record the registry

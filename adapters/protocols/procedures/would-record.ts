@@ -1,5 +1,6 @@
 import { command, decide, parseCommand, targetOf, type CommandType } from '../../../domain/commands/index.ts';
 import type { Actor } from '../../../domain/metadata.ts';
+import { keyHolderIn } from '../../../domain/certified-keys.ts';
 import { streamIdOf } from '../../../domain/streams.ts';
 import { evaluate, gatherFactsAsync, machineEvent, refusalError, viewOf, type EntitySnapshot } from '../../../machines/index.ts';
 import { randomCommandId, type Engine } from '../../engine/index.ts';
@@ -39,7 +40,7 @@ export const assertWouldRecord = async (engine: Engine, actor: Actor, commands: 
       const facts = await gatherFactsAsync(event, target.snapshot.context, async (k, i) => {
         const other = await engine.entity(k, i);
         return other.events.length === 0 ? undefined : viewOf(other.snapshot);
-      });
+      }, keyHolderIn(engine.store));
       const verdict = evaluate(kind, target.snapshot, machineEvent(event, at, facts));
       if (!verdict.ok) throw refusalError(kind, streamId, target.exists, event.type, verdict);
       target = { streamId, snapshot: verdict.snapshot, exists: true };

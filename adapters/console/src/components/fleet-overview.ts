@@ -374,15 +374,18 @@ export class FleetOverview extends ConsolePage {
 const isRefused = (load: Load<unknown>): boolean => load.state === 'error' && load.error instanceof ApiError && load.error.refused;
 
 /**
- * The refused transitions, those by a rule newer than their stored event (the server counts them) apart and not red:
- * since an upgrade to machines that judge by a new rule they are flagged at every check, and read as broken histories
- * an operator could do nothing about nor tell from new ones (review 168).
+ * The refused transitions, those by a rule newer than their stored event and those that follow from them (the server
+ * counts both) apart and not red: since an upgrade to machines that judge by a new rule they are flagged at every
+ * check, and read as broken histories an operator could do nothing about nor tell from new ones (review 168).
  */
 const renderFindings = (v: FleetVerdict) => {
   const newer = v.findingsByNewerRules;
   if (newer === 0) return html`<span class="bad">${v.findingsTotal} refused transitions (broken histories)</span>`;
-  const note = `${newer} by rules newer than the stored events: see Upgrading in docs/service.md`;
-  const broken = v.findingsTotal - newer;
+  // Those that only follow from a newer-rule finding (its credential left unrecorded, then revoked) are its effects,
+  // worded with it: counted as broken histories they read as tampering.
+  const following = v.findingsFollowingNewerRules;
+  const note = `${newer} by rules newer than the stored events${following > 0 ? ` and ${following} that follow from them` : ''}: see Upgrading in docs/service.md`;
+  const broken = v.findingsTotal - newer - following;
   if (broken <= 0) return html`<span class="newer" data-testid="newer-rules">${v.findingsTotal} refused transitions (${note})</span>`;
   return html`${v.findingsTotal} refused transitions (<span class="newer" data-testid="newer-rules">${note}</span>;
     <span class="bad">${broken} in broken histories</span>)`;

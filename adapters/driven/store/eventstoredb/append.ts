@@ -36,12 +36,19 @@
  * change of the fact after it is ordered after the claim (it conflicts with it or reads it), and replay judges the
  * claimant's events against the fact as it stood at the claim. A crash or a conflict after some claims leaves
  * markers that every reader passes over. See docs/eventstoredb.md, "Decisions and their facts".
+ *
+ * A certified key (`options.certifiesKey`, SER-010): right before its events, the append claims the key on
+ * `credence-key-<fingerprint>` (a claim marker, expected `no_stream`), as a command id is bound; a claim naming another
+ * stream is a conflict, and the engine's retry reads it (`keyCertifiedBy`) and refuses by the rule. Limits as for
+ * command ids: a claim whose append then failed keeps the key bound to that stream (issuing it elsewhere is refused
+ * with a conflict, the safe side), and a key certified before this claim existed has none (replay still judges it).
  */
 import { randomUUID } from 'node:crypto';
 import { concurrencyConflict, isCredenceError } from '../../../../domain/errors.ts';
 import { FACT_CLAIM_TYPE, type FactClaim } from '../../../../domain/fact-claims.ts';
 import type { AppendOptions, AppendResult, EventToAppend, ExpectedRevision, FactRead } from '../../../../domain/ports/event-store.ts';
 import { checkEventsToAppend, checkExpectedRevision, checkFacts, checkId } from '../append-arguments.ts';
+import { checkCertifiesKey } from '../certified-key-argument.ts';
 import { asAppendFailure, EventStoreDbError, type EsdbDriver, type WireEvent, type WireEventToAppend, type WireExpected } from './driver.ts';
 import { decode, encode, markerOf } from './codec.ts';
 import { appendPastClaims, headPastClaims } from './past-claims.ts';
@@ -59,6 +66,8 @@ export interface PreparedAppend {
   readonly facts: readonly FactRead[];
   /** Fact streams listed more than once with different revisions: at most one of them can be current. */
   readonly disagreeing: readonly FactRead[];
+  /** The key the events certify (SER-010), claimed right before them. */
+  readonly certifiesKey: string | undefined;
 }
 
 /**
@@ -71,11 +80,12 @@ export function prepareAppend(streamId: string, events: readonly EventToAppend[]
   checkExpectedRevision(options.expectedRevision);
   const commandId = options.commandId;
   if (commandId !== undefined) checkId(commandId, 'options.commandId');
+  const certifiesKey = checkCertifiesKey(options.certifiesKey);
   const expected = wireExpected(options.expectedRevision);
   const attempt = randomUUID();
   const encoded = events.map((e, i) => encode(e, commandId === undefined ? undefined : { commandId, attempt }, i));
   checkDistinctIds(encoded);
-  return { streamId, encoded, expected, commandId, attempt, ...dedupeFacts(options.facts ?? []) };
+  return { streamId, encoded, expected, commandId, attempt, certifiesKey, ...dedupeFacts(options.facts ?? []) };
 }
 
 /**
@@ -119,7 +129,7 @@ export async function appendToStream(driver: EsdbDriver, prepared: PreparedAppen
 }
 
 async function appendSteps(driver: EsdbDriver, prepared: PreparedAppend, scanLimit: number): Promise<AppendResult> {
-  const { streamId, encoded, expected, commandId, attempt, facts, disagreeing } = prepared;
+  const { streamId, encoded, expected, commandId, attempt, facts, disagreeing, certifiesKey } = prepared;
   const ids = new Set(encoded.map((e) => e.id));
   if (facts.length > 0) {
     // Idempotency comes first, as on the embedded store: a retried decision must find its first write even when
@@ -148,6 +158,7 @@ async function appendSteps(driver: EsdbDriver, prepared: PreparedAppend, scanLim
     await claimFacts(driver, streamId, facts, commandId ?? randomUUID(), scanLimit);
   }
   if (commandId === undefined) {
+    if (certifiesKey !== undefined) await claimKey(driver, streamId, certifiesKey, randomUUID());
     const written = await appendPastClaims(driver, streamId, encoded, expected, scanLimit);
     // No position: the server took the batch for a repeat of one it holds (same ids) and wrote nothing.
     if (written.position !== undefined) return { nextExpectedRevision: written.revision, position: written.position, deduplicated: false };
@@ -173,6 +184,7 @@ async function appendSteps(driver: EsdbDriver, prepared: PreparedAppend, scanLim
     const elsewhere = await claimCommand(driver, streamId, ids, commandId, scanLimit);
     if (elsewhere !== undefined) return elsewhere;
   }
+  if (certifiesKey !== undefined) await claimKey(driver, streamId, certifiesKey, commandId);
   try {
     const written = await appendPastClaims(driver, streamId, encoded, expected, scanLimit);
     const [last] = await driver.readStream(streamId, { from: written.revision, backwards: false, maxCount: 1 });
@@ -242,6 +254,33 @@ async function claimCommand(
   // the scan. The id stays refused on this stream all the same, and the claim's own place is the only result there
   // is; the engine finds none of the command's events on its stream and refuses the reused id.
   return { nextExpectedRevision: first.revision, position: first.position, deduplicated: true };
+}
+
+/** The stream that binds a certified key to the one credential stream that certified it (SER-010). */
+export const keyClaimStreamOf = (fingerprint: string): string => `credence-key-${fingerprint}`;
+
+/**
+ * Binds the key to `streamId`, or finds it bound there by an earlier attempt of the same credential; bound to another
+ * stream, a conflict that names neither stream's key nor the other stream (it may reach a caller who may not know it).
+ */
+async function claimKey(driver: EsdbDriver, streamId: string, fingerprint: string, commandId: string): Promise<void> {
+  const claimStream = keyClaimStreamOf(fingerprint);
+  try {
+    await driver.append(claimStream, [claimRecord({ claimant: streamId, commandId })], 'no_stream');
+    return;
+  } catch (error) {
+    if (!isCredenceError(error, 'concurrency_conflict')) throw error;
+  }
+  if ((await keyClaimantOf(driver, fingerprint)) !== streamId) {
+    throw concurrencyConflict(streamId, 'a key no other credential certified', 'a key another credential certified');
+  }
+}
+
+/** The stream a key's claim binds it to (keyClaimStreamOf), read as written; undefined when none claimed it. */
+export async function keyClaimantOf(driver: EsdbDriver, fingerprint: string): Promise<string | undefined> {
+  const [first] = await driver.readStream(keyClaimStreamOf(fingerprint), { from: 0n, backwards: false, maxCount: 1 });
+  const claimant = first === undefined ? undefined : (decode(first).data as { claimant?: unknown }).claimant;
+  return typeof claimant === 'string' ? claimant : undefined;
 }
 
 /** A claim marker as appended: a fact's (claimFacts) or a command id's binding (claimCommand). */

@@ -25,7 +25,8 @@ import type {
   SubscriptionStart,
 } from '../../../../domain/ports/event-store.ts';
 import { isTransient, type EsdbDriver, type WireEvent } from './driver.ts';
-import { appendToStream, commandClaimStreamOf, prepareAppend, type PreparedAppend } from './append.ts';
+import { appendToStream, commandClaimStreamOf, keyClaimantOf, prepareAppend, type PreparedAppend } from './append.ts';
+import { checkFingerprint } from '../certified-key-argument.ts';
 import { compileFilter } from './filters.ts';
 import { decode, isSystemEvent, markerOf } from './codec.ts';
 import { EventReader, type DropNotice, type ResubscribePolicy, type StartPoint } from './event-reader.ts';
@@ -155,6 +156,12 @@ export class EventStoreDbStore implements EventStore {
     // Read as written, as the append reads it: a claim this adapter wrote is always its own.
     const claimant = (decode(claim).data as { claimant?: unknown }).claimant;
     return typeof claimant === 'string' ? claimant : undefined;
+  }
+
+  /** SER-010: the stream the key's claim binds it to (append.ts claimKey); a key certified before claims has none. */
+  async keyCertifiedBy(fingerprint: string): Promise<string | undefined> {
+    this.assertOpen();
+    return keyClaimantOf(this.driver, checkFingerprint(fingerprint, 'fingerprint'));
   }
 
   async *readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {

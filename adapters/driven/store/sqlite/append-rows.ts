@@ -1,5 +1,7 @@
 import Database from 'better-sqlite3';
 import { ExpectedRevision, type AppendResult, type FactRead } from '../../../../domain/ports/event-store.ts';
+import { concurrencyConflict } from '../../../../domain/errors.ts';
+import { certifiedKeyReader } from './certified-keys.ts';
 import { conflictFor, meets } from './expected-revision.ts';
 
 /** An event to append with its data and metadata serialised when the append was accepted. */
@@ -17,6 +19,8 @@ export interface AppendRequest {
   readonly expected: ExpectedRevision;
   readonly commandId: string | undefined;
   readonly facts: readonly FactRead[];
+  /** The key the append certifies (AppendOptions.certifiesKey, SER-010), which no other stream may have certified. */
+  readonly certifiesKey?: string | undefined;
 }
 
 /** What an accepted append wrote: its result, and the revision and position of each event (for the test hook). */
@@ -36,8 +40,10 @@ type CommandRow = [lastPosition: bigint, lastRevision: bigint];
  */
 export class AppendRows {
   readonly #sql;
+  readonly #certifiedBy: (fingerprint: string) => string | undefined;
 
   constructor(db: Database.Database) {
+    this.#certifiedBy = certifiedKeyReader(db);
     this.#sql = {
       // Plucked and raw: a bare value or array per check, not an object per row.
       streamHead: db.prepare('SELECT MAX(revision) FROM events WHERE stream_id = ?').pluck(),
@@ -52,7 +58,7 @@ export class AppendRows {
   }
 
   /** Throws the typed conflict of a failed expectation; a failing insert throws and the group's savepoint undoes it. */
-  append({ streamId, events, expected, commandId, facts }: AppendRequest): AppendWritten {
+  append({ streamId, events, expected, commandId, facts, certifiesKey }: AppendRequest): AppendWritten {
     // Idempotency comes before the expectation: a retried command finds its stream moved on by its own first
     // attempt and must get that attempt's result, not a conflict.
     if (commandId !== undefined) {
@@ -68,6 +74,13 @@ export class AppendRows {
     for (const fact of facts) {
       const head = this.#head(fact.streamId);
       if (head !== fact.revision) throw conflictFor(fact.streamId, ExpectedRevision.after(fact.revision), head);
+    }
+    // SER-010, in the same transaction: a key another stream certified since the decision read it (an earlier append of
+    // this group, another process) is a conflict; the retry reads it and the credential machine refuses by its rule.
+    // The other stream is not named here: the conflict may reach a caller who may not know of it.
+    if (certifiesKey !== undefined) {
+      const holder = this.#certifiedBy(certifiesKey);
+      if (holder !== undefined && holder !== streamId) throw concurrencyConflict(streamId, 'a key no other credential certified', 'a key another credential certified');
     }
     const first = actual === undefined ? 0n : actual + 1n;
     const positions: bigint[] = [];

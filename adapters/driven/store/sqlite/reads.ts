@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import type { ReadAllOptions, ReadStreamOptions, RecordedEvent, SubscriptionStart } from '../../../../domain/ports/event-store.ts';
 import { checkCount, checkId, checkPosition, checkStreamIds } from './arguments.ts';
 import { compileFilter, type PageReader } from './pages.ts';
+import { certifiedKeyReader } from './certified-keys.ts';
 import { EVENT_COLUMNS, recordedEventOfRaw } from './rows.ts';
 
 /**
@@ -10,6 +11,7 @@ import { EVENT_COLUMNS, recordedEventOfRaw } from './rows.ts';
  */
 export class StoreReads {
   private readonly sql;
+  private readonly certifiedBy: (fingerprint: string) => string | undefined;
 
   constructor(
     db: Database.Database,
@@ -17,6 +19,7 @@ export class StoreReads {
     private readonly pageSize: number,
     private readonly assertOpen: () => void,
   ) {
+    this.certifiedBy = certifiedKeyReader(db);
     this.sql = {
       // Rows as arrays, checked by recordedEventOfRaw: a decision's catch-up read pays its JSON.parse, not a zod
       // pipeline per row (rows.ts; a malformed row still fails with the zod error naming its column).
@@ -70,6 +73,12 @@ export class StoreReads {
     checkId(streamId, 'streamId');
     checkId(commandId, 'commandId');
     return (this.sql.readCommand.all({ streamId, commandId }) as unknown[][]).map(recordedEventOfRaw);
+  }
+
+  /** The stream whose CredentialIssued certified this key (SER-010), undefined when none did. */
+  keyCertifiedBy(fingerprint: string): string | undefined {
+    this.assertOpen();
+    return this.certifiedBy(fingerprint);
   }
 
   commandStream(commandId: string): string | undefined {

@@ -23,6 +23,12 @@ CREATE TABLE IF NOT EXISTS events (
 -- Type-filtered reads of $all walk this index in position order per type; stream_id is in it so that a
 -- stream-prefix filter is checked without touching the row.
 CREATE INDEX IF NOT EXISTS events_type_position ON events (type, position, stream_id);
+-- SER-010: the credential that certified a key, found by its fingerprint in one indexed read (certified-keys.ts).
+-- Built on open for a file an earlier version wrote: keys certified before the rule are found too. json_valid first:
+-- a malformed row is left out of the index, never made an error of every later append.
+CREATE INDEX IF NOT EXISTS events_certified_key ON events (
+  (CASE WHEN json_valid(data) THEN json_extract(data, '$.fingerprint') END), position
+) WHERE type = 'CredentialIssued';
 CREATE TABLE IF NOT EXISTS commands (
   command_id     TEXT    PRIMARY KEY,
   stream_id      TEXT    NOT NULL,

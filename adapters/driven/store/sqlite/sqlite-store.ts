@@ -15,6 +15,7 @@ import {
 } from '../../../../domain/ports/event-store.ts';
 import { AppendNotifier } from './notifier.ts';
 import { compileFilter, PageReader } from './pages.ts';
+import { checkCertifiesKey, checkFingerprint } from '../certified-key-argument.ts';
 import { checkEventsToAppend, checkExpectedRevision, checkFacts, checkId, MAX_TIMER_MS } from './arguments.ts';
 import { AppendRows, type AppendRequest, type AppendWritten } from './append-rows.ts';
 import { GroupCommitter } from './group-commit.ts';
@@ -166,6 +167,7 @@ export class SqliteEventStore implements EventStore {
       expected: options.expectedRevision,
       commandId,
       facts: [...(options.facts ?? [])],
+      certifiesKey: checkCertifiesKey(options.certifiesKey),
     };
     // Committed with the other appends of this turn of the event loop (group-commit.ts), in a savepoint of its own,
     // inside a BEGIN IMMEDIATE transaction: the write lock is held from the checks to the commit, so the revisions
@@ -199,6 +201,10 @@ export class SqliteEventStore implements EventStore {
 
   async commandStream(commandId: string): Promise<string | undefined> {
     return this.reads.commandStream(commandId);
+  }
+
+  async keyCertifiedBy(fingerprint: string): Promise<string | undefined> {
+    return this.reads.keyCertifiedBy(checkFingerprint(fingerprint, 'fingerprint'));
   }
 
   /** Rows are never removed (AUTOINCREMENT positions): a position below the head with no row is another log's. */

@@ -1,0 +1,70 @@
+import type { Finding, FindingRef } from './entity.ts';
+
+/**
+ * What a finding left unrecorded, as the verifier keeps it (its tally, a checkpoint, a worker's answer): the event
+ * replay did not apply, so its entity stands behind where the store's writer had it.
+ */
+export interface Unrecorded {
+  /**
+   * `refusal`: the entity's machine refused the event, which an earlier finding may explain (the entity, or a fact it
+   * read, left behind). `record`: the record itself is at fault (unreadable, a command recorded again): nothing
+   * earlier explains it, but what follows on its entity may follow from it.
+   */
+  readonly by: 'refusal' | 'record';
+  /** The entity streams whose facts the event read (machines/facts.ts), in the order read; none for a record not read. */
+  readonly reads: readonly string[];
+}
+
+/** A finding as the verifier tallies it: with what it left unrecorded, for findingCauses. */
+export interface TalliedFinding extends Finding {
+  readonly unrecorded?: Unrecorded;
+}
+
+const refOf = (f: Finding): FindingRef => ({ streamId: f.streamId, position: f.position });
+
+/**
+ * The findings of a fleet verdict, in global order, each refusal that follows from an earlier finding marked with it
+ * (`followsFrom`): one on an entity an earlier finding left behind, or that read a fact of such an entity. A successor
+ * credential stored on its predecessor's key is refused by keyIsNew since machines v3 and is not recorded: its
+ * revocation, and an association established on it, are refused in turn, and an auditor of an old store must be able
+ * to tell those knock-on findings from tampering. Decided from the findings alone, after the pass: one thread, the
+ * workers (each holding a partition, the cause often in another) and a run from a checkpoint (which keeps the
+ * tallied findings) classify alike. Each follower names the first finding of the chain, so a count per cause adds up.
+ * A finding about the record itself (`record`, or none: a stream out of order, a foreign claim) never follows.
+ */
+export const findingCauses = (sorted: readonly TalliedFinding[]): Finding[] => {
+  // Per entity, the finding that first left it behind (its own, or the one it followed from).
+  const behind = new Map<string, FindingRef>();
+  return sorted.map((tallied) => {
+    const { unrecorded, ...finding } = tallied;
+    if (unrecorded === undefined) return finding;
+    let cause: FindingRef | undefined;
+    if (unrecorded.by === 'refusal') {
+      cause = behind.get(finding.streamId);
+      for (let i = 0; cause === undefined && i < unrecorded.reads.length; i++) cause = behind.get(unrecorded.reads[i]!);
+    }
+    if (!behind.has(finding.streamId)) behind.set(finding.streamId, cause ?? refOf(finding));
+    return cause === undefined ? finding : { ...finding, followsFrom: cause };
+  });
+};
+
+/** Whether a verdict's finding is one by a rule newer than its event (RULES_SINCE) that follows from no earlier finding. */
+const isByNewerRule = (f: Finding): boolean => f.ruleSince !== undefined && f.followsFrom === undefined;
+
+/**
+ * How many of a verdict's `findings` are by rules newer than their stored events (review 168), decided from the rule
+ * each refusal carries (`ruleSince`). One that follows from an earlier finding is counted with its cause instead
+ * (findingsFollowingNewerRules, or with the broken histories).
+ */
+export const findingsByNewerRules = (findings: readonly Finding[]): number => findings.reduce((n, f) => (isByNewerRule(f) ? n + 1 : n), 0);
+
+/**
+ * How many of a verdict's `findings` follow from a finding by a newer rule: knock-on effects of an event an earlier
+ * version stored legally. Counted apart from findingsByNewerRules, so "1 by a newer rule, 3 that follow from it" says
+ * both how many rules an upgrade broke and how far their effect reaches; the rest are broken histories.
+ */
+export const findingsFollowingNewerRules = (findings: readonly Finding[]): number => {
+  const newer = new Set<bigint>();
+  for (const f of findings) if (isByNewerRule(f)) newer.add(f.position);
+  return findings.reduce((n, f) => (f.followsFrom !== undefined && newer.has(f.followsFrom.position) ? n + 1 : n), 0);
+};
