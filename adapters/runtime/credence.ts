@@ -15,7 +15,8 @@ import type { TransparencyProjection } from '../../projections/transparency/inde
 import type { ReadModelDb } from '../driven/readmodels/index.ts';
 import type { Durability } from '../driven/store/index.ts';
 import type { Engine } from '../engine/index.ts';
-import type { EnrolmentEndpoint, Infrastructure, KeyRegistry, KeyShredder, RegistrarEndpoint, SecurityProcedures } from '../protocols/procedures/index.ts';
+import type { EnrolmentEndpoint, Infrastructure, KeyRegistry, RegistrarEndpoint, SecurityProcedures } from '../protocols/procedures/index.ts';
+import type { MarkedKeyShredder } from './keys-shredded-again.ts';
 
 /** What `openCredence` (open-credence.ts) is given, and the running instance it returns. */
 export interface Credence {
@@ -36,8 +37,11 @@ export interface Credence {
   readonly transparencyLog: { readonly log: TransparencyLogStore; readonly signer: CheckpointSigner; readonly origin: string } | undefined;
   /** Pseudonym rotation and the directory, when `pseudonyms` was configured. */
   readonly pseudonyms: PseudonymRotation | undefined;
-  /** Crypto-shredding of ended entities' keys, when a Secure Environment was given (its owed keys, their retry). */
-  readonly shredder: KeyShredder | undefined;
+  /**
+   * Crypto-shredding of ended entities' keys, when a Secure Environment was given (its owed keys, their retry), with its
+   * mark in keys.db: the live runtime's start destroys again what a keys.db put back from a backup holds in use.
+   */
+  readonly shredder: MarkedKeyShredder | undefined;
   /** Revocations of issuing-CA certificates as the `pki` read model records them (CRL publisher, OCSP cache). */
   readonly pkiChanges: PkiChanges;
   /** Whether a Secure Environment was given, so that `security()` can open the security procedures. */

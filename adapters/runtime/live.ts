@@ -233,6 +233,10 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
         // handled, 0 behind, all through its rebuild. Read again, not kept from when the runtime was made: the
         // service's checks (read-model-rebuilds.ts) run in between, and these then only read their answers.
         await checkReadModels(credence.runner);
+        // Before anything follows the store, so before the API listens: the keys a keys.db put back from a backup holds
+        // in use though the log ended their entity (review 198). A failure is reported and refuses no start: the mark
+        // stays, and the next start goes over the same endings again.
+        await shredder?.shredAgain().catch((error: unknown) => report(shredder.name, error));
         for (const f of followers) f.handledThrough = f.position();
         // Read before the head: it is at or before it (the newest of Credence's records then).
         resumeAfter = store.gapless === true ? undefined : await store.ownHeadPosition?.();

@@ -23,6 +23,7 @@ import { commandsWaitForTheLog } from './commands-wait-for-the-log.ts';
 import type { Credence, OpenOptions, Security } from './credence.ts';
 import { OpenedWhileWiring } from './opened-while-wiring.ts';
 import { systemProjections } from './projections.ts';
+import { markedKeyShredder } from './keys-shredded-again.ts';
 import { refuseLogKeyOutsideHsm } from './transparency-key.ts';
 import { witnessedTransparencyProjection } from './witnessed-projection.ts';
 
@@ -173,8 +174,11 @@ const wire = (options: OpenOptions, infrastructureSe: OwnedSecureEnvironment | u
           // Beside the key's binding: an events.db restored from a backup does not take back the epochs given out.
           ...(registry !== undefined ? { epochMarks: registry } : {}),
         });
+  // Its mark kept in keys.db: a keys.db put back from a backup is gone over again from its own (review 198).
   const shredder =
-    infrastructureSe === undefined || registry === undefined ? undefined : keyShredder(infrastructureSe, registry, () => options.clock.now());
+    infrastructureSe === undefined || registry === undefined
+      ? undefined
+      : markedKeyShredder(keyShredder(infrastructureSe, registry, () => options.clock.now()), registry, { store, readModels });
   // SER-012 across restarts (issue 11 item 10): by default `replay-cache.db` in the data folder, memory only in memory.
   let ownReplayCache: ReturnType<typeof openReplayCache> | undefined;
   /** The security procedures once opened: what the ticks sweep (`sweepExpiredRuns`), never opened by a tick. */

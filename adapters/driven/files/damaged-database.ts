@@ -18,6 +18,16 @@ export const isSqliteCorruption = (error: unknown): error is Error & { readonly 
 
 const WITH_JOURNAL = '(with its -wal and -shm)';
 
+/**
+ * What putting keys.db back brings with it (review 198): the keys destroyed since the backup, bound in use again, and
+ * its own mark of the shredder, from which the start goes again over the endings since and destroys them
+ * (adapters/runtime/keys-shredded-again.ts). Secure Environment files put back without keys.db would bring those keys
+ * back while the current keys.db holds them destroyed, and nothing would destroy them again: hence both from one backup.
+ */
+const DESTROYED_AGAIN =
+  'the keys destroyed since that backup come back, and the next start destroys again those of the credentials and associations the ' +
+  'event log says were revoked or expired, saying how many at warn';
+
 /** What mends each database file of the data folder (README, "Restoring the event store from a backup"). */
 const REMEDIES: Readonly<Record<string, string>> = {
   'readmodels.db': `it holds only read models: stop the service, move it aside ${WITH_JOURNAL} and start again: it is rebuilt from the events`,
@@ -27,7 +37,8 @@ const REMEDIES: Readonly<Record<string, string>> = {
   'transparency.db':
     'the transparency log is signed and never rebuilt: stop the service and restore it from a backup of the data folder, or move it aside ' +
     `${WITH_JOURNAL} with transparency.key or transparency.handle, and transparency.pub, so that a new log starts under a new key (README, "Restoring the event store from a backup", step 4)`,
-  'keys.db': 'the key registry is no read model (no event brings it back): stop the service and restore it from a backup of the data folder',
+  'keys.db':
+    `the key registry is no read model (no event brings it back): stop the service and restore it from a backup of the data folder; ${DESTROYED_AGAIN}`,
   'access.db':
     `it holds the tokens and their revocations (no event records them): stop the service and move it aside ${WITH_JOURNAL}, then make new tokens ` +
     '(credence token create): every token made before is refused; restoring it from a backup instead would bring back tokens revoked since',
@@ -35,7 +46,8 @@ const REMEDIES: Readonly<Record<string, string>> = {
     `it remembers the requests seen within the replay window: stop the service, move it aside ${WITH_JOURNAL}, and start again once that window ` +
     '(an hour by default) has passed, so that no request seen before is taken twice',
   'secure-environment.sqlite':
-    'it holds the sealed private keys, and nothing rebuilds them: stop the service and restore it, with secure-environment.wrapping-keys, from a backup of the data folder',
+    'it holds the sealed private keys, and nothing rebuilds them: stop the service and restore it, with secure-environment.wrapping-keys ' +
+    `and keys.db, from one backup of the data folder (the keys made since are lost with it); ${DESTROYED_AGAIN}`,
 };
 const ANY_OTHER = 'stop the service and restore it from a backup of the data folder';
 

@@ -1,1 +1,1 @@
-export { KEY_REGISTRY_DB_FILE, SqliteKeyRegistry } from './sqlite-key-registry.ts';
+export { KEY_REGISTRY_DB_FILE, SqliteKeyRegistry, type ShredderMark } from './sqlite-key-registry.ts';

@@ -17,12 +17,19 @@ export const KEY_REGISTRY_DB_FILE = 'keys.db';
  * `pseudonym_epoch_marks` likewise (review 149): the epoch each node's pseudonym was given out at, kept here beside the
  * pseudonym key's binding because an `events.db` restored from a backup loses the rotations since and this file does
  * not (projections/pseudonyms/epoch-marks.ts). An earlier build leaves it as it stands.
+ * `shredder_mark` has no version either (review 198): the last ending whose keys the shredder destroyed in this file,
+ * kept here and not with the shredder's checkpoint in `readmodels.db`, so that a `keys.db` put back from a backup brings
+ * back its own older mark and the start destroys again the keys of the endings since
+ * (adapters/runtime/keys-shredded-again.ts). Made with the first mark, not at open: a file that never had one stays as
+ * earlier versions made it, and one without it (an earlier version's) reads as having none. An earlier build leaves it
+ * as it stands, then only lower than its last destruction, which costs a start a longer pass, never a key.
  */
 const SCHEMA_VERSION = 2;
 const TABLE = 'se_key_handles';
 const FAILURES = 'se_key_destroy_failures';
 const KEY_PAIR_RUNS = 'key_pair_provisioning_runs';
 const EPOCH_MARKS = 'pseudonym_epoch_marks';
+const SHREDDER_MARK = 'shredder_mark';
 const SCHEMA = `CREATE TABLE IF NOT EXISTS ${TABLE} (
   stream TEXT NOT NULL,
   handle TEXT NOT NULL,
@@ -46,6 +53,25 @@ CREATE TABLE IF NOT EXISTS ${EPOCH_MARKS} (
   node_id TEXT NOT NULL PRIMARY KEY,
   epoch INTEGER NOT NULL
 ) WITHOUT ROWID`;
+const SHREDDER_MARK_TABLE = `CREATE TABLE IF NOT EXISTS ${SHREDDER_MARK} (
+  one INTEGER PRIMARY KEY CHECK (one = 1),
+  position INTEGER NOT NULL,
+  event_id TEXT,
+  occurred_at TEXT NOT NULL
+)`;
+const READ_SHREDDER_MARK = `SELECT position, event_id, occurred_at FROM ${SHREDDER_MARK}`;
+const WRITE_SHREDDER_MARK = `INSERT INTO ${SHREDDER_MARK} (one, position, event_id, occurred_at) VALUES (1, ?, ?, ?)
+  ON CONFLICT (one) DO UPDATE SET position = excluded.position, event_id = excluded.event_id, occurred_at = excluded.occurred_at`;
+
+/**
+ * An event of the log, as a projection's checkpoint names it (its position, id and `occurredAt`): what the shredder
+ * handled last in this file. The id is absent when it was taken from a checkpoint written before ids were kept.
+ */
+export interface ShredderMark {
+  readonly position: bigint;
+  readonly eventId?: string;
+  readonly occurredAt: string;
+}
 
 /** A key the shredder failed to destroy (KeyRegistry.owed, adapters/protocols/procedures/key-registry.ts). */
 interface OwedKey {
@@ -108,6 +134,7 @@ export class SqliteKeyRegistry implements EpochMarks {
         `INSERT INTO ${EPOCH_MARKS} (node_id, epoch) VALUES (?, ?) ON CONFLICT (node_id) DO UPDATE SET epoch = excluded.epoch WHERE excluded.epoch > epoch`,
       ),
       epochMarks: db.prepare(`SELECT node_id, epoch FROM ${EPOCH_MARKS} ORDER BY node_id`),
+      hasShredderMark: db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '${SHREDDER_MARK}'`),
     };
   }
 
@@ -212,6 +239,30 @@ export class SqliteKeyRegistry implements EpochMarks {
 
   epochMarks(): NodeEpoch[] {
     return (this.#sql.epochMarks.all() as { node_id: string; epoch: number | bigint }[]).map((r) => ({ nodeId: r.node_id, epoch: Number(r.epoch) }));
+  }
+
+  /** The last ending the shredder handled in this file (ShredderMark), undefined when none was recorded. */
+  shredderMark(): ShredderMark | undefined {
+    if (this.#sql.hasShredderMark.get() === undefined) return undefined;
+    // A position of EventStoreDB's log may pass 2^53: read as a bigint.
+    const row = this.#db.prepare(READ_SHREDDER_MARK).safeIntegers(true).get() as { position: bigint; event_id: string | null; occurred_at: string } | undefined;
+    if (row === undefined) return undefined;
+    const mark = { position: row.position, occurredAt: row.occurred_at };
+    return row.event_id === null ? mark : { ...mark, eventId: row.event_id };
+  }
+
+  /**
+   * Replaces the mark, lower or higher: a lower one is only more to go over again (keys-shredded-again.ts). Prepared at
+   * each call, after the table is made: a statement prepared before it would not compile, and the call is rare (after an
+   * ending whose entity had keys, and once at a start).
+   */
+  setShredderMark(mark: ShredderMark): void {
+    writingTo(KEY_REGISTRY_DB_FILE, () =>
+      this.#db.transaction(() => {
+        this.#db.exec(SHREDDER_MARK_TABLE);
+        this.#db.prepare(WRITE_SHREDDER_MARK).run(mark.position, mark.eventId ?? null, mark.occurredAt);
+      }).immediate(),
+    );
   }
 
   close(): void {
