@@ -3,6 +3,7 @@ import { Command, CommanderError, type Option } from 'commander';
 import type { z } from 'zod';
 import { ProblemResponse, ServerTimeout, ServerUnreachable, UnexpectedResponse } from '../adapters/client/http.ts';
 import { damagedDatabaseOf } from '../adapters/driven/files/damaged-database.ts';
+import { isNewerFileRefusal } from '../adapters/driven/files/newer-file-version.ts';
 import {
   eventStoreUnavailableOf,
   isEventStoreUnreachable,
@@ -36,6 +37,23 @@ export class UsageError extends Error {
     this.lines = lines;
   }
 }
+
+/**
+ * Runs `run` of a command for which a configuration or data folder it cannot use is bad usage (exit 2), not a refusal:
+ * each `validation` issue one UsageError line (`unnamed` for an issue without a path). A data file a newer version of
+ * Credence wrote is no such mistake but a refusal (exit 1), as every other command answers it (review 198: `token
+ * create` said exit 2 for a newer access.db or Secure Environment key database, `key list` 1): it passes unchanged.
+ */
+export const usageOnValidation = async (run: () => Promise<number>, unnamed: string): Promise<number> => {
+  try {
+    return await run();
+  } catch (error) {
+    if (isCredenceError(error, 'validation') && error.problem.code === 'validation' && !isNewerFileRefusal(error)) {
+      throw new UsageError(error.problem.issues.map((i) => `${i.path || unnamed}: ${i.message}`));
+    }
+    throw error;
+  }
+};
 
 /**
  * The exit code of the action that ran, kept per program (not in process.exitCode): tests run many programs in

@@ -10,13 +10,12 @@ import { PROBLEM_TYPE_BASE } from '../../adapters/http/problems.ts';
 import { parseTtl, Ttl } from '../../adapters/http/auth/ttl.ts';
 import { scopeIssues, TokenScope } from '../../adapters/http/auth/token-scope.ts';
 import { tokenPageCursor } from '../../adapters/http/auth/token-page-cursor.ts';
-import { isCredenceError } from '../../domain/errors.ts';
 import { KeyHandle } from '../../domain/ports/index.ts';
 import { json, type Io } from '../io.ts';
 import { printOneTimeValue } from '../one-time-output.ts';
 import { printable } from '../printable.ts';
 import { shellWord } from '../shell-word.ts';
-import { handler, parseOptions, UsageError, type RegisterCommands } from '../program.ts';
+import { handler, parseOptions, usageOnValidation, UsageError, type RegisterCommands } from '../program.ts';
 import { clientOf, PathArg, withJson, withServer } from './options.ts';
 import { listLocalTokens, localActor, localConfig, Target, targetOf, withLocalAccess } from './token-target.ts';
 
@@ -267,18 +266,6 @@ const rotateKey = async (args: z.infer<typeof RotateKey>, io: Io): Promise<numbe
   return 0;
 };
 
-/** A configuration error (a bad --config file, an unusable data folder) is bad usage, not a refusal. */
-const usageOnValidation = async (run: () => Promise<number>): Promise<number> => {
-  try {
-    return await run();
-  } catch (error) {
-    if (isCredenceError(error, 'validation') && error.problem.code === 'validation') {
-      throw new UsageError(error.problem.issues.map((i) => `${i.path || 'token'}: ${i.message}`));
-    }
-    throw error;
-  }
-};
-
 export const register: RegisterCommands = (program, io) => {
   const token = program.command('token').description('API bearer tokens: create, list, revoke (admin; or locally on the data folder), rotate-key (locally)');
   const createCommand: Command = withTarget(token.command('create'))
@@ -288,13 +275,13 @@ export const register: RegisterCommands = (program, io) => {
     .requiredOption('--ttl <ttl>', 'lifetime: seconds, or a count with s, m, h or d (e.g. 24h)')
     .option('--subscription <id...>', "integrator only: its stream publishes these M2M subscriptions' nodes only (repeatable, at most 32; SER-025)")
     .option('--app-id <id...>', "integrator only: its stream publishes these App-IDs' applications only (repeatable, at most 32)")
-    .action(handler(io, async (opts: Record<string, unknown>) => usageOnValidation(() => create(parseOptions(createCommand, Create, opts), io))));
+    .action(handler(io, async (opts: Record<string, unknown>) => usageOnValidation(() => create(parseOptions(createCommand, Create, opts), io), 'token')));
   const listCommand: Command = withTarget(token.command('list'))
     .description('issued tokens: ids, subjects, roles, expiry, state (never the tokens)')
     .option('--all', 'include expired tokens')
     .option('--limit <n>', 'at most this many (default 100); a `more:` line on stderr (`next` with --json) says when there are more')
     .option('--after <cursor>', 'the page after this cursor (the one a `more:` line or `next` gave)')
-    .action(handler(io, async (opts: Record<string, unknown>) => usageOnValidation(() => list(parseOptions(listCommand, List, opts), io))));
+    .action(handler(io, async (opts: Record<string, unknown>) => usageOnValidation(() => list(parseOptions(listCommand, List, opts), io), 'token')));
   const rotateKeyCommand: Command = withJson(token.command('rotate-key'))
     .description("make a new signing key for tokens (on the data folder's machine); the old one verifies its tokens until they expire")
     .option('--data <dir>', 'the data folder (env CREDENCE_DATA; default ./data)')
@@ -304,11 +291,11 @@ export const register: RegisterCommands = (program, io) => {
       '--withdraw-missing <handle>',
       'PKCS#11: the current key (this handle), not in the token, was destroyed there since a backup: withdraw it, revoking its tokens (refused with a token shown not to be the folder\'s)',
     )
-    .action(handler(io, async (opts: Record<string, unknown>) => usageOnValidation(() => rotateKey(parseOptions(rotateKeyCommand, RotateKey, opts), io))));
+    .action(handler(io, async (opts: Record<string, unknown>) => usageOnValidation(() => rotateKey(parseOptions(rotateKeyCommand, RotateKey, opts), io), 'token')));
   const revokeCommand: Command = withTarget(token.command('revoke'))
     .description('end a token before its expiry: requests with it get 401 from then on')
     .argument('<tokenId>', 'the token id (tok_…), as create and list show it')
     .action(
-      handler(io, async (tokenId: string, opts: Record<string, unknown>) => usageOnValidation(() => revoke(parseOptions(revokeCommand, Revoke, { ...opts, tokenId }), io))),
+      handler(io, async (tokenId: string, opts: Record<string, unknown>) => usageOnValidation(() => revoke(parseOptions(revokeCommand, Revoke, { ...opts, tokenId }), io), 'token')),
     );
 };

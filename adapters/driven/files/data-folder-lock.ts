@@ -5,6 +5,7 @@ import { dirname, join, resolve, sep } from 'node:path';
 import { validationError, type CredenceError } from '../../../domain/errors.ts';
 import { writeFileAtomic } from './atomic-write.ts';
 import { isProcessAlive } from './process-alive.ts';
+import { tightenDataFolder } from './private-data-folder.ts';
 import { assertNoneForeignOwned, foreignOwnedPathsIn, preparePrivateDatabaseFile, preparePrivateDir, type ForeignOwnedPath } from './private-files.ts';
 import { refuseUnwritableFolder } from './unwritable-folder.ts';
 
@@ -156,8 +157,16 @@ export const tryLockDataFolder = (
       throw error;
     }
     // Held by another process (one that found the folder just made): it is that process's, never removed here.
-    if (made === undefined || !('lock' in taken)) return taken;
-    return { lock: removedOnDiscard(taken.lock, dir, made) };
+    if (!('lock' in taken)) return taken;
+    const lock = made === undefined ? taken.lock : removedOnDiscard(taken.lock, dir, made);
+    try {
+      // A copy a restore left readable by others made private (review 198), by the one process that holds the folder.
+      tightenDataFolder(dir);
+    } catch (error) {
+      lock.discard();
+      throw error;
+    }
+    return { lock };
   }
 };
 

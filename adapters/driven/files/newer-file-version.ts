@@ -1,4 +1,7 @@
-import { validationError, type CredenceError } from '../../../domain/errors.ts';
+import { isCredenceError, validationError, type CredenceError } from '../../../domain/errors.ts';
+
+/** The rule of every refusal of a data file a newer version wrote. */
+const NEWER_FILE_RULE = 'schema_version';
 
 /**
  * A data file a newer version of Credence wrote, refused before anything in it is read or written: only the version
@@ -16,8 +19,15 @@ export const newerFileVersion = (
   advice = 'open it with that version',
 ): CredenceError => {
   const message = `${what} file has schema version ${found}, newer than this build supports (${supported}): a newer version of Credence wrote it; ${advice}`;
-  return validationError([{ path, rule: 'schema_version', message }], what);
+  return validationError([{ path, rule: NEWER_FILE_RULE, message }], what);
 };
+
+/**
+ * Whether `error` is newerFileVersion's refusal: no mistake in what was typed but a file this build may not read,
+ * which a command refuses (exit 1) however it treats its other `validation` errors (bin/program.ts).
+ */
+export const isNewerFileRefusal = (error: unknown): boolean =>
+  isCredenceError(error, 'validation') && error.problem.code === 'validation' && error.problem.issues.some((issue) => issue.rule === NEWER_FILE_RULE);
 
 /**
  * Refuses a data file (its parsed JSON, `value`) whose `version` is an integer above `supported`, with

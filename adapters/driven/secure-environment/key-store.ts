@@ -2,6 +2,7 @@ import { closeSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { assertOwnedByProcessIfPresent, DATA_FILE_MODE, withPrivateUmask } from '../files/index.ts';
 import type { KeyHandle, KeyKind, KeyUsage } from '../../../domain/ports/secure-environment.ts';
+import { refuseNewerKeyDatabase } from './key-database-format.ts';
 import { ownedKeyOfRow, type OwnedKey } from './listed-row.ts';
 
 /** A key as stored: metadata in clear (authenticated by the seal's AAD), key bytes only as an AEAD box. */
@@ -86,6 +87,8 @@ export class SealedKeyStore {
     const opened = withPrivateUmask(() => {
       const db = new Database(path);
       try {
+        // Before anything is written to either file (a table, a column, the wrapping-key file): see the module.
+        refuseNewerKeyDatabase(db, path);
         // Before the ATTACH, which would create it too: only an exclusive create tells this process from another one
         // opening a new folder at the same moment (checking for the file first lets both believe they made it).
         const created = wrappingKeysPath !== ':memory:' && createExclusively(wrappingKeysPath);

@@ -6,10 +6,10 @@ import { concatBytes, constantTimeEqual, lengthPrefixed, utf8, wipe } from '../.
 import type { RandomSource } from '../../../domain/ports/random.ts';
 import type { KeyHandle, KeyUsage } from '../../../domain/ports/secure-environment.ts';
 import { KEK_RETIRED, withRetiredKek } from './kek-retired.ts';
+import { KEY_DATABASE_FORMAT as FORMAT, newerKeyDatabase } from './key-database-format.ts';
 import { SealedKeyStore, type OwnedKey, type SealedKeyRecord } from './key-store.ts';
 
 const KEY_LENGTH = 32;
-const FORMAT = 2;
 const KEK_CHECK = utf8('credence/se/v1/kek-check');
 const fields = (...parts: readonly string[]): Uint8Array => concatBytes(...parts.map((p) => lengthPrefixed(utf8(p))));
 
@@ -92,7 +92,7 @@ export class KeyVault {
     }
     const vault = new KeyVault(store, kek, random);
     try {
-      store.transaction(() => vault.#prepare(kekMismatch));
+      store.transaction(() => vault.#prepare(database, kekMismatch));
     } catch (error) {
       store.close();
       wipe(kek);
@@ -109,11 +109,13 @@ export class KeyVault {
    * Runs inside one immediate transaction: a second process opening a new folder at once waits, then finds the
    * format and pairing this one wrote, and so neither refuses the other's files nor re-seals the other's keys.
    */
-  #prepare(kekMismatch: string): void {
+  #prepare(database: string, kekMismatch: string): void {
     const store = this.#store;
     const format = store.getMeta('format')?.[0];
     const pairing = store.getMeta('pairing');
     const theirs = store.getWrapMeta('pairing');
+    // Checked when the store opened it too (key-database-format.ts); again here, in the transaction that reads it.
+    if (format !== undefined && format > FORMAT) throw newerKeyDatabase(database, format);
     // Checked before the KEK: with the wrapping keys gone no KEK opens a key, and the message names what to restore.
     if (format === FORMAT && theirs === undefined) {
       throw configurationProblem(WRAPPING_KEYS_PRESENT, 'the wrapping-key file of this key database is missing: restore it (it is as secret as the KEK)');
@@ -129,7 +131,10 @@ export class KeyVault {
       }
       return;
     }
-    if (format !== undefined) throw configurationProblem('format', `unknown key database format ${format}`);
+    // Named by its file: the key database holds the format (it was said of `wrappingKeys`, review 198).
+    if (format !== undefined) {
+      throw validationError([{ path: 'database', rule: 'format', message: `${database}: unknown key database format ${format} (no earlier version wrote it, and a newer one writes a higher one): a damaged file` }], 'Secure Environment configuration');
+    }
     if (theirs !== undefined) {
       throw configurationProblem('wrapping_keys_match_database', 'the wrapping-key file already belongs to another key database');
     }

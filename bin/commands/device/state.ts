@@ -6,6 +6,7 @@ import { validationError } from '../../../domain/errors.ts';
 import { KeyHandle } from '../../../domain/ports/secure-environment.ts';
 import { PinnedResponder } from '../../../adapters/protocols/procedures/index.ts';
 import { writeFileAtomic } from '../../../adapters/driven/files/index.ts';
+import { refuseNewerFileVersion } from '../../../adapters/driven/files/newer-file-version.ts';
 import { FILE_LIMITS, readJsonFile } from '../../files.ts';
 
 /**
@@ -47,8 +48,11 @@ export const PendingProvisioning = z.strictObject({
 });
 export type PendingProvisioning = z.infer<typeof PendingProvisioning>;
 
+/** The layout of device.json this build writes. */
+const DEVICE_FILE_VERSION = 1;
+
 export const DeviceState = z.strictObject({
-  version: z.literal(1),
+  version: z.literal(DEVICE_FILE_VERSION),
   nodeId: Identifier,
   bootstrap: HeldCredential,
   /** The Enrolment Function and the Registrar CSE as pinned at the factory (trust on first use). */
@@ -78,6 +82,8 @@ export const readState = (dir: string): DeviceState => {
   if (!existsSync(path)) throw refused(dir, `${dir} holds no device: run credence device init first`);
   const read = readJsonFile(path, FILE_LIMITS.json);
   if (!read.ok) throw refused(dir, read.message);
+  // Before the schema: a newer layout is no malformed file of this one (review 198: "version: Invalid input: expected 1").
+  refuseNewerFileVersion(read.value, path, 'device', DEVICE_FILE_VERSION);
   const parsed = DeviceState.safeParse(read.value);
   if (!parsed.success) throw refused(dir, `${path}: ${issuesOf(parsed.error)}`);
   return parsed.data;
