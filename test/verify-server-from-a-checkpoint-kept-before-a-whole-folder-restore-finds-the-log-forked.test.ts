@@ -87,11 +87,12 @@ describe('verify --server --from a checkpoint kept before a whole-folder restore
     // The checkpoint kept is no proof of anything the forked log signed: it stays as it was.
     expect(readFileSync(saved, 'utf8')).toContain(`\n${keptSize}\n`);
 
-    // A server of an earlier version proves consistency only from the sizes it signed: its 404 is the same verdict.
+    // A server of an earlier version proves consistency only from the sizes it signed: its 404 (the document it sent) is
+    // the same verdict.
     const latest = await (await fetch(`${svc.url}/v1/transparency/checkpoint`, { headers: { authorization: `Bearer ${svc.tokens.auditor}` } })).text();
     const earlier = await serve((request, response) => {
       if (request.url === '/v1/transparency/checkpoint') return void response.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(latest);
-      response.writeHead(404, { 'content-type': 'application/problem+json' }).end(JSON.stringify({ type: 'about:blank', title: 'Not found', status: 404, detail: `no signed checkpoint of tree size ${keptSize}` }));
+      response.writeHead(404, { 'content-type': 'application/problem+json' }).end(JSON.stringify({ type: 'https://credence.dev/problems/not_found', title: 'Not found', status: 404, detail: `no signed checkpoint of tree size ${keptSize}`, streamId: 'transparency' }));
     });
     const older = await runCli(['verify', '--server', earlier, '--token', 'auditor-token', '--key', key, '--from', saved]);
     expect(older.code).toBe(1);

@@ -1,12 +1,11 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { ProblemResponse } from '../../adapters/client/http.ts';
-import type { ConsistencyAnswerJson } from '../../adapters/client/answers.ts';
-import { fail, openCheckpoint, verifyConsistency, type Checkpoint, type NoteVerifierKey, type VerificationResult } from '../../domain/transparency/index.ts';
+import { openCheckpoint, verifyConsistency } from '../../domain/transparency/index.ts';
 import { json, type Io } from '../io.ts';
 import { EXIT, parseOptions, UsageError } from '../program.ts';
 import { clientOf, ServerOptions, StreamArg, type ServerTarget, PathArg } from './options.ts';
 import { report, resolveLogKey, verifyBundle } from './verify-checks.ts';
+import { proofFromKept } from './verify-kept-proof.ts';
 import { readSavedCheckpointFile, unparsedCheckpoint } from './verify-inputs.ts';
 import { refuseOptionsOfOtherModes } from './verify-modes.ts';
 import { keptCheckpointRefusal, saveCheckpoint, sayKeptCheckpoint, type KeptCheckpointRefusal } from './verify-save-checkpoint.ts';
@@ -40,47 +39,6 @@ const keptCheckpointStays = (refusal: KeptCheckpointRefusal, io: Io, asJson: boo
   if (asJson) io.out(json({ ok: false, reason: refusal.rule, message: refusal.message }));
   sayKeptCheckpoint(refusal, io);
   return 1;
-};
-
-/**
- * The server's proof from the size of the checkpoint kept, or the verdict when it has none (404) (review 198: that
- * was `refused: Not found (404)`, exit 1, for a log forked by a restore under the same key). It is held to the
- * server's latest signed checkpoint: smaller than the one kept is the log rolled back (`rollback`, from
- * verifyConsistency, which tells two origins first); larger, the server signed the kept tree once and cannot show
- * its tree extends it: its log forked (`inconsistent`). This version's server proves it from any size up to its
- * latest, so there the proof itself fails; the 404 at or below the latest is a server of an earlier version, which
- * proves it only from the sizes it signed.
- */
-const proofFromKept = async (
-  client: ReturnType<typeof clientOf>,
-  kept: Checkpoint,
-  keptNote: string,
-  pinned: NoteVerifierKey,
-): Promise<{ readonly answer: ConsistencyAnswerJson } | { readonly failed: VerificationResult<never> }> => {
-  try {
-    return { answer: await client.consistencyProof(String(kept.treeSize)) };
-  } catch (error) {
-    if (!(error instanceof ProblemResponse && error.status === 404)) throw error;
-  }
-  const latest = await client.checkpoint().catch((error: unknown) => {
-    if (error instanceof ProblemResponse && error.status === 404) return undefined;
-    throw error;
-  });
-  if (latest === undefined) {
-    return { failed: fail('rollback', `the server has no signed checkpoint, and the one kept is of tree size ${kept.treeSize}: the log was emptied or rolled back`) };
-  }
-  const opened = openCheckpoint(latest, pinned);
-  if (!opened.ok) return { failed: opened };
-  // With no proof: two origins, a smaller tree (`rollback`), or one of the same size with another root are told there.
-  const held = verifyConsistency(keptNote, latest, { first: kept.treeSize, second: opened.checkpoint.treeSize, hashes: [] }, pinned);
-  if (!held.ok && (held.reason !== 'inconsistent' || opened.checkpoint.treeSize === kept.treeSize)) return { failed: held };
-  return {
-    failed: fail(
-      'inconsistent',
-      `the server cannot show that its tree of size ${opened.checkpoint.treeSize} extends the tree of size ${kept.treeSize} (the checkpoint kept, ` +
-        `signed by ${pinned.keyName}): its log forked (restored under the same key), or lost its checkpoints`,
-    ),
-  };
 };
 
 /**
