@@ -121,10 +121,10 @@ describe('compliance actions by token id', () => {
     expect(answer).toEqual({ rows: [], truncated: false });
   });
 
-  it('still requires actor or tokenId, naming actor as before', () => {
+  it('still requires actor or tokenId, naming actor and saying tokenId would do', () => {
     const parsed = COMPLIANCE_QUERIES.actions.params.safeParse({});
     expect(parsed.success).toBe(false);
-    expect(parsed.error!.issues).toEqual([expect.objectContaining({ path: ['actor'], message: 'is required: the actor id, e.g. operator:alice' })]);
+    expect(parsed.error!.issues).toEqual([expect.objectContaining({ path: ['actor'], message: 'is required unless tokenId is given: the actor id, e.g. operator:alice' })]);
   });
 
   it('reads a token through its own index, both without a window and within one', () => {

@@ -63,7 +63,7 @@ describe('GET /v1/compliance/actions?tokenId=', () => {
     expect((await actions({ tokenId: b, actor: 'test-operator' })).body.rows.map((r) => r.streamId)).toEqual(['node-meter-tok-1', 'node-meter-tok-3', 'node-meter-tok-5']);
 
     const first = await actions({ tokenId: b, limit: '2' });
-    expect(first.body).toMatchObject({ truncated: true, nextAfter: first.body.rows[1]!.position });
+    expect(first.body).toMatchObject({ truncated: true, nextAfter: expect.stringMatching(new RegExp(`^${first.body.rows[1]!.position}~[0-9a-f]{8}$`)) });
     const next = await actions({ tokenId: b, limit: '2', after: first.body.nextAfter! });
     expect(next.body.rows.map((r) => r.streamId)).toEqual(['node-meter-tok-5']);
     expect(next.body.truncated).toBe(false);
@@ -114,6 +114,20 @@ describe('credence query actions --token-id', () => {
       expect(code, err).toBe(2);
       expect(err).toBe('error: --token-id: a token id (tok_ and 22 characters)');
     }
+    expect(existsSync(data)).toBe(false);
+  });
+});
+
+describe('credence query refusals', () => {
+  // Review 200: the CLI named a parameter by its API key (`Unrecognized key: "tokenId"`, `unless tokenId is given`).
+  it('name the flags, never the API keys, of a parameter a query does not take or needs', async () => {
+    const data = join(scratch(), 'data');
+    const foreign = await runCli(['query', 'revocations', '--token-id', minted[0]!.tokenId, '--data', data]);
+    expect([foreign.code, foreign.err]).toEqual([2, 'error: revocations: not taken by revocations: --token-id']);
+    const neither = await runCli(['query', 'actions', '--data', data]);
+    expect(neither.code).toBe(2);
+    expect(neither.err).toContain('--actor: is required unless --token-id is given');
+    expect(`${foreign.err}${neither.err}`).not.toContain('tokenId');
     expect(existsSync(data)).toBe(false);
   });
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PositionString } from '../../domain/positions.ts';
+import { PositionString, ResumePointString } from '../../domain/positions.ts';
 import { ConsistencyProofJson } from '../../domain/transparency/index.ts';
 import { jsonLimitIssue, MESSAGE_JSON_LIMITS } from '../../domain/json-limits.ts';
 
@@ -92,9 +92,10 @@ export type TimelineJson = z.infer<typeof TimelineJson>;
 
 /**
  * The next page of a query in an order of its own (review 142): the last row's `<key>:<id>`, not a position;
- * `expiring`'s `<notAfterMs>:<credentialId>`, `dangling-associations`' `<position>:<associationId>`.
+ * `expiring`'s `<notAfterMs>:<credentialId>`, `dangling-associations`' `<position>:<associationId>`; since review 199
+ * followed by `@` and the id of the last row's event (`<position>~<tag>`), which ties the cursor to its log.
  */
-export const KEYSET_CURSOR = /^\d{1,19}:[A-Za-z0-9][A-Za-z0-9._:~-]{0,127}$/;
+export const KEYSET_CURSOR = /^\d{1,19}:[A-Za-z0-9][A-Za-z0-9._:~-]{0,127}(?:@(?:0|[1-9][0-9]{0,18})~[0-9a-f]{8})?$/;
 const KeysetCursor = z.string().regex(KEYSET_CURSOR, 'a cursor, <key>:<id> (expiring: <notAfterMs>:<credentialId>; dangling-associations: <position>:<associationId>)');
 
 /** GET /v1/compliance/{query}: rows, each naming the global position that proves it. */
@@ -106,8 +107,11 @@ export const ComplianceAnswerJson = z.looseObject({
   rows: z.array(z.looseObject({ position: PositionString })).max(MAX_ITEMS),
   /** More rows matched than the answer's limit (older servers: absent). */
   truncated: z.boolean().optional(),
-  /** With `truncated`, for a query in log order (a position) or in an order of its own (its cursor): the `after` of the next page. */
-  nextAfter: z.union([PositionString, KeysetCursor]).optional(),
+  /**
+   * With `truncated`, for a query in log order (a position, tagged with its event since review 199 as an event stream's
+   * id is) or in an order of its own (its cursor): the `after` of the next page, passed back as it is.
+   */
+  nextAfter: z.union([ResumePointString, KeysetCursor]).optional(),
 });
 export type ComplianceAnswerJson = z.infer<typeof ComplianceAnswerJson>;
 

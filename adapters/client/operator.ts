@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PositionString } from '../../domain/positions.ts';
+import { PositionString, ResumePointString } from '../../domain/positions.ts';
 import {
   CheckpointNote,
   ComplianceAnswerJson,
@@ -237,7 +237,8 @@ export const operatorClient = (baseUrl: string, token: string, options: Operator
         csv: parseBody(CsvText, response.body, `GET /v1/compliance/${name} (CSV)`),
         eventsBehind: behind.success ? behind.data : undefined,
         truncated: truncated === 'true' ? true : truncated === 'false' ? false : undefined,
-        nextAfter: ((next) => (/^\d{1,19}$/.test(next) || KEYSET_CURSOR.test(next) ? next : undefined))(response.headers.get('credence-next-after') ?? ''),
+        // A position, tagged with its event (review 199) or not, or a cursor of the query's own order: as the JSON's.
+        nextAfter: ((next) => (ResumePointString.safeParse(next).success || KEYSET_CURSOR.test(next) ? next : undefined))(response.headers.get('credence-next-after') ?? ''),
       };
     },
     replay: (options = {}) => read(FleetReplayJson, `/v1/replay${query({ full: options.full === true ? 'true' : undefined })}`, '/v1/replay', MAX_LISTING_BYTES),

@@ -7,6 +7,7 @@ import { readModelProjections } from '../../adapters/runtime/projections.ts';
 import { projectionLag, ProjectionRunner } from '../../projections/runtime/index.ts';
 import { answerQuery, positionOfAfter, COMPLIANCE_QUERIES, COMPLIANCE_QUERY_NAMES, DEFAULT_ROWS, MAX_ROWS, type ComplianceAnswer, type ComplianceQueryName } from '../../projections/compliance/index.ts';
 import { TokenId } from '../../adapters/http/auth/access-control.ts';
+import { complianceCursorOf, holdsCursorEvent, taggedNextAfter, type ComplianceCursor } from '../../adapters/http/routes/compliance-rows.ts';
 import { json, type Io } from '../io.ts';
 import { printable, printableCsv } from '../printable.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
@@ -27,13 +28,29 @@ const PARAMS = {
   now: 'expiring: the instant to count from (default: now)',
   limit: `every query: at most this many rows (default ${DEFAULT_ROWS}, at most ${MAX_ROWS})`,
   after:
-    'revocations, actions, provisioned: the position the page before ended at (its nextAfter; provisioned pages by listedPosition); ' +
-    'expiring: the nextAfter of the page before, <notAfterMs>:<credentialId>; dangling-associations: <position>:<associationId>',
+    'the nextAfter of the page before, as printed: revocations, actions, provisioned: <position>~<tag> (provisioned pages by listedPosition); ' +
+    'expiring: <notAfterMs>:<credentialId>@<position>~<tag>; dangling-associations: <position>:<associationId>@<position>~<tag>. ' +
+    'One of another log (another folder or server, an older backup) is refused; one without its tag is taken unchecked',
   order: 'revocations: log (the default, paged with --after) or newest (the latest --limit first)',
 } as const;
 const FLAGS = Object.keys(PARAMS) as (keyof typeof PARAMS)[];
 /** A parameter's option as written: `tokenId` is `--token-id` (`--token` is the bearer token for --server). */
 const flagOf = (param: string): string => `--${param.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+/** The parameters whose flag is spelled otherwise (`tokenId`, `--token-id`), as a message may name them. */
+const RESPELLED = new RegExp(`\\b(?:${FLAGS.filter((f) => flagOf(f) !== `--${f}`).join('|') || '(?!)'})\\b`, 'g');
+
+/**
+ * A query's refusal as the command line says it: the parameters it names, in its path, its unknown keys and its
+ * message, as the flags that set them (review 200: `Unrecognized key: "tokenId"`, `unless tokenId is given`).
+ */
+const cliIssueText =
+  (queryName: string) =>
+  (issue: { readonly path: readonly PropertyKey[]; readonly message: string; readonly code: string; readonly keys?: readonly string[] }): string => {
+    const where = issue.path.length > 0 ? flagOf(issue.path.map(String).join('.')) : queryName;
+    if (issue.code === 'unrecognized_keys' && issue.keys !== undefined) return `${where}: not taken by ${queryName}: ${issue.keys.map(flagOf).join(', ')}`;
+    return `${where}: ${issue.message.replace(RESPELLED, flagOf)}`;
+  };
 /** Bounded here (SER-001); each query's own schema then says which apply and what they mean. */
 const Param = z.string().max(200).optional();
 /**
@@ -73,6 +90,7 @@ const BEHIND_COUNT_LIMIT = 100_000;
 const runLocal = async (
   name: ComplianceQueryName,
   params: unknown,
+  cursor: ComplianceCursor | undefined,
   args: z.infer<typeof Options>,
   io: Io,
 ): Promise<{ readonly answer: ComplianceAnswer; readonly eventsBehind: number }> => {
@@ -82,9 +100,14 @@ const runLocal = async (
   const store = openExistingStore(data, args.store);
   // As the server refuses it (409): an `after` past the store's head would answer an empty last page, which a pager
   // reads as "no more rows". Before the read models are opened or brought up to the head: a refusal writes nothing.
+  // A tagged cursor whose event this folder's log does not hold there is of another log (review 199), as the server
+  // refuses it: paging after it would skip this log's rows up to it without a word.
   const after = positionOfAfter((params as { readonly after?: unknown }).after);
   try {
-    const notInLog = after === undefined ? undefined : resumePointNotInLog(after, await store.headPosition());
+    const head = await store.headPosition();
+    const endedAt = cursor?.endedAt;
+    const otherLog = endedAt === undefined ? undefined : (resumePointNotInLog(endedAt.position, head) ?? ((await holdsCursorEvent(store, endedAt)) ? undefined : otherLogOf(endedAt.position)));
+    const notInLog = otherLog ?? (after === undefined ? undefined : resumePointNotInLog(after, head));
     if (notInLog !== undefined) throw new UsageError(`--after: ${notInLog}; page again from the start (without --after)`);
   } catch (error) {
     await store.close();
@@ -110,12 +133,19 @@ const runLocal = async (
         lock.release();
       }
     }
-    return { answer: answerQuery(name, db, params, systemClock.now()), eventsBehind };
+    const answer = answerQuery(name, db, params, systemClock.now());
+    // Tagged with the event it ends at, as the server's: the cursor then names this log.
+    const nextAfter = await taggedNextAfter(store, answer);
+    return { answer: { ...answer, ...(nextAfter !== undefined ? { nextAfter } : {}) }, eventsBehind };
   } finally {
     db.close();
     await store.close();
   }
 };
+
+const otherLogOf = (position: bigint): string =>
+  `the event at position ${position} of this log is not the one that cursor was given for, so it is a cursor of another log (another ` +
+  "folder or server, or a store restored from an older backup), and paging after it would skip this log's rows up to it without a word";
 
 const catalog = (): string =>
   ['', 'Queries:', ...COMPLIANCE_QUERY_NAMES.map((n) => `  ${n.padEnd(22)} ${COMPLIANCE_QUERIES[n].summary}`)].join('\n');
@@ -140,14 +170,16 @@ export const register: RegisterCommands = (program, io) => {
       const args = parseOptions(command, Options, { ...opts, name });
       const queryName = args.name as ComplianceQueryName;
       const raw = Object.fromEntries(FLAGS.flatMap((f) => (args[f] === undefined ? [] : [[f, args[f]]]))) as Record<string, string>;
-      const params = COMPLIANCE_QUERIES[queryName].params.safeParse(raw);
+      // The query's own schema reads the cursor without its tag; a server is sent it whole, and checks the tag itself.
+      const cursor = raw['after'] === undefined ? undefined : complianceCursorOf(raw['after']);
+      const params = COMPLIANCE_QUERIES[queryName].params.safeParse(cursor === undefined ? raw : { ...raw, after: cursor.after });
       if (!params.success) {
-        throw new UsageError(params.error.issues.map((i) => `${i.path.length > 0 ? flagOf(i.path.map(String).join('.')) : queryName}: ${i.message}`));
+        throw new UsageError(params.error.issues.map(cliIssueText(queryName)));
       }
       const target = readTarget(args, io);
       if (target === undefined) {
         if (args.csv) throw new UsageError('--csv: CSV comes from a server (--server); use --json locally');
-        const { answer, eventsBehind } = await runLocal(queryName, params.data, args, io);
+        const { answer, eventsBehind } = await runLocal(queryName, params.data, cursor, args, io);
         if (eventsBehind > 0) {
           const count = eventsBehind >= BEHIND_COUNT_LIMIT ? `${BEHIND_COUNT_LIMIT} or more` : String(eventsBehind);
           io.err(`note: the read models were ${count} event(s) behind the store (the process holding the folder keeps them): rows those events prove may be missing`);

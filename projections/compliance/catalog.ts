@@ -105,11 +105,12 @@ const required = <S extends z.ZodType>(schema: S, example: string) =>
 
 /**
  * `actions` names whose: an actor, a token id, or both. Neither is refused as a missing `actor` was before `tokenId`
- * came (the rule `required`, said alike over HTTP and the CLI), the usual question being an actor's.
+ * came (the rule `required`, said alike over HTTP and the CLI), the usual question being an actor's; the message says
+ * that a token id does too (review 200: it named `actor` alone).
  */
 const actorOrToken = (ctx: z.core.ParsePayload<{ readonly actor?: string | undefined; readonly tokenId?: string | undefined }>): void => {
   if (ctx.value.actor !== undefined || ctx.value.tokenId !== undefined) return;
-  ctx.issues.push({ code: 'custom', path: ['actor'], message: 'is required: the actor id, e.g. operator:alice', params: { rule: REQUIRED_RULE }, input: undefined });
+  ctx.issues.push({ code: 'custom', path: ['actor'], message: 'is required unless tokenId is given: the actor id, e.g. operator:alice', params: { rule: REQUIRED_RULE }, input: undefined });
 };
 
 /**

@@ -1,5 +1,9 @@
 import { z } from 'zod';
-import type { COMPLIANCE_QUERIES, ComplianceQueryName } from '../../../projections/compliance/index.ts';
+import { MAX_POSITION, type ResumePoint } from '../../../domain/positions.ts';
+import type { EventStore } from '../../../domain/ports/event-store.ts';
+import type { COMPLIANCE_QUERIES, ComplianceAnswer, ComplianceQueryName } from '../../../projections/compliance/index.ts';
+import { recordAtPosition } from '../../../projections/runtime/index.ts';
+import { canonicalTagger, eventIdOf, holdsTaggedEvent, type TaggerOnDemand } from '../sse/event-id.ts';
 import { csvColumns } from './csv.ts';
 import { TimelineEntry } from './entities.ts';
 import { DecimalString } from './wire.ts';
@@ -93,3 +97,64 @@ const CSV_COLUMNS = new Map(
     return [name, [...csvColumns(schema).filter((c) => !last.includes(c)), ...last]];
   }),
 );
+
+/*
+ * A compliance cursor names the event its page ended at, as an event stream's id does (../sse/event-id.ts,
+ * `<position>~<tag>`), so that a cursor of another log (saved before a restore from an older backup, or taken from
+ * another instance or a re-created store) is refused rather than paged after: a bare position at or below the head was
+ * answered 200, and the rows up to it skipped without a word (review 199). Revocation and action exports are evidence.
+ *
+ * - revocations, actions, provisioned: `<position>~<tag>`, the event at the cursor's own position (the last row's, or
+ *   for provisioned the event that listed it: `listedPosition`).
+ * - expiring, dangling-associations: `<key>:<id>@<position>~<tag>`, the key of the answer's own order then, after an
+ *   `@` (which no id holds, so the cursor splits one way only), the id of the event that proves the page's last row.
+ *   expiring's key is an instant, no place in the log: the row's event is what proves the cursor was this log's (the
+ *   head's would do too, but on an EventStoreDB shared with other applications the head may be their record, scavenged
+ *   later). For dangling-associations it is the event at the key's own position.
+ *
+ * Compliance is read with canonical identifiers only (operators, auditors, admins), so the canonical tag is the one.
+ * A bare cursor (what earlier versions handed out, or a person types) is taken as it comes, unchecked.
+ */
+
+const TAGGED_POSITION = /^(0|[1-9][0-9]{0,18})~([0-9a-f]{8})$/;
+const TAGGED_KEYSET = /^(\d{1,19}:[A-Za-z0-9][A-Za-z0-9._:~-]{0,127})@(0|[1-9][0-9]{0,18})~([0-9a-f]{8})$/;
+
+/** The tagged forms as patterns, for the document (OpenAPI) beside the bare ones the queries' own schemas state. */
+export const TAGGED_CURSOR_PATTERNS = [TAGGED_POSITION.source, TAGGED_KEYSET.source] as const;
+
+/** An `after` as the query's own schema reads it (`after`), and the event it names (`endedAt`), when it is tagged. */
+export interface ComplianceCursor {
+  readonly after: string;
+  readonly endedAt?: ResumePoint;
+}
+
+/** Splits a tagged cursor; any other text (a bare cursor, or one of no form) goes on whole to the query's schema. */
+export const complianceCursorOf = (after: string): ComplianceCursor => {
+  const position = TAGGED_POSITION.exec(after);
+  const keyset = position === null ? TAGGED_KEYSET.exec(after) : null;
+  const [cursor, at, tag] = position !== null ? [position[1]!, position[1]!, position[2]!] : keyset !== null ? [keyset[1]!, keyset[2]!, keyset[3]!] : [];
+  // A position of 19 digits past 2^63 - 1 is no event's (nor one a store can be asked for): the value goes on whole,
+  // and the query's schema refuses it as no cursor of its form.
+  if (cursor === undefined || BigInt(at!) > MAX_POSITION) return { after };
+  return { after: cursor, endedAt: { position: BigInt(at!), tag: tag! } };
+};
+
+/** The taggers a cursor is checked by: the canonical one alone (above). */
+export const CURSOR_TAGGERS: readonly TaggerOnDemand[] = [() => canonicalTagger];
+
+/** Whether this log holds, at a tagged cursor's position, the event it names (the event streams' check). */
+export const holdsCursorEvent = (store: EventStore, endedAt: ResumePoint): Promise<boolean> => holdsTaggedEvent(store, endedAt, CURSOR_TAGGERS);
+
+/**
+ * The `nextAfter` of a cut answer, tagged: its event's id for a position, the last row's event id after `@` for a key
+ * of the answer's own order. Untagged where no event is at the position (0; a record scavenged from a shared cluster).
+ */
+export const taggedNextAfter = async (store: EventStore, answer: ComplianceAnswer): Promise<string | undefined> => {
+  const { nextAfter } = answer;
+  if (nextAfter === undefined) return undefined;
+  const position = typeof nextAfter === 'bigint' ? nextAfter : answer.rows.at(-1)?.position;
+  const record = position === undefined || position === 0n ? undefined : await recordAtPosition(store, position);
+  if (record === undefined) return String(nextAfter);
+  const id = eventIdOf(record, canonicalTagger);
+  return typeof nextAfter === 'bigint' ? id : `${nextAfter}@${id}`;
+};

@@ -10,7 +10,7 @@ import { ACCESS } from '../auth/roles.ts';
 import type { RouteModule, ServiceContext } from '../context.ts';
 import { HttpProblem } from '../problems.ts';
 import { documentedAs, QueryWholeNumberOr } from '../query-values.ts';
-import { csvColumnsOf } from './compliance-rows.ts';
+import { complianceCursorOf, csvColumnsOf, CURSOR_TAGGERS, TAGGED_CURSOR_PATTERNS, taggedNextAfter, type ComplianceCursor } from './compliance-rows.ts';
 import { refuseLongEntity } from './entity-bound.ts';
 import { refuseUnlessResolved, withoutNodeTrail } from './pseudonym-reads.ts';
 import { toCsv, wantsCsv } from './csv.ts';
@@ -26,10 +26,13 @@ type Param = (typeof PARAMS)[number];
 const readerOf = (param: Param): z.ZodType =>
   COMPLIANCE_QUERY_NAMES.map((name) => (COMPLIANCE_QUERIES[name].params as unknown as z.ZodObject).shape[param]).find((s) => s !== undefined)!;
 
-/** `after` is read two ways: a position by the queries in log order, a cursor of its own order by `expiring`. */
+/**
+ * `after` is read two ways: a position by the queries in log order, a cursor of its own order by `expiring` and
+ * `dangling-associations`; each as the service hands it out, tagged with the event it ended at (./compliance-rows.ts).
+ */
 const afterReaders = (): z.ZodType => {
   const readers = [...new Set(COMPLIANCE_QUERY_NAMES.map((name) => (COMPLIANCE_QUERIES[name].params as unknown as z.ZodObject).shape['after']).filter((s) => s !== undefined))];
-  return z.union(readers as [z.ZodType, ...z.ZodType[]]);
+  return z.union([...readers, ...TAGGED_CURSOR_PATTERNS.map((pattern) => z.string().regex(new RegExp(pattern)))] as [z.ZodType, ...z.ZodType[]]);
 };
 
 /**
@@ -55,9 +58,13 @@ const DOCUMENTED_AS: Readonly<Record<Exclude<Param, 'tokenId'>, 'input' | 'outpu
 
 /** What `after`'s pattern cannot say: its bound, which the queries check once its digits are read. */
 const AFTER =
-  `the \`nextAfter\` of the page before: a global position from 0 to ${MAX_POSITION} (2^63 - 1); the rows after it by \`position\`, ` +
-  'or for provisioned by `listedPosition` (to go on from a whole answer, its last row\'s); for expiring, `<notAfterMs>:<credentialId>`, ' +
-  'and for dangling-associations, `<position>:<associationId>`, the rows after that one in the answer\'s order';
+  'the `nextAfter` of the page before, as received: for revocations, actions and provisioned `<position>~<tag>`, the rows after ' +
+  'that position by `position`, or for provisioned by `listedPosition`; for expiring `<notAfterMs>:<credentialId>@<position>~<tag>`, ' +
+  'and for dangling-associations `<position>:<associationId>@<position>~<tag>`, the rows after that one in the answer\'s order. ' +
+  'The tag names the event the page ended at: a cursor whose event this log does not hold there is of another log (a restore ' +
+  'from an older backup, another instance) and is refused (409 `resume_point_not_in_log`, naming `query.after`). Without ' +
+  `\`~<tag>\` (\`@…\`), as earlier versions handed it out or to go on from a whole answer's last row, a cursor is taken unchecked: a ` +
+  `global position from 0 to ${MAX_POSITION} (2^63 - 1), or \`<key>:<id>\``;
 
 /**
  * `tokenId` (review 196) is read here as the service issues token ids (`tok_` and 22 characters), which the catalog,
@@ -78,15 +85,33 @@ const ComplianceQueryString = z.strictObject(
 );
 
 /** How to start again after a refused `after` (./resume-point.ts). */
-const RESTART_PAGING = 'page again from the start (without `after`), and set aside the rows of pages read past the newest event';
+const RESTART_PAGING = 'page again from the start (without `after`), and set aside the rows of pages read past the newest event or from another log';
+
+/**
+ * An `after` this log is not where it came from, refused before anything is read (./resume-point.ts): a tagged
+ * cursor whose event this log does not hold at its position (review 199), then any position past the head. The
+ * refusal names `query.after`, as every refusal of a query value does.
+ */
+const refuseAfterNotInLog = async (context: ServiceContext, cursor: ComplianceCursor | undefined, after: unknown): Promise<void> => {
+  try {
+    const endedAt = cursor?.endedAt;
+    if (endedAt?.tag !== undefined) await refuseResumePointNotInLog(context, endedAt.position, RESTART_PAGING, undefined, { tag: endedAt.tag, taggers: CURSOR_TAGGERS });
+    await refuseResumePointNotInLog(context, positionOfAfter(after), RESTART_PAGING);
+  } catch (error) {
+    if (!(error instanceof HttpProblem)) throw error;
+    throw new HttpProblem(error.status, error.code, `query.after: ${error.message}`, { ...error.extensions, path: 'query.after' }, error.headers);
+  }
+};
 
 // Declared for CSV above all, whose rows have no field for them: a pager reads where to go on from here.
 const PAGING_HEADERS: ResponseHeaders = {
   'credence-truncated': { type: 'string', enum: ['true', 'false'], description: 'more rows matched than `limit`' },
   'credence-next-after': {
     type: 'string',
-    pattern: '^(0|[1-9][0-9]*)(:[A-Za-z0-9][A-Za-z0-9._:~-]{0,127})?$',
-    description: 'with `credence-truncated: true`, for revocations, actions, provisioned, expiring and dangling-associations: the `after` of the next page',
+    pattern: '^(0|[1-9][0-9]*)(~[0-9a-f]{8}|:[A-Za-z0-9][A-Za-z0-9._:~-]{0,127}(@(0|[1-9][0-9]*)~[0-9a-f]{8})?)?$',
+    description:
+      'with `credence-truncated: true`, for revocations, actions, provisioned, expiring and dangling-associations: the `after` of the next ' +
+      'page, tagged with the event it ends at (`nextAfter`)',
   },
   ...EVENTS_BEHIND_HEADER_DOC,
 };
@@ -203,7 +228,9 @@ export const complianceRoutes: RouteModule = (app, context) => {
         'credence-truncated header, CSV included) says more matched; the queries in log order (revocations, actions, provisioned) and ' +
         '`expiring` (by its order, notAfter then credential id: `<notAfterMs>:<credentialId>`) and `dangling-associations` (by the ' +
         'position that ended the credential, then association id: `<position>:<associationId>`) then ' +
-        'name `nextAfter` (and the credence-next-after header), to pass as `after` for the next page. `provisioned` lists rows in ' +
+        'name `nextAfter` (and the credence-next-after header), to pass as `after` for the next page, tagged with the event the page ' +
+        'ended at so that a cursor of another log is refused (409 `resume_point_not_in_log`, naming `query.after`), not paged after. ' +
+        '`provisioned` lists rows in ' +
         'the order they were written (`listedPosition`: the provisioning, or for a credential provisioned before its node was known, ' +
         'the enrolment or association that named it, after rows listed before), and pages by it: rows one event listed together ' +
         'share it and a page never splits them (it ends before them, or holds them all past `limit`). An `after` past the store\'s ' +
@@ -233,11 +260,17 @@ export const complianceRoutes: RouteModule = (app, context) => {
                 rows: z.array(Row),
                 truncated: z.boolean().describe('more rows matched than `limit`: narrow the parameters, or page on with `after`'),
                 nextAfter: z
-                  .union([DecimalString, z.string().regex(/^\d{1,19}:[A-Za-z0-9][A-Za-z0-9._:~-]{0,127}$/)])
+                  .union([
+                    DecimalString,
+                    z.string().regex(/^\d{1,19}:[A-Za-z0-9][A-Za-z0-9._:~-]{0,127}$/),
+                    ...TAGGED_CURSOR_PATTERNS.map((pattern) => z.string().regex(new RegExp(pattern))),
+                  ])
                   .optional()
                   .describe(
-                    'with `truncated`, for revocations, actions and provisioned (a position), expiring (`<notAfterMs>:<credentialId>`) and ' +
-                      'dangling-associations (`<position>:<associationId>`): the `after` of the next page',
+                    'with `truncated`, for revocations, actions and provisioned (`<position>~<tag>`), expiring ' +
+                      '(`<notAfterMs>:<credentialId>@<position>~<tag>`) and dangling-associations (`<position>:<associationId>@<position>~<tag>`): ' +
+                      'the `after` of the next page, as it is. The tag names the event the page ended at (of its last row, or the one that listed ' +
+                      'it), as an event stream\'s id does; untagged where no event is there',
                   ),
               }),
             },
@@ -250,10 +283,13 @@ export const complianceRoutes: RouteModule = (app, context) => {
       const name = request.params.query;
       const raw = Object.fromEntries(Object.entries(request.query).filter((e): e is [string, string] => e[1] !== undefined));
       const definition = COMPLIANCE_QUERIES[name];
-      const params = definition.params.safeParse(raw);
+      // The query's own schema reads the cursor; the event it is tagged with is checked against this log below.
+      const cursor = raw['after'] === undefined ? undefined : complianceCursorOf(raw['after']);
+      const params = definition.params.safeParse(cursor === undefined ? raw : { ...raw, after: cursor.after });
       if (!params.success) throw validationError(issuesOf(params.error), 'query');
-      // An `after` past the store's head would answer an empty last page, which a pager reads as "no more rows".
-      await refuseResumePointNotInLog(context, positionOfAfter((params.data as { readonly after?: unknown }).after), RESTART_PAGING);
+      // An `after` of another log, or past the store's head, would skip rows, or answer an empty last page (which a
+      // pager reads as "no more rows"), without a word.
+      await refuseAfterNotInLog(context, cursor, (params.data as { readonly after?: unknown }).after);
       const eventsBehind = await readYourWritesInto(context, reply, ['audit', 'compliance']);
       const answer = await answerOrUnknown(context, name, params.data, eventsBehind);
       const wire = toWire(answer.rows) as Record<string, unknown>[];
@@ -261,8 +297,9 @@ export const complianceRoutes: RouteModule = (app, context) => {
       const rows = name === 'actions' ? wire.map(withoutNodeTrail) : wire;
       reply.header('vary', 'accept');
       reply.header('credence-truncated', String(answer.truncated));
+      const nextAfter = await taggedNextAfter(context.credence.store, answer);
       // CSV has no field for it: the next page's `after` travels as a header there (and here too).
-      if (answer.nextAfter !== undefined) reply.header('credence-next-after', String(answer.nextAfter));
+      if (nextAfter !== undefined) reply.header('credence-next-after', nextAfter);
       if (wantsCsv(request.headers.accept)) return reply.type('text/csv; charset=utf-8').send(toCsv(rows, csvColumnsOf(name)));
       return reply.type('application/json; charset=utf-8').send({
         query: name,
@@ -270,7 +307,7 @@ export const complianceRoutes: RouteModule = (app, context) => {
         eventsBehind,
         rows: rows as z.infer<typeof Row>[],
         truncated: answer.truncated,
-        ...(answer.nextAfter !== undefined ? { nextAfter: String(answer.nextAfter) } : {}),
+        ...(nextAfter !== undefined ? { nextAfter } : {}),
       });
     },
   });
