@@ -157,7 +157,8 @@ const FleetFinding = Finding.extend({
     .optional()
     .describe(
       'the earlier finding this refusal follows from: its entity, or one whose fact the event read, was left unrecorded by that ' +
-        "finding's event (a knock-on effect, not a fault of this event's own)",
+        "finding's event, so this event was judged against an entity replay could not hold as stored: the refusal says nothing " +
+        'either way about this event itself (it may be legal, or tampered with too); read it beside the finding it follows from',
     ),
 });
 const FleetVerdict = z.object({
@@ -178,8 +179,10 @@ const FleetVerdict = z.object({
     .number()
     .int()
     .describe(
-      'of `findingsTotal`, those that follow from a finding by a newer rule (`followsFrom`): its knock-on effects. The findings ' +
-        'neither these nor `findingsByNewerRules` count are broken histories',
+      'of `findingsTotal`, those that follow from a finding by a newer rule (`followsFrom`): judged against an entity that ' +
+        'finding left unrecorded, so they neither prove nor clear their own events (an event forged after the upgrade on such ' +
+        'an entity is counted here too; compare positions with the first verdict after the upgrade). The findings neither ' +
+        'these nor `findingsByNewerRules` count are broken histories, and any finding keeps `ok` false',
     ),
   brokenStreams: z.array(z.string()).describe('the first `limit` broken streams'),
   brokenStreamsTotal: z.number().int(),
