@@ -217,7 +217,9 @@ export const describeRefusal = (
   verdict.rule !== undefined
     ? `${attempted} refused in state ${verdict.state} by rule ${verdict.rule}${verdict.because !== undefined ? `: ${verdict.because}` : ''}`
     : `${attempted} is not allowed in state ${verdict.state}` +
-      (verdict.allowed.length ? ` (allowed: ${verdict.allowed.join(', ')})` : ' (final state: it accepts nothing)');
+      (verdict.allowed.length ? ` (allowed: ${verdict.allowed.join(', ')})` : ' (final state: it accepts nothing)') +
+      // What a final state finds standing (machines/evaluate.ts FINAL_STATE_REASONS; review 197 F2).
+      (verdict.because !== undefined ? `: ${verdict.because}` : '');
 
 export const illegalTransition = (args: {
   streamId: string;

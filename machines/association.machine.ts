@@ -3,7 +3,7 @@ import type { Registree, RevocationReason } from '../domain/events/index.ts';
 import type { CredentialContext, NodeContext } from './contexts.ts';
 import type { AssociationContext } from './contexts.ts';
 import {
-  credentialUsableAt, dataOf, factGuard, isOneOf, ms, registreeApplicationCredentialStands, registreeApplicationEnrolled, registreeHeldByNode, subscriptionServesAt,
+  credentialUsableAt, dataOf, endsBySubscription, factGuard, isOneOf, ms, registreeApplicationCredentialStands, registreeApplicationEnrolled, registreeHeldByNode, subscriptionServesAt,
 } from './guards.ts';
 import type { EntityView, MachineEvent } from './types.ts';
 
@@ -54,6 +54,17 @@ export const associationMachine = setup({
      * Registrar checked it, so an operator's command or a handshake finishing after the termination passed).
      */
     subscriptionServes: factGuard(({ event }) => subscriptionServesAt(event.facts.subscription, event.at)),
+    /**
+     * Seed 003, 11.2.1 (review 197): an association is established only if it expires by the end of its node's
+     * subscription, read from the same fact as subscriptionServes, so a lapse and its expiry coincide: with the
+     * service up the cascade revoked it at the lapse, after a downtime the one tick expired it first. The Registrar
+     * cuts its grant to the subscription's end already (registrar-runs.ts credentialEnd); an operator's
+     * establishAssociation did not, nor did an AE's on an App-ID credential, which no subscription bounds.
+     */
+    endsWithinSubscription: factGuard(({ event }) => {
+      const d = dataOf(event, 'AssociationEstablished');
+      return d !== undefined && endsBySubscription(ms(d.expiresAt), event.facts.subscription);
+    }),
     /**
      * The credential belongs to this Registree (RS-01): its node, its CSE, or for an AE its App-ID or AE-ID. One
      * node's credential never authenticates another's association, and a CSE Registree is the node's own CSE: the
@@ -165,8 +176,8 @@ export const associationMachine = setup({
         AssociationEstablished: {
           target: 'associated',
           guard: and([
-            'credentialUsable', 'credentialNotBootstrap', 'nodeEnrolled', 'subscriptionServes', 'credentialBelongsToRegistree', 'applicationEnrolled',
-            'applicationCredentialStands', 'lifetimeShorterThanCredential',
+            'credentialUsable', 'credentialNotBootstrap', 'nodeEnrolled', 'subscriptionServes', 'endsWithinSubscription', 'credentialBelongsToRegistree',
+            'applicationEnrolled', 'applicationCredentialStands', 'lifetimeShorterThanCredential',
           ]),
           actions: assign(({ event }) => ({
             establishedAt: event.at,

@@ -67,6 +67,17 @@ export const associationRefusals: RefusalReasons<AssociationContext> = {
       ],
     );
   },
+  endsWithinSubscription: ({ context, event }) => {
+    const { id, nodeId } = configured(context, event);
+    const expiresAt = dataOf(event, 'AssociationEstablished')?.expiresAt;
+    const s = event.facts.subscription?.context as Partial<SubscriptionContext> | undefined;
+    const endsAt = instant(s?.notAfter);
+    return (
+      `association ${id} is established only if it expires by the end of node ${nodeId}'s subscription (seed 003, 11.2.1); ` +
+      `it expires at ${expiresAt === undefined ? '(none)' : instant(ms(expiresAt))}, and subscription ${nodeOf(event)?.subscriptionId ?? s?.subscriptionId} ends at ${endsAt}: ` +
+      `establish it with expiresAt at or before ${endsAt}`
+    );
+  },
   credentialBelongsToRegistree: ({ context, event }) => {
     const { id, nodeId, credentialId, registree } = configured(context, event);
     const c = credentialOf(event);

@@ -1,6 +1,6 @@
 import { and, assign, setup } from 'xstate';
 import type { CredentialContext, NodeContext } from './contexts.ts';
-import { bootstrapUsableFor, dataOf, factGuard, isNodeServiceCredential, isOneOf, ms, nodeHoldsCseId, ownerHeldBy, sameOwner, successorHolderMatches, subscriptionServesAt } from './guards.ts';
+import { bootstrapUsableFor, dataOf, endsBySubscription, factGuard, isNodeServiceCredential, isOneOf, ms, nodeHoldsCseId, ownerHeldBy, sameOwner, successorHolderMatches, subscriptionServesAt } from './guards.ts';
 import { isWithin, type EntityView, type Facts, type MachineEvent } from './types.ts';
 
 const LIVE = ['initialized', 'enrolled', 'associated'];
@@ -153,6 +153,20 @@ export const credentialMachine = setup({
       return subscriptionId === undefined || subscriptionServesAt(event.facts.subscription, event.at);
     }),
     /**
+     * Seed 003, 11.2.1, as subscriptionServes: a node's service credential is provisioned only if its validity ends by
+     * the end of the subscription its node is enrolled under (notAfter at or before the subscription's notAfter, read
+     * from the same fact). Review 197: an operator's credential outlived its subscription, so a lapse ended it two
+     * ways: revoked as cessationOfOperation by the cascade (on the CRL) with the service up, expired unlisted after a
+     * downtime whose one tick expired both. Ending by then, a lapse and an expiry coincide. Remote provisioning cuts
+     * its validity to the subscription's end already (certificate-issuance.ts validityWithinSubscription). A missing
+     * subscription is subscriptionServes's refusal, not this rule's.
+     */
+    endsWithinSubscription: factGuard(({ context, event }) => {
+      if (!isNodeServiceCredential(context)) return true;
+      if ((event.facts.owner?.context as NodeContext | undefined)?.subscriptionId === undefined) return true;
+      return endsBySubscription(context.notAfter, event.facts.subscription);
+    }),
+    /**
      * RS-01 (review 44): a credential issued to a CSE-ID that names its node is put into that node only while the node
      * holds that CSE-ID (nodeHoldsCseId, read at the commit): renumbered, the node no longer is that CSE-ID, whose
      * next holder is issued credentials of its own (certificates carry the CSE-ID as a `urn:onem2m:cse:` SAN), and
@@ -272,7 +286,7 @@ export const credentialMachine = setup({
       on: {
         CredentialProvisioned: {
           target: 'enrolled',
-          guard: and(['notExpiredYet', 'bootstrapIsUsable', 'subscriptionServes', 'cseIdHeldByItsNode', 'ownerIsLive']),
+          guard: and(['notExpiredYet', 'bootstrapIsUsable', 'subscriptionServes', 'endsWithinSubscription', 'cseIdHeldByItsNode', 'ownerIsLive']),
           actions: 'recordProvisioning',
         },
         CredentialExpired: { target: 'expired', guard: 'notAfterReached', actions: 'recordEnd' },

@@ -1,7 +1,7 @@
 import type { CredentialContext, NodeContext, SubscriptionContext } from './contexts.ts';
 import { handoverInstant, rotationOutcomeAt } from './credential.machine.ts';
 import { dataOf, holdingNodeOf, isOneOf, ms, sameOwner, successorHolderMatches } from './guards.ts';
-import { instant, ownerText, saying, standing, windowText, type RefusalReasons } from './refusal-reasons.ts';
+import { instant, ownerText, saying, standing, windowText, type RefusalReason, type RefusalReasons } from './refusal-reasons.ts';
 import { isWithin, type EntityView } from './types.ts';
 
 const LIVE = ['initialized', 'enrolled', 'associated'];
@@ -102,6 +102,16 @@ export const credentialRefusals: RefusalReasons<CredentialContext> = {
       [`subscription ${subscriptionId} ${standing(s)}${s === undefined ? '' : `, ${windowText(s.context as unknown as SubscriptionContext)}, and this is ${instant(event.at)}`}`],
     );
   },
+  endsWithinSubscription: ({ context, event }) => {
+    const nodeId = context.owner === undefined ? undefined : holdingNodeOf(context.owner);
+    const subscriptionId = (event.facts.owner?.context as NodeContext | undefined)?.subscriptionId;
+    const endsAt = instant((event.facts.subscription?.context as Partial<SubscriptionContext> | undefined)?.notAfter);
+    // What the operator does (review 197): a credential's validity is fixed at issue, so a new one, cut to the end.
+    return (
+      `node ${nodeId}'s service credential ${context.credentialId} is provisioned only if it ends by the end of the subscription the node is enrolled under (seed 003, 11.2.1); ` +
+      `it has notAfter ${instant(context.notAfter)}, and subscription ${subscriptionId} ends at ${endsAt}: issue a new credential with notAfter at or before ${endsAt}`
+    );
+  },
   cseIdHeldByItsNode: ({ context, event }) => {
     const owner = context.owner;
     const node = event.facts.owner;
@@ -163,4 +173,20 @@ export const credentialRefusals: RefusalReasons<CredentialContext> = {
       ],
     );
   },
+};
+
+/**
+ * Why a revoked credential takes no second revocation, said by the final state rather than a guard (evaluate.ts
+ * FINAL_STATE_REASONS). Review 197 F2: a `revokeCredential … keyCompromise` on a credential the cascade had revoked
+ * as cessationOfOperation was told only that the state accepts nothing. A reason is not raised here: what stands
+ * is what OCSP and the CRL publish (recordRevocation keeps the reason and the instant). A context kept before the
+ * instant was (a stored view) names the reason alone.
+ */
+export const credentialRevokedAlready: RefusalReason<CredentialContext> = ({ context, event }) => {
+  if (event.type !== 'CredentialRevoked' || context.revocationReason === undefined) return undefined;
+  const when = context.endedAt === undefined ? '' : ` at ${instant(context.endedAt)}`;
+  return (
+    `credential ${context.credentialId} was revoked as ${context.revocationReason}${when}, and a revocation's reason is not changed once recorded: ` +
+    'it is refused by OCSP and listed on the CRL as it stands (docs/pki.md, "A revocation\'s reason is final")'
+  );
 };

@@ -67,6 +67,16 @@ export const subscriptionServesAt = (view: EntityView | undefined, at: number): 
   isOneOf(view, ['active']) && isWithin(at, view!.context as unknown as SubscriptionContext);
 
 /**
+ * Seed 003, 11.2.1 (review 197): what a subscription serves ends by the subscription's end, so its lapse and the
+ * expiry coincide: `endsAt` at or before its notAfter. An absent subscription is subscriptionServesAt's to refuse.
+ */
+export const endsBySubscription = (endsAt: number, subscription: EntityView | undefined): boolean => {
+  if (subscription === undefined) return true;
+  const notAfter = (subscription.context as unknown as SubscriptionContext).notAfter;
+  return typeof notAfter === 'number' && endsAt <= notAfter;
+};
+
+/**
  * RS-01: a CSE Registree is the CSE-ID its node holds now (the one of its last enrolment), not one it held when the
  * association was configured: a CSE-ID moved to another node (a device replacement) is that node's from then on. An
  * AE Registree holds no CSE-ID of its node's; its credential's owner is what binds it (credentialBelongsToRegistree).

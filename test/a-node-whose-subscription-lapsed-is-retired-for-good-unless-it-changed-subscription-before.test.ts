@@ -26,15 +26,18 @@ const state = async (c: Credence, kind: 'credential' | 'association' | 'node', i
   return [String(snapshot.value), snapshot.context.revocationReason];
 };
 
-/** meter-1 (bootstrap boot-1) enrolled under sub-1 (to at(30)) and associated as sa-1 on cred-1; sub-2 runs to at(365). */
+/**
+ * meter-1 (bootstrap boot-1) enrolled under sub-1 (to at(30)) and associated as sa-1 (to at(20)) on cred-1 (to at(30):
+ * a node's service credential ends by its subscription's end, endsWithinSubscription, review 197); sub-2 runs to at(365).
+ */
 const open = async () => {
   const clock = new FakeClock(T0);
   const c = (credence = openCredence({ location: { memory: true }, clock }));
   for (const x of [
     cmd.createSubscription('sub-1', at(30)), cmd.createSubscription('sub-2', at(365)),
     register('meter-1', 'boot-1'), cmd.issueCredential('boot-1', 'meter-1', at(300), { purpose: 'bootstrap' }), cmd.provisionCredential('boot-1'),
-    enrol('meter-1', 'sub-1'), cmd.issueCredential('cred-1', 'meter-1', at(90)), cmd.provisionCredential('cred-1'),
-    cmd.configureAssociation('sa-1', 'cred-1'), cmd.establishAssociation('sa-1', at(60)),
+    enrol('meter-1', 'sub-1'), cmd.issueCredential('cred-1', 'meter-1', at(30)), cmd.provisionCredential('cred-1'),
+    cmd.configureAssociation('sa-1', 'cred-1'), cmd.establishAssociation('sa-1', at(20)),
   ]) await c.engine.execute(x);
   return { c, clock };
 };

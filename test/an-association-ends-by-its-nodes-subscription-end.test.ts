@@ -18,10 +18,13 @@ afterEach(async () => {
 });
 
 describe('the service\'s Registrar CSE reads the end of the node\'s subscription with the credential', () => {
-  /** sub-1 ends at(30); meter-1 enrolled under it; cred-1 (to at(90)) provisioned and sa-1 configured on it. */
+  /**
+   * sub-1 ends at(30); meter-1 enrolled under it; cred-1 (to at(30): a node's service credential ends by its
+   * subscription's end, endsWithinSubscription, review 197) provisioned and sa-1 configured on it.
+   */
   const open = async () => {
     const c = (credence = openCredence({ location: { memory: true }, clock: new FakeClock(T0) }));
-    for (const x of [cmd.createSubscription('sub-1', at(30)), cmd.registerNode(), cmd.enrolNode(), cmd.issueCredential('cred-1', 'meter-1', at(90)), cmd.provisionCredential('cred-1'), cmd.configureAssociation('sa-1', 'cred-1')]) {
+    for (const x of [cmd.createSubscription('sub-1', at(30)), cmd.registerNode(), cmd.enrolNode(), cmd.issueCredential('cred-1', 'meter-1', at(30)), cmd.provisionCredential('cred-1'), cmd.configureAssociation('sa-1', 'cred-1')]) {
       await c.engine.execute(x);
     }
     await c.settle();

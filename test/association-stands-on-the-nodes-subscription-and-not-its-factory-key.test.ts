@@ -56,10 +56,20 @@ describe('an association stands on the subscription its node is served under', (
     const store = openSqliteStore({ memory: true });
     const clock = new FakeClock(T0);
     const engine = createEngine({ store, clock });
-    for (const c of [cmd.createSubscription('sub-1', at(20)), ...enrolledWithCredential.slice(1)]) await engine.execute(c);
+    // An AE's association on its App-ID's credential (to at(90)): a node's service credential is no longer provisioned
+    // past its subscription's end (endsWithinSubscription, review 197), and would refuse as unusable first at(21).
+    const app = (type: 'registerApplication' | 'enrolApplication', data: Record<string, unknown>) => command(type, data, { actor: operator });
+    for (const c of [
+      cmd.createSubscription('sub-1', at(20)), cmd.registerNode(), cmd.enrolNode(), app('registerApplication', { appId: 'Rapp', name: 'billing', provider: 'City Utilities' }),
+      cmd.issueCredential('app-cred', 'Rapp', at(90), { purpose: 'application', owner: { kind: 'app', id: 'Rapp' } }), cmd.provisionCredential('app-cred'),
+      app('enrolApplication', { appId: 'Rapp', credentialId: 'app-cred' }),
+    ]) await engine.execute(c);
     clock.set(new Date(at(21)));
     const before = await footprint(store);
-    expect((await rejection(engine.execute(cmd.configureAssociation()))).problem).toMatchObject({ rule: 'subscriptionServes' });
+    const configure = command('configureAssociation', {
+      associationId: 'sa-1', nodeId: 'meter-1', credentialId: 'app-cred', registree: { kind: 'ae', id: 'Cbill', appId: 'Rapp' }, registrarCseId: '/in-cse',
+    }, { actor: operator });
+    expect((await rejection(engine.execute(configure))).problem).toMatchObject({ rule: 'subscriptionServes' });
     expect(await footprint(store)).toEqual(before);
   });
 

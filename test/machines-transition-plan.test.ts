@@ -33,6 +33,9 @@ const VIEWS = [
   view('enrolled', { purpose: 'bootstrap', cseId: '/n', bootstrapCredentialId: 'c', notBefore: at(0), notAfter: at(100), credentialId: 'c', owner: { kind: 'node', id: 'n' }, liveAssociations: [] }),
   // The factory key issued again under another id: as a credential its fingerprint is the bootstrap credential's.
   view('enrolled', { purpose: 'service', fingerprint: `sha256:${'f'.repeat(64)}`, cseId: '/n', notBefore: at(0), notAfter: at(100), credentialId: 'c', owner: { kind: 'node', id: 'n' }, liveAssociations: [] }),
+  // A subscription ending at day 20: a service credential or an association ending after it is refused
+  // (endsWithinSubscription, review 197), which the year-long one at VIEWS[1] makes too rare to be seen.
+  view('active', { notBefore: at(0), notAfter: at(20) }),
 ];
 const FACT_NAMES = ['subscription', 'node', 'credential', 'application', 'owner', 'bootstrap', 'predecessor', 'successor', 'currentCredential'] as const;
 

@@ -21,7 +21,9 @@ export interface MachinesRules {
  * v3 (review 195): a credential is issued only on a new key, neither its predecessor's nor its node's bootstrap
  * credential's (keyIsNew; HLR-212, RS-16), which issuing reads as a fact (machines/facts.ts).
  * v4 (SER-010): a credential is issued only on a key no other credential in the fleet was ever issued on
- * (keyNeverCertified), read from an index of certified keys (the store's; replay's as of the event's position).
+ * (keyNeverCertified), read from an index of certified keys (the store's; replay's as of the event's position). And
+ * (review 197) a node's service credential is provisioned, and an association established, only if it ends by the end
+ * of the node's subscription (endsWithinSubscription; seed 003, 11.2.1), so a lapse and an expiry coincide.
  */
 export const MACHINES_VERSION = 'credence:machines:v4';
 
@@ -38,6 +40,8 @@ export const RULES_SINCE: readonly { readonly eventType: string; readonly rule: 
   { eventType: 'AssociationConfigured', rule: 'registrarIsNotRegistree', since: 'credence:machines:v2' },
   { eventType: 'CredentialIssued', rule: 'keyIsNew', since: 'credence:machines:v3' },
   { eventType: 'CredentialIssued', rule: 'keyNeverCertified', since: 'credence:machines:v4' },
+  { eventType: 'CredentialProvisioned', rule: 'endsWithinSubscription', since: 'credence:machines:v4' },
+  { eventType: 'AssociationEstablished', rule: 'endsWithinSubscription', since: 'credence:machines:v4' },
 ];
 
 /** The version that added `rule` for `eventType` (RULES_SINCE), or undefined for a rule as old as the event's judging. */
@@ -51,7 +55,7 @@ export const ruleSince = (eventType: string, rule: string | undefined): string |
  * version when the machines now judge otherwise, and record the new hash here either way. Without it a changed
  * helper would let a replay go on from snapshots its old code made (review: the bump was a step to remember).
  */
-export const MACHINES_SOURCES_CONFIRMED = '544c3ddf9df561033ac204dcb99e2dd47ebb946d055eb84e23192b4beb63eb70';
+export const MACHINES_SOURCES_CONFIRMED = 'a4b7dd0ae45e4c484801538d3e99700b1263bb827cf16c4d31bd9b5796a4fecc';
 
 /**
  * A machine's config and implementations as JSON: a function by its source (as the running build holds it) with its
