@@ -73,7 +73,9 @@ export const credentialRefusals: RefusalReasons<CredentialContext> = {
     const d = dataOf(event, 'CredentialIssued');
     const holder = event.facts.keyHolder;
     // Named by the index of certified keys; its view may be missing (an EventStoreDB claim whose append failed).
-    const other = credentialOf(holder)?.credentialId;
+    // A claim left by an append that failed names a credential on another key (review 201): not said to carry this one.
+    const held = credentialOf(holder);
+    const other = held !== undefined && held.fingerprint === d?.fingerprint ? held.credentialId : undefined;
     return saying(
       'a credential is issued on a key no other credential was ever issued on, live, revoked or expired (SER-010)',
       [other === undefined ? `credential ${d?.credentialId} carries a key already certified for another credential` : `credential ${d?.credentialId} carries the key credential ${other} was issued on`],

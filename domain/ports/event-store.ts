@@ -156,6 +156,13 @@ export interface EventStore {
    */
   keyCertifiedBy?(fingerprint: string): Promise<string | undefined>;
   /**
+   * Optional: every stream whose CredentialIssued carries this key (`data.fingerprint`), each once, in log order,
+   * whether or not its append certified the key. Replay asks it only when `keyCertifiedBy`'s stream does not hold the
+   * key at the event judged (its issue was refused, or never written), to find the issue it recorded. The embedded
+   * store reads its index; EventStoreDB reads the log's CredentialIssued events (a type-filtered read of $all).
+   */
+  keyIssuers?(fingerprint: string): Promise<readonly string[]>;
+  /**
    * Optional: every event of each of these streams, as `readStream(streamId)` returns them, in one round trip. The map
    * holds every stream asked for (an empty array when it does not exist). At most `MAX_STREAMS_PER_READ` distinct
    * streams per call. The embedded store answers with one indexed query; a caller warming its cache for a batch of

@@ -177,13 +177,29 @@ class Replays {
   }
 
   /**
-   * SER-010 (keyNeverCertified): the credential the store's index of certified keys names for `fingerprint`, when its
-   * issue stood before `position` as replayed here (the fleet replay's index holds recorded issues only). One read.
+   * SER-010 (keyNeverCertified): the credential whose issue of `fingerprint` replay recorded first before `position`,
+   * as the fleet replay's index of recorded issues names it. The store's first issuer (`keyCertifiedBy`, one read)
+   * answers almost always; when its issue stood unrecorded here (refused, say its node never existed; or an
+   * EventStoreDB claim whose append failed), the next issuers in log order are tried (`keyIssuers`), or the one entity's
+   * replay passed an issue the fleet replay refuses (review 201). The claimant's own issue comes first only when none
+   * stood before it.
    */
   async #keyHolderBefore(fingerprint: string, position: bigint, claimant: Claimant): Promise<string | undefined> {
-    const holder = await keyHolderIn(this.store)(fingerprint);
-    if (holder === undefined || streamIdOf('credential', holder) === claimant.streamId) return holder;
-    return (await viewBefore('credential', holder, position, claimant, this)).view === undefined ? undefined : holder;
+    const first = await keyHolderIn(this.store)(fingerprint);
+    if (first === undefined || streamIdOf('credential', first) === claimant.streamId) return undefined;
+    if (await this.#issuedBefore(first, fingerprint, position, claimant)) return first;
+    for (const streamId of (await this.store.keyIssuers?.(fingerprint)) ?? []) {
+      const ref = parseStreamId(streamId);
+      if (ref?.kind !== 'credential' || ref.id === first || streamId === claimant.streamId) continue;
+      if (await this.#issuedBefore(ref.id, fingerprint, position, claimant)) return ref.id;
+    }
+    return undefined;
+  }
+
+  /** The credential stood recorded on `fingerprint` before `position`, as replayed here (the fleet replay's certifyView). */
+  async #issuedBefore(credentialId: string, fingerprint: string, position: bigint, claimant: Claimant): Promise<boolean> {
+    const { view } = await viewBefore('credential', credentialId, position, claimant, this);
+    return view !== undefined && (view.context as { fingerprint?: unknown }).fingerprint === fingerprint;
   }
 
   async #judge(replay: StreamReplay, record: RecordedEvent): Promise<void> {

@@ -47,6 +47,18 @@ export function describeCertifiedKeyConformance(store: () => EventStore): void {
       expect([stream('race-one'), stream('race-two')]).toContain(holder);
     });
 
+    it('lists every stream that issued the key, in log order, each once, those appended without certifying it too', async () => {
+      const key = freshKey();
+      expect(await store().keyIssuers!(key)).toEqual([]);
+      // As a version before the rule appended them: no key certified at the append.
+      await store().appendToStream(stream('older'), [issued(key)], { expectedRevision: ExpectedRevision.noStream });
+      await store().appendToStream(stream('other'), [issued(freshKey())], { expectedRevision: ExpectedRevision.noStream });
+      await store().appendToStream(stream('newer'), [issued(key)], { expectedRevision: ExpectedRevision.noStream });
+      await store().appendToStream(stream('older'), [issued(key)], { expectedRevision: ExpectedRevision.exact(0n) });
+      expect(await store().keyIssuers!(key)).toEqual([stream('older'), stream('newer')]);
+      await expect(store().keyIssuers!('sha256:00')).rejects.toThrow(/fingerprint/);
+    });
+
     it('refuses a certifiesKey that is no key fingerprint, naming it, before anything is written', async () => {
       await expect(
         store().appendToStream(stream('bad'), [issued('sha256:00')], { expectedRevision: ExpectedRevision.noStream, certifiesKey: 'sha256:00' }),

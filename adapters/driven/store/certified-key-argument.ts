@@ -13,3 +13,6 @@ export function checkFingerprint(value: unknown, name: string): string {
 
 /** `AppendOptions.certifiesKey`: absent, or a key fingerprint. */
 export const checkCertifiesKey = (value: unknown): string | undefined => (value === undefined ? undefined : checkFingerprint(value, 'options.certifiesKey'));
+
+/** A value read back from a stored event (not a caller's argument): a key fingerprint or not, never an error. */
+export const isFingerprint = (value: unknown): value is string => typeof value === 'string' && FINGERPRINT.test(value);

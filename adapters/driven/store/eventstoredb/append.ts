@@ -37,11 +37,13 @@
  * claimant's events against the fact as it stood at the claim. A crash or a conflict after some claims leaves
  * markers that every reader passes over. See docs/eventstoredb.md, "Decisions and their facts".
  *
- * A certified key (`options.certifiesKey`, SER-010): right before its events, the append claims the key on
- * `credence-key-<fingerprint>` (a claim marker, expected `no_stream`), as a command id is bound; a claim naming another
- * stream is a conflict, and the engine's retry reads it (`keyCertifiedBy`) and refuses by the rule. Limits as for
- * command ids: a claim whose append then failed keeps the key bound to that stream (issuing it elsewhere is refused
- * with a conflict, the safe side), and a key certified before this claim existed has none (replay still judges it).
+ * A certified key (`options.certifiesKey`, SER-010): its claimant is read with the facts, before the command id is
+ * bound or a fact claimed, so an append that lost the key writes nothing (review 201); right before its events, the
+ * append claims the key on `credence-key-<fingerprint>` (a claim marker, expected `no_stream`), as a command id is
+ * bound; a claim naming another stream is a conflict, and the engine's retry reads it (`keyCertifiedBy`) and refuses
+ * by the rule. Limits as for command ids: a claim whose append then failed keeps the key bound to that stream (issuing
+ * it elsewhere is refused with a conflict, the safe side). Keys certified before claims existed get theirs from the
+ * log before the store answers or certifies any key (key-claims.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { concurrencyConflict, isCredenceError } from '../../../../domain/errors.ts';
@@ -151,6 +153,8 @@ async function appendSteps(driver: EsdbDriver, prepared: PreparedAppend, scanLim
     // that name different revisions, which the embedded store refuses too.
     for (const fact of disagreeing) await assertAt(driver, fact.streamId, fact.revision ?? 'no_stream');
     for (const fact of undisputed) await assertAt(driver, fact.streamId, fact.revision ?? 'no_stream', scanLimit);
+    // A key another credential claimed refuses the append here, before the id is bound or a fact claimed (review 201).
+    if (certifiesKey !== undefined) await assertKeyFree(driver, streamId, certifiesKey);
     if (commandId !== undefined) {
       const elsewhere = await claimCommand(driver, streamId, ids, commandId, scanLimit);
       if (elsewhere !== undefined) return elsewhere;
@@ -181,6 +185,8 @@ async function appendSteps(driver: EsdbDriver, prepared: PreparedAppend, scanLim
       if (earlier !== undefined) return earlier;
       throw error;
     }
+    // As with facts: a key another credential claimed refuses the append before the id is bound (review 201).
+    if (certifiesKey !== undefined) await assertKeyFree(driver, streamId, certifiesKey);
     const elsewhere = await claimCommand(driver, streamId, ids, commandId, scanLimit);
     if (elsewhere !== undefined) return elsewhere;
   }
@@ -276,15 +282,37 @@ async function claimKey(driver: EsdbDriver, streamId: string, fingerprint: strin
   }
 }
 
-/** The stream a key's claim binds it to (keyClaimStreamOf), read as written; undefined when none claimed it. */
-export async function keyClaimantOf(driver: EsdbDriver, fingerprint: string): Promise<string | undefined> {
-  const [first] = await driver.readStream(keyClaimStreamOf(fingerprint), { from: 0n, backwards: false, maxCount: 1 });
-  const claimant = first === undefined ? undefined : (decode(first).data as { claimant?: unknown }).claimant;
-  return typeof claimant === 'string' ? claimant : undefined;
+/**
+ * The key unclaimed or claimed by `streamId` (a read; claimKey re-checks it atomically); claimed by another stream, a
+ * conflict that names neither stream's key nor the other stream (it may reach a caller who may not know it).
+ */
+async function assertKeyFree(driver: EsdbDriver, streamId: string, fingerprint: string): Promise<void> {
+  const claimant = await keyClaimantOf(driver, fingerprint);
+  if (claimant !== undefined && claimant !== streamId) {
+    throw concurrencyConflict(streamId, 'a key no other credential certified', 'a key another credential certified');
+  }
 }
 
-/** A claim marker as appended: a fact's (claimFacts) or a command id's binding (claimCommand). */
-const claimRecord = (claim: FactClaim) => encode({ id: randomUUID(), type: FACT_CLAIM_TYPE, data: { ...claim }, metadata: {} }, undefined, 0);
+/**
+ * The stream a key's claim binds it to (keyClaimStreamOf), read as written; undefined when none claimed it. The newest
+ * claim: the first is an append's (expected `no_stream`), and only the filling-in of keys certified before claims
+ * existed (key-claims.ts) appends another, naming the key's first issue in the log when the first claim named a later
+ * one.
+ */
+export async function keyClaimantOf(driver: EsdbDriver, fingerprint: string): Promise<string | undefined> {
+  return (await keyClaimOf(driver, fingerprint))?.claimant;
+}
+
+/** The key's newest claim and its revision (keyClaimantOf); undefined when the key has no claim stream. */
+export async function keyClaimOf(driver: EsdbDriver, fingerprint: string): Promise<{ claimant: string | undefined; revision: bigint } | undefined> {
+  const [last] = await driver.readStream(keyClaimStreamOf(fingerprint), { from: 'end', backwards: true, maxCount: 1 });
+  if (last === undefined) return undefined;
+  const claimant = (decode(last).data as { claimant?: unknown }).claimant;
+  return { claimant: typeof claimant === 'string' ? claimant : undefined, revision: last.revision };
+}
+
+/** A claim marker as appended: a fact's (claimFacts), a command id's binding (claimCommand) or a key's (claimKey). */
+export const claimRecord = (claim: FactClaim) => encode({ id: randomUUID(), type: FACT_CLAIM_TYPE, data: { ...claim }, metadata: {} }, undefined, 0);
 
 /**
  * One claim per fact, each at the revision the decision read or past the claims other decisions made on it since

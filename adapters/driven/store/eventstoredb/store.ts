@@ -28,6 +28,7 @@ import { isTransient, type EsdbDriver, type WireEvent } from './driver.ts';
 import { appendToStream, commandClaimStreamOf, keyClaimantOf, prepareAppend, type PreparedAppend } from './append.ts';
 import { checkFingerprint } from '../certified-key-argument.ts';
 import { compileFilter } from './filters.ts';
+import { fillKeyClaims, keyIssuersIn } from './key-claims.ts';
 import { decode, isSystemEvent, markerOf } from './codec.ts';
 import { EventReader, type DropNotice, type ResubscribePolicy, type StartPoint } from './event-reader.ts';
 import { EventStoreDbSubscription } from './subscription.ts';
@@ -66,6 +67,8 @@ export class EventStoreDbStore implements EventStore {
   private readonly policy: ResubscribePolicy;
   private readonly ownHead: OwnHead;
   private closed = false;
+  /** The claims of keys certified before key claims existed, filled in once (key-claims.ts); undefined until needed. */
+  #keyClaims: Promise<void> | undefined;
 
   constructor(
     private readonly driver: EsdbDriver,
@@ -95,7 +98,10 @@ export class EventStoreDbStore implements EventStore {
       return Promise.reject(error);
     }
     // Queued behind an append in flight when the store closed: refused, never sent after close (review 115).
-    const append = () => {
+    const append = async () => {
+      this.assertOpen();
+      // A key is certified against every earlier issue of it, those of versions before key claims too (key-claims.ts).
+      if (prepared.certifiesKey !== undefined) await this.#keyClaimsFilled();
       this.assertOpen();
       return appendToStream(this.driver, prepared, this.options.idempotencyScanLimit ?? 1000);
     };
@@ -158,10 +164,38 @@ export class EventStoreDbStore implements EventStore {
     return typeof claimant === 'string' ? claimant : undefined;
   }
 
-  /** SER-010: the stream the key's claim binds it to (append.ts claimKey); a key certified before claims has none. */
+  /**
+   * SER-010: the stream the key's claim binds it to (append.ts claimKey). Answered once the claims of keys certified
+   * before claims existed are filled in (key-claims.ts): before that, a key an earlier version certified would read as
+   * certified by none.
+   */
   async keyCertifiedBy(fingerprint: string): Promise<string | undefined> {
     this.assertOpen();
-    return keyClaimantOf(this.driver, checkFingerprint(fingerprint, 'fingerprint'));
+    const key = checkFingerprint(fingerprint, 'fingerprint');
+    await this.#keyClaimsFilled();
+    return keyClaimantOf(this.driver, key);
+  }
+
+  /** SER-010: every stream whose CredentialIssued carries the key, in log order: a type-filtered read of $all. */
+  async keyIssuers(fingerprint: string): Promise<readonly string[]> {
+    this.assertOpen();
+    return keyIssuersIn((options) => this.readAll(options), checkFingerprint(fingerprint, 'fingerprint'));
+  }
+
+  /**
+   * Started by the first caller that needs the key claims, and awaited by every later one: an issue or a lookup waits
+   * for the one pass rather than scanning $all itself. A pass that failed (the server unavailable) is started again by
+   * the next caller.
+   */
+  #keyClaimsFilled(): Promise<void> {
+    if (this.#keyClaims === undefined) {
+      const filling = fillKeyClaims(this.driver, (options) => this.readAll(options));
+      this.#keyClaims = filling;
+      filling.catch(() => {
+        if (this.#keyClaims === filling) this.#keyClaims = undefined;
+      });
+    }
+    return this.#keyClaims;
   }
 
   async *readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
@@ -254,6 +288,7 @@ export class EventStoreDbStore implements EventStore {
     await Promise.all(this.appending.values());
     await Promise.all([...this.subscriptions].map((s) => s.unsubscribe()));
     await Promise.all([...this.consumers].map((c) => c.stop()));
+    await this.#keyClaims?.catch(ignore);
     await this.driver.close();
   }
 

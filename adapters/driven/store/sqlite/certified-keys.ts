@@ -14,3 +14,14 @@ export const certifiedKeyReader = (db: Database.Database): ((fingerprint: string
   const statement = db.prepare(CERTIFIED_KEY_SQL).pluck();
   return (fingerprint) => (statement.get(fingerprint) as string | undefined) ?? undefined;
 };
+
+/** Every stream whose CredentialIssued carries the key, in log order (the same index), each once. */
+export const CERTIFIED_KEY_ISSUERS_SQL =
+  "SELECT stream_id FROM events WHERE type = 'CredentialIssued' AND " +
+  "(CASE WHEN json_valid(data) THEN json_extract(data, '$.fingerprint') END) = ? ORDER BY position";
+
+/** The streams that issued `fingerprint`, first first: one indexed read. */
+export const keyIssuersReader = (db: Database.Database): ((fingerprint: string) => readonly string[]) => {
+  const statement = db.prepare(CERTIFIED_KEY_ISSUERS_SQL).pluck();
+  return (fingerprint) => [...new Set(statement.all(fingerprint) as string[])];
+};

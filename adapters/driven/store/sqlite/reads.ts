@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import type { ReadAllOptions, ReadStreamOptions, RecordedEvent, SubscriptionStart } from '../../../../domain/ports/event-store.ts';
 import { checkCount, checkId, checkPosition, checkStreamIds } from './arguments.ts';
 import { compileFilter, type PageReader } from './pages.ts';
-import { certifiedKeyReader } from './certified-keys.ts';
+import { certifiedKeyReader, keyIssuersReader } from './certified-keys.ts';
 import { EVENT_COLUMNS, recordedEventOfRaw } from './rows.ts';
 
 /**
@@ -12,6 +12,7 @@ import { EVENT_COLUMNS, recordedEventOfRaw } from './rows.ts';
 export class StoreReads {
   private readonly sql;
   private readonly certifiedBy: (fingerprint: string) => string | undefined;
+  private readonly issuers: (fingerprint: string) => readonly string[];
 
   constructor(
     db: Database.Database,
@@ -20,6 +21,7 @@ export class StoreReads {
     private readonly assertOpen: () => void,
   ) {
     this.certifiedBy = certifiedKeyReader(db);
+    this.issuers = keyIssuersReader(db);
     this.sql = {
       // Rows as arrays, checked by recordedEventOfRaw: a decision's catch-up read pays its JSON.parse, not a zod
       // pipeline per row (rows.ts; a malformed row still fails with the zod error naming its column).
@@ -79,6 +81,12 @@ export class StoreReads {
   keyCertifiedBy(fingerprint: string): string | undefined {
     this.assertOpen();
     return this.certifiedBy(fingerprint);
+  }
+
+  /** Every stream whose CredentialIssued carries this key, in log order (SER-010, replay). */
+  keyIssuers(fingerprint: string): readonly string[] {
+    this.assertOpen();
+    return this.issuers(fingerprint);
   }
 
   commandStream(commandId: string): string | undefined {

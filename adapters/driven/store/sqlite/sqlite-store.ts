@@ -207,6 +207,10 @@ export class SqliteEventStore implements EventStore {
     return this.reads.keyCertifiedBy(checkFingerprint(fingerprint, 'fingerprint'));
   }
 
+  async keyIssuers(fingerprint: string): Promise<readonly string[]> {
+    return this.reads.keyIssuers(checkFingerprint(fingerprint, 'fingerprint'));
+  }
+
   /** Rows are never removed (AUTOINCREMENT positions): a position below the head with no row is another log's. */
   readonly gapless = true;
 
