@@ -25,6 +25,9 @@ const caughtUp = (live: LiveRuntime, credence: Credence, log: FastifyBaseLogger)
     positions: () => [
       ...credence.runner.names.map((name) => ({ name, position: credence.runner.checkpoint(name) })),
       ...(credence.transparency !== undefined ? [{ name: 'transparency', position: credence.transparency.position }] : []),
+      // The endings gone over again from keys.db's mark before anything follows the store (review 202: a first start
+      // after the upgrade goes over the whole log, silently until then).
+      ...(credence.shredder?.shreddingAgain !== undefined ? [{ name: 'key-shredder (again, from keys.db mark)', position: credence.shredder.shreddingAgain.position }] : []),
     ],
     head: () => credence.store.headPosition(),
     // Its own event types after its checkpoint, the first found: read by their index, nothing counted.

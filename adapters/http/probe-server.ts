@@ -12,6 +12,7 @@ import { answerWithProblem, rateLimited, routeNotFound, sendFrameworkProblem, se
 import { redactedPathOf } from './redact-url.ts';
 import { nodeHttpOptions, refuseAmbiguousRequestHeads } from './request-head.ts';
 import { healthRoutesWith } from './routes/health.ts';
+import { passUnmetExpectationsOn, refuseUnmetExpectations } from './unread-body.ts';
 
 /**
  * Connections the probe listener keeps open at once, and from one address: an orchestrator's probes and a metrics
@@ -60,6 +61,8 @@ export const buildProbeServer = async (options: {
     { maxConnections: PROBE_MAX_CONNECTIONS, maxConnectionsPerAddress: PROBE_MAX_CONNECTIONS_PER_ADDRESS, requestTimeoutMs: limits.requestTimeoutMs },
     { onRefused: (reason) => options.context.metrics.connectionRefused(reason, 'probes') },
   );
+  // An Expect other than 100-continue is the API port's 417 problem here too, not Node's bare 417 (review 202).
+  passUnmetExpectationsOn(app.server);
   try {
     app.setValidatorCompiler(validatorCompiler);
     app.setSerializerCompiler(serializerCompiler);
@@ -87,6 +90,8 @@ export const buildProbeServer = async (options: {
       cache: 1_000,
       errorResponseBuilder: (_request, context) => rateLimited(Math.max(1, Math.ceil(context.ttl / 1000))),
     });
+    // After the rate limit: it counts the refusal against the caller's budget.
+    refuseUnmetExpectations(app);
     await healthRoutesWith(options.catchingUp !== undefined ? { catchingUp: options.catchingUp } : {})(app, options.context);
   } catch (error) {
     await app.close().catch(() => {});
