@@ -1,6 +1,7 @@
 import { x25519 } from '@noble/curves/ed25519.js';
 import { p256 } from '@noble/curves/nist.js';
 import { assertBytes, wipe } from './bytes.ts';
+import { checkPublicKey } from './public-key.ts';
 import type { RandomSource } from '../ports/random.ts';
 import type { KeyPair } from './signatures.ts';
 
@@ -28,19 +29,23 @@ export const agreementPublicKey = (group: AgreementGroup, secretKey: Uint8Array)
   return group === 'x25519' ? x25519.getPublicKey(secretKey) : p256.getPublicKey(secretKey, false);
 };
 
-export const isValidAgreementPublicKey = (group: AgreementGroup, publicKey: Uint8Array): boolean => {
-  if (!(publicKey instanceof Uint8Array) || publicKey.length !== agreementPublicKeyLength(group)) return false;
-  if (group === 'p256') return p256.utils.isValidPublicKey(publicKey, false);
-  return true; // every 32-byte string is an X25519 u-coordinate; low-order points fail in sharedSecret
-};
+/**
+ * Whether a peer key may reach an ECDH at all. P-256: a point on the curve in its one encoding, uncompressed
+ * (public-key.ts), checked before any token or ladder sees it (the invalid-curve attack). X25519: 32 bytes; its
+ * decision (checkPublicKey: u below p, no small order) is taken by sharedSecret, the step the protocols have always
+ * refused such a key at (the node's auth, after its proof: provisioning-protocol.test.ts).
+ */
+export const isValidAgreementPublicKey = (group: AgreementGroup, publicKey: Uint8Array): boolean =>
+  group === 'p256' ? checkPublicKey('p256', publicKey).ok : publicKey instanceof Uint8Array && publicKey.length === agreementPublicKeyLength(group);
 
 /**
- * 32-byte shared secret, or undefined when the peer key is not acceptable (off-curve P-256 point, or an X25519
- * low-order point giving the all-zero output that RFC 7748 §6.1 says to reject).
+ * 32-byte shared secret, or undefined when the peer key is not acceptable (checkPublicKey: an off-curve or
+ * non-uncompressed P-256 point; an X25519 u of small order, giving the all-zero output RFC 7748 §6.1 says to reject,
+ * or u not below p, a second encoding of a key Credence's peers never send).
  */
 export const sharedSecret = (group: AgreementGroup, secretKey: Uint8Array, peerPublicKey: Uint8Array): Uint8Array | undefined => {
   assertBytes(secretKey, 'secretKey', 32);
-  if (!isValidAgreementPublicKey(group, peerPublicKey)) return undefined;
+  if (!(peerPublicKey instanceof Uint8Array) || !checkPublicKey(group, peerPublicKey).ok) return undefined;
   try {
     if (group === 'x25519') return x25519.getSharedSecret(secretKey, peerPublicKey);
     const point = p256.getSharedSecret(secretKey, peerPublicKey, true);

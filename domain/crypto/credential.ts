@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { base64urlString, tryFromBase64urlOfLength } from './base64url.ts';
 import { Fingerprint, publicKeyFingerprint } from './fingerprint.ts';
+import { checkPublicKey } from './public-key.ts';
 import { MAX_CERTIFICATE_LENGTH } from './sizes.ts';
 
 /**
@@ -45,15 +46,19 @@ const asymmetric = <K extends 'ed25519' | 'p256'>(kind: K, publicKeyBytes: numbe
       certificate: base64urlString({ max: MAX_CERTIFICATE_LENGTH }).optional(),
     })
     // zod still runs this refinement when publicKey has failed its own check (a custom issue does not stop it),
-    // so only a well-formed key of the right length is fingerprinted; anything else is already refused on
-    // publicKey, and a malformed delivery is a refusal, never an exception (issue 10 item 3).
-    .refine(
-      (d) => {
-        const publicKey = tryFromBase64urlOfLength(d.publicKey, publicKeyBytes);
-        return publicKey === undefined || d.fingerprint === publicKeyFingerprint(kind, publicKey);
-      },
-      { message: 'fingerprint does not match the public key', path: ['fingerprint'] },
-    );
+    // so only a well-formed key of the right length is checked and fingerprinted; anything else is already refused
+    // on publicKey, and a malformed delivery is a refusal, never an exception (issue 10 item 3). The key must be a
+    // point of its curve in its one encoding (review 201), the rule it breaks named.
+    .superRefine((d, ctx) => {
+      const publicKey = tryFromBase64urlOfLength(d.publicKey, publicKeyBytes);
+      if (publicKey === undefined) return;
+      const checked = checkPublicKey(kind, publicKey);
+      if (!checked.ok) {
+        ctx.addIssue({ code: 'custom', path: ['publicKey'], params: { rule: checked.rule }, message: checked.message });
+      } else if (d.fingerprint !== publicKeyFingerprint(kind, publicKey)) {
+        ctx.addIssue({ code: 'custom', path: ['fingerprint'], message: 'fingerprint does not match the public key' });
+      }
+    });
 
 export const CredentialDescriptor = z.discriminatedUnion('kind', [
   SymmetricDescriptor,

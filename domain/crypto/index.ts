@@ -51,6 +51,8 @@ export {
   subjectPublicKeyInfo,
 } from './fingerprint.ts';
 export type { SpkiKind } from './fingerprint.ts';
+export { CANONICAL_KEY_RULE, checkPublicKey, INVALID_PUBLIC_KEY_RULE, SMALL_ORDER_KEY_RULE } from './public-key.ts';
+export type { PublicKeyCheck, PublicKeyRule } from './public-key.ts';
 export {
   CredentialDescriptor,
   CredentialKind,

@@ -1,6 +1,7 @@
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { p256 } from '@noble/curves/nist.js';
 import { assertBytes, wipe } from './bytes.ts';
+import { checkPublicKey } from './public-key.ts';
 import type { RandomSource } from '../ports/random.ts';
 
 /**
@@ -45,14 +46,12 @@ export const sign = (kind: SignatureKind, secretKey: Uint8Array, message: Uint8A
     : p256.sign(message, secretKey, { prehash: true, lowS: true, format: 'compact' });
 };
 
-export const isValidSigningPublicKey = (kind: SignatureKind, publicKey: Uint8Array): boolean => {
-  if (!(publicKey instanceof Uint8Array) || publicKey.length !== publicKeyLength(kind)) return false;
-  try {
-    return kind === 'ed25519' ? (ed25519.Point.fromBytes(publicKey), true) : p256.utils.isValidPublicKey(publicKey, false);
-  } catch {
-    return false;
-  }
-};
+/**
+ * A key a signer may hold, in its one encoding (public-key.ts): a point of its curve, not of small order (an Ed25519
+ * one verifies nothing under strict verification, zip215 off), P-256 uncompressed only. The rule it breaks, for a
+ * refusal that names it, is checkPublicKey's.
+ */
+export const isValidSigningPublicKey = (kind: SignatureKind, publicKey: Uint8Array): boolean => checkPublicKey(kind, publicKey).ok;
 
 /**
  * False for any signature that does not verify, including malformed keys or signatures from the wire: a

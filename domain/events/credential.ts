@@ -4,6 +4,7 @@ import { base64urlText, Fingerprint, Owner, RevocationReason } from './common.ts
 import { CaId } from '../x509/issuing-ca.ts';
 import { tryFromBase64url } from '../crypto/base64url.ts';
 import { publicKeyFingerprint } from '../crypto/fingerprint.ts';
+import { checkPublicKey } from '../crypto/public-key.ts';
 import { HASH_LENGTH, MAX_CERTIFICATE_LENGTH, MAX_PROOF_LENGTH, MAX_PUBLIC_KEY_LENGTH } from '../crypto/sizes.ts';
 
 export const CredentialKind = z.enum(['psk256', 'ed25519', 'p256']);
@@ -49,13 +50,14 @@ export const CredentialIssued = z.object({
 /**
  * Stricter rules for issuing a credential from now on (commands only: stored events stay readable as they were
  * written). A PSK has no public part, so anything in publicKey or a certificate would be the key or make no sense;
- * an asymmetric credential carries its public key, of the right length.
+ * an asymmetric credential carries its public key, a point of its curve in its one encoding (checkPublicKey): the
+ * same P-256 point sent hybrid or compressed had a fingerprint of its own and passed keyNeverCertified (review 201).
  */
 export const issuingRules = (d: z.infer<typeof CredentialIssued>, ctx: z.RefinementCtx): void => {
   if (d.kind === 'psk256') {
     if (d.publicKey !== undefined) ctx.addIssue({ code: 'custom', path: ['publicKey'], message: 'a psk256 credential has no public key' });
     if (d.certificate !== undefined) ctx.addIssue({ code: 'custom', path: ['certificate'], message: 'a psk256 credential has no certificate' });
-  } else if (d.publicKey === undefined || d.publicKey.length !== PUBLIC_KEY_CHARS[d.kind]) {
+  } else if (d.publicKey === undefined) {
     ctx.addIssue({ code: 'custom', path: ['publicKey'], message: `${d.kind === 'ed25519' ? 'an' : 'a'} ${d.kind} credential needs its public key (${PUBLIC_KEY_CHARS[d.kind]} base64url characters)` });
   } else {
     // Decoded without throwing: the schema checks the length and alphabet, and zod runs this refinement even when
@@ -63,6 +65,12 @@ export const issuingRules = (d: z.infer<typeof CredentialIssued>, ctx: z.Refinem
     const key = tryFromBase64url(d.publicKey);
     if (key === undefined) {
       ctx.addIssue({ code: 'custom', path: ['publicKey'], message: 'must be canonical unpadded base64url' });
+      return;
+    }
+    // Refused, never re-encoded: the fingerprint the device computed over the bytes it sent stays the one recorded.
+    const checked = checkPublicKey(d.kind, key);
+    if (!checked.ok) {
+      ctx.addIssue({ code: 'custom', path: ['publicKey'], params: { rule: checked.rule }, message: checked.message });
       return;
     }
     // The fingerprint is what a device presents and the Registrar finds the credential by, and what says two
@@ -178,7 +186,8 @@ export const CredentialProvisioned = z.object({
 });
 /**
  * Stricter rules for recording a provisioning from now on (commands only; stored v1 receipts stay readable): a
- * receipt is v2, and the credential it names is the one being provisioned.
+ * receipt is v2, the credential it names is the one being provisioned, and a public key it carries is a point of its
+ * curve in its one encoding (checkPublicKey, review 201), as issueCredential takes it.
  */
 export const ProvisioningCommandData = CredentialProvisioned.extend({
   receipt: ProvisioningReceiptV2.extend({
@@ -191,6 +200,12 @@ export const provisioningRules = (d: z.infer<typeof ProvisioningCommandData>, ct
   }
   if (d.bootstrapCredentialId !== undefined && d.bootstrapCredentialId === d.credentialId) {
     ctx.addIssue({ code: 'custom', path: ['bootstrapCredentialId'], message: 'a credential is not its own bootstrap credential' });
+  }
+  const credential = d.receipt?.credential;
+  const key = credential?.publicKey === undefined ? undefined : tryFromBase64url(credential.publicKey);
+  if (credential !== undefined && credential.kind !== 'psk256' && key !== undefined) {
+    const checked = checkPublicKey(credential.kind, key);
+    if (!checked.ok) ctx.addIssue({ code: 'custom', path: ['receipt', 'credential', 'publicKey'], params: { rule: checked.rule }, message: checked.message });
   }
 };
 export const CredentialAssociated = z.object({ credentialId: CredentialId, associationId: AssociationId });

@@ -1,42 +1,37 @@
-import { ed25519 } from '@noble/curves/ed25519.js';
 import { z } from 'zod';
 import { COMMAND_TYPES, type CommandType } from '../commands/index.ts';
 import { validationError } from '../errors.ts';
 import { Instant } from '../ids.ts';
 import { assertJsonWithin } from '../json-limits.ts';
 import { Role, SignatureAlgorithm } from '../metadata.ts';
-import { base64urlString, isValidSigningPublicKey, toHex, tryFromBase64urlOfLength, type SignatureKind } from '../crypto/index.ts';
+import {
+  base64urlString,
+  checkPublicKey,
+  INVALID_PUBLIC_KEY_RULE,
+  SMALL_ORDER_KEY_RULE,
+  toHex,
+  tryFromBase64urlOfLength,
+  type SignatureKind,
+} from '../crypto/index.ts';
 
 const PUBLIC_KEY_LENGTH = { ed25519: 32, 'p256-ecdsa-sha256': 65 } as const;
 type Algorithm = z.infer<typeof SignatureAlgorithm>;
 const KIND_OF: Record<Algorithm, SignatureKind> = { ed25519: 'ed25519', 'p256-ecdsa-sha256': 'p256' };
 
-/** The rule a public key breaks that is no point of its curve (Ed25519: y >= p, no x for y; P-256: off the curve). */
-export const INVALID_PUBLIC_KEY_RULE = 'invalid_public_key';
-/** The rule an Ed25519 key of small order breaks (the identity, say): strict verification refuses all it signs. */
-export const SMALL_ORDER_KEY_RULE = 'small_order_key';
+/** The rules a public key breaks that is no point of its curve, or one of small order: checkPublicKey's (review 201). */
+export { INVALID_PUBLIC_KEY_RULE, SMALL_ORDER_KEY_RULE };
 /** The rule a `require` entry that names no command type breaks. */
 export const UNKNOWN_COMMAND_TYPE_RULE = 'unknown_command_type';
 
 /**
- * Why `publicKey` (of the right length) cannot verify a signature: not a point of its curve, or an Ed25519 point of
- * small order, which the strict verification (domain/crypto/signatures.ts, zip215 off) refuses whatever it signed.
- * Review 182: such a key was registered, and every command it signed was then refused as a bad signature.
+ * Why `publicKey` (of the right length) cannot verify a signature: not a point of its curve in its one encoding, or an
+ * Ed25519 point of small order, which the strict verification (domain/crypto/signatures.ts, zip215 off) refuses
+ * whatever it signed. Review 182: such a key was registered, and every command it signed was then refused as a bad
+ * signature. The one decision on a public key (domain/crypto/public-key.ts) says which rule it breaks.
  */
 const unusableKey = (algorithm: Algorithm, publicKey: Uint8Array): { rule: string; message: string } | undefined => {
-  if (!isValidSigningPublicKey(KIND_OF[algorithm], publicKey)) {
-    return {
-      rule: INVALID_PUBLIC_KEY_RULE,
-      message:
-        algorithm === 'ed25519'
-          ? 'not an Ed25519 public key: no point of the curve has this encoding (RFC 8032 5.1.3: y below p, and an x for it)'
-          : 'not a P-256 public key: not a point on the curve (uncompressed SEC1: 0x04, x, y)',
-    };
-  }
-  if (algorithm === 'ed25519' && ed25519.Point.fromBytes(publicKey).isSmallOrder()) {
-    return { rule: SMALL_ORDER_KEY_RULE, message: 'an Ed25519 point of small order (the identity, say), under which no signature verifies: not a key of a signer' };
-  }
-  return undefined;
+  const checked = checkPublicKey(KIND_OF[algorithm], publicKey);
+  return checked.ok ? undefined : { rule: checked.rule, message: checked.message };
 };
 
 /** A key's roles: those its actor holds. Never `system`: the engine's own actors act in process, unsigned. */

@@ -7,6 +7,7 @@ import { createEngine, type Engine } from '../../adapters/engine/index.ts';
 import { openSqliteStore } from '../../adapters/driven/store/index.ts';
 import type { EventStore } from '../../domain/ports/event-store.ts';
 import { publicKeyFingerprint } from '../../domain/crypto/fingerprint.ts';
+import { signingPublicKey } from '../../domain/crypto/signatures.ts';
 
 export const operator: Actor = { id: 'operator:alice', role: 'operator' };
 export const auditor: Actor = { id: 'auditor:bob', role: 'auditor' };
@@ -19,14 +20,14 @@ export const profile = { class: 'smart-meter', manufacturer: 'Acme', model: 'SM-
 export const fingerprint = (n: number): string => `sha256:${n.toString(16).padStart(64, '0')}`;
 
 /**
- * A stand-in Ed25519 public key of its own for each name (32 bytes hashed from it: no one holds its private key), and
- * its fingerprint, the SHA-256 of its SubjectPublicKeyInfo, which issueCredential requires the fingerprint to be.
+ * A stand-in public key of its own for each name, and its fingerprint, the SHA-256 of its SubjectPublicKeyInfo, which
+ * issueCredential requires the fingerprint to be. A real key (of a secret hashed from the name, held by no one): since
+ * review 201 issueCredential refuses bytes that are no point of the curve, as hashed bytes mostly were.
  */
 export const placeholderKey = (name: string, kind: 'ed25519' | 'p256' = 'ed25519'): { readonly publicKey: string; readonly fingerprint: string } => {
-  const hashed = (part: string) => createHash('sha256').update(`credence/test/placeholder-${kind}:${name}${part}`).digest();
-  // P-256: an uncompressed SEC1 point's 65 bytes (0x04, x, y), not checked to lie on the curve.
-  const raw = kind === 'ed25519' ? hashed('') : Buffer.concat([Buffer.of(4), hashed('/x'), hashed('/y')]);
-  return { publicKey: raw.toString('base64url'), fingerprint: publicKeyFingerprint(kind, raw) };
+  const secret = createHash('sha256').update(`credence/test/placeholder-${kind}:${name}`).digest();
+  const raw = signingPublicKey(kind, new Uint8Array(secret));
+  return { publicKey: Buffer.from(raw).toString('base64url'), fingerprint: publicKeyFingerprint(kind, raw) };
 };
 
 /**
