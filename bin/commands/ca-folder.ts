@@ -14,9 +14,10 @@ import { sayRemovedStrays, unusableDataFolderAsUsage } from './folder-lock.ts';
 import { leftKeyOfRemovedFolder } from './left-key-of-removed-folder.ts';
 
 /** The owner CA keys belong to: the infrastructure's, as the service's Enrolment Function sees them. */
-const INFRASTRUCTURE_OWNER = 'maf:infrastructure';
+export const INFRASTRUCTURE_OWNER = 'maf:infrastructure';
 
-const loadFolderConfig = async (args: { readonly data?: string | undefined; readonly config?: string | undefined }, io: Io) => {
+/** The data folder and Secure Environment settings as `credence serve` would find them (flag, environment, --config). */
+export const loadFolderConfig = async (args: { readonly data?: string | undefined; readonly config?: string | undefined }, io: Io) => {
   const { loadServiceConfig } = await import('../../adapters/http/config.ts');
   const env = io.env ?? process.env;
   try {

@@ -13,6 +13,7 @@ import { handler, parseOptions, type RegisterCommands } from '../program.ts';
 import { assertNewFileWritable, readCertificates, writeNewFile } from './ca-files.ts';
 import { pemOf } from '../../domain/x509/pem.ts';
 import { caDataDir, describeCa, withCaFolder } from './ca-folder.ts';
+import { caKeyStates } from './ca-keys.ts';
 
 /**
  * `credence ca init|install|renew|show`: the data folder's issuing CAs (issue 13). A CA's key is generated in the Secure
@@ -129,22 +130,33 @@ const renew = async (args: z.infer<typeof Renew>, io: Io): Promise<number> => {
 const Show = z.object({ ...DataOptions, id: CaId.optional(), pem: z.boolean().default(false) });
 
 const show = async (args: z.infer<typeof Show>, io: Io): Promise<number> => {
-  const { caIds } = await import('../../adapters/driven/pki/index.ts');
+  const { caIds, missingCaKeyRemedy, readCaFile } = await import('../../adapters/driven/pki/index.ts');
   const dataDir = await caDataDir(args, io);
   const ids = args.id !== undefined ? [args.id] : caIds(dataDir);
-  const cas = ids.map((id) => describeCa(dataDir, id));
+  const described = ids.map((id) => describeCa(dataDir, id));
+  if (args.pem) {
+    for (const ca of described) {
+      io.out(ca.state === 'active' ? pemOf('CERTIFICATE', fromBase64url(ca.certificate)).trimEnd() : pemOf('CERTIFICATE REQUEST', fromBase64url(ca.csr)).trimEnd());
+    }
+    return 0;
+  }
+  const files = ids.flatMap((id) => readCaFile(dataDir, id) ?? []);
+  const keys = await caKeyStates(args, io, files);
+  const cas = described.map((ca) => ({ ...ca, key: keys.of.get(ca.id) ?? 'unchecked' }));
+  if (keys.reason !== undefined) io.err(printable(`warning: whether ${keys.where} holds the CA keys was not checked: ${keys.reason}`));
   if (args.json) {
     io.out(json({ cas }));
     return 0;
   }
   if (cas.length === 0) io.err(`no issuing CA in ${dataDir} (credence ca init makes one)`);
   for (const ca of cas) {
-    if (args.pem) {
-      io.out(ca.state === 'active' ? pemOf('CERTIFICATE', fromBase64url(ca.certificate)).trimEnd() : pemOf('CERTIFICATE REQUEST', fromBase64url(ca.csr)).trimEnd());
-      continue;
-    }
     // A certificate's subject and issuer are whatever the file installed says: printed through printable only.
-    io.out(printable(`${ca.id}  ${ca.state}  ${ca.keyKind}  ${ca.subject}`));
+    io.out(printable(`${ca.id}  ${ca.key === 'missing' ? 'key missing' : ca.state}  ${ca.keyKind}  ${ca.subject}`));
+    if (ca.key === 'missing') {
+      const handle = files.find((file) => file.id === ca.id)?.keyHandle;
+      const stops = ca.state === 'active' ? 'the service does not start while this CA is in pki/' : 'ca install cannot take its certificate';
+      io.out(printable(`  its key ${handle} is not in ${keys.where}: ${stops}; ${missingCaKeyRemedy(ca.id)}`));
+    }
     if (ca.state === 'active') {
       io.out(printable(`  issuer ${ca.issuer}  serial ${ca.serialNumber}`));
       io.out(printable(`  valid ${ca.notBefore} to ${ca.notAfter}  ${ca.chain.length === 0 ? 'root' : `intermediate, ${ca.chain.length} above it`}`));

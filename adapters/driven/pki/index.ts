@@ -4,6 +4,7 @@
  */
 export { caFilePath, caIds, pkiDir, readCaFile, PKI_DIR } from './ca-file.ts';
 export type { CaFile } from './ca-file.ts';
+export { caKeyHeld, caKeyMissing, missingCaKeyRemedy } from './ca-key.ts';
 export {
   createRootCa,
   DEFAULT_CA_VALIDITY_DAYS,

@@ -1,20 +1,25 @@
 import { fromBase64url } from '../../../domain/crypto/base64url.ts';
 import { constantTimeEqual } from '../../../domain/crypto/bytes.ts';
-import { validationError } from '../../../domain/errors.ts';
+import { isKeyNotFound, validationError } from '../../../domain/errors.ts';
 import { certifiedPublicKey } from '../../../domain/x509/issuance/index.ts';
 import type { OwnedSecureEnvironment } from '../../../domain/ports/secure-environment.ts';
 import type { IssuingCa } from '../../../domain/x509/issuing-ca.ts';
 import { caIds, PKI_DIR, readCaFile, type CaFile } from './ca-file.ts';
+import { caKeyMissing } from './ca-key.ts';
 import { seSigner } from './se-signer.ts';
 
 /**
  * An active CA file as an IssuingCa, its signer over `se` (the infrastructure owner's view of the data folder's SE).
  * The certificate must certify that very key: a file edited by hand, or a handle pointing at another key, would
- * otherwise issue certificates no relying party can validate; it fails the load instead, naming the CA.
+ * otherwise issue certificates no relying party can validate; it fails the load instead, naming the CA. So does a
+ * key the Secure Environment no longer holds (`caKeyMissing`, which says what to do).
  */
 export const issuingCaOf = async (file: Extract<CaFile, { state: 'active' }>, se: OwnedSecureEnvironment): Promise<IssuingCa> => {
   const certificate = fromBase64url(file.certificate);
-  const signer = await seSigner(se, file.keyHandle, file.keyKind);
+  // Review 203: the port's bare "key key_… does not exist" named neither the CA nor its file; the start stopped on it.
+  const signer = await seSigner(se, file.keyHandle, file.keyKind).catch((error: unknown) => {
+    throw isKeyNotFound(error, file.keyHandle) ? caKeyMissing(file) : error;
+  });
   const certified = certifiedPublicKey(certificate);
   if (certified === undefined || certified.kind !== signer.kind || !constantTimeEqual(certified.bytes, signer.publicKey)) {
     throw validationError(

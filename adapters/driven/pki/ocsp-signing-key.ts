@@ -222,14 +222,16 @@ const writeSignerFile = (dataDir: string, file: OcspSignerFile): void => {
 const issue = async (o: OcspSigningKeyOptions, retired: readonly string[]): Promise<OcspSignerFile> => {
   const kind = o.ca.signer.kind;
   const now = Math.floor(o.now() / 1000) * 1000;
-  // A minute back: a relying party whose clock is a little behind still accepts the responder.
-  const notBefore = now - 60_000;
   // Never past the end of the CA's certificate nor of any certificate above it (found in review: a week past the
   // CA's end near it; then past a root ending before its intermediate): a responder certificate outliving any
   // certificate of its path fails a relying party's path validation (RFC 5280 6.1.3 (a)(2)) when it matters.
-  const caEnds = chainValidity(o.ca).notAfter.getTime();
-  const notAfter = Math.min(now + (o.validityMs ?? DEFAULT_OCSP_SIGNER_VALIDITY_MS), caEnds);
-  if (notAfter <= now) throw new Error(`CA ${o.ca.id} ended at ${new Date(caEnds).toISOString()} (its certificate or one above it): no OCSP responder certificate can be issued under it`);
+  const { notBefore: caBegins, notAfter: caEnds } = chainValidity(o.ca);
+  // A minute back, so a relying party whose clock is a little behind still accepts the responder; but never before
+  // the CA (nor one above it) began (review 203: a minute before a CA just made), which validators requiring each
+  // certificate's validity to lie within its issuer's refuse.
+  const notBefore = Math.max(now - 60_000, caBegins.getTime());
+  const notAfter = Math.min(now + (o.validityMs ?? DEFAULT_OCSP_SIGNER_VALIDITY_MS), caEnds.getTime());
+  if (notAfter <= now) throw new Error(`CA ${o.ca.id} ended at ${caEnds.toISOString()} (its certificate or one above it): no OCSP responder certificate can be issued under it`);
   const handle = await o.se.generate(kind, { usage: 'sign' });
   try {
     const signer = await seSigner(o.se, handle, kind);
