@@ -5,14 +5,12 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { command } from '../domain/commands/index.ts';
-import { publicKeyFingerprint, toBase64url } from '../domain/crypto/index.ts';
-import { certificateSummary } from '../domain/x509/issuance/index.ts';
 import { complianceProjection, revocations } from '../projections/compliance/index.ts';
 import { ProjectionRunner } from '../projections/runtime/index.ts';
-import { issueCredentialData, operator, profile } from './support/fleet.ts';
-import { issueCertifiedCredentialWith, leafPublicKey, pkiOf, testLeaf, type TestLeaf } from './support/pki-test-ca.ts';
-import { crlListing, crlRevocationDate, ocspRevocationTime, rootCaInDataFolder, waitUntil } from './support/revocation-dates.ts';
-import { startTestService, type TestService } from './support/service.ts';
+import { operator } from './support/fleet.ts';
+import type { TestLeaf } from './support/pki-test-ca.ts';
+import { crlListing, crlRevocationDate, ocspRevocationTime, restartedAfterALapse, rotationHandedOverLate, waitUntil } from './support/revocation-dates.ts';
+import type { TestService } from './support/service.ts';
 
 /*
  * Review 197, through the service: an auditor asking "what was revoked in this window" over HTTP is told what the
@@ -60,21 +58,7 @@ describe('a predecessor superseded at the end of its overlap (+2 h), recorded by
   let leaf: TestLeaf;
 
   beforeAll(async () => {
-    await rootCaInDataFolder(dir, clock);
-    svc = await startTestService({ dir, clock });
-    const { credence } = svc.service.context;
-    leaf = await issueCertifiedCredentialWith(credence, pkiOf(svc).cas[0]!, svc.url, 'cred-1');
-    const successor = issueCredentialData('cred-2', 'meter-1', { notBefore: new Date(start - HOUR).toISOString(), notAfter: new Date(start + 20 * DAY).toISOString() });
-    for (const c of [
-      command('provisionCredential', { credentialId: 'cred-1', method: 'pre-provisioning' }, { actor: operator }),
-      command('issueCredential', { ...successor, predecessorId: 'cred-1' }, { actor: operator }),
-      command('provisionCredential', { credentialId: 'cred-2', method: 'pre-provisioning' }, { actor: operator }),
-      command('startCredentialRotation', { credentialId: 'cred-1', successorId: 'cred-2', overlapEndsAt: new Date(overlapEndsAt).toISOString() }, { actor: operator }),
-    ]) {
-      await credence.engine.execute(c);
-    }
-    clock.set(new Date(start + 26 * HOUR));
-    await waitUntil('the scheduler ended the overlap', async () => String((await credence.engine.entity('credential', 'cred-1')).snapshot.value) === 'revoked');
+    ({ svc, leaf } = await rotationHandedOverLate(dir, clock, overlapEndsAt, start + 26 * HOUR));
   }, 60_000);
   afterAll(async () => {
     await svc?.close();
@@ -103,36 +87,11 @@ describe("a node's credential revoked by the cascade at a restart 10 days after 
   let lapsed: TestLeaf;
 
   beforeAll(async () => {
-    await rootCaInDataFolder(dir, clock);
-    const before = await startTestService({ dir, clock });
-    try {
-      const { credence } = before.service.context;
-      const ca = pkiOf(before).cas[0]!;
+    svc = await restartedAfterALapse(dir, clock, restartAt, async (credence, certify) => {
       const validity = { notBefore: new Date(start - DAY).toISOString(), notAfter: new Date(subscriptionEndsAt).toISOString() };
       await credence.engine.execute(command('createSubscription', { subscriptionId: 'sub-2', subscriber: 'City Utilities', ...validity }, { actor: operator }));
-      await credence.engine.execute(command('registerNode', { nodeId: 'meter-2', profile }, { actor: operator }));
-      await credence.engine.execute(command('enrolNode', { nodeId: 'meter-2', subscriptionId: 'sub-2', cseId: '/cse-meter-2' }, { actor: operator }));
-      lapsed = await testLeaf(ca, { baseUrl: before.url, name: 'meter-2', now: start });
-      const key = leafPublicKey(lapsed.der);
-      const data = {
-        credentialId: 'cred-lapsed',
-        kind: 'p256',
-        purpose: 'service',
-        owner: { kind: 'node', id: 'meter-2' },
-        publicKey: toBase64url(key),
-        fingerprint: publicKeyFingerprint('p256', key),
-        notBefore: lapsed.notBefore.toISOString(),
-        notAfter: new Date(lapsed.notAfter.getTime() + 1000).toISOString(),
-        certificate: certificateSummary(lapsed.der, ca.id),
-      };
-      await credence.engine.execute(command('issueCredential', data, { actor: operator }));
-    } finally {
-      await before.close();
-    }
-    clock.set(new Date(restartAt));
-    svc = await startTestService({ dir, clock });
-    const { credence } = svc.service.context;
-    await waitUntil('the cascade revoked cred-lapsed', async () => String((await credence.engine.entity('credential', 'cred-lapsed')).snapshot.value) === 'revoked');
+      lapsed = await certify('cred-lapsed', 'meter-2', 'sub-2');
+    });
   }, 90_000);
   afterAll(async () => {
     await svc?.close();

@@ -10,8 +10,7 @@
  * of `version: 2` "is not the CRL number file of CA ca-1"), which invites a repair by hand or a deletion. The CRL
  * number, CRL expiry-mark and OCSP signer files, and a published-revocations file's header line, get the same refusal.
  */
-import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -29,24 +28,12 @@ import { systemRandom } from '../adapters/runtime/index.ts';
 import { isCredenceError } from '../domain/errors.ts';
 import { ownerView } from '../domain/ports/index.ts';
 import { memorySecureEnvironment } from './crypto-fixtures.ts';
+import { filesBelow } from './support/files-below.ts';
 import { keysMadeBy } from './support/keys-made.ts';
 import { testCa } from './support/pki-test-ca.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
 const folder = temporaryFolders('credence-newer-data-file-');
-
-/** Every file of the folder (below it too) with its size, mode, mtime and sha256: what "nothing written" compares. */
-const snapshot = (dir: string): Record<string, string> =>
-  Object.fromEntries(
-    readdirSync(dir, { recursive: true, encoding: 'utf8' })
-      .sort()
-      .filter((name) => lstatSync(join(dir, name)).isFile())
-      .map((name) => {
-        const stat = lstatSync(join(dir, name));
-        const sha256 = createHash('sha256').update(readFileSync(join(dir, name))).digest('hex');
-        return [name, `${stat.size} ${stat.mode.toString(8)} ${stat.mtimeMs} ${sha256}`];
-      }),
-  );
 
 const userVersion = (path: string): number => {
   const db = new Database(path, { readonly: true });
@@ -100,12 +87,12 @@ describe('a SQLite data file a newer version wrote', () => {
     const dir = join(folder(), 'data');
     const path = join(dir, file);
     const supported = await madeThenNewer(path, () => open(dir), 99);
-    const before = snapshot(dir);
+    const before = filesBelow(dir);
     expect(Object.keys(before)).toContain(file);
 
     expectNewerFileRefused(refusal(() => open(dir)), path, what, 99, supported);
 
-    expect(snapshot(dir)).toEqual(before);
+    expect(filesBelow(dir)).toEqual(before);
     expect(userVersion(path)).toBe(99);
   });
 
@@ -128,12 +115,12 @@ describe('a CA file a newer version wrote', () => {
   it('is refused naming it (schema_version, both versions, the advice), not as a malformed file, nothing written', () => {
     // A layout this version does not know: checked before this version's schema, which would call every field wrong.
     const { dataDir, path } = given({ version: 2, id: 'root', status: 'active', keys: [{ handle: 'key_x' }] });
-    const before = snapshot(dataDir);
+    const before = filesBelow(dataDir);
     expect(Object.keys(before)).toContain(join('pki', 'root.ca.json'));
 
     expectNewerFileRefused(refusal(() => readCaFile(dataDir, 'root')), path, 'issuing CA', 2, 1);
 
-    expect(snapshot(dataDir)).toEqual(before);
+    expect(filesBelow(dataDir)).toEqual(before);
   });
 
   it('of this version but malformed is still a malformed file, not a newer one', () => {
@@ -235,12 +222,12 @@ describe('a pki file of CA root a newer version wrote', () => {
 
   it.each(cases)('$kind is refused naming it (schema_version, both versions, the advice), not as a damaged file, nothing written', async ({ file, what, read, newer }) => {
     const { dataDir, path } = given(file, newer);
-    const before = snapshot(dataDir);
+    const before = filesBelow(dataDir);
     expect(Object.keys(before)).toEqual([join('pki', file)]);
 
     expectNewerFileRefused(await refusalOf(() => read(dataDir)), path, what, 2, 1);
 
-    expect(snapshot(dataDir)).toEqual(before);
+    expect(filesBelow(dataDir)).toEqual(before);
     expect(readFileSync(path, 'utf8')).toBe(newer);
   });
 

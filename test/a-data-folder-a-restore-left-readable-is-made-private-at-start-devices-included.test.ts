@@ -5,41 +5,30 @@
  * folder's lock (the start, and every command that writes the folder) now makes the folder 0700 and everything under
  * `devices/` 0700 (folders) and 0600 (files); a link there is neither followed nor changed.
  */
-import { chmodSync, mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { modeOf, restoredDeviceFolder } from './support/restored-device-folder.ts';
 import { startTestService } from './support/service.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
 const folder = temporaryFolders('credence-restored-modes-');
 
-const mode = (path: string): string => (statSync(path).mode & 0o777).toString(8);
-
 const DEVICE_FILES = ['secure-environment.kek', 'secure-environment.sqlite', 'secure-environment.wrapping-keys', 'device.json'];
 
 describe.skipIf(process.platform === 'win32')('a data folder a restore left readable by others', () => {
   it('is 0700 once the service started, with every folder under devices/ 0700 and every file 0600; a link is not followed', async () => {
-    const root = folder();
-    const data = join(root, 'data');
-    const device = join(data, 'devices', 'meter-1');
-    mkdirSync(device, { recursive: true });
+    const { data, device, outside } = restoredDeviceFolder(folder(), DEVICE_FILES);
     // Outside the folder, and linked from inside it: not the folder's to change.
-    const outside = join(root, 'outside.txt');
-    writeFileSync(outside, 'not a data file\n');
-    chmodSync(outside, 0o644);
     symlinkSync(outside, join(device, 'linked.txt'));
-    for (const name of DEVICE_FILES) {
-      writeFileSync(join(device, name), 'restored\n');
-      chmodSync(join(device, name), 0o644);
-    }
     // As a restore (tar, cp -r under umask 022) leaves them; set explicitly, whatever this process's umask.
     for (const dir of [data, join(data, 'devices'), device]) chmodSync(dir, 0o755);
 
     const svc = await startTestService({ dir: data });
     try {
-      expect([data, join(data, 'devices'), device].map(mode)).toEqual(['700', '700', '700']);
-      expect(DEVICE_FILES.map((name) => mode(join(device, name)))).toEqual(['600', '600', '600', '600']);
-      expect(mode(outside)).toBe('644');
+      expect([data, join(data, 'devices'), device].map(modeOf)).toEqual(['700', '700', '700']);
+      expect(DEVICE_FILES.map((name) => modeOf(join(device, name)))).toEqual(['600', '600', '600', '600']);
+      expect(modeOf(outside)).toBe('644');
     } finally {
       await svc.close();
     }

@@ -3,32 +3,23 @@
  * opened without following a symbolic link, but a hard link under devices/ to a file outside the folder had that
  * file's mode changed. A regular file with more than one link is now left as it is, and named in a warning.
  */
-import { chmodSync, linkSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { linkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { lockDataFolder } from '../adapters/driven/files/data-folder-lock.ts';
+import { modeOf, restoredDeviceFolder } from './support/restored-device-folder.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
 const folder = temporaryFolders('credence-hard-link-');
-
-const mode = (path: string): string => (statSync(path).mode & 0o777).toString(8);
 
 afterEach(() => vi.restoreAllMocks());
 
 describe.skipIf(process.platform === 'win32')('a hard link under devices/ to a file outside the data folder', () => {
   it('leaves that file as it is, names the link in a warning, and makes the other files private', () => {
-    const root = folder();
-    const data = join(root, 'data');
-    const device = join(data, 'devices', 'meter-1');
-    mkdirSync(device, { recursive: true });
-    const outside = join(root, 'outside.txt');
-    writeFileSync(outside, 'not a data file\n');
-    chmodSync(outside, 0o644);
+    const { device, data, outside } = restoredDeviceFolder(folder(), ['secure-environment.kek']);
     const linked = join(device, 'linked.txt');
     linkSync(outside, linked);
     const kek = join(device, 'secure-environment.kek');
-    writeFileSync(kek, 'restored\n');
-    chmodSync(kek, 0o644);
     const warnings: string[] = [];
     vi.spyOn(process, 'emitWarning').mockImplementation((warning: string | Error) => {
       warnings.push(String(warning));
@@ -36,8 +27,8 @@ describe.skipIf(process.platform === 'win32')('a hard link under devices/ to a f
 
     lockDataFolder(data).release();
 
-    expect(mode(outside)).toBe('644');
-    expect(mode(kek)).toBe('600');
+    expect(modeOf(outside)).toBe('644');
+    expect(modeOf(kek)).toBe('600');
     expect(warnings.join('\n')).toContain(JSON.stringify(linked));
   });
 });

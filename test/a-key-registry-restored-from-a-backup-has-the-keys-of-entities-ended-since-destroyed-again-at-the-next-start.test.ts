@@ -19,7 +19,7 @@ import { systemRandom } from '../adapters/runtime/index.ts';
 import { isKeyNotFound } from '../domain/errors.ts';
 import type { KeyHandle } from '../domain/ports/index.ts';
 import { operator, profile } from './support/fleet.ts';
-import { isHeld, withDataFolderSe } from './support/key-held.ts';
+import { isHeld, shredded, withDataFolderSe } from './support/key-held.ts';
 import { startTestService, type TestService } from './support/service.ts';
 
 const DAY = 86_400_000;
@@ -51,16 +51,6 @@ const destroyedAgain = (service: TestService): { keysDestroyedAgain: number; ent
     .logs()
     .map((line) => JSON.parse(line) as { level: number; keysDestroyedAgain?: number; entities: number; msg: string })
     .filter((entry) => entry.level === 40 && entry.keysDestroyedAgain !== undefined) as { keysDestroyedAgain: number; entities: number; msg: string }[];
-
-/** Waits (the service's shredder reacts on its own) until the registry holds no key in use of these streams. */
-const shredded = async (service: TestService, streams: readonly string[]): Promise<void> => {
-  const { infrastructure } = await service.service.context.credence.security();
-  for (let round = 0; round < 200; round++) {
-    if (streams.every((s) => infrastructure.o.registry.live(s).length === 0)) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`the keys of ${streams.join(', ')} were never destroyed`);
-};
 
 /**
  * A data folder with the PSK credentials of meter-1 and meter-2 and an association over each (keys.db binds their PSK

@@ -4,14 +4,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { command } from '../domain/commands/index.ts';
-import { publicKeyFingerprint, toBase64url } from '../domain/crypto/index.ts';
-import { certificateSummary } from '../domain/x509/issuance/index.ts';
 import { setupPkiTables } from '../projections/pki/tables.ts';
-import { operator, profile } from './support/fleet.ts';
+import { operator } from './support/fleet.ts';
 import { expectRebuildMarkedOnce, pkiReadModelOfAnEarlierVersion } from './support/pki-read-model-of-an-earlier-version.ts';
-import { leafPublicKey, pkiOf, testLeaf, type TestLeaf } from './support/pki-test-ca.ts';
-import { crlListing, crlRevocationDate, ocspRevocationTime, rootCaInDataFolder, waitUntil } from './support/revocation-dates.ts';
-import { startTestService, type TestService } from './support/service.ts';
+import type { TestLeaf } from './support/pki-test-ca.ts';
+import { crlListing, crlRevocationDate, ocspRevocationTime, restartedAfterALapse } from './support/revocation-dates.ts';
+import type { TestService } from './support/service.ts';
 
 /*
  * Review 191: a subscription that lapses while the service is down has its nodes' enrolments expired by the cascade at
@@ -34,48 +32,19 @@ describe('a subscription that lapsed while the service was down, its nodes crede
   let revokedByOperator: TestLeaf;
 
   beforeAll(async () => {
-    await rootCaInDataFolder(dir, clock);
-    const before = await startTestService({ dir, clock });
-    try {
-      const { credence } = before.service.context;
-      const ca = pkiOf(before).cas[0]!;
+    svc = await restartedAfterALapse(dir, clock, restartAt, async (credence, certify) => {
       // Given meter-1 under sub-1 (a year) holding cred-op, and meter-2 under sub-2 (ending at +1 day) holding
       // cred-lapsed, both certified by the CA for 30 days.
       for (const [subscriptionId, notAfter] of [['sub-1', start + 365 * DAY], ['sub-2', subscriptionEndsAt]] as const) {
         const validity = { notBefore: new Date(start - DAY).toISOString(), notAfter: new Date(notAfter).toISOString() };
         await credence.engine.execute(command('createSubscription', { subscriptionId, subscriber: 'City Utilities', ...validity }, { actor: operator }));
       }
-      const certified = async (credentialId: string, nodeId: string, subscriptionId: string): Promise<TestLeaf> => {
-        await credence.engine.execute(command('registerNode', { nodeId, profile }, { actor: operator }));
-        await credence.engine.execute(command('enrolNode', { nodeId, subscriptionId, cseId: `/cse-${nodeId}` }, { actor: operator }));
-        const leaf = await testLeaf(ca, { baseUrl: before.url, name: nodeId, now: start });
-        const key = leafPublicKey(leaf.der);
-        // The credential's window [notBefore, notAfter) ends a second after the certificate's inclusive notAfter.
-        const data = {
-          credentialId,
-          kind: 'p256',
-          purpose: 'service',
-          owner: { kind: 'node', id: nodeId },
-          publicKey: toBase64url(key),
-          fingerprint: publicKeyFingerprint('p256', key),
-          notBefore: leaf.notBefore.toISOString(),
-          notAfter: new Date(leaf.notAfter.getTime() + 1000).toISOString(),
-          certificate: certificateSummary(leaf.der, ca.id),
-        };
-        await credence.engine.execute(command('issueCredential', data, { actor: operator }));
-        return leaf;
-      };
-      revokedByOperator = await certified('cred-op', 'meter-1', 'sub-1');
-      lapsed = await certified('cred-lapsed', 'meter-2', 'sub-2');
-    } finally {
-      // When the service is down from now until +10 days, sub-2 lapsing meanwhile.
-      await before.close();
-    }
-    clock.set(new Date(restartAt));
-    svc = await startTestService({ dir, clock });
+      revokedByOperator = await certify('cred-op', 'meter-1', 'sub-1');
+      lapsed = await certify('cred-lapsed', 'meter-2', 'sub-2');
+    });
+    // When the service is down from now until +10 days, sub-2 lapsing meanwhile (above); and an operator revokes
+    // cred-op, whose subscription stands, at the restart.
     const { credence } = svc.service.context;
-    await waitUntil('the cascade revoked cred-lapsed', async () => String((await credence.engine.entity('credential', 'cred-lapsed')).snapshot.value) === 'revoked');
-    // And an operator revokes cred-op, whose subscription stands, at the restart.
     await credence.engine.execute(command('revokeCredential', { credentialId: 'cred-op', reason: 'cessationOfOperation' }, { actor: operator }));
   }, 90_000);
   afterAll(async () => {

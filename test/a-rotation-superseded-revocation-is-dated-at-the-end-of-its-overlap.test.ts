@@ -3,13 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
-import { command } from '../domain/commands/index.ts';
 import { setupPkiTables } from '../projections/pki/tables.ts';
-import { issueCredentialData, operator } from './support/fleet.ts';
 import { expectRebuildMarkedOnce, pkiReadModelOfAnEarlierVersion } from './support/pki-read-model-of-an-earlier-version.ts';
-import { issueCertifiedCredentialWith, pkiOf, type TestLeaf } from './support/pki-test-ca.ts';
-import { crlListing, crlRevocationDate, ocspRevocationTime, rootCaInDataFolder, waitUntil } from './support/revocation-dates.ts';
-import { startTestService, type TestService } from './support/service.ts';
+import type { TestLeaf } from './support/pki-test-ca.ts';
+import { crlListing, crlRevocationDate, ocspRevocationTime, rotationHandedOverLate } from './support/revocation-dates.ts';
+import type { TestService } from './support/service.ts';
 
 /*
  * Review 171 (HLR-212, RS-16): a rotation's predecessor is revoked as superseded at the end of its overlap, and the
@@ -19,7 +17,6 @@ import { startTestService, type TestService } from './support/service.ts';
  * the revocation occurred: the handover.
  */
 const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
 
 describe('a predecessor superseded at the end of its overlap, recorded by a scheduler that ticked a day late', () => {
   const dir = mkdtempSync(join(tmpdir(), 'credence-superseded-date-'));
@@ -30,23 +27,9 @@ describe('a predecessor superseded at the end of its overlap, recorded by a sche
   let leaf: TestLeaf;
 
   beforeAll(async () => {
-    await rootCaInDataFolder(dir, clock);
-    svc = await startTestService({ dir, clock });
-    const { credence } = svc.service.context;
-    // Given cred-1 (certified by the CA) rotating onto cred-2, both provisioned, the overlap ending at +2 h.
-    leaf = await issueCertifiedCredentialWith(credence, pkiOf(svc).cas[0]!, svc.url, 'cred-1');
-    const successor = issueCredentialData('cred-2', 'meter-1', { notBefore: new Date(start - HOUR).toISOString(), notAfter: new Date(start + 20 * DAY).toISOString() });
-    for (const c of [
-      command('provisionCredential', { credentialId: 'cred-1', method: 'pre-provisioning' }, { actor: operator }),
-      command('issueCredential', { ...successor, predecessorId: 'cred-1' }, { actor: operator }),
-      command('provisionCredential', { credentialId: 'cred-2', method: 'pre-provisioning' }, { actor: operator }),
-      command('startCredentialRotation', { credentialId: 'cred-1', successorId: 'cred-2', overlapEndsAt: new Date(overlapEndsAt).toISOString() }, { actor: operator }),
-    ]) {
-      await credence.engine.execute(c);
-    }
-    // When the service's scheduler first ticks at +26 h.
-    clock.set(new Date(start + 26 * HOUR));
-    await waitUntil('the scheduler ended the overlap', async () => String((await credence.engine.entity('credential', 'cred-1')).snapshot.value) === 'revoked');
+    // Given cred-1 (certified by the CA) rotating onto cred-2, both provisioned, the overlap ending at +2 h; when the
+    // service's scheduler first ticks at +26 h.
+    ({ svc, leaf } = await rotationHandedOverLate(dir, clock, overlapEndsAt, start + 26 * HOUR));
   }, 60_000);
   afterAll(async () => {
     await svc?.close();

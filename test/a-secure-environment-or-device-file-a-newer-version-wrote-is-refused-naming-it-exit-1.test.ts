@@ -7,13 +7,13 @@
  * file's path, both versions, a newer version of Credence wrote it; exit 1 from every command; nothing written.
  * The `token` commands called a newer access.db bad usage (exit 2) too: now exit 1, as every other command.
  */
-import { createHash } from 'node:crypto';
-import { cpSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './support/cli.ts';
 import { deviceCli } from './support/device-cli.ts';
+import { filesBelow } from './support/files-below.ts';
 import { tempDirs } from './support/temp-dirs.ts';
 
 const folders = tempDirs('credence-newer-se-file-');
@@ -21,18 +21,6 @@ let data: string;
 /** The folder as made, before its key database was given format 3. */
 let clean: string;
 let database: string;
-
-/** Every file below `dir` with its size, mode, mtime and sha256: what "nothing written" compares. */
-const snapshot = (dir: string): Record<string, string> =>
-  Object.fromEntries(
-    readdirSync(dir, { recursive: true, encoding: 'utf8' })
-      .sort()
-      .filter((name) => lstatSync(join(dir, name)).isFile())
-      .map((name) => {
-        const stat = lstatSync(join(dir, name));
-        return [name, `${stat.size} ${stat.mode.toString(8)} ${stat.mtimeMs} ${createHash('sha256').update(readFileSync(join(dir, name))).digest('hex')}`];
-      }),
-  );
 
 beforeAll(async () => {
   data = join(folders.make(), 'data');
@@ -61,13 +49,13 @@ describe('a Secure Environment key database a newer version wrote (format 3)', (
     ['kek rotate', ['kek', 'rotate']],
     ['serve', ['serve', '--port', '0', '--log-level', 'silent']],
   ])('is refused by %s naming the key database (exit 1, schema_version), nothing written', async (_name, argv) => {
-    const before = snapshot(data);
+    const before = filesBelow(data);
     const run = await runCli([...argv, '--data', data]);
     const said = `${run.out}\n${run.err}`;
     expect(said).toContain(newer(database, 'Secure Environment key database', 3, 2));
     expect(said).not.toContain('wrappingKeys');
     expect(run.code, said).toBe(1);
-    expect(snapshot(data)).toEqual(before);
+    expect(filesBelow(data)).toEqual(before);
   }, 60_000);
 });
 
@@ -79,11 +67,11 @@ describe('a Secure Environment key database a newer version laid out otherwise',
     const db = new Database(path);
     db.exec('DROP INDEX se_keys_by_owner');
     db.close();
-    const before = snapshot(copy);
+    const before = filesBelow(copy);
     const run = await runCli(['key', 'list', '--data', copy]);
     expect(run.err).toContain(newer(path, 'Secure Environment key database', 3, 2));
     expect(run.code, run.err).toBe(1);
-    expect(snapshot(copy)).toEqual(before);
+    expect(filesBelow(copy)).toEqual(before);
   }, 60_000);
 });
 
@@ -99,12 +87,12 @@ describe('an access.db a newer version wrote', () => {
     const db = new Database(join(copy, 'access.db'));
     db.pragma('user_version = 99');
     db.close();
-    const before = snapshot(copy);
+    const before = filesBelow(copy);
     const run = await runCli([...argv, '--data', copy]);
     const said = `${run.out}\n${run.err}`;
     expect(said).toContain(`${join(copy, 'access.db')}: access registry file has schema version 99, newer than this build supports`);
     expect(run.code, said).toBe(1);
-    expect(snapshot(copy)).toEqual(before);
+    expect(filesBelow(copy)).toEqual(before);
   }, 60_000);
 });
 
@@ -114,11 +102,11 @@ describe("a device's device.json a newer version wrote", () => {
     mkdirSync(dir, { mode: 0o700 });
     const path = join(dir, 'device.json');
     writeFileSync(path, `${JSON.stringify({ version: 2, nodeId: 'meter-1', layout: 'of a later version' })}\n`, { mode: 0o600 });
-    const before = snapshot(dir);
+    const before = filesBelow(dir);
     const run = await deviceCli(['status', '--dir', dir]);
     expect(run.output).toContain(newer(path, 'device', 2, 1));
     expect(run.output).not.toContain('expected 1');
     expect(run.code, run.output).toBe(1);
-    expect(snapshot(dir)).toEqual(before);
+    expect(filesBelow(dir)).toEqual(before);
   });
 });

@@ -18,6 +18,7 @@ import { capture } from './support/cli.ts';
 import { Device } from '../adapters/protocols/procedures/index.ts';
 import { systemRandom } from '../adapters/runtime/index.ts';
 import { operator, profile } from './support/fleet.ts';
+import { shredded } from './support/key-held.ts';
 import { copyEventStore, moveTransparencyLogAside } from './support/restored-folder.ts';
 import { startTestService, type TestService } from './support/service.ts';
 
@@ -52,16 +53,6 @@ const keyWarnings = (service: TestService): Map<string, string> => {
     if (entry.level === 40 && entry.keysDestroyedAt !== undefined && entry.stream !== undefined) named.set(entry.stream, entry.msg);
   }
   return named;
-};
-
-/** Waits (the service's shredder reacts on its own) until the registry holds no live key of these streams. */
-const shredded = async (service: TestService, streams: readonly string[]): Promise<void> => {
-  const { infrastructure } = await service.service.context.credence.security();
-  for (let round = 0; round < 200; round++) {
-    if (streams.every((s) => infrastructure.o.registry.live(s).length === 0)) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`the keys of ${streams.join(', ')} were never destroyed`);
 };
 
 /** Waits (the cascade revokes the association from the credential's revocation) until the log says these ended. */

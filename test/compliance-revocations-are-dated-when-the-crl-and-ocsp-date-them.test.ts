@@ -5,6 +5,7 @@ import { complianceProjection, revocations } from '../projections/compliance/ind
 import { certificateStanding, pkiProjection } from '../projections/pki/index.ts';
 import type { Projection } from '../projections/runtime/index.ts';
 import { operator, system } from './support/fleet.ts';
+import { storedEvents } from './support/stored-events.ts';
 
 /*
  * Review 197: the compliance `revocations` query and the CRL/OCSP gave different times for one revocation. The `pki`
@@ -18,29 +19,12 @@ const DAY = 24 * HOUR;
 const T0 = Date.parse('2026-12-04T18:45:39.000Z');
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-interface Meta {
-  readonly id?: string;
-  readonly actor?: typeof operator;
-  readonly commandType?: string;
-  readonly causationId?: string;
-}
-
 /** The story's events, positions from 1, as the store hands them to the projections. */
 const story = () => {
   const events: DecodedEvent[] = [];
-  const add = (streamId: string, type: string, data: Record<string, unknown>, at: number, meta: Meta = {}): void => {
-    const position = BigInt(events.length + 1);
-    const id = meta.id ?? `event-${position}`;
-    const metadata = {
-      schemaVersion: 1,
-      actor: meta.actor ?? operator,
-      commandId: `command-${position}`,
-      commandType: meta.commandType ?? 'unknown',
-      correlationId: id,
-      causationId: meta.causationId ?? id,
-      occurredAt: iso(at),
-    };
-    events.push({ record: { id, streamId, revision: 0n, position, type, data, metadata }, event: { type, data }, metadata, at } as unknown as DecodedEvent);
+  const stored = storedEvents();
+  const add = (...event: Parameters<typeof stored>): void => {
+    events.push(stored(...event));
   };
   const issued = (credentialId: string, nodeId: string, serialNumber?: string): void => {
     const certificate = serialNumber === undefined ? {} : { certificate: { issuingCa: 'default', serialNumber, notBefore: iso(T0), notAfter: iso(T0 + 30 * DAY) } };

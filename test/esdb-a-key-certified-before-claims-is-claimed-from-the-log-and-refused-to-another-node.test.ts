@@ -24,7 +24,11 @@ describe('a key certified before key claims existed, on the EventStoreDB stand-i
     for (const stop of stops) await stop();
   });
 
-  it('is claimed from the log, so a v4 issue of it to another node is refused and replay finds nothing newer-rule', async () => {
+  /**
+   * A stand-in (stopped after the suite) whose log has meter-1 and meter-2 enrolled and cred-a's issue of `key` to
+   * meter-1 as a v3 engine appended it: the event, no claim of its key. The store that wrote them, still open.
+   */
+  const certifiedByAV3Engine = async () => {
     const standIn = await startStandIn();
     stops.push(() => standIn.stop());
     const v3 = openEventStoreDbStore(standIn.connectionString);
@@ -32,8 +36,12 @@ describe('a key certified before key claims existed, on the EventStoreDB stand-i
     for (const c of [cmd.createSubscription(), cmd.registerNode('meter-1'), cmd.registerNode('meter-2'), cmd.enrolNode('meter-1'), cmd.enrolNode('meter-2')]) {
       await setup.execute(c);
     }
-    // As a v3 engine appended it: the event, no claim of its key.
     await forge(v3, 'credential-cred-a', 'CredentialIssued', { ...issueCredentialData('cred-a', 'meter-1', { notBefore: T0, notAfter: at(90) }), ...key }, T0);
+    return { standIn, v3 };
+  };
+
+  it('is claimed from the log, so a v4 issue of it to another node is refused and replay finds nothing newer-rule', async () => {
+    const { standIn, v3 } = await certifiedByAV3Engine();
     await v3.close();
 
     const store = openEventStoreDbStore(standIn.connectionString);
@@ -59,14 +67,7 @@ describe('a key certified before key claims existed, on the EventStoreDB stand-i
   }, 60_000);
 
   it('is claimed again for its first issue when a claim named a later one (an engine that issued it before the claims were filled in)', async () => {
-    const standIn = await startStandIn();
-    stops.push(() => standIn.stop());
-    const v3 = openEventStoreDbStore(standIn.connectionString);
-    const setup = createEngine({ store: v3, clock: new FakeClock(T0) });
-    for (const c of [cmd.createSubscription(), cmd.registerNode('meter-1'), cmd.registerNode('meter-2'), cmd.enrolNode('meter-1'), cmd.enrolNode('meter-2')]) {
-      await setup.execute(c);
-    }
-    await forge(v3, 'credential-cred-a', 'CredentialIssued', { ...issueCredentialData('cred-a', 'meter-1', { notBefore: T0, notAfter: at(90) }), ...key }, T0);
+    const { standIn, v3 } = await certifiedByAV3Engine();
     // What a v4 store before this fix wrote: cred-b's issue on the same key, with the key's only claim.
     await v3.appendToStream('credential-cred-b', [{ id: randomUUID(), type: 'CredentialIssued', data: { ...issueCredentialData('cred-b', 'meter-2', { notBefore: T0, notAfter: at(90) }), ...key }, metadata: forgedMetadata(randomUUID(), T0) }], {
       expectedRevision: ExpectedRevision.noStream,

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestService, type TestService } from './support/service.ts';
+import { describe, expect, it } from 'vitest';
+import { useTestService, type TestService } from './support/service.ts';
 
 /*
  * Review 199: a field error's `rule` is what a client branches on, yet it depended on the route. `?limit=abc` was rule
@@ -10,13 +10,7 @@ import { startTestService, type TestService } from './support/service.ts';
  * is `repeated` on every route; a list parameter still takes repeats.
  */
 
-let svc: TestService;
-beforeAll(async () => {
-  svc = await startTestService();
-}, 30_000);
-afterAll(async () => {
-  await svc?.close();
-});
+const svc = useTestService();
 
 const get = async (role: keyof TestService['tokens'], path: string) => {
   const response = await fetch(new URL(path, svc.url), { headers: { authorization: `Bearer ${svc.tokens[role]}`, accept: 'application/json' } });

@@ -4,6 +4,7 @@ import type { DecodedEvent } from '../domain/stored.ts';
 import { certificateStanding, pkiProjection } from '../projections/pki/index.ts';
 import type { Projection } from '../projections/runtime/index.ts';
 import { operator, system } from './support/fleet.ts';
+import { storedEvents, type StoredMeta } from './support/stored-events.ts';
 
 /*
  * Review 191, at the read model: a revocation is dated at the subscription's notAfter only when the cascade recorded it
@@ -15,22 +16,9 @@ const DAY = 86_400_000;
 const T0 = Date.parse('2026-06-01T00:00:00.000Z');
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-let position = 0n;
+const recorded = storedEvents();
 /** A stored event as the runner hands it to the projection: only what the `pki` projection reads is real. */
-const stored = (type: string, data: Record<string, unknown>, at: number, meta: { id?: string; actor?: typeof operator; commandType?: string; causationId?: string } = {}): DecodedEvent => {
-  position += 1n;
-  const id = meta.id ?? `event-${position}`;
-  const metadata = {
-    schemaVersion: 1,
-    actor: meta.actor ?? operator,
-    commandId: `command-${position}`,
-    commandType: meta.commandType ?? 'unknown',
-    correlationId: id,
-    causationId: meta.causationId ?? id,
-    occurredAt: iso(at),
-  };
-  return { record: { id, streamId: 'x', revision: 0n, position, type, data, metadata }, event: { type, data }, metadata, at } as unknown as DecodedEvent;
-};
+const stored = (type: string, data: Record<string, unknown>, at: number, meta: StoredMeta = {}): DecodedEvent => recorded('x', type, data, at, meta);
 
 const certified = (credentialId: string, serialNumber: string, at: number): DecodedEvent =>
   stored('CredentialIssued', { credentialId, certificate: { issuingCa: 'default', serialNumber, notBefore: iso(T0), notAfter: iso(T0 + 30 * DAY) } }, at);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { rawHttpSocket, until } from './support/raw-http-socket.ts';
+import { expectUnmetExpectRefused, rawHttpSocket, until } from './support/raw-http-socket.ts';
 import { useTestService } from './support/service.ts';
 
 /*
@@ -10,22 +10,7 @@ const svc = useTestService({ config: { probePort: 0 } });
 
 describe('a request with an Expect the probe port cannot meet', () => {
   it('is answered 417 problem+json with the baseline headers, and its connection closed', async () => {
-    const raw = await rawHttpSocket(svc.service.probeUrl!);
-    try {
-      raw.socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: something-else\r\n\r\n');
-      expect(await until(() => raw.received().endsWith('}'), 5_000)).toBe(true);
-      const answer = raw.received();
-      const head = answer.split('\r\n\r\n')[0]!.toLowerCase();
-      expect(answer).toMatch(/^HTTP\/1\.1 417 /);
-      expect(head).toContain('content-type: application/problem+json');
-      expect(head).toContain('x-content-type-options: nosniff');
-      expect(head).toContain('x-ratelimit-remaining:');
-      expect(head).toContain('connection: close');
-      expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toMatchObject({ status: 417, type: 'https://credence.dev/problems/expectation_failed' });
-      expect(await raw.closedWithin(5_000)).toBe(true);
-    } finally {
-      raw.socket.destroy();
-    }
+    await expectUnmetExpectRefused(svc.service.probeUrl!, 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: something-else\r\n\r\n');
   });
 
   it('leaves 100-continue as it was', async () => {

@@ -1,6 +1,7 @@
 import { isCredenceError, isKeyNotFound } from '../../domain/errors.ts';
 import { openDataFolderSecureEnvironment } from '../../adapters/runtime/index.ts';
 import { ownerView, type KeyHandle, type OwnedSecureEnvironment, type SecureEnvironment } from '../../domain/ports/index.ts';
+import type { TestService } from './service.ts';
 
 /** Whether the Secure Environment still holds `handle` for this owner: destroyed is false, any other failure throws. */
 export const isHeld = (se: OwnedSecureEnvironment, handle: KeyHandle): Promise<boolean> =>
@@ -45,4 +46,14 @@ export const held = async (se: SecureEnvironment, owner: string, handles: readon
     if (found) out.push(handle);
   }
   return out;
+};
+
+/** Waits (the service's shredder reacts on its own) until its key registry holds no key in use of these streams. */
+export const shredded = async (service: TestService, streams: readonly string[]): Promise<void> => {
+  const { infrastructure } = await service.service.context.credence.security();
+  for (let round = 0; round < 200; round++) {
+    if (streams.every((s) => infrastructure.o.registry.live(s).length === 0)) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`the keys of ${streams.join(', ')} were never destroyed`);
 };

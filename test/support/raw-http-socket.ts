@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { expect } from 'vitest';
 
 /** A raw node:net connection to a test service, recording what the server sent and whether it closed the connection. */
 export interface RawHttpSocket {
@@ -36,4 +37,29 @@ export const rawHttpSocket = async (url: string): Promise<RawHttpSocket> => {
     received: () => text,
     closedWithin: (ms) => until(() => closed, ms),
   };
+};
+
+/**
+ * Sends `request` (whose `Expect` asks for more than `100-continue`) on a new raw connection to `url` and checks what
+ * every port owes it (reviews 199, 202): `417 expectation_failed` as problem+json with the baseline headers, and the
+ * connection closed. The answer's head, lowercased, for what one port adds.
+ */
+export const expectUnmetExpectRefused = async (url: string, request: string): Promise<string> => {
+  const raw = await rawHttpSocket(url);
+  try {
+    raw.socket.write(request);
+    expect(await until(() => raw.received().endsWith('}'), 5_000)).toBe(true);
+    const answer = raw.received();
+    const head = answer.split('\r\n\r\n')[0]!.toLowerCase();
+    expect(answer).toMatch(/^HTTP\/1\.1 417 /);
+    expect(head).toContain('content-type: application/problem+json');
+    expect(head).toContain('x-content-type-options: nosniff');
+    expect(head).toContain('x-ratelimit-remaining:');
+    expect(head).toContain('connection: close');
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toMatchObject({ status: 417, type: 'https://credence.dev/problems/expectation_failed' });
+    expect(await raw.closedWithin(5_000)).toBe(true);
+    return head;
+  } finally {
+    raw.socket.destroy();
+  }
 };

@@ -1,11 +1,17 @@
 import * as pkijs from 'pkijs';
 import type { FakeClock } from '../../adapters/driven/clock/index.ts';
 import { createRootCa } from '../../adapters/driven/pki/index.ts';
-import { openDataFolderSecureEnvironment, systemRandom } from '../../adapters/runtime/index.ts';
+import { openDataFolderSecureEnvironment, systemRandom, type Credence } from '../../adapters/runtime/index.ts';
+import { command } from '../../domain/commands/index.ts';
 import { ownerView } from '../../domain/ports/index.ts';
+import type { IssuingCa } from '../../domain/x509/issuing-ca.ts';
+import { issueCredentialData, operator, profile } from './fleet.ts';
 import { ocspRequest, ocspRevokedAt } from './ocsp-client.ts';
-import { pkiOf, type TestLeaf } from './pki-test-ca.ts';
-import type { TestService } from './service.ts';
+import { certifiedCredentialData, issueCertifiedCredentialWith, pkiOf, testLeaf, type TestLeaf } from './pki-test-ca.ts';
+import { startTestService, type TestService } from './service.ts';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
 
 /** A p256 root CA `default` in data folder `dir`, made by `credence ca init`'s code at `clock`'s now. */
 export const rootCaInDataFolder = async (dir: string, clock: FakeClock): Promise<void> => {
@@ -51,4 +57,90 @@ export const ocspRevocationTime = async (svc: TestService, leaf: TestLeaf): Prom
     body: Buffer.from(await ocspRequest(leaf, pkiOf(svc).cas[0]!)),
   });
   return ocspRevokedAt(new Uint8Array(await answer.arrayBuffer()));
+};
+
+/**
+ * A service on `dir` (a root CA made at `clock`'s now) where cred-1, certified by that CA, rotates onto cred-2, both
+ * provisioned, the overlap ending at `overlapEndsAt`; then `clock` set to `tickAt`, when the scheduler first ticks,
+ * and waited on until it revoked cred-1: a handover recorded late (review 171). The service, and cred-1's certificate.
+ */
+export const rotationHandedOverLate = async (dir: string, clock: FakeClock, overlapEndsAt: number, tickAt: number): Promise<{ svc: TestService; leaf: TestLeaf }> => {
+  const start = clock.now().getTime();
+  await rootCaInDataFolder(dir, clock);
+  const svc = await startTestService({ dir, clock });
+  try {
+    const { credence } = svc.service.context;
+    const leaf = await issueCertifiedCredentialWith(credence, pkiOf(svc).cas[0]!, svc.url, 'cred-1');
+    const successor = issueCredentialData('cred-2', 'meter-1', { notBefore: new Date(start - HOUR).toISOString(), notAfter: new Date(start + 20 * DAY).toISOString() });
+    for (const c of [
+      command('provisionCredential', { credentialId: 'cred-1', method: 'pre-provisioning' }, { actor: operator }),
+      command('issueCredential', { ...successor, predecessorId: 'cred-1' }, { actor: operator }),
+      command('provisionCredential', { credentialId: 'cred-2', method: 'pre-provisioning' }, { actor: operator }),
+      command('startCredentialRotation', { credentialId: 'cred-1', successorId: 'cred-2', overlapEndsAt: new Date(overlapEndsAt).toISOString() }, { actor: operator }),
+    ]) {
+      await credence.engine.execute(c);
+    }
+    clock.set(new Date(tickAt));
+    await waitUntil('the scheduler ended the overlap', async () => String((await credence.engine.entity('credential', 'cred-1')).snapshot.value) === 'revoked');
+    return { svc, leaf };
+  } catch (error) {
+    await svc.close();
+    throw error;
+  }
+};
+
+/** Records `credentialId` of `nodeId`, registered and enrolled under `subscriptionId`, on a certificate of the CA. */
+export type Certify = (credentialId: string, nodeId: string, subscriptionId: string) => Promise<TestLeaf>;
+
+/**
+ * A service on `dir` (a root CA made at `clock`'s now) given what `given` records, then down while a subscription
+ * lapses and started again at `restartAt`, waited on until the cascade revoked cred-lapsed (review 191): the service.
+ * `certify` makes each certificate at the first start's now, for 30 days.
+ */
+export const restartedAfterALapse = async (
+  dir: string,
+  clock: FakeClock,
+  restartAt: number,
+  given: (credence: Pick<Credence, 'engine'>, certify: Certify) => Promise<void>,
+): Promise<TestService> => {
+  const now = clock.now().getTime();
+  await rootCaInDataFolder(dir, clock);
+  const before = await startTestService({ dir, clock });
+  try {
+    const { credence } = before.service.context;
+    const ca = pkiOf(before).cas[0]!;
+    await given(credence, (credentialId, nodeId, subscriptionId) => certifiedNodeCredential(credence, ca, { baseUrl: before.url, now }, { credentialId, nodeId, subscriptionId }));
+  } finally {
+    await before.close();
+  }
+  clock.set(new Date(restartAt));
+  const svc = await startTestService({ dir, clock });
+  try {
+    const { credence } = svc.service.context;
+    await waitUntil('the cascade revoked cred-lapsed', async () => String((await credence.engine.entity('credential', 'cred-lapsed')).snapshot.value) === 'revoked');
+    return svc;
+  } catch (error) {
+    await svc.close();
+    throw error;
+  }
+};
+
+/**
+ * `nodeId` registered and enrolled under `subscriptionId`, holding `credentialId` on a certificate of `ca` (CDP and AIA
+ * at `baseUrl`) made at `now` for 30 days, recorded through the engine: the certificate.
+ */
+const certifiedNodeCredential = async (
+  credence: Pick<Credence, 'engine'>,
+  ca: IssuingCa,
+  at: { readonly baseUrl: string; readonly now: number },
+  ids: { readonly credentialId: string; readonly nodeId: string; readonly subscriptionId: string },
+): Promise<TestLeaf> => {
+  const { credentialId, nodeId, subscriptionId } = ids;
+  await credence.engine.execute(command('registerNode', { nodeId, profile }, { actor: operator }));
+  await credence.engine.execute(command('enrolNode', { nodeId, subscriptionId, cseId: `/cse-${nodeId}` }, { actor: operator }));
+  const leaf = await testLeaf(ca, { baseUrl: at.baseUrl, name: nodeId, now: at.now });
+  // The credential's window [notBefore, notAfter) ends a second after the certificate's inclusive notAfter.
+  const data = { ...certifiedCredentialData(credentialId, leaf.der, ca.id), owner: { kind: 'node', id: nodeId } };
+  await credence.engine.execute(command('issueCredential', data, { actor: operator }));
+  return leaf;
 };
