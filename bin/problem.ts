@@ -29,8 +29,8 @@ const detailLead = (detail: string, issues: readonly Issue[]): string => {
 
 /**
  * A server's refusal (RFC 9457) for a person: the title and status, the detail, every field the validation
- * refused with its path, and any extension member (e.g. `state` and `allowed` of an illegal transition). Everything
- * the server wrote is passed through `printable`.
+ * refused with its path and rule, and any extension member (e.g. `state` and `allowed` of an illegal transition).
+ * Everything the server wrote is passed through `printable`.
  */
 export const printProblem = (io: Io, status: number, problem: ProblemDocument): void => {
   io.err(`refused: ${printable(problem.title)} (${status})`);
@@ -39,7 +39,9 @@ export const printProblem = (io: Io, status: number, problem: ProblemDocument): 
   if (problem.detail !== undefined && problem.detail !== '') io.err(`  ${printable(detailLead(problem.detail, issues))}`);
   for (const issue of issues) {
     const path = typeof issue.path === 'string' && issue.path !== '' ? printable(issue.path) : '(body)';
-    io.err(`  ${path}: ${asText(issue.message ?? issue.rule ?? 'invalid')}`);
+    // The rule too (review 205: it was shown with --json only), the name a person looks a refusal up by.
+    const rule = typeof issue.rule === 'string' && issue.rule !== '' && issue.message !== undefined ? ` (rule ${printable(issue.rule)})` : '';
+    io.err(`  ${path}: ${asText(issue.message ?? issue.rule ?? 'invalid')}${rule}`);
   }
   for (const [key, value] of Object.entries(problem)) {
     if (!STANDARD.has(key) && value !== undefined) io.err(`  ${printable(key)}: ${asText(value)}`);

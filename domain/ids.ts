@@ -64,6 +64,13 @@ export type CommandId = z.infer<typeof CommandId>;
  */
 export const isLowerCaseCommandId = (commandId: string): boolean => !/[A-F]/.test(commandId);
 
-/** ISO 8601 instant with offset; kept as a string in events so the stored bytes are what was decided. */
-export const Instant = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time' });
+/**
+ * ISO 8601 instant with offset; kept as a string in events so the stored bytes are what was decided. A field left out
+ * is said to be required (review 205: a missing `notBefore` read "must be an ISO 8601 date-time", as if a value of
+ * another form had been given); said here, by the schema, so that the service's body schema and the engine agree.
+ */
+export const Instant = z.iso.datetime({
+  offset: true,
+  error: (issue) => (issue.input === undefined ? 'is required: an ISO 8601 date-time' : 'must be an ISO 8601 date-time'),
+});
 export type Instant = z.infer<typeof Instant>;

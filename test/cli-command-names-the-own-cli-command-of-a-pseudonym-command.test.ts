@@ -38,7 +38,7 @@ describe('credence command and the commands with their own route', () => {
     const rotation = await cli(['command', 'rotatePseudonym', '--data', JSON.stringify({ nodeId: 'meter-1', pseudonym: `p-${'a'.repeat(26)}`, epoch: 1, trigger: 'demand' })]);
     expect(rotation.code).toBe(1);
     expect(rotation.err.split('\n').filter((line) => line.includes('rotatePseudonym'))).toEqual([
-      '  body.type: rotatePseudonym runs only through POST /v1/pseudonyms/rotations (from the CLI: credence pseudonym rotate <nodeId>)',
+      '  body.type: rotatePseudonym runs only through POST /v1/pseudonyms/rotations (from the CLI: credence pseudonym rotate <nodeId>) (rule own_route)',
     ]);
     const resolution = await cli(['command', 'resolvePseudonym', '--data', JSON.stringify({ pseudonym: `p-${'a'.repeat(26)}`, reason: 'curious' })]);
     expect(resolution.code).toBe(1);

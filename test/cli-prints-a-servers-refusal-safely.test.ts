@@ -56,7 +56,7 @@ describe('credence printing a server’s refusal', () => {
     expect(plain.err.split('\n')).toEqual([
       'refused: \\u001b]0;owned\\u0007Conflict\\u001b[2J (409)',
       '  state is \\u009b31mrevoked\\u001b[0m\\u000d\\u000arefused: nothing (0)',
-      '  data.\\u001b[1mnodeId: bad\\u0085',
+      '  data.\\u001b[1mnodeId: bad\\u0085 (rule x)',
       '  state: revoked\\u001b]8;;http://evil.example\\u0007',
       '  al\\u001blowed: ["\\u007fexpire"]',
     ]);

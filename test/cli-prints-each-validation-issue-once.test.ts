@@ -32,8 +32,8 @@ describe('credence printing a validation refusal', () => {
     expect(lines).toEqual([
       'refused: Invalid request (400)',
       '  invalid request',
-      '  body.data.profile: Invalid input: expected object, received undefined',
-      '  body.data.bogus: not allowed here',
+      '  body.data.profile: Invalid input: expected object, received undefined (rule invalid_type)',
+      '  body.data.bogus: not allowed here (rule unrecognized_keys)',
     ]);
   });
 
@@ -44,9 +44,9 @@ describe('credence printing a validation refusal', () => {
     expect(lines).toEqual([
       'refused: Invalid request (400)',
       '  invalid command',
-      '  body.data.profile: Invalid input: expected object, received undefined',
-      '  body.data.bogus: not allowed here',
-      '  (body): 3 more issues not listed',
+      '  body.data.profile: Invalid input: expected object, received undefined (rule invalid_type)',
+      '  body.data.bogus: not allowed here (rule unrecognized_keys)',
+      '  (body): 3 more issues not listed (rule more_issues)',
     ]);
   });
 
@@ -55,7 +55,7 @@ describe('credence printing a validation refusal', () => {
     refuse(`invalid request: ${long.map((i) => `${i.path}: ${i.message}`).join('; ')}`, long);
     expect(JSON.parse(refusing.body).detail.length).toBeGreaterThan(4_000); // answers.ts ProblemJson cuts it there
     const cut = await cli(['command', 'registerNode', '--data', '{"nodeId":"x"}']);
-    expect(cut.lines.slice(0, 3)).toEqual(['refused: Invalid request (400)', '  invalid request', '  body.data.x0: not allowed here']);
+    expect(cut.lines.slice(0, 3)).toEqual(['refused: Invalid request (400)', '  invalid request', '  body.data.x0: not allowed here (rule unrecognized_keys)']);
     expect(cut.lines).toHaveLength(2 + long.length);
 
     refuse('the body was refused: see the issues, and ask your operator', ISSUES);

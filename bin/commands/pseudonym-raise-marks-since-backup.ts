@@ -24,6 +24,10 @@ interface Raised {
   readonly raised: number;
 }
 
+/**
+ * What was done, one sentence per outcome (review 205: with nothing kept it read "no pseudonym epoch of data is behind
+ * the 0 data.before-restore kept", and with every mark raised it spoke of "the others").
+ */
 const said = (data: string, beforeRestore: string, { keptMarks, marks, raised }: Raised): string => {
   if (!keptMarks) {
     return (
@@ -31,10 +35,13 @@ const said = (data: string, beforeRestore: string, { keptMarks, marks, raised }:
       'a node rotated since the backup may be given a pseudonym it had already'
     );
   }
-  if (raised === 0) return `no pseudonym epoch of ${data} is behind the ${marks} ${beforeRestore} kept: nothing raised`;
+  if (marks === 0) return `${beforeRestore} kept no node's pseudonym epoch: nothing raised in ${data}`;
+  if (raised === 0) return `no pseudonym epoch in ${data} is behind the ${marks} that ${beforeRestore} kept: nothing raised`;
+  const others = marks - raised;
+  const of = others === 0 ? 'every one it kept' : `of ${marks} it kept; the other ${others} ${others === 1 ? 'was' : 'were'} as high already`;
   return (
-    `raised the pseudonym epoch of ${raised} node(s) in ${data} to the one ${beforeRestore} gave out (of ${marks} kept there; the others were as high already): ` +
-    'the first start rotates each live node the log holds behind it past it, and warns'
+    `raised the pseudonym epoch of ${raised} node(s) in ${data} to the one ${beforeRestore} gave out (${of}): ` +
+    'the first start then rotates each of them the log holds live past that epoch, and warns'
   );
 };
 

@@ -36,13 +36,19 @@ const Limit = z
   .union([z.number(), z.string().regex(/^\d{1,6}$/, `a number of rows, 1 to ${MAX_ROWS}`)])
   .pipe(z.coerce.number<string | number>().int().min(1).max(MAX_ROWS))
   .default(DEFAULT_ROWS);
+/**
+ * What `after` takes, said with the tagged form every page prints first (review 205: since cursors name their log the
+ * refusal still named the bare position alone). A tagged cursor reaches this schema without its tag (the HTTP route and
+ * the CLI split it off, adapters/http/routes/compliance-rows.ts): one here with a `~` is of no form.
+ */
+const AFTER_FORM = 'the nextAfter of the page before, <position>~<tag>, e.g. 1200~5e0306c9 (or a bare position, e.g. 1200)';
 const POSITION_RANGE = { message: `a global position, at most 2^63 - 1 (${MAX_POSITION})`, params: { rule: 'position_range' } };
 const After = z
   .string()
   // Digits past the 19 a position has are out of its range, not of another form: refused as such before the pattern
   // (review 130: 20 digits were `invalid_format`, 19 above 2^63 - 1 `position_range`); the document keeps the pattern.
   .refine((p) => !/^\d{20,}$/.test(p), { ...POSITION_RANGE, abort: true })
-  .regex(/^\d{1,19}$/, 'a global position, e.g. 1200: the last row of the page before')
+  .regex(/^\d{1,19}$/, AFTER_FORM)
   .transform(BigInt)
   .refine((p) => p <= MAX_POSITION, POSITION_RANGE)
   .optional();
@@ -63,12 +69,15 @@ const keysetAfter = (form: string, digits: number, Id: z.ZodType, idRule: string
     .refine((c) => Id.safeParse(c.slice(c.indexOf(':') + 1)).success, { message: `${form}: its ${idName} as the domain reads one`, params: { rule: idRule } })
     .transform((c) => ({ key: c.slice(0, c.indexOf(':')), id: c.slice(c.indexOf(':') + 1) }));
 
-const EXPIRING_CURSOR = 'the nextAfter of the page before, <notAfterMs>:<credentialId>, e.g. 1767225600000:cred-1';
+/** The keyset cursors as printed (`@<position>~<tag>` names the log, review 199), then the bare form still taken. */
+const EXPIRING_CURSOR =
+  'the nextAfter of the page before, <notAfterMs>:<credentialId>@<position>~<tag>, e.g. 1767225600000:cred-1@1200~5e0306c9 (or without its @<position>~<tag>)';
 const ExpiringAfter = keysetAfter(EXPIRING_CURSOR, 16, CredentialId, 'credential_id', 'credential id')
   .transform(({ key, id }) => ({ notAfterMs: Number(key), credentialId: id }))
   .optional();
 
-const DANGLING_CURSOR = 'the nextAfter of the page before, <position>:<associationId>, e.g. 1042:assoc-1';
+const DANGLING_CURSOR =
+  'the nextAfter of the page before, <position>:<associationId>@<position>~<tag>, e.g. 1042:assoc-1@1042~5e0306c9 (or without its @<position>~<tag>)';
 const DanglingAfter = keysetAfter(DANGLING_CURSOR, 19, AssociationId, 'association_id', 'association id')
   .transform(({ key, id }) => ({ position: BigInt(key), associationId: id }))
   .refine((a) => a.position <= MAX_POSITION, { path: [], ...POSITION_RANGE })

@@ -55,7 +55,7 @@ export const ruleSince = (eventType: string, rule: string | undefined): string |
  * version when the machines now judge otherwise, and record the new hash here either way. Without it a changed
  * helper would let a replay go on from snapshots its old code made (review: the bump was a step to remember).
  */
-export const MACHINES_SOURCES_CONFIRMED = 'f80a0cffb673ff6c1b38c4a98bf428c0f95bf3463895e53d517bb523ea319903';
+export const MACHINES_SOURCES_CONFIRMED = 'e7d68311d3c0182cc528de68bd417581db04a772b09b0a4cfd3e20447fa46086';
 
 /**
  * A machine's config and implementations as JSON: a function by its source (as the running build holds it) with its
