@@ -160,11 +160,17 @@ export const credentialMachine = setup({
      * downtime whose one tick expired both. Ending by then, a lapse and an expiry coincide. Remote provisioning cuts
      * its validity to the subscription's end already (certificate-issuance.ts validityWithinSubscription). A missing
      * subscription is subscriptionServes's refusal, not this rule's.
+     *
+     * Judged at issue too, for a node enrolled under a subscription then (review 205): judged at provisioning alone, a
+     * credential issued past the end was refused there with its key certified (keyNeverCertified), so the advised
+     * re-issue on the device's key was refused and the key burned by a credential never put into service. Refused at
+     * issue, nothing is written and the key stays free. A node enrolled after the issue is judged at provisioning.
      */
     endsWithinSubscription: factGuard(({ context, event }) => {
-      if (!isNodeServiceCredential(context)) return true;
+      const issued = dataOf(event, 'CredentialIssued');
+      if (!isNodeServiceCredential(issued ?? context)) return true;
       if ((event.facts.owner?.context as NodeContext | undefined)?.subscriptionId === undefined) return true;
-      return endsBySubscription(context.notAfter, event.facts.subscription);
+      return endsBySubscription(issued !== undefined ? ms(issued.notAfter) : context.notAfter, event.facts.subscription);
     }),
     /**
      * RS-01 (review 44): a credential issued to a CSE-ID that names its node is put into that node only while the node
@@ -265,7 +271,7 @@ export const credentialMachine = setup({
       on: {
         CredentialIssued: {
           target: 'initialized',
-          guard: and(['validityWindowOrdered', 'ownerIsLive', 'predecessorIsLive', 'keyIsNew', 'keyNeverCertified']),
+          guard: and(['validityWindowOrdered', 'ownerIsLive', 'predecessorIsLive', 'keyIsNew', 'keyNeverCertified', 'endsWithinSubscription']),
           actions: assign(({ event }) => {
             const d = dataOf(event, 'CredentialIssued')!;
             return {

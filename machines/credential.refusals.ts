@@ -105,13 +105,23 @@ export const credentialRefusals: RefusalReasons<CredentialContext> = {
     );
   },
   endsWithinSubscription: ({ context, event }) => {
-    const nodeId = context.owner === undefined ? undefined : holdingNodeOf(context.owner);
+    // Issued, the event names the credential (its context is empty yet); provisioned, the credential does.
+    const issued = dataOf(event, 'CredentialIssued');
+    const owner = issued?.owner ?? context.owner;
+    const credentialId = issued?.credentialId ?? context.credentialId;
+    const notAfter = issued !== undefined ? ms(issued.notAfter) : context.notAfter;
+    const nodeId = owner === undefined ? undefined : holdingNodeOf(owner);
     const subscriptionId = (event.facts.owner?.context as NodeContext | undefined)?.subscriptionId;
     const endsAt = instant((event.facts.subscription?.context as Partial<SubscriptionContext> | undefined)?.notAfter);
-    // What the operator does (review 197): a credential's validity is fixed at issue, so a new one, cut to the end.
+    // What the operator does (reviews 197, 205): refused at issue nothing was written, so the same key may be issued
+    // again cut to the end; refused at provisioning its key was certified at issue (keyNeverCertified), so a new key.
+    // Not a rotation: a successor takes over only from a provisioned predecessor (predecessorIsLive).
+    const advice = issued !== undefined
+      ? `issue it with notAfter at or before ${endsAt} (nothing was written: its key is not taken)`
+      : `its key was certified when it was issued (keyNeverCertified), so revoke ${credentialId} and issue a successor on a new key with notAfter at or before ${endsAt}`;
     return (
-      `node ${nodeId}'s service credential ${context.credentialId} is provisioned only if it ends by the end of the subscription the node is enrolled under (seed 003, 11.2.1); ` +
-      `it has notAfter ${instant(context.notAfter)}, and subscription ${subscriptionId} ends at ${endsAt}: issue a new credential with notAfter at or before ${endsAt}`
+      `node ${nodeId}'s service credential ${credentialId} is ${issued !== undefined ? 'issued' : 'provisioned'} only if it ends by the end of the subscription the node is enrolled under (seed 003, 11.2.1); ` +
+      `it has notAfter ${instant(notAfter)}, and subscription ${subscriptionId} ends at ${endsAt}: ${advice}`
     );
   },
   cseIdHeldByItsNode: ({ context, event }) => {

@@ -119,7 +119,7 @@ const factSourcesOf = (event: DomainEvent, context: unknown): NamedSources => {
 /**
  * Facts named by another fact, read once it is: an association's node's subscription and factory (bootstrap)
  * credential, a new credential's node's factory credential (keyIsNew), and the subscription of the node a service
- * credential is provisioned into. Both subscriptions are the one the node is served under (seed 003, 11.2.1), not the
+ * credential is issued to or provisioned into. Each subscription is the one the node is served under (seed 003, 11.2.1), not the
  * node's word for it, which lags a termination until the cascade ends the enrolment; and the factory credential is
  * compared by key, not only by id. An AE
  * Registree's association also reads the credential its App-ID is enrolled with (seed 003, 11.2.2), which the App-ID
@@ -129,8 +129,13 @@ const derivedSourcesOf = (event: DomainEvent, context: unknown, facts: Facts): F
   if (event.type === 'CredentialIssued') {
     // Its owner's node's factory (bootstrap) credential, whose key a new one may not carry (keyIsNew, review 195): named
     // by the node read as the owner's holder. Not for the bootstrap credential itself, issued after its node names it.
-    const bootstrapId = (facts.owner?.context as NodeContext | undefined)?.bootstrapCredentialId;
-    return bootstrapId === undefined || bootstrapId === event.data.credentialId ? {} : { bootstrap: { kind: 'credential', id: bootstrapId } };
+    const node = facts.owner?.context as NodeContext | undefined;
+    const bootstrapId = node?.bootstrapCredentialId;
+    const sources: FactSources = bootstrapId === undefined || bootstrapId === event.data.credentialId ? {} : { bootstrap: { kind: 'credential', id: bootstrapId } };
+    // A node's service credential also reads the subscription its node is enrolled under now, which it ends by
+    // (endsWithinSubscription, review 205), as provisioning reads it. A node under none names none.
+    if (isNodeServiceCredential(event.data) && node?.subscriptionId !== undefined) sources.subscription = { kind: 'subscription', id: node.subscriptionId };
+    return sources;
   }
   if (event.type === 'CredentialProvisioned') {
     // Only a node's service credential is held to its subscription (subscriptionServes): a bootstrap or an App-ID's

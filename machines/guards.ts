@@ -121,7 +121,7 @@ export const registreeApplicationCredentialStands = (
  * subscription: a node's credential other than its factory (bootstrap) one. The factory credential belongs to the
  * node's Initialization (seed 004) and is what remote provisioning authenticates with, not a service it is given.
  */
-export const isNodeServiceCredential = (credential: CredentialContext | undefined): boolean =>
+export const isNodeServiceCredential = (credential: Pick<CredentialContext, 'owner' | 'purpose'> | undefined): boolean =>
   credential?.owner !== undefined && holdingNodeOf(credential.owner) !== undefined && credential.purpose !== 'bootstrap';
 
 /**

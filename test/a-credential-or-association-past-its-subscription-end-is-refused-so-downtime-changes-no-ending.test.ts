@@ -26,6 +26,14 @@ const underShortSubscription = async (engine: Pick<Engine, 'execute'>) => {
   for (const c of [cmd.createSubscription('sub-1', at(1)), cmd.registerNode(), cmd.enrolNode()]) await engine.execute(c);
 };
 
+/**
+ * meter-1's cred-1 valid to +`days` days, issued while meter-1 was registered only, then meter-1 enrolled under sub-1:
+ * issued while enrolled, one past the end is refused at issue (review 205), and provisioning is what is proved here.
+ */
+const issuedThenUnderShortSubscription = async (engine: Pick<Engine, 'execute'>, days: number) => {
+  for (const c of [cmd.createSubscription('sub-1', at(1)), cmd.registerNode(), cmd.issueCredential('cred-1', 'meter-1', at(days)), cmd.enrolNode()]) await engine.execute(c);
+};
+
 /** An App-ID's credential (not held to the node's subscription) valid to +3 days, and an AE association on it configured. */
 const aeConfigured = async (engine: Pick<Engine, 'execute'>) => {
   await op(engine, 'registerApplication', { appId: APP, name: 'billing', provider: 'City Utilities' });
@@ -58,8 +66,7 @@ const accepted = async (step: Promise<unknown>): Promise<boolean> => {
 const endings = async (credentialDays: number, associationDays: number, ticks: readonly number[]) => {
   const clock = new FakeClock(T0);
   const c = (credence = openCredence({ location: { memory: true }, clock }));
-  await underShortSubscription(c.engine);
-  await c.engine.execute(cmd.issueCredential('cred-1', 'meter-1', at(credentialDays)));
+  await issuedThenUnderShortSubscription(c.engine, credentialDays);
   const provisioned = await accepted(c.engine.execute(cmd.provisionCredential('cred-1')));
   if (provisioned) {
     await c.engine.execute(cmd.configureAssociation('sa-1', 'cred-1'));
@@ -87,15 +94,14 @@ describe('a credential or association past the end of its subscription', () => {
   it("refuses an operator's provisioning past the subscription's end, naming both instants and what to do, and writes nothing", async () => {
     const f = { store: openSqliteStore({ memory: true }), clock: new FakeClock(T0) };
     const engine = createEngine(f);
-    await underShortSubscription(engine);
-    await engine.execute(cmd.issueCredential('cred-1', 'meter-1', at(3)));
+    await issuedThenUnderShortSubscription(engine, 3);
     const before = await footprint(f.store);
     const error = await rejection(engine.execute(cmd.provisionCredential('cred-1')));
     expect(await footprint(f.store)).toEqual(before);
     expect(error.problem).toMatchObject({ code: 'illegal_transition', state: 'initialized', attempted: 'CredentialProvisioned', rule: 'endsWithinSubscription' });
     expect(error.message).toContain(`notAfter ${at(3)}`);
     expect(error.message).toContain(`subscription sub-1 ends at ${at(1)}`);
-    expect(error.message).toContain(`issue a new credential with notAfter at or before ${at(1)}`);
+    expect(error.message).toContain(`revoke cred-1 and issue a successor on a new key with notAfter at or before ${at(1)}`);
   });
 
   it('refuses an association established past its subscription\'s end, and writes nothing', async () => {
@@ -123,8 +129,7 @@ describe('a credential or association past the end of its subscription', () => {
   it('is flagged by replay in a history stored before the rule, as a finding by a rule newer than the event', async () => {
     const store = openSqliteStore({ memory: true });
     const engine = createEngine({ store, clock: new FakeClock(T0) });
-    await underShortSubscription(engine);
-    await engine.execute(cmd.issueCredential('cred-1', 'meter-1', at(3)));
+    await issuedThenUnderShortSubscription(engine, 3);
     // What v3 stored: provisioned (and established) past the subscription's end.
     await forge(store, 'credential-cred-1', 'CredentialProvisioned', { credentialId: 'cred-1', method: 'pre-provisioning' }, T0);
     await aeConfigured(engine);

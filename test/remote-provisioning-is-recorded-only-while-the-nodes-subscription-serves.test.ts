@@ -66,7 +66,9 @@ describe('the credential machine decides it for every caller', () => {
 
   it('refuses it past the subscription\'s notAfter, before anything marked the subscription expired', async () => {
     const { store, clock, engine } = fixture();
-    for (const c of [cmd.createSubscription('sub-1', at(20)), cmd.registerNode(), cmd.enrolNode(), cmd.issueCredential()]) await engine.execute(c);
+    // Issued before the enrolment: issued while enrolled it would end by day 20 (endsWithinSubscription, review 205),
+    // and be refused as expired (notExpiredYet) before this rule is reached.
+    for (const c of [cmd.createSubscription('sub-1', at(20)), cmd.registerNode(), cmd.issueCredential(), cmd.enrolNode()]) await engine.execute(c);
     clock.set(new Date(at(21)));
     const before = await footprint(store);
     expect((await rejection(engine.execute(cmd.provisionCredential()))).problem).toMatchObject({ rule: 'subscriptionServes' });

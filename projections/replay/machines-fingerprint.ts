@@ -23,7 +23,8 @@ export interface MachinesRules {
  * v4 (SER-010): a credential is issued only on a key no other credential in the fleet was ever issued on
  * (keyNeverCertified), read from an index of certified keys (the store's; replay's as of the event's position). And
  * (review 197) a node's service credential is provisioned, and an association established, only if it ends by the end
- * of the node's subscription (endsWithinSubscription; seed 003, 11.2.1), so a lapse and an expiry coincide.
+ * of the node's subscription (endsWithinSubscription; seed 003, 11.2.1), so a lapse and an expiry coincide; and (review
+ * 205) a node's service credential is issued so too while its node is enrolled under one, before its key is certified.
  */
 export const MACHINES_VERSION = 'credence:machines:v4';
 
@@ -42,6 +43,7 @@ export const RULES_SINCE: readonly { readonly eventType: string; readonly rule: 
   { eventType: 'CredentialIssued', rule: 'keyNeverCertified', since: 'credence:machines:v4' },
   { eventType: 'CredentialProvisioned', rule: 'endsWithinSubscription', since: 'credence:machines:v4' },
   { eventType: 'AssociationEstablished', rule: 'endsWithinSubscription', since: 'credence:machines:v4' },
+  { eventType: 'CredentialIssued', rule: 'endsWithinSubscription', since: 'credence:machines:v4' },
 ];
 
 /** The version that added `rule` for `eventType` (RULES_SINCE), or undefined for a rule as old as the event's judging. */
@@ -55,7 +57,7 @@ export const ruleSince = (eventType: string, rule: string | undefined): string |
  * version when the machines now judge otherwise, and record the new hash here either way. Without it a changed
  * helper would let a replay go on from snapshots its old code made (review: the bump was a step to remember).
  */
-export const MACHINES_SOURCES_CONFIRMED = 'e7d68311d3c0182cc528de68bd417581db04a772b09b0a4cfd3e20447fa46086';
+export const MACHINES_SOURCES_CONFIRMED = '84b44ae1bf8dc2eee3b315414d9c091f1ac2f9c8d4c50a9d309014b5dad2d931';
 
 /**
  * A machine's config and implementations as JSON: a function by its source (as the running build holds it) with its
