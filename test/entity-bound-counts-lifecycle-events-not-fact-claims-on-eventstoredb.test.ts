@@ -19,7 +19,10 @@ describe('the whole-stream bound on EventStoreDB counts lifecycle events, not fa
   let svc: TestService;
   let api: Api;
 
-  /** A subscription with `nodes` nodes enrolled under it, each with two credentials provisioned: 1 event, 3 claims a node. */
+  /**
+   * A subscription with `nodes` nodes enrolled under it, each with two credentials issued and provisioned: 1 event, 5
+   * claims a node (its enrolment, and each credential's issue and provisioning: endsWithinSubscription, review 205).
+   */
   const subscriptionWith = async (subscriptionId: string, nodes: number): Promise<void> => {
     const commands: unknown[] = [body.createSubscription(subscriptionId)];
     for (let n = 0; n < nodes; n++) {
@@ -38,7 +41,7 @@ describe('the whole-stream bound on EventStoreDB counts lifecycle events, not fa
     standIn = await startStandIn();
     svc = await startTestService({ config: { store: standIn.connectionString, limits: { maxEntityEvents: MAX_EVENTS, maxEntityRecords: MAX_RECORDS } } });
     api = await openApi(svc);
-    await subscriptionWith('sub-seven', 7);
+    await subscriptionWith('sub-five', 5);
     await subscriptionWith('sub-eleven', 11);
     await settled(svc);
   }, 120_000);
@@ -60,23 +63,24 @@ describe('the whole-stream bound on EventStoreDB counts lifecycle events, not fa
   };
 
   it('serves a subscription whose stream holds more records than maxEntityEvents, nearly all of them fact claims', async () => {
-    const held = records('subscription-sub-seven');
-    // 7 enrolments and 14 provisionings claimed the subscription: 22 records, one lifecycle event.
-    expect(held).toHaveLength(22);
-    expect(held.filter((r) => r.type === FACT_CLAIM_TYPE)).toHaveLength(21);
-    for (const [name, call] of reads('sub-seven')) {
+    const held = records('subscription-sub-five');
+    // 5 enrolments, 10 issues and 10 provisionings claimed the subscription: 26 records, one lifecycle event.
+    expect(held).toHaveLength(26);
+    expect(held.filter((r) => r.type === FACT_CLAIM_TYPE)).toHaveLength(25);
+    for (const [name, call] of reads('sub-five')) {
       const reply = await call();
       expect(reply.status, `${name}: ${JSON.stringify(reply.body)}`).toBe(200);
     }
-    const entity = await api.call<{ state: string }>('GET', '/v1/entities/{kind}/{id}', { kind: 'subscription', id: 'sub-seven' }, { token: svc.tokens.auditor });
+    const entity = await api.call<{ state: string }>('GET', '/v1/entities/{kind}/{id}', { kind: 'subscription', id: 'sub-five' }, { token: svc.tokens.auditor });
     expect(entity.body.state).toBe('active');
-    const timeline = await api.call<{ entries: unknown[] }>('GET', '/v1/entities/{kind}/{id}/timeline', { kind: 'subscription', id: 'sub-seven' }, { token: svc.tokens.auditor });
+    const timeline = await api.call<{ entries: unknown[] }>('GET', '/v1/entities/{kind}/{id}/timeline', { kind: 'subscription', id: 'sub-five' }, { token: svc.tokens.auditor });
     expect(timeline.body.entries).toHaveLength(1);
   });
 
   it('refuses one whose stream holds more records than maxEntityRecords with 422 entity_too_long naming records and claims', async () => {
-    // 11 enrolments and 22 provisionings: 34 records, past the 30 one request reads; of the first 30 read, 29 are claims.
-    expect(records('subscription-sub-eleven')).toHaveLength(34);
+    // 11 enrolments, 22 issues and 22 provisionings: 56 records, past the 30 one request reads; of the first 30 read, 29
+    // are claims.
+    expect(records('subscription-sub-eleven')).toHaveLength(56);
     for (const [name, call] of reads('sub-eleven')) {
       const reply = await call();
       expect(reply.status, name).toBe(422);
@@ -84,13 +88,13 @@ describe('the whole-stream bound on EventStoreDB counts lifecycle events, not fa
         type: 'https://credence.dev/problems/entity_too_long',
         streamId: 'subscription-sub-eleven',
         events: 1,
-        records: 34,
+        records: 56,
         claims: 29,
         maxEvents: MAX_EVENTS,
         maxRecords: MAX_RECORDS,
       });
       const { detail } = reply.body as { detail: string };
-      expect(detail, name).toMatch(/34 records/);
+      expect(detail, name).toMatch(/56 records/);
       expect(detail, name).toMatch(/29 .*EventStoreDB fact claims/);
       expect(detail, name).toMatch(/limits\.maxEntityRecords/);
     }
