@@ -28,6 +28,7 @@ const caughtUp = (live: LiveRuntime, credence: Credence, log: FastifyBaseLogger)
       // The endings gone over again from keys.db's mark before anything follows the store (review 202: a first start
       // after the upgrade goes over the whole log, silently until then).
       ...(credence.shredder?.shreddingAgain !== undefined ? [{ name: 'key-shredder (again, from keys.db mark)', position: credence.shredder.shreddingAgain.position }] : []),
+      ...(credence.store.keyClaimsFilling?.() ?? []), // EventStoreDB's one pass claiming keys of earlier versions (review 204)
     ],
     head: () => credence.store.headPosition(),
     // Its own event types after its checkpoint, the first found: read by their index, nothing counted.

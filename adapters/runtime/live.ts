@@ -237,6 +237,9 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
         // in use though the log ended their entity (review 198). A failure is reported and refuses no start: the mark
         // stays, and the next start goes over the same endings again.
         await shredder?.shredAgain().catch((error: unknown) => report(shredder.name, error));
+        // The service writes: the claims of keys certified before key claims existed are filled in from now, not at the
+        // first device's provisioning (review 204), and the catch-up's progress lines show the pass.
+        store.prepareKeyClaims?.();
         for (const f of followers) f.handledThrough = f.position();
         // Read before the head: it is at or before it (the newest of Credence's records then).
         resumeAfter = store.gapless === true ? undefined : await store.ownHeadPosition?.();

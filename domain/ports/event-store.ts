@@ -128,6 +128,12 @@ export interface StoreSubscription extends AsyncIterable<RecordedEvent> {
   unsubscribe(): Promise<void>;
 }
 
+/** How `keyCertifiedBy` may answer. */
+export interface KeyLookupOptions {
+  /** Never write to answer (a read command opens the store to write nothing, docs/service.md). Default false. */
+  readonly readOnly?: boolean;
+}
+
 export interface EventStore {
   /** Atomic: all the events are appended or none is. Throws ConcurrencyConflict when the expectation fails. */
   appendToStream(streamId: string, events: readonly EventToAppend[], options: AppendOptions): Promise<AppendResult>;
@@ -153,10 +159,23 @@ export interface EventStore {
    * Optional: the stream whose append certified this key (`AppendOptions.certifiesKey`, SER-010), the first one when a
    * history written before the rule holds several; undefined when none did. One indexed read. A store without it
    * cannot tell the engine of a key certified elsewhere: the rule holds only on stores that have it (both shipped do).
+   * `readOnly` (a read path: replay, history): the same answer without writing anything, where a store would complete
+   * its index first (EventStoreDB's key claims pass, eventstoredb/key-claims.ts).
    */
-  keyCertifiedBy?(fingerprint: string): Promise<string | undefined>;
+  keyCertifiedBy?(fingerprint: string, options?: KeyLookupOptions): Promise<string | undefined>;
   /**
-   * Optional: every stream whose CredentialIssued carries this key (`data.fingerprint`), each once, in log order,
+   * Optional: how far work the store does once before it certifies keys is (EventStoreDB's key claims pass), as
+   * components of a catch-up are said; empty when none runs.
+   */
+  keyClaimsFilling?(): readonly { readonly name: string; readonly position: bigint | undefined }[];
+  /**
+   * Optional: starts that work without waiting for it (the service's start), so that the first key-certifying decision
+   * need not wait for the whole of it; a pass that fails is started again by the next writer that needs it.
+   */
+  prepareKeyClaims?(): void;
+  /**
+   * Optional: every credential stream whose CredentialIssued carries this key (`data.fingerprint`), each once, in log
+   * order (a store shared with other applications counts no event of theirs that shares the name),
    * whether or not its append certified the key. Replay asks it only when `keyCertifiedBy`'s stream does not hold the
    * key at the event judged (its issue was refused, or never written), to find the issue it recorded. The embedded
    * store reads its index; EventStoreDB reads the log's CredentialIssued events (a type-filtered read of $all).

@@ -182,10 +182,11 @@ class Replays {
    * answers almost always; when its issue stood unrecorded here (refused, say its node never existed; or an
    * EventStoreDB claim whose append failed), the next issuers in log order are tried (`keyIssuers`), or the one entity's
    * replay passed an issue the fleet replay refuses (review 201). The claimant's own issue comes first only when none
-   * stood before it.
+   * stood before it. Asked `readOnly`: a read command writes nothing, so a store that completes its index before it
+   * certifies keys (EventStoreDB's key claims) answers from reads here (review 204).
    */
   async #keyHolderBefore(fingerprint: string, position: bigint, claimant: Claimant): Promise<string | undefined> {
-    const first = await keyHolderIn(this.store)(fingerprint);
+    const first = await keyHolderIn({ keyCertifiedBy: async (key) => this.store.keyCertifiedBy?.(key, { readOnly: true }) })(fingerprint);
     if (first === undefined || streamIdOf('credential', first) === claimant.streamId) return undefined;
     if (await this.#issuedBefore(first, fingerprint, position, claimant)) return first;
     for (const streamId of (await this.store.keyIssuers?.(fingerprint)) ?? []) {

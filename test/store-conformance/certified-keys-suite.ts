@@ -49,13 +49,15 @@ export function describeCertifiedKeyConformance(store: () => EventStore): void {
 
     it('lists every stream that issued the key, in log order, each once, those appended without certifying it too', async () => {
       const key = freshKey();
+      // Credential streams: a store shared with other applications counts only Credence's issues (review 204).
+      const credential = (name: string): string => `credential-${stream(name)}`;
       expect(await store().keyIssuers!(key)).toEqual([]);
       // As a version before the rule appended them: no key certified at the append.
-      await store().appendToStream(stream('older'), [issued(key)], { expectedRevision: ExpectedRevision.noStream });
-      await store().appendToStream(stream('other'), [issued(freshKey())], { expectedRevision: ExpectedRevision.noStream });
-      await store().appendToStream(stream('newer'), [issued(key)], { expectedRevision: ExpectedRevision.noStream });
-      await store().appendToStream(stream('older'), [issued(key)], { expectedRevision: ExpectedRevision.exact(0n) });
-      expect(await store().keyIssuers!(key)).toEqual([stream('older'), stream('newer')]);
+      await store().appendToStream(credential('older'), [issued(key)], { expectedRevision: ExpectedRevision.noStream });
+      await store().appendToStream(credential('other'), [issued(freshKey())], { expectedRevision: ExpectedRevision.noStream });
+      await store().appendToStream(credential('newer'), [issued(key)], { expectedRevision: ExpectedRevision.noStream });
+      await store().appendToStream(credential('older'), [issued(key)], { expectedRevision: ExpectedRevision.exact(0n) });
+      expect(await store().keyIssuers!(key)).toEqual([credential('older'), credential('newer')]);
       await expect(store().keyIssuers!('sha256:00')).rejects.toThrow(/fingerprint/);
     });
 

@@ -17,6 +17,7 @@ import type {
   AppendResult,
   EventStore,
   EventToAppend,
+  KeyLookupOptions,
   ReadAllOptions,
   ReadStreamOptions,
   RecordedEvent,
@@ -25,10 +26,10 @@ import type {
   SubscriptionStart,
 } from '../../../../domain/ports/event-store.ts';
 import { isTransient, type EsdbDriver, type WireEvent } from './driver.ts';
-import { appendToStream, commandClaimStreamOf, keyClaimantOf, prepareAppend, type PreparedAppend } from './append.ts';
+import { appendToStream, commandClaimStreamOf, prepareAppend, type PreparedAppend } from './append.ts';
 import { checkFingerprint } from '../certified-key-argument.ts';
 import { compileFilter } from './filters.ts';
-import { fillKeyClaims, keyIssuersIn } from './key-claims.ts';
+import { KeyClaims, keyIssuersIn } from './key-claims.ts';
 import { decode, isSystemEvent, markerOf } from './codec.ts';
 import { EventReader, type DropNotice, type ResubscribePolicy, type StartPoint } from './event-reader.ts';
 import { EventStoreDbSubscription } from './subscription.ts';
@@ -67,8 +68,8 @@ export class EventStoreDbStore implements EventStore {
   private readonly policy: ResubscribePolicy;
   private readonly ownHead: OwnHead;
   private closed = false;
-  /** The claims of keys certified before key claims existed, filled in once (key-claims.ts); undefined until needed. */
-  #keyClaims: Promise<void> | undefined;
+  /** The claims of keys certified before key claims existed, filled in once by a writer that needs them (key-claims.ts). */
+  readonly #keyClaims: KeyClaims;
 
   constructor(
     private readonly driver: EsdbDriver,
@@ -80,6 +81,7 @@ export class EventStoreDbStore implements EventStore {
       maxAttempts: Number.POSITIVE_INFINITY,
     };
     this.ownHead = new OwnHead(driver);
+    this.#keyClaims = new KeyClaims(driver, (options) => this.readAll(options));
   }
 
   /**
@@ -101,7 +103,13 @@ export class EventStoreDbStore implements EventStore {
     const append = async () => {
       this.assertOpen();
       // A key is certified against every earlier issue of it, those of versions before key claims too (key-claims.ts).
-      if (prepared.certifiesKey !== undefined) await this.#keyClaimsFilled();
+      if (prepared.certifiesKey !== undefined) {
+        // A pass stopped by close refuses the append as closed, as one queued behind an append in flight is.
+        await this.#keyClaims.filled().catch((error: unknown) => {
+          this.assertOpen();
+          throw error;
+        });
+      }
       this.assertOpen();
       return appendToStream(this.driver, prepared, this.options.idempotencyScanLimit ?? 1000);
     };
@@ -167,35 +175,31 @@ export class EventStoreDbStore implements EventStore {
   /**
    * SER-010: the stream the key's claim binds it to (append.ts claimKey). Answered once the claims of keys certified
    * before claims existed are filled in (key-claims.ts): before that, a key an earlier version certified would read as
-   * certified by none.
+   * certified by none. An engine's lookup waits for that pass (started by the first that needs it, rather than a scan
+   * of $all per issue); a `readOnly` one never starts it and answers from reads (review 204).
    */
-  async keyCertifiedBy(fingerprint: string): Promise<string | undefined> {
+  async keyCertifiedBy(fingerprint: string, options?: KeyLookupOptions): Promise<string | undefined> {
     this.assertOpen();
-    const key = checkFingerprint(fingerprint, 'fingerprint');
-    await this.#keyClaimsFilled();
-    return keyClaimantOf(this.driver, key);
+    return this.#keyClaims.certifiedBy(checkFingerprint(fingerprint, 'fingerprint'), options);
+  }
+
+  /** The key claims pass while it runs: how far its read of the log's issues is, and how many keys it claimed. */
+  prepareKeyClaims(): void {
+    // Its failure is not this caller's: the next writer that needs the claims starts the pass again (key-claims.ts).
+    this.#keyClaims.filled().catch(() => undefined);
+  }
+
+  keyClaimsFilling(): readonly { readonly name: string; readonly position: bigint | undefined }[] {
+    const progress = this.#keyClaims.progress();
+    if (progress === undefined) return [];
+    const claimed = progress.keys === undefined ? 'reading the issues' : `${progress.claimed} of ${progress.keys} keys claimed`;
+    return [{ name: `key claims (${claimed})`, position: progress.readTo }];
   }
 
   /** SER-010: every stream whose CredentialIssued carries the key, in log order: a type-filtered read of $all. */
   async keyIssuers(fingerprint: string): Promise<readonly string[]> {
     this.assertOpen();
     return keyIssuersIn((options) => this.readAll(options), checkFingerprint(fingerprint, 'fingerprint'));
-  }
-
-  /**
-   * Started by the first caller that needs the key claims, and awaited by every later one: an issue or a lookup waits
-   * for the one pass rather than scanning $all itself. A pass that failed (the server unavailable) is started again by
-   * the next caller.
-   */
-  #keyClaimsFilled(): Promise<void> {
-    if (this.#keyClaims === undefined) {
-      const filling = fillKeyClaims(this.driver, (options) => this.readAll(options));
-      this.#keyClaims = filling;
-      filling.catch(() => {
-        if (this.#keyClaims === filling) this.#keyClaims = undefined;
-      });
-    }
-    return this.#keyClaims;
   }
 
   async *readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
@@ -283,12 +287,14 @@ export class EventStoreDbStore implements EventStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // Stopped, not awaited to its end: a pass over a large log outlasts a shutdown's grace; the next open resumes it.
+    // First, as an append that certifies a key waits for it (and is refused when it stops).
+    await this.#keyClaims.stop();
     // An append already sent is answered before the client goes (those queued behind it are refused, above): close
     // resolves with nothing more to be written.
     await Promise.all(this.appending.values());
     await Promise.all([...this.subscriptions].map((s) => s.unsubscribe()));
     await Promise.all([...this.consumers].map((c) => c.stop()));
-    await this.#keyClaims?.catch(ignore);
     await this.driver.close();
   }
 
