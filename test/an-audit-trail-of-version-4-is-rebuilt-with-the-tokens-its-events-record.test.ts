@@ -39,7 +39,12 @@ const auditVersion = (dir: string): number => {
 describe('an audit trail written under version 4', () => {
   it.each([
     ['rows the build before wrote into the columns this one added (tokens NULL)', 'UPDATE audit_events SET token_id = NULL, token_issued_by = NULL'],
-    ['the table the build before made (no token columns)', 'ALTER TABLE audit_events DROP COLUMN token_id; ALTER TABLE audit_events DROP COLUMN token_issued_by'],
+    [
+      'the table the build before made (no token columns)',
+      // The partial indexes by token (f5a0590) name token_id: dropped with the column, as the build before had none.
+      'DROP INDEX IF EXISTS audit_events_token_position; DROP INDEX IF EXISTS audit_events_token_time; ' +
+        'ALTER TABLE audit_events DROP COLUMN token_id; ALTER TABLE audit_events DROP COLUMN token_issued_by',
+    ],
   ])('is rebuilt at the first start, its rows naming their tokens: %s', async (_case, rows) => {
     const dir = mkdtempSync(join(tmpdir(), 'credence-audit-v4-'));
     try {

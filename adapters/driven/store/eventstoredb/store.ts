@@ -69,7 +69,9 @@ export class EventStoreDbStore implements EventStore {
   private readonly ownHead: OwnHead;
   private closed = false;
   /** The claims of keys certified before key claims existed, filled in once by a writer that needs them (key-claims.ts). */
-  readonly #keyClaims: KeyClaims;
+  // Not a #private field: a store wrapped by Object.create (a test's watch, a decorator) reaches it through the
+  // prototype chain, where a # field throws 'Receiver must be an instance'.
+  private readonly keyClaims: KeyClaims;
 
   constructor(
     private readonly driver: EsdbDriver,
@@ -81,7 +83,7 @@ export class EventStoreDbStore implements EventStore {
       maxAttempts: Number.POSITIVE_INFINITY,
     };
     this.ownHead = new OwnHead(driver);
-    this.#keyClaims = new KeyClaims(driver, (options) => this.readAll(options));
+    this.keyClaims = new KeyClaims(driver, (options) => this.readAll(options));
   }
 
   /**
@@ -105,7 +107,7 @@ export class EventStoreDbStore implements EventStore {
       // A key is certified against every earlier issue of it, those of versions before key claims too (key-claims.ts).
       if (prepared.certifiesKey !== undefined) {
         // A pass stopped by close refuses the append as closed, as one queued behind an append in flight is.
-        await this.#keyClaims.filled().catch((error: unknown) => {
+        await this.keyClaims.filled().catch((error: unknown) => {
           this.assertOpen();
           throw error;
         });
@@ -180,17 +182,17 @@ export class EventStoreDbStore implements EventStore {
    */
   async keyCertifiedBy(fingerprint: string, options?: KeyLookupOptions): Promise<string | undefined> {
     this.assertOpen();
-    return this.#keyClaims.certifiedBy(checkFingerprint(fingerprint, 'fingerprint'), options);
+    return this.keyClaims.certifiedBy(checkFingerprint(fingerprint, 'fingerprint'), options);
   }
 
   /** The key claims pass while it runs: how far its read of the log's issues is, and how many keys it claimed. */
   prepareKeyClaims(): void {
     // Its failure is not this caller's: the next writer that needs the claims starts the pass again (key-claims.ts).
-    this.#keyClaims.filled().catch(() => undefined);
+    this.keyClaims.filled().catch(() => undefined);
   }
 
   keyClaimsFilling(): readonly { readonly name: string; readonly position: bigint | undefined }[] {
-    const progress = this.#keyClaims.progress();
+    const progress = this.keyClaims.progress();
     if (progress === undefined) return [];
     const claimed = progress.keys === undefined ? 'reading the issues' : `${progress.claimed} of ${progress.keys} keys claimed`;
     return [{ name: `key claims (${claimed})`, position: progress.readTo }];
@@ -289,7 +291,7 @@ export class EventStoreDbStore implements EventStore {
     this.closed = true;
     // Stopped, not awaited to its end: a pass over a large log outlasts a shutdown's grace; the next open resumes it.
     // First, as an append that certifies a key waits for it (and is refused when it stops).
-    await this.#keyClaims.stop();
+    await this.keyClaims.stop();
     // An append already sent is answered before the client goes (those queued behind it are refused, above): close
     // resolves with nothing more to be written.
     await Promise.all(this.appending.values());
