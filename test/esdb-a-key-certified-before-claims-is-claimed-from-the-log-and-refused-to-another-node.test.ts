@@ -6,9 +6,9 @@ import { createEngine } from '../adapters/engine/index.ts';
 import { isCredenceError } from '../domain/errors.ts';
 import { ExpectedRevision } from '../domain/ports/index.ts';
 import { findingsByNewerRules, replayAll } from '../projections/replay/index.ts';
-import { startStandIn } from './esdb-standin/index.ts';
 import { forge, forgedMetadata } from './replay.fixtures.ts';
 import { at, cmd, issueCredentialData, placeholderKey, T0 } from './support/fleet.ts';
+import { twoEnrolledMetersOnAStandIn } from './support/two-enrolled-meters-on-a-stand-in.ts';
 
 /*
  * SER-010 on EventStoreDB (review 201, finding 1). A version before machines v4 appended CredentialIssued without
@@ -29,13 +29,7 @@ describe('a key certified before key claims existed, on the EventStoreDB stand-i
    * meter-1 as a v3 engine appended it: the event, no claim of its key. The store that wrote them, still open.
    */
   const certifiedByAV3Engine = async () => {
-    const standIn = await startStandIn();
-    stops.push(() => standIn.stop());
-    const v3 = openEventStoreDbStore(standIn.connectionString);
-    const setup = createEngine({ store: v3, clock: new FakeClock(T0) });
-    for (const c of [cmd.createSubscription(), cmd.registerNode('meter-1'), cmd.registerNode('meter-2'), cmd.enrolNode('meter-1'), cmd.enrolNode('meter-2')]) {
-      await setup.execute(c);
-    }
+    const { standIn, store: v3 } = await twoEnrolledMetersOnAStandIn(stops);
     await forge(v3, 'credential-cred-a', 'CredentialIssued', { ...issueCredentialData('cred-a', 'meter-1', { notBefore: T0, notAfter: at(90) }), ...key }, T0);
     return { standIn, v3 };
   };

@@ -1,14 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { openEventStoreDbStore } from '../adapters/driven/store/eventstoredb/index.ts';
 import { KEY_CLAIMS_FILLED_STREAM } from '../adapters/driven/store/eventstoredb/key-claims.ts';
-import { createEngine } from '../adapters/engine/index.ts';
 import { ExpectedRevision } from '../domain/ports/index.ts';
 import { replayEntity } from '../projections/replay/index.ts';
-import { startStandIn } from './esdb-standin/index.ts';
 import { forgedMetadata } from './replay.fixtures.ts';
-import { at, cmd, issueCredentialData, placeholderKey, T0 } from './support/fleet.ts';
+import { at, issueCredentialData, placeholderKey, T0 } from './support/fleet.ts';
+import { twoEnrolledMetersOnAStandIn } from './support/two-enrolled-meters-on-a-stand-in.ts';
 
 /*
  * Review 204, finding 1. Read commands open the store to write nothing (docs/service.md). On EventStoreDB, entity
@@ -25,14 +23,8 @@ describe('a read-only history on an EventStoreDB log of keys certified before ke
   });
 
   it('writes nothing (no claim, no marker) and still refuses the second issue of the key', async () => {
-    const standIn = await startStandIn();
-    stops.push(() => standIn.stop());
     // Given a v3 log: meter-1 and meter-2 enrolled, cred-a then cred-b issued on one key, neither claiming it.
-    const v3 = openEventStoreDbStore(standIn.connectionString);
-    const setup = createEngine({ store: v3, clock: new FakeClock(T0) });
-    for (const c of [cmd.createSubscription(), cmd.registerNode('meter-1'), cmd.registerNode('meter-2'), cmd.enrolNode('meter-1'), cmd.enrolNode('meter-2')]) {
-      await setup.execute(c);
-    }
+    const { standIn, store: v3 } = await twoEnrolledMetersOnAStandIn(stops);
     for (const [credential, node] of [['cred-a', 'meter-1'], ['cred-b', 'meter-2']] as const) {
       const data = { ...issueCredentialData(credential, node, { notBefore: T0, notAfter: at(90) }), ...key };
       await v3.appendToStream(`credential-${credential}`, [{ id: randomUUID(), type: 'CredentialIssued', data, metadata: forgedMetadata(randomUUID(), T0) }], {
