@@ -9,7 +9,7 @@ import { complianceProjection, revocations } from '../projections/compliance/ind
 import { ProjectionRunner } from '../projections/runtime/index.ts';
 import { operator } from './support/fleet.ts';
 import type { TestLeaf } from './support/pki-test-ca.ts';
-import { crlListing, crlRevocationDate, ocspRevocationTime, restartedAfterALapse, rotationHandedOverLate, waitUntil } from './support/revocation-dates.ts';
+import { crlListing, crlRevocationDate, ocspRevocationTime, restartedAfterALapse, useRotationHandedOverLate, waitUntil } from './support/revocation-dates.ts';
 import type { TestService } from './support/service.ts';
 
 /*
@@ -50,22 +50,11 @@ const expectRebuiltEqualsLive = async (svc: TestService): Promise<void> => {
 };
 
 describe('a predecessor superseded at the end of its overlap (+2 h), recorded by a scheduler that first ticked at +26 h', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'credence-compliance-superseded-'));
-  const start = Math.floor(Date.now() / 1000) * 1000;
-  const clock = new FakeClock(new Date(start));
-  const overlapEndsAt = start + 2 * HOUR;
-  let svc: TestService;
-  let leaf: TestLeaf;
-
-  beforeAll(async () => {
-    ({ svc, leaf } = await rotationHandedOverLate(dir, clock, overlapEndsAt, start + 26 * HOUR));
-  }, 60_000);
-  afterAll(async () => {
-    await svc?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const scene = useRotationHandedOverLate('credence-compliance-superseded-');
+  const { start, overlapEndsAt } = scene;
 
   it('is listed in the hour the overlap ended, at the instant the CRL and OCSP give, and not at its recording', async () => {
+    const { svc, leaf } = scene;
     expect(crlRevocationDate(await crlListing(svc, 'crl', leaf.serialNumber), leaf.serialNumber)).toBe(overlapEndsAt);
     expect(await ocspRevocationTime(svc, leaf)).toBe(overlapEndsAt);
     expect(await revokedIn(svc, overlapEndsAt, overlapEndsAt + HOUR)).toMatchObject([{ id: 'cred-1', occurredAt: new Date(overlapEndsAt).toISOString() }]);
@@ -73,7 +62,7 @@ describe('a predecessor superseded at the end of its overlap (+2 h), recorded by
   });
 
   it('is listed alike by the read model rebuilt from position 0', async () => {
-    await expectRebuiltEqualsLive(svc);
+    await expectRebuiltEqualsLive(scene.svc);
   });
 });
 

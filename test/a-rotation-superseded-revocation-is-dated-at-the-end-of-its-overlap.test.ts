@@ -1,13 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeClock } from '../adapters/driven/clock/index.ts';
+import { describe, expect, it } from 'vitest';
 import { setupPkiTables } from '../projections/pki/tables.ts';
 import { expectRebuildMarkedOnce, pkiReadModelOfAnEarlierVersion } from './support/pki-read-model-of-an-earlier-version.ts';
-import type { TestLeaf } from './support/pki-test-ca.ts';
-import { crlListing, crlRevocationDate, ocspRevocationTime, rotationHandedOverLate } from './support/revocation-dates.ts';
-import type { TestService } from './support/service.ts';
+import { crlListing, crlRevocationDate, ocspRevocationTime, useRotationHandedOverLate } from './support/revocation-dates.ts';
 
 /*
  * Review 171 (HLR-212, RS-16): a rotation's predecessor is revoked as superseded at the end of its overlap, and the
@@ -16,33 +10,20 @@ import type { TestService } from './support/service.ts';
  * OCSP said the certificate was valid for 24 h the service did not accept. RFC 5280 5.3.2 revocationDate is the date
  * the revocation occurred: the handover.
  */
-const HOUR = 3_600_000;
 
 describe('a predecessor superseded at the end of its overlap, recorded by a scheduler that ticked a day late', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'credence-superseded-date-'));
-  const start = Math.floor(Date.now() / 1000) * 1000;
-  const clock = new FakeClock(new Date(start));
-  const overlapEndsAt = start + 2 * HOUR;
-  let svc: TestService;
-  let leaf: TestLeaf;
-
-  beforeAll(async () => {
-    // Given cred-1 (certified by the CA) rotating onto cred-2, both provisioned, the overlap ending at +2 h; when the
-    // service's scheduler first ticks at +26 h.
-    ({ svc, leaf } = await rotationHandedOverLate(dir, clock, overlapEndsAt, start + 26 * HOUR));
-  }, 60_000);
-  afterAll(async () => {
-    await svc?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  // Given cred-1 (certified by the CA) rotating onto cred-2, both provisioned, the overlap ending at +2 h; when the
+  // service's scheduler first ticks at +26 h.
+  const scene = useRotationHandedOverLate('credence-superseded-date-');
+  const { overlapEndsAt } = scene;
 
   it('is dated at overlapEndsAt on the complete CRL and on the delta CRL issued after it', async () => {
-    expect(crlRevocationDate(await crlListing(svc, 'crl', leaf.serialNumber), leaf.serialNumber)).toBe(overlapEndsAt);
-    expect(crlRevocationDate(await crlListing(svc, 'delta-crl', leaf.serialNumber), leaf.serialNumber)).toBe(overlapEndsAt);
+    expect(crlRevocationDate(await crlListing(scene.svc, 'crl', scene.leaf.serialNumber), scene.leaf.serialNumber)).toBe(overlapEndsAt);
+    expect(crlRevocationDate(await crlListing(scene.svc, 'delta-crl', scene.leaf.serialNumber), scene.leaf.serialNumber)).toBe(overlapEndsAt);
   });
 
   it('is answered revoked by OCSP with revocationTime overlapEndsAt', async () => {
-    expect(await ocspRevocationTime(svc, leaf)).toBe(overlapEndsAt);
+    expect(await ocspRevocationTime(scene.svc, scene.leaf)).toBe(overlapEndsAt);
   });
 });
 

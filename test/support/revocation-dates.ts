@@ -1,5 +1,9 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as pkijs from 'pkijs';
-import type { FakeClock } from '../../adapters/driven/clock/index.ts';
+import { afterAll, beforeAll } from 'vitest';
+import { FakeClock } from '../../adapters/driven/clock/index.ts';
 import { createRootCa } from '../../adapters/driven/pki/index.ts';
 import { openDataFolderSecureEnvironment, systemRandom, type Credence } from '../../adapters/runtime/index.ts';
 import { command } from '../../domain/commands/index.ts';
@@ -145,4 +149,33 @@ const certifiedNodeCredential = async (
   await credence.engine.execute(command('issueCredential', data, { actor: operator }));
   await credence.engine.execute(command('enrolNode', { nodeId, subscriptionId, cseId: `/cse-${nodeId}` }, { actor: operator }));
   return leaf;
+};
+
+/**
+ * The suite-wide scene of a describe block: a predecessor certified by the CA whose overlap ends at +2 h, handed over
+ * by a scheduler that first ticks at +26 h (rotationHandedOverLate), in a folder of its own removed after the suite.
+ * The service and the leaf are read once the suite's beforeAll has run.
+ */
+export const useRotationHandedOverLate = (prefix: string) => {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const start = Math.floor(Date.now() / 1000) * 1000;
+  const clock = new FakeClock(new Date(start));
+  const scene = { dir, start, clock, overlapEndsAt: start + 2 * HOUR, tickAt: start + 26 * HOUR } as const;
+  let made: { svc: TestService; leaf: TestLeaf } | undefined;
+  beforeAll(async () => {
+    made = await rotationHandedOverLate(dir, clock, scene.overlapEndsAt, scene.tickAt);
+  }, 60_000);
+  afterAll(async () => {
+    await made?.svc.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    ...scene,
+    get svc(): TestService {
+      return made!.svc;
+    },
+    get leaf(): TestLeaf {
+      return made!.leaf;
+    },
+  };
 };
