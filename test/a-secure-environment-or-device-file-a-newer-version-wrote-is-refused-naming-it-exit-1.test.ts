@@ -110,3 +110,17 @@ describe("a device's device.json a newer version wrote", () => {
     expect(filesBelow(dir)).toEqual(before);
   });
 });
+
+describe("a device's unfinished init (device-init.pending.json) a newer version wrote", () => {
+  it('is refused by device init naming it (exit 1, schema_version), not as a file this version did not write', async () => {
+    const dir = join(folders.make(), 'meter-2');
+    mkdirSync(dir, { mode: 0o700 });
+    const path = join(dir, 'device-init.pending.json');
+    writeFileSync(path, `${JSON.stringify({ version: 2, nodeId: 'meter-2', layout: 'of a later version' })}\n`, { mode: 0o600 });
+    // No server is reached: the folder is refused first.
+    const run = await deviceCli(['init', '--node-id', 'meter-2', '--kind', 'ed25519', '--dir', dir, '--server', 'http://127.0.0.1:9', '--token', 'unused']);
+    expect(run.output).toContain(newer(path, 'unfinished device init', 2, 1));
+    expect(run.output).not.toContain('not an unfinished device init this version wrote');
+    expect(run.code, run.output).toBe(1);
+  });
+});

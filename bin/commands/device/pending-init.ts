@@ -5,6 +5,7 @@ import { CredentialDescriptor, Identifier, IsoTimestamp } from '../../../domain/
 import { validationError } from '../../../domain/errors.ts';
 import { KeyHandle } from '../../../domain/ports/secure-environment.ts';
 import { writeFileAtomic } from '../../../adapters/driven/files/index.ts';
+import { refuseNewerFileVersion } from '../../../adapters/driven/files/newer-file-version.ts';
 import { FILE_LIMITS, readJsonFile } from '../../files.ts';
 
 /**
@@ -13,8 +14,10 @@ import { FILE_LIMITS, readJsonFile } from '../../files.ts';
  * running it again with the same key, its commands then the same ones under the same ids (found in review: a rerun
  * made a new key, so the server's credential named a key no longer anywhere). A handle and public values only.
  */
+const PENDING_INIT_VERSION = 1;
+
 export const PendingInit = z.strictObject({
-  version: z.literal(1),
+  version: z.literal(PENDING_INIT_VERSION),
   nodeId: Identifier,
   bootstrapCredentialId: Identifier,
   /** The registration as sent: a rerun must send the same one. */
@@ -33,6 +36,8 @@ export const readPendingInit = (dir: string): PendingInit | undefined => {
   const path = pendingInitFile(dir);
   if (!existsSync(path)) return undefined;
   const read = readJsonFile(path, FILE_LIMITS.json);
+  // Before the schema, as device.json (state.ts): a newer version's unfinished init is no damaged file of this one.
+  if (read.ok) refuseNewerFileVersion(read.value, path, 'unfinished device init', PENDING_INIT_VERSION);
   const parsed = read.ok ? PendingInit.safeParse(read.value) : undefined;
   if (parsed?.success !== true) {
     throw validationError([{ path: 'dir', rule: 'device-state', message: `${path}: not an unfinished device init this version wrote` }], 'device folder');
