@@ -8,15 +8,17 @@ import { command } from '../domain/commands/index.ts';
 import { complianceProjection, revocations } from '../projections/compliance/index.ts';
 import { ProjectionRunner } from '../projections/runtime/index.ts';
 import { operator } from './support/fleet.ts';
+import { crlInvalidityDate, ocspAnswer, ocspInvalidityDate } from './support/invalidity-dates.ts';
 import type { TestLeaf } from './support/pki-test-ca.ts';
-import { crlListing, crlRevocationDate, ocspRevocationTime, restartedAfterALapse, useRotationHandedOverLate, waitUntil } from './support/revocation-dates.ts';
+import { crlListing, restartedAfterALapse, useRotationHandedOverLate, waitUntil } from './support/revocation-dates.ts';
 import type { TestService } from './support/service.ts';
 
 /*
  * Review 197, through the service: an auditor asking "what was revoked in this window" over HTTP is told what the
  * CRL and OCSP say was revoked in it. A rotation's handover recorded by a scheduler a day late (review 171) and the
  * cascade's revocation after a subscription lapsed while the service was down (review 191) were listed by compliance
- * at their recording, a day or more after the date on the CRL.
+ * at their recording, a day or more after the date on the CRL. That date is the CRL entry's and OCSP's invalidityDate
+ * since review 203 (RFC 5280 5.3.2, RFC 6960 4.4); their revocationDate / revocationTime is the recording.
  */
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -53,10 +55,10 @@ describe('a predecessor superseded at the end of its overlap (+2 h), recorded by
   const scene = useRotationHandedOverLate('credence-compliance-superseded-');
   const { start, overlapEndsAt } = scene;
 
-  it('is listed in the hour the overlap ended, at the instant the CRL and OCSP give, and not at its recording', async () => {
+  it('is listed in the hour the overlap ended, at the invalidityDate the CRL and OCSP give, and not at its recording', async () => {
     const { svc, leaf } = scene;
-    expect(crlRevocationDate(await crlListing(svc, 'crl', leaf.serialNumber), leaf.serialNumber)).toBe(overlapEndsAt);
-    expect(await ocspRevocationTime(svc, leaf)).toBe(overlapEndsAt);
+    expect(crlInvalidityDate(await crlListing(svc, 'crl', leaf.serialNumber), leaf.serialNumber)).toBe(overlapEndsAt);
+    expect(ocspInvalidityDate(await ocspAnswer(svc, leaf))).toBe(overlapEndsAt);
     expect(await revokedIn(svc, overlapEndsAt, overlapEndsAt + HOUR)).toMatchObject([{ id: 'cred-1', occurredAt: new Date(overlapEndsAt).toISOString() }]);
     expect(await revokedIn(svc, start + 26 * HOUR, start + 27 * HOUR)).toEqual([]);
   });
@@ -87,9 +89,9 @@ describe("a node's credential revoked by the cascade at a restart 10 days after 
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("is listed in the hour the subscription's notAfter began, at the instant the CRL and OCSP give", async () => {
-    expect(crlRevocationDate(await crlListing(svc, 'crl', lapsed.serialNumber), lapsed.serialNumber)).toBe(subscriptionEndsAt);
-    expect(await ocspRevocationTime(svc, lapsed)).toBe(subscriptionEndsAt);
+  it("is listed in the hour the subscription's notAfter began, at the invalidityDate the CRL and OCSP give", async () => {
+    expect(crlInvalidityDate(await crlListing(svc, 'crl', lapsed.serialNumber), lapsed.serialNumber)).toBe(subscriptionEndsAt);
+    expect(ocspInvalidityDate(await ocspAnswer(svc, lapsed))).toBe(subscriptionEndsAt);
     expect(await revokedIn(svc, subscriptionEndsAt, subscriptionEndsAt + HOUR)).toMatchObject([{ id: 'cred-lapsed', occurredAt: new Date(subscriptionEndsAt).toISOString() }]);
     expect((await revokedIn(svc, restartAt, restartAt + HOUR)).map((r) => r.id)).not.toContain('cred-lapsed');
   });

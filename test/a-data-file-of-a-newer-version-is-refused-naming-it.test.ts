@@ -160,6 +160,8 @@ describe('a pki file of CA root a newer version wrote', () => {
     what: string;
     read: (dataDir: string) => unknown;
     newer: string;
+    /** The version `newer` names and the one this build supports, where not 2 and 1. */
+    versions?: readonly [found: number, supported: number];
     /** A file of this version that is malformed, and the rule it is still refused with. */
     malformed: string;
     rule: string;
@@ -187,9 +189,11 @@ describe('a pki file of CA root a newer version wrote', () => {
       file: 'root.published.jsonl',
       what: 'published-revocations',
       read: (dataDir) => filePublishedRevocations(dataDir, 'root').load(),
-      // No newline at the end: a torn tail this version's load would cut, were it to read past the header.
-      newer: '{"version":2,"caId":"root","since":"2026-01-01T00:00:00Z"}\n{"serial":"0a"}\n{"serial":"0b"',
-      malformed: '{"version":1,"caId":"root","since":"2026-01-01T00:00:00Z"}\n',
+      // No newline at the end: a torn tail this version's load would cut, were it to read past the header. Version 2
+      // is this build's (review 203: a record may carry its invalidity date).
+      newer: '{"version":3,"caId":"root","since":"2026-01-01T00:00:00Z"}\n{"serial":"0a"}\n{"serial":"0b"',
+      versions: [3, 2],
+      malformed: '{"version":2,"caId":"root","since":"2026-01-01T00:00:00Z"}\n',
       rule: 'published_revocations_file',
     },
     {
@@ -220,12 +224,12 @@ describe('a pki file of CA root a newer version wrote', () => {
     return { dataDir, path };
   };
 
-  it.each(cases)('$kind is refused naming it (schema_version, both versions, the advice), not as a damaged file, nothing written', async ({ file, what, read, newer }) => {
+  it.each(cases)('$kind is refused naming it (schema_version, both versions, the advice), not as a damaged file, nothing written', async ({ file, what, read, newer, versions }) => {
     const { dataDir, path } = given(file, newer);
     const before = filesBelow(dataDir);
     expect(Object.keys(before)).toEqual([join('pki', file)]);
 
-    expectNewerFileRefused(await refusalOf(() => read(dataDir)), path, what, 2, 1);
+    expectNewerFileRefused(await refusalOf(() => read(dataDir)), path, what, ...(versions ?? [2, 1]));
 
     expect(filesBelow(dataDir)).toEqual(before);
     expect(readFileSync(path, 'utf8')).toBe(newer);

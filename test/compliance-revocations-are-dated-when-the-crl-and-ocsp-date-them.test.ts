@@ -11,8 +11,11 @@ import { storedEvents } from './support/stored-events.ts';
  * Review 197: the compliance `revocations` query and the CRL/OCSP gave different times for one revocation. The `pki`
  * read model dates a rotation's handover at the end of its overlap (review 171) and the cascade's revocation after a
  * late-recorded lapse at the subscription's notAfter (review 191); the compliance read model kept when the event was
- * recorded, so a window over the day the CRL names missed it. Both read models are fed the same events here, as the
- * runner feeds them: live (one event at a time) and in one batch (a rebuild from position 0).
+ * recorded, so a window over the day the CRL names missed it. Since review 203 the CRL and OCSP carry that instant as
+ * the invalidityDate (`invalidSince`), their revocationDate / revocationTime (`revokedAt`) being the recording (RFC
+ * 5280 5.3.2); compliance's `occurredAt` is the invalidityDate where there is one, the revocationDate otherwise. Both
+ * read models are fed the same events here, as the runner feeds them: live (one event at a time) and in one batch (a
+ * rebuild from position 0).
  */
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -101,9 +104,17 @@ const builtInOneBatch = (list: readonly DecodedEvent[]): Database.Database => {
   return db;
 };
 
-const revokedAt = (db: Database.Database, serialNumber: string): string | undefined => {
+/** The revocationDate and invalidityDate the `pki` read model gives `serialNumber` (none: not revoked). */
+const pkiDates = (db: Database.Database, serialNumber: string): { revokedAt: string; invalidSince?: string } | undefined => {
   const standing = certificateStanding(db, 'default', serialNumber);
-  return standing.status === 'revoked' ? standing.revokedAt : undefined;
+  if (standing.status !== 'revoked') return undefined;
+  return { revokedAt: standing.revokedAt, ...(standing.invalidSince !== undefined ? { invalidSince: standing.invalidSince } : {}) };
+};
+
+/** When the CRL and OCSP say the certificate became invalid: its invalidityDate, or its revocationDate without one. */
+const invalidOnTheCrlSince = (db: Database.Database, serialNumber: string): string | undefined => {
+  const dates = pkiDates(db, serialNumber);
+  return dates?.invalidSince ?? dates?.revokedAt;
 };
 
 /** The ids the compliance query lists in [from, to). */
@@ -115,21 +126,21 @@ describe('a compliance window over when the CRL and OCSP say a certificate was r
   const db = builtLive(events());
 
   it("lists a rotation's handover recorded a day late in the hour its overlap ended, at the PKI's instant", () => {
-    expect(revokedAt(db, '7f01')).toBe(iso(overlapEndsAt));
+    expect(pkiDates(db, '7f01')).toEqual({ revokedAt: iso(tickAt), invalidSince: iso(overlapEndsAt) });
     expect(idsIn(db, overlapEndsAt, overlapEndsAt + HOUR)).toEqual(['cred-1']);
-    expect(occurredAtOf(db, 'cred-1')).toBe(revokedAt(db, '7f01'));
+    expect(occurredAtOf(db, 'cred-1')).toBe(invalidOnTheCrlSince(db, '7f01'));
     expect(idsIn(db, tickAt, tickAt + HOUR)).toEqual([]);
   });
 
   it("lists the cascade's revocation after a late-recorded lapse at the subscription's notAfter, with or without a certificate of ours", () => {
-    expect(revokedAt(db, '7f02')).toBe(iso(subscriptionEndsAt));
+    expect(pkiDates(db, '7f02')).toEqual({ revokedAt: iso(restartAt), invalidSince: iso(subscriptionEndsAt) });
     expect(idsIn(db, subscriptionEndsAt, subscriptionEndsAt + HOUR)).toEqual(['cred-lapsed', 'cred-plain']);
-    expect(occurredAtOf(db, 'cred-lapsed')).toBe(revokedAt(db, '7f02'));
+    expect(occurredAtOf(db, 'cred-lapsed')).toBe(invalidOnTheCrlSince(db, '7f02'));
   });
 
   it("lists an operator's revocation naming the lapse as its cause, and the association's, when they were recorded", () => {
-    expect(revokedAt(db, '7f03')).toBe(iso(restartAt));
-    expect(occurredAtOf(db, 'cred-op')).toBe(iso(restartAt));
+    expect(pkiDates(db, '7f03')).toEqual({ revokedAt: iso(restartAt) });
+    expect(occurredAtOf(db, 'cred-op')).toBe(invalidOnTheCrlSince(db, '7f03'));
     expect(idsIn(db, restartAt, restartAt + HOUR)).toEqual(['a-lapsed', 'cred-op']);
   });
 

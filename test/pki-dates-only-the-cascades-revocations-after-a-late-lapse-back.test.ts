@@ -7,10 +7,11 @@ import { operator, system } from './support/fleet.ts';
 import { storedEvents, type StoredMeta } from './support/stored-events.ts';
 
 /*
- * Review 191, at the read model: a revocation is dated at the subscription's notAfter only when the cascade recorded it
- * (its actor, revokeCredential) in reaction to a node's enrolment end recorded after that notAfter (its causationId).
- * An operator's revocation naming that event as its cause, or the cascade's after an enrolment that ended in time,
- * keeps its own time.
+ * Review 191, at the read model: a revocation is dated back to the subscription's notAfter only when the cascade
+ * recorded it (its actor, revokeCredential) in reaction to a node's enrolment end recorded after that notAfter (its
+ * causationId). An operator's revocation naming that event as its cause, or the cascade's after an enrolment that
+ * ended in time, keeps its own time alone. Review 203: dated back as the invalidityDate (`invalidSince`), the
+ * revocationDate (`revokedAt`) staying when it was recorded (RFC 5280 5.3.2).
  */
 const DAY = 86_400_000;
 const T0 = Date.parse('2026-06-01T00:00:00.000Z');
@@ -26,9 +27,11 @@ const certified = (credentialId: string, serialNumber: string, at: number): Deco
 const revokedBy = (actor: typeof operator, credentialId: string, at: number, causationId: string): DecodedEvent =>
   stored('CredentialRevoked', { credentialId, reason: 'cessationOfOperation' }, at, { actor, commandType: 'revokeCredential', causationId });
 
-const revokedAt = (db: Database.Database, serialNumber: string): string | undefined => {
+/** The revocationDate and invalidityDate the read model gives the certificate `serialNumber` (none: not revoked). */
+const datesOf = (db: Database.Database, serialNumber: string): { revokedAt: string; invalidSince?: string } | undefined => {
   const standing = certificateStanding(db, 'default', serialNumber);
-  return standing.status === 'revoked' ? standing.revokedAt : undefined;
+  if (standing.status !== 'revoked') return undefined;
+  return { revokedAt: standing.revokedAt, ...(standing.invalidSince !== undefined ? { invalidSince: standing.invalidSince } : {}) };
 };
 
 describe('the pki read model after a subscription ending at +1 day whose nodes enrolments ended at +10 days', () => {
@@ -59,18 +62,18 @@ describe('the pki read model after a subscription ending at +1 day whose nodes e
     }
   });
 
-  it("dates the cascade's revocation caused by the late end at the subscription's notAfter", () => {
+  it("dates the cascade's revocation caused by the late end when it was recorded, invalid since the subscription's notAfter", () => {
     apply(revokedBy(system, 'cred-lapsed', T0 + 10 * DAY, 'lapse-late'));
-    expect(revokedAt(db, '7f01')).toBe(iso(T0 + DAY));
+    expect(datesOf(db, '7f01')).toEqual({ revokedAt: iso(T0 + 10 * DAY), invalidSince: iso(T0 + DAY) });
   });
 
-  it("dates an operator's revocation naming the late end as its cause when it was recorded", () => {
+  it("dates an operator's revocation naming the late end as its cause when it was recorded, with no invalidity date", () => {
     apply(revokedBy(operator, 'cred-op', T0 + 10 * DAY, 'lapse-late'));
-    expect(revokedAt(db, '7f02')).toBe(iso(T0 + 10 * DAY));
+    expect(datesOf(db, '7f02')).toEqual({ revokedAt: iso(T0 + 10 * DAY) });
   });
 
-  it("dates the cascade's revocation after an enrolment that ended before its subscription's notAfter when it was recorded", () => {
+  it("dates the cascade's revocation after an enrolment that ended before its subscription's notAfter when it was recorded, with no invalidity date", () => {
     apply(revokedBy(system, 'cred-terminated', T0 + 10 * DAY, 'end-in-time'));
-    expect(revokedAt(db, '7f03')).toBe(iso(T0 + 10 * DAY));
+    expect(datesOf(db, '7f03')).toEqual({ revokedAt: iso(T0 + 10 * DAY) });
   });
 });

@@ -150,9 +150,10 @@ export class CrlListing {
       if (serials.has(row.serialNumber)) continue;
       serials.add(row.serialNumber);
       // The first publication stands: a certificate revoked again after a restore lost its first revocation keeps
-      // the time and reason relying parties saw (OCSP answers them too).
+      // the time, reason and invalidity date relying parties saw (OCSP answers them too); so does one an earlier
+      // version published back-dated, without an invalidity date (review 203: it gains none).
       const first = this.#ledger.get(row.serialNumber);
-      const entry = first === undefined || (first.revokedAt === row.revokedAt && first.reason === row.reason) ? row.entry : entryOf(first);
+      const entry = first === undefined || samePublication(first, row) ? row.entry : entryOf(first);
       entries.append(entry, Date.parse(row.notAfter), row.serialNumber, this.#marks.get(row.serialNumber));
       added++;
     }
@@ -225,8 +226,17 @@ export class CrlListing {
   }
 }
 
+/** Whether the read model's `row` says what was first published: its entry is then the one to list. */
+const samePublication = (first: PublishedRevocation, row: RevocationRow): boolean =>
+  first.revokedAt === row.revokedAt && first.reason === row.reason && first.invalidSince === row.invalidSince;
+
 const entryOf = (r: PublishedRevocation): Uint8Array =>
-  revokedCertificateDer({ serialNumber: r.serialNumber, revokedAt: Date.parse(r.revokedAt), reason: r.reason });
+  revokedCertificateDer({
+    serialNumber: r.serialNumber,
+    revokedAt: Date.parse(r.revokedAt),
+    reason: r.reason,
+    ...(r.invalidSince !== undefined ? { invalidSince: Date.parse(r.invalidSince) } : {}),
+  });
 
 const publishedOf = (row: RevocationRow): PublishedRevocation => ({
   serialNumber: row.serialNumber,
@@ -234,4 +244,5 @@ const publishedOf = (row: RevocationRow): PublishedRevocation => ({
   revokedAt: row.revokedAt,
   reason: row.reason,
   notAfter: row.notAfter,
+  ...(row.invalidSince !== undefined ? { invalidSince: row.invalidSince } : {}),
 });

@@ -19,10 +19,10 @@ import { MAX_REMEMBERED_REQUEST_BYTES, OcspAnswerCache, slotOf, type OcspCacheSi
 import { DEFAULT_OCSP_VALIDITY_MS, type OcspResponderOptions } from './pki-ocsp-responder-options.ts';
 
 /**
- * The OCSP responder of one issuing CA (RFC 6960): answers good, revoked (time, reason) or unknown from the `pki`
- * read model, signed by the CA's delegated responder. Answers without a nonce are cached per CertID and dropped
- * when the certificate is revoked (`invalidate`, called as the projection records it); a request with a nonce
- * (RFC 8954) gets the cached status signed afresh with the nonce echoed. A CertID naming another issuer is
+ * The OCSP responder of one issuing CA (RFC 6960): answers good, revoked (time, reason, invalidity date) or unknown
+ * from the `pki` read model, signed by the CA's delegated responder. Answers without a nonce are cached per CertID
+ * and dropped when the certificate is revoked (`invalidate`, called as the projection records it); a request with a
+ * nonce (RFC 8954) gets the cached status signed afresh with the nonce echoed. A CertID naming another issuer is
  * answered `unknown`; a request naming none of this CA's certificates is `unauthorized` (RFC 6960 2.3).
  */
 export class OcspResponder {
@@ -100,19 +100,20 @@ export class OcspResponder {
     // the published revocations, which are kept by CA id and may be the old CA's.
     const standing = certificateStanding(db, this.ca.id, id.serialNumber, this.#keyId);
     if (standing.status === 'unknown' && standing.anotherKey === true) return { status: 'unknown' };
-    // What a CRL listed stands, as the CRLs keep it: its first time and reason, even when the log lost it (a restore)
-    // or holds a later revocation of the same certificate.
+    // What a CRL listed stands, as the CRLs keep it: its first time, reason and invalidity date (none for one an
+    // earlier version published back-dated), even when the log lost it (a restore) or holds a later revocation of the
+    // same certificate.
     const published = this.#o.published?.get(id.serialNumber);
-    if (published !== undefined) return { status: 'revoked', revokedAt: Date.parse(published.revokedAt), reason: published.reason };
+    if (published !== undefined) return revokedStatus(published);
     switch (standing.status) {
       case 'revoked':
         // A `revoked` a relying party saw must survive a restore of the event log, as a CRL entry does: recorded before
         // it is signed. Not for a certificate past its notAfter: its entry leaves the CRLs, nothing can make it valid.
         if (Date.parse(standing.notAfter) > now) {
-          const { credentialId, revokedAt, reason, notAfter } = standing;
-          toRecord.push({ serialNumber: id.serialNumber, credentialId, revokedAt, reason, notAfter });
+          const { credentialId, revokedAt, reason, notAfter, invalidSince } = standing;
+          toRecord.push({ serialNumber: id.serialNumber, credentialId, revokedAt, reason, notAfter, ...(invalidSince !== undefined ? { invalidSince } : {}) });
         }
-        return { status: 'revoked', revokedAt: Date.parse(standing.revokedAt), reason: standing.reason };
+        return revokedStatus(standing);
       case 'good':
         return { status: 'good' };
       case 'unknown':
@@ -229,3 +230,14 @@ export class OcspResponder {
     }
   }
 }
+
+/**
+ * `revoked` from a published record or the read model's standing: revocationTime when it was recorded, the earlier
+ * instant the certificate became invalid (if any) as the invalidityDate singleExtension (RFC 6960 4.4), as on the CRL.
+ */
+const revokedStatus = (r: { readonly revokedAt: string; readonly reason: PublishedRevocation['reason']; readonly invalidSince?: string }): CertStatus => ({
+  status: 'revoked',
+  revokedAt: Date.parse(r.revokedAt),
+  reason: r.reason,
+  ...(r.invalidSince !== undefined ? { invalidSince: Date.parse(r.invalidSince) } : {}),
+});

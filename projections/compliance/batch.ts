@@ -13,7 +13,8 @@ import { inForceAt } from './subscriptions.ts';
  * subscription): first insert wins; a status moves only forward by position, so an event delivered twice, or late,
  * changes nothing; an enrolment is replaced by a later one and removed by a later expiry; a provisioning names the
  * enrolment its node holds at that very event, in global order; a revocation is recorded once, by position, a
- * credential's dated when it occurred, as CRLs and OCSP date it (review 197, revocation-dates.ts). A
+ * credential's dated when it occurred, as the CRL's invalidityDate (its revocationDate where it has none) and OCSP's
+ * invalidityDate give it (review 197, revocation-dates.ts). A
  * credential issued to a CSE-ID or AE-ID is its node's: the node the latest enrolment (CSE-ID) or association
  * configuration (its Registree) names the identifier for, by position, at the provisioning; one issued to a CSE-ID
  * that names its node (review 41) is that node's (`owner_node_id`, review 44); one issued to an AE-ID that names its

@@ -37,9 +37,10 @@ export const complianceProjection = (): Projection => {
       // Version 9 (review 155): a provisioning is listed under a subscription only while that subscription is in force
       // (not ended by a termination or expiry recorded before it, and before its notAfter): compliance_subscriptions,
       // and a held-back provisioning keeps its instant (`at`).
-      // Version 10 (review 197): a credential's revocation is dated when it occurred, as CRLs and OCSP date it
-      // (projections/revocation-instant): `at` and `occurred_at` say that instant, `recorded_at` the recording where
-      // later; the rotations under way and the late lapses it reads (compliance_rotations, compliance_lapses).
+      // Version 10 (review 197): a credential's revocation is dated when it occurred, as the CRL's invalidityDate (its
+      // revocationDate where it has none) and OCSP's invalidityDate give it (projections/revocation-instant): `at` and
+      // `occurred_at` say that instant, `recorded_at` the recording where later; the rotations under way and the late
+      // lapses it reads (compliance_rotations, compliance_lapses).
       // A read model written before is rebuilt from the log.
       ensureSchemaVersion(db, 'compliance', COMPLIANCE_SCHEMA_VERSION, COMPLIANCE_TABLES);
       setupComplianceTables(db);

@@ -10,7 +10,10 @@ export interface RevocationRow {
   readonly kind: string;
   readonly id: string;
   readonly reason: RevocationReason;
-  /** When the service refused it, the instant the CRLs and OCSP give (projections/revocation-instant). */
+  /**
+   * When the service refused it: the CRL's invalidityDate (its revocationDate where it has none) and OCSP's
+   * invalidityDate (projections/revocation-instant).
+   */
   readonly occurredAt: string;
   readonly actor: string;
   /** When the revocation was recorded: later than `occurredAt` for a handover or a lapse the scheduler recorded late. */

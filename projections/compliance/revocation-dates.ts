@@ -5,7 +5,8 @@ import { prepared } from '../runtime/index.ts';
 import type { Position } from './batch-rows.ts';
 
 /*
- * When a credential's revocation occurred, as the `pki` read model dates it for CRLs and OCSP (review 197; the rule:
+ * When a credential's revocation occurred, as the `pki` read model gives it to CRLs and OCSP, the invalidityDate where
+ * it is earlier than the recording, the recording otherwise (review 197, review 203; the rule:
  * projections/revocation-instant), for every credential, with a certificate of ours or not: the rule is about when
  * the service refused it. The state the rule reads, kept here as the pki read model keeps its own:
  * `compliance_rotations`, the end of the overlap of each credential's rotation under way (CredentialRotationStarted,

@@ -38,7 +38,8 @@ export const COMPLIANCE_TABLES = [
  * non-repudiation log can hand over an inclusion proof for each answer.
  */
 export const setupComplianceTables = (db: Database.Database): void => {
-  // A revocation's `at` and `occurred_at`: when it occurred, as CRLs and OCSP date it (review 197, revocation-dates.ts);
+  // A revocation's `at` and `occurred_at`: when it occurred, as the CRL's invalidityDate (its revocationDate where it
+  // has none) and OCSP's invalidityDate give it (review 197, revocation-dates.ts);
   // `recorded_at`: when its event was recorded, where that is later (NULL where it is the same).
   db.exec(`CREATE TABLE IF NOT EXISTS compliance_revocations (
     position INTEGER PRIMARY KEY,

@@ -59,12 +59,12 @@ const lapseCausing = (db: Database.Database, e: DecodedEvent): number | undefine
 /**
  * The revocation status of certificates Credence's CAs issued (issue 13), from the events alone: CredentialIssued
  * with `certificate.issuingCa` and `serialNumber` records the certificate and the key that signed it (issuing-key.ts); CredentialRevoked records its revocation
- * with the reason and when it occurred (revocationInstant, projections/revocation-instant, the rule the compliance
- * `revocations` query dates by too: the rotations under way of those credentials are kept
- * for it, rotations.ts, and the subscriptions' notAfter with the enrolments that ended after it, lapses.ts), and its
- * CRL entry encoded once. Per event: a few primary-key statements, whatever the
- * number already revoked. Rebuilt from position 0 it gives the same rows. The CRL publisher reads revocations in
- * the order they were recorded, not by date: one dated back still reaches the next delta CRL.
+ * with the reason, when it was recorded (revocationDate, RFC 5280 5.3.2) and, where earlier, when it occurred as its
+ * invalidityDate (revocationInstant, projections/revocation-instant, the rule the compliance `revocations` query
+ * dates by too: the rotations under way of those credentials are kept for it, rotations.ts, and the subscriptions'
+ * notAfter with the enrolments that ended after it, lapses.ts), and its CRL entry encoded once. Per event: a few
+ * primary-key statements, whatever the number already revoked. Rebuilt from position 0 it gives the same rows. The
+ * CRL publisher reads revocations in the order they were recorded.
  *
  * CredentialExpired changes nothing here: an expired certificate that was revoked stays revoked (OCSP keeps
  * answering so), and one that was not stays good until its notAfter, which relying parties check themselves. When
@@ -117,11 +117,24 @@ export const pkiProjection = (changes?: PkiChanges): Projection => {
           const { credentialId, reason } = e.event.data;
           const certificate = certificateOfCredential(db, credentialId);
           if (certificate === undefined) return;
-          const at = revocationInstant(e.at, reason, overlapEndOf(db, credentialId), lapseCausing(db, e));
+          // revocationDate is when the CA processed it, the recording (RFC 5280 5.3.2); an earlier instant the service
+          // refused the certificate from is its invalidityDate, never a back-dated revocationDate (review 203).
+          const occurred = revocationInstant(e.at, reason, overlapEndOf(db, credentialId), lapseCausing(db, e));
+          const invalidSince = occurred < e.at ? occurred : undefined;
           forgetRotation(db, credentialId);
-          const revokedAt = new Date(at).toISOString();
-          const entry = revokedCertificateDer({ serialNumber: certificate.serialNumber, revokedAt: at, reason });
-          const recorded = recordRevocation(db, { ...certificate, revokedAt, reason, entry });
+          const entry = revokedCertificateDer({
+            serialNumber: certificate.serialNumber,
+            revokedAt: e.at,
+            reason,
+            ...(invalidSince !== undefined ? { invalidSince } : {}),
+          });
+          const recorded = recordRevocation(db, {
+            ...certificate,
+            revokedAt: new Date(e.at).toISOString(),
+            reason,
+            entry,
+            ...(invalidSince !== undefined ? { invalidSince: new Date(invalidSince).toISOString() } : {}),
+          });
           if (recorded) changes?.revoked({ caId: certificate.caId, serialNumber: certificate.serialNumber });
           return;
         }

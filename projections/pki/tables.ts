@@ -37,9 +37,15 @@ const setupInTransaction = (db: Database.Database): void => {
   // Revocations recorded before the subscriptions' notAfter was kept (review 191): those of a node whose enrolment lapsed
   // during a downtime are dated at the restart, not at the notAfter. Rebuilt from the log as above, likewise.
   const withoutLapses = hasTable(db, 'pki_revocations') && !hasTable(db, 'pki_subscriptions');
-  const rebuild = oneRowPerSerial || withoutIssuingKey || withoutRotations || withoutLapses;
+  // Revocations recorded before the invalidity dates were kept (review 203): a handover or a lapse recorded late is
+  // back-dated in revocationDate, not dated at its recording with an invalidityDate (RFC 5280 5.3.2). Rebuilt from the
+  // log as above, likewise: what a CRL already listed keeps its first publication as it was.
+  const revocationColumns = prepared(db, "SELECT name FROM pragma_table_info('pki_revocations')").all() as { name: string }[];
+  const withoutInvalidSince = revocationColumns.length > 0 && !revocationColumns.some((c) => c.name === 'invalid_since');
+  const rebuild = oneRowPerSerial || withoutIssuingKey || withoutRotations || withoutLapses || withoutInvalidSince;
   const reached = rebuild ? readCheckpoint(db, PKI_PROJECTION)?.position : undefined;
   if (withoutIssuingKey) db.exec('ALTER TABLE pki_certificates ADD COLUMN issuer_key_id TEXT');
+  if (withoutInvalidSince) db.exec('ALTER TABLE pki_revocations ADD COLUMN invalid_since TEXT');
   db.exec(`CREATE TABLE IF NOT EXISTS pki_certificates (
     credential_id TEXT PRIMARY KEY,
     ca_id TEXT NOT NULL,
@@ -61,10 +67,13 @@ const setupInTransaction = (db: Database.Database): void => {
     ca_id TEXT NOT NULL,
     serial TEXT NOT NULL,
     credential_id TEXT NOT NULL,
+    -- When the revocation was recorded (revocationDate, revocationTime).
     revoked_at TEXT NOT NULL,
     reason TEXT NOT NULL,
     not_after TEXT NOT NULL,
-    entry BLOB NOT NULL
+    entry BLOB NOT NULL,
+    -- When the certificate became invalid, where earlier than revoked_at (invalidityDate); NULL otherwise.
+    invalid_since TEXT
   );
   CREATE UNIQUE INDEX IF NOT EXISTS pki_revocations_serial ON pki_revocations (ca_id, serial);
   CREATE INDEX IF NOT EXISTS pki_revocations_ca ON pki_revocations (ca_id, seq);
@@ -159,23 +168,26 @@ export interface RevocationRow {
   readonly caId: string;
   readonly serialNumber: string;
   readonly credentialId: string;
-  /**
-   * ISO time of the revocation: the event's, or the end of the overlap for a rotation's handover, or the subscription's
-   * notAfter for the cascade's revocation after a late-recorded lapse (projection.ts `revocationInstant`).
-   */
+  /** ISO time the revocation event was recorded: when the CA processed it (RFC 5280 5.3.2 revocationDate). */
   readonly revokedAt: string;
   readonly reason: RevocationReason;
   readonly notAfter: string;
   /** The revokedCertificates entry, DER. */
   readonly entry: Uint8Array;
+  /**
+   * ISO time the certificate became invalid, where earlier than `revokedAt`: the end of the overlap for a rotation's
+   * handover, the subscription's notAfter for the cascade's revocation after a late-recorded lapse (projection.ts,
+   * `revocationInstant`). The invalidityDate of the entry and of OCSP (RFC 5280 5.3.2, RFC 6960 4.4).
+   */
+  readonly invalidSince?: string;
 }
 
 /** True when it was recorded; false when that certificate was revoked already (its first revocation stands). */
 export const recordRevocation = (db: Database.Database, row: Omit<RevocationRow, 'seq'>): boolean =>
   prepared(
     db,
-    'INSERT OR IGNORE INTO pki_revocations (ca_id, serial, credential_id, revoked_at, reason, not_after, entry) VALUES (?, ?, ?, ?, ?, ?, ?)',
-  ).run(row.caId, row.serialNumber, row.credentialId, row.revokedAt, row.reason, row.notAfter, row.entry).changes === 1;
+    'INSERT OR IGNORE INTO pki_revocations (ca_id, serial, credential_id, revoked_at, reason, not_after, entry, invalid_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+  ).run(row.caId, row.serialNumber, row.credentialId, row.revokedAt, row.reason, row.notAfter, row.entry, row.invalidSince ?? null).changes === 1;
 
 interface Row {
   seq: number | bigint;
@@ -186,6 +198,7 @@ interface Row {
   reason: string;
   not_after: string;
   entry: Buffer;
+  invalid_since: string | null;
 }
 
 const toRow = (r: Row): RevocationRow => ({
@@ -198,6 +211,7 @@ const toRow = (r: Row): RevocationRow => ({
   reason: r.reason as RevocationReason,
   notAfter: r.not_after,
   entry: new Uint8Array(r.entry.buffer, r.entry.byteOffset, r.entry.byteLength),
+  ...(r.invalid_since !== null ? { invalidSince: r.invalid_since } : {}),
 });
 
 /**
@@ -219,6 +233,8 @@ export type CertificateStanding =
       readonly status: 'revoked';
       readonly revokedAt: string;
       readonly reason: RevocationReason;
+      /** When the certificate became invalid, where earlier than `revokedAt` (RevocationRow's). */
+      readonly invalidSince?: string;
       /** What the responder records as published before it answers `revoked` (adapters/runtime/pki-published.ts). */
       readonly credentialId: string;
       readonly notAfter: string;
@@ -238,15 +254,18 @@ export type CertificateStanding =
 export const certificateStanding = (db: Database.Database, caId: string, serialNumber: string, issuerKeyId?: string): CertificateStanding => {
   const revoked = prepared(
     db,
-    `SELECT r.revoked_at, r.reason, r.credential_id, r.not_after, c.issuer_key_id FROM pki_revocations r
+    `SELECT r.revoked_at, r.reason, r.credential_id, r.not_after, r.invalid_since, c.issuer_key_id FROM pki_revocations r
       LEFT JOIN pki_certificates c ON c.credential_id = r.credential_id WHERE r.ca_id = ? AND r.serial = ?`,
-  ).get(caId, serialNumber) as { revoked_at: string; reason: string; credential_id: string; not_after: string; issuer_key_id: string | null } | undefined;
+  ).get(caId, serialNumber) as
+    | { revoked_at: string; reason: string; credential_id: string; not_after: string; invalid_since: string | null; issuer_key_id: string | null }
+    | undefined;
   if (revoked !== undefined) {
     if (!sameIssuingKey(revoked.issuer_key_id, issuerKeyId)) return { status: 'unknown', anotherKey: true };
     return {
       status: 'revoked',
       revokedAt: revoked.revoked_at,
       reason: revoked.reason as RevocationReason,
+      ...(revoked.invalid_since !== null ? { invalidSince: revoked.invalid_since } : {}),
       credentialId: revoked.credential_id,
       notAfter: revoked.not_after,
     };

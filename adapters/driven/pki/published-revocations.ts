@@ -15,11 +15,16 @@ export interface PublishedRevocation {
   readonly serialNumber: string;
   /** The credential the certificate was issued for: what an operator revokes again after a restore lost this. */
   readonly credentialId: string;
-  /** ISO 8601 time of the revocation event, as the `pki` read model keeps it. */
+  /** ISO 8601 time of the revocation event, as the `pki` read model keeps it: the CRL's revocationDate. */
   readonly revokedAt: string;
   readonly reason: RevocationReason;
   /** ISO 8601 notAfter of the certificate: past it (and past the CRLs that must list it beyond), the record may go. */
   readonly notAfter: string;
+  /**
+   * ISO 8601 time the certificate became invalid, where earlier than `revokedAt`: the invalidityDate published with it
+   * (RFC 5280 5.3.2). Absent otherwise, and from every record of a version-1 file.
+   */
+  readonly invalidSince?: string;
 }
 
 /**
@@ -42,23 +47,32 @@ const READ_CHUNK_BYTES = 8 * 1024 * 1024;
 /** A line is about 170 bytes; one far longer is not a record (and is not held whole in memory). */
 const MAX_LINE_BYTES = 64 * 1024;
 
-/** The layout of the published-revocations files this version writes and reads, in their header; a newer one is refused. */
-const PUBLISHED_FILE_VERSION = 1;
+/**
+ * The layout of the published-revocations files this version writes and reads, in their header; a newer one is refused.
+ * v2 (review 203): a record may carry `invalidSince`. A v1 file (no record carries it) is still read, and rewritten
+ * as v2 at its load: an older engine then refuses the file by its version, not a line with a key it does not know.
+ */
+const PUBLISHED_FILE_VERSION = 2;
 
-const Header = z.strictObject({ version: z.literal(PUBLISHED_FILE_VERSION), caId: z.string().max(63) });
-const Record = z.strictObject({
+const Header = z.strictObject({ version: z.union([z.literal(1), z.literal(PUBLISHED_FILE_VERSION)]), caId: z.string().max(63) });
+const recordFields = {
   serialNumber: SerialHex,
   credentialId: CredentialId,
   revokedAt: Instant,
   reason: RevocationReason,
   notAfter: Instant,
-});
+};
+/** A record of a v1 file: as that version wrote them, never with `invalidSince`. */
+const RecordV1 = z.strictObject(recordFields);
+const Record = z.strictObject({ ...recordFields, invalidSince: Instant.optional() });
 
 const refused = (path: string, caId: CaId, why: string) =>
   validationError([{ path, rule: 'published_revocations_file', message: `is not the published-revocations file of CA ${caId}: ${why}` }], 'published revocations');
 
-const lineOf = (r: PublishedRevocation): string =>
-  `${JSON.stringify({ serialNumber: r.serialNumber, credentialId: r.credentialId, revokedAt: r.revokedAt, reason: r.reason, notAfter: r.notAfter })}\n`;
+const lineOf = (r: PublishedRevocation): string => {
+  const { serialNumber, credentialId, revokedAt, reason, notAfter, invalidSince } = r;
+  return `${JSON.stringify({ serialNumber, credentialId, revokedAt, reason, notAfter, ...(invalidSince !== undefined ? { invalidSince } : {}) })}\n`;
+};
 
 /** The lines of `records`, joined a few thousand at a time: one string of them all could pass V8's longest (512 MiB). */
 const bytesOf = (records: Iterable<PublishedRevocation>, first = ''): Buffer => {
@@ -87,11 +101,19 @@ export const filePublishedRevocations = (dataDir: string, caId: CaId): Published
   const header = `${JSON.stringify({ version: PUBLISHED_FILE_VERSION, caId })}\n`;
   /** The file's length after the last load, append or replace: what is past it is a failed append's fragment. */
   let whole: number | undefined;
+  const replace = (records: Iterable<PublishedRevocation>): void => {
+    preparePrivateDir(dir);
+    const bytes = bytesOf(records, header);
+    writeFileAtomic(path, bytes);
+    whole = bytes.length;
+  };
   return {
     load() {
       const kept = new Map<string, PublishedRevocation>();
       if (!existsSync(path)) return kept;
       const fd = openSync(path, 'r+');
+      /** The version its header names: its records are read under that version's layout. */
+      let version: number | undefined;
       try {
         let n = 0;
         const take = (line: Buffer): void => {
@@ -109,9 +131,10 @@ export const filePublishedRevocations = (dataDir: string, caId: CaId): Published
             const head = Header.safeParse(parsed);
             if (!head.success) throw refused(path, caId, 'its first line is not the header');
             if (head.data.caId !== caId) throw refused(path, caId, `it names CA ${head.data.caId}`);
+            version = head.data.version;
             return;
           }
-          const record = Record.safeParse(parsed);
+          const record = (version === 1 ? RecordV1 : Record).safeParse(parsed);
           if (!record.success) throw refused(path, caId, `line ${n}: ${record.error.issues[0]?.message ?? 'malformed'}`);
           // The first revocation of a certificate stands, as in the read model.
           if (!kept.has(record.data.serialNumber)) kept.set(record.data.serialNumber, record.data);
@@ -149,6 +172,8 @@ export const filePublishedRevocations = (dataDir: string, caId: CaId): Published
       } finally {
         closeSync(fd);
       }
+      // Atomically: a crash leaves the v1 file as it was (read again next time) or the v2 one, never part of either.
+      if (version !== PUBLISHED_FILE_VERSION) replace(kept.values());
       return kept;
     },
     append(records) {
@@ -179,12 +204,7 @@ export const filePublishedRevocations = (dataDir: string, caId: CaId): Published
         closeSync(fd);
       }
     },
-    replace(records) {
-      preparePrivateDir(dir);
-      const bytes = bytesOf(records, header);
-      writeFileAtomic(path, bytes);
-      whole = bytes.length;
-    },
+    replace,
   };
 };
 

@@ -7,10 +7,11 @@ import { signatureAlgorithmDer } from './algorithm.ts';
 import { CONTEXT_0, SEQUENCE, signedStructure, tlv } from './der.ts';
 import type { RevocationIssuer } from './issuer.ts';
 import { serialOctets } from './serial.ts';
-import { x509Time } from './time.ts';
+import { generalizedTime, wholeSeconds, x509Time } from './time.ts';
 
 const OID = {
   reasonCode: '2.5.29.21',
+  invalidityDate: '2.5.29.24',
   crlNumber: '2.5.29.20',
   deltaCrlIndicator: '2.5.29.27',
 } as const;
@@ -18,23 +19,47 @@ const OID = {
 export interface RevokedCertificate {
   /** Lowercase hex of the serial's content octets, as `CertificateSummary.serialNumber`. */
   readonly serialNumber: string;
-  /** Epoch ms: the revocation event's recorded time. */
+  /** Epoch ms: the revocation event's recorded time, when the CA processed it (revocationDate, RFC 5280 5.3.2). */
   readonly revokedAt: number;
   readonly reason: RevocationReason;
+  /**
+   * Epoch ms: when the certificate became invalid, where that is earlier than its recording (a rotation's handover or a
+   * lapse recorded late; projections/revocation-instant). Carried as the invalidityDate entry extension.
+   */
+  readonly invalidSince?: number;
 }
 
 const extension = (extnID: string, value: asn1js.BaseBlock, critical = false): asn1js.Sequence =>
   new pkijs.Extension({ extnID, critical, extnValue: value.toBER() }).toSchema() as asn1js.Sequence;
 
 /**
+ * Whether a revocation processed at `revokedAt` carries `invalidSince` as its invalidityDate: only when that is an
+ * earlier second (both are encoded in whole seconds; one in the same second would say nothing revocationDate does not).
+ * One rule for the CRL entry and the OCSP singleExtension (RFC 6960 4.4: the CRL entry extensions, in OCSP).
+ */
+export const carriesInvalidityDate = (revokedAt: number, invalidSince: number | undefined): invalidSince is number =>
+  invalidSince !== undefined && wholeSeconds(invalidSince).getTime() < wholeSeconds(revokedAt).getTime();
+
+/**
+ * The invalidityDate extension (RFC 5280 5.3.2, non-critical): always a GeneralizedTime (4.1.2.5.2: Zulu, whole
+ * seconds), unlike revocationDate.
+ */
+export const invalidityDateExtension = (invalidSince: number): asn1js.Sequence => extension(OID.invalidityDate, generalizedTime(invalidSince));
+
+/**
  * One revokedCertificates entry (RFC 5280 5.1.2.6), DER: encoded once when the revocation is projected and kept,
  * so a CRL is assembled from these bytes. The reasonCode entry extension is absent for `unspecified` (5.3.1:
  * "the reason code extension SHOULD be absent instead of using the unspecified (0) reasonCode value").
+ * revocationDate is when the CA processed the revocation (5.3.2), the event's recorded time; an earlier instant from
+ * which the service refused the certificate is the invalidityDate (review 203: it was back-dated in revocationDate).
  */
 export const revokedCertificateDer = (entry: RevokedCertificate): Uint8Array => {
   const reason = CRL_REASON_CODE[entry.reason];
   const fields: asn1js.BaseBlock[] = [new asn1js.Integer({ valueHex: serialOctets(entry.serialNumber) }), x509Time(entry.revokedAt)];
-  if (reason !== 0) fields.push(new asn1js.Sequence({ value: [extension(OID.reasonCode, new asn1js.Enumerated({ value: reason }))] }));
+  const extensions: asn1js.Sequence[] = [];
+  if (reason !== 0) extensions.push(extension(OID.reasonCode, new asn1js.Enumerated({ value: reason })));
+  if (carriesInvalidityDate(entry.revokedAt, entry.invalidSince)) extensions.push(invalidityDateExtension(entry.invalidSince));
+  if (extensions.length > 0) fields.push(new asn1js.Sequence({ value: extensions }));
   return new Uint8Array(new asn1js.Sequence({ value: fields }).toBER());
 };
 

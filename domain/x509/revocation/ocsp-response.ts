@@ -2,6 +2,7 @@ import * as asn1js from 'asn1js';
 import { CRL_REASON_CODE, type RevocationReason } from '../../events/common.ts';
 import type { CaKeyKind } from '../issuing-ca.ts';
 import { signatureAlgorithmDer } from './algorithm.ts';
+import { carriesInvalidityDate, invalidityDateExtension } from './crl.ts';
 import { BIT_STRING, CONTEXT_0, SEQUENCE, tlv } from './der.ts';
 import { OCSP_NONCE_OID } from './ocsp-request.ts';
 import { generalizedTime } from './time.ts';
@@ -19,7 +20,14 @@ export type OcspErrorStatus = Exclude<keyof typeof OCSP_RESPONSE_STATUS, 'succes
 
 export type CertStatus =
   | { readonly status: 'good' }
-  | { readonly status: 'revoked'; readonly revokedAt: number; readonly reason: RevocationReason }
+  | {
+      readonly status: 'revoked';
+      /** Epoch ms: when the revocation was recorded (revocationTime). */
+      readonly revokedAt: number;
+      readonly reason: RevocationReason;
+      /** Epoch ms: an earlier instant the certificate became invalid (invalidityDate, RevokedCertificate's). */
+      readonly invalidSince?: number;
+    }
   | { readonly status: 'unknown' };
 
 export interface SingleResponseFields {
@@ -63,9 +71,25 @@ const certStatus = (s: CertStatus): Uint8Array => {
   }
 };
 
+/**
+ * singleExtensions [1] EXPLICIT Extensions (4.2.1): the invalidityDate of a revoked certificate, as its CRL entry
+ * carries it (RFC 6960 4.4: every CRL entry extension of RFC 5280 5.3 is a singleExtension too); none otherwise.
+ */
+const singleExtensions = (s: CertStatus): Uint8Array[] =>
+  s.status === 'revoked' && carriesInvalidityDate(s.revokedAt, s.invalidSince)
+    ? [tlv(context(1, true), tlv(SEQUENCE, der(invalidityDateExtension(s.invalidSince))))]
+    : [];
+
 const singleResponse = (r: SingleResponseFields): Uint8Array => {
   if (!(r.nextUpdate > r.thisUpdate)) throw new RangeError('nextUpdate: must be after thisUpdate');
-  return tlv(SEQUENCE, r.certId, certStatus(r.status), der(generalizedTime(r.thisUpdate)), tlv(context(0, true), der(generalizedTime(r.nextUpdate))));
+  return tlv(
+    SEQUENCE,
+    r.certId,
+    certStatus(r.status),
+    der(generalizedTime(r.thisUpdate)),
+    tlv(context(0, true), der(generalizedTime(r.nextUpdate))),
+    ...singleExtensions(r.status),
+  );
 };
 
 /** The ResponseData a delegated responder signs (RFC 6960 4.2.1): v1, byKey, the answers and the echoed nonce. */

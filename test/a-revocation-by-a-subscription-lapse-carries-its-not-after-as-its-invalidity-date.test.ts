@@ -6,17 +6,21 @@ import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { command } from '../domain/commands/index.ts';
 import { setupPkiTables } from '../projections/pki/tables.ts';
 import { operator } from './support/fleet.ts';
+import { crlInvalidityDate, ocspAnswer, ocspInvalidityDate } from './support/invalidity-dates.ts';
+import { ocspRevokedAt } from './support/ocsp-client.ts';
 import { expectRebuildMarkedOnce, pkiReadModelOfAnEarlierVersion } from './support/pki-read-model-of-an-earlier-version.ts';
 import type { TestLeaf } from './support/pki-test-ca.ts';
-import { crlListing, crlRevocationDate, ocspRevocationTime, restartedAfterALapse } from './support/revocation-dates.ts';
+import { crlListing, crlRevocationDate, restartedAfterALapse } from './support/revocation-dates.ts';
 import type { TestService } from './support/service.ts';
 
 /*
  * Review 191: a subscription that lapses while the service is down has its nodes' enrolments expired by the cascade at
  * the restart, and their credentials revoked as cessationOfOperation then; the Registrar and the Enrolment Function
  * refused those nodes from the subscription's notAfter already (run-admission.ts `servedAt`). The `pki` read model
- * dated the revocations at the restart: CRLs and OCSP said the certificates were good for days the service refused
- * them. As for a rotation's handover (review 171), the revocation occurred when the service stopped accepting them.
+ * dated the revocations at the restart, with nothing of the days the service refused them. Review 203: as for a
+ * rotation's handover (review 171), revocationDate and revocationTime are when the revocation was recorded (RFC 5280
+ * 5.3.2: when the CA processed it), and the subscription's notAfter, from which the certificate was refused, is the
+ * invalidityDate, on the CRL entry and as an OCSP singleExtension (RFC 6960 4.4).
  */
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -52,18 +56,27 @@ describe('a subscription that lapsed while the service was down, its nodes crede
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("dates the lapsed node's certificate at the subscription's notAfter on the complete and the delta CRL", async () => {
-    expect(crlRevocationDate(await crlListing(svc, 'crl', lapsed.serialNumber), lapsed.serialNumber)).toBe(subscriptionEndsAt);
-    expect(crlRevocationDate(await crlListing(svc, 'delta-crl', lapsed.serialNumber), lapsed.serialNumber)).toBe(subscriptionEndsAt);
+  it("dates the lapsed node's certificate at the restart with the subscription's notAfter as its invalidityDate, on the complete and the delta CRL", async () => {
+    for (const path of ['crl', 'delta-crl'] as const) {
+      const der = await crlListing(svc, path, lapsed.serialNumber);
+      expect(crlRevocationDate(der, lapsed.serialNumber)).toBe(restartAt);
+      expect(crlInvalidityDate(der, lapsed.serialNumber)).toBe(subscriptionEndsAt);
+    }
   });
 
-  it("answers it revoked by OCSP with revocationTime the subscription's notAfter", async () => {
-    expect(await ocspRevocationTime(svc, lapsed)).toBe(subscriptionEndsAt);
+  it("answers it revoked by OCSP with revocationTime the restart and the invalidityDate singleExtension the subscription's notAfter", async () => {
+    const answer = await ocspAnswer(svc, lapsed);
+    expect(ocspRevokedAt(answer)).toBe(restartAt);
+    expect(ocspInvalidityDate(answer)).toBe(subscriptionEndsAt);
   });
 
-  it('dates the operator\'s revocation, caused by no expiry, when it was recorded', async () => {
-    expect(crlRevocationDate(await crlListing(svc, 'crl', revokedByOperator.serialNumber), revokedByOperator.serialNumber)).toBe(restartAt);
-    expect(await ocspRevocationTime(svc, revokedByOperator)).toBe(restartAt);
+  it("dates the operator's revocation, caused by no expiry, when it was recorded, with no invalidityDate", async () => {
+    const der = await crlListing(svc, 'crl', revokedByOperator.serialNumber);
+    expect(crlRevocationDate(der, revokedByOperator.serialNumber)).toBe(restartAt);
+    expect(crlInvalidityDate(der, revokedByOperator.serialNumber)).toBeUndefined();
+    const answer = await ocspAnswer(svc, revokedByOperator);
+    expect(ocspRevokedAt(answer)).toBe(restartAt);
+    expect(ocspInvalidityDate(answer)).toBeUndefined();
   });
 });
 
