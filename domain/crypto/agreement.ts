@@ -30,13 +30,14 @@ export const agreementPublicKey = (group: AgreementGroup, secretKey: Uint8Array)
 };
 
 /**
- * Whether a peer key may reach an ECDH at all. P-256: a point on the curve in its one encoding, uncompressed
- * (public-key.ts), checked before any token or ladder sees it (the invalid-curve attack). X25519: 32 bytes; its
- * decision (checkPublicKey: u below p, no small order) is taken by sharedSecret, the step the protocols have always
- * refused such a key at (the node's auth, after its proof: provisioning-protocol.test.ts).
+ * Whether a peer key may reach an ECDH at all: checkPublicKey's decision for either group, the one sharedSecret takes
+ * too. P-256: a point on the curve in its one encoding, uncompressed, checked before any token or ladder sees it (the
+ * invalid-curve attack). X25519: 32 bytes, u below p with the top bit clear, not of small order. Review 207: X25519
+ * was checked for its length only, so a hello offering u = 0 got a challenge and a run's keys, and was refused only
+ * after the proof; the protocols ask this at the hello (assertNewHello), for a real and a decoy run alike.
  */
 export const isValidAgreementPublicKey = (group: AgreementGroup, publicKey: Uint8Array): boolean =>
-  group === 'p256' ? checkPublicKey('p256', publicKey).ok : publicKey instanceof Uint8Array && publicKey.length === agreementPublicKeyLength(group);
+  checkPublicKey(group, publicKey).ok;
 
 /**
  * 32-byte shared secret, or undefined when the peer key is not acceptable (checkPublicKey: an off-curve or

@@ -8,9 +8,10 @@ import { subjectPublicKeyInfo, type SpkiKind } from './fingerprint.ts';
  * one encoding: the same P-256 point sent compressed (02|03 ‖ X) or hybrid (06|07 ‖ X ‖ Y, which OpenSSL reads as
  * the same key) had a fingerprint of its own and passed keyIsNew and keyNeverCertified. A key in another form is
  * refused, never re-encoded, so the fingerprint a device computed over the bytes it sent stays the one recorded.
- * Every boundary that takes a public key asks this: isValidSigningPublicKey (enrolment, receipts), the issueCredential,
- * provisionCredential and CredentialDescriptor refinements (the handshake's and provisioning's messages, the device
- * CLI's files), the request-signing policy, and for agreement keys isValidAgreementPublicKey (P-256) and sharedSecret.
+ * Every boundary that takes a public key asks this: provisioning's auth (telling the node the rule), isValidSigningPublicKey
+ * (receipts), the issueCredential, provisionCredential and CredentialDescriptor refinements (the handshake's and
+ * provisioning's messages, the device CLI's files), the request-signing policy, and for agreement keys
+ * isValidAgreementPublicKey (the hellos) and sharedSecret.
  */
 export const CANONICAL_KEY_RULE = 'canonical_key';
 /** A key in its canonical form that is no point of its curve (P-256 off the curve, Ed25519 y with no x). */

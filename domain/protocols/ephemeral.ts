@@ -24,7 +24,8 @@ export const ephemeralGroup = (credentialKind: CredentialKind, requested: Agreem
 
 /**
  * A peer ephemeral must be a point of its group before it reaches an ECDH (an off-curve P-256 key is the
- * invalid-curve attack); X25519 low-order points only show in the ECDH itself, see `agreeOrRefuse`.
+ * invalid-curve attack), and an X25519 one no low-order or non-canonical u (checkPublicKey, review 207): refused at
+ * the hello, before any run's key is made. `agreeOrRefuse` still refuses an all-zero shared secret.
  */
 export const assertValidEphemeral = (step: string, ephemeral: Ephemeral | undefined): void => {
   if (ephemeral && !isValidAgreementPublicKey(ephemeral.group, fromBase64url(ephemeral.publicKey))) {

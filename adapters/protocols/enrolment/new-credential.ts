@@ -1,7 +1,8 @@
 import { fromBase64url, toBase64url } from '../../../domain/crypto/base64url.ts';
 import type { CredentialDescriptor } from '../../../domain/crypto/credential.ts';
 import { publicKeyFingerprint } from '../../../domain/crypto/fingerprint.ts';
-import { isValidSigningPublicKey, verifySignature } from '../../../domain/crypto/signatures.ts';
+import { checkPublicKey } from '../../../domain/crypto/public-key.ts';
+import { verifySignature } from '../../../domain/crypto/signatures.ts';
 import type { KeyHandle, OwnedSecureEnvironment } from '../../../domain/ports/secure-environment.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
 import { protocolFailure } from '../../../domain/protocols/protocol.ts';
@@ -66,8 +67,13 @@ export const acceptNodeKey = (
   const kind = run.hello.credentialKind;
   // The caller sends a PSK run to deliverPsk; this narrows the kind to the signing kinds.
   if (kind === 'psk256') throw new Error('acceptNodeKey: a PSK has no node key');
-  const publicKey = auth.credentialPublicKey === undefined ? undefined : fromBase64url(auth.credentialPublicKey);
-  if (!publicKey || !isValidSigningPublicKey(kind, publicKey)) throw protocolFailure(AUTH, 'credential_mismatch', `no valid ${kind} public key`);
+  if (auth.credentialPublicKey === undefined) throw protocolFailure(AUTH, 'malformed', `credentialPublicKey: a ${kind} credential needs the key the node generated`);
+  const publicKey = fromBase64url(auth.credentialPublicKey);
+  // A key checkPublicKey refuses is told with its rule, as everywhere (review 207): `malformed`, not the
+  // `credential_mismatch` of a key already certified, since it is about the bytes this node sent and tells nothing of
+  // another node's keys (SER-010). It is refused before the key is fingerprinted or looked up.
+  const checked = checkPublicKey(kind, publicKey);
+  if (!checked.ok) throw protocolFailure(AUTH, 'malformed', `credentialPublicKey: ${checked.rule}: ${checked.message}`);
   const pop = auth.proofOfPossession === undefined ? undefined : fromBase64url(auth.proofOfPossession);
   if (!pop || !verifySignature(kind, publicKey, proofFor('node', 'proof-of-possession', th), pop)) {
     throw protocolFailure(AUTH, 'bad_proof_of_possession');
