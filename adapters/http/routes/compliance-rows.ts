@@ -1,9 +1,12 @@
 import { z } from 'zod';
 import { MAX_POSITION, type ResumePoint } from '../../../domain/positions.ts';
-import type { EventStore } from '../../../domain/ports/event-store.ts';
+import type { EventStore, RecordedEvent } from '../../../domain/ports/event-store.ts';
+import { parseStreamId } from '../../../domain/streams.ts';
+import { pseudonymNamedBy } from '../../../domain/transparency/bundle.ts';
 import type { COMPLIANCE_QUERIES, ComplianceAnswer, ComplianceQueryName } from '../../../projections/compliance/index.ts';
+import type { PseudonymDeriver } from '../../../projections/pseudonyms/index.ts';
 import { recordAtPosition } from '../../../projections/runtime/index.ts';
-import { canonicalTagger, eventIdOf, holdsTaggedEvent, type TaggerOnDemand } from '../sse/event-id.ts';
+import { canonicalTagger, eventIdOf, holdsTaggedEvent, pseudonymousTagger, type EventTagger, type TaggerOnDemand } from '../sse/event-id.ts';
 import { csvColumns } from './csv.ts';
 import { TimelineEntry } from './entities.ts';
 import { DecimalString } from './wire.ts';
@@ -112,8 +115,13 @@ const CSV_COLUMNS = new Map(
  *   head's would do too, but on an EventStoreDB shared with other applications the head may be their record, scavenged
  *   later). For dangling-associations it is the event at the key's own position.
  *
- * Compliance is read with canonical identifiers only (operators, auditors, admins), so the canonical tag is the one.
- * A bare cursor (what earlier versions handed out, or a person types) is taken as it comes, unchecked.
+ * Compliance is read with canonical identifiers (operators, auditors, admins), so the canonical tag is the one, but at
+ * a pseudonym's event: its event id is derived from the Node-ID (the registration a first rotation reacts to, an
+ * interval's epoch), which is why its `actions` row leaves the id out; a plain hash of it in the cursor let an admin
+ * compute the tag of every node's rotation from the node list and link each pseudonym to its node and epoch, and a
+ * guessed `after` answered 200 or 409 as the guess was right (review 208; SER-011, SER-025). There the tag is the
+ * pseudonymised stream's, keyed in the Secure Environment (../sse/event-id.ts), and the cursor is checked against that
+ * tag alone. A bare cursor (what earlier versions handed out, or a person types) is taken as it comes, unchecked.
  */
 
 const TAGGED_POSITION = /^(0|[1-9][0-9]{0,18})~([0-9a-f]{8})$/;
@@ -139,22 +147,70 @@ export const complianceCursorOf = (after: string): ComplianceCursor => {
   return { after: cursor, endedAt: { position: BigInt(at!), tag: tag! } };
 };
 
-/** The taggers a cursor is checked by: the canonical one alone (above). */
-export const CURSOR_TAGGERS: readonly TaggerOnDemand[] = [() => canonicalTagger];
+/**
+ * Whether `record` is a pseudonym's: of its stream, or a fact claim its rotation left on another stream (EventStoreDB:
+ * domain/transparency/bundle.ts), whose id is derived from the rotation's.
+ */
+const ofPseudonym = (record: RecordedEvent): boolean => parseStreamId(record.streamId)?.kind === 'pseudonym' || pseudonymNamedBy(record) !== undefined;
 
-/** Whether this log holds, at a tagged cursor's position, the event it names (the event streams' check). */
-export const holdsCursorEvent = (store: EventStore, endedAt: ResumePoint): Promise<boolean> => holdsTaggedEvent(store, endedAt, CURSOR_TAGGERS);
+/**
+ * The pseudonymised stream's tagger, keyed once per process (one Secure Environment call; a failed derivation is not
+ * kept, so the next request tries again, and is answered 503 secure_environment_unavailable); none without a pseudonym key.
+ */
+export const keyedCursorTagger = (deriver: PseudonymDeriver | undefined): TaggerOnDemand | undefined => {
+  if (deriver === undefined) return undefined;
+  let keying: Promise<EventTagger> | undefined;
+  return () => {
+    if (keying !== undefined) return keying;
+    const derived = pseudonymousTagger(deriver);
+    keying = derived;
+    derived.catch(() => {
+      if (keying === derived) keying = undefined;
+    });
+    return derived;
+  };
+};
+
+/**
+ * The tagger of a cursor at `record`: the keyed one at a pseudonym's event (none where the server has no pseudonym
+ * key: such a cursor goes untagged), the canonical one at any other.
+ */
+const taggerAt = async (record: RecordedEvent, keyed: TaggerOnDemand | undefined): Promise<EventTagger | undefined> =>
+  !ofPseudonym(record) ? canonicalTagger : keyed === undefined ? undefined : keyed();
+
+/** Names no event: a tag at a pseudonym's event is confirmed by the keyed tag or by nothing, never by a plain hash. */
+const NO_TAG: EventTagger = () => '';
+
+/**
+ * The taggers a cursor at `position` is checked by (./resume-point.ts): the one its event's cursors are tagged with,
+ * and that alone, so a 200 or a 409 confirms nothing a caller could compute (above).
+ */
+export const cursorTaggersAt = (store: EventStore, position: bigint, keyed: TaggerOnDemand | undefined): readonly TaggerOnDemand[] => [
+  async () => {
+    const record = await recordAtPosition(store, position);
+    return (record === undefined ? undefined : await taggerAt(record, keyed)) ?? NO_TAG;
+  },
+];
+
+/**
+ * Whether this log holds, at a tagged cursor's position, the event it names (the event streams' check). `keyed`: the
+ * pseudonymised stream's tagger, without which no tag at a pseudonym's event is confirmed.
+ */
+export const holdsCursorEvent = (store: EventStore, endedAt: ResumePoint, keyed?: TaggerOnDemand): Promise<boolean> =>
+  holdsTaggedEvent(store, endedAt, cursorTaggersAt(store, endedAt.position, keyed));
 
 /**
  * The `nextAfter` of a cut answer, tagged: its event's id for a position, the last row's event id after `@` for a key
- * of the answer's own order. Untagged where no event is at the position (0; a record scavenged from a shared cluster).
+ * of the answer's own order. Untagged where no event is at the position (0; a record scavenged from a shared cluster),
+ * or at a pseudonym's event without `keyed` (above).
  */
-export const taggedNextAfter = async (store: EventStore, answer: ComplianceAnswer): Promise<string | undefined> => {
+export const taggedNextAfter = async (store: EventStore, answer: ComplianceAnswer, keyed?: TaggerOnDemand): Promise<string | undefined> => {
   const { nextAfter } = answer;
   if (nextAfter === undefined) return undefined;
   const position = typeof nextAfter === 'bigint' ? nextAfter : answer.rows.at(-1)?.position;
   const record = position === undefined || position === 0n ? undefined : await recordAtPosition(store, position);
-  if (record === undefined) return String(nextAfter);
-  const id = eventIdOf(record, canonicalTagger);
+  const tagOf = record === undefined ? undefined : await taggerAt(record, keyed);
+  if (record === undefined || tagOf === undefined) return String(nextAfter);
+  const id = eventIdOf(record, tagOf);
   return typeof nextAfter === 'bigint' ? id : `${nextAfter}@${id}`;
 };

@@ -10,12 +10,13 @@ import { ACCESS } from '../auth/roles.ts';
 import type { RouteModule, ServiceContext } from '../context.ts';
 import { HttpProblem } from '../problems.ts';
 import { documentedAs, QueryWholeNumberOr } from '../query-values.ts';
-import { complianceCursorOf, csvColumnsOf, CURSOR_TAGGERS, TAGGED_CURSOR_PATTERNS, taggedNextAfter, type ComplianceCursor } from './compliance-rows.ts';
+import { complianceCursorOf, csvColumnsOf, cursorTaggersAt, keyedCursorTagger, TAGGED_CURSOR_PATTERNS, taggedNextAfter, type ComplianceCursor } from './compliance-rows.ts';
 import { refuseLongEntity } from './entity-bound.ts';
 import { refuseUnlessResolved, withoutNodeTrail } from './pseudonym-reads.ts';
 import { toCsv, wantsCsv } from './csv.ts';
 import { refuseResumePointNotInLog } from './resume-point.ts';
 import type { ResponseHeaders } from '../response-headers.ts';
+import type { TaggerOnDemand } from '../sse/event-id.ts';
 import { DecimalString, EVENTS_BEHIND_HEADER_DOC, Finding, getEntityRoute, readYourWritesInto, toWire, Verdict } from './wire.ts';
 
 /** Every parameter any compliance query takes, as the query string carries them; each query's own schema decides. */
@@ -61,7 +62,8 @@ const AFTER =
   'the `nextAfter` of the page before, as received: for revocations, actions and provisioned `<position>~<tag>`, the rows after ' +
   'that position by `position`, or for provisioned by `listedPosition`; for expiring `<notAfterMs>:<credentialId>@<position>~<tag>`, ' +
   'and for dangling-associations `<position>:<associationId>@<position>~<tag>`, the rows after that one in the answer\'s order. ' +
-  'The tag names the event the page ended at: a cursor whose event this log does not hold there is of another log (a restore ' +
+  "The tag names the event the page ended at (at a pseudonym's event under the pseudonym key, and checked against that tag alone): " +
+  'a cursor whose event this log does not hold there is of another log (a restore ' +
   'from an older backup, another instance) and is refused (409 `resume_point_not_in_log`, naming `query.after`). Without ' +
   `\`~<tag>\` (\`@…\`), as earlier versions handed it out or to go on from a whole answer's last row, a cursor is taken unchecked: a ` +
   `global position from 0 to ${MAX_POSITION} (2^63 - 1), or \`<key>:<id>\``;
@@ -90,12 +92,16 @@ const RESTART_PAGING = 'page again from the start (without `after`), and set asi
 /**
  * An `after` this log is not where it came from, refused before anything is read (./resume-point.ts): a tagged
  * cursor whose event this log does not hold at its position (review 199), then any position past the head. The
- * refusal names `query.after`, as every refusal of a query value does.
+ * refusal names `query.after`, as every refusal of a query value does. `keyed`: the tagger of cursors at a
+ * pseudonym's event (./compliance-rows.ts).
  */
-const refuseAfterNotInLog = async (context: ServiceContext, cursor: ComplianceCursor | undefined, after: unknown): Promise<void> => {
+const refuseAfterNotInLog = async (context: ServiceContext, cursor: ComplianceCursor | undefined, after: unknown, keyed: TaggerOnDemand | undefined): Promise<void> => {
   try {
     const endedAt = cursor?.endedAt;
-    if (endedAt?.tag !== undefined) await refuseResumePointNotInLog(context, endedAt.position, RESTART_PAGING, undefined, { tag: endedAt.tag, taggers: CURSOR_TAGGERS });
+    if (endedAt?.tag !== undefined) {
+      const taggers = cursorTaggersAt(context.credence.store, endedAt.position, keyed);
+      await refuseResumePointNotInLog(context, endedAt.position, RESTART_PAGING, undefined, { tag: endedAt.tag, taggers });
+    }
     await refuseResumePointNotInLog(context, positionOfAfter(after), RESTART_PAGING);
   } catch (error) {
     if (!(error instanceof HttpProblem)) throw error;
@@ -206,6 +212,8 @@ const EntityReplayWire = z.object({ streamId: z.string(), kind: EntityKind, step
 export const complianceRoutes: RouteModule = (app, context) => {
   // One fleet replay at a time, shared by every caller asking while it runs; the next one goes on from the last.
   const replayer = new FleetReplayer(context.credence.store);
+  // A cursor at a pseudonym's event is tagged under the pseudonym key, never a plain hash (review 208; ./compliance-rows.ts).
+  const keyed = keyedCursorTagger(context.credence.pseudonyms?.deriver);
 
   app.get('/v1/compliance', {
     config: { access: ACCESS.read },
@@ -273,7 +281,7 @@ export const complianceRoutes: RouteModule = (app, context) => {
                     'with `truncated`, for revocations, actions and provisioned (`<position>~<tag>`), expiring ' +
                       '(`<notAfterMs>:<credentialId>@<position>~<tag>`) and dangling-associations (`<position>:<associationId>@<position>~<tag>`): ' +
                       'the `after` of the next page, as it is. The tag names the event the page ended at (of its last row, or the one that listed ' +
-                      'it), as an event stream\'s id does; untagged where no event is there',
+                      'it), as an event stream\'s id does (at a pseudonym\'s event, as the pseudonymised stream\'s does); untagged where no event is there',
                   ),
               }),
             },
@@ -292,7 +300,7 @@ export const complianceRoutes: RouteModule = (app, context) => {
       if (!params.success) throw validationError(issuesOf(params.error), 'query');
       // An `after` of another log, or past the store's head, would skip rows, or answer an empty last page (which a
       // pager reads as "no more rows"), without a word.
-      await refuseAfterNotInLog(context, cursor, (params.data as { readonly after?: unknown }).after);
+      await refuseAfterNotInLog(context, cursor, (params.data as { readonly after?: unknown }).after, keyed);
       const eventsBehind = await readYourWritesInto(context, reply, ['audit', 'compliance']);
       const answer = await answerOrUnknown(context, name, params.data, eventsBehind);
       const wire = toWire(answer.rows) as Record<string, unknown>[];
@@ -300,7 +308,7 @@ export const complianceRoutes: RouteModule = (app, context) => {
       const rows = name === 'actions' ? wire.map(withoutNodeTrail) : wire;
       reply.header('vary', 'accept');
       reply.header('credence-truncated', String(answer.truncated));
-      const nextAfter = await taggedNextAfter(context.credence.store, answer);
+      const nextAfter = await taggedNextAfter(context.credence.store, answer, keyed);
       // CSV has no field for it: the next page's `after` travels as a header there (and here too).
       if (nextAfter !== undefined) reply.header('credence-next-after', nextAfter);
       if (wantsCsv(request.headers.accept)) return reply.type('text/csv; charset=utf-8').send(toCsv(rows, csvColumnsOf(name)));
