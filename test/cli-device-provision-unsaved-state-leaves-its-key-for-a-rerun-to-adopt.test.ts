@@ -58,13 +58,14 @@ describe('credence device provision, when the state cannot be written after the 
 
   it('destroys a pending key the server did not record, then provisions: one key for the credential, no orphan', async () => {
     const dir = await enrolledDevice('meter-pk');
-    // A run killed after naming its key, before its receipt reached the server: the server recorded nothing.
+    // A run killed after naming its key, before its receipt reached the server, an hour ago (its run at the server is
+    // surely over, review 207): the server recorded nothing.
     const sim = openDevice(dir);
     try {
       const handle = await sim.device.se.generate('ed25519', { usage: 'sign' });
       const publicKey = (await sim.device.se.describe(handle)).publicKey!;
       const descriptor = { ...sim.state.bootstrap.descriptor, publicKey: toBase64url(publicKey), fingerprint: publicKeyFingerprint('ed25519', publicKey) };
-      writeState(dir, { ...sim.state, provisioning: { credentialId: 'meter-pk-svc', handle, descriptor } });
+      writeState(dir, { ...sim.state, provisioning: { credentialId: 'meter-pk-svc', handle, descriptor, writtenAt: new Date(Date.now() - 3_600_000).toISOString() } });
     } finally {
       sim.close();
     }

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -13,7 +13,7 @@ import { register as caCommands } from '../bin/commands/ca.ts';
 import { clientOf } from '../bin/commands/options.ts';
 import { ownerView } from '../domain/ports/index.ts';
 import { memorySecureEnvironment, seededRandom } from './crypto-fixtures.ts';
-import { readState } from '../bin/commands/device/state.ts';
+import { readState, stateFile } from '../bin/commands/device/state.ts';
 import { operatorCommand } from '../bin/commands/device/steps.ts';
 import { capture } from './support/cli.ts';
 import { deviceCli as device } from './support/device-cli.ts';
@@ -147,6 +147,15 @@ describe('a remote provisioning cut between CredentialIssued and CredentialProvi
     const pending = readState(dir).provisioning;
     expect(pending?.credentialId).toBe(credentialId);
     expect((await credentialOnServer(credentialId)).state).toBe('initialized');
+    // Within the run's session timeout, `initialized` may be a recording under way: the key is kept (review 207).
+    const early = await device(['provision', '--dir', dir, '--credential-id', credentialId, '--kind', 'ed25519', '--server', service.url, '--token', operator().token]);
+    expect(early.output).toContain('may still be recording');
+    expect(early.code).toBe(1);
+    expect(readState(dir).provisioning?.handle).toBe(pending!.handle);
+    // Once it is surely over (the write-ahead an hour ago), the key is destroyed and the id said used up.
+    const file = JSON.parse(readFileSync(stateFile(dir), 'utf8')) as { provisioning: { writtenAt?: string } };
+    file.provisioning.writtenAt = new Date(Date.now() - 3_600_000).toISOString();
+    writeFileSync(stateFile(dir), `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
 
     const rerun = await device(['provision', '--dir', dir, '--credential-id', credentialId, '--kind', 'ed25519', '--server', service.url, '--token', operator().token]);
     expect(rerun.output).not.toContain('adopted');

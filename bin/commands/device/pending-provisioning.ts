@@ -3,6 +3,7 @@ import { isKeyNotFound, validationError } from '../../../domain/errors.ts';
 import type { CredentialDescriptor } from '../../../domain/crypto/credential.ts';
 import { entityReadUnanswered, isEntityAbsent } from '../../../adapters/client/entity-absent.ts';
 import { MAX_ENTITY_BYTES } from '../../../adapters/client/operator.ts';
+import { ENROLMENT_SESSION_TIMEOUT_SECONDS } from '../../../adapters/protocols/procedures/cut-provisioning.ts';
 import { clientOf, type ServerTarget } from '../options.ts';
 import { adoptedCertificate, type CertificateOutcome } from './adopted-certificate.ts';
 import type { SimulatedDevice } from './simulator.ts';
@@ -15,7 +16,8 @@ import { stateFile, type DeviceState, type PendingProvisioning } from './state.t
  * the credential clears it. A rerun settles a pending run first: by the fingerprint the server holds for its
  * credential, it adopts the key or destroys it, and keeps it while that is not known. A run killed before its
  * write-ahead leaves a key no file names: `device provision`, like every command that locks the folder, destroys it
- * first (unnamed-keys.ts).
+ * first (unnamed-keys.ts). A key is never destroyed on a `not_found` or an `initialized` credential while the earlier
+ * run may still be recorded (review 207): assertRecordingOver.
  */
 
 /**
@@ -56,7 +58,9 @@ export const saveState = (sim: SimulatedDevice, state: DeviceState, leaves: stri
 /** Names the run's new key in the state before its receipt is sent; a throw ends the run with the key destroyed. */
 export const writeAhead = (sim: SimulatedDevice, credentialId: string, made: NodeProvisioningResult): void => {
   const { cseId } = made.serviceParameters;
-  const provisioning: PendingProvisioning = { credentialId, handle: made.handle, descriptor: made.credential, ...(cseId !== undefined ? { cseId } : {}) };
+  const provisioning: PendingProvisioning = {
+    credentialId, handle: made.handle, descriptor: made.credential, ...(cseId !== undefined ? { cseId } : {}), writtenAt: sim.now().toISOString(),
+  };
   saveState(sim, { ...sim.state, provisioning }, `nothing was sent to record credential ${credentialId}, and its new key was destroyed`);
 };
 
@@ -64,18 +68,19 @@ export const writeAhead = (sim: SimulatedDevice, credentialId: string, made: Nod
 export const clearPending = (sim: SimulatedDevice, leaves: string): void => saveState(sim, withoutPending(sim.state), leaves);
 
 /**
- * What the server holds for the pending credential, read with an operator token: `absent` (no such credential, or
- * bound to another key), else its state, the key being the one it binds the credential to.
+ * What the server holds for the pending credential, read with an operator token: `not_found` (no such credential, as
+ * yet), `other_key` (bound to another key: never this run's), else its state, the key being the one it binds the
+ * credential to.
  */
-const recordedByServer = async (target: ServerTarget, pending: PendingProvisioning): Promise<'absent' | { readonly state: string }> => {
+const recordedByServer = async (target: ServerTarget, pending: PendingProvisioning): Promise<'not_found' | 'other_key' | { readonly state: string }> => {
   try {
     const credential = await clientOf(target).entity('credential', pending.credentialId, MAX_ENTITY_BYTES);
     const context = credential.context as { readonly fingerprint?: unknown } | null;
-    return context?.fingerprint === pending.descriptor.fingerprint ? { state: credential.state } : 'absent';
+    return context?.fingerprint === pending.descriptor.fingerprint ? { state: credential.state } : 'other_key';
   } catch (error) {
     // Only the service's own not_found: a gateway's 404 page says nothing of what the server holds, and taken for
     // "not recorded" it destroyed the key of a credential the server had recorded (review 66).
-    if (isEntityAbsent(error)) return 'absent';
+    if (isEntityAbsent(error)) return 'not_found';
     throw entityReadUnanswered(error, `device provision's check whether the server recorded credential ${pending.credentialId} (an earlier unfinished provision)`, 'device provision');
   }
 };
@@ -99,6 +104,43 @@ const notCompleted = (credentialId: string, state: string) =>
     'device provision',
   );
 
+/**
+ * How long after its write-ahead the server may still record an earlier run: the Enrolment Function keeps a run's
+ * session this long (its receipt may reach the server, or its appends end, until then), and a margin for an append
+ * under way at its end and for the device's clock against the server's. Until then a `not_found`, or a credential
+ * issued and not yet provisioned, may be a recording still under way (review 207: its appends slow, the rerun's read
+ * answered 404, the key was destroyed, and the server then recorded the credential enrolled on it).
+ */
+const RECORDING_MAY_LAST_MS = (ENROLMENT_SESSION_TIMEOUT_SECONDS + 60) * 1000;
+
+/** A rerun too early to tell "not recorded" from "not recorded yet": the key kept, and when to run again. */
+const mayStillBeRecording = (sim: SimulatedDevice, credentialId: string, found: string, after: Date) =>
+  validationError(
+    [{
+      path: 'dir', rule: 'provision-may-still-be-recording',
+      message: `${stateFile(sim.dir)}: the server ${found} credential ${credentialId} of an earlier unfinished provision, and may still be recording it ` +
+        `(its run may last ${ENROLMENT_SESSION_TIMEOUT_SECONDS} s at the Enrolment Function): whether it will is not known, and its key is kept: ` +
+        `run device provision again after ${after.toISOString()} with an operator token (--token-file, --token or CREDENCE_TOKEN) to settle it by its fingerprint`,
+    }],
+    'device folder',
+  );
+
+/**
+ * Refuses to settle the pending run by what the server does not hold yet until it is surely over: its write-ahead's
+ * time and the run's most. A record with no time (an earlier build wrote it) or a time ahead of the device's clock
+ * (the clock went back) gets the time now, saved: the wait is then bounded, and starts after the write-ahead for sure.
+ */
+const assertRecordingOver = (sim: SimulatedDevice, pending: PendingProvisioning, found: string): void => {
+  const now = sim.now();
+  let { writtenAt } = pending;
+  if (writtenAt === undefined || Date.parse(writtenAt) > now.getTime()) {
+    writtenAt = now.toISOString();
+    saveState(sim, { ...sim.state, provisioning: { ...pending, writtenAt } }, `the earlier unfinished provision of ${pending.credentialId} stays named there, its key kept`);
+  }
+  const over = new Date(Date.parse(writtenAt) + RECORDING_MAY_LAST_MS);
+  if (now.getTime() < over.getTime()) throw mayStillBeRecording(sim, pending.credentialId, found, over);
+};
+
 /** Destroys the pending key, then forgets it: a state that cannot be written names a key that is gone, never a key no state names. */
 const discardPending = async (sim: SimulatedDevice, handle: PendingProvisioning['handle'], leaves: string): Promise<void> => {
   // A key that will not go stays named.
@@ -113,8 +155,9 @@ const discardPending = async (sim: SimulatedDevice, handle: PendingProvisioning[
  * lost), once the keys of runs killed before they named theirs are destroyed (provision, unnamed-keys.ts): a key no longer
  * held is forgotten; a key the server binds a provisioned, unended credential to is adopted; one it does not is
  * destroyed, then forgotten; one it binds a credential it never provisioned (or ended) to is destroyed too, and the
- * rerun refused: that id is used up. Without `checkWith` (an operator token) the server cannot be asked, and the run
- * is refused with the key kept. An adopted credential gets the certificate the server recorded for it, where the
+ * rerun refused: that id is used up. Neither is destroyed on a `not_found` or an `initialized` credential before the
+ * earlier run is surely over (assertRecordingOver): the run is refused, as an outcome not known, the key kept.
+ * Without `checkWith` (an operator token) the server cannot be asked, and the run is refused with the key kept. An adopted credential gets the certificate the server recorded for it, where the
  * deployment issues one, checked to certify the adopted key as the lost answer's was (adopted-certificate.ts; the
  * Enrolment Function's proof over it cannot be checked: it bound a transcript only the first run held); one that
  * cannot be had leaves the adoption standing, the outcome saying it is missing.
@@ -139,7 +182,7 @@ export const settlePendingProvisioning = async (sim: SimulatedDevice, checkWith:
     );
   }
   const recorded = await recordedByServer(checkWith, pending);
-  if (recorded !== 'absent' && USABLE.has(recorded.state)) {
+  if (typeof recorded === 'object' && USABLE.has(recorded.state)) {
     // Fetched before the state is written: the one write that adopts the key holds its certificate too.
     const { held, outcome } = await adoptedCertificate(checkWith, credentialId, descriptor);
     sim.device.credentials.set(credentialId, { handle, descriptor: held });
@@ -147,7 +190,9 @@ export const settlePendingProvisioning = async (sim: SimulatedDevice, checkWith:
     clearPending(sim, `credential ${credentialId} is recorded by the server and its key stays named as pending there: run device provision again to adopt it`);
     return { type: 'provisioning.adopted', credentialId, kind: descriptor.kind, fingerprint: descriptor.fingerprint, ...outcome };
   }
-  if (recorded !== 'absent') {
+  if (recorded === 'not_found') assertRecordingOver(sim, pending, 'holds no');
+  if (typeof recorded === 'object' && recorded.state === 'initialized') assertRecordingOver(sim, pending, 'has issued, not yet provisioned,');
+  if (typeof recorded === 'object') {
     await discardPending(sim, handle, `the key of the earlier provision of ${credentialId}, which the server did not complete, is destroyed: run device provision again with a new --credential-id`);
     throw notCompleted(credentialId, recorded.state);
   }

@@ -15,7 +15,7 @@ import { FILE_LIMITS, readJsonFile } from '../../files.ts';
  * Handles are references that mean nothing outside this Secure Environment; no key material is ever written here.
  */
 
-/** The most credentials, and the most associations, device.json keeps (expired ones are dropped: held-entries.ts). */
+/** The most credentials, and the most associations, device.json keeps (ended ones are dropped when no room is left: held-entries.ts). */
 export const MAX_ENTRIES = 1_000;
 
 const HeldCredential = z.strictObject({ credentialId: Identifier, handle: KeyHandle, descriptor: CredentialDescriptor });
@@ -45,6 +45,12 @@ export const PendingProvisioning = z.strictObject({
   descriptor: CredentialDescriptor,
   /** The CSE-ID the run's service parameters carried. */
   cseId: Identifier.optional(),
+  /**
+   * When the write-ahead was written, by the device's clock: until the server's run for it is surely over, a rerun
+   * that finds nothing recorded keeps the key (review 207). Absent from records an earlier build wrote (same version:
+   * the member is optional, so they still read); a rerun stamps one then (pending-provisioning.ts).
+   */
+  writtenAt: IsoTimestamp.optional(),
 });
 export type PendingProvisioning = z.infer<typeof PendingProvisioning>;
 

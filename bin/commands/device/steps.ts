@@ -20,7 +20,7 @@ import { withSignKeyHint, type RequestSigner } from '../submit.ts';
 import type { SimulatedDevice } from './simulator.ts';
 import { clearPending, saveState, settlePendingProvisioning, writeAhead, type AdoptedCredential } from './pending-provisioning.ts';
 import { destroyUnnamedKeys } from './unnamed-keys.ts';
-import { assertRoomForAssociation, assertRoomForCredential, dropExpiredAssociations, dropExpiredCredentials } from './held-entries.ts';
+import { roomForAssociation, roomForCredential } from './held-entries.ts';
 import { stateFile } from './state.ts';
 import { finishOutcomeUnknown, revokeIfNoKeys, revokeIt, watchingFinish } from './finish-outcome.ts';
 
@@ -108,13 +108,13 @@ export const provision = async (
   r: { readonly credentialId: string; readonly kind: CredentialKind; readonly predecessorId?: string | undefined; readonly checkWith?: ServerTarget | undefined },
 ): Promise<ProvisioningRecorded | AdoptedCredential> => {
   await destroyUnnamedKeys(sim);
-  // device.json keeps at most MAX_ENTRIES credentials: expired ones go first, and a credential with no room to be
-  // kept, adopted or new, is refused before anything is sent (review 183; held-entries.ts).
-  await dropExpiredCredentials(sim);
-  assertRoomForCredential(sim, sim.state.provisioning?.credentialId);
+  // device.json keeps at most MAX_ENTRIES credentials: with no room left, those expired by the device's clock go
+  // (said on stderr), and a credential still with no room to be kept, adopted or new, is refused before anything is
+  // sent (reviews 183, 207; held-entries.ts).
+  await roomForCredential(sim, sim.state.provisioning?.credentialId);
   const adopted = await settlePendingProvisioning(sim, r.checkWith);
   if (adopted?.credentialId === r.credentialId) return adopted;
-  assertRoomForCredential(sim, r.credentialId);
+  await roomForCredential(sim, r.credentialId);
   let written = false;
   try {
     const { recorded } = await provisionOverHttp(transportOf(server), sim.device, {
@@ -292,10 +292,10 @@ export const associate = async (
       : '';
     throw validationError([{ path: 'credentialId', rule: 'held', message: `device ${device.nodeId} holds no credential ${r.credentialId}${pending}` }], 'association');
   }
-  // device.json keeps at most MAX_ENTRIES associations: expired ones go first, and an association with no room to be
-  // kept is refused here, before the Registrar records one the device could not keep keys for (review 183).
-  await dropExpiredAssociations(sim);
-  assertRoomForAssociation(sim, r.associationId);
+  // device.json keeps at most MAX_ENTRIES associations: with no room left, those expired by the device's clock go
+  // (said on stderr), and an association still with no room to be kept is refused here, before the Registrar records
+  // one the device could not keep keys for (reviews 183, 207; held-entries.ts).
+  await roomForAssociation(sim, r.associationId);
   const keysHeld = sim.state.associations.some((a) => a.associationId === r.associationId);
   if (r.configureWith !== undefined) {
     const configuration = {

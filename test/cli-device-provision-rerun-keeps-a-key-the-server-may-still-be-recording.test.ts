@@ -1,0 +1,210 @@
+import Database from 'better-sqlite3';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ProblemResponse } from '../adapters/client/http.ts';
+import { clientOf } from '../bin/commands/options.ts';
+import { readState, stateFile, type DeviceState } from '../bin/commands/device/state.ts';
+import { operatorCommand } from '../bin/commands/device/steps.ts';
+import { deviceCli } from './support/device-cli.ts';
+import { startTestService, type TestService } from './support/service.ts';
+import { answerWith, forwarded, standInProxy } from './support/stand-in-proxy.ts';
+
+// Review 207: a receipt whose answer timed out leaves its key pending, and the CLI says to run `device provision`
+// again with an operator token. Run again while the server was still recording the credential (its appends slow),
+// the operator read answered 404, the device took that for "not recorded" and destroyed the key, and the server then
+// recorded the credential `enrolled` on that key's fingerprint: a live credential whose key nobody holds. A pending
+// key is now kept on a 404 (or `initialized`) until the server's run for it is surely over (its session timeout and
+// a margin past the write-ahead), the run refused as an outcome not known, saying when to run again.
+
+let service: TestService;
+let root: string;
+const url = (): string => service.url;
+const operator = () => ({ url: service.url, token: service.tokens.operator });
+const SUBSCRIPTION = 'sub-still-recording';
+
+beforeAll(async () => {
+  service = await startTestService();
+  root = mkdtempSync(join(tmpdir(), 'credence-still-recording-'));
+  const now = new Date();
+  await operatorCommand(operator(), 'createSubscription', {
+    subscriptionId: SUBSCRIPTION, subscriber: 'City Utilities', notBefore: now.toISOString(), notAfter: new Date(now.getTime() + 365 * 86_400_000).toISOString(),
+  });
+}, 60_000);
+afterAll(async () => {
+  await service?.close();
+  if (root !== undefined) rmSync(root, { recursive: true, force: true });
+});
+
+const device = deviceCli;
+
+/** An initialised device of node `nodeId`, enrolled under the subscription; its folder. */
+const enrolledDevice = async (nodeId: string): Promise<string> => {
+  const dir = join(root, nodeId);
+  expect((await device(['init', '--node-id', nodeId, '--kind', 'ed25519', '--dir', dir, '--server', url(), '--token', operator().token])).code).toBe(0);
+  await operatorCommand(operator(), 'enrolNode', { nodeId, subscriptionId: SUBSCRIPTION, cseId: `/${nodeId}-cse` });
+  return dir;
+};
+
+/** Every key handle the state names, the pending run's among them. */
+const named = (state: DeviceState): string[] =>
+  [state.bootstrap.handle, ...state.credentials.map((c) => c.handle), ...(state.provisioning !== undefined ? [state.provisioning.handle] : [])].sort();
+
+/** Every key the folder's Secure Environment holds, read from its key database. */
+const held = (dir: string): string[] => {
+  const db = new Database(join(dir, 'secure-environment.sqlite'), { readonly: true });
+  try {
+    return (db.prepare('SELECT handle FROM se_keys ORDER BY handle').all() as { handle: string }[]).map((k) => k.handle);
+  } finally {
+    db.close();
+  }
+};
+
+/** The fingerprint the server holds for `credentialId`, or undefined when it holds no such credential. */
+const fingerprintOnServer = async (credentialId: string): Promise<unknown> => {
+  try {
+    return ((await clientOf(operator()).entity('credential', credentialId)).context as { fingerprint?: unknown }).fingerprint;
+  } catch (error) {
+    if (error instanceof ProblemResponse && error.status === 404) return undefined;
+    throw error;
+  }
+};
+
+const RECEIPT = '/v1/enrolment/receipt';
+
+/** The service's store holds each append to `streamId` back until `release()`: a server whose appends are slow. */
+const appendsHeld = (service: TestService, streamId: string) => {
+  const store = service.service.context.credence.store;
+  const append = store.appendToStream.bind(store);
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  store.appendToStream = async (id, events, options) => {
+    if (id === streamId) await released;
+    return append(id, events, options);
+  };
+  return { release, restore: () => void (store.appendToStream = append) };
+};
+
+/** A stand-in in front of the service that never forwards the receipt: the server records nothing. */
+const receiptLost = () =>
+  standInProxy(async (req, res, body) => {
+    if (req.url === RECEIPT) return req.socket.destroy();
+    return answerWith(res, await forwarded(url(), req, body));
+  });
+
+const provisionArgs = (dir: string, credentialId: string, server: string) =>
+  ['provision', '--dir', dir, '--credential-id', credentialId, '--kind', 'ed25519', '--server', server];
+
+/** A provision whose receipt's answer did not come back within 1 s: its key named as pending. */
+const lostAnswer = async (dir: string, credentialId: string, server: string) => {
+  const lost = await device([...provisionArgs(dir, credentialId, server), '--timeout', '1']);
+  expect(lost.code).toBe(1);
+  expect(lost.output).toContain('is not known');
+  const pending = readState(dir).provisioning;
+  expect(pending?.credentialId).toBe(credentialId);
+  return { lost, pending: pending! };
+};
+
+/** A provision whose receipt never reached the server: its key named as pending, nothing recorded. */
+const receiptNeverArrived = async (dir: string, credentialId: string) => {
+  const proxy = await receiptLost();
+  try {
+    return (await lostAnswer(dir, credentialId, proxy.url)).pending;
+  } finally {
+    await proxy.close();
+  }
+};
+
+/** Rewrites device.json's pending record through `edit` (a write-ahead written long ago, or by an earlier build). */
+const editPending = (dir: string, edit: (pending: Record<string, unknown>) => void): void => {
+  const file = JSON.parse(readFileSync(stateFile(dir), 'utf8')) as { provisioning: Record<string, unknown> };
+  edit(file.provisioning);
+  writeFileSync(stateFile(dir), `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
+};
+
+const withToken = () => ['--token', operator().token];
+
+/** Waits until `check` holds, or fails after `ms`. */
+const eventually = async (check: () => Promise<boolean>, ms = 15_000): Promise<void> => {
+  const until = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error('never came true');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+};
+
+describe('credence device provision run again while the server may still be recording the earlier run', () => {
+  it('keeps the pending key on a 404 and says when to run again; the server then records it on that key, and a rerun adopts it', async () => {
+    const dir = await enrolledDevice('sr-slow');
+    const credentialId = 'sr-slow-svc';
+    const slow = appendsHeld(service, `credential-${credentialId}`);
+    let rerun: { code: number; output: string };
+    let pending: DeviceState['provisioning'];
+    try {
+      ({ pending } = await lostAnswer(dir, credentialId, url()));
+      // The server has not recorded it yet: the operator read answers not_found.
+      expect(await fingerprintOnServer(credentialId)).toBeUndefined();
+      rerun = await device([...provisionArgs(dir, credentialId, url()), ...withToken()]);
+      // Then the slow appends land: the credential is enrolled on the pending key's fingerprint.
+      slow.release();
+      await eventually(async () => (await fingerprintOnServer(credentialId)) !== undefined);
+      expect(await fingerprintOnServer(credentialId)).toBe(pending!.descriptor.fingerprint);
+    } finally {
+      slow.release();
+      slow.restore();
+    }
+    expect(rerun.output).not.toContain(operator().token);
+    // The key the server binds the credential to is still held, and named as pending.
+    expect(held(dir)).toContain(pending!.handle);
+    expect(readState(dir).provisioning?.handle).toBe(pending!.handle);
+    expect(rerun.code).toBe(1);
+    expect(rerun.output).toContain('may still be recording');
+    expect(rerun.output).toMatch(/run device provision again after \d{4}-\d\d-\d\dT/);
+
+    const adopt = await device([...provisionArgs(dir, credentialId, url()), ...withToken()]);
+    expect(adopt.output).toContain(`credential ${credentialId} adopted`);
+    expect(adopt.code).toBe(0);
+    const state = readState(dir);
+    expect(state.provisioning).toBeUndefined();
+    expect(state.credentials.map((c) => c.handle)).toEqual([pending!.handle]);
+    expect(held(dir)).toEqual(named(state));
+  }, 60_000);
+
+  it('says so in --json too; once the run is surely over, a 404 destroys the key and the rerun provisions anew', async () => {
+    const dir = await enrolledDevice('sr-lost');
+    const credentialId = 'sr-lost-svc';
+    const pending = await receiptNeverArrived(dir, credentialId);
+    expect(pending.writtenAt).toBeDefined();
+    const early = await device([...provisionArgs(dir, credentialId, url()), ...withToken(), '--json']);
+    expect(early.code).toBe(1);
+    expect(early.output).toContain('may still be recording');
+    expect(early.output).toContain('provision-may-still-be-recording');
+    expect(held(dir)).toContain(pending.handle);
+
+    // The write-ahead an hour ago: the server's run for it is over, and it recorded nothing.
+    editPending(dir, (p) => (p['writtenAt'] = new Date(Date.now() - 3_600_000).toISOString()));
+    const late = await device([...provisionArgs(dir, credentialId, url()), ...withToken()]);
+    expect(late.output).toContain(`credential ${credentialId} provisioned`);
+    expect(late.code).toBe(0);
+    const state = readState(dir);
+    expect(state.provisioning).toBeUndefined();
+    expect(held(dir)).not.toContain(pending.handle);
+    expect(held(dir)).toEqual(named(state));
+  }, 60_000);
+
+  it('a pending record an earlier build wrote (no time) is read, its key kept and its time stamped for the next run', async () => {
+    const dir = await enrolledDevice('sr-older');
+    const credentialId = 'sr-older-svc';
+    const pending = await receiptNeverArrived(dir, credentialId);
+    editPending(dir, (p) => delete p['writtenAt']);
+    const before = Date.now();
+    const rerun = await device([...provisionArgs(dir, credentialId, url()), ...withToken()]);
+    expect(rerun.code).toBe(1);
+    expect(rerun.output).toContain('may still be recording');
+    const kept = readState(dir).provisioning;
+    expect(kept?.handle).toBe(pending.handle);
+    expect(Date.parse(kept!.writtenAt!)).toBeGreaterThanOrEqual(before - 1000);
+    expect(held(dir)).toContain(pending.handle);
+  }, 60_000);
+});
