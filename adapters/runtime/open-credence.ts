@@ -1,11 +1,11 @@
-import type { KeyHandle, OwnedSecureEnvironment } from '../../domain/ports/index.ts';
+import type { OwnedSecureEnvironment } from '../../domain/ports/index.ts';
 import { assertInfrastructureActor } from '../protocols/procedures/infrastructure-actor.ts';
 import { ownerView, TransparencyLogAltered } from '../../domain/ports/index.ts';
-import { secureEnvironmentUnavailable, validationError, type CredenceError } from '../../domain/errors.ts';
+import { validationError } from '../../domain/errors.ts';
 import { requestVerifier } from '../../domain/signing/index.ts';
 import { issuingCaFor } from '../../domain/x509/issuance/index.ts';
 import { issuedByOurCa, PkiChanges } from '../../projections/pki/index.ts';
-import { PseudonymDeriver, rotationIsDerived, pseudonymRotation, secureEnvironmentPseudonymKey, type PseudonymKey } from '../../projections/pseudonyms/index.ts';
+import { PseudonymDeriver, rotationIsDerived, pseudonymRotation } from '../../projections/pseudonyms/index.ts';
 import { ProjectionRunner } from '../../projections/runtime/index.ts';
 import { lifecycleEvents$ } from '../../projections/streams/index.ts';
 import { TransparencyLogForked, TransparencyLogOfAnotherLog } from '../../projections/transparency/index.ts';
@@ -16,7 +16,7 @@ import { openReplayCache } from '../driven/replay-cache/index.ts';
 import { openSqliteStore, openSqliteStoreInDir, openStore, parseStoreConnectionString } from '../driven/store/index.ts';
 import { openTransparencyInDir, refuseLogKeyWithoutItsLog } from '../driven/transparency/index.ts';
 import { createEngine } from '../engine/index.ts';
-import { discardNewKey, EnrolmentEndpoint, Infrastructure, RegistrarEndpoint, SecurityProcedures, keyShredder, type KeyRegistry } from '../protocols/procedures/index.ts';
+import { EnrolmentEndpoint, Infrastructure, RegistrarEndpoint, SecurityProcedures, keyShredder, type KeyRegistry } from '../protocols/procedures/index.ts';
 import { closeEach } from './close-each.ts';
 import { refuseNewEventStoreForAServedFolder } from './event-store-of-a-served-folder.ts';
 import { commandsWaitForTheLog } from './commands-wait-for-the-log.ts';
@@ -25,6 +25,7 @@ import { OpenedWhileWiring } from './opened-while-wiring.ts';
 import { systemProjections } from './projections.ts';
 import { markedKeyShredder } from './keys-shredded-again.ts';
 import { refuseLogKeyOutsideHsm } from './transparency-key.ts';
+import { refuseNewPseudonymKeyForPseudonymsGivenOut, registeredPseudonymKey } from './registered-pseudonym-key.ts';
 import { witnessedTransparencyProjection } from './witnessed-projection.ts';
 
 export type { Credence, OpenOptions, Security } from './credence.ts';
@@ -38,45 +39,6 @@ const certificateIssuance = (pki: NonNullable<NonNullable<OpenOptions['security'
     ...(pki.requireCsr !== undefined ? { requireCsr: pki.requireCsr } : {}),
   };
 };
-
-/**
- * The pseudonym PRF key keys.db records and the Secure Environment does not hold (deleted from the token behind
- * Credence's back, or a keys.db restored without the Secure Environment files it belongs with). A
- * `secure_environment_unavailable` (a 503 while serving) naming the key, its record and the remedy, where it was a bare
- * `not_found` of its handle. No new key is made in its place, nor offered: every pseudonym is derived from it, and
- * another key would change every one given out (observers following a node would lose it; SER-011).
- */
-const pseudonymKeyMissing = (handle: KeyHandle): CredenceError =>
-  secureEnvironmentUnavailable(
-    'pseudonym_prf_key_missing',
-    `the pseudonym PRF key ${handle}, recorded in keys.db (stream infrastructure, purpose pseudonym-prf), is not in the Secure Environment in use. ` +
-      "With a PKCS#11 token (docs/hsm.md): check that it is the data folder's own (CREDENCE_SECURE_ENVIRONMENT, or the --config file); " +
-      'if the key was deleted there, restore the token from a backup that holds it. With the embedded Secure Environment: restore the ' +
-      'Secure Environment files that belong with this keys.db. No new key is made in its place: every pseudonym is derived from it, ' +
-      'and another key would change every pseudonym given out',
-  );
-
-/**
- * The pseudonym PRF key: found in the key registry, or made in the Secure Environment on first use and registered.
- * One the registry refuses to bind is destroyed (or owed): unbound, the next use would make another (review 53). One
- * the Secure Environment no longer holds is `pseudonymKeyMissing`, at its first use after a start as while serving.
- */
-const registeredPseudonymKey = (se: OwnedSecureEnvironment, registry: KeyRegistry, now: () => Date): PseudonymKey =>
-  secureEnvironmentPseudonymKey(
-    se,
-    async (): Promise<KeyHandle> => {
-      const [existing] = registry.live('infrastructure', 'pseudonym-prf');
-      if (existing !== undefined) return existing as KeyHandle;
-      const created = await se.generate('psk256');
-      try {
-        registry.register('infrastructure', created, 'pseudonym-prf');
-      } catch (error) {
-        throw await discardNewKey(se, registry, { stream: 'infrastructure', handle: created, purpose: 'pseudonym-prf' }, now(), error);
-      }
-      return created;
-    },
-    pseudonymKeyMissing,
-  );
 
 /**
  * The composition root: the one place that wires a store, the engine, the read models, the system projections
@@ -146,10 +108,12 @@ const wire = (options: OpenOptions, infrastructureSe: OwnedSecureEnvironment | u
   // Opening it moves a registry an earlier version kept in readmodels.db into keys.db.
   const registry = options.security === undefined ? undefined : opened.add(SqliteKeyRegistry.open(options.location, { legacy: readModels }), (r) => r.close());
   // With a Secure Environment and no key given, the pseudonym PRF key is made there on first use and its
-  // handle kept in the key registry, so pseudonyms stay stable across restarts (seed 004; SER-011).
+  // handle kept in the key registry, so pseudonyms stay stable across restarts (seed 004; SER-011). Never while the
+  // log holds pseudonyms: a keys.db without the key (deleted, or older than it) refuses the start (review 208).
+  const ownKey = options.pseudonyms?.key === undefined && infrastructureSe !== undefined && registry !== undefined;
+  if (ownKey) refuseNewPseudonymKeyForPseudonymsGivenOut(store, readModels, registry);
   const pseudonymKey =
-    options.pseudonyms?.key ??
-    (infrastructureSe !== undefined && registry !== undefined ? registeredPseudonymKey(infrastructureSe, registry, () => options.clock.now()) : undefined);
+    options.pseudonyms?.key ?? (ownKey ? registeredPseudonymKey(infrastructureSe, registry, store, () => options.clock.now()) : undefined);
   const deriver = pseudonymKey === undefined ? undefined : new PseudonymDeriver(pseudonymKey);
   const engine = createEngine({
     store,

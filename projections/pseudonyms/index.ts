@@ -8,6 +8,7 @@ export { DEFAULT_TICK_CONCURRENCY, pseudonymRotation, PSEUDONYM_ACTOR } from './
 export type { PseudonymRotation, PseudonymRotationOptions, RotationOutcome } from './rotation.ts';
 export type { EpochMarks, NodeEpoch } from './epoch-marks.ts';
 export { nodePseudonym, pseudonymHistory, resolutions, resolutionsBy } from './directory.ts';
+export { pseudonymsListed } from './given-out.ts';
 export type { NodePseudonym, DirectoryEntry, ResolutionRecord } from './directory.ts';
 export { resolvePseudonym } from './resolve.ts';
 export { rotationIsDerived } from './derived-check.ts';

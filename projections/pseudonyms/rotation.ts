@@ -9,6 +9,7 @@ import { Instant } from '../../domain/ids.ts';
 import { sentBy, type ExecuteOptions } from '../../domain/ports/index.ts';
 import { recordedBy, roundFailure } from '../runtime/index.ts';
 import { applyToDirectory, DIRECTORY_EVENT_TYPES } from './apply.ts';
+import { decidedBeforeReset, markDecidedBefore, setupDecidedBefore } from './decided-before-reset.ts';
 import { isDue, nodePseudonym, resetDirectory, setupDirectory } from './directory.ts';
 import { behindMarks, marksBehindTheLog, type NodeEpoch } from './epoch-marks.ts';
 import { policyFor, RotationPolicy } from './policy.ts';
@@ -45,6 +46,9 @@ const REACTIONS: ReadonlySet<RotationTrigger> = new Set(['initial', 'association
 const { derivedCommandId: nativeDerivedCommandId } = eventIdsWith((text) => hash('sha256', text, 'hex'));
 export const intervalCommandId = (nodeId: string, epoch: number | undefined): string =>
   nativeDerivedCommandId(`pseudonym:interval:${nodeId}`, String(epoch));
+
+/** The projection's name: its checkpoint's, which a reset reads (decided-before-reset.ts). */
+const NAME = 'pseudonyms';
 
 /** Pseudonyms a tick derives per PRF call (one Secure Environment call with `prfMany`), and nodes per store read. */
 const TICK_CHUNK = 2048;
@@ -266,6 +270,9 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
         await rotate(e.event.data.nodeId, 'initial', caused(`pseudonym:initial:${e.event.data.nodeId}`));
         return;
       case 'AssociationConfigured': {
+        // Decided by the run before the directory was emptied, under its policy: a rotation it recorded is in the log
+        // (applied from there); one it did not, today's `onAssociation` must not add (review 208).
+        if (decidedBeforeReset(use(), e)) return;
         const node = nodePseudonym(use(), e.event.data.nodeId);
         if (node === undefined || !node.live || !policyFor(policy, node.profileClass).onAssociation) return;
         await rotate(node.nodeId, 'association', caused(`pseudonym:association:${node.nodeId}`));
@@ -340,15 +347,17 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
   };
 
   return {
-    name: 'pseudonyms',
+    name: NAME,
     eventTypes: [...DIRECTORY_EVENT_TYPES, 'AssociationConfigured'],
     setup(d) {
       db = d;
       setupDirectory(d);
+      setupDecidedBefore(d, NAME, engine.clock.now().getTime());
     },
-    reset(d) {
+    reset(d, cause) {
       // The round was read from the directory reset: its nodes and epochs are the rebuild's to say again.
       rounds.drop();
+      markDecidedBefore(d, NAME, cause ?? 'rebuild', engine.clock.now().getTime());
       resetDirectory(d);
     },
     deriver,

@@ -1,0 +1,117 @@
+import type { EventStore, KeyHandle, OwnedSecureEnvironment, ReadAllOptions } from '../../domain/ports/index.ts';
+import { secureEnvironmentUnavailable, type CredenceError } from '../../domain/errors.ts';
+import { decodeStored } from '../../domain/stored.ts';
+import { PseudonymDeriver, pseudonymsListed, secureEnvironmentPseudonymKey, type PseudonymKey } from '../../projections/pseudonyms/index.ts';
+import type { ReadModelDb } from '../driven/readmodels/index.ts';
+import { discardNewKey, type KeyRegistry } from '../protocols/procedures/index.ts';
+
+/**
+ * The pseudonym PRF key of the data folder: found in keys.db, or made in the Secure Environment on first use and
+ * registered there, and never made while the log holds pseudonyms (review 208, SER-011, SER-025).
+ *
+ * Why refused rather than made: every pseudonym is the key's derivation, and only the directory of rotations the log
+ * records resolves one to its node. A keys.db restored from a backup older than the key, or deleted, gave the folder a
+ * new key at its next start, silently: the public stream named every node by values no rotation recorded, and an
+ * auditor resolving what integrators saw got 404. The same for a keys.db, or a PKCS#11 token, of another folder: its
+ * key derives none of the log's pseudonyms.
+ */
+
+const REMEDY =
+  "restore the data folder's own keys.db, the one that holds the key, with the Secure Environment it belongs with " +
+  '(the embedded one\'s secure-environment.sqlite and secure-environment.wrapping-keys of the same backup; a PKCS#11 token: ' +
+  "the folder's own, CREDENCE_SECURE_ENVIRONMENT or the --config file, docs/hsm.md; README.md, \"Restoring a whole data folder\"). " +
+  'No new key is made in its place: every pseudonym is derived from it, and another key would change every pseudonym ' +
+  'given out, to values no rotation recorded and no auditor could resolve';
+
+/** keys.db records no pseudonym PRF key while the log holds pseudonyms: a keys.db deleted, or older than the key. */
+export const pseudonymKeyNotRecorded = (): CredenceError =>
+  secureEnvironmentUnavailable(
+    'pseudonym_prf_key_not_recorded',
+    'keys.db records no pseudonym PRF key (stream infrastructure, purpose pseudonym-prf) while the event log holds ' +
+      'pseudonyms derived with one: keys.db was deleted, or put back from a backup older than the key. ' + REMEDY,
+  );
+
+/** The key keys.db records derives none of the log's pseudonyms: keys.db, or the token, of another data folder. */
+export const pseudonymKeyOfAnotherFolder = (handle: KeyHandle): CredenceError =>
+  secureEnvironmentUnavailable(
+    'pseudonym_prf_key_of_another_folder',
+    `the pseudonym PRF key ${handle}, recorded in keys.db (stream infrastructure, purpose pseudonym-prf), does not derive ` +
+      'the pseudonyms the event log holds: keys.db, or the Secure Environment in use, is another data folder\'s. ' + REMEDY,
+  );
+
+/**
+ * The pseudonym PRF key keys.db records and the Secure Environment does not hold (deleted from the token behind
+ * Credence's back, or a keys.db restored without the Secure Environment files it belongs with). A
+ * `secure_environment_unavailable` (a 503 while serving) naming the key, its record and the remedy, where it was a bare
+ * `not_found` of its handle. No new key is made in its place, nor offered: every pseudonym is derived from it, and
+ * another key would change every one given out (observers following a node would lose it; SER-011).
+ */
+export const pseudonymKeyMissing = (handle: KeyHandle): CredenceError =>
+  secureEnvironmentUnavailable(
+    'pseudonym_prf_key_missing',
+    `the pseudonym PRF key ${handle}, recorded in keys.db (stream infrastructure, purpose pseudonym-prf), is not in the Secure Environment in use. ` +
+      "With a PKCS#11 token (docs/hsm.md): check that it is the data folder's own (CREDENCE_SECURE_ENVIRONMENT, or the --config file); " +
+      'if the key was deleted there, restore the token from a backup that holds it. With the embedded Secure Environment: restore the ' +
+      'Secure Environment files that belong with this keys.db. No new key is made in its place: every pseudonym is derived from it, ' +
+      'and another key would change every pseudonym given out',
+  );
+
+/** The log's first rotation: by the store's index of event types (SQLite), or its server-side filter (EventStoreDB). */
+const FIRST_ROTATION: ReadAllOptions = { filter: { eventTypes: ['PseudonymRotated'] }, maxCount: 1 };
+
+/** The log's first rotation, parsed (undefined data when it does not decode: a rotation still), or none. */
+const firstRotation = async (store: EventStore): Promise<{ data: { nodeId: string; epoch: number; pseudonym: string } | undefined } | undefined> => {
+  for await (const record of store.readAll(FIRST_ROTATION)) {
+    const decoded = decodeStored(record);
+    return { data: decoded.ok && decoded.value.event.type === 'PseudonymRotated' ? decoded.value.event.data : undefined };
+  }
+  return undefined;
+};
+
+/**
+ * At open, before anything derives: keys.db records no pseudonym PRF key while the log (read synchronously where the
+ * store is in-process) or, for a store over the network, the pseudonym directory holds pseudonyms. Refused so, nothing
+ * written: a start, not the first derivation, says it. A log over the network with the directory empty too (both put
+ * back) is found at the key's first use instead (`registeredPseudonymKey`).
+ */
+export const refuseNewPseudonymKeyForPseudonymsGivenOut = (store: EventStore, readModels: ReadModelDb, registry: KeyRegistry): void => {
+  if (registry.live('infrastructure', 'pseudonym-prf').length > 0) return;
+  const given =
+    store.readAllPagesSync !== undefined
+      ? [...store.readAllPagesSync(FIRST_ROTATION)].some((page) => page.length > 0)
+      : pseudonymsListed(readModels);
+  if (given) throw pseudonymKeyNotRecorded();
+};
+
+/**
+ * At first use: the key keys.db records must derive the log's first rotation (one store read and one PRF call per
+ * process), else it is another folder's; without a recorded key, one is made only while the log holds no rotation.
+ * A key the Secure Environment does not hold is `pseudonymKeyMissing`, at its first use after a start as while serving.
+ */
+const foundOrMade = async (se: OwnedSecureEnvironment, registry: KeyRegistry, store: EventStore, now: () => Date): Promise<KeyHandle> => {
+  const [existing] = registry.live('infrastructure', 'pseudonym-prf');
+  if (existing !== undefined) {
+    const handle = existing as KeyHandle;
+    const rotation = (await firstRotation(store))?.data;
+    if (rotation !== undefined) {
+      const derived = await new PseudonymDeriver(secureEnvironmentPseudonymKey(se, handle, pseudonymKeyMissing), 1).node(rotation.nodeId, rotation.epoch);
+      if (derived !== rotation.pseudonym) throw pseudonymKeyOfAnotherFolder(handle);
+    }
+    return handle;
+  }
+  if ((await firstRotation(store)) !== undefined) throw pseudonymKeyNotRecorded();
+  const created = await se.generate('psk256');
+  try {
+    registry.register('infrastructure', created, 'pseudonym-prf');
+  } catch (error) {
+    throw await discardNewKey(se, registry, { stream: 'infrastructure', handle: created, purpose: 'pseudonym-prf' }, now(), error);
+  }
+  return created;
+};
+
+/**
+ * The pseudonym PRF key as the Secure Environment's MAC on the handle `foundOrMade` resolves. One the registry refuses
+ * to bind is destroyed (or owed): unbound, the next use would make another (review 53).
+ */
+export const registeredPseudonymKey = (se: OwnedSecureEnvironment, registry: KeyRegistry, store: EventStore, now: () => Date): PseudonymKey =>
+  secureEnvironmentPseudonymKey(se, () => foundOrMade(se, registry, store, now), pseudonymKeyMissing);
