@@ -45,6 +45,14 @@ export type Problem =
    */
   | { readonly code: 'store_unavailable'; readonly message: string; readonly reason: StoreUnavailableReason }
   /**
+   * A stream asked to resume strictly after a position that is no place in this log: past its newest event (`head`,
+   * absent when the log holds none), or on a store that is not gapless one that is no event's own (an id of another
+   * log, a store restored from an older backup, a position never handed out). Resuming there would skip every event up
+   * to it without a word, and a pseudonymised stream would fold identities only to the head (SER-011). GET /v1/events
+   * and the library's streams refuse it alike (review 206).
+   */
+  | { readonly code: 'resume_point_not_in_log'; readonly message: string; readonly resumeAfter: string; readonly head?: string }
+  /**
    * A database file of the data folder SQLite finds damaged (SQLITE_CORRUPT, SQLITE_NOTADB: truncated, overwritten,
    * a -wal of another file replayed over it). Not the caller's fault, and no retry helps: what mends it depends on the
    * file (`remedy`), and only its operator can do it. `path` is where the file is, `file` its name in the folder. Where

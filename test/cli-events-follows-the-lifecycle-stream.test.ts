@@ -37,8 +37,10 @@ const seed = async (svc: TestService, nodeId: string): Promise<void> => {
   await operate('node', 'revoke', nodeId, '--reason', 'keyCompromise');
 };
 
-const LINE = /^@(\d+) (\S+) (\w+) +(\S+)$/;
+// A line starts with the event's id as the stream sent it, `@<position>~<tag>` (review 206: the position alone).
+const LINE = /^@(\d+)~[0-9a-f]{8} (\S+) (\w+) +(\S+)$/;
 const positionsOf = (lines: readonly string[]): bigint[] => lines.map((l) => BigInt(LINE.exec(l)?.[1] ?? 'x'));
+const idsOf = (lines: readonly string[]): string[] => lines.map((l) => /^@(\S+) /.exec(l)?.[1] ?? 'x');
 
 describe('credence events', () => {
   const svc = useTestService();
@@ -54,7 +56,7 @@ describe('credence events', () => {
     for (const line of r.out) expect(line).toMatch(LINE);
     const positions = positionsOf(r.out);
     for (let i = 1; i < positions.length; i++) expect(positions[i]! > positions[i - 1]!).toBe(true);
-    expect(r.out[0]).toMatch(/^@\d+ \d{4}-\d\d-\d\dT\S+Z SubscriptionCreated +subscription-city-meter-1$/);
+    expect(r.out[0]).toMatch(/^@\d+~[0-9a-f]{8} \d{4}-\d\d-\d\dT\S+Z SubscriptionCreated +subscription-city-meter-1$/);
     expect(r.out[3]).toMatch(/ NodeRevoked +node-meter-1$/);
   });
 
@@ -101,7 +103,7 @@ describe('credence events', () => {
     // Where it started is said once, on stderr: the head when the stream opened, before the event printed.
     const told = r.err.filter((line) => line.startsWith('note: following from the end'));
     expect(told).toHaveLength(1);
-    const startedAfter = BigInt(/after @(\d+),/.exec(told[0]!)![1]!);
+    const startedAfter = BigInt(/after @(\d+)~[0-9a-f]{8},/.exec(told[0]!)![1]!);
     expect(startedAfter >= before && startedAfter < positionsOf(r.out)[0]!).toBe(true);
   });
 
@@ -113,7 +115,7 @@ describe('credence events', () => {
     for (const e of events) expect(Object.keys(e)).not.toContain('streamId');
     expect(r.out.join('\n')).not.toContain('meter-1');
     const human = await cli(as('integrator', '--limit', '1'));
-    expect(human.out[0]).toMatch(/^@\d+ \d{4}-\d\d-\d\dT00:00:00\.000Z SubscriptionCreated +sub-\S+$/);
+    expect(human.out[0]).toMatch(/^@\d+~[0-9a-f]{8} \d{4}-\d\d-\d\dT00:00:00\.000Z SubscriptionCreated +sub-\S+$/);
     expect(human.out[0]).not.toContain('city-meter-1');
 
     const canonical = await cli(as('integrator', '--identifiers', 'canonical', '--limit', '1'));
@@ -130,7 +132,7 @@ describe('credence events', () => {
     expect(revoked.ok).toBe(true);
     const r = await run.done;
     expect(r.code).toBe(1);
-    const last = positionsOf(r.out).at(-1);
+    const last = idsOf(r.out).at(-1);
     expect(r.err[0]).toBe(`note: the server ended the stream: the token was revoked or has expired (the last event printed: @${last}); resume with --from and a new token`);
     expect(r.err.join('\n')).toMatch(/^refused: .*\(401\)$/m);
   });
@@ -183,7 +185,7 @@ describe('credence events across a server restart', () => {
     const positions = positionsOf(r.out);
     for (let i = 1; i < positions.length; i++) expect(positions[i]! > positions[i - 1]!).toBe(true);
     expect(r.out[4]).toMatch(/ SubscriptionCreated +subscription-city-meter-3$/);
-    expect(r.err.join('\n')).toMatch(new RegExp(`^note: reconnecting in \\d+\\.\\d s, resuming after @${positions[3]}$`, 'm'));
+    expect(r.err.join('\n')).toMatch(new RegExp(`^note: reconnecting in \\d+\\.\\d s, resuming after @${idsOf(r.out)[3]}$`, 'm'));
   }, 60_000);
 });
 

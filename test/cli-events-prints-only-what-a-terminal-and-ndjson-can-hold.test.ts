@@ -31,7 +31,8 @@ describe('credence events output', () => {
     expect(r.code, r.err).toBe(0);
     expect(r.out.split('\n')).toHaveLength(1);
     expect(r.out).not.toContain(C1);
-    expect(JSON.parse(r.out)).toEqual({ position: '7', type: 'NodeRevoked', streamId: `node-${C1}x` });
+    // With the event's id as the stream sent it (review 206).
+    expect(JSON.parse(r.out)).toEqual({ id: '7', position: '7', type: 'NodeRevoked', streamId: `node-${C1}x` });
   });
 
   it('shows a control character in a human line escaped', async () => {

@@ -2,13 +2,15 @@
  * The client side of GET /v1/events, for the CLI, the demo, the benchmarks and the tests: a text/event-stream
  * parser over a fetch body, and a subscription that reconnects with `Last-Event-ID` after the server's `retry:`
  * hint, so a stream survives a dropped connection, a slow-client drop or a server restart without a gap or a
- * duplicate (the server resumes strictly after the id). Whatever the server says, the subscription waits between
+ * duplicate (the server resumes strictly after the id); behind a reverse proxy too, whose 502 or 504 during the restart
+ * is waited out as the console waits it out (transientStatus). Whatever the server says, the subscription waits between
  * MIN_RECONNECT_MS and MAX_RECONNECT_MS before a reconnection, backing off while no event arrives, and only ever
  * sends back an id that is an event id (`<position>~<tag>`, or a bare position), as received: the tag lets the server
  * refuse an id of another log rather than resume after its position (review 185).
  */
 import { z } from 'zod';
 import { ResumePointString } from '../../domain/positions.ts';
+import { transientStatus } from '../../domain/transient-status.ts';
 import { boundedText, DEFAULT_TIMEOUT_MS, isRedirect, problemOf, redirected, requestUrl, ServerTimeout, ServerUnreachable } from './http.ts';
 import { parseEventStream, type SseEvent, type SseFrame } from './sse-parser.ts';
 
@@ -152,16 +154,23 @@ const sleep = (ms: number, signal: AbortSignal | undefined): Promise<void> =>
     signal?.addEventListener('abort', done, { once: true });
   });
 
-/** Seconds of a Retry-After header as ms (the date form is not used by Credence), held within the bounds. */
+/**
+ * A Retry-After header as ms, held within the bounds: seconds, or an HTTP date (RFC 9110 10.2.3), which Credence does
+ * not send but a proxy in front of it may, as the console reads it.
+ */
 const retryAfterMs = (response: Response): number | undefined => {
   const value = response.headers.get('retry-after')?.trim();
-  return value !== undefined && /^\d+$/.test(value) ? bounded(Number(value) * 1000) : undefined;
+  if (value === undefined || value === '') return undefined;
+  if (/^\d+$/.test(value)) return bounded(Number(value) * 1000);
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : bounded(at - Date.now());
 };
 
 /**
  * The events of a stream, reconnecting as told. Ends when `signal` aborts or the consumer stops iterating (the
- * connection is closed then); throws `ProblemResponse` for a refusal (except 429 and 503 while reconnecting,
- * which are waited out), `UnexpectedResponse` for a redirect (never followed, as in http.ts), a TypeError for a
+ * connection is closed then); throws `ProblemResponse` for a refusal, and for a status a retry may mend (408, 429,
+ * a 5xx but 501 and 505: transientStatus) once the bounds on reconnections are reached (until then it is waited out,
+ * honouring Retry-After), `UnexpectedResponse` for a redirect (never followed, as in http.ts), a TypeError for a
  * request fetch cannot build (a token that is not Latin-1), and `ServerUnreachable` when reconnecting is off or has
  * given up (`ServerTimeout` when the last connection did not open within `connectTimeoutMs`).
  */
@@ -228,7 +237,8 @@ export async function* subscribeEvents(baseUrl: string, options: SubscribeOption
       if (response !== undefined && !response.ok) {
         // A refusal's body is read bounded, as every answer is (http.ts): a problem document is small.
         const refusal = problemOf(response, await boundedText(response, MAX_REFUSAL_BYTES, what).catch(() => ''));
-        if (!reconnect || (response.status !== 429 && response.status !== 503) || gaveUp()) throw refusal;
+        // A server or proxy that failed, or is not up yet, is waited out; a refusal no retry changes ends it here.
+        if (!reconnect || !transientStatus(response.status) || gaveUp()) throw refusal;
         atLeastMs = retryAfterMs(response) ?? 0;
       } else if (response !== undefined) {
         const type = response.headers.get('content-type') ?? '';

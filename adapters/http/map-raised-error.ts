@@ -27,6 +27,7 @@ const STATUS_OF: Record<Problem['code'], number> = {
   not_found: 404,
   illegal_transition: 409,
   concurrency_conflict: 409,
+  resume_point_not_in_log: 409,
   bad_signature: 422,
   protocol: 422,
   broken_history: 500,

@@ -30,16 +30,28 @@ const objectOf = (event: SseEvent): { readonly text: string; readonly value: Rec
 };
 
 /**
- * One NDJSON line: the data as the server sent it, unless a line break in it (legal between JSON tokens, never sent
- * by Credence) would split the line. Terminal-safe by printableJson: valid JSON holds no raw C0 control, and DEL or
- * C1 in a string is escaped to the same character.
+ * One NDJSON line: the data as the server sent it, its members unchanged, with the event's id as the stream sent it in
+ * a first member `id` (POSITION~TAG, what --from takes back; none when the stream gave the event no id), so that a
+ * script resumes with an id its server checks (review 206: the data names the position alone). The data is rewritten
+ * only when a line break in it (legal between JSON tokens, never sent by Credence) would split the line, or when it
+ * names an `id` of its own (no frame of Credence does), which the stream's replaces so that each name comes once.
+ * Terminal-safe by printableJson: valid JSON holds no raw C0 control, and DEL or C1 in a string is escaped to the same
+ * character.
  */
 export const jsonLine = (event: SseEvent): string => {
   const { text, value } = objectOf(event);
-  return printableJson(/[\r\n]/.test(text) ? JSON.stringify(value) : text);
+  if (event.id === '') return printableJson(/[\r\n]/.test(text) ? JSON.stringify(value) : text);
+  const id = JSON.stringify(event.id);
+  if (/[\r\n]/.test(text) || Object.hasOwn(value, 'id')) {
+    const { id: _replaced, ...members } = value;
+    return printableJson(JSON.stringify({ id: event.id, ...members }));
+  }
+  // The object's text after its `{`, which JSON.parse read as an object: only white space comes before it.
+  const rest = text.trimStart().slice(1);
+  return printableJson(Object.keys(value).length === 0 ? `{"id":${id}}` : `{"id":${id},${rest}`);
 };
 
-/** `@42 2026-12-03T14:43:37.000Z NodeRevoked node-meter-1`: position, time, type, then stream or subject. */
+/** `@42~1a2b3c4d 2026-12-03T14:43:37.000Z NodeRevoked node-meter-1`: id, time, type, then stream or subject. */
 export const humanLine = (event: SseEvent): string => {
   const shown = Shown.safeParse(objectOf(event).value);
   const e = shown.success ? shown.data : {};

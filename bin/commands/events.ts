@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { DEFAULT_TIMEOUT_MS } from '../../adapters/client/http.ts';
+import { DEFAULT_TIMEOUT_MS, originOf, ProblemResponse, ServerUnreachable } from '../../adapters/client/http.ts';
 import { subscribeEvents } from '../../adapters/client/sse.ts';
 import { EventTypeSchema } from '../../domain/events/index.ts';
-import { ResumePointString, resumePointOf } from '../../domain/positions.ts';
+import { ResumePointString } from '../../domain/positions.ts';
 import { ENTITY_KINDS, EntityKind, parseStreamId } from '../../domain/streams.ts';
+import { transientStatus } from '../../domain/transient-status.ts';
 import { WholeNumber } from '../../domain/whole-number.ts';
 import type { Io } from '../io.ts';
 import { printable } from '../printable.ts';
@@ -83,13 +84,31 @@ const stoppedBySignal = (): { readonly signal: AbortSignal; readonly release: ()
   return { signal: stop.signal, release };
 };
 
-/**
- * What a person reads of an event id (`<position>~<tag>`): its position, as the lines print it and --from takes it. The
- * command's own reconnections send the id whole (adapters/client/sse.ts), which the server checks is its log's.
+/*
+ * An event id is printed whole, as the stream sent it (`@42~1a2b3c4d`), in lines and notes alike: given back as --from
+ * it is resumed after as the command's own reconnections resume (adapters/client/sse.ts), the server checking that its
+ * tag names its log's event there. Review 206: only the position was printed, which a script could resume after only
+ * unchecked.
  */
-const positionOf = (id: string): string => (ResumePointString.safeParse(id).success ? resumePointOf(id).position.toString(10) : id);
-const resumePoint = (id: string): string => (id === '' ? 'from where it started' : `after @${positionOf(id)}`);
-const lastPrinted = (id: string): string => (id === '' ? 'none' : `@${positionOf(id)}`);
+const resumePoint = (id: string): string => (id === '' ? 'from where it started' : `after @${id}`);
+const lastPrinted = (id: string): string => (id === '' ? 'none' : `@${id}`);
+
+/**
+ * A status the subscription would have waited out on a reconnection (transientStatus: a 5xx but 501 and 505, 408,
+ * 429), met on the first connection, where this command makes none: a server not reached (exit 3), as when nothing
+ * answers, not a refusal. Behind a reverse proxy a server restarting answers 502 or 504 (review 206: exit 1, "refused:
+ * Bad Gateway (502)"). The detail is said when the answer was a problem document, not a proxy's page.
+ */
+const notServed = (error: unknown, url: string): ServerUnreachable | undefined => {
+  if (!(error instanceof ProblemResponse) || !transientStatus(error.status)) return undefined;
+  const { type, title, detail } = error.problem;
+  const said = type !== 'about:blank' && detail !== undefined ? `: ${detail}` : '';
+  return new ServerUnreachable(
+    url,
+    undefined,
+    `${originOf(url)} did not serve the stream: ${title} (${error.status})${said}; the server (or a proxy before it) may be restarting: run the command again later`,
+  );
+};
 
 /**
  * `credence events --server URL [--kind K]... [--type T]... [--stream S]... [--from start|end|POSITION] [--json]
@@ -108,11 +127,11 @@ export const register: RegisterCommands = (program, io) => {
     .option('--stream <stream...>', `only these entity streams, <kind>-<id> (repeatable, at most ${MAX_STREAMS}; canonical identifiers only)`)
     .option(
       '--from <where>',
-      'start (the whole history, the default), end (only what comes from now) or a position: resume strictly after it, e.g. the last one printed (or an event id as the stream sent it, POSITION~TAG, which the server checks is its own)',
+      'start (the whole history, the default), end (only what comes from now) or an event id to resume strictly after, e.g. the last one printed (POSITION~TAG, as the stream sent it, which the server checks is its own; a bare POSITION is taken unchecked)',
     )
     .option('--identifiers <form>', 'canonical (operators and auditors; their default) or pseudonymous (the only form, and the default, of integrators)')
     .option('--limit <n>', 'stop after this many events (default: follow until Ctrl-C)')
-    .option('--json', 'one JSON object per line (NDJSON), each event as the server sends it')
+    .option('--json', 'one JSON object per line (NDJSON), each event as the server sends it, with its id (POSITION~TAG) as `id`')
     .option('--server <url>', 'a Credence server, e.g. http://127.0.0.1:8080 (env: CREDENCE_URL)')
     .option('--token <token>', 'bearer token for --server (env: CREDENCE_TOKEN); shows in ps and shell history, prefer --token-file')
     .option('--token-file <file>', 'read the bearer token from this file (surrounding whitespace trimmed) instead of --token')
@@ -122,9 +141,11 @@ export const register: RegisterCommands = (program, io) => {
     )
     .addHelpText(
       'after',
-      '\nPrinted: @POSITION TIME TYPE STREAM (an integrator\'s stream: its day and the pseudonymous subject). A lost connection\n' +
-        'is resumed after the last event printed; a note on stderr says so. Exit 0 at --limit or Ctrl-C, 1 refused\n' +
-        '(the problem printed), 2 bad usage, 3 server unreachable or the stream not open within --timeout.',
+      '\nPrinted: @ID TIME TYPE STREAM (an integrator\'s stream: its day and the pseudonymous subject), ID as the stream sent\n' +
+        'it, POSITION~TAG, which --from takes back (with --json: its `id` member). A lost connection is resumed after the\n' +
+        'last event printed; a note on stderr says so. Exit 0 at --limit or Ctrl-C, 1 refused (the problem printed), 2 bad\n' +
+        'usage, 3 server unreachable, the stream not open within --timeout, or a server error a retry may mend (a\n' +
+        'proxy\'s 502 or 504, a 503) on the first connection; once the stream has opened these are waited out.',
     )
     .action(
       handler(io, async (raw: Record<string, unknown>) => {
@@ -167,17 +188,19 @@ const follow = async (o: Options, target: ServerTarget, io: Io): Promise<number>
         startTold = true;
         if (frame.kind === 'id' && ResumePointString.safeParse(frame.id).success) {
           io.err(
-            `note: following from the end: events after @${positionOf(frame.id)}, the last one stored when the stream opened (--from start for the whole history)`,
+            `note: following from the end: events after @${frame.id}, the last one stored when the stream opened (--from start for the whole history)`,
           );
         }
       },
     });
     for await (const event of events) {
-      io.out(o.json ? jsonLine(event) : humanLine({ ...event, id: positionOf(event.id) }));
+      io.out(o.json ? jsonLine(event) : humanLine(event));
       printed += 1;
       if (o.limit !== undefined && printed >= o.limit) break;
     }
     return EXIT.done;
+  } catch (error) {
+    throw notServed(error, target.url) ?? error;
   } finally {
     stopped.release();
   }

@@ -13,14 +13,18 @@
  *   lifecycleEvents$(store, { from: lastPosition, kinds: ['credential'] }, { onEvent: (e) => send(e) })
  *     .subscribe({ next: (e) => (lastPosition = e.record.position), error: reconnectLater });
  */
-import type { Observable } from 'rxjs';
+import { defer, switchMap, type Observable } from 'rxjs';
 import type { EventStore } from '../../domain/ports/event-store.ts';
 import { compileFilter, parseLifecycleFilter, type LifecycleFilterInput } from './filter.ts';
 import { pacedEvents, type DeliveryOptions, type LifecycleEvent } from './paced.ts';
+import { refuseResumePointNotInLog } from './resume-point.ts';
 
 const identity = (event: LifecycleEvent): LifecycleEvent => event;
 
-/** Throws a `validation` CredenceError for a malformed filter, before anything is subscribed. */
+/**
+ * Throws a `validation` CredenceError for a malformed filter, before anything is subscribed; a `from` position that is
+ * no place in the store's log (past its head) errors the stream when subscribed, `resume_point_not_in_log`.
+ */
 export function lifecycleEvents$(
   store: EventStore,
   filter: LifecycleFilterInput = {},
@@ -29,5 +33,11 @@ export function lifecycleEvents$(
   if (store === null || typeof store !== 'object' || typeof store.subscribeToAll !== 'function') {
     throw new Error('store: must be an EventStore');
   }
-  return pacedEvents(store, compileFilter(parseLifecycleFilter(filter)), identity, options);
+  const parsed = parseLifecycleFilter(filter);
+  const events = pacedEvents(store, compileFilter(parsed), identity, options);
+  const after = parsed.from;
+  // Checked on each subscription, against the head as it is then (review 206: a position past it skipped every event up
+  // to it). `start` and `end` open the store's subscription at once, as before: `end` means from when subscribed.
+  if (typeof after !== 'bigint') return events;
+  return defer(() => refuseResumePointNotInLog(store, after)).pipe(switchMap(() => events));
 }

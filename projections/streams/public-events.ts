@@ -25,6 +25,7 @@ import {
 } from '../pseudonyms/index.ts';
 import { parsePublicFilter, type LifecycleFilterInput } from './filter.ts';
 import { pacedEvents, type DeliveryOptions } from './paced.ts';
+import { refuseResumePointNotInLog } from './resume-point.ts';
 
 export type PublicFilterInput = Omit<LifecycleFilterInput, 'streams'>;
 
@@ -79,6 +80,9 @@ export function publicEvents$(
   return new Observable<{ after: bigint | undefined; identities: PublicIdentities }>((subscriber) => {
     let left = false;
     (async () => {
+      // A position past the head is refused (review 206): the fold would stop at the head, and the events after it be
+      // skipped up to that position and published with the pseudonyms of before any rotation among them (SER-011).
+      if (typeof parsed.from === 'bigint') await refuseResumePointNotInLog(store, parsed.from);
       // The start as a position, so that the identities are folded exactly up to it.
       const after = parsed.from === 'start' ? undefined : parsed.from === 'end' ? await store.headPosition() : parsed.from;
       // The fold stops if the subscriber leaves during it (a client that closed its stream costs nothing more).

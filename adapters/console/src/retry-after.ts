@@ -6,13 +6,8 @@ export const retryAfterMs = (value: string | null): number | undefined => {
   return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 };
 
-/**
- * Worth another try later: the server (or a proxy or CDN before it) failed or is not there yet (5xx), shed the request
- * (429) or gave up waiting for it (408). Anything else says this request, or this token, will not be served: a 4xx,
- * and a 501 or 505, which no retry changes (a server without a pseudonym key answers integrators 501; found in review,
- * retried once a second for good).
- */
-export const transientStatus = (status: number): boolean => (status >= 500 && status !== 501 && status !== 505) || status === 408 || status === 429;
+/** One definition for the console and the CLI's client (domain/transient-status.ts), where both may import it. */
+export { transientStatus } from '../../../domain/transient-status.ts';
 
 /** A wait as a person reads it: `30 s`, or whole minutes (rounded up) from two minutes on. */
 export const waitText = (ms: number): string => {

@@ -1,14 +1,14 @@
-import { resumePointNotInLog } from '../../../domain/positions.ts';
 import type { EventStore } from '../../../domain/ports/event-store.ts';
+import { resumePointInLog, scavengedNoteOf } from '../../../projections/streams/resume-point.ts';
 import type { Principal } from '../auth/access-control.ts';
 import type { ServiceContext } from '../context.ts';
 import { HttpProblem } from '../problems.ts';
 import { holdsTaggedEvent, type TaggerOnDemand } from '../sse/event-id.ts';
 
 /**
- * A resume point past the log's newest event (domain/positions.ts `resumePointNotInLog`), or on a store whose positions
- * are not gapless (EventStoreDB) one below it that is no event's own, refused before anything is read or taken over:
- * 409 `resume_point_not_in_log`, naming the log's newest position. `restart` says how to start again. GET /v1/events
+ * A resume point past the log's newest event, or on a store whose positions are not gapless (EventStoreDB) one below it
+ * that is no event's own (projections/streams/resume-point.ts, by which the library's streams refuse it too), refused
+ * before anything is read or taken over: 409 `resume_point_not_in_log`, naming the log's newest position. `restart` says how to start again. GET /v1/events
  * (`from` / Last-Event-ID: the pseudonymised stream would also fold identities only to the head, serving later events
  * with pseudonyms a rotation had replaced) and the compliance queries in log order (`after`: a pager took an empty
  * page past the head for "no more rows"; found in review).
@@ -29,8 +29,7 @@ export const refuseResumePointNotInLog = async (
 ): Promise<void> => {
   if (typeof from !== 'bigint') return;
   const store = context.credence.store;
-  const head = await store.headPosition();
-  const why = resumePointNotInLog(from, head) ?? (await noEventThere(store, from));
+  const { head, why } = await resumePointInLog(store, from);
   if (why === undefined) {
     const other = await otherEventThere(store, from, tagged);
     if (other === undefined) return;
@@ -40,7 +39,7 @@ export const refuseResumePointNotInLog = async (
       ...(principal?.scope === undefined && head !== undefined ? { head: head.toString(10) } : {}),
     });
   }
-  const scavenged = store.gapless === true ? '' : SCAVENGED;
+  const scavenged = scavengedNoteOf(store);
   if (principal?.scope !== undefined) {
     throw new HttpProblem(409, 'resume_point_not_in_log', `cannot resume after ${from}: it is no position of this log (a store restored from an older backup, or a position never handed out)${scavenged}; ${restart}`, {
       resumeAfter: from.toString(10),
@@ -50,26 +49,6 @@ export const refuseResumePointNotInLog = async (
     resumeAfter: from.toString(10),
     ...(head !== undefined ? { head: head.toString(10) } : {}),
   });
-};
-
-/**
- * What else a position may be on a store whose records other applications' scavenges remove (not gapless: EventStoreDB
- * shared with them): earlier versions opened a `from=end` stream at the newest record, whoever wrote it, and that id
- * outlived the record (review 160). Said as it is: the client was handed it, it is no backup's.
- */
-const SCAVENGED =
-  ", or the position of another application's record, since deleted or trimmed and scavenged from the shared cluster (earlier versions started a from=end stream at the newest record, whoever wrote it)";
-
-/**
- * Why `after`, at or below the head, is no event's own position on a store whose positions are not gapless; undefined
- * when an event is there (or the store has every position up to its head). EventStoreDB starts after the record at a
- * position, so one a little before an event's (inside the record before it) skipped that event without a word, where
- * the embedded store resumes after any position (review 132); a real server refuses a position inside a record.
- */
-const noEventThere = async (store: EventStore, after: bigint): Promise<string | undefined> => {
-  if (after === 0n || store.gapless === true || store.recordAt === undefined) return undefined;
-  if ((await store.recordAt(after)) !== undefined) return undefined;
-  return `cannot resume after ${after}: no event of this log is at that position (a store restored from an older backup, or a position never handed out), and this store resumes only after an event's own position`;
 };
 
 /**
