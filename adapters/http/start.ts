@@ -18,6 +18,7 @@ import {
 } from '../runtime/index.ts';
 import { assertWitnessUsable, checkpointWitnessFile, witnessBegunWarning } from '../runtime/checkpoint-witness-file.ts';
 import { isEmbedded } from '../runtime/data-folder.ts';
+import { refuseKeysInTheFoldersEmbeddedSecureEnvironment } from '../runtime/folder-keys-in-embedded-secure-environment.ts';
 import { lockServedStoreFolder } from '../runtime/store-folder-lock.ts';
 import { caInstants } from '../runtime/pki-ended-cas.ts';
 import { shreddedAgainWarning } from '../runtime/keys-shredded-again.ts';
@@ -31,6 +32,7 @@ import { deadLetterWarnings } from './dead-letter-warnings.ts';
 import { firstCatchUp } from './first-catch-up.ts';
 import { logFailure } from './log-failure.ts';
 import { createAccessControl } from './auth/access-control.ts';
+import { refuseCurrentSigningKeyNotInToken } from './auth/current-signing-key-in-token.ts';
 import { ACCESS_OWNER } from './auth/open-access-control.ts';
 import { INFRASTRUCTURE_ACTOR_ID } from './auth/reserved-subjects.ts';
 import type { ServiceConfig } from './service-config.ts';
@@ -114,25 +116,34 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     // Before the lock (it writes its holder file) and the embedded Secure Environment (made when absent): a folder
     // whose keys are in an HSM, opened without it, is refused as it is (review 49).
     refuseKeysInAnotherSecureEnvironment(config.data, config.secureEnvironment);
+    // And the reverse: a folder whose keys are in its embedded Secure Environment, given a token (review 209).
+    refuseKeysInTheFoldersEmbeddedSecureEnvironment(config.data, config.secureEnvironment);
     // Before a new log key or a new store is made: an events.db missing from a folder built from its events (review 84).
     refuseNewEventStoreForAServedFolder(config.data, config.store, config.store === undefined ? 'data' : 'store');
     // And an external store that holds none of them (the setting pointed at a new server).
     await refuseEmptyEventStoreForAServedFolder(config.data, config.store, 'store');
     // A witness kept in the folder holds the log to nothing its rewriter could not rewrite too (review 98).
     if (config.checkpointWitness !== undefined) assertWitnessUsable(config.checkpointWitness, config.data);
+    // A token is opened before the lock (it writes nothing in the folder: a wrong PIN is refused before a folder is
+    // made), and asked for the current signing key access.db names before anything is made or written (review 209: a
+    // start refused for it had made a log key in the token, and log files in the folder, first).
+    const keysInToken = !isEmbedded(config.secureEnvironment);
+    const token = keysInToken ? openServiceSecureEnvironment(config.data, config.secureEnvironment, { now: () => clock.now() }) : undefined;
+    if (token !== undefined) {
+      cleanups.push(() => token.close());
+      await refuseCurrentSigningKeyNotInToken(config.data, ownerView(token, ACCESS_OWNER));
+    }
     // One service per data folder: a second would run a second cascade and sweep the first one's pending keys.
     const lock = lockDataFolder(config.data);
-    // A start refused from here on (a wrong PKCS#11 PIN is known only once the token is opened) removes a data folder
-    // it made: a refused serve leaves nothing behind. Last to close, after every file in it. Kept instead once
-    // something outside the folder may name what it holds (found in review): removing it would orphan that.
-    let keep = false;
+    // A start refused from here on removes a data folder it made: a refused serve leaves nothing behind. Last to close
+    // after every file in it (a token opened above closes after it). Kept instead once something outside the folder
+    // may name what it holds (found in review): removing it would orphan that. An HSM, once open, holds the keys this
+    // start makes (the token signing key, the pseudonym key), and the folder holds what names them (access.db, keys.db).
+    let keep = keysInToken;
     cleanups.push(() => (keep ? lock.release() : lock.discard()));
-    // The data folder's embedded Secure Environment, or the HSM of `secureEnvironment` (issue 16, docs/hsm.md).
-    const se = openServiceSecureEnvironment(config.data, config.secureEnvironment, { now: () => clock.now() });
-    cleanups.push(() => se.close());
-    // An HSM, once open, holds the keys this start makes (the token signing key, the pseudonym key), and the folder
-    // holds what names them (access.db, keys.db).
-    if (!isEmbedded(config.secureEnvironment)) keep = true;
+    // The data folder's embedded Secure Environment (made when absent, so after the lock), or the token opened above.
+    const se = token ?? openServiceSecureEnvironment(config.data, config.secureEnvironment, { now: () => clock.now() });
+    if (token === undefined) cleanups.push(() => se.close());
     // Issuing CAs of the data folder (issue 13; `credence ca init`): the Enrolment Function certifies nodes' CSRs with
     // them, at the public URL (read at each issuance: with port 0 it becomes the port bound, below).
     const cas = await loadIssuingCas(config.data, ownerView(se, 'maf:infrastructure'));
@@ -175,7 +186,7 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     cleanups.push(() => credence.close());
     const registry = openAccessRegistry({ dir: config.data });
     cleanups.push(() => registry.close());
-    const access = await createAccessControl({ se: ownerView(se, ACCESS_OWNER), registry, clock, random: systemRandom, ...config.tokens, keysInToken: !isEmbedded(config.secureEnvironment) });
+    const access = await createAccessControl({ se: ownerView(se, ACCESS_OWNER), registry, clock, random: systemRandom, ...config.tokens, keysInToken });
 
     // What the rebuild warnings below count, for the live start not to count it again.
     let counted: readonly ProjectionLag[] = [];
@@ -226,7 +237,7 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     });
     const server = app;
     if (logKey.place === 'folder' && logKey.warning !== undefined) server.log.warn({ logKey: 'data folder' }, logKey.warning);
-    if (se.openingWarning !== undefined) server.log.warn({ secureEnvironment: 'embedded' }, se.openingWarning);
+    if (se.openingWarning !== undefined) server.log.warn({ secureEnvironment: keysInToken ? 'pkcs11' : 'embedded' }, se.openingWarning);
     // Nothing tells a first start with the setting from a copy deleted since: the log was taken as it was found.
     const begun = credence.transparency?.witnessBegun;
     if (begun !== undefined && config.checkpointWitness !== undefined) server.log.warn({ checkpointWitness: config.checkpointWitness, leaves: begun }, witnessBegunWarning(begun));

@@ -32,7 +32,10 @@ export const accessSigningKeyMissing = (handle: string): CredenceError =>
  * nothing here tells apart (review 137: taken for the second, a rotation with the wrong token withdrew the folder's
  * real key): the command was given another token than the folder's, or the key was destroyed there, as a rotation
  * and the prune after it do, since the backup access.db was restored from (no restore brings a key of a token back,
- * so the embedded Secure Environment's advice does not apply). Same rule as `accessSigningKeyMissing`.
+ * so the embedded Secure Environment's advice does not apply). Same rule as `accessSigningKeyMissing`. A third cause,
+ * a folder whose keys are in its own embedded Secure Environment, never reaches this advice, which there revoked every
+ * token and left the key in the folder (review 209): it is refused before the token is opened
+ * (refuseKeysInTheFoldersEmbeddedSecureEnvironment), as is a start before it makes or writes anything.
  */
 export const accessSigningKeyGone = (handle: string): CredenceError =>
   validationError(

@@ -186,7 +186,9 @@ export const openSigningKeys = async (se: OwnedSecureEnvironment, registry: Acce
    * naming another) holds none of its keys either, and the rotation withdrew the folder's real key and made the new one
    * where its service never looks. And never when the token holds none of the folder's other keys while it names some
    * (its retired keys, the log key): a key's handle is random, so a token holding one is the folder's, and a token
-   * holding none of several is another. A folder naming no other key leaves the operator's word alone to go on.
+   * holding none of several is another. A folder naming no other key leaves the operator's word alone to go on, once
+   * its opener has refused a folder whose keys, keys.db's among them, are in its embedded Secure Environment (review
+   * 209: refuseKeysInTheFoldersEmbeddedSecureEnvironment, before the token is opened).
    */
   const refuseUnlessWithdrawable = async (gone: string, withdrawMissing: string | undefined): Promise<void> => {
     const others: FolderKeyHeld[] = [

@@ -26,7 +26,7 @@ import { generationHandle } from './generation-handle.ts';
 import { KeyLookup } from './key-lookup.ts';
 import { listTokenKeys } from './key-listing.ts';
 import { checkListRequest } from '../key-listing.ts';
-import { HOST_ONLY, X25519 } from './host-transfer.ts';
+import { AEAD, HKDF, HOST_ONLY, X25519 } from './host-transfer.ts';
 import { LiveSession } from './live-session.ts';
 import {
   checkMessages,
@@ -47,6 +47,11 @@ import { TokenSession } from './token-session.ts';
 import { shred } from './shred.ts';
 import { genericSecretTemplate, type KeyLabel, type TokenKey } from './token-objects.ts';
 import { issuesOf, parsePkcs11Uri, type Pkcs11Uri } from './uri.ts';
+
+const TOKEN_DERIVATION_WARNING =
+  `with x-derivation=token (the default), ${[X25519, HKDF, AEAD].map((o) => `${o.what} (${o.mechanism})`).join(', ')} are refused with ` +
+  'mechanism_unsupported: PSK pre-provisioning (bootstrap PSKs, PSK copies) and the association handshake fail when a device uses them; ' +
+  'signing, P-256 ECDH, HMAC and Ed25519 remote provisioning work. Set x-derivation=host in the PKCS#11 URI to run those operations in host memory (docs/hsm.md)';
 
 /**
  * The Secure Environment port over PKCS#11 (SER-023; issue 16), proven on SoftHSM2. Every key is a token object
@@ -70,6 +75,13 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
   readonly #random: RandomSource;
   readonly #owners: ReadonlySet<string> | undefined;
   readonly derivation: 'token' | 'host';
+  /**
+   * Review 209: under `x-derivation=token` X25519, HKDF-SHA256 and XChaCha20-Poly1305 are refused whatever the token
+   * lists (no in-token path exists for them, `HOST_ONLY`), so the service reported ready while PSK pre-provisioning
+   * and the association handshake failed at run time. Said at warn by the service's start, not refused: a deployment
+   * may use neither protocol.
+   */
+  readonly openingWarning: string | undefined;
 
   private constructor(token: TokenSession, uri: Pkcs11Uri, random: RandomSource, owners?: readonly string[]) {
     this.#live = new LiveSession(token, uri.derivation === 'host', random);
@@ -80,6 +92,7 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
     this.#host = new HostKeys(this.#live, token, this.#keys, () => this.#newHandle(), uri.derivation);
     this.#owners = owners ? new Set(owners) : undefined;
     this.derivation = uri.derivation;
+    this.openingWarning = uri.derivation === 'token' ? TOKEN_DERIVATION_WARNING : undefined;
     this.#inHost = { host: this.#host, random, derivation: uri.derivation, key: (owner, handle) => this.#key(owner, handle) };
   }
 
