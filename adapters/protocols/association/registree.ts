@@ -57,14 +57,25 @@ export class Registree {
     this.#configuration = parsed.data;
   }
 
+  #skewMs(): number {
+    return (this.#o.maxClockSkewSeconds ?? DEFAULT_MAX_CLOCK_SKEW_SECONDS) * 1000;
+  }
+
   /**
    * Starts a handshake asking for `lifetimeSeconds`; the Registrar may grant less, never more. `associationId` names
    * the configured association it is for (required by a Registrar reached over a connection).
    */
   async start(request: { readonly lifetimeSeconds: number; readonly agreementGroup?: AgreementGroup; readonly associationId?: string }): Promise<RegistreeHandshake> {
     const { se, credential } = this.#o;
-    const state = validityAt(credential.descriptor.validity, this.#o.now());
-    if (state !== 'active') throw protocolFailure('association.start', state === 'expired' ? 'credential_expired' : 'credential_not_yet_valid');
+    const at = this.#o.now();
+    const { validity } = credential.descriptor;
+    if (validityAt(validity, at) === 'expired') throw protocolFailure('association.start', 'credential_expired');
+    // Dated on the infrastructure's clock when it was provisioned, which may be ahead of this node's by the skew the
+    // Registrar accepts (found with review 207: a node behind refused a credential just provisioned); the Registrar
+    // judges it on its own clock.
+    if (at.getTime() + this.#skewMs() < Date.parse(validity.notBefore)) {
+      throw protocolFailure('association.start', 'credential_not_yet_valid', `starts ${validity.notBefore}, the node's clock says ${at.toISOString()}`);
+    }
     const kind = credential.descriptor.kind;
     const group = ephemeralGroup(kind, request.agreementGroup);
     // An ephemeral in every mode: PSK runs are psk_dhe_ke (RFC 8446 4.2.9), never PSK-only.

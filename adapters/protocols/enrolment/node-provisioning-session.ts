@@ -15,6 +15,7 @@ import { deliveryKey } from './key-delivery.ts';
 import { deliveryAad, PROTOCOL, proofFor } from '../../../domain/protocols/provisioning-proofs.ts';
 import { receiptStatement, statementCredential, statementProofInput } from '../../../domain/protocols/provisioning-statement.ts';
 import { certificateFingerprint } from '../../../domain/crypto/fingerprint.ts';
+import { DEFAULT_MAX_CLOCK_SKEW_SECONDS } from '../../../domain/protocols/clock-skew.ts';
 import {
   CERTIFICATE_HANDOVER,
   certificateHandover,
@@ -37,6 +38,8 @@ export interface ProvisioningClientOptions {
   readonly bootstrap: { readonly handle: KeyHandle; readonly descriptor: CredentialDescriptor; readonly certificateChain?: readonly Uint8Array[] };
   /** Whom the node enrols with; the public key authenticates it when the bootstrap is asymmetric. */
   readonly enrolmentFunction: { readonly id: string; readonly publicKey?: { readonly kind: SignatureKind; readonly bytes: Uint8Array } };
+  /** The clock skew the Enrolment Function accepts (clock-skew.ts): its times are judged on this node's clock within it. */
+  readonly maxClockSkewSeconds?: number;
 }
 
 type Stage = 'hello_sent' | 'authenticated' | 'finished' | 'handed_over' | 'failed';
@@ -83,7 +86,14 @@ export class NodeProvisioningSession {
       }
       if (challenge.nodeNonce !== hello.nodeNonce) throw protocolFailure(CHALLENGE, 'nonce_mismatch');
       if (challenge.credentialKind !== hello.credentialKind) throw protocolFailure(CHALLENGE, 'credential_mismatch', 'not the requested kind');
-      if (Date.parse(challenge.expiresAt) <= now().getTime()) throw protocolFailure(CHALLENGE, 'stale');
+      // The expiry is the Enrolment Function's time, which may be off this node's by as much as the skew it accepted
+      // the hello with (found in review 207: a node 121 to 300 s ahead refused every challenge). The challenge answers
+      // this run's own nonce, so the allowance opens no replay; the Enrolment Function holds its run to its own clock.
+      const at = now();
+      const skewMs = (this.#o.maxClockSkewSeconds ?? DEFAULT_MAX_CLOCK_SKEW_SECONDS) * 1000;
+      if (Date.parse(challenge.expiresAt) + skewMs <= at.getTime()) {
+        throw protocolFailure(CHALLENGE, 'stale', `expires ${challenge.expiresAt}, the node's clock says ${at.toISOString()} (allowing ${skewMs / 1000} s of clock skew)`);
+      }
       if (Date.parse(challenge.validity.notAfter) <= now().getTime()) throw protocolFailure(CHALLENGE, 'credential_expired');
       acceptEphemeralAnswer(CHALLENGE, hello.ephemeral, challenge.ephemeral);
       const th = this.#transcript.absorb(challenge.type, withoutFields(challenge, 'proof'));

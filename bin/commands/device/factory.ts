@@ -7,8 +7,10 @@ import { publicKeyFingerprint } from '../../../domain/crypto/fingerprint.ts';
 import type { CredentialKind } from '../../../domain/crypto/credential.ts';
 import { validationError } from '../../../domain/errors.ts';
 import { refusedForGood } from '../../../adapters/client/refused-for-good.ts';
+import { ProblemResponse, request } from '../../../adapters/client/http.ts';
+import { DEFAULT_MAX_CLOCK_SKEW_SECONDS } from '../../../domain/protocols/clock-skew.ts';
 import { entityReadUnanswered, isEntityAbsent } from '../../../adapters/client/entity-absent.ts';
-import { fetchPinnedInfrastructure } from '../../../adapters/client/device/index.ts';
+import { DEVICE_PATHS, fetchPinnedInfrastructure, MAX_DEVICE_ANSWER_BYTES } from '../../../adapters/client/device/index.ts';
 import { Device } from '../../../adapters/protocols/procedures/index.ts';
 import { MAX_ENTITY_BYTES } from '../../../adapters/client/operator.ts';
 import { clientOf, type ServerTarget } from '../options.ts';
@@ -64,7 +66,8 @@ const mustBeNew = async (target: ServerTarget, kind: 'node' | 'credential', id: 
 /**
  * Initialization at the factory (seed 004): the bootstrap key generated inside the device's Secure Environment,
  * the infrastructure's keys pinned, then the node registered and its bootstrap credential issued and provisioned
- * (pre-provisioning) through the operator API. The node and credential ids are checked unused first. Each command's
+ * (pre-provisioning) through the operator API. The node and credential ids are checked unused first, then the device's
+ * clock against the server's (clockAgreesWithServer): nothing is made or sent from a clock the server would refuse. Each command's
  * id is derived from what it records, and the key and what was sent are kept (pending-init.ts) until the state is
  * written: an init whose outcome is unknown (an answer lost in transit, the state unwritable) is finished by running
  * it again, with the same key and so the same commands (found in review: a rerun was refused, its node left with a
@@ -119,6 +122,8 @@ export const factory = async (target: OperatorTarget, r: FactoryRequest, onUnfin
       await mustBeNew(target, 'node', r.nodeId, 'nodeId');
       await mustBeNew(target, 'credential', r.bootstrapCredentialId, 'bootstrapId');
     }
+    // Before any key is made or command sent: a clock the server's protocols refuse is said now (review 207).
+    const serverAt = await clockAgreesWithServer(target);
     const pinned = await fetchPinnedInfrastructure(transportOf(target));
     se = openDeviceSecureEnvironment(r.dir);
     const device = new Device({ nodeId: r.nodeId, se, now, random });
@@ -128,7 +133,10 @@ export const factory = async (target: OperatorTarget, r: FactoryRequest, onUnfin
     let pending = unfinished;
     if (pending !== undefined) await mustHoldPendingKey(device, r.dir, pending);
     if (pending === undefined) {
-      const notBefore = now();
+      // The earlier of the two clocks: a device ahead within the skew would otherwise hold a bootstrap credential the
+      // server takes as not yet valid for minutes. The length is the one asked for, as a rerun checks (sameInit).
+      const deviceAt = now();
+      const notBefore = serverAt !== undefined && serverAt < deviceAt ? serverAt : deviceAt;
       const validity = { notBefore: notBefore.toISOString(), notAfter: new Date(notBefore.getTime() + r.validForSeconds * 1000).toISOString() };
       const bootstrap = await device.generateBootstrap(r.kind, validity);
       pending = { version: 1, nodeId: r.nodeId, bootstrapCredentialId: r.bootstrapCredentialId, registration, handle: bootstrap.handle, descriptor: bootstrap.descriptor, validity };
@@ -207,6 +215,49 @@ const filesOfThisRun = (dir: string, before: ReadonlySet<string> | undefined): {
       if (lockMadeHere) rmSync(join(dir, DEVICE_LOCK_DB_FILE), { force: true });
     },
   };
+};
+
+/**
+ * The server's time, read from the Date header of its answer to the device-facing pin route (RFC 9110 6.6.1: whole
+ * seconds), refused when the device's clock is certainly further from it than the skew the server's protocols accept
+ * (clock-skew.ts): a bootstrap credential dated by such a clock is refused once its node is registered (years behind:
+ * the node was left orphaned), or is valid only years later (ahead), and every hello of such a device is stale. The
+ * device's clock is read before and after the request, and the header stands for a whole second, so only a skew past
+ * the bound at every point of that span is refused. An answer without a readable Date header (or a refusal, which the
+ * init's own checks then report) leaves the check unmade: undefined.
+ */
+/** An HTTP-date (RFC 9110 5.6.7) as the instant it names; anything else is no server time. */
+const HttpDate = z.string().max(64).transform((text) => Date.parse(text)).pipe(z.number());
+
+const clockAgreesWithServer = async (target: ServerTarget): Promise<Date | undefined> => {
+  const sent = now().getTime();
+  const date = await request(target.url, {
+    method: 'GET', path: DEVICE_PATHS.enrolment, maxResponseBytes: MAX_DEVICE_ANSWER_BYTES, ...(target.timeoutMs !== undefined ? { timeoutMs: target.timeoutMs } : {}),
+  }).then((answer) => answer.headers.get('date'), (error: unknown) => {
+    if (error instanceof ProblemResponse) return null;
+    throw error;
+  });
+  const answered = now().getTime();
+  const parsed = HttpDate.safeParse(date);
+  if (!parsed.success) return undefined;
+  const serverMs = parsed.data;
+  const maxMs = DEFAULT_MAX_CLOCK_SKEW_SECONDS * 1000;
+  const behind = serverMs - answered > maxMs;
+  const ahead = sent - (serverMs + 999) > maxMs;
+  if (behind || ahead) {
+    const deviceAt = new Date(answered).toISOString();
+    const serverAt = new Date(serverMs).toISOString();
+    const apart = Math.round(Math.abs(answered - serverMs) / 1000);
+    throw validationError(
+      [{
+        path: 'clock',
+        rule: 'clock_skew',
+        message: `the device's clock says ${deviceAt}, the server's ${serverAt}: ${apart} s ${behind ? 'behind' : 'ahead'}, past the ${DEFAULT_MAX_CLOCK_SKEW_SECONDS} s the server accepts; set the device's clock, then run device init again (this run made and sent nothing)`,
+      }],
+      'device clock',
+    );
+  }
+  return new Date(serverMs);
 };
 
 /** Refused when `dir` holds a device already: a folder is one device for its whole life. */
