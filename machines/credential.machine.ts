@@ -63,7 +63,7 @@ export const reusedKeys = (facts: Facts): string[] =>
 /**
  * Credential lifecycle: issued (initialized) -> provisioned into its node (enrolled; pre-provisioning or remote
  * provisioning, seed 003 11.2.1) -> associated while security associations derive from it -> expired at notAfter
- * or revoked (RFC 5280 reasons). A rotation (HLR-212, RS-16) links a successor and keeps the predecessor usable
+ * or revoked (RFC 5280 reasons; a reason raised to keyCompromise later). A rotation (HLR-212, RS-16) links a successor and keeps the predecessor usable
  * until the overlap ends, when it is revoked as superseded if its node held the successor then (rotationOutcomeAt).
  */
 export const credentialMachine = setup({
@@ -243,6 +243,16 @@ export const credentialMachine = setup({
       if (d?.reason !== 'superseded' || context.successorId === undefined) return true;
       return rotationOutcomeAt(event.facts.successor, event.facts.handover, handoverInstant(context, event.at)) === 'superseded';
     }),
+    /**
+     * A revoked credential's reason is raised to keyCompromise, once, and to nothing else: its key found compromised
+     * after a revocation for another reason (a rotation's `superseded`, the cascade's `cessationOfOperation`). Relying
+     * parties act on keyCompromise alone (they distrust what the key signed before the revocation), so the CRLs and OCSP
+     * must say it (RFC 5280 5.3.1; CA/Browser Forum Baseline Requirements 4.9.1.1 and 7.2.2 allow the CRL entry's reason
+     * to be changed to keyCompromise). Any other change would unsay what relying parties were told; the revocation's
+     * instant stands (recordRevocation kept it).
+     */
+    raisesToKeyCompromise: ({ context, event }) =>
+      dataOf(event, 'CredentialRevoked')?.reason === 'keyCompromise' && context.revocationReason !== 'keyCompromise',
   },
   actions: {
     addAssociation: assign(({ context, event }) => ({
@@ -258,6 +268,8 @@ export const credentialMachine = setup({
     }),
     clearRotation: assign(() => ({ successorId: undefined, overlapEndsAt: undefined })),
     recordRevocation: assign(({ event }) => ({ revocationReason: dataOf(event, 'CredentialRevoked')!.reason, endedAt: event.at })),
+    // The credential ended at its first revocation: heldAt and the rotation rules read that instant, not the raise's.
+    raiseRevocationReason: assign(() => ({ revocationReason: 'keyCompromise' as const })),
     // When it was put into its node and when it ended: whether its node held it at a past instant (heldAt).
     recordProvisioning: assign(({ event }) => ({ provisionedAt: event.at })),
     recordEnd: assign(({ event }) => ({ endedAt: event.at })),
@@ -322,6 +334,10 @@ export const credentialMachine = setup({
       },
     },
     expired: { type: 'final' },
-    revoked: { type: 'final' },
+    revoked: {
+      on: {
+        CredentialRevoked: { guard: 'raisesToKeyCompromise', actions: 'raiseRevocationReason' },
+      },
+    },
   },
 });

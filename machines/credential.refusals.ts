@@ -172,6 +172,7 @@ export const credentialRefusals: RefusalReasons<CredentialContext> = {
       ? `${asked}; its node holds successor ${id} at ${instant(judgedAt)}, which supersedes it`
       : `${asked}; successor ${id} was superseded in turn, and the rotation went on down its chain`;
   },
+  raisesToKeyCompromise: (args) => credentialRevokedAlready(args),
   handedOver: ({ context, event }) => {
     const judgedAt = handoverInstant(context, event.at);
     const { successor, handover } = event.facts;
@@ -188,17 +189,18 @@ export const credentialRefusals: RefusalReasons<CredentialContext> = {
 };
 
 /**
- * Why a revoked credential takes no second revocation, said by the final state rather than a guard (evaluate.ts
- * FINAL_STATE_REASONS). Review 197 F2: a `revokeCredential … keyCompromise` on a credential the cascade had revoked
- * as cessationOfOperation was told only that the state accepts nothing. A reason is not raised here: what stands
- * is what OCSP and the CRL publish (recordRevocation keeps the reason and the instant). A context kept before the
- * instant was (a stored view) names the reason alone.
+ * Why a revoked credential takes no second revocation but one raising its reason to keyCompromise (the guard
+ * `raisesToKeyCompromise`). Review 197 F2: a second revocation was told only that the state accepts nothing; what
+ * stands is named, the reason and the instant (recordRevocation keeps both), as OCSP and the CRLs publish them. A
+ * context kept before the instant was (a stored view) names the reason alone.
  */
 export const credentialRevokedAlready: RefusalReason<CredentialContext> = ({ context, event }) => {
   if (event.type !== 'CredentialRevoked' || context.revocationReason === undefined) return undefined;
   const when = context.endedAt === undefined ? '' : ` at ${instant(context.endedAt)}`;
+  const standing = `credential ${context.credentialId} was revoked as ${context.revocationReason}${when}`;
+  if (context.revocationReason === 'keyCompromise') return `${standing}, and no reason is raised past keyCompromise (docs/pki.md, "Raising a revocation's reason to keyCompromise")`;
   return (
-    `credential ${context.credentialId} was revoked as ${context.revocationReason}${when}, and a revocation's reason is not changed once recorded: ` +
-    'it is refused by OCSP and listed on the CRL as it stands (docs/pki.md, "A revocation\'s reason is final")'
+    `${standing}, and a revocation's reason is changed only by raising it to keyCompromise, once (RFC 5280 5.3.1): ` +
+    `it is refused by OCSP and listed on the CRL as it stands until then (docs/pki.md, "Raising a revocation's reason to keyCompromise")`
   );
 };

@@ -5,14 +5,14 @@ import { applicationMachine, applicationRefusals } from './application.machine.t
 import { associationMachine } from './association.machine.ts';
 import { associationRefusals } from './association.refusals.ts';
 import { credentialMachine } from './credential.machine.ts';
-import { credentialRefusals, credentialRevokedAlready } from './credential.refusals.ts';
+import { credentialRefusals } from './credential.refusals.ts';
 import { nodeMachine } from './node.machine.ts';
 import { nodeRefusals } from './node.refusals.ts';
 import { pseudonymMachine } from './pseudonym.machine.ts';
 import { pseudonymRefusals } from './pseudonym.refusals.ts';
 import { subscriptionMachine } from './subscription.machine.ts';
 import { subscriptionRefusals } from './subscription.refusals.ts';
-import type { RefusalReason, RefusalReasons } from './refusal-reasons.ts';
+import type { RefusalReasons } from './refusal-reasons.ts';
 import { TransitionPlans } from './transition-plan.ts';
 import type { DomainEvent } from '../domain/events/index.ts';
 import type { EntityView, Facts, MachineEvent } from './types.ts';
@@ -38,15 +38,6 @@ export const REFUSAL_REASONS: Readonly<Record<EntityKind, RefusalReasons>> = {
   application: applicationRefusals as RefusalReasons,
   association: associationRefusals as RefusalReasons,
   pseudonym: pseudonymRefusals as RefusalReasons,
-};
-
-/**
- * Per kind, what an event refused by a final state (revoked, expired: no guard to name) finds standing, where the
- * state's name alone misleads: a second revocation of a credential reads as a reason that could still be raised
- * (review 197 F2). Undefined says nothing more than the state.
- */
-const FINAL_STATE_REASONS: Readonly<Partial<Record<EntityKind, RefusalReason>>> = {
-  credential: credentialRevokedAlready as RefusalReason,
 };
 
 // The machines share one event type; a common snapshot type keeps the callers free of per-kind generics.
@@ -187,7 +178,7 @@ export const evaluate = (kind: EntityKind, snapshot: EntitySnapshot, event: Mach
   }
   const allowed = allowedEvents(snapshot);
   const rule = allowed.includes(event.type) ? refusingRule(kind, snapshot, event) : undefined;
-  const reason = rule !== undefined ? REFUSAL_REASONS[kind][rule] : snapshot.status === 'done' ? FINAL_STATE_REASONS[kind] : undefined;
+  const reason = rule !== undefined ? REFUSAL_REASONS[kind][rule] : undefined;
   const because = reason?.({ context: snapshot.context, event: factsAsRecorded(event) });
   return { ok: false, state: stateOf(snapshot), allowed, ...(rule !== undefined ? { rule } : {}), ...(because !== undefined ? { because } : {}) };
 };

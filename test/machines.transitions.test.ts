@@ -139,6 +139,8 @@ const LEGAL: Record<EntityKind, Record<string, Partial<Record<EventType, string>
       CredentialAssociated: 'refused: same association twice', CredentialAssociationReleased: 'enrolled',
       CredentialRotationStarted: 'associated', CredentialRotationAbandoned: 'refused: no rotation started', CredentialExpired: 'expired', CredentialRevoked: 'revoked',
     },
+    // Reached as keyCompromise: a revocation's reason is raised to keyCompromise only, once (raisesToKeyCompromise).
+    revoked: { CredentialRevoked: 'refused: raised to keyCompromise already' },
   },
   application: {
     absent: { ApplicationRegistered: 'initialized' },
@@ -208,14 +210,23 @@ describe('lifecycle machines: every state x every event of the kind', () => {
     expect(Object.keys(SAMPLES).sort()).toEqual([...EVENT_TYPES].sort());
   });
 
-  it('revoked and expired are final: the machine reports done and accepts nothing', () => {
+  it("revoked and expired are final: the machine reports done and accepts nothing, but a revoked credential's raise to keyCompromise", () => {
     for (const kind of ENTITY_KINDS) {
       for (const state of ['revoked', 'expired'].filter((s) => s in PATHS[kind])) {
         const snapshot = reach(kind, state);
-        expect(snapshot.status).toBe('done');
+        expect(snapshot.status).toBe(kind === 'credential' && state === 'revoked' ? 'active' : 'done');
         for (const type of typesOf(kind)) expect(evaluate(kind, snapshot, SAMPLES[type]).ok).toBe(false);
       }
     }
+    let revoked = initialSnapshot('credential', 'x');
+    for (const event of [SAMPLES.CredentialIssued, SAMPLES.CredentialProvisioned, e('CredentialRevoked', { credentialId: 'c', reason: 'superseded' })]) {
+      const verdict = evaluate('credential', revoked, event);
+      if (!verdict.ok) throw new Error(`refused ${event.type}`);
+      revoked = verdict.snapshot;
+    }
+    const raised = evaluate('credential', revoked, e('CredentialRevoked', { credentialId: 'c', reason: 'keyCompromise' }, 30));
+    expect(raised.ok && stateOf(raised.snapshot)).toBe('revoked');
+    expect(raised.ok && raised.snapshot.context).toMatchObject({ revocationReason: 'keyCompromise', endedAt: at(10) });
   });
 });
 
@@ -375,6 +386,8 @@ const RULES: [string, EntityKind, string, MachineEvent, string][] = [
   ['provisioning a credential after its node was revoked (RS-01)', 'credential', 'initialized', { ...SAMPLES.CredentialProvisioned, facts: { owner: view('revoked') } }, 'ownerIsLive'],
   ['provisioning a credential after its node\'s enrolment expired (RS-01)', 'credential', 'initialized', { ...SAMPLES.CredentialProvisioned, facts: { owner: view('expired') } }, 'ownerIsLive'],
   // Seed 003 11.3 (review 165): the Registrar CSE is another CSE than the Registree.
+  // RFC 5280 5.3.1: a revoked credential's reason is raised to keyCompromise only, once (reached as keyCompromise).
+  ['a revoked credential revoked again, its reason raised already', 'credential', 'revoked', SAMPLES.CredentialRevoked, 'raisesToKeyCompromise'],
   ['association configured with its Registree as its Registrar CSE', 'association', 'absent',
     { ...SAMPLES.AssociationConfigured, data: { ...(SAMPLES.AssociationConfigured.data as object), registrarCseId: '/n' } } as MachineEvent, 'registrarIsNotRegistree'],
 ];

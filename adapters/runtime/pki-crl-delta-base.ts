@@ -9,6 +9,8 @@ export interface Base {
   readonly offset: number;
 }
 
+const without = (set: ReadonlySet<string>, serial: string): ReadonlySet<string> => new Set([...set].filter((s) => s !== serial));
+
 /** A base kept from before a restart or a rebuild, not placed in the list yet: the serials it listed. */
 interface Unplaced {
   readonly crlNumber: number;
@@ -95,6 +97,23 @@ export class DeltaBase {
       if (this.#next !== undefined) this.#next = { ...this.#next, index: positions[1]!, offset: entries.offsetOf(positions[1]!) };
     }
     return dropped;
+  }
+
+  /**
+   * The entry of `serial` replaced by `entry` (its reason raised to keyCompromise) and moved past where the deltas
+   * start, so that every delta lists it (RFC 5280 5.2.4: a delta lists what changed since its base, a reason code
+   * too). Kept so: the serials the base is kept by are those before it, no longer this one, so after a restart its
+   * deltas still list the raise. A base still to place does not count it as listed either.
+   */
+  raise(serial: string, entry: Uint8Array): void {
+    const entries = this.listing.entries;
+    const positions = [this.#base?.index ?? 0, this.#next?.index ?? 0];
+    if (!entries.moveToEnd(serial, entry, positions)) return;
+    if (this.#base !== undefined) this.#base = { ...this.#base, index: positions[0]!, offset: entries.offsetOf(positions[0]!) };
+    if (this.#next !== undefined) this.#next = { ...this.#next, index: positions[1]!, offset: entries.offsetOf(positions[1]!) };
+    if (this.#unplaced !== undefined) this.#unplaced = { ...this.#unplaced, listed: without(this.#unplaced.listed, serial) };
+    if (this.#unplacedNext !== undefined) this.#unplacedNext = { ...this.#unplacedNext, listed: without(this.#unplacedNext.listed, serial) };
+    if (this.#base !== undefined) this.#keep();
   }
 
   /** No base was known: `signed`, a complete CRL just signed, is the base at once, and nothing kept before waits. */

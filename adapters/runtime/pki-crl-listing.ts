@@ -2,7 +2,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { revocationIssuer, revokedCertificateDer } from '../../domain/x509/revocation/index.ts';
 import { revocationsAfter, revokedSerialsOfAnotherKey, type RevocationRow } from '../../projections/pki/index.ts';
 import { boundCrlExpiryMarks, memoryCrlExpiryMarks, type CrlExpiryMarks } from '../driven/pki/crl-expiry-marks.ts';
-import { memoryPublishedRevocations, type PublishedRevocation } from '../driven/pki/published-revocations.ts';
+import { memoryPublishedRevocations, raises, type PublishedRevocation } from '../driven/pki/published-revocations.ts';
 import { readCompletePki, type PkiIncomplete } from './pki-complete.ts';
 import type { CrlPublisherOptions } from './pki-crl-publisher-options.ts';
 import { EntryBuffer, leavesTheList } from './pki-entry-buffer.ts';
@@ -21,12 +21,25 @@ const ROWS_PER_TURN = 5_000;
 /** Why nothing new can be signed now: the read model is partial, or what would be listed is not recorded as published. */
 export type NotNow = PkiIncomplete | PublicationUnrecorded;
 
+/** A listed entry whose reason was raised to keyCompromise, as the CRLs are to list it from now on. */
+export interface RaisedEntry {
+  readonly serialNumber: string;
+  readonly entry: Uint8Array;
+}
+
 /**
  * What a catch-up brought: how many entries came, whether the list was read again from the start (a reset), and the
  * published revocations the read model lacks, listed again (a reload only), for the publisher to report.
  */
 export type CaughtUp =
-  | { readonly ok: true; readonly added: number; readonly reloaded: boolean; readonly notInLog: readonly PublishedRevocation[] }
+  | {
+      readonly ok: true;
+      readonly added: number;
+      readonly reloaded: boolean;
+      readonly notInLog: readonly PublishedRevocation[];
+      /** Entries listed before whose reason was raised to keyCompromise since, re-encoded: not moved yet. */
+      readonly raised: readonly RaisedEntry[];
+    }
   | { readonly ok: false; readonly notNow: NotNow };
 
 /**
@@ -125,12 +138,20 @@ export class CrlListing {
     // for good, judged at a CRL's time as the expiry drop judges them (a reload reads them again: they were forgotten
     // on purpose).
     const thisUpdate = crlThisUpdate(this.#o.now);
-    // A reload reads every revocation again: only those not kept yet become records.
+    // A reload reads every revocation again: only those not kept yet become records, and a reason raised to
+    // keyCompromise since (a row read again past the last one: its `seq` moved), recorded before a CRL lists it.
     const fresh: RevocationRow[] = [];
+    const raisedNow = new Set<string>();
     for (let i = 0; i < rows.length; i++) {
       if (i > 0 && i % ROWS_PER_TURN === 0) await yieldToLoop();
       const row = rows[i]!;
-      if (this.#ledger.get(row.serialNumber) === undefined && !this.#leftForGood(row.serialNumber, thisUpdate)) fresh.push(row);
+      if (this.#leftForGood(row.serialNumber, thisUpdate)) continue;
+      const kept = this.#ledger.get(row.serialNumber);
+      if (kept === undefined) fresh.push(row);
+      else if (raises(kept, row)) {
+        fresh.push(row);
+        raisedNow.add(row.serialNumber);
+      }
     }
     // Nothing changed yet: a reset during those turns is handled as one during the reads.
     if (this.#resets !== resets) return this.catchUp();
@@ -143,11 +164,17 @@ export class CrlListing {
     const entries = reload ? new EntryBuffer() : this.#entries;
     const serials = reload ? new Set<string>() : this.#serials;
     let added = 0;
+    const raised: RaisedEntry[] = [];
     for (let i = 0; i < rows.length; i++) {
       if (i > 0 && i % ROWS_PER_TURN === 0) await yieldToLoop();
       const row = rows[i]!;
       this.#notInLog.delete(row.serialNumber);
-      if (serials.has(row.serialNumber)) continue;
+      if (serials.has(row.serialNumber)) {
+        // Listed already, with the reason it had: the publisher moves its entry past where the deltas start
+        // (DeltaBase.raise), the first publication's with the reason raised.
+        if (raisedNow.has(row.serialNumber)) raised.push({ serialNumber: row.serialNumber, entry: entryOf(this.#ledger.get(row.serialNumber)!) });
+        continue;
+      }
       serials.add(row.serialNumber);
       // The first publication stands: a certificate revoked again after a restore lost its first revocation keeps
       // the time, reason and invalidity date relying parties saw (OCSP answers them too); so does one an earlier
@@ -165,7 +192,7 @@ export class CrlListing {
     const notInLog = reload ? this.#listPublishedNotInLog(thisUpdate, anotherKey) : [];
     added += notInLog.length;
     if (rows.length > 0) this.#lastSeq = rows[rows.length - 1]!.seq;
-    return { ok: true, added, reloaded: reload, notInLog };
+    return { ok: true, added, reloaded: reload, notInLog, raised };
   }
 
   /** Whether the entry of `serial` has left the CRLs for good at `at` (the rule of `dropExpired`, from its mark). */

@@ -237,7 +237,8 @@ export class CrlPublisher {
       this.#base.unplace(before);
       this.#stale = true;
     }
-    if (caught.added > 0) {
+    for (const { serialNumber, entry } of caught.raised) this.#base.raise(serialNumber, entry);
+    if (caught.added > 0 || caught.raised.length > 0) {
       this.#stale = true;
       this.#newSinceDelta = true;
     }
@@ -250,7 +251,7 @@ export class CrlPublisher {
         this.#o.onError?.(error);
       }
     }
-    return caught.added;
+    return caught.added + caught.raised.length;
   }
 
   /** Issues a delta (or a new base) for what was committed since the last one; returns how many entries came. */

@@ -135,6 +135,28 @@ export class EntryBuffer {
     return dropped;
   }
 
+  /**
+   * The entry of `serial`, replaced by `entry` and moved to the end of the list, where the deltas list what changed
+   * (a revocation's reason raised to keyCompromise, RFC 5280 5.2.4: a delta CRL lists the entries changed since its
+   * base). `positions` (entry indices: where the deltas start) are moved in place to stay on the same entries. False
+   * when no entry holds `serial`.
+   */
+  moveToEnd(serial: string, entry: Uint8Array, positions: number[] = []): boolean {
+    const i = this.#serials.indexOf(serial);
+    if (i === -1) return false;
+    const offset = this.offsetOf(i);
+    const size = this.#sizes[i]!;
+    const notAfter = this.#notAfter[i]!;
+    const listed = this.#listedBeyondExpiry[i]!;
+    this.#bytes.copyWithin(offset, offset + size, this.#length);
+    this.#length -= size;
+    for (const list of [this.#sizes, this.#notAfter, this.#listedBeyondExpiry]) list.splice(i, 1);
+    this.#serials.splice(i, 1);
+    for (let p = 0; p < positions.length; p++) if (positions[p]! > i) positions[p]! -= 1;
+    this.append(entry, notAfter, serial, listed);
+    return true;
+  }
+
   clear(): void {
     this.#bytes = new Uint8Array(4096);
     this.#length = 0;

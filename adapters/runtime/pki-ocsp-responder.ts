@@ -10,7 +10,7 @@ import {
   type RevocationIssuer,
 } from '../../domain/x509/revocation/index.ts';
 import { certificateStanding } from '../../projections/pki/index.ts';
-import type { PublishedRevocation } from '../driven/pki/published-revocations.ts';
+import { raises, type PublishedRevocation } from '../driven/pki/published-revocations.ts';
 import type { UnrecordedRun } from './pki-published.ts';
 import { readCompletePki } from './pki-complete.ts';
 import { chainEndOf } from './pki-ended-cas.ts';
@@ -104,7 +104,13 @@ export class OcspResponder {
     // earlier version published back-dated), even when the log lost it (a restore) or holds a later revocation of the
     // same certificate.
     const published = this.#o.published?.get(id.serialNumber);
-    if (published !== undefined) return revokedStatus(published);
+    if (published !== undefined) {
+      // But for its reason's raise to keyCompromise (RFC 5280 5.3.1), recorded before it is answered, as the CRLs do.
+      if (standing.status !== 'revoked' || !raises(published, standing)) return revokedStatus(published);
+      const raised = { ...published, reason: 'keyCompromise' as const };
+      toRecord.push(raised);
+      return revokedStatus(raised);
+    }
     switch (standing.status) {
       case 'revoked':
         // A `revoked` a relying party saw must survive a restore of the event log, as a CRL entry does: recorded before
@@ -132,7 +138,11 @@ export class OcspResponder {
   #recorded(revocations: readonly PublishedRevocation[]): boolean {
     const ledger = this.#o.published;
     // Nothing to write (the usual case) is not a write that succeeded: it must not end a run of reported failures.
-    if (ledger === undefined || revocations.every((r) => ledger.get(r.serialNumber) !== undefined)) return true;
+    const kept = (r: PublishedRevocation): boolean => {
+      const first = ledger?.get(r.serialNumber);
+      return first !== undefined && !raises(first, r);
+    };
+    if (ledger === undefined || revocations.every(kept)) return true;
     return ledger.recordOrReport(revocations, this.#unrecorded, this.#o.onError) === undefined;
   }
 

@@ -1,4 +1,4 @@
-import type { PublishedRevocation, PublishedRevocations } from '../driven/pki/published-revocations.ts';
+import { raises, type PublishedRevocation, type PublishedRevocations } from '../driven/pki/published-revocations.ts';
 
 /** Revocations came that could not be recorded as published (the disk): no CRL lists them until they are. */
 export class PublicationUnrecorded extends Error {
@@ -45,12 +45,20 @@ export class PublishedLedger {
   }
 
   /**
-   * Keeps those of `records` not kept yet, synced to disk before this returns. A failed write throws and keeps none of
-   * them, so the caller signs nothing that lists them and tries again later.
+   * Keeps those of `records` not kept yet, and the raise to keyCompromise of one kept, synced to disk before this
+   * returns. A failed write throws and keeps none of them, so the caller signs nothing that lists them and tries again
+   * later.
    */
   record(records: readonly PublishedRevocation[]): void {
     const fresh = new Map<string, PublishedRevocation>();
-    for (const r of records) if (!this.#kept.has(r.serialNumber) && !fresh.has(r.serialNumber)) fresh.set(r.serialNumber, r);
+    for (const r of records) {
+      if (fresh.has(r.serialNumber)) continue;
+      const kept = this.#kept.get(r.serialNumber);
+      if (kept === undefined) fresh.set(r.serialNumber, r);
+      // A reason raised to keyCompromise: the publication relying parties saw, its time and invalidity date, with
+      // the raised reason (RFC 5280 5.3.1). Nothing else changes what was published.
+      else if (raises(kept, r)) fresh.set(r.serialNumber, { ...kept, reason: 'keyCompromise' });
+    }
     if (fresh.size === 0) return;
     this.#store.append([...fresh.values()]);
     for (const [serial, r] of fresh) this.#kept.set(serial, r);

@@ -8,7 +8,7 @@ import type { PkiChanges } from './changes.ts';
 import { issuingKeyId } from './issuing-key.ts';
 import { lapseOf, recordEnrolmentEnd, recordSubscription } from './lapses.ts';
 import { forgetRotation, overlapEndOf, recordRotation } from './rotations.ts';
-import { certificateOfCredential, forgetRebuild, markRebuild, PKI_PROJECTION, recordCertificate, recordRevocation, resetPkiTables, setupPkiTables } from './tables.ts';
+import { certificateOfCredential, forgetRebuild, markRebuild, PKI_PROJECTION, recordCertificate, raiseRevocation, recordRevocation, resetPkiTables, setupPkiTables, standingRevocation } from './tables.ts';
 
 export { PKI_PROJECTION };
 
@@ -117,6 +117,20 @@ export const pkiProjection = (changes?: PkiChanges): Projection => {
           const { credentialId, reason } = e.event.data;
           const certificate = certificateOfCredential(db, credentialId);
           if (certificate === undefined) return;
+          const standing = standingRevocation(db, certificate.caId, certificate.serialNumber);
+          if (standing !== undefined) {
+            // A second revocation is its reason raised to keyCompromise (the machine accepts no other): the entry keeps
+            // its revocationDate and invalidityDate, its reasonCode says keyCompromise.
+            if (reason !== 'keyCompromise') return;
+            const entry = revokedCertificateDer({
+              serialNumber: certificate.serialNumber,
+              revokedAt: Date.parse(standing.revokedAt),
+              reason,
+              ...(standing.invalidSince !== undefined ? { invalidSince: Date.parse(standing.invalidSince) } : {}),
+            });
+            if (raiseRevocation(db, certificate.caId, certificate.serialNumber, entry)) changes?.revoked({ caId: certificate.caId, serialNumber: certificate.serialNumber });
+            return;
+          }
           // revocationDate is when the CA processed it, the recording (RFC 5280 5.3.2); an earlier instant the service
           // refused the certificate from is its invalidityDate, never a back-dated revocationDate (review 203).
           const occurred = revocationInstant(e.at, reason, overlapEndOf(db, credentialId), lapseCausing(db, e));

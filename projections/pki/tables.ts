@@ -189,6 +189,30 @@ export const recordRevocation = (db: Database.Database, row: Omit<RevocationRow,
     'INSERT OR IGNORE INTO pki_revocations (ca_id, serial, credential_id, revoked_at, reason, not_after, entry, invalid_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
   ).run(row.caId, row.serialNumber, row.credentialId, row.revokedAt, row.reason, row.notAfter, row.entry, row.invalidSince ?? null).changes === 1;
 
+/**
+ * The revocation of (CA, serial) standing in the read model, as recorded: what a revocation's raise to keyCompromise
+ * re-encodes (its instant and invalidity date stay).
+ */
+export const standingRevocation = (db: Database.Database, caId: string, serialNumber: string): Omit<RevocationRow, 'seq' | 'entry'> | undefined => {
+  const row = prepared(db, 'SELECT * FROM pki_revocations WHERE ca_id = ? AND serial = ?').get(caId, serialNumber) as Row | undefined;
+  if (row === undefined) return undefined;
+  const { seq: _seq, entry: _entry, ...rest } = toRow(row);
+  return rest;
+};
+
+/**
+ * A revocation's reason raised to keyCompromise (machines `raisesToKeyCompromise`; RFC 5280 5.3.1): its entry
+ * replaced by `entry`, and a `seq` past every other, so the CRL publisher, reading what is new since it last looked,
+ * finds it and its next delta lists it (5.2.4: a delta lists the entries changed since its base). True when raised;
+ * false when none stands or it was keyCompromise already.
+ */
+export const raiseRevocation = (db: Database.Database, caId: string, serialNumber: string, entry: Uint8Array): boolean =>
+  prepared(
+    db,
+    `UPDATE pki_revocations SET seq = (SELECT max(seq) FROM pki_revocations) + 1, reason = 'keyCompromise', entry = ?
+      WHERE ca_id = ? AND serial = ? AND reason <> 'keyCompromise'`,
+  ).run(entry, caId, serialNumber).changes === 1;
+
 interface Row {
   seq: number | bigint;
   ca_id: string;

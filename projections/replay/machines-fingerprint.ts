@@ -25,8 +25,10 @@ export interface MachinesRules {
  * (review 197) a node's service credential is provisioned, and an association established, only if it ends by the end
  * of the node's subscription (endsWithinSubscription; seed 003, 11.2.1), so a lapse and an expiry coincide; and (review
  * 205) a node's service credential is issued so too while its node is enrolled under one, before its key is certified.
+ * v5: a revoked credential takes a second revocation raising its reason to keyCompromise, once (raisesToKeyCompromise;
+ * RFC 5280 5.3.1): a key found compromised after its revocation for another reason. It refuses nothing v4 accepted.
  */
-export const MACHINES_VERSION = 'credence:machines:v4';
+export const MACHINES_VERSION = 'credence:machines:v5';
 
 /**
  * The guards a version added to an event it did not hold to them before: an event an earlier version stored, legal
@@ -57,7 +59,7 @@ export const ruleSince = (eventType: string, rule: string | undefined): string |
  * version when the machines now judge otherwise, and record the new hash here either way. Without it a changed
  * helper would let a replay go on from snapshots its old code made (review: the bump was a step to remember).
  */
-export const MACHINES_SOURCES_CONFIRMED = 'f12c72418e4ecd9de8db76bb8343529dd75211637aff5855e0ab06608e3a0388';
+export const MACHINES_SOURCES_CONFIRMED = '576643d7ef2199f06889668d4b985e72a3eaf8d01e7ccbda907246ccc12b99c0';
 
 /**
  * A machine's config and implementations as JSON: a function by its source (as the running build holds it) with its

@@ -28,6 +28,13 @@ export interface PublishedRevocation {
 }
 
 /**
+ * Whether `r` raises the reason of the publication `kept` to keyCompromise: the only change a publication takes (RFC
+ * 5280 5.3.1; the machines' `raisesToKeyCompromise`).
+ */
+export const raises = (kept: Pick<PublishedRevocation, 'reason'>, r: Pick<PublishedRevocation, 'reason'>): boolean =>
+  r.reason === 'keyCompromise' && kept.reason !== 'keyCompromise';
+
+/**
  * Every revocation a CA published, kept outside the event store and the read models. An event store restored from
  * an older backup loses the revocations acknowledged since; those already on a CRL stay on the CRLs and revoked on
  * OCSP from this record, because a relying party saw them and an entry must not leave a CRL before the certificate
@@ -136,8 +143,11 @@ export const filePublishedRevocations = (dataDir: string, caId: CaId): Published
           }
           const record = (version === 1 ? RecordV1 : Record).safeParse(parsed);
           if (!record.success) throw refused(path, caId, `line ${n}: ${record.error.issues[0]?.message ?? 'malformed'}`);
-          // The first revocation of a certificate stands, as in the read model.
-          if (!kept.has(record.data.serialNumber)) kept.set(record.data.serialNumber, record.data);
+          // The first revocation of a certificate stands, as in the read model, but for its reason's raise to
+          // keyCompromise (a later line): the first publication's time and invalidity date, the raised reason.
+          const first = kept.get(record.data.serialNumber);
+          if (first === undefined) kept.set(record.data.serialNumber, record.data);
+          else if (raises(first, record.data)) kept.set(record.data.serialNumber, { ...first, reason: 'keyCompromise' });
         };
         // Read a chunk at a time, line by line: no bound on the file but the records it holds (the whole file as one
         // buffer or string would meet Node's and V8's longest, and an append that crossed it would stop every start).
@@ -214,7 +224,10 @@ export const memoryPublishedRevocations = (): PublishedRevocations => {
   return {
     load: () => new Map(kept),
     append(records) {
-      for (const r of records) if (!kept.has(r.serialNumber)) kept.set(r.serialNumber, r);
+      for (const r of records) {
+        const first = kept.get(r.serialNumber);
+        if (first === undefined || raises(first, r)) kept.set(r.serialNumber, r);
+      }
     },
     replace(records) {
       kept = new Map([...records].map((r) => [r.serialNumber, r]));
