@@ -65,6 +65,18 @@ describe.skipIf(softHsmMissing !== undefined)('a folder whose keys are in its em
     expect((JSON.parse(list.out) as { tokens: { subject: string; state: string }[] }).tokens.map((t) => [t.subject, t.state])).toEqual([['alice', 'active']]);
   });
 
+  it('refuses every other command that opens the token too (ca init), nothing written', async () => {
+    const data = join(hsm.dir, 'made-for-a-ca');
+    expect((await run(['token', 'create', '--role', 'auditor', '--subject', 'alice', '--ttl', '1h', '--data', data], {})).code).toBe(0);
+    const before = snapshot(data);
+    for (const args of [['ca', 'init', '--id', 'fleet', '--data', data]]) {
+      const refused = await run(args, withToken);
+      expect(refused.code, refused.err).not.toBe(0);
+      expect(refused.err).toContain(`the data folder's keys are in its embedded Secure Environment`);
+      expect(snapshot(data)).toEqual(before);
+    }
+  });
+
   it('refuses a start, its log files moved aside, before any key is made in the token or any file written', async () => {
     const data = join(hsm.dir, 'served-embedded');
     const config = (secureEnvironment?: string) =>

@@ -23,6 +23,8 @@ import { EmbeddedSecureEnvironment, KEK_MATCHES_DATABASE, Pkcs11SecureEnvironmen
 import type { OwnerScopedSecureEnvironment } from '../../domain/ports/secure-environment.ts';
 import { isCredenceError, validationError } from '../../domain/errors.ts';
 import { assertKekFileUsable, assertNoKekLeftInFolder, KEK_FILE_ENVIRONMENT_VARIABLE, kekFileOf, kekFolderOfAnotherAccount } from './kek-file.ts';
+import { refuseKeysInTheFoldersEmbeddedSecureEnvironment } from './folder-keys-in-embedded-secure-environment.ts';
+import { isEmbedded } from './secure-environment-setting.ts';
 
 /** The operating system's randomness, through the port (tests pass their own). */
 export const systemRandom: RandomSource = (length) => new Uint8Array(randomBytes(length));
@@ -174,8 +176,7 @@ export const tryLockDataFolder = (
 /** `openingWarning`: what the opening found the operator must put right without refusing it (said at warn). */
 export type ClosableSecureEnvironment = OwnerScopedSecureEnvironment & { close(): void; readonly openingWarning?: string | undefined };
 
-/** Whether a `secureEnvironment` setting names the data folder's own Secure Environment (its keys are in the folder). */
-export const isEmbedded = (setting: string | undefined): boolean => setting === undefined || setting === 'embedded';
+export { isEmbedded } from './secure-environment-setting.ts';
 
 /**
  * The service's Secure Environment per its `secureEnvironment` setting (issue 16): absent or `embedded`, the data
@@ -197,5 +198,8 @@ export const openServiceSecureEnvironment = (
       'Secure Environment configuration',
     );
   }
+  // Every command that opens a token, not only the start and the token commands (review 209): a folder whose keys
+  // are in its embedded Secure Environment cannot be switched to one.
+  refuseKeysInTheFoldersEmbeddedSecureEnvironment(dir, setting);
   return Pkcs11SecureEnvironment.open({ uri: setting }, { random: deps.random ?? systemRandom, ...(deps.env ? { env: deps.env } : {}) });
 };

@@ -6,7 +6,7 @@ import { readOnlyDatabaseWritingNothing } from '../driven/files/read-only-databa
 import { boundHandles } from '../driven/key-registry/bound-handles.ts';
 import { secureEnvironmentConfigForDataDir } from '../driven/secure-environment/index.ts';
 import { KEY_HANDLE_FILE, readHandleFile } from '../driven/transparency/secure-environment-signer.ts';
-import { isEmbedded } from './data-folder.ts';
+import { isEmbedded } from './secure-environment-setting.ts';
 
 /** How many of the folder's keys the refusal names by handle; the rest are counted. */
 const NAMED_KEYS = 4;

@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { ownerView, type Clock } from '../../../domain/ports/index.ts';
 import { isEmbedded } from '../../runtime/data-folder.ts';
 import { logKeyHeld } from '../../runtime/folder-keys-in-token.ts';
-import { refuseKeysInTheFoldersEmbeddedSecureEnvironment } from '../../runtime/folder-keys-in-embedded-secure-environment.ts';
 import { openAccessRegistry, openServiceSecureEnvironment, secureEnvironmentConfigForDataDir, systemClock, systemRandom } from '../../runtime/index.ts';
 import type { ServiceConfig } from '../service-config.ts';
 import { TokenConfig } from '../token-config.ts';
@@ -59,8 +58,8 @@ export const openAccessControl = async (
   const clock = options.clock ?? systemClock;
   const tokens = TokenConfig.parse(options.tokens ?? {});
   refuseAKeyNoSecureEnvironmentHolds(dataDir, options.secureEnvironment);
-  // Review 209: and the keys of a folder's embedded Secure Environment are not looked for in a token (nor withdrawn).
-  refuseKeysInTheFoldersEmbeddedSecureEnvironment(dataDir, options.secureEnvironment);
+  // Review 209: and the keys of a folder's embedded Secure Environment are not looked for in a token (nor withdrawn):
+  // openServiceSecureEnvironment refuses that folder with a token.
   const se = openServiceSecureEnvironment(dataDir, options.secureEnvironment, { now: () => clock.now(), ...(options.env ? { env: options.env } : {}) });
   let registry: ReturnType<typeof openAccessRegistry> | undefined;
   try {
