@@ -54,15 +54,30 @@ const STORE_RETRY_ADVICE =
   'a command sent may have been stored, so retry it with the commandId it was sent with (stored once at most), or read its entity before sending it anew';
 /** A read stores nothing: a command's advice meant nothing to it (review 199). */
 const STORE_READ_RETRY_ADVICE = 'send the read again after Retry-After';
+/**
+ * A device's protocol step sends no command id (the service builds the commands it records, under ids of its own), so
+ * a command's advice means nothing to it (review 202). Its run, sent again, is decided against what was recorded: the
+ * device keeps its key meanwhile (docs/service.md, Remote provisioning).
+ */
+const DEVICE_STEP_RETRY_ADVICE = "the step may have been recorded: run the device's provisioning or association again after Retry-After";
 
-/** What a request that met an unavailable store is: a command (it may have been stored) or a read (GET, HEAD). */
-export type RequestKind = 'command' | 'read';
+/**
+ * What a request that met an unavailable store is: a command (it may have been stored), a read (GET, HEAD), or a
+ * device's protocol step (the Enrolment Function's and the Registrar CSE's routes: no command id of its own).
+ */
+export type RequestKind = 'command' | 'read' | 'device-step';
 
 /** The methods that only read (RFC 9110 9.2.1 safe methods the service serves). */
 const READS: ReadonlySet<string> = new Set(['GET', 'HEAD']);
+const DEVICE_STEP_ROUTES = /^\/v1\/(enrolment|registrar)\//;
 
-/** What a request of `method` is when the store was unavailable to it. */
-export const requestKindOf = (method: string): RequestKind => (READS.has(method) ? 'read' : 'command');
+/** What a request of `method` to the route `route` (its pattern, as registered) is when the store was unavailable to it. */
+export const requestKindOf = (method: string, route?: string): RequestKind =>
+  READS.has(method) ? 'read' : route !== undefined && DEVICE_STEP_ROUTES.test(route) ? 'device-step' : 'command';
+
+/** What a request of `kind` is told to do about a store that may have stored it. */
+const retryAdvice = (kind: RequestKind): string =>
+  kind === 'read' ? STORE_READ_RETRY_ADVICE : kind === 'device-step' ? DEVICE_STEP_RETRY_ADVICE : STORE_RETRY_ADVICE;
 /** An embedded store's commit that failed (an I/O error): the disk may be back at once, or only once its operator acts. */
 const COMMIT_FAILED_RETRY_AFTER_SECONDS = 5;
 
@@ -71,13 +86,13 @@ const COMMIT_FAILED_RETRY_AFTER_SECONDS = 5;
  * learnt that a retry is safe). At the WAL's sync its frames may be in the WAL, which recovery replays: whether the
  * command was stored is unknown, as after an EventStoreDB timeout. SQLite's words stay in the log.
  */
-const commitFailed: Mapped = {
+const commitFailed = (kind: RequestKind): Mapped => ({
   status: 503,
   code: 'store_unavailable',
-  detail: `the event store could not commit the write, so whether it was stored is unknown (the service's log says why): ${STORE_RETRY_ADVICE}`,
+  detail: `the event store could not commit the write, so whether it was stored is unknown (the service's log says why): ${retryAdvice(kind)}`,
   extensions: { reason: 'commit_failed' },
   headers: { 'retry-after': String(COMMIT_FAILED_RETRY_AFTER_SECONDS) },
-};
+});
 
 /** What happened to an external event store, in words for the caller; no host of it (the log has them). */
 const storeUnavailableCause = (unavailable: StoreUnavailable): string => {
@@ -91,12 +106,19 @@ const storeUnavailableCause = (unavailable: StoreUnavailable): string => {
   }
 };
 
-const fromCredenceError = (problem: Problem): Mapped => {
+/** Why an embedded store refused a whole append, without SQLite's words (the log has them): for a device step. */
+const STORE_REFUSAL: Record<StoreUnavailableReason, string> = {
+  busy: 'the event store is busy: another process holds its write lock',
+  full: 'the event store is full: it has no room for these events',
+};
+
+const fromCredenceError = (problem: Problem, kind: RequestKind): Mapped => {
   const { code, message, ...rest } = problem;
   if (problem.code === 'validation') return { status: 400, code, detail: message, extensions: { errors: problem.issues } };
-  // Nothing was stored and the command id makes a retry safe: say when to retry.
+  // Nothing was stored and the command id makes a retry safe: say when to retry. A device's step has no command id.
   if (problem.code === 'store_unavailable') {
-    return { status: 503, code, detail: message, extensions: rest, headers: { 'retry-after': String(STORE_RETRY_AFTER_SECONDS[problem.reason]) } };
+    const detail = kind === 'device-step' ? `${STORE_REFUSAL[problem.reason]}; nothing was stored: run the device's step again after Retry-After` : message;
+    return { status: 503, code, detail, extensions: rest, headers: { 'retry-after': String(STORE_RETRY_AFTER_SECONDS[problem.reason]) } };
   }
   // Not the caller's request (review 144: it was a 400 `validation` naming `body.token`): the reason and the PKCS#11
   // return value, never the token's label (in the message, which the log has).
@@ -107,8 +129,9 @@ const fromCredenceError = (problem: Problem): Mapped => {
       status: 503,
       code,
       detail:
-        `the service's Secure Environment cannot be used now (${reason}${answered}): retry later, a command with the same commandId ` +
-        "(it is stored at most once); its operator may have to act (the service's log says why)",
+        `the service's Secure Environment cannot be used now (${reason}${answered}): ` +
+        (kind === 'device-step' ? "run the device's step again later" : 'retry later, a command with the same commandId (it is stored at most once)') +
+        "; its operator may have to act (the service's log says why)",
       extensions: { reason, ...(returnValue !== undefined ? { returnValue } : {}) },
       headers: { 'retry-after': String(secureEnvironmentRetryAfter(reason)) },
     };
@@ -186,17 +209,17 @@ export const mapRaisedError = (error: unknown, kind: RequestKind = 'command'): M
   // A key of the service's own missing from its Secure Environment (a protocol step answers the peer's own lost key
   // itself, key-gone.ts): the service's fault, and the handle stays in the log.
   if (isKeyNotFound(error)) return { status: 500, code: 'internal', detail: STATUS_CODES[500]! };
-  if (error instanceof CredenceError) return fromCredenceError(error.problem);
+  if (error instanceof CredenceError) return fromCredenceError(error.problem, kind);
   if (error instanceof TransparencyLogOfAnotherLog) return commandsWaitForTheLog;
   const damaged = damagedDatabaseOf(error);
   if (damaged?.problem.code === 'damaged_database' && damaged.problem.candidates !== undefined) {
     // No file found damaged on the request's path: the log names the files to check, the caller learns no more.
     const detail = "a database of the service is damaged: its operator must find which and mend it (the service's log says how)";
-    return { ...fromCredenceError(damaged.problem), detail };
+    return { ...fromCredenceError(damaged.problem, kind), detail };
   }
-  if (damaged !== undefined) return fromCredenceError(damaged.problem);
+  if (damaged !== undefined) return fromCredenceError(damaged.problem, kind);
   // A damaged events.db under the failed commit is answered as one: no retry mends it.
-  if (error instanceof GroupCommitError) return damagedDatabaseOf(error.cause) !== undefined ? mapRaisedError(error.cause, kind) : commitFailed;
+  if (error instanceof GroupCommitError) return damagedDatabaseOf(error.cause) !== undefined ? mapRaisedError(error.cause, kind) : commitFailed(kind);
   // Another process held the write lock of a file the request writes (keys.db beside a running service, review 114)
   // past the wait: that write did not happen, but what the request did before it may stand (a provisioning's events
   // are stored before its key is confirmed, review 117), so no "nothing was written". The file's name, never its path.
@@ -217,7 +240,7 @@ export const mapRaisedError = (error: unknown, kind: RequestKind = 'command'): M
     return {
       status: 503,
       code: 'store_unavailable',
-      detail: `${storeUnavailableCause(unavailable)}: ${kind === 'read' ? STORE_READ_RETRY_ADVICE : STORE_RETRY_ADVICE}`,
+      detail: `${storeUnavailableCause(unavailable)}: ${retryAdvice(kind)}`,
       extensions: { reason: unavailable.reason },
       headers: { 'retry-after': String(STORE_UNREACHABLE_RETRY_AFTER_SECONDS) },
     };

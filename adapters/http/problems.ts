@@ -219,8 +219,9 @@ const withWhatTheRouteTakes = (mapped: Mapped, error: unknown, request: FastifyR
 
 /** Sends `error` as problem+json; returns the status sent. */
 export const sendProblem = (reply: FastifyReply, request: FastifyRequest, error: unknown): FastifyReply => {
-  // A read's unavailable store is answered as a read's: it stored nothing, so no command retry advice (review 199).
-  const mapped = withWhatTheRouteTakes(mapError(error, requestKindOf(request.method)), error, request);
+  // A read's unavailable store is answered as a read's: it stored nothing, so no command retry advice (review 199); a
+  // device's step as a step's: it sent no command id (review 202).
+  const mapped = withWhatTheRouteTakes(mapError(error, requestKindOf(request.method, request.routeOptions?.url)), error, request);
   for (const [name, value] of Object.entries(mapped.headers ?? {})) reply.header(name, value);
   return reply.code(mapped.status).type(PROBLEM_CONTENT_TYPE).send(problemDocument(mapped, request));
 };
