@@ -50,7 +50,8 @@ describe('a rejected command writes nothing', () => {
     await engine.execute(cmd.revokeCredential());
     const before = await footprint(store);
     const error = await rejection(engine.execute(cmd.provisionCredential()));
-    expect(error.problem).toMatchObject({ code: 'illegal_transition', streamId: 'credential-cred-1', state: 'revoked', allowed: [] });
+    // A revoked credential takes only its reason's raise to keyCompromise.
+    expect(error.problem).toMatchObject({ code: 'illegal_transition', streamId: 'credential-cred-1', state: 'revoked', allowed: ['CredentialRevoked'] });
     expect(await footprint(store)).toEqual(before);
   });
 
