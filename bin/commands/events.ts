@@ -94,13 +94,16 @@ const resumePoint = (id: string): string => (id === '' ? 'from where it started'
 const lastPrinted = (id: string): string => (id === '' ? 'none' : `@${id}`);
 
 /**
- * A status the subscription would have waited out on a reconnection (transientStatus: a 5xx but 501 and 505, 408,
- * 429), met on the first connection, where this command makes none: a server not reached (exit 3), as when nothing
- * answers, not a refusal. Behind a reverse proxy a server restarting answers 502 or 504 (review 206: exit 1, "refused:
- * Bad Gateway (502)"). The detail is said when the answer was a problem document, not a proxy's page.
+ * A server error the subscription would have waited out on a reconnection (transientStatus: a 5xx but 501 and 505),
+ * met on the first connection, where this command makes none: a server not reached (exit 3), as when nothing answers,
+ * not a refusal. Behind a reverse proxy a server restarting answers 502 or 504 (review 206: exit 1, "refused: Bad
+ * Gateway (502)"). A 429 or 408 there is not: it says this caller is over a cap or too slow (429 too_many_streams:
+ * close one of your streams), a refusal printed with its detail and when to retry, exit 1 (review 211: taken for a
+ * server restarting, exit 3). Once a stream has been served, both are waited out. The detail is said when the answer
+ * was a problem document, not a proxy's page.
  */
 const notServed = (error: unknown, url: string): ServerUnreachable | undefined => {
-  if (!(error instanceof ProblemResponse) || !transientStatus(error.status)) return undefined;
+  if (!(error instanceof ProblemResponse) || error.status < 500 || !transientStatus(error.status)) return undefined;
   const { type, title, detail } = error.problem;
   const said = type !== 'about:blank' && detail !== undefined ? `: ${detail}` : '';
   return new ServerUnreachable(
@@ -145,7 +148,8 @@ export const register: RegisterCommands = (program, io) => {
         'it, POSITION~TAG, which --from takes back (with --json: its `id` member). A lost connection is resumed after the\n' +
         'last event printed; a note on stderr says so. Exit 0 at --limit or Ctrl-C, 1 refused (the problem printed), 2 bad\n' +
         'usage, 3 server unreachable, the stream not open within --timeout, or a server error a retry may mend (a\n' +
-        'proxy\'s 502 or 504, a 503) on the first connection; once the stream has opened these are waited out.',
+        'proxy\'s 502 or 504, a 503) on the first connection, where a 429 (too many streams) or 408 is refused, exit 1;\n' +
+        'once the stream has opened all of these are waited out.',
     )
     .action(
       handler(io, async (raw: Record<string, unknown>) => {

@@ -1,13 +1,14 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { systemClock } from '../../adapters/driven/clock/index.ts';
-import { resumePointNotInLog } from '../../domain/positions.ts';
+import { resumePointNotInLog, type ResumePoint } from '../../domain/positions.ts';
+import type { EventStore } from '../../domain/ports/event-store.ts';
 import { openReadModels } from '../../adapters/driven/readmodels/index.ts';
 import { readModelProjections } from '../../adapters/runtime/projections.ts';
 import { projectionLag, ProjectionRunner } from '../../projections/runtime/index.ts';
 import { answerQuery, positionOfAfter, COMPLIANCE_QUERIES, COMPLIANCE_QUERY_NAMES, DEFAULT_ROWS, MAX_ROWS, type ComplianceAnswer, type ComplianceQueryName } from '../../projections/compliance/index.ts';
 import { TokenId } from '../../adapters/http/auth/access-control.ts';
-import { complianceCursorOf, holdsCursorEvent, taggedNextAfter, type ComplianceCursor } from '../../adapters/http/routes/compliance-rows.ts';
+import { complianceCursorOf, cursorKeyedAt, holdsCursorEvent, taggedNextAfter, type ComplianceCursor } from '../../adapters/http/routes/compliance-rows.ts';
 import { json, type Io } from '../io.ts';
 import { printable, printableCsv } from '../printable.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
@@ -105,10 +106,10 @@ const runLocal = async (
   const after = positionOfAfter((params as { readonly after?: unknown }).after);
   try {
     const head = await store.headPosition();
-    const endedAt = cursor?.endedAt;
-    const otherLog = endedAt === undefined ? undefined : (resumePointNotInLog(endedAt.position, head) ?? ((await holdsCursorEvent(store, endedAt)) ? undefined : otherLogOf(endedAt.position)));
-    const notInLog = otherLog ?? (after === undefined ? undefined : resumePointNotInLog(after, head));
-    if (notInLog !== undefined) throw new UsageError(`--after: ${notInLog}; page again from the start (without --after)`);
+    const refused = cursor?.endedAt === undefined ? undefined : await cursorRefused(store, cursor.endedAt, head);
+    const beyond = after === undefined ? undefined : resumePointNotInLog(after, head);
+    const said = refused ?? (beyond === undefined ? undefined : `${beyond}; ${FROM_THE_START}`);
+    if (said !== undefined) throw new UsageError(`--after: ${said}`);
   } catch (error) {
     await store.close();
     throw error;
@@ -142,6 +143,28 @@ const runLocal = async (
     await store.close();
   }
 };
+
+const FROM_THE_START = 'page again from the start (without --after)';
+
+/**
+ * Why this folder's log does not page after a tagged cursor, said whole; none when it holds the event the cursor names.
+ * A server's cursor at a pseudonym's event carries a tag keyed under its pseudonym key (compliance-rows.ts), which a
+ * command on the data folder does not hold: refused as what it is, not as another log's (review 211: the server's own
+ * cursor was called foreign), and never taken unchecked, since the keyed check is what keeps a guess from being confirmed.
+ */
+const cursorRefused = async (store: EventStore, endedAt: ResumePoint, head: bigint | undefined): Promise<string | undefined> => {
+  const beyond = resumePointNotInLog(endedAt.position, head);
+  if (beyond !== undefined) return `${beyond}; ${FROM_THE_START}`;
+  if (await cursorKeyedAt(store, endedAt.position)) return keyedAtPseudonym(endedAt.position);
+  return (await holdsCursorEvent(store, endedAt)) ? undefined : `${otherLogOf(endedAt.position)}; ${FROM_THE_START}`;
+};
+
+/** Said of a tagged cursor at a pseudonym's event: which cursor it is cannot be told here, a server's or another log's. */
+const keyedAtPseudonym = (position: bigint): string =>
+  `the event at position ${position} of this log is a pseudonym's, where a server keys a cursor's tag under its pseudonym ` +
+  "key, which this command on the data folder does not hold: it cannot check that the cursor is this log's (a server's " +
+  `own, or one of another log): page after it with --server, or ${FROM_THE_START}: a cursor handed out here at a ` +
+  "pseudonym's event is a bare position";
 
 const otherLogOf = (position: bigint): string =>
   `the event at position ${position} of this log is not the one that cursor was given for, so it is a cursor of another log (another ` +

@@ -200,6 +200,15 @@ export const holdsCursorEvent = (store: EventStore, endedAt: ResumePoint, keyed?
   holdsTaggedEvent(store, endedAt, cursorTaggersAt(store, endedAt.position, keyed));
 
 /**
+ * Whether the event at `position` is a pseudonym's, where a cursor's tag is the keyed one: what a command without the
+ * pseudonym key (one on the data folder) cannot check, and refuses saying so rather than as another log's (review 211).
+ */
+export const cursorKeyedAt = async (store: EventStore, position: bigint): Promise<boolean> => {
+  const record = await recordAtPosition(store, position);
+  return record !== undefined && ofPseudonym(record);
+};
+
+/**
  * The `nextAfter` of a cut answer, tagged: its event's id for a position, the last row's event id after `@` for a key
  * of the answer's own order. Untagged where no event is at the position (0; a record scavenged from a shared cluster),
  * or at a pseudonym's event without `keyed` (above).

@@ -1,0 +1,83 @@
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runCli } from './support/cli.ts';
+
+/*
+ * Review 211 finding 3: the first connection of `credence events` took every status a reconnection waits out (408 and
+ * 429 too) for a server not reached, so the stream cap (`429 too_many_streams`: close one of your streams) came out as
+ * exit 3 "did not serve the stream … may be restarting". At the first connection only a server error a retry may mend
+ * (a 5xx but 501 and 505) is a server not reached; a 429 or 408 is a refusal, exit 1, the problem printed with when to
+ * retry. Once the stream has been served, a 429 is waited out as before.
+ */
+
+const closers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  await Promise.all(closers.splice(0).map((close) => close()));
+});
+
+/** A stand-in proxy on 127.0.0.1 whose n-th request (from 0) is answered as `answer` says. */
+const proxy = async (answer: (n: number, res: ServerResponse) => void): Promise<string> => {
+  let n = 0;
+  const server: Server = createServer((_req, res) => answer(n++, res));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  closers.push(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+};
+
+/** The service's answer past its cap of streams (adapters/http/routes/events.ts), Retry-After and all. */
+const capped = (res: ServerResponse): void =>
+  void res.writeHead(429, { 'content-type': 'application/problem+json', 'retry-after': '7' }).end(
+    JSON.stringify({
+      type: 'https://credence.dev/problems/too_many_streams',
+      title: 'Too Many Requests',
+      status: 429,
+      detail: 'operator ops already holds 4 event streams: close one, or retry after 7 s',
+      limit: 4,
+    }),
+  );
+const timedOut = (res: ServerResponse): void =>
+  void res.writeHead(408, { 'content-type': 'application/problem+json' }).end(
+    JSON.stringify({ type: 'https://credence.dev/problems/request_timeout', title: 'Request Timeout', status: 408, detail: 'the request took too long' }),
+  );
+const event = (position: number, type: string): string =>
+  `retry: 250\nid: ${position}~0000000${position}\nevent: ${type}\ndata: {"position":"${position}","type":"${type}","streamId":"node-m1","metadata":{"occurredAt":"2026-01-01T00:00:00Z"}}\n\n`;
+const stream = (res: ServerResponse, body: string): void => void res.writeHead(200, { 'content-type': 'text/event-stream' }).end(body);
+
+const events = (url: string, ...argv: string[]) => runCli(['events', '--server', url, '--token', 't', ...argv]);
+
+describe('credence events and a 429 or 408', () => {
+  it('on the first connection, the stream cap is refused (exit 1), the problem printed with when to retry, not a server not reached', async () => {
+    const url = await proxy((_n, res) => capped(res));
+    const r = await events(url, '--limit', '1');
+    expect(r.code, r.err).toBe(1);
+    expect(r.out).toBe('');
+    expect(r.err).toMatch(/^refused: Too Many Requests \(429\)$/m);
+    expect(r.err).toContain('already holds 4 event streams: close one, or retry after 7 s');
+    expect(r.err).toMatch(/^ {2}limit: 4$/m);
+    expect(r.err).not.toContain('did not serve the stream');
+  });
+
+  it('on the first connection, a 408 is refused too (exit 1), the problem printed', async () => {
+    const url = await proxy((_n, res) => timedOut(res));
+    const r = await events(url, '--limit', '1');
+    expect([r.code, r.err]).toEqual([1, expect.stringMatching(/^refused: Request Timeout \(408\)\n {2}the request took too long/)]);
+  });
+
+  it('with --json, the refusal is the problem document on stdout', async () => {
+    const url = await proxy((_n, res) => capped(res));
+    const r = await events(url, '--limit', '1', '--json');
+    expect(r.code, r.err).toBe(1);
+    expect(JSON.parse(r.out)).toMatchObject({ status: 429, type: 'https://credence.dev/problems/too_many_streams', limit: 4 });
+  });
+
+  it('once the stream has been served, the stream cap is waited out and the stream resumes after the last event', async () => {
+    const url = await proxy((n, res) => (n === 0 ? stream(res, event(1, 'NodeRegistered')) : n === 1 ? void res.writeHead(429, { 'retry-after': '0' }).end() : stream(res, event(2, 'NodeEnrolled'))));
+    const r = await events(url, '--limit', '2');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out.split('\n').map((line) => line.split(' ')[2])).toEqual(['NodeRegistered', 'NodeEnrolled']);
+    expect(r.err).toMatch(/^note: reconnecting in /m);
+  }, 20_000);
+});
