@@ -23,6 +23,7 @@ import { EmbeddedSecureEnvironment, KEK_MATCHES_DATABASE, Pkcs11SecureEnvironmen
 import type { OwnerScopedSecureEnvironment } from '../../domain/ports/secure-environment.ts';
 import { isCredenceError, validationError } from '../../domain/errors.ts';
 import { assertKekFileUsable, assertNoKekLeftInFolder, KEK_FILE_ENVIRONMENT_VARIABLE, kekFileOf, kekFolderOfAnotherAccount } from './kek-file.ts';
+import { refuseFolderKeysInAnotherSecureEnvironment } from './folder-keys-in-another-secure-environment.ts';
 import { refuseKeysInTheFoldersEmbeddedSecureEnvironment } from './folder-keys-in-embedded-secure-environment.ts';
 import { isEmbedded } from './secure-environment-setting.ts';
 
@@ -190,6 +191,8 @@ export const openServiceSecureEnvironment = (
   deps: { readonly now: () => Date; readonly random?: RandomSource; readonly env?: Readonly<Record<string, string | undefined>> },
 ): ClosableSecureEnvironment => {
   const kekFile = kekFileOf(deps.env ?? process.env);
+  // Review 211: nor is a folder whose keys are in a token (its CAs' too) given an empty embedded one, for every command.
+  refuseFolderKeysInAnotherSecureEnvironment(dir, setting);
   if (isEmbedded(setting)) return openDataFolderSecureEnvironment(dir, { now: deps.now, ...(deps.random ? { random: deps.random } : {}), ...(kekFile !== undefined ? { kekFile } : {}) });
   // A token has no KEK: a KEK file named for it is a mistake worth saying rather than a setting quietly unused.
   if (kekFile !== undefined) {
