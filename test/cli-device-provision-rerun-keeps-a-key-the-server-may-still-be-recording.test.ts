@@ -17,6 +17,11 @@ import { answerWith, forwarded, standInProxy } from './support/stand-in-proxy.ts
 // recorded the credential `enrolled` on that key's fingerprint: a live credential whose key nobody holds. A pending
 // key is now kept on a 404 (or `initialized`) until the server's run for it is surely over (its session timeout and
 // a margin past the write-ahead), the run refused as an outcome not known, saying when to run again.
+//
+// Review 211: that wait was judged on the device's clock, so a clock jumped ahead between the write-ahead and the
+// rerun (an hour, say) took the run for over, the 404 destroyed the key, and the server then recorded the credential
+// on it all the same. The wait is judged on the server's clock now (its Date header at the write-ahead and at the
+// rerun); the device's only when the server's time is not known.
 
 let service: TestService;
 let root: string;
@@ -171,6 +176,43 @@ describe('credence device provision run again while the server may still be reco
     expect(held(dir)).toEqual(named(state));
   }, 60_000);
 
+  it('a device clock jumped an hour ahead at the rerun: the 404 keeps the key (judged on the server\'s clock), and the credential the server then records is adopted', async () => {
+    const dir = await enrolledDevice('sr-ahead');
+    const credentialId = 'sr-ahead-svc';
+    const slow = appendsHeld(service, `credential-${credentialId}`);
+    let rerun: { code: number; output: string };
+    let pending: DeviceState['provisioning'];
+    try {
+      ({ pending } = await lostAnswer(dir, credentialId, url()));
+      expect(pending!.serverWrittenAt).toBeDefined();
+      expect(await fingerprintOnServer(credentialId)).toBeUndefined();
+      // The device's clock jumps an hour ahead (its write-ahead's time an hour behind what it reads now): by it
+      // alone, the earlier run is long over; the server's clock has moved by seconds.
+      editPending(dir, (p) => (p['writtenAt'] = new Date(Date.parse(String(p['writtenAt'])) - 3_600_000).toISOString()));
+      rerun = await device([...provisionArgs(dir, credentialId, url()), ...withToken()]);
+      slow.release();
+      await eventually(async () => (await fingerprintOnServer(credentialId)) !== undefined);
+      expect(await fingerprintOnServer(credentialId)).toBe(pending!.descriptor.fingerprint);
+    } finally {
+      slow.release();
+      slow.restore();
+    }
+    expect(held(dir)).toContain(pending!.handle);
+    expect(readState(dir).provisioning?.handle).toBe(pending!.handle);
+    expect(rerun.code).toBe(1);
+    expect(rerun.output).toContain('may still be recording');
+    expect(rerun.output).toContain("by the server's clock");
+
+    // The device's clock still an hour ahead: the credential the server recorded on the kept key is adopted.
+    const adopt = await device([...provisionArgs(dir, credentialId, url()), ...withToken()]);
+    expect(adopt.output).toContain(`credential ${credentialId} adopted`);
+    expect(adopt.code).toBe(0);
+    const state = readState(dir);
+    expect(state.provisioning).toBeUndefined();
+    expect(state.credentials.map((c) => c.handle)).toEqual([pending!.handle]);
+    expect(held(dir)).toEqual(named(state));
+  }, 60_000);
+
   it('says so in --json too; once the run is surely over, a 404 destroys the key and the rerun provisions anew', async () => {
     const dir = await enrolledDevice('sr-lost');
     const credentialId = 'sr-lost-svc';
@@ -182,8 +224,8 @@ describe('credence device provision run again while the server may still be reco
     expect(early.output).toContain('provision-may-still-be-recording');
     expect(held(dir)).toContain(pending.handle);
 
-    // The write-ahead an hour ago: the server's run for it is over, and it recorded nothing.
-    editPending(dir, (p) => (p['writtenAt'] = new Date(Date.now() - 3_600_000).toISOString()));
+    // The write-ahead an hour ago on both clocks: the server's run for it is over, and it recorded nothing.
+    editPending(dir, (p) => (p['writtenAt'] = p['serverWrittenAt'] = new Date(Date.now() - 3_600_000).toISOString()));
     const late = await device([...provisionArgs(dir, credentialId, url()), ...withToken()]);
     expect(late.output).toContain(`credential ${credentialId} provisioned`);
     expect(late.code).toBe(0);
@@ -193,18 +235,43 @@ describe('credence device provision run again while the server may still be reco
     expect(held(dir)).toEqual(named(state));
   }, 60_000);
 
-  it('a pending record an earlier build wrote (no time) is read, its key kept and its time stamped for the next run', async () => {
+  it('a pending record an earlier build wrote (no time) is read, its key kept and the server\'s time stamped for the next run', async () => {
     const dir = await enrolledDevice('sr-older');
     const credentialId = 'sr-older-svc';
     const pending = await receiptNeverArrived(dir, credentialId);
-    editPending(dir, (p) => delete p['writtenAt']);
+    editPending(dir, (p) => {
+      delete p['writtenAt'];
+      delete p['serverWrittenAt'];
+    });
     const before = Date.now();
     const rerun = await device([...provisionArgs(dir, credentialId, url()), ...withToken()]);
     expect(rerun.code).toBe(1);
     expect(rerun.output).toContain('may still be recording');
+    expect(rerun.output).toContain("by the server's clock");
     const kept = readState(dir).provisioning;
     expect(kept?.handle).toBe(pending.handle);
-    expect(Date.parse(kept!.writtenAt!)).toBeGreaterThanOrEqual(before - 1000);
+    expect(Date.parse(kept!.serverWrittenAt!)).toBeGreaterThanOrEqual(before - 2000);
     expect(held(dir)).toContain(pending.handle);
+  }, 60_000);
+
+  it('a record written when the server\'s time was not known is judged on the device\'s clock, and the refusal says so', async () => {
+    const dir = await enrolledDevice('sr-no-date');
+    const credentialId = 'sr-no-date-svc';
+    const pending = await receiptNeverArrived(dir, credentialId);
+    editPending(dir, (p) => delete p['serverWrittenAt']);
+    // A stand-in that drops the Date header of every answer: the server's time is not known at the rerun either.
+    const noDate = await standInProxy(async (req, res, body) => {
+      res.sendDate = false;
+      return answerWith(res, await forwarded(url(), req, body));
+    });
+    try {
+      const rerun = await device([...provisionArgs(dir, credentialId, noDate.url), '--token', operator().token]);
+      expect(rerun.code).toBe(1);
+      expect(rerun.output).toContain("by this device's clock (the server's time is not known");
+      expect(readState(dir).provisioning?.serverWrittenAt).toBeUndefined();
+      expect(held(dir)).toContain(pending.handle);
+    } finally {
+      await noDate.close();
+    }
   }, 60_000);
 });

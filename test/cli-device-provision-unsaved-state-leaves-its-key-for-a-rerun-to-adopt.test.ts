@@ -65,7 +65,9 @@ describe('credence device provision, when the state cannot be written after the 
       const handle = await sim.device.se.generate('ed25519', { usage: 'sign' });
       const publicKey = (await sim.device.se.describe(handle)).publicKey!;
       const descriptor = { ...sim.state.bootstrap.descriptor, publicKey: toBase64url(publicKey), fingerprint: publicKeyFingerprint('ed25519', publicKey) };
-      writeState(dir, { ...sim.state, provisioning: { credentialId: 'meter-pk-svc', handle, descriptor, writtenAt: new Date(Date.now() - 3_600_000).toISOString() } });
+      // Written an hour ago, on the device's clock and the server's: its run is surely over.
+      const anHourAgo = new Date(Date.now() - 3_600_000).toISOString();
+      writeState(dir, { ...sim.state, provisioning: { credentialId: 'meter-pk-svc', handle, descriptor, writtenAt: anHourAgo, serverWrittenAt: anHourAgo } });
     } finally {
       sim.close();
     }

@@ -152,9 +152,9 @@ describe('a remote provisioning cut between CredentialIssued and CredentialProvi
     expect(early.output).toContain('may still be recording');
     expect(early.code).toBe(1);
     expect(readState(dir).provisioning?.handle).toBe(pending!.handle);
-    // Once it is surely over (the write-ahead an hour ago), the key is destroyed and the id said used up.
-    const file = JSON.parse(readFileSync(stateFile(dir), 'utf8')) as { provisioning: { writtenAt?: string } };
-    file.provisioning.writtenAt = new Date(Date.now() - 3_600_000).toISOString();
+    // Once it is surely over (the write-ahead an hour ago, on both clocks), the key is destroyed and the id said used up.
+    const file = JSON.parse(readFileSync(stateFile(dir), 'utf8')) as { provisioning: { writtenAt?: string; serverWrittenAt?: string } };
+    file.provisioning.writtenAt = file.provisioning.serverWrittenAt = new Date(Date.now() - 3_600_000).toISOString();
     writeFileSync(stateFile(dir), `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
 
     const rerun = await device(['provision', '--dir', dir, '--credential-id', credentialId, '--kind', 'ed25519', '--server', service.url, '--token', operator().token]);

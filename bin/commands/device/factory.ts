@@ -7,14 +7,14 @@ import { publicKeyFingerprint } from '../../../domain/crypto/fingerprint.ts';
 import type { CredentialKind } from '../../../domain/crypto/credential.ts';
 import { validationError } from '../../../domain/errors.ts';
 import { refusedForGood } from '../../../adapters/client/refused-for-good.ts';
-import { ProblemResponse, request } from '../../../adapters/client/http.ts';
 import { DEFAULT_MAX_CLOCK_SKEW_SECONDS } from '../../../domain/protocols/clock-skew.ts';
 import { entityReadUnanswered, isEntityAbsent } from '../../../adapters/client/entity-absent.ts';
-import { DEVICE_PATHS, fetchPinnedInfrastructure, MAX_DEVICE_ANSWER_BYTES } from '../../../adapters/client/device/index.ts';
+import { fetchPinnedInfrastructure } from '../../../adapters/client/device/index.ts';
 import { Device } from '../../../adapters/protocols/procedures/index.ts';
 import { MAX_ENTITY_BYTES } from '../../../adapters/client/operator.ts';
 import { clientOf, type ServerTarget } from '../options.ts';
 import { now, openDeviceSecureEnvironment, random } from './simulator.ts';
+import { readServerTime } from './server-clock.ts';
 import { forgetPendingInit, readPendingInit, writePendingInit, type PendingInit } from './pending-init.ts';
 import { sweepUnnamedKeys } from './unnamed-keys.ts';
 import { DEVICE_LOCK_DB_FILE } from '../../../adapters/driven/files/index.ts';
@@ -218,29 +218,18 @@ const filesOfThisRun = (dir: string, before: ReadonlySet<string> | undefined): {
 };
 
 /**
- * The server's time, read from the Date header of its answer to the device-facing pin route (RFC 9110 6.6.1: whole
- * seconds), refused when the device's clock is certainly further from it than the skew the server's protocols accept
+ * The server's time (server-clock.ts: the Date header of its answer to the device-facing pin route), refused when
+ * the device's clock is certainly further from it than the skew the server's protocols accept
  * (clock-skew.ts): a bootstrap credential dated by such a clock is refused once its node is registered (years behind:
  * the node was left orphaned), or is valid only years later (ahead), and every hello of such a device is stale. The
  * device's clock is read before and after the request, and the header stands for a whole second, so only a skew past
  * the bound at every point of that span is refused. An answer without a readable Date header (or a refusal, which the
  * init's own checks then report) leaves the check unmade: undefined.
  */
-/** An HTTP-date (RFC 9110 5.6.7) as the instant it names; anything else is no server time. */
-const HttpDate = z.string().max(64).transform((text) => Date.parse(text)).pipe(z.number());
-
 const clockAgreesWithServer = async (target: ServerTarget): Promise<Date | undefined> => {
-  const sent = now().getTime();
-  const date = await request(target.url, {
-    method: 'GET', path: DEVICE_PATHS.enrolment, maxResponseBytes: MAX_DEVICE_ANSWER_BYTES, ...(target.timeoutMs !== undefined ? { timeoutMs: target.timeoutMs } : {}),
-  }).then((answer) => answer.headers.get('date'), (error: unknown) => {
-    if (error instanceof ProblemResponse) return null;
-    throw error;
-  });
-  const answered = now().getTime();
-  const parsed = HttpDate.safeParse(date);
-  if (!parsed.success) return undefined;
-  const serverMs = parsed.data;
+  const reading = await readServerTime(target);
+  if (reading === undefined) return undefined;
+  const { serverMs, sent, answered } = reading;
   const maxMs = DEFAULT_MAX_CLOCK_SKEW_SECONDS * 1000;
   const behind = serverMs - answered > maxMs;
   const ahead = sent - (serverMs + 999) > maxMs;

@@ -6,6 +6,7 @@ import { MAX_ENTITY_BYTES } from '../../../adapters/client/operator.ts';
 import { ENROLMENT_SESSION_TIMEOUT_SECONDS } from '../../../adapters/protocols/procedures/cut-provisioning.ts';
 import { clientOf, type ServerTarget } from '../options.ts';
 import { adoptedCertificate, type CertificateOutcome } from './adopted-certificate.ts';
+import { readServerTime } from './server-clock.ts';
 import type { SimulatedDevice } from './simulator.ts';
 import { stateFile, type DeviceState, type PendingProvisioning } from './state.ts';
 
@@ -55,11 +56,24 @@ export const saveState = (sim: SimulatedDevice, state: DeviceState, leaves: stri
   }
 };
 
-/** Names the run's new key in the state before its receipt is sent; a throw ends the run with the key destroyed. */
-export const writeAhead = (sim: SimulatedDevice, credentialId: string, made: NodeProvisioningResult): void => {
+/** The server's time now at `server` (server-clock.ts), or undefined when it is not known: no Date, or not reached. */
+const serverNow = async (server: string | { readonly url: string; readonly timeoutMs?: number | undefined }): Promise<Date | undefined> => {
+  const reading = await readServerTime(typeof server === 'string' ? { url: server } : server).catch(() => undefined);
+  return reading === undefined ? undefined : new Date(reading.serverMs);
+};
+
+/**
+ * Names the run's new key in the state before its receipt is sent; a throw ends the run with the key destroyed. The
+ * write-ahead's time is the device's and, read from `server` just before, the server's (assertRecordingOver).
+ */
+export const writeAhead = async (
+  sim: SimulatedDevice, credentialId: string, made: NodeProvisioningResult, server: string | { readonly url: string; readonly timeoutMs?: number | undefined },
+): Promise<void> => {
   const { cseId } = made.serviceParameters;
+  const serverWrittenAt = await serverNow(server);
   const provisioning: PendingProvisioning = {
     credentialId, handle: made.handle, descriptor: made.credential, ...(cseId !== undefined ? { cseId } : {}), writtenAt: sim.now().toISOString(),
+    ...(serverWrittenAt !== undefined ? { serverWrittenAt: serverWrittenAt.toISOString() } : {}),
   };
   saveState(sim, { ...sim.state, provisioning }, `nothing was sent to record credential ${credentialId}, and its new key was destroyed`);
 };
@@ -107,38 +121,57 @@ const notCompleted = (credentialId: string, state: string) =>
 /**
  * How long after its write-ahead the server may still record an earlier run: the Enrolment Function keeps a run's
  * session this long (its receipt may reach the server, or its appends end, until then), and a margin for an append
- * under way at its end and for the device's clock against the server's. Until then a `not_found`, or a credential
- * issued and not yet provisioned, may be a recording still under way (review 207: its appends slow, the rerun's read
- * answered 404, the key was destroyed, and the server then recorded the credential enrolled on it).
+ * under way at its end (and, judged on the device's clock for want of the server's, for that clock against the
+ * server's). Until then a `not_found`, or a credential issued and not yet provisioned, may be a recording still under
+ * way (review 207: its appends slow, the rerun's read answered 404, the key was destroyed, and the server then
+ * recorded the credential enrolled on it).
  */
 const RECORDING_MAY_LAST_MS = (ENROLMENT_SESSION_TIMEOUT_SECONDS + 60) * 1000;
 
+/** The clock a wait was judged on, as the refusal says it: the server's, or the device's for want of it. */
+type JudgedBy = { readonly clock: 'server'; readonly now: Date } | { readonly clock: 'device' };
+
+const byClock = (judged: JudgedBy): string =>
+  judged.clock === 'server'
+    ? `by the server's clock (it said ${judged.now.toISOString()})`
+    : "by this device's clock (the server's time is not known: its answer carried no Date header, or none came; were this clock set wrong, check with an operator first)";
+
 /** A rerun too early to tell "not recorded" from "not recorded yet": the key kept, and when to run again. */
-const mayStillBeRecording = (sim: SimulatedDevice, credentialId: string, found: string, after: Date) =>
+const mayStillBeRecording = (sim: SimulatedDevice, credentialId: string, found: string, after: Date, judged: JudgedBy) =>
   validationError(
     [{
       path: 'dir', rule: 'provision-may-still-be-recording',
       message: `${stateFile(sim.dir)}: the server ${found} credential ${credentialId} of an earlier unfinished provision, and may still be recording it ` +
         `(its run may last ${ENROLMENT_SESSION_TIMEOUT_SECONDS} s at the Enrolment Function): whether it will is not known, and its key is kept: ` +
-        `run device provision again after ${after.toISOString()} with an operator token (--token-file, --token or CREDENCE_TOKEN) to settle it by its fingerprint`,
+        `run device provision again after ${after.toISOString()} ${byClock(judged)} with an operator token (--token-file, --token or CREDENCE_TOKEN) to settle it by its fingerprint`,
     }],
     'device folder',
   );
 
 /**
- * Refuses to settle the pending run by what the server does not hold yet until it is surely over: its write-ahead's
- * time and the run's most. A record with no time (an earlier build wrote it) or a time ahead of the device's clock
- * (the clock went back) gets the time now, saved: the wait is then bounded, and starts after the write-ahead for sure.
+ * The start of the wait on one clock: the write-ahead's time on it, or, for a record with none (written by an earlier
+ * build, or when the server's answer carried no Date) or one ahead of that clock now (it went back), the time now,
+ * saved: the wait is then bounded, and starts after the write-ahead for sure.
  */
-const assertRecordingOver = (sim: SimulatedDevice, pending: PendingProvisioning, found: string): void => {
-  const now = sim.now();
-  let { writtenAt } = pending;
-  if (writtenAt === undefined || Date.parse(writtenAt) > now.getTime()) {
-    writtenAt = now.toISOString();
-    saveState(sim, { ...sim.state, provisioning: { ...pending, writtenAt } }, `the earlier unfinished provision of ${pending.credentialId} stays named there, its key kept`);
-  }
-  const over = new Date(Date.parse(writtenAt) + RECORDING_MAY_LAST_MS);
-  if (now.getTime() < over.getTime()) throw mayStillBeRecording(sim, pending.credentialId, found, over);
+const startOfWait = (sim: SimulatedDevice, pending: PendingProvisioning, member: 'writtenAt' | 'serverWrittenAt', now: Date): number => {
+  const at = pending[member];
+  if (at !== undefined && Date.parse(at) <= now.getTime()) return Date.parse(at);
+  saveState(sim, { ...sim.state, provisioning: { ...pending, [member]: now.toISOString() } }, `the earlier unfinished provision of ${pending.credentialId} stays named there, its key kept`);
+  return now.getTime();
+};
+
+/**
+ * Refuses to settle the pending run by what the server does not hold yet until it is surely over: its write-ahead's
+ * time and the run's most, judged on the server's clock (`serverAt`, read before the server was asked): the device's
+ * may have jumped ahead since the write-ahead, and a wait judged on it took a run still being recorded for over
+ * (review 211: the key destroyed, and the credential then recorded on it). Only when the server's time is not known
+ * now is the wait judged on the device's clock, as the refusal says.
+ */
+const assertRecordingOver = (sim: SimulatedDevice, pending: PendingProvisioning, found: string, serverAt: Date | undefined): void => {
+  const judged: JudgedBy = serverAt !== undefined ? { clock: 'server', now: serverAt } : { clock: 'device' };
+  const now = serverAt ?? sim.now();
+  const over = new Date(startOfWait(sim, pending, serverAt !== undefined ? 'serverWrittenAt' : 'writtenAt', now) + RECORDING_MAY_LAST_MS);
+  if (now.getTime() < over.getTime()) throw mayStillBeRecording(sim, pending.credentialId, found, over, judged);
 };
 
 /** Destroys the pending key, then forgets it: a state that cannot be written names a key that is gone, never a key no state names. */
@@ -181,6 +214,8 @@ export const settlePendingProvisioning = async (sim: SimulatedDevice, checkWith:
       'device folder',
     );
   }
+  // The server's time before it is asked: a wait judged over at it was over when the server answered.
+  const serverAt = await serverNow(checkWith);
   const recorded = await recordedByServer(checkWith, pending);
   if (typeof recorded === 'object' && USABLE.has(recorded.state)) {
     // Fetched before the state is written: the one write that adopts the key holds its certificate too.
@@ -190,8 +225,8 @@ export const settlePendingProvisioning = async (sim: SimulatedDevice, checkWith:
     clearPending(sim, `credential ${credentialId} is recorded by the server and its key stays named as pending there: run device provision again to adopt it`);
     return { type: 'provisioning.adopted', credentialId, kind: descriptor.kind, fingerprint: descriptor.fingerprint, ...outcome };
   }
-  if (recorded === 'not_found') assertRecordingOver(sim, pending, 'holds no');
-  if (typeof recorded === 'object' && recorded.state === 'initialized') assertRecordingOver(sim, pending, 'has issued, not yet provisioned,');
+  if (recorded === 'not_found') assertRecordingOver(sim, pending, 'holds no', serverAt);
+  if (typeof recorded === 'object' && recorded.state === 'initialized') assertRecordingOver(sim, pending, 'has issued, not yet provisioned,', serverAt);
   if (typeof recorded === 'object') {
     await discardPending(sim, handle, `the key of the earlier provision of ${credentialId}, which the server did not complete, is destroyed: run device provision again with a new --credential-id`);
     throw notCompleted(credentialId, recorded.state);

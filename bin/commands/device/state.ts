@@ -51,6 +51,12 @@ export const PendingProvisioning = z.strictObject({
    * the member is optional, so they still read); a rerun stamps one then (pending-provisioning.ts).
    */
   writtenAt: IsoTimestamp.optional(),
+  /**
+   * The server's time at the write-ahead (its Date header, read just before it: server-clock.ts): the wait above is
+   * judged on the server's clock when known, the device's clock being free to jump ahead between two runs (review
+   * 211). Absent when the server's answer carried no Date, and from records earlier builds wrote (same version).
+   */
+  serverWrittenAt: IsoTimestamp.optional(),
 });
 export type PendingProvisioning = z.infer<typeof PendingProvisioning>;
 

@@ -119,8 +119,8 @@ export const provision = async (
   try {
     const { recorded } = await provisionOverHttp(transportOf(server), sim.device, {
       credentialId: r.credentialId, kind: r.kind, predecessorId: r.predecessorId, enrolmentFunction: sim.state.pinned.enrolmentFunction,
-      beforeReceipt: (made) => {
-        writeAhead(sim, r.credentialId, made);
+      beforeReceipt: async (made) => {
+        await writeAhead(sim, r.credentialId, made, server);
         written = true;
       },
     });
