@@ -32,7 +32,10 @@ export const setupDependents = (db: Database.Database): void => {
     type TEXT NOT NULL,
     reason TEXT,
     cause_event_id TEXT NOT NULL,
-    by_cascade INTEGER NOT NULL
+    by_cascade INTEGER NOT NULL,
+    raised_reason TEXT,
+    raised_position INTEGER,
+    raised_event_id TEXT
   ) WITHOUT ROWID;
   CREATE INDEX IF NOT EXISTS cascade_endings_event ON cascade_endings (event_id);
   CREATE TABLE IF NOT EXISTS cascade_instances (

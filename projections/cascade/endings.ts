@@ -15,6 +15,17 @@ export interface Ending {
   readonly causeEventId: string;
   /** Ended by the process manager's command: a cascade, or a re-check that found a parent already ended. */
   readonly byCascade: boolean;
+  /**
+   * The revocation's reason raised later (to keyCompromise, once: machines v5, `raisesToKeyCompromise`) by a second
+   * revocation of the stream: shown beside the first ending, never instead of it (review 212, SER-010).
+   */
+  readonly raised?: Raise;
+}
+
+export interface Raise {
+  readonly reason: string;
+  readonly position: bigint;
+  readonly eventId: string;
 }
 
 interface EndingRow {
@@ -25,6 +36,10 @@ interface EndingRow {
   reason: string | null;
   cause_event_id: string;
   by_cascade: bigint | number;
+  /** Absent from an App-ID's enrolment end (cascade_enrolment_ends has no raise). */
+  raised_reason?: string | null;
+  raised_position?: bigint | null;
+  raised_event_id?: string | null;
 }
 
 const toEnding = (r: EndingRow): Ending => ({
@@ -35,14 +50,28 @@ const toEnding = (r: EndingRow): Ending => ({
   ...(r.reason !== null ? { reason: r.reason } : {}),
   causeEventId: r.cause_event_id,
   byCascade: Number(r.by_cascade) === 1,
+  ...(typeof r.raised_reason === 'string' && r.raised_position != null && typeof r.raised_event_id === 'string'
+    ? { raised: { reason: r.raised_reason, position: BigInt(r.raised_position), eventId: r.raised_event_id } }
+    : {}),
 });
 
-/** The first ending of a stream is kept: its machine's final states take no second one. */
+/**
+ * The first ending of a stream is kept: the cascade decided from it, and a dependent ended later inherits its reason
+ * (the cascade raises nothing). The one second ending a final state takes, a revocation's reason raised to
+ * keyCompromise (machines v5, `raisesToKeyCompromise`), is kept beside it: the graph showed the first reason alone
+ * while the entity, OCSP and the CRL said keyCompromise (review 212, SER-010).
+ */
 export const addEnding = (db: Database.Database, e: Ending): void => {
-  prepared(
+  const first = prepared(
     db,
     'INSERT OR IGNORE INTO cascade_endings (stream_id, event_id, position, type, reason, cause_event_id, by_cascade) VALUES (?, ?, ?, ?, ?, ?, ?)',
   ).run(e.streamId, e.eventId, e.position, e.type, e.reason ?? null, e.causeEventId, e.byCascade ? 1 : 0);
+  if (first.changes > 0 || e.reason === undefined) return;
+  // Once: the machine takes no further raise, and the same event handled again (a batch re-run) changes nothing.
+  prepared(
+    db,
+    'UPDATE cascade_endings SET raised_reason = ?, raised_position = ?, raised_event_id = ? WHERE stream_id = ? AND type = ? AND event_id <> ? AND raised_event_id IS NULL',
+  ).run(e.reason, e.position, e.eventId, e.streamId, e.type, e.eventId);
 };
 
 export const endingOf = (db: Database.Database, streamId: string): Ending | undefined => {

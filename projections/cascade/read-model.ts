@@ -24,7 +24,7 @@ export const ENDINGS: ReadonlySet<string> = new Set([
   'AssociationExpired',
 ]);
 
-const CASCADE_SCHEMA_VERSION = 14;
+const CASCADE_SCHEMA_VERSION = 15;
 const CASCADE_TABLES = [...DEPENDENTS_TABLES, ...INSTANCE_CREDENTIALS_TABLES, 'cascade_dead_letters'];
 
 export const setupReadModel = (d: Database.Database): void => {
@@ -61,6 +61,9 @@ export const setupReadModel = (d: Database.Database): void => {
   // and `credence projections` list them), and goes when that stream ends later in the log (carried out by hand),
   // unless it is that stream's own broken history: it stayed for good, its alert too. The rebuild drops those an
   // operator has carried out already.
+  // Version 15 (review 212, SER-010): an ending keeps its revocation's reason raised to keyCompromise later
+  // (raised_reason, raised_position, raised_event_id), beside the first reason the cascade decided from: the graph
+  // showed only the first. The rebuild records the raises stored before.
   ensureSchemaVersion(d, 'cascade', CASCADE_SCHEMA_VERSION, CASCADE_TABLES);
   setupDependents(d);
   setupInstanceCredentials(d);
@@ -147,7 +150,8 @@ export const applyToReadModel = (d: Database.Database, e: DecodedEvent): void =>
       if (e.event.type === 'ApplicationRevoked') unbindApplication(d, stream, { revoked: true });
       if (e.event.type === 'CredentialRevoked' || e.event.type === 'CredentialExpired') endInstanceCredential(d, stream);
       if (ENDINGS.has(e.event.type)) {
-        // Its machine takes no command any more: what waited for an operator on it is done, or can never be.
+        // Its machine takes no command any more (but a revocation's raise to keyCompromise, which addEnding keeps
+        // beside the first ending): what waited for an operator on it is done, or can never be.
         dropDeadLettersEndedBy(d, stream, e.record.position, 'stream');
         const reason = (e.event.data as { reason?: unknown }).reason;
         addEnding(d, { ...endingFields(e), type: e.event.type, ...(typeof reason === 'string' ? { reason } : {}) });

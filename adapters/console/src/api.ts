@@ -49,9 +49,10 @@ export class TimedOut extends Error {
 
 /**
  * `signal` (the page's: it stops when the page is left) joined with the bound on `path`, whose abort reason is a
- * `TimedOut`: fetch and the body's read reject with it, so a page can tell a timeout from leaving.
+ * `TimedOut`: fetch and the body's read reject with it, so a page can tell a timeout from leaving. Every request the
+ * console sends goes through it, signing in and out included (review 212: "Checking…" for ever).
  */
-const bounded = (path: string, timeoutMs: number, signal: AbortSignal | undefined): AbortSignal => {
+export const bounded = (path: string, timeoutMs: number, signal: AbortSignal | undefined): AbortSignal => {
   const timer = new AbortController();
   setTimeout(() => timer.abort(new TimedOut(path, timeoutMs)), timeoutMs);
   return signal === undefined ? timer.signal : AbortSignal.any([signal, timer.signal]);
@@ -144,8 +145,8 @@ export class Api {
 
   constructor(
     private readonly token: string,
-    /** Tests shorten it; pages use the default. */
-    private readonly timeoutMs = REQUEST_TIMEOUT_MS,
+    /** Tests shorten it; pages use the default. The event stream bounds its connection set-up by it too (sse.ts). */
+    readonly timeoutMs = REQUEST_TIMEOUT_MS,
   ) {}
 
   /** Called when the server answers 401: the token expired or was revoked, and the user must sign in again. */
@@ -172,8 +173,9 @@ export class Api {
 
   /**
    * Signing out: the server revokes this token (`DELETE /v1/session`), so it is good for nothing after the tab lets it
-   * go. A 401 means it was good for nothing already. Any other failure is thrown, for the page to say the token may
-   * still be valid; the 401 listeners are not told (the user is signing out already).
+   * go. A 401 means it was good for nothing already. Any other failure is thrown, a `TimedOut` too when the server did
+   * not answer within the bound, for the page to say the token may still be valid; the 401 listeners are not told (the
+   * user is signing out already).
    */
   async signOut(): Promise<void> {
     const response = await fetch('/v1/session', {
@@ -182,6 +184,7 @@ export class Api {
       cache: 'no-store',
       credentials: 'omit',
       referrerPolicy: 'no-referrer',
+      signal: bounded('/v1/session', this.timeoutMs, undefined),
     });
     if (response.ok || response.status === 401) return;
     throw await apiErrorOf(response, '/v1/session');

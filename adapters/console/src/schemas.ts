@@ -174,7 +174,8 @@ export const ComplianceResult = z.object({
 });
 export type ComplianceResult = z.infer<typeof ComplianceResult>;
 
-const Ending = z.object({ type: Text, position: Position, reason: Text.optional(), causedBy: Cause.optional() });
+/** `raised`: the revocation's reason raised later (to keyCompromise), beside the first one (absent from an older server). */
+const Ending = z.object({ type: Text, position: Position, reason: Text.optional(), raised: z.object({ reason: Text, position: Position }).optional(), causedBy: Cause.optional() });
 export type Ending = z.infer<typeof Ending>;
 const GraphMember = { streamId: Text, kind: Text, id: Text, state: Text.optional(), ending: Ending.optional() };
 const Dependent = z.object({ ...GraphMember, parent: Text, relation: Text, aeId: Text.optional(), cascade: z.boolean() });

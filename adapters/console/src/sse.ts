@@ -1,6 +1,6 @@
 import type { Api } from './api.ts';
-import { ApiError } from './api.ts';
-import { retryAfterMs, transientStatus as transient } from './retry-after.ts';
+import { ApiError, TimedOut } from './api.ts';
+import { retryAfterMs, transientStatus as transient, waitText } from './retry-after.ts';
 import { DroppedFrame } from './schemas.ts';
 
 /**
@@ -10,6 +10,8 @@ import { DroppedFrame } from './schemas.ts';
  * server error (5xx, as a proxy answers while the service restarts), 408 or 429 is tried again within the same
  * bounds; a refusal (401, 403, any other 4xx) or an `unauthorised` drop ends it for good. A resume refused as of
  * another log is told apart (`otherLog`), so that a page can follow the new log instead of showing the API's advice.
+ * A connection whose answer does not come within the API's request bound, or that goes silent for
+ * STREAM_SILENCE_MS, is given up and made again, as a dropped one is (review 212).
  */
 
 export interface StreamEvent {
@@ -163,6 +165,23 @@ export const positionOfEventId = (id: string): string => id.split('~', 1)[0] ?? 
 /** A 409 resume_point_not_in_log: the resume point (the last event id, sent back) is not of the server's log. */
 const isOtherLog = (status: number, error: ApiError): boolean => status === 409 && (error.problem.type ?? '').endsWith('resume_point_not_in_log');
 
+/**
+ * How long a live stream may send nothing, not even a comment, before it is taken for a dropped connection and made
+ * again (resuming with Last-Event-ID): a proxy or NAT that lost it passes nothing and closes nothing, and the page read
+ * "Live" over it for ever (review 212). The server sends `: heartbeat` every `limits.sseHeartbeatMs` (15 s by default),
+ * which nothing on the wire tells a client, so this is four of the default's: a server configured with heartbeats a
+ * minute or more apart is reconnected to after each quiet minute, losing nothing.
+ */
+export const STREAM_SILENCE_MS = 60_000;
+
+/** The abort reason of a connection that went silent (STREAM_SILENCE_MS). */
+class StreamSilent extends Error {
+  constructor() {
+    super(`no word from the server for ${waitText(STREAM_SILENCE_MS)}`);
+    this.name = 'StreamSilent';
+  }
+}
+
 /** How one connection ended: for good, or to be tried again after the wait, saying why (the status line shows it). */
 type Outcome = { readonly next: 'stop' } | { readonly next: 'again'; readonly why: string };
 const STOP: Outcome = { next: 'stop' };
@@ -176,23 +195,37 @@ export const followEvents = (api: Api, options: StreamOptions): void => {
   let failures = 0;
   let waitMs = retryMs;
 
+  /** A connection answered with an error status: tried again (a server's failure) or ended (a refusal). */
+  const refusedOutcome = async (response: Response, path: string): Promise<Outcome> => {
+    const error = await api.errorOf(response, path);
+    if (transient(response.status)) {
+      failures += 1;
+      waitMs = boundedRetry(Math.max(backoff(retryMs, failures), retryAfterMs(response.headers.get('retry-after')) ?? 0));
+      // Said as the server's failure, not as a refusal: nothing the user or the role has to change.
+      const detail = error.message === `HTTP ${response.status}` || error.message === '' ? '' : `: ${error.message}`;
+      return { next: 'again', why: `the server answered ${response.status}${detail}` };
+    }
+    options.onStatus(lastEventId !== undefined && isOtherLog(response.status, error) ? { state: 'otherLog', error } : { state: 'refused', error });
+    return STOP;
+  };
+
   const once = async (): Promise<Outcome> => {
     options.onStatus({ state: 'connecting' });
     const headers: Record<string, string> = api.headers('text/event-stream');
     if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
     const path = `/v1/events${options.query ? `?${options.query}` : ''}`;
-    const response = await fetch(path, { headers, cache: 'no-store', credentials: 'omit', signal });
-    if (!response.ok) {
-      const error = await api.errorOf(response, path);
-      if (transient(response.status)) {
-        failures += 1;
-        waitMs = boundedRetry(Math.max(backoff(retryMs, failures), retryAfterMs(response.headers.get('retry-after')) ?? 0));
-        // Said as the server's failure, not as a refusal: nothing the user or the role has to change.
-        const detail = error.message === `HTTP ${response.status}` || error.message === '' ? '' : `: ${error.message}`;
-        return { next: 'again', why: `the server answered ${response.status}${detail}` };
-      }
-      options.onStatus(lastEventId !== undefined && isOtherLog(response.status, error) ? { state: 'otherLog', error } : { state: 'refused', error });
-      return STOP;
+    // This connection's own end (a timeout, silence), joined with the page's: fetch and the body's read reject with its
+    // reason, and aborting it closes the connection, whose place the server counts per principal.
+    const connection = new AbortController();
+    // Until the headers come (and a refusal's body): a request taken and never answered left "Connecting…" for ever
+    // (review 212). A `TimedOut`, thrown to the loop: a failure, backed off as a network error is.
+    const setUp = setTimeout(() => connection.abort(new TimedOut(path, api.timeoutMs)), api.timeoutMs);
+    let response: Response;
+    try {
+      response = await fetch(path, { headers, cache: 'no-store', credentials: 'omit', signal: AbortSignal.any([signal, connection.signal]) });
+      if (!response.ok) return await refusedOutcome(response, path);
+    } finally {
+      clearTimeout(setUp);
     }
     if (response.body === null) throw new ApiError(502, { title: 'event stream without a body' }, path);
     options.onStatus({ state: 'live' });
@@ -202,9 +235,24 @@ export const followEvents = (api: Api, options: StreamOptions): void => {
     let done = false;
     let delivered = false;
     let newerEvent: { readonly why: string; readonly waitMs: number } | undefined;
+    // Any bytes, a heartbeat's included, show the connection alive; a stream silent past STREAM_SILENCE_MS is ended.
+    let silence: ReturnType<typeof setTimeout> | undefined;
+    const heard = (): void => {
+      clearTimeout(silence);
+      silence = setTimeout(() => connection.abort(new StreamSilent()), STREAM_SILENCE_MS);
+    };
+    heard();
     try {
       while (!done && !stop) {
-        const chunk = await reader.read();
+        let chunk: ReadableStreamReadResult<string>;
+        try {
+          chunk = await reader.read();
+        } catch (error) {
+          // Silence is a dropped connection, reconnected to below; any other failure is the loop's to back off.
+          if (!(connection.signal.reason instanceof StreamSilent) || signal.aborted) throw error;
+          break;
+        }
+        heard();
         done = chunk.done;
         if (chunk.done) break;
         parser.push(chunk.value, (frame) => {
@@ -242,9 +290,11 @@ export const followEvents = (api: Api, options: StreamOptions): void => {
         });
       }
     } finally {
+      clearTimeout(silence);
       // However this read ends (a stop, a throwing listener), the connection is closed: the server counts open
       // streams per principal, and a forgotten one would hold a slot until the tab closes.
       if (!done) await reader.cancel().catch(() => undefined);
+      connection.abort();
     }
     if (!delivered) failures += 1;
     waitMs = delivered ? retryMs : backoff(retryMs, failures);
@@ -254,6 +304,7 @@ export const followEvents = (api: Api, options: StreamOptions): void => {
       waitMs = newerEvent.waitMs;
       return { next: 'again', why: newerEvent.why };
     }
+    if (connection.signal.reason instanceof StreamSilent) return { next: 'again', why: connection.signal.reason.message };
     return { next: 'again', why: 'the stream ended' };
   };
 

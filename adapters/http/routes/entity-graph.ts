@@ -49,7 +49,14 @@ const Ending = z
   .object({
     type: z.string().describe('the event that ended it, e.g. CredentialRevoked'),
     position: DecimalString,
-    reason: z.string().optional(),
+    reason: z.string().optional().describe('the reason it ended with, which its dependents inherited; stays when raised'),
+    raised: z
+      .object({ reason: z.string(), position: DecimalString })
+      .optional()
+      .describe(
+        "a revocation's reason raised later, by a second revocation of the credential (to keyCompromise, once), and that revocation's " +
+          'position: what the entity, OCSP and the CRL say now. The cascade raises nothing: its dependents keep the first reason',
+      ),
     causedBy: z
       .object({ streamId: z.string(), type: z.string(), position: DecimalString })
       .optional()
@@ -93,6 +100,7 @@ const endingWire = (context: ServiceContext, ending: StoredEnding | undefined): 
       type: ending.type,
       position: ending.position.toString(10),
       ...(ending.reason !== undefined ? { reason: ending.reason } : {}),
+      ...(ending.raised !== undefined ? { raised: { reason: ending.raised.reason, position: ending.raised.position.toString(10) } } : {}),
       ...(cause !== undefined ? { causedBy: { streamId: cause.streamId, type: cause.type, position: cause.position.toString(10) } } : {}),
     },
   };

@@ -1,5 +1,5 @@
 import { html, nothing } from 'lit';
-import { Api, apiErrorOf, describeError, problemOf } from '../api.ts';
+import { Api, apiErrorOf, bounded, describeError, problemOf, REQUEST_TIMEOUT_MS, TimedOut } from '../api.ts';
 import { waitText } from '../retry-after.ts';
 import { PAGES, parseRoute, type Route } from '../router.ts';
 import { clearSession, loadSession, parseToken, saveSession, type Session } from '../session.ts';
@@ -113,13 +113,17 @@ export class ConsoleApp extends ConsoleElement {
       await api.signOut();
       this.signInNotice = 'Signed out: the server revoked the token.';
     } catch (error) {
+      // Its id, never the token: the message stays on the screen (review 212: a server that never answered said nothing).
       const until = session.expiresAt === undefined ? 'until it expires' : `until ${session.expiresAt.toISOString()}`;
-      const how = session.tokenId === undefined ? 'an admin can revoke it' : `an admin can revoke it: credence token revoke ${session.tokenId}`;
-      this.signInError = `Signed out of this tab, but the server could not revoke the token (${describeError(error)}): it stays valid ${until}; ${how}.`;
+      const how = session.tokenId === undefined ? 'an admin can revoke it (credence token list shows its id)' : `credence token revoke ${session.tokenId}`;
+      this.signInError = `Signed out of this tab, but the server could not revoke the token (${describeError(error)}): it stays valid ${until} or until it is revoked: ${how}.`;
     }
   }
 
-  /** The token is checked with the server before it is kept: 401 refuses it; a 403 still signs in (a role that reads less). */
+  /**
+   * The token is checked with the server before it is kept: 401 refuses it; a 403 still signs in (a role that reads
+   * less). Within REQUEST_TIMEOUT_MS, as every request: a server that never answered left "Checking…" for ever (review 212).
+   */
   private async signIn(event: SubmitEvent): Promise<void> {
     event.preventDefault();
     const form = event.target as HTMLFormElement;
@@ -133,7 +137,12 @@ export class ConsoleApp extends ConsoleElement {
     this.signInError = undefined;
     this.signInNotice = undefined;
     try {
-      const response = await fetch('/v1/compliance', { headers: { authorization: `Bearer ${parsed.session.token}` }, cache: 'no-store', credentials: 'omit' });
+      const response = await fetch('/v1/compliance', {
+        headers: { authorization: `Bearer ${parsed.session.token}` },
+        cache: 'no-store',
+        credentials: 'omit',
+        signal: bounded('/v1/compliance', REQUEST_TIMEOUT_MS, undefined),
+      });
       if (response.status === 401) {
         // Only a problem document's detail is shown: a proxy's page or another server's body is not repeated.
         const { detail } = await problemOf(response);
@@ -151,7 +160,10 @@ export class ConsoleApp extends ConsoleElement {
       saveSession(parsed.session);
       this.use(parsed.session);
     } catch (error) {
-      this.signInError = `The server could not be reached: ${describeError(error)}`;
+      this.signInError =
+        error instanceof TimedOut
+          ? `The server did not answer within ${waitText(error.timeoutMs)}: the token was not checked; try again.`
+          : `The server could not be reached: ${describeError(error)}`;
     } finally {
       this.checking = false;
     }

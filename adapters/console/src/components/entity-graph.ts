@@ -14,11 +14,15 @@ const renderNode = (node: GraphNode, of: string): ReturnType<typeof html> => {
   const { entity, revocation } = node;
   const cause = revocation?.causedBy;
   const ended = revocation?.type.endsWith('Revoked') === true ? 'revoked' : 'ended';
+  // The reason it ended with, which the cascade carried on, and the one it was raised to since (what OCSP and the CRL say).
+  const raised = revocation?.raised;
   return html`<li>
       <span class="relation">${node.relation}</span>
       <a href=${entityHref(entity.kind, entity.id)}>${entity.kind}-${entity.id}</a> ${entity.state !== undefined ? badge(entity.state) : nothing}
       ${revocation
-        ? html`<span class="cascade" title=${node.cascade === true ? `ended by the cascade of ${of}` : ''}>${visibleText(revocation.reason ?? '')}${cause
+        ? html`<span class="cascade" title=${node.cascade === true ? `ended by the cascade of ${of}` : ''}>${visibleText(revocation.reason ?? '')}${raised
+            ? html`<span class="raised" data-testid="raised">, raised to ${visibleText(raised.reason)} @${raised.position}</span>`
+            : nothing}${cause
             ? html` — cascade from <a href=${streamHref(cause.streamId) ?? '#'}>${cause.streamId}</a> ${cause.type} @${cause.position}`
             : html` — ${ended} directly (${revocation.type}) @${revocation.position}`}</span>`
         : nothing}
