@@ -249,10 +249,12 @@ export const credentialMachine = setup({
      * parties act on keyCompromise alone (they distrust what the key signed before the revocation), so the CRLs and OCSP
      * must say it (RFC 5280 5.3.1; CA/Browser Forum Baseline Requirements 4.9.1.1 and 7.2.2 allow the CRL entry's reason
      * to be changed to keyCompromise). Any other change would unsay what relying parties were told; the revocation's
-     * instant stands (recordRevocation kept it).
+     * instant stands (recordRevocation kept it). Only within the credential's validity: past its notAfter the
+     * certificate leaves the CRLs (RFC 5280 5.1.2.6) and no relying party accepts it, so there is nothing to raise
+     * (review 210: the pseudonym fold keeps a revoked credential's holder until then, not for ever).
      */
     raisesToKeyCompromise: ({ context, event }) =>
-      dataOf(event, 'CredentialRevoked')?.reason === 'keyCompromise' && context.revocationReason !== 'keyCompromise',
+      dataOf(event, 'CredentialRevoked')?.reason === 'keyCompromise' && context.revocationReason !== 'keyCompromise' && event.at < context.notAfter,
   },
   actions: {
     addAssociation: assign(({ context, event }) => ({

@@ -198,6 +198,9 @@ export const credentialRevokedAlready: RefusalReason<CredentialContext> = ({ con
   if (event.type !== 'CredentialRevoked' || context.revocationReason === undefined) return undefined;
   const when = context.endedAt === undefined ? '' : ` at ${instant(context.endedAt)}`;
   const standing = `credential ${context.credentialId} was revoked as ${context.revocationReason}${when}`;
+  if (event.at >= context.notAfter && context.notAfter > 0) {
+    return `${standing}, and its validity ended at ${instant(context.notAfter)}: its certificate is listed no more (RFC 5280 5.1.2.6), so its reason is not raised`;
+  }
   if (context.revocationReason === 'keyCompromise') return `${standing}, and no reason is raised past keyCompromise (docs/pki.md, "Raising a revocation's reason to keyCompromise")`;
   return (
     `${standing}, and a revocation's reason is changed only by raising it to keyCompromise, once (RFC 5280 5.3.1): ` +

@@ -62,6 +62,16 @@ describe("a revoked credential's reason", () => {
     expect(await footprint(store)).toEqual(before);
   });
 
+  it('is not raised past the credential\'s notAfter: its certificate is listed no more, nothing written', async () => {
+    const { engine, clock, store } = await revokedAsCessation();
+    clock.set(new Date(at(90)));
+    const before = await footprint(store);
+    const error = await rejection(engine.execute(cmd.revokeCredential('cred-1', 'keyCompromise')));
+    expect(await footprint(store)).toEqual(before);
+    expect(error.problem).toMatchObject({ code: 'illegal_transition', state: 'revoked', rule: 'raisesToKeyCompromise' });
+    expect(error.message).toContain(`its validity ended at ${at(90)}: its certificate is listed no more`);
+  });
+
   it('of an expired credential is not raised: an expired credential takes no revocation', async () => {
     const { engine, clock, store } = fixture();
     for (const c of [cmd.createSubscription(), cmd.registerNode(), cmd.enrolNode(), cmd.issueCredential('cred-1'), cmd.provisionCredential('cred-1')]) await engine.execute(c);

@@ -35,7 +35,7 @@ describe('a damaged CRL base file is moved aside and the start goes on; a newer 
           expect.objectContaining({
             path,
             rule: 'schema_version',
-            message: expect.stringMatching(/version 99, newer than this build supports \(2\).*move the file out of the data folder/),
+            message: expect.stringMatching(/version 99, newer than this build supports \(3\).*move the file out of the data folder/),
           }),
         ],
       },

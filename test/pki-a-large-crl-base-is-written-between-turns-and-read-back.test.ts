@@ -18,7 +18,7 @@ describe('a large CRL base is written between turns of the event loop and read b
   it('lets other work run while 200,000 serials are written, and reads them back with the next base', async () => {
     const serials = Array.from({ length: 200_000 }, (_, i) => (0x10000000 + i).toString(16));
     const store = fileCrlBase(dir, 'default' as CaId);
-    const base = { crlNumber: 41, keyId: 'ab12', serials: serials.slice(0, 150_000), next: { crlNumber: 42, takesOverAt: 1_796_000_000_000, serials: serials.slice(150_000) } };
+    const base = { crlNumber: 41, keyId: 'ab12', serials: serials.slice(0, 150_000), next: { crlNumber: 42, takesOverAt: 1_796_000_000_000, serials: serials.slice(150_000) }, keyCompromise: serials.slice(0, 3) };
     let turns = 0;
     let done = false;
     const count = () => {

@@ -53,11 +53,13 @@ describe("the pseudonymised stream's fold of identities", () => {
       // Each association is indexed by its node and its credential (review 45: by its App-ID too for an AE's).
       expect(live).toMatchObject({ associations: NODES.length, associationIndex: 2 * NODES.length, credentials: NODES.length, endedCredentials: 0 });
 
-      // Half the fleet ends: their credentials and last associations end with them (the cascade), and their entries go.
+      // Half the fleet ends: their credentials and last associations end with them (the cascade), and their entries go;
+      // the credentials', revoked as cessationOfOperation, once no raise to keyCompromise may come (review 210): until
+      // their notAfter's day.
       for (const node of NODES.slice(0, 5)) await run('revokeNode', { nodeId: node, reason: 'cessationOfOperation' });
       await c.settle();
       const after = (await identitiesUpTo(c.store, (await c.store.headPosition())!))!.size();
-      expect(after).toMatchObject({ associations: 5, associationIndex: 10, credentials: 5, endedCredentials: 0, endedNodes: 5 });
+      expect(after).toMatchObject({ associations: 5, associationIndex: 10, credentials: 10, endedCredentials: 5, endedNodes: 5 });
 
       // Every frame is still named as an unbroken fold names it: each association and credential under its node's
       // epoch 0, with its node, in every frame of it, the ended ones' releases and revocations included.
@@ -156,19 +158,24 @@ describe("the pseudonymised stream's fold of identities", () => {
     expect(ids.holderEndVisits).toBe(3 * N);
   });
 
-  it("lets a live node's ended credentials go: 1,000 rotations on one live node keep its one live credential (review 45)", async () => {
+  it("lets a live node's ended credentials go: 1,000 rotations on one live node keep its one live credential, and those a raise may still come to (review 45, 210)", async () => {
     const event = (type: string, data: Record<string, unknown>) => ({ type, data }) as unknown as DomainEvent;
     const deriver = new PseudonymDeriver(key);
     const ids = new PublicIdentities();
     ids.observe(event('NodeEnrolled', { nodeId: 'n5', subscriptionId: 's', cseId: '/cse-5' }));
-    ids.observe(event('CredentialIssued', { credentialId: 'r0', owner: { kind: 'node', id: 'n5' } }));
+    ids.observe(event('CredentialIssued', { credentialId: 'r0', owner: { kind: 'node', id: 'n5' }, notAfter: at(10) }), Date.parse(T0));
+    // A rotation a day, each credential valid for 10 days: one revoked as superseded may take its raise until then.
     for (let k = 1; k <= 1_000; k++) {
-      ids.observe(event('CredentialIssued', { credentialId: `r${k}`, owner: { kind: 'node', id: 'n5' }, predecessorId: `r${k - 1}` }));
-      ids.observe(event('CredentialRotationStarted', { credentialId: `r${k - 1}`, successorId: `r${k}`, overlapEndsAt: 'z' }));
-      ids.observe(event('CredentialRevoked', { credentialId: `r${k - 1}`, reason: 'superseded' }));
+      const day = Date.parse(at(k));
+      ids.observe(event('CredentialIssued', { credentialId: `r${k}`, owner: { kind: 'node', id: 'n5' }, predecessorId: `r${k - 1}`, notAfter: at(k + 10) }), day);
+      ids.observe(event('CredentialRotationStarted', { credentialId: `r${k - 1}`, successorId: `r${k}`, overlapEndsAt: 'z' }), day);
+      ids.observe(event('CredentialRevoked', { credentialId: `r${k - 1}`, reason: 'superseded' }), day);
       // The frame of the end still names the ended credential under its node.
       expect(await ids.pseudonymOf(deriver, 'credential', `r${k - 1}`)).toBe(await deriver.identifier('credential', `r${k - 1}`, 0, 'n5'));
     }
+    expect(ids.size()).toMatchObject({ credentials: 11, endedCredentials: 10 });
+    // Once no raise may come to them (their notAfter's day passed), only the live one stays.
+    ids.observe(event('NodeEnrolled', { nodeId: 'n6', subscriptionId: 's', cseId: '/cse-6' }), Date.parse(at(1_020)));
     expect(ids.size()).toMatchObject({ credentials: 1, endedCredentials: 0 });
   });
 });

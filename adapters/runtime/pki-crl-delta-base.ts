@@ -11,10 +11,14 @@ export interface Base {
 
 const without = (set: ReadonlySet<string>, serial: string): ReadonlySet<string> => new Set([...set].filter((s) => s !== serial));
 
-/** A base kept from before a restart or a rebuild, not placed in the list yet: the serials it listed. */
+/**
+ * A base kept from before a restart or a rebuild, not placed in the list yet: the serials it listed, and which of them
+ * as keyCompromise (undefined: kept before raises were; EntryBuffer.firstNotIn).
+ */
 interface Unplaced {
   readonly crlNumber: number;
   readonly listed: ReadonlySet<string>;
+  readonly keyCompromise: ReadonlySet<string> | undefined;
 }
 
 /**
@@ -43,10 +47,11 @@ export class DeltaBase {
   ) {
     const kept = store?.load();
     if (kept !== undefined && kept.keyId === keyId) {
-      this.#unplaced = { crlNumber: kept.crlNumber, listed: new Set(kept.serials) };
+      const keyCompromise = kept.keyCompromise !== undefined ? new Set(kept.keyCompromise) : undefined;
+      this.#unplaced = { crlNumber: kept.crlNumber, listed: new Set(kept.serials), keyCompromise };
       if (kept.next !== undefined) {
         const { crlNumber, takesOverAt, serials } = kept.next;
-        this.#unplacedNext = { crlNumber, takesOverAt, listed: new Set([...kept.serials, ...serials]) };
+        this.#unplacedNext = { crlNumber, takesOverAt, listed: new Set([...kept.serials, ...serials]), keyCompromise };
       }
     }
     this.#completeUntil = store?.completeUntil();
@@ -78,10 +83,11 @@ export class DeltaBase {
 
   /** The list is about to be read again (a rebuild): the base and the next stay, placed again by what they listed. */
   unplace(before: EntryBuffer): void {
-    if (this.#base !== undefined) this.#unplaced = { crlNumber: this.#base.crlNumber, listed: new Set(before.serialsBefore(this.#base.index)) };
+    const keyCompromise = new Set(before.keyCompromiseBefore(Math.max(this.#base?.index ?? 0, this.#next?.index ?? 0)));
+    if (this.#base !== undefined) this.#unplaced = { crlNumber: this.#base.crlNumber, listed: new Set(before.serialsBefore(this.#base.index)), keyCompromise };
     if (this.#next !== undefined) {
       const { crlNumber, takesOverAt, index } = this.#next;
-      this.#unplacedNext = { crlNumber, takesOverAt, listed: new Set(before.serialsBefore(index)) };
+      this.#unplacedNext = { crlNumber, takesOverAt, listed: new Set(before.serialsBefore(index)), keyCompromise };
     }
     this.#base = undefined;
     this.#next = undefined;
@@ -102,8 +108,10 @@ export class DeltaBase {
   /**
    * The entry of `serial` replaced by `entry` (its reason raised to keyCompromise) and moved past where the deltas
    * start, so that every delta lists it (RFC 5280 5.2.4: a delta lists what changed since its base, a reason code
-   * too). Kept so: the serials the base is kept by are those before it, no longer this one, so after a restart its
-   * deltas still list the raise. A base still to place does not count it as listed either.
+   * too). Kept so: the serials the base is kept by are those before it, no longer this one. A raise this process
+   * never moved (a stop before the publisher read it, OCSP answering first) is told after a restart by the kept
+   * keyCompromise serials: an entry saying keyCompromise that the base listed otherwise is listed by the deltas
+   * (EntryBuffer.firstNotIn). A base still to place does not count it as listed either.
    */
   raise(serial: string, entry: Uint8Array): void {
     const entries = this.listing.entries;
@@ -159,15 +167,15 @@ export class DeltaBase {
     const entries = this.listing.entries;
     if (this.#base === undefined && this.#unplaced !== undefined) {
       // Every entry the base did not list is at or after this one: the deltas list those, and maybe a few it did.
-      const index = entries.firstNotIn(this.#unplaced.listed);
+      const index = entries.firstNotIn(this.#unplaced.listed, this.#unplaced.keyCompromise);
       this.#base = { crlNumber: this.#unplaced.crlNumber, index, offset: entries.offsetOf(index) };
       this.#unplaced = undefined;
     }
     if (this.#base !== undefined && this.#unplacedNext !== undefined) {
-      const { crlNumber, takesOverAt, listed } = this.#unplacedNext;
+      const { crlNumber, takesOverAt, listed, keyCompromise } = this.#unplacedNext;
       // As for the base: its deltas list everything it did not (an entry listed by the base and since left may make
       // them start earlier, listing more).
-      const index = entries.firstNotIn(listed);
+      const index = entries.firstNotIn(listed, keyCompromise);
       this.#next = { crlNumber, takesOverAt, index, offset: entries.offsetOf(index) };
       this.#unplacedNext = undefined;
     }
@@ -182,12 +190,14 @@ export class DeltaBase {
   #keep(): void {
     const base = this.#base!;
     const next = this.#next;
-    const serials = this.listing.entries.serialsBefore(Math.max(base.index, next?.index ?? 0));
+    const until = Math.max(base.index, next?.index ?? 0);
+    const serials = this.listing.entries.serialsBefore(until);
     try {
       const saved = this.store?.save({
         crlNumber: base.crlNumber,
         keyId: this.keyId,
         serials: serials.slice(0, base.index),
+        keyCompromise: this.listing.entries.keyCompromiseBefore(until),
         ...(next !== undefined ? { next: { crlNumber: next.crlNumber, takesOverAt: next.takesOverAt, serials: serials.slice(base.index) } } : {}),
       });
       // Written in the background (review 157: seconds for a large CA), off the CRL and OCSP requests.

@@ -134,24 +134,23 @@ export class CrlListing {
       // A reset meanwhile is seen after the next page's read, as one during a read is.
       await yieldToLoop();
     }
+    const lastSeq = rows.length > 0 ? rows[rows.length - 1]!.seq : undefined;
+    // A row read twice (its reason raised to keyCompromise between two pages: its `seq` moved past them) counts once,
+    // as it was read last (review 210: the first copy won, and the raise was never read again).
+    const read = lastOfEachSerial(rows);
     // On disk before any CRL lists them, and before anything below changes. Not those whose entries left the CRLs
     // for good, judged at a CRL's time as the expiry drop judges them (a reload reads them again: they were forgotten
     // on purpose).
     const thisUpdate = crlThisUpdate(this.#o.now);
     // A reload reads every revocation again: only those not kept yet become records, and a reason raised to
-    // keyCompromise since (a row read again past the last one: its `seq` moved), recorded before a CRL lists it.
+    // keyCompromise since, recorded before a CRL lists it (OCSP may have recorded it first).
     const fresh: RevocationRow[] = [];
-    const raisedNow = new Set<string>();
-    for (let i = 0; i < rows.length; i++) {
+    for (let i = 0; i < read.length; i++) {
       if (i > 0 && i % ROWS_PER_TURN === 0) await yieldToLoop();
-      const row = rows[i]!;
+      const row = read[i]!;
       if (this.#leftForGood(row.serialNumber, thisUpdate)) continue;
       const kept = this.#ledger.get(row.serialNumber);
-      if (kept === undefined) fresh.push(row);
-      else if (raises(kept, row)) {
-        fresh.push(row);
-        raisedNow.add(row.serialNumber);
-      }
+      if (kept === undefined || raises(kept, row)) fresh.push(row);
     }
     // Nothing changed yet: a reset during those turns is handled as one during the reads.
     if (this.#resets !== resets) return this.catchUp();
@@ -165,23 +164,27 @@ export class CrlListing {
     const serials = reload ? new Set<string>() : this.#serials;
     let added = 0;
     const raised: RaisedEntry[] = [];
-    for (let i = 0; i < rows.length; i++) {
+    for (let i = 0; i < read.length; i++) {
       if (i > 0 && i % ROWS_PER_TURN === 0) await yieldToLoop();
-      const row = rows[i]!;
+      const row = read[i]!;
       this.#notInLog.delete(row.serialNumber);
+      const first = this.#ledger.get(row.serialNumber);
       if (serials.has(row.serialNumber)) {
-        // Listed already, with the reason it had: the publisher moves its entry past where the deltas start
-        // (DeltaBase.raise), the first publication's with the reason raised.
-        if (raisedNow.has(row.serialNumber)) raised.push({ serialNumber: row.serialNumber, entry: entryOf(this.#ledger.get(row.serialNumber)!) });
+        // Listed already: a row read again is a reason raised to keyCompromise, told by what the list says (review 210:
+        // not by the ledger, which OCSP may have told first). The publisher moves its entry, the first publication's
+        // with the reason raised, past where the deltas start (DeltaBase.raise).
+        if (row.reason === 'keyCompromise' && first?.reason === 'keyCompromise' && entries.keyCompromiseOf(row.serialNumber) === false) {
+          raised.push({ serialNumber: row.serialNumber, entry: entryOf(first) });
+        }
         continue;
       }
       serials.add(row.serialNumber);
       // The first publication stands: a certificate revoked again after a restore lost its first revocation keeps
       // the time, reason and invalidity date relying parties saw (OCSP answers them too); so does one an earlier
-      // version published back-dated, without an invalidity date (review 203: it gains none).
-      const first = this.#ledger.get(row.serialNumber);
-      const entry = first === undefined || samePublication(first, row) ? row.entry : entryOf(first);
-      entries.append(entry, Date.parse(row.notAfter), row.serialNumber, this.#marks.get(row.serialNumber));
+      // version published back-dated, without an invalidity date (review 203: it gains none). But for its raise.
+      const listed = first === undefined || samePublication(first, row) ? row : first;
+      const entry = listed === row ? row.entry : entryOf(first!);
+      entries.append(entry, Date.parse(row.notAfter), row.serialNumber, this.#marks.get(row.serialNumber), listed.reason === 'keyCompromise');
       added++;
     }
     if (reload) {
@@ -191,7 +194,7 @@ export class CrlListing {
     }
     const notInLog = reload ? this.#listPublishedNotInLog(thisUpdate, anotherKey) : [];
     added += notInLog.length;
-    if (rows.length > 0) this.#lastSeq = rows[rows.length - 1]!.seq;
+    if (lastSeq !== undefined) this.#lastSeq = lastSeq;
     return { ok: true, added, reloaded: reload, notInLog, raised };
   }
 
@@ -214,7 +217,7 @@ export class CrlListing {
     this.#notInLog = new Map(missing.map((r) => [r.serialNumber, r]));
     for (const r of missing) {
       this.#serials.add(r.serialNumber);
-      this.#entries.append(entryOf(r), Date.parse(r.notAfter), r.serialNumber, this.#marks.get(r.serialNumber));
+      this.#entries.append(entryOf(r), Date.parse(r.notAfter), r.serialNumber, this.#marks.get(r.serialNumber), r.reason === 'keyCompromise');
     }
     return missing;
   }
@@ -252,6 +255,13 @@ export class CrlListing {
     }
   }
 }
+
+/** `rows` with each serial once, where it was read last (in order of `seq`). */
+const lastOfEachSerial = (rows: readonly RevocationRow[]): readonly RevocationRow[] => {
+  const last = new Map<string, number>();
+  rows.forEach((row, i) => last.set(row.serialNumber, i));
+  return last.size === rows.length ? rows : rows.filter((row, i) => last.get(row.serialNumber) === i);
+};
 
 /** Whether the read model's `row` says what was first published: its entry is then the one to list. */
 const samePublication = (first: PublishedRevocation, row: RevocationRow): boolean =>

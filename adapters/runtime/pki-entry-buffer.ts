@@ -21,6 +21,8 @@ export class EntryBuffer {
   #listedBeyondExpiry: number[] = [];
   /** Per entry, its certificate's serial (hex): what the marks are kept by across restarts. */
   #serials: string[] = [];
+  /** Per entry, whether it says keyCompromise: a base keeps which it listed so (a raise since is listed by the deltas). */
+  #keyCompromise: boolean[] = [];
   /** The earliest notAfter held (Infinity: none): `markListed` and `dropExpired` look no further while it is in the future. */
   #earliest = Infinity;
 
@@ -33,8 +35,11 @@ export class EntryBuffer {
     return this.#sizes.length;
   }
 
-  /** `listedBeyondExpiry`: a mark kept from before a restart (crl-expiry-marks.ts); NaN: not listed beyond expiry yet. */
-  append(entry: Uint8Array, notAfter: number, serial: string, listedBeyondExpiry = Number.NaN): void {
+  /**
+   * `listedBeyondExpiry`: a mark kept from before a restart (crl-expiry-marks.ts); NaN: not listed beyond expiry yet.
+   * `keyCompromise`: whether the entry's reason is keyCompromise.
+   */
+  append(entry: Uint8Array, notAfter: number, serial: string, listedBeyondExpiry = Number.NaN, keyCompromise = false): void {
     if (this.#length + entry.length > this.#bytes.length) {
       let size = this.#bytes.length * 2;
       while (size < this.#length + entry.length) size *= 2;
@@ -48,7 +53,19 @@ export class EntryBuffer {
     this.#notAfter.push(notAfter);
     this.#listedBeyondExpiry.push(listedBeyondExpiry);
     this.#serials.push(serial);
+    this.#keyCompromise.push(keyCompromise);
     if (notAfter < this.#earliest) this.#earliest = notAfter;
+  }
+
+  /** Whether the entry of `serial` says keyCompromise; undefined when no entry holds `serial`. */
+  keyCompromiseOf(serial: string): boolean | undefined {
+    const i = this.#serials.indexOf(serial);
+    return i === -1 ? undefined : this.#keyCompromise[i];
+  }
+
+  /** The serials of the entries before `index` that say keyCompromise, in order. */
+  keyCompromiseBefore(index: number): string[] {
+    return this.#serials.slice(0, index).filter((_, i) => this.#keyCompromise[i]);
   }
 
   /** The bytes from `offset` to the end (a view: valid until the next append or drop). */
@@ -84,9 +101,13 @@ export class EntryBuffer {
     return this.#serials.slice(0, index);
   }
 
-  /** The index of the first entry whose serial `serials` does not hold (`count` when there is none). */
-  firstNotIn(serials: ReadonlySet<string>): number {
-    const i = this.#serials.findIndex((serial) => !serials.has(serial));
+  /**
+   * The index of the first entry a base did not list (`count` when there is none): its serial not among `serials`, or
+   * saying keyCompromise where the base listed it otherwise (not among `keyCompromise`: raised since; undefined, a base
+   * kept before raises were: every entry saying keyCompromise).
+   */
+  firstNotIn(serials: ReadonlySet<string>, keyCompromise?: ReadonlySet<string>): number {
+    const i = this.#serials.findIndex((serial, j) => !serials.has(serial) || (this.#keyCompromise[j]! && !(keyCompromise?.has(serial) ?? false)));
     return i === -1 ? this.#serials.length : i;
   }
 
@@ -103,6 +124,7 @@ export class EntryBuffer {
     const notAfter: number[] = [];
     const listed: number[] = [];
     const serials: string[] = [];
+    const keyCompromise: boolean[] = [];
     let read = 0;
     let written = 0;
     let earliest = Infinity;
@@ -117,6 +139,7 @@ export class EntryBuffer {
         notAfter.push(this.#notAfter[i]!);
         listed.push(this.#listedBeyondExpiry[i]!);
         serials.push(this.#serials[i]!);
+        keyCompromise.push(this.#keyCompromise[i]!);
         if (this.#notAfter[i]! < earliest) earliest = this.#notAfter[i]!;
       }
       read += size;
@@ -130,15 +153,15 @@ export class EntryBuffer {
       this.#notAfter = notAfter;
       this.#listedBeyondExpiry = listed;
       this.#serials = serials;
+      this.#keyCompromise = keyCompromise;
     }
     this.#earliest = earliest;
     return dropped;
   }
 
   /**
-   * The entry of `serial`, replaced by `entry` and moved to the end of the list, where the deltas list what changed
-   * (a revocation's reason raised to keyCompromise, RFC 5280 5.2.4: a delta CRL lists the entries changed since its
-   * base). `positions` (entry indices: where the deltas start) are moved in place to stay on the same entries. False
+   * The entry of `serial`, replaced by `entry` (its reason raised to keyCompromise) and moved to the end of the list,
+   * where the deltas list what changed (RFC 5280 5.2.4: a delta CRL lists the entries changed since its base). `positions` (entry indices: where the deltas start) are moved in place to stay on the same entries. False
    * when no entry holds `serial`.
    */
   moveToEnd(serial: string, entry: Uint8Array, positions: number[] = []): boolean {
@@ -152,8 +175,9 @@ export class EntryBuffer {
     this.#length -= size;
     for (const list of [this.#sizes, this.#notAfter, this.#listedBeyondExpiry]) list.splice(i, 1);
     this.#serials.splice(i, 1);
-    for (let p = 0; p < positions.length; p++) if (positions[p]! > i) positions[p]! -= 1;
-    this.append(entry, notAfter, serial, listed);
+    this.#keyCompromise.splice(i, 1);
+    for (let p = 0; p < positions.length; p++) if (positions[p]! > i) positions[p] = positions[p]! - 1;
+    this.append(entry, notAfter, serial, listed, true);
     return true;
   }
 
@@ -164,6 +188,7 @@ export class EntryBuffer {
     this.#notAfter = [];
     this.#listedBeyondExpiry = [];
     this.#serials = [];
+    this.#keyCompromise = [];
     this.#earliest = Infinity;
   }
 }

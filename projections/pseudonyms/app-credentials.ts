@@ -6,7 +6,8 @@ import type { CopyStep } from './fold-copy.ts';
  * AE's (`ae:AE-ID@app:App-ID`). A scoped stream gives its events that name no association to that App-ID's scope
  * (public-scope.ts), not to the node it was first configured on: that node's use of it may have ended while another's
  * goes on (review 56). An AE credential stored before its owner named an App-ID has no entry. Let go once the credential
- * ended, after that event's frame: its stream takes no event of its own after.
+ * ended, after that event's frame: its stream takes no event of its own after, but the raise of a revocation's reason
+ * to keyCompromise, which the fold (identities.ts) waits for before it says the credential ended here (review 210).
  */
 export class AppCredentials {
   readonly #appOf = new Map<string, string>();

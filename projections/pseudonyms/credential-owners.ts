@@ -118,7 +118,8 @@ export class CredentialOwners {
    * A credential that ended, once no kept association names it (`named`) and no rotation to it stands, whether or not
    * its node ended: no event names it any more (an ended credential's stream takes no event, a successor names a live
    * predecessor only, an association only a live credential), but the abandonment of a rotation to it from a live
-   * predecessor (review 45: forgotten then, it was named in its form of no node, a second pseudonym in one epoch).
+   * predecessor (review 45: forgotten then, it was named in its form of no node, a second pseudonym in one epoch), and
+   * the raise of its revocation's reason to keyCompromise (review 210: the caller's `named` says yes while one may come).
    * A live node's ended credentials used to stay (1,000 rotations on one live node: 999 ended credentials in every
    * copy of the fold, review 45).
    */

@@ -8,6 +8,7 @@ import { HOLDER, HeldAssociations } from './held-associations.ts';
 import type { NamedUnder } from './named-under.ts';
 import { NodeHistory } from './node-history.ts';
 import type { PublicIdentitiesSize } from './public-identities-size.ts';
+import { RaisableRevocations } from './raisable-revocations.ts';
 
 // public-data.ts names it from here.
 export type { NamedUnder } from './named-under.ts';
@@ -21,9 +22,10 @@ export type { NamedUnder } from './named-under.ts';
  *
  * Bounded by the live fleet (SER-001): an association is let go once it ended and every holder it was recorded on
  * released it (or ended), and a credential once it ended, no kept association names it and no rotation to it stands
- * (review 45: a live node's ended credentials used to stay). What stays for every node ever seen: its epoch, whether
- * it ended, and the CSE-IDs it let go until another node claims them (a registrar CSE may be named by others'
- * associations after it ended).
+ * (review 45: a live node's ended credentials used to stay), and no raise of its revocation's reason may come (review
+ * 210: one revoked for another reason than keyCompromise stays until its raise or its notAfter's day,
+ * ./raisable-revocations.ts). What stays for every node ever seen: its epoch, whether it ended, and the CSE-IDs it let
+ * go until another node claims them (a registrar CSE may be named by others' associations after it ended).
  */
 export class PublicIdentities {
   /** Each node's epoch, whether it ended, and its enrolment (./node-history.ts). */
@@ -36,6 +38,8 @@ export class PublicIdentities {
   readonly #endedApps = new Set<string>();
   /** The App-ID of each live App-ID or AE credential: a scoped stream's owner of its events that name no association. */
   readonly #apps = new AppCredentials();
+  /** Credentials revoked for another reason than keyCompromise, kept (node, App-ID) for the raise they may take. */
+  readonly #raisable = new RaisableRevocations();
   /**
    * Entries the last event made unreachable, let go when the next event is observed: the frame of the event that
    * ends them is made after `observe` and still names them.
@@ -70,6 +74,7 @@ export class PublicIdentities {
       ...this.#owner.credential.pairsWith(into.#owner.credential),
       [into.#endedApps, this.#endedApps],
       ...this.#apps.pairsWith(into.#apps),
+      ...this.#raisable.pairsWith(into.#raisable),
     ];
   }
 
@@ -100,8 +105,21 @@ export class PublicIdentities {
     };
   }
 
-  observe(event: DomainEvent): void {
+  /**
+   * Folds one more event; `at` is its instant (ms, DecodedEvent.at), by which the credentials kept for a raise are let
+   * go once their notAfter's day passed (without it, they stay until their raise).
+   */
+  observe(event: DomainEvent, at?: number): void {
     this.#letGo();
+    this.#fold(event);
+    // After the event: a raise on the day its notAfter's passed is still named under its node.
+    for (const credentialId of this.#raisable.reached(at)) {
+      this.#apps.ended(credentialId);
+      this.#dropping.credentials.push(credentialId);
+    }
+  }
+
+  #fold(event: DomainEvent): void {
     switch (event.type) {
       case 'NodeRegistered':
         if (event.data.bootstrapCredentialId !== undefined) this.#owner.credential.bind(event.data.bootstrapCredentialId, event.data.nodeId);
@@ -122,6 +140,7 @@ export class PublicIdentities {
       case 'CredentialIssued': {
         const { owner, credentialId } = event.data;
         this.#apps.issued(credentialId, owner);
+        this.#raisable.issued(credentialId, event.data.notAfter);
         if (owner.kind === 'node') this.#owner.credential.bind(credentialId, owner.id);
         // A CSE-ID's credential that names its node (review 41) is that node's, whoever holds the CSE-ID later.
         else if (owner.kind === 'cse' && owner.nodeId !== undefined) this.#owner.credential.bind(credentialId, owner.nodeId);
@@ -143,12 +162,21 @@ export class PublicIdentities {
       case 'CredentialExpired':
       case 'CredentialRevoked': {
         const { credentialId } = event.data;
+        if (this.#raisable.has(credentialId)) {
+          // Its raise to keyCompromise (machines v5): named and scoped as its first revocation was, then let go.
+          this.#raisable.ended(credentialId, undefined);
+          this.#apps.ended(credentialId);
+          this.#dropping.credentials.push(credentialId);
+          return;
+        }
+        // Revoked for another reason than keyCompromise: its raise may follow, named under its node and App-ID as this.
+        const raisable = this.#raisable.ended(credentialId, event.type === 'CredentialRevoked' ? event.data.reason : undefined);
         // A rotation from it is over: its successor is named by nothing more of it.
         this.#rotationEnded(credentialId);
         // Never bound: nothing of a node to hide, and nothing will bind it now (no association is configured on an
         // ended credential).
         this.#owner.credential.stopAwaiting(credentialId);
-        this.#apps.ended(credentialId);
+        if (!raisable) this.#apps.ended(credentialId);
         this.#associations.holderEnded({ holder: HOLDER.credential, id: credentialId }, this.#unreachable);
         if (this.#owner.credential.ended(credentialId)) this.#dropping.credentials.push(credentialId);
         return;
@@ -214,7 +242,9 @@ export class PublicIdentities {
       const credentialId = this.#associations.drop(associationId);
       if (credentialId !== undefined) credentials.push(credentialId);
     }
-    for (const credentialId of credentials) this.#owner.credential.forget(credentialId, (id) => this.#associations.names(id));
+    for (const credentialId of credentials) {
+      this.#owner.credential.forget(credentialId, (id) => this.#associations.names(id) || this.#raisable.has(id));
+    }
   }
 
   /** Associations a holder's end visited so far in this fold (work done, for tests and diagnostics). */
@@ -224,7 +254,10 @@ export class PublicIdentities {
 
   /** The CSE-ID belongs to `nodeId` from now on, and so do the credentials issued to it that were waiting. */
   #link(cseId: string, nodeId: string): void {
-    for (const credentialId of this.#owner.cse.link(cseId, nodeId)) this.#owner.credential.bind(credentialId, nodeId);
+    for (const credentialId of this.#owner.cse.link(cseId, nodeId)) {
+      // One revoked while it waited was named as a credential of no node: its raise is named so too (review 210).
+      if (!this.#raisable.has(credentialId)) this.#owner.credential.bind(credentialId, nodeId);
+    }
   }
 
   /**

@@ -115,7 +115,7 @@ const foldOn = async ({ store, position, keptAt, base, pause, cancelled }: Fold)
     }
     const fact = lifecycleFact(record);
     if (fact !== undefined) {
-      identities.observe(fact.event);
+      identities.observe(fact.event, fact.at);
       // A decoded fact sits in an entity's stream: a record Credence wrote (a foreign record of the same type is not one).
       if (record.position <= keptAt) last = record.position;
     }

@@ -50,7 +50,7 @@ export const toPublicEvent = async (
   identities: PublicIdentities,
   scope?: ScopeFilter,
 ): Promise<PublicEvent | undefined> => {
-  identities.observe(e.event);
+  identities.observe(e.event, e.at);
   const mapper = PUBLIC_DATA[e.event.type] as ((d: unknown, p: Pseudonymise) => Promise<PublicData>) | null;
   if (mapper === null) return undefined;
   if (scope !== undefined && !scope.admits(e.event, identities)) return undefined;

@@ -107,7 +107,7 @@ export function publicEvents$(
         // Secure Environment): the others cost the fold alone.
         async (event) => {
           if (!wanted(event.event.type)) {
-            identities.observe(event.event);
+            identities.observe(event.event, event.at);
             return undefined;
           }
           return toPublicEvent(event, deriver, identities, scope);

@@ -25,6 +25,13 @@ export interface CrlBase {
    * it), and the serials it listed beyond the base's.
    */
   readonly next?: { readonly crlNumber: number; readonly takesOverAt: number; readonly serials: readonly string[] };
+  /**
+   * Those of `serials` and `next.serials` the base or the next listed with reason keyCompromise: an entry listed so now
+   * and not here was raised since (docs/pki.md), and the deltas list it after a restart. Undefined in a file written
+   * before raises were kept (versions 1 and 2): every entry listed as keyCompromise is then taken as raised since, and
+   * listed again by the deltas (more, never less).
+   */
+  readonly keyCompromise?: readonly string[];
 }
 
 export interface CrlBaseStore {
@@ -45,11 +52,11 @@ const MAX_SERIALS = 4_000_000;
 const MAX_FILE_BYTES = 256 * 1024 * 1024;
 
 /** The layout of the CRL base files this version writes and reads; a file of a newer one is refused (load). */
-const CRL_BASE_FILE_VERSION = 2;
+const CRL_BASE_FILE_VERSION = 3;
 
 const CrlBaseFile = z.strictObject({
   /** Version 1 (review 148) had no `next`, nor this file's sibling `<ca>.crl-complete-until.json`: read as it is. */
-  version: z.union([z.literal(1), z.literal(CRL_BASE_FILE_VERSION)]),
+  version: z.union([z.literal(1), z.literal(2), z.literal(CRL_BASE_FILE_VERSION)]),
   caId: z.string().max(63),
   crlNumber: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
   keyId: z.string().regex(/^[0-9a-f]{2,128}$/),
@@ -62,6 +69,8 @@ const CrlBaseFile = z.strictObject({
     .optional(),
   /** What `next` listed beyond `serials`. */
   nextSerials: z.array(SerialHex).max(MAX_SERIALS).optional(),
+  /** Version 3: which of them were listed as keyCompromise (CrlBase.keyCompromise). */
+  keyCompromise: z.array(SerialHex).max(MAX_SERIALS).optional(),
 });
 
 const CompleteUntilFile = z.strictObject({
@@ -136,7 +145,8 @@ export const fileCrlBase = (dataDir: string, caId: CaId, onSetAside?: CrlBaseSet
         if (f.caId !== caId) return `it names CA ${f.caId}`;
         if ((f.next === undefined) !== (f.nextSerials === undefined)) return 'next and nextSerials go together';
         const next = f.next !== undefined ? { next: { ...f.next, serials: f.nextSerials ?? [] } } : {};
-        return { crlNumber: f.crlNumber, keyId: f.keyId, serials: f.serials, ...next };
+        const keyCompromise = f.keyCompromise !== undefined ? { keyCompromise: f.keyCompromise } : {};
+        return { crlNumber: f.crlNumber, keyId: f.keyId, serials: f.serials, ...next, ...keyCompromise };
       });
     },
     save(base) {
@@ -145,9 +155,10 @@ export const fileCrlBase = (dataDir: string, caId: CaId, onSetAside?: CrlBaseSet
         preparePrivateDir(dir);
         const { next } = base;
         const head = { version: CRL_BASE_FILE_VERSION, caId, crlNumber: base.crlNumber, keyId: base.keyId };
-        if (next === undefined) return writeJsonInTurns(path, head, { serials: base.serials });
+        const keyCompromise = { keyCompromise: base.keyCompromise ?? [] };
+        if (next === undefined) return writeJsonInTurns(path, head, { serials: base.serials, ...keyCompromise });
         const nextHead = { ...head, next: { crlNumber: next.crlNumber, takesOverAt: next.takesOverAt } };
-        return writeJsonInTurns(path, nextHead, { serials: base.serials, nextSerials: next.serials });
+        return writeJsonInTurns(path, nextHead, { serials: base.serials, nextSerials: next.serials, ...keyCompromise });
       };
       const run = saving.then(write, write);
       saving = run.catch(() => undefined);
