@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
-import { validationError } from '../../domain/errors.ts';
 import { secureEnvironmentConfigForDataDir } from '../driven/secure-environment/index.ts';
-import { keysTheFolderNames, sayNamedKeys } from './keys-the-folder-names.ts';
+import { keysTheFolderNames, refuseKeysOfAnotherSecureEnvironment, sayNamedKeys } from './keys-the-folder-names.ts';
 import { isEmbedded } from './secure-environment-setting.ts';
 
 /**
@@ -14,24 +13,13 @@ import { isEmbedded } from './secure-environment-setting.ts';
  */
 export const refuseFolderKeysInAnotherSecureEnvironment = (dataDir: string, setting: string | undefined): void => {
   if (!isEmbedded(setting) || existsSync(secureEnvironmentConfigForDataDir(dataDir).database)) return;
-  const { named, unreadable } = keysTheFolderNames(dataDir);
-  if (named.length === 0) {
-    if (unreadable.length > 0) throw unreadable[0];
-    return;
-  }
-  throw validationError(
-    [
-      {
-        path: 'secureEnvironment',
-        rule: 'secure_environment_of_the_folder',
-        message:
-          `the data folder names ${named.length} key${named.length === 1 ? '' : 's'} (${sayNamedKeys(named)}) but has no embedded Secure Environment (no secure-environment.sqlite): ` +
-          'its keys are in the PKCS#11 token its service runs with, and a data folder\'s Secure Environment cannot be switched: give this command ' +
-          "the same pkcs11: setting (CREDENCE_SECURE_ENVIRONMENT, or the service's --config file; docs/hsm.md). If the folder never had a " +
-          'token, restore the Secure Environment files that belong with these records (secure-environment.sqlite, secure-environment.wrapping-keys, ' +
-          'and the KEK: secure-environment.kek, or the file CREDENCE_KEK_FILE names). Nothing was written',
-      },
-    ],
-    'Secure Environment configuration',
+  refuseKeysOfAnotherSecureEnvironment(
+    keysTheFolderNames(dataDir),
+    (named) =>
+      `the data folder names ${named.length} key${named.length === 1 ? '' : 's'} (${sayNamedKeys(named)}) but has no embedded Secure Environment (no secure-environment.sqlite): ` +
+      'its keys are in the PKCS#11 token its service runs with, and a data folder\'s Secure Environment cannot be switched: give this command ' +
+      "the same pkcs11: setting (CREDENCE_SECURE_ENVIRONMENT, or the service's --config file; docs/hsm.md). If the folder never had a " +
+      'token, restore the Secure Environment files that belong with these records (secure-environment.sqlite, secure-environment.wrapping-keys, ' +
+      'and the KEK: secure-environment.kek, or the file CREDENCE_KEK_FILE names). Nothing was written',
   );
 };

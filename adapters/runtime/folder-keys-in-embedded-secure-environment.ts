@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
-import { validationError } from '../../domain/errors.ts';
 import { readOnlyDatabaseWritingNothing } from '../driven/files/read-only-database.ts';
 import { secureEnvironmentConfigForDataDir } from '../driven/secure-environment/index.ts';
-import { keysTheFolderNames, sayNamedKeys } from './keys-the-folder-names.ts';
+import { keysTheFolderNames, refuseKeysOfAnotherSecureEnvironment, sayNamedKeys } from './keys-the-folder-names.ts';
 import { isEmbedded } from './secure-environment-setting.ts';
 
 /** Every handle the embedded key database stores (read only, nothing written, not even a rollback). */
@@ -30,23 +29,12 @@ export const refuseKeysInTheFoldersEmbeddedSecureEnvironment = (dataDir: string,
   if (!existsSync(database)) return;
   const stored = storedHandles(database);
   if (stored.size === 0) return;
-  const { named: held, unreadable } = keysTheFolderNames(dataDir, stored);
-  if (held.length === 0) {
-    if (unreadable.length > 0) throw unreadable[0];
-    return;
-  }
-  throw validationError(
-    [
-      {
-        path: 'secureEnvironment',
-        rule: 'secure_environment_of_the_folder',
-        message:
-          `the data folder's keys are in its embedded Secure Environment (secure-environment.sqlite holds ${held.length} of the keys the folder names: ` +
-          `${sayNamedKeys(held)}), not in the PKCS#11 token this command was given, and a data folder's Secure Environment cannot be switched: ` +
-          'run without the pkcs11: setting (unset CREDENCE_SECURE_ENVIRONMENT, or remove secureEnvironment from the --config file). ' +
-          'To keep keys in an HSM, start a new data folder with the setting (docs/hsm.md). Nothing was written',
-      },
-    ],
-    'Secure Environment configuration',
+  refuseKeysOfAnotherSecureEnvironment(
+    keysTheFolderNames(dataDir, stored),
+    (held) =>
+      `the data folder's keys are in its embedded Secure Environment (secure-environment.sqlite holds ${held.length} of the keys the folder names: ` +
+      `${sayNamedKeys(held)}), not in the PKCS#11 token this command was given, and a data folder's Secure Environment cannot be switched: ` +
+      'run without the pkcs11: setting (unset CREDENCE_SECURE_ENVIRONMENT, or remove secureEnvironment from the --config file). ' +
+      'To keep keys in an HSM, start a new data folder with the setting (docs/hsm.md). Nothing was written',
   );
 };

@@ -1,3 +1,4 @@
+import { validationError } from '../../domain/errors.ts';
 import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { signingKeyHandles } from '../driven/access/signing-key-handles.ts';
@@ -87,4 +88,17 @@ const NAMED_KEYS = 4;
 export const sayNamedKeys = (keys: readonly NamedKey[]): string => {
   const named = keys.slice(0, NAMED_KEYS).map((k) => `${k.record}, ${k.handle}`);
   return `${named.join('; ')}${keys.length > NAMED_KEYS ? `; and ${keys.length - NAMED_KEYS} more` : ''}`;
+};
+
+/**
+ * Refuses, by rule `secure_environment_of_the_folder`, a command given the Secure Environment the folder's keys are
+ * not in, when `found` names any (`message` says it of them). When none is named but a record could not be read (it
+ * may name one), that record's own refusal is thrown, naming it; else nothing is refused.
+ */
+export const refuseKeysOfAnotherSecureEnvironment = (found: KeysTheFolderNames, message: (named: readonly NamedKey[]) => string): void => {
+  if (found.named.length === 0) {
+    if (found.unreadable.length > 0) throw found.unreadable[0];
+    return;
+  }
+  throw validationError([{ path: 'secureEnvironment', rule: 'secure_environment_of_the_folder', message: message(found.named) }], 'Secure Environment configuration');
 };

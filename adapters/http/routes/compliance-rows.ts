@@ -4,9 +4,8 @@ import type { EventStore, RecordedEvent } from '../../../domain/ports/event-stor
 import { parseStreamId } from '../../../domain/streams.ts';
 import { pseudonymNamedBy } from '../../../domain/transparency/bundle.ts';
 import type { COMPLIANCE_QUERIES, ComplianceAnswer, ComplianceQueryName } from '../../../projections/compliance/index.ts';
-import type { PseudonymDeriver } from '../../../projections/pseudonyms/index.ts';
 import { recordAtPosition } from '../../../projections/runtime/index.ts';
-import { canonicalTagger, eventIdOf, holdsTaggedEvent, pseudonymousTagger, type EventTagger, type TaggerOnDemand } from '../sse/event-id.ts';
+import { canonicalTagger, eventIdOf, holdsTaggedEvent, type EventTagger, type TaggerOnDemand } from '../sse/event-id.ts';
 import { csvColumns } from './csv.ts';
 import { TimelineEntry } from './entities.ts';
 import { DecimalString } from './wire.ts';
@@ -152,24 +151,6 @@ export const complianceCursorOf = (after: string): ComplianceCursor => {
  * domain/transparency/bundle.ts), whose id is derived from the rotation's.
  */
 const ofPseudonym = (record: RecordedEvent): boolean => parseStreamId(record.streamId)?.kind === 'pseudonym' || pseudonymNamedBy(record) !== undefined;
-
-/**
- * The pseudonymised stream's tagger, keyed once per process (one Secure Environment call; a failed derivation is not
- * kept, so the next request tries again, and is answered 503 secure_environment_unavailable); none without a pseudonym key.
- */
-export const keyedCursorTagger = (deriver: PseudonymDeriver | undefined): TaggerOnDemand | undefined => {
-  if (deriver === undefined) return undefined;
-  let keying: Promise<EventTagger> | undefined;
-  return () => {
-    if (keying !== undefined) return keying;
-    const derived = pseudonymousTagger(deriver);
-    keying = derived;
-    derived.catch(() => {
-      if (keying === derived) keying = undefined;
-    });
-    return derived;
-  };
-};
 
 /**
  * The tagger of a cursor at `record`: the keyed one at a pseudonym's event (none where the server has no pseudonym

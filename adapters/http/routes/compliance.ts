@@ -10,13 +10,13 @@ import { ACCESS } from '../auth/roles.ts';
 import type { RouteModule, ServiceContext } from '../context.ts';
 import { HttpProblem } from '../problems.ts';
 import { documentedAs, QueryWholeNumberOr } from '../query-values.ts';
-import { complianceCursorOf, csvColumnsOf, cursorTaggersAt, keyedCursorTagger, TAGGED_CURSOR_PATTERNS, taggedNextAfter, type ComplianceCursor } from './compliance-rows.ts';
+import { complianceCursorOf, csvColumnsOf, cursorTaggersAt, TAGGED_CURSOR_PATTERNS, taggedNextAfter, type ComplianceCursor } from './compliance-rows.ts';
 import { refuseLongEntity } from './entity-bound.ts';
 import { refuseUnlessResolved, withoutNodeTrail } from './pseudonym-reads.ts';
 import { toCsv, wantsCsv } from './csv.ts';
 import { refuseResumePointNotInLog } from './resume-point.ts';
 import type { ResponseHeaders } from '../response-headers.ts';
-import type { TaggerOnDemand } from '../sse/event-id.ts';
+import { keyedTagger, type TaggerOnDemand } from '../sse/event-id.ts';
 import { DecimalString, EVENTS_BEHIND_HEADER_DOC, Finding, getEntityRoute, readYourWritesInto, toWire, Verdict } from './wire.ts';
 
 /** Every parameter any compliance query takes, as the query string carries them; each query's own schema decides. */
@@ -213,7 +213,7 @@ export const complianceRoutes: RouteModule = (app, context) => {
   // One fleet replay at a time, shared by every caller asking while it runs; the next one goes on from the last.
   const replayer = new FleetReplayer(context.credence.store);
   // A cursor at a pseudonym's event is tagged under the pseudonym key, never a plain hash (review 208; ./compliance-rows.ts).
-  const keyed = keyedCursorTagger(context.credence.pseudonyms?.deriver);
+  const keyed = keyedTagger(context.credence.pseudonyms?.deriver);
 
   app.get('/v1/compliance', {
     config: { access: ACCESS.read },

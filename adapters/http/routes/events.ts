@@ -20,7 +20,7 @@ import { baselineHeaders } from '../baseline-headers.ts';
 import { HttpProblem } from '../problems.ts';
 import type { RouteModule, ServiceContext } from '../context.ts';
 import type { Principal } from '../auth/access-control.ts';
-import { canonicalTagger, notingStore, pseudonymousTagger, startIdOf, type EventTagger, type TaggerOnDemand } from '../sse/event-id.ts';
+import { canonicalTagger, keyedTagger, notingStore, startIdOf, type EventTagger, type TaggerOnDemand } from '../sse/event-id.ts';
 import { FRAMES_EXTENSION } from '../sse/frame-schemas.ts';
 import { canonicalMessage, publicMessage } from '../sse/messages.ts';
 import { EventsHeaders, EventsQuery, askedResumePoint, checkPublicFilter, lifecycleFilterOf, type Identifiers } from '../sse/query.ts';
@@ -87,22 +87,8 @@ export const eventRoutes: RouteModule = (app, context) => {
     integrators: new StreamSlots(context.limits.maxPseudonymisedStreams),
     'operators and auditors': new StreamSlots(context.limits.maxPseudonymisedStreamsOfOperatorsAndAuditors),
   };
-  // The pseudonymised stream's tagger, keyed once per process (one Secure Environment call); a failed derivation is
-  // not kept, so the next stream tries again, and is answered 503 secure_environment_unavailable (../sse/event-id.ts).
-  let keying: Promise<EventTagger> | undefined;
-  const deriver = context.credence.pseudonyms?.deriver;
-  const pseudonymisedTagger =
-    deriver === undefined
-      ? undefined
-      : (): Promise<EventTagger> => {
-          if (keying !== undefined) return keying;
-          const derived = pseudonymousTagger(deriver);
-          keying = derived;
-          derived.catch(() => {
-            if (keying === derived) keying = undefined;
-          });
-          return derived;
-        };
+  // The pseudonymised stream's tagger, keyed once per process (../sse/event-id.ts keyedTagger).
+  const pseudonymisedTagger = keyedTagger(context.credence.pseudonyms?.deriver);
 
   app.get(
     '/v1/events',

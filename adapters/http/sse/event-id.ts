@@ -137,3 +137,22 @@ export const notingStore = (store: EventStore, tagOf: EventTagger): { readonly s
   };
   return { store: noted, idAt };
 };
+
+/**
+ * The pseudonymised stream's tagger, for its stream ids and the compliance cursors at a pseudonym's event, keyed once
+ * per process (one Secure Environment call; a failed derivation is not kept, so the next request tries again, and is
+ * answered 503 secure_environment_unavailable); none without a pseudonym key.
+ */
+export const keyedTagger = (deriver: PseudonymDeriver | undefined): (() => Promise<EventTagger>) | undefined => {
+  if (deriver === undefined) return undefined;
+  let keying: Promise<EventTagger> | undefined;
+  return () => {
+    if (keying !== undefined) return keying;
+    const derived = pseudonymousTagger(deriver);
+    keying = derived;
+    derived.catch(() => {
+      if (keying === derived) keying = undefined;
+    });
+    return derived;
+  };
+};
