@@ -249,9 +249,9 @@ export const credentialMachine = setup({
      * parties act on keyCompromise alone (they distrust what the key signed before the revocation), so the CRLs and OCSP
      * must say it (RFC 5280 5.3.1; CA/Browser Forum Baseline Requirements 4.9.1.1 and 7.2.2 allow the CRL entry's reason
      * to be changed to keyCompromise). Any other change would unsay what relying parties were told; the revocation's
-     * instant stands (recordRevocation kept it). Only within the credential's validity: past its notAfter the
-     * certificate leaves the CRLs (RFC 5280 5.1.2.6) and no relying party accepts it, so there is nothing to raise
-     * (review 210: the pseudonym fold keeps a revoked credential's holder until then, not for ever).
+     * instant stands (recordRevocation kept it). Only within the credential's validity, a bound the machine can
+     * judge from its own context: the pseudonym fold keeps a revoked credential's holder until then, not for ever
+     * (review 210). Past it, the CRL entry and the OCSP answer keep their reason until they leave (review 214).
      */
     raisesToKeyCompromise: ({ context, event }) =>
       dataOf(event, 'CredentialRevoked')?.reason === 'keyCompromise' && context.revocationReason !== 'keyCompromise' && event.at < context.notAfter,

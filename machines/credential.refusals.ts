@@ -199,7 +199,10 @@ export const credentialRevokedAlready: RefusalReason<CredentialContext> = ({ con
   const when = context.endedAt === undefined ? '' : ` at ${instant(context.endedAt)}`;
   const standing = `credential ${context.credentialId} was revoked as ${context.revocationReason}${when}`;
   if (event.at >= context.notAfter && context.notAfter > 0) {
-    return `${standing}, and its validity ended at ${instant(context.notAfter)}: its certificate is listed no more (RFC 5280 5.1.2.6), so its reason is not raised`;
+    return (
+      `${standing}, and its validity ended at ${instant(context.notAfter)}: a reason is raised only within the validity, and its CRL entry ` +
+      `and OCSP answer keep the reason they have until they leave them (docs/pki.md, "Raising a revocation's reason to keyCompromise")`
+    );
   }
   if (context.revocationReason === 'keyCompromise') return `${standing}, and no reason is raised past keyCompromise (docs/pki.md, "Raising a revocation's reason to keyCompromise")`;
   return (

@@ -62,14 +62,15 @@ describe("a revoked credential's reason", () => {
     expect(await footprint(store)).toEqual(before);
   });
 
-  it('is not raised past the credential\'s notAfter: its certificate is listed no more, nothing written', async () => {
+  it('is not raised past the credential\'s notAfter, saying what stays published, nothing written', async () => {
     const { engine, clock, store } = await revokedAsCessation();
     clock.set(new Date(at(90)));
     const before = await footprint(store);
     const error = await rejection(engine.execute(cmd.revokeCredential('cred-1', 'keyCompromise')));
     expect(await footprint(store)).toEqual(before);
     expect(error.problem).toMatchObject({ code: 'illegal_transition', state: 'revoked', rule: 'raisesToKeyCompromise' });
-    expect(error.message).toContain(`its validity ended at ${at(90)}: its certificate is listed no more`);
+    expect(error.message).toContain(`its validity ended at ${at(90)}: a reason is raised only within the validity`);
+    expect(error.message).toContain('its CRL entry and OCSP answer keep the reason they have until they leave them');
   });
 
   it('of an expired credential is not raised: an expired credential takes no revocation', async () => {

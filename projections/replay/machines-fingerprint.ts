@@ -59,7 +59,7 @@ export const ruleSince = (eventType: string, rule: string | undefined): string |
  * version when the machines now judge otherwise, and record the new hash here either way. Without it a changed
  * helper would let a replay go on from snapshots its old code made (review: the bump was a step to remember).
  */
-export const MACHINES_SOURCES_CONFIRMED = 'b7a290b6a823399b88eec6e7a21d1e6f9d50d9cce901382273c2abd57d5156a8';
+export const MACHINES_SOURCES_CONFIRMED = '1bdb5ea2ffee5686d7d5c41d44528108dd7e4883ac49bdb949b2fc39b64ebbef';
 
 /**
  * A machine's config and implementations as JSON: a function by its source (as the running build holds it) with its
