@@ -7,7 +7,7 @@
  * file's path, both versions, a newer version of Credence wrote it; exit 1 from every command; nothing written.
  * The `token` commands called a newer access.db bad usage (exit 2) too: now exit 1, as every other command.
  */
-import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -101,10 +101,10 @@ describe("a device's device.json a newer version wrote", () => {
     const dir = join(folders.make(), 'meter-1');
     mkdirSync(dir, { mode: 0o700 });
     const path = join(dir, 'device.json');
-    writeFileSync(path, `${JSON.stringify({ version: 2, nodeId: 'meter-1', layout: 'of a later version' })}\n`, { mode: 0o600 });
+    writeFileSync(path, `${JSON.stringify({ version: 3, nodeId: 'meter-1', layout: 'of a later version' })}\n`, { mode: 0o600 });
     const before = filesBelow(dir);
     const run = await deviceCli(['status', '--dir', dir]);
-    expect(run.output).toContain(newer(path, 'device', 2, 1));
+    expect(run.output).toContain(newer(path, 'device', 3, 2));
     expect(run.output).not.toContain('expected 1');
     expect(run.code, run.output).toBe(1);
     expect(filesBelow(dir)).toEqual(before);
@@ -123,4 +123,27 @@ describe("a device's unfinished init (device-init.pending.json) a newer version 
     expect(run.output).not.toContain('not an unfinished device init this version wrote');
     expect(run.code, run.output).toBe(1);
   });
+});
+
+describe("a device's device.json of version 1 (review 213)", () => {
+  it('is read, and written again as version 2, which a build of version 1 refuses by its version', async () => {
+    const { readState, writeState } = await import('../bin/commands/device/state.ts');
+    const { startTestService } = await import('./support/service.ts');
+    const svc = await startTestService();
+    try {
+      const dir = join(folders.make(), 'meter-v1');
+      const init = await deviceCli(['init', '--node-id', 'meter-v1', '--kind', 'ed25519', '--dir', dir, '--server', svc.url, '--token', svc.tokens.operator]);
+      expect(init.code, init.output).toBe(0);
+      const path = join(dir, 'device.json');
+      expect(JSON.parse(readFileSync(path, 'utf8')).version).toBe(2);
+      // As a build of version 1 left it.
+      writeFileSync(path, JSON.stringify({ ...JSON.parse(readFileSync(path, 'utf8')), version: 1 }), { mode: 0o600 });
+      const state = readState(dir);
+      expect(state.nodeId).toBe('meter-v1');
+      writeState(dir, state);
+      expect(JSON.parse(readFileSync(path, 'utf8')).version).toBe(2);
+    } finally {
+      await svc.close();
+    }
+  }, 60_000);
 });

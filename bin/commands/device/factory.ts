@@ -19,7 +19,7 @@ import { forgetPendingInit, readPendingInit, writePendingInit, type PendingInit 
 import { sweepUnnamedKeys } from './unnamed-keys.ts';
 import { DEVICE_LOCK_DB_FILE } from '../../../adapters/driven/files/index.ts';
 import { DEVICE_LOCK_FILE, lockDeviceFolder, makeDeviceFolder, type SayOnStderr } from './folder-lock.ts';
-import { hasState, writeState, type DeviceState } from './state.ts';
+import { DEVICE_FILE_VERSION, hasState, writeState, type DeviceState } from './state.ts';
 import { operatorCommand, transportOf, type OperatorTarget } from './steps.ts';
 
 /**
@@ -173,7 +173,7 @@ export const factory = async (target: OperatorTarget, r: FactoryRequest, onUnfin
     // From here the server holds the credential: its key is never thrown away, whatever happens to the state.
     keep = true;
     const state: DeviceState = {
-      version: 1,
+      version: DEVICE_FILE_VERSION,
       nodeId: r.nodeId,
       bootstrap: { credentialId: r.bootstrapCredentialId, handle, descriptor },
       pinned,

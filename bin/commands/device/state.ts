@@ -60,11 +60,15 @@ export const PendingProvisioning = z.strictObject({
 });
 export type PendingProvisioning = z.infer<typeof PendingProvisioning>;
 
-/** The layout of device.json this build writes. */
-const DEVICE_FILE_VERSION = 1;
+/**
+ * The layout of device.json this build writes. Version 2 (review 213): a pending provisioning may carry `writtenAt`
+ * and `serverWrittenAt`, which a build of version 1 reads as unknown members of a damaged file; it refuses version 2
+ * naming the version instead. Version 1 is still read, and written again as version 2.
+ */
+export const DEVICE_FILE_VERSION = 2;
 
 export const DeviceState = z.strictObject({
-  version: z.literal(DEVICE_FILE_VERSION),
+  version: z.union([z.literal(1), z.literal(DEVICE_FILE_VERSION)]),
   nodeId: Identifier,
   bootstrap: HeldCredential,
   /** The Enrolment Function and the Registrar CSE as pinned at the factory (trust on first use). */
@@ -108,5 +112,5 @@ export const readState = (dir: string): DeviceState => {
 export const writeState = (dir: string, state: DeviceState): void => {
   const parsed = DeviceState.safeParse(state);
   if (!parsed.success) throw refused(dir, `${stateFile(dir)} would not be valid: ${issuesOf(parsed.error)}`);
-  writeFileAtomic(stateFile(dir), `${JSON.stringify(parsed.data, null, 2)}\n`);
+  writeFileAtomic(stateFile(dir), `${JSON.stringify({ ...parsed.data, version: DEVICE_FILE_VERSION }, null, 2)}\n`);
 };
