@@ -2,11 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { canonicalTagger } from '../adapters/http/sse/event-id.ts';
 import { derivedCommandId, eventIdFor } from '../domain/event-ids.ts';
-import { nodePseudonym } from '../projections/pseudonyms/index.ts';
 import { intervalCommandId } from '../projections/pseudonyms/rotation.ts';
 import { openApi, settled, type Api } from './http-conformance.fixtures.ts';
-import { cmd, T0 } from './support/fleet.ts';
-import { startTestService, type TestService } from './support/service.ts';
+import { T0 } from './support/fleet.ts';
+import { ROTATIONS, serviceWithMetersRotatingHourly, untilMetersAtEpoch } from './support/hourly-pseudonym-rotations.ts';
+import type { TestService } from './support/service.ts';
 
 /*
  * Review 208 (high; SER-011, SER-025): the compliance `actions` rows of a pseudonym leave its event id out (derived
@@ -19,16 +19,6 @@ import { startTestService, type TestService } from './support/service.ts';
  */
 const HOUR = 3_600_000;
 const METERS = ['meter-a', 'meter-b', 'meter-c', 'meter-d', 'meter-e'];
-const ROTATIONS = 'system:pseudonym-rotation';
-
-/** Waits until `check` holds, the live ticks running meanwhile. */
-const eventually = async (check: () => boolean, ms = 30_000): Promise<void> => {
-  const until = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > until) throw new Error('never came about');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-};
 
 interface Page {
   readonly rows: { readonly position: string; readonly streamId: string }[];
@@ -68,14 +58,12 @@ describe("a compliance cursor at a pseudonym's event names no node to an admin",
   };
 
   beforeAll(async () => {
-    svc = await startTestService({ clock, config: { pseudonyms: { classes: { 'smart-meter': { everyMs: HOUR } } } } });
+    svc = await serviceWithMetersRotatingHourly(clock, METERS);
     api = await openApi(svc);
     const { credence } = svc.service.context;
-    for (const meter of METERS) await credence.engine.execute(cmd.registerNode(meter));
-    await eventually(() => METERS.every((m) => nodePseudonym(credence.readModels, m)?.epoch === 0));
     // One interval round: every meter from epoch 0 to 1.
     clock.advance(HOUR + 1);
-    await eventually(() => METERS.every((m) => nodePseudonym(credence.readModels, m)?.epoch === 1));
+    await untilMetersAtEpoch(svc, METERS, 1);
     await settled(svc);
     for await (const e of credence.store.readAll()) {
       if (e.type === 'NodeRegistered') {

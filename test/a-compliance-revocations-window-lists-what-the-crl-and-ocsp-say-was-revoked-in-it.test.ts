@@ -1,16 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeClock } from '../adapters/driven/clock/index.ts';
+import { describe, expect, it } from 'vitest';
 import { command } from '../domain/commands/index.ts';
 import { complianceProjection, revocations } from '../projections/compliance/index.ts';
 import { ProjectionRunner } from '../projections/runtime/index.ts';
 import { operator } from './support/fleet.ts';
 import { crlInvalidityDate, ocspAnswer, ocspInvalidityDate } from './support/invalidity-dates.ts';
 import type { TestLeaf } from './support/pki-test-ca.ts';
-import { crlListing, restartedAfterALapse, useRotationHandedOverLate, waitUntil } from './support/revocation-dates.ts';
+import { crlListing, useRestartedAfterALapse, useRotationHandedOverLate, waitUntil } from './support/revocation-dates.ts';
 import type { TestService } from './support/service.ts';
 
 /*
@@ -69,27 +65,16 @@ describe('a predecessor superseded at the end of its overlap (+2 h), recorded by
 });
 
 describe("a node's credential revoked by the cascade at a restart 10 days after its subscription lapsed (+1 day)", () => {
-  const dir = mkdtempSync(join(tmpdir(), 'credence-compliance-lapse-'));
-  const start = Math.floor(Date.now() / 1000) * 1000;
-  const clock = new FakeClock(new Date(start));
-  const subscriptionEndsAt = start + DAY;
-  const restartAt = start + 10 * DAY;
-  let svc: TestService;
   let lapsed: TestLeaf;
-
-  beforeAll(async () => {
-    svc = await restartedAfterALapse(dir, clock, restartAt, async (credence, certify) => {
-      const validity = { notBefore: new Date(start - DAY).toISOString(), notAfter: new Date(subscriptionEndsAt).toISOString() };
-      await credence.engine.execute(command('createSubscription', { subscriptionId: 'sub-2', subscriber: 'City Utilities', ...validity }, { actor: operator }));
-      lapsed = await certify('cred-lapsed', 'meter-2', 'sub-2');
-    });
-  }, 90_000);
-  afterAll(async () => {
-    await svc?.close();
-    rmSync(dir, { recursive: true, force: true });
+  const scene = useRestartedAfterALapse('credence-compliance-lapse-', async (credence, certify, { start, subscriptionEndsAt }) => {
+    const validity = { notBefore: new Date(start - DAY).toISOString(), notAfter: new Date(subscriptionEndsAt).toISOString() };
+    await credence.engine.execute(command('createSubscription', { subscriptionId: 'sub-2', subscriber: 'City Utilities', ...validity }, { actor: operator }));
+    lapsed = await certify('cred-lapsed', 'meter-2', 'sub-2');
   });
+  const { subscriptionEndsAt, restartAt } = scene;
 
   it("is listed in the hour the subscription's notAfter began, at the invalidityDate the CRL and OCSP give", async () => {
+    const { svc } = scene;
     expect(crlInvalidityDate(await crlListing(svc, 'crl', lapsed.serialNumber), lapsed.serialNumber)).toBe(subscriptionEndsAt);
     expect(ocspInvalidityDate(await ocspAnswer(svc, lapsed))).toBe(subscriptionEndsAt);
     expect(await revokedIn(svc, subscriptionEndsAt, subscriptionEndsAt + HOUR)).toMatchObject([{ id: 'cred-lapsed', occurredAt: new Date(subscriptionEndsAt).toISOString() }]);
@@ -97,6 +82,6 @@ describe("a node's credential revoked by the cascade at a restart 10 days after 
   });
 
   it('is listed alike by the read model rebuilt from position 0', async () => {
-    await expectRebuiltEqualsLive(svc);
+    await expectRebuiltEqualsLive(scene.svc);
   });
 });

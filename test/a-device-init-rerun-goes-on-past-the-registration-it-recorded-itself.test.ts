@@ -1,14 +1,13 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientCommandId } from '../domain/event-ids.ts';
-import { readPendingInit, writePendingInit } from '../bin/commands/device/pending-init.ts';
-import { openDeviceSecureEnvironment, now, random } from '../bin/commands/device/simulator.ts';
+import { readPendingInit } from '../bin/commands/device/pending-init.ts';
 import { readState } from '../bin/commands/device/state.ts';
 import { operatorCommand } from '../bin/commands/device/steps.ts';
 import { factory } from '../bin/commands/device/factory.ts';
 import { clientOf } from '../bin/commands/options.ts';
-import { Device } from '../adapters/protocols/procedures/index.ts';
 import { deviceServiceWorld, type DeviceServiceWorld } from './support/device-service.ts';
+import { meterProfile as profile, pendingInit } from './support/pending-device-init.ts';
 
 /*
  * Asked with review 207: an init whose registration reached the server, and which stopped before its bootstrap
@@ -23,25 +22,13 @@ describe('a rerun of device init whose registration this same init recorded', ()
   }, 120_000);
   afterAll(() => world?.close());
 
-  const profile = { class: 'smart-meter', manufacturer: 'Acme', model: 'SM-1', capabilities: ['metering'] };
-
   it('goes on: the node is registered once, the bootstrap credential recorded with the pending key, the state written', async () => {
     const nodeId = 'rr-own';
     const bootstrapCredentialId = 'rr-own-boot';
     const dir = join(world.devicesDir, nodeId);
     const registration = { nodeId, profile, bootstrapCredentialId };
     // The first run: its key made and its pending init written, as factory.ts does before it sends anything.
-    const se = openDeviceSecureEnvironment(dir);
-    let fingerprint: string;
-    try {
-      const at = now();
-      const validity = { notBefore: at.toISOString(), notAfter: new Date(at.getTime() + 86_400_000).toISOString() };
-      const { handle, descriptor } = await new Device({ nodeId, se, now, random }).generateBootstrap('ed25519', validity);
-      writePendingInit(dir, { version: 1, nodeId, bootstrapCredentialId, registration: JSON.stringify(registration), handle, descriptor, validity });
-      fingerprint = descriptor.fingerprint;
-    } finally {
-      se.close();
-    }
+    const fingerprint = (await pendingInit(dir, nodeId, bootstrapCredentialId)).descriptor.fingerprint;
     // Its registration recorded under the command id the init derives from it; nothing after it.
     await operatorCommand(world.operator, 'registerNode', registration, clientCommandId('device-init/register', JSON.stringify(registration)));
 

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { main } from '../bin/cli.ts';
-import { nodePseudonym } from '../projections/pseudonyms/index.ts';
 import { settled } from './http-conformance.fixtures.ts';
 import { capture } from './support/cli.ts';
-import { cmd, T0 } from './support/fleet.ts';
-import { startTestService, type TestService } from './support/service.ts';
+import { T0 } from './support/fleet.ts';
+import { ROTATIONS, serviceWithMetersRotatingHourly } from './support/hourly-pseudonym-rotations.ts';
+import type { TestService } from './support/service.ts';
 
 /*
  * Review 211 finding 4: a server tags a compliance cursor at a pseudonym's event with the pseudonymised stream's keyed
@@ -15,15 +15,6 @@ import { startTestService, type TestService } from './support/service.ts';
  * unchecked, since the keyed check is what keeps a guessed tag from being confirmed.
  */
 const METERS = ['meter-a', 'meter-b', 'meter-c'];
-const ROTATIONS = 'system:pseudonym-rotation';
-
-const eventually = async (check: () => boolean, ms = 30_000): Promise<void> => {
-  const until = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > until) throw new Error('never came about');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-};
 
 const cli = async (argv: string[]) => {
   const c = capture();
@@ -44,10 +35,7 @@ describe("credence query --data and a server's cursor at a pseudonym's event", (
   const local = (): string[] => ['--data', svc.dir];
 
   beforeAll(async () => {
-    svc = await startTestService({ clock: new FakeClock(T0), config: { pseudonyms: { classes: { 'smart-meter': { everyMs: 3_600_000 } } } } });
-    const { credence } = svc.service.context;
-    for (const meter of METERS) await credence.engine.execute(cmd.registerNode(meter));
-    await eventually(() => METERS.every((m) => nodePseudonym(credence.readModels, m)?.epoch === 0));
+    svc = await serviceWithMetersRotatingHourly(new FakeClock(T0), METERS);
     await settled(svc);
   }, 90_000);
   afterAll(() => svc?.close());

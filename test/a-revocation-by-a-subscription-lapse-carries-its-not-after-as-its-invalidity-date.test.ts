@@ -1,8 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeClock } from '../adapters/driven/clock/index.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { command } from '../domain/commands/index.ts';
 import { setupPkiTables } from '../projections/pki/tables.ts';
 import { operator } from './support/fleet.ts';
@@ -10,7 +6,7 @@ import { crlInvalidityDate, ocspAnswer, ocspInvalidityDate } from './support/inv
 import { ocspRevokedAt } from './support/ocsp-client.ts';
 import { expectRebuildMarkedOnce, pkiReadModelOfAnEarlierVersion } from './support/pki-read-model-of-an-earlier-version.ts';
 import type { TestLeaf } from './support/pki-test-ca.ts';
-import { crlListing, crlRevocationDate, restartedAfterALapse } from './support/revocation-dates.ts';
+import { crlListing, crlRevocationDate, useRestartedAfterALapse } from './support/revocation-dates.ts';
 import type { TestService } from './support/service.ts';
 
 /*
@@ -26,34 +22,27 @@ const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
 describe('a subscription that lapsed while the service was down, its nodes credentials revoked at the restart 10 days later', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'credence-lapse-date-'));
-  const start = Math.floor(Date.now() / 1000) * 1000;
-  const clock = new FakeClock(new Date(start));
-  const subscriptionEndsAt = start + DAY;
-  const restartAt = start + 10 * DAY;
-  let svc: TestService;
   let lapsed: TestLeaf;
   let revokedByOperator: TestLeaf;
+  const scene = useRestartedAfterALapse('credence-lapse-date-', async (credence, certify, { start, subscriptionEndsAt }) => {
+    // Given meter-1 under sub-1 (a year) holding cred-op, and meter-2 under sub-2 (ending at +1 day) holding
+    // cred-lapsed, both certified by the CA for 30 days.
+    for (const [subscriptionId, notAfter] of [['sub-1', start + 365 * DAY], ['sub-2', subscriptionEndsAt]] as const) {
+      const validity = { notBefore: new Date(start - DAY).toISOString(), notAfter: new Date(notAfter).toISOString() };
+      await credence.engine.execute(command('createSubscription', { subscriptionId, subscriber: 'City Utilities', ...validity }, { actor: operator }));
+    }
+    revokedByOperator = await certify('cred-op', 'meter-1', 'sub-1');
+    lapsed = await certify('cred-lapsed', 'meter-2', 'sub-2');
+  });
+  const { subscriptionEndsAt, restartAt } = scene;
+  let svc: TestService;
 
   beforeAll(async () => {
-    svc = await restartedAfterALapse(dir, clock, restartAt, async (credence, certify) => {
-      // Given meter-1 under sub-1 (a year) holding cred-op, and meter-2 under sub-2 (ending at +1 day) holding
-      // cred-lapsed, both certified by the CA for 30 days.
-      for (const [subscriptionId, notAfter] of [['sub-1', start + 365 * DAY], ['sub-2', subscriptionEndsAt]] as const) {
-        const validity = { notBefore: new Date(start - DAY).toISOString(), notAfter: new Date(notAfter).toISOString() };
-        await credence.engine.execute(command('createSubscription', { subscriptionId, subscriber: 'City Utilities', ...validity }, { actor: operator }));
-      }
-      revokedByOperator = await certify('cred-op', 'meter-1', 'sub-1');
-      lapsed = await certify('cred-lapsed', 'meter-2', 'sub-2');
-    });
     // When the service is down from now until +10 days, sub-2 lapsing meanwhile (above); and an operator revokes
     // cred-op, whose subscription stands, at the restart.
+    svc = scene.svc;
     const { credence } = svc.service.context;
     await credence.engine.execute(command('revokeCredential', { credentialId: 'cred-op', reason: 'cessationOfOperation' }, { actor: operator }));
-  }, 90_000);
-  afterAll(async () => {
-    await svc?.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it("dates the lapsed node's certificate at the restart with the subscription's notAfter as its invalidityDate, on the complete and the delta CRL", async () => {

@@ -10,6 +10,7 @@ import { cascadeFrom, walkDependents } from '../projections/cascade/index.ts';
 import { addDependent, setupDependents } from '../projections/cascade/dependents.ts';
 import { addEnding } from '../projections/cascade/endings.ts';
 import { body, openApi, settled, type Api } from './http-conformance.fixtures.ts';
+import { commandAsOperator, meter1Enrolled } from './support/operator-commands-over-http.ts';
 import { startTestService, type TestService } from './support/service.ts';
 
 interface Entry {
@@ -24,20 +25,14 @@ describe("an operator's causationId over HTTP", () => {
   let svc: TestService;
   let api: Api;
   let nodeRevoked: string;
-  const run = async (payload: unknown) => {
-    const reply = await api.call<{ events: { id: string }[] }>('POST', '/v1/commands', {}, { token: svc.tokens.operator, body: payload });
-    expect(reply.status, JSON.stringify(reply.body)).toBe(201);
-    return reply.body;
-  };
+  const run = (payload: unknown) => commandAsOperator<{ events: { id: string }[] }>(api, svc, payload);
   const timeline = async (kind: string, id: string): Promise<Entry[]> =>
     (await api.call<{ entries: Entry[] }>('GET', '/v1/entities/{kind}/{id}/timeline', { kind, id }, { token: svc.tokens.auditor })).body.entries;
 
   beforeAll(async () => {
     svc = await startTestService();
     api = await openApi(svc);
-    await run(body.createSubscription());
-    await run(body.registerNode('meter-1'));
-    await run(body.enrolNode('meter-1'));
+    await meter1Enrolled(run);
     await run(body.issueCredential('meter-1-svc', 'meter-1'));
     await run(body.registerNode('meter-2'));
     await run(body.issueCredential('meter-2-svc', 'meter-2'));

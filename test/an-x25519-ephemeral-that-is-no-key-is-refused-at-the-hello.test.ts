@@ -4,6 +4,7 @@ import { isValidAgreementPublicKey } from '../domain/crypto/agreement.ts';
 import { toBase64url } from './crypto-fixtures.ts';
 import { handshakeWorld } from './handshake.fixtures.ts';
 import { provisioningWorld } from './provisioning-protocol.fixtures.ts';
+import { keysMadeBy } from './support/keys-made.ts';
 import { refusal } from './support/protocol-refusal.ts';
 
 /*
@@ -30,13 +31,7 @@ describe('an X25519 ephemeral that is no key', () => {
   describe.each([false, true])('in a provisioning hello (bootstrap revoked, a decoy run: %s)', (bootstrapRevoked) => {
     it.each(NO_KEYS)('%s is refused at the hello, invalid_ephemeral_key, before any key is made', async (_what, u) => {
       const world = await provisioningWorld({ bootstrapKind: 'ed25519', bootstrapRevoked });
-      const made: unknown[] = [];
-      const generate = world.efSe.generate.bind(world.efSe);
-      world.efSe.generate = async (...args: Parameters<typeof generate>) => {
-        const handle = await generate(...args);
-        made.push(handle);
-        return handle;
-      };
+      const made = keysMadeBy(world.efSe, ['generate']);
       const session = await world.client.start({ credentialKind: 'psk256', agreementGroup: 'x25519' });
       const hello = { ...session.hello, ephemeral: asEphemeral(u) };
       expect(await refusal(() => world.ef.acceptHello(hello))).toEqual({ step: 'provisioning.hello', reason: 'invalid_ephemeral_key' });

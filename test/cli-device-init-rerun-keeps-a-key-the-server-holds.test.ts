@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readPendingInit, writePendingInit } from '../bin/commands/device/pending-init.ts';
-import { openDeviceSecureEnvironment, now, random } from '../bin/commands/device/simulator.ts';
+import { readPendingInit } from '../bin/commands/device/pending-init.ts';
+import { openDeviceSecureEnvironment } from '../bin/commands/device/simulator.ts';
 import { operatorCommand } from '../bin/commands/device/steps.ts';
 import { factory } from '../bin/commands/device/factory.ts';
 import { ProblemResponse } from '../adapters/client/http.ts';
-import { Device } from '../adapters/protocols/procedures/index.ts';
 import { deviceServiceWorld, type DeviceServiceWorld } from './support/device-service.ts';
+import { meterProfile as profile, pendingInit } from './support/pending-device-init.ts';
 
 /*
  * Found in review: an init left pending by an earlier version of `device init` had its commands recorded under other
@@ -23,24 +23,6 @@ describe('a rerun of device init refused by the server keeps a key the server ho
   }, 120_000);
   afterAll(() => world?.close());
 
-  const profile = { class: 'smart-meter', manufacturer: 'Acme', model: 'SM-1', capabilities: ['metering'] };
-
-  /** A pending init as an earlier version left it, its key in the folder's Secure Environment; the key's handle. */
-  const pendingInit = async (dir: string, nodeId: string, bootstrapCredentialId: string) => {
-    const se = openDeviceSecureEnvironment(dir);
-    try {
-      const device = new Device({ nodeId, se, now, random });
-      // One instant for both ends: two reads of the clock a millisecond apart made a validity of 86,400.001 s, which a
-      // rerun of a one-day init takes for another init (a flaky test on a loaded machine).
-      const at = now();
-      const validity = { notBefore: at.toISOString(), notAfter: new Date(at.getTime() + 86_400_000).toISOString() };
-      const { handle, descriptor } = await device.generateBootstrap('ed25519', validity);
-      writePendingInit(dir, { version: 1, nodeId, bootstrapCredentialId, registration: JSON.stringify({ nodeId, profile, bootstrapCredentialId }), handle, descriptor, validity });
-      return { handle, descriptor, validity };
-    } finally {
-      se.close();
-    }
-  };
   const held = (dir: string, nodeId: string, handle: string) => {
     const se = openDeviceSecureEnvironment(dir);
     return se.describe(`node:${nodeId}`, handle as never).then(() => true, () => false).finally(() => se.close());

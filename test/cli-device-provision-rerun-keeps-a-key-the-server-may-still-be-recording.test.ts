@@ -1,14 +1,8 @@
-import Database from 'better-sqlite3';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ProblemResponse } from '../adapters/client/http.ts';
-import { clientOf } from '../bin/commands/options.ts';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
 import { readState, stateFile, type DeviceState } from '../bin/commands/device/state.ts';
-import { operatorCommand } from '../bin/commands/device/steps.ts';
-import { deviceCli } from './support/device-cli.ts';
-import { startTestService, type TestService } from './support/service.ts';
+import { provisioningDevices } from './support/provisioning-device.ts';
+import type { TestService } from './support/service.ts';
 import { answerWith, forwarded, standInProxy } from './support/stand-in-proxy.ts';
 
 // Review 207: a receipt whose answer timed out leaves its key pending, and the CLI says to run `device provision`
@@ -23,58 +17,11 @@ import { answerWith, forwarded, standInProxy } from './support/stand-in-proxy.ts
 // on it all the same. The wait is judged on the server's clock now (its Date header at the write-ahead and at the
 // rerun); the device's only when the server's time is not known.
 
-let service: TestService;
-let root: string;
-const url = (): string => service.url;
-const operator = () => ({ url: service.url, token: service.tokens.operator });
 const SUBSCRIPTION = 'sub-still-recording';
+const { url, operator, testService, device, enrolledDevice, named, held: keysHeld, fingerprintOnServer } = provisioningDevices(SUBSCRIPTION);
 
-beforeAll(async () => {
-  service = await startTestService();
-  root = mkdtempSync(join(tmpdir(), 'credence-still-recording-'));
-  const now = new Date();
-  await operatorCommand(operator(), 'createSubscription', {
-    subscriptionId: SUBSCRIPTION, subscriber: 'City Utilities', notBefore: now.toISOString(), notAfter: new Date(now.getTime() + 365 * 86_400_000).toISOString(),
-  });
-}, 60_000);
-afterAll(async () => {
-  await service?.close();
-  if (root !== undefined) rmSync(root, { recursive: true, force: true });
-});
-
-const device = deviceCli;
-
-/** An initialised device of node `nodeId`, enrolled under the subscription; its folder. */
-const enrolledDevice = async (nodeId: string): Promise<string> => {
-  const dir = join(root, nodeId);
-  expect((await device(['init', '--node-id', nodeId, '--kind', 'ed25519', '--dir', dir, '--server', url(), '--token', operator().token])).code).toBe(0);
-  await operatorCommand(operator(), 'enrolNode', { nodeId, subscriptionId: SUBSCRIPTION, cseId: `/${nodeId}-cse` });
-  return dir;
-};
-
-/** Every key handle the state names, the pending run's among them. */
-const named = (state: DeviceState): string[] =>
-  [state.bootstrap.handle, ...state.credentials.map((c) => c.handle), ...(state.provisioning !== undefined ? [state.provisioning.handle] : [])].sort();
-
-/** Every key the folder's Secure Environment holds, read from its key database. */
-const held = (dir: string): string[] => {
-  const db = new Database(join(dir, 'secure-environment.sqlite'), { readonly: true });
-  try {
-    return (db.prepare('SELECT handle FROM se_keys ORDER BY handle').all() as { handle: string }[]).map((k) => k.handle);
-  } finally {
-    db.close();
-  }
-};
-
-/** The fingerprint the server holds for `credentialId`, or undefined when it holds no such credential. */
-const fingerprintOnServer = async (credentialId: string): Promise<unknown> => {
-  try {
-    return ((await clientOf(operator()).entity('credential', credentialId)).context as { fingerprint?: unknown }).fingerprint;
-  } catch (error) {
-    if (error instanceof ProblemResponse && error.status === 404) return undefined;
-    throw error;
-  }
-};
+/** Every key handle the folder's Secure Environment holds. */
+const held = (dir: string): string[] => keysHeld(dir).map((k) => k.handle);
 
 const RECEIPT = '/v1/enrolment/receipt';
 
@@ -139,11 +86,22 @@ const eventually = async (check: () => Promise<boolean>, ms = 15_000): Promise<v
   }
 };
 
+/** A rerun with the operator token adopts `credentialId` on the kept key `handle`: named as the credential's, nothing pending, no other key held. */
+const expectRerunAdopts = async (dir: string, credentialId: string, handle: string): Promise<void> => {
+  const adopt = await device([...provisionArgs(dir, credentialId, url()), ...withToken()]);
+  expect(adopt.output).toContain(`credential ${credentialId} adopted`);
+  expect(adopt.code).toBe(0);
+  const state = readState(dir);
+  expect(state.provisioning).toBeUndefined();
+  expect(state.credentials.map((c) => c.handle)).toEqual([handle]);
+  expect(held(dir)).toEqual(named(state));
+};
+
 describe('credence device provision run again while the server may still be recording the earlier run', () => {
   it('keeps the pending key on a 404 and says when to run again; the server then records it on that key, and a rerun adopts it', async () => {
     const dir = await enrolledDevice('sr-slow');
     const credentialId = 'sr-slow-svc';
-    const slow = appendsHeld(service, `credential-${credentialId}`);
+    const slow = appendsHeld(testService(), `credential-${credentialId}`);
     let rerun: { code: number; output: string };
     let pending: DeviceState['provisioning'];
     try {
@@ -167,19 +125,13 @@ describe('credence device provision run again while the server may still be reco
     expect(rerun.output).toContain('may still be recording');
     expect(rerun.output).toMatch(/run device provision again after \d{4}-\d\d-\d\dT/);
 
-    const adopt = await device([...provisionArgs(dir, credentialId, url()), ...withToken()]);
-    expect(adopt.output).toContain(`credential ${credentialId} adopted`);
-    expect(adopt.code).toBe(0);
-    const state = readState(dir);
-    expect(state.provisioning).toBeUndefined();
-    expect(state.credentials.map((c) => c.handle)).toEqual([pending!.handle]);
-    expect(held(dir)).toEqual(named(state));
+    await expectRerunAdopts(dir, credentialId, pending!.handle);
   }, 60_000);
 
   it('a device clock jumped an hour ahead at the rerun: the 404 keeps the key (judged on the server\'s clock), and the credential the server then records is adopted', async () => {
     const dir = await enrolledDevice('sr-ahead');
     const credentialId = 'sr-ahead-svc';
-    const slow = appendsHeld(service, `credential-${credentialId}`);
+    const slow = appendsHeld(testService(), `credential-${credentialId}`);
     let rerun: { code: number; output: string };
     let pending: DeviceState['provisioning'];
     try {
@@ -204,13 +156,7 @@ describe('credence device provision run again while the server may still be reco
     expect(rerun.output).toContain("by the server's clock");
 
     // The device's clock still an hour ahead: the credential the server recorded on the kept key is adopted.
-    const adopt = await device([...provisionArgs(dir, credentialId, url()), ...withToken()]);
-    expect(adopt.output).toContain(`credential ${credentialId} adopted`);
-    expect(adopt.code).toBe(0);
-    const state = readState(dir);
-    expect(state.provisioning).toBeUndefined();
-    expect(state.credentials.map((c) => c.handle)).toEqual([pending!.handle]);
-    expect(held(dir)).toEqual(named(state));
+    await expectRerunAdopts(dir, credentialId, pending!.handle);
   }, 60_000);
 
   it('says so in --json too; once the run is surely over, a 404 destroys the key and the rerun provisions anew', async () => {

@@ -1,6 +1,6 @@
-import { createServer, type Server, type ServerResponse } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
-import { runCli } from './support/cli.ts';
+import type { ServerResponse } from 'node:http';
+import { describe, expect, it } from 'vitest';
+import { eventFrame as event, eventsCli as events, numberedAnswers, streamed as stream } from './support/event-stream-stand-in.ts';
 
 /*
  * Review 211 finding 3: the first connection of `credence events` took every status a reconnection waits out (408 and
@@ -10,22 +10,7 @@ import { runCli } from './support/cli.ts';
  * retry. Once the stream has been served, a 429 is waited out as before.
  */
 
-const closers: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  await Promise.all(closers.splice(0).map((close) => close()));
-});
-
-/** A stand-in proxy on 127.0.0.1 whose n-th request (from 0) is answered as `answer` says. */
-const proxy = async (answer: (n: number, res: ServerResponse) => void): Promise<string> => {
-  let n = 0;
-  const server: Server = createServer((_req, res) => answer(n++, res));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  closers.push(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-};
+const proxy = numberedAnswers();
 
 /** The service's answer past its cap of streams (adapters/http/routes/events.ts), Retry-After and all. */
 const capped = (res: ServerResponse): void =>
@@ -42,11 +27,6 @@ const timedOut = (res: ServerResponse): void =>
   void res.writeHead(408, { 'content-type': 'application/problem+json' }).end(
     JSON.stringify({ type: 'https://credence.dev/problems/request_timeout', title: 'Request Timeout', status: 408, detail: 'the request took too long' }),
   );
-const event = (position: number, type: string): string =>
-  `retry: 250\nid: ${position}~0000000${position}\nevent: ${type}\ndata: {"position":"${position}","type":"${type}","streamId":"node-m1","metadata":{"occurredAt":"2026-01-01T00:00:00Z"}}\n\n`;
-const stream = (res: ServerResponse, body: string): void => void res.writeHead(200, { 'content-type': 'text/event-stream' }).end(body);
-
-const events = (url: string, ...argv: string[]) => runCli(['events', '--server', url, '--token', 't', ...argv]);
 
 describe('credence events and a 429 or 408', () => {
   it('on the first connection, the stream cap is refused (exit 1), the problem printed with when to retry, not a server not reached', async () => {

@@ -1,6 +1,6 @@
-import { createServer, type Server, type ServerResponse } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
-import { runCli } from './support/cli.ts';
+import type { ServerResponse } from 'node:http';
+import { describe, expect, it } from 'vitest';
+import { eventFrame as event, eventsCli as events, numberedAnswers, streamed as stream } from './support/event-stream-stand-in.ts';
 
 /*
  * Review 206 finding 1: behind a reverse proxy, a server restart is answered 502 (or 504). `credence events` then
@@ -9,29 +9,9 @@ import { runCli } from './support/cli.ts';
  * (exit 3, naming the status), and on a reconnection waited out; a refusal (4xx, 501, 505) stays exit 1.
  */
 
-const closers: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  await Promise.all(closers.splice(0).map((close) => close()));
-});
-
-/** A stand-in proxy on 127.0.0.1 whose n-th request (from 0) is answered as `answer` says. */
-const proxy = async (answer: (n: number, res: ServerResponse) => void): Promise<string> => {
-  let n = 0;
-  const server: Server = createServer((_req, res) => answer(n++, res));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  closers.push(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-};
+const proxy = numberedAnswers();
 
 const page = (res: ServerResponse, status: number): void => void res.writeHead(status, { 'content-type': 'text/html' }).end(`<html><body>${status}</body></html>`);
-const event = (position: number, type: string): string =>
-  `retry: 250\nid: ${position}~0000000${position}\nevent: ${type}\ndata: {"position":"${position}","type":"${type}","streamId":"node-m1","metadata":{"occurredAt":"2026-01-01T00:00:00Z"}}\n\n`;
-const stream = (res: ServerResponse, body: string): void => void res.writeHead(200, { 'content-type': 'text/event-stream' }).end(body);
-
-const events = (url: string, ...argv: string[]) => runCli(['events', '--server', url, '--token', 't', ...argv]);
 
 describe('credence events and a server error', () => {
   it.each([502, 504, 500, 503])('on the first connection, a %d is a server not reached: exit 3 naming the status', async (status) => {

@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endingOf } from '../projections/cascade/index.ts';
 import { body, openApi, settled, type Api } from './http-conformance.fixtures.ts';
+import { commandAsOperator, meter1Enrolled } from './support/operator-commands-over-http.ts';
 import { startTestService, type TestService } from './support/service.ts';
 
 interface Ending {
@@ -26,11 +27,7 @@ interface Member {
 describe('the dependents of a node whose cascaded credential revocation was raised to keyCompromise', () => {
   let svc: TestService;
   let api: Api;
-  const run = async (payload: unknown) => {
-    const reply = await api.call('POST', '/v1/commands', {}, { token: svc.tokens.operator, body: payload });
-    expect(reply.status, JSON.stringify(reply.body)).toBe(201);
-    return reply.body as { position?: string; events?: { position: string }[] };
-  };
+  const run = (payload: unknown) => commandAsOperator(api, svc, payload);
   const dependents = async (kind: string, id: string): Promise<{ root: Member; dependents: Member[] }> => {
     const reply = await api.call('GET', '/v1/entities/{kind}/{id}/dependents', { kind, id }, { token: svc.tokens.auditor });
     expect(reply.status, JSON.stringify(reply.body)).toBe(200);
@@ -41,9 +38,7 @@ describe('the dependents of a node whose cascaded credential revocation was rais
   beforeAll(async () => {
     svc = await startTestService();
     api = await openApi(svc);
-    await run(body.createSubscription());
-    await run(body.registerNode('meter-1'));
-    await run(body.enrolNode('meter-1'));
+    await meter1Enrolled(run);
     await run(body.issueCredential('cred-1', 'meter-1'));
     await run(body.provisionCredential('cred-1'));
     await run(body.revokeNode('meter-1', 'cessationOfOperation'));

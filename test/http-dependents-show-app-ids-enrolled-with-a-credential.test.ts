@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { body, openApi, settled, type Api } from './http-conformance.fixtures.ts';
 import { issueCredentialData } from './support/fleet.ts';
+import { commandAsOperator, meter1Enrolled } from './support/operator-commands-over-http.ts';
 import { startTestService, type TestService } from './support/service.ts';
 
 // A credential's dependents graph shows the App-IDs enrolled with it (seed 003 11.2.2: its end ends their
@@ -24,10 +25,7 @@ interface Dependent {
 describe('GET /v1/entities/credential/{id}/dependents: the App-IDs enrolled with the credential', () => {
   let svc: TestService;
   let api: Api;
-  const run = async (payload: unknown) => {
-    const reply = await api.call('POST', '/v1/commands', {}, { token: svc.tokens.operator, body: payload });
-    expect(reply.status, JSON.stringify(reply.body)).toBe(201);
-  };
+  const run = (payload: unknown) => commandAsOperator(api, svc, payload);
   const dependents = async (id: string): Promise<{ root: Dependent; dependents: Dependent[] }> => {
     const reply = await api.call('GET', '/v1/entities/{kind}/{id}/dependents', { kind: 'credential', id }, { token: svc.tokens.auditor });
     expect(reply.status).toBe(200);
@@ -44,9 +42,7 @@ describe('GET /v1/entities/credential/{id}/dependents: the App-IDs enrolled with
   beforeAll(async () => {
     svc = await startTestService();
     api = await openApi(svc);
-    await run(body.createSubscription());
-    await run(body.registerNode('meter-1'));
-    await run(body.enrolNode('meter-1'));
+    await meter1Enrolled(run);
     for (const appId of ['Rkey', 'Rmove']) await run({ type: 'registerApplication', data: { appId, name: appId, provider: 'City Utilities' } });
     await appCredential('K1', 'Rkey');
     await appCredential('K2', 'Rkey');

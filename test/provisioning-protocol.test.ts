@@ -12,6 +12,7 @@ import { TrustAnchors } from '../domain/x509/chain.ts';
 import { containsSecret, seededRandom, toBase64url } from './crypto-fixtures.ts';
 import { EF_ID, EF_OWNER, NODE_ID, NODE_OWNER, provision, provisioningWorld, type ProvisioningWorld } from './provisioning-protocol.fixtures.ts';
 import { der, importPublicKey, intermediateCa, issue, rootCa } from './x509-fixtures.ts';
+import { keysMadeBy } from './support/keys-made.ts';
 import { refusalWithMessage as refusal } from './support/protocol-refusal.ts';
 
 const KINDS = ['psk256', 'ed25519', 'p256'] as const;
@@ -290,13 +291,7 @@ describe('remote provisioning refusals', () => {
 
   it('a node that offers a low-order X25519 ephemeral key is refused at the hello, before any key is made', async () => {
     const world = await provisioningWorld({ bootstrapKind: 'ed25519' });
-    const made: KeyHandle[] = [];
-    const generate = world.efSe.generate.bind(world.efSe);
-    world.efSe.generate = async (...args: Parameters<typeof generate>) => {
-      const handle = await generate(...args);
-      made.push(handle);
-      return handle;
-    };
+    const made = keysMadeBy(world.efSe, ['generate']);
     const session = await world.client.start({ credentialKind: 'psk256', agreementGroup: 'x25519' });
     // A misbehaving node offers an all-zero key (RFC 7748 §6.1: all-zero output). It was refused only at the auth,
     // after a challenge and the run's keys (review 207; the u with the top bit set and all-0xff too:

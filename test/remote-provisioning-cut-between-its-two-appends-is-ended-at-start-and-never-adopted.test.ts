@@ -19,6 +19,7 @@ import { capture } from './support/cli.ts';
 import { deviceCli as device } from './support/device-cli.ts';
 import { issueCredentialData } from './support/fleet.ts';
 import { serialsOf } from './support/pki-instance.ts';
+import { subscriptionForAYear } from './support/provisioning-device.ts';
 import { startTestService, type TestService } from './support/service.ts';
 
 // Review 91: remote provisioning records its receipt as two appends, `CredentialIssued` then `CredentialProvisioned`.
@@ -45,10 +46,7 @@ beforeAll(async () => {
   const err: string[] = [];
   expect(await runCommands([caCommands], ['ca', 'init', '--data', data, '--id', 'default', '--json'], { out: () => {}, err: (l) => err.push(l) }), err.join('\n')).toBe(0);
   service = await startTestService({ dir: data, clock });
-  const now = new Date();
-  await operatorCommand(operator(), 'createSubscription', {
-    subscriptionId: SUBSCRIPTION, subscriber: 'City Utilities', notBefore: now.toISOString(), notAfter: new Date(now.getTime() + 365 * 86_400_000).toISOString(),
-  });
+  await subscriptionForAYear(operator(), SUBSCRIPTION);
 }, 60_000);
 afterAll(async () => {
   await service?.close();

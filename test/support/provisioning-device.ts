@@ -5,11 +5,19 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { ProblemResponse } from '../../adapters/client/http.ts';
 import { toBase64url } from '../../domain/crypto/base64url.ts';
-import { clientOf } from '../../bin/commands/options.ts';
+import { clientOf, type ServerTarget } from '../../bin/commands/options.ts';
 import { deviceCli } from './device-cli.ts';
 import type { DeviceState } from '../../bin/commands/device/state.ts';
 import { operatorCommand } from '../../bin/commands/device/steps.ts';
 import { startTestService, type TestService } from './service.ts';
+
+/** Subscription `subscriptionId` created through `operator`, serving from now for a year. */
+export const subscriptionForAYear = async (operator: ServerTarget, subscriptionId: string): Promise<void> => {
+  const now = new Date();
+  await operatorCommand(operator, 'createSubscription', {
+    subscriptionId, subscriber: 'City Utilities', notBefore: now.toISOString(), notAfter: new Date(now.getTime() + 365 * 86_400_000).toISOString(),
+  });
+};
 
 /**
  * A service with one subscription, `subscriptionId`, and device folders under a scratch root, for the tests of what
@@ -24,10 +32,7 @@ export const provisioningDevices = (subscriptionId: string) => {
   beforeAll(async () => {
     service = await startTestService();
     root = mkdtempSync(join(tmpdir(), `credence-${subscriptionId}-`));
-    const now = new Date();
-    await operatorCommand(operator(), 'createSubscription', {
-      subscriptionId, subscriber: 'City Utilities', notBefore: now.toISOString(), notAfter: new Date(now.getTime() + 365 * 86_400_000).toISOString(),
-    });
+    await subscriptionForAYear(operator(), subscriptionId);
   }, 60_000);
   afterAll(async () => {
     await service?.close();
@@ -78,5 +83,8 @@ export const provisioningDevices = (subscriptionId: string) => {
     }
   };
 
-  return { url, operator, device, enrolledDevice, named, held, fingerprintOnServer, expectNoSecret };
+  /** The service itself, for a test that reaches into its store. */
+  const testService = (): TestService => service;
+
+  return { url, operator, testService, device, enrolledDevice, named, held, fingerprintOnServer, expectNoSecret };
 };

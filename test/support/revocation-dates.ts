@@ -179,3 +179,32 @@ export const useRotationHandedOverLate = (prefix: string) => {
     },
   };
 };
+
+/**
+ * The suite-wide scene of a describe block: a subscription ending at +1 day lapses while the service is down, which
+ * starts again at +10 days (restartedAfterALapse), `given` (with the scene's times) recorded at the first start, in a
+ * folder of its own removed after the suite. The service is read once the suite's beforeAll has run.
+ */
+export const useRestartedAfterALapse = (
+  prefix: string,
+  given: (credence: Pick<Credence, 'engine'>, certify: Certify, at: { readonly start: number; readonly subscriptionEndsAt: number }) => Promise<void>,
+) => {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const start = Math.floor(Date.now() / 1000) * 1000;
+  const clock = new FakeClock(new Date(start));
+  const scene = { dir, start, clock, subscriptionEndsAt: start + DAY, restartAt: start + 10 * DAY } as const;
+  let svc: TestService | undefined;
+  beforeAll(async () => {
+    svc = await restartedAfterALapse(dir, clock, scene.restartAt, (credence, certify) => given(credence, certify, scene));
+  }, 90_000);
+  afterAll(async () => {
+    await svc?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    ...scene,
+    get svc(): TestService {
+      return svc!;
+    },
+  };
+};
