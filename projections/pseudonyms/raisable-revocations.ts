@@ -7,8 +7,8 @@ const DAY = 86_400_000;
  * keyCompromise (machines v5, `raisesToKeyCompromise`), so the fold keeps their node and App-ID until it (review 210:
  * let go at the first revocation, the raise was named as a credential of no node, a second pseudonym in one epoch,
  * and a subscription-scoped stream left it out). Bounded as the rest of the fold (SER-001): kept until the raise, or
- * until the day of the credential's notAfter has passed in the events' time (a relying party's CRL no longer lists it
- * by then, RFC 5280 5.1.2.6), not for ever: every rotation revokes its predecessor as superseded (review 45). An
+ * until the day of the credential's notAfter has passed in the events' time (the machine takes no raise past the
+ * notAfter), not for ever: every rotation revokes its predecessor as superseded (review 45). An
  * expired credential takes no revocation (its state is final), so is let go at its expiry as before.
  */
 export class RaisableRevocations {
