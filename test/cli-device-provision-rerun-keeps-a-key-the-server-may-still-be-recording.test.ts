@@ -97,66 +97,64 @@ const expectRerunAdopts = async (dir: string, credentialId: string, handle: stri
   expect(held(dir)).toEqual(named(state));
 };
 
+/**
+ * A provisioning of `name`'s credential whose answer was lost while the server's appends for it are held back, run
+ * again (after `beforeRerun`, say a clock that moved) while the server has recorded nothing yet; then the appends land,
+ * recording the credential on the pending key's fingerprint. The rerun's outcome and the pending record.
+ */
+const rerunWhileTheServerIsStillRecording = async (
+  name: string,
+  beforeRerun: (dir: string, pending: NonNullable<DeviceState['provisioning']>) => void = () => undefined,
+): Promise<{ dir: string; credentialId: string; rerun: { code: number; output: string }; pending: NonNullable<DeviceState['provisioning']> }> => {
+  const dir = await enrolledDevice(name);
+  const credentialId = `${name}-svc`;
+  const slow = appendsHeld(testService(), `credential-${credentialId}`);
+  try {
+    const { pending } = await lostAnswer(dir, credentialId, url());
+    // The server has not recorded it yet: the operator read answers not_found.
+    expect(await fingerprintOnServer(credentialId)).toBeUndefined();
+    beforeRerun(dir, pending!);
+    const rerun = await device([...provisionArgs(dir, credentialId, url()), ...withToken()]);
+    // Then the slow appends land: the credential is enrolled on the pending key's fingerprint.
+    slow.release();
+    await eventually(async () => (await fingerprintOnServer(credentialId)) !== undefined);
+    expect(await fingerprintOnServer(credentialId)).toBe(pending!.descriptor.fingerprint);
+    return { dir, credentialId, rerun, pending: pending! };
+  } finally {
+    slow.release();
+    slow.restore();
+  }
+};
+
 describe('credence device provision run again while the server may still be recording the earlier run', () => {
   it('keeps the pending key on a 404 and says when to run again; the server then records it on that key, and a rerun adopts it', async () => {
-    const dir = await enrolledDevice('sr-slow');
-    const credentialId = 'sr-slow-svc';
-    const slow = appendsHeld(testService(), `credential-${credentialId}`);
-    let rerun: { code: number; output: string };
-    let pending: DeviceState['provisioning'];
-    try {
-      ({ pending } = await lostAnswer(dir, credentialId, url()));
-      // The server has not recorded it yet: the operator read answers not_found.
-      expect(await fingerprintOnServer(credentialId)).toBeUndefined();
-      rerun = await device([...provisionArgs(dir, credentialId, url()), ...withToken()]);
-      // Then the slow appends land: the credential is enrolled on the pending key's fingerprint.
-      slow.release();
-      await eventually(async () => (await fingerprintOnServer(credentialId)) !== undefined);
-      expect(await fingerprintOnServer(credentialId)).toBe(pending!.descriptor.fingerprint);
-    } finally {
-      slow.release();
-      slow.restore();
-    }
+    const { dir, credentialId, rerun, pending } = await rerunWhileTheServerIsStillRecording('sr-slow');
     expect(rerun.output).not.toContain(operator().token);
     // The key the server binds the credential to is still held, and named as pending.
-    expect(held(dir)).toContain(pending!.handle);
-    expect(readState(dir).provisioning?.handle).toBe(pending!.handle);
+    expect(held(dir)).toContain(pending.handle);
+    expect(readState(dir).provisioning?.handle).toBe(pending.handle);
     expect(rerun.code).toBe(1);
     expect(rerun.output).toContain('may still be recording');
     expect(rerun.output).toMatch(/run device provision again after \d{4}-\d\d-\d\dT/);
 
-    await expectRerunAdopts(dir, credentialId, pending!.handle);
+    await expectRerunAdopts(dir, credentialId, pending.handle);
   }, 60_000);
 
   it('a device clock jumped an hour ahead at the rerun: the 404 keeps the key (judged on the server\'s clock), and the credential the server then records is adopted', async () => {
-    const dir = await enrolledDevice('sr-ahead');
-    const credentialId = 'sr-ahead-svc';
-    const slow = appendsHeld(testService(), `credential-${credentialId}`);
-    let rerun: { code: number; output: string };
-    let pending: DeviceState['provisioning'];
-    try {
-      ({ pending } = await lostAnswer(dir, credentialId, url()));
-      expect(pending!.serverWrittenAt).toBeDefined();
-      expect(await fingerprintOnServer(credentialId)).toBeUndefined();
+    const { dir, credentialId, rerun, pending } = await rerunWhileTheServerIsStillRecording('sr-ahead', (folder, written) => {
+      expect(written.serverWrittenAt).toBeDefined();
       // The device's clock jumps an hour ahead (its write-ahead's time an hour behind what it reads now): by it
       // alone, the earlier run is long over; the server's clock has moved by seconds.
-      editPending(dir, (p) => (p['writtenAt'] = new Date(Date.parse(String(p['writtenAt'])) - 3_600_000).toISOString()));
-      rerun = await device([...provisionArgs(dir, credentialId, url()), ...withToken()]);
-      slow.release();
-      await eventually(async () => (await fingerprintOnServer(credentialId)) !== undefined);
-      expect(await fingerprintOnServer(credentialId)).toBe(pending!.descriptor.fingerprint);
-    } finally {
-      slow.release();
-      slow.restore();
-    }
-    expect(held(dir)).toContain(pending!.handle);
-    expect(readState(dir).provisioning?.handle).toBe(pending!.handle);
+      editPending(folder, (p) => (p['writtenAt'] = new Date(Date.parse(String(p['writtenAt'])) - 3_600_000).toISOString()));
+    });
+    expect(held(dir)).toContain(pending.handle);
+    expect(readState(dir).provisioning?.handle).toBe(pending.handle);
     expect(rerun.code).toBe(1);
     expect(rerun.output).toContain('may still be recording');
     expect(rerun.output).toContain("by the server's clock");
 
     // The device's clock still an hour ahead: the credential the server recorded on the kept key is adopted.
-    await expectRerunAdopts(dir, credentialId, pending!.handle);
+    await expectRerunAdopts(dir, credentialId, pending.handle);
   }, 60_000);
 
   it('says so in --json too; once the run is surely over, a 404 destroys the key and the rerun provisions anew', async () => {
