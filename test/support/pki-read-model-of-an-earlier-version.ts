@@ -27,3 +27,10 @@ export const expectRebuildMarkedOnce = (db: Database.Database): void => {
   expect(db.prepare('SELECT COUNT(*) AS n FROM pki_certificates').get()).toEqual({ n: 1n });
   db.close();
 };
+
+/** The read model `setupPkiTables` found of an earlier version: emptied, and marked to be rebuilt once (above). */
+export const expectEmptiedAndRebuildMarked = (db: Database.Database): void => {
+  expect(db.prepare('SELECT COUNT(*) AS n FROM pki_certificates').get()).toEqual({ n: 0n });
+  expect(db.prepare('SELECT COUNT(*) AS n FROM pki_revocations').get()).toEqual({ n: 0n });
+  expectRebuildMarkedOnce(db);
+};
