@@ -134,10 +134,10 @@ export class CrlListing {
       // A reset meanwhile is seen after the next page's read, as one during a read is.
       await yieldToLoop();
     }
-    const lastSeq = rows.length > 0 ? rows[rows.length - 1]!.seq : undefined;
-    // A row read twice (its reason raised to keyCompromise between two pages: its `seq` moved past them) counts once,
-    // as it was read last (review 210: the first copy won, and the raise was never read again).
-    const read = lastOfEachSerial(rows);
+    // A row read twice (its reason raised to keyCompromise between two pages: its `seq` moved past them) is its
+    // revocation, then its raise (review 210: the first copy won, and the raise was never read again): the ledger
+    // records the raise over the first (PublishedLedger.record), and the list moves the entry as for any raise.
+    const read = rows;
     // On disk before any CRL lists them, and before anything below changes. Not those whose entries left the CRLs
     // for good, judged at a CRL's time as the expiry drop judges them (a reload reads them again: they were forgotten
     // on purpose).
@@ -194,7 +194,7 @@ export class CrlListing {
     }
     const notInLog = reload ? this.#listPublishedNotInLog(thisUpdate, anotherKey) : [];
     added += notInLog.length;
-    if (lastSeq !== undefined) this.#lastSeq = lastSeq;
+    if (rows.length > 0) this.#lastSeq = rows[rows.length - 1]!.seq;
     return { ok: true, added, reloaded: reload, notInLog, raised };
   }
 
@@ -255,13 +255,6 @@ export class CrlListing {
     }
   }
 }
-
-/** `rows` with each serial once, where it was read last (in order of `seq`). */
-const lastOfEachSerial = (rows: readonly RevocationRow[]): readonly RevocationRow[] => {
-  const last = new Map<string, number>();
-  rows.forEach((row, i) => last.set(row.serialNumber, i));
-  return last.size === rows.length ? rows : rows.filter((row, i) => last.get(row.serialNumber) === i);
-};
 
 /** Whether the read model's `row` says what was first published: its entry is then the one to list. */
 const samePublication = (first: PublishedRevocation, row: RevocationRow): boolean =>

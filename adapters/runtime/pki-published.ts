@@ -52,12 +52,12 @@ export class PublishedLedger {
   record(records: readonly PublishedRevocation[]): void {
     const fresh = new Map<string, PublishedRevocation>();
     for (const r of records) {
-      if (fresh.has(r.serialNumber)) continue;
-      const kept = this.#kept.get(r.serialNumber);
-      if (kept === undefined) fresh.set(r.serialNumber, r);
+      // The first of a serial, kept or earlier in `records` (a reload may read a revocation and then its raise).
+      const first = fresh.get(r.serialNumber) ?? this.#kept.get(r.serialNumber);
+      if (first === undefined) fresh.set(r.serialNumber, r);
       // A reason raised to keyCompromise: the publication relying parties saw, its time and invalidity date, with
       // the raised reason (RFC 5280 5.3.1). Nothing else changes what was published.
-      else if (raises(kept, r)) fresh.set(r.serialNumber, { ...kept, reason: 'keyCompromise' });
+      else if (raises(first, r)) fresh.set(r.serialNumber, { ...first, reason: 'keyCompromise' });
     }
     if (fresh.size === 0) return;
     this.#store.append([...fresh.values()]);
