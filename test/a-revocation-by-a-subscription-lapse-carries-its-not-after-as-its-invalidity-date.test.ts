@@ -4,7 +4,7 @@ import { setupPkiTables } from '../projections/pki/tables.ts';
 import { operator } from './support/fleet.ts';
 import { crlInvalidityDate, ocspAnswer, ocspInvalidityDate } from './support/invalidity-dates.ts';
 import { ocspRevokedAt } from './support/ocsp-client.ts';
-import { expectEmptiedAndRebuildMarked, pkiReadModelOfAnEarlierVersion } from './support/pki-read-model-of-an-earlier-version.ts';
+import { expectEmptiedAndRebuildMarked, pkiReadModelOfAnEarlierVersion, revokedCertificateOfAnEarlierVersion } from './support/pki-read-model-of-an-earlier-version.ts';
 import type { TestLeaf } from './support/pki-test-ca.ts';
 import { crlListing, crlRevocationDate, useRestartedAfterALapse } from './support/revocation-dates.ts';
 import type { TestService } from './support/service.ts';
@@ -72,12 +72,7 @@ describe('a subscription that lapsed while the service was down, its nodes crede
 describe('a pki read model written before the enrolments lapsed late were kept', () => {
   it('is emptied and rebuilt from the log, incomplete until it reaches where it was: its lapses are dated again', () => {
     // The previous version's tables (pki_rotations, no pki_subscriptions), with a revoked certificate, projected to 42.
-    const db = pkiReadModelOfAnEarlierVersion(`CREATE TABLE pki_certificates (credential_id TEXT PRIMARY KEY, ca_id TEXT NOT NULL, serial TEXT NOT NULL, not_after TEXT NOT NULL, issuer_key_id TEXT) WITHOUT ROWID;
-      CREATE TABLE pki_revocations (seq INTEGER PRIMARY KEY, ca_id TEXT NOT NULL, serial TEXT NOT NULL, credential_id TEXT NOT NULL,
-        revoked_at TEXT NOT NULL, reason TEXT NOT NULL, not_after TEXT NOT NULL, entry BLOB NOT NULL);
-      CREATE TABLE pki_rotations (credential_id TEXT PRIMARY KEY, overlap_ends_at INTEGER NOT NULL) WITHOUT ROWID;
-      INSERT INTO pki_certificates VALUES ('cred-a', 'default', '7f01', '2027-01-01T00:00:00.000Z', NULL);
-      INSERT INTO pki_revocations VALUES (1, 'default', '7f01', 'cred-a', '2026-05-02T00:00:00.000Z', 'cessationOfOperation', '2027-01-01T00:00:00.000Z', x'00');`);
+    const db = pkiReadModelOfAnEarlierVersion(revokedCertificateOfAnEarlierVersion('cessationOfOperation', `CREATE TABLE pki_rotations (credential_id TEXT PRIMARY KEY, overlap_ends_at INTEGER NOT NULL) WITHOUT ROWID;`));
 
     setupPkiTables(db);
 

@@ -3,7 +3,7 @@ import { setupPkiTables } from '../projections/pki/tables.ts';
 import { crlInvalidityDate, ocspAnswer, ocspInvalidityDate } from './support/invalidity-dates.ts';
 import { ocspRevokedAt } from './support/ocsp-client.ts';
 import { hasOpenssl, OpenSslDir } from './support/openssl.ts';
-import { expectEmptiedAndRebuildMarked, expectRebuildMarkedOnce, pkiReadModelOfAnEarlierVersion } from './support/pki-read-model-of-an-earlier-version.ts';
+import { expectEmptiedAndRebuildMarked, expectRebuildMarkedOnce, pkiReadModelOfAnEarlierVersion, revokedCertificateOfAnEarlierVersion } from './support/pki-read-model-of-an-earlier-version.ts';
 import { crlListing, crlRevocationDate, useRotationHandedOverLate } from './support/revocation-dates.ts';
 
 /*
@@ -64,11 +64,7 @@ describe('a predecessor superseded at the end of its overlap, recorded by a sche
 describe('a pki read model written before the rotations under way were kept', () => {
   it('is emptied and rebuilt from the log, incomplete until it reaches where it was: its handovers are dated again', () => {
     // The previous version's tables (issuer_key_id, no pki_rotations), with a revoked certificate, projected to 42.
-    const db = pkiReadModelOfAnEarlierVersion(`CREATE TABLE pki_certificates (credential_id TEXT PRIMARY KEY, ca_id TEXT NOT NULL, serial TEXT NOT NULL, not_after TEXT NOT NULL, issuer_key_id TEXT) WITHOUT ROWID;
-      CREATE TABLE pki_revocations (seq INTEGER PRIMARY KEY, ca_id TEXT NOT NULL, serial TEXT NOT NULL, credential_id TEXT NOT NULL,
-        revoked_at TEXT NOT NULL, reason TEXT NOT NULL, not_after TEXT NOT NULL, entry BLOB NOT NULL);
-      INSERT INTO pki_certificates VALUES ('cred-a', 'default', '7f01', '2027-01-01T00:00:00.000Z', NULL);
-      INSERT INTO pki_revocations VALUES (1, 'default', '7f01', 'cred-a', '2026-05-02T00:00:00.000Z', 'superseded', '2027-01-01T00:00:00.000Z', x'00');`);
+    const db = pkiReadModelOfAnEarlierVersion(revokedCertificateOfAnEarlierVersion('superseded'));
 
     setupPkiTables(db);
 
@@ -80,14 +76,9 @@ describe('a pki read model written before the invalidity dates were kept (review
   it('is emptied and rebuilt from the log, incomplete until it reaches where it was: its back-dated revocations are dated at their recording', () => {
     // The previous version's tables (pki_rotations, pki_subscriptions, pki_lapses; no invalid_since), a handover
     // back-dated in revoked_at, projected to 42.
-    const db = pkiReadModelOfAnEarlierVersion(`CREATE TABLE pki_certificates (credential_id TEXT PRIMARY KEY, ca_id TEXT NOT NULL, serial TEXT NOT NULL, not_after TEXT NOT NULL, issuer_key_id TEXT) WITHOUT ROWID;
-      CREATE TABLE pki_revocations (seq INTEGER PRIMARY KEY, ca_id TEXT NOT NULL, serial TEXT NOT NULL, credential_id TEXT NOT NULL,
-        revoked_at TEXT NOT NULL, reason TEXT NOT NULL, not_after TEXT NOT NULL, entry BLOB NOT NULL);
-      CREATE TABLE pki_rotations (credential_id TEXT PRIMARY KEY, overlap_ends_at INTEGER NOT NULL) WITHOUT ROWID;
+    const db = pkiReadModelOfAnEarlierVersion(revokedCertificateOfAnEarlierVersion('superseded', `CREATE TABLE pki_rotations (credential_id TEXT PRIMARY KEY, overlap_ends_at INTEGER NOT NULL) WITHOUT ROWID;
       CREATE TABLE pki_subscriptions (subscription_id TEXT PRIMARY KEY, not_after INTEGER NOT NULL) WITHOUT ROWID;
-      CREATE TABLE pki_lapses (event_id TEXT PRIMARY KEY, lapsed_at INTEGER NOT NULL) WITHOUT ROWID;
-      INSERT INTO pki_certificates VALUES ('cred-a', 'default', '7f01', '2027-01-01T00:00:00.000Z', NULL);
-      INSERT INTO pki_revocations VALUES (1, 'default', '7f01', 'cred-a', '2026-05-02T00:00:00.000Z', 'superseded', '2027-01-01T00:00:00.000Z', x'00');`);
+      CREATE TABLE pki_lapses (event_id TEXT PRIMARY KEY, lapsed_at INTEGER NOT NULL) WITHOUT ROWID;`));
 
     setupPkiTables(db);
 

@@ -5,6 +5,19 @@ import { setupPkiTables } from '../../projections/pki/tables.ts';
 import { readCheckpoint } from '../../projections/runtime/index.ts';
 import { setupCheckpoints, writeCheckpoint } from '../../projections/runtime/checkpoints.ts';
 
+/**
+ * The two tables every earlier version made alike (pki_certificates with its issuing key, pki_revocations before it
+ * kept invalidity dates), holding cred-a's certificate revoked as `reason`: the tables an earlier version added are
+ * given beside them (`others`).
+ */
+export const revokedCertificateOfAnEarlierVersion = (reason: string, others = ''): string =>
+  `CREATE TABLE pki_certificates (credential_id TEXT PRIMARY KEY, ca_id TEXT NOT NULL, serial TEXT NOT NULL, not_after TEXT NOT NULL, issuer_key_id TEXT) WITHOUT ROWID;
+  CREATE TABLE pki_revocations (seq INTEGER PRIMARY KEY, ca_id TEXT NOT NULL, serial TEXT NOT NULL, credential_id TEXT NOT NULL,
+    revoked_at TEXT NOT NULL, reason TEXT NOT NULL, not_after TEXT NOT NULL, entry BLOB NOT NULL);
+  ${others}
+  INSERT INTO pki_certificates VALUES ('cred-a', 'default', '7f01', '2027-01-01T00:00:00.000Z', NULL);
+  INSERT INTO pki_revocations VALUES (1, 'default', '7f01', 'cred-a', '2026-05-02T00:00:00.000Z', '${reason}', '2027-01-01T00:00:00.000Z', x'00');`;
+
 /** An in-memory read model holding the pki tables an earlier version made (`tables`: their SQL and rows), projected to position 42. */
 export const pkiReadModelOfAnEarlierVersion = (tables: string): Database.Database => {
   const db = new Database(':memory:');
