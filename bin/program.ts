@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import { ProblemResponse, ServerTimeout, ServerUnreachable, UnexpectedResponse } from '../adapters/client/http.ts';
 import { damagedDatabaseOf } from '../adapters/driven/files/damaged-database.ts';
 import { isNewerFileRefusal } from '../adapters/driven/files/newer-file-version.ts';
+import { isSecureEnvironmentOfTheFolderRefusal } from '../adapters/runtime/keys-the-folder-names.ts';
 import {
   eventStoreUnavailableOf,
   isEventStoreUnreachable,
@@ -43,12 +44,14 @@ export class UsageError extends Error {
  * each `validation` issue one UsageError line (`unnamed` for an issue without a path). A data file a newer version of
  * Credence wrote is no such mistake but a refusal (exit 1), as every other command answers it (review 198: `token
  * create` said exit 2 for a newer access.db or Secure Environment key database, `key list` 1): it passes unchanged.
+ * So does a folder whose keys are in another Secure Environment than the one given (rule
+ * `secure_environment_of_the_folder`): every other command answers it exit 1.
  */
 export const usageOnValidation = async (run: () => Promise<number>, unnamed: string): Promise<number> => {
   try {
     return await run();
   } catch (error) {
-    if (isCredenceError(error, 'validation') && error.problem.code === 'validation' && !isNewerFileRefusal(error)) {
+    if (isCredenceError(error, 'validation') && error.problem.code === 'validation' && !isNewerFileRefusal(error) && !isSecureEnvironmentOfTheFolderRefusal(error)) {
       throw new UsageError(error.problem.issues.map((i) => `${i.path || unnamed}: ${i.message}`));
     }
     throw error;

@@ -49,14 +49,14 @@ describe.skipIf(softHsmMissing !== undefined)('a folder whose keys are in its em
     const before = snapshot(data);
 
     const create = await run(['token', 'create', '--role', 'auditor', '--subject', 'bob', '--ttl', '1h', '--data', data], withToken);
-    expect(create.code).toBe(2);
+    expect(create.code).toBe(1);
     expect(create.err).toContain(`the data folder's keys are in its embedded Secure Environment`);
     expect(create.err).toContain(`the API token signing key access.db records as current, ${handle}`);
     expect(create.err).toContain('cannot be switched');
     expect(create.err).not.toContain('--withdraw-missing');
 
     const withdraw = await run(['token', 'rotate-key', '--withdraw-missing', handle, '--data', data], withToken);
-    expect(withdraw.code).toBe(2);
+    expect(withdraw.code).toBe(1);
     expect(withdraw.err).toContain(`the data folder's keys are in its embedded Secure Environment`);
     expect(snapshot(data)).toEqual(before);
 

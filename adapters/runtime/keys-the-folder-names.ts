@@ -1,4 +1,4 @@
-import { validationError } from '../../domain/errors.ts';
+import { isCredenceError, validationError } from '../../domain/errors.ts';
 import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { signingKeyHandles } from '../driven/access/signing-key-handles.ts';
@@ -61,9 +61,10 @@ const ocspKeys = (dataDir: string): NamedKey[] =>
 /**
  * Every key the data folder's records name, read-only, nothing written: access.db's signing keys (current and
  * retired), the log key of `transparency.handle`, each CA file's key (`pki/<id>.ca.json`), the OCSP signer files'
- * current and retired keys (`pki/<id>.ocsp.json`), and the keys keys.db binds among `among`. keys.db is looked up by
- * handle (boundHandles), so without `among` it is not read: a folder whose keys.db binds keys has been served, and then
- * has a log key too. What both refusals to switch a folder's Secure Environment (embedded or a token) go by, one list
+ * current and retired keys (`pki/<id>.ocsp.json`), and the keys keys.db binds (among `among` only, when given). keys.db
+ * is read without `among` too: a token folder whose transparency.handle was lost, its keys.db the only record left of
+ * its keys (nodes' PSKs, the pseudonym PRF key), was opened with the embedded setting and had an empty embedded Secure
+ * Environment made beside bindings it holds none of. What both refusals to switch a folder's Secure Environment (embedded or a token) go by, one list
  * for both (review 211: the CA and OCSP files were left out, and a folder whose only key was its CA's was switched by
  * `ca init`, in either direction).
  */
@@ -75,11 +76,19 @@ export const keysTheFolderNames = (dataDir: string, among?: ReadonlySet<string>)
   // One CA file at a time: one that cannot be read leaves the others' keys known.
   for (const id of caIds(dataDir)) readRecord(() => caKey(dataDir, id), named, unreadable);
   readRecord(() => ocspKeys(dataDir), named, unreadable);
-  if (among !== undefined) {
-    readRecord(() => [...boundHandles(dataDir, among)].map(([handle, b]) => ({ record: `a key keys.db binds (${b.purpose})`, handle })), named, unreadable);
-  }
+  readRecord(() => [...boundHandles(dataDir, among)].map(([handle, b]) => ({ record: `a key keys.db binds (${b.purpose})`, handle })), named, unreadable);
   return { named: among === undefined ? named : named.filter((k) => among.has(k.handle)), unreadable };
 };
+
+const RULE = 'secure_environment_of_the_folder';
+
+/**
+ * Whether `error` is the refusal below: the folder's keys are in the other Secure Environment. A refusal (exit 1) for
+ * every command alike, not bad usage: the setting is valid, the folder is what refuses it (the `token` commands said
+ * exit 2, `serve`, `ca` and `key` exit 1).
+ */
+export const isSecureEnvironmentOfTheFolderRefusal = (error: unknown): boolean =>
+  isCredenceError(error, 'validation') && error.problem.code === 'validation' && error.problem.issues.some((issue) => issue.rule === RULE);
 
 /** How many keys a refusal names by handle; the rest are counted. */
 const NAMED_KEYS = 4;
@@ -100,5 +109,5 @@ export const refuseKeysOfAnotherSecureEnvironment = (found: KeysTheFolderNames, 
     if (found.unreadable.length > 0) throw found.unreadable[0];
     return;
   }
-  throw validationError([{ path: 'secureEnvironment', rule: 'secure_environment_of_the_folder', message: message(found.named) }], 'Secure Environment configuration');
+  throw validationError([{ path: 'secureEnvironment', rule: RULE, message: message(found.named) }], 'Secure Environment configuration');
 };

@@ -46,17 +46,19 @@ const lostBindings = (path: string): Error => {
 };
 
 /**
- * The bindings of the folder's key registry that still hold any of `handles` (not destroyed: current, pending, or
- * owed by the shredder), each file opened once and read-only: for `credence key list` and the commands that must
- * not destroy a key the infrastructure uses or will destroy itself. The registry's own reader has no lookup by handle,
+ * The bindings of the folder's key registry that still hold any of `handles`, or every one when `handles` is not
+ * given (not destroyed: current, pending, or owed by the shredder), each file opened once and read-only: for `credence
+ * key list`, the commands that must not destroy a key the infrastructure uses or will destroy itself, and the refusal
+ * to open a folder whose keys keys.db alone names with a Secure Environment it has none of. The registry's own reader has no lookup by handle,
  * and opening it would write (its schema, a legacy move). The table has no index on the handle alone, so it is
  * read through once rather than searched once per key; a file is not read once every handle is found.
  */
-export const boundHandles = (dataDir: string, handles: ReadonlySet<string>): ReadonlyMap<string, BoundHandle> => {
+export const boundHandles = (dataDir: string, handles?: ReadonlySet<string>): ReadonlyMap<string, BoundHandle> => {
   const bound = new Map<string, BoundHandle>();
+  const allFound = (): boolean => handles !== undefined && bound.size === handles.size;
   for (const file of [KEY_REGISTRY_DB_FILE, LEGACY_DB_FILE]) {
     const path = join(dataDir, file);
-    if (bound.size === handles.size) break;
+    if (allFound()) break;
     if (!existsSync(path)) continue;
     readOnlyDatabase(path, (db) => {
       // readmodels.db's version is its read models', not the registry's.
@@ -72,9 +74,9 @@ export const boundHandles = (dataDir: string, handles: ReadonlySet<string>): Rea
         purpose: string;
       }>;
       for (const row of rows) {
-        if (!handles.has(row.handle) || bound.has(row.handle)) continue;
+        if ((handles !== undefined && !handles.has(row.handle)) || bound.has(row.handle)) continue;
         bound.set(row.handle, { stream: row.stream, purpose: row.purpose, file: path });
-        if (bound.size === handles.size) break;
+        if (allFound()) break;
       }
     });
   }
