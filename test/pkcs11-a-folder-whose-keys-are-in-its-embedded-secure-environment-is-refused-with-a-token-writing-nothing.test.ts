@@ -65,13 +65,17 @@ describe.skipIf(softHsmMissing !== undefined)('a folder whose keys are in its em
     expect((JSON.parse(list.out) as { tokens: { subject: string; state: string }[] }).tokens.map((t) => [t.subject, t.state])).toEqual([['alice', 'active']]);
   });
 
-  it('refuses every other command that opens the token too (ca init), nothing written', async () => {
+  it('refuses every other command that opens the token too (ca init, key list), nothing written, no lock file left', async () => {
     const data = join(hsm.dir, 'made-for-a-ca');
     expect((await run(['token', 'create', '--role', 'auditor', '--subject', 'alice', '--ttl', '1h', '--data', data], {})).code).toBe(0);
     const before = snapshot(data);
-    for (const args of [['ca', 'init', '--id', 'fleet', '--data', data]]) {
+    const keyCommands = [
+      ['key', 'list', '--token-not-shared', '--data', data],
+      ['key', 'destroy', '--owner', 'credence:access', '--handle', 'key_NamedByNoRecordOfTheFold', '--token-not-shared', '--data', data],
+    ];
+    for (const args of [['ca', 'init', '--id', 'fleet', '--data', data], ...keyCommands]) {
       const refused = await run(args, withToken);
-      expect(refused.code, refused.err).not.toBe(0);
+      expect(refused.code, refused.err).toBe(1);
       expect(refused.err).toContain(`the data folder's keys are in its embedded Secure Environment`);
       expect(snapshot(data)).toEqual(before);
     }

@@ -146,8 +146,9 @@ export const withLockedKeyFolders = async <T>(
       `${data} has no embedded Secure Environment: set CREDENCE_SECURE_ENVIRONMENT to the pkcs11: URI the service runs with, or give --config with the service's configuration file`,
     );
   }
-  const locks: { release(): void }[] = [];
+  const locks: { release(): void; discard(): void }[] = [];
   let se: ClosableSecureEnvironment | undefined;
+  let refused = true;
   try {
     for (const folder of folders) {
       try {
@@ -156,12 +157,15 @@ export const withLockedKeyFolders = async <T>(
         throw unusableDataFolderAsUsage(error);
       }
     }
-    return await use({
+    const done = await use({
       folders,
       secureEnvironment: () => (se ??= runtime.openServiceSecureEnvironment(data, secureEnvironment, { now: () => new Date(), env })),
     });
+    refused = false;
+    return done;
   } finally {
     se?.close();
-    for (const lock of locks.reverse()) lock.release();
+    // A refused command leaves each folder as it was: the lock's database goes where this lock made it.
+    for (const lock of locks.reverse()) refused ? lock.discard() : lock.release();
   }
 };
