@@ -133,7 +133,11 @@ export const runAction = async (
     }
     if (error instanceof ProblemResponse) {
       if (asJson) io.out(json(error.problem));
-      else printProblem(io, error.status, error.problem);
+      else {
+        printProblem(io, error.status, error.problem);
+        // Said apart from the document: a proxy's page has none to say it in, and Credence's 503s say "retry later".
+        if (error.retryAfterMs !== undefined && Number.isFinite(error.retryAfterMs)) io.err(`  retry after: ${Math.ceil(error.retryAfterMs / 1000)} s (Retry-After)`);
+      }
       return EXIT.refused;
     }
     if (error instanceof UnexpectedResponse) {

@@ -37,7 +37,25 @@ describe('credence events and a 429 or 408', () => {
     expect(r.err).toMatch(/^refused: Too Many Requests \(429\)$/m);
     expect(r.err).toContain('already holds 4 event streams: close one, or retry after 7 s');
     expect(r.err).toMatch(/^ {2}limit: 4$/m);
+    expect(r.err).toMatch(/^ {2}retry after: 7 s \(Retry-After\)$/m);
     expect(r.err).not.toContain('did not serve the stream');
+  });
+
+  it("on the first connection, a proxy's 429 page is refused (exit 1) with its Retry-After said, the page having no document to say it", async () => {
+    const url = await proxy((_n, res) => void res.writeHead(429, 'Too Many Requests', { 'content-type': 'text/html', 'retry-after': '30' }).end('<html>slow down</html>'));
+    const r = await events(url, '--limit', '1');
+    expect(r.code, r.err).toBe(1);
+    expect(r.err).toMatch(/^refused: Too Many Requests \(429\)$/m);
+    expect(r.err).toMatch(/^ {2}retry after: 30 s \(Retry-After\)$/m);
+  });
+
+  it('a Retry-After that is an HTTP date is said in seconds from now; one of neither form is not said', async () => {
+    const inAMinute = new Date(Date.now() + 60_000).toUTCString();
+    const dated = await events(await proxy((_n, res) => void res.writeHead(429, { 'retry-after': inAMinute }).end()), '--limit', '1');
+    expect(dated.err).toMatch(/^ {2}retry after: (5\d|60) s \(Retry-After\)$/m);
+    const garbled = await events(await proxy((_n, res) => void res.writeHead(429, { 'retry-after': 'soon' }).end()), '--limit', '1');
+    expect(garbled.code).toBe(1);
+    expect(garbled.err).not.toContain('retry after:');
   });
 
   it('on the first connection, a 408 is refused too (exit 1), the problem printed', async () => {

@@ -26,8 +26,29 @@ export interface ProblemDocument {
   readonly [extension: string]: unknown;
 }
 
+/**
+ * What a Retry-After header asks to wait, in ms (0 for a time already past): delay-seconds, or an HTTP date (RFC 9110
+ * 10.2.3), which Credence does not send but a proxy in front of it may. Undefined without one, or for one of neither
+ * form. `now` is the time the date is taken against.
+ */
+export const retryAfterMsOf = (headers: Headers, now: number = Date.now()): number | undefined => {
+  const value = headers.get('retry-after')?.trim();
+  if (value === undefined || value === '') return undefined;
+  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+};
+
 export class ProblemResponse extends Error {
-  constructor(readonly status: number, readonly problem: ProblemDocument) {
+  /**
+   * @param retryAfterMs what the answer's Retry-After header asked to wait (retryAfterMsOf), kept because a proxy's
+   *   page carries no document to say it in, and Credence's own 503s say "retry later" and leave the time to it.
+   */
+  constructor(
+    readonly status: number,
+    readonly problem: ProblemDocument,
+    readonly retryAfterMs?: number,
+  ) {
     super(problem.detail ?? problem.title);
     this.name = 'ProblemResponse';
   }
@@ -118,9 +139,10 @@ export const problemOf = (response: Response, text: string): ProblemResponse => 
     }
   }
   const parsed = ProblemJson.safeParse(body);
+  const retryAfterMs = retryAfterMsOf(response.headers);
   if (parsed.success) {
     const { type, status, ...rest } = parsed.data;
-    return new ProblemResponse(response.status, { ...rest, type: type ?? 'about:blank', status: status ?? response.status });
+    return new ProblemResponse(response.status, { ...rest, type: type ?? 'about:blank', status: status ?? response.status }, retryAfterMs);
   }
   const issue = parsed.error.issues[0];
   const meantAsProblem = typeof body === 'object' && body !== null && 'title' in body;
@@ -128,7 +150,7 @@ export const problemOf = (response: Response, text: string): ProblemResponse => 
     ? `the refusal's problem document is not readable: ${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'not the documented shape'}`
     : text.slice(0, MAX_FALLBACK_DETAIL_CHARS);
   const title = response.statusText.slice(0, 300) || `HTTP ${response.status}`;
-  return new ProblemResponse(response.status, { type: 'about:blank', title, status: response.status, ...(detail !== '' ? { detail } : {}) });
+  return new ProblemResponse(response.status, { type: 'about:blank', title, status: response.status, ...(detail !== '' ? { detail } : {}) }, retryAfterMs);
 };
 
 /** A redirect, which this client never follows (see the top of this file). */

@@ -155,18 +155,6 @@ const sleep = (ms: number, signal: AbortSignal | undefined): Promise<void> =>
   });
 
 /**
- * A Retry-After header as ms, held within the bounds: seconds, or an HTTP date (RFC 9110 10.2.3), which Credence does
- * not send but a proxy in front of it may, as the console reads it.
- */
-const retryAfterMs = (response: Response): number | undefined => {
-  const value = response.headers.get('retry-after')?.trim();
-  if (value === undefined || value === '') return undefined;
-  if (/^\d+$/.test(value)) return bounded(Number(value) * 1000);
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : bounded(at - Date.now());
-};
-
-/**
  * The events of a stream, reconnecting as told. Ends when `signal` aborts or the consumer stops iterating (the
  * connection is closed then); throws `ProblemResponse` for a refusal, and for a status a retry may mend (408, 429,
  * a 5xx but 501 and 505: transientStatus) once the bounds on reconnections are reached (until then it is waited out,
@@ -239,7 +227,8 @@ export async function* subscribeEvents(baseUrl: string, options: SubscribeOption
         const refusal = problemOf(response, await boundedText(response, MAX_REFUSAL_BYTES, what).catch(() => ''));
         // A server or proxy that failed, or is not up yet, is waited out; a refusal no retry changes ends it here.
         if (!reconnect || !transientStatus(response.status) || gaveUp()) throw refusal;
-        atLeastMs = retryAfterMs(response) ?? 0;
+        // A Retry-After held within the bounds (http.ts retryAfterMsOf), as the console reads it.
+        atLeastMs = refusal.retryAfterMs !== undefined ? bounded(refusal.retryAfterMs) : 0;
       } else if (response !== undefined) {
         const type = response.headers.get('content-type') ?? '';
         if (!type.startsWith('text/event-stream') || response.body === null) {
