@@ -89,10 +89,13 @@ export class SqliteTransparencyLog implements TransparencyLogStore {
         this.insertNodes(appended.completed);
         frontier = appended.frontier;
       }
-      this.frontier = frontier;
+      return frontier;
     });
-    // Its commit writes pages too: a damaged file found there is refused like one found by a statement.
-    guardDamage(this.db.name, () => appendAll.immediate());
+    // Its commit writes pages too: a damaged file found there is refused like one found by a statement. The edge moves
+    // only once the leaves are committed (review 217): a COMMIT that fails (a full disk, an I/O error: WAL pages are
+    // written there) rolls them back, and an edge moved inside the transaction left size() and rootHash() counting
+    // leaves the file never kept, which the next checkpoint signed.
+    this.frontier = guardDamage(this.db.name, () => appendAll.immediate());
   }
 
   private isLogged(leaf: LeafToAppend): boolean {
