@@ -9,10 +9,14 @@ import type { EventStore, RecordedEvent, StoreSubscription, SubscribeOptions } f
  * has not reached PKI_OVERDUE_MS after it came becomes the floor.
  */
 
-/** A store whose first subscription fails at once, and whose later ones deliver `events` and then wait. */
-const storeFailingOnce = (events: readonly bigint[]) => {
+/**
+ * A store whose first subscription fails at once, and whose later ones deliver `events` and then wait; `head`, its
+ * head position when the following starts (none: a store without the read, taken from the end as before).
+ */
+const storeFailingOnce = (events: readonly bigint[], head?: { readonly at: bigint | undefined }) => {
   const asked: SubscribeOptions[] = [];
   const store = {
+    ...(head !== undefined ? { headPosition: async () => head.at } : {}),
     subscribeToAll(options: SubscribeOptions): StoreSubscription {
       asked.push(options);
       const first = asked.length === 1;
@@ -59,6 +63,21 @@ describe('the following of pki events a stuck read model is told by', () => {
         expect(overdue.floor()).toBe(7n);
       });
       expect(stuck).toHaveBeenCalledTimes(1);
+    } finally {
+      await overdue.stop();
+    }
+  });
+
+  it.each([
+    ['after the head at the start', 5n, { kind: 'after', position: 5n }],
+    ['from the start of an empty store', undefined, { kind: 'start' }],
+  ])('a subscription that failed before its first event is taken again %s, not from the end, which skipped what came between', async (_, at, from) => {
+    const { store, asked } = storeFailingOnce([7n], { at });
+    const overdue = new OverduePkiEvents({ store, readModels: readModelsAt(3n), now: () => 0, onStuck: () => undefined, onError: () => undefined });
+    overdue.start();
+    try {
+      await vi.waitFor(() => expect(asked).toHaveLength(2), { timeout: 5_000 });
+      expect(asked.map((a) => a.from)).toEqual([{ kind: 'end' }, from]);
     } finally {
       await overdue.stop();
     }

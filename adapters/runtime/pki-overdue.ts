@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { EventStore, StoreSubscription } from '../../domain/ports/index.ts';
+import type { EventStore, StoreSubscription, SubscriptionStart } from '../../domain/ports/index.ts';
 import { PKI_EVENT_TYPES, PKI_PROJECTION } from '../../projections/pki/index.ts';
 import { readCheckpoint } from '../../projections/runtime/index.ts';
 
@@ -46,9 +46,16 @@ export class OverduePkiEvents {
    * 111: one failed read ended the following for good, and OCSP signed `good` again over a stuck read model).
    */
   start(): void {
+    // Where "from now on" begins, asked before the first subscription so that it is never past that subscription's start:
+    // one that fails before its first event is taken again after it, not from the end again, which skipped the events
+    // appended between (a revocation a stuck read model never reached, and OCSP signing `good` over it). The store's own
+    // head: on EventStoreDB the head of $all may be another application's record, which a scavenge removes.
+    const startHead = this.startHead();
+    /** Where a subscription taken again before any event begins: after the head of the start, its start when empty. */
+    let resumeFrom: SubscriptionStart = { kind: 'end' };
     const subscribe = (): StoreSubscription =>
       this.o.store.subscribeToAll({
-        from: this.#last === undefined ? { kind: 'end' } : { kind: 'after', position: this.#last },
+        from: this.#last === undefined ? resumeFrom : { kind: 'after', position: this.#last },
         filter: { eventTypes: [...PKI_EVENT_TYPES] },
       });
     // The first is taken now, so that a closed store refuses the start itself.
@@ -56,6 +63,7 @@ export class OverduePkiEvents {
     void (async () => {
       while (!this.#stopped) {
         try {
+          if (subscription === undefined && this.#last === undefined) resumeFrom = await startHead;
           this.#subscription = subscription ??= subscribe();
           for await (const event of subscription) {
             this.#last = event.position;
@@ -70,6 +78,20 @@ export class OverduePkiEvents {
     })();
     this.#timer = setInterval(() => this.look(), LOOK_EVERY_MS);
     this.#timer.unref();
+  }
+
+  /** After the store's own head now; its start when it holds none; the end, as before, when the head cannot be read. */
+  private startHead(): Promise<SubscriptionStart> {
+    const { store } = this.o;
+    const end: SubscriptionStart = { kind: 'end' };
+    try {
+      return (store.ownHeadPosition?.() ?? store.headPosition()).then(
+        (head): SubscriptionStart => (head === undefined ? { kind: 'start' } : { kind: 'after', position: head }),
+        () => end,
+      );
+    } catch {
+      return Promise.resolve(end);
+    }
   }
 
   /** The position the read model must reach before anything is signed from it again; undefined while none is overdue. */
