@@ -55,14 +55,17 @@ describe("a provisioned credential's certificate", () => {
 });
 
 describe('the certificate validity of a credential', () => {
-  it('starts at the first whole second at or after notBefore and ends at the greatest whole second before notAfter', () => {
+  it('starts at the first whole second at or after notBefore and ends at the last whole second that ends by notAfter', () => {
     const of = (notBefore: string, notAfter: string) => {
       const v = certificateValidityOf({ notBefore: new Date(notBefore), notAfter: new Date(notAfter) });
       return [v.notBefore.toISOString(), v.notAfter.toISOString()];
     };
     expect(of('2026-01-01T00:00:00.000Z', '2026-01-02T00:00:00.000Z')).toEqual(['2026-01-01T00:00:00.000Z', '2026-01-01T23:59:59.000Z']);
-    expect(of('2026-01-01T00:00:00.250Z', '2026-01-02T00:00:00.250Z')).toEqual(['2026-01-01T00:00:01.000Z', '2026-01-02T00:00:00.000Z']);
-    expect(of('2026-01-01T00:00:00.999Z', '2026-01-02T00:00:00.001Z')).toEqual(['2026-01-01T00:00:01.000Z', '2026-01-02T00:00:00.000Z']);
+    // Review 221: a notAfter inside a second ends the certificate at the second before that one, which a relying
+    // party accepts through its .999: the second of the notAfter itself would outlive the credential.
+    expect(of('2026-01-01T00:00:00.250Z', '2026-01-02T00:00:00.250Z')).toEqual(['2026-01-01T00:00:01.000Z', '2026-01-01T23:59:59.000Z']);
+    expect(of('2026-01-01T00:00:00.999Z', '2026-01-02T00:00:00.001Z')).toEqual(['2026-01-01T00:00:01.000Z', '2026-01-01T23:59:59.000Z']);
+    expect(of('2026-01-01T00:00:00.000Z', '2026-01-02T00:00:00.999Z')).toEqual(['2026-01-01T00:00:00.000Z', '2026-01-01T23:59:59.000Z']);
   });
 });
 
@@ -108,13 +111,18 @@ describe("issueCredential with a certificate of one of Credence's CAs", () => {
     expect(issues.map(({ path, rule }) => ({ path, rule }))).toEqual([{ path: 'data.certificate.notAfter', rule: 'certificate_validity' }]);
   });
 
+  it("is refused when the credential ends inside the certificate's last second (review 221: accepted through its .999)", async () => {
+    const issues = await refusedWith(data('cred-inside-last-second', leaf.notBefore, new Date(leaf.notAfter.getTime() + 600)));
+    expect(issues.map(({ path, rule }) => ({ path, rule }))).toEqual([{ path: 'data.certificate.notAfter', rule: 'certificate_validity' }]);
+  });
+
   it('is refused when the certificate starts before the credential', async () => {
     const issues = await refusedWith(data('cred-late-start', new Date(leaf.notBefore.getTime() + 1000), new Date(leaf.notAfter.getTime() + 1000)));
     expect(issues.map(({ path, rule }) => ({ path, rule }))).toEqual([{ path: 'data.certificate.notBefore', rule: 'certificate_validity' }]);
   });
 
   it('is recorded when its validity is the one derived from the credential, milliseconds included', async () => {
-    await credence.engine.execute(command('issueCredential', data('cred-derived', new Date(leaf.notBefore.getTime() - 400), new Date(leaf.notAfter.getTime() + 600)), { actor: operator }));
+    await credence.engine.execute(command('issueCredential', data('cred-derived', new Date(leaf.notBefore.getTime() - 400), new Date(leaf.notAfter.getTime() + 1_600)), { actor: operator }));
     expect(await credence.store.readStream(streamIdOf('credential', 'cred-derived'))).toHaveLength(1);
   });
 });
