@@ -83,8 +83,11 @@ export function publicEvents$(
       // A position past the head is refused (review 206): the fold would stop at the head, and the events after it be
       // skipped up to that position and published with the pseudonyms of before any rotation among them (SER-011).
       if (typeof parsed.from === 'bigint') await refuseResumePointNotInLog(store, parsed.from);
-      // The start as a position, so that the identities are folded exactly up to it.
-      const after = parsed.from === 'start' ? undefined : parsed.from === 'end' ? await store.headPosition() : parsed.from;
+      // The start as a position, so that the identities are folded exactly up to it. `end` is the newest record
+      // Credence wrote, as GET /v1/events takes it: the head of a shared EventStoreDB may be another application's
+      // record, and a subscription resumed after it once it was scavenged was refused for good (review 216).
+      const after =
+        parsed.from === 'start' ? undefined : parsed.from === 'end' ? await (store.ownHeadPosition?.() ?? store.headPosition()) : parsed.from;
       // The fold stops if the subscriber leaves during it (a client that closed its stream costs nothing more).
       const identities = await identitiesUpTo(store, after, () => left);
       if (identities === undefined) return;

@@ -37,11 +37,11 @@
  * claimant's events against the fact as it stood at the claim. A crash or a conflict after some claims leaves
  * markers that every reader passes over. See docs/eventstoredb.md, "Decisions and their facts".
  *
- * A certified key (`options.certifiesKey`, SER-010): its claimant is read with the facts, before the command id is
- * bound or a fact claimed, so an append that lost the key writes nothing (review 201); right before its events, the
- * append claims the key on `credence-key-<fingerprint>` (a claim marker, expected `no_stream`), as a command id is
- * bound; a claim naming another stream is a conflict, and the engine's retry reads it (`keyCertifiedBy`) and refuses
- * by the rule. Limits as for command ids: a claim whose append then failed keeps the key bound to that stream (issuing
+ * A certified key (`options.certifiesKey`, SER-010): once the facts are read, and before the command id is bound or a
+ * fact claimed, the append claims the key on `credence-key-<fingerprint>` (a claim marker, expected `no_stream`), so
+ * an append that lost the key, to an issue before it or one at the same moment, writes nothing (reviews 201, 216); a
+ * claim naming another stream is a conflict, and the engine's retry reads it (`keyCertifiedBy`) and refuses by the
+ * rule. The id's binding is read first, so an id bound elsewhere is answered as a repeat with no key claimed. Limits as for command ids: a claim whose append then failed keeps the key bound to that stream (issuing
  * it elsewhere is refused with a conflict, the safe side). Keys certified before claims existed get theirs from the
  * log before the store answers or certifies any key (key-claims.ts).
  */
@@ -153,8 +153,12 @@ async function appendSteps(driver: EsdbDriver, prepared: PreparedAppend, scanLim
     // that name different revisions, which the embedded store refuses too.
     for (const fact of disagreeing) await assertAt(driver, fact.streamId, fact.revision ?? 'no_stream');
     for (const fact of undisputed) await assertAt(driver, fact.streamId, fact.revision ?? 'no_stream', scanLimit);
-    // A key another credential claimed refuses the append here, before the id is bound or a fact claimed (review 201).
-    if (certifiesKey !== undefined) await assertKeyFree(driver, streamId, certifiesKey);
+    // The key is claimed here, before the id is bound or a fact claimed: an append that lost it, to a claim made
+    // before or at the same moment, writes nothing (reviews 201, 216).
+    if (certifiesKey !== undefined) {
+      const answered = await claimKeyFirst(driver, streamId, certifiesKey, commandId, ids, scanLimit);
+      if (answered !== undefined) return answered;
+    }
     if (commandId !== undefined) {
       const elsewhere = await claimCommand(driver, streamId, ids, commandId, scanLimit);
       if (elsewhere !== undefined) return elsewhere;
@@ -162,7 +166,8 @@ async function appendSteps(driver: EsdbDriver, prepared: PreparedAppend, scanLim
     await claimFacts(driver, streamId, facts, commandId ?? randomUUID(), scanLimit);
   }
   if (commandId === undefined) {
-    if (certifiesKey !== undefined) await claimKey(driver, streamId, certifiesKey, randomUUID());
+    // With facts, the key was claimed before them (above).
+    if (certifiesKey !== undefined && facts.length === 0) await claimKey(driver, streamId, certifiesKey, randomUUID());
     const written = await appendPastClaims(driver, streamId, encoded, expected, scanLimit);
     // No position: the server took the batch for a repeat of one it holds (same ids) and wrote nothing.
     if (written.position !== undefined) return { nextExpectedRevision: written.revision, position: written.position, deduplicated: false };
@@ -185,12 +190,14 @@ async function appendSteps(driver: EsdbDriver, prepared: PreparedAppend, scanLim
       if (earlier !== undefined) return earlier;
       throw error;
     }
-    // As with facts: a key another credential claimed refuses the append before the id is bound (review 201).
-    if (certifiesKey !== undefined) await assertKeyFree(driver, streamId, certifiesKey);
+    // As with facts: the key is claimed before the id is bound (reviews 201, 216).
+    if (certifiesKey !== undefined) {
+      const answered = await claimKeyFirst(driver, streamId, certifiesKey, commandId, ids, scanLimit);
+      if (answered !== undefined) return answered;
+    }
     const elsewhere = await claimCommand(driver, streamId, ids, commandId, scanLimit);
     if (elsewhere !== undefined) return elsewhere;
   }
-  if (certifiesKey !== undefined) await claimKey(driver, streamId, certifiesKey, commandId);
   try {
     const written = await appendPastClaims(driver, streamId, encoded, expected, scanLimit);
     const [last] = await driver.readStream(streamId, { from: written.revision, backwards: false, maxCount: 1 });
@@ -249,6 +256,22 @@ async function claimCommand(
   }
   const [first] = await driver.readStream(claimStream, { from: 0n, backwards: false, maxCount: 1 });
   if (first === undefined || first.position === undefined) throw concurrencyConflict(claimStream, 'no stream', 'a stream with no readable claim');
+  return boundAnswer(driver, streamId, ids, commandId, first, first.position, scanLimit);
+}
+
+/**
+ * What an id bound already answers (`first`, its claim): undefined when the append may go on (bound to this stream by
+ * an earlier attempt that wrote nothing), otherwise the first append's result, deduplicated, with nothing written.
+ */
+async function boundAnswer(
+  driver: EsdbDriver,
+  streamId: string,
+  ids: ReadonlySet<string>,
+  commandId: string,
+  first: WireEvent,
+  position: bigint,
+  scanLimit: number,
+): Promise<AppendResult | undefined> {
   // Read as written, not through the claim's schema: a claim this adapter wrote is always its own (ids of any length).
   const claimant = (decode(first).data as { claimant?: unknown }).claimant;
   // Bound to this stream by an earlier attempt, which may have written: a retry at the revision its own write left
@@ -259,7 +282,7 @@ async function claimCommand(
   // No first append to report: the binding's append failed after it (a conflict, a crash), or its events are past
   // the scan. The id stays refused on this stream all the same, and the claim's own place is the only result there
   // is; the engine finds none of the command's events on its stream and refuses the reused id.
-  return { nextExpectedRevision: first.revision, position: first.position, deduplicated: true };
+  return { nextExpectedRevision: first.revision, position, deduplicated: true };
 }
 
 /** The stream that binds a certified key to the one credential stream that certified it (SER-010). */
@@ -283,14 +306,28 @@ async function claimKey(driver: EsdbDriver, streamId: string, fingerprint: strin
 }
 
 /**
- * The key unclaimed or claimed by `streamId` (a read; claimKey re-checks it atomically); claimed by another stream, a
- * conflict that names neither stream's key nor the other stream (it may reach a caller who may not know it).
+ * Claims the key before the command id is bound or any fact claimed (claimKey): of two appends that found the key
+ * free, the one whose claim lands second is refused with nothing of its own written (review 216). The id's binding is
+ * read first: an id bound to another stream (reused) or an earlier attempt's write is answered as claimCommand
+ * answers it, with no key claimed for it. Undefined: the key is this stream's, and the append goes on.
  */
-async function assertKeyFree(driver: EsdbDriver, streamId: string, fingerprint: string): Promise<void> {
-  const claimant = await keyClaimantOf(driver, fingerprint);
-  if (claimant !== undefined && claimant !== streamId) {
-    throw concurrencyConflict(streamId, 'a key no other credential certified', 'a key another credential certified');
+async function claimKeyFirst(
+  driver: EsdbDriver,
+  streamId: string,
+  fingerprint: string,
+  commandId: string | undefined,
+  ids: ReadonlySet<string>,
+  scanLimit: number,
+): Promise<AppendResult | undefined> {
+  if (commandId !== undefined) {
+    const [first] = await driver.readStream(commandClaimStreamOf(commandId), { from: 0n, backwards: false, maxCount: 1 });
+    if (first?.position !== undefined) {
+      const answered = await boundAnswer(driver, streamId, ids, commandId, first, first.position, scanLimit);
+      if (answered !== undefined) return answered;
+    }
   }
+  await claimKey(driver, streamId, fingerprint, commandId ?? randomUUID());
+  return undefined;
 }
 
 /**

@@ -5,8 +5,9 @@
  * position is exclusive on the server and positions only grow, resuming from the last seen event gives neither a
  * gap nor a duplicate; events at or before that position are dropped anyway, as a guard. When that event was another
  * application's and has left $all since (its stream deleted and scavenged), the server refuses to start after it;
- * the reader then starts again after the last record Credence wrote that it saw (or where it was first started),
- * passing over what it had seen already (review 179).
+ * the reader then starts again after the last record Credence wrote that it saw (or the one its start point names:
+ * for a start from the end, Credence's newest record then, review 216), passing over what it had seen already
+ * (review 179).
  *
  * With `until`, it is a bounded read: it stops at that position, at a checkpoint past it, or when the server says
  * it has caught up (EventStoreDB 23.10+ sends that marker; the 6.x client has no filtered read of $all, so a
@@ -48,6 +49,12 @@ export interface DropNotice {
 export interface StartPoint {
   readonly start: WireStart;
   readonly seen: bigint | undefined;
+  /**
+   * Where a resume goes back to when the server refuses `seen`: after a record Credence wrote at or before it, which
+   * stays in $all, or the start of $all. Omitted: `start`, a position the caller had from this store. A start
+   * `from: 'end'` is after the newest record of $all, maybe another application's, gone once scavenged (review 216).
+   */
+  readonly resume?: WireStart;
 }
 
 export interface ReaderSettings {
@@ -64,8 +71,8 @@ export class EventReader {
   private wire: WireSubscription | undefined;
   private seen: bigint | undefined;
   /**
-   * The last record Credence wrote that this reader saw, or the position it was first started after: one that stays
-   * in $all (own-head.ts), where a resume goes back to when the server refuses `seen`.
+   * The last record Credence wrote that this reader saw, or the one its start point names: one that stays in $all
+   * (own-head.ts), where a resume goes back to when the server refuses `seen`.
    */
   private own: bigint | undefined;
   /** The current subscription started after `seen` while that was another application's record. */
@@ -150,11 +157,13 @@ export class EventReader {
       const point = await this.startPoint;
       this.first = point.start;
       this.seen ??= point.seen;
-      this.own ??= point.start.kind === 'after' ? point.start.position : undefined;
+      const resume = point.resume ?? point.start;
+      this.own ??= resume.kind === 'after' ? resume.position : undefined;
     }
     if (this.closed) return undefined;
     let start: WireStart = this.seen !== undefined ? { kind: 'after', position: this.seen } : this.first;
-    if (this.backToOwn) start = this.own !== undefined ? { kind: 'after', position: this.own } : this.first;
+    // No record of Credence's before `seen`: from the start of $all, the `seen` guard passing over what was seen.
+    if (this.backToOwn) start = this.own !== undefined ? { kind: 'after', position: this.own } : { kind: 'start' };
     this.openedAfterForeign = !this.backToOwn && this.seen !== undefined && this.seen !== this.own;
     this.backToOwn = false;
     this.wire = this.settings.driver.subscribeToAll(start, this.settings.filter.server);

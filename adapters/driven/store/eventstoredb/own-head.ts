@@ -36,6 +36,14 @@ export class OwnHead {
   constructor(private readonly driver: EsdbDriver) {}
 
   async position(): Promise<bigint | undefined> {
+    return (await this.scan()).own;
+  }
+
+  /**
+   * Credence's newest record and the newest record of $all (any, system ones included) from one scan, its first read
+   * the one at the end: `own` at or before `newest`, which is where the log ended when the scan began.
+   */
+  async scan(): Promise<{ readonly newest: bigint | undefined; readonly own: bigint | undefined }> {
     const before = this.scanned;
     let from: bigint | 'end' = 'end';
     let newest: WireEvent | undefined;
@@ -55,8 +63,8 @@ export class OwnHead {
     }
   }
 
-  private found(newest: WireEvent | undefined, own: bigint | undefined): bigint | undefined {
+  private found(newest: WireEvent | undefined, own: bigint | undefined): { newest: bigint | undefined; own: bigint | undefined } {
     this.scanned = newest?.position === undefined ? undefined : { newest: newest.position, newestId: newest.id, own };
-    return own;
+    return { newest: newest?.position, own };
   }
 }

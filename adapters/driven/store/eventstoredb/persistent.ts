@@ -4,8 +4,8 @@
  * addition to the store port (the embedded store has no server-side groups).
  *
  * A handler that returns acks the event; one that throws nacks it with `retry` (the server redelivers it with a
- * higher retry count) until `maxRetryCount`, then with `park` (the server moves it to the group's parked queue for
- * an operator to replay). An event that is not a Credence event is parked at once; a claim marker, and any event of
+ * higher retry count) while its retry count is below `maxRetryCount`, then with `park` (the server moves it to the
+ * group's parked queue for an operator to replay): `maxRetryCount` retries after the first delivery. An event that is not a Credence event is parked at once; a claim marker, and any event of
  * a stream that is no entity's (another application's in a shared cluster, review 55), is acked without reaching the
  * handler: integrators see lifecycle events only. The nack reason carries the error's name and Credence code only, never its message. A
  * dropped connection is resumed with backoff; the server redelivers whatever was in flight, so handlers must be
@@ -26,7 +26,7 @@ export interface PersistentSubscriptionOptions {
   readonly filter?: AllFilter;
   /** Where a new group starts. Default `start`. */
   readonly startFrom?: 'start' | 'end';
-  /** Deliveries of one event before it is parked. Default 5. */
+  /** Retries of a failed event after its first delivery, before it is parked: the handler runs at most this + 1 times. Default 5. */
   readonly maxRetryCount?: number;
   /** Events the server may have in flight to this consumer. Default 16. */
   readonly bufferSize?: number;

@@ -25,7 +25,7 @@ import type {
   SubscribeOptions,
   SubscriptionStart,
 } from '../../../../domain/ports/event-store.ts';
-import { isTransient, type EsdbDriver, type WireEvent } from './driver.ts';
+import { isTransient, type EsdbDriver, type WireEvent, type WireStart } from './driver.ts';
 import { appendToStream, commandClaimStreamOf, prepareAppend, type PreparedAppend } from './append.ts';
 import { checkFingerprint } from '../certified-key-argument.ts';
 import { compileFilter } from './filters.ts';
@@ -307,11 +307,20 @@ export class EventStoreDbStore implements EventStore {
       case 'after':
         return Promise.resolve(startAfter(from.position, 'options.from.position'));
       case 'end':
-        // Any event counts here, system ones included: the point is only to start after the current end.
-        return this.#newestPosition().then((newest) =>
-          newest === undefined ? { start: { kind: 'start' }, seen: undefined } : { start: { kind: 'after', position: newest }, seen: newest },
-        );
+        return this.#endPoint();
     }
+  }
+
+  /**
+   * After the newest record of $all, any (system ones included): the point is only to start after the current end.
+   * That record may be another application's, gone once scavenged (review 216): the reader's own resume point is
+   * Credence's newest record at or before it, found by the same scan back from the end.
+   */
+  async #endPoint(): Promise<StartPoint> {
+    const { newest, own } = await this.ownHead.scan();
+    if (newest === undefined) return { start: { kind: 'start' }, seen: undefined };
+    const resume: WireStart = own === undefined ? { kind: 'start' } : { kind: 'after', position: own };
+    return { start: { kind: 'after', position: newest }, seen: newest, resume };
   }
 
   /**
