@@ -211,6 +211,9 @@ export const credentialMachine = setup({
         successorHolderMatches(context.owner, successor?.owner) &&
         successor?.predecessorId === context.credentialId &&
         ms(d.overlapEndsAt) > event.at &&
+        // Review 221: an overlap ending before the predecessor's notBefore held no overlap at all, and the handover
+        // then revoked it with an invalidity date before its validity began.
+        ms(d.overlapEndsAt) > context.notBefore &&
         ms(d.overlapEndsAt) <= context.notAfter &&
         successor !== undefined &&
         isWithin(ms(d.overlapEndsAt), successor)

@@ -27,8 +27,10 @@ export interface MachinesRules {
  * 205) a node's service credential is issued so too while its node is enrolled under one, before its key is certified.
  * v5: a revoked credential takes a second revocation raising its reason to keyCompromise, once (raisesToKeyCompromise;
  * RFC 5280 5.3.1): a key found compromised after its revocation for another reason. It refuses nothing v4 accepted.
+ * v6 (review 221): a rotation's overlap ends after its predecessor's notBefore (successorLinked): one ending before
+ * held no overlap, and its handover revoked a credential not yet valid.
  */
-export const MACHINES_VERSION = 'credence:machines:v5';
+export const MACHINES_VERSION = 'credence:machines:v6';
 
 /**
  * The guards a version added to an event it did not hold to them before: an event an earlier version stored, legal
@@ -46,6 +48,7 @@ export const RULES_SINCE: readonly { readonly eventType: string; readonly rule: 
   { eventType: 'CredentialProvisioned', rule: 'endsWithinSubscription', since: 'credence:machines:v4' },
   { eventType: 'AssociationEstablished', rule: 'endsWithinSubscription', since: 'credence:machines:v4' },
   { eventType: 'CredentialIssued', rule: 'endsWithinSubscription', since: 'credence:machines:v4' },
+  { eventType: 'CredentialRotationStarted', rule: 'successorLinked', since: 'credence:machines:v6' },
 ];
 
 /** The version that added `rule` for `eventType` (RULES_SINCE), or undefined for a rule as old as the event's judging. */
@@ -59,7 +62,7 @@ export const ruleSince = (eventType: string, rule: string | undefined): string |
  * version when the machines now judge otherwise, and record the new hash here either way. Without it a changed
  * helper would let a replay go on from snapshots its old code made (review: the bump was a step to remember).
  */
-export const MACHINES_SOURCES_CONFIRMED = '1bdb5ea2ffee5686d7d5c41d44528108dd7e4883ac49bdb949b2fc39b64ebbef';
+export const MACHINES_SOURCES_CONFIRMED = 'd5e1445a74131dfabd6bdc5b5b56d9bb5e2753f1d2515fac5fa3e4d438ff86b7';
 
 /**
  * A machine's config and implementations as JSON: a function by its source (as the running build holds it) with its
