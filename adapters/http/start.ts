@@ -56,6 +56,11 @@ export const INFRASTRUCTURE_ACTOR: Actor = { id: INFRASTRUCTURE_ACTOR_ID, role: 
 export interface StartOptions {
   /** The engine's and the tokens' clock (default: the system clock). */
   readonly clock?: Clock;
+  /**
+   * The monotonic clock the live expiry ticks check `clock` against (LiveOptions.monotonicNow; default
+   * `performance.now()`): with a FakeClock advanced by hand, one that advances with it.
+   */
+  readonly monotonicNow?: () => number;
   /** Where the JSON log lines go (default stdout). */
   readonly logStream?: NodeJS.WritableStream;
   /** SIGTERM and SIGINT start the graceful shutdown, once; a second signal ends the process the default way. */
@@ -192,6 +197,7 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     let counted: readonly ProjectionLag[] = [];
     const live = startLive(credence, {
       tickMs: config.tickMs,
+      ...(options.monotonicNow !== undefined ? { monotonicNow: options.monotonicNow } : {}),
       counted: () => counted,
       onError: (component, error) => {
         if (app !== undefined) logFailure(app.log, error, 'live component failed', { component });

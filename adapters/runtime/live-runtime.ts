@@ -42,6 +42,12 @@ export interface LiveOptions {
    * rather than reading up to LAG_COUNT_LIMIT events of the log again.
    */
   readonly counted?: () => readonly ProjectionLag[];
+  /**
+   * The monotonic clock (ms) the expiry ticks check the engine's clock against (default `performance.now()`): a wall
+   * clock that ran ahead of it by more than WALL_CLOCK_AHEAD_TOLERANCE_MS holds them (wall-clock-guard.ts). A caller
+   * whose engine clock is a FakeClock it advances (tests) passes one that advances with it.
+   */
+  readonly monotonicNow?: () => number;
 }
 
 /**

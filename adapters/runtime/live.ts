@@ -10,6 +10,7 @@ import { RecentEvents } from './live-recent.ts';
 import type { ComponentStatus, LiveOptions, LiveRuntime } from './live-runtime.ts';
 import { backoffMs, liveTimings, LOCK_WAIT_MS, pause, WAITED_MS } from './live-timing.ts';
 import { CaughtUpWaiters, isCaughtUp } from './live-waiters.ts';
+import { WallClockAhead, WallClockGuard } from './wall-clock-guard.ts';
 import type { Credence } from './credence.ts';
 
 /** The earlier of two instants, either unknown. */
@@ -62,6 +63,16 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
   let signedThrough: bigint | undefined;
   /** Puts back the read models' and the log's lock waits, shortened while the runtime runs. */
   let restoreLockWaits: (() => void) | undefined;
+  /**
+   * The expiry ticks trust the engine's clock only as far as the monotonic clock bears it out (review 221): one tick on
+   * a wall clock stepped a year ahead expired the whole fleet, and the shredder then destroyed its keys for good.
+   */
+  const wallClock = new WallClockGuard(() => credence.engine.clock.now().getTime(), options.monotonicNow ?? (() => performance.now()));
+  const expiryTick = async (): Promise<unknown> => {
+    const held = wallClock.check();
+    if (held !== undefined) throw held;
+    return scheduler.tick();
+  };
 
   const passes: PassContext = {
     store,
@@ -149,7 +160,8 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
         f.timedError = messageOf(error);
         f.timedErrorSince ??= performance.now();
       }
-      report(name, error);
+      // A hold is logged when it begins, not at every tick it lasts; the status says it all along.
+      if (!(error instanceof WallClockAhead && error.repeated)) report(name, error);
     }
   };
   /**
@@ -160,9 +172,14 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
    * every instance that ticks, so two add nothing twice) stay as one tick at a time leaves them.
    */
   const jobs: readonly (readonly [name: string, run: () => Promise<void>])[] = [
-    ['expiry', () => timed('expiry', () => scheduler.tick())],
+    // Held while the wall clock is ahead of the monotonic clock (wall-clock-guard.ts): a failing component to
+    // /v1/projections, the log and /readyz, until the clock is corrected or the service restarted.
+    ['expiry', () => timed('expiry', expiryTick)],
     ...(pseudonyms !== undefined ? [['pseudonyms', () => timed('pseudonyms', () => pseudonyms.tick())] as const] : []),
     // A protocol run its peer abandoned ends, with its keys, at the first tick past its timeout (session-table.ts).
+    // Not held on a wall clock ahead: what it ends is runs in flight (minutes old), which a device runs again, as after
+    // a lost message; the runs' own messages are judged on the same clock, so a hold would not spare them; and held,
+    // an abandoned run's keys would stay in the Secure Environment as long as the hold.
     ['protocol-sessions', () => timed('protocol-sessions', () => credence.sweepExpiredRuns())],
     // A refused retry is reported (logged) once per attempt; between attempts the status still names the owed keys.
     ...(shredder !== undefined ? [[shredder.name, () => timed(shredder.name, () => shredder.retryOwed(), () => shredder.owedSummary())] as const] : []),

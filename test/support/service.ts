@@ -45,7 +45,11 @@ export const startTestService = async (options: TestServiceOptions = {}): Promis
       done();
     },
   });
-  const { config: overrides, dir: _dir, ...startOptions } = options;
+  const { config: overrides, dir: _dir, ...given } = options;
+  // A clock the test advances by hand is the time that passes: the live expiry ticks' check against the monotonic
+  // clock (adapters/runtime/wall-clock-guard.ts) would otherwise hold them at its first jump.
+  const { clock } = given;
+  const startOptions = clock !== undefined && given.monotonicNow === undefined ? { ...given, monotonicNow: () => clock.now().getTime() } : given;
   // Event-loop load shedding off unless a test asks for it: test files run in parallel on a shared 2-core machine,
   // where a busy neighbour would otherwise turn any request into a 503 (test/http-limits.test.ts tests shedding).
   // Durability `normal`: these tests prove the service's behaviour, not the disk's (crash tests keep `full`).
