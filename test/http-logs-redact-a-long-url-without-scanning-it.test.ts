@@ -18,8 +18,9 @@ describe('redactUrl reads no URL component past its bound (SER-001, availability
     expect(redactUrl(`/x/${run}`, LOGGED_QUERY_PARAMETERS)).toBe('/x/[redacted]');
     expect(redactUrl(`/x?${run}`, LOGGED_QUERY_PARAMETERS)).toBe('/x?[redacted]');
     expect(redactUrl(`/x?limit=${run}`, LOGGED_QUERY_PARAMETERS)).toBe('/x?limit=[redacted]');
-    // Many components each under the bound: each scanned once, in one pass.
-    const parts = Array.from({ length: 32 }, () => 'eyJ'.repeat(680)).join('/');
+    // Many components each under the bound: each scanned once, in one pass. Each after an `x`: a segment beginning
+    // `eyJ`, as a token does, is redacted whatever follows (review 219, secret-token-prefixes.ts).
+    const parts = Array.from({ length: 32 }, () => `x${'eyJ'.repeat(680)}`).join('/');
     expect(redactUrl(`/x/${parts}`, LOGGED_QUERY_PARAMETERS)).toBe(`/x/${parts}`);
   });
 });

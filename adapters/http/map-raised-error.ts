@@ -193,12 +193,45 @@ const schemaIssues = (error: FastifyError): readonly FieldIssue[] => {
   return boundedIssues(issues);
 };
 
+/**
+ * A path the file server behind the API explorer's and the console's files will not read (one climbing out of its
+ * folder, one holding a NUL) is a path with no file, as a missing file already is (the file server calls the
+ * not-found handler): `route_not_found`, which says nothing of the folders around. Review 219: it was a `403` of code
+ * `http_403`, which no document named.
+ */
+const NO_FILE: Omit<Mapped, 'headers'> = { status: 404, code: 'route_not_found', detail: 'no file the service serves has this path' };
+
 const FASTIFY_CODES: Record<string, Omit<Mapped, 'extensions'>> = {
+  // The file server of @fastify/swagger-ui (its own @fastify/static) refuses such a path with this error of its own.
+  FST_STATIC_FORBIDDEN_PATH: NO_FILE,
   FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'payload_too_large', detail: 'the request body is larger than the service accepts' },
   FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'unsupported_media_type', detail: 'send application/json' },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'validation', detail: 'the Content-Length does not match the body' },
   FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'validation', detail: 'the JSON body is empty' },
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'validation', detail: 'the body is not valid JSON' },
+};
+
+/**
+ * The refusals of @fastify/send, the file server's own sender, by status: http-errors objects (a `status` and
+ * `expose`, which Fastify's errors lack). A path it will not read (400, 403) as NO_FILE; a conditional or ranged GET it
+ * cannot meet keeps its status (RFC 9110 13.1.1, 14.2), with a code of its own.
+ */
+const FILE_REFUSALS: Readonly<Record<number, Omit<Mapped, 'headers'>>> = {
+  400: NO_FILE,
+  403: NO_FILE,
+  404: NO_FILE,
+  412: { status: 412, code: 'precondition_failed', detail: 'the file does not meet the If-Match or If-Unmodified-Since sent' },
+  416: { status: 416, code: 'range_not_satisfiable', detail: 'the Range asked for lies past the end of the file (its length is in Content-Range)' },
+};
+
+/** A refusal of the file server (FILE_REFUSALS), with the headers it gives (a 416's Content-Range, RFC 9110 15.5.17). */
+const fileRefusalOf = (error: unknown): Mapped | undefined => {
+  const e = error as { status?: unknown; expose?: unknown; headers?: unknown };
+  if (typeof e?.status !== 'number' || typeof e.expose !== 'boolean') return undefined;
+  const mapped = FILE_REFUSALS[e.status];
+  if (mapped === undefined) return undefined;
+  const range = typeof e.headers === 'object' && e.headers !== null ? (e.headers as Record<string, unknown>)['Content-Range'] : undefined;
+  return typeof range === 'string' && mapped.status === 416 ? { ...mapped, headers: { 'content-range': range } } : mapped;
 };
 
 /**
@@ -257,7 +290,10 @@ export const mapRaisedError = (error: unknown, kind: RequestKind = 'command'): M
   }
   if (e.code === 'FST_UNDER_PRESSURE') return { status: 503, code: 'overloaded', detail: 'the service is overloaded; retry later' };
   if (isResponseSerializationError(error as never)) return { status: 500, code: 'internal', detail: 'the response did not match its schema' };
+  const fileRefusal = fileRefusalOf(error);
+  if (fileRefusal !== undefined) return fileRefusal;
   // Other client errors raised by Fastify or its plugins: keep the status, never the message (it may quote input).
+  // None is known to reach here (each above has its code); docs/service.md's Errors table names the form, `http_<status>`.
   const status = typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 600 ? e.statusCode : 500;
   return { status, code: status >= 500 ? 'internal' : `http_${status}`, detail: STATUS_CODES[status] ?? 'error' };
 };

@@ -1,4 +1,5 @@
 import type { App, RouteAccess } from './context.ts';
+import { refusesConditions } from './conditional-requests.ts';
 import { PROBLEM_CONTENT_TYPE, ProblemSchema } from './problems.ts';
 import { RETRY_AFTER, WWW_AUTHENTICATE, type ResponseHeaders } from './response-headers.ts';
 
@@ -14,6 +15,9 @@ const problem = (description: string, headers?: ResponseHeaders) => ({
 const REFUSALS = {
   401: problem('no bearer token, or one malformed, expired, forged or revoked (`unauthenticated`)', WWW_AUTHENTICATE),
   403: problem("the token's role may not call this route (`forbidden`)"),
+  412: problem(
+    'an If-Match, If-None-Match or If-Unmodified-Since header: no write route takes a conditional request, so none is done (`precondition_failed`, `header` naming it)',
+  ),
   413: problem('the body is larger than the service accepts (`payload_too_large`)'),
   415: problem('a content type the route does not take, or a body sent with a Content-Encoding other than `identity` (answered with `Accept-Encoding: identity`) (`unsupported_media_type`)'),
   429: problem('too many requests from this caller in the window (`rate_limited`)', RETRY_AFTER),
@@ -26,12 +30,14 @@ const REFUSALS = {
 
 /**
  * The refusals a route can give whatever it does, by what the HTTP layer in front of it does: a role route's token
- * check (401, 403; a caller whose tokens were refused too often, 429), a body's limits (413, 415), the rate limit
- * of every route but those that opt out (protection.ts), and the 503s of load shedding and shutdown. 4XX and 5XX
+ * check (401, 403; a caller whose tokens were refused too often, 429), a write's conditions (412,
+ * conditional-requests.ts), a body's limits (413, 415), the rate limit of every route but those that opt out
+ * (protection.ts), and the 503s of load shedding and shutdown. 4XX and 5XX
  * stay the catch-all for what a route refuses itself; a route's own entry for a status wins.
  */
-const refusalsOf = (access: RouteAccess | undefined, hasBody: boolean, rateLimited: boolean): Record<string, unknown> => ({
+const refusalsOf = (access: RouteAccess | undefined, hasBody: boolean, rateLimited: boolean, writes: boolean): Record<string, unknown> => ({
   ...(Array.isArray(access) ? { 401: REFUSALS[401], 403: REFUSALS[403] } : {}),
+  ...(writes ? { 412: REFUSALS[412] } : {}),
   ...(hasBody ? { 413: REFUSALS[413], 415: REFUSALS[415] } : {}),
   ...(rateLimited || Array.isArray(access) ? { 429: REFUSALS[429] } : {}),
   503: REFUSALS[503],
@@ -50,7 +56,7 @@ export const documentAccess = (app: App): void => {
     if (schema === undefined || schema.hide === true) return;
     const config = route.config as { access?: RouteAccess; rateLimit?: unknown } | undefined;
     const access = config?.access;
-    const response = { ...refusalsOf(access, schema.body !== undefined, config?.rateLimit !== false), ...schema.response };
+    const response = { ...refusalsOf(access, schema.body !== undefined, config?.rateLimit !== false, refusesConditions(route.method, route.url)), ...schema.response };
     const who = access === 'public' ? 'Public.' : access === 'device' ? 'Devices (authenticated inside the protocol, no bearer token).' : `Roles: ${access?.join(', ')}.`;
     route.schema = {
       ...schema,

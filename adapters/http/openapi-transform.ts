@@ -1,6 +1,7 @@
 import type { SwaggerTransform, SwaggerTransformObject } from '@fastify/swagger';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import type { RouteAccess } from './context.ts';
+import { withNewCommandIdPattern } from './openapi-command-id.ts';
 import { OCSP_CACHING, OCSP_NEVER_ANSWERED } from './openapi-ocsp-caching.ts';
 import { REQUEST_ID_PARAMETER, REQUEST_ID_PARAMETER_NAME } from './request-id.ts';
 import { headersOfEveryAnswer } from './response-headers.ts';
@@ -143,6 +144,8 @@ export const documentTransform: SwaggerTransform = (input) => {
       operationId: operationIdOf(method, url),
       ...schema,
       ...(params !== undefined ? { params } : {}),
+      // A new command's id as the service takes it, not as its schema parses a stored one (openapi-command-id.ts).
+      ...(schema['body'] !== undefined ? { body: withNewCommandIdPattern(schema['body']) } : {}),
       ...(schema.response !== undefined ? { response } : {}),
     },
   };

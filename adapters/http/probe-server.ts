@@ -13,6 +13,7 @@ import { redactedPathOf } from './redact-url.ts';
 import { nodeHttpOptions, refuseAmbiguousRequestHeads } from './request-head.ts';
 import { healthRoutesWith } from './routes/health.ts';
 import { passUnmetExpectationsOn, refuseUnmetExpectations } from './unread-body.ts';
+import { takeNoQueryByDefault } from './no-query-by-default.ts';
 
 /**
  * Connections the probe listener keeps open at once, and from one address: an orchestrator's probes and a metrics
@@ -92,6 +93,8 @@ export const buildProbeServer = async (options: {
     });
     // After the rate limit: it counts the refusal against the caller's budget.
     refuseUnmetExpectations(app);
+    // A probe's query is refused as on the API port (`/healthz?bogus=1`: 400, `query.bogus`).
+    takeNoQueryByDefault(app);
     await healthRoutesWith(options.catchingUp !== undefined ? { catchingUp: options.catchingUp } : {})(app, options.context);
   } catch (error) {
     await app.close().catch(() => {});

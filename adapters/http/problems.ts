@@ -6,7 +6,8 @@ import { BASELINE_STATIC_HEADERS, baselineHeaders } from './baseline-headers.ts'
 import { logFailure } from './log-failure.ts';
 import { mapRaisedError, requestKindOf, type Mapped, type RequestKind } from './map-raised-error.ts';
 import { PROBLEM_TYPE_BASE } from './problem-type-base.ts';
-import { redactedPathOf } from './redact-url.ts';
+import { MAX_PATH_PARAM_CHARS } from './path-params.ts';
+import { REDACTED, redactedPathOf } from './redact-url.ts';
 import { routeMediaTypes } from './route-media-types.ts';
 
 /**
@@ -24,7 +25,7 @@ import { routeMediaTypes } from './route-media-types.ts';
  * | illegal_transition                     | 409    | streamId, state, attempted, allowed, rule     |
  * | concurrency_conflict                   | 409    | streamId, expected, actual                    |
  * | body too large                         | 413    |                                               |
- * | path segment too long (router)         | 414    | (no instance: the path is not echoed)         |
+ * | path segment too long (router)         | 414    | (instance: that segment [redacted])           |
  * | unsupported content type               | 415    |                                               |
  * | bad_signature (request signature)      | 422    | reason                                        |
  * | protocol (device protocols)            | 422    | step, reason                                  |
@@ -167,12 +168,24 @@ const FRAMEWORK_CODES: Record<string, Mapped> = {
 };
 
 /**
- * Answers a router-level error (Fastify's `frameworkErrors`) as problem+json, without `instance` or anything else
- * taken from the URL: the path is what was wrong, and echoing it reflects whatever the caller put there.
+ * A 414's `instance`: the path as every problem writes it (redact-url.ts), and each segment longer than the router
+ * takes `[redacted]` too, so what was wrong is not echoed (review 219: the 414 had no `instance`, which every problem
+ * has). A segment's decoded length is what the router counts: one too long is longer still as sent.
+ */
+const withoutLongSegments = (path: string): string =>
+  path.split('/').map((segment) => (segment.length > MAX_PATH_PARAM_CHARS ? REDACTED : segment)).join('/');
+
+/**
+ * Answers a router-level error (Fastify's `frameworkErrors`) as problem+json, with nothing else taken from the URL:
+ * the path is what was wrong, and echoing it reflects whatever the caller put there. A path that is not a valid URL has
+ * no `instance`; a 414's writes the segment too long `[redacted]`.
  */
 export const sendFrameworkProblem = (reply: FastifyReply, request: FastifyRequest, error: FastifyError): FastifyReply => {
   const mapped = FRAMEWORK_CODES[error.code] ?? { status: 500, code: 'internal', detail: STATUS_CODES[500]! };
-  const { instance: _path, ...document } = problemDocument(mapped, request);
+  const problem = problemDocument(mapped, request);
+  const { instance: _path, ...withoutInstance } = problem;
+  // Redacted before it is cut to length, so that no part of a long segment is left.
+  const document = mapped.code === 'uri_too_long' ? { ...problem, instance: withoutLongSegments(redactedPathOf(request)).slice(0, 512) } : withoutInstance;
   // No route, so no onSend hook: the request id header and the baseline are set here.
   baselineHeaders(request, reply);
   return reply.code(mapped.status).header('x-request-id', request.id).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(document));
@@ -239,3 +252,19 @@ export const answerWithProblem = (error: unknown, request: FastifyRequest, reply
   if (reply.statusCode >= 500 && !(error instanceof HttpProblem) && !(error instanceof TransparencyLogOfAnotherLog)) logFailure(request.log, error, 'request failed');
   return sent;
 };
+
+/**
+ * A write sent with a condition (`header`: If-Match, If-None-Match, If-Unmodified-Since), which no write route of the
+ * service evaluates: none has a current representation to hold it against, so it is refused as false (RFC 9110
+ * 13.1.1, 13.2.2) and nothing is done (review 219: If-Match was ignored and the command written). `header` is one of
+ * those names, never its value.
+ */
+export const preconditionFailed = (header: string): HttpProblem =>
+  new HttpProblem(
+    412,
+    'precondition_failed',
+    `${header} was sent, and this route takes no conditional request (RFC 9110 13.1): nothing was done; send it without the header. ` +
+      "A command carries no expected revision either: the entity's machine judges it against the entity's state as it is recorded, " +
+      'and a commandId sent again replays the first outcome',
+    { header },
+  );

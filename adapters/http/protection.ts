@@ -32,6 +32,28 @@ const isIdentity = (header: string | string[] | undefined): boolean =>
   [header ?? []].flat().every((value) => value.split(',').every((coding) => ['', 'identity'].includes(coding.trim().toLowerCase())));
 
 /**
+ * A parameter of a media type (RFC 9110 5.6.6): a token name, then a token or a quoted string, whose `;` starts no
+ * parameter. Linear: the alternatives of a quoted string's characters are disjoint.
+ */
+const PARAMETER = /;\s*([!#$%&'*+.^_`|~0-9A-Za-z-]+)\s*(?:=\s*("(?:[^"\\]|\\.)*"?|[^;]*))?/g;
+
+/**
+ * The parameters of a Content-Type, their names lower-cased (RFC 9110 8.3.1: case-insensitive) and their values
+ * unquoted; `repeated` names the first one given twice, where the reading stops. Review 219: the charset was read from
+ * the first `charset` of `application/json; charset=utf-8; charset=latin1`, which another reader of the request, taking
+ * the last, reads as Latin-1.
+ */
+const mediaTypeParameters = (contentType: string): { readonly values: ReadonlyMap<string, string>; readonly repeated?: string } => {
+  const values = new Map<string, string>();
+  for (const [, name, raw = ''] of contentType.matchAll(PARAMETER)) {
+    const key = name!.toLowerCase();
+    if (values.has(key)) return { values, repeated: key };
+    values.set(key, raw.startsWith('"') ? raw.slice(1, raw.length > 1 && raw.endsWith('"') ? -1 : undefined).replace(/\\(.)/g, '$1') : raw.trim());
+  }
+  return { values };
+};
+
+/**
  * SER-001 "no cheap way to exhaust the service": JSON bodies within size, depth and value-count limits, each member
  * name once per object (RFC 7493 2.3), before any schema sees them; load shedding (503 + Retry-After) when the event
  * loop lags or memory runs high; a rate limit per authenticated role and subject, or per source address for callers
@@ -48,7 +70,8 @@ export const installProtection = async (app: App, limits: ServiceLimitsConfig, m
     // RFC 8259 8.1: JSON is UTF-8. Another charset is refused rather than read as UTF-8, and bytes that are not UTF-8
     // are refused rather than replaced with U+FFFD, so a field's text is never other than what was sent (found in
     // review).
-    const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(request.headers['content-type'] ?? '')?.[1];
+    // Each parameter is named once (preParsing, below), so this is the only charset any reader finds.
+    const charset = mediaTypeParameters(request.headers['content-type'] ?? '').values.get('charset');
     if (charset !== undefined && charset.toLowerCase() !== 'utf-8' && charset.toLowerCase() !== 'utf8') {
       return done(new HttpProblem(415, 'unsupported_media_type', 'send application/json in UTF-8 (RFC 8259 8.1)'), undefined);
     }
@@ -84,6 +107,13 @@ export const installProtection = async (app: App, limits: ServiceLimitsConfig, m
     if (limit !== undefined && Number(request.headers['content-length']) > limit) {
       reply.header('connection', 'close');
       throw new HttpProblem(413, 'payload_too_large', `the request body is larger than the ${limit} bytes this route accepts`);
+    }
+    // A parameter named twice leaves the body's type to whichever a reader takes (review 219: the first charset was
+    // judged, the body read as UTF-8, while another reader takes the last): refused unread, naming it, for any parser.
+    const repeated = carriesBody(request) ? mediaTypeParameters(request.headers['content-type'] ?? '').repeated : undefined;
+    if (repeated !== undefined) {
+      reply.header('connection', 'close');
+      throw new HttpProblem(415, 'unsupported_media_type', `the Content-Type names its parameter \`${repeated.slice(0, 64)}\` more than once: send each parameter once`);
     }
     // No content coding is decoded here: a gzip body was refused as not UTF-8, and a JSON body declared `br` was run
     // as if it were not (review 92). Refused unread, as above, saying which coding is read (RFC 9110 15.5.16).

@@ -3,6 +3,7 @@ import { elidedOcspRequest } from './elided-ocsp-request.ts';
 import { holdsJwtText } from './jwt-text.ts';
 import { LIST_PARAMETERS, VALUE_SHAPES } from './query-value-shapes.ts';
 import { queryParametersOf } from './route-query-parameters.ts';
+import { beginsLikeASecretToken } from './secret-token-prefixes.ts';
 
 // The scan for tokens lives in ./jwt-text.ts, since the shapes of values use it too.
 export { holdsJwtText } from './jwt-text.ts';
@@ -29,6 +30,14 @@ export const asciiDecoded = (text: string): string => {
 };
 /** Whether a URL component holds a token, written plainly or escaped (`%2E` for a dot, escaped twice, beside bad escapes). */
 const holdsJwt = (component: string): boolean => holdsJwtText(component) || holdsJwtText(asciiDecoded(component));
+
+/**
+ * Whether a path segment holds a secret: a JWT, or a word beginning as another well-known secret token does
+ * (`ghp_…`, `xoxb-…`, `AKIA…`: secret-token-prefixes.ts), written plainly or escaped. Review 219: only JWTs were
+ * looked for, so `/v1/ghp_…` was logged whole, unlike the same value in a header or a query value.
+ */
+const holdsSecret = (segment: string): boolean =>
+  beginsLikeASecretToken(segment) || beginsLikeASecretToken(asciiDecoded(segment)) || holdsJwt(segment);
 
 /**
  * The query parameters the service's own routes take (their `querystring` schemas in ./routes/): the only names a log
@@ -82,8 +91,8 @@ const redactedQuery = (query: string, takes: ReadonlySet<string>): string => {
 };
 
 /**
- * The URL as a log line keeps it (SER-001): every path segment that holds a JWT replaced (a client may put a token in
- * the path, escaped or after `Bearer `), and of the query, the service's own parameters only (LOGGED_QUERY_PARAMETERS),
+ * The URL as a log line keeps it (SER-001): every path segment that holds a secret token replaced (a client may put a
+ * token in the path, escaped or after `Bearer `: holdsSecret), and of the query, the service's own parameters only (LOGGED_QUERY_PARAMETERS),
  * with their values when the route takes the name (`takes`, ./route-query-parameters.ts; none for a 404) and the
  * value has the shape of one. Linear in the URL's length.
  */
@@ -91,7 +100,7 @@ export const redactUrl = (url: string, takes: ReadonlySet<string>): string => {
   const q = url.indexOf('?');
   const path = (q < 0 ? url : url.slice(0, q))
     .split('/')
-    .map((segment) => (segment.length > MAX_SCANNED_CHARS || holdsJwt(segment) ? REDACTED : segment))
+    .map((segment) => (segment.length > MAX_SCANNED_CHARS || holdsSecret(segment) ? REDACTED : segment))
     .join('/');
   return q < 0 ? path : `${path}?${redactedQuery(url.slice(q + 1), takes)}`;
 };

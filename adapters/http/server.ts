@@ -21,6 +21,8 @@ import { answerWithProblem, type HttpProblem, overloaded, routeNotFound, sendFra
 import { installProtection } from './protection.ts';
 import { nodeHttpOptions, refuseAmbiguousRequestHeads } from './request-head.ts';
 import { parseQueryString, refuseMalformedQueryEscapes } from './query-string.ts';
+import { takeNoQueryByDefault } from './no-query-by-default.ts';
+import { refuseConditionalWrites } from './conditional-requests.ts';
 import { baselineHeaders } from './baseline-headers.ts';
 import { answerClientError } from './client-error-handler.ts';
 import { MAX_PATH_PARAM_CHARS } from './path-params.ts';
@@ -198,7 +200,9 @@ const configure = async (app: App, { context, config, routes = [], consoleDist =
     onRateLimited: (route) => context.metrics.rateLimited(route),
   });
   documentAccess(app);
+  const endNoQueryDefault = takeNoQueryByDefault(app);
   refuseMalformedQueryEscapes(app);
+  refuseConditionalWrites(app);
   refuseUnmetExpectations(app);
   refuseUnmatchedBeforeTheBody(app);
   refuseBodiesOfRoutesWithout(app);
@@ -246,5 +250,8 @@ const configure = async (app: App, { context, config, routes = [], consoleDist =
   });
   app.get('/openapi.json', { schema: { hide: true }, config: { access: 'public' } }, async (request, reply) => openApiDocument(request, reply));
 
-  for (const register of [...routeModulesOf(config), consoleRoutesFrom(consoleDist), ...routes]) await register(app, context);
+  for (const register of [...routeModulesOf(config), consoleRoutesFrom(consoleDist)]) await register(app, context);
+  // The service's own routes take no query they do not declare; a caller's own keep what they declare.
+  endNoQueryDefault();
+  for (const register of routes) await register(app, context);
 };

@@ -11,6 +11,7 @@ import type { ResponseHeaders } from '../response-headers.ts';
 import { MAX_PATH_PARAM_CHARS } from '../path-params.ts';
 import { derOfOcspPath, isOcspRequestType, MAX_OCSP_GET_CHARS, OCSP_REQUEST, OCSP_RESPONSE } from './ocsp-url.ts';
 import { answerComeBackWithTryLater } from './ocsp-try-later.ts';
+import { answerAQueryWithMalformedRequest } from './ocsp-query-refusal.ts';
 import { OCSP_GET_REFUSALS, OCSP_POST_PROBLEMS } from './ocsp-refusals.ts';
 import { caEnded, CERTIFICATE_REFUSALS, CRL_REFUSALS, crlRefusal, noCa, notReady, notStored, PKI_REFUSALS } from './pki-refusals.ts';
 
@@ -244,7 +245,8 @@ export const pkiRoutes: RouteModule = (app, context) => {
   };
 
   // The rate limit and load shedding answer an OCSP client `tryLater`, not a JSON 429 or 503 (review 82).
-  const comeBack = notStored(answerComeBackWithTryLater(context.metrics));
+  // A query, which neither takes, is `malformedRequest` to an OCSP client (ocsp-query-refusal.ts).
+  const comeBack = notStored(answerAQueryWithMalformedRequest(answerComeBackWithTryLater(context.metrics)));
 
   app.post(OCSP_POST_ROUTE, {
     config: { access: 'public' },
