@@ -11,6 +11,7 @@ import { checkpointWitnessFile, witnessBegunWarning } from '../../adapters/runti
 import { witnessedTransparencyProjection } from '../../adapters/runtime/witnessed-projection.ts';
 import { exportEvidence } from '../../projections/transparency/index.ts';
 import type { EventStore } from '../../domain/ports/event-store.ts';
+import { bundleBoundNote } from '../files.ts';
 import type { Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
@@ -40,10 +41,13 @@ type Options = z.infer<typeof Options>;
  * The bundle, whole or not at all: a crash never leaves half of one, nor destroys the previous one first. Without
  * --force the file is created only if no file is there at that instant (a link, not a rename): one another process
  * wrote while this export ran is kept, as one there at the start is (found in review: checked only at the start).
+ * One larger than `credence verify` reads by default is said on stderr with the option that reads it (review 217: a
+ * 77 MB export was refused by verify with no word of how to check it), as the bytes written.
  */
-const writeBundle = (path: string, bundle: unknown, force: boolean): void => {
+const writeBundle = (path: string, bundle: unknown, force: boolean, io: Io): void => {
+  const text = `${JSON.stringify(bundle, null, 2)}\n`;
   try {
-    writeFileAtomic(path, `${JSON.stringify(bundle, null, 2)}\n`, { mode: 0o644, exclusive: !force, underUmask: true });
+    writeFileAtomic(path, text, { mode: 0o644, exclusive: !force, underUmask: true });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') throw new UsageError(`--out: ${path} exists; give --force to replace it`);
@@ -55,6 +59,8 @@ const writeBundle = (path: string, bundle: unknown, force: boolean): void => {
     if (refusedWriteOf(error) !== undefined) throw new CannotWrite(path, code!);
     throw new UsageError(`--out: cannot write ${path} (${code ?? 'unwritable'})`);
   }
+  const note = bundleBoundNote(path, Buffer.byteLength(text));
+  if (note !== undefined) io.err(printable(`note: ${note}`));
 };
 
 /** Checked before anything is read or signed: the folder the bundle goes into exists, and the path is no folder. */
@@ -144,7 +150,7 @@ const exportSigned = async (
     if (projection.witnessBegun !== undefined) io.err(printable(`warning: ${witnessBegunWarning(projection.witnessBegun)}`));
     const unkept = projection.witnessUnkept;
     if (unkept !== undefined) io.err(printable(`warning: the checkpoint signed was not kept in the checkpoint witness: ${unkept.message}`));
-    writeBundle(args.out, bundle, args.force === true);
+    writeBundle(args.out, bundle, args.force === true, io);
     const { withheld, withheldReasons } = withheldIn(bundle.entries);
     io.out(`wrote ${args.out}: all ${bundle.entries.length} events of ${streamId} as of the signed checkpoint of tree size ${treeSize}${withheldNote(withheld, withheldReasons)}`);
     if (storedAfter > 0) io.err(`note: ${storedAfter} events of ${streamId} were appended during the export, after that checkpoint; export again to include them`);
@@ -174,7 +180,7 @@ const exportRemote = async (args: Options, server: ServerTarget, io: Io): Promis
     return 1;
   }
   if (checked.keyFromBundle) io.err('note: checked with the key inside the bundle only; give --key, or verify it with the log key you trust (credence verify FILE --key)');
-  writeBundle(args.out, bundle, args.force === true);
+  writeBundle(args.out, bundle, args.force === true, io);
   const note = withheldNote(checked.withheld, checked.withheldReasons);
   io.out(printable(`wrote ${args.out}: all ${checked.events} events of ${checked.streamId} as of the signed checkpoint of tree size ${checked.checkpoint.treeSize}${note}`));
   return 0;

@@ -8,10 +8,12 @@ import {
   parseVerifierKey,
   verifyEvidenceBundle,
   type NoteVerifierKey,
+  type VerificationFailure,
   type VerificationResult,
 } from '../../domain/transparency/index.ts';
 import { WITHHELD_BECAUSE, type WithheldReason } from '../../domain/transparency/bundle.ts';
 import { FILE_LIMITS, readTrustedTextFile } from '../files.ts';
+import type { JsonLimits } from '../../domain/json-limits.ts';
 import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';
 
@@ -37,9 +39,17 @@ export const resolveLogKey = (value: string, io: Io): NoteVerifierKey | undefine
 };
 
 /**
+ * The failures that say the input is not what it claims to be: a schema's or a proof's shape (`malformed`), and a
+ * checkpoint or stream head that is no signed note or whose text does not parse. A bundle file holding such a note is
+ * as malformed as one with a member of the wrong type (review 217: its CRLF checkpoint exited 1); the caller's own
+ * checkpoint files (--checkpoint, --from, --to) are refused before this (verify-inputs.ts), exit 2 too.
+ */
+const MALFORMED: ReadonlySet<VerificationFailure> = new Set<VerificationFailure>(['malformed', 'malformed_checkpoint', 'malformed_stream_head']);
+
+/**
  * Prints the outcome through `printable`: its messages name stream ids, key names and times read from what is being
  * verified (found in review: a forged bundle's stream id erased the FAILED line and wrote an `ok:` in its place).
- * The exit code is 0 verified, 1 failed. Input that is not what it claims to be is malformed
+ * The exit code is 0 verified, 1 failed. Input that is not what it claims to be (`MALFORMED`) is malformed
  * input, like a usage error (2), when the caller gave it as a file; what a server hands out is not the caller's
  * input, so malformed there is a failure like any other (`fromServer`: 1).
  */
@@ -52,7 +62,7 @@ export const report = (result: VerificationResult, success: string, io: Io, asJs
   io.err(printable(`FAILED (${result.reason})${result.position !== undefined ? ` at position ${result.position}` : ''}: ${result.message}`));
   // The revisions a bundle lacks are named in its message already (review 190: a second line said them again, plural
   // for one); `--json` carries them as `missing`.
-  return result.reason === 'malformed' && !fromServer ? 2 : 1;
+  return MALFORMED.has(result.reason) && !fromServer ? 2 : 1;
 };
 
 /**
@@ -67,9 +77,10 @@ export const verifyBundle = (
   fromServer = false,
   expectedStream?: string,
   saved?: Checkpoint,
+  limits?: JsonLimits,
 ): number => {
   // Always against the pinned key: the key a bundle names is whoever made it (RFC 9162 4.1: obtained out of band).
-  const verified = verifyEvidenceBundle(input, { trustedKey: pinned });
+  const verified = verifyEvidenceBundle(input, { trustedKey: pinned }, limits);
   const result: typeof verified =
     verified.ok && expectedStream !== undefined && verified.streamId !== expectedStream
       ? fail('wrong_stream', `the bundle is of ${verified.streamId}, not of ${expectedStream}`)

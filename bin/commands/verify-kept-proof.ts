@@ -45,8 +45,11 @@ export const proofFromKept = async (
   const opened = openCheckpoint(latest, pinned);
   if (!opened.ok) return { failed: opened };
   // With no proof: two origins, a smaller tree (`rollback`), or one of the same size with another root are told there.
+  // Past the kept size, the empty list is no proof of the larger tree (`malformed`: RFC 9162 fixes its length, review
+  // 217), the want of one told below; from an empty kept tree none is needed.
   const held = verifyConsistency(keptNote, latest, { first: kept.treeSize, second: opened.checkpoint.treeSize, hashes: [] }, pinned);
-  if (!held.ok && (held.reason !== 'inconsistent' || opened.checkpoint.treeSize === kept.treeSize)) return { failed: held };
+  const larger = opened.checkpoint.treeSize > kept.treeSize;
+  if (!held.ok && !(larger && held.reason === 'malformed')) return { failed: held };
   // The kept tree itself as the latest: no fork to tell, and no proof was served; the route's refusal stands.
   if (held.ok) throw refusal;
   return {

@@ -23,6 +23,7 @@ const Options = z
     checkpoint: z.unknown().optional(),
     to: z.unknown().optional(),
     repairNodes: z.unknown().optional(),
+    maxBundleMib: z.unknown().optional(),
     saveCheckpoint: PathArg.optional(),
     ...ServerOptions,
     server: z.string(),

@@ -10,7 +10,8 @@ import {
   verifyEventInclusion,
   type NoteVerifierKey,
 } from '../../domain/transparency/index.ts';
-import { FILE_LIMITS, readJsonFile, type FileRead } from '../files.ts';
+import { WholeNumber } from '../../domain/whole-number.ts';
+import { BUNDLE_MIB, bundleBound, FILE_LIMITS, readJsonFile, type FileRead } from '../files.ts';
 import type { Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { handler, parseOptions, runCommands, type RegisterCommands } from '../program.ts';
@@ -18,7 +19,7 @@ import { ServerOptions, serverTarget, withJson, withServer, PathArg } from './op
 import { verifyRemote } from './verify-remote.ts';
 import { report, resolveLogKey, verifyBundle } from './verify-checks.ts';
 import { auditDataDir } from './verify-data-folder.ts';
-import { readNoteFile, readSavedCheckpointFile, unparsedCheckpoint } from './verify-inputs.ts';
+import { readBundleFile, readNoteFile, readSavedCheckpointFile, unparsedCheckpoint } from './verify-inputs.ts';
 import { refuseOptionsOfOtherModes } from './verify-modes.ts';
 import { warnOfUnknownVariables } from './unknown-variables.ts';
 
@@ -30,7 +31,8 @@ Modes (exactly one):
                                                                 --save-checkpoint keeps the latest checkpoint of a passed
                                                                 audit for the next one
   credence verify FILE.json --key KEY [--checkpoint C.txt]      verify an evidence bundle (credence export), its tree the
-                                                                checkpoint kept or extending it (see README)
+                 [--max-bundle-mib N]                           checkpoint kept or extending it (see README); one over
+                                                                64 MiB only with --max-bundle-mib (export names it)
   credence verify --event E.json --proof P.json --checkpoint C.txt --key KEY
   credence verify --from A.txt --to B.txt --proof P.json --key KEY    consistency of two checkpoints
 Against a server (--server URL, given explicitly; --token-file FILE, --token T or CREDENCE_TOKEN), --key required:
@@ -56,6 +58,7 @@ const Options = z
     json: z.boolean().default(false),
     repairNodes: z.boolean().optional(),
     saveCheckpoint: PathArg.optional(),
+    maxBundleMib: WholeNumber(1, BUNDLE_MIB.max).optional(),
     ...ServerOptions,
   })
   .transform((a, ctx) => {
@@ -115,9 +118,7 @@ const verifyLocal = async (args: Options, pinned: NoteVerifierKey | undefined, i
       return auditDataDir(args.dir, pinned, io, args.json, saved, args.repairNodes === true, args.saveCheckpoint);
     }
     case 'bundle': {
-      // Number tokens must be as JSON.stringify writes them: the leaf hashes cover the parsed values
-      // (json-duplicate-names.ts).
-      const input = readInput('', readJsonFile(args.file, FILE_LIMITS.bundle, undefined, { canonicalNumbers: true }), io);
+      const input = readInput('', readBundleFile(args.file, args.maxBundleMib ?? BUNDLE_MIB.default), io);
       if (input === undefined) return 2;
       let saved: Checkpoint | undefined;
       if (args.checkpoint !== undefined) {
@@ -131,7 +132,8 @@ const verifyLocal = async (args: Options, pinned: NoteVerifierKey | undefined, i
         }
         saved = opened.checkpoint;
       }
-      return verifyBundle(input, pinned!, io, args.json, false, undefined, saved);
+      // The file was read within --max-bundle-mib: its values are held to the bounds of that size too (review 217).
+      return verifyBundle(input, pinned!, io, args.json, false, undefined, saved, bundleBound(args.maxBundleMib ?? BUNDLE_MIB.default).limits);
     }
     case 'event': {
       // As a bundle's event (review 88): the leaf hash covers the event as parsed, so the file must hold no member the
@@ -198,6 +200,7 @@ export const register: RegisterCommands = (program, io) => {
       '--save-checkpoint <file>',
       "with --data, or --server without a stream: when the check passes, write the latest signed checkpoint note there, for the next --checkpoint or --from; a checkpoint it holds is replaced only by the same tree or one shown to extend it (the file given as --checkpoint or --from too)",
     )
+    .option('--max-bundle-mib <n>', `with a bundle FILE.json: read one of up to N MiB (default ${BUNDLE_MIB.default}, at most ${BUNDLE_MIB.max}); verifying takes some seven times that in memory`)
     .option('--repair-nodes', "with --data: when the audit's only finding is node_mismatch, write transparency.db's stored subtree hashes again from its leaves (the service stopped)")
     .addHelpText('after', EXAMPLES)
     .action(

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { factClaimOf } from '../fact-claims.ts';
-import { DEFAULT_JSON_LIMITS, jsonLimitIssue } from '../json-limits.ts';
+import { DEFAULT_JSON_LIMITS, jsonLimitIssue, type JsonLimits } from '../json-limits.ts';
 import { parseStreamId } from '../streams.ts';
 import type { LoggedEvent } from './leaf.ts';
 import type { Checkpoint } from './checkpoint.ts';
@@ -11,7 +11,8 @@ import { eventLeafHash } from './leaf.ts';
 import { verifyInclusionProof } from './verify-proof.ts';
 import { openStreamHead, verifyCompleteness, type IncludedEntry } from './verify-completeness.ts';
 import { WITHHELD_REASONS, withheldRanges, type WithheldRevisions } from './stream-head.ts';
-import { fail, openCheckpoint, type VerificationResult } from './verify-result.ts';
+import { inclusionShapeIssue } from './proof-shape.ts';
+import { fail, malformed, openCheckpoint, type VerificationResult } from './verify-result.ts';
 
 /**
  * Evidence bundle (issue 4 item 6, issue 10 item 4): an entity's events (their metadata carries the signed
@@ -183,6 +184,11 @@ const verifyInclusions = (streamId: string, entries: readonly ParsedEntry[], che
     if (event !== undefined && event.streamId !== streamId) return fail('wrong_stream', `entry ${i} belongs to ${event.streamId}, not ${streamId}`, event.position);
     const { position, revision } = (event ?? withheld)!;
     const leafHash = event !== undefined ? eventLeafHash(event) : withheld!.leafHash;
+    // A proof of another shape than RFC 9162 fixes for its leaf in the checkpoint's tree is a malformed member, as a
+    // schema issue is (review 217: it read as a leaf the log lacks).
+    const at = { leafIndex: `entries.${i}.leafIndex`, hashes: `entries.${i}.proof` };
+    const shape = inclusionShapeIssue({ leafIndex, hashes: proof.length }, checkpoint.treeSize, at, " (the checkpoint's)");
+    if (shape !== undefined) return malformed('not an evidence bundle', shape, position);
     if (!verifyInclusionProof(leafIndex, checkpoint.treeSize, leafHash, proof, checkpoint.rootHash)) {
       const what = event !== undefined ? 'event' : 'withheld record';
       return fail('not_included', `${what} at position ${position} is not leaf ${leafIndex} of the checkpointed tree`, position);
@@ -235,6 +241,15 @@ const untrustedKeyMessage = (named: NoteVerifierKey, pinned: NoteVerifierKey): s
 };
 
 /**
+ * A checkpoint or stream head of the bundle that is malformed (its note, or its text), named by its member as a schema
+ * issue is (review 217), so that `credence verify` says where and treats it as the malformed file it is.
+ */
+const inMember = <T>(member: 'checkpoint' | 'streamHead', failed: VerificationResult<T>): VerificationResult<T> =>
+  failed.ok || (failed.reason !== 'malformed_checkpoint' && failed.reason !== 'malformed_stream_head')
+    ? failed
+    : { ...failed, message: `${member}: ${failed.message}`, issue: { path: member, rule: failed.issue?.rule ?? failed.reason, message: failed.issue?.message ?? failed.message } };
+
+/**
  * Verifies a bundle read from a file: every event is in the checkpointed tree, and (format v2) the bundle holds
  * the whole stream as of that tree, as the log's signed stream head states it. With `trustedKey`, the bundle must
  * be signed by that key; with `integrityOnly`, the bundle's own key is used. With neither (a caller in JavaScript
@@ -245,6 +260,8 @@ const untrustedKeyMessage = (named: NoteVerifierKey, pinned: NoteVerifierKey): s
 export const verifyEvidenceBundle = (
   input: unknown,
   trust: BundleKeyTrust,
+  /** The bounds the bundle is held to: a caller that read a larger file on purpose (verify --max-bundle-mib) raises them. */
+  limits: JsonLimits = DEFAULT_JSON_LIMITS,
 ): VerificationResult<{
   checkpoint: Checkpoint;
   streamId: string;
@@ -256,7 +273,7 @@ export const verifyEvidenceBundle = (
   keyFromBundle: boolean;
 }> => {
   // Refused before the recursive JSON schema walks it: deep enough, it would overflow the stack (SER-001).
-  const tooBig = jsonLimitIssue(input, DEFAULT_JSON_LIMITS);
+  const tooBig = jsonLimitIssue(input, limits);
   if (tooBig !== undefined) return fail('malformed', `not an evidence bundle: ${tooBig.path || '(root)'}: ${tooBig.message}`);
   const parsed = AnyEvidenceBundleSchema.safeParse(input);
   if (!parsed.success) {
@@ -276,7 +293,7 @@ export const verifyEvidenceBundle = (
     return fail('untrusted_key', untrustedKeyMessage(bundleKey, trustedKey));
   }
   const opened = openCheckpoint(bundle.checkpoint, key);
-  if (!opened.ok) return opened;
+  if (!opened.ok) return inMember('checkpoint', opened);
   const { checkpoint } = opened;
   const inclusions = verifyInclusions(bundle.streamId, bundle.entries, checkpoint);
   if (!inclusions.ok) return inclusions;
@@ -288,7 +305,7 @@ export const verifyEvidenceBundle = (
     );
   }
   const head = openStreamHead(bundle.streamHead, key);
-  if (!head.ok) return head;
+  if (!head.ok) return inMember('streamHead', head);
   const complete = verifyCompleteness({ streamId: bundle.streamId, checkpoint, head: head.head, entries: inclusions.included });
   if (!complete.ok) return complete;
   return {

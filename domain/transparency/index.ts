@@ -17,7 +17,7 @@ export {
   rootOfLeafHashes,
 } from './frontier.ts';
 export { MemoryTree } from './memory-tree.ts';
-export { rootFromInclusionProof, verifyInclusionProof, verifyConsistencyProof } from './verify-proof.ts';
+export { rootFromInclusionProof, verifyInclusionProof, verifyConsistencyProof, inclusionProofLength, consistencyProofLength } from './verify-proof.ts';
 export {
   ED25519_SIGNATURE_TYPE,
   type NoteVerifierKey,
@@ -31,6 +31,9 @@ export {
   formatVerifierKey,
   parseVerifierKey,
   parseSignedNote,
+  readSignedNote,
+  type NoteRule,
+  type NoteRead,
   formatSignedNote,
   verifyNote,
 } from './note.ts';

@@ -85,32 +85,87 @@ export const parseVerifierKey = (text: string): NoteVerifierKey | undefined => {
 };
 
 /** Notes are valid UTF-8 with no control character but newline (signed-note, Format). */
-const isValidNoteText = (text: string): boolean =>
-  text.endsWith('\n') && !/[\u0000-\u0009\u000b-\u001f]/.test(text) && !/\p{Surrogate}/u.test(text);
+const CONTROL_CHARACTER = /[\u0000-\u0009\u000b-\u001f]/;
+const isValidNoteText = (text: string): boolean => text.endsWith('\n') && !CONTROL_CHARACTER.test(text) && !/\p{Surrogate}/u.test(text);
 
 const SIGNATURE_LINE = /^\u2014 (\S+) ([A-Za-z0-9+/=]+)$/u;
 
-/** Splits a signed note into its text and signature lines; undefined when it is not a well-formed note. */
-export const parseSignedNote = (message: string): SignedNote | undefined => {
-  if (!isValidNoteText(message)) return undefined;
+/** The signed-note rule a text breaks (c2sp.org/signed-note, Format), said by `readSignedNote`. */
+export type NoteRule =
+  | 'carriage_return'
+  | 'control_character'
+  | 'invalid_utf8'
+  | 'no_final_newline'
+  | 'blank_line_at_end'
+  | 'no_blank_line'
+  | 'too_many_signatures'
+  | 'signature_line';
+
+export type NoteRead =
+  | { readonly ok: true; readonly note: SignedNote }
+  | { readonly ok: false; readonly rule: NoteRule; readonly message: string };
+
+const refused = (rule: NoteRule, message: string): NoteRead => ({ ok: false, rule, message });
+const lineAt = (text: string, index: number): number => text.slice(0, index).split('\n').length;
+
+/**
+ * Why `message` is not a note's text, as `isValidNoteText` refuses it: a control character (a carriage return said as
+ * such: a file saved with CRLF line endings, review 217), a lone surrogate, or no final newline. It names a line by its
+ * number, never by its text, which is the sender's.
+ */
+const textRefusal = (message: string): NoteRead | undefined => {
+  const control = CONTROL_CHARACTER.exec(message);
+  if (control !== null) {
+    const line = lineAt(message, control.index);
+    if (control[0] !== '\r') {
+      const code = control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
+      return refused('control_character', `line ${line} holds the control character U+${code}, which a note does not allow`);
+    }
+    const where = message[control.index + 1] === '\n' ? 'ends in' : 'holds';
+    return refused('carriage_return', `line ${line} ${where} a carriage return (CRLF line endings?): a note's lines end in a line feed alone`);
+  }
+  const surrogate = /\p{Surrogate}/u.exec(message);
+  if (surrogate !== null) return refused('invalid_utf8', `line ${lineAt(message, surrogate.index)} holds a lone surrogate, which is not UTF-8`);
+  if (!message.endsWith('\n')) return refused('no_final_newline', 'it does not end in a newline');
+  return undefined;
+};
+
+/**
+ * Splits a signed note into its text and signature lines, or says which rule of the format it breaks (`NoteRule`).
+ * The rules are the format's alone: what is well-formed is exactly what `parseSignedNote` accepts.
+ */
+export const readSignedNote = (message: string): NoteRead => {
+  const notText = textRefusal(message);
+  if (notText !== undefined) return notText;
+  // A second newline at the end makes the last "signature line" empty: said as such, not as a bad signature.
+  if (message.endsWith('\n\n')) return refused('blank_line_at_end', 'it ends in a blank line, where a note ends with its last signature line');
   const split = message.lastIndexOf('\n\n');
-  if (split < 0) return undefined;
+  if (split < 0) return refused('no_blank_line', 'it has no blank line between its text and its signature lines');
   const text = message.slice(0, split + 1);
   const lines = message.slice(split + 2, -1).split('\n');
-  if (lines.length > MAX_SIGNATURES) return undefined;
+  if (lines.length > MAX_SIGNATURES) return refused('too_many_signatures', `it has ${lines.length} signature lines, more than ${MAX_SIGNATURES}`);
+  // The first signature line's number: the text's lines, then the blank line.
+  const first = text.split('\n').length + 1;
   const signatures: NoteSignature[] = [];
-  for (const line of lines) {
+  for (const [i, line] of lines.entries()) {
     const match = SIGNATURE_LINE.exec(line);
-    if (match === null || !isValidKeyName(match[1]!)) return undefined;
+    if (match === null) return refused('signature_line', `line ${first + i} is not a signature line (\u2014 <key name> <base64 key ID and signature>)`);
+    if (!isValidKeyName(match[1]!)) return refused('signature_line', `line ${first + i}: its key name ${KEY_NAME_RULE}`);
     const raw = fromBase64(match[2]!);
-    if (raw === undefined || raw.length < 5) return undefined;
+    if (raw === undefined || raw.length < 5) return refused('signature_line', `line ${first + i}: its signature is not base64 of a 4-byte key ID and a signature`);
     signatures.push({
       keyName: match[1]!,
       keyId: new DataView(raw.buffer, raw.byteOffset).getUint32(0, false),
       signature: raw.slice(4),
     });
   }
-  return { text, signatures };
+  return { ok: true, note: { text, signatures } };
+};
+
+/** Splits a signed note into its text and signature lines; undefined when it is not a well-formed note (readSignedNote says why). */
+export const parseSignedNote = (message: string): SignedNote | undefined => {
+  const read = readSignedNote(message);
+  return read.ok ? read.note : undefined;
 };
 
 const signatureLine = (signature: NoteSignature): string => {

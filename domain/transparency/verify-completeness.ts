@@ -3,14 +3,14 @@ import type { Checkpoint } from './checkpoint.ts';
 import type { LoggedEvent } from './leaf.ts';
 import { noteRefusal, verifyNote, type NoteVerifierKey } from './note.ts';
 import { parseStreamHeadText, streamRootOf, type StreamHead, type WithheldReason } from './stream-head.ts';
-import { fail, type RevisionRange, type VerificationResult } from './verify-result.ts';
+import { fail, malformedNote, type RevisionRange, type VerificationResult } from './verify-result.ts';
 
 /** A stream head is trusted only once its note verifies under the log key, as a checkpoint is. */
 export const openStreamHead = (note: string, key: NoteVerifierKey): VerificationResult<{ head: StreamHead }> => {
   const opened = verifyNote(note, key);
   if (!opened.ok) {
     return opened.reason === 'malformed_note'
-      ? fail('malformed_stream_head', 'the stream head is not a well-formed signed note')
+      ? malformedNote('malformed_stream_head', 'the stream head', note)
       : fail('bad_stream_head_signature', `the stream head is not signed by ${key.keyName}: ${noteRefusal(note, key, opened.reason)}`);
   }
   const parsed = parseStreamHeadText(opened.text);

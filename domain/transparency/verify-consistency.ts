@@ -2,7 +2,8 @@ import { constantTimeEqual } from '../crypto/bytes.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import type { ConsistencyProof } from './schemas.ts';
 import { verifyConsistencyProof } from './verify-proof.ts';
-import { fail, openCheckpoint, type LogPublicKey, type VerificationResult } from './verify-result.ts';
+import { consistencyShapeIssue } from './proof-shape.ts';
+import { fail, malformed, openCheckpoint, type LogPublicKey, type VerificationResult } from './verify-result.ts';
 
 /**
  * Offline verifier (c), issue 4 item 5: the later checkpoint's tree extends the earlier one's, i.e. the log only
@@ -35,24 +36,16 @@ export const verifyConsistency = (
       `the proof is from ${proof.first} to ${proof.second}, the checkpoints are ${first.treeSize} and ${second.treeSize}`,
     );
   }
+  // Two signed roots of one size are a fork whatever the proof holds: said before the proof's shape is.
+  if (first.treeSize === second.treeSize && !constantTimeEqual(first.rootHash, second.rootHash)) {
+    return fail('inconsistent', `both checkpoints sign a tree of size ${first.treeSize}, with other roots: the log forked`);
+  }
+  // Of another length than RFC 9162 fixes for the two sizes, the proof is malformed input: a file cut by a hash, not a
+  // log that forked (review 217).
+  const shape = consistencyShapeIssue(first.treeSize, second.treeSize, proof.hashes.length, 'proof.hashes');
+  if (shape !== undefined) return malformed('not a valid consistency proof', shape);
   if (!verifyConsistencyProof(first.treeSize, second.treeSize, first.rootHash, second.rootHash, proof.hashes)) {
-    return fail('inconsistent', whyInconsistent(first, second, proof.hashes.length));
+    return fail('inconsistent', `the tree of size ${second.treeSize} does not extend the tree of size ${first.treeSize}`);
   }
   return { ok: true, first, second };
-};
-
-/**
- * Why a consistency proof failed, as far as the sizes tell (RFC 9162 2.1.4.2): between trees of one size there is
- * nothing to prove but the same root (another is the log forked, as the bundle check says it), and from the empty
- * tree the proof is empty; otherwise the later tree does not extend the earlier.
- */
-const whyInconsistent = (first: Checkpoint, second: Checkpoint, hashes: number): string => {
-  if (first.treeSize === second.treeSize && !constantTimeEqual(first.rootHash, second.rootHash)) {
-    return `both checkpoints sign a tree of size ${first.treeSize}, with other roots: the log forked`;
-  }
-  if (first.treeSize === second.treeSize || first.treeSize === 0) {
-    const between = first.treeSize === 0 ? 'from the empty tree (size 0)' : `between two trees of size ${first.treeSize}`;
-    return `a consistency proof ${between} must be empty (RFC 9162 2.1.4.2), and this one holds ${hashes} hashes`;
-  }
-  return `the tree of size ${second.treeSize} does not extend the tree of size ${first.treeSize}`;
 };

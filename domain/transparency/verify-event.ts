@@ -3,7 +3,10 @@ import type { Checkpoint } from './checkpoint.ts';
 import { eventLeafHash } from './leaf.ts';
 import type { InclusionProof } from './schemas.ts';
 import { verifyInclusionProof } from './verify-proof.ts';
-import { fail, openCheckpoint, type LogPublicKey, type VerificationResult } from './verify-result.ts';
+import { inclusionShapeIssue } from './proof-shape.ts';
+import { fail, malformed, openCheckpoint, type LogPublicKey, type VerificationResult } from './verify-result.ts';
+
+const PROOF_MEMBERS = { leafIndex: 'proof.leafIndex', hashes: 'proof.hashes' } as const;
 
 /**
  * Offline verifier (a), issue 4 item 5: one stored event is in the log that the signed checkpoint commits to
@@ -25,6 +28,9 @@ export const verifyEventInclusion = (args: {
       args.event.position,
     );
   }
+  // Of another shape than RFC 9162 fixes for (index, size), the proof is malformed input, not evidence the log lacks.
+  const shape = inclusionShapeIssue({ leafIndex: args.proof.leafIndex, hashes: args.proof.hashes.length }, args.proof.treeSize, PROOF_MEMBERS);
+  if (shape !== undefined) return malformed('not a valid inclusion proof', shape, args.event.position);
   const included = verifyInclusionProof(
     args.proof.leafIndex,
     checkpoint.treeSize,

@@ -11,6 +11,7 @@ const half = (n: number): number => Math.floor(n / 2);
 const odd = (n: number): boolean => n % 2 === 1;
 const wellFormed = (hashes: readonly Uint8Array[]): boolean => hashes.every((h) => h.length === HASH_SIZE);
 const validSize = (n: number): boolean => Number.isSafeInteger(n) && n >= 0;
+const isPowerOfTwo = (n: number): boolean => n > 0 && 2 ** Math.round(Math.log2(n)) === n;
 
 /** The root that an inclusion proof leads to, or undefined when the proof cannot belong to (index, size). */
 export const rootFromInclusionProof = (
@@ -41,6 +42,47 @@ export const rootFromInclusionProof = (
   return sn === 0 ? r : undefined;
 };
 
+/**
+ * How many hashes RFC 9162's walk up from (fn, sn) takes until sn is 0, one a step: the loops below and in
+ * verifyConsistencyProof move fn and sn alike whatever the hashes are, so a proof's length is fixed by its sizes alone.
+ */
+const stepsToRoot = (fn: number, sn: number): number => {
+  let steps = 0;
+  while (sn !== 0) {
+    if (odd(fn) || fn === sn) {
+      while (!odd(fn) && fn !== 0) {
+        fn = half(fn);
+        sn = half(sn);
+      }
+    }
+    fn = half(fn);
+    sn = half(sn);
+    steps++;
+  }
+  return steps;
+};
+
+/** The hashes an inclusion proof of leaf `leafIndex` in a tree of `treeSize` has (RFC 9162 2.1.3.2); none outside it. */
+export const inclusionProofLength = (leafIndex: number, treeSize: number): number | undefined =>
+  validSize(leafIndex) && validSize(treeSize) && leafIndex < treeSize ? stepsToRoot(leafIndex, treeSize - 1) : undefined;
+
+/**
+ * The hashes a consistency proof from `first` to `second` has (RFC 9162 2.1.4.2): none from the empty tree or between
+ * equal sizes; the first tree's own root left out when its size is a power of two (the verifier holds it). Undefined
+ * for a first tree larger than the second, which no proof extends.
+ */
+export const consistencyProofLength = (first: number, second: number): number | undefined => {
+  if (!validSize(first) || !validSize(second) || first > second) return undefined;
+  if (first === 0 || first === second) return 0;
+  let fn = first - 1;
+  let sn = second - 1;
+  while (odd(fn)) {
+    fn = half(fn);
+    sn = half(sn);
+  }
+  return stepsToRoot(fn, sn) + (isPowerOfTwo(first) ? 0 : 1);
+};
+
 export const verifyInclusionProof = (
   leafIndex: number,
   treeSize: number,
@@ -51,8 +93,6 @@ export const verifyInclusionProof = (
   const computed = rootFromInclusionProof(leafIndex, treeSize, leafHash, proof);
   return computed !== undefined && constantTimeEqual(computed, root);
 };
-
-const isPowerOfTwo = (n: number): boolean => n > 0 && 2 ** Math.round(Math.log2(n)) === n;
 
 export const verifyConsistencyProof = (
   first: number,
