@@ -7,6 +7,11 @@ export interface CachedOcspAnswer {
   readonly der: Uint8Array;
   readonly producedAt: number;
   readonly nextUpdate: number;
+  /**
+   * The end of the overlap of the rotation under way of the certificate's credential, when one was (review 221): an
+   * answer signed afresh from this one's status (a nonce's) is valid no later either.
+   */
+  readonly overlapEndsAt?: number;
   readonly serialNumber: string;
   /** The CertID the answer's SingleResponse carries, as the request gave it (RFC 6960 4.2.1): served only to it. */
   readonly certId: Uint8Array;

@@ -9,7 +9,7 @@ import {
   type OcspCertId,
   type RevocationIssuer,
 } from '../../domain/x509/revocation/index.ts';
-import { certificateStanding } from '../../projections/pki/index.ts';
+import { certificateStanding, overlapEndOfCertificate } from '../../projections/pki/index.ts';
 import { raises, type PublishedRevocation } from '../driven/pki/published-revocations.ts';
 import type { UnrecordedRun } from './pki-published.ts';
 import { readCompletePki } from './pki-complete.ts';
@@ -132,6 +132,16 @@ export class OcspResponder {
   }
 
   /**
+   * `#status`, with the end of the overlap of a rotation under way of a `good` certificate's credential, read in the
+   * same transaction (review 221). Only `good` is capped: `revoked` and `unknown` say nothing a handover changes.
+   */
+  #answered(db: Database.Database, id: OcspCertId, now: number, toRecord: PublishedRevocation[]): { status: CertStatus; overlapEndsAt?: number } {
+    const status = this.#status(db, id, now, toRecord);
+    const overlapEndsAt = status.status === 'good' ? overlapEndOfCertificate(db, this.ca.id, id.serialNumber) : undefined;
+    return overlapEndsAt === undefined ? { status } : { status, overlapEndsAt };
+  }
+
+  /**
    * Records `revocations` in the ledger (synced) unless it holds them. A failed write is reported once per run of
    * failures and returns false.
    */
@@ -153,16 +163,24 @@ export class OcspResponder {
    * The nextUpdate of an answer produced at `producedAt` and signed with the responder certificate `responder`: the
    * validity after it, but no later than that certificate or any above it ends (review 124: an answer, and the
    * Expires caches keep it by, outlived both). A relying party caching until nextUpdate (RFC 5019 6.2) would keep an
-   * answer its signer no longer vouches for, as a CRL past its CA (pki-crl-times.ts). Valid for no time at all, no
-   * answer is signed: past the CA's chain the responder cannot answer authoritatively (`unauthorized`, as the route
-   * answers a CA retired; RFC 6960 2.3), past its own certificate only (not renewed in time) it may once renewed.
+   * answer its signer no longer vouches for, as a CRL past its CA (pki-crl-times.ts). Nor later than `overlapEndsAt`,
+   * the end of the overlap of a rotation under way of a `good` certificate's credential (review 221): the service
+   * refuses the credential from then and dates its revocation there (its invalidityDate), so a `good` kept past it
+   * (stapled, or cached until nextUpdate) would vouch for what the service no longer accepts. Valid for no time at
+   * all, no answer is signed: past the CA's chain the responder cannot answer authoritatively (`unauthorized`, as the
+   * route answers a CA retired; RFC 6960 2.3); past the overlap, or past its own certificate only (not renewed in
+   * time), `tryLater`: the handover's revocation, or the renewal, is on its way.
    */
-  #nextUpdate(producedAt: number, responder: Uint8Array): number | OcspAnswer {
+  #nextUpdate(producedAt: number, responder: Uint8Array, overlapEndsAt: number | undefined): number | OcspAnswer {
     // In whole seconds, as the answer writes them (time.ts): an end within a second counts to its second.
     const signerEnd = chainEndOf({ certificate: responder, chain: [this.ca.certificate, ...this.ca.chain] });
-    const nextUpdate = Math.min(producedAt + this.#validityMs, Math.floor(signerEnd / 1000) * 1000);
+    const handover = overlapEndsAt === undefined ? Infinity : Math.floor(overlapEndsAt / 1000) * 1000;
+    const nextUpdate = Math.min(producedAt + this.#validityMs, Math.floor(signerEnd / 1000) * 1000, handover);
     if (nextUpdate > producedAt) return nextUpdate;
     if (Math.floor(this.#chainEnd / 1000) * 1000 <= producedAt) return refusal('unauthorized', `CA ${this.ca.id} ended at ${new Date(this.#chainEnd).toISOString()}`);
+    if (handover <= producedAt) {
+      return refusal('tryLater', `CA ${this.ca.id}: the overlap of a rotation of a certificate asked about ended at ${new Date(overlapEndsAt!).toISOString()}, its revocation is not recorded yet`);
+    }
     return refusal('tryLater', `CA ${this.ca.id}: its OCSP responder certificate ended at ${new Date(signerEnd).toISOString()} and is not renewed yet`);
   }
 
@@ -201,20 +219,25 @@ export class OcspResponder {
       // Nor an incomplete one (a rebuild, a catch-up behind): a certificate may be back there before its revocation
       // (`tryLater`, RFC 6960 2.3).
       let statuses: CertStatus[];
+      let overlapEndsAt: number | undefined;
       let uncacheable = false;
-      if (hit !== undefined) statuses = certIds.map(() => hit.status);
-      else {
+      if (hit !== undefined) {
+        statuses = certIds.map(() => hit.status);
+        overlapEndsAt = hit.overlapEndsAt;
+      } else {
         const toRecord: PublishedRevocation[] = [];
-        const read = await readCompletePki(this.#o.reads, this.#o.mustReach, (db) => certIds.map((id) => this.#status(db, id, now, toRecord)));
+        const read = await readCompletePki(this.#o.reads, this.#o.mustReach, (db) => certIds.map((id) => this.#answered(db, id, now, toRecord)));
         if (!read.ok) return refusal('tryLater', read.incomplete.message);
-        statuses = read.value;
+        statuses = read.value.map((a) => a.status);
+        // One nextUpdate for the whole answer (as Expires is one): the earliest end.
+        overlapEndsAt = earliest(read.value.map((a) => a.overlapEndsAt));
         // Unrecorded (a full disk), the truth is still told: `tryLater` is taken as good by soft-fail relying parties,
         // a sure harm now against one that needs a restore as well. Not cached, so the next request records it.
         if (!this.#recorded(toRecord)) uncacheable = true;
       }
       const producedAt = Math.floor(now / 1000) * 1000;
       const credential = this.#o.credential();
-      const nextUpdate = this.#nextUpdate(producedAt, credential.certificate);
+      const nextUpdate = this.#nextUpdate(producedAt, credential.certificate, overlapEndsAt);
       if (typeof nextUpdate === 'object') return nextUpdate;
       const der = await signedOcspResponse(
         {
@@ -229,7 +252,8 @@ export class OcspResponder {
       // about before the read model projected its issuance), and no notice drops a cached answer then.
       const cacheable = single !== undefined && nonce === undefined && statuses[0]!.status !== 'unknown';
       if (cacheable && !uncacheable && slot !== undefined && generation === this.#generation && !readUnsettled && !this.#unsettled.has(single.serialNumber)) {
-        this.#answers.remember(slot.key, { status: statuses[0]!, der, producedAt, nextUpdate, serialNumber: single.serialNumber, certId: slot.certId }, now);
+        const until = overlapEndsAt !== undefined ? { overlapEndsAt } : {};
+        this.#answers.remember(slot.key, { status: statuses[0]!, der, producedAt, nextUpdate, ...until, serialNumber: single.serialNumber, certId: slot.certId }, now);
         this.#answers.rememberRequest(bytes, slot);
       }
       // An answer whose revocation could not be recorded is asked again, not kept by HTTP caches either.
@@ -240,6 +264,9 @@ export class OcspResponder {
     }
   }
 }
+
+const earliest = (ends: readonly (number | undefined)[]): number | undefined =>
+  ends.reduce<number | undefined>((min, end) => (end === undefined || (min !== undefined && min <= end) ? min : end), undefined);
 
 /**
  * `revoked` from a published record or the read model's standing: revocationTime when it was recorded, the earlier

@@ -28,3 +28,16 @@ export const overlapEndOf = (db: Database.Database, credentialId: string): numbe
   const row = prepared(db, 'SELECT overlap_ends_at FROM pki_rotations WHERE credential_id = ?').get(credentialId) as { overlap_ends_at: number | bigint } | undefined;
   return row === undefined ? undefined : Number(row.overlap_ends_at);
 };
+
+/**
+ * The earliest end of the overlaps under way of the credentials holding the certificate (`caId`, `serialNumber`), epoch
+ * ms; undefined when none is. The OCSP responder's `good` ends there (review 221): the service refuses the credential
+ * from then. Through the certificates' (ca_id, serial) index, then the rotations' primary key.
+ */
+export const overlapEndOfCertificate = (db: Database.Database, caId: string, serialNumber: string): number | undefined => {
+  const row = prepared(
+    db,
+    'SELECT MIN(r.overlap_ends_at) AS ends FROM pki_certificates c JOIN pki_rotations r ON r.credential_id = c.credential_id WHERE c.ca_id = ? AND c.serial = ?',
+  ).get(caId, serialNumber) as { ends: number | bigint | null };
+  return row.ends === null ? undefined : Number(row.ends);
+};
