@@ -173,7 +173,8 @@ export const createEngine = (options: EngineOptions): Engine => {
         if (!isCredenceError(error, 'concurrency_conflict') || retry > maxRetries) throw error;
         cache.forget(streamId);
         // A first conflict is usually a stale cached entity: re-read at once. Writers still contending after that (a
-        // fact shared by many decisions, claimed on EventStoreDB) back off with jitter: up to 20, 40, 80, 160 ms.
+        // fact shared by many decisions, claimed on EventStoreDB) back off with jitter: up to 20, 40, 80, 160 and 320 ms
+        // with the default maxRetries of 5, seven attempts in all (the first, the re-read, five retries).
         if (retry > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(10 * 2 ** retry, 500)));
         at = await admit(clock.now());
       }

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { storeUnavailable } from '../../../../domain/errors.ts';
+import { CredenceError, storeUnavailable } from '../../../../domain/errors.ts';
 
 /**
  * Why an append was not acknowledged: its group's transaction failed as a whole (an I/O error, the connection gone).
@@ -43,3 +43,16 @@ export const noRoomFor = (error: unknown): Error =>
 
 /** What the appends of a group that could not take the write lock are refused with: typed, and safe to retry. */
 export const writeLockHeldBy = (error: unknown): Error => storeUnavailable('busy', detailOf(error));
+
+/**
+ * What a call on a closed store is refused with (review 220 finding 2: an untyped Error, a 500 a caller could not
+ * tell from a bug). A command still deciding when the service stopped stored nothing, and its command id makes a
+ * retry safe once the store is open again: `store_unavailable`, 503. Its reason is `busy`, the store's one for "not
+ * now, nothing written, retry"; its words say what happened, not a write lock.
+ */
+export const storeClosed = (): CredenceError =>
+  new CredenceError({
+    code: 'store_unavailable',
+    reason: 'busy',
+    message: 'SqliteEventStore: the store is closed (the service is stopping); nothing was stored, retry the command with the same command id',
+  });

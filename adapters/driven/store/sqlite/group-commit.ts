@@ -1,12 +1,15 @@
 import Database from 'better-sqlite3';
 import { isWriteLockHeld } from '../../files/index.ts';
 import { GroupCommitError, hasNoRoom, noRoomFor, writeLockHeldBy } from './commit-errors.ts';
+import { inCommitOrder, type StreamAccess } from './commit-order.ts';
 
 /** One append waiting for its group: the work runs inside the group's transaction, in a savepoint of its own. */
 interface Member<T> {
   readonly work: () => T;
   /** False when `work` writes at most one statement that can fail, which SQLite rolls back on its own. */
   readonly savepoint: boolean;
+  /** The stream it writes and the facts it read, which its place in the group's commit order follows (commit-order.ts). */
+  readonly access: StreamAccess | undefined;
   readonly resolve: (value: T) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -28,6 +31,8 @@ const refusedByItsFirstWrite = (error: unknown): boolean =>
  * its own SAVEPOINT, so its checks (expected revision, fact revisions, idempotency) see the appends before it in
  * the group exactly as if they had committed one by one, and a refused append rolls back to its savepoint without
  * touching its neighbours. An append is acknowledged only after its COMMIT returned: acknowledged means on disk.
+ * They run in submission order but for one rule (commit-order.ts): an append that read a stream as a fact runs ahead
+ * of the group's appends to that stream, which would otherwise refuse it every time.
  *
  * One append's refusal never fails its neighbours, even when its write fails the whole transaction: SQLITE_FULL
  * (the disk, or `max_page_count`) or an I/O error after which SQLite rolled everything back, savepoints and all. It
@@ -67,11 +72,12 @@ export class GroupCommitter<T> {
   /**
    * Queues one append; `work` runs later, inside the group transaction, and must be synchronous. `savepoint: false`
    * is for work whose only statement that can fail is its first write: a failing statement is rolled back by SQLite
-   * itself (statement journal), so the neighbours keep their writes without the cost of a savepoint.
+   * itself (statement journal), so the neighbours keep their writes without the cost of a savepoint. `access` places
+   * it in its group: ahead of the appends to a stream it read as a fact (commit-order.ts).
    */
-  submit(work: () => T, savepoint = true): Promise<T> {
+  submit(work: () => T, savepoint = true, access?: StreamAccess): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.#pending.push({ work, savepoint, resolve, reject });
+      this.#pending.push({ work, savepoint, access, resolve, reject });
       if (!this.#scheduled) {
         this.#scheduled = true;
         setImmediate(() => this.flush());
@@ -85,7 +91,7 @@ export class GroupCommitter<T> {
    */
   flush(): void {
     this.#scheduled = false;
-    if (this.#pending.length > 0) this.#commitInParts(this.#pending.splice(0, this.maxGroupSize));
+    if (this.#pending.length > 0) this.#commitInParts(inCommitOrder(this.#pending.splice(0, this.maxGroupSize)));
     if (this.#pending.length > 0 && !this.#scheduled) {
       this.#scheduled = true;
       setImmediate(() => this.flush());

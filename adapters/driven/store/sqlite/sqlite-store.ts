@@ -19,6 +19,7 @@ import { checkCertifiesKey, checkFingerprint } from '../certified-key-argument.t
 import { checkEventsToAppend, checkExpectedRevision, checkFacts, checkId, MAX_TIMER_MS } from './arguments.ts';
 import { AppendRows, type AppendRequest, type AppendWritten } from './append-rows.ts';
 import { GroupCommitter } from './group-commit.ts';
+import { storeClosed } from './commit-errors.ts';
 import { StoreReads } from './reads.ts';
 import { BackgroundCheckpointer, NO_CHECKPOINTS, type BackgroundCheckpointSettings, type CheckpointStats } from './checkpointer.ts';
 import { DURABILITIES, prepareDatabase, setReadingPragmas, type Durability } from './schema.ts';
@@ -176,6 +177,7 @@ export class SqliteEventStore implements EventStore {
     // cannot fail but by an I/O error (which ends the whole group): it needs no savepoint of its own.
     const savepoint = events.length > 1 || this.beforeCommit !== undefined;
     const copies = this.beforeCommit === undefined ? [] : events.map((event) => ({ ...event }));
+    // The request names its stream and facts: its place in the group's commit order (commit-order.ts).
     const written = await this.group.submit(() => {
       const appended = this.rows.append(request);
       const hook = this.beforeCommit;
@@ -183,7 +185,7 @@ export class SqliteEventStore implements EventStore {
         hook(streamId, copies.map((event, i): RecordedEvent => ({ ...event, streamId, revision: appended.firstRevision + BigInt(i), position: appended.positions[i]! })));
       }
       return appended;
-    }, savepoint);
+    }, savepoint, request);
     return written.result;
   }
 
@@ -274,7 +276,7 @@ export class SqliteEventStore implements EventStore {
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new Error('SqliteEventStore: the store is closed');
+    if (this.closed) throw storeClosed();
   }
 }
 
