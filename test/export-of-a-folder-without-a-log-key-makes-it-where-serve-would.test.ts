@@ -60,6 +60,18 @@ describe('credence export --data on a folder without a log key', () => {
     expect(audited.code, audited.said).toBe(0);
   }, 120_000);
 
+  it('of a stream with no event is refused before the key is made (review 218): no log, no key, the folder as it was', async () => {
+    const { dir, kek } = await folderWithItsLogMovedAside();
+    const before = folderSnapshot(dir);
+
+    const exported = await credence(['export', 'node-no-such-meter', '--data', dir, '--out', join(scratch(), 'bundle.json')], { CREDENCE_KEK_FILE: kek });
+
+    expect(exported.code).toBe(1);
+    expect(exported.said).toContain('node-no-such-meter has no events');
+    expect(folderSnapshot(dir)).toEqual(before);
+    expect(existsSync(join(dir, KEY_HANDLE_FILE))).toBe(false);
+  }, 120_000);
+
   it('without the KEK it is kept under is refused before anything is written: no log, no key file', async () => {
     const { dir } = await folderWithItsLogMovedAside();
     const before = folderSnapshot(dir);

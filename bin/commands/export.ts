@@ -113,6 +113,9 @@ interface LogKeySetting {
 const exportFromFolder = async (args: Options, io: Io, data: string, from: StoreChoice, key: LogKeySetting, witness: string | undefined): Promise<number> => {
   const store = openExistingStore(data, from.store, from.setting);
   try {
+    // Before the log key (review 218): a refused export (a stream with no event, a typo) made a log key and the log's
+    // files in a folder that had none, and a refused command writes nothing.
+    if ((await store.readStream(args.stream.streamId, { maxCount: 1 })).length === 0) return noEvents(args.stream.streamId, io);
     const logKey = await openExportLogKey(data, key.origin, key.secureEnvironment, io);
     try {
       return await exportSigned(args, io, data, store, { origin: key.origin, ...(logKey.signer ? { signer: logKey.signer } : {}) }, witness);
@@ -122,6 +125,11 @@ const exportFromFolder = async (args: Options, io: Io, data: string, from: Store
   } finally {
     await store.close();
   }
+};
+
+const noEvents = (streamId: string, io: Io): number => {
+  io.err(`error: ${streamId} has no events`);
+  return 1;
 };
 
 const exportSigned = async (
@@ -135,10 +143,6 @@ const exportSigned = async (
   const { log, signer, origin } = openTransparencyInDir(data, logOptions);
   try {
     const streamId = args.stream.streamId;
-    if ((await store.readStream(streamId)).length === 0) {
-      io.err(`error: ${streamId} has no events`);
-      return 1;
-    }
     // Held to the service's witness, and keeping it current: an export signs checkpoints too.
     const projection = witnessedTransparencyProjection(
       { store, log, signer, origin, now: () => systemClock.now(), checkpointEveryMs: 0 },
