@@ -203,6 +203,30 @@ const withChoices = (command: Command, text: string): string => {
   return text;
 };
 
+/** Commander's errors that quote a value as typed: the text before it, the value, and what follows it. */
+const ECHOES = [
+  /^(error: option '[^'\n]*' argument ')([\s\S]*)(' is invalid\.[\s\S]*)$/,
+  /^(error: option '[^'\n]*' value ')([\s\S]*)(' from env [\s\S]*)$/,
+  /^(error: command-argument value ')([\s\S]*)(' is invalid for argument [\s\S]*)$/,
+  /^(error: unknown (?:option|command) ')([\s\S]*)('(?:\n\(Did you mean [^\n]*\))?\n?)$/,
+];
+const MAX_ECHO = 64;
+
+/**
+ * A value commander quotes cut to its first 64 characters, with an ellipsis and its length: found in review 218, a
+ * 5,000-character `--reason` refused as no choice came back whole. Printable still (configure's writeErr).
+ */
+const boundEchoes = (text: string): string => {
+  for (const echo of ECHOES) {
+    const found = echo.exec(text);
+    if (found === null) continue;
+    const chars = [...found[2]!];
+    if (chars.length <= MAX_ECHO) return text;
+    return `${found[1]}${chars.slice(0, MAX_ECHO).join('')}… (${chars.length} characters)${found[3]}`;
+  }
+  return text;
+};
+
 /** Settings every command and subcommand shares: errors thrown (not process.exit), output through `io`. */
 const configure = (command: Command, io: Io): Command =>
   command
@@ -212,7 +236,7 @@ const configure = (command: Command, io: Io): Command =>
       // Commander's errors quote what was typed (an unknown command or option, a bad choice): each line through
       // printable, so an argument holding ESC or OSC sequences cannot write to the operator's terminal.
       writeErr: (text) => io.err(text.replace(/\n$/, '').split('\n').map(printable).join('\n')),
-      outputError: (text, write) => write(withChoices(command, text)),
+      outputError: (text, write) => write(withChoices(command, boundEchoes(text))),
     })
     .showHelpAfterError('(add --help for usage)');
 

@@ -22,8 +22,14 @@ const WHOLE_DIGITS = /^\d{1,16}$/;
 /** How a WholeNumber reads its text: decimal digits only, else the issue naming the rule (for other schema builders). */
 export const readWholeNumber = (min: number, max: number) => decimalOf(WHOLE_DIGITS, `a whole number in decimal digits, ${min} to ${max}`);
 
-/** What a WholeNumber is once read: its bounds, in one place for the check and for a document that states them. */
-export const WholeNumberRange = (min: number, max: number) => z.number().int().min(min).max(max);
+/**
+ * What a WholeNumber is once read: its bounds, in one place for the check and for a document that states them, said in
+ * the value's terms (review 218: zod's stock "Too small: expected number to be >=1").
+ */
+export const WholeNumberRange = (min: number, max: number) => {
+  const bounds = `must be a whole number from ${min} to ${max}`;
+  return z.number().int(bounds).min(min, bounds).max(max, bounds);
+};
 
 /**
  * A whole number from a boundary that speaks in text (a command-line option, an environment variable) or JSON:

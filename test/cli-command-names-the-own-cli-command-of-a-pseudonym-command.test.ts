@@ -33,16 +33,26 @@ describe('credence command and the commands with their own route', () => {
     expect(apart).toMatch(/^ {2}resolvePseudonym +credence pseudonym resolve <pseudonym> --reason TEXT$/m);
   });
 
-  it("the server's refusal names the route and the CLI command, once, and nothing is written", async () => {
+  it('is refused before anything is sent (exit 2, review 218), naming the CLI command; nothing is written', async () => {
     const head = await svc.service.context.credence.store.headPosition();
     const rotation = await cli(['command', 'rotatePseudonym', '--data', JSON.stringify({ nodeId: 'meter-1', pseudonym: `p-${'a'.repeat(26)}`, epoch: 1, trigger: 'demand' })]);
-    expect(rotation.code).toBe(1);
-    expect(rotation.err.split('\n').filter((line) => line.includes('rotatePseudonym'))).toEqual([
-      '  body.type: rotatePseudonym runs only through POST /v1/pseudonyms/rotations (from the CLI: credence pseudonym rotate <nodeId>) (rule own_route)',
-    ]);
+    expect(rotation.code).toBe(2);
+    expect(rotation.err).toBe(
+      'error: <type>: rotatePseudonym is not sent with credence command (SER-025: it runs only through its own route): use credence pseudonym rotate <nodeId> (rule own_route)',
+    );
     const resolution = await cli(['command', 'resolvePseudonym', '--data', JSON.stringify({ pseudonym: `p-${'a'.repeat(26)}`, reason: 'curious' })]);
-    expect(resolution.code).toBe(1);
-    expect(resolution.err).toContain('resolvePseudonym runs only through POST /v1/pseudonyms/resolutions (from the CLI: credence pseudonym resolve <pseudonym> --reason TEXT)');
+    expect(resolution.code).toBe(2);
+    expect(resolution.err).toContain('use credence pseudonym resolve <pseudonym> --reason TEXT');
     expect(await svc.service.context.credence.store.headPosition()).toBe(head);
+  });
+
+  it("the server's own refusal of one sent to POST /v1/commands names the route and the CLI command", async () => {
+    const refused = await fetch(`${svc.url}/v1/commands`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${svc.tokens.operator}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'rotatePseudonym', data: { nodeId: 'meter-1', pseudonym: `p-${'a'.repeat(26)}`, epoch: 1, trigger: 'demand' }, commandId: crypto.randomUUID() }),
+    });
+    expect(refused.status).toBe(400);
+    expect(JSON.stringify(await refused.json())).toContain('rotatePseudonym runs only through POST /v1/pseudonyms/rotations (from the CLI: credence pseudonym rotate <nodeId>)');
   });
 });

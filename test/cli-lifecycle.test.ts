@@ -203,10 +203,10 @@ describe('credence lifecycle commands against a live server', () => {
     expect(unknown.err).not.toMatch(/p-[a-z2-7]{26}/);
     expect(unknown.err.split('no-such-meter cannot rotate: ')[1]).not.toMatch(/no-such-meter|pseudonym-/);
 
-    // A rotation with a pseudonym named by hand runs only through its own route, which derives it.
+    // A rotation with a pseudonym named by hand runs only through its own route, which derives it (refused before it is
+    // sent since review 218; the server's own refusal: test/cli-command-names-the-own-cli-command-of-a-pseudonym-command).
     const handPicked = await cli(['command', 'rotatePseudonym', '--data', JSON.stringify({ nodeId: 'rot-meter', pseudonym: `p-${'a'.repeat(26)}`, epoch: answer.epoch + 1, trigger: 'demand' })]);
-    expect(handPicked).toMatchObject({ code: 1, err: expect.stringContaining('body.type') });
-    expect(handPicked.err).toContain('rotatePseudonym runs only through POST /v1/pseudonyms/rotations');
+    expect(handPicked).toMatchObject({ code: 2, err: expect.stringContaining('use credence pseudonym rotate <nodeId> (rule own_route)') });
     const history = await svc.service.context.credence.store.readStream(`pseudonym-p-${'a'.repeat(26)}`);
     expect(history).toEqual([]);
   });

@@ -146,8 +146,17 @@ const query = (params: Readonly<Record<string, string | undefined>>): string => 
   return text === '' ? '' : `?${text}`;
 };
 
-const segment = encodeURIComponent;
-const entityPath = (kind: string, id: string): string => `/v1/entities/${segment(kind)}/${segment(id)}`;
+/**
+ * One path segment, percent-encoded. `.`, `..` and an empty segment are refused, a programming mistake naming the
+ * argument: encodeURIComponent leaves dots as they are and a URL resolves such a segment, so `entity('node', '..')`
+ * asked GET /v1/entities/ (review 218). Encoding the dots would not do: `%2E%2E` is a dot segment too (WHATWG URL,
+ * path state). The CLI refuses such ids before this.
+ */
+const segment = (value: string, name: string): string => {
+  if (value === '' || value === '.' || value === '..') throw new TypeError(`${name}: ${JSON.stringify(value)} is not a path segment (empty, . or ..)`);
+  return encodeURIComponent(value);
+};
+const entityPath = (kind: string, id: string): string => `/v1/entities/${segment(kind, 'kind')}/${segment(id, 'id')}`;
 
 export interface OperatorClient {
   readonly baseUrl: string;
@@ -228,9 +237,9 @@ export const operatorClient = (baseUrl: string, token: string, options: Operator
     timeline: (kind, id) => read(TimelineJson, `${entityPath(kind, id)}/timeline`, '/v1/entities/{kind}/{id}/timeline', MAX_LISTING_BYTES),
     stateAt: (kind, id, at) => read(StateAtJson, `${entityPath(kind, id)}/state${query({ at })}`, '/v1/entities/{kind}/{id}/state', MAX_LISTING_BYTES),
     complianceCatalog: () => get('/v1/compliance', MAX_ONE_ANSWER_BYTES),
-    compliance: (name, params) => read(ComplianceAnswerJson, `/v1/compliance/${segment(name)}${query(params)}`, `/v1/compliance/${name}`, MAX_LISTING_BYTES),
+    compliance: (name, params) => read(ComplianceAnswerJson, `/v1/compliance/${segment(name, 'name')}${query(params)}`, `/v1/compliance/${name}`, MAX_LISTING_BYTES),
     complianceCsv: async (name, params) => {
-      const response = await send(`/v1/compliance/${segment(name)}${query(params)}`, MAX_LISTING_BYTES, { accept: 'text/csv' });
+      const response = await send(`/v1/compliance/${segment(name, 'name')}${query(params)}`, MAX_LISTING_BYTES, { accept: 'text/csv' });
       const behind = EventsBehindHeader.safeParse(response.headers.get('credence-events-behind') ?? undefined);
       const truncated = response.headers.get('credence-truncated');
       return {
@@ -242,13 +251,13 @@ export const operatorClient = (baseUrl: string, token: string, options: Operator
       };
     },
     replay: (options = {}) => read(FleetReplayJson, `/v1/replay${query({ full: options.full === true ? 'true' : undefined })}`, '/v1/replay', MAX_LISTING_BYTES),
-    replayEntity: (kind, id) => read(EntityReplayJson, `/v1/replay/${segment(kind)}/${segment(id)}`, '/v1/replay/{kind}/{id}', MAX_LISTING_BYTES),
+    replayEntity: (kind, id) => read(EntityReplayJson, `/v1/replay/${segment(kind, 'kind')}/${segment(id, 'id')}`, '/v1/replay/{kind}/{id}', MAX_LISTING_BYTES),
     projections: () => read(ProjectionStatusJson, '/v1/projections', '/v1/projections', MAX_ONE_ANSWER_BYTES),
     checkpoint: () => read(CheckpointNote, '/v1/transparency/checkpoint', '/v1/transparency/checkpoint', MAX_ONE_ANSWER_BYTES, 'text/plain'),
     inclusionProof: (params) => get(`/v1/transparency/proofs/inclusion${query(params)}`, MAX_LISTING_BYTES),
     consistencyProof: (from, to) =>
       read(ConsistencyAnswerJson, `/v1/transparency/proofs/consistency${query({ from, to })}`, '/v1/transparency/proofs/consistency', MAX_ONE_ANSWER_BYTES),
-    evidence: (kind, id) => get(`/v1/transparency/evidence/${segment(kind)}/${segment(id)}`, MAX_LISTING_BYTES),
+    evidence: (kind, id) => get(`/v1/transparency/evidence/${segment(kind, 'kind')}/${segment(id, 'id')}`, MAX_LISTING_BYTES),
     rotatePseudonym: async (body) =>
       parseBody(PseudonymRotationJson, await post('/v1/pseudonyms/rotations', body), 'POST /v1/pseudonyms/rotations'),
     resolvePseudonym: async (body) =>
@@ -261,7 +270,7 @@ export const operatorClient = (baseUrl: string, token: string, options: Operator
         'GET /v1/tokens',
       ),
     revokeToken: async (tokenId) => {
-      const response = await send(`/v1/tokens/${segment(tokenId)}`, MAX_ONE_ANSWER_BYTES, { method: 'DELETE' });
+      const response = await send(`/v1/tokens/${segment(tokenId, 'tokenId')}`, MAX_ONE_ANSWER_BYTES, { method: 'DELETE' });
       // Only the route's own answer says the token is revoked: a 200 from something in front of the server (a proxy's
       // page, a login form) revoked nothing, and `token revoke` must not report a token still valid as revoked.
       if (response.status === 204) return { already: false };

@@ -27,7 +27,7 @@ const catalog = (): string =>
 /**
  * `credence command <type> --data JSON|@file`: any command of the catalog, its data as given. The server's schema
  * is the judge: a bad field is its 400, printed with every path (exit 1); only JSON that is not JSON, or beyond
- * the message limits, is refused here (exit 2).
+ * the message limits, and a command with a route of its own (OWN_COMMANDS), are refused here (exit 2).
  */
 export const register: RegisterCommands = (program, io) => {
   const command: Command = withCommandOptions(
@@ -41,6 +41,10 @@ export const register: RegisterCommands = (program, io) => {
     .action(
       handler(io, async (type: string, opts: Record<string, unknown>) => {
         if (!Object.hasOwn(COMMAND_CATALOG, type)) throw new UsageError(`<type>: unknown command type ${type} (see credence command --help)`);
+        // Refused here, before anything is sent (review 218: the server's 400 own_route, exit 1): bad usage naming the
+        // command that sends it.
+        const own = OWN_COMMANDS[type as CommandType];
+        if (own !== undefined) throw new UsageError(`<type>: ${type} is not sent with credence command (SER-025: it runs only through its own route): use ${own} (rule own_route)`);
         const data = jsonOption('--data', String(opts['data']));
         const tooBig = jsonLimitIssue(data, MESSAGE_JSON_LIMITS);
         if (tooBig !== undefined) throw new UsageError(`--data: ${tooBig.path || '(root)'}: ${tooBig.message}`);

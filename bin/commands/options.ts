@@ -7,7 +7,10 @@ import { DEFAULT_TIMEOUT_MS } from '../../adapters/client/http.ts';
 import { operatorClient, type OperatorClient } from '../../adapters/client/operator.ts';
 import { FILE_LIMITS, readTextFile } from '../files.ts';
 import { looksLikeAnOption, UsageError } from '../program.ts';
-import { parseStreamId } from '../../domain/streams.ts';
+import { parseStreamId, type EntityKind } from '../../domain/streams.ts';
+import { AppId, AssociationId, CredentialId, isLowerCaseCommandId, M2MSubId, NodeId } from '../../domain/ids.ts';
+import { Pseudonym } from '../../domain/events/pseudonym.ts';
+import { printableRule } from '../../domain/commands/printable-text.ts';
 import { isCredenceError } from '../../domain/errors.ts';
 import { storeCarriesPassword, storePasswordOnCommandLine } from '../../adapters/http/store-password.ts';
 import type { Io } from '../io.ts';
@@ -77,6 +80,22 @@ export const BearerToken = z
   .max(8192)
   .regex(/^[\x21-\x7e]+$/, 'must be one token, printable ASCII without spaces')
   .refine((value) => !looksLikeAnOption(value), 'looks like an option (was the token left out?): a token never starts with -');
+
+/**
+ * `--command-id`: a UUID in lower case, the form a new command's id must take (domain/commands/new-command-id.ts, rule
+ * lower_case). Refused here naming the option, before anything is sent (review 218: the server's `body.commandId`,
+ * exit 1). A command recorded under an upper-case id before that rule is retried through the API, which still answers it.
+ */
+export const NewCommandIdArg = z
+  .uuid('must be a UUID')
+  .superRefine((id, ctx) => {
+    if (isLowerCaseCommandId(id)) return;
+    ctx.addIssue({
+      code: 'custom',
+      params: { rule: 'lower_case' },
+      message: `${id} is not in lower case (rule lower_case), the form RFC 9562 writes a UUID in: ids are compared as sent, so the same UUID in another case would be another command; give ${id.toLowerCase()}`,
+    });
+  });
 
 /** Seconds to wait for an answer: a positive number, at most a day. */
 const TimeoutSeconds = DecimalNumber(86_400);
@@ -195,14 +214,43 @@ export const ServerOptions = {
   timeout: z.string().max(32).optional(),
 };
 
-/** `<stream>`: an entity stream `<kind>-<id>`, parsed into its kind and id (the API's path segments). */
+/**
+ * The id rule of each kind of entity, the one its events record the id under (domain/events/index.ts ENTITY_ID_FIELD).
+ * A `<stream>` is checked by it before anything is read: found in review 218, `node-..` went to the server as
+ * GET /v1/replay/node/.., which a URL resolves to another route, and `node-a/b` came back as the server's `params.id`.
+ */
+const ENTITY_ID: Readonly<Record<EntityKind, z.ZodType<string>>> = {
+  subscription: M2MSubId,
+  node: NodeId,
+  credential: CredentialId,
+  application: AppId,
+  association: AssociationId,
+  pseudonym: Pseudonym,
+};
+
+/** A control or other invisible character in a `<stream>` is named by its code point, as in a command's free text. */
+const VisibleStream = z.string().superRefine(
+  printableRule({ rewrite: 'write the stream as <kind>-<id>, as history or a listing shows it', empty: 'write the stream as <kind>-<id>' }),
+);
+
+/** `<stream>`: an entity stream `<kind>-<id>`, parsed into its kind and id (the API's path segments), the id by its kind's rule. */
 export const StreamArg = z
   .string()
   .max(300)
   .transform((s, ctx) => {
+    const visible = VisibleStream.safeParse(s);
+    if (!visible.success) {
+      ctx.addIssue({ code: 'custom', message: visible.error.issues[0]!.message });
+      return z.NEVER;
+    }
     const ref = parseStreamId(s);
     if (ref === undefined) {
       ctx.addIssue({ code: 'custom', message: 'stream must be <kind>-<id> with kind node, credential, association, application, subscription or pseudonym' });
+      return z.NEVER;
+    }
+    const id = ENTITY_ID[ref.kind].safeParse(ref.id);
+    if (!id.success) {
+      ctx.addIssue({ code: 'custom', message: `the id after ${ref.kind}-: ${id.error.issues[0]!.message}` });
       return z.NEVER;
     }
     return ref;

@@ -5,8 +5,8 @@ import { Pseudonym } from '../../domain/events/pseudonym.ts';
 import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { EXIT, handler, parseOptions } from '../program.ts';
-import { clientOf, serverTarget, ServerOptions, withJson, withServer } from './options.ts';
-import { namingUnknownOutcome, signedOnce, SigningOptions, signingOptionIssues, withSigningOptions } from './submit.ts';
+import { clientOf, NewCommandIdArg, serverTarget, ServerOptions, withJson, withServer } from './options.ts';
+import { namingUnknownOutcome, printRecordedOutcome, signedOnce, SigningOptions, signingOptionIssues, withSigningOptions } from './submit.ts';
 
 const Args = z
   .object({
@@ -14,7 +14,7 @@ const Args = z
     json: z.boolean().default(false),
     pseudonym: Pseudonym,
     reason: ResolutionReason,
-    commandId: z.uuid('must be a UUID').optional(),
+    commandId: NewCommandIdArg.optional(),
     ...SigningOptions,
   })
   .superRefine(signingOptionIssues);
@@ -43,7 +43,11 @@ export const addPseudonymResolve = (parent: Command, io: Io): void => {
         commandId,
         clientOf(target).resolvePseudonym({ ...data, commandId, ...(signature !== undefined ? { signature } : {}) }),
       );
-      io.out(args.json ? json(answer) : printable(`${answer.pseudonym} is node ${answer.nodeId} (epoch ${answer.epoch}); resolution recorded at position ${answer.position ?? '?'}`));
+      printRecordedOutcome(
+        io,
+        { type: 'resolvePseudonym', commandId, at: answer.position !== undefined ? `@${answer.position}` : undefined },
+        args.json ? json(answer) : printable(`${answer.pseudonym} is node ${answer.nodeId} (epoch ${answer.epoch}); resolution recorded at position ${answer.position ?? '?'}`),
+      );
       return EXIT.done;
     }),
   );

@@ -4,15 +4,15 @@ import { NodeId } from '../../domain/ids.ts';
 import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { EXIT, handler, parseOptions } from '../program.ts';
-import { clientOf, serverTarget, ServerOptions, withJson, withServer } from './options.ts';
-import { namingUnknownOutcome, signedOnce, SigningOptions, signingOptionIssues, withSigningOptions } from './submit.ts';
+import { clientOf, NewCommandIdArg, serverTarget, ServerOptions, withJson, withServer } from './options.ts';
+import { namingUnknownOutcome, printRecordedOutcome, signedOnce, SigningOptions, signingOptionIssues, withSigningOptions } from './submit.ts';
 
 const Args = z
   .object({
     ...ServerOptions,
     json: z.boolean().default(false),
     nodeId: NodeId,
-    commandId: z.uuid('must be a UUID').optional(),
+    commandId: NewCommandIdArg.optional(),
     ...SigningOptions,
   })
   .superRefine(signingOptionIssues);
@@ -41,7 +41,9 @@ export const addPseudonymRotate = (parent: Command, io: Io): void => {
         commandId,
         clientOf(target).rotatePseudonym({ ...data, commandId, ...(signature !== undefined ? { signature } : {}) }),
       );
-      io.out(
+      printRecordedOutcome(
+        io,
+        { type: 'rotatePseudonym', commandId, at: `epoch ${answer.epoch}` },
         args.json
           ? json(answer)
           : printable(

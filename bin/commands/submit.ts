@@ -11,8 +11,9 @@ import type { Role } from '../../domain/metadata.ts';
 import { MAX_REQUEST_LIFETIME_SECONDS, signCommand } from '../../domain/signing/index.ts';
 import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';
+import { CannotWrite } from '../write-failure.ts';
 import { EXIT, parseOptions, UsageError } from '../program.ts';
-import { clientOf, ServerOptions, serverTarget, withJson, withServer, PathArg } from './options.ts';
+import { clientOf, NewCommandIdArg, ServerOptions, serverTarget, withJson, withServer, PathArg } from './options.ts';
 import { forgetSignKey, readSignKey } from './sign-key.ts';
 
 /**
@@ -57,7 +58,8 @@ const Envelope = z
   .object({
     ...ServerOptions,
     json: z.boolean().default(false),
-    commandId: z.uuid('must be a UUID').optional(),
+    // A new command's id rule (lower case), said naming the option before anything is sent.
+    commandId: NewCommandIdArg.optional(),
     // The command's own rules (visible text on one line), refused here naming the option before anything is sent.
     correlationId: SenderCorrelationId.optional(),
     causationId: SenderCorrelationId.optional(),
@@ -133,14 +135,47 @@ export const summary = (type: string, outcome: CommandOutcomeJson): string =>
  * server's own failure (5xx: an event store that did not answer, say), the command may have been recorded, and stderr
  * names its id: made by the CLI unless given, it is what makes sending it again safe (review 57). Every command that
  * makes its own id says it (the pseudonym routes did not: review 150, a resolve sent again was recorded twice).
+ * `repeat`: what else the CLI chose that a retry must send the same (retryRepeats).
  */
-export const namingUnknownOutcome = <T,>(io: Io, commandId: string, sent: Promise<T>): Promise<T> =>
+export const namingUnknownOutcome = <T,>(io: Io, commandId: string, sent: Promise<T>, repeat = ''): Promise<T> =>
   sent.catch((error: unknown) => {
     if (!(error instanceof ProblemResponse) || error.status >= 500) {
-      io.err(`note: the outcome of command ${commandId} is unknown: to send it again without doing it twice, add --command-id ${commandId}`);
+      io.err(`note: the outcome of command ${commandId} is unknown: to send it again without doing it twice, add --command-id ${commandId}${repeat}`);
     }
     throw error;
   });
+
+/** A command the server has answered: its type, the id it was sent under, and where it was recorded when the answer says. */
+export interface RecordedCommand {
+  readonly type: string;
+  readonly commandId: string;
+  /** `@12`, or what the answer names instead (`epoch 3`). */
+  readonly at?: string | undefined;
+  /** What else the CLI chose that a retry must send the same (retryRepeats), after the id. */
+  readonly repeat?: string;
+}
+
+/**
+ * Prints `line`, the outcome of `recorded`, a command the server has recorded (or answered as done before). Where
+ * standard output refuses it (a full disk), the command is done all the same: stderr says so with its id, as
+ * namingUnknownOutcome does, for a script that sent it again on exit 1 rotated again or recorded a second resolution
+ * (review 218). The failure is thrown still: exit 1 (README's exit codes), the outcome a script reads was not written.
+ */
+export const printRecordedOutcome = (io: Io, recorded: RecordedCommand, line: string): void => {
+  try {
+    io.out(line);
+  } catch (error) {
+    const reason = error instanceof CannotWrite ? error.code : error instanceof Error ? error.message : String(error);
+    const { type, commandId, at, repeat = '' } = recorded;
+    io.err(
+      printable(
+        `${type} was recorded (command id ${commandId}${at !== undefined ? `, ${at}` : ''}): its outcome could not be written to standard output: ${reason}; ` +
+          `do not send it again, or send it again with --command-id ${commandId}${repeat}, which answers the same outcome`,
+      ),
+    );
+    throw error;
+  }
+};
 
 /**
  * The service's refusal of an unsigned command (one its signing policy requires signed), with what to give (an extension
@@ -151,6 +186,17 @@ export const withSignKeyHint = (error: unknown): unknown =>
   isServiceProblem(error, 'bad_signature')
     ? new ProblemResponse(error.status, { ...error.problem, hint: 'the signing policy requires this command signed: give --sign-key FILE and --audience NAME (the deployment as the policy names it)' })
     : error;
+
+/**
+ * The options a retry under the same --command-id must repeat that the CLI chose itself: `--not-before`, defaulted to
+ * now (`subscription create`, `credential issue`), which differs at every run; without it a retry is refused (exit 2,
+ * lifecycle.ts) and the operator no longer knows the time sent. Empty for a command whose every value was typed.
+ */
+const retryRepeats = (command: Command, opts: Readonly<Record<string, unknown>>, data: unknown): string => {
+  const notBefore = typeof data === 'object' && data !== null ? (data as { notBefore?: unknown }).notBefore : undefined;
+  const chosen = command.options.some((o) => o.long === '--not-before') && opts['notBefore'] === undefined && typeof notBefore === 'string';
+  return chosen ? ` --not-before ${notBefore}` : '';
+};
 
 /** Sends `type` with `data`; exit 0 with the outcome, or a refusal (1), bad usage (2), no server (3) from runAction. */
 export const submit = async (io: Io, command: Command, type: string, data: unknown, opts: Readonly<Record<string, unknown>>): Promise<number> => {
@@ -170,9 +216,11 @@ export const submit = async (io: Io, command: Command, type: string, data: unkno
     ...tracing,
     ...(signature !== undefined ? { signature } : {}),
   });
-  const { outcome, body } = await namingUnknownOutcome(io, commandId, sent).catch((error: unknown) => {
+  const repeat = retryRepeats(command, opts, data);
+  const { outcome, body } = await namingUnknownOutcome(io, commandId, sent, repeat).catch((error: unknown) => {
     throw signature === undefined ? withSignKeyHint(error) : error;
   });
-  io.out(args.json ? json(body) : printable(summary(type, outcome)));
+  const at = outcome.events.map((e) => `@${e.position}`).join(', ');
+  printRecordedOutcome(io, { type, commandId, at: at === '' ? undefined : at, repeat }, args.json ? json(body) : printable(summary(type, outcome)));
   return EXIT.done;
 };

@@ -8,6 +8,7 @@ import { TokenId, TokenSubject } from '../../adapters/http/auth/access-control.t
 import { ROLES } from '../../adapters/http/auth/role.ts';
 import { PROBLEM_TYPE_BASE } from '../../adapters/http/problems.ts';
 import { parseTtl, Ttl } from '../../adapters/http/auth/ttl.ts';
+import { TokenConfig } from '../../adapters/http/token-config.ts';
 import { scopeIssues, TokenScope } from '../../adapters/http/auth/token-scope.ts';
 import { tokenPageCursor } from '../../adapters/http/auth/token-page-cursor.ts';
 import { KeyHandle } from '../../domain/ports/index.ts';
@@ -33,11 +34,15 @@ const withTarget = (command: Command): Command =>
     .option('--data <dir>', 'work on this data folder, without a server (env CREDENCE_DATA; default ./data unless --server or CREDENCE_URL)')
     .option('--config <file>', "the service's configuration file (JSON, as credence serve --config): its data folder and token issuer, audience and longest lifetime");
 
+/** The longest lifetime any service can be set to issue tokens for: the bound of tokens.maxTtlSeconds itself. */
+const LONGEST_ANY_SERVICE_TAKES = TokenConfig.shape.maxTtlSeconds.unwrap().out.out.maxValue ?? Number.MAX_SAFE_INTEGER;
+
 const Create = Target.extend({
   role: z.enum(ROLES),
   subject: TokenSubject,
-  // The lifetime's form is checked here; its bound is the service's (the server's own, or the local --config's).
-  ttl: Ttl(Number.MAX_SAFE_INTEGER),
+  // The lifetime's form is checked here, and the most any service takes (review 218: `99999d` was the server's
+  // `body.ttl`, exit 1); its own bound is the service's (the server's own, or the local --config's).
+  ttl: Ttl(LONGEST_ANY_SERVICE_TAKES),
   // Checked as a scope by scopeOf, which names the flags.
   subscription: z.array(z.string()).optional(),
   appId: z.array(z.string()).optional(),

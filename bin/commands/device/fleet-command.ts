@@ -1,10 +1,10 @@
+import { WholeNumber } from '../../../domain/whole-number.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { WholeNumber } from '../../../domain/whole-number.ts';
-import { Identifier } from '../../../domain/crypto/credential.ts';
+import { CredentialId, NodeId } from '../../../domain/ids.ts';
 import { preparePrivateDir } from '../../../adapters/driven/files/index.ts';
 import { EXIT, handler, parseOptions } from '../../program.ts';
 import { json, type Io } from '../../io.ts';
@@ -42,19 +42,32 @@ const removedOnSignal = (folder: string): (() => void) => {
   };
 };
 
+/**
+ * The ids runFleet makes from --prefix must keep their rules too, the longest of them `<prefix>-<count>-bootstrap`
+ * (a credential id): checked before any folder is made or anything sent (review 218: `--prefix a/b` made the --dir
+ * folder, then came back as the server's `body.data.subscriptionId`, exit 1). The prefix's own characters are NodeId's.
+ */
+const prefixIssues = (o: { prefix?: string | undefined; count: number }, ctx: z.RefinementCtx): void => {
+  // A prefix its own rule refused is said once, by that rule.
+  if (o.prefix === undefined || !NodeId.safeParse(o.prefix).success) return;
+  const longest = `${o.prefix}-${o.count}-bootstrap`;
+  const id = CredentialId.safeParse(longest);
+  if (!id.success) ctx.addIssue({ code: 'custom', path: ['prefix'], message: `too long for --count ${o.count}: ${longest.length > 64 ? `${longest.slice(0, 16)}…-bootstrap` : longest}, the longest id made from it, breaks the id rule: ${id.error.issues[0]!.message}` });
+};
+
 export const registerFleet = (device: Command, io: Io): void => {
   const Options = z.object({
     count: WholeNumber(1, 100_000),
     concurrency: WholeNumber(1, 256),
     dir: z.string().min(1).max(4096).optional(),
-    prefix: Identifier.refine((p) => p.length <= 200, 'at most 200 characters').optional(),
+    prefix: NodeId.optional(),
     lifetime: Duration,
     ...Server,
     token: z.string().optional(),
     tokenFile: PathArg.optional(),
     json: z.boolean().optional(),
     ...SigningOptions,
-  }).superRefine(signingOptionIssues);
+  }).superRefine(signingOptionIssues).superRefine(prefixIssues);
   withSigningOptions(withJson(withToken(withServerUrl(device.command('fleet')), 'to register, enrol and configure')))
     .description('N simulated devices against a server: factory, enrolment, remote provisioning and association for each')
     .requiredOption('--count <n>', 'how many devices')
