@@ -165,4 +165,18 @@ describe('an OCSP GET about a certificate whose credential is rotating, through 
     expect(unrotated.nextUpdate - unrotated.producedAt).toBe(HOUR);
     expect(unrotated.expires).toBe(unrotated.nextUpdate);
   }, 60_000);
+
+  it('drops the answers it cached about a certificate whose rotation is abandoned, or begins: the next one is read again', async () => {
+    const { credence, live } = svc.service.context;
+    // Cached, capped at the overlap's end.
+    expect((await get(rotating)).nextUpdate).toBe(overlapEndsAt);
+    const abandoned = await credence.engine.execute(command('abandonCredentialRotation', { credentialId: 'cred-1', successorId: 'cred-2' }, { actor: operator }));
+    expect(await live.caughtUp(abandoned.events.at(-1)!.position, 30_000)).toBe(true);
+    const uncapped = await get(rotating);
+    expect(uncapped.nextUpdate - uncapped.producedAt).toBe(HOUR);
+    // And the other way: an answer cached for the hour is capped once a rotation begins.
+    const again = await credence.engine.execute(rotate(overlapEndsAt));
+    expect(await live.caughtUp(again.events.at(-1)!.position, 30_000)).toBe(true);
+    expect((await get(rotating)).nextUpdate).toBe(overlapEndsAt);
+  }, 60_000);
 });

@@ -209,6 +209,10 @@ export const startPkiRevocation = async (o: PkiRevocationOptions): Promise<PkiRe
       it?.responder.invalidate(serialNumber);
       it?.publisher.notify();
     },
+    rotationChanged({ caId, serialNumber }) {
+      // Its cached answers end at the wrong time: read again (a good ends no later than the overlap's end).
+      byCa.get(caId)?.responder.invalidate(serialNumber);
+    },
     reset() {
       for (const it of byCa.values()) {
         it.responder.clear();

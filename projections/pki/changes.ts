@@ -10,6 +10,11 @@ export interface RevocationNotice {
 export interface PkiListener {
   /** A certificate of `caId` was revoked: cached OCSP answers about it are stale, a CRL is due. */
   revoked(notice: RevocationNotice): void;
+  /**
+   * A rotation of the credential holding a certificate of `caId` began or was abandoned: cached OCSP answers about it
+   * end at the wrong time (a `good` is valid no later than the overlap's end, review 221). No CRL is due.
+   */
+  rotationChanged?(notice: RevocationNotice): void;
   /** The read model was emptied for a rebuild: everything derived from it is stale. */
   reset(): void;
 }
@@ -33,6 +38,16 @@ export class PkiChanges {
         l.revoked(notice);
       } catch {
         // A listener's own fault, reported by it; the event is applied regardless.
+      }
+    }
+  }
+
+  rotationChanged(notice: RevocationNotice): void {
+    for (const l of this.#listeners) {
+      try {
+        l.rotationChanged?.(notice);
+      } catch {
+        // As above.
       }
     }
   }

@@ -101,12 +101,18 @@ export const pkiProjection = (changes?: PkiChanges): Projection => {
         }
         case 'CredentialRotationStarted': {
           const { credentialId, overlapEndsAt } = e.event.data;
-          if (certificateOfCredential(db, credentialId) !== undefined) recordRotation(db, credentialId, Date.parse(overlapEndsAt));
+          const certificate = certificateOfCredential(db, credentialId);
+          if (certificate === undefined) return;
+          recordRotation(db, credentialId, Date.parse(overlapEndsAt));
+          changes?.rotationChanged({ caId: certificate.caId, serialNumber: certificate.serialNumber });
           return;
         }
-        case 'CredentialRotationAbandoned':
+        case 'CredentialRotationAbandoned': {
           forgetRotation(db, e.event.data.credentialId);
+          const certificate = certificateOfCredential(db, e.event.data.credentialId);
+          if (certificate !== undefined) changes?.rotationChanged({ caId: certificate.caId, serialNumber: certificate.serialNumber });
           return;
+        }
         case 'SubscriptionCreated':
           recordSubscription(db, e.event.data.subscriptionId, Date.parse(e.event.data.notAfter));
           return;
