@@ -40,7 +40,8 @@ export type Problem =
   | { readonly code: 'broken_history'; readonly message: string; readonly streamId: string; readonly position: string; readonly reason: string }
   /**
    * The event store could not take the command's events now, and stored none of them: another process holds its
-   * write lock (`busy`), or the disk or the store's size limit has no room for them (`full`). Not the caller's fault,
+   * write lock (`busy`), the disk or the store's size limit has no room for them (`full`), or the store was closed (the
+   * service stopping) while the command was decided (`closed`). Not the caller's fault,
    * and safe to retry: the same command id is stored at most once.
    */
   | { readonly code: 'store_unavailable'; readonly message: string; readonly reason: StoreUnavailableReason }
@@ -94,7 +95,7 @@ export type Problem =
 export type SecureEnvironmentUnsupportedReason = 'mechanism_unsupported' | 'template_refused';
 
 /** Why the event store could not take a write: see the `store_unavailable` problem. */
-export type StoreUnavailableReason = 'busy' | 'full';
+export type StoreUnavailableReason = 'busy' | 'full' | 'closed';
 
 export type ProblemCode = Problem['code'];
 
@@ -185,7 +186,9 @@ export const storeUnavailable = (reason: StoreUnavailableReason, detail: string)
     message:
       (reason === 'busy'
         ? `the event store is busy: another process holds its write lock (${detail})`
-        : `the event store is full: it has no room for these events (${detail})`) +
+        : reason === 'full'
+          ? `the event store is full: it has no room for these events (${detail})`
+          : `the event store is closed: ${detail}`) +
       '; nothing was stored, retry the command with the same command id',
   });
 

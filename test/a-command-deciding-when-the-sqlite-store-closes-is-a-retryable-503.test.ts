@@ -36,11 +36,14 @@ describe('a call on a closed embedded store', () => {
       (e: unknown) => e,
     );
     expect(isCredenceError(error, 'store_unavailable'), String(error)).toBe(true);
-    expect(String(error)).toContain('nothing was stored, retry the command with the same command id');
+    expect((error as { problem: { reason: string } }).problem.reason).toBe('closed');
+    expect(String(error)).toContain('the event store is closed: SqliteEventStore was closed (the service is stopping); nothing was stored, retry the command with the same command id');
     const mapped = mapRaisedError(error);
     expect(mapped.status).toBe(503);
     expect(mapped.code).toBe('store_unavailable');
-    expect(mapped.headers?.['retry-after']).toBeDefined();
+    expect(mapped.headers?.['retry-after']).toBe('5');
+    // A device's step is told the store is closed, not that another process holds its write lock.
+    expect(mapRaisedError(error, 'device-step').detail).toMatch(/^the event store is closed: the service is stopping; nothing was stored/);
   });
 
   it('refuses appends and reads alike, typed', async () => {
@@ -49,6 +52,6 @@ describe('a call on a closed embedded store', () => {
     const append = store.appendToStream('s', [newEvent('E')], { expectedRevision: ExpectedRevision.noStream });
     await expect(append).rejects.toSatisfy((e) => isCredenceError(e, 'store_unavailable'));
     await expect(store.readStream('s')).rejects.toSatisfy((e) => isCredenceError(e, 'store_unavailable'));
-    await expect(store.headPosition()).rejects.toThrow('the store is closed');
+    await expect(store.headPosition()).rejects.toThrow('the event store is closed');
   });
 });

@@ -89,6 +89,6 @@ describe('the embedded store reads many streams in one read', () => {
 
   it('is refused once the store is closed', async () => {
     await store.close();
-    await expect(store.readStreams(['node-a'])).rejects.toThrow('the store is closed');
+    await expect(store.readStreams(['node-a'])).rejects.toThrow('the event store is closed');
   });
 });

@@ -45,9 +45,10 @@ const secureEnvironmentRetryAfter = (reason: string): number => (reason.startsWi
 
 /**
  * Retry-After of a `store_unavailable`: the write lock another process holds is for one transaction, already waited
- * for `busyTimeoutMs`; room on a full disk is made by an operator.
+ * for `busyTimeoutMs`; room on a full disk is made by an operator; a store closed is a service stopping, which a
+ * restart or another instance answers in seconds.
  */
-const STORE_RETRY_AFTER_SECONDS: Record<StoreUnavailableReason, number> = { busy: 1, full: 60 };
+const STORE_RETRY_AFTER_SECONDS: Record<StoreUnavailableReason, number> = { busy: 1, full: 60, closed: 5 };
 /** An external event store that did not answer: its deadline is 10 s by default, a client waits half that. */
 const STORE_UNREACHABLE_RETRY_AFTER_SECONDS = 5;
 const STORE_RETRY_ADVICE =
@@ -110,6 +111,7 @@ const storeUnavailableCause = (unavailable: StoreUnavailable): string => {
 const STORE_REFUSAL: Record<StoreUnavailableReason, string> = {
   busy: 'the event store is busy: another process holds its write lock',
   full: 'the event store is full: it has no room for these events',
+  closed: 'the event store is closed: the service is stopping',
 };
 
 const fromCredenceError = (problem: Problem, kind: RequestKind): Mapped => {

@@ -62,7 +62,7 @@ export const ruleSince = (eventType: string, rule: string | undefined): string |
  * version when the machines now judge otherwise, and record the new hash here either way. Without it a changed
  * helper would let a replay go on from snapshots its old code made (review: the bump was a step to remember).
  */
-export const MACHINES_SOURCES_CONFIRMED = 'd5e1445a74131dfabd6bdc5b5b56d9bb5e2753f1d2515fac5fa3e4d438ff86b7';
+export const MACHINES_SOURCES_CONFIRMED = '6e366cd521c29338814477a77a5a66230a6fbf4ec6da7ad7c58347d639947806';
 
 /**
  * A machine's config and implementations as JSON: a function by its source (as the running build holds it) with its

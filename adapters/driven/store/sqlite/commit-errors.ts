@@ -47,12 +47,6 @@ export const writeLockHeldBy = (error: unknown): Error => storeUnavailable('busy
 /**
  * What a call on a closed store is refused with (review 220 finding 2: an untyped Error, a 500 a caller could not
  * tell from a bug). A command still deciding when the service stopped stored nothing, and its command id makes a
- * retry safe once the store is open again: `store_unavailable`, 503. Its reason is `busy`, the store's one for "not
- * now, nothing written, retry"; its words say what happened, not a write lock.
+ * retry safe once the store is open again: `store_unavailable` `closed`, 503.
  */
-export const storeClosed = (): CredenceError =>
-  new CredenceError({
-    code: 'store_unavailable',
-    reason: 'busy',
-    message: 'SqliteEventStore: the store is closed (the service is stopping); nothing was stored, retry the command with the same command id',
-  });
+export const storeClosed = (): CredenceError => storeUnavailable('closed', 'SqliteEventStore was closed (the service is stopping)');
