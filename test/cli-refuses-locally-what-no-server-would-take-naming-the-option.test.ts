@@ -30,6 +30,12 @@ describe('values refused locally, naming the option', () => {
     expect(run.err).toMatch(/--command-id: .*lower case/);
   });
 
+  it('a version 8 --command-id (the engine derives those for its reactions) is exit 2 naming --command-id and the rule', async () => {
+    const run = await runCli(['node', 'revoke', 'n1', '--reason', 'keyCompromise', '--command-id', 'aaaaaaaa-0000-8000-8000-000000000000', ...NOWHERE]);
+    expect(run.code, run.err).toBe(2);
+    expect(run.err).toMatch(/--command-id: .*reserved_command_id/);
+  });
+
   it('a lower-case --command-id is sent', async () => {
     const run = await runCli(['node', 'revoke', 'n1', '--reason', 'keyCompromise', '--command-id', 'aaaaaaaa-0000-4000-8000-000000000000', ...NOWHERE]);
     expect(run.code).toBe(3);

@@ -9,6 +9,7 @@ import { FILE_LIMITS, readTextFile } from '../files.ts';
 import { looksLikeAnOption, UsageError } from '../program.ts';
 import { parseStreamId, type EntityKind } from '../../domain/streams.ts';
 import { AppId, AssociationId, CredentialId, isLowerCaseCommandId, M2MSubId, NodeId } from '../../domain/ids.ts';
+import { isDerivedCommandId } from '../../domain/event-ids.ts';
 import { Pseudonym } from '../../domain/events/pseudonym.ts';
 import { printableRule } from '../../domain/commands/printable-text.ts';
 import { isCredenceError } from '../../domain/errors.ts';
@@ -83,18 +84,26 @@ export const BearerToken = z
 
 /**
  * `--command-id`: a UUID in lower case, the form a new command's id must take (domain/commands/new-command-id.ts, rule
- * lower_case). Refused here naming the option, before anything is sent (review 218: the server's `body.commandId`,
+ * lower_case), and not of version 8, the engine's own (rule reserved_command_id). Refused here naming the option, before anything is sent (review 218: the server's `body.commandId`,
  * exit 1). A command recorded under an upper-case id before that rule is retried through the API, which still answers it.
  */
 export const NewCommandIdArg = z
   .uuid('must be a UUID')
   .superRefine((id, ctx) => {
-    if (isLowerCaseCommandId(id)) return;
-    ctx.addIssue({
-      code: 'custom',
-      params: { rule: 'lower_case' },
-      message: `${id} is not in lower case (rule lower_case), the form RFC 9562 writes a UUID in: ids are compared as sent, so the same UUID in another case would be another command; give ${id.toLowerCase()}`,
-    });
+    if (!isLowerCaseCommandId(id)) {
+      ctx.addIssue({
+        code: 'custom',
+        params: { rule: 'lower_case' },
+        message: `${id} is not in lower case (rule lower_case), the form RFC 9562 writes a UUID in: ids are compared as sent, so the same UUID in another case would be another command; give ${id.toLowerCase()}`,
+      });
+    } else if (isDerivedCommandId(id)) {
+      // Review 222: the service refuses these too (adapters/engine/admission.ts), once sent.
+      ctx.addIssue({
+        code: 'custom',
+        params: { rule: 'reserved_command_id' },
+        message: `${id} is a version 8 UUID (rule reserved_command_id), the form of the ids the engine derives for its own reactions: give a version 4 or 7 UUID, e.g. from uuidgen`,
+      });
+    }
   });
 
 /** Seconds to wait for an answer: a positive number, at most a day. */
