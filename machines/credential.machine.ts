@@ -211,14 +211,21 @@ export const credentialMachine = setup({
         successorHolderMatches(context.owner, successor?.owner) &&
         successor?.predecessorId === context.credentialId &&
         ms(d.overlapEndsAt) > event.at &&
-        // Review 221: an overlap ending before the predecessor's notBefore held no overlap at all, and the handover
-        // then revoked it with an invalidity date before its validity began.
-        ms(d.overlapEndsAt) > context.notBefore &&
         ms(d.overlapEndsAt) <= context.notAfter &&
         successor !== undefined &&
         isWithin(ms(d.overlapEndsAt), successor)
       );
     }),
+    /**
+     * Review 221 (machines v6): the overlap ends after the predecessor's notBefore. One ending before held no overlap at
+     * all, and the handover then revoked the predecessor, never valid yet, with an invalidity date before its validity
+     * began. A rule of its own, not a condition of successorLinked: replay then names it as newer than the events an
+     * earlier version stored, and only it (RULES_SINCE).
+     */
+    overlapEndsAfterNotBefore: ({ context, event }) => {
+      const d = dataOf(event, 'CredentialRotationStarted');
+      return d !== undefined && ms(d.overlapEndsAt) > context.notBefore;
+    },
     /**
      * A rotation is given up only while it stands, and only while its node does not hold the successor (provisioned,
      * not ended, within its validity): one it holds supersedes this credential at the end of the overlap, and must
@@ -319,7 +326,7 @@ export const credentialMachine = setup({
     enrolled: {
       on: {
         CredentialAssociated: { target: 'associated', guard: 'associationIsNew', actions: 'addAssociation' },
-        CredentialRotationStarted: { guard: 'successorLinked', actions: 'recordRotation' },
+        CredentialRotationStarted: { guard: and(['successorLinked', 'overlapEndsAfterNotBefore']), actions: 'recordRotation' },
         CredentialRotationAbandoned: { guard: 'rotationAbandonable', actions: 'clearRotation' },
         CredentialExpired: { target: 'expired', guard: 'notAfterReached', actions: 'recordEnd' },
         CredentialRevoked: { target: 'revoked', guard: 'handedOver', actions: 'recordRevocation' },
@@ -332,7 +339,7 @@ export const credentialMachine = setup({
           { target: 'enrolled', guard: and(['associationIsLive', 'lastAssociation']), actions: 'removeAssociation' },
           { guard: 'associationIsLive', actions: 'removeAssociation' },
         ],
-        CredentialRotationStarted: { guard: 'successorLinked', actions: 'recordRotation' },
+        CredentialRotationStarted: { guard: and(['successorLinked', 'overlapEndsAfterNotBefore']), actions: 'recordRotation' },
         CredentialRotationAbandoned: { guard: 'rotationAbandonable', actions: 'clearRotation' },
         CredentialExpired: { target: 'expired', guard: 'notAfterReached', actions: 'recordEnd' },
         CredentialRevoked: { target: 'revoked', guard: 'handedOver', actions: 'recordRevocation' },

@@ -143,7 +143,7 @@ export const credentialRefusals: RefusalReasons<CredentialContext> = {
     const id = d.successorId;
     return saying(
       `a rotation of credential ${context.credentialId} names a recorded successor, initialized, enrolled or associated, of its owner ${ownerText(context.owner)}, ` +
-        `naming it as predecessor and valid when the overlap ends, which lies after this instant and after its notBefore ${instant(context.notBefore)}, and no later than its notAfter ${instant(context.notAfter)}, ` +
+        `naming it as predecessor and valid when the overlap ends, which lies after this instant and no later than its notAfter ${instant(context.notAfter)}, ` +
         'one rotation at a time (HLR-212)',
       [
         ...(context.successorId !== undefined && !isOneOf(previousSuccessor, ['expired', 'revoked'])
@@ -158,10 +158,16 @@ export const credentialRefusals: RefusalReasons<CredentialContext> = {
               ...(!isWithin(overlapEndsAt, s) ? [`successor ${id} is ${windowText(s)}, which does not hold the end of the overlap ${d.overlapEndsAt}`] : []),
             ]),
         ...(!(overlapEndsAt > event.at) ? [`the overlap ends at ${d.overlapEndsAt}, not after this instant ${instant(event.at)}`] : []),
-        ...(!(overlapEndsAt > context.notBefore) ? [`the overlap ends at ${d.overlapEndsAt}, before credential ${context.credentialId} is valid (its notBefore)`] : []),
         ...(!(overlapEndsAt <= context.notAfter) ? [`the overlap ends at ${d.overlapEndsAt}, after its notAfter`] : []),
       ],
     );
+  },
+  overlapEndsAfterNotBefore: ({ context, event }) => {
+    const d = dataOf(event, 'CredentialRotationStarted');
+    return d === undefined
+      ? undefined
+      : `a rotation's overlap ends after its predecessor becomes valid: the overlap of credential ${context.credentialId} ends at ${d.overlapEndsAt}, ` +
+          `not after its notBefore ${instant(context.notBefore)} (it would be superseded before it was ever valid)`;
   },
   rotationAbandonable: ({ context, event }) => {
     const id = dataOf(event, 'CredentialRotationAbandoned')?.successorId;

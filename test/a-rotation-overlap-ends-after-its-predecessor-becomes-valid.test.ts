@@ -8,7 +8,8 @@ import { at, cmd, footprint, rejection, T0 } from './support/fleet.ts';
 /*
  * Review 221 (machines v6): a rotation whose overlap ended before its predecessor's notBefore was accepted; there was
  * no overlap at all, and the handover revoked the predecessor as superseded with an invalidity date before its
- * validity began. `successorLinked` now requires the overlap to end after the predecessor's notBefore too.
+ * validity began. A rule of its own, `overlapEndsAfterNotBefore`, now requires the overlap to end after the predecessor's
+ * notBefore; replay names it, and it alone, as newer than the events an earlier version stored (review 222).
  */
 
 let credence: Credence | undefined;
@@ -39,8 +40,8 @@ describe("a rotation's overlap ends after its predecessor becomes valid", () => 
     const c = await open();
     const before = await footprint(c.store);
     const error = await rejection(c.engine.execute(cmd.startCredentialRotation(overlapEndsAt)));
-    expect(error.problem).toMatchObject({ code: 'illegal_transition', attempted: 'CredentialRotationStarted', rule: 'successorLinked' });
-    expect(error.message).toContain(`the overlap ends at ${overlapEndsAt}, before credential cred-1 is valid (its notBefore)`);
+    expect(error.problem).toMatchObject({ code: 'illegal_transition', attempted: 'CredentialRotationStarted', rule: 'overlapEndsAfterNotBefore' });
+    expect(error.message).toContain(`the overlap of credential cred-1 ends at ${overlapEndsAt}, not after its notBefore 2026-01-11T00:00:00.000Z`);
     expect(await footprint(c.store)).toEqual(before);
   });
 
@@ -56,7 +57,16 @@ describe("a rotation's overlap ends after its predecessor becomes valid", () => 
     const forged = await forge(c.store, 'credential-cred-1', 'CredentialRotationStarted', { credentialId: 'cred-1', successorId: 'cred-2', overlapEndsAt: at(5) }, T0);
     const findings = (await replayAll(c.store)).findings;
     expect(findings.map((f) => f.position)).toEqual([forged.position]);
-    expect(findings[0]!.reason).toContain('before credential cred-1 is valid (its notBefore)');
+    expect(findings[0]!.reason).toContain('by rule overlapEndsAfterNotBefore');
     expect(findings[0]!.reason).toContain('(rule since credence:machines:v6');
+  });
+
+  it('replay does not call an older rule newer: a rotation successorLinked refuses is named without the v6 note', async () => {
+    const c = await open();
+    const forged = await forge(c.store, 'credential-cred-1', 'CredentialRotationStarted', { credentialId: 'cred-1', successorId: 'cred-9', overlapEndsAt: at(12) }, T0);
+    const findings = (await replayAll(c.store)).findings;
+    expect(findings.map((f) => f.position)).toEqual([forged.position]);
+    expect(findings[0]!.reason).toContain('by rule successorLinked');
+    expect(findings[0]!.reason).not.toContain('rule since');
   });
 });

@@ -139,6 +139,8 @@ const CASES: Case[] = [
   ['a rotation onto a successor that ends before the overlap does', 'credential', credEnrolled, rotation({ successor: successor('initialized', { notAfter: at(15) }) }), 'successorLinked',
     [`to ${iso(15)}`, `end of the overlap ${iso(20)}`]],
   ['a second rotation while the first stands', 'credential', credRotating, rotation({ successor: successor(), previousSuccessor: successor() }), 'successorLinked', ['rotation to c2 stands']],
+  ['review 221: a rotation whose overlap ends before its predecessor is valid', 'credential', [issued({ notBefore: iso(30) }), provisioned],
+    rotation({ successor: successor() }), 'overlapEndsAfterNotBefore', ['credential c', `ends at ${iso(20)}`, `not after its notBefore ${iso(30)}`]],
   ['abandoning a rotation never started', 'credential', credEnrolled, e('CredentialRotationAbandoned', { credentialId: 'c', successorId: 'c2' }, 20, { successor: successor() }),
     'rotationAbandonable', ['credential c', 'no rotation standing']],
   ['abandoning a rotation whose successor the node holds', 'credential', credRotating,

@@ -27,8 +27,8 @@ export interface MachinesRules {
  * 205) a node's service credential is issued so too while its node is enrolled under one, before its key is certified.
  * v5: a revoked credential takes a second revocation raising its reason to keyCompromise, once (raisesToKeyCompromise;
  * RFC 5280 5.3.1): a key found compromised after its revocation for another reason. It refuses nothing v4 accepted.
- * v6 (review 221): a rotation's overlap ends after its predecessor's notBefore (successorLinked): one ending before
- * held no overlap, and its handover revoked a credential not yet valid.
+ * v6 (review 221): a rotation's overlap ends after its predecessor's notBefore (overlapEndsAfterNotBefore): one ending
+ * before held no overlap, and its handover revoked a credential not yet valid.
  */
 export const MACHINES_VERSION = 'credence:machines:v6';
 
@@ -48,7 +48,7 @@ export const RULES_SINCE: readonly { readonly eventType: string; readonly rule: 
   { eventType: 'CredentialProvisioned', rule: 'endsWithinSubscription', since: 'credence:machines:v4' },
   { eventType: 'AssociationEstablished', rule: 'endsWithinSubscription', since: 'credence:machines:v4' },
   { eventType: 'CredentialIssued', rule: 'endsWithinSubscription', since: 'credence:machines:v4' },
-  { eventType: 'CredentialRotationStarted', rule: 'successorLinked', since: 'credence:machines:v6' },
+  { eventType: 'CredentialRotationStarted', rule: 'overlapEndsAfterNotBefore', since: 'credence:machines:v6' },
 ];
 
 /** The version that added `rule` for `eventType` (RULES_SINCE), or undefined for a rule as old as the event's judging. */
@@ -62,7 +62,7 @@ export const ruleSince = (eventType: string, rule: string | undefined): string |
  * version when the machines now judge otherwise, and record the new hash here either way. Without it a changed
  * helper would let a replay go on from snapshots its old code made (review: the bump was a step to remember).
  */
-export const MACHINES_SOURCES_CONFIRMED = '6e366cd521c29338814477a77a5a66230a6fbf4ec6da7ad7c58347d639947806';
+export const MACHINES_SOURCES_CONFIRMED = '18f8b7668b4dd4d671e6c178b6a0d8001dd58241a268496330b4c1b366071452';
 
 /**
  * A machine's config and implementations as JSON: a function by its source (as the running build holds it) with its
