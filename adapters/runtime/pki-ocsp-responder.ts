@@ -135,7 +135,7 @@ export class OcspResponder {
    * `#status`, with the end of the overlap of a rotation under way of a `good` certificate's credential, read in the
    * same transaction (review 221). Only `good` is capped: `revoked` and `unknown` say nothing a handover changes.
    */
-  #answered(db: Database.Database, id: OcspCertId, now: number, toRecord: PublishedRevocation[]): { status: CertStatus; overlapEndsAt?: number } {
+  #answered(db: Database.Database, id: OcspCertId, now: number, toRecord: PublishedRevocation[]): Answered {
     const status = this.#status(db, id, now, toRecord);
     const overlapEndsAt = status.status === 'good' ? overlapEndOfCertificate(db, this.ca.id, id.serialNumber) : undefined;
     return overlapEndsAt === undefined ? { status } : { status, overlapEndsAt };
@@ -160,28 +160,41 @@ export class OcspResponder {
   readonly #unrecorded: UnrecordedRun = { failing: false };
 
   /**
-   * The nextUpdate of an answer produced at `producedAt` and signed with the responder certificate `responder`: the
-   * validity after it, but no later than that certificate or any above it ends (review 124: an answer, and the
-   * Expires caches keep it by, outlived both). A relying party caching until nextUpdate (RFC 5019 6.2) would keep an
-   * answer its signer no longer vouches for, as a CRL past its CA (pki-crl-times.ts). Nor later than `overlapEndsAt`,
-   * the end of the overlap of a rotation under way of a `good` certificate's credential (review 221): the service
-   * refuses the credential from then and dates its revocation there (its invalidityDate), so a `good` kept past it
-   * (stapled, or cached until nextUpdate) would vouch for what the service no longer accepts. Valid for no time at
-   * all, no answer is signed: past the CA's chain the responder cannot answer authoritatively (`unauthorized`, as the
-   * route answers a CA retired; RFC 6960 2.3); past the overlap, or past its own certificate only (not renewed in
-   * time), `tryLater`: the handover's revocation, or the renewal, is on its way.
+   * Each SingleResponse of an answer produced at `producedAt` and signed with the responder certificate `responder`,
+   * and the answer's nextUpdate (the earliest of theirs, as Expires is one). Valid for the validity after it, but no
+   * later than that certificate or any above it ends (review 124: an answer, and the Expires caches keep it by,
+   * outlived both). A relying party caching until nextUpdate (RFC 5019 6.2) would keep an answer its signer no longer
+   * vouches for, as a CRL past its CA (pki-crl-times.ts). Nor later than the end of the overlap of a rotation under way
+   * of a `good` certificate's credential (`overlapEndsAt`, review 221): the service refuses the credential from then
+   * and dates its revocation there (its invalidityDate), so a `good` kept past it (stapled, or cached until nextUpdate)
+   * would vouch for what the service no longer accepts. Valid for no time at all, no answer is signed: past the CA's
+   * chain the responder cannot answer authoritatively (`unauthorized`, as the route answers a CA retired; RFC 6960
+   * 2.3); past its own certificate only (not renewed in time), `tryLater`: the renewal is on its way.
    */
-  #nextUpdate(producedAt: number, responder: Uint8Array, overlapEndsAt: number | undefined): number | OcspAnswer {
+  #singles(producedAt: number, responder: Uint8Array, answers: readonly Answered[]): { singles: Single[]; nextUpdate: number } | OcspAnswer {
     // In whole seconds, as the answer writes them (time.ts): an end within a second counts to its second.
     const signerEnd = chainEndOf({ certificate: responder, chain: [this.ca.certificate, ...this.ca.chain] });
-    const handover = overlapEndsAt === undefined ? Infinity : Math.floor(overlapEndsAt / 1000) * 1000;
-    const nextUpdate = Math.min(producedAt + this.#validityMs, Math.floor(signerEnd / 1000) * 1000, handover);
-    if (nextUpdate > producedAt) return nextUpdate;
-    if (Math.floor(this.#chainEnd / 1000) * 1000 <= producedAt) return refusal('unauthorized', `CA ${this.ca.id} ended at ${new Date(this.#chainEnd).toISOString()}`);
-    if (handover <= producedAt) {
-      return refusal('tryLater', `CA ${this.ca.id}: the overlap of a rotation of a certificate asked about ended at ${new Date(overlapEndsAt!).toISOString()}, its revocation is not recorded yet`);
+    const valid = Math.min(producedAt + this.#validityMs, Math.floor(signerEnd / 1000) * 1000);
+    if (valid <= producedAt) {
+      if (Math.floor(this.#chainEnd / 1000) * 1000 <= producedAt) return refusal('unauthorized', `CA ${this.ca.id} ended at ${new Date(this.#chainEnd).toISOString()}`);
+      return refusal('tryLater', `CA ${this.ca.id}: its OCSP responder certificate ended at ${new Date(signerEnd).toISOString()} and is not renewed yet`);
     }
-    return refusal('tryLater', `CA ${this.ca.id}: its OCSP responder certificate ended at ${new Date(signerEnd).toISOString()} and is not renewed yet`);
+    const handover = (a: Answered): number => (a.overlapEndsAt === undefined ? Infinity : Math.floor(a.overlapEndsAt / 1000) * 1000);
+    // Past its overlap, the handover's revocation not recorded yet: no `good` can be signed for it, nor `revoked`
+    // yet. Only when that is every certificate asked about is the whole answer `tryLater` (review 222): one of them
+    // must not hide the others, a `revoked` above all, since soft-failing relying parties take `tryLater` as good.
+    const pending = (a: Answered): boolean => handover(a) <= producedAt;
+    if (answers.every(pending)) {
+      const ended = earliest(answers.map((a) => a.overlapEndsAt))!;
+      return refusal('tryLater', `CA ${this.ca.id}: the overlap of a rotation of a certificate asked about ended at ${new Date(ended).toISOString()}, its revocation is not recorded yet`);
+    }
+    // One nextUpdate for every certificate answered (the earliest end), as when each was capped alike.
+    const nextUpdate = Math.min(valid, ...answers.filter((a) => !pending(a)).map(handover));
+    // A pending one is `unknown` (RFC 6960 2.2: its status cannot be told now), with a nextUpdate (an RFC 5019
+    // client refuses an answer without one) one second on, the least a time in whole seconds says: asked again, it is
+    // `revoked` once the handover's revocation is recorded.
+    const singles = answers.map((a): Single => (pending(a) ? { status: { status: 'unknown' }, nextUpdate: producedAt + 1000, pending: true } : { status: a.status, nextUpdate }));
+    return { singles, nextUpdate: Math.min(...singles.map((s) => s.nextUpdate)) };
   }
 
   /** Answers one DER OCSPRequest; never throws (an internal failure is `internalError`). */
@@ -218,42 +231,41 @@ export class OcspResponder {
       // Committed state only: a revocation in a batch that may still roll back is not answered (pki-committed.ts).
       // Nor an incomplete one (a rebuild, a catch-up behind): a certificate may be back there before its revocation
       // (`tryLater`, RFC 6960 2.3).
-      let statuses: CertStatus[];
-      let overlapEndsAt: number | undefined;
+      let answers: readonly Answered[];
       let uncacheable = false;
       if (hit !== undefined) {
-        statuses = certIds.map(() => hit.status);
-        overlapEndsAt = hit.overlapEndsAt;
+        answers = certIds.map(() => (hit.overlapEndsAt === undefined ? { status: hit.status } : { status: hit.status, overlapEndsAt: hit.overlapEndsAt }));
       } else {
         const toRecord: PublishedRevocation[] = [];
         const read = await readCompletePki(this.#o.reads, this.#o.mustReach, (db) => certIds.map((id) => this.#answered(db, id, now, toRecord)));
         if (!read.ok) return refusal('tryLater', read.incomplete.message);
-        statuses = read.value.map((a) => a.status);
-        // One nextUpdate for the whole answer (as Expires is one): the earliest end.
-        overlapEndsAt = earliest(read.value.map((a) => a.overlapEndsAt));
+        answers = read.value;
         // Unrecorded (a full disk), the truth is still told: `tryLater` is taken as good by soft-fail relying parties,
         // a sure harm now against one that needs a restore as well. Not cached, so the next request records it.
         if (!this.#recorded(toRecord)) uncacheable = true;
       }
       const producedAt = Math.floor(now / 1000) * 1000;
       const credential = this.#o.credential();
-      const nextUpdate = this.#nextUpdate(producedAt, credential.certificate, overlapEndsAt);
-      if (typeof nextUpdate === 'object') return nextUpdate;
+      const answered = this.#singles(producedAt, credential.certificate, answers);
+      if (!('singles' in answered)) return answered;
+      const { singles, nextUpdate } = answered;
       const der = await signedOcspResponse(
         {
           responderKeyHash: credential.keyHash,
           producedAt,
-          responses: certIds.map((id, i) => ({ certId: id.der, status: statuses[i]!, thisUpdate: producedAt, nextUpdate })),
+          responses: certIds.map((id, i) => ({ certId: id.der, status: singles[i]!.status, thisUpdate: producedAt, nextUpdate: singles[i]!.nextUpdate })),
           ...(nonce !== undefined ? { nonce } : {}),
         },
         credential,
       );
       // `unknown` is not kept, here or by HTTP caches: the certificate may be issued a moment later (a device asked
-      // about before the read model projected its issuance), and no notice drops a cached answer then.
-      const cacheable = single !== undefined && nonce === undefined && statuses[0]!.status !== 'unknown';
+      // about before the read model projected its issuance), and no notice drops a cached answer then. Nor an answer
+      // about a certificate pending its handover: it says `revoked` once that is recorded.
+      const cacheable = single !== undefined && nonce === undefined && singles[0]!.status.status !== 'unknown' && !singles.some((s) => s.pending === true);
       if (cacheable && !uncacheable && slot !== undefined && generation === this.#generation && !readUnsettled && !this.#unsettled.has(single.serialNumber)) {
+        const overlapEndsAt = answers[0]!.overlapEndsAt;
         const until = overlapEndsAt !== undefined ? { overlapEndsAt } : {};
-        this.#answers.remember(slot.key, { status: statuses[0]!, der, producedAt, nextUpdate, ...until, serialNumber: single.serialNumber, certId: slot.certId }, now);
+        this.#answers.remember(slot.key, { status: singles[0]!.status, der, producedAt, nextUpdate, ...until, serialNumber: single.serialNumber, certId: slot.certId }, now);
         this.#answers.rememberRequest(bytes, slot);
       }
       // An answer whose revocation could not be recorded is asked again, not kept by HTTP caches either.
@@ -263,6 +275,19 @@ export class OcspResponder {
       return refusal('internalError', error instanceof Error ? error.message : String(error));
     }
   }
+}
+
+/** A certificate's status as read, and the end of the overlap of its credential's rotation under way, if `good`. */
+interface Answered {
+  readonly status: CertStatus;
+  readonly overlapEndsAt?: number;
+}
+
+/** A SingleResponse as signed; `pending` when its certificate is past its overlap, the handover not recorded. */
+interface Single {
+  readonly status: CertStatus;
+  readonly nextUpdate: number;
+  readonly pending?: true;
 }
 
 const earliest = (ends: readonly (number | undefined)[]): number | undefined =>

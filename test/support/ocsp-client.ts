@@ -32,3 +32,22 @@ export const ocspRevokedAt = (der: Uint8Array): number | undefined => {
 
 /** Whether `needle` (a serial's octets, say) occurs in `haystack` (a DER CRL). */
 export const includesBytes = (haystack: Uint8Array, needle: Uint8Array): boolean => Buffer.from(haystack).includes(Buffer.from(needle));
+
+/** An OCSPRequest (no nonce) about every one of `leaves` in one requestList, in that order (RFC 6960 4.1.1). */
+export const ocspRequestAbout = async (leaves: readonly TestLeaf[], ca: IssuingCa): Promise<Uint8Array> => {
+  const issuerCertificate = pkijs.Certificate.fromBER(Uint8Array.from(ca.certificate));
+  const requestList = await Promise.all(
+    leaves.map(async (leaf) => new pkijs.Request({ reqCert: await pkijs.CertID.create(pkijs.Certificate.fromBER(Uint8Array.from(leaf.der)), { hashAlgorithm: 'SHA-256', issuerCertificate }) })),
+  );
+  return new Uint8Array(new pkijs.OCSPRequest({ tbsRequest: new pkijs.TBSRequest({ requestList }) }).toSchema(true).toBER());
+};
+
+/** Each SingleResponse's certStatus and nextUpdate (epoch ms), in the answer's order. */
+export const ocspSingles = (der: Uint8Array): { status: string; nextUpdate: number | undefined }[] => {
+  const response = pkijs.OCSPResponse.fromBER(Uint8Array.from(der));
+  const basic = pkijs.BasicOCSPResponse.fromBER(response.responseBytes!.response.valueBlock.valueHexView);
+  return basic.tbsResponseData.responses.map((single) => ({
+    status: ['good', 'revoked', 'unknown'][(single.certStatus as asn1js.Constructed).idBlock.tagNumber]!,
+    nextUpdate: single.nextUpdate?.getTime(),
+  }));
+};
