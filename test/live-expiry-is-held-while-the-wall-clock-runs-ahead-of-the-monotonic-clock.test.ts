@@ -4,11 +4,13 @@
  * the future), the shredder destroyed their keys for good, and the clock stepped back again brought none of it back.
  * The expiry lane now checks how far the engine's clock moved against the monotonic clock: ahead by more than
  * WALL_CLOCK_AHEAD_TOLERANCE_MS, the tick is held and the expiry component says why; back within it, ticks resume.
+ * Review 222: it compares with a fixed anchor, the first tick, allowing the tolerance plus WALL_CLOCK_DRIFT_PPM of the
+ * time elapsed (wallClockAllowanceMs), so a clock walked ahead in steps each within the tolerance is held too.
  */
 import { describe, expect, it } from 'vitest';
 import type { Clock } from '../adapters/runtime/index.ts';
 import { openCredence, startLive } from '../adapters/runtime/index.ts';
-import { WALL_CLOCK_AHEAD_TOLERANCE_MS } from '../adapters/runtime/wall-clock-guard.ts';
+import { WALL_CLOCK_AHEAD_TOLERANCE_MS, wallClockAllowanceMs } from '../adapters/runtime/wall-clock-guard.ts';
 import { establishOne, T0 } from './support/fleet.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
@@ -140,17 +142,53 @@ describe('the live expiry ticks, the wall clock stepped ahead of the monotonic c
       c.setWall(c.clock.now().getTime() + DAY);
       await new Promise((resolve) => setTimeout(resolve, 50));
       expect(await expiryError()).toBeUndefined();
-      // When it is stepped ahead past the tolerance twice, put right in between
+      // When it is stepped ahead past the allowance (the tolerance and 1 ms a second for the 10 days since the first
+      // tick: 1464 s) twice, put right in between
+      const past = wallClockAllowanceMs(10 * DAY) + MINUTE;
       for (let n = 1; n <= 2; n++) {
         const before = c.clock.now().getTime();
-        c.setWall(before + WALL_CLOCK_AHEAD_TOLERANCE_MS + MINUTE);
-        await expect.poll(expiryError, { timeout: 10_000, interval: 10 }).toMatch(/^the wall clock is 660 s ahead of the time elapsed since /);
+        c.setWall(before + past);
+        await expect.poll(expiryError, { timeout: 10_000, interval: 10 }).toMatch(new RegExp(`^the wall clock is ${past / 1000} s ahead of the time elapsed since 2026-01-01T00:00:00.000Z: `));
         c.setWall(before);
         await expect.poll(expiryError, { timeout: 10_000, interval: 10 }).toBeUndefined();
       }
       // Then each hold is logged once
       expect(reported.filter((r) => r === 'expiry')).toHaveLength(2);
       expect((await credence.engine.view('association', 'sa-1')).state).not.toBe('expired');
+    } finally {
+      await live.stop();
+      await credence.close();
+    }
+  }, 30_000);
+
+  it('holds a clock walked ahead in steps each within the tolerance once they add up past the allowance (review 222)', async () => {
+    const c = clocks();
+    const credence = openCredence({ location: { dir: folder() }, clock: c.clock });
+    await establishOne(credence.engine);
+    await credence.settle();
+    const reported: string[] = [];
+    const live = startLive(credence, { tickMs: 10, monotonicNow: c.monotonicNow, onError: (component) => reported.push(component) });
+    const expiryError = async (): Promise<string | undefined> => (await live.status()).find((s) => s.name === 'expiry')?.error;
+    try {
+      await live.start();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      // Given a first step of 9 minutes (a time source within the tolerance): no hold
+      c.setWall(c.clock.now().getTime() + 9 * MINUTE);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(await expiryError()).toBeUndefined();
+      // When the time source steps it 9 minutes again, and again, a few minutes apart
+      for (let step = 2; step <= 6; step++) {
+        c.elapse(3 * MINUTE);
+        c.setWall(c.clock.now().getTime() + 9 * MINUTE);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        // Then from the second step on, the ticks are held, naming how far the steps have taken it
+        await expect.poll(expiryError, { timeout: 10_000, interval: 10 }).toMatch(new RegExp(`^the wall clock is ${step * 9 * 60} s ahead of the time elapsed since 2026-01-01T00:00:00.000Z: `));
+      }
+      // And the hold is logged once
+      expect(reported.filter((r) => r === 'expiry')).toHaveLength(1);
+      // When the clock is put right: the hold ends by itself
+      c.setWall(c.clock.now().getTime() - 6 * 9 * MINUTE);
+      await expect.poll(expiryError, { timeout: 10_000, interval: 10 }).toBeUndefined();
     } finally {
       await live.stop();
       await credence.close();

@@ -44,7 +44,8 @@ export interface LiveOptions {
   readonly counted?: () => readonly ProjectionLag[];
   /**
    * The monotonic clock (ms) the expiry ticks check the engine's clock against (default `performance.now()`): a wall
-   * clock that ran ahead of it by more than WALL_CLOCK_AHEAD_TOLERANCE_MS holds them (wall-clock-guard.ts). A caller
+   * clock that ran ahead of it by more than wallClockAllowanceMs allows (the tolerance and a drift rate since the
+   * first tick; wall-clock-guard.ts) holds them. A caller
    * whose engine clock is a FakeClock it advances (tests) passes one that advances with it.
    */
   readonly monotonicNow?: () => number;

@@ -1,11 +1,27 @@
 /**
- * How far the wall clock may move ahead of the monotonic clock between two expiry ticks before expiries are held
- * (review 221). Ten minutes: far past what keeping time moves it by (NTP slews at most 500 ppm, 0.3 s in ten minutes;
- * ntpd and chrony step a clock a few seconds off, or a few minutes after a boot or a VM restored), yet far short of
- * the hours to years a clock set wrong by hand, a bad RTC battery or a rogue time source jumps it by. Past it, one
- * tick expired every subscription, credential and association the jump passed, their keys destroyed for good.
+ * How far the wall clock may be stepped ahead of the monotonic clock while the service runs before expiries are held
+ * (review 221), on top of the drift allowed for the time since (WALL_CLOCK_DRIFT_PPM). Ten minutes: far past what
+ * keeping time moves it by (ntpd and chrony step a clock a few seconds off; NTP's slewing moves the monotonic clock
+ * with it), yet far short of the hours to years a clock set wrong by hand or a rogue time source jumps it by. Past it,
+ * one tick expired every subscription, credential and association the jump passed, their keys destroyed for good.
+ * What it covers is a clock stepped while the service runs: one already wrong when the service starts (a bad RTC at
+ * boot, a clock not yet set) is the anchor the guard compares with, and is not seen (review 222).
  */
 export const WALL_CLOCK_AHEAD_TOLERANCE_MS = 10 * 60_000;
+
+/**
+ * How fast, in parts per million of the monotonic time elapsed since the anchor, the wall clock may run ahead of it
+ * without being held (review 222). On Linux NTP's frequency correction slews CLOCK_MONOTONIC as it does the wall
+ * clock, so the two part only by steps; where the monotonic clock is not slewed they part by the oscillator's error,
+ * which NTP corrects: a sane quartz is within 100 ppm, and ntpd gives up on one past 500 ppm (its frequency limit).
+ * 1000 ppm is twice that limit, so drift never holds, and bounds a time source walking the clock ahead in steps each
+ * under the tolerance to 86 s a day (under 9 hours a year) rather than a year in a day.
+ */
+export const WALL_CLOCK_DRIFT_PPM = 1000;
+
+/** How far the wall clock may have run ahead of the monotonic clock `elapsedMs` after the anchor, in ms. */
+export const wallClockAllowanceMs = (elapsedMs: number, toleranceMs: number = WALL_CLOCK_AHEAD_TOLERANCE_MS): number =>
+  toleranceMs + (Math.max(0, elapsedMs) * WALL_CLOCK_DRIFT_PPM) / 1_000_000;
 
 /** One reading of both clocks, in ms: the wall clock's epoch time and the monotonic clock's. */
 interface ClockPair {
@@ -13,17 +29,19 @@ interface ClockPair {
   readonly monotonic: number;
 }
 
-/** An expiry tick held: the wall clock ran ahead of the time elapsed since the reference reading. */
+/** An expiry tick held: the wall clock ran ahead of the time elapsed since the anchor by more than is allowed. */
 export class WallClockAhead extends Error {
   /**
    * @param aheadMs how far the wall clock moved past the monotonic time elapsed since `reference`
-   * @param reference the wall clock's time at the last tick the two clocks agreed (or the first tick)
+   * @param reference the wall clock's time at the anchor, the first tick of this run
    * @param repeated the hold was already said at an earlier tick of the same run: not logged again
+   * @param allowedMs how far ahead it was allowed to be by now (wallClockAllowanceMs)
    */
   constructor(
     readonly aheadMs: number,
     readonly reference: Date,
     readonly repeated: boolean,
+    readonly allowedMs: number,
   ) {
     super(
       `the wall clock is ${Math.round(aheadMs / 1000)} s ahead of the time elapsed since ${reference.toISOString()}: expiries are held, none is issued. ` +
@@ -35,15 +53,17 @@ export class WallClockAhead extends Error {
 }
 
 /**
- * Whether the wall clock may be trusted for the next expiry tick: it compares how far the wall clock moved since a
- * reference reading with how far the monotonic clock (which no one steps) moved. Within the tolerance either way the
- * tick runs and the reference moves to now, so slow drift never adds up to a hold. Stepped back by more, the tick runs
- * (expiries then fire late, never early) and the reference is kept, so that stepping the clock forward to the right
- * time again is no jump. Ahead by more, the tick is held and the reference kept, so that correcting the clock ends the
- * hold; only a restart (a new reference) accepts the jump.
+ * Whether the wall clock may be trusted for the next expiry tick: it compares how far the wall clock moved since an
+ * anchor reading, taken at the first tick, with how far the monotonic clock (which no one steps) moved, and allows the
+ * tolerance plus the drift rate times the time elapsed. The anchor never moves while the service runs: a reference
+ * moved to any reading the wall clock gave (as before review 222, at each tick within the tolerance) lets steps each
+ * under the tolerance add up to any jump, and the monotonic time since the anchor is the only measure of time that
+ * no time source can set. So a clock stepped back holds nothing (expiries come late, never early) and stepping it
+ * forward to the right time again is no jump; ahead by more than allowed, ticks are held until the clock is corrected
+ * (the hold ends by itself) or the service restarts (a new anchor accepts the clock as it is then).
  */
 export class WallClockGuard {
-  #reference: ClockPair | undefined;
+  #anchor: ClockPair | undefined;
   #holding = false;
 
   constructor(
@@ -52,17 +72,18 @@ export class WallClockGuard {
     private readonly toleranceMs: number = WALL_CLOCK_AHEAD_TOLERANCE_MS,
   ) {}
 
-  /** Undefined when the tick may run (the reference then moves to now); otherwise why it is held. */
+  /** Undefined when the tick may run; otherwise why it is held. */
   check(): WallClockAhead | undefined {
     const now: ClockPair = { wall: this.wallNow(), monotonic: this.monotonicNow() };
-    const reference = this.#reference;
-    const aheadMs = reference === undefined ? 0 : now.wall - reference.wall - (now.monotonic - reference.monotonic);
-    if (reference !== undefined && aheadMs > this.toleranceMs) {
+    const anchor = (this.#anchor ??= now);
+    const elapsedMs = now.monotonic - anchor.monotonic;
+    const aheadMs = now.wall - anchor.wall - elapsedMs;
+    const allowedMs = wallClockAllowanceMs(elapsedMs, this.toleranceMs);
+    if (aheadMs > allowedMs) {
       const repeated = this.#holding;
       this.#holding = true;
-      return new WallClockAhead(aheadMs, new Date(reference.wall), repeated);
+      return new WallClockAhead(aheadMs, new Date(anchor.wall), repeated, allowedMs);
     }
-    if (reference === undefined || aheadMs >= -this.toleranceMs) this.#reference = now;
     this.#holding = false;
     return undefined;
   }
