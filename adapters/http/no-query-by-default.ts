@@ -4,6 +4,9 @@ import type { App } from './context.ts';
 /** The query of a route that declares none: no parameter at all, each one sent refused by name. */
 export const NO_QUERY = z.strictObject({});
 
+/** The routes a monitor calls, which read no query and keep ignoring one (below). */
+const PROBES: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
+
 /**
  * A route of the API that declares no `querystring` takes none: it is given NO_QUERY as it is registered, so a
  * parameter sent to it is refused as on the routes that declare theirs (400 `validation`, `query.<name>`, rule
@@ -15,6 +18,9 @@ export const NO_QUERY = z.strictObject({});
  *
  * Routes hidden from the OpenAPI document (the console's page and assets, the docs page, /openapi.json) are left as
  * they are: pages and files for a browser, which a link may carry a query to, and whose answer reads none. So are the
+ * probes and the metrics (PROBES): monitors add parameters of their own (a cache-buster on a liveness probe, a
+ * Prometheus job's `params`), the answer reads no input, and refusing them turned a working probe into a restart loop
+ * (review 222). So are the
  * routes registered once the returned function is called: the route modules a caller adds to the service's
  * (BuildServerOptions.routes, tests' own), which keep what they declare.
  */
@@ -22,7 +28,7 @@ export const takeNoQueryByDefault = (app: App): (() => void) => {
   let applies = true;
   app.addHook('onRoute', (route) => {
     const schema = route.schema as (Record<string, unknown> & { hide?: boolean }) | undefined;
-    if (!applies || schema === undefined || schema.hide === true || schema['querystring'] !== undefined) return;
+    if (!applies || schema === undefined || schema.hide === true || schema['querystring'] !== undefined || PROBES.has(route.url)) return;
     route.schema = { ...schema, querystring: NO_QUERY };
   });
   return () => {
