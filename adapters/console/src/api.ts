@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { retryAfterMs, transientStatus, waitText } from './retry-after.ts';
 import { ComplianceCursor, describeIssues, Problem } from './schemas.ts';
+import { visibleText } from './visible-text.ts';
 
 /**
  * The console's only way to the server: API v1 with the signed-in bearer token. Refusals are RFC 9457 problems;
@@ -87,8 +88,14 @@ export const worthRetrying = (error: unknown): boolean =>
 const describeIssue = (issue: { readonly path: string; readonly rule?: string | undefined; readonly message: string }): string =>
   `${issue.path}${issue.rule !== undefined ? ` (${issue.rule})` : ''}: ${issue.message}`;
 
-/** What the page says about an error: the problem's title and detail, and each field a validation names, with its rule. */
-export const describeError = (error: unknown): string => {
+/**
+ * What the page says about an error: the problem's title and detail, and each field a validation names, with its rule.
+ * The one place an error becomes text, so its format and control characters are shown as code points here (review
+ * 223: a right-to-left override in a problem's detail made the rest of the message read reversed).
+ */
+export const describeError = (error: unknown): string => visibleText(errorText(error));
+
+const errorText = (error: unknown): string => {
   if (error instanceof ApiError) {
     const issues = error.problem.errors ?? [];
     const original = error.problem.detail ?? '';

@@ -2,6 +2,7 @@ import { html, LitElement, nothing, type TemplateResult } from 'lit';
 import { ApiError, describeError, worthRetrying, type Api } from '../api.ts';
 import { waitText } from '../retry-after.ts';
 import type { Session } from '../session.ts';
+import { visibleText } from '../visible-text.ts';
 
 /**
  * Components render into the light DOM, styled by the one stylesheet the server serves (styles.css): no inline
@@ -62,7 +63,8 @@ const refusedForTheRole = (error: ApiError): boolean => /\/forbidden$/.test(erro
 export const renderError = (error: unknown, role: string, what: string, retry?: () => void): TemplateResult => {
   if (error instanceof ApiError && error.refused) {
     const forRole = refusedForTheRole(error);
-    const reason = error.problem.detail ?? error.problem.title;
+    // The server's words, shown as describeError shows them: a format character must not reorder the sentence.
+    const reason = visibleText(error.problem.detail ?? error.problem.title ?? '');
     return html`<div class="refused" role="alert">
       <h3>${forRole ? 'Not available to your role' : 'Refused'}</h3>
       <p>The server refused ${what} to the role <strong>${role}</strong> (403 Forbidden)${reason ? `: ${reason}` : ''}.</p>
@@ -72,11 +74,20 @@ export const renderError = (error: unknown, role: string, what: string, retry?: 
   if (retry === undefined || !worthRetrying(error)) {
     return html`<div class="error" role="alert"><strong>Could not load ${what}.</strong> ${describeError(error)}</div>`;
   }
-  // As the overview and the sign-in say it (review 181): a 429 or 408 showed the problem, not the wait it asked for.
-  const wait = error instanceof ApiError ? error.retryAfterMs : undefined;
   return html`<div class="error" role="alert"><strong>Could not load ${what}.</strong> ${describeError(error)}
-    ${wait !== undefined ? `The server asks to wait ${waitText(wait)} before trying again.` : ''}
-    <button type="button" class="secondary" @click=${retry}>Retry</button></div>`;
+    ${renderRetry(error, retry)}</div>`;
+};
+
+/**
+ * After a failure worth another try (a 5xx, 408 or 429, a timeout, the server out of reach): the wait the server's
+ * `Retry-After` asked for and **Retry**; nothing after any other. As the overview and the sign-in say it (review 181:
+ * a 429 or 408 showed the problem, not the wait it asked for).
+ */
+export const renderRetry = (error: unknown, retry: () => void): TemplateResult | typeof nothing => {
+  if (!worthRetrying(error)) return nothing;
+  const wait = error instanceof ApiError ? error.retryAfterMs : undefined;
+  return html`${wait !== undefined ? `The server asks to wait ${waitText(wait)} before trying again.` : ''}
+    <button type="button" class="secondary" @click=${retry}>Retry</button>`;
 };
 
 /** Said above an answer from read models that were behind the store: `what` may miss the latest changes. */

@@ -7,7 +7,7 @@ import type { QueryName } from '../path-names.ts';
 import { streamHref } from '../router.ts';
 import { Catalog, ComplianceResult, type ComplianceResult as Result } from '../schemas.ts';
 import { visibleText } from '../visible-text.ts';
-import { ConsolePage, IDLE, LOADING, renderLoad, type Load } from './base.ts';
+import { ConsolePage, IDLE, LOADING, renderLoad, renderRetry, type Load } from './base.ts';
 
 const HINTS: Readonly<Record<string, string>> = {
   reason: 'RFC 5280 reason, e.g. keyCompromise',
@@ -58,7 +58,8 @@ export class ComplianceQueries extends ConsolePage {
   declare catalog: Load<Catalog>;
   declare selected: string | undefined;
   declare result: Load<Result>;
-  declare csvError: string | undefined;
+  /** Why the last download failed: said with the wait the server asked for, and Retry when another try may do. */
+  declare csvError: unknown;
   /** Said after a download of a cut answer. */
   declare csvNote: string | undefined;
   /** Said after a download of an answer from read models behind the store. */
@@ -66,6 +67,8 @@ export class ComplianceQueries extends ConsolePage {
   /** The fields of the shown query holding a value, which may stand in for a required one (UNLESS). */
   declare given: ReadonlySet<string>;
   private lastPath: string | undefined;
+  /** The last query run (its name and the values asked with), which Retry runs again. */
+  private lastRun: { readonly name: QueryName; readonly values: Readonly<Record<string, string>> } | undefined;
   private runs = 0;
   private abort = new AbortController();
 
@@ -109,10 +112,20 @@ export class ComplianceQueries extends ConsolePage {
   }
 
   /** `name` is one the catalog's schema checked (a QueryName): it becomes a path segment of a request with the user's token. */
-  private async run(event: SubmitEvent, name: QueryName, params: readonly string[]): Promise<void> {
+  private submit(event: SubmitEvent, name: QueryName, params: readonly string[]): void {
     event.preventDefault();
     const form = event.target as HTMLFormElement;
     const values = Object.fromEntries(params.map((p) => [p, (form.elements.namedItem(`param-${p}`) as HTMLInputElement).value.trim()]));
+    void this.run(name, values);
+  }
+
+  /** Retry, offered by a failed query worth another try: the same query with the same values, whatever the form holds now. */
+  private retry(): void {
+    if (this.lastRun !== undefined) void this.run(this.lastRun.name, this.lastRun.values);
+  }
+
+  private async run(name: QueryName, values: Readonly<Record<string, string>>): Promise<void> {
+    this.lastRun = { name, values };
     const path = pathWith(`/v1/compliance/${encodeURIComponent(name)}`, values);
     this.result = LOADING;
     this.csvError = undefined;
@@ -134,6 +147,7 @@ export class ComplianceQueries extends ConsolePage {
   /** The server's own CSV (RFC 4180, formula cells neutralised), asked with `Accept: text/csv`, saved as a file. */
   private async downloadCsv(name: string): Promise<void> {
     if (this.lastPath === undefined) return;
+    this.csvError = undefined;
     try {
       const csv = await this.api.text(this.lastPath, 'text/csv', this.abort.signal);
       // A cut answer must not be saved as the whole (review 113): its name says so, and so does the page.
@@ -146,7 +160,7 @@ export class ComplianceQueries extends ConsolePage {
         ? `The read models were ${csv.eventsBehind} event(s) behind the store when the server wrote this file: rows those events prove may be missing; its name says "-behind-${csv.eventsBehind}". Run the query again shortly and download it again.`
         : undefined;
     } catch (error) {
-      this.csvError = describeError(error);
+      if (!this.abort.signal.aborted) this.csvError = error;
     }
   }
 
@@ -191,12 +205,13 @@ export class ComplianceQueries extends ConsolePage {
     // The fields are made anew for each query (keyed): reused by position, the values typed for one query were sent
     // under another's names (review 130: revocations' from=2000-01-01 went as expiring's now, and "No rows" read as
     // an all-clear).
-    return html`<form class="query" @submit=${(e: SubmitEvent) => this.run(e, query.name, query.params)}>
+    return html`<form class="query" @submit=${(e: SubmitEvent) => this.submit(e, query.name, query.params)}>
       <label for="query-name">Query</label>
       <select id="query-name" @change=${(e: Event) => {
         this.selected = (e.target as HTMLSelectElement).value;
         this.given = new Set();
         this.runs++;
+        this.lastRun = undefined;
         this.result = IDLE;
       }}>
         ${catalog.queries.map((q) => html`<option value=${q.name} ?selected=${q.name === query.name}>${q.name}</option>`)}
@@ -229,10 +244,12 @@ export class ComplianceQueries extends ConsolePage {
         <h3 id="result-heading">Result of ${result.query}</h3>
         ${this.renderParams(result.params)}
         <button type="button" class="secondary" @click=${() => this.downloadCsv(result.query)}>Download CSV</button>
-        ${this.csvError ? html`<p class="error" role="alert">Could not download the CSV: ${this.csvError}</p>` : nothing}
+        ${this.csvError !== undefined
+          ? html`<p class="error" role="alert">Could not download the CSV: ${describeError(this.csvError)} ${renderRetry(this.csvError, () => void this.downloadCsv(result.query))}</p>`
+          : nothing}
         ${this.csvNote ? html`<p class="warning" role="status" data-testid="csv-partial">${this.csvNote}</p>` : nothing}
         ${this.csvBehind ? html`<p class="warning" role="status" data-testid="csv-behind">${this.csvBehind}</p>` : nothing}
         ${this.renderRows(result)}
-      </section>`)}`;
+      </section>`, () => this.retry())}`;
   }
 }

@@ -5,6 +5,7 @@ import { PAGES, parseRoute, type Route } from '../router.ts';
 import { clearSession, loadSession, parseToken, saveSession, type Session } from '../session.ts';
 import { watchSession, type Visibility } from '../session-watch.ts';
 import { ConsoleElement } from './base.ts';
+import { visibleText } from '../visible-text.ts';
 
 const documentVisibility: Visibility = {
   hidden: () => document.hidden,
@@ -146,7 +147,7 @@ export class ConsoleApp extends ConsoleElement {
       if (response.status === 401) {
         // Only a problem document's detail is shown: a proxy's page or another server's body is not repeated.
         const { detail } = await problemOf(response);
-        this.signInError = `The server refused this token (401 Unauthorized${detail ? `: ${detail}` : ''}).`;
+        this.signInError = `The server refused this token (401 Unauthorized${detail ? `: ${visibleText(detail)}` : ''}).`;
         return;
       }
       if (!response.ok && response.status !== 403) {
@@ -217,7 +218,7 @@ export class ConsoleApp extends ConsoleElement {
         <nav aria-label="Pages">
           ${PAGES.map((p) => html`<a href="#/${p.page}" aria-current=${p.page === this.route.page ? 'page' : 'false'}>${p.label}</a>`)}
         </nav>
-        <span class="who" data-testid="who">${session.subject} <span class="role">${session.role}</span></span>
+        <span class="who" data-testid="who">${visibleText(session.subject)} <span class="role">${session.role}</span></span>
         <button type="button" class="secondary" @click=${() => void this.signOutEverywhere()}>Sign out</button>
       </header>
       <main id="main">${this.renderPage(session, api)}</main>`;

@@ -1,5 +1,5 @@
 import { html, nothing, type PropertyValues } from 'lit';
-import { entityPath } from '../api.ts';
+import { describeError, entityPath } from '../api.ts';
 import { loadDependencies, type DependencyGraph } from '../dependencies.ts';
 import { verifyHref } from '../router.ts';
 import { Entity, EntityPage, StateAt, type TimelineEntry } from '../schemas.ts';
@@ -252,6 +252,18 @@ export class EntityView extends ConsolePage {
     return renderStateSlider(this.range(entries), this.at, this.stateAt, this.session.role, (at) => this.moveTo(at), (direction) => this.jump(entries, direction));
   }
 
+  /**
+   * What depends on the entity, read once the entity is (its state and context say which dependents to ask for). An
+   * entity that could not be read leaves it unread, and the section says so: blank, it read as "nothing depends on it"
+   * (review 223).
+   */
+  private renderDependents(name: string, tooLong: boolean) {
+    if (this.entity.state === 'error' && !tooLong) {
+      return html`<p class="warning" role="status" data-testid="graph-not-read">Not read: ${name} itself could not be read (${describeError(this.entity.error)}), so what depends on it is not known.</p>`;
+    }
+    return renderLoad(this.graph, this.session.role, 'the dependency graph', (graph) => renderGraph(graph, name));
+  }
+
   override render() {
     const role = this.session.role;
     const id = this.entityId;
@@ -276,7 +288,7 @@ export class EntityView extends ConsolePage {
               <a class="button-link" href=${verifyHref(e.kind, e.id)}>Verify its evidence bundle in this browser</a></p>`,
             () => this.retry(id),
           )}
-      ${this.timeline.state === 'ok' && tooLong === undefined ? this.renderSlider(this.timeline.value.entries) : nothing}
+      ${this.timeline.state === 'ok' && this.entity.state === 'ok' ? this.renderSlider(this.timeline.value.entries) : nothing}
       ${renderBehind(this.behind, 'the timeline and what depends on it')}
       <div class="columns wide-left">
         <section aria-labelledby="timeline-heading">
@@ -285,7 +297,7 @@ export class EntityView extends ConsolePage {
         </section>
         <section aria-labelledby="graph-heading">
           <h3 id="graph-heading">What depends on it</h3>
-          ${renderLoad(this.graph, role, 'the dependency graph', (graph) => renderGraph(graph, `${this.kind}-${id}`))}
+          ${this.renderDependents(`${this.kind}-${id}`, tooLong !== undefined)}
         </section>
       </div>`;
   }

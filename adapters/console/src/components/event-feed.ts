@@ -25,7 +25,7 @@ interface Shown {
  */
 const shown = (event: StreamEvent): Shown | string => {
   const parsed = StreamEventData.safeParse(event.data ?? {});
-  if (!parsed.success) return `Event ${positionOfEventId(event.id) || '(no id)'} (${event.type}) is not what this console expects (${describeIssues(parsed.error)}), so it is not shown.`;
+  if (!parsed.success) return `Event ${positionOfEventId(event.id) || '(no id)'} (${visibleText(event.type)}) is not what this console expects (${describeIssues(parsed.error)}), so it is not shown.`;
   const d = parsed.data;
   const subject = d.streamId ?? (typeof d.subject === 'string' ? d.subject : d.subject !== undefined ? JSON.stringify(d.subject) : '');
   const actor = d.metadata?.actor ? `${d.metadata.actor.id ?? ''} (${d.metadata.actor.role ?? ''})` : (d.actorRole ?? '');
@@ -142,7 +142,7 @@ export class EventFeed extends ConsolePage {
             <thead><tr><th scope="col">Position</th><th scope="col">Event</th><th scope="col">${pseudonymous ? 'Subject (pseudonymised)' : 'Stream'}</th><th scope="col">When</th><th scope="col">Actor</th></tr></thead>
             <tbody>${this.events.map((e) => {
               const href = pseudonymous ? undefined : streamHref(e.subject);
-              return html`<tr class=${e.previous ? 'previous-log' : ''}><td class="num">${e.id}${e.previous ? html` <span class="previous">(previous log)</span>` : nothing}</td><td>${e.type}</td><td class="id">${href ? html`<a href=${href}>${e.subject}</a>` : e.subject}</td><td>${formatTime(e.occurredAt)}</td><td>${visibleText(e.actor)}</td></tr>`;
+              return html`<tr class=${e.previous ? 'previous-log' : ''}><td class="num">${e.id}${e.previous ? html` <span class="previous">(previous log)</span>` : nothing}</td><td>${visibleText(e.type)}</td><td class="id">${href ? html`<a href=${href}>${visibleText(e.subject)}</a>` : visibleText(e.subject)}</td><td>${formatTime(e.occurredAt)}</td><td>${visibleText(e.actor)}</td></tr>`;
             })}</tbody>
           </table>`}`;
   }
