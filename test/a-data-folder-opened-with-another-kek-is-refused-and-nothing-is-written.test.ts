@@ -19,6 +19,7 @@ import { withKekFile } from './support/kek-file-env.ts';
 import { treeSnapshot } from './support/outside-kek-folder.ts';
 import { startTestService } from './support/service.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
+import { cmd } from './support/fleet.ts';
 
 /*
  * A data folder's keys opened under another key-encryption key than the one that sealed them: the in-folder KEK
@@ -47,7 +48,10 @@ let outsideKek: string;
 beforeAll(async () => {
   templates = mkdtempSync(join(tmpdir(), 'credence-another-kek-templates-'));
   inFolderTemplate = join(templates, 'in-folder');
-  await (await startTestService({ dir: inFolderTemplate })).close();
+  // One event, so that an export reaches the log key (a stream with none is refused before it, review 218).
+  const served = await startTestService({ dir: inFolderTemplate });
+  await served.service.context.credence.engine.execute(cmd.createSubscription('sub-kek'));
+  await served.close();
   mkdirSync(join(templates, 'secrets'), { mode: 0o700 });
   outsideKek = join(templates, 'secrets', 'credence.kek');
   outsideTemplate = join(templates, 'outside');
@@ -123,7 +127,7 @@ describe('a data folder whose KEK was replaced by another valid KEK', () => {
     ['ca init', ['ca', 'init', '--key-type', 'ed25519']],
     ['token create', ['token', 'create', '--role', 'admin', '--subject', 'a', '--ttl', '1h']],
     ['token rotate-key', ['token', 'rotate-key']],
-    ['export (signs with the log key)', ['export', 'subscription-none', '--out', 'OUT']],
+    ['export (signs with the log key)', ['export', 'subscription-sub-kek', '--out', 'OUT']],
   ])('credence %s is refused with that message, exit non-zero; nothing is written', async (_what, args) => {
     const { dir, kekFile, keks } = folderWithItsKekReplaced();
     const before = treeSnapshot(dir);

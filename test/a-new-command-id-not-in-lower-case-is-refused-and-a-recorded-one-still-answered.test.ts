@@ -102,7 +102,7 @@ describe('over HTTP and the CLI', () => {
     expect(await footprint(store)).toEqual(before);
   }, 30_000);
 
-  it('credence pseudonym rotate --command-id in upper case after the lower-case one rotates once, the second refused naming the rule', async () => {
+  it('credence pseudonym rotate --command-id in upper case after the lower-case one rotates once, the second refused naming the rule (before it is sent, exit 2: review 218)', async () => {
     const rotate = (...extra: string[]) => runCli(['pseudonym', 'rotate', NODE, '--server', svc.url, '--token', svc.tokens.operator, ...extra]);
     const id = randomUUID();
     const first = await rotate('--command-id', id);
@@ -110,8 +110,8 @@ describe('over HTTP and the CLI', () => {
     const count = await rotations();
 
     const upper = await rotate('--command-id', id.toUpperCase());
-    expect(upper.code).toBe(1);
-    expect(upper.err).toMatch(/commandId/);
+    expect(upper.code).toBe(2);
+    expect(upper.err).toMatch(/--command-id/);
     expect(upper.err).toMatch(/lower_case|lower case/);
     expect(upper.err).toContain(id);
     expect(await rotations()).toBe(count);
