@@ -88,7 +88,8 @@ export const registrarRoutes: RouteModule = async (app, context) => {
         'A credential that ended during the handshake (revoked, its key destroyed) is 422 `bad_mac` or `bad_signature`, word for word what a failed proof gets, ' +
         'to a Registree whose proof does not verify (or whose PSK is gone), and, read again once the proof verifies, 422 with the reason ' +
         '(`credential_revoked`, ...) to the Registree that holds it; nothing is granted or recorded. One whose proof verified ' +
-        'but that leaves no lifetime after the margin is 422 `lifetime_exhausted`.',
+        'but that leaves no lifetime after the margin is 422 `lifetime_exhausted`. Of two finishes of one association at once (two runs), the one ' +
+        'recorded second is 422 `association_not_waiting` naming the state, its keys destroyed.',
       params: AssociationPath,
       body: AssociationFinish,
       response: { 201: AssociationConfirm },

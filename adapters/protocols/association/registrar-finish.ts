@@ -39,19 +39,28 @@ const grantOf = (session: RealRun, endsAt: string, now: Date, lifetimeMarginSeco
 
 const earlierOf = (a: string, b: string): string => (Date.parse(b) < Date.parse(a) ? b : a);
 
-/** The Registrar CSE's answer to a finish of `session` (Registrar.acceptFinish), `replay` its part of the replay cache. */
+/**
+ * What a finish is refused for before its proof is checked, anyone's: a refusal here leaves the run going
+ * (SessionTable.step's `admit`), so a stranger who saw the session id cannot end it with a junk finish (review 224).
+ */
+export const admitFinish = (session: Session, finish: AssociationFinish, association: string | undefined): void => {
+  if (session.association !== association) throw protocolFailure(FINISH, 'unknown_session', 'the session belongs to another association');
+  if (finish.registrarNonce !== session.challenge.registrarNonce) throw protocolFailure(FINISH, 'nonce_mismatch');
+};
+
+/**
+ * The Registrar CSE's answer to a finish of `session` (Registrar.acceptFinish) that `admitFinish` admitted, `replay`
+ * its part of the replay cache.
+ */
 export const finishRun = async (
   o: RegistrarOptions,
   replay: ReplayCache,
   session: Session,
   finish: AssociationFinish,
-  association: string | undefined,
   now: Date,
 ): Promise<{ confirm: AssociationConfirm; outcome: AssociationOutcome }> => {
   const { se } = o;
   const { hello, challenge } = session;
-  if (session.association !== association) throw protocolFailure(FINISH, 'unknown_session', 'the session belongs to another association');
-  if (finish.registrarNonce !== challenge.registrarNonce) throw protocolFailure(FINISH, 'nonce_mismatch');
   const th = session.transcript.absorb(finish.type, withoutFields(finish, 'proof', 'keyConfirmation'));
   const proved = proofFor('registree', 'finish', th);
   // A decoy run ends here: its holder is told why its credential cannot be used, anyone else what a failed proof gets.

@@ -28,7 +28,7 @@ import {
 import type { ReplayCache } from '../../../domain/ports/replay-cache.ts';
 import { decoyChallenge, decoySigner, knownVerifier, realRefusal, type Decoy } from '../shared/decoy.ts';
 import { PROTOCOL, proofFor } from './session-key.ts';
-import { FINISH, finishRun } from './registrar-finish.ts';
+import { admitFinish, FINISH, finishRun } from './registrar-finish.ts';
 import type { RegistrarOptions, RegistrarScope, RegistreeCredential } from './registrar-options.ts';
 import { credentialEnd, type Opening, type Session } from './registrar-runs.ts';
 import type { CredentialLookup } from './registrar-still-usable.ts';
@@ -250,6 +250,13 @@ export class Registrar {
   async acceptFinish(input: unknown, association?: string): Promise<{ confirm: AssociationConfirm; outcome: AssociationOutcome }> {
     const finish = parseAssociationMessage(AssociationFinish, input, FINISH);
     const now = this.#o.now();
-    return this.#sessions.step(finish.sessionId, FINISH, 'challenged', now, (session) => finishRun(this.#o, this.#replay, session, finish, association, now));
+    return this.#sessions.step(
+      finish.sessionId,
+      FINISH,
+      'challenged',
+      now,
+      (session) => finishRun(this.#o, this.#replay, session, finish, now),
+      (session) => admitFinish(session, finish, association),
+    );
   }
 }

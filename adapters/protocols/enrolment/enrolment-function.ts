@@ -38,7 +38,7 @@ import type { Opening, RunContext, Session } from './enrolment-runs.ts';
 import { checkManufacturerCertificate } from './manufacturer-certificate.ts';
 import { acceptNodeKey, deliverPsk } from './new-credential.ts';
 import { assertBootstrapStillUsable } from './bootstrap-still-usable.ts';
-import { completeRun, RECEIPT } from './enrolment-receipt.ts';
+import { admitReceipt, completeRun, RECEIPT } from './enrolment-receipt.ts';
 import type { BootstrapCredential, EnrolmentFunctionOptions } from './enrolment-options.ts';
 
 export type { RunContext } from './enrolment-runs.ts';
@@ -51,8 +51,9 @@ const MISSING_SIGNING_KEY = 'this Enrolment Function has no signing key for asym
 
 /**
  * The M2M Enrolment Function side of remote provisioning (seed 003 clause 11.2.1): one method per incoming
- * message, each returning the next outgoing message. Any refusal is a typed `protocol` error naming the step,
- * and it ends the run: the session and every key made for it are destroyed.
+ * message, each returning the next outgoing message. Any refusal is a typed `protocol` error naming the step; one
+ * past the message's proof, or of the proof itself, ends the run: the session and every key made for it are destroyed.
+ * One before it (a stage the run is not at, a nonce or fingerprint not its own) leaves the run going (SessionTable.step).
  */
 export class EnrolmentFunction {
   readonly #o: EnrolmentFunctionOptions;
@@ -252,9 +253,12 @@ export class EnrolmentFunction {
   async acceptAuth(input: unknown): Promise<ProvisioningDelivery> {
     const auth = parseMessage(ProvisioningAuth, input, AUTH);
     const now = this.#o.now();
+    // Refused before the proof, anyone's: the run goes on (SessionTable.step's `admit`; review 224).
+    const admit = (session: Session) => {
+      if (auth.enrolmentNonce !== session.enrolmentNonce) throw protocolFailure(AUTH, 'nonce_mismatch');
+    };
     return this.#sessions.step(auth.sessionId, AUTH, 'challenged', now, async (session) => {
       const { se } = this.#o;
-      if (auth.enrolmentNonce !== session.enrolmentNonce) throw protocolFailure(AUTH, 'nonce_mismatch');
       const th = session.transcript.absorb(auth.type, withoutFields(auth, 'proof', 'proofOfPossession'));
       const proved = proofFor('node', 'auth', th);
       // A decoy run ends here: its holder is told why its bootstrap cannot be used, anyone else what a failed proof
@@ -314,7 +318,7 @@ export class EnrolmentFunction {
       const thDelivery = session.transcript.absorb(unsigned.type, unsigned);
       session.stage = 'delivered';
       return { ...unsigned, proof: await prove(se, session.signer, proofFor('enrolment-function', 'delivery', thDelivery)) };
-    });
+    }, admit);
   }
 
   async acceptReceipt(input: unknown): Promise<ProvisioningOutcome> {
@@ -325,6 +329,13 @@ export class EnrolmentFunction {
   async acceptReceiptInContext(input: unknown): Promise<{ outcome: ProvisioningOutcome; context: RunContext }> {
     const receipt = parseMessage(ProvisioningReceipt, input, RECEIPT);
     const now = this.#o.now();
-    return this.#sessions.step(receipt.sessionId, RECEIPT, 'delivered', now, (session) => completeRun(this.#o, this.#skew, session, receipt, now));
+    return this.#sessions.step(
+      receipt.sessionId,
+      RECEIPT,
+      'delivered',
+      now,
+      (session) => completeRun(this.#o, session, receipt, now),
+      (session) => admitReceipt(this.#skew, session, receipt, now),
+    );
   }
 }

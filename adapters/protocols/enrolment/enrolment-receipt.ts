@@ -20,22 +20,31 @@ import type { RunContext, Session } from './enrolment-runs.ts';
 export const RECEIPT = 'provisioning.receipt';
 
 /**
- * The Enrolment Function's outcome of a run whose node sent `receipt` (EnrolmentFunction.acceptReceiptInContext), with
- * the context its hello was accepted in; `skew` the clock skew accepted for `receipt.completedAt`.
+ * What a receipt is refused for before its proofs are checked, anyone's: a refusal here leaves the run going
+ * (SessionTable.step's `admit`), so a stranger who saw the session id cannot end a run whose PSK was delivered
+ * (review 224). `skew`: the clock skew accepted for `receipt.completedAt`.
+ */
+export const admitReceipt = (skew: number, session: Session, receipt: ProvisioningReceipt, now: Date): void => {
+  // Unreachable: a decoy run never passes its auth (acceptAuth).
+  if (session.decoy !== undefined) throw protocolFailure(RECEIPT, 'unknown_session', `session is not awaiting ${RECEIPT}`);
+  if (receipt.credentialFingerprint !== (session.credential as CredentialDescriptor).fingerprint) throw protocolFailure(RECEIPT, 'credential_mismatch');
+  assertFresh(RECEIPT, receipt.completedAt, now, skew);
+};
+
+/**
+ * The Enrolment Function's outcome of a run whose node sent `receipt` (EnrolmentFunction.acceptReceiptInContext),
+ * admitted by `admitReceipt`, with the context its hello was accepted in.
  */
 export const completeRun = async (
   o: EnrolmentFunctionOptions,
-  skew: number,
   session: Session,
   receipt: ProvisioningReceipt,
   now: Date,
 ): Promise<{ outcome: ProvisioningOutcome; context: RunContext }> => {
   const { se, signingKey } = o;
-  // Unreachable: a decoy run never passes its auth (acceptAuth); here for the type of `session`.
+  // Here for the type of `session`: `admitReceipt` refused a decoy run.
   if (session.decoy !== undefined) throw protocolFailure(RECEIPT, 'unknown_session', `session is not awaiting ${RECEIPT}`);
   const credential = session.credential as CredentialDescriptor;
-  if (receipt.credentialFingerprint !== credential.fingerprint) throw protocolFailure(RECEIPT, 'credential_mismatch');
-  assertFresh(RECEIPT, receipt.completedAt, now, skew);
   const th = session.transcript.absorb(receipt.type, withoutFields(receipt, 'bootstrapProof', 'credentialProof'));
   const { hello } = session;
   // The facts the receipt proves, as this function knows them: the node's proofs must be over exactly these

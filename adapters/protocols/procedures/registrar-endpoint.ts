@@ -1,4 +1,5 @@
-import type { CredenceError } from '../../../domain/errors.ts';
+import { isCredenceError, type CredenceError } from '../../../domain/errors.ts';
+import { protocolFailure } from '../../../domain/protocols/protocol.ts';
 import type { AssociationChallenge, AssociationConfirm } from '../../../domain/protocols/association-messages.ts';
 import type { Infrastructure } from './infrastructure.ts';
 import { recordAssociation } from './record.ts';
@@ -42,10 +43,23 @@ export class RegistrarEndpoint {
     }, peer, concealed);
   }
 
-  /** Verifies the finish, records `AssociationEstablished`, and only then answers with the confirm. */
+  /**
+   * Verifies the finish, records `AssociationEstablished`, and only then answers with the confirm. A record the
+   * association machine refuses is told to the Registree, whose proof verified, as a finish arriving after that change
+   * is (`refusalToHolder`): review 224, two finishes of one association at once (a device retrying after a client
+   * timeout while its first is being recorded) both pass the finish's check that the association waits, which comes
+   * before keys are derived, and the loser was told the engine's `409 illegal_transition` instead of
+   * `association_not_waiting` naming the state. Its keys are destroyed by `recordAssociation` either way.
+   */
   async acceptFinish(associationId: string, input: unknown): Promise<AssociationConfirm> {
     const { confirm, outcome } = await this.infra.registrar.acceptFinish(input, associationId);
-    await recordAssociation(this.infra, associationId, outcome);
+    try {
+      await recordAssociation(this.infra, associationId, outcome);
+    } catch (error) {
+      if (!isCredenceError(error, 'illegal_transition')) throw error;
+      const closed = await associationClosedFor(this.infra.o, this.infra.registrarCseId, associationId, outcome.registreeId);
+      throw closed === undefined ? error : protocolFailure('association.finish', closed.reason, closed.detail);
+    }
     return confirm;
   }
 }
