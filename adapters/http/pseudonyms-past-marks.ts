@@ -21,7 +21,7 @@ export const rotatePseudonymsPastMarks = async (o: { readonly credence: Pick<Cre
       `the log was restored from an older backup. Rotated ${rotated} of the ${behind} live ` +
       `one(s) past what was given out, so none is given out again` +
       (behind > rotated ? `; the ${behind - rotated} not rotated are tried at the next start` : '') +
-      (other > 0 ? `; ${other} unknown in the log (registered since the backup): registered again, such a node takes its first pseudonym again, so rotate it by hand right after` : '') +
+      (other > 0 ? `; ${other} unknown in the log (registered since the backup): registered again, such a node takes its first pseudonym past its mark, none it had before (an earlier version marked no first pseudonym: rotate a node it registered by hand right after)` : '') +
       ` (${STEP})`,
   );
 };

@@ -34,8 +34,8 @@ export interface BehindMarks {
 
 /**
  * The nodes the log has fewer rotations of than `marks` says were given out: read from a directory caught up with the
- * log. A node the directory does not know was registered since the backup: registered again, it takes its epoch 0
- * pseudonym again (the registration's, whatever the mark); counted only.
+ * log. A node the directory does not know was registered since the backup (its first pseudonym is marked too):
+ * counted only; registered again, its first pseudonym is past its mark (first-epoch.ts).
  */
 export const behindMarks = (db: Database.Database, marks: EpochMarks): BehindMarks => {
   const live: NodeEpoch[] = [];
@@ -51,6 +51,7 @@ export const behindMarks = (db: Database.Database, marks: EpochMarks): BehindMar
 /** The marks the log is ahead of, as they should be: read from a directory caught up with the log. */
 export const marksBehindTheLog = (db: Database.Database, marks: EpochMarks): NodeEpoch[] => {
   const marked = new Map(marks.epochMarks().map((m) => [m.nodeId, m.epoch]));
-  const rows = db.prepare('SELECT node_id AS nodeId, epoch FROM pseudonym_nodes WHERE epoch > 0').all() as NodeEpoch[];
+  // Epoch 0 too: a first pseudonym recorded by a process stopped before it marked it, or before marks included it.
+  const rows = db.prepare('SELECT node_id AS nodeId, epoch FROM pseudonym_nodes WHERE epoch >= 0').all() as NodeEpoch[];
   return rows.filter((row) => (marked.get(row.nodeId) ?? -1) < row.epoch);
 };

@@ -12,6 +12,7 @@ import { applyToDirectory, DIRECTORY_EVENT_TYPES } from './apply.ts';
 import { decidedBeforeReset, markDecidedBefore, setupDecidedBefore } from './decided-before-reset.ts';
 import { isDue, nodePseudonym, resetDirectory, setupDirectory } from './directory.ts';
 import { behindMarks, marksBehindTheLog, type NodeEpoch } from './epoch-marks.ts';
+import { firstEpoch } from './first-epoch.ts';
 import { policyFor, RotationPolicy } from './policy.ts';
 import { NodeLanes, RecordedEpochs } from './rotation-lanes.ts';
 import { asFound, RotationRounds } from './rotation-round.ts';
@@ -104,6 +105,8 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
    * process stopped before it marked leaves the log ahead of its marks, which the next start's rotatePastMarks raises.
    */
   const unmarked: NodeEpoch[] = [];
+  /** Registrations of the batch being handled whose reaction has not run yet (prepare counts them). */
+  let registrationsLeft = 0;
   const markRecorded = (): void => {
     if (epochMarks !== undefined && unmarked.length > 0) epochMarks.raiseEpochMarks(unmarked.splice(0));
   };
@@ -116,8 +119,9 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
     // A repeat's events are the first outcome's, so this is when the rotation was recorded, whoever asked it again.
     const at = Instant.safeParse(outcome.events[0]?.metadata['occurredAt']);
     recordedEpochs.note(nodeId, epoch, at.success ? Date.parse(at.data) : undefined);
-    // Epoch 0 is the registration's, never lost while the node is in the log.
-    if (epochMarks !== undefined && epoch > 0) {
+    // Epoch 0 too: a log restored from a backup older than the registration loses it, and the node registered again
+    // must start past it (first-epoch.ts, review 226).
+    if (epochMarks !== undefined) {
       unmarked.push({ nodeId, epoch });
       if (trigger === 'demand' || unmarked.length >= TICK_CHUNK) markRecorded();
     }
@@ -156,6 +160,12 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
     const noted = trigger === 'demand' ? recordedEpochs.latest(nodeId) : undefined;
     const current = noted !== undefined && (listed === undefined || noted > listed) ? noted : listed;
     let epoch = trigger === 'initial' ? 0 : current === undefined ? 0 : current + 1;
+    const reaction = metadata.commandId;
+    if (trigger === 'initial' && epochMarks !== undefined && reaction !== undefined) {
+      const first = await firstEpoch({ nodeId, mark: epochMarks.epochMark(nodeId), deriver, recorded: (p) => recordedBefore(p, reaction) });
+      if (first.recorded !== undefined) return { outcome: 'duplicate', nodeId, epoch: first.epoch, pseudonym: first.recorded };
+      epoch = first.epoch;
+    }
     // The directory may lag behind rotations already stored: an epoch whose pseudonym exists is taken, try the next.
     for (let attempt = 0; attempt < EPOCHS_TRIED; attempt++, epoch++) {
       const pseudonym = attempt === 0 && known !== undefined ? known.next : await deriver.node(nodeId, epoch);
@@ -267,7 +277,13 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
     });
     switch (e.event.type) {
       case 'NodeRegistered':
-        await rotate(e.event.data.nodeId, 'initial', caused(`pseudonym:initial:${e.event.data.nodeId}`));
+        try {
+          await rotate(e.event.data.nodeId, 'initial', caused(`pseudonym:initial:${e.event.data.nodeId}`));
+        } finally {
+          // The batch's first pseudonyms marked in one write after its last registration, not at the next tick: a
+          // folder moved aside by a restore is never started again to mark them from its log (review 226).
+          if (--registrationsLeft <= 0) markRecorded();
+        }
         return;
       case 'AssociationConfigured': {
         // Decided by the run before the directory was emptied, under its policy: a rotation it recorded is in the log
@@ -368,6 +384,7 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
     async prepare(events) {
       inBatch = new Set(events.flatMap((e) => (e.event.type === 'PseudonymRotated' && sentBy(e.metadata, OWN_ROTATION) ? [`${e.record.streamId}\n${e.metadata.commandId}`] : [])));
       const registered = events.flatMap((e) => (e.event.type === 'NodeRegistered' ? [{ nodeId: e.event.data.nodeId, epoch: 0 }] : []));
+      registrationsLeft = registered.length;
       if (registered.length > 1) await deriver.nodes(registered);
     },
     async tick() {
