@@ -29,15 +29,16 @@ export interface ProblemDocument {
 const IMF_FIXDATE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
 
 /**
- * What a Retry-After header asks to wait, in ms (0 for a time already past): delay-seconds, or an HTTP date (RFC 9110
- * 10.2.3), which Credence does not send but a proxy in front of it may. Undefined without one, or for one of neither
- * form. `now` is the time the date is taken against.
+ * What a Retry-After header asks to wait, in ms (0 for a time already past; Infinity past ten digits): delay-seconds,
+ * or an HTTP date (RFC 9110 10.2.3), which Credence does not send but a proxy in front of it may. Undefined without
+ * one, or for one of neither form. `now` is the time the date is taken against.
  */
 export const retryAfterMsOf = (headers: Headers, now: number = Date.now()): number | undefined => {
   const value = headers.get('retry-after')?.trim();
   if (value === undefined || value === '') return undefined;
-  // Up to ten digits (some 317 years): more is no wait anyone means, and printed it read 1e+20 s (review 222).
-  if (/^\d{1,10}$/.test(value)) return Number(value) * 1000;
+  // Past ten digits (some 317 years) a wait longer than any, never printed (it read 1e+20 s, review 222); a stream
+  // waits its longest for it.
+  if (/^\d+$/.test(value)) return value.length > 10 ? Number.POSITIVE_INFINITY : Number(value) * 1000;
   // The date only in the form RFC 9110 5.6.7 has senders write (IMF-fixdate): Date.parse also reads `1.5` or `-5`.
   if (!IMF_FIXDATE.test(value)) return undefined;
   const at = Date.parse(value);
