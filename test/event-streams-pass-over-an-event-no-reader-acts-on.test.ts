@@ -61,7 +61,9 @@ const canonicalPositions = async (after = 0n): Promise<string[]> => {
   const positions: string[] = [];
   for await (const record of svc.service.context.credence.store.readAll({ afterPosition: after })) {
     if (record.position >= tooNew) break;
-    if (parseStreamId(record.streamId) !== undefined && decodeOnce(record) !== undefined) positions.push(String(record.position));
+    // A pseudonym's stream is told only to an auditor who resolved it (review 223).
+    const kind = parseStreamId(record.streamId)?.kind;
+    if (kind !== undefined && kind !== 'pseudonym' && decodeOnce(record) !== undefined) positions.push(String(record.position));
   }
   return positions;
 };

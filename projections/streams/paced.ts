@@ -19,7 +19,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { Observable } from 'rxjs';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import { isFactClaim } from '../../domain/fact-claims.ts';
-import type { EventStore } from '../../domain/ports/event-store.ts';
+import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
 import { lifecycleFact, type PassedOver } from './lifecycle-fact.ts';
 import type { CompiledFilter } from './filter.ts';
 
@@ -38,6 +38,12 @@ export interface DeliveryOptions<T> {
    * reason only. One a newer version wrote is not passed over: the stream errors with a NewerEventError before it.
    */
   readonly onPassedOver?: (passed: PassedOver) => void;
+  /**
+   * Whether the reader may be told this stored event (the HTTP stream's caller: an event of a pseudonym's stream names
+   * its node, review 223). One it may not is passed over undecoded, as the filter passes over one: ids and resume
+   * points stay those of the events delivered, and a resume after one re-asks about what follows. Absent: every event.
+   */
+  readonly tells?: (record: RecordedEvent) => boolean | Promise<boolean>;
 }
 
 /** `step` turns a decoded event into what is emitted; undefined skips it (still pulled in order). */
@@ -54,7 +60,7 @@ const isPromise = <T>(value: T | Promise<T>): value is Promise<T> => value insta
 const PULLED_PER_TURN = 256;
 
 export function pacedEvents<T>(store: EventStore, filter: CompiledFilter, step: Step<T>, options: DeliveryOptions<T> = {}): Observable<T> {
-  const { onEvent, onPassedOver } = options;
+  const { onEvent, onPassedOver, tells } = options;
   if (onEvent !== undefined && typeof onEvent !== 'function') throw new Error('options.onEvent: must be a function');
   if (onPassedOver !== undefined && typeof onPassedOver !== 'function') throw new Error('options.onPassedOver: must be a function');
   return new Observable<T>((subscriber) => {
@@ -79,6 +85,11 @@ export function pacedEvents<T>(store: EventStore, filter: CompiledFilter, step: 
         // A fact claim is the store's concurrency marker, not a lifecycle event (domain/fact-claims.ts). `keep` runs before
         // the decoding: an event the stream does not need never ends it, whatever version wrote it (review 120).
         if (!filter.keep(record) || isFactClaim(record)) continue;
+        if (tells !== undefined) {
+          const told = tells(record);
+          if (!(isPromise(told) ? await told : told)) continue;
+          if (!active) return;
+        }
         // One no version reads is passed over as every reader passes over it: ending the stream here ended every stream
         // at this position, on every reconnect, for good (review 79); nothing acts on it, and replay reports it. One a
         // newer version wrote throws NewerEventError: the stream ends before it, not past it (review 85).

@@ -3,7 +3,8 @@
  *
  * Each event's `id:` is its global store position; `Last-Event-ID` (or `?after=`) resumes strictly after it, with
  * no gap and no duplicate, across restarts too, since positions belong to the store and not to this process.
- * Integrators get the pseudonymised stream only (seed 004; SER-011, SER-018, SER-025). Back-pressure: one event
+ * Integrators get the pseudonymised stream only (seed 004; SER-011, SER-018, SER-025); the canonical one tells a
+ * pseudonym's events only to an auditor who recorded its resolution (review 223, ./pseudonym-reads.ts toldOnStreams). Back-pressure: one event
  * in flight per stream, and a client that stops reading is dropped with a retry hint (adapters/http/sse). Each
  * principal may hold a bounded number of streams, and the service serves a bounded number of each kind, canonical
  * and pseudonymised, the latter to integrators and to operators and auditors apart (SER-001). A revocation by this service ends the token's streams
@@ -14,6 +15,8 @@
  */
 import { z } from 'zod';
 import { unauthorised } from '../../../domain/errors.ts';
+import type { EventStore, RecordedEvent } from '../../../domain/ports/event-store.ts';
+import { recordAtPosition } from '../../../projections/runtime/index.ts';
 import { publicEvents$ } from '../../../projections/streams/index.ts';
 import { ACCESS } from '../auth/roles.ts';
 import { baselineHeaders } from '../baseline-headers.ts';
@@ -23,13 +26,14 @@ import type { Principal } from '../auth/access-control.ts';
 import { canonicalTagger, keyedTagger, notingStore, startIdOf, type EventTagger, type TaggerOnDemand } from '../sse/event-id.ts';
 import { FRAMES_EXTENSION } from '../sse/frame-schemas.ts';
 import { canonicalMessage, publicMessage } from '../sse/messages.ts';
-import { EventsHeaders, EventsQuery, askedResumePoint, checkPublicFilter, lifecycleFilterOf, type Identifiers } from '../sse/query.ts';
+import { EventsHeaders, EventsQuery, askedResumePoint, checkOperatorFilter, checkPublicFilter, lifecycleFilterOf, type Identifiers } from '../sse/query.ts';
 import { checkFilterInScope } from '../sse/scope-reach.ts';
 import { logPassedOver } from '../sse/passed-over.ts';
 import { SseSession } from '../sse/session.ts';
 import { StreamSlots } from '../sse/stream-slots.ts';
 import type { SseMessage } from '../sse/frame.ts';
 import { refuseResumePointNotInLog } from './resume-point.ts';
+import { toldOnStreams } from './pseudonym-reads.ts';
 
 const DESCRIPTION = `Lifecycle events as server-sent events (text/event-stream), catch-up then live.
 
@@ -38,6 +42,7 @@ Reconnect with the \`Last-Event-ID\` header (or \`?after=\`) to resume strictly 
 Comments (\`: heartbeat\`) arrive every few seconds; \`retry:\` lines say how long to wait before reconnecting.
 A client that stops reading is dropped with \`event: dropped\` and a retry hint; it resumes with Last-Event-ID.
 A stream whose token is revoked (at once through this service, within a heartbeat through the CLI) or expires ends with \`event: dropped\` (reason \`unauthorised\`) and no retry hint: reconnect with a new token.
+The canonical stream leaves out the events of a pseudonym's stream, which name its node (SER-025), but to an auditor who recorded a resolution of that pseudonym (POST /v1/pseudonyms/resolutions); a tagged id at a left-out event is refused (409 \`resume_point_not_in_log\`), its bare position resumes; an operator's \`kind\`, \`type\` or \`stream\` of a pseudonym is refused (400, rule \`not_told\`).
 Integrators receive pseudonymised identifiers only; an integrator token issued with a scope receives only its M2M subscriptions' nodes' and its App-IDs' events (SER-025), and a kind or type filter its scope can never match is refused (400, rule \`not_in_scope\`).
 A stream must be the only request in flight on its connection: one pipelined behind an unfinished answer is refused (400 pipelined_stream).`;
 
@@ -68,6 +73,13 @@ const taggersFor = (principal: Principal, keyed: (() => Promise<EventTagger>) | 
   ...(principal.role !== 'integrator' ? [() => canonicalTagger] : []),
   ...(keyed !== undefined ? [keyed] : []),
 ];
+
+/** Whether the event at `position` is one the stream does not tell its caller (`tells`: ./pseudonym-reads.ts toldOnStreams). */
+const withheldAt = async (store: EventStore, position: bigint, tells: ((record: RecordedEvent) => Promise<boolean>) | undefined): Promise<boolean> => {
+  if (tells === undefined || position === 0n) return false;
+  const record = await recordAtPosition(store, position);
+  return record !== undefined && !(await tells(record));
+};
 
 const identifiersFor = (principal: Principal, asked: Identifiers | undefined): Identifiers => {
   if (principal.role !== 'integrator') return asked ?? 'canonical';
@@ -130,17 +142,30 @@ export const eventRoutes: RouteModule = (app, context) => {
         // Not a passing state to retry: the server was started without a pseudonym key (a configuration matter).
         throw new HttpProblem(501, 'pseudonyms_unavailable', 'this server has no pseudonym key, so it cannot serve the pseudonymised stream');
       }
+      // What of the log the caller may be told: an event of a pseudonym's stream names its node (review 223).
+      const tells = principal.role === 'integrator' ? undefined : await toldOnStreams(context, principal);
+      const store = context.credence.store;
+      // A tagged id at an event the caller is not told is none its streams gave it: refused as another log's whatever its
+      // tag, since checking the tag would answer whether a guessed event id (a rotation's derives from its node's
+      // registration) is the one there. Its bare position resumes, unchecked as any.
       const tag = askedResumePoint(request.query, request.headers)?.tag;
-      await refuseResumePointNotInLog(context, asked.from, RESTART, principal, tag === undefined ? undefined : { tag, taggers: taggersFor(principal, pseudonymisedTagger) });
+      const withheld = typeof asked.from === 'bigint' && tag !== undefined && (await withheldAt(store, asked.from, tells));
+      const taggers = withheld ? [] : taggersFor(principal, pseudonymisedTagger);
+      await refuseResumePointNotInLog(context, asked.from, RESTART, principal, tag === undefined ? undefined : { tag, taggers });
       // `from=end` as the position it stands for now, so the stream can say where it starts (its first frame's id): the
       // newest record Credence wrote, which stays in the log. The head of a shared EventStoreDB may be another
       // application's record, gone once scavenged: the id a client resumes with was then refused (review 160).
-      const store = context.credence.store;
       const filter = asked.from === 'end' ? { ...asked, from: (await (store.ownHeadPosition?.() ?? store.headPosition())) ?? 0n } : asked;
       const tagOf = identifiers === 'canonical' || pseudonymisedTagger === undefined ? canonicalTagger : await pseudonymisedTagger();
       // The first frame's id names the event there as every event's does, so a client cut before its first event
       // resumes with an id this log can check.
-      const startsAfter = typeof filter.from === 'bigint' ? await startIdOf(store, filter.from, tagOf) : undefined;
+      // Bare where the event there is one the caller is not told: its canonical tag would test a guessed event id.
+      const startsAfter =
+        typeof filter.from !== 'bigint'
+          ? undefined
+          : identifiers === 'canonical' && (await withheldAt(store, filter.from, tells))
+            ? filter.from.toString(10)
+            : await startIdOf(store, filter.from, tagOf);
 
       // The session exists only once the socket is taken over; events flow only after it subscribes.
       let session: SseSession | undefined;
@@ -153,7 +178,8 @@ export const eventRoutes: RouteModule = (app, context) => {
       // Built before the socket is taken over: a filter that cannot be served throws here, as a 400.
       let events;
       if (identifiers === 'canonical') {
-        events = context.credence.events$(filter, { onEvent: (e) => deliver(canonicalMessage(e, tagOf)), onPassedOver });
+        if (principal.role === 'operator') checkOperatorFilter(filter);
+        events = context.credence.events$(filter, { onEvent: (e) => deliver(canonicalMessage(e, tagOf)), onPassedOver, ...(tells !== undefined ? { tells } : {}) });
       } else {
         checkPublicFilter(filter);
         // The scope verified with the token on this request (access.db's record): left out events are not an error,

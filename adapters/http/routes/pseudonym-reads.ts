@@ -22,18 +22,51 @@ export const hasResolved = async (context: ServiceContext, principal: Principal 
   principal?.role === 'auditor' && resolvedBy(context, streamId, principal);
 
 const resolvedBy = async (context: ServiceContext, streamId: string, principal: Principal): Promise<boolean> => {
-  const { credence, live } = context;
+  const { credence } = context;
   const pseudonym = parseStreamId(streamId)?.id;
   if (pseudonym === undefined) return false;
-  const inDirectory = (): boolean =>
-    credence.readModels.prepare('SELECT 1 FROM pseudonym_resolutions WHERE pseudonym = ? AND actor_id = ? LIMIT 1').get(pseudonym, principal.subject) !==
-    undefined;
   if (credence.pseudonyms !== undefined) {
-    if (inDirectory()) return true;
-    const head = await credence.store.headPosition();
-    if (head === undefined || (await live.caughtUp(head, RESOLUTIONS_WAIT_MS, ['pseudonyms']))) return inDirectory();
+    if (inDirectory(context, pseudonym, principal)) return true;
+    if (await directoryCaughtUp(context)) return inDirectory(context, pseudonym, principal);
   }
   return resolvedIn(await credence.store.readStream(streamId), principal);
+};
+
+/** Whether the pseudonym directory holds a resolution of `pseudonym` by this auditor (one indexed row). */
+const inDirectory = (context: ServiceContext, pseudonym: string, principal: Principal): boolean =>
+  context.credence.readModels.prepare('SELECT 1 FROM pseudonym_resolutions WHERE pseudonym = ? AND actor_id = ? LIMIT 1').get(pseudonym, principal.subject) !==
+  undefined;
+
+/** Whether the pseudonym directory has handled everything stored now, waiting RESOLUTIONS_WAIT_MS at most. */
+const directoryCaughtUp = async (context: ServiceContext): Promise<boolean> => {
+  const head = await context.credence.store.headPosition();
+  return head === undefined || (await context.live.caughtUp(head, RESOLUTIONS_WAIT_MS, ['pseudonyms']));
+};
+
+/**
+ * Whether a reader of the canonical event stream is told `record`: an event of a pseudonym's stream names its node (its
+ * data, its correlation and causation ids, its event id and so its id's tag), so only to an auditor who recorded a
+ * resolution of that pseudonym (review 223: the stream gave every rotation whole to operators and auditors). Other
+ * events always. Asked once per stream, event by event after: the directory is waited for once, when the stream opens
+ * (a resolution just recorded counts), and a resolution the stream itself passes counts from there on, so a stream
+ * waits on nothing per event. Without a directory (no pseudonym key), or one that did not get there in time, the
+ * pseudonym's stream is read, as hasResolved does. A "yes" is kept: a resolution is never undone.
+ */
+export const toldOnStreams = async (context: ServiceContext, principal: Principal): Promise<(record: RecordedEvent) => Promise<boolean>> => {
+  if (principal.role !== 'auditor') return async (record) => parseStreamId(record.streamId)?.kind !== 'pseudonym';
+  const directory = context.credence.pseudonyms !== undefined && (await directoryCaughtUp(context));
+  const resolved = new Set<string>();
+  return async (record) => {
+    const ref = parseStreamId(record.streamId);
+    if (ref?.kind !== 'pseudonym') return true;
+    if (isResolutionBy(record, principal.subject)) resolved.add(record.streamId);
+    if (resolved.has(record.streamId)) return true;
+    const yes = directory
+      ? inDirectory(context, ref.id, principal)
+      : resolvedIn(await context.credence.store.readStream(record.streamId, { maxCount: context.limits.maxEntityEvents }), principal);
+    if (yes) resolved.add(record.streamId);
+    return yes;
+  };
 };
 
 /** Whether `event` (of a pseudonym's stream) is a resolution recorded by the auditor `auditor`. */

@@ -3,8 +3,8 @@
  * strings) and turned into the integrator stream's `LifecycleFilterInput` (projections/streams/filter.ts).
  */
 import { z } from 'zod';
-import { isCredenceError, validationError } from '../../../domain/errors.ts';
-import { EventTypeSchema } from '../../../domain/events/index.ts';
+import { isCredenceError, validationError, type FieldIssue } from '../../../domain/errors.ts';
+import { EVENT_KIND, EventTypeSchema } from '../../../domain/events/index.ts';
 import { ResumePoint, ResumePointString, resumePointOf } from '../../../domain/positions.ts';
 import { ENTITY_KINDS, EntityKind, parseStreamId } from '../../../domain/streams.ts';
 import { parseLifecycleFilter, parsePublicFilter, type LifecycleFilterInput } from '../../../projections/streams/index.ts';
@@ -126,3 +126,20 @@ const asQuery = (parse: () => unknown, subject: string): void => {
  * would stay silent while it held one of the few pseudonymised places (SER-001; review 28).
  */
 export const checkPublicFilter = (filter: LifecycleFilterInput): void => asQuery(() => parsePublicFilter(filter), 'pseudonymous event stream query');
+
+/**
+ * An operator is never told a pseudonym's events on the canonical stream (review 223: only an auditor who recorded a
+ * resolution of the pseudonym is), so a `kind`, `type` or `stream` of a pseudonym's is refused (400, rule `not_told`):
+ * such a stream would hold a canonical place in silence for ever, as the pseudonymised stream refuses what it never
+ * publishes (review 28). An auditor may resolve a pseudonym while following, so an auditor's is served.
+ */
+export const checkOperatorFilter = (filter: LifecycleFilterInput): void => {
+  const issues: FieldIssue[] = [];
+  const refuse = (path: string, value: string): void => {
+    issues.push({ path, rule: 'not_told', message: `${value}: the events of a pseudonym's stream name its node and are told only to an auditor who recorded a resolution of it` });
+  };
+  filter.kinds?.forEach((kind, index) => kind === 'pseudonym' && refuse(`query.kind.${index}`, kind));
+  filter.types?.forEach((type, index) => EVENT_KIND[type] === 'pseudonym' && refuse(`query.type.${index}`, type));
+  filter.streams?.forEach((stream, index) => parseStreamId(stream)?.kind === 'pseudonym' && refuse(`query.stream.${index}`, stream));
+  if (issues.length > 0) throw validationError(issues, 'event stream query');
+};
