@@ -40,9 +40,9 @@ const LONGEST_ANY_SERVICE_TAKES = TokenConfig.shape.maxTtlSeconds.unwrap().out.o
 const Create = Target.extend({
   role: z.enum(ROLES),
   subject: TokenSubject,
-  // The lifetime's form is checked here, and the most any service takes (review 218: `99999d` was the server's
-  // `body.ttl`, exit 1); its own bound is the service's (the server's own, or the local --config's).
-  ttl: Ttl(LONGEST_ANY_SERVICE_TAKES),
+  // The lifetime's form is checked here; its bound is the service's: the local --config's (below), or, for a server,
+  // the most any service takes (review 218: `99999d` was the server's `body.ttl`, exit 1).
+  ttl: Ttl(Number.MAX_SAFE_INTEGER),
   // Checked as a scope by scopeOf, which names the flags.
   subscription: z.array(z.string()).optional(),
   appId: z.array(z.string()).optional(),
@@ -105,6 +105,11 @@ const create = async (args: z.infer<typeof Create>, io: Io): Promise<number> => 
   // Where the hint's revoke must go: the server that issued it (review 136: the hint left --server out).
   let revokeWhere = '';
   if (target !== undefined) {
+    try {
+      parseTtl(args.ttl, LONGEST_ANY_SERVICE_TAKES);
+    } catch (error) {
+      throw new UsageError(`--ttl: ${error instanceof z.ZodError ? error.issues[0]!.message : String(error)}`);
+    }
     const body = { subject: args.subject, role: args.role, ttl: args.ttl, ...(scope !== undefined ? { scope } : {}) };
     const client = clientOf(target);
     issued = await client.issueToken(body);
