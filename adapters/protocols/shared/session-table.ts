@@ -30,18 +30,11 @@ const pendingKey = ({ claimant, peer }: Claim): string => JSON.stringify(peer ==
 const DEFAULT_MAX_SESSIONS = 10_000;
 const DEFAULT_MAX_PENDING_PER_CLAIMANT = 4;
 const DEFAULT_MAX_AUTHENTICATED_PER_CLAIMANT = 4;
-/**
- * Messages of one run refused before any proof of theirs was checked (`step`'s `admit`) that it outlives: the next
- * ends it, so a run whose session id is known cannot be probed for as long as it lasts (review 224).
- */
-export const MAX_REFUSED_BEFORE_PROOF = 8;
 
 interface Entry<S> {
   readonly session: S;
   readonly expiresAtMs: number;
   readonly claim: Claim;
-  /** Messages of this run refused before their proof was checked (`step`), bounded by MAX_REFUSED_BEFORE_PROOF. */
-  refusedBeforeProof: number;
 }
 
 /**
@@ -49,8 +42,10 @@ interface Entry<S> {
  * handled, so a duplicate of that message arriving meanwhile finds no session: one step at a time, and a proof is
  * checked at most once per stage. A message refused before any proof of it is checked (a stage the run is not at,
  * `step`'s `admit`: a nonce or fingerprint not the run's) is refused without ending the run, which stays as it was,
- * its expiry included (review 224: anyone who saw a session id could end the run, a PSK already delivered with it);
- * the MAX_REFUSED_BEFORE_PROOF-th such refusal ends it. Any other refusal (a failed proof, or anything once the proof
+ * its expiry included (review 224: anyone who saw a session id could end the run, a PSK already delivered with it).
+ * However many: review 227 ended the run at the eighth, and eight replays of a captured auth did what one did before.
+ * Such a refusal costs no Secure Environment call and teaches its sender nothing (a 128-bit nonce, a fingerprint), and
+ * the run's expiry bounds how long it can be tried. Any other refusal (a failed proof, or anything once the proof
  * verified) ends the run, and `cleanup` destroys whatever keys it made. Sessions expire after `timeoutSeconds`.
  *
  * Issue 11 item 4 (SER-001): a hello is unauthenticated (a Node-ID and a credential fingerprint are public), so the
@@ -160,13 +155,13 @@ export class SessionTable<S extends SessionBase> {
       await this.#cleanup(session);
       throw error;
     }
-    this.#put(session.id, { session, expiresAtMs: now.getTime() + this.#timeoutMs, claim, refusedBeforeProof: 0 });
+    this.#put(session.id, { session, expiresAtMs: now.getTime() + this.#timeoutMs, claim });
   }
 
   /**
    * Runs one step of session `id`, which must be at `stage`. `admit` checks the message against the session before
    * any proof of it is (its nonce, the fingerprint it names), synchronously, so the session never leaves the table for
-   * it: a refusal there, or at the stage, leaves the run as it was (MAX_REFUSED_BEFORE_PROOF aside). Any failure of
+   * it: a refusal there, or at the stage, leaves the run as it was. Any failure of
    * `handle`, which checks the proof and goes on, ends the session.
    */
   async step<T>(id: string, step: string, stage: S['stage'], now: Date, handle: (session: S) => Promise<T>, admit?: (session: S) => void): Promise<T> {
@@ -178,14 +173,8 @@ export class SessionTable<S extends SessionBase> {
     }
     const { session } = entry;
     if (entry.expiresAtMs > now.getTime()) {
-      try {
-        if (session.stage !== stage) throw protocolFailure(step, 'unknown_session', `session is not awaiting ${step}`);
-        admit?.(session);
-      } catch (error) {
-        entry.refusedBeforeProof += 1;
-        if (entry.refusedBeforeProof >= MAX_REFUSED_BEFORE_PROOF) await this.#evict(id);
-        throw error;
-      }
+      if (session.stage !== stage) throw protocolFailure(step, 'unknown_session', `session is not awaiting ${step}`);
+      admit?.(session);
     }
     this.#take(id, entry);
     try {
