@@ -31,7 +31,8 @@ const Cause = z.object({ position: Position, streamId: Text, type: Text });
 
 /** GET /v1/entities?kind=: one page of entity summaries. */
 export const EntityPage = z.object({
-  items: z.array(z.object({ kind: Text, id: Text, state: Text, updatedAt: Text })).max(1_000),
+  // A pseudonym's row has no time (review 227: it named its node beside the registrations).
+  items: z.array(z.object({ kind: Text, id: Text, state: Text, updatedAt: Text.optional() })).max(1_000),
   nextCursor: Text.optional(),
 });
 
@@ -42,8 +43,9 @@ export const Entity = z.object({
   id: Text,
   state: Text,
   revision: Position,
-  position: Position,
-  updatedAt: Text,
+  // Left out of a pseudonym but to an auditor who recorded a resolution of it (review 227).
+  position: Position.optional(),
+  updatedAt: Text.optional(),
   context: Context,
 });
 export type Entity = z.infer<typeof Entity>;

@@ -39,8 +39,8 @@ const EntitySummary = z
     id: z.string(),
     state: z.string(),
     revision: DecimalString.describe("stream revision of the entity's last event"),
-    position: DecimalString.describe("global position of the entity's last event"),
-    updatedAt: z.string().describe("occurredAt of the entity's last event"),
+    position: DecimalString.optional().describe("global position of the entity's last event; left out of a pseudonym's (review 227: listed beside the node registrations of the event stream, the positions named every pseudonym's node)"),
+    updatedAt: z.string().optional().describe("occurredAt of the entity's last event; left out of a pseudonym's, as its position"),
     broken: z.object({ position: DecimalString, reason: z.string() }).optional().describe('first stored event its machine refused (see /v1/replay)'),
   })
   .meta({ id: 'EntitySummary' });
@@ -56,8 +56,8 @@ const Entity = z.object({
   id: z.string(),
   state: z.string(),
   revision: DecimalString.describe('stream revision (what an append expects)'),
-  position: DecimalString.describe("global position of the entity's last event"),
-  updatedAt: z.string(),
+  position: DecimalString.optional().describe("global position of the entity's last event; left out of a pseudonym's but to an auditor who recorded a resolution of it: beside the node registrations of the event stream it would name the node (review 227)"),
+  updatedAt: z.string().optional().describe("occurredAt of the entity's last event; left out with the position"),
   context: Context,
 });
 
@@ -122,7 +122,18 @@ const StateAtWire = z.object({
   verdict: Verdict,
 });
 
-const summaryWire = (row: EntityRow) => toWire(row) as z.infer<typeof EntitySummary>;
+/**
+ * A listed entity. A pseudonym's row leaves out where and when its last event was (review 227): its first rotation
+ * sits right after its node's registration, in the same order, so the listing's positions (or times), paired with the
+ * registrations of the event stream, named every pseudonym's node without any recorded resolution (SER-025). Its
+ * resolution-holding auditor reads them in its timeline.
+ */
+const summaryWire = (row: EntityRow): z.infer<typeof EntitySummary> => {
+  const wire = toWire(row) as z.infer<typeof EntitySummary>;
+  if (row.kind !== 'pseudonym') return wire;
+  const { position: _position, updatedAt: _updatedAt, ...placeless } = wire;
+  return placeless;
+};
 
 /** A pseudonym's machine context without the node and its epoch (which, with the node, links the node's pseudonyms). */
 const withoutNodeLink = (kind: EntityKind, context: Record<string, unknown>, shown: boolean): Record<string, unknown> => {
@@ -203,8 +214,8 @@ export const entityRoutes: RouteModule = (app, context) => {
         id,
         state: String(entity.snapshot.value),
         revision: entity.revision.toString(10),
-        position: last.record.position.toString(10),
-        updatedAt: last.metadata.occurredAt,
+        // Where and when, as its node: only to an auditor who recorded a resolution of it (review 227).
+        ...(kind !== 'pseudonym' || shown ? { position: last.record.position.toString(10), updatedAt: last.metadata.occurredAt } : {}),
         context: withoutNodeLink(kind, entity.snapshot.context as Record<string, unknown>, shown),
       };
     },

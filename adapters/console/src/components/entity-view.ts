@@ -284,7 +284,7 @@ export class EntityView extends ConsolePage {
             this.entity,
             role,
             `${this.kind}-${id}`,
-            (e) => html`<p class="entity-head">Now ${badge(e.state)} at revision ${e.revision} (position ${e.position}), last changed ${formatTime(e.updatedAt)}.
+            (e) => html`<p class="entity-head">Now ${badge(e.state)} at revision ${e.revision}${e.position !== undefined ? ` (position ${e.position}), last changed ${formatTime(e.updatedAt)}` : ''}.
               <a class="button-link" href=${verifyHref(e.kind, e.id)}>Verify its evidence bundle in this browser</a></p>`,
             () => this.retry(id),
           )}
