@@ -60,6 +60,13 @@ describe('the read routes name the node behind a pseudonym only to an auditor wh
       expect(reply.body.state).toBe('active');
       expect(reply.body.context).toEqual({ pseudonym, resolutions: 0 });
       expect(reply.text, role).not.toContain(NODE);
+      // Review 227: nor where or when, which beside the node registrations of the event stream names the node.
+      expect(reply.body, role).not.toHaveProperty('position');
+      expect(reply.body, role).not.toHaveProperty('updatedAt');
+      const listed = await api.call<{ items: Record<string, unknown>[] }>('GET', '/v1/entities', {}, { token: svc.tokens[role], query: { kind: 'pseudonym' } });
+      expect(listed.status, role).toBe(200);
+      expect(listed.body.items.length, role).toBeGreaterThan(0);
+      for (const item of listed.body.items) expect(Object.keys(item).sort(), role).toEqual(['id', 'kind', 'revision', 'state', 'streamId']);
     }
     expect(await resolutions()).toBe(0);
   });
@@ -104,6 +111,7 @@ describe('the read routes name the node behind a pseudonym only to an auditor wh
 
     const entity = await api.call<{ context: Record<string, unknown> }>('GET', '/v1/entities/{kind}/{id}', { kind: 'pseudonym', id: pseudonym }, { token: svc.tokens.auditor });
     expect(entity.body.context).toMatchObject({ pseudonym, nodeId: NODE, epoch: 0, resolutions: 1 });
+    expect(entity.body).toHaveProperty('position');
     for (const [name, call] of routes()) expect((await call(svc.tokens.auditor)).status, name).toBe(200);
     // The evidence is whole: the rotation naming the node is in it, so the bundle verifies.
     const evidence = await routes()[3]![1](svc.tokens.auditor);
