@@ -6,11 +6,10 @@
  * counts the node as unknown in the log, and registered again it starts past its mark.
  */
 import { cpSync, renameSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FakeClock } from '../adapters/driven/clock/index.ts';
-import { cmd, operator, T0 } from './support/fleet.ts';
+import { cmd, operator } from './support/fleet.ts';
 import { runCli } from './support/cli.ts';
+import { backedUpPseudonymFolder } from './support/pseudonym-backup.ts';
 import { startTestService } from './support/service.ts';
 import { currentPseudonym, epochMarksOf, eventually } from './support/pseudonym-epochs.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
@@ -19,18 +18,9 @@ const folder = temporaryFolders('credence-registered-since-backup-');
 
 describe('a node registered since the backup a whole folder is restored from', () => {
   it('is marked at epoch 0, counted at the start, and registered again gives out none of the pseudonyms it had', async () => {
-    const root = folder();
-    const data = join(root, 'data');
-    const backup = join(root, 'backup');
-    const aside = join(root, 'data.before-restore');
-    const clock = new FakeClock(T0);
-    let svc = await startTestService({ dir: data, clock });
-    await svc.service.context.credence.engine.execute(cmd.registerNode('meter-1'));
-    expect(await eventually(() => currentPseudonym(svc)?.epoch === 0)).toBe(true);
-    await svc.close();
-    cpSync(data, backup, { recursive: true });
-
-    svc = await startTestService({ dir: data, clock });
+    const scene = await backedUpPseudonymFolder(folder());
+    const { data, backup, aside, clock } = scene;
+    let svc = scene.svc;
     await svc.service.context.credence.engine.execute(cmd.registerNode('meter-9'));
     expect(await eventually(() => currentPseudonym(svc, 'meter-9')?.epoch === 0)).toBe(true);
     const given = currentPseudonym(svc, 'meter-9')!.pseudonym!;

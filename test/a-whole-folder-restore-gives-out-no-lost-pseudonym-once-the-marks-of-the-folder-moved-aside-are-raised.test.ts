@@ -2,12 +2,11 @@ import { cpSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { SqliteKeyRegistry } from '../adapters/driven/key-registry/index.ts';
 import { lockDataFolder } from '../adapters/runtime/index.ts';
-import { cmd, T0 } from './support/fleet.ts';
 import { runCli } from './support/cli.ts';
 import { folderSnapshot } from './support/served-folder.ts';
+import { backedUpPseudonymFolder } from './support/pseudonym-backup.ts';
 import { startTestService, type TestService } from './support/service.ts';
 import { currentPseudonym, eventually, rotateByHand } from './support/pseudonym-epochs.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
@@ -47,18 +46,10 @@ const current = (svc: TestService) => currentPseudonym(svc);
 
 describe('a whole-folder restore from a backup older than a pseudonym rotation', () => {
   it('gives the lost pseudonym out again at the next rotation without the command, and never with it', async () => {
-    const root = folder();
-    const data = join(root, 'data');
-    const backup = join(root, 'backup');
-    const aside = join(root, 'data.before-restore');
-    const clock = new FakeClock(T0);
-    let svc = await startTestService({ dir: data, clock });
-    await svc.service.context.credence.engine.execute(cmd.registerNode('meter-1'));
-    expect(await eventually(() => current(svc)?.epoch === 0)).toBe(true);
-    const given = [current(svc)!.pseudonym!];
-    await svc.close();
-    cpSync(data, backup, { recursive: true });
-    svc = await startTestService({ dir: data, clock });
+    const scene = await backedUpPseudonymFolder(folder());
+    const { data, backup, aside, clock } = scene;
+    let svc = scene.svc;
+    const given = [scene.first];
     const lost = await rotateByHand(svc);
     given.push(lost);
     await svc.close();

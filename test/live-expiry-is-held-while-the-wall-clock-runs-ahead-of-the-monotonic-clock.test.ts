@@ -39,21 +39,34 @@ const clocks = () => {
   };
 };
 
+/**
+ * A folder with one fleet established (sub-1 ending at day 365, cred-1 at day 90, sa-1 at day 30), its live runtime
+ * ticking every 10 ms on hand-stepped clocks, not started yet; each error reported as `report` says it (its component).
+ */
+const liveFleet = async (report: (component: string, error: unknown) => string = (component) => component) => {
+  const c = clocks();
+  const credence = openCredence({ location: { dir: folder() }, clock: c.clock });
+  await establishOne(credence.engine);
+  await credence.settle();
+  const reported: string[] = [];
+  const live = startLive(credence, { tickMs: 10, monotonicNow: c.monotonicNow, onError: (component, error) => reported.push(report(component, error)) });
+  const expiryError = async (): Promise<string | undefined> => (await live.status()).find((s) => s.name === 'expiry')?.error;
+  const stop = async () => {
+    await live.stop();
+    await credence.close();
+  };
+  return { c, credence, live, reported, expiryError, stop };
+};
+
 describe('the live expiry ticks, the wall clock stepped ahead of the monotonic clock', () => {
   it('issue no expiry while it is ahead, say why, and expire each entity at its due time once the clock is back', async () => {
-    const c = clocks();
-    const credence = openCredence({ location: { dir: folder() }, clock: c.clock });
     // Given sub-1 ending at day 365, cred-1 at day 90 and sa-1 at day 30
-    await establishOne(credence.engine);
-    await credence.settle();
-    const reported: string[] = [];
-    const live = startLive(credence, { tickMs: 10, monotonicNow: c.monotonicNow, onError: (component, error) => reported.push(`${component}: ${(error as Error).message}`) });
+    const { c, credence, live, reported, expiryError, stop } = await liveFleet((component, error) => `${component}: ${(error as Error).message}`);
     const endings = async (): Promise<Record<string, string>> => {
       const found: Record<string, string> = {};
       for await (const e of credence.store.readAll({ filter: { eventTypes: [...ENDINGS] } })) found[e.type] = String(e.metadata['occurredAt']);
       return found;
     };
-    const expiryError = async (): Promise<string | undefined> => (await live.status()).find((s) => s.name === 'expiry')?.error;
     let ticks = 0;
     const tick = credence.scheduler.tick.bind(credence.scheduler);
     credence.scheduler.tick = () => {
@@ -117,19 +130,12 @@ describe('the live expiry ticks, the wall clock stepped ahead of the monotonic c
       expect(await expiryError()).toBeUndefined();
       expect(reported.filter((r) => r.startsWith('expiry: '))).toHaveLength(1);
     } finally {
-      await live.stop();
-      await credence.close();
+      await stop();
     }
   }, 60_000);
 
   it('holds again at each new jump, and a wall clock stepped back, then forward to the right time again, holds nothing', async () => {
-    const c = clocks();
-    const credence = openCredence({ location: { dir: folder() }, clock: c.clock });
-    await establishOne(credence.engine);
-    await credence.settle();
-    const reported: string[] = [];
-    const live = startLive(credence, { tickMs: 10, monotonicNow: c.monotonicNow, onError: (component) => reported.push(component) });
-    const expiryError = async (): Promise<string | undefined> => (await live.status()).find((s) => s.name === 'expiry')?.error;
+    const { c, credence, live, reported, expiryError, stop } = await liveFleet();
     try {
       await live.start();
       // Given the wall clock stepped back a day (NTP correcting a clock that ran ahead): no hold
@@ -156,19 +162,12 @@ describe('the live expiry ticks, the wall clock stepped ahead of the monotonic c
       expect(reported.filter((r) => r === 'expiry')).toHaveLength(2);
       expect((await credence.engine.view('association', 'sa-1')).state).not.toBe('expired');
     } finally {
-      await live.stop();
-      await credence.close();
+      await stop();
     }
   }, 30_000);
 
   it('holds a clock walked ahead in steps each within the tolerance once they add up past the allowance (review 222)', async () => {
-    const c = clocks();
-    const credence = openCredence({ location: { dir: folder() }, clock: c.clock });
-    await establishOne(credence.engine);
-    await credence.settle();
-    const reported: string[] = [];
-    const live = startLive(credence, { tickMs: 10, monotonicNow: c.monotonicNow, onError: (component) => reported.push(component) });
-    const expiryError = async (): Promise<string | undefined> => (await live.status()).find((s) => s.name === 'expiry')?.error;
+    const { c, live, reported, expiryError, stop } = await liveFleet();
     try {
       await live.start();
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -190,8 +189,7 @@ describe('the live expiry ticks, the wall clock stepped ahead of the monotonic c
       c.setWall(c.clock.now().getTime() - 6 * 9 * MINUTE);
       await expect.poll(expiryError, { timeout: 10_000, interval: 10 }).toBeUndefined();
     } finally {
-      await live.stop();
-      await credence.close();
+      await stop();
     }
   }, 30_000);
 });

@@ -13,7 +13,7 @@ import { PublishedLedger } from '../adapters/runtime/pki-published.ts';
 import { ownerView } from '../domain/ports/index.ts';
 import { chainValidity } from '../domain/x509/issuance/index.ts';
 import type { IssuingCa } from '../domain/x509/issuing-ca.ts';
-import { ocspRequest, ocspStatus } from './support/ocsp-client.ts';
+import { ocspRequest, ocspResponderNotAfter, ocspStatus, ocspTimes } from './support/ocsp-client.ts';
 import { PKI_TEST_URL } from './support/pki-instance.ts';
 import { issueCertifiedCredentialWith, pkiOf, testCa, testResponder, type TestLeaf } from './support/pki-test-ca.ts';
 import { startTestService, type TestService } from './support/service.ts';
@@ -32,16 +32,7 @@ const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
 /** The times of a successful answer's first SingleResponse, and the notAfter of the responder certificate it carries. */
-const timesOf = (der: Uint8Array) => {
-  const response = pkijs.OCSPResponse.fromBER(Uint8Array.from(der));
-  const basic = pkijs.BasicOCSPResponse.fromBER(response.responseBytes!.response.valueBlock.valueHexView);
-  const single = basic.tbsResponseData.responses[0]!;
-  return {
-    producedAt: basic.tbsResponseData.producedAt.getTime(),
-    nextUpdate: single.nextUpdate!.getTime(),
-    responderNotAfter: basic.certs![0]!.notAfter.value.getTime(),
-  };
-};
+const timesOf = (der: Uint8Array) => ({ ...ocspTimes(der), responderNotAfter: ocspResponderNotAfter(der) });
 
 const notAfterOf = (der: Uint8Array): number => pkijs.Certificate.fromBER(Uint8Array.from(der)).notAfter.value.getTime();
 

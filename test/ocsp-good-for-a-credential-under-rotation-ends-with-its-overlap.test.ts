@@ -13,7 +13,7 @@ import { PublishedLedger } from '../adapters/runtime/pki-published.ts';
 import { command } from '../domain/commands/index.ts';
 import type { IssuingCa } from '../domain/x509/issuing-ca.ts';
 import { issueCredentialData, operator } from './support/fleet.ts';
-import { ocspRequest, ocspStatus } from './support/ocsp-client.ts';
+import { ocspRequest, ocspStatus, ocspTimes } from './support/ocsp-client.ts';
 import { PKI_TEST_URL } from './support/pki-instance.ts';
 import { issueCertifiedCredentialWith, pkiOf, testCa, testResponder, type TestLeaf } from './support/pki-test-ca.ts';
 import { rootCaInDataFolder } from './support/revocation-dates.ts';
@@ -32,14 +32,6 @@ const SECOND = 1000;
 const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
-
-/** producedAt, and each SingleResponse's thisUpdate and nextUpdate, of a successful answer. */
-const timesOf = (der: Uint8Array) => {
-  const response = pkijs.OCSPResponse.fromBER(Uint8Array.from(der));
-  const basic = pkijs.BasicOCSPResponse.fromBER(response.responseBytes!.response.valueBlock.valueHexView);
-  const [single] = basic.tbsResponseData.responses;
-  return { producedAt: basic.tbsResponseData.producedAt.getTime(), thisUpdate: single!.thisUpdate.getTime(), nextUpdate: single!.nextUpdate!.getTime() };
-};
 
 /** `request` with a nonce (RFC 8954) added: answered afresh, never from the cache as it is. */
 const withNonce = (request: Uint8Array): Uint8Array => {
@@ -92,11 +84,11 @@ describe("an OCSP answer about a certificate whose credential's rotation is unde
       const capped = await responder.respond(request);
       expect(ocspStatus(capped.der)).toBe('good');
       expect(capped).toMatchObject({ outcome: 'successful', cacheable: true, producedAt: start, nextUpdate: overlapEnd });
-      expect(timesOf(capped.der)).toEqual({ producedAt: start, thisUpdate: start, nextUpdate: overlapEnd });
+      expect(ocspTimes(capped.der)).toEqual({ producedAt: start, thisUpdate: start, nextUpdate: overlapEnd });
       // A nonce's answer, signed afresh from the cached status, is capped as well.
       clock.now = start + 5 * MINUTE;
       const fresh = await responder.respond(withNonce(request));
-      expect(timesOf(fresh.der)).toEqual({ producedAt: start + 5 * MINUTE, thisUpdate: start + 5 * MINUTE, nextUpdate: overlapEnd });
+      expect(ocspTimes(fresh.der)).toEqual({ producedAt: start + 5 * MINUTE, thisUpdate: start + 5 * MINUTE, nextUpdate: overlapEnd });
       // Within its last second: valid until the end of the second before it; the cache serves it no longer.
       clock.now = overlapEnd - 700;
       const last = await responder.respond(request);
@@ -106,7 +98,7 @@ describe("an OCSP answer about a certificate whose credential's rotation is unde
       clock.now = start + 123;
       const unrotated = await responder.respond(await ocspRequest(other, ca));
       expect(unrotated).toMatchObject({ outcome: 'successful', producedAt: start, nextUpdate: start + HOUR });
-      expect(timesOf(unrotated.der).nextUpdate).toBe(start + HOUR);
+      expect(ocspTimes(unrotated.der).nextUpdate).toBe(start + HOUR);
 
       // Past the end (within its second too), the handover's revocation not recorded yet: no `good` is signed.
       for (const at of [overlapEnd + 100, overlapEnd + 2 * SECOND]) {
@@ -123,7 +115,7 @@ describe("an OCSP answer about a certificate whose credential's rotation is unde
       const abandoned = await responder.respond(request);
       expect(ocspStatus(abandoned.der)).toBe('good');
       expect(abandoned).toMatchObject({ outcome: 'successful', producedAt: overlapEnd + 2 * SECOND, nextUpdate: overlapEnd + 2 * SECOND + HOUR });
-      expect(timesOf(abandoned.der).nextUpdate).toBe(overlapEnd + 2 * SECOND + HOUR);
+      expect(ocspTimes(abandoned.der).nextUpdate).toBe(overlapEnd + 2 * SECOND + HOUR);
     } finally {
       reads.close();
     }
@@ -156,7 +148,7 @@ describe('an OCSP GET about a certificate whose credential is rotating, through 
     const reply = await fetch(`${svc.url}/pki/default/ocsp/${request}`);
     const der = new Uint8Array(await reply.arrayBuffer());
     expect(ocspStatus(der)).toBe('good');
-    return { ...timesOf(der), expires: Date.parse(reply.headers.get('expires')!), cacheControl: reply.headers.get('cache-control') };
+    return { ...ocspTimes(der), expires: Date.parse(reply.headers.get('expires')!), cacheControl: reply.headers.get('cache-control') };
   };
 
   it("says nextUpdate, and Expires, at the overlap's end; an hour for a certificate not rotating", async () => {

@@ -6,20 +6,10 @@ import { main } from '../bin/cli.ts';
 import { run as exportCommand } from '../bin/commands/export.ts';
 import { run as verifyCommand } from '../bin/commands/verify.ts';
 import { ExpectedRevision, type RecordedEvent } from '../domain/ports/index.ts';
-import {
-  MemoryTree,
-  buildEvidenceBundle,
-  eventLeafHash,
-  formatCheckpointText,
-  formatStreamHeadText,
-  formatVerifierKey,
-  inclusionProof,
-  rootHash,
-  streamRootOf,
-} from '../domain/transparency/index.ts';
-import { signNote } from '../projections/transparency/index.ts';
+import { formatVerifierKey } from '../domain/transparency/index.ts';
 import { cannedServer } from './support/canned-server.ts';
 import { capture } from './support/cli.ts';
+import { EVIDENCE_STREAM as STREAM, evidenceLog, loggedEvent } from './support/evidence-bundle.ts';
 import { ORIGIN, appendEvents, eventId, fixedSigner, keyOf, tempDirs } from './transparency-fixtures.ts';
 
 /*
@@ -33,35 +23,13 @@ const dirs = tempDirs();
 afterEach(() => dirs.cleanup());
 
 const MIB = 1024 * 1024;
-const STREAM = 'credential-meter-1';
 const signer = fixedSigner(1, ORIGIN);
 const KEY = formatVerifierKey(keyOf(signer));
 
-const ev = (revision: number, data: RecordedEvent['data']): RecordedEvent => ({
-  id: eventId(revision),
-  streamId: STREAM,
-  revision: BigInt(revision),
-  position: BigInt(revision + 1),
-  type: 'CredentialProvisioned',
-  data,
-  metadata: { actor: 'operator-1' },
-});
+const ev = (revision: number, data: RecordedEvent['data']): RecordedEvent => loggedEvent(revision, data);
 
 /** A genuine bundle of `events`, as JSON text written compactly (as a server answers it). */
-const bundleText = async (events: RecordedEvent[]): Promise<string> => {
-  const hashes = events.map(eventLeafHash);
-  const tree = new MemoryTree(hashes);
-  const size = events.length;
-  const root = rootHash(tree, size);
-  const bundle = buildEvidenceBundle({
-    streamId: STREAM,
-    entries: events.map((event, leafIndex) => ({ event, leafIndex, proof: inclusionProof(tree, leafIndex, size) })),
-    checkpointNote: await signNote(signer, formatCheckpointText({ origin: ORIGIN, treeSize: size, rootHash: root, time: '2026-02-01T00:00:00.000Z' })),
-    streamHeadNote: await signNote(signer, formatStreamHeadText({ origin: ORIGIN, treeSize: size, rootHash: root, streamId: STREAM, events: size, streamRoot: streamRootOf(hashes) })),
-    logPublicKey: keyOf(signer),
-  });
-  return JSON.stringify(bundle);
-};
+const bundleText = (events: RecordedEvent[]): Promise<string> => evidenceLog(events, signer).bundleText();
 
 /** A genuine bundle padded with whitespace (the same JSON values) to exactly `bytes`. */
 const paddedBundleFile = async (bytes: number): Promise<string> => {

@@ -4,23 +4,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { readTextFile } from '../adapters/runtime/bounded-files.ts';
 import { run as verifyCommand } from '../bin/commands/verify.ts';
 import { duplicateNameIssue } from '../domain/json-duplicate-names.ts';
-import type { RecordedEvent } from '../domain/ports/index.ts';
-import {
-  EVIDENCE_BUNDLE_FORMAT_V1,
-  MemoryTree,
-  buildEvidenceBundle,
-  eventLeafHash,
-  formatCheckpointText,
-  formatStreamHeadText,
-  formatVerifierKey,
-  inclusionProof,
-  rootHash,
-  streamRootOf,
-  verifyEvidenceBundle,
-} from '../domain/transparency/index.ts';
-import { signNote } from '../projections/transparency/index.ts';
+import { EVIDENCE_BUNDLE_FORMAT_V1, formatVerifierKey, verifyEvidenceBundle } from '../domain/transparency/index.ts';
 import { capture } from './support/cli.ts';
-import { ORIGIN, eventId, fixedSigner, keyOf, tempDirs } from './transparency-fixtures.ts';
+import { evidenceLog, loggedEvent } from './support/evidence-bundle.ts';
+import { fixedSigner, keyOf, tempDirs } from './transparency-fixtures.ts';
 
 /*
  * Review 30. D3: the verifier accepted bundle text that differs from what was logged. Members outside the format
@@ -33,37 +20,13 @@ import { ORIGIN, eventId, fixedSigner, keyOf, tempDirs } from './transparency-fi
 const dirs = tempDirs();
 afterEach(() => dirs.cleanup());
 
-const STREAM = 'credential-meter-1';
 const signer = fixedSigner(1);
 const KEY = formatVerifierKey(keyOf(signer));
 const BIG = 9007199254740992; // 2^53: 9007199254740993 parses to it
 
-const events: RecordedEvent[] = [0, 1, 2].map((i) => ({
-  id: eventId(i),
-  streamId: STREAM,
-  revision: BigInt(i),
-  position: BigInt(i + 1),
-  type: 'CredentialProvisioned',
-  data: { index: i, big: BIG, label: i === 1 ? 'caf\uFFFD' : `event ${i}` },
-  metadata: { actor: 'operator-1' },
-}));
+const events = [0, 1, 2].map((i) => loggedEvent(i, { index: i, big: BIG, label: i === 1 ? 'caf\uFFFD' : `event ${i}` }));
 
-const genuine = async (): Promise<Record<string, any>> => {
-  const tree = new MemoryTree(events.map(eventLeafHash));
-  const size = events.length;
-  const root = rootHash(tree, size);
-  const json = buildEvidenceBundle({
-    streamId: STREAM,
-    entries: events.map((event, leafIndex) => ({ event, leafIndex, proof: inclusionProof(tree, leafIndex, size) })),
-    checkpointNote: await signNote(signer, formatCheckpointText({ origin: ORIGIN, treeSize: size, rootHash: root, time: '2026-02-01T00:00:00.000Z' })),
-    streamHeadNote: await signNote(
-      signer,
-      formatStreamHeadText({ origin: ORIGIN, treeSize: size, rootHash: root, streamId: STREAM, events: size, streamRoot: streamRootOf(events.map(eventLeafHash)) }),
-    ),
-    logPublicKey: keyOf(signer),
-  });
-  return JSON.parse(JSON.stringify(json));
-};
+const genuine = (): Promise<Record<string, any>> => evidenceLog(events, signer).bundle();
 
 const write = (content: string | Buffer): string => {
   const file = join(dirs.make(), 'bundle.json');

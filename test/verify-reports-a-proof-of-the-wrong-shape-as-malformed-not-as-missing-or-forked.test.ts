@@ -3,19 +3,15 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { run as verifyCommand } from '../bin/commands/verify.ts';
 import { toBase64url } from '../domain/crypto/index.ts';
-import type { RecordedEvent } from '../domain/ports/index.ts';
 import {
-  buildEvidenceBundle,
   consistencyProof,
   eventLeafHash,
   formatCheckpointText,
-  formatStreamHeadText,
   formatVerifierKey,
   inclusionProof,
   MemoryTree,
   recordedEventToJson,
   rootHash,
-  streamRootOf,
   verifyConsistency,
   verifyConsistencyProof,
   verifyEventInclusion,
@@ -25,7 +21,8 @@ import {
 import { consistencyProofLength, inclusionProofLength } from '../domain/transparency/verify-proof.ts';
 import { signNote } from '../projections/transparency/index.ts';
 import { capture } from './support/cli.ts';
-import { eventId, fixedSigner, keyOf, ORIGIN, tempDirs } from './transparency-fixtures.ts';
+import { EVIDENCE_STREAM as STREAM, evidenceLog, loggedEvent } from './support/evidence-bundle.ts';
+import { fixedSigner, keyOf, ORIGIN, tempDirs } from './transparency-fixtures.ts';
 
 /*
  * Review 217, finding 3: RFC 9162 (2.1.3.2, 2.1.4.2) fixes how many hashes a proof of (index, size) or (first, second)
@@ -39,20 +36,11 @@ afterEach(() => dirs.cleanup());
 
 const signer = fixedSigner(1);
 const key = keyOf(signer);
-const STREAM = 'credential-meter-1';
-const event = (i: number): RecordedEvent => ({
-  id: eventId(i),
-  streamId: i % 3 === 0 ? STREAM : `node-meter-${i % 3}`,
-  revision: BigInt(Math.floor(i / 3)),
-  position: BigInt(i + 1),
-  type: 'CredentialProvisioned',
-  data: { index: i },
-  metadata: { actor: 'operator-1' },
-});
-const events = Array.from({ length: 70 }, (_, i) => event(i));
-const tree = new MemoryTree(events.map(eventLeafHash));
-const note = (size: number) =>
-  signNote(signer, formatCheckpointText({ origin: ORIGIN, treeSize: size, rootHash: rootHash(tree, size), time: '2026-02-01T00:00:00.000Z' }));
+/** 70 events over three streams, one in three of STREAM. */
+const events = Array.from({ length: 70 }, (_, i) => loggedEvent(i, { index: i }, i % 3 === 0 ? STREAM : `node-meter-${i % 3}`, Math.floor(i / 3)));
+const log = evidenceLog(events, signer);
+const { tree } = log;
+const note = (size: number) => log.checkpoint(size);
 
 describe('the length RFC 9162 fixes for a proof', () => {
   it('is the length of every proof the tree builds, inclusion and consistency, sizes 1 to 70', () => {
@@ -124,19 +112,7 @@ describe('a proof of the wrong shape is malformed, not evidence against the log'
 });
 
 /** A bundle of STREAM at tree size 9, parsed back from JSON so that a test edits it as a file. */
-const bundle = async () => {
-  const size = 9;
-  const stream = events.slice(0, size).filter((e) => e.streamId === STREAM);
-  const head = formatStreamHeadText({ origin: ORIGIN, treeSize: size, rootHash: rootHash(tree, size), streamId: STREAM, events: stream.length, streamRoot: streamRootOf(stream.map(eventLeafHash)) });
-  const json = buildEvidenceBundle({
-    streamId: STREAM,
-    entries: stream.map((e) => ({ event: e, leafIndex: events.indexOf(e), proof: inclusionProof(tree, events.indexOf(e), size) })),
-    checkpointNote: await note(size),
-    streamHeadNote: await signNote(signer, head),
-    logPublicKey: key,
-  });
-  return JSON.parse(JSON.stringify(json));
-};
+const bundle = () => log.bundle({ streamId: STREAM, size: 9 });
 
 describe('inside a bundle, a proof of the wrong shape is a malformed member', () => {
   it('a hash too many names entries.N.proof, as the checkpoint tree size asks', async () => {

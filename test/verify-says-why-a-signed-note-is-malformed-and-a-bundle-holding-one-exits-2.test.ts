@@ -2,25 +2,11 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { run as verifyCommand } from '../bin/commands/verify.ts';
-import type { RecordedEvent } from '../domain/ports/index.ts';
-import {
-  buildEvidenceBundle,
-  eventLeafHash,
-  formatCheckpointText,
-  formatStreamHeadText,
-  formatVerifierKey,
-  inclusionProof,
-  MemoryTree,
-  openCheckpoint,
-  parseSignedNote,
-  rootHash,
-  streamRootOf,
-  verifyEvidenceBundle,
-} from '../domain/transparency/index.ts';
+import { formatVerifierKey, openCheckpoint, parseSignedNote, verifyEvidenceBundle } from '../domain/transparency/index.ts';
 import { readSignedNote } from '../domain/transparency/note.ts';
-import { signNote } from '../projections/transparency/index.ts';
 import { capture } from './support/cli.ts';
-import { eventId, fixedSigner, keyOf, ORIGIN, tempDirs } from './transparency-fixtures.ts';
+import { evidenceLog, loggedEvent } from './support/evidence-bundle.ts';
+import { fixedSigner, keyOf, tempDirs } from './transparency-fixtures.ts';
 
 /*
  * Review 217, finding 4: a signed note that did not parse said only "is not a well-formed signed note", with no rule,
@@ -33,21 +19,10 @@ afterEach(() => dirs.cleanup());
 
 const signer = fixedSigner(1);
 const key = keyOf(signer);
-const STREAM = 'credential-meter-1';
-const events: RecordedEvent[] = Array.from({ length: 4 }, (_, i) => ({
-  id: eventId(i),
-  streamId: STREAM,
-  revision: BigInt(i),
-  position: BigInt(i + 1),
-  type: 'CredentialProvisioned',
-  data: { index: i },
-  metadata: { actor: 'operator-1' },
-}));
-const tree = new MemoryTree(events.map(eventLeafHash));
 const SIZE = 4;
-const checkpoint = () => signNote(signer, formatCheckpointText({ origin: ORIGIN, treeSize: SIZE, rootHash: rootHash(tree, SIZE), time: '2026-02-01T00:00:00.000Z' }));
-const streamHead = () =>
-  signNote(signer, formatStreamHeadText({ origin: ORIGIN, treeSize: SIZE, rootHash: rootHash(tree, SIZE), streamId: STREAM, events: SIZE, streamRoot: streamRootOf(events.map(eventLeafHash)) }));
+/** A log of SIZE events, all of the bundle's stream. */
+const log = evidenceLog(Array.from({ length: SIZE }, (_, i) => loggedEvent(i)), signer);
+const checkpoint = () => log.checkpoint();
 
 const crlf = (note: string) => note.replace(/\n/g, '\r\n');
 const withoutBlankLine = (note: string) => note.replace('\n\n', '\n');
@@ -79,18 +54,7 @@ describe('the note parser says why a note is not a signed note', () => {
 });
 
 /** A bundle of STREAM at tree size 4, its notes as `edit` leaves them. */
-const bundle = async (edit: { checkpoint?: (n: string) => string; streamHead?: (n: string) => string } = {}) =>
-  JSON.parse(
-    JSON.stringify(
-      buildEvidenceBundle({
-        streamId: STREAM,
-        entries: events.map((event, i) => ({ event, leafIndex: i, proof: inclusionProof(tree, i, SIZE) })),
-        checkpointNote: (edit.checkpoint ?? ((n) => n))(await checkpoint()),
-        streamHeadNote: (edit.streamHead ?? ((n) => n))(await streamHead()),
-        logPublicKey: key,
-      }),
-    ),
-  );
+const bundle = (edit: { checkpoint?: (n: string) => string; streamHead?: (n: string) => string } = {}) => log.bundle(edit);
 
 const verify = async (files: Record<string, string>, args: string[]) => {
   const dir = dirs.make();

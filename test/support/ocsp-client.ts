@@ -51,3 +51,17 @@ export const ocspSingles = (der: Uint8Array): { status: string; nextUpdate: numb
     nextUpdate: single.nextUpdate?.getTime(),
   }));
 };
+
+/** The BasicOCSPResponse of a successful answer. */
+const basicResponse = (der: Uint8Array): pkijs.BasicOCSPResponse =>
+  pkijs.BasicOCSPResponse.fromBER(pkijs.OCSPResponse.fromBER(Uint8Array.from(der)).responseBytes!.response.valueBlock.valueHexView);
+
+/** producedAt, and the first SingleResponse's thisUpdate and nextUpdate (epoch ms), of a successful answer. */
+export const ocspTimes = (der: Uint8Array): { producedAt: number; thisUpdate: number; nextUpdate: number } => {
+  const basic = basicResponse(der);
+  const single = basic.tbsResponseData.responses[0]!;
+  return { producedAt: basic.tbsResponseData.producedAt.getTime(), thisUpdate: single.thisUpdate.getTime(), nextUpdate: single.nextUpdate!.getTime() };
+};
+
+/** The notAfter (epoch ms) of the responder certificate a successful answer carries. */
+export const ocspResponderNotAfter = (der: Uint8Array): number => basicResponse(der).certs![0]!.notAfter.value.getTime();
