@@ -3,7 +3,9 @@
  * but no step compared the revocations of the two logs, so a node revoked for key compromise since the backup (its
  * credentials and association revoked by the cascade) served again after following it. Its steps now give the two
  * `credence query revocations` of "Restoring `events.db`" step 6, reading the folder moved aside whole where it is
- * (nothing in it written); and step 6 no longer sends the restored log into that folder, over the newer one.
+ * (nothing in it written); and step 6 no longer sends the restored log into that folder, over the newer one. Review
+ * 227: a subscription an operator terminated since was found by no query the step gave (only the process manager's
+ * actions were asked for): the step asks for each actor's, an operator's too.
  */
 import { createHash } from 'node:crypto';
 import { cpSync, readdirSync, readFileSync, renameSync } from 'node:fs';
@@ -45,7 +47,9 @@ describe('README, "Restoring a whole data folder"', () => {
     const restoredQuery = 'credence query revocations --data <data> --from <time>';
     expect(section).toContain(asideQuery);
     expect(section).toContain(restoredQuery);
-    expect(section).toContain('credence query actions --actor system:process-manager --store sqlite:<data>.before-restore --data <scratch> --from <time>');
+    const actionsQuery = 'credence query actions --actor <actor> --store sqlite:<data>.before-restore --data <scratch> --from <time>';
+    expect(section).toContain(actionsQuery);
+    for (const said of ['`system:process-manager`', '`system:expiry-scheduler`', "each operator's actor id", 'credence token list --all --data <data>.before-restore']) expect(section).toContain(said);
     expect(section).toContain('never into `<data>.before-restore/`');
 
     const root = folder();
@@ -55,12 +59,14 @@ describe('README, "Restoring a whole data folder"', () => {
     const clock = new FakeClock(T0);
     let svc = await startTestService({ dir: data, clock });
     await svc.service.context.credence.engine.execute(cmd.registerNode('meter-3'));
+    await svc.service.context.credence.engine.execute(cmd.createSubscription('sub-9'));
     await svc.service.context.credence.settle();
     await svc.close();
     cpSync(data, backup, { recursive: true });
     svc = await startTestService({ dir: data, clock });
     clock.advance(60_000);
     await svc.service.context.credence.engine.execute(command('revokeNode', { nodeId: 'meter-3', reason: 'keyCompromise' }, { actor: operator }));
+    await svc.service.context.credence.engine.execute(command('terminateSubscription', { subscriptionId: 'sub-9', reason: 'contract ended' }, { actor: operator }));
     await svc.service.context.credence.settle();
     await svc.close();
     renameSync(data, aside);
@@ -73,6 +79,11 @@ describe('README, "Restoring a whole data folder"', () => {
     expect(listed.code, listed.err).toBe(0);
     expect(listed.out).toContain('node-meter-3');
     expect(listed.out).toContain('keyCompromise');
+    // The operator's termination, by the operator's own actions.
+    const ended = await runCli(fill(actionsQuery.replace('<actor>', operator.id)));
+    expect(ended.code, ended.err).toBe(0);
+    expect(ended.out).toContain('SubscriptionTerminated');
+    expect(ended.out).toContain('subscription-sub-9');
     expect(records(aside)).toEqual(before);
 
     svc = await startTestService({ dir: data, clock });
