@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { loggedEvent } from './support/evidence-bundle.ts';
 import { afterEach, describe, expect, it } from 'vitest';
 import { verifyBundle as consoleVerifyBundle } from '../adapters/console/src/evidence.ts';
 import { main } from '../bin/cli.ts';
@@ -22,7 +23,7 @@ import {
 import { signNote } from '../projections/transparency/index.ts';
 import { cannedServer } from './support/canned-server.ts';
 import { capture } from './support/cli.ts';
-import { ORIGIN, eventId, fixedSigner, keyOf, tempDirs } from './transparency-fixtures.ts';
+import { ORIGIN, fixedSigner, keyOf, tempDirs } from './transparency-fixtures.ts';
 
 /*
  * Review 30. D1: `credence verify FILE.json` without --key exited 0 on a bundle forged under a key of the forger's
@@ -39,15 +40,7 @@ const STREAM = 'credential-meter-1';
 const real = fixedSigner(1, ORIGIN);
 const attacker = fixedSigner(66, ORIGIN);
 
-const ev = (revision: number, data: RecordedEvent['data'], streamId = STREAM): RecordedEvent => ({
-  id: eventId(revision),
-  streamId,
-  revision: BigInt(revision),
-  position: BigInt(revision + 1),
-  type: 'CredentialProvisioned',
-  data,
-  metadata: { actor: 'operator-1' },
-});
+const ev = (revision: number, data: RecordedEvent['data'], streamId = STREAM): RecordedEvent => loggedEvent(revision, data, streamId);
 
 /** A bundle of `events` signed by `signer` and naming its key, as `credence export` writes one; parsed back from JSON. */
 const makeBundle = async (signer: CheckpointSigner, events: RecordedEvent[]): Promise<Record<string, any>> => {
