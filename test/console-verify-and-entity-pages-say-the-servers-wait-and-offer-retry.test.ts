@@ -2,6 +2,7 @@
  * Review 181: when the server shed a request (429) or gave up on it (408), the verify and entity pages showed the
  * problem, but not the wait its `Retry-After` asked for (ApiError.retryAfterMs, which the overview and the sign-in
  * say), and offered no way to try again but reloading. They now say the wait and offer **Retry**.
+ * A wait past ten digits (domain/retry-after.ts) is not said: it read "Infinity min" once the console took the CLI's reader.
  */
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
@@ -62,6 +63,19 @@ describe.skipIf(!hasChromium())('the verify and entity pages after a 429 or 408'
       expect(await page.locator('.entity-head').textContent()).toContain('Now');
       expect(await page.getByRole('button', { name: 'Retry' }).count()).toBe(0);
       expect(cspViolations).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('entity: a wait past ten digits is not said (as the CLI does not print it), and Retry is offered', async () => {
+    const { context, page } = await openConsole(world.browser, world.svc.url);
+    try {
+      await refuseOnce(page, /\/v1\/entities\/node\/meter-1$/, 429, 99_999_999_999);
+      await signIn(page, world.svc.tokens.auditor, '#/entity/node/meter-1');
+      await expect.poll(() => page.getByRole('button', { name: 'Retry' }).count(), POLL).toBe(1);
+      expect(await alerts(page)()).not.toContain('asks to wait');
+      expect(await alerts(page)()).not.toContain('Infinity');
     } finally {
       await context.close();
     }

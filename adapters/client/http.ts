@@ -8,6 +8,7 @@
  * bearer token, so `token revoke` said "revoked" for a token still valid, and a 307 would post a command or a device's
  * protocol message, token and all, to whatever host the Location named. Every 3xx is an `UnexpectedResponse`.
  */
+import { retryAfterMs } from '../../domain/retry-after.ts';
 import { ProblemJson } from './answers.ts';
 
 /** How long one request may take, the answer included, unless the caller says otherwise. */
@@ -26,24 +27,8 @@ export interface ProblemDocument {
   readonly [extension: string]: unknown;
 }
 
-const IMF_FIXDATE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
-
-/**
- * What a Retry-After header asks to wait, in ms (0 for a time already past; Infinity past ten digits): delay-seconds,
- * or an HTTP date (RFC 9110 10.2.3), which Credence does not send but a proxy in front of it may. Undefined without
- * one, or for one of neither form. `now` is the time the date is taken against.
- */
-export const retryAfterMsOf = (headers: Headers, now: number = Date.now()): number | undefined => {
-  const value = headers.get('retry-after')?.trim();
-  if (value === undefined || value === '') return undefined;
-  // Past ten digits (some 317 years) a wait longer than any, never printed (it read 1e+20 s, review 222); a stream
-  // waits its longest for it.
-  if (/^\d+$/.test(value)) return value.length > 10 ? Number.POSITIVE_INFINITY : Number(value) * 1000;
-  // The date only in the form RFC 9110 5.6.7 has senders write (IMF-fixdate): Date.parse also reads `1.5` or `-5`.
-  if (!IMF_FIXDATE.test(value)) return undefined;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-};
+/** What the answer's Retry-After header asks to wait, in ms: the one reader of both clients (domain/retry-after.ts). */
+export const retryAfterMsOf = (headers: Headers, now: number = Date.now()): number | undefined => retryAfterMs(headers.get('retry-after'), now);
 
 export class ProblemResponse extends Error {
   /**

@@ -1,10 +1,7 @@
-/** `Retry-After` as seconds or as an HTTP date (RFC 9110 10.2.3), in ms; undefined when it is neither. */
-export const retryAfterMs = (value: string | null): number | undefined => {
-  if (value === null) return undefined;
-  if (/^\d{1,9}$/.test(value.trim())) return Number(value.trim()) * 1000;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
-};
+import { retryAfterMs as retryAfterMsAt } from '../../../domain/retry-after.ts';
+
+/** What a Retry-After header asks to wait, in ms, by the CLI's rules (domain/retry-after.ts) against the browser's clock. */
+export const retryAfterMs = (value: string | null): number | undefined => retryAfterMsAt(value, Date.now());
 
 /** One definition for the console and the CLI's client (domain/transient-status.ts), where both may import it. */
 export { transientStatus } from '../../../domain/transient-status.ts';

@@ -86,7 +86,8 @@ export const renderError = (error: unknown, role: string, what: string, retry?: 
 export const renderRetry = (error: unknown, retry: () => void): TemplateResult | typeof nothing => {
   if (!worthRetrying(error)) return nothing;
   const wait = error instanceof ApiError ? error.retryAfterMs : undefined;
-  return html`${wait !== undefined ? `The server asks to wait ${waitText(wait)} before trying again.` : ''}
+  // A wait past ten digits (domain/retry-after.ts) is not said, as the CLI does not print it.
+  return html`${wait !== undefined && Number.isFinite(wait) ? `The server asks to wait ${waitText(wait)} before trying again.` : ''}
     <button type="button" class="secondary" @click=${retry}>Retry</button>`;
 };
 

@@ -153,7 +153,7 @@ export class ConsoleApp extends ConsoleElement {
       if (!response.ok && response.status !== 403) {
         // In the server's words, with the wait it asks for: "try again" alone left a 429 or 503 unexplained (review 152).
         const error = await apiErrorOf(response, '/v1/compliance');
-        const wait = error.retryAfterMs === undefined ? '' : ` in ${waitText(error.retryAfterMs)}`;
+        const wait = error.retryAfterMs === undefined || !Number.isFinite(error.retryAfterMs) ? '' : ` in ${waitText(error.retryAfterMs)}`;
         this.signInError = `The server could not check the token (HTTP ${response.status}, ${describeError(error)}); try again${wait}.`;
         return;
       }
