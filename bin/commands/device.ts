@@ -1,6 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { z } from 'zod';
 import { CredentialKind, Identifier } from '../../domain/crypto/credential.ts';
+import { CommandProfile } from '../../domain/commands/index.ts';
 import { CredentialId } from '../../domain/ids.ts';
 import { EXIT, handler, parseOptions, UsageError, type RegisterCommands } from '../program.ts';
 import { json, type Io } from '../io.ts';
@@ -67,10 +68,12 @@ const registerInit = (device: Command, io: Io): void => {
     nodeId: Identifier,
     kind: BootstrapKind,
     bootstrapId: Identifier.optional(),
-    class: z.string().min(1).max(100),
-    model: z.string().min(1).max(100),
-    manufacturer: z.string().min(1).max(100),
-    capability: z.array(z.string().min(1).max(100)).max(32),
+    // The profile's own rules (visible text, bounds, each capability once), so a refused profile is bad usage before
+    // the bootstrap key is made, not the server's 400 after it.
+    class: CommandProfile.shape.class,
+    model: CommandProfile.shape.model,
+    manufacturer: CommandProfile.shape.manufacturer,
+    capability: CommandProfile.shape.capabilities,
     validFor: Duration,
     ...Server,
     token: z.string().optional(),

@@ -28,7 +28,10 @@ export const jsonOption = (flag: string, value: string): unknown => {
 /** The option (or argument) a data path came from, so a refusal names what the operator typed. */
 const whereFrom = (spec: LifecycleSpec, command: Command, path: string): string => {
   if (path === spec.id.field) return `<${spec.id.name}>`;
-  const mapped = spec.flagFor?.[path] ?? spec.flagFor?.[path.split('.')[0]!];
+  // The longest mapped prefix: `profile.capabilities.1` (the second --capability) came from --capability.
+  const segments = path.split('.');
+  const prefixes = segments.map((_, n) => segments.slice(0, segments.length - n).join('.'));
+  const mapped = prefixes.map((prefix) => spec.flagFor?.[prefix]).find((flag) => flag !== undefined);
   if (mapped !== undefined) return path.includes('.') && spec.flagFor?.[path] === undefined ? `${mapped} (${path})` : mapped;
   const flag = `--${kebab(path.split('.')[0]!)}`;
   return command.options.some((o) => o.long === flag) ? (path.includes('.') ? `${flag} (${path})` : flag) : `data.${path}`;

@@ -21,10 +21,28 @@ import type { CommandType } from './catalog.ts';
 
 const capabilities = NodeProfile.shape.capabilities;
 
-/** Each capability visible text, the list bounded as its event's is (its definition cloned, the element replaced). */
-const CommandCapabilities = capabilities.clone({ ...capabilities._zod.def, element: printableText(capabilities.element) } as never) as typeof capabilities;
+/** The rule a node profile breaks that names one capability twice. */
+export const REPEATED_CAPABILITY_RULE = 'repeated_capability';
 
-const CommandProfile = NodeProfile.extend({
+/**
+ * Each capability visible text, the list bounded as its event's is (its definition cloned, the element replaced), and
+ * each named once: a profile states what a node can do, and `--capability metering --capability metering` stored the
+ * capability twice, to be counted twice by whatever reads the profile. Commands only: a stored profile still reads.
+ */
+const CommandCapabilities = (
+  capabilities.clone({ ...capabilities._zod.def, element: printableText(capabilities.element) } as never) as typeof capabilities
+).superRefine((listed, ctx) => {
+  const seen = new Set<string>();
+  for (const [index, capability] of listed.entries()) {
+    if (seen.has(capability)) {
+      ctx.addIssue({ code: 'custom', path: [index], params: { rule: REPEATED_CAPABILITY_RULE }, message: `names capability ${JSON.stringify(capability)} again: name each capability once` });
+    }
+    seen.add(capability);
+  }
+});
+
+/** A node profile as a new command states it (registerNode, and the device simulator's factory step). */
+export const CommandProfile = NodeProfile.extend({
   class: printableText(NodeProfile.shape.class),
   manufacturer: printableText(NodeProfile.shape.manufacturer),
   model: printableText(NodeProfile.shape.model),

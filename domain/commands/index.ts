@@ -5,6 +5,6 @@ export type { Command } from './command.ts';
 export { decide } from './decide.ts';
 export { NEW_REVOCATION_REASONS, REFUSED_REVOCATION_REASONS } from './revocation-rules.ts';
 export { PRINTABLE_REASON_RULE, ResolutionReason } from './resolution-reason.ts';
-export { SenderCorrelationId, senderTextRefusal } from './free-text.ts';
+export { CommandProfile, SenderCorrelationId, senderTextRefusal } from './free-text.ts';
 export { command } from './build.ts';
 export type { CommandOptions } from './build.ts';
