@@ -5,8 +5,8 @@ import { openStream } from './http-sse.fixtures.ts';
 /*
  * Found in review: each pseudonymised stream holds its own fold of who owns which identifier (some 100 MiB for a
  * million credentials), and integrators could open four each, without a bound over all of them. The service serves
- * at most `limits.maxPseudonymisedStreams` at once to integrators, all of them together (operators and auditors have
- * places of their own: test/pseudonymised-stream-places-of-integrators-and-of-operators-and-auditors-are-apart.test.ts);
+ * at most `limits.maxPseudonymisedStreams` at once to integrators, all of them together (operators and auditors are
+ * refused that stream: test/pseudonymised-stream-places-of-integrators-and-of-operators-and-auditors-are-apart.test.ts);
  * canonical streams are not counted.
  */
 

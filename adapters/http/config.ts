@@ -4,7 +4,7 @@ import { issuesOf } from './config-issues.ts';
 import { parseSource, type ConfigSources } from './config-sources.ts';
 import { unknownVariableIssue, unknownVariables, type UnknownVariable } from './credence-environment.ts';
 import { ServiceConfig, type ServiceConfigInput } from './service-config.ts';
-import type { ServiceLimitsConfig } from './service-limits-config.ts';
+import { retiredLimitWarnings, type ServiceLimitsConfig } from './service-limits-config.ts';
 import { warnOfStorePassword } from './store-password-warning.ts';
 
 /**
@@ -105,6 +105,8 @@ export const loadServiceConfig = (sources: ConfigSources = {}, environment: Read
     return `flag ${FLAG_NAMES[field] ?? `--${field}`}${entry.length > 0 ? `[${entry.join('.')}]` : ''}`;
   });
   warnOfStorePassword(sources, fromFile, fromFlags);
+  // Only the file sets these limits (the environment and the flags set none of them).
+  for (const warning of retiredLimitWarnings(fromFile.limits, `file ${sources.file}: `)) sources.warn?.(warning);
   const merged = {
     ...fromFile,
     ...defined(fromEnv),

@@ -33,10 +33,8 @@ export interface ServiceLimits {
   readonly maxSseStreamsPerPrincipal: number;
   /** Canonical streams open at once, all principals together. */
   readonly maxSseStreams: number;
-  /** Pseudonymised streams open at once to integrators, all tenants together. */
+  /** Pseudonymised streams open at once, all tenants together: integrators alone read them (review 229). */
   readonly maxPseudonymisedStreams: number;
-  /** Pseudonymised streams open at once to operators and auditors, apart from the integrators' (review 199). */
-  readonly maxPseudonymisedStreamsOfOperatorsAndAuditors: number;
   /** Resolutions of one pseudonym one auditor may record (POST /v1/pseudonyms/resolutions). */
   readonly maxResolutionsPerPseudonym: number;
   /** Most lifecycle events (fact claims aside) of one entity a whole-stream read answers in one request (routes/entity-bound.ts). */

@@ -44,11 +44,10 @@ export const ServiceLimitsConfig = z.strictObject({
    */
   maxPseudonymisedStreams: int(1, 10_000).default(16),
   /**
-   * Pseudonymised streams open at once to operators and auditors, all of them together: places of their own, so that
-   * neither they nor integrators can keep the other side out (review 199). Few by default: they read the canonical
-   * streams as a rule, and each of these holds a fold of the fleet as an integrator's does.
+   * Unused since review 229 (`RETIRED_LIMITS`): it bounded the pseudonymised streams of operators and auditors, who are
+   * now refused that stream. Still accepted, without a default, so a config file that names it still starts.
    */
-  maxPseudonymisedStreamsOfOperatorsAndAuditors: int(1, 10_000).default(4),
+  maxPseudonymisedStreamsOfOperatorsAndAuditors: int(1, 10_000).optional(),
   sseHeartbeatMs: int(10, 3_600_000).default(15_000),
   sseHighWaterBytes: int(1, 256 * MIB).default(MIB),
   sseStallMs: int(1, 3_600_000).default(10_000),
@@ -143,6 +142,22 @@ export const checkLimitsTogether = (limits: ServiceLimitsConfig, context: z.Refi
     });
   }
 };
+
+/**
+ * Limits still accepted but no longer used, and why: a config file written for an earlier release must still start,
+ * and its operator told once (at start, through the configuration's `warn`) that the setting does nothing.
+ */
+export const RETIRED_LIMITS = {
+  maxPseudonymisedStreamsOfOperatorsAndAuditors:
+    'operators and auditors are refused the pseudonymised event stream (review 229: its positions pair with the canonical ' +
+    "stream's, which linked each pseudonym to its node), so no such stream is left to bound; remove it from the file",
+} as const satisfies Partial<Record<keyof ServiceLimitsConfig, string>>;
+
+/** One warning per retired limit `limits` sets (./config.ts loadServiceConfig says them). */
+export const retiredLimitWarnings = (limits: Readonly<Record<string, unknown>> | undefined, where: string): string[] =>
+  Object.entries(RETIRED_LIMITS).flatMap(([field, why]) =>
+    limits?.[field] === undefined ? [] : [`${where}limits.${field}: no longer used: ${why}`],
+  );
 
 /** The body limit of a device route: its own, within the API's (`start.ts` passes the configured limits whole). */
 export const deviceBodyLimit = (limits: { readonly bodyLimitBytes: number; readonly deviceBodyLimitBytes?: number }): number =>

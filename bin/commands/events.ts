@@ -132,7 +132,7 @@ export const register: RegisterCommands = (program, io) => {
       '--from <where>',
       'start (the whole history, the default), end (only what comes from now) or an event id to resume strictly after, e.g. the last one printed (POSITION~TAG, as the stream sent it, which the server checks is its own; a bare POSITION is taken unchecked)',
     )
-    .option('--identifiers <form>', 'canonical (operators and auditors; their default) or pseudonymous (the only form, and the default, of integrators)')
+    .option('--identifiers <form>', "canonical (operators' and auditors' only form, and their default) or pseudonymous (integrators' only form, and their default)")
     .option('--limit <n>', 'stop after this many events (default: follow until Ctrl-C)')
     .option('--json', 'one JSON object per line (NDJSON), each event as the server sends it, with its id (POSITION~TAG) as `id`')
     .option('--server <url>', 'a Credence server, e.g. http://127.0.0.1:8080 (env: CREDENCE_URL)')

@@ -3,11 +3,12 @@
  *
  * Each event's `id:` is its global store position; `Last-Event-ID` (or `?after=`) resumes strictly after it, with
  * no gap and no duplicate, across restarts too, since positions belong to the store and not to this process.
- * Integrators get the pseudonymised stream only (seed 004; SER-011, SER-018, SER-025); the canonical one tells a
- * pseudonym's events only to an auditor who recorded its resolution (review 223, ./pseudonym-reads.ts toldOnStreams). Back-pressure: one event
+ * Integrators get the pseudonymised stream only (seed 004; SER-011, SER-018, SER-025), operators and auditors the
+ * canonical one only (review 229); it tells a pseudonym's events only to an auditor who recorded its resolution
+ * (review 223, ./pseudonym-reads.ts toldOnStreams). Back-pressure: one event
  * in flight per stream, and a client that stops reading is dropped with a retry hint (adapters/http/sse). Each
  * principal may hold a bounded number of streams, and the service serves a bounded number of each kind, canonical
- * and pseudonymised, the latter to integrators and to operators and auditors apart (SER-001). A revocation by this service ends the token's streams
+ * and pseudonymised (SER-001). A revocation by this service ends the token's streams
  * at once; the token is also checked again on each heartbeat (revocations by the CLI) and at its expiry.
  *
  * Everything that can refuse the request (query, headers, role, pipelining, cap) is checked before the socket is
@@ -43,6 +44,7 @@ Comments (\`: heartbeat\`) arrive every few seconds; \`retry:\` lines say how lo
 A client that stops reading is dropped with \`event: dropped\` and a retry hint; it resumes with Last-Event-ID.
 A stream whose token is revoked (at once through this service, within a heartbeat through the CLI) or expires ends with \`event: dropped\` (reason \`unauthorised\`) and no retry hint: reconnect with a new token.
 The canonical stream leaves out the events of a pseudonym's stream, which name its node (SER-025), but to an auditor who recorded a resolution of that pseudonym (POST /v1/pseudonyms/resolutions); a tagged id at a left-out event is refused (409 \`resume_point_not_in_log\`), its bare position resumes; an operator's \`kind\`, \`type\` or \`stream\` of a pseudonym is refused (400, rule \`not_told\`).
+Operators and auditors receive canonical identifiers only: \`identifiers=pseudonymous\` is refused them (403), as its positions pair with the canonical stream's and would link each pseudonym to its node (an auditor links one by recording a resolution).
 Integrators receive pseudonymised identifiers only; an integrator token issued with a scope receives only its M2M subscriptions' nodes' and its App-IDs' events (SER-025), and a kind or type filter its scope can never match is refused (400, rule \`not_in_scope\`).
 A stream must be the only request in flight on its connection: one pipelined behind an unfinished answer is refused (400 pipelined_stream).`;
 
@@ -65,7 +67,8 @@ const RESTART = 'start again with from=start, which misses nothing (from=end ski
 /**
  * The taggers whose tags a principal's resume point may be checked against: the canonical stream's only for a principal
  * that may read event ids (a plain hash of one is a test of a guessed id: ../sse/event-id.ts), the pseudonymised
- * stream's where the server has the pseudonym key. So an operator's id resumes either form of the stream. The canonical
+ * stream's where the server has the pseudonym key. So an operator's or auditor's id of a pseudonymised stream read before
+ * review 229 (which refused them that stream) still resumes its canonical stream, at the same position. The canonical
  * one first, and the keyed one derived only when it did not match: a canonical id never waits on the Secure Environment
  * (review 189: with it unreachable, an auditor's canonical reconnect was a 500).
  */
@@ -81,8 +84,22 @@ const withheldAt = async (store: EventStore, position: bigint, tells: ((record: 
   return record !== undefined && !(await tells(record));
 };
 
+/**
+ * Each role reads one form of the stream. Review 229: an operator's or an auditor's token also opened the pseudonymised
+ * stream, whose frames carry the canonical stream's positions, so the two paired frame by frame linked every pseudonym of
+ * every node to the node with no resolution recorded (SER-025). An auditor links one by recording its resolution.
+ */
 const identifiersFor = (principal: Principal, asked: Identifiers | undefined): Identifiers => {
-  if (principal.role !== 'integrator') return asked ?? 'canonical';
+  if (principal.role !== 'integrator') {
+    if (asked === 'pseudonymous') {
+      throw unauthorised(
+        principal.subject,
+        'operators and auditors receive canonical identifiers only (identifiers=canonical): the pseudonymised stream\'s positions pair with the ' +
+          "canonical stream's, which would link each pseudonym to its node; an auditor links a pseudonym by recording a resolution (POST /v1/pseudonyms/resolutions)",
+      );
+    }
+    return 'canonical';
+  }
   if (asked === 'canonical') throw unauthorised(principal.subject, 'integrators receive pseudonymised identifiers only (identifiers=pseudonymous)');
   return 'pseudonymous';
 };
@@ -90,15 +107,10 @@ const identifiersFor = (principal: Principal, asked: Identifiers | undefined): I
 export const eventRoutes: RouteModule = (app, context) => {
   const slots = new StreamSlots(context.limits.maxSseStreamsPerPrincipal);
   // Service-wide caps, as an admin mints subjects at will and per-principal alone was not enough (found in review):
-  // canonical streams under one bound, pseudonymised ones under one bound per side, so integrators filling their places
-  // cannot keep an operator's or an auditor's stream out, nor the reverse (review 199: an operator's or auditor's
-  // pseudonymised stream took an integrator's place, and four auditor subjects locked every tenant out). Only
-  // operators and auditors read canonical streams, so each side has bounds of its own.
+  // canonical streams, which only operators and auditors read, under one bound, and pseudonymised ones, which only
+  // integrators read (review 229), under another, so neither side filling its places keeps the other out (review 199).
   const canonical = new StreamSlots(context.limits.maxSseStreams);
-  const pseudonymised = {
-    integrators: new StreamSlots(context.limits.maxPseudonymisedStreams),
-    'operators and auditors': new StreamSlots(context.limits.maxPseudonymisedStreamsOfOperatorsAndAuditors),
-  };
+  const pseudonymised = new StreamSlots(context.limits.maxPseudonymisedStreams);
   // The pseudonymised stream's tagger, keyed once per process (../sse/event-id.ts keyedTagger).
   const pseudonymisedTagger = keyedTagger(context.credence.pseudonyms?.deriver);
 
@@ -122,8 +134,8 @@ export const eventRoutes: RouteModule = (app, context) => {
                 schema: z.string().meta({
                   description:
                     'Frames of lines `id: <position>~<tag>`, `event: <type>`, `data: <JSON>`, each ended by a blank line; comments and `retry:` lines ' +
-                    'between them. The JSON is an OperatorFrame (identifiers=canonical), an IntegratorFrame (identifiers=pseudonymous: ' +
-                    'every integrator, and an operator or auditor who asks for it), or a DroppedFrame.',
+                    'between them. The JSON is an OperatorFrame (identifiers=canonical: operators and auditors), an IntegratorFrame ' +
+                    '(identifiers=pseudonymous: integrators), or a DroppedFrame.',
                   ...FRAMES_EXTENSION,
                 }),
               },
@@ -225,14 +237,9 @@ export const eventRoutes: RouteModule = (app, context) => {
           { 'retry-after': String(retryAfter) },
         );
       }
-      const side = principal.role === 'integrator' ? 'integrators' : 'operators and auditors';
       const serviceWide = identifiers === 'canonical'
         ? { slots: canonical, limit: context.limits.maxSseStreams, what: 'canonical event streams' }
-        : {
-            slots: pseudonymised[side],
-            limit: side === 'integrators' ? context.limits.maxPseudonymisedStreams : context.limits.maxPseudonymisedStreamsOfOperatorsAndAuditors,
-            what: `pseudonymised event streams to ${side} (each holds the fleet's identities)`,
-          };
+        : { slots: pseudonymised, limit: context.limits.maxPseudonymisedStreams, what: "pseudonymised event streams to integrators (each holds the fleet's identities)" };
       const releaseServiceWide = serviceWide.slots.acquire('service');
       if (releaseServiceWide === undefined) {
         release();
