@@ -40,18 +40,35 @@ export class UsageError extends Error {
 }
 
 /**
+ * adapters/http/auth/signing-key-refusals.ts's rule, named here so that no command loads the access control to read
+ * it: access.db names a signing key the Secure Environment given does not hold (another token than the folder's, the
+ * key destroyed there, the embedded files lost). The folder refuses a valid setting: exit 1, as `serve` answers it.
+ */
+const ACCESS_SIGNING_KEY_PRESENT = 'access_signing_key_present';
+
+const isAccessSigningKeyRefusal = (error: CredenceError): boolean =>
+  error.problem.code === 'validation' && error.problem.issues.some((issue) => issue.rule === ACCESS_SIGNING_KEY_PRESENT);
+
+/**
  * Runs `run` of a command for which a configuration or data folder it cannot use is bad usage (exit 2), not a refusal:
  * each `validation` issue one UsageError line (`unnamed` for an issue without a path). A data file a newer version of
  * Credence wrote is no such mistake but a refusal (exit 1), as every other command answers it (review 198: `token
  * create` said exit 2 for a newer access.db or Secure Environment key database, `key list` 1): it passes unchanged.
  * So does a folder whose keys are in another Secure Environment than the one given (rule
- * `secure_environment_of_the_folder`): every other command answers it exit 1.
+ * `secure_environment_of_the_folder`), or whose API token signing key it does not hold (`access_signing_key_present`;
+ * review 230: `token create` with another token said exit 2, `serve` exit 1): every other command answers them exit 1.
  */
 export const usageOnValidation = async (run: () => Promise<number>, unnamed: string): Promise<number> => {
   try {
     return await run();
   } catch (error) {
-    if (isCredenceError(error, 'validation') && error.problem.code === 'validation' && !isNewerFileRefusal(error) && !isSecureEnvironmentOfTheFolderRefusal(error)) {
+    if (
+      isCredenceError(error, 'validation') &&
+      error.problem.code === 'validation' &&
+      !isNewerFileRefusal(error) &&
+      !isSecureEnvironmentOfTheFolderRefusal(error) &&
+      !isAccessSigningKeyRefusal(error)
+    ) {
       throw new UsageError(error.problem.issues.map((i) => `${i.path || unnamed}: ${i.message}`));
     }
     throw error;

@@ -5,14 +5,24 @@ import { signingKeyHandles } from '../driven/access/signing-key-handles.ts';
 import { boundHandles } from '../driven/key-registry/bound-handles.ts';
 import { caFilePath, caIds, readCaFile } from '../driven/pki/ca-file.ts';
 import { ocspSignerHandles } from '../driven/pki/ocsp-signer-handles.ts';
-import { KEY_HANDLE_FILE, readHandleFile } from '../driven/transparency/secure-environment-signer.ts';
+import { KEY_HANDLE_FILE, LOG_KEY_OWNER, readHandleFile } from '../driven/transparency/secure-environment-signer.ts';
 import type { CaId } from '../../domain/x509/issuing-ca.ts';
 
 /** A key the data folder names, by the record that names it (a noun phrase, its file relative to the folder). */
 export interface NamedKey {
   readonly record: string;
   readonly handle: string;
+  /** The Secure Environment owner the key is made for: what asks whether a token holds it (folder-keys-in-token.ts). */
+  readonly owner: string;
 }
+
+/**
+ * The owners of the keys the records name, as the service makes them: adapters/http/auth/open-access-control.ts
+ * ACCESS_OWNER and the infrastructure's (CAs, OCSP signers, keys.db's keys; bin/commands/keys-in-use.ts), named here
+ * as keys-in-use.ts names them, so that nothing of the HTTP adapter is loaded.
+ */
+const ACCESS_OWNER = 'credence:access';
+const INFRASTRUCTURE_OWNER = 'maf:infrastructure';
 
 /** The keys the folder's records name, and the refusals of the records that could not be read. */
 export interface KeysTheFolderNames {
@@ -38,17 +48,18 @@ const accessKeys = (dataDir: string): NamedKey[] =>
   signingKeyHandles(dataDir).map((k) => ({
     record: k.retiredAt === undefined ? 'the API token signing key access.db records as current' : 'a retired API token signing key access.db names',
     handle: k.handle,
+    owner: ACCESS_OWNER,
   }));
 
 const logKey = (dataDir: string): NamedKey[] => {
   const path = join(dataDir, KEY_HANDLE_FILE);
-  return existsSync(path) ? [{ record: `the log key ${KEY_HANDLE_FILE} names`, handle: readHandleFile(path) }] : [];
+  return existsSync(path) ? [{ record: `the log key ${KEY_HANDLE_FILE} names`, handle: readHandleFile(path), owner: LOG_KEY_OWNER }] : [];
 };
 
 /** One CA file's key (one still awaiting its certificate has its key too). */
 const caKey = (dataDir: string, id: CaId): NamedKey[] => {
   const file = readCaFile(dataDir, id);
-  return file === undefined ? [] : [{ record: `the key of CA ${id} (${relative(dataDir, caFilePath(dataDir, file.id))})`, handle: file.keyHandle }];
+  return file === undefined ? [] : [{ record: `the key of CA ${id} (${relative(dataDir, caFilePath(dataDir, file.id))})`, handle: file.keyHandle, owner: INFRASTRUCTURE_OWNER }];
 };
 
 /** The OCSP signer files' current and retired keys (a retired one stays until the signer's next renewal destroys it). */
@@ -56,6 +67,7 @@ const ocspKeys = (dataDir: string): NamedKey[] =>
   ocspSignerHandles(dataDir).map((s) => ({
     record: `${s.state === 'current' ? 'the' : 'a retired'} OCSP signing key of CA ${s.caId} (${relative(dataDir, s.file)})`,
     handle: s.handle,
+    owner: INFRASTRUCTURE_OWNER,
   }));
 
 /**
@@ -76,7 +88,7 @@ export const keysTheFolderNames = (dataDir: string, among?: ReadonlySet<string>)
   // One CA file at a time: one that cannot be read leaves the others' keys known.
   for (const id of caIds(dataDir)) readRecord(() => caKey(dataDir, id), named, unreadable);
   readRecord(() => ocspKeys(dataDir), named, unreadable);
-  readRecord(() => [...boundHandles(dataDir, among)].map(([handle, b]) => ({ record: `a key keys.db binds (${b.purpose})`, handle })), named, unreadable);
+  readRecord(() => [...boundHandles(dataDir, among)].map(([handle, b]) => ({ record: `a key keys.db binds (${b.purpose})`, handle, owner: INFRASTRUCTURE_OWNER })), named, unreadable);
   return { named: among === undefined ? named : named.filter((k) => among.has(k.handle)), unreadable };
 };
 

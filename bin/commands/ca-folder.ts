@@ -57,7 +57,8 @@ const lockCaFolder = (runtime: typeof import('../../adapters/runtime/index.ts'),
 /**
  * The data folder (found as `caDataDir` does, made when missing) with its service lock taken, so a CA is not made
  * under a running service (which would not load it before its next start) and two inits do not race on the key;
- * and its Secure Environment (embedded, or the HSM of `secureEnvironment`) as the infrastructure owner. A folder
+ * and its Secure Environment (embedded, or the HSM of `secureEnvironment`, refused when it holds none of the keys the
+ * folder names: refuseTokenHoldingNoneOfTheFolderKeys) as the infrastructure owner. A folder
  * made here is removed again when the command is refused (a wrong PKCS#11 PIN, a refused CA): it leaves nothing.
  */
 export const withCaFolder = async <T>(
@@ -72,6 +73,10 @@ export const withCaFolder = async <T>(
   try {
     const se = runtime.openServiceSecureEnvironment(config.data, config.secureEnvironment, { now: () => new Date(), env: io.env ?? process.env });
     try {
+      // Review 230: a token holding none of the keys the folder names is another than its service's; a CA key made
+      // there, its file written here, the folder's own token then refused the start.
+      const { refuseTokenHoldingNoneOfTheFolderKeys } = await import('../../adapters/runtime/folder-keys-in-token.ts');
+      await refuseTokenHoldingNoneOfTheFolderKeys(se, config.data, config.secureEnvironment);
       const result = await use({ dataDir: config.data, se: ownerView(se, INFRASTRUCTURE_OWNER), random: runtime.systemRandom });
       done = true;
       return result;

@@ -126,8 +126,9 @@ export interface LockedKeyFolders {
 /**
  * Runs `use` under the lock of every folder keyFolders accepts (with a token, every folder it serves), so no service
  * starts meanwhile and makes, records or uses a key: `credence key destroy`, `key list`, `log-key destroy`. The
- * Secure Environment is opened only when `use` asks, so a destroy reads every record first. `command` names the
- * command in what taking a lock says.
+ * embedded Secure Environment is opened only when `use` asks, so a destroy reads every record first; a token is
+ * opened first, and refused unless it holds a key of each folder that names any (refuseTokenHoldingNoneOfTheFolderKeys).
+ * `command` names the command in what taking a lock says.
  */
 export const withLockedKeyFolders = async <T>(
   { data: named, secureEnvironment, tokenNotShared, withoutRecords }: KeyFolders,
@@ -157,10 +158,14 @@ export const withLockedKeyFolders = async <T>(
         throw unusableDataFolderAsUsage(error);
       }
     }
-    const done = await use({
-      folders,
-      secureEnvironment: () => (se ??= runtime.openServiceSecureEnvironment(data, secureEnvironment, { now: () => new Date(), env })),
-    });
+    const open = () => (se ??= runtime.openServiceSecureEnvironment(data, secureEnvironment, { now: () => new Date(), env }));
+    if (!runtime.isEmbedded(secureEnvironment)) {
+      // Review 230: a token holding none of the keys a folder names is not the one that folder's service runs with:
+      // its keys would be listed as none, or said destroyed already, and a key of its own token left as it is.
+      const { refuseTokenHoldingNoneOfTheFolderKeys } = await import('../../adapters/runtime/folder-keys-in-token.ts');
+      for (const folder of folders) await refuseTokenHoldingNoneOfTheFolderKeys(open(), folder, secureEnvironment);
+    }
+    const done = await use({ folders, secureEnvironment: open });
     refused = false;
     return done;
   } finally {
