@@ -10,6 +10,7 @@ import type { CaId, CaKeyKind, IssuingCa } from '../../../domain/x509/issuing-ca
 import {
   buildCertificationRequest,
   certifiedPublicKey,
+  issuerOf,
   selfSignedCaCertificate,
   SERIAL_LENGTH,
   serialFromRandom,
@@ -20,6 +21,7 @@ import { issuingCaOf } from './load.ts';
 import { seSigner } from './se-signer.ts';
 import { checkInstalledCa } from './install-checks.ts';
 import { assertRenewedBySameIssuer, assertRenews, assertSameTrustAnchor } from './renew.ts';
+import { assertSubjectUnused } from './distinct-subject.ts';
 
 /** What `credence ca init` is given. */
 export interface CaInitOptions {
@@ -52,11 +54,16 @@ const subjectName = (text: string): Uint8Array => {
   return parsed.der;
 };
 
-/** Refuses before any key is made: an existing CA of that id, a subject that is no distinguished name. */
+/**
+ * Refuses before any key is made: an existing CA of that id, a subject that is no distinguished name, or one another
+ * CA of the folder has (`distinct_subject`, review 231).
+ */
 const prepare = (o: CaInitOptions): { name: Uint8Array; subject: string } => {
   if (readCaFile(o.dataDir, o.id) !== undefined) throw caExists(o.dataDir, o.id);
   const subject = o.subject ?? defaultCaSubject(o.id);
-  return { name: subjectName(subject), subject };
+  const name = subjectName(subject);
+  assertSubjectUnused(o.dataDir, o.id, name, { path: 'subject', remedy: 'choose another --subject' });
+  return { name, subject };
 };
 
 /**
@@ -159,6 +166,9 @@ export const installCaCertificate = async (o: {
   if (file.state === 'active') {
     await assertRenewedBySameIssuer(file, o.certificate);
     assertRenews(fromBase64url(file.certificate), o.certificate, o.id, 'certificate');
+  } else {
+    // The external root may sign another subject than the CSR's: it must not be another CA's of the folder either.
+    assertSubjectUnused(o.dataDir, o.id, issuerOf(o.certificate).name, { path: 'certificate', remedy: "have it signed with its CSR's subject" });
   }
   const chain = o.chain.map((der, i) => {
     try {

@@ -97,9 +97,20 @@ export const assertSameTrustAnchor = (file: ActiveCa, ordered: readonly Uint8Arr
 };
 
 /**
- * Renews a self-signed root in place: a new certificate of the same key and subject, a new serial, valid from `now`
- * for `validityDays`, which must end after the current one. Its key never changes, so every certificate, CRL and OCSP
- * responder certificate it signed validates under either certificate. Nothing is written when it is refused.
+ * When a renewed root begins (review 231): when its first certificate began, not at the renewal. What it issued
+ * began no earlier than that, and validators that require each certificate's validity within its issuer's (as
+ * `ca_not_yet_valid` does for new issuance) would refuse all of it under a root that began later. The current
+ * certificate's start, or the CA's making when that is earlier: a renewal before review 231 moved the start to its own
+ * moment, after certificates the root had issued, and the root's first certificate began when the CA was made.
+ */
+const rootStart = (file: ActiveCa, current: Uint8Array): Date =>
+  new Date(Math.min(issuerOf(current).notBefore.getTime(), wholeSeconds(new Date(file.createdAt)).getTime()));
+
+/**
+ * Renews a self-signed root in place: a new certificate of the same key and subject, a new serial, valid from the
+ * root's start (`rootStart`) until `validityDays` after `now`, which must be after the current end. Its key never
+ * changes, so every certificate, CRL and OCSP responder certificate it signed validates under either certificate.
+ * Nothing is written when it is refused.
  */
 export const renewRootCa = async (o: {
   readonly dataDir: string;
@@ -119,13 +130,12 @@ export const renewRootCa = async (o: {
   if (certified === undefined || !constantTimeEqual(certified.bytes, signer.publicKey)) {
     throw refuse('caId', 'certifies_ca_key', `CA ${o.id}'s certificate does not certify the key its file names: it is not renewed`);
   }
-  const notBefore = wholeSeconds(o.now);
   const certificate = await selfSignedCaCertificate({
     name: issuerOf(current).name,
     signer,
     serial: serialFromRandom(o.random(SERIAL_LENGTH)),
-    notBefore,
-    notAfter: new Date(notBefore.getTime() + o.validityDays * DAY_MS),
+    notBefore: rootStart(file, current),
+    notAfter: new Date(wholeSeconds(o.now).getTime() + o.validityDays * DAY_MS),
   });
   assertRenews(current, certificate, o.id, 'validityDays');
   const renewed = { ...file, certificate: toBase64url(certificate) };
