@@ -38,8 +38,12 @@ describe('the replay checkpoint is written privately, never through a planted li
       expect(statSync(checkpoint.path).mode & 0o777).toBe(0o600);
       expect(checkpoint.load()).toMatchObject({ ok: true, checkpoint: { position: String(first.replay.events) } });
       expect(await verifyFleet(store, { checkpoint })).toMatchObject({ mode: 'incremental', verifiedNow: 0 });
-      // No temp file of ours is left behind; the planted link is the only other entry.
-      expect(readdirSync(dir).filter((name) => name.includes('replay-checkpoint'))).toEqual(['replay-checkpoint.json', `replay-checkpoint.json.${process.pid}.tmp`]);
+      // No temp file of ours is left behind; the planted link and the unreadable file moved aside (review 228), made
+      // private too, are the only other entries.
+      expect(statSync(checkpoint.asidePath).mode & 0o777).toBe(0o600);
+      expect(readdirSync(dir).filter((name) => name.includes('replay-checkpoint')).sort()).toEqual(
+        ['replay-checkpoint.json', `replay-checkpoint.json.${process.pid}.tmp`, 'replay-checkpoint.json.unreadable'].sort(),
+      );
     } finally {
       await store.close();
     }

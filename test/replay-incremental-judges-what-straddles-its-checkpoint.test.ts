@@ -99,7 +99,11 @@ describe('a replay checkpoint', () => {
       writeFileSync(checkpoint.path, JSON.stringify(saved));
       const again = await verifyFleet(store, { checkpoint });
       expect(again.mode).toBe('full');
-      expect(again.notes).toEqual([expect.stringContaining('revisions: missing: a checkpoint of an earlier version')]);
+      // Kept aside, not written over (review 228): its digest still tells the history it verified.
+      expect(again.notes).toEqual([
+        expect.stringContaining('revisions: missing: a checkpoint of an earlier version'),
+        `${checkpoint.path} could not be read: moved to ${checkpoint.asidePath}, which is kept (look at it, then remove it); the new checkpoint is written in its place`,
+      ]);
       expect((await verifyFleet(store, { checkpoint })).mode).toBe('incremental');
     } finally {
       await store.close();

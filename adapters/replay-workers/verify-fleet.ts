@@ -29,7 +29,12 @@ export interface FleetVerification {
   /** Events verified by this run. */
   readonly verifiedNow: number;
   /** The history up to the checkpoint is not the one that was verified: an event was altered, removed or reordered. */
-  readonly altered?: { readonly position: bigint; readonly reason: string };
+  readonly altered?: {
+    readonly position: bigint;
+    readonly reason: string;
+    /** The event the checkpoint ended on is not the one stored there: another history (a restore, another log). */
+    readonly anotherHistory?: true;
+  };
   /** Why a checkpoint could not be used or was not saved. */
   readonly notes: readonly string[];
 }
@@ -40,9 +45,26 @@ const tipProblem = async (store: EventStore, checkpoint: ReplayCheckpoint): Prom
   if (position === 0n) return undefined;
   const tip = await recordAtPosition(store, position);
   if (tip === undefined) return `the record at position ${position} it ends on is no longer stored`;
-  if (checkpoint.lastRecord !== undefined && digestOfRecord(tip) !== checkpoint.lastRecord) return `the record at position ${position} it ends on was altered`;
-  return undefined;
+  if (checkpoint.lastRecord === undefined || digestOfRecord(tip) === checkpoint.lastRecord) return undefined;
+  // Another event there (another id) is another history, most often events.db restored and grown since (review 228).
+  return checkpoint.lastEventId !== undefined && tip.id !== checkpoint.lastEventId
+    ? `the record at position ${position} it ends on is another event than the one it verified there (another history)`
+    : `the record at position ${position} it ends on was altered`;
 };
+
+/**
+ * The id of the event at `position`, read back once the run is done, when it is the record verified there (its
+ * digest `recordDigest`): the checkpoint keeps it, so that another event there later is told from an altered one.
+ * Read, rather than taken as the records pass, since workers hand this thread only their records' digests.
+ */
+const tipEventId = async (store: EventStore, position: bigint, recordDigest: string | undefined): Promise<string | undefined> => {
+  if (position === 0n || recordDigest === undefined) return undefined;
+  const tip = await recordAtPosition(store, position);
+  return tip !== undefined && digestOfRecord(tip) === recordDigest ? tip.id : undefined;
+};
+
+/** A thrown error's message on one line, bounded: for a note. */
+const oneLine = (error: unknown): string => (error instanceof Error ? error.message : String(error)).replace(/\s+/g, ' ').slice(0, 300);
 
 /**
  * The fleet verdict, incremental when it can be: from a checkpoint whose tip is intact only the new records are
@@ -55,8 +77,20 @@ export const verifyFleet = async (store: EventStore, options: FleetVerificationO
   if (loaded !== undefined && !loaded.ok) notes.push(`checkpoint ignored: ${loaded.problem}`);
   const previous = loaded?.ok === true ? loaded.checkpoint : undefined;
   const now = options.now ?? (() => new Date());
-  const save = (source: CheckpointSource, digest: ReturnType<typeof sha256RecordDigest>) =>
-    options.checkpoint?.save(checkpointOf(source, digest.value(), digest.last() ?? previous?.lastRecord, now().toISOString()));
+  const keeper = options.checkpoint;
+  // The verdict is complete when this runs: a checkpoint that cannot be written costs the next run its head start,
+  // never this run's verdict (review 228: a write error was taken for a failed continuation, and the second save threw).
+  const save = async (source: CheckpointSource, digest: ReturnType<typeof sha256RecordDigest>): Promise<void> => {
+    if (keeper === undefined) return;
+    const lastRecord = digest.last() ?? previous?.lastRecord;
+    const lastEventId = await tipEventId(store, source.position, lastRecord);
+    try {
+      const said = keeper.save(checkpointOf(source, digest.value(), lastRecord, now().toISOString(), lastEventId));
+      if (typeof said === 'string') notes.push(said);
+    } catch (error) {
+      notes.push(`checkpoint not saved: ${oneLine(error)}`);
+    }
+  };
 
   if (previous !== undefined && options.full !== true) {
     // Snapshots of other machines are not gone on from (review 119): a context an older build kept without a field a
@@ -66,14 +100,18 @@ export const verifyFleet = async (store: EventStore, options: FleetVerificationO
       const verifier = verifierFromCheckpoint(previous);
       const before = verifier.tally.events;
       const digest = sha256RecordDigest(previous.digest);
+      let continued = false;
       try {
         await verifyFrom(store, verifier, { onRecord: (r) => digest.update(r), ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
-        save(verifierSource(verifier), digest);
-        return { replay: verifier.verdict(), mode: 'incremental', from: BigInt(previous.position), verifiedNow: verifier.tally.events - before, notes };
+        continued = true;
       } catch (error) {
         // A context the file's schema let through but a guard cannot read (the file sits in the data folder, and may
         // have been edited): the checkpoint is not trusted into a crash, and the log is verified in full (found in review).
-        notes.push(`checkpoint not continued: going on from it failed (${(error instanceof Error ? error.message : String(error)).replace(/\s+/g, ' ').slice(0, 300)}); verified in full`);
+        notes.push(`checkpoint not continued: going on from it failed (${oneLine(error)}); verified in full`);
+      }
+      if (continued) {
+        await save(verifierSource(verifier), digest);
+        return { replay: verifier.verdict(), mode: 'incremental', from: BigInt(previous.position), verifiedNow: verifier.tally.events - before, notes };
       }
     } else notes.push(`checkpoint not continued: ${problem}; verified in full`);
   }
@@ -111,8 +149,31 @@ export const verifyFleet = async (store: EventStore, options: FleetVerificationO
         })
       : await verifyFrom(store, new FleetVerifier(), { onRecord, ...progress }).then((v) => ({ replay: v.verdict(), source: verifierSource(v) }));
   if (!compared) altered = { position: checkAt!, reason: `the store ends before position ${checkAt}, where the verified history ended` };
+  else if (altered !== undefined) altered = await anotherHistory(store, previous!, altered);
   // An altered history keeps its old checkpoint, so every later full verification reports it until it is dealt with.
-  if (altered === undefined && result.source !== undefined) save(result.source, digest);
+  if (altered === undefined && result.source !== undefined) await save(result.source, digest);
   else if (options.checkpoint !== undefined) notes.push(`checkpoint of ${previous!.writtenAt} kept: remove ${options.checkpoint.path} once the alteration is dealt with`);
   return { replay: result.replay, mode: 'full', from: 0n, verifiedNow: result.replay.events, ...(altered ? { altered } : {}), notes };
+};
+
+/**
+ * `altered`, or, when the event stored where `checkpoint` ends is not the one it verified there (another id), another
+ * history: events.db restored from a backup and grown since, or another store's log (review 228: it read as an event
+ * altered in place). A checkpoint of an earlier version, which kept no id, keeps the earlier wording.
+ */
+const anotherHistory = async (
+  store: EventStore,
+  checkpoint: ReplayCheckpoint,
+  altered: NonNullable<FleetVerification['altered']>,
+): Promise<NonNullable<FleetVerification['altered']>> => {
+  if (checkpoint.lastEventId === undefined) return altered;
+  const stored = await recordAtPosition(store, altered.position);
+  if (stored === undefined || stored.id === checkpoint.lastEventId) return altered;
+  return {
+    position: altered.position,
+    reason:
+      `the stored history up to position ${altered.position} is another one than the one verified at ${checkpoint.writtenAt}: ` +
+      'the event there is not the one it ended on (events.db restored from a backup, or another store\'s log)',
+    anotherHistory: true,
+  };
 };

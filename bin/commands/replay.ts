@@ -132,8 +132,9 @@ const holdDataFolder = (dir: string, io: Io): CheckpointHold => () => {
 };
 
 /**
- * The data folder's checkpoint, written under its lock (holdDataFolder); why it was not written, on stderr and into
- * `unsaved` (the --json verdict's notes: a script must know its next run verifies from an older checkpoint, review 65).
+ * The data folder's checkpoint, written under its lock (holdDataFolder); why it was not written (another holder, or a
+ * write the OS refused: review 228), on stderr and into `unsaved` (the --json verdict's notes: a script must know its
+ * next run verifies from an older checkpoint, review 65).
  */
 const lockedCheckpoint = (dir: string, io: Io, unsaved: string[]): CheckpointKeeper => {
   const file = new CheckpointFile(dir);
@@ -141,10 +142,12 @@ const lockedCheckpoint = (dir: string, io: Io, unsaved: string[]): CheckpointKee
     path: file.path,
     load: () => file.load(),
     save: (checkpoint) => {
-      const why = file.saveHeld(checkpoint, holdDataFolder(dir, io));
-      if (why === undefined) return;
-      unsaved.push(`the replay checkpoint is not saved: ${why}`);
-      io.err(printable(`credence replay: the replay checkpoint is not saved: ${why}`));
+      const saved = file.saveHeld(checkpoint, holdDataFolder(dir, io));
+      // What it moved aside: a note of the verdict's (verify-fleet.ts).
+      if (!('unsaved' in saved)) return saved.said;
+      unsaved.push(`the replay checkpoint is not saved: ${saved.unsaved}`);
+      io.err(printable(`credence replay: the replay checkpoint is not saved: ${saved.unsaved}`));
+      return undefined;
     },
   };
 };
@@ -181,7 +184,7 @@ const replayLocal = async (store: EventStore, args: Options, io: Io): Promise<Fl
   progress?.finish();
   const { mode, from, verifiedNow, altered } = result;
   const notes = [...result.notes, ...unusedWorkers(args.workers, mode, verifiedNow)];
-  const reason = altered === undefined ? undefined : altered.reason + (await shorterThanCheckpoint(store, altered.position, dir));
+  const reason = altered === undefined ? undefined : altered.reason + (await restoreHint(store, altered, dir));
   return {
     ...result.replay,
     // Whole lists here, counted as a server counts its first ones, so that --json has one shape either way.
@@ -218,18 +221,17 @@ const fromServer = (answer: FleetReplayJson): FleetReplayView => {
 };
 
 /**
- * A store that ends before the checkpoint's position is most often an events.db restored from a backup with the
- * checkpoint file left in place (README, restoring events.db, step 3), not tampering: named so that the operator
- * finds the file and the step (review 51). Empty when the store reaches the position.
+ * A store that ends before the checkpoint's position, or holds another event where it ends (grown again since), is
+ * most often an events.db restored from a backup with the checkpoint file left in place (README, restoring events.db,
+ * step 3), not tampering: named so that the operator finds the file and the step (reviews 51, 228). Empty otherwise.
  */
-const shorterThanCheckpoint = async (store: EventStore, position: bigint, dir: string): Promise<string> => {
+const restoreHint = async (store: EventStore, altered: NonNullable<FleetVerification['altered']>, dir: string): Promise<string> => {
+  const file = join(dir, 'replay-checkpoint.json');
+  const step = 'After restoring events.db from a backup, remove that file (README, restoring events.db, step 3) and run credence replay again';
+  if (altered.anotherHistory === true) return `; ${file} was written over another history. ${step}; otherwise the events up to it were rewritten`;
   const head = await store.headPosition();
-  if (head !== undefined && head >= position) return '';
-  return (
-    `; ${join(dir, 'replay-checkpoint.json')} was written over a longer history. After restoring events.db from a ` +
-    'backup, remove that file (README, restoring events.db, step 3) and run credence replay again; otherwise events ' +
-    'were removed from the store'
-  );
+  if (head !== undefined && head >= altered.position) return '';
+  return `; ${file} was written over a longer history. ${step}; otherwise events were removed from the store`;
 };
 
 /**

@@ -114,6 +114,11 @@ export const ReplayCheckpoint = z.strictObject({
   digest: z.string().regex(/^[0-9a-f]{64}$/),
   /** Digest of the last record alone: a cheap check that the tip the checkpoint ends on is still there, unchanged. */
   lastRecord: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  /**
+   * The id of that record's event: a store holding another event there holds another history (events.db restored
+   * from a backup, or another store's log), not one altered in place (review 228). Optional: an earlier version kept none.
+   */
+  lastEventId: z.string().max(200).optional(),
   writtenAt: z.iso.datetime(),
   events: z.number().int().nonnegative(),
   foreignEvents: z.number().int().nonnegative(),
@@ -159,7 +164,12 @@ export interface CheckpointKeeper {
   /** Where it is, for the person who must remove it (an altered history keeps its old checkpoint). */
   readonly path: string;
   load(): LoadedCheckpoint;
-  save(checkpoint: ReplayCheckpoint): void;
+  /**
+   * Writes it; returns what the run must say it did besides (an unreadable file it moved aside), if anything. A keeper
+   * may report a checkpoint it did not write itself (the CLI's, on stderr); one that throws costs the run only its
+   * checkpoint, never its verdict (verify-fleet.ts notes why).
+   */
+  save(checkpoint: ReplayCheckpoint): string | undefined | void;
 }
 
 /** The tuples a checkpoint keeps per entity and per held claim. */
@@ -193,7 +203,9 @@ export const claimTuple = (claimant: string, held: HeldClaims): ClaimTuple => [
 ];
 
 /** The checkpoint of a source that has applied every record up to its position, with their digest. */
-export const checkpointOf = (source: CheckpointSource, digest: string, lastRecord: string | undefined, writtenAt: string): ReplayCheckpoint => {
+export const checkpointOf = (
+  source: CheckpointSource, digest: string, lastRecord: string | undefined, writtenAt: string, lastEventId?: string,
+): ReplayCheckpoint => {
   const t = source.tally;
   return {
     format: 1,
@@ -201,6 +213,7 @@ export const checkpointOf = (source: CheckpointSource, digest: string, lastRecor
     position: source.position.toString(10),
     digest,
     ...(lastRecord !== undefined ? { lastRecord } : {}),
+    ...(lastEventId !== undefined ? { lastEventId } : {}),
     writtenAt,
     events: t.events,
     foreignEvents: t.foreignEvents,

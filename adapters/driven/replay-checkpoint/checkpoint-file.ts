@@ -1,10 +1,13 @@
-import { statSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, linkSync, openSync, statSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkpointLimitIssue, ReplayCheckpoint, type CheckpointKeeper, type LoadedCheckpoint } from '../../../projections/replay/checkpoint.ts';
 import { writeFileAtomic } from '../files/index.ts';
 
 /** The replay checkpoint lives in the data folder, next to the event store and the read models. */
 export const CHECKPOINT_FILE = 'replay-checkpoint.json';
+
+/** Where an unreadable checkpoint is moved before a new one takes its place: never written over (review 228). */
+export const UNREADABLE_CHECKPOINT_FILE = `${CHECKPOINT_FILE}.unreadable`;
 
 /** A checkpoint of a million entities is a few hundred MiB; anything past this is not one of ours. */
 const MAX_CHECKPOINT_BYTES = 1024 * 1024 * 1024;
@@ -19,6 +22,38 @@ const versionOf = (path: string): string => {
 };
 
 /**
+ * The OS's reason for a failed write, in words and code (`operation not permitted (EPERM)`), without the paths and
+ * temp names of its message: the caller names the file (review 228: a raw `rename '.replay-checkpoint.json.…tmp'`).
+ */
+const osReason = (error: NodeJS.ErrnoException): string => {
+  const words = /^[A-Z0-9_]+: ([^,]+)/.exec(error.message)?.[1];
+  return words === undefined ? error.code! : `${words} (${error.code})`;
+};
+
+/**
+ * A file moved aside made private as the checkpoint it was (machine contexts), whatever mode an older build or a copy
+ * left it; through a descriptor opened O_NOFOLLOW, so that a link planted at the checkpoint's name (linked aside as the
+ * link it is) never has its target's mode changed.
+ */
+const privateUnlessLink = (path: string): void => {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ELOOP') return;
+    throw error;
+  }
+  try {
+    fchmodSync(fd, 0o600);
+  } finally {
+    closeSync(fd);
+  }
+};
+
+/** The checkpoint could not be written (an immutable file, a read-only or full disk): why, naming the file. */
+export class CheckpointNotWritten extends Error {}
+
+/**
  * Takes what a checkpoint write must hold (the data folder's lock): the way to let go, or why it may not be held now
  * (another process holds the folder).
  */
@@ -27,14 +62,29 @@ export type CheckpointHold = () => (() => void) | string;
 /** Where the checkpoint of a data folder is, read and written atomically (a crash leaves the old one or the new one). */
 export class CheckpointFile implements CheckpointKeeper {
   readonly path: string;
+  /** Where an unreadable one is moved before a new one is written. */
+  readonly asidePath: string;
   /** The file as `load` found it; undefined until then. */
   #loaded: string | undefined;
+  /** `load` found a file it could not read: kept, under asidePath, when one is written in its place. */
+  #unreadable = false;
   constructor(dataDir: string) {
     this.path = join(dataDir, CHECKPOINT_FILE);
+    this.asidePath = join(dataDir, UNREADABLE_CHECKPOINT_FILE);
   }
 
-  /** undefined when there is none; a problem (never a throw) when it is unreadable, so the caller verifies in full. */
+  /**
+   * undefined when there is none; a problem (never a throw) when it is unreadable, so the caller verifies in full. An
+   * unreadable file is moved aside by the next save, not written over: it may be the only trace of a history altered
+   * behind it (its digest), and whoever looks at the folder must see it.
+   */
   load(): LoadedCheckpoint {
+    const loaded = this.#read();
+    this.#unreadable = loaded !== undefined && !loaded.ok;
+    return loaded;
+  }
+
+  #read(): LoadedCheckpoint {
     this.#loaded = versionOf(this.path);
     if (this.#loaded === 'absent') return undefined;
     // Removed since versionOf read it (another run, a restore): none, as the promise above says, not a throw.
@@ -57,39 +107,94 @@ export class CheckpointFile implements CheckpointKeeper {
     return { ok: true, checkpoint: parsed.data };
   }
 
-  /** Writes the checkpoint as it is, holding nothing: for a folder no other process uses (the bench, tests); see saveHeld. */
-  save(checkpoint: ReplayCheckpoint): void {
-    this.#write(JSON.stringify(checkpoint));
+  /**
+   * Writes the checkpoint as it is, holding nothing: for a folder no other process uses (the bench, tests); see
+   * saveHeld. What it moved aside, if anything; CheckpointNotWritten when it cannot write.
+   */
+  save(checkpoint: ReplayCheckpoint): string | undefined {
+    return this.#put(JSON.stringify(checkpoint));
   }
 
   /**
-   * `save` while holding what `hold` takes, and only over the file this keeper's `load` found: why nothing was written,
-   * or undefined. Two runs that each read the file and write it when done would otherwise overwrite each other's, the
+   * `save` while holding what `hold` takes, and only over the file this keeper's `load` found: why nothing was written
+   * (`unsaved`: another holder, another run's file, a write the OS refused), or what was said of the write (`said`: an
+   * unreadable file moved aside). Two runs that each read the file and write it when done would otherwise overwrite each other's, the
    * one that started first last; and a file removed meanwhile (README, restoring events.db, step 3) would come back.
    * The file, serialized before the hold is taken, is compared and written under it, so no other run's write falls
    * between the two.
    */
-  saveHeld(checkpoint: ReplayCheckpoint, hold: CheckpointHold): string | undefined {
+  saveHeld(checkpoint: ReplayCheckpoint, hold: CheckpointHold): { readonly unsaved: string } | { readonly said?: string } {
     const text = JSON.stringify(checkpoint);
     const release = hold();
-    if (typeof release === 'string') return release;
+    if (typeof release === 'string') return { unsaved: release };
     try {
       if (this.#loaded !== undefined && versionOf(this.path) !== this.#loaded) {
-        return `${this.path} was ${this.#loaded === 'absent' ? 'written' : 'replaced or removed'} by another process since this run read it; that one is kept`;
+        return { unsaved: `${this.path} was ${this.#loaded === 'absent' ? 'written' : 'replaced or removed'} by another process since this run read it; that one is kept` };
       }
-      this.#write(text);
+      const said = this.#put(text);
       this.#loaded = versionOf(this.path);
-      return undefined;
+      return said === undefined ? {} : { said };
+    } catch (error) {
+      // Not written: the run's verdict stands, as beside a holder (review 228: it was lost to a raw EPERM, exit 1).
+      if (error instanceof CheckpointNotWritten) return { unsaved: error.message };
+      throw error;
     } finally {
       release();
     }
+  }
+
+  /** An unreadable file moved aside (said so), then `text` written in its place. */
+  #put(text: string): string | undefined {
+    const aside = this.#unreadable ? this.#moveAside() : undefined;
+    try {
+      this.#write(text);
+    } catch (error) {
+      // Still at `path`, unreplaced: its second name goes, or the next run would find it "kept before" (EEXIST).
+      if (aside !== undefined) rmSync(this.asidePath, { force: true });
+      throw error;
+    }
+    this.#unreadable = false;
+    return aside;
+  }
+
+  /**
+   * The unreadable file kept under asidePath: linked there (never over one already kept: EEXIST), so that the write
+   * that follows replaces only its name at `path`. A file that has gone meanwhile has nothing to keep.
+   */
+  #moveAside(): string | undefined {
+    try {
+      linkSync(this.path, this.asidePath);
+      privateUnlessLink(this.asidePath);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return undefined;
+      // The same file already (a run stopped between the link and the write): kept, as this one would have it.
+      if (code === 'EEXIST' && versionOf(this.asidePath) === versionOf(this.path)) return this.#movedAside();
+      if (code === 'EEXIST') {
+        throw new CheckpointNotWritten(
+          `${this.path} could not be read, and ${this.asidePath} holds one that could not be read before: neither is written over (look at them, then remove them)`,
+        );
+      }
+      if (code === undefined) throw error;
+      throw new CheckpointNotWritten(`${this.path} could not be read, and cannot be moved to ${this.asidePath}: ${osReason(error as NodeJS.ErrnoException)}`);
+    }
+    return this.#movedAside();
+  }
+
+  #movedAside(): string {
+    return `${this.path} could not be read: moved to ${this.asidePath}, which is kept (look at it, then remove it); the new checkpoint is written in its place`;
   }
 
   #write(text: string): void {
     // Private like every file of the data folder (it holds the entities' machine contexts), through an unguessable
     // temp name opened O_EXCL: a data folder given with an EventStoreDB store is not made private by the store, and a
     // link planted at a predictable name had the checkpoint written through it (found in review 24).
-    writeFileAtomic(this.path, text, { mode: 0o600 });
+    try {
+      writeFileAtomic(this.path, text, { mode: 0o600 });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === undefined) throw error;
+      throw new CheckpointNotWritten(`${this.path} cannot be written: ${osReason(error as NodeJS.ErrnoException)}`);
+    }
   }
 
   remove(): void {
