@@ -4,6 +4,7 @@ import { DEFAULT_TIMEOUT_MS, originOf, ProblemResponse, ServerUnreachable } from
 import { subscribeEvents } from '../../adapters/client/sse.ts';
 import { EventTypeSchema } from '../../domain/events/index.ts';
 import { ResumePointString } from '../../domain/positions.ts';
+import { entityIdRefusal } from '../../domain/entity-ids.ts';
 import { ENTITY_KINDS, EntityKind, parseStreamId } from '../../domain/streams.ts';
 import { transientStatus } from '../../domain/transient-status.ts';
 import { WholeNumber } from '../../domain/whole-number.ts';
@@ -26,6 +27,13 @@ const STREAM_RULE =
 
 const shown = (value: string): string => (value.length > 64 ? `${value.slice(0, 64)}…` : value);
 
+/** A `--stream` the server would refuse (review 229: an id no entity can have, by its kind's rule), refused here first. */
+const streamRule = (value: string, context: z.RefinementCtx): void => {
+  const ref = parseStreamId(value);
+  const message = ref === undefined ? 'must be <kind>-<id> of an entity stream, e.g. node-meter-1' : entityIdRefusal(ref.kind, ref.id);
+  if (message !== undefined) context.addIssue({ code: 'custom', message });
+};
+
 const Options = z.object({
   kind: z.array(EntityKind).min(1).max(ENTITY_KINDS.length).optional(),
   type: z
@@ -34,7 +42,7 @@ const Options = z.object({
     .max(MAX_TYPES)
     .optional(),
   stream: z
-    .array(z.string().max(MAX_ITEM_CHARS).refine((s) => parseStreamId(s) !== undefined, 'must be <kind>-<id> of an entity stream, e.g. node-meter-1'))
+    .array(z.string().max(MAX_ITEM_CHARS).superRefine(streamRule))
     .min(1)
     .max(MAX_STREAMS)
     .optional(),

@@ -7,10 +7,10 @@ import { DEFAULT_TIMEOUT_MS } from '../../adapters/client/http.ts';
 import { operatorClient, type OperatorClient } from '../../adapters/client/operator.ts';
 import { FILE_LIMITS, readTextFile } from '../files.ts';
 import { looksLikeAnOption, UsageError } from '../program.ts';
-import { parseStreamId, type EntityKind } from '../../domain/streams.ts';
-import { AppId, AssociationId, CredentialId, isLowerCaseCommandId, M2MSubId, NodeId } from '../../domain/ids.ts';
+import { parseStreamId } from '../../domain/streams.ts';
+import { entityIdRefusal } from '../../domain/entity-ids.ts';
+import { isLowerCaseCommandId } from '../../domain/ids.ts';
 import { isDerivedCommandId } from '../../domain/event-ids.ts';
-import { Pseudonym } from '../../domain/events/pseudonym.ts';
 import { printableRule } from '../../domain/commands/printable-text.ts';
 import { isCredenceError } from '../../domain/errors.ts';
 import { storeCarriesPassword, storePasswordOnCommandLine } from '../../adapters/http/store-password.ts';
@@ -223,20 +223,6 @@ export const ServerOptions = {
   timeout: z.string().max(32).optional(),
 };
 
-/**
- * The id rule of each kind of entity, the one its events record the id under (domain/events/index.ts ENTITY_ID_FIELD).
- * A `<stream>` is checked by it before anything is read: found in review 218, `node-..` went to the server as
- * GET /v1/replay/node/.., which a URL resolves to another route, and `node-a/b` came back as the server's `params.id`.
- */
-const ENTITY_ID: Readonly<Record<EntityKind, z.ZodType<string>>> = {
-  subscription: M2MSubId,
-  node: NodeId,
-  credential: CredentialId,
-  application: AppId,
-  association: AssociationId,
-  pseudonym: Pseudonym,
-};
-
 /** A control or other invisible character in a `<stream>` is named by its code point, as in a command's free text. */
 const VisibleStream = z.string().superRefine(
   printableRule({ rewrite: 'write the stream as <kind>-<id>, as history or a listing shows it', empty: 'write the stream as <kind>-<id>' }),
@@ -257,9 +243,11 @@ export const StreamArg = z
       ctx.addIssue({ code: 'custom', message: 'stream must be <kind>-<id> with kind node, credential, association, application, subscription or pseudonym' });
       return z.NEVER;
     }
-    const id = ENTITY_ID[ref.kind].safeParse(ref.id);
-    if (!id.success) {
-      ctx.addIssue({ code: 'custom', message: `the id after ${ref.kind}-: ${id.error.issues[0]!.message}` });
+    // By its kind's id rule (domain/entity-ids.ts) before anything is read: found in review 218, `node-..` went to the
+    // server as GET /v1/replay/node/.., which a URL resolves to another route, and `node-a/b` came back as `params.id`.
+    const refusal = entityIdRefusal(ref.kind, ref.id);
+    if (refusal !== undefined) {
+      ctx.addIssue({ code: 'custom', message: refusal });
       return z.NEVER;
     }
     return ref;
