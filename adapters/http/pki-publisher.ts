@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Clock, OwnedSecureEnvironment } from '../../domain/ports/index.ts';
 import { startPkiRevocation, systemRandom, type Credence, type IssuingCa, type PkiRevocation } from '../runtime/index.ts';
+import { certifiesNoCredentialNow } from '../runtime/pki-ended-cas.ts';
 import { logFailure } from './log-failure.ts';
 
 export interface PkiPublisherOptions {
@@ -66,12 +67,18 @@ export const startPkiPublisher = (o: PkiPublisherOptions): Promise<PkiRevocation
           'certificate, its OCSP answers unauthorized and its CRL URLs 410; the other CAs serve as before (docs/pki.md, ' +
           '"A CA whose chain has ended")',
       ),
-    // Said at warn, once per CA and process, a month before it stops certifying nodes: time to renew it.
-    onCaEndingSoon: (caId, { endsAt, certifiesUntil, intermediate }) =>
-      o.log.warn(
-        { caId, endsAt: endsAt.toISOString(), certifiesUntil: certifiesUntil.toISOString() },
-        `CA ${caId} certifies node credentials only until ${certifiesUntil.toISOString()}: each certificate lasts as long as ` +
-          `its credential and none outlives the CA's chain, which ends at ${endsAt.toISOString()} (its certificate or one ` +
-          `above it). Renew it before then, with the service stopped (${intermediate ? `credence ca renew --id ${caId} --csr-out FILE, then credence ca install` : `credence ca renew --id ${caId}`}; docs/pki.md, "Renewing a CA")`,
-      ),
+    // Said at warn, once per CA and process, a month before it stops certifying nodes: time to renew it. Said at
+    // error once that instant has passed (review 231: the warning named a date already past, "renew it before then").
+    onCaEndingSoon: (caId, { endsAt, certifiesUntil, credentialLifetimeMs, certifiesNone, intermediate }) => {
+      const renew = `with the service stopped (${intermediate ? `credence ca renew --id ${caId} --csr-out FILE, then credence ca install` : `credence ca renew --id ${caId}`}; docs/pki.md, "Renewing a CA")`;
+      const fields = { caId, endsAt: endsAt.toISOString(), certifiesUntil: certifiesUntil.toISOString() };
+      if (certifiesNone) o.log.error({ ...fields, credentialLifetimeMs }, `${certifiesNoCredentialNow(caId, endsAt, credentialLifetimeMs)}. Renew it now, ${renew}`);
+      else
+        o.log.warn(
+          fields,
+          `CA ${caId} certifies node credentials only until ${certifiesUntil.toISOString()}: each certificate lasts as long as ` +
+            `its credential and none outlives the CA's chain, which ends at ${endsAt.toISOString()} (its certificate or one ` +
+            `above it). Renew it before then, ${renew}`,
+        );
+    },
   });

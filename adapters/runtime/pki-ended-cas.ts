@@ -13,9 +13,27 @@ export const CA_END_WARNING_MS = 30 * 86_400_000;
 export interface CaEnding {
   readonly endsAt: Date;
   readonly certifiesUntil: Date;
+  readonly credentialLifetimeMs: number;
+  /**
+   * `certifiesUntil` has passed (review 231): the CA certifies no node credential now, its chain ending within a
+   * credential's lifetime. Told apart so that no one is asked to renew "before" a date already past.
+   */
+  readonly certifiesNone: boolean;
   /** An intermediate is renewed through a CSR its root signs (`ca renew --csr-out`), a root in place. */
   readonly intermediate: boolean;
 }
+
+/** A lifetime in whole days when it is one, else in seconds. */
+const lifetimeText = (ms: number): string => (ms % 86_400_000 === 0 ? `${ms / 86_400_000} days` : `${Math.round(ms / 1000)} s`);
+
+/**
+ * What a CA whose chain ends within a credential's lifetime of now is (review 231): the one sentence of the service's
+ * log at start and of `ca install`'s warning. Public facts only: its id, its chain's end, the lifetime.
+ */
+export const certifiesNoCredentialNow = (caId: string, endsAt: Date, credentialLifetimeMs: number): string =>
+  `CA ${caId} certifies no node credential now: each certificate lasts as long as its credential ` +
+  `(${lifetimeText(credentialLifetimeMs)}) and none outlives the CA's chain, which ends at ${endsAt.toISOString()} ` +
+  '(its certificate or one above it): a credential of that lifetime gets no certificate (certificate_not_issued, ca_expires_first)';
 
 /** When the chain of `ca` ends, in ms: the earliest notAfter of its certificate and of every one above it. */
 export const chainEndOf = (ca: Pick<IssuingCa, 'certificate' | 'chain'>): number => chainValidity(ca).notAfter.getTime();
@@ -67,7 +85,8 @@ export class EndedCas {
   readonly #endsAt = new Map<string, number>();
   readonly #intermediate = new Set<string>();
   readonly #retired = new Set<string>();
-  readonly #nearingEnd = new Set<string>();
+  /** What each CA was told of: near its last certificate, then certifying none (each once per process). */
+  readonly #told = new Map<string, 'soon' | 'none'>();
   readonly #onEnded: ((caId: CaId, endedAt: Date) => void) | undefined;
   readonly #nearing: { readonly credentialLifetimeMs: number; readonly onEndingSoon: (caId: CaId, ending: CaEnding) => void } | undefined;
 
@@ -87,16 +106,22 @@ export class EndedCas {
   /**
    * Tells, once per process, of a live CA within `CA_END_WARNING_MS` of the last instant it can certify a node
    * credential (its chain's end less a credential's lifetime): time to renew it (`credence ca renew`, docs/pki.md
-   * "Renewing a CA"). A renewal takes effect at the next start, which tells again if it is still near.
+   * "Renewing a CA"); and once more when that instant has passed (`certifiesNone`), at start or at the tick that finds
+   * it so. A renewal takes effect at the next start, which tells again if it is still near.
    */
   warnIfEndingSoon(caId: CaId, now: number): void {
     const endsAt = this.#endsAt.get(caId);
-    if (this.#nearing === undefined || endsAt === undefined || now >= endsAt || this.#nearingEnd.has(caId)) return;
-    const certifiesUntil = endsAt - this.#nearing.credentialLifetimeMs;
+    if (this.#nearing === undefined || endsAt === undefined || now >= endsAt) return;
+    const { credentialLifetimeMs } = this.#nearing;
+    const certifiesUntil = endsAt - credentialLifetimeMs;
     if (certifiesUntil - now > CA_END_WARNING_MS) return;
-    this.#nearingEnd.add(caId);
+    const stage = certifiesUntil <= now ? 'none' : 'soon';
+    const told = this.#told.get(caId);
+    if (told === 'none' || told === stage) return;
+    this.#told.set(caId, stage);
+    const intermediate = this.#intermediate.has(caId);
     try {
-      this.#nearing.onEndingSoon(caId, { endsAt: new Date(endsAt), certifiesUntil: new Date(certifiesUntil), intermediate: this.#intermediate.has(caId) });
+      this.#nearing.onEndingSoon(caId, { endsAt: new Date(endsAt), certifiesUntil: new Date(certifiesUntil), credentialLifetimeMs, certifiesNone: stage === 'none', intermediate });
     } catch {
       // The sink must not stop the start or the tick.
     }

@@ -92,11 +92,22 @@ const install = async (args: z.infer<typeof Install>, io: Io): Promise<number> =
   const certificate = readCertificates('--certificate', args.certificate, 1)[0] as Uint8Array;
   const chain = readCertificates('--chain', args.chain);
   const { installCaCertificate } = await import('../../adapters/driven/pki/index.ts');
+  const { caInstants, certifiesNoCredentialNow, DEFAULT_CREDENTIAL_LIFETIME_MS } = await import('../../adapters/runtime/pki-ended-cas.ts');
   return withCaFolder(args, io, async ({ dataDir, se, random }) => {
-    await installCaCertificate({ dataDir, se, id: args.id, certificate, chain, now: new Date(), random });
+    const now = new Date();
+    const installed = await installCaCertificate({ dataDir, se, id: args.id, certificate, chain, now, random });
     const shown = describeCa(dataDir, args.id);
     if (args.json) io.out(json(shown));
     else io.out(printable(`CA ${args.id}: installed, issued by ${shown.issuer}, valid ${shown.notBefore} to ${shown.notAfter}`));
+    // Installed, not refused (review 231): a short certificate still signs CRLs and OCSP answers. But said now, not
+    // first at the service's next start, once its nodes' enrolments have failed (ca_expires_first).
+    const { endsAt, certifiesUntil } = caInstants(installed);
+    if (certifiesUntil <= now.getTime()) {
+      io.err(
+        `warning: ${certifiesNoCredentialNow(args.id, new Date(endsAt), DEFAULT_CREDENTIAL_LIFETIME_MS)}. Have the root sign it to end ` +
+          `later (credence ca renew --id ${args.id} --csr-out FILE, then credence ca install; docs/pki.md, "Renewing a CA")`,
+      );
+    }
     return 0;
   });
 };

@@ -41,6 +41,30 @@ const CrlNumberFile = z.strictObject({
 });
 
 /**
+ * A number file that cannot be read is refused, not moved aside as a damaged CRL base file is (review 231): the clock's
+ * floor does not stand in for it. A clock set back since numbers were reserved (or one that ran ahead, then put right)
+ * leaves the floor below numbers already given out, and the file is what keeps them increasing then; so is a CA that
+ * published faster than PER_SECOND. The refusal names what is wrong and what the operator can do.
+ */
+const damaged = (path: string, caId: CaId, why: string) =>
+  validationError(
+    [
+      {
+        path,
+        rule: 'crl_number_file',
+        message:
+          `is not the CRL number file of CA ${caId} (${why}): which CRL numbers the CA gave out is unknown, and none may be ` +
+          'given out twice (RFC 5280 5.2.3). Either put it back from a backup of the data folder (the clock then covers ' +
+          `the CRLs published since, as after any restore), or write it as {"version":1,"caId":"${caId}","reservedThrough":N}, ` +
+          `N at least the highest CRL number CA ${caId} published (openssl crl -noout -crlnumber on its latest complete and ` +
+          `delta CRLs, in decimal). Deleting it is safe only if this host's clock was never set back: its numbers then ` +
+          `start at the clock's seconds times ${PER_SECOND}`,
+      },
+    ],
+    'CRL numbers',
+  );
+
+/**
  * CRL numbers kept in `<data>/pki/<ca>.crl-number.json` (written atomically, parsed on read). Blocks of numbers are
  * reserved on disk before any of them is used, so a crash at any point can only leave a gap, and a clock set back
  * cannot repeat a number. Not a read model: rebuilding the revocation read model must not rewind it. The file alone
@@ -61,9 +85,11 @@ export const fileCrlNumbers = (dataDir: string, caId: CaId, now: () => number): 
     // Before the schema: "is not the CRL number file" of a newer one would invite its repair or deletion (review 123).
     refuseNewerFileVersion(value, path, 'CRL number', CRL_NUMBER_FILE_VERSION);
     const parsed = CrlNumberFile.safeParse(value);
-    if (!parsed.success || parsed.data.caId !== caId) {
-      throw validationError([{ path, rule: 'crl_number_file', message: `is not the CRL number file of CA ${caId}` }], 'CRL numbers');
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw damaged(path, caId, value === undefined ? 'not JSON' : `${issue?.path.join('.') || 'the file'}: ${issue?.message ?? 'malformed'}`);
     }
+    if (parsed.data.caId !== caId) throw damaged(path, caId, `it names CA ${parsed.data.caId}`);
     reservedThrough = parsed.data.reservedThrough;
   }
   let next = reservedThrough + 1;

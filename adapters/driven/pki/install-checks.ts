@@ -66,6 +66,32 @@ const checkExtendedKeyUsage = (certificates: readonly { readonly der: Uint8Array
 };
 
 /**
+ * RFC 5280 4.2.1.1, 4.2.1.2: a CA's subjectKeyIdentifier is how the certificates it issues name its key (their
+ * authorityKeyIdentifier), and each certificate below the root names its issuer's so. Path validation refuses a path
+ * without them; checked here first (review 231), so that the refusal names the certificate that lacks one, not the
+ * install's throw-away probe as a bad signature. The root, the trust anchor, needs neither.
+ */
+const checkKeyIdentifiers = (certificates: readonly { readonly der: Uint8Array; readonly path: string }[]): void => {
+  for (const { der, path } of certificates) {
+    const cert = new x509.X509Certificate(Uint8Array.from(der));
+    if (cert.getExtension(x509.SubjectKeyIdentifierExtension) === null) {
+      throw refuse(
+        path,
+        'subject_key_identifier',
+        `${cert.subject} has no subjectKeyIdentifier: the certificates it issues name its key by it (authorityKeyIdentifier, RFC 5280 4.2.1.1, 4.2.1.2), and relying parties refuse them without it; have it signed again with subjectKeyIdentifier=hash`,
+      );
+    }
+    if (cert.getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId === undefined) {
+      throw refuse(
+        path,
+        'authority_key_identifier',
+        `${cert.subject} has no authorityKeyIdentifier key id: it names its issuer's key by it (RFC 5280 4.2.1.1), and relying parties refuse a path without it; have it signed again with authorityKeyIdentifier=keyid`,
+      );
+    }
+  }
+};
+
+/**
  * A CA certificate that ends after a certificate above it is refused, not cut short in silence (found in review: an
  * intermediate signed for 10 years by a root valid for 2 days was installed, and 365-day node certificates failed
  * `openssl verify` once the root had ended). RFC 5280 6.1.3 (a)(2) checks every certificate of a path at validation
@@ -89,8 +115,8 @@ const checkEndsWithinChain = (certificate: Uint8Array, ordered: readonly Uint8Ar
 /**
  * What an installed CA certificate must be (issue 13): a CA (basicConstraints cA, keyUsage keyCertSign for the
  * certificates it issues and cRLSign for its CRLs), chained to a root among `chain`, no certificate of that path with
- * an extendedKeyUsage that excludes what Credence issues, ending no later than any certificate above it, and able to
- * issue: a probe certificate signed through the Secure Environment key, exactly as a node's would be, must pass
+ * an extendedKeyUsage that excludes what Credence issues, each below the root with its key identifiers, ending no
+ * later than any certificate above it, and able to issue: a probe certificate signed through the Secure Environment key, exactly as a node's would be, must pass
  * RFC 5280 path validation (domain/x509) from the probe through this CA to the root at `now`. That one check covers
  * the signatures, validity periods, key identifiers, path length and name constraints of the whole chain, and that
  * the Secure Environment key is the key certified. The probe is thrown away. Returns the chain ordered nearest first.
@@ -109,7 +135,10 @@ export const checkInstalledCa = async (o: {
   const needed = x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign;
   if ((usages & needed) !== needed) throw refuse('certificate', 'key_usage', 'keyUsage must allow keyCertSign and cRLSign (the CA signs certificates and CRLs)');
   const ordered = orderChain(o.certificate, o.chain);
-  checkExtendedKeyUsage([{ der: o.certificate, path: 'certificate' }, ...ordered.map((der) => ({ der, path: `chain[${o.chain.indexOf(der)}]` }))]);
+  const named = [{ der: o.certificate, path: 'certificate' }, ...ordered.map((der) => ({ der, path: `chain[${o.chain.indexOf(der)}]` }))];
+  checkExtendedKeyUsage(named);
+  // From the top down: a certificate without a subjectKeyIdentifier leaves none below it a key id to name.
+  checkKeyIdentifiers(named.slice(0, -1).reverse());
   const root = ordered[ordered.length - 1] as Uint8Array;
   const notBefore = new Date(Math.floor(o.now.getTime() / 1000) * 1000);
   const probe = await issueNodeCertificate({
