@@ -321,7 +321,10 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
       if (!stopping.begun) logFailure(server.log, error, 'pseudonyms could not be rotated past the epochs keys.db records as given out');
     });
     await stopping.unlessStopped();
-    await server.listen({ host: config.host, port: config.port });
+    // Fastify's own line at listen would read "Server listening at …" before the checks of the bound address and the
+    // PKI publisher's start, any of which can still refuse the start (review 231: a damaged CRL number file logged it,
+    // then exited 1). It says the port is bound; `listening` below says the service is.
+    await server.listen({ host: config.host, port: config.port, listenTextResolver: (address) => `bound at ${address}; starting the PKI publisher ('listening' follows)` });
     const address = server.server.address() as AddressInfo;
     const boundUrl = listeningUrl(address.address, address.port);
     // Again on the address bound: a host name can resolve to a wildcard address.
