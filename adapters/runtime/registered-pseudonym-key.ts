@@ -1,5 +1,5 @@
 import type { EventStore, KeyHandle, OwnedSecureEnvironment, ReadAllOptions } from '../../domain/ports/index.ts';
-import { secureEnvironmentUnavailable, type CredenceError } from '../../domain/errors.ts';
+import { isKeyNotFound, secureEnvironmentUnavailable, type CredenceError } from '../../domain/errors.ts';
 import { decodeStored } from '../../domain/stored.ts';
 import { PseudonymDeriver, pseudonymsListed, secureEnvironmentPseudonymKey, type PseudonymKey } from '../../projections/pseudonyms/index.ts';
 import type { ReadModelDb } from '../driven/readmodels/index.ts';
@@ -56,6 +56,34 @@ export const pseudonymKeyMissing = (handle: KeyHandle): CredenceError =>
       'and another key would change every pseudonym given out',
   );
 
+/** The code of the warning `keptInside` says (process.emitWarning): one an operator's tooling can filter on. */
+export const PSEUDONYM_KEY_EXTRACTABLE = 'CREDENCE_PSEUDONYM_KEY_EXTRACTABLE';
+
+/** No command replaces the key (docs/service.md, KEK rotation step 3): what to do is to treat pseudonyms as resolvable. */
+const EXPOSED =
+  'anyone who held the user PIN meanwhile could wrap it out of the token (C_WrapKey under a key of their own) and resolve every pseudonym ' +
+  'to its node offline, so copies may exist. No command replaces the pseudonym PRF key yet, and a new one would change every pseudonym ' +
+  'given out: treat pseudonyms as resolvable by whoever held the PIN, and tell those who rely on them (docs/hsm.md, "What the token lacks, and the x-derivation=host fallback")';
+
+/**
+ * Review 230: an earlier version made the pseudonym PRF key CKA_EXTRACTABLE under PKCS#11 `x-derivation=host`, though
+ * it is only ever MACed with in the token. Made non-extractable where the token lets it (`keepInside`), and said at
+ * warn either way, naming what to do; nothing when it never was, or the Secure Environment has no such keys.
+ */
+const keptInside = async (se: OwnedSecureEnvironment, handle: KeyHandle): Promise<void> => {
+  if (se.keepInside === undefined) return;
+  const found = await se.keepInside(handle).catch((error: unknown) => {
+    throw isKeyNotFound(error, handle) ? pseudonymKeyMissing(handle) : error;
+  });
+  if (found.kept === 'already') return;
+  const key = `the pseudonym PRF key ${handle} (keys.db, stream infrastructure, purpose pseudonym-prf)`;
+  const what =
+    found.kept === 'refused'
+      ? `${key} is extractable (made so by an earlier version under x-derivation=host) and the token refused to make it non-extractable (${found.returnValue}): `
+      : `${key} was extractable (made so by an earlier version under x-derivation=host) and is no longer extractable from now on; until now `;
+  process.emitWarning(what + EXPOSED, { code: PSEUDONYM_KEY_EXTRACTABLE });
+};
+
 /** The log's first rotation: by the store's index of event types (SQLite), or its server-side filter (EventStoreDB). */
 const FIRST_ROTATION: ReadAllOptions = { filter: { eventTypes: ['PseudonymRotated'] }, maxCount: 1 };
 
@@ -85,7 +113,8 @@ export const refuseNewPseudonymKeyForPseudonymsGivenOut = (store: EventStore, re
 
 /**
  * At first use: the key keys.db records must derive the log's first rotation (one store read and one PRF call per
- * process), else it is another folder's; without a recorded key, one is made only while the log holds no rotation.
+ * process), else it is another folder's, and is kept inside the Secure Environment (`keptInside`); without a recorded
+ * key, one is made only while the log holds no rotation, never to leave the Secure Environment.
  * A key the Secure Environment does not hold is `pseudonymKeyMissing`, at its first use after a start as while serving.
  */
 const foundOrMade = async (se: OwnedSecureEnvironment, registry: KeyRegistry, store: EventStore, now: () => Date): Promise<KeyHandle> => {
@@ -97,10 +126,12 @@ const foundOrMade = async (se: OwnedSecureEnvironment, registry: KeyRegistry, st
       const derived = await new PseudonymDeriver(secureEnvironmentPseudonymKey(se, handle, pseudonymKeyMissing), 1).node(rotation.nodeId, rotation.epoch);
       if (derived !== rotation.pseudonym) throw pseudonymKeyOfAnotherFolder(handle);
     }
+    await keptInside(se, handle);
     return handle;
   }
   if ((await firstRotation(store)) !== undefined) throw pseudonymKeyNotRecorded();
-  const created = await se.generate('psk256');
+  // Only ever MACed with, in the Secure Environment: it never leaves it, not even under x-derivation=host (review 230).
+  const created = await se.generate('psk256', { hostUse: false });
   try {
     registry.register('infrastructure', created, 'pseudonym-prf');
   } catch (error) {

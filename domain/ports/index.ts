@@ -19,12 +19,14 @@ export type {
   SubscribeOptions,
   SubscriptionStart,
 } from './event-store.ts';
-export { DEFAULT_LISTED_KEYS, KeyHandle, MAX_LISTED_KEYS } from './secure-environment.ts';
+export { DEFAULT_LISTED_KEYS, hostUseOf, KeyHandle, MAX_LISTED_KEYS } from './secure-environment.ts';
 export { bindOwner, ownerView } from './owner-view.ts';
 export { destroyNewKey, howToDestroy } from './destroy-new-key.ts';
 export type {
   DeriveKeySpec,
   GeneratedKeyKind,
+  GenerateOptions,
+  KeptInside,
   KeyDescription,
   KeyKind,
   KeyListPage,

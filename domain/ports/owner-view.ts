@@ -10,6 +10,7 @@ export const bindOwner = (se: SecureEnvironment, owner: string): OwnedSecureEnvi
   return Object.freeze({
     owner,
     generate: (kind, options) => se.generate(owner, kind, options),
+    ...(se.keepInside !== undefined ? { keepInside: (handle: KeyHandle) => se.keepInside!(owner, handle) } : {}),
     describe: (handle) => se.describe(owner, handle),
     sign: (handle, message) => se.sign(owner, handle, message),
     agree: (handle, peerPublicKey) => se.agree(owner, handle, peerPublicKey),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { validationError } from '../errors.ts';
 
 /**
  * The Secure Environment port (seed 004, "Guidelines for establishing provisioning trust requirements"): key
@@ -53,6 +54,43 @@ export interface KeyOptions {
    */
   readonly usage?: KeyUsage;
 }
+
+/** What `generate` takes: the options of every new key, and where a psk256 may be used. */
+export interface GenerateOptions extends KeyOptions {
+  /**
+   * psk256 only (other kinds refuse the option). false: the key is only ever used for mac, macMany and verifyMac, so
+   * its bytes never leave the Secure Environment, not even into host memory where an implementation runs some
+   * operations there (PKCS#11 under x-derivation=host, docs/hsm.md: the key is then CKA_EXTRACTABLE false, and that
+   * implementation refuses it as a deriveKey input). Not extractable either (`validation` when asked both). For a key
+   * whose whole use is a keyed PRF in the token: the pseudonym PRF key (SER-025, review 230). Default true.
+   */
+  readonly hostUse?: boolean;
+}
+
+/**
+ * `options.hostUse` checked, and what it says (default true): one rule for every implementation, so the conformance
+ * suites hold them to the same refusals.
+ */
+export const hostUseOf = (kind: GeneratedKeyKind, options: GenerateOptions): boolean => {
+  const asked: unknown = options.hostUse;
+  if (asked === undefined) return true;
+  if (typeof asked !== 'boolean') throw new TypeError('options.hostUse must be a boolean');
+  if (kind !== 'psk256') throw new TypeError('options.hostUse: only a psk256 key takes it');
+  if (!asked && options.extractable === true) {
+    throw validationError(
+      [{ path: 'options.hostUse', rule: 'host_use_not_extractable', message: 'a key that never leaves the Secure Environment cannot be extractable' }],
+      'key generation',
+    );
+  }
+  return asked;
+};
+
+/**
+ * What `keepInside` found: `already`, the key could not leave the Secure Environment; `now`, it could and no longer
+ * can (copies taken before may exist); `refused`, it can and the Secure Environment would not change that (a PKCS#11
+ * token refusing C_SetAttributeValue, `returnValue` its CKR_*).
+ */
+export type KeptInside = { readonly kept: 'already' | 'now' } | { readonly kept: 'refused'; readonly returnValue: string };
 
 export interface KeyDescription {
   readonly handle: KeyHandle;
@@ -109,7 +147,14 @@ export interface KeyListPage {
 }
 
 export interface SecureEnvironment {
-  generate(owner: string, kind: GeneratedKeyKind, options?: KeyOptions): Promise<KeyHandle>;
+  generate(owner: string, kind: GeneratedKeyKind, options?: GenerateOptions): Promise<KeyHandle>;
+  /**
+   * Makes the key never leave the Secure Environment from now on, where an earlier version made it able to (review
+   * 230: a pseudonym PRF key made CKA_EXTRACTABLE under PKCS#11 x-derivation=host). One way only (PKCS#11 lets
+   * CKA_EXTRACTABLE go from true to false, never back); the key's uses stay as they were. Optional: an implementation
+   * that never made a key able to leave it unasked (the embedded one) leaves it out.
+   */
+  keepInside?(owner: string, handle: KeyHandle): Promise<KeptInside>;
   describe(owner: string, handle: KeyHandle): Promise<KeyDescription>;
   sign(owner: string, handle: KeyHandle, message: Uint8Array): Promise<Uint8Array>;
   /** ECDH with our p256/x25519 key; the shared secret stays inside as an ephemeral `secret` handle. */

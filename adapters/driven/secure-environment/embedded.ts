@@ -31,18 +31,20 @@ import {
   wrapAad,
 } from './port-checks.ts';
 import { bindOwner } from '../../../domain/ports/owner-view.ts';
-import type {
-  DeriveKeySpec,
-  GeneratedKeyKind,
-  KeyDescription,
-  KeyHandle,
-  KeyKind,
-  KeyListPage,
-  KeyListRequest,
-  KeyOptions,
-  OwnedSecureEnvironment,
-  OwnerScopedSecureEnvironment,
-  UnwrapSpec,
+import {
+  hostUseOf,
+  type DeriveKeySpec,
+  type GeneratedKeyKind,
+  type GenerateOptions,
+  type KeyDescription,
+  type KeyHandle,
+  type KeyKind,
+  type KeyListPage,
+  type KeyListRequest,
+  type KeyOptions,
+  type OwnedSecureEnvironment,
+  type OwnerScopedSecureEnvironment,
+  type UnwrapSpec,
 } from '../../../domain/ports/secure-environment.ts';
 
 export interface EmbeddedSecureEnvironmentDeps {
@@ -104,9 +106,12 @@ export class EmbeddedSecureEnvironment implements OwnerScopedSecureEnvironment {
     return bindOwner(this, owner);
   }
 
-  async generate(owner: string, kind: GeneratedKeyKind, options: KeyOptions = {}): Promise<KeyHandle> {
+  async generate(owner: string, kind: GeneratedKeyKind, options: GenerateOptions = {}): Promise<KeyHandle> {
     this.#requireOwner(owner);
     usageFor(kind, options);
+    // Checked as every Secure Environment checks it, and first as the PKCS#11 one does; nothing more to do here: every
+    // key is used in this process, and one not extractable never leaves it.
+    hostUseOf(kind, options);
     checkPrivateKeyStaysInside(kind, options, 'options');
     if (kind === 'psk256') return this.#put(owner, kind, this.#random(KEY_LENGTH).slice(), options);
     if (kind === 'x25519') return this.#put(owner, kind, this.#random(KEY_LENGTH).slice(), options);

@@ -32,7 +32,7 @@ export class HostKeys {
   bytes(key: TokenKey, operation: HostOperation): Uint8Array {
     if (this.#derivation !== 'host') throw HOST_ONLY(operation);
     if (!key.label.host || !HOST_KINDS.includes(key.label.kind)) {
-      throw pkcs11Problem('handle', 'host_key', `key ${key.handle} was made without x-derivation=host and stays in the token`);
+      throw pkcs11Problem('handle', 'host_key', `key ${key.handle} stays in the token (made without x-derivation=host, or to be used there only: hostUse false)`);
     }
     const transfer = this.#live.channel();
     return this.#token.run(() => transfer.exportBytes(key.key));

@@ -82,8 +82,12 @@ const classify = (module: Pkcs11, session: Pkcs11Handle, object: Pkcs11Handle): 
   if (!isPublic) {
     const { CKA_SENSITIVE, CKA_EXTRACTABLE, CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE } = pkcs11js;
     const [sensitive, extractable, alwaysSensitive, neverExtractable] = read(module, session, object, [CKA_SENSITIVE, CKA_EXTRACTABLE, CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE]);
-    // genericSecretTemplate: a secret is extractable (by the host transfer only) exactly when host-held or asked so.
-    if (!flag(sensitive) || flag(extractable) !== (!pair && (label.host || label.extractable))) return other('its CKA_SENSITIVE or CKA_EXTRACTABLE is not what Credence sets');
+    // genericSecretTemplate: a secret is extractable (by the host transfer only) exactly when host-held or asked so;
+    // or, host-held and not asked so, kept in the token since (keepInside, kept-in-token.ts: review 230), which only
+    // narrows what it can do.
+    const expected = !pair && (label.host || label.extractable);
+    const keptInside = !pair && label.host && !label.extractable && !flag(extractable);
+    if (!flag(sensitive) || (flag(extractable) !== expected && !keptInside)) return other('its CKA_SENSITIVE or CKA_EXTRACTABLE is not what Credence sets');
     if (generated && !flag(alwaysSensitive)) return other('its label says it was generated in the token, and it was not (CKA_ALWAYS_SENSITIVE)');
     if (generated && !label.extractable && !flag(neverExtractable)) return other('its label says never extractable, and CKA_NEVER_EXTRACTABLE is false');
   }

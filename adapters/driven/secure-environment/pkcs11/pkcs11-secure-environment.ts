@@ -6,13 +6,15 @@ import { sha256 } from '../../../../domain/crypto/hash.ts';
 import { bindOwner } from '../../../../domain/ports/owner-view.ts';
 import type { RandomSource } from '../../../../domain/ports/random.ts';
 import {
+  hostUseOf,
   KeyHandle,
   type DeriveKeySpec,
   type GeneratedKeyKind,
+  type GenerateOptions,
+  type KeptInside,
   type KeyDescription,
   type KeyListPage,
   type KeyListRequest,
-  type KeyOptions,
   type OwnedSecureEnvironment,
   type OwnerScopedSecureEnvironment,
   type UnwrapSpec,
@@ -45,6 +47,7 @@ import { PinSupply } from './pin-source.ts';
 import type { RememberedKeys } from './remembered-keys.ts';
 import { TokenSession } from './token-session.ts';
 import { shred } from './shred.ts';
+import { keepInToken } from './kept-in-token.ts';
 import { genericSecretTemplate, type KeyLabel, type TokenKey } from './token-objects.ts';
 import { issuesOf, parsePkcs11Uri, type Pkcs11Uri } from './uri.ts';
 
@@ -144,7 +147,7 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
     return bindOwner(this, owner);
   }
 
-  async generate(owner: string, kind: GeneratedKeyKind, options: KeyOptions = {}): Promise<KeyHandle> {
+  async generate(owner: string, kind: GeneratedKeyKind, options: GenerateOptions = {}): Promise<KeyHandle> {
     // One handle for both attempts: a retry after a lost session first shreds what the first one made under it.
     const attemptHandle = generationHandle(this.#token, this.#keys, owner, () => this.#newHandle());
     return this.#live.recovering(() => {
@@ -152,6 +155,7 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
       const usage = usageFor(kind, options);
       const ephemeral = options.ephemeral === true;
       const extractable = options.extractable === true;
+      const hostUse = hostUseOf(kind, options);
       if (kind === 'ed25519' || kind === 'p256') {
         if (extractable) {
           throw pkcs11Problem('options.extractable', 'private_key_not_extractable', `a ${kind} key generated in the token never leaves it (the port's wrap format would put it in host memory)`);
@@ -163,7 +167,9 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
       }
       if (kind === 'psk256') {
         const handle = attemptHandle();
-        const host = this.derivation === 'host';
+        // Review 230: host-held (CKA_EXTRACTABLE, for the host transfer) only when its caller may need its bytes in host
+        // memory; a key only ever MACed with (the pseudonym PRF key) stays in the token whatever the derivation.
+        const host = this.derivation === 'host' && hostUse;
         const label: KeyLabel = { owner, kind, extractable, host };
         const key = generateSecret(this.#token, genericSecretTemplate(handle, label, ephemeral, host || extractable));
         return this.#keys.remember({ handle, label, ephemeral, key });
@@ -174,6 +180,11 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
       }
       throw new TypeError(`kind: cannot generate ${shownKind(kind)}`);
     });
+  }
+
+  /** CKA_EXTRACTABLE set false on a key that has it true (kept-in-token.ts). */
+  async keepInside(owner: string, handle: KeyHandle): Promise<KeptInside> {
+    return this.#live.usingKeys(() => keepInToken(this.#token, this.#key(owner, handle)));
   }
 
   async describe(owner: string, handle: KeyHandle): Promise<KeyDescription> {
