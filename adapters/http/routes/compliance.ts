@@ -13,6 +13,7 @@ import { documentedAs, QueryWholeNumberOr } from '../query-values.ts';
 import { complianceCursorOf, csvColumnsOf, cursorTaggersAt, TAGGED_CURSOR_PATTERNS, taggedNextAfter, type ComplianceCursor } from './compliance-rows.ts';
 import { refuseLongEntity } from './entity-bound.ts';
 import { refuseUnlessResolved, withoutNodeTrail } from './pseudonym-reads.ts';
+import { entityReplayTold, findingsTold } from './replay-findings-told.ts';
 import { toCsv, wantsCsv } from './csv.ts';
 import { refuseResumePointNotInLog } from './resume-point.ts';
 import type { ResponseHeaders } from '../response-headers.ts';
@@ -164,7 +165,8 @@ const FleetFinding = Finding.extend({
     .describe(
       'the earlier finding this refusal follows from: its entity, or one whose fact the event read, was left unrecorded by that ' +
         "finding's event, so this event was judged against an entity replay could not hold as stored: the refusal says nothing " +
-        'either way about this event itself (it may be legal, or tampered with too); read it beside the finding it follows from',
+        'either way about this event itself (it may be legal, or tampered with too); read it beside the finding it follows from. ' +
+        "Left out where it links a pseudonym's stream to another (its node's), except for an auditor who recorded a resolution of that pseudonym",
     ),
 });
 const FleetVerdict = z.object({
@@ -330,7 +332,9 @@ export const complianceRoutes: RouteModule = (app, context) => {
       description:
         'Every entity through its machine with every guard, in one pass over the store: counts per kind and state, and every stored ' +
         'transition its machine refuses. The service keeps the previous verdict\'s entities, so a later request verifies only the events ' +
-        'appended since; `full=true` verifies the whole store again. One replay runs at a time, and callers asking meanwhile share it.',
+        'appended since; `full=true` verifies the whole store again. One replay runs at a time, and callers asking meanwhile share it. ' +
+        "A finding's link to another stream's (`followsFrom`), and the ids its reason quotes, where they tie a pseudonym to another " +
+        'entity (SER-025), are told only to an auditor who recorded a resolution of that pseudonym; the counts are of the findings as told.',
       tags: ['replay'],
       querystring: z.strictObject({
         limit: QueryWholeNumberOr(0, 10_000, 100),
@@ -341,6 +345,9 @@ export const complianceRoutes: RouteModule = (app, context) => {
     handler: async (request) => {
       const { limit, full } = request.query;
       const { replay: result, mode, verifiedNow } = await replayer.verdict({ full: full === 'true' });
+      // A finding following from another stream's links the two: a pseudonym's to its node (SER-025). The counts are
+      // of the findings as told, or the count of those following a newer rule would say a link the findings do not.
+      const findings = await findingsTold(context, request.principal, result.findings);
       return {
         mode,
         verifiedNow,
@@ -348,10 +355,10 @@ export const complianceRoutes: RouteModule = (app, context) => {
         events: result.events,
         kinds: result.kinds,
         foreignEvents: result.foreignEvents,
-        findings: toWire(result.findings.slice(0, limit)),
+        findings: toWire(findings.slice(0, limit)),
         findingsTotal: result.findings.length,
-        findingsByNewerRules: findingsByNewerRules(result.findings),
-        findingsFollowingNewerRules: findingsFollowingNewerRules(result.findings),
+        findingsByNewerRules: findingsByNewerRules(findings),
+        findingsFollowingNewerRules: findingsFollowingNewerRules(findings),
         brokenStreams: result.brokenStreams.slice(0, limit),
         brokenStreamsTotal: result.brokenStreams.length,
       };
@@ -381,7 +388,7 @@ export const complianceRoutes: RouteModule = (app, context) => {
       );
       const result = await replayEntity(context.credence.store, streamId);
       if (result.steps.length === 0) throw notFound(streamId, kind);
-      return toWire(result) as z.infer<typeof EntityReplayWire>;
+      return toWire(await entityReplayTold(context, reply.request.principal, result)) as z.infer<typeof EntityReplayWire>;
     },
   );
 };

@@ -1,0 +1,87 @@
+import { EVENT_KIND, isEventType } from '../../../domain/events/index.ts';
+import type { RecordedEvent } from '../../../domain/ports/index.ts';
+import { parseStreamId } from '../../../domain/streams.ts';
+import type { EntityReplay, Finding } from '../../../projections/replay/index.ts';
+import type { Principal, ServiceContext } from '../context.ts';
+import { toldOnStreams } from './pseudonym-reads.ts';
+
+/**
+ * What of a replay's findings a caller is told (review 228, SER-025). A finding links two streams where it follows
+ * from another stream's (`followsFrom`): a rotation refused because its node is revoked reads the node as a fact, so
+ * once the node's stream has a finding, the pseudonym's finding follows from it and names the node outright. Such a
+ * link with a pseudonym's stream at either end is told only to an auditor who recorded a resolution of that
+ * pseudonym, as the pseudonym's own replay is and its events on the canonical stream are. So are the ids a reason quotes
+ * from its record, where that record is a pseudonym's or names one: a command recorded again (a rotation's command id
+ * derives from its node's registration or Node-ID), an event stored in another entity's stream (the entity it names).
+ * Everything else (stream, position, type, rule, the machine's refusal, whose words leave the node out:
+ * machines/pseudonym.refusals.ts) is told to every read role.
+ */
+export const findingsTold = async (context: ServiceContext, principal: Principal | undefined, findings: readonly Finding[]): Promise<Finding[]> => {
+  const told = tellerOf(context, principal);
+  const answer: Finding[] = [];
+  for (const finding of findings) answer.push(await findingTold(finding, told));
+  return answer;
+};
+
+/** An entity's replay as its caller is told it: the reasons of its steps and findings as findingsTold words them. */
+export const entityReplayTold = async (context: ServiceContext, principal: Principal | undefined, replay: EntityReplay): Promise<EntityReplay> => {
+  const told = tellerOf(context, principal);
+  const own = await told(replay.streamId);
+  const steps = [];
+  for (const step of replay.steps) steps.push(step.reason === undefined ? step : { ...step, reason: await reasonTold(step.type, step.reason, own, told) });
+  if (replay.verdict.ok) return { ...replay, steps };
+  const findings = [];
+  for (const finding of replay.verdict.findings) findings.push(await findingTold(finding, told));
+  return { ...replay, steps, verdict: { ok: false, findings } };
+};
+
+/** Whether the caller is told what links a stream to others: always for an entity's that is no pseudonym's. */
+type Teller = (streamId: string) => Promise<boolean>;
+
+/**
+ * Asked once per pseudonym per answer (a fleet's findings may name one many times), as the canonical event stream
+ * asks (./pseudonym-reads.ts toldOnStreams): the pseudonym directory is waited for once, at the first pseudonym, not
+ * once per pseudonym (a store with findings may have stopped it, and each wait is up to a second).
+ */
+const tellerOf = (context: ServiceContext, principal: Principal | undefined): Teller => {
+  let tells: ReturnType<typeof toldOnStreams> | undefined;
+  const asked = new Map<string, Promise<boolean>>();
+  return (streamId) => {
+    if (parseStreamId(streamId)?.kind !== 'pseudonym') return Promise.resolve(true);
+    if (principal === undefined) return Promise.resolve(false);
+    let answer = asked.get(streamId);
+    if (answer === undefined) {
+      tells ??= toldOnStreams(context, principal);
+      asked.set(streamId, (answer = tells.then((tell) => tell(recordOf(streamId)))));
+    }
+    return answer;
+  };
+};
+
+/** toldOnStreams decides per record of a stream; asked here of the stream: a record of it that is no resolution. */
+const recordOf = (streamId: string): RecordedEvent => ({ id: '', streamId, revision: -1n, position: -1n, type: '', data: {}, metadata: {} });
+
+const findingTold = async (finding: Finding, told: Teller): Promise<Finding> => {
+  const own = await told(finding.streamId);
+  const { followsFrom, ...rest } = finding;
+  // A finding following from its own stream's links nothing; one following from another's is told where both are.
+  const linked = followsFrom !== undefined && (followsFrom.streamId === finding.streamId || (own && (await told(followsFrom.streamId))));
+  return { ...rest, reason: await reasonTold(finding.type, finding.reason, own, told), ...(linked ? { followsFrom } : {}) };
+};
+
+/** The verifier's words for a command recorded again (projections/replay/verifier.ts): the record's command id. */
+const RECORDED_AGAIN = /^command \S+ (was recorded by an earlier append of this stream: a command is recorded once)$/;
+/** Reading's words for an event in another entity's stream (domain/stored.ts decodeStored): the entity it names. */
+const ADDRESSED = /^(\S+) is addressed to (\S+) but stored in (\S+)$/;
+
+/** `reason` without the ids it quotes that link a pseudonym to another entity, unless the caller is told that link. */
+const reasonTold = async (type: string, reason: string, own: boolean, told: Teller): Promise<string> => {
+  const again = RECORDED_AGAIN.exec(reason);
+  if (again !== null) return own ? reason : `a command ${again[1]} (its id is told to an auditor who resolved this pseudonym)`;
+  const addressed = ADDRESSED.exec(reason);
+  if (addressed === null) return reason;
+  const [, named, addressee, stored] = addressed as unknown as [string, string, string, string];
+  const kind = isEventType(named) && named === type ? EVENT_KIND[named] : undefined;
+  if (own && kind !== undefined && (await told(`${kind}-${addressee}`))) return reason;
+  return `${named} is addressed to another ${kind ?? 'entity'} than the one of ${stored}, where it is stored (which one is told to an auditor who resolved the pseudonym)`;
+};
