@@ -30,7 +30,15 @@ export const holderSourceOf = (owner: Owner | undefined): { readonly kind: 'node
  */
 const factSourcesOf = (event: DomainEvent, context: unknown): NamedSources => {
   switch (event.type) {
-    case 'NodeEnrolled':
+    case 'NodeEnrolled': {
+      // A move (RS-17) also reads the subscription the node moves off, which must still serve it (review 234): a
+      // terminated or lapsed one expires its nodes, and a node moved after it ended would escape that expiry.
+      const current = (context as NodeContext).subscriptionId;
+      return {
+        subscription: { kind: 'subscription', id: event.data.subscriptionId, field: 'subscriptionId' },
+        ...(current !== undefined && current !== event.data.subscriptionId ? { currentSubscription: { kind: 'subscription' as const, id: current } } : {}),
+      };
+    }
     case 'NodeEnrolmentExpired':
       return { subscription: { kind: 'subscription', id: event.data.subscriptionId, field: 'subscriptionId' } };
     case 'CredentialIssued': {

@@ -1,6 +1,6 @@
 import { and, assign, setup } from 'xstate';
 import type { NodeContext, SubscriptionContext } from './contexts.ts';
-import { dataOf, factGuard, isOneOf } from './guards.ts';
+import { dataOf, factGuard, isOneOf, subscriptionServesAt } from './guards.ts';
 import { isWithin, type MachineEvent } from './types.ts';
 
 const subscriptionOf = (event: MachineEvent) => event.facts.subscription;
@@ -18,6 +18,15 @@ export const nodeMachine = setup({
       const sub = subscriptionOf(event);
       return isOneOf(sub, ['active']) && isWithin(event.at, sub!.context as unknown as SubscriptionContext);
     }),
+    /**
+     * A move to another subscription (RS-17) is made while the one the node moves off still serves it: active and
+     * before its notAfter (seed 003, 11.2.1). Once it was terminated or has lapsed, its nodes expire with it (README "A
+     * lapsed subscription retires its nodes for good"), even before the scheduler or the cascade records that: found
+     * in review 234, a node moved then escaped the expiry, the cascade's expireNodeEnrolment refused as not current.
+     * Read only for a move (facts.ts): a first enrolment, or one under the same subscription, has none.
+     */
+    currentSubscriptionServes: factGuard(({ event }) =>
+      !('currentSubscription' in event.facts) || subscriptionServesAt(event.facts.currentSubscription, event.at)),
     subscriptionIsCurrent: ({ context, event }) =>
       dataOf(event, 'NodeEnrolmentExpired')?.subscriptionId === context.subscriptionId,
     subscriptionEnded: factGuard(({ event }) => {
@@ -74,8 +83,9 @@ export const nodeMachine = setup({
     },
     enrolled: {
       on: {
-        // A change of subscription (RS-17) is a new enrolment under another active subscription.
-        NodeEnrolled: { guard: and(['subscriptionExists', 'subscriptionActive']), actions: 'recordEnrolment' },
+        // A change of subscription (RS-17) is a new enrolment under another active subscription, made while the one
+        // it leaves still serves the node.
+        NodeEnrolled: { guard: and(['subscriptionExists', 'subscriptionActive', 'currentSubscriptionServes']), actions: 'recordEnrolment' },
         NodeAssociated: { target: 'associated', guard: 'associationIsNew', actions: 'addAssociation' },
         NodeEnrolmentExpired: { target: 'expired', guard: and(['subscriptionIsCurrent', 'subscriptionEnded']) },
         NodeRevoked: { target: 'revoked', actions: 'recordRevocation' },
@@ -83,7 +93,7 @@ export const nodeMachine = setup({
     },
     associated: {
       on: {
-        NodeEnrolled: { guard: and(['subscriptionExists', 'subscriptionActive']), actions: 'recordEnrolment' },
+        NodeEnrolled: { guard: and(['subscriptionExists', 'subscriptionActive', 'currentSubscriptionServes']), actions: 'recordEnrolment' },
         NodeAssociated: { guard: 'associationIsNew', actions: 'addAssociation' },
         NodeAssociationReleased: [
           { target: 'enrolled', guard: and(['associationIsLive', 'lastAssociation']), actions: 'removeAssociation' },

@@ -17,6 +17,15 @@ export const nodeRefusals: RefusalReasons<NodeContext> = {
   subscriptionExists: ({ context, event }) => `node ${context.nodeId} enrols under a recorded subscription (seed 003, 11.2.1); ${subscriptionFound(event)}`,
   subscriptionActive: ({ context, event }) =>
     `node ${context.nodeId} enrols under a subscription active and within its validity (seed 003, 11.2.1); ${subscriptionFound(event)}`,
+  currentSubscriptionServes: ({ context, event }) => {
+    const s = event.facts.currentSubscription;
+    const window = s === undefined ? '' : `, ${windowText(s.context as unknown as SubscriptionContext)}, and this is ${instant(event.at)}`;
+    return (
+      `node ${context.nodeId} moves to subscription ${dataOf(event, 'NodeEnrolled')?.subscriptionId} only while the one it is enrolled under still serves it, ` +
+      `active and before its notAfter: a terminated or lapsed subscription expires its nodes (seed 003, 11.2.1; RS-17); ` +
+      `subscription ${context.subscriptionId ?? '(none)'} ${standing(s)}${window}`
+    );
+  },
   subscriptionIsCurrent: ({ context, event }) =>
     `node ${context.nodeId}'s enrolment expires with the subscription it is enrolled under, ${context.subscriptionId ?? '(none)'}; the event names ${subscriptionIdOf(event)}`,
   subscriptionEnded: ({ context, event }) =>

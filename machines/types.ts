@@ -21,6 +21,8 @@ export type FactName =
   | 'applicationCredential'
   /** The credential an enrolled App-ID moves its authorisation from (application.machine.ts). */
   | 'currentCredential'
+  /** The subscription an enrolled node moves off, named by the node (node.machine.ts, review 234). */
+  | 'currentSubscription'
   /**
    * Another credential issued on the key a new credential carries (SER-010, keyNeverCertified): named by an index of
    * certified keys (the store's, or replay's as of the event's position), not by the event; present only when one is.

@@ -6,6 +6,7 @@ import { provisionedUnder } from '../projections/compliance/index.ts';
 import { enrolledApplication } from './support/credential-holders.ts';
 import { at, cmd, operator, T0 } from './support/fleet.ts';
 import { aeCredential, establishInstance, meterUnderSub1, provisioned } from './support/held-back-provisionings.ts';
+import { commandRecordedByAnEarlierVersion } from './support/recorded-by-an-earlier-version.ts';
 
 /*
  * Review 155, seed 003 11.2.1: `provisioned` lists the credentials provisioned while their node was enrolled under the
@@ -72,8 +73,9 @@ describe('provisioned lists nothing provisioned after its subscription ended', (
     // Held back: no association of RA's instance under Cx is established yet, so its node is not known.
     await c.engine.execute(cmd.provisionCredential('ra-ae-1'));
     // meter-1 moves to sub-2 (RS-17) before the process manager expires its enrolment, and the instance is established.
+    // Machines v7 refuse that move (currentSubscriptionServes, review 234); a store an earlier version wrote may hold it.
     await c.engine.execute(cmd.createSubscription('sub-2'));
-    await c.engine.execute(cmd.enrolNode('meter-1', 'sub-2'));
+    await commandRecordedByAnEarlierVersion(c.store, { ...cmd.enrolNode('meter-1', 'sub-2'), metadata: { actor: operator, commandId: crypto.randomUUID() } });
     await establishInstance(c);
     await c.settle();
 

@@ -37,7 +37,7 @@ const VIEWS = [
   // (endsWithinSubscription, review 197), which the year-long one at VIEWS[1] makes too rare to be seen.
   view('active', { notBefore: at(0), notAfter: at(20) }),
 ];
-const FACT_NAMES = ['subscription', 'node', 'credential', 'application', 'owner', 'bootstrap', 'predecessor', 'successor', 'currentCredential'] as const;
+const FACT_NAMES = ['subscription', 'node', 'credential', 'application', 'owner', 'bootstrap', 'predecessor', 'successor', 'currentCredential', 'currentSubscription'] as const;
 
 const ids = fc.constantFrom('a1', 'a2');
 /** Data of every event type, with the ids and instants the guards compare drawn from small pools. */

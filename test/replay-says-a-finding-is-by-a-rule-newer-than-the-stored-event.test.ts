@@ -54,7 +54,7 @@ describe('a replay finding by a rule the machines gained after the event was sto
   it('lists only rules of a version up to this one', () => {
     expect(RULES_SINCE.map((r) => `${r.eventType}:${r.rule}`)).toEqual(['CredentialProvisioned:ownerIsLive', 'AssociationConfigured:registrarIsNotRegistree', 'CredentialIssued:keyIsNew', 'CredentialIssued:keyNeverCertified',
       'CredentialProvisioned:endsWithinSubscription', 'AssociationEstablished:endsWithinSubscription', 'CredentialIssued:endsWithinSubscription',
-      'CredentialRotationStarted:overlapEndsAfterNotBefore',
+      'CredentialRotationStarted:overlapEndsAfterNotBefore', 'NodeEnrolled:currentSubscriptionServes',
     ]);
     for (const r of RULES_SINCE) expect(Number(r.since.split(':v')[1])).toBeLessThanOrEqual(Number(MACHINES_VERSION.split(':v')[1]));
   });

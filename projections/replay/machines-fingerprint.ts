@@ -29,8 +29,11 @@ export interface MachinesRules {
  * RFC 5280 5.3.1): a key found compromised after its revocation for another reason. It refuses nothing v4 accepted.
  * v6 (review 221): a rotation's overlap ends after its predecessor's notBefore (overlapEndsAfterNotBefore): one ending
  * before held no overlap, and its handover revoked a credential not yet valid.
+ * v7 (review 234): a node moves to another subscription only while the one it is enrolled under still serves it
+ * (currentSubscriptionServes; seed 003, 11.2.1, RS-17), which the move reads as a fact (machines/facts.ts): one moved
+ * after a termination or past the notAfter escaped the expiry its subscription's end gives every node under it.
  */
-export const MACHINES_VERSION = 'credence:machines:v6';
+export const MACHINES_VERSION = 'credence:machines:v7';
 
 /**
  * The guards a version added to an event it did not hold to them before: an event an earlier version stored, legal
@@ -49,6 +52,7 @@ export const RULES_SINCE: readonly { readonly eventType: string; readonly rule: 
   { eventType: 'AssociationEstablished', rule: 'endsWithinSubscription', since: 'credence:machines:v4' },
   { eventType: 'CredentialIssued', rule: 'endsWithinSubscription', since: 'credence:machines:v4' },
   { eventType: 'CredentialRotationStarted', rule: 'overlapEndsAfterNotBefore', since: 'credence:machines:v6' },
+  { eventType: 'NodeEnrolled', rule: 'currentSubscriptionServes', since: 'credence:machines:v7' },
 ];
 
 /** The version that added `rule` for `eventType` (RULES_SINCE), or undefined for a rule as old as the event's judging. */
@@ -62,7 +66,7 @@ export const ruleSince = (eventType: string, rule: string | undefined): string |
  * version when the machines now judge otherwise, and record the new hash here either way. Without it a changed
  * helper would let a replay go on from snapshots its old code made (review: the bump was a step to remember).
  */
-export const MACHINES_SOURCES_CONFIRMED = '18f8b7668b4dd4d671e6c178b6a0d8001dd58241a268496330b4c1b366071452';
+export const MACHINES_SOURCES_CONFIRMED = '65abb2d9eb8ac57bf07265b063a1f3cfb88cc1be28fdff06cbdf649cd1a1b76d';
 
 /**
  * A machine's config and implementations as JSON: a function by its source (as the running build holds it) with its
