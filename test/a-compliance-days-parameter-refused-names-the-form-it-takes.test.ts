@@ -35,13 +35,18 @@ describe('the compliance days parameter', () => {
     expect(problem.errors).toEqual([{ path: 'query.days', rule: 'invalid_format', message: FORM }]);
   });
 
-  it.each(['30', '0', '1.5', ' 30 ', '36500'])('days=%s is read as that many days', (value) => {
+  it.each(['30', '1.5', ' 30 ', '36500'])('days=%s is read as that many days', (value) => {
     expect(COMPLIANCE_QUERIES.expiring.params.parse({ days: value })).toMatchObject({ days: Number(value) });
   });
 
   it.each(['', ' '])('a blank days=%j is refused once, as blank, not read as 0 days', (value) => {
     const parsed = COMPLIANCE_QUERIES.expiring.params.safeParse({ days: value });
     expect(parsed.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([['days', 'a number of days, e.g. 30']]);
+  });
+
+  it('0 days are refused (review 232): a window of none holds no instant, and answered an all-clear', () => {
+    const parsed = COMPLIANCE_QUERIES.expiring.params.safeParse({ days: '0' });
+    expect(parsed.error?.issues.map((i) => [i.path.join('.'), i.code])).toEqual([['days', 'too_small']]);
   });
 
   it('the range still holds: 36501 is too many days', () => {

@@ -86,7 +86,7 @@ describe('compliance CSV columns', () => {
     expect(parseCsv((await query('dangling-associations', {})).text)).toEqual([
       ['position', 'associationPosition', 'associationId', 'associationStatus', 'credentialId', 'credentialStatus'],
     ]);
-    expect(parseCsv((await query('expiring', { days: '0' })).text)).toEqual([['position', 'credentialId', 'owner.kind', 'owner.id', 'notAfter', 'status', 'owner.appId', 'owner.nodeId']]);
+    expect(parseCsv((await query('expiring', { days: '1' })).text)).toEqual([['position', 'credentialId', 'owner.kind', 'owner.id', 'notAfter', 'status', 'owner.appId', 'owner.nodeId']]);
     expect(parseCsv((await query('provisioned', { subscription: 'none' })).text)).toEqual([
       ['position', 'enrolmentPosition', 'credentialId', 'nodeId', 'method', 'occurredAt', 'listedPosition'],
     ]);

@@ -9,7 +9,8 @@ import { at, cmd, operator, T0 } from './support/fleet.ts';
  * Review 155: `from`, `to` and `now` were read by Date, which keeps whole milliseconds, so the digits past the third
  * were cut and a window's edge moved back: for an event at 2026-01-04T00:00:00.000Z, from=…00.000500Z took it in,
  * to=…00.000500Z left it out, and from=…00.0001Z&to=…00.0009Z was refused as a window holding no instant. They are
- * taken to every digit, as the API takes instants elsewhere: a window [from, to) holds what lies in it.
+ * taken to every digit, as the API takes instants elsewhere: a window [from, to) holds what lies in it. (Review 232:
+ * that last window is refused again, saying what is so, that it holds no whole millisecond, the instants events are at.)
  */
 
 let credence: Credence | undefined;
@@ -42,7 +43,8 @@ describe('compliance time parameters keep their digits past the millisecond', ()
       expect(ask(c, name, { ...actor, from: '2026-01-04T00:00:00.000500Z' }), name).toEqual({ rows: 0 });
       expect(ask(c, name, { ...actor, from: '2026-01-04T00:00:00.000000001Z' }), name).toEqual({ rows: 0 });
       expect(ask(c, name, { ...actor, to: '2026-01-04T00:00:00.000500Z' }), name).toEqual({ rows: base + 1 });
-      expect(ask(c, name, { ...actor, from: '2026-01-04T00:00:00.0001Z', to: '2026-01-04T00:00:00.0009Z' }), name).toEqual({ rows: 0 });
+      // A window holding instants but no whole millisecond, the instants events are at, is refused too (review 232).
+      expect(ask(c, name, { ...actor, from: '2026-01-04T00:00:00.0001Z', to: '2026-01-04T00:00:00.0009Z' }), name).toEqual({ refused: ['to'] });
       // A window that holds no instant is still refused, to every digit.
       expect(ask(c, name, { ...actor, from: '2026-01-04T00:00:00.0009Z', to: '2026-01-04T00:00:00.0001Z' }), name).toEqual({ refused: ['to'] });
       expect(ask(c, name, { ...actor, from: '2026-01-04T00:00:00.00050Z', to: '2026-01-04T00:00:00.0005Z' }), name).toEqual({ refused: ['to'] });

@@ -60,8 +60,8 @@ describe('the OpenAPI document states each compliance parameter as its query rea
     expect(after.description).toContain('<position>:<associationId>');
   });
 
-  it('documents days as a number from 0 to 36500', () => {
-    expect(parameterOf('days').schema).toEqual({ type: 'number', minimum: 0, maximum: 36_500 });
+  it('documents days as a number above 0 (review 232: 0 days are refused), up to 36500', () => {
+    expect(parameterOf('days').schema).toEqual({ type: 'number', exclusiveMinimum: 0, maximum: 36_500 });
   });
 
   it('documents actor and subscription as ids of their lengths', () => {
@@ -89,7 +89,7 @@ describe('the OpenAPI document states each compliance parameter as its query rea
     row('after', '12a', false),
     row('after', '1'.repeat(20), false, '20 digits'),
     row('days', '30', true),
-    row('days', '0', true),
+    row('days', '0', false),
     row('days', '1.5', true),
     row('days', '36500', true),
     row('days', '36501', false),

@@ -9,7 +9,7 @@ import { streamIdOf } from '../../domain/streams.ts';
 import type { TimeWindow } from '../audit/index.ts';
 import { edgeOf, isBefore, queryInstantOf, type QueryInstant } from './instants.ts';
 import {
-  actionsBy, danglingAssociations, expiringWithin, provisionedUnder, revocations, subscriptionCreated, type DanglingAssociationRow, type ExpiringRow, type ProvisionedRow,
+  actionsBy, danglingAssociations, expiringWindowHoldsAMillisecond, expiringWithin, provisionedUnder, revocations, subscriptionCreated, type DanglingAssociationRow, type ExpiringRow, type ProvisionedRow,
 } from './queries.ts';
 
 /**
@@ -123,12 +123,42 @@ const actorOrToken = (ctx: z.core.ParsePayload<{ readonly actor?: string | undef
 };
 
 /**
- * A window [from, to) whose `to` is not later than its `from` holds no instant: refused, naming `to`, rather than
- * answered with no rows (found in review: a reversed window read as "no revocations").
+ * The rule of a window that can only answer no rows, which would read as an all-clear (in the issue's `params.rule`;
+ * review 232: it was zod's `custom`).
  */
-const windowHoldsAnInstant = (p: { readonly from?: QueryInstant | undefined; readonly to?: QueryInstant | undefined }): boolean =>
-  p.from === undefined || p.to === undefined || isBefore(p.from, p.to);
-const WINDOW_RULE = { path: ['to'], message: 'must be later than `from`: the window [from, to) holds no instant' };
+export const EMPTY_WINDOW_RULE = 'empty_window';
+
+/**
+ * A window [from, to) whose `to` is not later than its `from` holds no instant: refused, naming `to`, rather than
+ * answered with no rows (found in review: a reversed window read as "no revocations"). Nor is one holding instants but
+ * no whole millisecond, the instants events are recorded at (review 232: from=…00.0001Z&to=…00.0009Z), by its edges.
+ */
+const isInstant = (value: unknown): value is QueryInstant => typeof value === 'object' && value !== null;
+const windowHoldsAMillisecond = (ctx: z.core.ParsePayload<{ readonly from?: QueryInstant | undefined; readonly to?: QueryInstant | undefined }>): void => {
+  const { from, to } = ctx.value;
+  // Only of edges read as instants: one refused stays the text it was, and its own refusal says enough.
+  if (!isInstant(from) || !isInstant(to)) return;
+  const message = !isBefore(from, to)
+    ? 'must be later than `from`: the window [from, to) holds no instant'
+    : edgeOf(from).getTime() >= edgeOf(to).getTime()
+      ? 'must be past the first whole millisecond at or after `from`: the window [from, to) holds no whole millisecond, the instants events are recorded at'
+      : undefined;
+  if (message !== undefined) ctx.issues.push({ code: 'custom', path: ['to'], message, params: { rule: EMPTY_WINDOW_RULE }, input: to });
+};
+
+/** `expiring`'s window (now, now + days), by the same rule: a `now` left out is the clock's, a whole millisecond. */
+const expiringWindowHoldsOne = (ctx: z.core.ParsePayload<{ readonly days: number; readonly now?: QueryInstant | undefined }>): void => {
+  const { days, now } = ctx.value;
+  if (typeof days !== 'number' || (now !== undefined && !isInstant(now))) return;
+  if (expiringWindowHoldsAMillisecond(now ?? new Date(0), days)) return;
+  ctx.issues.push({
+    code: 'custom',
+    path: ['days'],
+    message: 'too few days: the window (now, now + days) holds no whole millisecond, the instants a notAfter is at',
+    params: { rule: EMPTY_WINDOW_RULE },
+    input: ctx.value.days,
+  });
+};
 /**
  * `provisioned` of a subscription no SubscriptionCreated names: refused, not answered with no rows, which read as an
  * all-clear (review 155: a typo), as a window holding no instant is.
@@ -182,8 +212,12 @@ export const COMPLIANCE_QUERIES = {
         order: z.enum(['log', 'newest']).default('log'),
         ...PAGE,
       })
-      .refine((p) => !(p.order === 'newest' && p.after !== undefined), { path: ['after'], message: 'pages in log order: not with order=newest' })
-      .refine(windowHoldsAnInstant, WINDOW_RULE),
+      .refine((p) => !(p.order === 'newest' && p.after !== undefined), {
+        path: ['after'],
+        message: 'pages in log order: not with order=newest',
+        params: { rule: 'after_with_order_newest' },
+      })
+      .check(windowHoldsAMillisecond),
     paged: (p) => p.order === 'log',
     run: (db, p, _now, limit) => revocations(db, { ...windowOf(p), ...(p.reason !== undefined ? { reason: p.reason } : {}) }, pageAfter(p, limit), p.order),
   }),
@@ -202,7 +236,7 @@ export const COMPLIANCE_QUERIES = {
         ...PAGE,
       })
       .check(actorOrToken)
-      .refine(windowHoldsAnInstant, WINDOW_RULE),
+      .check(windowHoldsAMillisecond),
     paged: true,
     run: (db, p, _now, limit) => actionsBy(db, p.tokenId !== undefined ? { tokenId: p.tokenId, actor: p.actor } : { actor: p.actor! }, windowOf(p), pageAfter(p, limit)),
   }),
@@ -220,12 +254,19 @@ export const COMPLIANCE_QUERIES = {
   }),
   expiring: query({
     summary: 'credentials live now whose notAfter falls within the N days after --now (default the clock; --now moves the window only)',
-    params: z.strictObject({
-      days: required(z.union([z.number(), Days]).pipe(z.coerce.number<string | number>().min(0).max(36_500)), 'a number of days, e.g. 30'),
-      now: Instant.optional(),
-      limit: Limit,
-      after: ExpiringAfter,
-    }),
+    params: z
+      .strictObject({
+        // Above 0: a window of no days holds no instant (review 232; the document states it, exclusiveMinimum). Refused
+        // once, so not again by the window's check below.
+        days: required(
+          z.union([z.number(), Days]).pipe(z.coerce.number<string | number>().gt(0, { message: 'a number of days above 0, e.g. 30: a window of 0 days holds no instant', abort: true }).max(36_500)),
+          'a number of days, e.g. 30',
+        ),
+        now: Instant.optional(),
+        limit: Limit,
+        after: ExpiringAfter,
+      })
+      .check(expiringWindowHoldsOne),
     paged: false,
     // The row's notAfter is the text not_after_ms was read from (Date.parse), so it gives the same key back.
     cursorOf: (row: ExpiringRow) => `${Date.parse(row.notAfter)}:${row.credentialId}`,

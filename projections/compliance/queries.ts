@@ -147,11 +147,49 @@ export interface ExpiringRow {
 }
 
 /**
+ * `n` exactly as the decimal it is written as (String: the shortest that reads back as `n`, so the days or fraction of
+ * a millisecond a caller wrote), digits over a power of ten: `n` itself is a binary fraction near it, and an edge
+ * computed from it may land a hair past a whole millisecond it should fall on.
+ */
+const decimalOf = (n: number): { readonly digits: bigint; readonly scale: bigint } => {
+  const [, whole, fraction = '', exponent = '0'] = /^(\d+)(?:\.(\d+))?(?:e([+-]?\d+))?$/.exec(String(n))!;
+  const scale = BigInt(fraction.length) - BigInt(exponent);
+  const digits = BigInt(whole! + fraction);
+  return scale >= 0n ? { digits, scale } : { digits: digits * 10n ** -scale, scale: 0n };
+};
+
+const MS_PER_DAY = 86_400_000n;
+
+/**
+ * The exclusive top edge of the window (now, now + days) over whole milliseconds, as milliseconds past now's own
+ * (x, for now = x + fraction): ceil(fraction + days * 86,400,000), the first whole millisecond not before the window's
+ * end, so every whole millisecond inside it is below it (review 232: it was rounded to the nearest, and a notAfter just
+ * inside an end at x + 1000.08 was left out).
+ */
+const topPastNow = (fraction: number, days: number): number => {
+  const f = decimalOf(fraction);
+  const d = decimalOf(days);
+  const scale = f.scale > d.scale ? f.scale : d.scale;
+  const end = f.digits * 10n ** (scale - f.scale) + d.digits * MS_PER_DAY * 10n ** (scale - d.scale);
+  const unit = 10n ** scale;
+  return Number((end + unit - 1n) / unit);
+};
+
+const fractionOf = (now: Date | QueryInstant): number => (now instanceof Date ? 0 : now.fraction);
+
+/**
+ * Whether the window (now, now + days) holds a whole millisecond, the instants a notAfter is at: the first after now
+ * (x + 1) is below its top. One that holds none can only answer no rows, an all-clear of nothing (review 232:
+ * `days=0`); the catalog refuses it as it refuses an empty [from, to).
+ */
+export const expiringWindowHoldsAMillisecond = (now: Date | QueryInstant, days: number): boolean => topPastNow(fractionOf(now), days) >= 2;
+
+/**
  * Live (not revoked, not expired) credentials whose notAfter falls in (now, now + days), soonest first. A credential
  * is valid while `at < notAfter` (its machine): one whose notAfter is now has expired, whether or not the scheduler
- * has recorded it yet. A `now` past its millisecond (`fraction`, ./instants.ts) moves the upper edge a millisecond on
- * and not the lower: a whole-millisecond notAfter is after x.0005 when it is after x, and before x.0005 + days when it
- * is at most x + days (review 155).
+ * has recorded it yet. Both edges are taken to every digit of `now` (`fraction`, ./instants.ts) and `days`: a
+ * whole-millisecond notAfter is after x.0005 when it is after x, and before x.0005 + days when it is at most x + days
+ * (review 155); the top edge is the first whole millisecond not before the end (`topPastNow`).
  */
 export const expiringWithin = (
   db: Database.Database,
@@ -163,7 +201,6 @@ export const expiringWithin = (
 ): ExpiringRow[] => {
   if (!Number.isFinite(days) || days < 0) throw new RangeError(`days must be a number >= 0, got ${days}`);
   const from = now instanceof Date ? now.getTime() : now.date.getTime();
-  const pastIt = now instanceof Date ? 0 : now.fraction > 0 ? 1 : 0;
   return (
     db
       .prepare(
@@ -172,7 +209,7 @@ export const expiringWithin = (
          ORDER BY not_after_ms, credential_id LIMIT ?`,
       )
       // Without a cursor, one before every row: notAfter is past `from` and '' sorts before any credential id.
-      .all(from, Math.round(from + days * 86_400_000) + pastIt, after?.notAfterMs ?? from, after?.credentialId ?? '', pageBounds(page)[1]) as {
+      .all(from, from + topPastNow(fractionOf(now), days), after?.notAfterMs ?? from, after?.credentialId ?? '', pageBounds(page)[1]) as {
       issued_position: bigint;
       credential_id: string;
       owner_kind: string;

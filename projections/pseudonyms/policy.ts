@@ -16,7 +16,12 @@ export const ClassPolicy = z.strictObject({
     .min(MIN_ROTATION_MS, { error: `must be at least ${MIN_ROTATION_MS} ms (a minute): each rotation is a permanent event` })
     .max(MAX_ROTATION_MS, { error: `must be at most ${MAX_ROTATION_MS} ms (ten years)` })
     .optional(),
-  /** Rotate whenever the node configures a new security association, so no two associations share a pseudonym. */
+  /**
+   * Rotate whenever the node configures a new security association, so no two associations share a pseudonym. Each
+   * such rotation is recorded right after the AssociationConfigured that caused it, which names the node: the roles
+   * that read positions (compliance `actions` of system:pseudonym-rotation) can link it to the node, until rotations on
+   * association are recorded in keyed-order rounds (review 232; docs/service.md, "Pseudonyms on the read side").
+   */
   onAssociation: z.boolean().default(false),
 });
 export type ClassPolicy = z.infer<typeof ClassPolicy>;
