@@ -37,10 +37,11 @@ describe('credence projections --json', () => {
     for (const key of ['cascadeDeadLetters', 'cascadeDeadLettersTotal', 'expiryDeadLetters', 'expiryDeadLettersTotal']) expect(local[key], key).toEqual(remote[key]);
     expect(local['cascadeDeadLettersTotal']).toBe(1);
     expect(local['lag']).toEqual({ eventsBehind: expect.any(Number), secondsBehind: expect.any(Number) });
-    // The projections a data folder has, each as the server names its component; the service runs others besides.
+    // The projections a data folder has, each as the server names its component (the pseudonym directory too, review
+    // 233); the service runs others besides.
     const components = (doc: Record<string, unknown>) => doc['components'] as { name: string; checkpoint?: string }[];
     const served = new Map(components(remote).map((c) => [c.name, c]));
-    expect(components(local).map((c) => c.name)).toEqual(['cascade', 'expiry', 'audit', 'compliance', 'entities', 'pki']);
+    expect(components(local).map((c) => c.name)).toEqual(['cascade', 'expiry', 'audit', 'compliance', 'entities', 'pki', 'pseudonyms']);
     for (const c of components(local)) expect(Object.keys(c).sort(), c.name).toEqual(Object.keys(served.get(c.name)!).filter((k) => k !== 'error').sort());
   }, 30_000);
 });

@@ -14,6 +14,7 @@ import { isDue, nodePseudonym, resetDirectory, setupDirectory } from './director
 import { behindMarks, marksBehindTheLog, type NodeEpoch } from './epoch-marks.ts';
 import { firstEpoch } from './first-epoch.ts';
 import { policyFor, RotationPolicy } from './policy.ts';
+import { rotationRecordedNear, type RecordedRotation } from './recorded-near.ts';
 import { NodeLanes, RecordedEpochs } from './rotation-lanes.ts';
 import { asFound, RotationRounds } from './rotation-round.ts';
 import {
@@ -86,19 +87,6 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
     inBatch.has(`pseudonym-${pseudonym}\n${commandId}`) || (await recordedBy(engine, 'pseudonym', pseudonym, commandId, OWN_ROTATION));
 
   /**
-   * The node's rotation recorded under `commandId` at one of the epochs before `epoch` (the latest 64), if any: by
-   * anyone, or with `by` only by that sender.
-   */
-  const rotationRecordedUnder = async (nodeId: string, epoch: number, commandId: string, by?: typeof OWN_ROTATION) => {
-    if (engine.recorded === undefined) return undefined;
-    for (let earlier = epoch - 1; earlier >= Math.max(0, epoch - 64); earlier--) {
-      const pseudonym = await deriver.node(nodeId, earlier);
-      if (await engine.recorded('pseudonym', pseudonym, commandId, by)) return { epoch: earlier, pseudonym: pseudonym as Pseudonym };
-    }
-    return undefined;
-  };
-
-  /**
    * Epochs recorded and not marked yet: marked in one durable write per tick chunk, at a tick's end and at once for a
    * demand. Marked once recorded, never before: a mark says a pseudonym was given out, and one raised for a rotation
    * then refused (or sent again, or cut short) made a start take the node for one a restore had lost (review 156). A
@@ -126,6 +114,16 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
       if (trigger === 'demand' || unmarked.length >= TICK_CHUNK) markRecorded();
     }
     return { outcome: outcome.deduplicated ? 'duplicate' : 'rotated', nodeId, epoch, pseudonym };
+  };
+
+  /**
+   * A rotation of this process manager's found recorded at another epoch than the one tried: done, and noted (and
+   * marked, as given out) as one it recorded is, so the node's later rotations start past it.
+   */
+  const foundDone = (nodeId: string, found: RecordedRotation): RotationOutcome => {
+    recordedEpochs.note(nodeId, found.epoch);
+    if (epochMarks !== undefined) unmarked.push({ nodeId, epoch: found.epoch });
+    return { outcome: 'duplicate', nodeId, epoch: found.epoch, pseudonym: found.pseudonym };
   };
 
   /**
@@ -177,12 +175,13 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
       try {
         return await record(nodeId, epoch, pseudonym, trigger, metadata, options);
       } catch (error) {
-        // A reaction or interval rotation this process manager recorded before under its derived id, at this epoch or
-        // an earlier one (redelivered after the directory moved on), is done. Anyone else's command under the id
+        // A reaction or interval rotation this process manager recorded before under its derived id, at an earlier
+        // epoch (redelivered after the directory moved on) or a later one (run again over a directory older than when
+        // it was recorded: a batch's read models lost, review 233), is done. Anyone else's command under the id
         // leaves it undone for good: surfaced, as a broken history is, never counted as done.
         if (isCommandIdReused(error) && trigger !== 'demand') {
-          const own = commandId === undefined ? undefined : await rotationRecordedUnder(nodeId, epoch + 1, commandId, OWN_ROTATION);
-          if (own !== undefined) return { outcome: 'duplicate', nodeId, epoch: own.epoch, pseudonym: own.pseudonym };
+          const own = commandId === undefined ? undefined : await rotationRecordedNear(engine, deriver, nodeId, epoch, commandId, OWN_ROTATION);
+          if (own !== undefined) return foundDone(nodeId, own);
           throw error;
         }
         const taken = isCredenceError(error, 'illegal_transition') && error.problem.code === 'illegal_transition' && error.problem.state === 'active';
@@ -197,13 +196,14 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
         // An on-demand rotation carries its caller's id. A request sent again once its rotation is in the directory
         // aims at the epoch after it, a new stream, so the engine does not find the id there: refused as reused while
         // the node is live, refused by the node's rule once it is not (revoked since the first answer, review 59).
-        // Either way it is the rotation it recorded at one of the node's recent epochs, sent again there for the
+        // Either way it is the rotation it recorded at one of the node's epochs near this one (a past-mark rotation
+        // run again over an older directory aims below it, review 233), sent again there for the
         // engine to answer from that stream, which holds the id (the same actor and data get the first outcome,
         // anything else is refused as a reused id): a duplicate's answer, nothing appended. An id on no stream of this
         // node (one another node's rotation used) is not its duplicate: refused as reused, or by the node's rule.
         if (trigger === 'demand' && commandId !== undefined && (refused || isCommandIdReused(error))) {
-          const earlier = await rotationRecordedUnder(nodeId, epoch, commandId);
-          if (earlier !== undefined) return record(nodeId, earlier.epoch, earlier.pseudonym, trigger, metadata, options);
+          const sent = await rotationRecordedNear(engine, deriver, nodeId, epoch, commandId);
+          if (sent !== undefined) return record(nodeId, sent.epoch, sent.pseudonym, trigger, metadata, options);
         }
         if (refused) return { outcome: 'skipped', nodeId, reason: skipReason(error) };
         throw error;
