@@ -11,6 +11,16 @@ import { endingOf } from './endings.ts';
 import { commandIdOf, ownSender, PROCESS_MANAGER_ACTOR, targetKind, targetOf } from './own-commands.ts';
 import type { Reaction } from './reaction.ts';
 
+/** The states an entity the cascade targets ends in (credential, association, node, App-ID alike). */
+const ENDED: ReadonlySet<string> = new Set(['revoked', 'expired']);
+
+/**
+ * The cascade's commands a machine still takes once its target has ended: a credential's revocation, as a raise to
+ * keyCompromise. Every other ended state is final and refuses whatever the cascade sends (its reactions to nodes,
+ * associations and App-IDs, their bookkeeping included), so for those the engine's refusal is the answer.
+ */
+const TAKEN_ONCE_ENDED: ReadonlySet<string> = new Set(['revokeCredential']);
+
 /**
  * One reaction to `e`, unless its effect already holds or it can have none: the target ended before `e` or later
  * in this batch (revoked and expired are final states, whose machines accept no command at all), or the cascade
@@ -18,6 +28,13 @@ import type { Reaction } from './reaction.ts';
  * store's command index has it). Otherwise the engine decides it, as before: nothing is ever written that a machine
  * has not judged. A reaction with an `otherwise` has it issued when its machine refuses it, and counts as done when
  * either is recorded (a rebuild may choose the other one of the two on entities that moved since).
+ *
+ * One ended state takes a command still: a revoked credential takes a second revocation as keyCompromise, as a raise
+ * (`raisesToKeyCompromise`), and the cascade raises nothing (docs/pki.md). So a credential's revocation is issued only
+ * if the credential stands as the engine sees it now, whatever the read model or the batch has reached (the batch's
+ * own reactions are appended past the events it holds). Judged by those alone, a credential the cascade had just
+ * revoked for its node's supersession was revoked again, so raised, by its App-ID's keyCompromise when both events
+ * were in one batch, and not when the cascade caught up between them (review 234).
  *
  * Recorded counts only as the cascade's own: its actor and this command type. A derived id can be worked out before
  * its reaction runs, so another command may hold it (an operator's, stored before admission reserved derived ids);
@@ -55,6 +72,20 @@ export const issue = async (
       throw error;
     }
     return log({ outcome: 'skipped', command, target, reason: `${target} has ended already` });
+  }
+  if (TAKEN_ONCE_ENDED.has(command)) {
+    let now;
+    try {
+      now = await engine.view(kind, target);
+    } catch (error) {
+      if (error instanceof BrokenHistoryError) return deadLetter(db, log, e, command, target, error);
+      throw error;
+    }
+    if (ENDED.has(now.state)) return log({ outcome: 'skipped', command, target, reason: `${target} has ended already (${now.state})` });
+    // A window stays: a revocation by someone else (an operator, the scheduler's supersession) recorded between this
+    // view and the cascade's own has the cascade's keyCompromise taken as a raise. Nothing lets the cascade make its
+    // command depend on this view (executeAsSystem takes no ExecuteOptions, and the machine takes a raise from anyone):
+    // docs/pki.md says so ("Raising a revocation's reason to keyCompromise").
   }
   for (const choice of choices) {
     try {
@@ -95,5 +126,5 @@ export const issue = async (
 const liveAfterItsRevocation = async (engine: CommandSink, reaction: Reaction, kind: EntityKind, target: string): Promise<boolean> => {
   if (reaction.type !== 'revokeCredential') return false;
   const { state } = await engine.view(kind, target);
-  return state !== 'revoked' && state !== 'expired' && state !== 'absent';
+  return !ENDED.has(state) && state !== 'absent';
 };
