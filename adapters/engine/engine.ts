@@ -1,4 +1,4 @@
-import { senderTextRefusal, targetOf, type Command } from '../../domain/commands/index.ts';
+import { eventOfCommandType, senderTextRefusal, targetOf, type Command } from '../../domain/commands/index.ts';
 import { isCredenceError } from '../../domain/errors.ts';
 import { SYSTEM_ACTOR_IDS, type RecordedToken } from '../../domain/metadata.ts';
 import { sentBy, type Clock, type CommandOutcome, type CommandSender, type CommandSink, type EventStore, type ExecuteOptions } from '../../domain/ports/index.ts';
@@ -66,8 +66,10 @@ export interface Engine extends CommandSink {
   executeAsInfrastructure(input: unknown): Promise<CommandOutcome>;
   /**
    * Whether the entity's stream holds a command under this id (the store's index of command ids, nothing decided);
-   * with `by`, only a command `by` sent counts (its actor, id and role, and command type). A process manager asks with
-   * its own actor and command: an id recorded by anyone else, or for another command, is not its reaction done.
+   * with `by`, only a command `by` sent counts (its actor, id and role, and command type), recorded as the event its
+   * command type records (catalog.ts eventOfCommandType; review 234: a ghost CredentialAssociated planted as the
+   * cascade's revokeCredential passed for its revocation done). A process manager asks with its own actor and command:
+   * an id recorded by anyone else, or for another command, is not its reaction done.
    */
   recorded(kind: EntityKind, id: string, commandId: string, by?: CommandSender): Promise<boolean>;
   /** The entity as its machine sees it now, with its events and revision. */
@@ -191,7 +193,7 @@ export const createEngine = (options: EngineOptions): Engine => {
     prefetch: (kind, ids) => cache.prefetch(kind, ids),
     recorded: async (kind, id, commandId, by) => {
       const [first] = await store.readCommand(streamIdOf(kind, id), commandId);
-      return first !== undefined && (by === undefined || sentBy(first.metadata, by));
+      return first !== undefined && (by === undefined || (sentBy(first.metadata, by) && first.type === eventOfCommandType(by.commandType)));
     },
     cacheStats: () => cache.stats(),
     store,

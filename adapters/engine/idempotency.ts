@@ -1,4 +1,4 @@
-import type { Command } from '../../domain/commands/index.ts';
+import { eventOfCommandType, type Command } from '../../domain/commands/index.ts';
 import { canonicalJson } from '../../domain/crypto/index.ts';
 import { validationError } from '../../domain/errors.ts';
 import type { CommandOutcome, EventStore, RecordedEvent } from '../../domain/ports/index.ts';
@@ -69,7 +69,14 @@ const assertSameCommand = (command: Command, streamId: string, seen: readonly De
   const { commandId, actor } = command.metadata;
   if (first === undefined) throw reused(commandId, 'for a different command');
   if (first.metadata.actor.id !== actor.id || first.metadata.actor.role !== actor.role) throw reused(commandId, 'by another actor');
-  if (first.record.streamId !== streamId || first.metadata.commandType !== command.type || canonicalJson(first.event.data) !== canonicalJson(command.data)) {
+  // The event its type records, too (catalog.ts eventOfCommandType; review 234): another event under the command's type
+  // and data (a release's data is its association's) is no outcome of it, and would pass for its repeat.
+  if (
+    first.record.streamId !== streamId ||
+    first.metadata.commandType !== command.type ||
+    first.event.type !== eventOfCommandType(command.type) ||
+    canonicalJson(first.event.data) !== canonicalJson(command.data)
+  ) {
     throw reused(commandId, 'for a different command');
   }
 };

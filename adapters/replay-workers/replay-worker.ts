@@ -4,7 +4,7 @@ import { isFactClaim } from '../../domain/fact-claims.ts';
 import type { JsonObject, RecordedEvent } from '../../domain/ports/event-store.ts';
 import { parseStreamId } from '../../domain/streams.ts';
 import { readStored, stateOf, type ReadStored } from '../../machines/index.ts';
-import type { ReadForJudging } from '../../projections/replay/judged-event.ts';
+import { judgedMetadata, type ReadForJudging } from '../../projections/replay/judged-event.ts';
 import { claimTuple, entityTuple, recordBytes, revisionTuples } from '../../projections/replay/checkpoint.ts';
 import { FACT_KINDS, FactTimeline, type FactRevision } from '../../projections/replay/fact-timeline.ts';
 import { JUDGE, ORDER_ONLY, partitionOf, roleIn, type RecordRole } from '../../projections/replay/partition.ts';
@@ -52,7 +52,7 @@ const NOTHING: JsonObject = Object.freeze({});
  * Keeps a record and its decoding for the passes. A decoded event's data lives on in its zod-parsed copy, and no pass
  * reads the stored data and metadata again (fact claims and unreadable records are kept whole): the kept record drops
  * them, which halves what a worker holds through its passes and what V8's collector has to mark. Of the parsed
- * metadata only the command id is kept (judged-event.ts).
+ * metadata only the command id and type are kept (judged-event.ts).
  */
 const hold = (record: RecordedEvent, role: RecordRole): void => {
   roles.push(role);
@@ -62,7 +62,7 @@ const hold = (record: RecordedEvent, role: RecordRole): void => {
     const kept: RecordedEvent = { id, streamId, revision, position, type, data: NOTHING, metadata: NOTHING };
     records.push(kept);
     const { event, at, metadata } = read.value;
-    decoded.push({ ok: true, value: { event, at, metadata: { commandId: metadata.commandId } } });
+    decoded.push({ ok: true, value: { event, at, metadata: judgedMetadata(metadata) } });
     return;
   }
   records.push(record);

@@ -47,6 +47,16 @@ export type CommandType = keyof typeof COMMAND_CATALOG;
 export const COMMAND_TYPES = Object.keys(COMMAND_CATALOG) as CommandType[];
 export type EventOfCommand<C extends CommandType> = (typeof COMMAND_CATALOG)[C]['event'];
 
+/**
+ * The one event type a command of `commandType` records; undefined for a type no command has. A command records its
+ * catalog event and nothing else, on its target's stream alone (decide.ts; record.ts appends to that stream only), and
+ * the engine's own commands (the cascade's reactions and bookkeeping, the scheduler's expiries, the pseudonym rotation)
+ * are commands of this catalog too. What replay holds a record's type to, and what a process manager's command under
+ * its derived id is known by (review 234: a record of another type under it passed for the cascade's revocation).
+ */
+export const eventOfCommandType = (commandType: string): EventType | undefined =>
+  Object.hasOwn(COMMAND_CATALOG, commandType) ? COMMAND_CATALOG[commandType as CommandType].event : undefined;
+
 /** The command that records a given event type (the inverse of the catalog). */
 export const COMMAND_FOR_EVENT = Object.fromEntries(
   COMMAND_TYPES.map((c) => [COMMAND_CATALOG[c].event, c]),

@@ -1,4 +1,4 @@
-export { COMMAND_CATALOG, COMMAND_TYPES, COMMAND_FOR_EVENT } from './catalog.ts';
+export { COMMAND_CATALOG, COMMAND_TYPES, COMMAND_FOR_EVENT, eventOfCommandType } from './catalog.ts';
 export type { CommandType } from './catalog.ts';
 export { CommandMetadata, CommandSchema, parseCommand, targetOf } from './command.ts';
 export type { Command } from './command.ts';

@@ -1,3 +1,4 @@
+import { eventOfCommandType } from '../../domain/commands/index.ts';
 import { sentBy } from '../../domain/ports/index.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import { ownSender } from './own-commands.ts';
@@ -15,5 +16,10 @@ export interface BatchFacts {
 /** A command recorded on a stream under an id, by the cascade, for one command type. */
 export const commandKey = (streamId: string, commandId: string, commandType: string): string => `${streamId}\n${commandId}\n${commandType}`;
 
-/** Whether the cascade's own actor (id and role) recorded the event, as its command (the key holds the type): what else is recorded under an id is not its reaction. */
-export const sentByCascade = (e: DecodedEvent): boolean => sentBy(e.metadata, ownSender(e.metadata.commandType));
+/**
+ * Whether the cascade's own actor (id and role) recorded the event, as its command (the key holds the type) and as the
+ * event that command type records (review 234: a ghost CredentialAssociated planted as its revokeCredential made a
+ * batch holding it skip the revocation): what else is recorded under an id is not its reaction.
+ */
+export const sentByCascade = (e: DecodedEvent): boolean =>
+  e.event.type === eventOfCommandType(e.metadata.commandType) && sentBy(e.metadata, ownSender(e.metadata.commandType));

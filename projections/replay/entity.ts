@@ -1,4 +1,5 @@
 import { replayRefusalReason } from './refusal-reason.ts';
+import { recordedByAnotherCommand } from './command-records.ts';
 import { factClaimOf } from '../../domain/fact-claims.ts';
 import { keyHolderIn } from '../../domain/certified-keys.ts';
 import { parseStreamId, streamIdOf, type EntityKind } from '../../domain/streams.ts';
@@ -238,6 +239,12 @@ class Replays {
     }
     const after = replay.last?.position ?? -1n;
     replay.last = { commandId: metadata.commandId, position: record.position };
+    // An event of another type than its command type records (verifier.ts): not applied, its id held all the same.
+    const another = recordedByAnotherCommand(event.type, metadata.commandType);
+    if (another !== undefined) {
+      refuse(base, another);
+      return;
+    }
     const brokenDependencies: string[] = [];
     const claimant = { streamId, commandId: metadata.commandId, after, foreign: this.#foreign };
     const facts = await gatherFactsAsync(event, replay.snapshot.context, async (kind, id) => {

@@ -1,4 +1,5 @@
 import { replayRefusal } from './refusal-reason.ts';
+import { recordedByAnotherCommand } from './command-records.ts';
 import { findingCauses, type TalliedFinding, type Unrecorded } from './finding-causes.ts';
 import { factClaimOf, isFactClaim } from '../../domain/fact-claims.ts';
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
@@ -216,6 +217,13 @@ export class FleetVerifier {
     // The claimant moved on with this command: its claims are taken by this event, and the others' are leftovers
     // (a command that crashed before appending, or lost its race; a retry claims afresh).
     if (claimed !== undefined) this.claims.delete(record.streamId);
+    // An event of another type than its command type records is no record of that command (review 234): not applied.
+    // Its id stays taken and its stream moved on, as the store holds it (the one entity's replay, entity.ts, alike).
+    const another = recordedByAnotherCommand(event.type, metadata.commandType);
+    if (another !== undefined) {
+      tally.findings.push({ ...findingAt(record, another), unrecorded: RECORD_AT_FAULT });
+      return false;
+    }
     this.#heldClaims = claimed?.get(commandId);
     this.#position = record.position;
     this.#reads.length = 0;

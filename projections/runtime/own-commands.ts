@@ -5,7 +5,11 @@ import { streamIdOf, type EntityKind } from '../../domain/streams.ts';
  * Whether `by` recorded `commandId` on the entity's stream (the store's command index, nothing decided). A process
  * manager's command under its derived id is done only when it recorded it there itself: a derived id can be worked out
  * before its command runs, so another command may hold it (an operator's, stored before admission reserved derived
- * ids). Without the command index (no `recorded`) nothing is counted done that cannot be told.
+ * ids). Itself means its actor and command type, and the event that command type records (the engine's `recorded`
+ * holds the record to domain/commands/catalog.ts eventOfCommandType): a record of another type under them is no
+ * command of its (review 234: a ghost CredentialAssociated planted as the cascade's revokeCredential made it skip a
+ * credential of a node revoked keyCompromise). Without the command index (no `recorded`) nothing is counted done that
+ * cannot be told.
  */
 export const recordedBy = async (engine: Pick<CommandSink, 'recorded'>, kind: EntityKind, id: string, commandId: string, by: CommandSender): Promise<boolean> =>
   engine.recorded !== undefined && (await engine.recorded(kind, id, commandId, by));
