@@ -1,6 +1,6 @@
-import { createServer, type Server } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openStream } from './http-sse.fixtures.ts';
+import { problemServer } from './support/canned-server.ts';
 import { runCli } from './support/cli.ts';
 import { useTestService } from './support/service.ts';
 
@@ -69,24 +69,11 @@ describe('a stream filter naming an id no entity can have is refused', () => {
 });
 
 describe('credence events --stream with an id no entity can have', () => {
-  const requests: string[] = [];
-  let server: Server;
-  let url = '';
-  beforeAll(async () => {
-    server = createServer((request, response) => {
-      requests.push(request.url ?? '');
-      response.writeHead(400, { 'content-type': 'application/problem+json' }).end(JSON.stringify({ type: 'about:blank', title: 'validation', status: 400 }));
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  });
-  afterAll(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
+  const server = problemServer(400, JSON.stringify({ type: 'about:blank', title: 'validation', status: 400 }));
+  const { requests } = server;
 
   it('is bad usage naming the option and the id rule of its kind, and sends nothing', async () => {
-    const r = await runCli(['events', '--server', url, '--token', 'some-token', '--stream', 'node-meter-1', '--stream', 'application-not-an-app-id', '--limit', '1']);
+    const r = await runCli(['events', '--server', server.url, '--token', 'some-token', '--stream', 'node-meter-1', '--stream', 'application-not-an-app-id', '--limit', '1']);
     expect(r.code, r.err).toBe(2);
     expect(r.err).toMatch(/--stream.*the id after application-: App-ID must start with R/);
     expect(requests).toEqual([]);
@@ -94,7 +81,7 @@ describe('credence events --stream with an id no entity can have', () => {
 
   it('still sends a valid id of every kind', async () => {
     requests.length = 0;
-    const r = await runCli(['events', '--server', url, '--token', 'some-token', '--stream', 'application-Rlater', '--stream', `pseudonym-${PSEUDONYM}`, '--limit', '1']);
+    const r = await runCli(['events', '--server', server.url, '--token', 'some-token', '--stream', 'application-Rlater', '--stream', `pseudonym-${PSEUDONYM}`, '--limit', '1']);
     expect(r.code, r.err).toBe(1);
     expect(requests).toHaveLength(1);
   });

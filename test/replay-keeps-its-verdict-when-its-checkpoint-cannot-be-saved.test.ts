@@ -1,9 +1,8 @@
 import { basename, join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { main } from '../bin/cli.ts';
 import { capture } from './support/cli.ts';
-import { cmd, establishOne, fixture } from './support/fleet.ts';
+import { verifiedOnceWithNodesAfter } from './support/replay-checkpoint-folder.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
 /**
@@ -38,15 +37,7 @@ describe('credence replay whose checkpoint cannot be saved', () => {
   it('gives the verdict it reached from the checkpoint, exit 0, and says the file and why it was not saved', async () => {
     // Given a folder verified once, with events after its checkpoint
     const dir = join(folder(), 'data');
-    const store = openSqliteStoreInDir(dir);
-    try {
-      const { engine } = fixture(store);
-      await establishOne(engine);
-      expect(await main(['replay', '--data', dir], capture().io)).toBe(0);
-      await engine.execute(cmd.registerNode('meter-2'));
-    } finally {
-      await store.close();
-    }
+    await verifiedOnceWithNodesAfter(dir, ['meter-2']);
 
     // When the checkpoint cannot be written
     refuse.checkpoint = true;

@@ -2,13 +2,12 @@ import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CheckpointFile } from '../adapters/driven/replay-checkpoint/checkpoint-file.ts';
-import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { verifyFleet } from '../adapters/replay-workers/verify-fleet.ts';
 import { main } from '../bin/cli.ts';
 import type { Io } from '../bin/io.ts';
 import type { ReplayCheckpoint } from '../projections/replay/checkpoint.ts';
 import { capture } from './support/cli.ts';
-import { cmd, establishOne, fixture } from './support/fleet.ts';
+import { verifiedOnceWithNodesAfter } from './support/replay-checkpoint-folder.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
 /*
@@ -24,20 +23,13 @@ describe('credence replay and a checkpoint changed while it verified', () => {
   /** A folder with a checkpoint of its first events and two events after it; another run's checkpoint of them all. */
   const twoRuns = async () => {
     const dir = join(folder(), 'data');
-    const store = openSqliteStoreInDir(dir);
-    try {
-      const { engine } = fixture(store);
-      await establishOne(engine);
-      expect(await main(['replay', '--data', dir], capture().io)).toBe(0);
-      for (const id of ['meter-2', 'meter-3']) await engine.execute(cmd.registerNode(id));
-      // What another run, started after this one read the file, saves first: the checkpoint of every event.
-      const file = new CheckpointFile(dir);
-      let theirs: ReplayCheckpoint | undefined;
-      await verifyFleet(store, { checkpoint: { path: file.path, load: () => file.load(), save: (c) => void (theirs = c) } });
-      return { dir, path: file.path, theirs: theirs! };
-    } finally {
-      await store.close();
-    }
+    // What another run, started after this one read the file, saves first: the checkpoint of every event.
+    const file = new CheckpointFile(dir);
+    let theirs: ReplayCheckpoint | undefined;
+    await verifiedOnceWithNodesAfter(dir, ['meter-2', 'meter-3'], (store) =>
+      verifyFleet(store, { checkpoint: { path: file.path, load: () => file.load(), save: (c) => void (theirs = c) } }),
+    );
+    return { dir, path: file.path, theirs: theirs! };
   };
 
   /** The CLI's Io, `meanwhile` run once the run has read the checkpoint and before it saves (its progress bar's first draw). */

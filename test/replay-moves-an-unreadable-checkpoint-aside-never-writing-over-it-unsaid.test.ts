@@ -1,10 +1,9 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { main } from '../bin/cli.ts';
 import { capture } from './support/cli.ts';
-import { cmd, establishOne, fixture } from './support/fleet.ts';
+import { verifiedOnceWithNodesAfter } from './support/replay-checkpoint-folder.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
 /*
@@ -19,15 +18,7 @@ describe('credence replay over an unreadable checkpoint', () => {
 
   const verifiedOnce = async () => {
     const dir = join(folder(), 'data');
-    const store = openSqliteStoreInDir(dir);
-    try {
-      const { engine } = fixture(store);
-      await establishOne(engine);
-      expect(await main(['replay', '--data', dir], capture().io)).toBe(0);
-      await engine.execute(cmd.registerNode('meter-2'));
-    } finally {
-      await store.close();
-    }
+    await verifiedOnceWithNodesAfter(dir, ['meter-2']);
     return { dir, path: join(dir, 'replay-checkpoint.json'), aside: join(dir, 'replay-checkpoint.json.unreadable') };
   };
 

@@ -28,13 +28,17 @@ export const cannedServer = () => {
 
 /**
  * Call inside a describe: a server on 127.0.0.1 that answers every request with `status` and the problem document
- * `body`, both set by the test as it goes; for CLI tests of what a client prints of a refusal. `url` once started.
+ * `body`, both set by the test as it goes, and keeps each request's URL in `requests`; for CLI tests of what a client
+ * prints of a refusal, and of what it never sends. `url` once started.
  */
-export const problemServer = (status: number) => {
-  const state = { status, body: '', url: '' };
+export const problemServer = (status: number, body = '') => {
+  const state = { status, body, url: '', requests: [] as string[] };
   let server: Server;
   beforeAll(async () => {
-    server = createServer((_request, response) => void response.writeHead(state.status, { 'content-type': 'application/problem+json' }).end(state.body));
+    server = createServer((request, response) => {
+      state.requests.push(request.url ?? '');
+      response.writeHead(state.status, { 'content-type': 'application/problem+json' }).end(state.body);
+    });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     state.url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   });
