@@ -7,30 +7,17 @@
  * Secure Environment made and a CA key put there. Both are refused now, before anything is made, the folder and the
  * token as they were.
  */
-import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../bin/cli.ts';
 import { serviceConfig } from '../adapters/http/config.ts';
 import { startService } from '../adapters/http/start.ts';
-import { capture } from './support/cli.ts';
+import { runCli } from './support/cli.ts';
+import { folderFiles } from './support/folder-files.ts';
 import { softHsm, softHsmMissing } from './support/softhsm.ts';
 
 type Env = Readonly<Record<string, string>>;
-const run = async (args: string[], env: Env) => {
-  const c = capture();
-  const code = await main(args, { ...c.io, env });
-  return { code, out: c.out.join('\n'), err: c.err.join('\n') };
-};
-/** Every file of the folder with its content's digest. */
-const files = (dir: string, prefix = ''): Record<string, string> =>
-  Object.fromEntries(
-    readdirSync(join(dir, prefix)).flatMap((name) => {
-      const path = join(prefix, name);
-      return statSync(join(dir, path)).isDirectory() ? Object.entries(files(dir, path)) : [[path, createHash('sha256').update(readFileSync(join(dir, path))).digest('hex')]];
-    }),
-  );
+
 const caKey = (data: string, id = 'default'): string => (JSON.parse(readFileSync(join(data, 'pki', `${id}.ca.json`), 'utf8')) as { keyHandle: string }).keyHandle;
 
 describe.skipIf(softHsmMissing !== undefined)("a folder's CA keys are in the Secure Environment it was made with", () => {
@@ -38,13 +25,13 @@ describe.skipIf(softHsmMissing !== undefined)("a folder's CA keys are in the Sec
   afterAll(() => hsm.cleanup());
   const token = hsm.token('token');
   const withToken: Env = { CREDENCE_SECURE_ENVIRONMENT: token.uri().replace(/&pin-source=[^&]*/, ''), CREDENCE_PKCS11_PIN: token.pin };
-  const snapshot = (data: string) => ({ folder: files(data), token: hsm.listObjects(token) });
+  const snapshot = (data: string) => ({ folder: folderFiles(data), token: hsm.listObjects(token) });
   const start = (data: string, secureEnvironment?: string) =>
     startService(serviceConfig({ host: '127.0.0.1', port: 0, logLevel: 'error', durability: 'normal', data, ...(secureEnvironment !== undefined ? { secureEnvironment } : {}) }));
   /** A folder whose only key is its embedded CA's. */
   const embeddedCa = async (name: string): Promise<string> => {
     const data = join(hsm.dir, name);
-    const made = await run(['ca', 'init', '--data', data], {});
+    const made = await runCli(['ca', 'init', '--data', data], {});
     expect(made.code, made.err).toBe(0);
     return data;
   };
@@ -53,7 +40,7 @@ describe.skipIf(softHsmMissing !== undefined)("a folder's CA keys are in the Sec
     const data = await embeddedCa('embedded-ca');
     const before = snapshot(data);
 
-    const second = await run(['ca', 'init', '--id', 'second', '--data', data], withToken);
+    const second = await runCli(['ca', 'init', '--id', 'second', '--data', data], withToken);
     expect(second.code, second.err).not.toBe(0);
     expect(second.err).toContain(`the data folder's keys are in its embedded Secure Environment`);
     expect(second.err).toContain(`the key of CA default (pki/default.ca.json), ${caKey(data)}`);
@@ -63,7 +50,7 @@ describe.skipIf(softHsmMissing !== undefined)("a folder's CA keys are in the Sec
     await expect(start(data, token.uri())).rejects.toThrow(/the data folder's keys are in its embedded Secure Environment .*the key of CA default/s);
     expect(snapshot(data)).toEqual(before);
     // Its own Secure Environment still serves it.
-    expect((await run(['ca', 'init', '--id', 'second', '--data', data], {})).code).toBe(0);
+    expect((await runCli(['ca', 'init', '--id', 'second', '--data', data], {})).code).toBe(0);
   });
 
   it("an OCSP signer file's current and retired keys count too", async () => {
@@ -74,7 +61,7 @@ describe.skipIf(softHsmMissing !== undefined)("a folder's CA keys are in the Sec
     writeFileSync(join(data, 'pki', 'default.ocsp.json'), JSON.stringify({ version: 1, caId: 'default', keyHandle: `key_${'A'.repeat(24)}`, retired: [held] }));
     const before = snapshot(data);
 
-    const refused = await run(['ca', 'init', '--id', 'second', '--data', data], withToken);
+    const refused = await runCli(['ca', 'init', '--id', 'second', '--data', data], withToken);
     expect(refused.code, refused.err).not.toBe(0);
     expect(refused.err).toContain(`a retired OCSP signing key of CA default (pki/default.ocsp.json), ${held}`);
     expect(snapshot(data)).toEqual(before);
@@ -90,7 +77,7 @@ describe.skipIf(softHsmMissing !== undefined)("a folder's CA keys are in the Sec
     ] as const) {
       writeFileSync(path, content);
       const before = snapshot(data);
-      const refused = await run(['ca', 'init', '--id', 'second', '--data', data], withToken);
+      const refused = await runCli(['ca', 'init', '--id', 'second', '--data', data], withToken);
       expect(refused.code, refused.err).not.toBe(0);
       expect(refused.err).toMatch(said);
       expect(refused.err).toContain('default.ca.json');
@@ -100,12 +87,12 @@ describe.skipIf(softHsmMissing !== undefined)("a folder's CA keys are in the Sec
 
   it("the reverse: a folder whose CA is in a token, opened with the embedded setting, is refused by ca init and a start; nothing made", async () => {
     const data = join(hsm.dir, 'token-ca');
-    const made = await run(['ca', 'init', '--data', data], withToken);
+    const made = await runCli(['ca', 'init', '--data', data], withToken);
     expect(made.code, made.err).toBe(0);
     const before = snapshot(data);
     expect(Object.keys(before.folder).filter((name) => name.startsWith('secure-environment'))).toEqual([]);
 
-    const second = await run(['ca', 'init', '--id', 'second', '--data', data], {});
+    const second = await runCli(['ca', 'init', '--id', 'second', '--data', data], {});
     expect(second.code, second.err).not.toBe(0);
     expect(second.err).toContain('no embedded Secure Environment');
     expect(second.err).toContain(`the key of CA default (pki/default.ca.json), ${caKey(data)}`);
@@ -114,6 +101,6 @@ describe.skipIf(softHsmMissing !== undefined)("a folder's CA keys are in the Sec
     await expect(start(data)).rejects.toThrow(/the key of CA default.*no embedded Secure Environment/s);
     expect(snapshot(data)).toEqual(before);
     // The token still serves it.
-    expect((await run(['ca', 'init', '--id', 'second', '--data', data], withToken)).code).toBe(0);
+    expect((await runCli(['ca', 'init', '--id', 'second', '--data', data], withToken)).code).toBe(0);
   });
 });

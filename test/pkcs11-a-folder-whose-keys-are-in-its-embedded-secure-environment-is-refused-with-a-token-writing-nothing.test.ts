@@ -6,32 +6,18 @@
  * embedded Secure Environment, and nothing is written, in the folder or the token. And a PKCS#11 start refused for a
  * current key the token does not hold (another token) makes no log key there and no log files first.
  */
-import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../bin/cli.ts';
 import { signingKeyHandles } from '../adapters/driven/access/signing-key-handles.ts';
 import { serviceConfig } from '../adapters/http/config.ts';
 import { startService } from '../adapters/http/start.ts';
-import { capture } from './support/cli.ts';
+import { runCli } from './support/cli.ts';
+import { folderFiles } from './support/folder-files.ts';
 import { softHsm, softHsmMissing, type TestToken } from './support/softhsm.ts';
 
 type Env = Readonly<Record<string, string>>;
-const run = async (args: string[], env: Env) => {
-  const c = capture();
-  const code = await main(args, { ...c.io, env });
-  return { code, out: c.out.join('\n'), err: c.err.join('\n') };
-};
 const current = (data: string): string => signingKeyHandles(data).find((k) => k.retiredAt === undefined)!.handle;
-/** Every file of the folder with its content's digest. */
-const files = (dir: string, prefix = ''): Record<string, string> =>
-  Object.fromEntries(
-    readdirSync(join(dir, prefix)).flatMap((name) => {
-      const path = join(prefix, name);
-      return statSync(join(dir, path)).isDirectory() ? Object.entries(files(dir, path)) : [[path, createHash('sha256').update(readFileSync(join(dir, path))).digest('hex')]];
-    }),
-  );
 
 describe.skipIf(softHsmMissing !== undefined)('a folder whose keys are in its embedded Secure Environment, given a PKCS#11 token', () => {
   const hsm = softHsm();
@@ -40,41 +26,41 @@ describe.skipIf(softHsmMissing !== undefined)('a folder whose keys are in its em
   const another = hsm.token('another');
   const envOf = (t: TestToken): Env => ({ CREDENCE_SECURE_ENVIRONMENT: t.uri().replace(/&pin-source=[^&]*/, ''), CREDENCE_PKCS11_PIN: t.pin });
   const withToken = envOf(token);
-  const snapshot = (data: string) => ({ folder: files(data), token: hsm.listObjects(token), another: hsm.listObjects(another) });
+  const snapshot = (data: string) => ({ folder: folderFiles(data), token: hsm.listObjects(token), another: hsm.listObjects(another) });
 
   it('refuses token create and rotate-key --withdraw-missing naming the embedded Secure Environment; nothing written', async () => {
     const data = join(hsm.dir, 'made-by-token-create');
-    expect((await run(['token', 'create', '--role', 'auditor', '--subject', 'alice', '--ttl', '1h', '--data', data], {})).code).toBe(0);
+    expect((await runCli(['token', 'create', '--role', 'auditor', '--subject', 'alice', '--ttl', '1h', '--data', data], {})).code).toBe(0);
     const handle = current(data);
     const before = snapshot(data);
 
-    const create = await run(['token', 'create', '--role', 'auditor', '--subject', 'bob', '--ttl', '1h', '--data', data], withToken);
+    const create = await runCli(['token', 'create', '--role', 'auditor', '--subject', 'bob', '--ttl', '1h', '--data', data], withToken);
     expect(create.code).toBe(1);
     expect(create.err).toContain(`the data folder's keys are in its embedded Secure Environment`);
     expect(create.err).toContain(`the API token signing key access.db records as current, ${handle}`);
     expect(create.err).toContain('cannot be switched');
     expect(create.err).not.toContain('--withdraw-missing');
 
-    const withdraw = await run(['token', 'rotate-key', '--withdraw-missing', handle, '--data', data], withToken);
+    const withdraw = await runCli(['token', 'rotate-key', '--withdraw-missing', handle, '--data', data], withToken);
     expect(withdraw.code).toBe(1);
     expect(withdraw.err).toContain(`the data folder's keys are in its embedded Secure Environment`);
     expect(snapshot(data)).toEqual(before);
 
     // Without the setting, the folder's own Secure Environment still signs: nothing was withdrawn.
-    const list = await run(['token', 'list', '--json', '--data', data], {});
+    const list = await runCli(['token', 'list', '--json', '--data', data], {});
     expect((JSON.parse(list.out) as { tokens: { subject: string; state: string }[] }).tokens.map((t) => [t.subject, t.state])).toEqual([['alice', 'active']]);
   });
 
   it('refuses every other command that opens the token too (ca init, key list), nothing written, no lock file left', async () => {
     const data = join(hsm.dir, 'made-for-a-ca');
-    expect((await run(['token', 'create', '--role', 'auditor', '--subject', 'alice', '--ttl', '1h', '--data', data], {})).code).toBe(0);
+    expect((await runCli(['token', 'create', '--role', 'auditor', '--subject', 'alice', '--ttl', '1h', '--data', data], {})).code).toBe(0);
     const before = snapshot(data);
     const keyCommands = [
       ['key', 'list', '--token-not-shared', '--data', data],
       ['key', 'destroy', '--owner', 'credence:access', '--handle', 'key_NamedByNoRecordOfTheFold', '--token-not-shared', '--data', data],
     ];
     for (const args of [['ca', 'init', '--id', 'fleet', '--data', data], ...keyCommands]) {
-      const refused = await run(args, withToken);
+      const refused = await runCli(args, withToken);
       expect(refused.code, refused.err).toBe(1);
       expect(refused.err).toContain(`the data folder's keys are in its embedded Secure Environment`);
       expect(snapshot(data)).toEqual(before);
@@ -86,7 +72,7 @@ describe.skipIf(softHsmMissing !== undefined)('a folder whose keys are in its em
     const config = (secureEnvironment?: string) =>
       serviceConfig({ host: '127.0.0.1', port: 0, logLevel: 'error', durability: 'normal', data, ...(secureEnvironment !== undefined ? { secureEnvironment } : {}) });
     await (await startService(config())).close();
-    expect((await run(['token', 'create', '--role', 'auditor', '--subject', 'alice', '--ttl', '1h', '--data', data], {})).code).toBe(0);
+    expect((await runCli(['token', 'create', '--role', 'auditor', '--subject', 'alice', '--ttl', '1h', '--data', data], {})).code).toBe(0);
     // The log's files moved aside, as a new log is started: no transparency.handle names the embedded log key.
     const aside = join(hsm.dir, 'served-embedded.old-log');
     mkdirSync(aside);
@@ -100,7 +86,7 @@ describe.skipIf(softHsmMissing !== undefined)('a folder whose keys are in its em
 
   it('a PKCS#11 start refused for a current key the token does not hold makes no log key there and writes no log file', async () => {
     const data = join(hsm.dir, 'of-another-token');
-    expect((await run(['token', 'create', '--role', 'auditor', '--subject', 'alice', '--ttl', '1h', '--data', data], envOf(another))).code).toBe(0);
+    expect((await runCli(['token', 'create', '--role', 'auditor', '--subject', 'alice', '--ttl', '1h', '--data', data], envOf(another))).code).toBe(0);
     const before = snapshot(data);
 
     await expect(

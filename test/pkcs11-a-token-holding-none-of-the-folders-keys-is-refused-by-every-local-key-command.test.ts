@@ -7,29 +7,15 @@
  * `secure_environment_of_the_folder`), naming the keys the folder names, nothing made, destroyed or written (no lock
  * file left), both tokens as they were; the folder's own token still works, and a new folder naming no key takes any.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../bin/cli.ts';
-import { capture } from './support/cli.ts';
+import { runCli } from './support/cli.ts';
+import { folderFiles } from './support/folder-files.ts';
 import { withServedHsmFolder } from './support/served-hsm-folder.ts';
 import { softHsm, softHsmMissing, type TestToken } from './support/softhsm.ts';
 
 type Env = Readonly<Record<string, string>>;
-const run = async (args: string[], env: Env) => {
-  const c = capture();
-  const code = await main(args, { ...c.io, env });
-  return { code, out: c.out.join('\n'), err: c.err.join('\n') };
-};
-/** Every file of the folder with its content's digest. */
-const files = (dir: string, prefix = ''): Record<string, string> =>
-  Object.fromEntries(
-    readdirSync(join(dir, prefix)).flatMap((name) => {
-      const path = join(prefix, name);
-      return statSync(join(dir, path)).isDirectory() ? Object.entries(files(dir, path)) : [[path, createHash('sha256').update(readFileSync(join(dir, path))).digest('hex')]];
-    }),
-  );
 
 describe.skipIf(softHsmMissing !== undefined)("a PKCS#11 token that holds none of the folder's keys", () => {
   const hsm = softHsm();
@@ -41,10 +27,10 @@ describe.skipIf(softHsmMissing !== undefined)("a PKCS#11 token that holds none o
   const [right, wrong] = [envOf(folders), envOf(other)];
   const data = join(hsm.dir, 'served');
   const unnamed = `key_${'A'.repeat(24)}`;
-  const snapshot = () => ({ folder: files(data), folders: hsm.listObjects(folders), other: hsm.listObjects(other) });
+  const snapshot = () => ({ folder: folderFiles(data), folders: hsm.listObjects(folders), other: hsm.listObjects(other) });
   /** A refusal by the folder's records, exit 1, that made, destroyed and wrote nothing. */
   const expectRefused = async (args: string[], before: ReturnType<typeof snapshot>) => {
-    const refused = await run([...args, '--data', data], wrong);
+    const refused = await runCli([...args, '--data', data], wrong);
     expect(refused.code, refused.err).toBe(1);
     expect(refused.err).toContain('refused (validation): invalid Secure Environment configuration: secureEnvironment:');
     expect(refused.err).toMatch(/the data folder names \d+ keys \(.*key_\S+.*\) and the PKCS#11 token this command was given holds none of them/s);
@@ -55,7 +41,7 @@ describe.skipIf(softHsmMissing !== undefined)("a PKCS#11 token that holds none o
 
   it('ca init, ca init --intermediate, ca renew, key list, key destroy, token create: refused exit 1, nothing written; the right token works', async () => {
     await withServedHsmFolder(hsm, folders, data, async () => undefined);
-    expect((await run(['token', 'create', '--role', 'auditor', '--subject', 'alice', '--ttl', '1h', '--data', data], right)).code).toBe(0);
+    expect((await runCli(['token', 'create', '--role', 'auditor', '--subject', 'alice', '--ttl', '1h', '--data', data], right)).code).toBe(0);
     const before = snapshot();
     expect(existsSync(join(data, 'pki', 'default.ca.json'))).toBe(false);
 
@@ -66,44 +52,44 @@ describe.skipIf(softHsmMissing !== undefined)("a PKCS#11 token that holds none o
     await expectRefused(['key', 'list', '--unnamed', '--token-not-shared'], before);
     // A key nothing names: with the folder's token it would be destroyed, with another said to be gone already.
     await expectRefused(['key', 'destroy', '--owner', 'maf:infrastructure', '--handle', unnamed, '--token-not-shared'], before);
-    const create = await run(['token', 'create', '--role', 'auditor', '--subject', 'bob', '--ttl', '1h', '--data', data], wrong);
+    const create = await runCli(['token', 'create', '--role', 'auditor', '--subject', 'bob', '--ttl', '1h', '--data', data], wrong);
     expect(create.code, create.err).toBe(1);
     expect(snapshot()).toEqual(before);
 
     // The folder's own token: each works.
-    const listed = await run(['key', 'list', '--unnamed', '--token-not-shared', '--data', data], right);
+    const listed = await runCli(['key', 'list', '--unnamed', '--token-not-shared', '--data', data], right);
     expect(listed.code, listed.err).toBe(0);
-    const gone = await run(['key', 'destroy', '--owner', 'maf:infrastructure', '--handle', unnamed, '--token-not-shared', '--data', data], right);
+    const gone = await runCli(['key', 'destroy', '--owner', 'maf:infrastructure', '--handle', unnamed, '--token-not-shared', '--data', data], right);
     expect(gone.code, gone.err).toBe(0);
     expect(gone.out).toContain('already destroyed, or never there');
-    const made = await run(['ca', 'init', '--data', data], right);
+    const made = await runCli(['ca', 'init', '--data', data], right);
     expect(made.code, made.err).toBe(0);
-    expect((await run(['token', 'create', '--role', 'auditor', '--subject', 'bob', '--ttl', '1h', '--data', data], right)).code).toBe(0);
+    expect((await runCli(['token', 'create', '--role', 'auditor', '--subject', 'bob', '--ttl', '1h', '--data', data], right)).code).toBe(0);
 
     // A key the folder's token holds and nothing names (an intermediate CA's, its file removed): listed and destroyed
     // only with that token.
-    expect((await run(['ca', 'init', '--id', 'inter', '--intermediate', '--csr-out', csr, '--data', data], right)).code).toBe(0);
+    expect((await runCli(['ca', 'init', '--id', 'inter', '--intermediate', '--csr-out', csr, '--data', data], right)).code).toBe(0);
     const interKey = (JSON.parse(readFileSync(join(data, 'pki', 'inter.ca.json'), 'utf8')) as { keyHandle: string }).keyHandle;
     rmSync(join(data, 'pki', 'inter.ca.json'));
     const leftBefore = snapshot();
     await expectRefused(['key', 'list', '--unnamed', '--token-not-shared'], leftBefore);
     await expectRefused(['key', 'destroy', '--owner', 'maf:infrastructure', '--handle', interKey, '--token-not-shared'], leftBefore);
-    const unnamedListed = await run(['key', 'list', '--unnamed', '--token-not-shared', '--data', data], right);
+    const unnamedListed = await runCli(['key', 'list', '--unnamed', '--token-not-shared', '--data', data], right);
     expect(unnamedListed.out).toContain(`${interKey} maf:infrastructure`);
-    const destroyed = await run(['key', 'destroy', '--owner', 'maf:infrastructure', '--handle', interKey, '--token-not-shared', '--data', data], right);
+    const destroyed = await runCli(['key', 'destroy', '--owner', 'maf:infrastructure', '--handle', interKey, '--token-not-shared', '--data', data], right);
     expect(destroyed.code, destroyed.err).toBe(0);
     expect(destroyed.out).toContain(`destroyed key ${interKey}`);
 
     // And an existing CA is renewed only with the folder's token.
     const renewBefore = snapshot();
     await expectRefused(['ca', 'renew', '--validity-days', '3651'], renewBefore);
-    const renewed = await run(['ca', 'renew', '--validity-days', '3651', '--data', data], right);
+    const renewed = await runCli(['ca', 'renew', '--validity-days', '3651', '--data', data], right);
     expect(renewed.code, renewed.err).toBe(0);
   });
 
   it('a new folder, naming no key yet, takes any token', async () => {
     const fresh = join(hsm.dir, 'fresh');
-    const made = await run(['ca', 'init', '--data', fresh], wrong);
+    const made = await runCli(['ca', 'init', '--data', fresh], wrong);
     expect(made.code, made.err).toBe(0);
   });
 });

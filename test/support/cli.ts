@@ -8,10 +8,10 @@ export const capture = (): { io: Io; out: string[]; err: string[] } => {
 };
 
 /** `credence <args>` run in this process with an empty environment: its exit code and what it printed. */
-export const runCli = async (args: string[]): Promise<{ code: number; out: string; err: string }> => {
+export const runCli = async (args: string[], env: Readonly<Record<string, string>> = {}): Promise<{ code: number; out: string; err: string }> => {
   // Loaded on first use: the many tests that only `capture` one command's output need not load the whole CLI.
   const { main } = await import('../../bin/cli.ts');
   const c = capture();
-  const code = await main(args, { ...c.io, env: {} });
+  const code = await main(args, { ...c.io, env });
   return { code, out: c.out.join('\n'), err: c.err.join('\n') };
 };
