@@ -228,8 +228,8 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11 under x-derivation=host: 
   };
 
   /**
-   * A token that lets CKA_EXTRACTABLE go from true to false on a Credence key (PKCS#11 allows it; SoftHSM2 refuses any
-   * change to an object made CKA_MODIFIABLE false, as Credence makes every key): the shared module's
+   * A token that lets CKA_EXTRACTABLE go from true to false on a Credence key although Credence makes every key
+   * CKA_MODIFIABLE false, which PKCS#11 makes read-only (SoftHSM2 refuses, as the standard has it; review 235): the shared module's
    * C_SetAttributeValue of CKA_EXTRACTABLE false is taken, and every later read of it answers false, as that token would.
    */
   const asPermissiveToken = (module: Pkcs11): { readonly set: number } => {
