@@ -228,7 +228,15 @@ const fromServer = (answer: FleetReplayJson): FleetReplayView => {
 const restoreHint = async (store: EventStore, altered: NonNullable<FleetVerification['altered']>, dir: string): Promise<string> => {
   const file = join(dir, 'replay-checkpoint.json');
   const step = 'After restoring events.db from a backup, remove that file (README, restoring events.db, step 3) and run credence replay again';
-  if (altered.anotherHistory === true) return `; ${file} was written over another history. ${step}; otherwise the events up to it were rewritten`;
+  // An event's id alone cannot tell a restore from a rewrite that changed the id there too (review 235), and the file
+  // is the evidence of a rewrite: the hint asks for the backup to be checked before it is removed.
+  if (altered.anotherHistory === true) {
+    return (
+      `; ${file} was written over another history, or the events up to it were rewritten, the event at its position too: ` +
+      'its id alone does not tell which. Keep the file until the restored events.db is known to be the backup (its copy, or ' +
+      `credence verify of an entity's evidence against the transparency log). ${step}`
+    );
+  }
   const head = await store.headPosition();
   if (head !== undefined && head >= altered.position) return '';
   return `; ${file} was written over a longer history. ${step}; otherwise events were removed from the store`;
