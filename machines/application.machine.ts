@@ -1,9 +1,9 @@
 import { and, assign, setup } from 'xstate';
-import type { ApplicationContext, CredentialContext } from './contexts.ts';
-import { dataOf, factGuard, isOneOf } from './guards.ts';
+import type { ApplicationContext, AssociationContext, CredentialContext } from './contexts.ts';
+import { associationHasEnded, dataOf, establishedAssociation, factGuard, isOneOf } from './guards.ts';
 import type { RevocationReason } from '../domain/events/index.ts';
 import { isWithin, type EntityView, type MachineEvent } from './types.ts';
-import { instant, ownerText, saying, standing, windowText, type RefusalReasons } from './refusal-reasons.ts';
+import { associationFound, instant, ownerText, saying, standing, windowText, type RefusalReasons } from './refusal-reasons.ts';
 
 /**
  * The reason an App-ID's instances lose access for when the credential it is enrolled with ended: the credential's
@@ -18,6 +18,18 @@ const endReasonOf = (credential: EntityView | undefined): RevocationReason | und
   const reason = (credential?.context as CredentialContext | undefined)?.revocationReason;
   return isOneOf(credential, ['revoked']) && reason !== undefined ? enrolmentEndReason(reason) : undefined;
 };
+
+/** The association an instance's record or release names. */
+const instanceIdOf = (event: MachineEvent): string | undefined =>
+  dataOf(event, 'ApplicationInstanceAssociated')?.associationId ?? dataOf(event, 'ApplicationInstanceReleased')?.associationId;
+
+/** The AE the instance is of: the record's, or for a release the one listed with its association. */
+const instanceAeIdOf = (context: ApplicationContext, event: MachineEvent): string | undefined =>
+  dataOf(event, 'ApplicationInstanceAssociated')?.aeId ?? context.liveInstances?.find((i) => i.associationId === instanceIdOf(event))?.aeId;
+
+/** Whom an association is for, as a refusal names it. */
+const registreeText = (a: AssociationContext): string =>
+  a.registree === undefined ? 'no registree' : a.registree.kind === 'cse' ? `CSE ${a.registree.id}` : `AE ${a.registree.id} of App-ID ${a.registree.appId}`;
 
 /** The states in which a credential can carry an App-ID's authorisation (credentialIsForThisApp). */
 const STANDING = ['initialized', 'enrolled', 'associated'];
@@ -85,6 +97,15 @@ export const applicationRefusals: RefusalReasons<ApplicationContext> = {
     `an instance is recorded on App-ID ${context.appId} once; association ${dataOf(event, 'ApplicationInstanceAssociated')?.associationId} is already live on it`,
   instanceIsLive: ({ context, event }) =>
     `a release names an instance live on App-ID ${context.appId}; association ${dataOf(event, 'ApplicationInstanceReleased')?.associationId} is not one of its ${context.liveInstances?.length ?? 0} live instances`,
+  associationNamesThisInstance: ({ context, event }) => {
+    const id = instanceIdOf(event);
+    return (
+      `an instance of App-ID ${context.appId} is an established association of its AE ${instanceAeIdOf(context, event) ?? '(none)'} (seed 003, 11.2.2; review 234); ` +
+      associationFound(id, event.facts.association, registreeText)
+    );
+  },
+  associationEnded: ({ context, event }) =>
+    `an instance of App-ID ${context.appId} is released once its association has ended (revoked or expired); association ${instanceIdOf(event)} ${standing(event.facts.association)}`,
 };
 
 /**
@@ -166,6 +187,17 @@ export const applicationMachine = setup({
       const id = dataOf(event, 'ApplicationInstanceReleased')?.associationId;
       return id !== undefined && context.liveInstances.some((i) => i.associationId === id);
     },
+    /**
+     * Review 234: an instance recorded (or released) on this App-ID is an established association of this App-ID's AE
+     * (read as a fact, machines/facts.ts), whether it has ended since or not: the id alone let a forged
+     * ApplicationInstanceAssociated keep the App-ID associated for good, and replay found nothing.
+     */
+    associationNamesThisInstance: factGuard(({ context, event }) => {
+      const registree = establishedAssociation(event.facts.association)?.registree;
+      return registree?.kind === 'ae' && registree.appId === context.appId && registree.id === instanceAeIdOf(context, event);
+    }),
+    /** A release follows the association's end (the cascade's reaction to its revocation or expiry), never a live one's. */
+    associationEnded: factGuard(({ event }) => associationHasEnded(event.facts.association)),
     lastInstance: ({ context }) => context.liveInstances.length === 1,
   },
   actions: {
@@ -203,14 +235,14 @@ export const applicationMachine = setup({
           { target: 'associated', guard: and(['replacesCurrent', 'credentialIsForThisApp', 'credentialWithinItsWindow', 'hasLiveInstances']), actions: 'bindCredential' },
           { target: 'enrolled', guard: and(['replacesCurrent', 'credentialIsForThisApp', 'credentialWithinItsWindow']), actions: 'bindCredential' },
         ],
-        ApplicationInstanceReleased: { guard: 'instanceIsLive', actions: 'removeInstance' },
+        ApplicationInstanceReleased: { guard: and(['instanceIsLive', 'associationNamesThisInstance', 'associationEnded']), actions: 'removeInstance' },
         ApplicationRevoked: { target: 'revoked', actions: 'recordRevocation' },
       },
     },
     enrolled: {
       on: {
         ApplicationEnrolled: { guard: and(['movesFromCurrent', 'currentCredentialHandsOver', 'credentialIsForThisApp', 'credentialReplacesCurrent']), actions: 'bindCredential' },
-        ApplicationInstanceAssociated: { target: 'associated', guard: 'instanceIsNew', actions: 'addInstance' },
+        ApplicationInstanceAssociated: { target: 'associated', guard: and(['instanceIsNew', 'associationNamesThisInstance']), actions: 'addInstance' },
         ApplicationEnrolmentEnded: { target: 'initialized', guard: 'enrolledCredentialEnded', actions: 'unbindCredential' },
         ApplicationRevoked: { target: 'revoked', actions: 'recordRevocation' },
       },
@@ -218,10 +250,10 @@ export const applicationMachine = setup({
     associated: {
       on: {
         ApplicationEnrolled: { guard: and(['movesFromCurrent', 'currentCredentialHandsOver', 'credentialIsForThisApp', 'credentialReplacesCurrent']), actions: 'bindCredential' },
-        ApplicationInstanceAssociated: { guard: 'instanceIsNew', actions: 'addInstance' },
+        ApplicationInstanceAssociated: { guard: and(['instanceIsNew', 'associationNamesThisInstance']), actions: 'addInstance' },
         ApplicationInstanceReleased: [
-          { target: 'enrolled', guard: and(['instanceIsLive', 'lastInstance']), actions: 'removeInstance' },
-          { guard: 'instanceIsLive', actions: 'removeInstance' },
+          { target: 'enrolled', guard: and(['instanceIsLive', 'associationNamesThisInstance', 'associationEnded', 'lastInstance']), actions: 'removeInstance' },
+          { guard: and(['instanceIsLive', 'associationNamesThisInstance', 'associationEnded']), actions: 'removeInstance' },
         ],
         ApplicationEnrolmentEnded: { target: 'initialized', guard: 'enrolledCredentialEnded', actions: 'unbindCredential' },
         ApplicationRevoked: { target: 'revoked', actions: 'recordRevocation' },

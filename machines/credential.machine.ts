@@ -1,6 +1,6 @@
 import { and, assign, setup } from 'xstate';
 import type { CredentialContext, NodeContext } from './contexts.ts';
-import { bootstrapUsableFor, dataOf, endsBySubscription, factGuard, isNodeServiceCredential, isOneOf, ms, nodeHoldsCseId, ownerHeldBy, sameOwner, successorHolderMatches, subscriptionServesAt } from './guards.ts';
+import { associationHasEnded, bootstrapUsableFor, dataOf, endsBySubscription, establishedAssociation, factGuard, isNodeServiceCredential, isOneOf, ms, nodeHoldsCseId, ownerHeldBy, sameOwner, successorHolderMatches, subscriptionServesAt } from './guards.ts';
 import { isWithin, type EntityView, type Facts, type MachineEvent } from './types.ts';
 
 const LIVE = ['initialized', 'enrolled', 'associated'];
@@ -191,6 +191,13 @@ export const credentialMachine = setup({
       const id = dataOf(event, 'CredentialAssociationReleased')?.associationId;
       return id !== undefined && context.liveAssociations.includes(id);
     },
+    /**
+     * Review 234, as the node's: a record (or release) of an association on this credential is of one established on
+     * it (read as a fact, machines/facts.ts), whether it has ended since or not; the id alone let a forged one in.
+     */
+    associationNamesThisCredential: factGuard(({ context, event }) => establishedAssociation(event.facts.association)?.credentialId === context.credentialId),
+    /** A release follows the association's end (the cascade's reaction to its revocation or expiry), never a live one's. */
+    associationEnded: factGuard(({ event }) => associationHasEnded(event.facts.association)),
     lastAssociation: ({ context }) => context.liveAssociations.length === 1,
     /**
      * The successor names this credential as its predecessor and was issued for the same owner, and takes over when
@@ -325,7 +332,7 @@ export const credentialMachine = setup({
     },
     enrolled: {
       on: {
-        CredentialAssociated: { target: 'associated', guard: 'associationIsNew', actions: 'addAssociation' },
+        CredentialAssociated: { target: 'associated', guard: and(['associationIsNew', 'associationNamesThisCredential']), actions: 'addAssociation' },
         CredentialRotationStarted: { guard: and(['successorLinked', 'overlapEndsAfterNotBefore']), actions: 'recordRotation' },
         CredentialRotationAbandoned: { guard: 'rotationAbandonable', actions: 'clearRotation' },
         CredentialExpired: { target: 'expired', guard: 'notAfterReached', actions: 'recordEnd' },
@@ -334,10 +341,10 @@ export const credentialMachine = setup({
     },
     associated: {
       on: {
-        CredentialAssociated: { guard: 'associationIsNew', actions: 'addAssociation' },
+        CredentialAssociated: { guard: and(['associationIsNew', 'associationNamesThisCredential']), actions: 'addAssociation' },
         CredentialAssociationReleased: [
-          { target: 'enrolled', guard: and(['associationIsLive', 'lastAssociation']), actions: 'removeAssociation' },
-          { guard: 'associationIsLive', actions: 'removeAssociation' },
+          { target: 'enrolled', guard: and(['associationIsLive', 'associationNamesThisCredential', 'associationEnded', 'lastAssociation']), actions: 'removeAssociation' },
+          { guard: and(['associationIsLive', 'associationNamesThisCredential', 'associationEnded']), actions: 'removeAssociation' },
         ],
         CredentialRotationStarted: { guard: and(['successorLinked', 'overlapEndsAfterNotBefore']), actions: 'recordRotation' },
         CredentialRotationAbandoned: { guard: 'rotationAbandonable', actions: 'clearRotation' },

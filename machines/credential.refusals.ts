@@ -1,11 +1,13 @@
 import type { CredentialContext, NodeContext, SubscriptionContext } from './contexts.ts';
 import { handoverInstant, rotationOutcomeAt } from './credential.machine.ts';
 import { dataOf, holdingNodeOf, isOneOf, ms, sameOwner, successorHolderMatches } from './guards.ts';
-import { instant, ownerText, saying, standing, windowText, type RefusalReason, type RefusalReasons } from './refusal-reasons.ts';
-import { isWithin, type EntityView } from './types.ts';
+import { associationFound, instant, ownerText, saying, standing, windowText, type RefusalReason, type RefusalReasons } from './refusal-reasons.ts';
+import { isWithin, type EntityView, type MachineEvent } from './types.ts';
 
 const LIVE = ['initialized', 'enrolled', 'associated'];
 const credentialOf = (view: EntityView | undefined) => view?.context as CredentialContext | undefined;
+const associationIdOf = (event: MachineEvent): string | undefined =>
+  dataOf(event, 'CredentialAssociated')?.associationId ?? dataOf(event, 'CredentialAssociationReleased')?.associationId;
 
 /** Why `label` (a credential, named) is not usable at `at`, in the order credentialUsableAt asks (guards.ts). */
 export const unusableAt = (label: string, view: EntityView | undefined, at: number): string[] => {
@@ -134,6 +136,11 @@ export const credentialRefusals: RefusalReasons<CredentialContext> = {
     `an association is recorded on credential ${context.credentialId} once; association ${dataOf(event, 'CredentialAssociated')?.associationId} is already live on it`,
   associationIsLive: ({ context, event }) =>
     `a release names an association live on credential ${context.credentialId}; association ${dataOf(event, 'CredentialAssociationReleased')?.associationId} is not one of its ${context.liveAssociations?.length ?? 0} live associations`,
+  associationNamesThisCredential: ({ context, event }) =>
+    `an association recorded on (or released from) credential ${context.credentialId} is one established on it (seed 003, 11.3.2; review 234); ` +
+    associationFound(associationIdOf(event), event.facts.association, (a) => `credential ${a.credentialId ?? '(none)'}`),
+  associationEnded: ({ context, event }) =>
+    `an association is released from credential ${context.credentialId} once it has ended (revoked or expired); association ${associationIdOf(event)} ${standing(event.facts.association)}`,
   successorLinked: ({ context, event }) => {
     const d = dataOf(event, 'CredentialRotationStarted');
     if (d === undefined) return undefined;

@@ -119,6 +119,15 @@ const factSourcesOf = (event: DomainEvent, context: unknown): NamedSources => {
     }
     case 'PseudonymRotated':
       return { node: { kind: 'node', id: event.data.nodeId, field: 'nodeId' } };
+    // The cascade's bookkeeping (projections/cascade/bookkeeping.ts) read the association it names (review 234): one
+    // established that names this node, credential or App-ID's AE, or the id alone let a forged record list anything.
+    case 'NodeAssociated':
+    case 'NodeAssociationReleased':
+    case 'CredentialAssociated':
+    case 'CredentialAssociationReleased':
+    case 'ApplicationInstanceAssociated':
+    case 'ApplicationInstanceReleased':
+      return { association: { kind: 'association', id: event.data.associationId, field: 'associationId' } };
     default:
       return {};
   }

@@ -1,5 +1,5 @@
 import type { Owner, Registree } from '../domain/events/index.ts';
-import type { ApplicationContext, CredentialContext, NodeContext, SubscriptionContext } from './contexts.ts';
+import type { ApplicationContext, AssociationContext, CredentialContext, NodeContext, SubscriptionContext } from './contexts.ts';
 import { isWithin, type EntityView, type MachineEvent } from './types.ts';
 
 /** Rules shared by several machines. Each is a pure predicate over the event and its facts. */
@@ -148,6 +148,20 @@ export const ownerHeldBy = (holder: EntityView | undefined, owner: Owner, live: 
   if (owner.kind === 'ae') return owner.appId === undefined || isOneOf(holder, live);
   return isOneOf(holder, live);
 };
+
+/**
+ * The association a bookkeeping event names, when it was established (review 234): recorded, and its handshake
+ * recorded, whether it has ended since or not: the cascade records an establishment's bookkeeping after the fact, so
+ * the association may have been revoked or have expired by then. One configured and never established (revoked from
+ * `initialized`) was never live on anything; nor is one not recorded (a forged id).
+ */
+export const establishedAssociation = (view: EntityView | undefined): AssociationContext | undefined => {
+  const association = view?.context as AssociationContext | undefined;
+  return association?.establishedAt === undefined ? undefined : association;
+};
+
+/** The association has ended (revoked or expired): the cascade releases it from its node, credential and App-ID then only. */
+export const associationHasEnded = (view: EntityView | undefined): boolean => isOneOf(view, ['revoked', 'expired']);
 
 export const ms = (iso: string): number => Date.parse(iso);
 

@@ -1,6 +1,6 @@
 import { and, assign, setup } from 'xstate';
 import type { NodeContext, SubscriptionContext } from './contexts.ts';
-import { dataOf, factGuard, isOneOf, subscriptionServesAt } from './guards.ts';
+import { associationHasEnded, dataOf, establishedAssociation, factGuard, isOneOf, subscriptionServesAt } from './guards.ts';
 import { isWithin, type MachineEvent } from './types.ts';
 
 const subscriptionOf = (event: MachineEvent) => event.facts.subscription;
@@ -42,6 +42,15 @@ export const nodeMachine = setup({
       const id = dataOf(event, 'NodeAssociated')?.associationId;
       return id !== undefined && !context.liveAssociations.includes(id);
     },
+    /**
+     * Review 234: a record (or release) of an association on this node is of one established for this node (read as a
+     * fact, machines/facts.ts): the cascade records it once the handshake is, perhaps after the association ended. The
+     * id alone was checked, so a forged NodeAssociated for an association that does not exist, or is another node's,
+     * kept the node associated for good, and replay found nothing.
+     */
+    associationNamesThisNode: factGuard(({ context, event }) => establishedAssociation(event.facts.association)?.nodeId === context.nodeId),
+    /** A release follows the association's end (the cascade's reaction to its revocation or expiry), never a live one's. */
+    associationEnded: factGuard(({ event }) => associationHasEnded(event.facts.association)),
     lastAssociation: ({ context }) => context.liveAssociations.length === 1,
   },
   actions: {
@@ -86,7 +95,7 @@ export const nodeMachine = setup({
         // A change of subscription (RS-17) is a new enrolment under another active subscription, made while the one
         // it leaves still serves the node.
         NodeEnrolled: { guard: and(['subscriptionExists', 'subscriptionActive', 'currentSubscriptionServes']), actions: 'recordEnrolment' },
-        NodeAssociated: { target: 'associated', guard: 'associationIsNew', actions: 'addAssociation' },
+        NodeAssociated: { target: 'associated', guard: and(['associationIsNew', 'associationNamesThisNode']), actions: 'addAssociation' },
         NodeEnrolmentExpired: { target: 'expired', guard: and(['subscriptionIsCurrent', 'subscriptionEnded']) },
         NodeRevoked: { target: 'revoked', actions: 'recordRevocation' },
       },
@@ -94,10 +103,10 @@ export const nodeMachine = setup({
     associated: {
       on: {
         NodeEnrolled: { guard: and(['subscriptionExists', 'subscriptionActive', 'currentSubscriptionServes']), actions: 'recordEnrolment' },
-        NodeAssociated: { guard: 'associationIsNew', actions: 'addAssociation' },
+        NodeAssociated: { guard: and(['associationIsNew', 'associationNamesThisNode']), actions: 'addAssociation' },
         NodeAssociationReleased: [
-          { target: 'enrolled', guard: and(['associationIsLive', 'lastAssociation']), actions: 'removeAssociation' },
-          { guard: 'associationIsLive', actions: 'removeAssociation' },
+          { target: 'enrolled', guard: and(['associationIsLive', 'associationNamesThisNode', 'associationEnded', 'lastAssociation']), actions: 'removeAssociation' },
+          { guard: and(['associationIsLive', 'associationNamesThisNode', 'associationEnded']), actions: 'removeAssociation' },
         ],
         NodeEnrolmentExpired: { target: 'expired', guard: and(['subscriptionIsCurrent', 'subscriptionEnded']) },
         NodeRevoked: { target: 'revoked', actions: 'recordRevocation' },

@@ -1,10 +1,13 @@
 import type { NodeContext, SubscriptionContext } from './contexts.ts';
 import { dataOf } from './guards.ts';
-import { instant, standing, windowText, type RefusalReasons } from './refusal-reasons.ts';
+import { associationFound, instant, standing, windowText, type RefusalReasons } from './refusal-reasons.ts';
 import type { MachineEvent } from './types.ts';
 
 const subscriptionIdOf = (event: MachineEvent): string | undefined =>
   dataOf(event, 'NodeEnrolled')?.subscriptionId ?? dataOf(event, 'NodeEnrolmentExpired')?.subscriptionId;
+
+const associationIdOf = (event: MachineEvent): string | undefined =>
+  dataOf(event, 'NodeAssociated')?.associationId ?? dataOf(event, 'NodeAssociationReleased')?.associationId;
 
 const subscriptionFound = (event: MachineEvent): string => {
   const s = event.facts.subscription;
@@ -34,4 +37,9 @@ export const nodeRefusals: RefusalReasons<NodeContext> = {
     `a release names an association live on node ${context.nodeId}; association ${dataOf(event, 'NodeAssociationReleased')?.associationId} is not one of its ${context.liveAssociations?.length ?? 0} live associations`,
   associationIsNew: ({ context, event }) =>
     `an association is recorded on node ${context.nodeId} once; association ${dataOf(event, 'NodeAssociated')?.associationId} is already live on it`,
+  associationNamesThisNode: ({ context, event }) =>
+    `an association recorded on (or released from) node ${context.nodeId} is one established for it (seed 003, 11.3; review 234); ` +
+    associationFound(associationIdOf(event), event.facts.association, (a) => `node ${a.nodeId ?? '(none)'}`),
+  associationEnded: ({ context, event }) =>
+    `an association is released from node ${context.nodeId} once it has ended (revoked or expired); association ${associationIdOf(event)} ${standing(event.facts.association)}`,
 };

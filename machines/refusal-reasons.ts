@@ -1,4 +1,5 @@
 import type { Owner } from '../domain/events/index.ts';
+import type { AssociationContext } from './contexts.ts';
 import type { EntityView, MachineEvent } from './types.ts';
 
 /**
@@ -29,3 +30,14 @@ export const windowText = (v: { readonly notBefore?: number; readonly notAfter?:
 
 /** What the rule asks, then what it found; the ask alone when nothing it reads stands out (a forged or partial view). */
 export const saying = (asked: string, found: readonly string[]): string => (found.length === 0 ? asked : `${asked}; ${found.join(', and ')}`);
+
+/**
+ * What a bookkeeping event's association was found to be (review 234): not recorded, never established (its state
+ * then), or whose it is (`whose`: "node meter-2", "CSE /cse-meter-1").
+ */
+export const associationFound = (id: string | undefined, view: EntityView | undefined, whose: (a: AssociationContext) => string): string => {
+  const a = view?.context as AssociationContext | undefined;
+  if (view === undefined || a === undefined) return `association ${id} is not recorded`;
+  if (a.establishedAt === undefined) return `association ${id} is ${view.state}, never established`;
+  return `association ${id} names ${whose(a)}`;
+};

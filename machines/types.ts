@@ -23,6 +23,8 @@ export type FactName =
   | 'currentCredential'
   /** The subscription an enrolled node moves off, named by the node (node.machine.ts, review 234). */
   | 'currentSubscription'
+  /** The association a bookkeeping event (NodeAssociated, CredentialAssociated, an App-ID's instance, their releases) names (review 234). */
+  | 'association'
   /**
    * Another credential issued on the key a new credential carries (SER-010, keyNeverCertified): named by an index of
    * certified keys (the store's, or replay's as of the event's position), not by the event; present only when one is.

@@ -62,12 +62,16 @@ const GIVEN = {
   association: [] as MachineEvent[],
 };
 GIVEN.nodeEnrolled = [...GIVEN.node, e('NodeEnrolled', { nodeId: 'n', subscriptionId: 's', cseId: '/n' }, 10, { subscription: activeSub })];
-const nodeAssociated = [...GIVEN.nodeEnrolled, e('NodeAssociated', { nodeId: 'n', associationId: 'a1' })];
+/** Association a1, of AE Cae1 of Rapp on credential c of node n, as the bookkeeping reads it (review 234): established, ended or not. */
+const assocOf = (state: string, extra: Record<string, unknown> = {}) =>
+  view(state, { associationId: 'a1', nodeId: 'n', credentialId: 'c', registree: { kind: 'ae', id: 'Cae1', appId: 'Rapp' }, establishedAt: at(5), expiresAt: at(40), ...extra });
+const a1: Facts = { association: assocOf('revoked') };
+const nodeAssociated = [...GIVEN.nodeEnrolled, e('NodeAssociated', { nodeId: 'n', associationId: 'a1' }, 10, a1)];
 const credEnrolled = [...GIVEN.credential, provisioned];
-const credAssociated = [...credEnrolled, e('CredentialAssociated', { credentialId: 'c', associationId: 'a1' })];
+const credAssociated = [...credEnrolled, e('CredentialAssociated', { credentialId: 'c', associationId: 'a1' }, 10, a1)];
 const credRotating = [...credEnrolled, rotation({ successor: successor() })];
 const appEnrolled = [...GIVEN.application, enrolApp('c', 10, { credential: appCred('enrolled', { credentialId: 'c' }) })];
-const appAssociated = [...appEnrolled, e('ApplicationInstanceAssociated', { appId: 'Rapp', aeId: 'Cae1', associationId: 'a1' })];
+const appAssociated = [...appEnrolled, e('ApplicationInstanceAssociated', { appId: 'Rapp', aeId: 'Cae1', associationId: 'a1' }, 10, a1)];
 const assocConfigured = [configured(served)];
 const assocAeConfigured = [configured(aeServed, ae)];
 const assocEstablished = [...assocConfigured, established()];
@@ -93,7 +97,13 @@ const CASES: Case[] = [
   ['a node enrolment expired while its subscription serves', 'node', GIVEN.nodeEnrolled, e('NodeEnrolmentExpired', { nodeId: 'n', subscriptionId: 's' }, 20, { subscription: activeSub }),
     'subscriptionEnded', ['subscription s is active', iso(365), iso(20)]],
   ['a node releasing an association it never recorded', 'node', nodeAssociated, e('NodeAssociationReleased', { nodeId: 'n', associationId: 'zz' }), 'associationIsLive', ['node n', 'association zz is not']],
-  ['a node recording the same association twice', 'node', nodeAssociated, e('NodeAssociated', { nodeId: 'n', associationId: 'a1' }), 'associationIsNew', ['node n', 'association a1 is already live']],
+  ['a node recording the same association twice', 'node', nodeAssociated, e('NodeAssociated', { nodeId: 'n', associationId: 'a1' }, 10, a1), 'associationIsNew', ['node n', 'association a1 is already live']],
+  ['review 234: a node recording an association not recorded', 'node', GIVEN.nodeEnrolled, e('NodeAssociated', { nodeId: 'n', associationId: 'a2' }, 10, { association: undefined }),
+    'associationNamesThisNode', ['node n', 'association a2 is not recorded']],
+  ['review 234: a node recording another node\'s association', 'node', GIVEN.nodeEnrolled, e('NodeAssociated', { nodeId: 'n', associationId: 'a1' }, 10, { association: assocOf('associated', { nodeId: 'm' }) }),
+    'associationNamesThisNode', ['node n', 'association a1 names node m']],
+  ['review 234: a node releasing an association that has not ended', 'node', nodeAssociated, e('NodeAssociationReleased', { nodeId: 'n', associationId: 'a1' }, 10, { association: assocOf('associated') }),
+    'associationEnded', ['node n', 'association a1 is associated']],
   ['a credential whose window closes before it opens', 'credential', [], issued({ notBefore: iso(10), notAfter: iso(5) }), 'validityWindowOrdered', ['credential c', iso(10), iso(5)]],
   ['a credential for a revoked node', 'credential', [], issued({}, { owner: view('revoked') }), 'ownerIsLive', ['node:n', 'node n is revoked']],
   ['a CSE-ID credential for a node that no longer holds the CSE-ID', 'credential', [], issued({ owner: { kind: 'cse', id: '/c', nodeId: 'n' } }, { owner: view('enrolled', { cseId: '/other' }) }),
@@ -136,7 +146,11 @@ const CASES: Case[] = [
   ['a CSE-ID credential provisioned into a node that no longer holds it', 'credential',
     [issued({ purpose: 'bootstrap', owner: { kind: 'cse', id: '/c', nodeId: 'n' } }, { owner: view('enrolled', { cseId: '/c' }) })],
     { ...provisioned, facts: { owner: view('enrolled', { cseId: '/other' }) } }, 'cseIdHeldByItsNode', ['CSE-ID /c', 'node n holds CSE-ID /other']],
-  ['a credential recording the same association twice', 'credential', credAssociated, e('CredentialAssociated', { credentialId: 'c', associationId: 'a1' }), 'associationIsNew', ['credential c', 'association a1']],
+  ['a credential recording the same association twice', 'credential', credAssociated, e('CredentialAssociated', { credentialId: 'c', associationId: 'a1' }, 10, a1), 'associationIsNew', ['credential c', 'association a1']],
+  ['review 234: a credential recording another credential\'s association', 'credential', credEnrolled, e('CredentialAssociated', { credentialId: 'c', associationId: 'a1' }, 10, { association: assocOf('expired', { credentialId: 'c9' }) }),
+    'associationNamesThisCredential', ['credential c', 'association a1 names credential c9']],
+  ['review 234: a credential releasing an association that has not ended', 'credential', credAssociated, e('CredentialAssociationReleased', { credentialId: 'c', associationId: 'a1' }, 10, { association: assocOf('associated') }),
+    'associationEnded', ['credential c', 'association a1 is associated']],
   ['a credential releasing an association it never recorded', 'credential', credAssociated, e('CredentialAssociationReleased', { credentialId: 'c', associationId: 'zz' }), 'associationIsLive', ['association zz is not']],
   ['review: a rotation onto a successor that does not exist, its overlap ending in 2020', 'credential', credEnrolled,
     rotation({ successor: undefined }, '2020-06-01T00:00:00.000Z'), 'successorLinked', ['credential c', 'successor c2 is not recorded', 'the overlap ends at 2020-06-01T00:00:00.000Z', iso(10)]],
@@ -176,7 +190,15 @@ const CASES: Case[] = [
   ['a first App-ID enrolment naming a credential it replaces', 'application', GIVEN.application, enrolApp('c', 10, undefined, 'c0'), 'replacesCurrent', ['App-ID Rapp', 'it names c0']],
   ['an App-ID move from a credential it is not enrolled with', 'application', appEnrolled,
     enrolApp('c2', 10, { credential: appCred('enrolled', { credentialId: 'c2' }), currentCredential: appCred() }, 'c0'), 'movesFromCurrent', ['enrolled with, c', 'it names c0']],
-  ['an App-ID recording the same instance twice', 'application', appAssociated, e('ApplicationInstanceAssociated', { appId: 'Rapp', aeId: 'Cae1', associationId: 'a1' }), 'instanceIsNew', ['association a1']],
+  ['an App-ID recording the same instance twice', 'application', appAssociated, e('ApplicationInstanceAssociated', { appId: 'Rapp', aeId: 'Cae1', associationId: 'a1' }, 10, a1), 'instanceIsNew', ['association a1']],
+  ['review 234: an App-ID recording an instance of an association never established', 'application', appEnrolled,
+    e('ApplicationInstanceAssociated', { appId: 'Rapp', aeId: 'Cae1', associationId: 'a1' }, 10, { association: assocOf('revoked', { establishedAt: undefined }) }),
+    'associationNamesThisInstance', ['App-ID Rapp', 'AE Cae1', 'association a1 is revoked, never established']],
+  ['review 234: an App-ID recording an instance of a CSE\'s association', 'application', appEnrolled,
+    e('ApplicationInstanceAssociated', { appId: 'Rapp', aeId: 'Cae1', associationId: 'a1' }, 10, { association: assocOf('associated', { registree: cse }) }),
+    'associationNamesThisInstance', ['association a1 names CSE /n']],
+  ['review 234: an App-ID releasing an instance whose association has not ended', 'application', appAssociated,
+    e('ApplicationInstanceReleased', { appId: 'Rapp', associationId: 'a1' }, 10, { association: assocOf('associated') }), 'associationEnded', ['App-ID Rapp', 'association a1 is associated']],
   ['an App-ID releasing an instance it never recorded', 'application', GIVEN.application, e('ApplicationInstanceReleased', { appId: 'Rapp', associationId: 'a1' }), 'instanceIsLive', ['association a1 is not']],
   ['an association on a revoked credential', 'association', [], configured({ ...served, credential: nodeCred('revoked') }), 'credentialUsable', ['association a', 'credential c is revoked']],
   ['an association on a credential past its notAfter', 'association', [], configured(served, cse, 100), 'credentialUsable', [`to ${iso(100)}`, `this is ${iso(100)}`]],

@@ -25,6 +25,14 @@ const servedNode = { node: view('enrolled', { cseId: '/n' }), subscription: acti
 const e = (type: EventType, data: Record<string, unknown>, days = 10, facts: Facts = {}): MachineEvent =>
   ({ type, data, at: at(days), facts }) as unknown as MachineEvent;
 
+/**
+ * Association a1 of AE Cae1 of Rapp on credential c of node n, established and ended: what the bookkeeping of it, its
+ * record and its release alike, reads (review 234).
+ */
+const endedAssociation: Facts = {
+  association: view('revoked', { associationId: 'a1', nodeId: 'n', credentialId: 'c', registree: { kind: 'ae', id: 'Cae1', appId: 'Rapp' }, establishedAt: at(5), expiresAt: at(40) }),
+};
+
 /** A sample of each event type whose facts satisfy every cross-entity guard. */
 const SAMPLES: Record<EventType, MachineEvent> = {
   SubscriptionCreated: e('SubscriptionCreated', { subscriptionId: 's', subscriber: 'x', notBefore: iso(0), notAfter: iso(365) }),
@@ -32,8 +40,8 @@ const SAMPLES: Record<EventType, MachineEvent> = {
   SubscriptionTerminated: e('SubscriptionTerminated', { subscriptionId: 's', reason: 'contract ended' }),
   NodeRegistered: e('NodeRegistered', { nodeId: 'n', profile: { class: 'meter', manufacturer: 'a', model: 'b', capabilities: [] } }),
   NodeEnrolled: e('NodeEnrolled', { nodeId: 'n', subscriptionId: 's', cseId: '/n' }, 10, { subscription: activeSubscription }),
-  NodeAssociated: e('NodeAssociated', { nodeId: 'n', associationId: 'a1' }),
-  NodeAssociationReleased: e('NodeAssociationReleased', { nodeId: 'n', associationId: 'a1' }),
+  NodeAssociated: e('NodeAssociated', { nodeId: 'n', associationId: 'a1' }, 10, endedAssociation),
+  NodeAssociationReleased: e('NodeAssociationReleased', { nodeId: 'n', associationId: 'a1' }, 10, endedAssociation),
   NodeEnrolmentExpired: e('NodeEnrolmentExpired', { nodeId: 'n', subscriptionId: 's' }, 400, { subscription: view('expired', { notAfter: at(365) }) }),
   NodeRevoked: e('NodeRevoked', { nodeId: 'n', reason: 'cessationOfOperation' }),
   CredentialIssued: e('CredentialIssued', {
@@ -41,8 +49,8 @@ const SAMPLES: Record<EventType, MachineEvent> = {
     fingerprint: `sha256:${'a'.repeat(64)}`, notBefore: iso(0), notAfter: iso(100),
   }, 10, { owner: view('enrolled') }),
   CredentialProvisioned: e('CredentialProvisioned', { credentialId: 'c', method: 'pre-provisioning' }, 10, { owner: view('enrolled') }),
-  CredentialAssociated: e('CredentialAssociated', { credentialId: 'c', associationId: 'a1' }),
-  CredentialAssociationReleased: e('CredentialAssociationReleased', { credentialId: 'c', associationId: 'a1' }),
+  CredentialAssociated: e('CredentialAssociated', { credentialId: 'c', associationId: 'a1' }, 10, endedAssociation),
+  CredentialAssociationReleased: e('CredentialAssociationReleased', { credentialId: 'c', associationId: 'a1' }, 10, endedAssociation),
   CredentialRotationStarted: e('CredentialRotationStarted', { credentialId: 'c', successorId: 'c2', overlapEndsAt: iso(20) }, 10, {
     successor: view('initialized', { predecessorId: 'c', owner: { kind: 'node', id: 'n' }, notBefore: at(0), notAfter: at(100) }),
   }),
@@ -53,8 +61,8 @@ const SAMPLES: Record<EventType, MachineEvent> = {
   ApplicationEnrolled: e('ApplicationEnrolled', { appId: 'Rapp', credentialId: 'c' }, 10, {
     credential: view('enrolled', { purpose: 'application', owner: { kind: 'app', id: 'Rapp' }, notBefore: at(0), notAfter: at(100) }),
   }),
-  ApplicationInstanceAssociated: e('ApplicationInstanceAssociated', { appId: 'Rapp', aeId: 'Cae1', associationId: 'a1' }),
-  ApplicationInstanceReleased: e('ApplicationInstanceReleased', { appId: 'Rapp', associationId: 'a1' }),
+  ApplicationInstanceAssociated: e('ApplicationInstanceAssociated', { appId: 'Rapp', aeId: 'Cae1', associationId: 'a1' }, 10, endedAssociation),
+  ApplicationInstanceReleased: e('ApplicationInstanceReleased', { appId: 'Rapp', associationId: 'a1' }, 10, endedAssociation),
   ApplicationEnrolmentEnded: e('ApplicationEnrolmentEnded', { appId: 'Rapp', credentialId: 'c', reason: 'keyCompromise' }, 20, {
     credential: view('revoked', { purpose: 'application', owner: { kind: 'app', id: 'Rapp' }, revocationReason: 'keyCompromise' }),
   }),
@@ -504,14 +512,14 @@ describe('guards name the rule that refuses', () => {
 
   it('a node stays associated until its last association is released', () => {
     let snapshot = reach('node', 'associated');
-    const second = evaluate('node', snapshot, e('NodeAssociated', { nodeId: 'n', associationId: 'a2' }));
+    const second = evaluate('node', snapshot, e('NodeAssociated', { nodeId: 'n', associationId: 'a2' }, 10, endedAssociation));
     expect(second.ok).toBe(true);
     if (!second.ok) return;
-    const first = evaluate('node', second.snapshot, e('NodeAssociationReleased', { nodeId: 'n', associationId: 'a1' }));
+    const first = evaluate('node', second.snapshot, e('NodeAssociationReleased', { nodeId: 'n', associationId: 'a1' }, 10, endedAssociation));
     expect(first.ok && stateOf(first.snapshot)).toBe('associated');
     if (!first.ok) return;
     snapshot = first.snapshot;
-    const last = evaluate('node', snapshot, e('NodeAssociationReleased', { nodeId: 'n', associationId: 'a2' }));
+    const last = evaluate('node', snapshot, e('NodeAssociationReleased', { nodeId: 'n', associationId: 'a2' }, 10, endedAssociation));
     expect(last.ok && stateOf(last.snapshot)).toBe('enrolled');
   });
 });

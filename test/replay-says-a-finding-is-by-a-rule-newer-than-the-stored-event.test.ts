@@ -55,6 +55,9 @@ describe('a replay finding by a rule the machines gained after the event was sto
     expect(RULES_SINCE.map((r) => `${r.eventType}:${r.rule}`)).toEqual(['CredentialProvisioned:ownerIsLive', 'AssociationConfigured:registrarIsNotRegistree', 'CredentialIssued:keyIsNew', 'CredentialIssued:keyNeverCertified',
       'CredentialProvisioned:endsWithinSubscription', 'AssociationEstablished:endsWithinSubscription', 'CredentialIssued:endsWithinSubscription',
       'CredentialRotationStarted:overlapEndsAfterNotBefore', 'NodeEnrolled:currentSubscriptionServes',
+      'NodeAssociated:associationNamesThisNode', 'NodeAssociationReleased:associationNamesThisNode', 'NodeAssociationReleased:associationEnded',
+      'CredentialAssociated:associationNamesThisCredential', 'CredentialAssociationReleased:associationNamesThisCredential', 'CredentialAssociationReleased:associationEnded',
+      'ApplicationInstanceAssociated:associationNamesThisInstance', 'ApplicationInstanceReleased:associationNamesThisInstance', 'ApplicationInstanceReleased:associationEnded',
     ]);
     for (const r of RULES_SINCE) expect(Number(r.since.split(':v')[1])).toBeLessThanOrEqual(Number(MACHINES_VERSION.split(':v')[1]));
   });

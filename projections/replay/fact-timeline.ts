@@ -11,8 +11,11 @@ export interface FactRevision {
 
 const CREDENTIAL_PREFIX = streamPrefixOf('credential');
 
-/** Kinds whose entities guards read as facts (machines/facts.ts): only their views need a timeline. */
-export const FACT_KINDS: ReadonlySet<string> = new Set(['subscription', 'node', 'credential', 'application']);
+/**
+ * Kinds whose entities guards read as facts (machines/facts.ts): only their views need a timeline. Associations since
+ * machines v8 (review 234): the bookkeeping on their node, credential and App-ID reads the association it names.
+ */
+export const FACT_KINDS: ReadonlySet<string> = new Set(['subscription', 'node', 'credential', 'application', 'association']);
 
 /**
  * Every fact entity's views over global positions, as a first pass recorded them; a partition consults it "as of"

@@ -32,8 +32,12 @@ export interface MachinesRules {
  * v7 (review 234): a node moves to another subscription only while the one it is enrolled under still serves it
  * (currentSubscriptionServes; seed 003, 11.2.1, RS-17), which the move reads as a fact (machines/facts.ts): one moved
  * after a termination or past the notAfter escaped the expiry its subscription's end gives every node under it.
+ * v8 (review 234): the association bookkeeping (NodeAssociated, CredentialAssociated, ApplicationInstanceAssociated and
+ * their releases) reads the association it names as a fact: established, and naming this node, credential or App-ID's
+ * AE (associationNamesThisNode, …Credential, …Instance), and ended for a release (associationEnded): a forged record
+ * for an association that does not exist, or is another's, kept the entity associated for good.
  */
-export const MACHINES_VERSION = 'credence:machines:v7';
+export const MACHINES_VERSION = 'credence:machines:v8';
 
 /**
  * The guards a version added to an event it did not hold to them before: an event an earlier version stored, legal
@@ -53,6 +57,15 @@ export const RULES_SINCE: readonly { readonly eventType: string; readonly rule: 
   { eventType: 'CredentialIssued', rule: 'endsWithinSubscription', since: 'credence:machines:v4' },
   { eventType: 'CredentialRotationStarted', rule: 'overlapEndsAfterNotBefore', since: 'credence:machines:v6' },
   { eventType: 'NodeEnrolled', rule: 'currentSubscriptionServes', since: 'credence:machines:v7' },
+  { eventType: 'NodeAssociated', rule: 'associationNamesThisNode', since: 'credence:machines:v8' },
+  { eventType: 'NodeAssociationReleased', rule: 'associationNamesThisNode', since: 'credence:machines:v8' },
+  { eventType: 'NodeAssociationReleased', rule: 'associationEnded', since: 'credence:machines:v8' },
+  { eventType: 'CredentialAssociated', rule: 'associationNamesThisCredential', since: 'credence:machines:v8' },
+  { eventType: 'CredentialAssociationReleased', rule: 'associationNamesThisCredential', since: 'credence:machines:v8' },
+  { eventType: 'CredentialAssociationReleased', rule: 'associationEnded', since: 'credence:machines:v8' },
+  { eventType: 'ApplicationInstanceAssociated', rule: 'associationNamesThisInstance', since: 'credence:machines:v8' },
+  { eventType: 'ApplicationInstanceReleased', rule: 'associationNamesThisInstance', since: 'credence:machines:v8' },
+  { eventType: 'ApplicationInstanceReleased', rule: 'associationEnded', since: 'credence:machines:v8' },
 ];
 
 /** The version that added `rule` for `eventType` (RULES_SINCE), or undefined for a rule as old as the event's judging. */
@@ -66,7 +79,7 @@ export const ruleSince = (eventType: string, rule: string | undefined): string |
  * version when the machines now judge otherwise, and record the new hash here either way. Without it a changed
  * helper would let a replay go on from snapshots its old code made (review: the bump was a step to remember).
  */
-export const MACHINES_SOURCES_CONFIRMED = '65abb2d9eb8ac57bf07265b063a1f3cfb88cc1be28fdff06cbdf649cd1a1b76d';
+export const MACHINES_SOURCES_CONFIRMED = '44f6eb252c537b5a03f66f0c6d1fb3f12ee348a0691c404dc0966ff59513c33f';
 
 /**
  * A machine's config and implementations as JSON: a function by its source (as the running build holds it) with its
