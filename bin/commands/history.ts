@@ -20,9 +20,16 @@ const Options = z.object({
 /** One entity's replay as the engine or the API gives it (positions as bigints or decimal strings). */
 interface TimelineView {
   readonly state: string;
-  readonly steps: readonly { accepted: boolean; revision: unknown; position: unknown; occurredAt?: string; type: string; state: string; actor?: string; reason?: string; brokenFacts?: readonly string[] }[];
+  readonly steps: readonly { accepted: boolean; revision: unknown; position: unknown; occurredAt?: string; type: string; state: string; actor?: string; reason?: string; brokenFacts?: readonly string[]; data?: Readonly<Record<string, string>>; raisedFrom?: string }[];
   readonly verdict: { readonly ok: boolean };
 }
+
+/** What an event said (its reason, successor, ...), and a raise as a raise: two revocations read alike otherwise. */
+const said = (s: TimelineView['steps'][number]): string => {
+  const fields = Object.entries(s.data ?? {}).map(([name, value]) => `${name}: ${value}`);
+  if (s.raisedFrom !== undefined) fields.push(`raised from ${s.raisedFrom}`);
+  return fields.length > 0 ? `  [${fields.join(', ')}]` : '';
+};
 
 /** `credence history <stream> [--data DIR | --store URL | --server URL] [--json]`: one entity's timeline, each event with its actor and the state after it. */
 export const register: RegisterCommands = (program, io) => {
@@ -54,7 +61,7 @@ export const register: RegisterCommands = (program, io) => {
           io.out(printable(`${args.stream.streamId}: ${result.state}`));
           for (const s of result.steps) {
             const mark = s.accepted ? ' ' : '!';
-            io.out(printable(`${mark} #${String(s.revision)} @${String(s.position)} ${s.occurredAt ?? '?'} ${s.type.padEnd(30)} -> ${s.state.padEnd(12)} by ${s.actor ?? '?'}${s.reason ? `  (${s.reason})` : ''}${s.brokenFacts ? `  (a fact it read: ${s.brokenFacts.join('; ')})` : ''}`));
+            io.out(printable(`${mark} #${String(s.revision)} @${String(s.position)} ${s.occurredAt ?? '?'} ${s.type.padEnd(30)} -> ${s.state.padEnd(12)} by ${s.actor ?? '?'}${said(s)}${s.reason ? `  (${s.reason})` : ''}${s.brokenFacts ? `  (a fact it read: ${s.brokenFacts.join('; ')})` : ''}`));
           }
         }
         return result.verdict.ok ? 0 : 1;

@@ -18,12 +18,19 @@ const Options = z.object({
   ...ServerOptions,
 });
 
+type EventRef = { readonly position: unknown; readonly revision: unknown; readonly type: string; readonly occurredAt?: string };
+const named = (e: EventRef): string => `#${String(e.revision)} ${e.type} @${String(e.position)}`;
+
 /** The entity at an instant as the engine or the API gives it (positions as bigints or decimal strings). */
 interface StateAtView {
   readonly streamId: string;
   readonly at: string;
   readonly state: string;
-  readonly asOf?: { readonly position: unknown; readonly revision: unknown; readonly type: string; readonly occurredAt?: string };
+  readonly asOf?: EventRef;
+  /** The last stored event by then, when its machine refused it (asOf is then an earlier one, or none). */
+  readonly lastStored?: EventRef;
+  /** Facts with a broken history that its accepted events read by then (as `credence history` flags them). */
+  readonly brokenFacts?: readonly string[];
   readonly verdict: { readonly ok: true } | { readonly ok: false; readonly findings: readonly { position: unknown; revision: unknown; reason: string }[] };
   /** The machine's context at the instant (times in epoch ms). */
   readonly context?: Readonly<Record<string, unknown>>;
@@ -70,12 +77,12 @@ export const register: RegisterCommands = (program, io) => {
         );
         if (args.json) io.out(json(result));
         else {
-          const after =
-            result.asOf === undefined
-              ? 'before its first event'
-              : `after #${String(result.asOf.revision)} ${result.asOf.type} @${String(result.asOf.position)} (${result.asOf.occurredAt ?? '?'})`;
+          const after = result.asOf === undefined ? `before its first${result.lastStored === undefined ? '' : ' accepted'} event` : `after ${named(result.asOf)} (${result.asOf.occurredAt ?? '?'})`;
+          const refused = result.lastStored === undefined ? '' : `; last stored: ${named(result.lastStored)} (refused)`;
           // What the store or the server holds (a finding's reason, ...) reaches the terminal through printable only.
-          io.out(printable(`${result.streamId} at ${result.at}: ${result.state}, ${after}`));
+          io.out(printable(`${result.streamId} at ${result.at}: ${result.state}, ${after}${refused}`));
+          // As `credence history` flags them on the step, and exits as it does: the fact's stream is the finding.
+          for (const fact of result.brokenFacts ?? []) io.err(printable(`note: a fact it read by then: ${fact}`));
           const passed = deadlinesPassed(result);
           if (passed.length > 0) {
             io.err(`note: its ${passed.join(' and ')} had passed by then; the state is as recorded by then, and the scheduler records an expiry or a rotation's end when it runs (its history shows when)`);

@@ -89,7 +89,10 @@ export const verifyBundle = (
   const success = held.ok
     ? `ok: ${held.events} ${held.events === 1 ? 'event' : 'events'} of ${held.streamId} are in the log and are the whole stream as of tree size ${held.checkpoint.treeSize} (${held.checkpoint.time})` +
       (saved === undefined ? '' : `, the tree of the checkpoint kept (size ${saved.treeSize}) itself`) +
-      withheldNote(held.withheld, held.withheldReasons)
+      withheldNote(held.withheld, held.withheldReasons) +
+      // What the bundle proves is where the events stand, not that they are legal (review 237: a forged event refused
+      // by replay verified "ok" here, as it must: it is in the log).
+      `; this proves what was logged, not that its machine accepts each event: credence history ${held.streamId} replays them with every rule`
     : '';
   return report(held, success, io, asJson, fromServer);
 };

@@ -27,7 +27,31 @@ export interface ReplayStep {
    * accepts it too and flags the fact's stream; the one entity's timeline says what its decision stood on.
    */
   readonly brokenFacts?: readonly string[];
+  /**
+   * What an accepted event said that its auditor reads (review 237: a revocation and its raise were two identical
+   * lines): its fields of STEP_FIELDS only, a reason, a rotation's successor and overlap end, a successor's
+   * predecessor. Never a key, an owner, or a pseudonym's value or node (no field here holds one).
+   */
+  readonly data?: Readonly<Record<string, string>>;
+  /** An accepted event that changed the reason of an entity revoked already (a raise to keyCompromise): the reason before. */
+  readonly raisedFrom?: string;
 }
+
+/** The event fields a step carries (`data`): each a reason, an id of a credential or subscription, or an instant. */
+const STEP_FIELDS = ['reason', 'predecessorId', 'successorId', 'overlapEndsAt', 'replaces', 'subscriptionId'] as const;
+
+const stepData = (data: unknown): { data?: Record<string, string> } => {
+  const fields = data as Record<string, unknown>;
+  const said = Object.fromEntries(STEP_FIELDS.flatMap((name) => (typeof fields[name] === 'string' ? [[name, fields[name]]] : [])));
+  return Object.keys(said).length > 0 ? { data: said } : {};
+};
+
+/** The reason an entity revoked before and after `after` had before it, when `after` changed it (a raise). */
+const raisedFrom = (before: EntitySnapshot, after: EntitySnapshot): { raisedFrom?: string } => {
+  const was = (before.context as { revocationReason?: unknown }).revocationReason;
+  const now = (after.context as { revocationReason?: unknown }).revocationReason;
+  return stateOf(before) === 'revoked' && typeof was === 'string' && now !== was ? { raisedFrom: was } : {};
+};
 
 /** A finding as another one names it: its stream and global position (one record's). */
 export interface FindingRef {
@@ -255,8 +279,9 @@ class Replays {
     const verdict = evaluate(replay.kind, replay.snapshot, machineEvent(event, at, facts));
     const who = { occurredAt: metadata.occurredAt, actor: metadata.actor.id, causationId: metadata.causationId };
     if (verdict.ok) {
+      const said = { ...stepData(event.data), ...raisedFrom(replay.snapshot, verdict.snapshot) };
       replay.snapshot = verdict.snapshot;
-      steps.push({ ...base, ...who, accepted: true, state: stateOf(replay.snapshot), ...(brokenDependencies.length > 0 ? { brokenFacts: brokenDependencies } : {}) });
+      steps.push({ ...base, ...who, accepted: true, state: stateOf(replay.snapshot), ...said, ...(brokenDependencies.length > 0 ? { brokenFacts: brokenDependencies } : {}) });
       this.views.add([{ streamId, position: record.position, view: viewOf(replay.snapshot) }]);
     } else {
       refuse({ ...base, ...who }, [replayRefusalReason(event.type, verdict), ...brokenDependencies.map((b) => `it depends on ${b}`)].join('; '));

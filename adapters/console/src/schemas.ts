@@ -47,6 +47,8 @@ export const Entity = z.object({
   position: Position.optional(),
   updatedAt: Text.optional(),
   context: Context,
+  // The first stored event its replay refuses (review 237: a broken history was a 500, now the entity as applied).
+  broken: z.object({ position: Position.optional(), reason: Text }).optional(),
 });
 export type Entity = z.infer<typeof Entity>;
 

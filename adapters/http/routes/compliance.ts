@@ -208,6 +208,11 @@ const ReplayStep = z.object({
   state: z.string().describe('state after the event (unchanged when it was refused)'),
   reason: z.string().optional(),
   brokenFacts: z.array(z.string()).optional().describe('accepted on a fact whose own history is broken before it: which, and where (the fact\'s stream is the finding)'),
+  data: z
+    .record(z.string(), z.string())
+    .optional()
+    .describe('what an accepted event said, of `reason`, `predecessorId`, `successorId`, `overlapEndsAt`, `replaces`, `subscriptionId`'),
+  raisedFrom: z.string().optional().describe('an accepted revocation of an entity revoked already that raised its reason: the reason before'),
 });
 const EntityReplayWire = z.object({ streamId: z.string(), kind: EntityKind, steps: z.array(ReplayStep), state: z.string(), verdict: Verdict });
 

@@ -8,6 +8,7 @@ import { ACCESS } from '../auth/roles.ts';
 import type { RouteModule } from '../context.ts';
 import { QueryWholeNumber, QueryWholeNumberOr } from '../query-values.ts';
 import { refuseLongEntity } from './entity-bound.ts';
+import { entityNow } from './entity-now.ts';
 import { hasResolved, refuseUnlessResolved } from './pseudonym-reads.ts';
 import { DecimalString, getEntityRoute, mustExist, PageCursor, readYourWritesInto, toWire, Verdict } from './wire.ts';
 
@@ -41,7 +42,10 @@ const EntitySummary = z
     revision: DecimalString.describe("stream revision of the entity's last event"),
     position: DecimalString.optional().describe("global position of the entity's last event; left out of a pseudonym's (review 227: listed beside the node registrations of the event stream, the positions named every pseudonym's node)"),
     updatedAt: z.string().optional().describe("occurredAt of the entity's last event; left out of a pseudonym's, as its position"),
-    broken: z.object({ position: DecimalString, reason: z.string() }).optional().describe('first stored event its machine refused (see /v1/replay)'),
+    broken: z
+      .object({ position: DecimalString.optional().describe("left out of a pseudonym's, as its position"), reason: z.string() })
+      .optional()
+      .describe("first stored event its own machine refused (see /v1/replay); a pseudonym's says only that one was"),
   })
   .meta({ id: 'EntitySummary' });
 
@@ -59,6 +63,17 @@ const Entity = z.object({
   position: DecimalString.optional().describe("global position of the entity's last event; left out of a pseudonym's but to an auditor who recorded a resolution of it: beside the node registrations of the event stream it would name the node (review 227)"),
   updatedAt: z.string().optional().describe("occurredAt of the entity's last event; left out with the position"),
   context: Context,
+  broken: z
+    .object({
+      position: DecimalString.optional().describe("left out with the entity's `position`"),
+      reason: z.string(),
+    })
+    .optional()
+    .describe(
+      'the first stored event its replay with every guard refuses (GET /v1/replay/{kind}/{id}), by its own rules or by a rule reading ' +
+        "another entity; `state` and `context` are then as applied: the engine's, or, when its own machine refuses the event, " +
+        'what its accepted events leave',
+    ),
 });
 
 export const TimelineEntry = z.object({
@@ -111,15 +126,18 @@ const TimelineQuery = z.strictObject({
 /** What a refused whole-stream read of an entity can do instead (./entity-bound.ts). */
 const PAGE_THE_TIMELINE = `read its history in pages: GET /v1/entities/{kind}/{id}/timeline?limit=${MAX_PAGE}, then with \`after\` set to each page's \`nextAfter\``;
 
+const EventRef = z.object({ position: DecimalString, revision: DecimalString, type: z.string(), occurredAt: z.string().optional() });
 const StateAtWire = z.object({
   streamId: z.string(),
   kind: EntityKind,
   at: z.string(),
   state: z.string().describe('`absent` before the first event'),
   context: Context.optional(),
-  asOf: z.object({ position: DecimalString, revision: DecimalString, type: z.string(), occurredAt: z.string().optional() }).optional(),
+  asOf: EventRef.optional().describe('the last event by then that its machine accepted: the state is after it'),
+  lastStored: EventRef.optional().describe('the last stored event by then, when its machine refused it (a finding)'),
   events: z.number().int(),
   verdict: Verdict,
+  brokenFacts: z.array(z.string()).optional().describe("facts with a broken history that events accepted by then read (the fact's stream is the finding)"),
 });
 
 /**
@@ -131,8 +149,11 @@ const StateAtWire = z.object({
 const summaryWire = (row: EntityRow): z.infer<typeof EntitySummary> => {
   const wire = toWire(row) as z.infer<typeof EntitySummary>;
   if (row.kind !== 'pseudonym') return wire;
-  const { position: _position, updatedAt: _updatedAt, ...placeless } = wire;
-  return placeless;
+  const { position: _position, updatedAt: _updatedAt, broken, ...placeless } = wire;
+  // Its broken event's position places it as its own position would, and its reason may name the node (an event of
+  // the node's stored in the pseudonym's stream): both are read on its own routes, where a resolution is asked for.
+  const said = 'a stored event is refused by its machine; where and why: GET /v1/entities/pseudonym/{id} or /v1/replay/pseudonym/{id}';
+  return { ...placeless, ...(broken !== undefined ? { broken: { reason: said } } : {}) } as z.infer<typeof EntitySummary>;
 };
 
 /** A pseudonym's machine context without the node and its epoch (which, with the node, links the node's pseudonyms). */
@@ -195,7 +216,9 @@ export const entityRoutes: RouteModule = (app, context) => {
     {
       summary: "One entity's current state",
       description:
-        'The entity as its machine sees it now, rebuilt from its stream (the same view the engine decides commands on). A pseudonym\'s ' +
+        'The entity as its machine sees it now, rebuilt from its stream (the same view the engine decides commands on). Its stream is ' +
+        'judged as GET /v1/replay/{kind}/{id} judges it: when a stored event is refused (by its own rules or by one reading another ' +
+        'entity), `broken` names the first and why, and `state` and `context` are as applied. A pseudonym\'s ' +
         'context leaves out its node (`nodeId`, `epoch`) unless the caller is an auditor who recorded a resolution of it. ' +
         `An entity of more than ${context.limits.maxEntityEvents} events is refused (422 \`entity_too_long\`): page its timeline instead.`,
       tags: ['entities'],
@@ -204,19 +227,22 @@ export const entityRoutes: RouteModule = (app, context) => {
     async ({ kind, id, streamId }, _query, reply) => {
       // A rebuild of the whole stream per call: refused before it for a stream too long for one request.
       await refuseLongEntity(context, streamId, PAGE_THE_TIMELINE);
-      const entity = await context.credence.engine.entity(kind, id);
-      const last = entity.events.at(-1);
-      if (last === undefined || entity.revision === undefined) throw notFound(entity.streamId, kind);
       const shown = kind === 'pseudonym' && (await hasResolved(context, reply.request.principal, streamId));
+      const entity = await entityNow(context, reply.request.principal, { kind, id, streamId, linksTold: kind !== 'pseudonym' || shown });
+      if (entity === undefined) throw notFound(streamId, kind);
+      const placed = kind !== 'pseudonym' || shown;
+      const { last, broken } = entity;
       return {
-        streamId: entity.streamId,
+        streamId,
         kind,
         id,
-        state: String(entity.snapshot.value),
+        state: entity.state,
         revision: entity.revision.toString(10),
         // Where and when, as its node: only to an auditor who recorded a resolution of it (review 227).
-        ...(kind !== 'pseudonym' || shown ? { position: last.record.position.toString(10), updatedAt: last.metadata.occurredAt } : {}),
-        context: withoutNodeLink(kind, entity.snapshot.context as Record<string, unknown>, shown),
+        ...(placed ? { position: last.position.toString(10), ...(last.occurredAt !== undefined ? { updatedAt: last.occurredAt } : {}) } : {}),
+        context: withoutNodeLink(kind, entity.context, shown),
+        // Its position is left out with the entity's, for the same reason.
+        ...(broken !== undefined ? { broken: { ...(placed ? { position: broken.position.toString(10) } : {}), reason: broken.reason } } : {}),
       };
     },
   );
@@ -228,7 +254,8 @@ export const entityRoutes: RouteModule = (app, context) => {
       summary: "One entity's timeline",
       description:
         'Every event of the entity in stream order from the audit trail: who (actor), which command, why (reason), what caused it ' +
-        '(a cascade, a schedule) and the request signature status. The state after each event is in GET /v1/replay/{kind}/{id}. ' +
+        '(a cascade, a schedule) and the request signature status: what was recorded, not whether its machine accepts it. The state ' +
+        'after each event, and each event it refuses, is in GET /v1/replay/{kind}/{id}. ' +
         "A pseudonym's is refused (403) but to an auditor who recorded a resolution of it. With `limit`, one page of at most " +
         `\`limit\` entries after stream revision \`after\`, and \`nextAfter\` when more follow; without it, every entry, and an entity of more ` +
         `than ${context.limits.maxEntityEvents} events is refused (422 \`entity_too_long\`).`,

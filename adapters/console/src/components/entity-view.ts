@@ -9,6 +9,7 @@ import { readFirstPage, readPage, readTimelineAgain, renderTimeline, shownPages,
 import { renderEntityList, type EntityList } from './entity-list.ts';
 import { renderPicker } from './entity-picker.ts';
 import { ReadAgainWhileBehind } from '../read-again.ts';
+import { visibleText } from '../visible-text.ts';
 import { instants, nextInstant, sliderRange } from './slider-range.ts';
 import { badge } from './state-badge.ts';
 import { renderStateSlider } from './state-slider.ts';
@@ -285,7 +286,10 @@ export class EntityView extends ConsolePage {
             role,
             `${this.kind}-${id}`,
             (e) => html`<p class="entity-head">Now ${badge(e.state)} at revision ${e.revision}${e.position !== undefined ? ` (position ${e.position}), last changed ${formatTime(e.updatedAt)}` : ''}.
-              <a class="button-link" href=${verifyHref(e.kind, e.id)}>Verify its evidence bundle in this browser</a></p>`,
+              <a class="button-link" href=${verifyHref(e.kind, e.id)}>Verify its evidence bundle in this browser</a></p>
+              ${e.broken !== undefined
+                ? html`<p class="bad" role="alert" data-testid="entity-broken">Broken history: its machine refuses the stored event${e.broken.position !== undefined ? ` at position ${e.broken.position}` : ''} (${visibleText(e.broken.reason)}). The state shown is what its accepted events leave; its timeline is what was recorded.</p>`
+                : nothing}`,
             () => this.retry(id),
           )}
       ${this.timeline.state === 'ok' && this.entity.state === 'ok' ? this.renderSlider(this.timeline.value.entries) : nothing}

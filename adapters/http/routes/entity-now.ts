@@ -1,0 +1,82 @@
+import type { EntityKind } from '../../../domain/streams.ts';
+import { BrokenHistoryError } from '../../../machines/index.ts';
+import { replayEntityToSnapshot } from '../../../projections/replay/entity.ts';
+import type { EntityReplay } from '../../../projections/replay/index.ts';
+import type { Principal, ServiceContext } from '../context.ts';
+import { entityReplayTold } from './replay-findings-told.ts';
+
+/** An entity as GET /v1/entities/{kind}/{id} answers it, before its pseudonym's node is left out. */
+export interface EntityNow {
+  readonly streamId: string;
+  readonly state: string;
+  readonly revision: bigint;
+  /** Its last event: where and when. */
+  readonly last: { readonly position: bigint; readonly occurredAt?: string };
+  readonly context: Record<string, unknown>;
+  /** The first stored event its replay with every guard refuses, and why, in the caller's words (entityReplayTold). */
+  readonly broken?: { readonly position: bigint; readonly reason: string };
+}
+
+/**
+ * The entity now, judged as GET /v1/replay/{kind}/{id} judges it. The engine rebuilds an entity with its own
+ * machine's rules only (machines/rebuild.ts): a stored event refused by a rule reading another entity (a credential
+ * issued to a revoked node, written around the engine) was answered as a sound entity (review 237), while one its own
+ * machine refuses was a 500. Both are now `broken`, with the state as applied, so an auditor still sees the entity:
+ * the engine's (what commands are decided on) when it can rebuild it, else the one its accepted events leave.
+ * Undefined when the entity has no events. Only its own stream is replayed (with the facts it read).
+ */
+export const entityNow = async (
+  context: ServiceContext,
+  principal: Principal | undefined,
+  entityRef: { readonly kind: EntityKind; readonly id: string; readonly streamId: string; readonly linksTold: boolean },
+): Promise<EntityNow | undefined> => {
+  const { kind, id, streamId, linksTold } = entityRef;
+  const { engine, store } = context.credence;
+  let refused: BrokenHistoryError | undefined;
+  const entity = await engine.entity(kind, id).catch((error: unknown) => {
+    if (!(error instanceof BrokenHistoryError) || error.streamId !== streamId) throw error;
+    refused = error;
+    return undefined;
+  });
+  const { replay, snapshot } = await replayEntityToSnapshot(store, streamId);
+  const first = await firstRefusal(context, principal, replay);
+  // The replay checks all the engine does: a refusal it does not find is not one to answer over.
+  if (refused !== undefined && first === undefined) throw refused;
+  const broken = first === undefined ? {} : { broken: { position: first.position, reason: linksTold ? first.reason : withoutDependencies(first.reason) } };
+  if (entity !== undefined) {
+    const last = entity.events.at(-1);
+    if (last === undefined || entity.revision === undefined) return undefined;
+    const { position } = last.record;
+    return { streamId, state: String(entity.snapshot.value), revision: entity.revision, last: { position, occurredAt: last.metadata.occurredAt }, context: entity.snapshot.context as Record<string, unknown>, ...broken };
+  }
+  // Its own machine refuses a stored event: the state its accepted events leave, at the stream's last record.
+  const step = replay.steps.at(-1);
+  const revision = (await store.readStream(streamId)).reduce<bigint | undefined>((top, r) => (top === undefined || r.revision > top ? r.revision : top), undefined);
+  if (step === undefined || revision === undefined) return undefined;
+  return {
+    streamId,
+    state: replay.state,
+    revision,
+    last: { position: step.position, ...(step.occurredAt !== undefined ? { occurredAt: step.occurredAt } : {}) },
+    context: snapshot.context as Record<string, unknown>,
+    ...broken,
+  };
+};
+
+/** replay/entity.ts's words for a decision that read a fact with a broken history: they name the fact's stream. */
+const DEPENDS = /; it depends on \S+ has a broken history at position \d+: .*?(?=; it depends on |$)/g;
+
+/**
+ * A pseudonym's refusal without the facts it depended on (its node, SER-025): entityReplayTold words a recorded-again
+ * command and an event stored elsewhere, not these, which GET /v1/replay/{kind}/{id} tells only to a resolving auditor.
+ */
+const withoutDependencies = (reason: string): string =>
+  reason.replace(DEPENDS, "; it depends on another entity's broken history (which one is told to an auditor who resolved this pseudonym)");
+
+/** The first stored event of the entity's stream its replay with every guard refuses, in the caller's words. */
+const firstRefusal = async (context: ServiceContext, principal: Principal | undefined, replay: EntityReplay): Promise<{ position: bigint; reason: string } | undefined> => {
+  if (replay.verdict.ok) return undefined;
+  const told = await entityReplayTold(context, principal, replay);
+  const first = told.verdict.ok ? undefined : told.verdict.findings[0];
+  return first === undefined ? undefined : { position: first.position, reason: first.reason };
+};
