@@ -20,10 +20,10 @@ const synchronousOf = (store: unknown): number => {
 };
 
 describe('the durability setting', () => {
-  it('is read from the end of an embedded store connection string; any other ? stays in the folder name', () => {
+  it('is read from the end of an embedded store connection string; any other ? is refused (review 236)', () => {
     expect(parseStoreConnectionString('sqlite:./data?durability=normal')).toEqual({ kind: 'sqlite', dir: './data', durability: 'normal' });
     expect(parseStoreConnectionString('sqlite::memory:?durability=full')).toEqual({ kind: 'sqlite-memory', durability: 'full' });
-    expect(parseStoreConnectionString('sqlite:./odd?name')).toEqual({ kind: 'sqlite', dir: './odd?name' });
+    expect(() => parseStoreConnectionString('sqlite:./odd?name')).toThrow(/must not hold \?/);
     expect(parseStoreConnectionString('sqlite:./data')).toEqual({ kind: 'sqlite', dir: './data' });
     let error: unknown;
     try {

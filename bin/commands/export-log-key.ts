@@ -7,7 +7,7 @@ import type { StoreLocation } from '../../adapters/driven/store/index.ts';
 import type { Io } from '../io.ts';
 import { UsageError } from '../program.ts';
 import { printable } from '../printable.ts';
-import { configuredStore, readModelDir, type StoreChoice } from './open-store.ts';
+import { configuredStore, localDataFolder, type StoreChoice } from './open-store.ts';
 import { refuseUnknownVariables } from './unknown-variables.ts';
 
 /** The log key a local export signs a checkpoint with: the folder's key file (`signer` absent), or its Secure Environment's. */
@@ -55,9 +55,11 @@ export const exportSettings = async (
   const flagged = witnessOf(args.checkpointWitness, 'flag --checkpoint-witness');
   if (args.config === undefined) {
     await refuseUnknownVariables(io);
+    // The folder as every local command finds it: --data, --store's, CREDENCE_DATA, ./data (review 236).
+    const folder = localDataFolder(args, env);
     return {
-      data: readModelDir(args.data, args.store),
-      store: configuredStore(args, undefined),
+      data: folder.dir,
+      store: configuredStore(args, { store: undefined, storeSetting: '--store', dataSetting: folder.setting }),
       secureEnvironment: env['CREDENCE_SECURE_ENVIRONMENT'] || undefined,
       checkpointWitness: flagged ?? witnessOf(env['CREDENCE_CHECKPOINT_WITNESS'] || undefined, 'env CREDENCE_CHECKPOINT_WITNESS'),
     };

@@ -59,7 +59,7 @@ export const register: RegisterCommands = (program, io) => {
   const rotateCommand: Command = kek
     .command('rotate')
     .description('re-seal every key under a new KEK and replace the KEK file: a leaked copy of the old KEK opens nothing in the folder any more')
-    .option('--data <dir>', "the data folder (default ./data, or the --config file's)")
+    .option('--data <dir>', "the data folder (env CREDENCE_DATA; default ./data, or the --config file's)")
     .option('--config <file>', "the service's configuration file (JSON, as credence serve --config): its data folder unless --data, its Secure Environment")
     .action(handler(io, async (opts: Record<string, unknown>) => rotate(parseOptions(rotateCommand, Options, opts), io)));
 };

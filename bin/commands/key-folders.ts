@@ -33,7 +33,7 @@ export const withKeyFolders = (command: Command): Command =>
   command
     .option(
       '--data <dir...>',
-      "the data folder (default ./data, or the --config file's); with an HSM, every data folder served on that token (repeatable)",
+      "the data folder (env CREDENCE_DATA; default ./data, or the --config file's); with an HSM, every data folder served on that token (repeatable)",
     )
     .option('--token-not-shared', 'with an HSM: no data folder but the one --data names uses that token')
     .option('--without-records', 'with --token-not-shared: that folder holds no records on purpose (the token serves no data folder: a refused ca init removed the one it made)')

@@ -10,6 +10,7 @@ import { KeyFolderOptions, keyFoldersOf, withKeyFolders } from './key-folders.ts
 import { listFolderKeys } from './key-list.ts';
 import { KEY_OWNERS, keyUseIn } from './keys-in-use.ts';
 import { PathArg } from './options.ts';
+import { DATA_VARIABLE_SETTING, localDataFolder } from './open-store.ts';
 
 const OWNERS = Object.keys(KEY_OWNERS);
 
@@ -32,6 +33,16 @@ type Options = z.infer<typeof Options>;
 const SinceBackupOptions = z.object({ data: PathArg.optional(), beforeRestore: PathArg, config: PathArg.optional() });
 
 /**
+ * The folders of `--data`; without it or --config (whose loading reads CREDENCE_DATA as `credence serve` does), the
+ * folder CREDENCE_DATA names (localDataFolder, review 236: key read ./data while token and serve followed it).
+ */
+const withDataFolder = <A extends { readonly data?: string[] | undefined; readonly config?: string | undefined }>(args: A, io: Io): A => {
+  if (args.data !== undefined || args.config !== undefined) return args;
+  const folder = localDataFolder({}, io.env ?? process.env);
+  return folder.setting === DATA_VARIABLE_SETTING ? { ...args, data: [folder.dir] } : args;
+};
+
+/**
  * Destroys a key of the data folder's Secure Environment that nothing of the folder names: the one an error said is
  * "left in the Secure Environment (owner X), named by nothing" (domain/ports/destroy-new-key.ts), which no other
  * command could ever find again. Only through the owner that error named, and only an owner whose records this command
@@ -44,7 +55,7 @@ const destroy = async (args: Options, io: Io): Promise<number> => {
     const inUse = await keyUseIn([folder], owner, handle);
     if (inUse !== undefined) throw validationError([{ path: '--handle', rule: inUse.rule, message: `${handle} is ${inUse.message} [${inUse.rule}]` }], `key of ${owner}`);
   };
-  return destroyFolderKey(await keyFoldersOf(args, io), { owner, handle, noun: 'key', refuseInUse }, io);
+  return destroyFolderKey(await keyFoldersOf(withDataFolder(args, io), io), { owner, handle, noun: 'key', refuseInUse }, io);
 };
 
 /**
@@ -61,7 +72,7 @@ export const register: RegisterCommands = (program, io) => {
     .option('--json', 'one JSON document: the keys, the counts, the destroy command')
     .action(handler(io, async (opts: Record<string, unknown>) => {
       const args = parseOptions(listCommand, ListOptions, opts);
-      return listFolderKeys(await keyFoldersOf(args, io), { owner: args.owner, unnamed: args.unnamed === true, json: args.json === true, config: args.config }, io);
+      return listFolderKeys(await keyFoldersOf(withDataFolder(args, io), io), { owner: args.owner, unnamed: args.unnamed === true, json: args.json === true, config: args.config }, io);
     }));
   const destroyCommand: Command = withKeyFolders(key.command('destroy'))
     .description('destroy a key no record of the folder names, as an error named it ("left in the Secure Environment"); a key in use is refused')
@@ -71,13 +82,13 @@ export const register: RegisterCommands = (program, io) => {
   const sinceCommand: Command = key
     .command('destroy-since-backup')
     .description('after a whole-folder restore: destroy again each key the folder moved aside no longer holds (destroyed since the backup)')
-    .option('--data <dir>', "the restored data folder (default ./data, or the --config file's)")
+    .option('--data <dir>', "the restored data folder (env CREDENCE_DATA; default ./data, or the --config file's)")
     .requiredOption('--before-restore <dir>', 'the data folder moved aside before the restore, as it was last used')
     .option('--config <file>', "the service's configuration file (JSON, as credence serve --config): its data folder unless --data, its Secure Environment")
     .action(
       handler(io, async (opts: Record<string, unknown>) => {
         const args = parseOptions(sinceCommand, SinceBackupOptions, opts);
-        const folders = await keyFoldersOf({ data: args.data === undefined ? undefined : [args.data], config: args.config }, io);
+        const folders = await keyFoldersOf(withDataFolder({ data: args.data === undefined ? undefined : [args.data], config: args.config }, io), io);
         return destroyKeysSinceBackup(folders, args.beforeRestore, io);
       }),
     );

@@ -13,6 +13,9 @@ import type { EventStore } from '../../domain/ports/event-store.ts';
 import { isCredenceError } from '../../domain/errors.ts';
 import { UsageError } from '../program.ts';
 import { lockStoreFolder } from './folder-lock.ts';
+import { withoutControls } from '../../adapters/http/config-values.ts';
+import { z } from 'zod';
+import type { Io } from '../io.ts';
 
 /**
  * `--store <connection string>` for commands that read an existing store (issue 6: the engine picks the store from
@@ -96,12 +99,55 @@ const unusableFolderAsUsage = (error: unknown, setting: string): unknown => {
   return error;
 };
 
+/** The setting a data folder CREDENCE_DATA names is said as, in a refusal. */
+export const DATA_VARIABLE_SETTING = 'env CREDENCE_DATA';
+
+/** A local command's data folder and the setting that named it, for a refusal (openExistingStore). */
+export interface DataFolder {
+  readonly dir: string;
+  readonly setting: string;
+}
+
+/** As `credence serve` reads it (ServiceConfig's `data`): no control character, bounded. */
+const EnvDataFolder = withoutControls(z.string().min(1).max(4_096));
+
 /**
- * Where a command's read models live: `--data` when given; otherwise beside an embedded store given by `--store`
- * (its folder), otherwise `./data`. Read models of an EventStoreDB store stay local, in `--data`.
+ * The data folder of a local command, the one rule for all of them: `--data` when given; otherwise the folder of an
+ * embedded store `--store` names (its read models beside it, never in another folder); otherwise `CREDENCE_DATA`, as
+ * `credence serve` and `token` read it (review 236: replay, history, query and projections read ./data while token
+ * and serve in the same shell followed the variable); otherwise `./data`. Read models of an EventStoreDB store stay
+ * local. `env` absent: the variable is not read (export and log-key without --config, which document so).
  */
-export const readModelDir = (data: string | undefined, store: StoreLocation | undefined): string =>
-  data ?? (store?.kind === 'sqlite' ? store.dir : './data');
+export const localDataFolder = (
+  args: { readonly data?: string | undefined; readonly store?: StoreLocation | undefined },
+  env?: Readonly<Record<string, string | undefined>>,
+): DataFolder => {
+  if (args.data !== undefined) return { dir: args.data, setting: '--data' };
+  if (args.store?.kind === 'sqlite') return { dir: args.store.dir, setting: '--store' };
+  const variable = env?.['CREDENCE_DATA'];
+  // Empty is unset, as loadServiceConfig reads it.
+  if (variable === undefined || variable === '') return { dir: './data', setting: '--data (the default; CREDENCE_DATA unset)' };
+  const parsed = EnvDataFolder.safeParse(variable);
+  if (!parsed.success) throw new UsageError(`env CREDENCE_DATA: ${parsed.error.issues[0]?.message ?? 'must be a folder path'}`);
+  return { dir: parsed.data, setting: DATA_VARIABLE_SETTING };
+};
+
+/** Where a command's read models live: its data folder (localDataFolder). */
+export const readModelDir = (data: string | undefined, store: StoreLocation | undefined, env?: Readonly<Record<string, string | undefined>>): string =>
+  localDataFolder({ data, store }, env).dir;
+
+/**
+ * The existing store of a local read command (openExistingStore) and its data folder (localDataFolder): `--store`'s,
+ * else the embedded store of the data folder, a refusal naming the setting the folder came from.
+ */
+export const openLocalStore = (
+  args: { readonly data?: string | undefined; readonly store?: StoreLocation | undefined },
+  io: Io,
+  access: StoreAccess = 'read',
+): { readonly data: string; readonly store: EventStore } => {
+  const folder = localDataFolder(args, io.env ?? process.env);
+  return { data: folder.dir, store: openExistingStore(folder.dir, args.store, args.store === undefined ? folder.setting : undefined, access) };
+};
 
 /** The store a local command reads, and the setting that named it (for a refusal: openExistingStore). */
 export interface StoreChoice {

@@ -19,14 +19,14 @@ import type { Io } from '../io.ts';
 /**
  * Options several commands share, with the one rule for where a read command reads: `--server` (or
  * CREDENCE_URL when neither --data nor --store is given) reads through the HTTP API; otherwise the local data
- * folder (`--data`, default ./data) or the store of `--store`.
+ * folder (`--data`, else CREDENCE_DATA, else ./data: open-store.ts localDataFolder) or the store of `--store`.
  */
 
 export const withJson = (command: Command): Command => command.option('--json', 'print the result as JSON (no progress bar)');
 
 export const withLocalStore = (command: Command, dataDefault = './data'): Command =>
   command
-    .option('--data <dir>', `the local data folder (default: ${dataDefault})`)
+    .option('--data <dir>', `the local data folder (env CREDENCE_DATA; default: ${dataDefault})`)
     .option(
       '--store <connection>',
       'read the events from this store instead: sqlite:<folder>, esdb://… or kurrentdb://…; a user:password@ here shows in ps and shell history, prefer --server with --token-file',

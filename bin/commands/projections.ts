@@ -24,7 +24,7 @@ import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
 import { progressBar } from '../progress.ts';
-import { openExistingStore, readModelDir, StoreArg } from './open-store.ts';
+import { openLocalStore, StoreArg } from './open-store.ts';
 import { warnOfUnknownVariables } from './unknown-variables.ts';
 import { clientOf, progressStream, readTarget, ServerOptions, withJson, withLocalStore, withServer, PathArg } from './options.ts';
 import { signingPolicyOption, SigningArg } from './signing-option.ts';
@@ -48,9 +48,8 @@ type Options = z.infer<typeof Options>;
 const openLocal = async (args: Options, io: Io, hold: 'required' | 'unless-held') => {
   await warnOfUnknownVariables(io);
   const signing = signingPolicyOption(args.signing, io);
-  const data = readModelDir(args.data, args.store);
   // A rebuild's cascade and expiry may append commands; a status only reads (open-store.ts StoreAccess).
-  const store = openExistingStore(data, args.store, undefined, hold === 'required' ? 'write' : 'read');
+  const { data, store } = openLocalStore(args, io, hold === 'required' ? 'write' : 'read');
   let lock: DataFolderLock | undefined;
   let db: ReturnType<typeof openReadModels> | undefined;
   try {

@@ -13,7 +13,7 @@ import { json, type Io } from '../io.ts';
 import { printable, printableCsv } from '../printable.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
 import { assertSetUp, lockUnlessHeld } from './folder-lock.ts';
-import { openExistingStore, readModelDir, StoreArg } from './open-store.ts';
+import { openLocalStore, StoreArg } from './open-store.ts';
 import { warnOfUnknownVariables } from './unknown-variables.ts';
 import { clientOf, readTarget, ServerOptions, withJson, withLocalStore, withServer, PathArg } from './options.ts';
 import { signingPolicyOption, SigningArg } from './signing-option.ts';
@@ -97,8 +97,7 @@ const runLocal = async (
 ): Promise<{ readonly answer: ComplianceAnswer; readonly eventsBehind: number }> => {
   await warnOfUnknownVariables(io);
   const signing = signingPolicyOption(args.signing, io);
-  const data = readModelDir(args.data, args.store);
-  const store = openExistingStore(data, args.store);
+  const { data, store } = openLocalStore(args, io);
   // As the server refuses it (409): an `after` past the store's head would answer an empty last page, which a pager
   // reads as "no more rows". Before the read models are opened or brought up to the head: a refusal writes nothing.
   // A tagged cursor whose event this folder's log does not hold there is of another log (review 199), as the server

@@ -2,7 +2,7 @@ import type { StoreLocation } from '../../adapters/driven/store/index.ts';
 import type { OperatorClient } from '../../adapters/client/operator.ts';
 import type { EventStore } from '../../domain/ports/event-store.ts';
 import type { Io } from '../io.ts';
-import { openExistingStore } from './open-store.ts';
+import { openLocalStore } from './open-store.ts';
 import { clientOf, readTarget, type ServerOptionValues } from './options.ts';
 import { warnOfUnknownVariables } from './unknown-variables.ts';
 
@@ -10,9 +10,9 @@ import { warnOfUnknownVariables } from './unknown-variables.ts';
 export type ReadSourceOptions = ServerOptionValues & { readonly data?: string | undefined; readonly store?: StoreLocation | undefined };
 
 /**
- * Runs a read where readTarget says it runs: `local` on the existing store of `--data` (default ./data) or
- * `--store`, closed afterwards whatever happens (warned first of a `CREDENCE_*` variable it does not read:
- * warnOfUnknownVariables); `remote` with the client of the server.
+ * Runs a read where readTarget says it runs: `local` on the existing store of `--store` or of the data folder
+ * (openLocalStore: `--data`, else CREDENCE_DATA, else ./data), closed afterwards whatever happens (warned first of a
+ * `CREDENCE_*` variable it does not read: warnOfUnknownVariables); `remote` with the client of the server.
  */
 export const readFromSource = async <T>(
   args: ReadSourceOptions,
@@ -23,7 +23,7 @@ export const readFromSource = async <T>(
   const target = readTarget(args, io);
   if (target !== undefined) return remote(clientOf(target));
   await warnOfUnknownVariables(io);
-  const store = openExistingStore(args.data ?? './data', args.store);
+  const { store } = openLocalStore(args, io);
   try {
     return await local(store);
   } finally {

@@ -170,9 +170,9 @@ const replayLocal = async (store: EventStore, args: Options, io: Io): Promise<Fl
   // On the embedded store the head position is the number of stored events: the bar's total.
   const progress = stream === undefined ? undefined : progressBar(stream, Number((await store.headPosition()) ?? 0n), 'events replayed');
   // The checkpoint lives with the read models (the data folder); a store without a local folder verifies in full.
-  const dir = readModelDir(args.data, args.store);
+  const dir = readModelDir(args.data, args.store, io.env ?? process.env);
   // Workers over the embedded store read their own partitions from its file (adapters/replay-workers/pool.ts).
-  const eventsDir = args.store === undefined ? (args.data ?? './data') : args.store.kind === 'sqlite' ? args.store.dir : undefined;
+  const eventsDir = args.store === undefined ? dir : args.store.kind === 'sqlite' ? args.store.dir : undefined;
   const unsaved: string[] = [];
   const result = await verifyFleet(store, {
     full: args.full,

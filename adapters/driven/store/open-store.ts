@@ -4,6 +4,7 @@
  * - `sqlite::memory:`: the embedded store in memory (tests, demos);
  * - either sqlite form may end in `?durability=full` (the default: an append is acknowledged once synced to disk)
  *   or `?durability=normal` (once written to the OS; for tests and benchmarks that say so), see sqlite/schema.ts;
+ *   any other option, or a `?` in the folder path, is refused (rule `unknown_option`);
  * - `esdb://…`, `esdb+discover://…`, `kurrentdb://…`, `kurrentdb+discover://…`: EventStoreDB / KurrentDB.
  *   The rest of the string (hosts, `?tls=…`, `tlsCAFile`, `username:password@`, node preference) is the client's
  *   connection-string syntax; kurrentdb schemes are rewritten to esdb for the 6.x client in its adapter. The client's
@@ -28,6 +29,19 @@ export type StoreLocation =
 const EXPECTED = 'sqlite:<folder>[?durability=full|normal], sqlite::memory:, esdb://host:port[?options], esdb+discover://…, kurrentdb://… or kurrentdb+discover://…';
 const ESDB = /^(?:esdb|kurrentdb)(?:\+discover)?:\/\/(?:[^@\s/?#]+@)?[^@\s/?#]+\/?(?:\?\S*)?$/i;
 
+/**
+ * What is wrong with what follows the `?` of a `sqlite:` string, if anything: a `?` in the folder path (the rest not a
+ * `key=value` list), an option other than `durability` (named, bounded and escaped), or durability given twice.
+ */
+const sqliteOptionProblem = (rest: string): string | undefined => {
+  const known = `the one option a sqlite: store takes is durability (?durability=${DURABILITIES.join('|')})`;
+  if (rest.includes('?') || !rest.includes('=')) return `a sqlite: folder path must not hold ?; ${known}`;
+  const keys = rest.split('&').map((pair) => pair.split('=')[0]!);
+  const unknown = keys.find((key) => key.toLowerCase() !== 'durability');
+  if (unknown !== undefined) return `unknown option ${JSON.stringify(unknown.slice(0, 64))} (rule unknown_option): ${known}`;
+  return keys.length > 1 ? `durability is given ${keys.length} times: ${known}` : undefined;
+};
+
 export const StoreConnectionString = z
   .string()
   // Far above any real connection string (hosts, credentials, options): bounded before anything scans it (SER-001).
@@ -35,11 +49,18 @@ export const StoreConnectionString = z
   .trim()
   .min(1, `must be ${EXPECTED}`)
   .transform((whole, context): StoreLocation => {
-    // Only this exact suffix is a parameter: any other `?` stays part of the folder name, as before.
-    const suffix = /\?durability=([a-z]*)$/i.exec(whole);
-    const value = suffix === null || !/^sqlite:/i.test(whole) ? whole : whole.slice(0, suffix.index);
-    const durability = suffix?.[1]?.toLowerCase();
-    if (durability !== undefined && value !== whole && !(DURABILITIES as readonly string[]).includes(durability)) {
+    // After `sqlite:<folder>` only `?durability=…` is read, and a folder path holds no `?` (review 236: a misspelt
+    // `?durabilty=normal` became part of a new folder's name, and the store ran at the default durability).
+    const query = /^sqlite:/i.test(whole) ? whole.indexOf('?') : -1;
+    const value = query < 0 ? whole : whole.slice(0, query);
+    const rest = query < 0 ? undefined : whole.slice(query + 1);
+    const problem = rest === undefined ? undefined : sqliteOptionProblem(rest);
+    if (problem !== undefined) {
+      context.addIssue({ code: 'custom', params: { rule: 'unknown_option' }, message: problem });
+      return z.NEVER;
+    }
+    const durability = rest?.slice(rest.indexOf('=') + 1).toLowerCase();
+    if (durability !== undefined && !(DURABILITIES as readonly string[]).includes(durability)) {
       context.addIssue({ code: 'custom', message: `durability must be one of ${DURABILITIES.join(', ')}` });
       return z.NEVER;
     }
@@ -58,11 +79,17 @@ export const StoreConnectionString = z
     return z.NEVER;
   });
 
+/** The issue's own rule where it names one (`unknown_option`), zod's code otherwise. */
+const ruleOf = (issue: z.core.$ZodIssue): string => {
+  const rule = (issue as { params?: { rule?: unknown } }).params?.rule;
+  return typeof rule === 'string' ? rule : issue.code;
+};
+
 export function parseStoreConnectionString(value: string | undefined, argument = 'store'): StoreLocation {
   const parsed = StoreConnectionString.safeParse(value ?? DEFAULT_STORE);
   if (parsed.success) return parsed.data;
   throw validationError(
-    parsed.error.issues.map((issue) => ({ path: argument, rule: issue.code, message: issue.message })),
+    parsed.error.issues.map((issue) => ({ path: argument, rule: ruleOf(issue), message: issue.message })),
     'store connection string',
   );
 }
