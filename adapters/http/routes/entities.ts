@@ -228,7 +228,7 @@ export const entityRoutes: RouteModule = (app, context) => {
       // A rebuild of the whole stream per call: refused before it for a stream too long for one request.
       await refuseLongEntity(context, streamId, PAGE_THE_TIMELINE);
       const shown = kind === 'pseudonym' && (await hasResolved(context, reply.request.principal, streamId));
-      const entity = await entityNow(context, reply.request.principal, { kind, id, streamId, linksTold: kind !== 'pseudonym' || shown });
+      const entity = await entityNow(context, reply.request.principal, { kind, id, streamId });
       if (entity === undefined) throw notFound(streamId, kind);
       const placed = kind !== 'pseudonym' || shown;
       const { last, broken } = entity;

@@ -28,9 +28,9 @@ export interface EntityNow {
 export const entityNow = async (
   context: ServiceContext,
   principal: Principal | undefined,
-  entityRef: { readonly kind: EntityKind; readonly id: string; readonly streamId: string; readonly linksTold: boolean },
+  entityRef: { readonly kind: EntityKind; readonly id: string; readonly streamId: string },
 ): Promise<EntityNow | undefined> => {
-  const { kind, id, streamId, linksTold } = entityRef;
+  const { kind, id, streamId } = entityRef;
   const { engine, store } = context.credence;
   let refused: BrokenHistoryError | undefined;
   const entity = await engine.entity(kind, id).catch((error: unknown) => {
@@ -42,7 +42,7 @@ export const entityNow = async (
   const first = await firstRefusal(context, principal, replay);
   // The replay checks all the engine does: a refusal it does not find is not one to answer over.
   if (refused !== undefined && first === undefined) throw refused;
-  const broken = first === undefined ? {} : { broken: { position: first.position, reason: linksTold ? first.reason : withoutDependencies(first.reason) } };
+  const broken = first === undefined ? {} : { broken: { position: first.position, reason: first.reason } };
   if (entity !== undefined) {
     const last = entity.events.at(-1);
     if (last === undefined || entity.revision === undefined) return undefined;
@@ -62,16 +62,6 @@ export const entityNow = async (
     ...broken,
   };
 };
-
-/** replay/entity.ts's words for a decision that read a fact with a broken history: they name the fact's stream. */
-const DEPENDS = /; it depends on \S+ has a broken history at position \d+: .*?(?=; it depends on |$)/g;
-
-/**
- * A pseudonym's refusal without the facts it depended on (its node, SER-025): entityReplayTold words a recorded-again
- * command and an event stored elsewhere, not these, which GET /v1/replay/{kind}/{id} tells only to a resolving auditor.
- */
-const withoutDependencies = (reason: string): string =>
-  reason.replace(DEPENDS, "; it depends on another entity's broken history (which one is told to an auditor who resolved this pseudonym)");
 
 /** The first stored event of the entity's stream its replay with every guard refuses, in the caller's words. */
 const firstRefusal = async (context: ServiceContext, principal: Principal | undefined, replay: EntityReplay): Promise<{ position: bigint; reason: string } | undefined> => {

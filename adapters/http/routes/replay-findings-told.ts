@@ -74,8 +74,13 @@ const RECORDED_AGAIN = /^command \S+ (was recorded by an earlier append of this 
 /** Reading's words for an event in another entity's stream (domain/stored.ts decodeStored): the entity it names. */
 const ADDRESSED = /^(\S+) is addressed to (\S+) but stored in (\S+)$/;
 
+/** replay/entity.ts's words for a decision that read a fact with a broken history: they name the fact's stream. */
+const DEPENDS = /; it depends on \S+ has a broken history at position \d+: .*?(?=; it depends on |$)/g;
+
 /** `reason` without the ids it quotes that link a pseudonym to another entity, unless the caller is told that link. */
-const reasonTold = async (type: string, reason: string, own: boolean, told: Teller): Promise<string> => {
+const reasonTold = async (type: string, quoted: string, own: boolean, told: Teller): Promise<string> => {
+  // A pseudonym's decision that read its node as a fact names the node where that node's history is broken.
+  const reason = own ? quoted : quoted.replace(DEPENDS, "; it depends on another entity's broken history (which one is told to an auditor who resolved this pseudonym)");
   const again = RECORDED_AGAIN.exec(reason);
   if (again !== null) return own ? reason : `a command ${again[1]} (its id is told to an auditor who resolved this pseudonym)`;
   const addressed = ADDRESSED.exec(reason);
