@@ -56,6 +56,9 @@ export const lengthPrefixed = (bytes: Uint8Array): Uint8Array => {
 
 export const toHex = (bytes: Uint8Array): string => bytesToHex(bytes);
 
+/** The unsigned integer whose little-endian bytes these are (RFC 7748 and RFC 8032 encode field elements so). */
+export const littleEndianInteger = (bytes: Uint8Array): bigint => (bytes.length === 0 ? 0n : BigInt(`0x${bytesToHex(bytes.slice().reverse())}`));
+
 /**
  * Node's Buffer when the code runs on Node (fast), else the web platform's btoa / atob: the web console (issue 14)
  * verifies evidence bundles in the browser with this domain code, and a browser has no Buffer.

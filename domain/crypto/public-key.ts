@@ -1,5 +1,6 @@
-import { ed25519 } from '@noble/curves/ed25519.js';
 import { p256 } from '@noble/curves/nist.js';
+import { littleEndianInteger } from './bytes.ts';
+import { ed25519PointOf } from './ed25519-point.ts';
 import { subjectPublicKeyInfo, type SpkiKind } from './fingerprint.ts';
 
 /**
@@ -45,7 +46,6 @@ const LOW_ORDER_U = new Set<bigint>([
   325606250916557431795983626356110631294008115727848805560023387167927233504n,
   39382357235489614581723060781553021112529911719440698176882885853963445705823n,
 ]);
-const littleEndian = (bytes: Uint8Array): bigint => bytes.reduceRight((n, b) => (n << 8n) | BigInt(b), 0n);
 
 const checkP256 = (key: Uint8Array): PublicKeyCheck | undefined => {
   if (key.length !== 65 || key[0] !== 0x04) return refuse(CANONICAL_KEY_RULE, `must be ${CANONICAL_FORM.p256}`);
@@ -56,20 +56,16 @@ const checkP256 = (key: Uint8Array): PublicKeyCheck | undefined => {
 
 const checkEd25519 = (key: Uint8Array): PublicKeyCheck | undefined => {
   if (key.length !== 32) return refuse(CANONICAL_KEY_RULE, `must be ${CANONICAL_FORM.ed25519}`);
-  let point;
-  try {
-    // RFC 8032 decoding (zip215 off) refuses y >= p and x = 0 with the sign bit set, the only other encodings of a
-    // point: what it decodes has one encoding. Those are named as no key, as the request-signing policy always has.
-    point = ed25519.Point.fromBytes(key, false);
-  } catch {
-    return refuse(INVALID_PUBLIC_KEY_RULE, ED25519_NOT_A_POINT);
-  }
-  return point.isSmallOrder() ? refuse(SMALL_ORDER_KEY_RULE, ED25519_SMALL_ORDER) : undefined;
+  // RFC 8032 decoding refuses y >= p and x = 0 with the sign bit set, the only other encodings of a point: what it
+  // accepts has one encoding. Those are named as no key, as the request-signing policy always has.
+  const verdict = ed25519PointOf(key);
+  if (verdict === 'not_a_point') return refuse(INVALID_PUBLIC_KEY_RULE, ED25519_NOT_A_POINT);
+  return verdict === 'small_order' ? refuse(SMALL_ORDER_KEY_RULE, ED25519_SMALL_ORDER) : undefined;
 };
 
 const checkX25519 = (key: Uint8Array): PublicKeyCheck | undefined => {
   if (key.length !== 32) return refuse(CANONICAL_KEY_RULE, `must be ${CANONICAL_FORM.x25519}`);
-  const u = littleEndian(key);
+  const u = littleEndianInteger(key);
   // RFC 7748 §5 has receivers mask the top bit and reduce u mod p; Credence's peers never send such a u, and one
   // accepted would give a key two encodings (and a transcript two forms) for one shared secret.
   if (u >= P25519) return refuse(CANONICAL_KEY_RULE, `must be ${CANONICAL_FORM.x25519}`);

@@ -79,7 +79,7 @@ export const ruleSince = (eventType: string, rule: string | undefined): string |
  * version when the machines now judge otherwise, and record the new hash here either way. Without it a changed
  * helper would let a replay go on from snapshots its old code made (review: the bump was a step to remember).
  */
-export const MACHINES_SOURCES_CONFIRMED = '44f6eb252c537b5a03f66f0c6d1fb3f12ee348a0691c404dc0966ff59513c33f';
+export const MACHINES_SOURCES_CONFIRMED = '4fd2fe73d76d58871c1d207dcdf4d5f6b49c5b7ca33414b04009a24d0d6819a6';
 
 /**
  * A machine's config and implementations as JSON: a function by its source (as the running build holds it) with its
