@@ -104,6 +104,20 @@ const keysNote = (setting: string | undefined): string => {
 };
 
 /**
+ * The settings serve reads that have no flag, so that `serve --help` names every variable it reads (review 236: four
+ * were only in docs/service.md). A test holds this to the configuration's own lists (CONFIG_ENV, LIMITS_ENV).
+ */
+const UNFLAGGED_SETTINGS = [
+  '',
+  'Settings without a flag (environment, or --config\'s file but for the last two; docs/service.md "Configuration"):',
+  '  CREDENCE_DURABILITY        when an append is acknowledged: full (synced to disk, the default) or normal (written to the OS)',
+  '  CREDENCE_ENTITY_CACHE_MIB  MiB of entity snapshots kept between commands, 0 to 65536 (default 64)',
+  '  CREDENCE_HELLO_FLOOR_MS    least time in ms before a device hello is answered, 0 to 1000 (default 50; limits.helloFloorMs)',
+  '  CREDENCE_KEK_FILE          the embedded Secure Environment\'s KEK, an absolute path outside the data folder',
+  '  CREDENCE_PKCS11_PIN        the PKCS#11 user PIN when the --secure-environment URI names no pin-source',
+].join('\n');
+
+/**
  * `credence serve`: the service on the data folder (or the store of `--store`), until SIGTERM or SIGINT start its
  * graceful shutdown. JSON logs go to stdout; the address, for a person, to stderr.
  */
@@ -136,6 +150,7 @@ export const register: RegisterCommands = (program, io) => {
       '--secure-environment <uri>',
       "where the infrastructure's keys live: embedded (default) or a pkcs11: URI, PIN from its pin-source file or env CREDENCE_PKCS11_PIN, never here (env CREDENCE_SECURE_ENVIRONMENT; docs/hsm.md)",
     )
+    .addHelpText('after', UNFLAGGED_SETTINGS)
     .action(
       handler(io, async (opts: Record<string, unknown>) => {
         const args = parseOptions(command, Options, opts);
