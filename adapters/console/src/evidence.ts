@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { readNamedJsonText } from '../../../domain/json-duplicate-names.ts';
 import { decodeStored } from '../../../domain/stored.ts';
-import { parseRequestSigningPolicy, storedSignatureCheck } from '../../../domain/signing/index.ts';
+import { parseRequestSigningPolicy, storedSignatureJudgement, type InvalidSignatureReason } from '../../../domain/signing/index.ts';
 import {
   fail,
   formatRevisionRanges,
@@ -120,27 +120,83 @@ export interface SignatureRow {
   readonly type: string;
   readonly actor: string;
   readonly status: 'unsigned' | 'signed, not checked' | 'verified' | 'invalid' | 'unreadable' | 'withheld';
+  /** Why it is `invalid`, the verifier's word, as the timeline's `signature.reason` gives it (review 182). */
+  readonly reason?: InvalidSignatureReason;
   readonly detail?: string;
 }
 
 /**
+ * Each reason in words, as docs/service.md gives them for the timeline's `signature.reason`: a key merely left out of
+ * the policy must not read as a forgery (review 240: the page said a bare `invalid`).
+ */
+const INVALID_BECAUSE: Readonly<Record<InvalidSignatureReason, string>> = {
+  unknown_key: 'the key is not in the signing policy (a key removed from it, rather than retired, reads the same)',
+  other_actor: 'the key is registered for another actor',
+  other_role: 'the key is registered for another role',
+  retired: "signed at or after the key's retiredAt",
+  other_audience: "addressed to another deployment than the policy's audience",
+  bad_lifetime: 'its lifetime is one no policy allows',
+  not_yet_valid: 'issued after the event was recorded',
+  expired: 'expired before the event was recorded',
+  does_not_verify: 'the record was altered or the signature forged',
+};
+
+/** What the page shows of the signatures, by the verdict (signatureTable). */
+export type SignatureTable =
+  | { readonly policyError: string }
+  | { readonly notShown: string }
+  | { readonly rows: SignatureRow[]; readonly caption: string };
+
+/**
+ * The signatures a verdict lets the page show (review 240). A bundle that failed is not evidence of what the log
+ * recorded, so nothing in it is shown as a finding, its signatures neither; one checked under the key it names
+ * (`key_not_pinned`) may be anyone's invention, so its signatures are shown as there, never checked: a `verified`
+ * beside "Not verified" would be read as the log's word. Only a verified bundle's are checked against the policy.
+ */
+export const signatureTable = (verdict: BundleReport['verdict'], bundle: unknown, policyText: string): SignatureTable => {
+  const policy = policyText.trim() === '' ? undefined : judgeOf(policyText);
+  if (policy !== undefined && 'policyError' in policy) return policy;
+  if (verdict === 'failed') {
+    return { notShown: 'Request signatures are not shown: the bundle failed verification, so its events are not evidence of what the log recorded, nor their signatures of who asked for them.' };
+  }
+  if (verdict === 'key_not_pinned') {
+    const rows = signatureRows(bundle, undefined, 'the bundle is not verified: pin the log key to check it against the signing policy');
+    return { rows, caption: "Request signatures (SER-016): not checked, the bundle is not verified (the log's key is not pinned)" };
+  }
+  if (policy === undefined) {
+    return { rows: signatureRows(bundle, undefined, 'paste the signing policy to check it'), caption: 'Request signatures (SER-016): load the signing policy to check them' };
+  }
+  return { rows: signatureRows(bundle, policy.judge, ''), caption: 'Request signatures (SER-016), checked against the signing policy' };
+};
+
+type Judge = ReturnType<typeof storedSignatureJudgement>;
+
+const judgeOf = (policyText: string): { judge: Judge } | { policyError: string } => {
+  const read = readNamedJsonText('the signing policy', policyText);
+  if (!read.ok) return { policyError: read.message };
+  try {
+    return { judge: storedSignatureJudgement(parseRequestSigningPolicy(read.value)) };
+  } catch (error) {
+    return { policyError: `the signing policy is not valid: ${error instanceof Error ? error.message : String(error)}` };
+  }
+};
+
+/**
  * Each event's request signature (SER-016) re-checked against the deployment's signing policy (public keys only),
- * as the audit trail does; without a policy, only whether each event carries one.
+ * as the audit trail does; without a policy, only whether each event carries one. Whether the page may show them is
+ * signatureTable's to say.
  */
 export const checkSignatures = (bundle: unknown, policyText: string): { rows: SignatureRow[] } | { policyError: string } => {
-  let check: ReturnType<typeof storedSignatureCheck> | undefined;
-  if (policyText.trim() !== '') {
-    const read = readNamedJsonText('the signing policy', policyText);
-    if (!read.ok) return { policyError: read.message };
-    try {
-      check = storedSignatureCheck(parseRequestSigningPolicy(read.value));
-    } catch (error) {
-      return { policyError: `the signing policy is not valid: ${error instanceof Error ? error.message : String(error)}` };
-    }
-  }
+  if (policyText.trim() === '') return { rows: signatureRows(bundle, undefined, 'paste the signing policy to check it') };
+  const policy = judgeOf(policyText);
+  return 'policyError' in policy ? policy : { rows: signatureRows(bundle, policy.judge, '') };
+};
+
+/** The rows, each judged by `judge`; without one, a signature is `signed, not checked`, `unchecked` saying why. */
+const signatureRows = (bundle: unknown, judge: Judge | undefined, unchecked: string): SignatureRow[] => {
   const entries = (bundle as { entries?: unknown } | undefined)?.entries;
-  if (!Array.isArray(entries)) return { rows: [] };
-  const rows = entries.map((entry: { event?: unknown; withheld?: unknown }): SignatureRow => {
+  if (!Array.isArray(entries)) return [];
+  return entries.map((entry: { event?: unknown; withheld?: unknown }): SignatureRow => {
     // A record the bundle carries withheld (bundle.ts) has no signature to show: its place and why, parsed as the
     // verifier parses it.
     const withheld = Withheld.safeParse(entry?.withheld);
@@ -155,19 +211,20 @@ export const checkSignatures = (bundle: unknown, policyText: string): { rows: Si
     const base = { position: event.position.toString(), type: event.type, actor: metadata.actor?.id ?? '' };
     const decoded = decodeStored(event);
     if (!decoded.ok) return { ...base, status: 'unreadable', detail: decoded.reason };
-    if (check === undefined) {
+    if (judge === undefined) {
       return metadata.signature === undefined
         ? { ...base, status: 'unsigned' }
-        : { ...base, status: 'signed, not checked', detail: `key ${metadata.signature.keyFingerprint ?? '(no fingerprint)'}: paste the signing policy to check it` };
+        : { ...base, status: 'signed, not checked', detail: `key ${metadata.signature.keyFingerprint ?? '(no fingerprint)'}: ${unchecked}` };
     }
     try {
-      return { ...base, status: check(decoded.value) };
+      const judged = judge(decoded.value);
+      if (judged.status !== 'invalid') return { ...base, status: judged.status };
+      return { ...base, status: 'invalid', reason: judged.reason, detail: `${judged.reason}: ${INVALID_BECAUSE[judged.reason]} (key ${metadata.signature?.keyFingerprint ?? '(no fingerprint)'})` };
     } catch (error) {
       // A signature the policy cannot even evaluate (an unknown algorithm, a malformed block) proves nothing.
       return { ...base, status: 'invalid', detail: error instanceof Error ? error.message : String(error) };
     }
   });
-  return { rows };
 };
 
 /** For the demonstration: the same bundle with one recorded fact changed, as an attacker editing the export would. */

@@ -2,7 +2,7 @@ import { readNamedJsonText } from '../../../../domain/json-duplicate-names.ts';
 import { parseStreamId } from '../../../../domain/streams.ts';
 import { html, nothing, type PropertyValues } from 'lit';
 import { ENTITY_KINDS } from '../../../../domain/streams.ts';
-import { checkSignatures, tamperedCopy, verifyBundle, type BundleReport, type SignatureRow } from '../evidence.ts';
+import { signatureTable, tamperedCopy, verifyBundle, type BundleReport, type SignatureRow } from '../evidence.ts';
 import { saveAs } from '../download.ts';
 import { entityIdRefusal } from '../path-names.ts';
 import { verifyHref } from '../router.ts';
@@ -171,15 +171,27 @@ export class EvidenceVerify extends ConsolePage {
       </ol>`;
   }
 
-  private renderSignatures(loaded: Loaded) {
-    const checked = checkSignatures(loaded.bundle, this.policy);
-    if ('policyError' in checked) return html`<p class="error" role="alert">${checked.policyError}</p>`;
-    if (checked.rows.length === 0) return nothing;
+  /** The verdict and its checks, then the signatures the verdict lets the page show (none without a verdict: a key not read). */
+  private renderVerified(loaded: Loaded, report: BundleReport | { keyError: string }) {
+    return html`${this.renderReport(report)}
+      <div class="actions">
+        <button type="button" class="secondary" @click=${() => this.tamper(loaded)}>Tamper with it (demonstration)</button>
+        <button type="button" class="secondary" @click=${() => this.download(loaded)}>Download this bundle</button>
+      </div>
+      ${'keyError' in report ? nothing : this.renderSignatures(loaded, report.verdict)}`;
+  }
+
+  /** Under the verdict, never beside it: a bundle that is not verified lists no signature as verified (signatureTable). */
+  private renderSignatures(loaded: Loaded, verdict: BundleReport['verdict']) {
+    const table = signatureTable(verdict, loaded.bundle, this.policy);
+    if ('policyError' in table) return html`<p class="error" role="alert">${table.policyError}</p>`;
+    if ('notShown' in table) return html`<p class="meta" data-testid="signatures-not-shown">${table.notShown}</p>`;
+    if (table.rows.length === 0) return nothing;
     return html`<table>
-      <caption>Request signatures (SER-016)${this.policy.trim() === '' ? ': load the signing policy to check them' : ', checked against the signing policy'}</caption>
+      <caption>${table.caption}</caption>
       <thead><tr><th scope="col">Position</th><th scope="col">Event</th><th scope="col">Actor</th><th scope="col">Signature</th></tr></thead>
-      <tbody>${checked.rows.map((r: SignatureRow) => html`<tr><td class="num">${r.position}</td><td>${r.type}</td><td>${visibleText(r.actor)}</td>
-        <td><span class="sig sig-${r.status.replace(/\W+/g, '-')}" data-testid="signature">${r.status}</span>${r.detail ? html` <span class="meta">${r.detail}</span>` : nothing}</td></tr>`)}</tbody>
+      <tbody>${table.rows.map((r: SignatureRow) => html`<tr><td class="num">${r.position}</td><td>${r.type}</td><td>${visibleText(r.actor)}</td>
+        <td><span class="sig sig-${r.status.replace(/\W+/g, '-')}" data-testid="signature">${r.status}</span>${r.detail ? html` <span class="meta" data-testid="signature-detail">${r.detail}</span>` : nothing}</td></tr>`)}</tbody>
     </table>`;
   }
 
@@ -211,12 +223,7 @@ export class EvidenceVerify extends ConsolePage {
       ${renderLoad(this.loaded, role, 'the evidence bundle', (loaded) => html`<section aria-labelledby="result-heading">
           <h3 id="result-heading">Result</h3>
           <p class="meta">Bundle ${loaded.source}.</p>
-          ${this.renderReport(verifyBundle(loaded.bundle, this.pinnedKey, loaded.expectedStream))}
-          <div class="actions">
-            <button type="button" class="secondary" @click=${() => this.tamper(loaded)}>Tamper with it (demonstration)</button>
-            <button type="button" class="secondary" @click=${() => this.download(loaded)}>Download this bundle</button>
-          </div>
-          ${this.renderSignatures(loaded)}
+          ${this.renderVerified(loaded, verifyBundle(loaded.bundle, this.pinnedKey, loaded.expectedStream))}
         </section>`, () => this.retry())}
       ${this.loaded.state === 'idle' ? html`<p class="empty">Fetch an entity's bundle or load a file to verify it.</p>` : nothing}`;
   }
