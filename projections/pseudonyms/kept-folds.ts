@@ -1,5 +1,6 @@
 import type { EventStore } from '../../domain/ports/event-store.ts';
 import type { PublicIdentities } from './identities.ts';
+import { underlyingStore } from './underlying-store.ts';
 
 /**
  * The identity fold as it stood just after the identity event at `position`, that event's own position: a record
@@ -19,22 +20,26 @@ export interface KeptFold {
  */
 export const KEPT_FOLDS = 4;
 
-/** Ascending by position, at most KEPT_FOLDS. */
+/**
+ * Ascending by position, at most KEPT_FOLDS; keyed by the underlying store (underlying-store.ts), not the view a stream
+ * reads it through, so every stream over one store shares them (review 241).
+ */
 const kept = new WeakMap<EventStore, KeptFold[]>();
 
 /** The kept fold with the greatest position at or below `position`, to fold on from. */
 export const keptFoldAtOrBelow = (store: EventStore, position: bigint): KeptFold | undefined =>
-  (kept.get(store) ?? []).findLast((fold) => fold.position <= position);
+  (kept.get(underlyingStore(store)) ?? []).findLast((fold) => fold.position <= position);
 
 /** Whether a fold at `position` would be kept: none is there yet, and it is not below all of a full set. */
 export const worthKeeping = (store: EventStore, position: bigint): boolean => {
-  const folds = kept.get(store) ?? [];
+  const folds = kept.get(underlyingStore(store)) ?? [];
   if (folds.some((fold) => fold.position === position)) return false;
   return folds.length < KEPT_FOLDS || position > folds[0]!.position;
 };
 
 /** Keeps `fold` unless one is kept at its position already; past the bound, the lowest is let go. */
-export const keepFold = (store: EventStore, fold: KeptFold): void => {
+export const keepFold = (viewed: EventStore, fold: KeptFold): void => {
+  const store = underlyingStore(viewed);
   const folds = kept.get(store) ?? [];
   if (folds.some((f) => f.position === fold.position)) return;
   const next = [...folds, fold].sort((a, b) => (a.position < b.position ? -1 : 1));
@@ -42,12 +47,13 @@ export const keepFold = (store: EventStore, fold: KeptFold): void => {
 };
 
 /** Lets `fold` go: a fold could not read on from its position. */
-export const dropFold = (store: EventStore, fold: KeptFold): void => {
+export const dropFold = (viewed: EventStore, fold: KeptFold): void => {
+  const store = underlyingStore(viewed);
   const folds = kept.get(store);
   if (folds !== undefined) kept.set(store, folds.filter((f) => f !== fold));
 };
 
-/** Folds under way over each store, each with the position what it keeps stands at or below (its `keptAt`). */
+/** Folds under way over each (underlying) store, each with the position what it keeps stands at or below (its `keptAt`). */
 const underWay = new WeakMap<EventStore, Set<{ readonly keptAt: bigint; readonly ended: Promise<void> }>>();
 
 /**
@@ -56,14 +62,15 @@ const underWay = new WeakMap<EventStore, Set<{ readonly keptAt: bigint; readonly
  * same history alongside it.
  */
 export const foldUnderWay = (store: EventStore, position: bigint, above: bigint | undefined): Promise<void> | undefined => {
-  for (const fold of underWay.get(store) ?? []) if (fold.keptAt <= position && (above === undefined || fold.keptAt > above)) return fold.ended;
+  for (const fold of underWay.get(underlyingStore(store)) ?? []) if (fold.keptAt <= position && (above === undefined || fold.keptAt > above)) return fold.ended;
   return undefined;
 };
 
 /** Says a fold up to `keptAt` is under way; the function returned says it ended, whether it kept one or not. */
-export const foldStarts = (store: EventStore, keptAt: bigint): (() => void) => {
+export const foldStarts = (viewed: EventStore, keptAt: bigint): (() => void) => {
   let end: () => void = () => undefined;
   const fold = { keptAt, ended: new Promise<void>((resolve) => (end = resolve)) };
+  const store = underlyingStore(viewed);
   const folds = underWay.get(store) ?? new Set();
   underWay.set(store, folds.add(fold));
   return () => {

@@ -14,6 +14,7 @@ import { isCredenceError, secureEnvironmentUnavailable, type CredenceError } fro
 import type { ResumePoint } from '../../../domain/positions.ts';
 import type { EventStore, RecordedEvent } from '../../../domain/ports/event-store.ts';
 import type { PseudonymDeriver } from '../../../projections/pseudonyms/index.ts';
+import { UNDERLYING_STORE } from '../../../projections/pseudonyms/underlying-store.ts';
 import { recordAtPosition } from '../../../projections/runtime/index.ts';
 
 /** Hex digits of a tag: 32 bits, so one log's id matches another's event at its position once in some 4 billion. */
@@ -100,7 +101,8 @@ export const startIdOf = async (store: EventStore, position: bigint, tagOf: Even
  * The store a pseudonymised stream reads, noting the record its subscription yielded last, and the stream id of the
  * event at a position: a pseudonymised event carries no event id, and the stream pulls one record and delivers it
  * before the next (projections/streams/paced.ts), so the record noted is the event's. Where it is not (another
- * reader of the subscription), the record is read at its position: right either way, only slower.
+ * reader of the subscription), the record is read at its position: right either way, only slower. The store given is
+ * the view's underlying store (projections/pseudonyms/underlying-store.ts): what is kept per store is shared with it.
  */
 export const notingStore = (store: EventStore, tagOf: EventTagger): { readonly store: EventStore; readonly idAt: (position: bigint) => Promise<string> } => {
   let last: RecordedEvent | undefined;
@@ -121,10 +123,13 @@ export const notingStore = (store: EventStore, tagOf: EventTagger): { readonly s
       },
     };
   };
-  // A proxy, not Object.create: a store's methods may read #fields, which only the store itself has.
+  // A proxy, not Object.create: a store's methods may read #fields, which only the store itself has. It names the
+  // store it views, under which the identity folds are kept: one proxy per request, they were kept under each, for
+  // no later stream to read on from (review 241).
   const noted = new Proxy(store, {
     get: (target, name) => {
       if (name === 'subscribeToAll') return subscribeToAll;
+      if (name === UNDERLYING_STORE) return target;
       const value: unknown = Reflect.get(target, name, target);
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
