@@ -17,9 +17,11 @@ export interface SignatureRules {
  * v2 (review 145): a key's `retiredAt` decides, the policy's lifetime and clock skew no longer do (a stored request is
  * held to the maxima any policy allows), and a key fingerprint is listed once. v3 (review 168): a `rotatePseudonym`
  * signed over the node alone verifies as a demand rotation only (payload.ts), so one stored with another trigger is
- * `invalid`, where v2 said `verified`.
+ * `invalid`, where v2 said `verified`. v4 (review 240): a signature is judged on the data as recorded, not as decoded,
+ * so one stored at an older schema version, or with a member the event schema drops, is `verified` where v3 said
+ * `invalid` (`does_not_verify`).
  */
-const RULES_VERSION = 'credence:stored-signature-check:v3';
+const RULES_VERSION = 'credence:stored-signature-check:v4';
 
 /**
  * The rules of `storedSignatureCheck(input)`: the audience and the registered keys (each by its key fingerprint, with

@@ -187,8 +187,8 @@ export const requestVerifier = (input: RequestSigningPolicyInput): RequestVerifi
 
 /**
  * Re-checks the request signature recorded on a stored event (auditors, the audit trail): the event's command
- * type, data, actor, command id, correlation and causation ids against the signature in its metadata, the
- * registered keys (actor id, role, and `retiredAt`: a key retired after the event still verifies it) and the
+ * type, data as recorded (not as decoded), actor, command id, correlation and causation ids against the signature in
+ * its metadata, the registered keys (actor id, role, and `retiredAt`: a key retired after the event still verifies it) and the
  * deployment's audience. The lifetime is judged at the event's `occurredAt`, the instant the engine accepted it, and
  * by the maxima any policy allows rather than today's settings (STORED), so a verified event stays verified when the
  * policy is made stricter or a key retired. A key no longer in the policy at all is `invalid` (the status set has no
@@ -204,7 +204,10 @@ export const storedSignatureJudgement = (input: RequestSigningPolicyInput) => {
     const signature = e.metadata.signature;
     if (signature === undefined) return { status: 'unsigned' };
     const { actor, commandId, correlationId, causationId } = e.metadata;
-    const recorded = { type: e.metadata.commandType, data: e.event.data, metadata: { actor, commandId, correlationId, causationId } };
+    // The data as the engine recorded it, which the actor signed (and the transparency leaf covers): not the decoded
+    // `e.event.data`, lifted by the upcasters and stripped of members the schema does not name, which would read a
+    // genuine signature on an older schema version, or on a member this build does not know, as a forgery (review 240).
+    const recorded = { type: e.metadata.commandType, data: e.record.data, metadata: { actor, commandId, correlationId, causationId } };
     try {
       const at = new Date(e.at);
       if ('version' in signature) verify(recorded, signature, at, STORED, true);

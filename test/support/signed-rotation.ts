@@ -17,19 +17,23 @@ export const operatorSigning = (audience: string) => {
   return { operator, key, policy };
 };
 
-/** The stored `PseudonymRotated` event of the rotation `command` recorded at `now`, as the audit trail reads it. */
-export const storedRotation = (command: Command, now: Date): DecodedEvent =>
-  ({
-    event: { type: 'PseudonymRotated', data: command.data },
-    metadata: {
-      ...command.metadata,
-      commandType: 'rotatePseudonym',
-      correlationId: command.metadata.commandId,
-      causationId: command.metadata.commandId,
-      occurredAt: now.toISOString(),
-    },
-    at: now.getTime(),
-  }) as unknown as DecodedEvent;
+/**
+ * The stored `PseudonymRotated` event of the rotation `command` recorded at `now`, as the audit trail reads it: with its
+ * record, whose data the stored re-check judges (review 240).
+ */
+export const storedRotation = (command: Command, now: Date): DecodedEvent => {
+  const metadata = {
+    ...command.metadata,
+    schemaVersion: 1,
+    commandType: 'rotatePseudonym',
+    correlationId: command.metadata.commandId,
+    causationId: command.metadata.commandId,
+    occurredAt: now.toISOString(),
+  };
+  const streamId = `node-${(command.data as { nodeId?: string }).nodeId}`;
+  const record = { id: command.metadata.commandId, streamId, revision: 0n, position: 1n, type: 'PseudonymRotated', data: command.data, metadata };
+  return { record, event: { type: 'PseudonymRotated', data: command.data }, metadata, at: now.getTime() } as unknown as DecodedEvent;
+};
 
 /** The bad_signature refusal `run` throws, as text, or 'accepted' where it throws nothing; any other error is thrown on. */
 export const refusal = (run: () => void): string => {
