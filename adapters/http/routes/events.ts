@@ -31,6 +31,7 @@ import { EventsHeaders, EventsQuery, askedResumePoint, checkOperatorFilter, chec
 import { checkFilterInScope } from '../sse/scope-reach.ts';
 import { logPassedOver } from '../sse/passed-over.ts';
 import { SseSession } from '../sse/session.ts';
+import { toldStartAtOrBelow } from '../sse/told-start.ts';
 import { StreamSlots } from '../sse/stream-slots.ts';
 import type { SseMessage } from '../sse/frame.ts';
 import { refuseResumePointNotInLog } from './resume-point.ts';
@@ -167,17 +168,26 @@ export const eventRoutes: RouteModule = (app, context) => {
       // `from=end` as the position it stands for now, so the stream can say where it starts (its first frame's id): the
       // newest record Credence wrote, which stays in the log. The head of a shared EventStoreDB may be another
       // application's record, gone once scavenged: the id a client resumes with was then refused (review 160).
-      const filter = asked.from === 'end' ? { ...asked, from: (await (store.ownHeadPosition?.() ?? store.headPosition())) ?? 0n } : asked;
+      const head = asked.from === 'end' ? ((await (store.ownHeadPosition?.() ?? store.headPosition())) ?? 0n) : undefined;
       const tagOf = identifiers === 'canonical' || pseudonymisedTagger === undefined ? canonicalTagger : await pseudonymisedTagger();
+      // A canonical stream from the end starts after the newest event there it tells, named with its tag (review 241):
+      // the head is very often a rotation withheld from the caller, and its bare position, unchecked, let a client cut
+      // before its first event skip events without a word on a store restored from a backup (../sse/told-start.ts).
+      // The pseudonymised stream names the head with its keyed tag, which tests no guess: it needs no such step.
+      const told = head !== undefined && tells !== undefined ? await toldStartAtOrBelow(store, head, tells, tagOf) : undefined;
+      const filter = head === undefined ? asked : { ...asked, from: told?.from ?? head };
       // The first frame's id names the event there as every event's does, so a client cut before its first event
       // resumes with an id this log can check.
-      // Bare where the event there is one the caller is not told: its canonical tag would test a guessed event id.
+      // Bare where the event there is one the caller is not told: its canonical tag would test a guessed event id
+      // (a bare resume point there, or a head that told-start.ts could not look back from).
       const startsAfter =
         typeof filter.from !== 'bigint'
           ? undefined
-          : identifiers === 'canonical' && (await withheldAt(store, filter.from, tells))
-            ? filter.from.toString(10)
-            : await startIdOf(store, filter.from, tagOf);
+          : told !== undefined
+            ? told.id
+            : identifiers === 'canonical' && (await withheldAt(store, filter.from, tells))
+              ? filter.from.toString(10)
+              : await startIdOf(store, filter.from, tagOf);
 
       // The session exists only once the socket is taken over; events flow only after it subscribes.
       let session: SseSession | undefined;
