@@ -61,6 +61,16 @@ export const reusedKeys = (facts: Facts): string[] =>
   });
 
 /**
+ * Whether the credential `other` (a rotation's other end, read as a fact) has `purpose` (successorKeepsPurpose). One
+ * not recorded, or shown without its purpose (a view no machine made: every context keeps it since its issue), is not
+ * this rule's to judge.
+ */
+const purposeKept = (other: EntityView | undefined, purpose: string | undefined): boolean => {
+  const theirs = (other?.context as CredentialContext | undefined)?.purpose;
+  return theirs === undefined || theirs === purpose;
+};
+
+/**
  * Credential lifecycle: issued (initialized) -> provisioned into its node (enrolled; pre-provisioning or remote
  * provisioning, seed 003 11.2.1) -> associated while security associations derive from it -> expired at notAfter
  * or revoked (RFC 5280 reasons; a reason raised to keyCompromise later). A rotation (HLR-212, RS-16) links a successor and keeps the predecessor usable
@@ -94,6 +104,21 @@ export const credentialMachine = setup({
       if (d?.predecessorId === undefined) return true;
       const predecessor = (event.facts.predecessor?.context as CredentialContext | undefined)?.owner;
       return isOneOf(event.facts.predecessor, ['enrolled', 'associated']) && sameOwner(event.facts.predecessor, d.owner) && successorHolderMatches(predecessor, d.owner);
+    }),
+    /**
+     * Review 238 (machines v9): a successor keeps its predecessor's purpose (HLR-212 secure modification replaces a
+     * credential with one for the same use). Judged where the link is made, issued (the predecessor fact's purpose
+     * against the issued data's) and rotated (this credential's own against the successor fact's): a service
+     * credential named as the bootstrap's successor took over from it at the end of the overlap, and the node, its
+     * bootstrap credential revoked as superseded, could never be remotely provisioned again; a bootstrap credential
+     * as a service one's successor took the service credential's place. A rule of its own, not a condition of
+     * predecessorIsLive or successorLinked, so that replay names it as newer than the events earlier versions stored
+     * (RULES_SINCE). A fact not recorded is those rules' refusal; every credential's context keeps its purpose.
+     */
+    successorKeepsPurpose: factGuard(({ context, event }) => {
+      const issued = dataOf(event, 'CredentialIssued');
+      if (issued !== undefined) return issued.predecessorId === undefined || purposeKept(event.facts.predecessor, issued.purpose);
+      return event.type !== 'CredentialRotationStarted' || purposeKept(event.facts.successor, context.purpose);
     }),
     /**
      * A new credential carries a new key (HLR-212 secure modification, RS-16 key replacement): not its predecessor's,
@@ -302,7 +327,7 @@ export const credentialMachine = setup({
       on: {
         CredentialIssued: {
           target: 'initialized',
-          guard: and(['validityWindowOrdered', 'ownerIsLive', 'predecessorIsLive', 'keyIsNew', 'keyNeverCertified', 'endsWithinSubscription']),
+          guard: and(['validityWindowOrdered', 'ownerIsLive', 'predecessorIsLive', 'successorKeepsPurpose', 'keyIsNew', 'keyNeverCertified', 'endsWithinSubscription']),
           actions: assign(({ event }) => {
             const d = dataOf(event, 'CredentialIssued')!;
             return {
@@ -333,7 +358,7 @@ export const credentialMachine = setup({
     enrolled: {
       on: {
         CredentialAssociated: { target: 'associated', guard: and(['associationIsNew', 'associationNamesThisCredential']), actions: 'addAssociation' },
-        CredentialRotationStarted: { guard: and(['successorLinked', 'overlapEndsAfterNotBefore']), actions: 'recordRotation' },
+        CredentialRotationStarted: { guard: and(['successorLinked', 'overlapEndsAfterNotBefore', 'successorKeepsPurpose']), actions: 'recordRotation' },
         CredentialRotationAbandoned: { guard: 'rotationAbandonable', actions: 'clearRotation' },
         CredentialExpired: { target: 'expired', guard: 'notAfterReached', actions: 'recordEnd' },
         CredentialRevoked: { target: 'revoked', guard: 'handedOver', actions: 'recordRevocation' },
@@ -346,7 +371,7 @@ export const credentialMachine = setup({
           { target: 'enrolled', guard: and(['associationIsLive', 'associationNamesThisCredential', 'associationEnded', 'lastAssociation']), actions: 'removeAssociation' },
           { guard: and(['associationIsLive', 'associationNamesThisCredential', 'associationEnded']), actions: 'removeAssociation' },
         ],
-        CredentialRotationStarted: { guard: and(['successorLinked', 'overlapEndsAfterNotBefore']), actions: 'recordRotation' },
+        CredentialRotationStarted: { guard: and(['successorLinked', 'overlapEndsAfterNotBefore', 'successorKeepsPurpose']), actions: 'recordRotation' },
         CredentialRotationAbandoned: { guard: 'rotationAbandonable', actions: 'clearRotation' },
         CredentialExpired: { target: 'expired', guard: 'notAfterReached', actions: 'recordEnd' },
         CredentialRevoked: { target: 'revoked', guard: 'handedOver', actions: 'recordRevocation' },

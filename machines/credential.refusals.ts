@@ -59,6 +59,20 @@ export const credentialRefusals: RefusalReasons<CredentialContext> = {
           ],
     );
   },
+  successorKeepsPurpose: ({ context, event }) => {
+    // Issued, the event names the successor and the predecessor is the fact; rotated, this credential is the
+    // predecessor and the successor the fact. What to do with one an earlier version stored: docs/service.md, Upgrading.
+    const issued = dataOf(event, 'CredentialIssued');
+    const rotated = dataOf(event, 'CredentialRotationStarted');
+    const asked = 'a successor keeps its predecessor\'s purpose: a rotation replaces a credential with one for the same use (HLR-212)';
+    if (issued !== undefined) {
+      const theirs = credentialOf(event.facts.predecessor)?.purpose;
+      return `${asked}; credential ${issued.credentialId} has purpose ${issued.purpose}, and its predecessor ${issued.predecessorId} has purpose ${theirs}`;
+    }
+    if (rotated === undefined) return undefined;
+    const theirs = credentialOf(event.facts.successor)?.purpose;
+    return `${asked}; credential ${context.credentialId} has purpose ${context.purpose}, and its successor ${rotated.successorId} has purpose ${theirs}`;
+  },
   keyIsNew: ({ event }) => {
     const d = dataOf(event, 'CredentialIssued');
     const { predecessor, bootstrap } = event.facts;

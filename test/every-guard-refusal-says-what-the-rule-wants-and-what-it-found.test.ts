@@ -120,6 +120,12 @@ const CASES: Case[] = [
     'keyNeverCertified', ['SER-010', 'credential c carries the key credential x was issued on']],
   ['a credential on a key claimed for a credential never recorded', 'credential', [], issued({}, { owner: view('enrolled'), keyHolder: undefined }),
     'keyNeverCertified', ['credential c carries a key already certified for another credential']],
+  // Review 238: a successor keeps its predecessor's purpose, at its issue and at the rotation onto it.
+  ['a service credential issued as the successor of its node\'s bootstrap credential', 'credential', [],
+    issued({ predecessorId: 'p' }, { owner: view('enrolled'), predecessor: nodeCred('enrolled', { credentialId: 'p', purpose: 'bootstrap' }) }),
+    'successorKeepsPurpose', ['HLR-212', 'credential c has purpose service, and its predecessor p has purpose bootstrap']],
+  ['a rotation of a service credential onto a bootstrap credential', 'credential', credEnrolled, rotation({ successor: successor('initialized', { purpose: 'bootstrap' }) }),
+    'successorKeepsPurpose', ['credential c has purpose service, and its successor c2 has purpose bootstrap']],
   ['a successor of a predecessor never recorded', 'credential', [], issued({ predecessorId: 'p' }, { owner: view('enrolled'), predecessor: undefined }), 'predecessorIsLive', ['predecessor p is not recorded']],
   ['a credential provisioned after its node was revoked', 'credential', GIVEN.credential, { ...provisioned, facts: { owner: view('revoked') } }, 'ownerIsLive',
     ['credential c is provisioned only while its owner is live', 'node:n', 'node n is revoked']],

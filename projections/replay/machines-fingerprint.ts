@@ -36,8 +36,11 @@ export interface MachinesRules {
  * their releases) reads the association it names as a fact: established, and naming this node, credential or App-ID's
  * AE (associationNamesThisNode, …Credential, …Instance), and ended for a release (associationEnded): a forged record
  * for an association that does not exist, or is another's, kept the entity associated for good.
+ * v9 (review 238): a successor keeps its predecessor's purpose (successorKeepsPurpose; HLR-212), judged at its issue
+ * and at the rotation onto it: a service credential named as the bootstrap's successor took over from it, and the
+ * node, its bootstrap credential revoked as superseded, could never be remotely provisioned again.
  */
-export const MACHINES_VERSION = 'credence:machines:v8';
+export const MACHINES_VERSION = 'credence:machines:v9';
 
 /**
  * The guards a version added to an event it did not hold to them before: an event an earlier version stored, legal
@@ -66,6 +69,8 @@ export const RULES_SINCE: readonly { readonly eventType: string; readonly rule: 
   { eventType: 'ApplicationInstanceAssociated', rule: 'associationNamesThisInstance', since: 'credence:machines:v8' },
   { eventType: 'ApplicationInstanceReleased', rule: 'associationNamesThisInstance', since: 'credence:machines:v8' },
   { eventType: 'ApplicationInstanceReleased', rule: 'associationEnded', since: 'credence:machines:v8' },
+  { eventType: 'CredentialIssued', rule: 'successorKeepsPurpose', since: 'credence:machines:v9' },
+  { eventType: 'CredentialRotationStarted', rule: 'successorKeepsPurpose', since: 'credence:machines:v9' },
 ];
 
 /** The version that added `rule` for `eventType` (RULES_SINCE), or undefined for a rule as old as the event's judging. */
@@ -79,7 +84,7 @@ export const ruleSince = (eventType: string, rule: string | undefined): string |
  * version when the machines now judge otherwise, and record the new hash here either way. Without it a changed
  * helper would let a replay go on from snapshots its old code made (review: the bump was a step to remember).
  */
-export const MACHINES_SOURCES_CONFIRMED = '4fd2fe73d76d58871c1d207dcdf4d5f6b49c5b7ca33414b04009a24d0d6819a6';
+export const MACHINES_SOURCES_CONFIRMED = '0c1fbaffc0b7d3f2c686f658e9eaeb7f098dc7d91531bfe2de3ca93d369f70ed';
 
 /**
  * A machine's config and implementations as JSON: a function by its source (as the running build holds it) with its

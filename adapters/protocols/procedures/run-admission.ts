@@ -1,9 +1,12 @@
 import { validationError } from '../../../domain/errors.ts';
+import type { CredentialPurpose } from '../../../domain/events/index.ts';
 import type { CredentialContext, LoadedEntity, NodeContext, SubscriptionContext } from '../../../machines/index.ts';
 import { isWithin } from '../../../machines/types.ts';
 import type { Engine } from '../../engine/index.ts';
 
 const LIVE = ['enrolled', 'associated'];
+/** The purpose of the credential a remote provisioning run makes (recordProvisioningRun's callers: enrolment-endpoint.ts, procedures.ts). */
+const REMOTE_PROVISIONING_PURPOSE: CredentialPurpose = 'service';
 
 const refused = (path: string, rule: string, message: string) => validationError([{ path, rule, message }], 'provisioning run');
 
@@ -50,12 +53,12 @@ export const servedAt = (node: Pick<LoadedEntity, 'snapshot'>, subscription: Pic
 
 /**
  * The infrastructure's own refusals of a remote provisioning run that could never be recorded: the node is not
- * enrolled, the credential id is taken, or the predecessor a successor names (HLR-212) is not a live credential of the
- * same node. Asked once the node has authenticated and before any key is made for the run
+ * enrolled, the credential id is taken, or the predecessor a successor names (HLR-212) is not a live service credential
+ * of the same node. Asked once the node has authenticated and before any key is made for the run
  * (`EnrolmentFunctionOptions.admitAuthenticatedRun`), never for a hello: an unauthenticated sender neither learns from
  * them which ids exist nor costs a read for them. The messages say what the node can act on and nothing about anyone
  * else's credentials (whose the id is, or why the predecessor does not qualify). The engine's guards
- * (`predecessorIsLive`) still decide at the receipt.
+ * (`predecessorIsLive`, `successorKeepsPurpose`) still decide at the receipt.
  */
 export const admitProvisioningRun = async (
   engine: Engine,
@@ -77,5 +80,16 @@ export const admitProvisioningRun = async (
   const owner = (predecessor.snapshot.context as CredentialContext).owner;
   if (!LIVE.includes(String(predecessor.snapshot.value)) || owner?.kind !== 'node' || owner.id !== run.nodeId) {
     throw refused('predecessorId', 'live-credential-of-node', 'not a live credential of this node');
+  }
+  // Review 238: a successor keeps its predecessor's purpose (HLR-212; the engine's successorKeepsPurpose decides again
+  // at the receipt). Named here, the node's bootstrap credential would be rotated onto the service credential and
+  // revoked as superseded at the end of the overlap, and the node never provisioned remotely again. The node's own
+  // credential, found live above: its purpose tells it nothing about anyone else's.
+  if ((predecessor.snapshot.context as CredentialContext).purpose !== REMOTE_PROVISIONING_PURPOSE) {
+    throw refused(
+      'predecessorId',
+      'same-purpose',
+      `not a ${REMOTE_PROVISIONING_PURPOSE} credential: remote provisioning makes a ${REMOTE_PROVISIONING_PURPOSE} credential, and a successor keeps its predecessor's purpose (HLR-212); name a ${REMOTE_PROVISIONING_PURPOSE} credential of this node, or no predecessor`,
+    );
   }
 };
