@@ -98,9 +98,13 @@ describe('an association hello, in process, for a credential the Registrar canno
     if (holderIsTold === undefined) expect(answer).toEqual(real.answer);
     else expect(answer.problem).toMatchObject({ step: 'association.finish', reason: holderIsTold });
 
-    // And nothing was remembered, no run is left, and no key the runs made is left in the Secure Environment: a
-    // PSK-mode decoy for a credential the Registrar holds no key of leaves the one stand-in PSK all such decoys share
+    // And nothing was remembered; a failed proof leaves its run going, a decoy run's as a real one's (review 238), and
+    // at its expiry no run is left, and no key the runs made is left in the Secure Environment: a PSK-mode decoy for a
+    // credential the Registrar holds no key of leaves the one stand-in PSK all such decoys share
     expect(remembered).toEqual([]);
+    expect(world.registrar.sessionCount).toBe(holderIsTold === undefined ? 2 : 1);
+    world.clock.advance(61_000);
+    await world.registrar.sweepExpired();
     expect(world.registrar.sessionCount).toBe(0);
     const kindsLeft = await Promise.all((await alive()).map(async (h) => (await world.registrarSe.describe('cse:CSE-IN-1', h!)).kind));
     expect(kindsLeft).toEqual(kind === 'psk256' && registreeId !== undefined ? ['psk256'] : []);

@@ -78,10 +78,11 @@ describe('a provisioning hello over HTTP for a bootstrap credential the Enrolmen
     await world.post('/v1/enrolment/auth', withStrangersProof(template.auth));
     await template.session.abort();
 
-    // Nothing recorded, and no run left (a run's keys go with it: in process, the keys themselves are checked,
+    // Nothing recorded, and no run left but the four a failed proof left going (review 238: real and decoy alike),
+    // which end at their expiry (a run's keys go with it: in process, the keys themselves are checked,
     // test/a-provisioning-hello-for-an-unusable-bootstrap-gets-a-challenge-like-any-other.test.ts)
     const written = await world.streamsWrittenSince(head);
     expect(written.filter((s) => /zz-edecoy|zz-nobody/.test(s))).toEqual([]);
-    expect(infra.enrolmentFunction.sessionCount).toBe(0);
+    expect(infra.enrolmentFunction.sessionCount).toBe(4);
   });
 });

@@ -2,6 +2,7 @@ import { validationError } from '../../../domain/errors.ts';
 import type { AssociationOutcome } from '../../../domain/protocols/index.ts';
 import type { Device, PinnedResponder } from '../../protocols/procedures/index.ts';
 import { DEVICE_PATHS, type DeviceTransport } from './transport.ts';
+import { sessionUnknownAt } from './session-unknown.ts';
 
 export interface AssociateRequest {
   /** The association an operator configured for this device (11.3.1). */
@@ -15,10 +16,23 @@ export interface AssociateRequest {
 }
 
 /**
+ * The finish was answered `unknown_session`: the run is over, and the Registrar may have recorded the association, a
+ * copy of this finish having got in first (`sessionUnknownAt`, review 238). No refusal of the service's own (it is no
+ * `ProblemResponse`, so `refusedForGood` does not take it for one): said as a lost confirm is, the keys this run made
+ * destroyed (they are kept only with a confirm that verifies), the association to be revoked if it stands.
+ */
+export class FinishOutcomeUnknown extends Error {
+  constructor(readonly associationId: string, override readonly cause: unknown) {
+    super(`the Registrar answered the finish unknown_session: the run is over, and a copy of this finish may have ended it and been recorded`);
+    this.name = 'FinishOutcomeUnknown';
+  }
+}
+
+/**
  * The association handshake (seed 003 clause 11.3.2) from the Registree's side, across a connection. The session
  * keys are stored in the device's Secure Environment only once the Registrar's confirm verifies; any refusal or
  * failure on the way destroys what the run made (the Registrar has recorded the association once it answered
- * the finish: RegistrarEndpoint).
+ * the finish: RegistrarEndpoint). A finish answered `unknown_session` fails with `FinishOutcomeUnknown`.
  */
 export const associateOverHttp = async (transport: DeviceTransport, device: Device, request: AssociateRequest): Promise<AssociationOutcome> => {
   const registreeId = request.registreeId ?? device.cseId;
@@ -31,7 +45,13 @@ export const associateOverHttp = async (transport: DeviceTransport, device: Devi
   try {
     const challenge = await transport.post(DEVICE_PATHS.registrarStep(request.associationId, 'hello'), handshake.hello);
     const { finish } = await handshake.acceptChallenge(challenge);
-    return await handshake.acceptConfirm(await transport.post(DEVICE_PATHS.registrarStep(request.associationId, 'finish'), finish));
+    let confirm: unknown;
+    try {
+      confirm = await transport.post(DEVICE_PATHS.registrarStep(request.associationId, 'finish'), finish);
+    } catch (error) {
+      throw sessionUnknownAt(error, 'association.finish') ? new FinishOutcomeUnknown(request.associationId, error) : error;
+    }
+    return await handshake.acceptConfirm(confirm);
   } catch (error) {
     await handshake.abort();
     throw error;

@@ -1,5 +1,5 @@
 /** The device's side of remote provisioning and the association handshake over HTTP (the device simulator's core). */
-export { associateOverHttp } from './associate.ts';
+export { associateOverHttp, FinishOutcomeUnknown } from './associate.ts';
 export type { AssociateRequest } from './associate.ts';
 export { fetchPinnedInfrastructure } from './pinned.ts';
 export type { PinnedInfrastructure } from './pinned.ts';

@@ -4,6 +4,7 @@ import { parseMessage, protocolFailure, type NodeProvisioningResult } from '../.
 import { ProvisioningRecorded, type Device, type PinnedResponder } from '../../protocols/procedures/index.ts';
 import { destroyQuietly } from '../../protocols/shared/index.ts';
 import { refusedForGood } from '../refused-for-good.ts';
+import { sessionUnknownAt } from './session-unknown.ts';
 import { DEVICE_PATHS, type DeviceTransport } from './transport.ts';
 
 export interface ProvisionRequest {
@@ -22,11 +23,13 @@ export interface ProvisionRequest {
 }
 
 const RECORDED = 'provisioning.recorded';
+const RECEIPT = 'provisioning.receipt';
 
 /**
  * The receipt was sent (or its sending attempted) and the server did not refuse it, yet no answer that the credential
  * is recorded for this key arrived: a 5xx, a gateway's error (whatever its status), a 408 or 429, a timeout, a
- * connection lost, or a 2xx that fails a local check. Whether the server recorded the credential is not known, so
+ * connection lost, a 2xx that fails a local check, or `unknown_session` (a copy of the receipt may have ended the run,
+ * recorded: `sessionUnknownAt`). Whether the server recorded the credential is not known, so
  * the new key is kept (`handle`), not in `device.credentials`; whoever named it before the receipt (`beforeReceipt`)
  * settles it later by its fingerprint.
  */
@@ -42,7 +45,8 @@ export class ReceiptOutcomeUnknown extends Error {
  * as in process, each message posted to the Enrolment Function's route. The device keeps the new credential only
  * once the server answers that it recorded it. A refusal or failure before the receipt is sent, or the server's
  * refusal of the receipt (a 4xx problem answer of Credence's own types but 408 and 429: `refusedForGood`), destroys
- * what the run made. Any other failure once the receipt is sent (a 5xx, a gateway's or proxy's error of any status, a
+ * what the run made, but `unknown_session`, which says only that the run is over (review 238: a copy of the receipt
+ * that got in first had it recorded, and the key was destroyed). Any other failure once the receipt is sent (a 5xx, a gateway's or proxy's error of any status, a
  * 408 or 429, a timeout, a connection lost, a 2xx answer that fails a local check such as `credential_mismatch` or
  * the certificate's proof) leaves the outcome unknown: the key is kept and the run fails with `ReceiptOutcomeUnknown`
  * (found in review: the key was destroyed while the server might hold the credential bound to it; review 64: so was
@@ -80,7 +84,7 @@ export const provisionOverHttp = async (
     if (result === undefined) throw error;
     // A mismatched credential too: the server may have recorded this key's credential and answered wrongly, and the
     // caller's settling compares fingerprints, so a credential recorded for another key is destroyed, never adopted.
-    if (sent && !refusedForGood(error)) throw new ReceiptOutcomeUnknown(request.credentialId, result.handle, error);
+    if (sent && (!refusedForGood(error) || sessionUnknownAt(error, RECEIPT))) throw new ReceiptOutcomeUnknown(request.credentialId, result.handle, error);
     await destroyQuietly(device.se, result.handle);
     throw error;
   }

@@ -23,9 +23,9 @@ const HelloQuery = ProvisioningHelloQuery.extend({ predecessorId: RecordableId }
 /**
  * The M2M Enrolment Function for devices across a connection (seed 003 clause 11.2.1): one route per message of
  * remote provisioning, no bearer token (the node authenticates inside the protocol with its bootstrap
- * credential). Refusals are `protocol` problems naming the step and the reason; a refused message ends its run and
- * records nothing. A hello whose bootstrap credential cannot be used is not refused but answered with a decoy challenge
- * of the same shape (shared/decoy.ts; seeds 002/004, SER-001), its auth refused as a failed proof, or with the real
+ * credential). Refusals are `protocol` problems naming the step and the reason; a refused message records nothing, and
+ * ends its run once its proof was checked, but for a failed proof before the run's third (review 238). A hello whose
+ * bootstrap credential cannot be used is not refused but answered with a decoy challenge of the same shape (shared/decoy.ts; seeds 002/004, SER-001), its auth refused as a failed proof, or with the real
  * reason to a node whose proof verifies with the credential; an auth whose credential ended during the run is answered
  * so too (a failed proof, the reason to the log, `logConcealed`, `answerDevice`; the reason to its holder). A hello's
  * run is bounded with the other runs its address began in the node's name (`helloPeer`), so hellos from elsewhere

@@ -9,7 +9,8 @@ import { associationOutcome } from '../../../domain/protocols/association-outcom
 import { associationLifetime, type GrantedLifetime } from '../../../domain/protocols/association-lifetime.ts';
 import type { AssociationConfirm, AssociationFinish, AssociationOutcome } from '../../../domain/protocols/association-messages.ts';
 import { destroyQuietly } from '../shared/destroy-quietly.ts';
-import { assertProof, proofFailure, pskOf } from '../shared/proof.ts';
+import { checkProof, proofFailure, pskOf } from '../shared/proof.ts';
+import { failedProof, isFailedProof, type KeptRefusal } from '../shared/failed-proofs.ts';
 import { keyGoneAtProof } from '../shared/key-gone.ts';
 import { rememberAuthenticatedRun } from '../shared/replay.ts';
 import { refuseDecoyFinish } from '../shared/decoy.ts';
@@ -50,7 +51,8 @@ export const admitFinish = (session: Session, finish: AssociationFinish, associa
 
 /**
  * The Registrar CSE's answer to a finish of `session` (Registrar.acceptFinish) that `admitFinish` admitted, `replay`
- * its part of the replay cache.
+ * its part of the replay cache; or, for a finish whose proof or key confirmation does not check (a junk one from
+ * whoever saw the challenge, say), its refusal with the run kept (failed-proofs.ts, review 238).
  */
 export const finishRun = async (
   o: RegistrarOptions,
@@ -58,17 +60,21 @@ export const finishRun = async (
   session: Session,
   finish: AssociationFinish,
   now: Date,
-): Promise<{ confirm: AssociationConfirm; outcome: AssociationOutcome }> => {
+): Promise<{ confirm: AssociationConfirm; outcome: AssociationOutcome } | KeptRefusal> => {
   const { se } = o;
   const { hello, challenge } = session;
+  const before = session.transcript.length;
   const th = session.transcript.absorb(finish.type, withoutFields(finish, 'proof', 'keyConfirmation'));
   const proved = proofFor('registree', 'finish', th);
-  // A decoy run ends here: its holder is told why its credential cannot be used, anyone else what a failed proof gets.
+  const rewind = () => session.transcript.rewind(before);
+  // A decoy run ends here for its holder, told why its credential cannot be used; anyone else gets what a failed proof
+  // gets, its run kept as a real run's is.
   if (session.decoy !== undefined) {
     const { decoy, lookup } = session;
     try {
       return await refuseDecoyFinish(se, decoy, hello.credential.kind, proved, finish.proof, FINISH, REGISTREE_AUTHENTICATION_FAILED);
     } catch (error) {
+      if (isFailedProof(error, FINISH, hello.credential.kind, REGISTREE_AUTHENTICATION_FAILED)) return failedProof(session, error, rewind);
       // Only a proof that verified with the credential gets the decoy's own refusal (anyone else `bad_mac` or
       // `bad_signature`): the association's `unknown_credential` for a credential that can be used is, to that
       // holder, why the association cannot be run (review 161).
@@ -77,14 +83,16 @@ export const finishRun = async (
       throw await refusalToHolder(FINISH, lookup, hello, now, error);
     }
   }
+  const failed = protocolFailure(FINISH, proofFailure(session.verifier), REGISTREE_AUTHENTICATION_FAILED);
+  let verified: boolean;
   try {
-    await assertProof(se, session.verifier, proved, finish.proof, FINISH, REGISTREE_AUTHENTICATION_FAILED);
+    verified = await checkProof(se, session.verifier, proved, finish.proof);
   } catch (error) {
     // The credential ended during the run (its PSK shredded): answered as the failed proof it is to anyone else,
     // the reason kept for the log; `unknown_credential` here would tell a stranger it became unusable in the run.
-    const failed = protocolFailure(FINISH, proofFailure(session.verifier), REGISTREE_AUTHENTICATION_FAILED);
     throw keyGoneAtProof(FINISH, error, [pskOf(session.verifier), session.psk], failed);
   }
+  if (!verified) return failedProof(session, failed, rewind);
   // Revoked since the hello, say: the proof verified, so only the holder is told (registrar-still-usable.ts).
   const current = await assertCredentialStillUsable(FINISH, session.lookup, hello, now);
   // A rotation started since the hello ends the credential at its overlap's end, which the hello could not see: cut to
@@ -102,7 +110,11 @@ export const finishRun = async (
       FINISH,
     );
     // A Finished key is an HMAC key: the 'psk256' verifier is the one that checks a MAC.
-    await assertProof(se, { kind: 'psk256', handle: keys.registreeFinished }, keyConfirmationFor('registree', th), finish.keyConfirmation, FINISH, 'Registree key confirmation failed');
+    if (!(await checkProof(se, { kind: 'psk256', handle: keys.registreeFinished }, keyConfirmationFor('registree', th), finish.keyConfirmation))) {
+      await destroyAssociationKeys(se, keys);
+      keys = undefined;
+      return failedProof(session, protocolFailure(FINISH, 'bad_mac', 'Registree key confirmation failed'), rewind);
+    }
     // Only now, with the initiator's proof and key confirmation verified, is the run remembered (issue 11 item 4).
     await rememberAuthenticatedRun(FINISH, replay, { claimant: hello.registreeId, nonce: hello.registreeNonce, transcriptHash: toHex(th) }, now, {
       random: o.random,

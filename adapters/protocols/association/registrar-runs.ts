@@ -1,19 +1,22 @@
-import type { Transcript } from '../../../domain/crypto/transcript.ts';
 import type { KeyHandle } from '../../../domain/ports/secure-environment.ts';
 import type { AssociationChallenge, AssociationHello } from '../../../domain/protocols/association-messages.ts';
 import type { CredentialKey, ProofVerifier } from '../shared/proof.ts';
 import type { Decoy } from '../shared/decoy.ts';
 import type { SessionBase } from '../shared/session-table.ts';
+import type { CountsFailedProofs } from '../shared/failed-proofs.ts';
+import type { RunTranscript } from '../shared/run-transcript.ts';
 import type { RegistreeCredential } from './registrar-options.ts';
 import type { CredentialLookup } from './registrar-still-usable.ts';
 
 /** A handshake run as the Registrar CSE keeps it in its session table, from the challenge to the finish. */
-interface RunBase extends SessionBase {
+interface RunBase extends SessionBase, CountsFailedProofs {
   stage: 'challenged';
   readonly hello: AssociationHello;
   readonly association: string | undefined;
-  readonly transcript: Transcript;
+  readonly transcript: RunTranscript;
   readonly challenge: AssociationChallenge;
+  /** When the run's timeout passes (SessionTable.expiry at its hello): how long its finish's answer is kept. */
+  readonly expiresAt: string;
   readonly challengeTranscript: Uint8Array;
   readonly ephemeral: KeyHandle;
 }

@@ -18,6 +18,8 @@ import { wireEphemeral } from '../shared/wire-ephemeral.ts';
 import { assertNewHello } from '../shared/hello-checks.ts';
 import { checkRunsPerInitiator, replayNamespace } from '../shared/replay.ts';
 import { transcriptFromHello } from '../../../domain/protocols/run-transcript.ts';
+import { RunTranscript } from '../shared/run-transcript.ts';
+import { answerOrRefuse, type RunWatch } from '../shared/failed-proofs.ts';
 import {
   AssociationFinish,
   AssociationHello,
@@ -225,10 +227,11 @@ export class Registrar {
         registrarNonce: newNonce(this.#o.random),
         ephemeral: ephemeralKey,
       };
-      const transcript = transcriptFromHello(PROTOCOL, hello);
+      const transcript = new RunTranscript(() => transcriptFromHello(PROTOCOL, hello));
       const th = transcript.absorb(unsigned.type, unsigned);
       const challenge = { ...unsigned, proof: await prove(se, opening.signer, proofFor('registrar', 'challenge', th)) };
-      const base = { id: challenge.sessionId, stage: 'challenged' as const, hello, association: scope?.association, transcript, challenge, challengeTranscript: th, ephemeral };
+      const expiresAt = this.#sessions.expiry(now);
+      const base = { id: challenge.sessionId, stage: 'challenged' as const, hello, association: scope?.association, transcript, challenge, expiresAt, challengeTranscript: th, ephemeral };
       await this.#sessions.add(HELLO, now, { ...base, ...opening.run }, { claimant: hello.registreeId, nonce: hello.registreeNonce, peer });
       return challenge;
     } catch (error) {
@@ -246,17 +249,24 @@ export class Registrar {
    * reports the association only once it has verified `confirm` and its grant. A run whose hello had a scope finishes
    * only in the same `association`. A decoy run (its hello's credential could not be used) is refused here, always:
    * as a failed proof, or with the real reason to a Registree whose proof verifies with the credential (decoy.ts).
+   * A finish whose proof does not check leaves the run going, up to a bound (failed-proofs.ts, review 238). `watch` is
+   * told when the finish is admitted to its run, and whether its refusal leaves the run going, for whoever answers its
+   * repeats (RegistrarEndpoint).
    */
-  async acceptFinish(input: unknown, association?: string): Promise<{ confirm: AssociationConfirm; outcome: AssociationOutcome }> {
+  async acceptFinish(input: unknown, association?: string, watch?: RunWatch): Promise<{ confirm: AssociationConfirm; outcome: AssociationOutcome }> {
     const finish = parseAssociationMessage(AssociationFinish, input, FINISH);
     const now = this.#o.now();
-    return this.#sessions.step(
+    const answer = await this.#sessions.step(
       finish.sessionId,
       FINISH,
       'challenged',
       now,
       (session) => finishRun(this.#o, this.#replay, session, finish, now),
-      (session) => admitFinish(session, finish, association),
+      (session) => {
+        admitFinish(session, finish, association);
+        watch?.admitted(Date.parse(session.expiresAt));
+      },
     );
+    return answerOrRefuse(answer, watch);
   }
 }

@@ -11,7 +11,9 @@ import {
 } from '../../../domain/protocols/protocol.ts';
 import { withoutFields } from '../../../domain/crypto/transcript.ts';
 import { destroyQuietly } from '../shared/destroy-quietly.ts';
-import { assertProof, proofFailure, prove, pskOf } from '../shared/proof.ts';
+import { checkProof, proofFailure, prove, pskOf } from '../shared/proof.ts';
+import { answerOrRefuse, failedProof, isFailedProof, type KeptRefusal, type RunWatch } from '../shared/failed-proofs.ts';
+import { RunTranscript } from '../shared/run-transcript.ts';
 import { initiatorVerifier, responderSigner } from '../shared/credential-keys.ts';
 import { keyGoneAtProof, keyGoneBeforeProof } from '../shared/key-gone.ts';
 import { decoyChallenge, decoySigner, knownVerifier, realRefusal, refuseDecoyFinish, type Decoy } from '../shared/decoy.ts';
@@ -52,8 +54,9 @@ const MISSING_SIGNING_KEY = 'this Enrolment Function has no signing key for asym
 /**
  * The M2M Enrolment Function side of remote provisioning (seed 003 clause 11.2.1): one method per incoming
  * message, each returning the next outgoing message. Any refusal is a typed `protocol` error naming the step; one
- * past the message's proof, or of the proof itself, ends the run: the session and every key made for it are destroyed.
- * One before it (a stage the run is not at, a nonce or fingerprint not its own) leaves the run going (SessionTable.step).
+ * past the message's proof ends the run: the session and every key made for it are destroyed. One before it (a stage
+ * the run is not at, a nonce or fingerprint not its own) leaves the run going (SessionTable.step), and so does a failed
+ * proof, but the run's third (failed-proofs.ts, review 238).
  */
 export class EnrolmentFunction {
   readonly #o: EnrolmentFunctionOptions;
@@ -225,7 +228,7 @@ export class EnrolmentFunction {
         ...(ephemeralKey ? { ephemeral: ephemeralKey } : {}),
         expiresAt: this.#sessions.expiry(now),
       };
-      const transcript = transcriptFromHello(PROTOCOL, hello);
+      const transcript = new RunTranscript(() => transcriptFromHello(PROTOCOL, hello));
       const th = transcript.absorb(unsigned.type, unsigned);
       const challenge = { ...unsigned, proof: await prove(se, opening.signer, proofFor('enrolment-function', 'challenge', th)) };
       const base = {
@@ -257,23 +260,35 @@ export class EnrolmentFunction {
     const admit = (session: Session) => {
       if (auth.enrolmentNonce !== session.enrolmentNonce) throw protocolFailure(AUTH, 'nonce_mismatch');
     };
-    return this.#sessions.step(auth.sessionId, AUTH, 'challenged', now, async (session) => {
+    return answerOrRefuse(await this.#sessions.step(auth.sessionId, AUTH, 'challenged', now, async (session): Promise<ProvisioningDelivery | KeptRefusal> => {
       const { se } = this.#o;
+      const before = session.transcript.length;
       const th = session.transcript.absorb(auth.type, withoutFields(auth, 'proof', 'proofOfPossession'));
       const proved = proofFor('node', 'auth', th);
-      // A decoy run ends here: its holder is told why its bootstrap cannot be used, anyone else what a failed proof
-      // gets.
+      // A failed proof, anyone's (a junk auth from whoever saw the challenge), leaves the run going up to a bound
+      // (failed-proofs.ts, review 238).
+      const rewind = () => session.transcript.rewind(before);
+      // A decoy run ends here for its holder, told why its bootstrap cannot be used; anyone else gets what a failed
+      // proof gets, its run kept as a real run's is.
       if (session.decoy !== undefined) {
-        return refuseDecoyFinish(se, session.decoy, session.hello.bootstrap.kind, proved, auth.proof, AUTH, NODE_AUTHENTICATION_FAILED);
+        const { kind } = session.hello.bootstrap;
+        try {
+          return await refuseDecoyFinish(se, session.decoy, kind, proved, auth.proof, AUTH, NODE_AUTHENTICATION_FAILED);
+        } catch (error) {
+          if (isFailedProof(error, AUTH, kind, NODE_AUTHENTICATION_FAILED)) return failedProof(session, error, rewind);
+          throw error;
+        }
       }
+      const failed = protocolFailure(AUTH, proofFailure(session.nodeVerifier), NODE_AUTHENTICATION_FAILED);
+      let verified: boolean;
       try {
-        await assertProof(se, session.nodeVerifier, proved, auth.proof, AUTH, NODE_AUTHENTICATION_FAILED);
+        verified = await checkProof(se, session.nodeVerifier, proved, auth.proof);
       } catch (error) {
         // The bootstrap ended during the run (its PSK shredded): answered as the failed proof it is to anyone else, the
         // reason kept for the log; `unknown_credential` here would tell a stranger it became unusable in the run.
-        const failed = protocolFailure(AUTH, proofFailure(session.nodeVerifier), NODE_AUTHENTICATION_FAILED);
         throw keyGoneAtProof(AUTH, error, [pskOf(session.nodeVerifier)], failed);
       }
+      if (!verified) return failedProof(session, failed, rewind);
       // Revoked since the hello, say: the proof verified, so only the holder is told (bootstrap-still-usable.ts).
       await assertBootstrapStillUsable(AUTH, this.#o.resolveBootstrap, session.hello, now);
       await rememberAuthenticatedRun(AUTH, this.#replay, { claimant: session.hello.nodeId, nonce: session.hello.nodeNonce, transcriptHash: toHex(th) }, now, {
@@ -318,24 +333,32 @@ export class EnrolmentFunction {
       const thDelivery = session.transcript.absorb(unsigned.type, unsigned);
       session.stage = 'delivered';
       return { ...unsigned, proof: await prove(se, session.signer, proofFor('enrolment-function', 'delivery', thDelivery)) };
-    }, admit);
+    }, admit));
   }
 
   async acceptReceipt(input: unknown): Promise<ProvisioningOutcome> {
     return (await this.acceptReceiptInContext(input)).outcome;
   }
 
-  /** `acceptReceipt`, with the context its run's hello was accepted in. */
-  async acceptReceiptInContext(input: unknown): Promise<{ outcome: ProvisioningOutcome; context: RunContext }> {
+  /**
+   * `acceptReceipt`, with the context its run's hello was accepted in. `watch` is told when the receipt is admitted to
+   * its run, and whether its refusal leaves the run going (failed-proofs.ts), for whoever answers its repeats
+   * (EnrolmentEndpoint).
+   */
+  async acceptReceiptInContext(input: unknown, watch?: RunWatch): Promise<{ outcome: ProvisioningOutcome; context: RunContext }> {
     const receipt = parseMessage(ProvisioningReceipt, input, RECEIPT);
     const now = this.#o.now();
-    return this.#sessions.step(
+    const answer = await this.#sessions.step(
       receipt.sessionId,
       RECEIPT,
       'delivered',
       now,
       (session) => completeRun(this.#o, session, receipt, now),
-      (session) => admitReceipt(this.#skew, session, receipt, now),
+      (session) => {
+        admitReceipt(this.#skew, session, receipt, now);
+        watch?.admitted(Date.parse(session.challenge.expiresAt));
+      },
     );
+    return answerOrRefuse(answer, watch);
   }
 }

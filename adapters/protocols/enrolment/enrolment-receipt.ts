@@ -13,7 +13,8 @@ import {
   type ProvisioningReceipt,
   type ServiceParameters,
 } from '../../../domain/protocols/enrolment-messages.ts';
-import { assertProof, prove, type ProofVerifier } from '../shared/proof.ts';
+import { checkProof, proofFailure, prove, type ProofVerifier } from '../shared/proof.ts';
+import { failedProof, type KeptRefusal } from '../shared/failed-proofs.ts';
 import type { EnrolmentFunctionOptions } from './enrolment-options.ts';
 import type { RunContext, Session } from './enrolment-runs.ts';
 
@@ -33,18 +34,20 @@ export const admitReceipt = (skew: number, session: Session, receipt: Provisioni
 
 /**
  * The Enrolment Function's outcome of a run whose node sent `receipt` (EnrolmentFunction.acceptReceiptInContext),
- * admitted by `admitReceipt`, with the context its hello was accepted in.
+ * admitted by `admitReceipt`, with the context its hello was accepted in; or, for a receipt whose proofs do not
+ * check (a junk one from whoever saw the delivery, say), its refusal with the run kept (failed-proofs.ts).
  */
 export const completeRun = async (
   o: EnrolmentFunctionOptions,
   session: Session,
   receipt: ProvisioningReceipt,
   now: Date,
-): Promise<{ outcome: ProvisioningOutcome; context: RunContext }> => {
+): Promise<{ outcome: ProvisioningOutcome; context: RunContext } | KeptRefusal> => {
   const { se, signingKey } = o;
   // Here for the type of `session`: `admitReceipt` refused a decoy run.
   if (session.decoy !== undefined) throw protocolFailure(RECEIPT, 'unknown_session', `session is not awaiting ${RECEIPT}`);
   const credential = session.credential as CredentialDescriptor;
+  const before = session.transcript.length;
   const th = session.transcript.absorb(receipt.type, withoutFields(receipt, 'bootstrapProof', 'credentialProof'));
   const { hello } = session;
   // The facts the receipt proves, as this function knows them: the node's proofs must be over exactly these
@@ -63,27 +66,21 @@ export const completeRun = async (
     completedAt: receipt.completedAt,
   };
   const statement = outcomeStatement(facts);
-  await assertProof(
-    se,
-    session.nodeVerifier,
-    statementProofInput('bootstrap', statement),
-    receipt.bootstrapProof,
-    RECEIPT,
-    'receipt not made with the bootstrap credential',
-  );
   const credentialVerifier: ProofVerifier =
     credential.kind === 'psk256'
       ? { kind: 'psk256', handle: session.credentialKeyHandle as KeyHandle }
       : { kind: credential.kind, publicKey: fromBase64url(credential.publicKey) };
-  // Key confirmation: the node proves it holds the credential it was just given (or generated).
-  await assertProof(
-    se,
-    credentialVerifier,
-    statementProofInput('credential', statement),
-    receipt.credentialProof,
-    RECEIPT,
-    'receipt not made with the new credential',
-  );
+  // The node's proof by its bootstrap, then key confirmation: it proves it holds the credential it was just given (or
+  // generated).
+  const proofs = [
+    [session.nodeVerifier, 'bootstrap', receipt.bootstrapProof, 'receipt not made with the bootstrap credential'],
+    [credentialVerifier, 'credential', receipt.credentialProof, 'receipt not made with the new credential'],
+  ] as const;
+  for (const [verifier, by, proof, detail] of proofs) {
+    if (!(await checkProof(se, verifier, statementProofInput(by, statement), proof))) {
+      return failedProof(session, protocolFailure(RECEIPT, proofFailure(verifier), detail), () => session.transcript.rewind(before));
+    }
+  }
   const enrolmentFunctionSignature = signingKey && {
     kind: signingKey.kind,
     keyFingerprint: (await se.describe(signingKey.handle)).fingerprint,

@@ -1,10 +1,11 @@
 import type { CredentialDescriptor } from '../../../domain/crypto/credential.ts';
-import type { Transcript } from '../../../domain/crypto/transcript.ts';
 import type { KeyHandle } from '../../../domain/ports/secure-environment.ts';
 import type { ProvisioningChallenge, ProvisioningHello, ProvisioningOutcome, ServiceParameters } from '../../../domain/protocols/enrolment-messages.ts';
 import type { CredentialKey, ProofVerifier } from '../shared/proof.ts';
 import type { Decoy } from '../shared/decoy.ts';
 import type { SessionBase } from '../shared/session-table.ts';
+import type { CountsFailedProofs } from '../shared/failed-proofs.ts';
+import type { RunTranscript } from '../shared/run-transcript.ts';
 import type { CertificateToIssue } from './certificate-issuance.ts';
 
 /**
@@ -15,11 +16,11 @@ import type { CertificateToIssue } from './certificate-issuance.ts';
 export type RunContext = Readonly<Record<string, string>>;
 
 /** A provisioning run as the Enrolment Function keeps it in its session table, from the challenge to the receipt. */
-export interface RunBase extends SessionBase {
+export interface RunBase extends SessionBase, CountsFailedProofs {
   stage: 'challenged' | 'delivered';
   readonly hello: ProvisioningHello;
   readonly context: RunContext;
-  readonly transcript: Transcript;
+  readonly transcript: RunTranscript;
   readonly enrolmentNonce: string;
   readonly signer: CredentialKey;
   readonly challenge: ProvisioningChallenge;

@@ -1,14 +1,17 @@
 import type { CredenceError } from '../../../domain/errors.ts';
 import { CredentialId } from '../../../domain/ids.ts';
 import { parseMessage, protocolFailure } from '../../../domain/protocols/protocol.ts';
-import { ProvisioningHello, type ProvisioningChallenge, type ProvisioningDelivery } from '../../../domain/protocols/enrolment-messages.ts';
+import { ProvisioningHello, ProvisioningReceipt, type ProvisioningChallenge, type ProvisioningDelivery } from '../../../domain/protocols/enrolment-messages.ts';
 import type { Infrastructure } from './infrastructure.ts';
 import { recordProvisioningRun } from './record.ts';
 import { certificateOf } from './descriptors.ts';
 import type { PinnedResponder, ProvisioningRecorded } from './wire.ts';
 import type { Claim } from '../shared/session-table.ts';
+import type { RunWatch } from '../shared/failed-proofs.ts';
+import { AnsweredRuns } from './answered-runs.ts';
 
 const HELLO = 'provisioning.hello';
+const RECEIPT = 'provisioning.receipt';
 
 /**
  * The hello's ids are the message's loose `Identifier`, but the credential is recorded under the engine's
@@ -42,7 +45,12 @@ const assertRecordableIds = (hello: Pick<ProvisioningHello, 'credentialId' | 'pr
  * any key is made for the run (`admitProvisioningRun`), so an unauthenticated sender learns nothing of either.
  */
 export class EnrolmentEndpoint {
-  constructor(private readonly infra: Infrastructure) {}
+  /** The answers of the runs a receipt ended, for a repeat of that receipt (answered-runs.ts, review 238). */
+  readonly #answered: AnsweredRuns<ProvisioningRecorded>;
+
+  constructor(private readonly infra: Infrastructure) {
+    this.#answered = new AnsweredRuns(() => infra.o.engine.clock.now());
+  }
 
   /** What a node pins at the factory to authenticate this Enrolment Function. */
   identity(): Promise<PinnedResponder> {
@@ -74,9 +82,18 @@ export class EnrolmentEndpoint {
     return this.infra.enrolmentFunction.acceptAuth(input);
   }
 
-  /** Verifies the receipt, then records `CredentialIssued` and `CredentialProvisioned`; nothing when either is refused. */
+  /**
+   * Verifies the receipt, then records `CredentialIssued` and `CredentialProvisioned`; nothing when either is refused.
+   * A repeat of the receipt that ended its run, within the run's timeout, gets that receipt's answer, recorded or
+   * refused (answered-runs.ts): a copy that got in first must not leave the device's own told `unknown_session`.
+   */
   async acceptReceipt(input: unknown): Promise<ProvisioningRecorded> {
-    const { outcome, context } = await this.infra.enrolmentFunction.acceptReceiptInContext(input);
+    const { sessionId } = parseMessage(ProvisioningReceipt, input, RECEIPT);
+    return this.#answered.answer(RECEIPT, sessionId, input, (watch) => this.#record(input, watch));
+  }
+
+  async #record(input: unknown, watch: RunWatch): Promise<ProvisioningRecorded> {
+    const { outcome, context } = await this.infra.enrolmentFunction.acceptReceiptInContext(input, watch);
     const credentialId = outcome.credentialId as string; // acceptHello let no run without it through
     const { predecessorId } = context;
     const provisioned = await recordProvisioningRun(this.infra, { outcome, credentialId, purpose: 'service', predecessorId });

@@ -1,11 +1,16 @@
 import { isCredenceError, type CredenceError } from '../../../domain/errors.ts';
 import { protocolFailure } from '../../../domain/protocols/protocol.ts';
-import type { AssociationChallenge, AssociationConfirm } from '../../../domain/protocols/association-messages.ts';
+import { AssociationFinish, type AssociationChallenge, type AssociationConfirm } from '../../../domain/protocols/association-messages.ts';
+import { parseAssociationMessage } from '../../../domain/protocols/association-version.ts';
 import type { Infrastructure } from './infrastructure.ts';
 import { recordAssociation } from './record.ts';
 import { associationClosedFor } from './registrar-credentials.ts';
 import type { PinnedResponder } from './wire.ts';
 import type { Claim } from '../shared/session-table.ts';
+import type { RunWatch } from '../shared/failed-proofs.ts';
+import { AnsweredRuns } from './answered-runs.ts';
+
+const FINISH = 'association.finish';
 
 /**
  * The Registrar CSE (seed 003 clause 11.3.2) driven one message at a time, for a Registree across a connection. A
@@ -22,7 +27,12 @@ import type { Claim } from '../shared/session-table.ts';
  * keeps recording after both ends confirmed, which it can do because it runs both.
  */
 export class RegistrarEndpoint {
-  constructor(private readonly infra: Infrastructure) {}
+  /** The answers of the runs a finish ended, for a repeat of that finish (answered-runs.ts, review 238). */
+  readonly #answered: AnsweredRuns<AssociationConfirm>;
+
+  constructor(private readonly infra: Infrastructure) {
+    this.#answered = new AnsweredRuns(() => infra.o.engine.clock.now());
+  }
 
   /** What a Registree is configured with to authenticate this Registrar CSE (11.3.1). */
   identity(): Promise<PinnedResponder> {
@@ -49,16 +59,24 @@ export class RegistrarEndpoint {
    * is (`refusalToHolder`): review 224, two finishes of one association at once (a device retrying after a client
    * timeout while its first is being recorded) both pass the finish's check that the association waits, which comes
    * before keys are derived, and the loser was told the engine's `409 illegal_transition` instead of
-   * `association_not_waiting` naming the state. Its keys are destroyed by `recordAssociation` either way.
+   * `association_not_waiting` naming the state. Its keys are destroyed by `recordAssociation` either way. A repeat of
+   * the finish that ended its run, within the run's timeout, gets that finish's answer (answered-runs.ts, review 238:
+   * a copy that got in first had the association recorded and the Registree's own finish told `unknown_session`).
    */
   async acceptFinish(associationId: string, input: unknown): Promise<AssociationConfirm> {
-    const { confirm, outcome } = await this.infra.registrar.acceptFinish(input, associationId);
+    const { sessionId } = parseAssociationMessage(AssociationFinish, input, FINISH);
+    // The path's association is part of the message: the same body sent for another association is another message.
+    return this.#answered.answer(FINISH, sessionId, [associationId, input], (watch) => this.#record(associationId, input, watch));
+  }
+
+  async #record(associationId: string, input: unknown, watch: RunWatch): Promise<AssociationConfirm> {
+    const { confirm, outcome } = await this.infra.registrar.acceptFinish(input, associationId, watch);
     try {
       await recordAssociation(this.infra, associationId, outcome);
     } catch (error) {
       if (!isCredenceError(error, 'illegal_transition')) throw error;
       const closed = await associationClosedFor(this.infra.o, this.infra.registrarCseId, associationId, outcome.registreeId);
-      throw closed === undefined ? error : protocolFailure('association.finish', closed.reason, closed.detail);
+      throw closed === undefined ? error : protocolFailure(FINISH, closed.reason, closed.detail);
     }
     return confirm;
   }

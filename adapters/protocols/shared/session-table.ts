@@ -45,8 +45,10 @@ interface Entry<S> {
  * its expiry included (review 224: anyone who saw a session id could end the run, a PSK already delivered with it).
  * However many: review 227 ended the run at the eighth, and eight replays of a captured auth did what one did before.
  * Such a refusal costs no Secure Environment call and teaches its sender nothing (a 128-bit nonce, a fingerprint), and
- * the run's expiry bounds how long it can be tried. Any other refusal (a failed proof, or anything once the proof
- * verified) ends the run, and `cleanup` destroys whatever keys it made. Sessions expire after `timeoutSeconds`.
+ * the run's expiry bounds how long it can be tried. A failed proof the step returns as a KeptRefusal
+ * (failed-proofs.ts: before the run's MAX_FAILED_PROOFS-th, review 238) leaves the run going too; any other refusal
+ * (the last failed proof, or anything once the proof verified) ends the run, and `cleanup` destroys whatever keys it
+ * made. Sessions expire after `timeoutSeconds`.
  *
  * Issue 11 item 4 (SER-001): a hello is unauthenticated (a Node-ID and a credential fingerprint are public), so the
  * state it creates must not be something a flood can use up. A session is *pending* until the step that checks the
@@ -161,8 +163,8 @@ export class SessionTable<S extends SessionBase> {
   /**
    * Runs one step of session `id`, which must be at `stage`. `admit` checks the message against the session before
    * any proof of it is (its nonce, the fingerprint it names), synchronously, so the session never leaves the table for
-   * it: a refusal there, or at the stage, leaves the run as it was. Any failure of
-   * `handle`, which checks the proof and goes on, ends the session.
+   * it: a refusal there, or at the stage, leaves the run as it was. What `handle` returns (a KeptRefusal included,
+   * which its caller throws) puts the run back unless it is done; any failure it throws ends the session.
    */
   async step<T>(id: string, step: string, stage: S['stage'], now: Date, handle: (session: S) => Promise<T>, admit?: (session: S) => void): Promise<T> {
     const entry = this.#entries.get(id);
