@@ -12,10 +12,12 @@ export interface ReplayerVerdict {
 /**
  * The fleet verdict for a long-running process (the HTTP service): the verifier of the previous verdict is kept in
  * memory, so the next one verifies only the events appended since; `full` starts again from position 0 (which also
- * sees an event altered in the store behind the kept verifier). Runs are serialised, and callers asking for the same
- * kind of verdict while one runs share it.
+ * sees an event altered in the store behind the kept verifier). Runs are serialised: a `full` one asked while another
+ * full one is running or queued shares it, and a plain one shares any run running or queued (a plain one first): its
+ * verdict answers a plain request as well as a run of its own queued behind it would, for less.
  */
 export class FleetReplayer {
+  /** The verifier of the last verdict, kept while the next run advances it; undefined only before one or after a failed run. */
   #verifier: FleetVerifier | undefined;
   #tail: Promise<unknown> = Promise.resolve();
   readonly #running = new Map<boolean, Promise<ReplayerVerdict>>();
@@ -23,22 +25,30 @@ export class FleetReplayer {
   constructor(private readonly store: EventStore) {}
 
   verdict(options: { readonly full?: boolean } = {}): Promise<ReplayerVerdict> {
-    const full = options.full === true || this.#verifier === undefined;
-    let run = this.#running.get(full);
-    if (run === undefined) {
-      run = this.#tail.then(() => this.#run(full)).finally(() => this.#running.delete(full));
-      this.#running.set(full, run);
-      this.#tail = run.catch(() => undefined);
-    }
+    const asked = options.full === true;
+    // Whether a verdict exists decides a plain run's kind, not a field a run in flight cleared (review 242: a plain
+    // verdict asked during an incremental run queued a whole re-verification behind it).
+    const shared = asked ? this.#running.get(true) : (this.#running.get(false) ?? this.#running.get(true));
+    if (shared !== undefined) return shared;
+    const full = asked || this.#verifier === undefined;
+    const run = this.#tail.then(() => this.#run(full)).finally(() => this.#running.delete(full));
+    this.#running.set(full, run);
+    this.#tail = run.catch(() => undefined);
     return run;
   }
 
   async #run(full: boolean): Promise<ReplayerVerdict> {
-    const verifier = full || this.#verifier === undefined ? new FleetVerifier() : this.#verifier;
+    const kept = this.#verifier;
+    const verifier = full || kept === undefined ? new FleetVerifier() : kept;
     const before = verifier.tally.events;
-    // A failed run leaves no half-advanced verifier behind: the next one starts from 0.
-    this.#verifier = undefined;
-    await verifyFrom(this.store, verifier);
+    try {
+      await verifyFrom(this.store, verifier);
+    } catch (error) {
+      // A failed run leaves no half-advanced verifier behind: the next one starts from 0. A full run's failure left
+      // the kept verifier as it was (it read into a new one).
+      if (verifier === kept) this.#verifier = undefined;
+      throw error;
+    }
     this.#verifier = verifier;
     return { replay: verifier.verdict(), mode: before === 0 ? 'full' : 'incremental', verifiedNow: verifier.tally.events - before };
   }

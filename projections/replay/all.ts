@@ -1,3 +1,4 @@
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
 import { eachRecord } from '../../domain/ports/each-record.ts';
 import { FleetVerifier, type FleetReplay } from './verifier.ts';
@@ -11,7 +12,9 @@ const PAGE = 5_000;
 /**
  * Feeds `verifier` every record after its position, page by page, in global order. Entities are kept in memory in
  * global order, so the cross-entity facts of each event are exactly the other entities as they stood at its
- * position (or, for a decision that claimed its facts first, at its claims).
+ * position (or, for a decision that claimed its facts first, at its claims). The event loop turns after each of the
+ * embedded store's pages (its `pageSize`, 1,000 records by default): a replay of the whole store inside the service
+ * leaves its probes and other requests their turns (review 242: a microtask between pages held them all to the end).
  */
 export const verifyFrom = async (
   store: EventStore,
@@ -34,7 +37,7 @@ export const verifyFrom = async (
       }
       onRecord?.(record);
       verifier.apply(record);
-    });
+    }, yieldToLoop);
     onProgress?.(verifier.tally.events);
     if (read < PAGE || past) return verifier;
   }
