@@ -5,7 +5,8 @@ import { isCredenceError, validationError } from '../../domain/errors.ts';
 import { atomicWriteTempOf, ownedByAnotherAccount, writableByGroupOrOthers } from '../driven/files/index.ts';
 import { foreignSecretFolderMessage } from '../driven/files/secret-file-advice.ts';
 import { secureEnvironmentConfigForDataDir } from '../driven/secure-environment/index.ts';
-import { checkKekFile, MAX_PATH_CHARS } from '../driven/secure-environment/kek.ts';
+import { checkKekFile, kekFilesHoldTheSameKek, MAX_PATH_CHARS } from '../driven/secure-environment/kek.ts';
+import { nextKekFileOf } from '../driven/secure-environment/kek-next-file.ts';
 import { resolvedAsFarAsItExists } from './resolved-path.ts';
 
 /**
@@ -41,13 +42,25 @@ const sameFile = (a: Stats | undefined, b: Stats | undefined): boolean =>
 /**
  * With a KEK named outside the folder, a KEK still in the folder is refused, before anything is opened or made: a
  * different one means two KEKs and one of them does not open the keys; the same bytes left behind means the folder
- * still holds what the setting was meant to take out of it. The way out is to finish the move (docs/service.md).
+ * still holds what the setting was meant to take out of it. The way out is to finish the move (docs/service.md), but
+ * never over another KEK (review 243 item 1): after a whole-folder restore of a backup that held its KEK, the file
+ * named may hold the only KEK the folder moved aside opens under.
  */
 export const assertNoKekLeftInFolder = (dir: string, kekFile: string): void => {
   const inFolder = secureEnvironmentConfigForDataDir(dir).kek;
   if (inFolder.source !== 'file') return;
+  assertNoNextKekLeftInFolder(dir, inFolder.path, kekFile);
   const left = statSync(inFolder.path, { throwIfNoEntry: false });
-  if (left !== undefined && !sameFile(left, statSync(kekFile, { throwIfNoEntry: false }))) {
+  const named = statSync(kekFile, { throwIfNoEntry: false });
+  if (left !== undefined && !sameFile(left, named)) {
+    if (named !== undefined && !kekFilesHoldTheSameKek(inFolder.path, kekFile)) {
+      throw refusal(
+        'kek_in_folder',
+        `names ${kekFile}, but the data folder still holds a KEK, ${inFolder.path}, and ${kekFile} holds another KEK than ${inFolder.path} (or one that cannot be read): never move ${inFolder.path} over it, ` +
+          `which may be the only copy of the KEK another folder opens under (one moved aside before a whole-folder restore); keep both: stop the service, move ${inFolder.path} to a new path outside the folder (mode 0600, owned by the account Credence runs as) ` +
+          `and name that one with ${KEK_FILE_ENVIRONMENT_VARIABLE}, or unset ${KEK_FILE_ENVIRONMENT_VARIABLE} to keep it in the folder; after a restore from a backup taken before credence kek rotate, rotate it there first (README "Restoring a whole data folder", step 4)`,
+      );
+    }
     throw refusal(
       'kek_in_folder',
       `names ${kekFile}, but the data folder still holds a KEK, ${inFolder.path}: to move it out, stop the service, move that file to ${kekFile} (mode 0600, owned by the account Credence runs as) and start again; to keep it in the folder, unset ${KEK_FILE_ENVIRONMENT_VARIABLE}`,
@@ -56,6 +69,22 @@ export const assertNoKekLeftInFolder = (dir: string, kekFile: string): void => {
   assertNoKekTempLeftInFolder(inFolder.path, kekFile);
 };
 
+/**
+ * `<data>/secure-environment.kek.next`, the new KEK of a `credence kek rotate` killed before it replaced the KEK
+ * (kek-next-file.ts; review 243 item 4): killed after its commit, the only KEK that opens the keys, which only an
+ * opening of the folder's own KEK finishes with. Left in the folder, a copy of it holds the live KEK, and the KEK named
+ * outside opens nothing (kek_matches_database, which cannot name it). Refused by name, before the KEK left.
+ */
+const assertNoNextKekLeftInFolder = (dir: string, inFolderKek: string, kekFile: string): void => {
+  const next = nextKekFileOf(inFolderKek);
+  if (statSync(next, { throwIfNoEntry: false }) === undefined) return;
+  throw refusal(
+    'kek_in_folder',
+    `names ${kekFile}, but the data folder still holds ${next}, the new KEK of a credence kek rotate that ended before it replaced ${inFolderKek} (after its re-seal, the only KEK that opens the keys): ` +
+      `stop the service and open the folder once in place, ${KEK_FILE_ENVIRONMENT_VARIABLE} unset and its KEK in it (move it back to ${inFolderKek} first if you moved it out): credence key list --data ${dir} finishes the rotation and removes ${next} ` +
+      `(one still there after sealed nothing: credence kek rotate --data ${dir}, run so, removes it); then move ${inFolderKek} out and start again`,
+  );
+};
 /**
  * A temp file of the in-folder KEK's creation that a kill left (`.secure-environment.kek.<pid>.<random>.tmp`, review 59
  * item 2) is a whole KEK: a new one, or, killed between link and unlink, a second name of the KEK moved out since.

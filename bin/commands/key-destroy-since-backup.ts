@@ -39,8 +39,9 @@ const refuseDestroyingACurrentSigningKey = (destroyed: readonly KeyDestroyedSinc
  * nothing else tells the operator: the folder opens under its own KEK without a word. Refused rather than warned: this
  * command is the restore's step the operator runs before the first start, a warning among its lines is easy to miss,
  * and rotating first costs nothing here (the keys to destroy are re-sealed, then destroyed). With the KEK outside the
- * folder, the file CREDENCE_KEK_FILE names holds the KEK the folder moved aside opens under, which a rotation of the
- * restored folder would have to replace: the old KEK goes to another path, and the service to the new one.
+ * folder, the file CREDENCE_KEK_FILE names is said to be what its check value shows (`opens`, review 243 item 3): the
+ * KEK the folder moved aside opens under, never to be replaced by the rotation (the old KEK goes to another path, and
+ * the service to the new one); or a copy of the backup's made for the restored folder, the one to rotate; or neither.
  */
 /** The warning for a restored folder under another KEK than the folder moved aside, which that folder names nowhere. */
 const otherKek = (data: string, beforeRestore: string): string =>
@@ -48,13 +49,26 @@ const otherKek = (data: string, beforeRestore: string): string =>
   `if credence kek rotate ran on ${beforeRestore} since the backup (a version before this one recorded none), the restore brought back ` +
   `the KEK it retired: run credence kek rotate --data ${data} before the first start; if you rotated ${data} since the restore, nothing to do`;
 
-const refuseARetiredKek = (data: string, beforeRestore: string, kekFile: string | undefined): never => {
+const rotateOutside = (data: string, beforeRestore: string, kekFile: string, opens: 'later' | 'restored' | undefined): string => {
+  if (opens === 'restored') {
+    return (
+      `${kekFile} holds the KEK ${data} opens under (the backup's, which ${beforeRestore} retired): keep a copy of it with that backup if it is the only one, ` +
+      `then run CREDENCE_KEK_FILE=${kekFile} credence kek rotate --data ${data}, which replaces it with a new KEK, and run this and the service with CREDENCE_KEK_FILE naming it`
+    );
+  }
+  const copy =
+    `copy the KEK kept with that backup to a new path (mode 0600) and run CREDENCE_KEK_FILE=<that path> credence kek rotate --data ${data}, ` +
+    `which replaces that copy with a new KEK, and run this and the service with CREDENCE_KEK_FILE naming it`;
+  return opens === 'later'
+    ? `${copy}; never overwrite ${kekFile}: it holds the KEK ${beforeRestore} opens under`
+    : `${copy}; ${kekFile} opens the keys of neither folder (or is no readable KEK): never overwrite the KEK file ${beforeRestore} opens under`;
+};
+
+const refuseARetiredKek = (data: string, beforeRestore: string, kekFile: string | undefined, opens: () => 'later' | 'restored' | undefined): never => {
   const rotate =
     kekFile === undefined
       ? `run credence kek rotate --data ${data} (its KEK is the backup's, in the folder; the rotation replaces it)`
-      : `copy the KEK kept with that backup to a new path (mode 0600) and run CREDENCE_KEK_FILE=<that path> credence kek rotate --data ${data}, ` +
-        `which replaces that copy with a new KEK, and run this and the service with CREDENCE_KEK_FILE naming it; never overwrite ${kekFile}: ` +
-        `it holds the KEK ${beforeRestore} opens under`;
+      : rotateOutside(data, beforeRestore, kekFile, opens());
   throw validationError(
     [
       {
@@ -92,14 +106,17 @@ export const destroyKeysSinceBackup = (folders: KeyFolders, beforeRestore: strin
     throw new UsageError(`--before-restore: ${beforeRestore} is the restored folder itself: name the folder moved aside before the restore`);
   }
   return withLockedKeyFolders(folders, 'key destroy-since-backup', io, async (locked) => {
-    const { kekOfRestored, keysDestroyedSince, secureEnvironmentConfigForDataDir, wrappingKeysPath } = await import('../../adapters/driven/secure-environment/index.ts');
+    const { copyKekFileOpens, kekOfRestored, keysDestroyedSince, secureEnvironmentConfigForDataDir, wrappingKeysPath } = await import('../../adapters/driven/secure-environment/index.ts');
     const files = (dir: string) => {
       const config = secureEnvironmentConfigForDataDir(dir);
       return { database: config.database, wrappingKeys: wrappingKeysPath(config) };
     };
     // Before the keys are compared: under CREDENCE_KEK_FILE such a folder does not even open, and its destroys would wait.
     const kek = kekOfRestored(files(data), files(beforeRestore));
-    if (kek === 'retired') refuseARetiredKek(data, beforeRestore, (io.env ?? process.env)['CREDENCE_KEK_FILE'] || undefined);
+    if (kek === 'retired') {
+      const kekFile = (io.env ?? process.env)['CREDENCE_KEK_FILE'] || undefined;
+      refuseARetiredKek(data, beforeRestore, kekFile, () => (kekFile === undefined ? undefined : copyKekFileOpens(kekFile, files(data), files(beforeRestore))));
+    }
     // A rotation made by an earlier version named no KEK it retired (review 141): said, not refused, since a restored folder
     // rotated again since the restore looks the same from here.
     if (kek === 'other') io.err(printable(otherKek(data, beforeRestore)));

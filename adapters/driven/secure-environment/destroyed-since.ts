@@ -1,10 +1,12 @@
 import { existsSync, statSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { validationError, type CredenceError } from '../../../domain/errors.ts';
-import { constantTimeEqual } from '../../../domain/crypto/bytes.ts';
+import { constantTimeEqual, wipe } from '../../../domain/crypto/bytes.ts';
 import type { KeyHandle } from '../../../domain/ports/secure-environment.ts';
 import { readOnlyDatabaseWritingNothing } from '../files/read-only-database.ts';
+import { readKekFile } from './kek.ts';
 import { isRetiredKek, KEK_RETIRED } from './kek-retired.ts';
+import { kekOpensCheckValue } from './key-vault.ts';
 import { LAST_CHANGE } from './key-store.ts';
 
 /** The two files of one embedded key database (embedded-config.ts: `database` and its `wrappingKeys`). */
@@ -147,6 +149,29 @@ export const kekOfRestored = (restored: KeyDatabaseFiles, later: KeyDatabaseFile
   const { before, after } = pairedCopies(restored, later);
   if (before.kekCheck === undefined || after.kekCheck === undefined || constantTimeEqual(before.kekCheck, after.kekCheck)) return 'same';
   return isRetiredKek(after.kekRetired, before.kekCheck) ? 'retired' : 'other';
+};
+
+/**
+ * Which of the two copies the KEK in the file `kekFile` opens, by their KEK check values (review 243 item 3: the file
+ * CREDENCE_KEK_FILE names after a restore may be the KEK of the folder moved aside, or a copy of the backup's made for
+ * the restored folder): `later`, `restored`, or undefined for neither (or a file that cannot be read as a KEK). Refused
+ * as kekOfRestored refuses two copies it cannot compare. Reads only; the KEK is wiped, never said.
+ */
+export const copyKekFileOpens = (kekFile: string, restored: KeyDatabaseFiles, later: KeyDatabaseFiles): 'later' | 'restored' | undefined => {
+  const { before, after } = pairedCopies(restored, later);
+  let kek: Uint8Array;
+  try {
+    kek = readKekFile(kekFile);
+  } catch {
+    return undefined;
+  }
+  try {
+    if (after.kekCheck !== undefined && kekOpensCheckValue(kek, after.kekCheck)) return 'later';
+    if (before.kekCheck !== undefined && kekOpensCheckValue(kek, before.kekCheck)) return 'restored';
+    return undefined;
+  } finally {
+    wipe(kek);
+  }
 };
 
 /**

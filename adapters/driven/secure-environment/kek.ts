@@ -2,7 +2,8 @@ import { closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, sta
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { validationError } from '../../../domain/errors.ts';
-import { base64urlString, fromBase64url, toBase64url } from '../../../domain/crypto/base64url.ts';
+import { base64urlString, fromBase64url, toBase64url, tryFromBase64url } from '../../../domain/crypto/base64url.ts';
+import { constantTimeEqual, wipe } from '../../../domain/crypto/bytes.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
 import { assertOwnedByProcess, openToGroupOrOthers, writeFileAtomic } from '../files/index.ts';
 import { openSecretFileMessage } from '../files/secret-file-advice.ts';
@@ -59,7 +60,8 @@ const readKeyFile = (path: string): Uint8Array => {
   if (text.length === 0) {
     throw keyFileProblem(path, 'is empty (an interrupted creation by an earlier version?): restore it from a backup; only if no key was ever sealed under it, delete it and a new one is created');
   }
-  const key = /^[A-Za-z0-9_-]{43}$/.test(text) ? fromBase64url(text) : undefined;
+  // The shape alone passes a last character whose unused bits are set (review 243 item 2): not canonical, so damaged.
+  const key = /^[A-Za-z0-9_-]{43}$/.test(text) ? tryFromBase64url(text) : undefined;
   if (key?.length !== KEK_LENGTH) throw keyFileProblem(path, `must hold ${KEK_LENGTH} bytes as base64url (damaged or truncated? restore it from a backup)`);
   return key;
 };
@@ -70,6 +72,24 @@ export const readKekFile = (path: string): Uint8Array => readKeyFile(path);
 /** An existing KEK file checked as `loadKek` will read it (owner, mode, content), before anything is made beside it. */
 export const checkKekFile = (path: string): void => {
   readKeyFile(path).fill(0);
+};
+
+/**
+ * Whether two existing KEK files hold the same KEK, each read as `loadKek` reads it; false when either cannot be read
+ * so (missing, open to others, damaged). Compared in constant time, both wiped: never a byte of either said.
+ */
+export const kekFilesHoldTheSameKek = (a: string, b: string): boolean => {
+  let first: Uint8Array | undefined;
+  let second: Uint8Array | undefined;
+  try {
+    first = readKeyFile(a);
+    second = readKeyFile(b);
+    return constantTimeEqual(first, second);
+  } catch {
+    return false;
+  } finally {
+    wipe(first, second);
+  }
 };
 
 const createKeyFile = (path: string, random: RandomSource): Uint8Array | undefined => {

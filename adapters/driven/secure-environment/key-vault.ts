@@ -36,6 +36,16 @@ const wrappingKeyAad = (handle: KeyHandle): Uint8Array => fields('credence/se/v2
 const formatOneAad = (r: SealedKeyRecord): Uint8Array =>
   utf8(`credence/se/v1/key\0${r.handle}\0${r.owner}\0${r.kind}\0${r.extractable ? 1 : 0}`);
 
+/**
+ * Whether `kek` opens a key database's KEK check value `check` (se_meta kek_check), read from outside a vault: which
+ * KEK a copy of the folder is sealed under, without opening it (destroyed-since.ts). The opened bytes are wiped.
+ */
+export const kekOpensCheckValue = (kek: Uint8Array, check: Uint8Array): boolean => {
+  const opened = aeadOpen(kek, check, KEK_CHECK);
+  wipe(opened);
+  return opened !== undefined;
+};
+
 const WRAPPING_KEYS_PRESENT = 'wrapping_keys_present';
 /** The rule of a KEK other than the one that sealed this key database's keys. */
 export const KEK_MATCHES_DATABASE = 'kek_matches_database';
