@@ -19,6 +19,7 @@ import { loggerOptions } from './logging.ts';
 import { redactedPathOf } from './redact-url.ts';
 import { answerWithProblem, type HttpProblem, overloaded, routeNotFound, sendFrameworkProblem, sendProblem } from './problems.ts';
 import { installProtection } from './protection.ts';
+import { boundUnsentAnswers } from './unsent-answers.ts';
 import { nodeHttpOptions, refuseAmbiguousRequestHeads } from './request-head.ts';
 import { parseQueryString, refuseMalformedQueryEscapes } from './query-string.ts';
 import { takeNoQueryByDefault } from './no-query-by-default.ts';
@@ -193,6 +194,8 @@ const configure = async (app: App, { context, config, routes = [], consoleDist =
   // The client's address first (what the rate limit and the access hook count by), load shedding, then authentication
   // (the rate limit's key needs the principal), then the routes.
   if (config.trustProxy.length > 0) refuseForwardedNonAddresses(app);
+  // Before the rest of the protection too: past the bound on answers clients have not taken, a new request costs nothing.
+  boundUnsentAnswers(app, limits);
   await installProtection(app, limits, context.metrics);
   installAccessHook(app, context.access, {
     publicPrefixes: [DOCS_PREFIX],

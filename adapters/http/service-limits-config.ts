@@ -16,6 +16,13 @@ export const HELLO_FLOOR_DEFAULT_MS = 50;
  */
 export const DEVICE_BODY_LIMIT_DEFAULT_BYTES = 128 * 1024;
 
+/**
+ * The bound on answers not yet taken by their clients, by default: far above what honest clients leave unread at once
+ * (the largest answers, an evidence bundle of 11.5 MB or 4.4 MB of compliance rows, are taken in well under a second
+ * on a LAN), and far below Node's default heap limit (some 2 to 4 GiB), which 1,000 connections at 4.4 MB each passed.
+ */
+export const UNSENT_ANSWER_DEFAULT_BYTES = 256 * MIB;
+
 /** How long a live component may fail before /readyz answers 503 `component`, by default. */
 export const READY_MAX_FAILING_DEFAULT_MS = 60_000;
 
@@ -98,6 +105,13 @@ export const ServiceLimitsConfig = z.strictObject({
   maxHeapUsedBytes: int(0, Number.MAX_SAFE_INTEGER).default(0),
   maxRssBytes: int(0, Number.MAX_SAFE_INTEGER).default(0),
   pressureSampleIntervalMs: int(10, 60_000).default(1_000),
+  /**
+   * Bytes of answers handed to their sockets and not yet taken by their clients, all connections together, past which
+   * new requests (but the probes and event streams) are refused 503 `overloaded` (unsent-answers.ts); 0 turns it off.
+   * Found in review 242: an answer is written whole, and 40 clients that read none of a 4.4 MB answer held 179 MB of
+   * heap until the connection timeout. Default: docs/service.md says what it was chosen for.
+   */
+  maxUnsentAnswerBytes: int(0, Number.MAX_SAFE_INTEGER).default(UNSENT_ANSWER_DEFAULT_BYTES),
   retryAfterSeconds: int(1, 3_600).default(10),
   /**
    * Client connections open at once (lowered at start to leave 128 descriptors under the process's open-files limit),
