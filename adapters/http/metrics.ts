@@ -22,8 +22,8 @@ export interface MetricsSources {
   /** Per-component lag (the live runtime's `status()`, which reads the store's head). */
   readonly components?: () => Promise<readonly ComponentStatus[]>;
   /**
-   * How long one read of `components` serves scrapes (default 1 s): /metrics is public and not rate-limited, so a
-   * flood of scrapes costs one read of the store's head per period, not one per scrape.
+   * How long one read of `components` serves scrapes (default 1 s): /metrics is public, its rate limit per address
+   * (routes/health.ts), so scrapes from many addresses cost one read of the store's head per period, not one per scrape.
    */
   readonly componentsCacheMs?: number;
   /**
@@ -49,6 +49,8 @@ export interface MetricsSources {
 }
 
 const COMPONENTS_CACHE_MS = 1_000;
+/** prom-client's default metric with the Node.js version as a label, under the registry's prefix. */
+export const NODE_VERSION_METRIC = 'credence_nodejs_version_info';
 /** A read of the store's head slower than this counts as the store down, as /readyz counts it (routes/health.ts). */
 const STORE_READ_TIMEOUT_MS = 2_000;
 
@@ -86,6 +88,9 @@ const sharedFor = <T>(read: () => Promise<T>, ttlMs: number, now: () => number):
 export const createServiceMetrics = (sources: MetricsSources = {}): ServiceMetrics => {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'credence_' });
+  // The exact Node.js version, on a /metrics that is public without a probe port, names the security fixes the
+  // process lacks to whoever reaches it (review 242); an operator reads it on the host.
+  registry.removeSingleMetric(NODE_VERSION_METRIC);
   const commands = new Counter({
     name: 'credence_commands_total',
     help: 'Commands decided, by type and outcome',

@@ -29,6 +29,20 @@ const REFUSALS = {
 };
 
 /**
+ * Routes whose own refusals share a status with the layer in front, each said with it: the event stream's caps
+ * (routes/events.ts) answer 429 as the rate limit does, and a client told only `rate_limited` would wait out a window
+ * where it should close a stream of its own (review 242).
+ */
+const ALSO_REFUSED: Readonly<Record<string, { readonly 429?: ReturnType<typeof problem> }>> = {
+  'GET /v1/events': {
+    429: problem(
+      "too many requests from this caller in the window (`rate_limited`), or over a cap of open event streams, the caller's own or the service's (`too_many_streams`, with `limit`)",
+      RETRY_AFTER,
+    ),
+  },
+};
+
+/**
  * The refusals a route can give whatever it does, by what the HTTP layer in front of it does: a role route's token
  * check (401, 403; a caller whose tokens were refused too often, 429), a write's conditions (412,
  * conditional-requests.ts), a body's limits (413, 415), the rate limit of every route but those that opt out
@@ -56,7 +70,8 @@ export const documentAccess = (app: App): void => {
     if (schema === undefined || schema.hide === true) return;
     const config = route.config as { access?: RouteAccess; rateLimit?: unknown } | undefined;
     const access = config?.access;
-    const response = { ...refusalsOf(access, schema.body !== undefined, config?.rateLimit !== false, refusesConditions(route.method, route.url)), ...schema.response };
+    const refusals = refusalsOf(access, schema.body !== undefined, config?.rateLimit !== false, refusesConditions(route.method, route.url));
+    const response = { ...refusals, ...ALSO_REFUSED[`${String(route.method)} ${route.url}`], ...schema.response };
     const who = access === 'public' ? 'Public.' : access === 'device' ? 'Devices (authenticated inside the protocol, no bearer token).' : `Roles: ${access?.join(', ')}.`;
     route.schema = {
       ...schema,

@@ -143,27 +143,52 @@ export interface EvidenceEntry {
   readonly proof: readonly Uint8Array[];
 }
 
+/** One entry of a bundle as JSON: its event, or its leaf withheld where every bundle withholds the record. */
+export type EvidenceEntryJson = z.input<typeof EntryJson>;
+
+/**
+ * One entry of a bundle encoded as JSON, withheld by the rule of `withheldReasonOf`. Encoded one at a time so that
+ * the caller can let other work run between entries: the whole bundle of an entity at the bound encoded in one call
+ * held the event loop half a second and more (review 242).
+ */
+export const evidenceEntryJson = ({ event, leafIndex, proof }: EvidenceEntry): EvidenceEntryJson => {
+  // Withheld here, where every bundle is built, so that no way of exporting serves the record whole.
+  const reason = withheldReasonOf(event);
+  return z.encode(
+    EntryJson,
+    reason === undefined
+      ? { event, leafIndex, proof: [...proof] }
+      : { withheld: { reason, position: event.position, revision: event.revision, leafHash: eventLeafHash(event) }, leafIndex, proof: [...proof] },
+  );
+};
+
+/** A bundle of entries `evidenceEntryJson` encoded, in revision order: the rest of it is encoded here. */
+export const assembleEvidenceBundle = (args: {
+  readonly streamId: string;
+  readonly entries: readonly EvidenceEntryJson[];
+  readonly checkpointNote: string;
+  readonly streamHeadNote: string;
+  readonly logPublicKey: NoteVerifierKey;
+}): EvidenceBundleJson => {
+  if (args.entries.length > MAX_ENTRIES) throw new RangeError(`entries: a bundle holds at most ${MAX_ENTRIES}, got ${args.entries.length}`);
+  const rest = z.encode(EvidenceBundleSchema, {
+    format: EVIDENCE_BUNDLE_FORMAT,
+    streamId: args.streamId,
+    logPublicKey: formatVerifierKey(args.logPublicKey),
+    checkpoint: args.checkpointNote,
+    streamHead: args.streamHeadNote,
+    entries: [],
+  });
+  return { ...rest, entries: [...args.entries] };
+};
+
 export const buildEvidenceBundle = (args: {
   readonly streamId: string;
   readonly entries: readonly EvidenceEntry[];
   readonly checkpointNote: string;
   readonly streamHeadNote: string;
   readonly logPublicKey: NoteVerifierKey;
-}): EvidenceBundleJson =>
-  z.encode(EvidenceBundleSchema, {
-    format: EVIDENCE_BUNDLE_FORMAT,
-    streamId: args.streamId,
-    logPublicKey: formatVerifierKey(args.logPublicKey),
-    checkpoint: args.checkpointNote,
-    streamHead: args.streamHeadNote,
-    // Withheld here, where every bundle is built, so that no way of exporting serves the record whole.
-    entries: args.entries.map(({ event, leafIndex, proof }) => {
-      const reason = withheldReasonOf(event);
-      return reason === undefined
-        ? { event, leafIndex, proof: [...proof] }
-        : { withheld: { reason, position: event.position, revision: event.revision, leafHash: eventLeafHash(event) }, leafIndex, proof: [...proof] };
-    }),
-  });
+}): EvidenceBundleJson => assembleEvidenceBundle({ ...args, entries: args.entries.map(evidenceEntryJson) });
 
 type ParsedEntry = z.output<typeof EntryJson>;
 

@@ -15,6 +15,7 @@ import { refuseLongEntity } from './entity-bound.ts';
 import { refuseUnlessResolved, withoutNodeTrail } from './pseudonym-reads.ts';
 import { entityReplayTold, findingsTold } from './replay-findings-told.ts';
 import { toCsv, wantsCsv } from './csv.ts';
+import { mapInTurns, sendJsonInTurns } from './json-in-turns.ts';
 import { refuseResumePointNotInLog } from './resume-point.ts';
 import type { ResponseHeaders } from '../response-headers.ts';
 import { keyedTagger, type TaggerOnDemand } from '../sse/event-id.ts';
@@ -310,23 +311,24 @@ export const complianceRoutes: RouteModule = (app, context) => {
       await refuseAfterNotInLog(context, cursor, (params.data as { readonly after?: unknown }).after, keyed);
       const eventsBehind = await readYourWritesInto(context, reply, ['audit', 'compliance']);
       const answer = await answerOrUnknown(context, name, params.data, eventsBehind);
-      const wire = toWire(answer.rows) as Record<string, unknown>[];
-      // A rotation's cause and ids name the node behind its pseudonym (SER-025).
-      const rows = name === 'actions' ? wire.map(withoutNodeTrail) : wire;
+      // A rotation's cause and ids name the node behind its pseudonym (SER-025). In turns: 10,000 rows are tens of ms.
+      const rows = await mapInTurns(answer.rows, (row) => {
+        const wire = toWire(row) as Record<string, unknown>;
+        return name === 'actions' ? withoutNodeTrail(wire) : wire;
+      });
       reply.header('vary', 'accept');
       reply.header('credence-truncated', String(answer.truncated));
       const nextAfter = await taggedNextAfter(context.credence.store, answer, keyed);
       // CSV has no field for it: the next page's `after` travels as a header there (and here too).
       if (nextAfter !== undefined) reply.header('credence-next-after', nextAfter);
       if (wantsCsv(request.headers.accept)) return reply.type('text/csv; charset=utf-8').send(toCsv(rows, csvColumnsOf(name)));
-      return reply.type('application/json; charset=utf-8').send({
-        query: name,
-        params: raw,
-        eventsBehind,
-        rows: rows as z.infer<typeof Row>[],
-        truncated: answer.truncated,
-        ...(nextAfter !== undefined ? { nextAfter } : {}),
-      });
+      // Written in turns, past the route's serializer (`Row` checks only each row's position, which toWire made a
+      // decimal string): 10,000 rows encoded and stringified at once held the loop 190 to 240 ms (review 242).
+      return sendJsonInTurns(
+        reply,
+        { query: name, params: raw, eventsBehind, truncated: answer.truncated, ...(nextAfter !== undefined ? { nextAfter } : {}), rows: rows as z.infer<typeof Row>[] },
+        'rows',
+      );
     },
   });
 

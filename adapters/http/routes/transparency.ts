@@ -22,6 +22,7 @@ import type { RouteModule } from '../context.ts';
 import { HttpProblem } from '../problems.ts';
 import { QueryWholeNumber } from '../query-values.ts';
 import { refuseLongEntity } from './entity-bound.ts';
+import { jsonBytesInTurns } from './json-in-turns.ts';
 import { OneAtATime, whileTheClientWaits } from './one-at-a-time.ts';
 import { refuseNamedPseudonymUnlessResolved, refuseUnlessResolved } from './pseudonym-reads.ts';
 import { DecimalString, getEntityRoute, mustExist, StoredEventWire } from './wire.ts';
@@ -297,10 +298,14 @@ export const transparencyRoutes: RouteModule = (app, context) => {
       // Each principal to its share of the queue (every caller here has one: the route takes a token), and only while
       // it waits for the bundle: a fetch abandoned gives its place back (review 181).
       const caller = reply.request.principal?.subject ?? `address:${reply.request.ip}`;
-      const { bundle } = await whileTheClientWaits(reply.request.raw, reply.raw, (signal) =>
-        evidenceQueue.run(() => exportEvidence({ streamId, store: credence.store, projection, log, signer }), caller, signal),
+      // Turned into JSON in the job, in turns, and sent as that text: the bundle is the domain's own encoding
+      // (EvidenceBundleSchema, stricter than EvidenceBundleWire, which stays for the OpenAPI document), and encoding
+      // it again through the route's schema, then stringifying 12 MB, at the bound held the event loop (review 242).
+      const bytes = await whileTheClientWaits(reply.request.raw, reply.raw, (signal) =>
+        evidenceQueue.run(async () => jsonBytesInTurns((await exportEvidence({ streamId, store: credence.store, projection, log, signer })).bundle, 'entries'), caller, signal),
       );
-      return bundle as z.infer<typeof EvidenceBundleWire>;
+      // Bytes are sent as they are, past the route's serializer, with the media type set here.
+      return reply.type('application/json; charset=utf-8').send(bytes) as unknown as z.infer<typeof EvidenceBundleWire>;
     },
   );
 };
