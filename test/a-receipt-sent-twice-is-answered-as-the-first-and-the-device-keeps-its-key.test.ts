@@ -20,6 +20,7 @@ import {
 import { ProblemResponse } from '../adapters/client/http.ts';
 import { refusedForGood } from '../adapters/client/refused-for-good.ts';
 import { AnsweredRuns } from '../adapters/protocols/procedures/answered-runs.ts';
+import { protocolFailure } from '../domain/protocols/protocol.ts';
 import type { NodeProvisioningResult } from '../domain/protocols/index.ts';
 import type { SimulatedDevice } from '../bin/commands/device/simulator.ts';
 import { refusal } from './support/protocol-refusal.ts';
@@ -186,5 +187,16 @@ describe('the answers kept (AnsweredRuns)', () => {
     });
     await expect(kept).rejects.toThrow('bad_signature');
     expect(await runs.answer('provisioning.receipt', 's9', { genuine: true }, async () => 'recorded')).toBe('recorded');
+  });
+
+  it('a refusal that ended the run (a store failing, a third junk proof) is not kept: a repeat is unknown_session, not the refusal again (review 244)', async () => {
+    const runs = new AnsweredRuns<string>(() => new Date(clock.now));
+    const ended = runs.answer('provisioning.receipt', 's1', { a: 1 }, async (watch) => {
+      watch.admitted(clock.now + 120_000);
+      throw new Error('store unavailable');
+    });
+    await expect(ended).rejects.toThrow('store unavailable');
+    expect(await refusal(() => runs.answer('provisioning.receipt', 's1', { a: 1 }, () => Promise.reject(protocolFailure('provisioning.receipt', 'unknown_session')))))
+      .toEqual({ step: 'provisioning.receipt', reason: 'unknown_session' });
   });
 });

@@ -18,7 +18,22 @@ const BOUND = 16 * MIB;
 const big: RouteModule = (app) => {
   app.get('/test/big', { config: { access: 'public' } }, async () => ({ pad: 'x'.repeat(ANSWER_BYTES) }));
   app.get('/test/small', { config: { access: 'public' } }, async () => ({ ok: true }));
+  // Answered after its client may have gone (as a device hello waits out its floor, or a long query its read).
+  app.get('/test/big-later', { config: { access: 'public' } }, async () => {
+    await sleep(400);
+    return { pad: 'x'.repeat(ANSWER_BYTES) };
+  });
 };
+
+/** A raw socket that asks for `path` and hangs up `afterMs` later, before its answer comes. */
+const askAndHangUp = (url: string, path: string, afterMs: number): Promise<void> =>
+  new Promise((resolve, reject) => {
+    const { hostname, port } = new URL(url);
+    const socket = connect({ host: hostname, port: Number(port) }, () => {
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\n\r\n`, () => setTimeout(() => (socket.destroy(), resolve()), afterMs));
+    });
+    socket.on('error', reject);
+  });
 
 /** A raw socket that asks for the big answer and reads none of it (reading paused before any byte arrives). */
 const askAndReadNothing = (url: string): Promise<Socket> =>
@@ -79,5 +94,17 @@ describe('answers clients do not take are bounded: past the bound new requests a
     for (const socket of sockets.splice(0)) socket.destroy();
     const again = await askUntil(`${svc.url}/test/small`, 200);
     expect(again.status).toBe(200);
+  }, 30_000);
+
+  it('counts nothing for an answer whose client hung up before it was sent (review 244: it was counted for good)', async () => {
+    // Two clients gone before their 12 MiB answers: had either been counted, the two would be past the bound for good.
+    await askAndHangUp(svc.url, '/test/big-later', 50);
+    await askAndHangUp(svc.url, '/test/big-later', 50);
+    await sleep(800);
+    for (let i = 0; i < 5; i++) {
+      const response = await fetch(`${svc.url}/test/small`);
+      expect(response.status).toBe(200);
+      await response.arrayBuffer();
+    }
   }, 30_000);
 });

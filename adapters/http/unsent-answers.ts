@@ -51,9 +51,12 @@ export const boundUnsentAnswers = (app: App, limits: { readonly maxUnsentAnswerB
 
   app.addHook('onSend', async (_request, reply, payload) => {
     const bytes = bytesOf(payload);
-    if (bytes === 0) return payload;
-    unsent += bytes;
     const raw: ServerResponse = reply.raw;
+    // A client gone before its answer (a query it stopped waiting for, a hello hung up on during its floor): its
+    // 'close' has fired already and no 'finish' will, so counted now its bytes would stay counted for good and the
+    // service would refuse every request but the probes until it restarts (review 244).
+    if (bytes === 0 || raw.destroyed || raw.writableFinished) return payload;
+    unsent += bytes;
     let counted = true;
     const release = (): void => {
       if (!counted) return;

@@ -17,7 +17,7 @@ interface Answered<T> {
 }
 
 /**
- * The answers of the runs a last message ended (a provisioning receipt, an association finish), by session id, so
+ * The answers of the runs a last message ended with a record (a provisioning receipt, an association finish), by session id, so
  * that a repeat of that message gets the run's answer, the same status and body, not `unknown_session` (review 238: a
  * copy of a device's receipt that got in first, from an intermediary resending a POST or anyone replaying it, had the
  * credential recorded, and the device's own receipt was then refused `unknown_session`, which it took for nothing
@@ -72,7 +72,14 @@ export class AnsweredRuns<T> {
     } catch (error) {
       settled = { ok: false, error };
     }
-    if (kept !== undefined) kept.settled = true;
+    if (kept !== undefined) {
+      kept.settled = true;
+      // Only a run that recorded something is answered again so (review 244): a refusal that ended it, a transient
+      // 503 (the store failing) above all, would be given to every retry until the timeout, and a stranger's decoy run
+      // ended by its third junk proof would take a place a genuine answer needs. Either way the device, told
+      // unknown_session, keeps its key and settles the outcome, and nothing was recorded to settle.
+      if (!settled.ok && this.#answers.get(sessionId) === kept) this.#answers.delete(sessionId);
+    }
     settle(settled);
     return answerOf(settled);
   }
