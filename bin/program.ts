@@ -357,7 +357,9 @@ const givenWords = new WeakMap<Command, readonly string[]>();
 /**
  * The options of `command` whose value was given as its own word and looks like an option (review 186), read as
  * commander reads the words: an option that takes a value takes the next word, so an option taken as the value of
- * another is judged as that one's value. `--reason=-x` is one word, and never among them.
+ * another is judged as that one's value. `--reason=-x` is one word, and never among them. An option that takes a list
+ * is judged by the first word after each time it is given (review 245: `--capability --json` recorded the capability
+ * "--json"): commander takes that word whatever it is, and the words after it only until one looks like an option.
  */
 const optionLikeValues = (command: Command): readonly { readonly option: Option; readonly value: string }[] => {
   const argv = givenWords.get(rootOf(command)) ?? [];
@@ -368,7 +370,7 @@ const optionLikeValues = (command: Command): readonly { readonly option: Option;
   const { rest } = reached;
   for (let at = 0; at < rest.length; at += 1) {
     const option = command.options.find((o) => o.long === rest[at] || o.short === rest[at]);
-    if (option === undefined || !option.required || option.variadic) continue;
+    if (option === undefined || !option.required) continue;
     at += 1;
     const value = rest[at];
     if (value !== undefined && looksLikeAnOption(value) && !OWN_DASH_RULE.test(option.flags)) found.push({ option, value });

@@ -53,7 +53,7 @@ describe('credence lifecycle commands against a live server', () => {
     expect((await cli(argv)).code).toBe(0);
     const again = await cli(argv);
     expect(again.code).toBe(0);
-    expect(again.out).toBe(`registerApplication: application-Rbilling is initialized (command ${commandId} was already done; nothing appended)`);
+    expect(again.out).toBe(`registerApplication: application-Rbilling was initialized after that command (command ${commandId} was already done; nothing appended)`);
   });
 
   it('exit 0 again for a retry under --command-id of a command with a start of validity given', async () => {

@@ -51,14 +51,43 @@ export class ProblemResponse extends Error {
  */
 export const originOf = (url: string): string => (URL.canParse(url) ? new URL(url).origin : 'the server');
 
+/**
+ * The failures of a connection that never opened, so that no byte of a request left this client, each with what it
+ * says: a command that met one was not sent, and sending it again is safe. Any other failure may come after the server
+ * read the request (review 245: a refused connection said the command's outcome was unknown).
+ */
+const NEVER_CONNECTED: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'the connection was refused',
+  ENOTFOUND: 'the host name did not resolve',
+  EAI_AGAIN: 'the host name did not resolve',
+  EHOSTUNREACH: 'no route to the host',
+  ENETUNREACH: 'no route to the host',
+};
+/** A connection that was open and closed before the answer came: the server may have read, and done, the request. */
+const CLOSED_MIDWAY = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+
+/** The system's or undici's code of a failed fetch (its cause, or the cause itself), e.g. ECONNREFUSED. */
+const codeOf = (cause: unknown): string | undefined => {
+  const inner = cause instanceof Error && cause.cause instanceof Error ? cause.cause : cause;
+  const code = inner instanceof Error ? (inner as { code?: unknown }).code : undefined;
+  return typeof code === 'string' ? code : undefined;
+};
+
 export class ServerUnreachable extends Error {
   /** The server's origin (originOf), never the URL as given. */
   readonly url: string;
+  /** Why nothing was sent, when the connection never opened (NEVER_CONNECTED); undefined when the server may have read it. */
+  readonly unsent: string | undefined;
   constructor(url: string, cause: unknown, message?: string) {
     const origin = originOf(url);
-    super(message ?? `cannot reach ${origin}: ${cause instanceof Error ? (cause.cause instanceof Error ? cause.cause.message : cause.message) : String(cause)}`);
+    const code = codeOf(cause);
+    const detail = cause instanceof Error ? (cause.cause instanceof Error ? cause.cause.message : cause.message) : String(cause);
+    // The server was reached and dropped the connection (review 245: a dropping proxy's "other side closed" was said
+    // "cannot reach"): what it did with the request is not known.
+    super(message ?? (code !== undefined && CLOSED_MIDWAY.has(code) ? `the connection to ${origin} closed before its answer (${detail})` : `cannot reach ${origin}: ${detail}`));
     this.name = 'ServerUnreachable';
     this.url = origin;
+    this.unsent = cause instanceof ServerUnreachable ? cause.unsent : code !== undefined ? NEVER_CONNECTED[code] : undefined;
   }
 }
 

@@ -50,13 +50,33 @@ const checkData = (spec: LifecycleSpec, command: Command, data: Record<string, u
   if (lines.length > 0) throw new UsageError(lines);
 };
 
+/**
+ * The options of `spec` whose default is read from the clock (`--not-before`: now), found by making its data at two
+ * instants: a retry under --command-id must send the same command, so they are required with it, and their help says
+ * so (review 245: it said only "default: now", and the refusal, exit 2, came as a surprise).
+ */
+const clockDefaulted = (spec: LifecycleSpec): ReadonlySet<string> => {
+  const at = (ms: number): Record<string, unknown> => {
+    try {
+      return spec.data('x', {}, () => new Date(ms));
+    } catch {
+      return {};
+    }
+  };
+  const [early, late] = [at(0), at(1)];
+  return new Set(Object.keys(late).filter((field) => JSON.stringify(early[field]) !== JSON.stringify(late[field])).map((field) => `--${kebab(field)}`));
+};
+
 const addSpec = (parent: Command, spec: LifecycleSpec, io: Parameters<RegisterCommands>[1]): void => {
   const command: Command = parent
     .command(spec.verb)
     .description(`${spec.summary} (${spec.type})`)
     .argument(`<${spec.id.name}>`, `the ${spec.id.field}`);
+  const fromClock = clockDefaulted(spec);
   for (const o of spec.options) {
-    const option = new Option(o.flags, o.description);
+    const long = o.flags.split(' ')[0]!;
+    const description = fromClock.has(long) ? `${o.description}, required with --command-id (a retry must send the same time)` : o.description;
+    const option = new Option(o.flags, description);
     if (o.required === true) option.makeOptionMandatory();
     if (o.choices !== undefined) option.choices(o.choices);
     command.addOption(option);
@@ -74,7 +94,8 @@ const addSpec = (parent: Command, spec: LifecycleSpec, io: Parameters<RegisterCo
       // A retry under --command-id must send the same command, or the server refuses it as another one: a value
       // defaulted from the clock (--not-before: now) differs at every run (found in review).
       if (opts['commandId'] !== undefined && JSON.stringify(spec.data(id, values, () => new Date(0))) !== JSON.stringify(data)) {
-        throw new UsageError('--not-before: required with --command-id: its default (now) differs at every run, so the server would refuse a retry as another command');
+        const flag = [...fromClock].find((f) => values[command.options.find((x) => x.long === f)?.attributeName() ?? ''] === undefined) ?? '--not-before';
+        throw new UsageError(`${flag}: required with --command-id: its default (now) differs at every run, so the server would refuse a retry as another command`);
       }
       checkData(spec, command, data);
       return submit(io, command, spec.type, data, opts);

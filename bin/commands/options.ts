@@ -1,7 +1,7 @@
 import { DecimalNumber } from '../../domain/whole-number.ts';
 import { statSync } from 'node:fs';
 import type { Command } from 'commander';
-import { assertOwnedByProcessIfPresent, openToGroupOrOthers } from '../../adapters/driven/files/index.ts';
+import { openToGroupOrOthers, writableByGroupOrOthers } from '../../adapters/driven/files/index.ts';
 import { z } from 'zod';
 import { DEFAULT_TIMEOUT_MS } from '../../adapters/client/http.ts';
 import { operatorClient, type OperatorClient } from '../../adapters/client/operator.ts';
@@ -12,7 +12,6 @@ import { entityIdRefusal } from '../../domain/entity-ids.ts';
 import { isLowerCaseCommandId } from '../../domain/ids.ts';
 import { isDerivedCommandId } from '../../domain/event-ids.ts';
 import { printableRule } from '../../domain/commands/printable-text.ts';
-import { isCredenceError } from '../../domain/errors.ts';
 import { storeCarriesPassword, storePasswordOnCommandLine } from '../../adapters/http/store-password.ts';
 import type { Io } from '../io.ts';
 
@@ -85,7 +84,10 @@ export const BearerToken = z
 /**
  * `--command-id`: a UUID in lower case, the form a new command's id must take (domain/commands/new-command-id.ts, rule
  * lower_case), and not of version 8, the engine's own (rule reserved_command_id). Refused here naming the option, before anything is sent (review 218: the server's `body.commandId`,
- * exit 1). A command recorded under an upper-case id before that rule is retried through the API, which still answers it.
+ * exit 1). A command recorded under an upper-case id before that rule is retried through the API, which still answers it:
+ * the refusal says so, and gives the lower-case id for a new command only, since the same UUID in lower case is another
+ * command, which a retry would do a second time (review 245). The CLI keeps refusing rather than sending such an id: it
+ * cannot tell a retry from a new command typed in upper case (uuidgen's output on macOS), the common case by far.
  */
 export const NewCommandIdArg = z
   .uuid('must be a UUID')
@@ -94,7 +96,10 @@ export const NewCommandIdArg = z
       ctx.addIssue({
         code: 'custom',
         params: { rule: 'lower_case' },
-        message: `${id} is not in lower case (rule lower_case), the form RFC 9562 writes a UUID in: ids are compared as sent, so the same UUID in another case would be another command; give ${id.toLowerCase()}`,
+        message:
+          `${id} is not in lower case (rule lower_case), the form RFC 9562 writes a UUID in: ids are compared as sent, so the same UUID in another case is another command; ` +
+          `for a new command, give ${id.toLowerCase()}, never to retry a command sent under ${id}, which would do it a second time: ` +
+          `to retry a command an earlier version recorded under it, send it under ${id} as recorded to POST /v1/commands (docs/service.md, Commands), which answers its first outcome`,
       });
     } else if (isDerivedCommandId(id)) {
       // Review 222: the service refuses these too (adapters/engine/admission.ts), once sent.
@@ -137,17 +142,30 @@ const readableByOthers = (file: string): boolean => {
 };
 
 /**
- * Refused, unlike a mode others may read: whoever owns the file can swap the token for one of theirs at any time, so
- * this command would act as them (the data folder's owner rule, review 47 item 1). The shared check's message.
+ * A token file whoever may write could swap for a token of theirs at any time, so that this command would act as that
+ * token's holder: refused before it is read, unlike a mode others may only read (tokenOf). Another account's (the data
+ * folder's owner rule, review 47 item 1, as ssh's StrictModes: root is no exception), and one group or others may
+ * write (review 245, as a `--key` file others may write is refused: trusted-file.ts). Never judged on Windows, whose
+ * modes do not tell; a file that cannot be read is left to the read to name.
  */
-const foreignTokenFile = (file: string): string | undefined => {
+const untrustedTokenFile = (file: string): string | undefined => {
+  if (process.platform === 'win32') return undefined;
+  let stat;
   try {
-    assertOwnedByProcessIfPresent(file, 'token-file', 'bearer token file');
+    stat = statSync(file, { throwIfNoEntry: false });
+  } catch {
     return undefined;
-  } catch (error) {
-    if (!isCredenceError(error, 'validation') || error.problem.code !== 'validation') throw error;
-    return `--token-file: ${error.problem.issues.map((i) => i.message).join('; ')}`;
   }
+  if (stat === undefined) return undefined;
+  const expected = process.geteuid?.();
+  if (expected !== undefined && stat.uid !== expected) {
+    return `--token-file: ${file} is owned by uid ${stat.uid}, not by uid ${expected} that Credence runs as: that account could read the token or replace it with one of its own, and this command would act as its holder; write the token to a file of this account's (chmod 600), or make this one its with chown ${expected} ${file}; if you do not know how it came there, do not use it`;
+  }
+  if (writableByGroupOrOthers(stat.mode)) {
+    const mode = (stat.mode & 0o777).toString(8).padStart(4, '0');
+    return `--token-file: ${file} is writable by group or others (mode ${mode}): they could replace the token with one of theirs, and this command would act as its holder; chmod 600 ${file}`;
+  }
+  return undefined;
 };
 
 /** The bearer token: --token, else the file of --token-file (bounded, trimmed), else CREDENCE_TOKEN; a message when unusable. */
@@ -157,8 +175,8 @@ const tokenOf = (opts: ServerOptionValues, io: Io): { token: string } | { proble
   let token = opts.token;
   if (opts.tokenFile !== undefined) {
     flag = '--token-file';
-    const foreign = foreignTokenFile(opts.tokenFile);
-    if (foreign !== undefined) return { problem: foreign };
+    const untrusted = untrustedTokenFile(opts.tokenFile);
+    if (untrusted !== undefined) return { problem: untrusted };
     const read = readTextFile(opts.tokenFile, FILE_LIMITS.token);
     if (!read.ok) return { problem: `--token-file: ${read.message}` };
     token = read.value.trim();

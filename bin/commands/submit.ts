@@ -2,7 +2,7 @@ import { WholeNumber } from '../../domain/whole-number.ts';
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { ProblemResponse } from '../../adapters/client/http.ts';
+import { ProblemResponse, ServerUnreachable } from '../../adapters/client/http.ts';
 import { isServiceProblem } from '../../adapters/client/service-problem.ts';
 import type { CommandOutcomeJson } from '../../adapters/client/operator.ts';
 import { SenderCorrelationId } from '../../domain/commands/index.ts';
@@ -24,7 +24,10 @@ import { forgetSignKey, readSignKey } from './sign-key.ts';
 export const withCommandOptions = (command: Command): Command =>
   withSigningOptions(
     withJson(withServer(command))
-      .option('--command-id <uuid>', 'idempotency key: the same id again returns the first outcome and appends nothing (default: a new UUID)')
+      .option(
+        '--command-id <uuid>',
+        'idempotency key: the same id again returns the first outcome and appends nothing (default: a new UUID); a retry must send the same values, so a value defaulted to now (--not-before) is then required',
+      )
       .option('--correlation-id <id>', 'correlation id to record')
       .option('--causation-id <id>', 'causation id to record'),
   );
@@ -124,10 +127,14 @@ export const signedOnce = (
   }
 };
 
-/** One line for a person: what is now true of the entity and what was recorded. */
+/**
+ * One line for a person: what is now true of the entity and what was recorded. A repeated command id is answered with
+ * the state right after its first run, however far the entity has moved since (docs/service.md, Commands), so its line
+ * says when that state held, never "is" (review 245: a revoked credential's issue sent again said it "is initialized").
+ */
 export const summary = (type: string, outcome: CommandOutcomeJson): string =>
   outcome.deduplicated
-    ? `${type}: ${outcome.streamId} is ${outcome.state} (command ${outcome.commandId} was already done; nothing appended)`
+    ? `${type}: ${outcome.streamId} was ${outcome.state} after that command (command ${outcome.commandId} was already done; nothing appended)`
     : `${type}: ${outcome.streamId} is now ${outcome.state} (${outcome.events.map((e) => `${e.type} @${e.position}`).join(', ') || 'nothing appended'})`;
 
 /**
@@ -135,11 +142,15 @@ export const summary = (type: string, outcome: CommandOutcomeJson): string =>
  * server's own failure (5xx: an event store that did not answer, say), the command may have been recorded, and stderr
  * names its id: made by the CLI unless given, it is what makes sending it again safe (review 57). Every command that
  * makes its own id says it (the pseudonym routes did not: review 150, a resolve sent again was recorded twice).
- * `repeat`: what else the CLI chose that a retry must send the same (retryRepeats).
+ * `repeat`: what else the CLI chose that a retry must send the same (retryRepeats). A connection that never opened
+ * sent nothing: said so, as safe to send again.
  */
 export const namingUnknownOutcome = <T,>(io: Io, commandId: string, sent: Promise<T>, repeat = ''): Promise<T> =>
   sent.catch((error: unknown) => {
-    if (!(error instanceof ProblemResponse) || error.status >= 500) {
+    if (error instanceof ServerUnreachable && error.unsent !== undefined) {
+      // A connection that never opened: nothing was sent, so the outcome is known (review 245: it was said unknown).
+      io.err(`note: command ${commandId} was not sent (${error.unsent}), so nothing was recorded: sending it again is safe; to send the same command, add --command-id ${commandId}${repeat}`);
+    } else if (!(error instanceof ProblemResponse) || error.status >= 500) {
       io.err(`note: the outcome of command ${commandId} is unknown: to send it again without doing it twice, add --command-id ${commandId}${repeat}`);
     }
     throw error;

@@ -14,23 +14,24 @@ export const PRINTABLE_RULE = 'printable';
  * of and which right-to-left text typed on its own keyboard does not need), tag characters, surrogates, private use
  * and unassigned code points, line and paragraph separators, the default-ignorable ones (Hangul fillers) and the blank
  * Braille pattern. The joiners, variation selectors and the soft hyphen below are in this class too, and are let
- * through only where they shape a visible character rather than stand in for one.
+ * through only where they shape a visible character rather than stand in for one. Exported, with the exceptions below,
+ * for the CLI to escape what it prints from elsewhere by the same set (bin/printable.ts).
  */
-const INVISIBLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}\u2800]/u;
+export const INVISIBLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}\u2800]/u;
 /** What a person sees: a letter, a digit, a punctuation mark or a symbol (not a space, not a lone combining mark). */
 const VISIBLE = /^[\p{L}\p{N}\p{P}\p{S}]$/u;
 const MARK = /^\p{M}$/u;
 /** ZWNJ and ZWJ: Persian, Urdu and Kurdish spelling, Indic conjuncts, emoji sequences (review 147). */
-const JOINER = /^[\u200C\u200D]$/u;
+export const JOINER = /^[\u200C\u200D]$/u;
 /** VS1-VS16 and VS17-VS256: the emoji presentation typed on phones (U+FE0F), ideographic variants. */
-const VARIATION_SELECTOR = /^[\uFE00-\uFE0F\u{E0100}-\u{E01EF}]$/u;
+export const VARIATION_SELECTOR = /^[\uFE00-\uFE0F\u{E0100}-\u{E01EF}]$/u;
 /** Soft hyphen: pasted from word processors and PDFs; shows as a hyphen where a line breaks, else as nothing. */
-const SOFT_HYPHEN = '\u00AD';
+export const SOFT_HYPHEN = '\u00AD';
 
 const codePoint = (c: string): string => `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
 
 /** A character that prints on its own: visible, and not one of the invisible ones that are letters or symbols (U+3164). */
-const shows = (c: string | undefined): boolean => c !== undefined && VISIBLE.test(c) && !INVISIBLE.test(c);
+export const shows = (c: string | undefined): boolean => c !== undefined && VISIBLE.test(c) && !INVISIBLE.test(c);
 
 /** The first character the text may not hold where it stands, with its UTF-16 index and why, or undefined. */
 const refusedCharacter = (text: string): { char: string; index: number; why: string } | undefined => {
