@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEVICE_PATHS, httpDeviceTransport, provisionOverHttp, ReceiptOutcomeUnknown, type DeviceTransport } from '../adapters/client/device/index.ts';
+import { DEVICE_PATHS, httpDeviceTransport, ReceiptOutcomeUnknown, type DeviceTransport } from '../adapters/client/device/index.ts';
 import { ProblemResponse, problemOf } from '../adapters/client/http.ts';
-import type { NodeProvisioningResult } from '../domain/protocols/index.ts';
 import { operatorCommand } from '../bin/commands/device/steps.ts';
-import type { SimulatedDevice } from '../bin/commands/device/simulator.ts';
 import { deviceServiceWorld, type DeviceServiceWorld } from './support/device-service.ts';
+import { heldBy, provisionWith } from './support/device-provisioning.ts';
 
 // Found in review (64 F3): provisionOverHttp took every 4xx answer to the receipt for the server's refusal and
 // destroyed the new key, so a gateway's 408, 429 or HTML page given after the server recorded the credential left the
@@ -32,16 +31,6 @@ const gatewayAnswering = (status: number, contentType: string, text: string): De
   };
 };
 
-/** Runs provisioning with `transport`, answering the outcome and the key the run made (named before the receipt). */
-const provisionWith = async (sim: SimulatedDevice, credentialId: string, transport: DeviceTransport) => {
-  let made: NodeProvisioningResult | undefined;
-  const outcome = await provisionOverHttp(transport, sim.device, {
-    credentialId, kind: 'ed25519', enrolmentFunction: sim.state.pinned.enrolmentFunction, beforeReceipt: (m) => void (made = m),
-  }).then(() => undefined, (error: unknown) => error);
-  return { outcome, made: made! };
-};
-
-const heldBy = (sim: SimulatedDevice, handle: string) => sim.device.se.describe(handle as never).then(() => true, () => false);
 const recordedFingerprint = async (credentialId: string) =>
   ((await world.service.service.context.credence.engine.entity('credential', credentialId)).snapshot.context as { fingerprint?: string } | null)?.fingerprint;
 

@@ -21,10 +21,9 @@ import { ProblemResponse } from '../adapters/client/http.ts';
 import { refusedForGood } from '../adapters/client/refused-for-good.ts';
 import { AnsweredRuns } from '../adapters/protocols/procedures/answered-runs.ts';
 import { protocolFailure } from '../domain/protocols/protocol.ts';
-import type { NodeProvisioningResult } from '../domain/protocols/index.ts';
-import type { SimulatedDevice } from '../bin/commands/device/simulator.ts';
 import { refusal } from './support/protocol-refusal.ts';
 import { deviceServiceWorld, type DeviceServiceWorld } from './support/device-service.ts';
+import { heldBy, provisionWith } from './support/device-provisioning.ts';
 
 let world: DeviceServiceWorld;
 beforeAll(async () => {
@@ -76,15 +75,6 @@ const toldUnknownSession = (at: (path: string) => boolean, step: string): Device
   };
 };
 
-const provisionWith = async (sim: SimulatedDevice, credentialId: string, transport: DeviceTransport) => {
-  let made: NodeProvisioningResult | undefined;
-  const outcome = await provisionOverHttp(transport, sim.device, {
-    credentialId, kind: 'ed25519', enrolmentFunction: sim.state.pinned.enrolmentFunction, beforeReceipt: (m) => void (made = m),
-  }).then(() => undefined, (error: unknown) => error);
-  return { outcome, made: made! };
-};
-
-const heldBy = (sim: SimulatedDevice, handle: string) => sim.device.se.describe(handle as never).then(() => true, () => false);
 const recorded = async (credentialId: string) =>
   (await world.service.service.context.credence.engine.entity('credential', credentialId)).snapshot as { value: unknown; context: { fingerprint?: string } | null };
 

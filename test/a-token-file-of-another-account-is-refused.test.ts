@@ -5,10 +5,9 @@
  * StrictModes). Making a file another account's takes chown, which only root may do: as anyone else this cannot run.
  */
 import { chownSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useBearerCountingServer } from './support/bearer-counting-server.ts';
 import { runCli } from './support/cli.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
@@ -16,19 +15,8 @@ const NOBODY = 65534;
 const asRoot = process.geteuid?.() === 0;
 const scratch = temporaryFolders('credence-token-file-owner-');
 
-/** A server that answers nothing useful, and counts the bearer tokens sent to it. */
-const sent: string[] = [];
-let server: Server;
-let url: string;
-beforeAll(async () => {
-  server = createServer((request, response) => {
-    sent.push(request.headers.authorization ?? '');
-    response.writeHead(404, { 'content-type': 'application/problem+json' }).end('{"type":"about:blank","title":"Not Found","status":404}');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-});
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+const server = useBearerCountingServer();
+const sent = server.sent;
 
 const tokenFile = (): string => {
   const path = join(scratch(), 'token');
@@ -41,7 +29,7 @@ describe.skipIf(!asRoot)('a --token-file another account owns (needs root to cho
     const path = tokenFile();
     chownSync(path, NOBODY, NOBODY);
     sent.length = 0;
-    const { code, err } = await runCli(['history', 'credential-meter-1-service', '--server', url, '--token-file', path]);
+    const { code, err } = await runCli(['history', 'credential-meter-1-service', '--server', server.url(), '--token-file', path]);
     expect(err).toContain(`--token-file: ${path} is owned by uid ${NOBODY}, not by uid 0 that Credence runs as`);
     expect(err).toContain(`chown 0 ${path}`);
     expect(err).not.toContain('token-of-this-operator');
@@ -52,7 +40,7 @@ describe.skipIf(!asRoot)('a --token-file another account owns (needs root to cho
   it('is read as before when this account owns it', async () => {
     const path = tokenFile();
     sent.length = 0;
-    const { err } = await runCli(['history', 'credential-meter-1-service', '--server', url, '--token-file', path]);
+    const { err } = await runCli(['history', 'credential-meter-1-service', '--server', server.url(), '--token-file', path]);
     expect(err).not.toContain('is owned by uid');
     expect(sent).toEqual(['Bearer eyJ.token-of-this-operator.sig']);
   });

@@ -7,10 +7,9 @@
  * only read still runs with its warning.
  */
 import { chmodSync, chownSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useBearerCountingServer } from './support/bearer-counting-server.ts';
 import { runCli } from './support/cli.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
@@ -20,19 +19,8 @@ const posix = process.platform !== 'win32';
 const scratch = temporaryFolders('credence-token-file-writable-');
 const SECRET = 'token-of-this-operator';
 
-/** A server that answers nothing useful, and counts the bearer tokens sent to it. */
-const sent: string[] = [];
-let server: Server;
-let url: string;
-beforeAll(async () => {
-  server = createServer((request, response) => {
-    sent.push(request.headers.authorization ?? '');
-    response.writeHead(404, { 'content-type': 'application/problem+json' }).end('{"type":"about:blank","title":"Not Found","status":404}');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-});
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+const server = useBearerCountingServer();
+const sent = server.sent;
 
 const tokenFile = (mode: number): string => {
   const path = join(scratch(), 'token');
@@ -40,7 +28,7 @@ const tokenFile = (mode: number): string => {
   chmodSync(path, mode);
   return path;
 };
-const history = (path: string) => runCli(['history', 'credential-meter-1-service', '--server', url, '--token-file', path]);
+const history = (path: string) => runCli(['history', 'credential-meter-1-service', '--server', server.url(), '--token-file', path]);
 
 describe.skipIf(!posix)('a --token-file others may write', () => {
   it.each([0o666, 0o620, 0o602].map((mode) => [mode.toString(8), mode] as const))('mode 0%s: refused (exit 2) saying others could replace the token, and nothing is sent', async (_octal, mode) => {
