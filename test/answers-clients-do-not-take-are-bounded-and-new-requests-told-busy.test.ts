@@ -96,6 +96,24 @@ describe('answers clients do not take are bounded: past the bound new requests a
     expect(again.status).toBe(200);
   }, 30_000);
 
+  it('lets go of answers waiting behind another on a connection whose client hung up (review 246: pipelined, they were counted for good)', async () => {
+    // One connection: a slow answer first, then two big ones pipelined behind it, the client gone before the first.
+    await new Promise<void>((resolve, reject) => {
+      const { hostname, port } = new URL(svc.url);
+      const socket = connect({ host: hostname, port: Number(port) }, () => {
+        const ask = (path: string) => `GET ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\n\r\n`;
+        socket.write(ask('/test/big-later') + ask('/test/big') + ask('/test/big'), () => setTimeout(() => (socket.destroy(), resolve()), 100));
+      });
+      socket.on('error', reject);
+    });
+    await sleep(1_200);
+    for (let i = 0; i < 5; i++) {
+      const response = await fetch(`${svc.url}/test/small`);
+      expect(response.status).toBe(200);
+      await response.arrayBuffer();
+    }
+  }, 30_000);
+
   it('counts nothing for an answer whose client hung up before it was sent (review 244: it was counted for good)', async () => {
     // Two clients gone before their 12 MiB answers: had either been counted, the two would be past the bound for good.
     await askAndHangUp(svc.url, '/test/big-later', 50);

@@ -60,8 +60,8 @@ const NEVER_CONNECTED: Readonly<Record<string, string>> = {
   ECONNREFUSED: 'the connection was refused',
   ENOTFOUND: 'the host name did not resolve',
   EAI_AGAIN: 'the host name did not resolve',
-  EHOSTUNREACH: 'no route to the host',
-  ENETUNREACH: 'no route to the host',
+  // Not EHOSTUNREACH or ENETUNREACH: Linux also fails an established connection so when its route dies after the
+  // request was written (review 246), so they say nothing of whether the server read it.
 };
 /** A connection that was open and closed before the answer came: the server may have read, and done, the request. */
 const CLOSED_MIDWAY = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);

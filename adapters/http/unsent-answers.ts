@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { App } from './context.ts';
 import { overloaded } from './problems.ts';
 import { SHED_EXEMPT } from './protection.ts';
@@ -34,6 +35,8 @@ export const boundUnsentAnswers = (app: App, limits: { readonly maxUnsentAnswerB
   if (maxBytes === 0) return;
   let unsent = 0;
   let refusing = false;
+  /** The releases of the answers counted on each connection, run when it closes. */
+  const pendingOn = new WeakMap<Socket, Set<() => void>>();
 
   app.addHook('onRequest', async (request) => {
     if (unsent <= maxBytes) {
@@ -49,22 +52,38 @@ export const boundUnsentAnswers = (app: App, limits: { readonly maxUnsentAnswerB
     throw overloaded(limits.retryAfterSeconds, 'unsent_answers');
   });
 
-  app.addHook('onSend', async (_request, reply, payload) => {
+  app.addHook('onSend', async (request, reply, payload) => {
     const bytes = bytesOf(payload);
     const raw: ServerResponse = reply.raw;
+    const socket = request.raw.socket as Socket | null;
     // A client gone before its answer (a query it stopped waiting for, a hello hung up on during its floor): its
     // 'close' has fired already and no 'finish' will, so counted now its bytes would stay counted for good and the
     // service would refuse every request but the probes until it restarts (review 244).
-    if (bytes === 0 || raw.destroyed || raw.writableFinished) return payload;
+    if (bytes === 0 || raw.destroyed || raw.writableFinished || socket === null || socket.destroyed) return payload;
     unsent += bytes;
     let counted = true;
     const release = (): void => {
       if (!counted) return;
       counted = false;
       unsent -= bytes;
+      pendingOn.get(socket)?.delete(release);
     };
     raw.once('finish', release);
     raw.once('close', release);
+    // An answer to a pipelined request waits behind the one ahead of it and is not the socket's until that one
+    // finishes: a client gone meanwhile fires neither event on it (review 246), so the connection's end releases it.
+    // One listener a connection, however many answers wait on it.
+    let pending = pendingOn.get(socket);
+    if (pending === undefined) {
+      const releases = new Set<() => void>();
+      pending = releases;
+      pendingOn.set(socket, releases);
+      socket.once('close', () => {
+        for (const waiting of [...releases]) waiting();
+        pendingOn.delete(socket);
+      });
+    }
+    pending.add(release);
     return payload;
   });
 };
