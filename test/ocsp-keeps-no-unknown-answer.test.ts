@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryPublishedRevocations } from '../adapters/driven/pki/published-revocations.ts';
 import { openCredence, systemClock, type Credence } from '../adapters/runtime/index.ts';
 import { PublishedLedger } from '../adapters/runtime/pki-published.ts';
-import { ocspRequest, ocspStatus } from './support/ocsp-client.ts';
+import { ocspRequest, ocspSingles, ocspStatus, ocspTimes } from './support/ocsp-client.ts';
 import { ocspResponderOver, PKI_TEST_URL } from './support/pki-instance.ts';
 import { issueCertifiedCredentialWith, testCa, testLeaf } from './support/pki-test-ca.ts';
 
@@ -10,6 +10,7 @@ import { issueCertifiedCredentialWith, testCa, testLeaf } from './support/pki-te
  * The OCSP responder cached its `unknown` answers (and let HTTP caches keep them until nextUpdate), and nothing
  * dropped them when the certificate was issued: a device whose certificate a relying party checked before the `pki`
  * read model had projected its issuance stayed `unknown` for a quarter of the validity (an hour for HTTP caches).
+ * Its signed nextUpdate said an hour too, for caches that keep an answer by it (review 247).
  */
 describe('an OCSP answer of unknown', () => {
   let opened: Credence;
@@ -28,6 +29,10 @@ describe('an OCSP answer of unknown', () => {
       const before = await answering.responder.respond(request);
       expect(ocspStatus(before.der)).toBe('unknown');
       expect(before.cacheable).toBe(false);
+      // Nor does the signed answer tell a relying party that caches by nextUpdate (a stapling server) to keep it: one
+      // second on, the least a time in whole seconds says, as a handover pending (review 247: it said an hour).
+      const { producedAt } = ocspTimes(before.der);
+      expect(ocspSingles(before.der)).toEqual([{ status: 'unknown', nextUpdate: producedAt + 1000 }]);
       await issueCertifiedCredentialWith(opened, ca, PKI_TEST_URL, 'cred-later', 'meter-1', { leaf });
       await opened.settle();
       expect(ocspStatus((await answering.responder.respond(request)).der)).toBe('good');

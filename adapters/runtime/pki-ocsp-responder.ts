@@ -193,7 +193,14 @@ export class OcspResponder {
     // A pending one is `unknown` (RFC 6960 2.2: its status cannot be told now), with a nextUpdate (an RFC 5019
     // client refuses an answer without one) one second on, the least a time in whole seconds says: asked again, it is
     // `revoked` once the handover's revocation is recorded.
-    const singles = answers.map((a): Single => (pending(a) ? { status: { status: 'unknown' }, nextUpdate: producedAt + 1000, pending: true } : { status: a.status, nextUpdate }));
+    // An `unknown` too (review 247): its certificate may be issued a moment later (asked about before the read model
+    // projected its issuance), and a relying party that keeps an answer by its nextUpdate (a stapling server) would
+    // keep this one as long as a `good`.
+    const singles = answers.map((a): Single =>
+      pending(a)
+        ? { status: { status: 'unknown' }, nextUpdate: producedAt + 1000, pending: true }
+        : { status: a.status, nextUpdate: a.status.status === 'unknown' ? producedAt + 1000 : nextUpdate },
+    );
     return { singles, nextUpdate: Math.min(...singles.map((s) => s.nextUpdate)) };
   }
 
