@@ -90,8 +90,9 @@ describe('an association finish over HTTP whose credential was revoked after the
       expect(answer.body).not.toHaveProperty('expiresAt');
       expect((await world.streamsWrittenSince(head)).filter((s) => !s.startsWith('pseudonym-'))).toEqual([]);
       expect(infra.registrar.sessionCount).toBe(0);
-      // The run is over: the same finish again gets the run's answer (review 238), and nothing more.
-      expect(await world.post(path('finish'), finish)).toMatchObject({ status: 422, body: { step: 'association.finish', reason: 'credential_revoked' } });
+      // The run is over: the same finish again finds no session, since only a run that recorded something is answered
+      // again (review 244), and nothing more.
+      expect(await world.post(path('finish'), finish)).toMatchObject({ status: 422, body: { step: 'association.finish', reason: 'unknown_session' } });
       expect(await world.post(path('finish'), { ...finish, keyConfirmation: `${finish.keyConfirmation[0] === 'A' ? 'B' : 'A'}${finish.keyConfirmation.slice(1)}` })).toMatchObject({ status: 422, body: { step: 'association.finish', reason: 'unknown_session' } });
       expect((await world.streamsWrittenSince(head)).filter((s) => !s.startsWith('pseudonym-'))).toEqual([]);
     } finally {
