@@ -34,6 +34,16 @@ export const startPkiPublisher = (o: PkiPublisherOptions): Promise<PkiRevocation
           'they stay on its CRLs and revoked on OCSP; revoke again each credential the restored log still holds with that ' +
           'certificate (same serial), so that the log says what the CRLs say',
       ),
+    // Said at warn, once per CA at start (review 247): certificates out in the field that the restored log lacks.
+    onIssuedNotInLog: (caId, count, certificates) =>
+      o.log.warn(
+        { caId, count, certificates: certificates.map((c) => ({ credentialId: c.credentialId, serialNumber: c.serialNumber, notAfter: c.notAfter })) },
+        `CA ${caId} issued ${count} live certificate(s) the event log holds no credential with (restored from a backup older ` +
+          'than their provisioning): OCSP answers unknown for them and no CRL can list them, so relying parties that check ' +
+          `only CRLs accept them until they expire. Record each again from <data>/pki/${caId}.issued.jsonl (its line's ` +
+          '"issue", sent as credence command issueCredential --data @FILE), then revoke those that must not stand ' +
+          '(README, "Restoring the event store from a backup")',
+      ),
     // Said at warn, once per file at start (review 157): a damaged CRL base file no longer stops the service.
     onCrlBaseSetAside: (caId, path, movedTo, why) =>
       o.log.warn(

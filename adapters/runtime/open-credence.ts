@@ -22,6 +22,7 @@ import { refuseNewEventStoreForAServedFolder } from './event-store-of-a-served-f
 import { commandsWaitForTheLog } from './commands-wait-for-the-log.ts';
 import type { Credence, OpenOptions, Security } from './credence.ts';
 import { OpenedWhileWiring } from './opened-while-wiring.ts';
+import { IssuedJournal } from './pki-issued.ts';
 import { systemProjections } from './projections.ts';
 import { markedKeyShredder } from './keys-shredded-again.ts';
 import { refuseLogKeyOutsideHsm } from './transparency-key.ts';
@@ -31,9 +32,10 @@ import { witnessedTransparencyProjection } from './witnessed-projection.ts';
 export type { Credence, OpenOptions, Security } from './credence.ts';
 
 /** The Enrolment Function's certificate issuance from the `pki` option (issue 13). */
-const certificateIssuance = (pki: NonNullable<NonNullable<OpenOptions['security']>['pki']>) => {
+const certificateIssuance = (pki: NonNullable<NonNullable<OpenOptions['security']>['pki']>, journal: IssuedJournal) => {
   const { baseUrl } = pki;
   return {
+    recordIssued: (issue: unknown) => journal.record(issue),
     issuingCa: (serviceParameters: { readonly m2mSubId?: string | undefined }) => issuingCaFor(pki.cas, serviceParameters.m2mSubId),
     baseUrl: typeof baseUrl === 'function' ? baseUrl : () => baseUrl,
     ...(pki.requireCsr !== undefined ? { requireCsr: pki.requireCsr } : {}),
@@ -153,7 +155,9 @@ const wire = (options: OpenOptions, infrastructureSe: OwnedSecureEnvironment | u
       engine, se, registry: keys, random: s.random, actor: s.actor,
       replayCache: s.replayCache ?? (ownReplayCache ??= withPrivateUmask(() => openReplayCache(options.location))),
       ...(s.trustAnchors !== undefined ? { trustAnchors: s.trustAnchors } : {}),
-      ...(s.pki !== undefined ? { certificates: certificateIssuance(s.pki) } : {}),
+      ...(s.pki !== undefined
+        ? { certificates: certificateIssuance(s.pki, new IssuedJournal('dir' in options.location ? options.location.dir : undefined, () => options.clock.now())) }
+        : {}),
       ...(s.runsPerInitiator !== undefined ? { runsPerInitiator: s.runsPerInitiator } : {}),
     });
     infrastructureOpened = infrastructure;

@@ -1,7 +1,7 @@
 import type { OwnedSecureEnvironment, RandomSource } from '../../domain/ports/index.ts';
 import { pkiUrls, type CaId, type IssuingCa } from '../../domain/x509/issuing-ca.ts';
 import { revocationIssuer } from '../../domain/x509/revocation/index.ts';
-import { certificatesOfAnotherKey } from '../../projections/pki/index.ts';
+import { certificatesOfAnotherKey, certificateStanding } from '../../projections/pki/index.ts';
 import { fileCrlBase, memoryCrlBase } from '../driven/pki/crl-base.ts';
 import { fileCrlExpiryMarks, memoryCrlExpiryMarks } from '../driven/pki/crl-expiry-marks.ts';
 import { fileCrlNumbers, memoryCrlNumbers } from '../driven/pki/crl-numbers.ts';
@@ -16,6 +16,7 @@ import { DEFAULT_CREDENTIAL_LIFETIME_MS, EndedCas, type CaEnding } from './pki-e
 import { OcspResponder } from './pki-ocsp-responder.ts';
 import { OverduePkiEvents } from './pki-overdue.ts';
 import { PublishedLedger } from './pki-published.ts';
+import { issuedNotInLog, type IssuedCertificate } from './pki-issued.ts';
 
 export interface PkiRevocationOptions {
   /** With `runner`, its read models are checked against the log (ProjectionRunner.checkLog) before anything is read. */
@@ -44,6 +45,13 @@ export interface PkiRevocationOptions {
    * `revoked` on OCSP; these are the credentials to revoke again. Called on start and after each rebuild that finds some.
    */
   readonly onPublishedNotInLog?: (caId: CaId, revocations: readonly PublishedRevocation[]) => void;
+  /**
+   * A CA issued live certificates (not expired) that the event log holds no credential with, nor its CRLs list
+   * (review 247): the log was restored from a backup older than their provisioning, so OCSP answers `unknown` for them
+   * and no CRL can list them until each is recorded again (its journal line's `issue`, submitted as an
+   * `issueCredential`) and revoked. `count` of them, the first 100 in `certificates`. Called at start, once per such CA.
+   */
+  readonly onIssuedNotInLog?: (caId: CaId, count: number, certificates: readonly IssuedCertificate[]) => void;
   /**
    * A CA's chain (its certificate or one above it) has ended: it is retired, not served (pki-ended-cas.ts). Called
    * once per CA, at start or at the tick that finds it ended.
@@ -112,6 +120,8 @@ export const startPkiRevocation = async (o: PkiRevocationOptions): Promise<PkiRe
   };
   const cas = o.cas ?? (o.dataDir !== undefined ? await loadIssuingCas(o.dataDir, o.se) : []);
   const byCa = new Map<string, CaRevocation>();
+  /** Each CA's published revocations: a certificate on its CRLs needs no recording again to be revoked. */
+  const ledgers = new Map<string, PublishedLedger>();
   // A pki read model of another log (an event store restored from an older backup) is reset by its runner first:
   // its tables hold revocations the log does not, and its checkpoint a position the log may never reach.
   await o.credence.runner?.checkLog();
@@ -165,6 +175,7 @@ export const startPkiRevocation = async (o: PkiRevocationOptions): Promise<PkiRe
         onKeyGone: (path, handle) => o.onOcspSignerKeyGone?.(ca.id, path, handle),
       });
       const published = new PublishedLedger(o.dataDir !== undefined ? filePublishedRevocations(o.dataDir, ca.id) : memoryPublishedRevocations());
+      ledgers.set(ca.id, published);
       const publisher = new CrlPublisher({
         reads,
         published,
@@ -249,6 +260,44 @@ export const startPkiRevocation = async (o: PkiRevocationOptions): Promise<PkiRe
     }
   }
 
+  // Certificates issued since the backup an events.db was restored from (review 247): named once, at the start, or at
+  // the first tick that finds the read model whole (a restored log's is rebuilt after the start).
+  const issuedUnchecked = new Set<string>(o.onIssuedNotInLog !== undefined && o.dataDir !== undefined ? byCa.keys() : []);
+  const checkIssued = async (caId: string): Promise<void> => {
+    const { dataDir, onIssuedNotInLog } = o;
+    if (!issuedUnchecked.has(caId) || dataDir === undefined || onIssuedNotInLog === undefined) return;
+    const ca = cas.find((c) => c.id === caId)!;
+    const keyId = Buffer.from(revocationIssuer(ca.certificate).keyIdentifier).toString('hex');
+    const ledger = ledgers.get(caId);
+    const read = await readCompletePki(reads, floor.mustReach, (db) =>
+      issuedNotInLog(
+        dataDir,
+        caId as CaId,
+        o.now(),
+        (serial) => {
+          // A certificate another key signed under this id is the replaced key's (onCaKeyReplaced says it).
+          const standing = certificateStanding(db, caId, serial, keyId);
+          return standing.status !== 'unknown' || standing.anotherKey === true;
+        },
+        (serial) => ledger?.get(serial) !== undefined,
+      ),
+    ).catch((error: unknown) => {
+      // Not again at every tick: a journal that does not parse is told once.
+      issuedUnchecked.delete(caId);
+      report(`crl:${caId}`, error);
+      return undefined;
+    });
+    if (read?.ok !== true) return;
+    issuedUnchecked.delete(caId);
+    if (read.value.count === 0) return;
+    try {
+      onIssuedNotInLog(caId as CaId, read.value.count, read.value.named);
+    } catch (error) {
+      report(`crl:${caId}`, error);
+    }
+  };
+  for (const caId of byCa.keys()) await checkIssued(caId);
+
   let ticking: Promise<void> | undefined;
   const tick = (): Promise<void> =>
     (ticking ??= (async () => {
@@ -262,6 +311,7 @@ export const startPkiRevocation = async (o: PkiRevocationOptions): Promise<PkiRe
         }
         ended.warnIfEndingSoon(caId as CaId, o.now());
         await it.publisher.tick().catch((error: unknown) => report(`crl:${caId}`, error));
+        await checkIssued(caId);
         try {
           if (await it.signingKey.renewIfDue()) it.responder.clear();
         } catch (error) {

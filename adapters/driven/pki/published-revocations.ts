@@ -1,4 +1,3 @@
-import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { validationError } from '../../../domain/errors.ts';
@@ -6,8 +5,8 @@ import { RevocationReason } from '../../../domain/events/common.ts';
 import { CredentialId, Instant } from '../../../domain/ids.ts';
 import type { CaId } from '../../../domain/x509/issuing-ca.ts';
 import { SerialHex } from '../../../domain/x509/revocation/index.ts';
-import { preparePrivateDir, writeFileAtomic } from '../files/index.ts';
 import { refuseNewerFileVersion } from '../files/newer-file-version.ts';
+import { jsonlLedger } from './jsonl-ledger.ts';
 
 /** A revocation a CA put on a CRL it signed: what a relying party may have seen, so it stays revoked (RFC 5280 3.3). */
 export interface PublishedRevocation {
@@ -49,8 +48,6 @@ export interface PublishedRevocations {
   replace(records: Iterable<PublishedRevocation>): void;
 }
 
-/** Read a chunk at a time at load. */
-const READ_CHUNK_BYTES = 8 * 1024 * 1024;
 /** A line is about 170 bytes; one far longer is not a record (and is not held whole in memory). */
 const MAX_LINE_BYTES = 64 * 1024;
 
@@ -81,21 +78,6 @@ const lineOf = (r: PublishedRevocation): string => {
   return `${JSON.stringify({ serialNumber, credentialId, revokedAt, reason, notAfter, ...(invalidSince !== undefined ? { invalidSince } : {}) })}\n`;
 };
 
-/** The lines of `records`, joined a few thousand at a time: one string of them all could pass V8's longest (512 MiB). */
-const bytesOf = (records: Iterable<PublishedRevocation>, first = ''): Buffer => {
-  const chunks: Buffer[] = [Buffer.from(first, 'utf8')];
-  let lines: string[] = [];
-  for (const r of records) {
-    lines.push(lineOf(r));
-    if (lines.length === 4096) {
-      chunks.push(Buffer.from(lines.join(''), 'utf8'));
-      lines = [];
-    }
-  }
-  chunks.push(Buffer.from(lines.join(''), 'utf8'));
-  return Buffer.concat(chunks);
-};
-
 /**
  * Kept in `<data>/pki/<ca>.published.jsonl`: a header line naming the CA, then one line per revocation, appended and
  * fsynced before the CRL that lists it is signed. A line cut short by a crash during an append (no newline) is
@@ -105,116 +87,47 @@ const bytesOf = (records: Iterable<PublishedRevocation>, first = ''): Buffer => 
 export const filePublishedRevocations = (dataDir: string, caId: CaId): PublishedRevocations => {
   const dir = join(dataDir, 'pki');
   const path = join(dir, `${caId}.published.jsonl`);
-  const header = `${JSON.stringify({ version: PUBLISHED_FILE_VERSION, caId })}\n`;
-  /** The file's length after the last load, append or replace: what is past it is a failed append's fragment. */
-  let whole: number | undefined;
-  const replace = (records: Iterable<PublishedRevocation>): void => {
-    preparePrivateDir(dir);
-    const bytes = bytesOf(records, header);
-    writeFileAtomic(path, bytes);
-    whole = bytes.length;
-  };
+  const file = jsonlLedger<PublishedRevocation>(dir, path, {
+    header: `${JSON.stringify({ version: PUBLISHED_FILE_VERSION, caId })}\n`,
+    lineOf,
+    maxLineBytes: MAX_LINE_BYTES,
+    refused: (why) => refused(path, caId, why),
+  });
   return {
     load() {
       const kept = new Map<string, PublishedRevocation>();
-      if (!existsSync(path)) return kept;
-      const fd = openSync(path, 'r+');
       /** The version its header names: its records are read under that version's layout. */
       let version: number | undefined;
-      try {
-        let n = 0;
-        const take = (line: Buffer): void => {
-          n++;
-          if (line.length > MAX_LINE_BYTES) throw refused(path, caId, `line ${n} is longer than ${MAX_LINE_BYTES} bytes`);
-          let parsed: unknown;
-          try {
-            parsed = JSON.parse(line.toString('utf8'));
-          } catch {
-            throw refused(path, caId, `line ${n} is not JSON`);
-          }
-          if (n === 1) {
-            // Before the header's schema, and before any line after it is read as a record of this version's layout.
-            refuseNewerFileVersion(parsed, path, 'published-revocations', PUBLISHED_FILE_VERSION);
-            const head = Header.safeParse(parsed);
-            if (!head.success) throw refused(path, caId, 'its first line is not the header');
-            if (head.data.caId !== caId) throw refused(path, caId, `it names CA ${head.data.caId}`);
-            version = head.data.version;
-            return;
-          }
-          const record = (version === 1 ? RecordV1 : Record).safeParse(parsed);
-          if (!record.success) throw refused(path, caId, `line ${n}: ${record.error.issues[0]?.message ?? 'malformed'}`);
-          // The first revocation of a certificate stands, as in the read model, but for its reason's raise to
-          // keyCompromise (a later line): the first publication's time and invalidity date, the raised reason.
-          const first = kept.get(record.data.serialNumber);
-          if (first === undefined) kept.set(record.data.serialNumber, record.data);
-          else if (raises(first, record.data)) kept.set(record.data.serialNumber, { ...first, reason: 'keyCompromise' });
-        };
-        // Read a chunk at a time, line by line: no bound on the file but the records it holds (the whole file as one
-        // buffer or string would meet Node's and V8's longest, and an append that crossed it would stop every start).
-        const size = fstatSync(fd).size;
-        const chunk = Buffer.allocUnsafe(READ_CHUNK_BYTES);
-        let carried: Buffer = Buffer.alloc(0);
-        /** Past MAX_LINE_BYTES without a newline: not held; a newline later makes it a line too long, none a torn tail. */
-        let overlong = false;
-        let complete = 0;
-        for (let read = 0; read < size; ) {
-          const got = readSync(fd, chunk, 0, Math.min(chunk.length, size - read), read);
-          if (got === 0) break;
-          read += got;
-          if (overlong) {
-            if (chunk.subarray(0, got).indexOf(0x0a) !== -1) throw refused(path, caId, `line ${n + 1} is longer than ${MAX_LINE_BYTES} bytes`);
-            continue;
-          }
-          const bytes = carried.length === 0 ? chunk.subarray(0, got) : Buffer.concat([carried, chunk.subarray(0, got)]);
-          let start = 0;
-          for (let end = bytes.indexOf(0x0a); end !== -1; start = end + 1, end = bytes.indexOf(0x0a, start)) take(bytes.subarray(start, end));
-          overlong = bytes.length - start > MAX_LINE_BYTES;
-          carried = overlong ? Buffer.alloc(0) : Buffer.from(bytes.subarray(start));
-          complete = read - (bytes.length - start);
+      const found = file.load((line, n) => {
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(line.toString('utf8'));
+        } catch {
+          throw refused(path, caId, `line ${n} is not JSON`);
         }
-        if (n === 0) throw refused(path, caId, 'its first line is not the header');
-        // The torn tail goes now, so that the next append starts on a line of its own.
-        if (complete < size) {
-          ftruncateSync(fd, complete);
-          fsyncSync(fd);
+        if (n === 1) {
+          // Before the header's schema, and before any line after it is read as a record of this version's layout.
+          refuseNewerFileVersion(parsed, path, 'published-revocations', PUBLISHED_FILE_VERSION);
+          const head = Header.safeParse(parsed);
+          if (!head.success) throw refused(path, caId, 'its first line is not the header');
+          if (head.data.caId !== caId) throw refused(path, caId, `it names CA ${head.data.caId}`);
+          version = head.data.version;
+          return;
         }
-        whole = complete;
-      } finally {
-        closeSync(fd);
-      }
+        const record = (version === 1 ? RecordV1 : Record).safeParse(parsed);
+        if (!record.success) throw refused(path, caId, `line ${n}: ${record.error.issues[0]?.message ?? 'malformed'}`);
+        // The first revocation of a certificate stands, as in the read model, but for its reason's raise to
+        // keyCompromise (a later line): the first publication's time and invalidity date, the raised reason.
+        const first = kept.get(record.data.serialNumber);
+        if (first === undefined) kept.set(record.data.serialNumber, record.data);
+        else if (raises(first, record.data)) kept.set(record.data.serialNumber, { ...first, reason: 'keyCompromise' });
+      });
       // Atomically: a crash leaves the v1 file as it was (read again next time) or the v2 one, never part of either.
-      if (version !== PUBLISHED_FILE_VERSION) replace(kept.values());
+      if (found && version !== PUBLISHED_FILE_VERSION) file.replace(kept.values());
       return kept;
     },
-    append(records) {
-      if (records.length === 0) return;
-      preparePrivateDir(dir);
-      if (!existsSync(path)) {
-        writeFileAtomic(path, header);
-        whole = Buffer.byteLength(header, 'utf8');
-      }
-      const bytes = bytesOf(records);
-      const fd = openSync(path, 'a', 0o600);
-      try {
-        // A write that failed part-way (a full disk) left a fragment without a newline: cut before appending after it.
-        if (whole !== undefined && fstatSync(fd).size !== whole) ftruncateSync(fd, whole);
-        for (let offset = 0; offset < bytes.length; ) offset += writeSync(fd, bytes, offset, bytes.length - offset);
-        fsyncSync(fd);
-        whole = (whole ?? fstatSync(fd).size - bytes.length) + bytes.length;
-      } catch (error) {
-        if (whole !== undefined) {
-          try {
-            ftruncateSync(fd, whole);
-          } catch {
-            // cut at the next append, or dropped as a torn tail at the next load
-          }
-        }
-        throw error;
-      } finally {
-        closeSync(fd);
-      }
-    },
-    replace,
+    append: (records) => file.append(records),
+    replace: (records) => file.replace(records),
   };
 };
 

@@ -21,6 +21,13 @@ export interface CertificateIssuance {
    * Default false: such a credential is provisioned without a certificate, as without a CA.
    */
   readonly requireCsr?: boolean;
+  /**
+   * Keeps, outside the event log, the `issueCredential` data of a credential that carries a certificate, just before
+   * it is recorded (and so before the certificate is handed over); throws when it cannot, and the run is refused with
+   * nothing recorded or handed out. A restore of the log from an older backup loses the credential, and this record is
+   * then all that names the certificate (review 247: adapters/runtime/pki-issued.ts).
+   */
+  readonly recordIssued?: (issue: unknown) => void;
 }
 
 const AUTH = 'provisioning.auth';

@@ -77,6 +77,8 @@ export const recordProvisioning = async (
       { type: 'issueCredential', data: issue },
       { type: 'provisionCredential', data: provision },
     ]);
+    // Both would be recorded: the certificate is journalled now, before it is recorded and handed over (review 247).
+    if (issue.certificate !== undefined) recordIssued(infra, issue);
     const issued = await infra.run('issueCredential', issue);
     try {
       confirming = true;
@@ -104,6 +106,18 @@ export const recordProvisioning = async (
   // A record this run did not begin is another's, or an earlier run's the next start ends against the store.
   if (began) infra.endKeyPairRun(credentialId, outcome.credentialKeyHandle);
   return provisioned;
+};
+
+/** The issuing CA's journal of `issue`'s certificate; a write that fails refuses the run (nothing recorded or handed out). */
+const recordIssued = (infra: Infrastructure, issue: unknown): void => {
+  try {
+    infra.o.certificates?.recordIssued?.(issue);
+  } catch (error) {
+    // The cause (a path, the disk) is the operator's, kept as the refusal's `cause`, not in what the node is told.
+    const refusal = protocolFailure('provisioning.receipt', 'certificate_not_issued', 'the issuing CA could not record the certificate as issued');
+    Object.defineProperty(refusal, 'cause', { value: error, enumerable: false });
+    throw refusal;
+  }
 };
 
 /**
