@@ -4,8 +4,7 @@ import { validationError } from '../../../domain/errors.ts';
 import { CredentialId, Instant } from '../../../domain/ids.ts';
 import { CaId } from '../../../domain/x509/issuing-ca.ts';
 import { SerialHex } from '../../../domain/x509/revocation/index.ts';
-import { refuseNewerFileVersion } from '../files/newer-file-version.ts';
-import { jsonlLedger } from './jsonl-ledger.ts';
+import { headedLedgerLines, jsonlLedger } from './jsonl-ledger.ts';
 
 /**
  * A certificate a CA issued to a remotely provisioned credential, as it was about to be recorded and handed over:
@@ -71,20 +70,11 @@ export const fileIssuedCertificates = (dataDir: string, caId: CaId): IssuedCerti
   });
   return {
     read(visit) {
+      const lineOf = headedLedgerLines({ path, caId, kind: 'issued-certificates', newestVersion: ISSUED_FILE_VERSION, header: Header, refused: (why) => refused(path, caId, why) });
       file.load((line, n) => {
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(line.toString('utf8'));
-        } catch {
-          throw refused(path, caId, `line ${n} is not JSON`);
-        }
-        if (n === 1) {
-          refuseNewerFileVersion(parsed, path, 'issued-certificates', ISSUED_FILE_VERSION);
-          const head = Header.safeParse(parsed);
-          if (!head.success) throw refused(path, caId, 'its first line is not the header');
-          if (head.data.caId !== caId) throw refused(path, caId, `it names CA ${head.data.caId}`);
-          return;
-        }
+        const next = lineOf(line, n);
+        if (next.header) return;
+        const parsed = next.parsed;
         const record = Record.safeParse(parsed);
         if (!record.success) throw refused(path, caId, `line ${n}: ${record.error.issues[0]?.message ?? 'malformed'}`);
         visit(record.data);

@@ -1,5 +1,7 @@
 import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
+import type { z } from 'zod';
 import { preparePrivateDir, writeFileAtomic } from '../files/index.ts';
+import { refuseNewerFileVersion } from '../files/newer-file-version.ts';
 
 /** Read a chunk at a time at load. */
 const READ_CHUNK_BYTES = 8 * 1024 * 1024;
@@ -142,5 +144,40 @@ export const jsonlLedger = <R>(dir: string, path: string, format: JsonlLedgerFor
         closeSync(fd);
       }
     },
+  };
+};
+
+/**
+ * The lines of one load of a CA's ledger as JSON: the first held to its header (a version this build reads, named in
+ * `kind`'s refusal when newer, and this CA) and returned as its version; each after it returned parsed, with the
+ * version its header named (its records are read under that version's layout). A line that is no JSON refuses the file.
+ */
+export const headedLedgerLines = (o: {
+  readonly path: string;
+  readonly caId: string;
+  readonly kind: string;
+  readonly newestVersion: number;
+  readonly header: z.ZodType<{ readonly version: number; readonly caId: string }>;
+  readonly refused: (why: string) => Error;
+}): ((line: Buffer, n: number) => { readonly header: true; readonly version: number } | { readonly header: false; readonly parsed: unknown; readonly version: number }) => {
+  let version: number | undefined;
+  return (line, n) => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line.toString('utf8'));
+    } catch {
+      throw o.refused(`line ${n} is not JSON`);
+    }
+    if (n === 1) {
+      // Before the header's schema, and before any line after it is read as a record of this version's layout.
+      refuseNewerFileVersion(parsed, o.path, o.kind, o.newestVersion);
+      const head = o.header.safeParse(parsed);
+      if (!head.success) throw o.refused('its first line is not the header');
+      if (head.data.caId !== o.caId) throw o.refused(`it names CA ${head.data.caId}`);
+      version = head.data.version;
+      return { header: true, version };
+    }
+    if (version === undefined) throw o.refused('its first line is not the header');
+    return { header: false, parsed, version };
   };
 };

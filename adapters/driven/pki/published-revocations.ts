@@ -5,8 +5,7 @@ import { RevocationReason } from '../../../domain/events/common.ts';
 import { CredentialId, Instant } from '../../../domain/ids.ts';
 import type { CaId } from '../../../domain/x509/issuing-ca.ts';
 import { SerialHex } from '../../../domain/x509/revocation/index.ts';
-import { refuseNewerFileVersion } from '../files/newer-file-version.ts';
-import { jsonlLedger } from './jsonl-ledger.ts';
+import { headedLedgerLines, jsonlLedger } from './jsonl-ledger.ts';
 
 /** A revocation a CA put on a CRL it signed: what a relying party may have seen, so it stays revoked (RFC 5280 3.3). */
 export interface PublishedRevocation {
@@ -96,24 +95,20 @@ export const filePublishedRevocations = (dataDir: string, caId: CaId): Published
   return {
     load() {
       const kept = new Map<string, PublishedRevocation>();
-      /** The version its header names: its records are read under that version's layout. */
+      const lineOf = headedLedgerLines({
+        path,
+        caId,
+        kind: 'published-revocations',
+        newestVersion: PUBLISHED_FILE_VERSION,
+        header: Header,
+        refused: (why) => refused(path, caId, why),
+      });
       let version: number | undefined;
       const found = file.load((line, n) => {
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(line.toString('utf8'));
-        } catch {
-          throw refused(path, caId, `line ${n} is not JSON`);
-        }
-        if (n === 1) {
-          // Before the header's schema, and before any line after it is read as a record of this version's layout.
-          refuseNewerFileVersion(parsed, path, 'published-revocations', PUBLISHED_FILE_VERSION);
-          const head = Header.safeParse(parsed);
-          if (!head.success) throw refused(path, caId, 'its first line is not the header');
-          if (head.data.caId !== caId) throw refused(path, caId, `it names CA ${head.data.caId}`);
-          version = head.data.version;
-          return;
-        }
+        const next = lineOf(line, n);
+        version = next.version;
+        if (next.header) return;
+        const parsed = next.parsed;
         const record = (version === 1 ? RecordV1 : Record).safeParse(parsed);
         if (!record.success) throw refused(path, caId, `line ${n}: ${record.error.issues[0]?.message ?? 'malformed'}`);
         // The first revocation of a certificate stands, as in the read model, but for its reason's raise to
