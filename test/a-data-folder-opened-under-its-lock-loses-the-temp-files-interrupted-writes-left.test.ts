@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ATOMIC_WRITE_TEMP, atomicWriteTempOf } from '../adapters/driven/files/index.ts';
 import { lockDataFolder, openServiceSecureEnvironment } from '../adapters/runtime/index.ts';
-import { isCredenceError } from '../domain/errors.ts';
 import { runCli } from './support/cli.ts';
 import { startTestService } from './support/service.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
+import { firstValidationIssue } from './support/validation-refusal.ts';
 
 /*
  * Review 59 item 2: writeFileAtomic writes `.<name>.<pid>.<random>.tmp` beside its target and renames (or links) it; a
@@ -63,15 +63,7 @@ const expectOnlyStraysGone = (dir: string): void => {
   for (const name of [...KEPT, `.dir.${DEAD_PID}.0123456789ab.tmp`]) expect(existsSync(join(dir, name)), name).toBe(true);
 };
 
-const refusal = (run: () => unknown): { path: string; rule: string; message: string } | undefined => {
-  try {
-    run();
-  } catch (error) {
-    if (isCredenceError(error) && error.problem.code === 'validation') return error.problem.issues[0];
-    throw error;
-  }
-  return undefined;
-};
+const refusal = firstValidationIssue;
 
 describe('a data folder opened under its lock', () => {
   it('by the service loses exactly the temp files interrupted writes left, said at info by name', async () => {

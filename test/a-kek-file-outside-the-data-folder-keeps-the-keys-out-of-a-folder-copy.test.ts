@@ -5,8 +5,8 @@ import { main } from '../bin/cli.ts';
 import { capture } from './support/cli.ts';
 import { describe, expect, it } from 'vitest';
 import { openServiceSecureEnvironment } from '../adapters/runtime/index.ts';
-import { isCredenceError } from '../domain/errors.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
+import { firstValidationIssue } from './support/validation-refusal.ts';
 
 /*
  * Review 47 item 4: the data folder's embedded Secure Environment always kept its KEK in the folder, beside the sealed
@@ -52,15 +52,7 @@ const snapshot = (root: string): Record<string, string> =>
       }),
   );
 
-const refusal = async (run: () => unknown): Promise<{ path: string; rule: string; message: string } | undefined> => {
-  try {
-    run();
-  } catch (error) {
-    if (isCredenceError(error) && error.problem.code === 'validation') return error.problem.issues[0];
-    throw error;
-  }
-  return undefined;
-};
+const refusal = firstValidationIssue;
 
 describe('a KEK file outside the data folder (CREDENCE_KEK_FILE)', () => {
   it('is made there (0600), never in the folder, and opens the keys again; without it the folder opens none', async () => {

@@ -3,8 +3,8 @@ import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openServiceSecureEnvironment } from '../adapters/runtime/index.ts';
-import { isCredenceError } from '../domain/errors.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
+import { firstValidationIssue } from './support/validation-refusal.ts';
 
 /*
  * Review 243 finding 1: with a KEK still in the data folder and CREDENCE_KEK_FILE naming another file, the refusal
@@ -29,15 +29,7 @@ const keyIn = async (dir: string, env: Record<string, string>): Promise<void> =>
   }
 };
 
-const refusal = (run: () => unknown): { path: string; rule: string; message: string } | undefined => {
-  try {
-    run();
-  } catch (error) {
-    if (isCredenceError(error) && error.problem.code === 'validation') return error.problem.issues[0];
-    throw error;
-  }
-  return undefined;
-};
+const refusal = firstValidationIssue;
 
 const folderWithItsKek = async () => {
   const dir = join(scratch(), 'data');
