@@ -162,14 +162,17 @@ export const evidenceEntryJson = ({ event, leafIndex, proof }: EvidenceEntry): E
   );
 };
 
-/** A bundle of entries `evidenceEntryJson` encoded, in revision order: the rest of it is encoded here. */
-export const assembleEvidenceBundle = (args: {
+/** What a bundle is made of: its stream's entries (`E`: as proved, or already encoded) and the notes that vouch for them. */
+interface EvidenceBundleParts<E> {
   readonly streamId: string;
-  readonly entries: readonly EvidenceEntryJson[];
+  readonly entries: readonly E[];
   readonly checkpointNote: string;
   readonly streamHeadNote: string;
   readonly logPublicKey: NoteVerifierKey;
-}): EvidenceBundleJson => {
+}
+
+/** A bundle of entries `evidenceEntryJson` encoded, in revision order: the rest of it is encoded here. */
+export const assembleEvidenceBundle = (args: EvidenceBundleParts<EvidenceEntryJson>): EvidenceBundleJson => {
   if (args.entries.length > MAX_ENTRIES) throw new RangeError(`entries: a bundle holds at most ${MAX_ENTRIES}, got ${args.entries.length}`);
   const rest = z.encode(EvidenceBundleSchema, {
     format: EVIDENCE_BUNDLE_FORMAT,
@@ -182,13 +185,8 @@ export const assembleEvidenceBundle = (args: {
   return { ...rest, entries: [...args.entries] };
 };
 
-export const buildEvidenceBundle = (args: {
-  readonly streamId: string;
-  readonly entries: readonly EvidenceEntry[];
-  readonly checkpointNote: string;
-  readonly streamHeadNote: string;
-  readonly logPublicKey: NoteVerifierKey;
-}): EvidenceBundleJson => assembleEvidenceBundle({ ...args, entries: args.entries.map(evidenceEntryJson) });
+export const buildEvidenceBundle = (args: EvidenceBundleParts<EvidenceEntry>): EvidenceBundleJson =>
+  assembleEvidenceBundle({ ...args, entries: args.entries.map(evidenceEntryJson) });
 
 type ParsedEntry = z.output<typeof EntryJson>;
 
