@@ -14,11 +14,12 @@ import { command } from '../domain/commands/index.ts';
 import { derivedCommandId, eventIdFor } from '../domain/event-ids.ts';
 import type { Actor } from '../domain/metadata.ts';
 import { decodeStored } from '../domain/stored.ts';
-import { cascadeProcessManager, deadLetters, PROCESS_MANAGER_ACTOR, type CascadeLog } from '../projections/cascade/index.ts';
+import { deadLetters, PROCESS_MANAGER_ACTOR, type CascadeLog } from '../projections/cascade/index.ts';
 import { PseudonymDeriver, pseudonymRotation } from '../projections/pseudonyms/index.ts';
 import { ProjectionRunner } from '../projections/runtime/index.ts';
 import { cmd, footprint, issueCredentialData, operator, T0 } from './support/fleet.ts';
 import { testKey } from './support/pseudonym-fleet.ts';
+import { rebuildCascade } from './support/cascade-rebuild.ts';
 
 type Entry = Parameters<CascadeLog>[0];
 
@@ -71,11 +72,8 @@ describe('the cascade, under a revocation id another command holds', () => {
     it(`rebuilt in one batch that holds the planted record, leaves the same dead letter and writes nothing, when ${who}`, async () => {
       const { c } = await revokedWithOneIdTaken(by);
       const before = await footprint(c.store);
-      const db = new Database(':memory:');
-      db.defaultSafeIntegers(true);
-      const log: Entry[] = [];
       // The live instance's engine, with the store's command index: `recorded` is asked whose command the id holds.
-      await new ProjectionRunner({ db, store: c.store, projections: [cascadeProcessManager(c.engine, (e) => log.push(e))], batchSize: 500 }).catchUp();
+      const { db, log } = await rebuildCascade(c, 500);
       expect(deadLetters(db)).toEqual(deadLetters(c.readModels));
       expect(log.filter((e) => e.target === 'gw-c1').map((e) => e.outcome)).toEqual(['dead-letter']);
       expect(await footprint(c.store)).toEqual(before);
@@ -93,10 +91,7 @@ describe('the cascade, under a revocation id another command holds', () => {
     await c.settle();
     const before = await footprint(c.store);
     for (const batchSize of [1, 500]) {
-      const db = new Database(':memory:');
-      db.defaultSafeIntegers(true);
-      const log: Entry[] = [];
-      await new ProjectionRunner({ db, store: c.store, projections: [cascadeProcessManager(c.engine, (e) => log.push(e))], batchSize }).catchUp();
+      const { db, log } = await rebuildCascade(c, batchSize);
       expect(log.filter((e) => e.target === 'gw-c1')).toEqual([{ outcome: 'duplicate', command: 'revokeCredential', target: 'gw-c1' }]);
       expect(deadLetters(db)).toEqual([]);
       db.close();

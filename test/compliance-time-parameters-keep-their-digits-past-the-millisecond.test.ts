@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { openCredence, type Credence } from '../adapters/runtime/index.ts';
 import { command } from '../domain/commands/index.ts';
-import { answerQuery, COMPLIANCE_QUERIES, type ComplianceQueryName } from '../projections/compliance/index.ts';
+import type { ComplianceQueryName } from '../projections/compliance/index.ts';
+import { askCompliance } from './support/compliance-ask.ts';
 import { at, cmd, operator, T0 } from './support/fleet.ts';
 
 /*
@@ -20,9 +21,9 @@ afterEach(async () => {
 });
 
 const ask = (c: Credence, name: ComplianceQueryName, params: Record<string, string>) => {
-  const parsed = COMPLIANCE_QUERIES[name].params.safeParse(params);
-  if (!parsed.success) return { refused: parsed.error.issues.map((i) => i.path.join('.')) };
-  return { rows: answerQuery(name, c.readModels, parsed.data, new Date(T0)).rows.length };
+  const asked = askCompliance(c, name, params, new Date(T0));
+  if (!asked.ok) return { refused: asked.issues.map((i) => i.path.join('.')) };
+  return { rows: asked.rows.length };
 };
 
 describe('compliance time parameters keep their digits past the millisecond', () => {

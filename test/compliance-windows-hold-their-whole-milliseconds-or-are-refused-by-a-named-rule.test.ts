@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { openCredence, type Credence } from '../adapters/runtime/index.ts';
-import { answerQuery, COMPLIANCE_QUERIES, type ComplianceQueryName } from '../projections/compliance/index.ts';
+import type { ComplianceQueryName } from '../projections/compliance/index.ts';
+import { askCompliance } from './support/compliance-ask.ts';
 import { at, cmd, T0 } from './support/fleet.ts';
 import { useTestService } from './support/service.ts';
 
@@ -23,9 +24,9 @@ afterEach(async () => {
 
 /** Rows answered, or the refusal's issues as [path, rule] (a catalog rule in `params.rule`, else zod's code). */
 const ask = (c: Credence, name: ComplianceQueryName, params: Record<string, string>) => {
-  const parsed = COMPLIANCE_QUERIES[name].params.safeParse(params);
-  if (!parsed.success) return { refused: parsed.error.issues.map((i) => [i.path.join('.'), i.code === 'custom' ? i.params?.['rule'] : i.code]) };
-  return { rows: answerQuery(name, c.readModels, parsed.data, new Date(T0)).rows.map((r) => (r as { credentialId?: string }).credentialId) };
+  const asked = askCompliance(c, name, params, new Date(T0));
+  if (!asked.ok) return { refused: asked.issues.map((i) => [i.path.join('.'), i.code === 'custom' ? i.params?.['rule'] : i.code]) };
+  return { rows: asked.rows.map((r) => (r as { credentialId?: string }).credentialId) };
 };
 
 describe('compliance windows hold their whole milliseconds, or are refused by a named rule', () => {

@@ -4,7 +4,6 @@
 // the cascade took its revocation as done (the command index and its batch both answer by actor and command type),
 // cred-2 stayed live (off the CRL) under a node revoked keyCompromise, no dead letter, and replay had no findings.
 // The record is planted through the store, past admission and the machines, as a tampering writer would.
-import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
@@ -13,10 +12,10 @@ import { openCredence, type Credence } from '../adapters/runtime/index.ts';
 import { command } from '../domain/commands/index.ts';
 import { derivedCommandId, eventIdFor } from '../domain/event-ids.ts';
 import { ExpectedRevision } from '../domain/ports/event-store.ts';
-import { cascadeProcessManager, deadLetters, PROCESS_MANAGER_ACTOR, type CascadeLog } from '../projections/cascade/index.ts';
+import { deadLetters, PROCESS_MANAGER_ACTOR, type CascadeLog } from '../projections/cascade/index.ts';
 import { replayAll, replayEntity } from '../projections/replay/index.ts';
-import { ProjectionRunner } from '../projections/runtime/index.ts';
 import { cmd, establishOne, footprint, operator, T0 } from './support/fleet.ts';
+import { rebuildCascade } from './support/cascade-rebuild.ts';
 
 type Entry = Parameters<CascadeLog>[0];
 
@@ -82,10 +81,7 @@ describe('an event its command type does not record', () => {
     const { c } = await ghostUnderTheCascadesId();
     const before = await footprint(c.store);
     for (const batchSize of [1, 500]) {
-      const db = new Database(':memory:');
-      db.defaultSafeIntegers(true);
-      const log: Entry[] = [];
-      await new ProjectionRunner({ db, store: c.store, projections: [cascadeProcessManager(c.engine, (e) => log.push(e))], batchSize }).catchUp();
+      const { db, log } = await rebuildCascade(c, batchSize);
       expect(deadLetters(db)).toEqual(deadLetters(c.readModels));
       expect(log.filter((e) => e.target === 'cred-2').map((e) => e.outcome)).toEqual(['dead-letter']);
       db.close();
