@@ -59,13 +59,23 @@ export class IssuedJournal {
   }
 }
 
+/**
+ * How long past its notAfter a certificate's journal line is kept: a week. Once expired, every relying party refuses
+ * the certificate, so it needs no revoking, and the line's one use (recording its credential again to revoke it) is
+ * gone. The week covers a relying party or this host whose clock runs behind, and outlasts the CRL's own retention of
+ * an expired entry (RFC 5280 5.1.2.6: one CRL validity, 24 h by default, past the first CRL beyond its expiry).
+ */
+export const ISSUED_KEPT_EXPIRED_MS = 7 * 86_400_000;
+
 /** What a start names at most, per CA, in its warning (all are counted). */
 export const ISSUED_NOT_IN_LOG_NAMED = 100;
 
 /**
  * The certificates `caId` issued, not expired at `now`, that the event log holds no credential with (`inLog` false
  * for their serial) and that are not on its CRLs from the published revocations (`published`): issued after the
- * backup an events.db was restored from. Counted whole; the first `ISSUED_NOT_IN_LOG_NAMED` kept.
+ * backup an events.db was restored from. Counted whole; the first `ISSUED_NOT_IN_LOG_NAMED` kept. The journal is
+ * read line by line (only the serials counted are held) and trimmed of certificates expired ISSUED_KEPT_EXPIRED_MS
+ * before `now` when they are most of it (issued-certificates.ts).
  */
 export const issuedNotInLog = (
   dataDir: string,
@@ -76,13 +86,17 @@ export const issuedNotInLog = (
 ): { readonly count: number; readonly named: readonly IssuedCertificate[] } => {
   const named: IssuedCertificate[] = [];
   let count = 0;
-  const seen = new Set<string>();
-  fileIssuedCertificates(dataDir, caId).read((r) => {
-    if (seen.has(r.serialNumber)) return;
-    seen.add(r.serialNumber);
-    if (Date.parse(Instant.parse(r.notAfter)) <= now || published(r.serialNumber) || inLog(r.serialNumber)) return;
-    count++;
-    if (named.length < ISSUED_NOT_IN_LOG_NAMED) named.push(r);
-  });
+  // A serial journalled twice is one certificate (its notAfter, publication and credential the same): counted once.
+  const counted = new Set<string>();
+  fileIssuedCertificates(dataDir, caId).read(
+    (r) => {
+      if (counted.has(r.serialNumber)) return;
+      if (Date.parse(Instant.parse(r.notAfter)) <= now || published(r.serialNumber) || inLog(r.serialNumber)) return;
+      counted.add(r.serialNumber);
+      count++;
+      if (named.length < ISSUED_NOT_IN_LOG_NAMED) named.push(r);
+    },
+    { now, keptExpiredMs: ISSUED_KEPT_EXPIRED_MS },
+  );
   return { count, named };
 };
