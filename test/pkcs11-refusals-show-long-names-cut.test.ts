@@ -38,6 +38,24 @@ describe('PKCS#11 refusals show long names cut', () => {
     expect(shown.length).toBeLessThan(1000);
   });
 
+  it.each([
+    ['after an & in the path part (a token label)', `pkcs11:token=credence&pin-value=4321?module-path=${MODULE}`],
+    ['in a fragment of the pin source', `pkcs11:token=t?module-path=${MODULE}&pin-source=file:/tmp/pin#pin-value=4321`],
+    ['in a fragment of the module path', `pkcs11:token=t?module-path=${MODULE}#pin-value=4321`],
+    ['percent-encoded inside a label', `pkcs11:token=pin%2Dvalue%3D4321?module-path=${MODULE}`],
+    ['in capitals', `pkcs11:token=t;PIN-VALUE=4321?module-path=${MODULE}`],
+  ])('a PIN written %s is refused as pin-value, never quoted (review 250)', (_where, uri) => {
+    const { shown, issue } = refusal(() => parsePkcs11Uri(uri));
+    expect(issue).toMatchObject({ path: 'pin-value', rule: 'refused_attribute' });
+    expect(shown).not.toContain('4321');
+  });
+
+  it('a URI with a fragment is refused by name, its text not quoted', () => {
+    const { shown, issue } = refusal(() => parsePkcs11Uri(`pkcs11:token=t?module-path=${MODULE}#secret-part`));
+    expect(issue).toMatchObject({ path: 'uri', rule: 'fragment' });
+    expect(shown).not.toContain('secret-part');
+  });
+
   it('an unknown key of the configuration object is named cut, however long', () => {
     const key = 'y'.repeat(1_000_000);
     const { shown, issue } = refusal(() => Pkcs11SecureEnvironment.open({ uri: `pkcs11:token=t?module-path=${MODULE}`, [key]: true }, { random }));

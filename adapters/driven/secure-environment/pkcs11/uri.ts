@@ -70,6 +70,17 @@ const REFUSED: Record<string, string> = {
   type: 'Credence names its own objects (CKA_ID is the key handle): the URI selects the module and the token only',
 };
 
+/** Whether `pin-value` is written anywhere in `uri`, in any case, as written or percent-decoded. */
+const namesPinValue = (uri: string): boolean => {
+  if (/pin-value/i.test(uri)) return true;
+  try {
+    return /pin-value/i.test(decodeURIComponent(uri));
+  } catch {
+    // Not decodable as a whole: each value is decoded on its own below, and refused there if it is not valid.
+    return false;
+  }
+};
+
 const attributes = (part: string, separator: string, where: string): Record<string, string> => {
   const out: Record<string, string> = {};
   if (part === '') return out;
@@ -92,6 +103,10 @@ const attributes = (part: string, separator: string, where: string): Record<stri
 export const parsePkcs11Uri = (uri: unknown): Pkcs11Uri => {
   if (typeof uri !== 'string' || !uri.startsWith('pkcs11:')) throw uriProblem('uri', 'scheme', 'must be a string starting with pkcs11:');
   if (uri.length > MAX_URI_CHARS) throw uriProblem('uri', 'too_big', `must be at most ${MAX_URI_CHARS} characters`);
+  // Before any split: a PIN anywhere (inside a label, a path, after an `&` in the path part, percent-encoded) would be
+  // quoted by a later refusal of that value, and the PIN is never shown (review 250).
+  if (namesPinValue(uri)) throw uriProblem('pin-value', 'refused_attribute', REFUSED['pin-value']!);
+  if (uri.includes('#')) throw uriProblem('uri', 'fragment', 'has a fragment (#): a PKCS#11 URI has none (RFC 7512 §2.3); percent-encode a # inside a value as %23');
   const rest = uri.slice('pkcs11:'.length);
   const at = rest.indexOf('?');
   const path = attributes(at < 0 ? rest : rest.slice(0, at), ';', 'path');
