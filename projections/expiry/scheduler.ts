@@ -108,6 +108,11 @@ export const expiryScheduler = (engine: CommandSink, options: ExpirySchedulerOpt
   let db: Database.Database | undefined;
   /** Where the last tick's page ended, when it was full: the next tick reads on from there. */
   let resumeAfter: DeadlineCursor | undefined;
+  /**
+   * The streams with a deadline kept (not decided, or failed) since the ticks last started at the oldest: their later
+   * deadlines wait behind it, on the pages read on from there too, until a tick comes round to it again.
+   */
+  let heldBehind = new Set<string>();
   // In a batch, each stream's deadlines are written once where its last event left them (writeDeadlines).
   const batch = new BatchSlot<HeldDeadlines>();
   const use = (): Database.Database => {
@@ -216,10 +221,21 @@ export const expiryScheduler = (engine: CommandSink, options: ExpirySchedulerOpt
       let page = dueDeadlines(use(), now, DEADLINES_PER_TICK, from);
       if (page.length === 0 && from !== undefined) page = dueDeadlines(use(), now, DEADLINES_PER_TICK, (from = undefined));
       resumeAfter = page.length === DEADLINES_PER_TICK ? page[page.length - 1] : undefined;
+      // A stream's deadlines are decided in their order: one kept holds back the stream's later ones, which are kept
+      // too, untried. Review 251: a rotation's overlap ending at its predecessor's notAfter, its revocation as
+      // superseded failing (a conflict, a busy store) or waiting, the expiry due at the same instant went next, and the
+      // predecessor was expired instead, its rotation deadline dropped with it. Started at the oldest, a tick reads
+      // every kept deadline again before the ones it held back.
+      const held = from === undefined ? new Set<string>() : heldBehind;
+      heldBehind = held;
       for (const [i, d] of page.entries()) {
+        if (held.has(d.stream)) continue;
         // Read again for each: a clock stepped back during the tick must not issue what is not due yet. An expiry's
         // machine would refuse it, but the end of a rotation's overlap is a revocation no machine times.
-        if (engine.clock.now().getTime() < d.due) continue;
+        if (engine.clock.now().getTime() < d.due) {
+          held.add(d.stream);
+          continue;
+        }
         let sent: { readonly command: Deadline['command']; readonly commandId: string } | undefined;
         const send = (command: Deadline['command']) => {
           // The deadline's own command under the id it always had; an abandonment under one of its own.
@@ -228,9 +244,13 @@ export const expiryScheduler = (engine: CommandSink, options: ExpirySchedulerOpt
         };
         try {
           const outcome = d.purpose === 'rotation' ? await sendOverlapEnd(d, send) : await send(d.command);
-          if (outcome === 'wait') continue;
+          if (outcome === 'wait') {
+            held.add(d.stream);
+            continue;
+          }
           if (outcome === 'drop') {
             if (engine.clock.now().getTime() >= d.due) dropDeadline(use(), d);
+            else held.add(d.stream);
             continue;
           }
           if (!outcome.deduplicated) issued++;
@@ -244,18 +264,22 @@ export const expiryScheduler = (engine: CommandSink, options: ExpirySchedulerOpt
             // failure that is not a typed one (the store's I/O) ends the tick: the rest would only fail the same way.
             failed.push({ stream: d.stream, error });
             if (!isCredenceError(error)) {
-              // The next tick starts at this one, not past the rest of the page, which was never tried (found in review).
+              // The next tick starts at this one, not past the rest of the page, which was never tried (found in review):
+              // it is read first there, so it holds nothing back.
               resumeAfter = i === 0 ? from : page[i - 1];
               break;
             }
+            held.add(d.stream);
             continue;
           }
           // Refused by its machine: done already (the entity ended), unless the clock went back since the deadline
           // was read (the machine then answered "not yet"): kept for a later tick rather than lost. The end of an
           // overlap refused by its own rule each time it was decided (its facts kept moving) is kept too: the next
           // tick decides again (the deadline goes with the credential's end, or with the abandonment recorded).
-          if (error !== undefined && engine.clock.now().getTime() < d.due) continue;
-          if (d.purpose === 'rotation' && refusedHandover(error)) continue;
+          if ((error !== undefined && engine.clock.now().getTime() < d.due) || (d.purpose === 'rotation' && refusedHandover(error))) {
+            held.add(d.stream);
+            continue;
+          }
         }
         dropDeadline(use(), d);
       }
