@@ -86,7 +86,8 @@ describe("a compliance cursor at a pseudonym's event names no node to an admin",
 
   it('hands out no cursor whose tag is the plain tag of any rotation derived from the node list', async () => {
     const { rows, cursors } = await pages();
-    expect(rows).toHaveLength(10);
+    // Review 251: the rows themselves are left out to an admin; the pages are cut where they were, at each rotation.
+    expect(rows).toHaveLength(0);
     expect(cursors).toHaveLength(9);
     const plainTags = new Set([...derived.keys()].map(canonicalTagger));
     for (const cursor of cursors) {

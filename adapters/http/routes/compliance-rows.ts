@@ -100,6 +100,25 @@ const CSV_COLUMNS = new Map(
   }),
 );
 
+/**
+ * The rows of a cut answer the caller is told: one at a pseudonym's stream (an `actions` row of its rotation or
+ * resolution; any query's row naming such a `streamId`) only as the canonical event stream tells its events, to an
+ * auditor who recorded a resolution of that pseudonym (`told`: ./pseudonym-reads.ts toldOfStreamIds). Review 251: an
+ * operator who rotated node X on demand found the new pseudonym's stream in their own `actions` rows, X linked to it
+ * with no resolution recorded. Left out after the cut, never before it: the answer's `nextAfter` and `truncated` stay
+ * those of the rows the query read, so a page may be short (or empty while more follow) and the next one starts past
+ * the rows left out, whichever was last.
+ */
+export const rowsTold = async <R extends object>(rows: readonly R[], told: (streamId: string) => Promise<boolean>): Promise<R[]> => {
+  const out: R[] = [];
+  for (const row of rows) {
+    const streamId = (row as { readonly streamId?: unknown }).streamId;
+    // Asked only of a pseudonym's row: the others are told whoever asks, and are not held a turn each.
+    if (typeof streamId !== 'string' || parseStreamId(streamId)?.kind !== 'pseudonym' || (await told(streamId))) out.push(row);
+  }
+  return out;
+};
+
 /*
  * A compliance cursor names the event its page ended at, as an event stream's id does (../sse/event-id.ts,
  * `<position>~<tag>`), so that a cursor of another log (saved before a restore from an older backup, or taken from

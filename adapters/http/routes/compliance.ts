@@ -10,9 +10,9 @@ import { ACCESS } from '../auth/roles.ts';
 import type { RouteModule, ServiceContext } from '../context.ts';
 import { HttpProblem } from '../problems.ts';
 import { documentedAs, QueryWholeNumberOr } from '../query-values.ts';
-import { complianceCursorOf, csvColumnsOf, cursorTaggersAt, TAGGED_CURSOR_PATTERNS, taggedNextAfter, type ComplianceCursor } from './compliance-rows.ts';
+import { complianceCursorOf, csvColumnsOf, cursorTaggersAt, rowsTold, TAGGED_CURSOR_PATTERNS, taggedNextAfter, type ComplianceCursor } from './compliance-rows.ts';
 import { refuseLongEntity } from './entity-bound.ts';
-import { refuseUnlessResolved, withoutNodeTrail } from './pseudonym-reads.ts';
+import { refuseUnlessResolved, toldOfStreamIds, withoutNodeTrail } from './pseudonym-reads.ts';
 import { entityReplayTold, findingsTold } from './replay-findings-told.ts';
 import { toCsv, wantsCsv } from './csv.ts';
 import { mapInTurns, sendJsonInTurns } from './json-in-turns.ts';
@@ -255,7 +255,9 @@ export const complianceRoutes: RouteModule = (app, context) => {
         'share it and a page never splits them (it ends before them, or holds them all past `limit`). An `after` past the store\'s ' +
         'newest event is refused (409 `resume_point_not_in_log`, naming `head`), a window whose `to` is not later than its `from` ' +
         '(400, naming `to`), and a `subscription` no SubscriptionCreated names (404 `not_found`, naming `query.subscription`): none is ' +
-        'answered with no rows.',
+        'answered with no rows. A row at a pseudonym\'s stream (its rotations\' and resolutions\' `actions`) is left out but to an ' +
+        'auditor who recorded a resolution of that pseudonym, as the canonical event stream leaves its events out: a page may then ' +
+        'hold fewer than `limit` rows, or none, while `truncated` says more follow; page on with `nextAfter`.',
       tags: ['compliance'],
       params: z.strictObject({ query: QueryName }),
       querystring: ComplianceQueryString,
@@ -311,8 +313,11 @@ export const complianceRoutes: RouteModule = (app, context) => {
       await refuseAfterNotInLog(context, cursor, (params.data as { readonly after?: unknown }).after, keyed);
       const eventsBehind = await readYourWritesInto(context, reply, ['audit', 'compliance']);
       const answer = await answerOrUnknown(context, name, params.data, eventsBehind);
+      // A pseudonym's rows are told as the canonical stream tells its events (review 251: an operator's own demand
+      // rotation named the new pseudonym's stream); left out after the cut, so `nextAfter` below is still the answer's.
+      const told = await rowsTold(answer.rows, toldOfStreamIds(context, request.principal));
       // A rotation's cause and ids name the node behind its pseudonym (SER-025). In turns: 10,000 rows are tens of ms.
-      const rows = await mapInTurns(answer.rows, (row) => {
+      const rows = await mapInTurns(told, (row) => {
         const wire = toWire(row) as Record<string, unknown>;
         return name === 'actions' ? withoutNodeTrail(wire) : wire;
       });

@@ -69,6 +69,22 @@ export const toldOnStreams = async (context: ServiceContext, principal: Principa
   };
 };
 
+/**
+ * toldOnStreams asked of a stream by its id, for an answer whose rows name their stream, not a record (the compliance
+ * rows, review 251): opened at the first pseudonym's row, so an answer without one waits on nothing, and once per
+ * answer after. Asked of a record of the stream that is no resolution: the directory, waited for when it opens, holds
+ * every resolution stored by then.
+ */
+export const toldOfStreamIds = (context: ServiceContext, principal: Principal | undefined): ((streamId: string) => Promise<boolean>) => {
+  let tells: Promise<(record: RecordedEvent) => Promise<boolean>> | undefined;
+  return async (streamId) => {
+    if (parseStreamId(streamId)?.kind !== 'pseudonym') return true;
+    if (principal === undefined) return false;
+    tells ??= toldOnStreams(context, principal);
+    return (await tells)({ id: '', streamId, revision: -1n, position: -1n, type: '', data: {}, metadata: {} });
+  };
+};
+
 /** Whether `event` (of a pseudonym's stream) is a resolution recorded by the auditor `auditor`. */
 export const isResolutionBy = (event: RecordedEvent, auditor: string): boolean => {
   const actor = event.metadata['actor'] as { id?: unknown; role?: unknown } | undefined;
