@@ -269,7 +269,10 @@ export const expiryScheduler = (engine: CommandSink, options: ExpirySchedulerOpt
               resumeAfter = i === 0 ? from : page[i - 1];
               break;
             }
-            held.add(d.stream);
+            // One that clears by itself (a conflict past the retries, a busy store) holds the stream's later deadlines
+            // back, to be decided in order next tick; one that does not (a broken history of the successor a rotation
+            // reads) must not keep a credential live past its notAfter behind it for good.
+            if (isCredenceError(error, 'concurrency_conflict') || isCredenceError(error, 'store_unavailable')) held.add(d.stream);
             continue;
           }
           // Refused by its machine: done already (the entity ended), unless the clock went back since the deadline
