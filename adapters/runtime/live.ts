@@ -10,7 +10,7 @@ import { RecentEvents } from './live-recent.ts';
 import type { ComponentStatus, LiveOptions, LiveRuntime } from './live-runtime.ts';
 import { backoffMs, liveTimings, LOCK_WAIT_MS, pause, WAITED_MS } from './live-timing.ts';
 import { CaughtUpWaiters, isCaughtUp } from './live-waiters.ts';
-import { WallClockAhead, WallClockGuard } from './wall-clock-guard.ts';
+import { shareWallClockGuard, WallClockAhead, WallClockGuard } from './wall-clock-guard.ts';
 import type { Credence } from './credence.ts';
 
 /** The earlier of two instants, either unknown. */
@@ -68,6 +68,8 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
    * a wall clock stepped a year ahead expired the whole fleet, and the shredder then destroyed its keys for good.
    */
   const wallClock = new WallClockGuard(() => credence.engine.clock.now().getTime(), options.monotonicNow ?? (() => performance.now()));
+  // The CRL publisher drops expired entries only on a clock this guard trusts (pki-revocation.ts, review 251).
+  shareWallClockGuard(credence, wallClock);
   const expiryTick = async (): Promise<unknown> => {
     const held = wallClock.check();
     if (held !== undefined) throw held;

@@ -39,6 +39,11 @@ export type CaughtUp =
       readonly notInLog: readonly PublishedRevocation[];
       /** Entries listed before whose reason was raised to keyCompromise since, re-encoded: not moved yet. */
       readonly raised: readonly RaisedEntry[];
+      /**
+       * Marks later than the clock were taken back since the last catch-up (`takeBackMarksAfter`): the list was read
+       * again, and CRLs signed on the wrong clock may have left out entries it holds again.
+       */
+      readonly marksTakenBack: boolean;
     }
   | { readonly ok: false; readonly notNow: NotNow };
 
@@ -55,6 +60,10 @@ export class CrlListing {
   readonly #marksStore: CrlExpiryMarks;
   /** serial -> thisUpdate of the first complete CRL signed beyond its certificate's expiry (crl-expiry-marks.ts). */
   readonly #marks: Map<string, number>;
+  /** No mark is later than this (-Infinity: none): a clock behind it was stepped back (`#takeBackMarksAfter`). */
+  #latestMark = -Infinity;
+  /** Marks were taken back and no catch-up has told it yet. */
+  #marksTakenBack = false;
   /** Serials on the list: a certificate revoked twice (its first revocation stands) is one entry. */
   #serials = new Set<string>();
   readonly #ledger: PublishedLedger;
@@ -80,6 +89,7 @@ export class CrlListing {
     if (!Number.isSafeInteger(this.#readPage) || this.#readPage < 1) throw new RangeError('readPage: must be a whole number >= 1');
     this.#marksStore = options.marks ?? memoryCrlExpiryMarks();
     this.#marks = new Map(this.#marksStore.load());
+    for (const mark of this.#marks.values()) if (mark > this.#latestMark) this.#latestMark = mark;
     this.#ledger = options.published ?? new PublishedLedger(memoryPublishedRevocations());
     this.#keyId = Buffer.from(revocationIssuer(options.ca.certificate).keyIdentifier).toString('hex');
   }
@@ -109,6 +119,7 @@ export class CrlListing {
    * published (PublicationUnrecorded, returned and reported): what was read before stays as it was.
    */
   async catchUp(): Promise<CaughtUp> {
+    this.#takeBackMarksAfter(this.#o.now());
     const reload = this.#reload;
     const resets = this.#resets;
     const rows: RevocationRow[] = [];
@@ -195,7 +206,40 @@ export class CrlListing {
     const notInLog = reload ? this.#listPublishedNotInLog(thisUpdate, anotherKey) : [];
     added += notInLog.length;
     if (rows.length > 0) this.#lastSeq = rows[rows.length - 1]!.seq;
-    return { ok: true, added, reloaded: reload, notInLog, raised };
+    const marksTakenBack = this.#marksTakenBack;
+    this.#marksTakenBack = false;
+    return { ok: true, added, reloaded: reload, notInLog, raised, marksTakenBack };
+  }
+
+  /**
+   * Takes back the marks later than `now` (review 251). A mark is the thisUpdate of a complete CRL signed before, so
+   * one in the future was set on a clock that was ahead (one stepped forward while the service ran past the guard, or
+   * already wrong at its start) or the clock has been set back since: either way the entry's expiry was judged on a
+   * time that is not now, and one dropped on it, a certificate still valid for weeks, went missing from the CRLs.
+   * Without its mark the entry is listed as any other: the list is read again, which brings back from the read model
+   * every revocation dropped meanwhile (their published records, forgotten with them, are recorded again), and the
+   * entry leaves on the schedule of the clock as it is now. Listing an entry longer is always correct.
+   */
+  #takeBackMarksAfter(now: number): void {
+    if (!(this.#latestMark > now)) return;
+    let latest = -Infinity;
+    let taken = 0;
+    for (const [serial, mark] of this.#marks) {
+      if (mark > now) {
+        this.#marks.delete(serial);
+        taken++;
+      } else if (mark > latest) latest = mark;
+    }
+    this.#latestMark = latest;
+    if (taken === 0) return;
+    this.#reload = true;
+    this.#marksTakenBack = true;
+    // A failed write leaves them on disk: a restart takes them back again at its first catch-up.
+    try {
+      this.#marksStore.save(this.#marks);
+    } catch (error) {
+      this.#o.onError?.(error);
+    }
   }
 
   /** Whether the entry of `serial` has left the CRLs for good at `at` (the rule of `dropExpired`, from its mark). */
@@ -231,6 +275,7 @@ export class CrlListing {
   keepMarks(serials: readonly string[], thisUpdate: number): void {
     if (serials.length === 0) return;
     for (const serial of serials) this.#marks.set(serial, thisUpdate);
+    if (thisUpdate > this.#latestMark) this.#latestMark = thisUpdate;
     // Bounded, in memory and on disk: past the file's limit every save would fail while the map kept growing.
     boundCrlExpiryMarks(this.#marks);
     try {

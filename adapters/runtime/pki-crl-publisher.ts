@@ -9,6 +9,15 @@ import { crlTimes } from './pki-crl-times.ts';
 import { DeltaBase, type Base } from './pki-crl-delta-base.ts';
 import { publishedCrl, type PublishedCrl } from './pki-published-crl.ts';
 
+/** How the publisher judges the clock it signs with (pki-revocation.ts passes the live runtime's guard). */
+export interface CrlClockTrust {
+  /**
+   * Whether the clock may be trusted to drop expired entries now (review 251: wall-clock-guard.ts, the verdict that
+   * holds the expiry lane); default: always.
+   */
+  readonly clockTrusted?: () => boolean;
+}
+
 /**
  * The CRLs of one issuing CA (RFC 5280 5.2.4): a complete CRL and a delta CRL, both projections of the `pki` read
  * model. Each revocation (a few ms of them under load) issues a new delta listing what was revoked since the base;
@@ -36,7 +45,7 @@ import { publishedCrl, type PublishedCrl } from './pki-published-crl.ts';
  */
 export class CrlPublisher {
   readonly ca: IssuingCa;
-  readonly #o: CrlPublisherOptions;
+  readonly #o: CrlPublisherOptions & CrlClockTrust;
   readonly #issuer: RevocationIssuer;
   readonly #validityMs: number;
   readonly #deltaValidityMs: number;
@@ -53,8 +62,15 @@ export class CrlPublisher {
   #stopped = false;
   /** When the CA's chain ends (pki-ended-cas.ts): nothing is signed or served from then on. */
   readonly #endsAt: number;
+  /**
+   * Marks later than the clock were taken back (pki-crl-listing.ts): a complete CRL signed on the wrong clock may have
+   * left out entries listed again now, so the next complete CRL is a new base and the deltas start from it. A relying
+   * party holding one signed before rejects them and fetches that one (RFC 5280 5.2.4), instead of combining a list
+   * that lacks an entry with deltas that do not name it as changed.
+   */
+  #rebaseWanted = false;
 
-  constructor(options: CrlPublisherOptions) {
+  constructor(options: CrlPublisherOptions & CrlClockTrust) {
     this.#o = options;
     this.ca = options.ca;
     this.#issuer = revocationIssuer(options.ca.certificate);
@@ -181,7 +197,7 @@ export class CrlPublisher {
       if (typeof read !== 'number') return this.#servable(issuedBefore(this.#full, read));
       // Not a new base, unless none is known: relying parties holding the complete CRLs before this one keep using the
       // deltas (review 148).
-      const issue = () => (this.#base.known ? this.#complete() : this.#rebase());
+      const issue = () => (this.#base.known && !this.#rebaseWanted ? this.#complete() : this.#rebase());
       if (this.#stale || this.#full === undefined) await issuedOrValid(issue, () => this.#full, this.#of('complete'));
       return this.#servable(this.#full!);
     });
@@ -209,7 +225,9 @@ export class CrlPublisher {
   tick(): Promise<void> {
     return this.#quietlyIfRetired(async () => {
       const now = this.#o.now();
-      const due = (crl: PublishedCrl | undefined, validityMs: number) => crl === undefined || now >= crl.thisUpdate + validityMs / 2;
+      // Signed at a time still to come (on a clock that was ahead, or has been set back since): issued again on the clock
+      // as it is, or none would be before that time plus half a validity (review 251).
+      const due = (crl: PublishedCrl | undefined, validityMs: number) => crl === undefined || now < crl.thisUpdate || now >= crl.thisUpdate + validityMs / 2;
       if (typeof (await this.#catchUp()) !== 'number') return;
       if (due(this.#full, this.#validityMs)) await this.#completeAndDelta();
       else if (due(this.#delta, this.#deltaValidityMs) || this.#newSinceDelta || this.#base.takeOverDue(now)) await this.#issueDelta();
@@ -237,6 +255,7 @@ export class CrlPublisher {
       this.#base.unplace(before);
       this.#stale = true;
     }
+    if (caught.marksTakenBack) this.#rebaseWanted = true;
     for (const { serialNumber, entry } of caught.raised) this.#base.raise(serialNumber, entry);
     if (caught.added > 0 || caught.raised.length > 0) {
       this.#stale = true;
@@ -281,7 +300,7 @@ export class CrlPublisher {
 
   /** A complete CRL, then a delta (on the base kept, or on that complete CRL when none is known). */
   async #completeAndDelta(): Promise<void> {
-    if (!this.#base.known) return this.#rebase();
+    if (!this.#base.known || this.#rebaseWanted) return this.#rebase();
     await this.#complete();
     await this.#issueDelta();
   }
@@ -296,16 +315,22 @@ export class CrlPublisher {
     this.#base.completeSignedUntil(times.nextUpdate);
     const crlNumber = this.#o.numbers.next();
     const entries = this.#listing.entries;
+    // Expiry is judged only on a clock the live runtime's guard trusts (review 251): on one stepped ahead, a revoked
+    // certificate valid for weeks was marked and then dropped, and relying parties that check only CRLs accepted it
+    // once the clock was corrected. Held, nothing is marked or dropped: the entries stay listed, which is always correct.
+    const trusted = this.#o.clockTrusted?.() ?? true;
     // Before the signature: what was dropped is gone from the list whether or not this CRL is signed (an HSM away),
     // and the deltas must start at the same entry as before.
-    this.#base.dropExpired(times.thisUpdate, this.#validityMs);
+    if (trusted) this.#base.dropExpired(times.thisUpdate, this.#validityMs);
     const der = await signedCrl(
       { issuer: this.#issuer, kind: this.ca.signer.kind, crlNumber, ...times, entries: entries.from(0), freshestCrlUrl: this.#o.urls.deltaCrl },
       this.#sign,
     );
     this.#full = publishedCrl(der, crlNumber, times.thisUpdate, times.nextUpdate);
-    this.#listing.keepMarks(entries.markListed(times.thisUpdate), times.thisUpdate);
-    this.#listing.forgetLeft(times.thisUpdate);
+    if (trusted) {
+      this.#listing.keepMarks(entries.markListed(times.thisUpdate), times.thisUpdate);
+      this.#listing.forgetLeft(times.thisUpdate);
+    }
     this.#stale = false;
     return { crlNumber, index: entries.count, offset: entries.length, ...times };
   }
@@ -316,11 +341,12 @@ export class CrlPublisher {
    */
   async #rebase(): Promise<void> {
     this.#base.restartAt(await this.#complete());
+    this.#rebaseWanted = false;
     await this.#issueDelta();
   }
 
   async #issueDelta(): Promise<void> {
-    if (this.#base.placed() === undefined) return this.#rebase();
+    if (this.#base.placed() === undefined || this.#rebaseWanted) return this.#rebase();
     this.#base.takeOverIfDue(this.#o.now());
     if (this.#base.wantsNext(this.#rebaseAfter)) {
       // Every complete CRL signed before this one, in this process or before a restart, is valid until

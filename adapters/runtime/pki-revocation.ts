@@ -17,6 +17,7 @@ import { OcspResponder } from './pki-ocsp-responder.ts';
 import { OverduePkiEvents } from './pki-overdue.ts';
 import { PublishedLedger } from './pki-published.ts';
 import { issuedNotInLog, type IssuedCertificate } from './pki-issued.ts';
+import { wallClockTrustedFor } from './wall-clock-guard.ts';
 
 export interface PkiRevocationOptions {
   /** With `runner`, its read models are checked against the log (ProjectionRunner.checkLog) before anything is read. */
@@ -191,6 +192,8 @@ export const startPkiRevocation = async (o: PkiRevocationOptions): Promise<PkiRe
             ? fileCrlBase(o.dataDir, ca.id, (path, movedTo, why) => o.onCrlBaseSetAside?.(ca.id, path, movedTo, why))
             : memoryCrlBase(),
         now: o.now,
+        // The verdict of the guard that holds the expiry lane (live.ts), on the service's clock, which `now` reads too.
+        clockTrusted: () => wallClockTrustedFor(o.credence),
         ...(o.crlValidityMs !== undefined ? { validityMs: o.crlValidityMs } : {}),
         ...(o.deltaCrlValidityMs !== undefined ? { deltaValidityMs: o.deltaCrlValidityMs } : {}),
         ...(o.coalesceMs !== undefined ? { coalesceMs: o.coalesceMs } : {}),

@@ -74,11 +74,7 @@ export class WallClockGuard {
 
   /** Undefined when the tick may run; otherwise why it is held. */
   check(): WallClockAhead | undefined {
-    const now: ClockPair = { wall: this.wallNow(), monotonic: this.monotonicNow() };
-    const anchor = (this.#anchor ??= now);
-    const elapsedMs = now.monotonic - anchor.monotonic;
-    const aheadMs = now.wall - anchor.wall - elapsedMs;
-    const allowedMs = wallClockAllowanceMs(elapsedMs, this.toleranceMs);
+    const { anchor, aheadMs, allowedMs } = this.#reading();
     if (aheadMs > allowedMs) {
       const repeated = this.#holding;
       this.#holding = true;
@@ -87,4 +83,37 @@ export class WallClockGuard {
     this.#holding = false;
     return undefined;
   }
+
+  /**
+   * The same verdict as `check`, for work that reads the wall clock beside the expiry lane (the CRLs' expired entries,
+   * review 251), without telling a hold: only the expiry lane says it, once, when it begins.
+   */
+  trusts(): boolean {
+    const { aheadMs, allowedMs } = this.#reading();
+    return aheadMs <= allowedMs;
+  }
+
+  #reading(): { anchor: ClockPair; aheadMs: number; allowedMs: number } {
+    const now: ClockPair = { wall: this.wallNow(), monotonic: this.monotonicNow() };
+    const anchor = (this.#anchor ??= now);
+    const elapsedMs = now.monotonic - anchor.monotonic;
+    return { anchor, aheadMs: now.wall - anchor.wall - elapsedMs, allowedMs: wallClockAllowanceMs(elapsedMs, this.toleranceMs) };
+  }
 }
+
+/**
+ * The guard of the live runtime each Credence instance runs (live.ts), shared with what else judges time on the
+ * service's clock: one anchor, one verdict (review 251: the CRL publisher dropped expired entries on a clock the
+ * expiry lane held). Kept by the instance, not by the runtime: one started again later replaces it.
+ */
+const guards = new WeakMap<object, WallClockGuard>();
+
+export const shareWallClockGuard = (instance: object, guard: WallClockGuard): void => {
+  guards.set(instance, guard);
+};
+
+/**
+ * Whether the live runtime of `instance` trusts the wall clock now. True when none was started on it (a library use,
+ * a test driving the clock by hand): nothing then tells a step from time passing, as before the guard.
+ */
+export const wallClockTrustedFor = (instance: object): boolean => guards.get(instance)?.trusts() ?? true;
