@@ -12,15 +12,20 @@ export class ReadAgainWhileBehind {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #waitMs = BEHIND_REFRESH_MS;
 
-  /** After a read: behind, `readAgain` after the wait (and at least `atLeastMs`); caught up, nothing, and the wait starts over. */
-  after(behind: boolean, readAgain: () => void, atLeastMs = 0): void {
+  /**
+   * After a read: behind (or failed in a way a later try may not), `readAgain` after the wait (and at least
+   * `atLeastMs`), which it returns for the page to say; caught up, nothing, and the wait starts over.
+   */
+  after(behind: boolean, readAgain: () => void, atLeastMs = 0): number | undefined {
     clearTimeout(this.#timer);
     if (!behind) {
       this.#waitMs = BEHIND_REFRESH_MS;
-      return;
+      return undefined;
     }
-    this.#timer = setTimeout(readAgain, Math.max(this.#waitMs, atLeastMs));
+    const wait = Math.max(this.#waitMs, atLeastMs);
+    this.#timer = setTimeout(readAgain, wait);
     this.#waitMs = Math.min(this.#waitMs * 2, MAX_BEHIND_REFRESH_MS);
+    return wait;
   }
 
   /** No read again pending, and the next wait the first again (another entity, another list). */

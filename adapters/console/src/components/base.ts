@@ -91,10 +91,13 @@ export const renderRetry = (error: unknown, retry: () => void): TemplateResult |
     <button type="button" class="secondary" @click=${retry}>Retry</button>`;
 };
 
-/** Said above an answer from read models that were behind the store: `what` may miss the latest changes. */
-export const renderBehind = (eventsBehind: number, what: string): TemplateResult | typeof nothing =>
+/**
+ * Said above an answer from read models that were behind the store: `what` may miss the latest changes; read again
+ * shortly, unless `readAgain` is false (a read again failed in a way another try would not mend: reload the page).
+ */
+export const renderBehind = (eventsBehind: number, what: string, readAgain = true): TemplateResult | typeof nothing =>
   eventsBehind > 0
-    ? html`<p class="warning" role="status" data-testid="events-behind">The read models were ${eventsBehind} event(s) behind the store when this was read: ${what} may miss the latest changes. It is read again shortly.</p>`
+    ? html`<p class="warning" role="status" data-testid="events-behind">The read models were ${eventsBehind} event(s) behind the store when this was read: ${what} may miss the latest changes. ${readAgain ? 'It is read again shortly.' : 'It is not read again by itself (see below): reload the page to read it again.'}</p>`
     : nothing;
 
 export const formatTime = (iso: string | undefined): string => {

@@ -2,6 +2,7 @@ import { html, nothing } from 'lit';
 import { keyed } from 'lit/directives/keyed.js';
 import { describeError, pathWith } from '../api.ts';
 import { complianceCsvName } from '../compliance-csv-name.ts';
+import { csvRowCount } from '../csv-rows.ts';
 import { saveAs } from '../download.ts';
 import type { QueryName } from '../path-names.ts';
 import { streamHref } from '../router.ts';
@@ -53,6 +54,7 @@ export class ComplianceQueries extends ConsolePage {
     csvError: { state: true },
     csvNote: { state: true },
     csvBehind: { state: true },
+    csvRows: { state: true },
     given: { state: true },
   };
   declare catalog: Load<Catalog>;
@@ -64,6 +66,8 @@ export class ComplianceQueries extends ConsolePage {
   declare csvNote: string | undefined;
   /** Said after a download of an answer from read models behind the store. */
   declare csvBehind: string | undefined;
+  /** The rows of the last file downloaded: it is read afresh, and may hold other rows than the table shown. */
+  declare csvRows: number | undefined;
   /** The fields of the shown query holding a value, which may stand in for a required one (UNLESS). */
   declare given: ReadonlySet<string>;
   private lastPath: string | undefined;
@@ -80,6 +84,7 @@ export class ComplianceQueries extends ConsolePage {
     this.csvError = undefined;
     this.csvNote = undefined;
     this.csvBehind = undefined;
+    this.csvRows = undefined;
     this.given = new Set();
   }
 
@@ -131,6 +136,7 @@ export class ComplianceQueries extends ConsolePage {
     this.csvError = undefined;
     this.csvNote = undefined;
     this.csvBehind = undefined;
+    this.csvRows = undefined;
     this.lastPath = undefined;
     // Only the latest run is shown (and downloaded): an earlier, slower answer is dropped.
     const run = ++this.runs;
@@ -144,12 +150,18 @@ export class ComplianceQueries extends ConsolePage {
     }
   }
 
-  /** The server's own CSV (RFC 4180, formula cells neutralised), asked with `Accept: text/csv`, saved as a file. */
+  /**
+   * The server's own CSV (RFC 4180, formula cells neutralised), asked with `Accept: text/csv`, saved as a file. The query
+   * is run again for it, so the file is as of the download, not of the table: the page says so beside the button, and
+   * how many rows the file holds after it (review 248: it could differ from the table without a word).
+   */
   private async downloadCsv(name: string): Promise<void> {
     if (this.lastPath === undefined) return;
     this.csvError = undefined;
+    this.csvRows = undefined;
     try {
       const csv = await this.api.text(this.lastPath, 'text/csv', this.abort.signal);
+      this.csvRows = csvRowCount(csv.text);
       // A cut answer must not be saved as the whole (review 113): its name says so, and so does the page.
       saveAs(csv.text, 'text/csv', complianceCsvName(name, csv));
       this.csvNote = csv.truncated
@@ -162,6 +174,14 @@ export class ComplianceQueries extends ConsolePage {
     } catch (error) {
       if (!this.abort.signal.aborted) this.csvError = error;
     }
+  }
+
+  /** After a download: the rows the file holds, and whether they are as many as the table shows. */
+  private renderCsvRows(inFile: number, shown: number) {
+    const rows = (n: number): string => `${n} row${n === 1 ? '' : 's'}`;
+    return inFile === shown
+      ? html`<p class="meta" role="status" data-testid="csv-rows">The file downloaded holds ${rows(inFile)}, as the table does.</p>`
+      : html`<p class="warning" role="status" data-testid="csv-rows">The file downloaded holds ${rows(inFile)}; the table below shows ${rows(shown)}, as read when the query ran. Run the query again to see what the file holds.</p>`;
   }
 
   private renderRows(result: Result) {
@@ -243,7 +263,9 @@ export class ComplianceQueries extends ConsolePage {
       ${renderLoad(this.result, role, 'the query result', (result) => html`<section aria-labelledby="result-heading">
         <h3 id="result-heading">Result of ${result.query}</h3>
         ${this.renderParams(result.params)}
-        <button type="button" class="secondary" @click=${() => this.downloadCsv(result.query)}>Download CSV</button>
+        <p class="meta"><button type="button" class="secondary" aria-describedby="csv-afresh" @click=${() => this.downloadCsv(result.query)}>Download CSV</button>
+          <span id="csv-afresh">The file is read from the server afresh when you download it, as of then: its rows may differ from the table below.</span></p>
+        ${this.csvRows !== undefined ? this.renderCsvRows(this.csvRows, result.rows.length) : nothing}
         ${this.csvError !== undefined
           ? html`<p class="error" role="alert">Could not download the CSV: ${describeError(this.csvError)} ${renderRetry(this.csvError, () => void this.downloadCsv(result.query))}</p>`
           : nothing}

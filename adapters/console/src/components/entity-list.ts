@@ -1,8 +1,10 @@
-import { html } from 'lit';
+import { html, nothing } from 'lit';
 import type { z } from 'zod';
+import { describeError } from '../api.ts';
+import { waitText } from '../retry-after.ts';
 import { entityHref } from '../router.ts';
 import type { EntityPage } from '../schemas.ts';
-import { formatTime, renderLoad, type Load } from './base.ts';
+import { formatTime, renderLoad, renderRetry, type Load } from './base.ts';
 import { badge } from './state-badge.ts';
 
 type Summary = z.infer<typeof EntityPage>['items'][number];
@@ -14,12 +16,36 @@ export interface EntityList {
   readonly cursors: readonly string[];
 }
 
-/** The entities of `kind`, a page at a time: `loadList(cursors)` reads the page after the last of `cursors`. */
-export const renderEntityList = (browse: Load<EntityList>, role: string, kind: string, loadList: (cursors: readonly string[]) => unknown) =>
-  renderLoad(browse, role, `the ${kind} entities`, (page) =>
-    page.items.length === 0 && page.cursors.length === 0
-      ? html`<p class="empty">No ${kind} entity yet.</p>`
-      : html`<table>
+/** How the reads of the list stand beside the page shown. */
+export interface ListReads {
+  /** A page the user asked for is being read: the page shown stays, its pager waits. */
+  readonly reading: boolean;
+  /** Why the last read failed, the page shown being the one read before (undefined: it did not). */
+  readonly failure: unknown;
+  /** When the list is read again by itself (undefined: it is not). */
+  readonly againInMs: number | undefined;
+  /** Asks for the page last asked for again, now. */
+  readonly retry: () => void;
+}
+
+/**
+ * The entities of `kind`, a page at a time: `loadList(cursors)` reads the page after the last of `cursors`. A failed
+ * read leaves the page shown (review 248: the error took its place, and its pager, with no Retry): marked as last read
+ * with why, when it is read again, and Retry with the server's wait; a first page never read shows its error with Retry.
+ */
+export const renderEntityList = (browse: Load<EntityList>, role: string, kind: string, loadList: (cursors: readonly string[]) => unknown, reads: ListReads) =>
+  renderLoad(
+    browse,
+    role,
+    `the ${kind} entities`,
+    (page) =>
+      html`${reads.failure !== undefined
+          ? html`<p class="warning" role="status" data-testid="list-stale">Could not read the ${kind} entities (${describeError(reads.failure)}): the page below is shown as last read.
+              ${reads.againInMs !== undefined ? `It is read again in ${waitText(reads.againInMs)}.` : ''} ${renderRetry(reads.failure, reads.retry)}</p>`
+          : nothing}
+        ${page.items.length === 0 && page.cursors.length === 0
+          ? html`<p class="empty">No ${kind} entity yet.</p>`
+          : html`<table>
               <thead><tr><th scope="col">Entity</th><th scope="col">State</th><th scope="col">Last change</th></tr></thead>
               <tbody>
                 ${page.items.map(
@@ -28,7 +54,9 @@ export const renderEntityList = (browse: Load<EntityList>, role: string, kind: s
               </tbody>
             </table>
             <div class="pager">
-              <button type="button" class="secondary" ?disabled=${page.cursors.length === 0} @click=${() => loadList(page.cursors.slice(0, -1))}>Previous page</button>
-              <button type="button" class="secondary" ?disabled=${page.nextCursor === undefined} @click=${() => loadList([...page.cursors, page.nextCursor!])}>Next page</button>
-            </div>`,
+              <button type="button" class="secondary" ?disabled=${reads.reading || page.cursors.length === 0} @click=${() => loadList(page.cursors.slice(0, -1))}>Previous page</button>
+              <button type="button" class="secondary" ?disabled=${reads.reading || page.nextCursor === undefined} @click=${() => loadList([...page.cursors, page.nextCursor!])}>Next page</button>
+              ${reads.reading ? html`<p class="loading" role="status" aria-live="polite">Loading the ${kind} entities…</p>` : nothing}
+            </div>`}`,
+    reads.retry,
   );

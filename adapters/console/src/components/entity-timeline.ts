@@ -13,29 +13,33 @@ export interface TimelineView {
   readonly api: Api;
   timeline: Load<TimelinePages>;
   nextPage: PageRead;
-  behind: number;
 }
 
-/** The first page of the timeline, shown in place of the timeline's loading state or error. */
-export const readFirstPage = async (view: TimelineView, kind: string, id: string, signal: AbortSignal): Promise<void> => {
+/**
+ * The first page of the timeline, shown in place of the timeline's loading state or error; how many events the read
+ * model it comes from had not handled (0 when it failed: its error is shown instead).
+ */
+export const readFirstPage = async (view: TimelineView, kind: string, id: string, signal: AbortSignal): Promise<number> => {
   try {
-    await readPage(view, kind, id, signal);
+    return await readPage(view, kind, id, signal);
   } catch (error) {
     if (!signal.aborted) view.timeline = { state: 'error', error };
+    return 0;
   }
 };
 
 /**
- * The page after the last entry shown (the first when none is), added to the timeline, noting how far behind the
- * read model it comes from was. Never the whole timeline: the server refuses that of a long entity.
+ * The page after the last entry shown (the first when none is), added to the timeline; returns how many events the
+ * read model it comes from had not handled, which the view says. Never the whole timeline: the server refuses that of
+ * a long entity.
  */
-export const readPage = async (view: TimelineView, kind: string, id: string, signal: AbortSignal): Promise<void> => {
+export const readPage = async (view: TimelineView, kind: string, id: string, signal: AbortSignal): Promise<number> => {
   const shown = shownPages(view) ?? NO_PAGES;
   const { value, eventsBehind } = await view.api.jsonBehind(timelinePagePath(kind, id, nextAfterOf(shown)), Timeline, signal);
-  if (signal.aborted) return;
-  view.behind = Math.max(view.behind, eventsBehind);
+  if (signal.aborted) return 0;
   // Against what is shown now: another read may have added a page meanwhile (appendPage adds nothing twice).
   view.timeline = { state: 'ok', value: appendPage(shownPages(view) ?? NO_PAGES, value) };
+  return eventsBehind;
 };
 
 /** The pages of the timeline shown now (undefined while it loads or failed). */
@@ -46,22 +50,28 @@ export const shownPages = (view: TimelineView): TimelinePages | undefined => {
 
 /**
  * Read again while behind: only where the timeline ends, for the events the read model had not handled; pages not
- * read yet are read when asked for, and a timeline not read at all is read from its first page.
+ * read yet are read when asked for, and a timeline not read at all is read from its first page. Returns how far behind
+ * the read model still was; a failure is thrown, the timeline shown left as it was (review 248: it was reported as a
+ * failed "next events" read nobody asked for), or the error shown in place of one never read.
  */
-export const readTimelineAgain = async (view: TimelineView, kind: string, id: string, signal: AbortSignal): Promise<void> => {
+export const readTimelineAgain = async (view: TimelineView, kind: string, id: string, signal: AbortSignal): Promise<number> => {
   if (view.timeline.state !== 'ok') {
     view.timeline = LOADING;
-    return readFirstPage(view, kind, id, signal);
+    try {
+      return await readPage(view, kind, id, signal);
+    } catch (error) {
+      if (!signal.aborted) view.timeline = { state: 'error', error };
+      throw error;
+    }
   }
-  if (view.timeline.value.nextAfter !== undefined || view.nextPage.state === 'loading') return;
-  try {
-    await readPage(view, kind, id, signal);
-  } catch (error) {
-    if (!signal.aborted) view.nextPage = { state: 'error', error };
-  }
+  if (view.timeline.value.nextAfter !== undefined || view.nextPage.state === 'loading') return 0;
+  return readPage(view, kind, id, signal);
 };
 
-/** The pages shown, how many, and "Load more events" (`loadMore`) while more follow. */
+/**
+ * The pages shown, how many, and "Load more events" (`loadMore`) while more follow; a failed read of them says the
+ * server's wait and offers Retry (`loadMore` again), as docs/console.md says every page does (review 248).
+ */
 export const renderTimeline = (pages: TimelinePages, nextPage: PageRead, role: string, loadMore: () => void) => {
   const { entries, nextAfter } = pages;
   if (entries.length === 0) return html`<p class="empty">No events.</p>`;
@@ -73,5 +83,5 @@ export const renderTimeline = (pages: TimelinePages, nextPage: PageRead, role: s
         : nothing}
       ${nextPage.state === 'loading' ? html`<p class="loading" role="status" aria-live="polite">Loading the next ${TIMELINE_PAGE} events…</p>` : nothing}
     </div>
-    ${nextPage.state === 'error' ? renderError(nextPage.error, role, 'the next events of the timeline') : nothing}`;
+    ${nextPage.state === 'error' ? renderError(nextPage.error, role, 'the next events of the timeline', loadMore) : nothing}`;
 };

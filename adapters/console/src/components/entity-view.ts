@@ -1,13 +1,15 @@
 import { html, nothing, type PropertyValues } from 'lit';
-import { describeError, entityPath } from '../api.ts';
-import { loadDependencies, type DependencyGraph } from '../dependencies.ts';
+import { describeError, entityPath, worthRetrying } from '../api.ts';
+import type { DependencyGraph } from '../dependencies.ts';
 import { verifyHref } from '../router.ts';
 import { Entity, EntityPage, StateAt, type TimelineEntry } from '../schemas.ts';
 import { ConsolePage, formatTime, IDLE, LOADING, renderBehind, renderLoad, type Load } from './base.ts';
 import { renderGraph } from './entity-graph.ts';
-import { readFirstPage, readPage, readTimelineAgain, renderTimeline, shownPages, type PageRead } from './entity-timeline.ts';
+import { readGraph, readTimelineAndGraphAgain, renderStale, type Stale } from './entity-read-again.ts';
+import { readFirstPage, readPage, renderTimeline, shownPages, type PageRead } from './entity-timeline.ts';
 import { renderEntityList, type EntityList } from './entity-list.ts';
 import { renderPicker } from './entity-picker.ts';
+import { askedWaitMs } from '../asked-wait.ts';
 import { ReadAgainWhileBehind } from '../read-again.ts';
 import { visibleText } from '../visible-text.ts';
 import { instants, nextInstant, sliderRange } from './slider-range.ts';
@@ -33,6 +35,10 @@ export class EntityView extends ConsolePage {
     graph: { state: true },
     browse: { state: true },
     behind: { state: true },
+    stale: { state: true },
+    listFailure: { state: true },
+    listReading: { state: true },
+    againInMs: { state: true },
     refusal: { state: true },
   };
   declare kind: string;
@@ -45,8 +51,19 @@ export class EntityView extends ConsolePage {
   declare at: number | undefined;
   declare graph: Load<DependencyGraph>;
   declare browse: Load<EntityList>;
-  /** Events the read models behind the timeline and the graph had not handled when they were read (0: none). */
+  /**
+   * Events the read models behind the timeline and the graph (or the list) had not handled when they were read (0:
+   * none); kept until a read again succeeds (review 248: cleared before it, a failed one took the warning away).
+   */
   declare behind: number;
+  /** Why the last read again of the timeline or the graph, still shown as read before, failed. */
+  declare stale: Stale;
+  /** Why the last read of the list failed while a page read before is still shown (review 248: it replaced the page). */
+  declare listFailure: unknown;
+  /** A page of the list asked for by the user (Next, Previous, Retry) is being read. */
+  declare listReading: boolean;
+  /** When the page reads again by itself (read models behind, or a failure worth another try); undefined: it does not. */
+  declare againInMs: number | undefined;
   /** Why the id typed into the picker opened nothing (entity-picker.ts). */
   declare refusal: string | undefined;
   private abort = new AbortController();
@@ -56,6 +73,10 @@ export class EntityView extends ConsolePage {
   private stateTimer: ReturnType<typeof setTimeout> | undefined;
   private stateRequest = 0;
   private listRequest = 0;
+  /** The cursors of the page of the list last asked for: Retry asks for it again. */
+  private listAsked: readonly string[] = [];
+  /** The page's signal while a read again of its timeline and graph is under way: one at a time. */
+  private readingAgain: AbortSignal | undefined;
 
   constructor() {
     super();
@@ -69,6 +90,10 @@ export class EntityView extends ConsolePage {
     this.graph = IDLE;
     this.browse = IDLE;
     this.behind = 0;
+    this.stale = {};
+    this.listFailure = undefined;
+    this.listReading = false;
+    this.againInMs = undefined;
     this.refusal = undefined;
   }
 
@@ -86,6 +111,11 @@ export class EntityView extends ConsolePage {
       // A read again of the page left (its kind, its cursor) must not land on this one (found in review).
       this.readAgain.reset();
       this.refusal = undefined;
+      // Another kind's page must not stay shown as this one's "last read".
+      this.browse = LOADING;
+      this.behind = 0;
+      this.listFailure = undefined;
+      this.againInMs = undefined;
       if (this.entityId === undefined) void this.loadList([]);
       else void this.load(this.kind, this.entityId);
     }
@@ -103,33 +133,47 @@ export class EntityView extends ConsolePage {
     }
   }
 
+  /**
+   * The page of the list after the last of `cursors`. The page shown stays while it is read, and when the read fails it
+   * stays, marked as last read with why (review 248: a 429 on Next page, or a failed read again, put the error in place
+   * of the table and its pager); a read worth another try is tried again after the server's wait or the backoff, and
+   * Retry asks for the same page now.
+   */
   private async loadList(cursors: readonly string[], again = false): Promise<void> {
     // Only the latest list asked for is shown: a read again still in flight when the user pages must not put its
     // page back (found in review).
     const request = ++this.listRequest;
+    this.listAsked = cursors;
     if (!again) {
       this.readAgain.reset();
-      this.browse = LOADING;
-      this.behind = 0;
+      this.listReading = true;
     }
+    if (this.browse.state !== 'ok') this.browse = LOADING;
     const cursor = cursors.at(-1);
     const path = `/v1/entities?kind=${encodeURIComponent(this.kind)}&limit=${BROWSE_PAGE}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
     const signal = this.abort.signal;
-    let behind = 0;
-    await this.settle(
-      this.api.jsonBehind(path, EntityPage, signal).then(({ value, eventsBehind }) => {
-        behind = eventsBehind;
-        return { ...value, cursors };
-      }),
-      (l) => {
-        if (request !== this.listRequest) return;
-        this.browse = l;
-        // The warning stays until the answer read again says otherwise.
-        this.behind = behind;
-      },
-    );
-    // The list read again, on the same page, while its read model is behind (a revoked credential listed live).
-    if (!signal.aborted && request === this.listRequest) this.readAgain.after(behind > 0, () => void (signal.aborted || this.loadList(cursors, true)));
+    const readAgain = (): void => void (signal.aborted || this.loadList(cursors, true));
+    try {
+      const { value, eventsBehind } = await this.api.jsonBehind(path, EntityPage, signal);
+      if (signal.aborted || request !== this.listRequest) return;
+      this.browse = { state: 'ok', value: { ...value, cursors } };
+      this.behind = eventsBehind;
+      this.listFailure = undefined;
+      // The list read again, on the same page, while its read model is behind (a revoked credential listed live).
+      this.againInMs = this.readAgain.after(eventsBehind > 0, readAgain);
+    } catch (error) {
+      if (signal.aborted || request !== this.listRequest) return;
+      // The warning of the page shown stays with it: nothing read since says otherwise.
+      if (this.browse.state === 'ok') this.listFailure = error;
+      else this.browse = { state: 'error', error };
+      if (worthRetrying(error)) this.againInMs = this.readAgain.after(true, readAgain, askedWaitMs([error]));
+      else {
+        this.readAgain.reset();
+        this.againInMs = undefined;
+      }
+    } finally {
+      if (request === this.listRequest) this.listReading = false;
+    }
   }
 
   private async load(kind: string, id: string): Promise<void> {
@@ -144,10 +188,13 @@ export class EntityView extends ConsolePage {
     this.graph = IDLE;
     this.at = undefined;
     this.behind = 0;
+    this.stale = {};
+    this.againInMs = undefined;
     this.graphRoot = undefined;
+    this.readingAgain = undefined;
     this.readAgain.reset();
     let refused: unknown;
-    const [entity] = await Promise.all([
+    const [entity, timelineBehind] = await Promise.all([
       this.settle(
         this.api.json(entityPath(kind, id), Entity, signal).catch((error: unknown) => {
           refused = error;
@@ -160,13 +207,18 @@ export class EntityView extends ConsolePage {
     if (signal.aborted) return;
     // An entity too long to rebuild in one request (422 entity_too_long) has no state to show, but its timeline pages
     // and what depends on it are read all the same.
-    if (entity === undefined && entityTooLong(refused) === undefined) return;
+    if (entity === undefined && entityTooLong(refused) === undefined) {
+      this.behind = timelineBehind;
+      return;
+    }
     const shown = shownPages(this)?.entries ?? [];
     if (entity !== undefined && shown.length > 0) this.moveTo(this.range(shown).max);
     const root = entity ?? { state: '', context: {} };
     this.graphRoot = root;
     this.graph = LOADING;
-    await this.settle(this.readGraph(kind, id, root, signal), (l) => (this.graph = l));
+    const graph = await this.settle(readGraph(this, kind, id, root, signal), (l) => (this.graph = l));
+    if (signal.aborted) return;
+    this.behind = Math.max(timelineBehind, graph?.eventsBehind ?? 0);
     this.readAgainWhileBehind(kind, id, root, signal);
   }
 
@@ -184,9 +236,10 @@ export class EntityView extends ConsolePage {
     const signal = this.abort.signal;
     this.nextPage = LOADING;
     try {
-      await readPage(this, this.kind, id, signal);
+      const behind = await readPage(this, this.kind, id, signal);
       if (signal.aborted) return;
       this.nextPage = IDLE;
+      this.behind = Math.max(this.behind, behind);
       // A page read while the read model was behind is read again as the first was (found in review: the notice said
       // so, but nothing read it again once the first load's rounds had ended).
       if (this.graphRoot !== undefined) this.readAgainWhileBehind(this.kind, id, this.graphRoot, signal);
@@ -195,26 +248,34 @@ export class EntityView extends ConsolePage {
     }
   }
 
-  private async readGraph(kind: string, id: string, entity: Pick<Entity, 'state' | 'context'>, signal: AbortSignal): Promise<DependencyGraph> {
-    const graph = await loadDependencies(this.api, { kind, id, state: entity.state, context: entity.context }, signal);
-    this.behind = Math.max(this.behind, graph.eventsBehind);
-    return graph;
-  }
-
   /**
    * A timeline or graph read from read models behind the store may miss the latest events (a revocation): they are
-   * read again until the read models have caught up, the slider left where the user put it.
+   * read again until the read models have caught up, the slider left where the user put it; after a read again that
+   * failed in a way a later try may not, after the server's wait or the backoff, whichever is longer (`failures`).
    */
-  private readAgainWhileBehind(kind: string, id: string, entity: Pick<Entity, 'state' | 'context'>, signal: AbortSignal): void {
+  private readAgainWhileBehind(kind: string, id: string, entity: Pick<Entity, 'state' | 'context'>, signal: AbortSignal, failures: readonly unknown[] = []): void {
     if (signal.aborted) return;
-    this.readAgain.after(this.behind > 0, async () => {
-      this.behind = 0;
-      await Promise.all([
-        readTimelineAgain(this, kind, id, signal),
-        this.settle(this.readGraph(kind, id, entity, signal), (l) => (this.graph = l)),
-      ]);
-      this.readAgainWhileBehind(kind, id, entity, signal);
-    });
+    if (failures.length > 0 && !failures.some(worthRetrying)) {
+      this.readAgain.reset();
+      this.againInMs = undefined;
+      return;
+    }
+    this.againInMs = this.readAgain.after(this.behind > 0, () => void this.readBehindAgain(kind, id, entity, signal), askedWaitMs(failures));
+  }
+
+  /** One read again of the timeline's end and the graph at a time (entity-read-again.ts), then the next scheduled. */
+  private async readBehindAgain(kind: string, id: string, entity: Pick<Entity, 'state' | 'context'>, signal: AbortSignal): Promise<void> {
+    if (signal.aborted || this.readingAgain === signal) return;
+    this.readingAgain = signal;
+    const failures = await readTimelineAndGraphAgain(this, kind, id, entity, signal);
+    if (this.readingAgain === signal) this.readingAgain = undefined;
+    this.readAgainWhileBehind(kind, id, entity, signal, failures);
+  }
+
+  /** Retry, offered by a failed read again: now, rather than after the wait. */
+  private readBehindNow(): void {
+    if (this.entityId === undefined || this.graphRoot === undefined) return;
+    void this.readBehindAgain(this.kind, this.entityId, this.graphRoot, this.abort.signal);
   }
 
   /** The instants of the events shown and of the entity's last change (slider-range.ts). */
@@ -258,23 +319,28 @@ export class EntityView extends ConsolePage {
    * entity that could not be read leaves it unread, and the section says so: blank, it read as "nothing depends on it"
    * (review 223).
    */
-  private renderDependents(name: string, tooLong: boolean) {
+  private renderDependents(name: string, tooLong: boolean, retry: () => void) {
     if (this.entity.state === 'error' && !tooLong) {
       return html`<p class="warning" role="status" data-testid="graph-not-read">Not read: ${name} itself could not be read (${describeError(this.entity.error)}), so what depends on it is not known.</p>`;
     }
-    return renderLoad(this.graph, this.session.role, 'the dependency graph', (graph) => renderGraph(graph, name));
+    return renderLoad(this.graph, this.session.role, 'the dependency graph', (graph) => renderGraph(graph, name), retry);
   }
 
   override render() {
     const role = this.session.role;
     const id = this.entityId;
     if (id === undefined) {
-      return html`<h2 tabindex="-1">Entities</h2>${renderPicker(this.kind, id, this.refusal, (refusal) => (this.refusal = refusal))}${renderBehind(this.behind, 'this list')}${renderEntityList(
-        this.browse,
-        role,
-        this.kind,
-        (cursors) => this.loadList(cursors),
-      )}`;
+      const retry = (): void => void this.loadList(this.listAsked);
+      return html`<h2 tabindex="-1">Entities</h2>${renderPicker(this.kind, id, this.refusal, (refusal) => (this.refusal = refusal))}${renderBehind(
+        this.behind,
+        'this list',
+        this.listFailure === undefined || this.againInMs !== undefined,
+      )}${renderEntityList(this.browse, role, this.kind, (cursors) => this.loadList(cursors), {
+        reading: this.listReading,
+        failure: this.listFailure,
+        againInMs: this.againInMs,
+        retry,
+      })}`;
     }
     const tooLong = this.entity.state === 'error' ? entityTooLong(this.entity.error) : undefined;
     return html`<h2 tabindex="-1">${this.kind}-${id}</h2>
@@ -293,7 +359,8 @@ export class EntityView extends ConsolePage {
             () => this.retry(id),
           )}
       ${this.timeline.state === 'ok' && this.entity.state === 'ok' ? this.renderSlider(this.timeline.value.entries) : nothing}
-      ${renderBehind(this.behind, 'the timeline and what depends on it')}
+      ${renderBehind(this.behind, 'the timeline and what depends on it', Object.keys(this.stale).length === 0 || this.againInMs !== undefined)}
+      ${renderStale(this.stale, this.againInMs, () => this.readBehindNow())}
       <div class="columns wide-left">
         <section aria-labelledby="timeline-heading">
           <h3 id="timeline-heading">Timeline</h3>
@@ -301,7 +368,7 @@ export class EntityView extends ConsolePage {
         </section>
         <section aria-labelledby="graph-heading">
           <h3 id="graph-heading">What depends on it</h3>
-          ${this.renderDependents(`${this.kind}-${id}`, tooLong !== undefined)}
+          ${this.renderDependents(`${this.kind}-${id}`, tooLong !== undefined, () => this.retry(id))}
         </section>
       </div>`;
   }

@@ -113,7 +113,7 @@ export class EventFeed extends ConsolePage {
     }
     if (status?.state === 'refused') {
       return html`<span class="refused" role="alert">${status.error.refused
-        ? `The server refused the event stream to the role ${this.session.role} (${status.error.status}): ${status.error.problem.detail ?? ''}`
+        ? `The server refused the event stream to the role ${this.session.role} (${status.error.status}): ${visibleText(status.error.problem.detail ?? '')}`
         : streamStatusText(status)}</span>`;
     }
     return streamStatusText(status);

@@ -157,16 +157,16 @@ export class EvidenceVerify extends ConsolePage {
     const unpinned = result.ok && report.verdict === 'key_not_pinned';
     return html`<div class="verdict ${unpinned ? 'unpinned' : result.ok ? 'pass' : 'fail'}" role="status" data-testid="verdict">
         ${unpinned
-          ? html`<strong>Not verified: the log's key is not pinned.</strong> The bundle's integrity was checked (${result.events} events of ${result.streamId},
+          ? html`<strong>Not verified: the log's key is not pinned.</strong> The bundle's integrity was checked (${result.events} events of ${visibleText(result.streamId)},
               the whole stream as of tree size ${result.checkpoint.treeSize}${report.withheldNote !== undefined ? `; ${report.withheldNote}` : ''}), but only under the key the bundle names, which whoever made it chose.
               Pin the log key (the content of transparency.pub, from the log's operator) below to verify which log issued it.`
           : result.ok
-            ? html`<strong>Verified.</strong> ${result.events} events of ${result.streamId} are in the log and are the whole stream as of tree size ${result.checkpoint.treeSize}${report.withheldNote !== undefined ? `; ${report.withheldNote}` : ''}.`
-            : html`<strong>Verification failed</strong> at the check “<span data-testid="failed-check">${report.failedCheck ?? result.reason}</span>”: ${result.reason}.`}
+            ? html`<strong>Verified.</strong> ${result.events} events of ${visibleText(result.streamId)} are in the log and are the whole stream as of tree size ${result.checkpoint.treeSize}${report.withheldNote !== undefined ? `; ${report.withheldNote}` : ''}.`
+            : html`<strong>Verification failed</strong> at the check “<span data-testid="failed-check">${visibleText(report.failedCheck ?? result.reason)}</span>”: ${visibleText(result.reason)}.`}
       </div>
       <ol class="checks">
         ${report.checks.map((c) => html`<li class="check ${c.outcome.replace(' ', '-')}" data-check=${c.id}>
-          <span class="outcome">${c.outcome}</span> ${c.label}${c.detail ? html`<div class="detail">${c.detail}</div>` : nothing}
+          <span class="outcome">${c.outcome}</span> ${c.label}${c.detail ? html`<div class="detail">${visibleText(c.detail)}</div>` : nothing}
         </li>`)}
       </ol>`;
   }
@@ -190,8 +190,8 @@ export class EvidenceVerify extends ConsolePage {
     return html`<table>
       <caption>${table.caption}</caption>
       <thead><tr><th scope="col">Position</th><th scope="col">Event</th><th scope="col">Actor</th><th scope="col">Signature</th></tr></thead>
-      <tbody>${table.rows.map((r: SignatureRow) => html`<tr><td class="num">${r.position}</td><td>${r.type}</td><td>${visibleText(r.actor)}</td>
-        <td><span class="sig sig-${r.status.replace(/\W+/g, '-')}" data-testid="signature">${r.status}</span>${r.detail ? html` <span class="meta" data-testid="signature-detail">${r.detail}</span>` : nothing}</td></tr>`)}</tbody>
+      <tbody>${table.rows.map((r: SignatureRow) => html`<tr><td class="num">${r.position}</td><td>${visibleText(r.type)}</td><td>${visibleText(r.actor)}</td>
+        <td><span class="sig sig-${r.status.replace(/\W+/g, '-')}" data-testid="signature">${r.status}</span>${r.detail ? html` <span class="meta" data-testid="signature-detail">${visibleText(r.detail)}</span>` : nothing}</td></tr>`)}</tbody>
     </table>`;
   }
 
@@ -222,7 +222,7 @@ export class EvidenceVerify extends ConsolePage {
       </details>
       ${renderLoad(this.loaded, role, 'the evidence bundle', (loaded) => html`<section aria-labelledby="result-heading">
           <h3 id="result-heading">Result</h3>
-          <p class="meta">Bundle ${loaded.source}.</p>
+          <p class="meta">Bundle ${visibleText(loaded.source)}.</p>
           ${this.renderVerified(loaded, verifyBundle(loaded.bundle, this.pinnedKey, loaded.expectedStream))}
         </section>`, () => this.retry())}
       ${this.loaded.state === 'idle' ? html`<p class="empty">Fetch an entity's bundle or load a file to verify it.</p>` : nothing}`;

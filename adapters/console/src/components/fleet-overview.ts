@@ -4,7 +4,9 @@ import { waitText } from '../retry-after.ts';
 import { EntityCounts, ExpiringRows, FleetVerdict, RevocationRows, type EntityCounts as FleetCounts, type ExpiringRows as Expiring, type RevocationRows as Revoked } from '../schemas.ts';
 import { followEvents, positionOfEventId, type StreamEvent, type StreamStatus } from '../sse.ts';
 import { ConsolePage, IDLE, LOADING, renderLoad, type Load } from './base.ts';
+import { askedWaitMs } from '../asked-wait.ts';
 import { BEHIND_REFRESH_MS, MAX_BEHIND_REFRESH_MS, ReadAgainWhileBehind } from '../read-again.ts';
+import { visibleText } from '../visible-text.ts';
 import { streamStatusText } from './stream-status.ts';
 import { EXPIRING_DAYS, expiringTable, REVOKED_DAYS, revokedTable } from './overview-tables.ts';
 
@@ -228,8 +230,7 @@ export class FleetOverview extends ConsolePage {
     }
     this.failuresInRow += 1;
     const backoff = BEHIND_REFRESH_MS * 2 ** Math.min(this.failuresInRow - 1, 5);
-    const asked = Math.max(0, ...again.map((error) => (error instanceof ApiError ? (error.retryAfterMs ?? 0) : 0)));
-    const wait = Math.min(MAX_BEHIND_REFRESH_MS, Math.max(backoff, asked));
+    const wait = Math.min(MAX_BEHIND_REFRESH_MS, Math.max(backoff, askedWaitMs(again)));
     this.retryInMs = wait;
     this.retryTimer = setTimeout(() => void this.refresh(), wait);
   }
@@ -259,6 +260,8 @@ export class FleetOverview extends ConsolePage {
             ? `All ${v.events} stored events replayed through their machines now`
             : `${v.verifiedNow} new events replayed through their machines now, ${v.events - v.verifiedNow} verified by an earlier check`}:
           ${v.ok ? html`<span class="ok">every stored transition is legal</span>` : renderFindings(v)}.</p>`,
+        // The server's wait is said and Retry offered, as docs/console.md says of every failed read (review 248).
+        () => void this.checkTransitions(),
       )}
       ${this.verdict.state === 'loading' ? nothing : button}</div>`;
   }
@@ -348,7 +351,7 @@ export class FleetOverview extends ConsolePage {
           ? html`No live updates: the role ${role} may read nothing on this page. The events it may follow are under <a href="#/feed">Live events</a>.`
           : stream?.state === 'refused'
           ? html`${stream.error.refused
-              ? `Live updates are not available to the role ${role}: ${stream.error.problem.detail ?? 'refused'}.`
+              ? `Live updates are not available to the role ${role}: ${visibleText(stream.error.problem.detail ?? 'refused')}.`
               : streamStatusText(stream)} <button type="button" class="secondary" @click=${() => this.refresh()}>Refresh now</button>`
           : streamStatusText(stream)}
         ${this.lastEvent ? html`<span class="last-event">Last event: ${this.lastEvent.type} @${positionOfEventId(this.lastEvent.id)}</span>` : nothing}
