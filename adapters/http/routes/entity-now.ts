@@ -1,6 +1,6 @@
 import type { EntityKind } from '../../../domain/streams.ts';
 import { BrokenHistoryError } from '../../../machines/index.ts';
-import { replayEntityToSnapshot } from '../../../projections/replay/entity.ts';
+import { readStreamInTurns, replayEntityToSnapshot } from '../../../projections/replay/entity.ts';
 import type { EntityReplay } from '../../../projections/replay/index.ts';
 import type { Principal, ServiceContext } from '../context.ts';
 import { entityReplayTold } from './replay-findings-told.ts';
@@ -51,7 +51,8 @@ export const entityNow = async (
   }
   // Its own machine refuses a stored event: the state its accepted events leave, at the stream's last record.
   const step = replay.steps.at(-1);
-  const revision = (await store.readStream(streamId)).reduce<bigint | undefined>((top, r) => (top === undefined || r.revision > top ? r.revision : top), undefined);
+  // Read in pages with turns of the event loop, as the replay read it (review 242's follow-up: one read was one block).
+  const revision = (await readStreamInTurns(store, streamId)).reduce<bigint | undefined>((top, r) => (top === undefined || r.revision > top ? r.revision : top), undefined);
   if (step === undefined || revision === undefined) return undefined;
   return {
     streamId,
@@ -66,7 +67,9 @@ export const entityNow = async (
 /** The first stored event of the entity's stream its replay with every guard refuses, in the caller's words. */
 const firstRefusal = async (context: ServiceContext, principal: Principal | undefined, replay: EntityReplay): Promise<{ position: bigint; reason: string } | undefined> => {
   if (replay.verdict.ok) return undefined;
-  const told = await entityReplayTold(context, principal, replay);
+  // The first finding alone, told as the whole replay would tell it (each finding is told on its own): telling every
+  // step of an entity at the bound, refused ones each with its reason, was a block of its own (review 242's follow-up).
+  const told = await entityReplayTold(context, principal, { ...replay, steps: [], verdict: { ok: false, findings: replay.verdict.findings.slice(0, 1) } });
   const first = told.verdict.ok ? undefined : told.verdict.findings[0];
   return first === undefined ? undefined : { position: first.position, reason: first.reason };
 };
