@@ -1,9 +1,8 @@
 import { and, assign, setup } from 'xstate';
 import type { Registree, RevocationReason } from '../domain/events/index.ts';
-import type { CredentialContext, NodeContext } from './contexts.ts';
-import type { AssociationContext } from './contexts.ts';
+import type { AssociationContext, CredentialContext, NodeContext } from './contexts.ts';
 import {
-  credentialUsableAt, dataOf, endsBySubscription, factGuard, isOneOf, ms, registreeApplicationCredentialStands, registreeApplicationEnrolled, registreeHeldByNode, subscriptionServesAt,
+  appCredentialIsEnrolled, credentialUsableAt, dataOf, endsBySubscription, factGuard, isOneOf, ms, registreeApplicationCredentialStands, registreeApplicationEnrolled, registreeHeldByNode, subscriptionServesAt,
 } from './guards.ts';
 import type { EntityView, MachineEvent } from './types.ts';
 
@@ -11,11 +10,14 @@ import type { EntityView, MachineEvent } from './types.ts';
  * Whom the association is for: the configuration's own data, or once configured what the machine kept of it, so the
  * rules on the Registree are decided again at establishment against the facts as they stand then.
  */
-const configurationOf = (context: AssociationContext, event: MachineEvent): { readonly nodeId: string; readonly registree: Registree } | undefined => {
+const configurationOf = (
+  context: AssociationContext,
+  event: MachineEvent,
+): { readonly nodeId: string; readonly registree: Registree; readonly credentialId?: string | undefined } | undefined => {
   const configured = dataOf(event, 'AssociationConfigured');
   if (configured !== undefined) return configured;
-  const { nodeId, registree } = context;
-  return nodeId !== undefined && registree !== undefined ? { nodeId, registree } : undefined;
+  const { nodeId, registree, credentialId } = context;
+  return nodeId !== undefined && registree !== undefined ? { nodeId, registree, credentialId } : undefined;
 };
 
 /** Whether the entity (the association's node or credential) was revoked for this reason, which its associations inherit. */
@@ -70,7 +72,8 @@ export const associationMachine = setup({
      * node's credential never authenticates another's association, and a CSE Registree is the node's own CSE: the
      * CSE-ID it holds now (registreeHeldByNode), so revoking the node reaches every association made in its name.
      * Decided at configuration and again at establishment (found in review: a node re-enrolled under a new CSE-ID
-     * completed the handshake of an association configured under its old one, since given to another node).
+     * completed the handshake of an association configured under its old one, since given to another node). Which of
+     * its App-ID's credentials an AE's association may use is appCredentialIsEnrolled's (review 249).
      */
     credentialBelongsToRegistree: factGuard(({ context, event }) => {
       const d = configurationOf(context, event);
@@ -105,6 +108,21 @@ export const associationMachine = setup({
     applicationEnrolled: factGuard(({ context, event }) => {
       const d = configurationOf(context, event);
       return d !== undefined && registreeApplicationEnrolled(event.facts.application, d.registree);
+    }),
+    /**
+     * Seed 003, 11.2.2: "each application identified by an App-ID is then associated with a security credential",
+     * the one `application enrol` binds it to, so a credential owned by the App-ID authenticates its AEs only if it
+     * is of purpose application and the one the App-ID is enrolled with now (the application fact's credentialId), at
+     * configuration and again at establishment. Review 249 (machines v10): credentialBelongsToRegistree took any
+     * credential owned by `app:<App-ID>`: one of purpose service (which enrolment refuses, credentialIsForThisApp), one
+     * the App-ID was never enrolled with, and the one it was moved off by a move (`--replaces`) all authenticated its
+     * AEs. A rule of its own, not a condition of credentialBelongsToRegistree, so that replay names it as newer than
+     * the events earlier versions stored (RULES_SINCE). An AE-ID's own credential, a node's and a CSE's are not this
+     * rule's: credentialBelongsToRegistree decides them as before.
+     */
+    appCredentialIsEnrolled: factGuard(({ context, event }) => {
+      const d = configurationOf(context, event);
+      return d === undefined || appCredentialIsEnrolled(event.facts.credential, event.facts.application, d.credentialId);
     }),
     /**
      * Seed 003, 11.2.2: an App-ID's authorisation ends with its credential, so an AE Registree's App-ID must be
@@ -162,7 +180,7 @@ export const associationMachine = setup({
           target: 'initialized',
           guard: and([
             'registrarIsNotRegistree', 'credentialUsable', 'credentialNotBootstrap', 'nodeEnrolled', 'subscriptionServes', 'credentialBelongsToRegistree',
-            'applicationEnrolled', 'applicationCredentialStands',
+            'applicationEnrolled', 'appCredentialIsEnrolled', 'applicationCredentialStands',
           ]),
           actions: assign(({ event }) => {
             const d = dataOf(event, 'AssociationConfigured')!;
@@ -177,7 +195,7 @@ export const associationMachine = setup({
           target: 'associated',
           guard: and([
             'credentialUsable', 'credentialNotBootstrap', 'nodeEnrolled', 'subscriptionServes', 'endsWithinSubscription', 'credentialBelongsToRegistree',
-            'applicationEnrolled', 'applicationCredentialStands', 'lifetimeShorterThanCredential',
+            'applicationEnrolled', 'appCredentialIsEnrolled', 'applicationCredentialStands', 'lifetimeShorterThanCredential',
           ]),
           actions: assign(({ event }) => ({
             establishedAt: event.at,

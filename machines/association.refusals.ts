@@ -99,6 +99,22 @@ export const associationRefusals: RefusalReasons<AssociationContext> = {
     const appId = registree?.kind === 'ae' ? registree.appId : undefined;
     return `association ${id} of an AE acts under an App-ID enrolled or associated (seed 003, 11.2.2); App-ID ${appId} ${standing(event.facts.application)}`;
   },
+  appCredentialIsEnrolled: ({ context, event }) => {
+    const { id, credentialId, registree } = configured(context, event);
+    const appId = registree?.kind === 'ae' ? registree.appId : undefined;
+    const c = credentialOf(event);
+    const enrolledWith = (event.facts.application?.context as ApplicationContext | undefined)?.credentialId;
+    return saying(
+      `association ${id} of ${registreeText(registree)} authenticates with a credential of its App-ID only if it is of purpose application and the one App-ID ${appId} is enrolled with now (seed 003, 11.2.2)`,
+      [
+        ...(c?.purpose !== 'application' ? [`credential ${credentialId} has purpose ${c?.purpose ?? '(none)'}`] : []),
+        ...(credentialId !== enrolledWith ? [`credential ${credentialId} is not the one App-ID ${appId} is enrolled with`] : []),
+        event.facts.application === undefined
+          ? `App-ID ${appId} is not recorded`
+          : `App-ID ${appId} is enrolled with ${enrolledWith === undefined ? 'no credential' : `credential ${enrolledWith}`}`,
+      ],
+    );
+  },
   applicationCredentialStands: ({ context, event }) => {
     const { id, registree } = configured(context, event);
     const appId = registree?.kind === 'ae' ? registree.appId : undefined;

@@ -1,4 +1,5 @@
 import { and, assign, setup } from 'xstate';
+import type { CredentialPurpose, Owner } from '../domain/events/index.ts';
 import type { CredentialContext, NodeContext } from './contexts.ts';
 import { associationHasEnded, bootstrapUsableFor, dataOf, endsBySubscription, establishedAssociation, factGuard, isNodeServiceCredential, isOneOf, ms, nodeHoldsCseId, ownerHeldBy, sameOwner, successorHolderMatches, subscriptionServesAt } from './guards.ts';
 import { isWithin, type EntityView, type Facts, type MachineEvent } from './types.ts';
@@ -71,6 +72,20 @@ const purposeKept = (other: EntityView | undefined, purpose: string | undefined)
 };
 
 /**
+ * The purposes a credential may be issued for, by its owner's kind (review 249, machines v10): a bootstrap credential
+ * is a node's pre-existing (factory) credential that remote provisioning authenticates with (seed 003, 11.2.1); an
+ * application credential is an App-ID's, the one it is enrolled with (11.2.2), or one of its AEs'; a service
+ * credential is what the enrolment procedures give a node, its CSE or an AE to authenticate its associations with
+ * (11.3.2). An App-ID authenticates nothing itself: its only credential is its application one.
+ */
+export const PURPOSES_BY_OWNER: Readonly<Record<Owner['kind'], readonly CredentialPurpose[]>> = {
+  node: ['bootstrap', 'service'],
+  cse: ['service'],
+  app: ['application'],
+  ae: ['service', 'application'],
+};
+
+/**
  * Credential lifecycle: issued (initialized) -> provisioned into its node (enrolled; pre-provisioning or remote
  * provisioning, seed 003 11.2.1) -> associated while security associations derive from it -> expired at notAfter
  * or revoked (RFC 5280 reasons; a reason raised to keyCompromise later). A rotation (HLR-212, RS-16) links a successor and keeps the predecessor usable
@@ -83,6 +98,17 @@ export const credentialMachine = setup({
       const d = dataOf(event, 'CredentialIssued');
       return d !== undefined && ms(d.notBefore) < ms(d.notAfter);
     },
+    /**
+     * Review 249 (machines v10): a credential is issued only for a purpose its owner's kind takes (PURPOSES_BY_OWNER).
+     * Nothing checked it: `--purpose application --owner node:meter-1` was issued, provisioned and authenticated a CSE
+     * association, and `--purpose bootstrap` was issued to an App-ID and to an AE-ID. Read from the event's own data;
+     * marked as a fact guard all the same so that a trusted rebuild skips it: one stored before this rule still loads
+     * (the cascade and an operator can revoke it), and replay flags it (RULES_SINCE).
+     */
+    purposeFitsOwner: factGuard(({ event }) => {
+      const d = dataOf(event, 'CredentialIssued');
+      return d !== undefined && PURPOSES_BY_OWNER[d.owner.kind].includes(d.purpose);
+    }),
     /**
      * A credential is bound to a live owner (RS-01): a node or application that exists and is not revoked or expired;
      * a CSE-ID's to the live node it names, which holds that CSE-ID now, and an AE-ID's to the live App-ID it names
@@ -327,7 +353,7 @@ export const credentialMachine = setup({
       on: {
         CredentialIssued: {
           target: 'initialized',
-          guard: and(['validityWindowOrdered', 'ownerIsLive', 'predecessorIsLive', 'successorKeepsPurpose', 'keyIsNew', 'keyNeverCertified', 'endsWithinSubscription']),
+          guard: and(['validityWindowOrdered', 'purposeFitsOwner', 'ownerIsLive', 'predecessorIsLive', 'successorKeepsPurpose', 'keyIsNew', 'keyNeverCertified', 'endsWithinSubscription']),
           actions: assign(({ event }) => {
             const d = dataOf(event, 'CredentialIssued')!;
             return {

@@ -1,10 +1,12 @@
 import type { CredentialContext, NodeContext, SubscriptionContext } from './contexts.ts';
-import { handoverInstant, rotationOutcomeAt } from './credential.machine.ts';
+import { handoverInstant, PURPOSES_BY_OWNER, rotationOutcomeAt } from './credential.machine.ts';
 import { dataOf, holdingNodeOf, isOneOf, ms, sameOwner, successorHolderMatches } from './guards.ts';
 import { associationFound, instant, ownerText, saying, standing, windowText, type RefusalReason, type RefusalReasons } from './refusal-reasons.ts';
 import { isWithin, type EntityView, type MachineEvent } from './types.ts';
 
 const LIVE = ['initialized', 'enrolled', 'associated'];
+/** An owner's kind as a refusal names it. */
+const OWNER_KINDS: Readonly<Record<keyof typeof PURPOSES_BY_OWNER, string>> = { node: 'a node', cse: 'a CSE', app: 'an App-ID', ae: 'an AE' };
 const credentialOf = (view: EntityView | undefined) => view?.context as CredentialContext | undefined;
 const associationIdOf = (event: MachineEvent): string | undefined =>
   dataOf(event, 'CredentialAssociated')?.associationId ?? dataOf(event, 'CredentialAssociationReleased')?.associationId;
@@ -28,6 +30,16 @@ export const credentialRefusals: RefusalReasons<CredentialContext> = {
   validityWindowOrdered: ({ event }) => {
     const d = dataOf(event, 'CredentialIssued');
     return `a credential's validity window opens before it closes (notBefore before notAfter); credential ${d?.credentialId} has notBefore ${d?.notBefore} and notAfter ${d?.notAfter}`;
+  },
+  purposeFitsOwner: ({ event }) => {
+    const d = dataOf(event, 'CredentialIssued');
+    if (d === undefined) return undefined;
+    const takes = (kind: keyof typeof PURPOSES_BY_OWNER) => PURPOSES_BY_OWNER[kind].join(' or ');
+    return (
+      `a credential is issued for a purpose its owner's kind takes: a node ${takes('node')}, a CSE ${takes('cse')}, an App-ID ${takes('app')}, an AE ${takes('ae')} ` +
+      `(seed 003, 11.2.1, 11.2.2); credential ${d.credentialId} has purpose ${d.purpose}, and its owner ${ownerText(d.owner)} is ${OWNER_KINDS[d.owner.kind]}, ` +
+      `which takes only ${takes(d.owner.kind)}`
+    );
   },
   ownerIsLive: ({ context, event }) => {
     // Issued, the event names the owner; provisioned (review 165), the credential does.

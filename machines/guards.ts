@@ -93,6 +93,19 @@ export const registreeApplicationEnrolled = (application: EntityView | undefined
   registree.kind === 'cse' || isOneOf(application, ['enrolled', 'associated']);
 
 /**
+ * Seed 003, 11.2.2 (review 249): a credential owned by an App-ID authenticates its AEs only if it is of purpose
+ * application and the one the App-ID is enrolled with now (`credentialId` is the association's). Any other owner is
+ * not this rule's (credentialBelongsToRegistree decides it). The association machine's appCredentialIsEnrolled, and
+ * the rule a Registrar's hello can run before it.
+ */
+export const appCredentialIsEnrolled = (credential: EntityView | undefined, application: EntityView | undefined, credentialId: string | undefined): boolean => {
+  const c = credential?.context as CredentialContext | undefined;
+  if (c?.owner?.kind !== 'app') return true;
+  const enrolledWith = (application?.context as ApplicationContext | undefined)?.credentialId;
+  return c.purpose === 'application' && enrolledWith !== undefined && credentialId === enrolledWith;
+};
+
+/**
  * Seed 003, 11.2.2: an App-ID's authorisation ends with the credential it is enrolled with, so an AE Registree acts
  * under it only while that credential stands at `at`: the one the App-ID names, not ended (the states its enrolment
  * accepts: issued, provisioned or associated) and inside its validity window [notBefore, notAfter). Not only once

@@ -3,6 +3,8 @@ import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { openCredence, type Credence } from '../adapters/runtime/index.ts';
 import { command } from '../domain/commands/index.ts';
 import { replayAll } from '../projections/replay/index.ts';
+import type { JsonObject } from '../domain/ports/event-store.ts';
+import { forge } from './replay.fixtures.ts';
 import { at, cmd, footprint, operator, rejection, T0 } from './support/fleet.ts';
 
 /*
@@ -12,6 +14,9 @@ import { at, cmd, footprint, operator, rejection, T0 } from './support/fleet.ts'
  * `application`. The machine still decides (credentialIsForThisApp, unchanged); once it has refused, the message says
  * what the rule asks and what it found (application.machine.ts applicationRefusals). The problem's members stay the
  * verdict's, and replay judges the stored history as before.
+ *
+ * Since review 249 (machines v10, purposeFitsOwner) such a credential is refused at its issue: an App-ID takes a
+ * credential of purpose application only. One an earlier version stored is still read, and enrolment refuses it so.
  */
 
 let credence: Credence | undefined;
@@ -44,7 +49,8 @@ const refusal = async (c: Credence, credentialId: string) => {
 describe('an App-ID enrolment refused by credentialIsForThisApp says what the credential must be and what it is', () => {
   it("names the purpose it found on a credential issued to the App-ID with --purpose service, and the problem's members are the verdict's", async () => {
     const c = await open();
-    await c.engine.execute(issue('app-cred', 'service', { kind: 'app', id: APP }));
+    // Stored by a version before v10, which issued it; the engine reads it as stored.
+    await forge(c.store, 'credential-app-cred', 'CredentialIssued', issue('app-cred', 'service', { kind: 'app', id: APP }).data as JsonObject, T0);
     const error = await refusal(c, 'app-cred');
     expect(error.message).toBe(
       `application-${APP}: ApplicationEnrolled refused in state initialized by rule credentialIsForThisApp: ${ASKS}; credential app-cred has purpose service`,
@@ -75,8 +81,10 @@ describe('an App-ID enrolment refused by credentialIsForThisApp says what the cr
 
   it('enrols as before with a credential of purpose application owned by the App-ID, and replay finds nothing to refuse', async () => {
     const c = await open();
-    await c.engine.execute(issue('app-cred', 'service', { kind: 'app', id: APP }));
-    await refusal(c, 'app-cred');
+    // A credential of purpose service is refused to the App-ID at its issue now (review 249), writing nothing.
+    const before = await footprint(c.store);
+    expect((await rejection(c.engine.execute(issue('app-cred', 'service', { kind: 'app', id: APP })))).problem).toMatchObject({ rule: 'purposeFitsOwner' });
+    expect(await footprint(c.store)).toEqual(before);
     await c.engine.execute(issue('app-cred-2', 'application', { kind: 'app', id: APP }));
     await c.engine.execute(cmd.provisionCredential('app-cred-2'));
     expect((await c.engine.execute(enrol('app-cred-2'))).state).toBe('enrolled');

@@ -49,7 +49,14 @@ const ae = { kind: 'ae', id: 'Cae', appId: 'Rapp' };
 const configured = (facts: Facts, registree: object = cse, days = 10) =>
   e('AssociationConfigured', { associationId: 'a', nodeId: 'n', credentialId: 'c', registree, registrarCseId: '/in' }, days, facts);
 const served: Facts = { credential: nodeCred(), node: servedNode(), subscription: activeSub };
-const aeServed: Facts = { ...served, credential: appCred('enrolled', { credentialId: 'c' }), application: view('enrolled', { appId: 'Rapp', credentialId: 'ac', liveInstances: [] }), applicationCredential: appCred() };
+// The AE's own credential (ae:Cae@app:Rapp): since review 249 one of the App-ID's authenticates its AEs only if it is
+// the one the App-ID is enrolled with (appCredentialIsEnrolled), and these cases are about that one, ac.
+const aeCred = (state = 'enrolled', extra: Record<string, unknown> = {}) =>
+  view(state, { credentialId: 'c', purpose: 'service', owner: { kind: 'ae', id: 'Cae', appId: 'Rapp' }, notBefore: at(0), notAfter: at(100), liveAssociations: [], ...extra });
+const appEnrolledWith = (credentialId: string) => view('enrolled', { appId: 'Rapp', credentialId, liveInstances: [] });
+const aeServed: Facts = { ...served, credential: aeCred(), application: appEnrolledWith('ac'), applicationCredential: appCred() };
+/** An AE association on credential c of the App-ID's own, the one it is enrolled with. */
+const onAppCred: Facts = { ...served, credential: appCred('enrolled', { credentialId: 'c' }), application: appEnrolledWith('c'), applicationCredential: appCred('enrolled', { credentialId: 'c' }) };
 const established = (facts: Facts = served, expiresAt = iso(40)) => e('AssociationEstablished', { associationId: 'a', expiresAt }, 10, facts);
 
 /** The events that bring each kind to where a case starts. */
@@ -74,6 +81,7 @@ const appEnrolled = [...GIVEN.application, enrolApp('c', 10, { credential: appCr
 const appAssociated = [...appEnrolled, e('ApplicationInstanceAssociated', { appId: 'Rapp', aeId: 'Cae1', associationId: 'a1' }, 10, a1)];
 const assocConfigured = [configured(served)];
 const assocAeConfigured = [configured(aeServed, ae)];
+const assocOnAppCred = [configured(onAppCred, ae)];
 const assocEstablished = [...assocConfigured, established()];
 
 type Case = [name: string, kind: EntityKind, given: MachineEvent[], event: MachineEvent, rule: string, found: string[]];
@@ -105,6 +113,11 @@ const CASES: Case[] = [
   ['review 234: a node releasing an association that has not ended', 'node', nodeAssociated, e('NodeAssociationReleased', { nodeId: 'n', associationId: 'a1' }, 10, { association: assocOf('associated') }),
     'associationEnded', ['node n', 'association a1 is associated']],
   ['a credential whose window closes before it opens', 'credential', [], issued({ notBefore: iso(10), notAfter: iso(5) }), 'validityWindowOrdered', ['credential c', iso(10), iso(5)]],
+  // Review 249: a purpose its owner's kind takes.
+  ['a credential of purpose application issued to a node', 'credential', [], issued({ purpose: 'application' }), 'purposeFitsOwner',
+    ['credential c has purpose application', 'its owner node:n is a node, which takes only bootstrap or service']],
+  ['a credential of purpose bootstrap issued to an App-ID', 'credential', [], issued({ purpose: 'bootstrap', owner: { kind: 'app', id: 'Rapp' } }, { owner: view('enrolled') }), 'purposeFitsOwner',
+    ['credential c has purpose bootstrap', 'its owner app:Rapp is an App-ID, which takes only application']],
   ['a credential for a revoked node', 'credential', [], issued({}, { owner: view('revoked') }), 'ownerIsLive', ['node:n', 'node n is revoked']],
   ['a CSE-ID credential for a node that no longer holds the CSE-ID', 'credential', [], issued({ owner: { kind: 'cse', id: '/c', nodeId: 'n' } }, { owner: view('enrolled', { cseId: '/other' }) }),
     'ownerIsLive', ['cse:/c@node:n', 'node n is enrolled', 'holds CSE-ID /other']],
@@ -150,7 +163,7 @@ const CASES: Case[] = [
     issued({}, { owner: view('enrolled', { nodeId: 'n', subscriptionId: 's' }), subscription: view('active', { ...activeSub.context, notAfter: at(50) }) }), 'endsWithinSubscription',
     ['node n', 'credential c is issued only if', `notAfter ${iso(100)}`, `subscription s ends at ${iso(50)}`, `issue it with notAfter at or before ${iso(50)}`]],
   ['a CSE-ID credential provisioned into a node that no longer holds it', 'credential',
-    [issued({ purpose: 'bootstrap', owner: { kind: 'cse', id: '/c', nodeId: 'n' } }, { owner: view('enrolled', { cseId: '/c' }) })],
+    [issued({ owner: { kind: 'cse', id: '/c', nodeId: 'n' } }, { owner: view('enrolled', { cseId: '/c' }) })],
     { ...provisioned, facts: { owner: view('enrolled', { cseId: '/other' }) } }, 'cseIdHeldByItsNode', ['CSE-ID /c', 'node n holds CSE-ID /other']],
   ['a credential recording the same association twice', 'credential', credAssociated, e('CredentialAssociated', { credentialId: 'c', associationId: 'a1' }, 10, a1), 'associationIsNew', ['credential c', 'association a1']],
   ['review 234: a credential recording another credential\'s association', 'credential', credEnrolled, e('CredentialAssociated', { credentialId: 'c', associationId: 'a1' }, 10, { association: assocOf('expired', { credentialId: 'c9' }) }),
@@ -229,6 +242,15 @@ const CASES: Case[] = [
     ['node n holds CSE-ID /n-renumbered']],
   ['an association for a node not enrolled', 'association', [], configured({ ...served, node: view('initialized', { cseId: '/n' }) }), 'nodeEnrolled', ['node n is initialized']],
   ['an AE association under a revoked App-ID', 'association', [], configured({ ...aeServed, application: view('revoked') }, ae), 'applicationEnrolled', ['App-ID Rapp is revoked']],
+  // Review 249: of its App-ID's credentials, an AE's association takes only the one the App-ID is enrolled with now.
+  ['an AE association on a credential of its App-ID it was never enrolled with', 'association', [], configured({ ...aeServed, credential: appCred('enrolled', { credentialId: 'c' }) }, ae),
+    'appCredentialIsEnrolled', ['AE Cae of App-ID Rapp', 'credential c is not the one App-ID Rapp is enrolled with', 'App-ID Rapp is enrolled with credential ac']],
+  ['an AE association on a credential of purpose service owned by its App-ID', 'association', [],
+    configured({ ...onAppCred, credential: appCred('enrolled', { credentialId: 'c', purpose: 'service' }) }, ae), 'appCredentialIsEnrolled',
+    ['credential c has purpose service', 'App-ID Rapp is enrolled with credential c']],
+  ['an AE handshake on the credential its App-ID was moved off', 'association', assocOnAppCred,
+    established({ ...onAppCred, application: appEnrolledWith('c2'), applicationCredential: appCred('enrolled', { credentialId: 'c2' }) }), 'appCredentialIsEnrolled',
+    ['credential c is not the one App-ID Rapp is enrolled with', 'App-ID Rapp is enrolled with credential c2']],
   ["an AE association whose App-ID's credential was revoked", 'association', [], configured({ ...aeServed, applicationCredential: appCred('revoked') }, ae), 'applicationCredentialStands',
     ['App-ID Rapp', 'credential ac is revoked']],
   ["an AE handshake after the App-ID's credential's notAfter", 'association', assocAeConfigured, established({ ...aeServed, applicationCredential: appCred('enrolled', { notAfter: at(10) }) }),

@@ -130,8 +130,19 @@ const CHANGED = [...VIEWS, view('enrolled', { cseId: '/n-renumbered', subscripti
 const servedFacts: fc.Arbitrary<Facts> = fc
   .record({ name: fc.constantFrom(...FACT_NAMES), view: fc.constantFrom(...CHANGED) })
   .map(({ name, view }) => ({ ...SERVED, [name]: view }));
+/**
+ * The served world on a usable credential of App-ID Rapp of purpose service: an AE's association on it is refused
+ * (appCredentialIsEnrolled, review 249), which a changed fact drawn among all the others reaches too rarely.
+ */
+const onAppServiceCredential: Facts = {
+  ...SERVED,
+  credential: view('enrolled', { purpose: 'service', owner: { kind: 'app', id: 'Rapp' }, notBefore: at(0), notAfter: at(100), credentialId: 'c', liveAssociations: [] }),
+};
 /** The facts of a step: the association's also from the served world; every other machine's drawn independently. */
-const factsArb = (kind: EntityKind): fc.Arbitrary<Facts> => (kind === 'association' ? fc.oneof(independentFacts, servedFacts) : independentFacts);
+const factsArb = (kind: EntityKind): fc.Arbitrary<Facts> =>
+  kind === 'association'
+    ? fc.oneof({ arbitrary: independentFacts, weight: 5 }, { arbitrary: servedFacts, weight: 5 }, { arbitrary: fc.constant(onAppServiceCredential), weight: 1 })
+    : independentFacts;
 
 const typesOf = (kind: EntityKind): EventType[] => EVENT_TYPES.filter((t) => EVENT_KIND[t] === kind);
 

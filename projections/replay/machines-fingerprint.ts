@@ -39,8 +39,13 @@ export interface MachinesRules {
  * v9 (review 238): a successor keeps its predecessor's purpose (successorKeepsPurpose; HLR-212), judged at its issue
  * and at the rotation onto it: a service credential named as the bootstrap's successor took over from it, and the
  * node, its bootstrap credential revoked as superseded, could never be remotely provisioned again.
+ * v10 (review 249): a credential is issued only for a purpose its owner's kind takes (purposeFitsOwner: bootstrap for
+ * a node only, application for an App-ID or an AE, service for a node, a CSE or an AE); and a credential owned by an
+ * App-ID authenticates its AEs' associations only if it is of purpose application and the one the App-ID is enrolled
+ * with now, at configuration and at establishment (appCredentialIsEnrolled; seed 003, 11.2.2): any credential of the
+ * App-ID's did, one of purpose service, one never enrolled, one the App-ID was moved off.
  */
-export const MACHINES_VERSION = 'credence:machines:v9';
+export const MACHINES_VERSION = 'credence:machines:v10';
 
 /**
  * The guards a version added to an event it did not hold to them before: an event an earlier version stored, legal
@@ -71,6 +76,9 @@ export const RULES_SINCE: readonly { readonly eventType: string; readonly rule: 
   { eventType: 'ApplicationInstanceReleased', rule: 'associationEnded', since: 'credence:machines:v8' },
   { eventType: 'CredentialIssued', rule: 'successorKeepsPurpose', since: 'credence:machines:v9' },
   { eventType: 'CredentialRotationStarted', rule: 'successorKeepsPurpose', since: 'credence:machines:v9' },
+  { eventType: 'CredentialIssued', rule: 'purposeFitsOwner', since: 'credence:machines:v10' },
+  { eventType: 'AssociationConfigured', rule: 'appCredentialIsEnrolled', since: 'credence:machines:v10' },
+  { eventType: 'AssociationEstablished', rule: 'appCredentialIsEnrolled', since: 'credence:machines:v10' },
 ];
 
 /** The version that added `rule` for `eventType` (RULES_SINCE), or undefined for a rule as old as the event's judging. */
@@ -84,7 +92,7 @@ export const ruleSince = (eventType: string, rule: string | undefined): string |
  * version when the machines now judge otherwise, and record the new hash here either way. Without it a changed
  * helper would let a replay go on from snapshots its old code made (review: the bump was a step to remember).
  */
-export const MACHINES_SOURCES_CONFIRMED = '0c1fbaffc0b7d3f2c686f658e9eaeb7f098dc7d91531bfe2de3ca93d369f70ed';
+export const MACHINES_SOURCES_CONFIRMED = '25fede1cc52fd07260dec59e761c721c9331aa7407ea8c5693593ad5f99c68f3';
 
 /**
  * A machine's config and implementations as JSON: a function by its source (as the running build holds it) with its
