@@ -1,5 +1,7 @@
 import type Database from 'better-sqlite3';
+import { streamIdOf } from '../../domain/streams.ts';
 import { prepared } from '../runtime/index.ts';
+import { isApplicationCredential } from './application-credentials.ts';
 
 /** The AE-ID of an App-ID's instance (an association whose registree is an AE): how the instance is named. */
 export const addInstance = (db: Database.Database, association: string, aeId: string): void => {
@@ -17,6 +19,11 @@ export interface AssociationLinks {
   readonly application?: { readonly appId: string; readonly aeId: string };
   /** The CSE-ID when the registree is a CSE: its node must hold it still (RS-01). */
   readonly cseId?: string;
+  /**
+   * Its credential is its App-ID's own (owner kind app), as far as the log has said: once established, that key was
+   * held on the node, and the node's revocation for keyCompromise takes the credential with it (review 249).
+   */
+  readonly onApplicationCredential?: true;
   readonly established: boolean;
 }
 
@@ -41,6 +48,7 @@ export const associationLinks = (db: Database.Database, associationId: string): 
     ...(row.node_id !== null ? { nodeId: row.node_id } : {}),
     ...(row.app_id !== null && row.ae_id !== null ? { application: { appId: row.app_id, aeId: row.ae_id } } : {}),
     ...(row.cse_id !== null ? { cseId: row.cse_id } : {}),
+    ...(row.credential_id !== null && isApplicationCredential(db, streamIdOf('credential', row.credential_id)) ? { onApplicationCredential: true as const } : {}),
     established: Number(row.established) === 1,
   };
 };

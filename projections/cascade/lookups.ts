@@ -5,6 +5,7 @@ import type { DecodedEvent } from '../../domain/stored.ts';
 import { streamIdOf } from '../../domain/streams.ts';
 import { heldAt, type AssociationContext, type CredentialContext, type NodeContext } from '../../machines/index.ts';
 import { rotationChainEnd } from '../expiry/index.ts';
+import { isApplicationCredential } from './application-credentials.ts';
 import { associationLinks, type AssociationLinks } from './associations.ts';
 import { dependentsOf } from './dependents.ts';
 import { endingOf, type Ending } from './endings.ts';
@@ -27,7 +28,7 @@ const inheritedReason = (ending: Ending): RevocationReason =>
 export const reactionsWith = (engine: CommandSink, db: () => Database.Database) => (e: DecodedEvent) =>
   reactionsTo(e, {
     dependents: (parent, relation) => dependentsOf(db(), parent, relation),
-    association: async (id) => associationLinks(db(), id) ?? linksOf(await engine.view('association', id)),
+    association: async (id) => associationLinks(db(), id) ?? linksOf(db(), await engine.view('association', id)),
     ended: async (kind, id) => {
       const ending = endingOf(db(), streamIdOf(kind, id));
       return ending === undefined ? undefined : inheritedReason(ending);
@@ -59,10 +60,11 @@ const successorInUse = async (engine: CommandSink, credentialId: string, appId: 
   return owner?.kind === 'app' && owner.id === appId && heldAt(end.view, engine.clock.now().getTime()) ? end.id : undefined;
 };
 
-const linksOf = (view: { context: unknown }): AssociationLinks => {
+const linksOf = (d: Database.Database, view: { context: unknown }): AssociationLinks => {
   const { credentialId, nodeId, registree, establishedAt } = view.context as AssociationContext;
   return {
     ...(credentialId !== undefined ? { credentialId } : {}),
+    ...(credentialId !== undefined && isApplicationCredential(d, streamIdOf('credential', credentialId)) ? { onApplicationCredential: true as const } : {}),
     ...(nodeId !== undefined ? { nodeId } : {}),
     ...(registree?.kind === 'ae' ? { application: { appId: registree.appId, aeId: registree.id } } : {}),
     ...(registree?.kind === 'cse' ? { cseId: registree.id } : {}),

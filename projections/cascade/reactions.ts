@@ -1,6 +1,7 @@
 import type { DecodedEvent } from '../../domain/stored.ts';
 import type { RevocationReason } from '../../domain/events/index.ts';
 import { enrolmentEndReason } from '../../machines/index.ts';
+import { applicationCredentialOnArrival, applicationCredentialsOfCompromised } from './application-credentials-of-compromised.ts';
 import { applicationsOfEnded } from './applications-of-ended.ts';
 import type { AssociationLinks } from './associations.ts';
 import { bookkeeping } from './bookkeeping.ts';
@@ -10,16 +11,18 @@ import { associationsUnderAnotherCse, credentialsUnderAnotherCse, CSE_ID_MOVED }
 
 /**
  * What follows from an event: the revocation cascade (credential -> associations and the enrolments of the App-IDs
- * enrolled with it; node -> credentials and associations; App-ID, or its enrolment's end -> its instances'
+ * enrolled with it; node -> credentials and associations, and for keyCompromise the App-ID credentials its AEs signed
+ * in with (review 249); App-ID, or its enrolment's end -> its instances'
  * associations, seed 003 11.2.2), subscription end -> node enrolments,
  * a node's re-enrolment under another CSE-ID -> its associations and credentials under the old one (RS-01),
  * and the association bookkeeping. Pure over its lookups.
  */
 export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promise<Outcome[]> => {
   const stream = e.record.streamId;
-  const endNode = (reason: RevocationReason): Reaction[] => [
+  const endNode = async (reason: RevocationReason): Promise<Outcome[]> => [
     ...revokeCredentials(ctx.dependents(stream, 'credential-of-node'), reason),
     ...revokeAssociations(ctx.dependents(stream, 'association-of-node'), reason),
+    ...(await applicationCredentialsOfCompromised(ctx, stream, reason)),
   ];
   switch (e.event.type) {
     case 'CredentialRevoked':
@@ -45,10 +48,10 @@ export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promis
       ];
     }
     case 'NodeRevoked':
-      return endNode(e.event.data.reason);
+      return await endNode(e.event.data.reason);
     case 'NodeEnrolmentExpired':
       // The node's enrolment ended with its subscription and expired is final: nothing of it may stay in use.
-      return endNode('cessationOfOperation');
+      return await endNode('cessationOfOperation');
     case 'ApplicationRevoked': {
       const { reason } = e.event.data;
       return [
@@ -130,8 +133,10 @@ export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promis
       const associationId = e.event.data.associationId;
       const links = await ctx.association(associationId);
       const reason = await endedParent(links, ctx);
-      if (reason !== undefined) return revokeAssociations([`association-${associationId}`], reason);
-      return bookkeeping('record', associationId, links);
+      if (reason === undefined) return bookkeeping('record', associationId, links);
+      // Established on a node revoked for keyCompromise: the App-ID credential it signed in with was given away there.
+      const nodeReason = links.nodeId === undefined ? undefined : await ctx.ended('node', links.nodeId);
+      return [...revokeAssociations([`association-${associationId}`], reason), ...applicationCredentialOnArrival(links, nodeReason)];
     }
     case 'AssociationRevoked':
     case 'AssociationExpired': {

@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import { streamIdOf } from '../../domain/streams.ts';
 import { ensureSchemaVersion } from '../runtime/index.ts';
+import { APPLICATION_CREDENTIALS_TABLES, addApplicationCredential, resetApplicationCredentials, setupApplicationCredentials } from './application-credentials.ts';
 import { addAssociation, addInstance, associationLinks, markEstablished } from './associations.ts';
 import { DEPENDENTS_TABLES, addDependent, resetDependents, setupDependents } from './dependents.ts';
 import { addEnding, addEnrolmentEnd, endingOf } from './endings.ts';
@@ -24,8 +25,8 @@ export const ENDINGS: ReadonlySet<string> = new Set([
   'AssociationExpired',
 ]);
 
-const CASCADE_SCHEMA_VERSION = 15;
-const CASCADE_TABLES = [...DEPENDENTS_TABLES, ...INSTANCE_CREDENTIALS_TABLES, 'cascade_dead_letters'];
+const CASCADE_SCHEMA_VERSION = 16;
+const CASCADE_TABLES = [...DEPENDENTS_TABLES, ...INSTANCE_CREDENTIALS_TABLES, ...APPLICATION_CREDENTIALS_TABLES, 'cascade_dead_letters'];
 
 export const setupReadModel = (d: Database.Database): void => {
   // Version 2: endings of expired credentials, AE-IDs and association rows, which the reactions now read
@@ -64,15 +65,20 @@ export const setupReadModel = (d: Database.Database): void => {
   // Version 15 (review 212, SER-010): an ending keeps its revocation's reason raised to keyCompromise later
   // (raised_reason, raised_position, raised_event_id), beside the first reason the cascade decided from: the graph
   // showed only the first. The rebuild records the raises stored before.
+  // Version 16 (review 249, seed 004): the credentials issued to an App-ID as its own (cascade_application_owned), so
+  // a node revoked for keyCompromise revokes those its AEs signed in with there; left live, they stayed enrolled and
+  // authenticated AEs on other nodes. The rebuild revokes each that such a revocation before left live.
   ensureSchemaVersion(d, 'cascade', CASCADE_SCHEMA_VERSION, CASCADE_TABLES);
   setupDependents(d);
   setupInstanceCredentials(d);
+  setupApplicationCredentials(d);
   setupDeadLetters(d);
 };
 
 export const resetReadModel = (d: Database.Database): void => {
   resetDependents(d);
   resetInstanceCredentials(d);
+  resetApplicationCredentials(d);
   resetDeadLetters(d);
 };
 
@@ -83,7 +89,11 @@ export const applyToReadModel = (d: Database.Database, e: DecodedEvent): void =>
     case 'CredentialIssued': {
       const { owner } = e.event.data;
       if (owner.kind === 'node') addDependent(d, streamIdOf('node', owner.id), 'credential-of-node', stream);
-      if (owner.kind === 'app') addDependent(d, streamIdOf('application', owner.id), 'credential-of-application', stream);
+      if (owner.kind === 'app') {
+        addDependent(d, streamIdOf('application', owner.id), 'credential-of-application', stream);
+        // Its key is held on the nodes its instances sign in with it on (review 249).
+        addApplicationCredential(d, stream, streamIdOf('application', owner.id));
+      }
       // A CSE-ID's credential that names its node is that node's, now and for good (review 41): never handed to
       // the identifier's next holder. An AE-ID's that names its App-ID is that App-ID's, and follows the nodes
       // that App-ID's instance under the AE-ID runs on (review 44: never another App-ID's that used the AE-ID).
