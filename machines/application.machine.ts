@@ -31,6 +31,20 @@ const instanceAeIdOf = (context: ApplicationContext, event: MachineEvent): strin
 const registreeText = (a: AssociationContext): string =>
   a.registree === undefined ? 'no registree' : a.registree.kind === 'cse' ? `CSE ${a.registree.id}` : `AE ${a.registree.id} of App-ID ${a.registree.appId}`;
 
+/**
+ * Review 249: a credential past its notAfter has not ended until the expiry scheduler's tick records CredentialExpired,
+ * and "credential c is enrolled" alone did not say that the user is waiting for that tick. Told only when the
+ * validity has passed at this instant; empty otherwise.
+ */
+const validityPassed = (event: MachineEvent): string => {
+  const c = event.facts.credential?.context as CredentialContext | undefined;
+  if (c?.notAfter === undefined || event.at < c.notAfter) return '';
+  return (
+    `, ${windowText(c)}, and this is ${instant(event.at)}: its validity has passed, but it ends when the expiry scheduler records its expiry (CredentialExpired), ` +
+    `at its next tick, and the enrolment can end then, as ${enrolmentEndReason('expired')} (the cascade ends it)`
+  );
+};
+
 /** The states in which a credential can carry an App-ID's authorisation (credentialIsForThisApp). */
 const STANDING = ['initialized', 'enrolled', 'associated'];
 
@@ -74,7 +88,7 @@ export const applicationRefusals: RefusalReasons<ApplicationContext> = {
       `App-ID ${context.appId}'s enrolment ends once the credential it is enrolled with, ${context.credentialId ?? '(none)'}, has ended, for the reason that end gives`,
       [
         ...(d?.credentialId !== context.credentialId ? [`the event names credential ${d?.credentialId}`] : []),
-        ...(ends === undefined ? [`credential ${d?.credentialId} ${standing(event.facts.credential)}`] : ends !== d?.reason ? [`the event gives ${d?.reason}, and its end gives ${ends}`] : []),
+        ...(ends === undefined ? [`credential ${d?.credentialId} ${standing(event.facts.credential)}${validityPassed(event)}`] : ends !== d?.reason ? [`the event gives ${d?.reason}, and its end gives ${ends}`] : []),
       ],
     );
   },

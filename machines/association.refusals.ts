@@ -26,7 +26,7 @@ const nodeOf = (event: MachineEvent) => event.facts.node?.context as NodeContext
  * What each association guard asks, and what it found, once it has refused (machines/refusal-reasons.ts; review: a
  * configuration with another node's credential was refused "by rule credentialBelongsToRegistree" and nothing more).
  */
-export const associationRefusals: RefusalReasons<AssociationContext> = {
+const ownRefusals: RefusalReasons<AssociationContext> = {
   credentialUsable: ({ context, event }) => {
     const { id, credentialId } = configured(context, event);
     return saying(
@@ -153,3 +153,33 @@ export const associationRefusals: RefusalReasons<AssociationContext> = {
     );
   },
 };
+
+/** The rules that read the AE's App-ID themselves, and say so when it is not recorded. */
+const NAMES_THE_APP_ID = new Set(['applicationEnrolled', 'appCredentialIsEnrolled', 'applicationCredentialStands']);
+
+/**
+ * An AE Registree's App-ID that is not recorded (its application fact, read at configuration and establishment, is
+ * undefined), or undefined when it is or the Registree is none. Review 249: an AE of App-ID Rnone, never registered,
+ * on a credential of Rbilling's was refused "credential … is owned by app:Rbilling" by credentialBelongsToRegistree,
+ * which decides before applicationEnrolled: the guards' order names the rule a stored event's finding names, so the
+ * words of whichever rule refuses first say it instead.
+ */
+const appIdNotRecorded = (context: AssociationContext, event: MachineEvent): string | undefined => {
+  if (event.type !== 'AssociationConfigured' && event.type !== 'AssociationEstablished') return undefined;
+  const { registree } = configured(context, event);
+  if (registree?.kind !== 'ae' || event.facts.application !== undefined) return undefined;
+  return `App-ID ${registree.appId} is not recorded (an AE acts under a registered and enrolled App-ID, seed 003, 11.2.2)`;
+};
+
+export const associationRefusals: RefusalReasons<AssociationContext> = Object.fromEntries(
+  Object.entries(ownRefusals).map(([rule, reason]) => [
+    rule,
+    NAMES_THE_APP_ID.has(rule)
+      ? reason
+      : (args: { context: AssociationContext; event: MachineEvent }) => {
+          const own = reason(args);
+          const app = appIdNotRecorded(args.context, args.event);
+          return app === undefined ? own : own === undefined ? app : `${own}; ${app}`;
+        },
+  ]),
+);

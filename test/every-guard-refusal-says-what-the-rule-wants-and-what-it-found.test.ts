@@ -200,6 +200,11 @@ const CASES: Case[] = [
   ['an App-ID enrolled again with the credential it is enrolled with', 'application', appEnrolled, enrolApp('c'), 'credentialReplacesCurrent', ['credential c is the one it is enrolled with']],
   ['an App-ID enrolment ended while its credential is in use', 'application', appEnrolled,
     e('ApplicationEnrolmentEnded', { appId: 'Rapp', credentialId: 'c', reason: 'keyCompromise' }, 20, { credential: appCred('enrolled', { credentialId: 'c' }) }), 'enrolledCredentialEnded', ['credential c is enrolled']],
+  // Review 249: past its notAfter, before the expiry scheduler's tick records it expired, the credential has not ended.
+  ["an App-ID enrolment ended past its credential's notAfter, before its expiry is recorded", 'application', appEnrolled,
+    e('ApplicationEnrolmentEnded', { appId: 'Rapp', credentialId: 'c', reason: 'cessationOfOperation' }, 101, { credential: appCred('enrolled', { credentialId: 'c' }) }), 'enrolledCredentialEnded',
+    ['credential c is enrolled', `valid from ${iso(0)} to ${iso(100)}, and this is ${iso(101)}`, 'its validity has passed', 'when the expiry scheduler records its expiry (CredentialExpired)',
+      'the enrolment can end then, as cessationOfOperation']],
   ["an App-ID enrolment ended for another reason than its credential's end", 'application', appEnrolled,
     e('ApplicationEnrolmentEnded', { appId: 'Rapp', credentialId: 'c', reason: 'certificateHold' }, 20, { credential: appCred('revoked', { credentialId: 'c', revocationReason: 'keyCompromise' }) }),
     'enrolledCredentialEnded', ['certificateHold', 'keyCompromise']],
@@ -241,6 +246,12 @@ const CASES: Case[] = [
   ['a handshake under a CSE-ID its node no longer holds', 'association', assocConfigured, established({ ...served, node: servedNode({ cseId: '/n-renumbered' }) }), 'credentialBelongsToRegistree',
     ['node n holds CSE-ID /n-renumbered']],
   ['an association for a node not enrolled', 'association', [], configured({ ...served, node: view('initialized', { cseId: '/n' }) }), 'nodeEnrolled', ['node n is initialized']],
+  // Review 249: an AE's App-ID never registered is named by the rule that refuses first, not only by applicationEnrolled.
+  ['an AE association under an App-ID never registered, on another App-ID\'s credential', 'association', [],
+    configured({ ...served, credential: appCred('enrolled', { credentialId: 'c', owner: { kind: 'app', id: 'Rbilling' } }) }, { kind: 'ae', id: 'Cae', appId: 'Rnone' }), 'credentialBelongsToRegistree',
+    ['AE Cae of App-ID Rnone', 'credential c is owned by app:Rbilling', 'App-ID Rnone is not recorded']],
+  ['an AE association under an App-ID never registered, on a revoked credential', 'association', [],
+    configured({ ...served, credential: nodeCred('revoked') }, { kind: 'ae', id: 'Cae', appId: 'Rnone' }), 'credentialUsable', ['credential c is revoked', 'App-ID Rnone is not recorded']],
   ['an AE association under a revoked App-ID', 'association', [], configured({ ...aeServed, application: view('revoked') }, ae), 'applicationEnrolled', ['App-ID Rapp is revoked']],
   // Review 249: of its App-ID's credentials, an AE's association takes only the one the App-ID is enrolled with now.
   ['an AE association on a credential of its App-ID it was never enrolled with', 'association', [], configured({ ...aeServed, credential: appCred('enrolled', { credentialId: 'c' }) }, ae),
