@@ -44,10 +44,19 @@ describe('PKCS#11 refusals show long names cut', () => {
     ['in a fragment of the module path', `pkcs11:token=t?module-path=${MODULE}#pin-value=4321`],
     ['percent-encoded inside a label', `pkcs11:token=pin%2Dvalue%3D4321?module-path=${MODULE}`],
     ['in capitals', `pkcs11:token=t;PIN-VALUE=4321?module-path=${MODULE}`],
+    ['percent-encoded beside an invalid escape (review 253)', `pkcs11:token=x;pin%2Dvalue%3D4321;z=%ZZ?module-path=${MODULE}`],
+    ['with its first letter escaped', `pkcs11:token=x;%70in-value%3D4321?module-path=${MODULE}`],
   ])('a PIN written %s is refused as pin-value, never quoted (review 250)', (_where, uri) => {
     const { shown, issue } = refusal(() => parsePkcs11Uri(uri));
     expect(issue).toMatchObject({ path: 'pin-value', rule: 'refused_attribute' });
     expect(shown).not.toContain('4321');
+  });
+
+  it('a label or PIN file path that only contains the words pin-value is taken (review 253)', () => {
+    expect(parsePkcs11Uri(`pkcs11:token=pin-value-tests?module-path=${MODULE}&pin-source=file:/run/secrets/pin-value`)).toMatchObject({
+      token: { label: 'pin-value-tests' },
+      pin: { source: 'file', path: '/run/secrets/pin-value' },
+    });
   });
 
   it('a URI with a fragment is refused by name, its text not quoted', () => {

@@ -70,16 +70,14 @@ const REFUSED: Record<string, string> = {
   type: 'Credence names its own objects (CKA_ID is the key handle): the URI selects the module and the token only',
 };
 
-/** Whether `pin-value` is written anywhere in `uri`, in any case, as written or percent-decoded. */
-const namesPinValue = (uri: string): boolean => {
-  if (/pin-value/i.test(uri)) return true;
-  try {
-    return /pin-value/i.test(decodeURIComponent(uri));
-  } catch {
-    // Not decodable as a whole: each value is decoded on its own below, and refused there if it is not valid.
-    return false;
-  }
-};
+/**
+ * Whether `uri` gives a `pin-value` anywhere: the name followed by `=`, not inside a longer word, in any case, as
+ * written or with its percent-escapes decoded one by one (an invalid escape elsewhere must not hide one, review 253).
+ * A path or label that only contains the words (`/run/secrets/pin-value`, `pin-value-tests`) is not a PIN.
+ */
+const PIN_VALUE = /(^|[^a-z0-9_-])pin-value\s*=/i;
+const escapesDecoded = (text: string): string => text.replace(/%([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+const namesPinValue = (uri: string): boolean => PIN_VALUE.test(uri) || PIN_VALUE.test(escapesDecoded(uri));
 
 const attributes = (part: string, separator: string, where: string): Record<string, string> => {
   const out: Record<string, string> = {};
