@@ -25,7 +25,7 @@ const DER = 'A'.repeat(700);
 const line = (i: number, expired: boolean): string => {
   const serialNumber = (0x10_0000_0000 + i).toString(16);
   const credentialId = `cred-${i}`;
-  const notAfterMs = expired ? NOW - 30 * DAY : NOW + 365 * DAY;
+  const notAfterMs = expired ? NOW - 400 * DAY : NOW + 365 * DAY;
   const notAfter = new Date(notAfterMs).toISOString();
   // The trim judges at the newest line's issue when the clock reads later: the live ones were issued an hour ago.
   const issuedAt = new Date(Math.min(notAfterMs - 90 * DAY, NOW - 3_600_000)).toISOString();

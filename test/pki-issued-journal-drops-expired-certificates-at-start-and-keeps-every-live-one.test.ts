@@ -12,7 +12,7 @@ import type { CaId } from '../domain/x509/issuing-ca.ts';
 /*
  * The issued-certificates journal (`<data>/pki/<ca>.issued.jsonl`, review 247) grew by a line (about 2 KiB) for every
  * certificate ever issued, and every start read it all. Now the start's read drops the lines of certificates expired
- * a week (ISSUED_KEPT_EXPIRED_MS) before the clock's now, once they are most of the file: rewritten whole beside it
+ * a year (ISSUED_KEPT_EXPIRED_MS) before the clock's now, once they are most of the file: rewritten whole beside it
  * and renamed over it, so a crash leaves the old file or the new one. A live certificate's line is never dropped, and
  * the ledger's rules stand: a torn last line dropped, any other malformed line refusing the file.
  */
@@ -42,7 +42,7 @@ const lineOf = (i: number, notAfter: number): string => {
   return `${JSON.stringify({ serialNumber, credentialId: issue.credentialId, notAfter: issue.certificate.notAfter, issuedAt: new Date(Math.min(notAfter - 90 * DAY, NOW - 3_600_000)).toISOString(), issue })}\n`;
 };
 
-/** Long expired (past the week kept), expired within the week, and live lines, in the order given. */
+/** Long expired (past the year kept), expired within it, and live lines, in the order given. */
 const EXPIRED = NOW - ISSUED_KEPT_EXPIRED_MS - DAY;
 const JUST_EXPIRED = NOW - DAY;
 const LIVE = NOW + 365 * DAY;
@@ -86,6 +86,17 @@ describe('the issued-certificates journal at start', () => {
     // Every certificate here is expired two years on; the journal is judged at its newest line's issue instead.
     expect(start(dir, NOW + 730 * DAY).count).toBe(0);
     expect(readFileSync(journalOf(dir), 'utf8')).toBe(HEADER + body.filter((_, i) => notAfters[i] !== EXPIRED).join(''));
+  });
+
+  it('drops no live line when a certificate was issued on a clock 400 days ahead and the start reads that clock (review 253)', () => {
+    const dir = dataDir();
+    const body = lines(Array.from({ length: COMPACT_AT_LEAST * 2 - 1 }, () => NOW + 90 * DAY));
+    const ahead = NOW + 400 * DAY;
+    const issuedAhead = JSON.parse(lineOf(COMPACT_AT_LEAST * 2, ahead + 365 * DAY)) as Record<string, unknown>;
+    write(dir, [...body, `${JSON.stringify({ ...issuedAhead, issuedAt: new Date(ahead).toISOString() })}\n`]);
+
+    start(dir, ahead);
+    expect(start(dir).count).toBe(COMPACT_AT_LEAST * 2);
   });
 
   it('leaves the file as it is while the expired lines are few, or not most of it', () => {

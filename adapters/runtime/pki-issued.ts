@@ -60,12 +60,14 @@ export class IssuedJournal {
 }
 
 /**
- * How long past its notAfter a certificate's journal line is kept: a week. Once expired, every relying party refuses
+ * How long past its notAfter a certificate's journal line is kept: a year. Once expired, every relying party refuses
  * the certificate, so it needs no revoking, and the line's one use (recording its credential again to revoke it) is
- * gone. The week covers a relying party or this host whose clock runs behind, and outlasts the CRL's own retention of
- * an expired entry (RFC 5280 5.1.2.6: one CRL validity, 24 h by default, past the first CRL beyond its expiry).
+ * gone. A dropped line never comes back, and the only time the trim has is the wall clock's (issuedAt too): a clock
+ * stepped ahead, a certificate issued on it and a start before it is corrected would drop the lines of certificates
+ * still out in the field (review 253). The year is how far ahead a clock can be before that happens; the journal
+ * then holds a year of expired certificates beside the live ones, not every one ever issued.
  */
-export const ISSUED_KEPT_EXPIRED_MS = 7 * 86_400_000;
+export const ISSUED_KEPT_EXPIRED_MS = 365 * 86_400_000;
 
 /** What a start names at most, per CA, in its warning (all are counted). */
 export const ISSUED_NOT_IN_LOG_NAMED = 100;
