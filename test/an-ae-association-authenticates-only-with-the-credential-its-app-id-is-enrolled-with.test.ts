@@ -32,8 +32,8 @@ const enrol = (credentialId: string, replaces?: string) =>
   command('enrolApplication', { appId: APP, credentialId, ...(replaces !== undefined ? { replaces } : {}) }, { actor: operator });
 
 /** meter-1 enrolled, App-ID RA registered and enrolled with app-cred-1 (provisioned); app-cred-2 of RA issued and provisioned, never enrolled. */
-const world = async () => {
-  const c = (credence = openCredence({ location: { memory: true }, clock: new FakeClock(T0) }));
+const world = async (clock = new FakeClock(T0)) => {
+  const c = (credence = openCredence({ location: { memory: true }, clock }));
   for (const x of [
     cmd.createSubscription(), cmd.registerNode(), cmd.enrolNode(),
     command('registerApplication', { appId: APP, name: 'billing', provider: 'City Utilities' }, { actor: operator }),
@@ -87,5 +87,23 @@ describe('an AE association authenticates only with the credential its App-ID is
     // The credential it moved onto authenticates its AEs.
     await c.engine.execute(configureAeInstance('sa-4', 'app-cred-2', 'meter-1', APP));
     expect((await c.engine.execute(cmd.establishAssociation('sa-4'))).state).toBe('associated');
+  });
+
+  it("takes the enrolled credential's successor during its rotation's overlap, and the App-ID moves onto it at the handover (review 254)", async () => {
+    const clock = new FakeClock(T0);
+    const c = await world(clock);
+    await c.engine.execute(cmd.issueCredential('app-cred-3', APP, at(300), { purpose: 'application', owner: { kind: 'app', id: APP }, predecessorId: 'app-cred-1' }));
+    await c.engine.execute(cmd.provisionCredential('app-cred-3'));
+    await c.engine.execute(command('startCredentialRotation', { credentialId: 'app-cred-1', successorId: 'app-cred-3', overlapEndsAt: at(20) }, { actor: operator }));
+    // Not app-cred-2, issued to RA but as no one's successor.
+    expect((await refused(c, configureAeInstance('sa-2', 'app-cred-2', 'meter-1', APP))).problem).toMatchObject({ rule: RULE });
+    await c.engine.execute(configureAeInstance('sa-3', 'app-cred-3', 'meter-1', APP));
+    expect((await c.engine.execute(cmd.establishAssociation('sa-3'))).state).toBe('associated');
+    clock.set(at(21));
+    await c.tick();
+    await c.settle();
+    expect((await c.engine.entity('application', APP)).snapshot.context.credentialId).toBe('app-cred-3');
+    expect((await c.engine.entity('association', 'sa-3')).snapshot.value).toBe('associated');
+    expect((await replayAll(c.store)).findings).toEqual([]);
   });
 });
