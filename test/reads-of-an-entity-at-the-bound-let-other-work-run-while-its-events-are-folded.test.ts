@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getLong, seedEntityAtTheBound } from './support/long-entity.ts';
 import { startTestService, type TestService } from './support/service.ts';
 
-/** How many ticks of a 1 ms interval land while `work` runs, and the longest time between two (printed, never asserted). */
+/** How many ticks of a 1 ms interval land while `work` runs, how long it took, and the longest time between two ticks. */
 const ticksDuring = async <T>(work: () => Promise<T>): Promise<{ value: T; ticks: number; took: number; longestBlock: number }> => {
   let ticks = 0;
   let last = performance.now();
@@ -30,6 +30,11 @@ const ticksDuring = async <T>(work: () => Promise<T>): Promise<{ value: T; ticks
  * is now read in pages and folded with a turn of the event loop (a macrotask) every few hundred events, so a timer
  * set as the request starts fires many times before its answer. Counts, never times: the longest block is printed
  * for the report, as timings on a shared machine are noisy.
+ *
+ * Then (the follow-up's follow-up): the replay and the state at an instant still held the loop after the fold, while
+ * their answer was made: the replay's findings worded for the caller (60 ms), toWire (46 ms) and the encoding through
+ * the route's response schema (112 ms), the state's toWire and encoding (80 ms). Their long arrays (steps, findings)
+ * are now worded, converted, encoded and written in turns too, so their timers tick more often still.
  */
 describe('reads of an entity at the bound', () => {
   let svc: TestService;
@@ -44,19 +49,22 @@ describe('reads of an entity at the bound', () => {
   });
 
   const at = () => encodeURIComponent(new Date(Date.now() + 60_000).toISOString());
+  // The longest block as a share of the request's time, a ratio that holds on a fast machine and a slow one alike
+  // (absolute tick counts do not: a faster machine answers in fewer milliseconds). In one block, the entity now and
+  // its state took 0.8 to 0.95 of their request's time; with the fold in turns but the answers made in one block after
+  // it, the state and the replay 0.5 to 0.75 (317 ms of some 450, 407 of 435 to 816); with every part in turns, 0.03 to
+  // 0.2 (the longest gaps, 7 to 80 ms, a collection or another process's turn as often as a part of the answer).
   const routes: [string, () => string][] = [
     ['the entity now', () => '/v1/entities/node/gw'],
     ['its state at an instant', () => `/v1/entities/node/gw/state?at=${at()}`],
     ['its replay', () => '/v1/replay/node/gw'],
   ];
 
-  it.each(routes)('%s: a 1 ms timer set as the request starts fires many times before the answer', async (name, path) => {
+  it.each(routes)('%s: no block of the event loop holds it for a large share of the request', async (name, path) => {
     expect(events).toBeGreaterThan(svc.service.context.limits.maxEntityEvents - 3);
     const { value: reply, ticks, took, longestBlock } = await ticksDuring(() => getLong(svc, path(), svc.tokens.auditor));
     console.log(`${name} of ${events} events: ${took.toFixed(0)} ms, ${ticks} ticks of a 1 ms timer, longest block ${longestBlock.toFixed(0)} ms`);
     expect(reply.status).toBe(200);
-    // A read and a fold of 10,000 events in turns of a few hundred: some 55 to 95 ticks. In one block, 2 to 13 (the
-    // request's own I/O, the answer's writing).
-    expect(ticks).toBeGreaterThanOrEqual(30);
+    expect(longestBlock).toBeLessThan(took * 0.45);
   }, 120_000);
 });

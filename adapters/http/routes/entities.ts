@@ -10,7 +10,7 @@ import { QueryWholeNumber, QueryWholeNumberOr } from '../query-values.ts';
 import { refuseLongEntity } from './entity-bound.ts';
 import { entityNow } from './entity-now.ts';
 import { wholeTimelineInTurns } from './entity-timeline.ts';
-import { sendJsonInTurns } from './json-in-turns.ts';
+import { encodedAs, sendJsonInTurns, sendJsonOfInTurns, verdictInTurns } from './json-in-turns.ts';
 import { hasResolved, refuseUnlessResolved } from './pseudonym-reads.ts';
 import { DecimalString, getEntityRoute, mustExist, PageCursor, readYourWritesInto, toWire, Verdict } from './wire.ts';
 
@@ -310,7 +310,14 @@ export const entityRoutes: RouteModule = (app, context) => {
       await mustExist(context, streamId, kind);
       await refuseUnlessResolved(context, reply.request.principal, streamId);
       await refuseLongEntity(context, streamId, PAGE_THE_TIMELINE);
-      return toWire(await stateAt(context.credence.store, streamId, new Date(query.at))) as z.infer<typeof StateAtWire>;
+      const state = await stateAt(context.credence.store, streamId, new Date(query.at));
+      // Its findings (one per event of an entity at the bound) converted, encoded and written in turns, past the
+      // route's serializer, in the bytes it gave (key order kept): all at once they were one block of 80 ms.
+      const answer = {
+        ...encodedAs(reply, StateAtWire, toWire({ ...state, verdict: { ok: true } })),
+        verdict: await verdictInTurns(reply, state.verdict, toWire),
+      };
+      return sendJsonOfInTurns(reply, answer as z.infer<typeof StateAtWire>);
     },
   );
 };
