@@ -1,7 +1,7 @@
 import type { ApplicationContext, SubscriptionContext } from '../../../machines/contexts.ts';
 import { viewOf, type AssociationContext, type CredentialContext, type NodeContext } from '../../../machines/index.ts';
-import { credentialUsableAt, registreeApplicationCredentialStands, registreeApplicationEnrolled, registreeHeldByNode } from '../../../machines/guards.ts';
-import { isWithin } from '../../../machines/types.ts';
+import { appCredentialIsEnrolled, credentialUsableAt, registreeApplicationCredentialStands, registreeApplicationEnrolled, registreeHeldByNode } from '../../../machines/guards.ts';
+import { isWithin, type EntityView } from '../../../machines/types.ts';
 import { type KeyHandle } from '../../../domain/ports/index.ts';
 import type { Registree } from '../../../domain/events/association.ts';
 import { descriptorOf } from './descriptors.ts';
@@ -34,12 +34,15 @@ const subscriptionOfOwner = async (o: Lookups, owner: CredentialContext['owner']
 };
 
 /**
- * A credential a Registree's hello claims, by id and fingerprint, as the Registrar CSE may associate it. `served`: the
- * M2M service subscription of the node its association names, as the caller read it (`undefined`: none), whose end
- * ends the credential for its associations (`subscriptionEndsAt`); not given, its owner's node's is read here.
+ * A credential a Registree's hello claims, by id and fingerprint, as the Registrar CSE may associate it (`found`), and
+ * the credential as read (`view`), so that an association's rules on it (appCredentialIsEnrolled) run on this read, not
+ * on a second one the hello of an association would make and be timed by (review 64 F2). `served`: the M2M service
+ * subscription of the node its association names, as the caller read it (`undefined`: none), whose end ends the
+ * credential for its associations (`subscriptionEndsAt`); not given, its owner's node's is read here.
  */
-export const credentialById = async (o: Lookups, credentialId: string, fingerprint: string, served?: { readonly subscription: SubscriptionContext | undefined }) => {
+const readCredential = async (o: Lookups, credentialId: string, fingerprint: string, served?: { readonly subscription: SubscriptionContext | undefined }) => {
   const credential = await o.engine.peek('credential', credentialId);
+  const view = viewOf(credential.snapshot);
   // The same reads and rules whatever the id names, then the answer (review 64 F2): before, a wrong fingerprint or a
   // credential never issued stopped before the key registry, so a hello naming one was answered sooner.
   const [handle] = o.registry.live(credential.streamId, 'psk');
@@ -50,7 +53,7 @@ export const credentialById = async (o: Lookups, credentialId: string, fingerpri
   // hello checked the state alone (and the descriptor's window), and a predecessor whose rotation overlap had ended
   // ran its handshake to the finish, refused only when recorded (409), the expiry scheduler not having revoked it.
   const at = o.engine.clock.now().getTime();
-  const usable = credentialUsableAt(viewOf(credential.snapshot), at);
+  const usable = credentialUsableAt(view, at);
   // Only what its holder is told at the finish (decoy.ts), never whether: outside its validity window the protocol
   // names that from the descriptor (credential_expired, credential_not_yet_valid); inside it, the rule refused a
   // credential its lifecycle ended or handed over to its successor, told as revoked.
@@ -62,15 +65,20 @@ export const credentialById = async (o: Lookups, credentialId: string, fingerpri
   // the record names, one that cannot exist where it names none (review 64 F2).
   const subscription = served !== undefined ? served.subscription : await subscriptionOfOwner(o, context.owner);
   const subscriptionEndsAt = subscription?.notAfter;
-  if (context.fingerprint !== fingerprint || descriptor === undefined) return undefined;
-  return {
+  if (context.fingerprint !== fingerprint || descriptor === undefined) return { view, found: undefined };
+  const found = {
     descriptor,
     ...(handle !== undefined ? { handle: handle as KeyHandle } : {}),
     ...(revoked ? { revoked: true } : {}),
     ...(overlapEndsAt !== undefined ? { overlapEndsAt: new Date(overlapEndsAt).toISOString() } : {}),
     ...(subscriptionEndsAt !== undefined ? { subscriptionEndsAt: new Date(subscriptionEndsAt).toISOString() } : {}),
   };
+  return { view, found };
 };
+
+/** A credential a Registree's hello claims, by id and fingerprint, as the Registrar CSE may associate it (readCredential). */
+export const credentialById = async (o: Lookups, credentialId: string, fingerprint: string, served?: { readonly subscription: SubscriptionContext | undefined }) =>
+  (await readCredential(o, credentialId, fingerprint, served)).found;
 
 /**
  * What a hello reads of an association and the records its rules look at, in a fixed order: every hello reads the same
@@ -93,8 +101,11 @@ const readAssociation = async (o: Lookups, associationId: string) => {
 
 type AssociationRead = Awaited<ReturnType<typeof readAssociation>>;
 
-/** The association machine's rules for a handshake of `registreeId` with this Registrar CSE at `at`, each answered. */
-const rulesOf = (r: AssociationRead, registrarCseId: string, registreeId: string, at: number) => {
+/**
+ * The association machine's rules for a handshake of `registreeId` with this Registrar CSE at `at`, each answered;
+ * `credential`: the one the association was configured with, as read.
+ */
+const rulesOf = (r: AssociationRead, credential: EntityView, registrarCseId: string, registreeId: string, at: number) => {
   const { c, node, subscriptionId, subscription, registree, application, enrolledWith, enrolledCredential } = r;
   return {
     waiting: String(r.association.snapshot.value) === 'initialized' && c.credentialId !== undefined,
@@ -111,6 +122,10 @@ const rulesOf = (r: AssociationRead, registrarCseId: string, registreeId: string
     // is enrolled with stands now (applicationCredentialStands, 11.2.2): found in review 26, a handshake under an
     // App-ID whose credential had passed its notAfter ran to its finish, refused only there.
     enrolled: registreeApplicationEnrolled(application, registree),
+    // Seed 003, 11.2.2 (appCredentialIsEnrolled, machines v10): a credential owned by the App-ID is of purpose
+    // application and the one it is enrolled with now. Review 249's follow-up: a handshake on the credential the App-ID
+    // was moved off (`--replaces`) ran to its finish, the device deriving its session key, refused only when recorded.
+    appCredential: appCredentialIsEnrolled(credential, application, c.credentialId),
     stands: registreeApplicationCredentialStands(application, enrolledWith === undefined ? undefined : enrolledCredential, registree, at),
   };
 };
@@ -124,10 +139,10 @@ const rulesOf = (r: AssociationRead, registrarCseId: string, registreeId: string
 export const credentialOfAssociation = async (o: Lookups, registrarCseId: string, associationId: string, registreeId: string, fingerprint: string) => {
   const read = await readAssociation(o, associationId);
   const subscription = read.subscriptionId === undefined ? undefined : (read.subscription.snapshot.context as SubscriptionContext | undefined);
-  const found = await credentialById(o, read.c.credentialId ?? NONE.credential, fingerprint, { subscription });
-  const rules = rulesOf(read, registrarCseId, registreeId, o.engine.clock.now().getTime());
-  const { waiting, forThisRegistree, served, held, enrolled, stands } = rules;
-  return waiting && forThisRegistree && served === 'served' && held && enrolled && stands ? found : undefined;
+  const { view, found } = await readCredential(o, read.c.credentialId ?? NONE.credential, fingerprint, { subscription });
+  const rules = rulesOf(read, view, registrarCseId, registreeId, o.engine.clock.now().getTime());
+  const { waiting, forThisRegistree, served, held, enrolled, appCredential, stands } = rules;
+  return waiting && forThisRegistree && served === 'served' && held && enrolled && appCredential && stands ? found : undefined;
 };
 
 /**
@@ -138,7 +153,9 @@ export const credentialOfAssociation = async (o: Lookups, registrarCseId: string
  */
 export const associationClosedFor = async (o: Lookups, registrarCseId: string, associationId: string, registreeId: string): Promise<AssociationClosed | undefined> => {
   const read = await readAssociation(o, associationId);
-  const rules = rulesOf(read, registrarCseId, registreeId, o.engine.clock.now().getTime());
+  // Past the holder's proof only: a read a hello never makes (review 64 F2 is about hellos).
+  const credential = viewOf((await o.engine.peek('credential', read.c.credentialId ?? NONE.credential)).snapshot);
+  const rules = rulesOf(read, credential, registrarCseId, registreeId, o.engine.clock.now().getTime());
   const { c, registree } = read;
   const ask = 'ask the operator; a handshake needs an association configured anew';
   if (!rules.forThisRegistree) return undefined;
@@ -155,6 +172,13 @@ export const associationClosedFor = async (o: Lookups, registrarCseId: string, a
   if (!rules.held) return { reason: 'cse_id_moved', detail: `node ${c.nodeId} no longer holds CSE-ID ${registree.id}: ${ask}` };
   const appId = registree.kind === 'ae' ? registree.appId : 'none';
   if (!rules.enrolled) return { reason: 'app_id_not_enrolled', detail: `App-ID ${appId} is not enrolled (seed 003, 11.2.2): ${ask}` };
+  if (!rules.appCredential) {
+    const { purpose } = credential.context as Partial<CredentialContext>;
+    const why = purpose !== 'application'
+      ? `of App-ID ${appId} has purpose ${purpose}, not application`
+      : `is not the one App-ID ${appId} is enrolled with${read.enrolledWith === undefined ? '' : ` (credential ${read.enrolledWith})`}`;
+    return { reason: 'app_id_not_enrolled', detail: `credential ${c.credentialId} ${why} (seed 003, 11.2.2): ${ask}` };
+  }
   if (!rules.stands) {
     return { reason: 'app_id_not_enrolled', detail: `the credential App-ID ${appId} is enrolled with has ended or is outside its validity (seed 003, 11.2.2): ${ask}` };
   }
