@@ -4,7 +4,7 @@ import type { DecodedEvent } from '../domain/stored.ts';
 import { COMPLIANCE_EVENT_TYPES, complianceProjection } from '../projections/compliance/index.ts';
 import { applyComplianceByStatement } from './support/compliance-by-statement.ts';
 
-const TABLES = ['compliance_revocations', 'compliance_enrolments', 'compliance_enrolment_history', 'compliance_credentials', 'compliance_provisioned', 'compliance_associations', 'compliance_identifiers', 'compliance_pending_provisionings', 'compliance_subscriptions', 'compliance_rotations', 'compliance_lapses'];
+const TABLES = ['compliance_revocations', 'compliance_enrolments', 'compliance_enrolment_history', 'compliance_credentials', 'compliance_provisioned', 'compliance_associations', 'compliance_identifiers', 'compliance_pending_provisionings', 'compliance_subscriptions', 'compliance_rotations', 'compliance_lapses', 'compliance_endings', 'compliance_association_configurations'];
 
 const dump = (db: Database.Database): Record<string, unknown[]> =>
   Object.fromEntries(TABLES.map((t) => [t, db.prepare(`SELECT * FROM ${t} ORDER BY 1, 2`).all()]));
@@ -76,9 +76,14 @@ const history = (next: () => number, length: number): DecodedEvent[] => {
           meta = { actor: { id: 'system:process-manager', role: 'system' }, commandType: 'revokeCredential', causationId: cause.record.id };
         }
         break;
-      case 8:
-        [streamId, type, data] = [`application-billing`, 'ApplicationRevoked', { appId: 'billing', reason: pick(REASONS) }];
+      case 8: {
+        // Of the App-IDs the associations name too: what dangling-associations reads of them (review 249).
+        const app = pick(['billing', 'Rbilling', 'Rother']);
+        [streamId, type, data] = next() < 0.5
+          ? [`application-${app}`, 'ApplicationRevoked', { appId: app, reason: pick(REASONS) }]
+          : [`application-${app}`, 'ApplicationEnrolmentEnded', { appId: app, credentialId: credential, reason: pick(REASONS) }];
         break;
+      }
       case 9:
         [streamId, type, data] = [`association-${association}`, 'AssociationConfigured', {
           associationId: association, credentialId: credential, nodeId: node,

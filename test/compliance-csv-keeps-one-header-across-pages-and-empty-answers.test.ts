@@ -84,7 +84,7 @@ describe('compliance CSV columns', () => {
   it('gives an empty answer the header of a full one', async () => {
     expect(parseCsv((await query('actions', { actor: 'nobody' })).text)).toEqual([AUDIT_COLUMNS]);
     expect(parseCsv((await query('dangling-associations', {})).text)).toEqual([
-      ['position', 'associationPosition', 'associationId', 'associationStatus', 'credentialId', 'credentialStatus'],
+      ['position', 'associationPosition', 'associationId', 'associationStatus', 'credentialId', 'credentialStatus', 'parent.kind', 'parent.id', 'parent.endedBy'],
     ]);
     expect(parseCsv((await query('expiring', { days: '1' })).text)).toEqual([['position', 'credentialId', 'owner.kind', 'owner.id', 'notAfter', 'status', 'owner.appId', 'owner.nodeId']]);
     expect(parseCsv((await query('provisioned', { subscription: 'none' })).text)).toEqual([

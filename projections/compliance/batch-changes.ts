@@ -3,7 +3,7 @@ import type { DecodedEvent } from '../../domain/stored.ts';
 import { parseStreamId } from '../../domain/streams.ts';
 import { prepared } from '../runtime/index.ts';
 import type { BatchRows } from './batch-read.ts';
-import type { Association, Credential, Enrolment, EnrolmentChange, Position } from './batch-rows.ts';
+import type { Association, Credential, Enrolment, EnrolmentChange, ParentKind, Position } from './batch-rows.ts';
 import { ENROLMENT_IN_FORCE } from './batch-statements.ts';
 import { identifierKey } from './identifier-keys.ts';
 import { inForceAt } from './subscriptions.ts';
@@ -42,6 +42,14 @@ export const batchChanges = (db: Database.Database, { identifiers, pending, subs
   const changedAssociations = new Set<Association>();
   const newRevocations: unknown[][] = [];
   const newProvisioned: unknown[][] = [];
+  // Only ever added (`INSERT OR IGNORE`): a node's or App-ID's ending, an App-ID's enrolment's end, and where each
+  // association was configured, which dangling-associations reads at query time (review 249).
+  const newEndings: unknown[][] = [];
+  const newConfigurations: unknown[][] = [];
+  /** The parent `kind` `id` ended at `position` by an event of type `event`. */
+  const parentEnded = (kind: ParentKind, id: string, position: bigint, event: string): void => {
+    newEndings.push([kind, id, position, event]);
+  };
   // This batch's changes of enrolment by node; a change stored at the same position wins (`INSERT OR IGNORE`).
   const changesHere = new Map<string, EnrolmentChange[]>();
   const newEnrolmentChanges: unknown[][] = [];
@@ -94,7 +102,7 @@ export const batchChanges = (db: Database.Database, { identifiers, pending, subs
   };
   return {
     provisionedHere, changedEnrolments, changedIdentifiers, changedCredentials, created, changedAssociations, newRevocations, newProvisioned,
-    newEnrolmentChanges, nameIdentifier, namedNow, enrolmentChanged, recordRevocation,
+    newEnrolmentChanges, newEndings, newConfigurations, nameIdentifier, namedNow, enrolmentChanged, recordRevocation, parentEnded,
   };
 };
 

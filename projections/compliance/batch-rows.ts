@@ -43,3 +43,10 @@ export interface Association {
   readonly app_id: string | null;
   readonly ae_id: string | null;
 }
+
+/**
+ * A parent whose ending an association must follow, besides its credential (compliance_endings, review 249): a node
+ * (revoked, or its enrolment expired), an App-ID (revoked), an App-ID's enrolment (ended, of the associations made
+ * under it: the App-ID may be enrolled again).
+ */
+export type ParentKind = 'node' | 'application' | 'application-enrolment';

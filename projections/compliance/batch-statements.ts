@@ -83,6 +83,10 @@ export const NEW_CREDENTIALS = rowWriter('IGNORE', 'compliance_credentials', CRE
 export const NEW_ASSOCIATIONS = rowWriter('IGNORE', 'compliance_associations', ASSOCIATION_COLUMNS);
 export const REVOCATIONS = rowWriter('IGNORE', 'compliance_revocations', REVOCATION_COLUMNS);
 export const PROVISIONED = rowWriter('IGNORE', 'compliance_provisioned', PROVISIONED_COLUMNS);
+// A parent's ending and an association's configuration, each recorded once, at its position (review 249: what
+// dangling-associations reads besides the credential's status).
+export const ENDINGS = rowWriter('IGNORE', 'compliance_endings', ['kind', 'id', 'position', 'event']);
+export const CONFIGURATIONS = rowWriter('IGNORE', 'compliance_association_configurations', ['association_id', 'position']);
 // A change of enrolment is recorded once, at its position; the batch records only changes it made (batch-changes.ts).
 export const ENROLMENT_HISTORY = rowWriter('IGNORE', 'compliance_enrolment_history', ['node_id', 'position', 'subscription_id']);
 /** The enrolment change in force at a position: the latest before it (a provisioning is never its node's enrolment). */

@@ -3,8 +3,10 @@ import { prepared } from '../runtime/index.ts';
 import {
   ASSOCIATION_COLUMNS,
   ASSOCIATIONS,
+  CONFIGURATIONS,
   CREDENTIAL_COLUMNS,
   CREDENTIALS,
+  ENDINGS,
   ENROLMENT_HISTORY,
   ENROLMENTS,
   IDENTIFIERS,
@@ -24,7 +26,7 @@ import { idOfKey } from './identifier-keys.ts';
 export const writeBatch = (
   db: Database.Database,
   { enrolments, identifiers, pending, subscriptions, dates }: BatchRows,
-  { changedEnrolments, changedIdentifiers, changedCredentials, created, changedAssociations, newRevocations, newProvisioned, newEnrolmentChanges }: BatchChanges,
+  { changedEnrolments, changedIdentifiers, changedCredentials, created, changedAssociations, newRevocations, newProvisioned, newEnrolmentChanges, newEndings, newConfigurations }: BatchChanges,
 ): void => {
   const removed: string[] = [];
   const enrolmentRows: unknown[][] = [];
@@ -47,6 +49,8 @@ export const writeBatch = (
   write(changedAssociations, ASSOCIATION_COLUMNS, ASSOCIATIONS, NEW_ASSOCIATIONS);
   writeRows(db, REVOCATIONS, newRevocations);
   writeRows(db, PROVISIONED, newProvisioned);
+  writeRows(db, ENDINGS, newEndings);
+  writeRows(db, CONFIGURATIONS, newConfigurations);
   pending.flush();
   subscriptions.flush();
   dates.flush();

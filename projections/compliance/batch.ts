@@ -28,7 +28,10 @@ import { inForceAt } from './subscriptions.ts';
  * it is not (review 48, pending.ts). Neither is one made when the subscription its node was enrolled under was no
  * longer in force: ended by a termination or expiry recorded before it, or at or past its notAfter (review 155,
  * subscriptions.ts). Every provisioned row is listed at the event that wrote it (`listed_position`:
- * the provisioning, or the naming that settled it), which the query pages by, so no row lands behind a pager.
+ * the provisioning, or the naming that settled it), which the query pages by, so no row lands behind a pager. A
+ * node's ending (revoked, enrolment expired), an App-ID's revocation and an App-ID's enrolment's end are recorded
+ * each once, at its position, and each association's first configuration with its position: what dangling-associations
+ * looks at besides the credential (review 249).
  *
  * `applyComplianceMany` applies the events of a batch (`complianceProjection().beginBatch`) or one event live (a
  * batch of one): the rows the events touch are read in one query per table (a subscription when first asked for),
@@ -44,8 +47,10 @@ export const applyComplianceMany = (db: Database.Database, events: readonly Deco
   const rows = readBatch(db, keysOf(events));
   const { credentials, associations, identifiers, enrolments, pending, subscriptions, dates } = rows;
   const changes = batchChanges(db, rows);
-  const { provisionedHere, changedEnrolments, changedCredentials, created, changedAssociations, newProvisioned, nameIdentifier, namedNow, enrolmentChanged, recordRevocation } =
-    changes;
+  const {
+    provisionedHere, changedEnrolments, changedCredentials, created, changedAssociations, newProvisioned, newConfigurations, nameIdentifier, namedNow, enrolmentChanged,
+    recordRevocation, parentEnded,
+  } = changes;
 
   for (const e of events) {
     const position = e.record.position;
@@ -85,10 +90,17 @@ export const applyComplianceMany = (db: Database.Database, events: readonly Deco
         }
         // A node's, an App-ID's or an association's revocation occurred when it was recorded: nothing dates it back.
         if (event.type === 'NodeRevoked') recordRevocation(e, event.data.reason, e.at);
+        // Either is final: an association of the node live after it dangles (review 249).
+        parentEnded('node', event.data.nodeId, position, event.type);
         break;
       }
       case 'ApplicationRevoked':
         recordRevocation(e, event.data.reason, e.at);
+        parentEnded('application', event.data.appId, position, event.type);
+        break;
+      case 'ApplicationEnrolmentEnded':
+        // Its instances lose access as when the App-ID is revoked (seed 003 11.2.2): those configured before it.
+        parentEnded('application-enrolment', event.data.appId, position, event.type);
         break;
       case 'CredentialRevoked':
         recordRevocation(e, event.data.reason, dates.credentialRevoked(e, event.data.credentialId, event.data.reason));
@@ -152,6 +164,8 @@ export const applyComplianceMany = (db: Database.Database, events: readonly Deco
         // The bare AE-ID (old-shape credentials) is named here; the App-ID's instance at establishment (review 49).
         nameIdentifier(registree.kind, registree.id, nodeId, position);
         namedNow(identifierKey(registree.kind, registree.id), nodeId, position);
+        // Which of its App-ID's enrolment ends it was live at (review 249); the first configuration wins, as its row.
+        newConfigurations.push([associationId, position]);
         if (associations.get(associationId) !== undefined) break;
         const row: Association = {
           association_id: associationId, credential_id: credentialId, node_id: nodeId, status: 'configured', status_position: position,

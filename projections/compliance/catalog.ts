@@ -273,10 +273,12 @@ export const COMPLIANCE_QUERIES = {
     run: (db, p, now, limit) => expiringWithin(db, p.now ?? now, p.days, { limit }, p.after),
   }),
   'dangling-associations': query({
-    summary: 'live associations whose credential is revoked or expired (must be empty)',
+    summary:
+      'live associations whose credential, node (revoked, enrolment expired), App-ID (revoked) or App-ID enrolment (ended) has ended, ' +
+      'one row per ended parent, naming it and how it ended (must be empty)',
     params: z.strictObject({ limit: Limit, after: DanglingAfter }),
     paged: false,
-    // Ordered by the position that ended the credential, then association id: several associations share a credential.
+    // Ordered by the position that ended the parent, then association id: several associations share a parent's ending.
     cursorOf: (row: DanglingAssociationRow) => `${row.position}:${row.associationId}`,
     run: (db, p, _now, limit) => danglingAssociations(db, { limit }, p.after),
   }),

@@ -8,6 +8,8 @@ export const COMPLIANCE_EVENT_TYPES = [
   'CredentialExpired',
   'CredentialRevoked',
   'ApplicationRevoked',
+  // An App-ID's enrolment ended: the associations made under it must end too (review 249, dangling-associations).
+  'ApplicationEnrolmentEnded',
   'AssociationConfigured',
   'AssociationEstablished',
   'AssociationExpired',

@@ -4,7 +4,7 @@ import { applyComplianceMany } from './batch.ts';
 import { COMPLIANCE_EVENT_TYPES } from './event-types.ts';
 import { COMPLIANCE_QUERY_INDEXES, COMPLIANCE_TABLES, resetComplianceTables, setupComplianceTables } from './tables.ts';
 
-const COMPLIANCE_SCHEMA_VERSION = 10;
+const COMPLIANCE_SCHEMA_VERSION = 11;
 
 /**
  * The compliance read models: revocations, enrolments, credentials, provisioning and associations. In a batch the
@@ -41,6 +41,9 @@ export const complianceProjection = (): Projection => {
       // revocationDate where it has none) and OCSP's invalidityDate give it (projections/revocation-instant): `at` and
       // `occurred_at` say that instant, `recorded_at` the recording where later; the rotations under way and the late
       // lapses it reads (compliance_rotations, compliance_lapses).
+      // Version 11 (review 249): a node's ending, an App-ID's revocation and an App-ID's enrolment's end are recorded
+      // (compliance_endings), with where each association was configured (compliance_association_configurations), so
+      // that dangling-associations lists an association left live under any of them, not under its credential alone.
       // A read model written before is rebuilt from the log.
       ensureSchemaVersion(db, 'compliance', COMPLIANCE_SCHEMA_VERSION, COMPLIANCE_TABLES);
       setupComplianceTables(db);

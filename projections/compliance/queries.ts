@@ -3,6 +3,9 @@ import type { RevocationReason } from '../../domain/events/index.ts';
 import { actionsOf, actionsWithToken, pageBounds, windowBounds, type AuditEntry, type Page, type TimeWindow } from '../audit/index.ts';
 import type { QueryInstant } from './instants.ts';
 
+// Review 249: dangling-associations looks at every parent an association follows, in a file of its own.
+export { danglingAssociations, type DanglingAssociationRow, type ParentEndedBy } from './dangling-associations.ts';
+
 /** Every answer row names the global position of the event that proves it (for an inclusion proof). */
 export interface RevocationRow {
   readonly position: bigint;
@@ -232,52 +235,3 @@ export const expiringWithin = (
     status: r.status,
   }));
 };
-
-export interface DanglingAssociationRow {
-  /** Position of the event that ended the credential (revocation or expiry). */
-  readonly position: bigint;
-  /** Position of the association's latest status event. */
-  readonly associationPosition: bigint;
-  readonly associationId: string;
-  readonly associationStatus: 'configured' | 'established';
-  readonly credentialId: string;
-  readonly credentialStatus: 'revoked' | 'expired';
-}
-
-/**
- * Associations still alive whose credential is revoked or expired. Seed 003 11.3.2 and the revocation cascade
- * say this is always empty once the projections have settled; a row here is a finding.
- */
-export const danglingAssociations = (
-  db: Database.Database,
-  page: Pick<Page, 'limit'> = {},
-  /** The last row of the page before, by the order of the answer: the rows after it (several share a credential). */
-  after?: { readonly position: bigint; readonly associationId: string },
-): DanglingAssociationRow[] =>
-  (
-    db
-      .prepare(
-        `SELECT a.association_id, a.status AS a_status, a.status_position AS a_position, c.credential_id, c.status AS c_status,
-           c.status_position AS c_position
-         FROM compliance_associations a JOIN compliance_credentials c ON c.credential_id = a.credential_id
-         WHERE a.status IN ('configured', 'established') AND c.status IN ('revoked', 'expired')
-           AND (c.status_position, a.association_id) > (?, ?)
-         ORDER BY c.status_position, a.association_id LIMIT ?`,
-      )
-      // Without a cursor, one before every row: positions start at 1 and '' sorts before any association id.
-      .all(after?.position ?? 0n, after?.associationId ?? '', pageBounds(page)[1]) as {
-      association_id: string;
-      a_status: 'configured' | 'established';
-      a_position: bigint;
-      credential_id: string;
-      c_status: 'revoked' | 'expired';
-      c_position: bigint;
-    }[]
-  ).map((r) => ({
-    position: r.c_position,
-    associationPosition: r.a_position,
-    associationId: r.association_id,
-    associationStatus: r.a_status,
-    credentialId: r.credential_id,
-    credentialStatus: r.c_status,
-  }));

@@ -16,6 +16,9 @@ export const COMPLIANCE_QUERY_INDEXES: readonly QueryIndex[] = [
     create: 'CREATE INDEX IF NOT EXISTS compliance_provisioned_listing ON compliance_provisioned (subscription_id, listed_position, credential_id)',
   },
   { name: 'compliance_associations_credential', create: 'CREATE INDEX IF NOT EXISTS compliance_associations_credential ON compliance_associations (credential_id, status)' },
+  // dangling-associations from each ended node or App-ID (few) to its live associations (review 249).
+  { name: 'compliance_associations_node', create: 'CREATE INDEX IF NOT EXISTS compliance_associations_node ON compliance_associations (node_id, status)' },
+  { name: 'compliance_associations_app', create: 'CREATE INDEX IF NOT EXISTS compliance_associations_app ON compliance_associations (app_id, status)' },
 ];
 
 /** The tables `setupComplianceTables` makes (dropped when the projection's schema version changes). */
@@ -31,6 +34,8 @@ export const COMPLIANCE_TABLES = [
   'compliance_subscriptions',
   'compliance_rotations',
   'compliance_lapses',
+  'compliance_endings',
+  'compliance_association_configurations',
 ] as const;
 
 /**
@@ -115,6 +120,21 @@ export const setupComplianceTables = (db: Database.Database): void => {
   ) WITHOUT ROWID;
   -- What a provisioning is listed under a subscription by (review 155): its notAfter (SubscriptionCreated, NULL until
   -- it is read) and the earliest position a termination or expiry ended it at (NULL while none did).
+  -- The parents an association follows besides its credential (review 249), each ending once at its position:
+  -- kind 'node' (NodeRevoked, NodeEnrolmentExpired), 'application' (ApplicationRevoked), 'application-enrolment'
+  -- (ApplicationEnrolmentEnded: of the associations configured before it; the App-ID may be enrolled again).
+  CREATE TABLE IF NOT EXISTS compliance_endings (
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    event TEXT NOT NULL,
+    PRIMARY KEY (kind, id, position)
+  ) WITHOUT ROWID;
+  -- Where each association was first configured: an App-ID's enrolment end ends those configured before it.
+  CREATE TABLE IF NOT EXISTS compliance_association_configurations (
+    association_id TEXT PRIMARY KEY,
+    position INTEGER NOT NULL
+  ) WITHOUT ROWID;
   CREATE TABLE IF NOT EXISTS compliance_subscriptions (
     subscription_id TEXT PRIMARY KEY,
     not_after_ms INTEGER,

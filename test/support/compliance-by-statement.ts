@@ -28,7 +28,15 @@ import { parseStreamId } from '../../domain/streams.ts';
  * (compliance_rotations: the latest started by position, until it is abandoned or the credential revoked), and the
  * cascade's (its actor, revokeCredential) no later than the subscription's notAfter when the enrolment end it names as
  * its causationId was recorded after that notAfter (compliance_lapses); `recorded_at` keeps the recording where later.
+ * A node's ending (revoked, enrolment expired), an App-ID's revocation and an App-ID's enrolment's end are recorded
+ * once each by kind, id and position, the first event there kept (compliance_endings), and each association's first
+ * configuration with its position (compliance_association_configurations): dangling-associations reads them (review 249).
  */
+
+/** The parent `kind` `id` ended at `e` (compliance_endings): the first event recorded at a position is kept. */
+const parentEnded = (db: Database.Database, kind: string, id: string, e: DecodedEvent): void => {
+  db.prepare('INSERT OR IGNORE INTO compliance_endings (kind, id, position, event) VALUES (?, ?, ?, ?)').run(kind, id, e.record.position, e.event.type);
+};
 
 /** The subscription `s` (a LEFT JOIN, NULL when unknown) in force at the provisioning `position`, `at`. */
 const IN_FORCE = (s: string, position: string, at: string) =>
@@ -114,6 +122,7 @@ export const applyComplianceByStatement = (db: Database.Database, e: DecodedEven
     case 'NodeRevoked': {
       const { changes } = db.prepare('DELETE FROM compliance_enrolments WHERE node_id = ? AND position < ?').run(event.data.nodeId, position);
       if (changes > 0) enrolmentChanged(db, event.data.nodeId, position, null);
+      parentEnded(db, 'node', event.data.nodeId, e);
       if (event.type === 'NodeRevoked') recordRevocation(db, e, event.data.reason);
       else {
         db.prepare('INSERT OR IGNORE INTO compliance_lapses (event_id, lapsed_at) SELECT ?, not_after_ms FROM compliance_subscriptions WHERE subscription_id = ? AND not_after_ms < ?').run(
@@ -139,7 +148,10 @@ export const applyComplianceByStatement = (db: Database.Database, e: DecodedEven
       if (event.type === 'CredentialRevoked') {
         setStatus(db, 'credentials', event.data.credentialId, 'revoked', position);
         endPending(db, event.data.credentialId);
-      }
+      } else parentEnded(db, 'application', event.data.appId, e);
+      return;
+    case 'ApplicationEnrolmentEnded':
+      parentEnded(db, 'application-enrolment', event.data.appId, e);
       return;
     case 'AssociationRevoked':
       recordRevocation(db, e, event.data.reason);
@@ -190,6 +202,7 @@ export const applyComplianceByStatement = (db: Database.Database, e: DecodedEven
         `INSERT OR IGNORE INTO compliance_associations (association_id, credential_id, node_id, status, status_position, app_id, ae_id)
          VALUES (?, ?, ?, 'configured', ?, ?, ?)`,
       ).run(associationId, credentialId, nodeId, position, registree.kind === 'ae' ? registree.appId : null, registree.kind === 'ae' ? registree.id : null);
+      db.prepare('INSERT OR IGNORE INTO compliance_association_configurations (association_id, position) VALUES (?, ?)').run(associationId, position);
       return;
     }
     case 'AssociationEstablished': {

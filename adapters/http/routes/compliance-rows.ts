@@ -76,6 +76,12 @@ export const COMPLIANCE_ROWS = {
       associationStatus: z.string(),
       credentialId: z.string(),
       credentialStatus: z.string(),
+      // Review 249: the parent that ended (the credential, its node, its App-ID, its App-ID's enrolment) and how.
+      parent: z.object({
+        kind: z.string().describe('credential, node, application or application-enrolment'),
+        id: z.string(),
+        endedBy: z.string().describe('the event that ended it, at `position`: CredentialRevoked, CredentialExpired, NodeRevoked, NodeEnrolmentExpired, ApplicationRevoked or ApplicationEnrolmentEnded'),
+      }),
     }),
   ),
 } satisfies Record<ComplianceQueryName, z.ZodObject>;
@@ -88,6 +94,8 @@ const ADDED_LAST: Partial<Record<ComplianceQueryName, readonly string[]>> = {
   expiring: ['owner.appId', 'owner.nodeId'],
   // Review 188: the token an action came with and who issued it; review 196: the token it was issued with.
   actions: ['token.id', 'token.issuedBy', 'token.issuedWith'],
+  // Review 249: which parent of the association ended, and how.
+  'dangling-associations': ['parent.kind', 'parent.id', 'parent.endedBy'],
 };
 
 /** Each query's CSV header, `position` first as in every row schema. */

@@ -246,7 +246,7 @@ export const complianceRoutes: RouteModule = (app, context) => {
         `count: \`text/csv;q=0\` is JSON). At most \`limit\` rows (default ${DEFAULT_ROWS}, at most ${MAX_ROWS}); \`truncated\` (and the ` +
         'credence-truncated header, CSV included) says more matched; the queries in log order (revocations, actions, provisioned) and ' +
         '`expiring` (by its order, notAfter then credential id: `<notAfterMs>:<credentialId>`) and `dangling-associations` (by the ' +
-        'position that ended the credential, then association id: `<position>:<associationId>`) then ' +
+        'position that ended the parent, its credential, node, App-ID or App-ID enrolment, then association id: `<position>:<associationId>`) then ' +
         'name `nextAfter` (and the credence-next-after header), to pass as `after` for the next page, tagged with the event the page ' +
         'ended at so that a cursor of another log is refused (409 `resume_point_not_in_log`, naming `query.after`), not paged after. ' +
         '`provisioned` lists rows in ' +
