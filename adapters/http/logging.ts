@@ -25,14 +25,30 @@ const isPlain = (value: object): boolean => {
   return proto === Object.prototype || proto === null;
 };
 
-/** A copy of `value` with every secret-named field replaced; objects that are not plain data are left to serializers. */
+/**
+ * A copy of `value` with every secret-named field replaced, at any depth of plain objects and errors (errorAsLogged);
+ * instances of other classes are left to their serializers (a request, a reply: walked, they lose what those read).
+ */
 export const redactSecrets = (value: unknown, depth = 0): unknown => {
   if (typeof value !== 'object' || value === null || depth > MAX_DEPTH) return value;
   if (Array.isArray(value)) return value.map((v) => redactSecrets(v, depth + 1));
+  if (value instanceof Error) return errorAsLogged(value, depth);
   if (!isPlain(value)) return value;
   const copy: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) copy[k] = isSecretName(k) ? REDACTED : redactSecrets(v, depth + 1);
   return copy;
+};
+
+/**
+ * An error as a log line carries it (pino's `err` serializer writes every enumerable field of the error, past the
+ * formatter that redacts, review 252): its type, message and stack, then its own fields and its cause, each with
+ * secret-named fields redacted, at any depth.
+ */
+export const errorAsLogged = (error: Error, depth = 0): Record<string, unknown> => {
+  const logged: Record<string, unknown> = { type: error.constructor.name, message: error.message, stack: error.stack };
+  for (const [k, v] of Object.entries(error)) if (!(k in logged)) logged[k] = isSecretName(k) ? REDACTED : redactSecrets(v, depth + 1);
+  if (error.cause !== undefined && !('cause' in logged) && depth < MAX_DEPTH) logged['cause'] = redactSecrets(error.cause, depth + 1);
+  return logged;
 };
 
 /**
@@ -79,6 +95,8 @@ export const loggerOptions = (level: string, stream?: NodeJS.WritableStream): Fa
   },
   formatters: { log: (object: Record<string, unknown>) => redactSecrets(object) as Record<string, unknown> },
   serializers: {
+    // Most errors arrive here already written by the formatter (redactSecrets); one that did not is written the same way.
+    err: (error: unknown) => (error instanceof Error ? errorAsLogged(error) : error) as { type: string; message: string; stack: string },
     req: (req: FastifyRequest) => ({ method: req.method, url: redactedUrlOf(req), remoteAddress: req.ip, headers: loggedHeaders(req.headers) }),
   },
 });

@@ -1,0 +1,42 @@
+import { Writable } from 'node:stream';
+import Fastify from 'fastify';
+import { describe, expect, it } from 'vitest';
+import { loggerOptions, REDACTED } from '../adapters/http/logging.ts';
+
+/*
+ * Review 252: the logger redacted secret-named fields of plain objects only. An error logged as `err` (a request's
+ * 500, a live component's failure) went through pino's own serializer, past the formatter, and every enumerable field
+ * of it was written: `psk`, a session key's bytes, a request's authorization header.
+ */
+const logged = (write: (log: ReturnType<typeof Fastify>['log']) => void): string => {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(chunk.toString('utf8'));
+      done();
+    },
+  });
+  const app = Fastify({ logger: loggerOptions('trace', stream) });
+  write(app.log);
+  return lines.join('');
+};
+
+describe('log lines redact secret-named fields of errors', () => {
+  it("writes an error's type, message and stack, and none of its secret fields, at any depth or in its cause", () => {
+    const cause = Object.assign(new Error('the store failed'), { password: 'CAUSE-PASSWORD' });
+    const error = Object.assign(new Error('receipt step failed', { cause }), {
+      psk: 'PSK-SECRET-HEX',
+      sessionKey: Buffer.from('SESSION-KEY-BYTES'),
+      request: { headers: { authorization: 'Bearer eyJhbGciOiJFZERTQSJ9.e30.c2ln' } },
+      credentialId: 'meter-1-psk',
+    });
+    const text = logged((log) => log.error({ err: error }, 'request failed'));
+    for (const secret of ['PSK-SECRET-HEX', 'SESSION-KEY-BYTES', Buffer.from('SESSION-KEY-BYTES').toJSON().data.join(','), 'eyJhbGciOiJFZERTQSJ9', 'CAUSE-PASSWORD']) {
+      expect(text).not.toContain(secret);
+    }
+    const line = JSON.parse(text) as { err: Record<string, unknown> };
+    expect(line.err).toMatchObject({ type: 'Error', message: 'receipt step failed', psk: REDACTED, sessionKey: REDACTED, credentialId: 'meter-1-psk' });
+    expect(String(line.err['stack'])).toContain('receipt step failed');
+    expect(line.err['cause']).toMatchObject({ message: 'the store failed', password: REDACTED });
+  });
+});
