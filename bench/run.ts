@@ -21,6 +21,7 @@ const SUITES: [name: string, file: string, exportName: string][] = [
   ['eventstoredb', './eventstoredb.ts', 'benchEventStoreDb'],
   ['crash', './crash.ts', 'benchCrash'],
   ['http', './http.ts', 'benchHttp'],
+  ['live-follow', './live-follow.ts', 'benchLiveFollow'],
 ];
 
 const only = process.env['BENCH_ONLY']?.split(',');
