@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { noteVerifierKey, verifyEvidenceBundle, type EvidenceBundleJson } from '../domain/transparency/index.ts';
-import { getLong, longestBlockDuring, seedEntityAtTheBound } from './support/long-entity.ts';
-import { startTestService, type TestService } from './support/service.ts';
+import { getLong, longestBlockDuring, useServiceWithEntityAtTheBound } from './support/long-entity.ts';
 
 /**
  * Found in review 242: the evidence bundle of an entity at the bound (some 10,000 events, 12 MB) held the event loop
@@ -12,39 +11,30 @@ import { startTestService, type TestService } from './support/service.ts';
  * share of the request's time (before: 40 to 50 %), not to a number of milliseconds.
  */
 describe('the evidence bundle of an entity at the bound', () => {
-  let svc: TestService;
-  let events = 0;
-
-  beforeAll(async () => {
-    svc = await startTestService();
-    events = await seedEntityAtTheBound(svc);
-  }, 300_000);
-  afterAll(async () => {
-    await svc?.close();
-  });
+  const world = useServiceWithEntityAtTheBound();
 
   it('is built and sent with the event loop free most of the time, and /healthz answered meanwhile; it verifies', async () => {
-    expect(events).toBeGreaterThan(svc.service.context.limits.maxEntityEvents - 3);
+    expect(world.events).toBeGreaterThan(world.svc.service.context.limits.maxEntityEvents - 3);
     let healthAnswered = 0;
     let done = false;
     const { value: reply, took, longestBlock } = await longestBlockDuring(async () => {
-      const bundle = getLong(svc, '/v1/transparency/evidence/node/gw', svc.tokens.auditor).finally(() => (done = true));
+      const bundle = getLong(world.svc, '/v1/transparency/evidence/node/gw', world.svc.tokens.auditor).finally(() => (done = true));
       while (!done) {
-        const probe = await fetch(`${svc.url}/healthz`);
+        const probe = await fetch(`${world.svc.url}/healthz`);
         await probe.arrayBuffer();
         if (!done && probe.status === 200) healthAnswered++;
       }
       return bundle;
     });
     const text = reply.text();
-    console.log(`evidence bundle of ${events} events: ${text.length} bytes in ${took.toFixed(0)} ms, longest block ${longestBlock.toFixed(0)} ms, /healthz answered ${healthAnswered} times meanwhile`);
+    console.log(`evidence bundle of ${world.events} events: ${text.length} bytes in ${took.toFixed(0)} ms, longest block ${longestBlock.toFixed(0)} ms, /healthz answered ${healthAnswered} times meanwhile`);
     expect(reply.status).toBe(200);
     expect(reply.type).toMatch(/^application\/json/);
     expect(longestBlock).toBeLessThan(took / 5);
     expect(healthAnswered).toBeGreaterThanOrEqual(5);
     const bundle = JSON.parse(text) as EvidenceBundleJson;
-    const { signer } = svc.service.context.credence.transparencyLog!;
-    expect(bundle.entries).toHaveLength(events);
-    expect(verifyEvidenceBundle(bundle, { trustedKey: noteVerifierKey(signer.keyName, signer.publicKey) })).toMatchObject({ ok: true, streamId: 'node-gw', events });
+    const { signer } = world.svc.service.context.credence.transparencyLog!;
+    expect(bundle.entries).toHaveLength(world.events);
+    expect(verifyEvidenceBundle(bundle, { trustedKey: noteVerifierKey(signer.keyName, signer.publicKey) })).toMatchObject({ ok: true, streamId: 'node-gw', events: world.events });
   }, 120_000);
 });

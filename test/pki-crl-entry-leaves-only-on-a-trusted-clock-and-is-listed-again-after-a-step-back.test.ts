@@ -70,7 +70,19 @@ const pkiFixture = (name: string) => {
     await state.pki!.tick();
   };
   const close = () => closePkiInstance({ pki: state.pki, credence: state.credence, se: state.se, dir, files });
-  return { dir, state, setUp, startPki, crlText, tickAt, close };
+  /**
+   * Set up, the PKI started on the instance `open` gives (one on the system clock over the folder unless given), and
+   * a 30-day leaf issued and revoked keyCompromise.
+   */
+  const revokedLeaf = async (open: () => Promise<Credence> = async () => openCredence({ location: { dir }, clock: systemClock })): Promise<TestLeaf> => {
+    await setUp();
+    const credence = await open();
+    await startPki(credence);
+    const leaf = await issueCertifiedCredentialWith(credence, state.ca!, BASE_URL, 'cred-30d', 'meter-1', { validityMs: 30 * DAY });
+    await revokeAndSettleOn(credence, state.pki!, [['cred-30d', 'keyCompromise']]);
+    return leaf;
+  };
+  return { dir, state, setUp, startPki, crlText, tickAt, close, revokedLeaf };
 };
 
 const listed = (text: string, leaf: TestLeaf): boolean => text.includes(`Serial Number: ${leaf.serialNumber.toUpperCase()}`);
@@ -80,11 +92,7 @@ describe.skipIf(!hasOpenssl())('a CRL entry dropped on a clock stepped ahead is 
   let leaf: TestLeaf;
 
   beforeAll(async () => {
-    await f.setUp();
-    const credence = openCredence({ location: { dir: f.dir }, clock: systemClock });
-    await f.startPki(credence);
-    leaf = await issueCertifiedCredentialWith(credence, f.state.ca!, BASE_URL, 'cred-30d', 'meter-1', { validityMs: 30 * DAY });
-    await revokeAndSettleOn(credence, f.state.pki!, [['cred-30d', 'keyCompromise']]);
+    leaf = await f.revokedLeaf();
   }, 60_000);
   afterAll(() => f.close());
 
@@ -130,11 +138,7 @@ describe.skipIf(!hasOpenssl())('a restart on the corrected clock lists an entry 
   let leaf: TestLeaf;
 
   beforeAll(async () => {
-    await f.setUp();
-    const credence = openCredence({ location: { dir: f.dir }, clock: systemClock });
-    await f.startPki(credence);
-    leaf = await issueCertifiedCredentialWith(credence, f.state.ca!, BASE_URL, 'cred-30d', 'meter-1', { validityMs: 30 * DAY });
-    await revokeAndSettleOn(credence, f.state.pki!, [['cred-30d', 'keyCompromise']]);
+    leaf = await f.revokedLeaf();
   }, 60_000);
   afterAll(() => f.close());
 
@@ -163,15 +167,14 @@ describe.skipIf(!hasOpenssl())("an entry leaves the CRL only on a clock the live
   let leaf: TestLeaf;
 
   beforeAll(async () => {
-    await f.setUp();
-    // The service's clock, read by the engine, the live runtime's guard and the publisher alike (adapters/http/start.ts).
-    const clock: Clock = { now: () => new Date(f.state.now) };
-    const credence = openCredence({ location: { memory: true }, clock });
-    live = startLive(credence, { tickMs: 3_600_000, monotonicNow: () => monotonic });
-    await live.start();
-    await f.startPki(credence);
-    leaf = await issueCertifiedCredentialWith(credence, f.state.ca!, BASE_URL, 'cred-30d', 'meter-1', { validityMs: 30 * DAY });
-    await revokeAndSettleOn(credence, f.state.pki!, [['cred-30d', 'keyCompromise']]);
+    leaf = await f.revokedLeaf(async () => {
+      // The service's clock, read by the engine, the live runtime's guard and the publisher alike (adapters/http/start.ts).
+      const clock: Clock = { now: () => new Date(f.state.now) };
+      const credence = openCredence({ location: { memory: true }, clock });
+      live = startLive(credence, { tickMs: 3_600_000, monotonicNow: () => monotonic });
+      await live.start();
+      return credence;
+    });
   }, 60_000);
   afterAll(async () => {
     await live.stop();

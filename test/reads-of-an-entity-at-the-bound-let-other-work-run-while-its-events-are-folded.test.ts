@@ -1,26 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getLong, seedEntityAtTheBound } from './support/long-entity.ts';
-import { startTestService, type TestService } from './support/service.ts';
+import { describe, expect, it } from 'vitest';
+import { getLong, longestBlockDuring, useServiceWithEntityAtTheBound } from './support/long-entity.ts';
 
-/** How many ticks of a 1 ms interval land while `work` runs, how long it took, and the longest time between two ticks. */
-const ticksDuring = async <T>(work: () => Promise<T>): Promise<{ value: T; ticks: number; took: number; longestBlock: number }> => {
-  let ticks = 0;
-  let last = performance.now();
-  let longestBlock = 0;
-  const interval = setInterval(() => {
-    const now = performance.now();
-    longestBlock = Math.max(longestBlock, now - last);
-    last = now;
-    ticks++;
-  }, 1);
-  const start = performance.now();
-  try {
-    const value = await work();
-    return { value, ticks, took: performance.now() - start, longestBlock: Math.max(longestBlock, performance.now() - last) };
-  } finally {
-    clearInterval(interval);
-  }
-};
 
 /**
  * Found in review 242's follow-up: at the entity bound (10,000 events) GET /v1/entities/{kind}/{id}, its state at an
@@ -37,16 +17,7 @@ const ticksDuring = async <T>(work: () => Promise<T>): Promise<{ value: T; ticks
  * are now worded, converted, encoded and written in turns too, so their timers tick more often still.
  */
 describe('reads of an entity at the bound', () => {
-  let svc: TestService;
-  let events = 0;
-
-  beforeAll(async () => {
-    svc = await startTestService();
-    events = await seedEntityAtTheBound(svc);
-  }, 300_000);
-  afterAll(async () => {
-    await svc?.close();
-  });
+  const world = useServiceWithEntityAtTheBound();
 
   const at = () => encodeURIComponent(new Date(Date.now() + 60_000).toISOString());
   // The longest block as a share of the request's time, a ratio that holds on a fast machine and a slow one alike
@@ -61,9 +32,9 @@ describe('reads of an entity at the bound', () => {
   ];
 
   it.each(routes)('%s: no block of the event loop holds it for a large share of the request', async (name, path) => {
-    expect(events).toBeGreaterThan(svc.service.context.limits.maxEntityEvents - 3);
-    const { value: reply, ticks, took, longestBlock } = await ticksDuring(() => getLong(svc, path(), svc.tokens.auditor));
-    console.log(`${name} of ${events} events: ${took.toFixed(0)} ms, ${ticks} ticks of a 1 ms timer, longest block ${longestBlock.toFixed(0)} ms`);
+    expect(world.events).toBeGreaterThan(world.svc.service.context.limits.maxEntityEvents - 3);
+    const { value: reply, took, longestBlock } = await longestBlockDuring(() => getLong(world.svc, path(), world.svc.tokens.auditor));
+    console.log(`${name} of ${world.events} events: ${took.toFixed(0)} ms, longest block ${longestBlock.toFixed(0)} ms`);
     expect(reply.status).toBe(200);
     expect(longestBlock).toBeLessThan(took * 0.45);
   }, 120_000);

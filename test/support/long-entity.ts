@@ -1,8 +1,8 @@
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { eventIdFor } from '../../domain/event-ids.ts';
 import { ExpectedRevision, type EventToAppend } from '../../domain/ports/index.ts';
 import { body, openApi, settled } from '../http-conformance.fixtures.ts';
-import type { TestService } from './service.ts';
+import { startTestService, type TestService } from './service.ts';
 
 /** The longest time between two ticks of a 2 ms interval while `work` runs, and how long `work` took. */
 export const longestBlockDuring = async <T>(work: () => Promise<T>): Promise<{ value: T; took: number; longestBlock: number }> => {
@@ -49,6 +49,22 @@ export const seedEntityAtTheBound = async (svc: TestService): Promise<number> =>
   }
   await settled(svc);
   return Number(revision) + 1;
+};
+
+/**
+ * A test service with node `gw` at the bound (seedEntityAtTheBound), started before the describe's tests and closed
+ * after them: `svc` and `events` (the stream's length) are set once its beforeAll has run.
+ */
+export const useServiceWithEntityAtTheBound = (): { svc: TestService; events: number } => {
+  const world = { events: 0 } as { svc: TestService; events: number };
+  beforeAll(async () => {
+    world.svc = await startTestService();
+    world.events = await seedEntityAtTheBound(world.svc);
+  }, 300_000);
+  afterAll(async () => {
+    await world.svc?.close();
+  });
+  return world;
 };
 
 /**
