@@ -97,7 +97,7 @@ export const renderRetry = (error: unknown, retry: () => void): TemplateResult |
  */
 export const renderBehind = (eventsBehind: number, what: string, readAgain = true): TemplateResult | typeof nothing =>
   eventsBehind > 0
-    ? html`<p class="warning" role="status" data-testid="events-behind">The read models were ${eventsBehind} event(s) behind the store when this was read: ${what} may miss the latest changes. ${readAgain ? 'It is read again shortly.' : 'It is not read again by itself (see below): reload the page to read it again.'}</p>`
+    ? html`<p class="warning" role="status" data-testid="events-behind">The read models were ${eventsBehind} event(s) behind the store when this was read: ${what} may miss the latest changes. ${readAgain ? 'It is read again shortly.' : 'It is not read again by itself: reload the page to read it again.'}</p>`
     : nothing;
 
 export const formatTime = (iso: string | undefined): string => {

@@ -189,16 +189,21 @@ export class ComplianceQueries extends ConsolePage {
     const behind = result.eventsBehind !== undefined && result.eventsBehind > 0
       ? html`<p class="warning" role="status" data-testid="events-behind">The read models were ${result.eventsBehind} event(s) behind the store when this was answered: rows those events prove may be missing. Run the query again shortly.</p>`
       : nothing;
-    if (result.rows.length === 0) {
-      return html`${behind}<p class="empty" data-testid="rows">No rows${result.eventsBehind ? ' yet' : ': nothing matches these parameters'}.</p>`;
-    }
-    const flat = result.rows.map((r) => flatten(r));
-    const columns = ['position'];
-    for (const row of flat) for (const c of row.keys()) if (!columns.includes(c)) columns.push(c);
     // A cut answer must not read as the whole: the server names where the next page starts when the query pages.
     const cut = result.truncated === true
       ? html`<p class="warning" role="status" data-testid="truncated">More rows match than this answer holds: ${result.nextAfter !== undefined ? html`set <code>after</code> to ${result.nextAfter} for the next page` : html`narrow the parameters, or raise <code>limit</code>`}.</p>`
       : nothing;
+    if (result.rows.length === 0) {
+      // The server cuts a page before it leaves out the rows the caller may not see (a pseudonym's, but to an auditor
+      // who resolved it): a cut page may hold none while more follow. Review 253: it read "nothing matches", the next
+      // page's `after` unsaid.
+      return result.truncated === true
+        ? html`${behind}${cut}<p class="empty" data-testid="rows">No rows shown on this page: the rows it read were left out, as rows you may not see (a pseudonym's, told only to an auditor who recorded a resolution of it). More may follow on the next page.</p>`
+        : html`${behind}<p class="empty" data-testid="rows">No rows${result.eventsBehind ? ' yet' : ': nothing matches these parameters'}.</p>`;
+    }
+    const flat = result.rows.map((r) => flatten(r));
+    const columns = ['position'];
+    for (const row of flat) for (const c of row.keys()) if (!columns.includes(c)) columns.push(c);
     return html`${behind}${cut}<p class="meta"><span data-testid="row-count">${result.rows.length}</span> rows. Each row's position is the event in the log that proves it.</p>
       <div class="scroll"><table data-testid="rows">
         <thead><tr>${columns.map((c) => html`<th scope="col">${c}</th>`)}</tr></thead>

@@ -1,8 +1,8 @@
 import { html, nothing } from 'lit';
-import { describeError, worthRetrying } from '../api.ts';
+import { describeError, entityPath, worthRetrying } from '../api.ts';
 import { loadDependencies, type DependencyGraph } from '../dependencies.ts';
 import { waitText } from '../retry-after.ts';
-import type { Entity } from '../schemas.ts';
+import { Entity } from '../schemas.ts';
 import { renderRetry, type Load } from './base.ts';
 import { readTimelineAgain, type TimelineView } from './entity-timeline.ts';
 
@@ -61,6 +61,32 @@ export const readTimelineAndGraphAgain = async (
     ...(failed.graph !== undefined && view.graph.state === 'ok' ? { graph: failed.graph } : {}),
   };
   return failures;
+};
+
+/**
+ * Reads the entity again, with the timeline's end, after the entity's read failed beside a timeline read from read
+ * models behind the store (review 254: the page said it was read again and nothing was). Returns the entity or why it
+ * was refused, and how far behind the timeline's read model still was; a timeline that could not be read again stays
+ * shown as read, marked as such (`stale`), and as far behind as it was.
+ */
+export const readEntityAndTimelineAgain = async (
+  view: BehindView,
+  kind: string,
+  id: string,
+  signal: AbortSignal,
+): Promise<{ readonly entity?: Entity; readonly refused?: unknown; readonly timelineBehind: number }> => {
+  let refused: unknown;
+  let timelineFailure: unknown;
+  let timelineBehind = view.behind;
+  const [entity] = await Promise.all([
+    view.api.json(entityPath(kind, id), Entity, signal).catch((error: unknown) => void (refused = error)),
+    readTimelineAgain(view, kind, id, signal).then(
+      (behind) => void (timelineBehind = behind),
+      (error: unknown) => void (timelineFailure = error),
+    ),
+  ]);
+  if (!signal.aborted) view.stale = timelineFailure !== undefined && view.timeline.state === 'ok' ? { timeline: timelineFailure } : {};
+  return entity !== undefined ? { entity, timelineBehind } : { refused, timelineBehind };
 };
 
 /**

@@ -5,7 +5,7 @@ import { verifyHref } from '../router.ts';
 import { Entity, EntityPage, StateAt, type TimelineEntry } from '../schemas.ts';
 import { ConsolePage, formatTime, IDLE, LOADING, renderBehind, renderLoad, type Load } from './base.ts';
 import { renderGraph } from './entity-graph.ts';
-import { readGraph, readTimelineAndGraphAgain, renderStale, type Stale } from './entity-read-again.ts';
+import { readEntityAndTimelineAgain, readGraph, readTimelineAndGraphAgain, renderStale, type Stale } from './entity-read-again.ts';
 import { readFirstPage, readPage, renderTimeline, shownPages, type PageRead } from './entity-timeline.ts';
 import { renderEntityList, type EntityList } from './entity-list.ts';
 import { renderPicker } from './entity-picker.ts';
@@ -205,10 +205,25 @@ export class EntityView extends ConsolePage {
       readFirstPage(this, kind, id, signal),
     ]);
     if (signal.aborted) return;
-    // An entity too long to rebuild in one request (422 entity_too_long) has no state to show, but its timeline pages
-    // and what depends on it are read all the same.
+    await this.readDependents(kind, id, entity, refused, timelineBehind, signal);
+  }
+
+  /**
+   * Once the entity is read, or refused (`refused`): the slider at its last change, what depends on it, and reads again
+   * while behind. An entity too long to rebuild in one request (422 entity_too_long) has no state to show, but its
+   * timeline pages and what depends on it are read all the same.
+   */
+  private async readDependents(kind: string, id: string, entity: Entity | undefined, refused: unknown, timelineBehind: number, signal: AbortSignal): Promise<void> {
     if (entity === undefined && entityTooLong(refused) === undefined) {
       this.behind = timelineBehind;
+      // Review 254: beside a timeline read behind, the page said it was read again shortly and nothing was. The entity
+      // is read again with the timeline's end, after the server's wait or the backoff, while another try may mend it.
+      if (timelineBehind > 0 && worthRetrying(refused)) {
+        this.againInMs = this.readAgain.after(true, () => void this.readEntityAgain(kind, id, signal), askedWaitMs([refused]));
+      } else {
+        this.readAgain.reset();
+        this.againInMs = undefined;
+      }
       return;
     }
     const shown = shownPages(this)?.entries ?? [];
@@ -220,6 +235,17 @@ export class EntityView extends ConsolePage {
     if (signal.aborted) return;
     this.behind = Math.max(timelineBehind, graph?.eventsBehind ?? 0);
     this.readAgainWhileBehind(kind, id, root, signal);
+  }
+
+  /** The entity read again with the timeline's end (one read again at a time); read, the page goes on as on opening. */
+  private async readEntityAgain(kind: string, id: string, signal: AbortSignal): Promise<void> {
+    if (signal.aborted || this.readingAgain === signal) return;
+    this.readingAgain = signal;
+    const { entity, refused, timelineBehind } = await readEntityAndTimelineAgain(this, kind, id, signal);
+    if (this.readingAgain === signal) this.readingAgain = undefined;
+    if (signal.aborted) return;
+    this.entity = entity !== undefined ? { state: 'ok', value: entity } : { state: 'error', error: refused };
+    await this.readDependents(kind, id, entity, refused, timelineBehind, signal);
   }
 
   /** Retry, offered by a failed read worth another try: the whole page read again, as on opening it. */
@@ -274,8 +300,10 @@ export class EntityView extends ConsolePage {
 
   /** Retry, offered by a failed read again: now, rather than after the wait. */
   private readBehindNow(): void {
-    if (this.entityId === undefined || this.graphRoot === undefined) return;
-    void this.readBehindAgain(this.kind, this.entityId, this.graphRoot, this.abort.signal);
+    if (this.entityId === undefined) return;
+    // No graph was read while the entity could not be: the entity is read again with the timeline's end.
+    if (this.graphRoot === undefined) void this.readEntityAgain(this.kind, this.entityId, this.abort.signal);
+    else void this.readBehindAgain(this.kind, this.entityId, this.graphRoot, this.abort.signal);
   }
 
   /** The instants of the events shown and of the entity's last change (slider-range.ts). */
@@ -359,7 +387,7 @@ export class EntityView extends ConsolePage {
             () => this.retry(id),
           )}
       ${this.timeline.state === 'ok' && this.entity.state === 'ok' ? this.renderSlider(this.timeline.value.entries) : nothing}
-      ${renderBehind(this.behind, 'the timeline and what depends on it', Object.keys(this.stale).length === 0 || this.againInMs !== undefined)}
+      ${renderBehind(this.behind, 'the timeline and what depends on it', this.againInMs !== undefined)}
       ${renderStale(this.stale, this.againInMs, () => this.readBehindNow())}
       <div class="columns wide-left">
         <section aria-labelledby="timeline-heading">
