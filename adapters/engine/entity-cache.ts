@@ -1,6 +1,8 @@
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { streamIdOf, type EntityKind } from '../../domain/streams.ts';
 import { applyStored, emptyEntity, type EntitySnapshot, type LoadedEntity } from '../../machines/index.ts';
 import type { EventStore } from '../../domain/ports/event-store.ts';
+import { entityStreamPages } from '../../domain/ports/entity-stream-pages.ts';
 import type { StoredRecord } from '../../domain/stored.ts';
 import { jsonLength } from './json-size.ts';
 import { BoundedByBytes } from './bounded-by-bytes.ts';
@@ -211,16 +213,11 @@ export class EntityCache {
     const streamId = streamIdOf(kind, id);
     // Read and rebuilt a page at a time with a turn of the event loop between pages: an entity at the bound (10,000
     // events) read whole and rebuilt held the loop some 100 ms in one block (review 242's follow-up). A fold, so the
-    // same entity (or the same BrokenHistoryError) as one rebuild of the whole stream; pages go on from the last
-    // revision read, as the stream's records are numbered (a truncated EventStoreDB stream is read as one read would).
+    // same entity (or the same BrokenHistoryError) as one rebuild of the whole stream; a stream truncated between two
+    // pages fails as one read of it would (entity-stream-pages.ts, review 254).
     let entity = emptyEntity(kind, id);
-    let fromRevision = 0n;
-    for (;;) {
-      const page = await this.store.readStream(streamId, { fromRevision, maxCount: FULL_LOAD_PAGE });
+    for await (const page of entityStreamPages(this.store, streamId, FULL_LOAD_PAGE, yieldToLoop)) {
       if (page.length > 0) entity = applyStored(entity, page);
-      if (page.length < FULL_LOAD_PAGE) break;
-      fromRevision = page.at(-1)!.revision + 1n;
-      await new Promise((resolve) => setImmediate(resolve));
     }
     // An append decided meanwhile remembered a newer entry: this older one would only cost it a longer catch-up.
     const cached = this.#entries.get(streamId);

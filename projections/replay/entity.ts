@@ -7,6 +7,7 @@ import { parseStreamId, streamIdOf, type EntityKind } from '../../domain/streams
 import { evaluate, gatherFactsAsync, initialSnapshot, machineEvent, readStored, stateOf, viewOf, type EntitySnapshot } from '../../machines/index.ts';
 import type { EntityView } from '../../machines/index.ts';
 import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
+import { entityStreamPages } from '../../domain/ports/entity-stream-pages.ts';
 import { byPosition } from '../../domain/positions.ts';
 import { FactTimeline } from './fact-timeline.ts';
 import { claimsAreForeign, FOREIGN_CLAIM } from './foreign-claims.ts';
@@ -140,20 +141,13 @@ const STEPS_PER_TURN = 250;
 
 /**
  * Every record of `streamId`, as `store.readStream(streamId)` gives them, read RECORDS_PER_READ at a time with a turn
- * of the event loop between reads. Pages go on from the last revision read, not from a count (a stream whose first
- * revisions are gone, truncated on EventStoreDB, is read whole as one read would): a record appended meanwhile is at
- * the end, as if the stream were read a moment later.
+ * of the event loop between reads; a stream truncated between two reads fails as one read of it would
+ * (entity-stream-pages.ts, review 254).
  */
 export const readStreamInTurns = async (store: Pick<EventStore, 'readStream'>, streamId: string): Promise<RecordedEvent[]> => {
   const records: RecordedEvent[] = [];
-  let fromRevision = 0n;
-  for (;;) {
-    const page = await store.readStream(streamId, { fromRevision, maxCount: RECORDS_PER_READ });
-    for (const record of page) records.push(record);
-    if (page.length < RECORDS_PER_READ) return records;
-    fromRevision = page.at(-1)!.revision + 1n;
-    await yieldToLoop();
-  }
+  for await (const page of entityStreamPages(store, streamId, RECORDS_PER_READ, yieldToLoop)) records.push(...page);
+  return records;
 };
 
 /**

@@ -35,8 +35,7 @@ import { EventReader, type DropNotice, type ResubscribePolicy, type StartPoint }
 import { EventStoreDbSubscription } from './subscription.ts';
 import { OwnHead } from './own-head.ts';
 import { checkPosition } from '../positions.ts';
-import { protocolError } from '../../../../domain/errors.ts';
-import { parseStreamId } from '../../../../domain/streams.ts';
+import { assertEntityStreamReadFrom } from '../../../../domain/ports/entity-stream-pages.ts';
 import {
   startPersistentConsumer,
   type PersistentConsumer,
@@ -132,7 +131,7 @@ export class EventStoreDbStore implements EventStore {
     const maxCount = options.maxCount ?? Number.MAX_SAFE_INTEGER;
     if (!Number.isInteger(maxCount) || maxCount < 0) throw new Error('options.maxCount: must be a non-negative integer');
     const events = await this.driver.readStream(streamId, { from, backwards: false, maxCount });
-    if (from === 0n) assertNotTruncated(streamId, events[0]);
+    if (from === 0n) assertEntityStreamReadFrom(streamId, 0n, events[0]?.revision);
     return events.map(decode);
   }
 
@@ -360,21 +359,6 @@ export class EventStoreDbStore implements EventStore {
   }
 }
 
-
-/**
- * A read of an entity's stream from revision 0 must start there: one that starts later was truncated by another
- * writer of the cluster (`$tb` or a max count in its metadata; Credence sets neither), and the entity rebuilt from
- * partway through its history would be refused as broken history it is not (review 179). Damage, said as a malformed
- * record of an entity stream is (codec.ts). Other streams (another application's) are read as the server keeps them;
- * the fleet replay reads $all, where a stream's oldest records may be gone, and judges no gaps.
- */
-function assertNotTruncated(streamId: string, first: WireEvent | undefined): void {
-  if (first === undefined || first.revision === 0n || parseStreamId(streamId) === undefined) return;
-  throw protocolError(
-    `read of ${streamId}`,
-    `the stream starts at revision ${first.revision}, not 0: a writer of the cluster truncated it ($tb or a max count in its stream metadata), so the entity's history is incomplete`,
-  );
-}
 
 /**
  * Strictly after `position`, an event's position as this store returned it: the server starts after it. Only those

@@ -1,0 +1,44 @@
+import { protocolError } from '../errors.ts';
+import { parseStreamId } from '../streams.ts';
+import type { EventStore, RecordedEvent } from './event-store.ts';
+
+/**
+ * A read of an entity's stream must start at the revision asked for: one that starts later was truncated by another
+ * writer of the cluster (`$tb` or a max count in its metadata; Credence sets neither), and the entity rebuilt from
+ * partway through its history would be refused as broken history it is not (review 179), or, read in pages, rebuilt
+ * over a hole with no error at all (review 254). Damage, said as a malformed record of an entity stream is (codec.ts).
+ * Truncation only ever removes a stream's first revisions, so the stream starts at `first` either way. Other streams
+ * (another application's) are read as the server keeps them; the fleet replay reads $all and judges no gaps.
+ */
+export const assertEntityStreamReadFrom = (streamId: string, fromRevision: bigint, first: bigint | undefined): void => {
+  if (first === undefined || first === fromRevision || parseStreamId(streamId) === undefined) return;
+  throw protocolError(
+    `read of ${streamId}`,
+    `the stream starts at revision ${first}, not 0: a writer of the cluster truncated it ($tb or a max count in its stream metadata), so the entity's history is incomplete`,
+  );
+};
+
+/**
+ * Every record of `streamId`, as `store.readStream(streamId)` gives them, a page of `pageSize` at a time, awaiting
+ * `betweenPages` between two pages (the caller, on the I/O side, brings the turn of the event loop: review 242's
+ * follow-up). Pages go on from the last revision read, not from a count: a record appended meanwhile is at the end, as
+ * if the stream were read a moment later. Each page must start where it was asked to (`assertEntityStreamReadFrom`): a
+ * stream truncated between two pages fails as one read of it would, never leaves a hole (review 254). A store whose
+ * revisions are contiguous (SQLite) always passes.
+ */
+export async function* entityStreamPages(
+  store: Pick<EventStore, 'readStream'>,
+  streamId: string,
+  pageSize: number,
+  betweenPages: () => Promise<unknown>,
+): AsyncGenerator<readonly RecordedEvent[], void, undefined> {
+  let fromRevision = 0n;
+  for (;;) {
+    const page = await store.readStream(streamId, { fromRevision, maxCount: pageSize });
+    assertEntityStreamReadFrom(streamId, fromRevision, page[0]?.revision);
+    yield page;
+    if (page.length < pageSize) return;
+    fromRevision = page.at(-1)!.revision + 1n;
+    await betweenPages();
+  }
+}
