@@ -7,14 +7,11 @@
  * rules: such a hello gets a decoy challenge, its holder is told why at the finish, and nothing is recorded.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { command } from '../domain/commands/index.ts';
-import type { CredentialDescriptor } from '../domain/crypto/credential.ts';
-import { publicKeyFingerprint } from '../domain/crypto/fingerprint.ts';
-import { toBase64url } from '../domain/crypto/index.ts';
 import type { CredenceError } from '../domain/errors.ts';
-import { RegistrarEndpoint, type Device } from '../adapters/protocols/procedures/index.ts';
-import { at, footprint, operator, T0 } from './support/fleet.ts';
+import { RegistrarEndpoint } from '../adapters/protocols/procedures/index.ts';
+import { footprint } from './support/fleet.ts';
 import { shape, told, withStrangersProof } from './support/protocol-answers.ts';
+import { AE, APP, appCredentialOn, associationState, configureAeOnMeter1, runAsOperator } from './support/app-credential-on-device.ts';
 import { securityWorld } from './support/security-world.ts';
 
 type World = Awaited<ReturnType<typeof securityWorld>>;
@@ -24,32 +21,6 @@ afterEach(async () => {
   world = undefined;
 });
 
-const APP = 'Rbilling';
-const AE = 'Cbilling';
-
-const run = (w: World, type: string, data: Record<string, unknown>) => w.credence.engine.execute(command(type as never, data as never, { actor: operator }));
-
-/**
- * A credential of App-ID APP, purpose application, whose key `device` made in its Secure Environment (as an AE's key
- * placed there by the operator would be), issued and pre-provisioned.
- */
-const appCredential = async (w: World, device: Device, credentialId: string) => {
-  const handle = await device.se.generate('ed25519', { usage: 'sign' });
-  const publicKey = (await device.se.describe(handle)).publicKey!;
-  const validity = { notBefore: T0, notAfter: at(365) };
-  const owner = { kind: 'app', id: APP } as const;
-  const descriptor: CredentialDescriptor = { kind: 'ed25519', fingerprint: publicKeyFingerprint('ed25519', publicKey), publicKey: toBase64url(publicKey), validity, owner };
-  await run(w, 'issueCredential', {
-    credentialId, kind: 'ed25519', fingerprint: descriptor.fingerprint, publicKey: descriptor.publicKey, purpose: 'application', owner, ...validity,
-  });
-  await run(w, 'provisionCredential', { credentialId, method: 'pre-provisioning' });
-  device.credentials.set(credentialId, { handle, descriptor });
-};
-
-const configure = (w: World, associationId: string, credentialId: string) =>
-  run(w, 'configureAssociation', { associationId, nodeId: 'meter-1', credentialId, registree: { kind: 'ae', id: AE, appId: APP }, registrarCseId: w.infrastructure.registrarCseId });
-
-const stateOf = async (w: World, id: string) => String((await w.credence.engine.entity('association', id)).snapshot.value);
 
 describe('an AE association hello on the credential its App-ID was moved off (review 249, seed 003 11.2.2)', () => {
   it('gets a decoy challenge, answered as an unknown credential\'s; its holder is told why at the finish; nothing recorded', async () => {
@@ -57,20 +28,20 @@ describe('an AE association hello on the credential its App-ID was moved off (re
     // Given App-ID APP enrolled with app-cred-a, both its credentials' keys on meter-1, and an AE association on
     // app-cred-a configured while it was the one (configuring it is refused since the move, machines v10)
     const meter1 = await w.provisioned('meter-1', 'ed25519', 'ed25519');
-    await run(w, 'registerApplication', { appId: APP, name: 'billing', provider: 'City Utilities' });
-    await appCredential(w, meter1, 'app-cred-a');
-    await appCredential(w, meter1, 'app-cred-b');
-    await run(w, 'enrolApplication', { appId: APP, credentialId: 'app-cred-a' });
-    await configure(w, 'sa-a-ok', 'app-cred-a');
-    await configure(w, 'sa-a', 'app-cred-a');
+    await runAsOperator(w, 'registerApplication', { appId: APP, name: 'billing', provider: 'City Utilities' });
+    await appCredentialOn(w, meter1, 'app-cred-a');
+    await appCredentialOn(w, meter1, 'app-cred-b');
+    await runAsOperator(w, 'enrolApplication', { appId: APP, credentialId: 'app-cred-a' });
+    await configureAeOnMeter1(w, 'sa-a-ok', 'app-cred-a');
+    await configureAeOnMeter1(w, 'sa-a', 'app-cred-a');
     // (a handshake on it runs while the App-ID is enrolled with it)
     await w.procedures.establish({ device: meter1, associationId: 'sa-a-ok', credentialId: 'app-cred-a', lifetimeSeconds: 600, registreeId: AE });
-    expect(await stateOf(w, 'sa-a-ok')).toBe('associated');
+    expect(await associationState(w, 'sa-a-ok')).toBe('associated');
     // When the App-ID is moved onto app-cred-b
-    await run(w, 'enrolApplication', { appId: APP, credentialId: 'app-cred-b', replaces: 'app-cred-a' });
-    await configure(w, 'sa-b', 'app-cred-b');
+    await runAsOperator(w, 'enrolApplication', { appId: APP, credentialId: 'app-cred-b', replaces: 'app-cred-a' });
+    await configureAeOnMeter1(w, 'sa-b', 'app-cred-b');
     await w.credence.settle();
-    expect(await stateOf(w, 'sa-a')).toBe('initialized');
+    expect(await associationState(w, 'sa-a')).toBe('initialized');
     const before = await footprint(w.credence.store);
 
     const endpoint = new RegistrarEndpoint(w.infrastructure);
@@ -106,8 +77,8 @@ describe('an AE association hello on the credential its App-ID was moved off (re
 
     // And nothing was recorded, the association still waits, and the credential it moved onto associates
     expect(await footprint(w.credence.store)).toEqual(before);
-    expect(await stateOf(w, 'sa-a')).toBe('initialized');
+    expect(await associationState(w, 'sa-a')).toBe('initialized');
     await w.procedures.establish({ device: meter1, associationId: 'sa-b', credentialId: 'app-cred-b', lifetimeSeconds: 600, registreeId: AE });
-    expect(await stateOf(w, 'sa-b')).toBe('associated');
+    expect(await associationState(w, 'sa-b')).toBe('associated');
   });
 });

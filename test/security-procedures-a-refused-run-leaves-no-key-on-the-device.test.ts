@@ -94,6 +94,12 @@ describe('SecurityProcedures.establish, refused by the Registrar', () => {
     world = await securityWorld('establish-hello');
     const w = world;
     const device = await w.provisioned('zz-assoc', 'ed25519', 'ed25519');
+    // Configured before the revocation: an association never configured names no credential its holder could prove.
+    await w.credence.engine.execute({
+      type: 'configureAssociation',
+      data: { associationId: 'zz-sa', nodeId: 'zz-assoc', credentialId: 'zz-assoc-svc', registree: { kind: 'cse', id: device.cseId! }, registrarCseId: w.infrastructure.registrarCseId },
+      metadata: { actor: operator },
+    });
     await w.credence.engine.execute({ type: 'revokeCredential', data: { credentialId: 'zz-assoc-svc', reason: 'keyCompromise' }, metadata: { actor: operator } });
     const made = watchKeys(w, device);
     const refused = await w.procedures

@@ -164,15 +164,26 @@ describe('a failed procedure appends nothing', () => {
     const w = world;
     const device = await w.provisioned('meter-1', 'ed25519', 'ed25519');
     const first = await w.procedures.associate({ device, associationId: 'sa-1', credentialId: 'meter-1-svc', lifetimeSeconds: 3600 });
-    const before = await footprint(w.credence.store);
+    await w.infrastructure.run('configureAssociation', {
+      associationId: 'sa-2', nodeId: 'meter-1', credentialId: 'meter-1-svc', registree: { kind: 'cse', id: '/meter-1-cse' }, registrarCseId: w.infrastructure.registrarCseId,
+    });
     // Watch every session key the second handshake derives, at both ends.
     const derived = watchStoredSessionKeys(w, device);
-    // sa-1 is already established: the second handshake succeeds cryptographically, the machine refuses it.
+    // sa-2 is revoked once the Registrar has verified the finish (its hello, which runs the association's rules, found
+    // it waiting): the handshake succeeds cryptographically, the machine refuses to record it.
+    const registrar = w.infrastructure.registrar;
+    const acceptFinish = registrar.acceptFinish.bind(registrar);
+    registrar.acceptFinish = async (finish, association) => {
+      const answer = await acceptFinish(finish, association);
+      await w.credence.engine.execute(command('revokeAssociation', { associationId: 'sa-2', reason: 'cessationOfOperation' }, { actor: operator }));
+      return answer;
+    };
     const error = await w.procedures
-      .establish({ device, associationId: 'sa-1', credentialId: 'meter-1-svc', lifetimeSeconds: 3600, registreeId: '/meter-1-cse' })
+      .establish({ device, associationId: 'sa-2', credentialId: 'meter-1-svc', lifetimeSeconds: 3600, registreeId: '/meter-1-cse' })
       .catch((e: unknown) => e);
     expect(isCredenceError(error, 'illegal_transition')).toBe(true);
-    expect(await footprint(w.credence.store)).toEqual(before);
+    expect((await w.credence.engine.entity('association', 'sa-2')).events.map((e) => e.event.type)).toEqual(['AssociationConfigured', 'AssociationRevoked']);
+    expect(w.credence.keyRegistry?.live('association-sa-2', 'session')).toEqual([]);
     expect(w.credence.keyRegistry?.live('association-sa-1', 'session').sort()).toEqual([first.registrar.sessionKeys.send, first.registrar.sessionKeys.receive].sort());
     // Two session keys (one per direction) at each end; the Finished keys are ephemeral and gone with the run.
     expect(derived.map((d) => d.owner).sort()).toEqual([device.owner, device.owner, w.infrastructure.owner, w.infrastructure.owner].sort());
@@ -185,8 +196,8 @@ describe('a failed procedure appends nothing', () => {
     const device = await w.provisioned('meter-1', 'ed25519', 'psk256');
     const registrar = w.infrastructure.registrar;
     const acceptFinish = registrar.acceptFinish.bind(registrar);
-    registrar.acceptFinish = async (finish) => {
-      const answer = await acceptFinish(finish);
+    registrar.acceptFinish = async (finish, association) => {
+      const answer = await acceptFinish(finish, association);
       const mac = Buffer.from(answer.confirm.keyConfirmation, 'base64url');
       mac[0]! ^= 1;
       return { ...answer, confirm: { ...answer.confirm, keyConfirmation: mac.toString('base64url') } };

@@ -83,8 +83,8 @@ describe('a grant changed on the path, through the security procedures', () => {
     const device = await w.provisioned('meter-1', 'ed25519', 'psk256');
     const registrar = w.infrastructure.registrar;
     const acceptFinish = registrar.acceptFinish.bind(registrar);
-    registrar.acceptFinish = async (finish) => {
-      const answer = await acceptFinish(finish);
+    registrar.acceptFinish = async (finish, association) => {
+      const answer = await acceptFinish(finish, association);
       return { ...answer, confirm: { ...answer.confirm, lifetimeSeconds: answer.confirm.lifetimeSeconds - 1 } };
     };
     const stored: string[] = [];

@@ -1,17 +1,17 @@
 import { keyHolderIn } from '../../../domain/certified-keys.ts';
 import { command } from '../../../domain/commands/index.ts';
-import { protocolError, validationError } from '../../../domain/errors.ts';
+import { validationError } from '../../../domain/errors.ts';
 import { toBase64url } from '../../../domain/crypto/index.ts';
 import { streamIdOf } from '../../../domain/streams.ts';
 import { EnrolmentFunction } from '../enrolment/index.ts';
-import { Registrar } from '../association/index.ts';
+import { Registrar, type RegistrarScope } from '../association/index.ts';
 import { type AssociationOutcome } from '../../../domain/protocols/index.ts';
 import { type KeyHandle } from '../../../domain/ports/index.ts';
 import { bootstrapOf } from './bootstrap-lookup.ts';
 import { DEFAULT_CREDENTIAL_LIFETIME_SECONDS, type InfrastructureOptions } from './infrastructure-options.ts';
 import { admitProvisioningRun, credentialIdInFlight, credentialIdTaken } from './run-admission.ts';
 import { CredentialIdsInFlight } from './credential-ids-in-flight.ts';
-import { credentialById, credentialConfiguredFor, credentialOfAssociation } from './registrar-credentials.ts';
+import { associationClosedFor, credentialConfiguredFor, credentialOfAssociation } from './registrar-credentials.ts';
 import { ENROLMENT_SESSION_TIMEOUT_SECONDS, sweepCutKeyPairRuns } from './cut-provisioning.ts';
 import { executeForDevice } from './infrastructure-command.ts';
 import { destroyOrOwe } from './shredder.ts';
@@ -31,8 +31,6 @@ export class Infrastructure {
   readonly registrarCseId: string;
   readonly enrolmentFunction: EnrolmentFunction;
   readonly registrar: Registrar;
-  /** Registree id -> credential being associated: the Registrar finds the credential the handshake claims. */
-  readonly #pending = new Map<string, string>();
   /** Credential ids claimed by authenticated provisioning runs not yet settled (credential-ids-in-flight.ts). */
   readonly #claimed = new CredentialIdsInFlight();
 
@@ -91,7 +89,11 @@ export class Infrastructure {
       now,
       random: o.random,
       replayCache: o.replayCache,
-      resolveCredential: (registreeId, fingerprint) => this.#credentialFor(registreeId, fingerprint),
+      // Every handshake this Registrar runs is for one configured association (`registrarScope`), over a connection
+      // or in process: a hello naming none knows no credential, and gets a decoy challenge. Review 249's follow-up:
+      // the in-process one looked its credential up by id alone, outside the association, so none of the
+      // association's rules ran at its hello, and a handshake they refuse ran to its finish, refused only when recorded.
+      resolveCredential: async () => undefined,
       signingKey: { kind: signing.kind, handle: signing.registrar },
       ...(o.runsPerInitiator !== undefined ? { runsPerInitiator: o.runsPerInitiator } : {}),
     });
@@ -150,9 +152,20 @@ export class Infrastructure {
     this.#claimed.release(credentialId, sessionId);
   }
 
-  async #credentialFor(registreeId: string, fingerprint: string) {
-    const credentialId = this.#pending.get(registreeId);
-    return credentialId === undefined ? undefined : credentialById(this.o, credentialId, fingerprint);
+  /**
+   * What a handshake for association `associationId` is resolved against, the one lookup of both paths: over a
+   * connection (RegistrarEndpoint) and in process (SecurityProcedures.establish). Its credential, known only while the
+   * association's rules let it be run (registrar-credentials.ts); the credential it was configured with, for a decoy
+   * run's proof; and why it takes no handshake, told only to a Registree whose proof verified.
+   */
+  registrarScope(associationId: string): RegistrarScope {
+    return {
+      association: associationId,
+      resolveCredential: (registreeId, fingerprint) => this.credentialOfAssociation(associationId, registreeId, fingerprint),
+      knownCredential: (registreeId, fingerprint) => this.credentialConfiguredFor(associationId, registreeId, fingerprint),
+      // Asked only past the holder's proof, to tell it why the association takes no handshake (registrar-still-usable.ts).
+      closedBecause: (registreeId) => associationClosedFor(this.o, this.registrarCseId, associationId, registreeId),
+    };
   }
 
   /** The credential a waiting association's handshake authenticates with (registrar-credentials.ts). */
@@ -208,17 +221,6 @@ export class Infrastructure {
   /** The key pair's run `beginKeyPairRun` recorded has its outcome recorded: nothing is left for a start to end. */
   endKeyPairRun(credentialId: string, handle: KeyHandle | undefined): void {
     if (handle === undefined) this.o.registry.endKeyPairRun(credentialId);
-  }
-
-  /** Runs `handshake` with the Registrar as the authenticator of `credentialId` for `registreeId`. */
-  async asRegistrarFor<T>(registreeId: string, credentialId: string, handshake: () => Promise<T>): Promise<T> {
-    if (this.#pending.has(registreeId)) throw protocolError('association.hello', `a handshake for ${registreeId} is already running`);
-    this.#pending.set(registreeId, credentialId);
-    try {
-      return await handshake();
-    } finally {
-      this.#pending.delete(registreeId);
-    }
   }
 
   /**

@@ -156,17 +156,22 @@ export class SecurityProcedures {
   /**
    * The handshake of an association already configured; records `AssociationEstablished` only when both ends
    * have confirmed the keys: the Registrar verified the Registree's finish, the Registree the Registrar's confirm.
-   * (Across a connection the Registrar records on the verified finish instead: see RegistrarEndpoint.)
+   * (Across a connection the Registrar records on the verified finish instead: see RegistrarEndpoint.) Its hello is
+   * resolved against the association as the endpoint's is (`Infrastructure.registrarScope`), its rules run there, and
+   * answered alike: one they refuse gets a decoy challenge, and the holder is told why at the finish. Review 249's
+   * follow-up: it looked `credentialId` up by id alone, so a handshake on the credential an App-ID was moved off (or
+   * under a revoked App-ID, an ended subscription, a moved CSE-ID) ran to its finish, refused only when recorded.
    */
   async establish(args: { device: Device; associationId: string; credentialId: string; lifetimeSeconds: number; registreeId: string }) {
     const registrarKey = { kind: this.infra.signing.kind, publicKey: toBase64url(this.infra.signing.registrarPublicKey) };
     const node = args.device.registree(args.credentialId, args.registreeId, { id: this.infra.registrarCseId, key: registrarKey });
-    const { registreeOutcome, registrarOutcome } = await this.infra.asRegistrarFor(args.registreeId, args.credentialId, async () => {
-      const handshake = await node.start({ lifetimeSeconds: args.lifetimeSeconds });
+    const scope = this.infra.registrarScope(args.associationId);
+    const { registreeOutcome, registrarOutcome } = await (async () => {
+      const handshake = await node.start({ lifetimeSeconds: args.lifetimeSeconds, associationId: args.associationId });
       let answered: Awaited<ReturnType<Registrar['acceptFinish']>>;
       try {
-        const { finish } = await handshake.acceptChallenge(await this.infra.registrar.acceptHello(handshake.hello));
-        answered = await this.infra.registrar.acceptFinish(finish);
+        const { finish } = await handshake.acceptChallenge(await this.infra.registrar.acceptHello(handshake.hello, scope));
+        answered = await this.infra.registrar.acceptFinish(finish, args.associationId);
       } catch (error) {
         // The Registree ends its own run on a message it refuses, not on the Registrar's refusal: its ephemeral key, or
         // the handshake secret and Finished keys after its finish, would outlive the run.
@@ -192,7 +197,7 @@ export class SecurityProcedures {
         }
         throw thrown;
       }
-    });
+    })();
     try {
       await recordAssociation(this.infra, args.associationId, registrarOutcome);
     } catch (error) {

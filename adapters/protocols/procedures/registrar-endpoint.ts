@@ -44,13 +44,7 @@ export class RegistrarEndpoint {
    * run. A hello whose credential cannot be used gets a decoy challenge (shared/decoy.ts); `concealed` is told why.
    */
   acceptHello(associationId: string, input: unknown, peer?: Claim['peer'], concealed?: (refusal: CredenceError) => void): Promise<AssociationChallenge> {
-    return this.infra.registrar.acceptHello(input, {
-      association: associationId,
-      resolveCredential: (registreeId, fingerprint) => this.infra.credentialOfAssociation(associationId, registreeId, fingerprint),
-      knownCredential: (registreeId, fingerprint) => this.infra.credentialConfiguredFor(associationId, registreeId, fingerprint),
-      // Asked only past the holder's proof, to tell it why the association takes no handshake (registrar-still-usable.ts).
-      closedBecause: (registreeId) => associationClosedFor(this.infra.o, this.infra.registrarCseId, associationId, registreeId),
-    }, peer, concealed);
+    return this.infra.registrar.acceptHello(input, this.infra.registrarScope(associationId), peer, concealed);
   }
 
   /**
