@@ -1,5 +1,5 @@
 import type { NodeProvisioningResult } from '../../../domain/protocols/index.ts';
-import { isKeyNotFound, validationError } from '../../../domain/errors.ts';
+import { CredenceError, isKeyNotFound, validationError, type FieldIssue } from '../../../domain/errors.ts';
 import type { CredentialDescriptor } from '../../../domain/crypto/credential.ts';
 import { entityReadUnanswered, isEntityAbsent } from '../../../adapters/client/entity-absent.ts';
 import { MAX_ENTITY_BYTES } from '../../../adapters/client/operator.ts';
@@ -136,17 +136,47 @@ const byClock = (judged: JudgedBy): string =>
     ? `by the server's clock (it said ${judged.now.toISOString()})`
     : "by this device's clock (the server's time is not known: its answer carried no Date header, or none came; were this clock set wrong, check with an operator first)";
 
+/**
+ * A refusal for a provisioning an earlier run left pending: said as that, with its credential, what is not known, what
+ * this run (`requested`) does not do meanwhile and what settles it, never as an invalid device folder (review 252: the
+ * folder was fine, and the refusal hid that a provisioning's outcome was pending). Still of code `validation` with the
+ * rule scripts knew it by, the one shape every local refusal of the CLI has (domain/errors.ts).
+ */
+const pendingRefusal = (sim: SimulatedDevice, requested: string | undefined, rule: string, said: (key: string) => string): CredenceError => {
+  const pendingId = sim.state.provisioning?.credentialId;
+  const held = requested === undefined ? 'no other credential is provisioned' : requested === pendingId ? `credential ${requested} is not provisioned again` : `credential ${requested} is not provisioned`;
+  const message = `the provisioning of credential ${pendingId} by an earlier run is pending: ` +
+    said(`its key is kept, named in ${stateFile(sim.dir)}, and ${held} until it is settled`);
+  const issue: FieldIssue = { path: 'dir', rule, message };
+  return new CredenceError({ code: 'validation', issues: [issue], message });
+};
+
+/** How a run is told to settle the pending key with a token. */
+const SETTLE = 'with an operator token (--token-file, --token or CREDENCE_TOKEN) to settle it by its fingerprint';
+
 /** A rerun too early to tell "not recorded" from "not recorded yet": the key kept, and when to run again. */
-const mayStillBeRecording = (sim: SimulatedDevice, credentialId: string, found: string, after: Date, judged: JudgedBy) =>
-  validationError(
-    [{
-      path: 'dir', rule: 'provision-may-still-be-recording',
-      message: `${stateFile(sim.dir)}: the server ${found} credential ${credentialId} of an earlier unfinished provision, and may still be recording it ` +
-        `(its run may last ${ENROLMENT_SESSION_TIMEOUT_SECONDS} s at the Enrolment Function): whether it will is not known, and its key is kept: ` +
-        `run device provision again after ${after.toISOString()} ${byClock(judged)} with an operator token (--token-file, --token or CREDENCE_TOKEN) to settle it by its fingerprint`,
-    }],
-    'device folder',
+const mayStillBeRecording = (sim: SimulatedDevice, requested: string | undefined, found: string, after: Date, judged: JudgedBy) =>
+  pendingRefusal(sim, requested, 'provision-may-still-be-recording', (kept) =>
+    `the server ${found} credential ${sim.state.provisioning?.credentialId}, and may still be recording it ` +
+      `(its run may last ${ENROLMENT_SESSION_TIMEOUT_SECONDS} s at the Enrolment Function): whether it will is not known; ${kept}: ` +
+      `run device provision again after ${after.toISOString()} ${byClock(judged)} ${SETTLE}`,
   );
+
+/**
+ * When a key the server did not record may be destroyed, as far as the device knows without asking: its write-ahead's
+ * time and the run's most, on the server's clock when its time was known then (assertRecordingOver judges it again).
+ */
+export const settlesAfter = (pending: PendingProvisioning | undefined): string => {
+  const at = pending?.serverWrittenAt ?? pending?.writtenAt;
+  if (at === undefined || Number.isNaN(Date.parse(at))) return 'not while the server may still be recording it';
+  const clock = pending?.serverWrittenAt !== undefined ? "by the server's clock" : "by this device's clock";
+  return `not before ${new Date(Date.parse(at) + RECORDING_MAY_LAST_MS).toISOString()} ${clock}, until when the server may still be recording it`;
+};
+
+/** What a run with a token does with the pending key, and from when it may destroy it. */
+export const howItSettles = (pending: PendingProvisioning | undefined): string =>
+  `run device provision again ${SETTLE}: the credential is adopted if the server recorded it; if it did not, its key is ` +
+  `destroyed, though ${settlesAfter(pending)}`;
 
 /**
  * The start of the wait on one clock: the write-ahead's time on it, or, for a record with none (written by an earlier
@@ -167,11 +197,11 @@ const startOfWait = (sim: SimulatedDevice, pending: PendingProvisioning, member:
  * (review 211: the key destroyed, and the credential then recorded on it). Only when the server's time is not known
  * now is the wait judged on the device's clock, as the refusal says.
  */
-const assertRecordingOver = (sim: SimulatedDevice, pending: PendingProvisioning, found: string, serverAt: Date | undefined): void => {
+const assertRecordingOver = (sim: SimulatedDevice, requested: string | undefined, pending: PendingProvisioning, found: string, serverAt: Date | undefined): void => {
   const judged: JudgedBy = serverAt !== undefined ? { clock: 'server', now: serverAt } : { clock: 'device' };
   const now = serverAt ?? sim.now();
   const over = new Date(startOfWait(sim, pending, serverAt !== undefined ? 'serverWrittenAt' : 'writtenAt', now) + RECORDING_MAY_LAST_MS);
-  if (now.getTime() < over.getTime()) throw mayStillBeRecording(sim, pending.credentialId, found, over, judged);
+  if (now.getTime() < over.getTime()) throw mayStillBeRecording(sim, requested, found, over, judged);
 };
 
 /** Destroys the pending key, then forgets it: a state that cannot be written names a key that is gone, never a key no state names. */
@@ -190,12 +220,15 @@ const discardPending = async (sim: SimulatedDevice, handle: PendingProvisioning[
  * destroyed, then forgotten; one it binds a credential it never provisioned (or ended) to is destroyed too, and the
  * rerun refused: that id is used up. Neither is destroyed on a `not_found` or an `initialized` credential before the
  * earlier run is surely over (assertRecordingOver): the run is refused, as an outcome not known, the key kept.
- * Without `checkWith` (an operator token) the server cannot be asked, and the run is refused with the key kept. An adopted credential gets the certificate the server recorded for it, where the
+ * Without `checkWith` (an operator token) the server cannot be asked, and the run is refused with the key kept. Each
+ * refusal names the pending credential and says that `requested`, this run's, is not provisioned meanwhile. An adopted credential gets the certificate the server recorded for it, where the
  * deployment issues one, checked to certify the adopted key as the lost answer's was (adopted-certificate.ts; the
  * Enrolment Function's proof over it cannot be checked: it bound a transcript only the first run held); one that
  * cannot be had leaves the adoption standing, the outcome saying it is missing.
  */
-export const settlePendingProvisioning = async (sim: SimulatedDevice, checkWith: ServerTarget | undefined): Promise<AdoptedCredential | undefined> => {
+export const settlePendingProvisioning = async (
+  sim: SimulatedDevice, checkWith: ServerTarget | undefined, requested?: string,
+): Promise<AdoptedCredential | undefined> => {
   const pending = sim.state.provisioning;
   if (pending === undefined) return undefined;
   const { credentialId, handle, descriptor } = pending;
@@ -205,13 +238,8 @@ export const settlePendingProvisioning = async (sim: SimulatedDevice, checkWith:
     return undefined;
   }
   if (checkWith === undefined) {
-    throw validationError(
-      [{
-        path: 'dir', rule: 'unfinished-provision',
-        message: `${stateFile(sim.dir)}: an earlier provision of ${credentialId} did not finish and whether the server recorded it is not known; ` +
-          'its key is kept: run device provision again with an operator token (--token-file, --token or CREDENCE_TOKEN) to check it by its fingerprint',
-      }],
-      'device folder',
+    throw pendingRefusal(sim, requested, 'unfinished-provision', (kept) =>
+      `whether the server recorded it is not known (its answer was lost, or the server failed); ${kept}: ${howItSettles(pending)}`,
     );
   }
   // The server's time before it is asked: a wait judged over at it was over when the server answered.
@@ -225,8 +253,8 @@ export const settlePendingProvisioning = async (sim: SimulatedDevice, checkWith:
     clearPending(sim, `credential ${credentialId} is recorded by the server and its key stays named as pending there: run device provision again to adopt it`);
     return { type: 'provisioning.adopted', credentialId, kind: descriptor.kind, fingerprint: descriptor.fingerprint, ...outcome };
   }
-  if (recorded === 'not_found') assertRecordingOver(sim, pending, 'holds no', serverAt);
-  if (typeof recorded === 'object' && recorded.state === 'initialized') assertRecordingOver(sim, pending, 'has issued, not yet provisioned,', serverAt);
+  if (recorded === 'not_found') assertRecordingOver(sim, requested, pending, 'holds no', serverAt);
+  if (typeof recorded === 'object' && recorded.state === 'initialized') assertRecordingOver(sim, requested, pending, 'has issued, not yet provisioned,', serverAt);
   if (typeof recorded === 'object') {
     await discardPending(sim, handle, `the key of the earlier provision of ${credentialId}, which the server did not complete, is destroyed: run device provision again with a new --credential-id`);
     throw notCompleted(credentialId, recorded.state);

@@ -23,6 +23,7 @@ import { destroyUnnamedKeys } from './unnamed-keys.ts';
 import { roomForAssociation, roomForCredential } from './held-entries.ts';
 import { stateFile } from './state.ts';
 import { finishOutcomeUnknown, revokeIfNoKeys, revokeIt, watchingFinish } from './finish-outcome.ts';
+import { receiptOutcomeUnknown } from './receipt-outcome.ts';
 
 /**
  * The device's three moments against a server, shared by the single commands and the fleet: the factory (over the
@@ -82,17 +83,6 @@ export interface DeviceServer {
 export const transportOf = (server: string | DeviceServer): DeviceTransport =>
   typeof server === 'string' ? httpDeviceTransport(server) : httpDeviceTransport(server.url, { timeoutMs: server.timeoutMs });
 
-/** A receipt whose outcome is not known: the key is kept, named as pending in the state file; the cause's message, never a secret. */
-const outcomeUnknown = (sim: SimulatedDevice, error: ReceiptOutcomeUnknown) =>
-  validationError(
-    [{
-      path: 'dir', rule: 'provision-outcome-unknown',
-      message: `${error.message}; the new key is kept, named as pending in ${stateFile(sim.dir)}: ` +
-        'run device provision again with an operator token (--token-file, --token or CREDENCE_TOKEN) to settle it by its fingerprint',
-    }],
-    'device folder',
-  );
-
 /**
  * Remote provisioning of one credential. An earlier run left pending is settled first (`checkWith`, an operator
  * token, lets the server be asked whether it recorded it); asked for that same credential, its adoption is the
@@ -112,7 +102,7 @@ export const provision = async (
   // (said on stderr), and a credential still with no room to be kept, adopted or new, is refused before anything is
   // sent (reviews 183, 207; held-entries.ts).
   await roomForCredential(sim, sim.state.provisioning?.credentialId);
-  const adopted = await settlePendingProvisioning(sim, r.checkWith);
+  const adopted = await settlePendingProvisioning(sim, r.checkWith, r.credentialId);
   if (adopted?.credentialId === r.credentialId) return adopted;
   await roomForCredential(sim, r.credentialId);
   let written = false;
@@ -130,7 +120,7 @@ export const provision = async (
   } catch (error) {
     // The receipt went out and the server did not refuse it, but no good answer came back: it may hold the credential
     // bound to the key, so the key and its pending record stay for a rerun to settle by the fingerprint.
-    if (error instanceof ReceiptOutcomeUnknown) throw outcomeUnknown(sim, error);
+    if (error instanceof ReceiptOutcomeUnknown) throw receiptOutcomeUnknown(sim, error);
     // The run destroyed its key when it failed before the server's answer: the state then names it no longer.
     if (written) {
       try {
