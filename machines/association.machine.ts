@@ -122,7 +122,7 @@ export const associationMachine = setup({
      */
     appCredentialIsEnrolled: factGuard(({ context, event }) => {
       const d = configurationOf(context, event);
-      return d === undefined || appCredentialIsEnrolled(event.facts.credential, event.facts.application, d.credentialId);
+      return d === undefined || appCredentialIsEnrolled(event.facts.credential, event.facts.application, event.facts.applicationCredential, d.credentialId);
     }),
     /**
      * Seed 003, 11.2.2: an App-ID's authorisation ends with its credential, so an AE Registree's App-ID must be

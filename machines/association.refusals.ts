@@ -105,7 +105,7 @@ const ownRefusals: RefusalReasons<AssociationContext> = {
     const c = credentialOf(event);
     const enrolledWith = (event.facts.application?.context as ApplicationContext | undefined)?.credentialId;
     return saying(
-      `association ${id} of ${registreeText(registree)} authenticates with a credential of its App-ID only if it is of purpose application and the one App-ID ${appId} is enrolled with now, or issued as its successor (seed 003, 11.2.2; HLR-212)`,
+      `association ${id} of ${registreeText(registree)} authenticates with a credential of its App-ID only if it is of purpose application and the one App-ID ${appId} is enrolled with now, or the successor that one's rotation names now (seed 003, 11.2.2; HLR-212)`,
       [
         ...(c?.purpose !== 'application' ? [`credential ${credentialId} has purpose ${c?.purpose ?? '(none)'}`] : []),
         ...(credentialId !== enrolledWith ? [`credential ${credentialId} is not the one App-ID ${appId} is enrolled with${c?.predecessorId === undefined ? '' : `, and its predecessor is ${c.predecessorId}`}`] : []),

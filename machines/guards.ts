@@ -94,17 +94,26 @@ export const registreeApplicationEnrolled = (application: EntityView | undefined
 
 /**
  * Seed 003, 11.2.2 (review 249): a credential owned by an App-ID authenticates its AEs only if it is of purpose
- * application and the one the App-ID is enrolled with now (`credentialId` is the association's), or issued as that
- * one's successor: during a rotation's overlap the AEs move onto the successor before the handover moves the App-ID
- * (HLR-212; review 254 found every AE cut off at each rotation without it). Any other owner is not this rule's
- * (credentialBelongsToRegistree decides it). The association machine's appCredentialIsEnrolled, and the rule a
- * Registrar's hello can run before it.
+ * application and the one the App-ID is enrolled with now (`credentialId` is the association's), or the successor a
+ * rotation of that one names now (its `successorId`, set at the rotation's start and cleared at its abandonment):
+ * during the overlap the AEs move onto it before the handover moves the App-ID (HLR-212; review 254 found every AE cut
+ * off at each rotation without it, review 255 a credential that merely named the enrolled one its predecessor taken
+ * with no rotation at all). Any other owner is not this rule's (credentialBelongsToRegistree decides it). The
+ * association machine's appCredentialIsEnrolled, and the rule a Registrar's hello can run before it.
  */
-export const appCredentialIsEnrolled = (credential: EntityView | undefined, application: EntityView | undefined, credentialId: string | undefined): boolean => {
+export const appCredentialIsEnrolled = (
+  credential: EntityView | undefined,
+  application: EntityView | undefined,
+  enrolledCredential: EntityView | undefined,
+  credentialId: string | undefined,
+): boolean => {
   const c = credential?.context as CredentialContext | undefined;
   if (c?.owner?.kind !== 'app') return true;
   const enrolledWith = (application?.context as ApplicationContext | undefined)?.credentialId;
-  return c.purpose === 'application' && enrolledWith !== undefined && (credentialId === enrolledWith || c.predecessorId === enrolledWith);
+  if (c.purpose !== 'application' || enrolledWith === undefined || credentialId === undefined) return false;
+  const enrolled = enrolledCredential?.context as unknown as CredentialContext | undefined;
+  const rotatingTo = enrolled?.credentialId === enrolledWith ? enrolled.successorId : undefined;
+  return credentialId === enrolledWith || credentialId === rotatingTo;
 };
 
 /**

@@ -89,6 +89,15 @@ describe('an AE association authenticates only with the credential its App-ID is
     expect((await c.engine.execute(cmd.establishAssociation('sa-4'))).state).toBe('associated');
   });
 
+  it('refuses a credential that names the enrolled one its predecessor while no rotation names it (review 255)', async () => {
+    const c = await world();
+    await c.engine.execute(cmd.issueCredential('app-cred-9', APP, at(300), { purpose: 'application', owner: { kind: 'app', id: APP }, predecessorId: 'app-cred-1' }));
+    await c.engine.execute(cmd.provisionCredential('app-cred-9'));
+    const error = await refused(c, configureAeInstance('sa-9', 'app-cred-9', 'meter-1', APP));
+    expect(error.problem).toMatchObject({ attempted: 'AssociationConfigured', rule: RULE });
+    expect(error.message).toContain('its predecessor is app-cred-1');
+  });
+
   it("takes the enrolled credential's successor during its rotation's overlap, and the App-ID moves onto it at the handover (review 254)", async () => {
     const clock = new FakeClock(T0);
     const c = await world(clock);
@@ -97,6 +106,10 @@ describe('an AE association authenticates only with the credential its App-ID is
     await c.engine.execute(command('startCredentialRotation', { credentialId: 'app-cred-1', successorId: 'app-cred-3', overlapEndsAt: at(20) }, { actor: operator }));
     // Not app-cred-2, issued to RA but as no one's successor.
     expect((await refused(c, configureAeInstance('sa-2', 'app-cred-2', 'meter-1', APP))).problem).toMatchObject({ rule: RULE });
+    // Nor app-cred-4, which names app-cred-1 its predecessor too, but which the rotation does not name (review 255).
+    await c.engine.execute(cmd.issueCredential('app-cred-4', APP, at(300), { purpose: 'application', owner: { kind: 'app', id: APP }, predecessorId: 'app-cred-1' }));
+    await c.engine.execute(cmd.provisionCredential('app-cred-4'));
+    expect((await refused(c, configureAeInstance('sa-4', 'app-cred-4', 'meter-1', APP))).problem).toMatchObject({ rule: RULE });
     await c.engine.execute(configureAeInstance('sa-3', 'app-cred-3', 'meter-1', APP));
     expect((await c.engine.execute(cmd.establishAssociation('sa-3'))).state).toBe('associated');
     clock.set(at(21));

@@ -125,7 +125,7 @@ const rulesOf = (r: AssociationRead, credential: EntityView, registrarCseId: str
     // Seed 003, 11.2.2 (appCredentialIsEnrolled, machines v10): a credential owned by the App-ID is of purpose
     // application and the one it is enrolled with now. Review 249's follow-up: a handshake on the credential the App-ID
     // was moved off (`--replaces`) ran to its finish, the device deriving its session key, refused only when recorded.
-    appCredential: appCredentialIsEnrolled(credential, application, c.credentialId),
+    appCredential: appCredentialIsEnrolled(credential, application, enrolledWith === undefined ? undefined : enrolledCredential, c.credentialId),
     stands: registreeApplicationCredentialStands(application, enrolledWith === undefined ? undefined : enrolledCredential, registree, at),
   };
 };
