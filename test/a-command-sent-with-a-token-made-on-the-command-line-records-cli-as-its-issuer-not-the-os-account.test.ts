@@ -5,7 +5,8 @@
  * (the canonical stream, timelines, compliance rows, evidence bundles), where before it lived only in access.db
  * (admin-only, forgotten 30 days after the token expires). The log now records such a token as issued by `cli`
  * ("made on the command line by whoever may write the data folder"); access.db keeps the OS account as before, and a
- * token issued through the service keeps its issuer's subject, even a subject that begins `cli:`.
+ * token issued through the service keeps its issuer's subject. Since review 257 no subject may be `cli` or begin
+ * `cli:` (test/a-cli-subject-is-reserved-as-the-command-lines-issuer.test.ts), so the two cannot be confused.
  */
 import { randomUUID } from 'node:crypto';
 import { userInfo } from 'node:os';
@@ -55,7 +56,7 @@ describe('a command sent over HTTP with a token made on the command line (creden
     expect(tokens.find((t) => t.tokenId === tokenId)?.issuedBy).toBe(`cli:${osAccount}`);
   }, 60_000);
 
-  it('a token issued through the service keeps its issuer subject, even one that begins `cli:`', async () => {
+  it('a token issued through the service keeps its issuer subject', async () => {
     const issue = async (withToken: string, subject: string, role: string): Promise<{ token: string; tokenId: string }> => {
       const response = await fetch(`${svc.url}/v1/tokens`, {
         method: 'POST',
@@ -65,11 +66,11 @@ describe('a command sent over HTTP with a token made on the command line (creden
       expect(response.status, await response.clone().text()).toBe(201);
       return (await response.json()) as { token: string; tokenId: string };
     };
-    const admin = await issue(svc.tokens.admin, 'cli:ops-admin', 'admin');
+    const admin = await issue(svc.tokens.admin, 'ops-admin', 'admin');
     const operator = await issue(admin.token, 'field-op-2', 'operator');
 
     await send(operator.token, 'meter-189-service');
 
-    expect((await recorded('meter-189-service')).metadata['token']).toEqual({ id: operator.tokenId, issuedBy: 'cli:ops-admin', issuedWith: admin.tokenId });
+    expect((await recorded('meter-189-service')).metadata['token']).toEqual({ id: operator.tokenId, issuedBy: 'ops-admin', issuedWith: admin.tokenId });
   }, 60_000);
 });

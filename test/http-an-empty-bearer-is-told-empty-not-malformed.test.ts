@@ -42,14 +42,14 @@ describe('a bearer scheme with no token after it', () => {
     expect(problem.detail).toContain('unset shell variable');
   });
 
-  it('leaves the other refusals as they were: no header is missing, another scheme or two words malformed', async () => {
+  it('leaves the other refusals as they were: no header is missing, another scheme not_bearer (review 257), two words malformed', async () => {
     const none = await fetch(new URL('/v1/tokens', svc.url));
     expect(none.status).toBe(401);
     expect(((await none.json()) as { reason: string }).reason).toBe('missing');
-    for (const authorization of ['Basic dXNlcjpwYXNz', 'Bearer a b']) {
+    for (const [authorization, reason] of [['Basic dXNlcjpwYXNz', 'not_bearer'], ['Bearer a b', 'malformed']] as const) {
       const answer = await rawGet(svc.url, authorization);
       expect(answer.status).toBe(401);
-      expect(problemOf(answer.body).reason).toBe('malformed');
+      expect(problemOf(answer.body).reason).toBe(reason);
     }
     const good = await fetch(new URL('/v1/tokens', svc.url), { headers: { authorization: `Bearer ${svc.tokens.admin}` } });
     expect(good.status).toBe(200);

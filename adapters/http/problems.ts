@@ -73,9 +73,15 @@ export class HttpProblem extends Error {
   }
 }
 
+/**
+ * The reasons of a request that carries no bearer token at all (none, or another scheme's credentials): RFC 6750
+ * §3.1, its challenge holds no error code. Any other reason is a token that was sent and refused: `invalid_token`.
+ */
+const NO_BEARER_TOKEN: ReadonlySet<string> = new Set(['missing', 'not_bearer']);
+
 export const unauthenticated = (reason: string): HttpProblem =>
   new HttpProblem(401, 'unauthenticated', `a valid bearer token is required: ${reason}`, { reason }, {
-    'www-authenticate': reason === 'missing' ? 'Bearer realm="credence"' : 'Bearer realm="credence", error="invalid_token"',
+    'www-authenticate': NO_BEARER_TOKEN.has(reason) ? 'Bearer realm="credence"' : 'Bearer realm="credence", error="invalid_token"',
   });
 
 export const forbidden = (role: string, allowed: readonly string[]): HttpProblem =>

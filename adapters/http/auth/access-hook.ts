@@ -5,6 +5,7 @@ import { forbidden, HttpProblem, rateLimited, unauthenticated } from '../problem
 import type { AccessControl, Principal } from './access-control.ts';
 import { normalizeIP } from '@fastify/rate-limit';
 import type { RefusedTokenBudget } from './refused-token-budget.ts';
+import { otherScheme } from './authorization-scheme.ts';
 import { ROLES } from './role.ts';
 
 const describeAccess = (access: unknown): string | undefined => {
@@ -14,7 +15,9 @@ const describeAccess = (access: unknown): string | undefined => {
   return unknown.length > 0 ? `names unknown roles: ${unknown.join(', ')}` : undefined;
 };
 
-type BearerToken = { readonly token: string } | { readonly refused: 'missing' | 'empty' | 'malformed' };
+/** A header that gives no bearer token to check, and for another scheme, its name when registered. */
+type RefusedBearer = { readonly refused: 'missing' | 'empty' | 'malformed' | 'not_bearer'; readonly scheme?: string };
+type BearerToken = { readonly token: string } | RefusedBearer;
 
 const bearerToken = (header: string | undefined): BearerToken => {
   if (header === undefined) return { refused: 'missing' };
@@ -23,22 +26,35 @@ const bearerToken = (header: string | undefined): BearerToken => {
   if (/^bearer\s*$/i.test(header)) return { refused: 'empty' };
   // RFC 6750 §2.1: the scheme is case-insensitive; one space, then the token.
   const match = /^bearer +(\S+)\s*$/i.exec(header);
-  return match?.[1] !== undefined ? { token: match[1] } : { refused: 'malformed' };
+  if (match?.[1] !== undefined) return { token: match[1] };
+  // Another scheme carries no bearer token at all: RFC 6750 §3.1, no error code for it (review 257: it was told
+  // `malformed`, with `error="invalid_token"`). Named only when registered (authorization-scheme.ts).
+  const other = otherScheme(header);
+  if (other !== undefined) return { refused: 'not_bearer', ...(other.named !== undefined ? { scheme: other.named } : {}) };
+  return { refused: 'malformed' };
 };
 
-const refusedBearer = (reason: 'missing' | 'empty' | 'malformed'): HttpProblem => {
-  const problem = unauthenticated(reason);
-  if (reason !== 'empty') return problem;
-  const detail = `${problem.message} (Authorization: Bearer carries no token: an unset shell variable?)`;
-  return new HttpProblem(problem.status, problem.code, detail, problem.extensions, problem.headers);
+/** What a refusal's detail adds, beyond its reason, to tell the caller what to mend. */
+const hintOf = (bearer: RefusedBearer): string | undefined => {
+  if (bearer.refused === 'empty') return 'Authorization: Bearer carries no token: an unset shell variable?';
+  if (bearer.refused !== 'not_bearer') return undefined;
+  const sent = bearer.scheme === undefined ? 'a scheme other than Bearer (a token sent without "Bearer " before it?)' : `the scheme ${bearer.scheme}`;
+  return `Authorization carries ${sent}; this service takes Authorization: Bearer <token>`;
+};
+
+const refusedBearer = (bearer: RefusedBearer): HttpProblem => {
+  const problem = unauthenticated(bearer.refused);
+  const hint = hintOf(bearer);
+  if (hint === undefined) return problem;
+  return new HttpProblem(problem.status, problem.code, `${problem.message} (${hint})`, problem.extensions, problem.headers);
 };
 
 /**
  * Every route says who may call it (`config.access`); a route without it stops the server from starting, so no route
  * is open by omission. Authentication runs on request, before the rate limit (which keys on the principal it finds)
  * and before the body is read; a refusal is raised just before parsing, so a caller without a valid token never has
- * a body parsed. Missing, empty, malformed, expired, forged, unknown or revoked token: 401; a valid token of a role the
- * route does not allow: 403; an address whose tokens were refused too often in the window: 429, no token checked.
+ * a body parsed. Missing, empty, malformed, expired, forged, unknown or revoked token, or another scheme: 401; a valid
+ * token of a role the route does not allow: 403; an address whose tokens were refused too often in the window: 429, no token checked.
  * Once the body is read the token is checked again: revoked or expired while the body was on its way, 401.
  */
 export const installAccessHook = (
@@ -72,7 +88,7 @@ export const installAccessHook = (
     if (allowed === undefined || allowed === 'public' || allowed === 'device') return;
     const bearer = bearerToken(request.headers.authorization);
     if ('refused' in bearer) {
-      refusals.set(request, refusedBearer(bearer.refused));
+      refusals.set(request, refusedBearer(bearer));
       return;
     }
     const { token } = bearer;

@@ -1,6 +1,6 @@
 import { SYSTEM_ACTOR_IDS, SYSTEM_ACTOR_PREFIX } from '../../../domain/metadata.ts';
 import type { AccessRegistry, TokenRecord } from '../../runtime/index.ts';
-import { INFRASTRUCTURE_ACTOR_ID, INFRASTRUCTURE_ACTOR_PREFIX, isReservedSubject } from './reserved-subjects.ts';
+import { COMMAND_LINE_ISSUER, COMMAND_LINE_ISSUER_PREFIX, INFRASTRUCTURE_ACTOR_ID, INFRASTRUCTURE_ACTOR_PREFIX, isReservedSubject } from './reserved-subjects.ts';
 import { ROLES, RoleSchema } from './role.ts';
 import { recordedTokenScope } from './token-scope.ts';
 
@@ -66,7 +66,7 @@ export type TokenRefusalRule = Parameters<AccessRegistry['liveSignedWith']>[2];
  * JavaScript's case folding makes one ASCII letter of is the Kelvin sign (k), which no mark holds, so access.db reads,
  * to judge by `isReservedSubject`, every row whose subject holds one, and counts the rest in SQL.
  */
-const SUBJECT_MARKS = [SYSTEM_ACTOR_PREFIX, INFRASTRUCTURE_ACTOR_PREFIX, ...SYSTEM_ACTOR_IDS, INFRASTRUCTURE_ACTOR_ID]
+const SUBJECT_MARKS = [SYSTEM_ACTOR_PREFIX, INFRASTRUCTURE_ACTOR_PREFIX, COMMAND_LINE_ISSUER_PREFIX, ...SYSTEM_ACTOR_IDS, INFRASTRUCTURE_ACTOR_ID, COMMAND_LINE_ISSUER]
   .map((mark) => mark.toLowerCase())
   .filter((mark, _, all) => !all.some((other) => other !== mark && mark.startsWith(other)));
 

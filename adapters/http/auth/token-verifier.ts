@@ -3,13 +3,10 @@ import type { Clock } from '../../../domain/ports/index.ts';
 import type { AccessRegistry, TokenRecord } from '../../runtime/index.ts';
 import { jwtVerifier, type JwtSettings } from './jwt.ts';
 import type { Principal } from './principal.ts';
+import { COMMAND_LINE_ISSUER, COMMAND_LINE_ISSUER_PREFIX } from './reserved-subjects.ts';
 import type { SigningKeys } from './signing-keys.ts';
 import { refusalBySettings, refusalOfRecord, TOKEN_REFUSAL_REASONS } from './token-refusal.ts';
 import { recordedTokenScope } from './token-scope.ts';
-
-/** What the log records as the issuer of a token made on the command line: whoever may write the data folder. */
-const COMMAND_LINE_ISSUER = 'cli';
-const COMMAND_LINE_ISSUER_PREFIX = `${COMMAND_LINE_ISSUER}:`;
 
 /**
  * Who issued a token, as the log records it with every command the token sends (`metadata.token.issuedBy`): the
@@ -17,7 +14,8 @@ const COMMAND_LINE_ISSUER_PREFIX = `${COMMAND_LINE_ISSUER}:`;
  * one made on the command line, whose access.db record names the OS account (`cli:<username>`, bin/commands/
  * token-target.ts localActor), which stays there alone (review 189: written into the immutable log, the account
  * reached the canonical stream, compliance rows and evidence bundles). Told apart by `issuedWith`, which only a token
- * issued through the service has: a subject may begin `cli:` too.
+ * issued through the service has: no subject may be `cli` or begin `cli:` (reserved-subjects.ts, review 257), but one
+ * issued before that rule may have, and the tokens it issued keep its subject as their issuer.
  */
 const issuerAsRecorded = (record: TokenRecord): string =>
   record.issuedWith === undefined && record.issuedBy.startsWith(COMMAND_LINE_ISSUER_PREFIX) ? COMMAND_LINE_ISSUER : record.issuedBy;
