@@ -1,7 +1,7 @@
 /**
  * An operator who updates the sources (`git pull`) and starts the service without `npm install` gets the console
  * built from the old ones: the service says so, once, at warn, naming `npm run console:build`, and serves it all the
- * same; a fresh bundle is served without a word, a missing one is the 503 `console_not_built` as before. One whose
+ * same; a fresh bundle is served without a word, a missing one is the 503 `console_not_built`, said at startup too. One whose
  * freshness cannot be told (review 48's `unknown`: a source tree past 5,000 entries, a source dated in the future by
  * both its times) is said once too, with the reason: it was served without a word.
  */
@@ -47,8 +47,10 @@ const startOver = async (consoleDist: string) => {
   const svc = await startTestService({ consoleDist });
   try {
     const page = await fetch(`${svc.url}/`);
-    const warnings = svc.logs().map((l) => JSON.parse(l) as LogLine).filter((l) => l.msg.startsWith("the web console's bundle"));
-    return { status: page.status, body: await page.text(), warnings };
+    const lines = svc.logs().map((l) => JSON.parse(l) as LogLine);
+    const warnings = lines.filter((l) => l.msg.startsWith("the web console's bundle"));
+    const unbuilt = lines.filter((l) => l.msg.startsWith('the web console has not been built'));
+    return { status: page.status, body: await page.text(), warnings, unbuilt, logged: lines.map((l) => l.msg) };
   } finally {
     await svc.close();
   }
@@ -70,9 +72,11 @@ describe('the service started over a console bundle', () => {
     expect(status).toBe(200);
   }, 30_000);
 
-  it('says nothing at startup of a missing bundle, whose page is the 503 problem as before', async () => {
-    const { status, body, warnings } = await startOver(join(dir, 'never-built'));
+  it("says at startup, in the 503's words, that a missing bundle is not built, and nothing of @fastify/static's (review 256)", async () => {
+    const { status, body, warnings, unbuilt, logged } = await startOver(join(dir, 'never-built'));
     expect(warnings).toEqual([]);
+    expect(unbuilt).toEqual([expect.objectContaining({ level: 40, msg: expect.stringContaining('npm run console:build') })]);
+    expect(logged.filter((msg) => msg.includes('must exist'))).toEqual([]);
     expect(status).toBe(503);
     expect(JSON.parse(body)).toMatchObject({ detail: expect.stringContaining('npm run console:build') });
   }, 30_000);

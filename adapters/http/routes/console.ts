@@ -6,6 +6,7 @@
  * every other path keeps its own answer (API v1, /docs, /openapi.json, probes, a 404 problem).
  */
 import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { FastifyReply } from 'fastify';
 import { consoleBundleFreshness } from '../console-bundle-freshness.ts';
@@ -55,7 +56,11 @@ const notBuilt = (): HttpProblem =>
  */
 const warnOfAStaleBundle = (app: App, dist: string): void => {
   const freshness = consoleBundleFreshness({ dist });
-  if (freshness.state === 'stale') {
+  if (freshness.state === 'missing') {
+    // Said in the 503's words at startup too (review 256: a fresh clone's log said only @fastify/static's "root path
+    // must exist", and its banner nothing of the console).
+    app.log.warn({ consoleDist: dist }, notBuilt().message);
+  } else if (freshness.state === 'stale') {
     app.log.warn(
       { consoleBuiltAt: freshness.builtAt.toISOString() },
       `the web console's bundle is older than its sources (${freshness.why}): it is served as built, and may not match this service; run npm run console:build (npm start rebuilds it)`,
@@ -76,7 +81,9 @@ export const consoleRoutesFrom =
   (dist: string): RouteModule =>
   async (app: App) => {
     warnOfAStaleBundle(app, dist);
-    await app.register(fastifyStatic, { root: dist, serve: false, index: false });
+    // Every file is sent with `dist` as its root (sendFile's second argument); the plugin's own root is the folder
+    // that holds `dist`, which exists before any build, so a service started unbuilt logs no error of the plugin's.
+    await app.register(fastifyStatic, { root: dirname(dist), serve: false, index: false });
     const index = (): boolean => existsSync(`${dist}/index.html`);
 
     app.get('/', { schema: { hide: true }, config: { access: 'public' } }, async (_request, reply) => {
