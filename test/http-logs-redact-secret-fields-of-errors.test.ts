@@ -39,4 +39,26 @@ describe('log lines redact secret-named fields of errors', () => {
     expect(String(line.err['stack'])).toContain('receipt step failed');
     expect(line.err['cause']).toMatchObject({ message: 'the store failed', password: REDACTED });
   });
+
+  it("keeps an AggregateError's errors and redacts a class instance's or a raw header list's secrets on an error (review 255)", () => {
+    class Settings {
+      constructor(readonly host: string, readonly password: string, readonly headers: Record<string, string>) {}
+    }
+    const inner = Object.assign(new Error('first failed'), { token: 'INNER-TOKEN' });
+    const error = Object.assign(new AggregateError([inner, new Error('second failed')], 'all failed'), {
+      settings: new Settings('db.local', 'CLASS-PASSWORD', { authorization: 'Bearer CLASS-AUTH' }),
+      raw: ['content-type', 'application/json', 'authorization', 'Bearer RAW-AUTH'],
+      at: new Date('2026-12-06T00:00:00Z'),
+    });
+    const text = logged((log) => log.error({ err: error }, 'request failed'));
+    for (const secret of ['INNER-TOKEN', 'CLASS-PASSWORD', 'CLASS-AUTH', 'RAW-AUTH']) expect(text).not.toContain(secret);
+    const line = JSON.parse(text) as { err: Record<string, unknown> };
+    expect(line.err['aggregateErrors']).toEqual([
+      expect.objectContaining({ message: 'first failed', token: REDACTED }),
+      expect.objectContaining({ message: 'second failed' }),
+    ]);
+    expect(line.err['settings']).toEqual({ host: 'db.local', password: REDACTED, headers: { authorization: REDACTED } });
+    expect(line.err['raw']).toEqual(['content-type', 'application/json', 'authorization', REDACTED]);
+    expect(line.err['at']).toBe('2026-12-06T00:00:00.000Z');
+  });
 });

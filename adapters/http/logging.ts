@@ -25,29 +25,45 @@ const isPlain = (value: object): boolean => {
   return proto === Object.prototype || proto === null;
 };
 
+/** Objects that write themselves (toJSON) or hold bytes or entries, not named fields: left as they are. */
+const writesItself = (value: object): boolean =>
+  typeof (value as { toJSON?: unknown }).toJSON === 'function' || ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Map || value instanceof Set || value instanceof RegExp;
+
+/** An array with every element after a secret name redacted too: Node's raw headers are [name, value, name, value]. */
+const redactedArray = (values: readonly unknown[], depth: number, inError: boolean): unknown[] =>
+  values.map((v, i) => {
+    const before = i > 0 ? values[i - 1] : undefined;
+    return typeof before === 'string' && isSecretName(before) ? REDACTED : redactSecrets(v, depth + 1, inError);
+  });
+
 /**
- * A copy of `value` with every secret-named field replaced, at any depth of plain objects and errors (errorAsLogged);
- * instances of other classes are left to their serializers (a request, a reply: walked, they lose what those read).
+ * A copy of `value` with every secret-named field replaced (and a value after a secret name in an array), at any
+ * depth of plain objects and errors (errorAsLogged). Inside an error, instances of other classes are walked as their
+ * own fields, as JSON writes them (review 255: a config object's password on an error's field); outside one they are
+ * left to their serializers (a request, a reply: walked, they lose what those read).
  */
-export const redactSecrets = (value: unknown, depth = 0): unknown => {
+export const redactSecrets = (value: unknown, depth = 0, inError = false): unknown => {
   if (typeof value !== 'object' || value === null || depth > MAX_DEPTH) return value;
-  if (Array.isArray(value)) return value.map((v) => redactSecrets(v, depth + 1));
+  if (Array.isArray(value)) return redactedArray(value, depth, inError);
   if (value instanceof Error) return errorAsLogged(value, depth);
-  if (!isPlain(value)) return value;
+  if (!isPlain(value) && (!inError || writesItself(value))) return value;
   const copy: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) copy[k] = isSecretName(k) ? REDACTED : redactSecrets(v, depth + 1);
+  for (const [k, v] of Object.entries(value)) copy[k] = isSecretName(k) ? REDACTED : redactSecrets(v, depth + 1, inError);
   return copy;
 };
 
 /**
  * An error as a log line carries it (pino's `err` serializer writes every enumerable field of the error, past the
- * formatter that redacts, review 252): its type, message and stack, then its own fields and its cause, each with
- * secret-named fields redacted, at any depth.
+ * formatter that redacts, review 252): its type, message and stack, then its own fields, the errors of an
+ * AggregateError (`aggregateErrors`, as pino wrote them, review 255) and its cause, each with secret-named fields
+ * redacted, at any depth.
  */
 export const errorAsLogged = (error: Error, depth = 0): Record<string, unknown> => {
   const logged: Record<string, unknown> = { type: error.constructor.name, message: error.message, stack: error.stack };
-  for (const [k, v] of Object.entries(error)) if (!(k in logged)) logged[k] = isSecretName(k) ? REDACTED : redactSecrets(v, depth + 1);
-  if (error.cause !== undefined && !('cause' in logged) && depth < MAX_DEPTH) logged['cause'] = redactSecrets(error.cause, depth + 1);
+  for (const [k, v] of Object.entries(error)) if (!(k in logged)) logged[k] = isSecretName(k) ? REDACTED : redactSecrets(v, depth + 1, true);
+  const inner = (error as { errors?: unknown }).errors;
+  if (Array.isArray(inner) && !('aggregateErrors' in logged)) logged['aggregateErrors'] = redactedArray(inner, depth, true);
+  if (error.cause !== undefined && !('cause' in logged) && depth < MAX_DEPTH) logged['cause'] = redactSecrets(error.cause, depth + 1, true);
   return logged;
 };
 
