@@ -50,4 +50,20 @@ describe('long answers are made in turns of the event loop', () => {
     const { turns } = await turnsDuring(async () => JSON.stringify(items));
     expect(turns).toBeLessThanOrEqual(1);
   });
+
+  it('writes what JSON.stringify writes for members it treats apart: toJSON, undefined from toJSON, boxed primitives (review 255)', async () => {
+    const value = {
+      at: new Date('2026-12-06T00:00:00Z'),
+      gone: { toJSON: () => undefined },
+      keyed: { toJSON: (key: string) => `under ${key}` },
+      text: new String('ab'),
+      count: new Number(3),
+      flag: new Boolean(false),
+      nothing: undefined,
+      list: [new String('x'), { toJSON: () => undefined }, items[0]],
+      bytes: Buffer.from('hi'),
+    };
+    expect((await jsonBytesOfInTurns(value)).toString('utf8')).toBe(JSON.stringify(value));
+    expect((await jsonBytesOfInTurns({ toJSON: () => ({ whole: [1, 2] }) })).toString('utf8')).toBe('{"whole":[1,2]}');
+  });
 });

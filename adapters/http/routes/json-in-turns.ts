@@ -68,9 +68,20 @@ export const verdictInTurns = async <F>(
  */
 export const jsonBytesOfInTurns = async (value: unknown): Promise<Buffer> => {
   const parts: Buffer[] = [];
-  await writeInTurns(value, parts);
+  const top = asJsonSees(value, '');
+  // As JSON.stringify of a value it leaves out: nothing to write (its result is undefined).
+  if (!leftOut(top)) await writeInTurns(top, parts);
   return Buffer.concat(parts);
 };
+
+/** What JSON.stringify writes for `value` under `key`: its toJSON's result, a boxed primitive's own value (review 255). */
+const asJsonSees = (value: unknown, key: string): unknown => {
+  const own = typeof (value as { toJSON?: unknown } | null)?.toJSON === 'function' ? (value as { toJSON: (key: string) => unknown }).toJSON(key) : value;
+  return own instanceof String || own instanceof Number || own instanceof Boolean ? own.valueOf() : own;
+};
+
+/** A member JSON.stringify leaves out of an object. */
+const leftOut = (value: unknown): boolean => value === undefined || typeof value === 'function' || typeof value === 'symbol';
 
 const writeInTurns = async (value: unknown, parts: Buffer[]): Promise<void> => {
   if (Array.isArray(value)) {
@@ -83,14 +94,14 @@ const writeInTurns = async (value: unknown, parts: Buffer[]): Promise<void> => {
     parts.push(Buffer.from(']'));
     return;
   }
-  if (value === null || typeof value !== 'object' || typeof (value as { toJSON?: unknown }).toJSON === 'function') {
+  if (value === null || typeof value !== 'object') {
     parts.push(Buffer.from(JSON.stringify(value)));
     return;
   }
   let first = true;
-  for (const [key, item] of Object.entries(value)) {
-    // Left out as JSON.stringify leaves them out.
-    if (item === undefined || typeof item === 'function' || typeof item === 'symbol') continue;
+  for (const [key, member] of Object.entries(value)) {
+    const item = asJsonSees(member, key);
+    if (leftOut(item)) continue;
     parts.push(Buffer.from(`${first ? '{' : ','}${JSON.stringify(key)}:`));
     first = false;
     await writeInTurns(item, parts);
