@@ -16,6 +16,7 @@ import { COMPROMISED } from './demo/fleet.ts';
 import { runScenario } from './demo/scenario.ts';
 import { certificatesUrlElsewhere, servedAgainAt, startCommandServing } from './demo/served-again-at.ts';
 import { storeIsEmpty } from './demo/store-empty.ts';
+import { stopWhenParentEnds } from './demo/parent-watch.ts';
 import { absorbEchoedSignals } from './demo/signals.ts';
 import { unusableDataFolderAsUsage } from './folder-lock.ts';
 import { fleetSummary } from './demo/summary.ts';
@@ -171,6 +172,7 @@ export const start = async (request: StartRequest, io: Io): Promise<number> => {
     return stoppedBeforeServing(error, io);
   }
   const stopAbsorbing = keepServing ? absorbEchoedSignals() : async () => {};
+  const stopWatching = keepServing ? stopWhenParentEnds() : () => {};
   try {
     const empty = (await service.context.credence.store.headPosition()) === undefined;
     if (empty && needsDemoCa(config)) {
@@ -241,6 +243,7 @@ export const start = async (request: StartRequest, io: Io): Promise<number> => {
     io.out(`Credence stopped; ${config.data} keeps everything.`);
     return 0;
   } finally {
+    stopWatching();
     await service?.close();
     await stopAbsorbing();
   }

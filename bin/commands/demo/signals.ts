@@ -4,9 +4,9 @@ const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 
 /**
  * One Ctrl-C can reach the server twice: from the terminal (to the whole foreground process group) and again
- * from npm, which forwards SIGINT and SIGTERM to its script's process (`npm start` execs node, package.json, so that
- * process is node itself: dash, Debian's sh, does not exec the last command of `sh -c` as bash does, and a SIGTERM
- * to npm left node serving with no parent, review 256). The service treats a second signal as "stop now" (adapters/http/start.ts), which would
+ * from npm, which forwards SIGINT and SIGTERM to its script's process (node itself where `sh -c` execs the command,
+ * as bash does; under dash the sh, and the start then stops once it sees its parent gone: parent-watch.ts). The
+ * service treats a second signal as "stop now" (adapters/http/start.ts), which would
  * cut its graceful shutdown short: this listener swallows a repeat within ECHO_MS; one after that is a person who
  * wants out, and gets the default end. Returns what to await once the service has stopped.
  */
