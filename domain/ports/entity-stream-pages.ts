@@ -12,9 +12,11 @@ import type { EventStore, RecordedEvent } from './event-store.ts';
  */
 export const assertEntityStreamReadFrom = (streamId: string, fromRevision: bigint, first: bigint | undefined): void => {
   if (first === undefined || first === fromRevision || parseStreamId(streamId) === undefined) return;
+  // Worded by the revision asked for (review 258: "not 0" for a later page), and by the store it can come from.
   throw protocolError(
     `read of ${streamId}`,
-    `the stream starts at revision ${first}, not 0: a writer of the cluster truncated it ($tb or a max count in its stream metadata), so the entity's history is incomplete`,
+    `the read from revision ${fromRevision} found revision ${first} first, so the entity's history is incomplete: on EventStoreDB a ` +
+      `writer of the cluster truncated the stream ($tb or a max count in its stream metadata); on the embedded store, the file is damaged`,
   );
 };
 
