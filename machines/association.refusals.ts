@@ -109,6 +109,8 @@ const ownRefusals: RefusalReasons<AssociationContext> = {
       [
         ...(c?.purpose !== 'application' ? [`credential ${credentialId} has purpose ${c?.purpose ?? '(none)'}`] : []),
         ...(credentialId !== enrolledWith ? [`credential ${credentialId} is not the one App-ID ${appId} is enrolled with${c?.predecessorId === undefined ? '' : `, and its predecessor is ${c.predecessorId}`}`] : []),
+        // Review 258: a credential naming the enrolled one its predecessor read as if the rule were met.
+        ...(c?.predecessorId !== undefined && c.predecessorId === enrolledWith ? [rotationOf(enrolledWith, (event.facts.applicationCredential?.context as CredentialContext | undefined)?.successorId)] : []),
         event.facts.application === undefined
           ? `App-ID ${appId} is not recorded`
           : `App-ID ${appId} is enrolled with ${enrolledWith === undefined ? 'no credential' : `credential ${enrolledWith}`}`,
@@ -170,6 +172,10 @@ const appIdNotRecorded = (context: AssociationContext, event: MachineEvent): str
   if (registree?.kind !== 'ae' || event.facts.application !== undefined) return undefined;
   return `App-ID ${registree.appId} is not recorded (an AE acts under a registered and enrolled App-ID, seed 003, 11.2.2)`;
 };
+
+/** What the rotation of the credential an App-ID is enrolled with names now, as appCredentialIsEnrolled reads it. */
+const rotationOf = (enrolledWith: string, successorId: string | undefined): string =>
+  successorId === undefined ? `no rotation of credential ${enrolledWith} stands` : `the rotation of credential ${enrolledWith} names credential ${successorId}`;
 
 export const associationRefusals: RefusalReasons<AssociationContext> = Object.fromEntries(
   Object.entries(ownRefusals).map(([rule, reason]) => [

@@ -96,6 +96,7 @@ describe('an AE association authenticates only with the credential its App-ID is
     const error = await refused(c, configureAeInstance('sa-9', 'app-cred-9', 'meter-1', APP));
     expect(error.problem).toMatchObject({ attempted: 'AssociationConfigured', rule: RULE });
     expect(error.message).toContain('its predecessor is app-cred-1');
+    expect(error.message).toContain('no rotation of credential app-cred-1 stands');
   });
 
   it("takes the enrolled credential's successor during its rotation's overlap, and the App-ID moves onto it at the handover (review 254)", async () => {
@@ -109,7 +110,9 @@ describe('an AE association authenticates only with the credential its App-ID is
     // Nor app-cred-4, which names app-cred-1 its predecessor too, but which the rotation does not name (review 255).
     await c.engine.execute(cmd.issueCredential('app-cred-4', APP, at(300), { purpose: 'application', owner: { kind: 'app', id: APP }, predecessorId: 'app-cred-1' }));
     await c.engine.execute(cmd.provisionCredential('app-cred-4'));
-    expect((await refused(c, configureAeInstance('sa-4', 'app-cred-4', 'meter-1', APP))).problem).toMatchObject({ rule: RULE });
+    const notNamed = await refused(c, configureAeInstance('sa-4', 'app-cred-4', 'meter-1', APP));
+    expect(notNamed.problem).toMatchObject({ rule: RULE });
+    expect(notNamed.message).toContain('the rotation of credential app-cred-1 names credential app-cred-3');
     await c.engine.execute(configureAeInstance('sa-3', 'app-cred-3', 'meter-1', APP));
     expect((await c.engine.execute(cmd.establishAssociation('sa-3'))).state).toBe('associated');
     clock.set(at(21));

@@ -92,7 +92,7 @@ export const ruleSince = (eventType: string, rule: string | undefined): string |
  * version when the machines now judge otherwise, and record the new hash here either way. Without it a changed
  * helper would let a replay go on from snapshots its old code made (review: the bump was a step to remember).
  */
-export const MACHINES_SOURCES_CONFIRMED = 'e9d191b5cb1c7b112a1c4e59af2ef6fe2fcd408ffea3b51b448988dd01c92e72';
+export const MACHINES_SOURCES_CONFIRMED = '4d081864b4359b649a217371724435fc41fe107d29c6f5049dfd06c98fb2a47f';
 
 /**
  * A machine's config and implementations as JSON: a function by its source (as the running build holds it) with its
