@@ -22,6 +22,7 @@ const SUITES: [name: string, file: string, exportName: string][] = [
   ['crash', './crash.ts', 'benchCrash'],
   ['http', './http.ts', 'benchHttp'],
   ['live-follow', './live-follow.ts', 'benchLiveFollow'],
+  ['dangling-associations', './dangling-associations.ts', 'benchDanglingAssociations'],
 ];
 
 const only = process.env['BENCH_ONLY']?.split(',');
