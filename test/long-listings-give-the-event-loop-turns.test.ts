@@ -71,7 +71,7 @@ describe('a CA whose CRL lists many revocations', () => {
     const { value: caught, turns } = await turnsDuring(() => listing.catchUp());
 
     expect(turns).toBeGreaterThanOrEqual(3);
-    expect(caught).toEqual({ ok: true, added: REVOKED, reloaded: true, raised: [], notInLog: [] });
+    expect(caught).toEqual({ ok: true, added: REVOKED, reloaded: true, raised: [], notInLog: [], marksTakenBack: false });
     expect(listing.entries.count).toBe(REVOKED);
     expect(Buffer.from(listing.entries.from(0)).equals(Buffer.concat(revoked.map((r) => r.entry)))).toBe(true);
     reads.close();
