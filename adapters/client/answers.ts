@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { PositionString, ResumePointString } from '../../domain/positions.ts';
 import { ConsistencyProofJson } from '../../domain/transparency/index.ts';
 import { jsonLimitIssue, MESSAGE_JSON_LIMITS } from '../../domain/json-limits.ts';
+import { FINDING_REASON_MAX } from '../../projections/replay/finding-reason.ts';
 
 /**
  * What the read routes of API v1 answer, as this client reads them: parsed at the boundary and bounded (SER-001),
@@ -17,8 +18,17 @@ const Text = z.string().max(4_000);
 /** A C2SP signed note: a few lines and at most 100 signatures. */
 const Note = z.string().min(1).max(65_536);
 const Count = z.number().int().nonnegative();
+/** Text cut rather than refused: a refusal whose detail is long still says why. */
+const CutText = (max: number) => z.string().transform((text) => (text.length > max ? `${text.slice(0, max)}…` : text));
+/**
+ * A replay finding's reason, a step's, or a broken fact a step read: the server bounds each at FINDING_REASON_MAX
+ * (a broken fact: a stream, a position and a refusal within it); twice that is read, and past it cut rather than the
+ * verdict lost. Review 259: a server before that bound sent 6,909 characters, and `credence state` and `history
+ * --server` failed on the entity docs/service.md tells operators to inspect.
+ */
+const Reason = CutText(2 * FINDING_REASON_MAX);
 
-const Finding = z.looseObject({ streamId: Name, position: PositionString, revision: PositionString, reason: Text });
+const Finding = z.looseObject({ streamId: Name, position: PositionString, revision: PositionString, reason: Reason });
 const Verdict = z.union([z.looseObject({ ok: z.literal(true) }), z.looseObject({ ok: z.literal(false), findings: z.array(Finding).max(MAX_ITEMS) })]);
 
 /** GET /v1/replay: every entity through its machine; the first findings and broken streams, with their totals. */
@@ -31,6 +41,10 @@ export const FleetReplayJson = z.looseObject({
   findingsTotal: Count,
   brokenStreams: z.array(Name).max(MAX_ITEMS),
   brokenStreamsTotal: Count,
+  // Of the findings, those by a rule newer than the stored event and those that follow from one (docs/service.md,
+  // Upgrading): absent from a server before them, and left out rather than the verdict lost when not a count.
+  findingsByNewerRules: Count.optional().catch(undefined),
+  findingsFollowingNewerRules: Count.optional().catch(undefined),
   // How the verdict was reached: absent from a server before them, which verified the whole log for every request.
   mode: z.enum(['full', 'incremental']).optional(),
   verifiedNow: Count.optional(),
@@ -51,8 +65,8 @@ export const EntityReplayJson = z.looseObject({
         actor: Name.optional(),
         accepted: z.boolean(),
         state: Name,
-        reason: Text.optional(),
-        brokenFacts: z.array(Text).max(MAX_ITEMS).optional(),
+        reason: Reason.optional(),
+        brokenFacts: z.array(Reason).max(MAX_ITEMS).optional(),
       }),
     )
     .max(MAX_ITEMS),
@@ -60,12 +74,17 @@ export const EntityReplayJson = z.looseObject({
 });
 export type EntityReplayJson = z.infer<typeof EntityReplayJson>;
 
+const EventRef = z.looseObject({ position: PositionString, revision: PositionString, type: Name, occurredAt: Name.optional() });
+
 /** GET /v1/entities/{kind}/{id}/state?at=: the entity as it stood at an instant. */
 export const StateAtJson = z.looseObject({
   streamId: Name,
   at: Name,
   state: Name,
-  asOf: z.looseObject({ position: PositionString, revision: PositionString, type: Name, occurredAt: Name.optional() }).optional(),
+  asOf: EventRef.optional(),
+  // Read and printed by `credence state` (bin/commands/state.ts): parsed here like the rest, not taken as sent.
+  lastStored: EventRef.optional(),
+  brokenFacts: z.array(Reason).max(MAX_ITEMS).optional(),
   verdict: Verdict,
 });
 export type StateAtJson = z.infer<typeof StateAtJson>;
@@ -169,9 +188,6 @@ export type ConsistencyAnswerJson = z.infer<typeof ConsistencyAnswerJson>;
 const PROBLEM_MEMBERS = new Set(['type', 'title', 'status', 'detail', 'instance', 'errors']);
 /** Field issues of a validation refusal kept: far more than a person reads, bounded however many the server sent. */
 const MAX_PROBLEM_ERRORS = 1_000;
-/** Text cut rather than refused: a refusal whose detail is long still says why. */
-const CutText = (max: number) => z.string().transform((text) => (text.length > max ? `${text.slice(0, max)}…` : text));
-
 /**
  * A refusal's RFC 9457 problem document (adapters/http/problems.ts), as this client reads it. Extension members (the
  * current state, what it allows, a limit...) are kept only as JSON within MESSAGE_JSON_LIMITS: found in review, a

@@ -58,7 +58,17 @@ const CheckpointFinding = z.strictObject({
   ruleSince: z.string().max(200).optional(),
   unrecorded: z
     .strictObject(
-      { by: z.enum(['refusal', 'record']), reads: z.array(z.string().max(300)).max(100).readonly() },
+      {
+        by: z.enum(['refusal', 'record']),
+        reads: z.array(z.string().max(300)).max(100).readonly(),
+        // Required: a checkpoint written before review 259 cannot say which reads replay held none of.
+        absent: z
+          .array(z.string().max(300), {
+            error: (issue) => (issue.input === undefined ? 'missing: a checkpoint of an earlier version, whose findings do not say which facts they read replay held none of' : undefined),
+          })
+          .max(100)
+          .readonly(),
+      },
       { error: (issue) => (issue.input === undefined ? 'missing: a checkpoint of an earlier version, whose findings do not say what they left unrecorded' : undefined) },
     )
     .nullable(),

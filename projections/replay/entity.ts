@@ -1,5 +1,6 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { replayRefusalReason } from './refusal-reason.ts';
+import { boundedReason, quotedFinding, refusalWithBrokenFacts } from './finding-reason.ts';
 import { recordedByAnotherCommand } from './command-records.ts';
 import { factClaimOf } from '../../domain/fact-claims.ts';
 import { keyHolderIn } from '../../domain/certified-keys.ts';
@@ -127,7 +128,7 @@ const viewBefore = async (kind: EntityKind, id: string, position: bigint, claima
 };
 
 const describeBroken = (streamId: string, finding: Finding | undefined, position: bigint): string | undefined =>
-  finding !== undefined && finding.position <= position ? `${streamId} has a broken history at position ${finding.position}: ${finding.reason}` : undefined;
+  finding !== undefined && finding.position <= position ? `${streamId} has a broken history at position ${finding.position}: ${quotedFinding(finding.reason)}` : undefined;
 
 /**
  * Records read per store request, and events judged, between two turns of the event loop (a macrotask: a microtask
@@ -258,7 +259,9 @@ class Replays {
 
   async #judge(replay: StreamReplay, record: RecordedEvent): Promise<void> {
     const { streamId, steps, findings } = replay;
-    const refuse = (base: Omit<ReplayStep, 'accepted' | 'state'>, reason: string): void => {
+    const refuse = (base: Omit<ReplayStep, 'accepted' | 'state'>, text: string): void => {
+      // Bounded as the fleet replay's (verifier.ts findingAt): the client reads a reason within twice this bound.
+      const reason = boundedReason(text);
       findings.push({ streamId, position: base.position, revision: base.revision, type: base.type, reason });
       steps.push({ ...base, accepted: false, state: stateOf(replay.snapshot), reason });
     };
@@ -312,7 +315,7 @@ class Replays {
       steps.push({ ...base, ...who, accepted: true, state: stateOf(replay.snapshot), ...said, ...(brokenDependencies.length > 0 ? { brokenFacts: brokenDependencies } : {}) });
       this.views.add([{ streamId, position: record.position, view: viewOf(replay.snapshot) }]);
     } else {
-      refuse({ ...base, ...who }, [replayRefusalReason(event.type, verdict), ...brokenDependencies.map((b) => `it depends on ${b}`)].join('; '));
+      refuse({ ...base, ...who }, refusalWithBrokenFacts(replayRefusalReason(event.type, verdict), brokenDependencies));
     }
   }
 }

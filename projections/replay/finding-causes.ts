@@ -13,6 +13,13 @@ export interface Unrecorded {
   readonly by: 'refusal' | 'record';
   /** The entity streams whose facts the event read (machines/facts.ts), in the order read; none for a record not read. */
   readonly reads: readonly string[];
+  /**
+   * Of `reads`, those replay held no entity of as the event read them (every event of it refused so far, or none
+   * yet): the facts a refusal by a newer rule may follow from (findingCauses). Kept by the verifier, which sees the
+   * view it read, as one thread, the workers and a checkpoint hold it alike; the findings alone cannot tell (a fact
+   * claim, a truncated stream, moves a stream's revisions).
+   */
+  readonly absent: readonly string[];
 }
 
 /** A finding as the verifier tallies it: with what it left unrecorded, for findingCauses. */
@@ -31,6 +38,13 @@ const refOf = (f: Finding): FindingRef => ({ streamId: f.streamId, position: f.p
  * workers (each holding a partition, the cause often in another) and a run from a checkpoint (which keeps the
  * tallied findings) classify alike. Each follower names the first finding of the chain, so a count per cause adds up.
  * A finding about the record itself (`record`, or none: a stream out of order, a foreign claim) never follows.
+ *
+ * A refusal by a rule newer than the event (`ruleSince`) on an entity no finding left behind follows only from an
+ * entity it read that replay held none of (`absent`: the association NodeAssociated names, refused by
+ * associationNamesThisNode for want of it). An entity that stands, merely behind (a node missing an association of
+ * another finding), does not explain a rule the event's own data breaks: review 259 found an AE association on a
+ * credential its App-ID was never enrolled with (appCredentialIsEnrolled) reported as following from an earlier
+ * association's finding that had left its node and App-ID behind, counted with it, and left live by the remedy.
  */
 export const findingCauses = (sorted: readonly TalliedFinding[]): Finding[] => {
   // Per entity, the finding that first left it behind (its own, or the one it followed from).
@@ -41,7 +55,8 @@ export const findingCauses = (sorted: readonly TalliedFinding[]): Finding[] => {
     let cause: FindingRef | undefined;
     if (unrecorded.by === 'refusal') {
       cause = behind.get(finding.streamId);
-      for (let i = 0; cause === undefined && i < unrecorded.reads.length; i++) cause = behind.get(unrecorded.reads[i]!);
+      const explaining = finding.ruleSince === undefined ? unrecorded.reads : unrecorded.absent;
+      for (let i = 0; cause === undefined && i < explaining.length; i++) cause = behind.get(explaining[i]!);
     }
     if (!behind.has(finding.streamId)) behind.set(finding.streamId, cause ?? refOf(finding));
     return cause === undefined ? finding : { ...finding, followsFrom: cause };

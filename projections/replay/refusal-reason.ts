@@ -1,5 +1,6 @@
 import { describeRefusal } from '../../domain/errors.ts';
 import { ruleSince } from './machines-fingerprint.ts';
+import { boundedRefusal } from './finding-reason.ts';
 
 /** What a finding by a rule newer than its event ends with, for the person reading it (the count reads `ruleSince`). */
 const newerRuleNote = (since: string): string => ` (rule since ${since}: an event stored by an earlier version may break it; see docs/service.md, Upgrading)`;
@@ -8,7 +9,8 @@ const newerRuleNote = (since: string): string => ` (rule since ${since}: an even
  * A replay finding's reason for an event its machine refuses: the refusal as the engine words it, and, where the rule
  * came with a later version of the machines than the event may have been stored under (RULES_SINCE), that it did.
  * Review 167: after the upgrade to v2 a provisioning stored after its node's revocation, legal then, was flagged at
- * every run as "refused … by rule ownerIsLive", which read as an event written behind the engine.
+ * every run as "refused … by rule ownerIsLive", which read as an event written behind the engine. Cut at half a
+ * finding's bound (finding-reason.ts), the same in both replays.
  */
 export const replayRefusalReason = (
   eventType: string,
@@ -16,7 +18,7 @@ export const replayRefusalReason = (
 ): string => {
   const reason = describeRefusal(eventType, verdict);
   const since = ruleSince(eventType, verdict.rule);
-  return since === undefined ? reason : `${reason}${newerRuleNote(since)}`;
+  return boundedRefusal(since === undefined ? reason : `${reason}${newerRuleNote(since)}`);
 };
 
 /**

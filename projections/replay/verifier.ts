@@ -1,4 +1,5 @@
 import { replayRefusal } from './refusal-reason.ts';
+import { boundedReason } from './finding-reason.ts';
 import { recordedByAnotherCommand } from './command-records.ts';
 import { findingCauses, type TalliedFinding, type Unrecorded } from './finding-causes.ts';
 import { factClaimOf, isFactClaim } from '../../domain/fact-claims.ts';
@@ -7,7 +8,7 @@ import { isEventType } from '../../domain/events/index.ts';
 import { byPosition } from '../../domain/positions.ts';
 import { decodeStored } from '../../domain/stored.ts';
 import { ENTITY_KINDS, parseStreamId, streamIdOf, type EntityKind, type EntityView } from '../../domain/streams.ts';
-import { evaluate, gatherFacts, initialSnapshot, machineEvent, readStored, viewOf } from '../../machines/index.ts';
+import { evaluate, gatherFacts, initialSnapshot, machineEvent, readStored, stateOf, viewOf } from '../../machines/index.ts';
 import type { EntitySnapshot, FactReader, KeyHolderReader } from '../../machines/index.ts';
 import { CertifiedKeys } from './certified-keys.ts';
 import type { Finding } from './entity.ts';
@@ -48,12 +49,13 @@ const isCommandBinding = (data: unknown): boolean => {
   return typeof claimant === 'string' && claimant.length > 0 && typeof commandId === 'string' && commandId.length > 0;
 };
 
+/** A finding at `r`, its reason bounded as the one entity's replay bounds it (finding-reason.ts; entity.ts alike). */
 export const findingAt = (r: RecordedEvent, reason: string): Finding => ({
-  streamId: r.streamId, position: r.position, revision: r.revision, type: r.type, reason,
+  streamId: r.streamId, position: r.position, revision: r.revision, type: r.type, reason: boundedReason(reason),
 });
 
 /** A record of an entity stream that is not applied because the record itself is at fault: what follows on it may follow from it. */
-const RECORD_AT_FAULT: Unrecorded = { by: 'record', reads: [] };
+const RECORD_AT_FAULT: Unrecorded = { by: 'record', reads: [], absent: [] };
 
 /** What the verifier has counted so far, without the entities themselves. */
 export interface VerifierTally {
@@ -102,6 +104,8 @@ export class FleetVerifier {
   #position = 0n;
   /** The entity streams the event being judged read facts of, kept for its finding if refused (finding-causes.ts). */
   readonly #reads: string[] = [];
+  /** Of #reads, those replay held no entity of (Unrecorded.absent). */
+  readonly #absent: string[] = [];
   /** The last revision seen of entity streams with no entity (yet): fact claims on a fact that has no event before them. */
   readonly revisions: Map<string, bigint>;
 
@@ -139,8 +143,10 @@ export class FleetVerifier {
     const streamId = streamIdOf(kind, id);
     this.#reads.push(streamId);
     const held = this.#heldClaims;
-    if (held !== undefined && held.views.has(streamId)) return held.views.get(streamId);
-    return this.#views.viewBefore(streamId, this.#position);
+    const view = held !== undefined && held.views.has(streamId) ? held.views.get(streamId) : this.#views.viewBefore(streamId, this.#position);
+    // None, or one no event of it was accepted into (a worker's fact timeline has none, one thread its initial state).
+    if (view === undefined || view.state === stateOf(initialSnapshot(kind))) this.#absent.push(streamId);
+    return view;
   };
 
   /** The credential that certified a key before the event being judged (SER-010, keyNeverCertified). */
@@ -227,6 +233,7 @@ export class FleetVerifier {
     this.#heldClaims = claimed?.get(commandId);
     this.#position = record.position;
     this.#reads.length = 0;
+    this.#absent.length = 0;
     const facts = gatherFacts(event, entry.snapshot.context, this.#read, this.#keyHolder);
     this.#heldClaims = undefined;
     const verdict = evaluate(entry.kind, entry.snapshot, machineEvent(event, at, facts));
@@ -236,7 +243,7 @@ export class FleetVerifier {
       return true;
     }
     const { reason, ...rule } = replayRefusal(event.type, verdict);
-    tally.findings.push({ ...findingAt(record, reason), ...rule, unrecorded: { by: 'refusal', reads: [...this.#reads] } });
+    tally.findings.push({ ...findingAt(record, reason), ...rule, unrecorded: { by: 'refusal', reads: [...this.#reads], absent: [...this.#absent] } });
     return false;
   }
 
