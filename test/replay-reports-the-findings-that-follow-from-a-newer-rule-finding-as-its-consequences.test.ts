@@ -9,9 +9,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { CheckpointFile } from '../adapters/driven/replay-checkpoint/checkpoint-file.ts';
-import { replayInWorkers } from '../adapters/replay-workers/pool.ts';
 import { verifyFleet } from '../adapters/replay-workers/verify-fleet.ts';
 import { findingsByNewerRules, findingsFollowingNewerRules, replayAll } from '../projections/replay/index.ts';
+import { expectEveryReplayModeAgrees } from './support/replay-modes.ts';
 import { dataDirs } from './replay.fixtures.ts';
 import { fleet, laterEventsOnIt, successorOnItsPredecessorsKey } from './successor-on-its-predecessors-key.fixtures.ts';
 import { runCli } from './support/cli.ts';
@@ -46,15 +46,7 @@ describe('replay of an old store with a successor on its predecessor\'s key, the
       expect(findingsByNewerRules(single.findings)).toBe(1);
       expect(findingsFollowingNewerRules(single.findings)).toBe(3);
 
-      const incremental = await verifyFleet(store, { checkpoint });
-      expect(incremental.mode).toBe('incremental');
-      expect(incremental.replay).toEqual(single);
-      for (const count of [2, 3]) {
-        const workers = await replayInWorkers(store, { workers: count });
-        // Settled in the workers, not by the one-thread pass the pool falls back to after MAX_ROUNDS (8).
-        expect(workers.rounds).toBeLessThanOrEqual(8);
-        expect(workers.replay).toEqual(single);
-      }
+      await expectEveryReplayModeAgrees(store, checkpoint, single);
     } finally {
       await store.close();
     }

@@ -15,11 +15,11 @@ import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { CheckpointFile } from '../adapters/driven/replay-checkpoint/checkpoint-file.ts';
 import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { createEngine } from '../adapters/engine/index.ts';
-import { replayInWorkers } from '../adapters/replay-workers/pool.ts';
 import { verifyFleet } from '../adapters/replay-workers/verify-fleet.ts';
 import { command } from '../domain/commands/index.ts';
 import type { EventStore, JsonObject } from '../domain/ports/event-store.ts';
 import { findingsByNewerRules, findingsFollowingNewerRules, replayAll } from '../projections/replay/index.ts';
+import { expectEveryReplayModeAgrees } from './support/replay-modes.ts';
 import { dataDirs, forge } from './replay.fixtures.ts';
 import { at, cmd, issueCredentialData, operator, T0 } from './support/fleet.ts';
 
@@ -92,14 +92,7 @@ describe('replay of a v9 folder: a newer-rule refusal on an entity no finding le
       expect(findingsByNewerRules(single.findings)).toBe(2);
       expect(findingsFollowingNewerRules(single.findings)).toBe(7);
 
-      const incremental = await verifyFleet(store, { checkpoint });
-      expect(incremental.mode).toBe('incremental');
-      expect(incremental.replay).toEqual(single);
-      for (const count of [2, 3]) {
-        const workers = await replayInWorkers(store, { workers: count });
-        expect(workers.rounds).toBeLessThanOrEqual(8);
-        expect(workers.replay).toEqual(single);
-      }
+      await expectEveryReplayModeAgrees(store, checkpoint, single);
     } finally {
       await store.close();
     }
