@@ -61,4 +61,22 @@ describe('log lines redact secret-named fields of errors', () => {
     expect(line.err['raw']).toEqual(['content-type', 'application/json', 'authorization', REDACTED]);
     expect(line.err['at']).toBe('2026-12-06T00:00:00.000Z');
   });
+
+  it('keeps the line of an error whose attached object has a throwing getter or refers to itself many times over (review 260)', () => {
+    class Client {
+      readonly name = 'store-client';
+      get state(): string {
+        throw new Error('closed');
+      }
+    }
+    const looped: Record<string, unknown> = { token: 'LOOP-TOKEN' };
+    for (let i = 0; i < 8; i++) looped[`ref${i}`] = looped;
+    const error = Object.assign(new Error('db down'), { client: Object.defineProperty(new Client(), 'state', { enumerable: true, get: () => { throw new Error('closed'); } }), looped });
+    const text = logged((log) => log.error({ err: error }, 'request failed'));
+    expect(text).not.toContain('LOOP-TOKEN');
+    const line = JSON.parse(text) as { msg: string; err: Record<string, unknown> };
+    expect(line.msg).toBe('request failed');
+    expect(line.err).toMatchObject({ message: 'db down', client: { name: 'store-client', state: '[unreadable: closed]' } });
+    expect((line.err['looped'] as Record<string, unknown>)['ref0']).toBe('[Circular]');
+  });
 });
