@@ -2,6 +2,10 @@
 // Runs the TypeScript CLI through tsx's ESM loader, so no build step stands between a clone and `credence`.
 import { register } from 'tsx/esm/api';
 
+// The process that ran this one, as it was at launch: `credence start` under npm stops once it is gone
+// (bin/commands/demo/parent-watch.ts), also when it went during the start-up, before the watch was armed (review 261).
+globalThis[Symbol.for('credence.launchParent')] = process.ppid;
+
 /**
  * The environment variables a PKCS#11 PIN may be read from (docs/hsm.md "The PIN"): CREDENCE_PKCS11_PIN, and any
  * `pin-source=env:NAME` of a URI in CREDENCE_SECURE_ENVIRONMENT or on the command line (a --config file's is not read

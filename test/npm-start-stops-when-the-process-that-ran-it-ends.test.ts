@@ -17,34 +17,53 @@ const scratch = temporaryFolders('credence-start-orphaned-');
 const cleanEnv = (): NodeJS.ProcessEnv =>
   Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'PORT' && !name.startsWith('CREDENCE_')));
 
-describe('credence start under a shell that does not exec it', () => {
+/**
+ * `start` as npm runs it (npm_lifecycle_event set) under a shell that cannot exec it; the shell is killed once `ready`
+ * says so. Resolves with what it printed, once its pipes close (node inherited them, so their end is node's).
+ */
+const orphanedStart = async (data: string, ready: (out: string) => boolean): Promise<{ out: string; node: number | undefined }> => {
+  const shell = spawn('/bin/sh', ['-c', `"${process.execPath}" bin/credence.mjs start --data "${data}" --port 0; true`], {
+    cwd: ROOT,
+    env: { ...cleanEnv(), npm_lifecycle_event: 'start' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let node: number | undefined;
+  const ended = new Promise<void>((resolve) => shell.stdout.on('close', resolve));
+  shell.stderr.resume();
+  const killShell = (): void => {
+    if (node !== undefined) return;
+    node = Number(execFileSync('ps', ['-o', 'pid=', '--ppid', String(shell.pid)]).toString().trim().split(/\s+/)[0]);
+    shell.kill('SIGKILL');
+  };
+  shell.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+    if (ready(out)) killShell();
+  });
+  if (ready('')) setTimeout(killShell, 800);
+  // Bounded: without the fix node serves until killed.
+  const timer = setTimeout(() => {
+    if (node !== undefined && node > 0) process.kill(node, 'SIGKILL');
+    shell.kill('SIGKILL');
+  }, 80_000);
+  await ended;
+  clearTimeout(timer);
+  return { out, node };
+};
+
+describe('credence start run by npm under a shell that does not exec it', () => {
   it('stops gracefully once that shell is gone, releasing its data folder', async () => {
     const data = join(scratch(), 'data');
-    const shell = spawn('/bin/sh', ['-c', `"${process.execPath}" bin/credence.mjs start --data "${data}" --port 0; true`], {
-      cwd: ROOT,
-      env: cleanEnv(),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let node: number | undefined;
-    // The pipes stay open while node, which inherited them, runs: their end is node's.
-    const ended = new Promise<void>((resolve) => shell.stdout.on('close', resolve));
-    shell.stderr.resume();
-    shell.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      if (node === undefined && out.includes('Credence stopped') === false && /TOKEN=/.test(out)) {
-        node = Number(execFileSync('ps', ['-o', 'pid=', '--ppid', String(shell.pid)]).toString().trim().split(/\s+/)[0]);
-        shell.kill('SIGKILL');
-      }
-    });
-    // Bounded: without the fix node serves until killed.
-    const timer = setTimeout(() => {
-      if (node !== undefined) process.kill(node, 'SIGKILL');
-      shell.kill('SIGKILL');
-    }, 80_000);
-    await ended;
-    clearTimeout(timer);
+    const { out, node } = await orphanedStart(data, (printed) => /TOKEN=/.test(printed));
     expect(node, out).toBeGreaterThan(0);
     expect(out).toContain(`Credence stopped; ${data} keeps everything.`);
+  }, 120_000);
+
+  it('stops too when the shell went during its start-up, before it served (review 261)', async () => {
+    const data = join(scratch(), 'data');
+    const { out, node } = await orphanedStart(data, () => true);
+    expect(node, out).toBeGreaterThan(0);
+    // Said as any stop there is said: before the demo (its CA being made), during it, or once it serves.
+    expect(out).toMatch(/Credence stopped before the demo|Stopped during the demo|Credence stopped;/);
   }, 120_000);
 });

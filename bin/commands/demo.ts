@@ -172,7 +172,7 @@ export const start = async (request: StartRequest, io: Io): Promise<number> => {
     return stoppedBeforeServing(error, io);
   }
   const stopAbsorbing = keepServing ? absorbEchoedSignals() : async () => {};
-  const stopWatching = keepServing ? stopWhenParentEnds() : () => {};
+  const stopWatching = keepServing ? stopWhenParentEnds(() => service?.context.shutdown.aborted === true) : () => {};
   try {
     const empty = (await service.context.credence.store.headPosition()) === undefined;
     if (empty && needsDemoCa(config)) {
