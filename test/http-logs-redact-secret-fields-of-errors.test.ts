@@ -79,4 +79,15 @@ describe('log lines redact secret-named fields of errors', () => {
     expect(line.err).toMatchObject({ message: 'db down', client: { name: 'store-client', state: '[unreadable: closed]' } });
     expect((line.err['looped'] as Record<string, unknown>)['ref0']).toBe('[Circular]');
   });
+
+  it("writes a request's headers on an error as a request's line keeps them, and its raw headers not at all (review 260)", () => {
+    const request = {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': 'SEKRIT-API-KEY-1', 'proxy-authorization': 'Basic UFJPWFktU0VDUkVU' },
+      rawHeaders: ['content-type', 'application/json', 'x-api-key', 'SEKRIT-API-KEY-1'],
+    };
+    const text = logged((log) => log.error({ err: Object.assign(new Error('upstream failed'), { request }) }, 'request failed'));
+    for (const secret of ['SEKRIT-API-KEY-1', 'UFJPWFktU0VDUkVU']) expect(text).not.toContain(secret);
+    expect((JSON.parse(text) as { err: Record<string, unknown> }).err['request']).toEqual({ method: 'POST', headers: { 'content-type': 'application/json' }, rawHeaders: REDACTED });
+  });
 });

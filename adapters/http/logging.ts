@@ -78,13 +78,22 @@ const redactIn = (value: unknown, depth: number, inError: boolean, walk: Walk): 
     if (typeof plain === 'string') return plain;
     if (plain !== true && (!inError || readable(() => writesItself(value)) !== false)) return value;
     const copy: Record<string, unknown> = {};
-    for (const k of readable(() => Object.keys(value)) as string[]) {
-      copy[k] = isSecretName(k) ? REDACTED : redactIn(readable(() => (value as Record<string, unknown>)[k]), depth + 1, inError, walk);
-    }
+    for (const k of readable(() => Object.keys(value)) as string[]) copy[k] = fieldAsLogged(k, readable(() => (value as Record<string, unknown>)[k]), depth, inError, walk);
     return copy;
   } finally {
     walk.ancestors.delete(value);
   }
+};
+
+/**
+ * A field of a logged object: redacted by its name; a request's headers as a request's log line keeps them (the
+ * short list, LOGGED_HEADERS), whatever object holds them, and its raw headers not at all: a client or a proxy may put
+ * a credential in a header of any name (review 260: `x-api-key` and `proxy-authorization` of a request on an error).
+ */
+const fieldAsLogged = (name: string, value: unknown, depth: number, inError: boolean, walk: Walk): unknown => {
+  if (isSecretName(name) || (name === 'rawHeaders' && Array.isArray(value))) return REDACTED;
+  if (name === 'headers' && typeof value === 'object' && value !== null && !Array.isArray(value)) return readable(() => loggedHeaders(value as FastifyRequest['headers']));
+  return redactIn(value, depth + 1, inError, walk);
 };
 
 /**
@@ -103,7 +112,7 @@ const errorIn = (error: Error, depth: number, walk: Walk): Record<string, unknow
   };
   const keys = readable(() => Object.keys(error));
   for (const k of Array.isArray(keys) ? (keys as string[]) : []) {
-    if (!(k in logged)) logged[k] = isSecretName(k) ? REDACTED : redactIn(readable(() => (error as unknown as Record<string, unknown>)[k]), depth + 1, true, walk);
+    if (!(k in logged)) logged[k] = fieldAsLogged(k, readable(() => (error as unknown as Record<string, unknown>)[k]), depth, true, walk);
   }
   const inner = readable(() => (error as { errors?: unknown }).errors);
   if (Array.isArray(inner) && !('aggregateErrors' in logged)) logged['aggregateErrors'] = redactedArray(inner, depth, true, walk);
