@@ -111,7 +111,7 @@ const CSV_COLUMNS = new Map(
 /**
  * The rows of a cut answer the caller is told: one at a pseudonym's stream (an `actions` row of its rotation or
  * resolution; any query's row naming such a `streamId`) only as the canonical event stream tells its events, to an
- * auditor who recorded a resolution of that pseudonym (`told`: ./pseudonym-reads.ts toldOfStreamIds). Review 251: an
+ * auditor who recorded a resolution of that pseudonym (`told`: ./pseudonym-reads.ts toldOfStreamIds, which the replay findings ask too). Review 251: an
  * operator who rotated node X on demand found the new pseudonym's stream in their own `actions` rows, X linked to it
  * with no resolution recorded. Left out after the cut, never before it: the answer's `nextAfter` and `truncated` stay
  * those of the rows the query read, so a page may be short (or empty while more follow) and the next one starts past

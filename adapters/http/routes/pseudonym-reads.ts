@@ -69,19 +69,28 @@ export const toldOnStreams = async (context: ServiceContext, principal: Principa
   };
 };
 
+/** Whether the caller is told what a stream names (a pseudonym's node, its links): always for a stream of no pseudonym. */
+export type Teller = (streamId: string) => Promise<boolean>;
+
 /**
- * toldOnStreams asked of a stream by its id, for an answer whose rows name their stream, not a record (the compliance
- * rows, review 251): opened at the first pseudonym's row, so an answer without one waits on nothing, and once per
- * answer after. Asked of a record of the stream that is no resolution: the directory, waited for when it opens, holds
- * every resolution stored by then.
+ * toldOnStreams asked of a stream by its id, for answers that name streams, not records (replay findings, compliance
+ * rows, review 251): asked once per pseudonym per answer (a fleet's findings may name one many times), and the
+ * pseudonym directory waited for once, at the first pseudonym, not once per pseudonym (a store with findings may have
+ * stopped it, and each wait is up to a second); an answer without one waits on nothing. Asked of a record of the
+ * stream that is no resolution: the directory, waited for when it opens, holds every resolution stored by then.
  */
-export const toldOfStreamIds = (context: ServiceContext, principal: Principal | undefined): ((streamId: string) => Promise<boolean>) => {
-  let tells: Promise<(record: RecordedEvent) => Promise<boolean>> | undefined;
-  return async (streamId) => {
-    if (parseStreamId(streamId)?.kind !== 'pseudonym') return true;
-    if (principal === undefined) return false;
-    tells ??= toldOnStreams(context, principal);
-    return (await tells)({ id: '', streamId, revision: -1n, position: -1n, type: '', data: {}, metadata: {} });
+export const toldOfStreamIds = (context: ServiceContext, principal: Principal | undefined): Teller => {
+  let tells: ReturnType<typeof toldOnStreams> | undefined;
+  const asked = new Map<string, Promise<boolean>>();
+  return (streamId) => {
+    if (parseStreamId(streamId)?.kind !== 'pseudonym') return Promise.resolve(true);
+    if (principal === undefined) return Promise.resolve(false);
+    let answer = asked.get(streamId);
+    if (answer === undefined) {
+      tells ??= toldOnStreams(context, principal);
+      asked.set(streamId, (answer = tells.then((tell) => tell({ id: '', streamId, revision: -1n, position: -1n, type: '', data: {}, metadata: {} }))));
+    }
+    return answer;
   };
 };
 

@@ -1,10 +1,8 @@
 import { EVENT_KIND, isEventType } from '../../../domain/events/index.ts';
-import type { RecordedEvent } from '../../../domain/ports/index.ts';
-import { parseStreamId } from '../../../domain/streams.ts';
 import type { EntityReplay, Finding } from '../../../projections/replay/index.ts';
 import type { Principal, ServiceContext } from '../context.ts';
 import { mapAsyncInTurns } from './json-in-turns.ts';
-import { toldOnStreams } from './pseudonym-reads.ts';
+import { toldOfStreamIds, type Teller } from './pseudonym-reads.ts';
 
 /**
  * What of a replay's findings a caller is told (review 228, SER-025). A finding links two streams where it follows
@@ -18,7 +16,7 @@ import { toldOnStreams } from './pseudonym-reads.ts';
  * machines/pseudonym.refusals.ts) is told to every read role.
  */
 export const findingsTold = async (context: ServiceContext, principal: Principal | undefined, findings: readonly Finding[]): Promise<Finding[]> => {
-  const told = tellerOf(context, principal);
+  const told = toldOfStreamIds(context, principal);
   const answer: Finding[] = [];
   for (const finding of findings) answer.push(await findingTold(finding, told));
   return answer;
@@ -26,7 +24,7 @@ export const findingsTold = async (context: ServiceContext, principal: Principal
 
 /** An entity's replay as its caller is told it: the reasons of its steps and findings as findingsTold words them. */
 export const entityReplayTold = async (context: ServiceContext, principal: Principal | undefined, replay: EntityReplay): Promise<EntityReplay> => {
-  const told = tellerOf(context, principal);
+  const told = toldOfStreamIds(context, principal);
   const own = await told(replay.streamId);
   // In turns: at the entity bound, 10,000 steps and as many findings told one await after another were a block of 60 ms.
   const steps = await mapAsyncInTurns(replay.steps, async (step) => (step.reason === undefined ? step : { ...step, reason: await reasonTold(step.type, step.reason, own, told) }));
@@ -34,32 +32,6 @@ export const entityReplayTold = async (context: ServiceContext, principal: Princ
   const findings = await mapAsyncInTurns(replay.verdict.findings, (finding) => findingTold(finding, told));
   return { ...replay, steps, verdict: { ok: false, findings } };
 };
-
-/** Whether the caller is told what links a stream to others: always for an entity's that is no pseudonym's. */
-type Teller = (streamId: string) => Promise<boolean>;
-
-/**
- * Asked once per pseudonym per answer (a fleet's findings may name one many times), as the canonical event stream
- * asks (./pseudonym-reads.ts toldOnStreams): the pseudonym directory is waited for once, at the first pseudonym, not
- * once per pseudonym (a store with findings may have stopped it, and each wait is up to a second).
- */
-const tellerOf = (context: ServiceContext, principal: Principal | undefined): Teller => {
-  let tells: ReturnType<typeof toldOnStreams> | undefined;
-  const asked = new Map<string, Promise<boolean>>();
-  return (streamId) => {
-    if (parseStreamId(streamId)?.kind !== 'pseudonym') return Promise.resolve(true);
-    if (principal === undefined) return Promise.resolve(false);
-    let answer = asked.get(streamId);
-    if (answer === undefined) {
-      tells ??= toldOnStreams(context, principal);
-      asked.set(streamId, (answer = tells.then((tell) => tell(recordOf(streamId)))));
-    }
-    return answer;
-  };
-};
-
-/** toldOnStreams decides per record of a stream; asked here of the stream: a record of it that is no resolution. */
-const recordOf = (streamId: string): RecordedEvent => ({ id: '', streamId, revision: -1n, position: -1n, type: '', data: {}, metadata: {} });
 
 const findingTold = async (finding: Finding, told: Teller): Promise<Finding> => {
   const own = await told(finding.streamId);
