@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ITEMS_PER_TURN, jsonBytesOfInTurns, mapAsyncInTurns, mapInTurns } from '../adapters/http/routes/json-in-turns.ts';
+import { ITEMS_PER_TURN, jsonBytesInTurns, jsonBytesOfInTurns, mapAsyncInTurns, mapInTurns } from '../adapters/http/routes/json-in-turns.ts';
 
 /*
  * The long answers (an entity's replay and state at the bound, timelines, evidence bundles, compliance pages) are
@@ -65,5 +65,11 @@ describe('long answers are made in turns of the event loop', () => {
     };
     expect((await jsonBytesOfInTurns(value)).toString('utf8')).toBe(JSON.stringify(value));
     expect((await jsonBytesOfInTurns({ toJSON: () => ({ whole: [1, 2] }) })).toString('utf8')).toBe('{"whole":[1,2]}');
+  });
+
+  it('writes a value with its long array moved last, as JSON.stringify would write it so, letting the loop turn', async () => {
+    const { value: bytes, turns } = await turnsDuring(() => jsonBytesInTurns({ streamId: 'node-gw', entries: items, tail: [1, 2] }, 'entries'));
+    expect(bytes.toString('utf8')).toBe(JSON.stringify({ streamId: 'node-gw', tail: [1, 2], entries: items }));
+    expect(turns).toBeGreaterThanOrEqual(fewest);
   });
 });

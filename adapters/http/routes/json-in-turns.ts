@@ -117,15 +117,7 @@ const writeInTurns = async (value: unknown, parts: Buffer[]): Promise<void> => {
  */
 export const jsonBytesInTurns = async <K extends string>(value: { readonly [P in K]: readonly unknown[] }, key: K): Promise<Buffer> => {
   const { [key]: items, ...rest } = value;
-  const head = JSON.stringify(rest).slice(0, -1);
-  const parts: Buffer[] = [Buffer.from(`${head}${head === '{' ? '' : ','}${JSON.stringify(key)}:[`)];
-  for (let i = 0; i < items.length; i += ITEMS_PER_TURN) {
-    if (i > 0) await turn();
-    const chunk = JSON.stringify(items.slice(i, i + ITEMS_PER_TURN)).slice(1, -1);
-    parts.push(Buffer.from(i > 0 ? `,${chunk}` : chunk));
-  }
-  parts.push(Buffer.from(']}'));
-  return Buffer.concat(parts);
+  return jsonBytesOfInTurns({ ...rest, [key]: items });
 };
 
 /**
