@@ -9,6 +9,7 @@ import { openCredence, openDataFolderSecureEnvironment, startLive, systemClock, 
 import type { ServerChild } from './http-child.ts';
 import { fmtMs, now, summarise } from './stats.ts';
 import { keysAhead } from './keys-ahead.ts';
+import { WALL_CLOCK_STEPS, wallClockSubscription } from './wall-clock-lifecycle.ts';
 
 /**
  * Item 1 of the http suite: commands/s through POST /v1/commands (32 keep-alive connections, autocannon) next to
@@ -20,26 +21,15 @@ const WARM_UP_S = 2;
 const MEASURE_S = Number(process.env['BENCH_HTTP_SECONDS'] ?? 6);
 /** The principal's subject as the HTTP route makes it the actor. */
 const ACTOR: Actor = { id: 'bench-operator', role: 'operator' };
-const SUBSCRIPTION = 'bench-sub';
-const DAY = 86_400_000;
-const fromNow = (days: number) => new Date(Date.now() + days * DAY).toISOString();
 
 /** Nodes a window may reach, per prefix and second: above the fastest run measured here (some 2,500 nodes/s direct). */
 const NODES_PER_SECOND = 4_000;
 /** The service credentials' keys of every node a run of `seconds` under `prefix` may reach, made before its clock starts. */
 const keysFor = (prefix: string, seconds: number) => keysAhead(Array.from({ length: seconds * NODES_PER_SECOND }, (_, i) => `${prefix}-${i}-svc`));
-type Keys = ReturnType<typeof keysFor>;
 
 /** One node's lifecycle, one command per step (as bench/engine.ts, without the revocations): `n` makes every id distinct. */
-const STEPS: readonly ((n: string, keys: Keys) => [CommandType, Record<string, unknown>])[] = [
-  (n) => ['registerNode', { nodeId: n, profile: { class: 'smart-meter', manufacturer: 'Acme', model: 'SM-10', capabilities: ['metering'] } }],
-  (n) => ['enrolNode', { nodeId: n, subscriptionId: SUBSCRIPTION, cseId: `/${n}` }],
-  (n, keys) => ['issueCredential', { credentialId: `${n}-svc`, kind: 'ed25519', ...keys.key(`${n}-svc`), purpose: 'service', owner: { kind: 'node', id: n }, notBefore: fromNow(-1), notAfter: fromNow(365) }],
-  (n) => ['provisionCredential', { credentialId: `${n}-svc`, method: 'pre-provisioning' }],
-  (n) => ['configureAssociation', { associationId: `${n}-sa`, nodeId: n, credentialId: `${n}-svc`, registree: { kind: 'cse', id: `/${n}` }, registrarCseId: '/in-cse' }],
-  (n) => ['establishAssociation', { associationId: `${n}-sa`, expiresAt: fromNow(30) }],
-];
-const subscription = (): Record<string, unknown> => ({ subscriptionId: SUBSCRIPTION, subscriber: 'bench', notBefore: fromNow(-1), notAfter: fromNow(400) });
+const STEPS = WALL_CLOCK_STEPS;
+const subscription = wallClockSubscription;
 
 /** A fresh node per pass of the sequence on each connection; ids are unique across connections and runs. */
 const httpRun = async (server: ServerChild, prefix: string, seconds: number) => {
@@ -58,7 +48,7 @@ const httpRun = async (server: ServerChild, prefix: string, seconds: number) => 
       setupRequest: (req, context) => {
         if (k === 0) context['i'] = next++;
         const i = context['i'] as number;
-        const [type, data] = step(`${prefix}-${i}`, keys);
+        const [type, data] = step(`${prefix}-${i}`, keys.key);
         return { ...req, body: JSON.stringify({ type, data }) };
       },
     })),
@@ -76,7 +66,7 @@ const engineRun = async (execute: (type: CommandType, data: Record<string, unkno
     while (now() < deadline) {
       const i = next++;
       for (const step of STEPS) {
-        const [type, data] = step(`${prefix}-${i}`, keys);
+        const [type, data] = step(`${prefix}-${i}`, keys.key);
         const t = now();
         await execute(type, data);
         latencies.push(now() - t);

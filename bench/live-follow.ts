@@ -7,6 +7,7 @@ import { openCredence, openDataFolderSecureEnvironment, startLive, systemClock, 
 import { command, type CommandType } from '../domain/commands/index.ts';
 import { placeholderKey } from '../test/support/fleet.ts';
 import { now, rate } from './stats.ts';
+import { WALL_CLOCK_STEPS, wallClockSubscription } from './wall-clock-lifecycle.ts';
 
 /**
  * `BENCH_ONLY=live-follow`: the service's composition (data folder, Secure Environment, live runtime following the
@@ -18,23 +19,11 @@ import { now, rate } from './stats.ts';
  */
 const PHASE_FLAG = '--live-follow-phase';
 const CALLERS = 32;
-const DAY = 86_400_000;
 const n = (x: number) => x.toLocaleString('en-US');
 
-const lifecycles = (nodes: number): [CommandType, Record<string, unknown>][][] => {
-  const fromNow = (days: number) => new Date(Date.now() + days * DAY).toISOString();
-  return Array.from({ length: nodes }, (_, i) => {
-    const node = `n-${i}`;
-    return [
-      ['registerNode', { nodeId: node, profile: { class: 'smart-meter', manufacturer: 'Acme', model: 'SM-10', capabilities: ['metering'] } }],
-      ['enrolNode', { nodeId: node, subscriptionId: 'sub', cseId: `/${node}` }],
-      ['issueCredential', { credentialId: `${node}-svc`, kind: 'ed25519', ...placeholderKey(`${node}-svc`), purpose: 'service', owner: { kind: 'node', id: node }, notBefore: fromNow(-1), notAfter: fromNow(365) }],
-      ['provisionCredential', { credentialId: `${node}-svc`, method: 'pre-provisioning' }],
-      ['configureAssociation', { associationId: `${node}-sa`, nodeId: node, credentialId: `${node}-svc`, registree: { kind: 'cse', id: `/${node}` }, registrarCseId: '/in-cse' }],
-      ['establishAssociation', { associationId: `${node}-sa`, expiresAt: fromNow(30) }],
-    ];
-  });
-};
+/** Every node's lifecycle, its keys made now (before any clock starts). */
+const lifecycles = (nodes: number): [CommandType, Record<string, unknown>][][] =>
+  Array.from({ length: nodes }, (_, i) => WALL_CLOCK_STEPS.map((step) => step(`n-${i}`, placeholderKey)));
 
 /** One run in this process: the window's commands, then the live runtime's catch-up, at `durability`. */
 const runOnce = async (durability: 'full' | 'normal', nodes: number): Promise<string> => {
@@ -46,7 +35,7 @@ const runOnce = async (durability: 'full' | 'normal', nodes: number): Promise<st
     await live.start();
     const actor = { id: 'bench-operator', role: 'operator' as const };
     const execute = (type: CommandType, data: Record<string, unknown>) => credence.engine.execute(command(type, data, { actor }));
-    await execute('createSubscription', { subscriptionId: 'sub', subscriber: 'bench', notBefore: new Date(Date.now() - DAY).toISOString(), notAfter: new Date(Date.now() + 400 * DAY).toISOString() });
+    await execute('createSubscription', wallClockSubscription());
     // Built before the clock starts: a placeholder key is an Ed25519 multiplication, the bench's work, not the engine's.
     const all = lifecycles(nodes);
     let next = 0;
