@@ -18,6 +18,20 @@ export const bookkeeping = (verb: 'record' | 'release', associationId: string, a
   return out;
 };
 
+/**
+ * The cascade's bookkeeping commands. Each reads the association it names as its only fact (machines/facts.ts) and
+ * writes its own target, so the ones an event calls for (a credential, a node, an App-ID: one target each) decide
+ * nothing from one another and may be issued together, into one group commit (process-manager.ts).
+ */
+export const BOOKKEEPING_COMMAND_TYPES: ReadonlySet<string> = new Set([
+  'recordCredentialAssociation',
+  'releaseCredentialAssociation',
+  'recordNodeAssociation',
+  'releaseNodeAssociation',
+  'recordApplicationInstance',
+  'releaseApplicationInstance',
+]);
+
 /** What the cascade's bookkeeping commands record. */
 export const BOOKKEEPING_EVENT_TYPES = [
   'CredentialAssociated',

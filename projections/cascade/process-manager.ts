@@ -4,11 +4,12 @@ import type { CommandSink } from '../../domain/ports/index.ts';
 import { BrokenHistoryError } from '../../machines/index.ts';
 import type { Projection } from '../runtime/index.ts';
 import { commandKey, sentByCascade, type BatchFacts } from './batch-facts.ts';
-import { BOOKKEEPING_EVENT_TYPES } from './bookkeeping.ts';
+import { BOOKKEEPING_COMMAND_TYPES, BOOKKEEPING_EVENT_TYPES } from './bookkeeping.ts';
 import { deadLetter, LOOKUP, type CascadeLog } from './cascade-log.ts';
 import { issue } from './issue.ts';
+import { targetOf } from './own-commands.ts';
 import { reactionsWith } from './lookups.ts';
-import { isUnresolved } from './reaction.ts';
+import { isUnresolved, type Outcome, type Reaction } from './reaction.ts';
 import { CASCADE_EVENT_TYPES } from './reactions.ts';
 import { ENDINGS, applyToReadModel, resetReadModel, setupReadModel } from './read-model.ts';
 
@@ -46,19 +47,43 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
       applyToReadModel(d, e);
     },
     async react(e: DecodedEvent) {
-      if (db === undefined) throw new Error('cascade process manager used before setup');
-      let reactions;
+      const d = db;
+      if (d === undefined) throw new Error('cascade process manager used before setup');
+      let reactions: readonly Outcome[];
       try {
         reactions = await reactionsToEvent(e);
       } catch (error) {
         // A lookup outside any one dependent's (the event's own entity): nothing of the event can be worked out.
         if (!(error instanceof BrokenHistoryError)) throw error;
-        return deadLetter(db, log, e, LOOKUP, error.streamId, error);
+        return deadLetter(d, log, e, LOOKUP, error.streamId, error);
       }
+      if (bookkeepingOnly(reactions)) return allIssued(reactions.map((reaction) => issue(engine, d, log, batch, e, reaction)));
       for (const reaction of reactions) {
-        if (isUnresolved(reaction)) deadLetter(db, log, e, LOOKUP, reaction.unresolved.streamId, reaction.unresolved);
-        else await issue(engine, db, log, batch, e, reaction);
+        if (isUnresolved(reaction)) deadLetter(d, log, e, LOOKUP, reaction.unresolved.streamId, reaction.unresolved);
+        else await issue(engine, d, log, batch, e, reaction);
       }
     },
   };
+};
+
+/**
+ * An event's bookkeeping, one command per target (bookkeeping.ts): issued together, they share one group commit and
+ * one sync where one after another took one each (the live runtime handles an association's in one wait, not two or
+ * three: docs/performance.md, forty-seventh round). Any other reactions go one at a time, in order: a later one may
+ * read what an earlier one decided (a credential revoked, then raised: review 234).
+ */
+const bookkeepingOnly = (reactions: readonly Outcome[]): reactions is readonly Reaction[] => {
+  if (reactions.length < 2) return false;
+  const targets = new Set<string>();
+  for (const reaction of reactions) {
+    if (isUnresolved(reaction) || !BOOKKEEPING_COMMAND_TYPES.has(reaction.type)) return false;
+    targets.add(`${reaction.type}\n${targetOf(reaction)}`);
+  }
+  return targets.size === reactions.length;
+};
+
+/** Every issue settled before the event's savepoint is released or undone; the first failure, in order, surfaces. */
+const allIssued = async (issued: readonly Promise<void>[]): Promise<void> => {
+  const settled = await Promise.allSettled(issued);
+  for (const outcome of settled) if (outcome.status === 'rejected') throw outcome.reason;
 };
