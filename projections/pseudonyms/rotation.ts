@@ -7,7 +7,7 @@ import type { DecodedEvent } from '../../domain/stored.ts';
 import { derivedCommandId, eventIdsWith } from '../../domain/event-ids.ts';
 import { Instant } from '../../domain/ids.ts';
 import { sentBy, type ExecuteOptions } from '../../domain/ports/index.ts';
-import { recordedBy, roundFailure } from '../runtime/index.ts';
+import { recordedBy, roundFailure, type ReactionInFlight } from '../runtime/index.ts';
 import { applyToDirectory, DIRECTORY_EVENT_TYPES } from './apply.ts';
 import { decidedBeforeReset, markDecidedBefore, setupDecidedBefore } from './decided-before-reset.ts';
 import { isDue, nodePseudonym, resetDirectory, setupDirectory } from './directory.ts';
@@ -268,7 +268,15 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
     return pass;
   };
 
-  const react = async (e: DecodedEvent): Promise<void> => {
+  /**
+   * First pseudonyms still being recorded, by node. A first pseudonym is a command on a stream of its own that no
+   * read model row waits for, so the runner goes on to the next event meanwhile (ReactionInFlight): the batch's
+   * registrations share group commits. The node's next reaction waits for it: an association's rotation takes the
+   * epoch after it (raced, it could take epoch 0, and the first pseudonym be refused as taken).
+   */
+  const firstPseudonyms = new Map<string, Promise<void>>();
+
+  const react = async (e: DecodedEvent): Promise<void | ReactionInFlight> => {
     const caused = (name: string) => ({
       commandId: derivedCommandId(name, e.record.id),
       actor: PSEUDONYM_ACTOR,
@@ -276,19 +284,31 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
       causationId: e.record.id,
     });
     switch (e.event.type) {
-      case 'NodeRegistered':
-        try {
-          await rotate(e.event.data.nodeId, 'initial', caused(`pseudonym:initial:${e.event.data.nodeId}`));
-        } finally {
-          // The batch's first pseudonyms marked in one write after its last registration, not at the next tick: a
-          // folder moved aside by a restore is never started again to mark them from its log (review 226).
-          if (--registrationsLeft <= 0) markRecorded();
-        }
-        return;
+      case 'NodeRegistered': {
+        const { nodeId } = e.event.data;
+        const before = firstPseudonyms.get(nodeId);
+        const settled = (async () => {
+          try {
+            if (before !== undefined) await before;
+            await rotate(nodeId, 'initial', caused(`pseudonym:initial:${nodeId}`));
+          } finally {
+            // The batch's first pseudonyms marked in one write after its last registration, not at the next tick: a
+            // folder moved aside by a restore is never started again to mark them from its log (review 226).
+            if (--registrationsLeft <= 0) markRecorded();
+          }
+        })();
+        const kept = settled.catch(() => undefined);
+        firstPseudonyms.set(nodeId, kept);
+        void kept.then(() => {
+          if (firstPseudonyms.get(nodeId) === kept) firstPseudonyms.delete(nodeId);
+        });
+        return { settled };
+      }
       case 'AssociationConfigured': {
         // Decided by the run before the directory was emptied, under its policy: a rotation it recorded is in the log
         // (applied from there); one it did not, today's `onAssociation` must not add (review 208).
         if (decidedBeforeReset(use(), e)) return;
+        await firstPseudonyms.get(e.event.data.nodeId);
         const node = nodePseudonym(use(), e.event.data.nodeId);
         if (node === undefined || !node.live || !policyFor(policy, node.profileClass).onAssociation) return;
         await rotate(node.nodeId, 'association', caused(`pseudonym:association:${node.nodeId}`));

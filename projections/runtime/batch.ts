@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
 import { readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoints.ts';
+import { ReactionsInFlight } from './reactions-in-flight.ts';
 import { prepared } from './statements.ts';
 import type { Projection } from './types.ts';
 
@@ -146,9 +147,10 @@ const noOpenTransaction = (db: Database.Database, projection: Projection): void 
 };
 
 /**
- * A projection with reactions, in order, many events per transaction: for each event its reaction (awaited), then
- * its `apply`, each event inside a savepoint. A reaction reads what the events before it wrote, as it did with one
- * transaction per event: same connection, same transaction. The checkpoint is written in the transaction that
+ * A projection with reactions, in order, many events per transaction: for each event its reaction (awaited, but for
+ * the work it leaves in flight, settled before the checkpoint), then its `apply`, each event inside a savepoint. A
+ * reaction reads what the events before it wrote, as it did with one transaction per event: same connection, same
+ * transaction. The checkpoint is written in the transaction that
  * applies the events it covers, so a crash at any instant leaves the read model and the checkpoint together, and
  * the reactions after the checkpoint run again (their derived command ids make the repeat a no-op).
  *
@@ -214,7 +216,13 @@ export const reactInBatches = (
   });
 };
 
-/** One transaction of `reactInBatches`: from the first of `batch` on, within `limits`. Resolves to how many it committed. */
+/**
+ * One transaction of `reactInBatches`: from the first of `batch` on, within `limits`. Resolves to how many it committed.
+ * Reactions left in flight (Projection.react) are settled before the checkpoint is written: when one failed, the
+ * transaction is undone and the events before its event are handled again in one of their own (their reactions,
+ * done already, are found done), so what is committed is what one reaction at a time would have left, and the
+ * failure surfaces.
+ */
 const reactInOneTransaction = async (
   db: Database.Database,
   projection: Projection,
@@ -227,8 +235,10 @@ const reactInOneTransaction = async (
   const savepoint = prepared(db, 'SAVEPOINT credence_event');
   const release = prepared(db, 'RELEASE credence_event');
   const undo = prepared(db, 'ROLLBACK TO credence_event');
+  const inFlight = new ReactionsInFlight();
   const opened = performance.now();
   let i = 0;
+  let failed: { readonly index: number; readonly error: unknown } | undefined;
   prepared(db, 'BEGIN').run();
   try {
     while (i < records.length) {
@@ -236,7 +246,8 @@ const reactInOneTransaction = async (
       if (event !== undefined) {
         savepoint.run();
         try {
-          await react.call(projection, event);
+          const left = await react.call(projection, event);
+          if (left !== undefined) inFlight.add(i, left);
           projection.apply?.(db, event);
           release.run();
         } catch (error) {
@@ -250,19 +261,42 @@ const reactInOneTransaction = async (
       i++;
       if (i >= limits.maxEvents || performance.now() - opened >= limits.maxMs) break;
     }
-    writeOwnCheckpoint(db, projection.name, records, i, checkpointable);
-    prepared(db, 'COMMIT').run();
-    return i;
-  } catch (error) {
-    // Keep what the events before the failing one did, with their checkpoint; undo everything if even that fails.
-    try {
-      if (db.inTransaction && i > 0) {
-        writeOwnCheckpoint(db, projection.name, records, i, checkpointable);
-        prepared(db, 'COMMIT').run();
-      }
-    } finally {
-      if (db.inTransaction) prepared(db, 'ROLLBACK').run();
+    failed = await inFlight.firstFailure();
+    if (failed === undefined) {
+      writeOwnCheckpoint(db, projection.name, records, i, checkpointable);
+      prepared(db, 'COMMIT').run();
+      return i;
     }
-    throw error;
+    prepared(db, 'ROLLBACK').run();
+  } catch (error) {
+    // The reactions still in flight first: an earlier event's failure is the one to surface, with the events before it.
+    failed = await inFlight.firstFailure();
+    if (failed === undefined || failed.index >= i) {
+      // Keep what the events before the failing one did, with their checkpoint; undo everything if even that fails.
+      try {
+        if (db.inTransaction && i > 0) {
+          writeOwnCheckpoint(db, projection.name, records, i, checkpointable);
+          prepared(db, 'COMMIT').run();
+        }
+      } finally {
+        if (db.inTransaction) prepared(db, 'ROLLBACK').run();
+      }
+      throw error;
+    }
+    if (db.inTransaction) prepared(db, 'ROLLBACK').run();
   }
+  return handledBefore(failed, db, projection, react, batch, checkpointable);
+};
+
+/** The events before `failed`'s handled again in a transaction of their own (none when it is the first); then its failure. */
+const handledBefore = async (
+  failed: { readonly index: number; readonly error: unknown },
+  db: Database.Database,
+  projection: Projection,
+  react: NonNullable<Projection['react']>,
+  batch: PendingBatch,
+  checkpointable: Checkpointable,
+): Promise<never> => {
+  if (failed.index > 0) await reactInOneTransaction(db, projection, react, batch, { maxEvents: failed.index, maxMs: Number.POSITIVE_INFINITY }, checkpointable);
+  throw failed.error;
 };

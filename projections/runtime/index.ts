@@ -1,6 +1,6 @@
 export { ProjectionRunner } from './runner.ts';
 export type { RunnerOptions } from './runner-options.ts';
-export type { OpenBatch, Projection, ProjectionLag, QueryIndex, ReadModelRules, ResetCause } from './types.ts';
+export type { OpenBatch, Projection, ProjectionLag, QueryIndex, ReactionInFlight, ReadModelRules, ResetCause } from './types.ts';
 export { checkpointsOfAnotherLog, describeOtherLog, notInLog, recordAtPosition, type OtherLog } from './log-check.ts';
 export { deleteCheckpoint, readCheckpoint } from './checkpoints.ts';
 export { projectionLag } from './lag.ts';

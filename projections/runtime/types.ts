@@ -44,7 +44,13 @@ export interface Projection {
    * deadlines write each row once per batch, the audit trail its rows 32 to an INSERT.
    */
   beginBatch?(db: Database.Database): OpenBatch;
-  react?(event: DecodedEvent): Promise<void>;
+  /**
+   * Resolves once the reaction is done, or to a `ReactionInFlight` for work it left running that neither `apply` nor
+   * any later reaction of the batch reads (a command on a stream of its own, no read-model write): the runner goes on
+   * to the next event and settles it before the transaction's checkpoint (batch.ts), so such reactions share group
+   * commits, one sync for many, instead of waiting for one sync each.
+   */
+  react?(event: DecodedEvent): Promise<void | ReactionInFlight>;
   /**
    * Optional, for projections with reactions: called with the events of a batch before their reactions run, to
    * fetch in one call what the reactions will need one by one (pseudonym rotation derives the pseudonyms of every
@@ -61,6 +67,11 @@ export interface ProjectionLag {
   readonly eventsBehind: number;
   /** Time between the last handled event and the newest stored event, in seconds. */
   readonly secondsBehind: number;
+}
+
+/** Work a reaction left running: see `Projection.react`. A failure fails its event, as a reaction's failure does. */
+export interface ReactionInFlight {
+  readonly settled: Promise<void>;
 }
 
 /** What `beginBatch` opened: see `Projection.beginBatch`. */
