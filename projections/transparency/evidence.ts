@@ -33,7 +33,7 @@ const turn = async (i: number): Promise<void> => {
   if (i > 0 && i % LEAVES_PER_TURN === 0) await new Promise<void>((resolve) => setImmediate(resolve));
 };
 
-type EvidenceLog = Pick<TransparencyLogStore, 'latestCheckpoint' | 'streamLeaves' | 'firstUnindexedLeaf' | 'leafByPosition' | 'inclusionProof' | 'nodeHash'>;
+type EvidenceLog = Pick<TransparencyLogStore, 'latestCheckpoint' | 'streamLeaves' | 'firstUnindexedLeaf' | 'leafAt' | 'leafByPosition' | 'inclusionProof' | 'nodeHash'>;
 
 /**
  * The refusal (422) of an answer the log and the store disagree on: the store no longer holds, or holds altered, an
@@ -43,11 +43,37 @@ type EvidenceLog = Pick<TransparencyLogStore, 'latestCheckpoint' | 'streamLeaves
 export const tampered = (what: string, step = 'export') => protocolError(step, `${what}; run credence verify --data`);
 
 /**
+ * The stream's first stored event the index gives no leaf under the checkpoint must be newer than every leaf it signs:
+ * then it was appended after the checkpoint (`storedAfter`). Leaves are appended in store order, positions strictly
+ * increasing, so one at or below the position of the checkpoint's last leaf was logged, and the index lost its leaf: a
+ * leaf row relabelled to another stream and position got a head one event short signed with the genuine key, the
+ * event said to be "appended during the export" on every export (review 262). Each row is read through the row rules
+ * (`toLeaf`: a negative position is the file altered).
+ */
+const refuseUnindexedSignedEvent = (log: EvidenceLog, treeSize: number, streamId: string, next: RecordedEvent): void => {
+  const nextLeaf = log.leafByPosition(next.position);
+  if (nextLeaf !== undefined && nextLeaf.leafIndex < treeSize) {
+    throw tampered(`revision ${next.revision} of ${streamId} is leaf ${nextLeaf.leafIndex}, which the log's stream index does not give to ${streamId}`);
+  }
+  if (treeSize === 0) return;
+  const lastSigned = log.leafAt(treeSize - 1);
+  if (lastSigned === undefined) throw tampered(`transparency.db holds no leaf ${treeSize - 1}, which the signed checkpoint covers`);
+  if (next.position <= lastSigned.position) {
+    throw tampered(
+      `the log's stream index gives revision ${next.revision} of ${streamId} (position ${next.position}) no leaf, though the checkpoint's last leaf is at position ${lastSigned.position}: the log recorded it, and its leaf row was altered`,
+    );
+  }
+};
+
+/**
  * Builds the evidence bundle of one entity (issue 4 item 6, issue 10 item 4) against the latest signed checkpoint:
  * the stream's events the checkpoint covers, each with its inclusion proof, and a stream head signed with the log
- * key stating that the stream had exactly those events there, and which of them every bundle withholds. The count comes from the log's own stream index,
- * never from the store alone: an event deleted from events.db (a revocation) cannot be left out of a head the
- * log signs. The store's events and the log's leaves must match one for one, or nothing is signed.
+ * key stating that the stream had exactly those events there, and which of them every bundle withholds. The count comes
+ * from the log's own stream index, never from the store alone: an event deleted from events.db (a revocation) makes it
+ * refuse, not sign a shorter head. The store's events and the log's leaves must match one for one, or nothing is signed.
+ * That index is under no signature: whoever deletes the event and relabels its leaf row too gets a shorter head signed,
+ * which only `credence verify --data` finds (README, "Complete evidence bundles"); a leaf row relabelled over an event
+ * the store still holds is refused here (refuseUnindexedSignedEvent).
  */
 export const collectEvidence = async (args: {
   readonly streamId: string;
@@ -85,10 +111,7 @@ export const collectEvidence = async (args: {
     }
   }
   const next = streamEvents[leaves.length];
-  const nextLeaf = next && log.leafByPosition(next.position);
-  if (nextLeaf !== undefined && nextLeaf.leafIndex < checkpoint.treeSize) {
-    throw tampered(`revision ${next!.revision} of ${streamId} is leaf ${nextLeaf.leafIndex}, which the log's stream index does not give to ${streamId}`);
-  }
+  if (next !== undefined) refuseUnindexedSignedEvent(log, checkpoint.treeSize, streamId, next);
   // Each leaf proved into the checkpoint's tree before the key signs a stream head over them: a log rewritten in both
   // files under an honest checkpoint (the event, its leaf, the stored subtree hashes) got a signed head over the
   // forged stream (found in review).
