@@ -107,7 +107,9 @@ const APPLICATION: KindScopeRule = {
 const NODE: KindScopeRule = {
   admits: (event, scope) => enrolledInScope(scope, field(event, 'nodeId')),
   leavesOut: (id, _type, scope) => !enrolledInScope(scope, id),
-  parts: () => BY_SUBSCRIPTION,
+  // `NodeRegistered` is a node's first event (machines/node.machine.ts, only from `absent`), before any enrolment, so
+  // no scope admits it: said to be a subscription's, a scoped `type=NodeRegistered` opened and stayed silent (review 263).
+  parts: (type) => (type === 'NodeRegistered' ? [] : BY_SUBSCRIPTION),
 };
 
 const CREDENTIAL: KindScopeRule = {

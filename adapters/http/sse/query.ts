@@ -9,6 +9,7 @@ import { ResumePoint, ResumePointString, resumePointOf } from '../../../domain/p
 import { entityIdRefusal } from '../../../domain/entity-ids.ts';
 import { ENTITY_KINDS, EntityKind, parseStreamId } from '../../../domain/streams.ts';
 import { parseLifecycleFilter, parsePublicFilter, type LifecycleFilterInput } from '../../../projections/streams/index.ts';
+import { REPEATED_RULE } from '../repeated-query-parameters.ts';
 
 const MAX_TYPES = 64;
 const MAX_STREAMS = 100;
@@ -66,11 +67,25 @@ export const EventsQuery = z
   });
 export type EventsQuery = z.output<typeof EventsQuery>;
 
+/**
+ * A Last-Event-ID sent more than once, refused as a query parameter sent twice is (rule `repeated`), before the id's
+ * own form is read. Node joins the lines of a header it does not know with `, ` (`3` and `5` became `3, 5`, refused as
+ * no event id: review 263), as a proxy may (RFC 9110 5.3: the same request); an event id holds no comma, so one in the
+ * value is more than one id, however they came.
+ */
+const sentOnce = (value: unknown, context: z.RefinementCtx): unknown => {
+  if (typeof value === 'string' && value.includes(',')) {
+    context.addIssue({ code: 'custom', params: { rule: REPEATED_RULE }, message: 'sent more than once: send it once, it takes one event id' });
+  }
+  return value;
+};
+
 // The id as a string, parsed in askedResumePoint: a transforming branch under `.describe` is rendered in its output
-// form (unrepresentable) and dropped from the document, which then allowed only "" (review 60).
+// form (unrepresentable) and dropped from the document, which then allowed only "" (review 60). A preprocess is
+// rendered as what it feeds, the union.
 export const EventsHeaders = z.looseObject({
   'last-event-id': z
-    .union([z.literal(''), ResumePointString])
+    .preprocess(sentOnce, z.union([z.literal(''), ResumePointString]))
     .optional()
     .describe(
       'The id of the last event received, as received: the stream resumes strictly after it, with no gap and no duplicate. ' +

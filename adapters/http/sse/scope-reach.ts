@@ -26,9 +26,16 @@ const partsOf = (scope: PublicScope): ReadonlySet<ScopePart> =>
 
 const publishes = (parts: ReadonlySet<ScopePart>, type: EventType): boolean => PUBLISHED_BY.get(type)!.some((part) => parts.has(part));
 
-/** The parts a scope would need to publish any of `types`, for a message a person can act on. */
-const wanted = (types: readonly EventType[]): string =>
-  [...new Set(types.flatMap((type) => PUBLISHED_BY.get(type)!))].map((part) => PART_NAME[part]).join(' or ');
+/**
+ * Why a scope publishes none of `types` (all of one kind, or one type), for a message a person can act on: the parts
+ * a scope would need, or, where no part admits any of them (a node's `NodeRegistered`, before any enrolment), that.
+ */
+const reason = (named: string, types: readonly EventType[]): string => {
+  const parts = [...new Set(types.flatMap((type) => PUBLISHED_BY.get(type)!))].map((part) => PART_NAME[part]);
+  return parts.length === 0
+    ? `${named} events are sent to no scoped token: no part of a scope admits them`
+    : `${named} events are published only for a scope's ${parts.join(' or ')}, and this token's names none`;
+};
 
 /**
  * Throws a `validation` CredenceError (rule `not_in_scope`) naming each value of the narrowest field given, `type`
@@ -40,15 +47,13 @@ export const checkFilterInScope = (filter: LifecycleFilterInput, scope: PublicSc
   if (filter.types !== undefined) {
     if (filter.types.some((type) => publishes(parts, type))) return;
     filter.types.forEach((type, index) => {
-      const message = `${type} events are published only for a scope's ${wanted([type])}, and this token's names none`;
-      issues.push({ path: `query.type.${index}`, rule: NOT_IN_SCOPE_RULE, message });
+      issues.push({ path: `query.type.${index}`, rule: NOT_IN_SCOPE_RULE, message: reason(type, [type]) });
     });
   } else if (filter.kinds !== undefined) {
     const typesOf = (kind: EntityKind): EventType[] => EVENT_TYPES.filter((type) => EVENT_KIND[type] === kind);
     if (filter.kinds.some((kind) => typesOf(kind).some((type) => publishes(parts, type)))) return;
     filter.kinds.forEach((kind, index) => {
-      const message = `${kind} events are published only for a scope's ${wanted(typesOf(kind))}, and this token's names none`;
-      issues.push({ path: `query.kind.${index}`, rule: NOT_IN_SCOPE_RULE, message });
+      issues.push({ path: `query.kind.${index}`, rule: NOT_IN_SCOPE_RULE, message: reason(kind, typesOf(kind)) });
     });
   }
   if (issues.length > 0) throw validationError(issues, "event stream query of this token's scope");
