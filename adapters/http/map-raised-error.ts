@@ -5,6 +5,7 @@ import { boundedIssues, CredenceError, isKeyNotFound, type FieldIssue, type Prob
 import { TransparencyLogOfAnotherLog } from '../../projections/transparency/index.ts';
 import { LockHeldElsewhere } from '../runtime/live-failure.ts';
 import { damagedDatabaseOf } from '../runtime/damaged-database.ts';
+import { EventsDbReplaced } from '../runtime/events-db-replaced.ts';
 import { GroupCommitError, storeUnavailableOf, type StoreUnavailable } from '../runtime/store-unreachable.ts';
 
 /*
@@ -175,6 +176,20 @@ const commandsWaitForTheLog: Mapped = {
     "and what it would store now could be dropped by the restore that mends it; its operator must act (the service's log says how)",
 };
 
+/**
+ * A command refused once the service's events.db was moved or replaced under it (events-db-replaced.ts): no
+ * Retry-After, no retry mends it; its operator stops the service and starts it on the restored file. No path: the
+ * service's log names it.
+ */
+const commandsRefusedOnceEventsDbReplaced: Mapped = {
+  status: 503,
+  code: 'events_db_replaced',
+  detail:
+    "the service takes no command: the event store file in its data folder (events.db) was moved or replaced while it runs, and what it " +
+    'stored now would go to the file moved aside, not to the one in place; the service must be stopped before a restore, then started ' +
+    "(the service's log says more)",
+};
+
 const PART: Record<string, string> = { body: 'body', querystring: 'query', params: 'params', headers: 'headers' };
 
 /** Fastify's schema errors (zod issues, through fastify-type-provider-zod) as field issues naming the request part. */
@@ -246,6 +261,7 @@ export const mapRaisedError = (error: unknown, kind: RequestKind = 'command'): M
   if (isKeyNotFound(error)) return { status: 500, code: 'internal', detail: STATUS_CODES[500]! };
   if (error instanceof CredenceError) return fromCredenceError(error.problem, kind);
   if (error instanceof TransparencyLogOfAnotherLog) return commandsWaitForTheLog;
+  if (error instanceof EventsDbReplaced) return commandsRefusedOnceEventsDbReplaced;
   const damaged = damagedDatabaseOf(error);
   if (damaged?.problem.code === 'damaged_database' && damaged.problem.candidates !== undefined) {
     // No file found damaged on the request's path: the log names the files to check, the caller learns no more.

@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { TransparencyLogOfAnotherLog } from '../../projections/transparency/index.ts';
+import { EventsDbReplaced } from '../runtime/events-db-replaced.ts';
 import { BASELINE_STATIC_HEADERS, baselineHeaders } from './baseline-headers.ts';
 import { logFailure } from './log-failure.ts';
 import { mapRaisedError, requestKindOf, type Mapped, type RequestKind } from './map-raised-error.ts';
@@ -38,6 +39,7 @@ import { routeMediaTypes } from './route-media-types.ts';
  * | file_locked (another process's lock)   | 503    | file (never its path); Retry-After            |
  * | secure_environment_unavailable (HSM)   | 503    | reason, returnValue; Retry-After              |
  * | transparency_log_of_another_log        | 503    | no Retry-After (a command; a proof: reason)   |
+ * | events_db_replaced (moved under it)    | 503    | no Retry-After                                |
  *
  * bad_signature is 422, not 401: the bearer token was good; what failed is a signature inside the body (SER-016),
  * and a 401 would tell the client to fetch a new token. Schema paths name the request part: `body.data.nodeId`,
@@ -254,8 +256,9 @@ export const answerWithProblem = (error: unknown, request: FastifyRequest, reply
   // A damaged database as its file and what mends it, without a stack (review 51: a torn page of transparency.db was a
   // 500 with the driver's stack).
   // A command refused while the transparency log has stopped is no failure of the request: the live runtime says why
-  // the log stopped, at each retry.
-  if (reply.statusCode >= 500 && !(error instanceof HttpProblem) && !(error instanceof TransparencyLogOfAnotherLog)) logFailure(request.log, error, 'request failed');
+  // the log stopped, at each retry. One refused over an events.db replaced neither: the runtime said it once.
+  const saidByTheRuntime = error instanceof TransparencyLogOfAnotherLog || error instanceof EventsDbReplaced;
+  if (reply.statusCode >= 500 && !(error instanceof HttpProblem) && !saidByTheRuntime) logFailure(request.log, error, 'request failed');
   return sent;
 };
 

@@ -16,6 +16,7 @@ import type { ReadModelDb } from '../driven/readmodels/index.ts';
 import type { Durability } from '../driven/store/index.ts';
 import type { Engine } from '../engine/index.ts';
 import type { EnrolmentEndpoint, Infrastructure, KeyRegistry, RegistrarEndpoint, SecurityProcedures } from '../protocols/procedures/index.ts';
+import type { EventsDbWatch } from './events-db-replaced.ts';
 import type { MarkedKeyShredder } from './keys-shredded-again.ts';
 
 /** What `openCredence` (open-credence.ts) is given, and the running instance it returns. */
@@ -33,6 +34,11 @@ export interface Credence {
   readonly scheduler: ExpiryScheduler;
   /** The non-repudiation log of a data folder (absent for in-memory instances). */
   readonly transparency: TransparencyProjection | undefined;
+  /**
+   * The embedded store's events.db held to the path it was opened under (events-db-replaced.ts), checked at the live
+   * runtime's ticks; absent in memory, on EventStoreDB and for a store passed in.
+   */
+  readonly eventsDb?: EventsDbWatch | undefined;
   /** That log's store and signer, for proofs and evidence bundles (projections/transparency/evidence.ts). */
   readonly transparencyLog: { readonly log: TransparencyLogStore; readonly signer: CheckpointSigner; readonly origin: string } | undefined;
   /** Pseudonym rotation and the directory, when `pseudonyms` was configured. */

@@ -195,6 +195,12 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
    */
   const tick = (): void => {
     if (phase !== 'started') return;
+    // Commands are refused and /readyz fails from then on (events-db-replaced.ts); the wall-clock jobs write nothing to
+    // a file moved aside, and followers go on reading it (they hold what it held).
+    if (eventsDbReplaced()) {
+      kickAll();
+      return;
+    }
     ticking ??= (async () => {
       // A store that cannot say its head cannot be read either: the followers' passes report that.
       const head = await store.headPosition().catch(() => undefined);
@@ -206,6 +212,17 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
     for (const [name, run] of jobs) {
       if (!lanes.has(name)) lanes.set(name, run().finally(() => lanes.delete(name)));
     }
+  };
+  /** Whether `<data>/events.db` is no longer the file the store holds open: one stat per tick, said once. */
+  const eventsDbReplaced = (): boolean => {
+    if (credence.eventsDb === undefined) return false;
+    try {
+      const found = credence.eventsDb.check();
+      if (found !== undefined) report('events.db', found);
+    } catch (error) {
+      report('events.db', error);
+    }
+    return credence.eventsDb.replaced !== undefined;
   };
   const signCheckpoint = (): void => {
     if (phase !== 'started' || transparency === undefined || signing !== undefined) return;

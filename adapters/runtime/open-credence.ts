@@ -20,6 +20,7 @@ import { EnrolmentEndpoint, Infrastructure, RegistrarEndpoint, SecurityProcedure
 import { closeEach } from './close-each.ts';
 import { refuseNewEventStoreForAServedFolder } from './event-store-of-a-served-folder.ts';
 import { commandsWaitForTheLog } from './commands-wait-for-the-log.ts';
+import { commandsRefusedOnceEventsDbReplaced, eventsDbPathOf, watchEventsDb } from './events-db-replaced.ts';
 import type { Credence, OpenOptions, Security } from './credence.ts';
 import { OpenedWhileWiring } from './opened-while-wiring.ts';
 import { IssuedJournal } from './pki-issued.ts';
@@ -96,6 +97,9 @@ const wire = (options: OpenOptions, infrastructureSe: OwnedSecureEnvironment | u
           : openSqliteStoreInDir(options.location.dir, durability),
       (s) => s.close(),
     );
+  // Right after it opened: the file the store holds, which the live runtime holds the path to (events-db-replaced.ts).
+  const eventsDbPath = options.store === undefined ? eventsDbPathOf(options.location, options.connectionString) : undefined;
+  const eventsDb = eventsDbPath === undefined ? undefined : watchEventsDb(eventsDbPath);
   const logSigner = options.transparencySigner !== undefined ? { signer: options.transparencySigner } : {};
   const log = 'dir' in options.location ? opened.add(openTransparencyInDir(options.location.dir, logSigner), (l) => l.log.close()) : undefined;
   const transparency =
@@ -125,6 +129,7 @@ const wire = (options: OpenOptions, infrastructureSe: OwnedSecureEnvironment | u
     // Values only an adapter can check: a rotation's pseudonym is the key's derivation, and a certificate said to be of
     // one of the CAs is signed by it (without CAs configured, a library instance has nothing to check it against).
     checks: [
+      commandsRefusedOnceEventsDbReplaced(eventsDb),
       commandsWaitForTheLog(transparency),
       ...(deriver !== undefined ? [rotationIsDerived(deriver)] : []),
       ...(options.security?.pki !== undefined ? [issuedByOurCa(options.security.pki.cas)] : []),
@@ -195,6 +200,7 @@ const wire = (options: OpenOptions, infrastructureSe: OwnedSecureEnvironment | u
     runner,
     scheduler,
     transparency,
+    eventsDb,
     transparencyLog: log === undefined ? undefined : { log: log.log, signer: log.signer, origin: log.origin },
     pseudonyms,
     shredder,

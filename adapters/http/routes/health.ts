@@ -107,6 +107,13 @@ export const healthRoutesWith = (options: HealthOptions): RouteModule => (app, c
       } catch {
         throw notReady('store', 'the event store does not answer');
       }
+      // Review 264: a restore done while it ran left it writing to the file moved aside, ready. No path in this answer.
+      if (context.credence.eventsDb?.replaced !== undefined) {
+        throw notReady(
+          'events_db_replaced',
+          'events.db in the data folder was moved or replaced while the service runs (a restore done with it running?): it is no longer the file the service has open, and commands are refused; stop the service before a restore, then start it',
+        );
+      }
       // Review 144: a token gone or a PIN locked failed every request that needs a key while the service said ready.
       const unusable = await secureEnvironmentUnready(context.secureEnvironmentUnavailable, request.log);
       if (unusable !== undefined) throw notReady('secure_environment', unusable.detail, unusable.extensions);

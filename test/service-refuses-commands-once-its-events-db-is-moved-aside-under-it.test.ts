@@ -1,0 +1,164 @@
+import Database from 'better-sqlite3';
+import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { FakeClock } from '../adapters/driven/clock/index.ts';
+import { openCredence, startLive } from '../adapters/runtime/index.ts';
+import { watchEventsDb } from '../adapters/runtime/events-db-replaced.ts';
+import { cmd } from './support/fleet.ts';
+import { startTestService, type TestService } from './support/service.ts';
+
+/*
+ * Review 264 #4: README's restore steps (events.db and its -wal and -shm moved aside, the backup copied in place) done
+ * on a running service. Its connection still held the file moved aside: a later command was acknowledged (201) into
+ * that file, lost to the restored folder, and /readyz stayed ready. The service now notices, at its tick, that
+ * <data>/events.db is no longer the file it has open: /readyz 503 `events_db_replaced`, every command refused 503
+ * `events_db_replaced` with nothing written to either file, and one error line in its log.
+ */
+const dirs: string[] = [];
+let svc: TestService | undefined;
+afterEach(async () => {
+  await svc?.close();
+  svc = undefined;
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+const tempDir = (name: string): string => {
+  const dir = mkdtempSync(join(tmpdir(), `credence-${name}-`));
+  dirs.push(dir);
+  return dir;
+};
+
+const registerNode = async (s: TestService, nodeId: string): Promise<{ status: number; body: Record<string, unknown>; retryAfter: string | null }> => {
+  const reply = await fetch(`${s.url}/v1/commands`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${s.tokens.operator}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ type: 'registerNode', data: { nodeId, profile: { class: 'smart-meter', manufacturer: 'Acme', model: 'SM-1', capabilities: ['metering'] } } }),
+  });
+  return { status: reply.status, body: (await reply.json()) as Record<string, unknown>, retryAfter: reply.headers.get('retry-after') };
+};
+
+/** How many events the events.db at `file` holds, read without writing (its own -wal read too, where there is one). */
+const eventsIn = (file: string): bigint => {
+  const db = new Database(file, { readonly: true });
+  try {
+    db.defaultSafeIntegers(true);
+    return (db.prepare('SELECT count(*) AS n FROM events').get() as { n: bigint }).n;
+  } finally {
+    db.close();
+  }
+};
+
+describe('a service whose events.db is moved aside and replaced while it runs', () => {
+  it('is not ready, refuses every command with 503 events_db_replaced, writes to neither file and logs it once', async () => {
+    const dir = tempDir('events-db-replaced');
+    const aside = tempDir('events-db-aside');
+    svc = await startTestService({ dir });
+    expect((await registerNode(svc, 'meter-1')).status).toBe(201);
+    expect((await fetch(`${svc.url}/readyz`)).status).toBe(200);
+
+    // A backup, as README's online backup takes one, then README's restore steps 1-2 on the running service.
+    const backup = join(aside, 'backup.db');
+    const source = new Database(join(dir, 'events.db'), { readonly: true });
+    try {
+      source.exec(`VACUUM INTO '${backup}'`);
+    } finally {
+      source.close();
+    }
+    const moved = join(aside, 'moved');
+    mkdirSync(moved);
+    for (const name of ['events.db', 'events.db-wal', 'events.db-shm']) renameSync(join(dir, name), join(moved, name));
+    copyFileSync(backup, join(dir, 'events.db'));
+    const store = svc.service.context.credence.store;
+    const head = await store.headPosition();
+
+    await vi.waitFor(
+      async () => {
+        const ready = await fetch(`${svc!.url}/readyz`);
+        expect(ready.status).toBe(503);
+        expect(await ready.json()).toMatchObject({ type: 'https://credence.dev/problems/not_ready', check: 'events_db_replaced' });
+      },
+      { timeout: 3_000, interval: 50 },
+    );
+
+    const refused = await registerNode(svc, 'meter-2');
+    expect(refused.status).toBe(503);
+    expect(refused.body).toMatchObject({ type: 'https://credence.dev/problems/events_db_replaced', status: 503 });
+    expect(String(refused.body['detail'])).toMatch(/events\.db.*(moved|replaced).*stopped before a restore, then started/);
+    // No path of the server's in a public answer; and no retry mends it: the operator must act.
+    expect(JSON.stringify(refused.body)).not.toContain(dir);
+    expect(refused.retryAfter).toBeNull();
+    // In-process callers of the engine (the device procedures, a program) are refused alike.
+    await expect(svc.service.context.credence.engine.execute(cmd.registerNode('meter-3'))).rejects.toMatchObject({ code: 'events_db_replaced' });
+
+    // Nothing written: the file moved aside (the one the service holds open) and the one put in its place.
+    expect(await store.headPosition()).toBe(head);
+    expect(eventsIn(join(moved, 'events.db'))).toBe(eventsIn(backup));
+    expect(eventsIn(join(dir, 'events.db'))).toBe(eventsIn(backup));
+
+    // One error line in the service's log, naming the file, at whatever tick or command came after.
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    const errors = svc
+      .logs()
+      .map((line) => JSON.parse(line) as { level: number; msg?: string; err?: { message?: string } })
+      .filter((entry) => entry.level >= 50);
+    expect(errors).toHaveLength(1);
+    expect(JSON.stringify(errors[0])).toMatch(/events\.db .*(moved|replaced)/);
+  }, 60_000);
+});
+
+describe('the check of the path against the file opened', () => {
+  it('tells a file moved aside from one put in its place, leaves a file written in place alone, and says it once', () => {
+    const dir = tempDir('events-db-watch');
+    const path = join(dir, 'events.db');
+    writeFileSync(path, 'opened');
+    const watch = watchEventsDb(path)!;
+    appendFileSync(path, ', then written');
+    expect(watch.check()).toBeUndefined();
+    renameSync(path, join(dir, 'aside.db'));
+    expect(watch.check()).toMatchObject({ code: 'events_db_replaced', found: 'missing' });
+    expect(watch.replaced?.message).toMatch(/moved aside or deleted while it runs/);
+    copyFileSync(join(dir, 'aside.db'), path);
+    // Said once; kept whatever the path names after (the service must be started again).
+    expect(watch.check()).toBeUndefined();
+    expect(watch.replaced?.found).toBe('missing');
+
+    const another = watchEventsDb(join(dir, 'aside.db'))!;
+    renameSync(path, join(dir, 'aside.db'));
+    expect(another.check()).toMatchObject({ found: 'another_file' });
+    expect(watchEventsDb(join(dir, 'never-made.db'))).toBeUndefined();
+  });
+});
+
+describe('what never watches a file for the service', () => {
+  it('a store in memory under the live runtime takes commands tick after tick', async () => {
+    const credence = openCredence({ location: { memory: true }, clock: new FakeClock(new Date('2026-12-06T10:00:00.000Z')) });
+    const failures: unknown[] = [];
+    const live = startLive(credence, { tickMs: 20, onError: (_component, error) => failures.push(error) });
+    try {
+      await live.start();
+      await credence.engine.execute(cmd.registerNode('meter-1'));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await credence.engine.execute(cmd.registerNode('meter-2'));
+      expect(await credence.store.headPosition()).toBeDefined();
+      expect(failures).toEqual([]);
+    } finally {
+      await live.stop();
+      await credence.close();
+    }
+  }, 30_000);
+
+  it('a data folder opened without the live runtime (a CLI command) takes commands through its ticks', async () => {
+    const dir = tempDir('events-db-replaced-cli');
+    const credence = openCredence({ location: { dir }, clock: new FakeClock(new Date('2026-12-06T10:00:00.000Z')), durability: 'normal' });
+    try {
+      await credence.engine.execute(cmd.registerNode('meter-1'));
+      await credence.tick();
+      await credence.engine.execute(cmd.registerNode('meter-2'));
+      expect(eventsIn(join(dir, 'events.db'))).toBeGreaterThanOrEqual(2n);
+    } finally {
+      await credence.close();
+    }
+  }, 30_000);
+});
