@@ -28,6 +28,8 @@ interface Unplaced {
  * complete CRL is given a delta it must reject. Both are kept across restarts and rebuilds (`store`), as the serials
  * they listed, and placed again in the list read again (`placed`). The latest nextUpdate of any complete CRL the CA
  * signed is kept too (review 157): a next base chosen after a restart takes over no earlier, whatever the clock.
+ * That file may be older than the CRLs (a data folder restored from a backup, review 264), so a next base also waits
+ * a CRL validity after `openedAt`: no complete CRL an earlier process signed is dated later.
  */
 export class DeltaBase {
   #base: Base | undefined;
@@ -38,12 +40,17 @@ export class DeltaBase {
   /** The last write of the base (`#keep`): the publisher's `settled` waits for it. */
   #saving: Promise<unknown> = Promise.resolve();
 
-  /** `keyId`: the CA key as its CRLs name it (lower-case hex); a kept base of another key is not this CA's. */
+  /**
+   * `keyId`: the CA key as its CRLs name it (lower-case hex); a kept base of another key is not this CA's. `openedAt`:
+   * when the publisher was made, in whole seconds as CRLs are dated (the folder's lock keeps any earlier process
+   * stopped by then).
+   */
   constructor(
     private readonly listing: CrlListing,
     private readonly keyId: string,
     private readonly store: CrlBaseStore | undefined,
     private readonly onError: (error: unknown) => void,
+    private readonly openedAt: number,
   ) {
     const kept = store?.load();
     if (kept !== undefined && kept.keyId === keyId) {
@@ -155,10 +162,14 @@ export class DeltaBase {
 
   /**
    * `signed`, a complete CRL just signed, is the next base. `until`: the latest nextUpdate of the complete CRLs
-   * signed before it (read before it was signed); with none known, its own validity after its thisUpdate.
+   * signed before it (read before it was signed); with none known, its own validity after its thisUpdate. Never
+   * before a validity after `openedAt` (review 264): a `completeUntil` file restored from a backup knows none of the
+   * complete CRLs signed since, which relying parties may hold until then, and the deltas must stay on a base at or
+   * below theirs.
    */
   chooseNext(signed: Base & { readonly thisUpdate: number }, until: number | undefined, validityMs: number): void {
-    this.#next = { crlNumber: signed.crlNumber, index: signed.index, offset: signed.offset, takesOverAt: until ?? signed.thisUpdate + validityMs };
+    const takesOverAt = Math.max(until ?? signed.thisUpdate + validityMs, this.openedAt + validityMs);
+    this.#next = { crlNumber: signed.crlNumber, index: signed.index, offset: signed.offset, takesOverAt };
     this.#keep();
   }
 

@@ -7,7 +7,7 @@ import { crlValiditiesOf, type CrlPublisherOptions } from './pki-crl-publisher-o
 import { issuedBefore, issuedOrValid } from './pki-crl-fallback.ts';
 import { crlTimes } from './pki-crl-times.ts';
 import { DeltaBase, type Base } from './pki-crl-delta-base.ts';
-import { publishedCrl, type PublishedCrl } from './pki-published-crl.ts';
+import { crlThisUpdate, publishedCrl, type PublishedCrl } from './pki-published-crl.ts';
 
 /** How the publisher judges the clock it signs with (pki-revocation.ts passes the live runtime's guard). */
 export interface CrlClockTrust {
@@ -79,7 +79,7 @@ export class CrlPublisher {
     this.#rebaseAfter = options.rebaseAfter ?? 1024;
     this.#listing = new CrlListing(options, this.#validityMs);
     const keyId = Buffer.from(this.#issuer.keyIdentifier).toString('hex');
-    this.#base = new DeltaBase(this.#listing, keyId, options.base, (error) => this.#o.onError?.(error));
+    this.#base = new DeltaBase(this.#listing, keyId, options.base, (error) => this.#o.onError?.(error), crlThisUpdate(options.now));
   }
 
   /** Entries on the CA's CRL: its revocations, less those removed after their certificate expired. */
