@@ -40,6 +40,9 @@ const TAKEN_ONCE_ENDED: ReadonlySet<string> = new Set(['revokeCredential']);
  * its reaction runs, so another command may hold it (an operator's, stored before admission reserved derived ids);
  * taken as done, it made the cascade skip a credential of a revoked node (found in review; RS-16, HLR-212, seed 003
  * 11.2.2). The engine refuses the reaction under a taken id, and it is dead-lettered for an operator, never dropped.
+ *
+ * `letter` writes a dead letter: a reaction left in flight passes one that refuses to write (ReactionInTurn), and its
+ * event is handled again in its turn (process-manager.ts).
  */
 export const issue = async (
   engine: CommandSink,
@@ -48,6 +51,7 @@ export const issue = async (
   batch: BatchFacts,
   e: DecodedEvent,
   reaction: Reaction,
+  letter: typeof deadLetter = deadLetter,
 ): Promise<void> => {
   const command = reaction.type;
   const target = targetOf(reaction);
@@ -68,7 +72,7 @@ export const issue = async (
     try {
       await engine.view(kind, target);
     } catch (error) {
-      if (error instanceof BrokenHistoryError) return deadLetter(db, log, e, command, target, error);
+      if (error instanceof BrokenHistoryError) return letter(db, log, e, command, target, error);
       throw error;
     }
     return log({ outcome: 'skipped', command, target, reason: `${target} has ended already` });
@@ -78,7 +82,7 @@ export const issue = async (
     try {
       now = await engine.view(kind, target);
     } catch (error) {
-      if (error instanceof BrokenHistoryError) return deadLetter(db, log, e, command, target, error);
+      if (error instanceof BrokenHistoryError) return letter(db, log, e, command, target, error);
       throw error;
     }
     if (ENDED.has(now.state)) return log({ outcome: 'skipped', command, target, reason: `${target} has ended already (${now.state})` });
@@ -97,7 +101,7 @@ export const issue = async (
       return log({ outcome: outcome.deduplicated ? 'duplicate' : 'issued', command: choice.type, target });
     } catch (error) {
       if (isCredenceError(error, 'illegal_transition') || isCredenceError(error, 'not_found')) {
-        if (choice === choices.at(-1) && (await liveAfterItsRevocation(engine, choice, kind, target))) return deadLetter(db, log, e, choice.type, target, error);
+        if (choice === choices.at(-1) && (await liveAfterItsRevocation(engine, choice, kind, target))) return letter(db, log, e, choice.type, target, error);
         log({ outcome: 'skipped', command: choice.type, target, reason: error.message });
       } else if (isCommandIdReused(error)) {
         // Done before under this id by the cascade, with data read from parents that have moved on since (a rebuild).
@@ -105,9 +109,9 @@ export const issue = async (
         // recorded under its id, so it waits for an operator. Without the command index whose it is cannot be told.
         const verdict = await ownOrTaken(engine, { kind, id: target }, commandIdOf(choice, e), ownSender(choice.type), error as Error);
         if (verdict === 'own') return log({ outcome: 'duplicate', command: choice.type, target });
-        return deadLetter(db, log, e, choice.type, target, new Error(verdict.message));
+        return letter(db, log, e, choice.type, target, new Error(verdict.message));
       } else if (error instanceof BrokenHistoryError) {
-        return deadLetter(db, log, e, choice.type, target, error);
+        return letter(db, log, e, choice.type, target, error);
       } else {
         // A conflict past the engine's retries or an I/O error: the checkpoint stays, the next run retries.
         throw error;

@@ -1,13 +1,15 @@
 import type Database from 'better-sqlite3';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import type { CommandSink } from '../../domain/ports/index.ts';
+import { streamIdOf } from '../../domain/streams.ts';
 import { BrokenHistoryError } from '../../machines/index.ts';
-import type { Projection } from '../runtime/index.ts';
+import { ReactionInTurn, type Projection, type ReactionInFlight } from '../runtime/index.ts';
 import { commandKey, sentByCascade, type BatchFacts } from './batch-facts.ts';
 import { BOOKKEEPING_COMMAND_TYPES, BOOKKEEPING_EVENT_TYPES } from './bookkeeping.ts';
+import { BookkeepingInFlight } from './bookkeeping-in-flight.ts';
 import { deadLetter, LOOKUP, type CascadeLog } from './cascade-log.ts';
 import { issue } from './issue.ts';
-import { targetOf } from './own-commands.ts';
+import { targetKind, targetOf } from './own-commands.ts';
 import { reactionsWith } from './lookups.ts';
 import { isUnresolved, type Outcome, type Reaction } from './reaction.ts';
 import { CASCADE_EVENT_TYPES } from './reactions.ts';
@@ -21,10 +23,25 @@ import { ENDINGS, applyToReadModel, resetReadModel, setupReadModel } from './rea
 export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () => {}): Projection => {
   let db: Database.Database | undefined;
   let batch: BatchFacts = { commands: new Set(), endings: new Set() };
-  const reactionsToEvent = reactionsWith(engine, () => {
+  const inFlight = new BookkeepingInFlight();
+  /** Events whose bookkeeping, left in flight, found it had a dead letter to write: reacted to in their turn. */
+  const inTurn = new Set<string>();
+  const reactionsToEvent = reactionsWith(inFlight.sink(engine), () => {
     if (db === undefined) throw new Error('cascade process manager used before setup');
     return db;
   });
+  const inTurnLetter: typeof deadLetter = (_db, _log, e, command, target) => {
+    inTurn.add(e.record.id);
+    throw new ReactionInTurn(`the cascade's ${command} of ${target}, in reaction to ${e.event.type} at position ${e.record.position}, is a dead letter`);
+  };
+  /** One bookkeeping command left in flight, after the work queued on its target before it. */
+  const queued = (d: Database.Database, e: DecodedEvent, reaction: Reaction): Promise<void> => {
+    const streamId = streamIdOf(targetKind(reaction.type), targetOf(reaction));
+    const after = inFlight.settledOn(streamId) ?? Promise.resolve();
+    const work = issue(inFlight.sink(engine, after), d, log, batch, e, reaction, inTurnLetter);
+    inFlight.queue(streamId, work);
+    return work;
+  };
   return {
     name: 'cascade',
     // The bookkeeping events too: nothing follows from them, but a batch that holds them tells `prepare` which
@@ -46,17 +63,23 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
     apply(d, e) {
       applyToReadModel(d, e);
     },
-    async react(e: DecodedEvent) {
+    async react(e: DecodedEvent): Promise<void | ReactionInFlight> {
       const d = db;
       if (d === undefined) throw new Error('cascade process manager used before setup');
       let reactions: readonly Outcome[];
       try {
+        // Its lookups wait for the bookkeeping in flight on each entity they read.
         reactions = await reactionsToEvent(e);
       } catch (error) {
         // A lookup outside any one dependent's (the event's own entity): nothing of the event can be worked out.
         if (!(error instanceof BrokenHistoryError)) throw error;
         return deadLetter(d, log, e, LOOKUP, error.streamId, error);
       }
+      if (reactions.length === 0) return;
+      if (bookkeepingOnly(reactions) && !inTurn.has(e.record.id)) return { settled: allIssued(reactions.map((reaction) => queued(d, e, reaction))) };
+      inTurn.delete(e.record.id);
+      // Any other reaction may read and decide on what the bookkeeping in flight changes: after all of it, in order.
+      await inFlight.all();
       if (bookkeepingOnly(reactions)) return allIssued(reactions.map((reaction) => issue(engine, d, log, batch, e, reaction)));
       for (const reaction of reactions) {
         if (isUnresolved(reaction)) deadLetter(d, log, e, LOOKUP, reaction.unresolved.streamId, reaction.unresolved);
@@ -67,13 +90,15 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
 };
 
 /**
- * An event's bookkeeping, one command per target (bookkeeping.ts): issued together, they share one group commit and
- * one sync where one after another took one each (the live runtime handles an association's in one wait, not two or
- * three: docs/performance.md, forty-seventh round). Any other reactions go one at a time, in order: a later one may
- * read what an earlier one decided (a credential revoked, then raised: review 234).
+ * Whether an event's reactions are bookkeeping alone (bookkeeping.ts: one command per target, each reading only its
+ * association). Those are left in flight (Projection.react): the live runtime goes on to the next event, and the
+ * bookkeeping of a whole batch shares group commits, where one reaction at a time waited for one sync per command (two
+ * or three per association established or ended; docs/performance.md, forty-seventh round). A later command or lookup
+ * on one of their targets waits for them (bookkeeping-in-flight.ts); any other reaction waits for all of them and goes
+ * one at a time, in order: a later one may read what an earlier one decided (a credential revoked, then raised:
+ * review 234).
  */
 const bookkeepingOnly = (reactions: readonly Outcome[]): reactions is readonly Reaction[] => {
-  if (reactions.length < 2) return false;
   const targets = new Set<string>();
   for (const reaction of reactions) {
     if (isUnresolved(reaction) || !BOOKKEEPING_COMMAND_TYPES.has(reaction.type)) return false;

@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
 import { readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoints.ts';
-import { ReactionsInFlight } from './reactions-in-flight.ts';
+import { ReactionInTurn, ReactionsInFlight, type Failed } from './reactions-in-flight.ts';
 import { prepared } from './statements.ts';
 import type { Projection } from './types.ts';
 
@@ -238,7 +238,7 @@ const reactInOneTransaction = async (
   const inFlight = new ReactionsInFlight();
   const opened = performance.now();
   let i = 0;
-  let failed: { readonly index: number; readonly error: unknown } | undefined;
+  let failed: Failed | undefined;
   prepared(db, 'BEGIN').run();
   try {
     while (i < records.length) {
@@ -261,7 +261,8 @@ const reactInOneTransaction = async (
       i++;
       if (i >= limits.maxEvents || performance.now() - opened >= limits.maxMs) break;
     }
-    failed = await inFlight.firstFailure();
+    const settling = inFlight.firstFailure();
+    failed = settling === undefined ? undefined : await settling;
     if (failed === undefined) {
       writeOwnCheckpoint(db, projection.name, records, i, checkpointable);
       prepared(db, 'COMMIT').run();
@@ -270,7 +271,8 @@ const reactInOneTransaction = async (
     prepared(db, 'ROLLBACK').run();
   } catch (error) {
     // The reactions still in flight first: an earlier event's failure is the one to surface, with the events before it.
-    failed = await inFlight.firstFailure();
+    const settling = inFlight.firstFailure();
+    failed = settling === undefined ? undefined : await settling;
     if (failed === undefined || failed.index >= i) {
       // Keep what the events before the failing one did, with their checkpoint; undo everything if even that fails.
       try {
@@ -288,15 +290,20 @@ const reactInOneTransaction = async (
   return handledBefore(failed, db, projection, react, batch, checkpointable);
 };
 
-/** The events before `failed`'s handled again in a transaction of their own (none when it is the first); then its failure. */
+/**
+ * The events before `failed`'s handled again in a transaction of their own (none when it is the first); then its
+ * failure, unless it is a reaction to run in its turn (ReactionInTurn): then how many were handled, and the caller
+ * goes on from that event.
+ */
 const handledBefore = async (
-  failed: { readonly index: number; readonly error: unknown },
+  failed: Failed,
   db: Database.Database,
   projection: Projection,
   react: NonNullable<Projection['react']>,
   batch: PendingBatch,
   checkpointable: Checkpointable,
-): Promise<never> => {
-  if (failed.index > 0) await reactInOneTransaction(db, projection, react, batch, { maxEvents: failed.index, maxMs: Number.POSITIVE_INFINITY }, checkpointable);
+): Promise<number> => {
+  const handled = failed.index === 0 ? 0 : await reactInOneTransaction(db, projection, react, batch, { maxEvents: failed.index, maxMs: Number.POSITIVE_INFINITY }, checkpointable);
+  if (failed.error instanceof ReactionInTurn) return handled;
   throw failed.error;
 };

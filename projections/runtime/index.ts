@@ -12,4 +12,5 @@ export { roundFailure } from './round-failure.ts';
 // A committed read on the writing connection (an in-memory read model, adapters/runtime/pki-committed.ts) waits on it
 // only while pki rows are held in an open batch; a read model in a file is read through a second connection instead.
 export { writeLockOf } from './batch.ts';
+export { ReactionInTurn } from './reactions-in-flight.ts';
 export { ownOrTaken, recordedBy, type CommandIdTaken } from './own-commands.ts';

@@ -48,7 +48,9 @@ export interface Projection {
    * Resolves once the reaction is done, or to a `ReactionInFlight` for work it left running that neither `apply` nor
    * any later reaction of the batch reads (a command on a stream of its own, no read-model write): the runner goes on
    * to the next event and settles it before the transaction's checkpoint (batch.ts), so such reactions share group
-   * commits, one sync for many, instead of waiting for one sync each.
+   * commits, one sync for many, instead of waiting for one sync each. Work that finds it has to write to the read
+   * model after all rejects with ReactionInTurn (reactions-in-flight.ts), and the projection reacts to that event
+   * again in its turn, when the runner comes back to it.
    */
   react?(event: DecodedEvent): Promise<void | ReactionInFlight>;
   /**
