@@ -145,4 +145,30 @@ describe("the cascade's bookkeeping of one event", () => {
     expect(recorded.sort()).toEqual(['node-meter-1', 'node-meter-2', 'node-meter-3', 'node-meter-5', 'node-meter-6']);
     await store.close();
   });
+
+  it("commits nothing on a target past a failed command, and keeps each target's order once run again", async () => {
+    const store = openSqliteStore({ memory: true });
+    const f = fixture(store);
+    await establishOne(f.engine);
+    for (const c of [cmd.issueCredential('cred-2'), cmd.provisionCredential('cred-2'), cmd.configureAssociation('sa-2', 'cred-2'), cmd.establishAssociation('sa-2')]) {
+      await f.engine.execute(c);
+    }
+    let failures = 1;
+    const failingOnce: CommandSink = {
+      ...f.engine,
+      executeAsSystem: async (input) => {
+        const { type, data } = input as { type?: string; data?: { associationId?: string } };
+        if (type === 'recordNodeAssociation' && data?.associationId === 'sa-1' && failures-- > 0) throw new Error('the disk is gone');
+        return f.engine.executeAsSystem(input);
+      },
+    };
+    const db = memoryDb();
+    const associationsOnNode = async () =>
+      (await store.readStream('node-meter-1')).filter((r) => r.type === 'NodeAssociated').map((r) => (r.data as { associationId: string }).associationId);
+    await expect(catchUp(store, failingOnce, db)).rejects.toThrow('the disk is gone');
+    expect(await associationsOnNode()).toEqual([]);
+    await catchUp(store, failingOnce, db);
+    expect(await associationsOnNode()).toEqual(['sa-1', 'sa-2']);
+    await store.close();
+  });
 });

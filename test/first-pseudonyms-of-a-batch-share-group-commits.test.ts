@@ -105,4 +105,28 @@ describe('the first pseudonyms of a batch of registrations', () => {
     expect(new Set(rotations.map((r) => r.nodeId)).size).toBe(12);
     await store.close();
   });
+
+  it("fail the node's association rotation with them, so that it never takes epoch 0", async () => {
+    const store = openSqliteStore({ memory: true });
+    const f = fixture(store);
+    for (const c of [cmd.createSubscription(), cmd.registerNode(), cmd.enrolNode(), cmd.issueCredential(), cmd.provisionCredential(), cmd.configureAssociation()]) {
+      await f.engine.execute(c);
+    }
+    let failures = 1;
+    const failingOnce: CommandSink = {
+      ...f.engine,
+      executeAsSystem: async (input) => {
+        if ((input as { data?: { trigger?: string } }).data?.trigger === 'initial' && failures-- > 0) throw new Error('the disk is gone');
+        return f.engine.executeAsSystem(input);
+      },
+    };
+    const db = memoryDb();
+    await expect(catchUp(store, failingOnce, db, true)).rejects.toThrow('the disk is gone');
+    await catchUp(store, failingOnce, db, true);
+    expect(await rotationsIn(store)).toEqual([
+      { nodeId: 'meter-1', epoch: 0, trigger: 'initial' },
+      { nodeId: 'meter-1', epoch: 1, trigger: 'association' },
+    ]);
+    await store.close();
+  });
 });

@@ -271,8 +271,9 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
   /**
    * First pseudonyms still being recorded, by node. A first pseudonym is a command on a stream of its own that no
    * read model row waits for, so the runner goes on to the next event meanwhile (ReactionInFlight): the batch's
-   * registrations share group commits. The node's next reaction waits for it: an association's rotation takes the
-   * epoch after it (raced, it could take epoch 0, and the first pseudonym be refused as taken).
+   * registrations share group commits. The node's next reaction waits for it, and fails if it failed: an association's
+   * rotation takes the epoch after it (raced, or after a failure, it could take epoch 0, and the first pseudonym be
+   * refused as taken).
    */
   const firstPseudonyms = new Map<string, Promise<void>>();
 
@@ -297,11 +298,15 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
             if (--registrationsLeft <= 0) markRecorded();
           }
         })();
-        const kept = settled.catch(() => undefined);
-        firstPseudonyms.set(nodeId, kept);
-        void kept.then(() => {
-          if (firstPseudonyms.get(nodeId) === kept) firstPseudonyms.delete(nodeId);
-        });
+        firstPseudonyms.set(nodeId, settled);
+        // Kept while it failed: the node's association, later in the same transaction, must fail with it, not take its
+        // epoch 0 (review 265); the event is handled again, from its registration, which queues it anew.
+        settled.then(
+          () => {
+            if (firstPseudonyms.get(nodeId) === settled) firstPseudonyms.delete(nodeId);
+          },
+          () => undefined,
+        );
         return { settled };
       }
       case 'AssociationConfigured': {

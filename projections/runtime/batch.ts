@@ -156,7 +156,8 @@ const noOpenTransaction = (db: Database.Database, projection: Projection): void 
  *
  * `pending` picks, under the connection's write lock, what is left to handle (false: nothing, a rebuild came since
  * the batch was read). The lock is held for one transaction at a time, not the whole batch, so the other
- * projections on the connection are never further behind than `maxMs` plus one reaction. Before each transaction
+ * projections on the connection are never further behind than `maxMs` plus one reaction, or plus the settling of at
+ * most MAX_IN_FLIGHT reactions left in flight. Before each transaction
  * the checkpoint is looked at again: another runner on the connection may have handled some of these events
  * meanwhile (they are passed over) or reset the read model (the batch stops there; its events are for the reset
  * read model's own catch-up). Resolves to how many events were handled, or false when a rebuild came (before the
@@ -217,6 +218,13 @@ export const reactInBatches = (
 };
 
 /**
+ * Reactions left in flight per transaction at most: a transaction ends at the next event boundary once this many are,
+ * and holds the connection's write lock while they settle (they return at once, so `maxMs` alone would let a
+ * transaction take `maxEvents` of them: review 265). As many as a pseudonym rotation tick keeps in flight.
+ */
+const MAX_IN_FLIGHT = 512;
+
+/**
  * One transaction of `reactInBatches`: from the first of `batch` on, within `limits`. Resolves to how many it committed.
  * Reactions left in flight (Projection.react) are settled before the checkpoint is written: when one failed, the
  * transaction is undone and the events before its event are handled again in one of their own (their reactions,
@@ -259,7 +267,7 @@ const reactInOneTransaction = async (
         }
       }
       i++;
-      if (i >= limits.maxEvents || performance.now() - opened >= limits.maxMs) break;
+      if (i >= limits.maxEvents || performance.now() - opened >= limits.maxMs || inFlight.size >= MAX_IN_FLIGHT) break;
     }
     const settling = inFlight.firstFailure();
     failed = settling === undefined ? undefined : await settling;

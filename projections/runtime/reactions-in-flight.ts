@@ -4,6 +4,10 @@ import type { ReactionInFlight } from './types.ts';
 export class ReactionsInFlight {
   readonly #running: { readonly index: number; readonly settled: Promise<void> }[] = [];
 
+  get size(): number {
+    return this.#running.length;
+  }
+
   add(index: number, reaction: ReactionInFlight): void {
     // Settled (and its failure read) before the transaction ends; never an unhandled rejection meanwhile.
     reaction.settled.catch(() => undefined);
