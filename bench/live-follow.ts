@@ -21,6 +21,9 @@ const PHASE_FLAG = '--live-follow-phase';
 const CALLERS = 32;
 const n = (x: number) => x.toLocaleString('en-US');
 
+/** Group commits the embedded store made so far (each one sync when durable). */
+const groupCommits = (store: unknown): number => (store as { readonly groupStats?: { readonly groups: number } }).groupStats?.groups ?? Number.NaN;
+
 /** Every node's lifecycle, its keys made now (before any clock starts). */
 const lifecycles = (nodes: number): [CommandType, Record<string, unknown>][][] =>
   Array.from({ length: nodes }, (_, i) => WALL_CLOCK_STEPS.map((step) => step(`n-${i}`, placeholderKey)));
@@ -38,7 +41,9 @@ const runOnce = async (durability: 'full' | 'normal', nodes: number): Promise<st
     await execute('createSubscription', wallClockSubscription());
     // Built before the clock starts: a placeholder key is an Ed25519 multiplication, the bench's work, not the engine's.
     const all = lifecycles(nodes);
+    const windowStart = (await credence.store.headPosition()) ?? 0n;
     let next = 0;
+    const groups = groupCommits(credence.store);
     const start = now();
     await Promise.all(Array.from({ length: CALLERS }, async () => {
       for (let i = next++; i < nodes; i = next++) for (const [type, data] of all[i]!) await execute(type, data);
@@ -55,10 +60,11 @@ const runOnce = async (durability: 'full' | 'normal', nodes: number): Promise<st
     }
     const catchUpMs = now() - caughtUpStart;
     const reactions = Number(((await credence.store.headPosition()) ?? 0n) - atWindow);
+    const events = Number(((await credence.store.headPosition()) ?? 0n) - windowStart);
     return (
       `${durability}: ${n(nodes * 6)} commands in ${(windowMs / 1000).toFixed(2)}s = ${rate(nodes * 6, windowMs)}; the live runtime caught up ` +
-      `${(catchUpMs / 1000).toFixed(2)}s after the window, its reactions appending ${n(reactions)} events; ` +
-      `${rate(nodes * 6, windowMs + catchUpMs)} with its work counted`
+      `${(catchUpMs / 1000).toFixed(2)}s after the window, its reactions appending ${n(reactions)} events after it; ` +
+      `${rate(nodes * 6, windowMs + catchUpMs)} with its work counted; ${n(events)} events in ${n(groupCommits(credence.store) - groups)} group commits (one sync each when durable)`
     );
   } finally {
     await live.stop();
