@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { openCredence, startLive } from '../adapters/runtime/index.ts';
-import { watchEventsDb } from '../adapters/runtime/events-db-replaced.ts';
+import { commandsRefusedOnceEventsDbReplaced, watchEventsDb } from '../adapters/runtime/events-db-replaced.ts';
 import { cmd } from './support/fleet.ts';
 import { startTestService, type TestService } from './support/service.ts';
 
@@ -109,25 +109,93 @@ describe('a service whose events.db is moved aside and replaced while it runs', 
 });
 
 describe('the check of the path against the file opened', () => {
-  it('tells a file moved aside from one put in its place, leaves a file written in place alone, and says it once', () => {
+  const noHead = async (): Promise<bigint | undefined> => undefined;
+
+  it('tells a file moved aside from one put in its place, leaves a file written in place alone, and says it once', async () => {
     const dir = tempDir('events-db-watch');
     const path = join(dir, 'events.db');
     writeFileSync(path, 'opened');
-    const watch = watchEventsDb(path)!;
+    const watch = watchEventsDb(path, noHead)!;
+    const said: unknown[] = [];
+    watch.whenFound((found) => said.push(found));
     appendFileSync(path, ', then written');
-    expect(watch.check()).toBeUndefined();
+    expect(await watch.check()).toBeUndefined();
     renameSync(path, join(dir, 'aside.db'));
-    expect(watch.check()).toMatchObject({ code: 'events_db_replaced', found: 'missing' });
+    expect(await watch.check()).toMatchObject({ code: 'events_db_replaced', found: 'missing' });
     expect(watch.replaced?.message).toMatch(/moved aside or deleted while it runs/);
     copyFileSync(join(dir, 'aside.db'), path);
     // Said once; kept whatever the path names after (the service must be started again).
-    expect(watch.check()).toBeUndefined();
+    expect(await watch.check()).toBeUndefined();
     expect(watch.replaced?.found).toBe('missing');
+    expect(said).toEqual([watch.replaced]);
 
-    const another = watchEventsDb(join(dir, 'aside.db'))!;
+    const another = watchEventsDb(join(dir, 'aside.db'), noHead)!;
     renameSync(path, join(dir, 'aside.db'));
-    expect(another.check()).toMatchObject({ found: 'another_file' });
-    expect(watchEventsDb(join(dir, 'never-made.db'))).toBeUndefined();
+    expect(await another.check()).toMatchObject({ found: 'another_file' });
+    expect(watchEventsDb(join(dir, 'never-made.db'), noHead)).toBeUndefined();
+  });
+
+  it('tells a head found below a position given out (a file rewound in place), and nothing of a head it cannot read', async () => {
+    const dir = tempDir('events-db-watch-head');
+    const path = join(dir, 'events.db');
+    writeFileSync(path, 'opened');
+    let head: bigint | undefined = 3n;
+    let unreadable = false;
+    const watch = watchEventsDb(path, async () => {
+      if (unreadable) throw new Error('closed');
+      return head;
+    })!;
+    expect(await watch.check()).toBeUndefined();
+    watch.saw(5n);
+    head = 5n;
+    expect(await watch.check()).toBeUndefined();
+    unreadable = true;
+    expect(await watch.check()).toBeUndefined();
+    unreadable = false;
+    head = 4n;
+    expect(await watch.check()).toMatchObject({ found: 'rewound', positions: { head: 4n, seen: 5n } });
+    expect(watch.replaced?.message).toMatch(/rewound in place.*position 4, the service stored or read 5/);
+
+    // A head read higher than any given out (another process appended) raises what it is held to.
+    const other = watchEventsDb(path, async () => head)!;
+    head = 9n;
+    expect(await other.check()).toBeUndefined();
+    head = undefined;
+    expect(await other.check()).toMatchObject({ found: 'rewound', positions: { head: undefined, seen: 9n } });
+  });
+
+  it("a command's admission checks at most once per interval of the instants it is decided at, and waits for a check running", async () => {
+    const dir = tempDir('events-db-watch-admission');
+    const path = join(dir, 'events.db');
+    writeFileSync(path, 'opened');
+    let reads = 0;
+    let answer: ((head: bigint) => void) | undefined;
+    const watch = watchEventsDb(path, () => {
+      reads++;
+      return answer === undefined ? Promise.resolve(5n) : new Promise<bigint>((resolve) => (answer = resolve));
+    })!;
+    const admit = commandsRefusedOnceEventsDbReplaced(watch, 1_000);
+    const command = cmd.registerNode('meter-1') as never;
+    const at = (ms: number) => ({ asSystem: false, at: new Date(Date.UTC(2026, 11, 6) + ms) });
+    await admit(command, at(0));
+    expect(admit(command, at(999))).toBeUndefined();
+    expect(reads).toBe(1);
+    // Found by a check another caller started (its head read still running): a command admitted meanwhile waits for it.
+    answer = () => undefined;
+    const running = watch.check();
+    const waiting = admit(command, at(999));
+    expect(waiting).toBeInstanceOf(Promise);
+    answer(4n);
+    await expect(waiting).rejects.toMatchObject({ code: 'events_db_replaced', found: 'rewound' });
+    expect(await running).toMatchObject({ found: 'rewound' });
+    expect(() => admit(command, at(999))).toThrow(/rewound in place/);
+    // A clock stepped back a second or more checks at once, as one a second ahead does.
+    const again = watchEventsDb(path, async () => 1n)!;
+    const admitAgain = commandsRefusedOnceEventsDbReplaced(again, 1_000);
+    await admitAgain(command, at(5_000));
+    expect(admitAgain(command, at(4_001))).toBeUndefined();
+    renameSync(path, join(dir, 'moved.db'));
+    await expect(admitAgain(command, at(3_000))).rejects.toMatchObject({ found: 'missing' });
   });
 });
 

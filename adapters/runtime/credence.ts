@@ -35,8 +35,9 @@ export interface Credence {
   /** The non-repudiation log of a data folder (absent for in-memory instances). */
   readonly transparency: TransparencyProjection | undefined;
   /**
-   * The embedded store's events.db held to the path it was opened under (events-db-replaced.ts), checked at the live
-   * runtime's ticks; absent in memory, on EventStoreDB and for a store passed in.
+   * The embedded store's events.db held to the path it was opened under and its head to the positions given out
+   * (events-db-replaced.ts), checked at the live runtime's ticks, by /readyz and at most once a second by a command's
+   * admission; absent in memory, on EventStoreDB and for a store passed in.
    */
   readonly eventsDb?: EventsDbWatch | undefined;
   /** That log's store and signer, for proofs and evidence bundles (projections/transparency/evidence.ts). */

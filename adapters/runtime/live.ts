@@ -12,6 +12,10 @@ import { backoffMs, liveTimings, LOCK_WAIT_MS, pause, WAITED_MS } from './live-t
 import { CaughtUpWaiters, isCaughtUp } from './live-waiters.ts';
 import { shareWallClockGuard, WallClockAhead, WallClockGuard } from './wall-clock-guard.ts';
 import type { Credence } from './credence.ts';
+import { EventsDbReplaced } from './events-db-replaced.ts';
+
+/** The component an events.db found replaced is said under (events-db-replaced.ts). */
+const EVENTS_DB = 'events.db';
 
 /** The earlier of two instants, either unknown. */
 const earlier = (a: number | undefined, b: number | undefined): number | undefined => (a === undefined ? b : b === undefined ? a : Math.min(a, b));
@@ -31,7 +35,15 @@ const earlier = (a: number | undefined, b: number | undefined): number | undefin
 export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRuntime => {
   const { store, scheduler, pseudonyms, shredder, transparency } = credence;
   const { tickMs, checkpointEveryMs, coalesceMs } = liveTimings(options);
-  const report = reporterOf(options);
+  const reportEach = reporterOf(options);
+  /**
+   * What a component's work was refused over, an events.db found replaced, is said once, when found (start): a job of
+   * the tick that found it, or followers that find the store rewound below what they handled and derive it again, are
+   * refused at every retry. Their status still says it.
+   */
+  const report = (component: string, error: unknown): void => {
+    if (!(error instanceof EventsDbReplaced) || component === EVENTS_DB) reportEach(component, error);
+  };
   const followers = followersOf(credence);
   const byName = new Map(followers.map((f) => [f.name, f]));
   const tracker = new LagTracker();
@@ -61,6 +73,8 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
   let ticking: Promise<void> | undefined;
   let signing: Promise<void> | undefined;
   let signedThrough: bigint | undefined;
+  /** Stops this runtime logging an events.db found replaced (events-db-replaced.ts), said once by whoever finds it. */
+  let stopSayingEventsDb: (() => void) | undefined;
   /** Puts back the read models' and the log's lock waits, shortened while the runtime runs. */
   let restoreLockWaits: (() => void) | undefined;
   /**
@@ -196,7 +210,8 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
   const tick = (): void => {
     if (phase !== 'started') return;
     // Commands are refused and /readyz fails from then on (events-db-replaced.ts); the wall-clock jobs write nothing to
-    // a file moved aside, and followers go on reading it (they hold what it held).
+    // a file moved aside, and followers go on reading it (they hold what it held). Found at this tick, the jobs' commands
+    // wait for the check and are refused by it.
     if (eventsDbReplaced()) {
       kickAll();
       return;
@@ -213,16 +228,16 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
       if (!lanes.has(name)) lanes.set(name, run().finally(() => lanes.delete(name)));
     }
   };
-  /** Whether `<data>/events.db` is no longer the file the store holds open: one stat per tick, said once. */
+  /**
+   * Whether `<data>/events.db` was found no longer the file the store holds open, or rewound; else a check started (one
+   * stat, one head read). Whoever finds it (this tick, /readyz, a command's admission), the log says it once (start).
+   */
   const eventsDbReplaced = (): boolean => {
-    if (credence.eventsDb === undefined) return false;
-    try {
-      const found = credence.eventsDb.check();
-      if (found !== undefined) report('events.db', found);
-    } catch (error) {
-      report('events.db', error);
-    }
-    return credence.eventsDb.replaced !== undefined;
+    const watch = credence.eventsDb;
+    if (watch === undefined) return false;
+    if (watch.replaced !== undefined) return true;
+    watch.check().catch((error: unknown) => report(EVENTS_DB, error));
+    return false;
   };
   const signCheckpoint = (): void => {
     if (phase !== 'started' || transparency === undefined || signing !== undefined) return;
@@ -286,6 +301,7 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
         recent = new RecentEvents(startHead ?? 0n);
         phase = 'started';
         restoreLockWaits = credence.waitForOtherWritersAtMost(LOCK_WAIT_MS);
+        stopSayingEventsDb = credence.eventsDb?.whenFound((found) => report(EVENTS_DB, found));
         wakeLoop = followStore();
         if (startHead !== undefined) await countStartBacklogs(credence, followers, startHead, backlogs, report, options.counted?.());
         kickAll();
@@ -305,6 +321,7 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
         const wasStarted = phase === 'started';
         phase = 'stopped';
         for (const timer of timers) clearInterval(timer);
+        stopSayingEventsDb?.();
         wakeStop.abort();
         await subscription?.unsubscribe();
         await wakeLoop;

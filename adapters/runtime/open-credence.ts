@@ -20,7 +20,7 @@ import { EnrolmentEndpoint, Infrastructure, RegistrarEndpoint, SecurityProcedure
 import { closeEach } from './close-each.ts';
 import { refuseNewEventStoreForAServedFolder } from './event-store-of-a-served-folder.ts';
 import { commandsWaitForTheLog } from './commands-wait-for-the-log.ts';
-import { commandsRefusedOnceEventsDbReplaced, eventsDbPathOf, watchEventsDb } from './events-db-replaced.ts';
+import { commandsRefusedOnceEventsDbReplaced, eventsDbPathOf, positionsGivenOutNotedBy, watchEventsDb } from './events-db-replaced.ts';
 import type { Credence, OpenOptions, Security } from './credence.ts';
 import { OpenedWhileWiring } from './opened-while-wiring.ts';
 import { IssuedJournal } from './pki-issued.ts';
@@ -97,9 +97,10 @@ const wire = (options: OpenOptions, infrastructureSe: OwnedSecureEnvironment | u
           : openSqliteStoreInDir(options.location.dir, durability),
       (s) => s.close(),
     );
-  // Right after it opened: the file the store holds, which the live runtime holds the path to (events-db-replaced.ts).
+  // Right after it opened: the file the store holds, which the path is held to, and its head to the positions the
+  // engine gave out (events-db-replaced.ts).
   const eventsDbPath = options.store === undefined ? eventsDbPathOf(options.location, options.connectionString) : undefined;
-  const eventsDb = eventsDbPath === undefined ? undefined : watchEventsDb(eventsDbPath);
+  const eventsDb = eventsDbPath === undefined ? undefined : watchEventsDb(eventsDbPath, () => store.headPosition());
   const logSigner = options.transparencySigner !== undefined ? { signer: options.transparencySigner } : {};
   const log = 'dir' in options.location ? opened.add(openTransparencyInDir(options.location.dir, logSigner), (l) => l.log.close()) : undefined;
   const transparency =
@@ -121,7 +122,7 @@ const wire = (options: OpenOptions, infrastructureSe: OwnedSecureEnvironment | u
   const pseudonymKey =
     options.pseudonyms?.key ?? (ownKey ? registeredPseudonymKey(infrastructureSe, registry, store, () => options.clock.now()) : undefined);
   const deriver = pseudonymKey === undefined ? undefined : new PseudonymDeriver(pseudonymKey);
-  const engine = createEngine({
+  const commands = createEngine({
     store,
     clock: options.clock,
     ...(options.entityCacheMaxBytes !== undefined ? { cacheMaxBytes: options.entityCacheMaxBytes } : {}),
@@ -135,6 +136,8 @@ const wire = (options: OpenOptions, infrastructureSe: OwnedSecureEnvironment | u
       ...(options.security?.pki !== undefined ? [issuedByOurCa(options.security.pki.cas)] : []),
     ],
   });
+  // Every command's outcome: the positions given out, which the store's head is held to (events-db-replaced.ts).
+  const engine = positionsGivenOutNotedBy(commands, eventsDb);
   const pseudonyms =
     deriver === undefined
       ? undefined

@@ -107,11 +107,15 @@ export const healthRoutesWith = (options: HealthOptions): RouteModule => (app, c
       } catch {
         throw notReady('store', 'the event store does not answer');
       }
-      // Review 264: a restore done while it ran left it writing to the file moved aside, ready. No path in this answer.
-      if (context.credence.eventsDb?.replaced !== undefined) {
+      // Review 264: a restore done while it ran left it writing to the file moved aside, ready. Checked here, not only at
+      // the live runtime's ticks (review 266: `tickMs` may be an hour); a stat that fails otherwise is the runtime's to
+      // say. No path in this answer.
+      const eventsDb = context.credence.eventsDb;
+      await eventsDb?.check().catch(() => undefined);
+      if (eventsDb?.replaced !== undefined) {
         throw notReady(
           'events_db_replaced',
-          'events.db in the data folder was moved or replaced while the service runs (a restore done with it running?): it is no longer the file the service has open, and commands are refused; stop the service before a restore, then start it',
+          'events.db in the data folder was moved, replaced or rewound in place while the service runs (a restore done with it running?): it is no longer the file, or the content, the service has open, and commands are refused; stop the service before a restore, then start it',
         );
       }
       // Review 144: a token gone or a PIN locked failed every request that needs a key while the service said ready.
