@@ -129,4 +129,27 @@ describe('the first pseudonyms of a batch of registrations', () => {
     ]);
     await store.close();
   });
+
+  it('are tried again by the same projection once one failed, and every later node gets its own', async () => {
+    const { store, f } = await registered(3);
+    let failures = 1;
+    const failingOnce: CommandSink = {
+      ...f.engine,
+      executeAsSystem: async (input) => {
+        if ((input as { data?: { nodeId?: string } }).data?.nodeId === 'meter-2' && failures-- > 0) throw new Error('the disk is gone');
+        return f.engine.executeAsSystem(input);
+      },
+    };
+    const runner = new ProjectionRunner({
+      db: memoryDb(),
+      store,
+      projections: [pseudonymRotation({ engine: failingOnce, deriver: new PseudonymDeriver(testKey), policy: { default: { onAssociation: false } } })],
+    });
+    await expect(runner.catchUp()).rejects.toThrow('the disk is gone');
+    await runner.catchUp();
+    await f.engine.execute(cmd.registerNode('meter-4'));
+    await runner.catchUp();
+    expect((await rotationsIn(store)).map((r) => `${r.nodeId}@${r.epoch}`)).toEqual(['meter-1@0', 'meter-2@0', 'meter-3@0', 'meter-4@0']);
+    await store.close();
+  });
 });

@@ -290,7 +290,8 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
         const before = firstPseudonyms.get(nodeId);
         const settled = (async () => {
           try {
-            if (before !== undefined) await before;
+            // A first pseudonym tried before and failed (a batch handled again) is this one's to try again.
+            if (before !== undefined) await before.catch(() => undefined);
             await rotate(nodeId, 'initial', caused(`pseudonym:initial:${nodeId}`));
           } finally {
             // The batch's first pseudonyms marked in one write after its last registration, not at the next tick: a
@@ -407,6 +408,9 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
     // The initial pseudonyms of the nodes registered in a batch, in one PRF call (the reactions then find them
     // memoised), and which rotations the batch holds already.
     async prepare(events) {
+      // Every first pseudonym of the batches before has settled (the runner settles them before their checkpoint): a
+      // failed one kept for its node's association is forgotten, and tried again with its registration (review 267).
+      firstPseudonyms.clear();
       inBatch = new Set(events.flatMap((e) => (e.event.type === 'PseudonymRotated' && sentBy(e.metadata, OWN_ROTATION) ? [`${e.record.streamId}\n${e.metadata.commandId}`] : [])));
       const registered = events.flatMap((e) => (e.event.type === 'NodeRegistered' ? [{ nodeId: e.event.data.nodeId, epoch: 0 }] : []));
       registrationsLeft = registered.length;
