@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { ProblemResponse, ServerUnreachable } from '../../../adapters/client/http.ts';
+import { ProblemResponse, ServerUnreachable, type ProblemDocument } from '../../../adapters/client/http.ts';
 import type { CredentialKind } from '../../../domain/crypto/credential.ts';
 import type { SayOnStderr } from './folder-lock.ts';
 import { openDevice } from './simulator.ts';
@@ -42,8 +42,23 @@ const BOOTSTRAP: readonly ('ed25519' | 'p256')[] = ['ed25519', 'p256'];
 const SERVICE: readonly CredentialKind[] = ['ed25519', 'p256', 'psk256'];
 const profile = { class: 'smart-meter', manufacturer: 'Credence Simulator', model: 'SIM-1', capabilities: ['metering'] };
 
+/**
+ * How long a problem's hint may run in a failed device's summary line: a server's may be as long as the message
+ * limits allow, and the summary is read a line per device. The hints the device commands add (what a failure leaves
+ * pending and what settles it, a state file's path included) fit.
+ */
+export const HINT_MAX = 600;
+
+/** A problem's `hint` member, cut to HINT_MAX; empty when it has none. */
+const hintOf = (problem: ProblemDocument): string => {
+  const hint = problem['hint'];
+  if (typeof hint !== 'string' || hint === '') return '';
+  return `; hint: ${hint.length > HINT_MAX ? `${hint.slice(0, HINT_MAX)}…` : hint}`;
+};
+
+/** A failed device's message: a problem's status, title, detail and hint (what the single-device commands print). */
 const describe = (error: unknown): string => {
-  if (error instanceof ProblemResponse) return `${error.status} ${error.problem.title}${error.problem.detail ? `: ${error.problem.detail}` : ''}`;
+  if (error instanceof ProblemResponse) return `${error.status} ${error.problem.title}${error.problem.detail ? `: ${error.problem.detail}` : ''}${hintOf(error.problem)}`;
   if (error instanceof Error) return error.message;
   return String(error);
 };

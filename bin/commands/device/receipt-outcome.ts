@@ -1,5 +1,5 @@
 import { CredenceError, isCredenceError, type FieldIssue } from '../../../domain/errors.ts';
-import { ProblemResponse, UnexpectedResponse } from '../../../adapters/client/http.ts';
+import { ProblemResponse, ServerTimeout, ServerUnreachable, UnexpectedResponse } from '../../../adapters/client/http.ts';
 import type { ReceiptOutcomeUnknown } from '../../../adapters/client/device/index.ts';
 import { howItSettles } from './pending-provisioning.ts';
 import type { SimulatedDevice } from './simulator.ts';
@@ -11,14 +11,23 @@ import { stateFile } from './state.ts';
  * outcome is unknown, why, and what the device does next. Review 252: a server's 500 to the receipt (its disk full)
  * was `refused (validation): invalid device folder: …`, a fault of the folder, which was fine. A server's answer keeps
  * its problem document, what comes next its `hint` member; an answer the client cannot read, its detail; a local
- * check's refusal, its code. A connection lost or a timeout stays exit 1, as it was (a lost receipt's answer is said
- * at exit 1, and scripts and tests rely on it), in a refusal of rule `provision-outcome-unknown` that names no folder.
+ * check's refusal, its code. A timeout or a connection lost stays the server not answering, exit 3, as the finish's
+ * does (found in review: it was a refusal, exit 1, while the finish's was exit 3); anything else is a refusal of rule
+ * `provision-outcome-unknown`, which names no folder.
  */
 export const receiptOutcomeUnknown = (sim: SimulatedDevice, error: ReceiptOutcomeUnknown): unknown => {
   const { credentialId, cause } = error;
   const next = `this device keeps the new key, named as pending in ${stateFile(sim.dir)}, and provisions no other credential until it is settled: ` +
     howItSettles(sim.state.provisioning);
   const unknown = `whether it recorded credential ${credentialId} is not known`;
+  if (cause instanceof ServerTimeout) {
+    // Still a timeout, so the CLI adds its --timeout hint; its message is fixed by its constructor.
+    const said = new ServerTimeout(cause.url, cause.timeoutMs);
+    said.message = `${error.message}: ${next}`;
+    return said;
+  }
+  // Made from its cause, so what the cause says of a request never sent (`unsent`) stays said.
+  if (cause instanceof ServerUnreachable) return new ServerUnreachable(cause.url, cause, `${error.message}: ${next}`);
   if (cause instanceof ProblemResponse) {
     const answered = cause.status >= 500
       ? `the server failed (${cause.status}) answering the receipt of credential ${credentialId}`
