@@ -1,3 +1,5 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRootCa } from '../adapters/driven/pki/index.ts';
@@ -26,9 +28,12 @@ const folder = temporaryFolders('credence-adopt-cert-');
 let service: TestService;
 const operator = () => ({ url: service.url, token: service.tokens.operator });
 
+// The service's own folder, kept for the whole file: `folder()`'s are removed after each test, and a data folder removed
+// under the running service is refused as its events.db gone (events_db_replaced).
+const data = mkdtempSync(join(tmpdir(), 'credence-adopt-cert-data-'));
+
 beforeAll(async () => {
   // A data folder with an issuing CA: the deployment certifies every asymmetric credential it provisions.
-  const data = folder();
   const se = openDataFolderSecureEnvironment(data, { now: () => new Date() });
   try {
     await createRootCa({ dataDir: data, se: ownerView(se, 'maf:infrastructure'), id: 'default', kind: 'p256', now: new Date(), random: systemRandom });
@@ -43,6 +48,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => {
   await service?.close();
+  rmSync(data, { recursive: true, force: true });
 });
 
 const device = async (argv: string[]) => {
