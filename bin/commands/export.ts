@@ -1,5 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { systemClock } from '../../adapters/driven/clock/index.ts';
@@ -9,11 +9,13 @@ import { isValidKeyName, KEY_NAME_RULE, verifyEvidenceBundle } from '../../domai
 import { withheldIn } from '../../domain/transparency/bundle.ts';
 import { checkpointWitnessFile, witnessBegunWarning } from '../../adapters/runtime/checkpoint-witness-file.ts';
 import { witnessedTransparencyProjection } from '../../adapters/runtime/witnessed-projection.ts';
-import { exportEvidence } from '../../projections/transparency/index.ts';
+import { exportEvidence, TransparencyLogForked, TransparencyLogOfAnotherLog } from '../../projections/transparency/index.ts';
+import { TransparencyLogAltered } from '../../domain/ports/index.ts';
 import type { EventStore } from '../../domain/ports/event-store.ts';
 import { bundleBoundNote } from '../files.ts';
 import type { Io } from '../io.ts';
 import { printable } from '../printable.ts';
+import { shellWord } from '../shell-word.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
 import { CannotWrite, namingRefusedWrites, refusedWriteOf } from '../write-failure.ts';
 import { unusableDataFolderAsUsage } from './folder-lock.ts';
@@ -119,12 +121,36 @@ const exportFromFolder = async (args: Options, io: Io, data: string, from: Store
     const logKey = await openExportLogKey(data, key.origin, key.secureEnvironment, io);
     try {
       return await exportSigned(args, io, data, store, { origin: key.origin, ...(logKey.signer ? { signer: logKey.signer } : {}) }, witness);
+    } catch (error) {
+      if (isLogRefusal(error)) return logRefused(error, data, io);
+      throw error;
     } finally {
       logKey.close();
     }
   } finally {
     await store.close();
   }
+};
+
+/** The log of the folder refuses to go on (its rows say what the store or its key does not): a finding, not a crash. */
+const isLogRefusal = (error: unknown): error is TransparencyLogOfAnotherLog | TransparencyLogAltered | TransparencyLogForked =>
+  error instanceof TransparencyLogOfAnotherLog || error instanceof TransparencyLogAltered || error instanceof TransparencyLogForked;
+
+/**
+ * Review 262's follow-up: the newest leaf row of transparency.db relabelled (its stream and position) was refused by
+ * the first catch-up as another log's, which escaped export as an unhandled rejection with a stack. A refusal (exit 1)
+ * naming the file and the audit that tells a restore from a file edited: the refusal's own remedy (move the log aside,
+ * restore the store) would throw away the evidence of an edit. Nothing is written; the bundle never is.
+ */
+const logRefused = (error: TransparencyLogOfAnotherLog | TransparencyLogAltered | TransparencyLogForked, data: string, io: Io): number => {
+  io.err(printable(`refused (${error.code}): ${error.message}`));
+  io.err(
+    printable(
+      `  nothing was exported: the transparency log ${join(data, 'transparency.db')} does not match the event store of the folder or the checkpoints its key signed; ` +
+        `audit the folder first with credence verify --data ${shellWord(data)} (it says whether events.db was restored or a row of the log file was altered)`,
+    ),
+  );
+  return 1;
 };
 
 const noEvents = (streamId: string, io: Io): number => {

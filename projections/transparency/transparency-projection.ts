@@ -9,6 +9,7 @@ import { describeKeptRefusal, firstLeafNotInStore, refusalOf, TransparencyLogOfA
 import { assertStillSigned, holdToWitness, signCheckpoint, TransparencyLogForked } from './sign-checkpoint.ts';
 import { indexLegacyLeaves } from './stream-index.ts';
 import { isOwnLeaf, OwnLeafTracker } from './resume-point.ts';
+import { NewestLeafWatch } from './newest-leaf.ts';
 
 /** The log key refuses this log: it does not extend what the key signed, or its file holds rows no log writes (review 108). */
 const isRefusalToSign = (error: unknown): error is TransparencyLogForked | TransparencyLogAltered =>
@@ -61,6 +62,10 @@ export class TransparencyProjection {
   private waiters: { position: bigint; resolve: () => void }[] = [];
   /** The newest leaf of Credence's own records: where reads of the store resume (resume-point.ts). */
   private readonly ownLeaf: OwnLeafTracker;
+  /** The newest leaf this process logged or checked, held to its row before the log resumes after it (newest-leaf.ts). */
+  private readonly newest: NewestLeafWatch;
+  /** Its row found changed under this process: nothing is logged on until it says what was logged again. */
+  private altered: TransparencyLogAltered | undefined;
   /** The first catch-up has checked the log against the store and indexed a legacy log's leaves. */
   private firstCatchUpDone = false;
   /**
@@ -85,6 +90,7 @@ export class TransparencyProjection {
     this.batchSize = options.batchSize ?? 1000;
     this.everyLeaves = options.checkpointEveryLeaves ?? 1000;
     this.ownLeaf = new OwnLeafTracker(options.log);
+    this.newest = new NewestLeafWatch(options.log);
     if (!Number.isSafeInteger(this.batchSize) || this.batchSize < 1) throw new Error('options.batchSize: must be >= 1');
     if (!Number.isSafeInteger(this.everyLeaves) || this.everyLeaves < 1) throw new Error('options.checkpointEveryLeaves: must be >= 1');
     if (options.witness !== undefined) {
@@ -100,7 +106,8 @@ export class TransparencyProjection {
 
   /** Position of the newest logged event: this projection's checkpoint. */
   get position(): bigint | undefined {
-    return this.options.log.lastPosition();
+    // The newest row altered (moved ahead) must not tell waiting commands their events are logged.
+    return this.altered !== undefined ? this.newest.known?.position : this.options.log.lastPosition();
   }
 
   /**
@@ -128,6 +135,7 @@ export class TransparencyProjection {
   /** Appends the events the log does not hold yet, in one transaction; returns how many it appended. */
   ingest(events: readonly RecordedEvent[]): number {
     if (this.refused !== undefined) throw this.refused;
+    this.holdNewest();
     const last = this.options.log.lastPosition();
     const fresh = last === undefined ? events : events.filter((e) => e.position > last);
     this.options.log.append(
@@ -138,8 +146,22 @@ export class TransparencyProjection {
         stream: { streamId: e.streamId, revision: e.revision },
       })),
     );
-    if (fresh.length > 0) this.afterAppend();
+    if (fresh.length > 0) {
+      // The row as committed: another writer (an export) may have logged some of these, or more, first.
+      this.newest.takeNewest();
+      this.afterAppend();
+    }
     return fresh.length;
+  }
+
+  /**
+   * The log resumes after its newest row's position, checked against the store at the first catch-up only: that row,
+   * or the newest this process logged since, must still say what was logged, or nothing is logged on (review 262's
+   * follow-up). Said as the log changed under the service is (`refusesToSign`: not ready), until the row is put back.
+   */
+  private holdNewest(): void {
+    this.altered = this.newest.alteration();
+    if (this.altered !== undefined) throw this.altered;
   }
 
   /**
@@ -151,7 +173,10 @@ export class TransparencyProjection {
     if (!this.firstCatchUpDone) {
       await this.refuseAnotherLog();
       await indexLegacyLeaves({ store: this.options.store, log: this.options.log });
+      this.newest.takeNewest();
       this.firstCatchUpDone = true;
+    } else {
+      this.holdNewest();
     }
     let total = 0;
     // After the newest leaf of Credence's own records, not the newest leaf, which may be another application's record
@@ -412,7 +437,7 @@ export class TransparencyProjection {
    * nothing more and said so only in GET /v1/projections, while /readyz answered ready).
    */
   get refusesToSign(): TransparencyLogForked | TransparencyLogAltered | undefined {
-    return this.forked;
+    return this.forked ?? this.altered;
   }
 
   /** Signs a checkpoint of everything received so far, on demand. Checkpoints are signed one at a time. */
