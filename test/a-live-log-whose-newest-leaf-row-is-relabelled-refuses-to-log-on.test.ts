@@ -96,6 +96,12 @@ for (const [moved, to] of [['back', 0], ['ahead', 1_000_000]] as const) {
     const ready = await readyz(svc);
     expect(ready.status).toBe(503);
     expect(ready.body).toMatchObject({ check: 'transparency_log_altered' });
+    // A proof of an event not logged yet says so (503), naming no stream or position of the finding (it was a 500).
+    const unlogged = await svc.service.context.credence.store.headPosition();
+    const proof = await fetch(`${svc.url}/v1/transparency/proofs/inclusion?position=${unlogged}`, { headers: { authorization: `Bearer ${svc.tokens.auditor}` } });
+    const problem = (await proof.json()) as Record<string, unknown>;
+    expect([proof.status, problem['type']]).toEqual([503, expect.stringContaining('transparency_log_altered')]);
+    expect(JSON.stringify(problem)).not.toMatch(/node-meter|revision|position \d/);
 
     // The row put back as it was logged: the log goes on from there, each event once.
     putBack(dir, relabelled, revision);

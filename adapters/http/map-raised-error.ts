@@ -3,6 +3,7 @@ import type { FastifyError } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
 import { boundedIssues, CredenceError, isKeyNotFound, type FieldIssue, type Problem, type StoreUnavailableReason } from '../../domain/errors.ts';
 import { TransparencyLogOfAnotherLog } from '../../projections/transparency/index.ts';
+import { TransparencyLogAltered } from '../../domain/ports/transparency-log.ts';
 import { LockHeldElsewhere } from '../runtime/live-failure.ts';
 import { damagedDatabaseOf } from '../runtime/damaged-database.ts';
 import { EventsDbReplaced } from '../runtime/events-db-replaced.ts';
@@ -190,6 +191,17 @@ const commandsRefusedOnceEventsDbReplaced: Mapped = {
     "(the service's log says more)",
 };
 
+/**
+ * A proof or evidence bundle asked while the transparency log is stopped over a file changed under the service (its
+ * newest leaf's row relabelled: newest-leaf.ts): no retry mends it, its operator must (the service's log and /readyz
+ * say so). The finding itself, naming streams and positions, stays in the log: the caller may be told no more.
+ */
+const logAltered: Mapped = {
+  status: 503,
+  code: 'transparency_log_altered',
+  detail: "the transparency log file was altered under the service, which logs nothing more until its operator acts (the service's log says how)",
+};
+
 const PART: Record<string, string> = { body: 'body', querystring: 'query', params: 'params', headers: 'headers' };
 
 /** Fastify's schema errors (zod issues, through fastify-type-provider-zod) as field issues naming the request part. */
@@ -261,6 +273,7 @@ export const mapRaisedError = (error: unknown, kind: RequestKind = 'command'): M
   if (isKeyNotFound(error)) return { status: 500, code: 'internal', detail: STATUS_CODES[500]! };
   if (error instanceof CredenceError) return fromCredenceError(error.problem, kind);
   if (error instanceof TransparencyLogOfAnotherLog) return commandsWaitForTheLog;
+  if (error instanceof TransparencyLogAltered) return logAltered;
   if (error instanceof EventsDbReplaced) return commandsRefusedOnceEventsDbReplaced;
   const damaged = damagedDatabaseOf(error);
   if (damaged?.problem.code === 'damaged_database' && damaged.problem.candidates !== undefined) {

@@ -3,6 +3,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { TransparencyLogOfAnotherLog } from '../../projections/transparency/index.ts';
 import { EventsDbReplaced } from '../runtime/events-db-replaced.ts';
+import { TransparencyLogAltered } from '../../domain/ports/transparency-log.ts';
 import { BASELINE_STATIC_HEADERS, baselineHeaders } from './baseline-headers.ts';
 import { logFailure } from './log-failure.ts';
 import { mapRaisedError, requestKindOf, type Mapped, type RequestKind } from './map-raised-error.ts';
@@ -40,6 +41,7 @@ import { routeMediaTypes } from './route-media-types.ts';
  * | secure_environment_unavailable (HSM)   | 503    | reason, returnValue; Retry-After              |
  * | transparency_log_of_another_log        | 503    | no Retry-After (a command; a proof: reason)   |
  * | events_db_replaced (moved under it)    | 503    | no Retry-After                                |
+ * | transparency_log_altered (a proof)     | 503    | no Retry-After                                |
  *
  * bad_signature is 422, not 401: the bearer token was good; what failed is a signature inside the body (SER-016),
  * and a 401 would tell the client to fetch a new token. Schema paths name the request part: `body.data.nodeId`,
@@ -257,7 +259,7 @@ export const answerWithProblem = (error: unknown, request: FastifyRequest, reply
   // 500 with the driver's stack).
   // A command refused while the transparency log has stopped is no failure of the request: the live runtime says why
   // the log stopped, at each retry. One refused over an events.db replaced neither: the runtime said it once.
-  const saidByTheRuntime = error instanceof TransparencyLogOfAnotherLog || error instanceof EventsDbReplaced;
+  const saidByTheRuntime = error instanceof TransparencyLogOfAnotherLog || error instanceof EventsDbReplaced || error instanceof TransparencyLogAltered;
   if (reply.statusCode >= 500 && !(error instanceof HttpProblem) && !saidByTheRuntime) logFailure(request.log, error, 'request failed');
   return sent;
 };
