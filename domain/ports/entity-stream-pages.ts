@@ -33,7 +33,7 @@ const truncated = (streamId: string, fromRevision: bigint, found: string) =>
   protocolError(
     `read of ${streamId}`,
     `the read from revision ${fromRevision} found ${found}, so the entity's history is incomplete: on EventStoreDB a ` +
-      `writer of the cluster truncated the stream ($tb or a max count in its stream metadata); on the embedded store, the file is damaged`,
+      `writer of the cluster truncated the stream ($tb or a max count in its stream metadata) or deleted it; on the embedded store, the file is damaged`,
   );
 
 /**
