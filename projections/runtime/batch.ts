@@ -150,23 +150,24 @@ const noOpenTransaction = (db: Database.Database, projection: Projection): void 
  * A projection with reactions, in order, many events per transaction: for each event its reaction (awaited, but for
  * the work it leaves in flight, settled before the checkpoint), then its `apply`, each event inside a savepoint. A
  * reaction reads what the events before it wrote, as it did with one transaction per event: same connection, same
- * transaction. The checkpoint is written in the transaction that
- * applies the events it covers, so a crash at any instant leaves the read model and the checkpoint together, and
- * the reactions after the checkpoint run again (their derived command ids make the repeat a no-op).
+ * transaction. The checkpoint is written in the transaction that applies the events it covers, so a crash at any
+ * instant leaves the read model and the checkpoint together, and the reactions after the checkpoint run again (their
+ * derived command ids make the repeat a no-op).
  *
  * `pending` picks, under the connection's write lock, what is left to handle (false: nothing, a rebuild came since
  * the batch was read). The lock is held for one transaction at a time, not the whole batch, so the other
  * projections on the connection are never further behind than `maxMs` plus one reaction, or plus the settling of at
- * most MAX_IN_FLIGHT reactions left in flight. Before each transaction
- * the checkpoint is looked at again: another runner on the connection may have handled some of these events
- * meanwhile (they are passed over) or reset the read model (the batch stops there; its events are for the reset
- * read model's own catch-up). Resolves to how many events were handled, or false when a rebuild came (before the
- * read, or between two transactions): the caller then leaves the projection to the rebuild's own catch-up.
+ * most MAX_IN_FLIGHT reactions left in flight. Before each transaction the checkpoint is looked at again: another
+ * runner on the connection may have handled some of these events meanwhile (they are passed over) or reset the read
+ * model (the batch stops there; its events are for the reset read model's own catch-up). Resolves to how many events
+ * were handled, or false when a rebuild came (before the read, or between two transactions): the caller then leaves
+ * the projection to the rebuild's own catch-up.
  *
  * When an event fails (its reaction or its `apply`), its savepoint is rolled back and the events before it are
  * committed with their checkpoint, exactly what one transaction per event would have left; the error surfaces and
- * the next run starts at the failing event, so a reaction that keeps failing never makes the runner redo (or
- * re-issue) the ones that succeeded before it.
+ * the next run starts at the failing event, so a reaction that keeps failing never makes the runner re-issue the ones
+ * that succeeded before it (those of a transaction whose reactions were left in flight are handled again, and found
+ * done: reactInOneTransaction).
  */
 export const reactInBatches = (
   db: Database.Database,
