@@ -6,13 +6,12 @@
  * page must start at the revision asked for, or the read fails with the very error one read gives.
  */
 import { describe, expect, it } from 'vitest';
-import { openEventStoreDbStore } from '../adapters/driven/store/eventstoredb/index.ts';
 import { EntityCache } from '../adapters/engine/entity-cache.ts';
 import { isCredenceError } from '../domain/errors.ts';
-import { FACT_CLAIM_TYPE } from '../domain/fact-claims.ts';
 import type { EventStore } from '../domain/ports/event-store.ts';
 import { replayEntity } from '../projections/replay/index.ts';
 import { standInTeardown } from './support/stand-in-teardown.ts';
+import { streamTruncatedAfterItsFirstPage } from './support/stream-truncated-after-its-first-page.ts';
 
 const failure = (promise: Promise<unknown>): Promise<unknown> => promise.then(() => undefined, (error: unknown) => error);
 
@@ -20,41 +19,14 @@ const RECORDS = 600;
 const TRUNCATED_BEFORE = 550n;
 
 describe('EventStoreDB: an entity stream truncated between two pages of its read', () => {
-  const { startStandIn, hold } = standInTeardown();
+  const teardown = standInTeardown();
 
   /**
    * A stand-in whose node-meter-1 holds 600 fact claims (records every reader passes over), and a store on it whose
    * first read of that stream (from revision 0, the first page) is followed by another writer's truncation before 550.
    */
-  const truncatedAfterTheFirstPage = async () => {
-    const standIn = await startStandIn();
-    const store = hold(openEventStoreDbStore(standIn.connectionString));
-    const streamId = 'node-meter-1';
-    const claims = Array.from({ length: RECORDS }, (_, i) => ({
-      id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-      type: FACT_CLAIM_TYPE,
-      contentType: 'application/json',
-      data: Buffer.from(JSON.stringify({ claimant: 'credential-cred-1', commandId: `cmd-${i}` })),
-      customMetadata: Buffer.from('{}'),
-    }));
-    standIn.log.append(streamId, { kind: 'any' }, claims);
-    const pages: bigint[][] = [];
-    const truncating: EventStore = new Proxy(store, {
-      get(target, name) {
-        if (name === 'readStream') {
-          return async (...args: Parameters<EventStore['readStream']>) => {
-            const page = await target.readStream(...args);
-            pages.push(page.map((r) => r.revision));
-            if (args[0] === streamId && (args[1]?.fromRevision ?? 0n) === 0n) standIn.log.truncate(streamId, TRUNCATED_BEFORE);
-            return page;
-          };
-        }
-        const value: unknown = Reflect.get(target, name, target);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    });
-    return { store, truncating, streamId, pages };
-  };
+  const truncatedAfterTheFirstPage = () =>
+    streamTruncatedAfterItsFirstPage(teardown, RECORDS, (log, streamId) => log.truncate(streamId, TRUNCATED_BEFORE));
 
   /** A truncation error's words past the revision it read from, which a page and a whole read share. */
   const whatWasFound = (error: unknown): string => (error as Error).message.replace(/the read from revision \d+ /, '');

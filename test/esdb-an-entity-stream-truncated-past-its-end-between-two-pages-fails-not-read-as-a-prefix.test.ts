@@ -7,22 +7,17 @@
  * still be there, or the read fails with the error a truncation between two pages gives.
  */
 import { describe, expect, it } from 'vitest';
-import { openEventStoreDbStore } from '../adapters/driven/store/eventstoredb/index.ts';
 import { EntityCache } from '../adapters/engine/entity-cache.ts';
 import { isCredenceError } from '../domain/errors.ts';
-import { FACT_CLAIM_TYPE } from '../domain/fact-claims.ts';
-import type { EventStore } from '../domain/ports/event-store.ts';
 import { replayEntity } from '../projections/replay/index.ts';
-import type { StandIn } from './esdb-standin/index.ts';
 import { standInTeardown } from './support/stand-in-teardown.ts';
+import { streamTruncatedAfterItsFirstPage, type Truncation } from './support/stream-truncated-after-its-first-page.ts';
 
 const failure = (promise: Promise<unknown>): Promise<unknown> => promise.then(() => undefined, (error: unknown) => error);
 
 // A multiple of both page sizes (the replay's 500, the full load's 250): the page after the last full one is empty.
 const RECORDS = 500;
 
-/** What another writer of the cluster does to the stream once its first page was read. */
-type Truncation = (log: StandIn['log'], streamId: string) => void;
 const truncatedAtItsEnd: Truncation = (log, streamId) => log.truncate(streamId, BigInt(RECORDS));
 const truncatedPastItsEnd: Truncation = (log, streamId) => log.truncate(streamId, BigInt(RECORDS) + 200n);
 const truncatedAndScavenged: Truncation = (log, streamId) => {
@@ -33,38 +28,10 @@ const truncatedAndScavenged: Truncation = (log, streamId) => {
 const untouched: Truncation = () => undefined;
 
 describe('EventStoreDB: an entity stream truncated at or past its end between two pages of its read', () => {
-  const { startStandIn, hold } = standInTeardown();
+  const teardown = standInTeardown();
 
   /** A stand-in whose node-meter-1 holds 500 fact claims, and a store on it that lets `truncation` happen after the first page. */
-  const afterTheFirstPage = async (truncation: Truncation) => {
-    const standIn = await startStandIn();
-    const store = hold(openEventStoreDbStore(standIn.connectionString));
-    const streamId = 'node-meter-1';
-    const claims = Array.from({ length: RECORDS }, (_, i) => ({
-      id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-      type: FACT_CLAIM_TYPE,
-      contentType: 'application/json',
-      data: Buffer.from(JSON.stringify({ claimant: 'credential-cred-1', commandId: `cmd-${i}` })),
-      customMetadata: Buffer.from('{}'),
-    }));
-    standIn.log.append(streamId, { kind: 'any' }, claims);
-    const pages: bigint[][] = [];
-    const truncating: EventStore = new Proxy(store, {
-      get(target, name) {
-        if (name === 'readStream') {
-          return async (...args: Parameters<EventStore['readStream']>) => {
-            const page = await target.readStream(...args);
-            pages.push(page.map((r) => r.revision));
-            if (args[0] === streamId && (args[1]?.fromRevision ?? 0n) === 0n) truncation(standIn.log, streamId);
-            return page;
-          };
-        }
-        const value: unknown = Reflect.get(target, name, target);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    });
-    return { store, truncating, streamId, pages };
-  };
+  const afterTheFirstPage = (truncation: Truncation) => streamTruncatedAfterItsFirstPage(teardown, RECORDS, truncation);
 
   /** The words a truncation between two pages says past what it found, which this failure must say too. */
   const TRUNCATED = /so the entity's history is incomplete: on EventStoreDB a writer of the cluster truncated the stream/;

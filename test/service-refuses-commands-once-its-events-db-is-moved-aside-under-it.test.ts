@@ -1,6 +1,5 @@
 import Database from 'better-sqlite3';
-import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, copyFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
@@ -8,6 +7,7 @@ import { openCredence, startLive } from '../adapters/runtime/index.ts';
 import { commandsRefusedOnceEventsDbReplaced, watchEventsDb } from '../adapters/runtime/events-db-replaced.ts';
 import { cmd } from './support/fleet.ts';
 import { startTestService, type TestService } from './support/service.ts';
+import { temporaryFolders } from './support/temp-dirs.ts';
 
 /*
  * Review 264 #4: README's restore steps (events.db and its -wal and -shm moved aside, the backup copied in place) done
@@ -16,19 +16,13 @@ import { startTestService, type TestService } from './support/service.ts';
  * <data>/events.db is no longer the file it has open: /readyz 503 `events_db_replaced`, every command refused 503
  * `events_db_replaced` with nothing written to either file, and one error line in its log.
  */
-const dirs: string[] = [];
+// The folders first: afterEach hooks run last registered first, so each test's service is closed before its folder goes.
+const folder = temporaryFolders('credence-events-db-');
 let svc: TestService | undefined;
 afterEach(async () => {
   await svc?.close();
   svc = undefined;
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
-
-const tempDir = (name: string): string => {
-  const dir = mkdtempSync(join(tmpdir(), `credence-${name}-`));
-  dirs.push(dir);
-  return dir;
-};
 
 const registerNode = async (s: TestService, nodeId: string): Promise<{ status: number; body: Record<string, unknown>; retryAfter: string | null }> => {
   const reply = await fetch(`${s.url}/v1/commands`, {
@@ -52,8 +46,8 @@ const eventsIn = (file: string): bigint => {
 
 describe('a service whose events.db is moved aside and replaced while it runs', () => {
   it('is not ready, refuses every command with 503 events_db_replaced, writes to neither file and logs it once', async () => {
-    const dir = tempDir('events-db-replaced');
-    const aside = tempDir('events-db-aside');
+    const dir = folder();
+    const aside = folder();
     svc = await startTestService({ dir });
     expect((await registerNode(svc, 'meter-1')).status).toBe(201);
     expect((await fetch(`${svc.url}/readyz`)).status).toBe(200);
@@ -112,7 +106,7 @@ describe('the check of the path against the file opened', () => {
   const noHead = async (): Promise<bigint | undefined> => undefined;
 
   it('tells a file moved aside from one put in its place, leaves a file written in place alone, and says it once', async () => {
-    const dir = tempDir('events-db-watch');
+    const dir = folder();
     const path = join(dir, 'events.db');
     writeFileSync(path, 'opened');
     const watch = watchEventsDb(path, noHead)!;
@@ -136,7 +130,7 @@ describe('the check of the path against the file opened', () => {
   });
 
   it('tells a head found below a position given out (a file rewound in place), and nothing of a head it cannot read', async () => {
-    const dir = tempDir('events-db-watch-head');
+    const dir = folder();
     const path = join(dir, 'events.db');
     writeFileSync(path, 'opened');
     let head: bigint | undefined = 3n;
@@ -165,7 +159,7 @@ describe('the check of the path against the file opened', () => {
   });
 
   it("a command's admission checks at most once per interval of the instants it is decided at, and waits for a check running", async () => {
-    const dir = tempDir('events-db-watch-admission');
+    const dir = folder();
     const path = join(dir, 'events.db');
     writeFileSync(path, 'opened');
     let reads = 0;
@@ -218,7 +212,7 @@ describe('what never watches a file for the service', () => {
   }, 30_000);
 
   it('a data folder opened without the live runtime (a CLI command) takes commands through its ticks', async () => {
-    const dir = tempDir('events-db-replaced-cli');
+    const dir = folder();
     const credence = openCredence({ location: { dir }, clock: new FakeClock(new Date('2026-12-06T10:00:00.000Z')), durability: 'normal' });
     try {
       await credence.engine.execute(cmd.registerNode('meter-1'));

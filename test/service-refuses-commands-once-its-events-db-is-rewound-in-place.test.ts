@@ -1,10 +1,10 @@
 import Database from 'better-sqlite3';
-import { copyFileSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { startTestService, type TestService } from './support/service.ts';
+import { temporaryFolders } from './support/temp-dirs.ts';
 
 /*
  * Review 266 #1: a backup copied over <data>/events.db in place (`cp backup.db events.db`) on a running service keeps
@@ -15,19 +15,13 @@ import { startTestService, type TestService } from './support/service.ts';
  * Review 266 #2: the check ran at live-runtime ticks only (`tickMs` up to an hour); /readyz now checks itself, and the
  * admission of commands at most once a second (on the engine's clock, advanced by hand here).
  */
-const dirs: string[] = [];
+// The folders first: afterEach hooks run last registered first, so each test's service is closed before its folder goes.
+const folder = temporaryFolders('credence-events-db-');
 let svc: TestService | undefined;
 afterEach(async () => {
   await svc?.close();
   svc = undefined;
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
-
-const tempDir = (name: string): string => {
-  const dir = mkdtempSync(join(tmpdir(), `credence-${name}-`));
-  dirs.push(dir);
-  return dir;
-};
 
 const registerNode = async (s: TestService, nodeId: string): Promise<{ status: number; body: Record<string, unknown> }> => {
   const reply = await fetch(`${s.url}/v1/commands`, {
@@ -51,8 +45,8 @@ const headIn = (file: string): bigint | null => {
 
 describe('a service whose events.db has a backup copied over it in place while it runs', () => {
   it('refuses the next command with 503 events_db_replaced, appends nothing and is not ready', async () => {
-    const dir = tempDir('events-db-rewound');
-    const aside = tempDir('events-db-rewound-backup');
+    const dir = folder();
+    const aside = folder();
     const clock = new FakeClock(new Date());
     // Ticks an hour apart: what finds it is the command's own admission, not a tick.
     svc = await startTestService({ dir, clock, config: { tickMs: 3_600_000 } });
@@ -100,8 +94,8 @@ describe('a service whose events.db has a backup copied over it in place while i
 
 describe('a service whose live runtime ticks once an hour', () => {
   it('is not ready as soon as its events.db is moved aside, and refuses a command at once', async () => {
-    const dir = tempDir('events-db-long-tick');
-    const aside = tempDir('events-db-long-tick-aside');
+    const dir = folder();
+    const aside = folder();
     svc = await startTestService({ dir, config: { tickMs: 3_600_000 } });
     expect((await registerNode(svc, 'meter-1')).status).toBe(201);
     expect((await fetch(`${svc.url}/readyz`)).status).toBe(200);
