@@ -1,5 +1,5 @@
 import { validationError } from '../../../domain/errors.ts';
-import { ProblemResponse, ServerTimeout, ServerUnreachable, UnexpectedResponse } from '../../../adapters/client/http.ts';
+import { unknownOutcomeInKind } from './outcome-unknown.ts';
 import { DEVICE_PATHS, type DeviceTransport } from '../../../adapters/client/device/index.ts';
 
 /*
@@ -28,17 +28,15 @@ export const revokeIfNoKeys = (associationId: string, keysHeld: boolean): string
 export const finishOutcomeUnknown = (error: unknown, associationId: string): unknown => {
   const unknown = `whether the Registrar recorded association ${associationId} is not known`;
   const lacking = `the Registrar may have recorded it, and this device keeps no session keys for it: ${revokeIt(associationId)}`;
-  if (error instanceof ServerTimeout) {
-    // Still a timeout, so the CLI adds its --timeout hint; its message is fixed by its constructor.
-    const said = new ServerTimeout(error.url, error.timeoutMs);
-    said.message = `${unknown} (${error.message}): ${lacking}`;
-    return said;
-  }
-  if (error instanceof ServerUnreachable) return new ServerUnreachable(error.url, error, `${unknown} (${error.message}): ${lacking}`);
-  if (error instanceof ProblemResponse) return new ProblemResponse(error.status, { ...error.problem, hint: `${unknown}: ${lacking}` });
-  if (error instanceof UnexpectedResponse) return new UnexpectedResponse(error.what, `${error.detail}; ${unknown}: ${lacking}`);
-  const cause = error instanceof Error ? error.message : 'no answer';
-  return validationError([{ path: 'associationId', rule: 'association-outcome-unknown', message: `${unknown} (${cause}): ${lacking}` }], 'association');
+  return unknownOutcomeInKind(error, {
+    notAnswered: (causeMessage) => `${unknown} (${causeMessage}): ${lacking}`,
+    problemHint: () => `${unknown}: ${lacking}`,
+    notWhole: `${unknown}: ${lacking}`,
+    otherwise: (other) => {
+      const cause = other instanceof Error ? other.message : 'no answer';
+      return validationError([{ path: 'associationId', rule: 'association-outcome-unknown', message: `${unknown} (${cause}): ${lacking}` }], 'association');
+    },
+  });
 };
 
 /** `transport`, noting when the finish of `associationId` is sent: from then on the Registrar may record the association. */

@@ -1,6 +1,6 @@
 import { CredenceError, isCredenceError, type FieldIssue } from '../../../domain/errors.ts';
-import { ProblemResponse, ServerTimeout, ServerUnreachable, UnexpectedResponse } from '../../../adapters/client/http.ts';
 import type { ReceiptOutcomeUnknown } from '../../../adapters/client/device/index.ts';
+import { unknownOutcomeInKind } from './outcome-unknown.ts';
 import { howItSettles } from './pending-provisioning.ts';
 import type { SimulatedDevice } from './simulator.ts';
 import { stateFile } from './state.ts';
@@ -20,24 +20,19 @@ export const receiptOutcomeUnknown = (sim: SimulatedDevice, error: ReceiptOutcom
   const next = `this device keeps the new key, named as pending in ${stateFile(sim.dir)}, and provisions no other credential until it is settled: ` +
     howItSettles(sim.state.provisioning);
   const unknown = `whether it recorded credential ${credentialId} is not known`;
-  if (cause instanceof ServerTimeout) {
-    // Still a timeout, so the CLI adds its --timeout hint; its message is fixed by its constructor.
-    const said = new ServerTimeout(cause.url, cause.timeoutMs);
-    said.message = `${error.message}: ${next}`;
-    return said;
-  }
-  // Made from its cause, so what the cause says of a request never sent (`unsent`) stays said.
-  if (cause instanceof ServerUnreachable) return new ServerUnreachable(cause.url, cause, `${error.message}: ${next}`);
-  if (cause instanceof ProblemResponse) {
-    const answered = cause.status >= 500
-      ? `the server failed (${cause.status}) answering the receipt of credential ${credentialId}`
-      : `the answer to the receipt of credential ${credentialId} (${cause.status}) is no refusal of the server's own`;
-    return new ProblemResponse(cause.status, { ...cause.problem, hint: `${answered}: ${unknown}; ${next}` }, cause.retryAfterMs);
-  }
-  const said = `the server's answer to the receipt of credential ${credentialId} did not come back whole: ${unknown}; ${next}`;
-  if (cause instanceof UnexpectedResponse) return new UnexpectedResponse(cause.what, `${cause.detail}; ${said}`);
-  if (isCredenceError(cause)) return new CredenceError({ ...cause.problem, message: `${cause.message}; ${said}` });
-  const message = `${error.message}: ${next}`;
-  const issue: FieldIssue = { path: 'credentialId', rule: 'provision-outcome-unknown', message };
-  return new CredenceError({ code: 'validation', issues: [issue], message });
+  const notWhole = `the server's answer to the receipt of credential ${credentialId} did not come back whole: ${unknown}; ${next}`;
+  return unknownOutcomeInKind(cause, {
+    notAnswered: () => `${error.message}: ${next}`,
+    problemHint: (status) =>
+      `${status >= 500
+        ? `the server failed (${status}) answering the receipt of credential ${credentialId}`
+        : `the answer to the receipt of credential ${credentialId} (${status}) is no refusal of the server's own`}: ${unknown}; ${next}`,
+    notWhole,
+    otherwise: (other) => {
+      if (isCredenceError(other)) return new CredenceError({ ...other.problem, message: `${other.message}; ${notWhole}` });
+      const message = `${error.message}: ${next}`;
+      const issue: FieldIssue = { path: 'credentialId', rule: 'provision-outcome-unknown', message };
+      return new CredenceError({ code: 'validation', issues: [issue], message });
+    },
+  });
 };
