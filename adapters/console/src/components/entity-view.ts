@@ -2,7 +2,7 @@ import { html, nothing, type PropertyValues } from 'lit';
 import { describeError, entityPath, worthRetrying } from '../api.ts';
 import type { DependencyGraph } from '../dependencies.ts';
 import { verifyHref } from '../router.ts';
-import { Entity, EntityPage, StateAt, type TimelineEntry } from '../schemas.ts';
+import { Entity, EntityPage, StateAt } from '../schemas.ts';
 import { ConsolePage, formatTime, IDLE, LOADING, renderBehind, renderLoad, type Load } from './base.ts';
 import { renderGraph } from './entity-graph.ts';
 import { readEntityAndTimelineAgain, readGraph, readTimelineAndGraphAgain, renderStale, type Stale } from './entity-read-again.ts';
@@ -12,14 +12,12 @@ import { renderPicker } from './entity-picker.ts';
 import { askedWaitMs } from '../asked-wait.ts';
 import { ReadAgainWhileBehind } from '../read-again.ts';
 import { visibleText } from '../visible-text.ts';
-import { instants, nextInstant, sliderRange } from './slider-range.ts';
 import { badge } from './state-badge.ts';
-import { renderStateSlider } from './state-slider.ts';
+import { StateAtInstant } from './state-at-instant.ts';
 import { entityTooLong, type TimelinePages } from '../timeline-pages.ts';
 import { renderTooLong } from './timeline-table.ts';
 
 const BROWSE_PAGE = 50;
-const STATE_DEBOUNCE_MS = 120;
 
 /** One entity: its timeline, its state at any instant (time slider), and what depends on it. Without an id: a list to pick from. */
 export class EntityView extends ConsolePage {
@@ -30,8 +28,6 @@ export class EntityView extends ConsolePage {
     entity: { state: true },
     timeline: { state: true },
     nextPage: { state: true },
-    stateAt: { state: true },
-    at: { state: true },
     graph: { state: true },
     browse: { state: true },
     behind: { state: true },
@@ -47,8 +43,6 @@ export class EntityView extends ConsolePage {
   /** The pages of the timeline read so far (timeline-pages.ts): it is never read whole. */
   declare timeline: Load<TimelinePages>;
   declare nextPage: PageRead;
-  declare stateAt: Load<StateAt>;
-  declare at: number | undefined;
   declare graph: Load<DependencyGraph>;
   declare browse: Load<EntityList>;
   /**
@@ -70,8 +64,14 @@ export class EntityView extends ConsolePage {
   private readonly readAgain = new ReadAgainWhileBehind();
   /** The entity the graph of what depends on it was read for (its state, or none when too long): read again with it. */
   private graphRoot: Pick<Entity, 'state' | 'context'> | undefined;
-  private stateTimer: ReturnType<typeof setTimeout> | undefined;
-  private stateRequest = 0;
+  /** The time slider and the state at the instant it is at. */
+  private readonly slider = new StateAtInstant(this, {
+    read: (at, signal) =>
+      this.entityId === undefined
+        ? undefined
+        : this.api.json(`${entityPath(this.kind, this.entityId)}/state?at=${encodeURIComponent(new Date(at).toISOString())}`, StateAt, signal),
+    signal: () => this.abort.signal,
+  });
   private listRequest = 0;
   /** The cursors of the page of the list last asked for: Retry asks for it again. */
   private listAsked: readonly string[] = [];
@@ -85,8 +85,6 @@ export class EntityView extends ConsolePage {
     this.entity = IDLE;
     this.timeline = IDLE;
     this.nextPage = IDLE;
-    this.stateAt = IDLE;
-    this.at = undefined;
     this.graph = IDLE;
     this.browse = IDLE;
     this.behind = 0;
@@ -99,7 +97,6 @@ export class EntityView extends ConsolePage {
 
   override disconnectedCallback(): void {
     this.abort.abort();
-    clearTimeout(this.stateTimer);
     this.readAgain.reset();
     super.disconnectedCallback();
   }
@@ -178,15 +175,11 @@ export class EntityView extends ConsolePage {
 
   private async load(kind: string, id: string): Promise<void> {
     const signal = this.abort.signal;
-    // The previous entity's slider must not ask for a state of this one.
-    clearTimeout(this.stateTimer);
-    this.stateRequest++;
+    this.slider.forget();
     this.entity = LOADING;
     this.timeline = LOADING;
     this.nextPage = IDLE;
-    this.stateAt = IDLE;
     this.graph = IDLE;
-    this.at = undefined;
     this.behind = 0;
     this.stale = {};
     this.againInMs = undefined;
@@ -227,7 +220,7 @@ export class EntityView extends ConsolePage {
       return;
     }
     const shown = shownPages(this)?.entries ?? [];
-    if (entity !== undefined && shown.length > 0) this.moveTo(this.range(shown).max);
+    if (entity !== undefined && shown.length > 0) this.slider.moveToLast(shown, entity.updatedAt);
     const root = entity ?? { state: '', context: {} };
     this.graphRoot = root;
     this.graph = LOADING;
@@ -306,42 +299,6 @@ export class EntityView extends ConsolePage {
     else void this.readBehindAgain(this.kind, this.entityId, this.graphRoot, this.abort.signal);
   }
 
-  /** The instants of the events shown and of the entity's last change (slider-range.ts). */
-  private instants(entries: readonly TimelineEntry[]): number[] {
-    return instants(entries, this.entity.state === 'ok' ? this.entity.value.updatedAt : undefined);
-  }
-
-  private range(entries: readonly TimelineEntry[]): { min: number; max: number; step: number } {
-    return sliderRange(this.instants(entries));
-  }
-
-  private moveTo(at: number): void {
-    this.at = at;
-    clearTimeout(this.stateTimer);
-    this.stateTimer = setTimeout(() => void this.fetchState(at), STATE_DEBOUNCE_MS);
-  }
-
-  private async fetchState(at: number): Promise<void> {
-    if (this.entityId === undefined) return;
-    const request = ++this.stateRequest;
-    if (this.stateAt.state !== 'ok') this.stateAt = LOADING;
-    const path = `${entityPath(this.kind, this.entityId)}/state?at=${encodeURIComponent(new Date(at).toISOString())}`;
-    // Only the answer to the latest position of the slider is shown.
-    await this.settle(this.api.json(path, StateAt, this.abort.signal), (l) => {
-      if (request === this.stateRequest) this.stateAt = l;
-    });
-  }
-
-  private jump(entries: readonly TimelineEntry[], direction: 1 | -1): void {
-    const target = nextInstant(this.instants(entries), this.at ?? Date.now(), direction);
-    if (target !== undefined) this.moveTo(target);
-  }
-
-  private renderSlider(entries: readonly TimelineEntry[]) {
-    if (entries.length === 0) return nothing;
-    return renderStateSlider(this.range(entries), this.at, this.stateAt, this.session.role, (at) => this.moveTo(at), (direction) => this.jump(entries, direction));
-  }
-
   /**
    * What depends on the entity, read once the entity is (its state and context say which dependents to ask for). An
    * entity that could not be read leaves it unread, and the section says so: blank, it read as "nothing depends on it"
@@ -386,7 +343,7 @@ export class EntityView extends ConsolePage {
                 : nothing}`,
             () => this.retry(id),
           )}
-      ${this.timeline.state === 'ok' && this.entity.state === 'ok' ? this.renderSlider(this.timeline.value.entries) : nothing}
+      ${this.timeline.state === 'ok' && this.entity.state === 'ok' ? this.slider.render(this.timeline.value.entries, this.entity.value.updatedAt, role) : nothing}
       ${renderBehind(this.behind, 'the timeline and what depends on it', this.againInMs !== undefined)}
       ${renderStale(this.stale, this.againInMs, () => this.readBehindNow())}
       <div class="columns wide-left">
