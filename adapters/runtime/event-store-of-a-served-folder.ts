@@ -7,6 +7,7 @@ import { KEY_REGISTRY_DB_FILE } from '../driven/key-registry/index.ts';
 import { READ_MODELS_DB_FILE } from '../driven/readmodels/index.ts';
 import { EVENTS_DB_FILE, openEventStoreDbStore, parseStoreConnectionString } from '../driven/store/index.ts';
 import { TRANSPARENCY_DB_FILE } from '../driven/transparency/index.ts';
+import { FIRST_EVENT_FILE, refuseEventStoreOfAnotherFolder, rememberedFirstEvent, sayFirstEvent } from './first-event-of-the-folder.ts';
 
 /*
  * Review 84: an events.db missing from a folder that was served (a backup put back under another name) was made
@@ -52,9 +53,15 @@ const handledEvents = (dir: string): string | undefined =>
     return position === null ? undefined : `${READ_MODELS_DB_FILE} holds read models built from them, checkpoints up to position ${position}`;
   });
 
-/** What the folder's log and read models say of the events it was built from (none: a folder no event built). */
+/** The first event of its log the folder remembers (first-event-of-the-folder.ts), kept when the log and read models go. */
+const rememberedEvents = (dir: string): string | undefined => {
+  const first = rememberedFirstEvent(dir);
+  return first === undefined ? undefined : `${FIRST_EVENT_FILE} remembers that its log began with ${sayFirstEvent(first)}`;
+};
+
+/** What the folder's log, read models and first-event.json say of the events it was built from (none: a folder no event built). */
 const signsOfEvents = (dataDir: string): string[] =>
-  [loggedEvents(dataDir), handledEvents(dataDir)].filter((s): s is string => s !== undefined);
+  [loggedEvents(dataDir), handledEvents(dataDir), rememberedEvents(dataDir)].filter((s): s is string => s !== undefined);
 
 const registeredKeys = (dir: string): string | undefined =>
   signOf(dir, KEY_REGISTRY_DB_FILE, 'se_key_handles', (db) => {
@@ -73,7 +80,8 @@ const sqliteFolderOf = (dataDir: string, store: string | undefined): string | un
  * Refuses, before anything is written, to make a new `events.db` for the data folder `dataDir` when the folder was
  * built from a log of events (its transparency log's leaves, its read models' checkpoints) or served (keys its starts
  * registered): that store is missing, not new. An events.db there that holds no event, in a folder built from a log of
- * events, is refused too (`event_store_empty`). `store` is the connection string the folder is served with (undefined: its own events.db; only a SQLite store
+ * events, is refused too (`event_store_empty`), as is one whose log begins with another event than the folder
+ * remembers (`event_store_of_another_folder`: another fleet's). `store` is the connection string the folder is served with (undefined: its own events.db; only a SQLite store
  * is checked, an external one being no file to miss); `setting` names it in the refusal.
  */
 export const refuseNewEventStoreForAServedFolder = (dataDir: string, store: string | undefined, setting: string): void => {
@@ -81,6 +89,8 @@ export const refuseNewEventStoreForAServedFolder = (dataDir: string, store: stri
   if (folder === undefined) return;
   if (existsSync(join(folder, EVENTS_DB_FILE))) {
     refuseEmptyEventsDbOfAFolderBuiltFromEvents(dataDir, folder, setting);
+    // Review 264 #3: another fleet's events.db restored into the folder, every other file of it this folder's.
+    refuseEventStoreOfAnotherFolder(dataDir, join(folder, EVENTS_DB_FILE), setting);
     return;
   }
   const events = signsOfEvents(dataDir);

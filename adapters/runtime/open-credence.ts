@@ -19,6 +19,7 @@ import { createEngine } from '../engine/index.ts';
 import { EnrolmentEndpoint, Infrastructure, RegistrarEndpoint, SecurityProcedures, keyShredder, type KeyRegistry } from '../protocols/procedures/index.ts';
 import { closeEach } from './close-each.ts';
 import { refuseNewEventStoreForAServedFolder } from './event-store-of-a-served-folder.ts';
+import { firstEventRememberedBy, rememberFirstEvent } from './first-event-of-the-folder.ts';
 import { commandsWaitForTheLog } from './commands-wait-for-the-log.ts';
 import { commandsRefusedOnceEventsDbReplaced, eventsDbPathOf, positionsGivenOutNotedBy, watchEventsDb } from './events-db-replaced.ts';
 import type { Credence, OpenOptions, Security } from './credence.ts';
@@ -83,6 +84,21 @@ const compose = (options: OpenOptions): Credence => {
   }
 };
 
+/**
+ * `rememberFirstEvent` of the data folder `dir` for the embedded store's file `eventsDb`, tried once now (a folder
+ * whose log has events adopts its first) and then by every outcome until it is remembered. A failed write refuses
+ * nothing: it is tried again.
+ */
+const rememberFirstEventOf = (dir: string, eventsDb: string): (() => boolean) | undefined => {
+  const remember = (): boolean => rememberFirstEvent(dir, eventsDb);
+  try {
+    if (remember()) return undefined;
+  } catch {
+    // Tried again by the first outcome.
+  }
+  return remember;
+};
+
 /** Everything after the checks that open nothing; each file it opens is added to `opened`, to be closed on a refusal. */
 const wire = (options: OpenOptions, infrastructureSe: OwnedSecureEnvironment | undefined, opened: OpenedWhileWiring): Credence => {
   const durability = options.durability !== undefined ? { durability: options.durability } : {};
@@ -137,7 +153,11 @@ const wire = (options: OpenOptions, infrastructureSe: OwnedSecureEnvironment | u
     ],
   });
   // Every command's outcome: the positions given out, which the store's head is held to (events-db-replaced.ts).
-  const engine = positionsGivenOutNotedBy(commands, eventsDb);
+  // And the first event of the folder's log, remembered in the data folder once there is one (review 264 #3): a start
+  // on an events.db that begins with another is refused (first-event-of-the-folder.ts). A folder from before it adopts
+  // its events.db's first event now.
+  const remember = eventsDbPath === undefined || !('dir' in options.location) ? undefined : rememberFirstEventOf(options.location.dir, eventsDbPath);
+  const engine = firstEventRememberedBy(positionsGivenOutNotedBy(commands, eventsDb), remember);
   const pseudonyms =
     deriver === undefined
       ? undefined

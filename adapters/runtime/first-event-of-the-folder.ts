@@ -1,0 +1,183 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type Database from 'better-sqlite3';
+import { z } from 'zod';
+import { constantTimeEqual, toHex } from '../../domain/crypto/index.ts';
+import { validationError } from '../../domain/errors.ts';
+import type { CommandOutcome } from '../../domain/ports/index.ts';
+import { eventLeafHash } from '../../domain/transparency/leaf.ts';
+import type { Engine } from '../engine/index.ts';
+import { writeFileAtomic } from '../driven/files/index.ts';
+import { refuseNewerFileVersion } from '../driven/files/newer-file-version.ts';
+import { readOnlyDatabase } from '../driven/files/read-only-database.ts';
+import { parseStoredRow } from '../driven/store/sqlite/rows.ts';
+import { TRANSPARENCY_DB_FILE } from '../driven/transparency/index.ts';
+import { readTrustedJsonFile } from './bounded-files.ts';
+
+/*
+ * Review 264 #3: another fleet's events.db restored by mistake into a data folder was served, every other file of the
+ * folder then held to a log that is not theirs: the read models rebuilt "of another log", the transparency log
+ * stopped, the pseudonym key found "of another folder" (naming keys.db, the file that did belong). Every log begins
+ * with its own first event, and a backup of the same log, however old, begins with the same one (positions and ids are
+ * never given out twice): so the folder remembers it, once its log has one, in `first-event.json`, and a start on an
+ * events.db that begins with another is refused before anything is written. Its leaf hash (eventLeafHash, the whole
+ * envelope, as the transparency log compares a leaf with the event the store holds at its position) and not its id
+ * alone: ids derive from command ids, and two fleets given the same first command would share it.
+ */
+
+/** The file, in the data folder, that remembers the first event of the folder's log. */
+export const FIRST_EVENT_FILE = 'first-event.json';
+
+const VERSION = 1;
+const MAX_BYTES = 4 * 1024;
+
+const FirstEventFile = z
+  .object({
+    version: z.literal(VERSION),
+    position: z.string().regex(/^\d{1,20}$/),
+    eventId: z.string().min(1).max(256),
+    leafHash: z.string().regex(/^[0-9a-f]{64}$/),
+  })
+  .strict();
+
+/** The first event of a log, as the folder remembers it. */
+export interface FirstEvent {
+  readonly position: bigint;
+  readonly eventId: string;
+  /** Hex of its eventLeafHash. */
+  readonly leafHash: string;
+}
+
+const refusedFile = (path: string, message: string) =>
+  validationError([{ path, rule: 'first_event_file', message }], 'data folder');
+
+/** What `first-event.json` of `dataDir` remembers; undefined when there is none (a folder whose log has no event yet, or from before review 264). */
+export const rememberedFirstEvent = (dataDir: string): FirstEvent | undefined => {
+  const path = join(dataDir, FIRST_EVENT_FILE);
+  if (!existsSync(path)) return undefined;
+  const read = readTrustedJsonFile(path, MAX_BYTES);
+  const remedy = "put back the folder's own from its backup (it is the same file whatever the backup's age)";
+  if (!read.ok) throw refusedFile(path, `${read.message}: ${remedy}`);
+  refuseNewerFileVersion(read.value, path, 'first event', VERSION);
+  const parsed = FirstEventFile.safeParse(read.value);
+  if (!parsed.success) throw refusedFile(path, `is not the first-event file Credence writes (${parsed.error.issues[0]?.message ?? 'malformed'}): ${remedy}`);
+  return { position: BigInt(parsed.data.position), eventId: parsed.data.eventId, leafHash: parsed.data.leafHash };
+};
+
+const hasEventsTable = (db: Database.Database): boolean =>
+  db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'`).get() !== undefined;
+
+/**
+ * The first event of the embedded store's file `eventsDb`, read without writing: undefined when there is no file, no
+ * events table (a first start killed before it made its store) or no event; `unreadable` for a first row the store's
+ * row schema refuses (damage, which `credence verify` and replay name; not this check's to judge).
+ */
+export const firstEventIn = (eventsDb: string): FirstEvent | 'unreadable' | undefined => {
+  if (!existsSync(eventsDb)) return undefined;
+  return readOnlyDatabase(eventsDb, (db) => {
+    db.defaultSafeIntegers(true);
+    if (!hasEventsTable(db)) return undefined;
+    const row = db.prepare('SELECT position, stream_id, revision, event_id, type, data, metadata FROM events ORDER BY position LIMIT 1').get();
+    if (row === undefined) return undefined;
+    const parsed = parseStoredRow(row);
+    if (!parsed.ok) return 'unreadable';
+    return { position: parsed.event.position, eventId: parsed.event.id, leafHash: toHex(eventLeafHash(parsed.event)) };
+  });
+};
+
+const sameEvent = (a: FirstEvent, b: FirstEvent): boolean =>
+  a.position === b.position && a.eventId === b.eventId && constantTimeEqual(Buffer.from(a.leafHash, 'hex'), Buffer.from(b.leafHash, 'hex'));
+
+/** The remembered first event, as a refusal says it. */
+export const sayFirstEvent = (first: FirstEvent): string => `event ${first.eventId} at position ${first.position}`;
+
+/**
+ * Refuses, before anything is written, an events.db (`eventsDb`) that begins with another event than the one the data
+ * folder `dataDir` remembers its log began with (rule `event_store_of_another_folder`, `setting` its path): another
+ * fleet's log, every other file of the folder this one's. Nothing when the folder remembers none (new, or from before
+ * review 264: adopted at the start, `rememberFirstEvent`), or the file holds no event (refused as empty by the caller).
+ */
+export const refuseEventStoreOfAnotherFolder = (dataDir: string, eventsDb: string, setting: string): void => {
+  const remembered = rememberedFirstEvent(dataDir);
+  if (remembered === undefined) return;
+  const found = firstEventIn(eventsDb);
+  if (found === undefined || found === 'unreadable' || sameEvent(found, remembered)) return;
+  const same = found.eventId === remembered.eventId && found.position === remembered.position ? ' with other content' : '';
+  throw validationError(
+    [
+      {
+        path: setting,
+        rule: 'event_store_of_another_folder',
+        message:
+          `${eventsDb} is another data folder's event store: its log begins with ${sayFirstEvent(found)}${same}, but the log ` +
+          `${dataDir} was built from begins with ${sayFirstEvent(remembered)} (${FIRST_EVENT_FILE}), as every backup of it does. ` +
+          "events.db is the file that does not belong: the folder's other files (keys.db, transparency.db, readmodels.db, pki/) " +
+          'are its own, and served they would be held to a log that is not theirs. Put back the folder\'s own events.db (the one moved aside, ' +
+          'or a backup of it: README, "Restoring the event store from a backup"); to serve the other fleet, restore its whole ' +
+          'data folder into a folder of its own ("Restoring a whole data folder")',
+      },
+    ],
+    'data folder',
+  );
+};
+
+/** The first leaf of the folder's transparency log, read without writing: the first event it logged, if any. */
+const firstLoggedEvent = (dataDir: string): FirstEvent | undefined => {
+  const path = join(dataDir, TRANSPARENCY_DB_FILE);
+  if (!existsSync(path)) return undefined;
+  return readOnlyDatabase(path, (db) => {
+    db.defaultSafeIntegers(true);
+    if (db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'leaves'`).get() === undefined) return undefined;
+    const leaf = db.prepare('SELECT position, event_id AS eventId, leaf_hash AS leafHash FROM leaves WHERE leaf_index = 0').get() as
+      | { position: bigint; eventId: string; leafHash: Buffer }
+      | undefined;
+    return leaf === undefined ? undefined : { position: leaf.position, eventId: leaf.eventId, leafHash: toHex(leaf.leafHash) };
+  });
+};
+
+/**
+ * Writes `first-event.json` in `dataDir` (0600, atomically) from the first event of `eventsDb`, unless the folder
+ * remembers one already or the log has none yet. False while the log has none (to be tried again), true once there is
+ * nothing left to do in this process. A folder from before review 264
+ * adopts its events.db's first event so, without a refusal, but not one its transparency log's first leaf contradicts:
+ * adopted, another fleet's events.db restored into it would be remembered, and the folder's own, put back once the
+ * runtime's warnings were read, refused as another's. That one is left to the runtime (the log refuses to go on).
+ */
+export const rememberFirstEvent = (dataDir: string, eventsDb: string): boolean => {
+  const path = join(dataDir, FIRST_EVENT_FILE);
+  if (existsSync(path)) return true;
+  const first = firstEventIn(eventsDb);
+  if (first === undefined || first === 'unreadable') return false;
+  const logged = firstLoggedEvent(dataDir);
+  if (logged !== undefined && !sameEvent(logged, first)) return true;
+  const file = { version: VERSION, position: first.position.toString(10), eventId: first.eventId, leafHash: first.leafHash };
+  writeFileAtomic(path, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
+  return true;
+};
+
+/**
+ * The engine whose outcomes have the folder remember its log's first event (`remember`) once one is stored: a folder
+ * started on an empty store otherwise remembered none until its next start, and an events.db swapped meanwhile would be
+ * adopted. One file check per outcome with events until it is remembered, nothing after. A failed write fails no command (its events
+ * stand): the next outcome, or the next start, writes it.
+ */
+export const firstEventRememberedBy = (engine: Engine, remember: (() => boolean) | undefined): Engine => {
+  if (remember === undefined) return engine;
+  let done = false;
+  const noted = (outcome: CommandOutcome): CommandOutcome => {
+    if (!done && outcome.events.length > 0) {
+      try {
+        done = remember();
+      } catch {
+        // Written at the next outcome or start.
+      }
+    }
+    return outcome;
+  };
+  return {
+    ...engine,
+    execute: (input, options) => engine.execute(input, options).then(noted),
+    executeAsSystem: (input) => engine.executeAsSystem(input).then(noted),
+    executeAsInfrastructure: (input) => engine.executeAsInfrastructure(input).then(noted),
+  };
+};
