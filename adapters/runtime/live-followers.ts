@@ -88,7 +88,7 @@ export const followersOf = ({ runner, transparency }: Pick<Credence, 'runner' | 
         },
         // Appends past the log's own last position only, so a record it holds already is not logged twice.
         feed: async (records) => {
-          t.ingest(records);
+          await t.ingestHeld(records);
           await t.firstCheckpoint();
           return true;
         },

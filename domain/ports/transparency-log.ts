@@ -69,6 +69,11 @@ export interface TransparencyLogStore extends HashSource {
   inclusionProof(leafIndex: number, treeSize: number): Uint8Array[];
   consistencyProof(first: number, second: number): Uint8Array[];
   leafAt(leafIndex: number): LoggedLeaf | undefined;
+  /**
+   * The newest leaf as the file holds it now, one read, never from what this connection counted: another process may
+   * have appended since, or inserted a row (newest-leaf.ts).
+   */
+  newestLeaf(): LoggedLeaf | undefined;
   leafByPosition(position: bigint): LoggedLeaf | undefined;
   leafByEventId(eventId: string): LoggedLeaf | undefined;
   /** Leaves in index order from `fromIndex`, read in pages. */

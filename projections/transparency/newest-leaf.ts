@@ -1,22 +1,54 @@
+import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
 import { TransparencyLogAltered, type LoggedLeaf, type TransparencyLogStore } from '../../domain/ports/transparency-log.ts';
+import { eventLeafHash } from '../../domain/transparency/leaf.ts';
+import { recordAtPosition } from '../runtime/log-check.ts';
 
 const said = (leaf: LoggedLeaf): string => `position ${leaf.position}, event ${leaf.eventId}${leaf.stream !== undefined ? `, revision ${leaf.stream.revision} of ${leaf.stream.streamId}` : ''}`;
 
 const sameRow = (a: LoggedLeaf, b: LoggedLeaf): boolean =>
   a.position === b.position && a.eventId === b.eventId && a.stream?.streamId === b.stream?.streamId && a.stream?.revision === b.stream?.revision;
 
+/** The leaf a log writes for `stored`: its id, stream, revision and leaf hash at its position. */
+const loggedAs = (leaf: LoggedLeaf, stored: RecordedEvent | undefined): boolean =>
+  stored !== undefined &&
+  stored.position === leaf.position &&
+  stored.id === leaf.eventId &&
+  leaf.stream !== undefined &&
+  stored.streamId === leaf.stream.streamId &&
+  stored.revision === leaf.stream.revision &&
+  Buffer.compare(eventLeafHash(stored), leaf.leafHash) === 0;
+
+/**
+ * A newer row in the file than this process logged, which only the event store can vouch for (`heldToStore`): what
+ * `alteration` says where it cannot read the store, and the log does not go on past it meanwhile.
+ */
+export class NewerLeafUnchecked extends Error {
+  constructor(readonly leaf: LoggedLeaf) {
+    super(`the transparency log file holds a leaf newer than this process logged (leaf ${leaf.leafIndex}, position ${leaf.position}): it is held to the event store before the log goes on`);
+    this.name = 'NewerLeafUnchecked';
+  }
+}
+
 /**
  * The newest leaf this process logged or checked against the store, held to the log file's row of it. The log resumes
- * after its newest row's position (`lastPosition`), which the first catch-up checks against the store and nothing
- * after: that row relabelled under a running service (review 262's follow-up, its position rewritten with sqlite3)
- * moved back had the next catch-up read logged events again (a bare SQLite constraint failure, or on a store whose
- * positions have gaps the event logged twice), and moved ahead had every event up to it passed over as logged, the
- * commands acknowledged. Its leaf hash is not compared: signatures cover it, and the audit checks it.
+ * after its newest row's position (`lastPosition`), which the first catch-up checks against the store: that row
+ * relabelled under a running service (review 262's follow-up, its position rewritten with sqlite3) moved back had the
+ * next catch-up read logged events again (a bare SQLite constraint failure, or on a store whose positions have gaps the
+ * event logged twice), and moved ahead had every event up to it passed over as logged, the commands acknowledged. So did
+ * a row inserted past it (review 268), which a count kept in memory never saw: the file's newest row is read at each
+ * check, and one newer than the known leaf stands only as a log writes it (an export, another log process on the
+ * folder), the event the store holds at its position. The known row's leaf hash is not compared: signatures cover
+ * it, and the audit checks it.
  */
 export class NewestLeafWatch {
   #known: LoggedLeaf | undefined;
+  /** Whether `takeNewest` ran: before it, no leaf is vouched for yet and nothing is checked. */
+  #taken = false;
 
-  constructor(private readonly log: Pick<TransparencyLogStore, 'size' | 'leafAt'>) {}
+  constructor(
+    private readonly log: Pick<TransparencyLogStore, 'size' | 'leafAt' | 'newestLeaf'>,
+    private readonly store: EventStore,
+  ) {}
 
   /** The newest leaf as this process last saw it logged: what it vouches the log reached. */
   get known(): LoggedLeaf | undefined {
@@ -25,18 +57,23 @@ export class NewestLeafWatch {
 
   /** Takes the log's newest row as it is now: once the first catch-up checked it against the store, or after an append. */
   takeNewest(): void {
+    // This connection's count, as its own append committed it: a row another process added since is checked, not taken.
     const size = this.log.size();
     this.#known = size === 0 ? undefined : this.log.leafAt(size - 1);
+    this.#taken = true;
   }
 
   /**
-   * Undefined while the row of the known newest leaf still says what was logged, and a newer one (another process on
-   * the folder: an export) is past it; else the log file altered, said with both rows. A newer leaf appended by another
-   * process becomes the known one.
+   * Undefined while the file's newest row is the known leaf's, saying what was logged (one read); else the log file
+   * altered, said with both rows, or NewerLeafUnchecked for a newer row the store has not vouched for yet. `fed`: records
+   * of the store at hand (what ingest was handed), which vouch for a newer row at one of their positions without a read.
    */
-  alteration(): TransparencyLogAltered | undefined {
+  alteration(fed: readonly RecordedEvent[] = []): TransparencyLogAltered | NewerLeafUnchecked | undefined {
     try {
-      return this.#alteration();
+      const found = this.#alteration();
+      if (!(found instanceof NewerLeafUnchecked)) return found;
+      const stored = fed.find((e) => e.position === found.leaf.position);
+      return stored === undefined ? found : this.#heldTo(found.leaf, stored);
     } catch (error) {
       // A row the row rules refuse (a negative position) is the same finding.
       if (error instanceof TransparencyLogAltered) return error;
@@ -44,22 +81,42 @@ export class NewestLeafWatch {
     }
   }
 
-  #alteration(): TransparencyLogAltered | undefined {
+  /** `alteration`, with a newer row held to the event store's record at its position (one read), then the known one. */
+  async heldToStore(): Promise<TransparencyLogAltered | undefined> {
+    const found = this.alteration();
+    if (!(found instanceof NewerLeafUnchecked)) return found;
+    return this.#heldTo(found.leaf, await recordAtPosition(this.store, found.leaf.position));
+  }
+
+  /** The newer row becomes the known one when it is the leaf a log writes for the store's record at its position. */
+  #heldTo(newer: LoggedLeaf, stored: RecordedEvent | undefined): TransparencyLogAltered | undefined {
+    if (loggedAs(newer, stored)) {
+      this.#known = newer;
+      return undefined;
+    }
+    const holds = stored === undefined ? 'no event there' : `event ${stored.id}, revision ${stored.revision} of ${stored.streamId}`;
+    return new TransparencyLogAltered(
+      `its newest leaf ${newer.leafIndex} says ${said(newer)}, where the event store holds ${holds}: no log wrote it, after leaf ${this.#known?.leafIndex ?? 'none'} this process logged`,
+    );
+  }
+
+  #alteration(): TransparencyLogAltered | NewerLeafUnchecked | undefined {
+    if (!this.#taken) return undefined;
     const known = this.#known;
-    if (known === undefined) return undefined;
-    const size = this.log.size();
-    const row = size > known.leafIndex ? this.log.leafAt(known.leafIndex) : undefined;
-    if (row === undefined) return new TransparencyLogAltered(`leaf ${known.leafIndex}, logged by this process (${said(known)}), is no longer in the file`);
-    if (!sameRow(row, known)) {
-      return new TransparencyLogAltered(`the row of leaf ${known.leafIndex} says ${said(row)}, where this process logged ${said(known)}: the log's stream index was relabelled under the running service`);
+    const newest = this.log.newestLeaf();
+    if (known !== undefined && newest?.leafIndex === known.leafIndex && sameRow(newest, known)) return undefined;
+    if (known !== undefined) {
+      const row = newest === undefined || newest.leafIndex < known.leafIndex ? undefined : newest.leafIndex === known.leafIndex ? newest : this.log.leafAt(known.leafIndex);
+      if (row === undefined) return new TransparencyLogAltered(`leaf ${known.leafIndex}, logged by this process (${said(known)}), is no longer in the file`);
+      if (!sameRow(row, known)) {
+        return new TransparencyLogAltered(`the row of leaf ${known.leafIndex} says ${said(row)}, where this process logged ${said(known)}: the log's stream index was relabelled under the running service`);
+      }
     }
-    if (size - 1 === known.leafIndex) return undefined;
-    const newest = this.log.leafAt(size - 1);
+    if (newest === undefined) return undefined;
     // Leaves are appended in store order: a newer leaf at or before a logged position was written by no log.
-    if (newest === undefined || newest.position <= known.position) {
-      return new TransparencyLogAltered(`its newest leaf ${size - 1} says ${newest === undefined ? 'nothing' : said(newest)}, not after leaf ${known.leafIndex} at position ${known.position}`);
+    if (known !== undefined && newest.position <= known.position) {
+      return new TransparencyLogAltered(`its newest leaf ${newest.leafIndex} says ${said(newest)}, not after leaf ${known.leafIndex} at position ${known.position}`);
     }
-    this.#known = newest;
-    return undefined;
+    return new NewerLeafUnchecked(newest);
   }
 }

@@ -9,7 +9,7 @@ import { describeKeptRefusal, firstLeafNotInStore, refusalOf, TransparencyLogOfA
 import { assertStillSigned, holdToWitness, signCheckpoint, TransparencyLogForked } from './sign-checkpoint.ts';
 import { indexLegacyLeaves } from './stream-index.ts';
 import { isOwnLeaf, OwnLeafTracker } from './resume-point.ts';
-import { NewestLeafWatch } from './newest-leaf.ts';
+import { NewerLeafUnchecked, NewestLeafWatch } from './newest-leaf.ts';
 
 /** The log key refuses this log: it does not extend what the key signed, or its file holds rows no log writes (review 108). */
 const isRefusalToSign = (error: unknown): error is TransparencyLogForked | TransparencyLogAltered =>
@@ -90,7 +90,7 @@ export class TransparencyProjection {
     this.batchSize = options.batchSize ?? 1000;
     this.everyLeaves = options.checkpointEveryLeaves ?? 1000;
     this.ownLeaf = new OwnLeafTracker(options.log);
-    this.newest = new NewestLeafWatch(options.log);
+    this.newest = new NewestLeafWatch(options.log, options.store);
     if (!Number.isSafeInteger(this.batchSize) || this.batchSize < 1) throw new Error('options.batchSize: must be >= 1');
     if (!Number.isSafeInteger(this.everyLeaves) || this.everyLeaves < 1) throw new Error('options.checkpointEveryLeaves: must be >= 1');
     if (options.witness !== undefined) {
@@ -132,10 +132,18 @@ export class TransparencyProjection {
     return this.options.log.latestCheckpoint()?.treeSize ?? 0;
   }
 
+  /**
+   * `ingest`, a newer row another process wrote (an export racing the live feed) held to the store first when the
+   * records at hand do not vouch for it: the live runtime's feed, which then neither fails nor says an error for it.
+   */
+  ingestHeld(events: readonly RecordedEvent[]): Promise<number> {
+    return this.whenHeld(() => this.ingest(events));
+  }
+
   /** Appends the events the log does not hold yet, in one transaction; returns how many it appended. */
   ingest(events: readonly RecordedEvent[]): number {
     if (this.refused !== undefined) throw this.refused;
-    this.holdNewest();
+    this.holdNewest(events);
     const last = this.options.log.lastPosition();
     const fresh = last === undefined ? events : events.filter((e) => e.position > last);
     this.options.log.append(
@@ -158,10 +166,33 @@ export class TransparencyProjection {
    * The log resumes after its newest row's position, checked against the store at the first catch-up only: that row,
    * or the newest this process logged since, must still say what was logged, or nothing is logged on (review 262's
    * follow-up). Said as the log changed under the service is (`refusesToSign`: not ready), until the row is put back.
+   * A newer row another process wrote stands only as the store's event at its position (review 268): `events` hold it
+   * when the row is one of theirs (another log raced this one to them); else ingest, synchronous, cannot read it, logs
+   * nothing past the row and throws NewerLeafUnchecked, and the callers that can wait hold the row to the store and try
+   * again (`whenHeld`; `ingestHeld`, the live runtime's feed).
    */
-  private holdNewest(): void {
-    this.altered = this.newest.alteration();
+  private holdNewest(events: readonly RecordedEvent[]): void {
+    const found = this.newest.alteration(events);
+    if (found instanceof NewerLeafUnchecked) throw found;
+    this.altered = found;
+    if (found !== undefined) throw found;
+  }
+
+  /** `holdNewest` with a newer row held to the store's record at its position (one read when there is one). */
+  private async holdNewestToStore(): Promise<void> {
+    this.altered = await this.newest.heldToStore();
     if (this.altered !== undefined) throw this.altered;
+  }
+
+  /** Runs `work` (an ingest); a newer row it found unchecked is held to the store, and the work run again once it stands. */
+  private async whenHeld<T>(work: () => T): Promise<T> {
+    try {
+      return work();
+    } catch (error) {
+      if (!(error instanceof NewerLeafUnchecked)) throw error;
+      await this.holdNewestToStore();
+      return work();
+    }
   }
 
   /**
@@ -176,7 +207,8 @@ export class TransparencyProjection {
       this.newest.takeNewest();
       this.firstCatchUpDone = true;
     } else {
-      this.holdNewest();
+      // Before the resume point is read: a row inserted far ahead would have the pass read nothing, as caught up.
+      await this.holdNewestToStore();
     }
     let total = 0;
     // After the newest leaf of Credence's own records, not the newest leaf, which may be another application's record
@@ -192,7 +224,7 @@ export class TransparencyProjection {
         batch.push(event);
       }
       if (batch.length === 0) return total;
-      total += this.ingest(batch);
+      total += await this.whenHeld(() => this.ingest(batch));
       after = batch[batch.length - 1]!.position;
       // The embedded store reads and the leaves are hashed synchronously: without a turn of the event loop per page,
       // logging a whole store (a fresh transparency.db) left the process deaf to its probes until it ended, as the
@@ -264,7 +296,7 @@ export class TransparencyProjection {
     try {
       for await (const event of subscription) {
         this.buffer.push(event);
-        if (this.buffer.length >= this.batchSize) this.flush();
+        if (this.buffer.length >= this.batchSize) await this.whenHeld(() => this.flush());
         else this.scheduleFlush();
       }
     } catch (error) {
@@ -272,7 +304,7 @@ export class TransparencyProjection {
     } finally {
       // A flush that fails keeps its events for the next one (catchUp, stop); said, never left unhandled.
       try {
-        this.flush();
+        await this.whenHeld(() => this.flush());
       } catch (error) {
         this.options.onError?.(error);
       }
@@ -285,11 +317,7 @@ export class TransparencyProjection {
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
-      try {
-        this.flush();
-      } catch (error) {
-        this.options.onError?.(error);
-      }
+      this.whenHeld(() => this.flush()).catch((error: unknown) => this.options.onError?.(error));
     });
   }
 
@@ -471,7 +499,7 @@ export class TransparencyProjection {
     await this.following;
     this.subscription = undefined;
     this.following = undefined;
-    this.flush();
+    await this.whenHeld(() => this.flush());
     await this.signing;
   }
 }

@@ -11,7 +11,7 @@ import {
 import { consistencyProof, inclusionProof, rootHash } from '../../../domain/transparency/tree.ts';
 import { isCredenceError } from '../../../domain/errors.ts';
 import { asDamagedDatabase } from '../files/damaged-database.ts';
-import { guardDamage } from './log-file-damaged.ts';
+import { guardDamage, guardedStatement, type GuardedStatement } from './log-file-damaged.ts';
 import { checkedCheckpoint, hashIn, indexIn, toLeaf, toRefusal, type CheckpointRow, type LeafRow, type RefusalRow } from './log-rows.ts';
 import { openLogStatements, type LogStatements } from './log-schema.ts';
 import {
@@ -30,11 +30,13 @@ const PAGE = 4096;
 export class SqliteTransparencyLog implements TransparencyLogStore {
   private frontier: Frontier = { size: 0, hashes: [] };
   private readonly sql: LogStatements;
+  private readonly newestRow: GuardedStatement;
 
   /** `readOnly`: an audit's connection, which changes nothing in the file (no journal mode, no migration). */
   constructor(private readonly db: Database.Database, options: { readonly readOnly?: boolean } = {}) {
     try {
       this.sql = openLogStatements(db, options.readOnly === true);
+      this.newestRow = guardedStatement(db.prepare('SELECT * FROM leaves ORDER BY leaf_index DESC LIMIT 1'), db.name);
       this.reloadFrontier();
     } catch (error) {
       // A file damaged where opening reads it (its header, schema or right edge) is refused as such, not as a crash.
@@ -128,6 +130,11 @@ export class SqliteTransparencyLog implements TransparencyLogStore {
 
   leafAt(leafIndex: number): LoggedLeaf | undefined {
     const row = this.sql.leafAt.get(leafIndex) as LeafRow | undefined;
+    return row && toLeaf(row);
+  }
+
+  newestLeaf(): LoggedLeaf | undefined {
+    const row = this.newestRow.get() as LeafRow | undefined;
     return row && toLeaf(row);
   }
 
