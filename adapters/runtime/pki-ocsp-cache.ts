@@ -109,10 +109,13 @@ export class OcspAnswerCache {
 
   /**
    * Served from the cache for a quarter of its validity, well before its nextUpdate; never past that nextUpdate, which
-   * the end of the responder certificate or of the CA's chain may bring sooner (review 124).
+   * the end of the responder certificate or of the CA's chain may bring sooner (review 124). Nor when it was produced
+   * after now (review 270): signed on a clock that ran ahead and has been stepped back, it would be served, its
+   * producedAt, thisUpdate and HTTP dates still to come ("not yet valid" to relying parties), for the step plus that
+   * quarter; signed again instead, on the clock as it is, as the CRLs are (review 251).
    */
   #fresh(entry: CachedOcspAnswer | undefined, now: number): boolean {
-    return entry !== undefined && now < Math.min(entry.producedAt + this.#validityMs / 4, entry.nextUpdate);
+    return entry !== undefined && entry.producedAt <= now && now < Math.min(entry.producedAt + this.#validityMs / 4, entry.nextUpdate);
   }
 
   /** The cached answer to a request without nonce asking about `certId` only, if it is fresh and carries that CertID. */

@@ -119,12 +119,19 @@ export class OcspSigningKey {
     return this.#current;
   }
 
+  /**
+   * Two thirds of its validity have passed; or it begins after now and one issued now would begin earlier (review 270:
+   * issued on a clock that ran ahead and has been stepped back since, nothing it signs verifies, "not yet valid", until
+   * real time reaches its notBefore, days away for a clock days ahead). Not when a new one would begin no earlier (a CA
+   * made on that clock begins after now too): it would be as far ahead, due again, and renewed at every tick.
+   */
   due(): boolean {
     const { notBefore, notAfter } = this.#current;
-    return this.#o.now() >= notBefore + ((notAfter - notBefore) * 2) / 3;
+    const now = this.#o.now();
+    return now >= notBefore + ((notAfter - notBefore) * 2) / 3 || (now < notBefore && beginningAt(this.#o.ca, now) < notBefore);
   }
 
-  /** A new key and certificate when two thirds of the validity have passed; true when it renewed. */
+  /** A new key and certificate when `due`; true when it renewed. */
   async renewIfDue(): Promise<boolean> {
     if (!this.due()) return false;
     await this.renew();
@@ -214,6 +221,14 @@ const writeSignerFile = (dataDir: string, file: OcspSignerFile): void => {
 };
 
 /**
+ * Where a responder certificate issued at `at` begins, in whole seconds as it writes it: a minute back, so a relying
+ * party whose clock is a little behind still accepts the responder; but never before the CA (nor one above it) began
+ * (review 203: a minute before a CA just made), which validators requiring each certificate's validity to lie within
+ * its issuer's refuse.
+ */
+const beginningAt = (ca: IssuingCa, at: number): number => Math.max(Math.floor(at / 1000) * 1000 - 60_000, chainValidity(ca).notBefore.getTime());
+
+/**
  * A fresh key in the Secure Environment and its certificate from the CA; written before it is used. Until that write
  * the file does not name the key: when anything before it fails (or the write itself, leaving the file as it was) the
  * key is destroyed here, since nothing else could ever name it (the port cannot list keys). Only a kill in that
@@ -225,11 +240,8 @@ const issue = async (o: OcspSigningKeyOptions, retired: readonly string[]): Prom
   // Never past the end of the CA's certificate nor of any certificate above it (found in review: a week past the
   // CA's end near it; then past a root ending before its intermediate): a responder certificate outliving any
   // certificate of its path fails a relying party's path validation (RFC 5280 6.1.3 (a)(2)) when it matters.
-  const { notBefore: caBegins, notAfter: caEnds } = chainValidity(o.ca);
-  // A minute back, so a relying party whose clock is a little behind still accepts the responder; but never before
-  // the CA (nor one above it) began (review 203: a minute before a CA just made), which validators requiring each
-  // certificate's validity to lie within its issuer's refuse.
-  const notBefore = Math.max(now - 60_000, caBegins.getTime());
+  const { notAfter: caEnds } = chainValidity(o.ca);
+  const notBefore = beginningAt(o.ca, now);
   const notAfter = Math.min(now + (o.validityMs ?? DEFAULT_OCSP_SIGNER_VALIDITY_MS), caEnds.getTime());
   if (notAfter <= now) throw new Error(`CA ${o.ca.id} ended at ${caEnds.toISOString()} (its certificate or one above it): no OCSP responder certificate can be issued under it`);
   const handle = await o.se.generate(kind, { usage: 'sign' });
