@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { readEventsDbInDir } from '../../adapters/driven/store/index.ts';
 import { eventLeafHash, MemoryTree } from '../../domain/transparency/index.ts';
@@ -22,6 +23,9 @@ export const rewriteBothFiles = (dir: string, position = 2): void => {
   const update = db.prepare('UPDATE nodes SET hash = ? WHERE level = ? AND idx = ?');
   for (const { level, idx } of nodes) update.run(tree.nodeHash(Number(level), Number(idx)), level, idx);
   db.close();
+  // The first event rewritten: the folder's memory of it goes too (first-event-of-the-folder.ts), as whoever writes the
+  // folder can; what still holds them to the old history is what lies outside it, the log key and its witness.
+  if (position === 1) rmSync(join(dir, 'first-event.json'), { force: true });
 };
 
 /** And the checkpoints the key signed over the old history removed, so nothing in the folder remembers them. */
