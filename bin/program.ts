@@ -89,7 +89,7 @@ const rootOf = (command: Command): Command => {
 
 /**
  * Wraps an action: its result is the exit code; a refusal from a server (problem+json) or the engine is 1, an
- * unreachable server 3, bad usage 2. The message goes to stderr (or as JSON to stdout with --json).
+ * unreachable server 3, bad usage 2 (a server URL on a port fetch refuses too). The message goes to stderr (or as JSON to stdout with --json).
  */
 export const handler =
   <A extends unknown[]>(io: Io, action: (...args: A) => Promise<number>) =>
@@ -114,6 +114,11 @@ export const runAction = async (
   } catch (error) {
     // What a server sent (a refusal, a field's path in an UnexpectedResponse) reaches the terminal through printable
     // only.
+    if (error instanceof ServerUnreachable && error.badPort !== undefined) {
+      // A URL no fetch reaches, refused before connecting: the URL given is the mistake, not a server down (review 271).
+      io.err(`error: ${printable(error.message)}`);
+      return EXIT.usage;
+    }
     if (error instanceof ServerUnreachable) {
       io.err(`error: ${printable(error.message)}`);
       if (error instanceof ServerTimeout) io.err('  (for longer work give --timeout SECONDS or set CREDENCE_TIMEOUT)');

@@ -132,7 +132,7 @@ describe("a pseudonym resolution's reason", () => {
       const err: string[] = [];
       const code = await runCommands(
         [lifecycleCommands],
-        ['pseudonym', 'resolve', `p-${'a'.repeat(26)}`, '--reason', reason, '--server', 'http://127.0.0.1:9', '--token', 'x'],
+        ['pseudonym', 'resolve', `p-${'a'.repeat(26)}`, '--reason', reason, '--server', 'http://127.0.0.1:10', '--token', 'x'],
         { out: () => {}, err: (line) => err.push(line), env: {} },
       );
       expect(code, JSON.stringify(reason)).toBe(2);
@@ -143,7 +143,7 @@ describe("a pseudonym resolution's reason", () => {
       const err: string[] = [];
       const code = await runCommands(
         [lifecycleCommands],
-        ['pseudonym', 'resolve', `p-${'a'.repeat(26)}`, '--reason', reason, '--server', 'http://127.0.0.1:9', '--token', 'x'],
+        ['pseudonym', 'resolve', `p-${'a'.repeat(26)}`, '--reason', reason, '--server', 'http://127.0.0.1:10', '--token', 'x'],
         { out: () => {}, err: (line) => err.push(line), env: {} },
       );
       expect(code, JSON.stringify(reason)).not.toBe(2);

@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { runCli } from './support/cli.ts';
 
-const NOWHERE = ['--server', 'http://127.0.0.1:9', '--token', 'not-sent'];
+const NOWHERE = ['--server', 'http://127.0.0.1:10', '--token', 'not-sent'];
 
 describe('a <stream> whose id breaks the domain id rule', () => {
   it.each<string[]>([

@@ -155,7 +155,7 @@ describe('credence device against a live server', () => {
     const finished = await device(['init', '--node-id', 'meter-aud', '--kind', 'ed25519', '--dir', join(root, 'meter-aud'), '--server', service.url, '--token', service.tokens.operator]);
     expect(finished.code, finished.err.join('\n')).toBe(0);
 
-    const unreachable = await device(['init', '--node-id', 'meter-x', '--kind', 'ed25519', '--dir', join(root, 'meter-x'), '--server', 'http://127.0.0.1:9', '--token', 't']);
+    const unreachable = await device(['init', '--node-id', 'meter-x', '--kind', 'ed25519', '--dir', join(root, 'meter-x'), '--server', 'http://127.0.0.1:10', '--token', 't']);
     expect(unreachable.code).toBe(3);
     expect(unreachable.err.join('\n')).toMatch(/cannot reach/);
   }, 60_000);

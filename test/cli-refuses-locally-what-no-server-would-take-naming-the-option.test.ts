@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from './support/cli.ts';
 
-const NOWHERE = ['--server', 'http://127.0.0.1:9', '--token', 'not-sent'];
+const NOWHERE = ['--server', 'http://127.0.0.1:10', '--token', 'not-sent'];
 
 describe('values refused locally, naming the option', () => {
   it('an upper-case --command-id is exit 2 naming --command-id and the lower-case rule', async () => {

@@ -1,8 +1,9 @@
 /**
  * The one HTTP client of Credence's own API, for the operator CLI, the device simulator, the demo and the tests.
  * A refusal arrives as RFC 9457 problem+json and becomes a `ProblemResponse`; a server that cannot be reached,
- * or does not answer in time, becomes `ServerUnreachable` (`ServerTimeout`; the CLI's exit code 3); an answer
- * that is not what it says (JSON that does not parse, a redirect) an `UnexpectedResponse`.
+ * or does not answer in time, becomes `ServerUnreachable` (`ServerTimeout`; the CLI's exit code 3, but 2 for a port
+ * fetch refuses, `badPort`); an answer that is not what it says (JSON that does not parse, a redirect) an
+ * `UnexpectedResponse`.
  *
  * Redirects are never followed (found in review): fetch would send a DELETE answered 303 again as a GET with the
  * bearer token, so `token revoke` said "revoked" for a token still valid, and a 307 would post a command or a device's
@@ -63,6 +64,30 @@ const NEVER_CONNECTED: Readonly<Record<string, string>> = {
   // Not EHOSTUNREACH or ENETUNREACH: Linux also fails an established connection so when its route dies after the
   // request was written (review 246), so they say nothing of whether the server read it.
 };
+/**
+ * The ports fetch refuses to connect to, in Node as in every browser: the Fetch standard's "bad ports"
+ * (https://fetch.spec.whatwg.org/#port-blocking), copied from there, since neither Node nor its undici exports the list.
+ * A server on one is reached by neither the CLI nor the console (review 271: `serve --port 6000` started, and every
+ * command to it said "cannot reach …: bad port", exit 3). Port 0 is left out: no server listens on it (`--port 0`
+ * asks for a free one). The one list: the CLI's refusal (ServerUnreachable.badPort) and serve's warning read it.
+ */
+export const FETCH_BAD_PORTS: ReadonlySet<number> = new Set([
+  1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102, 103, 104, 109, 110, 111,
+  113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465, 512, 513, 514, 515, 526, 530, 531, 532, 540, 548,
+  554, 556, 563, 587, 601, 636, 989, 990, 993, 995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566,
+  6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080,
+]);
+
+/** The rule a server's port breaks when it is one of FETCH_BAD_PORTS, as the CLI and serve say it. */
+export const FETCH_BAD_PORT_RULE = "a port browsers and Node's fetch refuse (the Fetch standard's bad ports)";
+
+/** The port of `url` when fetch refuses it (FETCH_BAD_PORTS), else undefined; a default port (80, 443) never is. */
+const badPortOf = (url: string): number | undefined => {
+  if (!URL.canParse(url)) return undefined;
+  const { protocol, port } = new URL(url);
+  return (protocol === 'http:' || protocol === 'https:') && port !== '' && FETCH_BAD_PORTS.has(Number(port)) ? Number(port) : undefined;
+};
+
 /** A connection that was open and closed before the answer came: the server may have read, and done, the request. */
 const CLOSED_MIDWAY = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 
@@ -78,16 +103,33 @@ export class ServerUnreachable extends Error {
   readonly url: string;
   /** Why nothing was sent, when the connection never opened (NEVER_CONNECTED); undefined when the server may have read it. */
   readonly unsent: string | undefined;
+  /**
+   * The port of the server's URL when fetch refused it before connecting (FETCH_BAD_PORTS): not a server down but a
+   * URL no fetch reaches, which the CLI takes for bad usage of --server (exit 2). Nothing was sent (`unsent`).
+   */
+  readonly badPort: number | undefined;
   constructor(url: string, cause: unknown, message?: string) {
     const origin = originOf(url);
     const code = codeOf(cause);
     const detail = cause instanceof Error ? (cause.cause instanceof Error ? cause.cause.message : cause.message) : String(cause);
+    // undici's refusal carries no code, only its words, which are the standard's own ("bad port"); read only for a
+    // port on the list, so that no other failure is taken for it.
+    const refusedPort = cause instanceof ServerUnreachable ? cause.badPort : code === undefined && detail === 'bad port' ? badPortOf(url) : undefined;
     // The server was reached and dropped the connection (review 245: a dropping proxy's "other side closed" was said
     // "cannot reach"): what it did with the request is not known.
-    super(message ?? (code !== undefined && CLOSED_MIDWAY.has(code) ? `the connection to ${origin} closed before its answer (${detail})` : `cannot reach ${origin}: ${detail}`));
+    super(
+      message ??
+        (refusedPort !== undefined
+          ? `${origin}: port ${refusedPort} is ${FETCH_BAD_PORT_RULE}, so nothing was sent: serve on another port`
+          : code !== undefined && CLOSED_MIDWAY.has(code)
+            ? `the connection to ${origin} closed before its answer (${detail})`
+            : `cannot reach ${origin}: ${detail}`),
+    );
     this.name = 'ServerUnreachable';
     this.url = origin;
-    this.unsent = cause instanceof ServerUnreachable ? cause.unsent : code !== undefined ? NEVER_CONNECTED[code] : undefined;
+    this.badPort = refusedPort;
+    this.unsent =
+      cause instanceof ServerUnreachable ? cause.unsent : refusedPort !== undefined ? `fetch refuses port ${refusedPort}` : code !== undefined ? NEVER_CONNECTED[code] : undefined;
   }
 }
 

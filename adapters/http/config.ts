@@ -1,4 +1,5 @@
 import { validationError } from '../../domain/errors.ts';
+import { FETCH_BAD_PORT_RULE, FETCH_BAD_PORTS } from '../client/http.ts';
 import { readConfigFile } from './config-file.ts';
 import { issuesOf } from './config-issues.ts';
 import { parseSource, type ConfigSources } from './config-sources.ts';
@@ -129,3 +130,13 @@ export const serviceConfig = (input: ServiceConfigInput = {}): ServiceConfig => 
   if (!parsed.success) throw validationError(issuesOf(parsed.error, (p) => p), 'service configuration');
   return parsed.data;
 };
+
+/**
+ * The warning of a service listening on `port` when fetch refuses it (adapters/client/http.ts FETCH_BAD_PORTS), else
+ * undefined: it serves, but neither a browser (the console) nor the CLI reaches it (review 271). Said, not refused: a
+ * client that is no fetch (curl, a device's own stack) still reaches it.
+ */
+export const fetchRefusedPortWarning = (port: number): string | undefined =>
+  FETCH_BAD_PORTS.has(port)
+    ? `port ${port} is ${FETCH_BAD_PORT_RULE}: browsers (the console) and the CLI cannot reach this service there; serve on another port`
+    : undefined;

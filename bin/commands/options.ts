@@ -89,10 +89,23 @@ export const BearerToken = z
  * command, which a retry would do a second time (review 245). The CLI keeps refusing rather than sending such an id: it
  * cannot tell a retry from a new command typed in upper case (uuidgen's output on macOS), the common case by far.
  */
+const Uuid = z.uuid();
+
 export const NewCommandIdArg = z
   .uuid('must be a UUID')
   .superRefine((id, ctx) => {
-    if (!isLowerCaseCommandId(id)) {
+    // Zod runs this check after the UUID's failed too: a value that is no UUID is said so once, never advised in lower
+    // case, which is no UUID either (review 271: `--command-id ABC` was told "give abc").
+    if (!Uuid.safeParse(id).success) return;
+    if (isDerivedCommandId(id)) {
+      // Review 222: the service refuses these too (adapters/engine/admission.ts), once sent. Said first, in any case: an
+      // upper-case version 8 id advised in lower case would be refused in turn.
+      ctx.addIssue({
+        code: 'custom',
+        params: { rule: 'reserved_command_id' },
+        message: `${id} is a version 8 UUID (rule reserved_command_id), the form of the ids the engine derives for its own reactions: give a version 4 or 7 UUID, e.g. from uuidgen`,
+      });
+    } else if (!isLowerCaseCommandId(id)) {
       ctx.addIssue({
         code: 'custom',
         params: { rule: 'lower_case' },
@@ -100,13 +113,6 @@ export const NewCommandIdArg = z
           `${id} is not in lower case (rule lower_case), the form RFC 9562 writes a UUID in: ids are compared as sent, so the same UUID in another case is another command; ` +
           `for a new command, give ${id.toLowerCase()}, never to retry a command sent under ${id}, which would do it a second time: ` +
           `to retry a command an earlier version recorded under it, send it under ${id} as recorded to POST /v1/commands (docs/service.md, Commands), which answers its first outcome`,
-      });
-    } else if (isDerivedCommandId(id)) {
-      // Review 222: the service refuses these too (adapters/engine/admission.ts), once sent.
-      ctx.addIssue({
-        code: 'custom',
-        params: { rule: 'reserved_command_id' },
-        message: `${id} is a version 8 UUID (rule reserved_command_id), the form of the ids the engine derives for its own reactions: give a version 4 or 7 UUID, e.g. from uuidgen`,
       });
     }
   });

@@ -179,6 +179,10 @@ export const register: RegisterCommands = (program, io) => {
         io.err(`  API docs: ${service.url}${DOCS_PREFIX}   OpenAPI: ${service.url}/openapi.json`);
         if (service.probeUrl !== undefined) io.err(`  probes: ${service.probeUrl}/healthz, /readyz, /metrics`);
         io.err('  Ctrl-C (SIGINT) or SIGTERM stops it gracefully');
+        // The port it listens on, which --port 0 chose: one fetch refuses is reached by neither the console nor the CLI.
+        const { fetchRefusedPortWarning } = await import('../../adapters/http/config.ts');
+        const refusedPort = fetchRefusedPortWarning(Number(new URL(service.url).port));
+        if (refusedPort !== undefined) io.err(`warning: ${refusedPort}`);
         await service.closed;
         io.err('Credence stopped');
         return 0;
