@@ -7,8 +7,9 @@ export type SecureEnvironmentUnavailable = () => Promise<CredenceError | undefin
 
 /**
  * The readiness check of the service's Secure Environment: one over PKCS#11 checks its token (and recovers a lost
- * session, as an operation would: Pkcs11SecureEnvironment `unavailable`); the embedded one has nothing to add, its
- * keys are in the data folder, and it stays ready. Undefined: nothing to check.
+ * session, as an operation would: Pkcs11SecureEnvironment `unavailable`; /readyz needs no credential, so that
+ * recovery's module restart is held to a backing-off wait while the token stays away, review 269); the embedded one
+ * has nothing to add, its keys are in the data folder, and it stays ready. Undefined: nothing to check.
  */
 export const secureEnvironmentReadiness = (se: object): SecureEnvironmentUnavailable | undefined =>
   se instanceof Pkcs11SecureEnvironment ? () => se.unavailable() : undefined;

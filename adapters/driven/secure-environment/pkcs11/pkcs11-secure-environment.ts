@@ -130,11 +130,13 @@ export class Pkcs11SecureEnvironment implements OwnerScopedSecureEnvironment {
    * Why the token cannot be used now (`secure_environment_unavailable`), or undefined when it serves: readiness
    * (GET /readyz). The check a key lookup makes (C_GetTokenInfo, C_GetSessionInfo); a lost session gets the one
    * recovery an operation would make, so a token that came back is found again without an operation, which a
-   * service taken out of its load balancer would never get. Bounded as every recovery: two attempts, no loop.
+   * service taken out of its load balancer would never get. Bounded as every recovery: two attempts, no loop; and,
+   * since anyone who can reach /readyz can run it, held to a wait per module while the token stays away, the last
+   * failure answered meanwhile (review 269: a module restart on every call; token-session.ts READINESS_RESTART_WAIT_MS).
    */
   async unavailable(): Promise<CredenceError | undefined> {
     try {
-      this.#live.recovering(() => this.#token.confirmServing());
+      this.#token.checkingReadiness(() => this.#live.recovering(() => this.#token.confirmServing()));
       return undefined;
     } catch (error) {
       if (isCredenceError(error, 'secure_environment_unavailable')) return error;

@@ -48,6 +48,16 @@ const DEVICE_FAULT: ReadonlySet<string> = new Set(['CKR_DEVICE_ERROR', 'CKR_DEVI
  */
 const CALLER_DATA: ReadonlySet<string> = new Set(['CKR_DATA_LEN_RANGE', 'CKR_DATA_INVALID']);
 
+/**
+ * The calls that make a key object, and the faults a token out of storage answers them with (review 269: SoftHSM2 on
+ * a full disk answers CKR_FUNCTION_FAILED; HSMs CKR_DEVICE_MEMORY or CKR_DEVICE_ERROR): said as a likely cause, since
+ * the value alone reads as a broken device.
+ */
+const MAKES_OBJECTS: ReadonlySet<string> = new Set(['C_GenerateKeyPair', 'C_GenerateKey', 'C_DeriveKey', 'C_UnwrapKey', 'C_CreateObject', 'C_CopyObject']);
+const OUT_OF_STORAGE: ReadonlySet<string> = new Set(['CKR_FUNCTION_FAILED', 'CKR_DEVICE_MEMORY', 'CKR_DEVICE_ERROR']);
+const OUT_OF_STORAGE_HINT =
+  '; on a call that makes a key object this is also what a token out of storage answers: free space on it (or destroy keys no longer needed) and try again';
+
 /** The session (or the device under it) is gone; the Secure Environment reopens it once and retries (docs/hsm.md). */
 export const isSessionLost = (error: unknown): boolean => ruleOf(error) === 'session_lost';
 
@@ -71,12 +81,20 @@ export const opening = <T>(step: string, work: () => T): T => {
  * false) as `lost(detail)`; a key object gone, a mechanism refused, a template refused (`creating`: the template of
  * the object the calls make) each named; the caller's message refused (CALLER_DATA) a `validation` issue on
  * `message`; a fault the device reports of itself (DEVICE_FAULT) `device_error`, and any other CKR_* `token_error`,
- * both `secure_environment_unavailable` naming the function and the value.
+ * both `secure_environment_unavailable` naming the function and the value. `called`: the last C_* function the calls
+ * entered (token-session.ts records it), the one that failed: pkcs11js sets no `method` on its errors (review 269: the
+ * message said only "a PKCS#11 call").
  */
-export const callError = (error: unknown, creating: Pkcs11Template | undefined, serves: () => boolean, lost: (detail: string) => CredenceError): unknown => {
+export const callError = (
+  error: unknown,
+  creating: Pkcs11Template | undefined,
+  serves: () => boolean,
+  lost: (detail: string) => CredenceError,
+  called?: string,
+): unknown => {
   if (error instanceof CredenceError || error instanceof TypeError) return error;
   const code = ckr(error);
-  const method = (error as { method?: string }).method || 'a PKCS#11 call';
+  const method = (error as { method?: string }).method || called || 'a PKCS#11 call';
   if (code !== undefined && (SESSION_LOST.has(code) || (MAYBE_GONE.has(code) && !serves()))) return lost(`${method} failed: ${code}`);
   if (code !== undefined && OBJECT_GONE.has(code)) {
     // SoftHSM2 answers a logged-out session's use of a private key so too: only a session still serving means the key went.
@@ -88,7 +106,10 @@ export const callError = (error: unknown, creating: Pkcs11Template | undefined, 
   if (code !== undefined && CALLER_DATA.has(code)) {
     return pkcs11Problem('message', code.slice('CKR_'.length).toLowerCase(), `${method} failed: ${code}: the token refused the message given to it (its length or its content)`);
   }
-  if (code !== undefined && DEVICE_FAULT.has(code)) return pkcs11Unavailable('device_error', `${method} failed: ${code}: the token reports a fault of its own`);
+  if (code !== undefined && DEVICE_FAULT.has(code)) {
+    const storage = OUT_OF_STORAGE.has(code) && (creating !== undefined || MAKES_OBJECTS.has(method)) ? OUT_OF_STORAGE_HINT : '';
+    return pkcs11Unavailable('device_error', `${method} failed: ${code}: the token reports a fault of its own${storage}`);
+  }
   // Not the caller's (review 147: a 400 `token`/`token_error`, read as the caller's bearer token). 503 rather than a
   // 500: vendor modules answer passing conditions with values v2.40 does not list for them (CKR_VENDOR_DEFINED, a
   // network HSM's dropped link: docs/hsm.md), and the next operation tries its own recovery; one that keeps failing

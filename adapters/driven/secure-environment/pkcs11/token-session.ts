@@ -1,5 +1,5 @@
 import type { KeyHandle } from '../../../../domain/ports/secure-environment.ts';
-import type { CredenceError } from '../../../../domain/errors.ts';
+import { CredenceError } from '../../../../domain/errors.ts';
 import { MECHANISMS, type MechanismName } from './mechanisms.ts';
 import {
   ckr,
@@ -22,6 +22,24 @@ import type { Pkcs11Uri } from './uri.ts';
 import { holdsSessionObjects } from './token-objects.ts';
 
 /**
+ * Review 269: GET /readyz (unauthenticated) ran a whole recovery, C_Finalize and C_Initialize of the module, on every
+ * call while the token was away; synchronous, so with a network HSM whose C_Initialize takes seconds anyone who could
+ * reach /readyz stalled every request. A readiness check (`TokenSession.checkingReadiness`) now reopens a lost session
+ * (and so restarts the module) at most once per wait, per module, answering the last failure in between. The wait
+ * backs off while the token stays away: none after the first failed attempt (a token back by the next probe, a brief
+ * failover, is found then), then 5 s doubling to 60 s. A sustained outage costs at most one restart a minute, a few
+ * percent of the event loop even for a restart of seconds, and a token back after a long one is found within a
+ * minute, about the time a load balancer takes to put a service back. Operations still make their one recovery each
+ * (docs/hsm.md "When the token goes away"): a caller with a token to spend is authenticated, and a held operation
+ * would fail where a recovery would have served it.
+ */
+export const READINESS_RESTART_WAIT_MS = { first: 5_000, most: 60_000 } as const;
+const readinessWait = (failures: number): number =>
+  failures <= 1 ? 0 : Math.min(READINESS_RESTART_WAIT_MS.most, READINESS_RESTART_WAIT_MS.first * 2 ** (failures - 2));
+/** Per module path: the readiness reopens that failed in a row, and when the next one may run (performance.now). */
+const readinessRestarts = new Map<string, { failures: number; notBefore: number }>();
+
+/**
  * The one logged-in session of a PKCS#11 Secure Environment and the calls it makes. pkcs11js calls are synchronous, so
  * one session serves every operation in turn. Every vendor error is translated (token-errors.ts): a mechanism the token
  * does not list is `mechanism_unsupported` naming it, before any call; a lost session (SESSION_LOST, or a device that
@@ -33,7 +51,16 @@ import { holdsSessionObjects } from './token-objects.ts';
  * Environment is coordinated with it.
  */
 export class TokenSession implements ModuleMember {
+  /**
+   * The module as the calls of this session reach it: each C_* function entered is recorded (`#called`), so a vendor
+   * error is told with the function that failed (pkcs11js sets no `method` on its errors, review 269). The module's
+   * own object is kept for what is keyed by it (the login digests of module.ts) and for the checks made after a
+   * failure, which must not overwrite the name of the call that failed.
+   */
   readonly module: Pkcs11;
+  readonly #module: Pkcs11;
+  /** The last C_* function entered through `module`. */
+  #called: string | undefined;
   readonly #modulePath: string;
   /** The URI's selection, with the serial of the token found at open added: recovery finds that same token again. */
   #selection: Pkcs11Uri['token'];
@@ -44,9 +71,24 @@ export class TokenSession implements ModuleMember {
   /** Counts sessions dropped: an operation that began before a recovery retries on the new session, reopening nothing. */
   #generation = 0;
   #closed = false;
+  /** A readiness check is running (`checkingReadiness`): a reopen is held to the module's readiness wait. */
+  #checkingReadiness = false;
+  /** What the last reopen failed with: the answer to a readiness check while the wait holds the next one. */
+  #lastFailure: CredenceError | undefined;
 
   private constructor(module: Pkcs11, uri: Pkcs11Uri, pin: PinSupply) {
-    this.module = module;
+    this.#module = module;
+    this.module = new Proxy(module, {
+      get: (target, key) => {
+        const value: unknown = Reflect.get(target, key, target);
+        if (typeof value !== 'function') return value;
+        if (typeof key !== 'string' || !key.startsWith('C_')) return (value as (...args: unknown[]) => unknown).bind(target);
+        return (...args: unknown[]) => {
+          this.#called = key;
+          return (value as (...args: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
     this.#modulePath = uri.modulePath;
     this.#selection = uri.token;
     this.#pin = pin;
@@ -91,7 +133,7 @@ export class TokenSession implements ModuleMember {
 
   /** A new session on the token (token-login.ts); its serial added to the selection, so recovery finds that same token. */
   #attach(): void {
-    const { slot, serial, session, mechanisms } = logIn(this.module, this.#selection, this.#pin);
+    const { slot, serial, session, mechanisms } = logIn(this.#module, this.#selection, this.#pin);
     this.#mechanisms = mechanisms;
     this.#slot = slot;
     this.#session = session;
@@ -122,12 +164,57 @@ export class TokenSession implements ModuleMember {
    */
   reopen(): void {
     if (this.#closed) throw pkcs11Problem('session', 'open', 'this PKCS#11 Secure Environment is closed');
+    if (!this.#checkingReadiness) {
+      this.#reopen();
+      return;
+    }
+    const now = performance.now();
+    const restarts = readinessRestarts.get(this.#modulePath);
+    if (restarts !== undefined && now < restarts.notBefore) {
+      // Held: nothing is called on the module; the session, already lost, stays so for the next operation to reopen.
+      throw this.#lastFailure ?? this.unavailable(new Error('a restart of its module for another Secure Environment failed moments ago, and the next waits'));
+    }
+    try {
+      this.#reopen();
+    } catch (error) {
+      const failures = (restarts?.failures ?? 0) + 1;
+      readinessRestarts.set(this.#modulePath, { failures, notBefore: now + readinessWait(failures) });
+      throw error;
+    }
+  }
+
+  /**
+   * Runs a readiness check (Pkcs11SecureEnvironment `unavailable`, GET /readyz): a lost session is reopened only when
+   * the module's readiness wait allows, else the last failure is answered (READINESS_RESTART_WAIT_MS).
+   */
+  checkingReadiness<T>(check: () => T): T {
+    const outer = this.#checkingReadiness;
+    this.#checkingReadiness = true;
+    try {
+      return check();
+    } finally {
+      this.#checkingReadiness = outer;
+    }
+  }
+
+  #reopen(): void {
+    try {
+      this.#reopenOnce();
+      this.#lastFailure = undefined;
+      readinessRestarts.delete(this.#modulePath);
+    } catch (error) {
+      if (error instanceof CredenceError) this.#lastFailure = error;
+      throw error;
+    }
+  }
+
+  #reopenOnce(): void {
     const old = this.#session;
     this.#session = undefined;
     this.#generation += 1;
     if (old !== undefined) {
       try {
-        this.module.C_CloseSession(old);
+        this.#module.C_CloseSession(old);
       } catch {
         // Already gone with the device or the module: "close what is left" found nothing left.
       }
@@ -164,7 +251,7 @@ export class TokenSession implements ModuleMember {
     const session = this.#session;
     if (this.#closed || session === undefined) return false;
     try {
-      return holdsSessionObjects(this.module, session);
+      return holdsSessionObjects(this.#module, session);
     } catch (error) {
       // A session that cannot search has nothing a re-initialisation could still take from it.
       if (ckr(error) === undefined) throw error;
@@ -190,7 +277,7 @@ export class TokenSession implements ModuleMember {
 
   /** Throws `session_lost` unless the token is still there and this session still logged in (a key not found is then really absent). */
   confirmServing(): void {
-    if (this.#slot === undefined || !tokenStillServes(this.module, this.#slot, this.session, this.#selection)) {
+    if (this.#slot === undefined || !tokenStillServes(this.#module, this.#slot, this.session, this.#selection)) {
       throw this.lost('the token no longer answers for it, or it is no longer logged in');
     }
   }
@@ -202,15 +289,17 @@ export class TokenSession implements ModuleMember {
   run<T>(work: () => T, creating?: Pkcs11Template): T {
     if (this.#closed) throw pkcs11Problem('session', 'open', 'this PKCS#11 Secure Environment is closed');
     const session = this.session;
+    this.#called = undefined;
     try {
       return work();
     } catch (error) {
-      throw callError(error, creating, () => this.#serves(session), (detail) => this.lost(detail));
+      const called = this.#called;
+      throw callError(error, creating, () => this.#serves(session), (detail) => this.lost(detail), called);
     }
   }
 
   #serves(session: Pkcs11Handle): boolean {
-    return this.#slot !== undefined && tokenStillServes(this.module, this.#slot, session, this.#selection);
+    return this.#slot !== undefined && tokenStillServes(this.#module, this.#slot, session, this.#selection);
   }
 
   mechanism(name: MechanismName): number {
@@ -283,7 +372,7 @@ export class TokenSession implements ModuleMember {
     const session = this.#session;
     this.#session = undefined;
     try {
-      if (session !== undefined) this.module.C_CloseSession(session);
+      if (session !== undefined) this.#module.C_CloseSession(session);
     } catch (error) {
       // A session already lost (the device went away) has nothing left to close; anything else is reported.
       const code = ckr(error);

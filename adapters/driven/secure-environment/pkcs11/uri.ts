@@ -43,10 +43,19 @@ const TokenSelection = z.strictObject({
   model: label(16).optional(),
 });
 
-const PinSource = z.union([
-  z.string().max(MAX_PATH_CHARS).regex(/^file:\/[^\0]*$/, 'must be file:/absolute/path').transform((s) => ({ source: 'file' as const, path: s.slice('file:'.length) })),
-  z.string().max(256).regex(/^env:[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'must be env:NAME').transform((s) => ({ source: 'env' as const, name: s.slice('env:'.length) })),
-]);
+/**
+ * Review 269: a value in neither form was refused as zod's "Invalid input" (a union drops its members' messages), so
+ * the refusal names both forms itself. Never the value: one put here by mistake may be the PIN.
+ */
+const PIN_SOURCE_FORMS =
+  'must be file:/absolute/path or env:NAME (the absolute path of a file holding the PIN, or the name of an environment variable holding it: letters, digits and _, not starting with a digit)';
+const PinSource = z.union(
+  [
+    z.string().max(MAX_PATH_CHARS).regex(/^file:\/[^\0]*$/).transform((s) => ({ source: 'file' as const, path: s.slice('file:'.length) })),
+    z.string().max(256).regex(/^env:[A-Za-z_][A-Za-z0-9_]{0,127}$/).transform((s) => ({ source: 'env' as const, name: s.slice('env:'.length) })),
+  ],
+  { error: PIN_SOURCE_FORMS },
+);
 export type PinSource = { readonly source: 'file'; readonly path: string } | { readonly source: 'env'; readonly name: string };
 
 const Query = z.strictObject({
