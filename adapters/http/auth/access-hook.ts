@@ -4,6 +4,7 @@ import type { App, RouteAccess } from '../context.ts';
 import { forbidden, HttpProblem, rateLimited, unauthenticated } from '../problems.ts';
 import type { AccessControl, Principal } from './access-control.ts';
 import { normalizeIP } from '@fastify/rate-limit';
+import { RecentlyUsed } from './recently-used.ts';
 import type { RefusedTokenBudget } from './refused-token-budget.ts';
 import { otherScheme } from './authorization-scheme.ts';
 import { ROLES } from './role.ts';
@@ -54,7 +55,8 @@ const refusedBearer = (bearer: RefusedBearer): HttpProblem => {
  * is open by omission. Authentication runs on request, before the rate limit (which keys on the principal it finds)
  * and before the body is read; a refusal is raised just before parsing, so a caller without a valid token never has
  * a body parsed. Missing, empty, malformed, expired, forged, unknown or revoked token, or another scheme: 401; a valid
- * token of a role the route does not allow: 403; an address whose tokens were refused too often in the window: 429, no token checked.
+ * token of a role the route does not allow: 403; an address whose tokens were refused too often in the window: 429, no token checked
+ * but one verified lately or one naming a live token of access.db (one indexed read).
  * Once the body is read the token is checked again: revoked or expired while the body was on its way, 401.
  */
 export const installAccessHook = (
@@ -69,6 +71,21 @@ export const installAccessHook = (
 ): void => {
   app.decorateRequest('principal', undefined);
   const refusals = new WeakMap<FastifyRequest, HttpProblem>();
+  /**
+   * `<address> <token id>` -> until when (ms) tokens naming that id from that address are no longer let past its spent
+   * budget: one naming it was refused there (forged, since ids are no secret: the log and `token list` show them).
+   * Bounded as the budget's addresses are.
+   */
+  const forgedFrom = new RecentlyUsed<string, number>(10_000);
+  /** The id a token not verified lately names, when that lets it past its address's spent budget (review 273). */
+  const pastSpentBudget = (address: string, token: string, waitSeconds: number): { readonly key: string; readonly until: number } | undefined => {
+    const id = access.liveTokenIdNamedBy(token);
+    if (id === undefined) return undefined;
+    const key = `${address} ${id}`;
+    const now = Date.now();
+    if ((forgedFrom.get(key) ?? 0) > now) return undefined;
+    return { key, until: now + waitSeconds * 1_000 };
+  };
 
   app.addHook('onRoute', (route) => {
     const config = (route.config ?? {}) as { access?: RouteAccess };
@@ -92,12 +109,14 @@ export const installAccessHook = (
       return;
     }
     const { token } = bearer;
-    // Only a token never verified costs a signature check: one that verified before goes through whatever its
-    // address spent (found in review: junk from one host behind a NAT locked every valid token there out).
+    // Past a spent budget a token gets its signature check only when it verified lately, or names a live token of
+    // access.db (found in review: junk from one host behind a NAT locked every valid token there out; review 273:
+    // after a restart, when this process had verified none, it still did). Junk names none: 429, no check.
     const address = normalizeIP(request.ip);
     const known = access.recognises(token);
     const wait = known ? undefined : options.refusedTokens.spent(address);
-    if (wait !== undefined) {
+    const passing = wait === undefined ? undefined : pastSpentBudget(address, token, wait);
+    if (wait !== undefined && passing === undefined) {
       options.onRateLimited(request.routeOptions.url ?? 'unmatched');
       refusals.set(request, rateLimited(wait));
       return;
@@ -107,6 +126,11 @@ export const installAccessHook = (
     } catch (error) {
       if (!isCredenceError(error, 'unauthorised') || error.problem.code !== 'unauthorised') throw error;
       if (!known) options.refusedTokens.refused(address);
+      // A token let past the spent budget and refused counts as any refusal, though on a spent budget that lengthens
+      // nothing: its id from there waits with the rest for the window's end, so that an id, which is no secret, buys
+      // one signature check per address and window rather than one a request. Its holder there waits with it unless
+      // its own token verified lately in this process.
+      if (passing !== undefined) forgedFrom.set(passing.key, passing.until);
       refusals.set(request, unauthenticated(error.problem.reason));
       return;
     }
