@@ -1,4 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
@@ -48,11 +48,16 @@ type Options = z.infer<typeof Options>;
  */
 const writeBundle = (path: string, bundle: unknown, force: boolean, io: Io): void => {
   const text = `${JSON.stringify(bundle, null, 2)}\n`;
+  // Again at the write: a link or a FIFO put there while the export ran is not renamed over either (review 271).
+  refuseAllButARegularFile(path);
   try {
     writeFileAtomic(path, text, { mode: 0o644, exclusive: !force, underUmask: true });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') throw new UsageError(`--out: ${path} exists; give --force to replace it`);
+    if (code === 'EEXIST') {
+      refuseAllButARegularFile(path);
+      throw new UsageError(`--out: ${path} exists; give --force to replace it`);
+    }
     // Without --force the bundle is put in place by a hard link, which some file systems (FAT, exFAT, some SMB) lack.
     if (!force && (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP')) {
       throw new UsageError(`--out: cannot write ${path} (${code}): this file system may not allow hard links; write to another one, or give --force (which replaces an existing file)`);
@@ -65,6 +70,36 @@ const writeBundle = (path: string, bundle: unknown, force: boolean, io: Io): voi
   if (note !== undefined) io.err(printable(`note: ${note}`));
 };
 
+/** What is at `path` when it is there and no regular file, in words (`a FIFO (named pipe)`); none otherwise. */
+const notARegularFile = (path: string): string | undefined => {
+  let found: ReturnType<typeof lstatSync>;
+  try {
+    found = lstatSync(path, { throwIfNoEntry: false });
+  } catch {
+    return undefined; // not even looked at (a folder above it this account may not enter): the write names why
+  }
+  if (found === undefined || found.isFile()) return undefined;
+  if (found.isSymbolicLink()) return 'a symbolic link';
+  if (found.isDirectory()) return 'a folder';
+  if (found.isFIFO()) return 'a FIFO (named pipe)';
+  if (found.isCharacterDevice()) return 'a character device';
+  if (found.isBlockDevice()) return 'a block device';
+  if (found.isSocket()) return 'a socket';
+  return 'not a regular file';
+};
+
+/**
+ * The bundle is renamed into place, so it would replace whatever entry is at `path`, not write into it: a link (its
+ * target untouched), a FIFO, a device node (review 271: run as root, `--out /dev/full --force` made /dev/full a
+ * regular file), all said `wrote …`, exit 0. Only a regular file is replaced (with --force); anything else is bad
+ * usage naming it, --force or not. Between this look and the rename another process could still put one there.
+ */
+const refuseAllButARegularFile = (path: string): void => {
+  const what = notARegularFile(path);
+  if (what === 'a folder') throw new UsageError(`--out: ${path} is a folder; name a file`);
+  if (what !== undefined) throw new UsageError(`--out: ${path} is ${what}, not a regular file: the bundle replaces a regular file only (with --force); name a file`);
+};
+
 /** Checked before anything is read or signed: the folder the bundle goes into exists, and the path is no folder. */
 const assertWritableOut = (path: string, force: boolean): void => {
   const folder = dirname(resolve(path));
@@ -75,9 +110,9 @@ const assertWritableOut = (path: string, force: boolean): void => {
     throw new UsageError(`--out: there is no folder ${folder} to write ${path} into`);
   }
   if (!isFolder) throw new UsageError(`--out: ${folder} is not a folder`);
-  if (existsSync(path) && statSync(path).isDirectory()) throw new UsageError(`--out: ${path} is a folder; name a file`);
+  refuseAllButARegularFile(path);
   // An auditor's earlier bundle is evidence too: replaced only when asked (found in review: overwritten without a word).
-  if (existsSync(path) && !force) throw new UsageError(`--out: ${path} exists; give --force to replace it`);
+  if (!force && existsSync(path)) throw new UsageError(`--out: ${path} exists; give --force to replace it`);
 };
 
 const exportLocal = async (args: Options, io: Io): Promise<number> => {

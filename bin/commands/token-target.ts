@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { userInfo } from 'node:os';
 import { z } from 'zod';
 import { ACCESS_DB_FILE } from '../../adapters/driven/access/sqlite-access-registry.ts';
+import { refuseUnwritableFolder } from '../../adapters/driven/files/index.ts';
 import type { AccessControl } from '../../adapters/http/auth/access-control.ts';
 import { tokenSummary, tokenSummaryJson } from '../../adapters/http/auth/token-summary.ts';
 import type { ServiceConfig } from '../../adapters/http/config.ts';
@@ -107,6 +108,13 @@ export const withLocalAccess = async <T>(
 ): Promise<T> => {
   const env = io.env ?? process.env;
   if (mustExist !== false) assertTokensRecorded(config.data, mustExist);
+  // Review 271: on a folder this account may not write, the first write was SQLite's bare `attempt to write a readonly
+  // database` (exit 1, no file named); refused first, naming the folder, as `serve` and `export` refuse it (exit 2).
+  refuseUnwritableFolder(
+    config.data,
+    `a local token command writes the folder's ${ACCESS_DB_FILE} (the tokens issued and revoked, their signing keys) and the Secure Environment its keys are in`,
+    `run it as an account that may write ${config.data}, or where it is writable${mustExist === 'locally-only' ? '' : ', or through the service (--server URL with an admin token)'}`,
+  );
   const { openAccessControl } = await import('../../adapters/http/auth/open-access-control.ts');
   // Review 81: a full disk or a file size limit met making or writing the folder (its Secure Environment, access.db)
   // was `error: disk I/O error`, no file named. The folder is named; which of its files, SQLite does not say.

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { WholeNumber } from '../../domain/whole-number.ts';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
@@ -104,6 +106,8 @@ const create = async (args: z.infer<typeof Create>, io: Io): Promise<number> => 
   let issued: Issued;
   // Where the hint's revoke must go: the server that issued it (review 136: the hint left --server out).
   let revokeWhere = '';
+  // The data folder this command made, to be said.
+  let made: string | undefined;
   if (target !== undefined) {
     try {
       parseTtl(args.ttl, LONGEST_ANY_SERVICE_TAKES);
@@ -125,6 +129,9 @@ const create = async (args: z.infer<typeof Create>, io: Io): Promise<number> => 
     } catch (error) {
       throw new UsageError(`--ttl: ${error instanceof z.ZodError ? error.issues[0]!.message : String(error)}`);
     }
+    // Review 271: a mistyped --data made a new folder (KEK, Secure Environment, signing key) and a token no service
+    // accepts, without a word. Made still (a folder's first admin token may come before its first start), but said.
+    const newFolder = !existsSync(config.data);
     // Printed while access.db is open: a token not written out is revoked there and then. The output's failure is
     // carried out as it is, not taken for the data folder's.
     const printed = await withLocalAccess(config, io, false, async (access, dir) => {
@@ -142,11 +149,15 @@ const create = async (args: z.infer<typeof Create>, io: Io): Promise<number> => 
     });
     if ('failure' in printed) throw printed.failure;
     issued = printed.local;
+    if (newFolder) made = resolve(config.data);
   }
   if (!args.json) {
     const scoped = scopeText(issued.scope);
     const what = `${issued.role} token for ${issued.subject}${scoped !== undefined ? ` (scope: ${scoped})` : ''}`;
     io.err(printable(`issued ${issued.tokenId}: ${what}, expires ${issued.expiresAt} (shown once; revoke with credence token revoke ${issued.tokenId}${revokeWhere})`));
+  }
+  if (made !== undefined) {
+    io.err(printable(`note: made a new data folder at ${made} (its Secure Environment, a signing key, access.db): only a service on this folder accepts the token; check the path if you meant an existing folder`));
   }
   return 0;
 };

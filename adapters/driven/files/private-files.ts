@@ -1,5 +1,5 @@
 import { chmodSync, closeSync, fchmodSync, lstatSync, mkdirSync, openSync, readdirSync, statSync, type Stats } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { validationError } from '../../../domain/errors.ts';
 import { foreignSecretFileMessage, foreignSecretFolderMessage, type SecretRole } from './secret-file-advice.ts';
@@ -157,11 +157,54 @@ const unusableFolder = (dir: string, field: string, error: unknown): unknown => 
       return issue(`${dir} is a file, not a folder: choose another path`);
     case 'ENOTDIR':
       return issue(`${dir} cannot be a folder: a part of the path above it is a file, not a folder`);
+    // Review 271: a folder above it that cannot be made (a link to a path that does not exist, a file system that
+    // makes no folders, such as /proc) was the system's `ENOENT: … mkdir`, exit 1.
+    case 'ENOENT':
+      return issue(`${dir} cannot be made: it or a part of the path above it is a link to nothing, or on a file system that makes no folders there (such as /proc); choose another path`);
+    case 'ELOOP':
+      return issue(`${dir} cannot be made or entered: a part of the path is a link that leads back to itself (ELOOP); choose another path`);
     case 'EACCES':
     case 'EPERM':
       return issue(`${dir} cannot be made or entered: permission denied (${code}) on it or a folder above it; choose a path this user may write to`);
     default:
       return error;
+  }
+};
+
+/**
+ * `dir` and every folder above it that is missing, made top-down one level at a time (each mode 0700), rather than by
+ * Node's recursive mkdir, which loops for ever on a path it cannot make in procfs (review 271: `--data /proc/1/x` spun
+ * at 100% CPU, deaf to SIGTERM). A level already there is fine when it is a folder (made by another process meanwhile
+ * too); a file or a link to nothing there fails at the next level (ENOTDIR, ENOENT), or, at `dir` itself, as EEXIST
+ * (a file) or ENOENT (a link to nothing): the system's error codes, which the caller names. Returns the topmost folder
+ * made, as the path was given, or undefined.
+ */
+const makeFolderByLevels = (dir: string): string | undefined => {
+  // `dir` itself always tried: what is there already must be a folder.
+  const levels = [dir];
+  for (let level = dirname(dir); level !== levels[0] && !existsAsEntry(level); level = dirname(level)) levels.unshift(level);
+  let made: string | undefined;
+  for (const level of levels) {
+    try {
+      mkdirSync(level, { mode: DATA_DIR_MODE });
+      made ??= level;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      if (level !== dir) continue; // a folder, or what fails the next level
+      const there = statSync(level, { throwIfNoEntry: false });
+      if (there?.isDirectory() === true) continue;
+      throw there === undefined ? Object.assign(new Error(`${dir} is a link to nothing`), { code: 'ENOENT' }) : error;
+    }
+  }
+  return made;
+};
+
+/** Whether anything (a folder, a file, a link, even to nothing) is at `path`; one that cannot be looked at counts, mkdir says why. */
+const existsAsEntry = (path: string): boolean => {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+  } catch {
+    return true;
   }
 };
 
@@ -179,7 +222,7 @@ export const preparePrivateDir = (dir: string, field = 'data'): string | undefin
   let made: string | undefined;
   let stat: ReturnType<typeof statSync>;
   try {
-    made = mkdirSync(dir, { recursive: true, mode: DATA_DIR_MODE });
+    made = makeFolderByLevels(dir);
     stat = statSync(dir);
   } catch (error) {
     throw unusableFolder(dir, field, error);
