@@ -20,8 +20,8 @@ import { tempDirs } from './support/temp-dirs.ts';
  * refused, 409 resume_point_not_in_log naming query.after. A bare cursor is still taken as it comes (unchecked).
  */
 
-const TAGGED_POSITION = /^\d+~[0-9a-f]{8}$/;
-const TAGGED_KEYSET = /^\d+:[A-Za-z0-9._:~-]+@\d+~[0-9a-f]{8}$/;
+const TAGGED_POSITION = /^\d+~[0-9a-f]{8}\.[0-9a-f]{8}$/;
+const TAGGED_KEYSET = /^\d+:[A-Za-z0-9._:~-]+@\d+~[0-9a-f]{8}\.[0-9a-f]{8}$/;
 
 const folders = tempDirs('credence-compliance-cursor-of-another-log-');
 let a: TestService;

@@ -44,7 +44,7 @@ describe("credence query --data and a server's cursor at a pseudonym's event", (
     const first = await actions(...server());
     expect(first.code, first.err).toBe(0);
     const cursor = (JSON.parse(first.out) as Answer).nextAfter!;
-    expect(cursor).toMatch(/^\d+~[0-9a-f]{8}$/);
+    expect(cursor).toMatch(/^\d+~[0-9a-f]{8}\.[0-9a-f]{8}$/);
 
     const refused = await actions('--after', cursor, ...local());
     expect(refused.code, refused.err).toBe(2);
@@ -62,7 +62,7 @@ describe("credence query --data and a server's cursor at a pseudonym's event", (
     const next = JSON.parse(paged.out) as Answer;
     expect(next.rows).toEqual([]);
     expect(next.truncated).toBe(true);
-    expect(next.nextAfter).toMatch(/^\d+~[0-9a-f]{8}$/);
+    expect(next.nextAfter).toMatch(/^\d+~[0-9a-f]{8}\.[0-9a-f]{8}$/);
     expect(Number(next.nextAfter!.split('~')[0])).toBeGreaterThan(Number(cursor.split('~')[0]));
   });
 
@@ -88,7 +88,7 @@ describe("credence query --data and a server's cursor at a pseudonym's event", (
       const answer = JSON.parse(page.out) as Answer;
       seen.push(...answer.rows.map((r) => r.position));
       if (!answer.truncated) break;
-      expect(answer.nextAfter).toMatch(/^\d+$/);
+      expect(answer.nextAfter).toMatch(/^\d+\.[0-9a-f]{8}$/);
       after = answer.nextAfter;
     }
     expect(seen).toEqual(all);

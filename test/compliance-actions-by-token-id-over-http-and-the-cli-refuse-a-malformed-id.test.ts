@@ -63,7 +63,7 @@ describe('GET /v1/compliance/actions?tokenId=', () => {
     expect((await actions({ tokenId: b, actor: 'test-operator' })).body.rows.map((r) => r.streamId)).toEqual(['node-meter-tok-1', 'node-meter-tok-3', 'node-meter-tok-5']);
 
     const first = await actions({ tokenId: b, limit: '2' });
-    expect(first.body).toMatchObject({ truncated: true, nextAfter: expect.stringMatching(new RegExp(`^${first.body.rows[1]!.position}~[0-9a-f]{8}$`)) });
+    expect(first.body).toMatchObject({ truncated: true, nextAfter: expect.stringMatching(new RegExp(`^${first.body.rows[1]!.position}~[0-9a-f]{8}\\.[0-9a-f]{8}$`)) });
     const next = await actions({ tokenId: b, limit: '2', after: first.body.nextAfter! });
     expect(next.body.rows.map((r) => r.streamId)).toEqual(['node-meter-tok-5']);
     expect(next.body.truncated).toBe(false);

@@ -88,7 +88,7 @@ describe('expiring pages through credentials sharing one notAfter', () => {
         seen.push(...answer.rows.map((r) => r.credentialId));
         expect(res.headers.get('credence-next-after') ?? undefined).toBe(answer.nextAfter);
         if (!answer.truncated) break;
-        expect(answer.nextAfter).toMatch(new RegExp(`^${Date.parse(notAfter)}:${answer.rows.at(-1)!.credentialId}@\\d+~[0-9a-f]{8}$`));
+        expect(answer.nextAfter).toMatch(new RegExp(`^${Date.parse(notAfter)}:${answer.rows.at(-1)!.credentialId}@\\d+~[0-9a-f]{8}\\.[0-9a-f]{8}$`));
         after = answer.nextAfter;
       }
       expect(seen).toEqual(SHARED);

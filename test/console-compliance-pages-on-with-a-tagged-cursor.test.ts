@@ -27,7 +27,7 @@ describe.skipIf(!hasChromium())('the compliance page', () => {
       await page.getByRole('button', { name: 'Run query' }).click();
       await expect.poll(() => page.getByTestId('truncated').count(), POLL).toBe(1);
       const said = (await page.getByTestId('truncated').textContent()) ?? '';
-      const cursor = /set after to (\d+~[0-9a-f]{8}) for the next page/.exec(said.replace(/\s+/g, ' '))?.[1];
+      const cursor = /set after to (\d+~[0-9a-f]{8}\.[0-9a-f]{8}) for the next page/.exec(said.replace(/\s+/g, ' '))?.[1];
       expect(cursor, said).toBeDefined();
       const first = (await page.getByTestId('rows').textContent()) ?? '';
 

@@ -58,7 +58,7 @@ describe("the console reads a cut expiring answer's cursor from the real service
     const first = await api.json(pathWith('/v1/compliance/expiring', { days: '30', limit: '2' }), ComplianceResult);
     expect(first.rows.map((r) => r['credentialId'])).toEqual(['cred-a', 'cred-b']);
     expect(first.truncated).toBe(true);
-    expect(first.nextAfter).toMatch(new RegExp(`^${Date.parse(notAfter)}:cred-b@\\d+~[0-9a-f]{8}$`));
+    expect(first.nextAfter).toMatch(new RegExp(`^${Date.parse(notAfter)}:cred-b@\\d+~[0-9a-f]{8}\\.[0-9a-f]{8}$`));
 
     // As the form sends a pasted value: trimmed, then into the query string.
     const next = await api.json(pathWith('/v1/compliance/expiring', { days: '30', limit: '2', after: ` ${first.nextAfter!} `.trim() }), ComplianceResult);
@@ -70,9 +70,9 @@ describe("the console reads a cut expiring answer's cursor from the real service
   it('keeps the cursor of a cut CSV, and names the file by it without a colon', async () => {
     const csv = await api.text(pathWith('/v1/compliance/expiring', { days: '30', limit: '1' }), 'text/csv');
     expect(csv.truncated).toBe(true);
-    expect(csv.nextAfter).toMatch(new RegExp(`^${Date.parse(notAfter)}:cred-a@\\d+~[0-9a-f]{8}$`));
+    expect(csv.nextAfter).toMatch(new RegExp(`^${Date.parse(notAfter)}:cred-a@\\d+~[0-9a-f]{8}\\.[0-9a-f]{8}$`));
     const name = complianceCsvName('expiring', csv);
-    expect(name).toMatch(new RegExp(`^credence-expiring-partial-next-after-${Date.parse(notAfter)}%3Acred-a%40\\d+~[0-9a-f]{8}\\.csv$`));
+    expect(name).toMatch(new RegExp(`^credence-expiring-partial-next-after-${Date.parse(notAfter)}%3Acred-a%40\\d+~[0-9a-f]{8}\\.[0-9a-f]{8}\\.csv$`));
     expect(decodeURIComponent(name.slice('credence-expiring-partial-next-after-'.length, -'.csv'.length))).toBe(csv.nextAfter);
 
     // Past an id with a ':' of its own, every one is encoded.
@@ -86,10 +86,10 @@ describe("the console reads a cut expiring answer's cursor from the real service
 
 describe('a compliance cursor', () => {
   it('is a position, or <1-19 digits>:<id> (expiring\'s and dangling-associations\'), and nothing else', () => {
-    for (const cursor of ['0', '1200', '9223372036854775807', '1767225600000:cred-1', '1:urn:x~y.z_1', `1234567890123456789:${'c'.repeat(128)}`, '1042:sa-1', '12~0123abcd', '1767225600000:cred-1@12~0123abcd']) {
+    for (const cursor of ['0', '1200', '9223372036854775807', '1767225600000:cred-1', '1:urn:x~y.z_1', `1234567890123456789:${'c'.repeat(128)}`, '1042:sa-1', '12~0123abcd', '1767225600000:cred-1@12~0123abcd', '12~0123abcd.89abcdef', '12.89abcdef', '1767225600000:cred-1@12~0123abcd.89abcdef']) {
       expect(ComplianceCursor.safeParse(cursor).success, cursor).toBe(true);
     }
-    for (const cursor of ['', 'cred-1', ':cred-1', '12:', '12:-bad', '12:a b', '12:a/b', '12:<b>', `12:${'c'.repeat(129)}`, `12345678901234567890:c`, '1'.repeat(21), '-1', '1e3', '12:c\n', '12~0123ABCD', '12~0123abc', '12:cred-1@x~0123abcd']) {
+    for (const cursor of ['', 'cred-1', ':cred-1', '12:', '12:-bad', '12:a b', '12:a/b', '12:<b>', `12:${'c'.repeat(129)}`, `12345678901234567890:c`, '1'.repeat(21), '-1', '1e3', '12:c\n', '12~0123ABCD', '12~0123abc', '12:cred-1@x~0123abcd', '12~0123abcd.89ABCDEF', '12~0123abcd.89abcde']) {
       expect(ComplianceCursor.safeParse(cursor).success, JSON.stringify(cursor)).toBe(false);
     }
   });

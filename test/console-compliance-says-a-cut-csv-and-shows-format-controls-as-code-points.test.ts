@@ -51,10 +51,10 @@ describe.skipIf(!hasChromium())('the compliance page', () => {
       expect(table).not.toContain(OVERRIDE);
 
       const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download CSV' }).click()]);
-      expect(download.suggestedFilename()).toMatch(/^credence-actions-partial-next-after-\d+~[0-9a-f]{8}\.csv$/);
+      expect(download.suggestedFilename()).toMatch(/^credence-actions-partial-next-after-\d+~[0-9a-f]{8}\.[0-9a-f]{8}\.csv$/);
       const lines = readFileSync((await download.path())!).subarray(3).toString('utf8').trim().split('\r\n');
       expect(lines).toHaveLength(3);
-      await expect.poll(() => page.getByTestId('csv-partial').textContent(), POLL).toMatch(/more match: its name ends in "-partial"; run the query again with after \d+~[0-9a-f]{8} for the next page/);
+      await expect.poll(() => page.getByTestId('csv-partial').textContent(), POLL).toMatch(/more match: its name ends in "-partial"; run the query again with after \d+~[0-9a-f]{8}\.[0-9a-f]{8} for the next page/);
 
       // A whole answer is saved under the query's name, and says nothing more
       await page.getByLabel('limit').fill('1000');

@@ -134,7 +134,7 @@ describe('compliance queries, replay verdicts and projection status over HTTP', 
       expect(reply.headers.get('credence-truncated')).toBe(String(reply.body.truncated));
       if (!reply.body.truncated) break;
       // Tagged with the event at that position: a cursor names its log (review 199).
-      expect(reply.body.nextAfter).toMatch(new RegExp(`^${reply.body.rows.at(-1).position}~[0-9a-f]{8}$`));
+      expect(reply.body.nextAfter).toMatch(new RegExp(`^${reply.body.rows.at(-1).position}~[0-9a-f]{8}\\.[0-9a-f]{8}$`));
       after = reply.body.nextAfter;
     }
     expect(seen).toEqual(all.body.rows.map((r: { position: string }) => r.position));
@@ -144,12 +144,12 @@ describe('compliance queries, replay verdicts and projection status over HTTP', 
     const soonest = await api.call('GET', '/v1/compliance/{query}', { query: 'expiring' }, { token: svc.tokens.auditor, query: { days: '36500', limit: '1' } });
     const first = soonest.body.rows[0];
     expect([soonest.body.rows.length, soonest.body.truncated]).toEqual([1, true]);
-    expect(soonest.body.nextAfter).toMatch(new RegExp(`^${Date.parse(first.notAfter)}:${first.credentialId}@\\d+~[0-9a-f]{8}$`));
+    expect(soonest.body.nextAfter).toMatch(new RegExp(`^${Date.parse(first.notAfter)}:${first.credentialId}@\\d+~[0-9a-f]{8}\\.[0-9a-f]{8}$`));
     const csv = await api.call('GET', '/v1/compliance/{query}', { query: 'expiring' }, { token: svc.tokens.auditor, query: { days: '36500', limit: '1' }, accept: 'text/csv' });
     expect(csv.headers.get('credence-truncated')).toBe('true');
     const pagedCsv = await api.call('GET', '/v1/compliance/{query}', { query: 'actions' }, { token: svc.tokens.auditor, query: { actor: 'test-operator', limit: '1' }, accept: 'text/csv' });
     expect(pagedCsv.headers.get('credence-truncated')).toBe('true');
-    expect(pagedCsv.headers.get('credence-next-after')).toMatch(new RegExp(`^${all.body.rows[0].position}~[0-9a-f]{8}$`));
+    expect(pagedCsv.headers.get('credence-next-after')).toMatch(new RegExp(`^${all.body.rows[0].position}~[0-9a-f]{8}\\.[0-9a-f]{8}$`));
     for (const limit of ['0', '10001', '', 'x', '0x2', '1e1']) {
       const refused = await api.call('GET', '/v1/compliance/{query}', { query: 'revocations' }, { token: svc.tokens.auditor, query: { limit } });
       expect([refused.status, refused.body.errors?.[0]?.path], limit).toEqual([400, 'query.limit']);

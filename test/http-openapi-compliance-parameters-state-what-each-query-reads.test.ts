@@ -51,8 +51,10 @@ describe('the OpenAPI document states each compliance parameter as its query rea
         { type: 'string', maxLength: 145, pattern: '^\\d{1,16}:' },
         { type: 'string', maxLength: 148, pattern: '^\\d{1,19}:' },
         // Tagged with an event of the log they came from (review 199).
-        { type: 'string', pattern: '^(0|[1-9][0-9]{0,18})~([0-9a-f]{8})$' },
-        { type: 'string', pattern: '^(\\d{1,19}:[A-Za-z0-9][A-Za-z0-9._:~-]{0,127})@(0|[1-9][0-9]{0,18})~([0-9a-f]{8})$' },
+        { type: 'string', pattern: '^(0|[1-9][0-9]{0,18})~([0-9a-f]{8})(?:\\.([0-9a-f]{8}))?$' },
+        // Review 272: then the digest of the query and parameters it was given for (a position untagged too).
+        { type: 'string', pattern: '^(0|[1-9][0-9]{0,18})(?:\\.([0-9a-f]{8}))$' },
+        { type: 'string', pattern: '^(\\d{1,19}:[A-Za-z0-9][A-Za-z0-9._:~-]{0,127})@(0|[1-9][0-9]{0,18})~([0-9a-f]{8})(?:\\.([0-9a-f]{8}))?$' },
       ],
     });
     expect(after.description).toContain('9223372036854775807');

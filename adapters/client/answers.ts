@@ -112,9 +112,16 @@ export type TimelineJson = z.infer<typeof TimelineJson>;
 /**
  * The next page of a query in an order of its own (review 142): the last row's `<key>:<id>`, not a position;
  * `expiring`'s `<notAfterMs>:<credentialId>`, `dangling-associations`' `<position>:<associationId>`; since review 199
- * followed by `@` and the id of the last row's event (`<position>~<tag>`), which ties the cursor to its log.
+ * followed by `@` and the id of the last row's event (`<position>~<tag>`), which ties the cursor to its log; since
+ * review 272 by `.<q8>`, the digest of the query and parameters it was given for.
  */
-export const KEYSET_CURSOR = /^\d{1,19}:[A-Za-z0-9][A-Za-z0-9._:~-]{0,127}(?:@(?:0|[1-9][0-9]{0,18})~[0-9a-f]{8})?$/;
+export const KEYSET_CURSOR = /^\d{1,19}:[A-Za-z0-9][A-Za-z0-9._:~-]{0,127}(?:@(?:0|[1-9][0-9]{0,18})~[0-9a-f]{8}(?:\.[0-9a-f]{8})?)?$/;
+/**
+ * The next page of a query in log order: a position, tagged with its event (review 199), then since review 272
+ * `.<q8>`, the digest of the query and parameters it was given for (untagged where no event could tag it).
+ */
+export const POSITION_CURSOR = /^(?:0|[1-9][0-9]{0,18})(?:~[0-9a-f]{8})?(?:\.[0-9a-f]{8})?$/;
+const PositionCursor = z.string().regex(POSITION_CURSOR, 'a cursor, <position>~<tag>.<q8>');
 const KeysetCursor = z.string().regex(KEYSET_CURSOR, 'a cursor, <key>:<id> (expiring: <notAfterMs>:<credentialId>; dangling-associations: <position>:<associationId>)');
 
 /** GET /v1/compliance/{query}: rows, each naming the global position that proves it. */
@@ -130,7 +137,7 @@ export const ComplianceAnswerJson = z.looseObject({
    * With `truncated`, for a query in log order (a position, tagged with its event since review 199 as an event stream's
    * id is) or in an order of its own (its cursor): the `after` of the next page, passed back as it is.
    */
-  nextAfter: z.union([ResumePointString, KeysetCursor]).optional(),
+  nextAfter: z.union([ResumePointString, PositionCursor, KeysetCursor]).optional(),
 });
 export type ComplianceAnswerJson = z.infer<typeof ComplianceAnswerJson>;
 

@@ -7,6 +7,7 @@ import {
   CsvText,
   EntityJson,
   KEYSET_CURSOR,
+  POSITION_CURSOR,
   EntityPageJson,
   EntityReplayJson,
   FleetReplayJson,
@@ -247,7 +248,7 @@ export const operatorClient = (baseUrl: string, token: string, options: Operator
         eventsBehind: behind.success ? behind.data : undefined,
         truncated: truncated === 'true' ? true : truncated === 'false' ? false : undefined,
         // A position, tagged with its event (review 199) or not, or a cursor of the query's own order: as the JSON's.
-        nextAfter: ((next) => (ResumePointString.safeParse(next).success || KEYSET_CURSOR.test(next) ? next : undefined))(response.headers.get('credence-next-after') ?? ''),
+        nextAfter: ((next) => (ResumePointString.safeParse(next).success || POSITION_CURSOR.test(next) || KEYSET_CURSOR.test(next) ? next : undefined))(response.headers.get('credence-next-after') ?? ''),
       };
     },
     replay: (options = {}) => read(FleetReplayJson, `/v1/replay${query({ full: options.full === true ? 'true' : undefined })}`, '/v1/replay', MAX_LISTING_BYTES),

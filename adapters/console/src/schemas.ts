@@ -150,16 +150,17 @@ const KEYSET_KEY = /^\d{1,19}:/;
 /**
  * Since review 199 a cursor names the event its page ended at, as an event stream's id does: a position is
  * `<position>~<tag>`, a key `<key>:<id>@<position>~<tag>` (`@`, which no id holds, then the last row's event id); an
- * older server's has no tag. The console shows it and sends it back as it is.
+ * older server's has no tag. Since review 272 either ends in `.<q8>`, the digest of the query and parameters it was
+ * given for (a position untagged too: `<position>.<q8>`). The console shows it and sends it back as it is.
  */
-const ENDED_AT = /@(?:0|[1-9][0-9]{0,18})~[0-9a-f]{8}$/;
+const ENDED_AT = /@(?:0|[1-9][0-9]{0,18})~[0-9a-f]{8}(?:\.[0-9a-f]{8})?$/;
 const isComplianceCursor = (text: string): boolean => {
   const key = text.replace(ENDED_AT, '');
-  return /^\d{1,20}(?:~[0-9a-f]{8})?$/.test(text) || (KEYSET_KEY.test(key) && CredentialId.safeParse(key.slice(key.indexOf(':') + 1)).success);
+  return /^\d{1,20}(?:~[0-9a-f]{8})?(?:\.[0-9a-f]{8})?$/.test(text) || (KEYSET_KEY.test(key) && CredentialId.safeParse(key.slice(key.indexOf(':') + 1)).success);
 };
 export const ComplianceCursor = z
   .string()
-  .max(19 + 1 + 128 + 1 + 19 + 1 + 8)
+  .max(19 + 1 + 128 + 1 + 19 + 1 + 8 + 1 + 8)
   .refine(
     isComplianceCursor,
     'must be a position (<position>~<tag>), or <key>:<id>@<position>~<tag> (expiring: <notAfterMs>:<credentialId>; dangling-associations: <position>:<associationId>)',

@@ -1,4 +1,6 @@
+import { hash } from 'node:crypto';
 import { z } from 'zod';
+import { isCredenceError } from '../../../domain/errors.ts';
 import { MAX_POSITION, type ResumePoint } from '../../../domain/positions.ts';
 import type { EventStore, RecordedEvent } from '../../../domain/ports/event-store.ts';
 import { parseStreamId } from '../../../domain/streams.ts';
@@ -148,30 +150,85 @@ export const rowsTold = async <R extends object>(rows: readonly R[], told: (stre
  * guessed `after` answered 200 or 409 as the guess was right (review 208; SER-011, SER-025). There the tag is the
  * pseudonymised stream's, keyed in the Secure Environment (../sse/event-id.ts), and the cursor is checked against that
  * tag alone. A bare cursor (what earlier versions handed out, or a person types) is taken as it comes, unchecked.
+ *
+ * A cursor names its query and parameters too, after its tag: `.<q8>`, 8 hex digits of SHA-256 of the query's name and
+ * the parameters that decide its rows and their order as its own schema read them (`queryDigestOf`: not `limit`, which
+ * only cuts the pages, nor `after`), so that one given to another query, or to the same one with other parameters, is
+ * refused (`cursor_of_another_query`) rather than paged after: a `revocations` cursor given to `actions` answered the
+ * actions after its position, every earlier one skipped without a word, and on `provisioned` an empty all-clear; one
+ * actor's cursor was taken for another's (review 272). Where the cursor's event cannot be tagged a position still
+ * carries it (`<position>.<q8>`); a keyset key's id may end in `.` and 8 hex digits, so an untagged keyset cursor goes
+ * without. A cursor without the digest (`<position>~<tag>`, as versions before it handed out, mid-paging across an
+ * upgrade) is taken as bare cursors are: its tag checked, its query not.
  */
 
-const TAGGED_POSITION = /^(0|[1-9][0-9]{0,18})~([0-9a-f]{8})$/;
-const TAGGED_KEYSET = /^(\d{1,19}:[A-Za-z0-9][A-Za-z0-9._:~-]{0,127})@(0|[1-9][0-9]{0,18})~([0-9a-f]{8})$/;
+const DIGEST = '(?:\\.([0-9a-f]{8}))';
+const TAGGED_POSITION = new RegExp(`^(0|[1-9][0-9]{0,18})~([0-9a-f]{8})${DIGEST}?$`);
+const DIGESTED_POSITION = new RegExp(`^(0|[1-9][0-9]{0,18})${DIGEST}$`);
+const TAGGED_KEYSET = new RegExp(`^(\\d{1,19}:[A-Za-z0-9][A-Za-z0-9._:~-]{0,127})@(0|[1-9][0-9]{0,18})~([0-9a-f]{8})${DIGEST}?$`);
 
 /** The tagged forms as patterns, for the document (OpenAPI) beside the bare ones the queries' own schemas state. */
-export const TAGGED_CURSOR_PATTERNS = [TAGGED_POSITION.source, TAGGED_KEYSET.source] as const;
+export const TAGGED_CURSOR_PATTERNS = [TAGGED_POSITION.source, DIGESTED_POSITION.source, TAGGED_KEYSET.source] as const;
 
-/** An `after` as the query's own schema reads it (`after`), and the event it names (`endedAt`), when it is tagged. */
+/**
+ * An `after` as the query's own schema reads it (`after`), the event it names (`endedAt`) when it is tagged, and the
+ * digest of the query and parameters it was given for (`query`) when it carries one.
+ */
 export interface ComplianceCursor {
   readonly after: string;
   readonly endedAt?: ResumePoint;
+  readonly query?: string;
 }
 
-/** Splits a tagged cursor; any other text (a bare cursor, or one of no form) goes on whole to the query's schema. */
+/** Splits a tagged or digested cursor; any other text (a bare cursor, or one of no form) goes on whole to the query's schema. */
 export const complianceCursorOf = (after: string): ComplianceCursor => {
   const position = TAGGED_POSITION.exec(after);
   const keyset = position === null ? TAGGED_KEYSET.exec(after) : null;
-  const [cursor, at, tag] = position !== null ? [position[1]!, position[1]!, position[2]!] : keyset !== null ? [keyset[1]!, keyset[2]!, keyset[3]!] : [];
+  const digested = position === null && keyset === null ? DIGESTED_POSITION.exec(after) : null;
+  if (digested !== null) return BigInt(digested[1]!) > MAX_POSITION ? { after } : { after: digested[1]!, query: digested[2]! };
+  const [cursor, at, tag, query] =
+    position !== null ? [position[1]!, position[1]!, position[2]!, position[3]] : keyset !== null ? [keyset[1]!, keyset[2]!, keyset[3]!, keyset[4]] : [];
   // A position of 19 digits past 2^63 - 1 is no event's (nor one a store can be asked for): the value goes on whole,
   // and the query's schema refuses it as no cursor of its form.
   if (cursor === undefined || BigInt(at!) > MAX_POSITION) return { after };
-  return { after: cursor, endedAt: { position: BigInt(at!), tag: tag! } };
+  return { after: cursor, endedAt: { position: BigInt(at!), tag: tag! }, ...(query !== undefined ? { query } : {}) };
 };
+
+/** Parameters that page, not choose rows: left out of the digest, so a page of another `limit` goes on. */
+const PAGING_ONLY = new Set(['limit', 'after']);
+
+/** `value` with its keys in order and no undefined one; instants (a Date) as ISO text, bigints as decimal text. */
+const canonical = (value: unknown): unknown => {
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === 'bigint') return value.toString(10);
+  if (Array.isArray(value)) return value.map(canonical);
+  if (typeof value !== 'object' || value === null) return value;
+  const entries = Object.entries(value).filter(([, v]) => v !== undefined);
+  return Object.fromEntries(entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => [k, canonical(v)]));
+};
+
+/**
+ * The digest a cursor of `name` carries: of the parameters its own schema parsed (`params`), so that the same ones
+ * written another way (`from=2026-01-01`, `from=2026-01-01T00:00:00Z`; `order` left out, `order=log`) page on, and any
+ * that would choose other rows or another order do not. The HTTP route and the CLI both ask it here.
+ */
+export const queryDigestOf = (name: ComplianceQueryName, params: unknown): string => {
+  const chosen = Object.entries(params as object).filter(([k]) => !PAGING_ONLY.has(k));
+  return hash('sha256', JSON.stringify(['credence/compliance-cursor/v1', name, canonical(Object.fromEntries(chosen))]), 'hex').slice(0, 8);
+};
+
+/** The rule a cursor of another query or other parameters is refused by (HTTP 400 naming `query.after`; the CLI's exit 2). */
+export const CURSOR_OF_ANOTHER_QUERY = 'cursor_of_another_query';
+
+/**
+ * Why `cursor` does not page `query` (its digest, `queryDigestOf`), said whole; none when it carries no digest (a bare
+ * or older cursor, above) or this one. `without`: how to leave the cursor out (`after` over HTTP, `--after` in the CLI).
+ */
+export const cursorOfAnotherQuery = (cursor: ComplianceCursor | undefined, query: string, without: string): string | undefined =>
+  cursor?.query === undefined || cursor.query === query
+    ? undefined
+    : 'a cursor given by another query or other parameters (those that choose its rows and their order: all but limit), ' +
+      `so paging after it would skip or repeat rows without a word; page again from the start, without ${without}, with the parameters you mean`;
 
 /**
  * Whether `record` is a pseudonym's: of its stream, or a fact claim its rotation left on another stream (EventStoreDB:
@@ -218,16 +275,36 @@ export const cursorKeyedAt = async (store: EventStore, position: bigint): Promis
 
 /**
  * The `nextAfter` of a cut answer, tagged: its event's id for a position, the last row's event id after `@` for a key
- * of the answer's own order. Untagged where no event is at the position (0; a record scavenged from a shared cluster),
- * or at a pseudonym's event without `keyed` (above).
+ * of the answer's own order; then `.<q8>`, `query` (`queryDigestOf`), which the HTTP route and the CLI both give.
+ * Untagged where no event is at the position (0; a record scavenged from a shared cluster), or at a pseudonym's event
+ * without `keyed` (above).
  */
-export const taggedNextAfter = async (store: EventStore, answer: ComplianceAnswer, keyed?: TaggerOnDemand): Promise<string | undefined> => {
+export const taggedNextAfter = async (store: EventStore, answer: ComplianceAnswer, keyed?: TaggerOnDemand, query?: string): Promise<string | undefined> => {
   const { nextAfter } = answer;
   if (nextAfter === undefined) return undefined;
+  const digest = query === undefined ? '' : `.${query}`;
   const position = typeof nextAfter === 'bigint' ? nextAfter : answer.rows.at(-1)?.position;
   const record = position === undefined || position === 0n ? undefined : await recordAtPosition(store, position);
   const tagOf = record === undefined ? undefined : await taggerAt(record, keyed);
-  if (record === undefined || tagOf === undefined) return String(nextAfter);
+  // Untagged, a keyset key goes without the digest too (above: an id may end as one does).
+  if (record === undefined || tagOf === undefined) return typeof nextAfter === 'bigint' ? `${nextAfter}${digest}` : nextAfter;
   const id = eventIdOf(record, tagOf);
-  return typeof nextAfter === 'bigint' ? id : `${nextAfter}@${id}`;
+  return `${typeof nextAfter === 'bigint' ? id : `${nextAfter}@${id}`}${digest}`;
+};
+
+/**
+ * `answer()`, or no rows where it names a subscription the read model holds no SubscriptionCreated of while it is
+ * behind (`eventsBehind`) and the store holds it: nothing provisioned under it can have been handled either, and the
+ * answer's lag says so. Any other refusal (and that one where the store has no such subscription: review 155, a typo's
+ * empty list read as an all-clear) is thrown as it came. The HTTP route and the CLI's local path both answer by it
+ * (review 272: the CLI refused a subscription a rebuilding read model had not reached yet).
+ */
+export const answeredOrBehind = async (answer: () => ComplianceAnswer, store: EventStore, eventsBehind: number): Promise<ComplianceAnswer> => {
+  try {
+    return answer();
+  } catch (error) {
+    if (!isCredenceError(error, 'not_found') || error.problem.code !== 'not_found' || eventsBehind === 0) throw error;
+    if ((await store.readStream(error.problem.streamId, { maxCount: 1 })).length > 0) return { rows: [], truncated: false };
+    throw error;
+  }
 };

@@ -10,7 +10,9 @@ import { ACCESS } from '../auth/roles.ts';
 import type { RouteModule, ServiceContext } from '../context.ts';
 import { HttpProblem } from '../problems.ts';
 import { documentedAs, QueryWholeNumberOr } from '../query-values.ts';
-import { complianceCursorOf, csvColumnsOf, cursorTaggersAt, rowsTold, TAGGED_CURSOR_PATTERNS, taggedNextAfter, type ComplianceCursor } from './compliance-rows.ts';
+import {
+  answeredOrBehind, complianceCursorOf, csvColumnsOf, CURSOR_OF_ANOTHER_QUERY, cursorOfAnotherQuery, cursorTaggersAt, queryDigestOf, rowsTold, TAGGED_CURSOR_PATTERNS, taggedNextAfter, type ComplianceCursor,
+} from './compliance-rows.ts';
 import { refuseLongEntity } from './entity-bound.ts';
 import { refuseUnlessResolved, toldOfStreamIds, withoutNodeTrail } from './pseudonym-reads.ts';
 import { entityReplayTold, findingsTold } from './replay-findings-told.ts';
@@ -19,7 +21,8 @@ import { encodedAs, encodedInTurns, mapInTurns, sendJsonInTurns, sendJsonOfInTur
 import { refuseResumePointNotInLog } from './resume-point.ts';
 import type { ResponseHeaders } from '../response-headers.ts';
 import { keyedTagger, type TaggerOnDemand } from '../sse/event-id.ts';
-import { DecimalString, EVENTS_BEHIND_HEADER_DOC, Finding, getEntityRoute, readYourWritesInto, toWire, Verdict } from './wire.ts';
+import { DecimalString, EVENTS_BEHIND_HEADER_DOC, Finding, getEntityRoute, toWire, Verdict } from './wire.ts';
+import { complianceEventsBehindInto } from './compliance-behind.ts';
 
 /** Every parameter any compliance query takes, as the query string carries them; each query's own schema decides. */
 const PARAMS = ['reason', 'from', 'to', 'actor', 'tokenId', 'subscription', 'days', 'now', 'limit', 'after', 'order'] as const;
@@ -66,7 +69,10 @@ const AFTER =
   'and for dangling-associations `<position>:<associationId>@<position>~<tag>`, the rows after that one in the answer\'s order. ' +
   "The tag names the event the page ended at (at a pseudonym's event under the pseudonym key, and checked against that tag alone): " +
   'a cursor whose event this log does not hold there is of another log (a restore ' +
-  'from an older backup, another instance) and is refused (409 `resume_point_not_in_log`, naming `query.after`). Without ' +
+  'from an older backup, another instance) and is refused (409 `resume_point_not_in_log`, naming `query.after`). Each ends in ' +
+  '`.<q8>`, a digest of the query and the parameters that choose its rows and their order (all but `limit`): given to another ' +
+  'query, or with other parameters, it is refused (400 `cursor_of_another_query`, naming `query.after`); a cursor without it ' +
+  '(as versions before it handed out) is taken with its tag checked, its query not. Without ' +
   `\`~<tag>\` (\`@…\`), as earlier versions handed it out or to go on from a whole answer's last row, a cursor is taken unchecked: a ` +
   `global position from 0 to ${MAX_POSITION} (2^63 - 1), or \`<key>:<id>\``;
 
@@ -116,10 +122,10 @@ const PAGING_HEADERS: ResponseHeaders = {
   'credence-truncated': { type: 'string', enum: ['true', 'false'], description: 'more rows matched than `limit`' },
   'credence-next-after': {
     type: 'string',
-    pattern: '^(0|[1-9][0-9]*)(~[0-9a-f]{8}|:[A-Za-z0-9][A-Za-z0-9._:~-]{0,127}(@(0|[1-9][0-9]*)~[0-9a-f]{8})?)?$',
+    pattern: '^(0|[1-9][0-9]*)((~[0-9a-f]{8})?(\\.[0-9a-f]{8})?|:[A-Za-z0-9][A-Za-z0-9._:~-]{0,127}(@(0|[1-9][0-9]*)~[0-9a-f]{8}(\\.[0-9a-f]{8})?)?)$',
     description:
       'with `credence-truncated: true`, for revocations, actions, provisioned, expiring and dangling-associations: the `after` of the next ' +
-      'page, tagged with the event it ends at (`nextAfter`)',
+      'page, tagged with the event it ends at and the digest of its query and parameters (`nextAfter`)',
   },
   ...EVENTS_BEHIND_HEADER_DOC,
 };
@@ -146,11 +152,10 @@ const issuesOf = (error: z.ZodError): FieldIssue[] =>
  */
 const answerOrUnknown = async (context: ServiceContext, name: ComplianceQueryName, params: unknown, eventsBehind: number): Promise<ComplianceAnswer> => {
   try {
-    return answerQuery(name, context.credence.readModels, params, context.credence.engine.clock.now());
+    const answer = () => answerQuery(name, context.credence.readModels, params, context.credence.engine.clock.now());
+    return await answeredOrBehind(answer, context.credence.store, eventsBehind);
   } catch (error) {
     if (!isCredenceError(error, 'not_found') || error.problem.code !== 'not_found') throw error;
-    const { streamId } = error.problem;
-    if (eventsBehind > 0 && (await context.credence.store.readStream(streamId, { maxCount: 1 })).length > 0) return { rows: [], truncated: false };
     throw new HttpProblem(404, 'not_found', `query.subscription: ${error.message}`, { path: 'query.subscription' });
   }
 };
@@ -248,7 +253,9 @@ export const complianceRoutes: RouteModule = (app, context) => {
         '`expiring` (by its order, notAfter then credential id: `<notAfterMs>:<credentialId>`) and `dangling-associations` (by the ' +
         'position that ended the parent, its credential, node, App-ID or App-ID enrolment, then association id: `<position>:<associationId>`) then ' +
         'name `nextAfter` (and the credence-next-after header), to pass as `after` for the next page, tagged with the event the page ' +
-        'ended at so that a cursor of another log is refused (409 `resume_point_not_in_log`, naming `query.after`), not paged after. ' +
+        'ended at so that a cursor of another log is refused (409 `resume_point_not_in_log`, naming `query.after`), not paged after, ' +
+        'and with a digest of the query and its parameters so that one of another query or other parameters is too (400 ' +
+        '`cursor_of_another_query`, naming `query.after`). ' +
         '`provisioned` lists rows in ' +
         'the order they were written (`listedPosition`: the provisioning, or for a credential provisioned before its node was known, ' +
         'the enrolment or association that named it, after rows listed before), and pages by it: rows one event listed together ' +
@@ -291,7 +298,8 @@ export const complianceRoutes: RouteModule = (app, context) => {
                     'with `truncated`, for revocations, actions and provisioned (`<position>~<tag>`), expiring ' +
                       '(`<notAfterMs>:<credentialId>@<position>~<tag>`) and dangling-associations (`<position>:<associationId>@<position>~<tag>`): ' +
                       'the `after` of the next page, as it is. The tag names the event the page ended at (of its last row, or the one that listed ' +
-                      'it), as an event stream\'s id does (at a pseudonym\'s event, as the pseudonymised stream\'s does); untagged where no event is there',
+                      'it), as an event stream\'s id does (at a pseudonym\'s event, as the pseudonymised stream\'s does); untagged where no event is there. ' +
+                      'Then `.<q8>`, the digest of the query and its parameters but `limit` (a position untagged too: `<position>.<q8>`; an untagged key goes without)',
                   ),
               }),
             },
@@ -308,10 +316,14 @@ export const complianceRoutes: RouteModule = (app, context) => {
       const cursor = raw['after'] === undefined ? undefined : complianceCursorOf(raw['after']);
       const params = definition.params.safeParse(cursor === undefined ? raw : { ...raw, after: cursor.after });
       if (!params.success) throw validationError(issuesOf(params.error), 'query');
+      // A cursor of another query, or of other parameters, would skip or repeat rows without a word (review 272).
+      const query = queryDigestOf(name, params.data);
+      const another = cursorOfAnotherQuery(cursor, query, '`after`');
+      if (another !== undefined) throw validationError([{ path: 'query.after', rule: CURSOR_OF_ANOTHER_QUERY, message: another }], 'query');
       // An `after` of another log, or past the store's head, would skip rows, or answer an empty last page (which a
       // pager reads as "no more rows"), without a word.
       await refuseAfterNotInLog(context, cursor, (params.data as { readonly after?: unknown }).after, keyed);
-      const eventsBehind = await readYourWritesInto(context, reply, ['audit', 'compliance']);
+      const eventsBehind = await complianceEventsBehindInto(context, reply, name);
       const answer = await answerOrUnknown(context, name, params.data, eventsBehind);
       // A pseudonym's rows are told as the canonical stream tells its events (review 251: an operator's own demand
       // rotation named the new pseudonym's stream); left out after the cut, so `nextAfter` below is still the answer's.
@@ -323,7 +335,7 @@ export const complianceRoutes: RouteModule = (app, context) => {
       });
       reply.header('vary', 'accept');
       reply.header('credence-truncated', String(answer.truncated));
-      const nextAfter = await taggedNextAfter(context.credence.store, answer, keyed);
+      const nextAfter = await taggedNextAfter(context.credence.store, answer, keyed, query);
       // CSV has no field for it: the next page's `after` travels as a header there (and here too).
       if (nextAfter !== undefined) reply.header('credence-next-after', nextAfter);
       if (wantsCsv(request.headers.accept)) return reply.type('text/csv; charset=utf-8').send(toCsv(rows, csvColumnsOf(name)));

@@ -5,9 +5,10 @@ import { MACHINES } from '../../../machines/index.ts';
 import { timelinePage, stateAt } from '../../../projections/audit/index.ts';
 import { listEntities, type EntityRow } from '../../../projections/entities/index.ts';
 import { ACCESS } from '../auth/roles.ts';
-import type { RouteModule } from '../context.ts';
+import type { RouteModule, ServiceContext } from '../context.ts';
+import { HttpProblem } from '../problems.ts';
 import { QueryWholeNumber, QueryWholeNumberOr } from '../query-values.ts';
-import { refuseLongEntity } from './entity-bound.ts';
+import { lengthBeyond, refuseLongEntity } from './entity-bound.ts';
 import { entityNow } from './entity-now.ts';
 import { wholeTimelineInTurns } from './entity-timeline.ts';
 import { encodedAs, sendJsonInTurns, sendJsonOfInTurns, verdictInTurns } from './json-in-turns.ts';
@@ -124,6 +125,27 @@ const TimelineQuery = z.strictObject({
   limit: QueryWholeNumber(1, MAX_PAGE).optional().describe(`at most this many entries (at most ${MAX_PAGE}): one page; without it, every entry`),
   after: DecimalString.optional().describe('with `limit`: the entries after this stream revision (the `nextAfter` of the page before)'),
 });
+
+/**
+ * A page after a revision past the stream's last, refused (review 272): answered, it was empty and without `nextAfter`,
+ * which a pager reads as "no more entries". Refused as a compliance `after` past the log's head is (./resume-point.ts):
+ * 409 `resume_point_not_in_log` naming `query.after`, `head` here the stream's last revision. Judged by the store, not
+ * the audit trail: an `after` the trail has not reached yet is its lag, which the answer's header says.
+ */
+const refuseAfterPastTheStream = async (context: ServiceContext, streamId: string, after: string | undefined): Promise<void> => {
+  if (after === undefined) return;
+  const { store } = context.credence;
+  if ((await store.readStream(streamId, { fromRevision: BigInt(after), maxCount: 1 })).length > 0) return;
+  const length = await lengthBeyond(store, streamId, 0);
+  const last = length === undefined ? undefined : (length - 1).toString(10);
+  const reach = last === undefined ? 'the stream holds no event' : `its last revision is ${last}`;
+  throw new HttpProblem(
+    409,
+    'resume_point_not_in_log',
+    `query.after: cannot page after revision ${after} of ${streamId}: ${reach}, so the page would be empty and read as the last; page again from the start (without \`after\`)`,
+    { resumeAfter: after, ...(last !== undefined ? { head: last } : {}), path: 'query.after' },
+  );
+};
 
 /** What a refused whole-stream read of an entity can do instead (./entity-bound.ts). */
 const PAGE_THE_TIMELINE = `read its history in pages: GET /v1/entities/{kind}/{id}/timeline?limit=${MAX_PAGE}, then with \`after\` set to each page's \`nextAfter\``;
@@ -259,7 +281,8 @@ export const entityRoutes: RouteModule = (app, context) => {
         '(a cascade, a schedule) and the request signature status: what was recorded, not whether its machine accepts it. The state ' +
         'after each event, and each event it refuses, is in GET /v1/replay/{kind}/{id}. ' +
         "A pseudonym's is refused (403) but to an auditor who recorded a resolution of it. With `limit`, one page of at most " +
-        `\`limit\` entries after stream revision \`after\`, and \`nextAfter\` when more follow; without it, every entry, and an entity of more ` +
+        `\`limit\` entries after stream revision \`after\`, and \`nextAfter\` when more follow (an \`after\` past the stream's last revision is ` +
+        "refused, 409 `resume_point_not_in_log` naming `query.after`, `head` its last revision); without it, every entry, and an entity of more " +
         `than ${context.limits.maxEntityEvents} events is refused (422 \`entity_too_long\`).`,
       tags: ['entities'],
       querystring: TimelineQuery,
@@ -271,6 +294,7 @@ export const entityRoutes: RouteModule = (app, context) => {
       if (query.after !== undefined && query.limit === undefined) {
         throw validationError([{ path: 'query.after', rule: 'requires', message: 'pages with `limit`: pass both' }], 'query');
       }
+      await refuseAfterPastTheStream(context, streamId, query.after);
       // Unpaged, the whole trail is one answer: bounded like every whole-stream read.
       if (query.limit === undefined) await refuseLongEntity(context, streamId, PAGE_THE_TIMELINE);
       // The audit trail may lack what the read models had not handled yet: the header says how much.
