@@ -17,19 +17,19 @@ describe('a malformed compliance cursor', () => {
   it('of a query in log order is refused naming <position>~<tag> first', () => {
     for (const after of ['74~xyz', 'abc', '12:cred-1']) {
       const said = messageOf('revocations', { after });
-      expect(said, after).toMatch(/^the nextAfter of the page before, <position>~<tag>, e.g. 1200~5e0306c9 \(or a bare position, e\.g\. 1200\)/);
+      expect(said, after).toMatch(/^the nextAfter of the page before, <position>~<tag>\.<q8>, e\.g\. 1200~5e0306c9\.0b5c4e7a \(or a bare position, e\.g\. 1200\)/);
     }
   });
 
   it("of expiring is refused naming <notAfterMs>:<credentialId>@<position>~<tag> first", () => {
     for (const after of ['cred-1', '12', '1767225600000:cred-1@74~xyz']) {
       const said = messageOf('expiring', { days: '30', after });
-      expect(said, after).toMatch(/^the nextAfter of the page before, <notAfterMs>:<credentialId>@<position>~<tag>, e\.g\. 1767225600000:cred-1@1200~5e0306c9 \(or without its @<position>~<tag>\)/);
+      expect(said, after).toMatch(/^the nextAfter of the page before, <notAfterMs>:<credentialId>@<position>~<tag>\.<q8>, e\.g\. 1767225600000:cred-1@1200~5e0306c9\.0b5c4e7a \(or without its @<position>~<tag>\.<q8>\)/);
     }
   });
 
   it('of dangling-associations is refused naming <position>:<associationId>@<position>~<tag> first', () => {
     const said = messageOf('dangling-associations', { after: 'assoc-1' });
-    expect(said).toMatch(/^the nextAfter of the page before, <position>:<associationId>@<position>~<tag>, e\.g\. 1042:assoc-1@1042~5e0306c9 \(or without its @<position>~<tag>\)/);
+    expect(said).toMatch(/^the nextAfter of the page before, <position>:<associationId>@<position>~<tag>\.<q8>, e\.g\. 1042:assoc-1@1042~5e0306c9\.0b5c4e7a \(or without its @<position>~<tag>\.<q8>\)/);
   });
 });

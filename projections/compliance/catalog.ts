@@ -41,7 +41,7 @@ const Limit = z
  * refusal still named the bare position alone). A tagged cursor reaches this schema without its tag (the HTTP route and
  * the CLI split it off, adapters/http/routes/compliance-rows.ts): one here with a `~` is of no form.
  */
-const AFTER_FORM = 'the nextAfter of the page before, <position>~<tag>, e.g. 1200~5e0306c9 (or a bare position, e.g. 1200)';
+const AFTER_FORM = 'the nextAfter of the page before, <position>~<tag>.<q8>, e.g. 1200~5e0306c9.0b5c4e7a (or a bare position, e.g. 1200)';
 const POSITION_RANGE = { message: `a global position, at most 2^63 - 1 (${MAX_POSITION})`, params: { rule: 'position_range' } };
 const After = z
   .string()
@@ -71,13 +71,13 @@ const keysetAfter = (form: string, digits: number, Id: z.ZodType, idRule: string
 
 /** The keyset cursors as printed (`@<position>~<tag>` names the log, review 199), then the bare form still taken. */
 const EXPIRING_CURSOR =
-  'the nextAfter of the page before, <notAfterMs>:<credentialId>@<position>~<tag>, e.g. 1767225600000:cred-1@1200~5e0306c9 (or without its @<position>~<tag>)';
+  'the nextAfter of the page before, <notAfterMs>:<credentialId>@<position>~<tag>.<q8>, e.g. 1767225600000:cred-1@1200~5e0306c9.0b5c4e7a (or without its @<position>~<tag>.<q8>)';
 const ExpiringAfter = keysetAfter(EXPIRING_CURSOR, 16, CredentialId, 'credential_id', 'credential id')
   .transform(({ key, id }) => ({ notAfterMs: Number(key), credentialId: id }))
   .optional();
 
 const DANGLING_CURSOR =
-  'the nextAfter of the page before, <position>:<associationId>@<position>~<tag>, e.g. 1042:assoc-1@1042~5e0306c9 (or without its @<position>~<tag>)';
+  'the nextAfter of the page before, <position>:<associationId>@<position>~<tag>.<q8>, e.g. 1042:assoc-1@1042~5e0306c9.0b5c4e7a (or without its @<position>~<tag>.<q8>)';
 const DanglingAfter = keysetAfter(DANGLING_CURSOR, 19, AssociationId, 'association_id', 'association id')
   .transform(({ key, id }) => ({ position: BigInt(key), associationId: id }))
   .refine((a) => a.position <= MAX_POSITION, { path: [], ...POSITION_RANGE })
