@@ -111,6 +111,8 @@ export const finishRun = async (
     );
     // A Finished key is an HMAC key: the 'psk256' verifier is the one that checks a MAC.
     if (!(await checkProof(se, { kind: 'psk256', handle: keys.registreeFinished }, keyConfirmationFor('registree', th), finish.keyConfirmation))) {
+      // The keys derived from this ECDH go; the run's ephemeral key stays (deriveAssociationKeys), so the genuine
+      // finish after an altered copy still completes the run (review 274).
       await destroyAssociationKeys(se, keys);
       keys = undefined;
       return failedProof(session, protocolFailure(FINISH, 'bad_mac', 'Registree key confirmation failed'), rewind);

@@ -52,7 +52,7 @@ const keyInfo = (label: string, transcriptHash: Uint8Array): Uint8Array =>
  *   th   = transcript hash through the challenge: both identities, the key exchange mode, both nonces, both
  *          ephemeral public keys (not the lifetime: granted after the Registree's proof, in the confirm, whose
  *          Finished MAC with k_registrar-finished covers it)
- *   dhe  = ECDH(own ephemeral, peer ephemeral)                        (the ephemeral key is destroyed once used)
+ *   dhe  = ECDH(own ephemeral, peer ephemeral)    (the Registree's ephemeral key destroyed once used, the Registrar's when its run ends)
  *   hs   = HKDF(salt = th, IKM = PSK || dhe, info = "handshake-secret")      psk_dhe_ke (RFC 8446 4.2.9)
  *        = HKDF(salt = th, IKM = dhe,       info = "handshake-secret")      signature_dhe
  *   k_x  = HKDF(salt = "", IKM = hs, info = label_x || 0x00 || th)   for x in
@@ -66,7 +66,7 @@ const keyInfo = (label: string, transcriptHash: Uint8Array): Uint8Array =>
  * draft-ietf-tls-hybrid-design): hs stays secret while either part does. Forward secrecy in
  * PSK mode follows: the PSK and the whole transcript, without an ephemeral private key, do not give dhe, hence
  * neither hs nor any key of the run. The ephemeral keys and the ECDH secret never leave the Secure Environment
- * and are destroyed here; so is hs.
+ * and are destroyed here (the Registrar's own ephemeral key excepted: its run's, see `deriveAssociationKeys`); so is hs.
  */
 export type FinishedKeys = Pick<AssociationKeys, 'registreeFinished' | 'registrarFinished'>;
 export type TrafficKeys = Pick<AssociationKeys, 'registreeToRegistrar' | 'registrarToRegistree'>;
@@ -90,15 +90,20 @@ const expand = async (se: OwnedSecureEnvironment, handshakeSecret: KeyHandle, tr
   }
 };
 
+/** Whether `deriveHandshake` destroys the ephemeral key it agrees with, once used, or leaves it to its owner. */
+export type OwnEphemeral = 'destroy' | 'keep';
+
 /**
  * The first half, for an end that must confirm its peer before it keeps anything: the Finished keys and the
  * handshake secret hs, both ephemeral (in memory only), so a run abandoned before the confirm leaves no stored key.
+ * The ECDH secret is destroyed whatever happens; `source.ephemeral` too unless `ephemeral` is 'keep'.
  */
 export const deriveHandshake = async (
   se: OwnedSecureEnvironment,
   source: { readonly ephemeral: KeyHandle; readonly peerPublicKey: Uint8Array; readonly psk?: KeyHandle | undefined },
   transcriptHash: Uint8Array,
   step: string,
+  ephemeral: OwnEphemeral = 'destroy',
 ): Promise<{ readonly finished: FinishedKeys; readonly handshakeSecret: KeyHandle }> => {
   let secret: KeyHandle | undefined;
   let handshakeSecret: KeyHandle | undefined;
@@ -117,7 +122,7 @@ export const deriveHandshake = async (
     await destroyQuietly(se, handshakeSecret);
     throw error;
   } finally {
-    await destroyQuietly(se, secret, source.ephemeral);
+    await destroyQuietly(se, secret, ephemeral === 'destroy' ? source.ephemeral : undefined);
   }
 };
 
@@ -130,14 +135,19 @@ export const deriveTraffic = async (se: OwnedSecureEnvironment, handshakeSecret:
   }
 };
 
-/** Both halves at once, for the end that checks its peer's Finished in the same step (the Registrar). */
+/**
+ * Both halves at once, for the end that checks its peer's Finished in the same step (the Registrar). Its ephemeral
+ * key is kept: it is the run's, which a finish whose key confirmation does not check leaves going (failed-proofs.ts),
+ * so the genuine finish after an altered copy must still find it (review 274: destroyed here, the run could not
+ * finish and its genuine finish was told `unknown_session`). The run's session `cleanup` destroys it when the run ends.
+ */
 export const deriveAssociationKeys = async (
   se: OwnedSecureEnvironment,
   source: { readonly ephemeral: KeyHandle; readonly peerPublicKey: Uint8Array; readonly psk?: KeyHandle | undefined },
   transcriptHash: Uint8Array,
   step: string,
 ): Promise<AssociationKeys> => {
-  const { finished, handshakeSecret } = await deriveHandshake(se, source, transcriptHash, step);
+  const { finished, handshakeSecret } = await deriveHandshake(se, source, transcriptHash, step, 'keep');
   try {
     return { ...finished, ...(await deriveTraffic(se, handshakeSecret, transcriptHash)) };
   } catch (error) {

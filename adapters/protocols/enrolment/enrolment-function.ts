@@ -38,7 +38,7 @@ import {
 import { SessionTable, type Claim } from '../shared/session-table.ts';
 import type { Opening, RunContext, Session } from './enrolment-runs.ts';
 import { checkManufacturerCertificate } from './manufacturer-certificate.ts';
-import { acceptNodeKey, deliverPsk } from './new-credential.ts';
+import { acceptNodeKey, deliverPsk, proofOfPossessionRefusal } from './new-credential.ts';
 import { assertBootstrapStillUsable } from './bootstrap-still-usable.ts';
 import { admitReceipt, completeRun, RECEIPT } from './enrolment-receipt.ts';
 import type { BootstrapCredential, EnrolmentFunctionOptions } from './enrolment-options.ts';
@@ -289,6 +289,10 @@ export class EnrolmentFunction {
         throw keyGoneAtProof(AUTH, error, [pskOf(session.nodeVerifier)], failed);
       }
       if (!verified) return failedProof(session, failed, rewind);
+      // Outside what the proof covers: a copy with only its proof of possession altered is a failed proof too, refused
+      // before the run is remembered (its nonce, a runs-per-claimant slot), so the genuine auth still finds the run.
+      const possession = proofOfPossessionRefusal(session.hello.credentialKind, auth, th);
+      if (possession !== undefined) return failedProof(session, possession, rewind);
       // Revoked since the hello, say: the proof verified, so only the holder is told (bootstrap-still-usable.ts).
       await assertBootstrapStillUsable(AUTH, this.#o.resolveBootstrap, session.hello, now);
       await rememberAuthenticatedRun(AUTH, this.#replay, { claimant: session.hello.nodeId, nonce: session.hello.nodeNonce, transcriptHash: toHex(th) }, now, {

@@ -1,3 +1,4 @@
+import type { CredenceError } from '../../../domain/errors.ts';
 import { fromBase64url, toBase64url } from '../../../domain/crypto/base64url.ts';
 import type { CredentialDescriptor } from '../../../domain/crypto/credential.ts';
 import { publicKeyFingerprint } from '../../../domain/crypto/fingerprint.ts';
@@ -18,6 +19,25 @@ const AUTH = 'provisioning.auth';
 /** What every new credential of a run says besides its key: the validity granted in the challenge, the node. */
 type Common = Pick<CredentialDescriptor, 'validity' | 'owner'>;
 
+const PSK_NEEDS_NO_KEY = 'a PSK needs no node key';
+
+/**
+ * The refusal of an auth whose proof of possession is not the node's, asked before its run is remembered
+ * (EnrolmentFunction.acceptAuth), or undefined. The auth proof covers every field but `proof` and `proofOfPossession`,
+ * so a copy of the node's auth with only its proof of possession altered (or one added to a PSK run's auth) passes the
+ * proof check: refused here, the caller keeps the run for the genuine auth, a failed proof (review 274: refused after
+ * the run was remembered, it ended the run). A key the node sent that cannot be checked is left to `acceptNodeKey`
+ * (`malformed`): the auth proof covers it, so it is the node's own message.
+ */
+export const proofOfPossessionRefusal = (kind: CredentialDescriptor['kind'], auth: ProvisioningAuth, th: Uint8Array): CredenceError | undefined => {
+  if (kind === 'psk256') return auth.proofOfPossession === undefined ? undefined : protocolFailure(AUTH, 'unsupported', PSK_NEEDS_NO_KEY);
+  if (auth.credentialPublicKey === undefined) return undefined;
+  const publicKey = fromBase64url(auth.credentialPublicKey);
+  if (!checkPublicKey(kind, publicKey).ok) return undefined;
+  const pop = auth.proofOfPossession === undefined ? undefined : fromBase64url(auth.proofOfPossession);
+  return pop && verifySignature(kind, publicKey, proofFor('node', 'proof-of-possession', th), pop) ? undefined : protocolFailure(AUTH, 'bad_proof_of_possession');
+};
+
 /**
  * psk256: a new PSK made in the Secure Environment and wrapped for the node under a key agreed from the run's
  * ephemerals (`th`, the transcript hash so far). Until the receipt confirms the delivery the infrastructure's copy
@@ -32,7 +52,7 @@ export const deliverPsk = async (
   common: Common,
 ): Promise<{ readonly credential: CredentialDescriptor; readonly wrappedKey: string }> => {
   if (auth.credentialPublicKey !== undefined || auth.proofOfPossession !== undefined || auth.csr !== undefined) {
-    throw protocolFailure(AUTH, 'unsupported', 'a PSK needs no node key');
+    throw protocolFailure(AUTH, 'unsupported', PSK_NEEDS_NO_KEY);
   }
   // The key-encryption key first: a refused agreement (a low-order point) must leave no PSK made for the run.
   const kek = await deliveryKey(se, run.ephemeral as KeyHandle, fromBase64url(run.hello.ephemeral?.publicKey ?? ''), th, AUTH);
@@ -74,6 +94,7 @@ export const acceptNodeKey = (
   // another node's keys (SER-010). It is refused before the key is fingerprinted or looked up.
   const checked = checkPublicKey(kind, publicKey);
   if (!checked.ok) throw protocolFailure(AUTH, 'malformed', `credentialPublicKey: ${checked.rule}: ${checked.message}`);
+  // Checked before the run was remembered (proofOfPossessionRefusal); again here, so that no key is accepted without it.
   const pop = auth.proofOfPossession === undefined ? undefined : fromBase64url(auth.proofOfPossession);
   if (!pop || !verifySignature(kind, publicKey, proofFor('node', 'proof-of-possession', th), pop)) {
     throw protocolFailure(AUTH, 'bad_proof_of_possession');
