@@ -11,6 +11,9 @@ import { indexLegacyLeaves } from './stream-index.ts';
 import { isOwnLeaf, OwnLeafTracker } from './resume-point.ts';
 import { NewerLeafUnchecked, NewestLeafWatch } from './newest-leaf.ts';
 
+/** How many newer rows of other logs one ingest holds to the store before it gives up for this pass (`whenHeld`). */
+const MAX_HOLDS = 64;
+
 /** The log key refuses this log: it does not extend what the key signed, or its file holds rows no log writes (review 108). */
 const isRefusalToSign = (error: unknown): error is TransparencyLogForked | TransparencyLogAltered =>
   error instanceof TransparencyLogForked || error instanceof TransparencyLogAltered;
@@ -186,12 +189,16 @@ export class TransparencyProjection {
 
   /** Runs `work` (an ingest); a newer row it found unchecked is held to the store, and the work run again once it stands. */
   private async whenHeld<T>(work: () => T): Promise<T> {
-    try {
-      return work();
-    } catch (error) {
-      if (!(error instanceof NewerLeafUnchecked)) throw error;
-      await this.holdNewestToStore();
-      return work();
+    // Another log (an export) may append again while a row is held to the store (review 275: a second try alone failed
+    // then, an error logged in a healthy service). Each hold moves the known leaf on to a row a log wrote, so the tries
+    // end once that log stops; the bound only keeps a log appending without pause from holding this one for ever.
+    for (let held = 0; ; held++) {
+      try {
+        return work();
+      } catch (error) {
+        if (!(error instanceof NewerLeafUnchecked) || held === MAX_HOLDS) throw error;
+        await this.holdNewestToStore();
+      }
     }
   }
 
