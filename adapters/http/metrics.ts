@@ -1,17 +1,25 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EntityCacheStats } from '../engine/index.ts';
+import type { OCSP_RESPONSE_STATUS } from '../../domain/x509/revocation/index.ts';
 import type { ComponentFailing, ComponentStatus } from '../runtime/index.ts';
 import { droppedLogLines } from './log-destination.ts';
 
 export interface ServiceMetrics {
   commandDecided(type: string, outcome: 'accepted' | 'refused' | 'replayed', seconds: number): void;
-  requestRefused(status: number, route: string): void;
-  rateLimited(route: string): void;
+  /**
+   * A request answered 4xx or 5xx. `listener` only for the probe port's (`probes`): its /readyz and unmatched paths
+   * are the API port's too. The API's series carry no `listener`, as they did before the probe port counted (review 276).
+   */
+  requestRefused(status: number, route: string, listener?: 'probes'): void;
+  /** A request refused by the rate limit (429); `listener` as for `requestRefused`. */
+  rateLimited(route: string, listener?: 'probes'): void;
   /** A client connection closed as it opened: past `maxConnections` (`total`) or its address's share (`address`). */
   connectionRefused(reason: 'total' | 'address', listener?: 'api' | 'probes'): void;
   sseClientOpened(role: string): void;
   sseClientClosed(role: string, reason: 'client' | 'slow' | 'shutdown' | 'error' | 'unauthorised'): void;
   sseEventsDelivered(count: number): void;
+  /** An OCSP answer sent, by its responseStatus (RFC 6960 4.2.1); `ca` a configured CA's id, else `unknown`. */
+  ocspAnswered(ca: string, outcome: keyof typeof OCSP_RESPONSE_STATUS): void;
   /** Prometheus text exposition format. */
   render(): Promise<string>;
   /** The Content-Type of `render()`'s output. */
@@ -106,14 +114,14 @@ export const createServiceMetrics = (sources: MetricsSources = {}): ServiceMetri
   });
   const refused = new Counter({
     name: 'credence_http_refused_total',
-    help: 'Requests answered with a 4xx or 5xx status, by status and route',
-    labelNames: ['status', 'route'] as const,
+    help: 'Requests answered with a 4xx or 5xx status, by status and route; listener probes on the probe port (none on the API port)',
+    labelNames: ['status', 'route', 'listener'] as const,
     registers: [registry],
   });
   const limited = new Counter({
     name: 'credence_http_rate_limited_total',
-    help: 'Requests refused by the rate limit (429), by route',
-    labelNames: ['route'] as const,
+    help: 'Requests refused by the rate limit (429), by route; listener probes on the probe port (none on the API port)',
+    labelNames: ['route', 'listener'] as const,
     registers: [registry],
   });
   const sseClients = new Gauge({
@@ -144,6 +152,12 @@ export const createServiceMetrics = (sources: MetricsSources = {}): ServiceMetri
     },
   });
   const sseEvents = new Counter({ name: 'credence_sse_events_total', help: 'Events delivered over server-sent event streams', registers: [registry] });
+  const ocspAnswers = new Counter({
+    name: 'credence_ocsp_answers_total',
+    help: 'OCSP answers sent, by issuing CA (unknown: a CA not configured) and responseStatus (RFC 6960 4.2.1: successful, malformedRequest, internalError, tryLater, sigRequired, unauthorized)',
+    labelNames: ['ca', 'outcome'] as const,
+    registers: [registry],
+  });
   const now = sources.now ?? Date.now;
   const components =
     sources.components === undefined
@@ -210,20 +224,35 @@ export const createServiceMetrics = (sources: MetricsSources = {}): ServiceMetri
   }
   const { entityCache } = sources;
   if (entityCache !== undefined) {
-    /** A gauge read from the engine's cache statistics when scraped (counters included: they only grow). */
+    /** A gauge read from the engine's cache statistics when scraped. */
     const cacheGauge = (name: string, help: string, valueOf: (s: EntityCacheStats) => number): void => {
       new Gauge({ name, help, registers: [registry], collect() { this.set(valueOf(entityCache())); } });
     };
+    /**
+     * A count of the engine's cache since start, read when scraped as credence_log_lines_dropped_total is: a counter,
+     * as its `_total` name says (review 276: typed gauge, it broke Prometheus's naming and what rate() expects).
+     */
+    const cacheCounter = (name: string, help: string, valueOf: (s: EntityCacheStats) => number): void => {
+      new Counter({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          this.reset();
+          this.inc(valueOf(entityCache()));
+        },
+      });
+    };
     cacheGauge('credence_entity_cache_hit_ratio', 'Share of entity loads served from a cached snapshot since start', (c) => c.hitRate);
-    cacheGauge('credence_entity_cache_hits_total', 'Entity loads served from a cached snapshot', (c) => c.hits);
-    cacheGauge('credence_entity_cache_misses_total', 'Entity loads that rebuilt the entity from its whole stream (not cached, or read whole for its history)', (c) => c.misses);
-    cacheGauge(
+    cacheCounter('credence_entity_cache_hits_total', 'Entity loads served from a cached snapshot', (c) => c.hits);
+    cacheCounter('credence_entity_cache_misses_total', 'Entity loads that rebuilt the entity from its whole stream (not cached, or read whole for its history)', (c) => c.misses);
+    cacheCounter(
       'credence_entity_cache_assumed_new_total',
       'Commands starting an entity not cached, decided on a new entity without a read; neither hits nor misses',
       (c) => c.assumedNew,
     );
-    cacheGauge('credence_entity_cache_evictions_total', 'Snapshots dropped to stay within the bound', (c) => c.evictions);
-    cacheGauge('credence_entity_cache_prefetched_total', 'Entities read ahead, many per store read (a rotation tick\'s node facts); their later loads count as hits', (c) => c.prefetched);
+    cacheCounter('credence_entity_cache_evictions_total', 'Snapshots dropped to stay within the bound', (c) => c.evictions);
+    cacheCounter('credence_entity_cache_prefetched_total', 'Entities read ahead, many per store read (a rotation tick\'s node facts); their later loads count as hits', (c) => c.prefetched);
     cacheGauge('credence_entity_cache_entries', 'Entity snapshots held', (c) => c.entries);
     cacheGauge('credence_entity_cache_bytes', 'Estimated bytes of the snapshots held', (c) => c.bytes);
     cacheGauge('credence_entity_cache_max_bytes', 'The bound on those bytes', (c) => c.maxBytes);
@@ -291,8 +320,8 @@ export const createServiceMetrics = (sources: MetricsSources = {}): ServiceMetri
       commands.inc({ type, outcome });
       latency.observe({ type }, seconds);
     },
-    requestRefused: (status, route) => refused.inc({ status: String(status), route }),
-    rateLimited: (route) => limited.inc({ route }),
+    requestRefused: (status, route, listener) => refused.inc({ status: String(status), route, ...(listener === undefined ? {} : { listener }) }),
+    rateLimited: (route, listener) => limited.inc({ route, ...(listener === undefined ? {} : { listener }) }),
     connectionRefused: (reason, listener = 'api') => connectionsRefused.inc({ reason, listener }),
     sseClientOpened: (role) => sseClients.inc({ role }),
     sseClientClosed(role, reason) {
@@ -300,6 +329,7 @@ export const createServiceMetrics = (sources: MetricsSources = {}): ServiceMetri
       sseClosed.inc({ role, reason });
     },
     sseEventsDelivered: (count) => sseEvents.inc(count),
+    ocspAnswered: (ca, outcome) => ocspAnswers.inc({ ca, outcome }),
     render: () => registry.metrics(),
     contentType: registry.contentType,
   };

@@ -1,5 +1,5 @@
 import rateLimit, { normalizeIP } from '@fastify/rate-limit';
-import Fastify, { LogController } from 'fastify';
+import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ServiceConfig } from './config.ts';
 import { refuseForwardedNonAddresses, trustProxyOf } from './trust-proxy.ts';
@@ -23,6 +23,16 @@ export const PROBE_MAX_CONNECTIONS = 64;
 export const PROBE_MAX_CONNECTIONS_PER_ADDRESS = 16;
 
 /**
+ * A refusal on the probe port, counted and logged as the API port's are (review 276: its 429s and 404s went
+ * uncounted and unsaid). `listener="probes"`: /readyz and unmatched paths are the API port's routes too. One line, at
+ * the level of the API's request lines, with the request (its URL redacted) and the status.
+ */
+const sayRefused = (context: ServiceContext, request: FastifyRequest, reply: FastifyReply): void => {
+  context.metrics.requestRefused(reply.statusCode, request.routeOptions.url ?? 'unmatched', 'probes');
+  request.log.info({ listener: 'probes', req: request, res: reply, responseTime: reply.elapsedTime }, 'request refused');
+};
+
+/**
  * `/healthz`, `/readyz` and `/metrics` on a port of their own (`probePort`), with connection slots of their own:
  * on the API's port a flood that fills `limits.maxConnections` fails the probes too, and an orchestrator then
  * restarts a service that was only under attack (SER-001; left from the last review round). Nothing else is
@@ -43,7 +53,7 @@ export const buildProbeServer = async (options: {
     http: nodeHttpOptions(limits),
     logger: loggerOptions(options.config.logLevel, options.logStream),
     requestIdHeader: false,
-    // A probe every few seconds would fill the log with its lines; refusals and failures are still logged.
+    // A probe every few seconds would fill the log with its lines: only refusals are logged (sayRefused, below).
     logController: new LogController({ disableRequestLogging: true }),
     // Probes send no body: anything past a few bytes is refused unread.
     bodyLimit: 1024,
@@ -52,7 +62,12 @@ export const buildProbeServer = async (options: {
     // As nodeHttpOptions says: Fastify sets it again once the server is built.
     requestTimeout: limits.requestTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
-    frameworkErrors: (error, request, reply) => sendFrameworkProblem(reply, request, error),
+    // Refused by the router before any route or hook: counted and said here, as the API port does (server.ts).
+    frameworkErrors: (error, request, reply) => {
+      const sent = sendFrameworkProblem(reply, request, error);
+      sayRefused(options.context, request, reply);
+      return sent;
+    },
     // The API port's handler: a parser refusal is problem+json with the baseline, not Fastify's plain JSON.
     clientErrorHandler: answerClientError,
     forceCloseConnections: true,
@@ -76,6 +91,9 @@ export const buildProbeServer = async (options: {
       baselineHeaders(request, reply);
       return payload;
     });
+    app.addHook('onResponse', async (request, reply) => {
+      if (reply.statusCode >= 400) sayRefused(options.context, request, reply);
+    });
     // The path as the API port's 404 says it (redactedPathOf): a token put in the path never comes back (SER-001,
     // review 49).
     app.setNotFoundHandler((request, reply) =>
@@ -89,6 +107,8 @@ export const buildProbeServer = async (options: {
       max: limits.rateLimitPerAddress,
       timeWindow: limits.rateLimitWindowMs,
       cache: 1_000,
+      // Counted as the API port's rate limit counts (protection.ts); the 429 itself as a refusal, once sent.
+      onExceeded: (request) => options.context.metrics.rateLimited(request.routeOptions.url ?? 'unmatched', 'probes'),
       errorResponseBuilder: (_request, context) => rateLimited(Math.max(1, Math.ceil(context.ttl / 1000))),
     });
     // After the rate limit: it counts the refusal against the caller's budget.

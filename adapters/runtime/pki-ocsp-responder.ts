@@ -160,6 +160,14 @@ export class OcspResponder {
   readonly #unrecorded: UnrecordedRun = { failing: false };
 
   /**
+   * Whether the last answer this responder tried to sign failed (`internalError`: its key's token removed, say, or a
+   * read that threw). Its cause is reported once per run of failures, as the ledger's (`#unrecorded`): any relying
+   * party asks as often as the rate limit lets it, and each report is an error with a stack (review 276). The run ends
+   * at the next answer signed; one served from the cache signs nothing and ends none. The route counts the answers.
+   */
+  readonly #unsigned: UnrecordedRun = { failing: false };
+
+  /**
    * Each SingleResponse of an answer produced at `producedAt` and signed with the responder certificate `responder`,
    * and the answer's nextUpdate (the earliest of theirs, as Expires is one). Valid for the validity after it, but no
    * later than that certificate or any above it ends (review 124: an answer, and the Expires caches keep it by,
@@ -265,6 +273,7 @@ export class OcspResponder {
         },
         credential,
       );
+      this.#unsigned.failing = false;
       // `unknown` is not kept, here or by HTTP caches: the certificate may be issued a moment later (a device asked
       // about before the read model projected its issuance), and no notice drops a cached answer then. Nor an answer
       // about a certificate pending its handover: it says `revoked` once that is recorded.
@@ -278,7 +287,8 @@ export class OcspResponder {
       // An answer whose revocation could not be recorded is asked again, not kept by HTTP caches either.
       return { der, outcome: 'successful', cacheable: cacheable && !uncacheable, producedAt, nextUpdate };
     } catch (error) {
-      this.#o.onError?.(error);
+      if (!this.#unsigned.failing) this.#o.onError?.(error);
+      this.#unsigned.failing = true;
       return refusal('internalError', error instanceof Error ? error.message : String(error));
     }
   }

@@ -94,6 +94,13 @@ export interface AccessControl {
   revokedAt(tokenId: string): Date | undefined;
   /** Issued tokens in issue order, a page at a time; expired ones only when asked. */
   list(args: { limit: number; after?: string; includeExpired?: boolean }): { tokens: TokenSummary[]; next?: string };
+  /**
+   * Reads access.db once, as cheaply as it can be read: the current signing key's row and one lookup of the tokens'
+   * index by the statement every authenticated request makes (of an id no token has). Throws what the read throws
+   * (SqliteError). What /readyz checks (review 276: with those reads failing every API call answered 500 while it said
+   * ready); another process writes access.db too (`credence token create --data`).
+   */
+  checkReadable(): void;
 }
 
 export interface AccessControlOptions extends JwtSettings, SigningKeysOptions {
@@ -139,6 +146,9 @@ const namedTokenId = (token: string): string | undefined => {
   const id = TokenId.safeParse(claims.jti);
   return id.success ? id.data : undefined;
 };
+
+/** An id of no token (not of TokenId's form): what `checkReadable` looks up, finding nothing. */
+const NO_TOKEN_ID = 'tok_';
 
 /** Expired tokens stay listed (with state `expired`) this long, for whoever reviews access after the fact. */
 const PRUNE_AFTER_EXPIRY_MS = 30 * 86_400_000;
@@ -233,6 +243,10 @@ export const createAccessControl = async (options: AccessControlOptions): Promis
       // A revocation time that is no instant reads as an invalid Date (toTokenRecord), which no answer can write
       // (toISOString throws): left out, as the listing leaves it out (tokenSummary).
       return revokedAt !== undefined && !Number.isNaN(revokedAt.getTime()) ? revokedAt : undefined;
+    },
+    checkReadable() {
+      registry.currentSigningKey();
+      registry.find(NO_TOKEN_ID);
     },
     list({ limit, after, includeExpired = false }) {
       const now = clock.now();

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { CredenceError } from '../../../domain/errors.ts';
 import type { RouteModule, ServiceContext } from '../context.ts';
+import { logFailure } from '../log-failure.ts';
 import { HttpProblem } from '../problems.ts';
 import { secureEnvironmentUnready } from './secure-environment-readiness.ts';
 import { READY_MAX_FAILING_DEFAULT_MS } from '../service-limits-config.ts';
@@ -80,7 +81,7 @@ export interface HealthOptions {
  * cost) each have a per-address rate limit of their own (the API's budget, in a bucket apart from the API requests),
  * which a scraper or a probe stays far below and a flood from one address meets at once (found in review: a flood
  * of /metrics shed the operators' requests). /readyz answers when
- * the store answers, no live component has been failing for `readyMaxFailingMs` and the live projections are within
+ * the store and access.db answer, no live component has been failing for `readyMaxFailingMs` and the live projections are within
  * `readyMaxLagEvents` of its head. The options are what only the
  * starting process knows (the probe port's).
  */
@@ -106,6 +107,15 @@ export const healthRoutesWith = (options: HealthOptions): RouteModule => (app, c
         await withTimeout(context.credence.store.headPosition(), STORE_PROBE_TIMEOUT_MS);
       } catch {
         throw notReady('store', 'the event store does not answer');
+      }
+      // Review 276: access.db read on every request with a token (and written by other processes: `credence token
+      // create --data`); its reads failing answered every API call 500 while this said ready. One read of two small
+      // indexed rows (checkReadable), cheap enough for a probe every second. No path in this answer: the log has it.
+      try {
+        context.access.checkReadable();
+      } catch (error) {
+        logFailure(request.log, error, 'not ready: access.db cannot be read', { check: 'access_db' });
+        throw notReady('access_db', 'the access database (API tokens) does not answer: requests with a token are refused meanwhile');
       }
       // Review 264: a restore done while it ran left it writing to the file moved aside, ready. Checked here, not only at
       // the live runtime's ticks (review 266: `tickMs` may be an hour); a stat that fails otherwise is the runtime's to

@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { CaId, type IssuingCa } from '../../../domain/x509/issuing-ca.ts';
 import { pemOf } from '../../../domain/x509/pem.ts';
-import { MAX_OCSP_REQUEST_BYTES, ocspErrorResponseDer } from '../../../domain/x509/revocation/index.ts';
+import { MAX_OCSP_REQUEST_BYTES, OCSP_RESPONSE_STATUS, ocspErrorResponseDer } from '../../../domain/x509/revocation/index.ts';
 import type { PkiRevocation } from '../../runtime/index.ts';
 import type { RouteModule } from '../context.ts';
 import { answerWithProblem } from '../problems.ts';
@@ -63,6 +63,22 @@ const MAX_LOGGED_OCSP_REASON = 300;
 const loggedReason = (reason: string | undefined): string | undefined =>
   reason === undefined || reason.length <= MAX_LOGGED_OCSP_REASON ? reason : `${reason.slice(0, MAX_LOGGED_OCSP_REASON)}... (${reason.length} characters)`;
 
+type OcspResponseStatus = keyof typeof OCSP_RESPONSE_STATUS;
+const OCSP_STATUS_NAMES = new Map(Object.entries(OCSP_RESPONSE_STATUS).map(([name, value]) => [value as number, name as OcspResponseStatus]));
+
+/**
+ * The responseStatus an OCSPResponse opens with (RFC 6960 4.2.1: SEQUENCE { ENUMERATED, [0] responseBytes OPTIONAL }),
+ * read from the DER the OCSP routes send: whichever part of them answered (the responder, the route, its error
+ * handler), what the client was told is counted. Undefined for anything else.
+ */
+const responseStatusOf = (der: Uint8Array): OcspResponseStatus | undefined => {
+  const length = der[1];
+  if (der[0] !== 0x30 || length === undefined) return undefined;
+  const at = 2 + (length < 0x80 ? 0 : length & 0x7f);
+  const status = der[at + 2];
+  return der[at] === 0x0a && der[at + 1] === 0x01 && status !== undefined ? OCSP_STATUS_NAMES.get(status) : undefined;
+};
+
 /** The entity tags of an If-None-Match list, weak or strong: `W/"x"`, `"y"`. */
 const ENTITY_TAG = /(?:W\/)?"[\x21\x23-\x7e\x80-\xff]*"/g;
 
@@ -115,6 +131,23 @@ export const pkiRoutes: RouteModule = (app, context) => {
     if (request.routeOptions.url === OCSP_POST_ROUTE) return done(null, body);
     done(unsupportedMediaType(`${OCSP_REQUEST} is accepted by ${OCSP_POST_ROUTE} only`), undefined);
   });
+
+  /**
+   * Counts each OCSP answer sent (credence_ocsp_answers_total; review 276: the `internalError`s of a signer that
+   * fails were counted nowhere). A 304 revalidates a signed answer. The label is a configured CA's id or `unknown`:
+   * the path's segment is anyone's to choose.
+   */
+  const countOcspAnswer = async (request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> => {
+    const sentAs = String(reply.getHeader('content-type') ?? '');
+    const outcome =
+      reply.statusCode === 304 ? 'successful' : sentAs.startsWith(OCSP_RESPONSE) && Buffer.isBuffer(payload) ? responseStatusOf(payload) : undefined;
+    if (outcome !== undefined) {
+      const caId = (request.params as { caId?: unknown } | undefined)?.caId;
+      const configured = context.pki?.cas.some((ca) => ca.id === caId) === true;
+      context.metrics.ocspAnswered(configured ? (caId as string) : 'unknown', outcome);
+    }
+    return payload;
+  };
 
   // Every refusal of these routes is kept by no cache, with a token or without (pki-refusals.ts, review 85).
   const refused = notStored(answerWithProblem);
@@ -254,6 +287,7 @@ export const pkiRoutes: RouteModule = (app, context) => {
     // route's limit (review 148), and a declared Content-Length over it is refused unread (protection.ts).
     bodyLimit: MAX_OCSP_REQUEST_BYTES,
     errorHandler: comeBack,
+    onSend: countOcspAnswer,
     // The JSON parser is the whole server's: a JSON body here was parsed and answered (`{}` an OCSP `unauthorized`, `{`
     // a 400) where any other type is 415 (review 135). Refused unread, whatever its body.
     preParsing: async (request, _reply, payload) => {
@@ -284,6 +318,7 @@ export const pkiRoutes: RouteModule = (app, context) => {
   app.get('/pki/:caId/ocsp/*', {
     config: { access: 'public' },
     errorHandler: comeBack,
+    onSend: countOcspAnswer,
     schema: {
       summary: 'OCSP responder (GET)',
       description:
