@@ -4,6 +4,7 @@ import { describeError, pathWith } from '../api.ts';
 import { complianceCsvName } from '../compliance-csv-name.ts';
 import { csvRowCount } from '../csv-rows.ts';
 import { saveAs } from '../download.ts';
+import { LatestRequest } from '../latest-request.ts';
 import type { QueryName } from '../path-names.ts';
 import { streamHref } from '../router.ts';
 import { Catalog, ComplianceResult, type ComplianceResult as Result } from '../schemas.ts';
@@ -75,6 +76,8 @@ export class ComplianceQueries extends ConsolePage {
   private lastRun: { readonly name: QueryName; readonly values: Readonly<Record<string, string>> } | undefined;
   private runs = 0;
   private abort = new AbortController();
+  /** The CSV download under way: it belongs to the run it started from, and lands on no other (review 277). */
+  private readonly csvDownload = new LatestRequest();
 
   constructor() {
     super();
@@ -113,6 +116,7 @@ export class ComplianceQueries extends ConsolePage {
 
   override disconnectedCallback(): void {
     this.abort.abort();
+    this.csvDownload.cancel();
     super.disconnectedCallback();
   }
 
@@ -131,6 +135,8 @@ export class ComplianceQueries extends ConsolePage {
 
   private async run(name: QueryName, values: Readonly<Record<string, string>>): Promise<void> {
     this.lastRun = { name, values };
+    // A download of the run before would be of another answer than the one this run shows.
+    this.csvDownload.cancel();
     const path = pathWith(`/v1/compliance/${encodeURIComponent(name)}`, values);
     this.result = LOADING;
     this.csvError = undefined;
@@ -157,10 +163,16 @@ export class ComplianceQueries extends ConsolePage {
    */
   private async downloadCsv(name: string): Promise<void> {
     if (this.lastPath === undefined) return;
+    // The run shown when the download starts: its answer is saved and said only while that run is still shown.
+    const run = this.runs;
+    // Aborted when the page is left too (disconnectedCallback).
+    const asked = this.csvDownload.next();
+    const current = (): boolean => run === this.runs && asked.current();
     this.csvError = undefined;
     this.csvRows = undefined;
     try {
-      const csv = await this.api.text(this.lastPath, 'text/csv', this.abort.signal);
+      const csv = await this.api.text(this.lastPath, 'text/csv', asked.signal);
+      if (!current()) return;
       this.csvRows = csvRowCount(csv.text);
       // A cut answer must not be saved as the whole (review 113): its name says so, and so does the page.
       saveAs(csv.text, 'text/csv', complianceCsvName(name, csv));
@@ -172,7 +184,7 @@ export class ComplianceQueries extends ConsolePage {
         ? `The read models were ${csv.eventsBehind} event(s) behind the store when the server wrote this file: rows those events prove may be missing; its name says "-behind-${csv.eventsBehind}". Run the query again shortly and download it again.`
         : undefined;
     } catch (error) {
-      if (!this.abort.signal.aborted) this.csvError = error;
+      if (current()) this.csvError = error;
     }
   }
 
@@ -236,6 +248,7 @@ export class ComplianceQueries extends ConsolePage {
         this.selected = (e.target as HTMLSelectElement).value;
         this.given = new Set();
         this.runs++;
+        this.csvDownload.cancel();
         this.lastRun = undefined;
         this.result = IDLE;
       }}>

@@ -160,6 +160,8 @@ export class ConsoleApp extends ConsoleElement {
       input.value = '';
       saveSession(parsed.session);
       this.use(parsed.session);
+      // The form that held focus is gone: without this it fell to <body> (review 277). As after a navigation (onHash).
+      void this.updateComplete.then(() => this.querySelector<HTMLElement>('main h2')?.focus());
     } catch (error) {
       this.signInError =
         error instanceof TimedOut

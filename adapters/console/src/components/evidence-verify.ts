@@ -4,6 +4,7 @@ import { html, nothing, type PropertyValues } from 'lit';
 import { ENTITY_KINDS } from '../../../../domain/streams.ts';
 import { signatureTable, tamperedCopy, verifyBundle, type BundleReport, type SignatureRow } from '../evidence.ts';
 import { saveAs } from '../download.ts';
+import { LatestRequest } from '../latest-request.ts';
 import { entityIdRefusal } from '../path-names.ts';
 import { verifyHref } from '../router.ts';
 import { EvidenceAnswer } from '../schemas.ts';
@@ -45,7 +46,8 @@ export class EvidenceVerify extends ConsolePage {
   declare policy: string;
   /** Why the id typed into the form was not fetched. */
   declare refusal: string | undefined;
-  private abort = new AbortController();
+  /** What the page was last asked to show (a fetch, a file, a tampered copy, nothing): only it may set `loaded`. */
+  private readonly latest = new LatestRequest();
 
   constructor() {
     super();
@@ -58,7 +60,7 @@ export class EvidenceVerify extends ConsolePage {
   }
 
   override disconnectedCallback(): void {
-    this.abort.abort();
+    this.latest.cancel();
     super.disconnectedCallback();
   }
 
@@ -71,22 +73,19 @@ export class EvidenceVerify extends ConsolePage {
     }
     // An address naming no entity (one the router refused, or none): the previous entity's verdict and its Download
     // button must not stay under it (review 130).
-    this.abort.abort();
-    this.abort = new AbortController();
+    this.latest.cancel();
     this.loaded = IDLE;
   }
 
   private async fetchBundle(kind: string, id: string): Promise<void> {
-    this.abort.abort();
-    this.abort = new AbortController();
-    const signal = this.abort.signal;
+    const asked = this.latest.next();
     this.loaded = LOADING;
     try {
-      const bundle = await this.api.json(`/v1/transparency/evidence/${encodeURIComponent(kind)}/${encodeURIComponent(id)}`, EvidenceAnswer, signal);
+      const bundle = await this.api.json(`/v1/transparency/evidence/${encodeURIComponent(kind)}/${encodeURIComponent(id)}`, EvidenceAnswer, asked.signal);
       // The stream asked for (streamIdOf's form): the server's bundle must be of it, as `credence verify <stream> --server` holds it.
-      this.loaded = { state: 'ok', value: { bundle, source: `fetched from this server for ${kind}-${id}`, expectedStream: `${kind}-${id}` } };
+      if (asked.current()) this.loaded = { state: 'ok', value: { bundle, source: `fetched from this server for ${kind}-${id}`, expectedStream: `${kind}-${id}` } };
     } catch (error) {
-      if (!signal.aborted) this.loaded = { state: 'error', error };
+      if (asked.current()) this.loaded = { state: 'error', error };
     }
   }
 
@@ -98,6 +97,9 @@ export class EvidenceVerify extends ConsolePage {
   private async loadFile(event: Event): Promise<void> {
     const file = (event.target as HTMLInputElement).files?.[0];
     if (file === undefined) return;
+    // From here on the file is what was asked for: a fetch still running, or a file still being read, is dropped.
+    const asked = this.latest.next();
+    this.loaded = LOADING;
     if (file.size > MAX_FILE_BYTES) {
       this.loaded = { state: 'error', error: new Error(`${file.name} is ${file.size} bytes; a bundle file is at most ${MAX_FILE_BYTES} bytes here`) };
       return;
@@ -106,9 +108,11 @@ export class EvidenceVerify extends ConsolePage {
     // each member name once per object, every number as JSON.stringify writes it (json-duplicate-names.ts).
     let text: string;
     try {
-      text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(await file.arrayBuffer());
+      const bytes = await file.arrayBuffer();
+      if (!asked.current()) return;
+      text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
     } catch {
-      this.loaded = { state: 'error', error: new Error(`${file.name}: invalid_utf8: the file is not valid UTF-8 text (RFC 8259 8.1)`) };
+      if (asked.current()) this.loaded = { state: 'error', error: new Error(`${file.name}: invalid_utf8: the file is not valid UTF-8 text (RFC 8259 8.1)`) };
       return;
     }
     const read = readNamedJsonText(file.name, text, undefined, { canonicalNumbers: true });
@@ -118,6 +122,8 @@ export class EvidenceVerify extends ConsolePage {
   }
 
   private tamper(loaded: Loaded): void {
+    // Asked for last: a file still being read must not replace it.
+    this.latest.cancel();
     this.loaded = {
       state: 'ok',
       value: { ...loaded, bundle: tamperedCopy(loaded.bundle), source: `${loaded.source}, then tampered with here: the first event's actor changed`, tampered: true },
@@ -141,7 +147,7 @@ export class EvidenceVerify extends ConsolePage {
     const refused = entityIdRefusal(id);
     this.refusal = refused === undefined ? undefined : `${refused}; nothing was fetched.`;
     if (refused !== undefined) {
-      this.abort.abort();
+      this.latest.cancel();
       this.loaded = IDLE;
       return;
     }

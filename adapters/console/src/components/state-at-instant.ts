@@ -15,11 +15,14 @@ export type StateAtReader = {
 
 /**
  * The entity view's time slider: the instant chosen and the state read for it. A move is read after a pause
- * (`STATE_DEBOUNCE_MS`), and only the answer to the latest move is shown.
+ * (`STATE_DEBOUNCE_MS`), and only the answer to the latest move is shown. Until it is, the state shown stays, marked as
+ * being read again (`reading`): unmarked beside the new instant, it read as that instant's (review 277).
  */
 export class StateAtInstant implements ReactiveController {
   at: number | undefined = undefined;
   stateAt: Load<StateAt> = IDLE;
+  /** The slider was moved, or Retry pressed, and the state at its instant is not read yet. */
+  reading = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #request = 0;
 
@@ -39,12 +42,14 @@ export class StateAtInstant implements ReactiveController {
     clearTimeout(this.#timer);
     this.#request++;
     this.stateAt = IDLE;
+    this.reading = false;
     this.at = undefined;
     this.host.requestUpdate();
   }
 
   moveTo(at: number): void {
     this.at = at;
+    this.reading = true;
     clearTimeout(this.#timer);
     this.#timer = setTimeout(() => void this.#read(at), STATE_DEBOUNCE_MS);
     this.host.requestUpdate();
@@ -58,16 +63,35 @@ export class StateAtInstant implements ReactiveController {
   render(entries: readonly TimelineEntry[], updatedAt: string | undefined, role: string) {
     if (entries.length === 0) return nothing;
     const times = instants(entries, updatedAt);
-    return renderStateSlider(sliderRange(times), this.at, this.stateAt, role, (at) => this.moveTo(at), (direction) => {
-      const target = nextInstant(times, this.at ?? Date.now(), direction);
-      if (target !== undefined) this.moveTo(target);
+    return renderStateSlider({
+      range: sliderRange(times),
+      chosen: this.at,
+      state: this.stateAt,
+      reading: this.reading,
+      role,
+      moveTo: (at) => this.moveTo(at),
+      jump: (direction) => {
+        const target = nextInstant(times, this.at ?? Date.now(), direction);
+        if (target !== undefined) this.moveTo(target);
+      },
+      // The instant the slider is at, read again at once: a failure worth another try offers it (docs/console.md).
+      retry: () => {
+        if (this.at === undefined) return;
+        clearTimeout(this.#timer);
+        this.reading = true;
+        void this.#read(this.at);
+      },
     });
   }
 
   async #read(at: number): Promise<void> {
     const signal = this.reader.signal();
     const reading = this.reader.read(at, signal);
-    if (reading === undefined) return;
+    if (reading === undefined) {
+      this.reading = false;
+      this.host.requestUpdate();
+      return;
+    }
     const request = ++this.#request;
     if (this.stateAt.state !== 'ok') this.#show(LOADING);
     let load: Load<StateAt>;
@@ -76,7 +100,10 @@ export class StateAtInstant implements ReactiveController {
     } catch (error) {
       load = { state: 'error', error };
     }
-    if (!signal.aborted && request === this.#request) this.#show(load);
+    if (signal.aborted || request !== this.#request) return;
+    // Another move waiting out its pause is still to be read.
+    this.reading = at !== this.at;
+    this.#show(load);
   }
 
   #show(load: Load<StateAt>): void {
