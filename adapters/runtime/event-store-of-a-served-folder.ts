@@ -147,14 +147,39 @@ const refuseEmptyEventsDbOfAFolderBuiltFromEvents = (dataDir: string, folder: st
 };
 
 /**
+ * Where `setting` came from, as a refusal says it: the source when the caller knows it (`flag --store`, `env
+ * CREDENCE_STORE`, `file F: store`), else every place the store is set.
+ */
+const sayStoreSetting = (setting: string): string =>
+  setting === 'store' ? "the store setting (--store, env CREDENCE_STORE or the configuration file's store)" : setting;
+
+/**
+ * What to do, for a folder whose log is its embedded store's (review 278 #3): its events.db holding events, or
+ * first-event.json, which only the embedded store's first event writes. No server holds that log to point at.
+ */
+const embeddedLogRemedy = (dataDir: string, setting: string): string | undefined => {
+  const ownEvents = holdsAnEvent(dataDir);
+  if (!ownEvents && rememberedFirstEvent(dataDir) === undefined) return undefined;
+  const where = ownEvents
+    ? `${join(dataDir, EVENTS_DB_FILE)} holds this folder's log (it was served on its embedded store)`
+    : `this folder's log is an embedded store's (${FIRST_EVENT_FILE} remembers its first event: an events.db, in ${dataDir} or a sqlite: store's folder)`;
+  return (
+    `${where}: unset ${sayStoreSetting(setting)} to keep serving it there. Credence does not move an embedded log to ` +
+    'EventStoreDB; to serve a fleet on this store, use a new data folder'
+  );
+};
+
+/**
  * Refuses, before the folder is locked or anything is written, to serve the data folder `dataDir` on the EventStoreDB
- * store `store` names when that store holds no event and the folder was built from a log of events (its transparency
- * log's leaves, its read models' checkpoints): the setting points at another server (a new one, or one not restored),
- * and served, the read models would be rebuilt empty and the fleet served as empty, a log moved aside started again
- * over nothing (the embedded store's counterpart: a missing events.db, above). Any other store is let through (the
- * embedded one by refuseNewEventStoreForAServedFolder). The store is asked for its head only when the folder holds
- * such a sign, and let go of; one out of reach fails here as the start would. `setting` names it in the refusal,
- * which never repeats the connection string (it may carry credentials).
+ * store `store` names when that store holds no event of Credence's and the folder was built from a log of events (its
+ * transparency log's leaves, its read models' checkpoints): the setting points at another server (a new one, one not
+ * restored, or a cluster holding only other applications' records), and served, the read models would be rebuilt
+ * empty and the fleet served as empty, a log moved aside started again over nothing (the embedded store's counterpart:
+ * a missing events.db, above). Whether Credence has a log there is its own head (`ownHeadPosition`), never the head of
+ * $all, which counts other applications' records (review 278 #2). Any other store is let through (the embedded one by
+ * refuseNewEventStoreForAServedFolder). The store is asked only when the folder holds such a sign, and let go of; one
+ * out of reach fails here as the start would. `setting` names it in the refusal, which never repeats the connection
+ * string (it may carry credentials).
  */
 export const refuseEmptyEventStoreForAServedFolder = async (dataDir: string, store: string | undefined, setting: string): Promise<void> => {
   if (store === undefined) return;
@@ -163,23 +188,25 @@ export const refuseEmptyEventStoreForAServedFolder = async (dataDir: string, sto
   const signs = signsOfEvents(dataDir);
   if (signs.length === 0) return;
   const opened = openEventStoreDbStore(location.connectionString);
-  let head: bigint | undefined;
+  let ownHead: bigint | undefined;
   try {
-    head = await opened.headPosition();
+    ownHead = await opened.ownHeadPosition();
   } finally {
     await opened.close();
   }
-  if (head !== undefined) return;
+  if (ownHead !== undefined) return;
+  const remedy =
+    embeddedLogRemedy(dataDir, setting) ??
+    'Point it at the server that holds those events, or restore them there (README, "Restoring the event store from a ' +
+      'backup"); to serve a new fleet on this store, use a new data folder';
   throw validationError(
     [
       {
         path: setting,
         rule: 'event_store_empty',
         message:
-          `names an event store that holds no event, but ${dataDir} was built from a log of events (${signs.join('; ')}): ` +
-          'served, its read models would be rebuilt empty and an empty fleet served. Point it at the server that holds ' +
-          'those events, or restore them there (README, "Restoring the event store from a backup"); to serve a new fleet ' +
-          'on this store, use a new data folder',
+          `names an event store that holds no event of Credence's, but ${dataDir} was built from a log of events ` +
+          `(${signs.join('; ')}): served, its read models would be rebuilt empty and an empty fleet served. ${remedy}`,
       },
     ],
     'data folder',

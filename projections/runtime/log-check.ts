@@ -49,8 +49,8 @@ const sameContent = (stored: RecordedEvent, handled: HandledEvent): boolean =>
  * and skip the events that now sit at positions it believes handled.
  *
  * With `recordAt` (both stores) an event at the checkpoint must carry the id and the `occurredAt` the checkpoint
- * recorded, and on a gapless store (the embedded one) there must be one; otherwise, or for a checkpoint written before
- * ids were kept, the checkpoint must not be past the head.
+ * recorded, and there must be one unless it was another application's record (scavenged away on a cluster shared with
+ * it); for a checkpoint written before ids were kept, the checkpoint must not be past the head.
  */
 export const checkpointsOfAnotherLog = async (db: Database.Database, store: EventStore, names: readonly string[]): Promise<OtherLog[]> => {
   const found: OtherLog[] = [];
@@ -87,7 +87,8 @@ export const recordAtPosition = async (store: EventStore, position: bigint): Pro
 /**
  * Why the event `handled` at `position` (what `name` handled last) is not in the store's log, or undefined when it
  * is: the store holds there an event of its id and of its content, as far as `handled` keeps it. One record read.
- * Without the event, or without `recordAt`, only a position past the head is told.
+ * Without the event, or without `recordAt`, only a position past the head is told; a missing record of another
+ * application's, nothing.
  */
 export const notInLog = async (
   store: EventStore,
@@ -100,15 +101,17 @@ export const notInLog = async (
     const stored = await store.recordAt(position);
     if (stored !== undefined && stored.id !== handled.id) return { name, position, reason: 'other-event', stored: stored.id, expected: handled.id };
     if (stored !== undefined) return sameContent(stored, handled) ? undefined : { name, position, reason: 'other-content', eventId: stored.id };
-    // No record there: another log's position on a gapless store; on one whose records may be scavenged (a foreign
-    // event the checkpoint sat on), only a position past the head tells.
+    // No record there: another log's position on a gapless store (the embedded one).
     if (store.gapless === true) return { name, position, reason: 'no-event' };
     // Another application's record, gone: its stream deleted and scavenged, past the head when it was the newest of
     // $all. That tells nothing of the log (review 179); the check of Credence's own records does.
     if (foreign(handled)) return undefined;
   }
   const at = await head();
-  return at === undefined || position > at ? { name, position, reason: 'past-head', head: at } : undefined;
+  if (at === undefined || position > at) return { name, position, reason: 'past-head', head: at };
+  // Below the head, no record of Credence's where one was handled (Credence never deletes or trims its own streams):
+  // another log's position, inside one of its records (a folder started on another fleet's cluster: review 278).
+  return handled !== undefined && store.recordAt !== undefined ? { name, position, reason: 'no-event' } : undefined;
 };
 
 /** One line for a log or an error: what was found, without any read-model content. */
