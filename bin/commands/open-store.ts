@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   EVENTS_DB_FILE,
   openSqliteStoreInDir,
@@ -14,6 +14,8 @@ import { isCredenceError } from '../../domain/errors.ts';
 import { UsageError } from '../program.ts';
 import { lockStoreFolder } from './folder-lock.ts';
 import { withoutControls } from '../../adapters/http/config-values.ts';
+import { MAX_CONNECTION_STRING_CHARS } from '../../domain/json-limits.ts';
+import { printable } from '../printable.ts';
 import { z } from 'zod';
 import type { Io } from '../io.ts';
 
@@ -48,7 +50,13 @@ export const openExistingStore = (dir: string, store?: StoreLocation, setting?: 
   switch (location.kind) {
     case 'sqlite':
       if (!existsSync(join(location.dir, EVENTS_DB_FILE))) {
-        throw new UsageError(`${named}: no event store in ${location.dir} (run npm start first, or pass --data DIR or --store URL)`);
+        // A store the service's settings name (CREDENCE_STORE, its file's `store`) is configured already: npm start
+        // would not bring the events a read expects, the setting is what to check (review 278).
+        const hint =
+          store !== undefined && named !== '--store'
+            ? 'the service run with this setting keeps its events there: check that it names the store the service runs on'
+            : 'run npm start first, or pass --data DIR or --store URL';
+        throw new UsageError(`${named}: no event store in ${location.dir} (${hint})`);
       }
       try {
         if (access === 'write') return openSqliteStoreToWrite(dir, location, named);
@@ -136,17 +144,80 @@ export const localDataFolder = (
 export const readModelDir = (data: string | undefined, store: StoreLocation | undefined, env?: Readonly<Record<string, string | undefined>>): string =>
   localDataFolder({ data, store }, env).dir;
 
+/** The setting CREDENCE_STORE is said as, in a refusal or a warning. */
+const STORE_VARIABLE_SETTING = 'env CREDENCE_STORE';
+
+/** As `credence serve` reads it (ServiceConfig's `store`): bounded, no control character, a store it opens. */
+const EnvStore = withoutControls(z.string().max(MAX_CONNECTION_STRING_CHARS, `must be at most ${MAX_CONNECTION_STRING_CHARS} characters`)).pipe(StoreConnectionString);
+
+/**
+ * The store of a local read command, chosen as `credence serve` chooses it (loadServiceConfig: the flag, else the
+ * variable): `--store`; else the store CREDENCE_STORE names, whichever folder `--data` or CREDENCE_DATA names, since
+ * the service run with them serves that folder from that store (review 278: on a folder served on EventStoreDB the
+ * reads said "no event store", and an old events.db left there was read without a word); else the embedded store of
+ * the data folder. A refused value is bad usage naming the variable, never repeating it (it may carry a password).
+ */
+export const localStore = (
+  args: { readonly store?: StoreLocation | undefined },
+  folder: DataFolder,
+  env?: Readonly<Record<string, string | undefined>>,
+): StoreChoice => {
+  if (args.store !== undefined) return { store: args.store, setting: '--store' };
+  const variable = env?.['CREDENCE_STORE'];
+  // Empty is unset, as loadServiceConfig reads it.
+  if (variable === undefined || variable === '') return { store: undefined, setting: folder.setting };
+  const parsed = EnvStore.safeParse(variable);
+  if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => `${STORE_VARIABLE_SETTING}: ${i.message}`));
+  return { store: parsed.data, setting: STORE_VARIABLE_SETTING };
+};
+
+/**
+ * An events.db in the data folder that CREDENCE_STORE's store is read in place of (one left from before the folder
+ * moved to EventStoreDB, or a copy put there): said, so that it is not taken for what was read, with how to read it.
+ */
+const sayUnreadEventsDb = (folder: DataFolder, chosen: StoreChoice, io: Io): void => {
+  if (chosen.setting !== STORE_VARIABLE_SETTING) return;
+  if (chosen.store?.kind === 'sqlite' && resolve(chosen.store.dir) === resolve(folder.dir)) return;
+  const file = join(folder.dir, EVENTS_DB_FILE);
+  if (!existsSync(file)) return;
+  io.err(
+    printable(
+      `warning: ${file} is not read: ${STORE_VARIABLE_SETTING} names the event store of ${folder.dir}, as credence serve reads it ` +
+        `(pass --store sqlite:${folder.dir} to read that file)`,
+    ),
+  );
+};
+
+/**
+ * The folder of the embedded store a local read command reads (localStore), for what reads its file directly (replay's
+ * workers: adapters/replay-workers/pool.ts); undefined when that store is EventStoreDB's or in memory, whose events
+ * only the store itself reads.
+ */
+export const localEventsDir = (
+  args: { readonly data?: string | undefined; readonly store?: StoreLocation | undefined },
+  env?: Readonly<Record<string, string | undefined>>,
+): string | undefined => {
+  const folder = localDataFolder(args, env);
+  const { store } = localStore(args, folder, env);
+  if (store === undefined) return folder.dir;
+  return store.kind === 'sqlite' ? store.dir : undefined;
+};
+
 /**
  * The existing store of a local read command (openExistingStore) and its data folder (localDataFolder): `--store`'s,
- * else the embedded store of the data folder, a refusal naming the setting the folder came from.
+ * else CREDENCE_STORE's, else the embedded store of the data folder (localStore), a refusal naming the setting that
+ * named the store, or the folder.
  */
 export const openLocalStore = (
   args: { readonly data?: string | undefined; readonly store?: StoreLocation | undefined },
   io: Io,
   access: StoreAccess = 'read',
 ): { readonly data: string; readonly store: EventStore } => {
-  const folder = localDataFolder(args, io.env ?? process.env);
-  return { data: folder.dir, store: openExistingStore(folder.dir, args.store, args.store === undefined ? folder.setting : undefined, access) };
+  const env = io.env ?? process.env;
+  const folder = localDataFolder(args, env);
+  const chosen = localStore(args, folder, env);
+  sayUnreadEventsDb(folder, chosen, io);
+  return { data: folder.dir, store: openExistingStore(folder.dir, chosen.store, chosen.setting, access) };
 };
 
 /** The store a local command reads, and the setting that named it (for a refusal: openExistingStore). */

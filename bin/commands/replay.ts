@@ -16,7 +16,7 @@ import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
 import { progressBar } from '../progress.ts';
-import { readModelDir, StoreArg } from './open-store.ts';
+import { localEventsDir, readModelDir, StoreArg } from './open-store.ts';
 import { progressStream, ServerOptions, withJson, withLocalStore, withServer, PathArg } from './options.ts';
 import { readFromSource } from './read-source.ts';
 import { sayRemovedStrays } from './folder-lock.ts';
@@ -172,7 +172,8 @@ const replayLocal = async (store: EventStore, args: Options, io: Io): Promise<Fl
   // The checkpoint lives with the read models (the data folder); a store without a local folder verifies in full.
   const dir = readModelDir(args.data, args.store, io.env ?? process.env);
   // Workers over the embedded store read their own partitions from its file (adapters/replay-workers/pool.ts).
-  const eventsDir = args.store === undefined ? dir : args.store.kind === 'sqlite' ? args.store.dir : undefined;
+  // The file of the store the command reads (localEventsDir: --store, CREDENCE_STORE, else the folder's events.db).
+  const eventsDir = localEventsDir(args, io.env ?? process.env);
   const unsaved: string[] = [];
   const result = await verifyFleet(store, {
     full: args.full,

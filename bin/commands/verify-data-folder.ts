@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { PUBLIC_KEY_FILE, hasTransparencyLog, openTransparencyLogForAudit, rebuildStoredSubtrees } from '../../adapters/driven/transparency/index.ts';
 import { lockDataFolder } from '../../adapters/runtime/data-folder.ts';
 import { sayRemovedStrays } from './folder-lock.ts';
-import { readEventsDbInDir } from '../../adapters/driven/store/index.ts';
+import { readEventsDbInDir, StoreConnectionString } from '../../adapters/driven/store/index.ts';
 import { EVENTS_DB_FILE, SCHEMA_VERSION } from '../../adapters/driven/store/index.ts';
 import { openReadingConnection } from '../../adapters/driven/files/index.ts';
 import { asDamagedDatabase } from '../../adapters/driven/files/damaged-database.ts';
@@ -56,7 +56,7 @@ export const auditDataDir = async (
   const printJson = (document: object): void => {
     if (asJson) io.out(json(typeof repair === 'object' ? { ...document, repaired: repair } : document));
   };
-  if (!existsSync(join(dir, EVENTS_DB_FILE)) || !hasTransparencyLog(dir)) throw new UsageError(`--data: ${dir} holds no event store and transparency log`);
+  refuseFolderWithoutItsStore(dir, io);
   let key = pinned;
   if (key === undefined) {
     key = resolveLogKey(join(dir, PUBLIC_KEY_FILE), io);
@@ -149,6 +149,45 @@ export const auditDataDir = async (
   } finally {
     log.close();
   }
+};
+
+/**
+ * A folder the local audit cannot read: no transparency log, or a log whose event store is not the embedded one
+ * beside it (review 278: a folder served on EventStoreDB was said to hold "no event store and transparency log",
+ * its log there). The audit reads events.db in the folder only; such a folder's store is named where CREDENCE_STORE
+ * says it (never repeating the string, which may carry a password), and audited through its service. A folder that
+ * holds an events.db while CREDENCE_STORE names EventStoreDB is audited as it is, warned that the store served from
+ * there is not what is audited.
+ */
+const refuseFolderWithoutItsStore = (dir: string, io: Io): void => {
+  const embedded = existsSync(join(dir, EVENTS_DB_FILE));
+  const logged = hasTransparencyLog(dir);
+  if (!logged) throw new UsageError(`--data: ${dir} holds no ${embedded ? '' : 'event store and '}transparency log`);
+  const variable = (io.env ?? process.env)['CREDENCE_STORE'];
+  const parsed = variable === undefined || variable === '' ? undefined : StoreConnectionString.safeParse(variable);
+  const location = parsed?.success === true ? parsed.data : undefined;
+  const onEventStoreDb = location?.kind === 'eventstoredb';
+  const elsewhere = 'audit the served store through its service: credence verify --server URL --key K';
+  if (embedded) {
+    if (onEventStoreDb) {
+      io.err(
+        printable(
+          `warning: env CREDENCE_STORE names an EventStoreDB store, which a service on these settings serves ${dir} from: ` +
+            `this audit reads ${join(dir, EVENTS_DB_FILE)} only, the embedded store; ${elsewhere}`,
+        ),
+      );
+    }
+    return;
+  }
+  const store = onEventStoreDb
+    ? 'its event store is on EventStoreDB (env CREDENCE_STORE)'
+    : location?.kind === 'sqlite'
+      ? `its event store is in ${location.dir} (env CREDENCE_STORE)`
+      : "its event store is elsewhere (EventStoreDB, or sqlite:<folder>, as CREDENCE_STORE or the service's configuration names it)";
+  throw new UsageError(
+    `--data: ${dir} holds its transparency log but no ${EVENTS_DB_FILE}: ${store}, and the local audit reads the embedded ` +
+      `store beside the log only: ${elsewhere}`,
+  );
 };
 
 /**
