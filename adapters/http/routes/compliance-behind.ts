@@ -1,4 +1,5 @@
 import type { FastifyReply } from 'fastify';
+import type { EventStore, RecordedEvent } from '../../../domain/ports/index.ts';
 import type { ComplianceQueryName } from '../../../projections/compliance/index.ts';
 import { PROCESS_MANAGER_ACTOR } from '../../../projections/cascade/index.ts';
 import type { ServiceContext } from '../context.ts';
@@ -13,49 +14,110 @@ const CASCADE_PENDING: ReadonlySet<ComplianceQueryName> = new Set(['dangling-ass
 
 const READ_MODELS: readonly ReadModelName[] = ['audit', 'compliance'];
 const WITH_CASCADE: readonly ReadModelName[] = [...READ_MODELS, 'cascade'];
+/** What the cascade's work to come must reach: the cascade (for its own reactions to it) and the rows' read model. */
+const CASCADE_WORK: readonly ReadModelName[] = ['compliance', 'cascade'];
 
-/** How long such an answer waits, at most, for the cascade's reactions to reach the compliance read model. */
+/** How long the wait for what was stored when the request came takes at most: as every read-your-writes answer's. */
+const HEAD_WAIT_MS = 1_000;
+/** How long such an answer waits, at most, in all, for the cascade's reactions to reach the compliance read model. */
 const SETTLE_MS = 2_000;
-/** How many events past the head waited for are read for the cascade's reactions; more are taken as holding one. */
-const READ_PAST = 1_000;
+/** Records read per page past the request's head. */
+const PAGE = 1_000;
+/** How many records past the request's head are read, at most; past it the answer says the lag it sees. */
+const READ_PAST = 10_000;
 
-/** Whether the cascade recorded an event after `after` up to `through` (or there were too many to read). */
-const cascadeRecordedBetween = async (context: ServiceContext, after: bigint, through: bigint): Promise<boolean> => {
-  let read = 0;
-  for await (const event of context.credence.store.readAll({ afterPosition: after, maxCount: READ_PAST })) {
-    if (event.position > through) return false;
-    const actor = event.metadata['actor'];
-    if (typeof actor === 'object' && actor !== null && !Array.isArray(actor)) {
-      const { id, role } = actor as Readonly<Record<string, unknown>>;
-      if (id === PROCESS_MANAGER_ACTOR.id && role === PROCESS_MANAGER_ACTOR.role) return true;
-    }
-    read++;
+const isCascades = (event: RecordedEvent): boolean => {
+  const actor = event.metadata['actor'];
+  if (typeof actor !== 'object' || actor === null || Array.isArray(actor)) return false;
+  const { id, role } = actor as Readonly<Record<string, unknown>>;
+  return id === PROCESS_MANAGER_ACTOR.id && role === PROCESS_MANAGER_ACTOR.role;
+};
+
+/**
+ * The cascade's events past the request's head `from` that stem from what was stored at `from` or before. The
+ * cascade sends each of its commands with the id of the event it reacts to as causationId (projections/cascade
+ * issue.ts), and reacts only to an event stored, so that event lies before its reaction in the log. Read in order
+ * past `from`, a cascade's event stems from `from` or before when its cause is one of those already found stemming,
+ * or is no record read past `from` (so it is at or before `from`). A reaction to a record stored after the request
+ * came (a fleet's next revocation) is not its work. The correlationId, which the cascade carries over too, would not
+ * do: it is the client's word, and a later command may carry an earlier one's.
+ */
+class StemmingWork {
+  /** Every record read past the head, by id: a cause among them is later than the request. */
+  readonly #readPast = new Set<string>();
+  readonly #stemming = new Set<string>();
+  #after: bigint;
+  /** The position of the last event found stemming. */
+  last: bigint | undefined;
+
+  constructor(from: bigint) {
+    this.#after = from;
   }
-  return read >= READ_PAST;
+
+  /** Reads on up to `through`; false when that would pass READ_PAST records (then what stems cannot be told). */
+  async readThrough(store: EventStore, through: bigint): Promise<boolean> {
+    while (this.#after < through) {
+      if (this.#readPast.size >= READ_PAST) return false;
+      let read = 0;
+      for await (const event of store.readAll({ afterPosition: this.#after, maxCount: PAGE })) {
+        if (event.position > through) return true;
+        this.#note(event);
+        this.#after = event.position;
+        read++;
+      }
+      if (read < PAGE) return true;
+    }
+    return true;
+  }
+
+  #note(event: RecordedEvent): void {
+    const cause = event.metadata['causationId'];
+    if (isCascades(event) && typeof cause === 'string' && (this.#stemming.has(cause) || !this.#readPast.has(cause))) {
+      this.#stemming.add(event.id);
+      this.last = event.position;
+    }
+    this.#readPast.add(event.id);
+  }
+}
+
+const behindInto = (context: ServiceContext, reply: FastifyReply): number => {
+  const lag = Math.max(1, context.live.lag(WITH_CASCADE).eventsBehind);
+  reply.header(EVENTS_BEHIND_HEADER, String(lag));
+  return lag;
 };
 
 /**
  * The compliance query's `eventsBehind` (and its header), after waiting (bounded) for the read models it reads: the
  * audit and compliance read models, and for the queries listing the cascade's work to come, the cascade too, and its
- * revocations of what was stored: the cascade having handled the head is not enough, as what it appended in reaction
- * (and its own reactions to that: a subscription's end, its nodes' enrolments, their credentials, their associations)
- * lies past it. So each round waits for all three to reach the head, and the answer is whole once no event the cascade
- * recorded lies past the head it waited for. Past the bound, the lag it still sees is said, at least 1.
+ * reactions to what was stored when the request came: the cascade having handled that head is not enough, as what it
+ * appended in reaction (and its own reactions to that: a node's credentials revoked, then their associations) lies
+ * past it. So the answer waits for the head read once, at the start, then for the cascade and the compliance read
+ * model to reach the last of the cascade's events stemming from it, until no new one comes; never for the work of
+ * what was stored later (review 279: following each new head, an answer waited its whole bound while a fleet was at
+ * work). Past the bound, the lag it sees is said, at least 1.
  */
 export const complianceEventsBehindInto = async (context: ServiceContext, reply: FastifyReply, name: ComplianceQueryName): Promise<number> => {
   if (!CASCADE_PENDING.has(name)) return readYourWritesInto(context, reply, READ_MODELS);
   const until = performance.now() + SETTLE_MS;
+  const { store } = context.credence;
+  const head = await store.headPosition();
+  if (head === undefined) return readYourWritesInto(context, reply, WITH_CASCADE);
+  // As readYourWrites: a runtime already further behind than readiness allows is not waited for.
+  const wait = context.live.lag(WITH_CASCADE).eventsBehind <= context.limits.readyMaxLagEvents ? HEAD_WAIT_MS : 0;
+  if (!(await context.live.caughtUp(head, wait, WITH_CASCADE))) return behindInto(context, reply);
+  const work = new StemmingWork(head);
+  let reached = head;
   for (;;) {
-    const head = await context.credence.store.headPosition();
-    // Waits for the head it reads itself, `head` or later: what lies between was handled by all three.
-    const behind = await readYourWritesInto(context, reply, WITH_CASCADE);
-    if (behind > 0 || head === undefined) return behind;
-    const now = await context.credence.store.headPosition();
-    if (now === undefined || now <= head || !(await cascadeRecordedBetween(context, head, now))) return 0;
-    if (performance.now() >= until) {
-      const lag = Math.max(1, context.live.lag(WITH_CASCADE).eventsBehind);
-      reply.header(EVENTS_BEHIND_HEADER, String(lag));
-      return lag;
+    // The cascade has handled `reached`, so its reactions to all up to it are stored by now: read on to the head.
+    const through = (await store.headPosition()) ?? reached;
+    if (!(await work.readThrough(store, through))) return behindInto(context, reply);
+    const last = work.last;
+    if (last === undefined || last <= reached) {
+      reply.header(EVENTS_BEHIND_HEADER, '0');
+      return 0;
     }
+    const left = until - performance.now();
+    if (left <= 0 || !(await context.live.caughtUp(last, left, CASCADE_WORK))) return behindInto(context, reply);
+    reached = last;
   }
 };
