@@ -82,6 +82,33 @@ describe('a valid token from an address whose refused-token budget junk spent (r
   });
 });
 
+describe('forgeries naming many live ids from an address whose budget is spent (review 279)', () => {
+  const svc = useTestService({ config: { limits: { rateLimitPerAddress: 3 } } });
+
+  it('cost at most the budget again in signature checks in the window, whatever the number of live ids', async () => {
+    const operator = svc.tokens.operator;
+    expect(await counts(svc, operator)).toBe(200);
+    const spending: number[] = [];
+    for (let i = 0; i < 4; i++) spending.push(await counts(svc, junk(i)));
+    expect(spending).toEqual([401, 401, 401, 429]);
+    const access = svc.service.context.access;
+    const live = [];
+    for (let i = 0; i < 41; i++) live.push(await access.issue({ subject: `holder-${i}`, role: 'auditor', ttlSeconds: 600, issuedBy: 'test' }));
+    const seen = countingVerify(svc);
+    const statuses: number[] = [];
+    for (const issued of live.slice(0, 40)) statuses.push(await counts(svc, naming(issued.tokenId)));
+    // Before: one check per live id named (40), each refused.
+    expect(seen).toHaveLength(3);
+    // Refused, 401 or (the address's own request limit spent too) 429: none let in.
+    expect(statuses.filter((status) => status === 200)).toEqual([]);
+    // The cost, past the cap: a live token this process has not verified waits for the window too ...
+    expect(await counts(svc, live[40]!.token)).toBe(429);
+    expect(seen).toHaveLength(3);
+    // ... and one it verified lately goes on through.
+    expect(await counts(svc, operator)).toBe(200);
+  });
+});
+
 describe('the id a token names, read before any signature check', () => {
   it('reaches access.db only when it has the form of a token id, and is live only while its record is', async () => {
     const inner = openAccessRegistry({ memory: true });

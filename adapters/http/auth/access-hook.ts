@@ -56,7 +56,7 @@ const refusedBearer = (bearer: RefusedBearer): HttpProblem => {
  * and before the body is read; a refusal is raised just before parsing, so a caller without a valid token never has
  * a body parsed. Missing, empty, malformed, expired, forged, unknown or revoked token, or another scheme: 401; a valid
  * token of a role the route does not allow: 403; an address whose tokens were refused too often in the window: 429, no token checked
- * but one verified lately or one naming a live token of access.db (one indexed read).
+ * but one verified lately or one naming a live token of access.db (one indexed read), until those refused as often.
  * Once the body is read the token is checked again: revoked or expired while the body was on its way, 401.
  */
 export const installAccessHook = (
@@ -74,11 +74,19 @@ export const installAccessHook = (
   /**
    * `<address> <token id>` -> until when (ms) tokens naming that id from that address are no longer let past its spent
    * budget: one naming it was refused there (forged, since ids are no secret: the log and `token list` show them).
-   * Bounded as the budget's addresses are.
+   * At most 10,000 pairs: one forgotten buys its id one more check, which `pastBudgetKey` counts (review 279).
    */
   const forgedFrom = new RecentlyUsed<string, number>(10_000);
+  /**
+   * The budget's key for the tokens refused from an address past its spent budget: the budget again, across all ids,
+   * so that the checks a forger buys there do not grow with the number of live tokens, whose ids are no secret
+   * (review 279: 40 live tokens, budget 3, 40 checks a window). No address holds a space: the key is none's own.
+   */
+  const pastBudgetKey = (address: string): string => `${address} past-spent`;
   /** The id a token not verified lately names, when that lets it past its address's spent budget (review 273). */
   const pastSpentBudget = (address: string, token: string, waitSeconds: number): { readonly key: string; readonly until: number } | undefined => {
+    // Spent too: no check, and no read of access.db either.
+    if (options.refusedTokens.spent(pastBudgetKey(address)) !== undefined) return undefined;
     const id = access.liveTokenIdNamedBy(token);
     if (id === undefined) return undefined;
     const key = `${address} ${id}`;
@@ -128,9 +136,13 @@ export const installAccessHook = (
       if (!known) options.refusedTokens.refused(address);
       // A token let past the spent budget and refused counts as any refusal, though on a spent budget that lengthens
       // nothing: its id from there waits with the rest for the window's end, so that an id, which is no secret, buys
-      // one signature check per address and window rather than one a request. Its holder there waits with it unless
-      // its own token verified lately in this process.
-      if (passing !== undefined) forgedFrom.set(passing.key, passing.until);
+      // one signature check per address and window rather than one a request, and it counts against the address's
+      // budget past the spent one, so that all ids together buy no more than the budget again (review 279). Its
+      // holder there waits with it, and once that is spent so does every token not verified lately in this process.
+      if (passing !== undefined) {
+        forgedFrom.set(passing.key, passing.until);
+        options.refusedTokens.refused(pastBudgetKey(address));
+      }
       refusals.set(request, unauthenticated(error.problem.reason));
       return;
     }

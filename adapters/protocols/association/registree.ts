@@ -185,7 +185,7 @@ export class RegistreeHandshake {
     await assertProof(se, verifier, proofFor('registrar', 'challenge', thChallenge), challenge.proof, CHALLENGE, 'Registrar CSE authentication failed');
 
     const ephemeral = this.#ephemeral as KeyHandle;
-    this.#ephemeral = undefined; // deriveAssociationKeys destroys it, whatever happens
+    this.#ephemeral = undefined; // deriveHandshake destroys it ('destroy', its default), whatever happens
     // Only the Finished keys and hs now, both in memory: the session keys are stored once the Registrar is confirmed.
     const { finished, handshakeSecret } = await deriveHandshake(
       se,

@@ -76,8 +76,13 @@ export class ComplianceQueries extends ConsolePage {
   private lastRun: { readonly name: QueryName; readonly values: Readonly<Record<string, string>> } | undefined;
   private runs = 0;
   private abort = new AbortController();
-  /** The CSV download under way: it belongs to the run it started from, and lands on no other (review 277). */
+  /**
+   * The CSV download under way: it belongs to the query and values it started for (its path), and lands on no run of
+   * others (review 277); a run of the same again (a refresh, Retry) keeps it (review 279: the file never came).
+   */
   private readonly csvDownload = new LatestRequest();
+  /** The path the download under way reads. */
+  private csvPath: string | undefined;
 
   constructor() {
     super();
@@ -135,9 +140,10 @@ export class ComplianceQueries extends ConsolePage {
 
   private async run(name: QueryName, values: Readonly<Record<string, string>>): Promise<void> {
     this.lastRun = { name, values };
-    // A download of the run before would be of another answer than the one this run shows.
-    this.csvDownload.cancel();
     const path = pathWith(`/v1/compliance/${encodeURIComponent(name)}`, values);
+    // A download for other values would be of another answer than the one this run shows; one for the same path is
+    // read afresh as this run is, and is what was asked for.
+    if (path !== this.csvPath) this.csvDownload.cancel();
     this.result = LOADING;
     this.csvError = undefined;
     this.csvNote = undefined;
@@ -162,17 +168,17 @@ export class ComplianceQueries extends ConsolePage {
    * how many rows the file holds after it (review 248: it could differ from the table without a word).
    */
   private async downloadCsv(name: string): Promise<void> {
-    if (this.lastPath === undefined) return;
-    // The run shown when the download starts: its answer is saved and said only while that run is still shown.
-    const run = this.runs;
-    // Aborted when the page is left too (disconnectedCallback).
+    const path = this.lastPath;
+    if (path === undefined) return;
+    // Saved and said only while no run of another path, nor another query chosen, nor another download, came since:
+    // each of those cancels it. Aborted when the page is left too (disconnectedCallback).
     const asked = this.csvDownload.next();
-    const current = (): boolean => run === this.runs && asked.current();
+    this.csvPath = path;
     this.csvError = undefined;
     this.csvRows = undefined;
     try {
-      const csv = await this.api.text(this.lastPath, 'text/csv', asked.signal);
-      if (!current()) return;
+      const csv = await this.api.text(path, 'text/csv', asked.signal);
+      if (!asked.current()) return;
       this.csvRows = csvRowCount(csv.text);
       // A cut answer must not be saved as the whole (review 113): its name says so, and so does the page.
       saveAs(csv.text, 'text/csv', complianceCsvName(name, csv));
@@ -184,7 +190,7 @@ export class ComplianceQueries extends ConsolePage {
         ? `The read models were ${csv.eventsBehind} event(s) behind the store when the server wrote this file: rows those events prove may be missing; its name says "-behind-${csv.eventsBehind}". Run the query again shortly and download it again.`
         : undefined;
     } catch (error) {
-      if (current()) this.csvError = error;
+      if (asked.current()) this.csvError = error;
     }
   }
 
