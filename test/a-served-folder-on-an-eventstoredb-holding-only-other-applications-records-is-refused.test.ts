@@ -3,8 +3,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startStandIn, type StandIn } from './esdb-standin/index.ts';
-import { cmd } from './support/fleet.ts';
-import { folderSnapshot } from './support/served-folder.ts';
+import { folderSnapshot, servedFolderWith, startRefusedOn } from './support/served-folder.ts';
 import { startTestService } from './support/service.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
@@ -39,39 +38,15 @@ const othersRecords = (standIn: StandIn, count: number): void => {
   }
 };
 
-/** A folder served on `store` (undefined: its own events.db), holding one registered node, logged and handled. */
-const servedOn = async (dir: string, store: string | undefined, nodeId: string): Promise<void> => {
-  const svc = await startTestService({ dir, config: store === undefined ? {} : { store } });
-  try {
-    const last = (await svc.service.context.credence.engine.execute(cmd.registerNode(nodeId))).events.at(-1)!.position;
-    if (!(await svc.service.context.live.caughtUp(last, 30_000))) throw new Error('the live runtime did not catch up');
-  } finally {
-    await svc.close();
-  }
-};
-
-/** Why the service refuses `dir` on `store` (its rule and message); a start it does not refuse is closed and fails the test. */
-const refusal = async (dir: string, store: string): Promise<string> => {
-  let started: Awaited<ReturnType<typeof startTestService>>;
-  try {
-    started = await startTestService({ dir, config: { store } });
-  } catch (error) {
-    const issues = (error as { problem?: { issues?: { path: string; rule: string }[] } }).problem?.issues ?? [];
-    return `${issues.map((i) => `${i.path} ${i.rule}`).join(' ')}: ${(error as Error).message}`;
-  }
-  await started.close();
-  throw new Error(`${dir} was served on a store holding none of its events`);
-};
-
 describe("a data folder started on an EventStoreDB that holds only other applications' records", () => {
   it('served on EventStoreDB: is refused as on an empty one, nothing written to the folder or the store', async () => {
     const data = scratch();
-    await servedOn(data, held.connectionString, 'meter-1');
+    await servedFolderWith(data, ['meter-1'], held.connectionString);
     othersRecords(shared, 50);
     const before = folderSnapshot(data);
     const appended = shared.log.all.length;
 
-    const refused = await refusal(data, shared.connectionString);
+    const refused = await startRefusedOn(data, shared.connectionString);
 
     expect(refused).toMatch(/^store event_store_empty:/);
     expect(refused).toMatch(/transparency\.db has logged \d+ events/);
@@ -83,11 +58,11 @@ describe("a data folder started on an EventStoreDB that holds only other applica
 
   it('served on its embedded store: says events.db holds its log, to unset the store setting, and to use a new folder for a fleet there', async () => {
     const data = scratch();
-    await servedOn(data, undefined, 'meter-2');
+    await servedFolderWith(data, ['meter-2']);
     othersRecords(shared, 50);
     const before = folderSnapshot(data);
 
-    const refused = await refusal(data, shared.connectionString);
+    const refused = await startRefusedOn(data, shared.connectionString);
 
     expect(refused).toMatch(/^store event_store_empty:/);
     expect(refused).toContain(`${join(data, 'events.db')} holds this folder's log`);
@@ -100,10 +75,10 @@ describe("a data folder started on an EventStoreDB that holds only other applica
 
   it('served on its embedded store from before first-event.json: its events.db holding events says the same, on an empty store too', async () => {
     const data = scratch();
-    await servedOn(data, undefined, 'meter-3');
+    await servedFolderWith(data, ['meter-3']);
     rmSync(join(data, 'first-event.json'));
 
-    const refused = await refusal(data, shared.connectionString);
+    const refused = await startRefusedOn(data, shared.connectionString);
 
     expect(refused).toMatch(/^store event_store_empty:/);
     expect(refused).toContain(`${join(data, 'events.db')} holds this folder's log`);
@@ -113,7 +88,7 @@ describe("a data folder started on an EventStoreDB that holds only other applica
   it('starts on a shared cluster holding its own records among the others', async () => {
     const data = scratch();
     othersRecords(held, 5);
-    await servedOn(data, held.connectionString, 'meter-4');
+    await servedFolderWith(data, ['meter-4'], held.connectionString);
     othersRecords(held, 5);
     await (await startTestService({ dir: data, config: { store: held.connectionString } })).close();
   }, 120_000);

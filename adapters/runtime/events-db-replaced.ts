@@ -1,7 +1,7 @@
 import { statSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
-import type { CommandOutcome } from '../../domain/ports/index.ts';
 import type { AdmissionStep, Engine } from '../engine/index.ts';
+import { outcomesNotedBy } from './engine-outcomes-noted.ts';
 import { EVENTS_DB_FILE, parseStoreConnectionString } from '../driven/store/index.ts';
 
 /*
@@ -170,15 +170,8 @@ export const commandsRefusedOnceEventsDbReplaced = (watch: EventsDbWatch | undef
  */
 export const positionsGivenOutNotedBy = (engine: Engine, watch: EventsDbWatch | undefined): Engine => {
   if (watch === undefined) return engine;
-  const noted = (outcome: CommandOutcome): CommandOutcome => {
+  return outcomesNotedBy(engine, (outcome) => {
     const last = outcome.events.at(-1);
     if (last !== undefined) watch.saw(last.position);
-    return outcome;
-  };
-  return {
-    ...engine,
-    execute: (input, options) => engine.execute(input, options).then(noted),
-    executeAsSystem: (input) => engine.executeAsSystem(input).then(noted),
-    executeAsInfrastructure: (input) => engine.executeAsInfrastructure(input).then(noted),
-  };
+  });
 };

@@ -4,7 +4,6 @@ import type Database from 'better-sqlite3';
 import { z } from 'zod';
 import { constantTimeEqual, toHex } from '../../domain/crypto/index.ts';
 import { validationError } from '../../domain/errors.ts';
-import type { CommandOutcome } from '../../domain/ports/index.ts';
 import { eventLeafHash } from '../../domain/transparency/leaf.ts';
 import type { Engine } from '../engine/index.ts';
 import { writeFileAtomic } from '../driven/files/index.ts';
@@ -13,6 +12,7 @@ import { readOnlyDatabase } from '../driven/files/read-only-database.ts';
 import { parseStoredRow } from '../driven/store/sqlite/rows.ts';
 import { TRANSPARENCY_DB_FILE } from '../driven/transparency/index.ts';
 import { readTrustedJsonFile } from './bounded-files.ts';
+import { outcomesNotedBy } from './engine-outcomes-noted.ts';
 
 /*
  * Review 264 #3: another fleet's events.db restored by mistake into a data folder was served, every other file of the
@@ -164,20 +164,12 @@ export const rememberFirstEvent = (dataDir: string, eventsDb: string): boolean =
 export const firstEventRememberedBy = (engine: Engine, remember: (() => boolean) | undefined): Engine => {
   if (remember === undefined) return engine;
   let done = false;
-  const noted = (outcome: CommandOutcome): CommandOutcome => {
-    if (!done && outcome.events.length > 0) {
-      try {
-        done = remember();
-      } catch {
-        // Written at the next outcome or start.
-      }
+  return outcomesNotedBy(engine, (outcome) => {
+    if (done || outcome.events.length === 0) return;
+    try {
+      done = remember();
+    } catch {
+      // Written at the next outcome or start.
     }
-    return outcome;
-  };
-  return {
-    ...engine,
-    execute: (input, options) => engine.execute(input, options).then(noted),
-    executeAsSystem: (input) => engine.executeAsSystem(input).then(noted),
-    executeAsInfrastructure: (input) => engine.executeAsInfrastructure(input).then(noted),
-  };
+  });
 };

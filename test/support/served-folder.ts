@@ -4,9 +4,12 @@ import { join } from 'node:path';
 import { cmd } from './fleet.ts';
 import { startTestService } from './service.ts';
 
-/** A data folder a service served, holding one `registerNode` event per id (logged, read models built), stopped cleanly. */
-export const servedFolderWith = async (dir: string, nodeIds: readonly string[]): Promise<void> => {
-  const svc = await startTestService({ dir });
+/**
+ * A data folder a service served, on `store` (undefined: its own events.db), holding one `registerNode` event per id
+ * (logged, read models built), stopped cleanly.
+ */
+export const servedFolderWith = async (dir: string, nodeIds: readonly string[], store?: string): Promise<void> => {
+  const svc = await startTestService({ dir, config: store === undefined ? {} : { store } });
   try {
     let last = 0n;
     for (const id of nodeIds) last = (await svc.service.context.credence.engine.execute(cmd.registerNode(id))).events.at(-1)!.position;
@@ -14,6 +17,19 @@ export const servedFolderWith = async (dir: string, nodeIds: readonly string[]):
   } finally {
     await svc.close();
   }
+};
+
+/** Why a service refuses to start on `dir` served on `store`: its issues' paths and rules, then its message. A start it does not refuse is closed and throws. */
+export const startRefusedOn = async (dir: string, store: string): Promise<string> => {
+  let started: Awaited<ReturnType<typeof startTestService>>;
+  try {
+    started = await startTestService({ dir, config: { store } });
+  } catch (error) {
+    const issues = (error as { problem?: { issues?: { path: string; rule: string }[] } }).problem?.issues ?? [];
+    return `${issues.map((i) => `${i.path} ${i.rule}`).join(' ')}: ${(error as Error).message}`;
+  }
+  await started.close();
+  throw new Error(`${dir} was served on ${store}, which holds none of its events`);
 };
 
 /** Every file under `dir` (subfolders too), by its path relative to `dir`, with the SHA-256 of its content. */
