@@ -51,6 +51,8 @@ describe("an entity whose stream breaks a cross-entity rule is said broken on it
     await forge(store, `pseudonym-${pseudonym}`, 'NodeRegistered', { nodeId: 'meter-3', profile } as unknown as JsonObject, now);
     // A pseudonym rotated to twice: its own machine refuses the second, which the list's read model marks.
     twice = await registeredPseudonym(svc, 'meter-4');
+    // Resolved before its break (a broken history refuses the resolution): listed to this auditor only (review 281).
+    expect((await api.call('POST', '/v1/pseudonyms/resolutions', {}, { token: svc.tokens.auditor, body: { pseudonym: twice, reason: 'review 281' } })).status).toBe(200);
     await forge(store, `pseudonym-${twice}`, 'PseudonymRotated', { pseudonym: twice, nodeId: 'meter-4', epoch: 0, trigger: 'initial' }, now);
     await settled(svc);
     // meter-3 revoked, then registered again (refused), then a rotation of it refused: it reads the node behind that
@@ -109,7 +111,8 @@ describe("an entity whose stream breaks a cross-entity rule is said broken on it
       expect(reply.status).toBe(200);
       return (reply.body.items as { id: string; broken?: Broken }[]).find((item) => item.id === twice);
     };
-    const row = await listed(svc.tokens.operator);
+    expect((await api.call('GET', '/v1/entities', {}, { token: svc.tokens.operator, query: { kind: 'pseudonym' } })).status).toBe(403);
+    const row = await listed(svc.tokens.auditor);
     expect(row?.broken).toEqual({ reason: expect.stringContaining('where and why: GET /v1/entities/pseudonym/{id}') });
     expect(JSON.stringify(row)).not.toContain('meter-4');
     // A node's row keeps its break's position and reason.

@@ -63,22 +63,29 @@ describe('the read routes name the node behind a pseudonym only to an auditor wh
       // Review 227: nor where or when, which beside the node registrations of the event stream names the node.
       expect(reply.body, role).not.toHaveProperty('position');
       expect(reply.body, role).not.toHaveProperty('updatedAt');
+      // Review 281: listed only to an auditor, those it resolved (none yet); refused to the other roles.
       const listed = await api.call<{ items: Record<string, unknown>[] }>('GET', '/v1/entities', {}, { token: svc.tokens[role], query: { kind: 'pseudonym' } });
-      expect(listed.status, role).toBe(200);
-      expect(listed.body.items.length, role).toBeGreaterThan(0);
-      for (const item of listed.body.items) expect(Object.keys(item).sort(), role).toEqual(['id', 'kind', 'revision', 'state', 'streamId']);
+      expect(listed.status, role).toBe(role === 'auditor' ? 200 : 403);
+      if (role === 'auditor') expect(listed.body.items, role).toEqual([]);
     }
     expect(await resolutions()).toBe(0);
   });
 
-  it("refuses the pseudonym's timeline, state, replay, evidence and its rotation's inclusion proof with 403 pointing to the resolution", async () => {
+  it("refuses the pseudonym's timeline, state, replay, evidence and its rotation's inclusion proof with 403 pointing to the resolution, naming the pseudonym only where the caller named it", async () => {
     for (const role of ['admin', 'operator', 'auditor'] as const) {
       for (const [name, call] of routes()) {
         const reply = await call(svc.tokens[role]);
         expect(reply.status, `${role} ${name}`).toBe(403);
         expect(reply.text, `${role} ${name}`).not.toContain(NODE);
         expect((reply.body as { reason: string }).reason).toContain('/v1/pseudonyms/resolutions');
-        // And from the CLI, as an auditor would (review 168).
+        if (name === 'inclusion proof of the rotation') {
+          // Asked by position, the caller named no pseudonym, and the refusal names none (review 281: it named the
+          // one at the position, which linked a node's position to its pseudonym).
+          expect(reply.text, `${role} ${name}`).not.toContain(pseudonym);
+          expect((reply.body as { reason: string }).reason).toContain('credence pseudonym resolve');
+          continue;
+        }
+        // And from the CLI, as an auditor would (review 168), to a caller who named the pseudonym.
         expect((reply.body as { reason: string }).reason).toContain(`credence pseudonym resolve ${pseudonym} --reason TEXT (with --sign-key FILE --audience NAME`);
       }
     }
@@ -111,6 +118,10 @@ describe('the read routes name the node behind a pseudonym only to an auditor wh
     const entity = await api.call<{ context: Record<string, unknown> }>('GET', '/v1/entities/{kind}/{id}', { kind: 'pseudonym', id: pseudonym }, { token: svc.tokens.auditor });
     expect(entity.body.context).toMatchObject({ pseudonym, nodeId: NODE, epoch: 0, resolutions: 1 });
     expect(entity.body).toHaveProperty('position');
+    // Listed to it now, still without where or when (review 227).
+    const listed = await api.call<{ items: Record<string, unknown>[] }>('GET', '/v1/entities', {}, { token: svc.tokens.auditor, query: { kind: 'pseudonym' } });
+    expect(listed.body.items.map((item) => item['id'])).toEqual([pseudonym]);
+    for (const item of listed.body.items) expect(Object.keys(item).sort()).toEqual(['id', 'kind', 'revision', 'state', 'streamId']);
     for (const [name, call] of routes()) expect((await call(svc.tokens.auditor)).status, name).toBe(200);
     // The evidence is whole: the rotation naming the node is in it, so the bundle verifies.
     const evidence = await routes()[3]![1](svc.tokens.auditor);

@@ -10,9 +10,31 @@ const ServiceClassPolicy = z.strictObject({
   everyMs: ClassPolicy.shape.everyMs.unwrap().nullable().optional(),
   onAssociation: z.boolean().optional(),
 });
+const ClassRecord = z.record(z.string().min(1).max(64), ServiceClassPolicy);
+/**
+ * The classes a setting names. Found in review 281: a class named `__proto__` was accepted and gone (zod's record
+ * parse skips that key, since assigning it to an object sets its prototype), so its nodes rotated on `default` while
+ * the file said otherwise. Refused here, naming the key, rather than kept: the library's RotationPolicy and every
+ * record after it would drop it again, and no class needs that name. Other names of Object.prototype (`constructor`,
+ * `prototype`, `toString`) are kept as any other: records keep them, and policyFor looks a class up as its own key.
+ * Typed as the record it pipes to: the check before it reads the input as given and changes nothing.
+ */
+const ServiceClasses = z
+  .unknown()
+  .superRefine((classes, context) => {
+    if (typeof classes === 'object' && classes !== null && Object.hasOwn(classes, '__proto__')) {
+      context.addIssue({
+        code: 'custom',
+        path: ['__proto__'],
+        params: { rule: 'reserved_name' },
+        message: '"__proto__" cannot name a class: JavaScript objects reserve it, and a class of that name would be dropped (its nodes rotating on `default`)',
+      });
+    }
+  })
+  .pipe(ClassRecord) as unknown as z.ZodType<z.output<typeof ClassRecord>, z.input<typeof ClassRecord>>;
 export const ServicePseudonyms = z.strictObject({
   default: ServiceClassPolicy.optional(),
-  classes: z.record(z.string().min(1).max(64), ServiceClassPolicy).optional(),
+  classes: ServiceClasses.optional(),
 });
 
 /**

@@ -1,18 +1,18 @@
 import { z } from 'zod';
-import { notFound, validationError } from '../../../domain/errors.ts';
+import { notFound, unauthorised, validationError } from '../../../domain/errors.ts';
 import { ENTITY_KINDS, EntityKind } from '../../../domain/streams.ts';
 import { MACHINES } from '../../../machines/index.ts';
 import { timelinePage, stateAt } from '../../../projections/audit/index.ts';
 import { listEntities, type EntityRow } from '../../../projections/entities/index.ts';
 import { ACCESS } from '../auth/roles.ts';
-import type { RouteModule, ServiceContext } from '../context.ts';
+import type { Principal, RouteModule, ServiceContext } from '../context.ts';
 import { HttpProblem } from '../problems.ts';
 import { QueryWholeNumber, QueryWholeNumberOr } from '../query-values.ts';
 import { lengthBeyond, refuseLongEntity } from './entity-bound.ts';
 import { entityNow } from './entity-now.ts';
 import { wholeTimelineInTurns } from './entity-timeline.ts';
 import { encodedAs, sendJsonInTurns, sendJsonOfInTurns, verdictInTurns } from './json-in-turns.ts';
-import { hasResolved, refuseUnlessResolved } from './pseudonym-reads.ts';
+import { hasResolved, refuseUnlessResolved, toldOfStreamIds } from './pseudonym-reads.ts';
 import { DecimalString, getEntityRoute, mustExist, PageCursor, readYourWritesInto, toWire, Verdict } from './wire.ts';
 
 const MAX_PAGE = 500;
@@ -180,6 +180,67 @@ const summaryWire = (row: EntityRow): z.infer<typeof EntitySummary> => {
   return { ...placeless, ...(broken !== undefined ? { broken: { reason: said } } : {}) } as z.infer<typeof EntitySummary>;
 };
 
+/**
+ * Which pseudonyms a listing shows (review 281): only those an auditor recorded a resolution of, to that auditor. A
+ * list of pseudonyms read before and after a rotation (on demand, or by a registration) gained exactly one: the
+ * rotated node's, named without any resolution (SER-025). So `kind=pseudonym` is refused to every other role, and
+ * their listing of every kind leaves the pseudonyms out.
+ */
+const refusePseudonymListing = (principal: Principal | undefined): void => {
+  if (principal?.role === 'auditor') return;
+  // Refused, not an empty page: an empty page says "no pseudonym exists" (as a misspelt state's did, review 144); the
+  // pseudonym routes refuse what names a pseudonym's node the same way (403 saying what it takes).
+  throw unauthorised(
+    principal?.subject ?? 'anonymous',
+    "the list of pseudonyms is for an auditor, of the pseudonyms it resolved (SER-025): listed before and after a node's rotation, it names the node's new pseudonym. " +
+      'An auditor resolves one (POST /v1/pseudonyms/resolutions, recorded; credence pseudonym resolve) and lists it; the number of pseudonyms is in GET /v1/entities/counts',
+  );
+};
+
+/** Rows read per query while a listing passes over pseudonyms it does not show. */
+const SCAN_CHUNK = MAX_PAGE + 1;
+/** Past every `pseudonym-…` stream id and before every later kind's: '.' follows '-' and no stream id is `pseudonym.`. */
+const PAST_THE_PSEUDONYMS = 'pseudonym.';
+
+/**
+ * Up to `limit` rows after `after` that `principal` is shown (refusePseudonymListing): another role's listing skips
+ * the pseudonyms' stream ids whole; an auditor's asks of each pseudonym whether it resolved it, as every read of a
+ * pseudonym does (the directory waited for once per answer). The page ends at a row shown, so its cursor names no
+ * pseudonym left out.
+ */
+const listShown = async (
+  context: ServiceContext,
+  principal: Principal | undefined,
+  query: { readonly kind?: EntityKind; readonly state?: string; readonly after?: string; readonly limit: number },
+): Promise<EntityRow[]> => {
+  const told = principal?.role === 'auditor' ? toldOfStreamIds(context, principal) : undefined;
+  const shown: EntityRow[] = [];
+  let after = query.after;
+  for (;;) {
+    const asked = told === undefined ? query.limit - shown.length : Math.max(query.limit - shown.length, SCAN_CHUNK);
+    const rows = listEntities(context.credence.readModels, {
+      ...(query.kind !== undefined ? { kind: query.kind } : {}),
+      ...(query.state !== undefined ? { state: query.state } : {}),
+      ...(after !== undefined ? { after } : {}),
+      limit: asked,
+    });
+    let skipped = false;
+    for (const row of rows) {
+      after = row.streamId;
+      if (row.kind === 'pseudonym' && told === undefined) {
+        after = PAST_THE_PSEUDONYMS;
+        skipped = true;
+        break;
+      }
+      if (row.kind !== 'pseudonym' || (await told!(row.streamId))) shown.push(row);
+      if (shown.length === query.limit) return shown;
+    }
+    if (!skipped && rows.length < asked) return shown;
+    // Many pseudonyms passed over: let other requests in before the next chunk.
+    if (told !== undefined) await new Promise((resolve) => setImmediate(resolve));
+  }
+};
+
 /** A pseudonym's machine context without the node and its epoch (which, with the node, links the node's pseudonyms). */
 const withoutNodeLink = (kind: EntityKind, context: Record<string, unknown>, shown: boolean): Record<string, unknown> => {
   if (kind !== 'pseudonym' || shown) return context;
@@ -195,7 +256,10 @@ export const entityRoutes: RouteModule = (app, context) => {
       description:
         'Entities of the entities read model, in stream-id order, `limit` per page (default 50, at most 500); `nextCursor` continues. ' +
         'The read model follows the store live: a row may be a moment behind GET /v1/entities/{kind}/{id}; the credence-events-behind ' +
-        'header says by how many stored events the read model was behind when this was answered (after waiting up to a second for it).',
+        'header says by how many stored events the read model was behind when this was answered (after waiting up to a second for it). ' +
+        'Pseudonyms are listed only to an auditor, those it recorded a resolution of (review 281: listed before and after a rotation, ' +
+        "the list named the node's new pseudonym); `kind=pseudonym` is refused to the other roles (403), whose listing leaves them out. " +
+        'How many there are is in GET /v1/entities/counts.',
       tags: ['entities'],
       querystring: z.strictObject({
         kind: EntityKind.optional(),
@@ -215,12 +279,13 @@ export const entityRoutes: RouteModule = (app, context) => {
     handler: async (request, reply) => {
       const { kind, state, limit, cursor } = request.query;
       refuseUnknownState(kind, state);
+      if (kind === 'pseudonym') refusePseudonymListing(request.principal);
       // As the timeline and the dependents do: wait briefly for the read model, then say how far behind it answers
       // (found in review: a revoked credential was listed live, with nothing saying the list was behind).
       await readYourWritesInto(context, reply, ['entities']);
       const listing = JSON.stringify([kind ?? null, state ?? null]);
       const after = cursor === undefined ? undefined : PageCursor.decode(cursor, listing);
-      const rows = listEntities(context.credence.readModels, {
+      const rows = await listShown(context, request.principal, {
         ...(kind !== undefined ? { kind } : {}),
         ...(state !== undefined ? { state } : {}),
         ...(after !== undefined ? { after } : {}),

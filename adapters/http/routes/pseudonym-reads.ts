@@ -108,7 +108,9 @@ const resolvedIn = (events: readonly RecordedEvent[], principal: Principal | und
  * Nothing for a stream that is not a pseudonym's. 403 for what of a pseudonym's stream names its node, unless the caller recorded a resolution of it: its events
  * (PseudonymRotated carries the node and the epoch), and their metadata and causes, which name the node's own events
  * (a rotation reacting to a registration is caused by it, and an interval rotation's command id derives from the
- * Node-ID). The refusal says how to get it accountably, by the route and by the CLI (review 168).
+ * Node-ID). The refusal says how to get it accountably, by the route and by the CLI (review 168), naming the
+ * pseudonym: only for a route whose caller named it (its path). A route that reaches the stream by anything else
+ * refuses with refusePseudonymsEventUnlessResolved, which names none.
  */
 export const refuseUnlessResolved = async (context: ServiceContext, principal: Principal | undefined, streamId: string): Promise<void> => {
   const ref = parseStreamId(streamId);
@@ -120,6 +122,22 @@ export const refuseUnlessResolved = async (context: ServiceContext, principal: P
     principal?.subject ?? 'anonymous',
     `the history of a pseudonym names its node (SER-025): an auditor resolves it first (POST /v1/pseudonyms/resolutions, recorded), then reads it; ` +
       `from the CLI: credence pseudonym resolve ${ref.id} --reason TEXT (with --sign-key FILE --audience NAME where the signing policy requires it)`,
+  );
+};
+
+/**
+ * refuseUnlessResolved for an event of `streamId` the caller reached without naming its stream (by its global
+ * position): the refusal names no pseudonym and no stream of one. Found in review 281: the inclusion proof's refusal
+ * named the pseudonym at the position asked, and a node's position (its entity shows it) plus one, or a walk of every
+ * position, linked each node to its pseudonyms with nothing recorded. Never a 404: the event is there.
+ */
+export const refusePseudonymsEventUnlessResolved = async (context: ServiceContext, principal: Principal | undefined, streamId: string): Promise<void> => {
+  if (parseStreamId(streamId)?.kind !== 'pseudonym') return;
+  if (await hasResolved(context, principal, streamId)) return;
+  throw unauthorised(
+    principal?.subject ?? 'anonymous',
+    "the record at this position is an event of a pseudonym's stream: it names the pseudonym and the node behind it (SER-025). " +
+      'An auditor who resolved that pseudonym (POST /v1/pseudonyms/resolutions, recorded; credence pseudonym resolve) reads it',
   );
 };
 

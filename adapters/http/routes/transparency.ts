@@ -24,7 +24,7 @@ import { QueryWholeNumber } from '../query-values.ts';
 import { refuseLongEntity } from './entity-bound.ts';
 import { jsonBytesInTurns } from './json-in-turns.ts';
 import { OneAtATime, whileTheClientWaits } from './one-at-a-time.ts';
-import { refuseNamedPseudonymUnlessResolved, refuseUnlessResolved } from './pseudonym-reads.ts';
+import { refuseNamedPseudonymUnlessResolved, refusePseudonymsEventUnlessResolved, refuseUnlessResolved } from './pseudonym-reads.ts';
 import { DecimalString, getEntityRoute, mustExist, StoredEventWire } from './wire.ts';
 
 /**
@@ -219,8 +219,9 @@ export const transparencyRoutes: RouteModule = (app, context) => {
       // a 404 that reads as "not logged" nor a proof served for an event the log never recorded (found in review).
       if (event === undefined) throw await leafWithoutItsEvent(credence, { log, signer }, leaf);
       // An event of a pseudonym's stream is served whole or not at all (its leaf hash covers every field), and a
-      // rotation names the node behind the pseudonym (SER-025): only to an auditor who recorded a resolution of it.
-      await refuseUnlessResolved(context, request.principal, event.streamId);
+      // rotation names the node behind the pseudonym (SER-025): only to an auditor who recorded a resolution of it. The
+      // caller asked by position, so the refusal names no pseudonym (review 281: it named the one there).
+      await refusePseudonymsEventUnlessResolved(context, request.principal, event.streamId);
       // A record of another stream that names a pseudonym (the fact claim its rotation left on the node's stream and on
       // its command id's on EventStoreDB) says the same: the node's bundle withholds it, and so does this (review 172).
       const named = pseudonymNamedBy(event);

@@ -29,6 +29,13 @@ export interface ListReads {
 }
 
 /**
+ * What an empty first page says. The server lists to an auditor only the pseudonyms it recorded a resolution of
+ * (review 281): "none yet" would say the fleet has none.
+ */
+const emptyText = (kind: string): string =>
+  kind === 'pseudonym' ? 'No pseudonym you have resolved: pseudonyms are listed only to the auditor who recorded a resolution of them.' : `No ${kind} entity yet.`;
+
+/**
  * The entities of `kind`, a page at a time: `loadList(cursors)` reads the page after the last of `cursors`. A failed
  * read leaves the page shown (review 248: the error took its place, and its pager, with no Retry): marked as last read
  * with why, when it is read again, and Retry with the server's wait; a first page never read shows its error with Retry.
@@ -44,7 +51,7 @@ export const renderEntityList = (browse: Load<EntityList>, role: string, kind: s
               ${reads.againInMs !== undefined ? `It is read again in ${waitText(reads.againInMs)}.` : ''} ${renderRetry(reads.failure, reads.retry)}</p>`
           : nothing}
         ${page.items.length === 0 && page.cursors.length === 0
-          ? html`<p class="empty">No ${kind} entity yet.</p>`
+          ? html`<p class="empty">${emptyText(kind)}</p>`
           : html`<table>
               <thead><tr><th scope="col">Entity</th><th scope="col">State</th><th scope="col">Last change</th></tr></thead>
               <tbody>
