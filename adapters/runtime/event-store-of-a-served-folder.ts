@@ -2,10 +2,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { validationError } from '../../domain/errors.ts';
+import { isOwnStream } from '../../domain/own-record.ts';
 import { readOnlyDatabase } from '../driven/files/read-only-database.ts';
 import { KEY_REGISTRY_DB_FILE } from '../driven/key-registry/index.ts';
 import { READ_MODELS_DB_FILE } from '../driven/readmodels/index.ts';
-import { EVENTS_DB_FILE, openEventStoreDbStore, parseStoreConnectionString } from '../driven/store/index.ts';
+import { connectEventStoreDb } from '../driven/store/eventstoredb/client.ts';
+import { ownRecordAmongNewest } from '../driven/store/eventstoredb/own-head.ts';
+import { EVENTS_DB_FILE, EventStoreDbStore, parseStoreConnectionString } from '../driven/store/index.ts';
 import { TRANSPARENCY_DB_FILE } from '../driven/transparency/index.ts';
 import { FIRST_EVENT_FILE, refuseEventStoreOfAnotherFolder, rememberedFirstEvent, sayFirstEvent } from './first-event-of-the-folder.ts';
 
@@ -28,8 +31,11 @@ import { FIRST_EVENT_FILE, refuseEventStoreOfAnotherFolder, rememberedFirstEvent
 const hasTable = (db: Database.Database, table: string): boolean =>
   db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(table) !== undefined;
 
+const hasColumn = (db: Database.Database, table: string, column: string): boolean =>
+  (db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).some((c) => c.name === column);
+
 /** What `file` of `dir` says of the events it was built from, read without writing; undefined when nothing. */
-const signOf = (dir: string, file: string, table: string, read: (db: Database.Database) => string | undefined): string | undefined => {
+const signOf = <T>(dir: string, file: string, table: string, read: (db: Database.Database) => T | undefined): T | undefined => {
   const path = join(dir, file);
   if (!existsSync(path)) return undefined;
   return readOnlyDatabase(path, (db) => {
@@ -169,14 +175,72 @@ const embeddedLogRemedy = (dataDir: string, setting: string): string | undefined
   );
 };
 
+/** An event of the folder's log at its position there, as a file of the folder holds it. */
+interface HeldEvent {
+  readonly position: bigint;
+  readonly id: string;
+  /** Which event of the log it is, as the refusal says it. */
+  readonly which: string;
+}
+
+/**
+ * The first (`ASC`) or newest (`DESC`) leaf of the transparency log that is a record of Credence's: the log logs every
+ * record of the store, other applications' too on a shared cluster, and theirs leave it once scavenged. A leaf without
+ * a stream (logged before the stream index) is taken as Credence's, as the log itself takes it (isOwnLeaf).
+ */
+const ownLeaf = (dir: string, order: 'ASC' | 'DESC', which: string): HeldEvent | undefined =>
+  signOf(dir, TRANSPARENCY_DB_FILE, 'leaves', (db) => {
+    const stream = hasColumn(db, 'leaves', 'stream_id') ? 'stream_id' : 'NULL';
+    // Walked in SQLite, past other applications' leaves: the folder's own file, not the store.
+    const leaves = db.prepare(`SELECT position, event_id AS id, ${stream} AS stream FROM leaves ORDER BY leaf_index ${order}`).iterate() as
+      IterableIterator<{ position: bigint; id: string; stream: string | null }>;
+    for (const leaf of leaves) if (leaf.stream === null || isOwnStream(leaf.stream)) return { position: leaf.position, id: leaf.id, which };
+    return undefined;
+  });
+
+/**
+ * The newest read model checkpoint on an event of Credence's (its id and `occurredAt` kept): one of an earlier version
+ * may sit on another application's record, or keep no id.
+ */
+const newestCheckpointedEvent = (dir: string): HeldEvent | undefined =>
+  signOf(dir, READ_MODELS_DB_FILE, 'projection_checkpoints', (db) => {
+    if (!hasColumn(db, 'projection_checkpoints', 'event_id')) return undefined;
+    const newest = db
+      .prepare(
+        `SELECT position, event_id AS id FROM projection_checkpoints WHERE event_id IS NOT NULL AND occurred_at != '' ORDER BY position DESC LIMIT 1`,
+      )
+      .get() as { position: bigint; id: string } | undefined;
+    return newest === undefined ? undefined : { ...newest, which: 'the newest event its read models handled' };
+  });
+
+/**
+ * The events of its log the folder holds at their positions: its newest logged leaf of Credence's (else its newest
+ * read model checkpoint), and its first, which a store restored from an older backup of the log holds too.
+ */
+const heldEvents = (dataDir: string): HeldEvent[] => {
+  const newest = ownLeaf(dataDir, 'DESC', 'the newest event it logged') ?? newestCheckpointedEvent(dataDir);
+  const first = ownLeaf(dataDir, 'ASC', 'the first');
+  return [newest, first].filter((e, i, all): e is HeldEvent => e !== undefined && (i === 0 || e.position !== all[0]?.position));
+};
+
+/**
+ * How many of the store's newest records are looked at for one of Credence's when the store holds none of the events
+ * the folder holds: another log's (a restore older than the folder's first leaf, another fleet's) within it is left
+ * to the start's own check, which rebuilds the read models and refuses commands.
+ */
+const OWN_RECORD_SCAN = 256;
+
 /**
  * Refuses, before the folder is locked or anything is written, to serve the data folder `dataDir` on the EventStoreDB
- * store `store` names when that store holds no event of Credence's and the folder was built from a log of events (its
- * transparency log's leaves, its read models' checkpoints): the setting points at another server (a new one, one not
- * restored, or a cluster holding only other applications' records), and served, the read models would be rebuilt
- * empty and the fleet served as empty, a log moved aside started again over nothing (the embedded store's counterpart:
- * a missing events.db, above). Whether Credence has a log there is its own head (`ownHeadPosition`), never the head of
- * $all, which counts other applications' records (review 278 #2). Any other store is let through (the embedded one by
+ * store `store` names when that store holds none of the folder's log and the folder was built from a log of events
+ * (its transparency log's leaves, its read models' checkpoints): the setting points at another server (a new one, one
+ * not restored, a cluster holding only other applications' records, another fleet's), and served, the read models
+ * would be rebuilt from what that store holds, a log moved aside started again over it (the embedded store's
+ * counterpart: a missing events.db, above). What says the folder's log is there is a bounded read (review 280 #1): the
+ * event the folder logged last (else the newest its read models handled), or its first logged, at its position; else a
+ * record of Credence's among the store's newest OWN_RECORD_SCAN records (never the head of $all, which counts other
+ * applications' records: review 278 #2). A scan of $all back to Credence's newest record would read every record
+ * other applications wrote since, before the API listens. Any other store is let through (the embedded one by
  * refuseNewEventStoreForAServedFolder). The store is asked only when the folder holds such a sign, and let go of; one
  * out of reach fails here as the start would. `setting` names it in the refusal, which never repeats the connection
  * string (it may carry credentials).
@@ -187,26 +251,33 @@ export const refuseEmptyEventStoreForAServedFolder = async (dataDir: string, sto
   if (location.kind !== 'eventstoredb') return;
   const signs = signsOfEvents(dataDir);
   if (signs.length === 0) return;
-  const opened = openEventStoreDbStore(location.connectionString);
-  let ownHead: bigint | undefined;
+  const held = heldEvents(dataDir);
+  const driver = connectEventStoreDb(location.connectionString);
+  const opened = new EventStoreDbStore(driver);
   try {
-    ownHead = await opened.ownHeadPosition();
+    for (const { position, id } of held) if ((await opened.recordAt(position))?.id === id.toLowerCase()) return;
+    if ((await ownRecordAmongNewest(driver, OWN_RECORD_SCAN)) !== undefined) return;
   } finally {
     await opened.close();
   }
-  if (ownHead !== undefined) return;
   const remedy =
     embeddedLogRemedy(dataDir, setting) ??
     'Point it at the server that holds those events, or restore them there (README, "Restoring the event store from a ' +
       'backup"); to serve a new fleet on this store, use a new data folder';
+  const scanned = `record of Credence's among its newest ${OWN_RECORD_SCAN} records`;
+  const none =
+    held.length === 0
+      ? `no ${scanned}`
+      : `no record of this folder's log (${held.map((e) => `${e.which} at position ${e.position}`).join(', ')}), nor any ${scanned}`;
   throw validationError(
     [
       {
         path: setting,
         rule: 'event_store_empty',
         message:
-          `names an event store that holds no event of Credence's, but ${dataDir} was built from a log of events ` +
-          `(${signs.join('; ')}): served, its read models would be rebuilt empty and an empty fleet served. ${remedy}`,
+          `names an event store that holds ${none}, but ${dataDir} was built from a log of events (${signs.join('; ')}): ` +
+          "served, its read models would be rebuilt from what that store holds (no fleet, or another fleet's records) and " +
+          `served as this folder's fleet. ${remedy}`,
       },
     ],
     'data folder',

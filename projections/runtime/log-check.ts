@@ -30,12 +30,20 @@ export interface HandledEvent {
 }
 
 /**
+ * The form of every id Credence gives an event: derived from its command id, a version 8 UUID (domain/event-ids.ts;
+ * so since the first version). Another application's ids are its client's, random (version 4) or time-ordered
+ * (version 7) UUIDs as a rule; its metadata keys are its own, and may well include an `occurredAt`.
+ */
+const DERIVED_EVENT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
+
+/**
  * Whether what was handled is another application's record (a cluster shared with it): its stream says so, or,
- * where only a checkpoint is kept, an `occurredAt` no Credence event lacks. Checkpoints of earlier versions could sit on
- * such a record (review 179).
+ * where only a checkpoint is kept, an id not of Credence's derived form, or no `occurredAt` (no Credence event lacks
+ * one). Checkpoints of versions between dd88db5f and d9e757d7 could sit on such a record (review 179), whose
+ * metadata may carry an `occurredAt` of its own (review 280 #2).
  */
 const foreign = (handled: HandledEvent): boolean =>
-  handled.streamId !== undefined ? !isOwnStream(handled.streamId) : handled.occurredAt === '';
+  handled.streamId !== undefined ? !isOwnStream(handled.streamId) : handled.occurredAt === '' || !DERIVED_EVENT_ID.test(handled.id);
 
 const sameContent = (stored: RecordedEvent, handled: HandledEvent): boolean =>
   (handled.leafHash === undefined || constantTimeEqual(eventLeafHash(stored), handled.leafHash)) &&

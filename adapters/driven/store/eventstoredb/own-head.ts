@@ -68,3 +68,13 @@ export class OwnHead {
     return { newest: newest?.position, own };
   }
 }
+
+/**
+ * The newest record Credence wrote among the newest `records` of $all (system ones counted), or undefined when none
+ * is there: one read, however many records other applications wrote since. For a check that must not scan a shared
+ * cluster's whole tail before a service listens (review 280 #1); `OwnHead` scans on for where to resume.
+ */
+export const ownRecordAmongNewest = async (driver: EsdbDriver, records: number): Promise<bigint | undefined> => {
+  const page = await driver.readAllBackwards({ before: 'end', maxCount: records });
+  return page.find((event) => event.position !== undefined && isOwnRecord(event))?.position;
+};
