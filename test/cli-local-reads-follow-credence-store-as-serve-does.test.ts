@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { command } from '../domain/commands/index.ts';
@@ -17,8 +18,10 @@ import { tempDirs, temporaryFolders } from './support/temp-dirs.ts';
  * "no event store in DIR (run npm start first …)" (exit 2); a folder left with an old events.db was read from that
  * stale file without a word. `credence verify --data` on such a folder said it "holds no event store and
  * transparency log" beside its log. Now the store is chosen as `credence serve` chooses it (--store, else
- * CREDENCE_STORE, else the data folder's events.db), a file not read is said, and verify names the store it cannot
- * audit and where to audit it.
+ * CREDENCE_STORE, else the data folder's events.db), and verify names the store it cannot audit and where to audit it.
+ * Review 280: a folder holding its own events.db (a copy of a folder served on its embedded store) read with
+ * CREDENCE_STORE set for the service read the live cluster, exit 0, and rewrote the copy's read models from it, while
+ * verify --data audited the copy's file: every local read now refuses that, exit 2, naming both, writing nothing.
  */
 const folder = temporaryFolders('credence-cli-credence-store-');
 // The served folder lives across the file's tests.
@@ -77,7 +80,7 @@ describe('a local read command on a data folder served on EventStoreDB', () => {
     expect(existsSync(join(served, 'events.db'))).toBe(false);
   }, 60_000);
 
-  it('never reads a stale events.db left in the folder when CREDENCE_STORE is set, and says it is not read', async () => {
+  it('never reads a stale events.db left in the folder when CREDENCE_STORE is set: refused, naming both, exit 2', async () => {
     const dir = folder();
     await staleEventsDb(dir);
     // The folder named by CREDENCE_DATA, then by --data.
@@ -86,11 +89,11 @@ describe('a local read command on a data folder served on EventStoreDB', () => {
       [['--data', dir], { CREDENCE_STORE: standIn.connectionString }],
     ] as const) {
       const query = await runCli(['query', 'revocations', '--json', ...args], env);
-      expect(query.code, query.err).toBe(0);
-      expect(query.out).toContain('node-meter-1');
-      expect(query.out).not.toContain('node-meter-9');
-      expect(query.err).toContain(`${join(dir, 'events.db')} is not read`);
+      expect(query.code, query.err).toBe(2);
+      expect(query.out).toBe('');
+      expect(query.err).toContain(join(dir, 'events.db'));
       expect(query.err).toContain('env CREDENCE_STORE');
+      expect(query.err).toContain(`--store sqlite:${dir}`);
     }
     // --store sqlite:DIR still reads that file, by choice.
     const chosen = await runCli(['query', 'revocations', '--json', '--store', `sqlite:${dir}`], { CREDENCE_STORE: standIn.connectionString });
@@ -141,17 +144,97 @@ describe('credence verify --data on a data folder served on EventStoreDB', () =>
     expect(unknown.err).toContain('credence verify --server');
   }, 60_000);
 
-  it('audits a folder that holds its own events.db, warned that CREDENCE_STORE names another store it does not audit', async () => {
+  it('refuses a folder that holds its own events.db while CREDENCE_STORE names another store, as the other local reads do', async () => {
     const dir = folder();
     const svc = await startTestService({ dir });
     await svc.close();
     expect(existsSync(join(dir, 'events.db'))).toBe(true);
-    const warned = await runCli(['verify', '--data', dir], { CREDENCE_STORE: standIn.connectionString });
-    expect(warned.err).toContain(`this audit reads ${join(dir, 'events.db')} only`);
-    expect(warned.err).toContain('credence verify --server');
-    expect(warned.err).not.toContain(standIn.connectionString);
+    const refused = await runCli(['verify', '--data', dir], { CREDENCE_STORE: standIn.connectionString });
+    expect(refused.code).toBe(2);
+    expect(refused.err).toContain(join(dir, 'events.db'));
+    expect(refused.err).toContain('env CREDENCE_STORE');
+    expect(refused.err).toContain('credence verify --server');
+    expect(refused.err).not.toContain(standIn.connectionString);
+    // CREDENCE_STORE naming the folder itself is its own file: audited as without it.
     const plain = await runCli(['verify', '--data', dir]);
-    expect(plain.code).toBe(warned.code);
+    const same = await runCli(['verify', '--data', dir], { CREDENCE_STORE: `sqlite:${dir}` });
+    expect(same.code).toBe(plain.code);
+    expect(same.err).toBe(plain.err);
     expect(plain.err).not.toContain('CREDENCE_STORE');
   }, 60_000);
+});
+
+/** Every file of the folder's read models (readmodels.db and its -wal, -shm), byte for byte. */
+const readModelBytes = (dir: string): Record<string, string> =>
+  Object.fromEntries(
+    readdirSync(dir)
+      .filter((name) => name.startsWith('readmodels.db'))
+      .map((name) => [name, createHash('sha256').update(readFileSync(join(dir, name))).digest('hex')]),
+  );
+
+describe('a copy of a data folder served on its embedded store, read with CREDENCE_STORE set for the service (review 280)', () => {
+  let copy: string;
+
+  beforeAll(async () => {
+    const original = servedFolders.make();
+    const svc = await startTestService({ dir: original });
+    try {
+      const { engine } = svc.service.context.credence;
+      await engine.execute(cmd.registerNode('meter-copy'));
+      const last = (await engine.execute(command('revokeNode', { nodeId: 'meter-copy', reason: 'keyCompromise' }, { actor: operator }))).events.at(-1)!.position;
+      if (!(await svc.service.context.live.caughtUp(last, 30_000))) throw new Error('the live runtime did not catch up');
+    } finally {
+      await svc.close();
+    }
+    copy = servedFolders.make();
+    cpSync(original, copy, { recursive: true });
+  }, 120_000);
+
+  it('refuses every local read, exit 2, naming the folder\'s events.db and env CREDENCE_STORE, its read models untouched', async () => {
+    const before = readModelBytes(copy);
+    expect(Object.keys(before)).toContain('readmodels.db');
+    const withPassword = standIn.connectionString.replace('esdb://', 'esdb://admin:s3cret-pw@');
+    for (const env of [{ CREDENCE_STORE: standIn.connectionString }, { CREDENCE_STORE: withPassword }]) {
+      for (const args of [
+        ['query', 'revocations', '--json', '--data', copy],
+        ['history', 'node-meter-copy', '--data', copy],
+        ['state', 'node-meter-copy', '--at', new Date().toISOString(), '--data', copy],
+        ['replay', '--data', copy],
+        ['replay', '--full', '--workers', '2', '--data', copy],
+        ['projections', 'status', '--data', copy],
+        ['verify', '--data', copy],
+      ]) {
+        const run = await runCli(args, env);
+        expect(run.code, `${args.join(' ')}: ${run.err}`).toBe(2);
+        expect(run.out, args.join(' ')).toBe('');
+        expect(run.err, args.join(' ')).toContain(join(copy, 'events.db'));
+        expect(run.err, args.join(' ')).toContain('env CREDENCE_STORE');
+        expect(run.err, args.join(' ')).not.toContain('s3cret-pw');
+        expect(run.err, args.join(' ')).not.toContain(standIn.connectionString);
+      }
+      // The folder named by CREDENCE_DATA is refused alike.
+      const byVariable = await runCli(['query', 'revocations', '--json'], { ...env, CREDENCE_DATA: copy });
+      expect(byVariable.code, byVariable.err).toBe(2);
+      expect(byVariable.err).toContain(join(copy, 'events.db'));
+    }
+    expect(readModelBytes(copy)).toEqual(before);
+  }, 120_000);
+
+  it('reads the copy with --store sqlite:DIR, CREDENCE_STORE set or not', async () => {
+    const env = { CREDENCE_STORE: standIn.connectionString };
+    const query = await runCli(['query', 'revocations', '--json', '--data', copy, '--store', `sqlite:${copy}`], env);
+    expect(query.code, query.err).toBe(0);
+    expect(query.out).toContain('node-meter-copy');
+    expect(query.out).not.toContain('node-meter-1"');
+    const history = await runCli(['history', 'node-meter-copy', '--json', '--store', `sqlite:${copy}`], env);
+    expect(history.code, history.err).toBe(0);
+    expect(history.out).toContain('NodeRevoked');
+    const replay = await runCli(['replay', '--json', '--store', `sqlite:${copy}`], env);
+    expect(replay.code, replay.err).toBe(0);
+    // verify takes no --store: CREDENCE_STORE naming the folder itself reads its file.
+    const verify = await runCli(['verify', '--data', copy], { CREDENCE_STORE: `sqlite:${copy}` });
+    const plain = await runCli(['verify', '--data', copy]);
+    expect(verify.code, verify.err).toBe(plain.code);
+    expect(verify.out).toBe(plain.out);
+  }, 120_000);
 });

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   EVENTS_DB_FILE,
@@ -15,7 +15,6 @@ import { UsageError } from '../program.ts';
 import { lockStoreFolder } from './folder-lock.ts';
 import { withoutControls } from '../../adapters/http/config-values.ts';
 import { MAX_CONNECTION_STRING_CHARS } from '../../domain/json-limits.ts';
-import { printable } from '../printable.ts';
 import { z } from 'zod';
 import type { Io } from '../io.ts';
 
@@ -47,6 +46,9 @@ export type StoreAccess = 'read' | 'write';
 export const openExistingStore = (dir: string, store?: StoreLocation, setting?: string, access: StoreAccess = 'read'): EventStore => {
   const location: StoreLocation = store ?? { kind: 'sqlite', dir };
   const named = setting ?? (store === undefined ? '--data' : '--store');
+  // A store a setting names (export's --config, CREDENCE_STORE) over a folder holding its own events.db: refused, as
+  // every local read refuses it (localStore), before anything is opened.
+  if (store !== undefined && named !== '--store') refuseEventsDbNotChosen(dir, store, named);
   switch (location.kind) {
     case 'sqlite':
       if (!existsSync(join(location.dir, EVENTS_DB_FILE))) {
@@ -154,13 +156,16 @@ const EnvStore = withoutControls(z.string().max(MAX_CONNECTION_STRING_CHARS, `mu
  * The store of a local read command, chosen as `credence serve` chooses it (loadServiceConfig: the flag, else the
  * variable): `--store`; else the store CREDENCE_STORE names, whichever folder `--data` or CREDENCE_DATA names, since
  * the service run with them serves that folder from that store (review 278: on a folder served on EventStoreDB the
- * reads said "no event store", and an old events.db left there was read without a word); else the embedded store of
- * the data folder. A refused value is bad usage naming the variable, never repeating it (it may carry a password).
+ * reads said "no event store", and an old events.db left there was read without a word), unless the folder holds its
+ * own events.db, which is then refused (refuseEventsDbNotChosen, with `advice` for a command without --store); else the
+ * embedded store of the data folder. A refused value is bad usage naming the variable, never repeating it (it may carry
+ * a password).
  */
 export const localStore = (
   args: { readonly store?: StoreLocation | undefined },
   folder: DataFolder,
   env?: Readonly<Record<string, string | undefined>>,
+  advice?: (dir: string, setting: string) => string,
 ): StoreChoice => {
   if (args.store !== undefined) return { store: args.store, setting: '--store' };
   const variable = env?.['CREDENCE_STORE'];
@@ -168,23 +173,63 @@ export const localStore = (
   if (variable === undefined || variable === '') return { store: undefined, setting: folder.setting };
   const parsed = EnvStore.safeParse(variable);
   if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => `${STORE_VARIABLE_SETTING}: ${i.message}`));
+  refuseEventsDbNotChosen(folder.dir, parsed.data, STORE_VARIABLE_SETTING, advice);
   return { store: parsed.data, setting: STORE_VARIABLE_SETTING };
 };
 
+/** The same folder, followed through links where it exists: `sqlite:./copy` and `sqlite:/abs/copy/` name one store. */
+const sameFolder = (a: string, b: string): boolean => {
+  const real = (dir: string): string => {
+    try {
+      return realpathSync(dir);
+    } catch {
+      return resolve(dir);
+    }
+  };
+  return real(a) === real(b);
+};
+
+/** Another store in a refusal, said by its kind (a folder's by the folder), never by the string: it may carry a password. */
+const storeKind = (store: StoreLocation): string => {
+  switch (store.kind) {
+    case 'sqlite':
+      return `the embedded store in ${store.dir}`;
+    case 'sqlite-memory':
+      return 'an in-memory store';
+    case 'eventstoredb':
+      return 'an EventStoreDB store';
+  }
+};
+
 /**
- * An events.db in the data folder that CREDENCE_STORE's store is read in place of (one left from before the folder
- * moved to EventStoreDB, or a copy put there): said, so that it is not taken for what was read, with how to read it.
+ * What a refusal of an events.db not chosen says to do, for a command that takes `--store`: the folder's file by
+ * `--store sqlite:DIR`, or the other store by `--store` (or, for CREDENCE_STORE, with the variable unset).
  */
-const sayUnreadEventsDb = (folder: DataFolder, chosen: StoreChoice, io: Io): void => {
-  if (chosen.setting !== STORE_VARIABLE_SETTING) return;
-  if (chosen.store?.kind === 'sqlite' && resolve(chosen.store.dir) === resolve(folder.dir)) return;
-  const file = join(folder.dir, EVENTS_DB_FILE);
+const storeFlagAdvice = (dir: string, setting: string): string =>
+  `pass --store sqlite:${dir} to read that file, or --store with the store ${setting} names` +
+  (setting === STORE_VARIABLE_SETTING ? ' (or unset CREDENCE_STORE)' : '') +
+  ' to read that store';
+
+/**
+ * The one rule of every local command for a data folder that holds its own events.db while a setting (CREDENCE_STORE,
+ * a --config file's `store`), not `--store`, names another store: refused, exit 2, naming both, before anything is
+ * opened or written. Review 280: that store was read in the file's place (a copy of a folder inspected with
+ * CREDENCE_STORE set for the service read the live cluster, exit 0, and its read models were rebuilt from the
+ * cluster's log, while `verify --data` audited the copy's file): which of the two is meant is not guessed. A folder
+ * without events.db (one served on EventStoreDB) reads the store the setting names, as the service does.
+ */
+const refuseEventsDbNotChosen = (
+  dir: string,
+  store: StoreLocation,
+  setting: string,
+  advice: (dir: string, setting: string) => string = storeFlagAdvice,
+): void => {
+  if (store.kind === 'sqlite' && sameFolder(store.dir, dir)) return;
+  const file = join(dir, EVENTS_DB_FILE);
   if (!existsSync(file)) return;
-  io.err(
-    printable(
-      `warning: ${file} is not read: ${STORE_VARIABLE_SETTING} names the event store of ${folder.dir}, as credence serve reads it ` +
-        `(pass --store sqlite:${folder.dir} to read that file)`,
-    ),
+  throw new UsageError(
+    `${setting}: the data folder ${dir} holds its own event store, ${file}, and ${setting} names another, ${storeKind(store)}: ` +
+      `which one to read is not guessed; ${advice(dir, setting)}`,
   );
 };
 
@@ -212,12 +257,14 @@ export const openLocalStore = (
   args: { readonly data?: string | undefined; readonly store?: StoreLocation | undefined },
   io: Io,
   access: StoreAccess = 'read',
-): { readonly data: string; readonly store: EventStore } => {
+): { readonly data: string; readonly store: EventStore; readonly servedFrom: boolean } => {
   const env = io.env ?? process.env;
   const folder = localDataFolder(args, env);
   const chosen = localStore(args, folder, env);
-  sayUnreadEventsDb(folder, chosen, io);
-  return { data: folder.dir, store: openExistingStore(folder.dir, chosen.store, chosen.setting, access) };
+  // The store the folder is served from (its events.db, or CREDENCE_STORE's for a folder without one): its read models
+  // may be caught up from it, rebuilt as the service's next start would after a restore. Another `--store` is not.
+  const servedFrom = chosen.setting !== '--store' || (chosen.store?.kind === 'sqlite' && sameFolder(chosen.store.dir, folder.dir));
+  return { data: folder.dir, store: openExistingStore(folder.dir, chosen.store, chosen.setting, access), servedFrom };
 };
 
 /** The store a local command reads, and the setting that named it (for a refusal: openExistingStore). */

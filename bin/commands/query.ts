@@ -5,7 +5,7 @@ import { resumePointNotInLog, type ResumePoint } from '../../domain/positions.ts
 import type { EventStore } from '../../domain/ports/event-store.ts';
 import { openReadModels } from '../../adapters/driven/readmodels/index.ts';
 import { readModelProjections } from '../../adapters/runtime/projections.ts';
-import { projectionLag, ProjectionRunner } from '../../projections/runtime/index.ts';
+import { checkpointsOfAnotherLog, describeOtherLog, projectionLag, ProjectionRunner, type OtherLog } from '../../projections/runtime/index.ts';
 import { answerQuery, positionOfAfter, COMPLIANCE_QUERIES, COMPLIANCE_QUERY_NAMES, DEFAULT_ROWS, MAX_ROWS, type ComplianceAnswer, type ComplianceQueryName } from '../../projections/compliance/index.ts';
 import { TokenId } from '../../adapters/http/auth/access-control.ts';
 import {
@@ -100,7 +100,7 @@ const runLocal = async (
 ): Promise<{ readonly answer: ComplianceAnswer; readonly eventsBehind: number }> => {
   await warnOfUnknownVariables(io);
   const signing = signingPolicyOption(args.signing, io);
-  const { data, store } = openLocalStore(args, io);
+  const { data, store, servedFrom } = openLocalStore(args, io);
   // As the server refuses it (409): an `after` past the store's head would answer an empty last page, which a pager
   // reads as "no more rows". Before the read models are opened or brought up to the head: a refusal writes nothing.
   // A tagged cursor whose event this folder's log does not hold there is of another log (review 199), as the server
@@ -131,7 +131,13 @@ const runLocal = async (
       }
     } else {
       try {
-        await new ProjectionRunner({ db, store, projections: readModelProjections(signing) }).catchUp();
+        const runner = new ProjectionRunner({ db, store, projections: readModelProjections(signing) });
+        // Read models of another log than a store the folder is not served from (--store naming another) would be
+        // reset and rebuilt from it by the runner: a read does not put another store's rows in the folder (review 280).
+        // From the folder's own store (an older events.db restored) they are rebuilt, as the service's next start would.
+        const other = servedFrom ? [] : await checkpointsOfAnotherLog(db, store, runner.names);
+        if (other.length > 0) throw readModelsOfAnotherLog(other, data);
+        await runner.catchUp();
       } finally {
         lock.release();
       }
@@ -147,6 +153,13 @@ const runLocal = async (
     await store.close();
   }
 };
+
+/** The refusal of read models built from another log than the store `--store` names: each named, and what to do. */
+const readModelsOfAnotherLog = (found: readonly OtherLog[], data: string): UsageError =>
+  new UsageError([
+    ...found.map((o) => `--store: the read models of ${data} were built from another log: ${describeOtherLog(o)}`),
+    `a query does not rebuild them from the store --store names: read with the store they were built from, or query a copy of the folder without its read models (readmodels.db)`,
+  ]);
 
 const FROM_THE_START = 'page again from the start (without --after)';
 

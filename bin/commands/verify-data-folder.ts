@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { PUBLIC_KEY_FILE, hasTransparencyLog, openTransparencyLogForAudit, rebuildStoredSubtrees } from '../../adapters/driven/transparency/index.ts';
 import { lockDataFolder } from '../../adapters/runtime/data-folder.ts';
 import { sayRemovedStrays } from './folder-lock.ts';
-import { readEventsDbInDir, StoreConnectionString } from '../../adapters/driven/store/index.ts';
+import { readEventsDbInDir } from '../../adapters/driven/store/index.ts';
+import { localStore } from './open-store.ts';
 import { EVENTS_DB_FILE, SCHEMA_VERSION } from '../../adapters/driven/store/index.ts';
 import { openReadingConnection } from '../../adapters/driven/files/index.ts';
 import { asDamagedDatabase } from '../../adapters/driven/files/damaged-database.ts';
@@ -152,38 +153,33 @@ export const auditDataDir = async (
 };
 
 /**
- * A folder the local audit cannot read: no transparency log, or a log whose event store is not the embedded one
- * beside it (review 278: a folder served on EventStoreDB was said to hold "no event store and transparency log",
- * its log there). The audit reads events.db in the folder only; such a folder's store is named where CREDENCE_STORE
- * says it (never repeating the string, which may carry a password), and audited through its service. A folder that
- * holds an events.db while CREDENCE_STORE names EventStoreDB is audited as it is, warned that the store served from
- * there is not what is audited.
+ * A folder the local audit cannot read, told before anything is opened. The store is chosen by the rule of every local
+ * command (open-store.ts localStore): a folder holding its own events.db while CREDENCE_STORE names another store is
+ * refused, naming both (review 280: the audit read the file while the other local reads read the store, one flag
+ * naming two stores), as is a value of CREDENCE_STORE serve would refuse. Then: no transparency log; or a log whose
+ * event store is not the embedded one beside it (review 278: a folder served on EventStoreDB was said to hold "no
+ * event store and transparency log", its log there): the audit reads events.db in the folder only, so such a folder's
+ * store is named where CREDENCE_STORE says it (never repeating the string, which may carry a password), and audited
+ * through its service.
  */
 const refuseFolderWithoutItsStore = (dir: string, io: Io): void => {
+  const server = 'through its service: credence verify --server URL --key K';
+  const elsewhere = `audit the served store ${server}`;
+  // verify takes no --store: the variable says which store is meant.
+  const { store: location } = localStore({}, { dir, setting: '--data' }, io.env ?? process.env, (folder, setting) =>
+    `audit that file with CREDENCE_STORE unset (or set to sqlite:${folder}), or the store ${setting} names ${server}`,
+  );
   const embedded = existsSync(join(dir, EVENTS_DB_FILE));
   const logged = hasTransparencyLog(dir);
   if (!logged) throw new UsageError(`--data: ${dir} holds no ${embedded ? '' : 'event store and '}transparency log`);
-  const variable = (io.env ?? process.env)['CREDENCE_STORE'];
-  const parsed = variable === undefined || variable === '' ? undefined : StoreConnectionString.safeParse(variable);
-  const location = parsed?.success === true ? parsed.data : undefined;
-  const onEventStoreDb = location?.kind === 'eventstoredb';
-  const elsewhere = 'audit the served store through its service: credence verify --server URL --key K';
-  if (embedded) {
-    if (onEventStoreDb) {
-      io.err(
-        printable(
-          `warning: env CREDENCE_STORE names an EventStoreDB store, which a service on these settings serves ${dir} from: ` +
-            `this audit reads ${join(dir, EVENTS_DB_FILE)} only, the embedded store; ${elsewhere}`,
-        ),
-      );
-    }
-    return;
-  }
-  const store = onEventStoreDb
-    ? 'its event store is on EventStoreDB (env CREDENCE_STORE)'
-    : location?.kind === 'sqlite'
-      ? `its event store is in ${location.dir} (env CREDENCE_STORE)`
-      : "its event store is elsewhere (EventStoreDB, or sqlite:<folder>, as CREDENCE_STORE or the service's configuration names it)";
+  // The folder's own file: no store named, or CREDENCE_STORE naming this very folder (another was refused above).
+  if (embedded) return;
+  const store =
+    location?.kind === 'eventstoredb'
+      ? 'its event store is on EventStoreDB (env CREDENCE_STORE)'
+      : location?.kind === 'sqlite'
+        ? `its event store is in ${location.dir} (env CREDENCE_STORE)`
+        : "its event store is elsewhere (EventStoreDB, or sqlite:<folder>, as CREDENCE_STORE or the service's configuration names it)";
   throw new UsageError(
     `--data: ${dir} holds its transparency log but no ${EVENTS_DB_FILE}: ${store}, and the local audit reads the embedded ` +
       `store beside the log only: ${elsewhere}`,
