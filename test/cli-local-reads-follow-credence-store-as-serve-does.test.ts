@@ -94,6 +94,9 @@ describe('a local read command on a data folder served on EventStoreDB', () => {
       expect(query.err).toContain(join(dir, 'events.db'));
       expect(query.err).toContain('env CREDENCE_STORE');
       expect(query.err).toContain(`--store sqlite:${dir}`);
+      // Review 282: unsetting CREDENCE_STORE reads the file; the store is reached by moving the leftover file aside.
+      expect(query.err).toMatch(/to read that file, pass --store sqlite:[^;]*\(or unset CREDENCE_STORE\);/);
+      expect(query.err).toContain('move that file aside');
     }
     // --store sqlite:DIR still reads that file, by choice.
     const chosen = await runCli(['query', 'revocations', '--json', '--store', `sqlite:${dir}`], { CREDENCE_STORE: standIn.connectionString });

@@ -203,12 +203,16 @@ const storeKind = (store: StoreLocation): string => {
 
 /**
  * What a refusal of an events.db not chosen says to do, for a command that takes `--store`: the folder's file by
- * `--store sqlite:DIR`, or the other store by `--store` (or, for CREDENCE_STORE, with the variable unset).
+ * `--store sqlite:DIR` (or, for CREDENCE_STORE, with the variable unset), the other store by moving the file aside,
+ * which a service with the same settings never reads (review 282: "unset CREDENCE_STORE" was advice for the other
+ * store, and read the stale file), or by `--store`.
  */
 const storeFlagAdvice = (dir: string, setting: string): string =>
-  `pass --store sqlite:${dir} to read that file, or --store with the store ${setting} names` +
+  `to read that file, pass --store sqlite:${dir}` +
   (setting === STORE_VARIABLE_SETTING ? ' (or unset CREDENCE_STORE)' : '') +
-  ' to read that store';
+  `; to read the store ${setting} names, which a service with these settings serves ${dir} from without ever reading ` +
+  `${join(dir, EVENTS_DB_FILE)}, move that file aside if it was left from before the folder moved to that store ` +
+  `(mv ${join(dir, EVENTS_DB_FILE)} ${join(dir, `${EVENTS_DB_FILE}.before-move`)}, with its -wal and -shm), or pass --store with that store`;
 
 /**
  * The one rule of every local command for a data folder that holds its own events.db while a setting (CREDENCE_STORE,
