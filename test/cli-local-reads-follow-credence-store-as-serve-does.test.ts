@@ -8,6 +8,7 @@ import { createEngine } from '../adapters/engine/index.ts';
 import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { startStandIn, type StandIn } from './esdb-standin/index.ts';
 import { runCli } from './support/cli.ts';
+import { expectLocalReadsOfRevokedMeter1 } from './support/local-reads.ts';
 import { cmd, operator, T0 } from './support/fleet.ts';
 import { startTestService } from './support/service.ts';
 import { tempDirs, temporaryFolders } from './support/temp-dirs.ts';
@@ -62,16 +63,7 @@ describe('a local read command on a data folder served on EventStoreDB', () => {
   it('reads the store CREDENCE_STORE names, with the folder CREDENCE_DATA names, as credence serve does', async () => {
     expect(existsSync(join(served, 'events.db'))).toBe(false);
     const env = { CREDENCE_DATA: served, CREDENCE_STORE: standIn.connectionString };
-    const query = await runCli(['query', 'revocations', '--json'], env);
-    expect(query.code, query.err).toBe(0);
-    expect(query.out).toContain('node-meter-1');
-    const history = await runCli(['history', 'node-meter-1', '--json'], env);
-    expect(history.code, history.err).toBe(0);
-    expect(history.out).toContain('NodeRevoked');
-    const replay = await runCli(['replay', '--json'], env);
-    expect(replay.code, replay.err).toBe(0);
-    const projections = await runCli(['projections', 'status', '--json'], env);
-    expect(projections.code, projections.err).toBe(0);
+    await expectLocalReadsOfRevokedMeter1(env);
     // --data names the folder, as it does for serve; the store is still the one CREDENCE_STORE names.
     const flagged = await runCli(['query', 'revocations', '--json', '--data', served], { CREDENCE_STORE: standIn.connectionString });
     expect(flagged.code, flagged.err).toBe(0);

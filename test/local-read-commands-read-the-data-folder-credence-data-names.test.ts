@@ -6,6 +6,7 @@ import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { createEngine } from '../adapters/engine/index.ts';
 import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { runCli } from './support/cli.ts';
+import { expectLocalReadsOfRevokedMeter1 } from './support/local-reads.ts';
 import { cmd, operator, T0 } from './support/fleet.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
@@ -30,16 +31,7 @@ const folderWithRevokedNode = async (): Promise<string> => {
 describe('a local read command without --data', () => {
   it('reads the data folder CREDENCE_DATA names', async () => {
     const env = { CREDENCE_DATA: await folderWithRevokedNode() };
-    const query = await runCli(['query', 'revocations', '--json'], env);
-    expect(query.code, query.err).toBe(0);
-    expect(query.out).toContain('node-meter-1');
-    const history = await runCli(['history', 'node-meter-1', '--json'], env);
-    expect(history.code, history.err).toBe(0);
-    expect(history.out).toContain('NodeRevoked');
-    const replay = await runCli(['replay', '--json'], env);
-    expect(replay.code, replay.err).toBe(0);
-    const projections = await runCli(['projections', 'status', '--json'], env);
-    expect(projections.code, projections.err).toBe(0);
+    await expectLocalReadsOfRevokedMeter1(env);
     // An evidence bundle too, without --config: its events from that folder, its log key made there.
     const out = join(folder(), 'bundle.json');
     const exported = await runCli(['export', 'node-meter-1', '--out', out], env);
