@@ -31,9 +31,15 @@ afterEach(async () => {
 const servedOn = async (dir: string, store: string | undefined, nodeId: string): Promise<bigint> => {
   const svc = await startTestService({ dir, config: store === undefined ? {} : { store } });
   try {
-    const last = (await svc.service.context.credence.engine.execute(cmd.registerNode(nodeId))).events.at(-1)!.position;
-    if (!(await svc.service.context.live.caughtUp(last, 30_000))) throw new Error('the live runtime did not catch up');
-    return last;
+    const { credence, live } = svc.service.context;
+    const registered = (await credence.engine.execute(cmd.registerNode(nodeId))).events.at(-1)!.position;
+    if (!(await live.caughtUp(registered, 30_000))) throw new Error('the live runtime did not catch up');
+    // And up to the head: the node's first pseudonym, recorded in reaction, is handled too, so each read model's
+    // checkpoint sits on an event of Credence's rather than, by timing, on a fact-claim record of that command (which
+    // keeps no occurredAt and is told from another application's record by nothing a checkpoint keeps).
+    const head = (await credence.store.headPosition())!;
+    if (!(await live.caughtUp(head, 30_000))) throw new Error('the live runtime did not catch up');
+    return head;
   } finally {
     await svc.close();
   }
