@@ -87,7 +87,8 @@ describe('a next base chosen after a data folder restore takes over only once th
       }
     } finally {
       reads.close();
-      rmSync(pkiDir, { recursive: true, force: true });
+      // A publisher stopped may still finish a file it was writing there: retried, not failed on ENOTEMPTY.
+      rmSync(pkiDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
     }
   }, 60_000);
 });
