@@ -7,6 +7,7 @@ import { preparePrivateDir } from '../adapters/driven/files/index.ts';
 import { isCredenceError } from '../domain/errors.ts';
 import { runCli } from './support/cli.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
+import { refusalOf } from './support/left-wal.ts';
 
 /*
  * Review 271: a data folder path that cannot be made failed with the system's error, where the docs promise a
@@ -22,15 +23,6 @@ const underALinkToNothing = (): string => {
   const dir = scratch();
   symlinkSync(join(dir, 'nowhere'), join(dir, 'link'));
   return join(dir, 'link', 'data');
-};
-
-const refusalOf = (run: () => unknown): unknown => {
-  try {
-    run();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
 };
 
 describe('a data folder that cannot be made', () => {
