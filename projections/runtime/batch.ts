@@ -54,6 +54,7 @@ export const checkpointOf = (record: RecordedEvent): Checkpoint => ({
   position: record.position,
   occurredAt: String((record.metadata as Record<string, unknown>)['occurredAt'] ?? ''),
   eventId: record.id,
+  streamId: record.streamId,
 });
 
 /** Whether a record may be a checkpoint (resume-point.ts `checkpointableOn`): on the embedded store, every one. */

@@ -25,7 +25,7 @@ export interface HandledEvent {
   readonly leafHash?: Uint8Array;
   /** Its `occurredAt`, the instant it was decided, as a read model's checkpoint keeps it. */
   readonly occurredAt?: string;
-  /** Its stream, as the transparency log keeps it for every leaf (a read model's checkpoint does not keep it). */
+  /** Its stream, as the transparency log keeps it for every leaf and a read model's checkpoint since it keeps one. */
   readonly streamId?: string;
 }
 
@@ -38,9 +38,10 @@ const DERIVED_EVENT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3
 
 /**
  * Whether what was handled is another application's record (a cluster shared with it): its stream says so, or,
- * where only a checkpoint is kept, an id not of Credence's derived form, or no `occurredAt` (no Credence event lacks
- * one). Checkpoints of versions between dd88db5f and d9e757d7 could sit on such a record (review 179), whose
- * metadata may carry an `occurredAt` of its own (review 280 #2).
+ * where a checkpoint written before streams were kept holds none, an id not of Credence's derived form, or no
+ * `occurredAt` (no Credence event lacks one; Credence's fact claims do, and only their stream tells them). Checkpoints
+ * of versions between dd88db5f and d9e757d7 could sit on such a record (review 179), whose metadata may carry an
+ * `occurredAt` of its own (review 280 #2).
  */
 const foreign = (handled: HandledEvent): boolean =>
   handled.streamId !== undefined ? !isOwnStream(handled.streamId) : handled.occurredAt === '' || !DERIVED_EVENT_ID.test(handled.id);
@@ -68,7 +69,8 @@ export const checkpointsOfAnotherLog = async (db: Database.Database, store: Even
   const checkpoints = names.map((name) => [name, readCheckpoint(db, name)] as const);
   for (const [name, checkpoint] of checkpoints) {
     if (checkpoint === undefined) continue;
-    const handled = checkpoint.eventId === undefined ? undefined : { id: checkpoint.eventId, occurredAt: checkpoint.occurredAt };
+    const { eventId, occurredAt, streamId } = checkpoint;
+    const handled = eventId === undefined ? undefined : { id: eventId, occurredAt, ...(streamId === undefined ? {} : { streamId }) };
     const other = await notInLog(store, name, checkpoint.position, handled, head);
     if (other !== undefined) found.push(other);
   }
