@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ClassPolicy, RotationPolicy } from '../../projections/pseudonyms/index.ts';
+import { ClassPolicy, RotationPolicy, refuseClassNamedProto } from '../../projections/pseudonyms/index.ts';
 
 /** How long a node keeps a pseudonym when the `pseudonyms` setting does not say: a day. */
 const DEFAULT_ROTATION_MS = 24 * 3_600_000;
@@ -14,23 +14,14 @@ const ClassRecord = z.record(z.string().min(1).max(64), ServiceClassPolicy);
 /**
  * The classes a setting names. Found in review 281: a class named `__proto__` was accepted and gone (zod's record
  * parse skips that key, since assigning it to an object sets its prototype), so its nodes rotated on `default` while
- * the file said otherwise. Refused here, naming the key, rather than kept: the library's RotationPolicy and every
- * record after it would drop it again, and no class needs that name. Other names of Object.prototype (`constructor`,
+ * the file said otherwise. Refused here, naming the key, rather than kept, by the check the library's RotationPolicy
+ * makes (refuseClassNamedProto): no class needs that name. Other names of Object.prototype (`constructor`,
  * `prototype`, `toString`) are kept as any other: records keep them, and policyFor looks a class up as its own key.
  * Typed as the record it pipes to: the check before it reads the input as given and changes nothing.
  */
 const ServiceClasses = z
   .unknown()
-  .superRefine((classes, context) => {
-    if (typeof classes === 'object' && classes !== null && Object.hasOwn(classes, '__proto__')) {
-      context.addIssue({
-        code: 'custom',
-        path: ['__proto__'],
-        params: { rule: 'reserved_name' },
-        message: '"__proto__" cannot name a class: JavaScript objects reserve it, and a class of that name would be dropped (its nodes rotating on `default`)',
-      });
-    }
-  })
+  .superRefine(refuseClassNamedProto)
   .pipe(ClassRecord) as unknown as z.ZodType<z.output<typeof ClassRecord>, z.input<typeof ClassRecord>>;
 export const ServicePseudonyms = z.strictObject({
   default: ServiceClassPolicy.optional(),

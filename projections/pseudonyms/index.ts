@@ -2,7 +2,7 @@ export { secureEnvironmentPseudonymKey } from './key.ts';
 export type { PseudonymKey } from './key.ts';
 export { PseudonymDeriver, prfInput, base32 } from './derive.ts';
 export type { IdentifierKind } from './derive.ts';
-export { RotationPolicy, ClassPolicy, policyFor } from './policy.ts';
+export { RotationPolicy, ClassPolicy, policyFor, refuseClassNamedProto } from './policy.ts';
 export type { RotationPolicyInput } from './policy.ts';
 export { DEFAULT_TICK_CONCURRENCY, pseudonymRotation, PSEUDONYM_ACTOR } from './rotation.ts';
 export type { PseudonymRotation, PseudonymRotationOptions, RotationOutcome } from './rotation.ts';

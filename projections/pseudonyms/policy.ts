@@ -26,6 +26,30 @@ export const ClassPolicy = z.strictObject({
 });
 export type ClassPolicy = z.infer<typeof ClassPolicy>;
 
+const ClassRecord = z.record(z.string().min(1).max(64), ClassPolicy);
+/**
+ * The classes, refused when one is named `__proto__`: zod's record parse skips that key (assigning it to an object
+ * sets its prototype), so a policy built from parsed JSON lost the class without a word and its nodes rotated on
+ * `default`. The service's setting refuses it too (adapters/http/pseudonym-rotation-setting.ts); this catches a policy
+ * built outside it. Other names of Object.prototype (`constructor`, `prototype`) are kept: records keep them, and
+ * policyFor looks a class up as its own key. The check reads the input as given and returns it unchanged, so the
+ * input type stays the record's.
+ */
+export const refuseClassNamedProto = (classes: unknown, context: z.RefinementCtx): void => {
+  if (typeof classes === 'object' && classes !== null && Object.hasOwn(classes, '__proto__')) {
+    context.addIssue({
+      code: 'custom',
+      path: ['__proto__'],
+      params: { rule: 'reserved_name' },
+      message: '"__proto__" cannot name a class: JavaScript objects reserve it, and a class of that name would be dropped (its nodes rotating on `default`)',
+    });
+  }
+};
+const Classes = z.preprocess<unknown, typeof ClassRecord, z.input<typeof ClassRecord>>((classes, context) => {
+  refuseClassNamedProto(classes, context);
+  return classes;
+}, ClassRecord);
+
 /**
  * Rotation policy per node profile class (the generic profile of seed 004 Initialization): a class that talks
  * to many parties (a smart meter broadcasting readings) rotates more often than a gateway. Parsed at the
@@ -33,7 +57,7 @@ export type ClassPolicy = z.infer<typeof ClassPolicy>;
  */
 export const RotationPolicy = z.strictObject({
   default: ClassPolicy.default({ onAssociation: false }),
-  classes: z.record(z.string().min(1).max(64), ClassPolicy).default({}),
+  classes: Classes.default({}),
 });
 export type RotationPolicy = z.infer<typeof RotationPolicy>;
 export type RotationPolicyInput = z.input<typeof RotationPolicy>;
