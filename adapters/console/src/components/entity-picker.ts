@@ -2,17 +2,34 @@ import { html, nothing } from 'lit';
 import { ENTITY_KINDS } from '../../../../domain/streams.ts';
 import { entityIdRefusal } from '../path-names.ts';
 import { entityHref } from '../router.ts';
+import type { Session } from '../session.ts';
+
+/**
+ * The kinds offered to `role`: the service lists pseudonyms to an auditor alone and opens one only for an auditor who
+ * resolved it (adapters/http/routes/entities.ts refusePseudonymListing), so to any other role the option led only to
+ * a 403. The kind of the page open stays offered, so the picker does not name another kind than the page's (an
+ * address reached by hand still shows the server's refusal).
+ */
+const kindsFor = (role: Session['role'], kind: string): readonly string[] =>
+  ENTITY_KINDS.filter((k) => k !== 'pseudonym' || role === 'auditor' || k === kind);
 
 /**
  * The form that opens an entity by kind and id (or the list of a kind, without an id). An id not of the domain's form
  * opens nothing and `onRefusal` is told why (the address would drop it and show the list without a word: review
- * 130); `refusal` is what the page holds to say, undefined once an id is opened.
+ * 130); `refusal` is what the page holds to say, undefined once an id is opened. The kinds offered follow the signed-in
+ * `role` (kindsFor).
  */
-export const renderPicker = (kind: string, entityId: string | undefined, refusal: string | undefined, onRefusal: (refusal: string | undefined) => void) =>
+export const renderPicker = (
+  role: Session['role'],
+  kind: string,
+  entityId: string | undefined,
+  refusal: string | undefined,
+  onRefusal: (refusal: string | undefined) => void,
+) =>
   html`<form class="inline" @submit=${(e: SubmitEvent) => open(e, onRefusal)}>
       <label for="entity-kind">Kind</label>
       <select id="entity-kind" name="kind" .value=${kind}>
-        ${ENTITY_KINDS.map((k) => html`<option value=${k} ?selected=${k === kind}>${k}</option>`)}
+        ${kindsFor(role, kind).map((k) => html`<option value=${k} ?selected=${k === kind}>${k}</option>`)}
       </select>
       <label for="entity-id">Id</label>
       <input id="entity-id" name="id" .value=${entityId ?? ''} placeholder="e.g. meter-1" autocomplete="off" maxlength="256"

@@ -316,7 +316,7 @@ export class EntityView extends ConsolePage {
     const id = this.entityId;
     if (id === undefined) {
       const retry = (): void => void this.loadList(this.listAsked);
-      return html`<h2 tabindex="-1">Entities</h2>${renderPicker(this.kind, id, this.refusal, (refusal) => (this.refusal = refusal))}${renderBehind(
+      return html`<h2 tabindex="-1">Entities</h2>${renderPicker(role, this.kind, id, this.refusal, (refusal) => (this.refusal = refusal))}${renderBehind(
         this.behind,
         'this list',
         this.listFailure === undefined || this.againInMs !== undefined,
@@ -329,7 +329,7 @@ export class EntityView extends ConsolePage {
     }
     const tooLong = this.entity.state === 'error' ? entityTooLong(this.entity.error) : undefined;
     return html`<h2 tabindex="-1">${this.kind}-${id}</h2>
-      ${renderPicker(this.kind, id, this.refusal, (refusal) => (this.refusal = refusal))}
+      ${renderPicker(role, this.kind, id, this.refusal, (refusal) => (this.refusal = refusal))}
       ${tooLong !== undefined
         ? renderTooLong(tooLong)
         : renderLoad(
