@@ -13,6 +13,7 @@ import { appendEvents, tempDirs } from './transparency-fixtures.ts';
  * folder's events.db, or refused for having none. The file's store is read now, unless --store or --data names one.
  * Found in review after: the service's CREDENCE_DATA and CREDENCE_STORE were not read, so a service run with
  * CREDENCE_STORE=esdb://… and a config file was exported from another store. They win over the file now, as for serve.
+ * CREDENCE_STORE names the store over --data too (f902 #2): a --data folder holding its own events.db is refused.
  */
 
 const dirs = tempDirs();
@@ -148,13 +149,17 @@ describe("credence export --config reads the service's CREDENCE_DATA and CREDENC
     expect(refused.said).not.toContain('s3cret-pw');
   });
 
-  it('--store or --data on the command line wins over CREDENCE_STORE, and without --config no variable names the store', async () => {
+  it('--store on the command line wins over CREDENCE_STORE; a --data folder holding its own events.db is refused, with --config or without, as every local read refuses it', async () => {
     const fromVariable = await folderWithEvents(6);
     const named = await folderWithEvents(3);
     const variables = { CREDENCE_STORE: `sqlite:${fromVariable}`, CREDENCE_DATA: fromVariable };
     const config = configFile({ data: dirs.make() });
-    expect((await exportWith(['--config', config, '--data', named], variables)).entries).toBe(1);
     expect((await exportWith(['--config', config, '--store', `sqlite:${named}`], variables)).entries).toBe(1);
-    expect((await exportWith(['--data', named], variables)).entries).toBe(1);
+    // f902 #2: --data names the folder, not its store, as for serve (test/export-with-credence-store-refuses-…).
+    for (const args of [['--config', config, '--data', named], ['--data', named]]) {
+      const refused = await exportWith(args, variables);
+      expect([refused.code, refused.entries]).toEqual([2, undefined]);
+      expect(refused.said).toContain(`env CREDENCE_STORE: the data folder ${named} holds its own event store`);
+    }
   });
 });

@@ -114,7 +114,9 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     // folder ran its cascade, expiry and rotation on the same events.db), `credence start` and `demo` as `serve`; before
     // the port, as the data folder's holder is named before it (serve). Let go after the store closes (pushed before
     // it, so unwound after); a folder this lock made is removed again unless the start wrote events there.
-    const storeLock = lockServedStoreFolder(config.data, config.store, options.storeSetting ?? 'store');
+    // Where the store came from, when the caller knows it (serve, demo); else every place it may be set is named.
+    const storeSetting = options.storeSetting ?? 'store';
+    const storeLock = lockServedStoreFolder(config.data, config.store, storeSetting);
     if (storeLock !== undefined) cleanups.push(() => storeLock.letGo());
     await assertCanListen(config.host, config.port);
     if (config.probePort !== undefined && config.probePort !== 0) await assertCanListen(config.host, config.probePort);
@@ -124,9 +126,10 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     // And the reverse: a folder whose keys are in its embedded Secure Environment, given a token (review 209).
     refuseKeysInTheFoldersEmbeddedSecureEnvironment(config.data, config.secureEnvironment);
     // Before a new log key or a new store is made: an events.db missing from a folder built from its events (review 84).
-    refuseNewEventStoreForAServedFolder(config.data, config.store, config.store === undefined ? 'data' : 'store');
+    // Each refusal names the one setting to change (f902 #1: they said `store` where serve knew it was CREDENCE_STORE).
+    refuseNewEventStoreForAServedFolder(config.data, config.store, config.store === undefined ? 'data' : storeSetting);
     // And an external store that holds none of them (the setting pointed at a new server).
-    await refuseEmptyEventStoreForAServedFolder(config.data, config.store, 'store');
+    await refuseEmptyEventStoreForAServedFolder(config.data, config.store, storeSetting);
     // A witness kept in the folder holds the log to nothing its rewriter could not rewrite too (review 98).
     if (config.checkpointWitness !== undefined) assertWitnessUsable(config.checkpointWitness, config.data);
     // A token is opened before the lock (it writes nothing in the folder: a wrong PIN is refused before a folder is

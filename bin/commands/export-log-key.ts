@@ -7,7 +7,7 @@ import type { StoreLocation } from '../../adapters/driven/store/index.ts';
 import type { Io } from '../io.ts';
 import { UsageError } from '../program.ts';
 import { printable } from '../printable.ts';
-import { configuredStore, localDataFolder, type StoreChoice } from './open-store.ts';
+import { configuredStore, localDataFolder, STORE_VARIABLE_SETTING, storeOfVariable, type StoreChoice } from './open-store.ts';
 import { refuseUnknownVariables } from './unknown-variables.ts';
 
 /** The log key a local export signs a checkpoint with: the folder's key file (`signer` absent), or its Secure Environment's. */
@@ -36,14 +36,17 @@ const witnessOf = (value: string | undefined, source: string): string | undefine
 
 /**
  * The data folder (--data, else the folder of --store sqlite:DIR, else CREDENCE_DATA, else the --config file's, else
- * ./data), the event store (--store, else --data's own, else CREDENCE_STORE, else the --config file's `store`:
+ * ./data), the event store (--store, else CREDENCE_STORE, else --data's own, else the --config file's `store`:
  * configuredStore) and the Secure Environment (CREDENCE_SECURE_ENVIRONMENT over the --config file's
  * `secureEnvironment`), the file and those variables read as `credence serve --config` reads them
  * (loadServiceConfig): an export beside a service run with `--config` finds its store and HSM there, as `credence
  * ca` and `credence token` do. Found in review: the variables were left out, so a service on CREDENCE_STORE was
- * exported from the file's store or the folder's events.db. Without --config no variable but
- * CREDENCE_SECURE_ENVIRONMENT and CREDENCE_CHECKPOINT_WITNESS are read. A refused setting is bad usage naming it; a password in the
- * store is never repeated (one in the file is warned of as `credence serve` warns of it). A `CREDENCE_*` variable
+ * exported from the file's store or the folder's events.db. Without --config the variables read are CREDENCE_DATA and
+ * CREDENCE_STORE, as every local read reads them (localDataFolder, localStore), CREDENCE_SECURE_ENVIRONMENT and
+ * CREDENCE_CHECKPOINT_WITNESS. A store CREDENCE_STORE names over a folder holding its own events.db is refused when
+ * the export opens it (openExistingStore), as the other local reads refuse it: the commands that take these settings
+ * for the folder and its keys alone (kek, key) read no store. A refused setting is bad usage naming it; a password in
+ * the store is never repeated (one in the file is warned of as `credence serve` warns of it). A `CREDENCE_*` variable
  * nothing reads is refused, with --config or without, the whole environment checked (review 123).
  */
 export const exportSettings = async (
@@ -57,9 +60,13 @@ export const exportSettings = async (
     await refuseUnknownVariables(io);
     // The folder as every local command finds it: --data, --store's, CREDENCE_DATA, ./data (review 236).
     const folder = localDataFolder(args, env);
+    const variable = storeOfVariable(env);
     return {
       data: folder.dir,
-      store: configuredStore(args, { store: undefined, storeSetting: '--store', dataSetting: folder.setting }),
+      store:
+        args.store === undefined && variable !== undefined
+          ? { store: variable, setting: STORE_VARIABLE_SETTING }
+          : configuredStore(args, { store: undefined, storeSetting: STORE_VARIABLE_SETTING, dataSetting: folder.setting }),
       secureEnvironment: env['CREDENCE_SECURE_ENVIRONMENT'] || undefined,
       checkpointWitness: flagged ?? witnessOf(env['CREDENCE_CHECKPOINT_WITNESS'] || undefined, 'env CREDENCE_CHECKPOINT_WITNESS'),
     };
@@ -90,7 +97,7 @@ export const exportSettings = async (
   // Named as loadServiceConfig ranks them: an empty variable is unset there too.
   const service = {
     store: config.store,
-    storeSetting: variables.CREDENCE_STORE ? 'env CREDENCE_STORE' : `file ${args.config}: store`,
+    storeSetting: variables.CREDENCE_STORE ? STORE_VARIABLE_SETTING : `file ${args.config}: store`,
     dataSetting: args.data === undefined && variables.CREDENCE_DATA ? 'env CREDENCE_DATA' : '--data',
   };
   const data = args.data ?? (args.store?.kind === 'sqlite' ? args.store.dir : config.data);

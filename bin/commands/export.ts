@@ -268,7 +268,7 @@ export const register: RegisterCommands = (program, io) => {
     .option('--key <key>', "with --server: the log verifier key (<name>+<key ID>+<base64>) or a file holding it, which the server's bundle must be signed by")
     .option(
       '--config <file>',
-      "the service's configuration file (JSON, as credence serve --config), for a local export, read with the variables credence serve reads: the data folder (--data, else the folder of --store sqlite:DIR, else env CREDENCE_DATA, else the file's), the event store (--store, else the own store of --data, else env CREDENCE_STORE, else the file's store) and the Secure Environment (env CREDENCE_SECURE_ENVIRONMENT, else the file's)",
+      "the service's configuration file (JSON, as credence serve --config), for a local export, read with the variables credence serve reads: the data folder (--data, else the folder of --store sqlite:DIR, else env CREDENCE_DATA, else the file's), the event store (--store, else env CREDENCE_STORE, a --data folder holding its own events.db then refused, else the own store of --data, else the file's store) and the Secure Environment (env CREDENCE_SECURE_ENVIRONMENT, else the file's)",
     )
     .option(
       '--checkpoint-witness <file>',

@@ -147,10 +147,22 @@ export const readModelDir = (data: string | undefined, store: StoreLocation | un
   localDataFolder({ data, store }, env).dir;
 
 /** The setting CREDENCE_STORE is said as, in a refusal or a warning. */
-const STORE_VARIABLE_SETTING = 'env CREDENCE_STORE';
+export const STORE_VARIABLE_SETTING = 'env CREDENCE_STORE';
 
 /** As `credence serve` reads it (ServiceConfig's `store`): bounded, no control character, a store it opens. */
 const EnvStore = withoutControls(z.string().max(MAX_CONNECTION_STRING_CHARS, `must be at most ${MAX_CONNECTION_STRING_CHARS} characters`)).pipe(StoreConnectionString);
+
+/**
+ * The store CREDENCE_STORE names, read as `credence serve` reads it (empty is unset); a value it would refuse is bad
+ * usage naming the variable, never repeating it (it may carry a password).
+ */
+export const storeOfVariable = (env?: Readonly<Record<string, string | undefined>>): StoreLocation | undefined => {
+  const variable = env?.['CREDENCE_STORE'];
+  if (variable === undefined || variable === '') return undefined;
+  const parsed = EnvStore.safeParse(variable);
+  if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => `${STORE_VARIABLE_SETTING}: ${i.message}`));
+  return parsed.data;
+};
 
 /**
  * The store of a local read command, chosen as `credence serve` chooses it (loadServiceConfig: the flag, else the
@@ -168,13 +180,10 @@ export const localStore = (
   advice?: (dir: string, setting: string) => string,
 ): StoreChoice => {
   if (args.store !== undefined) return { store: args.store, setting: '--store' };
-  const variable = env?.['CREDENCE_STORE'];
-  // Empty is unset, as loadServiceConfig reads it.
-  if (variable === undefined || variable === '') return { store: undefined, setting: folder.setting };
-  const parsed = EnvStore.safeParse(variable);
-  if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => `${STORE_VARIABLE_SETTING}: ${i.message}`));
-  refuseEventsDbNotChosen(folder.dir, parsed.data, STORE_VARIABLE_SETTING, advice);
-  return { store: parsed.data, setting: STORE_VARIABLE_SETTING };
+  const store = storeOfVariable(env);
+  if (store === undefined) return { store: undefined, setting: folder.setting };
+  refuseEventsDbNotChosen(folder.dir, store, STORE_VARIABLE_SETTING, advice);
+  return { store, setting: STORE_VARIABLE_SETTING };
 };
 
 /** The same folder, followed through links where it exists: `sqlite:./copy` and `sqlite:/abs/copy/` name one store. */
@@ -290,16 +299,22 @@ export interface ServiceStore {
 
 /**
  * The store of a local command that also takes the service's `--config` file, chosen as its data folder is (the
- * command line over the service's settings): `--store`; else the embedded store of `--data`, the folder named being
- * the one read; else the service's `store` (CREDENCE_STORE over the file's), so a folder served on EventStoreDB is
- * exported from there, not from a stray events.db; else the embedded store of the data folder. Only the setting's
- * name is ever said, never the string, which may carry a password.
+ * command line over the service's settings): `--store`; else the store CREDENCE_STORE names, whichever folder `--data`
+ * names, as every local read and `credence serve` take it (a folder holding its own events.db is refused when the store
+ * is opened: openExistingStore); else the embedded store of `--data`, the folder named being the one read; else the
+ * file's `store`, so a folder served on EventStoreDB is exported from there, not from a stray events.db; else the
+ * embedded store of the data folder. Only the setting's name is ever said, never the string, which may carry a password.
  */
 export const configuredStore = (
   args: { readonly data?: string | undefined; readonly store?: StoreLocation | undefined },
   service: ServiceStore | undefined,
 ): StoreChoice => {
   if (args.store !== undefined) return { store: args.store, setting: '--store' };
+  // Found in review (f902 #2): `export --data DIR` read DIR's own events.db while CREDENCE_STORE named another store,
+  // which every other local read refuses and a service with these settings never reads.
+  if (service?.store !== undefined && service.storeSetting === STORE_VARIABLE_SETTING) {
+    return { store: StoreConnectionString.parse(service.store), setting: service.storeSetting };
+  }
   if (args.data !== undefined || service?.store === undefined) return { store: undefined, setting: service?.dataSetting ?? '--data' };
   return { store: StoreConnectionString.parse(service.store), setting: service.storeSetting };
 };
