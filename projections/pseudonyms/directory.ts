@@ -164,6 +164,18 @@ export const resolutionsBy = (db: Database.Database, pseudonym: string, actorId:
     ).n,
   );
 
+/**
+ * The pseudonyms `actorId` recorded a resolution of that sort after `after` (all of them without it), in order, at most
+ * `limit`: what an auditor's entity listing shows of the pseudonyms, a page of it read without walking those it does
+ * not show (review 282). A pseudonym's stream id is its id behind one prefix, so this is their stream-id order too.
+ * One range of `pseudonym_resolutions_by` from `after`, passing only other auditors' resolutions in it. As current as
+ * the directory, as resolutionsBy.
+ */
+export const pseudonymsResolvedBy = (db: Database.Database, actorId: string, after: string | undefined, limit: number): string[] =>
+  prepared(db, 'SELECT DISTINCT pseudonym FROM pseudonym_resolutions WHERE pseudonym > ? AND actor_id = ? ORDER BY pseudonym LIMIT ?')
+    .pluck()
+    .all(after ?? '', actorId, limit) as string[];
+
 export interface ResolutionRecord {
   readonly position: bigint;
   readonly pseudonym: string;

@@ -1,6 +1,7 @@
 import { notFound, unauthorised } from '../../../domain/errors.ts';
 import type { RecordedEvent } from '../../../domain/ports/index.ts';
-import { parseStreamId } from '../../../domain/streams.ts';
+import { parseStreamId, streamIdOf, streamPrefixOf } from '../../../domain/streams.ts';
+import { pseudonymsResolvedBy } from '../../../projections/pseudonyms/directory.ts';
 import type { Principal, ServiceContext } from '../context.ts';
 
 /** How long a refusal waits, at most, for the pseudonym directory to reach the store's head (read-your-writes). */
@@ -54,7 +55,11 @@ const directoryCaughtUp = async (context: ServiceContext): Promise<boolean> => {
  */
 export const toldOnStreams = async (context: ServiceContext, principal: Principal): Promise<(record: RecordedEvent) => Promise<boolean>> => {
   if (principal.role !== 'auditor') return async (record) => parseStreamId(record.streamId)?.kind !== 'pseudonym';
-  const directory = context.credence.pseudonyms !== undefined && (await directoryCaughtUp(context));
+  return tellerOf(context, principal, context.credence.pseudonyms !== undefined && (await directoryCaughtUp(context)));
+};
+
+/** toldOnStreams for an auditor, asking the directory (caught up already) or, without `directory`, each pseudonym's stream. */
+const tellerOf = (context: ServiceContext, principal: Principal, directory: boolean): ((record: RecordedEvent) => Promise<boolean>) => {
   const resolved = new Set<string>();
   return async (record) => {
     const ref = parseStreamId(record.streamId);
@@ -88,9 +93,42 @@ export const toldOfStreamIds = (context: ServiceContext, principal: Principal | 
     let answer = asked.get(streamId);
     if (answer === undefined) {
       tells ??= toldOnStreams(context, principal);
-      asked.set(streamId, (answer = tells.then((tell) => tell({ id: '', streamId, revision: -1n, position: -1n, type: '', data: {}, metadata: {} }))));
+      asked.set(streamId, (answer = tells.then((tell) => tell(noResolutionOf(streamId)))));
     }
     return answer;
+  };
+};
+
+/** A record of `streamId` that is no resolution: what a teller of records is asked for a stream by its id. */
+const noResolutionOf = (streamId: string): RecordedEvent => ({ id: '', streamId, revision: -1n, position: -1n, type: '', data: {}, metadata: {} });
+
+/** Up to `limit` stream ids of the pseudonyms an auditor resolved, in stream-id order, after the stream id `after`. */
+export type ResolvedStreams = (after: string | undefined, limit: number) => string[];
+
+/**
+ * Which pseudonyms an answer that shows those the caller resolved and no other (the entity listing) shows: `resolved`,
+ * their streams read in stream-id order from the pseudonym directory; review 282 found the listing asked
+ * toldOfStreamIds of every pseudonym past its cursor, a second a page at 100,000 of them. The same answer as that
+ * teller's, pseudonym by pseudonym: the directory waited for once, when this is asked (a resolution just recorded
+ * counts), and read at each call; none to another role. `told` when the directory cannot say (no pseudonym key, or
+ * not there in time): a teller to ask of each pseudonym, which reads its stream (and waits for nothing again). An
+ * `after` before every pseudonym's stream reads `resolved` from the first; its caller asks for none past the last.
+ */
+export const pseudonymsShownTo = async (
+  context: ServiceContext,
+  principal: Principal | undefined,
+): Promise<{ readonly resolved: ResolvedStreams } | { readonly told: Teller }> => {
+  if (principal?.role !== 'auditor') return { resolved: () => [] };
+  if (context.credence.pseudonyms === undefined || !(await directoryCaughtUp(context))) {
+    const tell = tellerOf(context, principal, false);
+    return { told: async (streamId) => parseStreamId(streamId)?.kind !== 'pseudonym' || tell(noResolutionOf(streamId)) };
+  }
+  const prefix = streamPrefixOf('pseudonym');
+  return {
+    resolved: (after, limit) =>
+      pseudonymsResolvedBy(context.credence.readModels, principal.subject, after?.startsWith(prefix) ? after.slice(prefix.length) : undefined, limit).map(
+        (id) => streamIdOf('pseudonym', id),
+      ),
   };
 };
 
