@@ -271,13 +271,25 @@ export const openLocalStore = (
   io: Io,
   access: StoreAccess = 'read',
 ): { readonly data: string; readonly store: EventStore; readonly servedFrom: boolean } => {
-  const env = io.env ?? process.env;
+  const { folder, chosen, servedFrom } = localSource(args, io.env ?? process.env);
+  return { data: folder.dir, store: openExistingStore(folder.dir, chosen.store, chosen.setting, access), servedFrom };
+};
+
+/**
+ * A local read's data folder (localDataFolder), the store it reads (localStore), and whether that store is the one the
+ * folder is served from (`servedFrom`: its events.db, or CREDENCE_STORE's for a folder without one), nothing opened:
+ * for what is kept in the folder about its own store (read models caught up from it, replay's checkpoint).
+ */
+export const localSource = (
+  args: { readonly data?: string | undefined; readonly store?: StoreLocation | undefined },
+  env?: Readonly<Record<string, string | undefined>>,
+): { readonly folder: DataFolder; readonly chosen: StoreChoice; readonly servedFrom: boolean } => {
   const folder = localDataFolder(args, env);
   const chosen = localStore(args, folder, env);
   // The store the folder is served from (its events.db, or CREDENCE_STORE's for a folder without one): its read models
   // may be caught up from it, rebuilt as the service's next start would after a restore. Another `--store` is not.
   const servedFrom = chosen.setting !== '--store' || (chosen.store?.kind === 'sqlite' && sameFolder(chosen.store.dir, folder.dir));
-  return { data: folder.dir, store: openExistingStore(folder.dir, chosen.store, chosen.setting, access), servedFrom };
+  return { folder, chosen, servedFrom };
 };
 
 /** The store a local command reads, and the setting that named it (for a refusal: openExistingStore). */

@@ -8,7 +8,7 @@ import { eventsDbRangeSourceInDir } from '../../adapters/driven/store/sqlite/eve
 import { CheckpointFile, type CheckpointHold } from '../../adapters/driven/replay-checkpoint/checkpoint-file.ts';
 import { describeHolder, SERVICE_LOCK_FILE, tryLockDataFolder } from '../../adapters/runtime/data-folder.ts';
 import { isCredenceError } from '../../domain/errors.ts';
-import type { CheckpointKeeper } from '../../projections/replay/checkpoint.ts';
+import type { CheckpointKeeper, ReplayCheckpoint } from '../../projections/replay/checkpoint.ts';
 import { findingsByNewerRules, findingsFollowingNewerRules } from '../../projections/replay/index.ts';
 import { verifyFleet, type FleetVerification } from '../../adapters/replay-workers/verify-fleet.ts';
 import type { FleetReplayJson } from '../../adapters/client/answers.ts';
@@ -16,7 +16,7 @@ import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
 import { progressBar } from '../progress.ts';
-import { localEventsDir, readModelDir, StoreArg } from './open-store.ts';
+import { localEventsDir, localSource, StoreArg } from './open-store.ts';
 import { progressStream, ServerOptions, withJson, withLocalStore, withServer, PathArg } from './options.ts';
 import { readFromSource } from './read-source.ts';
 import { sayRemovedStrays } from './folder-lock.ts';
@@ -136,11 +136,16 @@ const holdDataFolder = (dir: string, io: Io): CheckpointHold => () => {
  * write the OS refused: review 228), on stderr and into `unsaved` (the --json verdict's notes: a script must know its
  * next run verifies from an older checkpoint, review 65).
  */
-const lockedCheckpoint = (dir: string, io: Io, unsaved: string[]): CheckpointKeeper => {
+const lockedCheckpoint = (dir: string, io: Io, unsaved: string[], read: { checkpoint?: ReplayCheckpoint }): CheckpointKeeper => {
   const file = new CheckpointFile(dir);
   return {
     path: file.path,
-    load: () => file.load(),
+    load: () => {
+      const loaded = file.load();
+      // Kept as read, before a full verification replaces it, for what that run must say of it (checkpointDisagrees).
+      if (loaded?.ok === true) read.checkpoint = loaded.checkpoint;
+      return loaded;
+    },
     save: (checkpoint) => {
       const saved = file.saveHeld(checkpoint, holdDataFolder(dir, io));
       // What it moved aside: a note of the verdict's (verify-fleet.ts).
@@ -165,26 +170,62 @@ const unusedWorkers = (workers: number | undefined, mode: FleetVerification['mod
       ]
     : [];
 
+/**
+ * Why the data folder's checkpoint is left alone: it is the verdict on the folder's own store (review 284: `--data A
+ * --store sqlite:B` wrote B's into A, whose own replay then said "history altered", and took A's for B's, saying B was
+ * "another history").
+ */
+const NOT_THE_FOLDERS_STORE = "full verification: the store is not the data folder's own, its replay checkpoint is neither read nor written";
+
+/**
+ * What a full verification must say of the checkpoint it read (review 284): findings up to its position other than
+ * those it found there. The file sits in the data folder, and one edited consistently (its findings removed) is gone
+ * on from by the next run; `--full` is the audit, so it says so before its verdict replaces the file. Not over an
+ * altered history, which is reported as such, and whose findings are another history's.
+ */
+const checkpointDisagrees = (checkpoint: ReplayCheckpoint | undefined, verification: FleetVerification): string[] => {
+  if (checkpoint === undefined || verification.mode !== 'full' || verification.altered !== undefined) return [];
+  const upTo = BigInt(checkpoint.position);
+  const key = (f: { streamId: string; position: bigint | string; revision: bigint | string; type: string; reason: string; rule?: string | undefined; ruleSince?: string | undefined }): string =>
+    JSON.stringify([f.streamId, String(f.position), String(f.revision), f.type, f.reason, f.rule ?? null, f.ruleSince ?? null]);
+  // Every finding the file holds: one past its position is no finding of the history it verified either.
+  const held = checkpoint.findings.map(key).sort();
+  const found = verification.replay.findings.filter((f) => f.position <= upTo).map(key).sort();
+  if (held.length === found.length && held.every((k, i) => k === found[i])) return [];
+  return [
+    `the replay checkpoint held ${held.length} findings up to position ${upTo}, the full verification found ${found.length} there: ` +
+      'the checkpoint was altered or written by other rules',
+  ];
+};
+
 const replayLocal = async (store: EventStore, args: Options, io: Io): Promise<FleetReplayView> => {
   const stream = progressStream(io, args.json);
   // On the embedded store the head position is the number of stored events: the bar's total.
   const progress = stream === undefined ? undefined : progressBar(stream, Number((await store.headPosition()) ?? 0n), 'events replayed');
-  // The checkpoint lives with the read models (the data folder); a store without a local folder verifies in full.
-  const dir = readModelDir(args.data, args.store, io.env ?? process.env);
+  // The checkpoint lives with the read models (the data folder), and is the verdict on the folder's own store alone
+  // (servedFrom): another store, or one without a local folder, verifies in full.
+  const { folder, servedFrom } = localSource(args, io.env ?? process.env);
+  const dir = folder.dir;
   // Workers over the embedded store read their own partitions from its file (adapters/replay-workers/pool.ts).
   // The file of the store the command reads (localEventsDir: --store, CREDENCE_STORE, else the folder's events.db).
   const eventsDir = localEventsDir(args, io.env ?? process.env);
   const unsaved: string[] = [];
+  const read: { checkpoint?: ReplayCheckpoint } = {};
   const result = await verifyFleet(store, {
     full: args.full,
     workers: args.workers ?? 1,
     ...((args.workers ?? 1) > 1 && eventsDir !== undefined ? { source: eventsDbRangeSourceInDir(eventsDir) } : {}),
-    ...(existsSync(dir) ? { checkpoint: lockedCheckpoint(dir, io, unsaved) } : {}),
+    ...(servedFrom && existsSync(dir) ? { checkpoint: lockedCheckpoint(dir, io, unsaved, read) } : {}),
     ...(progress !== undefined ? { onProgress: progress.update } : {}),
   });
   progress?.finish();
   const { mode, from, verifiedNow, altered } = result;
-  const notes = [...result.notes, ...unusedWorkers(args.workers, mode, verifiedNow)];
+  const notes = [
+    ...(servedFrom ? [] : [NOT_THE_FOLDERS_STORE]),
+    ...checkpointDisagrees(read.checkpoint, result),
+    ...result.notes,
+    ...unusedWorkers(args.workers, mode, verifiedNow),
+  ];
   const reason = altered === undefined ? undefined : altered.reason + (await restoreHint(store, altered, dir));
   return {
     ...result.replay,
@@ -246,12 +287,13 @@ const restoreHint = async (store: EventStore, altered: NonNullable<FleetVerifica
 /**
  * `credence replay [--data DIR | --store URL | --server URL] [--full] [--workers N] [--json]`: every entity through its
  * machine; exit 1 on any broken history or a history altered behind the replay checkpoint. Locally, a checkpoint in the
- * data folder makes a re-run verify only the new events; `--full` verifies them all and compares with the checkpoint.
+ * data folder makes a re-run of the folder's own store verify only the new events; `--full` verifies them all, checks
+ * the history behind the checkpoint and says when its findings there are not the checkpoint's.
  */
 export const register: RegisterCommands = (program, io) => {
   const command: Command = withJson(withServer(withLocalStore(program.command('replay'))))
     .description('replay every entity through its machine with every guard; exit 1 on a broken history')
-    .option('--full', 'verify every stored event again, not only those after the replay checkpoint, and check the history behind it')
+    .option('--full', 'verify every stored event again, not only those after the replay checkpoint, and check the history and findings behind it')
     .option('--workers <n>', 'worker threads for a verification in full: with --full, or a run with no checkpoint to go on from (default 1: this thread)')
     .action(
       handler(io, async (opts: Record<string, unknown>) => {
