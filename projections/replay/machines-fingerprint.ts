@@ -15,7 +15,8 @@ export interface MachinesRules {
 /**
  * Bumped when the machines judge by other rules than their own definitions show: a helper their guards or actions
  * call (machines/guards.ts, heldAt and the like) reads a context or a fact another way. The fingerprint sees each
- * inline function's source, not what it calls.
+ * inline function's source, not what it calls. Bumped too when replay's own rules find otherwise (the verifier, the
+ * command catalog it holds events to, the workers' passes and merge; review 284): a checkpoint holds their findings.
  * v2 (review 165): provisioning reads its owner's holder for every owner kind (machines/facts.ts) and is held to
  * ownerIsLive; a configuration naming its Registree as its Registrar CSE is refused (registrarIsNotRegistree).
  * v3 (review 195): a credential is issued only on a new key, neither its predecessor's nor its node's bootstrap
@@ -44,8 +45,11 @@ export interface MachinesRules {
  * App-ID authenticates its AEs' associations only if it is of purpose application and the one the App-ID is enrolled
  * with now, at configuration and at establishment (appCredentialIsEnrolled; seed 003, 11.2.2): any credential of the
  * App-ID's did, one of purpose service, one never enrolled, one the App-ID was moved off.
+ * v11 (review 284): replay's rules, not the machines': workers keep the order of a stream of no entity's that a fact
+ * claim planted in the embedded store moves, as one thread does: a checkpoint two workers made lacked the finding of a
+ * claim below the stream's last revision, and the revision that later ones are held to. It refuses nothing v10 accepted.
  */
-export const MACHINES_VERSION = 'credence:machines:v10';
+export const MACHINES_VERSION = 'credence:machines:v11';
 
 /**
  * The guards a version added to an event it did not hold to them before: an event an earlier version stored, legal
@@ -86,13 +90,14 @@ export const ruleSince = (eventType: string, rule: string | undefined): string |
   rule === undefined ? undefined : RULES_SINCE.find((r) => r.eventType === eventType && r.rule === rule)?.since;
 
 /**
- * SHA-256 of every source file the machines load (machines/index.ts and what it imports), as last confirmed for
+ * SHA-256 of every source file the machines load (machines/index.ts and what it imports) and replay's rules load (the
+ * verifier, the worker and their merge; this file hashed with this value blank), as last confirmed for
  * MACHINES_VERSION. A change to any of them fails
  * test/machines-version-is-confirmed-when-the-sources-they-load-change.test.ts until someone decides: bump the
  * version when the machines now judge otherwise, and record the new hash here either way. Without it a changed
  * helper would let a replay go on from snapshots its old code made (review: the bump was a step to remember).
  */
-export const MACHINES_SOURCES_CONFIRMED = '4d081864b4359b649a217371724435fc41fe107d29c6f5049dfd06c98fb2a47f';
+export const MACHINES_SOURCES_CONFIRMED = '5e8c6802e43089b25d07c7735d7b4e85eae8ef464a8d425bed531aff852bceb8';
 
 /**
  * A machine's config and implementations as JSON: a function by its source (as the running build holds it) with its

@@ -49,6 +49,25 @@ const isCommandBinding = (data: unknown): boolean => {
   return typeof claimant === 'string' && claimant.length > 0 && typeof commandId === 'string' && commandId.length > 0;
 };
 
+/** What replay says of a record whose revision is at or below one its stream already reached (`#sequence`). */
+const brokenOrder = (revision: bigint, last: bigint): string => `revision ${revision} after revision ${last}: the stream's order is broken`;
+const BROKEN_ORDER = /^revision (0|[1-9][0-9]*) after revision (0|[1-9][0-9]*): the stream's order is broken$/;
+/** Whether `f` is that finding: its words, and the revision they name its own. */
+const isBrokenOrder = (f: Finding): boolean => BROKEN_ORDER.exec(f.reason)?.[1] === f.revision.toString(10);
+
+/**
+ * Where a finding comes among those of its record, as one thread tallies them (`apply`), and the one entity's replay
+ * too (entity.ts): a foreign claim, then the stream's order, then anything the record was found to be after it.
+ */
+const rankAtItsRecord = (f: Finding): number => (f.reason === FOREIGN_CLAIM ? 0 : isBrokenOrder(f) ? 1 : 2);
+
+/**
+ * Findings in global order, those of one record as one thread tallies them. Workers find two of one record in
+ * different partitions (a fact claim is judged in its claimant's, ordered in its stream's), and their tallies are
+ * merged partition by partition: without the rank the two came out either way round (review 284).
+ */
+const orderOfFindings = (a: Finding, b: Finding): number => byPosition(a, b) || rankAtItsRecord(a) - rankAtItsRecord(b);
+
 /** A finding at `r`, its reason bounded as the one entity's replay bounds it (finding-reason.ts; entity.ts alike). */
 export const findingAt = (r: RecordedEvent, reason: string): Finding => ({
   streamId: r.streamId, position: r.position, revision: r.revision, type: r.type, reason: boundedReason(reason),
@@ -164,7 +183,8 @@ export class FleetVerifier {
       if (this.claimsForeign) {
         // On a log whose store checks a decision's facts in its own transaction, no writer of Credence's made it: it
         // would vouch for a forged decision against a fact as it stood when planted (found in review: a claim written
-        // before a revocation let an association on the revoked credential pass weeks later).
+        // before a revocation let an association on the revoked credential pass weeks later). Its stream's order is
+        // kept after, on any stream (no binding of EventStoreDB's is here): the findings' order (orderOfFindings).
         tally.findings.push(findingAt(record, FOREIGN_CLAIM));
         if (orderClaim) this.#sequence(record, entry);
         return false;
@@ -253,7 +273,9 @@ export class FleetVerifier {
    */
   orderClaim(record: RecordedEvent): void {
     const entry = this.entities.get(record.streamId);
-    if (isBindingStream(record.streamId, entry)) return;
+    // As `apply` keeps it: a foreign claim moves its stream's order whatever the stream (found in review 284: two
+    // workers missed a claim's revision below the last on a stream of no entity, which one thread flagged).
+    if (!this.claimsForeign && isBindingStream(record.streamId, entry)) return;
     this.#sequence(record, entry);
   }
 
@@ -265,7 +287,7 @@ export class FleetVerifier {
   #sequence(record: RecordedEvent, entry: VerifiedEntity | undefined): void {
     const last = entry?.lastRevision ?? this.revisions.get(record.streamId);
     if (last !== undefined && record.revision <= last) {
-      this.tally.findings.push(findingAt(record, `revision ${record.revision} after revision ${last}: the stream's order is broken`));
+      this.tally.findings.push(findingAt(record, brokenOrder(record.revision, last)));
       // The entity keeps the newest revision its stream reached, so a checkpoint holds it (with its last command).
       if (entry !== undefined) entry.lastRevision = last;
       return;
@@ -306,6 +328,6 @@ export const summarise = (tally: VerifierTally, entities: Iterable<{ kind: Entit
   }
   // Which refusals follow from an earlier finding is decided here, over every finding in order, so that a verdict of
   // workers or from a checkpoint (the same tallied findings) says it as one pass does.
-  const findings = findingCauses([...tally.findings].sort(byPosition));
+  const findings = findingCauses([...tally.findings].sort(orderOfFindings));
   return { events: tally.events, kinds, foreignEvents: tally.foreignEvents, findings, brokenStreams: [...new Set(findings.map((f) => f.streamId))] };
 };
