@@ -31,14 +31,31 @@ const REFUSALS = {
 /**
  * Routes whose own refusals share a status with the layer in front, each said with it: the event stream's caps
  * (routes/events.ts) answer 429 as the rate limit does, and a client told only `rate_limited` would wait out a window
- * where it should close a stream of its own (review 242).
+ * where it should close a stream of its own (review 242). And those a client must tell apart from the catch-all to act
+ * on (review 289): above all the stream's 409, by which an integrator learns the store was restored, and its 403 for a
+ * form of identifiers the role does not receive, which is no role check.
  */
-const ALSO_REFUSED: Readonly<Record<string, { readonly 429?: ReturnType<typeof problem> }>> = {
+const ALSO_REFUSED: Readonly<Record<string, Readonly<Record<number, ReturnType<typeof problem>>>>> = {
   'GET /v1/events': {
+    400: problem(
+      'a query or Last-Event-ID the stream cannot serve (`validation`, each field in `errors` with its `rule`): `after_with_from` (both given), `repeated`, ' +
+        '`not_published` (a kind or type the pseudonymised stream never publishes), `not_in_scope` (one a scoped integrator token publishes none of), ' +
+        "`not_told` (an operator's kind, type or stream of a pseudonym); or the stream pipelined behind an unfinished answer on its connection (`pipelined_stream`)",
+    ),
+    403: problem(
+      "the token's role may not call this route (`forbidden`), or it asked for a form of identifiers its role does not receive (`unauthorised`): " +
+        'integrators `identifiers=canonical`, operators and auditors `identifiers=pseudonymous`',
+    ),
+    409: problem(
+      'the resume point (Last-Event-ID or `after`) is no event of this log (`resume_point_not_in_log`, `resumeAfter`; `head` to an unscoped caller): ' +
+        'past its newest event, or an id whose tag names another event at its position (a re-created store, another instance, a store restored from an ' +
+        'older backup); start again with from=start',
+    ),
     429: problem(
       "too many requests from this caller in the window (`rate_limited`), or over a cap of open event streams, the caller's own or the service's (`too_many_streams`, with `limit`)",
       RETRY_AFTER,
     ),
+    501: problem('this server has no pseudonym key, so it serves no pseudonymised stream (`pseudonyms_unavailable`): a matter of its configuration, not one to retry'),
   },
 };
 

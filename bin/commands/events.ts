@@ -99,7 +99,13 @@ const stoppedBySignal = (): { readonly signal: AbortSignal; readonly release: ()
  * unchecked.
  */
 const resumePoint = (id: string): string => (id === '' ? 'from where it started' : `after @${id}`);
-const lastPrinted = (id: string): string => (id === '' ? 'none' : `@${id}`);
+/**
+ * Where to resume a stream the server ended for good, said for what it is: the last event printed, or, none printed,
+ * the stream's start (review 289: a `--from end` stream revoked before its first event named its start id "the last
+ * event printed"). Either is the id to give --from.
+ */
+const endedAt = (id: string, printed: number): string =>
+  printed > 0 ? `(the last event printed: @${id})` : `before it sent an event (the stream's start: ${id === '' ? 'the start of the log' : `@${id}`})`;
 
 /**
  * A server error the subscription would have waited out on a reconnection (transientStatus: a 5xx but 501 and 505),
@@ -187,7 +193,7 @@ const follow = async (o: Options, target: ServerTarget, io: Io): Promise<number>
       onDropped: (d) =>
         io.err(
           d.reason === 'unauthorised'
-            ? `note: the server ended the stream: the token was revoked or has expired (the last event printed: ${lastPrinted(d.lastEventId)}); resume with --from and a new token`
+            ? `note: the server ended the stream: the token was revoked or has expired ${endedAt(d.lastEventId, printed)}; resume with --from and a new token`
             : d.reason === 'newer_event'
               ? printable(
                   `note: the server ended the stream before the event at position ${d.position ?? 'unknown'}, which a newer version of Credence wrote and this server cannot read (${d.message ?? 'no detail'}); it is tried again, resuming ${resumePoint(d.lastEventId)}, until the server is upgraded`,
@@ -199,9 +205,9 @@ const follow = async (o: Options, target: ServerTarget, io: Io): Promise<number>
         if (startTold || (frame.kind !== 'id' && frame.kind !== 'event')) return;
         startTold = true;
         if (frame.kind === 'id' && ResumePointString.safeParse(frame.id).success) {
-          io.err(
-            `note: following from the end: events after @${frame.id}, the last one stored when the stream opened (--from start for the whole history)`,
-          );
+          // A bare 0 is a log with no event yet: there is none to be after (review 289).
+          const where = frame.id === '0' ? 'the log was empty when the stream opened' : `events after @${frame.id}, the last one stored when the stream opened`;
+          io.err(`note: following from the end: ${where} (--from start for the whole history)`);
         }
       },
     });

@@ -1,8 +1,8 @@
 /**
  * GET /v1/events: the integrator lifecycle streams as server-sent events (issue 12; issue 6 item 3).
  *
- * Each event's `id:` is its global store position; `Last-Event-ID` (or `?after=`) resumes strictly after it, with
- * no gap and no duplicate, across restarts too, since positions belong to the store and not to this process.
+ * Each event's `id:` is its global store position and the log's tag (`<position>~<tag>`, review 185); `Last-Event-ID`
+ * (or `?after=`) resumes strictly after it, with no gap and no duplicate, across restarts too, since positions belong to the store and not to this process.
  * Integrators get the pseudonymised stream only (seed 004; SER-011, SER-018, SER-025), operators and auditors the
  * canonical one only (review 229); it tells a pseudonym's events only to an auditor who recorded its resolution
  * (review 223, ./pseudonym-reads.ts toldOnStreams). Back-pressure: one event

@@ -8,9 +8,15 @@ import { z } from 'zod';
 const Decimal = z.string().regex(/^(0|[1-9][0-9]*)$/);
 const Json = z.record(z.string(), z.unknown());
 
+/**
+ * Not the frame's id since review 185: a client resuming with a bare position is resumed unchecked, and after a restore
+ * from an older backup skips events without a word, where the id's tag has the server refuse it (review 289).
+ */
+const POSITION = "global store position; the frame's `id:` is `<position>~<tag>`: resume with the id (Last-Event-ID), not the position";
+
 export const OperatorFrame = z
   .object({
-    position: Decimal.describe("global store position, also the frame's `id:`"),
+    position: Decimal.describe(POSITION),
     eventId: z.string(),
     streamId: z.string(),
     revision: Decimal,
@@ -22,7 +28,7 @@ export const OperatorFrame = z
 
 export const IntegratorFrame = z
   .object({
-    position: Decimal.describe("global store position, also the frame's `id:`"),
+    position: Decimal.describe(POSITION),
     type: z.string().describe("the event type, also the frame's `event:`"),
     occurredAt: z.string().describe('the start of the UTC day it occurred on'),
     actorRole: z.string(),
