@@ -91,36 +91,6 @@ const sameEvent = (a: FirstEvent, b: FirstEvent): boolean =>
 /** The remembered first event, as a refusal says it. */
 export const sayFirstEvent = (first: FirstEvent): string => `event ${first.eventId} at position ${first.position}`;
 
-/**
- * Refuses, before anything is written, an events.db (`eventsDb`) that begins with another event than the one the data
- * folder `dataDir` remembers its log began with (rule `event_store_of_another_folder`, `setting` its path): another
- * fleet's log, every other file of the folder this one's. Nothing when the folder remembers none (new, or from before
- * review 264: adopted at the start, `rememberFirstEvent`), or the file holds no event (refused as empty by the caller).
- */
-export const refuseEventStoreOfAnotherFolder = (dataDir: string, eventsDb: string, setting: string): void => {
-  const remembered = rememberedFirstEvent(dataDir);
-  if (remembered === undefined) return;
-  const found = firstEventIn(eventsDb);
-  if (found === undefined || found === 'unreadable' || sameEvent(found, remembered)) return;
-  const same = found.eventId === remembered.eventId && found.position === remembered.position ? ' with other content' : '';
-  throw validationError(
-    [
-      {
-        path: setting,
-        rule: 'event_store_of_another_folder',
-        message:
-          `${eventsDb} is another data folder's event store: its log begins with ${sayFirstEvent(found)}${same}, but the log ` +
-          `${dataDir} was built from begins with ${sayFirstEvent(remembered)} (${FIRST_EVENT_FILE}), as every backup of it does. ` +
-          "events.db is the file that does not belong: the folder's other files (keys.db, transparency.db, readmodels.db, pki/) " +
-          'are its own, and served they would be held to a log that is not theirs. Put back the folder\'s own events.db (the one moved aside, ' +
-          'or a backup of it: README, "Restoring the event store from a backup"); to serve the other fleet, restore its whole ' +
-          'data folder into a folder of its own ("Restoring a whole data folder")',
-      },
-    ],
-    'data folder',
-  );
-};
-
 /** The first leaf of the folder's transparency log, read without writing: the first event it logged, if any. */
 const firstLoggedEvent = (dataDir: string): FirstEvent | undefined => {
   const path = join(dataDir, TRANSPARENCY_DB_FILE);
@@ -133,6 +103,71 @@ const firstLoggedEvent = (dataDir: string): FirstEvent | undefined => {
       | undefined;
     return leaf === undefined ? undefined : { position: leaf.position, eventId: leaf.eventId, leafHash: toHex(leaf.leafHash) };
   });
+};
+
+const RESTORE_EVENTS_DB = 'README, "Restoring the event store from a backup"';
+const RESTORE_WHOLE_FOLDER = 'to serve the other fleet, restore its whole data folder into a folder of its own ("Restoring a whole data folder")';
+
+/**
+ * The refusal of an events.db (`eventsDb`) that begins with `found` in a folder whose first-event.json remembers
+ * `remembered`, naming the file that does not belong as the folder's transparency log tells (its first leaf is the
+ * first event of the log the folder was built from): events.db, when the log begins as first-event.json says;
+ * first-event.json, copied from another folder, when the log begins as events.db does (review 286 M2: the folder's own
+ * events.db, and every backup of it, was refused as another's). With no log to tell (none, no leaf, or one that begins
+ * with neither), both possibilities are said.
+ */
+const sayWhichDoesNotBelong = (dataDir: string, eventsDb: string, found: FirstEvent, remembered: FirstEvent): string => {
+  const rememberedIn = join(dataDir, FIRST_EVENT_FILE);
+  const same = found.eventId === remembered.eventId && found.position === remembered.position ? ' with other content' : '';
+  const logged = firstLoggedEvent(dataDir);
+  if (logged !== undefined && sameEvent(logged, remembered)) {
+    return (
+      `${eventsDb} is another data folder's event store: its log begins with ${sayFirstEvent(found)}${same}, but the log ` +
+      `${dataDir} was built from begins with ${sayFirstEvent(remembered)} (${FIRST_EVENT_FILE}, and ${TRANSPARENCY_DB_FILE}'s first ` +
+      "leaf), as every backup of it does. events.db is the file that does not belong: the folder's other files (keys.db, " +
+      `${TRANSPARENCY_DB_FILE}, readmodels.db, pki/) are its own, and served they would be held to a log that is not theirs. Put back ` +
+      `the folder's own events.db (the one moved aside, or a backup of it: ${RESTORE_EVENTS_DB}); ${RESTORE_WHOLE_FOLDER}`
+    );
+  }
+  if (logged !== undefined && sameEvent(logged, found)) {
+    // Removed, it is written again at the next start from events.db's first event, which the log's first leaf agrees with (rememberFirstEvent).
+    return (
+      `${rememberedIn} is the file that does not belong: it remembers a log that begins with ${sayFirstEvent(remembered)}, but the ` +
+      `folder's transparency log (${TRANSPARENCY_DB_FILE}) begins with ${sayFirstEvent(found)}, as ${eventsDb} does: events.db is the ` +
+      `folder's own, and ${FIRST_EVENT_FILE} was copied from another folder. Remove ${rememberedIn} (the next start writes it again ` +
+      "from the folder's own log), or put back the folder's own from a backup of this folder"
+    );
+  }
+  const log =
+    logged === undefined
+      ? `the folder has no transparency log to tell which file does not belong (no ${TRANSPARENCY_DB_FILE}, or one that has logged no event)`
+      : `the folder's transparency log (${TRANSPARENCY_DB_FILE}) begins with neither (${sayFirstEvent(logged)}), so it cannot tell which file does not belong`;
+  return (
+    `${eventsDb} begins with ${sayFirstEvent(found)}${same}, but ${rememberedIn} remembers that the log the folder was built from ` +
+    `begins with ${sayFirstEvent(remembered)}, as every backup of it does; ${log}. Either events.db is another folder's: put back ` +
+    `the folder's own (the one moved aside, or a backup of it: ${RESTORE_EVENTS_DB}); ${RESTORE_WHOLE_FOLDER}. Or ` +
+    `${FIRST_EVENT_FILE} was copied from another folder: put back the folder's own from a backup of this folder, or, only once ` +
+    `sure events.db is the folder's own (a backup of the folder's events.db begins with the same event), remove ${rememberedIn}: ` +
+    'the next start remembers the first event of events.db'
+  );
+};
+
+/**
+ * Refuses, before anything is written, an events.db (`eventsDb`) that begins with another event than the one the data
+ * folder `dataDir` remembers its log began with (rule `event_store_of_another_folder`, `setting` its path): another
+ * fleet's log, every other file of the folder this one's; or the folder's own, and `first-event.json` another
+ * folder's, as its transparency log tells (sayWhichDoesNotBelong). Nothing when the folder remembers none (new, or from
+ * before review 264: adopted at the start, `rememberFirstEvent`), or the file holds no event (refused as empty by the caller).
+ */
+export const refuseEventStoreOfAnotherFolder = (dataDir: string, eventsDb: string, setting: string): void => {
+  const remembered = rememberedFirstEvent(dataDir);
+  if (remembered === undefined) return;
+  const found = firstEventIn(eventsDb);
+  if (found === undefined || found === 'unreadable' || sameEvent(found, remembered)) return;
+  throw validationError(
+    [{ path: setting, rule: 'event_store_of_another_folder', message: sayWhichDoesNotBelong(dataDir, eventsDb, found, remembered) }],
+    'data folder',
+  );
 };
 
 /**

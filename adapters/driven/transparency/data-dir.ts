@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { CheckpointSigner } from '../../../domain/transparency/checkpoint-signer.ts';
 import { validationError } from '../../../domain/errors.ts';
+import { remedyFor } from '../files/damaged-database.ts';
+import { secureEnvironmentConfigForDataDir, wrappingKeysPath } from '../secure-environment/embedded-config.ts';
 import { KEY_FILE, openKeyFileSignerInDir, PUBLIC_KEY_FILE } from './key-file-signer.ts';
 import { KEY_HANDLE_FILE } from './secure-environment-signer.ts';
 import { assertSignsLog } from './log-key-checks.ts';
@@ -11,14 +13,43 @@ import { openTransparencyLogInDir, TRANSPARENCY_DB_FILE, type SqliteTransparency
 export const DEFAULT_LOG_ORIGIN = 'credence.local/log';
 
 /**
+ * The files of the folder's embedded Secure Environment that are there while its key database is not: its KEK (in the
+ * folder) or its wrapping-key file say the key `transparency.handle` names was made in it, and only that database was
+ * lost (review 286 L2: refused with advice for an HSM, the missing file never named). Empty when the database is there,
+ * or none of them is (an HSM folder).
+ */
+const embeddedSecureEnvironmentWithoutItsDatabase = (dataDir: string): { database: string; present: string[] } => {
+  const config = secureEnvironmentConfigForDataDir(dataDir);
+  if (existsSync(config.database)) return { database: config.database, present: [] };
+  const kek = config.kek.source === 'file' ? [config.kek.path] : [];
+  return { database: config.database, present: [...kek, wrappingKeysPath(config)].filter((file) => existsSync(file)).map((file) => basename(file)) };
+};
+
+/**
  * Refuses a folder whose log key is in a Secure Environment (an HSM, or the embedded one `credence serve` made it in:
  * `transparency.handle` names it) when it is opened without its signer: a key file made there would be a second log
  * identity. Checked here for every caller that passes no signer; the service, with the embedded Secure Environment,
  * checks before anything is opened that the folder has one to hold that key (adapters/runtime/transparency-key.ts,
- * review 49).
+ * review 49). A folder whose embedded Secure Environment lost only its key database is refused naming that file.
  */
 export const refuseLogKeyInSecureEnvironment = (dataDir: string): void => {
   if (!existsSync(join(dataDir, KEY_HANDLE_FILE))) return;
+  const embedded = embeddedSecureEnvironmentWithoutItsDatabase(dataDir);
+  if (embedded.present.length > 0) {
+    throw validationError(
+      [
+        {
+          path: 'data',
+          rule: 'secure_environment_database_missing',
+          message:
+            `the transparency log key of ${dataDir} is in its embedded Secure Environment (${KEY_HANDLE_FILE} names it; ${embedded.present.join(' and ')} ` +
+            `${embedded.present.length === 1 ? 'is' : 'are'} there), but its key database ${embedded.database} is missing: ` +
+            remedyFor(basename(embedded.database)),
+        },
+      ],
+      'data folder',
+    );
+  }
   throw validationError(
     [
       {

@@ -1,0 +1,79 @@
+import { copyFileSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { FakeClock } from '../adapters/driven/clock/index.ts';
+import { openCredence } from '../adapters/runtime/index.ts';
+import { runCli } from './support/cli.ts';
+import { folderSnapshot, servedFolderWith } from './support/served-folder.ts';
+import { startTestService } from './support/service.ts';
+import { temporaryFolders } from './support/temp-dirs.ts';
+
+/*
+ * Review 286 M2: another folder's first-event.json copied into a data folder (its events.db, transparency.db and every
+ * other file its own) was refused naming events.db as the file that does not belong, and advising to put back "the
+ * folder's own events.db": the one in place, which the folder's transparency log begins with. Every backup of it was
+ * refused the same way. The folder's log now tells which of the two belongs: the one its first leaf agrees with. With
+ * no log to tell, the refusal says both possibilities. Refused or not, a start writes nothing first.
+ */
+const scratch = temporaryFolders('credence-another-folders-first-event-json-');
+const clock = new FakeClock(new Date('2026-01-01T00:00:00.000Z'));
+
+const refusal = (path: string) =>
+  expect.objectContaining({ problem: expect.objectContaining({ issues: [expect.objectContaining({ path, rule: 'event_store_of_another_folder' })] }) });
+
+/** Two served folders, the second's first-event.json copied into the first; the first's own first-event.json, as it was. */
+const folderWithAnothersFirstEvent = async (): Promise<{ ours: string; own: string }> => {
+  const ours = scratch();
+  const theirs = scratch();
+  await servedFolderWith(ours, ['meter-1', 'meter-2']);
+  await servedFolderWith(theirs, ['meter-1', 'meter-9']);
+  const own = readFileSync(join(ours, 'first-event.json'), 'utf8');
+  copyFileSync(join(theirs, 'first-event.json'), join(ours, 'first-event.json'));
+  return { ours, own };
+};
+
+describe("another folder's first-event.json copied into a data folder whose transparency log agrees with its events.db", () => {
+  it('is refused naming first-event.json, not events.db; removed, the start writes the folder\'s own again', async () => {
+    const { ours, own } = await folderWithAnothersFirstEvent();
+    const before = folderSnapshot(ours);
+
+    await expect(startTestService({ dir: ours })).rejects.toThrow(refusal('data'));
+    expect(folderSnapshot(ours)).toEqual(before);
+
+    const served = await runCli(['serve', '--data', ours, '--port', '0', '--log-level', 'silent']);
+    expect(served.code).not.toBe(0);
+    expect(served.err).toContain(`${join(ours, 'first-event.json')} is the file that does not belong`);
+    expect(served.err).toMatch(/transparency\.db/);
+    expect(served.err).not.toMatch(/events\.db is the file that does not belong/);
+    expect(served.err).not.toMatch(/Put back the folder's own events\.db/);
+    expect(folderSnapshot(ours)).toEqual(before);
+
+    expect(() => openCredence({ location: { dir: ours }, clock })).toThrow(/first-event\.json is the file that does not belong/);
+    expect(folderSnapshot(ours)).toEqual(before);
+
+    // The remedy the refusal gives: remove it; the start writes it again from the folder's own log.
+    rmSync(join(ours, 'first-event.json'));
+    await (await startTestService({ dir: ours })).close();
+    expect(readFileSync(join(ours, 'first-event.json'), 'utf8')).toBe(own);
+  }, 120_000);
+});
+
+describe("another folder's first-event.json in a data folder with no transparency log to tell", () => {
+  it('is refused saying both possibilities, blaming neither file alone', async () => {
+    const { ours } = await folderWithAnothersFirstEvent();
+    // README "Restoring the event store from a backup", step 4: the log, its key and its public key moved aside.
+    for (const name of readdirSync(ours).filter((n) => n.startsWith('transparency.'))) rmSync(join(ours, name));
+    const before = folderSnapshot(ours);
+
+    await expect(startTestService({ dir: ours })).rejects.toThrow(refusal('data'));
+    expect(folderSnapshot(ours)).toEqual(before);
+
+    const served = await runCli(['serve', '--data', ours, '--port', '0', '--log-level', 'silent']);
+    expect(served.code).not.toBe(0);
+    expect(served.err).toMatch(/no transparency log to tell/);
+    expect(served.err).not.toMatch(/events\.db is the file that does not belong/);
+    expect(served.err).not.toMatch(/first-event\.json is the file that does not belong/);
+    expect(served.err).toMatch(/Either[\s\S]*events\.db[\s\S]*or[\s\S]*first-event\.json/);
+    expect(folderSnapshot(ours)).toEqual(before);
+  }, 120_000);
+});
