@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { KekSource, MAX_PATH_CHARS } from './kek.ts';
 import { MAX_OWNER_CHARS } from './port-checks.ts';
+import { EMBEDDED_SE_DATABASE_FILE, EMBEDDED_SE_WRAPPING_KEYS_FILE, IN_FOLDER_KEK_FILE } from '../files/embedded-secure-environment-files.ts';
 
 /** Bounds of the owner allow-list (SER-001): an owner is an id such as `node:<Node-ID>` (port-checks.ts bounds its length). */
 export const MAX_OWNERS = 10_000;
@@ -30,15 +31,15 @@ export const EmbeddedSecureEnvironmentConfig = z
 export type EmbeddedSecureEnvironmentConfig = z.infer<typeof EmbeddedSecureEnvironmentConfig>;
 
 /** The KEK file of a data folder's embedded Secure Environment when none is named outside it. */
-export const IN_FOLDER_KEK_FILE = 'secure-environment.kek';
+export { IN_FOLDER_KEK_FILE };
 
 /**
  * The default layout in a data folder: the key database, its wrapping keys and its generated 0600 key file, in the
  * folder unless `kekFile` names one outside it (CREDENCE_KEK_FILE: then a copy of the folder holds no KEK).
  */
 export const secureEnvironmentConfigForDataDir = (dataDir: string, kekFile?: string): EmbeddedSecureEnvironmentConfig => ({
-  database: join(dataDir, 'secure-environment.sqlite'),
-  wrappingKeys: join(dataDir, 'secure-environment.wrapping-keys'),
+  database: join(dataDir, EMBEDDED_SE_DATABASE_FILE),
+  wrappingKeys: join(dataDir, EMBEDDED_SE_WRAPPING_KEYS_FILE),
   kek: { source: 'file', path: kekFile ?? join(dataDir, IN_FOLDER_KEK_FILE) },
 });
 

@@ -3,7 +3,7 @@ import { basename, join } from 'node:path';
 import type { CheckpointSigner } from '../../../domain/transparency/checkpoint-signer.ts';
 import { validationError } from '../../../domain/errors.ts';
 import { remedyFor } from '../files/damaged-database.ts';
-import { secureEnvironmentConfigForDataDir, wrappingKeysPath } from '../secure-environment/embedded-config.ts';
+import { EMBEDDED_SE_DATABASE_FILE, EMBEDDED_SE_WRAPPING_KEYS_FILE, IN_FOLDER_KEK_FILE } from '../files/embedded-secure-environment-files.ts';
 import { KEY_FILE, openKeyFileSignerInDir, PUBLIC_KEY_FILE } from './key-file-signer.ts';
 import { KEY_HANDLE_FILE } from './secure-environment-signer.ts';
 import { assertSignsLog } from './log-key-checks.ts';
@@ -19,10 +19,9 @@ export const DEFAULT_LOG_ORIGIN = 'credence.local/log';
  * or none of them is (an HSM folder).
  */
 const embeddedSecureEnvironmentWithoutItsDatabase = (dataDir: string): { database: string; present: string[] } => {
-  const config = secureEnvironmentConfigForDataDir(dataDir);
-  if (existsSync(config.database)) return { database: config.database, present: [] };
-  const kek = config.kek.source === 'file' ? [config.kek.path] : [];
-  return { database: config.database, present: [...kek, wrappingKeysPath(config)].filter((file) => existsSync(file)).map((file) => basename(file)) };
+  const database = join(dataDir, EMBEDDED_SE_DATABASE_FILE);
+  if (existsSync(database)) return { database, present: [] };
+  return { database, present: [IN_FOLDER_KEK_FILE, EMBEDDED_SE_WRAPPING_KEYS_FILE].filter((file) => existsSync(join(dataDir, file))) };
 };
 
 /**
