@@ -120,6 +120,13 @@ export type SubscriptionStart = { kind: 'start' } | { kind: 'end' } | { kind: 'a
 export interface SubscribeOptions {
   readonly from: SubscriptionStart;
   readonly filter?: AllFilter;
+  /**
+   * Optional: most characters of stored payload (data and metadata text) one page of the subscription holds, at least
+   * one record a page. A reader that may stall while it holds a page (an event stream's client that stops reading)
+   * asks for a small one; omitted, pages are bounded by the store's page size alone. A store that does not read in
+   * pages ignores it (EventStoreDB: its client's queue of received events is bounded by count, ordered-pump.ts).
+   */
+  readonly pageBytes?: number;
 }
 
 /** An async iterable of events in global order: first the stored ones (catch-up), then new ones as they are appended. */

@@ -18,7 +18,7 @@ import { z } from 'zod';
 import { unauthorised } from '../../../domain/errors.ts';
 import type { EventStore, RecordedEvent } from '../../../domain/ports/event-store.ts';
 import { recordAtPosition } from '../../../projections/runtime/index.ts';
-import { publicEvents$ } from '../../../projections/streams/index.ts';
+import { lifecycleEvents$, publicEvents$ } from '../../../projections/streams/index.ts';
 import { ACCESS } from '../auth/roles.ts';
 import { baselineHeaders } from '../baseline-headers.ts';
 import { HttpProblem } from '../problems.ts';
@@ -31,6 +31,7 @@ import { EventsHeaders, EventsQuery, askedResumePoint, checkOperatorFilter, chec
 import { checkFilterInScope } from '../sse/scope-reach.ts';
 import { logPassedOver } from '../sse/passed-over.ts';
 import { SseSession } from '../sse/session.ts';
+import { streamPagedStore } from '../sse/stream-pages.ts';
 import { toldStartAtOrBelow } from '../sse/told-start.ts';
 import { StreamSlots } from '../sse/stream-slots.ts';
 import type { SseMessage } from '../sse/frame.ts';
@@ -199,9 +200,12 @@ export const eventRoutes: RouteModule = (app, context) => {
       const onPassedOver = logPassedOver(context.credence.store, request.log);
       // Built before the socket is taken over: a filter that cannot be served throws here, as a 400.
       let events;
+      // What a stream whose client stopped reading holds of the store: a page of at most 256 KiB, not the store's own
+      // 1,000 records (review 285). The stream is the service's lifecycle stream (`credence.events$`) over that view.
+      const paged = streamPagedStore(store);
       if (identifiers === 'canonical') {
         if (principal.role === 'operator') checkOperatorFilter(filter);
-        events = context.credence.events$(filter, { onEvent: (e) => deliver(canonicalMessage(e, tagOf)), onPassedOver, ...(tells !== undefined ? { tells } : {}) });
+        events = lifecycleEvents$(paged, filter, { onEvent: (e) => deliver(canonicalMessage(e, tagOf)), onPassedOver, ...(tells !== undefined ? { tells } : {}) });
       } else {
         checkPublicFilter(filter);
         // The scope verified with the token on this request (access.db's record): left out events are not an error,
@@ -209,7 +213,7 @@ export const eventRoutes: RouteModule = (app, context) => {
         const scope = principal.scope;
         if (scope !== undefined) checkFilterInScope(filter, scope);
         // A pseudonymised event carries no event id: the store it reads notes the record each one was made of.
-        const noted = notingStore(store, tagOf);
+        const noted = notingStore(paged, tagOf);
         // There: a server without the pseudonym key answered 501 above.
         events = publicEvents$(noted.store, pseudonyms!.deriver, filter, {
           onEvent: async (e) => deliver(publicMessage(e, await noted.idAt(e.position))),

@@ -2,19 +2,20 @@
  * Writes frames to one SSE response without ever buffering without limit (issue 12, SER-001).
  *
  * The pull loop of the integrator streams (projections/streams/paced.ts) reads the next event only once the
- * promise of `write` has settled, so what one client costs the server is what sits in its socket's send buffers:
- * `write` resolves at once while that stays at or below the high-water mark, and otherwise only once the socket
- * has drained below it. A client still behind after `stallMs` is a slow client: `write` rejects with `SlowClient`
- * and the session drops it with a retry hint; it resumes later with `Last-Event-ID`, from the store, at no cost
- * to anyone while it is away.
+ * promise of `write` has settled, so what one client costs the server is what sits in its socket's send buffers
+ * plus the page its store subscription holds (./stream-pages.ts: at most 256 KiB of stored events on the embedded
+ * store; before review 285, 1,000 records, some 6.4 MB of the largest). `write` resolves at once while the send
+ * buffers stay at or below the high-water mark, and otherwise only once the socket has drained below it. A client
+ * still behind after `stallMs` is a slow client: `write` rejects with `SlowClient` and the session drops it with a
+ * retry hint; it resumes later with `Last-Event-ID`, from the store, at no cost to anyone while it is away.
  *
  * The configured mark is the only bound, above or below Node's own (16 KiB on a socket). `res.write` returning false
  * (`writableNeedDrain`) tells only about Node's mark, and stays so until 'drain', when the buffer is empty: a wait on
  * it paused every stream at about 17 kB whatever the configured mark (review 79: 17,255 bytes queued with marks of
  * 1 MiB and 8 MiB alike). So Node's signal is not read; a wait wakes when a written frame has been handed to the
  * kernel (the write callback), which is when `writableLength` goes down, and on 'drain', and re-checks the queue
- * against the configured mark. What one client holds is therefore at most the mark plus the one frame that
- * passed it (plus the final frames when the stream is ended, until the connection closes: see `end`).
+ * against the configured mark. What one client holds here is therefore at most the mark plus the one frame that
+ * passed it (plus the final frames when the stream is ended, until the connection closes: see `end`), beside that page.
  */
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';

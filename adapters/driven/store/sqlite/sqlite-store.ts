@@ -238,10 +238,15 @@ export class SqliteEventStore implements EventStore {
   subscribeToAll(options: SubscribeOptions): SqliteSubscription {
     this.assertOpen();
     const filter = compileFilter(options.filter, 'options.filter');
+    const pageBytes = options.pageBytes;
+    if (pageBytes !== undefined && (!Number.isSafeInteger(pageBytes) || pageBytes < 1)) {
+      throw new Error('options.pageBytes: must be a whole number >= 1, or omitted');
+    }
     // `end` is fixed now, not at the first next(): an append made right after subscribing must be delivered.
     const subscription = new SqliteSubscription(
       {
-        readPage: (after) => this.pages.read(after, filter, this.pageSize),
+        // Without pageBytes, pages by count alone, read at once (the projections' and the live runtime's pace).
+        readPage: (after) => this.pages.read(after, filter, this.pageSize, pageBytes),
         notifier: this.notifier,
         pollIntervalMs: this.pollIntervalMs,
         onEnd: (s) => this.subscriptions.delete(s),

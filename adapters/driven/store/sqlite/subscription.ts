@@ -16,9 +16,10 @@ const DONE: IteratorResult<RecordedEvent> = { done: true, value: undefined };
 
 /**
  * Catch-up then live, pulled by the consumer: a page is read only when the previous one has been consumed, so a
- * slow consumer holds at most one page in memory and never slows appends down. Catch-up and live are the same
- * loop (read after the cursor, else wait for a write), which is what guarantees global order with no gap and no
- * duplicate across the switch.
+ * slow consumer holds at most one page in memory (the store's page size in records, and no more than the
+ * subscription's `pageBytes` of stored payload when it asked for that) and never slows appends down. Catch-up and
+ * live are the same loop (read after the cursor, else wait for a write), which is what guarantees global order with
+ * no gap and no duplicate across the switch.
  */
 export class SqliteSubscription implements StoreSubscription, AsyncIterator<RecordedEvent> {
   private cursor: bigint;
