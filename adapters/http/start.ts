@@ -6,6 +6,7 @@ import { warnIfCertificatesNameAnotherUrl } from './certificates-name-another-ur
 import { assertPublishableHost, listeningUrl } from './public-url.ts';
 import type { Actor } from '../../domain/metadata.ts';
 import { ownerView, type Clock } from '../../domain/ports/index.ts';
+import { caAwaitingCertificateWarning } from '../../domain/x509/issuance/index.ts';
 import {
   loadIssuingCas,
   lockDataFolder,
@@ -247,6 +248,8 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     const server = app;
     if (logKey.place === 'folder' && logKey.warning !== undefined) server.log.warn({ logKey: 'data folder' }, logKey.warning);
     if (se.openingWarning !== undefined) server.log.warn({ secureEnvironment: keysInToken ? 'pkcs11' : 'embedded' }, se.openingWarning);
+    // Review 287: a CA awaiting `ca install` certifies nothing, and its subscription's nodes' CSRs are refused meanwhile.
+    for (const caId of cas.awaitingCertificate) server.log.warn({ caId }, caAwaitingCertificateWarning(caId));
     // Nothing tells a first start with the setting from a copy deleted since: the log was taken as it was found.
     const begun = credence.transparency?.witnessBegun;
     if (begun !== undefined && config.checkpointWitness !== undefined) server.log.warn({ checkpointWitness: config.checkpointWitness, leaves: begun }, witnessBegunWarning(begun));

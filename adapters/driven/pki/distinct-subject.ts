@@ -1,10 +1,9 @@
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { validationError } from '../../../domain/errors.ts';
-import { constantTimeEqual } from '../../../domain/crypto/bytes.ts';
 import { fromBase64url } from '../../../domain/crypto/base64url.ts';
 import type { CaId } from '../../../domain/x509/issuing-ca.ts';
-import { issuerOf } from '../../../domain/x509/issuance/index.ts';
+import { issuerOf, sameName } from '../../../domain/x509/issuance/index.ts';
 import { caIds, readCaFile, type CaFile } from './ca-file.ts';
 
 /**
@@ -19,21 +18,6 @@ const subjectOf = (file: CaFile): Uint8Array =>
   file.state === 'active'
     ? issuerOf(fromBase64url(file.certificate)).name
     : new Uint8Array(new x509.Pkcs10CertificateRequest(Uint8Array.from(fromBase64url(file.csr))).subjectName.toArrayBuffer());
-
-/**
- * A value as RFC 5280 7.1 compares it (RFC 4518 string preparation, as far as relying parties that canonicalise
- * apply it, OpenSSL's X509_NAME_cmp among them): compatibility forms folded, case ignored, leading and trailing
- * spaces dropped and inner runs of spaces made one.
- */
-const prepared = (value: string): string => value.normalize('NFKC').toLowerCase().replace(/\s+/gu, ' ').trim();
-
-/** A Name as compared: its RDNs in order, each the sorted set of its attributes' types and prepared values. */
-const comparable = (name: Uint8Array): string =>
-  JSON.stringify(
-    new x509.Name(Uint8Array.from(name)).toJSON().map((rdn) => Object.entries(rdn).flatMap(([type, values]) => values.map((v) => `${type}=${prepared(v)}`)).sort()),
-  );
-
-const sameName = (a: Uint8Array, b: Uint8Array): boolean => (a.length === b.length && constantTimeEqual(a, b)) || comparable(a) === comparable(b);
 
 /**
  * Refuses `name` (as encoded) for CA `id` when another CA of `dataDir` has it, as encoded or equal by RFC 5280 7.1:

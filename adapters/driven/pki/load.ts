@@ -3,7 +3,7 @@ import { constantTimeEqual } from '../../../domain/crypto/bytes.ts';
 import { isKeyNotFound, validationError } from '../../../domain/errors.ts';
 import { certifiedPublicKey } from '../../../domain/x509/issuance/index.ts';
 import type { OwnedSecureEnvironment } from '../../../domain/ports/secure-environment.ts';
-import type { IssuingCa } from '../../../domain/x509/issuing-ca.ts';
+import type { CaId, IssuingCa } from '../../../domain/x509/issuing-ca.ts';
 import { caIds, PKI_DIR, readCaFile, type CaFile } from './ca-file.ts';
 import { caKeyMissing } from './ca-key.ts';
 import { seSigner } from './se-signer.ts';
@@ -31,15 +31,19 @@ export const issuingCaOf = async (file: Extract<CaFile, { state: 'active' }>, se
 };
 
 /**
- * The data folder's issuing CAs, for the service to load at start (issue 13): every active CA of `<data>/pki/`
- * (one still awaiting its certificate cannot issue and is left out); empty when there is none. A CA file that does
- * not parse, or whose key the Secure Environment does not hold, fails the start with an error naming it.
+ * The data folder's issuing CAs, for the service to load at start (issue 13): every active CA of `<data>/pki/`;
+ * empty when there is none. One still awaiting its certificate cannot issue: it is not among them, but named in
+ * `awaitingCertificate`, so that its subscription's nodes are refused rather than certified by `default` (review 287,
+ * issuingCaFor) and the start warns of it. A CA file that does not parse, or whose key the Secure Environment does
+ * not hold, fails the start with an error naming it.
  */
-export const loadIssuingCas = async (dataDir: string, se: OwnedSecureEnvironment): Promise<IssuingCa[]> => {
+export const loadIssuingCas = async (dataDir: string, se: OwnedSecureEnvironment): Promise<IssuingCa[] & { readonly awaitingCertificate: readonly CaId[] }> => {
   const cas: IssuingCa[] = [];
+  const awaitingCertificate: CaId[] = [];
   for (const id of caIds(dataDir)) {
     const file = readCaFile(dataDir, id);
     if (file?.state === 'active') cas.push(await issuingCaOf(file, se));
+    else if (file !== undefined) awaitingCertificate.push(id);
   }
-  return cas;
+  return Object.assign(cas, { awaitingCertificate });
 };

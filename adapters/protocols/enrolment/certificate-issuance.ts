@@ -61,12 +61,12 @@ export const certificateToIssue = (
     readonly validity: { readonly notBefore: string; readonly notAfter: string };
   },
 ): CertificateToIssue | undefined => {
-  const ca = issuance?.issuingCa(run.serviceParameters);
-  if (issuance === undefined || ca === undefined) return undefined;
-  if (run.csr === undefined) {
-    if (issuance.requireCsr === true) throw protocolFailure(AUTH, 'certificate_not_issued', `CA ${ca.id} requires a CSR for an asymmetric credential`);
-    return undefined;
-  }
+  // A run that asks for no certificate, where none is required, is not asked which CA would sign: a subscription whose
+  // CA awaits its certificate refuses only what that CA would certify (select.ts issuingCaFor).
+  if (issuance === undefined || (run.csr === undefined && issuance.requireCsr !== true)) return undefined;
+  const ca = issuance.issuingCa(run.serviceParameters);
+  if (ca === undefined) return undefined;
+  if (run.csr === undefined) throw protocolFailure(AUTH, 'certificate_not_issued', `CA ${ca.id} requires a CSR for an asymmetric credential`);
   const checked = verifyCertificationRequest(fromBase64url(run.csr));
   // The details are quoted as they are: csr.ts bounds them where it makes them (fixed phrases, identifiers cut at 80
   // or 120 characters), as protocol.ts's rule asks: a detail explains the refusal, it does not echo the input.

@@ -18,7 +18,7 @@ import { compactEcdsaSignature, OID, pkiName, publicKeyInfo, signatureAlgorithm,
 export type CsrRejection =
   /** Not one DER CertificationRequest of version 1 (v1 = 0). */
   | 'malformed_csr'
-  /** A key other than Ed25519 or P-256 (uncompressed): RSA, P-384, X25519, ... */
+  /** A key other than Ed25519 or P-256 (uncompressed): RSA, P-384, X25519, ...; an EC key's detail names its curve and point form. */
   | 'unsupported_key'
   /** A signature algorithm other than Ed25519 for an Ed25519 key or ecdsa-with-SHA256 for a P-256 key. */
   | 'unsupported_signature_algorithm'
@@ -75,6 +75,55 @@ const altNamesOf = (request: pkijs.CertificationRequest): CsrCheck<Certification
   return { ok: true, value: names };
 };
 
+/** id-ecPublicKey (RFC 5480 2.1.1): the algorithm of every EC key, P-256 or not; the curve is its parameter. */
+const EC_PUBLIC_KEY = '1.2.840.10045.2.1';
+
+/** Named curves (RFC 5480 2.1.1.1, RFC 5639), by the names OpenSSL gives them: what a node's operator looks up. */
+const CURVE_NAMES: Readonly<Record<string, string>> = {
+  '1.2.840.10045.3.1.7': 'prime256v1',
+  '1.3.132.0.34': 'secp384r1',
+  '1.3.132.0.35': 'secp521r1',
+  '1.3.132.0.33': 'secp224r1',
+  '1.2.840.10045.3.1.1': 'prime192v1',
+  '1.3.132.0.10': 'secp256k1',
+  '1.3.36.3.3.2.8.1.1.7': 'brainpoolP256r1',
+  '1.3.36.3.3.2.8.1.1.11': 'brainpoolP384r1',
+  '1.3.36.3.3.2.8.1.1.13': 'brainpoolP512r1',
+};
+
+/** SEC 1 2.3.3: the first octet of an encoded point says its form. */
+const POINT_FORMS: Readonly<Record<number, string>> = { 0x02: 'compressed', 0x03: 'compressed', 0x04: 'uncompressed', 0x06: 'hybrid', 0x07: 'hybrid' };
+
+/**
+ * Why an EC key is not the P-256 key with an uncompressed point (65 octets) accepted (review 287: the refusal named
+ * only id-ecPublicKey, the algorithm of the accepted keys too): its curve, by name and OID (the OID a quoted cut, it is
+ * the sender's), or explicit parameters, and the form of its point. A fixed phrase otherwise.
+ */
+const ecKeyRefusal = (spki: pkijs.PublicKeyInfo): string => {
+  const accepted = 'only P-256 (prime256v1) with an uncompressed point is accepted';
+  const params: unknown = spki.algorithm.algorithmParams;
+  if (params instanceof asn1js.Sequence) return `EC key with explicit curve parameters, not a named curve; ${accepted}`;
+  if (!(params instanceof asn1js.ObjectIdentifier)) return `EC key without a named curve; ${accepted}`;
+  const oid = params.valueBlock.toString();
+  const name = CURVE_NAMES[oid];
+  const curve = name === undefined ? `curve ${quotedCut(oid)}` : `${name} (${oid})`;
+  const point = spki.subjectPublicKey.valueBlock.valueHexView;
+  const form = point.byteLength === 0 ? undefined : POINT_FORMS[point[0]!];
+  const how =
+    point.byteLength === 0
+      ? ' with no point'
+      : form === undefined
+        ? ' with a point of no known form'
+        : form !== 'uncompressed'
+          ? ` with a ${form} point`
+          : name !== 'prime256v1'
+            ? ''
+            : point.byteLength === 65
+              ? ' with a point not encoded as RFC 5480 2.2 says'
+              : ` with an uncompressed point of ${point.byteLength} octets, not 65`;
+  return `EC key on ${curve}${how}; ${accepted}`;
+};
+
 /**
  * Parses a DER CSR and checks its proof of possession: the signature over the CertificationRequestInfo verifies
  * with the key it carries (domain/crypto/signatures; a high-S ECDSA signature is normalised first, see
@@ -103,7 +152,8 @@ export const verifyCertificationRequest = (der: Uint8Array): CsrCheck<Certificat
   const key = spki === undefined ? undefined : publicKeyFromSpki(bytesOf(spki));
   // The algorithm identifiers are the sender's (an OID of thousands of arcs fits in 4 KiB): quoted cut, as names are.
   if (key === undefined || key.kind === 'x25519') {
-    return refuse('unsupported_key', `key algorithm ${quotedCut(request.subjectPublicKeyInfo.algorithm.algorithmId)}`);
+    const algorithm = request.subjectPublicKeyInfo.algorithm.algorithmId;
+    return refuse('unsupported_key', algorithm === EC_PUBLIC_KEY ? ecKeyRefusal(request.subjectPublicKeyInfo) : `key algorithm ${quotedCut(algorithm)}`);
   }
   const kind = key.kind;
   const algorithm = request.signatureAlgorithm.algorithmId;

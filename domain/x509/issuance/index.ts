@@ -39,4 +39,6 @@ export {
   x509Signature,
   x509Time,
 } from './signed.ts';
-export { DEFAULT_CA_ID, issuingCaFor } from './select.ts';
+export { caAwaitingCertificateWarning, DEFAULT_CA_ID, issuingCaFor } from './select.ts';
+export type { IssuingCas } from './select.ts';
+export { sameName } from './same-name.ts';

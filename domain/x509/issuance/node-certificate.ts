@@ -7,13 +7,23 @@ import { endEntityCertificate, issuerOf, serialFromRandom } from './certificate.
 import { certificateValidityOf } from './certificate-validity.ts';
 import { KEY_PURPOSE } from './extensions.ts';
 import { nodeSubject, nodeUris, type NodeNaming } from './node-names.ts';
+import { sameName } from './same-name.ts';
 
 /**
  * Why the CA cannot issue a certificate for this credential: it is not valid for the whole of the credential's
  * validity, or that validity is too short for a certificate's (the first whole second of it is not before the last:
  * `validity_too_short`).
  */
-export type IssuanceRefusal = 'ca_not_yet_valid' | 'ca_expires_first' | 'validity_too_short';
+export type IssuanceRefusal =
+  | 'ca_not_yet_valid'
+  | 'ca_expires_first'
+  | 'validity_too_short'
+  /**
+   * The node's subject would be its CA's own name (review 287: a CA made `--subject CN=gateway-1` certified node
+   * gateway-1 as CN=gateway-1). RFC 5280 4.1.2.6 and 6.1 take a certificate whose subject and issuer match as
+   * self-issued, a CA's own; names compared as 7.1 says (sameName).
+   */
+  | 'subject_is_issuer';
 
 /**
  * When the CA can issue certificates that validate: the span every certificate of its path covers, its own and each
@@ -36,6 +46,7 @@ export const chainValidity = (ca: Pick<IssuingCa, 'certificate' | 'chain'>): { r
  * last whole second inside the credential's window), clientAuth, and where relying parties check it
  * (pkiUrls(baseUrl, ca.id)). A CA whose certificates (its own and those above it, `chainValidity`) do not all cover
  * that validity refuses: a certificate outliving any certificate of its path fails path validation when it matters.
+ * So does one whose own name that subject would be (`subject_is_issuer`).
  */
 export const issueNodeCertificate = async (args: {
   readonly ca: IssuingCa;
@@ -53,6 +64,7 @@ export const issueNodeCertificate = async (args: {
   if (validity.notBefore < span.notBefore) return { ok: false, reason: 'ca_not_yet_valid' };
   if (validity.notAfter > span.notAfter) return { ok: false, reason: 'ca_expires_first' };
   const subject = nodeSubject(args.naming.nodeId);
+  if (!subject.empty && sameName(subject.name, issuerOf(args.ca.certificate).name)) return { ok: false, reason: 'subject_is_issuer' };
   const der = await endEntityCertificate({
     ca: args.ca,
     serial: serialFromRandom(args.serialRandom),
