@@ -1,7 +1,7 @@
 import { and, assign, setup } from 'xstate';
 import type { CredentialPurpose, Owner } from '../domain/events/index.ts';
 import type { CredentialContext, NodeContext } from './contexts.ts';
-import { associationHasEnded, bootstrapUsableFor, dataOf, endsBySubscription, establishedAssociation, factGuard, isNodeServiceCredential, isOneOf, ms, nodeHoldsCseId, ownerHeldBy, sameOwner, successorHolderMatches, subscriptionServesAt } from './guards.ts';
+import { associationHasEnded, bootstrapUsableFor, dataOf, endsBySubscription, establishedAssociation, factGuard, isFactoryCredential, isNodeServiceCredential, isOneOf, ms, nodeHoldsCseId, ownerHeldBy, sameOwner, successorHolderMatches, subscriptionServesAt } from './guards.ts';
 import { isWithin, type EntityView, type Facts, type MachineEvent } from './types.ts';
 
 const LIVE = ['initialized', 'enrolled', 'associated'];
@@ -122,6 +122,18 @@ export const credentialMachine = setup({
       return owner !== undefined && ownerHeldBy(event.facts.owner, owner, LIVE);
     }),
     /**
+     * Review 288 (machines v11): a node's bootstrap (factory) credential, other than a rotation's successor, is the one its node
+     * named at registration, when it named one (read from the owner fact, as ownerIsLive reads it). Another id issued as
+     * the bootstrap of a node that registered with one was a second factory credential no hello looks up, and one
+     * another node's registration had named (bootstrapNotYetRecorded holds only the other order) was bound to both.
+     */
+    bootstrapNamedByItsNode: factGuard(({ event }) => {
+      const d = dataOf(event, 'CredentialIssued');
+      if (d === undefined || d.purpose !== 'bootstrap' || d.owner.kind !== 'node' || d.predecessorId !== undefined) return true;
+      const named = (event.facts.owner?.context as NodeContext | undefined)?.bootstrapCredentialId;
+      return named === undefined || named === d.credentialId;
+    }),
+    /**
      * A successor takes over from a live predecessor of the same owner (HLR-212), naming no holder its predecessor
      * does not name (successorHolderMatches, review 44).
      */
@@ -180,6 +192,17 @@ export const credentialMachine = setup({
       if (d?.method !== 'remote-provisioning') return true;
       const bootstrap = event.facts.bootstrap;
       return d.bootstrapCredentialId !== undefined && bootstrapUsableFor(bootstrap, context.owner, event.at);
+    }),
+    /**
+     * Review 288 (machines v11): the credential remote provisioning authenticates on is a bootstrap credential, the one
+     * its node registered with when it registered one (isFactoryCredential), not any usable credential of the owner's:
+     * a service credential named as the bootstrap was accepted. A rule of its own after bootstrapIsUsable, so that
+     * replay names it as newer than what earlier versions stored (RULES_SINCE); a bootstrap not recorded is that rule's.
+     */
+    bootstrapIsFactoryCredential: factGuard(({ event }) => {
+      const d = dataOf(event, 'CredentialProvisioned');
+      if (d?.method !== 'remote-provisioning' || event.facts.bootstrap === undefined) return true;
+      return isFactoryCredential(event.facts.bootstrap, (event.facts.owner?.context as NodeContext | undefined)?.bootstrapCredentialId);
     }),
     /**
      * Seed 003, 11.2.1: "M2M service provisioning assumes the existence of an M2M service subscription". A node's
@@ -353,7 +376,7 @@ export const credentialMachine = setup({
       on: {
         CredentialIssued: {
           target: 'initialized',
-          guard: and(['validityWindowOrdered', 'purposeFitsOwner', 'ownerIsLive', 'predecessorIsLive', 'successorKeepsPurpose', 'keyIsNew', 'keyNeverCertified', 'endsWithinSubscription']),
+          guard: and(['validityWindowOrdered', 'purposeFitsOwner', 'ownerIsLive', 'bootstrapNamedByItsNode', 'predecessorIsLive', 'successorKeepsPurpose', 'keyIsNew', 'keyNeverCertified', 'endsWithinSubscription']),
           actions: assign(({ event }) => {
             const d = dataOf(event, 'CredentialIssued')!;
             return {
@@ -374,7 +397,7 @@ export const credentialMachine = setup({
       on: {
         CredentialProvisioned: {
           target: 'enrolled',
-          guard: and(['notExpiredYet', 'bootstrapIsUsable', 'subscriptionServes', 'endsWithinSubscription', 'cseIdHeldByItsNode', 'ownerIsLive']),
+          guard: and(['notExpiredYet', 'bootstrapIsUsable', 'bootstrapIsFactoryCredential', 'subscriptionServes', 'endsWithinSubscription', 'cseIdHeldByItsNode', 'ownerIsLive']),
           actions: 'recordProvisioning',
         },
         CredentialExpired: { target: 'expired', guard: 'notAfterReached', actions: 'recordEnd' },

@@ -57,6 +57,14 @@ export const credentialRefusals: RefusalReasons<CredentialContext> = {
       ],
     );
   },
+  bootstrapNamedByItsNode: ({ event }) => {
+    const d = dataOf(event, 'CredentialIssued');
+    const named = (event.facts.owner?.context as NodeContext | undefined)?.bootstrapCredentialId;
+    return (
+      `a node's bootstrap credential, other than a rotation's successor, is the one the node named when it registered (seed 004; review 288); ` +
+      `credential ${d?.credentialId} is issued as node ${d?.owner.id}'s bootstrap, and node ${d?.owner.id} registered with bootstrap credential ${named}`
+    );
+  },
   predecessorIsLive: ({ event }) => {
     const d = dataOf(event, 'CredentialIssued');
     const predecessor = event.facts.predecessor;
@@ -122,6 +130,18 @@ export const credentialRefusals: RefusalReasons<CredentialContext> = {
       ...unusableAt(`bootstrap credential ${id}`, bootstrap, event.at),
       ...(bootstrap !== undefined && !sameOwner(bootstrap, context.owner) ? [`bootstrap credential ${id} is owned by ${ownerText(credentialOf(bootstrap)?.owner)}`] : []),
     ]);
+  },
+  bootstrapIsFactoryCredential: ({ context, event }) => {
+    const id = dataOf(event, 'CredentialProvisioned')?.bootstrapCredentialId;
+    const bootstrap = credentialOf(event.facts.bootstrap);
+    const registered = (event.facts.owner?.context as NodeContext | undefined)?.bootstrapCredentialId;
+    return saying(
+      `remote provisioning of credential ${context.credentialId} authenticates with its node's factory credential: of purpose bootstrap, and the one the node registered with (seed 003, 11.2.1; review 288)`,
+      [
+        ...(bootstrap?.purpose !== 'bootstrap' ? [`credential ${id} has purpose ${bootstrap?.purpose ?? '(none)'}`] : []),
+        ...(registered !== undefined && registered !== id ? [`its node registered with bootstrap credential ${registered}`] : []),
+      ],
+    );
   },
   subscriptionServes: ({ context, event }) => {
     const nodeId = context.owner === undefined ? undefined : holdingNodeOf(context.owner);

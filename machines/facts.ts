@@ -30,6 +30,13 @@ export const holderSourceOf = (owner: Owner | undefined): { readonly kind: 'node
  */
 const factSourcesOf = (event: DomainEvent, context: unknown): NamedSources => {
   switch (event.type) {
+    case 'NodeRegistered':
+      // The bootstrap credential it names, which must not be recorded yet (bootstrapNotYetRecorded, review 288): it is
+      // issued after its node exists (ownerIsLive), so one recorded already is another's, or this node's by no right.
+      // Read at the commit, so an issue of that id that commits first refuses the registration.
+      return event.data.bootstrapCredentialId === undefined
+        ? {}
+        : { bootstrap: { kind: 'credential', id: event.data.bootstrapCredentialId, field: 'bootstrapCredentialId' } };
     case 'NodeEnrolled': {
       // A move (RS-17) also reads the subscription the node moves off, which must still serve it (review 234): a
       // terminated or lapsed one expires its nodes, and a node moved after it ended would escape that expiry.

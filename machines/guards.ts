@@ -56,6 +56,18 @@ export const successorHolderMatches = (predecessor: Owner | undefined, successor
 export const bootstrapUsableFor = (bootstrap: EntityView | undefined, owner: Owner | undefined, at: number): boolean =>
   credentialUsableAt(bootstrap, at) && sameOwner(bootstrap, owner);
 
+/**
+ * Review 288 (machines v11): the credential a remote provisioning authenticates on is its node's factory credential, not
+ * merely one of the owner's: of purpose bootstrap, and the one the node registered with when it registered one
+ * (`registered`, its bootstrapCredentialId). A service credential of the same node passed bootstrapUsableFor. The
+ * machine's guard (bootstrapIsFactoryCredential) and the Enrolment Function's hello, which looks up the registered one,
+ * by this one rule.
+ */
+export const isFactoryCredential = (bootstrap: EntityView | undefined, registered: string | undefined): boolean => {
+  const c = bootstrap?.context as CredentialContext | undefined;
+  return c?.purpose === 'bootstrap' && (registered === undefined || c.credentialId === registered);
+};
+
 export const isOneOf = (view: EntityView | undefined, states: readonly string[]): boolean =>
   view !== undefined && states.includes(view.state);
 

@@ -1,6 +1,6 @@
-import type { NodeContext, SubscriptionContext } from './contexts.ts';
+import type { CredentialContext, NodeContext, SubscriptionContext } from './contexts.ts';
 import { dataOf } from './guards.ts';
-import { associationFound, instant, standing, windowText, type RefusalReasons } from './refusal-reasons.ts';
+import { associationFound, instant, ownerText, standing, windowText, type RefusalReasons } from './refusal-reasons.ts';
 import type { MachineEvent } from './types.ts';
 
 const subscriptionIdOf = (event: MachineEvent): string | undefined =>
@@ -17,6 +17,14 @@ const subscriptionFound = (event: MachineEvent): string => {
 
 /** What each node guard asks, and what it found, once it has refused (machines/refusal-reasons.ts). */
 export const nodeRefusals: RefusalReasons<NodeContext> = {
+  bootstrapNotYetRecorded: ({ event }) => {
+    const d = dataOf(event, 'NodeRegistered');
+    const owner = (event.facts.bootstrap?.context as CredentialContext | undefined)?.owner;
+    return (
+      `node ${d?.nodeId} registers naming a bootstrap credential not recorded yet: it is issued to the node after its registration (seed 004; review 288); ` +
+      `credential ${d?.bootstrapCredentialId} is recorded already, owned by ${ownerText(owner)}`
+    );
+  },
   subscriptionExists: ({ context, event }) => `node ${context.nodeId} enrols under a recorded subscription (seed 003, 11.2.1); ${subscriptionFound(event)}`,
   subscriptionActive: ({ context, event }) =>
     `node ${context.nodeId} enrols under a subscription active and within its validity (seed 003, 11.2.1); ${subscriptionFound(event)}`,

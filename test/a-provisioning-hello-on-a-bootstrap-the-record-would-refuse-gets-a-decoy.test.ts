@@ -156,13 +156,15 @@ describe('a provisioning hello on a bootstrap credential the record would refuse
 
   it("gets a decoy on a bootstrap the node names but another node owns (the guard's same owner); its holder is told credential_revoked; nothing recorded", async () => {
     const { w, usable } = await open('bootstrap-of-another-node');
-    // meter-3 registered naming a bootstrap recorded as meter-2's, though meter-3's device holds its key
+    // meter-3 registered naming a bootstrap recorded as meter-2's, though meter-3's device holds its key. Since review
+    // 288 a node's bootstrap other than the one it registered with is only a rotation's successor
+    // (bootstrapNamedByItsNode): meter-3-boot is issued as the successor of meter-2's.
     const meter3 = w.device('meter-3');
     const { descriptor } = await meter3.generateBootstrap('ed25519', { notBefore: T0, notAfter: BOOTSTRAP_ENDS });
     if (descriptor.kind === 'psk256') throw new Error('an ed25519 bootstrap');
     await w.credence.engine.execute(command('registerNode', { nodeId: 'meter-3', profile, bootstrapCredentialId: 'meter-3-boot' }, { actor: operator }));
     await w.credence.engine.execute(command('issueCredential', {
-      credentialId: 'meter-3-boot', kind: 'ed25519', purpose: 'bootstrap', owner: { kind: 'node', id: 'meter-2' },
+      credentialId: 'meter-3-boot', kind: 'ed25519', purpose: 'bootstrap', owner: { kind: 'node', id: 'meter-2' }, predecessorId: 'meter-2-boot',
       fingerprint: descriptor.fingerprint, publicKey: descriptor.publicKey, notBefore: T0, notAfter: BOOTSTRAP_ENDS,
     }, { actor: operator }));
     await w.credence.engine.execute(cmd.provisionCredential('meter-3-boot'));

@@ -50,7 +50,7 @@ const CASES = [
   {
     field: 'data.receipt.bootstrapProof',
     build: (v: string) =>
-      command('provisionCredential', { credentialId: 'cred-2', method: 'remote-provisioning', bootstrapCredentialId: 'cred-1', receipt: receipt(v) }, { actor: operator }),
+      command('provisionCredential', { credentialId: 'cred-2', method: 'remote-provisioning', bootstrapCredentialId: 'boot-1', receipt: receipt(v) }, { actor: operator }),
     fits: 'A'.repeat(86),
   },
   { field: 'metadata.signature.value', build: signed, fits: 'A'.repeat(86) },
@@ -60,7 +60,11 @@ describe('a command carrying a 1 MB value is refused and writes nothing', () => 
   for (const { field, build, fits } of CASES) {
     it(`a 1 MB ${field} is a validation error naming the field and the rule, and the store is unchanged`, async () => {
       const { engine, store } = fixture();
-      for (const c of [cmd.createSubscription(), cmd.registerNode(), cmd.enrolNode(), cmd.issueCredential(), cmd.provisionCredential(), cmd.issueCredential('cred-2'), cmd.configureAssociation()]) {
+      // boot-1, meter-1's bootstrap credential, which remote provisioning authenticates on (bootstrapIsFactoryCredential, review 288).
+      for (const c of [
+        cmd.createSubscription(), cmd.registerNode(), cmd.issueCredential('boot-1', 'meter-1', at(90), { purpose: 'bootstrap' }), cmd.provisionCredential('boot-1'),
+        cmd.enrolNode(), cmd.issueCredential(), cmd.provisionCredential(), cmd.issueCredential('cred-2'), cmd.configureAssociation(),
+      ]) {
         await engine.execute(c);
       }
       const before = await footprint(store);

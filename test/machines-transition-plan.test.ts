@@ -24,8 +24,9 @@ const VIEWS = [
   view('active', { notBefore: at(0), notAfter: at(365) }),
   view('expired', { notBefore: at(0), notAfter: at(365) }),
   // A usable credential of node n, and node n enrolled as /n under subscription s (whose service credentials are
-  // provisioned only while s serves: subscriptionServes).
-  view('enrolled', { cseId: '/n', subscriptionId: 's', notBefore: at(0), notAfter: at(100), credentialId: 'c', owner: { kind: 'node', id: 'n' }, liveAssociations: [] }),
+  // provisioned only while s serves: subscriptionServes), registered with bootstrap credential b (a bootstrap c issued
+  // to it is refused, bootstrapNamedByItsNode; remote provisioning on c refused, bootstrapIsFactoryCredential; review 288).
+  view('enrolled', { cseId: '/n', subscriptionId: 's', bootstrapCredentialId: 'b', notBefore: at(0), notAfter: at(100), credentialId: 'c', owner: { kind: 'node', id: 'n' }, liveAssociations: [] }),
   view('associated', { purpose: 'application', owner: { kind: 'app', id: 'Rapp' }, notBefore: at(0), notAfter: at(100) }),
   view('initialized', { predecessorId: 'c', owner: { kind: 'node', id: 'n' } }),
   view('revoked', { notBefore: at(0), notAfter: at(100) }),
@@ -70,7 +71,10 @@ const dataOf = (type: EventType): fc.Arbitrary<Record<string, unknown>> => {
         // Now and then the key of the last view, a predecessor's or a factory key (keyIsNew, review 195).
         fingerprint: fc.constantFrom(`sha256:${'a'.repeat(64)}`, `sha256:${'a'.repeat(64)}`, `sha256:${'a'.repeat(64)}`, `sha256:${'f'.repeat(64)}`), notBefore: days.map(iso), notAfter: days.map(iso),
         predecessorId: fc.constantFrom(undefined, 'c0'),
-      }).map(({ predecessorId, ...rest }) => (predecessorId === undefined ? rest : { ...rest, predecessorId }));
+      })
+        // The factory key issued as a bootstrap credential, drawn with no draw of its own (the fixed seed's sequences
+        // stay as they were): to node n, registered with b, it is refused (bootstrapNamedByItsNode, review 288).
+        .map(({ predecessorId, ...rest }) => ({ ...rest, ...(rest.fingerprint === `sha256:${'f'.repeat(64)}` ? { purpose: 'bootstrap' } : {}), ...(predecessorId === undefined ? {} : { predecessorId }) }));
     case 'CredentialProvisioned':
       return fc.constantFrom({ credentialId: 'c', method: 'pre-provisioning' }, { credentialId: 'c', method: 'remote-provisioning', bootstrapCredentialId: 'b' });
     case 'CredentialAssociated':

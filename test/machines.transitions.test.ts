@@ -388,7 +388,7 @@ const RULES: [string, EntityKind, string, MachineEvent, string][] = [
     { ...SAMPLES.CredentialProvisioned, at: at(30), facts: { owner: view('enrolled', { subscriptionId: 's' }), subscription: view('active', { notBefore: at(0), notAfter: at(30) }) } }, 'subscriptionServes'],
   ["remote provisioning of a node's service credential after its subscription was terminated (11.2.1)", 'credential', 'initialized',
     e('CredentialProvisioned', { credentialId: 'c', method: 'remote-provisioning', bootstrapCredentialId: 'b' }, 10, {
-      bootstrap: view('enrolled', { owner: { kind: 'node', id: 'n' }, notBefore: at(0), notAfter: at(100) }), owner: view('enrolled', { subscriptionId: 's' }), subscription: view('revoked', activeSubscription.context),
+      bootstrap: view('enrolled', { purpose: 'bootstrap', owner: { kind: 'node', id: 'n' }, notBefore: at(0), notAfter: at(100) }), owner: view('enrolled', { subscriptionId: 's' }), subscription: view('revoked', activeSubscription.context),
     }), 'subscriptionServes'],
   // RS-01, seed 003 11.2.1 (review 165): provisioned only while its owner is live, as it was issued.
   ['provisioning a credential after its node was revoked (RS-01)', 'credential', 'initialized', { ...SAMPLES.CredentialProvisioned, facts: { owner: view('revoked') } }, 'ownerIsLive'],

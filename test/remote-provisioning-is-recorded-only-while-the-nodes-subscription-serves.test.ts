@@ -88,7 +88,8 @@ describe('the credential machine decides it for every caller', () => {
     await engine.execute(cmd.provisionCredential('cred-2'));
     // Enrolled, then the subscription ends: a factory (bootstrap) credential is no service provisioning.
     await engine.execute(cmd.enrolNode('meter-1'));
-    await engine.execute(cmd.issueCredential('boot-1b', 'meter-1', at(90), { purpose: 'bootstrap' }));
+    // A successor of boot-1: a node's bootstrap other than the one it registered with is a rotation's (review 288).
+    await engine.execute(cmd.issueCredential('boot-1b', 'meter-1', at(90), { purpose: 'bootstrap', predecessorId: 'boot-1' }));
     await engine.execute(terminate);
     await engine.execute(cmd.provisionCredential('boot-1b'));
     for (const id of ['boot-1', 'cred-2', 'boot-1b']) expect((await engine.entity('credential', id)).snapshot.value).toBe('enrolled');

@@ -121,9 +121,14 @@ export class PublicIdentities {
 
   #fold(event: DomainEvent): void {
     switch (event.type) {
-      case 'NodeRegistered':
-        if (event.data.bootstrapCredentialId !== undefined) this.#owner.credential.bind(event.data.bootstrapCredentialId, event.data.nodeId);
+      case 'NodeRegistered': {
+        // Its bootstrap credential, issued after it, is named under it until then. Not one bound already (review 288):
+        // a credential's own issue binds it to its owner's node, and a registration naming another node's (refused
+        // since machines v11, bootstrapNotYetRecorded; stored by an earlier version) named it under this node's epochs.
+        const credentialId = event.data.bootstrapCredentialId;
+        if (credentialId !== undefined && this.#owner.credential.nodeOf(credentialId) === undefined) this.#owner.credential.bind(credentialId, event.data.nodeId);
         return;
+      }
       case 'NodeEnrolled':
         this.#link(event.data.cseId, event.data.nodeId);
         // A move to another subscription (RS-17) ends the one before at once: this frame is the new one's.

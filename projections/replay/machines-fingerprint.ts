@@ -48,6 +48,11 @@ export interface MachinesRules {
  * v11 (review 284): replay's rules, not the machines': workers keep the order of a stream of no entity's that a fact
  * claim planted in the embedded store moves, as one thread does: a checkpoint two workers made lacked the finding of a
  * claim below the stream's last revision, and the revision that later ones are held to. It refuses nothing v10 accepted.
+ * Also in v11 (review 288), the machines: a registration names a bootstrap credential not recorded yet
+ * (bootstrapNotYetRecorded, read as a fact): one naming another node's credential bound it to both in the pseudonym
+ * fold; a node's bootstrap credential, other than a rotation's successor, is the one its node registered with
+ * (bootstrapNamedByItsNode); and remote provisioning authenticates on a credential of purpose bootstrap, its node's
+ * registered one (bootstrapIsFactoryCredential): a service credential of the same owner passed bootstrapIsUsable.
  */
 export const MACHINES_VERSION = 'credence:machines:v11';
 
@@ -83,6 +88,9 @@ export const RULES_SINCE: readonly { readonly eventType: string; readonly rule: 
   { eventType: 'CredentialIssued', rule: 'purposeFitsOwner', since: 'credence:machines:v10' },
   { eventType: 'AssociationConfigured', rule: 'appCredentialIsEnrolled', since: 'credence:machines:v10' },
   { eventType: 'AssociationEstablished', rule: 'appCredentialIsEnrolled', since: 'credence:machines:v10' },
+  { eventType: 'NodeRegistered', rule: 'bootstrapNotYetRecorded', since: 'credence:machines:v11' },
+  { eventType: 'CredentialIssued', rule: 'bootstrapNamedByItsNode', since: 'credence:machines:v11' },
+  { eventType: 'CredentialProvisioned', rule: 'bootstrapIsFactoryCredential', since: 'credence:machines:v11' },
 ];
 
 /** The version that added `rule` for `eventType` (RULES_SINCE), or undefined for a rule as old as the event's judging. */
@@ -97,7 +105,7 @@ export const ruleSince = (eventType: string, rule: string | undefined): string |
  * version when the machines now judge otherwise, and record the new hash here either way. Without it a changed
  * helper would let a replay go on from snapshots its old code made (review: the bump was a step to remember).
  */
-export const MACHINES_SOURCES_CONFIRMED = '5e8c6802e43089b25d07c7735d7b4e85eae8ef464a8d425bed531aff852bceb8';
+export const MACHINES_SOURCES_CONFIRMED = 'fee1b23cc79f02a944ceaf3acd2c38711bb9e14c12ef4d97ab7b79db0d1e764d';
 
 /**
  * A machine's config and implementations as JSON: a function by its source (as the running build holds it) with its

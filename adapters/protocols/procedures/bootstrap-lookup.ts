@@ -1,6 +1,6 @@
 import { type KeyHandle } from '../../../domain/ports/index.ts';
 import { viewOf, type CredentialContext } from '../../../machines/index.ts';
-import { bootstrapUsableFor } from '../../../machines/guards.ts';
+import { bootstrapUsableFor, isFactoryCredential } from '../../../machines/guards.ts';
 import { isWithin } from '../../../machines/types.ts';
 import { descriptorOf, isWithdrawn } from './descriptors.ts';
 import type { InfrastructureOptions } from './infrastructure-options.ts';
@@ -32,7 +32,10 @@ export const bootstrapOf = async (o: Pick<InfrastructureOptions, 'engine' | 'reg
   // provisioned, handed over to its successor, or another node's ran to the receipt and was refused there (409).
   const at = o.engine.clock.now().getTime();
   const context = credential.snapshot.context as CredentialContext;
-  const usable = bootstrapUsableFor(viewOf(credential.snapshot), { kind: 'node', id: nodeId }, at);
+  // And a bootstrap credential, the node's registered one (bootstrapIsFactoryCredential, review 288): one the node
+  // registered with but that was issued for another purpose is refused here as the record would refuse it.
+  const view = viewOf(credential.snapshot);
+  const usable = bootstrapUsableFor(view, { kind: 'node', id: nodeId }, at) && isFactoryCredential(view, bootstrapId);
   // A revoked node's bootstrap is known and revoked, not unknown: the hello's manufacturer chain is then checked
   // against its recorded certificate as for any node (found in review: checked against none, a revoked node's
   // answer differed from a usable one's before any proof), and its holder is told why at the auth.
