@@ -22,9 +22,10 @@ export const warnKeysDestroyedOfLiveEntities = async (
   o: { readonly dataDir: string; readonly credence: Pick<Credence, 'readModels' | 'store'>; readonly log: FastifyBaseLogger },
 ): Promise<void> => {
   const { readModels, store } = o.credence;
-  if (!(await keysCheckOwed(readModels, store))) return;
+  const owed = await keysCheckOwed(readModels, store);
+  if (owed === undefined) return;
   const checkedFrom = entitiesCheckpoint(readModels);
-  const { named, more } = await keysDestroyedOfLiveEntities(o.dataDir, o.credence);
+  const { named, more } = await keysDestroyedOfLiveEntities(o.dataDir, o.credence, owed.destroyedAfter);
   for (const entity of named) {
     o.log.warn(
       { stream: entity.stream, state: entity.state, keysDestroyedAt: entity.destroyedAt },

@@ -22,7 +22,7 @@ import { isEmbedded } from '../runtime/data-folder.ts';
 import { refuseKeysInTheFoldersEmbeddedSecureEnvironment } from '../runtime/folder-keys-in-embedded-secure-environment.ts';
 import { lockServedStoreFolder } from '../runtime/store-folder-lock.ts';
 import { caInstants } from '../runtime/pki-ended-cas.ts';
-import { shreddedAgainWarning } from '../runtime/keys-shredded-again.ts';
+import { shreddedAgainWarning, warnKeysHeldAgain } from '../runtime/keys-shredded-again.ts';
 import { openSecureEnvironmentLogKey } from '../runtime/transparency-key.ts';
 import { refuseEmptyEventStoreForAServedFolder, refuseNewEventStoreForAServedFolder } from '../runtime/event-store-of-a-served-folder.ts';
 import { deadLetterCount } from '../../projections/cascade/index.ts';
@@ -309,6 +309,7 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     // The keys the live start destroyed again: a keys.db put back from a backup held them in use (review 198).
     const again = credence.shredder?.shreddedAgain;
     if (again !== undefined) server.log.warn({ keysDestroyedAgain: again.keys, entities: again.entities, through: again.through.toString(10) }, shreddedAgainWarning(again));
+    if (!keysInToken) await warnKeysHeldAgain({ dataDir: config.data, se: ownerView(se, 'maf:infrastructure'), log: server.log });
     await stopping.unlessStopped();
     // Once the entities read model has read the log (a restore rebuilds it): keys.db outlives an events.db put back
     // from a backup, and a revocation since that backup is gone from the log while its keys stay destroyed (review 131).

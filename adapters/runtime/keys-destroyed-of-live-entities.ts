@@ -20,7 +20,7 @@ const ENDED_STATES: ReadonlySet<string> = new Set(['revoked', 'expired']);
 const DESTROYED_OWN_KEYS = `SELECT stream, max(destroyed_at) AS destroyed_at FROM se_key_handles
   WHERE destroyed_at IS NOT NULL AND pending = 0
     AND ((stream >= 'credential-' AND stream < 'credential.') OR (stream >= 'association-' AND stream < 'association.'))
-  GROUP BY stream`;
+  GROUP BY stream HAVING max(destroyed_at) > ?`;
 
 export interface KeyDestroyedOfLiveEntity {
   readonly stream: string;
@@ -33,19 +33,21 @@ export interface KeyDestroyedOfLiveEntity {
 /**
  * Entities the event log says are live (the entities read model, caught up) whose own keys `<dataDir>/keys.db` says
  * were destroyed: the ending that destroyed them is not in the log, which is what an `events.db` restored from a
- * backup older than a revocation leaves (review 131). One pass over the destroyed keys, read-only, one read-model
+ * backup older than a revocation leaves (review 131). With `destroyedAfter`, only the entities whose keys were
+ * destroyed after that instant (keys-checked-clean.ts KeysCheckOwed). One pass over the destroyed keys, read-only, one read-model
  * lookup each; the first NAMED_AT_MOST are checked again in the store (an ending appended while the read model caught
  * up is not one), the rest counted.
  */
 export const keysDestroyedOfLiveEntities = async (
   dataDir: string,
   credence: Pick<Credence, 'readModels' | 'store'>,
+  destroyedAfter?: string,
 ): Promise<{ readonly named: readonly KeyDestroyedOfLiveEntity[]; readonly more: number }> => {
   const path = join(dataDir, KEY_REGISTRY_DB_FILE);
   if (!existsSync(path)) return { named: [], more: 0 };
   const found = readOnlyDatabase(path, (db) => {
     const live: KeyDestroyedOfLiveEntity[] = [];
-    for (const row of db.prepare(DESTROYED_OWN_KEYS).iterate() as IterableIterator<{ stream: string; destroyed_at: string }>) {
+    for (const row of db.prepare(DESTROYED_OWN_KEYS).iterate(destroyedAfter ?? '') as IterableIterator<{ stream: string; destroyed_at: string }>) {
       const state = entityRow(credence.readModels, row.stream)?.state;
       if (state !== undefined && !ENDED_STATES.has(state)) live.push({ stream: row.stream, state, destroyedAt: row.destroyed_at });
     }

@@ -5,6 +5,9 @@ import type { ShredderMark, SqliteKeyRegistry } from '../driven/key-registry/ind
 import type { ReadModelDb } from '../driven/readmodels/index.ts';
 import type { KeyShredder } from '../protocols/procedures/index.ts';
 
+/** The other way round (review 286 L1): the Secure Environment's files put back, keys.db kept. */
+export { warnKeysHeldAgain } from './keys-destroyed-held-again.ts';
+
 /**
  * Review 198: `keys.db` and the Secure Environment files put back from a backup (the remedy for either damaged,
  * adapters/driven/files/damaged-database.ts) bring back every key the shredder destroyed since that backup, bound in
