@@ -7,11 +7,13 @@ import { heldAt, type AssociationContext, type CredentialContext, type NodeConte
 import { rotationChainEnd } from '../expiry/index.ts';
 import { isApplicationCredential } from './application-credentials.ts';
 import { associationLinks, type AssociationLinks } from './associations.ts';
+import { provisionedOnBootstrap } from './bootstrap-provisioned.ts';
 import { dependentsOf } from './dependents.ts';
 import { endingOf, type Ending } from './endings.ts';
 import { applicationsEnrolledWith, cseIdOfNode } from './enrolments.ts';
 import { cseIdOfCredential, ownerOfIdentifier, waitingFor } from './identifiers.ts';
 import { idOf } from './reaction.ts';
+import { PROVISIONED_ON_BOOTSTRAP } from './reaction-context.ts';
 import { reactionsTo } from './reactions.ts';
 
 const REVOCATIONS: ReadonlySet<string> = new Set(['CredentialRevoked', 'NodeRevoked', 'ApplicationRevoked', 'AssociationRevoked']);
@@ -27,7 +29,7 @@ const inheritedReason = (ending: Ending): RevocationReason =>
  */
 export const reactionsWith = (engine: CommandSink, db: () => Database.Database) => (e: DecodedEvent) =>
   reactionsTo(e, {
-    dependents: (parent, relation) => dependentsOf(db(), parent, relation),
+    dependents: (parent, relation) => (relation === PROVISIONED_ON_BOOTSTRAP ? provisionedOnBootstrap(db(), parent) : dependentsOf(db(), parent, relation)),
     association: async (id) => associationLinks(db(), id) ?? linksOf(db(), await engine.view('association', id)),
     ended: async (kind, id) => {
       const ending = endingOf(db(), streamIdOf(kind, id));

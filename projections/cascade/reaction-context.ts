@@ -7,12 +7,18 @@ import type { IdentifierKind } from './identifiers.ts';
 import type { Unresolved } from './reaction.ts';
 
 /**
+ * The credentials remotely provisioned on a bootstrap credential (review 288): followed on its keyCompromise alone,
+ * so kept beside the dependents graph (which shows what follows a parent for every reason), not in it.
+ */
+export const PROVISIONED_ON_BOOTSTRAP = 'provisioned-on-bootstrap';
+
+/**
  * The lookups a reaction needs, as of the event it reacts to: the cascade's own read model, which holds every
  * event before it (issue 15 item 5). That is enough in global order: a parent that ends before the event is seen
  * here, one that ends after it finds the event's entity among its dependents when its own ending is handled.
  */
 export interface ReactionContext {
-  dependents(parent: string, relation: Relation): string[];
+  dependents(parent: string, relation: Relation | typeof PROVISIONED_ON_BOOTSTRAP): string[];
   /** What the association derives from and whether it was established. */
   association(id: string): Promise<AssociationLinks>;
   /** When the entity has ended: the reason a dependent inherits (its revocation reason, or cessation when it expired). */

@@ -5,6 +5,7 @@ import { applicationCredentialOnArrival, applicationCredentialsOfCompromised } f
 import { applicationsOfEnded } from './applications-of-ended.ts';
 import type { AssociationLinks } from './associations.ts';
 import { bookkeeping } from './bookkeeping.ts';
+import { provisionedOnArrival, provisionedOnCompromised } from './bootstrap-provisioned.ts';
 import { idOf, isUnresolved, revokeAssociations, revokeCredential, revokeCredentials, type Outcome, type Reaction, type Unresolved } from './reaction.ts';
 import { endedOwner, endedParent, orUnresolved, type ReactionContext } from './reaction-context.ts';
 import { associationsUnderAnotherCse, credentialsUnderAnotherCse, CSE_ID_MOVED } from './under-another-cse.ts';
@@ -12,7 +13,8 @@ import { associationsUnderAnotherCse, credentialsUnderAnotherCse, CSE_ID_MOVED }
 /**
  * What follows from an event: the revocation cascade (credential -> associations and the enrolments of the App-IDs
  * enrolled with it; node -> credentials and associations, and for keyCompromise the App-ID credentials its AEs signed
- * in with (review 249); App-ID, or its enrolment's end -> its instances'
+ * in with (review 249); a bootstrap credential revoked for keyCompromise -> the credentials remotely provisioned on it
+ * (review 288); App-ID, or its enrolment's end -> its instances'
  * associations, seed 003 11.2.2), subscription end -> node enrolments,
  * a node's re-enrolment under another CSE-ID -> its associations and credentials under the old one (RS-01),
  * and the association bookkeeping. Pure over its lookups.
@@ -29,7 +31,13 @@ export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promis
       return [
         ...revokeAssociations(ctx.dependents(stream, 'association-of-credential'), e.event.data.reason),
         ...(await applicationsOfEnded(ctx, e.event.data.credentialId, e.event.data.reason)),
+        // A bootstrap credential's key compromised: what was remotely provisioned on it may be an impostor's (review 288).
+        ...provisionedOnCompromised(ctx, stream, e.event.data.reason),
       ];
+    case 'CredentialProvisioned': {
+      const { credentialId, method, bootstrapCredentialId } = e.event.data;
+      return method === 'remote-provisioning' ? await provisionedOnArrival(ctx, credentialId, bootstrapCredentialId) : [];
+    }
     case 'CredentialExpired': {
       // An established association expires before its credential (its lifetime is shorter, by its machine's guard).
       // One configured and never established has no expiry of its own: it ends with the credential, or would stay
@@ -151,6 +159,7 @@ export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promis
 
 export const CASCADE_EVENT_TYPES = [
   'CredentialIssued',
+  'CredentialProvisioned',
   'CredentialRevoked',
   'NodeEnrolled',
   'NodeRevoked',

@@ -4,6 +4,7 @@ import { streamIdOf } from '../../domain/streams.ts';
 import { ensureSchemaVersion } from '../runtime/index.ts';
 import { APPLICATION_CREDENTIALS_TABLES, addApplicationCredential, resetApplicationCredentials, setupApplicationCredentials } from './application-credentials.ts';
 import { addAssociation, addInstance, associationLinks, markEstablished } from './associations.ts';
+import { BOOTSTRAP_PROVISIONED_TABLES, addBootstrapProvisioned, resetBootstrapProvisioned, setupBootstrapProvisioned } from './bootstrap-provisioned.ts';
 import { DEPENDENTS_TABLES, addDependent, resetDependents, setupDependents } from './dependents.ts';
 import { addEnding, addEnrolmentEnd, endingOf } from './endings.ts';
 import { bindApplication, cseIdOfNode, enrolNode, unbindApplication } from './enrolments.ts';
@@ -25,8 +26,14 @@ export const ENDINGS: ReadonlySet<string> = new Set([
   'AssociationExpired',
 ]);
 
-const CASCADE_SCHEMA_VERSION = 16;
-const CASCADE_TABLES = [...DEPENDENTS_TABLES, ...INSTANCE_CREDENTIALS_TABLES, ...APPLICATION_CREDENTIALS_TABLES, 'cascade_dead_letters'];
+const CASCADE_SCHEMA_VERSION = 17;
+const CASCADE_TABLES = [
+  ...DEPENDENTS_TABLES,
+  ...INSTANCE_CREDENTIALS_TABLES,
+  ...APPLICATION_CREDENTIALS_TABLES,
+  ...BOOTSTRAP_PROVISIONED_TABLES,
+  'cascade_dead_letters',
+];
 
 export const setupReadModel = (d: Database.Database): void => {
   // Version 2: endings of expired credentials, AE-IDs and association rows, which the reactions now read
@@ -68,10 +75,15 @@ export const setupReadModel = (d: Database.Database): void => {
   // Version 16 (review 249, seed 004): the credentials issued to an App-ID as its own (cascade_application_owned), so
   // a node revoked for keyCompromise revokes those its AEs signed in with there; left live, they stayed enrolled and
   // authenticated AEs on other nodes. The rebuild revokes each that such a revocation before left live.
+  // Version 17 (review 288, seed 003 11.2.1): the credentials remotely provisioned on each bootstrap credential
+  // (cascade_bootstrap_provisioned), so the bootstrap's revocation for keyCompromise revokes them; left live, they
+  // and their associations stayed in service though the factory key's holder could have run that provisioning. The
+  // rebuild revokes each that such a revocation before left live.
   ensureSchemaVersion(d, 'cascade', CASCADE_SCHEMA_VERSION, CASCADE_TABLES);
   setupDependents(d);
   setupInstanceCredentials(d);
   setupApplicationCredentials(d);
+  setupBootstrapProvisioned(d);
   setupDeadLetters(d);
 };
 
@@ -79,6 +91,7 @@ export const resetReadModel = (d: Database.Database): void => {
   resetDependents(d);
   resetInstanceCredentials(d);
   resetApplicationCredentials(d);
+  resetBootstrapProvisioned(d);
   resetDeadLetters(d);
 };
 
@@ -108,6 +121,14 @@ export const applyToReadModel = (d: Database.Database, e: DecodedEvent): void =>
         addInstanceCredential(d, appAeKey(owner.appId, owner.id), stream);
         addDependent(d, streamIdOf('application', owner.appId), 'credential-of-application', stream);
       } else if (owner.kind === 'cse' || owner.kind === 'ae') addOwnedCredential(d, owner.kind, owner.id, stream);
+      return;
+    }
+    case 'CredentialProvisioned': {
+      // Review 288: a remote provisioning names the bootstrap credential it was authenticated on.
+      const { credentialId, method, bootstrapCredentialId } = e.event.data;
+      if (method === 'remote-provisioning' && bootstrapCredentialId !== undefined) {
+        addBootstrapProvisioned(d, streamIdOf('credential', bootstrapCredentialId), streamIdOf('credential', credentialId));
+      }
       return;
     }
     case 'NodeEnrolled':
