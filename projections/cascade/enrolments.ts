@@ -52,6 +52,10 @@ export const enrolNode = (db: Database.Database, subscription: string, node: str
   addDependent(db, subscription, 'node-of-subscription', node);
 };
 
+/** The subscription (a stream id) of the node's (a stream id) latest enrolment; undefined before its first. */
+export const subscriptionOfNode = (db: Database.Database, node: string): string | undefined =>
+  (prepared(db, 'SELECT subscription FROM cascade_node_enrolments WHERE node = ?').get(node) as { subscription: string } | undefined)?.subscription;
+
 /** The CSE-ID of the node's (a stream id) latest enrolment; undefined before its first. */
 export const cseIdOfNode = (db: Database.Database, node: string): string | undefined =>
   (prepared(db, 'SELECT cse_id FROM cascade_node_enrolments WHERE node = ?').get(node) as { cse_id: string } | undefined)?.cse_id;

@@ -10,11 +10,12 @@ import { associationLinks, type AssociationLinks } from './associations.ts';
 import { provisionedOnBootstrap } from './bootstrap-provisioned.ts';
 import { dependentsOf } from './dependents.ts';
 import { endingOf, type Ending } from './endings.ts';
-import { applicationsEnrolledWith, cseIdOfNode } from './enrolments.ts';
+import { applicationsEnrolledWith, cseIdOfNode, subscriptionOfNode } from './enrolments.ts';
 import { cseIdOfCredential, ownerOfIdentifier, waitingFor } from './identifiers.ts';
 import { idOf } from './reaction.ts';
-import { PROVISIONED_ON_BOOTSTRAP } from './reaction-context.ts';
+import { CERTIFIED_BY_ITS_SUBSCRIPTIONS_CA, PROVISIONED_ON_BOOTSTRAP, SUBSCRIPTION_OF_NODE, type Lookup } from './reaction-context.ts';
 import { reactionsTo } from './reactions.ts';
+import { certifiedByItsSubscriptionsCa } from './under-another-subscription.ts';
 
 const REVOCATIONS: ReadonlySet<string> = new Set(['CredentialRevoked', 'NodeRevoked', 'ApplicationRevoked', 'AssociationRevoked']);
 
@@ -29,7 +30,7 @@ const inheritedReason = (ending: Ending): RevocationReason =>
  */
 export const reactionsWith = (engine: CommandSink, db: () => Database.Database) => (e: DecodedEvent) =>
   reactionsTo(e, {
-    dependents: (parent, relation) => (relation === PROVISIONED_ON_BOOTSTRAP ? provisionedOnBootstrap(db(), parent) : dependentsOf(db(), parent, relation)),
+    dependents: (parent, relation) => lookup(db(), parent, relation),
     association: async (id) => associationLinks(db(), id) ?? linksOf(db(), await engine.view('association', id)),
     ended: async (kind, id) => {
       const ending = endingOf(db(), streamIdOf(kind, id));
@@ -46,6 +47,22 @@ export const reactionsWith = (engine: CommandSink, db: () => Database.Database) 
     applicationsEnrolledWith: (credentialId) => applicationsEnrolledWith(db(), streamIdOf('credential', credentialId)).map(idOf),
     successorInUse: (credentialId, appId) => successorInUse(engine, credentialId, appId),
   });
+
+/** The dependents graph's rows, or a lookup kept beside it (reaction-context.ts). */
+const lookup = (d: Database.Database, parent: string, relation: Lookup): string[] => {
+  switch (relation) {
+    case PROVISIONED_ON_BOOTSTRAP:
+      return provisionedOnBootstrap(d, parent);
+    case SUBSCRIPTION_OF_NODE: {
+      const subscription = subscriptionOfNode(d, parent);
+      return subscription === undefined ? [] : [subscription];
+    }
+    case CERTIFIED_BY_ITS_SUBSCRIPTIONS_CA:
+      return certifiedByItsSubscriptionsCa(d, parent);
+    default:
+      return dependentsOf(d, parent, relation);
+  }
+};
 
 /**
  * Read from the engine, as the credentials stand now rather than as of the event: whether the App-ID can move onto

@@ -13,12 +13,24 @@ import type { Unresolved } from './reaction.ts';
 export const PROVISIONED_ON_BOOTSTRAP = 'provisioned-on-bootstrap';
 
 /**
+ * Review 287, looked up beside the dependents graph as PROVISIONED_ON_BOOTSTRAP is (a node's enrolment under another
+ * subscription alone follows them): of a node (its stream id), the subscription (a stream id, none before its first
+ * enrolment) of its latest enrolment as of the event, and its credentials whose certificate that subscription's CA
+ * issued (its recorded issuingCa is the M2M-Sub-ID; never the shared CA `default`).
+ */
+export const SUBSCRIPTION_OF_NODE = 'subscription-of-node';
+export const CERTIFIED_BY_ITS_SUBSCRIPTIONS_CA = 'certified-by-its-subscriptions-ca';
+
+/** A lookup of the dependents graph, or one kept beside it. */
+export type Lookup = Relation | typeof PROVISIONED_ON_BOOTSTRAP | typeof SUBSCRIPTION_OF_NODE | typeof CERTIFIED_BY_ITS_SUBSCRIPTIONS_CA;
+
+/**
  * The lookups a reaction needs, as of the event it reacts to: the cascade's own read model, which holds every
  * event before it (issue 15 item 5). That is enough in global order: a parent that ends before the event is seen
  * here, one that ends after it finds the event's entity among its dependents when its own ending is handled.
  */
 export interface ReactionContext {
-  dependents(parent: string, relation: Relation | typeof PROVISIONED_ON_BOOTSTRAP): string[];
+  dependents(parent: string, relation: Lookup): string[];
   /** What the association derives from and whether it was established. */
   association(id: string): Promise<AssociationLinks>;
   /** When the entity has ended: the reason a dependent inherits (its revocation reason, or cessation when it expired). */

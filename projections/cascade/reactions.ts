@@ -9,6 +9,7 @@ import { provisionedOnArrival, provisionedOnCompromised } from './bootstrap-prov
 import { idOf, isUnresolved, revokeAssociations, revokeCredential, revokeCredentials, type Outcome, type Reaction, type Unresolved } from './reaction.ts';
 import { endedOwner, endedParent, orUnresolved, type ReactionContext } from './reaction-context.ts';
 import { associationsUnderAnotherCse, credentialsUnderAnotherCse, CSE_ID_MOVED } from './under-another-cse.ts';
+import { credentialsOfTheSubscriptionLeft } from './under-another-subscription.ts';
 
 /**
  * What follows from an event: the revocation cascade (credential -> associations and the enrolments of the App-IDs
@@ -16,7 +17,8 @@ import { associationsUnderAnotherCse, credentialsUnderAnotherCse, CSE_ID_MOVED }
  * in with (review 249); a bootstrap credential revoked for keyCompromise -> the credentials remotely provisioned on it
  * (review 288); App-ID, or its enrolment's end -> its instances'
  * associations, seed 003 11.2.2), subscription end -> node enrolments,
- * a node's re-enrolment under another CSE-ID -> its associations and credentials under the old one (RS-01),
+ * a node's re-enrolment under another CSE-ID -> its associations and credentials under the old one (RS-01), under
+ * another subscription -> its credentials certified by the CA of the one it left (review 287),
  * and the association bookkeeping. Pure over its lookups.
  */
 export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promise<Outcome[]> => {
@@ -110,7 +112,11 @@ export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promis
       const { nodeId, subscriptionId, cseId } = e.event.data;
       const enrolment: Reaction[] =
         (await ctx.ended('subscription', subscriptionId)) === undefined ? [] : [{ type: 'expireNodeEnrolment', data: { nodeId, subscriptionId } }];
-      return [...enrolment, ...(await associationsUnderAnotherCse(ctx, stream, cseId)), ...(await credentialsUnderAnotherCse(ctx, stream, cseId))];
+      const underAnotherCse = await credentialsUnderAnotherCse(ctx, stream, cseId);
+      // Under another CSE-ID and another subscription at once, a credential is revoked once (both for affiliationChanged).
+      const revoked = new Set(underAnotherCse.map((r) => r.data['credentialId']));
+      const ofTheSubscriptionLeft = (await credentialsOfTheSubscriptionLeft(ctx, stream, subscriptionId)).filter((r) => !revoked.has(r.data['credentialId']));
+      return [...enrolment, ...(await associationsUnderAnotherCse(ctx, stream, cseId)), ...underAnotherCse, ...ofTheSubscriptionLeft];
     }
     case 'AssociationConfigured': {
       const { associationId, credentialId, nodeId, registree } = e.event.data;

@@ -11,6 +11,7 @@ import { bindApplication, cseIdOfNode, enrolNode, unbindApplication } from './en
 import { addCseCredential, addOwnedCredential, appAeKey, learnIdentifier, releaseIdentifiersOf } from './identifiers.ts';
 import { INSTANCE_CREDENTIALS_TABLES, addInstanceCredential, endInstanceCredential, instanceRunsOn, resetInstanceCredentials, setupInstanceCredentials } from './instance-credentials.ts';
 import { dropDeadLettersEndedBy, resetDeadLetters, setupDeadLetters } from './dead-letters.ts';
+import { ISSUING_CAS_TABLES, addIssuingCa, resetIssuingCas, setupIssuingCas } from './under-another-subscription.ts';
 import { PROCESS_MANAGER_ACTOR } from './own-commands.ts';
 
 /** The events that end an entity, kept with their cause so a dependent's revocation can be traced to its origin. */
@@ -26,12 +27,13 @@ export const ENDINGS: ReadonlySet<string> = new Set([
   'AssociationExpired',
 ]);
 
-const CASCADE_SCHEMA_VERSION = 17;
+const CASCADE_SCHEMA_VERSION = 18;
 const CASCADE_TABLES = [
   ...DEPENDENTS_TABLES,
   ...INSTANCE_CREDENTIALS_TABLES,
   ...APPLICATION_CREDENTIALS_TABLES,
   ...BOOTSTRAP_PROVISIONED_TABLES,
+  ...ISSUING_CAS_TABLES,
   'cascade_dead_letters',
 ];
 
@@ -79,11 +81,16 @@ export const setupReadModel = (d: Database.Database): void => {
   // (cascade_bootstrap_provisioned), so the bootstrap's revocation for keyCompromise revokes them; left live, they
   // and their associations stayed in service though the factory key's holder could have run that provisioning. The
   // rebuild revokes each that such a revocation before left live.
+  // Version 18 (review 287, issue 13): the Credence CA that issued each credential's certificate (cascade_issuing_cas),
+  // so a node's enrolment under another subscription revokes those the CA of the one it left certified; left live,
+  // that subscriber's relying parties (trusting its CA, OCSP `good`) kept authenticating a node now another's. The
+  // rebuild revokes each that such a move before left live.
   ensureSchemaVersion(d, 'cascade', CASCADE_SCHEMA_VERSION, CASCADE_TABLES);
   setupDependents(d);
   setupInstanceCredentials(d);
   setupApplicationCredentials(d);
   setupBootstrapProvisioned(d);
+  setupIssuingCas(d);
   setupDeadLetters(d);
 };
 
@@ -92,6 +99,7 @@ export const resetReadModel = (d: Database.Database): void => {
   resetInstanceCredentials(d);
   resetApplicationCredentials(d);
   resetBootstrapProvisioned(d);
+  resetIssuingCas(d);
   resetDeadLetters(d);
 };
 
@@ -100,7 +108,9 @@ export const applyToReadModel = (d: Database.Database, e: DecodedEvent): void =>
   const stream = e.record.streamId;
   switch (e.event.type) {
     case 'CredentialIssued': {
-      const { owner } = e.event.data;
+      const { owner, certificate } = e.event.data;
+      // Review 287: its certificate's CA, whose subscription its node may leave.
+      if (certificate?.issuingCa !== undefined) addIssuingCa(d, stream, certificate.issuingCa);
       if (owner.kind === 'node') addDependent(d, streamIdOf('node', owner.id), 'credential-of-node', stream);
       if (owner.kind === 'app') {
         addDependent(d, streamIdOf('application', owner.id), 'credential-of-application', stream);

@@ -11,7 +11,8 @@ import { orUnresolved, type ReactionContext } from './reaction-context.ts';
  * no cause to suspect compromise): the Registree's identity moved, nothing was compromised (not `keyCompromise`), no
  * association took this one's place (not `superseded`, which this engine reads as a rotation onto a successor), and
  * the node goes on operating (not `cessationOfOperation`). Re-enrolled under the same CSE-ID (a change of
- * subscription, RS-17) the node keeps them. An AE Registree holds no CSE-ID of its node's (its credential's owner
+ * subscription, RS-17) the node keeps them; its credentials certified by the CA of the subscription it left do not
+ * (under-another-subscription.ts, review 287), and their associations end with them. An AE Registree holds no CSE-ID of its node's (its credential's owner
  * binds it), so AE associations are left alone.
  */
 export const associationsUnderAnotherCse = async (ctx: ReactionContext, node: string, cseId: string): Promise<Outcome[]> => {
