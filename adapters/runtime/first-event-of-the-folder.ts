@@ -5,13 +5,14 @@ import { z } from 'zod';
 import { constantTimeEqual, toHex } from '../../domain/crypto/index.ts';
 import { validationError } from '../../domain/errors.ts';
 import { eventLeafHash } from '../../domain/transparency/leaf.ts';
+import { openCheckpoint } from '../../domain/transparency/verify-result.ts';
 import type { Engine } from '../engine/index.ts';
 import { writeFileAtomic } from '../driven/files/index.ts';
 import { refuseNewerFileVersion } from '../driven/files/newer-file-version.ts';
 import { readOnlyDatabase } from '../driven/files/read-only-database.ts';
 import { parseStoredRow } from '../driven/store/sqlite/rows.ts';
-import { TRANSPARENCY_DB_FILE } from '../driven/transparency/index.ts';
-import { readTrustedJsonFile } from './bounded-files.ts';
+import { PUBLIC_KEY_FILE, TRANSPARENCY_DB_FILE } from '../driven/transparency/index.ts';
+import { readTrustedJsonFile, readTrustedTextFile } from './bounded-files.ts';
 import { outcomesNotedBy } from './engine-outcomes-noted.ts';
 
 /*
@@ -91,18 +92,53 @@ const sameEvent = (a: FirstEvent, b: FirstEvent): boolean =>
 /** The remembered first event, as a refusal says it. */
 export const sayFirstEvent = (first: FirstEvent): string => `event ${first.eventId} at position ${first.position}`;
 
-/** The first leaf of the folder's transparency log, read without writing: the first event it logged, if any. */
-const firstLoggedEvent = (dataDir: string): FirstEvent | undefined => {
+const hasTable = (db: Database.Database, name: string): boolean =>
+  db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(name) !== undefined;
+
+/** The folder's transparency log as read without writing: the first event it logged, and its latest checkpoint's note. */
+interface LoggedFirst {
+  readonly first: FirstEvent;
+  readonly latestCheckpoint: string | undefined;
+}
+
+/** The first leaf of the folder's transparency log, and its latest signed checkpoint, read without writing; undefined with no leaf. */
+const firstLoggedEvent = (dataDir: string): LoggedFirst | undefined => {
   const path = join(dataDir, TRANSPARENCY_DB_FILE);
   if (!existsSync(path)) return undefined;
   return readOnlyDatabase(path, (db) => {
     db.defaultSafeIntegers(true);
-    if (db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'leaves'`).get() === undefined) return undefined;
+    if (!hasTable(db, 'leaves')) return undefined;
     const leaf = db.prepare('SELECT position, event_id AS eventId, leaf_hash AS leafHash FROM leaves WHERE leaf_index = 0').get() as
       | { position: bigint; eventId: string; leafHash: Buffer }
       | undefined;
-    return leaf === undefined ? undefined : { position: leaf.position, eventId: leaf.eventId, leafHash: toHex(leaf.leafHash) };
+    if (leaf === undefined) return undefined;
+    const latest = hasTable(db, 'checkpoints')
+      ? (db.prepare('SELECT note FROM checkpoints ORDER BY tree_size DESC LIMIT 1').get() as { note: unknown } | undefined)
+      : undefined;
+    return {
+      first: { position: leaf.position, eventId: leaf.eventId, leafHash: toHex(leaf.leafHash) },
+      latestCheckpoint: typeof latest?.note === 'string' ? latest.note : undefined,
+    };
   });
+};
+
+/** transparency.pub holds one verifier key line (key-file-signer.ts); anything much longer is not one. */
+const MAX_PUBLIC_KEY_BYTES = 1024;
+
+/**
+ * Whether the log's latest checkpoint `note` verifies under the folder's own log key (review 291 M): another fleet's
+ * transparency.db, restored with its events.db from the wrong backup set, begins as that events.db does, and taken as
+ * the folder's own it blamed first-event.json, the one file that did belong. As the start holds its signer to the log
+ * (log-key-checks.ts, assertSignsLog), but by the public key alone: transparency.pub, which the folder's signer writes
+ * beside the log whether its key is in a file or in a Secure Environment (transparency.handle), so none is opened here.
+ * No checkpoint, no transparency.pub, or one not this account's own: nothing to tell by.
+ */
+const signedByTheFoldersLogKey = (dataDir: string, note: string | undefined): boolean => {
+  if (note === undefined) return false;
+  const path = join(dataDir, PUBLIC_KEY_FILE);
+  if (!existsSync(path)) return false;
+  const key = readTrustedTextFile(path, MAX_PUBLIC_KEY_BYTES);
+  return key.ok && openCheckpoint(note, key.value).ok;
 };
 
 const RESTORE_EVENTS_DB = 'README, "Restoring the event store from a backup"';
@@ -111,15 +147,18 @@ const RESTORE_WHOLE_FOLDER = 'to serve the other fleet, restore its whole data f
 /**
  * The refusal of an events.db (`eventsDb`) that begins with `found` in a folder whose first-event.json remembers
  * `remembered`, naming the file that does not belong as the folder's transparency log tells (its first leaf is the
- * first event of the log the folder was built from): events.db, when the log begins as first-event.json says;
- * first-event.json, copied from another folder, when the log begins as events.db does (review 286 M2: the folder's own
- * events.db, and every backup of it, was refused as another's). With no log to tell (none, no leaf, or one that begins
- * with neither), both possibilities are said.
+ * first event of the log the folder was built from), once its latest checkpoint verifies under the folder's own log
+ * key (signedByTheFoldersLogKey): events.db, when the log begins as first-event.json says; first-event.json, copied
+ * from another folder, when the log begins as events.db does (review 286 M2: the folder's own events.db, and every
+ * backup of it, was refused as another's). With no log to tell (none, no leaf, one not signed by the folder's key, or
+ * one that begins with neither), both possibilities are said.
  */
 const sayWhichDoesNotBelong = (dataDir: string, eventsDb: string, found: FirstEvent, remembered: FirstEvent): string => {
   const rememberedIn = join(dataDir, FIRST_EVENT_FILE);
   const same = found.eventId === remembered.eventId && found.position === remembered.position ? ' with other content' : '';
-  const logged = firstLoggedEvent(dataDir);
+  const log = firstLoggedEvent(dataDir);
+  const own = log !== undefined && signedByTheFoldersLogKey(dataDir, log.latestCheckpoint);
+  const logged = own ? log.first : undefined;
   if (logged !== undefined && sameEvent(logged, remembered)) {
     return (
       `${eventsDb} is another data folder's event store: its log begins with ${sayFirstEvent(found)}${same}, but the log ` +
@@ -138,13 +177,17 @@ const sayWhichDoesNotBelong = (dataDir: string, eventsDb: string, found: FirstEv
       "from the folder's own log), or put back the folder's own from a backup of this folder"
     );
   }
-  const log =
-    logged === undefined
+  const why =
+    log === undefined
       ? `the folder has no transparency log to tell which file does not belong (no ${TRANSPARENCY_DB_FILE}, or one that has logged no event)`
-      : `the folder's transparency log (${TRANSPARENCY_DB_FILE}) begins with neither (${sayFirstEvent(logged)}), so it cannot tell which file does not belong`;
+      : logged === undefined
+        ? `the folder's transparency log (${TRANSPARENCY_DB_FILE}, beginning with ${sayFirstEvent(log.first)}) has no checkpoint signed by the ` +
+          `folder's own log key (${PUBLIC_KEY_FILE}), so it cannot tell which file does not belong: it may have come with events.db ` +
+          "from the same backup of another folder (then put back the folder's own as well)"
+        : `the folder's transparency log (${TRANSPARENCY_DB_FILE}) begins with neither (${sayFirstEvent(logged)}), so it cannot tell which file does not belong`;
   return (
     `${eventsDb} begins with ${sayFirstEvent(found)}${same}, but ${rememberedIn} remembers that the log the folder was built from ` +
-    `begins with ${sayFirstEvent(remembered)}, as every backup of it does; ${log}. Either events.db is another folder's: put back ` +
+    `begins with ${sayFirstEvent(remembered)}, as every backup of it does; ${why}. Either events.db is another folder's: put back ` +
     `the folder's own (the one moved aside, or a backup of it: ${RESTORE_EVENTS_DB}); ${RESTORE_WHOLE_FOLDER}. Or ` +
     `${FIRST_EVENT_FILE} was copied from another folder: put back the folder's own from a backup of this folder, or, only once ` +
     `sure events.db is the folder's own (a backup of the folder's events.db begins with the same event), remove ${rememberedIn}: ` +
@@ -183,7 +226,7 @@ export const rememberFirstEvent = (dataDir: string, eventsDb: string): boolean =
   if (existsSync(path)) return true;
   const first = firstEventIn(eventsDb);
   if (first === undefined || first === 'unreadable') return false;
-  const logged = firstLoggedEvent(dataDir);
+  const logged = firstLoggedEvent(dataDir)?.first;
   if (logged !== undefined && !sameEvent(logged, first)) return true;
   const file = { version: VERSION, position: first.position.toString(10), eventId: first.eventId, leafHash: first.leafHash };
   writeFileAtomic(path, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });

@@ -36,10 +36,26 @@ export interface Checkpoint {
   /**
    * The stream of the record at `position`: whether it is Credence's own (domain/own-record.ts) is what tells one of
    * its fact claims (a random id, no `occurredAt`) from another application's record (log-check.ts). Absent in
-   * checkpoints written before it was kept.
+   * checkpoints written before it was kept, and in one an earlier version moved on since (boundStream).
    */
   readonly streamId?: string;
 }
+
+/*
+ * Review 291 L: an earlier version run on this file (a downgrade) moves a checkpoint on setting position, occurred_at
+ * and event_id only, and leaves stream_id: read as it was, the checkpoint paired one record's id with another record's
+ * stream, by which log-check.ts tells an application's record from Credence's own. So the column holds the stream bound
+ * to its event, `<eventId> <streamId>`, and is read only while event_id still names that event: otherwise the row is
+ * an old one, judged by its id and occurredAt. Event ids are UUIDs (a space in none): the first space ends the id, and
+ * a stream is never written for an id with one. A row of c341c87c (the stream alone) reads as an old one too.
+ */
+const boundStream = (eventId: string | undefined, streamId: string | undefined): string | null =>
+  eventId === undefined || streamId === undefined || eventId.includes(' ') ? null : `${eventId} ${streamId}`;
+
+const streamOf = (eventId: string | null | undefined, bound: string | null | undefined): string | undefined => {
+  if (typeof eventId !== 'string' || typeof bound !== 'string' || eventId.includes(' ')) return undefined;
+  return bound.startsWith(`${eventId} `) ? bound.slice(eventId.length + 1) : undefined;
+};
 
 /**
  * Every column the file has (`*`): a status command beside a running service reads its file without setting it up
@@ -50,11 +66,12 @@ export const readCheckpoint = (db: Database.Database, name: string): Checkpoint 
     | { position: bigint; occurred_at: string; event_id?: string | null; stream_id?: string | null }
     | undefined;
   if (row === undefined) return undefined;
+  const streamId = streamOf(row.event_id, row.stream_id);
   return {
     position: BigInt(row.position),
     occurredAt: row.occurred_at,
     ...(typeof row.event_id === 'string' ? { eventId: row.event_id } : {}),
-    ...(typeof row.stream_id === 'string' ? { streamId: row.stream_id } : {}),
+    ...(streamId === undefined ? {} : { streamId }),
   };
 };
 
@@ -66,7 +83,7 @@ export const writeCheckpoint = (db: Database.Database, name: string, checkpoint:
      ON CONFLICT(name) DO UPDATE SET position = excluded.position, occurred_at = excluded.occurred_at, event_id = excluded.event_id,
        stream_id = excluded.stream_id
      WHERE excluded.position > projection_checkpoints.position`,
-  ).run(name, checkpoint.position, checkpoint.occurredAt, checkpoint.eventId ?? null, checkpoint.streamId ?? null);
+  ).run(name, checkpoint.position, checkpoint.occurredAt, checkpoint.eventId ?? null, boundStream(checkpoint.eventId, checkpoint.streamId));
 };
 
 export const deleteCheckpoint = (db: Database.Database, name: string): void => {
