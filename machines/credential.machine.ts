@@ -72,6 +72,17 @@ const purposeKept = (other: EntityView | undefined, purpose: string | undefined)
 };
 
 /**
+ * The bootstrap credential id the node holding an issued credential's owner registered with (review 288, 290): read from
+ * the owner fact (ownerIsLive's) when that holder is a node, a node's own or the one its CSE-ID names; an App-ID's
+ * view names none.
+ */
+export const registeredBootstrapOf = (event: MachineEvent): string | undefined => {
+  const kind = dataOf(event, 'CredentialIssued')?.owner.kind;
+  if (kind !== 'node' && kind !== 'cse') return undefined;
+  return (event.facts.owner?.context as NodeContext | undefined)?.bootstrapCredentialId;
+};
+
+/**
  * The purposes a credential may be issued for, by its owner's kind (review 249, machines v10): a bootstrap credential
  * is a node's pre-existing (factory) credential that remote provisioning authenticates with (seed 003, 11.2.1); an
  * application credential is an App-ID's, the one it is enrolled with (11.2.2), or one of its AEs'; a service
@@ -126,12 +137,30 @@ export const credentialMachine = setup({
      * named at registration, when it named one (read from the owner fact, as ownerIsLive reads it). Another id issued as
      * the bootstrap of a node that registered with one was a second factory credential no hello looks up, and one
      * another node's registration had named (bootstrapNotYetRecorded holds only the other order) was bound to both.
+     * Review 290: and the id it named is issued to it (or to its CSE-ID) only as its bootstrap: issued with purpose
+     * service, it took the id, and the node could then never be issued its factory credential. An id issued to another
+     * node than the one that named it is not seen here (no index of named ids); docs/service.md "Upgrading" says so.
      */
     bootstrapNamedByItsNode: factGuard(({ event }) => {
       const d = dataOf(event, 'CredentialIssued');
-      if (d === undefined || d.purpose !== 'bootstrap' || d.owner.kind !== 'node' || d.predecessorId !== undefined) return true;
-      const named = (event.facts.owner?.context as NodeContext | undefined)?.bootstrapCredentialId;
-      return named === undefined || named === d.credentialId;
+      if (d === undefined) return true;
+      const named = registeredBootstrapOf(event);
+      if (named === undefined) return true;
+      if (d.purpose !== 'bootstrap') return d.credentialId !== named;
+      return d.owner.kind !== 'node' || d.predecessorId !== undefined || named === d.credentialId;
+    }),
+    /**
+     * Review 290 (machines v11): a node that registered a bootstrap credential keeps it: no successor of purpose
+     * bootstrap is issued to it. Remote provisioning authenticates on the registered id alone (bootstrapIsFactoryCredential,
+     * and the device hello's lookup), so a rotation onto a successor was accepted and, once the overlap ended with the
+     * registered one revoked as superseded, the node could never be remotely provisioned again, with nothing said. A
+     * new factory credential is a new device initialisation under a new node id (README "device init"). A node
+     * registered without one keeps its rotations (nothing looks a registered id up for it).
+     */
+    factoryCredentialNotRotated: factGuard(({ event }) => {
+      const d = dataOf(event, 'CredentialIssued');
+      if (d === undefined || d.purpose !== 'bootstrap' || d.owner.kind !== 'node' || d.predecessorId === undefined) return true;
+      return registeredBootstrapOf(event) === undefined;
     }),
     /**
      * A successor takes over from a live predecessor of the same owner (HLR-212), naming no holder its predecessor
@@ -376,7 +405,7 @@ export const credentialMachine = setup({
       on: {
         CredentialIssued: {
           target: 'initialized',
-          guard: and(['validityWindowOrdered', 'purposeFitsOwner', 'ownerIsLive', 'bootstrapNamedByItsNode', 'predecessorIsLive', 'successorKeepsPurpose', 'keyIsNew', 'keyNeverCertified', 'endsWithinSubscription']),
+          guard: and(['validityWindowOrdered', 'purposeFitsOwner', 'ownerIsLive', 'bootstrapNamedByItsNode', 'factoryCredentialNotRotated', 'predecessorIsLive', 'successorKeepsPurpose', 'keyIsNew', 'keyNeverCertified', 'endsWithinSubscription']),
           actions: assign(({ event }) => {
             const d = dataOf(event, 'CredentialIssued')!;
             return {

@@ -1,5 +1,5 @@
 import type { CredentialContext, NodeContext, SubscriptionContext } from './contexts.ts';
-import { handoverInstant, PURPOSES_BY_OWNER, rotationOutcomeAt } from './credential.machine.ts';
+import { handoverInstant, PURPOSES_BY_OWNER, registeredBootstrapOf, rotationOutcomeAt } from './credential.machine.ts';
 import { dataOf, holdingNodeOf, isOneOf, ms, sameOwner, successorHolderMatches } from './guards.ts';
 import { associationFound, instant, ownerText, saying, standing, windowText, type RefusalReason, type RefusalReasons } from './refusal-reasons.ts';
 import { isWithin, type EntityView, type MachineEvent } from './types.ts';
@@ -59,10 +59,25 @@ export const credentialRefusals: RefusalReasons<CredentialContext> = {
   },
   bootstrapNamedByItsNode: ({ event }) => {
     const d = dataOf(event, 'CredentialIssued');
-    const named = (event.facts.owner?.context as NodeContext | undefined)?.bootstrapCredentialId;
+    const named = registeredBootstrapOf(event);
+    const nodeId = (event.facts.owner?.context as NodeContext | undefined)?.nodeId ?? d?.owner.id;
+    if (d !== undefined && d.purpose !== 'bootstrap') {
+      return (
+        `the bootstrap credential a node registered with is issued to it only as its bootstrap, of purpose bootstrap (seed 004; review 290); ` +
+        `credential ${d.credentialId} is issued with purpose ${d.purpose} to ${ownerText(d.owner)}, and node ${nodeId} registered with bootstrap credential ${named}`
+      );
+    }
     return (
       `a node's bootstrap credential, other than a rotation's successor, is the one the node named when it registered (seed 004; review 288); ` +
       `credential ${d?.credentialId} is issued as node ${d?.owner.id}'s bootstrap, and node ${d?.owner.id} registered with bootstrap credential ${named}`
+    );
+  },
+  factoryCredentialNotRotated: ({ event }) => {
+    const d = dataOf(event, 'CredentialIssued');
+    return (
+      `a node's factory credential is the one it registered with, which remote provisioning authenticates on, and is not rotated: ` +
+      `a new factory credential means initialising the device under a new node id (README "device init"; review 290); ` +
+      `credential ${d?.credentialId} is issued as the successor of bootstrap credential ${d?.predecessorId}, and node ${d?.owner.id} registered with bootstrap credential ${registeredBootstrapOf(event)}`
     );
   },
   predecessorIsLive: ({ event }) => {

@@ -14,6 +14,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { command } from '../domain/commands/index.ts';
 import type { CredenceError } from '../domain/errors.ts';
 import { EnrolmentEndpoint, type Device } from '../adapters/protocols/procedures/index.ts';
+import { forge } from './replay.fixtures.ts';
 import { at, cmd, footprint, operator, placeholderKey, profile, T0 } from './support/fleet.ts';
 import { shape, told, withStrangersProof } from './support/protocol-answers.ts';
 import { restartableWorld, type RestartableWorld } from './support/restartable-world.ts';
@@ -137,11 +138,14 @@ describe('a provisioning hello on a bootstrap credential the record would refuse
   it("gets a decoy on a bootstrap rotation's predecessor once its overlap ended, before the scheduler recorded the handover; its holder is told credential_revoked; nothing recorded", async () => {
     const { w, usable } = await open('bootstrap-overlap-ended');
     const meter1 = await factory(w, 'meter-1', BOOTSTRAP_ENDS);
-    // A successor bootstrap, provisioned at the factory, and a rotation onto it whose overlap ends at day 5
-    await w.credence.engine.execute(command('issueCredential', {
+    // A successor bootstrap, provisioned at the factory, and a rotation onto it whose overlap ends at day 5. Since review
+    // 290 no successor of a node's registered factory credential is issued (factoryCredentialNotRotated), and the hello
+    // looks up only the registered one, so this is a history stored before machines v11: its issue as that version
+    // recorded it, straight into the store; the provisioning and the rotation are legal still.
+    await forge(w.credence.store, 'credential-meter-1-boot-2', 'CredentialIssued', {
       credentialId: 'meter-1-boot-2', kind: 'ed25519', ...placeholderKey('meter-1-boot-2'), purpose: 'bootstrap',
       owner: { kind: 'node', id: 'meter-1' }, notBefore: T0, notAfter: at(100), predecessorId: 'meter-1-boot',
-    }, { actor: operator }));
+    }, T0);
     await w.credence.engine.execute(cmd.provisionCredential('meter-1-boot-2'));
     await w.credence.engine.execute(cmd.startCredentialRotation(at(5), 'meter-1-boot', 'meter-1-boot-2'));
     // Until the overlap ends the predecessor still provisions
@@ -156,15 +160,17 @@ describe('a provisioning hello on a bootstrap credential the record would refuse
 
   it("gets a decoy on a bootstrap the node names but another node owns (the guard's same owner); its holder is told credential_revoked; nothing recorded", async () => {
     const { w, usable } = await open('bootstrap-of-another-node');
-    // meter-3 registered naming a bootstrap recorded as meter-2's, though meter-3's device holds its key. Since review
-    // 288 a node's bootstrap other than the one it registered with is only a rotation's successor
-    // (bootstrapNamedByItsNode): meter-3-boot is issued as the successor of meter-2's.
+    // meter-3 registered naming a bootstrap recorded as meter-4's, though meter-3's device holds its key. Since review
+    // 288 a node's bootstrap is the one it registered with (bootstrapNamedByItsNode), and since review 290 one that
+    // registered a bootstrap is issued no successor of it (factoryCredentialNotRotated): meter-4 registered naming
+    // none, and meter-3-boot is issued to it after meter-3 named it (no index of named ids refuses that).
     const meter3 = w.device('meter-3');
     const { descriptor } = await meter3.generateBootstrap('ed25519', { notBefore: T0, notAfter: BOOTSTRAP_ENDS });
     if (descriptor.kind === 'psk256') throw new Error('an ed25519 bootstrap');
     await w.credence.engine.execute(command('registerNode', { nodeId: 'meter-3', profile, bootstrapCredentialId: 'meter-3-boot' }, { actor: operator }));
+    await w.credence.engine.execute(command('registerNode', { nodeId: 'meter-4', profile }, { actor: operator }));
     await w.credence.engine.execute(command('issueCredential', {
-      credentialId: 'meter-3-boot', kind: 'ed25519', purpose: 'bootstrap', owner: { kind: 'node', id: 'meter-2' }, predecessorId: 'meter-2-boot',
+      credentialId: 'meter-3-boot', kind: 'ed25519', purpose: 'bootstrap', owner: { kind: 'node', id: 'meter-4' },
       fingerprint: descriptor.fingerprint, publicKey: descriptor.publicKey, notBefore: T0, notAfter: BOOTSTRAP_ENDS,
     }, { actor: operator }));
     await w.credence.engine.execute(cmd.provisionCredential('meter-3-boot'));

@@ -5,6 +5,7 @@ import { openDevice } from '../bin/commands/device/simulator.ts';
 import { operatorCommand } from '../bin/commands/device/steps.ts';
 import { factory } from '../bin/commands/device/factory.ts';
 import { deviceServiceWorld, type DeviceServiceWorld } from './support/device-service.ts';
+import { forge } from './replay.fixtures.ts';
 import { placeholderKey } from './support/fleet.ts';
 
 /*
@@ -54,9 +55,11 @@ describe('the service a device reaches', () => {
     const now = Date.now();
     const validity = { notBefore: new Date(now - 60_000).toISOString(), notAfter: new Date(now + 86_400_000).toISOString() };
     await operatorCommand(world.operator, 'registerNode', { nodeId: 'v1', profile: { class: 'smart-meter', manufacturer: 'Acme', model: 'SM-1', capabilities: ['metering'] }, bootstrapCredentialId: 'v1-boot' });
-    await operatorCommand(world.operator, 'issueCredential', {
-      credentialId: 'v1-boot', kind: 'ed25519', ...placeholderKey('v1-boot'), purpose: 'service', owner: { kind: 'node', id: 'v1' }, ...validity,
-    });
+    const issue = { credentialId: 'v1-boot', kind: 'ed25519', ...placeholderKey('v1-boot'), purpose: 'service', owner: { kind: 'node', id: 'v1' }, ...validity };
+    // Since review 290 the id a node registered with is issued to it only as its bootstrap (bootstrapNamedByItsNode), so
+    // such a credential is one a store of machines v10 holds: its issue as that version recorded it, straight into the store.
+    await expect(operatorCommand(world.operator, 'issueCredential', issue)).rejects.toMatchObject({ problem: expect.objectContaining({ rule: 'bootstrapNamedByItsNode' }) });
+    await forge(world.service.service.context.credence.store, 'credential-v1-boot', 'CredentialIssued', issue, validity.notBefore);
     await operatorCommand(world.operator, 'provisionCredential', { credentialId: 'v1-boot', method: 'pre-provisioning' });
     await operatorCommand(world.operator, 'enrolNode', { nodeId: 'v1', subscriptionId: 'sub-1', cseId: '/v1-cse' });
     const before = await world.head();

@@ -88,11 +88,14 @@ describe('the credential machine decides it for every caller', () => {
     await engine.execute(cmd.provisionCredential('cred-2'));
     // Enrolled, then the subscription ends: a factory (bootstrap) credential is no service provisioning.
     await engine.execute(cmd.enrolNode('meter-1'));
-    // A successor of boot-1: a node's bootstrap other than the one it registered with is a rotation's (review 288).
-    await engine.execute(cmd.issueCredential('boot-1b', 'meter-1', at(90), { purpose: 'bootstrap', predecessorId: 'boot-1' }));
+    // meter-3's factory credential, issued while it is enrolled and provisioned after the end. Its own registered one: a
+    // node's bootstrap is the one it registered with (review 288), and no successor of it is issued (review 290).
+    await engine.execute(command('registerNode', { nodeId: 'meter-3', profile: { class: 'smart-meter', manufacturer: 'Acme', model: 'SM-1', capabilities: ['metering'] }, bootstrapCredentialId: 'boot-3' }, { actor: operator }));
+    await engine.execute(cmd.enrolNode('meter-3'));
+    await engine.execute(cmd.issueCredential('boot-3', 'meter-3', at(90), { purpose: 'bootstrap' }));
     await engine.execute(terminate);
-    await engine.execute(cmd.provisionCredential('boot-1b'));
-    for (const id of ['boot-1', 'cred-2', 'boot-1b']) expect((await engine.entity('credential', id)).snapshot.value).toBe('enrolled');
+    await engine.execute(cmd.provisionCredential('boot-3'));
+    for (const id of ['boot-1', 'cred-2', 'boot-3']) expect((await engine.entity('credential', id)).snapshot.value).toBe('enrolled');
     expect((await replayAll(store)).findings).toEqual([]);
   });
 });

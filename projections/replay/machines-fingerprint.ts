@@ -53,6 +53,11 @@ export interface MachinesRules {
  * fold; a node's bootstrap credential, other than a rotation's successor, is the one its node registered with
  * (bootstrapNamedByItsNode); and remote provisioning authenticates on a credential of purpose bootstrap, its node's
  * registered one (bootstrapIsFactoryCredential): a service credential of the same owner passed bootstrapIsUsable.
+ * And (review 290): a node that registered a bootstrap credential is issued no successor of purpose bootstrap
+ * (factoryCredentialNotRotated): the hello authenticates on the registered one alone, so a rotation left the node
+ * never remotely provisionable again; and the id it registered is issued to it or its CSE-ID only as its bootstrap
+ * (bootstrapNamedByItsNode). That id issued to another node, or to an App-ID's AE, is not refused: no index of named
+ * ids is kept (a node registered naming an id already issued is bootstrapNotYetRecorded's).
  */
 export const MACHINES_VERSION = 'credence:machines:v11';
 
@@ -90,6 +95,7 @@ export const RULES_SINCE: readonly { readonly eventType: string; readonly rule: 
   { eventType: 'AssociationEstablished', rule: 'appCredentialIsEnrolled', since: 'credence:machines:v10' },
   { eventType: 'NodeRegistered', rule: 'bootstrapNotYetRecorded', since: 'credence:machines:v11' },
   { eventType: 'CredentialIssued', rule: 'bootstrapNamedByItsNode', since: 'credence:machines:v11' },
+  { eventType: 'CredentialIssued', rule: 'factoryCredentialNotRotated', since: 'credence:machines:v11' },
   { eventType: 'CredentialProvisioned', rule: 'bootstrapIsFactoryCredential', since: 'credence:machines:v11' },
 ];
 
@@ -105,7 +111,7 @@ export const ruleSince = (eventType: string, rule: string | undefined): string |
  * version when the machines now judge otherwise, and record the new hash here either way. Without it a changed
  * helper would let a replay go on from snapshots its old code made (review: the bump was a step to remember).
  */
-export const MACHINES_SOURCES_CONFIRMED = 'fee1b23cc79f02a944ceaf3acd2c38711bb9e14c12ef4d97ab7b79db0d1e764d';
+export const MACHINES_SOURCES_CONFIRMED = 'cc9d8d85ba0a25f0a1aa6a7d5664c5df5cd819099463595212ca6dbc38f137ac';
 
 /**
  * A machine's config and implementations as JSON: a function by its source (as the running build holds it) with its
