@@ -7,22 +7,19 @@
  * over the endings since, destroys those keys and says so at warn (how many and why, no handle). A `keys.db` an earlier
  * version wrote has no mark: it is gone over from the start of the log, once.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { boundHandles } from '../adapters/driven/key-registry/bound-handles.ts';
-import { EmbeddedSecureEnvironment } from '../adapters/driven/secure-environment/index.ts';
-import { Device } from '../adapters/protocols/procedures/index.ts';
-import { systemRandom } from '../adapters/runtime/index.ts';
-import { isKeyNotFound } from '../domain/errors.ts';
+import type { EmbeddedSecureEnvironment } from '../adapters/driven/secure-environment/index.ts';
 import type { KeyHandle } from '../domain/ports/index.ts';
-import { operator, profile } from './support/fleet.ts';
-import { isHeld, shredded, withDataFolderSe } from './support/key-held.ts';
+import { backedUpBeforeARevocation } from './support/backed-up-before-a-revocation.ts';
+import { deriveFailsNotFound } from './support/derivation-from-a-destroyed-key.ts';
+import { isHeld, withDataFolderSe } from './support/key-held.ts';
 import { startTestService, type TestService } from './support/service.ts';
 
-const DAY = 86_400_000;
 const OWNER = 'maf:infrastructure';
 const CREDENTIAL = 'credential-meter-2-svc';
 const ASSOCIATION = 'association-meter-2-sa';
@@ -64,54 +61,12 @@ const keyFilesRestoredFromBeforeARevocation = async (files: readonly string[] = 
   dirs.push(root);
   const dir = join(root, 'data');
   const backup = join(root, 'backup');
-  let service = await startTestService({ dir });
-  const now = Date.now();
-  const { procedures, infrastructure } = await service.service.context.credence.security();
-  const { engine } = service.service.context.credence;
-  const validity = { notBefore: new Date(now - DAY).toISOString(), notAfter: new Date(now + 365 * DAY).toISOString() };
-  await engine.execute({ type: 'createSubscription', data: { subscriptionId: 'sub-1', subscriber: 'City Utilities', ...validity }, metadata: { actor: operator } });
-  for (const n of [1, 2]) {
-    const se = EmbeddedSecureEnvironment.open({ database: ':memory:', kek: { source: 'ephemeral' } }, { now: () => new Date(), random: systemRandom });
-    devices.push(se);
-    const device = new Device({ nodeId: `meter-${n}`, se, now: () => new Date(), random: systemRandom });
-    await procedures.preProvision({ device, profile, bootstrapCredentialId: `meter-${n}-boot`, kind: 'ed25519', validity });
-    await engine.execute({ type: 'enrolNode', data: { nodeId: `meter-${n}`, subscriptionId: 'sub-1', cseId: `/meter-${n}-cse` }, metadata: { actor: operator } });
-    await procedures.provisionRemotely({ device, credentialId: `meter-${n}-svc`, kind: 'psk256' });
-    await procedures.associate({ device, associationId: `meter-${n}-sa`, credentialId: `meter-${n}-svc`, lifetimeSeconds: 86_400 });
-  }
-  const keys = [...infrastructure.o.registry.live(CREDENTIAL), ...infrastructure.o.registry.live(ASSOCIATION)] as KeyHandle[];
-  expect(infrastructure.o.registry.live(ASSOCIATION).length).toBeGreaterThan(0);
-  const revoke = (id: string) =>
-    service.service.context.credence.engine.execute({ type: 'revokeCredential', data: { credentialId: id, reason: 'keyCompromise' }, metadata: { actor: operator } });
-  await revoke('meter-1-svc');
-  await shredded(service, ['credential-meter-1-svc', 'association-meter-1-sa']);
-  await service.close();
-
-  // The backup of the key files, taken of the stopped service.
-  mkdirSync(backup);
-  for (const name of keyFilesOf(dir)) copyFileSync(join(dir, name), join(backup, name));
-
-  service = await startTestService({ dir });
-  await revoke('meter-2-svc');
-  await shredded(service, [CREDENTIAL, ASSOCIATION]);
-  await service.close();
-  for (const key of keys) expect(await withDataFolderSe(dir, OWNER, (s) => isHeld(s, key))).toBe(false);
+  // The backup of the key files (their mark at meter-1's revocation), taken before meter-2's.
+  const keys = await backedUpBeforeARevocation({ dir, backup, files: KEY_FILES }, devices);
 
   putBack(backup, dir, files);
   return { dir, keys };
 };
-
-/** Whether an HKDF derivation from `key` fails as a destroyed key does (`not_found`). */
-const deriveFailsNotFound = (dir: string, key: KeyHandle): Promise<boolean> =>
-  withDataFolderSe(dir, OWNER, (se) =>
-    se.deriveKey({ inputs: [key], salt: new Uint8Array(32), info: new Uint8Array([1]), kind: 'session256' }).then(
-      () => false,
-      (error: unknown) => {
-        if (isKeyNotFound(error)) return true;
-        throw error;
-      },
-    ),
-  );
 
 describe('a key registry restored from a backup has the keys of entities ended since destroyed again at the next start', () => {
   it('given keys.db and the Secure Environment files put back from before a revocation, when the service starts, then the keys are destroyed again and it says how many and why', async () => {

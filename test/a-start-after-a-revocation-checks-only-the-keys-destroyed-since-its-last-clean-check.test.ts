@@ -9,14 +9,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { EmbeddedSecureEnvironment } from '../adapters/driven/secure-environment/index.ts';
-import { Device } from '../adapters/protocols/procedures/index.ts';
-import { systemRandom } from '../adapters/runtime/index.ts';
-import { operator, profile } from './support/fleet.ts';
+import type { EmbeddedSecureEnvironment } from '../adapters/driven/secure-environment/index.ts';
+import { associatedMeters } from './support/associated-meter.ts';
+import { operator } from './support/fleet.ts';
 import { shredded } from './support/key-held.ts';
 import { startTestService } from './support/service.ts';
-
-const DAY = 86_400_000;
 
 /** The instant each check read keys.db after (undefined: every key), one entry per check. */
 const checks: (string | undefined)[] = [];
@@ -46,24 +43,8 @@ describe('a start after a revocation of the running service', () => {
     const dir = mkdtempSync(join(tmpdir(), 'credence-keys-destroyed-since-check-'));
     dirs.push(dir);
     let service = await startTestService({ dir });
-    const now = Date.now();
-    const { procedures } = await service.service.context.credence.security();
+    await associatedMeters(service, devices, ['meter-1', 'meter-2'], { oneSecureEnvironment: true });
     const { engine } = service.service.context.credence;
-    await engine.execute({
-      type: 'createSubscription',
-      data: { subscriptionId: 'sub-1', subscriber: 'City Utilities', notBefore: new Date(now - DAY).toISOString(), notAfter: new Date(now + 365 * DAY).toISOString() },
-      metadata: { actor: operator },
-    });
-    const se = EmbeddedSecureEnvironment.open({ database: ':memory:', kek: { source: 'ephemeral' } }, { now: () => new Date(), random: systemRandom });
-    devices.push(se);
-    const validity = { notBefore: new Date(now - DAY).toISOString(), notAfter: new Date(now + 365 * DAY).toISOString() };
-    for (const n of ['meter-1', 'meter-2']) {
-      const device = new Device({ nodeId: n, se, now: () => new Date(), random: systemRandom });
-      await procedures.preProvision({ device, profile, bootstrapCredentialId: `${n}-boot`, kind: 'ed25519', validity });
-      await engine.execute({ type: 'enrolNode', data: { nodeId: n, subscriptionId: 'sub-1', cseId: `/${n}-cse` }, metadata: { actor: operator } });
-      await procedures.provisionRemotely({ device, credentialId: `${n}-svc`, kind: 'psk256' });
-      await procedures.associate({ device, associationId: `${n}-sa`, credentialId: `${n}-svc`, lifetimeSeconds: 86_400 });
-    }
     // meter-1 revoked: its keys destroyed before the first clean check.
     await engine.execute({ type: 'revokeCredential', data: { credentialId: 'meter-1-svc', reason: 'keyCompromise' }, metadata: { actor: operator } });
     await shredded(service, ['credential-meter-1-svc', 'association-meter-1-sa']);

@@ -11,18 +11,16 @@ import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { EmbeddedSecureEnvironment } from '../adapters/driven/secure-environment/index.ts';
+import type { EmbeddedSecureEnvironment } from '../adapters/driven/secure-environment/index.ts';
 import { entityRow } from '../projections/entities/index.ts';
 import { main } from '../bin/cli.ts';
 import { capture } from './support/cli.ts';
-import { Device } from '../adapters/protocols/procedures/index.ts';
-import { systemRandom } from '../adapters/runtime/index.ts';
-import { operator, profile } from './support/fleet.ts';
+import { associatedMeters } from './support/associated-meter.ts';
+import { operator } from './support/fleet.ts';
 import { shredded } from './support/key-held.ts';
 import { copyEventStore, moveTransparencyLogAside } from './support/restored-folder.ts';
 import { startTestService, type TestService } from './support/service.ts';
 
-const DAY = 86_400_000;
 const RESTORE_WARNING = /its key was destroyed after the events\.db backup: revoke it again/;
 
 /** How many times a start read keys.db against the log. */
@@ -83,24 +81,7 @@ const restoredFromBeforeARevocation = async (): Promise<string> => {
   // A meter with a PSK service credential and an association established over it: keys.db binds the PSK copy and
   // the session keys.
   let service = await startTestService({ dir });
-  const now = Date.now();
-  const { procedures } = await service.service.context.credence.security();
-  const { engine } = service.service.context.credence;
-  await engine.execute({
-    type: 'createSubscription',
-    data: { subscriptionId: 'sub-1', subscriber: 'City Utilities', notBefore: new Date(now - DAY).toISOString(), notAfter: new Date(now + 365 * DAY).toISOString() },
-    metadata: { actor: operator },
-  });
-  const se = EmbeddedSecureEnvironment.open({ database: ':memory:', kek: { source: 'ephemeral' } }, { now: () => new Date(), random: systemRandom });
-  devices.push(se);
-  const device = new Device({ nodeId: 'meter-1', se, now: () => new Date(), random: systemRandom });
-  await procedures.preProvision({
-    device, profile, bootstrapCredentialId: 'meter-1-boot', kind: 'ed25519',
-    validity: { notBefore: new Date(now - DAY).toISOString(), notAfter: new Date(now + 365 * DAY).toISOString() },
-  });
-  await engine.execute({ type: 'enrolNode', data: { nodeId: 'meter-1', subscriptionId: 'sub-1', cseId: '/meter-1-cse' }, metadata: { actor: operator } });
-  await procedures.provisionRemotely({ device, credentialId: 'meter-1-svc', kind: 'psk256' });
-  await procedures.associate({ device, associationId: 'meter-1-sa', credentialId: 'meter-1-svc', lifetimeSeconds: 86_400 });
+  await associatedMeters(service, devices, ['meter-1']);
   await service.close();
   // A start whose check finds none records the entities checkpoint: an event the backup, taken after it, holds at its
   // position. The restore must make the check owed again all the same.

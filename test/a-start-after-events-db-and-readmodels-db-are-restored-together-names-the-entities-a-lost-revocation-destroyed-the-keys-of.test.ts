@@ -9,15 +9,13 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EmbeddedSecureEnvironment } from '../adapters/driven/secure-environment/index.ts';
-import { Device } from '../adapters/protocols/procedures/index.ts';
-import { systemRandom } from '../adapters/runtime/index.ts';
-import { operator, profile } from './support/fleet.ts';
+import type { EmbeddedSecureEnvironment } from '../adapters/driven/secure-environment/index.ts';
+import { associatedMeters } from './support/associated-meter.ts';
+import { operator } from './support/fleet.ts';
 import { shredded } from './support/key-held.ts';
 import { copyEventStore, moveTransparencyLogAside } from './support/restored-folder.ts';
 import { startTestService, type TestService } from './support/service.ts';
 
-const DAY = 86_400_000;
 const RESTORE_WARNING = /its key was destroyed after the events\.db backup: revoke it again/;
 const BOTH = ['association-meter-1-sa', 'credential-meter-1-svc'];
 const READ_MODELS = ['readmodels.db', 'readmodels.db-wal', 'readmodels.db-shm'];
@@ -59,24 +57,7 @@ const restoredWithItsReadModelsFromBeforeARevocation = async (): Promise<string>
   for (const d of [dir, backup, beforeRestore]) mkdirSync(d);
 
   let service = await startTestService({ dir });
-  const now = Date.now();
-  const { procedures } = await service.service.context.credence.security();
-  const { engine } = service.service.context.credence;
-  await engine.execute({
-    type: 'createSubscription',
-    data: { subscriptionId: 'sub-1', subscriber: 'City Utilities', notBefore: new Date(now - DAY).toISOString(), notAfter: new Date(now + 365 * DAY).toISOString() },
-    metadata: { actor: operator },
-  });
-  const se = EmbeddedSecureEnvironment.open({ database: ':memory:', kek: { source: 'ephemeral' } }, { now: () => new Date(), random: systemRandom });
-  devices.push(se);
-  const device = new Device({ nodeId: 'meter-1', se, now: () => new Date(), random: systemRandom });
-  await procedures.preProvision({
-    device, profile, bootstrapCredentialId: 'meter-1-boot', kind: 'ed25519',
-    validity: { notBefore: new Date(now - DAY).toISOString(), notAfter: new Date(now + 365 * DAY).toISOString() },
-  });
-  await engine.execute({ type: 'enrolNode', data: { nodeId: 'meter-1', subscriptionId: 'sub-1', cseId: '/meter-1-cse' }, metadata: { actor: operator } });
-  await procedures.provisionRemotely({ device, credentialId: 'meter-1-svc', kind: 'psk256' });
-  await procedures.associate({ device, associationId: 'meter-1-sa', credentialId: 'meter-1-svc', lifetimeSeconds: 86_400 });
+  await associatedMeters(service, devices, ['meter-1']);
   await service.close();
   // A start whose check finds none: readmodels.db records it clean, at a checkpoint the backup's log holds.
   service = await startTestService({ dir });

@@ -10,6 +10,7 @@ import type { EventStore, RecordedEvent } from '../domain/ports/index.ts';
 import { cascadeProcessManager } from '../projections/cascade/index.ts';
 import { replayAll } from '../projections/replay/index.ts';
 import { ProjectionRunner } from '../projections/runtime/index.ts';
+import { cascadeCatchUpKilledAfterAppendingTo } from './support/cascade-killed-catch-up.ts';
 import { entityState as state } from './support/credential-holders.ts';
 import { at, cmd, footprint, operator, T0 } from './support/fleet.ts';
 import { commandRecordedByAnEarlierVersion } from './support/recorded-by-an-earlier-version.ts';
@@ -153,21 +154,7 @@ describe('a bootstrap credential revoked for keyCompromise revokes the credentia
     await new ProjectionRunner({ db, store, projections: [cascadeProcessManager(engine)] }).catchUp();
     await engine.execute(cmd.revokeCredential('boot-1', 'keyCompromise'));
     // The process dies once svc-1's revocation is appended: the batch's read model and checkpoint are never committed.
-    let killed = false;
-    const dying = Object.assign(Object.create(store) as EventStore, {
-      appendToStream: async (...args: Parameters<EventStore['appendToStream']>) => {
-        const appended = await store.appendToStream(...args);
-        if (!killed && args[0] === 'credential-svc-1') {
-          killed = true;
-          throw new Error('killed');
-        }
-        return appended;
-      },
-    });
-    const dyingEngine = createEngine({ store: dying, clock });
-    await expect(new ProjectionRunner({ db, store, projections: [cascadeProcessManager(dyingEngine)] }).catchUp()).rejects.toThrow('killed');
-    expect(killed).toBe(true);
-    await new ProjectionRunner({ db, store, projections: [cascadeProcessManager(engine)] }).catchUp();
+    await cascadeCatchUpKilledAfterAppendingTo('credential-svc-1', { db, store, clock, engine });
     const cause = await revocationOfBoot1(store);
     expect(await revocationsOfSvc1(store)).toEqual([{ reason: 'keyCompromise', actor: system, causationId: cause.id }]);
     expect(await state(engine, 'association', 'sa-1')).toEqual(['sa-1', 'revoked', 'keyCompromise']);

@@ -9,6 +9,7 @@ import type { EventStore, RecordedEvent } from '../domain/ports/index.ts';
 import { cascadeProcessManager } from '../projections/cascade/index.ts';
 import { replayAll } from '../projections/replay/index.ts';
 import { ProjectionRunner } from '../projections/runtime/index.ts';
+import { cascadeCatchUpKilledAfterAppendingTo } from './support/cascade-killed-catch-up.ts';
 import { entityState as state } from './support/credential-holders.ts';
 import { at, cmd, footprint, operator, T0 } from './support/fleet.ts';
 import { PKI_TEST_URL } from './support/pki-instance.ts';
@@ -153,20 +154,7 @@ describe('a node enrolled under another subscription loses the credentials certi
     await fleet(engine);
     await new ProjectionRunner({ db, store, projections: [cascadeProcessManager(engine)] }).catchUp();
     await engine.execute(cmd.enrolNode('meter-1', 'sub-2'));
-    let killed = false;
-    const dying = Object.assign(Object.create(store) as EventStore, {
-      appendToStream: async (...args: Parameters<EventStore['appendToStream']>) => {
-        const appended = await store.appendToStream(...args);
-        if (!killed && args[0] === 'credential-svc-sub1') {
-          killed = true;
-          throw new Error('killed');
-        }
-        return appended;
-      },
-    });
-    await expect(new ProjectionRunner({ db, store, projections: [cascadeProcessManager(createEngine({ store: dying, clock }))] }).catchUp()).rejects.toThrow('killed');
-    expect(killed).toBe(true);
-    await new ProjectionRunner({ db, store, projections: [cascadeProcessManager(engine)] }).catchUp();
+    await cascadeCatchUpKilledAfterAppendingTo('credential-svc-sub1', { db, store, clock, engine });
     const move = (await enrolments(store)).at(-1)!;
     expect(await revocationsOf(store, 'svc-sub1')).toEqual([{ reason: 'affiliationChanged', actor: system, causationId: move.id }]);
     expect(await state(engine, 'association', 'sa-1')).toEqual(['sa-1', 'revoked', 'affiliationChanged']);
