@@ -54,7 +54,7 @@ describe('a service bound to a wildcard address', () => {
   it('without an issuing CA starts: no certificate names a URL', async () => {
     const svc = await startTestService({ dir: folder(), config: { host: '0.0.0.0' } });
     try {
-      expect(svc.service.context.pki?.cas).toEqual([]);
+      expect(svc.service.context.pki?.cas.length).toBe(0);
     } finally {
       await svc.close();
     }
