@@ -145,6 +145,27 @@ describe('a node enrolled under another subscription loses the credentials certi
     expect((await replayAll(store)).findings).toEqual([]);
   });
 
+  it('a credential certified by the CA it left, recorded after the move (a provisioning authenticated before it), is revoked on arrival once; one of its new CA stays', async () => {
+    const c = await opened();
+    await c.engine.execute(cmd.enrolNode('meter-1', 'sub-2'));
+    await c.settle();
+    for (const x of [await certified('svc-late', 'sub-1'), cmd.provisionCredential('svc-late'), await certified('svc-sub2', 'sub-2'), cmd.provisionCredential('svc-sub2')]) {
+      await c.engine.execute(x);
+    }
+    await c.settle();
+    expect(await state(c.engine, 'credential', 'svc-late')).toEqual(['svc-late', 'revoked', 'affiliationChanged']);
+    expect(await state(c.engine, 'credential', 'svc-sub2')).toEqual(['svc-sub2', 'enrolled', undefined]);
+    await keptLive(c.engine);
+    const issued = (await all(c.store)).find((r) => r.streamId === 'credential-svc-late' && r.type === 'CredentialIssued')!;
+    expect(await revocationsOf(c.store, 'svc-late')).toEqual([{ reason: 'affiliationChanged', actor: system, causationId: issued.id }]);
+    // Rebuilt from position 0: found done, nothing written.
+    const before = await footprint(c.store);
+    await c.runner.rebuild('cascade');
+    await c.settle();
+    expect(await footprint(c.store)).toEqual(before);
+    expect((await replayAll(c.store)).findings).toEqual([]);
+  });
+
   it('a catch-up killed just after its revocation of svc-sub1 was stored, before its checkpoint, does not revoke it twice when resumed', async () => {
     const store = openSqliteStore({ memory: true });
     const clock = new FakeClock(CLOCK);

@@ -1,4 +1,5 @@
 import type { DecodedEvent } from '../../domain/stored.ts';
+import { streamIdOf } from '../../domain/streams.ts';
 import type { RevocationReason } from '../../domain/events/index.ts';
 import { enrolmentEndReason } from '../../machines/index.ts';
 import { applicationCredentialOnArrival, applicationCredentialsOfCompromised } from './application-credentials-of-compromised.ts';
@@ -9,7 +10,7 @@ import { provisionedOnArrival, provisionedOnCompromised } from './bootstrap-prov
 import { idOf, isUnresolved, revokeAssociations, revokeCredential, revokeCredentials, type Outcome, type Reaction, type Unresolved } from './reaction.ts';
 import { endedOwner, endedParent, orUnresolved, type ReactionContext } from './reaction-context.ts';
 import { associationsUnderAnotherCse, credentialsUnderAnotherCse, CSE_ID_MOVED } from './under-another-cse.ts';
-import { credentialsOfTheSubscriptionLeft } from './under-another-subscription.ts';
+import { certifiedByASubscriptionLeft, credentialsOfTheSubscriptionLeft } from './under-another-subscription.ts';
 
 /**
  * What follows from an event: the revocation cascade (credential -> associations and the enrolments of the App-IDs
@@ -101,6 +102,9 @@ export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promis
           if (of !== undefined) reason = await endedOwner(ctx, of.nodeId, of.appId);
         }
       }
+      // Certified by the CA of a subscription its node has left before it was recorded (review 292).
+      const node = owner.kind === 'node' ? owner.id : owner.kind === 'cse' ? owner.nodeId : undefined;
+      if (reason === undefined && node !== undefined) reason = certifiedByASubscriptionLeft(ctx, streamIdOf('node', node), e.event.data.certificate?.issuingCa);
       return reason === undefined ? [] : [revokeCredential(credentialId, reason)];
     }
     case 'ApplicationEnrolled': {

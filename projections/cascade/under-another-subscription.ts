@@ -69,3 +69,19 @@ export const credentialsOfTheSubscriptionLeft = async (ctx: ReactionContext, nod
   }
   return out;
 };
+
+/**
+ * Review 292: a credential whose certificate the CA of a subscription its node (`node`, its stream id) has left
+ * certified, recorded after the move. Remote provisioning picks the CA at its auth step and records the credential
+ * after the receipt, so a move in between (up to the session's 120 s) was never seen by the move's reaction: it is
+ * revoked on arrival, for the same reason. Judged as of the event: an `issuingCa` other than `default` and other than
+ * the id of the subscription the node is enrolled under then (a node never enrolled has none, and loses nothing). The
+ * cascade keeps no node's past subscriptions, so any other Credence CA counts as one it left; `issuingCa` names only
+ * Credence's own CAs (`default` or a subscription's), and a certificate of an outside CA (a factory IDevID, or one an
+ * operator recorded by command) carries none and never comes here.
+ */
+export const certifiedByASubscriptionLeft = (ctx: ReactionContext, node: string, issuingCa: string | undefined): RevocationReason | undefined => {
+  if (issuingCa === undefined || issuingCa === DEFAULT_CA_ID) return undefined;
+  const [current] = ctx.dependents(node, SUBSCRIPTION_OF_NODE);
+  return current === undefined || idOf(current) === issuingCa ? undefined : SUBSCRIPTION_LEFT;
+};
