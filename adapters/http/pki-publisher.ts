@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Clock, OwnedSecureEnvironment } from '../../domain/ports/index.ts';
 import { startPkiRevocation, systemRandom, type Credence, type IssuingCa, type PkiRevocation } from '../runtime/index.ts';
 import { certifiesNoCredentialNow } from '../runtime/pki-ended-cas.ts';
+import { recoveredMessage } from '../runtime/pki-published.ts';
 import { logFailure } from './log-failure.ts';
 
 export interface PkiPublisherOptions {
@@ -26,6 +27,8 @@ export const startPkiPublisher = (o: PkiPublisherOptions): Promise<PkiRevocation
     random: systemRandom,
     now: () => o.clock.now().getTime(),
     onError: (component, error) => logFailure(o.log, error, 'PKI revocation failed', { component }),
+    // Said at info when a run of failures reported above (its first only) ends: the error gets its sequel in the log.
+    onRecovered: (component, caId, ended) => o.log.info({ component, caId, what: ended.what, failures: ended.failures }, recoveredMessage(caId, ended)),
     // Said at warn, once per finding: the event store was restored from a backup older than CRLs already published.
     onPublishedNotInLog: (caId, revocations) =>
       o.log.warn(

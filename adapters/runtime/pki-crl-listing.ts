@@ -7,7 +7,7 @@ import { readCompletePki, type PkiIncomplete } from './pki-complete.ts';
 import type { CrlPublisherOptions } from './pki-crl-publisher-options.ts';
 import { EntryBuffer, leavesTheList } from './pki-entry-buffer.ts';
 import { crlThisUpdate } from './pki-published-crl.ts';
-import { PublishedLedger, type PublicationUnrecorded, type UnrecordedRun } from './pki-published.ts';
+import { FailureRun, PublishedLedger, type PublicationUnrecorded } from './pki-published.ts';
 
 /**
  * Revocations per read of the read model: a longer list is read page after page, all of it before anything is signed.
@@ -75,8 +75,8 @@ export class CrlListing {
   readonly #keyId: string;
   /** Published revocations the read model did not hold when last read whole, by serial, until it holds them again. */
   #notInLog = new Map<string, PublishedRevocation>();
-  /** Whether the last write to the ledger failed (reported once per run of failures). */
-  readonly #unrecorded: UnrecordedRun = { failing: false };
+  /** Whether the last write to the ledger failed (reported once per run of failures, and the run's end once). */
+  readonly #unrecorded = new FailureRun('crlPublication');
   #lastSeq = 0;
   #reload = true;
   /** Bumped by every `reset`: a read made before one is not used after it (`catchUp`). */
@@ -165,7 +165,7 @@ export class CrlListing {
     }
     // Nothing changed yet: a reset during those turns is handled as one during the reads.
     if (this.#resets !== resets) return this.catchUp();
-    const unrecorded = this.#ledger.recordOrReport(fresh.map(publishedOf), this.#unrecorded, this.#o.onError);
+    const unrecorded = this.#ledger.recordOrReport(fresh.map(publishedOf), this.#unrecorded, this.#o);
     if (unrecorded !== undefined) return { ok: false, notNow: unrecorded };
     // Cleared before the turns below: a reset during them stands, and the next catch-up reads everything again.
     if (reload) this.#reload = false;

@@ -5,7 +5,7 @@ import type { CrlExpiryMarks } from '../driven/pki/crl-expiry-marks.ts';
 import type { CrlNumbers } from '../driven/pki/crl-numbers.ts';
 import type { PublishedRevocation } from '../driven/pki/published-revocations.ts';
 import type { CommittedReadModel } from './pki-committed.ts';
-import type { PublishedLedger } from './pki-published.ts';
+import type { FailuresEnded, PublishedLedger } from './pki-published.ts';
 
 export interface CrlPublisherOptions {
   /** The `pki` read model as committed (pki-committed.ts): never what an open projection batch wrote. */
@@ -49,6 +49,8 @@ export interface CrlPublisherOptions {
    */
   readonly readPage?: number;
   readonly onError?: (error: unknown) => void;
+  /** A run of failures to record what its CRLs are to list ended (onError told its first): new CRLs can list them. */
+  readonly onRecovered?: (ended: FailuresEnded) => void;
 }
 
 export const DEFAULT_CRL_VALIDITY_MS = 24 * 60 * 60 * 1000;

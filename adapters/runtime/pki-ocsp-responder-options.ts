@@ -2,7 +2,7 @@ import type { PkiFloor } from './pki-complete.ts';
 import type { IssuingCa } from '../../domain/x509/issuing-ca.ts';
 import type { OcspResponderCredential } from '../driven/pki/ocsp-signing-key.ts';
 import type { CommittedReadModel } from './pki-committed.ts';
-import type { PublishedLedger } from './pki-published.ts';
+import type { FailuresEnded, PublishedLedger } from './pki-published.ts';
 
 export interface OcspResponderOptions {
   /** The `pki` read model as committed (pki-committed.ts): never what an open projection batch wrote. */
@@ -22,7 +22,10 @@ export interface OcspResponderOptions {
    * issuer hashes, serial), at most MAX_CACHED_PER_SERIAL per certificate; an answer past its quarter is dropped.
    */
   readonly maxCached?: number;
+  /** A failure, the first of its run only (signing an answer, recording a revocation it answers). */
   readonly onError?: (error: unknown) => void;
+  /** A run of failures `onError` told ended: an answer was signed, or a revocation recorded, again. */
+  readonly onRecovered?: (ended: FailuresEnded) => void;
 }
 
 export const DEFAULT_OCSP_VALIDITY_MS = 60 * 60 * 1000;

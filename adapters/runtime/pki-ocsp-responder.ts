@@ -11,7 +11,7 @@ import {
 } from '../../domain/x509/revocation/index.ts';
 import { certificateStanding, overlapEndOfCertificate } from '../../projections/pki/index.ts';
 import { raises, type PublishedRevocation } from '../driven/pki/published-revocations.ts';
-import type { UnrecordedRun } from './pki-published.ts';
+import { FailureRun } from './pki-published.ts';
 import { readCompletePki } from './pki-complete.ts';
 import { chainEndOf } from './pki-ended-cas.ts';
 import { fromCache, refusal, type OcspAnswer } from './pki-ocsp-answer.ts';
@@ -153,19 +153,23 @@ export class OcspResponder {
       return first !== undefined && !raises(first, r);
     };
     if (ledger === undefined || revocations.every(kept)) return true;
-    return ledger.recordOrReport(revocations, this.#unrecorded, this.#o.onError) === undefined;
+    return ledger.recordOrReport(revocations, this.#unrecorded, this.#o) === undefined;
   }
 
-  /** Whether the last write to the ledger failed: reported once, not at every request while the disk stays full. */
-  readonly #unrecorded: UnrecordedRun = { failing: false };
+  /**
+   * Whether the last write to the ledger failed: reported once, not at every request while the disk stays full, and
+   * its end once, at the next write that succeeds.
+   */
+  readonly #unrecorded = new FailureRun('ocspPublication');
 
   /**
    * Whether the last answer this responder tried to sign failed (`internalError`: its key's token removed, say, or a
    * read that threw). Its cause is reported once per run of failures, as the ledger's (`#unrecorded`): any relying
    * party asks as often as the rate limit lets it, and each report is an error with a stack (review 276). The run ends
-   * at the next answer signed; one served from the cache signs nothing and ends none. The route counts the answers.
+   * at the next answer signed, said once (`onRecovered`) for an operator who saw the error; one served from the cache
+   * signs nothing and ends none. The route counts the answers.
    */
-  readonly #unsigned: UnrecordedRun = { failing: false };
+  readonly #unsigned = new FailureRun('ocspSigning');
 
   /**
    * Each SingleResponse of an answer produced at `producedAt` and signed with the responder certificate `responder`,
@@ -273,7 +277,7 @@ export class OcspResponder {
         },
         credential,
       );
-      this.#unsigned.failing = false;
+      this.#unsigned.succeeded(this.#o);
       // `unknown` is not kept, here or by HTTP caches: the certificate may be issued a moment later (a device asked
       // about before the read model projected its issuance), and no notice drops a cached answer then. Nor an answer
       // about a certificate pending its handover: it says `revoked` once that is recorded.
@@ -287,8 +291,7 @@ export class OcspResponder {
       // An answer whose revocation could not be recorded is asked again, not kept by HTTP caches either.
       return { der, outcome: 'successful', cacheable: cacheable && !uncacheable, producedAt, nextUpdate };
     } catch (error) {
-      if (!this.#unsigned.failing) this.#o.onError?.(error);
-      this.#unsigned.failing = true;
+      this.#unsigned.failed(error, this.#o);
       return refusal('internalError', error instanceof Error ? error.message : String(error));
     }
   }

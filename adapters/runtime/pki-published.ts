@@ -14,10 +14,81 @@ export class PublicationUnrecorded extends Error {
   }
 }
 
-/** Whether a caller's last write to the ledger failed: its failures are reported once per run of them. */
-export interface UnrecordedRun {
-  failing: boolean;
+/** What works again when a run of failures ends. */
+export type RecoveredWork =
+  /** The OCSP responder signs answers again (its run: `internalError` answers). */
+  | 'ocspSigning'
+  /** The OCSP responder records the revocations it answers `revoked` as published again. */
+  | 'ocspPublication'
+  /** The CRL listing records the revocations its CRLs are to list as published again: new CRLs can list them. */
+  | 'crlPublication';
+
+/** A run of failures that ended: what works again and how many failures the run held. Nothing of their causes. */
+export interface FailuresEnded {
+  readonly what: RecoveredWork;
+  readonly failures: number;
 }
+
+/** Where a run's first failure and its end are told (the options of the responder and of the CRL publisher). */
+export interface RunSinks {
+  readonly onError?: (error: unknown) => void;
+  readonly onRecovered?: (ended: FailuresEnded) => void;
+}
+
+/**
+ * One caller's run of failures of one kind of work: its first failure is reported, and its end (the next success),
+ * so that an operator who saw the error can tell from the log that it recovered. What the sinks throw is dropped:
+ * a report must not change what is answered or signed.
+ */
+export class FailureRun {
+  readonly what: RecoveredWork;
+  #failures = 0;
+
+  constructor(what: RecoveredWork) {
+    this.what = what;
+  }
+
+  get failing(): boolean {
+    return this.#failures > 0;
+  }
+
+  failed(error: unknown, sinks: RunSinks): void {
+    if (this.#failures++ > 0) return;
+    try {
+      sinks.onError?.(error);
+    } catch {
+      // The sink must not take the caller down.
+    }
+  }
+
+  succeeded(sinks: RunSinks): void {
+    if (this.#failures === 0) return;
+    const failures = this.#failures;
+    this.#failures = 0;
+    try {
+      sinks.onRecovered?.({ what: this.what, failures });
+    } catch {
+      // As for `failed`.
+    }
+  }
+}
+
+/** What a CA's recovery says in the service's log: its id, what works again and how many failures the run held. */
+export const recoveredMessage = (caId: string, { what, failures }: FailuresEnded): string => {
+  const after = `after ${failures} failure${failures === 1 ? '' : 's'} in a row`;
+  switch (what) {
+    case 'ocspSigning':
+      return `CA ${caId}: OCSP answers are signed again, ${after} (answered internalError)`;
+    case 'ocspPublication':
+      return `CA ${caId}: the revocations its OCSP answers are recorded as published again, ${after}`;
+    case 'crlPublication':
+      return `CA ${caId}: the revocations its CRLs list are recorded as published again, ${after}: new CRLs can list them`;
+    default: {
+      const never: never = what;
+      throw new TypeError(`unknown work ${JSON.stringify(never)}`);
+    }
+  }
+};
 
 /** Records forgotten at once at least (and at least a quarter of what is kept): each forgetting rewrites the file. */
 const FORGET_AT_LEAST = 1024;
@@ -66,19 +137,19 @@ export class PublishedLedger {
 
   /**
    * `record`, for a caller that goes on when the write fails: returns the failure (PublicationUnrecorded) instead of
-   * throwing, and reports its cause through `report` once per run of failures of this caller (`run`, its own state),
-   * since every request tries again and a full disk would otherwise fill the log.
+   * throwing, and reports its cause through `sinks.onError` once per run of failures of this caller (`run`, its own
+   * state), since every request tries again and a full disk would otherwise fill the log; the run's end, through
+   * `sinks.onRecovered`.
    */
-  recordOrReport(records: readonly PublishedRevocation[], run: UnrecordedRun, report: ((error: unknown) => void) | undefined): PublicationUnrecorded | undefined {
+  recordOrReport(records: readonly PublishedRevocation[], run: FailureRun, sinks: RunSinks): PublicationUnrecorded | undefined {
     try {
       this.record(records);
-      run.failing = false;
-      return undefined;
     } catch (error) {
-      if (!run.failing) report?.(error);
-      run.failing = true;
+      run.failed(error, sinks);
       return new PublicationUnrecorded(error);
     }
+    run.succeeded(sinks);
+    return undefined;
   }
 
   /** The kept revocations whose serial `listed` does not hold, oldest publication first. */

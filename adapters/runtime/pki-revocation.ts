@@ -15,7 +15,7 @@ import { CrlPublisher } from './pki-crl-publisher.ts';
 import { DEFAULT_CREDENTIAL_LIFETIME_MS, EndedCas, type CaEnding } from './pki-ended-cas.ts';
 import { OcspResponder } from './pki-ocsp-responder.ts';
 import { OverduePkiEvents } from './pki-overdue.ts';
-import { PublishedLedger } from './pki-published.ts';
+import { PublishedLedger, type FailuresEnded } from './pki-published.ts';
 import { issuedNotInLog, type IssuedCertificate } from './pki-issued.ts';
 import { wallClockTrustedFor } from './wall-clock-guard.ts';
 
@@ -41,6 +41,11 @@ export interface PkiRevocationOptions {
   readonly tickMs?: number;
   readonly coalesceMs?: number;
   readonly onError?: (component: string, error: unknown) => void;
+  /**
+   * A run of failures of CA `caId`'s component (`ocsp:<ca>`, `crl:<ca>`) that `onError` told once ended: what works
+   * again and how many failures the run held.
+   */
+  readonly onRecovered?: (component: string, caId: CaId, ended: FailuresEnded) => void;
   /**
    * A CA published revocations the event log does not hold (restored from an older backup): they stay on its CRLs and
    * `revoked` on OCSP; these are the credentials to revoke again. Called on start and after each rebuild that finds some.
@@ -198,6 +203,7 @@ export const startPkiRevocation = async (o: PkiRevocationOptions): Promise<PkiRe
         ...(o.deltaCrlValidityMs !== undefined ? { deltaValidityMs: o.deltaCrlValidityMs } : {}),
         ...(o.coalesceMs !== undefined ? { coalesceMs: o.coalesceMs } : {}),
         onError: (error) => report(`crl:${ca.id}`, error),
+        onRecovered: (ended) => o.onRecovered?.(`crl:${ca.id}`, ca.id, ended),
       });
       const responder = new OcspResponder({
         reads,
@@ -208,6 +214,7 @@ export const startPkiRevocation = async (o: PkiRevocationOptions): Promise<PkiRe
         now: o.now,
         ...(o.ocspValidityMs !== undefined ? { validityMs: o.ocspValidityMs } : {}),
         onError: (error) => report(`ocsp:${ca.id}`, error),
+        onRecovered: (ended) => o.onRecovered?.(`ocsp:${ca.id}`, ca.id, ended),
       });
       byCa.set(ca.id, { publisher, responder, signingKey });
     }
