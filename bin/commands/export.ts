@@ -10,6 +10,7 @@ import { withheldIn } from '../../domain/transparency/bundle.ts';
 import { checkpointWitnessFile, witnessBegunWarning } from '../../adapters/runtime/checkpoint-witness-file.ts';
 import { witnessedTransparencyProjection } from '../../adapters/runtime/witnessed-projection.ts';
 import { exportEvidence, TransparencyLogForked, TransparencyLogOfAnotherLog } from '../../projections/transparency/index.ts';
+import { entityExists } from '../../domain/entity-exists.ts';
 import { TransparencyLogAltered } from '../../domain/ports/index.ts';
 import type { EventStore } from '../../domain/ports/event-store.ts';
 import { bundleBoundNote } from '../files.ts';
@@ -152,7 +153,8 @@ const exportFromFolder = async (args: Options, io: Io, data: string, from: Store
   try {
     // Before the log key (review 218): a refused export (a stream with no event, a typo) made a log key and the log's
     // files in a folder that had none, and a refused command writes nothing.
-    if ((await store.readStream(args.stream.streamId, { maxCount: 1 })).length === 0) return noEvents(args.stream.streamId, io);
+    // A stream of fact claims only (EventStoreDB) has no events either (review 294): the bundle would be of the claims.
+    if (!(await entityExists(store, args.stream.streamId))) return noEvents(args.stream.streamId, io);
     const logKey = await openExportLogKey(data, key.origin, key.secureEnvironment, io);
     try {
       return await exportSigned(args, io, data, store, { origin: key.origin, ...(logKey.signer ? { signer: logKey.signer } : {}) }, witness);

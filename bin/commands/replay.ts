@@ -173,9 +173,11 @@ const unusedWorkers = (workers: number | undefined, mode: FleetVerification['mod
 /**
  * Why the data folder's checkpoint is left alone: it is the verdict on the folder's own store (review 284: `--data A
  * --store sqlite:B` wrote B's into A, whose own replay then said "history altered", and took A's for B's, saying B was
- * "another history").
+ * "another history"). Worded by what is known here (review 294): any --store but the folder's events.db, its own
+ * EventStoreDB named by --store too, is not taken for the folder's store; CREDENCE_STORE is, as for the service.
  */
-const NOT_THE_FOLDERS_STORE = "full verification: the store is not the data folder's own, its replay checkpoint is neither read nor written";
+const NOT_THE_FOLDERS_STORE =
+  "a store named by --store other than the folder's own events.db is verified in full and the folder's replay checkpoint is neither read nor written (set CREDENCE_STORE, as the service does, to go on from it)";
 
 /**
  * What a full verification must say of the checkpoint it read (review 284): findings up to its position other than

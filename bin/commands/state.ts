@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { entityExists } from '../../domain/entity-exists.ts';
 import { notFound } from '../../domain/errors.ts';
 import { stateAt } from '../../projections/audit/index.ts';
 import { json, type Io } from '../io.ts';
@@ -69,8 +70,9 @@ export const register: RegisterCommands = (program, io) => {
           args,
           io,
           async (store) => {
-            // As the server answers (404, exit 1): a stream with no events at all is no entity, not one absent then.
-            if ((await store.readStream(args.stream.streamId)).length === 0) throw notFound(args.stream.streamId, args.stream.kind);
+            // As the server answers (404, exit 1): a stream with no events at all is no entity, not one absent then; nor
+            // is one holding only fact claims on EventStoreDB (review 294: a registration's claim on its bootstrap).
+            if (!(await entityExists(store, args.stream.streamId))) throw notFound(args.stream.streamId, args.stream.kind);
             return stateAt(store, args.stream.streamId, new Date(args.at));
           },
           (client) => client.stateAt(args.stream.kind, args.stream.id, args.at),

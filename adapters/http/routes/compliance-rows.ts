@@ -1,5 +1,6 @@
 import { hash } from 'node:crypto';
 import { z } from 'zod';
+import { entityExists } from '../../../domain/entity-exists.ts';
 import { isCredenceError } from '../../../domain/errors.ts';
 import { MAX_POSITION, type ResumePoint } from '../../../domain/positions.ts';
 import type { EventStore, RecordedEvent } from '../../../domain/ports/event-store.ts';
@@ -8,6 +9,7 @@ import { pseudonymNamedBy } from '../../../domain/transparency/bundle.ts';
 import type { COMPLIANCE_QUERIES, ComplianceAnswer, ComplianceQueryName } from '../../../projections/compliance/index.ts';
 import { recordAtPosition } from '../../../projections/runtime/index.ts';
 import { canonicalTagger, eventIdOf, holdsTaggedEvent, type EventTagger, type TaggerOnDemand } from '../sse/event-id.ts';
+import { entityRecordBound, ServiceLimitsConfig } from '../service-limits-config.ts';
 import { csvColumns } from './csv.ts';
 import { TimelineEntry } from './entities.ts';
 import { DecimalString } from './wire.ts';
@@ -292,6 +294,9 @@ export const taggedNextAfter = async (store: EventStore, answer: ComplianceAnswe
   return `${typeof nextAfter === 'bigint' ? id : `${nextAfter}@${id}`}${digest}`;
 };
 
+/** The records looked through for a subscription's first event: the service's default limits.maxEntityRecords. */
+const DEFAULT_ENTITY_RECORDS = entityRecordBound(ServiceLimitsConfig.parse({}));
+
 /**
  * `answer()`, or no rows where it names a subscription the read model holds no SubscriptionCreated of while it is
  * behind (`eventsBehind`) and the store holds it: nothing provisioned under it can have been handled either, and the
@@ -299,12 +304,18 @@ export const taggedNextAfter = async (store: EventStore, answer: ComplianceAnswe
  * empty list read as an all-clear) is thrown as it came. The HTTP route and the CLI's local path both answer by it
  * (review 272: the CLI refused a subscription a rebuilding read model had not reached yet).
  */
-export const answeredOrBehind = async (answer: () => ComplianceAnswer, store: EventStore, eventsBehind: number): Promise<ComplianceAnswer> => {
+export const answeredOrBehind = async (
+  answer: () => ComplianceAnswer,
+  store: EventStore,
+  eventsBehind: number,
+  maxRecords = DEFAULT_ENTITY_RECORDS,
+): Promise<ComplianceAnswer> => {
   try {
     return answer();
   } catch (error) {
     if (!isCredenceError(error, 'not_found') || error.problem.code !== 'not_found' || eventsBehind === 0) throw error;
-    if ((await store.readStream(error.problem.streamId, { maxCount: 1 })).length > 0) return { rows: [], truncated: false };
+    // A subscription stream holding only fact claims (EventStoreDB) is no subscription (review 294): refused as one.
+    if (await entityExists(store, error.problem.streamId, maxRecords)) return { rows: [], truncated: false };
     throw error;
   }
 };

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifySchema } from 'fastify';
 import { z } from 'zod';
+import { entityExists } from '../../../domain/entity-exists.ts';
 import { notFound } from '../../../domain/errors.ts';
 import { PositionString } from '../../../domain/positions.ts';
 import { EntityKind, streamIdOf } from '../../../domain/streams.ts';
@@ -7,6 +8,7 @@ import { RecordedEventWire } from '../../../domain/transparency/index.ts';
 import { ACCESS } from '../auth/roles.ts';
 import type { App, ServiceContext } from '../context.ts';
 import type { ResponseHeaders } from '../response-headers.ts';
+import { entityRecordBound } from '../service-limits-config.ts';
 
 export { PageCursor } from '../page-cursor.ts';
 
@@ -105,9 +107,13 @@ export const getEntityRoute = <Response extends z.ZodType, Query extends z.ZodTy
   });
 };
 
-/** 404 unless the entity has at least one stored record. */
+/**
+ * 404 unless the entity exists: its stream holds a record that is not a fact claim (entityExists; review 294: a
+ * registration's claim on a credential not issued yet was served as that credential), looked for within the records
+ * one request reads (limits.maxEntityRecords).
+ */
 export const mustExist = async (context: ServiceContext, streamId: string, kind: EntityKind): Promise<void> => {
-  if ((await context.credence.store.readStream(streamId, { maxCount: 1 })).length === 0) throw notFound(streamId, kind);
+  if (!(await entityExists(context.credence.store, streamId, entityRecordBound(context.limits)))) throw notFound(streamId, kind);
 };
 
 /** A replay finding: a stored event its machine refuses, and why. */
