@@ -123,8 +123,9 @@ export interface SubscribeOptions {
   /**
    * Optional: most characters of stored payload (data and metadata text) one page of the subscription holds, at least
    * one record a page. A reader that may stall while it holds a page (an event stream's client that stops reading)
-   * asks for a small one; omitted, pages are bounded by the store's page size alone. A store that does not read in
-   * pages ignores it (EventStoreDB: its client's queue of received events is bounded by count, ordered-pump.ts).
+   * asks for a small one; omitted, pages are bounded by the store's page size alone. On EventStoreDB, which does not
+   * read in pages, it bounds the adapter's queue of received events (at least one event), which pauses the gRPC call
+   * there; what the gRPC client holds in flight comes on top (ordered-pump.ts, docs/service.md).
    */
   readonly pageBytes?: number;
 }

@@ -147,16 +147,24 @@ export function connectEventStoreDb(connectionString: string): EsdbDriver {
       }
     },
 
-    subscribeToAll(start: WireStart, filter: ServerFilter) {
+    subscribeToAll(start: WireStart, filter: ServerFilter, { pageBytes } = {}) {
       let pump: OrderedPump<WireMessage> | undefined;
-      const subscription = client.subscribeToAll({
-        fromPosition: start.kind === 'start' ? START : { commit: start.position, prepare: start.position },
-        filter: clientFilter(filter, (position) => pump?.signal({ kind: 'checkpoint', position })),
-      });
-      pump = new OrderedPump<WireMessage>(subscription, (chunk) => ({
-        kind: 'event',
-        event: wireEvent(chunk as AllStreamResolvedEvent),
-      }));
+      const subscription = client.subscribeToAll(
+        {
+          fromPosition: start.kind === 'start' ? START : { commit: start.position, prepare: start.position },
+          filter: clientFilter(filter, (position) => pump?.signal({ kind: 'checkpoint', position })),
+        },
+        // With a budget, the client's own stream holds one event each side rather than 16 (objectMode's default), so
+        // that what a stalled reader holds is the budget and what gRPC has in flight.
+        pageBytes === undefined ? {} : { highWaterMark: 1 },
+      );
+      const budget = pageBytes === undefined ? undefined : { bytes: pageBytes, sizeOf: payloadSize };
+      pump = new OrderedPump<WireMessage>(
+        subscription,
+        (chunk) => ({ kind: 'event', event: wireEvent(chunk as AllStreamResolvedEvent) }),
+        undefined,
+        budget,
+      );
       subscription.on('caughtUp', () => pump?.signal({ kind: 'caughtUp' }));
       confirmWithin(subscription, deadline.ms, silent('subscription to $all'));
       const messages = pump;
@@ -249,6 +257,17 @@ function wireEvent(resolved: ResolvedEvent): WireEvent {
     data: event.data,
     metadata: event.metadata,
   };
+}
+
+/**
+ * An event's data and metadata as characters of text (bytes when they are not JSON), as the port's `pageBytes` counts
+ * them. The client hands them over parsed, so the text is made again: only for a subscription that asked for a budget.
+ */
+function payloadSize(message: WireMessage): number {
+  if (message.kind !== 'event') return 0;
+  const size = (value: unknown): number =>
+    value === undefined ? 0 : value instanceof Uint8Array ? value.byteLength : (JSON.stringify(value)?.length ?? 0);
+  return size(message.event.data) + size(message.event.metadata);
 }
 
 function describeRevision(value: unknown): string {

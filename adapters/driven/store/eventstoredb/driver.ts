@@ -83,7 +83,11 @@ export interface EsdbDriver {
   readAllForwards(options: { readonly from: bigint; readonly maxCount: number }): Promise<readonly WireEvent[]>;
   /** The newest events of $all, newest first, strictly before `before` (a position) or from the end. */
   readAllBackwards(options: { readonly before: bigint | 'end'; readonly maxCount: number }): Promise<readonly WireEvent[]>;
-  subscribeToAll(start: WireStart, filter: ServerFilter): WireSubscription;
+  /**
+   * `pageBytes`: most characters of payload (data and metadata text) of the events received and not yet taken; the
+   * call is paused at that (at least one event is held) as well as at 256 events.
+   */
+  subscribeToAll(start: WireStart, filter: ServerFilter, options?: { readonly pageBytes?: number | undefined }): WireSubscription;
   /** Creates the group unless it exists. */
   ensurePersistentGroupOnAll(group: string, settings: PersistentGroupSettings): Promise<'created' | 'existed'>;
   subscribePersistentOnAll(group: string, bufferSize: number): WirePersistentSubscription;

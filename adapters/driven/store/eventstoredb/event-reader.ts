@@ -63,6 +63,8 @@ export interface ReaderSettings {
   readonly policy: ResubscribePolicy;
   readonly onDrop?: ((notice: DropNotice) => void) | undefined;
   readonly until?: bigint;
+  /** The subscription's `pageBytes`: what its queue of received events holds at most (driver.ts). */
+  readonly pageBytes?: number | undefined;
 }
 
 const DONE: IteratorResult<RecordedEvent, undefined> = { done: true, value: undefined };
@@ -166,7 +168,8 @@ export class EventReader {
     if (this.backToOwn) start = this.own !== undefined ? { kind: 'after', position: this.own } : { kind: 'start' };
     this.openedAfterForeign = !this.backToOwn && this.seen !== undefined && this.seen !== this.own;
     this.backToOwn = false;
-    this.wire = this.settings.driver.subscribeToAll(start, this.settings.filter.server);
+    const { pageBytes } = this.settings;
+    this.wire = this.settings.driver.subscribeToAll(start, this.settings.filter.server, pageBytes === undefined ? undefined : { pageBytes });
     return this.wire;
   }
 

@@ -10,11 +10,20 @@ import type { Readable } from 'node:stream';
  *
  * Back-pressure: past `highWater` undelivered items the source is paused, which stops reading from the gRPC call;
  * the server then buffers and eventually drops a subscriber that stays behind, which the caller handles by
- * resubscribing. Memory stays bounded either way.
+ * resubscribing. Memory stays bounded either way. With a `budget`, the source is also paused once the undelivered
+ * items' sizes reach its bytes (at least one item is always queued), and resumed below it: a count alone let a reader
+ * that stalled hold 256 large events (review 294).
  */
+export interface PumpBudget<T> {
+  readonly bytes: number;
+  /** An item's size as it was received; markers count for nothing. */
+  readonly sizeOf: (item: T) => number;
+}
+
 export class OrderedPump<T> {
-  private readonly queue: T[] = [];
+  private readonly queue: { readonly item: T; readonly bytes: number }[] = [];
   private readonly held: { readonly due: number; readonly item: T }[] = [];
+  private queuedBytes = 0;
   private received = 0;
   private finished = false;
   private failure: { readonly error: unknown } | undefined;
@@ -24,12 +33,16 @@ export class OrderedPump<T> {
     private readonly source: Readable,
     convert: (chunk: unknown) => T,
     private readonly highWater = 256,
+    private readonly budget?: PumpBudget<T>,
   ) {
     source.on('data', (chunk: unknown) => {
       this.received += 1;
-      this.queue.push(convert(chunk));
+      const item = convert(chunk);
+      const bytes = budget === undefined ? 0 : budget.sizeOf(item);
+      this.queue.push({ item, bytes });
+      this.queuedBytes += bytes;
       this.releaseDue();
-      if (this.queue.length >= this.highWater) source.pause();
+      if (this.queue.length >= this.highWater || (budget !== undefined && this.queuedBytes >= budget.bytes)) source.pause();
       this.wake();
     });
     source.once('end', () => this.finish());
@@ -45,14 +58,20 @@ export class OrderedPump<T> {
   /** Queues a marker after every chunk the source has produced so far. */
   signal(item: T): void {
     const due = this.received + this.source.readableLength;
-    if (due <= this.received) this.queue.push(item);
+    if (due <= this.received) this.queue.push({ item, bytes: 0 });
     else this.held.push({ due, item });
     this.wake();
+  }
+
+  /** Items received or raised and not yet delivered. */
+  get queued(): number {
+    return this.queue.length;
   }
 
   /** Stops delivering: pending and later `next()` calls see the end. */
   close(): void {
     this.queue.length = 0;
+    this.queuedBytes = 0;
     this.held.length = 0;
     this.failure = undefined;
     this.finish();
@@ -60,10 +79,12 @@ export class OrderedPump<T> {
 
   async next(): Promise<IteratorResult<T, undefined>> {
     for (;;) {
-      const item = this.queue.shift();
-      if (item !== undefined) {
-        if (this.queue.length < this.highWater / 2 && this.source.isPaused() && !this.finished) this.source.resume();
-        return { done: false, value: item };
+      const queued = this.queue.shift();
+      if (queued !== undefined) {
+        this.queuedBytes -= queued.bytes;
+        const belowBudget = this.budget === undefined || this.queuedBytes < this.budget.bytes;
+        if (this.queue.length < this.highWater / 2 && belowBudget && this.source.isPaused() && !this.finished) this.source.resume();
+        return { done: false, value: queued.item };
       }
       if (this.failure !== undefined) throw this.failure.error;
       if (this.finished) return { done: true, value: undefined };
@@ -72,11 +93,11 @@ export class OrderedPump<T> {
   }
 
   private releaseDue(): void {
-    while (this.held.length > 0 && this.held[0]!.due <= this.received) this.queue.push(this.held.shift()!.item);
+    while (this.held.length > 0 && this.held[0]!.due <= this.received) this.queue.push({ item: this.held.shift()!.item, bytes: 0 });
   }
 
   private finish(): void {
-    if (this.failure === undefined) for (const { item } of this.held.splice(0)) this.queue.push(item);
+    if (this.failure === undefined) for (const { item } of this.held.splice(0)) this.queue.push({ item, bytes: 0 });
     this.finished = true;
     this.wake();
   }

@@ -233,11 +233,17 @@ export class EventStoreDbStore implements EventStore {
   subscribeToAll(options: SubscribeOptions): StoreSubscription {
     this.assertOpen();
     const filter = compileFilter(options.filter, 'options.filter');
+    const pageBytes = options.pageBytes;
+    if (pageBytes !== undefined && (!Number.isSafeInteger(pageBytes) || pageBytes < 1)) {
+      throw new Error('options.pageBytes: must be a whole number >= 1, or omitted');
+    }
     // Started now, not on the first next(): "from the end" means from when subscribeToAll was called.
     const start = this.startPoint(options.from);
     start.catch(() => undefined);
+    // With pageBytes, the queue of received events pauses the call at that much payload too (review 294): a reader
+    // that stalls (an event stream's client) holds that, not 256 events of any size. Without, by count alone.
     const reader = new EventReader(
-      { driver: this.driver, filter, policy: this.policy, onDrop: this.options.onSubscriptionDropped },
+      { driver: this.driver, filter, policy: this.policy, onDrop: this.options.onSubscriptionDropped, pageBytes },
       start,
     );
     const subscription = new EventStoreDbSubscription(reader, (s) => this.subscriptions.delete(s));
