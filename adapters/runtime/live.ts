@@ -3,6 +3,7 @@ import { isOwnStream } from '../../domain/own-record.ts';
 import { checkReadModels, countStartBacklogs, progressOf, type StartBacklog } from './live-backlog.ts';
 import { messageOf, namingLockedFile, reporterOf } from './live-failure.ts';
 import { followersOf, type Follower } from './live-followers.ts';
+import { resumePointAtStart } from './live-resume-point.ts';
 import { among, handledByAll, later } from './live-handled.ts';
 import { LagTracker, lagOf, type Lag } from './live-lag.ts';
 import { runPasses, type PassContext } from './live-passes.ts';
@@ -292,10 +293,11 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
         // first device's provisioning (review 204), and the catch-up's progress lines show the pass.
         store.prepareKeyClaims?.();
         for (const f of followers) f.handledThrough = f.position();
-        // Read before the head: it is at or before it (the newest of Credence's records then).
-        resumeAfter = store.gapless === true ? undefined : await store.ownHeadPosition?.();
+        // Read before the head: a record of Credence's then, at or before it.
+        const fromOwnRecord = store.gapless !== true && store.ownHeadPosition !== undefined;
+        resumeAfter = fromOwnRecord ? await resumePointAtStart(store, followers) : undefined;
         startHead = await store.headPosition();
-        if (store.gapless === true || store.ownHeadPosition === undefined) resumeAfter = startHead;
+        if (!fromOwnRecord) resumeAfter = startHead;
         // Stopped meanwhile: nothing is started.
         if (phase !== 'idle') return;
         recent = new RecentEvents(startHead ?? 0n);

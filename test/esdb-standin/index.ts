@@ -4,3 +4,4 @@ export type { DropMode } from './all-subscription.ts';
 export type { LoggedEvent, ProposedEvent } from './memory-log.ts';
 export type { Group } from './persistent-service.ts';
 export { startStalledServer, type StalledServer } from './stalled-server.ts';
+export { READ_ALL_BACKWARDS } from './streams-service.ts';

@@ -40,7 +40,7 @@ export interface StandIn {
   /** Connection string for the real client. */
   readonly connectionString: string;
   readonly port: number;
-  /** Names of the gRPC methods called so far, in order. */
+  /** Names of the gRPC methods called so far, in order; a read of $all backwards adds one of READ_ALL_BACKWARDS after its 'Read'. */
   readonly calls: readonly string[];
   readonly log: MemoryLog;
   readonly groups: ReadonlyMap<string, Group>;

@@ -28,6 +28,19 @@ export interface StreamsContext {
   readonly notLeader?: LeaderEndpoint | undefined;
 }
 
+/**
+ * The call log's entry, after 'Read', for a read of $all backwards (not a subscription): from its end, or from a
+ * position (a scan paging on past the records it read).
+ */
+export const READ_ALL_BACKWARDS = { fromTheEnd: 'Read $all backwards from the end', fromAPosition: 'Read $all backwards from a position' } as const;
+
+const backwardReadOfAll = (request: ReadReq): string | undefined => {
+  const options = request.getOptions();
+  if (options === undefined || !options.hasAll() || options.hasSubscription()) return undefined;
+  if (options.getReadDirection() !== streamsPb.ReadReq.Options.ReadDirection.BACKWARDS) return undefined;
+  return options.getAll()!.hasPosition() ? READ_ALL_BACKWARDS.fromAPosition : READ_ALL_BACKWARDS.fromTheEnd;
+};
+
 export function streamsImplementation(context: StreamsContext) {
   return {
     append: (call: ServerReadableStream<AppendReq, AppendResp>, callback: sendUnaryData<AppendResp>) => {
@@ -40,6 +53,9 @@ export function streamsImplementation(context: StreamsContext) {
     },
     read: (call: ServerWritableStream<ReadReq, ReadResp>) => {
       context.recordCall('Read');
+      // Told apart for tests that bound a scan of $all back from its end: a second entry, so 'Read' counts every read.
+      const backwards = backwardReadOfAll(call.request);
+      if (backwards !== undefined) context.recordCall(backwards);
       if (context.notLeader !== undefined) {
         call.emit('error', notLeaderError(context.notLeader));
         return;
