@@ -18,6 +18,11 @@ import { EventsDbReplaced } from './events-db-replaced.ts';
 /** The component an events.db found replaced is said under (events-db-replaced.ts). */
 const EVENTS_DB = 'events.db';
 
+/** How long an expiry tick waits at most, each time, for the cascade to react to the endings it recorded (review 293). */
+const CASCADE_WAIT_MS = 5_000;
+/** Cascade passes an expiry tick waits for at most per instant (a subscription's end reaches associations in a few). */
+const CASCADE_ROUNDS = 8;
+
 /** The earlier of two instants, either unknown. */
 const earlier = (a: number | undefined, b: number | undefined): number | undefined => (a === undefined ? b : b === undefined ? a : Math.min(a, b));
 
@@ -85,10 +90,30 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
   const wallClock = new WallClockGuard(() => credence.engine.clock.now().getTime(), options.monotonicNow ?? (() => performance.now()));
   // The CRL publisher drops expired entries only on a clock this guard trusts (pki-revocation.ts, review 251).
   shareWallClockGuard(credence, wallClock);
+  /**
+   * What an expiry tick waits for between deadlines due at different instants (review 293): the cascade has handled
+   * everything stored when asked, and what it stored itself meanwhile (node -> credentials -> associations), so a
+   * downtime ends each entity as the service up did. Bounded, so a failing or stuck cascade cannot stall expiry: not
+   * waited for while it is failing, at most CASCADE_WAIT_MS a wait, and once a wait ran out, not again in that tick
+   * (`waits.gaveUp`), whose remaining deadlines then go on as they come.
+   */
+  const cascadeHandled = async (waits: { gaveUp: boolean }): Promise<void> => {
+    const cascade = byName.get('cascade');
+    const until = performance.now() + CASCADE_WAIT_MS;
+    for (let round = 0; round < CASCADE_ROUNDS && !waits.gaveUp && cascade !== undefined && cascade.error === undefined; round++) {
+      const head = await store.headPosition().catch(() => undefined);
+      const left = until - performance.now();
+      if (head === undefined || isCaughtUp(head, [cascade]) || phase !== 'started') return;
+      const caught = left > 0 ? waiters.wait(head, [cascade], left) : Promise.resolve(false);
+      kick(cascade);
+      if (!(await caught)) waits.gaveUp = true;
+    }
+  };
   const expiryTick = async (): Promise<unknown> => {
     const held = wallClock.check();
     if (held !== undefined) throw held;
-    return scheduler.tick();
+    const waits = { gaveUp: false };
+    return scheduler.tick({ reactionsHandled: () => cascadeHandled(waits) });
   };
 
   const passes: PassContext = {

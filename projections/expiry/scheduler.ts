@@ -70,9 +70,21 @@ const FINAL_EVENTS = new Set([
   'AssociationRevoked',
 ]);
 
+export interface ExpiryTickOptions {
+  /**
+   * Resolves once what reacts to recorded endings (the cascade) has handled everything stored so far. A tick awaits it
+   * before a deadline due later than the last one it recorded an ending for (review 293): after a downtime one tick
+   * otherwise recorded every due deadline in a row, and an entity the cascade revokes with the service up (its node's
+   * enrolment ended, its predecessor superseded) was expired instead, with another reason and never on a CRL. Its
+   * command is then refused by its machine where the cascade ended the entity, and dropped. A rejection ends the tick
+   * as a failing store does: the rest of the page is kept for the next.
+   */
+  readonly reactionsHandled?: () => Promise<void>;
+}
+
 export interface ExpiryScheduler extends Projection {
   /** Issues every command whose deadline is at or before the engine clock's now; returns how many it issued. */
-  tick(): Promise<number>;
+  tick(options?: ExpiryTickOptions): Promise<number>;
   /** The earliest pending deadline (epoch ms), to arm a timer. */
   next(): number | undefined;
 }
@@ -210,9 +222,11 @@ export const expiryScheduler = (engine: CommandSink, options: ExpirySchedulerOpt
     },
     beginBatch: (d) => batch.open(d, new Map(), writeHeld),
     next: () => nextDeadline(use()),
-    async tick() {
+    async tick(tickOptions = {}) {
       const now = engine.clock.now().getTime();
       let issued = 0;
+      /** The due of the last deadline this tick recorded something for, until the reactions to it were awaited. */
+      let reactionsOwedFor: number | undefined;
       const failed: { readonly stream: string; readonly error: unknown }[] = [];
       // A page a tick, going on from where the last tick stopped and round to the oldest once past the newest: the
       // deadlines a tick keeps (it cannot handle them, or they are not for now) would otherwise fill the first page
@@ -236,6 +250,18 @@ export const expiryScheduler = (engine: CommandSink, options: ExpirySchedulerOpt
           held.add(d.stream);
           continue;
         }
+        // What is due at the same instant goes on; what is due later waits for the cascade to react to the endings
+        // recorded before it (ExpiryTickOptions.reactionsHandled), as it would have with the service up.
+        if (reactionsOwedFor !== undefined && d.due > reactionsOwedFor && tickOptions.reactionsHandled !== undefined) {
+          reactionsOwedFor = undefined;
+          try {
+            await tickOptions.reactionsHandled();
+          } catch (error) {
+            failed.push({ stream: d.stream, error });
+            resumeAfter = i === 0 ? from : page[i - 1];
+            break;
+          }
+        }
         let sent: { readonly command: Deadline['command']; readonly commandId: string } | undefined;
         const send = (command: Deadline['command']) => {
           // The deadline's own command under the id it always had; an abandonment under one of its own.
@@ -253,7 +279,10 @@ export const expiryScheduler = (engine: CommandSink, options: ExpirySchedulerOpt
             else held.add(d.stream);
             continue;
           }
-          if (!outcome.deduplicated) issued++;
+          if (!outcome.deduplicated) {
+            issued++;
+            reactionsOwedFor = d.due;
+          }
         } catch (caught) {
           // A refusal for its reused id is settled here (its own found, or the deadline dead-lettered) and dropped
           // below; asking whose the id is can fail as a command can (the store's I/O), and is then handled as that.
