@@ -9,7 +9,7 @@ import { openCommittedReadModel } from '../adapters/runtime/pki-committed.ts';
 import { OcspResponder } from '../adapters/runtime/pki-ocsp-responder.ts';
 import { PublishedLedger, type FailuresEnded } from '../adapters/runtime/pki-published.ts';
 import { ocspRequest, ocspStatus } from './support/ocsp-client.ts';
-import { dataFolderPki, ledgerOnAFullDisk, PKI_TEST_URL } from './support/pki-instance.ts';
+import { dataFolderPki, ledgerOnAFullDisk, ocspResponderOver, PKI_TEST_URL } from './support/pki-instance.ts';
 import { issueCertifiedCredentialWith, pkiOf, startPkiService, testCa, testLeaf, testResponder } from './support/pki-test-ca.ts';
 import { cmd } from './support/fleet.ts';
 import type { TestService } from './support/service.ts';
@@ -74,17 +74,7 @@ describe('an OCSP responder whose failures end', () => {
     const { ledger, heal } = ledgerOnAFullDisk();
     const errors: unknown[] = [];
     const recovered: FailuresEnded[] = [];
-    const reads = openCommittedReadModel(opened.readModels);
-    const credential = await testResponder(ca);
-    const responder = new OcspResponder({
-      reads,
-      ca,
-      published: ledger,
-      credential: () => credential,
-      now: () => Date.now(),
-      onError: (error) => errors.push(error),
-      onRecovered: (ended) => recovered.push(ended),
-    });
+    const { responder, close } = await ocspResponderOver(opened, ca, ledger, { errors, recovered });
     try {
       const request = await ocspRequest(leaf, ca);
       for (let i = 0; i < 2; i++) expect(ocspStatus((await responder.respond(request)).der)).toBe('revoked');
@@ -98,7 +88,7 @@ describe('an OCSP responder whose failures end', () => {
       await responder.respond(request);
       expect(recovered).toHaveLength(1);
     } finally {
-      reads.close();
+      close();
     }
   }, 60_000);
 });

@@ -14,7 +14,7 @@ import { ownerView } from '../../domain/ports/index.ts';
 import type { IssuingCa } from '../../domain/x509/issuing-ca.ts';
 import { openCommittedReadModel } from '../../adapters/runtime/pki-committed.ts';
 import { OcspResponder } from '../../adapters/runtime/pki-ocsp-responder.ts';
-import { PublishedLedger } from '../../adapters/runtime/pki-published.ts';
+import { PublishedLedger, type FailuresEnded } from '../../adapters/runtime/pki-published.ts';
 import { memoryPublishedRevocations } from '../../adapters/driven/pki/published-revocations.ts';
 import { testResponder } from './pki-test-ca.ts';
 import { cmd, operator } from './fleet.ts';
@@ -110,7 +110,12 @@ export const closePkiInstance = async (opened: {
 };
 
 /** An OCSP responder of `ca` over the instance's committed `pki` read model, with `ledger` as what the CA published. */
-export const ocspResponderOver = async (credence: Credence, ca: IssuingCa, ledger: PublishedLedger, o: { now?: () => number; errors?: unknown[] } = {}) => {
+export const ocspResponderOver = async (
+  credence: Credence,
+  ca: IssuingCa,
+  ledger: PublishedLedger,
+  o: { now?: () => number; errors?: unknown[]; recovered?: FailuresEnded[] } = {},
+) => {
   const reads = openCommittedReadModel(credence.readModels);
   const credential = await testResponder(ca);
   const responder = new OcspResponder({
@@ -120,6 +125,7 @@ export const ocspResponderOver = async (credence: Credence, ca: IssuingCa, ledge
     credential: () => credential,
     now: o.now ?? (() => Date.now()),
     onError: (error) => o.errors?.push(error),
+    onRecovered: (ended) => o.recovered?.push(ended),
   });
   return { responder, close: () => reads.close() };
 };
