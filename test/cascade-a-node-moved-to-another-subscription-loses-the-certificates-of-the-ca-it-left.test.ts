@@ -166,6 +166,21 @@ describe('a node enrolled under another subscription loses the credentials certi
     expect((await replayAll(c.store)).findings).toEqual([]);
   });
 
+  it('a credential certified by a CA named for no subscription (tenant-ca) of a node under sub-1 stays live, never having moved or after', async () => {
+    const c = await opened();
+    for (const x of [await certified('svc-tenant', 'tenant-ca'), cmd.provisionCredential('svc-tenant')]) await c.engine.execute(x);
+    await c.settle();
+    expect(await state(c.engine, 'credential', 'svc-tenant')).toEqual(['svc-tenant', 'enrolled', undefined]);
+    // Moved to sub-2 and one more recorded after: neither CA is one of a subscription it left.
+    await c.engine.execute(cmd.enrolNode('meter-1', 'sub-2'));
+    for (const x of [await certified('svc-tenant-late', 'tenant-ca'), cmd.provisionCredential('svc-tenant-late')]) await c.engine.execute(x);
+    await c.settle();
+    expect(await state(c.engine, 'credential', 'svc-tenant')).toEqual(['svc-tenant', 'enrolled', undefined]);
+    expect(await state(c.engine, 'credential', 'svc-tenant-late')).toEqual(['svc-tenant-late', 'enrolled', undefined]);
+    expect(await revocationsOf(c.store, 'svc-tenant')).toEqual([]);
+    expect(await revocationsOf(c.store, 'svc-tenant-late')).toEqual([]);
+  });
+
   it('a catch-up killed just after its revocation of svc-sub1 was stored, before its checkpoint, does not revoke it twice when resumed', async () => {
     const store = openSqliteStore({ memory: true });
     const clock = new FakeClock(CLOCK);

@@ -43,6 +43,9 @@ export const enrolNode = (db: Database.Database, subscription: string, node: str
   const before = prepared(db, 'SELECT subscription FROM cascade_node_enrolments WHERE node = ?').get(node) as { subscription: string } | undefined;
   if (before !== undefined && before.subscription !== subscription) {
     prepared(db, "DELETE FROM cascade_dependents WHERE parent = ? AND relation = 'node-of-subscription' AND child = ?").run(before.subscription, node);
+    // Review 292: kept, so a credential its CA certified that is recorded after the move is revoked on arrival
+    // (cascade_subscriptions_left, made by under-another-subscription.ts).
+    prepared(db, 'INSERT OR IGNORE INTO cascade_subscriptions_left (node, subscription) VALUES (?, ?)').run(node, before.subscription);
   }
   prepared(
     db,
@@ -51,6 +54,12 @@ export const enrolNode = (db: Database.Database, subscription: string, node: str
   ).run(node, subscription, cseId);
   addDependent(db, subscription, 'node-of-subscription', node);
 };
+
+/** The subscriptions (stream ids) the node (a stream id) was enrolled under and then enrolled under another. */
+export const subscriptionsLeftBy = (db: Database.Database, node: string): string[] =>
+  (prepared(db, 'SELECT subscription FROM cascade_subscriptions_left WHERE node = ? ORDER BY subscription').all(node) as { subscription: string }[]).map(
+    (r) => r.subscription,
+  );
 
 /** The subscription (a stream id) of the node's (a stream id) latest enrolment; undefined before its first. */
 export const subscriptionOfNode = (db: Database.Database, node: string): string | undefined =>

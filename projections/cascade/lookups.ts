@@ -10,10 +10,10 @@ import { associationLinks, type AssociationLinks } from './associations.ts';
 import { provisionedOnBootstrap } from './bootstrap-provisioned.ts';
 import { dependentsOf } from './dependents.ts';
 import { endingOf, type Ending } from './endings.ts';
-import { applicationsEnrolledWith, cseIdOfNode, subscriptionOfNode } from './enrolments.ts';
+import { applicationsEnrolledWith, cseIdOfNode, subscriptionOfNode, subscriptionsLeftBy } from './enrolments.ts';
 import { cseIdOfCredential, ownerOfIdentifier, waitingFor } from './identifiers.ts';
 import { idOf } from './reaction.ts';
-import { CERTIFIED_BY_ITS_SUBSCRIPTIONS_CA, PROVISIONED_ON_BOOTSTRAP, SUBSCRIPTION_OF_NODE, type Lookup } from './reaction-context.ts';
+import { CERTIFIED_BY_ITS_SUBSCRIPTIONS_CA, PROVISIONED_ON_BOOTSTRAP, SUBSCRIPTION_OF_NODE, SUBSCRIPTIONS_LEFT_BY_NODE, type Lookup } from './reaction-context.ts';
 import { reactionsTo } from './reactions.ts';
 import { certifiedByItsSubscriptionsCa } from './under-another-subscription.ts';
 
@@ -59,6 +59,8 @@ const lookup = (d: Database.Database, parent: string, relation: Lookup): string[
     }
     case CERTIFIED_BY_ITS_SUBSCRIPTIONS_CA:
       return certifiedByItsSubscriptionsCa(d, parent);
+    case SUBSCRIPTIONS_LEFT_BY_NODE:
+      return subscriptionsLeftBy(d, parent);
     default:
       return dependentsOf(d, parent, relation);
   }

@@ -20,9 +20,16 @@ export const PROVISIONED_ON_BOOTSTRAP = 'provisioned-on-bootstrap';
  */
 export const SUBSCRIPTION_OF_NODE = 'subscription-of-node';
 export const CERTIFIED_BY_ITS_SUBSCRIPTIONS_CA = 'certified-by-its-subscriptions-ca';
+/** Review 292: of a node (its stream id), the subscriptions (stream ids) it was enrolled under and left, as of the event. */
+export const SUBSCRIPTIONS_LEFT_BY_NODE = 'subscriptions-left-by-node';
 
 /** A lookup of the dependents graph, or one kept beside it. */
-export type Lookup = Relation | typeof PROVISIONED_ON_BOOTSTRAP | typeof SUBSCRIPTION_OF_NODE | typeof CERTIFIED_BY_ITS_SUBSCRIPTIONS_CA;
+export type Lookup =
+  | Relation
+  | typeof PROVISIONED_ON_BOOTSTRAP
+  | typeof SUBSCRIPTION_OF_NODE
+  | typeof CERTIFIED_BY_ITS_SUBSCRIPTIONS_CA
+  | typeof SUBSCRIPTIONS_LEFT_BY_NODE;
 
 /**
  * The lookups a reaction needs, as of the event it reacts to: the cascade's own read model, which holds every

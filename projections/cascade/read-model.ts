@@ -27,7 +27,7 @@ export const ENDINGS: ReadonlySet<string> = new Set([
   'AssociationExpired',
 ]);
 
-const CASCADE_SCHEMA_VERSION = 18;
+const CASCADE_SCHEMA_VERSION = 19;
 const CASCADE_TABLES = [
   ...DEPENDENTS_TABLES,
   ...INSTANCE_CREDENTIALS_TABLES,
@@ -85,6 +85,10 @@ export const setupReadModel = (d: Database.Database): void => {
   // so a node's enrolment under another subscription revokes those the CA of the one it left certified; left live,
   // that subscriber's relying parties (trusting its CA, OCSP `good`) kept authenticating a node now another's. The
   // rebuild revokes each that such a move before left live.
+  // Version 19 (review 292): the subscriptions each node left for another (cascade_subscriptions_left), so a
+  // credential recorded after the move is revoked on arrival only when the CA of one of them certified it; any CA but
+  // `default` and the node's current subscription's counted, and a credential of a CA named for no subscription was
+  // revoked at issue. The rebuild records the moves; what such a revocation before ended stays ended.
   ensureSchemaVersion(d, 'cascade', CASCADE_SCHEMA_VERSION, CASCADE_TABLES);
   setupDependents(d);
   setupInstanceCredentials(d);

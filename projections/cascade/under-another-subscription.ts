@@ -4,7 +4,7 @@ import { DEFAULT_CA_ID } from '../../domain/x509/issuance/index.ts';
 import { prepared } from '../runtime/index.ts';
 import { idOf, revokeCredential, type Reaction } from './reaction.ts';
 import { subscriptionOfNode } from './enrolments.ts';
-import { CERTIFIED_BY_ITS_SUBSCRIPTIONS_CA, SUBSCRIPTION_OF_NODE, type ReactionContext } from './reaction-context.ts';
+import { CERTIFIED_BY_ITS_SUBSCRIPTIONS_CA, SUBSCRIPTION_OF_NODE, SUBSCRIPTIONS_LEFT_BY_NODE, type ReactionContext } from './reaction-context.ts';
 
 /*
  * Review 287 (issue 13: a CA per M2M Service Subscription, its id the M2M-Sub-ID; RS-17: a node may enrol under
@@ -23,10 +23,17 @@ export const setupIssuingCas = (db: Database.Database): void => {
     credential TEXT PRIMARY KEY,
     issuing_ca TEXT NOT NULL
   ) WITHOUT ROWID`);
+  // Review 292: of each node (a stream id), the subscriptions (stream ids) it was enrolled under and left for another
+  // (enrolNode writes them), whose CAs' certificates recorded after the move are revoked on arrival.
+  db.exec(`CREATE TABLE IF NOT EXISTS cascade_subscriptions_left (
+    node TEXT NOT NULL,
+    subscription TEXT NOT NULL,
+    PRIMARY KEY (node, subscription)
+  ) WITHOUT ROWID`);
 };
 
 /** The tables `setupIssuingCas` makes. */
-export const ISSUING_CAS_TABLES = ['cascade_issuing_cas'] as const;
+export const ISSUING_CAS_TABLES = ['cascade_issuing_cas', 'cascade_subscriptions_left'] as const;
 
 export const resetIssuingCas = (db: Database.Database): void => {
   db.exec(ISSUING_CAS_TABLES.map((table) => `DELETE FROM ${table}`).join('; '));
@@ -74,14 +81,14 @@ export const credentialsOfTheSubscriptionLeft = async (ctx: ReactionContext, nod
  * Review 292: a credential whose certificate the CA of a subscription its node (`node`, its stream id) has left
  * certified, recorded after the move. Remote provisioning picks the CA at its auth step and records the credential
  * after the receipt, so a move in between (up to the session's 120 s) was never seen by the move's reaction: it is
- * revoked on arrival, for the same reason. Judged as of the event: an `issuingCa` other than `default` and other than
- * the id of the subscription the node is enrolled under then (a node never enrolled has none, and loses nothing). The
- * cascade keeps no node's past subscriptions, so any other Credence CA counts as one it left; `issuingCa` names only
- * Credence's own CAs (`default` or a subscription's), and a certificate of an outside CA (a factory IDevID, or one an
- * operator recorded by command) carries none and never comes here.
+ * revoked on arrival, for the same reason. Judged as of the event: an `issuingCa` that is the id of a subscription
+ * the node was enrolled under and left (SUBSCRIPTIONS_LEFT_BY_NODE), and not of the one it is enrolled under then
+ * (it may have come back). Any other CA (`default`, one named for no subscription, one of a subscription the node
+ * never left) says nothing of a move, and the credential stays.
  */
 export const certifiedByASubscriptionLeft = (ctx: ReactionContext, node: string, issuingCa: string | undefined): RevocationReason | undefined => {
   if (issuingCa === undefined || issuingCa === DEFAULT_CA_ID) return undefined;
   const [current] = ctx.dependents(node, SUBSCRIPTION_OF_NODE);
-  return current === undefined || idOf(current) === issuingCa ? undefined : SUBSCRIPTION_LEFT;
+  if (current !== undefined && idOf(current) === issuingCa) return undefined;
+  return ctx.dependents(node, SUBSCRIPTIONS_LEFT_BY_NODE).some((left) => idOf(left) === issuingCa) ? SUBSCRIPTION_LEFT : undefined;
 };
