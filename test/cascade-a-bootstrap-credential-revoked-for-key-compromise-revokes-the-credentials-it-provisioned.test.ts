@@ -14,6 +14,7 @@ import { cascadeCatchUpKilledAfterAppendingTo } from './support/cascade-killed-c
 import { entityState as state } from './support/credential-holders.ts';
 import { at, cmd, footprint, operator, T0 } from './support/fleet.ts';
 import { commandRecordedByAnEarlierVersion } from './support/recorded-by-an-earlier-version.ts';
+import { storedRecords } from './support/stored-records.ts';
 
 /*
  * Review 288 (seed 003 11.2.1: remote provisioning is mutually authenticated on the node's pre-existing bootstrap
@@ -56,11 +57,7 @@ const opened = async (): Promise<Credence> => {
   return c;
 };
 
-const all = async (store: EventStore): Promise<RecordedEvent[]> => {
-  const out: RecordedEvent[] = [];
-  for await (const r of store.readAll()) out.push(r);
-  return out;
-};
+const all = storedRecords;
 
 /** svc-1's revocations as stored: reason, who sent them, and the event that caused each. */
 const revocationsOfSvc1 = async (store: EventStore) =>

@@ -14,6 +14,7 @@ import { entityState as state } from './support/credential-holders.ts';
 import { at, cmd, footprint, operator, T0 } from './support/fleet.ts';
 import { PKI_TEST_URL } from './support/pki-instance.ts';
 import { certifiedCredentialData, testCa, testLeaf } from './support/pki-test-ca.ts';
+import { storedRecords } from './support/stored-records.ts';
 
 /*
  * Review 287 (issue 13: a CA per M2M Service Subscription, its id the M2M-Sub-ID). meter-1, enrolled under sub-1, holds
@@ -71,11 +72,7 @@ const opened = async (): Promise<Credence> => {
   return c;
 };
 
-const all = async (store: EventStore): Promise<RecordedEvent[]> => {
-  const out: RecordedEvent[] = [];
-  for await (const r of store.readAll()) out.push(r);
-  return out;
-};
+const all = storedRecords;
 
 const revocationsOf = async (store: EventStore, credentialId: string) =>
   (await all(store))
