@@ -1,4 +1,4 @@
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { readNamedJsonText, type JsonTextRules } from '../../domain/json-duplicate-names.ts';
 import { DEFAULT_JSON_LIMITS, type JsonLimits } from '../../domain/json-limits.ts';
 import { withTrustedFile } from '../driven/files/index.ts';
@@ -15,8 +15,14 @@ export type FileRead<T> = { readonly ok: true; readonly value: T } | { readonly 
 
 const CHUNK = 64 * 1024;
 
-/** Reads at most `maxBytes` from `fd` (a FIFO or a growing file included: the bound is on what is read, not on a stat). */
+/**
+ * Reads at most `maxBytes` from `fd` (a FIFO or a growing file included: the bound is on what is read, not on a stat).
+ * A regular file its fstat already shows larger is refused before any of it is read (review 296: a 70 MB bundle was
+ * read to its 64 MiB bound, some 230 MB of memory, for a refusal its size alone decides).
+ */
 const readBoundedFd = (fd: number, maxBytes: number): Buffer | undefined => {
+  const stat = fstatSync(fd);
+  if (stat.isFile() && stat.size > maxBytes) return undefined;
   const chunks: Buffer[] = [];
   let total = 0;
   for (;;) {

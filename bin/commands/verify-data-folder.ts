@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PUBLIC_KEY_FILE, hasTransparencyLog, openTransparencyLogForAudit, rebuildStoredSubtrees } from '../../adapters/driven/transparency/index.ts';
 import { lockDataFolder } from '../../adapters/runtime/data-folder.ts';
@@ -152,6 +152,17 @@ export const auditDataDir = async (
   }
 };
 
+/** What `dir` names: nothing (a path through a file too), a folder, or something else; unknown when it cannot be told. */
+const folderEntry = (dir: string): 'missing' | 'folder' | 'other' | 'unknown' => {
+  try {
+    const found = statSync(dir, { throwIfNoEntry: false });
+    return found === undefined ? 'missing' : found.isDirectory() ? 'folder' : 'other';
+  } catch (error) {
+    // Not allowed to look (EACCES): what follows says what it can.
+    return (error as NodeJS.ErrnoException).code === 'ENOTDIR' ? 'missing' : 'unknown';
+  }
+};
+
 /**
  * A folder the local audit cannot read, told before anything is opened. The store is chosen by the rule of every local
  * command (open-store.ts localStore): a folder holding its own events.db while CREDENCE_STORE names another store is
@@ -163,6 +174,10 @@ export const auditDataDir = async (
  * through its service.
  */
 const refuseFolderWithoutItsStore = (dir: string, io: Io): void => {
+  // No folder at all is said as such (review 296: a mistyped path "holds no event store and transparency log").
+  const found = folderEntry(dir);
+  if (found === 'missing') throw new UsageError(`--data: ${dir} does not exist`);
+  if (found === 'other') throw new UsageError(`--data: ${dir} is not a folder`);
   const server = 'through its service: credence verify --server URL --key K';
   const elsewhere = `audit the served store ${server}`;
   // verify takes no --store: the variable says which store is meant.

@@ -30,9 +30,11 @@ Modes (exactly one):
                                                                 rewrites stored subtree hashes found wrong (node_mismatch);
                                                                 --save-checkpoint keeps the latest checkpoint of a passed
                                                                 audit for the next one
-  credence verify FILE.json --key KEY [--checkpoint C.txt]      verify an evidence bundle (credence export), its tree the
-                 [--max-bundle-mib N]                           checkpoint kept or extending it (see README); one over
-                                                                64 MiB only with --max-bundle-mib (export names it)
+  credence verify FILE.json --key KEY [--checkpoint C.txt]      verify an evidence bundle (credence export);
+                 [--max-bundle-mib N]                           with --checkpoint, its tree must be C.txt's: a
+                                                                larger one fails consistency_unproven (check it
+                                                                with --from/--to; see README); one over 64 MiB
+                                                                only with --max-bundle-mib (export names it)
   credence verify --event E.json --proof P.json --checkpoint C.txt --key KEY
   credence verify --from A.txt --to B.txt --proof P.json --key KEY    consistency of two checkpoints
 Against a server (--server URL, given explicitly; --token-file FILE, --token T or CREDENCE_TOKEN), --key required:

@@ -264,6 +264,19 @@ const untrustedKeyMessage = (named: NoteVerifierKey, pinned: NoteVerifierKey): s
 };
 
 /**
+ * Why a bundle whose checkpoint the pinned key signed, but whose `logPublicKey` member names another key, still fails
+ * (review 296: it read "not signed by the key" pinned, which was false). Both keys by key ID, never their bytes.
+ */
+const keyMemberDisagrees = (named: NoteVerifierKey, signedBy: NoteVerifierKey): string => {
+  const names =
+    named.keyName === signedBy.keyName && named.keyId === signedBy.keyId ? 'another public key of that name and key ID' : keyLabel(named);
+  return (
+    `the bundle's logPublicKey member names ${names}, which disagrees with the key that signed its checkpoint, ${keyLabel(signedBy)} ` +
+    '(the key pinned): the member was changed since the log wrote the bundle, which names the key that signs it'
+  );
+};
+
+/**
  * A checkpoint or stream head of the bundle that is malformed (its note, or its text), named by its member as a schema
  * issue is (review 217), so that `credence verify` says where and treats it as the malformed file it is.
  */
@@ -313,7 +326,10 @@ export const verifyEvidenceBundle = (
   }
   const key = trustedKey ?? bundleKey;
   if (trustedKey !== undefined && formatVerifierKey(bundleKey) !== formatVerifierKey(trustedKey)) {
-    return fail('untrusted_key', untrustedKeyMessage(bundleKey, trustedKey));
+    // The checkpoint is opened under the pinned key first: signed by it, the bundle's key member alone was changed,
+    // which is no bundle as the log wrote it, but not one the pinned key did not sign.
+    const signedByPinned = openCheckpoint(bundle.checkpoint, trustedKey).ok;
+    return fail('untrusted_key', signedByPinned ? keyMemberDisagrees(bundleKey, trustedKey) : untrustedKeyMessage(bundleKey, trustedKey));
   }
   const opened = openCheckpoint(bundle.checkpoint, key);
   if (!opened.ok) return inMember('checkpoint', opened);

@@ -30,15 +30,16 @@ export const verifyConsistency = (
   if (second.treeSize < first.treeSize) {
     return fail('rollback', `the later checkpoint's tree (size ${second.treeSize}) is smaller than the earlier one's (size ${first.treeSize}): the log was rolled back`);
   }
+  // Two signed roots of one size are a fork whatever the proof holds: said before the proof's sizes and shape are
+  // (review 296: a proof file of other sizes beside them read `proof_size_mismatch`, hiding the fork).
+  if (first.treeSize === second.treeSize && !constantTimeEqual(first.rootHash, second.rootHash)) {
+    return fail('inconsistent', `both checkpoints sign a tree of size ${first.treeSize}, with other roots: the log forked`);
+  }
   if (proof.first !== first.treeSize || proof.second !== second.treeSize) {
     return fail(
       'proof_size_mismatch',
       `the proof is from ${proof.first} to ${proof.second}, the checkpoints are ${first.treeSize} and ${second.treeSize}`,
     );
-  }
-  // Two signed roots of one size are a fork whatever the proof holds: said before the proof's shape is.
-  if (first.treeSize === second.treeSize && !constantTimeEqual(first.rootHash, second.rootHash)) {
-    return fail('inconsistent', `both checkpoints sign a tree of size ${first.treeSize}, with other roots: the log forked`);
   }
   // Of another length than RFC 9162 fixes for the two sizes, the proof is malformed input: a file cut by a hash, not a
   // log that forked (review 217).

@@ -74,6 +74,12 @@ export type AuditReport =
       readonly leafIndex?: number;
       /** Of a `node_mismatch`: the stored subtree, at `level` above the leaves, `index`-th from the left. */
       readonly node?: { readonly level: number; readonly index: number };
+      /**
+       * Of a `log_mismatch` where the stored events match the log file but not its latest signed checkpoint: the
+       * leaves (and their positions) after the last earlier checkpoint signed by the log key that still holds, where
+       * they part from it. Both ends included.
+       */
+      readonly range?: AuditRange;
     }
   | {
       readonly ok: false;
@@ -83,6 +89,12 @@ export type AuditReport =
       readonly unsignedLeaves: number;
       readonly position?: undefined;
     };
+
+/** Leaves `first` to `last` and the positions of their events, both ends included. */
+export interface AuditRange {
+  readonly leaves: { readonly first: number; readonly last: number };
+  readonly positions: { readonly first: bigint; readonly last: bigint };
+}
 
 type Log = Pick<TransparencyLogStore, 'leaves' | 'latestCheckpoint' | 'leafByEventId' | 'size' | 'checkpoints' | 'nodeHash'>;
 
@@ -169,7 +181,7 @@ type Walked = Exclude<AuditReport, { ok: true }> | Omit<Extract<AuditReport, { o
  * key in the Secure Environment, its folder writable), pass while the honest earlier checkpoints sat in the same file
  * (found in review). Signatures are checked only where a root disagrees: a row no key signed is then `bad_checkpoint`.
  */
-const earlierCheckpoints = (log: Log, key: NoteVerifierKey, signedSize: number) => {
+const earlierCheckpoints = (log: Log, key: NoteVerifierKey, signedSize: number, held: (at: StoredCheckpoint) => void) => {
   const kept = log.checkpoints()[Symbol.iterator]();
   let next = kept.next().value as StoredCheckpoint | undefined;
   return (frontier: Frontier, position: bigint): AuditReport | undefined => {
@@ -177,7 +189,10 @@ const earlierCheckpoints = (log: Log, key: NoteVerifierKey, signedSize: number) 
     if (next === undefined || next.treeSize !== frontier.size || next.treeSize >= signedSize) return undefined;
     const at = next;
     next = kept.next().value ?? undefined;
-    if (constantTimeEqual(frontierRoot(frontier), at.rootHash)) return undefined;
+    if (constantTimeEqual(frontierRoot(frontier), at.rootHash)) {
+      held(at);
+      return undefined;
+    }
     const opened = openCheckpoint(at.note, key);
     if (!opened.ok) return { ok: false, kind: 'bad_checkpoint', position, message: `the checkpoint of tree size ${at.treeSize}: ${opened.message}` };
     return {
@@ -186,6 +201,47 @@ const earlierCheckpoints = (log: Log, key: NoteVerifierKey, signedSize: number) 
       position,
       message: `the first ${at.treeSize} stored events no longer hash to the checkpoint the log key signed at that size (${at.time}): the history was rewritten in both files and signed again`,
     };
+  };
+};
+
+/** The last earlier checkpoint the stored history still hashes to, and the position of the leaf after it. */
+interface Held {
+  readonly treeSize: number;
+  /** Its note, its signature not checked yet (only where a finding rests on it); none for the saved one, opened already. */
+  readonly note?: string;
+  next?: bigint;
+}
+
+/**
+ * The stored events match the log file but not its latest signed checkpoint (review 296: "both files were altered" was
+ * said, though a checkpoint the log key signed of another tree of that size, a fork under the key, reads the same, and
+ * nothing said where). Named: the leaves after the last earlier checkpoint signed by the key that still holds.
+ */
+const signedTreeMissed = (
+  signedSize: number,
+  held: Held | undefined,
+  key: NoteVerifierKey,
+  positions: { readonly first?: bigint; readonly last?: bigint },
+): Extract<AuditReport, { kind: TamperKind }> => {
+  const from = held !== undefined && (held.note === undefined || openCheckpoint(held.note, key).ok) ? held : undefined;
+  const first = from === undefined ? positions.first : from.next;
+  const where =
+    from !== undefined
+      ? `the first ${from.treeSize} still hash to the checkpoint of tree size ${from.treeSize} the log key signed`
+      : held !== undefined
+        ? // A row the file keeps that no key signed vouches for nothing: the range is not narrowed by it.
+          `the checkpoint row of tree size ${held.treeSize} they hash to is not signed by the log key, so no earlier checkpoint is taken to hold`
+        : 'no earlier checkpoint signed by the log key holds any of them';
+  const leaves = { first: from?.treeSize ?? 0, last: signedSize - 1 };
+  const range = first !== undefined && positions.last !== undefined ? { leaves, positions: { first, last: positions.last } } : undefined;
+  const at = range === undefined ? `leaves ${leaves.first} to ${leaves.last}` : `leaves ${leaves.first} to ${leaves.last} (positions ${range.positions.first} to ${range.positions.last})`;
+  return {
+    ok: false,
+    kind: 'log_mismatch',
+    message:
+      `the first ${signedSize} stored events match the log file but not its signed checkpoint of that size; ${where}, so they part from it in ${at}: ` +
+      'the log file and the events were rewritten there, or the checkpoint is another signed tree of that size (a fork under this key)',
+    ...(range !== undefined ? { range } : {}),
   };
 };
 
@@ -258,9 +314,18 @@ const walk = async (
   let unlogged = 0;
   let scavenged = 0;
   let savedChecked = saved === undefined || saved.treeSize === 0;
-  const checkEarlier = earlierCheckpoints(log, key, signedSize);
+  // The last earlier signed tree the stored history still hashes to, and where the signed one's leaves begin and end:
+  // what a finding against the latest checkpoint names.
+  let held: Held | undefined;
+  const signedPositions: { first?: bigint; last?: bigint } = {};
+  const checkEarlier = earlierCheckpoints(log, key, signedSize, (at) => {
+    if (at.treeSize > (held?.treeSize ?? 0)) held = { treeSize: at.treeSize, note: at.note };
+  });
   /** A leaf's hash added to the tree, which must hash to every checkpoint met on the way: a finding, or undefined. */
   const extend = (hash: Uint8Array, position: bigint, leafIndex: number): AuditReport | undefined => {
+    if (leafIndex === 0) signedPositions.first = position;
+    if (leafIndex === signedSize - 1) signedPositions.last = position;
+    if (held !== undefined && leafIndex === held.treeSize) held.next = position;
     const appended = appendLeafHash(all, hash);
     all = appended.frontier;
     badNode ??= storedNodesAgree(appended.completed, log, position, leafIndex);
@@ -280,6 +345,8 @@ const walk = async (
           message: `the first ${saved.treeSize} stored events no longer hash to the saved checkpoint: the history was rewritten (both files)`,
         };
       }
+      // Opened under the key already: a tree the key signed that still holds.
+      if (saved.treeSize < signedSize && saved.treeSize > (held?.treeSize ?? 0)) held = { treeSize: saved.treeSize };
     }
     return undefined;
   };
@@ -361,13 +428,7 @@ const walk = async (
     if (frontier.size < signedSize) {
       return { ok: false, kind: 'log_mismatch', message: `the log holds ${log.size()} leaves but its checkpoint signs ${signedSize}` };
     }
-    if (!constantTimeEqual(frontierRoot(frontier), checkpoint.rootHash)) {
-      return {
-        ok: false,
-        kind: 'log_mismatch',
-        message: `the first ${signedSize} stored events match the log file but not its signed checkpoint: both files were altered`,
-      };
-    }
+    if (!constantTimeEqual(frontierRoot(frontier), checkpoint.rootHash)) return signedTreeMissed(signedSize, held, key, signedPositions);
   }
   // Subtree hashes past the last leaf: leaves deleted from the end (and their checkpoints with them, or the events past
   // them would not be "not logged yet"): proven, whatever checkpoint is left (review 98: the tail cut after a kept
