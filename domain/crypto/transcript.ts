@@ -17,6 +17,17 @@ export class Transcript {
     this.#hash = sha256(utf8(`credence/${protocol}/v1/transcript`));
   }
 
+  /**
+   * A transcript going on from `hash`, one this class gave (`hash` after some messages): a responder keeps that
+   * instead of the messages, to start again from it (RunTranscript), so a run need not hold a large first message.
+   */
+  static resumedAt(hash: Uint8Array): Transcript {
+    if (!(hash instanceof Uint8Array) || hash.length !== 32) throw new TypeError('hash must be a 32-byte transcript hash');
+    const transcript = new Transcript('resumed');
+    transcript.#hash = hash.slice();
+    return transcript;
+  }
+
   absorb(step: string, fields: Readonly<Record<string, unknown>>): Uint8Array {
     const json = canonicalJson(fields);
     this.#hash = sha256(concatBytes(this.#hash, lengthPrefixed(utf8(step)), lengthPrefixed(utf8(json))));

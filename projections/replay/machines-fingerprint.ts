@@ -111,7 +111,7 @@ export const ruleSince = (eventType: string, rule: string | undefined): string |
  * version when the machines now judge otherwise, and record the new hash here either way. Without it a changed
  * helper would let a replay go on from snapshots its old code made (review: the bump was a step to remember).
  */
-export const MACHINES_SOURCES_CONFIRMED = 'cc9d8d85ba0a25f0a1aa6a7d5664c5df5cd819099463595212ca6dbc38f137ac';
+export const MACHINES_SOURCES_CONFIRMED = '26fc3c14e9a9b0874115cb33985c9fdfad57fa8fc5eb9109bfd08fb47d9b147e';
 
 /**
  * A machine's config and implementations as JSON: a function by its source (as the running build holds it) with its

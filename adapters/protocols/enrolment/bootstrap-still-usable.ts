@@ -15,7 +15,7 @@ import type { EnrolmentFunctionOptions } from './enrolment-options.ts';
 export const assertBootstrapStillUsable = async (
   step: string,
   resolveBootstrap: EnrolmentFunctionOptions['resolveBootstrap'],
-  hello: ProvisioningHello,
+  hello: Pick<ProvisioningHello, 'nodeId' | 'bootstrap'>,
   now: Date,
 ): Promise<void> => {
   const resolved = await resolveBootstrap(hello.nodeId);

@@ -9,7 +9,7 @@ import {
   protocolFailure,
   unusableCredential,
 } from '../../../domain/protocols/protocol.ts';
-import { withoutFields } from '../../../domain/crypto/transcript.ts';
+import { Transcript, withoutFields } from '../../../domain/crypto/transcript.ts';
 import { destroyQuietly } from '../shared/destroy-quietly.ts';
 import { checkProof, proofFailure, prove, pskOf } from '../shared/proof.ts';
 import { answerOrRefuse, failedProof, isFailedProof, type KeptRefusal, type RunWatch } from '../shared/failed-proofs.ts';
@@ -36,8 +36,9 @@ import {
   type ServiceParameters,
 } from '../../../domain/protocols/enrolment-messages.ts';
 import { SessionTable, type Claim } from '../shared/session-table.ts';
-import type { Opening, RunContext, Session } from './enrolment-runs.ts';
-import { checkManufacturerCertificate } from './manufacturer-certificate.ts';
+import { keptHello, type Opening, type RunContext, type Session } from './enrolment-runs.ts';
+import { checkRecordedCertificate, verifyManufacturerChain } from './manufacturer-certificate.ts';
+import { MessagesInTurn } from './messages-in-turn.ts';
 import { acceptNodeKey, deliverPsk, proofOfPossessionRefusal } from './new-credential.ts';
 import { assertBootstrapStillUsable } from './bootstrap-still-usable.ts';
 import { admitReceipt, completeRun, RECEIPT } from './enrolment-receipt.ts';
@@ -64,6 +65,8 @@ export class EnrolmentFunction {
   readonly #skew: number;
   /** This function's own part of the replay cache, written only after a node's proof (issue 11 item 4). */
   readonly #replay: ReplayCache;
+  /** An auth waits for another of its run being judged, rather than find the run out of the table (review 297). */
+  readonly #auths = new MessagesInTurn();
 
   constructor(options: EnrolmentFunctionOptions) {
     this.#o = options;
@@ -127,20 +130,22 @@ export class EnrolmentFunction {
     const now = this.#o.now();
     if (hello.enrolmentFunctionId !== this.#o.id) throw protocolFailure(HELLO, 'wrong_identity', 'addressed to another Enrolment Function');
     assertFresh(HELLO, hello.sentAt, now, this.#skew);
-    const resolved = await this.#o.resolveBootstrap(hello.nodeId);
     // The checks that follow, in the same order, for a run and a decoy run alike: the manufacturer chain, the kinds and
-    // the signing key by the hello alone; only then what rests on the record, the chain against the recorded
-    // certificate of the claimed bootstrap (revoked or expired or not) and whether the bootstrap can be used, both
-    // concealed behind a decoy run (found in review: a missing signing key refused a usable bootstrap before these
-    // checks and an unusable one after them; a chain refused for a node never recorded told that it was not).
-    const recorded = resolved?.descriptor;
-    const claimed = recorded?.fingerprint === hello.bootstrap.fingerprint && recorded.kind === hello.bootstrap.kind ? recorded : undefined;
-    const manufacturer = await checkManufacturerCertificate(HELLO, hello, claimed, this.#o.trustAnchors, now);
-    const manufacturerCertificate = manufacturer.certificate;
+    // the signing key by the hello alone, before the bootstrap is looked up; only then what rests on the record, the
+    // chain against the recorded certificate of the claimed bootstrap (revoked or expired or not) and whether the
+    // bootstrap can be used, both concealed behind a decoy run (found in review: a missing signing key refused a
+    // usable bootstrap before these checks and an unusable one after them; a chain refused for a node never recorded
+    // told that it was not).
+    const chain = await verifyManufacturerChain(HELLO, hello, this.#o.trustAnchors, now);
     if (this.#o.allowedCredentialKinds && !this.#o.allowedCredentialKinds.includes(hello.credentialKind)) {
       throw protocolFailure(HELLO, 'unsupported', `credential kind ${hello.credentialKind} is not offered`);
     }
     if (hello.bootstrap.kind !== 'psk256' && !this.#o.signingKey) throw protocolFailure(HELLO, 'unsupported', MISSING_SIGNING_KEY);
+    const resolved = await this.#o.resolveBootstrap(hello.nodeId);
+    const recorded = resolved?.descriptor;
+    const claimed = recorded?.fingerprint === hello.bootstrap.fingerprint && recorded.kind === hello.bootstrap.kind ? recorded : undefined;
+    const manufacturer = checkRecordedCertificate(HELLO, chain, claimed);
+    const manufacturerCertificate = manufacturer.certificate;
     const opening = manufacturer.concealed ?? this.#open(resolved, hello, now);
     // Nothing is written for an unauthenticated hello but a pending session, which a flood cannot keep from a
     // legitimate node (SessionTable); the nonce is remembered once the node's auth proof verifies (acceptAuth).
@@ -228,13 +233,15 @@ export class EnrolmentFunction {
         ...(ephemeralKey ? { ephemeral: ephemeralKey } : {}),
         expiresAt: this.#sessions.expiry(now),
       };
-      const transcript = new RunTranscript(() => transcriptFromHello(PROTOCOL, hello));
+      // The run goes on from the hash after the hello, re-read for nothing: a chain in it would stay as long as the run.
+      const afterHello = transcriptFromHello(PROTOCOL, hello).hash;
+      const transcript = new RunTranscript(() => Transcript.resumedAt(afterHello));
       const th = transcript.absorb(unsigned.type, unsigned);
       const challenge = { ...unsigned, proof: await prove(se, opening.signer, proofFor('enrolment-function', 'challenge', th)) };
       const base = {
         id: sessionId,
         stage: 'challenged' as const,
-        hello,
+        hello: keptHello(hello),
         context,
         transcript,
         enrolmentNonce,
@@ -253,8 +260,17 @@ export class EnrolmentFunction {
     }
   }
 
+  /**
+   * Answers an auth with the delivery. One arriving while another auth of its run is judged waits for it
+   * (MessagesInTurn), then finds the run as that one left it: going after a failed proof, past its auth after the
+   * genuine one (`unknown_session`, the run going on), or ended.
+   */
   async acceptAuth(input: unknown): Promise<ProvisioningDelivery> {
     const auth = parseMessage(ProvisioningAuth, input, AUTH);
+    return this.#auths.inTurn(auth.sessionId, () => this.#acceptAuth(auth));
+  }
+
+  async #acceptAuth(auth: ProvisioningAuth): Promise<ProvisioningDelivery> {
     const now = this.#o.now();
     // Refused before the proof, anyone's: the run goes on (SessionTable.step's `admit`; review 224).
     const admit = (session: Session) => {

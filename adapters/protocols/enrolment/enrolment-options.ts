@@ -3,11 +3,11 @@ import type { Clock } from '../../../domain/ports/clock.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
 import type { ReplayCache } from '../../../domain/ports/replay-cache.ts';
 import type { KeyHandle, OwnedSecureEnvironment } from '../../../domain/ports/secure-environment.ts';
-import type { ProvisioningHello, ServiceParameters } from '../../../domain/protocols/enrolment-messages.ts';
+import type { ServiceParameters } from '../../../domain/protocols/enrolment-messages.ts';
 import type { TrustAnchors } from '../../../domain/x509/chain.ts';
 import type { CredentialKey } from '../shared/proof.ts';
 import type { CertificateIssuance } from './certificate-issuance.ts';
-import type { RunContext } from './enrolment-runs.ts';
+import type { KeptHello, RunContext } from './enrolment-runs.ts';
 
 /** The node's pre-existing credential as the engine knows it (recorded at pre-provisioning). */
 export interface BootstrapCredential {
@@ -58,14 +58,15 @@ export interface EnrolmentFunctionOptions {
    * The caller's own refusals of a run (an id already taken, say), asked once the node's auth proof has verified and
    * before any key is made or delivered for it; a throw ends the run. Not asked at the hello: a refusal there would
    * tell an unauthenticated sender what it checked, and cost a read per hello. `sessionId` names the run to `runEnded`.
+   * The hello comes as its run keeps it, without its manufacturer chain (`KeptHello`).
    */
-  readonly admitAuthenticatedRun?: (run: { readonly sessionId: string; readonly hello: ProvisioningHello; readonly context: RunContext }) => Promise<void>;
+  readonly admitAuthenticatedRun?: (run: { readonly sessionId: string; readonly hello: KeptHello; readonly context: RunContext }) => Promise<void>;
   /**
    * Told of every run's end, once its session is gone, however it ended: refused, timed out, evicted, or its receipt
    * accepted (`receiptAccepted`: its outcome is the caller's to record yet). What the admission holds for a run (a
    * credential id claimed) is released here, or, for a receipt accepted, once the caller has recorded it.
    */
-  readonly runEnded?: (run: { readonly sessionId: string; readonly hello: ProvisioningHello; readonly receiptAccepted: boolean }) => void;
+  readonly runEnded?: (run: { readonly sessionId: string; readonly hello: KeptHello; readonly receiptAccepted: boolean }) => void;
   readonly allowedCredentialKinds?: readonly CredentialKind[];
   /**
    * Operational X.509 certificates issued from the node's CSR for asymmetric credentials (issue 13). With it, granted

@@ -15,10 +15,24 @@ import type { CertificateToIssue } from './certificate-issuance.ts';
  */
 export type RunContext = Readonly<Record<string, string>>;
 
+/**
+ * The hello as its run keeps it: all but the manufacturer chain, up to 4 certificates of 16 KB that nothing after the
+ * hello reads (the run keeps `manufacturerCertificate`, the summary the outcome records, and its transcript goes on
+ * from the hash after the hello): a flood of pending runs under made-up Node-IDs held ~50 KB each (review 297).
+ */
+export type KeptHello = Omit<ProvisioningHello, 'certificateChain'>;
+
+/** `hello` without its manufacturer chain, for its run to keep. */
+export const keptHello = (hello: ProvisioningHello): KeptHello => {
+  const { certificateChain, ...kept } = hello;
+  void certificateChain;
+  return kept;
+};
+
 /** A provisioning run as the Enrolment Function keeps it in its session table, from the challenge to the receipt. */
 export interface RunBase extends SessionBase, CountsFailedProofs {
   stage: 'challenged' | 'delivered';
-  readonly hello: ProvisioningHello;
+  readonly hello: KeptHello;
   readonly context: RunContext;
   readonly transcript: RunTranscript;
   readonly enrolmentNonce: string;

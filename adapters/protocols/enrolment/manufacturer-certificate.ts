@@ -17,39 +17,38 @@ export interface ManufacturerCheck {
   readonly concealed?: CredenceError;
 }
 
+/** The hello's manufacturer chain as verified by the hello alone: what a run keeps of it, never the chain itself. */
+export interface VerifiedChain {
+  /** The leaf as sent (base64url DER), to compare with the recorded certificate; dropped with the check's result. */
+  readonly leaf: string;
+  readonly certificate: NonNullable<ProvisioningOutcome['manufacturerCertificate']>;
+}
+
 /**
- * IDevID bootstrap (SER-SWIR-04): the hello's chain must verify now against `trustAnchors`, certify the bootstrap key
- * the hello claims, and start with the manufacturer certificate recorded for that bootstrap (`descriptor`: undefined
- * when the Enrolment Function holds no bootstrap of that fingerprint and kind for the node).
- *
- * What the hello alone shows to be wrong is refused at once, whatever is recorded. What rests on the record (no chain
- * where a certificate is recorded, a chain where none is or another one) is `concealed`: refused at the hello, it told
- * anyone holding a device's public chain whether the Enrolment Function had recorded the node (seeds 002/004, SER-001).
+ * IDevID bootstrap (SER-SWIR-04), what the hello alone shows: its chain must verify now against `trustAnchors`, carry
+ * no certificate but those on the validated path and the anchor it ends at, and certify the bootstrap key the hello
+ * claims. Refused at once, alike for every hello and before the bootstrap is looked up (`checkRecordedCertificate`
+ * then compares with the record). Junk certificates added to a device's public chain are refused rather than ignored:
+ * a run keeps nothing of the chain, but the hello is read whole to make its challenge (review 297).
  */
-export const checkManufacturerCertificate = async (
+export const verifyManufacturerChain = async (
   step: string,
   hello: ProvisioningHello,
-  descriptor: CredentialDescriptor | undefined,
   trustAnchors: TrustAnchors | undefined,
   now: Date,
-): Promise<ManufacturerCheck> => {
-  const recorded = descriptor === undefined || descriptor.kind === 'psk256' ? undefined : descriptor.certificate;
+): Promise<VerifiedChain | undefined> => {
   const chain = hello.certificateChain;
-  if (chain === undefined) {
-    return recorded === undefined ? {} : { concealed: protocolFailure(step, 'credential_mismatch', 'no certificate chain, where the bootstrap has a recorded manufacturer certificate') };
-  }
+  if (chain === undefined) return undefined;
   const { kind, fingerprint } = hello.bootstrap;
   if (kind === 'psk256') throw protocolFailure(step, 'credential_mismatch', 'a PSK bootstrap has no manufacturer certificate');
   if (!trustAnchors) throw protocolFailure(step, 'certificate_rejected', 'no manufacturer trust anchors configured');
   try {
-    const verified = await verifyCertificateChain(chain.map((c) => fromBase64url(c)), trustAnchors, now);
+    const verified = await verifyCertificateChain(chain.map((c) => fromBase64url(c)), trustAnchors, now, { onlyThePath: true });
     if (verified.publicKey.kind !== kind || publicKeyFingerprint(kind, verified.publicKey.bytes) !== fingerprint) {
       throw protocolFailure(step, 'credential_mismatch', 'certificate does not certify the bootstrap key');
     }
-    if (recorded === undefined || chain[0] !== recorded) {
-      return { concealed: protocolFailure(step, 'credential_mismatch', 'certificate chain does not match the recorded manufacturer certificate') };
-    }
     return {
+      leaf: chain[0] as string,
       certificate: {
         fingerprint: verified.fingerprint,
         subject: verified.subject,
@@ -64,4 +63,26 @@ export const checkManufacturerCertificate = async (
     }
     throw error;
   }
+};
+
+/**
+ * The verified chain (`verifyManufacturerChain`) against the manufacturer certificate recorded for the claimed
+ * bootstrap (`descriptor`: undefined when the Enrolment Function holds no bootstrap of that fingerprint and kind for
+ * the node): it must start with it. What rests on the record (no chain where a certificate is recorded, a chain where
+ * none is or another one) is `concealed`: refused at the hello, it told anyone holding a device's public chain
+ * whether the Enrolment Function had recorded the node (seeds 002/004, SER-001).
+ */
+export const checkRecordedCertificate = (
+  step: string,
+  chain: VerifiedChain | undefined,
+  descriptor: CredentialDescriptor | undefined,
+): ManufacturerCheck => {
+  const recorded = descriptor === undefined || descriptor.kind === 'psk256' ? undefined : descriptor.certificate;
+  if (chain === undefined) {
+    return recorded === undefined ? {} : { concealed: protocolFailure(step, 'credential_mismatch', 'no certificate chain, where the bootstrap has a recorded manufacturer certificate') };
+  }
+  if (recorded === undefined || chain.leaf !== recorded) {
+    return { concealed: protocolFailure(step, 'credential_mismatch', 'certificate chain does not match the recorded manufacturer certificate') };
+  }
+  return { certificate: chain.certificate };
 };
