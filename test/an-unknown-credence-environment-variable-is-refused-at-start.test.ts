@@ -90,7 +90,7 @@ describe('an unknown CREDENCE_ environment variable', () => {
 
   it('is said with the other bad settings at once', () => {
     const issues = issuesOf({ CREDENCE_PROT: '8080', CREDENCE_PORT: '9000', CREDENCE_PROBE_PORT: '9000' });
-    expect(issues.map((i) => i.path)).toEqual(['env CREDENCE_PROT', 'probePort']);
+    expect(issues.map((i) => i.path)).toEqual(['env CREDENCE_PROT', 'env CREDENCE_PROBE_PORT']);
     expect(issues[0]!.message).toContain('did you mean CREDENCE_PORT?');
   });
 

@@ -67,7 +67,8 @@ describe('service configuration: defaults, file, environment, flags', () => {
     } catch (error) {
       if (!isCredenceError(error, 'validation') || error.problem.code !== 'validation') throw error;
       expect(error.problem.issues).toEqual([
-        { path: 'limits.sseHeartbeatMs', rule: 'heartbeat_within_connection_timeout', message: expect.stringContaining('limits.connectionTimeoutMs (60000)') },
+        // Each source named (review 298 item 3): the file's heartbeat, the default timeout.
+        { path: `file ${path}: limits.sseHeartbeatMs`, rule: 'heartbeat_within_connection_timeout', message: expect.stringContaining('limits.connectionTimeoutMs (60000)') },
       ]);
       expect(error.message).toMatch(/limits\.sseHeartbeatMs \(60000\) must be shorter than limits\.connectionTimeoutMs/);
     }

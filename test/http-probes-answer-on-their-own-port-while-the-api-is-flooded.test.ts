@@ -66,7 +66,7 @@ describe('probePort in the configuration', () => {
     expect(loadServiceConfig({ env: { CREDENCE_PROBE_PORT: '9091' } }).probePort).toBe(9091);
     expect(loadServiceConfig({}).probePort).toBeUndefined();
     expect(() => loadServiceConfig({ flags: { port: '9090', probePort: '9090' } })).toThrow(
-      expect.objectContaining({ problem: expect.objectContaining({ issues: [expect.objectContaining({ path: 'probePort', rule: 'probe_port_apart' })] }) }),
+      expect.objectContaining({ problem: expect.objectContaining({ issues: [expect.objectContaining({ path: 'flag --probe-port', rule: 'probe_port_apart', message: expect.stringContaining('(port from flag --port)') })] }) }),
     );
     expect(() => loadServiceConfig({ flags: { probePort: '0x10' } })).toThrow(
       expect.objectContaining({ problem: expect.objectContaining({ issues: [expect.objectContaining({ path: 'flag --probe-port' })] }) }),

@@ -5,13 +5,35 @@ import { readTextFile } from '../runtime/bounded-files.ts';
 
 const MAX_CONFIG_FILE_BYTES = 64 * 1024;
 
+/** What a system error code means for a file named to be read; the code itself for any other. */
+const REASONS: Readonly<Record<string, string>> = {
+  ENOENT: 'it does not exist',
+  EISDIR: 'it is a folder',
+  ENOTDIR: 'a part of its path is not a folder',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  ELOOP: 'too many symbolic links',
+  ENAMETOOLONG: 'its name is too long',
+};
+
+/**
+ * Why the file could not be read, from bounded-files' message (`cannot read <path>: <code>`, or its UTF-8 refusal).
+ * Review 298 item 4: "cannot be read" alone left the operator to find out whether it was missing, a folder or private.
+ */
+const whyUnreadable = (message: string): string => {
+  if (message.includes('invalid_utf8')) return 'it is not valid UTF-8 text (RFC 8259 8.1)';
+  const code = /: ([A-Z][A-Z0-9_]*)$/.exec(message)?.[1];
+  if (code === undefined) return 'the system gave no reason';
+  return REASONS[code] === undefined ? code : `${REASONS[code]} (${code})`;
+};
+
 export const readConfigFile = (file: string): unknown => {
   const where = `file ${file}`;
   // Bounded while read: a FIFO or a device (/dev/zero) has no size to check beforehand.
   const read = readTextFile(file, MAX_CONFIG_FILE_BYTES);
   if (!read.ok) {
     throw validationError(
-      [read.tooLarge === true ? { path: where, rule: 'max_bytes', message: `larger than ${MAX_CONFIG_FILE_BYTES} bytes` } : { path: where, rule: 'readable', message: 'cannot be read' }],
+      [read.tooLarge === true ? { path: where, rule: 'max_bytes', message: `larger than ${MAX_CONFIG_FILE_BYTES} bytes` } : { path: where, rule: 'readable', message: `cannot be read: ${whyUnreadable(read.message)}` }],
       'service configuration',
     );
   }

@@ -16,4 +16,12 @@ export const int = (min: number, max: number) =>
 const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/;
 export const withoutControls = <S extends z.ZodString>(schema: S) =>
   schema.refine((value) => !CONTROLS.test(value), { message: 'must not hold control characters (NUL, a line break, an escape)', abort: true });
+
+/**
+ * No space at either end of a path (review 298 item 6): `CREDENCE_DATA='/var/lib/credence '` named another folder than
+ * the one meant, made at start with the space in its name. Nothing trims it: the path is used as written.
+ */
+export const withoutEdgeSpaces = <S extends z.ZodString>(schema: S) =>
+  schema.refine((value) => value === value.trim(), { message: EDGE_SPACES, abort: true, params: { rule: 'edge_spaces' } });
+export const EDGE_SPACES = 'must not begin or end with a space: the path is taken as written, and would name another file or folder';
 export const MIB = 1024 * 1024;

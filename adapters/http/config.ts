@@ -80,7 +80,8 @@ export const unknownSettingVariables = (env: Readonly<Record<string, string | un
  * made a new ./data).
  */
 export const loadServiceConfig = (sources: ConfigSources = {}, environment: Readonly<Record<string, string | undefined>> = sources.env ?? {}): ServiceConfig => {
-  const fromFile = sources.file === undefined ? {} : parseSource(readConfigFile(sources.file), (p) => `file ${sources.file}: ${p || '(root)'}`);
+  const rawFile = sources.file === undefined ? undefined : readConfigFile(sources.file);
+  const fromFile = rawFile === undefined ? {} : parseSource(rawFile, (p) => `file ${sources.file}: ${p || '(root)'}`);
   const env = sources.env ?? {};
   const envInput: Record<string, unknown> = {};
   const envNames: Record<string, string> = {};
@@ -101,9 +102,10 @@ export const loadServiceConfig = (sources: ConfigSources = {}, environment: Read
   const fromEnv = parseSource(envInput, (p) => `env ${envNames[p] ?? envNames[p.split('.')[0]!] ?? p}`);
   // A command's other options (--json, --config, ...) are not settings: only the settings' own flags are read.
   const flags = Object.fromEntries(FLAG_FIELDS.map((field) => [field, sources.flags?.[field]]));
+  const flagName = (field: string): string => `flag ${FLAG_NAMES[field] ?? `--${field}`}`;
   const fromFlags = parseSource(defined(flags), (p) => {
     const [field = p, ...entry] = p.split('.');
-    return `flag ${FLAG_NAMES[field] ?? `--${field}`}${entry.length > 0 ? `[${entry.join('.')}]` : ''}`;
+    return `${flagName(field)}${entry.length > 0 ? `[${entry.join('.')}]` : ''}`;
   });
   warnOfStorePassword(sources, fromFile, fromFlags);
   // Only the file sets these limits (the environment and the flags set none of them).
@@ -119,9 +121,38 @@ export const loadServiceConfig = (sources: ConfigSources = {}, environment: Read
   const unknown = unknownSettingVariables(environment, merged.secureEnvironment).map(unknownVariableIssue);
   const parsed = ServiceConfig.safeParse(merged);
   if (!parsed.success || unknown.length > 0) {
-    throw validationError([...unknown, ...(parsed.success ? [] : issuesOf(parsed.error, (p) => p))], 'service configuration');
+    const setBy = whereSet(defined(flags), flagName, envNames, rawFile);
+    const named = (p: string): string => {
+      const source = setBy(p);
+      return source === undefined ? p : source === 'file' ? `file ${sources.file}: ${p}` : source;
+    };
+    const also = (p: string): string => {
+      const source = setBy(p);
+      return source === undefined ? `${p} by default` : `${p} from ${source === 'file' ? `file ${sources.file}` : source}`;
+    };
+    throw validationError([...unknown, ...(parsed.success ? [] : issuesOf(parsed.error, named, also))], 'service configuration');
   }
   return parsed.data;
+};
+
+/**
+ * Where the merged setting at `path` came from, by the merge's precedence (flags, environment, file): `flag --port`,
+ * `env CREDENCE_PORT`, `file`, or undefined for a default. `limits` and `tokens` merge field by field, the rest whole.
+ * Read from what each source was given (the file as written: its partial schema fills in defaults).
+ */
+const whereSet = (
+  flags: Readonly<Record<string, unknown>>,
+  flagName: (field: string) => string,
+  envNames: Readonly<Record<string, string>>,
+  rawFile: unknown,
+): ((path: string) => string | undefined) => (path) => {
+  const [top = path, field] = path.split('.');
+  const key = (top === 'limits' || top === 'tokens') && field !== undefined ? `${top}.${field}` : top;
+  if (!key.includes('.') && flags[key] !== undefined) return flagName(key);
+  if (envNames[key] !== undefined) return `env ${envNames[key]}`;
+  let value: unknown = rawFile;
+  for (const part of key.split('.')) value = typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>)[part] : undefined;
+  return value === undefined ? undefined : 'file';
 };
 
 /** A complete configuration from a partial one (tests, the demo): defaults for everything left out. */

@@ -5,6 +5,16 @@ import { validationError } from '../../domain/errors.ts';
  * fetch those URLs for the certificates' whole lifetime, so a URL no one else can reach must never be written.
  */
 
+/**
+ * Why `url` cannot be the public URL for its port, or undefined: port 0 is what a service listens on to be given any
+ * free port, never one a relying party connects to (review 298 item 7: `--public-url http://example.org:0` was taken,
+ * and certificates would have named CRL and OCSP URLs there for their whole lifetime).
+ */
+export const publicUrlPortIssue = (url: string): { readonly rule: string; readonly message: string } | undefined =>
+  URL.canParse(url) && new URL(url).port === '0'
+    ? { rule: 'port_zero', message: 'must not name port 0, which no relying party can connect to: name the port this service is reached at, or none for the scheme default' }
+    : undefined;
+
 /** `host` as it goes in a URL's authority: an IPv6 address in brackets. */
 export const hostForUrl = (host: string): string => (host.includes(':') && !host.startsWith('[') ? `[${host}]` : host);
 

@@ -4,7 +4,8 @@ import { MAX_CONNECTION_STRING_CHARS } from '../../domain/json-limits.ts';
 import { pkiBaseUrlIssues } from '../../domain/x509/issuing-ca.ts';
 import { parsePkcs11Uri, StoreConnectionString } from '../runtime/index.ts';
 import { CheckpointWitnessPath } from '../runtime/checkpoint-witness-file.ts';
-import { int, withoutControls } from './config-values.ts';
+import { EDGE_SPACES, int, withoutControls, withoutEdgeSpaces } from './config-values.ts';
+import { publicUrlPortIssue } from './public-url.ts';
 import { rotationPolicyOf, ServicePseudonyms } from './pseudonym-rotation-setting.ts';
 import { checkLimitsTogether, ServiceLimitsConfig } from './service-limits-config.ts';
 import { TokenConfig } from './token-config.ts';
@@ -24,13 +25,18 @@ export const ServiceConfig = z.strictObject({
    */
   probePort: int(0, 65_535).optional(),
   /** The data folder: embedded store, read models, Secure Environment, access.db. */
-  data: withoutControls(z.string().min(1).max(4_096)).default('./data'),
+  data: withoutEdgeSpaces(withoutControls(z.string().min(1).max(4_096))).default('./data'),
   /** EventStoreDB/KurrentDB connection string (`esdb://…`, `kurrentdb://…`); the embedded store when absent. */
   store: withoutControls(z.string().min(1).max(MAX_CONNECTION_STRING_CHARS))
     // Checked here so a bad one is refused before anything opens; the messages never repeat it (credentials).
     .superRefine((value, context) => {
       const parsed = StoreConnectionString.safeParse(value);
       if (!parsed.success) for (const issue of parsed.error.issues) context.addIssue({ code: 'custom', message: issue.message });
+      // A sqlite: folder with a space at either end (the string trimmed whole, or the folder before its `?`), as `data`;
+      // an EventStoreDB string is the client's, which trims it.
+      else if (parsed.data.kind === 'sqlite' && (value !== value.trim() || parsed.data.dir !== parsed.data.dir.trim())) {
+        context.addIssue({ code: 'custom', params: { rule: 'edge_spaces' }, message: `a sqlite: folder path ${EDGE_SPACES}` });
+      }
     })
     .optional(),
   logLevel: z.enum(LOG_LEVELS).default('info'),
@@ -39,7 +45,7 @@ export const ServiceConfig = z.strictObject({
    * signed, and the keys of the actors who sign. Without it no command needs a signature, and one attached is
    * recorded unverified (`signed` in the audit trail).
    */
-  signing: withoutControls(z.string().min(1).max(4_096)).optional(),
+  signing: withoutEdgeSpaces(withoutControls(z.string().min(1).max(4_096))).optional(),
   /**
    * Where the infrastructure's keys live (SER-023, issue 16): `embedded` (the data folder's, the default) or an
    * RFC 7512 `pkcs11:` URI (docs/hsm.md). Checked here, before anything opens; a PIN is never in it (`pin-value` is
@@ -78,7 +84,10 @@ export const ServiceConfig = z.strictObject({
     .string()
     .max(2_048)
     .superRefine((value, context) => {
-      for (const { rule, message } of pkiBaseUrlIssues(value)) context.addIssue({ code: 'custom', params: { rule }, message });
+      const issues = pkiBaseUrlIssues(value);
+      for (const { rule, message } of issues) context.addIssue({ code: 'custom', params: { rule }, message });
+      const port = issues.length === 0 ? publicUrlPortIssue(value) : undefined;
+      if (port !== undefined) context.addIssue({ code: 'custom', params: { rule: port.rule }, message: port.message });
     })
     .optional(),
   /**
@@ -114,8 +123,19 @@ export const ServiceConfig = z.strictObject({
     context.addIssue({
       code: 'custom',
       path: ['probePort'],
-      params: { rule: 'probe_port_apart' },
+      params: { rule: 'probe_port_apart', also: ['port'] },
       message: `must differ from port (${config.port}): the probes get a listener of their own`,
+    });
+  }
+  // Review 298 item 2: checked here, not first when the store opens (exit 1, naming neither setting's source).
+  const location = config.durability === undefined || config.store === undefined ? undefined : StoreConnectionString.safeParse(config.store).data;
+  const said = location === undefined || location.kind === 'eventstoredb' ? undefined : location.durability;
+  if (said !== undefined && said !== config.durability) {
+    context.addIssue({
+      code: 'custom',
+      path: ['durability'],
+      params: { rule: 'durability_conflict', also: ['store'] },
+      message: `says ${config.durability}, the store's connection string durability=${said}: give it in one of them, or the same in both`,
     });
   }
 });

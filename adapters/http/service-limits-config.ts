@@ -131,7 +131,7 @@ export type ServiceLimitsConfig = z.infer<typeof ServiceLimitsConfig>;
  * SSE stream sends nothing but its heartbeat while no event comes, and the connection timeout closes a socket
  * that long without activity: a heartbeat at or past the timeout would cut every quiet stream. (The request
  * timeout ends once the request is received and the keep-alive timeout starts after a response ends, so neither
- * reaches a stream in progress.)
+ * reaches a stream in progress.) Each names the other limit in `also`: the configuration says where each was set.
  */
 export const checkLimitsTogether = (limits: ServiceLimitsConfig, context: z.RefinementCtx): void => {
   // Fewer records than events would refuse, on EventStoreDB, an entity the event bound lets through.
@@ -139,7 +139,7 @@ export const checkLimitsTogether = (limits: ServiceLimitsConfig, context: z.Refi
     context.addIssue({
       code: 'custom',
       path: ['maxEntityRecords'],
-      params: { rule: 'records_at_least_events' },
+      params: { rule: 'records_at_least_events', also: ['limits.maxEntityEvents'] },
       message:
         `limits.maxEntityRecords (${limits.maxEntityRecords}) must be at least limits.maxEntityEvents (${limits.maxEntityEvents}): ` +
         'every lifecycle event is a record of its stream; raise maxEntityRecords, or leave it unset (10 times maxEntityEvents)',
@@ -149,7 +149,7 @@ export const checkLimitsTogether = (limits: ServiceLimitsConfig, context: z.Refi
     context.addIssue({
       code: 'custom',
       path: ['sseHeartbeatMs'],
-      params: { rule: 'heartbeat_within_connection_timeout' },
+      params: { rule: 'heartbeat_within_connection_timeout', also: ['limits.connectionTimeoutMs'] },
       message:
         `limits.sseHeartbeatMs (${limits.sseHeartbeatMs}) must be shorter than limits.connectionTimeoutMs (${limits.connectionTimeoutMs}), ` +
         'or an event stream with no events is closed before its heartbeat: lower sseHeartbeatMs, or raise connectionTimeoutMs (0 turns it off)',

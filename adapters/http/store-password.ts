@@ -3,9 +3,20 @@
  * the only place the EventStoreDB connection string holds a secret (certificates and keys are named as files).
  * Review 47 item 3: such a string on the command line shows in /proc/<pid>/cmdline and shell history, and in a
  * config file others can read it is theirs, so both are said on stderr, never echoing the string.
+ *
+ * Split as the client splits it (its parseConnectionString, after the string is trimmed): the user name up to the
+ * first `:`, the password from there up to the next `@`, then `.trim().split(':')`. Review 298 item 1: stopping
+ * them at `/`, `?` or `#` instead missed `esdb://admin:Se?cret@…`, which the client reads as password `Se?cret`.
+ * Not the client's parser itself: only the store adapter loads the client (eventstoredb/connection-string.ts); the
+ * test holds the two to the same answer.
  */
-export const storeCarriesPassword = (connection: unknown): boolean =>
-  typeof connection === 'string' && /^\s*(?:esdb|kurrentdb)(?:\+discover)?:\/\/[^@\s/?#:]*:[^@\s/?#]+@/i.test(connection);
+const CLIENT_CREDENTIALS = /^(?:esdb|kurrentdb)(?:\+discover)?:\/\/([^:]+:[^@]+)@/i;
+
+export const storeCarriesPassword = (connection: unknown): boolean => {
+  if (typeof connection !== 'string') return false;
+  const credentials = CLIENT_CREDENTIALS.exec(connection.trim())?.[1];
+  return credentials !== undefined && (credentials.trim().split(':')[1] ?? '') !== '';
+};
 
 /** What to say when `--store` carries a password (`alternative`: where the command can take it instead). */
 export const storePasswordOnCommandLine = (alternative: string): string =>

@@ -23,6 +23,34 @@ const addressBits = (address: string): string => {
 };
 
 /**
+ * The widest ranges named (review 298 item 5): a client inside a named range writes X-Forwarded-For itself and is
+ * believed, so `0.0.0.0/0`, `::/0` or `::ffff:0:0/96` (every IPv4 client, which proxy-addr compares in that mapped
+ * form) let every client choose its address, and with it its own rate-limit budget and failed-token count. A /8 of
+ * IPv4 and a /16 of IPv6 are past any deployment's proxies (`uniquelocal` and `linklocal` name fc00::/7 and fe80::/10).
+ * With at most 64 entries, such ranges together cannot cover a family either (64 /8s are a quarter of IPv4).
+ */
+const LEAST_IPV4_PREFIX = 8;
+const LEAST_IPV6_PREFIX = 16;
+/** ::ffff:0:0/96, the IPv4-mapped addresses, and the prefix naming a /8 of IPv4 among them. */
+const MAPPED_BITS = `${'0'.repeat(80)}${'1'.repeat(16)}`;
+const LEAST_MAPPED_PREFIX = 96 + LEAST_IPV4_PREFIX;
+
+const TRUSTS_ITS_OWN = 'every client inside a named range may name its own address in X-Forwarded-For, and with it its own rate-limit budget and failed-token count';
+
+const wideRangeIssue = (family: number, bits: string, prefix: number): string | undefined => {
+  if (family === 4 && prefix < LEAST_IPV4_PREFIX) return `is too wide: an IPv4 range must have a prefix of at least /${LEAST_IPV4_PREFIX} (${TRUSTS_ITS_OWN})`;
+  if (family === 4) return undefined;
+  if (prefix < LEAST_IPV6_PREFIX) {
+    return `is too wide: an IPv6 range must have a prefix of at least /${LEAST_IPV6_PREFIX} (${TRUSTS_ITS_OWN}); name fc00::/7 and fe80::/10 as uniquelocal and linklocal`;
+  }
+  const shared = Math.min(prefix, MAPPED_BITS.length);
+  if (prefix < LEAST_MAPPED_PREFIX && bits.slice(0, shared) === MAPPED_BITS.slice(0, shared)) {
+    return `is too wide: it holds the IPv4-mapped addresses (::ffff:0:0/96) of more than an IPv4 /${LEAST_IPV4_PREFIX}: at least /${LEAST_MAPPED_PREFIX} (${TRUSTS_ITS_OWN})`;
+  }
+  return undefined;
+};
+
+/**
  * Why `entry` is not a proxy this service should name, or undefined. Stricter than proxy-addr's compile, which
  * reads the old IPv4 forms (found in review: `010.0.0.1` trusted 8.0.0.1, `10.1` and `0x0a.0.0.1` were taken) and
  * quietly widens a range with host bits set (`1.2.3.4/8` trusted all of 1.0.0.0/8).
@@ -34,8 +62,12 @@ const entryIssue = (entry: string): string | undefined => {
   if (family === 0 || address.includes('%') || more.length > 0) return NOT_AN_ENTRY;
   if (prefix !== undefined) {
     const width = family === 4 ? 32 : 128;
-    if (!/^(0|[1-9]\d{0,2})$/.test(prefix) || Number(prefix) > width) return `must have a prefix length from 0 to ${width}`;
-    if (addressBits(address).slice(Number(prefix)).includes('1')) return `has bits set past its /${prefix} prefix: name the range by its first address`;
+    const least = family === 4 ? LEAST_IPV4_PREFIX : LEAST_IPV6_PREFIX;
+    if (!/^(0|[1-9]\d{0,2})$/.test(prefix) || Number(prefix) > width) return `must have a prefix length from ${least} to ${width}`;
+    const bits = addressBits(address);
+    if (bits.slice(Number(prefix)).includes('1')) return `has bits set past its /${prefix} prefix: name the range by its first address`;
+    const wide = wideRangeIssue(family, bits, Number(prefix));
+    if (wide !== undefined) return wide;
   }
   try {
     compileTrust(entry);
@@ -52,7 +84,16 @@ const entryIssue = (entry: string): string | undefined => {
  * runs on it, so nothing accepted here fails at start or means other than it says.
  */
 export const TrustProxy = z.preprocess(
-  (value) => (typeof value === 'string' ? value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '') : value),
+  (value, context) => {
+    if (typeof value !== 'string') return value;
+    const entries = value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+    // Review 298 item 6: " " or "," became an empty list that silently replaced the file's. An empty flag value
+    // still names none on purpose (an empty variable counts as unset, config.ts).
+    if (entries.length === 0 && value !== '') {
+      context.addIssue({ code: 'custom', input: value, params: { rule: 'proxy_address' }, message: 'names no proxy (only spaces and commas): leave it unset, or name the proxies' });
+    }
+    return entries;
+  },
   z
     .array(z.string().min(1).max(64))
     .max(MAX_TRUSTED_PROXIES)
