@@ -1,7 +1,7 @@
 /**
- * Signs a tab out when its token stops being good, also on a page that sends no request of its own (review 58): an
- * entity's page, a verification, the compliance forms and an admin's overview hold no event stream, so an expired or
- * revoked token went unnoticed there until the next click. The token's `exp` ends the session by this browser's
+ * Signs a tab out when its token stops being good, also on a page that sends no request of its own (review 58): a
+ * verification, the compliance forms and an admin's overview hold no event stream (an entity's page follows one since
+ * review 300, or says when it cannot), so an expired or revoked token went unnoticed there until the next click. The token's `exp` ends the session by this browser's
  * clock; a revocation is found by one cheap authenticated request a minute, while the tab is visible only.
  */
 

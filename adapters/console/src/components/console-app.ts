@@ -32,7 +32,10 @@ export class ConsoleApp extends ConsoleElement {
   private api: Api | undefined;
   private stopWatch: (() => void) | undefined;
   private readonly onHash = (): void => {
+    const before = this.route;
     this.route = parseRoute(location.hash);
+    // Paging the entity list changes only its page in the address: focus stays on the pager (review 300).
+    if (before.page === 'entity' && this.route.page === 'entity' && (before.kind ?? 'node') === (this.route.kind ?? 'node') && before.id === this.route.id) return;
     // Focus to the page's heading, so a keyboard or screen-reader user lands on what changed.
     void this.updateComplete.then(() => this.querySelector<HTMLElement>('main h2')?.focus());
   };
@@ -73,7 +76,7 @@ export class ConsoleApp extends ConsoleElement {
   }
 
   /**
-   * A page may send no request for as long as it is open (an entity, a verification, the compliance forms, an admin's
+   * A page may send no request for as long as it is open (an admin's entity page, a verification, the compliance forms, an admin's
    * overview hold no event stream): the session ends at the token's expiry all the same, and a revocation is found
    * within a minute while the tab is visible (session-watch.ts).
    */
@@ -197,7 +200,7 @@ export class ConsoleApp extends ConsoleElement {
       case 'overview':
         return html`<fleet-overview .api=${api} .session=${session}></fleet-overview>`;
       case 'entity':
-        return html`<entity-view .api=${api} .session=${session} .kind=${route.kind ?? 'node'} .entityId=${route.id}></entity-view>`;
+        return html`<entity-view .api=${api} .session=${session} .kind=${route.kind ?? 'node'} .entityId=${route.id} .listPages=${(route.pages ?? []).join('.')}></entity-view>`;
       case 'verify':
         return html`<evidence-verify .api=${api} .session=${session} .kind=${route.kind ?? 'node'} .entityId=${route.id}></evidence-verify>`;
       case 'compliance':

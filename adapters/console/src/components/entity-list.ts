@@ -36,6 +36,13 @@ const emptyText = (kind: string): string =>
   kind === 'pseudonym' ? 'No pseudonym you have resolved: pseudonyms are listed only to the auditor who recorded a resolution of them.' : `No ${kind} entity yet.`;
 
 /**
+ * A pager button that can do nothing now (a page is being read, or there is no such page): aria-disabled, its clicks
+ * ignored, rather than `disabled`, which drops the keyboard's focus from it to <body> (review 300).
+ */
+export const pagerButton = (label: string, inert: boolean, go: () => unknown) =>
+  html`<button type="button" class="secondary" aria-disabled=${inert ? 'true' : 'false'} @click=${() => void (inert || go())}>${label}</button>`;
+
+/**
  * The entities of `kind`, a page at a time: `loadList(cursors)` reads the page after the last of `cursors`. A failed
  * read leaves the page shown (review 248: the error took its place, and its pager, with no Retry): marked as last read
  * with why, when it is read again, and Retry with the server's wait; a first page never read shows its error with Retry.
@@ -61,8 +68,8 @@ export const renderEntityList = (browse: Load<EntityList>, role: string, kind: s
               </tbody>
             </table>
             <div class="pager">
-              <button type="button" class="secondary" ?disabled=${reads.reading || page.cursors.length === 0} @click=${() => loadList(page.cursors.slice(0, -1))}>Previous page</button>
-              <button type="button" class="secondary" ?disabled=${reads.reading || page.nextCursor === undefined} @click=${() => loadList([...page.cursors, page.nextCursor!])}>Next page</button>
+              ${pagerButton('Previous page', reads.reading || page.cursors.length === 0, () => loadList(page.cursors.slice(0, -1)))}
+              ${pagerButton('Next page', reads.reading || page.nextCursor === undefined, () => loadList([...page.cursors, page.nextCursor!]))}
               ${reads.reading ? html`<p class="loading" role="status" aria-live="polite">Loading the ${kind} entities…</p>` : nothing}
             </div>`}`,
     reads.retry,

@@ -3,6 +3,7 @@ import type { Api } from '../api.ts';
 import { Timeline } from '../schemas.ts';
 import { appendPage, nextAfterOf, NO_PAGES, TIMELINE_PAGE, timelinePagePath, type TimelinePages } from '../timeline-pages.ts';
 import { LOADING, renderError, type Load } from './base.ts';
+import { pagerButton } from './entity-list.ts';
 import { renderEntries } from './timeline-table.ts';
 
 /** A read of the next page of the timeline: under way, failed, or none. */
@@ -77,9 +78,9 @@ export const renderTimeline = (pages: TimelinePages, nextPage: PageRead, role: s
   if (entries.length === 0) return html`<p class="empty">No events.</p>`;
   return html`${renderEntries(entries)}
     <div class="pager">
-      <p class="meta" data-testid="timeline-shown">${entries.length} event${entries.length === 1 ? '' : 's'} shown, revisions ${entries[0]!.revision} to ${entries.at(-1)!.revision}${nextAfter !== undefined ? '; more follow' : ''}.</p>
+      <p class="meta" data-testid="timeline-shown" tabindex="-1">${entries.length} event${entries.length === 1 ? '' : 's'} shown, revisions ${entries[0]!.revision} to ${entries.at(-1)!.revision}${nextAfter !== undefined ? '; more follow' : ''}.</p>
       ${nextAfter !== undefined
-        ? html`<button type="button" class="secondary" ?disabled=${nextPage.state === 'loading'} @click=${() => loadMore()}>Load more events</button>`
+        ? pagerButton('Load more events', nextPage.state === 'loading', loadMore)
         : nothing}
       ${nextPage.state === 'loading' ? html`<p class="loading" role="status" aria-live="polite">Loading the next ${TIMELINE_PAGE} events…</p>` : nothing}
     </div>

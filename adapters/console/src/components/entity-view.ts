@@ -1,9 +1,10 @@
 import { html, nothing, type PropertyValues } from 'lit';
-import { describeError, entityPath, worthRetrying } from '../api.ts';
+import { ApiError, describeError, entityPath, worthRetrying } from '../api.ts';
 import type { DependencyGraph } from '../dependencies.ts';
-import { verifyHref } from '../router.ts';
+import { entityListHref, listPagesOf, verifyHref } from '../router.ts';
 import { Entity, EntityPage, StateAt } from '../schemas.ts';
 import { ConsolePage, formatTime, IDLE, LOADING, renderBehind, renderLoad, type Load } from './base.ts';
+import { EntityFollow, shownStreams, touches } from './entity-follow.ts';
 import { renderGraph } from './entity-graph.ts';
 import { readEntityAndTimelineAgain, readGraph, readTimelineAndGraphAgain, renderStale, type Stale } from './entity-read-again.ts';
 import { readFirstPage, readPage, renderTimeline, shownPages, type PageRead } from './entity-timeline.ts';
@@ -14,6 +15,7 @@ import { ReadAgainWhileBehind } from '../read-again.ts';
 import { visibleText } from '../visible-text.ts';
 import { badge } from './state-badge.ts';
 import { StateAtInstant } from './state-at-instant.ts';
+import { instants, sliderRange } from './slider-range.ts';
 import { entityTooLong, type TimelinePages } from '../timeline-pages.ts';
 import { renderTooLong } from './timeline-table.ts';
 
@@ -25,6 +27,8 @@ export class EntityView extends ConsolePage {
     ...ConsolePage.properties,
     kind: { attribute: false },
     entityId: { attribute: false },
+    listPages: { attribute: false },
+    cursorRefused: { state: true },
     entity: { state: true },
     timeline: { state: true },
     nextPage: { state: true },
@@ -39,6 +43,10 @@ export class EntityView extends ConsolePage {
   };
   declare kind: string;
   declare entityId: string | undefined;
+  /** The list's page in the address (router.ts): the cursors of the pages before it and its own, joined with dots. */
+  declare listPages: string;
+  /** Why the server refused the page the address named: page 1 is shown instead, with this. */
+  declare cursorRefused: unknown;
   declare entity: Load<Entity>;
   /** The pages of the timeline read so far (timeline-pages.ts): it is never read whole. */
   declare timeline: Load<TimelinePages>;
@@ -77,11 +85,20 @@ export class EntityView extends ConsolePage {
   private listAsked: readonly string[] = [];
   /** The page's signal while a read again of its timeline and graph is under way: one at a time. */
   private readingAgain: AbortSignal | undefined;
+  /** The event stream, which reads the page again when the entity or a dependent shown changes (review 300). */
+  private readonly follow = new EntityFollow({
+    api: () => this.api,
+    touches: (event) => this.entityId !== undefined && touches(event, shownStreams(this.kind, this.entityId, this.graph), this.entityId),
+    readAgain: (changed) => this.readOnChange(changed),
+    changed: () => this.requestUpdate(),
+  });
 
   constructor() {
     super();
     this.kind = 'node';
     this.entityId = undefined;
+    this.listPages = '';
+    this.cursorRefused = undefined;
     this.entity = IDLE;
     this.timeline = IDLE;
     this.nextPage = IDLE;
@@ -97,6 +114,7 @@ export class EntityView extends ConsolePage {
 
   override disconnectedCallback(): void {
     this.abort.abort();
+    this.follow.stop();
     this.readAgain.reset();
     super.disconnectedCallback();
   }
@@ -105,6 +123,7 @@ export class EntityView extends ConsolePage {
     if (changed.has('kind') || changed.has('entityId')) {
       this.abort.abort();
       this.abort = new AbortController();
+      this.follow.stop();
       // A read again of the page left (its kind, its cursor) must not land on this one (found in review).
       this.readAgain.reset();
       this.refusal = undefined;
@@ -113,8 +132,12 @@ export class EntityView extends ConsolePage {
       this.behind = 0;
       this.listFailure = undefined;
       this.againInMs = undefined;
-      if (this.entityId === undefined) void this.loadList([]);
+      this.cursorRefused = undefined;
+      if (this.entityId === undefined) void this.loadList(pagesOf(this.listPages));
       else void this.load(this.kind, this.entityId);
+    } else if (changed.has('listPages') && this.entityId === undefined && this.listPages !== this.listAsked.join('.')) {
+      // Back, Forward, or an address typed: the page it names (one read from the list's own pager names it already).
+      void this.loadList(pagesOf(this.listPages));
     }
   }
 
@@ -156,10 +179,22 @@ export class EntityView extends ConsolePage {
       this.browse = { state: 'ok', value: { ...value, cursors } };
       this.behind = eventsBehind;
       this.listFailure = undefined;
+      if (cursors.length > 0) this.cursorRefused = undefined;
+      // The page in the address, so that a reload, Back or a shared link comes back to it (review 300); a new entry of
+      // the history, as a page the user asked for is. The console's hash route then names what is shown already.
+      if (listPagesOf(location.hash).join('.') !== cursors.join('.')) location.hash = entityListHref(this.kind, cursors);
       // The list read again, on the same page, while its read model is behind (a revoked credential listed live).
       this.againInMs = this.readAgain.after(eventsBehind > 0, readAgain);
     } catch (error) {
       if (signal.aborted || request !== this.listRequest) return;
+      // A cursor the server refuses (a hand-edited or outdated address: 400, query.cursor) gives page 1, with why, in
+      // place of the address's page.
+      if (!again && cursors.length > 0 && error instanceof ApiError && error.status === 400) {
+        this.cursorRefused = error;
+        location.replace(entityListHref(this.kind, []));
+        void this.loadList([]);
+        return;
+      }
       // The warning of the page shown stays with it: nothing read since says otherwise.
       if (this.browse.state === 'ok') this.listFailure = error;
       else this.browse = { state: 'error', error };
@@ -198,7 +233,64 @@ export class EntityView extends ConsolePage {
       readFirstPage(this, kind, id, signal),
     ]);
     if (signal.aborted) return;
+    if (entity !== undefined) this.follow.read();
+    // As the overview decides (review 113): no stream for a role the server refused what the page shows (an
+    // integrator); any other follows, and the server's refusal of the stream (an admin) says "as read at".
+    // Set by readFirstPage meanwhile: TypeScript still sees the LOADING assigned above.
+    const timeline = this.timeline as Load<TimelinePages>;
+    const timelineRefused = timeline.state === 'error' && isRefused(timeline.error);
+    if (!this.follow.following && !(isRefused(refused) && timelineRefused)) this.follow.start();
     await this.readDependents(kind, id, entity, refused, timelineBehind, signal);
+  }
+
+  /**
+   * After an event of the entity or of a dependent shown: the entity, its timeline's end and its dependents read again,
+   * what is shown kept until each is read (a failed timeline or graph marked as last read, as a read again while
+   * behind does), or, `changed` false, after the stream went live (what was appended while it was not). Returns whether
+   * the entity was read; throws why it was not, the page then "as read" before.
+   */
+  private async readOnChange(changed: boolean): Promise<boolean> {
+    const id = this.entityId;
+    const kind = this.kind;
+    const signal = this.abort.signal;
+    if (id === undefined || signal.aborted) return false;
+    // An entity not read is read as on opening once an event of it came (one that did not exist may have been made),
+    // not because the stream went live: its failure says whether it is read again by itself.
+    if (this.entity.state !== 'ok') {
+      if (!changed) return false;
+      await this.readEntityAgain(kind, id, signal);
+      // Set by readEntityAgain: TypeScript still sees the state tested above.
+      return (this.entity as Load<Entity>).state === 'ok';
+    }
+    const before = this.entity.value;
+    const lastBefore = sliderRange(instants(shownPages(this)?.entries ?? [], before.updatedAt)).max;
+    this.readingAgain = signal;
+    try {
+      let entity: Entity;
+      try {
+        entity = await this.api.json(entityPath(kind, id), Entity, signal);
+      } catch (error) {
+        // Grown past the bound the server rebuilds: said in place of its state, as on opening.
+        if (!signal.aborted && entityTooLong(error) !== undefined) this.entity = { state: 'error', error };
+        throw error;
+      }
+      if (signal.aborted) return false;
+      // Read because the stream went live: an unchanged entity leaves its timeline as shown, and its dependents are not
+      // read again for the moment before the stream was live (a read of them racing a page of the timeline loaded
+      // meanwhile set the page's warning back to the older read's: found by test/console-pages-a-long-timeline).
+      if (!changed && entity.revision === before.revision && entity.position === before.position) return true;
+      this.entity = { state: 'ok', value: entity };
+      this.graphRoot = entity;
+      const failures = await readTimelineAndGraphAgain(this, kind, id, entity, signal);
+      if (signal.aborted) return false;
+      // The slider left at the last change follows a new one; one the user moved (even meanwhile) stays where it is.
+      const moved = entity.revision !== before.revision || entity.updatedAt !== before.updatedAt;
+      if (moved && (this.slider.at === undefined || this.slider.at === lastBefore)) this.slider.moveToLast(shownPages(this)?.entries ?? [], entity.updatedAt);
+      this.readAgainWhileBehind(kind, id, entity, signal, failures);
+      return true;
+    } finally {
+      if (this.readingAgain === signal) this.readingAgain = undefined;
+    }
   }
 
   /**
@@ -253,11 +345,19 @@ export class EntityView extends ConsolePage {
     const id = this.entityId;
     if (id === undefined || this.nextPage.state === 'loading') return;
     const signal = this.abort.signal;
+    const focused = document.activeElement;
     this.nextPage = LOADING;
     try {
       const behind = await readPage(this, this.kind, id, signal);
       if (signal.aborted) return;
       this.nextPage = IDLE;
+      // The last page read, the button goes with the keyboard's focus in it: focus goes to the line that says what is
+      // shown now, not to <body> (review 300).
+      void this.updateComplete.then(() => {
+        if (focused instanceof HTMLElement && !focused.isConnected && (document.activeElement === document.body || document.activeElement === null)) {
+          this.querySelector<HTMLElement>('[data-testid="timeline-shown"]')?.focus();
+        }
+      });
       this.behind = Math.max(this.behind, behind);
       // A page read while the read model was behind is read again as the first was (found in review: the notice said
       // so, but nothing read it again once the first load's rounds had ended).
@@ -320,7 +420,9 @@ export class EntityView extends ConsolePage {
         this.behind,
         'this list',
         this.listFailure === undefined || this.againInMs !== undefined,
-      )}${renderEntityList(this.browse, role, this.kind, (cursors) => this.loadList(cursors), {
+      )}${this.cursorRefused !== undefined
+        ? html`<p class="warning" role="status" data-testid="list-cursor-refused">The page named in the address could not be read (${describeError(this.cursorRefused)}): the first page is shown.</p>`
+        : nothing}${renderEntityList(this.browse, role, this.kind, (cursors) => this.loadList(cursors), {
         reading: this.listReading,
         failure: this.listFailure,
         againInMs: this.againInMs,
@@ -336,8 +438,9 @@ export class EntityView extends ConsolePage {
             this.entity,
             role,
             `${this.kind}-${id}`,
-            (e) => html`<p class="entity-head">Now ${badge(e.state)} at revision ${e.revision}${e.position !== undefined ? ` (position ${e.position}), last changed ${formatTime(e.updatedAt)}` : ''}.
-              <a class="button-link" href=${verifyHref(e.kind, e.id)}>Verify its evidence bundle in this browser</a></p>
+            (e) => html`<p class="entity-head" data-following=${this.follow.following ? (this.follow.status?.state ?? 'connecting') : 'none'}>${this.follow.renderWhen()} ${badge(e.state)} at revision ${e.revision}${e.position !== undefined ? ` (position ${e.position}), last changed ${formatTime(e.updatedAt)}` : ''}.
+              <a class="button-link" href=${verifyHref(e.kind, e.id)}>Verify its evidence bundle in this browser</a>
+              ${this.follow.renderNotFollowed(() => void this.follow.readNow())}</p>
               ${e.broken !== undefined
                 ? html`<p class="bad" role="alert" data-testid="entity-broken">Broken history: its machine refuses the stored event${e.broken.position !== undefined ? ` at position ${e.broken.position}` : ''} (${visibleText(e.broken.reason)}). The state shown is what its accepted events leave; its timeline is what was recorded.</p>`
                 : nothing}`,
@@ -358,3 +461,9 @@ export class EntityView extends ConsolePage {
       </div>`;
   }
 }
+
+/** A refusal of the role (403): no retry or other read changes it. */
+const isRefused = (error: unknown): boolean => error instanceof ApiError && error.refused;
+
+/** The cursors of the list's page named in the address (router.ts checked their form). */
+const pagesOf = (listPages: string): readonly string[] => (listPages === '' ? [] : listPages.split('.'));

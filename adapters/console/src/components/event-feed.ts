@@ -41,12 +41,15 @@ export class EventFeed extends ConsolePage {
     unreadable: { state: true },
     status: { state: true },
     fromStart: { state: true },
+    dropped: { state: true },
   };
   declare events: readonly Shown[];
   /** Why the last event that failed its schema was left out. */
   declare unreadable: string | undefined;
   declare status: StreamStatus | undefined;
   declare fromStart: boolean;
+  /** Rows received and let go to keep the newest KEEP (review 300: the history replayed lost them without a word). */
+  declare dropped: number;
   private abort: AbortController | undefined;
 
   constructor() {
@@ -55,6 +58,7 @@ export class EventFeed extends ConsolePage {
     this.unreadable = undefined;
     this.status = undefined;
     this.fromStart = false;
+    this.dropped = 0;
   }
 
   override connectedCallback(): void {
@@ -71,6 +75,7 @@ export class EventFeed extends ConsolePage {
     this.abort?.abort();
     this.abort = new AbortController();
     this.events = [];
+    this.dropped = 0;
     this.unreadable = undefined;
     followEvents(this.api, {
       query: this.fromStart ? 'from=start' : 'from=end',
@@ -82,7 +87,11 @@ export class EventFeed extends ConsolePage {
       onEvent: (event) => {
         const row = shown(event);
         if (typeof row === 'string') this.unreadable = row;
-        else this.events = [row, ...this.events].slice(0, KEEP);
+        else {
+          const rows = [row, ...this.events];
+          if (rows.length > KEEP) this.dropped += rows.length - KEEP;
+          this.events = rows.slice(0, KEEP);
+        }
       },
     });
   }
@@ -135,6 +144,12 @@ export class EventFeed extends ConsolePage {
       <p class="live" data-testid="feed-status" data-state=${status?.state ?? 'connecting'} aria-live="polite">
         ${this.renderStatus(status)}
       </p>
+      ${this.dropped > 0
+        ? html`<p class="meta" role="status" data-testid="feed-capped">Only the newest ${KEEP} events are shown here: ${this.dropped} older
+            ${this.dropped === 1 ? 'event received was' : 'events received were'} let go. The whole history is in
+            <a href="#/compliance">Compliance queries</a> (each row with the position of the event that proves it), in
+            <code>credence events --from start</code> on the command line, and in each entity's timeline on its page.</p>`
+        : nothing}
       ${this.unreadable !== undefined ? html`<div class="error" role="alert" data-testid="feed-unreadable">${this.unreadable}</div>` : nothing}
       ${this.events.length === 0
         ? status?.state === 'refused' || status?.state === 'otherLog' ? nothing : html`<p class="empty">No event yet: they appear here as they happen.</p>`
