@@ -15,6 +15,7 @@ let opened = 0;
 secureEnvironmentConformance({
   name: 'embedded',
   agreementGroups: ['x25519', 'p256'],
+  derivation: 'offered',
   open: (options = {}) => {
     const dir = mkdtempSync(join(tmpdir(), 'credence-se-conformance-'));
     dirs.push(dir);

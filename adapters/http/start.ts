@@ -20,6 +20,7 @@ import {
 import { assertWitnessUsable, checkpointWitnessFile, witnessBegunWarning } from '../runtime/checkpoint-witness-file.ts';
 import { isEmbedded } from '../runtime/data-folder.ts';
 import { refuseKeysInTheFoldersEmbeddedSecureEnvironment } from '../runtime/folder-keys-in-embedded-secure-environment.ts';
+import { refuseTokenHoldingNoneOfTheFolderKeys } from '../runtime/folder-keys-in-token.ts';
 import { lockServedStoreFolder } from '../runtime/store-folder-lock.ts';
 import { caInstants } from '../runtime/pki-ended-cas.ts';
 import { shreddedAgainWarning, warnKeysHeldAgain } from '../runtime/keys-shredded-again.ts';
@@ -141,6 +142,11 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     if (token !== undefined) {
       cleanups.push(() => token.close());
       await refuseCurrentSigningKeyNotInToken(config.data, ownerView(token, ACCESS_OWNER));
+      // Review 299: a folder restored without access.db and transparency.*, its keys.db's keys named, given another
+      // token: the start made a log key and an access key there and wrote their files, and only then was refused (the
+      // Enrolment Function key missing); the folder's own token was then refused for the access.db written. The check
+      // `ca init` and `key *` make, before anything is made or written.
+      await refuseTokenHoldingNoneOfTheFolderKeys(token, config.data, config.secureEnvironment);
     }
     // One service per data folder: a second would run a second cascade and sweep the first one's pending keys.
     const lock = lockDataFolder(config.data);

@@ -2,6 +2,7 @@ import { keyNotFound } from '../../../../domain/errors.ts';
 import type { KeyHandle } from '../../../../domain/ports/secure-environment.ts';
 import { requireHandle, requireHeldBy } from '../port-checks.ts';
 import { findTokenKey } from './objects-under-id.ts';
+import { provePair } from './pair-proof.ts';
 import type { RememberedKeys } from './remembered-keys.ts';
 import type { TokenSession } from './token-session.ts';
 import type { TokenKey } from './token-objects.ts';
@@ -25,7 +26,7 @@ export class KeyLookup {
    */
   heldBy(owner: string, handle: KeyHandle): TokenKey {
     requireHandle(handle);
-    const key = this.#token.run(() => this.#find(handle));
+    const key = this.#find(handle);
     if (!key) {
       if (this.#keys.wasLost(handle)) throw lostWithItsSession(handle, this.#token.label);
       // SoftHSM2 answers a search on a deleted token, or a logged-out session, with no objects rather than an error.
@@ -40,14 +41,17 @@ export class KeyLookup {
    * The key's objects, remembered between calls: C_FindObjects walks every object of the token (SoftHSM2 checks
    * each object file), while one C_GetAttributeValue on a remembered object confirms it is still this key. Labels
    * are unmodifiable, so a remembered label cannot have changed; a destroyed object (here or by another process)
-   * fails the check and is looked up afresh.
+   * fails the check and is looked up afresh. A pair found afresh is proven one (pair-proof.ts) before it is
+   * remembered: its calls run on their own, outside the lookup's `run`.
    */
   #find(handle: KeyHandle): TokenKey | undefined {
     const known = this.#keys.get(handle);
-    if (known !== undefined && this.#token.stillHolds(known.key, handle)) return known;
+    if (known !== undefined && this.#token.run(() => this.#token.stillHolds(known.key, handle))) return known;
     this.#keys.forget(handle);
-    const found = findTokenKey(this.#token.module, this.#token.session, handle);
-    if (found !== undefined) this.#keys.remember(found);
+    const found = this.#token.run(() => findTokenKey(this.#token.module, this.#token.session, handle));
+    if (found === undefined) return undefined;
+    provePair(this.#token, this.#keys, found);
+    this.#keys.remember(found);
     return found;
   }
 }
