@@ -14,7 +14,7 @@ import { useConsoleWorld } from './support/console-world.ts';
 import { profile } from './support/fleet.ts';
 
 const POLL = { timeout: 20_000, interval: 100 };
-/** One more than a page of the list (BROWSE_PAGE in entity-view.ts). */
+/** One more than a page of the list (BROWSE_PAGE in entity-list-browse.ts). */
 const NODES = 51;
 
 const problem = (status: number, title: string, retryAfter: string) => ({

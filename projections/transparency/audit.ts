@@ -1,5 +1,5 @@
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
-import { TransparencyLogAltered, type LoggedLeaf, type StoredCheckpoint, type TransparencyLogStore } from '../../domain/ports/transparency-log.ts';
+import { TransparencyLogAltered, type LoggedLeaf, type TransparencyLogStore } from '../../domain/ports/transparency-log.ts';
 import { constantTimeEqual } from '../../domain/crypto/index.ts';
 import type { Checkpoint } from '../../domain/transparency/checkpoint.ts';
 import { appendLeafHash, emptyFrontier, frontierRoot, type Frontier } from '../../domain/transparency/frontier.ts';
@@ -10,91 +10,8 @@ import { isCredenceError } from '../../domain/errors.ts';
 import { alteredLeafMessage } from './altered-leaf.ts';
 import { leafGap, leafMismatch, missingEvent, scavengedAway, signedLeafDisagreement, storeAltered, type LeafFinding } from './audit-leaf.ts';
 import { storedNodesAgree } from './audit-nodes.ts';
-
-/** One stored row as the audit reads it: a parsed event, or a row that no longer parses. */
-export type AuditedRow =
-  | { readonly ok: true; readonly event: RecordedEvent }
-  | { readonly ok: false; readonly position: bigint; readonly problem: string };
-
-export type TamperKind =
-  /** The row at this position is not the event the log recorded there (content, id or both changed). */
-  | 'edited'
-  /** A logged event is gone from the store. */
-  | 'deleted'
-  /** A logged event sits at another position than the one the log recorded. */
-  | 'reordered'
-  /** The store holds an event at a position the log never saw, inside the logged range. */
-  | 'inserted'
-  /** The latest checkpoint does not verify under the log key. */
-  | 'bad_checkpoint'
-  /**
-   * The log file disagrees with its own signed checkpoint (it was altered too, or truncated), or its stream index with
-   * the events, or it keeps subtree hashes past its last leaf (leaves deleted from its end), or a leaf row was altered
-   * over an event the log still vouches for (its id or hash changed, or a leaf deleted from the middle).
-   */
-  | 'log_mismatch'
-  /** The log's latest checkpoint is older than one the auditor kept, or its history no longer hashes to it. */
-  | 'rolled_back'
-  /** The stored history no longer hashes to a checkpoint the log key signed earlier: rewritten, and signed again since. */
-  | 'forked'
-  /** A subtree hash the log file keeps (its `nodes` table, what proofs are built from) is not the hash of its leaves. */
-  | 'node_mismatch';
-
-/**
- * No pass, and no proof of tampering: the log key verified nothing, and nothing in the files tells why. Exit 1 all the
- * same. `not_signed_yet`: the stored events match the log's leaves and no checkpoint covers them (a new log between
- * logging and signing, a signer that failed, a kill before the first signature, or checkpoints removed).
- * `not_logged_yet`: the log holds no leaf and no checkpoint (one not caught up with its store, or one emptied without
- * a trace). A checkpoint kept from an earlier audit tells them apart; signing them never does.
- */
-export type UnverifiedKind = 'not_signed_yet' | 'not_logged_yet';
-
-export type AuditReport =
-  | {
-      readonly ok: true;
-      readonly checkedEvents: number;
-      /** Events covered by the latest signed checkpoint (0 when none was signed yet). */
-      readonly signedThrough: number;
-      readonly checkpoint: Checkpoint | undefined;
-      /** The latest checkpoint's signed note, as the log key signed it: what an auditor keeps for the next audit. */
-      readonly checkpointNote: string | undefined;
-      /** Stored events after the log's newest leaf: not logged yet, so neither proved nor disproved. */
-      readonly unlogged: number;
-      /**
-       * Leaves of another application's records the store no longer holds (a store that is not gapless: audit-leaf.ts
-       * `scavengedAway`), their logged hashes held to the checkpoints. Present only when there are some.
-       */
-      readonly scavengedForeign?: number;
-    }
-  | {
-      readonly ok: false;
-      readonly kind: TamperKind;
-      readonly message: string;
-      readonly position?: bigint;
-      readonly leafIndex?: number;
-      /** Of a `node_mismatch`: the stored subtree, at `level` above the leaves, `index`-th from the left. */
-      readonly node?: { readonly level: number; readonly index: number };
-      /**
-       * Of a `log_mismatch` where the stored events match the log file but not its latest signed checkpoint: the
-       * leaves (and their positions) after the last earlier checkpoint signed by the log key that still holds, where
-       * they part from it. Both ends included.
-       */
-      readonly range?: AuditRange;
-    }
-  | {
-      readonly ok: false;
-      readonly kind: UnverifiedKind;
-      readonly message: string;
-      /** Leaves the log holds, none of them under a signed checkpoint. */
-      readonly unsignedLeaves: number;
-      readonly position?: undefined;
-    };
-
-/** Leaves `first` to `last` and the positions of their events, both ends included. */
-export interface AuditRange {
-  readonly leaves: { readonly first: number; readonly last: number };
-  readonly positions: { readonly first: bigint; readonly last: bigint };
-}
+import { earlierCheckpoints, signedTreeMissed, type Held } from './audit-checkpoints.ts';
+import type { AuditedRow, AuditReport } from './audit-report.ts';
 
 type Log = Pick<TransparencyLogStore, 'leaves' | 'latestCheckpoint' | 'leafByEventId' | 'size' | 'checkpoints' | 'nodeHash'>;
 
@@ -175,75 +92,6 @@ const audit = async (args: AuditArgs): Promise<AuditReport> => {
 /** What the walk finds; the latest checkpoint's note is added to a pass by `audit`, which read it. */
 type Walked = Exclude<AuditReport, { ok: true }> | Omit<Extract<AuditReport, { ok: true }>, 'checkpointNote'>;
 
-/**
- * The history at each earlier checkpoint the log kept: the log key signed it, so the stored events must still hash to
- * it. Comparing with the latest alone let a history rewritten in both files, then signed again by the service (the
- * key in the Secure Environment, its folder writable), pass while the honest earlier checkpoints sat in the same file
- * (found in review). Signatures are checked only where a root disagrees: a row no key signed is then `bad_checkpoint`.
- */
-const earlierCheckpoints = (log: Log, key: NoteVerifierKey, signedSize: number, held: (at: StoredCheckpoint) => void) => {
-  const kept = log.checkpoints()[Symbol.iterator]();
-  let next = kept.next().value as StoredCheckpoint | undefined;
-  return (frontier: Frontier, position: bigint): AuditReport | undefined => {
-    while (next !== undefined && next.treeSize < frontier.size) next = kept.next().value ?? undefined;
-    if (next === undefined || next.treeSize !== frontier.size || next.treeSize >= signedSize) return undefined;
-    const at = next;
-    next = kept.next().value ?? undefined;
-    if (constantTimeEqual(frontierRoot(frontier), at.rootHash)) {
-      held(at);
-      return undefined;
-    }
-    const opened = openCheckpoint(at.note, key);
-    if (!opened.ok) return { ok: false, kind: 'bad_checkpoint', position, message: `the checkpoint of tree size ${at.treeSize}: ${opened.message}` };
-    return {
-      ok: false,
-      kind: 'forked',
-      position,
-      message: `the first ${at.treeSize} stored events no longer hash to the checkpoint the log key signed at that size (${at.time}): the history was rewritten in both files and signed again`,
-    };
-  };
-};
-
-/** The last earlier checkpoint the stored history still hashes to, and the position of the leaf after it. */
-interface Held {
-  readonly treeSize: number;
-  /** Its note, its signature not checked yet (only where a finding rests on it); none for the saved one, opened already. */
-  readonly note?: string;
-  next?: bigint;
-}
-
-/**
- * The stored events match the log file but not its latest signed checkpoint (review 296: "both files were altered" was
- * said, though a checkpoint the log key signed of another tree of that size, a fork under the key, reads the same, and
- * nothing said where). Named: the leaves after the last earlier checkpoint signed by the key that still holds.
- */
-const signedTreeMissed = (
-  signedSize: number,
-  held: Held | undefined,
-  key: NoteVerifierKey,
-  positions: { readonly first?: bigint; readonly last?: bigint },
-): Extract<AuditReport, { kind: TamperKind }> => {
-  const from = held !== undefined && (held.note === undefined || openCheckpoint(held.note, key).ok) ? held : undefined;
-  const first = from === undefined ? positions.first : from.next;
-  const where =
-    from !== undefined
-      ? `the first ${from.treeSize} still hash to the checkpoint of tree size ${from.treeSize} the log key signed`
-      : held !== undefined
-        ? // A row the file keeps that no key signed vouches for nothing: the range is not narrowed by it.
-          `the checkpoint row of tree size ${held.treeSize} they hash to is not signed by the log key, so no earlier checkpoint is taken to hold`
-        : 'no earlier checkpoint signed by the log key holds any of them';
-  const leaves = { first: from?.treeSize ?? 0, last: signedSize - 1 };
-  const range = first !== undefined && positions.last !== undefined ? { leaves, positions: { first, last: positions.last } } : undefined;
-  const at = range === undefined ? `leaves ${leaves.first} to ${leaves.last}` : `leaves ${leaves.first} to ${leaves.last} (positions ${range.positions.first} to ${range.positions.last})`;
-  return {
-    ok: false,
-    kind: 'log_mismatch',
-    message:
-      `the first ${signedSize} stored events match the log file but not its signed checkpoint of that size; ${where}, so they part from it in ${at}: ` +
-      'the log file and the events were rewritten there, or the checkpoint is another signed tree of that size (a fork under this key)',
-    ...(range !== undefined ? { range } : {}),
-  };
-};
 
 /** What an audit that verified nothing tells the auditor, whatever left the log so. */
 const UNVOUCHED =

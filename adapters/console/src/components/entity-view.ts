@@ -1,14 +1,15 @@
 import { html, nothing, type PropertyValues } from 'lit';
 import { ApiError, describeError, entityPath, worthRetrying } from '../api.ts';
 import type { DependencyGraph } from '../dependencies.ts';
-import { entityListHref, listPagesOf, verifyHref } from '../router.ts';
-import { Entity, EntityPage, StateAt } from '../schemas.ts';
+import { verifyHref } from '../router.ts';
+import { Entity, StateAt } from '../schemas.ts';
 import { ConsolePage, formatTime, IDLE, LOADING, renderBehind, renderLoad, type Load } from './base.ts';
 import { EntityFollow, shownStreams, touches } from './entity-follow.ts';
 import { renderGraph } from './entity-graph.ts';
 import { readEntityAndTimelineAgain, readGraph, readTimelineAndGraphAgain, renderStale, type Stale } from './entity-read-again.ts';
 import { readFirstPage, readPage, renderTimeline, shownPages, type PageRead } from './entity-timeline.ts';
-import { renderEntityList, type EntityList } from './entity-list.ts';
+import type { EntityList } from './entity-list.ts';
+import { EntityListBrowse, pagesOf } from './entity-list-browse.ts';
 import { renderPicker } from './entity-picker.ts';
 import { askedWaitMs } from '../asked-wait.ts';
 import { ReadAgainWhileBehind } from '../read-again.ts';
@@ -19,9 +20,7 @@ import { instants, sliderRange } from './slider-range.ts';
 import { entityTooLong, type TimelinePages } from '../timeline-pages.ts';
 import { renderTooLong } from './timeline-table.ts';
 
-const BROWSE_PAGE = 50;
-
-/** One entity: its timeline, its state at any instant (time slider), and what depends on it. Without an id: a list to pick from. */
+/** One entity: its timeline, its state at any instant (time slider), and what depends on it. Without an id: a list to pick from (entity-list-browse.ts). */
 export class EntityView extends ConsolePage {
   static override properties = {
     ...ConsolePage.properties,
@@ -80,9 +79,8 @@ export class EntityView extends ConsolePage {
         : this.api.json(`${entityPath(this.kind, this.entityId)}/state?at=${encodeURIComponent(new Date(at).toISOString())}`, StateAt, signal),
     signal: () => this.abort.signal,
   });
-  private listRequest = 0;
-  /** The cursors of the page of the list last asked for: Retry asks for it again. */
-  private listAsked: readonly string[] = [];
+  /** The list's pages read, without an id. */
+  private readonly list = new EntityListBrowse(this, { readAgain: this.readAgain, signal: () => this.abort.signal });
   /** The page's signal while a read again of its timeline and graph is under way: one at a time. */
   private readingAgain: AbortSignal | undefined;
   /** The event stream, which reads the page again when the entity or a dependent shown changes (review 300). */
@@ -133,11 +131,11 @@ export class EntityView extends ConsolePage {
       this.listFailure = undefined;
       this.againInMs = undefined;
       this.cursorRefused = undefined;
-      if (this.entityId === undefined) void this.loadList(pagesOf(this.listPages));
+      if (this.entityId === undefined) void this.list.load(pagesOf(this.listPages));
       else void this.load(this.kind, this.entityId);
-    } else if (changed.has('listPages') && this.entityId === undefined && this.listPages !== this.listAsked.join('.')) {
+    } else if (changed.has('listPages') && this.entityId === undefined && this.listPages !== this.list.asked) {
       // Back, Forward, or an address typed: the page it names (one read from the list's own pager names it already).
-      void this.loadList(pagesOf(this.listPages));
+      void this.list.load(pagesOf(this.listPages));
     }
   }
 
@@ -150,61 +148,6 @@ export class EntityView extends ConsolePage {
     } catch (error) {
       if (!signal.aborted) set({ state: 'error', error });
       return undefined;
-    }
-  }
-
-  /**
-   * The page of the list after the last of `cursors`. The page shown stays while it is read, and when the read fails it
-   * stays, marked as last read with why (review 248: a 429 on Next page, or a failed read again, put the error in place
-   * of the table and its pager); a read worth another try is tried again after the server's wait or the backoff, and
-   * Retry asks for the same page now.
-   */
-  private async loadList(cursors: readonly string[], again = false): Promise<void> {
-    // Only the latest list asked for is shown: a read again still in flight when the user pages must not put its
-    // page back (found in review).
-    const request = ++this.listRequest;
-    this.listAsked = cursors;
-    if (!again) {
-      this.readAgain.reset();
-      this.listReading = true;
-    }
-    if (this.browse.state !== 'ok') this.browse = LOADING;
-    const cursor = cursors.at(-1);
-    const path = `/v1/entities?kind=${encodeURIComponent(this.kind)}&limit=${BROWSE_PAGE}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
-    const signal = this.abort.signal;
-    const readAgain = (): void => void (signal.aborted || this.loadList(cursors, true));
-    try {
-      const { value, eventsBehind } = await this.api.jsonBehind(path, EntityPage, signal);
-      if (signal.aborted || request !== this.listRequest) return;
-      this.browse = { state: 'ok', value: { ...value, cursors } };
-      this.behind = eventsBehind;
-      this.listFailure = undefined;
-      if (cursors.length > 0) this.cursorRefused = undefined;
-      // The page in the address, so that a reload, Back or a shared link comes back to it (review 300); a new entry of
-      // the history, as a page the user asked for is. The console's hash route then names what is shown already.
-      if (listPagesOf(location.hash).join('.') !== cursors.join('.')) location.hash = entityListHref(this.kind, cursors);
-      // The list read again, on the same page, while its read model is behind (a revoked credential listed live).
-      this.againInMs = this.readAgain.after(eventsBehind > 0, readAgain);
-    } catch (error) {
-      if (signal.aborted || request !== this.listRequest) return;
-      // A cursor the server refuses (a hand-edited or outdated address: 400, query.cursor) gives page 1, with why, in
-      // place of the address's page.
-      if (!again && cursors.length > 0 && error instanceof ApiError && error.status === 400) {
-        this.cursorRefused = error;
-        location.replace(entityListHref(this.kind, []));
-        void this.loadList([]);
-        return;
-      }
-      // The warning of the page shown stays with it: nothing read since says otherwise.
-      if (this.browse.state === 'ok') this.listFailure = error;
-      else this.browse = { state: 'error', error };
-      if (worthRetrying(error)) this.againInMs = this.readAgain.after(true, readAgain, askedWaitMs([error]));
-      else {
-        this.readAgain.reset();
-        this.againInMs = undefined;
-      }
-    } finally {
-      if (request === this.listRequest) this.listReading = false;
     }
   }
 
@@ -414,21 +357,7 @@ export class EntityView extends ConsolePage {
   override render() {
     const role = this.session.role;
     const id = this.entityId;
-    if (id === undefined) {
-      const retry = (): void => void this.loadList(this.listAsked);
-      return html`<h2 tabindex="-1">Entities</h2>${renderPicker(role, this.kind, id, this.refusal, (refusal) => (this.refusal = refusal))}${renderBehind(
-        this.behind,
-        'this list',
-        this.listFailure === undefined || this.againInMs !== undefined,
-      )}${this.cursorRefused !== undefined
-        ? html`<p class="warning" role="status" data-testid="list-cursor-refused">The page named in the address could not be read (${describeError(this.cursorRefused)}): the first page is shown.</p>`
-        : nothing}${renderEntityList(this.browse, role, this.kind, (cursors) => this.loadList(cursors), {
-        reading: this.listReading,
-        failure: this.listFailure,
-        againInMs: this.againInMs,
-        retry,
-      })}`;
-    }
+    if (id === undefined) return this.list.render(role, renderPicker(role, this.kind, id, this.refusal, (refusal) => (this.refusal = refusal)));
     const tooLong = this.entity.state === 'error' ? entityTooLong(this.entity.error) : undefined;
     return html`<h2 tabindex="-1">${this.kind}-${id}</h2>
       ${renderPicker(role, this.kind, id, this.refusal, (refusal) => (this.refusal = refusal))}
@@ -464,6 +393,3 @@ export class EntityView extends ConsolePage {
 
 /** A refusal of the role (403): no retry or other read changes it. */
 const isRefused = (error: unknown): boolean => error instanceof ApiError && error.refused;
-
-/** The cursors of the list's page named in the address (router.ts checked their form). */
-const pagesOf = (listPages: string): readonly string[] => (listPages === '' ? [] : listPages.split('.'));
