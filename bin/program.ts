@@ -28,14 +28,21 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 /** A module of commands: adds its commands (with options, `--help` text and actions) to the program. */
 export type RegisterCommands = (program: Command, io: Io) => void;
 
-/** Thrown for bad usage found after commander parsed (a zod refusal of an option): exit 2. One line per message. */
+/**
+ * Thrown for bad usage found after commander parsed (a zod refusal of an option): exit 2. One line per message.
+ * `missingVariables`: the `CREDENCE_*` variables that would have given what is missing (CREDENCE_URL for a server left
+ * out): a variable set that nothing reads and is a slip of one of them is named after the lines (review 295:
+ * `CREDENCE_ULR` went unsaid beside "--server: required"), as unknown-variables.ts names it.
+ */
 export class UsageError extends Error {
   readonly lines: readonly string[];
-  constructor(message: string | readonly string[]) {
+  readonly missingVariables: readonly string[];
+  constructor(message: string | readonly string[], missingVariables: readonly string[] = []) {
     const lines = typeof message === 'string' ? [message] : message;
     super(lines.join('; '));
     this.name = 'UsageError';
     this.lines = lines;
+    this.missingVariables = missingVariables;
   }
 }
 
@@ -151,6 +158,11 @@ export const runAction = async (
     }
     if (error instanceof UsageError) {
       for (const line of error.lines) io.err(`error: ${printable(line)}`);
+      if (error.missingVariables.length > 0) {
+        // Loaded only then: the service's list of variables is a large import (variable-slips.ts).
+        const { slipsOf } = await import('./commands/variable-slips.ts');
+        for (const line of await slipsOf(io, error.missingVariables)) io.err(`error: ${printable(line)}`);
+      }
       return EXIT.usage;
     }
     if (error instanceof ProblemResponse) {
@@ -282,6 +294,7 @@ export const createProgram = (io: Io, modules: readonly RegisterCommands[]): Com
   for (const register of modules) register(program, io);
   // Subcommands made with `.command()` inherit the settings; any added with `.addCommand()` get them here.
   configureTree(program, io);
+  reportOptionLikeValuesFirst(program);
   reportUnknownOptionsFirst(program);
   return program;
 };
@@ -383,6 +396,47 @@ const optionLikeValues = (command: Command): readonly { readonly option: Option;
   return found;
 };
 
+/** What parseOptions and reportOptionLikeValuesFirst say of a value that looks like an option. */
+const optionLikeLine = ({ option, value }: { readonly option: Option; readonly value: string }): string => {
+  const flag = option.long ?? option.flags;
+  const shown = value.length > 64 ? `${value.slice(0, 64)}…` : value;
+  return `${flag}: ${shown} looks like an option (was the value left out?); write ${flag}=${shown} for a value that really starts with -`;
+};
+
+/** Commander's own report of arguments past those a command takes (commander 14; not in its typings). */
+interface ReportsExcess {
+  _excessArguments(received: readonly string[]): void;
+}
+
+/**
+ * A value left out before an option that takes one (`--model --token-file FILE`) is said naming the option, before
+ * commander's "too many arguments" (review 295: commander took `--token-file` as the model and FILE as one more
+ * argument, and refused that before any action ran, so parseOptions never named --model). On each leaf command,
+ * commander's excess-argument check is muted and made again before the action runs, after the values that look like
+ * an option are judged: with one among them it is the cause, said as parseOptions says it; without, commander's own
+ * report, its wording and exit 2. Hooked before reportUnknownOptionsFirst's: a left-out value also leaves a mandatory
+ * option unset (`--class --manufacturer m`).
+ */
+const reportOptionLikeValuesFirst = (program: Command): void => {
+  const muted = new Map<Command, ReportsExcess['_excessArguments']>();
+  const walk = (command: Command): void => {
+    for (const sub of command.commands) walk(sub);
+    if (command.commands.length > 0) return;
+    const reports = command as unknown as ReportsExcess;
+    muted.set(command, reports._excessArguments.bind(command));
+    reports._excessArguments = () => undefined;
+  };
+  walk(program);
+  program.hook('preAction', (_program, action) => {
+    const report = muted.get(action);
+    const registered = action.registeredArguments;
+    if (report === undefined || registered.at(-1)?.variadic === true || action.args.length <= registered.length) return;
+    const optionLike = optionLikeValues(action);
+    if (optionLike.length > 0) action.error(optionLike.map((found) => `error: ${optionLikeLine(found)}`).join('\n'), { exitCode: EXIT.usage, code: 'credence.optionLikeValue' });
+    report(action.args);
+  });
+};
+
 /**
  * An option that takes one value, given twice, is bad usage: commander keeps the last and drops the other without a
  * word (`node register n1 --class c --class d` recorded class d; found in review). Options that take lists, and
@@ -428,11 +482,7 @@ export const parseOptions = <S extends z.ZodType>(command: Command, schema: S, v
   const refused = new Set(issues.map((issue) => String(issue.path[0])));
   const optionLike = optionLikeValues(command)
     .filter(({ option }) => !refused.has(option.attributeName()))
-    .map(({ option, value }) => {
-      const flag = option.long ?? option.flags;
-      const shown = value.length > 64 ? `${value.slice(0, 64)}…` : value;
-      return `${flag}: ${shown} looks like an option (was the value left out?); write ${flag}=${shown} for a value that really starts with -`;
-    });
+    .map(optionLikeLine);
   if (parsed.success && optionLike.length === 0) return parsed.data;
   throw new UsageError([
     ...issues.map((issue) => {

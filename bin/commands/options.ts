@@ -1,11 +1,12 @@
 import { DecimalNumber } from '../../domain/whole-number.ts';
-import { statSync } from 'node:fs';
+import type { Stats } from 'node:fs';
 import type { Command } from 'commander';
 import { openToGroupOrOthers, writableByGroupOrOthers } from '../../adapters/driven/files/index.ts';
 import { z } from 'zod';
 import { DEFAULT_TIMEOUT_MS } from '../../adapters/client/http.ts';
 import { operatorClient, type OperatorClient } from '../../adapters/client/operator.ts';
-import { FILE_LIMITS, readTextFile } from '../files.ts';
+import { FILE_LIMITS } from '../files.ts';
+import { PIPE_WAIT_MS, readSecretOptionFile } from './secret-option-file.ts';
 import { looksLikeAnOption, UsageError } from '../program.ts';
 import { parseStreamId } from '../../domain/streams.ts';
 import { entityIdRefusal } from '../../domain/entity-ids.ts';
@@ -137,66 +138,58 @@ export interface ServerOptionValues {
 
 const envOf = (io: Io): Readonly<Record<string, string | undefined>> => io.env ?? process.env;
 
-/** Whether a file lets its group or others in, as no private file may (never said on Windows, whose modes do not tell). */
-const readableByOthers = (file: string): boolean => {
-  if (process.platform === 'win32') return false;
-  try {
-    return openToGroupOrOthers(statSync(file).mode);
-  } catch {
-    return false;
-  }
-};
-
 /**
  * A token file whoever may write could swap for a token of theirs at any time, so that this command would act as that
  * token's holder: refused before it is read, unlike a mode others may only read (tokenOf). Another account's (the data
  * folder's owner rule, review 47 item 1, as ssh's StrictModes: root is no exception), and one group or others may
- * write (review 245, as a `--key` file others may write is refused: trusted-file.ts). Never judged on Windows, whose
- * modes do not tell; a file that cannot be read is left to the read to name.
+ * write (review 245, as a `--key` file others may write is refused: trusted-file.ts), judged on the descriptor read.
  */
-const untrustedTokenFile = (file: string): string | undefined => {
-  if (process.platform === 'win32') return undefined;
-  let stat;
-  try {
-    stat = statSync(file, { throwIfNoEntry: false });
-  } catch {
-    return undefined;
-  }
-  if (stat === undefined) return undefined;
-  const expected = process.geteuid?.();
-  if (expected !== undefined && stat.uid !== expected) {
-    return `--token-file: ${file} is owned by uid ${stat.uid}, not by uid ${expected} that Credence runs as: that account could read the token or replace it with one of its own, and this command would act as its holder; write the token to a file of this account's (chmod 600), or make this one its with chown ${expected} ${file}; if you do not know how it came there, do not use it`;
+const tokenFileRule = (named: string, file: string, stat: Stats, self: number): string | undefined => {
+  if (stat.uid !== self) {
+    return `${named} is owned by uid ${stat.uid}, not by uid ${self} that Credence runs as: that account could read the token or replace it with one of its own, and this command would act as its holder; write the token to a file of this account's (chmod 600), or make this one its with chown ${self} ${file}; if you do not know how it came there, do not use it`;
   }
   if (writableByGroupOrOthers(stat.mode)) {
-    const mode = (stat.mode & 0o777).toString(8).padStart(4, '0');
-    return `--token-file: ${file} is writable by group or others (mode ${mode}): they could replace the token with one of theirs, and this command would act as its holder; chmod 600 ${file}`;
+    return `${named} is writable by group or others (mode ${(stat.mode & 0o777).toString(8).padStart(4, '0')}): they could replace the token with one of theirs, and this command would act as its holder; chmod 600 ${file}`;
   }
   return undefined;
 };
 
-/** The bearer token: --token, else the file of --token-file (bounded, trimmed), else CREDENCE_TOKEN; a message when unusable. */
-const tokenOf = (opts: ServerOptionValues, io: Io): { token: string } | { problem: string } => {
+/**
+ * The bearer token: --token, else the file of --token-file, else CREDENCE_TOKEN; a message when unusable. The file is
+ * read as a `--key` file is (secret-option-file.ts: its folders checked, read through the descriptor judged, bounded,
+ * trimmed); a pipe of it is waited for at most `pipeWaitMs`.
+ */
+const tokenOf = (opts: ServerOptionValues, io: Io, pipeWaitMs: number): { token: string } | { problem: string; missing?: true } => {
   if (opts.token !== undefined && opts.tokenFile !== undefined) return { problem: '--token-file: give --token or --token-file, not both' };
   let flag = '--token';
   let token = opts.token;
   if (opts.tokenFile !== undefined) {
     flag = '--token-file';
-    const untrusted = untrustedTokenFile(opts.tokenFile);
-    if (untrusted !== undefined) return { problem: untrusted };
-    const read = readTextFile(opts.tokenFile, FILE_LIMITS.token);
-    if (!read.ok) return { problem: `--token-file: ${read.message}` };
-    token = read.value.trim();
+    const read = readSecretOptionFile('--token-file', opts.tokenFile, 'token', { maxBytes: FILE_LIMITS.token, waitMs: pipeWaitMs, fileRule: tokenFileRule });
+    if (!read.ok) return { problem: read.message };
+    token = read.text.trim();
     if (token === '') return { problem: `--token-file: ${opts.tokenFile} holds no token` };
     // Said, not refused: `credence token create > FILE` under the usual umask makes such a file, and refusing it would
-    // break that; a bearer token others on the machine can read is theirs to use, though.
-    if (readableByOthers(opts.tokenFile)) io.err(`warning: --token-file: ${opts.tokenFile} is readable by group or others; chmod 600 it`);
+    // break that; a bearer token others on the machine can read is theirs to use, though. Never said on Windows, whose
+    // modes do not tell.
+    if (process.platform !== 'win32' && openToGroupOrOthers(read.stat.mode)) io.err(`warning: --token-file: ${opts.tokenFile} is readable by group or others; chmod 600 it`);
   } else if (token === undefined || token === '') {
     flag = 'CREDENCE_TOKEN';
     token = envOf(io)['CREDENCE_TOKEN'];
   }
-  if (token === undefined || token === '') return { problem: '--token: required with --server (or --token-file FILE, or set CREDENCE_TOKEN)' };
+  if (token === undefined || token === '') return { problem: '--token: required with --server (or --token-file FILE, or set CREDENCE_TOKEN)', missing: true };
   const parsed = BearerToken.safeParse(token);
   return parsed.success ? { token } : { problem: `${flag}: ${parsed.error.issues[0]?.message ?? 'must be one token, printable ASCII without spaces'}` };
+};
+
+/**
+ * An http:// server URL whose host is not this machine's loopback: the token would cross the network in clear text
+ * (review 301: nothing said so, where a --token in the process list is warned of). Said, not refused: a closed
+ * network's plain HTTP is the operator's choice, which the warning leaves them.
+ */
+const crossesTheNetworkInClear = (url: string): boolean => {
+  const { protocol, hostname } = new URL(url);
+  return protocol === 'http:' && !(hostname === 'localhost' || hostname === '[::1]' || /^127(?:\.\d{1,3}){3}$/.test(hostname));
 };
 
 /** The server and token of a command that only talks to a server; a missing or bad one is bad usage (exit 2). */
@@ -205,18 +198,28 @@ export const serverTarget = (opts: ServerOptionValues, io: Io): ServerTarget => 
   const url = opts.server ?? env['CREDENCE_URL'];
   const urlFrom = opts.server !== undefined ? '--server' : 'CREDENCE_URL';
   const lines: string[] = [];
-  if (url === undefined || url === '') lines.push('--server: required (or set CREDENCE_URL)');
+  // What would have given a server or token left out: a misspelling of it in the environment is named (runAction).
+  const missing: string[] = [];
+  if (url === undefined || url === '') {
+    lines.push('--server: required (or set CREDENCE_URL)');
+    missing.push('CREDENCE_URL');
+  }
   else {
     const parsed = ServerUrl.safeParse(url);
     if (!parsed.success) lines.push(`${urlFrom}: ${parsed.error.issues[0]?.message ?? 'must be an http:// or https:// URL'}`);
+    else if (crossesTheNetworkInClear(parsed.data)) {
+      io.err(`warning: ${urlFrom}: an http:// URL of another host than this one: the bearer token and every command go over the network unencrypted; reach the service through https:// (a TLS-terminating proxy, docs/service.md)`);
+    }
   }
-  const token = tokenOf(opts, io);
-  if ('problem' in token) lines.push(token.problem);
   const timeoutFrom = opts.timeout !== undefined ? '--timeout' : 'CREDENCE_TIMEOUT';
   const timeoutText = opts.timeout ?? env['CREDENCE_TIMEOUT'];
   const timeout = timeoutText === undefined || timeoutText === '' ? undefined : TimeoutSeconds.safeParse(timeoutText);
+  // A pipe as --token-file is waited for as long as an answer of the server would be, when that is given (review 295).
+  const token = tokenOf(opts, io, timeout?.success === true ? Math.ceil(timeout.data * 1000) : PIPE_WAIT_MS);
+  if ('problem' in token) lines.push(token.problem);
+  if ('missing' in token) missing.push('CREDENCE_TOKEN');
   if (timeout?.success === false) lines.push(`${timeoutFrom}: must be a number of seconds, more than 0 and at most 86400`);
-  if (lines.length > 0 || 'problem' in token) throw new UsageError(lines);
+  if (lines.length > 0 || 'problem' in token) throw new UsageError(lines, missing);
   return { url: url!, token: token.token, ...(timeout?.success === true ? { timeoutMs: Math.ceil(timeout.data * 1000) } : {}) };
 };
 

@@ -55,6 +55,19 @@ const cliIssueText =
     if (issue.code === 'unrecognized_keys' && issue.keys !== undefined) return `${where}: not taken by ${queryName}: ${issue.keys.map(flagOf).join(', ')}`;
     return `${where}: ${issue.message.replace(RESPELLED, flagOf)}`;
   };
+/**
+ * `--days` in decimal digits, but more than its form takes (5 before the point, 9 after), is told the bound rather than
+ * the form it is in (review 295: `--days 99999999999999999999` was told "in decimal digits"). The bound is the query's
+ * own, read from its schema's refusal of the largest count its form takes.
+ */
+const daysPastTheirDigits = (issue: { readonly path: readonly PropertyKey[]; readonly code: string }, days: string | undefined): string | undefined => {
+  if (issue.path[0] !== 'days' || issue.code !== 'invalid_format' || days === undefined || !/^\s*\d+(?:\.\d+)?\s*$/.test(days)) return undefined;
+  const largest = COMPLIANCE_QUERIES.expiring.params.safeParse({ days: '99999' });
+  const bound = largest.success ? undefined : largest.error.issues.find((i) => i.code === 'too_big');
+  const most = bound !== undefined && 'maximum' in bound ? ` ${String(bound.maximum)}` : '';
+  return `--days: at most${most} days, with at most 9 digits after the point (e.g. 30 or 1.5)`;
+};
+
 /** Bounded here (SER-001); each query's own schema then says which apply and what they mean. */
 const Param = z.string().max(200).optional();
 /**
@@ -214,7 +227,7 @@ export const register: RegisterCommands = (program, io) => {
       const cursor = raw['after'] === undefined ? undefined : complianceCursorOf(raw['after']);
       const params = COMPLIANCE_QUERIES[queryName].params.safeParse(cursor === undefined ? raw : { ...raw, after: cursor.after });
       if (!params.success) {
-        throw new UsageError(params.error.issues.map(cliIssueText(queryName)));
+        throw new UsageError(params.error.issues.map((issue) => daysPastTheirDigits(issue, raw['days']) ?? cliIssueText(queryName)(issue)));
       }
       const target = readTarget(args, io);
       if (target === undefined) {

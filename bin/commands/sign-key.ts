@@ -1,10 +1,13 @@
-import { statSync, type Stats } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { p256 } from '@noble/curves/nist.js';
 import { z } from 'zod';
 import { SECRET_KEY_LENGTH, tryFromBase64urlOfLength, wipe } from '../../domain/crypto/index.ts';
 import { SignatureAlgorithm } from '../../domain/metadata.ts';
 import { assertOwnedByProcess, openToGroupOrOthers } from '../../adapters/driven/files/index.ts';
-import { FILE_LIMITS, readJsonFile } from '../files.ts';
+import { readNamedJsonText } from '../../domain/json-duplicate-names.ts';
+import { DEFAULT_JSON_LIMITS } from '../../domain/json-limits.ts';
+import { FILE_LIMITS } from '../files.ts';
+import { PIPE_WAIT_MS, readSecretOptionFile } from './secret-option-file.ts';
 import { UsageError } from '../program.ts';
 
 /**
@@ -19,17 +22,23 @@ export interface SignKey {
   readonly secretKey: Uint8Array;
 }
 
-export const readSignKey = (file: string): SignKey => {
-  let stat: Stats;
-  try {
-    stat = statSync(file);
-  } catch (error) {
-    throw new UsageError(`--sign-key: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`);
-  }
-  // A private key others can read, or that another account owns, is no longer private (the data folder's rules).
+/**
+ * A private key others can read, or that another account owns, is no longer private (the data folder's rules: the
+ * owner's refusal is theirs, a `validation` issue naming `sign-key`); judged on the descriptor read.
+ */
+const signKeyFileRule = (file: string) => (named: string, _file: string, stat: Stats): string | undefined => {
   assertOwnedByProcess(file, stat, 'sign-key', 'request-signing key file');
-  if (process.platform !== 'win32' && openToGroupOrOthers(stat.mode)) throw new UsageError(`--sign-key: ${file} is readable by group or others; chmod 600 it`);
-  const raw = readJsonFile(file, FILE_LIMITS.key);
+  return openToGroupOrOthers(stat.mode) ? `${named} is readable by group or others; chmod 600 it` : undefined;
+};
+
+/**
+ * The key of `file`, read as a `--key` file is (review 295: its folders went unchecked, and it was checked by name and
+ * read again by name): secret-option-file.ts, a pipe (`<(…)`) waited for at most PIPE_WAIT_MS.
+ */
+export const readSignKey = (file: string): SignKey => {
+  const read = readSecretOptionFile('--sign-key', file, 'key', { maxBytes: FILE_LIMITS.key, waitMs: PIPE_WAIT_MS, fileRule: signKeyFileRule(file) });
+  if (!read.ok) throw new UsageError(read.message);
+  const raw = readNamedJsonText(file, read.text, DEFAULT_JSON_LIMITS, {});
   if (!raw.ok) throw new UsageError(`--sign-key: ${raw.message}`);
   const parsed = SignKeyFile.safeParse(raw.value);
   if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => `--sign-key: ${i.path.join('.') || '(root)'}: ${i.message}`));

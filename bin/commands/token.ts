@@ -233,12 +233,12 @@ const revoke = async (args: z.infer<typeof Revoke>, io: Io): Promise<number> => 
     io.out(json({ revoked: args.tokenId, ...(done.chained !== undefined ? { chained: done.chained } : {}), ...(done.before !== undefined ? { revokedBefore: done.before } : {}) }));
   } else if (done.before !== undefined && done.chained === 0) io.err(printable(`${args.tokenId} was revoked already (${done.before}): nothing more revoked`));
   else if (done.before !== undefined) {
-    io.err(printable(`${args.tokenId} was revoked already (${done.before}); revoked now the ${done.chained ?? 0} token(s) issued with it down the chain that were still live: requests with them now get 401 (token list --all names them)`));
+    io.err(printable(`${args.tokenId} was revoked already (${done.before}); revoked now the ${done.chained ?? 0} token(s) issued with it down the chain that were still live: requests with them now get 401 (token list shows them as revoked; with --all, also once expired)`));
   }
   // A server's 204 does not say how many tokens down the chain it revoked with this one.
   else if (done.chained === undefined) io.err(`revoked ${args.tokenId}: requests with it, and with every token issued with it down the chain, now get 401`);
   // Found in review: the tokens issued with it, revoked with it down the chain, went unsaid; review 81: and uncounted.
-  else io.err(`revoked ${args.tokenId} and ${done.chained} token(s) issued with it down the chain: requests with any of them now get 401 (token list --all names them)`);
+  else io.err(`revoked ${args.tokenId} and ${done.chained} token(s) issued with it down the chain: requests with any of them now get 401 (token list shows them as revoked; with --all, also once expired)`);
   return 0;
 };
 

@@ -1,12 +1,6 @@
-import type { UnknownVariable } from '../../adapters/http/credence-environment.ts';
 import type { Io } from '../io.ts';
 import { UsageError } from '../program.ts';
-
-const unknownVariables = async (io: Io): Promise<UnknownVariable[]> => {
-  const env = io.env ?? process.env;
-  const { unknownSettingVariables } = await import('../../adapters/http/config.ts');
-  return unknownSettingVariables(env, env['CREDENCE_SECURE_ENVIRONMENT'] || undefined);
-};
+import { unknownVariables } from './variable-slips.ts';
 
 /**
  * Refuses a local command that acts on a data folder and may be given --config (export and key without it) when a

@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, readSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 
 /*
@@ -25,13 +25,31 @@ const octal = (mode: number): string => (mode & 0o777).toString(8).padStart(4, '
 const notRegularFile = (named: string, stat: Stats): string | undefined =>
   stat.isFile() ? undefined : `${named} is ${stat.isDirectory() ? 'a folder' : 'not a regular file'}: name the file itself`;
 
-/** What is wrong with the open file `named` (its fstat): not a regular file, another account's, or others may write it. */
-const fileProblem = (named: string, file: string, stat: Stats, self: number): string | undefined => {
-  const notFile = notRegularFile(named, stat);
-  if (notFile !== undefined) return notFile;
+/** A trusted file's own rule: another account's (root aside), or one others may write, is refused. */
+const trustedFileRule = (named: string, file: string, stat: Stats, self: number): string | undefined => {
   if (ownedByAnotherAccount(stat.uid, self)) return `${named} is owned by uid ${stat.uid}, not by this account (uid ${self}) or root: that account chooses what it trusts; chown it, or copy it to a file of yours`;
   if (writableByGroupOrOthers(stat.mode)) return `${named} may be written by group or others (mode ${octal(stat.mode)}): they choose what it trusts; chmod go-w ${file}`;
   return undefined;
+};
+
+/**
+ * How `withTrustedFile` holds one kind of file, beyond its folders (which are always held to the rules above).
+ * `fileRule`: the owner and mode rule of the file itself (its fstat), said in the words of what it holds: a secret
+ * (a bearer token, a signing key) is refused by rules of its own (another account's, root's too; one others may read).
+ * It may throw a typed error of its own, which passes unchanged. `pipe`: a FIFO is let through to `read`, its folders
+ * checked as a file's (a named one, or a pipe of the shell's `<(…)` under /dev/fd, which has no real path): `read` is
+ * then to bound its wait (readWaitingForPipe), the descriptor being opened without blocking.
+ */
+export interface TrustedFileRules {
+  readonly fileRule?: (named: string, file: string, stat: Stats, self: number) => string | undefined;
+  readonly pipe?: boolean;
+}
+
+/** What is wrong with the open file `named` (its fstat): not a regular file (nor a pipe `rules` lets by), or its rule's. */
+const fileProblem = (named: string, file: string, stat: Stats, self: number, rules: TrustedFileRules): string | undefined => {
+  const notFile = rules.pipe === true && stat.isFIFO() ? undefined : notRegularFile(named, stat);
+  if (notFile !== undefined) return notFile;
+  return (rules.fileRule ?? trustedFileRule)(named, file, stat, self);
 };
 
 /** Where else the file may be named, said with the rule a folder fails: `owned` for another account's, `writable`. */
@@ -144,39 +162,94 @@ export type TrustedFileRead<T> = { readonly ok: true; readonly value: T } | { re
  * folder: givenPathProblem), and the real path still names it once they are checked, so a
  * file put in its place between the check and the read is never what is read (review 85: it was checked by name and
  * read again by name). Opened without following a link put in place of the real path since, and without blocking on
- * a FIFO (refused: not a regular file). The message names the file as given, with its real path when a link led
- * there. Windows has no owner and mode bits of this kind: nothing but a regular file is checked there (docs say so).
+ * a FIFO (refused: not a regular file, unless `rules.pipe`). The message names the file as given, with its real path
+ * when a link led there. Windows has no owner and mode bits of this kind: nothing but a regular file is checked there
+ * (docs say so). A pipe of the shell (`<(…)`, /dev/fd/N) has no real path: with `rules.pipe` it is opened as given, the
+ * folders it is named in checked (trustedFolderProblem), and it must still be what the name leads to once they are.
  */
-export const withTrustedFile = <T>(file: string, read: (fd: number) => T): TrustedFileRead<T> => {
+export const withTrustedFile = <T>(file: string, read: (fd: number) => T, rules: TrustedFileRules = {}): TrustedFileRead<T> => {
   const unreadable = (error: unknown): TrustedFileRead<T> => ({ ok: false, message: `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}` });
-  let real: string;
+  let real: string | undefined;
   let fd: number;
   try {
-    real = realpathSync(file);
-    fd = openSync(real, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOFOLLOW ?? 0));
+    let failed: unknown;
+    try {
+      real = realpathSync(file);
+    } catch (error) {
+      failed = error;
+    }
+    // A pipe given by the shell (`<(...)`, /dev/fd/N) has no real path: realpath fails, or makes one up that names
+    // nothing (/proc/N/fd/pipe:[…]). Said what it is, not ENOENT; read as given when a pipe is let by.
+    if (real === undefined || lstatSync(real, { throwIfNoEntry: false }) === undefined) {
+      const given = statSync(file, { throwIfNoEntry: false });
+      if (given === undefined || given.isFile()) throw failed ?? Object.assign(new Error(`${file}: ENOENT`), { code: 'ENOENT', errno: -2 });
+      if (!(rules.pipe === true && given.isFIFO())) return { ok: false, message: `${file} is not a regular file: name the file itself` };
+      real = undefined;
+    }
+    // The pipe's name is a link (/dev/fd/N to pipe:[…]): followed, and the descriptor then compared with it below.
+    fd = openSync(real ?? file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (real !== undefined ? (constants.O_NOFOLLOW ?? 0) : 0));
   } catch (error) {
-    // A pipe given by the shell (`<(...)`, /dev/fd/N) has no real path: say what it is, not ENOENT.
-    const given = statSync(file, { throwIfNoEntry: false });
-    if (given !== undefined && !given.isFile()) return { ok: false, message: `${file} is not a regular file: name the file itself` };
     return unreadable(error);
   }
   try {
-    const named = real === resolve(file) ? file : `${file} (${real})`;
+    const named = real === undefined || real === resolve(file) ? file : `${file} (${real})`;
     const stat = fstatSync(fd);
     // Windows: no uids nor mode bits of this kind (its ACLs are not read here); only a regular file is required.
     const self = POSIX ? process.geteuid?.() : undefined;
-    const problem = self === undefined ? notRegularFile(named, stat) : (fileProblem(named, file, stat, self) ?? foldersProblem(named, real, self) ?? givenPathProblem(named, file, self));
+    const folders = (): string | undefined =>
+      real === undefined ? trustedFolderProblem(named, file) : (foldersProblem(named, real, self!) ?? givenPathProblem(named, file, self!));
+    const problem = self === undefined ? fileProblem(named, file, stat, -1, { ...rules, fileRule: () => undefined }) : (fileProblem(named, file, stat, self, rules) ?? folders());
     if (problem !== undefined) return { ok: false, message: problem };
     if (self !== undefined) {
-      const now = lstatSync(real, { throwIfNoEntry: false });
+      const now = real !== undefined ? lstatSync(real, { throwIfNoEntry: false }) : statSync(file, { throwIfNoEntry: false });
       if (now === undefined || now.dev !== stat.dev || now.ino !== stat.ino) return { ok: false, message: `${named} was replaced while it was checked: try again` };
     }
     return { ok: true, value: read(fd) };
   } catch (error) {
-    // A system call's refusal is the file's problem; anything else is a mistake in this code, not a message.
+    // A system call's refusal is the file's problem; anything else is a mistake in this code, or a rule's typed refusal.
     if (typeof (error as NodeJS.ErrnoException).errno !== 'number') throw error;
     return unreadable(error);
   } finally {
     closeSync(fd);
+  }
+};
+
+/** Milliseconds between two looks at a pipe that has nothing to read yet. */
+const PIPE_POLL_MS = 20;
+
+const sleepSync = (ms: number): void => {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+};
+
+/**
+ * What a pipe opened without blocking (withTrustedFile with `rules.pipe`) holds, at most `maxBytes` + 1 bytes (the caller
+ * tells more than `maxBytes` as too large), or `undefined` when no writer has written it and gone within `waitMs`: a pipe
+ * no one writes to would otherwise hold the command for good (review 295: a FIFO as --token-file hung past --timeout).
+ * Read as it comes: nothing yet with a writer (EAGAIN), or no writer yet (0 before any byte), is waited for; 0 after
+ * some bytes is the writer gone, the end. A regular file is read straight through.
+ */
+export const readWaitingForPipe = (fd: number, maxBytes: number, waitMs: number): Buffer | undefined => {
+  const isPipe = fstatSync(fd).isFIFO();
+  const deadline = Date.now() + waitMs;
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for (;;) {
+    const chunk = Buffer.allocUnsafe(Math.min(64 * 1024, maxBytes + 1 - total));
+    let read: number;
+    try {
+      read = readSync(fd, chunk, 0, chunk.length, null);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN' || !isPipe) throw error;
+      read = -1;
+    }
+    if (read > 0) {
+      chunks.push(chunk.subarray(0, read));
+      total += read;
+      if (total > maxBytes) return Buffer.concat(chunks, total);
+      continue;
+    }
+    if (read === 0 && (!isPipe || total > 0)) return Buffer.concat(chunks, total);
+    if (Date.now() >= deadline) return undefined;
+    sleepSync(PIPE_POLL_MS);
   }
 };

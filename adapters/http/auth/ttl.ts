@@ -9,6 +9,10 @@ const TTL_FORM_RULE = 'ttl_form';
 /** The rule of a lifetime left out, as a compliance query's parameter left out (projections/compliance/catalog.ts). */
 const REQUIRED_RULE = 'required';
 
+/** What a count of more digits than the forms take is told: that bound, and the caller's maximum when it has one. */
+const tooManyDigits = (maxSeconds: number): string =>
+  `the count has more than 9 digits: at most 9, with s, m, h or d or none (e.g. 24h)${maxSeconds < Number.MAX_SAFE_INTEGER ? `; at most ${maxSeconds} seconds in all` : ''}`;
+
 /** The forms a lifetime takes: seconds as a whole number or a digit string, or a count with a unit. */
 const TTL_FORMS = z.union([z.number().int(), z.string().max(16).regex(/^\d{1,9}[smhd]?$/, TTL_FORMS_MESSAGE)]);
 
@@ -24,9 +28,11 @@ export const Ttl = (maxSeconds: number) =>
     (value, ctx) => {
       if (!TTL_FORMS.safeParse(value).success) {
         const left = value === undefined;
+        // A count in the forms but past their 9 digits is told the bound, not the forms it is in (review 295: `99999999999h`).
+        const tooLong = typeof value === 'string' && /^\d{10,}[smhd]?$/.test(value);
         ctx.addIssue({
           code: 'custom',
-          message: left ? `is required: ${TTL_FORMS_MESSAGE}` : TTL_FORMS_MESSAGE,
+          message: left ? `is required: ${TTL_FORMS_MESSAGE}` : tooLong ? tooManyDigits(maxSeconds) : TTL_FORMS_MESSAGE,
           params: { rule: left ? REQUIRED_RULE : TTL_FORM_RULE },
           input: value,
         });

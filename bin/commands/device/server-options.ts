@@ -18,7 +18,7 @@ const envOf = (io: Io) => io.env ?? process.env;
 /** The server of the device routes: --server or CREDENCE_URL (no token needed). */
 const serverUrl = (opts: { server?: string | undefined }, io: Io): string => {
   const url = opts.server ?? envOf(io)['CREDENCE_URL'];
-  if (url === undefined || url === '') throw new UsageError('--server: required (or set CREDENCE_URL)');
+  if (url === undefined || url === '') throw new UsageError('--server: required (or set CREDENCE_URL)', ['CREDENCE_URL']);
   if (!ServerUrl.safeParse(url).success) throw new UsageError('--server: must be an http:// or https:// URL');
   return url;
 };
