@@ -2,13 +2,13 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { z } from 'zod';
 import { CredentialKind, Identifier } from '../../domain/crypto/credential.ts';
 import { CommandProfile } from '../../domain/commands/index.ts';
-import { CredentialId } from '../../domain/ids.ts';
+import { CredentialId, NodeId } from '../../domain/ids.ts';
 import { EXIT, handler, parseOptions, UsageError, type RegisterCommands } from '../program.ts';
 import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { PathArg, serverTarget, withJson, type ServerTarget } from './options.ts';
 import { registerCertificate } from './device/certificate.ts';
-import { deviceDir, Ids, withDevice } from './device/folder-option.ts';
+import { deviceDir, Ids, mustBeTheNode, withDevice } from './device/folder-option.ts';
 import { Duration } from './device/duration.ts';
 import { registerFleet } from './device/fleet-command.ts';
 import { deviceServer, hasToken, Server, withServerUrl, withToken } from './device/server-options.ts';
@@ -62,12 +62,25 @@ const onDevice = async <T>(dir: string, say: SayOnStderr, work: (sim: SimulatedD
   }
 };
 
+/**
+ * `<node id>-bootstrap`, held to the engine's credential id rule: a node id near the length bound passed, a key was
+ * made, and the registration was refused over this derived id (review 302). Bad usage naming both options instead.
+ */
+const defaultBootstrapId = (nodeId: string): string => {
+  const id = `${nodeId}-bootstrap`;
+  const parsed = CredentialId.safeParse(id);
+  if (parsed.success) return parsed.data;
+  throw new UsageError(`--node-id: the default bootstrap id ${id} is refused (${parsed.error.issues[0]?.message ?? 'not a credential id'}): give a shorter --node-id, or a --bootstrap-id`);
+};
+
 const registerInit = (device: Command, io: Io): void => {
   const Options = z.object({
     ...Ids,
-    nodeId: Identifier,
+    // The engine's id rules, not the looser Identifier: a node id or bootstrap id the server would refuse is bad usage
+    // naming its option before a key is made (review 302: `a@b` was the server's 400 naming none).
+    nodeId: NodeId,
     kind: BootstrapKind,
-    bootstrapId: Identifier.optional(),
+    bootstrapId: CredentialId.optional(),
     // The profile's own rules (visible text, bounds, each capability once), so a refused profile is bad usage before
     // the bootstrap key is made, not the server's 400 after it.
     class: CommandProfile.shape.class,
@@ -93,6 +106,7 @@ const registerInit = (device: Command, io: Io): void => {
     .action(
       handler(io, async (raw: Record<string, unknown>, command: Command) => {
         const o = parseOptions(command, Options, raw);
+        const bootstrapCredentialId = o.bootstrapId ?? defaultBootstrapId(o.nodeId);
         const target = serverTarget(o, io);
         const dir = deviceDir(o);
         // A folder is one device for its whole life: a second init would mean a second bootstrap key beside the first.
@@ -100,7 +114,7 @@ const registerInit = (device: Command, io: Io): void => {
         // A rerun re-signs the same commands under the same ids: the server answers a repeat by its actor, type and
         // data (adapters/engine/idempotency.ts), not by its signature, so a new issuedAt makes no other command.
         const state = await withSigner(target, o, (signed) => factory(signed, {
-          dir, nodeId: o.nodeId, kind: o.kind, bootstrapCredentialId: o.bootstrapId ?? `${o.nodeId}-bootstrap`, validForSeconds: o.validFor,
+          dir, nodeId: o.nodeId, kind: o.kind, bootstrapCredentialId, validForSeconds: o.validFor,
           profile: { class: o.class, model: o.model, manufacturer: o.manufacturer, capabilities: o.capability },
         }, () => io.err(printable(`note: device init of ${o.nodeId} did not finish and its outcome is not known (or the token was refused); its bootstrap key is kept in ${dir}: run the same command again to finish it`)), sayOnStderr(io, 'init')));
         if (o.json === true) io.out(json({ dir, ...publicView(state) }));
@@ -138,12 +152,15 @@ const registerProvision = (device: Command, io: Io): void => {
         const server = deviceServer(o, io);
         // With a token (any of its three sources), a run an earlier provision left pending is checked on the server.
         const checkWith = hasToken(o, io) ? serverTarget({ server: server.url, token: o.token, tokenFile: o.tokenFile, timeout: o.timeout }, io) : undefined;
-        const outcome = await onDevice(deviceDir(o), sayOnStderr(io, 'provision'), (sim) =>
-          provision(server, sim, { credentialId: o.credentialId, kind: o.kind, predecessorId: o.predecessorId, checkWith }),
-        );
+        let nodeId = '';
+        const outcome = await onDevice(deviceDir(o), sayOnStderr(io, 'provision'), (sim) => {
+          mustBeTheNode(o, sim.dir, sim.state);
+          nodeId = sim.state.nodeId;
+          return provision(server, sim, { credentialId: o.credentialId, kind: o.kind, predecessorId: o.predecessorId, checkWith });
+        });
         if (o.json === true) io.out(json(outcome));
-        else if (outcome.type === 'provisioning.adopted') io.out(printable(`credential ${outcome.credentialId} adopted: ${outcome.kind} ${outcome.fingerprint} (recorded by the server in an earlier run)`));
-        else io.out(printable(`credential ${outcome.credentialId} provisioned: ${outcome.kind} ${outcome.fingerprint} (event at position ${outcome.position})`));
+        else if (outcome.type === 'provisioning.adopted') io.out(printable(`node ${nodeId}: credential ${outcome.credentialId} adopted: ${outcome.kind} ${outcome.fingerprint} (recorded by the server in an earlier run)`));
+        else io.out(printable(`node ${nodeId}: credential ${outcome.credentialId} provisioned: ${outcome.kind} ${outcome.fingerprint} (event at position ${outcome.position})`));
         // Adopted, but not as the first run's answer would have left it: said, and not a success, as fleet says a step
         // left undone.
         if (outcome.type === 'provisioning.adopted' && outcome.certificate === 'missing') {
@@ -184,14 +201,17 @@ const registerAssociate = (device: Command, io: Io): void => {
         if (configureWith === undefined && o.signKey !== undefined) {
           throw new UsageError('--sign-key: only with an operator token (--token-file, --token or CREDENCE_TOKEN): without one, no operator command is sent to sign');
         }
+        let nodeId = '';
         const handshake = (signed: OperatorTarget | undefined) =>
-          onDevice(deviceDir(o), sayOnStderr(io, 'associate'), (sim) =>
-            associate(server, sim, { associationId: o.associationId, credentialId: o.credentialId, lifetimeSeconds: o.lifetime, configureWith: signed }),
-          );
+          onDevice(deviceDir(o), sayOnStderr(io, 'associate'), (sim) => {
+            mustBeTheNode(o, sim.dir, sim.state);
+            nodeId = sim.state.nodeId;
+            return associate(server, sim, { associationId: o.associationId, credentialId: o.credentialId, lifetimeSeconds: o.lifetime, configureWith: signed });
+          });
         const outcome = configureWith === undefined ? await handshake(undefined) : await withSigner(configureWith, o, handshake);
         const shown = { associationId: o.associationId, registrarId: outcome.registrarId, registreeId: outcome.registreeId, lifetimeSeconds: outcome.lifetimeSeconds, expiresAt: outcome.expiresAt, transcriptHash: outcome.transcriptHash };
         if (o.json === true) io.out(json(shown));
-        else io.out(printable(`association ${o.associationId} established with ${outcome.registrarId} until ${outcome.expiresAt} (${outcome.lifetimeSeconds} s)`));
+        else io.out(printable(`node ${nodeId}: association ${o.associationId} established with ${outcome.registrarId} until ${outcome.expiresAt} (${outcome.lifetimeSeconds} s)`));
         return EXIT.done;
       }),
     );
@@ -216,7 +236,10 @@ const registerStatus = (device: Command, io: Io): void => {
         const o = parseOptions(command, Options, raw);
         // Reads device.json alone, without the folder's lock or the Secure Environment: every command writes it whole
         // (atomic-write.ts), so status answers while another command holds the folder, with the state last saved.
-        const view = publicView(readState(deviceDir(o)));
+        const dir = deviceDir(o);
+        const state = readState(dir);
+        mustBeTheNode(o, dir, state);
+        const view = publicView(state);
         if (o.json === true) {
           io.out(json(view));
           return EXIT.done;
@@ -224,7 +247,8 @@ const registerStatus = (device: Command, io: Io): void => {
         const now = Date.now();
         io.out(printable(`node ${view.nodeId}${view.cseId !== undefined ? ` (CSE-ID ${view.cseId})` : ' (not provisioned yet)'}`));
         io.out(printable(`bootstrap ${view.bootstrap.credentialId}: ${view.bootstrap.kind} ${view.bootstrap.fingerprint}, valid until ${view.bootstrap.validity.notAfter}`));
-        io.out(printable(`pinned: Enrolment Function ${view.pinned.enrolmentFunction.id}, Registrar CSE ${view.pinned.registrar.id}`));
+        // The fingerprints an operator compares out of band (docs/service.md "What a device pins"; review 302).
+        io.out(printable(`pinned: Enrolment Function ${view.pinned.enrolmentFunction.id} (${view.pinned.enrolmentFunction.fingerprint}), Registrar CSE ${view.pinned.registrar.id} (${view.pinned.registrar.fingerprint})`));
         for (const c of view.credentials) io.out(printable(`credential ${c.credentialId}: ${c.kind} ${c.fingerprint}, valid until ${c.validity.notAfter}`));
         for (const a of view.associations) io.out(printable(`association ${a.associationId} (${a.credentialId}) with ${a.registrarId}: ${Date.parse(a.expiresAt) > now ? 'until' : 'expired'} ${a.expiresAt}`));
         return EXIT.done;

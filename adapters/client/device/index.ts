@@ -1,7 +1,7 @@
 /** The device's side of remote provisioning and the association handshake over HTTP (the device simulator's core). */
 export { associateOverHttp, FinishOutcomeUnknown } from './associate.ts';
 export type { AssociateRequest } from './associate.ts';
-export { fetchPinnedInfrastructure } from './pinned.ts';
+export { fetchPinnedInfrastructure, fetchResponder } from './pinned.ts';
 export type { PinnedInfrastructure } from './pinned.ts';
 export { provisionOverHttp, ReceiptOutcomeUnknown } from './provision.ts';
 export { fetchRecordedCertificate, RECORDED_CERTIFICATE } from './recorded-certificate.ts';

@@ -18,11 +18,17 @@ const responder = async (transport: DeviceTransport, path: string, step: string)
   return pinned;
 };
 
+/** Whom the server names now as `which` (what init pins), checked as init checks it: to compare with a pin (review 302). */
+export const fetchResponder = (transport: DeviceTransport, which: 'enrolmentFunction' | 'registrar'): Promise<PinnedResponder> =>
+  which === 'enrolmentFunction'
+    ? responder(transport, DEVICE_PATHS.enrolment, 'pin.enrolment-function')
+    : responder(transport, DEVICE_PATHS.registrar, 'pin.registrar');
+
 /**
  * Asks the server whom to pin. Trust on first use: a device does this once, at the factory (`credence device init`),
  * and keeps the answer; every later run authenticates the infrastructure against these keys.
  */
 export const fetchPinnedInfrastructure = async (transport: DeviceTransport): Promise<PinnedInfrastructure> => ({
-  enrolmentFunction: await responder(transport, DEVICE_PATHS.enrolment, 'pin.enrolment-function'),
-  registrar: await responder(transport, DEVICE_PATHS.registrar, 'pin.registrar'),
+  enrolmentFunction: await fetchResponder(transport, 'enrolmentFunction'),
+  registrar: await fetchResponder(transport, 'registrar'),
 });

@@ -8,7 +8,7 @@ import { fetchRecordedCertificate } from '../../../adapters/client/device/index.
 import type { Io } from '../../io.ts';
 import { EXIT, handler, parseOptions } from '../../program.ts';
 import { clientOf, PathArg, serverTarget, withServer } from '../options.ts';
-import { deviceDir, Ids, withDevice } from './folder-option.ts';
+import { deviceDir, Ids, mustBeTheNode, withDevice } from './folder-option.ts';
 import { saveState } from './pending-provisioning.ts';
 import { sayOnStderr } from './folder-lock.ts';
 import { openDevice } from './simulator.ts';
@@ -37,6 +37,7 @@ export const registerCertificate = (device: Command, io: Io): void => {
         const o = parseOptions(command, Options, raw);
         const dir = deviceDir(o);
         const state = readState(dir);
+        mustBeTheNode(o, dir, state);
         const refuse = (rule: string, message: string) => validationError([{ path: 'credential', rule, message }], 'device certificate');
         const asked = (c: DeviceState['credentials'][number]) => o.credential === undefined || c.credentialId === o.credential;
         const certified = state.credentials.flatMap((c) =>

@@ -104,15 +104,14 @@ export const factory = async (target: OperatorTarget, r: FactoryRequest, onUnfin
     const registration = JSON.stringify(registerData(r));
     const unfinished = readPendingInit(r.dir);
     // The same init in every respect, or another one: its key kind and validity too (a rerun must not change them).
-    const sameInit = (p: PendingInit): boolean =>
-      p.nodeId === r.nodeId &&
-      p.bootstrapCredentialId === r.bootstrapCredentialId &&
-      p.registration === registration &&
-      p.descriptor.kind === r.kind &&
-      Date.parse(p.validity.notAfter) - Date.parse(p.validity.notBefore) === r.validForSeconds * 1000;
-    if (unfinished !== undefined && !sameInit(unfinished)) {
+    const differing = unfinished === undefined ? [] : initDifferences(unfinished, r, registration);
+    if (unfinished !== undefined && differing.length > 0) {
       throw validationError(
-        [{ path: 'dir', rule: 'unfinished-init', message: `${r.dir} holds an unfinished init of node ${unfinished.nodeId} (bootstrap ${unfinished.bootstrapCredentialId}): run that same init again to finish it` }],
+        [{
+          path: 'dir',
+          rule: 'unfinished-init',
+          message: `${r.dir} holds an unfinished init of node ${unfinished.nodeId} (bootstrap ${unfinished.bootstrapCredentialId}), which this run differs from in ${differing.join(', ')}: run that same init again to finish it`,
+        }],
         'device folder',
       );
     }
@@ -289,6 +288,53 @@ const mustHoldPendingKey = async (device: Device, dir: string, pending: PendingI
       'device folder',
     );
   }
+};
+
+/** The registration an unfinished init sent (registerData), read back to name what a rerun changes. */
+const SentRegistration = z.looseObject({ nodeId: z.string(), profile: NodeProfile, bootstrapCredentialId: z.string() });
+
+const UNITS = [['y', 365 * 86_400], ['d', 86_400], ['h', 3600], ['m', 60], ['s', 1]] as const;
+
+/** A length in seconds as --valid-for takes it: the largest unit that divides it (`1d`, not `86400s`). */
+const asDuration = (ms: number): string => {
+  if (ms % 1000 !== 0) return `${ms / 1000}s`;
+  const seconds = ms / 1000;
+  const [unit, size] = UNITS.find(([, size]) => seconds % size === 0) ?? ['s', 1];
+  return `${seconds / size}${unit}`;
+};
+
+/**
+ * Each option in which `r` differs from the unfinished init `p`, as `--option <pending value> (this run: <value>)`:
+ * public values only (ids, profile, key kind, validity length). Empty when it is the same init (review 302: a rerun
+ * differing in the profile, --valid-for or --kind was refused without saying which option).
+ */
+const initDifferences = (p: PendingInit, r: FactoryRequest, registration: string): string[] => {
+  const differs = (option: string, pending: string, asked: string) => (pending === asked ? [] : [`${option} ${pending} (this run: ${asked})`]);
+  const sent = SentRegistration.safeParse((() => {
+    try {
+      return JSON.parse(p.registration) as unknown;
+    } catch {
+      return undefined;
+    }
+  })());
+  const profile = sent.success
+    ? [
+        ...differs('--class', sent.data.profile.class, r.profile.class),
+        ...differs('--model', sent.data.profile.model, r.profile.model),
+        ...differs('--manufacturer', sent.data.profile.manufacturer, r.profile.manufacturer),
+        ...differs('--capability', sent.data.profile.capabilities.join(' '), r.profile.capabilities.join(' ')),
+      ]
+    : [];
+  const found = [
+    ...differs('--node-id', p.nodeId, r.nodeId),
+    ...differs('--bootstrap-id', p.bootstrapCredentialId, r.bootstrapCredentialId),
+    ...profile,
+    ...differs('--kind', p.descriptor.kind, r.kind),
+    ...differs('--valid-for', asDuration(Date.parse(p.validity.notAfter) - Date.parse(p.validity.notBefore)), asDuration(r.validForSeconds * 1000)),
+  ];
+  // A registration that differs in nothing named above (one an earlier build wrote another way) is still another init.
+  if (found.length === 0 && p.registration !== registration) return ['the registration it sent (its node profile)'];
+  return found;
 };
 
 const registerData = (r: FactoryRequest) => ({ nodeId: r.nodeId, profile: r.profile, bootstrapCredentialId: r.bootstrapCredentialId });

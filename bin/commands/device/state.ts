@@ -8,6 +8,7 @@ import { PinnedResponder } from '../../../adapters/protocols/procedures/index.ts
 import { writeFileAtomic } from '../../../adapters/driven/files/index.ts';
 import { refuseNewerFileVersion } from '../../../adapters/driven/files/newer-file-version.ts';
 import { FILE_LIMITS, readJsonFile } from '../../files.ts';
+import { pendingInitFile, readPendingInit } from './pending-init.ts';
 
 /**
  * What a simulated device remembers between runs, beside its Secure Environment (same folder): its identity, the
@@ -93,9 +94,19 @@ const refused = (dir: string, message: string) => validationError([{ path: 'dir'
 /** The first issues of a state that does not parse, each by its member: never the state's content. */
 const issuesOf = (error: z.ZodError): string => error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
 
+/**
+ * Why `dir` holds no device: an init that did not finish is named, with how to finish it (review 302: such a folder
+ * was said to hold no device, "run credence device init first", as if the key in it were not there).
+ */
+const noDevice = (dir: string): string => {
+  if (!existsSync(pendingInitFile(dir))) return `${dir} holds no device: run credence device init first`;
+  const pending = readPendingInit(dir)!;
+  return `${dir} holds an unfinished init of node ${pending.nodeId} (bootstrap ${pending.bootstrapCredentialId}), not a device yet: run the same device init again to finish it (${pendingInitFile(dir)} holds what it sent)`;
+};
+
 export const readState = (dir: string): DeviceState => {
   const path = stateFile(dir);
-  if (!existsSync(path)) throw refused(dir, `${dir} holds no device: run credence device init first`);
+  if (!existsSync(path)) throw refused(dir, noDevice(dir));
   const read = readJsonFile(path, FILE_LIMITS.json);
   if (!read.ok) throw refused(dir, read.message);
   // Before the schema: a newer layout is no malformed file of this one (review 198: "version: Invalid input: expected 1").

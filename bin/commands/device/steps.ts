@@ -23,6 +23,7 @@ import { destroyUnnamedKeys } from './unnamed-keys.ts';
 import { roomForAssociation, roomForCredential } from './held-entries.ts';
 import { stateFile } from './state.ts';
 import { finishOutcomeUnknown, revokeIfNoKeys, revokeIt, watchingFinish } from './finish-outcome.ts';
+import { withPinHint } from './pin-changed.ts';
 import { receiptOutcomeUnknown } from './receipt-outcome.ts';
 
 /**
@@ -129,7 +130,8 @@ export const provision = async (
         // A rerun finds the pending key gone and forgets it.
       }
     }
-    throw error;
+    // A failed proof at the challenge: the Enrolment Function's key pinned at init compared with the server's.
+    throw await withPinHint(error, transportOf(server), sim.state.pinned);
   }
 };
 
@@ -303,8 +305,11 @@ export const associate = async (
   const finish = watchingFinish(transportOf(server), r.associationId);
   const outcome = await associateOverHttp(finish.transport, device, {
     associationId: r.associationId, credentialId: r.credentialId, lifetimeSeconds: r.lifetimeSeconds, registreeId, registrar: state.pinned.registrar,
-  }).catch((error: unknown) => {
+  }).catch(async (error: unknown) => {
     if (finish.sent && !refusedForGood(error)) throw finishOutcomeUnknown(error, r.associationId);
+    // A failed proof at the challenge: the Registrar CSE's key pinned at init compared with the server's.
+    const hinted = await withPinHint(error, transportOf(server), state.pinned);
+    if (hinted !== error) throw hinted;
     throw r.configureWith === undefined ? withConfigureHint(error, { ...r, nodeId: device.nodeId, registreeId, registrarId: state.pinned.registrar.id, keysHeld }) : error;
   });
   const before = sim.state;

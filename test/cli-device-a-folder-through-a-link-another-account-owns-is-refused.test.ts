@@ -1,0 +1,48 @@
+import { existsSync, lchownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { deviceCli } from './support/device-cli.ts';
+
+// Found in review 302: a device folder given as a link that another account owns was followed (a link is judged by its
+// target): as `nobody`, a link /tmp/x to a root-owned folder; root's `device init --dir /tmp/x` took the lock inside
+// the target. As ssh's StrictModes, a link on the folder's path owned by neither the caller nor root is refused,
+// naming the link and its owner, before anything is made in the target. Needs root to give a link away.
+
+const root = mkdtempSync(join(tmpdir(), 'credence-foreign-link-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const NOBODY = 65_534;
+const asRoot = process.geteuid?.() === 0;
+
+describe.skipIf(!asRoot)('a device folder through a link another account owns', () => {
+  const target = join(root, 'roots-folder');
+  mkdirSync(target, { mode: 0o700 });
+
+  it('is refused by init, naming the link and its owner, and nothing is made in the target', async () => {
+    const link = join(root, 'x');
+    symlinkSync(target, link);
+    lchownSync(link, NOBODY, NOBODY);
+    const run = await deviceCli(['init', '--dir', link, '--node-id', 'meter-link', '--kind', 'ed25519', '--server', 'http://127.0.0.1:2', '--token', 't']);
+    expect(run.code).not.toBe(0);
+    expect(run.output).toContain(`${link} is a link owned by uid ${NOBODY}`);
+    expect(readdirSync(target)).toEqual([]);
+  });
+
+  it('is refused when the link is a folder above the device folder, as status says', async () => {
+    const link = join(root, 'up');
+    symlinkSync(target, link);
+    lchownSync(link, NOBODY, NOBODY);
+    const run = await deviceCli(['status', '--dir', join(link, 'dev')]);
+    expect(run.code).not.toBe(0);
+    expect(run.output).toContain(`${link} is a link owned by uid ${NOBODY}`);
+  });
+
+  it('a link root owns is followed as before', async () => {
+    const link = join(root, 'mine');
+    symlinkSync(target, link);
+    const run = await deviceCli(['status', '--dir', link]);
+    expect(run.output).not.toMatch(/is a link owned by/);
+    expect(existsSync(link)).toBe(true);
+  });
+});
