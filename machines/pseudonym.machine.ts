@@ -22,14 +22,16 @@ export const pseudonymMachine = setup({
   guards: {
     /**
      * A revoked or expired node takes no new pseudonym: there is nothing left for it to do unobserved. Its first one
-     * (epoch 0, `initial`) is another matter: integrators were shown the node's events under it from its registration
-     * on, so it is recorded whatever became of the node before the rotation ran (found in review: a node revoked before
-     * the rotation reacted to its registration was published under a pseudonym no auditor could resolve).
+     * (`initial`) is another matter: integrators were shown the node's events under it from its registration on, so it
+     * is recorded whatever became of the node before the rotation ran (found in review: a node revoked before the
+     * rotation reacted to its registration was published under a pseudonym no auditor could resolve). At any epoch: a
+     * node registered again after a restore takes its first past its epoch mark (review 303). Only the rotation's own
+     * reaction sends `initial` (an operator's is refused, rule `demand_only`).
      */
     nodeIsLive: factGuard(({ event }) => {
       if (isOneOf(event.facts.node, ['initialized', 'enrolled', 'associated'])) return true;
       const d = dataOf(event, 'PseudonymRotated');
-      return d?.trigger === 'initial' && d.epoch === 0 && event.facts.node !== undefined;
+      return d?.trigger === 'initial' && event.facts.node !== undefined;
     }),
   },
 }).createMachine({

@@ -11,7 +11,7 @@ export const pseudonymRefusals: RefusalReasons<PseudonymContext> = {
   nodeIsLive: ({ event }) => {
     const d = dataOf(event, 'PseudonymRotated');
     return (
-      'a pseudonym is taken by a live node (initialized, enrolled or associated), or by any recorded node as its first (epoch 0, trigger initial); ' +
+      'a pseudonym is taken by a live node (initialized, enrolled or associated), or by any recorded node as its first (trigger initial); ' +
       `its node ${standing(event.facts.node)}, and this rotation is epoch ${d?.epoch} (trigger ${d?.trigger})`
     );
   },

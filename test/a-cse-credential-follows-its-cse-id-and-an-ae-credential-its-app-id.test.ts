@@ -90,9 +90,11 @@ describe('a CSE-ID credential follows its node as that CSE-ID\'s holder (review 
     await c.engine.execute(enrolUnder('meter-2', CSE));
     await c.engine.execute(cseCred('cse-cred-meter-2', 'meter-2'));
     await c.engine.execute(cmd.provisionCredential('cse-cred-meter-2'));
-    // A credential for the renumbered CSE-ID is not touched by a re-enrolment under the same one (RS-17).
+    // A credential for the renumbered CSE-ID is not touched by a re-enrolment under the same one (RS-17): a move to
+    // another subscription keeping it (one under the same subscription too changes nothing, and is refused: review 295).
     await c.engine.execute(cmd.issueCredential('renumbered-cred', 'meter-1', at(300), { owner: { kind: 'cse', id: RENUMBERED, nodeId: 'meter-1' } }));
-    await c.engine.execute(enrolUnder('meter-1', RENUMBERED));
+    await c.engine.execute(cmd.createSubscription('sub-2'));
+    await c.engine.execute(enrolUnder('meter-1', RENUMBERED, 'sub-2'));
     await c.settle();
     expect((await state(c.engine, 'credential', 'renumbered-cred'))[1]).toBe('initialized');
     expect((await state(c.engine, 'credential', 'cse-cred-meter-2'))[1]).toBe('enrolled');

@@ -117,11 +117,13 @@ describe('what a scoped stream passes over before decoding, on a fleet with move
   beforeAll(async () => {
     c = await twoStakeholderFleet();
     // On top of the two stakeholders' fleet (a move of mover-08 to sub-09, an AE credential two subscriptions' nodes
-    // used, pseudonym rotations on association): mover-08 moves back, meter-01 is enrolled again, its credential and
+    // used, pseudonym rotations on association): mover-08 moves back, meter-01 is enrolled again twice under sub-01 (a
+    // renumbering and back: one under the CSE-ID it holds changes nothing and is refused, review 295), its credential and
     // mover-08's are rotated (an association established on meter-01's successor, mover-08's rotation abandoned after
     // another move).
     for (const step of [
       cmd.enrolNode('mover-08', 'sub-01'),
+      command('enrolNode', { nodeId: 'meter-01', subscriptionId: 'sub-01', cseId: '/cse-meter-01-renumbered' }, { actor: operator }),
       cmd.enrolNode('meter-01', 'sub-01'),
       cmd.issueCredential('meter-01-cred-2', 'meter-01', at(120), { predecessorId: 'meter-01-cred' }),
       cmd.startCredentialRotation(at(30), 'meter-01-cred', 'meter-01-cred-2'),

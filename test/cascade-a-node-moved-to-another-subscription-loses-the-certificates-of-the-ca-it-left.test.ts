@@ -115,11 +115,13 @@ describe('a node enrolled under another subscription loses the credentials certi
 
   it('enrolled again under the same subscription, it keeps every credential', async () => {
     const c = await opened();
-    await c.engine.execute(cmd.enrolNode('meter-1', 'sub-1'));
+    // The same subscription and CSE-ID would change nothing, and is refused (review 295): a renumbering is the
+    // re-enrolment under the same subscription, which ends sa-1 (its CSE-ID left) but no credential CA sub-1 certified.
+    await c.engine.execute(command('enrolNode', { nodeId: 'meter-1', subscriptionId: 'sub-1', cseId: '/cse-meter-1-renumbered' }, { actor: operator }));
     await c.settle();
     expect(await enrolments(c.store)).toHaveLength(2);
-    expect(await state(c.engine, 'credential', 'svc-sub1')).toEqual(['svc-sub1', 'associated', undefined]);
-    expect(await state(c.engine, 'association', 'sa-1')).toEqual(['sa-1', 'associated', undefined]);
+    expect(await state(c.engine, 'association', 'sa-1')).toEqual(['sa-1', 'revoked', 'affiliationChanged']);
+    expect(await state(c.engine, 'credential', 'svc-sub1')).toEqual(['svc-sub1', 'enrolled', undefined]);
     await keptLive(c.engine);
   });
 

@@ -1,6 +1,16 @@
 import type { Pseudonym } from '../../domain/events/pseudonym.ts';
 import type { PseudonymKey } from './key.ts';
 
+/**
+ * Where the public stream learns the epoch a node's first pseudonym is given out at, for a node whose rotations it has
+ * not folded yet (a frame before the node's first rotation, live or replayed): the epoch of the first rotation the
+ * log records of it, else the one `firstEpoch` (first-epoch.ts) gives it now (past keys.db's mark, else 0). Both
+ * name one pseudonym for a frame served before that rotation is recorded and after (first-epochs.ts).
+ */
+export interface FirstEpochs {
+  firstEpochOf(nodeId: string): Promise<number>;
+}
+
 /** The identifiers that stand for a stakeholder and are replaced in public events (SER-011, SER-025). */
 export type IdentifierKind = 'node' | 'cse' | 'ae' | 'subscription' | 'credential' | 'association';
 
@@ -68,11 +78,26 @@ export const prfInput = (kind: IdentifierKind, id: string, epoch: number, ownerN
  * public stream asks for the same few identifiers over and over and each PRF call is a Secure Environment call.
  */
 export class PseudonymDeriver {
-  readonly #cache = new Map<string, string>();
+  readonly #cache: Map<string, string>;
+  /**
+   * The epoch each node's first pseudonym is given out at (first-epoch.ts), for a node whose rotations the public
+   * stream has not seen yet; without it, 0. It travels with the deriver because the public stream is handed the deriver
+   * (PseudonymRotation.deriver) and nothing else of the rotation.
+   */
+  readonly firstEpochs: FirstEpochs | undefined;
   constructor(
     private readonly key: PseudonymKey,
     private readonly cacheSize = 200_000,
-  ) {}
+    shared?: { readonly cache: Map<string, string>; readonly firstEpochs: FirstEpochs },
+  ) {
+    this.#cache = shared?.cache ?? new Map();
+    this.firstEpochs = shared?.firstEpochs;
+  }
+
+  /** The same key and memo, naming each node with no rotation seen yet at the epoch `firstEpochs` gives. */
+  withFirstEpochs(firstEpochs: FirstEpochs): PseudonymDeriver {
+    return new PseudonymDeriver(this.key, this.cacheSize, { cache: this.#cache, firstEpochs });
+  }
 
   /**
    * The identifier's pseudonym of `epoch`; `ownerNodeId`, the node it belongs to (none for a node's own id);

@@ -128,6 +128,12 @@ export const dueNodes = (
  */
 export const isDue = (rotatedAt: number, now: number, everyMs: number): boolean => rotatedAt <= now - everyMs || rotatedAt > now;
 
+/** The epoch of the node's first rotation the directory holds, if any: one range of `pseudonym_directory_node`. */
+export const firstListedEpoch = (db: Database.Database, nodeId: string): number | undefined => {
+  const epoch = prepared(db, 'SELECT MIN(epoch) FROM pseudonym_directory WHERE node_id = ?').pluck().get(nodeId) as bigint | number | null;
+  return epoch === null ? undefined : Number(epoch);
+};
+
 /** Every pseudonym a node has had, oldest first: for auditors, who may see canonical identities. */
 export const pseudonymHistory = (db: Database.Database, nodeId: string): DirectoryEntry[] =>
   (

@@ -334,11 +334,21 @@ export class PublicIdentities {
     }
   }
 
+  /**
+   * The epoch the node's identifiers are named under now: its latest rotation folded, or, before the first, the epoch
+   * that rotation takes (`deriver.firstEpochs`: the first one the log records, else past keys.db's mark, else 0). At 0
+   * always, a node registered again after a whole-folder restore was named before its first rotation under the
+   * pseudonym integrators saw before the restore, which no rotation in the log records (review 303; SER-011).
+   */
+  async #namingEpoch(deriver: PseudonymDeriver, nodeId: string): Promise<number> {
+    return this.#nodes.rotatedTo(nodeId) ?? (await deriver.firstEpochs?.firstEpochOf(nodeId)) ?? 0;
+  }
+
   /** The identifier's current public form: under its node's epoch and with its node in the derivation, if it has one. */
   async pseudonymOf(deriver: PseudonymDeriver, kind: IdentifierKind, id: string, under: NamedUnder = {}): Promise<string> {
-    if (kind === 'node') return deriver.identifier(kind, id, this.epochOf(id));
+    if (kind === 'node') return deriver.identifier(kind, id, await this.#namingEpoch(deriver, id));
     const node = this.nodeOf(kind, id, under);
-    if (node !== undefined) return deriver.identifier(kind, id, this.epochOf(node), node);
+    if (node !== undefined) return deriver.identifier(kind, id, await this.#namingEpoch(deriver, node), node);
     // An AE-ID owning a credential of no node: one pseudonym per issuance, never one that lasts beside a node's names.
     if (kind === 'ae' && under.credentialId !== undefined) return deriver.identifier(kind, id, 0, undefined, under.credentialId);
     return deriver.identifier(kind, id, 0);

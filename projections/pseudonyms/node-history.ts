@@ -60,6 +60,11 @@ export class NodeHistory {
     return this.#epoch.get(nodeId) ?? 0;
   }
 
+  /** Its latest rotation so far, or undefined before its first. */
+  rotatedTo(nodeId: string): number | undefined {
+    return this.#epoch.get(nodeId);
+  }
+
   subscriptionOf(nodeId: string): string | undefined {
     return this.#enrolment.get(nodeId);
   }

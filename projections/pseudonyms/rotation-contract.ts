@@ -35,7 +35,10 @@ export const skipReason = (error: CredenceError): string => {
 };
 
 export interface PseudonymRotation extends Projection {
-  /** The keyed PRF the rotations use; the public stream needs the same one. */
+  /**
+   * The keyed PRF the rotations use; the public stream needs the same one, and the epoch each node's first rotation
+   * takes (its `firstEpochs`: recorded in the log, else past keys.db's mark), to name a node not rotated yet.
+   */
   readonly deriver: PseudonymDeriver;
   /**
    * Rotates every live node whose class policy interval has passed (engine clock), or whose rotation is dated after

@@ -13,6 +13,7 @@ import { decidedBeforeReset, markDecidedBefore, setupDecidedBefore } from './dec
 import { isDue, nodePseudonym, resetDirectory, setupDirectory } from './directory.ts';
 import { behindMarks, marksBehindTheLog, type NodeEpoch } from './epoch-marks.ts';
 import { firstEpoch } from './first-epoch.ts';
+import { firstEpochsOf } from './first-epochs.ts';
 import { policyFor, RotationPolicy } from './policy.ts';
 import { rotationRecordedNear, type RecordedRotation } from './recorded-near.ts';
 import { NodeLanes, RecordedEpochs } from './rotation-lanes.ts';
@@ -402,7 +403,8 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
       markDecidedBefore(d, NAME, cause ?? 'rebuild', engine.clock.now().getTime());
       resetDirectory(d);
     },
-    deriver,
+    // The public stream names a node before its first rotation at the epoch that rotation takes (review 303).
+    deriver: deriver.withFirstEpochs(firstEpochsOf({ directory: () => db, marks: epochMarks, deriver, engine })),
     apply: applyToDirectory,
     react,
     // The initial pseudonyms of the nodes registered in a batch, in one PRF call (the reactions then find them
