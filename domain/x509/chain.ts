@@ -87,27 +87,17 @@ export class TrustAnchors {
   }
 }
 
-/** How `verifyCertificateChain` takes presented certificates that the path it validates does not use. */
-export interface ChainOptions {
-  /**
-   * Refuse them (reason certificate_on_no_path): every certificate presented must be on the validated path or be the
-   * anchor it ends at. For a chain a protocol run would keep or carry on, sent by anyone before any proof: RFC 4158
-   * path building ignores the others, so junk added to a device's public chain cost nothing to refuse (review 297).
-   */
-  readonly onlyThePath?: boolean;
-}
-
 /**
  * Verifies `chain` (the leaf first, then intermediates in any order; a copy of the root may be among them) at
  * instant `at` by RFC 5280 section 6.1: paths are built from the leaf through the intermediates to a configured
  * anchor (at most MAX_INTERMEDIATES deep) and the first that validates is the outcome; when none does, the refusal
- * of the first candidate is reported. Certificates on no path are ignored, unless `options.onlyThePath`.
+ * of the first candidate is reported. Certificates on no path are ignored (RFC 4158): a device may send its root, a
+ * cross-certificate or a duplicate, and a chain valid by a path other than the shortest must not be refused for them.
  */
 export const verifyCertificateChain = async (
   chain: readonly Uint8Array[],
   anchors: TrustAnchors,
   at: Date,
-  options: ChainOptions = {},
 ): Promise<VerifiedCertificate> => {
   if (chain.length === 0) throw new TypeError('chain must hold at least the leaf certificate');
   if (chain.length > MAX_PRESENTED) throw certificateRejected('path_too_long', `${chain.length} certificates presented`);
@@ -125,10 +115,6 @@ export const verifyCertificateChain = async (
     } catch (error) {
       firstRefusal ??= error;
       continue;
-    }
-    if (options.onlyThePath) {
-      const unused = parsed.find((c) => !path.certs.includes(c) && !sameBytes(c.der, path.anchor.der));
-      if (unused !== undefined) throw certificateRejected('certificate_on_no_path', unused.cert.subject);
     }
     return verified(leaf, path.anchor);
   }

@@ -46,11 +46,6 @@ export type CertificateRejection =
   | 'key_identifier_mismatch'
   /** A CA without subjectKeyIdentifier, or an issued certificate without authorityKeyIdentifier (4.2.1.1, 4.2.1.2). */
   | 'missing_key_identifier'
-  /**
-   * A presented certificate neither on the validated path nor the anchor it ends at, where only those may come
-   * (`verifyCertificateChain`'s `onlyThePath`: a hello's chain, which a pending run would otherwise carry; review 297).
-   */
-  | 'certificate_on_no_path'
   /** The factory certificate certifies another key than the device's bootstrap key. */
   | 'certified_key_mismatch'
   /** Any other refusal by the path-validation engine. */

@@ -25,11 +25,11 @@ export interface VerifiedChain {
 }
 
 /**
- * IDevID bootstrap (SER-SWIR-04), what the hello alone shows: its chain must verify now against `trustAnchors`, carry
- * no certificate but those on the validated path and the anchor it ends at, and certify the bootstrap key the hello
- * claims. Refused at once, alike for every hello and before the bootstrap is looked up (`checkRecordedCertificate`
- * then compares with the record). Junk certificates added to a device's public chain are refused rather than ignored:
- * a run keeps nothing of the chain, but the hello is read whole to make its challenge (review 297).
+ * IDevID bootstrap (SER-SWIR-04), what the hello alone shows: its chain must verify now against `trustAnchors` and
+ * certify the bootstrap key the hello claims. Refused at once, alike for every hello and before the bootstrap is looked
+ * up (`checkRecordedCertificate` then compares with the record). Certificates off the validated path are ignored, as
+ * pre-provisioning ignores them (a root, a cross-certificate, a duplicate; review 304); a run keeps nothing of the
+ * chain, so junk added to it costs a pending run nothing (review 297).
  */
 export const verifyManufacturerChain = async (
   step: string,
@@ -43,7 +43,7 @@ export const verifyManufacturerChain = async (
   if (kind === 'psk256') throw protocolFailure(step, 'credential_mismatch', 'a PSK bootstrap has no manufacturer certificate');
   if (!trustAnchors) throw protocolFailure(step, 'certificate_rejected', 'no manufacturer trust anchors configured');
   try {
-    const verified = await verifyCertificateChain(chain.map((c) => fromBase64url(c)), trustAnchors, now, { onlyThePath: true });
+    const verified = await verifyCertificateChain(chain.map((c) => fromBase64url(c)), trustAnchors, now);
     if (verified.publicKey.kind !== kind || publicKeyFingerprint(kind, verified.publicKey.bytes) !== fingerprint) {
       throw protocolFailure(step, 'credential_mismatch', 'certificate does not certify the bootstrap key');
     }
