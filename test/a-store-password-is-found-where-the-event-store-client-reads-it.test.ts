@@ -21,6 +21,12 @@ const STRINGS = [
   'esdb://admin:changeit@127.0.0.1:2113',
   'esdb://127.0.0.1:2113?tls=false',
   'esdb://127.0.0.1:2113,127.0.0.2:2113?tlsVerifyCert=true',
+  // Review 304 item 3: a ':' and an '@' after the host. The client's rule (parseCredentials: `[^:]+:[^@]+` and '@'
+  // right after the scheme, no end at '/', '?' or '#') reads this as user h, password `2113/?a=b`, host d, so it does
+  // carry a password, as it does across the '?' below.
+  'esdb://h:2113/?a=b:c@d',
+  'esdb://admin:Se?cret@127.0.0.1:1?tls=false',
+  'esdb://h:2113/?tls=false',
 ];
 
 const clientPassword = (connection: string): boolean => {
@@ -37,6 +43,13 @@ const warningsOf = (sources: Parameters<typeof loadServiceConfig>[0]): string[] 
 describe('a store password is found where the event store client reads it', () => {
   it.each(STRINGS)('agrees with the client on %s', (connection) => {
     expect(storeCarriesPassword(connection)).toBe(clientPassword(connection));
+  });
+
+  it('the client reads a ":" and "@" past the host as credentials, and so does the check', () => {
+    expect(parseConnectionString('esdb://h:2113/?a=b:c@d').defaultCredentials).toEqual({ username: 'h', password: '2113/?a=b' });
+    expect(storeCarriesPassword('esdb://h:2113/?a=b:c@d')).toBe(true);
+    expect(parseConnectionString('esdb://admin:Se?cret@127.0.0.1:1?tls=false').defaultCredentials).toEqual({ username: 'admin', password: 'Se?cret' });
+    expect(storeCarriesPassword('esdb://admin:Se?cret@127.0.0.1:1?tls=false')).toBe(true);
   });
 
   it.each(['esdb://admin:Se?cret@127.0.0.1:2113?tls=false', 'esdb://ad?min:Secret@127.0.0.1:2113?tls=false'])('%s on the command line is warned of, never echoed', (store) => {

@@ -38,6 +38,30 @@ describe.skipIf(!asRoot)('a device folder through a link another account owns', 
     expect(run.output).toContain(`${link} is a link owned by uid ${NOBODY}`);
   });
 
+  // Review 304 item 1: only the names of the path as given were lstat-ed, so a link of root's (or this account's) to
+  // another account's link was followed through it unseen: each link's target is walked name by name as well.
+  it('is refused when the link is reached through a link root owns (two hops), naming the other account\'s link', async () => {
+    const foreign = join(root, 'hop2');
+    symlinkSync(target, foreign);
+    lchownSync(foreign, NOBODY, NOBODY);
+    const first = join(root, 'hop1');
+    symlinkSync(foreign, first);
+    const run = await deviceCli(['status', '--dir', first]);
+    expect(run.code).not.toBe(0);
+    expect(run.output).toContain(`${foreign} is a link owned by uid ${NOBODY}`);
+  });
+
+  it('is refused when a link root owns leads to a path under the other account\'s link, given relative', async () => {
+    const foreign = join(root, 'hop-up');
+    symlinkSync(target, foreign);
+    lchownSync(foreign, NOBODY, NOBODY);
+    const first = join(root, 'hop-rel');
+    symlinkSync('hop-up/dev', first);
+    const run = await deviceCli(['status', '--dir', first]);
+    expect(run.code).not.toBe(0);
+    expect(run.output).toContain(`${foreign} is a link owned by uid ${NOBODY}`);
+  });
+
   it('a link root owns is followed as before', async () => {
     const link = join(root, 'mine');
     symlinkSync(target, link);

@@ -24,7 +24,11 @@ describe('trustProxy refuses a range that trusts every address of a family', () 
     ['10.0.0.0/7', 'IPv4', '/8'],
     ['::/0', 'IPv6', '/16'],
     ['2000::/3', 'IPv6', '/16'],
-    ['fc00::/7', 'IPv6', '/16'],
+    ['fe00::/7', 'IPv6', '/16'],
+    ['fc00::/6', 'IPv6', '/16'],
+    ['fd00::/8', 'IPv6', '/16'],
+    ['fe80::/9', 'IPv6', '/16'],
+    ['fec0::/10', 'IPv6', '/16'],
   ])('%s: the %s prefix must be at least %s', (entry, family, bound) => {
     const refusal = refusalOf(entry);
     expect(refusal).toContain('"rule":"proxy_address"');
@@ -46,6 +50,13 @@ describe('trustProxy refuses a range that trusts every address of a family', () 
 
   it.each(['10.0.0.0/8', '::ffff:10.0.0.0/104', '2001:db8::/32', 'fc00::/16', 'loopback,linklocal,uniquelocal', '192.0.2.7'])('%s is still accepted', (entry) => {
     expect(loadServiceConfig({ flags: { trustProxy: entry } }).trustProxy.length).toBeGreaterThan(0);
+  });
+
+  // Review 304 item 2: fc00::/7 and fe80::/10 are exactly what `uniquelocal` and `linklocal` name, so a config
+  // written with them, accepted before the /16 bound, must not fail after an upgrade; any other spelling of the same
+  // range is the same range.
+  it.each(['fc00::/7', 'fe80::/10', 'FC00::/7', 'fe80:0::/10', 'fc00::/7,fe80::/10,10.0.0.0/8'])('%s, a range proxy-addr names, is accepted', (entry) => {
+    expect(loadServiceConfig({ flags: { trustProxy: entry } }).trustProxy).toEqual(entry.split(','));
   });
 
   it.each([' ', ',', ' , '])('CREDENCE_TRUST_PROXY=%j, naming no proxy, is refused rather than emptying the file list', (value) => {

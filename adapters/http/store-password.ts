@@ -7,6 +7,8 @@
  * Split as the client splits it (its parseConnectionString, after the string is trimmed): the user name up to the
  * first `:`, the password from there up to the next `@`, then `.trim().split(':')`. Review 298 item 1: stopping
  * them at `/`, `?` or `#` instead missed `esdb://admin:Se?cret@…`, which the client reads as password `Se?cret`.
+ * Nor do they end with the authority (review 304 item 3): the client reads `esdb://h:2113/?a=b:c@d` as user h,
+ * password `2113/?a=b`, host d, and sends that password, so it is one on the command line as much as any.
  * Not the client's parser itself: only the store adapter loads the client (eventstoredb/connection-string.ts); the
  * test holds the two to the same answer.
  */

@@ -26,8 +26,8 @@ const addressBits = (address: string): string => {
  * The widest ranges named (review 298 item 5): a client inside a named range writes X-Forwarded-For itself and is
  * believed, so `0.0.0.0/0`, `::/0` or `::ffff:0:0/96` (every IPv4 client, which proxy-addr compares in that mapped
  * form) let every client choose its address, and with it its own rate-limit budget and failed-token count. A /8 of
- * IPv4 and a /16 of IPv6 are past any deployment's proxies (`uniquelocal` and `linklocal` name fc00::/7 and fe80::/10).
- * With at most 64 entries, such ranges together cannot cover a family either (64 /8s are a quarter of IPv4).
+ * IPv4 and a /16 of IPv6 are past any deployment's proxies. With at most 64 entries, such ranges together cannot cover
+ * a family either (64 /8s are a quarter of IPv4).
  */
 const LEAST_IPV4_PREFIX = 8;
 const LEAST_IPV6_PREFIX = 16;
@@ -35,13 +35,24 @@ const LEAST_IPV6_PREFIX = 16;
 const MAPPED_BITS = `${'0'.repeat(80)}${'1'.repeat(16)}`;
 const LEAST_MAPPED_PREFIX = 96 + LEAST_IPV4_PREFIX;
 
+/**
+ * The two IPv6 ranges wider than a /16 that are taken all the same, however spelt: exactly what proxy-addr's
+ * `uniquelocal` (fc00::/7) and `linklocal` (fe80::/10) name, which are accepted too, so a configuration written with
+ * the ranges before the /16 bound still starts (review 304 item 2).
+ */
+const NAMED_IPV6_RANGES = [
+  { prefix: 7, first: addressBits('fc00::').slice(0, 7) },
+  { prefix: 10, first: addressBits('fe80::').slice(0, 10) },
+];
+
 const TRUSTS_ITS_OWN = 'every client inside a named range may name its own address in X-Forwarded-For, and with it its own rate-limit budget and failed-token count';
 
 const wideRangeIssue = (family: number, bits: string, prefix: number): string | undefined => {
   if (family === 4 && prefix < LEAST_IPV4_PREFIX) return `is too wide: an IPv4 range must have a prefix of at least /${LEAST_IPV4_PREFIX} (${TRUSTS_ITS_OWN})`;
   if (family === 4) return undefined;
+  if (NAMED_IPV6_RANGES.some((named) => named.prefix === prefix && bits.startsWith(named.first))) return undefined;
   if (prefix < LEAST_IPV6_PREFIX) {
-    return `is too wide: an IPv6 range must have a prefix of at least /${LEAST_IPV6_PREFIX} (${TRUSTS_ITS_OWN}); name fc00::/7 and fe80::/10 as uniquelocal and linklocal`;
+    return `is too wide: an IPv6 range must have a prefix of at least /${LEAST_IPV6_PREFIX} (${TRUSTS_ITS_OWN}); of the wider ones only fc00::/7 and fe80::/10 (uniquelocal and linklocal) are taken`;
   }
   const shared = Math.min(prefix, MAPPED_BITS.length);
   if (prefix < LEAST_MAPPED_PREFIX && bits.slice(0, shared) === MAPPED_BITS.slice(0, shared)) {

@@ -1,8 +1,9 @@
-import { chmodSync, closeSync, fchmodSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, statSync, type Stats } from 'node:fs';
-import { dirname, join, parse, resolve, sep } from 'node:path';
+import { chmodSync, closeSync, fchmodSync, lstatSync, mkdirSync, openSync, readdirSync, statSync, type Stats } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { validationError } from '../../../domain/errors.ts';
 import { foreignSecretFileMessage, foreignSecretFolderMessage, type SecretRole } from './secret-file-advice.ts';
+import { ownedByAnotherAccount, walkAsLookedUp } from './trusted-file.ts';
 
 /** A data folder: only its owner may list, enter or change it. */
 export const DATA_DIR_MODE = 0o700;
@@ -101,45 +102,30 @@ export const foreignOwnedPathsIn = (dir: string, field = 'data'): ForeignOwnedPa
 };
 
 /**
- * Refused when `path` passes through a link (any of its components, the last one included) that an account other
- * than this process's and root owns, naming the link and its owner: the rest of this module judges a link by its
- * target, so a link another account owns, to a folder of this account's, passed every owner check, and that account
- * can point it elsewhere whenever it likes (found in review 302: as `nobody`, /tmp/x to a root-owned folder; root's
- * `device init --dir /tmp/x` locked and wrote the target). ssh's StrictModes refuses the same. Components that do not
- * exist end the walk; where the platform has no uids there is no check.
+ * Refused when `path` passes through a link (any of its components, the last one included, and any met in a link's
+ * target on the way) that an account other than this process's and root owns, naming the link and its owner: the rest
+ * of this module judges a link by its target, so a link another account owns, to a folder of this account's, passed
+ * every owner check, and that account can point it elsewhere whenever it likes (found in review 302: as `nobody`,
+ * /tmp/x to a root-owned folder; root's `device init --dir /tmp/x` locked and wrote the target). Review 304: a link of
+ * root's to that link was followed through it unseen, so the path is walked as the system looks it up (trusted-file.ts,
+ * walkAsLookedUp). ssh's StrictModes refuses the same. A name that cannot be looked up (missing, not permitted) ends
+ * the walk, as too many links do: the opening's own checks name those. Where the platform has no uids there is no check.
  */
 export const assertNoForeignLinkOn = (path: string, field: string, subject: string): void => {
   const expected = process.geteuid?.();
   if (expected === undefined) return;
   const absolute = resolve(path);
-  const { root } = parse(absolute);
-  let walked = root;
-  for (const name of absolute.slice(root.length).split(sep).filter((n) => n !== '')) {
-    walked = join(walked, name);
-    let stat: Stats | undefined;
-    try {
-      stat = lstatSync(walked, { throwIfNoEntry: false });
-    } catch {
-      return; // not listable by this account: the opening's own checks say so
-    }
-    if (stat === undefined) return;
-    if (!stat.isSymbolicLink() || stat.uid === expected || stat.uid === 0) continue;
-    const target = (() => {
-      try {
-        return ` (to ${readlinkSync(walked)})`;
-      } catch {
-        return '';
-      }
-    })();
-    throw validationError(
-      [{
-        path: field,
-        rule: 'owner',
-        message: `${walked} is a link owned by uid ${stat.uid}${target}, neither uid ${expected} that Credence runs as nor root: that account can point it at another folder whenever it likes, so it is not followed; give the folder's own path, or remove the link if you do not know how it came there`,
-      }],
-      subject,
-    );
-  }
+  const link = walkAsLookedUp(absolute, (step) => (step.kind === 'name' && step.target !== undefined && ownedByAnotherAccount(step.stat.uid, expected) ? step : undefined));
+  if (link === undefined) return;
+  const onTheWay = link.entry === absolute ? '' : `, on the way to ${absolute}`;
+  throw validationError(
+    [{
+      path: field,
+      rule: 'owner',
+      message: `${link.entry} is a link owned by uid ${link.stat.uid} (to ${link.target})${onTheWay}, neither uid ${expected} that Credence runs as nor root: that account can point it at another folder whenever it likes, so it is not followed; give the folder's own path, or remove the link if you do not know how it came there`,
+    }],
+    subject,
+  );
 };
 
 /** `path` when another account owns it (a link judged by its target); none when it is missing or ours. */

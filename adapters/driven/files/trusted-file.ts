@@ -96,14 +96,23 @@ const foldersProblem = (named: string, real: string, self: number): string | und
 const MAX_LINKS = 40;
 
 /**
- * What is wrong with the path `given` as realpathSync looks it up, the file opened being the one it finds: name by
- * name from / (a relative path from the working folder), a link met replaced by what it names, `..` dropped with the
- * name before it (path.resolve, as realpathSync does). Each folder a name is looked up in is held to the rule above,
- * and each link met must be this account's or root's (in a sticky folder its owner may replace it): whoever may put
- * another name in place of one on the way chooses what the path leads to. Review 194: `gw/key.pub`, a link in a folder
- * anyone could write, led to a key in folders of this account, and only those, the real path's, were checked.
+ * One step of a path's lookup (walkAsLookedUp): a name looked up in `folder` (a real path: no link in it; its lstat
+ * `inFolder`), the `entry` it makes, its lstat, and a link's `target`; or an entry that cannot be lstat-ed (missing,
+ * not permitted), or more than MAX_LINKS links met. Either of the last two ends the walk.
  */
-const givenPathProblem = (named: string, given: string, self: number): string | undefined => {
+export type LookupStep =
+  | { readonly kind: 'name'; readonly folder: string; readonly inFolder: Stats; readonly entry: string; readonly stat: Stats; readonly target: string | undefined }
+  | { readonly kind: 'unreadable'; readonly entry: string; readonly error: NodeJS.ErrnoException }
+  | { readonly kind: 'too_many_links' };
+
+/**
+ * `given` as realpathSync looks it up, each step handed to `visit` until it answers (what the walk returns) or the
+ * walk ends: name by name from / (a relative path from the working folder), a link met replaced by what it names,
+ * its target's names looked up in turn (review 304: a link to another link, or to a path through one, is met too),
+ * `..` dropped with the name before it (path.resolve, as realpathSync does). A link's step comes before the count of
+ * links that ends a loop. POSIX paths: where the platform has no uids, the callers do not walk.
+ */
+export const walkAsLookedUp = <T>(given: string, visit: (step: LookupStep) => T | undefined): T | undefined => {
   const pending = resolve(given).split('/');
   let folder = '/'; // a real path: every name in it looked up, none a link
   let links = 0;
@@ -119,24 +128,41 @@ const givenPathProblem = (named: string, given: string, self: number): string | 
       stat = lstatSync(entry);
       target = stat.isSymbolicLink() ? readlinkSync(entry) : undefined;
     } catch (error) {
-      return `${named} is reached through ${entry}, which cannot be checked (${(error as NodeJS.ErrnoException).code ?? 'error'})`;
+      return visit({ kind: 'unreadable', entry, error: error as NodeJS.ErrnoException });
     }
-    if (!inFolder.isDirectory()) return `${named} is reached through ${folder}, which changed while it was checked (no longer a folder): try again`;
-    const rule = folderRule(folder, inFolder, self, ANOTHER_PATH);
-    if (rule !== undefined) return `${named} is reached through ${entry}, in ${folder}, ${rule}`;
+    const answer = visit({ kind: 'name', folder, inFolder, entry, stat, target });
+    if (answer !== undefined) return answer;
     if (target === undefined) {
       folder = entry;
       continue;
     }
-    if (ownedByAnotherAccount(stat.uid, self)) {
-      return `${named} is reached through the link ${entry}, owned by uid ${stat.uid}, not by this account (uid ${self}) or root: that account may put another link in its place; name the file by its real path, or make the link yourself`;
-    }
-    if (++links > MAX_LINKS) return `${named} is reached through more than ${MAX_LINKS} links (ELOOP)`;
+    if (++links > MAX_LINKS) return visit({ kind: 'too_many_links' });
     pending.unshift(...resolve(folder, target).split('/'));
     folder = '/';
   }
   return undefined;
 };
+
+/**
+ * What is wrong with the path `given` as realpathSync looks it up (walkAsLookedUp), the file opened being the one it
+ * finds. Each folder a name is looked up in is held to the rule above, and each link met must be this account's or
+ * root's (in a sticky folder its owner may replace it): whoever may put another name in place of one on the way
+ * chooses what the path leads to. Review 194: `gw/key.pub`, a link in a folder anyone could write, led to a key in
+ * folders of this account, and only those, the real path's, were checked.
+ */
+const givenPathProblem = (named: string, given: string, self: number): string | undefined =>
+  walkAsLookedUp(given, (step) => {
+    if (step.kind === 'unreadable') return `${named} is reached through ${step.entry}, which cannot be checked (${step.error.code ?? 'error'})`;
+    if (step.kind === 'too_many_links') return `${named} is reached through more than ${MAX_LINKS} links (ELOOP)`;
+    const { folder, inFolder, entry, stat, target } = step;
+    if (!inFolder.isDirectory()) return `${named} is reached through ${folder}, which changed while it was checked (no longer a folder): try again`;
+    const rule = folderRule(folder, inFolder, self, ANOTHER_PATH);
+    if (rule !== undefined) return `${named} is reached through ${entry}, in ${folder}, ${rule}`;
+    if (target !== undefined && ownedByAnotherAccount(stat.uid, self)) {
+      return `${named} is reached through the link ${entry}, owned by uid ${stat.uid}, not by this account (uid ${self}) or root: that account may put another link in its place; name the file by its real path, or make the link yourself`;
+    }
+    return undefined;
+  });
 
 /**
  * What is wrong with the folders a trusted file `file` is in (or will be made in), by the rules `withTrustedFile`
