@@ -8,7 +8,7 @@ import { DroppedFrame } from './schemas.ts';
  * in a URL, so this reads the text/event-stream body of a `fetch` with the bearer header (WHATWG HTML, "Parsing
  * an event stream"). It resumes with `Last-Event-ID` after a drop, waiting what the server's `retry:` asked; a
  * server error (5xx, as a proxy answers while the service restarts), 408 or 429 is tried again within the same
- * bounds; a refusal (401, 403, any other 4xx) or an `unauthorised` drop ends it for good. A resume refused as of
+ * bounds (a 429 too_many_streams ends it for a page that yields, `yieldWhenStreamsAreHeld`); a refusal (401, 403, any other 4xx) or an `unauthorised` drop ends it for good. A resume refused as of
  * another log is told apart (`otherLog`), so that a page can follow the new log instead of showing the API's advice.
  * A connection whose answer does not come within the API's request bound, or that goes silent for
  * STREAM_SILENCE_MS, is given up and made again, as a dropped one is (review 212).
@@ -38,6 +38,11 @@ export interface StreamOptions {
   readonly onEvent: (event: StreamEvent) => void;
   readonly onStatus: (status: StreamStatus) => void;
   readonly signal: AbortSignal;
+  /**
+   * A 429 too_many_streams ends the stream as a refusal rather than being tried again: a page that can do without one
+   * (an entity's, which is read again when asked) leaves the server's streams to the pages that need one (review 304).
+   */
+  readonly yieldWhenStreamsAreHeld?: boolean;
 }
 
 interface Frame {
@@ -162,6 +167,9 @@ const EVENT_ID = /^\d{1,20}(?:~[0-9a-f]{8})?$/;
 /** The position of an event id (what the feed shows); the id itself is sent back whole. */
 export const positionOfEventId = (id: string): string => id.split('~', 1)[0] ?? '';
 
+/** A 429 too_many_streams: the streams the server allows the principal (or the service) are all held. */
+export const streamsAllHeld = (error: ApiError): boolean => error.status === 429 && (error.problem.type ?? '').endsWith('too_many_streams');
+
 /** A 409 resume_point_not_in_log: the resume point (the last event id, sent back) is not of the server's log. */
 const isOtherLog = (status: number, error: ApiError): boolean => status === 409 && (error.problem.type ?? '').endsWith('resume_point_not_in_log');
 
@@ -198,7 +206,7 @@ export const followEvents = (api: Api, options: StreamOptions): void => {
   /** A connection answered with an error status: tried again (a server's failure) or ended (a refusal). */
   const refusedOutcome = async (response: Response, path: string): Promise<Outcome> => {
     const error = await api.errorOf(response, path);
-    if (transient(response.status)) {
+    if (transient(response.status) && !(options.yieldWhenStreamsAreHeld === true && streamsAllHeld(error))) {
       failures += 1;
       waitMs = boundedRetry(Math.max(backoff(retryMs, failures), retryAfterMs(response.headers.get('retry-after')) ?? 0));
       // Said as the server's failure, not as a refusal: nothing the user or the role has to change.

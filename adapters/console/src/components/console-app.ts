@@ -3,17 +3,10 @@ import { Api, apiErrorOf, bounded, describeError, problemOf, REQUEST_TIMEOUT_MS,
 import { waitText } from '../retry-after.ts';
 import { PAGES, parseRoute, type Route } from '../router.ts';
 import { clearSession, loadSession, parseToken, saveSession, type Session } from '../session.ts';
-import { watchSession, type Visibility } from '../session-watch.ts';
+import { watchSession } from '../session-watch.ts';
+import { documentVisibility } from '../document-visibility.ts';
 import { ConsoleElement } from './base.ts';
 import { visibleText } from '../visible-text.ts';
-
-const documentVisibility: Visibility = {
-  hidden: () => document.hidden,
-  onChange: (listener) => {
-    document.addEventListener('visibilitychange', listener);
-    return () => document.removeEventListener('visibilitychange', listener);
-  },
-};
 
 /** The shell: sign-in, navigation, and the page the hash names. */
 export class ConsoleApp extends ConsoleElement {

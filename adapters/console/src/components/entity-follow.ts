@@ -4,7 +4,9 @@ import { describeError, type Api } from '../api.ts';
 import type { DependencyGraph, GraphNode } from '../dependencies.ts';
 import type { Load } from './base.ts';
 import { StreamEventData } from '../schemas.ts';
-import { followEvents, type StreamEvent, type StreamStatus } from '../sse.ts';
+import { documentVisibility } from '../document-visibility.ts';
+import type { Visibility } from '../session-watch.ts';
+import { followEvents, streamsAllHeld, type StreamEvent, type StreamStatus } from '../sse.ts';
 import { visibleText } from '../visible-text.ts';
 
 /** Events come in bursts (a cascade): one read after a quiet moment, and at least this often while they flow (as the overview). */
@@ -48,6 +50,8 @@ export interface FollowOptions {
   readonly readAgain: (changed: boolean) => Promise<boolean>;
   /** Something shown changed (the stream's status, the instant read). */
   readonly changed: () => void;
+  /** Whether the tab is shown, and when that changes: the document's by default. */
+  readonly visibility?: Visibility;
 }
 
 /**
@@ -56,6 +60,11 @@ export interface FollowOptions {
  * reads the page again, a burst once, one read at a time; the page is also read again each time the stream goes live,
  * for what was appended while it was not. Whether the role may read the stream is the server's to say, as on the
  * overview: a refusal, or an interruption, leaves the page "as read at" its last read, with Read again.
+ *
+ * The page can do without a stream, so it holds none it does not use (review 304: four entity tabs took all four of
+ * the principal's streams, and Live events or the overview in a fifth, or the operator's CLI, was refused): a hidden
+ * tab's page releases its stream and, shown again, reads the page again and follows again; and one the server answers
+ * 429 too_many_streams is "as read at" with why and Read again, which tries once more, rather than trying again by itself.
  */
 export class EntityFollow {
   status: StreamStatus | undefined = undefined;
@@ -63,7 +72,13 @@ export class EntityFollow {
   readAt: Date | undefined = undefined;
   /** Why the last read again after an event failed: the page is as read before it. */
   failure: unknown = undefined;
-  #abort: AbortController | undefined;
+  /** From `start` to `stop`: the entity's page, which reads are of. */
+  #session: AbortController | undefined;
+  /** The stream held for the page (none while the tab is hidden). */
+  #stream: AbortController | undefined;
+  /** The tab is hidden: the page holds no stream until it is shown. */
+  #hidden = false;
+  #stopWatching: (() => void) | undefined;
   #quiet: ReturnType<typeof setTimeout> | undefined;
   #firstPending: number | undefined;
   #reading: Promise<void> | undefined;
@@ -75,9 +90,13 @@ export class EntityFollow {
 
   constructor(private readonly options: FollowOptions) {}
 
+  private get visibility(): Visibility {
+    return this.options.visibility ?? documentVisibility;
+  }
+
   /** Whether a stream is held (or being set up) for the page. */
   get following(): boolean {
-    return this.#abort !== undefined && !this.#abort.signal.aborted;
+    return this.#stream !== undefined && !this.#stream.signal.aborted;
   }
 
   /**
@@ -87,26 +106,37 @@ export class EntityFollow {
   get current(): boolean {
     const state = this.status?.state;
     // Not started yet: the entity was just read, and the stream is started once its timeline is too.
-    if (this.#abort === undefined) return this.failure === undefined;
+    if (this.#session === undefined) return this.failure === undefined;
     const settingUp = !this.#interrupted && (state === undefined || state === 'connecting');
     return this.following && (state === 'live' || settingUp) && this.failure === undefined;
   }
 
-  /** Starts following, from now, until `stop` (another entity, leaving the page). */
+  /** Starts following, from now, until `stop` (another entity, leaving the page); a hidden tab's once it is shown. */
   start(): void {
     this.stop();
-    const abort = new AbortController();
-    this.#abort = abort;
-    const own = abort.signal;
+    this.#session = new AbortController();
+    this.#stopWatching = this.visibility.onChange(() => this.#visibilityChanged());
+    if (this.visibility.hidden()) this.#release();
+    else this.#open();
+  }
+
+  /** A stream from now, in place of any held. */
+  #open(): void {
+    this.#stream?.abort();
+    const stream = new AbortController();
+    this.#stream = stream;
+    const own = stream.signal;
+    this.status = undefined;
     followEvents(this.options.api(), {
       query: 'from=end',
       signal: own,
+      yieldWhenStreamsAreHeld: true,
       onStatus: (status) => {
         if (own.aborted) return;
         // Another store answers at this address: the page needs no history, so it follows the new log from now and is
         // read again, as the overview does (review 192).
         if (status.state === 'otherLog') {
-          this.start();
+          this.#open();
           this.schedule();
           return;
         }
@@ -126,13 +156,53 @@ export class EntityFollow {
   }
 
   stop(): void {
-    this.#abort?.abort();
-    this.#abort = undefined;
+    this.#session?.abort();
+    this.#session = undefined;
+    this.#stream?.abort();
+    this.#stream = undefined;
+    this.#stopWatching?.();
+    this.#stopWatching = undefined;
+    this.#hidden = false;
     clearTimeout(this.#quiet);
     this.#firstPending = undefined;
     this.status = undefined;
     this.failure = undefined;
     this.#interrupted = false;
+  }
+
+  /** The stream refused for good (the role, a revoked token): neither hiding nor showing the tab changes that. */
+  get #refusedForGood(): boolean {
+    const status = this.status;
+    return status?.state === 'ended' || (status?.state === 'refused' && !streamsAllHeld(status.error));
+  }
+
+  #visibilityChanged(): void {
+    if (this.#session === undefined || this.#refusedForGood) return;
+    const hidden = this.visibility.hidden();
+    if (hidden === this.#hidden) return;
+    if (hidden) {
+      this.#release();
+    } else {
+      // Shown again: what changed while it was hidden came on no stream, the entity's dependents' changes included, so
+      // the whole page is read again, once the new stream is live (or refused) if that is within the quiet moment.
+      this.#hidden = false;
+      this.#changed = true;
+      this.#open();
+      this.schedule();
+    }
+    this.options.changed();
+  }
+
+  /** The tab is hidden: its stream is left to the pages and clients that need one, and no read is made meanwhile. */
+  #release(): void {
+    this.#hidden = true;
+    this.#stream?.abort();
+    this.#stream = undefined;
+    this.status = undefined;
+    // Not "Now" again until a stream is live once it is shown.
+    this.#interrupted = true;
+    clearTimeout(this.#quiet);
+    this.#firstPending = undefined;
   }
 
   /** The entity was read (on opening, Retry): the time the page says while it does not follow. */
@@ -141,17 +211,23 @@ export class EntityFollow {
     this.failure = undefined;
   }
 
-  /** "Read again": now, whatever the stream. */
+  /**
+   * "Read again": now, whatever the stream. The streams it was refused as all held elsewhere, it asks for one once
+   * more: the user asked, so this is no loop.
+   */
   readNow(): Promise<void> {
     clearTimeout(this.#quiet);
     this.#firstPending = undefined;
     this.#changed = true;
-    return this.#read(this.#abort?.signal ?? AbortSignal.abort());
+    const status = this.status;
+    if (this.#session !== undefined && !this.#hidden && status?.state === 'refused' && streamsAllHeld(status.error)) this.#open();
+    return this.#read(this.#session?.signal ?? AbortSignal.abort());
   }
 
   private schedule(): void {
-    const signal = this.#abort?.signal;
-    if (signal === undefined || signal.aborted) return;
+    const signal = this.#session?.signal;
+    // A hidden tab reads nothing (a read under way may ask for one more): what is left is read once it is shown.
+    if (signal === undefined || signal.aborted || this.#hidden) return;
     const now = Date.now();
     this.#firstPending ??= now;
     clearTimeout(this.#quiet);
@@ -204,9 +280,13 @@ export class EntityFollow {
   }
 
   #whyNotFollowing(): string {
+    if (this.#hidden) return 'changes are not followed while this tab is hidden: its event stream is left to other pages and clients, and taken again once the tab is shown';
     const status = this.status;
     switch (status?.state) {
       case 'refused':
+        if (streamsAllHeld(status.error)) {
+          return `changes are not followed: every event stream the server allows is held, by other pages or clients of this token or, past the service's own cap, by others (${status.error.status}${status.error.problem.detail ? `: ${visibleText(status.error.problem.detail)}` : ''}); this page does not wait for one, so that the pages that need a stream get it`;
+        }
         return `changes are not followed: the server refused the event stream (${status.error.status}${status.error.problem.detail ? `: ${visibleText(status.error.problem.detail)}` : ''})`;
       case 'reconnecting':
         return `changes are not followed while the event stream is interrupted (${visibleText(status.why)})`;
