@@ -79,10 +79,13 @@ describe('credence query on the data folder of a running service', () => {
     await credence.engine.execute(cmd.revokeCredential('cred-b', 'superseded'));
     const alone = capture();
     expect(await main(['query', 'revocations', '--json', '--data', dir], alone.io), alone.err.join('\n')).toBe(0);
-    expect(alone.err).toEqual([]);
+    // The cascade (the service's to run) has not handled cred-b's revocation: its revocations to come are this query's
+    // rows, so the answer counts it and says so (review 305); the read models themselves are at the head.
+    expect(alone.err.join('\n')).toMatch(/^note: the revocation cascade has \d+ event\(s\) of the store still to handle/);
+    expect(alone.err.join('\n')).not.toMatch(/the read models were/);
     const answer = JSON.parse(alone.out.join('\n')) as { rows: { id?: string }[]; eventsBehind: number };
     expect(answer.rows.map((r) => r.id)).toEqual(['cred-a', 'cred-b']);
-    expect(answer.eventsBehind).toBe(0);
+    expect(answer.eventsBehind).toBeGreaterThan(0);
     expect(existsSync(join(dir, SERVICE_LOCK_FILE))).toBe(false);
   }, 60_000);
 });

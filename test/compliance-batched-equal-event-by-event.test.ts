@@ -211,7 +211,7 @@ describe('the compliance read model, live and in batches, against its rules stat
     db.exec('CREATE INDEX compliance_revocations_reason ON compliance_revocations (reason, at)');
     complianceProjection().setup(db);
     const indexes = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'compliance_revocations'").all() as { name: string }[]).map((r) => r.name);
-    expect(indexes).toEqual(['compliance_revocations_at']);
+    expect(indexes).toEqual(['compliance_revocations_at', 'compliance_revocations_recorded']);
     const plan = db
       .prepare('EXPLAIN QUERY PLAN SELECT * FROM compliance_revocations WHERE at >= ? AND at < ? AND (? IS NULL OR reason = ?) ORDER BY position')
       .all(0, 1, 'keyCompromise', 'keyCompromise') as { detail: string }[];

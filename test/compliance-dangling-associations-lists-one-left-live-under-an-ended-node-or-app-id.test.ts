@@ -153,7 +153,7 @@ describe('dangling-associations lists an association left live under an ended no
 
     complianceProjection().setup(db);
 
-    expect(db.prepare("SELECT version FROM projection_schemas WHERE name = 'compliance'").pluck().get()).toBe(11n);
+    expect(db.prepare("SELECT version FROM projection_schemas WHERE name = 'compliance'").pluck().get()).toBe(12n);
     expect(readCheckpoint(db, 'compliance')).toBeUndefined();
     for (const table of ['compliance_associations', 'compliance_endings', 'compliance_association_configurations']) {
       expect(db.prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get(), table).toBe(0n);

@@ -38,7 +38,7 @@ describe('a compliance read model version 7 built', () => {
     const db = await builtByVersion7(c);
 
     await new ProjectionRunner({ db, store: c.store, projections: [complianceProjection()], batchSize: 10_000 }).catchUp();
-    expect(db.prepare("SELECT version FROM projection_schemas WHERE name = 'compliance'").pluck().get()).toBe(11n);
+    expect(db.prepare("SELECT version FROM projection_schemas WHERE name = 'compliance'").pluck().get()).toBe(12n);
     expect(provisionedUnder(db, 'sub-1').map((r) => r.credentialId)).toEqual(['cred-1', 'cred-2', 'ra-ae-1', 'ra-ae-2']);
     expect(provisionedUnder(db, 'sub-1')).toEqual(provisionedUnder(c.readModels, 'sub-1'));
     db.close();

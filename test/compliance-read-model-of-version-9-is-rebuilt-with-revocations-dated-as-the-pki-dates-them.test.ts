@@ -28,7 +28,7 @@ describe('a compliance read model version 9 built', () => {
 
     complianceProjection().setup(db);
 
-    expect(db.prepare("SELECT version FROM projection_schemas WHERE name = 'compliance'").pluck().get()).toBe(11n);
+    expect(db.prepare("SELECT version FROM projection_schemas WHERE name = 'compliance'").pluck().get()).toBe(12n);
     expect(readCheckpoint(db, 'compliance')).toBeUndefined();
     for (const table of ['compliance_revocations', 'compliance_subscriptions', 'compliance_rotations', 'compliance_lapses']) {
       expect(db.prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get(), table).toBe(0n);

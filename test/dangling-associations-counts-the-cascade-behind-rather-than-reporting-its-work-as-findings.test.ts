@@ -96,8 +96,10 @@ describe('dangling-associations and expiring while the cascade is behind', () =>
       expect(expiring.rows).toMatchObject([{ credentialId: 'meter-held-cred' }]);
       expect(expiring.eventsBehind).toBeGreaterThan(0);
       expectNoFindingSaidWhole(expiring, 'meter-held');
-      // What waits for the audit and compliance read models alone is not held back by the cascade.
-      expect(await query('revocations')).toMatchObject({ status: 200, eventsBehind: 0 });
+      // What waits for the audit and compliance read models alone is not held back by the cascade; `revocations`,
+      // whose rows the cascade's revocations are, counts it too (review 305).
+      expect(await query('actions', { actor: operator.id })).toMatchObject({ status: 200, eventsBehind: 0 });
+      expect((await query('revocations')).eventsBehind).toBeGreaterThan(0);
     } finally {
       runner.handle = handle;
       runner.catchUp = catchUp;

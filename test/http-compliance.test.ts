@@ -35,7 +35,7 @@ describe('compliance queries, replay verdicts and projection status over HTTP', 
     expect(reply.status).toBe(200);
     expect(reply.body.queries.map((q: { name: string }) => q.name)).toEqual(['revocations', 'actions', 'provisioned', 'expiring', 'dangling-associations']);
     expect(reply.body.queries.find((q: { name: string }) => q.name === 'expiring').params).toEqual(['days', 'now', 'limit', 'after']);
-    expect(reply.body.queries.find((q: { name: string }) => q.name === 'revocations').params).toEqual(['reason', 'from', 'to', 'order', 'limit', 'after']);
+    expect(reply.body.queries.find((q: { name: string }) => q.name === 'revocations').params).toEqual(['reason', 'from', 'to', 'by', 'order', 'limit', 'after']);
   });
 
   it('answers a query as JSON, every row with the position that proves it', async () => {

@@ -6,7 +6,11 @@ import type { EventStore } from '../../domain/ports/event-store.ts';
 import { openReadModels } from '../../adapters/driven/readmodels/index.ts';
 import { readModelProjections } from '../../adapters/runtime/projections.ts';
 import { checkpointsOfAnotherLog, describeOtherLog, projectionLag, ProjectionRunner, type OtherLog } from '../../projections/runtime/index.ts';
-import { answerQuery, positionOfAfter, COMPLIANCE_QUERIES, COMPLIANCE_QUERY_NAMES, DEFAULT_ROWS, MAX_ROWS, type ComplianceAnswer, type ComplianceQueryName } from '../../projections/compliance/index.ts';
+import {
+  answerQuery, positionOfAfter, readModelsCountedFor, COMPLIANCE_QUERIES, COMPLIANCE_QUERY_NAMES, DEFAULT_ROWS, MAX_ROWS, type ComplianceAnswer, type ComplianceQueryName,
+} from '../../projections/compliance/index.ts';
+import { cascadeProcessManager } from '../../projections/cascade/index.ts';
+import type { CommandSink } from '../../domain/ports/index.ts';
 import { TokenId } from '../../adapters/http/auth/access-control.ts';
 import {
   answeredOrBehind, complianceCursorOf, cursorKeyedAt, cursorOfAnotherQuery, holdsCursorEvent, queryDigestOf, taggedNextAfter, type ComplianceCursor,
@@ -22,13 +26,16 @@ import { signingPolicyOption, SigningArg } from './signing-option.ts';
 
 const PARAMS = {
   reason: 'revocations: an RFC 5280 reason, e.g. keyCompromise',
-  from: 'revocations, actions: window start (ISO date or date-time, inclusive)',
-  to: 'revocations, actions: window end (exclusive)',
+  from: "revocations, actions: window start, included (ISO date-time with its offset, or a date: a date alone is that day's 00:00 UTC)",
+  to: "revocations, actions: window end, excluded (a date alone is that day's 00:00 UTC)",
+  by:
+    'revocations: what --from, --to and --order newest go by: occurred (the default; when each took effect, dated back for a handover ' +
+    'or a lapse recorded late, so a past window can gain rows) or recorded (when each was recorded; for incremental exports)',
   actor: 'actions: the actor id (or --token-id, or both)',
   tokenId: 'actions: the id of an API token (tok_…, its tokenId; never the token itself): the actions recorded with it',
   subscription: 'provisioned: the M2M Service Subscription id',
   days: 'expiring: how many days ahead',
-  now: 'expiring: the instant to count from (default: now)',
+  now: "expiring: the instant to count from (default: now; a date alone is that day's 00:00 UTC)",
   limit: `every query: at most this many rows (default ${DEFAULT_ROWS}, at most ${MAX_ROWS})`,
   after:
     'the nextAfter of the page before, as printed: revocations, actions, provisioned: <position>~<tag> (provisioned pages by listedPosition); ' +
@@ -75,7 +82,7 @@ const Param = z.string().max(200).optional();
  * `tokenId`: any other value is bad usage naming the option, never echoed (a bearer token given there by mistake).
  */
 const PARAM_OPTIONS = {
-  reason: Param, from: Param, to: Param, actor: Param, tokenId: TokenId.optional(), subscription: Param, days: Param, now: Param, limit: Param, after: Param, order: Param,
+  reason: Param, from: Param, to: Param, by: Param, actor: Param, tokenId: TokenId.optional(), subscription: Param, days: Param, now: Param, limit: Param, after: Param, order: Param,
 } satisfies Record<keyof typeof PARAMS, z.ZodType<string | undefined>>;
 
 const Options = z.object({
@@ -104,13 +111,30 @@ const line = (row: Record<string, unknown>): string =>
 /** Counted at most this far: a folder whose read models are being rebuilt is behind by its whole log. */
 const BEHIND_COUNT_LIMIT = 100_000;
 
+/** The cascade's name and event types, what its checkpoint's lag is counted by: it sends no command from here. */
+const NO_COMMANDS: CommandSink = {
+  execute: () => Promise.reject(new Error('query: the cascade is only counted here, it sends no command')),
+  executeAsSystem: () => Promise.reject(new Error('query: the cascade is only counted here, it sends no command')),
+  view: () => Promise.reject(new Error('query: the cascade is only counted here, it reads no entity')),
+  clock: systemClock,
+};
+
+interface LocalAnswer {
+  readonly answer: ComplianceAnswer;
+  readonly eventsBehind: number;
+  /** Of `eventsBehind`, the lag of the read models the answer reads (audit, compliance). */
+  readonly readModelsBehind: number;
+  /** For a query whose rows include the cascade's work to come (CASCADE_PENDING): the events the cascade has not handled. */
+  readonly cascadeBehind: number;
+}
+
 const runLocal = async (
   name: ComplianceQueryName,
   params: unknown,
   cursor: ComplianceCursor | undefined,
   args: z.infer<typeof Options>,
   io: Io,
-): Promise<{ readonly answer: ComplianceAnswer; readonly eventsBehind: number }> => {
+): Promise<LocalAnswer> => {
   await warnOfUnknownVariables(io);
   const signing = signingPolicyOption(args.signing, io);
   const { data, store, servedFrom } = openLocalStore(args, io);
@@ -133,15 +157,22 @@ const runLocal = async (
   try {
     const lock = lockUnlessHeld(data, io, 'query');
     let eventsBehind = 0;
+    // The read models the server counts for this query (review 305: the cascade's, for the queries listing its work to
+    // come), each by the lag of its checkpoint in the folder; the cascade is never run here, only counted.
+    const counted = readModelsCountedFor(name);
+    const cascade = counted.includes('cascade') ? cascadeProcessManager(NO_COMMANDS) : undefined;
+    const cascadeLag = async (): Promise<number> => (cascade === undefined ? 0 : (await projectionLag(db, store, cascade, BEHIND_COUNT_LIMIT)).eventsBehind);
+    let cascadeBehind = 0;
     if (lock === undefined) {
       db.pragma('query_only = ON');
       assertSetUp(db, data, 'query');
       // Read as the holder keeps them: a service behind its store, or a rebuild under way, answers from less than
       // the log holds, and the answer says how much less (as an answer from --server does).
       for (const projection of readModelProjections(signing)) {
-        if (projection.name !== 'audit' && projection.name !== 'compliance') continue;
+        if (!(counted as readonly string[]).includes(projection.name)) continue;
         eventsBehind = Math.max(eventsBehind, (await projectionLag(db, store, projection, BEHIND_COUNT_LIMIT)).eventsBehind);
       }
+      cascadeBehind = await cascadeLag();
     } else {
       try {
         const runner = new ProjectionRunner({ db, store, projections: readModelProjections(signing) });
@@ -151,16 +182,21 @@ const runLocal = async (
         const other = servedFrom ? [] : await checkpointsOfAnotherLog(db, store, runner.names);
         if (other.length > 0) throw readModelsOfAnotherLog(other, data);
         await runner.catchUp();
+        // The cascade is the service's to run (it sends commands): stopped behind the store, its revocations are
+        // work still to do, which the answer counts as the server's does, and the note says (review 305).
+        cascadeBehind = await cascadeLag();
       } finally {
         lock.release();
       }
     }
+    const readModelsBehind = eventsBehind;
+    eventsBehind = Math.max(eventsBehind, cascadeBehind);
     // As the server answers: a subscription the read models have not reached yet (behind, or being rebuilt) while the
     // store holds it is no rows, the lag said above, not "names no M2M Service Subscription" (review 272).
     const answer = await answeredOrBehind(() => answerQuery(name, db, params, systemClock.now()), store, eventsBehind);
     // Tagged with the event it ends at, as the server's: the cursor then names this log, and this query's parameters.
     const nextAfter = await taggedNextAfter(store, answer, undefined, queryDigestOf(name, params));
-    return { answer: { ...answer, ...(nextAfter !== undefined ? { nextAfter } : {}) }, eventsBehind };
+    return { answer: { ...answer, ...(nextAfter !== undefined ? { nextAfter } : {}) }, eventsBehind, readModelsBehind, cascadeBehind };
   } finally {
     db.close();
     await store.close();
@@ -236,10 +272,16 @@ export const register: RegisterCommands = (program, io) => {
         // query or other parameters would skip or repeat rows without a word (review 272). A server checks its own.
         const another = cursorOfAnotherQuery(cursor, queryDigestOf(queryName, params.data), '--after');
         if (another !== undefined) throw new UsageError(`--after: ${another}`);
-        const { answer, eventsBehind } = await runLocal(queryName, params.data, cursor, args, io);
-        if (eventsBehind > 0) {
-          const count = eventsBehind >= BEHIND_COUNT_LIMIT ? `${BEHIND_COUNT_LIMIT} or more` : String(eventsBehind);
-          io.err(`note: the read models were ${count} event(s) behind the store (the process holding the folder keeps them): rows those events prove may be missing`);
+        const { answer, eventsBehind, readModelsBehind, cascadeBehind } = await runLocal(queryName, params.data, cursor, args, io);
+        const countOf = (n: number): string => (n >= BEHIND_COUNT_LIMIT ? `${BEHIND_COUNT_LIMIT} or more` : String(n));
+        if (readModelsBehind > 0) {
+          io.err(`note: the read models were ${countOf(readModelsBehind)} event(s) behind the store (the process holding the folder keeps them): rows those events prove may be missing`);
+        }
+        if (cascadeBehind > 0) {
+          io.err(
+            `note: the revocation cascade has ${countOf(cascadeBehind)} event(s) of the store still to handle (the service runs it, at its start ` +
+              'when stopped): its revocations are pending, so rows it would end or add may be listed or missing',
+          );
         }
         printRows(io, queryName, raw, answer.rows as readonly Record<string, unknown>[], args.json, eventsBehind, pageOf(answer));
         return 0;

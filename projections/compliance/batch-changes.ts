@@ -89,7 +89,8 @@ export const batchChanges = (db: Database.Database, { identifiers, pending, subs
 
   /**
    * The revocation `e` records, which occurred `at` (epoch ms): when it was recorded, or earlier for a credential's
-   * (revocation-dates.ts). `occurred_at` says `at`; `recorded_at` keeps when it was recorded, where that differs.
+   * (revocation-dates.ts). `occurred_at` says `at`; `recorded_at` keeps when it was recorded, where that differs;
+   * `recorded_ms` when it was recorded always, what `by=recorded` windows by (review 305).
    */
   const recordRevocation = (e: DecodedEvent, reason: string, at: number): void => {
     const { position, streamId } = e.record;
@@ -98,7 +99,7 @@ export const batchChanges = (db: Database.Database, { identifiers, pending, subs
     const ref = parseStreamId(streamId)!;
     const datedBack = at !== e.at;
     const occurredAt = datedBack ? new Date(at).toISOString() : e.metadata.occurredAt;
-    newRevocations.push([position, streamId, ref.kind, ref.id, reason, at, occurredAt, e.metadata.actor.id, datedBack ? e.metadata.occurredAt : null]);
+    newRevocations.push([position, streamId, ref.kind, ref.id, reason, at, occurredAt, e.metadata.actor.id, datedBack ? e.metadata.occurredAt : null, e.at]);
   };
   return {
     provisionedHere, changedEnrolments, changedIdentifiers, changedCredentials, created, changedAssociations, newRevocations, newProvisioned,

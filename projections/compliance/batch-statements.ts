@@ -71,8 +71,8 @@ export const CREDENTIAL_COLUMNS = ['credential_id', 'owner_kind', 'owner_id', 'o
 // app_id and ae_id: an AE Registree's App-ID and AE-ID (null for a CSE's), named `app-ae` at establishment (review 49).
 export const ASSOCIATION_COLUMNS = ['association_id', 'credential_id', 'node_id', 'status', 'status_position', 'app_id', 'ae_id'] as const;
 // at and occurred_at: when the revocation occurred, as the pki read model dates it (review 197); recorded_at: when it
-// was recorded, where that is later (NULL where it is the same).
-export const REVOCATION_COLUMNS = ['position', 'stream_id', 'kind', 'entity_id', 'reason', 'at', 'occurred_at', 'actor_id', 'recorded_at'] as const;
+// was recorded, where that is later (NULL where it is the same); recorded_ms: when it was recorded, epoch ms, always.
+export const REVOCATION_COLUMNS = ['position', 'stream_id', 'kind', 'entity_id', 'reason', 'at', 'occurred_at', 'actor_id', 'recorded_at', 'recorded_ms'] as const;
 // listed_position: the event whose handling wrote the row, which the `provisioned` query pages by (review 101).
 export const PROVISIONED_COLUMNS = ['credential_id', 'subscription_id', 'node_id', 'method', 'position', 'enrolment_position', 'occurred_at', 'listed_position'] as const;
 // Rows the batch read and moved on are replaced; rows it added without reading keep what is stored (first insert wins).

@@ -104,7 +104,9 @@ export const applyComplianceMany = (db: Database.Database, events: readonly Deco
         break;
       case 'CredentialRevoked':
         recordRevocation(e, event.data.reason, dates.credentialRevoked(e, event.data.credentialId, event.data.reason));
-        setStatus(credentials.get(event.data.credentialId), changedCredentials, 'revoked', position);
+        // A reason raised to keyCompromise is a revocation of one revoked already: the credential ended at its first, the
+        // position dangling-associations orders and pages its rows by (review 305: the raise moved them mid-paging).
+        if (credentials.get(event.data.credentialId)?.status !== 'revoked') setStatus(credentials.get(event.data.credentialId), changedCredentials, 'revoked', position);
         pending.end(event.data.credentialId);
         break;
       case 'AssociationRevoked':

@@ -199,12 +199,21 @@ const query = <S extends z.ZodType, R extends { readonly position: bigint }>(q: 
 /** The named compliance queries, for `credence query <name>` and any other front end. */
 export const COMPLIANCE_QUERIES = {
   revocations: query({
-    summary: 'revocations in a window [from, to), optionally of one RFC 5280 reason; order=newest: the latest `limit` first',
+    summary:
+      'revocations in a window [from, to), optionally of one RFC 5280 reason; order=newest: the latest `limit` first; ' +
+      'by=occurred (the default): by when each took effect, so a past window can gain a revocation recorded late; ' +
+      'by=recorded: by when each was recorded',
     params: z
       .strictObject({
         reason: RevocationReason.optional(),
         from: Instant.optional(),
         to: Instant.optional(),
+        /**
+         * What `from`, `to` and `newest` go by (review 305): `occurred` (left out: the default) or `recorded`. Not
+         * defaulted here: a cursor's digest is of the parameters parsed, and one handed out before `by` was taken
+         * goes on paging the same query.
+         */
+        by: z.enum(['occurred', 'recorded']).optional(),
         /**
          * `log` (the default): in log order, paged with `after`. `newest`: the `limit` latest, newest first, without
          * paging; a dashboard's "recently revoked" (found in review: the first 1,000 of a window hid the latest).
@@ -219,7 +228,8 @@ export const COMPLIANCE_QUERIES = {
       })
       .check(windowHoldsAMillisecond),
     paged: (p) => p.order === 'log',
-    run: (db, p, _now, limit) => revocations(db, { ...windowOf(p), ...(p.reason !== undefined ? { reason: p.reason } : {}) }, pageAfter(p, limit), p.order),
+    run: (db, p, _now, limit) =>
+      revocations(db, { ...windowOf(p), ...(p.reason !== undefined ? { reason: p.reason } : {}), ...(p.by !== undefined ? { by: p.by } : {}) }, pageAfter(p, limit), p.order),
   }),
   actions: query({
     summary: 'every action of one actor, or recorded with one API token (tokenId; of that actor too, given both), optionally in a window [from, to)',

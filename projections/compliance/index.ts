@@ -4,3 +4,4 @@ export { revocations, actionsOfActor, provisionedUnder, subscriptionCreated, exp
 export type { RevocationRow, ProvisionedRow, ExpiringRow, DanglingAssociationRow } from './queries.ts';
 export { answerQuery, positionOfAfter, unknownSubscription, COMPLIANCE_QUERIES, COMPLIANCE_QUERY_NAMES, DEFAULT_ROWS, MAX_ROWS } from './catalog.ts';
 export type { ComplianceAnswer, ComplianceQuery, ComplianceQueryName } from './catalog.ts';
+export { CASCADE_PENDING, COMPLIANCE_READ_MODELS, readModelsCountedFor } from './read-models-counted.ts';

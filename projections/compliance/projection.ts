@@ -4,7 +4,7 @@ import { applyComplianceMany } from './batch.ts';
 import { COMPLIANCE_EVENT_TYPES } from './event-types.ts';
 import { COMPLIANCE_QUERY_INDEXES, COMPLIANCE_TABLES, resetComplianceTables, setupComplianceTables } from './tables.ts';
 
-const COMPLIANCE_SCHEMA_VERSION = 11;
+const COMPLIANCE_SCHEMA_VERSION = 12;
 
 /**
  * The compliance read models: revocations, enrolments, credentials, provisioning and associations. In a batch the
@@ -44,6 +44,8 @@ export const complianceProjection = (): Projection => {
       // Version 11 (review 249): a node's ending, an App-ID's revocation and an App-ID's enrolment's end are recorded
       // (compliance_endings), with where each association was configured (compliance_association_configurations), so
       // that dangling-associations lists an association left live under any of them, not under its credential alone.
+      // Version 12 (review 305): each revocation keeps when it was recorded (`recorded_ms`, indexed), which `by=recorded`
+      // windows by; a credential's reason raised to keyCompromise leaves its status position at its first revocation.
       // A read model written before is rebuilt from the log.
       ensureSchemaVersion(db, 'compliance', COMPLIANCE_SCHEMA_VERSION, COMPLIANCE_TABLES);
       setupComplianceTables(db);

@@ -24,16 +24,25 @@ export interface RevocationRow {
 }
 
 /**
+ * Which instant a revocations window (and `newest`) goes by: `occurred`, when it took effect (`occurredAt`, dated back
+ * for a handover or a late lapse, so a past window can gain a row recorded late), or `recorded`, when it was recorded
+ * (`recordedAt`), which a window the read model has passed never gains (review 305).
+ */
+export type RevocationsBy = 'occurred' | 'recorded';
+
+/**
  * Revocations (credentials, nodes, applications, associations) in a window, optionally of one reason, in log order;
  * or, `newest`, the latest first by when they happened (a page of them is the first `limit`; `after` is for log order).
  */
 export const revocations = (
   db: Database.Database,
-  filter: TimeWindow & { reason?: RevocationReason } = {},
+  filter: TimeWindow & { reason?: RevocationReason; by?: RevocationsBy } = {},
   page: Page = {},
   order: 'log' | 'newest' = 'log',
-): RevocationRow[] =>
-  (
+): RevocationRow[] => {
+  // Each instant has its index (tables.ts); the column name is one of these two, never a caller's text.
+  const at = filter.by === 'recorded' ? 'recorded_ms' : 'at';
+  return (
     db
       .prepare(
         // Without a window, the rows in log order from `after` (the table's own key): a page reads its own rows. With
@@ -42,10 +51,10 @@ export const revocations = (
         // window's every row was read and sorted for ten (0.44 s over a million rows), and walking the key backwards
         // read every newer row before an old window (found in review, twice).
         order === 'newest'
-          ? `SELECT * FROM compliance_revocations WHERE at >= ? AND at < ? AND (? IS NULL OR reason = ?) AND position > ? ORDER BY at DESC, position DESC LIMIT ?`
+          ? `SELECT * FROM compliance_revocations WHERE ${at} >= ? AND ${at} < ? AND (? IS NULL OR reason = ?) AND position > ? ORDER BY ${at} DESC, position DESC LIMIT ?`
           : filter.from === undefined && filter.to === undefined
-            ? `SELECT * FROM compliance_revocations WHERE +at >= ? AND +at < ? AND (? IS NULL OR reason = ?) AND position > ? ORDER BY position LIMIT ?`
-            : `SELECT * FROM compliance_revocations WHERE at >= ? AND at < ? AND (? IS NULL OR reason = ?) AND position > ? ORDER BY position LIMIT ?`,
+            ? `SELECT * FROM compliance_revocations WHERE +${at} >= ? AND +${at} < ? AND (? IS NULL OR reason = ?) AND position > ? ORDER BY position LIMIT ?`
+            : `SELECT * FROM compliance_revocations WHERE ${at} >= ? AND ${at} < ? AND (? IS NULL OR reason = ?) AND position > ? ORDER BY position LIMIT ?`,
       )
       .all(...windowBounds(filter), filter.reason ?? null, filter.reason ?? null, ...pageBounds(page)) as {
       position: bigint;
@@ -67,6 +76,7 @@ export const revocations = (
     actor: r.actor_id,
     recordedAt: r.recorded_at ?? r.occurred_at,
   }));
+};
 
 /** Every action of one actor: the audit trail's events caused by it (the audit projection must be running). */
 export const actionsOfActor = (db: Database.Database, actorId: string, window: TimeWindow = {}, page: Page = {}): AuditEntry[] =>

@@ -9,6 +9,8 @@ import { COMPLIANCE_DATING_TABLES } from './revocation-dates.ts';
  */
 export const COMPLIANCE_QUERY_INDEXES: readonly QueryIndex[] = [
   { name: 'compliance_revocations_at', create: 'CREATE INDEX IF NOT EXISTS compliance_revocations_at ON compliance_revocations (at)' },
+  // `by=recorded` (review 305): a window by when each revocation was recorded, which gains no row once passed.
+  { name: 'compliance_revocations_recorded', create: 'CREATE INDEX IF NOT EXISTS compliance_revocations_recorded ON compliance_revocations (recorded_ms)' },
   { name: 'compliance_credentials_expiry', create: 'CREATE INDEX IF NOT EXISTS compliance_credentials_expiry ON compliance_credentials (status, not_after_ms)' },
   // The `provisioned` query pages by listing, not by proof (review 101): a row held back is listed when it is written.
   {
@@ -45,7 +47,8 @@ export const COMPLIANCE_TABLES = [
 export const setupComplianceTables = (db: Database.Database): void => {
   // A revocation's `at` and `occurred_at`: when it occurred, as the CRL's invalidityDate (its revocationDate where it
   // has none) and OCSP's invalidityDate give it (review 197, revocation-dates.ts);
-  // `recorded_at`: when its event was recorded, where that is later (NULL where it is the same).
+  // `recorded_at`: when its event was recorded, where that is later (NULL where it is the same); `recorded_ms`: when
+  // it was recorded, epoch ms, always (review 305: what `by=recorded` windows by).
   db.exec(`CREATE TABLE IF NOT EXISTS compliance_revocations (
     position INTEGER PRIMARY KEY,
     stream_id TEXT NOT NULL,
@@ -55,7 +58,8 @@ export const setupComplianceTables = (db: Database.Database): void => {
     at INTEGER NOT NULL,
     occurred_at TEXT NOT NULL,
     actor_id TEXT NOT NULL,
-    recorded_at TEXT
+    recorded_at TEXT,
+    recorded_ms INTEGER NOT NULL
   );
   CREATE TABLE IF NOT EXISTS compliance_enrolments (
     node_id TEXT PRIMARY KEY,

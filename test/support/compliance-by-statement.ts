@@ -27,7 +27,8 @@ import { parseStreamId } from '../../domain/streams.ts';
  * it: a revocation as superseded no later than the end of the overlap of the credential's rotation under way
  * (compliance_rotations: the latest started by position, until it is abandoned or the credential revoked), and the
  * cascade's (its actor, revokeCredential) no later than the subscription's notAfter when the enrolment end it names as
- * its causationId was recorded after that notAfter (compliance_lapses); `recorded_at` keeps the recording where later.
+ * its causationId was recorded after that notAfter (compliance_lapses); `recorded_at` keeps the recording where later,
+ * `recorded_ms` the recording always (review 305).
  * A node's ending (revoked, enrolment expired), an App-ID's revocation and an App-ID's enrolment's end are recorded
  * once each by kind, id and position, the first event there kept (compliance_endings), and each association's first
  * configuration with its position (compliance_association_configurations): dangling-associations reads them (review 249).
@@ -87,10 +88,10 @@ const byTheCascade = (e: DecodedEvent): boolean =>
 const recordRevocation = (db: Database.Database, e: DecodedEvent, reason: string, credentialId?: string): void => {
   const ref = parseStreamId(e.record.streamId)!;
   db.prepare(
-    `INSERT OR IGNORE INTO compliance_revocations (position, stream_id, kind, entity_id, reason, at, occurred_at, actor_id, recorded_at)
+    `INSERT OR IGNORE INTO compliance_revocations (position, stream_id, kind, entity_id, reason, at, occurred_at, actor_id, recorded_at, recorded_ms)
      SELECT ?, ?, ?, ?, ?, d.at,
        CASE WHEN d.at = @at THEN @occurredAt ELSE strftime('%Y-%m-%dT%H:%M:%S', d.at / 1000, 'unixepoch') || printf('.%03dZ', d.at % 1000) END,
-       ?, CASE WHEN d.at = @at THEN NULL ELSE @occurredAt END
+       ?, CASE WHEN d.at = @at THEN NULL ELSE @occurredAt END, @at
      FROM (SELECT MIN(@at,
        COALESCE((SELECT overlap_ends_at FROM compliance_rotations WHERE credential_id = @credential AND @reason = 'superseded'), @at),
        COALESCE((SELECT lapsed_at FROM compliance_lapses WHERE event_id = @cause AND @cascade), @at)) AS at) d`,
@@ -146,7 +147,10 @@ export const applyComplianceByStatement = (db: Database.Database, e: DecodedEven
     case 'ApplicationRevoked':
       recordRevocation(db, e, event.data.reason, event.type === 'CredentialRevoked' ? event.data.credentialId : undefined);
       if (event.type === 'CredentialRevoked') {
-        setStatus(db, 'credentials', event.data.credentialId, 'revoked', position);
+        // A raise of the reason (revoked already) leaves the credential ended at its first revocation (review 305).
+        if (db.prepare("SELECT 1 FROM compliance_credentials WHERE credential_id = ? AND status = 'revoked'").get(event.data.credentialId) === undefined) {
+          setStatus(db, 'credentials', event.data.credentialId, 'revoked', position);
+        }
         endPending(db, event.data.credentialId);
       } else parentEnded(db, 'application', event.data.appId, e);
       return;

@@ -1,19 +1,15 @@
 import type { FastifyReply } from 'fastify';
 import type { EventStore, RecordedEvent } from '../../../domain/ports/index.ts';
-import type { ComplianceQueryName } from '../../../projections/compliance/index.ts';
+import { CASCADE_PENDING, readModelsCountedFor, type ComplianceQueryName } from '../../../projections/compliance/index.ts';
 import { PROCESS_MANAGER_ACTOR } from '../../../projections/cascade/index.ts';
 import type { ServiceContext } from '../context.ts';
 import { EVENTS_BEHIND_HEADER, readYourWritesInto, type ReadModelName } from './wire.ts';
 
-/**
- * The queries whose rows include the cascade's work still to do: an association under a node just revoked is
- * `dangling` and its credential `expiring` until the cascade revokes them (review 272: 32 such rows answered with
- * `eventsBehind: 0`, read as findings). Their answers wait for the cascade too, and count it behind.
+/*
+ * The queries whose rows include the cascade's work still to do (CASCADE_PENDING, shared with `credence query --data`,
+ * which counts the same read models from the folder's checkpoints): their answers wait for the cascade too, and count
+ * it behind.
  */
-const CASCADE_PENDING: ReadonlySet<ComplianceQueryName> = new Set(['dangling-associations', 'expiring']);
-
-const READ_MODELS: readonly ReadModelName[] = ['audit', 'compliance'];
-const WITH_CASCADE: readonly ReadModelName[] = [...READ_MODELS, 'cascade'];
 /** What the cascade's work to come must reach: the cascade (for its own reactions to it) and the rows' read model. */
 const CASCADE_WORK: readonly ReadModelName[] = ['compliance', 'cascade'];
 
@@ -80,8 +76,8 @@ class StemmingWork {
   }
 }
 
-const behindInto = (context: ServiceContext, reply: FastifyReply): number => {
-  const lag = Math.max(1, context.live.lag(WITH_CASCADE).eventsBehind);
+const behindInto = (context: ServiceContext, reply: FastifyReply, counted: readonly ReadModelName[]): number => {
+  const lag = Math.max(1, context.live.lag(counted).eventsBehind);
   reply.header(EVENTS_BEHIND_HEADER, String(lag));
   return lag;
 };
@@ -97,27 +93,28 @@ const behindInto = (context: ServiceContext, reply: FastifyReply): number => {
  * work). Past the bound, the lag it sees is said, at least 1.
  */
 export const complianceEventsBehindInto = async (context: ServiceContext, reply: FastifyReply, name: ComplianceQueryName): Promise<number> => {
-  if (!CASCADE_PENDING.has(name)) return readYourWritesInto(context, reply, READ_MODELS);
+  const counted = readModelsCountedFor(name);
+  if (!CASCADE_PENDING.has(name)) return readYourWritesInto(context, reply, counted);
   const until = performance.now() + SETTLE_MS;
   const { store } = context.credence;
   const head = await store.headPosition();
-  if (head === undefined) return readYourWritesInto(context, reply, WITH_CASCADE);
+  if (head === undefined) return readYourWritesInto(context, reply, counted);
   // As readYourWrites: a runtime already further behind than readiness allows is not waited for.
-  const wait = context.live.lag(WITH_CASCADE).eventsBehind <= context.limits.readyMaxLagEvents ? HEAD_WAIT_MS : 0;
-  if (!(await context.live.caughtUp(head, wait, WITH_CASCADE))) return behindInto(context, reply);
+  const wait = context.live.lag(counted).eventsBehind <= context.limits.readyMaxLagEvents ? HEAD_WAIT_MS : 0;
+  if (!(await context.live.caughtUp(head, wait, counted))) return behindInto(context, reply, counted);
   const work = new StemmingWork(head);
   let reached = head;
   for (;;) {
     // The cascade has handled `reached`, so its reactions to all up to it are stored by now: read on to the head.
     const through = (await store.headPosition()) ?? reached;
-    if (!(await work.readThrough(store, through))) return behindInto(context, reply);
+    if (!(await work.readThrough(store, through))) return behindInto(context, reply, counted);
     const last = work.last;
     if (last === undefined || last <= reached) {
       reply.header(EVENTS_BEHIND_HEADER, '0');
       return 0;
     }
     const left = until - performance.now();
-    if (left <= 0 || !(await context.live.caughtUp(last, left, CASCADE_WORK))) return behindInto(context, reply);
+    if (left <= 0 || !(await context.live.caughtUp(last, left, CASCADE_WORK))) return behindInto(context, reply, counted);
     reached = last;
   }
 };

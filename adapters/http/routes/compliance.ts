@@ -23,9 +23,10 @@ import type { ResponseHeaders } from '../response-headers.ts';
 import { keyedTagger, type TaggerOnDemand } from '../sse/event-id.ts';
 import { DecimalString, EVENTS_BEHIND_HEADER_DOC, Finding, getEntityRoute, toWire, Verdict } from './wire.ts';
 import { complianceEventsBehindInto } from './compliance-behind.ts';
+import { DESCRIBED } from './compliance-param-docs.ts';
 
 /** Every parameter any compliance query takes, as the query string carries them; each query's own schema decides. */
-const PARAMS = ['reason', 'from', 'to', 'actor', 'tokenId', 'subscription', 'days', 'now', 'limit', 'after', 'order'] as const;
+const PARAMS = ['reason', 'from', 'to', 'by', 'actor', 'tokenId', 'subscription', 'days', 'now', 'limit', 'after', 'order'] as const;
 type Param = (typeof PARAMS)[number];
 
 /** The schema the first query that takes `param` reads it with (the queries taking these read them alike). */
@@ -60,6 +61,7 @@ const DOCUMENTED_AS: Readonly<Record<Exclude<Param, 'tokenId'>, 'input' | 'outpu
   limit: 'output',
   after: 'input',
   order: 'input',
+  by: 'input',
 };
 
 /** What `after`'s pattern cannot say: its bound, which the queries check once its digits are read. */
@@ -89,7 +91,8 @@ const ComplianceQueryString = z.strictObject(
     PARAMS.map((p) => {
       if (p === 'tokenId') return [p, TOKEN_ID];
       const documented = documentedAs(z.string().max(200).optional(), p === 'after' ? afterReaders() : readerOf(p), DOCUMENTED_AS[p]);
-      return [p, p === 'after' ? documented.describe(AFTER) : documented];
+      const description = p === 'after' ? AFTER : DESCRIBED[p];
+      return [p, description === undefined ? documented : documented.describe(description)];
     }),
   ) as Record<Param, z.ZodOptional<z.ZodString>>,
 );

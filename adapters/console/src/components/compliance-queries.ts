@@ -13,13 +13,15 @@ import { ConsolePage, IDLE, LOADING, renderLoad, renderRetry, type Load } from '
 
 const HINTS: Readonly<Record<string, string>> = {
   reason: 'RFC 5280 reason, e.g. keyCompromise',
-  from: 'ISO date or date-time, e.g. 2026-01-01',
-  to: 'ISO date or date-time (excluded)',
+  // Review 305: a date alone is 00:00 UTC, not the browser's midnight; `to` is excluded.
+  from: 'ISO date or date-time, included; a date is that day\'s 00:00 UTC',
+  to: 'ISO date or date-time, excluded; a date is that day\'s 00:00 UTC',
+  by: 'occurred (default: when it took effect) or recorded (when it was recorded: for exports)',
   actor: 'actor id, e.g. operator:demo',
   tokenId: 'API token id, e.g. tok_… (never the token)',
   subscription: 'M2M-Sub-ID',
   days: 'number of days, e.g. 30',
-  now: 'ISO instant (default: the server clock)',
+  now: 'ISO instant (default: the server clock); a date is that day\'s 00:00 UTC',
 };
 
 /**
