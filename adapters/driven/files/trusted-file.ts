@@ -106,19 +106,25 @@ export type LookupStep =
   | { readonly kind: 'too_many_links' };
 
 /**
- * `given` as realpathSync looks it up, each step handed to `visit` until it answers (what the walk returns) or the
- * walk ends: name by name from / (a relative path from the working folder), a link met replaced by what it names,
- * its target's names looked up in turn (review 304: a link to another link, or to a path through one, is met too),
- * `..` dropped with the name before it (path.resolve, as realpathSync does). A link's step comes before the count of
- * links that ends a loop. POSIX paths: where the platform has no uids, the callers do not walk.
+ * `given` as the system looks it up, each step handed to `visit` until it answers (what the walk returns) or the walk
+ * ends: name by name from / (a relative path from the working folder), a link met replaced by what it names, its
+ * target's names looked up in turn from the link's folder (review 304: a link to another link, or to a path through
+ * one, is met too). `..` goes up from the folder reached, the links before it followed, as the system goes (review 307:
+ * path.resolve, as Node's JS realpathSync, dropped the name before it as text, so in `F/../z` a link `F` went unseen
+ * and its owner chose the folder unchecked). A link's step comes before the count of links that ends a loop. POSIX
+ * paths: where the platform has no uids, the callers do not walk.
  */
 export const walkAsLookedUp = <T>(given: string, visit: (step: LookupStep) => T | undefined): T | undefined => {
-  const pending = resolve(given).split('/');
+  const pending = (given.startsWith('/') ? given : `${process.cwd()}/${given}`).split('/');
   let folder = '/'; // a real path: every name in it looked up, none a link
   let links = 0;
   while (pending.length > 0) {
     const name = pending.shift()!;
-    if (name === '') continue;
+    if (name === '' || name === '.') continue;
+    if (name === '..') {
+      folder = dirname(folder); // already looked up on the way down: its steps were visited
+      continue;
+    }
     const entry = join(folder, name);
     let inFolder: Stats;
     let stat: Stats;
@@ -137,17 +143,18 @@ export const walkAsLookedUp = <T>(given: string, visit: (step: LookupStep) => T 
       continue;
     }
     if (++links > MAX_LINKS) return visit({ kind: 'too_many_links' });
-    pending.unshift(...resolve(folder, target).split('/'));
-    folder = '/';
+    // A relative target is looked up in the link's own folder, where the walk still is.
+    if (target.startsWith('/')) folder = '/';
+    pending.unshift(...target.split('/'));
   }
   return undefined;
 };
 
 /**
- * What is wrong with the path `given` as realpathSync looks it up (walkAsLookedUp), the file opened being the one it
- * finds. Each folder a name is looked up in is held to the rule above, and each link met must be this account's or
- * root's (in a sticky folder its owner may replace it): whoever may put another name in place of one on the way
- * chooses what the path leads to. Review 194: `gw/key.pub`, a link in a folder anyone could write, led to a key in
+ * What is wrong with the path `given` as the system looks it up (walkAsLookedUp), the file opened being the one it
+ * finds (realpathSync.native, the system's realpath). Each folder a name is looked up in is held to the rule above,
+ * and each link met must be this account's or root's (in a sticky folder its owner may replace it): whoever may put
+ * another name in place of one on the way chooses what the path leads to. Review 194: `gw/key.pub`, a link in a folder anyone could write, led to a key in
  * folders of this account, and only those, the real path's, were checked.
  */
 const givenPathProblem = (named: string, given: string, self: number): string | undefined =>
@@ -173,7 +180,7 @@ export const trustedFolderProblem = (named: string, file: string): string | unde
   const self = POSIX ? process.geteuid?.() : undefined;
   let real: string;
   try {
-    real = resolve(realpathSync(dirname(resolve(file))), basename(file));
+    real = resolve(realpathSync.native(dirname(resolve(file))), basename(file));
   } catch (error) {
     return `${named} is to be in ${dirname(resolve(file))}, which cannot be used (${(error as NodeJS.ErrnoException).code ?? 'error'}): make that folder, writable by this account only`;
   }
@@ -183,47 +190,87 @@ export const trustedFolderProblem = (named: string, file: string): string | unde
 export type TrustedFileRead<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly message: string };
 
 /**
+ * A path that names an open descriptor (the shell's /dev/fd/N, /dev/stdin, or /proc/<pid>/fd/N), exactly as given: one
+ * reached through `..` or a link of another name is looked up as any other path.
+ */
+const NAMES_A_DESCRIPTOR = /^\/dev\/(?:fd\/\d+|stdin)$|^\/proc\/(?:self|thread-self|\d+)\/fd\/\d+$/;
+
+/**
+ * The real path of the file a descriptor path (NAMES_A_DESCRIPTOR) leads to, opened as `stat`; undefined when no name
+ * leads there any more: removed since it was opened (its link then reads "/x/tok (deleted)", which names nothing, or
+ * another file of that very name), or a pipe (pipe:[…]).
+ */
+const nameOfDescriptor = (file: string, stat: Stats): string | undefined => {
+  if (!stat.isFile()) return undefined;
+  let real: string;
+  try {
+    real = realpathSync.native(file);
+  } catch {
+    return undefined;
+  }
+  const named = lstatSync(real, { throwIfNoEntry: false });
+  return named !== undefined && named.dev === stat.dev && named.ino === stat.ino ? real : undefined;
+};
+
+/**
  * `read` of the file `file`, given the descriptor of the file that was checked: the rules above hold for it (fstat on
  * the descriptor), for the folders above its real path and for those the path as given goes through (a link's own
  * folder: givenPathProblem), and the real path still names it once they are checked, so a
  * file put in its place between the check and the read is never what is read (review 85: it was checked by name and
- * read again by name). Opened without following a link put in place of the real path since, and without blocking on
- * a FIFO (refused: not a regular file, unless `rules.pipe`). The message names the file as given, with its real path
- * when a link led there. Windows has no owner and mode bits of this kind: nothing but a regular file is checked there
- * (docs say so). A pipe of the shell (`<(…)`, /dev/fd/N) has no real path: with `rules.pipe` it is opened as given, the
- * folders it is named in checked (trustedFolderProblem), and it must still be what the name leads to once they are.
+ * read again by name). The real path is the system's (realpathSync.native: review 307, Node's JS realpath takes `..`
+ * after a link as text, another file than the one the system opens). Opened without following a link put in place of
+ * the real path since, and without blocking on a FIFO (refused: not a regular file, unless `rules.pipe`). The message
+ * names the file as given, with its real path when a link led there. Windows has no owner and mode bits of this kind:
+ * nothing but a regular file is checked there (docs say so). A path naming a descriptor (NAMES_A_DESCRIPTOR) is opened
+ * as given, which opens the file the descriptor holds, named or not (review 307: one removed since, as bash before 5.1
+ * backs a here-doc or here-string, failed with ENOENT): held to the file's rules, and to its folders when a name still
+ * leads to it. A pipe of the shell (`<(…)`) has no real path: with `rules.pipe` the folders it is named in are checked
+ * (trustedFolderProblem), and it must still be what the name leads to once they are.
  */
 export const withTrustedFile = <T>(file: string, read: (fd: number) => T, rules: TrustedFileRules = {}): TrustedFileRead<T> => {
   const unreadable = (error: unknown): TrustedFileRead<T> => ({ ok: false, message: `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}` });
+  const descriptor = POSIX && NAMES_A_DESCRIPTOR.test(file);
   let real: string | undefined;
   let fd: number;
   try {
-    let failed: unknown;
-    try {
-      real = realpathSync(file);
-    } catch (error) {
-      failed = error;
+    if (descriptor) {
+      // Followed (the name is the system's link to the open file): the file itself, whether a name still leads there.
+      fd = openSync(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+    } else {
+      let failed: unknown;
+      try {
+        real = realpathSync.native(file);
+      } catch (error) {
+        failed = error;
+      }
+      // A pipe reached by a name of its own, through a link to /dev/fd/N say, has no real path: realpath fails, or
+      // makes one up that names nothing (/proc/N/fd/pipe:[…]). Said what it is, not ENOENT; read as given when a pipe
+      // is let by.
+      if (real === undefined || lstatSync(real, { throwIfNoEntry: false }) === undefined) {
+        const given = statSync(file, { throwIfNoEntry: false });
+        if (given === undefined || given.isFile()) throw failed ?? Object.assign(new Error(`${file}: ENOENT`), { code: 'ENOENT', errno: -2 });
+        if (!(rules.pipe === true && given.isFIFO())) return { ok: false, message: `${file} is not a regular file: name the file itself` };
+        real = undefined;
+      }
+      // A pipe's name is a link: followed, and the descriptor then compared with it below.
+      fd = openSync(real ?? file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (real !== undefined ? (constants.O_NOFOLLOW ?? 0) : 0));
     }
-    // A pipe given by the shell (`<(...)`, /dev/fd/N) has no real path: realpath fails, or makes one up that names
-    // nothing (/proc/N/fd/pipe:[…]). Said what it is, not ENOENT; read as given when a pipe is let by.
-    if (real === undefined || lstatSync(real, { throwIfNoEntry: false }) === undefined) {
-      const given = statSync(file, { throwIfNoEntry: false });
-      if (given === undefined || given.isFile()) throw failed ?? Object.assign(new Error(`${file}: ENOENT`), { code: 'ENOENT', errno: -2 });
-      if (!(rules.pipe === true && given.isFIFO())) return { ok: false, message: `${file} is not a regular file: name the file itself` };
-      real = undefined;
-    }
-    // The pipe's name is a link (/dev/fd/N to pipe:[…]): followed, and the descriptor then compared with it below.
-    fd = openSync(real ?? file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (real !== undefined ? (constants.O_NOFOLLOW ?? 0) : 0));
   } catch (error) {
     return unreadable(error);
   }
   try {
-    const named = real === undefined || real === resolve(file) ? file : `${file} (${real})`;
     const stat = fstatSync(fd);
+    if (descriptor) real = nameOfDescriptor(file, stat);
+    const named = real === undefined || real === resolve(file) ? file : `${file} (${real})`;
     // Windows: no uids nor mode bits of this kind (its ACLs are not read here); only a regular file is required.
     const self = POSIX ? process.geteuid?.() : undefined;
-    const folders = (): string | undefined =>
-      real === undefined ? trustedFolderProblem(named, file) : (foldersProblem(named, real, self!) ?? givenPathProblem(named, file, self!));
+    const folders = (): string | undefined => {
+      if (real !== undefined) return foldersProblem(named, real, self!) ?? givenPathProblem(named, file, self!);
+      // A descriptor's file that no name leads to any more has no folder left in which another file could be put in
+      // its place: what it holds is settled, and its own rules (owner, mode) are all it is held to.
+      if (descriptor && stat.isFile()) return undefined;
+      return trustedFolderProblem(named, file);
+    };
     const problem = self === undefined ? fileProblem(named, file, stat, -1, { ...rules, fileRule: () => undefined }) : (fileProblem(named, file, stat, self, rules) ?? folders());
     if (problem !== undefined) return { ok: false, message: problem };
     if (self !== undefined) {
