@@ -35,17 +35,6 @@ export const nodeMachine = setup({
      */
     currentSubscriptionServes: factGuard(({ event }) =>
       !('currentSubscription' in event.facts) || subscriptionServesAt(event.facts.currentSubscription, event.at)),
-    /**
-     * Review 295 (machines v12): an enrolment of a node already enrolled changes its subscription (a move, RS-17) or its
-     * CSE-ID. One naming both as they are recorded changed nothing, yet each rerun of `node enrol` under a fresh command
-     * id appended another NodeEnrolled. Read from the node's own context and the event's data; marked as a fact guard
-     * all the same so that a trusted rebuild skips it: a node holding a duplicate an earlier version stored still loads
-     * (it can be moved or revoked), and replay flags it (RULES_SINCE).
-     */
-    enrolmentChanges: factGuard(({ context, event }) => {
-      const d = dataOf(event, 'NodeEnrolled');
-      return d === undefined || d.subscriptionId !== context.subscriptionId || d.cseId !== context.cseId;
-    }),
     subscriptionIsCurrent: ({ context, event }) =>
       dataOf(event, 'NodeEnrolmentExpired')?.subscriptionId === context.subscriptionId,
     subscriptionEnded: factGuard(({ event }) => {
@@ -113,8 +102,8 @@ export const nodeMachine = setup({
     enrolled: {
       on: {
         // A change of subscription (RS-17) is a new enrolment under another active subscription, made while the one
-        // it leaves still serves the node; or a new CSE-ID under the same one. Checked last, so a move's refusals stay.
-        NodeEnrolled: { guard: and(['subscriptionExists', 'subscriptionActive', 'currentSubscriptionServes', 'enrolmentChanges']), actions: 'recordEnrolment' },
+        // it leaves still serves the node.
+        NodeEnrolled: { guard: and(['subscriptionExists', 'subscriptionActive', 'currentSubscriptionServes']), actions: 'recordEnrolment' },
         NodeAssociated: { target: 'associated', guard: and(['associationIsNew', 'associationNamesThisNode']), actions: 'addAssociation' },
         NodeEnrolmentExpired: { target: 'expired', guard: and(['subscriptionIsCurrent', 'subscriptionEnded']) },
         NodeRevoked: { target: 'revoked', actions: 'recordRevocation' },
@@ -122,7 +111,7 @@ export const nodeMachine = setup({
     },
     associated: {
       on: {
-        NodeEnrolled: { guard: and(['subscriptionExists', 'subscriptionActive', 'currentSubscriptionServes', 'enrolmentChanges']), actions: 'recordEnrolment' },
+        NodeEnrolled: { guard: and(['subscriptionExists', 'subscriptionActive', 'currentSubscriptionServes']), actions: 'recordEnrolment' },
         NodeAssociated: { guard: and(['associationIsNew', 'associationNamesThisNode']), actions: 'addAssociation' },
         NodeAssociationReleased: [
           { target: 'enrolled', guard: and(['associationIsLive', 'associationNamesThisNode', 'associationEnded', 'lastAssociation']), actions: 'removeAssociation' },

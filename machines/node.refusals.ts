@@ -37,9 +37,6 @@ export const nodeRefusals: RefusalReasons<NodeContext> = {
       `subscription ${context.subscriptionId ?? '(none)'} ${standing(s)}${window}`
     );
   },
-  enrolmentChanges: ({ context }) =>
-    `an enrolment of node ${context.nodeId} changes its subscription or its CSE-ID (review 295); it is enrolled under subscription ` +
-    `${context.subscriptionId ?? '(none)'} with CSE-ID ${context.cseId ?? '(none)'} already, and nothing would change`,
   subscriptionIsCurrent: ({ context, event }) =>
     `node ${context.nodeId}'s enrolment expires with the subscription it is enrolled under, ${context.subscriptionId ?? '(none)'}; the event names ${subscriptionIdOf(event)}`,
   subscriptionEnded: ({ context, event }) =>

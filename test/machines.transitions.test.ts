@@ -130,10 +130,11 @@ const LEGAL: Record<EntityKind, Record<string, Partial<Record<EventType, string>
   node: {
     absent: { NodeRegistered: 'initialized' },
     initialized: { NodeEnrolled: 'enrolled', NodeRevoked: 'revoked' },
-    // The sample enrolment is the one the path made: under that subscription and CSE-ID already (review 295).
-    enrolled: { NodeEnrolled: 'refused: enrolled so already', NodeAssociated: 'associated', NodeEnrolmentExpired: 'expired', NodeRevoked: 'revoked' },
+    // The sample enrolment is the one the path made, under that subscription and CSE-ID already: recorded, as it changes
+    // nothing the machine holds to (review 307 took machines v12's enrolmentChanges out; `node enrol` sends none).
+    enrolled: { NodeEnrolled: 'enrolled', NodeAssociated: 'associated', NodeEnrolmentExpired: 'expired', NodeRevoked: 'revoked' },
     associated: {
-      NodeEnrolled: 'refused: enrolled so already', NodeAssociated: 'refused: same association twice', NodeAssociationReleased: 'enrolled',
+      NodeEnrolled: 'associated', NodeAssociated: 'refused: same association twice', NodeAssociationReleased: 'enrolled',
       NodeEnrolmentExpired: 'expired', NodeRevoked: 'revoked',
     },
   },

@@ -1,6 +1,8 @@
 import { NEW_REVOCATION_REASONS, type CommandType } from '../../domain/commands/index.ts';
 import { OwnerKind } from '../../domain/events/index.ts';
 import { UsageError } from '../program.ts';
+import { enrolmentUnchanged } from './node-enrol-unchanged.ts';
+import type { BeforeSending } from './submit.ts';
 
 /**
  * The operator's lifecycle commands as `credence <group> <verb>`: one subcommand per operator command of the
@@ -37,6 +39,8 @@ export interface LifecycleSpec {
   readonly flagFor?: Readonly<Record<string, string>>;
   /** Options that cannot go together (or one that means nothing without another): the usage error, if any. */
   readonly conflicts?: (o: Readonly<Record<string, unknown>>) => string | undefined;
+  /** A read of what the server holds that may make the command moot (submit.ts BeforeSending), given its data. */
+  readonly beforeSending?: (data: Readonly<Record<string, unknown>>) => BeforeSending;
 }
 
 export const LIFECYCLE_GROUPS = {
@@ -126,7 +130,7 @@ export const LIFECYCLE_COMMANDS: readonly LifecycleSpec[] = [
     flagFor: { 'profile.class': '--class', 'profile.manufacturer': '--manufacturer', 'profile.model': '--model', 'profile.capabilities': '--capability', bootstrapCredentialId: '--bootstrap-credential' },
   },
   {
-    group: 'node', verb: 'enrol', type: 'enrolNode', summary: 'enrol a node under an M2M Service Subscription',
+    group: 'node', verb: 'enrol', type: 'enrolNode', summary: 'enrol a node under an M2M Service Subscription; one enrolled so already is said so and nothing is sent',
     id: { name: 'nodeId', field: 'nodeId' },
     options: [
       { flags: '--subscription <subscriptionId>', description: 'the subscription', required: true },
@@ -134,6 +138,8 @@ export const LIFECYCLE_COMMANDS: readonly LifecycleSpec[] = [
     ],
     data: (id, o) => ({ nodeId: id, subscriptionId: o['subscription'], cseId: o['cseId'] }),
     flagFor: { subscriptionId: '--subscription' },
+    // A rerun under the subscription and CSE-ID the node has sends nothing (review 295; review 307 kept it off the machines).
+    beforeSending: enrolmentUnchanged,
   },
   {
     group: 'node', verb: 'expire-enrolment', type: 'expireNodeEnrolment', summary: "record that a node's enrolment ended",

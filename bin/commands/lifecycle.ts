@@ -98,7 +98,7 @@ const addSpec = (parent: Command, spec: LifecycleSpec, io: Parameters<RegisterCo
         throw new UsageError(`${flag}: required with --command-id: its default (now) differs at every run, so the server would refuse a retry as another command`);
       }
       checkData(spec, command, data);
-      return submit(io, command, spec.type, data, opts);
+      return submit(io, command, spec.type, data, opts, spec.beforeSending?.(data));
     }),
   );
 };

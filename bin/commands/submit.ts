@@ -13,7 +13,7 @@ import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { CannotWrite } from '../write-failure.ts';
 import { EXIT, parseOptions, UsageError } from '../program.ts';
-import { clientOf, NewCommandIdArg, ServerOptions, serverTarget, withJson, withServer, PathArg } from './options.ts';
+import { clientOf, NewCommandIdArg, ServerOptions, serverTarget, withJson, withServer, PathArg, type ServerTarget } from './options.ts';
 import { forgetSignKey, readSignKey } from './sign-key.ts';
 
 /**
@@ -209,11 +209,27 @@ const retryRepeats = (command: Command, opts: Readonly<Record<string, unknown>>,
   return chosen ? ` --not-before ${notBefore}` : '';
 };
 
+/**
+ * Run once the server and token are known, before anything is signed or sent: the exit code when what the server holds
+ * makes the command moot (having said so), or undefined to send it. Given the target rather than reading it again: a
+ * token from a pipe (--token-file /dev/stdin) is read once.
+ */
+export type BeforeSending = (io: Io, target: ServerTarget, asJson: boolean) => Promise<number | undefined>;
+
 /** Sends `type` with `data`; exit 0 with the outcome, or a refusal (1), bad usage (2), no server (3) from runAction. */
-export const submit = async (io: Io, command: Command, type: string, data: unknown, opts: Readonly<Record<string, unknown>>): Promise<number> => {
+export const submit = async (
+  io: Io,
+  command: Command,
+  type: string,
+  data: unknown,
+  opts: Readonly<Record<string, unknown>>,
+  beforeSending?: BeforeSending,
+): Promise<number> => {
   const keys = Object.keys(Envelope.shape);
   const args = parseOptions(command, Envelope, Object.fromEntries(Object.entries(opts).filter(([k]) => keys.includes(k))));
   const target = serverTarget(args, io);
+  const moot = await beforeSending?.(io, target, args.json);
+  if (moot !== undefined) return moot;
   const commandId = args.commandId ?? randomUUID();
   const tracing = {
     ...(args.correlationId !== undefined ? { correlationId: args.correlationId } : {}),

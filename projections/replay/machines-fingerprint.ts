@@ -58,10 +58,8 @@ export interface MachinesRules {
  * never remotely provisionable again; and the id it registered is issued to it or its CSE-ID only as its bootstrap
  * (bootstrapNamedByItsNode). That id issued to another node, or to an App-ID's AE, is not refused: no index of named
  * ids is kept (a node registered naming an id already issued is bootstrapNotYetRecorded's).
- * v12 (review 295): an enrolment of a node already enrolled changes its subscription or its CSE-ID (enrolmentChanges):
- * one naming both as recorded changed nothing, and each rerun of `node enrol` under a fresh command id grew the log.
- * Also in v12 (review 303): a recorded node's first pseudonym (trigger initial) is taken at any epoch once it ended, as
- * at epoch 0: one registered again after a restore, past its mark, was refused and its frames named no resolvable one.
+ * v12 (review 303): a recorded node's first pseudonym (trigger initial) is taken at any epoch once it ended, as at
+ * epoch 0: one registered again after a restore, past its mark, was refused and its frames named no resolvable one.
  */
 export const MACHINES_VERSION = 'credence:machines:v12';
 
@@ -101,7 +99,6 @@ export const RULES_SINCE: readonly { readonly eventType: string; readonly rule: 
   { eventType: 'CredentialIssued', rule: 'bootstrapNamedByItsNode', since: 'credence:machines:v11' },
   { eventType: 'CredentialIssued', rule: 'factoryCredentialNotRotated', since: 'credence:machines:v11' },
   { eventType: 'CredentialProvisioned', rule: 'bootstrapIsFactoryCredential', since: 'credence:machines:v11' },
-  { eventType: 'NodeEnrolled', rule: 'enrolmentChanges', since: 'credence:machines:v12' },
 ];
 
 /** The version that added `rule` for `eventType` (RULES_SINCE), or undefined for a rule as old as the event's judging. */
@@ -116,7 +113,7 @@ export const ruleSince = (eventType: string, rule: string | undefined): string |
  * version when the machines now judge otherwise, and record the new hash here either way. Without it a changed
  * helper would let a replay go on from snapshots its old code made (review: the bump was a step to remember).
  */
-export const MACHINES_SOURCES_CONFIRMED = 'b2232cd4f2c8c381a0b71b7261a927e8b548ecbeba37af20f0c80df649bc2ee1';
+export const MACHINES_SOURCES_CONFIRMED = '6a1bf213139c1880293c62d72fd366c30f44bdd99cd1df55570dfbfa7dcd3625';
 
 /**
  * A machine's config and implementations as JSON: a function by its source (as the running build holds it) with its
