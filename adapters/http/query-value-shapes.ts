@@ -87,6 +87,7 @@ export const VALUE_SHAPES: Readonly<Record<string, Shape>> = {
   includeExpired: oneOf(['true', 'false']),
   full: oneOf(['true', 'false']),
   order: oneOf(['log', 'newest']),
+  by: oneOf(['occurred', 'recorded']),
   identifiers: oneOf(['canonical', 'pseudonymous']),
   reason: oneOf(RevocationReason.options),
   state: oneOf(STATE_NAMES),

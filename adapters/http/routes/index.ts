@@ -10,6 +10,7 @@ import { pkiRoutes } from './pki.ts';
 import { projectionRoutes } from './projections.ts';
 import { pseudonymRoutes } from './pseudonyms.ts';
 import { registrarRoutes } from './registrar.ts';
+import { replayRoutes } from './replay.ts';
 import { tokenRoutes } from './tokens.ts';
 import { transparencyRoutes } from './transparency.ts';
 
@@ -26,6 +27,7 @@ export const routeModulesOf = (config: { readonly probePort?: number | undefined
   entityRoutes,
   entityGraphRoutes,
   complianceRoutes,
+  replayRoutes,
   projectionRoutes,
   transparencyRoutes,
   eventRoutes,

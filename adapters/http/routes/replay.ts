@@ -1,0 +1,160 @@
+import { z } from 'zod';
+import { notFound } from '../../../domain/errors.ts';
+import { EntityKind } from '../../../domain/streams.ts';
+import { findingsByNewerRules, findingsFollowingNewerRules, replayEntity } from '../../../projections/replay/index.ts';
+import { FleetReplayer } from '../../replay-workers/fleet-replayer.ts';
+import { ACCESS } from '../auth/roles.ts';
+import type { App, ServiceContext } from '../context.ts';
+import { QueryWholeNumberOr } from '../query-values.ts';
+import { refuseLongEntity } from './entity-bound.ts';
+import { refuseUnlessResolved } from './pseudonym-reads.ts';
+import { entityReplayTold, findingsTold } from './replay-findings-told.ts';
+import { encodedAs, encodedInTurns, sendJsonOfInTurns, verdictInTurns } from './json-in-turns.ts';
+import { DecimalString, Finding, getEntityRoute, toWire, Verdict } from './wire.ts';
+
+const KindSummary = z.object({ entities: z.number().int(), events: z.number().int(), states: z.record(z.string(), z.number().int()) });
+/** A fleet finding: with the rule that refused it, and the earlier finding it follows from (projections/replay/finding-causes.ts). */
+const FleetFinding = Finding.extend({
+  rule: z.string().optional().describe('the machine rule (guard) that refused the event, when one did'),
+  ruleSince: z.string().optional().describe('the machines version that added `rule` for this event type: the stored event may predate it'),
+  followsFrom: z
+    .object({ streamId: z.string(), position: DecimalString })
+    .optional()
+    .describe(
+      'the earlier finding this refusal follows from: its entity, or one whose fact the event read, was left unrecorded by that ' +
+        "finding's event, so this event was judged against an entity replay could not hold as stored: the refusal says nothing " +
+        'either way about this event itself (it may be legal, or tampered with too); read it beside the finding it follows from. ' +
+        "Left out where it links a pseudonym's stream to another (its node's), except for an auditor who recorded a resolution of that pseudonym",
+    ),
+});
+const FleetVerdict = z.object({
+  ok: z.boolean().describe('true when every stored transition is legal'),
+  events: z.number().int(),
+  kinds: z.record(z.string(), KindSummary),
+  foreignEvents: z.number().int(),
+  findings: z.array(FleetFinding).describe('the first `limit` findings'),
+  findingsTotal: z.number().int(),
+  findingsByNewerRules: z
+    .number()
+    .int()
+    .describe(
+      'of `findingsTotal`, those refused by a rule newer than the stored event (an event an earlier version of the machines ' +
+        'accepted, flagged since an upgrade; see docs/service.md, Upgrading) that follow from no earlier finding',
+    ),
+  findingsFollowingNewerRules: z
+    .number()
+    .int()
+    .describe(
+      'of `findingsTotal`, those that follow from a finding by a newer rule (`followsFrom`): judged against an entity that ' +
+        'finding left unrecorded, so they neither prove nor clear their own events (an event forged after the upgrade on such ' +
+        'an entity is counted here too; compare positions with the first verdict after the upgrade). The findings neither ' +
+        'these nor `findingsByNewerRules` count are broken histories, and any finding keeps `ok` false',
+    ),
+  brokenStreams: z.array(z.string()).describe('the first `limit` broken streams'),
+  brokenStreamsTotal: z.number().int(),
+  mode: z.enum(['full', 'incremental']).describe('incremental: only the events appended since the previous verdict were verified now'),
+  verifiedNow: z.number().int().describe('events verified by this request'),
+});
+const ReplayStep = z.object({
+  position: DecimalString,
+  revision: DecimalString,
+  type: z.string(),
+  occurredAt: z.string().optional(),
+  actor: z.string().optional(),
+  causationId: z.string().optional(),
+  accepted: z.boolean(),
+  state: z.string().describe('state after the event (unchanged when it was refused)'),
+  reason: z.string().optional(),
+  brokenFacts: z.array(z.string()).optional().describe('accepted on a fact whose own history is broken before it: which, and where (the fact\'s stream is the finding)'),
+  data: z
+    .record(z.string(), z.string())
+    .optional()
+    .describe('what an accepted event said, of `reason`, `predecessorId`, `successorId`, `overlapEndsAt`, `replaces`, `subscriptionId`'),
+  raisedFrom: z.string().optional().describe('an accepted revocation of an entity revoked already that raised its reason: the reason before'),
+});
+const EntityReplayWire = z.object({ streamId: z.string(), kind: EntityKind, steps: z.array(ReplayStep), state: z.string(), verdict: Verdict });
+
+/**
+ * The replay verdicts: of the whole fleet (GET /v1/replay) and of one entity (GET /v1/replay/{kind}/{id}). Registered
+ * by ./compliance.ts, right after its own routes, where they always were in the document's order.
+ */
+export const replayRoutes = (app: App, context: ServiceContext): void => {
+  // One fleet replay at a time, shared by every caller asking while it runs; the next one goes on from the last.
+  const replayer = new FleetReplayer(context.credence.store);
+
+  app.get('/v1/replay', {
+    config: { access: ACCESS.read },
+    schema: {
+      summary: 'Replay verdict of the whole fleet',
+      description:
+        'Every entity through its machine with every guard, in one pass over the store: counts per kind and state, and every stored ' +
+        'transition its machine refuses. The service keeps the previous verdict\'s entities, so a later request verifies only the events ' +
+        'appended since; `full=true` verifies the whole store again. One replay runs at a time, and callers asking meanwhile share it. ' +
+        "A finding's link to another stream's (`followsFrom`), and the ids its reason quotes, where they tie a pseudonym to another " +
+        'entity (SER-025), are told only to an auditor who recorded a resolution of that pseudonym; the counts are of the findings as told.',
+      tags: ['replay'],
+      querystring: z.strictObject({
+        limit: QueryWholeNumberOr(0, 10_000, 100),
+        full: z.enum(['true', 'false']).default('false').describe('verify every stored event again from position 0'),
+      }),
+      response: { 200: FleetVerdict },
+    },
+    handler: async (request) => {
+      const { limit, full } = request.query;
+      const { replay: result, mode, verifiedNow } = await replayer.verdict({ full: full === 'true' });
+      // A finding following from another stream's links the two: a pseudonym's to its node (SER-025). The counts are
+      // of the findings as told, or the count of those following a newer rule would say a link the findings do not.
+      const findings = await findingsTold(context, request.principal, result.findings);
+      return {
+        mode,
+        verifiedNow,
+        ok: result.findings.length === 0,
+        events: result.events,
+        kinds: result.kinds,
+        foreignEvents: result.foreignEvents,
+        findings: toWire(findings.slice(0, limit)),
+        findingsTotal: result.findings.length,
+        findingsByNewerRules: findingsByNewerRules(findings),
+        findingsFollowingNewerRules: findingsFollowingNewerRules(findings),
+        brokenStreams: result.brokenStreams.slice(0, limit),
+        brokenStreamsTotal: result.brokenStreams.length,
+      };
+    },
+  });
+
+  getEntityRoute(
+    app,
+    '/v1/replay/:kind/:id',
+    {
+      summary: 'Replay verdict of one entity',
+      description:
+        "The entity's stored events through its machine with every guard (other entities as they stood at each event): the state after each, and any it refuses. " +
+        "A pseudonym's is refused (403) but to an auditor who recorded a resolution of it. " +
+        `An entity of more than ${context.limits.maxEntityEvents} events is refused (422 \`entity_too_long\`): GET /v1/replay judges it with the fleet.`,
+      tags: ['replay'],
+      response: EntityReplayWire,
+    },
+    async ({ streamId, kind }, _query, reply) => {
+      // A pseudonym's steps' causes and facts name the node behind it (SER-025): refused before any replay work.
+      await refuseUnlessResolved(context, reply.request.principal, streamId);
+      // Every step of the whole stream in one answer: refused before the replay for a stream too long for one request.
+      await refuseLongEntity(
+        context,
+        streamId,
+        'GET /v1/replay gives the verdict on it with the fleet, and GET /v1/entities/{kind}/{id}/timeline?limit= reads its history in pages',
+      );
+      const result = await replayEntity(context.credence.store, streamId);
+      if (result.steps.length === 0) throw notFound(streamId, kind);
+      const told = await entityReplayTold(context, reply.request.principal, result);
+      // Converted, encoded and written in turns, past the route's serializer, in the bytes it gave (its key order: the
+      // long arrays put back in their places): at the entity bound (10,000 steps, as many findings) toWire and the
+      // schema's encoding and writing of the whole were one block of 160 ms.
+      const answer = {
+        ...encodedAs(reply, EntityReplayWire, toWire({ ...told, steps: [], verdict: { ok: true } })),
+        steps: await encodedInTurns(reply, ReplayStep, told.steps, toWire),
+        verdict: await verdictInTurns(reply, told.verdict, toWire),
+      };
+      return sendJsonOfInTurns(reply, answer as z.infer<typeof EntityReplayWire>);
+    },
+  );
+};
