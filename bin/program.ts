@@ -18,6 +18,7 @@ import { ReadModelRulesChanged } from '../projections/runtime/index.ts';
 import { json, type Io } from './io.ts';
 import { printable } from './printable.ts';
 import { printProblem } from './problem.ts';
+import { reportOptionLikeValuesFirst } from './option-like-values-first.ts';
 import { reportUnknownOptionsFirst } from './unknown-options-first.ts';
 import { LISTEN_UNKNOWN, listenRefusal, listenSettingsOf, type ListenSettings } from './listen-refusal.ts';
 
@@ -294,7 +295,7 @@ export const createProgram = (io: Io, modules: readonly RegisterCommands[]): Com
   for (const register of modules) register(program, io);
   // Subcommands made with `.command()` inherit the settings; any added with `.addCommand()` get them here.
   configureTree(program, io);
-  reportOptionLikeValuesFirst(program);
+  reportOptionLikeValuesFirst(program, refuseOptionLikeValues);
   reportUnknownOptionsFirst(program);
   return program;
 };
@@ -403,38 +404,13 @@ const optionLikeLine = ({ option, value }: { readonly option: Option; readonly v
   return `${flag}: ${shown} looks like an option (was the value left out?); write ${flag}=${shown} for a value that really starts with -`;
 };
 
-/** Commander's own report of arguments past those a command takes (commander 14; not in its typings). */
-interface ReportsExcess {
-  _excessArguments(received: readonly string[]): void;
-}
-
 /**
- * A value left out before an option that takes one (`--model --token-file FILE`) is said naming the option, before
- * commander's "too many arguments" (review 295: commander took `--token-file` as the model and FILE as one more
- * argument, and refused that before any action ran, so parseOptions never named --model). On each leaf command,
- * commander's excess-argument check is muted and made again before the action runs, after the values that look like
- * an option are judged: with one among them it is the cause, said as parseOptions says it; without, commander's own
- * report, its wording and exit 2. Hooked before reportUnknownOptionsFirst's: a left-out value also leaves a mandatory
- * option unset (`--class --manufacturer m`).
+ * Refuses `command` naming each value given it that looks like an option (as parseOptions says them; exit 2): run by
+ * reportOptionLikeValuesFirst before commander's own "too many arguments".
  */
-const reportOptionLikeValuesFirst = (program: Command): void => {
-  const muted = new Map<Command, ReportsExcess['_excessArguments']>();
-  const walk = (command: Command): void => {
-    for (const sub of command.commands) walk(sub);
-    if (command.commands.length > 0) return;
-    const reports = command as unknown as ReportsExcess;
-    muted.set(command, reports._excessArguments.bind(command));
-    reports._excessArguments = () => undefined;
-  };
-  walk(program);
-  program.hook('preAction', (_program, action) => {
-    const report = muted.get(action);
-    const registered = action.registeredArguments;
-    if (report === undefined || registered.at(-1)?.variadic === true || action.args.length <= registered.length) return;
-    const optionLike = optionLikeValues(action);
-    if (optionLike.length > 0) action.error(optionLike.map((found) => `error: ${optionLikeLine(found)}`).join('\n'), { exitCode: EXIT.usage, code: 'credence.optionLikeValue' });
-    report(action.args);
-  });
+const refuseOptionLikeValues = (command: Command): void => {
+  const optionLike = optionLikeValues(command);
+  if (optionLike.length > 0) command.error(optionLike.map((found) => `error: ${optionLikeLine(found)}`).join('\n'), { exitCode: EXIT.usage, code: 'credence.optionLikeValue' });
 };
 
 /**

@@ -1,4 +1,5 @@
 import type { Command, Option } from 'commander';
+import { muteOnLeaves } from './muted-reports.ts';
 
 /** Commander's own report of a mandatory option left out (commander 14; not in its typings). */
 interface ReportsMissing {
@@ -14,15 +15,9 @@ interface ReportsMissing {
  * parses: the check reads the options the command holds when its action is about to run.
  */
 export const reportUnknownOptionsFirst = (program: Command): void => {
-  const muted = new Map<Command, ReportsMissing['missingMandatoryOptionValue']>();
-  const walk = (command: Command): void => {
-    for (const sub of command.commands) walk(sub);
-    if (command.commands.length > 0 || !command.options.some((o) => o.mandatory)) return;
-    const reports = command as unknown as ReportsMissing;
-    muted.set(command, reports.missingMandatoryOptionValue.bind(command));
-    reports.missingMandatoryOptionValue = () => undefined;
-  };
-  walk(program);
+  const muted = muteOnLeaves<ReportsMissing, 'missingMandatoryOptionValue'>(program, 'missingMandatoryOptionValue', (command) =>
+    command.options.some((o) => o.mandatory),
+  );
   program.hook('preAction', (_program, actionCommand) => {
     const report = muted.get(actionCommand);
     if (report === undefined) return;

@@ -5,11 +5,9 @@
  * pseudonym is now marked once recorded, carried over by `credence pseudonym raise-marks-since-backup`, the start
  * counts the node as unknown in the log, and registered again it starts past its mark.
  */
-import { cpSync, renameSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { cmd, operator } from './support/fleet.ts';
-import { runCli } from './support/cli.ts';
-import { backedUpPseudonymFolder } from './support/pseudonym-backup.ts';
+import { nodeRegisteredSinceBackup, restoreFromBackup } from './support/node-registered-since-backup.ts';
 import { startTestService } from './support/service.ts';
 import { currentPseudonym, epochMarksOf, eventually } from './support/pseudonym-epochs.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
@@ -18,20 +16,14 @@ const folder = temporaryFolders('credence-registered-since-backup-');
 
 describe('a node registered since the backup a whole folder is restored from', () => {
   it('is marked at epoch 0, counted at the start, and registered again gives out none of the pseudonyms it had', async () => {
-    const scene = await backedUpPseudonymFolder(folder());
-    const { data, backup, aside, clock } = scene;
+    const scene = await nodeRegisteredSinceBackup(folder());
+    const { data, clock, given } = scene;
     let svc = scene.svc;
-    await svc.service.context.credence.engine.execute(cmd.registerNode('meter-9'));
-    expect(await eventually(() => currentPseudonym(svc, 'meter-9')?.epoch === 0)).toBe(true);
-    const given = currentPseudonym(svc, 'meter-9')!.pseudonym!;
     await svc.close();
     // Marked once recorded (at the latest by the close's tick, or the next start from the log).
     expect(epochMarksOf(data).get('meter-9')).toBe(0);
-    renameSync(data, aside);
 
-    cpSync(backup, data, { recursive: true });
-    const run = await runCli(['pseudonym', 'raise-marks-since-backup', '--data', data, '--before-restore', aside]);
-    expect(run.code, run.err).toBe(0);
+    await restoreFromBackup(scene);
     expect(epochMarksOf(data).get('meter-9')).toBe(0);
     svc = await startTestService({ dir: data, clock });
     try {

@@ -11,9 +11,9 @@ import { execFile, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readSignKey } from '../bin/commands/sign-key.ts';
 import { useBearerCountingServer } from './support/bearer-counting-server.ts';
 import { runCli } from './support/cli.ts';
+import { SIGN_KEY, signKeyRefusal } from './support/sign-key-refusal.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
 const posix = process.platform !== 'win32';
@@ -131,30 +131,21 @@ describe.skipIf(!posix)('a --token-file is held as a --key file is', () => {
 });
 
 describe.skipIf(!posix)('a --sign-key file is held as a --key file is', () => {
-  const KEY = JSON.stringify({ algorithm: 'ed25519', secretKey: Buffer.alloc(32, 7).toString('base64url') });
-  const refusal = (path: string): string => {
-    try {
-      readSignKey(path);
-    } catch (error) {
-      return (error as Error).message;
-    }
-    return 'read';
-  };
 
   it('in a folder group or others may write: refused naming the folder', () => {
     const open = folder('open', 0o777);
     const path = join(open, 'k.json');
-    writeFileSync(path, KEY, { mode: 0o600 });
-    expect(refusal(path)).toBe(`--sign-key: ${path} is in ${open}, which group or others may write (mode 0777): they may put another file in its place; chmod go-w ${open}, or move the file`);
+    writeFileSync(path, SIGN_KEY, { mode: 0o600 });
+    expect(signKeyRefusal(path)).toBe(`--sign-key: ${path} is in ${open}, which group or others may write (mode 0777): they may put another file in its place; chmod go-w ${open}, or move the file`);
   });
 
   it('/dev/zero: refused as not a regular file', () => {
-    expect(refusal('/dev/zero')).toContain('--sign-key: /dev/zero is not a regular file');
+    expect(signKeyRefusal('/dev/zero')).toContain('--sign-key: /dev/zero is not a regular file');
   });
 
   it('in a private folder: read', () => {
     const path = join(folder('mine', 0o700), 'k.json');
-    writeFileSync(path, KEY, { mode: 0o600 });
-    expect(refusal(path)).toBe('read');
+    writeFileSync(path, SIGN_KEY, { mode: 0o600 });
+    expect(signKeyRefusal(path)).toBe('read');
   });
 });

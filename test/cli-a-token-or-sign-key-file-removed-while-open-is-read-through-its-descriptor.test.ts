@@ -10,8 +10,8 @@ import { execFile, spawn } from 'node:child_process';
 import { chmodSync, closeSync, mkdirSync, openSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readSignKey } from '../bin/commands/sign-key.ts';
 import { useBearerCountingServer } from './support/bearer-counting-server.ts';
+import { SIGN_KEY, signKeyRefusal } from './support/sign-key-refusal.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
 const linux = process.platform === 'linux';
@@ -98,18 +98,9 @@ describe.skipIf(!linux)('a --token-file naming a descriptor whose file was remov
 });
 
 describe.skipIf(!linux)('a --sign-key naming a descriptor whose file was removed', () => {
-  const KEY = JSON.stringify({ algorithm: 'ed25519', secretKey: Buffer.alloc(32, 7).toString('base64url') });
-  const refusal = (path: string): string => {
-    try {
-      readSignKey(path);
-    } catch (error) {
-      return (error as Error).message;
-    }
-    return 'read';
-  };
   /** `check` given the descriptor of a file of `mode` holding the key, the file removed once opened. */
   const removedWhileOpen = <T>(mode: number, check: (fd: number) => T): T => {
-    const path = fileOf(KEY, mode);
+    const path = fileOf(SIGN_KEY, mode);
     const fd = openSync(path, 'r');
     unlinkSync(path);
     try {
@@ -121,19 +112,19 @@ describe.skipIf(!linux)('a --sign-key naming a descriptor whose file was removed
 
   it('/proc/self/fd/N and /dev/fd/N: read', () => {
     removedWhileOpen(0o600, (fd) => {
-      expect(refusal(`/proc/self/fd/${fd}`)).toBe('read');
-      expect(refusal(`/dev/fd/${fd}`)).toBe('read');
-      expect(refusal(`/proc/${process.pid}/fd/${fd}`)).toBe('read');
+      expect(signKeyRefusal(`/proc/self/fd/${fd}`)).toBe('read');
+      expect(signKeyRefusal(`/dev/fd/${fd}`)).toBe('read');
+      expect(signKeyRefusal(`/proc/${process.pid}/fd/${fd}`)).toBe('read');
     });
   });
 
   it('one others may read: refused by the key\'s own rule, naming the path given', () => {
     removedWhileOpen(0o644, (fd) => {
-      expect(refusal(`/dev/fd/${fd}`)).toBe(`--sign-key: /dev/fd/${fd} is readable by group or others; chmod 600 it`);
+      expect(signKeyRefusal(`/dev/fd/${fd}`)).toBe(`--sign-key: /dev/fd/${fd} is readable by group or others; chmod 600 it`);
     });
   });
 
   it('a descriptor that is not open: cannot be read (ENOENT is right there)', () => {
-    expect(refusal('/dev/fd/987')).toBe('--sign-key: cannot read /dev/fd/987: ENOENT');
+    expect(signKeyRefusal('/dev/fd/987')).toBe('--sign-key: cannot read /dev/fd/987: ENOENT');
   });
 });

@@ -7,7 +7,6 @@
  * first one recorded in the log, else past its mark, else 0. And a node revoked before its first rotation ran takes
  * that rotation at any epoch (machines v12), so the pseudonym its frames carry is one an auditor can resolve.
  */
-import { cpSync, renameSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { lastValueFrom, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
@@ -25,9 +24,8 @@ import {
 } from '../projections/pseudonyms/index.ts';
 import { ProjectionRunner } from '../projections/runtime/index.ts';
 import { dataOf, openStream, settled } from './http-sse.fixtures.ts';
-import { runCli } from './support/cli.ts';
 import { auditor, cmd, operator, T0 } from './support/fleet.ts';
-import { backedUpPseudonymFolder } from './support/pseudonym-backup.ts';
+import { nodeRegisteredSinceBackup, restoreFromBackup } from './support/node-registered-since-backup.ts';
 import { currentPseudonym, eventually } from './support/pseudonym-epochs.ts';
 import { testKey } from './support/pseudonym-fleet.ts';
 import { startTestService, type TestService } from './support/service.ts';
@@ -54,21 +52,15 @@ const resolveOverHttp = (svc: TestService, pseudonym: string) =>
 
 describe('a node registered again after a whole-folder restore, in the integrators\' stream', () => {
   it('is named under its first pseudonym past the mark, not the one integrators saw before the restore, and an auditor resolves it', async () => {
-    const scene = await backedUpPseudonymFolder(folder());
-    const { data, backup, aside, clock } = scene;
+    const scene = await nodeRegisteredSinceBackup(folder());
+    const { data, clock, given } = scene;
     let svc = scene.svc;
-    await svc.service.context.credence.engine.execute(cmd.registerNode('meter-9'));
-    expect(await eventually(() => currentPseudonym(svc, 'meter-9')?.epoch === 0)).toBe(true);
-    const given = currentPseudonym(svc, 'meter-9')!.pseudonym!;
     await settled(svc);
     // Integrators saw meter-9 under its epoch-0 pseudonym.
     expect((await registeredSubjects(svc, 2))[1]).toBe(given);
     await svc.close();
-    renameSync(data, aside);
 
-    cpSync(backup, data, { recursive: true });
-    const run = await runCli(['pseudonym', 'raise-marks-since-backup', '--data', data, '--before-restore', aside]);
-    expect(run.code, run.err).toBe(0);
+    await restoreFromBackup(scene);
     svc = await startTestService({ dir: data, clock });
     try {
       await svc.service.context.credence.pseudonyms!.rotatePastMarks();

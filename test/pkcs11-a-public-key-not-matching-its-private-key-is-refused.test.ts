@@ -8,9 +8,7 @@
  * checked on the host against the public object's key): refused as `token_integrity` naming the handle and the
  * rule, for a key looked up afresh and for one a running process remembers. An untouched key still serves.
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { agreementPublicKey } from '../domain/crypto/agreement.ts';
@@ -21,28 +19,18 @@ import { Pkcs11SecureEnvironment } from '../adapters/driven/secure-environment/p
 import { serviceConfig } from '../adapters/http/config.ts';
 import { startService } from '../adapters/http/start.ts';
 import { currentSigningKeyOf } from '../adapters/runtime/current-signing-key.ts';
-import { softHsm, softHsmMissing, SOFTHSM_MODULE, type TestToken } from './support/softhsm.ts';
+import { softHsm, softHsmMissing, type TestToken } from './support/softhsm.ts';
 
 const random = (length: number) => new Uint8Array(randomBytes(length));
 const text = (s: string) => new TextEncoder().encode(s);
 const OWNER = 'credence:access';
-const require = createRequire(import.meta.url);
 
 /**
  * The intruder, in a process of its own with pkcs11js (as review 299 did it): a new key pair whose public half copies
  * the Credence public object under `id` (its CKA_ID, CKA_LABEL, CKA_EC_PARAMS and flags), whose private half is
  * under another CKA_ID and extractable; then the original public object deleted. Prints the new public point (hex).
  */
-const SWAP_SCRIPT = `
-const p = require(process.env.PKCS11JS);
-const o = JSON.parse(require('node:fs').readFileSync(0, 'utf8'));
-const m = new p.PKCS11();
-m.load(o.module);
-m.C_Initialize();
-try {
-  const slot = m.C_GetSlotList(true).find((s) => m.C_GetTokenInfo(s).label.trim() === o.token);
-  const session = m.C_OpenSession(slot, p.CKF_SERIAL_SESSION | p.CKF_RW_SESSION);
-  m.C_Login(session, p.CKU_USER, o.pin);
+const SWAP_BODY = `
   const id = Buffer.from(o.id, 'utf8');
   m.C_FindObjectsInit(session, [{ type: p.CKA_ID, value: id }, { type: p.CKA_CLASS, value: p.CKO_PUBLIC_KEY }]);
   const [original] = m.C_FindObjects(session, 2);
@@ -75,9 +63,6 @@ try {
   m.C_DestroyObject(session, original);
   const [point] = m.C_GetAttributeValue(session, pair.publicKey, [{ type: p.CKA_EC_POINT }]);
   process.stdout.write(point.value.toString('hex'));
-} finally {
-  m.C_Finalize();
-}
 `;
 
 /** The bare point in a CKA_EC_POINT value (a DER OCTET STRING on SoftHSM2). */
@@ -86,11 +71,8 @@ const bare = (hex: string): Uint8Array => {
   return new Uint8Array(value[0] === 0x04 && value[1] === value.length - 2 ? value.subarray(2) : value);
 };
 
-const swapPublicHalf = (hsm: ReturnType<typeof softHsm>, token: TestToken, handle: KeyHandle): Uint8Array => {
-  const input = JSON.stringify({ module: SOFTHSM_MODULE, token: token.label, pin: token.pin, id: handle });
-  const env = { ...process.env, SOFTHSM2_CONF: `${hsm.dir}/softhsm2.conf`, PKCS11JS: require.resolve('pkcs11js') };
-  return bare(execFileSync(process.execPath, ['-e', SWAP_SCRIPT], { env, input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] }));
-};
+const swapPublicHalf = (hsm: ReturnType<typeof softHsm>, token: TestToken, handle: KeyHandle): Uint8Array =>
+  bare(hsm.runAsIntruder(token, SWAP_BODY, { id: handle }));
 
 type Outcome = { readonly value?: unknown; readonly error?: unknown };
 const outcome = async (run: () => Promise<unknown>): Promise<Outcome> => run().then((value) => ({ value }), (error: unknown) => ({ error }));

@@ -2,10 +2,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { run as verifyCommand } from '../bin/commands/verify.ts';
-import type { RecordedEvent } from '../domain/ports/index.ts';
-import { consistencyProof, eventLeafHash, formatCheckpointText, formatSignedNote, formatVerifierKey, MemoryTree, noteKeyId, rootHash, verifyConsistency } from '../domain/transparency/index.ts';
+import { consistencyProof, formatVerifierKey, verifyConsistency } from '../domain/transparency/index.ts';
 import { capture } from './support/cli.ts';
-import { eventId, fixedSigner, keyOf, ORIGIN, tempDirs } from './transparency-fixtures.ts';
+import { forkedCheckpoints } from './support/forked-checkpoints.ts';
+import { tempDirs } from './transparency-fixtures.ts';
 
 /*
  * Review 296 item 1: two checkpoints signed by the pinned key, both of tree size 8 with other roots, and a proof file
@@ -15,24 +15,7 @@ import { eventId, fixedSigner, keyOf, ORIGIN, tempDirs } from './transparency-fi
 const dirs = tempDirs();
 afterEach(() => dirs.cleanup());
 
-const signer = fixedSigner(1);
-const key = keyOf(signer);
-const event = (i: number, label = 'x'): RecordedEvent => ({
-  id: eventId(i),
-  streamId: 'credential-meter-1',
-  revision: BigInt(i),
-  position: BigInt(i + 1),
-  type: 'CredentialProvisioned',
-  data: { index: i, label },
-  metadata: { actor: 'operator-1' },
-});
-const tree = new MemoryTree(Array.from({ length: 8 }, (_, i) => eventLeafHash(event(i))));
-const fork = new MemoryTree(Array.from({ length: 8 }, (_, i) => eventLeafHash(event(i, i === 6 ? 'rewritten' : 'x'))));
-const note = async (source: MemoryTree, size: number): Promise<string> => {
-  const text = formatCheckpointText({ origin: ORIGIN, treeSize: size, rootHash: rootHash(source, size), time: '2026-02-01T00:00:00.000Z' });
-  const signature = await signer.sign(new TextEncoder().encode(text));
-  return formatSignedNote({ text, signatures: [{ keyName: signer.keyName, keyId: noteKeyId(signer.keyName, signer.publicKey), signature }] });
-};
+const { key, tree, fork, note } = forkedCheckpoints(6);
 const FORKED = { ok: false, reason: 'inconsistent', message: 'both checkpoints sign a tree of size 8, with other roots: the log forked' };
 
 describe('verify --from/--to over two signed checkpoints of one size with other roots', () => {

@@ -1,31 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { consistencyProof, eventLeafHash, formatCheckpointText, formatSignedNote, MemoryTree, noteKeyId, rootHash, verifyConsistency } from '../domain/transparency/index.ts';
-import type { RecordedEvent } from '../domain/ports/index.ts';
-import { eventId, fixedSigner, keyOf, ORIGIN } from './transparency-fixtures.ts';
+import { consistencyProof, verifyConsistency } from '../domain/transparency/index.ts';
+import { forkedCheckpoints } from './support/forked-checkpoints.ts';
 
 /*
  * Found in review 159: checkpoints of one size with other roots read "the tree of size 8 does not extend the tree of
  * size 8" (the bundle check says "the log forked"); a proof from size 0 carrying hashes read "does not extend the tree
  * of size 0"; checkpoints of two logs, the later smaller, read `rollback` rather than `origin_mismatch`.
  */
-const signer = fixedSigner(1);
-const key = keyOf(signer);
-const event = (i: number, label = 'x'): RecordedEvent => ({
-  id: eventId(i),
-  streamId: 'credential-meter-1',
-  revision: BigInt(i),
-  position: BigInt(i + 1),
-  type: 'CredentialProvisioned',
-  data: { index: i, label },
-  metadata: { actor: 'operator-1' },
-});
-const tree = new MemoryTree(Array.from({ length: 8 }, (_, i) => eventLeafHash(event(i))));
-const fork = new MemoryTree(Array.from({ length: 8 }, (_, i) => eventLeafHash(event(i, i === 3 ? 'rewritten' : 'x'))));
-const note = async (source: MemoryTree, size: number, origin = ORIGIN): Promise<string> => {
-  const text = formatCheckpointText({ origin, treeSize: size, rootHash: rootHash(source, size), time: '2026-02-01T00:00:00.000Z' });
-  const signature = await signer.sign(new TextEncoder().encode(text));
-  return formatSignedNote({ text, signatures: [{ keyName: signer.keyName, keyId: noteKeyId(signer.keyName, signer.publicKey), signature }] });
-};
+const { key, tree, fork, note } = forkedCheckpoints(3);
 
 describe('verify --from/--to says why two checkpoints are not consistent', () => {
   it('one size, other roots: the log forked', async () => {

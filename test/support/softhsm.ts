@@ -38,10 +38,12 @@ if (softHsmMissing) console.warn(softHsmMissing);
 const require = createRequire(import.meta.url);
 
 /**
- * Run by plantSecretKey and plantUnlabelledSecretKeys in a process of their own (as an intruder would be):
- * `count` C_CreateObject of a token secret key, in one login, with the given boolean attributes and optional label.
+ * The start and end every intruder script shares (run in a process of its own, as an intruder would be): pkcs11js
+ * loaded, options read as JSON from stdin (`module`, `token`, `pin` and the script's own), the module initialised, the
+ * token's slot found by label, an RW session opened and logged in as the user; `body` runs with `p` (pkcs11js), `o`
+ * (the options), `m` (the module) and `session`, and the module is finalised whatever it does.
  */
-const PLANT_SCRIPT = `
+const intruderScript = (body: string): string => `
 const p = require(process.env.PKCS11JS);
 const o = JSON.parse(require('node:fs').readFileSync(0, 'utf8'));
 const m = new p.PKCS11();
@@ -51,6 +53,17 @@ try {
   const slot = m.C_GetSlotList(true).find((s) => m.C_GetTokenInfo(s).label.trim() === o.token);
   const session = m.C_OpenSession(slot, p.CKF_SERIAL_SESSION | p.CKF_RW_SESSION);
   m.C_Login(session, p.CKU_USER, o.pin);
+${body}
+} finally {
+  m.C_Finalize();
+}
+`;
+
+/**
+ * Run by plantSecretKey and plantUnlabelledSecretKeys: `count` C_CreateObject of a token secret key, in one login, with
+ * the given boolean attributes and optional label.
+ */
+const PLANT_BODY = `
   for (let i = 0; i < o.count; i++) {
     m.C_CreateObject(session, [
       { type: p.CKA_CLASS, value: p.CKO_SECRET_KEY },
@@ -63,9 +76,6 @@ try {
       { type: p.CKA_VALUE, value: Buffer.from(o.value, 'hex') },
     ]);
   }
-} finally {
-  m.C_Finalize();
-}
 `;
 
 export interface TestToken {
@@ -99,10 +109,15 @@ export interface SoftHsm {
    * keys restored from backup).
    */
   deleteToken(token: TestToken): { restore(): void };
+  /**
+   * Someone holding the PIN runs `body` (JavaScript, see intruderScript) in a process of its own, logged in to
+   * `token` with `input` as its options; answers what it printed.
+   */
+  runAsIntruder(token: TestToken, body: string, input: Readonly<Record<string, unknown>>): string;
   cleanup(): void;
 }
 
-/** What PLANT_SCRIPT makes: `count` secret keys with these boolean attributes (CKA_ names, in order). */
+/** What PLANT_BODY makes: `count` secret keys with these boolean attributes (CKA_ names, in order). */
 interface PlantSpec {
   readonly id: string;
   readonly label?: string;
@@ -119,11 +134,19 @@ export const softHsm = (): SoftHsm => {
   writeFileSync(conf, `directories.tokendir = ${tokens}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`, { mode: 0o600 });
   process.env.SOFTHSM2_CONF = conf;
   const env = { ...process.env, SOFTHSM2_CONF: conf };
+  const runAsIntruder = (token: TestToken, body: string, input: Readonly<Record<string, unknown>>): string => {
+    const options = JSON.stringify({ module: SOFTHSM_MODULE, ...input, token: token.label, pin: token.pin });
+    return execFileSync(process.execPath, ['-e', intruderScript(body)], {
+      env: { ...env, PKCS11JS: require.resolve('pkcs11js') },
+      input: options,
+      encoding: 'utf8',
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+  };
   const plant = (token: TestToken, spec: PlantSpec) => {
     // pkcs11-tool cannot write a generic secret (CKK_GENERIC_SECRET, what an HMAC key is): pkcs11js in a child
     // process instead, everything passed on stdin.
-    const input = JSON.stringify({ module: SOFTHSM_MODULE, ...spec, value: Buffer.from(spec.value).toString('hex'), token: token.label, pin: token.pin });
-    execFileSync(process.execPath, ['-e', PLANT_SCRIPT], { env: { ...env, PKCS11JS: require.resolve('pkcs11js') }, input, stdio: ['pipe', 'ignore', 'pipe'] });
+    runAsIntruder(token, PLANT_BODY, { ...spec, value: Buffer.from(spec.value).toString('hex') });
   };
   return {
     dir,
@@ -175,6 +198,7 @@ export const softHsm = (): SoftHsm => {
         restore: () => cpSync(join(backup, gone[0]!), join(tokens, gone[0]!), { recursive: true }),
       };
     },
+    runAsIntruder,
     cleanup() {
       rmSync(dir, { recursive: true, force: true });
     },
