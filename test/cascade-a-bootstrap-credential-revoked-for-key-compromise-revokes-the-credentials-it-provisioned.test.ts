@@ -179,4 +179,30 @@ describe('a bootstrap credential revoked for keyCompromise revokes the credentia
     await c.settle();
     expect(await state(c.engine, 'credential', 'svc-1')).toEqual(['svc-1', 'revoked', 'keyCompromise']);
   });
+
+  it('a remote provisioning stored after boot-1\'s revocation was raised from superseded to keyCompromise (a raced import) is revoked on arrival', async () => {
+    const c = (credence = openCredence({ location: { memory: true }, clock: new FakeClock(T0) }));
+    await c.engine.execute(cmd.createSubscription());
+    await c.engine.execute(command('registerNode', {
+      nodeId: 'meter-1', profile: { class: 'smart-meter', manufacturer: 'Acme', model: 'SM-1', capabilities: [] }, bootstrapCredentialId: 'boot-1',
+    }, { actor: operator }));
+    await c.engine.execute(cmd.issueCredential('boot-1', 'meter-1', at(300), { purpose: 'bootstrap' }));
+    await c.engine.execute(cmd.provisionCredential('boot-1'));
+    await c.engine.execute(cmd.enrolNode());
+    await c.engine.execute(cmd.issueCredential('svc-1', 'meter-1', at(90)));
+    await c.settle();
+    // Retired, then found compromised: the first reason is superseded, the raise keyCompromise.
+    await c.engine.execute(cmd.revokeCredential('boot-1', 'superseded'));
+    await c.settle();
+    await c.engine.execute(cmd.revokeCredential('boot-1', 'keyCompromise'));
+    await c.settle();
+    // Decided before the revocations, stored after them.
+    await commandRecordedByAnEarlierVersion(c.store, {
+      type: 'provisionCredential',
+      data: { credentialId: 'svc-1', method: 'remote-provisioning', bootstrapCredentialId: 'boot-1' },
+      metadata: { actor: operator, commandId: randomUUID() },
+    });
+    await c.settle();
+    expect(await state(c.engine, 'credential', 'svc-1')).toEqual(['svc-1', 'revoked', 'keyCompromise']);
+  });
 });

@@ -110,6 +110,7 @@ describe('reactions are worked out dependent by dependent', () => {
     dependents: () => [],
     association: async () => ({ established: false }),
     ended: async () => undefined,
+    compromised: async () => false,
     ownerOf: () => undefined,
     waitingFor: () => [],
     applicationsEnrolledWith: () => [],

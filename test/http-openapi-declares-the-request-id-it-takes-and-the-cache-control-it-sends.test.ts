@@ -81,12 +81,24 @@ describe('the OpenAPI document declares the X-Request-ID the service takes and t
     ['GET /healthz', '/healthz'],
     ['GET /readyz', '/readyz'],
     ['GET /v1/enrolment', '/v1/enrolment'],
-    ['GET /pki/trust-bundle.pem', '/pki/trust-bundle.pem'],
-    ['GET /pki/{caId}/ca.crt', '/pki/default/ca.crt'],
     // A refusal of the PKI routes is no-store with a token or without: test/pki-refusals-of-the-crl-and-ocsp-routes-are-kept-by-no-cache.test.ts.
     ['GET /v1/entities', '/v1/entities'],
   ] as const)('%s (%s) answers no-store, as declared, to a request with a token, whatever its token, and nothing without', async (operation, url) => {
     for (const [token, value] of [[svc.tokens.auditor, 'no-store'], ['not-a-token', 'no-store'], [undefined, null]] as const) {
+      const answer = await fetch(`${svc.url}${url}`, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
+      await answer.arrayBuffer();
+      expectCacheControl(operation, answer, value);
+    }
+  });
+
+  // Review 306: the CA certificates change at `ca renew`, so a cache keeps them only to revalidate them (public,
+  // no-cache and an ETag, as the CRLs): public files, the same whoever asks, so a token changes nothing.
+  it.each([
+    ['GET /pki/trust-bundle.pem', '/pki/trust-bundle.pem'],
+    ['GET /pki/{caId}/ca.crt', '/pki/default/ca.crt'],
+    ['GET /pki/{caId}/chain.pem', '/pki/default/chain.pem'],
+  ] as const)('%s (%s) answers public, no-cache, as declared, with a token or without', async (operation, url) => {
+    for (const [token, value] of [[svc.tokens.auditor, 'public, no-cache'], ['not-a-token', 'public, no-cache'], [undefined, 'public, no-cache']] as const) {
       const answer = await fetch(`${svc.url}${url}`, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
       await answer.arrayBuffer();
       expectCacheControl(operation, answer, value);

@@ -97,7 +97,10 @@ const MATRIX: Readonly<Record<string, Row>> = {
   'GET /pki/{caId}/ocsp/{request}': { access: 'public', params: { caId: 'default', request: 'MAA=' } },
 };
 
-/** Routes the OpenAPI document leaves out on purpose: the document itself and the docs page (swagger-ui's files). */
+/**
+ * Routes the OpenAPI document leaves out on purpose: the document itself, the docs page (swagger-ui's files), the
+ * console's files, and the PKI URLs that answer only a refusal.
+ */
 const UNDOCUMENTED: Readonly<Record<string, Row>> = {
   'GET /openapi.json': { access: 'public' },
   [`GET ${DOCS_PREFIX}`]: { access: 'public' },
@@ -105,6 +108,11 @@ const UNDOCUMENTED: Readonly<Record<string, Row>> = {
   // The web console's page and its built assets (issue 14, docs/console.md): public files, the data behind the token.
   'GET /': { access: 'public' },
   'GET /assets/{file}': { access: 'public', params: { file: 'missing.js' } },
+  // Public, answering only a refusal (review 306): an OCSP GET without its request segment is malformedRequest, and a
+  // CRL's URL with a trailing slash a 404 no cache keeps; the document describes the OCSP GET by its request segment.
+  'GET /pki/{caId}/ocsp': { access: 'public', params: { caId: 'default' } },
+  'GET /pki/{caId}/crl/': { access: 'public', params: { caId: 'default' } },
+  'GET /pki/{caId}/delta-crl/': { access: 'public', params: { caId: 'default' } },
 };
 
 type Caller = Role | 'no token';

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { constantTimeEqual } from '../../domain/crypto/index.ts';
+import { certificateSummary } from '../../domain/x509/issuance/index.ts';
 import type { IssuingCa } from '../../domain/x509/issuing-ca.ts';
 import {
   parseOcspRequest,
@@ -9,7 +10,7 @@ import {
   type OcspCertId,
   type RevocationIssuer,
 } from '../../domain/x509/revocation/index.ts';
-import { certificateStanding, overlapEndOfCertificate } from '../../projections/pki/index.ts';
+import { certificateStanding, holderEnded, overlapEndOfCertificate } from '../../projections/pki/index.ts';
 import { raises, type PublishedRevocation } from '../driven/pki/published-revocations.ts';
 import { FailureRun } from './pki-published.ts';
 import { readCompletePki } from './pki-complete.ts';
@@ -83,6 +84,15 @@ export class OcspResponder {
     this.#answers.clear();
   }
 
+  /** The serial of the current responder certificate, lower-case hex, read once per certificate (it changes at renewal). */
+  #responderSerial(): string {
+    const { certificate } = this.#o.credential();
+    if (this.#responder?.certificate !== certificate) this.#responder = { certificate, serialNumber: certificateSummary(certificate, this.ca.id).serialNumber };
+    return this.#responder.serialNumber;
+  }
+
+  #responder: { readonly certificate: Uint8Array; readonly serialNumber: string } | undefined;
+
   #ours(id: OcspCertId): boolean {
     if (id.hash === undefined) return false;
     const expected = this.#issuer.certIdHashes[id.hash];
@@ -123,7 +133,10 @@ export class OcspResponder {
       case 'good':
         return { status: 'good' };
       case 'unknown':
-        return { status: 'unknown' };
+        // The responder's own certificate: the CA issued it, outside the events (review 306). It carries
+        // id-pkix-ocsp-nocheck and is never revoked, so `good`, not `unknown`. Only the current one: a replaced one's
+        // certificate is not kept (<ca>.ocsp.json keeps its key, to destroy).
+        return standing.anotherKey !== true && this.#responderSerial() === id.serialNumber ? { status: 'good' } : { status: 'unknown' };
       default: {
         const never: never = standing;
         throw new TypeError(`unknown standing ${JSON.stringify(never)}`);
@@ -137,7 +150,11 @@ export class OcspResponder {
    */
   #answered(db: Database.Database, id: OcspCertId, now: number, toRecord: PublishedRevocation[]): Answered {
     const status = this.#status(db, id, now, toRecord);
-    const overlapEndsAt = status.status === 'good' ? overlapEndOfCertificate(db, this.ca.id, id.serialNumber) : undefined;
+    if (status.status !== 'good') return { status };
+    // Its node, App-ID or bootstrap ended, its own revocation not recorded yet (the cascade's to come, review 306): no
+    // `good`, pending as a handover past its overlap is.
+    if (holderEnded(db, this.ca.id, id.serialNumber, new Date(now).toISOString())) return { status, holderEnded: true };
+    const overlapEndsAt = overlapEndOfCertificate(db, this.ca.id, id.serialNumber);
     return overlapEndsAt === undefined ? { status } : { status, overlapEndsAt };
   }
 
@@ -195,10 +212,16 @@ export class OcspResponder {
     // Past its overlap, the handover's revocation not recorded yet: no `good` can be signed for it, nor `revoked`
     // yet. Only when that is every certificate asked about is the whole answer `tryLater` (review 222): one of them
     // must not hide the others, a `revoked` above all, since soft-failing relying parties take `tryLater` as good.
-    const pending = (a: Answered): boolean => handover(a) <= producedAt;
+    // Likewise one whose node, App-ID or bootstrap ended, the cascade's revocation of it not recorded yet (review 306).
+    const pending = (a: Answered): boolean => a.holderEnded === true || handover(a) <= producedAt;
     if (answers.every(pending)) {
-      const ended = earliest(answers.map((a) => a.overlapEndsAt))!;
-      return refusal('tryLater', `CA ${this.ca.id}: the overlap of a rotation of a certificate asked about ended at ${new Date(ended).toISOString()}, its revocation is not recorded yet`);
+      const ended = earliest(answers.map((a) => a.overlapEndsAt));
+      return refusal(
+        'tryLater',
+        ended === undefined
+          ? `CA ${this.ca.id}: the node, App-ID or bootstrap credential a certificate asked about follows was revoked, its own revocation is not recorded yet`
+          : `CA ${this.ca.id}: the overlap of a rotation of a certificate asked about ended at ${new Date(ended).toISOString()}, its revocation is not recorded yet`,
+      );
     }
     // One nextUpdate for every certificate answered (the earliest end), as when each was capped alike.
     const nextUpdate = Math.min(valid, ...answers.filter((a) => !pending(a)).map(handover));
@@ -297,10 +320,14 @@ export class OcspResponder {
   }
 }
 
-/** A certificate's status as read, and the end of the overlap of its credential's rotation under way, if `good`. */
+/**
+ * A certificate's status as read, and the end of the overlap of its credential's rotation under way, if `good`;
+ * `holderEnded` when `good` but what it follows has ended, its revocation owed (review 306).
+ */
 interface Answered {
   readonly status: CertStatus;
   readonly overlapEndsAt?: number;
+  readonly holderEnded?: true;
 }
 
 /** A SingleResponse as signed; `pending` when its certificate is past its overlap, the handover not recorded. */

@@ -51,10 +51,9 @@ export const provisionedOnCompromised = (ctx: ReactionContext, credential: strin
 /**
  * A remote provisioning on a bootstrap credential stored after that bootstrap's revocation for keyCompromise (decided
  * before it, stored after it: a raced import, a store without conditions across streams): the revocation's reaction
- * could not see it, so the credential is revoked on arrival. (A bootstrap revoked for another reason and raised to
- * keyCompromise before such a provisioning was stored is read by its first reason, as every inherited reason is.)
+ * could not see it, so the credential is revoked on arrival. A bootstrap revoked for another reason and raised to
+ * keyCompromise before such a provisioning was stored counts as compromised too (review 308): its raise's reaction
+ * could not see the provisioning either, and the `pki` read model owes the credential its revocation.
  */
 export const provisionedOnArrival = async (ctx: ReactionContext, credentialId: string, bootstrapCredentialId: string | undefined): Promise<Reaction[]> =>
-  bootstrapCredentialId !== undefined && (await ctx.ended('credential', bootstrapCredentialId)) === 'keyCompromise'
-    ? [revokeCredential(credentialId, 'keyCompromise')]
-    : [];
+  bootstrapCredentialId !== undefined && (await ctx.compromised('credential', bootstrapCredentialId)) ? [revokeCredential(credentialId, 'keyCompromise')] : [];

@@ -36,6 +36,10 @@ export const reactionsWith = (engine: CommandSink, db: () => Database.Database) 
       const ending = endingOf(db(), streamIdOf(kind, id));
       return ending === undefined ? undefined : inheritedReason(ending);
     },
+    compromised: async (kind, id) => {
+      const ending = endingOf(db(), streamIdOf(kind, id));
+      return ending !== undefined && REVOCATIONS.has(ending.type) && (ending.reason === 'keyCompromise' || ending.raised?.reason === 'keyCompromise');
+    },
     waitingFor: (kind, id) => waitingFor(db(), kind, id),
     cseIdOf: (nodeId) => cseIdOfNode(db(), streamIdOf('node', nodeId)),
     cseIdOfCredential: (credentialId) => cseIdOfCredential(db(), streamIdOf('credential', credentialId)),

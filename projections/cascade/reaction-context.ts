@@ -42,6 +42,11 @@ export interface ReactionContext {
   association(id: string): Promise<AssociationLinks>;
   /** When the entity has ended: the reason a dependent inherits (its revocation reason, or cessation when it expired). */
   ended(kind: EntityKind, id: string): Promise<RevocationReason | undefined>;
+  /**
+   * Whether the entity's key was compromised: revoked for keyCompromise, first or by a later raise (which `ended` does
+   * not give: a dependent inherits the first reason). A remote provisioning stored after it follows it (review 308).
+   */
+  compromised(kind: EntityKind, id: string): Promise<boolean>;
   /** The node (and App-ID) a CSE-ID or AE-ID belongs to, as ids; undefined while no event has said. */
   ownerOf(kind: IdentifierKind, id: string): { readonly nodeId: string; readonly appId?: string } | undefined;
   /** Credentials (stream ids) issued to a CSE-ID or AE-ID while no event had said whose it is. */

@@ -12,7 +12,8 @@ export interface PkiListener {
   revoked(notice: RevocationNotice): void;
   /**
    * A rotation of the credential holding a certificate of `caId` began or was abandoned: cached OCSP answers about it
-   * end at the wrong time (a `good` is valid no later than the overlap's end, review 221). No CRL is due.
+   * end at the wrong time (a `good` is valid no later than the overlap's end, review 221). No CRL is due. Told too when
+   * the node, App-ID or bootstrap credential the certificate follows ended (review 306): no `good` may be kept for it.
    */
   rotationChanged?(notice: RevocationNotice): void;
   /** The read model was emptied for a rebuild: everything derived from it is stale. */

@@ -7,6 +7,7 @@ import { BatchSlot, readCheckpoint, type Projection, type ResetCause } from '../
 import type { PkiChanges } from './changes.ts';
 import { issuingKeyId } from './issuing-key.ts';
 import { lapseOf, recordEnrolmentEnd, recordSubscription } from './lapses.ts';
+import { applicationHolder, bootstrapHolder, forgetHolders, holderOfOwner, nodeHolder, recordHolder, recordHolderEnd, settleOwed, type Holder } from './owner-endings.ts';
 import { forgetRotation, overlapEndOf, recordRotation } from './rotations.ts';
 import { certificateOfCredential, forgetRebuild, markRebuild, PKI_PROJECTION, recordCertificate, raiseRevocation, recordRevocation, resetPkiTables, setupPkiTables, standingRevocation } from './tables.ts';
 
@@ -20,6 +21,11 @@ export const PKI_EVENT_TYPES = [
   'CredentialRevoked',
   'SubscriptionCreated',
   'NodeEnrolmentExpired',
+  // Review 306 (owner-endings.ts): what a certificate follows, and its end, before the cascade revokes it.
+  'CredentialProvisioned',
+  'NodeRevoked',
+  'ApplicationRevoked',
+  'CredentialExpired',
 ] as const;
 
 /**
@@ -66,13 +72,18 @@ const lapseCausing = (db: Database.Database, e: DecodedEvent): number | undefine
  * primary-key statements, whatever the number already revoked. Rebuilt from position 0 it gives the same rows. The
  * CRL publisher reads revocations in the order they were recorded.
  *
- * CredentialExpired changes nothing here: an expired certificate that was revoked stays revoked (OCSP keeps
+ * CredentialExpired changes no status here (it only ends a revocation owed, owner-endings.ts): an expired certificate that was revoked stays revoked (OCSP keeps
  * answering so), and one that was not stays good until its notAfter, which relying parties check themselves. When
  * an expired entry leaves the CRLs depends on the clock and on which CRLs were issued, so the CRL publisher decides
  * it (adapters/runtime/pki-crl-publisher.ts, RFC 5280 5.1.2.6); this read model stays a function of the events.
  */
 export const pkiProjection = (changes?: PkiChanges): Projection => {
   const batch = new BatchSlot<true>();
+  // Cached OCSP answers about the certificates that follow an ended holder are stale (a `good` among them); no CRL is
+  // due: each is listed once its own revocation is recorded (review 308).
+  const holderEnded = (db: Database.Database, holder: Holder, at: number): void => {
+    for (const certificate of recordHolderEnd(db, holder, at)) changes?.rotationChanged(certificate);
+  };
   return {
     name: PKI_PROJECTION,
     eventTypes: PKI_EVENT_TYPES,
@@ -97,8 +108,26 @@ export const pkiProjection = (changes?: PkiChanges): Projection => {
           const { notAfter, der } = e.event.data.certificate;
           const issuerKeyId = issuingKeyId(der);
           recordCertificate(db, { credentialId: e.event.data.credentialId, ...ours, notAfter, ...(issuerKeyId !== undefined ? { issuerKeyId } : {}) });
+          const holder = holderOfOwner(e.event.data.owner);
+          if (holder !== undefined) recordHolder(db, holder, e.event.data.credentialId);
           return;
         }
+        case 'CredentialProvisioned': {
+          // Review 288: remotely provisioned on a bootstrap credential, it is revoked with that bootstrap's keyCompromise.
+          const { credentialId, method, bootstrapCredentialId } = e.event.data;
+          if (method === 'remote-provisioning' && bootstrapCredentialId !== undefined) recordHolder(db, bootstrapHolder(bootstrapCredentialId), credentialId);
+          return;
+        }
+        case 'NodeRevoked':
+          holderEnded(db, nodeHolder(e.event.data.nodeId), e.at);
+          return;
+        case 'ApplicationRevoked':
+          holderEnded(db, applicationHolder(e.event.data.appId), e.at);
+          return;
+        case 'CredentialExpired':
+          // Its certificate stays as it was (see above); only no revocation of it is owed any more.
+          forgetHolders(db, e.event.data.credentialId);
+          return;
         case 'CredentialRotationStarted': {
           const { credentialId, overlapEndsAt } = e.event.data;
           const certificate = certificateOfCredential(db, credentialId);
@@ -121,8 +150,12 @@ export const pkiProjection = (changes?: PkiChanges): Projection => {
           return;
         case 'CredentialRevoked': {
           const { credentialId, reason } = e.event.data;
+          // A bootstrap's key compromised (first or raised): what was remotely provisioned on it is to be revoked too.
+          if (reason === 'keyCompromise') holderEnded(db, bootstrapHolder(credentialId), e.at);
           const certificate = certificateOfCredential(db, credentialId);
           if (certificate === undefined) return;
+          // Revoked: whatever its holder's end owed it is settled (owner-endings.ts).
+          settleOwed(db, certificate.caId, certificate.serialNumber);
           const standing = standingRevocation(db, certificate.caId, certificate.serialNumber);
           if (standing !== undefined) {
             // A second revocation is its reason raised to keyCompromise (the machine accepts no other): the entry keeps

@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import type { RevocationReason } from '../../domain/events/index.ts';
 import { deleteCheckpoint, prepared, readCheckpoint } from '../runtime/index.ts';
 import { PKI_LAPSES_TABLES } from './lapses.ts';
+import { PKI_HOLDERS_TABLES } from './owner-endings.ts';
 import { PKI_ROTATIONS_TABLE } from './rotations.ts';
 
 /** The projection these tables belong to: its checkpoint says how far they reach. */
@@ -42,7 +43,11 @@ const setupInTransaction = (db: Database.Database): void => {
   // log as above, likewise: what a CRL already listed keeps its first publication as it was.
   const revocationColumns = prepared(db, "SELECT name FROM pragma_table_info('pki_revocations')").all() as { name: string }[];
   const withoutInvalidSince = revocationColumns.length > 0 && !revocationColumns.some((c) => c.name === 'invalid_since');
-  const rebuild = oneRowPerSerial || withoutIssuingKey || withoutRotations || withoutLapses || withoutInvalidSince;
+  // Tables written before the certificates' holders and their endings were kept (review 306): a node, App-ID or
+  // bootstrap ended before has no row, and OCSP would answer `good` for its certificates until the cascade's revocation.
+  // Rebuilt from the log as above: the read model's schema version, as pki keeps it (its rebuild floor kept).
+  const withoutHolders = hasTable(db, 'pki_certificates') && !hasTable(db, 'pki_owed');
+  const rebuild = oneRowPerSerial || withoutIssuingKey || withoutRotations || withoutLapses || withoutInvalidSince || withoutHolders;
   const reached = rebuild ? readCheckpoint(db, PKI_PROJECTION)?.position : undefined;
   if (withoutIssuingKey) db.exec('ALTER TABLE pki_certificates ADD COLUMN issuer_key_id TEXT');
   if (withoutInvalidSince) db.exec('ALTER TABLE pki_revocations ADD COLUMN invalid_since TEXT');
@@ -82,7 +87,8 @@ const setupInTransaction = (db: Database.Database): void => {
     position INTEGER NOT NULL
   );
   ${PKI_ROTATIONS_TABLE};
-  ${PKI_LAPSES_TABLES}`);
+  ${PKI_LAPSES_TABLES};
+  ${PKI_HOLDERS_TABLES}`);
   if (!rebuild) return;
   resetPkiTables(db);
   if (reached !== undefined) markRebuild(db, reached);
@@ -129,7 +135,7 @@ export const pkiCompleteness = (db: Database.Database, mustReach?: bigint): PkiC
 };
 
 export const resetPkiTables = (db: Database.Database): void => {
-  db.exec('DELETE FROM pki_revocations; DELETE FROM pki_certificates; DELETE FROM pki_rotations; DELETE FROM pki_subscriptions; DELETE FROM pki_lapses');
+  db.exec('DELETE FROM pki_revocations; DELETE FROM pki_certificates; DELETE FROM pki_rotations; DELETE FROM pki_subscriptions; DELETE FROM pki_lapses; DELETE FROM pki_holders; DELETE FROM pki_ended_holders; DELETE FROM pki_owed');
 };
 
 export interface IssuedCertificateRow {

@@ -6,7 +6,8 @@ import { pemOf } from '../../../domain/x509/pem.ts';
 import { MAX_OCSP_REQUEST_BYTES, OCSP_RESPONSE_STATUS, ocspErrorResponseDer } from '../../../domain/x509/revocation/index.ts';
 import type { PkiRevocation } from '../../runtime/index.ts';
 import type { RouteModule } from '../context.ts';
-import { answerWithProblem } from '../problems.ts';
+import { answerWithProblem, routeNotFound } from '../problems.ts';
+import { redactedPathOf } from '../redact-url.ts';
 import type { ResponseHeaders } from '../response-headers.ts';
 import { MAX_PATH_PARAM_CHARS } from '../path-params.ts';
 import { derOfOcspPath, isOcspRequestType, MAX_OCSP_GET_CHARS, OCSP_REQUEST, OCSP_RESPONSE } from './ocsp-url.ts';
@@ -47,13 +48,27 @@ const CACHE_HEADERS: ResponseHeaders = {
   etag: { type: 'string', description: 'strong validator of these bytes: send it back in If-None-Match to be answered 304 while they are current' },
   'last-modified': { type: 'string', description: 'when this was signed (thisUpdate of a CRL, producedAt of an OCSP response), HTTP date' },
   expires: { type: 'string', description: 'nextUpdate, HTTP date' },
-  'cache-control': { type: 'string', description: '`public, no-cache`: a cache keeps it and revalidates it on every use' },
+  'cache-control': { type: 'string', enum: ['public, no-cache'], description: '`public, no-cache`: a cache keeps it and revalidates it on every use' },
 };
 const notModified = z.undefined().meta({ description: 'Not Modified: If-None-Match named the current ETag; no body', headers: CACHE_HEADERS });
+/** What sendCached sends with a CA certificate, chain or trust bundle (no dates: they change at `ca renew`), and with its 304. */
+const CERTIFICATE_CACHE_HEADERS: ResponseHeaders = {
+  etag: CACHE_HEADERS.etag!,
+  'cache-control': {
+    type: 'string',
+    enum: ['public, no-cache'],
+    description: '`public, no-cache`, with a token or without: a cache keeps it and revalidates it on every use (it changes at `ca renew`)',
+  },
+};
+const certificateNotModified = z.undefined().meta({ description: 'Not Modified: If-None-Match named the current ETag; no body', headers: CERTIFICATE_CACHE_HEADERS });
 const IfNoneMatch = z.looseObject({
   'if-none-match': z.string().optional().describe('ETags of a copy the client holds (RFC 9110 13.1.2): the current one among them is answered 304'),
 });
-const pemText = (description: string) => ({ description, content: { 'application/x-pem-file': { schema: z.string() } } });
+const pemText = (description: string, headers?: ResponseHeaders) => ({
+  description,
+  ...(headers !== undefined ? { headers } : {}),
+  content: { 'application/x-pem-file': { schema: z.string() } },
+});
 
 /**
  * A refusal's reason as logged, at most MAX_LOGGED_OCSP_REASON characters: the parser quotes what the sender chose cut
@@ -94,22 +109,36 @@ export const ifNoneMatchMatches = (header: string | undefined, etag: string): bo
   return (header.match(ENTITY_TAG) ?? []).some((tag) => opaque(tag) === opaque(etag));
 };
 
-/** A strong validator of the content and the HTTP dates of a CRL or an OCSP response (RFC 9110 8.8, RFC 5019 6.2). */
+/**
+ * A strong validator of whole bytes: the first 32 characters of their SHA-256, base64url. Of a whole OCSP answer too,
+ * as the CRLs' (found in review): its last bytes are the responder's certificate, the same in every answer, so a cache
+ * revalidating a `good` answer after the revocation was told 304 and kept it.
+ */
+const etagOf = (bytes: Uint8Array): string => `"${createHash('sha256').update(bytes).digest('base64url').slice(0, 32)}"`;
+
+/**
+ * A strong validator of the content, and the HTTP dates of a CRL or an OCSP response (RFC 9110 8.8, RFC 5019 6.2); a CA
+ * certificate, chain or trust bundle has none (review 306: they change at `ca renew`, and went without any validator).
+ */
 const sendCached = (
   request: FastifyRequest,
   reply: FastifyReply,
   type: string,
-  body: { der: Uint8Array; etag: string; lastModified: number; expires: number },
+  body: { der: Uint8Array; etag: string; lastModified?: number; expires?: number },
 ): FastifyReply => {
   // Revocations are published in milliseconds: caches revalidate every time (a 304 costs nothing) rather than
-  // serve a list that a revocation has made stale.
-  reply
-    .header('cache-control', 'public, no-cache')
-    .header('etag', body.etag)
-    .header('last-modified', new Date(body.lastModified).toUTCString())
-    .header('expires', new Date(body.expires).toUTCString());
+  // serve a list that a revocation has made stale; a CA certificate renewed likewise.
+  reply.header('cache-control', 'public, no-cache').header('etag', body.etag);
+  if (body.lastModified !== undefined) reply.header('last-modified', new Date(body.lastModified).toUTCString());
+  if (body.expires !== undefined) reply.header('expires', new Date(body.expires).toUTCString());
   if (ifNoneMatchMatches(request.headers['if-none-match'], body.etag)) return reply.code(304).send();
   return reply.type(type).send(Buffer.from(body.der));
+};
+
+/** PEM text (a chain, a trust bundle) as sendCached sends it. */
+const sendCachedPem = (request: FastifyRequest, reply: FastifyReply, certificates: readonly Uint8Array[]): FastifyReply => {
+  const der = Buffer.from(certificates.map((c) => pemOf('CERTIFICATE', c)).join(''));
+  return sendCached(request, reply, 'application/x-pem-file', { der, etag: etagOf(der) });
 };
 
 export const pkiRoutes: RouteModule = (app, context) => {
@@ -159,15 +188,16 @@ export const pkiRoutes: RouteModule = (app, context) => {
       summary: 'Every issuing CA’s root certificate',
       description: 'PEM: the roots of every issuing CA of this deployment, for a relying party’s trust store (`openssl verify -CAfile`).',
       tags: ['pki'],
-      response: { ...PKI_REFUSALS, 200: pemText('PEM certificates') },
+      headers: IfNoneMatch,
+      response: { ...PKI_REFUSALS, 200: pemText('PEM certificates', CERTIFICATE_CACHE_HEADERS), 304: certificateNotModified },
     },
-    handler: async (_request, reply) => {
+    handler: async (request, reply) => {
       const roots = new Map<string, Uint8Array>();
       for (const ca of revocation().cas) {
         const root = ca.chain.length > 0 ? ca.chain[ca.chain.length - 1]! : ca.certificate;
         roots.set(Buffer.from(root).toString('base64'), root);
       }
-      return reply.type('application/x-pem-file').send([...roots.values()].map((r) => pemOf('CERTIFICATE', r)).join(''));
+      return sendCachedPem(request, reply, [...roots.values()]);
     },
   });
 
@@ -179,9 +209,13 @@ export const pkiRoutes: RouteModule = (app, context) => {
       description: 'DER (`application/pkix-cert`): the caIssuers URL of the certificates it issues.',
       tags: ['pki'],
       params: Params,
-      response: { ...CERTIFICATE_REFUSALS, 200: binary('application/pkix-cert', 'the DER certificate') },
+      headers: IfNoneMatch,
+      response: { ...CERTIFICATE_REFUSALS, 200: binary('application/pkix-cert', 'the DER certificate', CERTIFICATE_CACHE_HEADERS), 304: certificateNotModified },
     },
-    handler: async (request, reply) => reply.type('application/pkix-cert').send(Buffer.from(caOf(request.params.caId).certificate)),
+    handler: async (request, reply) => {
+      const { certificate } = caOf(request.params.caId);
+      return sendCached(request, reply, 'application/pkix-cert', { der: certificate, etag: etagOf(certificate) });
+    },
   });
 
   app.get('/pki/:caId/chain.pem', {
@@ -192,11 +226,12 @@ export const pkiRoutes: RouteModule = (app, context) => {
       description: 'PEM, the CA first and its root last (`-untrusted` for `openssl verify`, or a TLS server’s chain file).',
       tags: ['pki'],
       params: Params,
-      response: { ...CERTIFICATE_REFUSALS, 200: pemText('PEM certificates') },
+      headers: IfNoneMatch,
+      response: { ...CERTIFICATE_REFUSALS, 200: pemText('PEM certificates', CERTIFICATE_CACHE_HEADERS), 304: certificateNotModified },
     },
     handler: async (request, reply) => {
       const ca = caOf(request.params.caId);
-      return reply.type('application/x-pem-file').send([ca.certificate, ...ca.chain].map((c) => pemOf('CERTIFICATE', c)).join(''));
+      return sendCachedPem(request, reply, [ca.certificate, ...ca.chain]);
     },
   });
 
@@ -269,10 +304,7 @@ export const pkiRoutes: RouteModule = (app, context) => {
     // `no-store`, no validators, and 200 where GET is 304). Fastify sends a HEAD answer without its body.
     const asGet = request.method === 'GET' || request.method === 'HEAD';
     if (asGet && 'producedAt' in answer && answer.cacheable && answer.producedAt !== undefined && answer.nextUpdate !== undefined) {
-      // Of the whole answer, as the CRLs' (found in review): its last bytes are the responder's certificate, the same in
-      // every answer, so a cache revalidating a `good` answer after the revocation was told 304 and kept it.
-      const etag = `"${createHash('sha256').update(answer.der).digest('base64url').slice(0, 32)}"`;
-      return sendCached(request, reply, OCSP_RESPONSE, { der: answer.der, etag, lastModified: answer.producedAt, expires: answer.nextUpdate });
+      return sendCached(request, reply, OCSP_RESPONSE, { der: answer.der, etag: etagOf(answer.der), lastModified: answer.producedAt, expires: answer.nextUpdate });
     }
     return reply.header('cache-control', 'no-store').type(OCSP_RESPONSE).send(Buffer.from(answer.der));
   };
@@ -344,4 +376,28 @@ export const pkiRoutes: RouteModule = (app, context) => {
       return answerOcsp(request.params.caId, derOfOcspPath(request.params['*']), request, reply);
     },
   });
+
+  // A GET without the request segment (review 306: a JSON 404 a cache could keep): `malformedRequest`, as `ocsp/` is.
+  // Not in the OpenAPI document, which describes the OCSP GET once, by its request segment (docs/pki.md says this).
+  app.get(OCSP_POST_ROUTE, {
+    config: { access: 'public' },
+    errorHandler: comeBack,
+    onSend: countOcspAnswer,
+    schema: { hide: true, params: OcspParams },
+    handler: async (request, reply) => answerOcsp(request.params.caId, 'no request after ocsp', request, reply),
+  });
+
+  // A CRL's URL with a trailing slash (`/pki/default/crl/`): the 404 every client gets, kept by no cache either (review
+  // 306), as the refusals of the routes above are. Parameters, not a wildcard under /pki/: a CA segment the router
+  // refuses (too long) keeps its own answer.
+  for (const path of ['/pki/:caId/crl/', '/pki/:caId/delta-crl/']) {
+    app.get(path, {
+      config: { access: 'public' },
+      errorHandler: refused,
+      schema: { hide: true },
+      handler: async (request) => {
+        throw routeNotFound(`no route ${request.method} ${redactedPathOf(request).slice(0, 200)}`);
+      },
+    });
+  }
 };
