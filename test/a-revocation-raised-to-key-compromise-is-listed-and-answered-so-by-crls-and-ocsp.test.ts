@@ -5,14 +5,11 @@ import * as asn1js from 'asn1js';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
-import { memoryCrlNumbers } from '../adapters/driven/pki/crl-numbers.ts';
 import { memoryPublishedRevocations } from '../adapters/driven/pki/published-revocations.ts';
 import { openCommittedReadModel } from '../adapters/runtime/pki-committed.ts';
-import { CrlPublisher } from '../adapters/runtime/pki-crl-publisher.ts';
 import { OcspResponder } from '../adapters/runtime/pki-ocsp-responder.ts';
 import { PublishedLedger } from '../adapters/runtime/pki-published.ts';
 import { command } from '../domain/commands/index.ts';
-import { pkiUrls } from '../domain/x509/issuing-ca.ts';
 import { pkiProjection } from '../projections/pki/index.ts';
 import { replayAll } from '../projections/replay/index.ts';
 import { operator } from './support/fleet.ts';
@@ -21,6 +18,7 @@ import { ocspRequest, ocspRevokedAt, ocspStatus } from './support/ocsp-client.ts
 import { PKI_TEST_URL } from './support/pki-instance.ts';
 import { issueCertifiedCredentialWith, pkiOf, testCa, testLeaf, testResponder, type TestLeaf } from './support/pki-test-ca.ts';
 import { crlRevocationDate, rootCaInDataFolder, waitUntil } from './support/revocation-dates.ts';
+import { withCrlPublisher } from './support/pki-world-with-a-held-cascade.ts';
 import { startTestService, type TestService } from './support/service.ts';
 import { storedEvents } from './support/stored-events.ts';
 
@@ -172,14 +170,10 @@ describe('a raise the CRL publisher has not read yet, asked of OCSP first', () =
       expect([ocspStatus(answer), ocspReasonCode(answer), ocspRevokedAt(answer)]).toEqual(['revoked', KEY_COMPROMISE, T0 + HOUR]);
       expect(ledger.get(leaf.serialNumber)).toMatchObject({ reason: 'keyCompromise', revokedAt: new Date(T0 + HOUR).toISOString() });
       expect([...store.load().values()].map((r) => r.reason)).toEqual(['keyCompromise']);
-      const publisher = new CrlPublisher({ reads, ca, urls: pkiUrls(PKI_TEST_URL, ca.id), numbers: memoryCrlNumbers(Date.now), published: ledger, now: Date.now });
-      try {
-        await publisher.start();
+      await withCrlPublisher({ reads, ca, published: ledger }, async (publisher) => {
         const der = (await publisher.full()).der;
         expect([crlReasonCode(der, leaf.serialNumber), crlRevocationDate(der, leaf.serialNumber)]).toEqual([KEY_COMPROMISE, T0 + HOUR]);
-      } finally {
-        publisher.stop();
-      }
+      });
     } finally {
       reads.close();
       db.close();

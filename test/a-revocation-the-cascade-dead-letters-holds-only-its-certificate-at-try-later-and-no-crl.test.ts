@@ -1,21 +1,15 @@
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeClock } from '../adapters/driven/clock/index.ts';
-import { memoryCrlNumbers } from '../adapters/driven/pki/crl-numbers.ts';
-import { memoryPublishedRevocations } from '../adapters/driven/pki/published-revocations.ts';
-import { openCredence, type Credence } from '../adapters/runtime/index.ts';
-import { openCommittedReadModel, type CommittedReadModel } from '../adapters/runtime/pki-committed.ts';
-import { CrlPublisher } from '../adapters/runtime/pki-crl-publisher.ts';
-import { OcspResponder } from '../adapters/runtime/pki-ocsp-responder.ts';
-import { PublishedLedger } from '../adapters/runtime/pki-published.ts';
+import type { Credence } from '../adapters/runtime/index.ts';
+import type { CrlPublisher } from '../adapters/runtime/pki-crl-publisher.ts';
+import type { OcspResponder } from '../adapters/runtime/pki-ocsp-responder.ts';
 import { command } from '../domain/commands/index.ts';
-import { pkiUrls, type IssuingCa } from '../domain/x509/issuing-ca.ts';
-import { PkiChanges, pkiProjection } from '../projections/pki/index.ts';
-import { ProjectionRunner } from '../projections/runtime/index.ts';
-import { cmd, operator, profile } from './support/fleet.ts';
+import type { IssuingCa } from '../domain/x509/issuing-ca.ts';
+import type { ProjectionRunner } from '../projections/runtime/index.ts';
+import { cmd, operator } from './support/fleet.ts';
 import { ocspRequest, ocspStatus } from './support/ocsp-client.ts';
-import { PKI_TEST_URL, serialsOf } from './support/pki-instance.ts';
-import { issueCertifiedCredentialWith, testCa, testResponder, type TestLeaf } from './support/pki-test-ca.ts';
+import { serialsOf } from './support/pki-instance.ts';
+import type { TestLeaf } from './support/pki-test-ca.ts';
+import { pkiWorldWithAHeldCascade, type PkiWorldWithAHeldCascade } from './support/pki-world-with-a-held-cascade.ts';
 import { tamper } from './support/tampered-log.ts';
 
 /*
@@ -28,45 +22,30 @@ import { tamper } from './support/tampered-log.ts';
 const SECOND = 1000;
 
 describe('a node revoked, the cascade dead-lettering its certificate’s revocation', () => {
-  const start = Math.floor(Date.now() / SECOND) * SECOND;
-  const clock = { now: start + 123 };
+  let world: PkiWorldWithAHeldCascade;
+  let clock: PkiWorldWithAHeldCascade['clock'];
   let credence: Credence;
   let ca: IssuingCa;
   let broken: TestLeaf;
   let unrelated: TestLeaf;
-  // The pki read model alone, projected by its own runner after the cascade settles.
-  const db = new Database(':memory:');
-  db.defaultSafeIntegers(true);
-  const changes = new PkiChanges();
   let pkiOnly: ProjectionRunner;
-  let reads: CommittedReadModel;
   let responder: OcspResponder;
   let publisher: CrlPublisher;
   beforeAll(async () => {
-    credence = openCredence({ location: { memory: true }, clock: new FakeClock(new Date(start)) });
-    ca = await testCa('default', 'p256');
     // Given cred-1 of meter-1, provisioned, its stream then broken (provisioned twice); and cred-9 of meter-2.
-    broken = await issueCertifiedCredentialWith(credence, ca, PKI_TEST_URL, 'cred-1');
-    await credence.engine.execute(cmd.provisionCredential('cred-1'));
-    await credence.engine.execute(command('registerNode', { nodeId: 'meter-2', profile }, { actor: operator }));
-    await credence.engine.execute(command('enrolNode', { nodeId: 'meter-2', subscriptionId: 'sub-1', cseId: '/cse-meter-2' }, { actor: operator }));
-    unrelated = await issueCertifiedCredentialWith(credence, ca, PKI_TEST_URL, 'cred-9', 'meter-2');
-    await credence.settle();
-    await tamper(credence, 'credential-cred-1', 'CredentialProvisioned', { credentialId: 'cred-1', method: 'pre-provisioning' });
-    pkiOnly = new ProjectionRunner({ db, store: credence.store, projections: [pkiProjection(changes)] });
-    await pkiOnly.catchUp();
-    reads = openCommittedReadModel(db);
-    const credential = await testResponder(ca);
-    responder = new OcspResponder({ reads, ca, published: new PublishedLedger(memoryPublishedRevocations()), credential: () => credential, now: () => clock.now });
-    publisher = new CrlPublisher({ reads, ca, urls: pkiUrls(PKI_TEST_URL, ca.id), numbers: memoryCrlNumbers(() => clock.now), published: new PublishedLedger(memoryPublishedRevocations()), now: () => clock.now });
-    changes.subscribe({ revoked: (n) => responder.invalidate(n.serialNumber), rotationChanged: (n) => responder.invalidate(n.serialNumber), reset: () => responder.clear() });
-    await publisher.start();
+    world = await pkiWorldWithAHeldCascade({
+      onceCred1Issued: async (c) => {
+        await c.engine.execute(cmd.provisionCredential('cred-1'));
+      },
+      beforeProjecting: async (c) => {
+        await c.settle();
+        await tamper(c, 'credential-cred-1', 'CredentialProvisioned', { credentialId: 'cred-1', method: 'pre-provisioning' });
+      },
+    });
+    ({ clock, credence, ca, leaf: broken, other: unrelated, pkiOnly, responder, publisher } = world);
   }, 60_000);
   afterAll(async () => {
-    publisher.stop();
-    reads.close();
-    db.close();
-    await credence.close();
+    await world?.close();
   });
 
   it('answers tryLater for that certificate alone, and lists a later keyCompromise of another in the next complete and delta CRL', async () => {

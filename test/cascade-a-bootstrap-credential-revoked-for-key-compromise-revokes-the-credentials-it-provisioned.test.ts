@@ -57,6 +57,29 @@ const opened = async (): Promise<Credence> => {
   return c;
 };
 
+/** meter-1 registered with boot-1 and enrolled; svc-1 issued, not provisioned yet. Settled. */
+const svc1IssuedNotProvisioned = async (): Promise<Credence> => {
+  const c = (credence = openCredence({ location: { memory: true }, clock: new FakeClock(T0) }));
+  await c.engine.execute(cmd.createSubscription());
+  await c.engine.execute(command('registerNode', {
+    nodeId: 'meter-1', profile: { class: 'smart-meter', manufacturer: 'Acme', model: 'SM-1', capabilities: [] }, bootstrapCredentialId: 'boot-1',
+  }, { actor: operator }));
+  await c.engine.execute(cmd.issueCredential('boot-1', 'meter-1', at(300), { purpose: 'bootstrap' }));
+  await c.engine.execute(cmd.provisionCredential('boot-1'));
+  await c.engine.execute(cmd.enrolNode());
+  await c.engine.execute(cmd.issueCredential('svc-1', 'meter-1', at(90)));
+  await c.settle();
+  return c;
+};
+
+/** svc-1's remote provisioning on boot-1, decided by an earlier version and stored now (a raced import). */
+const svc1ProvisionedOnBoot1ByAnEarlierVersion = (store: EventStore) =>
+  commandRecordedByAnEarlierVersion(store, {
+    type: 'provisionCredential',
+    data: { credentialId: 'svc-1', method: 'remote-provisioning', bootstrapCredentialId: 'boot-1' },
+    metadata: { actor: operator, commandId: randomUUID() },
+  });
+
 const all = storedRecords;
 
 /** svc-1's revocations as stored: reason, who sent them, and the event that caused each. */
@@ -159,49 +182,23 @@ describe('a bootstrap credential revoked for keyCompromise revokes the credentia
   });
 
   it('a remote provisioning on boot-1 stored after boot-1\'s revocation for keyCompromise (a raced import) is revoked on arrival', async () => {
-    const c = (credence = openCredence({ location: { memory: true }, clock: new FakeClock(T0) }));
-    await c.engine.execute(cmd.createSubscription());
-    await c.engine.execute(command('registerNode', {
-      nodeId: 'meter-1', profile: { class: 'smart-meter', manufacturer: 'Acme', model: 'SM-1', capabilities: [] }, bootstrapCredentialId: 'boot-1',
-    }, { actor: operator }));
-    await c.engine.execute(cmd.issueCredential('boot-1', 'meter-1', at(300), { purpose: 'bootstrap' }));
-    await c.engine.execute(cmd.provisionCredential('boot-1'));
-    await c.engine.execute(cmd.enrolNode());
-    await c.engine.execute(cmd.issueCredential('svc-1', 'meter-1', at(90)));
-    await c.settle();
+    const c = await svc1IssuedNotProvisioned();
     await c.engine.execute(cmd.revokeCredential('boot-1', 'keyCompromise'));
     // Decided before the revocation, stored after it (before the cascade got there).
-    await commandRecordedByAnEarlierVersion(c.store, {
-      type: 'provisionCredential',
-      data: { credentialId: 'svc-1', method: 'remote-provisioning', bootstrapCredentialId: 'boot-1' },
-      metadata: { actor: operator, commandId: randomUUID() },
-    });
+    await svc1ProvisionedOnBoot1ByAnEarlierVersion(c.store);
     await c.settle();
     expect(await state(c.engine, 'credential', 'svc-1')).toEqual(['svc-1', 'revoked', 'keyCompromise']);
   });
 
   it('a remote provisioning stored after boot-1\'s revocation was raised from superseded to keyCompromise (a raced import) is revoked on arrival', async () => {
-    const c = (credence = openCredence({ location: { memory: true }, clock: new FakeClock(T0) }));
-    await c.engine.execute(cmd.createSubscription());
-    await c.engine.execute(command('registerNode', {
-      nodeId: 'meter-1', profile: { class: 'smart-meter', manufacturer: 'Acme', model: 'SM-1', capabilities: [] }, bootstrapCredentialId: 'boot-1',
-    }, { actor: operator }));
-    await c.engine.execute(cmd.issueCredential('boot-1', 'meter-1', at(300), { purpose: 'bootstrap' }));
-    await c.engine.execute(cmd.provisionCredential('boot-1'));
-    await c.engine.execute(cmd.enrolNode());
-    await c.engine.execute(cmd.issueCredential('svc-1', 'meter-1', at(90)));
-    await c.settle();
+    const c = await svc1IssuedNotProvisioned();
     // Retired, then found compromised: the first reason is superseded, the raise keyCompromise.
     await c.engine.execute(cmd.revokeCredential('boot-1', 'superseded'));
     await c.settle();
     await c.engine.execute(cmd.revokeCredential('boot-1', 'keyCompromise'));
     await c.settle();
     // Decided before the revocations, stored after them.
-    await commandRecordedByAnEarlierVersion(c.store, {
-      type: 'provisionCredential',
-      data: { credentialId: 'svc-1', method: 'remote-provisioning', bootstrapCredentialId: 'boot-1' },
-      metadata: { actor: operator, commandId: randomUUID() },
-    });
+    await svc1ProvisionedOnBoot1ByAnEarlierVersion(c.store);
     await c.settle();
     expect(await state(c.engine, 'credential', 'svc-1')).toEqual(['svc-1', 'revoked', 'keyCompromise']);
   });

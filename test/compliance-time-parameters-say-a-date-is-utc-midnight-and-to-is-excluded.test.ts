@@ -1,14 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../bin/cli.ts';
 import { capture } from './support/cli.ts';
+import { complianceParametersOf, type Parameter } from './support/compliance-openapi-parameters.ts';
 import { startTestService, type TestService } from './support/service.ts';
-
-interface Parameter {
-  name: string;
-  in: string;
-  description?: string;
-  schema: Record<string, unknown>;
-}
 
 /*
  * Review 305 (low): only docs/service.md said that a date alone is that day's 00:00 UTC and that `to` is excluded: the
@@ -21,12 +15,7 @@ describe('what a compliance time parameter means, where a caller reads it', () =
 
   beforeAll(async () => {
     svc = await startTestService();
-    const doc = (await (await fetch(`${svc.url}/openapi.json`)).json()) as { paths: Record<string, { get: { parameters: Parameter[] } }> };
-    parameterOf = (name) => {
-      const found = doc.paths['/v1/compliance/{query}']!.get.parameters.find((p) => p.in === 'query' && p.name === name);
-      if (found === undefined) throw new Error(`GET /v1/compliance/{query} documents no parameter ${name}`);
-      return found;
-    };
+    parameterOf = await complianceParametersOf(svc);
   });
   afterAll(async () => {
     await svc?.close();

@@ -1,13 +1,8 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RevocationReason } from '../domain/events/index.ts';
+import { complianceParametersOf, type Parameter } from './support/compliance-openapi-parameters.ts';
 import { startTestService, type TestService } from './support/service.ts';
-
-interface Parameter {
-  name: string;
-  in: string;
-  schema: Record<string, unknown>;
-}
 
 /*
  * Found in review: of GET /v1/compliance/{query}'s parameters, `reason`, `order`, `after`, `days`, `actor` and
@@ -24,12 +19,7 @@ describe('the OpenAPI document states each compliance parameter as its query rea
 
   beforeAll(async () => {
     svc = await startTestService();
-    const doc = (await (await fetch(`${svc.url}/openapi.json`)).json()) as { paths: Record<string, { get: { parameters: Parameter[] } }> };
-    parameterOf = (name) => {
-      const found = doc.paths['/v1/compliance/{query}']!.get.parameters.find((p) => p.in === 'query' && p.name === name);
-      if (found === undefined) throw new Error(`GET /v1/compliance/{query} documents no parameter ${name}`);
-      return found;
-    };
+    parameterOf = await complianceParametersOf(svc);
   });
   afterAll(async () => {
     await svc?.close();

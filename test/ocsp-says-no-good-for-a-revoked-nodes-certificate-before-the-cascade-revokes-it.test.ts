@@ -1,21 +1,18 @@
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeClock } from '../adapters/driven/clock/index.ts';
-import { memoryCrlNumbers } from '../adapters/driven/pki/crl-numbers.ts';
-import { memoryPublishedRevocations } from '../adapters/driven/pki/published-revocations.ts';
-import { openCredence, type Credence } from '../adapters/runtime/index.ts';
-import { openCommittedReadModel, type CommittedReadModel } from '../adapters/runtime/pki-committed.ts';
-import { CrlPublisher } from '../adapters/runtime/pki-crl-publisher.ts';
+import type { Credence } from '../adapters/runtime/index.ts';
+import { openCommittedReadModel } from '../adapters/runtime/pki-committed.ts';
+import type { CrlPublisher } from '../adapters/runtime/pki-crl-publisher.ts';
 import { OcspResponder } from '../adapters/runtime/pki-ocsp-responder.ts';
-import { PublishedLedger } from '../adapters/runtime/pki-published.ts';
 import { command } from '../domain/commands/index.ts';
-import { pkiUrls, type IssuingCa } from '../domain/x509/issuing-ca.ts';
+import type { IssuingCa } from '../domain/x509/issuing-ca.ts';
 import { certificateStanding, PkiChanges, pkiProjection } from '../projections/pki/index.ts';
-import { ProjectionRunner } from '../projections/runtime/index.ts';
-import { operator, profile } from './support/fleet.ts';
+import type { ProjectionRunner } from '../projections/runtime/index.ts';
+import { operator } from './support/fleet.ts';
 import { ocspRequest, ocspRequestAbout, ocspStatus } from './support/ocsp-client.ts';
 import { PKI_TEST_URL, serialsOf } from './support/pki-instance.ts';
-import { issueCertifiedCredentialWith, testCa, testLeaf, testResponder, type TestLeaf } from './support/pki-test-ca.ts';
+import { testCa, testLeaf, testResponder, type TestLeaf } from './support/pki-test-ca.ts';
+import { pkiWorldWithAHeldCascade, withCrlPublisher, type PkiWorldWithAHeldCascade } from './support/pki-world-with-a-held-cascade.ts';
 import { storedEvents } from './support/stored-events.ts';
 
 /*
@@ -29,42 +26,23 @@ import { storedEvents } from './support/stored-events.ts';
 const SECOND = 1000;
 
 describe('a node revoked, the cascade held back', () => {
-  const start = Math.floor(Date.now() / SECOND) * SECOND;
-  const clock = { now: start + 123 };
+  let world: PkiWorldWithAHeldCascade;
+  let clock: PkiWorldWithAHeldCascade['clock'];
   let credence: Credence;
   let ca: IssuingCa;
   let leaf: TestLeaf;
   let other: TestLeaf;
-  // The pki read model alone, projected by its own runner: credence.settle() runs the cascade.
-  const db = new Database(':memory:');
-  db.defaultSafeIntegers(true);
-  const changes = new PkiChanges();
+  let db: PkiWorldWithAHeldCascade['db'];
   let pkiOnly: ProjectionRunner;
-  let reads: CommittedReadModel;
   let responder: OcspResponder;
   let publisher: CrlPublisher;
   beforeAll(async () => {
-    credence = openCredence({ location: { memory: true }, clock: new FakeClock(new Date(start)) });
-    ca = await testCa('default', 'p256');
     // Given cred-1 of meter-1, and cred-9 of meter-2 (which stays).
-    leaf = await issueCertifiedCredentialWith(credence, ca, PKI_TEST_URL, 'cred-1');
-    await credence.engine.execute(command('registerNode', { nodeId: 'meter-2', profile }, { actor: operator }));
-    await credence.engine.execute(command('enrolNode', { nodeId: 'meter-2', subscriptionId: 'sub-1', cseId: '/cse-meter-2' }, { actor: operator }));
-    other = await issueCertifiedCredentialWith(credence, ca, PKI_TEST_URL, 'cred-9', 'meter-2');
-    pkiOnly = new ProjectionRunner({ db, store: credence.store, projections: [pkiProjection(changes)] });
-    await pkiOnly.catchUp();
-    reads = openCommittedReadModel(db);
-    const credential = await testResponder(ca);
-    responder = new OcspResponder({ reads, ca, published: new PublishedLedger(memoryPublishedRevocations()), credential: () => credential, now: () => clock.now });
-    changes.subscribe({ revoked: (n) => responder.invalidate(n.serialNumber), rotationChanged: (n) => responder.invalidate(n.serialNumber), reset: () => responder.clear() });
-    publisher = new CrlPublisher({ reads, ca, urls: pkiUrls(PKI_TEST_URL, ca.id), numbers: memoryCrlNumbers(() => clock.now), published: new PublishedLedger(memoryPublishedRevocations()), now: () => clock.now });
-    await publisher.start();
+    world = await pkiWorldWithAHeldCascade();
+    ({ clock, credence, ca, leaf, other, db, pkiOnly, responder, publisher } = world);
   }, 60_000);
   afterAll(async () => {
-    publisher.stop();
-    reads.close();
-    db.close();
-    await credence.close();
+    await world?.close();
   });
 
   it('answers no good once revokeNode is acknowledged, and revoked once the cascade recorded it, listed by the next delta CRL', async () => {
@@ -138,18 +116,14 @@ describe('an App-ID revoked, or a bootstrap credential compromised, before the r
         stored('credential-boot-1', 'CredentialRevoked', { credentialId: 'boot-1', reason: 'keyCompromise' }, T0 + 3 * SECOND),
       );
       expect([await status(leaves.app), await status(leaves.provisioned)]).toEqual(['tryLater', 'tryLater']);
-      const publisher = new CrlPublisher({ reads, ca, urls: pkiUrls(PKI_TEST_URL, ca.id), numbers: memoryCrlNumbers(Date.now), now: Date.now });
-      try {
-        await publisher.start();
+      await withCrlPublisher({ reads, ca }, async (publisher) => {
         apply(
           stored('credential-cred-a', 'CredentialRevoked', { credentialId: 'cred-a', reason: 'privilegeWithdrawn' }, T0 + 4 * SECOND),
           stored('credential-cred-p', 'CredentialRevoked', { credentialId: 'cred-p', reason: 'keyCompromise' }, T0 + 4 * SECOND),
         );
         expect([await status(leaves.app), await status(leaves.provisioned)]).toEqual(['revoked', 'revoked']);
         expect(serialsOf((await publisher.full()).der).sort()).toEqual([leaves.app.serialNumber, leaves.provisioned.serialNumber].sort());
-      } finally {
-        publisher.stop();
-      }
+      });
     } finally {
       reads.close();
       db.close();
