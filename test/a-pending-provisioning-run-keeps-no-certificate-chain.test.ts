@@ -74,8 +74,10 @@ describe('a pending provisioning run keeps no certificate chain', () => {
     const large = await heldPerPendingRun(await deviceWorld(12_000, 'chain-large'), 200);
     const longer = large.chainLength - small.chainLength;
     expect(longer).toBeGreaterThan(30_000);
-    // Before review 297's fix each run held the chain whole: ~32 KB more here. What else a run holds is alike for both.
-    expect(large.perRun - small.perRun).toBeLessThan(longer / 10);
+    // Before review 297's fix each run held the chain whole: ~25 to 32 KB more here. What else a run holds is alike for
+    // both; a third of the chain's length leaves room for the heap's own noise on a loaded machine (a tenth, 640 KB over
+    // 200 runs, failed once in CI with the fix in place).
+    expect(large.perRun - small.perRun).toBeLessThan(longer / 3);
   });
 
   it('hands the run its hello without the chain, and still records the manufacturer certificate', async () => {
