@@ -28,9 +28,12 @@ afterAll(async () => {
   await svc?.close();
 });
 
-/** A token issued through the service with `issuer` (a bearer token) under `subject`. */
-const minted = async (issuer: string, subject: string, role: string): Promise<{ token: string; tokenId: string }> => {
-  const reply = await api.call<{ token: string; tokenId: string }>('POST', '/v1/tokens', {}, { token: issuer, body: { subject, role, ttl: '1h' } });
+/**
+ * A token issued through the service with `issuer` (a bearer token) under `subject`, `ttl` long: shorter than its
+ * issuer's, which it may not outlive (an hour under an hour-long issuer failed once a second had ticked between them).
+ */
+const minted = async (issuer: string, subject: string, role: string, ttl = '10m'): Promise<{ token: string; tokenId: string }> => {
+  const reply = await api.call<{ token: string; tokenId: string }>('POST', '/v1/tokens', {}, { token: issuer, body: { subject, role, ttl } });
   expect(reply.status, reply.text).toBe(201);
   return reply.body;
 };
@@ -38,7 +41,7 @@ const minted = async (issuer: string, subject: string, role: string): Promise<{ 
 describe('a command sent with a token a shadow admin issued under the real admin subject', () => {
   it('records the id of the token it was issued with, in the event, the actions rows (JSON and CSV) and the timeline', async () => {
     // Given: the admin mints an admin token under its own subject, and that one an auditor and an operator token.
-    const shadow = await minted(svc.tokens.admin, 'test-admin', 'admin');
+    const shadow = await minted(svc.tokens.admin, 'test-admin', 'admin', '1h');
     const auditor = await minted(shadow.token, 'test-auditor', 'auditor');
     const operator = await minted(shadow.token, 'test-operator', 'operator');
     // When: the auditor resolves a pseudonym and the operator registers a node.
