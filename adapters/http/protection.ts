@@ -17,6 +17,31 @@ export const SHED_EXEMPT = new Set(['/healthz', '/readyz', '/metrics']);
 
 const routeOf = (request: FastifyRequest): string => request.routeOptions.url ?? 'unmatched';
 
+/** Per server: from when (performance.now()) the event loop's delay is judged; see `servingBegins`. */
+const delayJudgedFrom = new WeakMap<App, number>();
+
+/**
+ * The service serves from now: the event loop's delay is judged once its samples cover serving alone. The start's own
+ * work (the catch-up, the first CRLs) blocks the loop, and the sample in force when the service said `listening`
+ * measured it: a fresh service then shed its first requests as overloaded (found by the clean-clone CI, the demo on
+ * a folder with events). The sample in force is at most one interval old and covers the interval before it: two
+ * intervals on, none covers the start.
+ */
+export const servingBegins = (app: App, limits: Pick<ServiceLimitsConfig, 'pressureSampleIntervalMs'>): void => {
+  delayJudgedFrom.set(app, performance.now() + 2 * limits.pressureSampleIntervalMs);
+};
+
+/** A server that never says it serves (one answering `inject` alone) judges memory, never the loop's delay. */
+const delayJudged = (app: App): boolean => performance.now() >= (delayJudgedFrom.get(app) ?? Infinity);
+
+/** What memory the service is over, as under-pressure names it (a bound of 0 is off, as there). */
+const memoryPressure = (app: App, limits: ServiceLimitsConfig): 'heapUsedBytes' | 'rssBytes' | undefined => {
+  const { heapUsed, rssBytes } = app.memoryUsage();
+  if (limits.maxHeapUsedBytes > 0 && heapUsed > limits.maxHeapUsedBytes) return 'heapUsedBytes';
+  if (limits.maxRssBytes > 0 && rssBytes > limits.maxRssBytes) return 'rssBytes';
+  return undefined;
+};
+
 /** The methods whose routes here take a body: any other is answered without reading one (review 95: a GET framed chunked was 415). */
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
@@ -133,9 +158,12 @@ export const installProtection = async (app: App, limits: ServiceLimitsConfig, m
     retryAfter: limits.retryAfterSeconds,
     pressureHandler: (request, _reply, type) => {
       if (SHED_EXEMPT.has(routeOf(request))) return undefined;
+      // Under-pressure judges memory only when the delay is within bounds: it is judged here while the delay is not.
+      const shedFor = type === 'eventLoopDelay' && !delayJudged(app) ? memoryPressure(app, limits) : type;
+      if (shedFor === undefined) return undefined;
       // Counted once, with every other refusal, as the 503 is sent (server.ts, onResponse; an OCSP route's `tryLater`
       // in routes/ocsp-try-later.ts).
-      return Promise.reject(overloaded(limits.retryAfterSeconds, type));
+      return Promise.reject(overloaded(limits.retryAfterSeconds, shedFor));
     },
   });
 

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { assertCanListen } from './listen-check.ts';
 import { assertCertifiableUrl } from './certifiable-url.ts';
 import { warnIfCertificatesNameAnotherUrl } from './certificates-name-another-url.ts';
+import { servingBegins } from './protection.ts';
 import { assertPublishableHost, listeningUrl } from './public-url.ts';
 import type { Actor } from '../../domain/metadata.ts';
 import { ownerView, type Clock } from '../../domain/ports/index.ts';
@@ -363,6 +364,7 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     if (stopping.begun) await revocation.stop();
     await stopping.unlessStopped();
 
+    servingBegins(server, config.limits);
     server.log.info({ url: boundUrl, ...(probeUrl !== undefined ? { probeUrl } : {}) }, 'listening');
     keep = true;
     serving = true;
