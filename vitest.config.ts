@@ -18,10 +18,10 @@ const isolated = testFiles('test').filter((file) => REPLACES_SHARED_STATE.test(r
 
 export default defineConfig({
   test: {
-    // At least two: vitest's default (CPUs - 1) leaves one of a 2-core machine's cores idle, and most tests wait on
-    // servers, browsers, files and timers rather than compute. Measured on the 2-core machine: 8.0 min for the suite,
-    // against 12.5 min with one worker.
-    maxWorkers: Math.max(2, availableParallelism() - 1),
+    // One more than the cores: vitest's default (CPUs - 1) leaves one of a 2-core machine's cores idle, and most tests
+    // wait on servers, browsers, child processes and timers rather than compute. Measured on the 2-core machine: 8.0 min
+    // for the suite with two workers against 12.5 min with one; with two workers the clean-clone CI used 1.3 cores.
+    maxWorkers: availableParallelism() + 1,
     testTimeout: 60_000,
     hookTimeout: 60_000,
     projects: [
