@@ -16,14 +16,20 @@ import type { TestService } from './support/service.ts';
 const POLL = { timeout: 30_000, interval: 100 };
 const FILE_INPUT = 'Or load a bundle file (credence export)';
 
-/** A file named `slow-…` is read 1.5 s late, as a large file on a slow disk is; `window.slowReads` counts those done. */
+/**
+ * A file named `slow-…` is read late, as a large file on a slow disk is: held until the test calls
+ * `window.releaseSlowReads()` (so surely after what the test awaits first); `window.slowReads` counts those done.
+ */
 const SLOW_FILE_READS = `(() => {
   window.slowReads = 0;
+  let release;
+  const released = new Promise((resolve) => (release = resolve));
+  window.releaseSlowReads = () => release();
   const read = Blob.prototype.arrayBuffer;
   File.prototype.arrayBuffer = function () {
     const bytes = read.call(this);
     if (!this.name.startsWith('slow-')) return bytes;
-    return bytes.then((b) => new Promise((resolve) => setTimeout(() => { window.slowReads++; resolve(b); }, 1500)));
+    return bytes.then((b) => released.then(() => { window.slowReads++; return b; }));
   };
 })();`;
 
@@ -58,12 +64,15 @@ describe.skipIf(!hasChromium())('the verify page shows the verdict of what was a
 
   it("a fetch answered after a file was loaded does not replace the file's verdict", async () => {
     const { context, page, downloads, cspViolations } = await open();
+    // The fetch is answered only once the file's verdict is shown: surely after the file was loaded.
+    let answerFetch: () => void = () => undefined;
+    const fetchHeld = new Promise<void>((resolve) => (answerFetch = resolve));
     try {
       const file = join(downloads, 'tampered-meter-3.json');
       writeFileSync(file, JSON.stringify(tampered(await bundleOf(world.svc, 'meter-3'))));
       let answered = false;
       await page.route(/\/v1\/transparency\/evidence\/node\/meter-1$/, async (route) => {
-        await new Promise((resolve) => setTimeout(resolve, 3_000));
+        await fetchHeld;
         const response = await route.fetch().catch(() => undefined);
         if (response !== undefined) await route.fulfill({ response }).catch(() => {});
         answered = true;
@@ -75,6 +84,7 @@ describe.skipIf(!hasChromium())('the verify page shows the verdict of what was a
       await expect.poll(verdict(page), POLL).toContain('Verification failed');
       expect(await page.locator('[data-check="inclusion"]').textContent()).toContain('not_included');
 
+      answerFetch();
       await expect.poll(() => answered, POLL).toBe(true);
       // What the page would do with the fetch's answer takes it a moment; nothing else tells when it is done.
       await page.waitForTimeout(1_000);
@@ -83,6 +93,7 @@ describe.skipIf(!hasChromium())('the verify page shows the verdict of what was a
       expect(await source(page)()).toBe('Bundle loaded from the file tampered-meter-3.json.');
       expect(cspViolations).toEqual([]);
     } finally {
+      answerFetch();
       await context.close();
     }
   });
@@ -97,6 +108,7 @@ describe.skipIf(!hasChromium())('the verify page shows the verdict of what was a
       await page.getByLabel(FILE_INPUT).setInputFiles(slow);
       await page.getByLabel(FILE_INPUT).setInputFiles(later);
       await expect.poll(verdict(page), POLL).toContain('Verification failed');
+      await page.evaluate('window.releaseSlowReads()');
       await expect.poll(() => page.evaluate<number>('window.slowReads'), POLL).toBe(1);
       await page.waitForTimeout(500);
       expect(await verdict(page)()).not.toContain('Verified.');
@@ -115,6 +127,7 @@ describe.skipIf(!hasChromium())('the verify page shows the verdict of what was a
       await page.getByLabel('Id').fill('meter-1');
       await page.getByRole('button', { name: 'Fetch and verify' }).click();
       await expect.poll(verdict(page), POLL).toContain('Verified. 5 events of node-meter-1');
+      await page.evaluate('window.releaseSlowReads()');
       await expect.poll(() => page.evaluate<number>('window.slowReads'), POLL).toBe(1);
       await page.waitForTimeout(500);
       expect(await verdict(page)()).toContain('Verified. 5 events of node-meter-1');

@@ -13,9 +13,13 @@ import { fromBase64url, toBase64url } from '../domain/crypto/index.ts';
 import type { SimulatedDevice } from '../bin/commands/device/simulator.ts';
 import { deviceServiceWorld, type DeviceServiceWorld } from './support/device-service.ts';
 
-const FLOOD = 150;
 /** SessionTable's default bound of pending runs per claimed identity (adapters/protocols/shared/session-table.ts). */
 const PENDING_PER_CLAIMANT = 4;
+/**
+ * Hellos per flood: six times the bound above, which is what a flood must overrun (more only costs time); far below
+ * the per-address rate limit (1,200 a window) and the table's 10,000, which these four floods must not reach.
+ */
+const FLOOD = 6 * PENDING_PER_CLAIMANT;
 
 let world: DeviceServiceWorld;
 let sim: SimulatedDevice;

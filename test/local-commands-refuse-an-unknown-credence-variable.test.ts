@@ -37,6 +37,16 @@ const credence = (args: string[], cwd: string, env: NodeJS.ProcessEnv) =>
     });
   });
 
+/**
+ * `credence <args>` run in this process with only `env`: for commands whose folders are all named by flags (the
+ * spawned `credence` above is kept where the working folder, where ./data would be made, is what is checked).
+ */
+const inProcess = async (args: string[], env: Record<string, string>): Promise<{ code: number; err: string }> => {
+  const c = capture();
+  const code = await main(args, { ...c.io, env });
+  return { code, err: c.err.join('\n') };
+};
+
 /** A data folder whose embedded store holds a few events: what export, replay and the others read. */
 const folderWithEvents = async (): Promise<string> => {
   const dir = scratch();
@@ -73,7 +83,8 @@ describe('a local command given an unknown CREDENCE_ variable', () => {
     const data = await folderWithEvents();
     const before = contents(data);
     const out = join(scratch(), 'bundle.json');
-    const { code, err } = await credence(['export', 'credential-meter-1', '--data', data, '--out', out], scratch(), { CREDENCE_KEK_FLIE: '/secrets/credence.kek' });
+    // In this process: the folder and the bundle are named by flags, so no working folder is at stake.
+    const { code, err } = await inProcess(['export', 'credential-meter-1', '--data', data, '--out', out], { CREDENCE_KEK_FLIE: '/secrets/credence.kek' });
     expect(err).toMatch(/^error: env CREDENCE_KEK_FLIE: unknown setting.*did you mean CREDENCE_KEK_FILE\?$/m);
     expect(err).not.toContain('/secrets/credence.kek');
     expect(code).toBe(2);
@@ -154,7 +165,7 @@ describe('a local command given only known CREDENCE_ variables', () => {
   it('credence export --data writes its bundle', async () => {
     const data = await folderWithEvents();
     const out = join(scratch(), 'bundle.json');
-    const { code, err } = await credence(['export', 'credential-meter-1', '--data', data, '--out', out], scratch(), { CREDENCE_TIMEOUT: '5', CREDENCE_SECURE_ENVIRONMENT: 'embedded' });
+    const { code, err } = await inProcess(['export', 'credential-meter-1', '--data', data, '--out', out], { CREDENCE_TIMEOUT: '5', CREDENCE_SECURE_ENVIRONMENT: 'embedded' });
     expect(err).not.toContain('error:');
     expect(code).toBe(0);
     expect(existsSync(out)).toBe(true);
