@@ -19,7 +19,8 @@ describe.skipIf(!hasChromium())('the console event stream behind a proxy', () =>
 
   /**
    * The overview signed in as the auditor, GET /v1/events answered by `answer` (given the request's number, from 1).
-   * The page's clock is Playwright's, running at the pace of the real one until a test moves it on (untilRetried).
+   * The page's clock is Playwright's, running at the pace of the real one until a test moves it on (untilRetried) or
+   * pauses it to move it itself (pageTimePasses).
    */
   const withOverview = async (answer: (call: number, route: Route) => Promise<void>, check: (page: Page, calls: () => number) => Promise<void>): Promise<void> => {
     const { context, page, cspViolations } = await openConsole(world.browser, world.svc.url);
@@ -35,6 +36,23 @@ describe.skipIf(!hasChromium())('the console event stream behind a proxy', () =>
     }
   };
   const status = (page: Page) => page.getByTestId('live-status');
+  /**
+   * The page's clock paused, then moved `ms` on (rounded up to whole seconds) a second at a time instead of waiting it
+   * out: after each step the page is given the moment its retry needs (the request, its answer, the next wait set),
+   * until it waits again. Moving the clock fires only timers the page has set: the retries made are those its waits allow.
+   */
+  const pageTimePasses = async (page: Page, ms: number): Promise<void> => {
+    await page.clock.pauseAt((await page.evaluate(() => Date.now())) + 100);
+    for (let moved = 0; moved < ms; moved += 1_000) {
+      await page.clock.fastForward(1_000);
+      await settled(page);
+    }
+  };
+  /** A short real moment for a retry the clock just fired to reach the proxy, then the page waiting again or refused. */
+  const settled = async (page: Page): Promise<void> => {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await expect.poll(() => status(page).getAttribute('data-state'), POLL).toMatch(/^(reconnecting|refused)$/);
+  };
   /**
    * The status text, read after moving the page's clock a second on: polled, the waits before each retry (1 s, then
    * 2 s) pass at once instead of being waited out. Moving the clock fires only timers the page has set, so a stream
@@ -73,7 +91,7 @@ describe.skipIf(!hasChromium())('the console event stream behind a proxy', () =>
       (_call, route) => route.fulfill({ status: 502, contentType: 'text/html', body: '<html>upstream unavailable</html>' }),
       async (page, calls) => {
         // 1 s, then 2 s, then 4 s: about 7 s for the fourth request, where a fixed second made eight.
-        await new Promise((resolve) => setTimeout(resolve, 6_000));
+        await pageTimePasses(page, 6_000);
         expect(calls()).toBeLessThanOrEqual(4);
         expect(await status(page).textContent()).toMatch(/reconnecting in [48] s|in [48] s/);
       },
@@ -83,8 +101,8 @@ describe.skipIf(!hasChromium())('the console event stream behind a proxy', () =>
   it('waits twice as long after each stream that ends before any event, as a proxy\'s 200 page (found in review: a fixed second)', async () => {
     await withOverview(
       (_call, route) => route.fulfill({ status: 200, contentType: 'text/event-stream', body: '' }),
-      async (_page, calls) => {
-        await new Promise((resolve) => setTimeout(resolve, 6_000));
+      async (page, calls) => {
+        await pageTimePasses(page, 6_000);
         expect(calls()).toBeLessThanOrEqual(4);
       },
     );
@@ -106,7 +124,7 @@ describe.skipIf(!hasChromium())('the console event stream behind a proxy', () =>
         route.fulfill({ status: 501, contentType: 'application/problem+json', body: JSON.stringify({ title: 'Not Implemented', status: 501, detail: 'this server has no pseudonym key' }) }),
       async (page, calls) => {
         await expect.poll(() => status(page).getAttribute('data-state'), POLL).toBe('refused');
-        await new Promise((resolve) => setTimeout(resolve, 2_500));
+        await pageTimePasses(page, 2_500);
         expect(calls()).toBe(1);
       },
     );
@@ -119,7 +137,7 @@ describe.skipIf(!hasChromium())('the console event stream behind a proxy', () =>
       async (page, calls) => {
         await expect.poll(() => status(page).getAttribute('data-state'), POLL).toBe('refused');
         expect(await status(page).textContent()).toContain('not available to the role auditor: no event stream for this role');
-        await new Promise((resolve) => setTimeout(resolve, 2_500));
+        await pageTimePasses(page, 2_500);
         expect(calls()).toBe(1);
       },
     );
