@@ -127,6 +127,8 @@ export const credentialMachine = setup({
      * Issued, and again provisioned (review 165; seed 003 11.2.1, service provisioning only into an enrolled node):
      * only issuing read the owner, so a credential issued before revokeNode or revokeApplication was provisioned after
      * it, until the cascade revoked it. Both read the holder as a fact (machines/facts.ts `owner`), held at the commit.
+     * And a rotation's start (review 314, machines v13): it was accepted in that same window, and the log showed a
+     * rotation started on a revoked node.
      */
     ownerIsLive: factGuard(({ context, event }) => {
       const owner = event.type === 'CredentialIssued' ? dataOf(event, 'CredentialIssued')?.owner : context.owner;
@@ -436,7 +438,7 @@ export const credentialMachine = setup({
     enrolled: {
       on: {
         CredentialAssociated: { target: 'associated', guard: and(['associationIsNew', 'associationNamesThisCredential']), actions: 'addAssociation' },
-        CredentialRotationStarted: { guard: and(['successorLinked', 'overlapEndsAfterNotBefore', 'successorKeepsPurpose']), actions: 'recordRotation' },
+        CredentialRotationStarted: { guard: and(['successorLinked', 'overlapEndsAfterNotBefore', 'successorKeepsPurpose', 'ownerIsLive']), actions: 'recordRotation' },
         CredentialRotationAbandoned: { guard: 'rotationAbandonable', actions: 'clearRotation' },
         CredentialExpired: { target: 'expired', guard: 'notAfterReached', actions: 'recordEnd' },
         CredentialRevoked: { target: 'revoked', guard: 'handedOver', actions: 'recordRevocation' },
@@ -449,7 +451,7 @@ export const credentialMachine = setup({
           { target: 'enrolled', guard: and(['associationIsLive', 'associationNamesThisCredential', 'associationEnded', 'lastAssociation']), actions: 'removeAssociation' },
           { guard: and(['associationIsLive', 'associationNamesThisCredential', 'associationEnded']), actions: 'removeAssociation' },
         ],
-        CredentialRotationStarted: { guard: and(['successorLinked', 'overlapEndsAfterNotBefore', 'successorKeepsPurpose']), actions: 'recordRotation' },
+        CredentialRotationStarted: { guard: and(['successorLinked', 'overlapEndsAfterNotBefore', 'successorKeepsPurpose', 'ownerIsLive']), actions: 'recordRotation' },
         CredentialRotationAbandoned: { guard: 'rotationAbandonable', actions: 'clearRotation' },
         CredentialExpired: { target: 'expired', guard: 'notAfterReached', actions: 'recordEnd' },
         CredentialRevoked: { target: 'revoked', guard: 'handedOver', actions: 'recordRevocation' },

@@ -42,13 +42,15 @@ export const credentialRefusals: RefusalReasons<CredentialContext> = {
     );
   },
   ownerIsLive: ({ context, event }) => {
-    // Issued, the event names the owner; provisioned (review 165), the credential does.
+    // Issued, the event names the owner; provisioned (review 165) or rotated (review 314), the credential does.
     const issued = event.type === 'CredentialIssued';
     const owner = issued ? dataOf(event, 'CredentialIssued')?.owner : context.owner;
     if (owner === undefined) return undefined;
     const holder = owner.kind === 'node' || owner.kind === 'cse' ? `node ${holdingNodeOf(owner)}` : `App-ID ${owner.kind === 'app' ? owner.id : owner.appId}`;
     const cseId = owner.kind === 'cse' ? (event.facts.owner?.context as NodeContext | undefined)?.cseId : undefined;
-    const asked = issued ? 'a credential is issued to a live owner' : `credential ${context.credentialId} is provisioned only while its owner is live`;
+    const asked = issued
+      ? 'a credential is issued to a live owner'
+      : `credential ${context.credentialId} is ${event.type === 'CredentialRotationStarted' ? 'rotated' : 'provisioned'} only while its owner is live`;
     return saying(
       `${asked} (RS-01): for ${ownerText(owner)}, ${holder} initialized, enrolled or associated${owner.kind === 'cse' ? `, holding CSE-ID ${owner.id}` : ''}`,
       [

@@ -73,9 +73,14 @@ const factSourcesOf = (event: DomainEvent, context: unknown): NamedSources => {
     }
     case 'CredentialRotationStarted': {
       const previous = (context as CredentialContext).successorId;
+      // Its owner's holder too, read as provisioning reads it (ownerIsLive, review 314): a rotation started after
+      // revokeNode or revokeApplication, before the cascade revoked the credential, was recorded. Not named by the
+      // event's data: no field.
+      const holder = holderSourceOf((context as CredentialContext).owner);
       return {
         successor: { kind: 'credential', id: event.data.successorId, field: 'successorId' },
         ...(previous !== undefined ? { previousSuccessor: { kind: 'credential' as const, id: previous } } : {}),
+        ...(holder !== undefined ? { owner: { kind: holder.kind, id: holder.id } } : {}),
       };
     }
     case 'CredentialRotationAbandoned':

@@ -38,8 +38,9 @@ const issued = (extra: Record<string, unknown> = {}, facts: Facts = { owner: vie
     fingerprint: FINGERPRINT, notBefore: iso(0), notAfter: iso(100), ...extra,
   }, days, facts);
 const provisioned = e('CredentialProvisioned', { credentialId: 'c', method: 'pre-provisioning' }, 10, { owner: view('enrolled', { nodeId: 'n' }) });
+/** A rotation of c onto c2; its node n live (ownerIsLive, review 314) unless `facts` says otherwise. */
 const rotation = (facts: Facts, overlapEndsAt = iso(20), days = 10) =>
-  e('CredentialRotationStarted', { credentialId: 'c', successorId: 'c2', overlapEndsAt }, days, facts);
+  e('CredentialRotationStarted', { credentialId: 'c', successorId: 'c2', overlapEndsAt }, days, { owner: view('enrolled'), ...facts });
 const successor = (state = 'initialized', extra: Record<string, unknown> = {}) =>
   view(state, { credentialId: 'c2', predecessorId: 'c', owner: { kind: 'node', id: 'n' }, notBefore: at(0), notAfter: at(100), ...extra });
 const enrolApp = (credentialId: string, days = 10, facts: Facts = { credential: appCred('enrolled', { credentialId }) }, replaces?: string) =>
@@ -147,6 +148,8 @@ const CASES: Case[] = [
     ['credential c is provisioned only while its owner is live', 'node:n', 'node n is revoked']],
   ['an AE-ID credential provisioned after its App-ID was revoked', 'credential', [issued({ owner: ae }, { owner: view('initialized') })], { ...provisioned, facts: { owner: view('revoked') } },
     'ownerIsLive', ['ae:Cae@app:Rapp', 'App-ID Rapp is revoked']],
+  ['review 314: a rotation started after its node was revoked', 'credential', credEnrolled, rotation({ successor: successor(), owner: view('revoked') }), 'ownerIsLive',
+    ['credential c is rotated only while its owner is live', 'node:n', 'node n is revoked']],
   ['a credential provisioned at its notAfter', 'credential', GIVEN.credential, { ...provisioned, at: at(100) }, 'notExpiredYet', ['credential c', iso(100)]],
   ['a credential expired before its notAfter', 'credential', credEnrolled, e('CredentialExpired', { credentialId: 'c' }, 99), 'notAfterReached', ['credential c', iso(100), iso(99)]],
   ['remote provisioning on a revoked bootstrap credential', 'credential', GIVEN.credential,

@@ -29,7 +29,7 @@ const rotating = (): EntitySnapshot => {
       fingerprint: `sha256:${'a'.repeat(64)}`, notBefore: iso(0), notAfter: iso(100),
     }, 0, { owner: view('enrolled') }),
     e('CredentialProvisioned', { credentialId: 'c', method: 'pre-provisioning' }, 0, { owner: view('enrolled') }),
-    e('CredentialRotationStarted', { credentialId: 'c', successorId: 'c2', overlapEndsAt: iso(20) }, 1, { successor: credential('initialized', { predecessorId: 'c' }) }),
+    e('CredentialRotationStarted', { credentialId: 'c', successorId: 'c2', overlapEndsAt: iso(20) }, 1, { successor: credential('initialized', { predecessorId: 'c' }), owner: view('enrolled') }),
   ]) {
     const verdict = evaluate('credential', snapshot, event);
     if (!verdict.ok) throw new Error(`given: ${event.type} refused`);

@@ -53,6 +53,7 @@ const SAMPLES: Record<EventType, MachineEvent> = {
   CredentialAssociationReleased: e('CredentialAssociationReleased', { credentialId: 'c', associationId: 'a1' }, 10, endedAssociation),
   CredentialRotationStarted: e('CredentialRotationStarted', { credentialId: 'c', successorId: 'c2', overlapEndsAt: iso(20) }, 10, {
     successor: view('initialized', { predecessorId: 'c', owner: { kind: 'node', id: 'n' }, notBefore: at(0), notAfter: at(100) }),
+    owner: view('enrolled'),
   }),
   CredentialRotationAbandoned: e('CredentialRotationAbandoned', { credentialId: 'c', successorId: 'c2' }, 20, { successor: view('initialized') }),
   CredentialExpired: e('CredentialExpired', { credentialId: 'c' }, 100),

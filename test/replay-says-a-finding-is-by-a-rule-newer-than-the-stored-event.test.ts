@@ -61,6 +61,7 @@ describe('a replay finding by a rule the machines gained after the event was sto
       'CredentialIssued:successorKeepsPurpose', 'CredentialRotationStarted:successorKeepsPurpose',
       'CredentialIssued:purposeFitsOwner', 'AssociationConfigured:appCredentialIsEnrolled', 'AssociationEstablished:appCredentialIsEnrolled',
       'NodeRegistered:bootstrapNotYetRecorded', 'CredentialIssued:bootstrapNamedByItsNode', 'CredentialIssued:factoryCredentialNotRotated', 'CredentialProvisioned:bootstrapIsFactoryCredential',
+      'CredentialRotationStarted:ownerIsLive',
     ]);
     for (const r of RULES_SINCE) expect(Number(r.since.split(':v')[1])).toBeLessThanOrEqual(Number(MACHINES_VERSION.split(':v')[1]));
   });

@@ -60,8 +60,11 @@ export interface MachinesRules {
  * ids is kept (a node registered naming an id already issued is bootstrapNotYetRecorded's).
  * v12 (review 303): a recorded node's first pseudonym (trigger initial) is taken at any epoch once it ended, as at
  * epoch 0: one registered again after a restore, past its mark, was refused and its frames named no resolvable one.
+ * v13 (review 314): a rotation is started only while the credential's owner is live (ownerIsLive on
+ * CredentialRotationStarted, its owner's holder read as a fact as provisioning reads it): one started after
+ * revokeNode or revokeApplication, before the cascade revoked the credential, was recorded.
  */
-export const MACHINES_VERSION = 'credence:machines:v12';
+export const MACHINES_VERSION = 'credence:machines:v13';
 
 /**
  * The guards a version added to an event it did not hold to them before: an event an earlier version stored, legal
@@ -99,6 +102,7 @@ export const RULES_SINCE: readonly { readonly eventType: string; readonly rule: 
   { eventType: 'CredentialIssued', rule: 'bootstrapNamedByItsNode', since: 'credence:machines:v11' },
   { eventType: 'CredentialIssued', rule: 'factoryCredentialNotRotated', since: 'credence:machines:v11' },
   { eventType: 'CredentialProvisioned', rule: 'bootstrapIsFactoryCredential', since: 'credence:machines:v11' },
+  { eventType: 'CredentialRotationStarted', rule: 'ownerIsLive', since: 'credence:machines:v13' },
 ];
 
 /** The version that added `rule` for `eventType` (RULES_SINCE), or undefined for a rule as old as the event's judging. */
@@ -113,7 +117,7 @@ export const ruleSince = (eventType: string, rule: string | undefined): string |
  * version when the machines now judge otherwise, and record the new hash here either way. Without it a changed
  * helper would let a replay go on from snapshots its old code made (review: the bump was a step to remember).
  */
-export const MACHINES_SOURCES_CONFIRMED = '6a1bf213139c1880293c62d72fd366c30f44bdd99cd1df55570dfbfa7dcd3625';
+export const MACHINES_SOURCES_CONFIRMED = '75500cb8e18b9016cf31caf0cb9252c9fd1a94f2f0775192097ee3af90c95666';
 
 /**
  * A machine's config and implementations as JSON: a function by its source (as the running build holds it) with its
