@@ -33,7 +33,7 @@ describe('compliance queries, replay verdicts and projection status over HTTP', 
   it('lists the query catalog with each query’s parameters', async () => {
     const reply = await api.call('GET', '/v1/compliance', {}, { token: svc.tokens.auditor });
     expect(reply.status).toBe(200);
-    expect(reply.body.queries.map((q: { name: string }) => q.name)).toEqual(['revocations', 'actions', 'provisioned', 'expiring', 'dangling-associations']);
+    expect(reply.body.queries.map((q: { name: string }) => q.name)).toEqual(['revocations', 'actions', 'provisioned', 'expiring', 'dangling-associations', 'dangling-credentials']);
     expect(reply.body.queries.find((q: { name: string }) => q.name === 'expiring').params).toEqual(['days', 'now', 'limit', 'after']);
     expect(reply.body.queries.find((q: { name: string }) => q.name === 'revocations').params).toEqual(['reason', 'from', 'to', 'by', 'order', 'limit', 'after']);
   });

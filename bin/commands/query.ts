@@ -39,7 +39,8 @@ const PARAMS = {
   limit: `every query: at most this many rows (default ${DEFAULT_ROWS}, at most ${MAX_ROWS})`,
   after:
     'the nextAfter of the page before, as printed: revocations, actions, provisioned: <position>~<tag> (provisioned pages by listedPosition); ' +
-    'expiring: <notAfterMs>:<credentialId>@<position>~<tag>; dangling-associations: <position>:<associationId>@<position>~<tag>. ' +
+    'expiring: <notAfterMs>:<credentialId>@<position>~<tag>; dangling-associations: <position>:<associationId>@<position>~<tag>; ' +
+    'dangling-credentials: <position>:<credentialId>@<position>~<tag>. ' +
     'Each ends in .<digest> of the query and its parameters (all but --limit): one of another query or other parameters is refused, ' +
     'as is one of another log (another folder or server, an older backup); one without its tag is taken unchecked',
   order: 'revocations: log (the default, paged with --after) or newest (the latest --limit first)',

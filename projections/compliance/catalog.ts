@@ -9,7 +9,8 @@ import { streamIdOf } from '../../domain/streams.ts';
 import type { TimeWindow } from '../audit/index.ts';
 import { edgeOf, isBefore, queryInstantOf, type QueryInstant } from './instants.ts';
 import {
-  actionsBy, danglingAssociations, expiringWindowHoldsAMillisecond, expiringWithin, provisionedUnder, revocations, subscriptionCreated, type DanglingAssociationRow, type ExpiringRow, type ProvisionedRow,
+  actionsBy, danglingAssociations, danglingCredentials, expiringWindowHoldsAMillisecond, expiringWithin, provisionedUnder, revocations, subscriptionCreated,
+  type DanglingAssociationRow, type DanglingCredentialRow, type ExpiringRow, type ProvisionedRow,
 } from './queries.ts';
 
 /**
@@ -80,6 +81,13 @@ const DANGLING_CURSOR =
   'the nextAfter of the page before, <position>:<associationId>@<position>~<tag>.<q8>, e.g. 1042:assoc-1@1042~5e0306c9.0b5c4e7a (or without its @<position>~<tag>.<q8>)';
 const DanglingAfter = keysetAfter(DANGLING_CURSOR, 19, AssociationId, 'association_id', 'association id')
   .transform(({ key, id }) => ({ position: BigInt(key), associationId: id }))
+  .refine((a) => a.position <= MAX_POSITION, { path: [], ...POSITION_RANGE })
+  .optional();
+
+const DANGLING_CREDENTIALS_CURSOR =
+  'the nextAfter of the page before, <position>:<credentialId>@<position>~<tag>.<q8>, e.g. 1042:cred-1@1042~5e0306c9.0b5c4e7a (or without its @<position>~<tag>.<q8>)';
+const DanglingCredentialsAfter = keysetAfter(DANGLING_CREDENTIALS_CURSOR, 19, CredentialId, 'credential_id', 'credential id')
+  .transform(({ key, id }) => ({ position: BigInt(key), credentialId: id }))
   .refine((a) => a.position <= MAX_POSITION, { path: [], ...POSITION_RANGE })
   .optional();
 
@@ -292,6 +300,16 @@ export const COMPLIANCE_QUERIES = {
     cursorOf: (row: DanglingAssociationRow) => `${row.position}:${row.associationId}`,
     run: (db, p, _now, limit) => danglingAssociations(db, { limit }, p.after),
   }),
+  'dangling-credentials': query({
+    summary:
+      'live credentials (issued or provisioned) whose node (revoked, enrolment expired) or App-ID (revoked) has ended: revocations the ' +
+      'cascade could not carry out (its dead letters), one row per credential, naming its owner and how it ended (must be empty)',
+    params: z.strictObject({ limit: Limit, after: DanglingCredentialsAfter }),
+    paged: false,
+    // Ordered by the position that ended the owner, then credential id: several credentials share an owner's ending.
+    cursorOf: (row: DanglingCredentialRow) => `${row.position}:${row.credentialId}`,
+    run: (db, p, _now, limit) => danglingCredentials(db, { limit }, p.after),
+  }),
 } as const;
 
 /**
@@ -320,9 +338,10 @@ const pageOf = (rows: readonly Row[], limit: number, listedAt: (row: Row) => big
 };
 
 /**
- * The place in the log a parsed `after` names, if any: a position, or the position a `dangling-associations` cursor
- * starts from. Checked against the store's head by the front ends (an `after` past it would answer an empty last
- * page, which a pager reads as "no more rows"); `expiring`'s cursor names an instant, not a place in the log.
+ * The place in the log a parsed `after` names, if any: a position, or the position a `dangling-associations` or
+ * `dangling-credentials` cursor starts from. Checked against the store's head by the front ends (an `after` past it
+ * would answer an empty last page, which a pager reads as "no more rows"); `expiring`'s cursor names an instant, not a
+ * place in the log.
  */
 export const positionOfAfter = (after: unknown): bigint | undefined =>
   typeof after === 'bigint' ? after : typeof after === 'object' && after !== null && typeof (after as { position?: unknown }).position === 'bigint' ? (after as { position: bigint }).position : undefined;

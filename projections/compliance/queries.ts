@@ -5,6 +5,8 @@ import type { QueryInstant } from './instants.ts';
 
 // Review 249: dangling-associations looks at every parent an association follows, in a file of its own.
 export { danglingAssociations, type DanglingAssociationRow, type ParentEndedBy } from './dangling-associations.ts';
+// Review 314: dangling-credentials, the credentials left live under an ended node or App-ID.
+export { danglingCredentials, type DanglingCredentialRow, type OwnerEndedBy } from './dangling-credentials.ts';
 
 /** Every answer row names the global position of the event that proves it (for an inclusion proof). */
 export interface RevocationRow {

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { QueryIndex } from '../runtime/index.ts';
+import { HOLDER, LIVE_CREDENTIAL } from './dangling-credentials.ts';
 import { COMPLIANCE_DATING_TABLES } from './revocation-dates.ts';
 
 /**
@@ -21,6 +22,12 @@ export const COMPLIANCE_QUERY_INDEXES: readonly QueryIndex[] = [
   // dangling-associations from each ended node or App-ID (few) to its live associations (review 249).
   { name: 'compliance_associations_node', create: 'CREATE INDEX IF NOT EXISTS compliance_associations_node ON compliance_associations (node_id, status)' },
   { name: 'compliance_associations_app', create: 'CREATE INDEX IF NOT EXISTS compliance_associations_app ON compliance_associations (app_id, status)' },
+  // dangling-credentials from each ended node or App-ID (few) to its live credentials (review 314): by the node or
+  // App-ID each names (./dangling-credentials.ts `HOLDER`, the same text, or SQLite does not use it), live ones only.
+  {
+    name: 'compliance_credentials_live_holder',
+    create: `CREATE INDEX IF NOT EXISTS compliance_credentials_live_holder ON compliance_credentials (${HOLDER}, owner_kind) WHERE ${LIVE_CREDENTIAL}`,
+  },
 ];
 
 /** The tables `setupComplianceTables` makes (dropped when the projection's schema version changes). */

@@ -88,6 +88,24 @@ export const COMPLIANCE_ROWS = {
       }),
     }),
   ),
+  // Review 314: a credential the cascade left live under its ended node or App-ID, and that owner.
+  'dangling-credentials': rowOf<'dangling-credentials'>()(
+    z.object({
+      position: DecimalString,
+      credentialPosition: DecimalString,
+      credentialId: z.string(),
+      credentialStatus: z.string().describe('issued or provisioned: live'),
+      issuedTo: z.object({
+        kind: z.string().describe('whom the credential was issued to: node, cse (naming its node), app or ae (naming its App-ID)'),
+        id: z.string(),
+      }),
+      owner: z.object({
+        kind: z.string().describe('node or application'),
+        id: z.string(),
+        endedBy: z.string().describe('the event that ended it, at `position`: NodeRevoked, NodeEnrolmentExpired or ApplicationRevoked'),
+      }),
+    }),
+  ),
 } satisfies Record<ComplianceQueryName, z.ZodObject>;
 
 /**
@@ -139,11 +157,12 @@ export const rowsTold = async <R extends object>(rows: readonly R[], told: (stre
  *
  * - revocations, actions, provisioned: `<position>~<tag>`, the event at the cursor's own position (the last row's, or
  *   for provisioned the event that listed it: `listedPosition`).
- * - expiring, dangling-associations: `<key>:<id>@<position>~<tag>`, the key of the answer's own order then, after an
- *   `@` (which no id holds, so the cursor splits one way only), the id of the event that proves the page's last row.
+ * - expiring, dangling-associations, dangling-credentials: `<key>:<id>@<position>~<tag>`, the key of the answer's own
+ *   order then, after an `@` (which no id holds, so the cursor splits one way only), the id of the event that proves
+ *   the page's last row.
  *   expiring's key is an instant, no place in the log: the row's event is what proves the cursor was this log's (the
  *   head's would do too, but on an EventStoreDB shared with other applications the head may be their record, scavenged
- *   later). For dangling-associations it is the event at the key's own position.
+ *   later). For dangling-associations and dangling-credentials it is the event at the key's own position.
  *
  * Compliance is read with canonical identifiers (operators, auditors, admins), so the canonical tag is the one, but at
  * a pseudonym's event: its event id is derived from the Node-ID (the registration a first rotation reacts to, an

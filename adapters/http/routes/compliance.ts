@@ -29,11 +29,19 @@ const readerOf = (param: Param): z.ZodType =>
   COMPLIANCE_QUERY_NAMES.map((name) => (COMPLIANCE_QUERIES[name].params as unknown as z.ZodObject).shape[param]).find((s) => s !== undefined)!;
 
 /**
- * `after` is read two ways: a position by the queries in log order, a cursor of its own order by `expiring` and
- * `dangling-associations`; each as the service hands it out, tagged with the event it ended at (./compliance-rows.ts).
+ * `after` is read two ways: a position by the queries in log order, a cursor of its own order by `expiring`,
+ * `dangling-associations` and `dangling-credentials`; each as the service hands it out, tagged with the event it ended
+ * at (./compliance-rows.ts). Documented once per form: the two dangling queries' cursors read alike (their messages
+ * and ids aside), and the document would state the same alternative twice.
  */
 const afterReaders = (): z.ZodType => {
-  const readers = [...new Set(COMPLIANCE_QUERY_NAMES.map((name) => (COMPLIANCE_QUERIES[name].params as unknown as z.ZodObject).shape['after']).filter((s) => s !== undefined))];
+  const all = COMPLIANCE_QUERY_NAMES.map((name) => (COMPLIANCE_QUERIES[name].params as unknown as z.ZodObject).shape['after']).filter((s) => s !== undefined);
+  const byDocument = new Map<string, z.ZodType>();
+  for (const reader of all) {
+    const document = JSON.stringify(z.toJSONSchema(reader, { io: 'input', unrepresentable: 'any' }));
+    if (!byDocument.has(document)) byDocument.set(document, reader);
+  }
+  const readers = [...byDocument.values()];
   return z.union([...readers, ...TAGGED_CURSOR_PATTERNS.map((pattern) => z.string().regex(new RegExp(pattern)))] as [z.ZodType, ...z.ZodType[]]);
 };
 
@@ -63,7 +71,8 @@ const DOCUMENTED_AS: Readonly<Record<Exclude<Param, 'tokenId'>, 'input' | 'outpu
 const AFTER =
   'the `nextAfter` of the page before, as received: for revocations, actions and provisioned `<position>~<tag>`, the rows after ' +
   'that position by `position`, or for provisioned by `listedPosition`; for expiring `<notAfterMs>:<credentialId>@<position>~<tag>`, ' +
-  'and for dangling-associations `<position>:<associationId>@<position>~<tag>`, the rows after that one in the answer\'s order. ' +
+  'for dangling-associations `<position>:<associationId>@<position>~<tag>` and for dangling-credentials ' +
+  '`<position>:<credentialId>@<position>~<tag>`, the rows after that one in the answer\'s order. ' +
   "The tag names the event the page ended at (at a pseudonym's event under the pseudonym key, and checked against that tag alone): " +
   'a cursor whose event this log does not hold there is of another log (a restore ' +
   'from an older backup, another instance) and is refused (409 `resume_point_not_in_log`, naming `query.after`). Each ends in ' +
@@ -122,7 +131,7 @@ const PAGING_HEADERS: ResponseHeaders = {
     type: 'string',
     pattern: '^(0|[1-9][0-9]*)((~[0-9a-f]{8})?(\\.[0-9a-f]{8})?|:[A-Za-z0-9][A-Za-z0-9._:~-]{0,127}(@(0|[1-9][0-9]*)~[0-9a-f]{8}(\\.[0-9a-f]{8})?)?)$',
     description:
-      'with `credence-truncated: true`, for revocations, actions, provisioned, expiring and dangling-associations: the `after` of the next ' +
+      'with `credence-truncated: true`, for revocations, actions, provisioned, expiring, dangling-associations and dangling-credentials: the `after` of the next ' +
       'page, tagged with the event it ends at and the digest of its query and parameters (`nextAfter`)',
   },
   ...EVENTS_BEHIND_HEADER_DOC,
@@ -185,7 +194,8 @@ export const complianceRoutes: RouteModule = (app, context) => {
         `count: \`text/csv;q=0\` is JSON). At most \`limit\` rows (default ${DEFAULT_ROWS}, at most ${MAX_ROWS}); \`truncated\` (and the ` +
         'credence-truncated header, CSV included) says more matched; the queries in log order (revocations, actions, provisioned) and ' +
         '`expiring` (by its order, notAfter then credential id: `<notAfterMs>:<credentialId>`) and `dangling-associations` (by the ' +
-        'position that ended the parent, its credential, node, App-ID or App-ID enrolment, then association id: `<position>:<associationId>`) then ' +
+        'position that ended the parent, its credential, node, App-ID or App-ID enrolment, then association id: `<position>:<associationId>`) and ' +
+        '`dangling-credentials` (by the position that ended the owner, its node or App-ID, then credential id: `<position>:<credentialId>`) then ' +
         'name `nextAfter` (and the credence-next-after header), to pass as `after` for the next page, tagged with the event the page ' +
         'ended at so that a cursor of another log is refused (409 `resume_point_not_in_log`, naming `query.after`), not paged after, ' +
         'and with a digest of the query and its parameters so that one of another query or other parameters is too (400 ' +
@@ -230,7 +240,8 @@ export const complianceRoutes: RouteModule = (app, context) => {
                   .optional()
                   .describe(
                     'with `truncated`, for revocations, actions and provisioned (`<position>~<tag>`), expiring ' +
-                      '(`<notAfterMs>:<credentialId>@<position>~<tag>`) and dangling-associations (`<position>:<associationId>@<position>~<tag>`): ' +
+                      '(`<notAfterMs>:<credentialId>@<position>~<tag>`), dangling-associations (`<position>:<associationId>@<position>~<tag>`) ' +
+                      'and dangling-credentials (`<position>:<credentialId>@<position>~<tag>`): ' +
                       'the `after` of the next page, as it is. The tag names the event the page ended at (of its last row, or the one that listed ' +
                       'it), as an event stream\'s id does (at a pseudonym\'s event, as the pseudonymised stream\'s does); untagged where no event is there. ' +
                       'Then `.<q8>`, the digest of the query and its parameters but `limit` (a position untagged too: `<position>.<q8>`; an untagged key goes without)',
