@@ -111,7 +111,7 @@ export type TimelineJson = z.infer<typeof TimelineJson>;
 
 /**
  * The next page of a query in an order of its own (review 142): the last row's `<key>:<id>`, not a position;
- * `expiring`'s `<notAfterMs>:<credentialId>`, `dangling-associations`' `<position>:<associationId>`; since review 199
+ * `expiring`'s `<notAfterMs>:<credentialId>`, `dangling-associations`' `<position>:<associationId>`, `dangling-credentials`' `<position>:<credentialId>`; since review 199
  * followed by `@` and the id of the last row's event (`<position>~<tag>`), which ties the cursor to its log; since
  * review 272 by `.<q8>`, the digest of the query and parameters it was given for.
  */
@@ -122,7 +122,7 @@ export const KEYSET_CURSOR = /^\d{1,19}:[A-Za-z0-9][A-Za-z0-9._:~-]{0,127}(?:@(?
  */
 export const POSITION_CURSOR = /^(?:0|[1-9][0-9]{0,18})(?:~[0-9a-f]{8})?(?:\.[0-9a-f]{8})?$/;
 const PositionCursor = z.string().regex(POSITION_CURSOR, 'a cursor, <position>~<tag>.<q8>');
-const KeysetCursor = z.string().regex(KEYSET_CURSOR, 'a cursor, <key>:<id> (expiring: <notAfterMs>:<credentialId>; dangling-associations: <position>:<associationId>)');
+const KeysetCursor = z.string().regex(KEYSET_CURSOR, 'a cursor, <key>:<id> (expiring: <notAfterMs>:<credentialId>; dangling-associations: <position>:<associationId>; dangling-credentials: <position>:<credentialId>)');
 
 /** GET /v1/compliance/{query}: rows, each naming the global position that proves it. */
 export const ComplianceAnswerJson = z.looseObject({

@@ -163,7 +163,7 @@ export const ComplianceCursor = z
   .max(19 + 1 + 128 + 1 + 19 + 1 + 8 + 1 + 8)
   .refine(
     isComplianceCursor,
-    'must be a position (<position>~<tag>), or <key>:<id>@<position>~<tag> (expiring: <notAfterMs>:<credentialId>; dangling-associations: <position>:<associationId>)',
+    'must be a position (<position>~<tag>), or <key>:<id>@<position>~<tag> (expiring: <notAfterMs>:<credentialId>; dangling-associations: <position>:<associationId>; dangling-credentials: <position>:<credentialId>)',
   );
 
 /** GET /v1/compliance/{query}: rows of any shape (shown as dotted columns), each naming its proving position. */
