@@ -6,6 +6,7 @@ import { validationError, type FieldIssue } from '../../domain/errors.ts';
 import { bodyShapeIssue } from './json-body-shape.ts';
 import { illFormedUnicodeIssue } from './json-ill-formed-unicode.ts';
 import type { ServiceLimitsConfig } from './service-limits-config.ts';
+import { watchEventLoopLag, type EventLoopLag } from './event-loop-lag.ts';
 import type { App } from './context.ts';
 import type { ServiceMetrics } from './metrics.ts';
 import { HttpProblem, overloaded, rateLimited } from './problems.ts';
@@ -17,30 +18,27 @@ export const SHED_EXEMPT = new Set(['/healthz', '/readyz', '/metrics']);
 
 const routeOf = (request: FastifyRequest): string => request.routeOptions.url ?? 'unmatched';
 
-/** Per server: from when (performance.now()) the event loop's delay is judged; see `servingBegins`. */
-const delayJudgedFrom = new WeakMap<App, number>();
+/** Per server: its event loop's lag, read from when it serves (`servingBegins`) until it closes. */
+const loopLags = new WeakMap<App, EventLoopLag>();
+
+const stopReadingLag = (app: App): void => {
+  loopLags.get(app)?.stop();
+  loopLags.delete(app);
+};
 
 /**
- * The service serves from now: the event loop's delay is judged once its samples cover serving alone. The start's own
- * work (the catch-up, the first CRLs) blocks the loop, and the sample in force when the service said `listening`
- * measured it: a fresh service then shed its first requests as overloaded (found by the clean-clone CI, the demo on
- * a folder with events). The sample in force is at most one interval old and covers the interval before it: two
- * intervals on, none covers the start.
+ * The service serves from now: its event loop's lag is read from now on (event-loop-lag.ts), so the start's own
+ * work (the catch-up, the first CRLs), which blocks the loop, is never measured. A fresh service shed its first
+ * requests for it as overloaded (found by the clean-clone CI, the demo on a folder with events). Called again, the
+ * reading starts over. The reading stops as the server closes (installProtection's onClose hook).
  */
-export const servingBegins = (app: App, limits: Pick<ServiceLimitsConfig, 'pressureSampleIntervalMs'>): void => {
-  delayJudgedFrom.set(app, performance.now() + 2 * limits.pressureSampleIntervalMs);
+export const servingBegins = (app: App, limits: Pick<ServiceLimitsConfig, 'maxEventLoopDelayMs' | 'pressureSampleIntervalMs'>): void => {
+  stopReadingLag(app);
+  if (limits.maxEventLoopDelayMs > 0) loopLags.set(app, watchEventLoopLag(limits.pressureSampleIntervalMs));
 };
 
-/** A server that never says it serves (one answering `inject` alone) judges memory, never the loop's delay. */
-const delayJudged = (app: App): boolean => performance.now() >= (delayJudgedFrom.get(app) ?? Infinity);
-
-/** What memory the service is over, as under-pressure names it (a bound of 0 is off, as there). */
-const memoryPressure = (app: App, limits: ServiceLimitsConfig): 'heapUsedBytes' | 'rssBytes' | undefined => {
-  const { heapUsed, rssBytes } = app.memoryUsage();
-  if (limits.maxHeapUsedBytes > 0 && heapUsed > limits.maxHeapUsedBytes) return 'heapUsedBytes';
-  if (limits.maxRssBytes > 0 && rssBytes > limits.maxRssBytes) return 'rssBytes';
-  return undefined;
-};
+/** The reading of a server's event loop lag, while it serves; none for one that never said it serves (`inject` alone). */
+export const eventLoopLagOf = (app: App): EventLoopLag | undefined => loopLags.get(app);
 
 /** The methods whose routes here take a body: any other is answered without reading one (review 95: a GET framed chunked was 415). */
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
@@ -150,20 +148,25 @@ export const installProtection = async (app: App, limits: ServiceLimitsConfig, m
     }
   });
 
+  // The event loop's lag is judged here, not by under-pressure, which reads a sample without readings as Infinity
+  // (event-loop-lag.ts); before memory, as under-pressure did. Refusals, here and below, are counted once with every
+  // other as the 503 is sent (server.ts, onResponse; an OCSP route's `tryLater` in routes/ocsp-try-later.ts).
+  app.addHook('onRequest', async (request) => {
+    const lag = loopLags.get(app);
+    if (lag === undefined || lag.lagMs <= limits.maxEventLoopDelayMs || SHED_EXEMPT.has(routeOf(request))) return;
+    throw overloaded(limits.retryAfterSeconds, 'eventLoopDelay');
+  });
+  app.addHook('onClose', async () => stopReadingLag(app));
   await app.register(underPressure, {
-    maxEventLoopDelay: limits.maxEventLoopDelayMs,
+    // 0: off; the lag is judged above. Under-pressure judges memory.
+    maxEventLoopDelay: 0,
     maxHeapUsedBytes: limits.maxHeapUsedBytes,
     maxRssBytes: limits.maxRssBytes,
     sampleInterval: limits.pressureSampleIntervalMs,
     retryAfter: limits.retryAfterSeconds,
     pressureHandler: (request, _reply, type) => {
       if (SHED_EXEMPT.has(routeOf(request))) return undefined;
-      // Under-pressure judges memory only when the delay is within bounds: it is judged here while the delay is not.
-      const shedFor = type === 'eventLoopDelay' && !delayJudged(app) ? memoryPressure(app, limits) : type;
-      if (shedFor === undefined) return undefined;
-      // Counted once, with every other refusal, as the 503 is sent (server.ts, onResponse; an OCSP route's `tryLater`
-      // in routes/ocsp-try-later.ts).
-      return Promise.reject(overloaded(limits.retryAfterSeconds, shedFor));
+      return Promise.reject(overloaded(limits.retryAfterSeconds, type));
     },
   });
 
