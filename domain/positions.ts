@@ -56,9 +56,11 @@ export const resumePointNotInLog = (after: bigint, head: bigint | undefined): st
  * or below this one's head was resumed after without a word (review 185); the tag lets the server check the event.
  * A bare position is one too: what users type, and what earlier versions handed out.
  */
-const RESUME_POINT = /^(?:0|[1-9][0-9]*)(?:~[0-9a-f]{8})?$/;
+// Position 0 holds no event and no stream sends a tag with it: `0~<tag>` is malformed, not an id of another log (it
+// was answered 409 as one, review 310).
+const RESUME_POINT = /^(?:0|[1-9][0-9]*(?:~[0-9a-f]{8})?)$/;
 
-const RESUME_POINT_MESSAGE = `must be an event id: a position (a decimal integer from 0 to ${MAX_POSITION}, 2^63 - 1), optionally followed by ~ and the 8 hex digits of its event's tag`;
+const RESUME_POINT_MESSAGE = `must be an event id: a position (a decimal integer from 0 to ${MAX_POSITION}, 2^63 - 1), optionally followed by ~ and the 8 hex digits of its event's tag (position 0, which holds no event, takes none)`;
 
 /** Splits a resume point that RESUME_POINT holds into its position (still a string) and its tag. */
 const partsOf = (value: string): { readonly position: string; readonly tag?: string } => {

@@ -61,7 +61,7 @@ describe('credence events says where its stream started when it printed no event
     ]).done;
     expect(created.code, created.err.join('\n')).toBe(0);
     const r = await revokedBeforeAnEvent(svc, 'events-nothing-printed');
-    const startId = /^note: following from the end: events after @(\d+~[0-9a-f]{8}), the last one stored when the stream opened/.exec(r.err[0]!)?.[1];
+    const startId = /^note: following from the end: events after @(\d+~[0-9a-f]{8}), past which the log held no event this token may read when the stream opened/.exec(r.err[0]!)?.[1];
     expect(startId, r.err[0]).toBeDefined();
     expect(r.err[1]).toBe(
       `note: the server ended the stream: the token was revoked or has expired before it sent an event (the stream's start: @${startId}); resume with --from and a new token`,

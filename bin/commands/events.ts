@@ -178,7 +178,10 @@ const follow = async (o: Options, target: ServerTarget, io: Io): Promise<number>
   const stopped = stoppedBySignal();
   let printed = 0;
   // --from end starts where the server's head was when the stream opened: said once, so that events stored just before
-  // (a revocation a moment earlier) are known to be behind it, not missed (review 94 read a 13 s "gap" so).
+  // (a revocation a moment earlier) are known to be behind it, not missed (review 94 read a 13 s "gap" so). Not
+  // always the head itself: an operator's or auditor's stream starts after the newest event the token may read
+  // (adapters/http/sse/told-start.ts), and the head is very often a PseudonymRotated it is not shown (review 310: the
+  // note called that start "the last one stored"). What is true of either stream: nothing it may read came after it.
   let startTold = o.from !== 'end';
   try {
     const events = subscribeEvents(target.url, {
@@ -206,7 +209,10 @@ const follow = async (o: Options, target: ServerTarget, io: Io): Promise<number>
         startTold = true;
         if (frame.kind === 'id' && ResumePointString.safeParse(frame.id).success) {
           // A bare 0 is a log with no event yet: there is none to be after (review 289).
-          const where = frame.id === '0' ? 'the log was empty when the stream opened' : `events after @${frame.id}, the last one stored when the stream opened`;
+          const where =
+            frame.id === '0'
+              ? 'the log was empty when the stream opened'
+              : `events after @${frame.id}, past which the log held no event this token may read when the stream opened`;
           io.err(`note: following from the end: ${where} (--from start for the whole history)`);
         }
       },

@@ -117,7 +117,7 @@ export const ruleSince = (eventType: string, rule: string | undefined): string |
  * version when the machines now judge otherwise, and record the new hash here either way. Without it a changed
  * helper would let a replay go on from snapshots its old code made (review: the bump was a step to remember).
  */
-export const MACHINES_SOURCES_CONFIRMED = '75500cb8e18b9016cf31caf0cb9252c9fd1a94f2f0775192097ee3af90c95666';
+export const MACHINES_SOURCES_CONFIRMED = 'b4771732c0fa3047be86246d31cd08aaa960d97e5fad6efa81779c4e7e33763b';
 
 /**
  * A machine's config and implementations as JSON: a function by its source (as the running build holds it) with its
