@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './support/cli.ts';
 import { cmd } from './support/fleet.ts';
 import { startTestService } from './support/service.ts';
 import { tempDirs } from './support/temp-dirs.ts';
@@ -23,8 +24,9 @@ const credence = (args: readonly string[], redirect: string, before = ''): { cod
   return { code: run.status, out: run.stdout, err: run.stderr };
 };
 
-const tokensOf = (data: string): { tokenId: string; state: string; subject: string }[] => {
-  const listed = credence(['token', 'list', '--all', '--json', '--data', data], '');
+/** The folder's tokens as `token list` reads them: in this process, since only the runs under test need a real stdout. */
+const tokensOf = async (data: string): Promise<{ tokenId: string; state: string; subject: string }[]> => {
+  const listed = await runCli(['token', 'list', '--all', '--json', '--data', data]);
   expect(listed.code, listed.err).toBe(0);
   return JSON.parse(listed.out).tokens;
 };
@@ -68,27 +70,27 @@ describe('a stdout the system refuses', () => {
     expect(statSync(out).size).toBe(limit);
   });
 
-  it.skipIf(!full)('token create --data to /dev/full: exit 1, the token revoked and said so, never `shown once`', () => {
+  it.skipIf(!full)('token create --data to /dev/full: exit 1, the token revoked and said so, never `shown once`', async () => {
     const run = credence(['token', 'create', '--data', data, '--role', 'admin', '--subject', 'nobody-got-it', '--ttl', '1h'], '> /dev/full');
     expect(run.code, run.err).toBe(1);
     expectNoStackTrace(run.err);
     expect(run.err).not.toContain('shown once');
-    const [token] = tokensOf(data).filter((t) => t.subject === 'nobody-got-it');
+    const [token] = (await tokensOf(data)).filter((t) => t.subject === 'nobody-got-it');
     expect(token).toBeDefined();
     expect(token!.state).toBe('revoked');
     expect(run.err).toContain(`revoked ${token!.tokenId}:`);
     expect(run.err.trim().split('\n').at(-1)).toBe('error: cannot write standard output (ENOSPC)');
   });
 
-  it.skipIf(!full)('token create --json to /dev/full: the same (the JSON holds the token)', () => {
+  it.skipIf(!full)('token create --json to /dev/full: the same (the JSON holds the token)', async () => {
     const run = credence(['token', 'create', '--data', data, '--role', 'operator', '--subject', 'nobody-got-json', '--ttl', '1h', '--json'], '> /dev/full');
     expect(run.code, run.err).toBe(1);
     expectNoStackTrace(run.err);
-    const [token] = tokensOf(data).filter((t) => t.subject === 'nobody-got-json');
+    const [token] = (await tokensOf(data)).filter((t) => t.subject === 'nobody-got-json');
     expect(token!.state).toBe('revoked');
   });
 
-  it('token create into a file the limit cuts inside the token: revoked, exit 1, EFBIG', () => {
+  it('token create into a file the limit cuts inside the token: revoked, exit 1, EFBIG', async () => {
     const out = join(dirs.make(), 'token.txt');
     const limit = 4096 * 1024;
     writeFileSync(out, Buffer.alloc(limit - 20));
@@ -96,34 +98,34 @@ describe('a stdout the system refuses', () => {
     expect(run.code, run.err).toBe(1);
     expectNoStackTrace(run.err);
     expect(run.err.trim().split('\n').at(-1)).toBe('error: cannot write standard output (EFBIG)');
-    const [token] = tokensOf(data).filter((t) => t.subject === 'cut-short');
+    const [token] = (await tokensOf(data)).filter((t) => t.subject === 'cut-short');
     expect(token!.state).toBe('revoked');
     expect(readFileSync(out).length).toBe(limit);
   });
 
-  it('token create through a pipe whose reader is gone: exit 1, revoked (EPIPE is no reader\'s choice here)', () => {
+  it('token create through a pipe whose reader is gone: exit 1, revoked (EPIPE is no reader\'s choice here)', async () => {
     const run = credence(['token', 'create', '--data', data, '--role', 'admin', '--subject', 'reader-gone', '--ttl', '1h'], '| (exec 0<&-; sleep 0)', 'set -o pipefail;');
-    const [token] = tokensOf(data).filter((t) => t.subject === 'reader-gone');
+    const [token] = (await tokensOf(data)).filter((t) => t.subject === 'reader-gone');
     expect(token!.state, run.err).toBe('revoked');
     expect(run.code).toBe(1);
     expectNoStackTrace(run.err);
     expect(run.err.trim().split('\n').at(-1)).toBe('error: cannot write standard output (EPIPE)');
   });
 
-  it('a token written out whole is delivered as before: exit 0, active, `shown once` on stderr', () => {
+  it('a token written out whole is delivered as before: exit 0, active, `shown once` on stderr', async () => {
     const run = credence(['token', 'create', '--data', data, '--role', 'auditor', '--subject', 'got-it', '--ttl', '1h'], '');
     expect(run.code, run.err).toBe(0);
     expect(run.out).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+\n$/);
     expect(run.err).toContain('shown once');
-    expect(tokensOf(data).find((t) => t.subject === 'got-it')!.state).toBe('active');
+    expect((await tokensOf(data)).find((t) => t.subject === 'got-it')!.state).toBe('active');
   });
 
-  it.skipIf(!full)('a stderr that fails changes nothing: the token on stdout was delivered, exit 0, active', () => {
+  it.skipIf(!full)('a stderr that fails changes nothing: the token on stdout was delivered, exit 0, active', async () => {
     // Its notes are for whoever watches; `TOKEN=$(credence token create … 2>/dev/full)` has its token.
     const run = credence(['token', 'create', '--data', data, '--role', 'auditor', '--subject', 'stderr-gone', '--ttl', '1h'], '2> /dev/full');
     expect(run.code).toBe(0);
     expect(run.out).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+\n$/);
-    expect(tokensOf(data).find((t) => t.subject === 'stderr-gone')!.state).toBe('active');
+    expect((await tokensOf(data)).find((t) => t.subject === 'stderr-gone')!.state).toBe('active');
   });
 
   it('history piped to a reader that stops early is still the reader\'s choice: exit 0, nothing said', () => {

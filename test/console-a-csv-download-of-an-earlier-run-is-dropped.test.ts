@@ -15,21 +15,30 @@ import { useConsoleWorld } from './support/console-world.ts';
 const POLL = { timeout: 30_000, interval: 100 };
 const REVOCATIONS = /\/v1\/compliance\/revocations(\?.*)?$/;
 
-/** Every CSV of revocations answered 2 s late; `state.answered` counts those the route has answered or given up on. */
-const slowCsv = async (page: Page): Promise<{ answered: number; aborted: number }> => {
-  const state = { answered: 0, aborted: 0 };
+/**
+ * Every CSV of revocations held until `release()` (the test calls it once what must happen while the download is still
+ * running has happened); `state.answered` counts those the route has answered or given up on.
+ */
+const heldCsv = async (page: Page): Promise<{ answered: number; aborted: number; release: () => void }> => {
+  let release: () => void = () => undefined;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const state = { answered: 0, aborted: 0, release };
   page.on('requestfailed', (request) => {
     if (REVOCATIONS.test(request.url())) state.aborted++;
   });
   await page.route(REVOCATIONS, async (route) => {
     if (!(route.request().headers()['accept'] ?? '').includes('text/csv')) return route.continue();
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    await released;
     const response = await route.fetch().catch(() => undefined);
     if (response !== undefined) await route.fulfill({ response }).catch(() => {});
     state.answered++;
   });
   return state;
 };
+
+/** Resolves once a run's (not a CSV's) answer of revocations has reached the page. */
+const rowsAnswered = (page: Page): Promise<unknown> =>
+  page.waitForResponse((response) => REVOCATIONS.test(response.url()) && !(response.request().headers()['accept'] ?? '').includes('text/csv'), POLL);
 
 const runQuery = async (page: Page, name: string): Promise<void> => {
   await page.getByLabel('Query').selectOption(name);
@@ -51,11 +60,15 @@ describe.skipIf(!hasChromium())('a CSV download of an earlier run', () => {
   it('is saved and counted when the same query is run again with the same values (a refresh, Retry)', async () => {
     const { context, page, cspViolations } = await open();
     try {
-      const csv = await slowCsv(page);
+      const csv = await heldCsv(page);
       await runQuery(page, 'revocations');
       const saved = page.waitForEvent('download', POLL);
       await page.getByRole('button', { name: 'Download CSV' }).click();
+      const rerun = rowsAnswered(page);
       await page.getByRole('button', { name: 'Run query' }).click();
+      // The run again has its answer while the download is still held: only then is the CSV answered.
+      await rerun;
+      csv.release();
       const download = await saved;
       expect(download.suggestedFilename()).toMatch(/^credence-revocations.*\.csv$/);
       expect(csv.aborted).toBe(0);
@@ -69,12 +82,13 @@ describe.skipIf(!hasChromium())('a CSV download of an earlier run', () => {
   it('is neither saved nor counted beside the result of the same query run with other values', async () => {
     const { context, page, downloads, cspViolations } = await open();
     try {
-      const csv = await slowCsv(page);
+      const csv = await heldCsv(page);
       await runQuery(page, 'revocations');
       await page.getByRole('button', { name: 'Download CSV' }).click();
       await page.getByLabel('from').fill('2000-01-01');
       await page.getByRole('button', { name: 'Run query' }).click();
       await expect.poll(() => page.getByTestId('result-params').textContent(), POLL).toContain('from=2000-01-01');
+      csv.release();
       await expect.poll(() => csv.answered, POLL).toBe(1);
       // What the page would do with the answer takes it a moment; nothing else tells when it is done.
       await page.waitForTimeout(1_000);
@@ -95,10 +109,11 @@ describe.skipIf(!hasChromium())('a CSV download of an earlier run', () => {
   it("is aborted when another query is chosen, and lands on neither the form nor the other query's result", async () => {
     const { context, page, downloads } = await open();
     try {
-      const csv = await slowCsv(page);
+      const csv = await heldCsv(page);
       await runQuery(page, 'revocations');
       await page.getByRole('button', { name: 'Download CSV' }).click();
       await runQuery(page, 'dangling-associations');
+      csv.release();
       await expect.poll(() => csv.answered, POLL).toBe(1);
       await page.waitForTimeout(1_000);
       expect(downloads).toEqual([]);

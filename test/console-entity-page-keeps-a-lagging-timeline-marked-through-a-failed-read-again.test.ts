@@ -59,10 +59,13 @@ describe.skipIf(!hasChromium())('an entity page whose lagging timeline cannot be
     try {
       await behindThenUnavailable(page, TIMELINE, '30');
       await behindThenUnavailable(page, DEPENDENTS, '30');
+      // The page's own clock, moved on by the test: its waits (2 s, then the server's 30 s) pass when told, not in real time.
+      await page.clock.install();
       await signIn(page, world.svc.tokens.auditor, '#/entity/node/meter-1');
       await expect.poll(() => page.getByTestId('events-behind').count(), POLL).toBe(1);
       // The read again (after 2 s) meets the 503: what was read stays, marked as such, with why and the server's wait.
-      await expect.poll(() => page.getByTestId('entity-stale').count(), POLL).toBe(1);
+      // Half a second at a time, far short of the server's 30 s, which would read them again.
+      await expect.poll(async () => (await page.clock.fastForward(500), page.getByTestId('entity-stale').count()), POLL).toBe(1);
       const stale = (await page.getByTestId('entity-stale').textContent())?.replace(/\s+/g, ' ') ?? '';
       expect(stale).toContain('Service Unavailable: the read models are being rebuilt');
       expect(stale).toContain('shown as last read');
@@ -89,9 +92,11 @@ describe.skipIf(!hasChromium())('an entity page whose lagging timeline cannot be
     try {
       const timelineReads = await behindThenUnavailable(page, TIMELINE, '1');
       const graphReads = await behindThenUnavailable(page, DEPENDENTS, '1');
+      await page.clock.install();
       await signIn(page, world.svc.tokens.auditor, '#/entity/node/meter-1');
       await expect.poll(() => page.getByTestId('events-behind').count(), POLL).toBe(1);
-      await expect.poll(() => timelineReads() >= 3 && graphReads() >= 3, POLL).toBe(true);
+      // The page's waits (2 s, then the server's 1 s or its backoff) pass on its clock, half a second at a time.
+      await expect.poll(async () => (await page.clock.fastForward(500), timelineReads() >= 3 && graphReads() >= 3), POLL).toBe(true);
       await expect.poll(() => page.getByTestId('events-behind').count(), POLL).toBe(0);
       await expect.poll(() => page.getByTestId('entity-stale').count(), POLL).toBe(0);
       expect(await page.locator('table.timeline').count()).toBe(1);
