@@ -9,6 +9,12 @@ import { crlTimes } from './pki-crl-times.ts';
 import { DeltaBase, type Base } from './pki-crl-delta-base.ts';
 import { crlThisUpdate, publishedCrl, type PublishedCrl } from './pki-published-crl.ts';
 
+/**
+ * A complete CRL just signed, and the clock reading its times came from: a delta signed with it (at a start, on
+ * schedule, as a base is chosen) takes its number and that reading (RFC 5280 5.2.3, review 312).
+ */
+type SignedComplete = Base & { readonly thisUpdate: number; readonly nextUpdate: number; readonly signedAt: number };
+
 /** How the publisher judges the clock it signs with (pki-revocation.ts passes the live runtime's guard). */
 export interface CrlClockTrust {
   /**
@@ -23,7 +29,8 @@ export interface CrlClockTrust {
  * model. Each revocation (a few ms of them under load) issues a new delta listing what was revoked since the base;
  * the complete CRL is marked stale and assembled, when fetched, from the entries' cached DER (a copy and one
  * signature). So the cost of one revocation does not grow with the number revoked before it. CRL numbers come from
- * `numbers` (persisted, never reused) and are shared by both kinds, as 5.2.4 requires.
+ * `numbers` (persisted, never reused) and are shared by both kinds, as 5.2.4 requires; a delta signed together with a
+ * complete CRL carries that CRL's number (5.2.3: the same moment, the same number), any other CRL a new one.
  *
  * The base moves rarely (review 148). A relying party keeps a complete CRL until its nextUpdate and refreshes the
  * delta; a delta is usable with a complete CRL numbered at or above its base and below itself (5.2.4; OpenSSL's
@@ -287,11 +294,15 @@ export class CrlPublisher {
     return added;
   }
 
-  /** A new CRL's times, from one reading of the clock that is also the one checked: nothing at or past the end (pki-crl-times.ts). */
-  #times(validityMs: number): { thisUpdate: number; nextUpdate: number } {
+  /**
+   * A new CRL's times, from one reading of the clock that is also the one checked: nothing at or past the end
+   * (pki-crl-times.ts). `at`: the reading of the complete CRL a delta is signed with, so both say the same moment;
+   * the retirement is still judged on the clock now (the complete CRL's signature may have taken a while).
+   */
+  #times(validityMs: number, at?: number): { thisUpdate: number; nextUpdate: number } {
     const now = this.#o.now();
     this.#refuseIfRetired(now);
-    const times = crlTimes(now, validityMs, this.#endsAt);
+    const times = crlTimes(at ?? now, validityMs, this.#endsAt);
     if (times === undefined) throw new CrlNotSigned(this.ca.id, 'ca_ended', new Date(this.#endsAt));
     return times;
   }
@@ -301,17 +312,17 @@ export class CrlPublisher {
   /** A complete CRL, then a delta (on the base kept, or on that complete CRL when none is known). */
   async #completeAndDelta(): Promise<void> {
     if (!this.#base.known || this.#rebaseWanted) return this.#rebase();
-    await this.#complete();
-    await this.#issueDelta();
+    await this.#issueDelta(await this.#complete());
   }
 
   /**
    * A new complete CRL, without the entries expired long enough; returns where it ends in the list (as a base). The
    * base stays: the entries before it that were dropped only move where the deltas start.
    */
-  async #complete(): Promise<Base & { thisUpdate: number; nextUpdate: number }> {
+  async #complete(): Promise<SignedComplete> {
     // The times first: a refused CRL takes no number.
-    const times = this.#times(this.#validityMs);
+    const signedAt = this.#o.now();
+    const times = this.#times(this.#validityMs, signedAt);
     this.#base.completeSignedUntil(times.nextUpdate);
     const crlNumber = this.#o.numbers.next();
     const entries = this.#listing.entries;
@@ -332,32 +343,43 @@ export class CrlPublisher {
       this.#listing.forgetLeft(times.thisUpdate);
     }
     this.#stale = false;
-    return { crlNumber, index: entries.count, offset: entries.length, ...times };
+    return { crlNumber, index: entries.count, offset: entries.length, ...times, signedAt };
   }
 
   /**
    * No base is known: a new complete CRL is the base at once, and a delta on it. A relying party holding a complete
    * CRL signed before it rejects these deltas until it fetches the complete CRL again (at its nextUpdate at the latest).
+   * The base is signed on its own, then the complete CRL served with the delta (review 312): the delta carries that
+   * one's number (RFC 5280 5.2.3) and names a base below it (5.2.4: a delta numbered as its base combines with no
+   * complete CRL, and crl.ts refuses it). Both list the same entries; the cost is one more signature, at a rebase only.
    */
   async #rebase(): Promise<void> {
     this.#base.restartAt(await this.#complete());
     this.#rebaseWanted = false;
-    await this.#issueDelta();
+    await this.#issueDelta(await this.#complete());
   }
 
-  async #issueDelta(): Promise<void> {
+  /**
+   * A delta on the base. `withComplete`: the complete CRL just signed with it, whose number it carries (RFC 5280
+   * 5.2.3); so does one signed here as the next base. Its base is at or below that number (the kept base, or that
+   * complete CRL itself when none was known): a relying party holding a complete CRL numbered from its base to below
+   * it combines the two (5.2.4), one holding that complete CRL needs no delta. Alone, it takes a new number, above
+   * every CRL before it.
+   */
+  async #issueDelta(withComplete?: SignedComplete): Promise<void> {
     if (this.#base.placed() === undefined || this.#rebaseWanted) return this.#rebase();
     this.#base.takeOverIfDue(this.#o.now());
     if (this.#base.wantsNext(this.#rebaseAfter)) {
       // Every complete CRL signed before this one, in this process or before a restart, is valid until
       // `completeUntil` at the latest: the newest a relying party can hold below it.
       const until = this.#base.completeUntil;
-      this.#base.chooseNext(await this.#complete(), until, this.#validityMs);
+      withComplete = await this.#complete();
+      this.#base.chooseNext(withComplete, until, this.#validityMs);
     }
     // Read again: that complete CRL may have dropped entries before the base, which moved it.
     const base = this.#base.placed()!;
-    const times = this.#times(this.#deltaValidityMs);
-    const crlNumber = this.#o.numbers.next();
+    const times = this.#times(this.#deltaValidityMs, withComplete?.signedAt);
+    const crlNumber = withComplete?.crlNumber ?? this.#o.numbers.next();
     const der = await signedCrl(
       { issuer: this.#issuer, kind: this.ca.signer.kind, crlNumber, ...times, entries: this.#listing.entries.from(base.offset), baseCrlNumber: base.crlNumber },
       this.#sign,
