@@ -33,6 +33,7 @@ import { routeMediaTypes } from './route-media-types.ts';
  * | protocol (device protocols)            | 422    | step, reason                                  |
  * | rate limited                           | 429    | Retry-After                                   |
  * | broken_history                         | 500    | streamId, position                            |
+ * | broken_history (a pseudonym resolution) | 409    | pseudonym, streamId, eventType, reason        |
  * | secure_environment_unsupported (HSM)   | 500    | reason, mechanism, returnValue                |
  * | overloaded, not ready, shutting down   | 503    | Retry-After                                   |
  * | store_unavailable (busy, full, closed, unreachable, timeout, not_leader, commit_failed) | 503 | reason; Retry-After |
