@@ -26,6 +26,7 @@ import { lockServedStoreFolder } from '../runtime/store-folder-lock.ts';
 import { caInstants } from '../runtime/pki-ended-cas.ts';
 import { shreddedAgainWarning, warnKeysHeldAgain } from '../runtime/keys-shredded-again.ts';
 import { openSecureEnvironmentLogKey } from '../runtime/transparency-key.ts';
+import { refuseNewPseudonymKeyForPseudonymsGivenOutInFolder } from '../runtime/registered-pseudonym-key.ts';
 import { refuseEmptyEventStoreForAServedFolder, refuseNewEventStoreForAServedFolder } from '../runtime/event-store-of-a-served-folder.ts';
 import { deadLetterCount } from '../../projections/cascade/index.ts';
 import { expiryDeadLetterCount } from '../../projections/expiry/index.ts';
@@ -133,6 +134,10 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     refuseNewEventStoreForAServedFolder(config.data, config.store, config.store === undefined ? 'data' : storeSetting);
     // And an external store that holds none of them (the setting pointed at a new server).
     await refuseEmptyEventStoreForAServedFolder(config.data, config.store, storeSetting);
+    // Review 313: a keys.db without the pseudonym PRF key while the log holds pseudonyms (an events.db restored alone
+    // into a new folder), refused from the folder's files before a token, the embedded Secure Environment (its KEK) or
+    // the log key is opened or made: the start refused at open after making them, and what it made failed the remedy.
+    refuseNewPseudonymKeyForPseudonymsGivenOutInFolder(config.data, config.store);
     // A witness kept in the folder holds the log to nothing its rewriter could not rewrite too (review 98).
     if (config.checkpointWitness !== undefined) assertWitnessUsable(config.checkpointWitness, config.data);
     // A token is opened before the lock (it writes nothing in the folder: a wrong PIN is refused before a folder is

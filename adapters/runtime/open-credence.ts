@@ -28,7 +28,7 @@ import { IssuedJournal } from './pki-issued.ts';
 import { systemProjections } from './projections.ts';
 import { markedKeyShredder } from './keys-shredded-again.ts';
 import { refuseLogKeyOutsideHsm } from './transparency-key.ts';
-import { refuseNewPseudonymKeyForPseudonymsGivenOut, registeredPseudonymKey } from './registered-pseudonym-key.ts';
+import { refuseNewPseudonymKeyForPseudonymsGivenOut, refuseNewPseudonymKeyForPseudonymsGivenOutInFolder, registeredPseudonymKey } from './registered-pseudonym-key.ts';
 import { witnessedTransparencyProjection } from './witnessed-projection.ts';
 
 export type { Credence, OpenOptions, Security } from './credence.ts';
@@ -68,6 +68,11 @@ const compose = (options: OpenOptions): Credence => {
     refuseLogKeyWithoutItsLog(options.location.dir);
     const setting = options.connectionString === undefined ? 'location.dir' : 'connectionString';
     if (options.store === undefined) refuseNewEventStoreForAServedFolder(options.location.dir, options.connectionString, setting);
+    // Before any file is opened or made here (review 313), for a program as for the service, which checked before its
+    // Secure Environment: a store passed in is checked once opened (wire).
+    if (options.store === undefined && options.security !== undefined && options.pseudonyms?.key === undefined) {
+      refuseNewPseudonymKeyForPseudonymsGivenOutInFolder(options.location.dir, options.connectionString);
+    }
   }
   // There is no log to hold to it in memory: a witness named there would hold nothing, silently.
   if ('memory' in options.location && options.checkpointWitness !== undefined) {

@@ -1,8 +1,14 @@
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type Database from 'better-sqlite3';
 import type { EventStore, KeyHandle, OwnedSecureEnvironment, ReadAllOptions } from '../../domain/ports/index.ts';
 import { isKeyNotFound, secureEnvironmentUnavailable, type CredenceError } from '../../domain/errors.ts';
 import { decodeStored } from '../../domain/stored.ts';
 import { PseudonymDeriver, pseudonymsListed, secureEnvironmentPseudonymKey, type PseudonymKey } from '../../projections/pseudonyms/index.ts';
-import type { ReadModelDb } from '../driven/readmodels/index.ts';
+import { readOnlyDatabase } from '../driven/files/read-only-database.ts';
+import { KEY_REGISTRY_DB_FILE } from '../driven/key-registry/index.ts';
+import { READ_MODELS_DB_FILE, type ReadModelDb } from '../driven/readmodels/index.ts';
+import { EVENTS_DB_FILE, parseStoreConnectionString } from '../driven/store/index.ts';
 import { discardNewKey, type KeyRegistry } from '../protocols/procedures/index.ts';
 
 /**
@@ -16,9 +22,11 @@ import { discardNewKey, type KeyRegistry } from '../protocols/procedures/index.t
  * key derives none of the log's pseudonyms.
  */
 
+// Review 313: the KEK is named too. Without it the Secure Environment's files of the backup open under no KEK the folder has.
 const REMEDY =
   "restore the data folder's own keys.db, the one that holds the key, with the Secure Environment it belongs with " +
-  '(the embedded one\'s secure-environment.sqlite and secure-environment.wrapping-keys of the same backup; a PKCS#11 token: ' +
+  "(the embedded one's secure-environment.sqlite and secure-environment.wrapping-keys of the same backup, and its KEK: " +
+  'secure-environment.kek, or the file CREDENCE_KEK_FILE names, of that backup too; a PKCS#11 token: ' +
   "the folder's own, CREDENCE_SECURE_ENVIRONMENT or the --config file, docs/hsm.md; README.md, \"Restoring a whole data folder\"). " +
   'No new key is made in its place: every pseudonym is derived from it, and another key would change every pseudonym ' +
   'given out, to values no rotation recorded and no auditor could resolve';
@@ -108,6 +116,81 @@ export const refuseNewPseudonymKeyForPseudonymsGivenOut = (store: EventStore, re
     store.readAllPagesSync !== undefined
       ? [...store.readAllPagesSync(FIRST_ROTATION)].some((page) => page.length > 0)
       : pseudonymsListed(readModels);
+  if (given) throw pseudonymKeyNotRecorded();
+};
+
+/** Whether `file` of `dir` (if there) holds a table named `table`; `read` runs on it, read only, when it does. */
+const readTable = <T>(dir: string, file: string, table: string, read: (db: Database.Database) => T): { readonly file: 'absent' | 'no table' } | { readonly value: T } => {
+  const path = join(dir, file);
+  if (!existsSync(path)) return { file: 'absent' };
+  return readOnlyDatabase(path, (db) => {
+    const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).pluck().all() as string[];
+    return tables.includes(table) ? { value: read(db) } : { file: 'no table' };
+  });
+};
+
+const KEY_BINDINGS = 'se_key_handles';
+const KEY_FAILURES = 'se_key_destroy_failures';
+
+/**
+ * Whether the folder's keys.db, or the registry an earlier version kept in readmodels.db (moved into keys.db at the
+ * open), binds a pseudonym PRF key the registry would hand out (`live`: not destroyed, not owed to the shredder);
+ * undefined when it cannot be told here (a keys.db without its bindings table, which the registry's open refuses as
+ * damaged itself).
+ */
+const pseudonymKeyBoundInFolder = (dataDir: string): boolean | undefined => {
+  const keys = readTable(dataDir, KEY_REGISTRY_DB_FILE, KEY_BINDINGS, (db) => {
+    const owed = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(KEY_FAILURES) !== undefined;
+    const query =
+      `SELECT 1 FROM ${KEY_BINDINGS} k WHERE stream = 'infrastructure' AND purpose = 'pseudonym-prf' AND destroyed_at IS NULL` +
+      (owed ? ` AND NOT EXISTS (SELECT 1 FROM ${KEY_FAILURES} f WHERE f.stream = k.stream AND f.handle = k.handle)` : '') +
+      ' LIMIT 1';
+    return db.prepare(query).get() !== undefined;
+  });
+  if ('value' in keys && keys.value) return true;
+  // A zero-length keys.db (a first start stopped before its schema) is made as a missing one is; any other lacks a table.
+  if ('file' in keys && keys.file === 'no table' && statSync(join(dataDir, KEY_REGISTRY_DB_FILE)).size > 0) return undefined;
+  const legacy = readTable(dataDir, READ_MODELS_DB_FILE, KEY_BINDINGS, (db) =>
+    db.prepare(`SELECT 1 FROM ${KEY_BINDINGS} WHERE stream = 'infrastructure' AND purpose = 'pseudonym-prf' AND destroyed_at IS NULL LIMIT 1`).get() !== undefined,
+  );
+  return 'value' in legacy && legacy.value;
+};
+
+/**
+ * Whether the folder's log holds pseudonyms, read from files only: the embedded store's events.db (the data folder's,
+ * or the folder a `sqlite:` store names) holding a PseudonymRotated, else, for a store over the network, the pseudonym
+ * directory of readmodels.db, as refuseNewPseudonymKeyForPseudonymsGivenOut reads them once opened.
+ */
+const pseudonymsGivenOutInFolder = (dataDir: string, store: string | undefined): boolean => {
+  const location = store === undefined ? undefined : parseStoreConnectionString(store);
+  if (location === undefined || location.kind === 'sqlite') {
+    const events = readTable(location?.dir ?? dataDir, EVENTS_DB_FILE, 'events', (db) =>
+      db.prepare(`SELECT 1 FROM events WHERE type = 'PseudonymRotated' LIMIT 1`).get() !== undefined,
+    );
+    return 'value' in events && events.value;
+  }
+  const directory = readTable(dataDir, READ_MODELS_DB_FILE, 'pseudonym_directory', (db) => pseudonymsListed(db));
+  return 'value' in directory && directory.value;
+};
+
+/**
+ * Review 313: refuseNewPseudonymKeyForPseudonymsGivenOut, read from the data folder's files before anything is opened,
+ * made or written: a start runs it before its Secure Environment and log key. An events.db restored alone into a new
+ * folder was refused so only after the start had made a KEK, an embedded Secure Environment, a log key with its
+ * transparency.handle and transparency.pub, transparency.db, readmodels.db and keys.db there; the KEK then refused the
+ * remedy's Secure Environment files, and the handle named a key they do not hold. `store` is the connection string the
+ * folder is served with (undefined: its own events.db). What cannot be told from the files (a keys.db without its
+ * bindings table, a file that cannot be read) is left to the checks at open, which say it.
+ */
+export const refuseNewPseudonymKeyForPseudonymsGivenOutInFolder = (dataDir: string, store: string | undefined): void => {
+  let given: boolean;
+  try {
+    if (pseudonymKeyBoundInFolder(dataDir) !== false) return;
+    given = pseudonymsGivenOutInFolder(dataDir, store);
+  } catch {
+    // A damaged or newer file: refused at open, naming it, as before.
+    return;
+  }
   if (given) throw pseudonymKeyNotRecorded();
 };
 

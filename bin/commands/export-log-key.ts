@@ -1,12 +1,13 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { KEY_FILE, KEY_HANDLE_FILE } from '../../adapters/driven/transparency/index.ts';
+import { KEY_FILE, KEY_HANDLE_FILE, PUBLIC_KEY_FILE } from '../../adapters/driven/transparency/index.ts';
 import { CheckpointWitnessPath } from '../../adapters/runtime/checkpoint-witness-file.ts';
 import type { CheckpointSigner } from '../../domain/transparency/index.ts';
 import type { StoreLocation } from '../../adapters/driven/store/index.ts';
 import type { Io } from '../io.ts';
 import { UsageError } from '../program.ts';
 import { printable } from '../printable.ts';
+import { shellWord } from '../shell-word.ts';
 import { configuredStore, localDataFolder, STORE_VARIABLE_SETTING, storeOfVariable, type StoreChoice } from './open-store.ts';
 import { refuseUnknownVariables } from './unknown-variables.ts';
 
@@ -109,7 +110,8 @@ export const exportSettings = async (
  * there, through the Secure Environment of `setting` (exportSettings): an HSM's, the PIN as the service takes it, or
  * the folder's embedded one, its KEK where CREDENCE_KEK_FILE names it, as the service opens it. Never with a key file
  * made here, which would be a second log identity. A handle in a folder without an embedded Secure Environment is an
- * HSM's: refused without its setting, nothing made. A folder that has `transparency.key` signs with it (`signer`
+ * HSM's, or that of the folder its log was moved from (README restore step 4): refused without the HSM's setting,
+ * naming both, nothing made. A folder that has `transparency.key` signs with it (`signer`
  * absent). A folder with neither (a new one, or one whose log was moved aside: README restore step 4) gets its key
  * where `credence serve` would make it, by the same function (openSecureEnvironmentLogKey), after serve's check that
  * its keys are not in another Secure Environment: review 134 found the export making `transparency.key` there, which
@@ -121,9 +123,16 @@ export const openExportLogKey = async (data: string, origin: string, setting: st
   const env = io.env ?? process.env;
   const runtime = await import('../../adapters/runtime/data-folder.ts');
   const { secureEnvironmentConfigForDataDir } = await import('../../adapters/driven/secure-environment/index.ts');
+  // Review 313: a log moved aside with its handle (README restore step 4, `<data>.before-restore`) is one too, its key
+  // left in the embedded Secure Environment of the folder it came from, which no export of this folder can open.
   if (handle && runtime.isEmbedded(setting) && !existsSync(secureEnvironmentConfigForDataDir(data).database)) {
+    const audit = `credence verify --data ${shellWord(data)} --key ${shellWord(join(data, PUBLIC_KEY_FILE))}`;
     throw new UsageError(
-      `${data}: the transparency log key is in an HSM (${KEY_HANDLE_FILE} names it): set CREDENCE_SECURE_ENVIRONMENT to the pkcs11: URI the service runs with, or give --config with the service's configuration file`,
+      `${data}: the transparency log key ${KEY_HANDLE_FILE} names is in no Secure Environment of this folder. In an HSM: set ` +
+        "CREDENCE_SECURE_ENVIRONMENT to the pkcs11: URI the service runs with, or give --config with the service's configuration file. " +
+        'In the embedded Secure Environment of the data folder it was moved from (README, "Restoring `events.db`", step 4): ' +
+        'no export here can sign with it; bundles of this log are exported from that folder before the restore replaced its events.db. ' +
+        `Either way none is signed once credence log-key destroy destroyed the key: ${audit} audits the log without it`,
     );
   }
   // Before the embedded Secure Environment is opened, which makes it when absent: as serve refuses, nothing written.
