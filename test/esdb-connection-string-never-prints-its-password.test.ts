@@ -126,10 +126,14 @@ describe('a malformed EventStoreDB connection string', () => {
   });
 
   it('leaves a well-formed string with tlsVerifyCert=false and the documented options accepted', () => {
+    // The files must exist: the client reads them when it connects, and the setting's parse refuses missing ones.
+    const dir = folder();
+    const [ca, cert, key] = ['ca.crt', 'c.crt', 'c.key'].map((name) => join(dir, name));
+    for (const file of [ca, cert, key]) writeFileSync(file, '');
     for (const value of [
       `esdb://admin:${PASSWORD}@host:2113?tls=true&tlsVerifyCert=false`,
-      `kurrentdb+discover://admin:${PASSWORD}@cluster:2113?tlsCAFile=/etc/ca.crt&nodePreference=leader&keepAliveInterval=10000&defaultDeadline=5000&connectionName=credence`,
-      'esdb://host:2113?tls=true&tlsCAFile=ca.crt&userCertFile=c.crt&userKeyFile=c.key',
+      `kurrentdb+discover://admin:${PASSWORD}@cluster:2113?tlsCAFile=${ca}&nodePreference=leader&keepAliveInterval=10000&defaultDeadline=5000&connectionName=credence`,
+      `esdb://host:2113?tls=true&tlsCAFile=${ca}&userCertFile=${cert}&userKeyFile=${key}`,
     ]) {
       expect(parseStoreConnectionString(value)).toEqual({ kind: 'eventstoredb', connectionString: value });
     }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isCredenceError } from '../domain/errors.ts';
@@ -8,6 +9,10 @@ import { ExpectedRevision } from '../domain/ports/event-store.ts';
 import { DEFAULT_STORE, openStore, parseStoreConnectionString } from '../adapters/driven/store/open-store.ts';
 import { EventStoreDbStore, toClientConnectionString } from '../adapters/driven/store/eventstoredb/index.ts';
 import { startStandIn } from './esdb-standin/index.ts';
+
+// The client reads a TLS connection's CA file when it connects; the setting's parse refuses one that names no file.
+const CA = join(mkdtempSync(join(tmpdir(), 'credence-open-store-ca-')), 'ca.crt');
+writeFileSync(CA, '');
 
 describe('choosing the event store from a connection string', () => {
   it.each([
@@ -17,8 +22,8 @@ describe('choosing the event store from a connection string', () => {
     ['esdb://localhost:2113?tls=false', { kind: 'eventstoredb', connectionString: 'esdb://localhost:2113?tls=false' }],
     ['esdb+discover://cluster.example.com:2113', { kind: 'eventstoredb', connectionString: 'esdb+discover://cluster.example.com:2113' }],
     [
-      'kurrentdb://admin:changeit@a:2113,b:2113,c:2113?tls=true&tlsCAFile=ca.crt',
-      { kind: 'eventstoredb', connectionString: 'kurrentdb://admin:changeit@a:2113,b:2113,c:2113?tls=true&tlsCAFile=ca.crt' },
+      `kurrentdb://admin:changeit@a:2113,b:2113,c:2113?tls=true&tlsCAFile=${CA}`,
+      { kind: 'eventstoredb', connectionString: `kurrentdb://admin:changeit@a:2113,b:2113,c:2113?tls=true&tlsCAFile=${CA}` },
     ],
     ['kurrentdb+discover://cluster.example.com', { kind: 'eventstoredb', connectionString: 'kurrentdb+discover://cluster.example.com' }],
   ])('reads %s', (value, expected) => {

@@ -16,7 +16,8 @@
  * 5. a command id is bound to one stream, as the embedded store's table of command ids binds it: once the stream is
  *    read at the expected revision and each fact at its own (a refused append binds nothing), and before its events,
  *    the append claims the id on `credence-command-<id>` (a claim marker, expected `no_stream`). A claim naming this
- *    stream is an earlier attempt of the same command (it goes on to steps 2-4); one naming another stream answers
+ *    stream is an earlier attempt of the same command, whose events are looked for in every record since the claim
+ *    (written before them), past `scanLimit` (review 316), before it goes on to steps 2-4; one naming another stream answers
  *    with that stream's first append of the command, `deduplicated`, with nothing written, and the engine, finding
  *    no event of the command on its own stream, refuses the reused id as on the embedded store. Event ids derive
  *    from the command id, so without this an id reused on another stream stored a second event under the same
@@ -276,7 +277,10 @@ async function boundAnswer(
   const claimant = (decode(first).data as { claimant?: unknown }).claimant;
   // Bound to this stream by an earlier attempt, which may have written: a retry at the revision its own write left
   // (the caller read the head again) passes the revision check, and the server takes it as a new write (review 115).
-  if (claimant === streamId) return findEarlierAppend(driver, streamId, ids, commandId, scanLimit);
+  // That attempt wrote its events after the claim, so everything since the claim is searched, past the scan limit
+  // too: a stream that grew by more than that since (fact claims) hid the first write, and it was written again
+  // (review 316).
+  if (claimant === streamId) return findEarlierAppend(driver, streamId, ids, commandId, scanLimit, position);
   const earlier = typeof claimant === 'string' ? await findEarlierAppend(driver, claimant, ids, commandId, scanLimit) : undefined;
   if (earlier !== undefined) return earlier;
   // No first append to report: the binding's append failed after it (a conflict, a crash), or its events are past
@@ -361,30 +365,54 @@ async function claimFacts(driver: EsdbDriver, claimant: string, facts: readonly 
   }
 }
 
-/** Newest first, the first event of this batch or command is the last event the earlier append wrote. */
+/**
+ * Newest first, the first event of this batch or command is the last event the earlier append wrote. The newest
+ * `scanLimit` records are searched and, given `since` (the position of the command id's claim, which its append
+ * writes before any of its events), every record after it too, however many: one page at a time, so memory stays
+ * bounded while the search is exact.
+ */
 async function findEarlierAppend(
   driver: EsdbDriver,
   streamId: string,
   ids: ReadonlySet<string>,
   commandId: string,
   scanLimit: number,
+  since?: bigint,
 ): Promise<AppendResult | undefined> {
   let from: bigint | 'end' = 'end';
-  for (let scanned = 0; scanned < scanLimit; ) {
-    const want = Math.min(PAGE, scanLimit - scanned);
+  let scanned = 0;
+  for (;;) {
+    const want = since === undefined ? Math.min(PAGE, scanLimit - scanned) : PAGE;
+    if (want <= 0) return undefined;
     const page = await driver.readStream(streamId, { from, backwards: true, maxCount: want });
     for (const event of page) {
+      if (scanned >= scanLimit && !isAfterClaim(event, since)) return undefined;
       if (ids.has(event.id.toLowerCase()) || markerOf(event)?.commandId === commandId) {
         if (event.position === undefined) return undefined;
         return { nextExpectedRevision: event.revision, position: event.position, deduplicated: true };
       }
+      scanned += 1;
     }
     const oldest = page.at(-1);
     if (oldest === undefined || oldest.revision === 0n || page.length < want) return undefined;
-    scanned += page.length;
     from = oldest.revision - 1n;
   }
-  return undefined;
+}
+
+/**
+ * Whether a record was written after the command id's claim (at `since`): the search goes on past such records, as
+ * an earlier attempt's events came after its claim. Without a position to compare, where the claim stands cannot be
+ * told: the append is refused rather than risk writing the command's events a second time.
+ */
+function isAfterClaim(event: WireEvent, since: bigint | undefined): boolean {
+  if (since === undefined) return false;
+  if (event.position === undefined) {
+    throw new EventStoreDbError(
+      `append to ${event.streamId}: the command id is bound to this stream, and its earlier attempt's events cannot be looked for past the idempotency scan limit without positions on stream reads, which the server did not return (EventStoreDB 22.6 or later returns them); nothing was appended`,
+      false,
+    );
+  }
+  return event.position > since;
 }
 
 function wireExpected(expected: ExpectedRevision): WireExpected {

@@ -81,10 +81,18 @@ const TOMBSTONE_TYPE = '$streamDeleted';
 export function decode(event: WireEvent): RecordedEvent {
   const parsed = StoredEvent.safeParse(event);
   if (!parsed.success) {
-    const foreign = parseStreamId(event.streamId) === undefined ? Placement.safeParse(event) : undefined;
+    const entity = parseStreamId(event.streamId);
+    const foreign = entity === undefined ? Placement.safeParse(event) : undefined;
     if (foreign?.success === true) return { ...foreign.data, data: {}, metadata: {} };
     const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-    throw protocolError(`read of event ${event.id} in ${event.streamId}`, `not a Credence event (${issues})`);
+    // Credence's events carry no mark of their own: in a stream named as an entity's, another application's record
+    // and a damaged Credence event look alike, and reading either as foreign would hide damage. Say what to do.
+    const whose =
+      entity === undefined
+        ? ''
+        : `; a stream named ${entity.kind}-… belongs to Credence, so this is another application's stream of that name, or a damaged event: ` +
+          'it stops reads of $all until the stream is removed (docs/eventstoredb.md, "A cluster shared with other applications")';
+    throw protocolError(`read of event ${event.id} in ${event.streamId}`, `not a Credence event (${issues})${whose}`);
   }
   const { [ENVELOPE_KEY]: _marker, ...metadata } = parsed.data.metadata ?? {};
   return {

@@ -13,6 +13,8 @@
  * an upgrade that moves it fails at load, loudly, in test/esdb-connection-string-never-prints-its-password.test.ts.
  * Messages never repeat the string or any part of it a user wrote, except an unknown option's key.
  */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { format } from 'node:util';
 import { parseConnectionString } from '@eventstore/db-client/dist/Client/parseConnectionString.js';
 import { DEFAULT_DEADLINE_MS, type Deadline } from './deadline.ts';
@@ -106,6 +108,7 @@ export function connectionStringProblems(connectionString: string): string[] {
   if (parsed.defaultDeadline !== undefined && parsed.defaultDeadline > MAX_DEADLINE_MS) {
     problems.push(`defaultDeadline must be at most ${MAX_DEADLINE_MS} ms (about 24.8 days)`);
   }
+  problems.push(...clientConstructorProblems(parsed));
   // With it off, the client answers a wrong expected revision as a success: every conflict check of this store (expected
   // revisions, fact claims, command ids) would pass, and nothing be written (review 115).
   if ((parsed as { throwOnAppendFailure?: boolean }).throwOnAppendFailure === false) {
@@ -115,6 +118,33 @@ export function connectionStringProblems(connectionString: string): string[] {
     const key = pair.slice(0, pair.indexOf('=')).trim();
     if (isKnownOption(pair, key)) continue;
     problems.push(`${NAMEABLE.test(key) ? `unknown option ${key}` : 'an unknown option'}: the client would ignore it (see docs/eventstoredb.md)`);
+  }
+  return problems;
+}
+
+/**
+ * What the client refuses only once it builds its connection (EventStoreDBClient.connectionString and the Client
+ * constructor, dist/Client/index.js, 6.x), by its own rules: its parser takes any integer there, and any file name.
+ * Files are looked up as the client looks them up, relative to the working directory. No path is repeated: a user's
+ * text, which may be anything.
+ */
+function clientConstructorProblems(parsed: ReturnType<typeof parseConnectionString>): string[] {
+  const problems: string[] = [];
+  if (parsed.defaultDeadline !== undefined && parsed.defaultDeadline <= 0) problems.push('defaultDeadline must be at least 1 ms (a positive integer)');
+  for (const key of ['keepAliveInterval', 'keepAliveTimeout'] as const) {
+    const value = parsed[key];
+    if (value !== undefined && value < -1) problems.push(`${key} must be -1 (off) or 0 or more ms`);
+  }
+  const missing = (file: string): boolean => !existsSync(resolve(process.cwd(), file));
+  // The client reads the CA file only for a TLS connection (tls=false ignores it); an empty value is none.
+  if (parsed.tls !== false && parsed.tlsCAFile && missing(parsed.tlsCAFile)) {
+    problems.push('tlsCAFile names no file (a relative path is read from the working directory)');
+  }
+  const { userCertFile, userKeyFile } = parsed;
+  if (userCertFile || userKeyFile) {
+    if (!userCertFile || !userKeyFile) problems.push('userCertFile and userKeyFile must be given together');
+    else if (missing(userCertFile)) problems.push('userCertFile names no file (a relative path is read from the working directory)');
+    else if (missing(userKeyFile)) problems.push('userKeyFile names no file (a relative path is read from the working directory)');
   }
   return problems;
 }

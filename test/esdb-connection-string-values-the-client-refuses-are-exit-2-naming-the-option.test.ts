@@ -1,0 +1,88 @@
+import { execFile } from 'node:child_process';
+import { readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { isCredenceError } from '../domain/errors.ts';
+import { parseStoreConnectionString } from '../adapters/driven/store/open-store.ts';
+import { connectionStringProblems } from '../adapters/driven/store/eventstoredb/index.ts';
+import { temporaryFolders } from './support/temp-dirs.ts';
+
+/*
+ * Found in review 316: values the 6.x client's parser reads but its constructor refuses (a defaultDeadline of 0 or
+ * less, a keepAliveInterval/keepAliveTimeout below -1) or a file it cannot find when connecting (tlsCAFile on a TLS
+ * connection, userCertFile/userKeyFile) passed the store setting's parse; `serve` then failed with exit 1 and the
+ * client's own message, naming no setting. They are refused where the setting is parsed, as the client's rules say
+ * (node_modules/@eventstore/db-client/dist/Client/index.js): exit 2 naming the option, the rule and the setting.
+ */
+
+const PASSWORD = 'hunter2-esdb';
+const CREDENCE = fileURLToPath(new URL('../bin/credence.mjs', import.meta.url));
+const folder = temporaryFolders('credence-esdb-refused-values-');
+
+const credence = (args: readonly string[], env: Readonly<Record<string, string>> = {}) =>
+  new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+    execFile(process.execPath, [CREDENCE, ...args], { env: { ...process.env, ...env }, timeout: 50_000 }, (error, out, err) =>
+      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, out, err }),
+    );
+  });
+
+const MISSING = '/nonexistent-credence-test/ca.crt';
+
+/** [options, the problem said]: each a value the client refuses only once it builds its connection. */
+const refused: [string, RegExp][] = [
+  ['defaultDeadline=0', /^defaultDeadline must be at least 1 ms/],
+  ['defaultDeadline=-5', /^defaultDeadline must be at least 1 ms/],
+  ['keepAliveInterval=-2', /^keepAliveInterval must be -1 \(off\) or 0 or more ms/],
+  ['keepAliveTimeout=-5000', /^keepAliveTimeout must be -1 \(off\) or 0 or more ms/],
+  [`tls=true&tlsCAFile=${MISSING}`, /^tlsCAFile names no file/],
+  [`tlsCAFile=${MISSING}`, /^tlsCAFile names no file/],
+  [`tls=true&userCertFile=${MISSING}`, /^userCertFile and userKeyFile must be given together/],
+  [`tls=true&userKeyFile=${MISSING}`, /^userCertFile and userKeyFile must be given together/],
+];
+
+describe('a connection-string value the EventStoreDB client refuses when it connects', () => {
+  it.each(refused)('%s is refused where the setting is parsed, naming the option and its rule', (options, said) => {
+    const value = `esdb://admin:${PASSWORD}@127.0.0.1:2113?${options}`;
+    expect(connectionStringProblems(value)).toEqual([expect.stringMatching(said)]);
+    let error: unknown;
+    try {
+      parseStoreConnectionString(value);
+    } catch (e) {
+      error = e;
+    }
+    expect(isCredenceError(error, 'validation')).toBe(true);
+    expect((error as Error).message).not.toContain(PASSWORD);
+    expect((error as Error).message).not.toContain(MISSING);
+  });
+
+  it('names missing certificate files without their paths, and accepts files that exist', () => {
+    const dir = folder();
+    for (const name of ['ca.crt', 'c.crt', 'c.key']) writeFileSync(join(dir, name), 'x');
+    const [ca, cert, key] = ['ca.crt', 'c.crt', 'c.key'].map((name) => join(dir, name));
+    expect(connectionStringProblems(`esdb://host?tls=true&tlsCAFile=${ca}&userCertFile=${cert}&userKeyFile=${key}`)).toEqual([]);
+    expect(connectionStringProblems(`esdb://host?userCertFile=${cert}&userKeyFile=${MISSING}`)).toEqual([expect.stringMatching(/^userKeyFile names no file/)]);
+    expect(connectionStringProblems(`esdb://host?userCertFile=${MISSING}&userKeyFile=${key}`)).toEqual([expect.stringMatching(/^userCertFile names no file/)]);
+    for (const problem of connectionStringProblems(`esdb://host?userCertFile=${MISSING}&userKeyFile=${MISSING}`)) expect(problem).not.toContain(MISSING);
+  });
+
+  it('leaves what the client accepts: a CA file on a connection without TLS (it ignores it), -1 keep-alives, a 1 ms deadline', () => {
+    expect(connectionStringProblems(`esdb://host?tls=false&tlsCAFile=${MISSING}`)).toEqual([]);
+    expect(connectionStringProblems('esdb://host?tls=false&keepAliveInterval=-1&keepAliveTimeout=-1&defaultDeadline=1')).toEqual([]);
+    expect(connectionStringProblems('esdb://host?tls=false&keepAliveInterval=0&keepAliveTimeout=0')).toEqual([]);
+  });
+
+  it.each([
+    ['defaultDeadline=0', 'defaultDeadline'],
+    ['keepAliveInterval=-2', 'keepAliveInterval'],
+    ['keepAliveTimeout=-2', 'keepAliveTimeout'],
+    [`tls=true&tlsCAFile=${MISSING}`, 'tlsCAFile'],
+  ])('serve --store …?%s is exit 2 naming --store and %s, and creates nothing', async (options, key) => {
+    const dir = folder();
+    const r = await credence(['serve', '--data', dir, '--port', '0', '--store', `esdb://admin:${PASSWORD}@127.0.0.1:1?${options}`]);
+    expect(r.code, r.err).toBe(2);
+    expect(r.err).toMatch(new RegExp(`^error: flag --store: ${key} `, 'm'));
+    expect(`${r.out}\n${r.err}`).not.toContain(PASSWORD);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+});
