@@ -128,7 +128,7 @@ describe('a malformed EventStoreDB connection string', () => {
   it('leaves a well-formed string with tlsVerifyCert=false and the documented options accepted', () => {
     // The files must exist: the client reads them when it connects, and the setting's parse refuses missing ones.
     const dir = folder();
-    const [ca, cert, key] = ['ca.crt', 'c.crt', 'c.key'].map((name) => join(dir, name));
+    const [ca, cert, key] = [join(dir, 'ca.crt'), join(dir, 'c.crt'), join(dir, 'c.key')] as const;
     for (const file of [ca, cert, key]) writeFileSync(file, '');
     for (const value of [
       `esdb://admin:${PASSWORD}@host:2113?tls=true&tlsVerifyCert=false`,
