@@ -54,6 +54,20 @@ describe('the event loop lag, read once per sample interval', () => {
     }
   });
 
+  it('reads one stall across a long interval\'s due time by the interval\'s mean, not by how late the sample came (review 315)', async () => {
+    // A second's interval: 700 ms of an idle loop's readings, then a 600 ms stall across the due time. The sample comes
+    // some 300 ms late; read as the lag, it was kept for the whole next interval (a minute at 60 s) and shed it all.
+    const lag = watchEventLoopLag(1_000);
+    try {
+      await sleep(700);
+      blockTheLoop(600);
+      await sleep(20);
+      expect(lag.lagMs).toBeLessThan(150);
+    } finally {
+      lag.stop();
+    }
+  });
+
   it('stops: its timer cleared; it never held the process open', () => {
     const lag = watchEventLoopLag(10);
     expect(lag.sampling).toBe(true);
