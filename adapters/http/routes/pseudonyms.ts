@@ -5,7 +5,6 @@ import { Pseudonym } from '../../../domain/events/pseudonym.ts';
 import { NodeId } from '../../../domain/ids.ts';
 import { streamIdOf } from '../../../domain/streams.ts';
 import { BrokenHistoryError } from '../../../machines/index.ts';
-import type { PseudonymContext } from '../../../machines/pseudonym.machine.ts';
 import { resolvePseudonym } from '../../../projections/pseudonyms/index.ts';
 import { replayEntityToSnapshot } from '../../../projections/replay/entity.ts';
 import type { EntityReplay } from '../../../projections/replay/index.ts';
@@ -53,10 +52,6 @@ const ResolutionAnswer = z
     nodeId: z.string().describe('the node behind the pseudonym'),
     epoch: z.int().nonnegative().describe('the epoch the node carried it in'),
     position: z.string().regex(/^\d+$/).optional().describe('global position of the PseudonymResolved event that records this resolution'),
-    broken: z
-      .object({ position: z.string().regex(/^\d+$/), reason: z.string() })
-      .optional()
-      .describe("the first stored event of the pseudonym's stream its replay refuses, and why, as GET /v1/entities/pseudonym/{id} tells it"),
   })
   .meta({ id: 'PseudonymResolution' });
 
@@ -136,12 +131,12 @@ interface BrokenTold {
  * `replay`'s first finding in `principal`'s words (entityReplayTold): its reason without the ids that name the node,
  * and its position (which places the pseudonym beside its node's events) only to an auditor who resolved it.
  */
-const brokenTold = async (context: ServiceContext, principal: Principal, replay: EntityReplay, resolver?: true): Promise<BrokenTold | undefined> => {
+const brokenTold = async (context: ServiceContext, principal: Principal, replay: EntityReplay): Promise<BrokenTold | undefined> => {
   if (replay.verdict.ok) return undefined;
   const told = await entityReplayTold(context, principal, { ...replay, steps: [], verdict: { ok: false, findings: replay.verdict.findings.slice(0, 1) } });
   const first = told.verdict.ok ? undefined : told.verdict.findings[0];
   if (first === undefined) return undefined;
-  const placed = resolver ?? (await hasResolved(context, principal, replay.streamId));
+  const placed = await hasResolved(context, principal, replay.streamId);
   return { ...(placed ? { position: first.position.toString(10) } : {}), reason: first.reason, eventType: first.type, ...(first.rule !== undefined ? { rule: first.rule } : {}) };
 };
 
@@ -225,9 +220,8 @@ export const pseudonymRoutes: RouteModule = (app, context) => {
         'recorded `limits.maxResolutionsPerPseudonym` resolutions of this pseudonym (default 100); 409 `pseudonym_too_long` (with ' +
         '`streamId`, `events`, `maxEvents`) once the pseudonym\'s stream holds `limits.maxEntityEvents` events, whoever resolved them ' +
         '(default 10,000): auditors who resolved it before still read its node. 409 `broken_history` (with `pseudonym`, `streamId`, ' +
-        '`reason`, `eventType`, and `position` to an auditor who resolved it) when its stored history holds an event its replay refuses ' +
-        'and the engine cannot record the resolution on it, or no accepted event says which node and epoch it names. Each of these ' +
-        'records nothing. A resolution recorded on a history its replay refuses all the same carries `broken`. Under a signing policy ' +
+        '`reason`, `eventType`, and `position` to an auditor who resolved it) when its stored history holds an event its own machine ' +
+        'refuses, on which the engine records no command. Each of these records nothing. Under a signing policy ' +
         'that requires it, `signature` signs the command as on POST /v1/commands (422 `bad_signature`, nothing recorded, without one).',
       tags: ['commands'],
       body: ResolutionBody,
@@ -238,14 +232,7 @@ export const pseudonymRoutes: RouteModule = (app, context) => {
       const principal = request.principal!;
       const actor = actorOf(principal);
       const streamId = streamIdOf('pseudonym', pseudonym);
-      const resolution = await withinResolutionBound(pseudonym, principal.subject, commandId, async () => {
-        // Judged first as the entity's read judges it (every guard, its node as a fact), so that a resolution whose node
-        // and epoch no accepted event gives (a rotation refused) is refused before anything is recorded.
-        const { replay, snapshot } = await replayEntityToSnapshot(context.credence.store, streamId);
-        const accepted = snapshot.context as unknown as PseudonymContext;
-        if (!replay.verdict.ok && (accepted.nodeId === undefined || accepted.epoch === undefined)) {
-          throw brokenResolution(pseudonym, streamId, 'no event its machine accepts says which node and epoch it names', await brokenTold(context, principal, replay));
-        }
+      const resolution = await withinResolutionBound(pseudonym, principal.subject, commandId, () => {
         const resolved = resolvePseudonym(context.credence.engine, {
           pseudonym,
           reason,
@@ -254,22 +241,16 @@ export const pseudonymRoutes: RouteModule = (app, context) => {
           ...(signature !== undefined ? { signature } : {}),
         }, tokenChecked(context.access, principal)).catch(namingBodyFields);
         // Without a signature, the only signature refusal is the policy's requiring one.
-        const answer = await (signature === undefined ? resolved.catch(sayingHowToSign(RESOLUTION_SIGNING)) : resolved).catch(async (error: unknown) => {
-          // The engine decides no command on a stream its own machine refuses: nothing recorded, so nothing answered.
+        return (signature === undefined ? resolved.catch(sayingHowToSign(RESOLUTION_SIGNING)) : resolved).catch(async (error: unknown) => {
+          // The engine decides no command on a stream its own machine refuses: nothing recorded, nothing answered. The
+          // stream is replayed here only then: a resolution reads none of it otherwise (its bound is counted from the
+          // directory, test/a-pseudonym-stream-is-bounded-across-auditors.test.ts).
           if (!(error instanceof BrokenHistoryError)) throw error;
           // Another stream's break (none the resolution reads today) is not told: its id could name the node.
           if (error.streamId !== streamId) throw brokenResolution(pseudonym, streamId, 'a stored history the engine reads to decide it is broken', undefined);
+          const { replay } = await replayEntityToSnapshot(context.credence.store, streamId);
           throw brokenResolution(pseudonym, streamId, 'its machine refuses an event of its stored history, and the engine records no command on such a stream', await brokenTold(context, principal, replay));
         });
-        if (replay.verdict.ok) return answer;
-        // Recorded: the node and epoch its accepted events give, and the break as told to an auditor who resolved it.
-        const broken = await brokenTold(context, principal, replay, true);
-        return {
-          ...answer,
-          nodeId: accepted.nodeId!,
-          epoch: accepted.epoch!,
-          ...(broken?.position !== undefined ? { broken: { position: broken.position, reason: broken.reason } } : {}),
-        };
       });
       const { position, ...rest } = resolution;
       return { ...rest, ...(position !== undefined ? { position: position.toString(10) } : {}) };
