@@ -1,11 +1,10 @@
-import { execFile } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { isCredenceError } from '../domain/errors.ts';
 import { parseStoreConnectionString } from '../adapters/driven/store/open-store.ts';
 import { connectionStringProblems } from '../adapters/driven/store/eventstoredb/index.ts';
+import { spawnCli as credence } from './support/cli.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
 /*
@@ -17,15 +16,8 @@ import { temporaryFolders } from './support/temp-dirs.ts';
  */
 
 const PASSWORD = 'hunter2-esdb';
-const CREDENCE = fileURLToPath(new URL('../bin/credence.mjs', import.meta.url));
 const folder = temporaryFolders('credence-esdb-refused-values-');
 
-const credence = (args: readonly string[], env: Readonly<Record<string, string>> = {}) =>
-  new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-    execFile(process.execPath, [CREDENCE, ...args], { env: { ...process.env, ...env }, timeout: 50_000 }, (error, out, err) =>
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, out, err }),
-    );
-  });
 
 const MISSING = '/nonexistent-credence-test/ca.crt';
 

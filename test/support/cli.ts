@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { Io } from '../../bin/io.ts';
 
 /** An Io that keeps what a CLI command prints, for assertions on its output. */
@@ -15,3 +17,16 @@ export const runCli = async (args: string[], env: Readonly<Record<string, string
   const code = await main(args, { ...c.io, env });
   return { code, out: c.out.join('\n'), err: c.err.join('\n') };
 };
+
+const CREDENCE = fileURLToPath(new URL('../../bin/credence.mjs', import.meta.url));
+
+/**
+ * `node bin/credence.mjs <args>` as a child process, with this process's environment and `env` on top: its exit code
+ * and all it printed, stdout and stderr apart (for what only a real process shows: everything a library prints itself).
+ */
+export const spawnCli = (args: readonly string[], env: Readonly<Record<string, string>> = {}) =>
+  new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+    execFile(process.execPath, [CREDENCE, ...args], { env: { ...process.env, ...env }, timeout: 50_000 }, (error, out, err) =>
+      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, out, err }),
+    );
+  });
