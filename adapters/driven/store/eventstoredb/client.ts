@@ -34,7 +34,7 @@ import {
   type ResolvedEvent,
 } from '@eventstore/db-client';
 import { concurrencyConflict, illegalTransition } from '../../../../domain/errors.ts';
-import { connectionStringProblems, deadlineOf, quietly, redactConnectionString, toClientConnectionString } from './connection-string.ts';
+import { connectionStringFileProblems, connectionStringProblems, deadlineOf, quietly, redactConnectionString, toClientConnectionString } from './connection-string.ts';
 import { collectWithin, confirmWithin, noAnswer, settleWithin, within, type Deadline } from './deadline.ts';
 import { OrderedPump } from './ordered-pump.ts';
 import {
@@ -57,7 +57,8 @@ const warned = new Set<string>();
 
 export function connectEventStoreDb(connectionString: string): EsdbDriver {
   // Checked again here for callers of openEventStoreDbStore that did not go through the store setting's parse.
-  const problems = connectionStringProblems(connectionString);
+  // The certificate files too, which the setting's parse leaves to here (connectionStringFileProblems).
+  const problems = [...connectionStringProblems(connectionString), ...connectionStringFileProblems(connectionString)];
   if (problems.length > 0) throw new EventStoreDbError(`invalid EventStoreDB connection string: ${problems.join('; ')}`, false);
   const clientString = toClientConnectionString(connectionString);
   let client: EventStoreDBClient;

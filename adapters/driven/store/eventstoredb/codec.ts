@@ -91,7 +91,8 @@ export function decode(event: WireEvent): RecordedEvent {
       entity === undefined
         ? ''
         : `; a stream named ${entity.kind}-… belongs to Credence, so this is another application's stream of that name, or a damaged event: ` +
-          'it stops reads of $all until the stream is removed (docs/eventstoredb.md, "A cluster shared with other applications")';
+          "it stops Credence's reads of it and of $all: if the stream is another application's, remove it; if it is Credence's, " +
+          'restore it from a backup (docs/eventstoredb.md, "A cluster shared with other applications")';
     throw protocolError(`read of event ${event.id} in ${event.streamId}`, `not a Credence event (${issues})${whose}`);
   }
   const { [ENVELOPE_KEY]: _marker, ...metadata } = parsed.data.metadata ?? {};

@@ -13,7 +13,7 @@
  * an upgrade that moves it fails at load, loudly, in test/esdb-connection-string-never-prints-its-password.test.ts.
  * Messages never repeat the string or any part of it a user wrote, except an unknown option's key.
  */
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { format } from 'node:util';
 import { parseConnectionString } from '@eventstore/db-client/dist/Client/parseConnectionString.js';
@@ -124,9 +124,8 @@ export function connectionStringProblems(connectionString: string): string[] {
 
 /**
  * What the client refuses only once it builds its connection (EventStoreDBClient.connectionString and the Client
- * constructor, dist/Client/index.js, 6.x), by its own rules: its parser takes any integer there, and any file name.
- * Files are looked up as the client looks them up, relative to the working directory. No path is repeated: a user's
- * text, which may be anything.
+ * constructor, dist/Client/index.js, 6.x), by its own rules: its parser takes any integer there. No path is repeated:
+ * a user's text, which may be anything.
  */
 function clientConstructorProblems(parsed: ReturnType<typeof parseConnectionString>): string[] {
   const problems: string[] = [];
@@ -135,16 +134,33 @@ function clientConstructorProblems(parsed: ReturnType<typeof parseConnectionStri
     const value = parsed[key];
     if (value !== undefined && value < -1) problems.push(`${key} must be -1 (off) or 0 or more ms`);
   }
-  const missing = (file: string): boolean => !existsSync(resolve(process.cwd(), file));
-  // The client reads the CA file only for a TLS connection (tls=false ignores it); an empty value is none.
-  if (parsed.tls !== false && parsed.tlsCAFile && missing(parsed.tlsCAFile)) {
-    problems.push('tlsCAFile names no file (a relative path is read from the working directory)');
-  }
   const { userCertFile, userKeyFile } = parsed;
-  if (userCertFile || userKeyFile) {
-    if (!userCertFile || !userKeyFile) problems.push('userCertFile and userKeyFile must be given together');
-    else if (missing(userCertFile)) problems.push('userCertFile names no file (a relative path is read from the working directory)');
-    else if (missing(userKeyFile)) problems.push('userKeyFile names no file (a relative path is read from the working directory)');
+  if ((userCertFile || userKeyFile) && !(userCertFile && userKeyFile)) problems.push('userCertFile and userKeyFile must be given together');
+  return problems;
+}
+
+/**
+ * The certificate files the client reads as it connects, that are not there (or not files), looked up as the client
+ * looks them up, relative to the working directory. Checked where the store is connected to, not where the setting is
+ * parsed: `credence token` and `credence ca` read a --config file's store without connecting, from any directory,
+ * and a relative path names a file beside the service (review 317). No path is repeated.
+ */
+export function connectionStringFileProblems(connectionString: string): string[] {
+  let parsed: ReturnType<typeof parseConnectionString>;
+  try {
+    // Quietly: the client's parser console.warns the whole string, password included, for tlsVerifyCert=false.
+    parsed = quietly(() => parseConnectionString(toClientConnectionString(connectionString))).value;
+  } catch {
+    // Unreadable: connectionStringProblems says why.
+    return [];
+  }
+  const notAFile = (file: string): boolean => statSync(resolve(process.cwd(), file), { throwIfNoEntry: false })?.isFile() !== true;
+  const problems: string[] = [];
+  // The client reads the CA file only for a TLS connection (tls=false ignores it); an empty value is none.
+  if (parsed.tls !== false && parsed.tlsCAFile && notAFile(parsed.tlsCAFile)) problems.push('tlsCAFile names no file (a relative path is read from the working directory)');
+  for (const key of ['userCertFile', 'userKeyFile'] as const) {
+    const file = parsed[key];
+    if (file && notAFile(file)) problems.push(`${key} names no file (a relative path is read from the working directory)`);
   }
   return problems;
 }

@@ -10,7 +10,7 @@ export type {
   PersistentHandler,
   PersistentSubscriptionOptions,
 } from './persistent.ts';
-export { connectionStringProblems, toClientConnectionString } from './connection-string.ts';
+export { connectionStringFileProblems, connectionStringProblems, toClientConnectionString } from './connection-string.ts';
 
 /**
  * Opens the store on an EventStoreDB / KurrentDB server or cluster. Accepts `esdb://`, `esdb+discover://`,
