@@ -10,6 +10,7 @@ import {
   isEventStoreUnreachable,
   isTransient,
   MAY_BE_WRITTEN,
+  NOTHING_WRITTEN,
   type EventStoreDbError,
 } from '../adapters/driven/store/eventstoredb/driver.ts';
 import { problemDocumentOf } from '../adapters/http/problems.ts';
@@ -140,7 +141,7 @@ export const runAction = async (
       if (eventStoreUnavailableOf(error)?.reason === 'not_leader') {
         // Not a refusal: the client turns to the leader the message names, so the same command may simply be sent again.
         io.err('  (the event store answered from a follower: send the command again, with the same --command-id if it had one)');
-      } else if (message.endsWith(MAY_BE_WRITTEN)) {
+      } else if (message.endsWith(MAY_BE_WRITTEN) || message.endsWith(NOTHING_WRITTEN)) {
         io.err(
           unreachable
             ? '  (is the event store of --store or CREDENCE_STORE running, and reachable from here? Then send the command again, with the same --command-id if it had one)'

@@ -120,14 +120,31 @@ function dedupeFacts(facts: readonly FactRead[]): { facts: FactRead[]; disagreei
 }
 
 /**
- * A transient failure at any step says the events may have been written (driver.ts MAY_BE_WRITTEN): a claim, the
- * append itself or the read back after it may be the step cut off, and only a retry with the same command id knows.
+ * A transient failure once a write of the append has gone out says the events may have been written (driver.ts
+ * MAY_BE_WRITTEN): a claim, the append itself or the read back after it may be the step cut off, and only a retry with
+ * the same command id knows. One before any write (the reads that check the stream and its facts) says nothing was
+ * written (NOTHING_WRITTEN, review 316).
  */
 export async function appendToStream(driver: EsdbDriver, prepared: PreparedAppend, scanLimit: number): Promise<AppendResult> {
+  let written = false;
+  // Counted as gone out when sent, not when answered: a write cut off mid-call may have been stored.
+  const watched: EsdbDriver = {
+    append: (...args) => {
+      written = true;
+      return driver.append(...args);
+    },
+    readStream: (...args) => driver.readStream(...args),
+    readAllForwards: (...args) => driver.readAllForwards(...args),
+    readAllBackwards: (...args) => driver.readAllBackwards(...args),
+    subscribeToAll: (...args) => driver.subscribeToAll(...args),
+    ensurePersistentGroupOnAll: (...args) => driver.ensurePersistentGroupOnAll(...args),
+    subscribePersistentOnAll: (...args) => driver.subscribePersistentOnAll(...args),
+    close: () => driver.close(),
+  };
   try {
-    return await appendSteps(driver, prepared, scanLimit);
+    return await appendSteps(watched, prepared, scanLimit);
   } catch (error) {
-    throw asAppendFailure(error);
+    throw asAppendFailure(error, written);
   }
 }
 

@@ -125,15 +125,27 @@ export class EventStoreDbError extends Error {
 export const isTransient = (error: unknown): boolean => error instanceof EventStoreDbError && error.transient;
 
 /**
- * What a transient failure of an append tells its caller: whatever cut it off (its deadline, a lost connection, a
- * cancelled call, a leader change between its steps), the outcome is unknown, and this is how to settle it.
+ * What a transient failure of an append tells its caller once its first write (a claim or the append itself) has gone
+ * out: whatever cut it off (its deadline, a lost connection, a cancelled call, a leader change between its steps), the
+ * outcome is unknown, and this is how to settle it.
  */
 export const MAY_BE_WRITTEN = '; the events may have been written: retry with the same command id';
 
-/** A transient failure met during an append, saying so (MAY_BE_WRITTEN); any other error as it is. */
-export const asAppendFailure = (error: unknown): unknown => {
-  if (!(error instanceof EventStoreDbError) || !error.transient || error.message.endsWith(MAY_BE_WRITTEN)) return error;
-  return new EventStoreDbError(`${error.message}${MAY_BE_WRITTEN}`, true, { cause: error, unreachable: error.unreachable, ...(error.unavailable !== undefined ? { unavailable: error.unavailable } : {}) });
+/**
+ * What it tells before any write went out (the reads that check the stream and the facts, review 316): the outcome is
+ * known, and a retry is still what mends a transient failure.
+ */
+export const NOTHING_WRITTEN = '; nothing was written: retry with the same command id';
+
+/**
+ * A transient failure met during an append, saying whether its events may have been written (MAY_BE_WRITTEN) or not
+ * (NOTHING_WRITTEN), by `written`: whether any write of the append had gone out; any other error as it is.
+ */
+export const asAppendFailure = (error: unknown, written: boolean): unknown => {
+  if (!(error instanceof EventStoreDbError) || !error.transient) return error;
+  if (error.message.endsWith(MAY_BE_WRITTEN) || error.message.endsWith(NOTHING_WRITTEN)) return error;
+  const outcome = written ? MAY_BE_WRITTEN : NOTHING_WRITTEN;
+  return new EventStoreDbError(`${error.message}${outcome}`, true, { cause: error, unreachable: error.unreachable, ...(error.unavailable !== undefined ? { unavailable: error.unavailable } : {}) });
 };
 
 /** Why the event store is unavailable for now, for the service's `store_unavailable` reason; undefined otherwise. */
