@@ -5,6 +5,7 @@ import { ExpectedRevision, type EventStore } from '../domain/ports/event-store.t
 import { ENTITY_KINDS, streamPrefixOf } from '../domain/streams.ts';
 import { openEventStoreDbStore } from '../adapters/driven/store/eventstoredb/index.ts';
 import { startStandIn, type StandIn } from './esdb-standin/index.ts';
+import { collect } from './support/collect.ts';
 
 /**
  * Review 316: in a shared cluster, another application's record in a stream named like an entity's
@@ -15,12 +16,6 @@ import { startStandIn, type StandIn } from './esdb-standin/index.ts';
  */
 const bytes = (text: string): Uint8Array => Buffer.from(text, 'utf8');
 const SECRET = 'another-applications-payload-7f3a';
-
-async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const item of iterable) out.push(item);
-  return out;
-}
 
 describe('EventStoreDB: a record that is no Credence event in a stream named as one of Credence’s', () => {
   let standIn: StandIn;

@@ -4,6 +4,7 @@ import { CredenceError, isCredenceError } from '../domain/errors.ts';
 import { ExpectedRevision, type EventToAppend, type RecordedEvent } from '../domain/ports/event-store.ts';
 import { EventStoreDbStore, openEventStoreDbStore } from '../adapters/driven/store/eventstoredb/index.ts';
 import { startStandIn, type StandIn } from './esdb-standin/index.ts';
+import { collect } from './support/collect.ts';
 
 const event = (type: string, data: Record<string, number | string> = {}): EventToAppend => ({
   id: randomUUID(),
@@ -11,12 +12,6 @@ const event = (type: string, data: Record<string, number | string> = {}): EventT
   data,
   metadata: { actor: 'operator-1' },
 });
-
-async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const item of iterable) out.push(item);
-  return out;
-}
 
 async function failure(attempt: Promise<unknown>): Promise<unknown> {
   return attempt.then(

@@ -6,6 +6,7 @@ import { openEventStoreDbStore } from '../adapters/driven/store/eventstoredb/ind
 import { openSqliteStore } from '../adapters/driven/store/index.ts';
 import { replayEntity } from '../projections/replay/index.ts';
 import { startStandIn, type StandIn } from './esdb-standin/index.ts';
+import { collect } from './support/collect.ts';
 
 /**
  * Review findings on records other clients write to a shared cluster: a foreign record that is not a Credence event
@@ -25,12 +26,6 @@ const notCredence: [string, { contentType: string; data: Uint8Array; customMetad
   ['array metadata', { contentType: 'application/json', data: bytes('{}'), customMetadata: bytes('[]') }],
   ['metadata that is not JSON', { contentType: 'application/json', data: bytes('{}'), customMetadata: NOT_JSON }],
 ];
-
-async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const item of iterable) out.push(item);
-  return out;
-}
 
 describe('EventStoreDB: records other clients wrote', () => {
   let standIn: StandIn;
