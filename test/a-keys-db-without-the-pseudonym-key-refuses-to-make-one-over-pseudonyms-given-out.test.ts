@@ -14,6 +14,7 @@ import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { openCredence, openDataFolderSecureEnvironment, openSecureEnvironmentLogKey, systemClock, systemRandom, type OpenOptions } from '../adapters/runtime/index.ts';
 import { ownerView, type EventStore } from '../domain/ports/index.ts';
 import { cmd, operator, rejection } from './support/fleet.ts';
+import { servedFolder } from './support/served-folder.ts';
 import { startTestService } from './support/service.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
@@ -51,19 +52,6 @@ const expectNotRecorded = (error: unknown) => {
   expect(message).toMatch(/No new key is made/);
 };
 
-/** A served folder: one node registered, its first pseudonym given out; the service closed. */
-const servedFolder = async (): Promise<{ dir: string; pseudonym: string }> => {
-  const dir = folder();
-  const svc = await startTestService({ dir });
-  try {
-    const { credence } = svc.service.context;
-    await credence.engine.execute(cmd.registerNode('meter-1'));
-    await credence.settle();
-    return { dir, pseudonym: await credence.pseudonyms!.deriver.node('meter-1', 0) };
-  } finally {
-    await svc.close();
-  }
-};
 
 /** How a program opens a served folder: its embedded Secure Environment, and the log key held there. */
 const opened = async (dir: string, more: Partial<OpenOptions> = {}) => {
@@ -88,7 +76,7 @@ const startRefused = async (dir: string): Promise<unknown> => {
 
 describe('a keys.db without the pseudonym PRF key', () => {
   it('refuses a start when only its pseudonym-prf row is gone (a keys.db older than the key), nothing written; with its keys.db back the folder starts as before', async () => {
-    const { dir, pseudonym } = await servedFolder();
+    const { dir, pseudonym } = await servedFolder(folder());
     copyFileSync(join(dir, 'keys.db'), join(dir, 'keys.db.good'));
     deletePrfRow(dir);
     const events = eventCount(dir);
@@ -107,7 +95,7 @@ describe('a keys.db without the pseudonym PRF key', () => {
   }, 60_000);
 
   it('refuses a start when keys.db is deleted', async () => {
-    const { dir } = await servedFolder();
+    const { dir } = await servedFolder(folder());
     for (const file of readdirSync(dir).filter((f) => f.startsWith('keys.db'))) rmSync(join(dir, file));
     const events = eventCount(dir);
     expectNotRecorded(await startRefused(dir));
@@ -117,7 +105,7 @@ describe('a keys.db without the pseudonym PRF key', () => {
 
 describe('over a store read over the network (no synchronous reads)', () => {
   it('is refused at open by the pseudonym directory; with the read models deleted too it opens, and refuses to make a key at its first use: no rotation of the rebuild is derived with a new key', async () => {
-    const { dir } = await servedFolder();
+    const { dir } = await servedFolder(folder());
     deletePrfRow(dir);
     const local = openSqliteStoreInDir(dir);
     // EventStoreDB's adapter has no readAllPagesSync.
@@ -152,7 +140,7 @@ describe('over a store read over the network (no synchronous reads)', () => {
 
 describe('a keys.db or a token of another folder', () => {
   it("is refused at the first use of its key, which derives none of the log's pseudonyms", async () => {
-    const { dir } = await servedFolder();
+    const { dir } = await servedFolder(folder());
     // Given keys.db binding, as the pseudonym PRF key, a key the Secure Environment holds that derived none of the log's
     // pseudonyms (another folder's keys.db over the token it was made on)
     const se = openDataFolderSecureEnvironment(dir, { now: () => new Date() });

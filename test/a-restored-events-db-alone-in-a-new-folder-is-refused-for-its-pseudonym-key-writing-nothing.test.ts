@@ -9,35 +9,17 @@
  * folder is left byte for byte as it was, and its remedy (the KEK named beside the other files) starts the folder.
  */
 import Database from 'better-sqlite3';
-import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { copyFileSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cmd } from './support/fleet.ts';
+import { folderSnapshot, servedFolder } from './support/served-folder.ts';
 import { startTestService } from './support/service.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
 const folder = temporaryFolders('credence-restored-events-db-alone-');
 
 /** Every file of `dir`, by name, with a digest of its bytes, and the folder's mode. */
-const snapshot = (dir: string): { mode: number; files: Record<string, string> } => ({
-  mode: statSync(dir).mode,
-  files: Object.fromEntries(readdirSync(dir).sort().map((name) => [name, createHash('sha256').update(readFileSync(join(dir, name))).digest('hex')])),
-});
-
-/** A served folder: one node registered, its first pseudonym given out; the service closed (a clean stop). */
-const servedFolder = async (): Promise<{ dir: string; pseudonym: string }> => {
-  const dir = folder();
-  const svc = await startTestService({ dir });
-  try {
-    const { credence } = svc.service.context;
-    await credence.engine.execute(cmd.registerNode('meter-1'));
-    await credence.settle();
-    return { dir, pseudonym: await credence.pseudonyms!.deriver.node('meter-1', 0) };
-  } finally {
-    await svc.close();
-  }
-};
+const snapshot = (dir: string): { mode: number; files: Record<string, string> } => ({ mode: statSync(dir).mode, files: folderSnapshot(dir) });
 
 /** README "Taking a backup": SQLite's online backup of events.db, into a folder of its own. */
 const onlineBackup = (dir: string): string => {
@@ -63,7 +45,7 @@ const startRefused = async (dir: string): Promise<{ problem: { code: string; rea
 
 describe('an events.db restored alone into a new folder, its log holding pseudonyms', () => {
   it('refuses the start for the pseudonym PRF key with every file of the folder as it was, no KEK, Secure Environment or log key made', async () => {
-    const { dir } = await servedFolder();
+    const { dir } = await servedFolder(folder());
     const backup = onlineBackup(dir);
     const restored = join(folder(), 'restored');
     mkdirSync(restored, { mode: 0o700 });
@@ -77,7 +59,7 @@ describe('an events.db restored alone into a new folder, its log holding pseudon
   }, 60_000);
 
   it("names the KEK beside the Secure Environment's other files in its remedy, and that remedy, followed, starts the folder with the log's pseudonyms", async () => {
-    const { dir, pseudonym } = await servedFolder();
+    const { dir, pseudonym } = await servedFolder(folder());
     const backup = onlineBackup(dir);
     const restored = join(folder(), 'restored');
     mkdirSync(restored, { mode: 0o700 });

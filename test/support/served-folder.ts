@@ -51,3 +51,19 @@ export const folderStates = (dir: string, stateOf: (path: string, isFolder: bool
         return [[relative, stateOf(path, false)]];
       }),
   );
+
+/**
+ * `dir` made a served data folder: one node (`meter-1`) registered and its first pseudonym given out, the service
+ * stopped cleanly. Returns the pseudonym.
+ */
+export const servedFolder = async (dir: string): Promise<{ dir: string; pseudonym: string }> => {
+  const svc = await startTestService({ dir });
+  try {
+    const { credence } = svc.service.context;
+    await credence.engine.execute(cmd.registerNode('meter-1'));
+    await credence.settle();
+    return { dir, pseudonym: await credence.pseudonyms!.deriver.node('meter-1', 0) };
+  } finally {
+    await svc.close();
+  }
+};
