@@ -157,7 +157,7 @@ export class EventFeed extends ConsolePage {
             <thead><tr><th scope="col">Position</th><th scope="col">Event</th><th scope="col">${pseudonymous ? 'Subject (pseudonymised)' : 'Stream'}</th><th scope="col">When</th><th scope="col">Actor</th></tr></thead>
             <tbody>${this.events.map((e) => {
               const href = pseudonymous ? undefined : streamHref(e.subject);
-              return html`<tr class=${e.previous ? 'previous-log' : ''}><td class="num">${e.id}${e.previous ? html` <span class="previous">(previous log)</span>` : nothing}</td><td>${visibleText(e.type)}</td><td class="id">${href ? html`<a href=${href}>${visibleText(e.subject)}</a>` : visibleText(e.subject)}</td><td>${formatTime(e.occurredAt)}</td><td>${visibleText(e.actor)}</td></tr>`;
+              return html`<tr class=${e.previous ? 'previous-log' : ''}><td class="num">${e.id}${e.previous ? html` <span class="previous">(previous log)</span>` : nothing}</td><td>${visibleText(e.type)}</td><td class="id">${href ? html`<a href=${href}>${visibleText(e.subject)}</a>` : visibleText(e.subject)}</td><td>${formatTime(e.occurredAt)}</td><td class="id">${visibleText(e.actor)}</td></tr>`;
             })}</tbody>
           </table>`}`;
   }

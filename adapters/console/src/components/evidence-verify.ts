@@ -196,7 +196,7 @@ export class EvidenceVerify extends ConsolePage {
     return html`<table>
       <caption>${table.caption}</caption>
       <thead><tr><th scope="col">Position</th><th scope="col">Event</th><th scope="col">Actor</th><th scope="col">Signature</th></tr></thead>
-      <tbody>${table.rows.map((r: SignatureRow) => html`<tr><td class="num">${r.position}</td><td>${visibleText(r.type)}</td><td>${visibleText(r.actor)}</td>
+      <tbody>${table.rows.map((r: SignatureRow) => html`<tr><td class="num">${r.position}</td><td>${visibleText(r.type)}</td><td class="id">${visibleText(r.actor)}</td>
         <td><span class="sig sig-${r.status.replace(/\W+/g, '-')}" data-testid="signature">${r.status}</span>${r.detail ? html` <span class="meta" data-testid="signature-detail">${visibleText(r.detail)}</span>` : nothing}</td></tr>`)}</tbody>
     </table>`;
   }

@@ -55,7 +55,7 @@ export const revokedTable = ({ rows, truncated, eventsBehind }: RevocationRows) 
           <td class="id">${href ? html`<a href=${href}>${r.streamId}</a>` : r.streamId}</td>
           <td>${visibleText(r.reason)}</td>
           <td>${formatTime(r.occurredAt)}</td>
-          <td>${visibleText(r.actor)}</td>
+          <td class="id">${visibleText(r.actor)}</td>
           <td class="num">${r.position}</td>
         </tr>`;
       })}

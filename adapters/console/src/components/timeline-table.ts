@@ -6,6 +6,18 @@ import { formatTime } from './base.ts';
 import { visibleText } from '../visible-text.ts';
 
 /**
+ * A run of more than 40 characters with no space is no word of a sentence (a termination reason may hold 200,
+ * a resolution reason 500): it may wrap anywhere (review 322: one made the entity page 2248 px wide at 1366 px).
+ */
+const LONG_RUN = /(\S{41,})/u;
+
+/** A reason as visibleText writes it, each long run in a `.run` that wraps anywhere, its words of normal length whole. */
+const reasonText = (reason: string) =>
+  visibleText(reason)
+    .split(LONG_RUN)
+    .map((part, i) => (i % 2 === 1 ? html`<span class="run">${part}</span>` : part));
+
+/**
  * The entries of an entity's timeline read so far: actor, the token its command came with, who issued it and with
  * which token (when issued through the service), reason, request-signature status, the event that caused it.
  */
@@ -27,7 +39,7 @@ export const renderEntries = (entries: readonly TimelineEntry[]) =>
           <td>${e.type}</td>
           <td class="id">${visibleText(e.actor.id)} <span class="role">${e.actor.role}</span></td>
           <td class="id">${e.token ? html`${visibleText(e.token.id)} <span class="role">(${visibleText(e.token.issuedBy)}${e.token.issuedWith !== undefined ? `, with ${visibleText(e.token.issuedWith)}` : ''})</span>` : ''}</td>
-          <td>${visibleText(e.reason ?? '')}</td>
+          <td>${reasonText(e.reason ?? '')}</td>
           <td><span class="sig sig-${e.signature.status}" title=${e.signature.keyFingerprint ?? ''}>${e.signature.status}</span></td>
           <td class="id">${cause ? html`${href ? html`<a href=${href}>${cause.streamId}</a>` : cause.streamId} ${cause.type} @${cause.position}` : ''}</td>
         </tr>`;
