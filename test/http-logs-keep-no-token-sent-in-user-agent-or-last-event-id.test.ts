@@ -46,3 +46,34 @@ describe('the user-agent and last-event-id a log line keeps', () => {
     expect(headers['last-event-id']).toBe('42');
   });
 });
+
+/*
+ * Review 320 (2): an X-Request-ID of the id's shape was kept as the request's id whatever it held, so a secret token
+ * sent there was written on every log line of the request, echoed in the x-request-id header and in a problem's
+ * `requestId`. One that begins like a well-known secret token (as user-agent and the path are judged) is set aside
+ * for a new UUID, as an id of another shape is.
+ */
+describe('the x-request-id the service keeps', () => {
+  const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+  it.each([
+    ['a GitHub token', 'ghp_0123456789abcdefghijABCDEFGHIJ012345'],
+    ['a Stripe secret key after a word', 'client:sk_live_0123456789abcdefghij'],
+    ['an AWS access key id', 'AKIAIOSFODNN7EXAMPLE'],
+  ])('is a new UUID when the one sent is %s: never logged, echoed or in a problem', async (_name, secret) => {
+    const response = await fetch(`${svc.url}/v1/no-such-route`, { headers: { 'x-request-id': secret } });
+    const problem = (await response.json()) as { requestId?: string };
+    expect(response.status).toBe(404);
+    expect(response.headers.get('x-request-id')).toMatch(UUID);
+    expect(problem.requestId).toBe(response.headers.get('x-request-id'));
+    expect(svc.logs().join('\n')).not.toContain(secret);
+  });
+
+  it('is the one sent when it begins like no secret token', async () => {
+    const response = await fetch(`${svc.url}/v1/no-such-route`, { headers: { 'x-request-id': 'job-42.retry:1' } });
+    const problem = (await response.json()) as { requestId?: string };
+    expect(response.headers.get('x-request-id')).toBe('job-42.retry:1');
+    expect(problem.requestId).toBe('job-42.retry:1');
+    expect(svc.logs().some((line) => (JSON.parse(line) as { reqId?: string }).reqId === 'job-42.retry:1')).toBe(true);
+  });
+});

@@ -1,8 +1,9 @@
 /**
  * The caller's X-Request-ID as the service takes it (server.ts, `genReqId`, which tests it against this pattern;
  * the OpenAPI test sends ids on either side of it): 1 to 64 of `A-Za-z0-9._:-`. Such an id is this request's, echoed in
- * the response header, on every log line and in every problem; any other value is not refused but set aside for a new
- * UUID, since a log line must not carry whatever a caller put there.
+ * the response header, on every log line and in every problem; any other value, or one that begins like a well-known
+ * secret token (secret-token-prefixes.ts), is not refused but set aside for a new UUID, since a log line must not
+ * carry whatever a caller put there.
  */
 export const MAX_REQUEST_ID_CHARS = 64;
 export const REQUEST_ID_PATTERN = `^[A-Za-z0-9._:-]{1,${MAX_REQUEST_ID_CHARS}}$`;
@@ -16,6 +17,7 @@ export const REQUEST_ID_PARAMETER = {
   required: false,
   description:
     "an id of the caller's for this request, echoed in the x-request-id response header, on each of its log lines and in a " +
-    "problem's `requestId`; a value of another shape is not refused, the request gets a new UUID instead",
+    "problem's `requestId`; a value of another shape, or one that begins like a well-known secret token (`ghp_`, `sk_live_`, …), " +
+    'is not refused, the request gets a new UUID instead',
   schema: { type: 'string', minLength: 1, maxLength: MAX_REQUEST_ID_CHARS, pattern: REQUEST_ID_PATTERN },
 } as const;

@@ -28,6 +28,7 @@ import { baselineHeaders } from './baseline-headers.ts';
 import { answerClientError } from './client-error-handler.ts';
 import { MAX_PATH_PARAM_CHARS } from './path-params.ts';
 import { REQUEST_ID_PATTERN } from './request-id.ts';
+import { beginsLikeASecretToken } from './secret-token-prefixes.ts';
 import { routeModulesOf } from './routes/index.ts';
 import { consoleRoutesFrom } from './routes/console.ts';
 import { CONSOLE_DIST } from './console-bundle-freshness.ts';
@@ -51,10 +52,14 @@ export interface BuildServerOptions {
   readonly consoleDist?: string;
 }
 
-/** A caller's request id when it is a short token, else a fresh one: it is echoed in a header and on every log line. */
+/**
+ * A caller's request id when it is a short token, else a fresh one: it is echoed in a header, in a problem and on
+ * every log line. Nor one that begins like a well-known secret token, as the path and user-agent are judged (review
+ * 320: `ghp_…` sent there was logged, echoed and in the problem's `requestId`).
+ */
 const genReqId = (raw: IncomingMessage): string => {
   const given = raw.headers['x-request-id'];
-  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+  return typeof given === 'string' && REQUEST_ID.test(given) && !beginsLikeASecretToken(given) ? given : randomUUID();
 };
 
 // The path as the log writes it: a detail never carries a secret, and a caller may put a token in a path (review 33).

@@ -214,19 +214,21 @@ export const createAccessControl = async (options: AccessControlOptions): Promis
       const id = namedTokenId(token);
       if (id === undefined) return undefined;
       const record = registry.find(id);
+      const now = clock.now();
       // A revocation or expiry that does not read as an instant (damaged) is no live record either: NaN compares false.
       const live =
         record !== undefined &&
         record.revokedAt === undefined &&
-        clock.now().getTime() < record.expiresAt.getTime() &&
-        refusalOfRecord(record, maxTtlSeconds) === undefined;
+        now.getTime() < record.expiresAt.getTime() &&
+        refusalOfRecord(record, maxTtlSeconds, now) === undefined;
       return live ? id : undefined;
     },
     remainingMs(principal) {
-      const now = clock.now().getTime();
+      const at = clock.now();
+      const now = at.getTime();
       if (principal.expiresAt.getTime() <= now) return 0;
       const record = registry.find(principal.tokenId);
-      if (record === undefined || record.revokedAt !== undefined || refusalOfRecord(record, maxTtlSeconds) !== undefined) return 0;
+      if (record === undefined || record.revokedAt !== undefined || refusalOfRecord(record, maxTtlSeconds, at) !== undefined) return 0;
       // Whichever ends first, the token's `exp` or its record's expiry (review 127: `verify` holds one to the other,
       // and a record edited since is read here as the role is).
       return Math.max(0, Math.min(principal.expiresAt.getTime(), record.expiresAt.getTime()) - now);

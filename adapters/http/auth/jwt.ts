@@ -47,8 +47,11 @@ export const importVerificationKey = async (publicKey: Uint8Array): Promise<Cryp
 /** Far above any token we issue (a few hundred characters): a longer header is refused before any parsing. */
 export const MAX_TOKEN_CHARS = 2_048;
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
-/** Small: issuer and verifier share a clock, this only absorbs rounding to whole seconds. */
-const CLOCK_TOLERANCE_SECONDS = 5;
+/**
+ * Small: issuer and verifier share a clock, this only absorbs rounding to whole seconds. A token's `exp` is checked
+ * with it here, its `iat` by the refusal rule (token-refusal.ts: issued in the future).
+ */
+export const CLOCK_TOLERANCE_SECONDS = 5;
 
 const Claims = z.object({
   sub: z.string().min(1).max(128),

@@ -51,11 +51,11 @@ const isInstant = (at: Date): boolean => !Number.isNaN(at.getTime());
 const stateOf = (r: TokenRecord, now: Date, refusal: TokenRefusal | undefined): TokenState =>
   r.revokedAt !== undefined ? 'revoked' : isInstant(r.expiresAt) && r.expiresAt <= now ? 'expired' : refusal !== undefined ? 'refused' : 'active';
 
-/** `maxTtlSeconds`: the service's `tokens.maxTtlSeconds` now, which a token's lifetime is judged by. */
+/** `maxTtlSeconds`: the service's `tokens.maxTtlSeconds` now, which a token's lifetime is judged by; `now`, its issue time. */
 export const tokenSummary = (r: TokenRecord, now: Date, maxTtlSeconds: number): TokenSummary => {
   const { role, issuedAt, expiresAt, revokedAt, ...rest } = r;
   const known = RoleSchema.safeParse(role);
-  const refusal = refusalOfRecord(r, maxTtlSeconds);
+  const refusal = refusalOfRecord(r, maxTtlSeconds, now);
   const state = stateOf(r, now, refusal);
   return {
     ...rest,

@@ -39,9 +39,10 @@ export const tokenVerifier = (options: TokenVerifierOptions): ((token: string) =
     const now = clock.now();
     const { claims, kid } = await verifyToken(token, now);
     // A token is good for no longer than this service would issue one for, wherever it was minted (a --data
-    // CLI with other settings, another deployment sharing the key), and never under a reserved subject: judged on its
-    // claims before any lookup, and on its record below, by the rule the listing and the counts use.
-    const bySettings = refusalBySettings({ subject: claims.sub, issuedAt: new Date(claims.iat * 1000), expiresAt: new Date(claims.exp * 1000) }, options.maxTtlSeconds);
+    // CLI with other settings, another deployment sharing the key), never under a reserved subject, and not before it
+    // was issued (review 320: jose checks a future `iat` only with maxTokenAge): judged on its claims before any
+    // lookup, and on its record below, by the rule the listing and the counts use.
+    const bySettings = refusalBySettings({ subject: claims.sub, issuedAt: new Date(claims.iat * 1000), expiresAt: new Date(claims.exp * 1000) }, options.maxTtlSeconds, now);
     if (bySettings !== undefined) throw unauthorised('bearer token', TOKEN_REFUSAL_REASONS[bySettings]);
     // Looked up on every request, never cached: a revocation (by this process or the CLI) counts at once.
     const record = registry.find(claims.jti);
@@ -50,7 +51,7 @@ export const tokenVerifier = (options: TokenVerifierOptions): ((token: string) =
     // What its record says refuses it whatever the claims say (review 90: a record that does not read; review 146: a
     // scope that does not; review 158: a recorded lifetime or subject this service's settings refuse), by the one rule
     // (refusalOfRecord) that lists it `refused` and leaves it out of its subject's and its signing key's live tokens.
-    const refusal = refusalOfRecord(record, options.maxTtlSeconds);
+    const refusal = refusalOfRecord(record, options.maxTtlSeconds, now);
     if (refusal !== undefined) throw unauthorised('bearer token', TOKEN_REFUSAL_REASONS[refusal]);
     // The record's expiry is the token's, whatever its `exp` says: a token whose record expired (kept 30 days, listed
     // `expired`) signed again with a fresh `exp` by whoever holds the key was taken (review 127). From the instant it

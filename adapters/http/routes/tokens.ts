@@ -43,14 +43,16 @@ const TokenSummary = z.object({
     .enum(TOKEN_STATES)
     .describe(
       '`refused`: neither expired nor revoked, yet every request with it gets 401 (`refusedBecause` says why); it counts against neither ' +
-        "its subject's `tokens.maxActivePerSubject` nor its signing key's live tokens; revoke it",
+        "its subject's `tokens.maxActivePerSubject` nor its signing key's live tokens (but one `issued_in_the_future`, good once its time " +
+        'comes); revoke it',
     ),
   refusedBecause: z
     .enum(TOKEN_REFUSALS)
     .optional()
     .describe(
       'with state `refused` only: `record_damaged` (see `recordDamaged`), `scope_damaged` (see `scopeDamaged`), `lifetime_too_long` ' +
-        '(issued for longer than `tokens.maxTtlSeconds` now allows) or `reserved_subject` (a subject no token may carry)',
+        '(issued for longer than `tokens.maxTtlSeconds` now allows), `reserved_subject` (a subject no token may carry) or ' +
+        '`issued_in_the_future` (issued later than the service\'s clock reads: refused until then)',
     ),
 });
 
