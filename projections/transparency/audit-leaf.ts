@@ -126,13 +126,18 @@ export const signedLeafDisagreement = async <F extends { readonly message: strin
  */
 export const scavengedAway = (leaf: LoggedLeaf, gapless: boolean): boolean => !gapless && !isOwnLeaf(leaf);
 
-/** A logged event the store no longer holds. */
-export const missingEvent = (leaf: LoggedLeaf): LeafFinding => ({
+/**
+ * A logged event the store no longer holds. `storeEnded`: the store holds no event after it, as an events.db put back
+ * from a backup older than its log leaves it, which `credence replay` names too (review 321): said beside the deletion.
+ */
+export const missingEvent = (leaf: LoggedLeaf, storeEnded = false): LeafFinding => ({
   ok: false,
   kind: 'deleted',
   position: leaf.position,
   leafIndex: leaf.leafIndex,
-  message: `logged event ${leaf.eventId} at position ${leaf.position} is missing from the store`,
+  message:
+    `logged event ${leaf.eventId} at position ${leaf.position} is missing from the store` +
+    (storeEnded ? ': events deleted from its end, or events.db restored from an older backup (README, restoring events.db, step 4)' : ''),
 });
 
 /**

@@ -28,6 +28,8 @@ export type TamperKind =
   | 'log_mismatch'
   /** The log's latest checkpoint is older than one the auditor kept, or its history no longer hashes to it. */
   | 'rolled_back'
+  /** The log's latest checkpoint and the one the auditor kept sign one tree size with other roots: the log forked. */
+  | 'inconsistent'
   /** The stored history no longer hashes to a checkpoint the log key signed earlier: rewritten, and signed again since. */
   | 'forked'
   /** A subtree hash the log file keeps (its `nodes` table, what proofs are built from) is not the hash of its leaves. */

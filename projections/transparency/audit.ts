@@ -67,6 +67,15 @@ const audit = async (args: AuditArgs): Promise<AuditReport> => {
     const opened = openCheckpoint(args.saved, args.logPublicKey);
     if (!opened.ok) return { ok: false, kind: 'bad_checkpoint', message: `the saved checkpoint: ${opened.message}` };
     saved = opened.checkpoint;
+    // Both sign one size with other roots: the log forked, `inconsistent` as every other mode of verify says it
+    // (domain/transparency/verify-consistency.ts), not a rollback (review 321).
+    if (checkpoint !== undefined && checkpoint.treeSize === saved.treeSize && !constantTimeEqual(checkpoint.rootHash, saved.rootHash)) {
+      return {
+        ok: false,
+        kind: 'inconsistent',
+        message: `the log's latest checkpoint and the saved one both sign a tree of size ${saved.treeSize}, with other roots: the log forked`,
+      };
+    }
     if ((checkpoint?.treeSize ?? 0) < saved.treeSize) {
       return {
         ok: false,
@@ -271,7 +280,7 @@ const walk = async (
   }
   const passed = passScavenged(undefined);
   if (passed !== undefined) return passed;
-  if (leaf !== undefined) return leaf.leafIndex !== all.size ? leafGap(all.size, leaf.position) : missingEvent(leaf);
+  if (leaf !== undefined) return leaf.leafIndex !== all.size ? leafGap(all.size, leaf.position) : missingEvent(leaf, true);
   if (checkpoint !== undefined) {
     if (frontier.size < signedSize) {
       return { ok: false, kind: 'log_mismatch', message: `the log holds ${log.size()} leaves but its checkpoint signs ${signedSize}` };

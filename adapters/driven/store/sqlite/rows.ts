@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { validationError } from '../../../../domain/errors.ts';
+import { duplicateNameIssue } from '../../../../domain/json-duplicate-names.ts';
 import type { JsonObject, RecordedEvent } from '../../../../domain/ports/event-store.ts';
 import { isPlainObject } from '../append-arguments.ts';
 
@@ -43,13 +44,36 @@ const recordedOf = (r: z.infer<typeof storedRow>): RecordedEvent => ({
   metadata: r.metadata,
 });
 
-/** Parses one `events` row; the failure names the column and rule (the tamper audit reports it by position). */
+/**
+ * A member named twice in one object of a data or metadata column, said as the audit's problem; undefined when none is.
+ * JSON.parse keeps the last value and SQLite's json_extract the first (the SER-010 index, schema.ts), so such a row
+ * means one thing to the events and another to the index, while its parsed event, and so its leaf hash, is unchanged.
+ * The store never writes one (JSON.stringify cannot): it was edited (review 321).
+ */
+const namedTwice = (row: unknown): string | undefined => {
+  if (!isPlainObject(row)) return undefined;
+  for (const column of ['data', 'metadata'] as const) {
+    const text = row[column];
+    const issue = typeof text === 'string' ? duplicateNameIssue(text) : undefined;
+    if (issue !== undefined) {
+      return `${column}.${issue.path} names a member its object names already (RFC 7493 2.3), which the store never writes: JSON.parse reads the last value, SQLite the first`;
+    }
+  }
+  return undefined;
+};
+
+/**
+ * Parses one `events` row, each member named once in its data and metadata (the tamper audit's read: the store's own
+ * reads do not scan for that, issue 15); the failure names the column and rule (the audit reports it by position).
+ */
 export const parseStoredRow = (row: unknown): { ok: true; event: RecordedEvent } | { ok: false; problem: string } => {
   const parsed = storedRow.safeParse(row);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     return { ok: false, problem: `${issue?.path.join('.') ?? ''} ${issue?.message ?? 'unreadable'}`.trim() };
   }
+  const twice = namedTwice(row);
+  if (twice !== undefined) return { ok: false, problem: twice };
   return { ok: true, event: recordedOf(parsed.data) };
 };
 
