@@ -29,16 +29,16 @@ describe("credence demo's summary of the fleet", () => {
   it('says no broken history when every finding is by a newer rule or follows from one, as credence replay words them', async () => {
     const line = await firstLine({ findingsByNewerRules: 6, findingsFollowingNewerRules: 4 }, 10);
     expect(line).toBe(
-      'The fleet (GET /v1/replay): 120 events, no broken history; 6 of the 10 findings are by rules newer than the stored events and 4 follow from them: see Upgrading in docs/service.md',
+      'The fleet (GET /v1/replay): 120 events, no broken history; 6 of the 10 findings are by rules newer than the stored events and 4 follow from them, left by an upgrade if an earlier version stored them, else written behind the engine (nothing in the store tells which): see Upgrading in docs/service.md',
     );
     expect(await firstLine({ findingsByNewerRules: 3 }, 3)).toBe(
-      'The fleet (GET /v1/replay): 120 events, no broken history; 3 of the 3 findings are by rules newer than the stored events: see Upgrading in docs/service.md',
+      'The fleet (GET /v1/replay): 120 events, no broken history; 3 of the 3 findings are by rules newer than the stored events, left by an upgrade if an earlier version stored them, else written behind the engine (nothing in the store tells which): see Upgrading in docs/service.md',
     );
   });
 
   it('says broken histories when some findings are neither, with the others told apart', async () => {
     expect(await firstLine({ findingsByNewerRules: 6, findingsFollowingNewerRules: 3 }, 10)).toBe(
-      'The fleet (GET /v1/replay): 120 events, BROKEN histories: see credence replay (6 of the 10 findings are by rules newer than the stored events and 3 follow from them: see Upgrading in docs/service.md)',
+      'The fleet (GET /v1/replay): 120 events, BROKEN histories: see credence replay (6 of the 10 findings are by rules newer than the stored events and 3 follow from them, left by an upgrade if an earlier version stored them, else written behind the engine (nothing in the store tells which): see Upgrading in docs/service.md)',
     );
     // A server before the counts: every finding is taken as it was.
     expect(await firstLine({}, 2)).toBe('The fleet (GET /v1/replay): 120 events, BROKEN histories: see credence replay');

@@ -58,6 +58,48 @@ interface FleetReplayView {
   };
 }
 
+/** A verdict's findings as counted (GET /v1/replay, `credence replay --json`): of `findingsTotal`, those by newer rules and those following them. */
+export interface FindingCounts {
+  readonly findingsTotal: number;
+  /** Absent from a server before the counts: every finding is then taken as it is. */
+  readonly findingsByNewerRules?: number | undefined;
+  readonly findingsFollowingNewerRules?: number | undefined;
+}
+
+/**
+ * How many of a verdict's findings are of broken histories: neither by a rule newer than the stored event nor
+ * following from one (docs/service.md, Upgrading). The one count every command words its verdict by (review 323:
+ * `credence replay` and `credence state --at` called a finding by a newer rule a broken history where `credence
+ * demo`'s summary said none); a verdict with any finding exits 1 all the same.
+ */
+export const brokenHistoryFindings = (counts: FindingCounts): number =>
+  counts.findingsTotal - (counts.findingsByNewerRules ?? 0) - (counts.findingsFollowingNewerRules ?? 0);
+
+/** The findings by rules newer than their stored events, and those that follow from them, in words; none without them. */
+export const newerRulesNote = (counts: FindingCounts): string | undefined => {
+  const newer = counts.findingsByNewerRules ?? 0;
+  const following = counts.findingsFollowingNewerRules ?? 0;
+  if (newer === 0) return undefined;
+  const followers = following > 0 ? ` and ${following} follow from them` : '';
+  // Nothing in the folder dates an event to the version that stored it (its metadata names none, and a replay
+  // checkpoint says only which machines judged it): a rule newer than some version is all replay knows (review 321).
+  return (
+    `${newer} of the ${counts.findingsTotal} findings are by rules newer than the stored events${followers}, ` +
+    'left by an upgrade if an earlier version stored them, else written behind the engine (nothing in the store tells which): see Upgrading in docs/service.md'
+  );
+};
+
+/**
+ * One entity's verdict with findings (`credence state --at`, `credence history`), counted as the fleet's: a finding
+ * carrying `ruleSince` is by a newer rule (the one entity's replay links no finding to an earlier one). A server of an
+ * earlier version answers none on these findings: each is then taken as it is.
+ */
+export const entityVerdict = (findings: readonly { readonly ruleSince?: unknown }[]): { readonly broken: boolean; readonly note?: string } => {
+  const counts = { findingsTotal: findings.length, findingsByNewerRules: findings.filter((f) => typeof f.ruleSince === 'string').length };
+  const note = newerRulesNote(counts);
+  return { broken: brokenHistoryFindings(counts) > 0, ...(note !== undefined ? { note } : {}) };
+};
+
 const print = (result: FleetReplayView, io: Io): void => {
   const v = result.verification;
   if (v.mode === 'incremental' && v.from !== undefined) {
@@ -80,12 +122,13 @@ const print = (result: FleetReplayView, io: Io): void => {
   if (result.findings.length === 0 && v.altered === undefined) io.out('verdict: every stored transition is legal');
   else if (result.findings.length === 0) io.out('verdict: every stored transition is legal, but the history was altered behind the checkpoint');
   else {
-    io.out(`verdict: ${result.brokenStreamsTotal} broken histories`);
-    const newer = result.findingsByNewerRules ?? 0;
-    const following = result.findingsFollowingNewerRules ?? 0;
-    if (newer > 0 && following > 0) {
-      io.out(`  note: ${newer} of the ${result.findingsTotal} findings are by rules newer than the stored events and ${following} follow from them: see Upgrading in docs/service.md`);
-    } else if (newer > 0) io.out(`  note: ${newer} of the ${result.findingsTotal} findings are by rules newer than the stored events: see Upgrading in docs/service.md`);
+    // Broken histories are the findings neither by a newer rule nor following from one (brokenHistoryFindings).
+    const broken = brokenHistoryFindings(result);
+    if (broken === 0) io.out('verdict: no broken history');
+    else if (broken === result.findingsTotal) io.out(`verdict: ${result.brokenStreamsTotal} broken histories`);
+    else io.out(`verdict: broken histories: ${broken} of the ${result.findingsTotal} findings`);
+    const note = newerRulesNote(result);
+    if (note !== undefined) io.out(`  note: ${note}`);
     for (const f of result.findings) io.out(printable(`  ${f.streamId} @ position ${String(f.position)} (revision ${String(f.revision)}): ${f.reason}${followsText(f.followsFrom)}`));
     const more = result.findingsTotal - result.findings.length;
     if (more > 0) io.out(`  … and ${more} more findings (credence replay --json --data DIR lists them all)`);

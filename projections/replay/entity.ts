@@ -1,8 +1,8 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { replayRefusalReason } from './refusal-reason.ts';
+import { replayRefusal } from './refusal-reason.ts';
 import { boundedReason, quotedFinding, refusalWithBrokenFacts } from './finding-reason.ts';
 import { recordedByAnotherCommand } from './command-records.ts';
-import { factClaimOf } from '../../domain/fact-claims.ts';
+import { factClaimOf, isFactClaim } from '../../domain/fact-claims.ts';
 import { keyHolderIn } from '../../domain/certified-keys.ts';
 import { parseStreamId, streamIdOf, type EntityKind } from '../../domain/streams.ts';
 import { evaluate, gatherFactsAsync, initialSnapshot, machineEvent, readStored, stateOf, viewOf, type EntitySnapshot } from '../../machines/index.ts';
@@ -68,11 +68,12 @@ export interface Finding {
   readonly revision: bigint;
   readonly type: string;
   readonly reason: string;
-  /** In the fleet verdict, a refusal by a guard: the machine rule that refused the event (the machines' `Verdict.rule`). */
+  /** A refusal by a guard: the machine rule that refused the event (the machines' `Verdict.rule`). */
   readonly rule?: string;
   /**
-   * In the fleet verdict, a refusal by a rule newer than the event may be (RULES_SINCE): the machines version that
-   * added `rule` for this event type. Carried from the refusal, not read back from `reason`'s words.
+   * A refusal by a rule newer than the event may be (RULES_SINCE): the machines version that added `rule` for this
+   * event type. Carried from the refusal, not read back from `reason`'s words; the one entity's too (review 323:
+   * `credence state --at` and `credence history` tell such a finding from a broken history by it).
    */
   readonly ruleSince?: string;
   /**
@@ -259,10 +260,10 @@ class Replays {
 
   async #judge(replay: StreamReplay, record: RecordedEvent): Promise<void> {
     const { streamId, steps, findings } = replay;
-    const refuse = (base: Omit<ReplayStep, 'accepted' | 'state'>, text: string): void => {
+    const refuse = (base: Omit<ReplayStep, 'accepted' | 'state'>, text: string, rule: { rule?: string; ruleSince?: string } = {}): void => {
       // Bounded as the fleet replay's (verifier.ts findingAt): the client reads a reason within twice this bound.
       const reason = boundedReason(text);
-      findings.push({ streamId, position: base.position, revision: base.revision, type: base.type, reason });
+      findings.push({ streamId, position: base.position, revision: base.revision, type: base.type, reason, ...rule });
       steps.push({ ...base, accepted: false, state: stateOf(replay.snapshot), reason });
     };
     const base = { position: record.position, revision: record.revision, type: record.type };
@@ -273,10 +274,16 @@ class Replays {
       if (highest !== undefined && record.revision <= highest) refuse(base, `revision ${record.revision} after revision ${highest}: the stream's order is broken`);
       else replay.highestRevision = record.revision;
     };
+    // Any claim on a store that writes none is foreign, a malformed one too: asked before the record is read, as the
+    // fleet replay asks it (verifier.ts apply; review 323: this said "malformed fact claim" where that said foreign).
+    // In the fleet replay's order of findings: a foreign claim, then the order.
+    if (this.#foreign && isFactClaim(record)) {
+      refuse(base, FOREIGN_CLAIM);
+      sequence();
+      return;
+    }
     const read = readStored(record);
     if (read.ok === 'claim') {
-      // In the fleet replay's order of findings: a foreign claim, then the order.
-      if (this.#foreign) refuse(base, FOREIGN_CLAIM);
       sequence();
       return;
     }
@@ -315,7 +322,8 @@ class Replays {
       steps.push({ ...base, ...who, accepted: true, state: stateOf(replay.snapshot), ...said, ...(brokenDependencies.length > 0 ? { brokenFacts: brokenDependencies } : {}) });
       this.views.add([{ streamId, position: record.position, view: viewOf(replay.snapshot) }]);
     } else {
-      refuse({ ...base, ...who }, refusalWithBrokenFacts(replayRefusalReason(event.type, verdict), brokenDependencies));
+      const { reason, ...rule } = replayRefusal(event.type, verdict);
+      refuse({ ...base, ...who }, refusalWithBrokenFacts(reason, brokenDependencies), rule);
     }
   }
 }

@@ -117,7 +117,7 @@ export const ruleSince = (eventType: string, rule: string | undefined): string |
  * version when the machines now judge otherwise, and record the new hash here either way. Without it a changed
  * helper would let a replay go on from snapshots its old code made (review: the bump was a step to remember).
  */
-export const MACHINES_SOURCES_CONFIRMED = 'b4771732c0fa3047be86246d31cd08aaa960d97e5fad6efa81779c4e7e33763b';
+export const MACHINES_SOURCES_CONFIRMED = 'de7748311bed345bb8bb5fd197b24ce54ee01823319bedb1993f9c33cb22f095';
 
 /**
  * A machine's config and implementations as JSON: a function by its source (as the running build holds it) with its

@@ -15,8 +15,6 @@ import { DecimalString, Finding, getEntityRoute, toWire, Verdict } from './wire.
 const KindSummary = z.object({ entities: z.number().int(), events: z.number().int(), states: z.record(z.string(), z.number().int()) });
 /** A fleet finding: with the rule that refused it, and the earlier finding it follows from (projections/replay/finding-causes.ts). */
 const FleetFinding = Finding.extend({
-  rule: z.string().optional().describe('the machine rule (guard) that refused the event, when one did'),
-  ruleSince: z.string().optional().describe('the machines version that added `rule` for this event type: the stored event may predate it'),
   followsFrom: z
     .object({ streamId: z.string(), position: DecimalString })
     .optional()

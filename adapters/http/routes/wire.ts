@@ -117,7 +117,19 @@ export const mustExist = async (context: ServiceContext, streamId: string, kind:
 };
 
 /** A replay finding: a stored event its machine refuses, and why. */
-export const Finding = z.object({ streamId: z.string(), position: DecimalString, revision: DecimalString, type: z.string(), reason: z.string() });
+/**
+ * A replay finding, of the fleet or of one entity, with the rule that refused it: `credence state --at` and `history`
+ * over a server tell a finding by a newer rule from a broken history by `ruleSince` (review 323), as on a data folder.
+ */
+export const Finding = z.object({
+  streamId: z.string(),
+  position: DecimalString,
+  revision: DecimalString,
+  type: z.string(),
+  reason: z.string(),
+  rule: z.string().optional().describe('the machine rule (guard) that refused the event, when one did'),
+  ruleSince: z.string().optional().describe('the machines version that added `rule` for this event type: the stored event may predate it'),
+});
 export const Verdict = z.union([z.object({ ok: z.literal(true) }), z.object({ ok: z.literal(false), findings: z.array(Finding) })]);
 
 /** How long a read waits for the live read models to reach the head it saw (read-your-writes), at most. */

@@ -1,27 +1,18 @@
 import type { FleetReplayJson } from '../../../adapters/client/answers.ts';
 import { clientOf, type ServerTarget } from '../options.ts';
 import { printable } from '../../printable.ts';
+import { brokenHistoryFindings, newerRulesNote } from '../replay.ts';
 
 /**
- * The findings by rules newer than their stored events, and those that follow from them, in `credence replay`'s words
- * (bin/commands/replay.ts): since an upgrade they are found at every run, and docs/service.md (Upgrading) shows them
- * apart, not as broken histories (review 259: this summary called them all broken).
+ * The verdict in a few words: broken histories only where some finding is neither by a newer rule nor follows from one,
+ * counted and worded as `credence replay` does (review 259: this summary called them all broken; review 323: one
+ * count and one note for both).
  */
-const newerRulesNote = (verdict: FleetReplayJson): string | undefined => {
-  const newer = verdict.findingsByNewerRules ?? 0;
-  const following = verdict.findingsFollowingNewerRules ?? 0;
-  if (newer === 0) return undefined;
-  const followers = following > 0 ? ` and ${following} follow from them` : '';
-  return `${newer} of the ${verdict.findingsTotal} findings are by rules newer than the stored events${followers}: see Upgrading in docs/service.md`;
-};
-
-/** The verdict in a few words: broken histories only where some finding is neither by a newer rule nor follows from one. */
 const verdictText = (verdict: FleetReplayJson): string => {
   if (verdict.ok) return 'every stored transition legal';
   const note = newerRulesNote(verdict);
   if (note === undefined) return 'BROKEN histories: see credence replay';
-  const broken = verdict.findingsTotal - (verdict.findingsByNewerRules ?? 0) - (verdict.findingsFollowingNewerRules ?? 0);
-  return broken > 0 ? `BROKEN histories: see credence replay (${note})` : `no broken history; ${note}`;
+  return brokenHistoryFindings(verdict) > 0 ? `BROKEN histories: see credence replay (${note})` : `no broken history; ${note}`;
 };
 
 /**
