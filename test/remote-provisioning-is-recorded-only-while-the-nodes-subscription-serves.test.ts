@@ -41,9 +41,10 @@ describe('remote provisioning is recorded only while the node\'s subscription se
         return http.post(path, body);
       },
     };
+    // The device, told a refusal it cannot tell from one made up on the path, keeps its key (review 319).
     await expect(
       provisionOverHttp(transport, sim.device, { credentialId: 'zz-p-svc', kind: 'ed25519', enrolmentFunction: sim.state.pinned.enrolmentFunction }),
-    ).rejects.toMatchObject({ problem: expect.objectContaining({ status: 409, attempted: 'CredentialProvisioned', rule: 'subscriptionServes' }) });
+    ).rejects.toMatchObject({ cause: { problem: expect.objectContaining({ status: 409, attempted: 'CredentialProvisioned', rule: 'subscriptionServes' }) } });
     expect(before).toBeDefined();
     expect(ownStreams(await world.streamsWrittenSince(before!))).toEqual([]);
     expect((await world.service.service.context.credence.engine.entity('credential', 'zz-p-svc')).events).toEqual([]);

@@ -26,12 +26,12 @@ const RECORDED = 'provisioning.recorded';
 const RECEIPT = 'provisioning.receipt';
 
 /**
- * The receipt was sent (or its sending attempted) and the server did not refuse it, yet no answer that the credential
- * is recorded for this key arrived: a 5xx, a gateway's error (whatever its status), a 408 or 429, a timeout, a
- * connection lost, a 2xx that fails a local check, or `unknown_session` (a copy of the receipt may have ended the run,
- * recorded: `sessionUnknownAt`). Whether the server recorded the credential is not known, so
- * the new key is kept (`handle`), not in `device.credentials`; whoever named it before the receipt (`beforeReceipt`)
- * settles it later by its fingerprint.
+ * The receipt was sent (or its sending attempted) and no answer that the credential is recorded for this key arrived:
+ * a 5xx, a gateway's error (whatever its status), a 408 or 429, a timeout, a connection lost, a 2xx that fails a local
+ * check, `unknown_session` (a copy of the receipt may have ended the run, recorded: `sessionUnknownAt`), or a refusal
+ * of Credence's own type, to the receipt and to the same receipt sent again (unsigned, it may have been made up on the
+ * path: review 319). Whether the server recorded the credential is not known, so the new key is kept (`handle`), not in
+ * `device.credentials`; whoever named it before the receipt (`beforeReceipt`) settles it later by its fingerprint.
  */
 export class ReceiptOutcomeUnknown extends Error {
   constructor(readonly credentialId: string, readonly handle: NodeProvisioningResult['handle'], override readonly cause: unknown) {
@@ -43,14 +43,16 @@ export class ReceiptOutcomeUnknown extends Error {
 /**
  * Remote provisioning (seed 003 clause 11.2.1) from the device's side, across a connection: the same node client
  * as in process, each message posted to the Enrolment Function's route. The device keeps the new credential only
- * once the server answers that it recorded it. A refusal or failure before the receipt is sent, or the server's
- * refusal of the receipt (a 4xx problem answer of Credence's own types but 408 and 429: `refusedForGood`), destroys
- * what the run made, but `unknown_session`, which says only that the run is over (review 238: a copy of the receipt
- * that got in first had it recorded, and the key was destroyed). Any other failure once the receipt is sent (a 5xx, a gateway's or proxy's error of any status, a
- * 408 or 429, a timeout, a connection lost, a 2xx answer that fails a local check such as `credential_mismatch` or
- * the certificate's proof) leaves the outcome unknown: the key is kept and the run fails with `ReceiptOutcomeUnknown`
- * (found in review: the key was destroyed while the server might hold the credential bound to it; review 64: so was
- * it on a gateway's 408, 429 or HTML 4xx page). The caller, which named the key in `beforeReceipt`, settles it by the
+ * once the server answers that it recorded it. A refusal or failure before the receipt is sent destroys what the run
+ * made. Once it is sent, nothing the device can be answered proves that nothing was recorded: a 5xx, a gateway's or
+ * proxy's error of any status, a 408 or 429, a timeout, a connection lost, a 2xx answer that fails a local check such
+ * as `credential_mismatch` or the certificate's proof, `unknown_session` (review 238: a copy of the receipt that got in
+ * first had it recorded), and a refusal of Credence's own type too (review 319: refusals are not signed, so one can be
+ * made up on the path once the receipt reached the server). Such a refusal is answered by sending the same receipt
+ * once more, which the server answers, for a run it recorded, with the same provisioning.recorded, checked as the
+ * first; the outcome otherwise is unknown: the key is kept and the run fails with `ReceiptOutcomeUnknown` (found in
+ * review: the key was destroyed while the server might hold the credential bound to it; review 64: so was it on a
+ * gateway's 408, 429 or HTML 4xx page). The caller, which named the key in `beforeReceipt`, settles it by the
  * fingerprint the server holds.
  */
 export const provisionOverHttp = async (
@@ -66,25 +68,41 @@ export const provisionOverHttp = async (
   try {
     const auth = await session.acceptChallenge(await transport.post(DEVICE_PATHS.enrolmentStep('hello'), session.hello));
     const delivered = await session.acceptDelivery(await transport.post(DEVICE_PATHS.enrolmentStep('auth'), auth));
-    result = delivered.result;
-    await request.beforeReceipt?.(result);
+    const made = delivered.result;
+    result = made;
+    await request.beforeReceipt?.(made);
     sent = true;
-    const recorded = parseMessage(ProvisioningRecorded, await transport.post(DEVICE_PATHS.enrolmentStep('receipt'), delivered.receipt), RECORDED);
-    if (recorded.credentialId !== request.credentialId || recorded.fingerprint !== result.credential.fingerprint) {
-      throw protocolFailure(RECORDED, 'credential_mismatch', 'the server recorded another credential');
+    const receiptAnswer = async (): Promise<{ recorded: ProvisioningRecorded; credential: NodeProvisioningResult['credential'] }> => {
+      const recorded = parseMessage(ProvisioningRecorded, await transport.post(DEVICE_PATHS.enrolmentStep('receipt'), delivered.receipt), RECORDED);
+      if (recorded.credentialId !== request.credentialId || recorded.fingerprint !== made.credential.fingerprint) {
+        throw protocolFailure(RECORDED, 'credential_mismatch', 'the server recorded another credential');
+      }
+      // The certificate comes with the answer that the credential is recorded, not with the delivery, under the
+      // Enrolment Function's proof (the answer is not signed).
+      return { recorded, credential: await session.acceptCertificate(recorded.certificate, recorded.certificateProof) };
+    };
+    let answered: Awaited<ReturnType<typeof receiptAnswer>>;
+    try {
+      answered = await receiptAnswer();
+    } catch (error) {
+      // A refusal is not signed: one made up on the path may hide a receipt the server recorded (review 319). The same
+      // receipt once more gets a recorded run's answer again within its timeout (answered-runs.ts), checked as the first.
+      if (!refusedForGood(error) || sessionUnknownAt(error, RECEIPT)) throw error;
+      answered = await receiptAnswer().catch(() => Promise.reject(error));
     }
-    // The certificate comes with the answer that the credential is recorded, not with the delivery, under the
-    // Enrolment Function's proof (the answer is not signed).
-    result = { ...result, credential: await session.acceptCertificate(recorded.certificate, recorded.certificateProof) };
+    const { recorded } = answered;
+    result = { ...made, credential: answered.credential };
     device.credentials.set(request.credentialId, { handle: result.handle, descriptor: result.credential });
     if (result.serviceParameters.cseId !== undefined) device.cseId = result.serviceParameters.cseId;
     return { result, recorded };
   } catch (error) {
     await session.abort();
     if (result === undefined) throw error;
-    // A mismatched credential too: the server may have recorded this key's credential and answered wrongly, and the
-    // caller's settling compares fingerprints, so a credential recorded for another key is destroyed, never adopted.
-    if (sent && (!refusedForGood(error) || sessionUnknownAt(error, RECEIPT))) throw new ReceiptOutcomeUnknown(request.credentialId, result.handle, error);
+    // Once the receipt is sent no answer proves that nothing was recorded, a refusal of Credence's own type included
+    // (review 319: not signed, it can be made up on the path after the server recorded the receipt). A mismatched
+    // credential too: the server may have recorded this key's credential and answered wrongly, and the caller's
+    // settling compares fingerprints, so a credential recorded for another key is destroyed, never adopted.
+    if (sent) throw new ReceiptOutcomeUnknown(request.credentialId, result.handle, error);
     await destroyQuietly(device.se, result.handle);
     throw error;
   }

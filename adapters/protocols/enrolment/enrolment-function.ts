@@ -39,7 +39,8 @@ import { SessionTable, type Claim } from '../shared/session-table.ts';
 import { keptHello, type Opening, type RunContext, type Session } from './enrolment-runs.ts';
 import { checkRecordedCertificate, verifyManufacturerChain } from './manufacturer-certificate.ts';
 import { MessagesInTurn } from './messages-in-turn.ts';
-import { acceptNodeKey, deliverPsk, proofOfPossessionRefusal } from './new-credential.ts';
+import { acceptNodeKey, assertNoNodeKey, deliverPsk, proofOfPossessionRefusal } from './new-credential.ts';
+import { admitAuthenticatedRun } from './admit-authenticated-run.ts';
 import { assertBootstrapStillUsable } from './bootstrap-still-usable.ts';
 import { admitReceipt, completeRun, RECEIPT } from './enrolment-receipt.ts';
 import type { BootstrapCredential, EnrolmentFunctionOptions } from './enrolment-options.ts';
@@ -311,13 +312,18 @@ export class EnrolmentFunction {
       if (possession !== undefined) return failedProof(session, possession, rewind);
       // Revoked since the hello, say: the proof verified, so only the holder is told (bootstrap-still-usable.ts).
       await assertBootstrapStillUsable(AUTH, this.#o.resolveBootstrap, session.hello, now);
-      await rememberAuthenticatedRun(AUTH, this.#replay, { claimant: session.hello.nodeId, nonce: session.hello.nodeNonce, transcriptHash: toHex(th) }, now, {
-        random: this.#o.random,
-        runsPerClaimant: this.#o.runsPerInitiator,
-      });
-      session.authenticated = true;
-      await this.#o.admitAuthenticatedRun?.({ sessionId: session.id, hello: session.hello, context: session.context });
+      // Every refusal that makes no key comes before the run is remembered (its nonce, its transcript, one of the
+      // node's runs of the replay window): such a run ends having written nothing, as the Registrar's
+      // `lifetime_exhausted` does (review 319: refused after, 32 `in_flight` retries in an hour left even a free id
+      // refused `too_many_runs`). A `too_many_runs` at the end ends the run too, and its cleanup (`runEnded`) releases
+      // what the admission claimed (an earlier run of the node's own for the id, which the admission ended, stays so).
       const { hello, challenge } = session;
+      const remember = () =>
+        rememberAuthenticatedRun(AUTH, this.#replay, { claimant: hello.nodeId, nonce: hello.nodeNonce, transcriptHash: toHex(th) }, now, {
+          random: this.#o.random,
+          runsPerClaimant: this.#o.runsPerInitiator,
+        });
+      await admitAuthenticatedRun(this.#o.admitAuthenticatedRun, { sessionId: session.id, hello, context: session.context }, remember);
       // Only now that the node has proved its bootstrap key: they say which CSE and subscription it serves.
       const serviceParameters: ServiceParameters = (await this.#o.serviceParameters?.(hello.nodeId)) ?? {};
       session.serviceParameters = serviceParameters;
@@ -328,19 +334,24 @@ export class EnrolmentFunction {
         throw protocolFailure(AUTH, 'lifetime_exhausted', `the M2M service subscription of node ${hello.nodeId} ends at ${subscriptionEndsAt}: no credential lifetime left (seed 003 11.2.1)`);
       }
       const common = { validity, owner: { kind: 'node' as const, id: hello.nodeId } };
-      let credential: CredentialDescriptor;
-      let wrappedKey: string | undefined;
-      if (hello.credentialKind === 'psk256') ({ credential, wrappedKey } = await deliverPsk(se, session, auth, th, common));
+      let nodeKey: CredentialDescriptor | undefined;
+      if (hello.credentialKind === 'psk256') assertNoNodeKey(auth);
       else {
         const predecessorId = session.context['predecessorId'];
         const predecessorFingerprint = predecessorId === undefined ? undefined : await this.#o.predecessorFingerprint?.(predecessorId);
-        credential = acceptNodeKey(session, auth, th, common, { certificates: this.#o.certificates, random: this.#o.random, serviceParameters }, predecessorFingerprint);
+        nodeKey = acceptNodeKey(session, auth, th, common, { certificates: this.#o.certificates, random: this.#o.random, serviceParameters }, predecessorFingerprint);
         // SER-010: a key certified for any credential before (a clone's) is refused here, before its certificate is
         // signed at the receipt, as the credential machine would refuse its record (keyNeverCertified).
-        if ((await this.#o.keyCertified?.(credential.fingerprint)) === true) {
+        if ((await this.#o.keyCertified?.(nodeKey.fingerprint)) === true) {
           throw protocolFailure(AUTH, 'credential_mismatch', 'the new credential carries a key already certified; a new key is needed');
         }
       }
+      await remember();
+      session.authenticated = true;
+      let credential: CredentialDescriptor;
+      let wrappedKey: string | undefined;
+      if (nodeKey !== undefined) credential = nodeKey;
+      else ({ credential, wrappedKey } = await deliverPsk(se, session, auth, th, common));
       session.credential = credential;
       const unsigned = {
         type: 'provisioning.delivery' as const,

@@ -58,7 +58,9 @@ export interface EnrolmentFunctionOptions {
    * The caller's own refusals of a run (an id already taken, say), asked once the node's auth proof has verified and
    * before any key is made or delivered for it; a throw ends the run. Not asked at the hello: a refusal there would
    * tell an unauthenticated sender what it checked, and cost a read per hello. `sessionId` names the run to `runEnded`.
-   * The hello comes as its run keeps it, without its manufacturer chain (`KeptHello`).
+   * The hello comes as its run keeps it, without its manufacturer chain (`KeptHello`). Asked before the run is
+   * remembered: a refusal writes nothing to the replay cache and takes none of the node's runs (`runsPerInitiator`),
+   * but a credential id in use (issue `credentialId`, rule `unused`), which takes one (admit-authenticated-run.ts).
    */
   readonly admitAuthenticatedRun?: (run: { readonly sessionId: string; readonly hello: KeptHello; readonly context: RunContext }) => Promise<void>;
   /**

@@ -39,6 +39,16 @@ export const proofOfPossessionRefusal = (kind: CredentialDescriptor['kind'], aut
 };
 
 /**
+ * A PSK run's auth carries no node key (no key, proof of possession or CSR): asked before the run is remembered, as
+ * every refusal that makes no key is (EnrolmentFunction.acceptAuth, review 319), and again by `deliverPsk`.
+ */
+export const assertNoNodeKey = (auth: ProvisioningAuth): void => {
+  if (auth.credentialPublicKey !== undefined || auth.proofOfPossession !== undefined || auth.csr !== undefined) {
+    throw protocolFailure(AUTH, 'unsupported', PSK_NEEDS_NO_KEY);
+  }
+};
+
+/**
  * psk256: a new PSK made in the Secure Environment and wrapped for the node under a key agreed from the run's
  * ephemerals (`th`, the transcript hash so far). Until the receipt confirms the delivery the infrastructure's copy
  * is a session key on `run` (a run that times out or dies with the process leaves no stored copy); the run's
@@ -51,9 +61,7 @@ export const deliverPsk = async (
   th: Uint8Array,
   common: Common,
 ): Promise<{ readonly credential: CredentialDescriptor; readonly wrappedKey: string }> => {
-  if (auth.credentialPublicKey !== undefined || auth.proofOfPossession !== undefined || auth.csr !== undefined) {
-    throw protocolFailure(AUTH, 'unsupported', PSK_NEEDS_NO_KEY);
-  }
+  assertNoNodeKey(auth);
   // The key-encryption key first: a refused agreement (a low-order point) must leave no PSK made for the run.
   const kek = await deliveryKey(se, run.ephemeral as KeyHandle, fromBase64url(run.hello.ephemeral?.publicKey ?? ''), th, AUTH);
   let temporary: KeyHandle | undefined;

@@ -6,7 +6,7 @@ import type { SimulatedDevice } from './simulator.ts';
 import { stateFile } from './state.ts';
 
 /**
- * What `device provision` says once its receipt was sent and no answer saying the server refused it came back, as
+ * What `device provision` says once its receipt was sent and no answer saying the server recorded it came back, as
  * `device associate` says a finish's unknown outcome (finish-outcome.ts): the error keeps its kind, and says whose
  * outcome is unknown, why, and what the device does next. Review 252: a server's 500 to the receipt (its disk full)
  * was `refused (validation): invalid device folder: …`, a fault of the folder, which was fine. A server's answer keeps
@@ -26,7 +26,7 @@ export const receiptOutcomeUnknown = (sim: SimulatedDevice, error: ReceiptOutcom
     problemHint: (status) =>
       `${status >= 500
         ? `the server failed (${status}) answering the receipt of credential ${credentialId}`
-        : `the answer to the receipt of credential ${credentialId} (${status}) is no refusal of the server's own`}: ${unknown}; ${next}`,
+        : `the answer to the receipt of credential ${credentialId} (${status}) does not show that nothing was recorded (a refusal is not signed: one may come from the path, review 319)`}: ${unknown}; ${next}`,
     notWhole,
     otherwise: (other) => {
       if (isCredenceError(other)) return new CredenceError({ ...other.problem, message: `${other.message}; ${notWhole}` });
