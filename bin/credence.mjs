@@ -11,10 +11,18 @@ globalThis[Symbol.for('credence.launchParent')] = process.ppid;
  * `pin-source=env:NAME` of a URI in CREDENCE_SECURE_ENVIRONMENT or on the command line (a --config file's is not read
  * here: use pin-source=file: there).
  */
+const PIN_SOURCE_ENV = /pin-source=env:([A-Za-z_][A-Za-z0-9_]{0,127})/g;
+/**
+ * Each `pin-source=` value percent-decoded, as the URI parser reads it (uri.ts), escape by escape so that an invalid
+ * one elsewhere hides nothing (review 324: `env%3AOPERATOR_PIN` logged in with OPERATOR_PIN, which a match on the text
+ * as written missed). Decoding more than the parser would only withholds a variable more, which costs nothing.
+ */
+const decodedPinSources = (text) =>
+  text.replace(/(pin-source=)([^&;?#\s]*)/g, (_, attribute, value) => attribute + value.replace(/%([0-9a-f]{2})/gi, (_, hex) => String.fromCharCode(parseInt(hex, 16))));
 const pinVariables = (env, argv) => {
   const names = new Set(['CREDENCE_PKCS11_PIN']);
   for (const text of [env.CREDENCE_SECURE_ENVIRONMENT ?? '', ...argv]) {
-    for (const match of text.matchAll(/pin-source=env:([A-Za-z_][A-Za-z0-9_]{0,127})/g)) names.add(match[1]);
+    for (const form of [text, decodedPinSources(text)]) for (const match of form.matchAll(PIN_SOURCE_ENV)) names.add(match[1]);
   }
   return [...names].filter((name) => env[name] !== undefined);
 };

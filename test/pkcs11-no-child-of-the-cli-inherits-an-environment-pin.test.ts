@@ -3,6 +3,10 @@
  * through tsx, whose loader thread copies process.env when register() starts it and spawns an esbuild child that lives
  * as long as the CLI: its /proc/<pid>/environ held CREDENCE_PKCS11_PIN. Now the PIN variables are out of the
  * environment while the loader starts; the service still logs in with them (read in-process, then deleted).
+ * Review 324 finding 1: the launcher matched `pin-source=env:NAME` as written, the URI parser after percent-decoding,
+ * so `env%3AOPERATOR_PIN` served with OPERATOR_PIN left in the esbuild child's environment. Now the launcher decodes
+ * before matching, and the parser refuses an escape inside the name (`env:OPER%41TOR_PIN`), so no spelling the parser
+ * takes is one the launcher misses.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -39,10 +43,11 @@ describe.skipIf(softHsmMissing !== undefined || process.platform !== 'linux')('t
   const token = hsm.token('cli');
   let run = 0;
 
-  it.each([
-    ['CREDENCE_PKCS11_PIN', ''],
-    ['OPERATOR_PIN', '&pin-source=env:OPERATOR_PIN'],
-  ])('in %s: serves with the token, and no child process it started has the PIN in its environment', async (variable, pinSource) => {
+  /**
+   * `credence serve` with the PIN in `variable` and `pinSource` in CREDENCE_SECURE_ENVIRONMENT: whether it came to
+   * listen, what it printed, and the processes below it (while it listened) that had the PIN in their environment.
+   */
+  const serve = async (variable: string, pinSource: string) => {
     const env = {
       ...process.env,
       // No transform cache: the esbuild child is then sure to be started, as on a first run.
@@ -60,14 +65,34 @@ describe.skipIf(softHsmMissing !== undefined || process.platform !== 'linux')('t
         new Promise<boolean>((resolve) => cli.stdout.on('data', () => out.includes('listening on') && resolve(true))),
         ended.then(() => false),
       ]);
-      expect(listening, out).toBe(true);
-      const children = descendants(cli.pid!);
-      expect(children.length).toBeGreaterThan(0);
-      for (const child of children) expect(environOf(child).includes(token.pin), `process ${child}`).toBe(false);
-      expect(out).not.toContain(token.pin);
+      const children = listening ? descendants(cli.pid!) : [];
+      const withPin = children.filter((child) => environOf(child).includes(token.pin));
+      return { listening, out, children, withPin };
     } finally {
       cli.kill('SIGTERM');
       await ended;
     }
+  };
+
+  it.each([
+    ['CREDENCE_PKCS11_PIN', ''],
+    ['OPERATOR_PIN', '&pin-source=env:OPERATOR_PIN'],
+    // The `env:` prefix percent-encoded (as encodeURIComponent('env:OPERATOR_PIN') writes it): the parser takes it.
+    ['OPERATOR_PIN', '&pin-source=env%3AOPERATOR_PIN'],
+  ])('in %s (%s): serves with the token, and no child process it started has the PIN in its environment', async (variable, pinSource) => {
+    const { listening, out, children, withPin } = await serve(variable, pinSource);
+    expect(listening, out).toBe(true);
+    expect(children.length).toBeGreaterThan(0);
+    expect(withPin, 'processes with the PIN in their environment').toEqual([]);
+    expect(out).not.toContain(token.pin);
+  }, 90_000);
+
+  // The rule (percent_escaped_name) is checked on the parser: test/pkcs11-uri-refuses-a-percent-escape-in-a-pin-source-env-name.test.ts.
+  it('a percent-escape inside the env: name (env:OPER%41TOR_PIN) is refused naming pin-source and why, instead of serving', async () => {
+    const { listening, out, withPin } = await serve('OPERATOR_PIN', '&pin-source=env:OPER%41TOR_PIN');
+    expect(withPin, 'processes with the PIN in their environment').toEqual([]);
+    expect(listening, out).toBe(false);
+    expect(out).toContain('pin-source: the env: name must be written as it is, without percent-escapes');
+    expect(out).not.toContain(token.pin);
   }, 90_000);
 });

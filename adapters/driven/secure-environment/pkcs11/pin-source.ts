@@ -35,7 +35,28 @@ const checked = (value: string | undefined, from: string, removed = false): stri
   if (/[\p{Cc}\uFEFF]/u.test(value)) {
     throw pkcs11Problem('pin-source', 'pin_characters', `the PIN in ${from} holds a line break, a control character or a byte-order mark past its one final line ending: write the PIN alone, on one line`);
   }
+  // U+FFFD is what Node makes of bytes in the environment that are not UTF-8: C_Login would get a PIN nobody wrote and
+  // spend one of the token's attempts on it (review 324).
+  if (value.includes('\uFFFD')) throw notUtf8(from);
   return value;
+};
+
+const notUtf8 = (from: string) =>
+  pkcs11Problem('pin-source', 'pin_characters', `the PIN in ${from} is not valid UTF-8 (or holds U+FFFD, the mark of bytes that were not): write the PIN in UTF-8`);
+
+/**
+ * Strict: bytes that are not UTF-8 are refused, never replaced by U+FFFD (review 324: the lossy read sent C_Login a PIN
+ * the operator never wrote). A leading byte-order mark is kept, for `checked` to refuse as before, not dropped unseen.
+ */
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const decoded = (bytes: Buffer, from: string): string => {
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    throw notUtf8(from);
+  } finally {
+    bytes.fill(0);
+  }
 };
 
 /**
@@ -61,7 +82,7 @@ const readPinFile = (path: string, from: string): { value: string; version: stri
     assertOwnedByProcess(path, { uid: Number(stat.uid) }, 'pin-source', 'PKCS#11 Secure Environment');
     if (openToGroupOrOthers(Number(stat.mode))) throw pkcs11Problem('pin-source', 'pin_file', `${from} must not be readable by group or others (chmod 600)`);
     if (stat.size > MAX_PIN_FILE_BYTES) throw pkcs11Problem('pin-source', 'pin_length', `${from} holds ${stat.size} bytes, more than a PIN of at most ${MAX_PIN_CHARS} characters`);
-    const value = checked(trimmed(readFileSync(fd, 'utf8')), from);
+    const value = checked(trimmed(decoded(readFileSync(fd), from)), from);
     // Any rewrite, replacement or touch of the file changes one of these (a new inode, size, mtime or ctime).
     return { value, version: `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}` };
   } finally {

@@ -88,6 +88,24 @@ const PIN_VALUE = /(^|[^a-z0-9_-])pin-value\s*=/i;
 const escapesDecoded = (text: string): string => text.replace(/%([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 const namesPinValue = (uri: string): boolean => PIN_VALUE.test(uri) || PIN_VALUE.test(escapesDecoded(uri));
 
+/**
+ * An `env:` name written with a percent-escape (`env:OPER%41TOR_PIN`) is refused (review 324): a name never needs one
+ * (letters, digits and _), and bin/credence.mjs, which withholds the PIN variables from tsx's esbuild child, must find
+ * the very name this parser takes. The `env:` prefix may be escaped (`env%3ANAME`, as encodeURIComponent writes it);
+ * the name is what follows the first `:` or `%3A` (neither can come earlier in a value that decodes to `env:`).
+ */
+const refuseEscapedEnvName = (name: string, written: string, value: string): void => {
+  if (name !== 'pin-source' || !value.startsWith('env:')) return;
+  const colon = /:|%3a/i.exec(written);
+  if (colon !== null && written.slice(colon.index + colon[0].length).includes('%')) {
+    throw uriProblem(
+      'pin-source',
+      'percent_escaped_name',
+      'the env: name must be written as it is, without percent-escapes (a name is letters, digits and _, and never needs one)',
+    );
+  }
+};
+
 const attributes = (part: string, separator: string, where: string): Record<string, string> => {
   const out: Record<string, string> = {};
   if (part === '') return out;
@@ -97,11 +115,13 @@ const attributes = (part: string, separator: string, where: string): Record<stri
     if (REFUSED[name] !== undefined) throw uriProblem(name, 'refused_attribute', REFUSED[name]);
     if (at < 0) throw uriProblem(shownName(name) || where, 'attribute', `${where} attribute "${shownName(name)}" has no value`);
     if (Object.hasOwn(out, name)) throw uriProblem(shownName(name), 'unique_attribute', 'appears twice (RFC 7512 §2.3)');
+    const written = pair.slice(at + 1);
     try {
-      out[name] = decodeURIComponent(pair.slice(at + 1));
+      out[name] = decodeURIComponent(written);
     } catch {
       throw uriProblem(shownName(name), 'percent_encoding', 'is not valid percent-encoding (RFC 7512 §2.3)');
     }
+    refuseEscapedEnvName(name, written, out[name]);
   }
   return out;
 };
