@@ -31,7 +31,8 @@ const startLosingItsPort = async (settings: ServiceConfigInput): Promise<{ data:
     thief = createServer();
     await new Promise<void>((resolve) => thief!.listen(port, '127.0.0.1', resolve));
   };
-  const config = serviceConfig({ host: '127.0.0.1', port, logLevel: 'silent', durability: 'normal', ...settings, data });
+  // Durability is the embedded store's only: refused beside an external one (review 324 item 4).
+  const config = serviceConfig({ host: '127.0.0.1', port, logLevel: 'silent', ...(settings.store === undefined ? { durability: 'normal' as const } : {}), ...settings, data });
   const error = await startService(config, { routes: [takePort] }).then(
     async (service) => {
       await service.close();

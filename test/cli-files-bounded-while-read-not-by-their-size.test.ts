@@ -18,16 +18,24 @@ describe('files named on the command line are bounded while read, not by their r
     expect(() => readCertificates('--certificate', '/dev/zero')).toThrow('--certificate: /dev/zero is larger than 65536 bytes');
   });
 
-  it('a configuration file that never ends is refused at the bound, naming the file and the rule', () => {
-    const error = (() => {
+  // Review 324 item 1: the configuration file is a trusted file, so a device (/dev/zero, which anyone may write) is
+  // refused as no regular file before a byte is read; a file over the bound is still refused naming max_bytes.
+  it('a configuration file that never ends is refused before it is read, and one over the bound at the bound, naming the file and the rule', () => {
+    const problemOf = (file: string): string => {
       try {
-        return loadServiceConfig({ file: '/dev/zero' });
+        loadServiceConfig({ file });
       } catch (e) {
-        return e;
+        expect(isCredenceError(e, 'validation')).toBe(true);
+        return JSON.stringify((e as { problem: unknown }).problem);
       }
-    })();
-    expect(isCredenceError(error, 'validation')).toBe(true);
-    expect(JSON.stringify((error as { problem: unknown }).problem)).toContain('"rule":"max_bytes"');
+      throw new Error('accepted');
+    };
+    expect(problemOf('/dev/zero')).toContain('"path":"file /dev/zero","rule":"trusted_file","message":"/dev/zero is not a regular file: name the file itself"');
+    const dir = mkdtempSync(join(tmpdir(), 'credence-bounded-config-'));
+    dirs.push(dir);
+    const file = join(dir, 'credence.json');
+    writeFileSync(file, `{"port": 8123${' '.repeat(64 * 1024)}}`);
+    expect(problemOf(file)).toContain('"rule":"max_bytes"');
   });
 
   it('a configuration file within the bound is still read, and one that is missing says it cannot be read', () => {

@@ -1,7 +1,8 @@
+import { statSync } from 'node:fs';
 import { isCredenceError, validationError } from '../../domain/errors.ts';
 import { duplicateNameIssue } from '../../domain/json-duplicate-names.ts';
 import { assertJsonWithin } from '../../domain/json-limits.ts';
-import { readTextFile } from '../runtime/bounded-files.ts';
+import { readTrustedTextFile } from '../runtime/bounded-files.ts';
 
 const MAX_CONFIG_FILE_BYTES = 64 * 1024;
 
@@ -27,13 +28,36 @@ const whyUnreadable = (message: string): string => {
   return REASONS[code] === undefined ? code : `${REASONS[code]} (${code})`;
 };
 
+const isFolder = (file: string): boolean => {
+  try {
+    return statSync(file, { throwIfNoEntry: false })?.isDirectory() === true;
+  } catch {
+    return false; // the reader says why (EACCES, ELOOP, …)
+  }
+};
+
+/** Why the trusted-file reader refused `file`: the file's own problem (`readable`), or the rule it breaks (`trusted_file`). */
+const refusalOf = (file: string, message: string): { rule: string; message: string } =>
+  message.startsWith(`cannot read ${file}: `) || message.startsWith(`${file}: invalid_utf8: `)
+    ? { rule: 'readable', message: `cannot be read: ${whyUnreadable(message)}` }
+    : { rule: 'trusted_file', message };
+
+/**
+ * The configuration file decides what the service trusts (review 324 item 1: whoever may write it drops `signing`,
+ * or points the PKCS#11 module-path at a library of theirs), so it is read as every such file is (trusted-file.ts):
+ * a regular file, it and the folders above it this account's or root's and not writable by group or others, read
+ * through the descriptor that was checked and bounded while read.
+ */
 export const readConfigFile = (file: string): unknown => {
   const where = `file ${file}`;
-  // Bounded while read: a FIFO or a device (/dev/zero) has no size to check beforehand.
-  const read = readTextFile(file, MAX_CONFIG_FILE_BYTES);
+  // Said as before (review 298 item 4), ahead of the trusted-file rule's "name the file itself".
+  if (isFolder(file)) {
+    throw validationError([{ path: where, rule: 'readable', message: `cannot be read: ${REASONS['EISDIR']} (EISDIR)` }], 'service configuration');
+  }
+  const read = readTrustedTextFile(file, MAX_CONFIG_FILE_BYTES);
   if (!read.ok) {
     throw validationError(
-      [read.tooLarge === true ? { path: where, rule: 'max_bytes', message: `larger than ${MAX_CONFIG_FILE_BYTES} bytes` } : { path: where, rule: 'readable', message: `cannot be read: ${whyUnreadable(read.message)}` }],
+      [read.tooLarge === true ? { path: where, rule: 'max_bytes', message: `larger than ${MAX_CONFIG_FILE_BYTES} bytes` } : { path: where, ...refusalOf(file, read.message) }],
       'service configuration',
     );
   }

@@ -68,7 +68,8 @@ export const ServiceConfig = z.strictObject({
       } catch (error) {
         const issues = error instanceof Error && 'problem' in error ? ((error as { problem: { issues?: FieldIssue[] } }).problem.issues ?? []) : [];
         if (issues.length === 0) context.addIssue({ code: 'custom', message: "must be 'embedded' or a pkcs11: URI" });
-        for (const issue of issues) context.addIssue({ code: 'custom', message: `PKCS#11 URI ${issue.path}: ${issue.message}` });
+        // The parser's own rule (refused_attribute, fragment, scheme, …), not `custom` (review 324 item 2).
+        for (const issue of issues) context.addIssue({ code: 'custom', params: { rule: issue.rule }, message: `PKCS#11 URI ${issue.path}: ${issue.message}` });
       }
     })
     .optional(),
@@ -129,7 +130,18 @@ export const ServiceConfig = z.strictObject({
   }
   // Review 298 item 2: checked here, not first when the store opens (exit 1, naming neither setting's source).
   const location = config.durability === undefined || config.store === undefined ? undefined : StoreConnectionString.safeParse(config.store).data;
-  const said = location === undefined || location.kind === 'eventstoredb' ? undefined : location.durability;
+  // Review 324 item 4: only the embedded store in a folder syncs to disk; beside an EventStoreDB store (the server's
+  // own durability) or an in-memory one the setting did nothing, accepted without a word.
+  if (location !== undefined && location.kind !== 'sqlite') {
+    context.addIssue({
+      code: 'custom',
+      path: ['durability'],
+      params: { rule: 'durability_not_applicable', also: ['store'] },
+      message: `applies to the embedded store in a folder only, not to ${location.kind === 'eventstoredb' ? 'an EventStoreDB store (its durability is the server\'s)' : 'an in-memory store (nothing is synced)'}: leave it unset`,
+    });
+    return;
+  }
+  const said = location?.durability;
   if (said !== undefined && said !== config.durability) {
     context.addIssue({
       code: 'custom',

@@ -110,7 +110,7 @@ const keysNote = (setting: string | undefined): string => {
 const UNFLAGGED_SETTINGS = [
   '',
   'Settings without a flag (environment, or --config\'s file but for the last two; docs/service.md "Configuration"):',
-  '  CREDENCE_DURABILITY        when an append is acknowledged: full (synced to disk, the default) or normal (written to the OS)',
+  '  CREDENCE_DURABILITY        when the embedded store acknowledges an append: full (synced to disk, the default) or normal (written to the OS)',
   '  CREDENCE_ENTITY_CACHE_MIB  MiB of entity snapshots kept between commands, 0 to 65536 (default 64)',
   '  CREDENCE_HELLO_FLOOR_MS    least time in ms before a device hello is answered, 0 to 1000 (default 50; limits.helloFloorMs)',
   '  CREDENCE_KEK_FILE          the embedded Secure Environment\'s KEK, an absolute path outside the data folder',

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { withTrustedFile } from '../../files/index.ts';
 import { bindingError, ckr, forgetLogins, pkcs11js, pkcs11Problem, type Pkcs11 } from './module.ts';
 
 /**
@@ -42,6 +43,11 @@ export const acquireModule = (path: string): Pkcs11 => {
     throw pkcs11Problem('module-path', 'binding', `the pkcs11js native binding is not usable here (${(bindingError() as Error).message}): reinstall with build tools`);
   }
   if (!existsSync(path)) throw pkcs11Problem('module-path', 'module_file', `${path}: no such PKCS#11 module file`);
+  // Review 324 item 1: the library runs as this account, with the token logged in, so whoever may write it or put
+  // another in its place (it, or a folder above it or on a link's way) holds the keys: held to the trusted-file rules
+  // (trusted-file.ts). Loaded by the name just checked: no one else may change what it leads to.
+  const trusted = withTrustedFile(path, () => undefined);
+  if (!trusted.ok) throw pkcs11Problem('module-path', trusted.message.startsWith('cannot read ') ? 'module_file' : 'trusted_file', trusted.message);
   const module = new pkcs11js.PKCS11();
   try {
     module.load(path);

@@ -1,0 +1,33 @@
+/**
+ * Review 324 item 2: a `secureEnvironment` the PKCS#11 URI parser refused was reported with the rule `custom`, so a
+ * tool reading the refusal could not tell a PIN in the URI from a fragment or another scheme; the parser's own rule is
+ * now the issue's.
+ */
+import { describe, expect, it } from 'vitest';
+import { isCredenceError } from '../domain/errors.ts';
+import { loadServiceConfig, serviceConfig } from '../adapters/http/config.ts';
+
+const MODULE = '/usr/lib/softhsm/libsofthsm2.so';
+
+const issueOf = (run: () => unknown) => {
+  try {
+    run();
+  } catch (error) {
+    if (isCredenceError(error, 'validation') && error.problem.code === 'validation') return error.problem.issues[0];
+    throw error;
+  }
+  throw new Error('expected a refusal');
+};
+
+describe('a bad secureEnvironment setting', () => {
+  it.each([
+    ['a PIN value', `pkcs11:token=t?module-path=${MODULE}&pin-value=123456`, 'refused_attribute'],
+    ['a fragment', `pkcs11:token=t?module-path=${MODULE}#x`, 'fragment'],
+    ['another scheme', 'hsm', 'scheme'],
+    ['a repeated attribute', `pkcs11:token=a;token=b?module-path=${MODULE}`, 'unique_attribute'],
+  ])('%s is refused with the URI parser rule, naming its source', (_what, uri, rule) => {
+    expect(issueOf(() => loadServiceConfig({ flags: { secureEnvironment: uri } }))).toMatchObject({ path: 'flag --secure-environment', rule });
+    expect(issueOf(() => loadServiceConfig({ env: { CREDENCE_SECURE_ENVIRONMENT: uri } }))).toMatchObject({ path: 'env CREDENCE_SECURE_ENVIRONMENT', rule });
+    expect(issueOf(() => serviceConfig({ secureEnvironment: uri }))).toMatchObject({ path: 'secureEnvironment', rule });
+  });
+});
