@@ -42,12 +42,15 @@ const folder = async (): Promise<{ dir: string; saved: string; position: bigint 
   return { dir, saved, position };
 };
 
-/** The insider's edit: another fingerprint named first, the real one after it (what JSON.parse keeps). */
-const nameTheFingerprintTwice = (dir: string): void => {
+/**
+ * The insider's edit: another fingerprint named first, the real one after it (what JSON.parse keeps). `label`: the
+ * first member's name as written in the row (review 325: SQLite reads "fingerprint\u0000" as "fingerprint" too).
+ */
+const nameTheFingerprintTwice = (dir: string, label = 'fingerprint'): void => {
   const db = new Database(join(dir, 'events.db'));
   const changed = db
     .prepare(`UPDATE events SET data = replace(data, ?, ?) WHERE type = 'CredentialIssued' AND stream_id = 'credential-cred-1'`)
-    .run(`"fingerprint":"${real}"`, `"fingerprint":"${other}","fingerprint":"${real}"`);
+    .run(`"fingerprint":"${real}"`, `"${label}":"${other}","fingerprint":"${real}"`);
   db.close();
   expect(changed.changes).toBe(1);
 };
@@ -78,6 +81,23 @@ describe('a CredentialIssued row edited to name its fingerprint twice', () => {
       expect(await store.readStream('credential-cred-2')).toEqual([]);
     } finally {
       await store.close();
+    }
+  }, 60_000);
+
+  it('is refused as a member SQLite reads as "fingerprint" twice, also when its name only reads so (a NUL after it)', async () => {
+    for (const label of ['fingerprint', 'fingerprint\\u0000']) {
+      const { dir, position } = await folder();
+      nameTheFingerprintTwice(dir, label);
+      const store = openSqliteStoreInDir(dir);
+      try {
+        const engine = createEngine({ store, clock: new FakeClock(T0) });
+        const refused = await rejection(engine.execute(cmd.issueCredential('cred-2', 'meter-2', at(90), placeholderKey('cred-1'))));
+        expect(refused.code, label).toBe('damaged_database');
+        expect(refused.message).toContain(`position ${position} has a member SQLite reads as "fingerprint" twice`);
+        expect(refused.message).not.toContain('names "fingerprint" twice');
+      } finally {
+        await store.close();
+      }
     }
   }, 60_000);
 });

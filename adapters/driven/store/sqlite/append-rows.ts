@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { ExpectedRevision, type AppendResult, type FactRead } from '../../../../domain/ports/event-store.ts';
 import { concurrencyConflict } from '../../../../domain/errors.ts';
-import { certifiedKeyReader } from './certified-keys.ts';
+import { certifiedKeyReader, namedTwiceChecks, type NamedTwiceChecks } from './certified-keys.ts';
 import { conflictFor, meets } from './expected-revision.ts';
 
 /** An event to append with its data and metadata serialised when the append was accepted. */
@@ -41,9 +41,11 @@ type CommandRow = [lastPosition: bigint, lastRevision: bigint];
 export class AppendRows {
   readonly #sql;
   readonly #certifiedBy: (fingerprint: string) => string | undefined;
+  readonly #namedTwice: NamedTwiceChecks;
 
   constructor(db: Database.Database) {
     this.#certifiedBy = certifiedKeyReader(db);
+    this.#namedTwice = namedTwiceChecks(db);
     this.#sql = {
       // Plucked and raw: a bare value or array per check, not an object per row.
       streamHead: db.prepare('SELECT MAX(revision) FROM events WHERE stream_id = ?').pluck(),
@@ -78,7 +80,9 @@ export class AppendRows {
     // SER-010, in the same transaction: a key another stream certified since the decision read it (an earlier append of
     // this group, another process) is a conflict; the retry reads it and the credential machine refuses by its rule.
     // The other stream is not named here: the conflict may reach a caller who may not know of it.
+    // A row SQLite reads with "fingerprint" twice may hide any key's holder from the index: refused (certified-keys.ts).
     if (certifiesKey !== undefined) {
+      this.#namedTwice.every();
       const holder = this.#certifiedBy(certifiesKey);
       if (holder !== undefined && holder !== streamId) throw concurrencyConflict(streamId, 'a key no other credential certified', 'a key another credential certified');
     }

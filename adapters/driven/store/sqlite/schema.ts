@@ -29,9 +29,11 @@ CREATE INDEX IF NOT EXISTS events_type_position ON events (type, position, strea
 CREATE INDEX IF NOT EXISTS events_certified_key ON events (
   (CASE WHEN json_valid(data) THEN json_extract(data, '$.fingerprint') END), position
 ) WHERE type = 'CredentialIssued';
--- SER-010: a CredentialIssued row naming "fingerprint" twice, which the store never writes: json_extract above files it
--- under the first value, the event (JSON.parse) is the last, so the index could miss a certified key. Nearly always
--- empty; certified-keys.ts refuses every lookup while it holds a row (review 321). Same json_valid guard as above.
+-- SER-010: a CredentialIssued row with a member SQLite reads as "fingerprint" twice (two named so, or one whose name
+-- SQLite matches to $.fingerprint, such as "fingerprint" and an escaped NUL), which the store never writes:
+-- json_extract above files it under the first value, the event (JSON.parse) another, so the index could miss a
+-- certified key. Nearly always empty; while it holds a row certified-keys.ts refuses every decision's lookup, and a
+-- read path's of a key the row names (reviews 321, 325). Same json_valid guard as above.
 CREATE INDEX IF NOT EXISTS events_fingerprint_named_twice ON events (position) WHERE type = 'CredentialIssued' AND
   (CASE WHEN json_valid(data) THEN json_type(json_remove(data, '$.fingerprint'), '$.fingerprint') END) IS NOT NULL;
 CREATE TABLE IF NOT EXISTS commands (

@@ -8,6 +8,7 @@ import {
   type AppendResult,
   type EventStore,
   type EventToAppend,
+  type KeyLookupOptions,
   type ReadAllOptions,
   type ReadStreamOptions,
   type RecordedEvent,
@@ -21,6 +22,7 @@ import { AppendRows, type AppendRequest, type AppendWritten } from './append-row
 import { GroupCommitter } from './group-commit.ts';
 import { storeClosed } from './commit-errors.ts';
 import { StoreReads } from './reads.ts';
+import { namedTwiceChecks, type NamedTwiceChecks } from './certified-keys.ts';
 import { BackgroundCheckpointer, NO_CHECKPOINTS, type BackgroundCheckpointSettings, type CheckpointStats } from './checkpointer.ts';
 import { DURABILITIES, prepareDatabase, setReadingPragmas, type Durability } from './schema.ts';
 import { appendToReadOnlyStore, checkSchemaToRead, noEventStoreFile } from './read-only.ts';
@@ -84,6 +86,7 @@ export class SqliteEventStore implements EventStore {
   private readonly readOnlyFile: string | undefined;
   #closing: Promise<void> | undefined;
   private readonly reads: StoreReads;
+  readonly #namedTwice: NamedTwiceChecks;
   private readonly group: GroupCommitter<AppendWritten>;
   private readonly rows: AppendRows;
   /**
@@ -146,6 +149,7 @@ export class SqliteEventStore implements EventStore {
     this.rows = new AppendRows(db);
     this.pages = new PageReader(db, settings.prefixScanWindow);
     this.reads = new StoreReads(db, this.pages, this.pageSize, () => this.assertOpen());
+    this.#namedTwice = namedTwiceChecks(db);
   }
 
   async appendToStream(
@@ -205,12 +209,23 @@ export class SqliteEventStore implements EventStore {
     return this.reads.commandStream(commandId);
   }
 
-  async keyCertifiedBy(fingerprint: string): Promise<string | undefined> {
-    return this.reads.keyCertifiedBy(checkFingerprint(fingerprint, 'fingerprint'));
+  /**
+   * A decision's read refuses while any CredentialIssued row has a member SQLite reads as "fingerprint" twice; a read
+   * path's (`readOnly`: entity replay, history, state) only when such a row names this key, so that one edited row
+   * leaves every other entity's history answered, as the fleet replay answers it (review 325, certified-keys.ts).
+   */
+  async keyCertifiedBy(fingerprint: string, options?: KeyLookupOptions): Promise<string | undefined> {
+    const holder = this.reads.keyCertifiedBy(checkFingerprint(fingerprint, 'fingerprint'));
+    if (options?.readOnly === true) this.#namedTwice.of(fingerprint);
+    else this.#namedTwice.every();
+    return holder;
   }
 
+  /** Asked by replay only (a read path): refuses as `keyCertifiedBy` with `readOnly`. */
   async keyIssuers(fingerprint: string): Promise<readonly string[]> {
-    return this.reads.keyIssuers(checkFingerprint(fingerprint, 'fingerprint'));
+    const issuers = this.reads.keyIssuers(checkFingerprint(fingerprint, 'fingerprint'));
+    this.#namedTwice.of(fingerprint);
+    return issuers;
   }
 
   /** Rows are never removed (AUTOINCREMENT positions): a position below the head with no row is another log's. */
