@@ -10,13 +10,13 @@ import { DAY, FakeClock, HOUR } from '../adapters/driven/clock/index.ts';
 import { openCredence, type Credence } from '../adapters/runtime/index.ts';
 import { command } from '../domain/commands/index.ts';
 import { hmacSha256 } from '../domain/crypto/index.ts';
-import { PseudonymDeriver, pseudonymRotation, type PseudonymKey } from '../projections/pseudonyms/index.ts';
+import { PseudonymDeriver, pseudonymRotation, type PseudonymKey, type RotationPolicyInput } from '../projections/pseudonyms/index.ts';
 import { ProjectionRunner } from '../projections/runtime/index.ts';
 import { operator, T0 } from './support/fleet.ts';
 import { testKey } from './support/pseudonym-fleet.ts';
 
-const registerNode = (nodeId: string) =>
-  command('registerNode', { nodeId, profile: { class: 'meter', manufacturer: 'Acme', model: 'M-1', capabilities: [] } }, { actor: operator });
+const registerNode = (nodeId: string, profileClass = 'meter') =>
+  command('registerNode', { nodeId, profile: { class: profileClass, manufacturer: 'Acme', model: 'M-1', capabilities: [] } }, { actor: operator });
 
 /** The test key, counting the messages it MACs (the Secure Environment's PRF calls). */
 const countingKey = () => {
@@ -39,13 +39,13 @@ const keyedOrder = async (nodes: readonly string[], epoch: number) => {
   return nodes.map((nodeId, i) => ({ nodeId, p: next[i]! })).sort((a, b) => (a.p < b.p ? -1 : a.p > b.p ? 1 : 0)).map((r) => r.nodeId);
 };
 
-const fleet = async (tickLimit: number, cacheSize?: number) => {
+const fleet = async (tickLimit: number, cacheSize?: number, policy: RotationPolicyInput = { default: { everyMs: DAY } }) => {
   const clock = new FakeClock(T0);
   const c: Credence = openCredence({ location: { memory: true }, clock });
   const db = new Database(':memory:');
   db.defaultSafeIntegers(true);
   const { key, counted } = countingKey();
-  const rotation = pseudonymRotation({ engine: c.engine, deriver: new PseudonymDeriver(key, cacheSize), policy: { default: { everyMs: DAY } }, tickLimit });
+  const rotation = pseudonymRotation({ engine: c.engine, deriver: new PseudonymDeriver(key, cacheSize), policy, tickLimit });
   const runner = new ProjectionRunner({ db, store: c.store, projections: [rotation] });
   return { clock, c, db, counted, rotation, runner };
 };
@@ -73,14 +73,18 @@ describe('an interval rotation round', () => {
   }, 60_000);
 
   it('passes over a node rotated or revoked since it was read, and leaves a node come due since for the next round', async () => {
-    const { clock, c, db, rotation, runner } = await fleet(12);
+    // Each class rotates at the multiples of its interval from the Unix epoch (review 326): the late nodes, of a class
+    // rotated every 36 hours (T0 is one of its boundaries), come due at T0 + 36 h, after the round read at T0 + 24 h
+    // and before it is spent, while the nodes that round rotated wait for the next day.
+    expect(Date.parse(T0) % (36 * HOUR)).toBe(0);
+    const { clock, c, db, rotation, runner } = await fleet(12, undefined, { default: { everyMs: DAY }, classes: { slow: { everyMs: 36 * HOUR } } });
     const early = Array.from({ length: 36 }, (_, i) => `early-${String((i * 7) % 36).padStart(2, '0')}`);
     const late = Array.from({ length: 12 }, (_, i) => `late-${String((i * 5) % 12).padStart(2, '0')}`);
     for (const nodeId of early) await c.engine.execute(registerNode(nodeId));
     // Their first pseudonyms are taken when the directory reacts to their registration.
     await runner.catchUp();
     clock.advance(12 * HOUR);
-    for (const nodeId of late) await c.engine.execute(registerNode(nodeId));
+    for (const nodeId of late) await c.engine.execute(registerNode(nodeId, 'slow'));
     await runner.catchUp();
     clock.advance(12 * HOUR);
     const round = await keyedOrder(early, 1);

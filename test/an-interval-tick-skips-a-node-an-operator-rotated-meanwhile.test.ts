@@ -49,7 +49,8 @@ describe('an interval tick and an operator rotating the same due node at once', 
       expect(history(c)).toEqual([[0, 'initial'], [1, 'demand']]);
       expect(nodePseudonym(c.readModels, 'gw-1')?.pseudonym).toBe(answer.outcome === 'rotated' ? answer.pseudonym : undefined);
 
-      // The interval runs from the operator's rotation: not due a minute short of a day, due at a day.
+      // Not due again until the class's next boundary (review 326), a day after the operator's rotation at one: not a
+      // minute short of it, due at it.
       clock.advance(DAY - MINUTE);
       expect(await rotation.tick()).toBe(0);
       clock.advance(MINUTE);

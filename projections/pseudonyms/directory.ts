@@ -93,12 +93,22 @@ export interface DueNode {
 }
 
 /**
- * Every live node due for an interval rotation: those whose current pseudonym was taken at or before `rotatedBefore`
- * (epoch ms), then those whose pseudonym was taken after `now`. A rotation recorded while the clock ran ahead (then
- * stepped back by NTP or an operator) looks newer than it is: waiting for the clock to pass it kept one pseudonym for
- * as long as the clock had been ahead, a year ahead a year (review 26; SER-011, SER-025). It is rotated once, at
- * `now`, and follows its interval from there. Only the classes listed in `classes.in`, or (with `classes.notIn`)
- * every class not listed.
+ * The start of the interval `now` (epoch ms) falls in: the latest multiple of `everyMs` from the Unix epoch (UTC) at or
+ * before it. Every node of a class rotates at these boundaries, whenever it was registered or rotated last: a rotation
+ * `everyMs` after each node's own last one came at its registration's time plus a whole number of intervals, so a
+ * batch mostly held one node, and an integrator who saw the registration's time knew which node rotated in it and
+ * likely which new pseudonym was its (review 326; SER-018, SER-025). A node's first pseudonym is so kept for less than
+ * an interval, up to the next boundary.
+ */
+export const intervalStart = (now: number, everyMs: number): number => Math.floor(now / everyMs) * everyMs;
+
+/**
+ * Every live node due for an interval rotation: those whose current pseudonym was taken before `boundary` (epoch ms:
+ * the current interval's start, `intervalStart`), then those whose pseudonym was taken after `now`. A rotation recorded
+ * while the clock ran ahead (then stepped back by NTP or an operator) looks newer than it is: waiting for the clock to
+ * pass it kept one pseudonym for as long as the clock had been ahead, a year ahead a year (review 26; SER-011,
+ * SER-025). It is rotated once, at `now`, and at the class's boundaries from there. Only the classes listed in
+ * `classes.in`, or (with `classes.notIn`) every class not listed.
  *
  * In no meaningful order, and whole: the round orders them by the pseudonyms they will take (rotation-round.ts). A
  * page cut by `rotated_at, node_id` told which Node-ID range each rotation was in (review 188). Ids and epochs only,
@@ -107,7 +117,7 @@ export interface DueNode {
  */
 export const dueNodes = (
   db: Database.Database,
-  rotatedBefore: number,
+  boundary: number,
   now: number,
   classes: { in: readonly string[] } | { notIn: readonly string[] },
 ): DueNode[] => {
@@ -116,17 +126,18 @@ export const dueNodes = (
   const filter = 'in' in classes ? `class IN (${placeholders})` : list.length === 0 ? '1' : `class NOT IN (${placeholders})`;
   const due = (range: string, bound: number): [string, bigint | null][] =>
     db.prepare(`SELECT node_id, epoch FROM pseudonym_nodes WHERE live = 1 AND ${range} AND ${filter}`).raw().all(bound, ...list) as [string, bigint | null][];
-  return [...due('rotated_at <= ?', rotatedBefore), ...due('rotated_at > ?', now)].map(([nodeId, epoch]) => ({
+  return [...due('rotated_at < ?', boundary), ...due('rotated_at > ?', now)].map(([nodeId, epoch]) => ({
     nodeId,
     epoch: epoch === null ? undefined : Number(epoch),
   }));
 };
 
 /**
- * Whether a pseudonym taken at `rotatedAt` (epoch ms) is due for an interval rotation at `now`: `everyMs` old, or
- * dated after now. The rule `dueNodes` asks of the directory, for a rotation known elsewhere.
+ * Whether a pseudonym taken at `rotatedAt` (epoch ms) is due for an interval rotation at `now`: taken before the
+ * current interval's start (`intervalStart`), or dated after now. The rule `dueNodes` asks of the directory, for a
+ * rotation known elsewhere. A node rotated on demand or on association just after a boundary so waits for the next.
  */
-export const isDue = (rotatedAt: number, now: number, everyMs: number): boolean => rotatedAt <= now - everyMs || rotatedAt > now;
+export const isDue = (rotatedAt: number, now: number, everyMs: number): boolean => rotatedAt < intervalStart(now, everyMs) || rotatedAt > now;
 
 /** The epoch of the node's first rotation the directory holds, if any: one range of `pseudonym_directory_node`. */
 export const firstListedEpoch = (db: Database.Database, nodeId: string): number | undefined => {

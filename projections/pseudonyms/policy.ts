@@ -9,7 +9,12 @@ export const MAX_ROTATION_MS = 10 * 365 * 24 * 3_600_000;
 
 /** How often one class of node changes pseudonym. On demand is always possible (an operator's `rotateNow`). */
 export const ClassPolicy = z.strictObject({
-  /** Rotate once the current pseudonym is this old (milliseconds), on the scheduler's tick. */
+  /**
+   * Rotate every node of the class at each multiple of this interval (milliseconds) from the Unix epoch, on the
+   * scheduler's first tick at or past it: those whose pseudonym was taken before it, together in one batch, whenever
+   * each was registered (review 326). A node's first pseudonym is kept until the next such boundary, less than one
+   * interval.
+   */
   everyMs: z
     .number()
     .int()

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { Pseudonym } from '../../domain/events/pseudonym.ts';
 import type { PseudonymDeriver } from './derive.ts';
-import { dueNodes, isDue, nodePseudonym } from './directory.ts';
+import { dueNodes, intervalStart, isDue, nodePseudonym } from './directory.ts';
 import type { RotationPolicy } from './policy.ts';
 
 /** One interval rotation of a round: the node, its current epoch, the pseudonym it takes next, and its interval (ms). */
@@ -36,7 +36,7 @@ const dueRotations = async (
     ...Object.entries(policy.classes).flatMap(([cls, p]) => (p.everyMs === undefined ? [] : [{ every: p.everyMs, classes: { in: [cls] } }])),
     ...(policy.default.everyMs === undefined ? [] : [{ every: policy.default.everyMs, classes: { notIn: listed } }]),
   ];
-  const due = intervals.flatMap(({ every, classes }) => dueNodes(db, now - every, now, classes).map((node) => ({ ...node, every })));
+  const due = intervals.flatMap(({ every, classes }) => dueNodes(db, intervalStart(now, every), now, classes).map((node) => ({ ...node, every })));
   const rotations: DueRotation[] = [];
   for (let start = 0; start < due.length; start += chunk) {
     const nodes = due.slice(start, start + chunk);

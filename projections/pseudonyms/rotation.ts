@@ -187,8 +187,8 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
         }
         const taken = isCredenceError(error, 'illegal_transition') && error.problem.code === 'illegal_transition' && error.problem.state === 'active';
         if (taken) recordedEpochs.note(nodeId, epoch);
-        // The node was rotated since the tick read it as due (an operator, an association, another process): the
-        // interval runs from that rotation, so it is walked past only when that one is due too (review 163).
+        // The node was rotated since the tick read it as due (an operator, an association, another process): it is
+        // walked past only when that rotation is due too, taken before the current interval's start (review 163).
         if (taken && trigger === 'interval' && known?.every !== undefined && !dueStill(nodeId, epoch, known.every)) {
           return { outcome: 'skipped', nodeId, reason: `rotated since the tick found it due (epoch ${epoch} is taken); not due again yet` };
         }
