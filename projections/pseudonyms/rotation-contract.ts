@@ -41,8 +41,9 @@ export interface PseudonymRotation extends Projection {
    */
   readonly deriver: PseudonymDeriver;
   /**
-   * Rotates every live node whose class policy interval has passed (engine clock), or whose rotation is dated after
-   * now (recorded while the clock ran ahead); returns how many rotated.
+   * Rotates every live node whose pseudonym was taken before its class's current interval boundary (engine clock;
+   * directory.ts `intervalStart`), or whose rotation is dated after now (recorded while the clock ran ahead); returns
+   * how many rotated.
    */
   tick(): Promise<number>;
   /**
