@@ -86,7 +86,7 @@ export class SqliteEventStore implements EventStore {
   private readonly readOnlyFile: string | undefined;
   #closing: Promise<void> | undefined;
   private readonly reads: StoreReads;
-  readonly #namedTwice: NamedTwiceChecks;
+  private readonly namedTwice: NamedTwiceChecks;
   private readonly group: GroupCommitter<AppendWritten>;
   private readonly rows: AppendRows;
   /**
@@ -149,7 +149,7 @@ export class SqliteEventStore implements EventStore {
     this.rows = new AppendRows(db);
     this.pages = new PageReader(db, settings.prefixScanWindow);
     this.reads = new StoreReads(db, this.pages, this.pageSize, () => this.assertOpen());
-    this.#namedTwice = namedTwiceChecks(db);
+    this.namedTwice = namedTwiceChecks(db);
   }
 
   async appendToStream(
@@ -216,15 +216,15 @@ export class SqliteEventStore implements EventStore {
    */
   async keyCertifiedBy(fingerprint: string, options?: KeyLookupOptions): Promise<string | undefined> {
     const holder = this.reads.keyCertifiedBy(checkFingerprint(fingerprint, 'fingerprint'));
-    if (options?.readOnly === true) this.#namedTwice.of(fingerprint);
-    else this.#namedTwice.every();
+    if (options?.readOnly === true) this.namedTwice.of(fingerprint);
+    else this.namedTwice.every();
     return holder;
   }
 
   /** Asked by replay only (a read path): refuses as `keyCertifiedBy` with `readOnly`. */
   async keyIssuers(fingerprint: string): Promise<readonly string[]> {
     const issuers = this.reads.keyIssuers(checkFingerprint(fingerprint, 'fingerprint'));
-    this.#namedTwice.of(fingerprint);
+    this.namedTwice.of(fingerprint);
     return issuers;
   }
 
