@@ -70,7 +70,10 @@ describe("an entity whose stream breaks a cross-entity rule is said broken on it
     const reply = await entity('credential', 'forged-1');
     expect(reply.status).toBe(200);
     expect(reply.body.state).toBe('revoked');
-    expect(reply.body.broken).toEqual({ position: forged.position.toString(10), reason: expect.stringContaining('ownerIsLive') });
+    expect(reply.body.broken).toEqual({
+      position: forged.position.toString(10), reason: expect.stringContaining('ownerIsLive'), rule: 'ownerIsLive',
+      findingsTotal: 2, findingsByNewerRules: 0, findingsFollowingNewerRules: 0,
+    });
   });
 
   it('says the same of an entity whose stream breaks its own machine, where it was a 500', async () => {
@@ -78,7 +81,7 @@ describe("an entity whose stream breaks a cross-entity rule is said broken on it
     const reply = await entity('credential', 'forged-2');
     expect(reply.status).toBe(200);
     expect(reply.body.state).toBe('initialized');
-    expect(reply.body.broken).toEqual({ position: second.position.toString(10), reason: expect.any(String) });
+    expect(reply.body.broken).toEqual({ position: second.position.toString(10), reason: expect.any(String), findingsTotal: 1, findingsByNewerRules: 0, findingsFollowingNewerRules: 0 });
   });
 
   it('says nothing of a sound entity', async () => {

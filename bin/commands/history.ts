@@ -22,7 +22,7 @@ const Options = z.object({
 interface TimelineView {
   readonly state: string;
   readonly steps: readonly { accepted: boolean; revision: unknown; position: unknown; occurredAt?: string; type: string; state: string; actor?: string; reason?: string; brokenFacts?: readonly string[]; data?: Readonly<Record<string, string>>; raisedFrom?: string }[];
-  readonly verdict: { readonly ok: true } | { readonly ok: false; readonly findings: readonly { reason: string; ruleSince?: unknown }[] };
+  readonly verdict: { readonly ok: true } | { readonly ok: false; readonly findings: readonly { position: unknown; reason: string; ruleSince?: unknown; followsFrom?: unknown }[] };
 }
 
 /** What an event said (its reason, successor, ...), and a raise as a raise: two revocations read alike otherwise. */
@@ -64,7 +64,8 @@ export const register: RegisterCommands = (program, io) => {
             const mark = s.accepted ? ' ' : '!';
             io.out(printable(`${mark} #${String(s.revision)} @${String(s.position)} ${s.occurredAt ?? '?'} ${s.type.padEnd(30)} -> ${s.state.padEnd(12)} by ${s.actor ?? '?'}${said(s)}${s.reason ? `  (${s.reason})` : ''}${s.brokenFacts ? `  (a fact it read: ${s.brokenFacts.join('; ')})` : ''}`));
           }
-          // Its refused steps ("!") are a broken history unless each is by a rule newer than its stored event (review 323).
+          // Its refused steps ("!") are a broken history unless each is by a rule newer than its stored event, or follows
+          // from one (reviews 323, 325).
           const verdict = result.verdict.ok ? undefined : entityVerdict(result.verdict.findings);
           if (verdict?.note !== undefined) io.out(`verdict: ${verdict.broken ? 'broken history' : 'no broken history'}; ${verdict.note}`);
         }

@@ -89,13 +89,28 @@ export const newerRulesNote = (counts: FindingCounts): string | undefined => {
   );
 };
 
+/** A one-entity finding as the counts read it, from this build's replay or a server's answer (positions as decimal strings). */
+const CountedFinding = z.object({
+  position: z.union([z.bigint(), z.string().regex(/^\d{1,30}$/)]).transform(BigInt),
+  ruleSince: z.string().optional().catch(undefined),
+  followsFrom: z.object({ streamId: z.string(), position: z.union([z.bigint(), z.string().regex(/^\d{1,30}$/)]).transform(BigInt) }).optional().catch(undefined),
+});
+
 /**
- * One entity's verdict with findings (`credence state --at`, `credence history`), counted as the fleet's: a finding
- * carrying `ruleSince` is by a newer rule (the one entity's replay links no finding to an earlier one). A server of an
- * earlier version answers none on these findings: each is then taken as it is.
+ * One entity's verdict with findings (`credence state --at`, `credence history`), counted as the fleet's: by the rule
+ * each refusal carries (`ruleSince`) and the earlier finding of its stream it follows from (`followsFrom`; review 325:
+ * a refusal following only from a newer-rule finding was a broken history here and none in `credence replay`). A
+ * server of an earlier version answers neither on these findings (or no `followsFrom`): each is then taken as it is.
  */
-export const entityVerdict = (findings: readonly { readonly ruleSince?: unknown }[]): { readonly broken: boolean; readonly note?: string } => {
-  const counts = { findingsTotal: findings.length, findingsByNewerRules: findings.filter((f) => typeof f.ruleSince === 'string').length };
+export const entityVerdict = (findings: readonly { readonly position: unknown; readonly ruleSince?: unknown; readonly followsFrom?: unknown }[]): { readonly broken: boolean; readonly note?: string } => {
+  // A finding whose position cannot be read (a server's answer out of shape) is counted, as a broken history.
+  const counted = findings.flatMap((f) => {
+    const read = CountedFinding.safeParse(f);
+    if (!read.success) return [];
+    const { position, ruleSince, followsFrom } = read.data;
+    return [{ position, ...(ruleSince !== undefined ? { ruleSince } : {}), ...(followsFrom !== undefined ? { followsFrom } : {}) }];
+  });
+  const counts = { findingsTotal: findings.length, findingsByNewerRules: findingsByNewerRules(counted), findingsFollowingNewerRules: findingsFollowingNewerRules(counted) };
   const note = newerRulesNote(counts);
   return { broken: brokenHistoryFindings(counts) > 0, ...(note !== undefined ? { note } : {}) };
 };
@@ -138,8 +153,8 @@ const print = (result: FleetReplayView, io: Io): void => {
 /** A finding's `followsFrom`, from this build's verdict or a server's answer (read here: the client passes it unread). */
 const FollowsFrom = z.object({ streamId: z.string().max(300), position: z.union([z.bigint(), z.string().regex(/^\d{1,30}$/)]) });
 
-/** What a line of the text verdict adds for a finding that follows from an earlier one. */
-const followsText = (followsFrom: unknown): string => {
+/** What a line of the text verdict adds for a finding that follows from an earlier one (`credence state --at`'s too). */
+export const followsText = (followsFrom: unknown): string => {
   const read = FollowsFrom.safeParse(followsFrom);
   return read.success ? ` (follows from the finding on ${read.data.streamId} at position ${String(read.data.position)})` : '';
 };

@@ -9,7 +9,7 @@ import { handler, parseOptions, runCommands, type RegisterCommands } from '../pr
 import { StoreArg } from './open-store.ts';
 import { ServerOptions, StreamArg, withJson, withLocalStore, withServer, PathArg } from './options.ts';
 import { readFromSource } from './read-source.ts';
-import { entityVerdict } from './replay.ts';
+import { entityVerdict, followsText } from './replay.ts';
 
 const Options = z.object({
   stream: StreamArg,
@@ -33,7 +33,7 @@ interface StateAtView {
   readonly lastStored?: EventRef;
   /** Facts with a broken history that its accepted events read by then (as `credence history` flags them). */
   readonly brokenFacts?: readonly string[];
-  readonly verdict: { readonly ok: true } | { readonly ok: false; readonly findings: readonly { position: unknown; revision: unknown; reason: string; ruleSince?: unknown }[] };
+  readonly verdict: { readonly ok: true } | { readonly ok: false; readonly findings: readonly { position: unknown; revision: unknown; reason: string; ruleSince?: unknown; followsFrom?: unknown }[] };
   /** The machine's context at the instant (times in epoch ms). */
   readonly context?: Readonly<Record<string, unknown>>;
 }
@@ -91,11 +91,12 @@ export const register: RegisterCommands = (program, io) => {
             io.err(`note: its ${passed.join(' and ')} had passed by then; the state is as recorded by then, and the scheduler records an expiry or a rotation's end when it runs (its history shows when)`);
           }
           if (!result.verdict.ok) {
-            // A finding by a rule newer than its stored event is no broken history, as `credence replay` says (review 323).
+            // A finding by a rule newer than its stored event, or following from one, is no broken history, as `credence
+            // replay` says (reviews 323, 325).
             const { broken, note } = entityVerdict(result.verdict.findings);
             io.out(printable(`verdict: ${broken ? 'broken history' : 'no broken history'} up to ${result.at}`));
             if (note !== undefined) io.out(`  note: ${note}`);
-            for (const f of result.verdict.findings) io.out(printable(`  @ position ${String(f.position)} (revision ${String(f.revision)}): ${f.reason}`));
+            for (const f of result.verdict.findings) io.out(printable(`  @ position ${String(f.position)} (revision ${String(f.revision)}): ${f.reason}${followsText(f.followsFrom)}`));
           }
         }
         return result.verdict.ok ? 0 : 1;

@@ -12,6 +12,7 @@ import { entityStreamPages } from '../../domain/ports/entity-stream-pages.ts';
 import { byPosition } from '../../domain/positions.ts';
 import { FactTimeline } from './fact-timeline.ts';
 import { claimsAreForeign, FOREIGN_CLAIM } from './foreign-claims.ts';
+import { findingCauses, unrecordedOnItsStream, type TalliedFinding, type Unrecorded } from './finding-causes.ts';
 
 /** One stored event as the auditor sees it: what it was, who did it, and the state after it. */
 export interface ReplayStep {
@@ -77,9 +78,9 @@ export interface Finding {
    */
   readonly ruleSince?: string;
   /**
-   * In the fleet verdict, a refusal that follows from an earlier finding (finding-causes.ts): the event's entity, or an
+   * A refusal that follows from an earlier finding (finding-causes.ts): the event's entity, or (in the fleet verdict) an
    * entity whose fact it read, was left behind by that finding's event, which replay did not record. The first such
-   * finding, never one that itself follows.
+   * finding, never one that itself follows. One entity's replay links its own stream's findings only (review 325).
    */
   readonly followsFrom?: FindingRef;
 }
@@ -168,7 +169,8 @@ interface StreamReplay {
   highestRevision: bigint | undefined;
   last: { commandId: string; position: bigint } | undefined;
   readonly steps: ReplayStep[];
-  readonly findings: Finding[];
+  /** With what each left unrecorded, for findingCauses once the entity is replayed. */
+  readonly findings: TalliedFinding[];
 }
 
 /**
@@ -260,10 +262,12 @@ class Replays {
 
   async #judge(replay: StreamReplay, record: RecordedEvent): Promise<void> {
     const { streamId, steps, findings } = replay;
-    const refuse = (base: Omit<ReplayStep, 'accepted' | 'state'>, text: string, rule: { rule?: string; ruleSince?: string } = {}): void => {
+    // What the finding left unrecorded, as the fleet verifier tallies it (verifier.ts apply): a foreign claim or a
+    // stream out of order none (nothing follows from it), a record at fault `record`, a machine's refusal `refusal`.
+    const refuse = (base: Omit<ReplayStep, 'accepted' | 'state'>, text: string, unrecorded: Unrecorded | undefined, rule: { rule?: string; ruleSince?: string } = {}): void => {
       // Bounded as the fleet replay's (verifier.ts findingAt): the client reads a reason within twice this bound.
       const reason = boundedReason(text);
-      findings.push({ streamId, position: base.position, revision: base.revision, type: base.type, reason, ...rule });
+      findings.push({ streamId, position: base.position, revision: base.revision, type: base.type, reason, ...rule, ...(unrecorded !== undefined ? { unrecorded } : {}) });
       steps.push({ ...base, accepted: false, state: stateOf(replay.snapshot), reason });
     };
     const base = { position: record.position, revision: record.revision, type: record.type };
@@ -271,14 +275,14 @@ class Replays {
     // replay (by position, verifier.ts) both take it; the highest is kept, as there.
     const sequence = (): void => {
       const highest = replay.highestRevision;
-      if (highest !== undefined && record.revision <= highest) refuse(base, `revision ${record.revision} after revision ${highest}: the stream's order is broken`);
+      if (highest !== undefined && record.revision <= highest) refuse(base, `revision ${record.revision} after revision ${highest}: the stream's order is broken`, undefined);
       else replay.highestRevision = record.revision;
     };
     // Any claim on a store that writes none is foreign, a malformed one too: asked before the record is read, as the
     // fleet replay asks it (verifier.ts apply; review 323: this said "malformed fact claim" where that said foreign).
     // In the fleet replay's order of findings: a foreign claim, then the order.
     if (this.#foreign && isFactClaim(record)) {
-      refuse(base, FOREIGN_CLAIM);
+      refuse(base, FOREIGN_CLAIM, undefined);
       sequence();
       return;
     }
@@ -289,14 +293,14 @@ class Replays {
     }
     sequence();
     if (!read.ok) {
-      refuse(base, read.reason);
+      refuse(base, read.reason, unrecordedOnItsStream('record'));
       return;
     }
     const { event, metadata, at } = read.value;
     // A command is one event, appended once (verifier.ts): the same command id again is a command recorded twice,
     // which the engine never does, whatever the event's place or metadata.
     if (replay.last !== undefined && replay.last.commandId === metadata.commandId) {
-      refuse(base, `command ${metadata.commandId} was recorded by an earlier append of this stream: a command is recorded once`);
+      refuse(base, `command ${metadata.commandId} was recorded by an earlier append of this stream: a command is recorded once`, unrecordedOnItsStream('record'));
       return;
     }
     const after = replay.last?.position ?? -1n;
@@ -304,7 +308,7 @@ class Replays {
     // An event of another type than its command type records (verifier.ts): not applied, its id held all the same.
     const another = recordedByAnotherCommand(event.type, metadata.commandType);
     if (another !== undefined) {
-      refuse(base, another);
+      refuse(base, another, unrecordedOnItsStream('record'));
       return;
     }
     const brokenDependencies: string[] = [];
@@ -323,7 +327,7 @@ class Replays {
       this.views.add([{ streamId, position: record.position, view: viewOf(replay.snapshot) }]);
     } else {
       const { reason, ...rule } = replayRefusal(event.type, verdict);
-      refuse({ ...base, ...who }, refusalWithBrokenFacts(reason, brokenDependencies), rule);
+      refuse({ ...base, ...who }, refusalWithBrokenFacts(reason, brokenDependencies), unrecordedOnItsStream('refusal'), rule);
     }
   }
 }
@@ -342,7 +346,9 @@ export const replayEntityToSnapshot = async (
   until?: (r: RecordedEvent) => boolean,
 ): Promise<{ readonly replay: EntityReplay; readonly snapshot: EntitySnapshot }> => {
   const replays = new Replays(store);
-  const { kind, steps, snapshot, findings } = await replays.through(streamId, undefined, until);
+  const { kind, steps, snapshot, findings: tallied } = await replays.through(streamId, undefined, until);
+  // In the order judged, which is the fleet's order of findings (by position, a foreign claim before the order).
+  const findings = findingCauses(tallied);
   const verdict: EntityReplay['verdict'] = findings.length === 0 ? { ok: true } : { ok: false, findings };
   return { replay: { streamId, kind, steps, state: stateOf(snapshot), verdict }, snapshot };
 };

@@ -22,6 +22,15 @@ export interface Unrecorded {
   readonly absent: readonly string[];
 }
 
+/**
+ * What one entity's replay (entity.ts) left unrecorded by a finding: the event's own, reading nothing. That replay holds
+ * the findings of its own stream only (a fact it read is judged for the decision, its findings not reported), so
+ * findingCauses applies the same-stream rule alone there: a refusal on the stream after an earlier finding of it follows
+ * from that one, as in the fleet verdict (review 325: `credence state --at` and `credence history` called a refusal
+ * following a newer-rule finding a broken history where `credence replay` did not).
+ */
+export const unrecordedOnItsStream = (by: Unrecorded['by']): Unrecorded => ({ by, reads: [], absent: [] });
+
 /** A finding as the verifier tallies it: with what it left unrecorded, for findingCauses. */
 export interface TalliedFinding extends Finding {
   readonly unrecorded?: Unrecorded;
@@ -63,22 +72,25 @@ export const findingCauses = (sorted: readonly TalliedFinding[]): Finding[] => {
   });
 };
 
+/** What the counts below read of a finding: a one-entity finding off the wire too, its positions read as bigints (bin/commands/replay.ts). */
+type Counted = Pick<Finding, 'position' | 'ruleSince' | 'followsFrom'>;
+
 /** Whether a verdict's finding is one by a rule newer than its event (RULES_SINCE) that follows from no earlier finding. */
-const isByNewerRule = (f: Finding): boolean => f.ruleSince !== undefined && f.followsFrom === undefined;
+const isByNewerRule = (f: Counted): boolean => f.ruleSince !== undefined && f.followsFrom === undefined;
 
 /**
  * How many of a verdict's `findings` are by rules newer than their stored events (review 168), decided from the rule
  * each refusal carries (`ruleSince`). One that follows from an earlier finding is counted with its cause instead
  * (findingsFollowingNewerRules, or with the broken histories).
  */
-export const findingsByNewerRules = (findings: readonly Finding[]): number => findings.reduce((n, f) => (isByNewerRule(f) ? n + 1 : n), 0);
+export const findingsByNewerRules = (findings: readonly Counted[]): number => findings.reduce((n, f) => (isByNewerRule(f) ? n + 1 : n), 0);
 
 /**
  * How many of a verdict's `findings` follow from a finding by a newer rule: knock-on effects of an event an earlier
  * version stored legally. Counted apart from findingsByNewerRules, so "1 by a newer rule, 3 that follow from it" says
  * both how many rules an upgrade broke and how far their effect reaches; the rest are broken histories.
  */
-export const findingsFollowingNewerRules = (findings: readonly Finding[]): number => {
+export const findingsFollowingNewerRules = (findings: readonly Counted[]): number => {
   const newer = new Set<bigint>();
   for (const f of findings) if (isByNewerRule(f)) newer.add(f.position);
   return findings.reduce((n, f) => (f.followsFrom !== undefined && newer.has(f.followsFrom.position) ? n + 1 : n), 0);

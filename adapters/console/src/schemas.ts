@@ -47,8 +47,18 @@ export const Entity = z.object({
   position: Position.optional(),
   updatedAt: Text.optional(),
   context: Context,
-  // The first stored event its replay refuses (review 237: a broken history was a 500, now the entity as applied).
-  broken: z.object({ position: Position.optional(), reason: Text }).optional(),
+  // The first stored event its replay refuses (review 237: a broken history was a 500, now the entity as applied), and
+  // its findings counted as the fleet's: those by a newer rule, or following one, are no broken history (review 325).
+  // A server before the counts sends none: its finding is then taken as a broken history.
+  broken: z
+    .object({
+      position: Position.optional(),
+      reason: Text,
+      findingsTotal: Count.optional(),
+      findingsByNewerRules: Count.optional(),
+      findingsFollowingNewerRules: Count.optional(),
+    })
+    .optional(),
 });
 export type Entity = z.infer<typeof Entity>;
 

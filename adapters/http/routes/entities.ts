@@ -9,7 +9,7 @@ import type { Principal, RouteModule, ServiceContext } from '../context.ts';
 import { HttpProblem } from '../problems.ts';
 import { QueryWholeNumber, QueryWholeNumberOr } from '../query-values.ts';
 import { lengthBeyond, refuseLongEntity } from './entity-bound.ts';
-import { entityNow } from './entity-now.ts';
+import { entityNow, type Broken } from './entity-now.ts';
 import { wholeTimelineInTurns } from './entity-timeline.ts';
 import { encodedAs, sendJsonInTurns, sendJsonOfInTurns, verdictInTurns } from './json-in-turns.ts';
 import { hasResolved, pseudonymsShownTo, refuseUnlessResolved, type ResolvedStreams, type Teller } from './pseudonym-reads.ts';
@@ -70,6 +70,22 @@ const Entity = z.object({
     .object({
       position: DecimalString.optional().describe("left out with the entity's `position`"),
       reason: z.string(),
+      rule: z.string().optional().describe("the machine rule (guard) that refused the event, when one did; left out with the entity's `position`"),
+      ruleSince: z.string().optional().describe('the machines version that added `rule` for this event type: the stored event may predate it'),
+      findingsTotal: z.number().int().optional().describe("how many stored events of the entity its replay refuses; left out with the entity's `position`"),
+      findingsByNewerRules: z
+        .number()
+        .int()
+        .optional()
+        .describe('of `findingsTotal`, those refused by a rule newer than the stored event that follow from no earlier finding, as GET /v1/replay counts them'),
+      findingsFollowingNewerRules: z
+        .number()
+        .int()
+        .optional()
+        .describe(
+          'of `findingsTotal`, those that follow from a finding by a newer rule (an earlier refusal of the entity left it unrecorded). ' +
+            'When these and `findingsByNewerRules` are all the findings, the entity has no broken history (docs/service.md, Upgrading)',
+        ),
     })
     .optional()
     .describe(
@@ -163,6 +179,16 @@ const StateAtWire = z.object({
   verdict: Verdict,
   brokenFacts: z.array(z.string()).optional().describe("facts with a broken history that events accepted by then read (the fact's stream is the finding)"),
 });
+
+/**
+ * GET /v1/entities/{kind}/{id}'s `broken`: a pseudonym's, but to an auditor who recorded a resolution of it, is its
+ * reason alone, as before the counts (review 227: nothing that places it). No rule of RULES_SINCE is a pseudonym's, so
+ * none of its findings is by a newer rule: the counts would say nothing there.
+ */
+const placedBroken = (broken: Broken, placed: boolean): NonNullable<z.infer<typeof Entity>['broken']> => {
+  const { position, ...said } = broken;
+  return placed ? { position: position.toString(10), ...said } : { reason: said.reason };
+};
 
 /**
  * A listed entity. A pseudonym's row leaves out where and when its last event was (review 227): its first rotation
@@ -374,7 +400,7 @@ export const entityRoutes: RouteModule = (app, context) => {
         ...(placed ? { position: last.position.toString(10), ...(last.occurredAt !== undefined ? { updatedAt: last.occurredAt } : {}) } : {}),
         context: withoutNodeLink(kind, entity.context, shown),
         // Its position is left out with the entity's, for the same reason.
-        ...(broken !== undefined ? { broken: { ...(placed ? { position: broken.position.toString(10) } : {}), reason: broken.reason } } : {}),
+        ...(broken !== undefined ? { broken: placedBroken(broken, placed) } : {}),
       };
     },
   );

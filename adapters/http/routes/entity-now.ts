@@ -1,7 +1,7 @@
 import type { EntityKind } from '../../../domain/streams.ts';
 import { BrokenHistoryError } from '../../../machines/index.ts';
 import { readStreamInTurns, replayEntityToSnapshot } from '../../../projections/replay/entity.ts';
-import type { EntityReplay } from '../../../projections/replay/index.ts';
+import { findingsByNewerRules, findingsFollowingNewerRules, type EntityReplay, type Finding } from '../../../projections/replay/index.ts';
 import type { Principal, ServiceContext } from '../context.ts';
 import { entityReplayTold } from './replay-findings-told.ts';
 
@@ -14,7 +14,22 @@ export interface EntityNow {
   readonly last: { readonly position: bigint; readonly occurredAt?: string };
   readonly context: Record<string, unknown>;
   /** The first stored event its replay with every guard refuses, and why, in the caller's words (entityReplayTold). */
-  readonly broken?: { readonly position: bigint; readonly reason: string };
+  readonly broken?: Broken;
+}
+
+/**
+ * The first refusal, with its rule, and the replay's findings counted as GET /v1/replay counts the fleet's: those by a
+ * rule newer than the stored event, and those following from one, are no broken history (review 325: the console's
+ * entity page called such an entity's history broken where `credence history` and the overview did not).
+ */
+export interface Broken {
+  readonly position: bigint;
+  readonly reason: string;
+  readonly rule?: string;
+  readonly ruleSince?: string;
+  readonly findingsTotal: number;
+  readonly findingsByNewerRules: number;
+  readonly findingsFollowingNewerRules: number;
 }
 
 /**
@@ -42,7 +57,7 @@ export const entityNow = async (
   const first = await firstRefusal(context, principal, replay);
   // The replay checks all the engine does: a refusal it does not find is not one to answer over.
   if (refused !== undefined && first === undefined) throw refused;
-  const broken = first === undefined ? {} : { broken: { position: first.position, reason: first.reason } };
+  const broken = first === undefined || replay.verdict.ok ? {} : { broken: brokenOf(first, replay.verdict.findings) };
   if (entity !== undefined) {
     const last = entity.events.at(-1);
     if (last === undefined || entity.revision === undefined) return undefined;
@@ -64,12 +79,22 @@ export const entityNow = async (
   };
 };
 
+/** `broken` of the first refusal (told), its findings counted (the same-stream links the replay gives are told to every reader). */
+const brokenOf = (first: Finding, findings: readonly Finding[]): Broken => ({
+  position: first.position,
+  reason: first.reason,
+  ...(first.rule !== undefined ? { rule: first.rule } : {}),
+  ...(first.ruleSince !== undefined ? { ruleSince: first.ruleSince } : {}),
+  findingsTotal: findings.length,
+  findingsByNewerRules: findingsByNewerRules(findings),
+  findingsFollowingNewerRules: findingsFollowingNewerRules(findings),
+});
+
 /** The first stored event of the entity's stream its replay with every guard refuses, in the caller's words. */
-const firstRefusal = async (context: ServiceContext, principal: Principal | undefined, replay: EntityReplay): Promise<{ position: bigint; reason: string } | undefined> => {
+const firstRefusal = async (context: ServiceContext, principal: Principal | undefined, replay: EntityReplay): Promise<Finding | undefined> => {
   if (replay.verdict.ok) return undefined;
   // The first finding alone, told as the whole replay would tell it (each finding is told on its own): telling every
   // step of an entity at the bound, refused ones each with its reason, was a block of its own (review 242's follow-up).
   const told = await entityReplayTold(context, principal, { ...replay, steps: [], verdict: { ok: false, findings: replay.verdict.findings.slice(0, 1) } });
-  const first = told.verdict.ok ? undefined : told.verdict.findings[0];
-  return first === undefined ? undefined : { position: first.position, reason: first.reason };
+  return told.verdict.ok ? undefined : told.verdict.findings[0];
 };

@@ -13,24 +13,12 @@ import { encodedAs, encodedInTurns, sendJsonOfInTurns, verdictInTurns } from './
 import { DecimalString, Finding, getEntityRoute, toWire, Verdict } from './wire.ts';
 
 const KindSummary = z.object({ entities: z.number().int(), events: z.number().int(), states: z.record(z.string(), z.number().int()) });
-/** A fleet finding: with the rule that refused it, and the earlier finding it follows from (projections/replay/finding-causes.ts). */
-const FleetFinding = Finding.extend({
-  followsFrom: z
-    .object({ streamId: z.string(), position: DecimalString })
-    .optional()
-    .describe(
-      'the earlier finding this refusal follows from: its entity, or one whose fact the event read, was left unrecorded by that ' +
-        "finding's event, so this event was judged against an entity replay could not hold as stored: the refusal says nothing " +
-        'either way about this event itself (it may be legal, or tampered with too); read it beside the finding it follows from. ' +
-        "Left out where it links a pseudonym's stream to another (its node's), except for an auditor who recorded a resolution of that pseudonym",
-    ),
-});
 const FleetVerdict = z.object({
   ok: z.boolean().describe('true when every stored transition is legal'),
   events: z.number().int(),
   kinds: z.record(z.string(), KindSummary),
   foreignEvents: z.number().int(),
-  findings: z.array(FleetFinding).describe('the first `limit` findings'),
+  findings: z.array(Finding).describe('the first `limit` findings, each with the earlier finding it follows from (projections/replay/finding-causes.ts)'),
   findingsTotal: z.number().int(),
   findingsByNewerRules: z
     .number()

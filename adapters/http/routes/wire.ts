@@ -116,10 +116,10 @@ export const mustExist = async (context: ServiceContext, streamId: string, kind:
   if (!(await entityExists(context.credence.store, streamId, entityRecordBound(context.limits)))) throw notFound(streamId, kind);
 };
 
-/** A replay finding: a stored event its machine refuses, and why. */
 /**
- * A replay finding, of the fleet or of one entity, with the rule that refused it: `credence state --at` and `history`
- * over a server tell a finding by a newer rule from a broken history by `ruleSince` (review 323), as on a data folder.
+ * A replay finding, of the fleet or of one entity, with the rule that refused it and the earlier finding it follows
+ * from: `credence state --at` and `history` over a server tell a finding by a newer rule, or one following from it, from
+ * a broken history by `ruleSince` and `followsFrom` (reviews 323, 325), as on a data folder.
  */
 export const Finding = z.object({
   streamId: z.string(),
@@ -129,6 +129,16 @@ export const Finding = z.object({
   reason: z.string(),
   rule: z.string().optional().describe('the machine rule (guard) that refused the event, when one did'),
   ruleSince: z.string().optional().describe('the machines version that added `rule` for this event type: the stored event may predate it'),
+  followsFrom: z
+    .object({ streamId: z.string(), position: DecimalString })
+    .optional()
+    .describe(
+      'the earlier finding this refusal follows from: its entity, or one whose fact the event read, was left unrecorded by that ' +
+        "finding's event, so this event was judged against an entity replay could not hold as stored: the refusal says nothing " +
+        'either way about this event itself (it may be legal, or tampered with too); read it beside the finding it follows from. ' +
+        "One entity's replay links findings of its own stream only. " +
+        "Left out where it links a pseudonym's stream to another (its node's), except for an auditor who recorded a resolution of that pseudonym",
+    ),
 });
 export const Verdict = z.union([z.object({ ok: z.literal(true) }), z.object({ ok: z.literal(false), findings: z.array(Finding) })]);
 

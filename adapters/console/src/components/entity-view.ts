@@ -370,9 +370,7 @@ export class EntityView extends ConsolePage {
             (e) => html`<p class="entity-head" data-following=${this.follow.following ? (this.follow.status?.state ?? 'connecting') : 'none'}>${this.follow.renderWhen()} ${badge(e.state)} at revision ${e.revision}${e.position !== undefined ? ` (position ${e.position}), last changed ${formatTime(e.updatedAt)}` : ''}.
               <a class="button-link" href=${verifyHref(e.kind, e.id)}>Verify its evidence bundle in this browser</a>
               ${this.follow.renderNotFollowed(() => void this.follow.readNow())}</p>
-              ${e.broken !== undefined
-                ? html`<p class="bad" role="alert" data-testid="entity-broken">Broken history: its machine refuses the stored event${e.broken.position !== undefined ? ` at position ${e.broken.position}` : ''} (${visibleText(e.broken.reason)}). The state shown is what its accepted events leave; its timeline is what was recorded.</p>`
-                : nothing}`,
+              ${e.broken !== undefined ? renderBroken(e.broken) : nothing}`,
             () => this.retry(id),
           )}
       ${this.timeline.state === 'ok' && this.entity.state === 'ok' ? this.slider.render(this.timeline.value.entries, this.entity.value.updatedAt, role) : nothing}
@@ -390,6 +388,26 @@ export class EntityView extends ConsolePage {
       </div>`;
   }
 }
+
+/**
+ * What the entity page says of a stored event its replay refuses, worded as `credence history` and the overview word
+ * it (review 325: "Broken history" in red for a finding by a rule newer than the stored event, which the CLI and the
+ * overview call no broken history): findings by a newer rule, and those following from them, in amber; any other
+ * finding is a broken history, in red, as before.
+ */
+const renderBroken = (broken: NonNullable<Entity['broken']>) => {
+  const where = `its machine refuses the stored event${broken.position !== undefined ? ` at position ${broken.position}` : ''} (${visibleText(broken.reason)})`;
+  const after = 'The state shown is what its accepted events leave; its timeline is what was recorded.';
+  const total = broken.findingsTotal ?? 1;
+  const newer = broken.findingsByNewerRules ?? 0;
+  const following = broken.findingsFollowingNewerRules ?? 0;
+  if (newer === 0) return html`<p class="bad" role="alert" data-testid="entity-broken">Broken history: ${where}. ${after}</p>`;
+  const note = `${newer} of the ${total} findings are by rules newer than the stored events${following > 0 ? ` and ${following} follow from them` : ''}: see Upgrading in docs/service.md`;
+  if (total - newer - following <= 0) {
+    return html`<p class="newer" role="status" data-testid="entity-newer-rules">By a rule newer than the stored event, not a broken history: ${where}; ${note}. ${after}</p>`;
+  }
+  return html`<p class="bad" role="alert" data-testid="entity-broken">Broken history: ${where}. <span class="newer" data-testid="entity-newer-rules">${note}.</span> ${after}</p>`;
+};
 
 /** A refusal of the role (403): no retry or other read changes it. */
 const isRefused = (error: unknown): boolean => error instanceof ApiError && error.refused;
