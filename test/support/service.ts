@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { StoreConnectionString } from '../../adapters/driven/store/open-store.ts';
 import { serviceConfig, type ServiceConfigInput } from '../../adapters/http/config.ts';
 import type { Role } from '../../adapters/http/context.ts';
 import { startService, type RunningService, type StartOptions } from '../../adapters/http/start.ts';
@@ -53,8 +54,10 @@ export const startTestService = async (options: TestServiceOptions = {}): Promis
   // Event-loop load shedding off unless a test asks for it: test files run in parallel on a shared 2-core machine,
   // where a busy neighbour would otherwise turn any request into a 503 (test/http-limits.test.ts tests shedding).
   // Durability `normal`: these tests prove the service's behaviour, not the disk's (crash tests keep `full`).
+  // Only the embedded store in a folder takes a durability (an EventStoreDB or in-memory store refuses one).
+  const storeKind = overrides?.store === undefined ? 'sqlite' : StoreConnectionString.safeParse(overrides.store).data?.kind;
   const config = serviceConfig({
-    host: '127.0.0.1', port: 0, logLevel: 'info', tickMs: 200, durability: 'normal', ...overrides,
+    host: '127.0.0.1', port: 0, logLevel: 'info', tickMs: 200, ...(storeKind === 'sqlite' ? { durability: 'normal' as const } : {}), ...overrides,
     limits: { maxEventLoopDelayMs: 0, ...overrides?.limits }, data: dir,
   });
   let service: RunningService;
