@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { command } from '../domain/commands/index.ts';
+import { auditTrail } from '../projections/audit/index.ts';
 import { complianceProjection, revocations } from '../projections/compliance/index.ts';
 import { ProjectionRunner } from '../projections/runtime/index.ts';
 import { operator } from './support/fleet.ts';
@@ -41,7 +42,8 @@ const expectRebuiltEqualsLive = async (svc: TestService): Promise<void> => {
   const { credence } = svc.service.context;
   const db = new Database(':memory:');
   db.defaultSafeIntegers(true);
-  await new ProjectionRunner({ db, store: credence.store, projections: [complianceProjection()], batchSize: 10_000 }).catchUp();
+  // With the audit trail, as the runtime keeps it: `revocations` reads each row's signature from it (review 327).
+  await new ProjectionRunner({ db, store: credence.store, projections: [auditTrail(), complianceProjection()], batchSize: 10_000 }).catchUp();
   expect(revocations(db)).toEqual(revocations(credence.readModels));
   expect(revocations(db, {}, {}, 'newest')).toEqual(revocations(credence.readModels, {}, {}, 'newest'));
   db.close();

@@ -91,7 +91,11 @@ describe('compliance CSV columns', () => {
       ['position', 'enrolmentPosition', 'credentialId', 'nodeId', 'method', 'occurredAt', 'listedPosition'],
     ]);
     expect(parseCsv((await query('revocations', { reason: 'affiliationChanged' })).text)).toEqual([
-      ['position', 'streamId', 'kind', 'id', 'reason', 'occurredAt', 'actor', 'recordedAt'],
+      // Review 327: what the `actions` row of the same event says of its signature and token, after the columns before.
+      [
+        'position', 'streamId', 'kind', 'id', 'reason', 'occurredAt', 'actor', 'recordedAt',
+        'signature.status', 'signature.keyFingerprint', 'signature.reason', 'token.id', 'token.issuedBy', 'token.issuedWith',
+      ],
     ]);
   });
 

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import type { DecodedEvent } from '../domain/stored.ts';
+import { auditTrail } from '../projections/audit/index.ts';
 import { complianceProjection, revocations } from '../projections/compliance/index.ts';
 import { certificateStanding, pkiProjection } from '../projections/pki/index.ts';
 import type { Projection } from '../projections/runtime/index.ts';
@@ -71,6 +72,8 @@ const events = (): DecodedEvent[] => {
 const opened = (): Database.Database => {
   const db = new Database(':memory:');
   db.defaultSafeIntegers(true);
+  // The audit trail beside, as the runtime keeps it: `revocations` reads each row's signature from it (review 327).
+  auditTrail().setup(db);
   complianceProjection().setup(db);
   pkiProjection().setup?.(db);
   return db;

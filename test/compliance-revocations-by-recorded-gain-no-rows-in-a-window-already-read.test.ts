@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import type { DecodedEvent } from '../domain/stored.ts';
+import { auditTrail } from '../projections/audit/index.ts';
 import { answerQuery, COMPLIANCE_QUERIES, complianceProjection } from '../projections/compliance/index.ts';
 import { system } from './support/fleet.ts';
 import { storedEvents } from './support/stored-events.ts';
@@ -38,6 +39,8 @@ describe('revocations by when they were recorded', () => {
   const db = new Database(':memory:');
   db.defaultSafeIntegers(true);
   const projection = complianceProjection();
+  // The audit trail beside, as the runtime keeps it: `revocations` reads each row's signature from it (review 327).
+  auditTrail().setup(db);
   projection.setup(db);
   const apply = (e: DecodedEvent) => db.transaction(() => projection.apply!(db, e))();
   for (const e of before) apply(e);

@@ -36,7 +36,36 @@ export interface AuditEntry {
   readonly signature: { readonly status: SignatureStatus; readonly keyFingerprint?: string; readonly reason?: string };
 }
 
-interface Row {
+/** The audit trail's columns for what it judged of an event's request signature and the API token it came with. */
+export interface AuditedColumns {
+  signature_status: SignatureStatus;
+  signature_key: string | null;
+  signature_reason: string | null;
+  token_id: string | null;
+  token_issued_by: string | null;
+  token_issued_with: string | null;
+}
+
+/** An entry's `token` from its columns, none when it came with none. */
+const tokenOf = (r: AuditedColumns): Pick<AuditEntry, 'token'> =>
+  r.token_id !== null && r.token_issued_by !== null
+    ? { token: { id: r.token_id, issuedBy: r.token_issued_by, ...(r.token_issued_with !== null ? { issuedWith: r.token_issued_with } : {}) } }
+    : {};
+
+/** An entry's `signature` from its columns. */
+const signatureOf = (r: AuditedColumns): AuditEntry['signature'] => ({
+  status: r.signature_status,
+  ...(r.signature_key !== null ? { keyFingerprint: r.signature_key } : {}),
+  ...(r.signature_reason !== null ? { reason: r.signature_reason } : {}),
+});
+
+/**
+ * An entry's `signature` and `token` from its columns, as the timeline and `actions` give them: for the compliance
+ * `revocations`, which joins these columns by position (review 327) and so says of each what `actions` says.
+ */
+export const auditedOf = (r: AuditedColumns): Pick<AuditEntry, 'signature' | 'token'> => ({ signature: signatureOf(r), ...tokenOf(r) });
+
+interface Row extends AuditedColumns {
   position: bigint;
   event_id: string;
   stream_id: string;
@@ -51,11 +80,6 @@ interface Row {
   causation_id: string;
   reason: string | null;
   signature_status: SignatureStatus;
-  signature_key: string | null;
-  signature_reason: string | null;
-  token_id: string | null;
-  token_issued_by: string | null;
-  token_issued_with: string | null;
   cause_position: bigint | null;
   cause_stream: string | null;
   cause_type: string | null;
@@ -81,20 +105,14 @@ const toEntry = (r: Row): AuditEntry => ({
   type: r.type,
   occurredAt: r.occurred_at,
   actor: { id: r.actor_id, role: r.actor_role },
-  ...(r.token_id !== null && r.token_issued_by !== null
-    ? { token: { id: r.token_id, issuedBy: r.token_issued_by, ...(r.token_issued_with !== null ? { issuedWith: r.token_issued_with } : {}) } }
-    : {}),
+  ...tokenOf(r),
   commandId: r.command_id,
   commandType: r.command_type,
   correlationId: r.correlation_id,
   causationId: r.causation_id,
   ...(r.cause_position !== null ? { causedBy: { position: r.cause_position, streamId: r.cause_stream!, type: r.cause_type! } } : {}),
   ...(r.reason !== null ? { reason: r.reason } : {}),
-  signature: {
-    status: r.signature_status,
-    ...(r.signature_key !== null ? { keyFingerprint: r.signature_key } : {}),
-    ...(r.signature_reason !== null ? { reason: r.signature_reason } : {}),
-  },
+  signature: signatureOf(r),
 });
 
 /** An entity's timeline in stream order. */

@@ -43,6 +43,11 @@ export const COMPLIANCE_ROWS = {
       actor: z.string(),
       // Last, so that a CSV reader by column index finds the columns before it where they were (review 197).
       recordedAt: z.string(),
+      // Review 327: what the `actions` row of the same event says, in its own schema's words (hence after recordedAt).
+      signature: TimelineEntry.shape.signature
+        .optional()
+        .describe("the audit trail's judgement of the revocation's request signature, as its `actions` row gives it; absent while the audit trail has not reached the event"),
+      token: TimelineEntry.shape.token,
     }),
   ),
   actions: rowOf<'actions'>()(TimelineEntry),
