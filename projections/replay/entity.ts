@@ -13,6 +13,9 @@ import { byPosition } from '../../domain/positions.ts';
 import { FactTimeline } from './fact-timeline.ts';
 import { claimsAreForeign, FOREIGN_CLAIM } from './foreign-claims.ts';
 import { findingCauses, unrecordedOnItsStream, type TalliedFinding, type Unrecorded } from './finding-causes.ts';
+import type { Finding } from './finding.ts';
+
+export type { Finding, FindingRef } from './finding.ts';
 
 /** One stored event as the auditor sees it: what it was, who did it, and the state after it. */
 export interface ReplayStep {
@@ -56,34 +59,6 @@ const raisedFrom = (before: EntitySnapshot, after: EntitySnapshot): { raisedFrom
   const now = (after.context as { revocationReason?: unknown }).revocationReason;
   return stateOf(before) === 'revoked' && typeof was === 'string' && now !== was ? { raisedFrom: was } : {};
 };
-
-/** A finding as another one names it: its stream and global position (one record's). */
-export interface FindingRef {
-  readonly streamId: string;
-  readonly position: bigint;
-}
-
-export interface Finding {
-  readonly streamId: string;
-  readonly position: bigint;
-  readonly revision: bigint;
-  readonly type: string;
-  readonly reason: string;
-  /** A refusal by a guard: the machine rule that refused the event (the machines' `Verdict.rule`). */
-  readonly rule?: string;
-  /**
-   * A refusal by a rule newer than the event may be (RULES_SINCE): the machines version that added `rule` for this
-   * event type. Carried from the refusal, not read back from `reason`'s words; the one entity's too (review 323:
-   * `credence state --at` and `credence history` tell such a finding from a broken history by it).
-   */
-  readonly ruleSince?: string;
-  /**
-   * A refusal that follows from an earlier finding (finding-causes.ts): the event's entity, or (in the fleet verdict) an
-   * entity whose fact it read, was left behind by that finding's event, which replay did not record. The first such
-   * finding, never one that itself follows. One entity's replay links its own stream's findings only (review 325).
-   */
-  readonly followsFrom?: FindingRef;
-}
 
 export interface EntityReplay {
   readonly streamId: string;

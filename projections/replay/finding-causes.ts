@@ -1,4 +1,4 @@
-import type { Finding, FindingRef } from './entity.ts';
+import type { Finding, FindingRef } from './finding.ts';
 
 /**
  * What a finding left unrecorded, as the verifier keeps it (its tally, a checkpoint, a worker's answer): the event

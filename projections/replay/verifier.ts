@@ -11,7 +11,7 @@ import { ENTITY_KINDS, parseStreamId, streamIdOf, type EntityKind, type EntityVi
 import { evaluate, gatherFacts, initialSnapshot, machineEvent, readStored, stateOf, viewOf } from '../../machines/index.ts';
 import type { EntitySnapshot, FactReader, KeyHolderReader } from '../../machines/index.ts';
 import { CertifiedKeys } from './certified-keys.ts';
-import type { Finding } from './entity.ts';
+import type { Finding } from './finding.ts';
 import type { FactViews } from './fact-views.ts';
 import type { ReadForJudging } from './judged-event.ts';
 import { FOREIGN_CLAIM } from './foreign-claims.ts';
