@@ -1,15 +1,53 @@
+import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
-import type { ConnectionError } from 'fastify';
-import { clientErrorAnswer } from './problems.ts';
+import type { ConnectionError, FastifyBaseLogger } from 'fastify';
+import type { ServiceMetrics } from './metrics.ts';
+import { clientErrorAnswerOf, clientErrorRefusal } from './problems.ts';
+
+/** Where a listener's HTTP parser refusals are counted and logged, and which listener it is (`probes`, or the API's). */
+export interface ClientErrorReport {
+  readonly metrics: Pick<ServiceMetrics, 'requestRefused'>;
+  readonly log: FastifyBaseLogger;
+  readonly listener?: 'probes';
+}
+
+/** Each open socket's listener report: a refusal comes with its socket only (connection-limits.ts writes the 408 too). */
+const reports = new WeakMap<Socket, ClientErrorReport>();
+
+/**
+ * The HTTP parser's refusals on `server`'s connections are counted in credence_http_refused_total (route `unmatched`)
+ * and logged, one line each (review 330: its 400, 408 and 431 answers were neither, though the docs say every 4xx is
+ * counted). Called once per listener, as it is built.
+ */
+export const reportClientErrors = (server: Server, report: ClientErrorReport): void => {
+  server.on('connection', (socket: Socket) => reports.set(socket, report));
+};
 
 /**
  * Fastify's `clientErrorHandler` of every listener: a request the HTTP parser refused, before there is any request or
  * reply, is answered as problem+json with the baseline headers and `no-store` (clientErrorAnswer), and its socket
  * closed. One function for both ports: the probe port had none, and answered Fastify's plain JSON with no security
- * headers.
+ * headers. An answer written is counted and logged for its listener (reportClientErrors): its status, problem code,
+ * Node's parser code and the remote address, never a byte of the request, which may hold a token.
  */
 export const answerClientError = (error: ConnectionError, socket: Socket): void => {
-  const answer = socket.destroyed ? undefined : clientErrorAnswer(error);
-  if (answer !== undefined && socket.writable) socket.write(answer);
+  const refusal = socket.destroyed ? undefined : clientErrorRefusal(error);
+  if (refusal !== undefined && socket.writable) {
+    socket.write(clientErrorAnswerOf(refusal));
+    const report = reports.get(socket);
+    if (report !== undefined) {
+      report.metrics.requestRefused(refusal.status, 'unmatched', report.listener);
+      report.log.info(
+        {
+          ...(report.listener === undefined ? {} : { listener: report.listener }),
+          res: { statusCode: refusal.status, problem: refusal.code },
+          // Node's own code (HPE_INVALID_HEADER_TOKEN, …): a word of the parser's, not the request's.
+          ...(typeof error.code === 'string' ? { parserCode: error.code.slice(0, 64) } : {}),
+          remoteAddress: socket.remoteAddress,
+        },
+        'request refused by the HTTP parser',
+      );
+    }
+  }
   socket.destroy(error);
 };

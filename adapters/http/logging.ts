@@ -1,4 +1,4 @@
-import type { FastifyRequest, FastifyServerOptions } from 'fastify';
+import type { FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
 import { stdoutLogDestination } from './log-destination.ts';
 import { holdsJwtText } from './jwt-text.ts';
 import { asciiDecoded, MAX_SCANNED_CHARS, REDACTED, redactedUrlOf } from './redact-url.ts';
@@ -150,6 +150,44 @@ const loggedHeaders = (headers: FastifyRequest['headers']): Record<string, strin
 };
 
 /**
+ * What a refused request's completion line (`request completed`, the probe port's `request refused`) says of its
+ * problem, under `res`: its code, a 401's or a 503's `reason`, a 400's rule names. Words of the service's own only,
+ * never what the client sent (review 330: the log gave the status alone, so a revoked token read as a forged one).
+ */
+export interface RefusalLogged {
+  readonly problem: string;
+  readonly reason?: string;
+  readonly rules?: readonly string[];
+}
+
+const refusalsLogged = new WeakMap<FastifyReply, RefusalLogged>();
+const MAX_RULES_LOGGED = 10;
+
+/** Notes what `reply`'s completion line says of the problem it answers (problems.ts, as the problem is sent). */
+export const noteRefusal = (reply: FastifyReply, problem: { readonly status: number; readonly code: string; readonly extensions?: Readonly<Record<string, unknown>> }): void => {
+  const { reason, errors } = problem.extensions ?? {};
+  const rules = Array.isArray(errors)
+    ? [...new Set(errors.map((e) => (e as { rule?: unknown }).rule).filter((r): r is string => typeof r === 'string'))].slice(0, MAX_RULES_LOGGED).map((r) => r.slice(0, 64))
+    : [];
+  refusalsLogged.set(reply, {
+    problem: problem.code,
+    // A token's or an overload's reason is one of the service's words; a 403's or a 422's may name identifiers.
+    ...((problem.status === 401 || problem.status === 503) && typeof reason === 'string' ? { reason: reason.slice(0, 128) } : {}),
+    ...(rules.length > 0 ? { rules } : {}),
+  });
+};
+
+/**
+ * A reply as a log line writes it: its status and, when it answered a problem, what noteRefusal kept. A plain object
+ * (the HTTP parser's refusal, client-error-handler.ts, has no reply) is written as it is.
+ */
+const replyAsLogged = (res: FastifyReply | Record<string, unknown>): Record<string, unknown> => {
+  if (isPlain(res)) return res as Record<string, unknown>;
+  const reply = res as FastifyReply;
+  return { statusCode: reply.statusCode, ...refusalsLogged.get(reply) };
+};
+
+/**
  * Fastify's pino logger: JSON lines, a request id on every line of a request (`reqId`), authorisation headers and
  * secret fields redacted (issue 12 "Logs"; SER-001 no secret in logs). test/http-logs-full-scenario.test.ts scans
  * the logs of a full scenario at trace level for every token and secret.
@@ -168,5 +206,6 @@ export const loggerOptions = (level: string, stream?: NodeJS.WritableStream): Fa
     // Most errors arrive here already written by the formatter (redactSecrets); one that did not is written the same way.
     err: (error: unknown) => (error instanceof Error ? errorAsLogged(error) : error) as { type: string; message: string; stack: string },
     req: (req: FastifyRequest) => ({ method: req.method, url: redactedUrlOf(req), remoteAddress: req.ip, headers: loggedHeaders(req.headers) }),
+    res: replyAsLogged,
   },
 });

@@ -45,7 +45,7 @@ export interface MetricsSources {
   readonly entityCache?: () => EntityCacheStats;
   /** How many keys of ended entities the shredder has failed to destroy so far (SER-010), read when scraped. */
   readonly keysOwed?: () => number;
-  /** How many reactions the cascade gave up on (a broken history), read when scraped. */
+  /** How many reactions the cascade gave up on (credence_cascade_dead_letters' causes), read when scraped. */
   readonly deadLetters?: () => number;
   /** How many due deadlines the expiry scheduler gave up on (their command id taken), read when scraped. */
   readonly expiryDeadLetters?: () => number;
@@ -114,7 +114,9 @@ export const createServiceMetrics = (sources: MetricsSources = {}): ServiceMetri
   });
   const refused = new Counter({
     name: 'credence_http_refused_total',
-    help: 'Requests answered with a 4xx or 5xx status, by status and route; listener probes on the probe port (none on the API port)',
+    help:
+      'Requests answered with a 4xx or 5xx status, by status and route (unmatched: no route, or refused by the HTTP parser), ' +
+      'and OCSP tryLater answers under the status they stand for (429, 503); listener probes on the probe port (none on the API port)',
     labelNames: ['status', 'route', 'listener'] as const,
     registers: [registry],
   });
@@ -285,7 +287,8 @@ export const createServiceMetrics = (sources: MetricsSources = {}): ServiceMetri
   );
   readGauge(
     'credence_cascade_dead_letters',
-    'Reactions the revocation cascade could not carry out and will not retry (a broken history): each waits for an operator',
+    'Reactions the revocation cascade could not carry out and will not retry (a broken history, a derived command id held by another command, ' +
+      'a credential whose machine refused its revocation): each waits for an operator',
     sources.deadLetters,
   );
   readGauge(

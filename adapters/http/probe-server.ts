@@ -4,7 +4,7 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import type { ServiceConfig } from './config.ts';
 import { refuseForwardedNonAddresses, trustProxyOf } from './trust-proxy.ts';
 import { baselineHeaders } from './baseline-headers.ts';
-import { answerClientError } from './client-error-handler.ts';
+import { answerClientError, reportClientErrors } from './client-error-handler.ts';
 import { limitConnections } from './connection-limits.ts';
 import type { App, ServiceContext } from './context.ts';
 import { loggerOptions } from './logging.ts';
@@ -12,6 +12,7 @@ import { answerWithProblem, rateLimited, routeNotFound, sendFrameworkProblem, se
 import { redactedPathOf } from './redact-url.ts';
 import { nodeHttpOptions, refuseAmbiguousRequestHeads } from './request-head.ts';
 import { healthRoutesWith } from './routes/health.ts';
+import { genReqId } from './request-id.ts';
 import { passUnmetExpectationsOn, refuseUnmetExpectations } from './unread-body.ts';
 import { takeNoQueryByDefault } from './no-query-by-default.ts';
 
@@ -52,6 +53,9 @@ export const buildProbeServer = async (options: {
     // at limits.requestTimeoutMs (request-head.ts).
     http: nodeHttpOptions(limits),
     logger: loggerOptions(options.config.logLevel, options.logStream),
+    // The API port's ids (a caller's short id, else a UUID), not Fastify's counter: req-1, req-2, … started over at
+    // each restart, so two refusals' lines shared an id (review 330).
+    genReqId,
     requestIdHeader: false,
     // A probe every few seconds would fill the log with its lines: only refusals are logged (sayRefused, below).
     logController: new LogController({ disableRequestLogging: true }),
@@ -77,6 +81,7 @@ export const buildProbeServer = async (options: {
     { maxConnections: PROBE_MAX_CONNECTIONS, maxConnectionsPerAddress: PROBE_MAX_CONNECTIONS_PER_ADDRESS, requestTimeoutMs: limits.requestTimeoutMs },
     { onRefused: (reason) => options.context.metrics.connectionRefused(reason, 'probes') },
   );
+  reportClientErrors(app.server, { metrics: options.context.metrics, log: app.log, listener: 'probes' });
   // An Expect other than 100-continue is the API port's 417 problem here too, not Node's bare 417 (review 202).
   passUnmetExpectationsOn(app.server);
   try {
@@ -88,6 +93,7 @@ export const buildProbeServer = async (options: {
     // The API port's baseline, from the same function: a probe's answers, its 404 and its 429 carried none (review 50's
     // follow-up).
     app.addHook('onSend', async (request, reply, payload) => {
+      reply.header('x-request-id', request.id);
       baselineHeaders(request, reply);
       return payload;
     });

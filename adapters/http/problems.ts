@@ -6,6 +6,7 @@ import { EventsDbReplaced } from '../runtime/events-db-replaced.ts';
 import { TransparencyLogAltered } from '../../domain/ports/transparency-log.ts';
 import { BASELINE_STATIC_HEADERS, baselineHeaders } from './baseline-headers.ts';
 import { logFailure } from './log-failure.ts';
+import { noteRefusal } from './logging.ts';
 import { mapRaisedError, requestKindOf, type Mapped, type RequestKind } from './map-raised-error.ts';
 import { PROBLEM_TYPE_BASE } from './problem-type-base.ts';
 import { MAX_PATH_PARAM_CHARS } from './path-params.ts';
@@ -199,6 +200,7 @@ export const sendFrameworkProblem = (reply: FastifyReply, request: FastifyReques
   const document = mapped.code === 'uri_too_long' ? { ...problem, instance: withoutLongSegments(redactedPathOf(request)).slice(0, 512) } : withoutInstance;
   // No route, so no onSend hook: the request id header and the baseline are set here.
   baselineHeaders(request, reply);
+  noteRefusal(reply, mapped);
   return reply.code(mapped.status).header('x-request-id', request.id).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(document));
 };
 
@@ -216,13 +218,27 @@ const NOT_STORED = 'Cache-Control: no-store\r\n';
  * it: the baseline's static headers are written here (review 50's follow-up: it carried none), and `no-store`.
  */
 export const clientErrorAnswer = (error: NodeJS.ErrnoException): string | undefined => {
+  const refusal = clientErrorRefusal(error);
+  return refusal === undefined ? undefined : clientErrorAnswerOf(refusal);
+};
+
+/** The status and problem code of an HTTP parser's refusal (clientErrorAnswer), what its log line and count say. */
+export interface ClientErrorRefusal {
+  readonly status: number;
+  readonly code: string;
+  readonly detail: string;
+}
+
+/** What the HTTP parser's refusal `error` is answered with; none for a connection reset. */
+export const clientErrorRefusal = (error: NodeJS.ErrnoException): ClientErrorRefusal | undefined => {
   if (error.code === 'ECONNRESET') return undefined;
-  const [status, code, detail] =
-    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-      ? [408, 'request_timeout', 'the request was not received in time']
-      : error.code === 'HPE_HEADER_OVERFLOW'
-        ? [431, 'headers_too_large', 'the request headers are larger than the service takes']
-        : [400, 'malformed_request', 'the request is not valid HTTP/1.1 (its request line, a header or its framing)'];
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') return { status: 408, code: 'request_timeout', detail: 'the request was not received in time' };
+  if (error.code === 'HPE_HEADER_OVERFLOW') return { status: 431, code: 'headers_too_large', detail: 'the request headers are larger than the service takes' };
+  return { status: 400, code: 'malformed_request', detail: 'the request is not valid HTTP/1.1 (its request line, a header or its framing)' };
+};
+
+/** The raw HTTP answer of an HTTP parser's refusal. */
+export const clientErrorAnswerOf = ({ status, code, detail }: ClientErrorRefusal): string => {
   const body = JSON.stringify({ type: `${PROBLEM_TYPE_BASE}${code}`, title: STATUS_CODES[status], status, detail });
   const baseline = Object.entries(BASELINE_STATIC_HEADERS).map(([name, value]) => `${name}: ${value}\r\n`).join('');
   return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${baseline}${NOT_STORED}Connection: close\r\n\r\n${body}`;
@@ -247,6 +263,7 @@ export const sendProblem = (reply: FastifyReply, request: FastifyRequest, error:
   // device's step as a step's: it sent no command id (review 202).
   const mapped = withWhatTheRouteTakes(mapError(error, requestKindOf(request.method, request.routeOptions?.url)), error, request);
   for (const [name, value] of Object.entries(mapped.headers ?? {})) reply.header(name, value);
+  noteRefusal(reply, mapped);
   return reply.code(mapped.status).type(PROBLEM_CONTENT_TYPE).send(problemDocument(mapped, request));
 };
 

@@ -18,6 +18,20 @@ export const SHED_EXEMPT = new Set(['/healthz', '/readyz', '/metrics']);
 
 const routeOf = (request: FastifyRequest): string => request.routeOptions.url ?? 'unmatched';
 
+/** Requests already counted in credence_http_rate_limited_total. */
+const countedRateLimited = new WeakSet<FastifyRequest>();
+
+/**
+ * Counts `request` in credence_http_rate_limited_total, once: one refused for its address's spent budget of refused
+ * tokens (auth/access-hook.ts) is over the address's rate limit too, and was counted by both (review 330: 10 429s
+ * counted 20).
+ */
+export const countRateLimited = (metrics: Pick<ServiceMetrics, 'rateLimited'>, request: FastifyRequest): void => {
+  if (countedRateLimited.has(request)) return;
+  countedRateLimited.add(request);
+  metrics.rateLimited(routeOf(request));
+};
+
 /** Per server: its event loop's lag, read from when it serves (`servingBegins`) until it closes. */
 const loopLags = new WeakMap<App, EventLoopLag>();
 
@@ -184,7 +198,7 @@ export const installProtection = async (app: App, limits: ServiceLimitsConfig, m
     timeWindow: limits.rateLimitWindowMs,
     // Bounded memory: the least recently seen keys are forgotten first.
     cache: 10_000,
-    onExceeded: (request) => metrics.rateLimited(routeOf(request)),
+    onExceeded: (request) => countRateLimited(metrics, request),
     errorResponseBuilder: (_request, context) => rateLimited(Math.max(1, Math.ceil(context.ttl / 1000))),
   });
 };

@@ -1,5 +1,3 @@
-import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
@@ -18,17 +16,16 @@ import { servedOpenApiDocument } from './openapi-document.ts';
 import { loggerOptions } from './logging.ts';
 import { redactedPathOf } from './redact-url.ts';
 import { answerWithProblem, type HttpProblem, overloaded, routeNotFound, sendFrameworkProblem, sendProblem } from './problems.ts';
-import { installProtection } from './protection.ts';
+import { countRateLimited, installProtection } from './protection.ts';
 import { boundUnsentAnswers } from './unsent-answers.ts';
 import { nodeHttpOptions, refuseAmbiguousRequestHeads } from './request-head.ts';
 import { parseQueryString, refuseMalformedQueryEscapes } from './query-string.ts';
 import { takeNoQueryByDefault } from './no-query-by-default.ts';
 import { refuseConditionalWrites } from './conditional-requests.ts';
 import { baselineHeaders } from './baseline-headers.ts';
-import { answerClientError } from './client-error-handler.ts';
+import { answerClientError, reportClientErrors } from './client-error-handler.ts';
 import { MAX_PATH_PARAM_CHARS } from './path-params.ts';
-import { REQUEST_ID_PATTERN } from './request-id.ts';
-import { beginsLikeASecretToken } from './secret-token-prefixes.ts';
+import { genReqId } from './request-id.ts';
 import { routeModulesOf } from './routes/index.ts';
 import { consoleRoutesFrom } from './routes/console.ts';
 import { CONSOLE_DIST } from './console-bundle-freshness.ts';
@@ -38,7 +35,6 @@ import { bodyLeftUnread, closeConnectionsOfUnreadBodies, passUnmetExpectationsOn
 export const DOCS_PREFIX = '/docs';
 const API_VERSION = '1.0.0';
 // The pattern the OpenAPI document declares: the rule documented and the rule enforced are one.
-const REQUEST_ID = new RegExp(REQUEST_ID_PATTERN);
 export { ACCESS_EXTENSION, MAX_PATH_PARAM_CHARS };
 
 export interface BuildServerOptions {
@@ -52,15 +48,6 @@ export interface BuildServerOptions {
   readonly consoleDist?: string;
 }
 
-/**
- * A caller's request id when it is a short token, else a fresh one: it is echoed in a header, in a problem and on
- * every log line. Nor one that begins like a well-known secret token, as the path and user-agent are judged (review
- * 320: `ghp_…` sent there was logged, echoed and in the problem's `requestId`).
- */
-const genReqId = (raw: IncomingMessage): string => {
-  const given = raw.headers['x-request-id'];
-  return typeof given === 'string' && REQUEST_ID.test(given) && !beginsLikeASecretToken(given) ? given : randomUUID();
-};
 
 // The path as the log writes it: a detail never carries a secret, and a caller may put a token in a path (review 33).
 const noRoute = (request: FastifyRequest): HttpProblem => routeNotFound(`no route ${request.method} ${redactedPathOf(request).slice(0, 200)}`);
@@ -137,6 +124,7 @@ export const buildServer = async (options: BuildServerOptions): Promise<App> => 
     return503OnClosing: false,
     forceCloseConnections: 'idle',
   }).withTypeProvider<ZodTypeProvider>();
+  reportClientErrors(app.server, { metrics: options.context.metrics, log: app.log });
   closeConnectionsOfUnreadBodies(app.server);
   withholdContinueUntilTheBodyIsRead(app.server);
   passUnmetExpectationsOn(app.server);
@@ -205,7 +193,7 @@ const configure = async (app: App, { context, config, routes = [], consoleDist =
   installAccessHook(app, context.access, {
     publicPrefixes: [DOCS_PREFIX],
     refusedTokens: refusedTokenBudget({ max: limits.rateLimitPerAddress, windowMs: limits.rateLimitWindowMs }),
-    onRateLimited: (route) => context.metrics.rateLimited(route),
+    onRateLimited: (request) => countRateLimited(context.metrics, request),
   });
   documentAccess(app);
   const endNoQueryDefault = takeNoQueryByDefault(app);

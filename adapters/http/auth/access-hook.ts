@@ -66,7 +66,8 @@ export const installAccessHook = (
     readonly publicPrefixes: readonly string[];
     /** Tokens refused per address: past it, 429 before any token from there is checked (refused-token-budget.ts). */
     readonly refusedTokens: RefusedTokenBudget;
-    readonly onRateLimited: (route: string) => void;
+    /** A request refused so (429), to be counted once with the rate limit's own (protection.ts, countRateLimited). */
+    readonly onRateLimited: (request: FastifyRequest) => void;
   },
 ): void => {
   app.decorateRequest('principal', undefined);
@@ -125,7 +126,7 @@ export const installAccessHook = (
     const wait = known ? undefined : options.refusedTokens.spent(address);
     const passing = wait === undefined ? undefined : pastSpentBudget(address, token, wait);
     if (wait !== undefined && passing === undefined) {
-      options.onRateLimited(request.routeOptions.url ?? 'unmatched');
+      options.onRateLimited(request);
       refusals.set(request, rateLimited(wait));
       return;
     }
