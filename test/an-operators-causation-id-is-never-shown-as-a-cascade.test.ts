@@ -7,6 +7,8 @@
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cascadeFrom, walkDependents } from '../projections/cascade/index.ts';
+import { setupApplicationCredentials } from '../projections/cascade/application-credentials.ts';
+import { setupBootstrapProvisioned } from '../projections/cascade/bootstrap-provisioned.ts';
 import { addDependent, setupDependents } from '../projections/cascade/dependents.ts';
 import { addEnding } from '../projections/cascade/endings.ts';
 import { body, openApi, settled, type Api } from './http-conformance.fixtures.ts';
@@ -101,6 +103,9 @@ describe('the cascade flag of the dependents', () => {
     const db = new Database(':memory:');
     db.defaultSafeIntegers(true);
     setupDependents(db);
+    // The walk reads what a keyCompromise takes beside the holder relations from these too (review 329).
+    setupApplicationCredentials(db);
+    setupBootstrapProvisioned(db);
     addDependent(db, 'node-n', 'credential-of-node', 'credential-c');
     addDependent(db, 'credential-c', 'association-of-credential', 'association-a');
     // Given: the node revoked by an operator; its credential revoked by an operator who sent the node's revocation as

@@ -11,8 +11,9 @@ import { PROVISIONED_ON_BOOTSTRAP, type ReactionContext } from './reaction-conte
  * credential a `CredentialProvisioned` of method remote-provisioning names it the `bootstrapCredentialId` of; their
  * associations then end with them by the credential's own rule. Revoked for any other reason (superseded,
  * cessationOfOperation: a factory credential retired once its node was provisioned) it gave nothing away, and they
- * stay. Kept apart from the dependents graph: this is no holder's link (the credential is its node's), and only a
- * compromise follows it.
+ * stay. Kept apart from the dependents table: this is no holder's link (the credential is its node's), and only a
+ * compromise follows it; the dependents graph lists it after the holders' links while it applies
+ * (dependency-graph.ts, `provisioned-on-bootstrap`, review 329).
  */
 
 export const setupBootstrapProvisioned = (db: Database.Database): void => {

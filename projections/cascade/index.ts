@@ -7,6 +7,6 @@ export type { ReactionContext } from './reaction-context.ts';
 export { deadLetterCount, deadLetters, readDeadLettersAsFound } from './dead-letters.ts';
 export type { DeadLetter } from './dead-letters.ts';
 export { walkDependents, endingOf, dependentEnding, causeOf, cascadeFrom } from './dependency-graph.ts';
-export type { GraphDependent, DependentsWalk } from './dependency-graph.ts';
+export type { GraphDependent, DependentsWalk, GraphRelation, CompromiseRelation } from './dependency-graph.ts';
 export type { Relation } from './dependents.ts';
 export type { Ending } from './endings.ts';

@@ -6,7 +6,8 @@ import { Dependents, Entity, type Dependent, type Ending, type GraphMember } fro
 /**
  * What depends on an entity (node -> credentials -> associations; App-ID -> instances and credential; credential ->
  * associations and the App-IDs enrolled with it; subscription
- * -> enrolled nodes), in one request: GET /v1/entities/{kind}/{id}/dependents reads the relations the revocation
+ * -> enrolled nodes; and what a keyCompromise takes beside them: bootstrap credential -> credentials provisioned on
+ * it, node -> App-ID credentials signed in on it), in one request: GET /v1/entities/{kind}/{id}/dependents reads the relations the revocation
  * cascade itself follows, each dependent with its state and how it ended (whose `causedBy` shows a cascade). The
  * server bounds the answer (MAX_DEPENDENTS) and says when it cut it.
  */
@@ -74,6 +75,11 @@ const labelOf = (d: Dependent, root: EntityRef): string => {
       return 'enrolled node';
     case 'application-enrolled-with':
       return 'enrolled App-ID';
+    // Followed on a keyCompromise only (the server lists them while that applies): named so, not as a holder's.
+    case 'provisioned-on-bootstrap':
+      return 'credential provisioned on it, follows its keyCompromise';
+    case 'application-credential-signed-in-on':
+      return 'App-ID credential signed in on it, follows its keyCompromise';
     default:
       return 'security association';
   }

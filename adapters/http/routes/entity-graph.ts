@@ -39,10 +39,15 @@ const Relation = z
     'association-of-application',
     'node-of-subscription',
     'application-enrolled-with',
+    'provisioned-on-bootstrap',
+    'application-credential-signed-in-on',
   ])
   .describe(
     'how it depends on its parent: the relation the revocation cascade follows. application-enrolled-with: an App-ID enrolled ' +
-      "with the credential (a leaf; its ending is the end of that enrolment, ApplicationEnrolmentEnded: the App-ID stays registered)",
+      "with the credential (a leaf; its ending is the end of that enrolment, ApplicationEnrolmentEnded: the App-ID stays registered). " +
+      'Followed on a keyCompromise only, and listed while the parent is not ended or was revoked keyCompromise (first or raised): ' +
+      'provisioned-on-bootstrap, a credential remotely provisioned on its parent bootstrap credential; application-credential-signed-in-on, ' +
+      "an App-ID's own credential an AE signed in with on its parent node (an association on it established with that credential)",
   );
 
 const Ending = z
@@ -156,7 +161,9 @@ export const entityGraphRoutes: RouteModule = (app, context) => {
       summary: 'What depends on an entity',
       description:
         "The relations the revocation cascade follows (seed 003 11.2.2): a node's credentials and their associations, an App-ID's " +
-        "credentials and instances, a credential's associations and the App-IDs enrolled with it, a subscription's enrolled nodes. " +
+        "credentials and instances, a credential's associations and the App-IDs enrolled with it, a subscription's enrolled nodes; " +
+        "then what a keyCompromise would take beside them: a bootstrap credential's remotely provisioned credentials, the App-ID " +
+        'credentials AEs signed in with on a node. ' +
         'Each with its state, how it ended and ' +
         `whether the root's revocation cascaded to it. At most \`limit\` dependents (default ${DEFAULT_DEPENDENTS}, at most ` +
         `${MAX_DEPENDENTS}); \`truncated\` says when more exist.`,
