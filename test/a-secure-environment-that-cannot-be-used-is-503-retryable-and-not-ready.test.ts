@@ -9,12 +9,13 @@
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { serviceConfig } from '../adapters/http/config.ts';
 import { mapRaisedError } from '../adapters/http/map-raised-error.ts';
 import { secureEnvironmentReadiness } from '../adapters/http/routes/secure-environment-readiness.ts';
 import { startService } from '../adapters/http/start.ts';
 import { openDataFolderSecureEnvironment } from '../adapters/runtime/index.ts';
+import { RESTART_WAIT_MS } from '../adapters/driven/secure-environment/pkcs11/token-session.ts';
 import { secureEnvironmentUnavailable, validationError } from '../domain/errors.ts';
 import { cmd } from './support/fleet.ts';
 import { softHsm, softHsmMissing, withSoftHsmModule } from './support/softhsm.ts';
@@ -45,9 +46,16 @@ describe('a Secure Environment that cannot be used, as the API answers it', () =
 describe.skipIf(softHsmMissing !== undefined)('a PKCS#11 token deleted under the running service', () => {
   const hsm = softHsm();
   afterAll(() => hsm.cleanup());
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
   const token = hsm.token('served');
 
   it('is 503 secure_environment_unavailable on POST /v1/tokens and /v1/pseudonyms/rotations, /readyz 503 until it is back, then ready and serving', async () => {
+    // Stopped, moved only by the test: recoveries are held to the module's wait (token-session.ts RESTART_WAIT_MS).
+    const start = Math.floor(performance.now());
+    let skipped = 0;
+    vi.spyOn(performance, 'now').mockImplementation(() => start + skipped);
     const data = join(scratch(), 'data');
     const service = await startService(serviceConfig({ host: '127.0.0.1', port: 0, logLevel: 'silent', durability: 'normal', data, secureEnvironment: token.uri() }));
     try {
@@ -83,8 +91,10 @@ describe.skipIf(softHsmMissing !== undefined)('a PKCS#11 token deleted under the
       expect(said).not.toContain('served');
       expect(said).not.toContain(token.pin);
 
-      // Back: readiness finds it again by itself (a service out of its load balancer gets no request to do it).
+      // Back: readiness finds it again by itself (a service out of its load balancer gets no request to do it), at the
+      // first recovery the module's wait allows (review 332).
       removed.restore();
+      skipped += RESTART_WAIT_MS.most;
       expect((await readyz()).status).toBe(200);
       expect((await issue()).status).toBe(201);
 
@@ -104,6 +114,7 @@ describe.skipIf(softHsmMissing !== undefined)('a PKCS#11 token deleted under the
       for (const pin of [wrong, token.pin]) expect(pinText).not.toContain(pin);
       expect(await (await readyz()).json()).toMatchObject({ check: 'secure_environment', reason: 'pin_incorrect' });
       writeFileSync(token.pinFile, `${token.pin}\n`, { mode: 0o600 });
+      // No wait here: a PIN refused restarts nothing, so a mended PIN file serves at once.
       expect((await readyz()).status).toBe(200);
     } finally {
       await service.close();

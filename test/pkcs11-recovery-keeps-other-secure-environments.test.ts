@@ -14,6 +14,7 @@ import { isKeyNotFound } from '../domain/errors.ts';
 import type { KeyHandle } from '../domain/ports/secure-environment.ts';
 import { Pkcs11SecureEnvironment } from '../adapters/driven/secure-environment/pkcs11/index.ts';
 import { pkcs11js, type Pkcs11 } from '../adapters/driven/secure-environment/pkcs11/module.ts';
+import { RESTART_WAIT_MS } from '../adapters/driven/secure-environment/pkcs11/token-session.ts';
 import { softHsm, softHsmMissing, withSoftHsmModule } from './support/softhsm.ts';
 import { rejection } from './support/pin-free-rejection.ts';
 
@@ -61,6 +62,10 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11 recovery of one Secure En
 
 
   it('two tokens: while one token is away, the other Secure Environment keeps its session and its handshake; once the token is back, both work', async () => {
+    // Stopped, moved only by the test: recoveries are held to the module's wait (token-session.ts RESTART_WAIT_MS).
+    const start = Math.floor(performance.now());
+    let skipped = 0;
+    vi.spyOn(performance, 'now').mockImplementation(() => start + skipped);
     await withSoftHsmModule(async (module) => {
       const a = Pkcs11SecureEnvironment.open({ uri: away.uri('x-derivation=host') }, { random });
       const b = Pkcs11SecureEnvironment.open({ uri: steady.uri('x-derivation=host') }, { random });
@@ -92,6 +97,7 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11 recovery of one Secure En
         // The token is back, and B has nothing in flight: A's next call re-initialises the module (SoftHSM2 lists
         // tokens at C_Initialize only) and B reopens its session with it, so B never meets a lost session.
         removed.restore();
+        skipped += RESTART_WAIT_MS.most;
         opens.mockClear();
         const logins = vi.spyOn(module, 'C_Login');
         expect(await signs(a, aKey, aPublic, 'back')).toBe(true);

@@ -16,6 +16,7 @@ import { isCredenceError, isKeyNotFound } from '../domain/errors.ts';
 import type { KeyHandle } from '../domain/ports/secure-environment.ts';
 import { Pkcs11SecureEnvironment } from '../adapters/driven/secure-environment/pkcs11/index.ts';
 import { pkcs11js, type Pkcs11 } from '../adapters/driven/secure-environment/pkcs11/module.ts';
+import { RESTART_WAIT_MS } from '../adapters/driven/secure-environment/pkcs11/token-session.ts';
 import { softHsm, softHsmMissing, withSoftHsmModule } from './support/softhsm.ts';
 import { rejection } from './support/pin-free-rejection.ts';
 
@@ -132,7 +133,11 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11 Secure Environment when i
     }
   });
 
-  it('a token deleted under it is token_unavailable naming the token, never the PIN, one recovery per call; restored, it serves again', async () => {
+  it('a token deleted under it is token_unavailable naming the token, never the PIN, at most one recovery per call and per wait; restored, it serves again', async () => {
+    // Stopped, moved only by the test: recoveries are held to the module's wait (token-session.ts RESTART_WAIT_MS).
+    const start = Math.floor(performance.now());
+    let skipped = 0;
+    vi.spyOn(performance, 'now').mockImplementation(() => start + skipped);
     const se = Pkcs11SecureEnvironment.open({ uri: deleted.uri() }, { random });
     try {
       await withSoftHsmModule(async (module) => {
@@ -145,10 +150,12 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11 Secure Environment when i
           const issue = await rejection(run, [deleted.pin]);
           expect(issue).toMatchObject({ path: 'token', rule: 'token_unavailable' });
           expect(issue?.message).toContain('token "deleted"');
-          // Bounded: each call re-initialises the module at most once, no loop.
-          expect(initialises).toHaveBeenCalledTimes(i + 1);
+          // Bounded: each call re-initialises the module at most once, no loop; the first failure is retried at once,
+          // then the module's wait holds the third (review 332), which answers the last failure.
+          expect(initialises).toHaveBeenCalledTimes(Math.min(i + 1, 2));
         }
         removed.restore();
+        skipped += RESTART_WAIT_MS.most;
         expect(verifySignature('ed25519', edPublic, text('back'), await se.sign(OWNER, ed, text('back')))).toBe(true);
       });
     } finally {

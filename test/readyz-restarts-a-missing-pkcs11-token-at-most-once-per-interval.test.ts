@@ -35,8 +35,9 @@ describe.skipIf(softHsmMissing !== undefined)('GET /readyz while the service\'s 
     const service = await startService(serviceConfig({ host: '127.0.0.1', port: 0, logLevel: 'silent', durability: 'normal', data, secureEnvironment: token.uri() }));
     try {
       await withSoftHsmModule(async (module) => {
-        // Restarts a readiness check makes: the service's own operations recover once each as well (not held), and when
-        // they run moves with the clock this test stops and jumps.
+        // Restarts a readiness check makes: the service's own operations recover as well, held to the same wait since
+        // review 332 (test/pkcs11-a-token-away-restarts-its-module-at-most-once-per-wait-whoever-calls.test.ts), and
+        // when they run moves with the clock this test stops and jumps.
         let byReadiness = 0;
         const initialize = module.C_Initialize.bind(module);
         vi.spyOn(module, 'C_Initialize').mockImplementation((...args: Parameters<typeof module.C_Initialize>) => {

@@ -24,20 +24,23 @@ import { holdsSessionObjects } from './token-objects.ts';
 /**
  * Review 269: GET /readyz (unauthenticated) ran a whole recovery, C_Finalize and C_Initialize of the module, on every
  * call while the token was away; synchronous, so with a network HSM whose C_Initialize takes seconds anyone who could
- * reach /readyz stalled every request. A readiness check (`TokenSession.checkingReadiness`) now reopens a lost session
- * (and so restarts the module) at most once per wait, per module, answering the last failure in between. The wait
- * backs off while the token stays away: none after the first failed attempt (a token back by the next probe, a brief
- * failover, is found then), then 5 s doubling to 60 s. A sustained outage costs at most one restart a minute, a few
- * percent of the event loop even for a restart of seconds, and a token back after a long one is found within a
- * minute, about the time a load balancer takes to put a service back. Operations still make their one recovery each
- * (docs/hsm.md "When the token goes away"): a caller with a token to spend is authenticated, and a held operation
- * would fail where a recovery would have served it.
+ * reach /readyz stalled every request. Review 332: so did every OCSP answer and device hello (unauthenticated too),
+ * since only readiness checks were held; the justification that "a caller with a token to spend is authenticated"
+ * did not hold for them. Every reopen of a lost session (and so every restart of the module) now runs at most once
+ * per wait, per module, whoever asks, answering the last failure in between. The wait backs off while the token stays
+ * away: none after the first failed attempt (a token back by the next call, a brief failover, is found then), then
+ * 5 s doubling to 60 s. A sustained outage costs at most one restart a minute, a few percent of the event loop even
+ * for a restart of seconds, and a token back after a long one is found within a minute (docs/hsm.md "When the token
+ * goes away"): the price of holding authenticated operations too, rather than trusting each route to say whether
+ * its caller is.
  */
-export const READINESS_RESTART_WAIT_MS = { first: 5_000, most: 60_000 } as const;
-const readinessWait = (failures: number): number =>
-  failures <= 1 ? 0 : Math.min(READINESS_RESTART_WAIT_MS.most, READINESS_RESTART_WAIT_MS.first * 2 ** (failures - 2));
-/** Per module path: the readiness reopens that failed in a row, and when the next one may run (performance.now). */
-const readinessRestarts = new Map<string, { failures: number; notBefore: number }>();
+export const RESTART_WAIT_MS = { first: 5_000, most: 60_000 } as const;
+/** The name review 269 gave it, when only readiness checks were held (pkcs11-secure-environment.ts cites it). */
+export const READINESS_RESTART_WAIT_MS = RESTART_WAIT_MS;
+const restartWait = (failures: number): number =>
+  failures <= 1 ? 0 : Math.min(RESTART_WAIT_MS.most, RESTART_WAIT_MS.first * 2 ** (failures - 2));
+/** Per module path: the reopens that failed in a row, and when the next one may run (performance.now). */
+const moduleRestarts = new Map<string, { failures: number; notBefore: number }>();
 
 /**
  * The one logged-in session of a PKCS#11 Secure Environment and the calls it makes. pkcs11js calls are synchronous, so
@@ -71,9 +74,7 @@ export class TokenSession implements ModuleMember {
   /** Counts sessions dropped: an operation that began before a recovery retries on the new session, reopening nothing. */
   #generation = 0;
   #closed = false;
-  /** A readiness check is running (`checkingReadiness`): a reopen is held to the module's readiness wait. */
-  #checkingReadiness = false;
-  /** What the last reopen failed with: the answer to a readiness check while the wait holds the next one. */
+  /** What the last reopen failed with: the answer while the module's wait holds the next one. */
   #lastFailure: CredenceError | undefined;
 
   private constructor(module: Pkcs11, uri: Pkcs11Uri, pin: PinSupply) {
@@ -115,6 +116,8 @@ export class TokenSession implements ModuleMember {
       throw error;
     }
     joinModule(uri.modulePath, token);
+    // A token found and logged in on the module shows it answers, as a reopen that succeeds does: the wait starts afresh.
+    moduleRestarts.delete(uri.modulePath);
     return token;
   }
 
@@ -150,7 +153,7 @@ export class TokenSession implements ModuleMember {
     const because = why === undefined ? '' : `; ${reasonOf(why)}`;
     return pkcs11Unavailable(
       'token_unavailable',
-      `token "${this.#selection.label}" is unavailable: ${reasonOf(error)}${because}; the next operation tries to reopen it once more (docs/hsm.md)`,
+      `token "${this.#selection.label}" is unavailable: ${reasonOf(error)}${because}; a later operation tries to reopen it (at most once per wait while it stays away: docs/hsm.md)`,
     );
   }
 
@@ -159,56 +162,70 @@ export class TokenSession implements ModuleMember {
    * after C_Finalize and C_Initialize of the module (a module finalised under us, a restarted device, a token that
    * is back), coordinated with the other Secure Environments on the module (shared-module.ts: not while one of
    * them has session objects in use; they reopen their sessions with it). Bounded: at most two attempts, no loop.
+   * The restart is held to the module's wait (RESTART_WAIT_MS), whoever calls: while it holds, a Secure Environment
+   * whose own restart failed answers that failure and calls nothing; another one (its session lost for a cause of
+   * its own) still tries a new session without the restart. A PIN refused at the first attempt restarts nothing
+   * and is not held (pin-attempts.ts keeps it from the token), so a mended PIN file serves at the next call.
    * Throws `token_unavailable` naming both causes, or the PIN's own refusal: either is secure_environment_unavailable
    * (a login refused now is the operator's to mend, never the caller's).
    */
   reopen(): void {
     if (this.#closed) throw pkcs11Problem('session', 'open', 'this PKCS#11 Secure Environment is closed');
-    if (!this.#checkingReadiness) {
-      this.#reopen();
-      return;
-    }
     const now = performance.now();
-    const restarts = readinessRestarts.get(this.#modulePath);
-    if (restarts !== undefined && now < restarts.notBefore) {
-      // Held: nothing is called on the module; the session, already lost, stays so for the next operation to reopen.
-      throw this.#lastFailure ?? this.unavailable(new Error('a restart of its module for another Secure Environment failed moments ago, and the next waits'));
+    const restarts = moduleRestarts.get(this.#modulePath);
+    const held = restarts !== undefined && now < restarts.notBefore;
+    // Held (review 332): nothing is called on the module; the session, already lost, stays so for a later call.
+    if (held && this.#lastFailure !== undefined) throw this.#lastFailure;
+    this.#dropSession();
+    let first: unknown;
+    try {
+      this.#attach();
+      this.#recovered(false);
+      return;
+    } catch (error) {
+      if (isPinRefusal(error)) {
+        // The token answers: what is said now is the PIN's refusal, not an earlier failure to find it.
+        this.#lastFailure = undefined;
+        throw pinRefusedAtRecovery(error, this.#selection.label);
+      }
+      first = error;
+    }
+    if (held) {
+      this.#lastFailure = this.unavailable(first, new Error('a restart of its module failed moments ago, and the next waits (docs/hsm.md)'));
+      throw this.#lastFailure;
     }
     try {
-      this.#reopen();
+      this.#restartAndAttach(first);
+      this.#recovered(true);
     } catch (error) {
+      this.#lastFailure = error instanceof CredenceError ? error : this.unavailable(first, error);
       const failures = (restarts?.failures ?? 0) + 1;
-      readinessRestarts.set(this.#modulePath, { failures, notBefore: now + readinessWait(failures) });
-      throw error;
+      moduleRestarts.set(this.#modulePath, { failures, notBefore: now + restartWait(failures) });
+      throw this.#lastFailure;
     }
   }
 
   /**
-   * Runs a readiness check (Pkcs11SecureEnvironment `unavailable`, GET /readyz): a lost session is reopened only when
-   * the module's readiness wait allows, else the last failure is answered (READINESS_RESTART_WAIT_MS).
+   * Runs a readiness check (Pkcs11SecureEnvironment `unavailable`, GET /readyz). A lost session is reopened only as
+   * the module's wait allows, as for every other caller now (RESTART_WAIT_MS); kept as the frame that tells a
+   * readiness check's restarts from an operation's.
    */
   checkingReadiness<T>(check: () => T): T {
-    const outer = this.#checkingReadiness;
-    this.#checkingReadiness = true;
-    try {
-      return check();
-    } finally {
-      this.#checkingReadiness = outer;
-    }
+    return check();
   }
 
-  #reopen(): void {
-    try {
-      this.#reopenOnce();
-      this.#lastFailure = undefined;
-      readinessRestarts.delete(this.#modulePath);
-    } catch (error) {
-      if (error instanceof CredenceError) this.#lastFailure = error;
-      throw error;
-    }
+  /**
+   * A session serves again: what this one last failed with is forgotten, and the module's wait with it when the
+   * module was restarted or this one's own failure set it. Another Secure Environment's session reopened as is says
+   * nothing of the token that is away: its wait stays.
+   */
+  #recovered(restarted: boolean): void {
+    if (restarted || this.#lastFailure !== undefined) moduleRestarts.delete(this.#modulePath);
+    this.#lastFailure = undefined;
   }
 
-  #reopenOnce(): void {
+  /** Closes what is left of the current session (if anything) and counts a new generation. */
+  #dropSession(): void {
     const old = this.#session;
     this.#session = undefined;
     this.#generation += 1;
@@ -219,14 +236,10 @@ export class TokenSession implements ModuleMember {
         // Already gone with the device or the module: "close what is left" found nothing left.
       }
     }
-    let first: unknown;
-    try {
-      this.#attach();
-      return;
-    } catch (error) {
-      if (isPinRefusal(error)) throw pinRefusedAtRecovery(error, this.#selection.label);
-      first = error;
-    }
+  }
+
+  /** The second attempt of `reopen`: C_Finalize and C_Initialize of the module, then a new session. */
+  #restartAndAttach(first: unknown): void {
     try {
       opening('C_Initialize', () => reinitialiseModule(this.#modulePath, this));
     } catch (error) {
@@ -270,6 +283,7 @@ export class TokenSession implements ModuleMember {
     this.#generation += 1;
     try {
       this.#attach();
+      this.#lastFailure = undefined;
     } catch {
       // Left lost: this Secure Environment's own next operation reopens it, or reports why it cannot.
     }
