@@ -48,7 +48,9 @@ export const main = async (argv: string[], io: Io): Promise<number> => runProgra
 
 /** Runs the CLI on this process's argv and streams; the exit code becomes the process's. */
 export const runProcess = async (): Promise<void> => {
-  // `credence history x | head` closes the pipe early: that is the reader's choice, not an error.
+  // `credence history x | head` closes the pipe early: that is the reader's choice, not an error, and the command's own
+  // code stands (review 331: a refusal printed with --json exited 0). A command that goes on writing to nobody (`events`
+  // following until Ctrl-C) has no code yet and would never end: ended as the reader chose, exit 0.
   const stdout = standardOutput(process.stdout, 1, () => process.exit(process.exitCode ?? 0));
   // What goes to stderr (progress, notes, a service's startup lines) is for whoever watches: a reader that went
   // away, or a destination that fails (a full disk, a closed terminal), is no reason to stop, and there is nowhere

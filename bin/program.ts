@@ -406,6 +406,16 @@ const optionLikeLine = ({ option, value }: { readonly option: Option; readonly v
 };
 
 /**
+ * Refuses the value of `command`'s option `key` (its attribute name) when it looks like an option, as parseOptions says
+ * it (a UsageError, exit 2): for an option read before parseOptions runs (`--data --json` was said to be "not JSON",
+ * review 331). `--data=--json` is one word, a value, and left to its reader.
+ */
+export const refuseOptionLikeValue = (command: Command, key: string): void => {
+  const found = optionLikeValues(command).find(({ option }) => option.attributeName() === key);
+  if (found !== undefined) throw new UsageError(optionLikeLine(found));
+};
+
+/**
  * Refuses `command` naming each value given it that looks like an option (as parseOptions says them; exit 2): run by
  * reportOptionLikeValuesFirst before commander's own "too many arguments".
  */

@@ -50,25 +50,43 @@ const writeWhole = (fd: number, bytes: Buffer): void => {
 
 /**
  * `stream` (process.stdout, on `fd`) watched. A file is written here, synchronously and whole; a pipe or a terminal
- * through the stream, each write's outcome awaited by `settled`. A reader gone (EPIPE) outside a `deliver` calls
- * `readerGone` (`credence history x | head`: the reader's choice, not an error).
+ * through the stream, each write's outcome awaited by `settled`. A reader gone (EPIPE) outside a `deliver` is the
+ * reader's choice, not an error (`credence history x | head`): nothing more is written, `settled` resolves, and the
+ * command ends with its own code. Review 331: it ended the process at once with exit 0, before a refusal printed with
+ * --json had set its exit 1, so a pipefail script read a refused command as done. `stillWriting` is called at each write
+ * after that, when the command goes on (`credence events` follows until Ctrl-C): its output has nowhere to go.
  */
-export const standardOutput = (stream: NodeJS.WriteStream, fd: number, readerGone: () => void): StandardOutput => {
+export const standardOutput = (stream: NodeJS.WriteStream, fd: number, stillWriting: () => void): StandardOutput => {
   let failure: CannotWrite | undefined;
+  let readerGone = false;
   let pending = 0;
   let delivering = 0;
   const waiting = new Set<() => void>();
-  const fail = (error: unknown): void => {
-    failure ??= refused(error);
+  const wakeAll = (): void => {
     for (const wake of [...waiting]) wake();
   };
-  stream.on('error', (error: NodeJS.ErrnoException) => {
-    fail(error);
-    if (error.code === 'EPIPE' && delivering === 0) readerGone();
-  });
+  const fail = (error: unknown): void => {
+    failure ??= refused(error);
+    wakeAll();
+  };
+  // A failure of a write outside a delivery once the reader is gone (the stream destroyed by its EPIPE) is that too.
+  const outcome = (error: NodeJS.ErrnoException, delivered: boolean): void => {
+    if (!delivered && (error.code === 'EPIPE' || readerGone)) {
+      readerGone = true;
+      wakeAll();
+    } else fail(error);
+  };
+  stream.on('error', (error: NodeJS.ErrnoException) => outcome(error, delivering > 0));
   const asFile = writtenAsFile(stream, fd);
-  const write = (text: string): void => {
+  const write = (text: string, delivered = false): void => {
     if (failure !== undefined) throw failure;
+    if (readerGone) {
+      // A token delivered to nobody is a failure its caller undoes; any other output is dropped.
+      if (delivered) fail(Object.assign(new Error('the reader is gone'), { code: 'EPIPE' }));
+      if (failure !== undefined) throw failure;
+      stillWriting();
+      return;
+    }
     if (asFile) {
       try {
         writeWhole(fd, Buffer.from(text, 'utf8'));
@@ -81,8 +99,8 @@ export const standardOutput = (stream: NodeJS.WriteStream, fd: number, readerGon
     pending++;
     stream.write(text, (error) => {
       pending--;
-      if (error !== undefined && error !== null) fail(error);
-      else if (pending === 0) for (const wake of [...waiting]) wake();
+      if (error !== undefined && error !== null) outcome(error, delivered);
+      else if (pending === 0) wakeAll();
     });
   };
   const settled = (): Promise<void> =>
@@ -97,11 +115,11 @@ export const standardOutput = (stream: NodeJS.WriteStream, fd: number, readerGon
       check();
     });
   return {
-    write,
+    write: (text) => write(text),
     deliver: async (text) => {
       delivering++;
       try {
-        write(text);
+        write(text, true);
         await settled();
       } finally {
         delivering--;

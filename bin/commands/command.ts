@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { COMMAND_CATALOG, COMMAND_TYPES, type CommandType } from '../../domain/commands/index.ts';
 import { jsonLimitIssue, MESSAGE_JSON_LIMITS } from '../../domain/json-limits.ts';
-import { handler, UsageError, type RegisterCommands } from '../program.ts';
+import { handler, refuseOptionLikeValue, UsageError, type RegisterCommands } from '../program.ts';
 import { jsonOption } from './lifecycle.ts';
 import { submit, withCommandOptions } from './submit.ts';
 
@@ -14,11 +14,18 @@ const OWN_COMMANDS: Readonly<Partial<Record<CommandType, string>>> = {
   resolvePseudonym: 'credence pseudonym resolve <pseudonym> --reason TEXT',
 };
 
+/**
+ * The engine's own commands (role `system` alone in the catalog: the record/release bookkeeping its process manager
+ * issues), which the server refuses any token (403). Review 331: the help listed them, and `releaseApplicationInstance`
+ * was sent to be answered with field errors before the 403.
+ */
+const enginesOwn = (type: CommandType): boolean => COMMAND_CATALOG[type].roles.every((role) => role === 'system');
+
 const catalog = (): string =>
   [
     '',
     'Command types (domain/commands/catalog.ts; the event each records):',
-    ...COMMAND_TYPES.filter((t) => !Object.hasOwn(OWN_COMMANDS, t)).map((t) => `  ${t.padEnd(30)} ${COMMAND_CATALOG[t].event}`),
+    ...COMMAND_TYPES.filter((t) => !Object.hasOwn(OWN_COMMANDS, t) && !enginesOwn(t)).map((t) => `  ${t.padEnd(30)} ${COMMAND_CATALOG[t].event}`),
     '',
     'Not sent with credence command (the server refuses them here; each has its own route and command):',
     ...Object.entries(OWN_COMMANDS).map(([t, use]) => `  ${t.padEnd(30)} ${use}`),
@@ -27,7 +34,7 @@ const catalog = (): string =>
 /**
  * `credence command <type> --data JSON|@file`: any command of the catalog, its data as given. The server's schema
  * is the judge: a bad field is its 400, printed with every path (exit 1); only JSON that is not JSON, or beyond
- * the message limits, and a command with a route of its own (OWN_COMMANDS), are refused here (exit 2).
+ * the message limits, a command with a route of its own (OWN_COMMANDS) and the engine's own, are refused here (exit 2).
  */
 export const register: RegisterCommands = (program, io) => {
   const command: Command = withCommandOptions(
@@ -45,6 +52,10 @@ export const register: RegisterCommands = (program, io) => {
         // command that sends it.
         const own = OWN_COMMANDS[type as CommandType];
         if (own !== undefined) throw new UsageError(`<type>: ${type} is not sent with credence command (SER-025: it runs only through its own route): use ${own} (rule own_route)`);
+        if (enginesOwn(type as CommandType)) {
+          throw new UsageError(`<type>: ${type} is the engine's own command (role system): Credence records it itself as associations and instances come and go, and refuses it from any token`);
+        }
+        refuseOptionLikeValue(command, 'data');
         const data = jsonOption('--data', String(opts['data']));
         const tooBig = jsonLimitIssue(data, MESSAGE_JSON_LIMITS);
         if (tooBig !== undefined) throw new UsageError(`--data: ${tooBig.path || '(root)'}: ${tooBig.message}`);

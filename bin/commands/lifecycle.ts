@@ -3,7 +3,7 @@ import { Option, type Command } from 'commander';
 import { CommandSchema } from '../../domain/commands/index.ts';
 import { readJsonText } from '../../domain/json-duplicate-names.ts';
 import { FILE_LIMITS, readJsonFile } from '../files.ts';
-import { handler, UsageError, type RegisterCommands } from '../program.ts';
+import { handler, refuseOptionLikeValue, UsageError, type RegisterCommands } from '../program.ts';
 import { LIFECYCLE_COMMANDS, LIFECYCLE_GROUPS, type LifecycleSpec } from './lifecycle-catalog.ts';
 import { addPseudonymRaiseMarksSinceBackup } from './pseudonym-raise-marks-since-backup.ts';
 import { addPseudonymResolve } from './pseudonym-resolve.ts';
@@ -15,11 +15,14 @@ const kebab = (field: string): string => field.replace(/[A-Z]/g, (c) => `-${c.to
 /** `--receipt '{"version":2,…}'` or `--receipt @receipt.json`: bounded, parsed, not yet checked by any schema. */
 export const jsonOption = (flag: string, value: string): unknown => {
   if (value.startsWith('@')) {
+    // `@` alone: said so, not "cannot read : ENOENT" (review 331).
+    if (value === '@') throw new UsageError(`${flag}: @ without a file name (give @FILE, or the JSON text itself)`);
     const read = readJsonFile(value.slice(1), FILE_LIMITS.json);
     if (!read.ok) throw new UsageError(`${flag}: ${read.message}`);
     return read.value;
   }
-  if (value.length > FILE_LIMITS.json) throw new UsageError(`${flag}: larger than ${FILE_LIMITS.json} bytes`);
+  // In bytes, as a file is bounded: in UTF-16 units 600,000 `é` (1.2 MB) were sent, to the server's 413 (review 331).
+  if (Buffer.byteLength(value, 'utf8') > FILE_LIMITS.json) throw new UsageError(`${flag}: larger than ${FILE_LIMITS.json} bytes`);
   const read = readJsonText(value);
   if (read.ok) return read.value;
   throw new UsageError(read.issue === undefined ? `${flag}: not JSON (give JSON text or @file)` : `${flag}: ${read.issue.path || '(root)'}: ${read.issue.message}`);
@@ -86,7 +89,11 @@ const addSpec = (parent: Command, spec: LifecycleSpec, io: Parameters<RegisterCo
       const values = { ...opts };
       for (const o of spec.options) {
         const key = command.options.find((x) => x.flags === o.flags)!.attributeName();
-        if (o.flags.includes('<json|@file>') && typeof values[key] === 'string') values[key] = jsonOption(o.flags.split(' ')[0]!, values[key] as string);
+        if (o.flags.includes('<json|@file>') && typeof values[key] === 'string') {
+          // Read before parseOptions, which says a value that looks like an option: said so here first (review 331).
+          refuseOptionLikeValue(command, key);
+          values[key] = jsonOption(o.flags.split(' ')[0]!, values[key] as string);
+        }
       }
       const conflict = spec.conflicts?.(values);
       if (conflict !== undefined) throw new UsageError(conflict);

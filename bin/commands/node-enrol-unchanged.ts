@@ -12,7 +12,9 @@ import type { BeforeSending } from './submit.ts';
  * out: it left every store that ever held one with a replay finding nothing clears, and such a script exiting 1), so
  * the CLI reads the node first and sends nothing when it is enrolled so already. It is a convenience, not a rule: a
  * read refused or failing sends the command as before, and another client enrolling the node between this read and
- * the send may still have a duplicate recorded, which is legal (POST /v1/commands records one too).
+ * the send may still have a duplicate recorded, which is legal (POST /v1/commands records one too). With --command-id the
+ * command is always sent (review 331): the server answers that id's outcome, a retry's as done before, an id another
+ * command took as a refusal; read and skipped, it was `sent: false` and exit 0 whatever the id.
  */
 
 /** The part of GET /v1/entities/node/{id} this reads; any other answer is no reason to skip the command. */
@@ -43,10 +45,14 @@ const readNode = async (target: ServerTarget, nodeId: string): Promise<unknown> 
   }
 };
 
-/** For `node enrol`: says the node is enrolled so already and exits 0 without sending, or lets the command be sent. */
+/**
+ * For `node enrol`: says the node is enrolled so already and exits 0 without sending, or lets the command be sent.
+ * With --json: `{sent: false, streamId, state, revision, subscriptionId, cseId, events: []}` (README, node enrol).
+ */
 export const enrolmentUnchanged =
   (data: Readonly<Record<string, unknown>>): BeforeSending =>
-  async (io: Io, target: ServerTarget, asJson: boolean): Promise<number | undefined> => {
+  async (io: Io, target: ServerTarget, asJson: boolean, commandId: string | undefined): Promise<number | undefined> => {
+    if (commandId !== undefined) return undefined;
     const { nodeId, subscriptionId, cseId } = data;
     if (typeof nodeId !== 'string' || typeof subscriptionId !== 'string' || typeof cseId !== 'string') return undefined;
     const node = enrolledSoAlready(await readNode(target, nodeId), { subscriptionId, cseId });

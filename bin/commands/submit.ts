@@ -26,7 +26,10 @@ export const withCommandOptions = (command: Command): Command =>
     withJson(withServer(command))
       .option(
         '--command-id <uuid>',
-        'idempotency key: the same id again returns the first outcome and appends nothing (default: a new UUID); a retry must send the same values, so a value defaulted to now (--not-before) is then required',
+        // Said of --not-before only where the command has it (review 331: `credence command`, which has none, said it too).
+        `idempotency key: the same id again returns the first outcome and appends nothing (default: a new UUID); a retry must send the same values${
+          command.options.some((o) => o.long === '--not-before') ? ', so --not-before, defaulted to now, is then required' : ''
+        }`,
       )
       .option('--correlation-id <id>', 'correlation id to record')
       .option('--causation-id <id>', 'causation id to record'),
@@ -45,14 +48,26 @@ export const SigningOptions = {
   signKey: PathArg.optional(),
   audience: z.string().min(1).max(200).optional(),
   actor: z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional(),
-  signLifetime: WholeNumber(1, MAX_REQUEST_LIFETIME_SECONDS).default(300),
+  // Defaulted where it is used (DEFAULT_SIGN_LIFETIME), so that one given without --sign-key is seen, and refused.
+  signLifetime: WholeNumber(1, MAX_REQUEST_LIFETIME_SECONDS).optional(),
 };
-export type SigningArgs = { readonly signKey?: string | undefined; readonly audience?: string | undefined; readonly actor?: string | undefined; readonly signLifetime: number };
+export type SigningArgs = {
+  readonly signKey?: string | undefined;
+  readonly audience?: string | undefined;
+  readonly actor?: string | undefined;
+  readonly signLifetime?: number | undefined;
+};
 
-/** --audience is required with --sign-key; --audience and --actor mean nothing without it. */
-export const signingOptionIssues = (a: Omit<SigningArgs, 'signLifetime'>, ctx: z.RefinementCtx): void => {
+/** How long a signed request stays valid when --sign-lifetime is not given (seconds). */
+const DEFAULT_SIGN_LIFETIME = 300;
+
+/**
+ * --audience is required with --sign-key; --audience, --actor and --sign-lifetime mean nothing without it (review 331:
+ * --sign-lifetime alone was taken without a word).
+ */
+export const signingOptionIssues = (a: SigningArgs, ctx: z.RefinementCtx): void => {
   if (a.signKey !== undefined && a.audience === undefined) ctx.addIssue({ code: 'custom', path: ['audience'], message: 'required with --sign-key' });
-  for (const f of ['audience', 'actor'] as const) {
+  for (const f of ['audience', 'actor', 'signLifetime'] as const) {
     if (a.signKey === undefined && a[f] !== undefined) ctx.addIssue({ code: 'custom', path: [f], message: 'only with --sign-key' });
   }
 };
@@ -105,7 +120,7 @@ export const requestSigner = (args: SigningArgs, token: string, role: Role = 'op
       signCommand(
         { type, data, metadata: { commandId, actor: { id: actorId, role }, ...tracing } },
         key,
-        { audience: args.audience!, issuedAt: new Date(), lifetimeSeconds: args.signLifetime },
+        { audience: args.audience!, issuedAt: new Date(), lifetimeSeconds: args.signLifetime ?? DEFAULT_SIGN_LIFETIME },
       ).metadata.signature,
     forget: () => forgetSignKey(key),
   };
@@ -212,9 +227,9 @@ const retryRepeats = (command: Command, opts: Readonly<Record<string, unknown>>,
 /**
  * Run once the server and token are known, before anything is signed or sent: the exit code when what the server holds
  * makes the command moot (having said so), or undefined to send it. Given the target rather than reading it again: a
- * token from a pipe (--token-file /dev/stdin) is read once.
+ * token from a pipe (--token-file /dev/stdin) is read once. `commandId`: the --command-id given, if any.
  */
-export type BeforeSending = (io: Io, target: ServerTarget, asJson: boolean) => Promise<number | undefined>;
+export type BeforeSending = (io: Io, target: ServerTarget, asJson: boolean, commandId: string | undefined) => Promise<number | undefined>;
 
 /** Sends `type` with `data`; exit 0 with the outcome, or a refusal (1), bad usage (2), no server (3) from runAction. */
 export const submit = async (
@@ -228,7 +243,7 @@ export const submit = async (
   const keys = Object.keys(Envelope.shape);
   const args = parseOptions(command, Envelope, Object.fromEntries(Object.entries(opts).filter(([k]) => keys.includes(k))));
   const target = serverTarget(args, io);
-  const moot = await beforeSending?.(io, target, args.json);
+  const moot = await beforeSending?.(io, target, args.json, args.commandId);
   if (moot !== undefined) return moot;
   const commandId = args.commandId ?? randomUUID();
   const tracing = {
