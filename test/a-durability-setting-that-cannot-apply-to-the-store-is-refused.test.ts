@@ -2,6 +2,8 @@
  * Review 324 item 4: the durability setting applies to the embedded store in a folder only. Beside an EventStoreDB
  * store (whose durability is the server's) or an in-memory one (nothing is synced) it was accepted and did nothing, so a
  * deployment believed a setting that had no effect. Refused now as a check of two settings, naming where each was set.
+ * Review 333: only `normal` is refused there; `full`, the default, changes nothing and is taken, so a template that names
+ * it explicitly serves any store.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,10 +40,26 @@ describe('a durability setting beside a store it cannot apply to', () => {
 
   it('from the file, against the environment store', () => {
     const file = join(scratch(), 'credence.json');
-    writeFileSync(file, JSON.stringify({ durability: 'full' }));
+    writeFileSync(file, JSON.stringify({ durability: 'normal' }));
     const [issue] = issuesOf({ file, env: { CREDENCE_STORE: 'esdb://localhost:2113?tls=false' } });
     expect(issue).toMatchObject({ path: `file ${file}: durability`, rule: 'durability_not_applicable' });
     expect(issue!.message).toContain('(store from env CREDENCE_STORE)');
+  });
+
+  it.each([
+    ['an EventStoreDB store', 'esdb://localhost:2113?tls=false'],
+    ['an in-memory store', 'sqlite::memory:'],
+    ['an in-memory store naming full', 'sqlite::memory:?durability=full'],
+  ])('full, the default, is taken beside %s: it changes nothing there', (_what, store) => {
+    const file = join(scratch(), 'credence.json');
+    writeFileSync(file, JSON.stringify({ durability: 'full', store }));
+    expect(loadServiceConfig({ file }).store).toBe(store);
+    expect(loadServiceConfig({ env: { CREDENCE_DURABILITY: 'full' }, flags: { store } }).store).toBe(store);
+  });
+
+  it('full beside an in-memory store naming normal is the conflict it is', () => {
+    const [issue] = issuesOf({ env: { CREDENCE_DURABILITY: 'full' }, flags: { store: 'sqlite::memory:?durability=normal' } });
+    expect(issue).toMatchObject({ path: 'env CREDENCE_DURABILITY', rule: 'durability_conflict' });
   });
 
   it('is taken with the embedded store in a folder, by default or named', () => {

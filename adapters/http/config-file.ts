@@ -2,9 +2,12 @@ import { statSync } from 'node:fs';
 import { isCredenceError, validationError } from '../../domain/errors.ts';
 import { duplicateNameIssue } from '../../domain/json-duplicate-names.ts';
 import { assertJsonWithin } from '../../domain/json-limits.ts';
-import { readTrustedTextFile } from '../runtime/bounded-files.ts';
+import { readTrustedTextFileOrPipe } from '../runtime/bounded-files.ts';
 
 const MAX_CONFIG_FILE_BYTES = 64 * 1024;
+
+/** How long a config file given as a pipe (`--config <(envsubst …)`) is waited for, as a token file's is. */
+export const CONFIG_PIPE_WAIT_MS = 5_000;
 
 /** What a system error code means for a file named to be read; the code itself for any other. */
 const REASONS: Readonly<Record<string, string>> = {
@@ -46,20 +49,24 @@ const refusalOf = (file: string, message: string): { rule: string; message: stri
  * The configuration file decides what the service trusts (review 324 item 1: whoever may write it drops `signing`,
  * or points the PKCS#11 module-path at a library of theirs), so it is read as every such file is (trusted-file.ts):
  * a regular file, it and the folders above it this account's or root's and not writable by group or others, read
- * through the descriptor that was checked and bounded while read.
+ * through the descriptor that was checked and bounded while read. A pipe (`--config <(envsubst < credence.json)`) is
+ * read too, as the reader before did on purpose (review 333), held to who may write it and its folders as a file is,
+ * and waited for at most `pipeWaitMs`.
  */
-export const readConfigFile = (file: string): unknown => {
+export const readConfigFile = (file: string, pipeWaitMs: number = CONFIG_PIPE_WAIT_MS): unknown => {
   const where = `file ${file}`;
   // Said as before (review 298 item 4), ahead of the trusted-file rule's "name the file itself".
   if (isFolder(file)) {
     throw validationError([{ path: where, rule: 'readable', message: `cannot be read: ${REASONS['EISDIR']} (EISDIR)` }], 'service configuration');
   }
-  const read = readTrustedTextFile(file, MAX_CONFIG_FILE_BYTES);
+  const read = readTrustedTextFileOrPipe(file, MAX_CONFIG_FILE_BYTES, pipeWaitMs);
   if (!read.ok) {
-    throw validationError(
-      [read.tooLarge === true ? { path: where, rule: 'max_bytes', message: `larger than ${MAX_CONFIG_FILE_BYTES} bytes` } : { path: where, ...refusalOf(file, read.message) }],
-      'service configuration',
-    );
+    const issue = read.tooLarge === true
+      ? { rule: 'max_bytes', message: `larger than ${MAX_CONFIG_FILE_BYTES} bytes` }
+      : read.unwritten === true
+        ? { rule: 'readable', message: `is a pipe nothing wrote a whole file to within ${pipeWaitMs / 1000} s: write it there and close it (as <(cat FILE) does), or name the file itself` }
+        : refusalOf(file, read.message);
+    throw validationError([{ path: where, ...issue }], 'service configuration');
   }
   const text = read.value;
   // Refused, not skipped: no other JSON file Credence reads takes one (bounded-files.ts keeps it for the parser to

@@ -131,17 +131,19 @@ export const ServiceConfig = z.strictObject({
   // Review 298 item 2: checked here, not first when the store opens (exit 1, naming neither setting's source).
   const location = config.durability === undefined || config.store === undefined ? undefined : StoreConnectionString.safeParse(config.store).data;
   // Review 324 item 4: only the embedded store in a folder syncs to disk; beside an EventStoreDB store (the server's
-  // own durability) or an in-memory one the setting did nothing, accepted without a word.
-  if (location !== undefined && location.kind !== 'sqlite') {
+  // own durability) or an in-memory one the setting did nothing, accepted without a word. Only `normal` is refused
+  // there: `full`, the default, changes nothing, so a template naming it serves every store (review 333); beside an
+  // in-memory store naming `normal` it is still the conflict below.
+  if (location !== undefined && location.kind !== 'sqlite' && config.durability !== 'full') {
     context.addIssue({
       code: 'custom',
       path: ['durability'],
       params: { rule: 'durability_not_applicable', also: ['store'] },
-      message: `applies to the embedded store in a folder only, not to ${location.kind === 'eventstoredb' ? 'an EventStoreDB store (its durability is the server\'s)' : 'an in-memory store (nothing is synced)'}: leave it unset`,
+      message: `applies to the embedded store in a folder only, not to ${location.kind === 'eventstoredb' ? 'an EventStoreDB store (its durability is the server\'s)' : 'an in-memory store (nothing is synced)'}: leave it unset, or full (the default, which changes nothing there)`,
     });
     return;
   }
-  const said = location?.durability;
+  const said = location === undefined || location.kind === 'eventstoredb' ? undefined : location.durability;
   if (said !== undefined && said !== config.durability) {
     context.addIssue({
       code: 'custom',

@@ -2,6 +2,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { readNamedJsonText, type JsonTextRules } from '../../domain/json-duplicate-names.ts';
 import { DEFAULT_JSON_LIMITS, type JsonLimits } from '../../domain/json-limits.ts';
 import { withTrustedFile } from '../driven/files/index.ts';
+import { readWaitingForPipe } from '../driven/files/trusted-file.ts';
 
 /**
  * Files read from configuration or a command's arguments are bounded in bytes while they are read, before anything
@@ -10,8 +11,13 @@ import { withTrustedFile } from '../driven/files/index.ts';
  * Shared by the CLI (bin/files.ts) and the service's configuration (the request-signing policy).
  */
 
-/** `tooLarge`: the file holds more than the bound (the rest was not read). */
-export type FileRead<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly message: string; readonly tooLarge?: true };
+/**
+ * `tooLarge`: the file holds more than the bound (the rest was not read). `unwritten`: a pipe nothing wrote to and
+ * closed within the wait (readTrustedTextFileOrPipe).
+ */
+export type FileRead<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly message: string; readonly tooLarge?: true; readonly unwritten?: true };
 
 const CHUNK = 64 * 1024;
 
@@ -90,6 +96,26 @@ export const readTextFile = (path: string, maxBytes: number): FileRead<string> =
 
 /** A UTF-8 text file that decides what is trusted, checked and read as `readTrustedBytesFile` says. */
 export const readTrustedTextFile = (path: string, maxBytes: number): FileRead<string> => decoded(path, readTrustedBytesFile(path, maxBytes));
+
+/**
+ * `readTrustedTextFile` that also takes a pipe (a named FIFO, or the shell's `<(envsubst …)`), held to the same rules
+ * (it and the folders it is named in: who may write it), and waited for at most `pipeWaitMs`: one nothing writes to
+ * and closes is refused `unwritten`, never a start held for good (as a token file is read: secret-option-file.ts).
+ */
+export const readTrustedTextFileOrPipe = (path: string, maxBytes: number, pipeWaitMs: number): FileRead<string> => {
+  const read = withTrustedFile(path, (fd) => (tooLargeAtOnce(fd, maxBytes) ? null : readWaitingForPipe(fd, maxBytes, pipeWaitMs)), { pipe: true });
+  if (!read.ok) return read;
+  if (read.value === undefined) {
+    return { ok: false, message: `${path} is a pipe nothing wrote to and closed within ${pipeWaitMs / 1000} s`, unwritten: true };
+  }
+  return decoded(path, bounded(path, maxBytes, read.value === null || read.value.length > maxBytes ? undefined : read.value));
+};
+
+/** A regular file its fstat already shows larger than `maxBytes`: refused before any of it is read (review 296). */
+const tooLargeAtOnce = (fd: number, maxBytes: number): boolean => {
+  const stat = fstatSync(fd);
+  return stat.isFile() && stat.size > maxBytes;
+};
 
 /**
  * A JSON file of at most `maxBytes`, within `limits` (depth, values), each name once per object, and the text

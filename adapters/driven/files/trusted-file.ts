@@ -20,7 +20,8 @@ export const ownedByAnotherAccount = (uid: number, self: number): boolean => uid
 /** Whether group or others may write what has `mode` (for a folder: make, rename or remove the names in it). */
 export const writableByGroupOrOthers = (mode: number): boolean => (mode & 0o022) !== 0;
 
-const octal = (mode: number): string => (mode & 0o777).toString(8).padStart(4, '0');
+/** The mode as `stat -c %a` and `ls` say it: with its setuid, setgid and sticky bits (a folder's 2775, not 0775). */
+const octal = (mode: number): string => (mode & 0o7777).toString(8).padStart(4, '0');
 
 const notRegularFile = (named: string, stat: Stats): string | undefined =>
   stat.isFile() ? undefined : `${named} is ${stat.isDirectory() ? 'a folder' : 'not a regular file'}: name the file itself`;

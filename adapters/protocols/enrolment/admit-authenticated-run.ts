@@ -15,7 +15,8 @@ const idInUse = (error: unknown): boolean =>
  * window (review 319: an `in_flight` retry, as the device is told to, spent one each, until a free id was refused
  * `too_many_runs`). All but one: a credential id in use takes a run (`remember`) on purpose, so that an authenticated
  * node learns which ids are in use only as fast as its runs allow (docs/service.md); past them it is told
- * `too_many_runs`, not whether the id is in use.
+ * `too_many_runs`, not whether the id is in use: the caller asks whether a run is left (`assertRunLeft`) before this,
+ * so no refusal here, spending none, answers past them (review 333).
  */
 export const admitAuthenticatedRun = async (
   admit: Admission,

@@ -20,7 +20,7 @@ import { decoyChallenge, decoySigner, knownVerifier, realRefusal, refuseDecoyFin
 import { acceptedClockSkew } from '../../../domain/protocols/clock-skew.ts';
 import { wireEphemeral } from '../shared/wire-ephemeral.ts';
 import { assertNewHello } from '../shared/hello-checks.ts';
-import { checkRunsPerInitiator, rememberAuthenticatedRun, replayNamespace } from '../shared/replay.ts';
+import { assertRunLeft, checkRunsPerInitiator, rememberAuthenticatedRun, replayNamespace } from '../shared/replay.ts';
 import { toHex } from '../../../domain/crypto/bytes.ts';
 import type { ReplayCache } from '../../../domain/ports/replay-cache.ts';
 import { transcriptFromHello } from '../../../domain/protocols/run-transcript.ts';
@@ -315,7 +315,7 @@ export class EnrolmentFunction {
       // Every refusal that makes no key comes before the run is remembered (its nonce, its transcript, one of the
       // node's runs of the replay window): such a run ends having written nothing, as the Registrar's
       // `lifetime_exhausted` does (review 319: refused after, 32 `in_flight` retries in an hour left even a free id
-      // refused `too_many_runs`). A `too_many_runs` at the end ends the run too, and its cleanup (`runEnded`) releases
+      // refused `too_many_runs`). A `too_many_runs` at the end (a concurrent run of the node took its last run) ends the run too, and its cleanup (`runEnded`) releases
       // what the admission claimed (an earlier run of the node's own for the id, which the admission ended, stays so).
       const { hello, challenge } = session;
       const remember = () =>
@@ -323,6 +323,9 @@ export class EnrolmentFunction {
           random: this.#o.random,
           runsPerClaimant: this.#o.runsPerInitiator,
         });
+      // Past its runs, the node is told `too_many_runs` whatever id it names, before the admission looks the id up:
+      // else a refusal that takes no run (below) would tell it, beyond its runs, that an id is free (review 333).
+      await assertRunLeft(AUTH, this.#replay, hello.nodeId, now, this.#o.runsPerInitiator);
       await admitAuthenticatedRun(this.#o.admitAuthenticatedRun, { sessionId: session.id, hello, context: session.context }, remember);
       // Only now that the node has proved its bootstrap key: they say which CSE and subscription it serves.
       const serviceParameters: ServiceParameters = (await this.#o.serviceParameters?.(hello.nodeId)) ?? {};

@@ -52,6 +52,25 @@ export const rememberAuthenticatedRun = async (
   await rememberOnce(step, replayCache, `transcript:${run.transcriptHash}`, now, 'replayed_transcript');
 };
 
+/**
+ * Refuses `too_many_runs` when every one of the claimant's runs of the window is taken, taking none itself (only
+ * `seen`, which records nothing). Asked before checks whose refusals take no run (review 319), so that past its runs
+ * the claimant is told `too_many_runs` whatever it asks, and those checks cannot answer it beyond the bound (review
+ * 333: a refusal told apart from `too_many_runs` said whether a credential id was in use). A run that finds a slot here
+ * may still lose it to a concurrent run of its claimant: `rememberAuthenticatedRun` is what takes one.
+ */
+export const assertRunLeft = async (
+  step: string,
+  replayCache: ReplayCache,
+  claimant: string,
+  now: Date,
+  runsPerClaimant: number | undefined,
+): Promise<void> => {
+  const slots = runsPerClaimant ?? DEFAULT_RUNS_PER_CLAIMANT;
+  for (let slot = 0; slot < slots; slot++) if (!(await replayCache.seen(runSlotKey(slot, claimant), now))) return;
+  throw tooManyRuns(step, replayCache, slots);
+};
+
 /** A positive whole number of runs, or undefined (the default): a responder's option, checked when it is built. */
 export const checkRunsPerInitiator = (value: number | undefined): void => {
   if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) throw new RangeError('runsPerInitiator must be a positive integer');
@@ -62,9 +81,14 @@ const takeRunSlot = async (step: string, replayCache: ReplayCache, claimant: str
   const start = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0) % slots;
   for (let probe = 0; probe < slots; probe++) {
     const slot = (start + probe) % slots;
-    const verdict = await replayCache.remember(`runs:${slot}:${claimant}`, now);
+    const verdict = await replayCache.remember(runSlotKey(slot, claimant), now);
     if (verdict === 'fresh') return;
     if (verdict === 'full') throw protocolFailure(step, 'replay_cache_full');
   }
-  throw protocolFailure(step, 'too_many_runs', `more than ${slots} authenticated runs of this initiator within ${replayCache.windowSeconds} s`);
+  throw tooManyRuns(step, replayCache, slots);
 };
+
+const runSlotKey = (slot: number, claimant: string): string => `runs:${slot}:${claimant}`;
+
+const tooManyRuns = (step: string, replayCache: ReplayCache, slots: number) =>
+  protocolFailure(step, 'too_many_runs', `more than ${slots} authenticated runs of this initiator within ${replayCache.windowSeconds} s`);
