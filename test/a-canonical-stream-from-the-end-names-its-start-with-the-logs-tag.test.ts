@@ -138,12 +138,20 @@ describe('a canonical stream from the end of an empty log', () => {
 describe('how far back the start is looked for', () => {
   /** A log of `count` records, withheld but at the positions in `told`, read as a gapless store (or not) reads it. */
   const logOf = (count: number, told: readonly number[], gapless = true): EventStore => {
-    const records = Array.from({ length: count }, (_, i) => ({ position: BigInt(i + 1), id: `event-${i + 1}`, streamId: told.includes(i + 1) ? 'node-x' : 'pseudonym-p' }) as RecordedEvent);
+    const records = Array.from(
+      { length: count },
+      (_, i) =>
+        (told.includes(i + 1)
+          ? { position: BigInt(i + 1), id: `event-${i + 1}`, streamId: 'node-x', type: 'NodeRegistered' }
+          : { position: BigInt(i + 1), id: `event-${i + 1}`, streamId: 'pseudonym-p', type: 'PseudonymRotated' }) as RecordedEvent,
+    );
     return {
       gapless,
       async *readAll(options: ReadAllOptions = {}) {
         const from = Number(options.afterPosition ?? 0n);
-        yield* records.slice(from, from + (options.maxCount ?? count));
+        const types = options.filter?.eventTypes;
+        const after = records.slice(from).filter((r) => types === undefined || types.includes(r.type));
+        yield* after.slice(0, options.maxCount ?? count);
       },
     } as unknown as EventStore;
   };
@@ -154,9 +162,9 @@ describe('how far back the start is looked for', () => {
     expect(start).toEqual({ from: 400n, id: `400~${canonicalTagger('event-400')}` });
   });
 
-  it('names 0 where nothing up to the head is told, and gives up past its bound or on a store that is not gapless', async () => {
+  it('names 0 where nothing up to the head is told, searches past its look-back by type, and gives up on a store that is not gapless', async () => {
     expect(await toldStartAtOrBelow(logOf(600, []), 600n, tells, canonicalTagger)).toEqual({ from: 0n, id: '0' });
-    expect(await toldStartAtOrBelow(logOf(20_000, [1]), 20_000n, tells, canonicalTagger)).toBeUndefined();
+    expect(await toldStartAtOrBelow(logOf(20_000, [1]), 20_000n, tells, canonicalTagger)).toEqual({ from: 1n, id: `1~${canonicalTagger('event-1')}` });
     expect(await toldStartAtOrBelow(logOf(10, [3], false), 10n, tells, canonicalTagger)).toBeUndefined();
   });
 });

@@ -12,7 +12,7 @@ import { entityStreamPages } from '../../domain/ports/entity-stream-pages.ts';
 import { byPosition } from '../../domain/positions.ts';
 import { FactTimeline } from './fact-timeline.ts';
 import { claimsAreForeign, FOREIGN_CLAIM } from './foreign-claims.ts';
-import { findingCauses, unrecordedOnItsStream, type TalliedFinding, type Unrecorded } from './finding-causes.ts';
+import { entityFindingCauses, unrecordedOnItsStream, type TalliedFinding, type Unrecorded } from './finding-causes.ts';
 import type { Finding } from './finding.ts';
 
 export type { Finding, FindingRef } from './finding.ts';
@@ -167,6 +167,12 @@ class Replays {
     this.#foreign = claimsAreForeign(store);
   }
 
+  /** The findings of every stream judged so far, in global order (a stream's own in the order judged). */
+  async findings(): Promise<TalliedFinding[]> {
+    const judged = await Promise.all(this.#replays.values());
+    return judged.flatMap((r) => r.findings).sort((a, b) => (a.position < b.position ? -1 : a.position > b.position ? 1 : 0));
+  }
+
   records(streamId: string): Promise<readonly RecordedEvent[]> {
     return this.replayOf(streamId).then((r) => r.records);
   }
@@ -287,10 +293,17 @@ class Replays {
       return;
     }
     const brokenDependencies: string[] = [];
+    // The entity streams whose facts the event read, and those replay held no entity of, as the verifier keeps them
+    // (verifier.ts #read): a refusal may follow from a finding of one of them (entityFindingCauses).
+    const reads: string[] = [];
+    const absent: string[] = [];
     const claimant = { streamId, commandId: metadata.commandId, after, foreign: this.#foreign };
     const facts = await gatherFactsAsync(event, replay.snapshot.context, async (kind, id) => {
       const { view, broken } = await viewBefore(kind, id, record.position, claimant, this);
       if (broken !== undefined) brokenDependencies.push(broken);
+      const read = streamIdOf(kind, id);
+      reads.push(read);
+      if (view === undefined || view.state === stateOf(initialSnapshot(kind, id))) absent.push(read);
       return view;
     }, (fingerprint) => this.#keyHolderBefore(fingerprint, record.position, claimant));
     const verdict = evaluate(replay.kind, replay.snapshot, machineEvent(event, at, facts));
@@ -302,7 +315,7 @@ class Replays {
       this.views.add([{ streamId, position: record.position, view: viewOf(replay.snapshot) }]);
     } else {
       const { reason, ...rule } = replayRefusal(event.type, verdict);
-      refuse({ ...base, ...who }, refusalWithBrokenFacts(reason, brokenDependencies), unrecordedOnItsStream('refusal'), rule);
+      refuse({ ...base, ...who }, refusalWithBrokenFacts(reason, brokenDependencies), { by: 'refusal', reads, absent }, rule);
     }
   }
 }
@@ -321,9 +334,10 @@ export const replayEntityToSnapshot = async (
   until?: (r: RecordedEvent) => boolean,
 ): Promise<{ readonly replay: EntityReplay; readonly snapshot: EntitySnapshot }> => {
   const replays = new Replays(store);
-  const { kind, steps, snapshot, findings: tallied } = await replays.through(streamId, undefined, until);
-  // In the order judged, which is the fleet's order of findings (by position, a foreign claim before the order).
-  const findings = findingCauses(tallied);
+  const { kind, steps, snapshot } = await replays.through(streamId, undefined, until);
+  // In the order judged, which is the fleet's order of findings (by position, a foreign claim before the order), with
+  // those of the entities it read: a refusal may follow from one of theirs (review 334).
+  const findings = entityFindingCauses(streamId, await replays.findings());
   const verdict: EntityReplay['verdict'] = findings.length === 0 ? { ok: true } : { ok: false, findings };
   return { replay: { streamId, kind, steps, state: stateOf(snapshot), verdict }, snapshot };
 };

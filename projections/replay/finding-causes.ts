@@ -23,11 +23,8 @@ export interface Unrecorded {
 }
 
 /**
- * What one entity's replay (entity.ts) left unrecorded by a finding: the event's own, reading nothing. That replay holds
- * the findings of its own stream only (a fact it read is judged for the decision, its findings not reported), so
- * findingCauses applies the same-stream rule alone there: a refusal on the stream after an earlier finding of it follows
- * from that one, as in the fleet verdict (review 325: `credence state --at` and `credence history` called a refusal
- * following a newer-rule finding a broken history where `credence replay` did not).
+ * What one entity's replay (entity.ts) left unrecorded by a record at fault: the event's own, reading nothing (its
+ * refusals say what they read, as the verifier's do, for entityFindingCauses).
  */
 export const unrecordedOnItsStream = (by: Unrecorded['by']): Unrecorded => ({ by, reads: [], absent: [] });
 
@@ -72,6 +69,28 @@ export const findingCauses = (sorted: readonly TalliedFinding[]): Finding[] => {
   });
 };
 
+/**
+ * The findings of one entity's replay (entity.ts), `streamId`'s, each refusal that follows from an earlier finding
+ * marked with it, as findingCauses marks the fleet's. `sorted` holds, in global order, the findings of every stream that
+ * replay judged (the entity's, and those of the entities it read, as far as it read them). A refusal follows from a
+ * finding of an entity it read only where that finding is by a newer rule or follows one (review 334: an association
+ * configured on a successor keyIsNew refuses was a broken history in `credence state --at` and none in `credence
+ * replay`): its followsFrom then names a finding of another stream, which the entity's findings do not hold, and
+ * findingsFollowingNewerRules counts it with the newer rules. A chain from any other finding elsewhere (tampering, as
+ * far as replay can tell) is left out, so the entity's own findings are linked to its own stream's alone, as before.
+ */
+export const entityFindingCauses = (streamId: string, sorted: readonly TalliedFinding[]): Finding[] => {
+  const everywhere = findingCauses(sorted);
+  const newer = new Set<bigint>();
+  for (const f of everywhere) if (isByNewerRule(f)) newer.add(f.position);
+  // findingCauses answers one finding for each, in order.
+  const kept = sorted.filter((f, i) => {
+    const { followsFrom } = everywhere[i]!;
+    return f.streamId === streamId || newer.has(f.position) || (followsFrom !== undefined && newer.has(followsFrom.position));
+  });
+  return findingCauses(kept).filter((f) => f.streamId === streamId);
+};
+
 /** What the counts below read of a finding: a one-entity finding off the wire too, its positions read as bigints (bin/commands/replay.ts). */
 type Counted = Pick<Finding, 'position' | 'ruleSince' | 'followsFrom'>;
 
@@ -92,6 +111,12 @@ export const findingsByNewerRules = (findings: readonly Counted[]): number => fi
  */
 export const findingsFollowingNewerRules = (findings: readonly Counted[]): number => {
   const newer = new Set<bigint>();
-  for (const f of findings) if (isByNewerRule(f)) newer.add(f.position);
-  return findings.reduce((n, f) => (f.followsFrom !== undefined && newer.has(f.followsFrom.position) ? n + 1 : n), 0);
+  const held = new Set<bigint>();
+  for (const f of findings) {
+    held.add(f.position);
+    if (isByNewerRule(f)) newer.add(f.position);
+  }
+  // A cause the findings do not hold is another entity's, which one entity's replay names only by a newer rule
+  // (entityFindingCauses); a fleet verdict holds every cause it names.
+  return findings.reduce((n, f) => (f.followsFrom !== undefined && (newer.has(f.followsFrom.position) || !held.has(f.followsFrom.position)) ? n + 1 : n), 0);
 };

@@ -21,7 +21,8 @@ export interface Finding {
   /**
    * A refusal that follows from an earlier finding (finding-causes.ts): the event's entity, or (in the fleet verdict) an
    * entity whose fact it read, was left behind by that finding's event, which replay did not record. The first such
-   * finding, never one that itself follows. One entity's replay links its own stream's findings only (review 325).
+   * finding, never one that itself follows. One entity's replay links its own stream's findings (review 325), and a
+   * finding of an entity it read only where that one is by a newer rule or follows one (review 334).
    */
   readonly followsFrom?: FindingRef;
 }

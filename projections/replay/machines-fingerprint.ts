@@ -117,7 +117,7 @@ export const ruleSince = (eventType: string, rule: string | undefined): string |
  * version when the machines now judge otherwise, and record the new hash here either way. Without it a changed
  * helper would let a replay go on from snapshots its old code made (review: the bump was a step to remember).
  */
-export const MACHINES_SOURCES_CONFIRMED = '93cae29dd013f3df0375ac9cac11b348575249f96c0fafc0b9ecb1f1bfe0c5e8';
+export const MACHINES_SOURCES_CONFIRMED = '867758d78dbbfcb6cd4b171829e0d15ede76cd1ac35009a208e26251cb2edfe1';
 
 /**
  * A machine's config and implementations as JSON: a function by its source (as the running build holds it) with its

@@ -10,8 +10,12 @@ import { EVENTS_BEHIND_HEADER, readYourWritesInto, type ReadModelName } from './
  * which counts the same read models from the folder's checkpoints): their answers wait for the cascade too, and count
  * it behind.
  */
-/** What the cascade's work to come must reach: the cascade (for its own reactions to it) and the rows' read model. */
-const CASCADE_WORK: readonly ReadModelName[] = ['compliance', 'cascade'];
+/*
+ * What the cascade's work to come must reach is every read model the answer counts (readModelsCountedFor): the cascade
+ * (for its own reactions to it), the rows' read model, and the audit trail, from which a `revocations` row takes its
+ * signature and token (review 334: the live runtime advances each on its own, so compliance could hold a cascade
+ * revocation the audit trail had not reached, a row without them under `eventsBehind: 0`).
+ */
 
 /** How long the wait for what was stored when the request came takes at most: as every read-your-writes answer's. */
 const HEAD_WAIT_MS = 1_000;
@@ -87,10 +91,10 @@ const behindInto = (context: ServiceContext, reply: FastifyReply, counted: reado
  * audit and compliance read models, and for the queries listing the cascade's work to come, the cascade too, and its
  * reactions to what was stored when the request came: the cascade having handled that head is not enough, as what it
  * appended in reaction (and its own reactions to that: a node's credentials revoked, then their associations) lies
- * past it. So the answer waits for the head read once, at the start, then for the cascade and the compliance read
- * model to reach the last of the cascade's events stemming from it, until no new one comes; never for the work of
- * what was stored later (review 279: following each new head, an answer waited its whole bound while a fleet was at
- * work). Past the bound, the lag it sees is said, at least 1.
+ * past it. So the answer waits for the head read once, at the start, then for the read models it counts (the cascade,
+ * compliance and the audit trail) to reach the last of the cascade's events stemming from it, until no new one comes;
+ * never for the work of what was stored later (review 279: following each new head, an answer waited its whole bound
+ * while a fleet was at work). Past the bound, the lag it sees is said, at least 1.
  */
 export const complianceEventsBehindInto = async (context: ServiceContext, reply: FastifyReply, name: ComplianceQueryName): Promise<number> => {
   const counted = readModelsCountedFor(name);
@@ -114,7 +118,7 @@ export const complianceEventsBehindInto = async (context: ServiceContext, reply:
       return 0;
     }
     const left = until - performance.now();
-    if (left <= 0 || !(await context.live.caughtUp(last, left, CASCADE_WORK))) return behindInto(context, reply, counted);
+    if (left <= 0 || !(await context.live.caughtUp(last, left, counted))) return behindInto(context, reply, counted);
     reached = last;
   }
 };
