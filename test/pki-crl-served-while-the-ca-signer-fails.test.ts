@@ -73,13 +73,11 @@ describe('the CRLs while the CA signer fails', () => {
     t.setFailing(true);
     // The revocation marks the complete CRL stale; its delta cannot be signed either.
     await revokeAndSettleOn(t.credence, t.pki, [['cred-b', 'keyCompromise']]);
-    t.errors.length = 0;
     expect(await publisher.full()).toBe(fullBefore);
     expect(await publisher.delta()).toBe(deltaBefore);
-    expect(t.errors.map((e) => (e as Error).message)).toEqual([
-      expect.stringMatching(new RegExp(`a CRL could not be issued \\(HSM unreachable\\); the complete CRL ${fullBefore.crlNumber}, valid until .+, is served`)),
-      expect.stringMatching(new RegExp(`a CRL could not be issued \\(HSM unreachable\\); the delta CRL ${deltaBefore.crlNumber}, valid until .+, is served`)),
-    ]);
+    // Reported once for the run of failures (review 332: once per fetch before), by the revocation's delta that met it
+    // first; the fetches that served the CRLs issued before add nothing.
+    expect(t.errors.map((e) => (e as Error).message)).toEqual(['HSM unreachable']);
 
     const full = await fetchCrl('crl');
     expect(full.status).toBe(200);

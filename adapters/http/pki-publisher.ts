@@ -65,12 +65,16 @@ export const startPkiPublisher = (o: PkiPublisherOptions): Promise<PkiRevocation
       ),
     // Said at warn, once per CA at start (review 133): a signer file restored from a backup older than the token's
     // destruction of its key. The handle names the key the file held, nothing of its material.
-    onOcspSignerKeyGone: (caId, path, handle) =>
+    // Review 332: said alike when a signature meets it gone while the service runs (deleted from the token behind its back).
+    onOcspSignerKeyGone: (caId, path, handle, whileRunning) =>
       o.log.warn(
-        { caId, file: path, keyHandle: handle },
+        { caId, file: path, keyHandle: handle, whileRunning },
         `CA ${caId}: the OCSP signer file ${path} names the key ${handle}, which the Secure Environment no longer holds ` +
-          '(destroyed in the token at a renewal after the backup this file was restored from; a restore brings back no key ' +
-          'of a token): a new OCSP signer was issued in its place and the file rewritten',
+          (whileRunning
+            ? '(deleted from it while the service ran; the answer that met it was internalError)'
+            : '(destroyed in the token at a renewal after the backup this file was restored from; a restore brings back no key ' +
+              'of a token)') +
+          ': a new OCSP signer was issued in its place and the file rewritten',
       ),
     // Said at warn, once per CA: public facts only (its id and its certificates' end), never a key handle.
     onCaEnded: (caId, endedAt) =>

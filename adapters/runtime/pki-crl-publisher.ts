@@ -8,6 +8,7 @@ import { issuedBefore, issuedOrValid } from './pki-crl-fallback.ts';
 import { crlTimes } from './pki-crl-times.ts';
 import { DeltaBase, type Base } from './pki-crl-delta-base.ts';
 import { crlThisUpdate, publishedCrl, type PublishedCrl } from './pki-published-crl.ts';
+import { FailureRun } from './pki-published.ts';
 
 /**
  * A complete CRL just signed, and the clock reading its times came from: a delta signed with it (at a start, on
@@ -105,8 +106,26 @@ export class CrlPublisher {
   /** One at a time: the entries, the base and the CRL numbers move together. A retired CA's refusal is no failure. */
   #serial<T>(work: () => Promise<T>): Promise<T> {
     const run = this.#queue.then(work, work);
-    this.#queue = run.catch((error: unknown) => (error instanceof CrlNotSigned ? undefined : this.#o.onError?.(error)));
+    this.#queue = run.catch((error: unknown) => (error instanceof CrlNotSigned ? undefined : this.#report(error)));
     return run;
+  }
+
+  /**
+   * Whether the last CRL this publisher tried to sign failed (its CA's key gone from the Secure Environment, an HSM
+   * away). Reported once per run of failures, as the OCSP responder's (review 332: every anonymous fetch of a CRL, and
+   * every tick, logged an error with a stack while the CA could not sign); the run ends at the next CRL signed, said
+   * once (`onRecovered`).
+   */
+  readonly #unsigned = new FailureRun('crlSigning');
+  /** What the CA's signer threw (#sign): reported through `#unsigned`, alone or as the cause of the fallback's report. */
+  readonly #signingFailures = new WeakSet<object>();
+
+  /** A failure of this publisher, told at once, or once per run when it is (or wraps) a signature that failed. */
+  #report(error: unknown): void {
+    const cause = error instanceof Error ? error.cause : undefined;
+    const signing = [error, cause].some((e) => typeof e === 'object' && e !== null && this.#signingFailures.has(e));
+    if (signing) this.#unsigned.failed(error, this.#o);
+    else this.#o.onError?.(error);
   }
 
   /**
@@ -226,7 +245,7 @@ export class CrlPublisher {
   }
 
   /** What `issuedOrValid` reports a CRL of `kind` by. */
-  #of = (kind: 'complete' | 'delta') => ({ caId: this.ca.id, kind, now: () => this.#o.now(), onError: (e: unknown) => this.#o.onError?.(e) });
+  #of = (kind: 'complete' | 'delta') => ({ caId: this.ca.id, kind, now: () => this.#o.now(), onError: (e: unknown) => this.#report(e) });
 
   /** The schedule: each CRL is issued again once half of its validity has passed (before its nextUpdate). */
   tick(): Promise<void> {
@@ -307,7 +326,16 @@ export class CrlPublisher {
     return times;
   }
 
-  #sign = (tbs: Uint8Array): Promise<Uint8Array> => this.ca.signer.sign(tbs);
+  #sign = async (tbs: Uint8Array): Promise<Uint8Array> => {
+    try {
+      const signature = await this.ca.signer.sign(tbs);
+      this.#unsigned.succeeded(this.#o);
+      return signature;
+    } catch (error) {
+      if (typeof error === 'object' && error !== null) this.#signingFailures.add(error);
+      throw error;
+    }
+  };
 
   /** A complete CRL, then a delta (on the base kept, or on that complete CRL when none is known). */
   async #completeAndDelta(): Promise<void> {

@@ -21,7 +21,9 @@ export type RecoveredWork =
   /** The OCSP responder records the revocations it answers `revoked` as published again. */
   | 'ocspPublication'
   /** The CRL listing records the revocations its CRLs are to list as published again: new CRLs can list them. */
-  | 'crlPublication';
+  | 'crlPublication'
+  /** The CRL publisher signs CRLs again (its run: the CRLs issued before served, or the fetch refused). */
+  | 'crlSigning';
 
 /** A run of failures that ended: what works again and how many failures the run held. Nothing of their causes. */
 export interface FailuresEnded {
@@ -83,6 +85,8 @@ export const recoveredMessage = (caId: string, { what, failures }: FailuresEnded
       return `CA ${caId}: the revocations its OCSP answers are recorded as published again, ${after}`;
     case 'crlPublication':
       return `CA ${caId}: the revocations its CRLs list are recorded as published again, ${after}: new CRLs can list them`;
+    case 'crlSigning':
+      return `CA ${caId}: its CRLs are signed again, ${after}`;
     default: {
       const never: never = what;
       throw new TypeError(`unknown work ${JSON.stringify(never)}`);

@@ -1,3 +1,4 @@
+import type { CredenceError } from '../../domain/errors.ts';
 import type { OwnedSecureEnvironment, RandomSource } from '../../domain/ports/index.ts';
 import { pkiUrls, type CaId, type IssuingCa } from '../../domain/x509/issuing-ca.ts';
 import { revocationIssuer } from '../../domain/x509/revocation/index.ts';
@@ -7,6 +8,8 @@ import { fileCrlExpiryMarks, memoryCrlExpiryMarks } from '../driven/pki/crl-expi
 import { fileCrlNumbers, memoryCrlNumbers } from '../driven/pki/crl-numbers.ts';
 import { filePublishedRevocations, memoryPublishedRevocations, type PublishedRevocation } from '../driven/pki/published-revocations.ts';
 import { loadIssuingCas } from '../driven/pki/index.ts';
+/** Why a loaded CA's key cannot sign now (GET /readyz, review 332): for the service, which reaches driven adapters here. */
+export { caSigningKeyMissingNow } from '../driven/pki/index.ts';
 import { OcspSigningKey, type OcspResponderCredential } from '../driven/pki/ocsp-signing-key.ts';
 import type { Credence } from './credence.ts';
 import { openCommittedReadModel, type CommittedReadModel } from './pki-committed.ts';
@@ -78,9 +81,10 @@ export interface PkiRevocationOptions {
   /**
    * A CA's OCSP signer file (`path`) named a key the Secure Environment no longer holds (`handle`: a PKCS#11 token
    * destroyed it at a renewal after the backup the file was restored from): a new signer was issued in its place.
-   * Called at start, once per such CA (review 133).
+   * Called at start, once per such CA (review 133); `whileRunning`, when a signature met it gone while the service
+   * ran (review 332: deleted from the token behind its back).
    */
-  readonly onOcspSignerKeyGone?: (caId: CaId, path: string, handle: string) => void;
+  readonly onOcspSignerKeyGone?: (caId: CaId, path: string, handle: string, whileRunning: boolean) => void;
   /**
    * A CA's CRL base file (`path`) could not be read (damaged): moved aside to `movedTo`, its deltas take a new base
    * (review 157). Called at start, once per such file.
@@ -101,6 +105,12 @@ export interface PkiRevocation {
   ended(caId: string): Date | undefined;
   /** Re-issues what is due (CRLs past half their validity, OCSP signers past two thirds of theirs). */
   tick(): Promise<void>;
+  /**
+   * Why an OCSP responder key cannot sign now (GET /readyz): one a signature met missing from the Secure Environment
+   * that no new signer has replaced yet (`ocsp_signing_key_missing`); undefined when none. No Secure Environment call
+   * while every responder key signs. The CA keys are the loaded CAs' own to say (caSigningKeyMissingNow).
+   */
+  signingKeyMissing(): Promise<CredenceError | undefined>;
   stop(): void;
 }
 
@@ -178,7 +188,7 @@ export const startPkiRevocation = async (o: PkiRevocationOptions): Promise<PkiRe
         now: o.now,
         ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}),
         ...(o.ocspSignerValidityMs !== undefined ? { validityMs: o.ocspSignerValidityMs } : {}),
-        onKeyGone: (path, handle) => o.onOcspSignerKeyGone?.(ca.id, path, handle),
+        onKeyGone: (path, handle, whileRunning) => o.onOcspSignerKeyGone?.(ca.id, path, handle, whileRunning),
       });
       const published = new PublishedLedger(o.dataDir !== undefined ? filePublishedRevocations(o.dataDir, ca.id) : memoryPublishedRevocations());
       ledgers.set(ca.id, published);
@@ -320,7 +330,9 @@ export const startPkiRevocation = async (o: PkiRevocationOptions): Promise<PkiRe
           continue;
         }
         ended.warnIfEndingSoon(caId as CaId, o.now());
-        await it.publisher.tick().catch((error: unknown) => report(`crl:${caId}`, error));
+        // Its failure is the publisher's to report (its queue reports every job's, a signature's once per run): told
+        // here too, each tick logged it twice (review 332).
+        await it.publisher.tick().catch(() => undefined);
         await checkIssued(caId);
         try {
           if (await it.signingKey.renewIfDue()) it.responder.clear();
@@ -341,6 +353,13 @@ export const startPkiRevocation = async (o: PkiRevocationOptions): Promise<PkiRe
     ocsp: (caId) => (ended.endedAt(caId, o.now()) === undefined ? byCa.get(caId)?.responder : undefined),
     ended: (caId) => ended.endedAt(caId, o.now()),
     tick,
+    async signingKeyMissing() {
+      for (const it of byCa.values()) {
+        const missing = await it.signingKey.missing();
+        if (missing !== undefined) return missing;
+      }
+      return undefined;
+    },
     stop() {
       clearInterval(timer);
       unsubscribe();

@@ -1,4 +1,4 @@
-import { isKeyNotFound, validationError } from '../../../domain/errors.ts';
+import { isKeyNotFound, secureEnvironmentUnavailable, validationError, type CredenceError } from '../../../domain/errors.ts';
 import type { OwnedSecureEnvironment } from '../../../domain/ports/secure-environment.ts';
 import type { CaId } from '../../../domain/x509/issuing-ca.ts';
 import { PKI_DIR, type CaFile } from './ca-file.ts';
@@ -24,6 +24,18 @@ export const caKeyMissing = (file: Pick<CaFile, 'id' | 'keyHandle'>) =>
       },
     ],
     'issuing CA file',
+  );
+
+/**
+ * A CA key gone from the Secure Environment while the service runs (review 332: deleted from the token behind its
+ * back): a Secure Environment fault of the service's own (503 `ca_signing_key_missing` to what needs it, /readyz
+ * unready), not the caller's, naming the CA, its file and what to do, as `caKeyMissing` does at a start.
+ */
+export const caSigningKeyMissing = (file: Pick<CaFile, 'id' | 'keyHandle'>): CredenceError =>
+  secureEnvironmentUnavailable(
+    'ca_signing_key_missing',
+    `the key ${file.keyHandle} of CA ${file.id} (${PKI_DIR}/${file.id}.ca.json: keyHandle) is not in the service's Secure Environment, ` +
+      `so the CA signs no certificate nor CRL (nor a new OCSP responder certificate): ${missingCaKeyRemedy(file.id)}`,
   );
 
 /**

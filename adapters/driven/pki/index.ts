@@ -4,7 +4,7 @@
  */
 export { caFilePath, caIds, pkiDir, readCaFile, PKI_DIR } from './ca-file.ts';
 export type { CaFile } from './ca-file.ts';
-export { caKeyHeld, caKeyMissing, missingCaKeyRemedy } from './ca-key.ts';
+export { caKeyHeld, caKeyMissing, caSigningKeyMissing, missingCaKeyRemedy } from './ca-key.ts';
 export {
   createRootCa,
   DEFAULT_CA_VALIDITY_DAYS,
@@ -14,6 +14,6 @@ export {
   requestIntermediateCa,
 } from './create.ts';
 export type { CaInitOptions } from './create.ts';
-export { issuingCaOf, loadIssuingCas } from './load.ts';
+export { caSigningKeyMissingNow, issuingCaOf, loadIssuingCas } from './load.ts';
 export { renewalRequest, renewRootCa } from './renew.ts';
 export { seSigner } from './se-signer.ts';

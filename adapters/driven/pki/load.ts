@@ -1,12 +1,24 @@
 import { fromBase64url } from '../../../domain/crypto/base64url.ts';
 import { constantTimeEqual } from '../../../domain/crypto/bytes.ts';
-import { isKeyNotFound, validationError } from '../../../domain/errors.ts';
+import { isKeyNotFound, validationError, type CredenceError } from '../../../domain/errors.ts';
 import { certifiedPublicKey } from '../../../domain/x509/issuance/index.ts';
 import type { OwnedSecureEnvironment } from '../../../domain/ports/secure-environment.ts';
-import type { CaId, IssuingCa } from '../../../domain/x509/issuing-ca.ts';
+import type { CaId, IssuingCa, X509Signer } from '../../../domain/x509/issuing-ca.ts';
 import { caIds, PKI_DIR, readCaFile, type CaFile } from './ca-file.ts';
-import { caKeyMissing } from './ca-key.ts';
+import { caKeyMissing, caSigningKeyMissing } from './ca-key.ts';
+import { KeyPresence } from './key-presence.ts';
 import { seSigner } from './se-signer.ts';
+
+/** Whether each loaded CA's key was last found missing (`caSigningKeyMissingNow`), by its signer. */
+const presences = new WeakMap<X509Signer, KeyPresence>();
+
+/**
+ * Why CA `ca`'s key cannot sign now: the `caSigningKeyMissing` its last signature met, until one goes through or the
+ * key is found again (looked for at most every few seconds); undefined when none was refused, or for a CA not loaded
+ * by `issuingCaOf`. For GET /readyz: no Secure Environment call while the key signs.
+ */
+export const caSigningKeyMissingNow = (ca: Pick<IssuingCa, 'signer'>): Promise<CredenceError | undefined> =>
+  presences.get(ca.signer)?.missing() ?? Promise.resolve(undefined);
 
 /**
  * An active CA file as an IssuingCa, its signer over `se` (the infrastructure owner's view of the data folder's SE).
@@ -27,7 +39,16 @@ export const issuingCaOf = async (file: Extract<CaFile, { state: 'active' }>, se
       'issuing CA file',
     );
   }
-  return { id: file.id, certificate, chain: file.chain.map((c) => fromBase64url(c)), signer };
+  // Review 332: deleted while the service runs, the port's bare not_found was a 500 at a provisioning receipt naming
+  // only a handle, and nothing made the service unready. Said as the start says it, as a Secure Environment fault.
+  const presence = new KeyPresence(
+    () => file.keyHandle,
+    () => caSigningKeyMissing(file),
+    () => se.describe(file.keyHandle),
+  );
+  const named: X509Signer = Object.freeze({ kind: signer.kind, publicKey: signer.publicKey, sign: (tbs: Uint8Array) => presence.use(() => signer.sign(tbs)) });
+  presences.set(named, presence);
+  return { id: file.id, certificate, chain: file.chain.map((c) => fromBase64url(c)), signer: named };
 };
 
 /**

@@ -4,13 +4,14 @@ import { z } from 'zod';
 import { certificateFingerprint, fromBase64url, toBase64url } from '../../../domain/crypto/index.ts';
 import { base64urlString } from '../../../domain/crypto/base64url.ts';
 import { MAX_CERTIFICATE_LENGTH } from '../../../domain/crypto/sizes.ts';
-import { isCredenceError, isKeyNotFound, validationError } from '../../../domain/errors.ts';
+import { isCredenceError, isKeyNotFound, secureEnvironmentUnavailable, validationError, type CredenceError } from '../../../domain/errors.ts';
 import { destroyNewKey, KeyHandle, type OwnedSecureEnvironment, type RandomSource } from '../../../domain/ports/index.ts';
 import { chainValidity, SERIAL_LENGTH, serialFromRandom } from '../../../domain/x509/issuance/index.ts';
 import type { CaKeyKind, IssuingCa } from '../../../domain/x509/issuing-ca.ts';
 import { issueOcspSigningCertificate, keyHash } from '../../../domain/x509/revocation/index.ts';
 import { preparePrivateDir, writeFileAtomic } from '../files/index.ts';
 import { refuseNewerFileVersion } from '../files/newer-file-version.ts';
+import { KeyPresence, MISSING_LOOKED_FOR_AGAIN_MS } from './key-presence.ts';
 import { seSigner } from './se-signer.ts';
 
 /** The delegated responder's credential: its certificate (issued by the CA) and its key in the Secure Environment. */
@@ -58,9 +59,10 @@ export interface OcspSigningKeyOptions {
   /**
    * The signer file (`path`) names as its key one the Secure Environment does not hold (`handle`: destroyed since, as
    * by a renewal after the backup the file was restored from): a new signer was issued in its place. For the start to
-   * say at warn.
+   * say at warn. `whileRunning`: found gone at a signature, not at the start (review 332: deleted from the token while
+   * the service ran).
    */
-  readonly onKeyGone?: (path: string, handle: KeyHandle) => void;
+  readonly onKeyGone?: (path: string, handle: KeyHandle, whileRunning: boolean) => void;
 }
 
 /**
@@ -73,11 +75,80 @@ export class OcspSigningKey {
   #current: OcspResponderCredential;
   #file: OcspSignerFile;
   readonly #o: OcspSigningKeyOptions;
+  /** Whether the current key was last found missing (a signature met `not_found`): /readyz, through `missing`. */
+  readonly #presence: KeyPresence;
+  /** The replacement of a key found gone under way, and when the last one began (performance.now()). */
+  #replacing: Promise<void> | undefined;
+  #replacedAt = Number.NEGATIVE_INFINITY;
+  /** Why the last replacement failed (the CA's key missing too, say), told with the refusal until one succeeds. */
+  #replaceFailed: unknown;
 
   private constructor(o: OcspSigningKeyOptions, file: OcspSignerFile, current: OcspResponderCredential) {
     this.#o = o;
     this.#file = file;
-    this.#current = current;
+    this.#presence = new KeyPresence(
+      () => this.#file.keyHandle,
+      (handle) => ocspSigningKeyMissing(o.ca.id, handle, this.#replaceFailed),
+      (handle) => o.se.describe(handle as KeyHandle),
+    );
+    this.#current = this.#watched(current);
+  }
+
+  /**
+   * `credential`, its signatures watched: its key found gone from the Secure Environment (deleted from the token while
+   * the service runs, review 332) is refused as `ocspSigningKeyMissing`, and a new signer is issued in its place as
+   * at a start (`onKeyGone`, said at warn), at most every few seconds (each attempt makes a key and has the CA sign: an
+   * anonymous OCSP request must not make one each). The answer that met it fails; the next is signed by the new key.
+   */
+  #watched(credential: OcspResponderCredential): OcspResponderCredential {
+    return {
+      ...credential,
+      sign: async (tbs) => {
+        const handle = this.#file.keyHandle;
+        try {
+          return await this.#presence.use(() => credential.sign(tbs));
+        } catch (error) {
+          const gone = isCredenceError(error, 'secure_environment_unavailable') && error.problem.code === 'secure_environment_unavailable' && error.problem.reason === 'ocsp_signing_key_missing';
+          // Renewed meanwhile: the next answer is signed by the new key, nothing to replace.
+          if (!gone || this.#file.keyHandle !== handle) throw error;
+          if (performance.now() - this.#replacedAt >= MISSING_LOOKED_FOR_AGAIN_MS) await this.#replaceGone(handle);
+          throw this.#replaceFailed === undefined ? error : ocspSigningKeyMissing(this.#o.ca.id, handle, this.#replaceFailed);
+        }
+      },
+    };
+  }
+
+  /** A new signer in place of the one whose key `gone` is not held any more; its failure kept for the refusal. */
+  #replaceGone(gone: KeyHandle): Promise<void> {
+    this.#replacedAt = performance.now();
+    return (this.#replacing ??= (async () => {
+      try {
+        // The keys retired before stay retired (a signature in flight may still use one); the gone key is dropped.
+        const previous = this.#file;
+        const file = await issue(this.#o, await withinBound(this.#o.se, previous.retired));
+        this.#file = file;
+        this.#current = this.#watched(await credentialOf(this.#o.se, file));
+        this.#presence.forget();
+        this.#replaceFailed = undefined;
+        try {
+          this.#o.onKeyGone?.(this.#o.dataDir !== undefined ? signerPath(this.#o.dataDir, this.#o.ca.id) : '(in memory)', gone, true);
+        } catch {
+          // The sink must not undo the replacement.
+        }
+      } catch (error) {
+        this.#replaceFailed = error;
+      }
+    })().finally(() => {
+      this.#replacing = undefined;
+    }));
+  }
+
+  /**
+   * Why its key cannot sign now (GET /readyz): the `ocspSigningKeyMissing` the last signature met while no signer
+   * could be issued in its place yet; undefined otherwise. The key is looked for again at most every few seconds.
+   */
+  missing(): Promise<CredenceError | undefined> {
+    return this.#presence.missing();
   }
 
   static async open(o: OcspSigningKeyOptions): Promise<OcspSigningKey> {
@@ -111,7 +182,7 @@ export class OcspSigningKey {
     // retired, for the next renewal to try again (review 53: it was dropped from the file, named by nothing).
     key.#file = { ...file, retired: await destroyKeys(o.se, file.retired) };
     key.#write();
-    if (gone !== undefined) o.onKeyGone?.(signerPath(o.dataDir!, o.ca.id), gone);
+    if (gone !== undefined) o.onKeyGone?.(signerPath(o.dataDir!, o.ca.id), gone, false);
     return key;
   }
 
@@ -131,8 +202,17 @@ export class OcspSigningKey {
     return now >= notBefore + ((notAfter - notBefore) * 2) / 3 || (now < notBefore && beginningAt(this.#o.ca, now) < notBefore);
   }
 
-  /** A new key and certificate when `due`; true when it renewed. */
+  /**
+   * A new key and certificate when `due`, or in place of a key found gone that none replaced yet (the CA's key was
+   * missing too, say: tried again at each tick); true when it renewed.
+   */
   async renewIfDue(): Promise<boolean> {
+    const gone = (await this.#presence.missing()) === undefined ? undefined : this.#file.keyHandle;
+    if (gone !== undefined) {
+      await this.#replaceGone(gone);
+      if (this.#replaceFailed !== undefined) throw ocspSigningKeyMissing(this.#o.ca.id, gone, this.#replaceFailed);
+      return true;
+    }
     if (!this.due()) return false;
     await this.renew();
     return true;
@@ -149,7 +229,8 @@ export class OcspSigningKey {
     const previous = this.#file;
     const file = await issue(this.#o, await withinBound(this.#o.se, [...previous.retired, previous.keyHandle]));
     this.#file = file;
-    this.#current = await credentialOf(this.#o.se, file);
+    this.#current = this.#watched(await credentialOf(this.#o.se, file));
+    this.#presence.forget();
     // Keys retired at the renewal before this one: no signature can still be using them. Those the Secure Environment
     // will not destroy now stay retired, for the next renewal.
     const kept = await destroyKeys(this.#o.se, previous.retired);
@@ -162,6 +243,21 @@ export class OcspSigningKey {
     writeSignerFile(this.#o.dataDir, this.#file);
   }
 }
+
+/**
+ * The OCSP responder key of CA `caId` gone from the Secure Environment while the service runs (review 332): a Secure
+ * Environment fault of the service's own (`ocsp_signing_key_missing`, /readyz unready while it lasts). A new signer
+ * is issued in its place as soon as the CA can sign one; `replaceFailed`, why it could not yet.
+ */
+export const ocspSigningKeyMissing = (caId: string, handle: string, replaceFailed?: unknown): CredenceError =>
+  secureEnvironmentUnavailable(
+    'ocsp_signing_key_missing',
+    `the OCSP responder key ${handle} of CA ${caId} (pki/${caId}.ocsp.json: keyHandle) is not in the service's Secure Environment: ` +
+      (replaceFailed === undefined
+        ? 'a new responder key and certificate are issued in its place'
+        : `no new responder key could be issued in its place yet (${replaceFailed instanceof Error ? replaceFailed.message : String(replaceFailed)}); ` +
+          'tried again every few seconds, at OCSP requests and at the ticks, and at a restart'),
+  );
 
 /**
  * Each key destroyed; one already gone (destroyed before a kill the file did not see) is no error. Returns the keys

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { CredenceError } from '../../../domain/errors.ts';
+import { caSigningKeyMissingNow } from '../../runtime/pki-revocation.ts';
 import type { RouteModule, ServiceContext } from '../context.ts';
 import { logFailure } from '../log-failure.ts';
 import { HttpProblem } from '../problems.ts';
@@ -48,6 +49,21 @@ const signingKeyMissing = async (context: ServiceContext): Promise<CredenceError
     .then(() => context.credence.security())
     .catch(() => undefined);
   return security?.infrastructure.signing.missing();
+};
+
+/**
+ * Why a PKI signing key cannot be used now (review 332): a CA's key a signature met missing from the Secure
+ * Environment (`ca_signing_key_missing`: no node certificate, CRL or OCSP responder certificate can be signed under
+ * that CA), or an OCSP responder key no new signer replaced yet (`ocsp_signing_key_missing`). Kept as the Registrar's
+ * key is (key-presence.ts): no Secure Environment call while the keys sign, a look every few seconds while one is
+ * refused, ready again once it is found or replaced. Before the PKI publisher starts, the CAs' keys only.
+ */
+const pkiSigningKeyMissing = async (context: ServiceContext): Promise<CredenceError | undefined> => {
+  for (const ca of context.pki?.cas ?? []) {
+    const missing = await caSigningKeyMissingNow(ca);
+    if (missing !== undefined) return missing;
+  }
+  return context.pkiRevocation?.current?.signingKeyMissing?.();
 };
 
 /**
@@ -137,6 +153,11 @@ export const healthRoutesWith = (options: HealthOptions): RouteModule => (app, c
       const keyMissing = await signingKeyMissing(context);
       const keyUnusable = keyMissing === undefined ? undefined : await secureEnvironmentUnready(async () => keyMissing, request.log);
       if (keyUnusable !== undefined) throw notReady('secure_environment', keyUnusable.detail, keyUnusable.extensions);
+      // Review 332: so did a CA key or an OCSP responder key deleted from it (every CRL failed, a provisioning with a
+      // CSR answered 500). Said alike, its reason (`ca_signing_key_missing`, ...) public, the CA and remedy in the log.
+      const pkiKeyMissing = await pkiSigningKeyMissing(context);
+      const pkiKeyUnusable = pkiKeyMissing === undefined ? undefined : await secureEnvironmentUnready(async () => pkiKeyMissing, request.log);
+      if (pkiKeyUnusable !== undefined) throw notReady('secure_environment', pkiKeyUnusable.detail, pkiKeyUnusable.extensions);
       // No count: this answer is public, and the API port does not listen until the first pass ends (/metrics has the lag).
       if (options.catchingUp?.() === true) throw notReady('catch_up', 'the service is catching up with the event store (first start, or read models rebuilt) and serves no API yet');
       // Stopped until the operator acts, whatever the lag: commands are refused meanwhile (commands-wait-for-the-log.ts).
