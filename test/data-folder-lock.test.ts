@@ -141,5 +141,6 @@ describe('one service per data folder', () => {
       // Let go as the end of the hold did: the one that got it releases it, and the next round starts on a free folder.
       await Promise.all(tries.map((t) => letGo(t.child)));
     }
-  }, 60_000);
+    // Twelve processes started, each loading the lock's code: 60 s was too short for a full CI run on a loaded machine.
+  }, 120_000);
 });
