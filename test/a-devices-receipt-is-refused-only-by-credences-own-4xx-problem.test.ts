@@ -52,12 +52,13 @@ describe('a device\'s receipt answered by a gateway\'s 4xx after the server reco
   }, 60_000);
 });
 
-// Review 319: Credence's own refusal is not signed either, so it too may be made up on the path after the server
-// recorded the receipt (a-forged-refusal-of-the-receipt-or-finish-never-costs-the-device-what-the-server-recorded.test.ts):
-// the device sends the same receipt once more, and, refused again or told unknown_session, keeps its key, the outcome
-// unknown, for its settling to destroy once the server is seen to hold nothing.
-describe('a device\'s receipt refused by Credence itself (its own problem, 409 or 422): nothing recorded, the key kept for settling', () => {
-  it('422: a receipt whose credential proof is spoiled on its way', async () => {
+// Review 319: a refusal of Credence's own type may be made up on the path after the server recorded the receipt
+// (a-forged-refusal-of-the-receipt-or-finish-never-costs-the-device-what-the-server-recorded.test.ts), so the device
+// sends the same receipt once more and, refused again or told unknown_session, keeps its key, the outcome unknown.
+// Review 333: but for the Enrolment Function's refusal of that very receipt in that run, under the key the device
+// pinned (`refusalProof`), which destroys the key at once, the receipt sent once.
+describe('a device\'s receipt refused by Credence itself (its own problem, 409 or 422): nothing recorded', () => {
+  it('422: a receipt whose credential proof is spoiled on its way is refused under the proof of another receipt: the key kept for settling', async () => {
     const sim = await world.enrolledDevice('rr-422', 'ed25519');
     const http = httpDeviceTransport(world.service.url);
     let receipts = 0;
@@ -72,13 +73,14 @@ describe('a device\'s receipt refused by Credence itself (its own problem, 409 o
     };
     const { outcome, made } = await provisionWith(sim, 'rr-422-svc', spoiling);
     expect(outcome).toBeInstanceOf(ReceiptOutcomeUnknown);
-    expect((outcome as ReceiptOutcomeUnknown).cause).toMatchObject({ status: 422, problem: { type: 'https://credence.dev/problems/protocol' } });
+    // The server's proof covers the receipt it was sent, not the device's: the device cannot take it for a refusal of its own.
+    expect((outcome as ReceiptOutcomeUnknown).cause).toMatchObject({ status: 422, problem: { type: 'https://credence.dev/problems/protocol', refusalProof: expect.any(String) } });
     expect(receipts).toBe(2);
     expect(await recordedFingerprint('rr-422-svc')).toBeUndefined();
     expect(await heldBy(sim, made.handle)).toBe(true);
   }, 60_000);
 
-  it('409: a receipt of a node revoked after it authenticated', async () => {
+  it('409: a receipt of a node revoked after it authenticated is refused under the pinned key: the key destroyed, the receipt sent once', async () => {
     const sim = await world.enrolledDevice('rr-409', 'ed25519');
     const http = httpDeviceTransport(world.service.url);
     let receipts = 0;
@@ -90,10 +92,10 @@ describe('a device\'s receipt refused by Credence itself (its own problem, 409 o
       },
     };
     const { outcome, made } = await provisionWith(sim, 'rr-409-svc', revoking);
-    expect(outcome).toBeInstanceOf(ReceiptOutcomeUnknown);
-    expect((outcome as ReceiptOutcomeUnknown).cause).toMatchObject({ status: 409, problem: { type: expect.stringMatching(/^https:\/\/credence\.dev\/problems\//) } });
-    expect(receipts).toBe(2);
+    expect(outcome).not.toBeInstanceOf(ReceiptOutcomeUnknown);
+    expect(outcome).toMatchObject({ status: 409, problem: { type: expect.stringMatching(/^https:\/\/credence\.dev\/problems\//), refusalProof: expect.any(String) } });
+    expect(receipts).toBe(1);
     expect(await recordedFingerprint('rr-409-svc')).toBeUndefined();
-    expect(await heldBy(sim, made.handle)).toBe(true);
+    expect(await heldBy(sim, made.handle)).toBe(false);
   }, 60_000);
 });

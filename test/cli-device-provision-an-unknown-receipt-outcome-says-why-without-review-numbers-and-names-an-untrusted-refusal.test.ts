@@ -28,7 +28,7 @@ describe('a device provision whose receipt was answered by a refusal', () => {
     const said = receiptOutcomeUnknown(sim, new ReceiptOutcomeUnknown('svc-1', 'h-1' as never, refusal));
     expect(said).toBeInstanceOf(ProblemResponse);
     const hint = String((said as ProblemResponse).problem['hint']);
-    expect(hint).toContain('a refusal is not signed');
+    expect(hint).toContain('a refusal is not signed by the Enrolment Function the device pinned');
     expect(hint).not.toMatch(/review \d+/i);
   });
 

@@ -41,10 +41,10 @@ describe('remote provisioning is recorded only while the node\'s subscription se
         return http.post(path, body);
       },
     };
-    // The device, told a refusal it cannot tell from one made up on the path, keeps its key (review 319).
+    // The refusal comes under the Enrolment Function's proof, so the device takes it for the server's (review 333).
     await expect(
       provisionOverHttp(transport, sim.device, { credentialId: 'zz-p-svc', kind: 'ed25519', enrolmentFunction: sim.state.pinned.enrolmentFunction }),
-    ).rejects.toMatchObject({ cause: { problem: expect.objectContaining({ status: 409, attempted: 'CredentialProvisioned', rule: 'subscriptionServes' }) } });
+    ).rejects.toMatchObject({ problem: expect.objectContaining({ status: 409, attempted: 'CredentialProvisioned', rule: 'subscriptionServes', refusalProof: expect.any(String) }) });
     expect(before).toBeDefined();
     expect(ownStreams(await world.streamsWrittenSince(before!))).toEqual([]);
     expect((await world.service.service.context.credence.engine.entity('credential', 'zz-p-svc')).events).toEqual([]);

@@ -48,3 +48,5 @@ export {
 export type { ReceiptFacts, ReceiptStatement, StatementCredential } from './provisioning-statement.ts';
 export { outcomeStatement, recordedReceipt, recordedStatement } from './recorded-receipt.ts';
 export type { RecordedReceipt } from './recorded-receipt.ts';
+export { RECEIPT_REFUSAL_PURPOSE, RECEIPT_REFUSAL_STATEMENT, RECEIPT_REFUSAL_VERSION, receiptHash, receiptRefusalProofInput, REFUSAL_PROOF_MEMBER } from './receipt-refusal.ts';
+export type { ReceiptRefusalFacts } from './receipt-refusal.ts';

@@ -4,6 +4,7 @@ import { parseMessage, protocolFailure, type NodeProvisioningResult } from '../.
 import { ProvisioningRecorded, type Device, type PinnedResponder } from '../../protocols/procedures/index.ts';
 import { destroyQuietly } from '../../protocols/shared/index.ts';
 import { refusedForGood } from '../refused-for-good.ts';
+import { receiptRefusedByTheServer } from './receipt-refusal.ts';
 import { sessionUnknownAt } from './session-unknown.ts';
 import { DEVICE_PATHS, type DeviceTransport } from './transport.ts';
 
@@ -29,15 +30,21 @@ const RECEIPT = 'provisioning.receipt';
  * The receipt was sent (or its sending attempted) and no answer that the credential is recorded for this key arrived:
  * a 5xx, a gateway's error (whatever its status), a 408 or 429, a timeout, a connection lost, a 2xx that fails a local
  * check, `unknown_session` (a copy of the receipt may have ended the run, recorded: `sessionUnknownAt`), or a refusal
- * of Credence's own type, to the receipt and to the same receipt sent again (unsigned, it may have been made up on the
- * path: review 319). Whether the server recorded the credential is not known, so the new key is kept (`handle`), not in
- * `device.credentials`; whoever named it before the receipt (`beforeReceipt`) settles it later by its fingerprint.
+ * of Credence's own type without the Enrolment Function's proof that it refused this receipt (`refusalProof`: one
+ * without may have been made up on the path, review 319), to the receipt and to the same receipt sent again. Whether
+ * the server recorded the credential is not known, so the new key is kept (`handle`), not in `device.credentials`;
+ * whoever named it before the receipt (`beforeReceipt`) settles it later by its fingerprint.
  */
 export class ReceiptOutcomeUnknown extends Error {
   constructor(readonly credentialId: string, readonly handle: NodeProvisioningResult['handle'], override readonly cause: unknown) {
     super(`whether the server recorded credential ${credentialId} is not known (${cause instanceof Error ? cause.message : 'no answer'})`);
     this.name = 'ReceiptOutcomeUnknown';
   }
+}
+
+/** The server's refusal of the receipt, its proof verified (`receiptRefusedByTheServer`): carried to the key's destruction. */
+class ReceiptRefused {
+  constructor(readonly refusal: unknown) {}
 }
 
 /**
@@ -47,10 +54,11 @@ export class ReceiptOutcomeUnknown extends Error {
  * made. Once it is sent, nothing the device can be answered proves that nothing was recorded: a 5xx, a gateway's or
  * proxy's error of any status, a 408 or 429, a timeout, a connection lost, a 2xx answer that fails a local check such
  * as `credential_mismatch` or the certificate's proof, `unknown_session` (review 238: a copy of the receipt that got in
- * first had it recorded), and a refusal of Credence's own type too (review 319: refusals are not signed, so one can be
- * made up on the path once the receipt reached the server). Such a refusal is answered by sending the same receipt
- * once more, which the server answers, for a run it recorded, with the same provisioning.recorded, checked as the
- * first; the outcome otherwise is unknown: the key is kept and the run fails with `ReceiptOutcomeUnknown` (found in
+ * first had it recorded), but the Enrolment Function's refusal of this very receipt in this run, under the key pinned
+ * (`refusalProof`, receipt-refusal.ts; review 333), which destroys the key as a refusal before the receipt does. Any
+ * other refusal of Credence's own type may be made up on the path once the receipt reached the server (review 319).
+ * Such a refusal is answered by sending the same receipt once more, which the server answers, for a run it recorded,
+ * with the same provisioning.recorded, checked as the first; the outcome otherwise is unknown: the key is kept and the run fails with `ReceiptOutcomeUnknown` (found in
  * review: the key was destroyed while the server might hold the credential bound to it; review 64: so was it on a
  * gateway's 408, 429 or HTML 4xx page). The caller, which named the key in `beforeReceipt`, settles it by the
  * fingerprint the server holds.
@@ -81,14 +89,18 @@ export const provisionOverHttp = async (
       // Enrolment Function's proof (the answer is not signed).
       return { recorded, credential: await session.acceptCertificate(recorded.certificate, recorded.certificateProof) };
     };
+    // The Enrolment Function's own refusal of this very receipt in this run, under the key pinned (review 333).
+    const refusedByTheServer = (error: unknown) => receiptRefusedByTheServer(error, ef, { transcriptHash: made.transcriptHash, receipt: delivered.receipt });
     let answered: Awaited<ReturnType<typeof receiptAnswer>>;
     try {
       answered = await receiptAnswer();
     } catch (error) {
-      // A refusal is not signed: one made up on the path may hide a receipt the server recorded (review 319). The same
-      // receipt once more gets a recorded run's answer again within its timeout (answered-runs.ts), checked as the first.
+      if (refusedByTheServer(error)) throw new ReceiptRefused(error);
+      // A refusal without that proof may be made up on the path and hide a receipt the server recorded (review 319).
+      // The same receipt once more gets a recorded run's answer again within its timeout (answered-runs.ts), checked
+      // as the first.
       if (!refusedForGood(error) || sessionUnknownAt(error, RECEIPT)) throw error;
-      answered = await receiptAnswer().catch(() => Promise.reject(error));
+      answered = await receiptAnswer().catch((again: unknown) => Promise.reject(refusedByTheServer(again) ? new ReceiptRefused(again) : error));
     }
     const { recorded } = answered;
     result = { ...made, credential: answered.credential };
@@ -98,12 +110,13 @@ export const provisionOverHttp = async (
   } catch (error) {
     await session.abort();
     if (result === undefined) throw error;
-    // Once the receipt is sent no answer proves that nothing was recorded, a refusal of Credence's own type included
-    // (review 319: not signed, it can be made up on the path after the server recorded the receipt). A mismatched
-    // credential too: the server may have recorded this key's credential and answered wrongly, and the caller's
-    // settling compares fingerprints, so a credential recorded for another key is destroyed, never adopted.
-    if (sent) throw new ReceiptOutcomeUnknown(request.credentialId, result.handle, error);
+    // Once the receipt is sent no answer proves that nothing was recorded but the Enrolment Function's refusal of it
+    // under its pinned key: any other refusal of Credence's own type may be made up on the path after the server
+    // recorded the receipt (review 319). A mismatched credential neither: the server may have recorded this key's
+    // credential and answered wrongly, and the caller's settling compares fingerprints, so a credential recorded for
+    // another key is destroyed, never adopted.
+    if (sent && !(error instanceof ReceiptRefused)) throw new ReceiptOutcomeUnknown(request.credentialId, result.handle, error);
     await destroyQuietly(device.se, result.handle);
-    throw error;
+    throw error instanceof ReceiptRefused ? error.refusal : error;
   }
 };

@@ -1,10 +1,11 @@
 import { Identifier } from '../../../domain/crypto/credential.ts';
 import { CredentialId } from '../../../domain/ids.ts';
-import { ProvisioningAuth, ProvisioningChallenge, ProvisioningDelivery, ProvisioningHello, ProvisioningReceipt } from '../../../domain/protocols/index.ts';
+import { Proof, ProvisioningAuth, ProvisioningChallenge, ProvisioningDelivery, ProvisioningHello, ProvisioningReceipt } from '../../../domain/protocols/index.ts';
 import { PinnedResponder, ProvisioningHelloQuery, ProvisioningRecorded } from '../../protocols/procedures/index.ts';
 import type { RouteModule } from '../context.ts';
 import { deviceBodyLimit } from '../service-limits-config.ts';
 import { documentedAs } from '../query-values.ts';
+import { PROBLEM_CONTENT_TYPE, ProblemSchema } from '../problems.ts';
 import { answerDevice, helloFloor, helloPeer, logConcealed, openDeviceEndpoints } from './device-endpoints.ts';
 
 const DEVICE = { access: 'device' } as const;
@@ -19,6 +20,19 @@ const TAGS = ['device: remote provisioning'];
 const RecordableId = documentedAs(Identifier, CredentialId, 'input').optional();
 const HelloBody = ProvisioningHello.safeExtend({ credentialId: RecordableId, predecessorId: RecordableId });
 const HelloQuery = ProvisioningHelloQuery.extend({ predecessorId: RecordableId });
+
+/**
+ * A refusal of the receipt (review 333): final ones carry the Enrolment Function's proof that it refused that very
+ * receipt (domain/protocols/receipt-refusal.ts), by which alone the device destroys its new key.
+ */
+const ReceiptRefusal = ProblemSchema.safeExtend({
+  refusalProof: Proof.optional().describe(
+    "the Enrolment Function's signature, with the key the device pinned, over credence/provisioning/receipt-refusal: the run's transcript hash, " +
+      "the receipt's hash and the problem's code (and a protocol refusal's reason); on a final refusal of a run past its auth, never on `unknown_session`",
+  ),
+}).meta({ id: 'ReceiptRefusal', description: 'RFC 9457 problem details of a refused provisioning receipt' });
+
+const receiptRefusal = (description: string) => ({ description, content: { [PROBLEM_CONTENT_TYPE]: { schema: ReceiptRefusal } } });
 
 /**
  * The M2M Enrolment Function for devices across a connection (seed 003 clause 11.2.1): one route per message of
@@ -98,7 +112,14 @@ export const enrolmentRoutes: RouteModule = async (app, context) => {
       tags: TAGS,
       summary: 'Step 5: the node\'s receipt; once it verifies, CredentialIssued and CredentialProvisioned (with the receipt) are recorded',
       body: ProvisioningReceipt,
-      response: { 201: ProvisioningRecorded },
+      response: {
+        201: ProvisioningRecorded,
+        409: receiptRefusal('the engine refused the record (`illegal_transition`: the node revoked since its auth, its subscription ended; `concurrency_conflict`), with `refusalProof`'),
+        422: receiptRefusal(
+          'a `protocol` refusal at `provisioning.receipt`: with `refusalProof` once the receipt was taken into its run (a failed proof, `certificate_not_issued`, ' +
+            '`credential_mismatch` at the record); without it before (`stale`, `credential_mismatch`, `malformed`) and for `unknown_session`',
+        ),
+      },
     },
   }, async (request, reply) => reply.code(201).send(await answerDevice(request.log, async () => (await ef()).acceptReceipt(request.body))));
 };

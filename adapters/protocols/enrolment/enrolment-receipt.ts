@@ -1,10 +1,12 @@
 import { fromBase64url, toBase64url } from '../../../domain/crypto/base64url.ts';
 import type { CredentialDescriptor } from '../../../domain/crypto/credential.ts';
 import { withoutFields } from '../../../domain/crypto/transcript.ts';
-import type { KeyHandle } from '../../../domain/ports/secure-environment.ts';
+import { CredenceError, isCredenceError, isKeyNotFound, type Problem } from '../../../domain/errors.ts';
+import type { KeyHandle, OwnedSecureEnvironment } from '../../../domain/ports/secure-environment.ts';
 import { assertFresh, protocolFailure } from '../../../domain/protocols/protocol.ts';
+import { receiptHash, receiptRefusalProofInput, REFUSAL_PROOF_MEMBER } from '../../../domain/protocols/receipt-refusal.ts';
 import { proofFor } from '../../../domain/protocols/provisioning-proofs.ts';
-import { statementProofInput } from '../../../domain/protocols/provisioning-statement.ts';
+import { statementProofInput, type ReceiptStatement } from '../../../domain/protocols/provisioning-statement.ts';
 import { outcomeStatement } from '../../../domain/protocols/recorded-receipt.ts';
 import {
   CERTIFICATE_HANDOVER,
@@ -13,12 +15,55 @@ import {
   type ProvisioningReceipt,
   type ServiceParameters,
 } from '../../../domain/protocols/enrolment-messages.ts';
-import { checkProof, proofFailure, prove, type ProofVerifier } from '../shared/proof.ts';
+import { checkProof, proofFailure, prove, type CredentialKey, type ProofVerifier } from '../shared/proof.ts';
 import { failedProof, type KeptRefusal } from '../shared/failed-proofs.ts';
 import type { EnrolmentFunctionOptions } from './enrolment-options.ts';
-import type { RunContext, Session } from './enrolment-runs.ts';
+import type { RealRun, RunContext, Session } from './enrolment-runs.ts';
 
 export const RECEIPT = 'provisioning.receipt';
+
+/**
+ * The refusals of a receipt that are final, for which the refusal says nothing was recorded nor ever will be for it:
+ * the protocol's own (but `unknown_session`, which says only that the run is over: a copy of the receipt that got in
+ * first may have had it recorded, review 238) and the engine's refusals of the record, which append nothing
+ * (record.ts `refusedWithoutAppend`). A 5xx (the store, the Secure Environment) is none of them: it is answered
+ * unsigned and its outcome stays unknown to the node.
+ */
+const FINAL_REFUSALS: ReadonlySet<Problem['code']> = new Set(['protocol', 'illegal_transition', 'not_found', 'concurrency_conflict']);
+
+/**
+ * `refusal` of `receipt` in the run whose transcript through the receipt is `transcriptHash`, with the Enrolment
+ * Function's proof that it refused that receipt (domain/protocols/receipt-refusal.ts; review 333): the node, which
+ * kept its new key on any refusal once the receipt was sent (unsigned, one may be made up on the path once the server
+ * recorded it: review 319), destroys it on one that verifies under the key it pinned. Made with `signingKey`, the key
+ * the node pins whatever its bootstrap (a PSK bootstrap's key may be shredded with a node revoked during the run),
+ * through the Secure Environment as the certificate's proof is. Anything not final (`FINAL_REFUSALS`), not a
+ * CredenceError, or a service key missing (`isKeyNotFound`, answered 500) is returned as it is; so is `refusal` when
+ * the signing fails (the node then keeps its key and settles, as before). The real refusal behind a concealing one
+ * stays its non-enumerable cause.
+ */
+export const withRefusalProof = async (
+  se: OwnedSecureEnvironment,
+  signingKey: CredentialKey | undefined,
+  run: { readonly transcriptHash: string; readonly receipt: ProvisioningReceipt },
+  refusal: unknown,
+): Promise<unknown> => {
+  if (signingKey === undefined || signingKey.kind === 'psk256' || !isCredenceError(refusal) || isKeyNotFound(refusal)) return refusal;
+  const { problem } = refusal;
+  if (!FINAL_REFUSALS.has(problem.code) || REFUSAL_PROOF_MEMBER in problem) return refusal;
+  if (problem.code === 'protocol' && problem.reason === 'unknown_session') return refusal;
+  const reason = problem.code === 'protocol' ? problem.reason : undefined;
+  let proof: string;
+  try {
+    proof = await prove(se, signingKey, receiptRefusalProofInput({ transcriptHash: run.transcriptHash, receiptHash: receiptHash(run.receipt), code: problem.code, reason }));
+  } catch {
+    return refusal;
+  }
+  // The problem's extension members reach the answer as they are (adapters/http/map-raised-error.ts).
+  const signed = new CredenceError(Object.assign({}, problem, { [REFUSAL_PROOF_MEMBER]: proof }));
+  if (refusal.cause !== undefined) Object.defineProperty(signed, 'cause', { value: refusal.cause, enumerable: false, writable: true, configurable: true });
+  return signed;
+};
 
 /**
  * What a receipt is refused for before its proofs are checked, anyone's: a refusal here leaves the run going
@@ -76,11 +121,36 @@ export const completeRun = async (
     [session.nodeVerifier, 'bootstrap', receipt.bootstrapProof, 'receipt not made with the bootstrap credential'],
     [credentialVerifier, 'credential', receipt.credentialProof, 'receipt not made with the new credential'],
   ] as const;
+  // Each refusal from here on is of this receipt in this run, and says so under the Enrolment Function's key
+  // (`withRefusalProof`): the node destroys its new key on it.
+  const run = { transcriptHash: facts.transcriptHash, receipt };
   for (const [verifier, by, proof, detail] of proofs) {
     if (!(await checkProof(se, verifier, statementProofInput(by, statement), proof))) {
-      return failedProof(session, protocolFailure(RECEIPT, proofFailure(verifier), detail), () => session.transcript.rewind(before));
+      const refusal = (await withRefusalProof(se, signingKey, run, protocolFailure(RECEIPT, proofFailure(verifier), detail))) as CredenceError;
+      return failedProof(session, refusal, () => session.transcript.rewind(before));
     }
   }
+  try {
+    return await acceptVerified(o, session, { statement, facts, credential }, receipt);
+  } catch (error) {
+    // The issuing CA's refusal (`certificate_not_issued`), say: the run ends, nothing recorded.
+    throw await withRefusalProof(se, signingKey, run, error);
+  }
+};
+
+/** `completeRun` once the receipt's proofs verified: the outcome to record, the run done. */
+const acceptVerified = async (
+  o: EnrolmentFunctionOptions,
+  session: RealRun,
+  verified: {
+    readonly statement: ReceiptStatement;
+    readonly facts: Omit<ProvisioningOutcome, 'receipt' | 'credentialKeyHandle' | 'certificateProof'>;
+    readonly credential: CredentialDescriptor;
+  },
+  receipt: Pick<ProvisioningReceipt, 'bootstrapProof' | 'credentialProof'>,
+): Promise<{ outcome: ProvisioningOutcome; context: RunContext }> => {
+  const { se, signingKey } = o;
+  const { statement, facts, credential } = verified;
   const enrolmentFunctionSignature = signingKey && {
     kind: signingKey.kind,
     keyFingerprint: (await se.describe(signingKey.handle)).fingerprint,

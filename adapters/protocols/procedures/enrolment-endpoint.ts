@@ -9,6 +9,7 @@ import type { PinnedResponder, ProvisioningRecorded } from './wire.ts';
 import type { Claim } from '../shared/session-table.ts';
 import type { RunWatch } from '../shared/failed-proofs.ts';
 import { AnsweredRuns } from './answered-runs.ts';
+import { withRefusalProof } from '../enrolment/index.ts';
 
 const HELLO = 'provisioning.hello';
 const RECEIPT = 'provisioning.receipt';
@@ -93,10 +94,19 @@ export class EnrolmentEndpoint {
   }
 
   async #record(input: unknown, watch: RunWatch): Promise<ProvisioningRecorded> {
-    const { outcome, context } = await this.infra.enrolmentFunction.acceptReceiptInContext(input, watch);
+    const receipt = parseMessage(ProvisioningReceipt, input, RECEIPT);
+    const { outcome, context } = await this.infra.enrolmentFunction.acceptReceiptInContext(receipt, watch);
     const credentialId = outcome.credentialId as string; // acceptHello let no run without it through
     const { predecessorId } = context;
-    const provisioned = await recordProvisioningRun(this.infra, { outcome, credentialId, purpose: 'service', predecessorId });
+    let provisioned;
+    try {
+      provisioned = await recordProvisioningRun(this.infra, { outcome, credentialId, purpose: 'service', predecessorId });
+    } catch (error) {
+      // The engine's refusal of the record (the node revoked since its auth, say) appended nothing: the node is told so
+      // under the Enrolment Function's key, and destroys its new key (enrolment-receipt.ts `withRefusalProof`).
+      const { se, kind, ef } = this.infra.signing;
+      throw await withRefusalProof(se, { kind, handle: ef }, { transcriptHash: outcome.transcriptHash, receipt }, error);
+    }
     const event = provisioned.events.at(-1);
     const certificate = certificateOf(outcome);
     return {

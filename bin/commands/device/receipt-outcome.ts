@@ -26,7 +26,7 @@ export const receiptOutcomeUnknown = (sim: SimulatedDevice, error: ReceiptOutcom
     problemHint: (status) =>
       `${status >= 500
         ? `the server failed (${status}) answering the receipt of credential ${credentialId}`
-        : `the answer to the receipt of credential ${credentialId} (${status}) does not show that nothing was recorded (a refusal is not signed: one may come from anything on the path to the server)`}: ${unknown}; ${next}`,
+        : `the answer to the receipt of credential ${credentialId} (${status}) does not show that nothing was recorded (a refusal is not signed by the Enrolment Function the device pinned: one may come from anything on the path to the server)`}: ${unknown}; ${next}`,
     notWhole,
     otherwise: (other) => {
       if (isCredenceError(other)) return new CredenceError({ ...other.problem, message: `${other.message}; ${notWhole}` });

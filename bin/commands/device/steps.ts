@@ -90,8 +90,9 @@ export const transportOf = (server: string | DeviceServer): DeviceTransport =>
  * answer. The new key is named in the state before the receipt is sent (write-ahead), and the state holding the
  * credential is written once the server recorded it: a failure to write it is an error naming the state file, the
  * key kept and named as pending for a rerun to adopt. So is a receipt whose outcome is not known (no answer, a 5xx,
- * a 2xx that fails a local check, a refusal: unsigned, it may come from the path, review 319): once the receipt is sent
- * nothing destroys the key but its settling.
+ * a 2xx that fails a local check, a refusal not signed by the Enrolment Function pinned: it may come from the path):
+ * once the receipt is sent nothing destroys the key but its settling, or the server's refusal of it under that key
+ * (provisionOverHttp throws it as it is, the key destroyed: the pending record is cleared).
  * Before all of it, the keys earlier runs left that no file names are destroyed (unnamed-keys.ts).
  */
 export const provision = async (
