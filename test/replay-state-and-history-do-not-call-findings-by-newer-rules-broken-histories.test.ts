@@ -1,12 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { FakeClock } from '../adapters/driven/clock/index.ts';
-import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
-import { createEngine } from '../adapters/engine/index.ts';
-import { command } from '../domain/commands/index.ts';
-import { dataDirs, forge } from './replay.fixtures.ts';
+import { dataDirs } from './replay.fixtures.ts';
+import { rotationAfterRevocationFolder } from './support/rotation-abandoned-after-a-newer-rule-finding.ts';
 import { runCli } from './support/cli.ts';
 import { startTestService } from './support/service.ts';
-import { at, cmd, operator, T0 } from './support/fleet.ts';
 
 /*
  * Review 323: a data folder whose only finding is by a rule newer than its stored event (a rotation machines v12
@@ -19,30 +15,7 @@ import { at, cmd, operator, T0 } from './support/fleet.ts';
 
 const AFTER = '2030-01-01T00:00:00Z';
 
-/**
- * What v12 could leave: cred-1 and its successor cred-2 of meter-1, meter-1 revoked, then cred-1's rotation (stored
- * straight into the store), then both credentials revoked by the engine. With `forged`, cred-3 is also provisioned
- * after its own revocation, which no version accepted.
- */
-const folder = async (dir: string, forged = false): Promise<string> => {
-  const store = openSqliteStoreInDir(dir);
-  const engine = createEngine({ store, clock: new FakeClock(T0) });
-  for (const c of [
-    cmd.createSubscription(), cmd.registerNode(), cmd.enrolNode(),
-    cmd.issueCredential('cred-1', 'meter-1', at(90)), cmd.provisionCredential('cred-1'),
-    cmd.issueCredential('cred-2', 'meter-1', at(90), { predecessorId: 'cred-1' }), cmd.provisionCredential('cred-2'),
-  ]) await engine.execute(c);
-  if (forged) {
-    await engine.execute(cmd.issueCredential('cred-3', 'meter-1', at(90)));
-    await engine.execute(cmd.revokeCredential('cred-3'));
-    await forge(store, 'credential-cred-3', 'CredentialProvisioned', { credentialId: 'cred-3', method: 'pre-provisioning' }, T0);
-  }
-  await engine.execute(command('revokeNode', { nodeId: 'meter-1', reason: 'keyCompromise' }, { actor: operator }));
-  await forge(store, 'credential-cred-1', 'CredentialRotationStarted', { credentialId: 'cred-1', successorId: 'cred-2', overlapEndsAt: at(30) }, T0);
-  for (const id of ['cred-1', 'cred-2']) await engine.execute(cmd.revokeCredential(id));
-  await store.close();
-  return dir;
-};
+const folder = (dir: string, forged = false): Promise<string> => rotationAfterRevocationFolder(dir, { provisionedAfterRevocation: forged });
 
 describe('a finding by a rule newer than its stored event is no broken history', () => {
   const tmp = dataDirs('credence-newer-rule-verdict-');
