@@ -64,6 +64,7 @@ export const runProcess = async (): Promise<void> => {
     err: (l) => process.stderr.write(`${l}\n`),
     ...(process.stderr.isTTY ? { progress: process.stderr } : {}),
     stdoutIsTerminal: process.stdout.isTTY === true,
+    stdoutGone: stdout.readerGone,
   };
   let code: number;
   try {

@@ -15,6 +15,11 @@ export interface Io {
    * terminal, control characters in it are shown escaped. Absent: taken for a terminal, the safe reading.
    */
   readonly stdoutIsTerminal?: boolean;
+  /**
+   * Aborted once stdout's reader has gone (`credence events … | head -1`): a command that follows until stopped ends on
+   * it as on Ctrl-C (standard-output.ts). Absent: the reader never goes (tests, in-process runs).
+   */
+  readonly stdoutGone?: AbortSignal;
   /** The environment (CREDENCE_URL, CREDENCE_TOKEN, CREDENCE_TIMEOUT, ...); the process's when absent. */
   readonly env?: Readonly<Record<string, string | undefined>>;
 }

@@ -13,6 +13,11 @@ export interface StandardOutput {
   /** Resolves once every write so far is done; rejects with the first failure. */
   settled(): Promise<void>;
   readonly failure: CannotWrite | undefined;
+  /**
+   * Aborted once the reader is gone (an EPIPE outside a delivery): a command that follows until stopped (`credence
+   * events`) ends on it as on Ctrl-C, rather than at its next write, which a quiet log may never bring (review 336).
+   */
+  readonly readerGone: AbortSignal;
 }
 
 const NAME = 'standard output';
@@ -59,6 +64,7 @@ const writeWhole = (fd: number, bytes: Buffer): void => {
 export const standardOutput = (stream: NodeJS.WriteStream, fd: number, stillWriting: () => void): StandardOutput => {
   let failure: CannotWrite | undefined;
   let readerGone = false;
+  const gone = new AbortController();
   let pending = 0;
   let delivering = 0;
   const waiting = new Set<() => void>();
@@ -73,6 +79,7 @@ export const standardOutput = (stream: NodeJS.WriteStream, fd: number, stillWrit
   const outcome = (error: NodeJS.ErrnoException, delivered: boolean): void => {
     if (!delivered && (error.code === 'EPIPE' || readerGone)) {
       readerGone = true;
+      gone.abort();
       wakeAll();
     } else fail(error);
   };
@@ -129,5 +136,6 @@ export const standardOutput = (stream: NodeJS.WriteStream, fd: number, stillWrit
     get failure() {
       return failure;
     },
+    readerGone: gone.signal,
   };
 };

@@ -51,6 +51,16 @@ describe('a command whose stdout reader is gone', () => {
     expect(run.code, run.err).toBe(3);
   });
 
+  it('events from the start of a quiet log ends (exit 0) once the reader of what it printed is gone, not at the next event', async () => {
+    // Review 336: the reader gone only flagged, the follow went on until another event came to be written, on a quiet
+    // log never. Nothing is stored while it runs: it ends on the EPIPE of what it printed, as on Ctrl-C.
+    await svc.service.context.credence.engine.execute(cmd.registerNode('quiet-1'));
+    const started = Date.now();
+    const { code, err } = await intoClosedPipe(['events', '--from', 'start', '--json'], env);
+    expect(code, err).toBe(0);
+    expect(Date.now() - started).toBeLessThan(45_000);
+  });
+
   it('events, following until Ctrl-C, still ends (exit 0) once it goes on writing to nobody', async () => {
     // It never ends on its own, so no code of its own stands: it would follow into nothing for ever.
     let ended = false;

@@ -188,7 +188,8 @@ const follow = async (o: Options, target: ServerTarget, io: Io): Promise<number>
       path: pathOf(o),
       token: target.token,
       ...(o.from !== 'start' && o.from !== 'end' ? { lastEventId: o.from } : {}),
-      signal: stopped.signal,
+      // Ended by Ctrl-C, or by stdout's reader gone (`| head -1`: review 336, it went on until the next event came).
+      signal: io.stdoutGone === undefined ? stopped.signal : AbortSignal.any([stopped.signal, io.stdoutGone]),
       ...(target.timeoutMs !== undefined ? { connectTimeoutMs: target.timeoutMs } : {}),
       // A server never reached is said at once (exit 3); one that served the stream is waited for, as long as it takes.
       maxReconnectsBeforeOpen: 0,
