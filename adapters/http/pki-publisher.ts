@@ -1,8 +1,11 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Clock, OwnedSecureEnvironment } from '../../domain/ports/index.ts';
+import { isCredenceError } from '../../domain/errors.ts';
 import { startPkiRevocation, systemRandom, type Credence, type IssuingCa, type PkiRevocation } from '../runtime/index.ts';
+import { messageOf } from '../runtime/live-failure.ts';
 import { certifiesNoCredentialNow } from '../runtime/pki-ended-cas.ts';
 import { recoveredMessage } from '../runtime/pki-published.ts';
+import { caSigningKeyMissingNow } from '../runtime/pki-revocation.ts';
 import { logFailure } from './log-failure.ts';
 
 export interface PkiPublisherOptions {
@@ -99,3 +102,36 @@ export const startPkiPublisher = (o: PkiPublisherOptions): Promise<PkiRevocation
         );
     },
   });
+
+/**
+ * Why CA `caId` cannot sign, as the `pki` component's error says it. A Secure Environment fault by its reason only, as
+ * /readyz says it: the key's handle and the remedy are the log's (`PKI revocation failed`, the provisioning refused).
+ */
+const caUnsigned = (caId: string, error: unknown): string => {
+  if (isCredenceError(error, 'secure_environment_unavailable') && error.problem.code === 'secure_environment_unavailable') {
+    const what = error.problem.reason === 'ca_signing_key_missing' ? 'its key is not in the Secure Environment' : 'the Secure Environment cannot be used now';
+    return (
+      `CA ${caId} signs no CRL nor certificate: ${what} (${error.problem.reason}); the CRLs issued before are served until ` +
+      "their nextUpdate, new revocations are on none (the service's log says why and what to do)"
+    );
+  }
+  return `CA ${caId} signs no CRL: ${messageOf(error)}; the CRLs issued before are served until their nextUpdate`;
+};
+
+/**
+ * Why the `pki` component fails now (the live runtime's WorkOutside; review 332: it showed healthy while every CRL
+ * failed): a CA whose last CRL could not be signed, until one is, or whose key a signature met missing from the Secure
+ * Environment, until it is found again (looked for at most every few seconds, as /readyz does). Before the publisher
+ * starts (`revocation` undefined), the CAs' keys only; a CA whose chain has ended signs nothing and is not said.
+ */
+export const pkiFailingNow = async (cas: readonly IssuingCa[], revocation: PkiRevocation | undefined): Promise<string | undefined> => {
+  const said: string[] = [];
+  for (const ca of cas) {
+    if (revocation?.ended(ca.id) !== undefined) continue;
+    const unsigned = revocation?.crl(ca.id)?.signingFailure;
+    const missing = unsigned === undefined ? await caSigningKeyMissingNow(ca) : undefined;
+    const error = unsigned?.error ?? missing;
+    if (error !== undefined) said.push(caUnsigned(ca.id, error));
+  }
+  return said.length === 0 ? undefined : said.join('; ');
+};

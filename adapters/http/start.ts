@@ -30,6 +30,7 @@ import { refuseNewPseudonymKeyForPseudonymsGivenOutInFolder } from '../runtime/r
 import { refuseEmptyEventStoreForAServedFolder, refuseNewEventStoreForAServedFolder } from '../runtime/event-store-of-a-served-folder.ts';
 import { deadLetterCount } from '../../projections/cascade/index.ts';
 import { expiryDeadLetterCount } from '../../projections/expiry/index.ts';
+import { PKI_PROJECTION } from '../../projections/pki/index.ts';
 import type { ProjectionLag } from '../../projections/runtime/index.ts';
 import { createCleanups } from './cleanups.ts';
 import { deadLetterWarnings } from './dead-letter-warnings.ts';
@@ -47,7 +48,7 @@ import { refuseKeysInAnotherSecureEnvironment } from './keys-in-another-secure-e
 import { warnKeysDestroyedOfLiveEntities } from './keys-destroyed-of-live-entities.ts';
 import { rotatePseudonymsPastMarks } from './pseudonyms-past-marks.ts';
 import { buildProbeServer } from './probe-server.ts';
-import { startPkiPublisher } from './pki-publisher.ts';
+import { pkiFailingNow, startPkiPublisher } from './pki-publisher.ts';
 import { warnReadModelRebuilds } from './read-model-rebuilds.ts';
 import { secureEnvironmentReadiness } from './routes/secure-environment-readiness.ts';
 import { buildServer } from './server.ts';
@@ -211,6 +212,8 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
 
     // What the rebuild warnings below count, for the live start not to count it again.
     let counted: readonly ProjectionLag[] = [];
+    // Started after listen (below); the live runtime reads it as it is.
+    const pkiRevocation: NonNullable<ServiceContext['pkiRevocation']> = { current: undefined };
     const live = startLive(credence, {
       tickMs: config.tickMs,
       ...(options.monotonicNow !== undefined ? { monotonicNow: options.monotonicNow } : {}),
@@ -218,6 +221,9 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
       onError: (component, error) => {
         if (app !== undefined) logFailure(app.log, error, 'live component failed', { component });
       },
+      // Review 332: the pki component showed healthy while its CRLs could not be signed (a CA key deleted from the
+      // Secure Environment): failing now, in GET /v1/projections and credence_component_failing, until one is signed.
+      ...(cas.length > 0 ? { outside: [{ component: PKI_PROJECTION, failing: () => pkiFailingNow(cas, pkiRevocation.current) }] } : {}),
     });
     cleanups.push(() => live.stop());
     const { shredder } = credence;
@@ -236,7 +242,6 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     // Every open SSE stream listens for the shutdown (and stops listening when it ends, adapters/http/sse/session.ts):
     // many listeners are the normal case, not a leak, so no MaxListenersExceededWarning past 10 streams.
     setMaxListeners(0, shutdown.signal);
-    const pkiRevocation: NonNullable<ServiceContext['pkiRevocation']> = { current: undefined };
     const pki = { cas, get baseUrl() { return publicUrl; } };
     const seReadiness = secureEnvironmentReadiness(se);
     const context: ServiceContext = {

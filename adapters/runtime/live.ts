@@ -23,6 +23,19 @@ const CASCADE_WAIT_MS = 5_000;
 /** Cascade passes an expiry tick waits for at most per instant (a subscription's end reaches associations in a few). */
 const CASCADE_ROUNDS = 8;
 
+/**
+ * Work of a live component done outside the runtime, by what the service starts after it (the PKI publisher signs the
+ * CRLs of the `pki` read model): why it fails now is said as that component's failure, in `status` (its `error`) and
+ * `failing` (credence_component_failing, /readyz's bound), as the wall-clock work of a component is (`timed`). Looked
+ * at each tick and at each status read. Not reported: that work logs its own failures (once per run).
+ */
+export interface WorkOutside {
+  /** The live component (a follower's name) it is said under; another name is not said. */
+  readonly component: string;
+  /** Why it fails now, for the status; undefined while it goes through. Cheap: it is looked at every tick. */
+  readonly failing: () => Promise<string | undefined>;
+}
+
 /** The earlier of two instants, either unknown. */
 const earlier = (a: number | undefined, b: number | undefined): number | undefined => (a === undefined ? b : b === undefined ? a : Math.min(a, b));
 
@@ -38,7 +51,7 @@ const earlier = (a: number | undefined, b: number | undefined): number | undefin
  * run retries", projections/cascade) and `caughtUp` needs exactly that position. A timer kicks every component
  * each tick too, so a missed wake-up or a failed pass costs at most a tick (or its back-off).
  */
-export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRuntime => {
+export const startLive = (credence: Credence, options: LiveOptions & { readonly outside?: readonly WorkOutside[] } = {}): LiveRuntime => {
   const { store, scheduler, pseudonyms, shredder, transparency } = credence;
   const { tickMs, checkpointEveryMs, coalesceMs } = liveTimings(options);
   const reportEach = reporterOf(options);
@@ -185,6 +198,24 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
     }
   };
 
+  /** Each outside work failing at its last look: why, and since when (performance.now(), its first look failing). */
+  const outsideFailures = new Map<WorkOutside, { readonly error: string; readonly since: number }>();
+  const lookOutside = async (work: WorkOutside): Promise<void> => {
+    const error = await work.failing().catch((thrown: unknown) => messageOf(thrown));
+    if (error === undefined) outsideFailures.delete(work);
+    else outsideFailures.set(work, { error, since: outsideFailures.get(work)?.since ?? performance.now() });
+  };
+  /** The outside failure said under component `name`: the first work's error, since the earliest of them. */
+  const outsideFailureOf = (name: string): { error: string | undefined; since: number | undefined } => {
+    let [error, since]: [string | undefined, number | undefined] = [undefined, undefined];
+    for (const [work, failure] of outsideFailures) {
+      if (work.component !== name) continue;
+      error ??= failure.error;
+      since = earlier(since, failure.since);
+    }
+    return { error, since };
+  };
+
   /** `stillWrong`: what the status keeps saying after a round that went through (a debt it did not settle yet). */
   const timed = async (name: string, work: () => Promise<unknown>, stillWrong: () => string | undefined = () => undefined): Promise<void> => {
     const f = byName.get(name);
@@ -225,6 +256,8 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
     ['protocol-sessions', () => timed('protocol-sessions', () => credence.sweepExpiredRuns())],
     // A refused retry is reported (logged) once per attempt; between attempts the status still names the owed keys.
     ...(shredder !== undefined ? [[shredder.name, () => timed(shredder.name, () => shredder.retryOwed(), () => shredder.owedSummary())] as const] : []),
+    // Looked at, not run: a look still going (a Secure Environment slow to say whether a key is back) skips the next.
+    ...(options.outside ?? []).map((work, i) => [`outside:${work.component}:${i}`, () => lookOutside(work)] as const),
   ];
   /** Each job's tick still running, by job. */
   const lanes = new Map<string, Promise<void>>();
@@ -371,9 +404,11 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
 
     async status() {
       const head = later(tracker.head, await store.headPosition());
+      // Looked at now, not a tick ago: what GET /v1/projections says of a CA key put back is current.
+      await Promise.all((options.outside ?? []).map(lookOutside));
       const now = Date.now();
       const components: ComponentStatus[] = followers.map((f) => {
-        const error = f.error ?? f.timedError;
+        const error = f.error ?? f.timedError ?? outsideFailureOf(f.name).error;
         return {
           name: f.name,
           checkpoint: f.handledThrough?.toString(10),
@@ -393,7 +428,7 @@ export const startLive = (credence: Credence, options: LiveOptions = {}): LiveRu
     failing: () => {
       const [now, wall] = [performance.now(), Date.now()];
       return followers.map((f) => {
-        const since = earlier(f.errorSince, f.timedErrorSince);
+        const since = earlier(earlier(f.errorSince, f.timedErrorSince), outsideFailureOf(f.name).since);
         const forMs = since === undefined ? undefined : now - since;
         return { name: f.name, forMs, since: forMs === undefined ? undefined : wall - forMs };
       });

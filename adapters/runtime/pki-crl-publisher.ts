@@ -119,6 +119,18 @@ export class CrlPublisher {
   readonly #unsigned = new FailureRun('crlSigning');
   /** What the CA's signer threw (#sign): reported through `#unsigned`, alone or as the cause of the fallback's report. */
   readonly #signingFailures = new WeakSet<object>();
+  /** What the last signature threw, while no CRL was signed since (#sign). */
+  #unsignedBy: { readonly error: unknown } | undefined;
+
+  /**
+   * Why this CA's CRLs cannot be signed now: what its signer threw at the last CRL tried (its key gone from the Secure
+   * Environment, an HSM away), until one is signed again; undefined meanwhile otherwise. The service says the `pki`
+   * component failing with it (GET /v1/projections, credence_component_failing): the CRLs issued before are served
+   * while valid, so nothing else showed that new revocations were not being published (review 332).
+   */
+  get signingFailure(): { readonly error: unknown } | undefined {
+    return this.#unsignedBy;
+  }
 
   /** A failure of this publisher, told at once, or once per run when it is (or wraps) a signature that failed. */
   #report(error: unknown): void {
@@ -329,9 +341,11 @@ export class CrlPublisher {
   #sign = async (tbs: Uint8Array): Promise<Uint8Array> => {
     try {
       const signature = await this.ca.signer.sign(tbs);
+      this.#unsignedBy = undefined;
       this.#unsigned.succeeded(this.#o);
       return signature;
     } catch (error) {
+      this.#unsignedBy = { error };
       if (typeof error === 'object' && error !== null) this.#signingFailures.add(error);
       throw error;
     }
