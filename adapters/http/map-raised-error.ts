@@ -41,7 +41,10 @@ const STATUS_OF: Record<Problem['code'], number> = {
 
 /**
  * Retry-After of a `secure_environment_unavailable`: a token that went away, a lost session or a device fault may be
- * back at the next attempt (each operation tries one recovery); a PIN refused at a new login waits for its operator.
+ * back at the next attempt; a PIN refused at a new login waits for its operator. Not the time left in the module's
+ * restart wait (docs/hsm.md, up to 60 s), which the error does not carry: an attempt the wait holds is answered at
+ * once without calling the module, so retrying early costs the service nothing, and a token back is found at the
+ * first attempt after the wait.
  */
 const secureEnvironmentRetryAfter = (reason: string): number => (reason.startsWith('pin_') ? 60 : 5);
 

@@ -39,8 +39,12 @@ export const RESTART_WAIT_MS = { first: 5_000, most: 60_000 } as const;
 export const READINESS_RESTART_WAIT_MS = RESTART_WAIT_MS;
 const restartWait = (failures: number): number =>
   failures <= 1 ? 0 : Math.min(RESTART_WAIT_MS.most, RESTART_WAIT_MS.first * 2 ** (failures - 2));
-/** Per module path: the reopens that failed in a row, and when the next one may run (performance.now). */
-const moduleRestarts = new Map<string, { failures: number; notBefore: number }>();
+/**
+ * Per module path: the restarts that failed in a row, when the next one may run (performance.now), and the Secure
+ * Environments whose own restarts failed in that run: only they are held to the wait (review 335: a healthy token
+ * whose session failed once was held to another token's outage, up to a minute).
+ */
+const moduleRestarts = new Map<string, { failures: number; notBefore: number; failed: ReadonlySet<TokenSession> }>();
 
 /**
  * The one logged-in session of a PKCS#11 Secure Environment and the calls it makes. pkcs11js calls are synchronous, so
@@ -74,7 +78,7 @@ export class TokenSession implements ModuleMember {
   /** Counts sessions dropped: an operation that began before a recovery retries on the new session, reopening nothing. */
   #generation = 0;
   #closed = false;
-  /** What the last reopen failed with: the answer while the module's wait holds the next one. */
+  /** What this one's last restart of the module failed with: the answer while the module's wait holds the next one. */
   #lastFailure: CredenceError | undefined;
 
   private constructor(module: Pkcs11, uri: Pkcs11Uri, pin: PinSupply) {
@@ -164,8 +168,9 @@ export class TokenSession implements ModuleMember {
    * them has session objects in use; they reopen their sessions with it). Bounded: at most two attempts, no loop.
    * The restart is held to the module's wait (RESTART_WAIT_MS), whoever calls: while it holds, a Secure Environment
    * whose own restart failed answers that failure and calls nothing; another one (its session lost for a cause of
-   * its own) still tries a new session without the restart. A PIN refused at the first attempt restarts nothing
-   * and is not held (pin-attempts.ts keeps it from the token), so a mended PIN file serves at the next call.
+   * its own) tries a new session without the restart at each operation, even after such a try failed (review 335).
+   * A PIN refused, at either attempt, sets no wait and is not held (pin-attempts.ts keeps it from the token), so a
+   * mended PIN file serves at the next call.
    * Throws `token_unavailable` naming both causes, or the PIN's own refusal: either is secure_environment_unavailable
    * (a login refused now is the operator's to mend, never the caller's).
    */
@@ -174,8 +179,9 @@ export class TokenSession implements ModuleMember {
     const now = performance.now();
     const restarts = moduleRestarts.get(this.#modulePath);
     const held = restarts !== undefined && now < restarts.notBefore;
-    // Held (review 332): nothing is called on the module; the session, already lost, stays so for a later call.
-    if (held && this.#lastFailure !== undefined) throw this.#lastFailure;
+    // Held (review 332): nothing is called on the module; the session, already lost, stays so for a later call. Only
+    // the Secure Environments whose own restarts set the wait: another token's outage says nothing of this one's.
+    if (held && restarts.failed.has(this) && this.#lastFailure !== undefined) throw this.#lastFailure;
     this.#dropSession();
     let first: unknown;
     try {
@@ -190,17 +196,23 @@ export class TokenSession implements ModuleMember {
       }
       first = error;
     }
+    // Not kept as this one's last failure: its next operation tries a new session again (a failover over by then).
     if (held) {
-      this.#lastFailure = this.unavailable(first, new Error('a restart of its module failed moments ago, and the next waits (docs/hsm.md)'));
-      throw this.#lastFailure;
+      throw this.unavailable(first, new Error('its module was not restarted for it: a restart for another token on the module failed moments ago, and the next waits (docs/hsm.md)'));
     }
     try {
       this.#restartAndAttach(first);
       this.#recovered(true);
     } catch (error) {
+      if (isPinRefusal(error)) {
+        // The module restarted and the token answered: as at the first attempt, the PIN's refusal is not held.
+        this.#recovered(true);
+        throw pinRefusedAtRecovery(error, this.#selection.label);
+      }
       this.#lastFailure = error instanceof CredenceError ? error : this.unavailable(first, error);
       const failures = (restarts?.failures ?? 0) + 1;
-      moduleRestarts.set(this.#modulePath, { failures, notBefore: now + restartWait(failures) });
+      const failed = new Set(restarts?.failed).add(this);
+      moduleRestarts.set(this.#modulePath, { failures, notBefore: now + restartWait(failures), failed });
       throw this.#lastFailure;
     }
   }
@@ -216,11 +228,11 @@ export class TokenSession implements ModuleMember {
 
   /**
    * A session serves again: what this one last failed with is forgotten, and the module's wait with it when the
-   * module was restarted or this one's own failure set it. Another Secure Environment's session reopened as is says
-   * nothing of the token that is away: its wait stays.
+   * module was restarted or this one's own failed restart set it. Another Secure Environment's session reopened as is
+   * says nothing of the token that is away: its wait stays.
    */
   #recovered(restarted: boolean): void {
-    if (restarted || this.#lastFailure !== undefined) moduleRestarts.delete(this.#modulePath);
+    if (restarted || moduleRestarts.get(this.#modulePath)?.failed.has(this) === true) moduleRestarts.delete(this.#modulePath);
     this.#lastFailure = undefined;
   }
 
@@ -248,7 +260,7 @@ export class TokenSession implements ModuleMember {
     try {
       this.#attach();
     } catch (error) {
-      if (isPinRefusal(error)) throw pinRefusedAtRecovery(error, this.#selection.label);
+      if (isPinRefusal(error)) throw error;
       throw this.unavailable(error);
     }
   }
