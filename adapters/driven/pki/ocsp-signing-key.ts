@@ -11,7 +11,8 @@ import type { CaKeyKind, IssuingCa } from '../../../domain/x509/issuing-ca.ts';
 import { issueOcspSigningCertificate, keyHash } from '../../../domain/x509/revocation/index.ts';
 import { preparePrivateDir, writeFileAtomic } from '../files/index.ts';
 import { refuseNewerFileVersion } from '../files/newer-file-version.ts';
-import { KeyPresence, MISSING_LOOKED_FOR_AGAIN_MS } from './key-presence.ts';
+import { KeyPresence } from './key-presence.ts';
+import { caSigningKeyMissingNow } from './load.ts';
 import { seSigner } from './se-signer.ts';
 
 /** The delegated responder's credential: its certificate (issued by the CA) and its key in the Secure Environment. */
@@ -29,6 +30,13 @@ export interface OcspResponderCredential {
 export const DEFAULT_OCSP_SIGNER_VALIDITY_MS = 7 * 24 * 60 * 60 * 1000;
 const MAX_FILE_BYTES = 64 * 1024;
 const MAX_RETIRED = 16;
+
+/**
+ * The wait before a lost responder key is replaced again after the last attempt (review 335): 5 s, doubling to 60 s
+ * while the attempts fail, as the Secure Environment's other recoveries wait (token-session.ts). Each attempt makes a
+ * key in the Secure Environment, a synchronous call on a network HSM, and anonymous OCSP requests bring them.
+ */
+export const OCSP_SIGNER_REPLACE_WAIT_MS = { first: 5_000, most: 60_000 } as const;
 
 /** The layout of the OCSP signer files this version writes and reads; a file of a newer one is refused. */
 export const OCSP_SIGNER_FILE_VERSION = 1;
@@ -77,9 +85,11 @@ export class OcspSigningKey {
   readonly #o: OcspSigningKeyOptions;
   /** Whether the current key was last found missing (a signature met `not_found`): /readyz, through `missing`. */
   readonly #presence: KeyPresence;
-  /** The replacement of a key found gone under way, and when the last one began (performance.now()). */
+  /** The replacement of a key found gone under way. */
   #replacing: Promise<void> | undefined;
-  #replacedAt = Number.NEGATIVE_INFINITY;
+  /** When a request may try a replacement again (performance.now()), and how many failed in a row (the backoff). */
+  #replaceAgainAt = Number.NEGATIVE_INFINITY;
+  #replaceFailures = 0;
   /** Why the last replacement failed (the CA's key missing too, say), told with the refusal until one succeeds. */
   #replaceFailed: unknown;
 
@@ -97,8 +107,9 @@ export class OcspSigningKey {
   /**
    * `credential`, its signatures watched: its key found gone from the Secure Environment (deleted from the token while
    * the service runs, review 332) is refused as `ocspSigningKeyMissing`, and a new signer is issued in its place as
-   * at a start (`onKeyGone`, said at warn), at most every few seconds (each attempt makes a key and has the CA sign: an
-   * anonymous OCSP request must not make one each). The answer that met it fails; the next is signed by the new key.
+   * at a start (`onKeyGone`, said at warn), at most every 5 s, doubling to 60 s while attempts fail, and not at all
+   * while the CA's own key is known missing (each attempt makes a key and has the CA sign: an anonymous OCSP request
+   * must not make one each, review 335). The answer that met it fails; the next is signed by the new key.
    */
   #watched(credential: OcspResponderCredential): OcspResponderCredential {
     return {
@@ -111,16 +122,31 @@ export class OcspSigningKey {
           const gone = isCredenceError(error, 'secure_environment_unavailable') && error.problem.code === 'secure_environment_unavailable' && error.problem.reason === 'ocsp_signing_key_missing';
           // Renewed meanwhile: the next answer is signed by the new key, nothing to replace.
           if (!gone || this.#file.keyHandle !== handle) throw error;
-          if (performance.now() - this.#replacedAt >= MISSING_LOOKED_FOR_AGAIN_MS) await this.#replaceGone(handle);
+          if (performance.now() >= this.#replaceAgainAt) await this.#replaceUnlessCaMissing(handle);
           throw this.#replaceFailed === undefined ? error : ocspSigningKeyMissing(this.#o.ca.id, handle, this.#replaceFailed);
         }
       },
     };
   }
 
+  /**
+   * `#replaceGone`, unless the CA's own key was last found missing (review 335): the CA could not sign the new
+   * responder certificate, so the key made for it would only be destroyed again. That refusal is kept as the reason
+   * instead; the CA's key is looked for again at most every few seconds (key-presence.ts), a describe, not a key made.
+   */
+  async #replaceUnlessCaMissing(gone: KeyHandle): Promise<void> {
+    const caMissing = await caSigningKeyMissingNow(this.#o.ca);
+    if (caMissing !== undefined) {
+      this.#replaceFailed = caMissing;
+      return;
+    }
+    await this.#replaceGone(gone);
+  }
+
   /** A new signer in place of the one whose key `gone` is not held any more; its failure kept for the refusal. */
   #replaceGone(gone: KeyHandle): Promise<void> {
-    this.#replacedAt = performance.now();
+    const began = performance.now();
+    this.#replaceAgainAt = began + OCSP_SIGNER_REPLACE_WAIT_MS.first;
     return (this.#replacing ??= (async () => {
       try {
         // The keys retired before stay retired (a signature in flight may still use one); the gone key is dropped.
@@ -130,6 +156,7 @@ export class OcspSigningKey {
         this.#current = this.#watched(await credentialOf(this.#o.se, file));
         this.#presence.forget();
         this.#replaceFailed = undefined;
+        this.#replaceFailures = 0;
         try {
           this.#o.onKeyGone?.(this.#o.dataDir !== undefined ? signerPath(this.#o.dataDir, this.#o.ca.id) : '(in memory)', gone, true);
         } catch {
@@ -137,6 +164,9 @@ export class OcspSigningKey {
         }
       } catch (error) {
         this.#replaceFailed = error;
+        this.#replaceFailures++;
+        const wait = Math.min(OCSP_SIGNER_REPLACE_WAIT_MS.most, OCSP_SIGNER_REPLACE_WAIT_MS.first * 2 ** Math.min(this.#replaceFailures - 1, 4));
+        this.#replaceAgainAt = began + wait;
       }
     })().finally(() => {
       this.#replacing = undefined;
@@ -203,13 +233,13 @@ export class OcspSigningKey {
   }
 
   /**
-   * A new key and certificate when `due`, or in place of a key found gone that none replaced yet (the CA's key was
-   * missing too, say: tried again at each tick); true when it renewed.
+   * A new key and certificate when `due`, or in place of a key found gone that none replaced yet (tried again at each
+   * tick, once the CA's own key is not known missing); true when it renewed.
    */
   async renewIfDue(): Promise<boolean> {
     const gone = (await this.#presence.missing()) === undefined ? undefined : this.#file.keyHandle;
     if (gone !== undefined) {
-      await this.#replaceGone(gone);
+      await this.#replaceUnlessCaMissing(gone);
       if (this.#replaceFailed !== undefined) throw ocspSigningKeyMissing(this.#o.ca.id, gone, this.#replaceFailed);
       return true;
     }
@@ -256,7 +286,7 @@ export const ocspSigningKeyMissing = (caId: string, handle: string, replaceFaile
       (replaceFailed === undefined
         ? 'a new responder key and certificate are issued in its place'
         : `no new responder key could be issued in its place yet (${replaceFailed instanceof Error ? replaceFailed.message : String(replaceFailed)}); ` +
-          'tried again every few seconds, at OCSP requests and at the ticks, and at a restart'),
+          'tried again once the CA can sign, at most every 5 s doubling to 60 s at OCSP requests, at the ticks, and at a restart'),
   );
 
 /**
