@@ -15,19 +15,13 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { Pkcs11SecureEnvironment } from '../adapters/driven/secure-environment/pkcs11/index.ts';
-import { pkcs11js, type Pkcs11, type Pkcs11Handle } from '../adapters/driven/secure-environment/pkcs11/module.ts';
+import { pkcs11js, type Pkcs11Handle } from '../adapters/driven/secure-environment/pkcs11/module.ts';
 import { rejection } from './support/pin-free-rejection.ts';
-import { SOFTHSM_MODULE, softHsm, softHsmMissing, withSoftHsmModule } from './support/softhsm.ts';
+import { SOFTHSM_MODULE, softHsm, softHsmMissing, withSoftHsmModule, presentSlotOf } from './support/softhsm.ts';
 
 const random = (length: number) => new Uint8Array(randomBytes(length));
 const text = (s: string) => new TextEncoder().encode(s);
 const OWNER = 'maf:infrastructure';
-
-const slotOf = (module: Pkcs11, label: string): Pkcs11Handle => {
-  const slot = module.C_GetSlotList(true).find((s) => module.C_GetTokenInfo(s).label.trim() === label);
-  if (slot === undefined) throw new Error(`no token ${label}`);
-  return slot;
-};
 
 describe.skipIf(softHsmMissing !== undefined)('PKCS#11: the PIN at C_Login', () => {
   const hsm = softHsm();
@@ -49,7 +43,7 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11: the PIN at C_Login', () 
       try {
         const psk = await a.generate(OWNER, 'psk256');
         const tag = await a.mac(OWNER, psk, text('m'));
-        const rotating = module.C_OpenSession(slotOf(module, shared.label), pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
+        const rotating = module.C_OpenSession(presentSlotOf(module, shared.label), pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
         module.C_SetPIN(rotating, shared.pin, newPin);
         module.C_CloseSession(rotating);
         writeFileSync(shared.pinFile, `${newPin}\n`, { mode: 0o600 });

@@ -14,23 +14,14 @@ import { writeFileSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { verifySignature } from '../domain/crypto/signatures.ts';
 import { Pkcs11SecureEnvironment } from '../adapters/driven/secure-environment/pkcs11/index.ts';
-import { pkcs11js, type Pkcs11 } from '../adapters/driven/secure-environment/pkcs11/module.ts';
+import { pkcs11js } from '../adapters/driven/secure-environment/pkcs11/module.ts';
 import { RESTART_WAIT_MS } from '../adapters/driven/secure-environment/pkcs11/token-session.ts';
-import { softHsm, softHsmMissing, withSoftHsmModule } from './support/softhsm.ts';
+import { softHsm, softHsmMissing, withSoftHsmModule, slotOfToken } from './support/softhsm.ts';
 import { rejection } from './support/pin-free-rejection.ts';
 
 const random = (length: number) => new Uint8Array(randomBytes(length));
 const text = (s: string) => new TextEncoder().encode(s);
 const OWNER = 'maf:infrastructure';
-
-const slotOf = (module: Pkcs11, label: string) =>
-  module.C_GetSlotList(true).find((slot) => {
-    try {
-      return module.C_GetTokenInfo(slot).label.trim() === label;
-    } catch {
-      return false;
-    }
-  });
 
 describe.skipIf(softHsmMissing !== undefined)('the restart wait of a PKCS#11 module with a token away', () => {
   const hsm = softHsm();
@@ -82,7 +73,7 @@ describe.skipIf(softHsmMissing !== undefined)('the restart wait of a PKCS#11 mod
           clock.skipped -= RESTART_WAIT_MS.most - 1;
 
           // The healthy token's session closed under it, and the device fails its next C_OpenSession once (a failover).
-          const slot = slotOf(module, steady.label);
+          const slot = slotOfToken(module, steady.label);
           expect(slot).toBeDefined();
           module.C_CloseAllSessions(slot!);
           const opened = vi.spyOn(module, 'C_OpenSession').mockImplementationOnce(() => {

@@ -16,26 +16,17 @@ import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { createRootCa } from '../adapters/driven/pki/index.ts';
 import { verifySignature } from '../domain/crypto/signatures.ts';
 import { Pkcs11SecureEnvironment } from '../adapters/driven/secure-environment/pkcs11/index.ts';
-import { pkcs11js, type Pkcs11 } from '../adapters/driven/secure-environment/pkcs11/module.ts';
+import { pkcs11js } from '../adapters/driven/secure-environment/pkcs11/module.ts';
 import { RESTART_WAIT_MS } from '../adapters/driven/secure-environment/pkcs11/token-session.ts';
 import { ocspRequest } from './support/ocsp-client.ts';
 import { issueCertifiedCredential, pkiOf } from './support/pki-test-ca.ts';
 import { startTestService } from './support/service.ts';
-import { softHsm, softHsmMissing, withSoftHsmModule } from './support/softhsm.ts';
+import { softHsm, softHsmMissing, withSoftHsmModule, slotOfToken } from './support/softhsm.ts';
 import { rejection } from './support/pin-free-rejection.ts';
 
 const random = (length: number) => new Uint8Array(randomBytes(length));
 const text = (s: string) => new TextEncoder().encode(s);
 const OWNER = 'maf:infrastructure';
-
-const slotOf = (module: Pkcs11, label: string) =>
-  module.C_GetSlotList(true).find((slot) => {
-    try {
-      return module.C_GetTokenInfo(slot).label.trim() === label;
-    } catch {
-      return false;
-    }
-  });
 
 describe.skipIf(softHsmMissing !== undefined)('a PKCS#11 token away under a Secure Environment', () => {
   const hsm = softHsm();
@@ -98,7 +89,7 @@ describe.skipIf(softHsmMissing !== undefined)('a PKCS#11 token away under a Secu
 
         // The other Secure Environment on the module, its session closed under it (an idle timeout) while the wait
         // holds: reopened without a restart of the module, so it keeps serving.
-        const slot = slotOf(module, steady.label);
+        const slot = slotOfToken(module, steady.label);
         expect(slot).toBeDefined();
         module.C_CloseAllSessions(slot!);
         expect(verifySignature('ed25519', otherPublic, text('during'), await other.sign(OWNER, otherKey, text('during')))).toBe(true);
@@ -112,7 +103,7 @@ describe.skipIf(softHsmMissing !== undefined)('a PKCS#11 token away under a Secu
         expect(verifySignature('ed25519', publicKey, text('back'), await se.sign(OWNER, key, text('back')))).toBe(true);
         expect(restarts()).toBe(9);
         // And the wait forgotten: a session lost afterwards is recovered by the next operation, as before.
-        const back = slotOf(module, away.label);
+        const back = slotOfToken(module, away.label);
         expect(back).toBeDefined();
         const opened = module.C_OpenSession(back!, pkcs11js.CKF_SERIAL_SESSION);
         module.C_Logout(opened);

@@ -7,23 +7,14 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import type { KeyHandle } from '../domain/ports/secure-environment.ts';
 import { Pkcs11SecureEnvironment } from '../adapters/driven/secure-environment/pkcs11/index.ts';
-import { pkcs11js, type Pkcs11 } from '../adapters/driven/secure-environment/pkcs11/module.ts';
+import { pkcs11js } from '../adapters/driven/secure-environment/pkcs11/module.ts';
 import { encodeLabel } from '../adapters/driven/secure-environment/pkcs11/token-objects.ts';
-import { softHsm, softHsmMissing, withSoftHsmModule } from './support/softhsm.ts';
+import { softHsm, softHsmMissing, withSoftHsmModule, slotOfToken } from './support/softhsm.ts';
 import { rejection } from './support/pin-free-rejection.ts';
 
 const random = (length: number) => new Uint8Array(randomBytes(length));
 const OWNER = 'maf:infrastructure';
 const handles = async (se: Pkcs11SecureEnvironment, owner = OWNER) => (await se.listKeys(owner)).keys.map((k) => k.handle).sort();
-
-const slotOf = (module: Pkcs11, label: string) =>
-  module.C_GetSlotList(true).find((slot) => {
-    try {
-      return module.C_GetTokenInfo(slot).label.trim() === label;
-    } catch {
-      return false;
-    }
-  });
 
 describe.skipIf(softHsmMissing !== undefined)('listKeys on a PKCS#11 token', () => {
   const hsm = softHsm();
@@ -48,7 +39,7 @@ describe.skipIf(softHsmMissing !== undefined)('listKeys on a PKCS#11 token', () 
         module.C_Initialize();
         expect(await handles(se)).toEqual(stored);
         // SoftHSM2 shows a logged-out session no private object, answering an empty list: taken as lost, not as no keys.
-        const other = module.C_OpenSession(slotOf(module, restarted.label)!, pkcs11js.CKF_SERIAL_SESSION);
+        const other = module.C_OpenSession(slotOfToken(module, restarted.label)!, pkcs11js.CKF_SERIAL_SESSION);
         module.C_Logout(other);
         module.C_CloseSession(other);
         expect(await handles(se)).toEqual(stored);

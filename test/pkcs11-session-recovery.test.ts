@@ -17,22 +17,13 @@ import type { KeyHandle } from '../domain/ports/secure-environment.ts';
 import { Pkcs11SecureEnvironment } from '../adapters/driven/secure-environment/pkcs11/index.ts';
 import { pkcs11js, type Pkcs11 } from '../adapters/driven/secure-environment/pkcs11/module.ts';
 import { RESTART_WAIT_MS } from '../adapters/driven/secure-environment/pkcs11/token-session.ts';
-import { softHsm, softHsmMissing, withSoftHsmModule } from './support/softhsm.ts';
+import { softHsm, softHsmMissing, withSoftHsmModule, slotOfToken } from './support/softhsm.ts';
 import { rejection } from './support/pin-free-rejection.ts';
 
 const random = (length: number) => new Uint8Array(randomBytes(length));
 const text = (s: string) => new TextEncoder().encode(s);
 const OWNER = 'maf:infrastructure';
 
-
-const slotOf = (module: Pkcs11, label: string) =>
-  module.C_GetSlotList(true).find((slot) => {
-    try {
-      return module.C_GetTokenInfo(slot).label.trim() === label;
-    } catch {
-      return false;
-    }
-  });
 
 /** What an HSM restart does to this process: every session, login and session object gone; the module answers again. */
 const restartModule = (module: Pkcs11) => {
@@ -107,7 +98,7 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11 Secure Environment when i
         const psk = await se.generate(OWNER, 'psk256');
         const edPublic = (await se.describe(OWNER, ed)).publicKey as Uint8Array;
         const tag = await se.mac(OWNER, psk, text('m'));
-        const slot = slotOf(module, closed.label);
+        const slot = slotOfToken(module, closed.label);
         expect(slot).toBeDefined();
         const opens = vi.spyOn(module, 'C_OpenSession');
 
@@ -218,7 +209,7 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11 Secure Environment when i
       await withSoftHsmModule(async (module) => {
         const psk = await se.generate(OWNER, 'psk256');
         const tag = await se.mac(OWNER, psk, text('m'));
-        const session = module.C_OpenSession(slotOf(module, rotated.label)!, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
+        const session = module.C_OpenSession(slotOfToken(module, rotated.label)!, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
         module.C_SetPIN(session, rotated.pin, newPin);
         module.C_CloseSession(session);
         writeFileSync(rotated.pinFile, `${newPin}\n`, { mode: 0o600 });

@@ -1,15 +1,9 @@
 import { vi } from 'vitest';
 import { pkcs11js, type Pkcs11 } from '../../adapters/driven/secure-environment/pkcs11/module.ts';
-import type { SoftHsm, TestToken } from './softhsm.ts';
+import { presentSlotOf, type SoftHsm, type TestToken } from './softhsm.ts';
 
 /** A PKCS#11 call that makes an object in the token, which a lost session may interrupt just after it did. */
 export type MakingCall = 'C_GenerateKeyPair' | 'C_GenerateKey' | 'C_UnwrapKey';
-
-const slotOf = (module: Pkcs11, label: string) => {
-  const slot = module.C_GetSlotList(true).find((s) => module.C_GetTokenInfo(s).label.trim() === label);
-  if (slot === undefined) throw new Error(`no token ${label}`);
-  return slot;
-};
 
 /**
  * The next `call` runs for real (when `made`: the token made its object) or not, then every session of the token is
@@ -19,7 +13,7 @@ export const loseSessionAfter = (module: Pkcs11, token: TestToken, call: MakingC
   const real = module[call].bind(module) as (...args: unknown[]) => unknown;
   return vi.spyOn(module, call).mockImplementationOnce(((...args: unknown[]) => {
     if (made) real(...args);
-    module.C_CloseAllSessions(slotOf(module, token.label));
+    module.C_CloseAllSessions(presentSlotOf(module, token.label));
     throw new pkcs11js.Pkcs11Error('CKR_SESSION_HANDLE_INVALID:179', 0xb3, call);
   }) as never);
 };

@@ -230,3 +230,24 @@ export const withSoftHsmModule = async (run: (module: Pkcs11) => Promise<void>):
     releaseModule(SOFTHSM_MODULE);
   }
 };
+
+/**
+ * The slot of the token labelled `label` among those the module lists; undefined when none is (a token deleted, or one
+ * whose information cannot be read at the moment).
+ */
+export const slotOfToken = (module: Pkcs11, label: string): ReturnType<Pkcs11['C_GetSlotList']>[number] | undefined =>
+  module.C_GetSlotList(true).find((slot) => {
+    try {
+      return module.C_GetTokenInfo(slot).label.trim() === label;
+    } catch {
+      return false;
+    }
+  });
+
+/** `slotOfToken`, for a token the test knows is there. */
+export const presentSlotOf = (module: Pkcs11, label: string): NonNullable<ReturnType<typeof slotOfToken>> => {
+  const slot = slotOfToken(module, label);
+  if (slot === undefined) throw new Error(`no token ${label}`);
+  return slot;
+};
+
