@@ -107,6 +107,12 @@ export const startPkiPublisher = (o: PkiPublisherOptions): Promise<PkiRevocation
  * Why CA `caId` cannot sign, as the `pki` component's error says it. A Secure Environment fault by its reason only, as
  * /readyz says it: the key's handle and the remedy are the log's (`PKI revocation failed`, the provisioning refused).
  */
+/** A CA's signer refused for its key not in the Secure Environment (`ca_signing_key_missing`). */
+const isKeyMissing = (error: unknown): boolean =>
+  isCredenceError(error, 'secure_environment_unavailable') &&
+  error.problem.code === 'secure_environment_unavailable' &&
+  error.problem.reason === 'ca_signing_key_missing';
+
 const caUnsigned = (caId: string, error: unknown): string => {
   if (isCredenceError(error, 'secure_environment_unavailable') && error.problem.code === 'secure_environment_unavailable') {
     const what = error.problem.reason === 'ca_signing_key_missing' ? 'its key is not in the Secure Environment' : 'the Secure Environment cannot be used now';
@@ -129,8 +135,10 @@ export const pkiFailingNow = async (cas: readonly IssuingCa[], revocation: PkiRe
   for (const ca of cas) {
     if (revocation?.ended(ca.id) !== undefined) continue;
     const unsigned = revocation?.crl(ca.id)?.signingFailure;
-    const missing = unsigned === undefined ? await caSigningKeyMissingNow(ca) : undefined;
-    const error = unsigned?.error ?? missing;
+    const missing = await caSigningKeyMissingNow(ca);
+    // A signature refused for the key missing stands only while it is missing (review 337: it stood until the next
+    // CRL was signed, up to half a delta's validity of /readyz 503 after the key was back); any other until then.
+    const error = missing ?? (unsigned === undefined || isKeyMissing(unsigned.error) ? undefined : unsigned.error);
     if (error !== undefined) said.push(caUnsigned(ca.id, error));
   }
   return said.length === 0 ? undefined : said.join('; ');

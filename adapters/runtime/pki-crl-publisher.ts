@@ -268,7 +268,11 @@ export class CrlPublisher {
       const due = (crl: PublishedCrl | undefined, validityMs: number) => crl === undefined || now < crl.thisUpdate || now >= crl.thisUpdate + validityMs / 2;
       if (typeof (await this.#catchUp()) !== 'number') return;
       if (due(this.#full, this.#validityMs)) await this.#completeAndDelta();
-      else if (due(this.#delta, this.#deltaValidityMs) || this.#newSinceDelta || this.#base.takeOverDue(now)) await this.#issueDelta();
+      // A CRL whose signature failed is tried again at each tick (review 337: only a fetch or the next due CRL did, so a
+      // signer back in a minute left the pki component failing, and /readyz 503, for up to half a delta's validity).
+      else if (due(this.#delta, this.#deltaValidityMs) || this.#newSinceDelta || this.#base.takeOverDue(now) || this.#unsignedBy !== undefined) {
+        await this.#issueDelta();
+      }
     });
   }
 
