@@ -15,7 +15,8 @@ export interface StandardOutput {
   readonly failure: CannotWrite | undefined;
   /**
    * Aborted once the reader is gone (an EPIPE outside a delivery): a command that follows until stopped (`credence
-   * events`) ends on it as on Ctrl-C, rather than at its next write, which a quiet log may never bring (review 336).
+   * events`) ends on it as on Ctrl-C, not at a write after the failed one, which a quiet log may never bring (review
+   * 336). A reader gone after the last write went through is seen only at the next write: a pipe says nothing till then.
    */
   readonly readerGone: AbortSignal;
 }
