@@ -28,7 +28,7 @@ describe('a device provision whose receipt was answered by a refusal', () => {
     const said = receiptOutcomeUnknown(sim, new ReceiptOutcomeUnknown('svc-1', 'h-1' as never, refusal));
     expect(said).toBeInstanceOf(ProblemResponse);
     const hint = String((said as ProblemResponse).problem['hint']);
-    expect(hint).toContain('a refusal is not signed by the Enrolment Function the device pinned');
+    expect(hint).toContain('it carries no proof that verifies, under the Enrolment Function key this device pinned');
     expect(hint).not.toMatch(/review \d+/i);
   });
 
@@ -36,7 +36,7 @@ describe('a device provision whose receipt was answered by a refusal', () => {
     const refused = await settlePendingProvisioning(sim, undefined, 'svc-2').then(() => undefined, (error: unknown) => error);
     expect(isCredenceError(refused, 'validation')).toBe(true);
     const message = (refused as Error).message;
-    expect(message).toContain('unsigned');
+    expect(message).toContain('no proof that verifies');
     expect(message).not.toMatch(/its answer was lost, or the server failed\)/);
     expect(message).not.toMatch(/review \d+/i);
   });

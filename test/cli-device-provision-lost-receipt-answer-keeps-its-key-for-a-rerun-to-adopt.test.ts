@@ -127,6 +127,8 @@ describe('credence device provision, when the receipt reached the server but its
     expect(refused.code).not.toBe(0);
     expect(refused.output).not.toContain('is not known');
     expect(refused.output).toContain('Illegal transition (409)');
+    // Said so (review 341: only the problem was printed, while the docs say an untrusted refusal keeps the key pending).
+    expect(refused.output).toContain('the Enrolment Function refused this receipt under the key this device pinned: nothing is kept for credential pl-signed-svc');
     expect(await fingerprintOnServer('pl-signed-svc')).toBeUndefined();
     const state = readState(dir);
     expect(state.provisioning).toBeUndefined();

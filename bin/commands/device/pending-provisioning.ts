@@ -239,7 +239,7 @@ export const settlePendingProvisioning = async (
   }
   if (checkWith === undefined) {
     throw pendingRefusal(sim, requested, 'unfinished-provision', (kept) =>
-      `whether the server recorded it is not known (its answer was lost, the server failed, or it was an unsigned refusal the device cannot trust); ${kept}: ${howItSettles(pending)}`,
+      `whether the server recorded it is not known (its answer was lost, the server failed, or it was a refusal with no proof that verifies for this run's receipt under the pinned Enrolment Function key); ${kept}: ${howItSettles(pending)}`,
     );
   }
   // The server's time before it is asked: a wait judged over at it was over when the server answered.

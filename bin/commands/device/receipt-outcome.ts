@@ -1,4 +1,5 @@
 import { CredenceError, isCredenceError, type FieldIssue } from '../../../domain/errors.ts';
+import { ProblemResponse } from '../../../adapters/client/http.ts';
 import type { ReceiptOutcomeUnknown } from '../../../adapters/client/device/index.ts';
 import { unknownOutcomeInKind } from './outcome-unknown.ts';
 import { howItSettles } from './pending-provisioning.ts';
@@ -26,7 +27,7 @@ export const receiptOutcomeUnknown = (sim: SimulatedDevice, error: ReceiptOutcom
     problemHint: (status) =>
       `${status >= 500
         ? `the server failed (${status}) answering the receipt of credential ${credentialId}`
-        : `the answer to the receipt of credential ${credentialId} (${status}) does not show that nothing was recorded (a refusal is not signed by the Enrolment Function the device pinned: one may come from anything on the path to the server)`}: ${unknown}; ${next}`,
+        : `the answer to the receipt of credential ${credentialId} (${status}) does not show that nothing was recorded (it carries no proof that verifies, under the Enrolment Function key this device pinned, for this run's receipt: none, another key's, or a receipt altered on the path; such a refusal may come from anything on the path to the server)`}: ${unknown}; ${next}`,
     notWhole,
     otherwise: (other) => {
       if (isCredenceError(other)) return new CredenceError({ ...other.problem, message: `${other.message}; ${notWhole}` });
@@ -36,3 +37,17 @@ export const receiptOutcomeUnknown = (sim: SimulatedDevice, error: ReceiptOutcom
     },
   });
 };
+
+/**
+ * The Enrolment Function's refusal of this very receipt under the key the device pinned (`refusalProof`, review 333):
+ * the run destroyed the new key and nothing is kept for it, which the problem alone did not say, while the docs say
+ * an untrusted refusal keeps the key pending (review 341). Any other error passes as it is.
+ */
+export const receiptRefused = (error: unknown, credentialId: string): unknown => {
+  if (!(error instanceof ProblemResponse)) return error;
+  const hint =
+    `the Enrolment Function refused this receipt under the key this device pinned: nothing is kept for credential ${credentialId} ` +
+    'and its new key was destroyed; mend the cause and run device provision again (under a new --credential-id if the server says this one is used)';
+  return new ProblemResponse(error.status, { ...error.problem, hint }, error.retryAfterMs);
+};
+

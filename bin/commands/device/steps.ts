@@ -24,7 +24,7 @@ import { roomForAssociation, roomForCredential } from './held-entries.ts';
 import { stateFile } from './state.ts';
 import { finishOutcomeUnknown, revokeIfNoKeys, revokeIt, watchingFinish } from './finish-outcome.ts';
 import { withPinHint } from './pin-changed.ts';
-import { receiptOutcomeUnknown } from './receipt-outcome.ts';
+import { receiptOutcomeUnknown, receiptRefused } from './receipt-outcome.ts';
 
 /**
  * The device's three moments against a server, shared by the single commands and the fleet: the factory (over the
@@ -124,13 +124,15 @@ export const provision = async (
     // The receipt went out and the server did not refuse it, but no good answer came back: it may hold the credential
     // bound to the key, so the key and its pending record stay for a rerun to settle by the fingerprint.
     if (error instanceof ReceiptOutcomeUnknown) throw receiptOutcomeUnknown(sim, error);
-    // The run destroyed its key when it failed before the server's answer: the state then names it no longer.
+    // The run destroyed its key when it failed before the server's answer, or on the server's refusal of the receipt
+    // under its pinned key (all else once the receipt was sent is ReceiptOutcomeUnknown): the state names it no longer.
     if (written) {
       try {
         clearPending(sim, 'its key is gone');
       } catch {
         // A rerun finds the pending key gone and forgets it.
       }
+      throw receiptRefused(error, r.credentialId);
     }
     // A failed proof at the challenge: the Enrolment Function's key pinned at init compared with the server's.
     throw await withPinHint(error, transportOf(server), sim.state.pinned);
