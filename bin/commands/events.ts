@@ -147,7 +147,7 @@ export const register: RegisterCommands = (program, io) => {
       'start (the whole history, the default), end (only what comes from now) or an event id to resume strictly after, e.g. the last one printed (POSITION~TAG, as the stream sent it, which the server checks is its own; a bare POSITION is taken unchecked)',
     )
     .option('--identifiers <form>', "canonical (operators' and auditors' only form, and their default) or pseudonymous (integrators' only form, and their default)")
-    .option('--limit <n>', 'stop after this many events (default: follow until Ctrl-C)')
+    .option('--limit <n>', 'stop after this many events (default: follow until Ctrl-C; `| head -N` ends it only at the event after)')
     .option('--json', 'one JSON object per line (NDJSON), each event as the server sends it, with its id (POSITION~TAG) as `id`')
     .option('--server <url>', 'a Credence server, e.g. http://127.0.0.1:8080 (env: CREDENCE_URL)')
     .option('--token <token>', 'bearer token for --server (env: CREDENCE_TOKEN); shows in ps and shell history, prefer --token-file')
@@ -188,7 +188,9 @@ const follow = async (o: Options, target: ServerTarget, io: Io): Promise<number>
       path: pathOf(o),
       token: target.token,
       ...(o.from !== 'start' && o.from !== 'end' ? { lastEventId: o.from } : {}),
-      // Ended by Ctrl-C, or by stdout's reader gone (`| head -1`: review 336, it went on until the next event came).
+      // Ended by Ctrl-C, or by stdout's reader found gone at a write (review 336: a failed write left it following until
+      // another event came). A reader that leaves after the last write went through is found at the next: --limit N
+      // ends it at once where `| head -N` waits for one more event.
       signal: io.stdoutGone === undefined ? stopped.signal : AbortSignal.any([stopped.signal, io.stdoutGone]),
       ...(target.timeoutMs !== undefined ? { connectTimeoutMs: target.timeoutMs } : {}),
       // A server never reached is said at once (exit 3); one that served the stream is waited for, as long as it takes.

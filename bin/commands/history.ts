@@ -67,7 +67,9 @@ export const register: RegisterCommands = (program, io) => {
           // Its refused steps ("!") are a broken history unless each is by a rule newer than its stored event, or follows
           // from one (reviews 323, 325).
           const verdict = result.verdict.ok ? undefined : entityVerdict(result.verdict.findings);
-          if (verdict?.note !== undefined) io.out(`verdict: ${verdict.broken ? 'broken history' : 'no broken history'}; ${verdict.note}`);
+          // Said whenever a step is refused, as `state --at` says it (review 339: findings that all followed another
+          // entity's finding by a newer rule printed no verdict, and read as a broken history).
+          if (verdict !== undefined) io.out(`verdict: ${verdict.broken ? 'broken history' : 'no broken history'}${verdict.note !== undefined ? `; ${verdict.note}` : ''}`);
         }
         return result.verdict.ok ? 0 : 1;
       }),

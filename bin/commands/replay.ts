@@ -79,14 +79,15 @@ export const brokenHistoryFindings = (counts: FindingCounts): number =>
 export const newerRulesNote = (counts: FindingCounts): string | undefined => {
   const newer = counts.findingsByNewerRules ?? 0;
   const following = counts.findingsFollowingNewerRules ?? 0;
-  if (newer === 0) return undefined;
-  const followers = following > 0 ? ` and ${following} follow from them` : '';
+  if (newer === 0 && following === 0) return undefined;
   // Nothing in the folder dates an event to the version that stored it (its metadata names none, and a replay
   // checkpoint says only which machines judged it): a rule newer than some version is all replay knows (review 321).
-  return (
-    `${newer} of the ${counts.findingsTotal} findings are by rules newer than the stored events${followers}, ` +
-    'left by an upgrade if an earlier version stored them, else written behind the engine (nothing in the store tells which): see Upgrading in docs/service.md'
-  );
+  const leftover =
+    'left by an upgrade if an earlier version stored them, else written behind the engine (nothing in the store tells which): see Upgrading in docs/service.md';
+  // One entity's findings may all follow another entity's finding by a newer rule (review 339: nothing was said).
+  if (newer === 0) return `${following} of the ${counts.findingsTotal} findings follow from another entity's finding by a rule newer than the stored events, ${leftover}`;
+  const followers = following > 0 ? ` and ${following} follow from them` : '';
+  return `${newer} of the ${counts.findingsTotal} findings are by rules newer than the stored events${followers}, ${leftover}`;
 };
 
 /** A one-entity finding as the counts read it, from this build's replay or a server's answer (positions as decimal strings). */

@@ -208,7 +208,7 @@ const list = async (args: z.infer<typeof List>, io: Io): Promise<number> => {
         damaged !== ''
           ? ` (${damaged} damaged${live ? ': revoke this token' : ''})`
           : refusedFor !== undefined
-            ? ` (refused: ${refusedFor.replaceAll('_', ' ')}: ${refusedFor === 'issued_in_the_future' ? 'good from its issue time; revoke it if its clock was wrong' : 'revoke this token'})`
+            ? ` (refused: ${refusedFor.replaceAll('_', ' ')}: ${refusedFor === 'issued_in_the_future' ? `good from ${String(t['issuedAt'] ?? '?')}; revoke it if the clock that issued it was wrong` : 'revoke this token'})`
             : scoped !== undefined
               ? ` (scope: ${scoped})`
               : '';
