@@ -97,7 +97,9 @@ describe('credence history, state and projections and text a server answers', ()
     });
     const text = await cli(['history', 'node-meter-1'], env());
     expect(text.code).toBe(1);
-    expect(text.out).toHaveLength(3);
+    // The stream, its two steps, and the verdict (said whenever a step is refused, review 339).
+    expect(text.out).toHaveLength(4);
+    expect(text.out[3]).toBe('verdict: broken history');
     expectNoRawControl([...text.out, ...text.err]);
     expect(text.out[1]).toContain('by ok\\u000a@1  fake=row\\u001b]0;owned\\u0007\\u009b2K');
     const json = await cli(['history', 'node-meter-1', '--json'], env());
