@@ -1,4 +1,3 @@
-import Database from 'better-sqlite3';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -9,6 +8,7 @@ import { createEngine } from '../adapters/engine/index.ts';
 import { runCli } from './support/cli.ts';
 import { at, cmd, placeholderKey, rejection, T0 } from './support/fleet.ts';
 import { tempDirs } from './transparency-fixtures.ts';
+import { nameTheFingerprintTwice, twoMetersAndCred1 } from './support/fingerprint-named-twice.ts';
 
 /*
  * Review 321: SQLite's json_extract reads the first of two members of one name, JSON.parse the last. An insider who put
@@ -19,20 +19,10 @@ import { tempDirs } from './transparency-fixtures.ts';
 const dirs = tempDirs();
 afterEach(() => dirs.cleanup());
 
-const real = placeholderKey('cred-1').fingerprint;
-const other = placeholderKey('a key nobody certified').fingerprint;
-
 /** A folder holding cred-1 of meter-1, its log signed over it (an export signs), and that checkpoint kept. */
 const folder = async (): Promise<{ dir: string; saved: string; position: bigint }> => {
   const dir = dirs.make();
-  const store = openSqliteStoreInDir(dir);
-  const engine = createEngine({ store, clock: new FakeClock(T0) });
-  for (const c of [cmd.createSubscription(), cmd.registerNode('meter-1'), cmd.registerNode('meter-2'), cmd.enrolNode('meter-1'), cmd.enrolNode('meter-2')]) {
-    await engine.execute(c);
-  }
-  await engine.execute(cmd.issueCredential('cred-1', 'meter-1', at(90)));
-  const position = (await store.readStream('credential-cred-1'))[0]!.position;
-  await store.close();
+  const position = await twoMetersAndCred1(dir);
   openTransparencyInDir(dir).log.close();
   expect((await runCli(['export', 'credential-cred-1', '--out', join(dirs.make(), 'b.json'), '--data', dir])).code).toBe(0);
   const log = openTransparencyLogInDir(dir);
@@ -40,19 +30,6 @@ const folder = async (): Promise<{ dir: string; saved: string; position: bigint 
   writeFileSync(saved, log.latestCheckpoint()!.note);
   log.close();
   return { dir, saved, position };
-};
-
-/**
- * The insider's edit: another fingerprint named first, the real one after it (what JSON.parse keeps). `label`: the
- * first member's name as written in the row (review 325: SQLite reads "fingerprint\u0000" as "fingerprint" too).
- */
-const nameTheFingerprintTwice = (dir: string, label = 'fingerprint'): void => {
-  const db = new Database(join(dir, 'events.db'));
-  const changed = db
-    .prepare(`UPDATE events SET data = replace(data, ?, ?) WHERE type = 'CredentialIssued' AND stream_id = 'credential-cred-1'`)
-    .run(`"fingerprint":"${real}"`, `"${label}":"${other}","fingerprint":"${real}"`);
-  db.close();
-  expect(changed.changes).toBe(1);
 };
 
 describe('a CredentialIssued row edited to name its fingerprint twice', () => {

@@ -9,6 +9,7 @@ import { ExpectedRevision } from '../domain/ports/event-store.ts';
 import { runCli } from './support/cli.ts';
 import { at, cmd, placeholderKey, rejection, T0 } from './support/fleet.ts';
 import { tempDirs } from './transparency-fixtures.ts';
+import { nameTheFingerprintTwice, REAL_KEY, twoMetersAndCred1 } from './support/fingerprint-named-twice.ts';
 
 /*
  * Review 325 item 1: a CredentialIssued row SQLite reads with "fingerprint" twice (the first value in the SER-010
@@ -22,28 +23,13 @@ afterEach(() => {
   dirs.cleanup();
 });
 
-const real = placeholderKey('cred-1').fingerprint;
-const other = placeholderKey('a key nobody certified').fingerprint;
+const real = REAL_KEY;
 
 /** cred-1 on meter-1 and cred-3 on meter-2 (its own key); cred-1's row then edited to name another key first. */
 const editedFolder = async (edit = true): Promise<{ dir: string; position: bigint }> => {
   const dir = dirs.make();
-  const store = openSqliteStoreInDir(dir);
-  const engine = createEngine({ store, clock: new FakeClock(T0) });
-  for (const c of [cmd.createSubscription(), cmd.registerNode('meter-1'), cmd.registerNode('meter-2'), cmd.enrolNode('meter-1'), cmd.enrolNode('meter-2')]) {
-    await engine.execute(c);
-  }
-  await engine.execute(cmd.issueCredential('cred-1', 'meter-1', at(90)));
-  await engine.execute(cmd.issueCredential('cred-3', 'meter-2', at(90)));
-  const position = (await store.readStream('credential-cred-1'))[0]!.position;
-  await store.close();
-  if (!edit) return { dir, position };
-  const db = new Database(join(dir, 'events.db'));
-  const changed = db
-    .prepare(`UPDATE events SET data = replace(data, ?, ?) WHERE type = 'CredentialIssued' AND stream_id = 'credential-cred-1'`)
-    .run(`"fingerprint":"${real}"`, `"fingerprint":"${other}","fingerprint":"${real}"`);
-  db.close();
-  expect(changed.changes).toBe(1);
+  const position = await twoMetersAndCred1(dir, { cred3: true });
+  if (edit) nameTheFingerprintTwice(dir);
   return { dir, position };
 };
 
