@@ -9,25 +9,17 @@ import { chmodSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isCredenceError } from '../domain/errors.ts';
 import { loadServiceConfig } from '../adapters/http/config.ts';
 import { Pkcs11SecureEnvironment } from '../adapters/driven/secure-environment/pkcs11/index.ts';
 import { acquireModule, releaseModule } from '../adapters/driven/secure-environment/pkcs11/shared-module.ts';
 import { runCli } from './support/cli.ts';
 import { softHsm, softHsmMissing, SOFTHSM_MODULE } from './support/softhsm.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
+import { firstIssueOf } from './support/first-issue.ts';
 
 const scratch = temporaryFolders('credence-trusted-config-');
 
-const issueOf = (run: () => unknown) => {
-  try {
-    run();
-  } catch (error) {
-    if (isCredenceError(error, 'validation') && error.problem.code === 'validation') return error.problem.issues[0];
-    throw error;
-  }
-  throw new Error('expected a refusal');
-};
+
 
 /** A config file of `mode` in a folder of `folderMode` (chmod'ed after writing: the umask does not decide). */
 const configFile = (mode: number, folderMode = 0o700): string => {
@@ -48,14 +40,14 @@ describe('the service configuration file', () => {
 
   it('is refused when group or others may write it, naming the file and the rule', () => {
     const file = configFile(0o666);
-    const issue = issueOf(() => loadServiceConfig({ file }));
+    const issue = firstIssueOf(() => loadServiceConfig({ file }));
     expect(issue).toMatchObject({ path: `file ${file}`, rule: 'trusted_file' });
     expect(issue?.message).toContain(`${file} may be written by group or others (mode 0666)`);
   });
 
   it('is refused when group or others may write the folder it is in', () => {
     const file = configFile(0o644, 0o777);
-    const issue = issueOf(() => loadServiceConfig({ file }));
+    const issue = firstIssueOf(() => loadServiceConfig({ file }));
     expect(issue).toMatchObject({ path: `file ${file}`, rule: 'trusted_file' });
     expect(issue?.message).toContain('which group or others may write (mode 0777)');
   });
@@ -95,15 +87,15 @@ describe.skipIf(softHsmMissing !== undefined)('the PKCS#11 module file', () => {
 
   it('is refused before it is loaded when group or others may write it, naming module-path and the rule', () => {
     const file = moduleCopy(0o666);
-    const issue = issueOf(() => acquireModule(file));
+    const issue = firstIssueOf(() => acquireModule(file));
     expect(issue).toMatchObject({ path: 'module-path', rule: 'trusted_file' });
     expect(issue?.message).toContain(`${file} may be written by group or others (mode 0666)`);
-    expect(issueOf(() => Pkcs11SecureEnvironment.open({ uri: token.uri().replace(SOFTHSM_MODULE, file) }, { random }))).toMatchObject({ path: 'module-path', rule: 'trusted_file' });
+    expect(firstIssueOf(() => Pkcs11SecureEnvironment.open({ uri: token.uri().replace(SOFTHSM_MODULE, file) }, { random }))).toMatchObject({ path: 'module-path', rule: 'trusted_file' });
   });
 
   it('is refused when group or others may write the folder it is in', () => {
     const file = moduleCopy(0o755, 0o777);
-    const issue = issueOf(() => acquireModule(file));
+    const issue = firstIssueOf(() => acquireModule(file));
     expect(issue).toMatchObject({ path: 'module-path', rule: 'trusted_file' });
     expect(issue?.message).toContain('which group or others may write (mode 0777)');
   });

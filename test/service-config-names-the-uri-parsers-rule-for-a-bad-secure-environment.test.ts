@@ -4,20 +4,12 @@
  * now the issue's.
  */
 import { describe, expect, it } from 'vitest';
-import { isCredenceError } from '../domain/errors.ts';
 import { loadServiceConfig, serviceConfig } from '../adapters/http/config.ts';
+import { firstIssueOf } from './support/first-issue.ts';
 
 const MODULE = '/usr/lib/softhsm/libsofthsm2.so';
 
-const issueOf = (run: () => unknown) => {
-  try {
-    run();
-  } catch (error) {
-    if (isCredenceError(error, 'validation') && error.problem.code === 'validation') return error.problem.issues[0];
-    throw error;
-  }
-  throw new Error('expected a refusal');
-};
+
 
 describe('a bad secureEnvironment setting', () => {
   it.each([
@@ -26,8 +18,8 @@ describe('a bad secureEnvironment setting', () => {
     ['another scheme', 'hsm', 'scheme'],
     ['a repeated attribute', `pkcs11:token=a;token=b?module-path=${MODULE}`, 'unique_attribute'],
   ])('%s is refused with the URI parser rule, naming its source', (_what, uri, rule) => {
-    expect(issueOf(() => loadServiceConfig({ flags: { secureEnvironment: uri } }))).toMatchObject({ path: 'flag --secure-environment', rule });
-    expect(issueOf(() => loadServiceConfig({ env: { CREDENCE_SECURE_ENVIRONMENT: uri } }))).toMatchObject({ path: 'env CREDENCE_SECURE_ENVIRONMENT', rule });
-    expect(issueOf(() => serviceConfig({ secureEnvironment: uri }))).toMatchObject({ path: 'secureEnvironment', rule });
+    expect(firstIssueOf(() => loadServiceConfig({ flags: { secureEnvironment: uri } }))).toMatchObject({ path: 'flag --secure-environment', rule });
+    expect(firstIssueOf(() => loadServiceConfig({ env: { CREDENCE_SECURE_ENVIRONMENT: uri } }))).toMatchObject({ path: 'env CREDENCE_SECURE_ENVIRONMENT', rule });
+    expect(firstIssueOf(() => serviceConfig({ secureEnvironment: uri }))).toMatchObject({ path: 'secureEnvironment', rule });
   });
 });
