@@ -7,6 +7,12 @@ import { z } from 'zod';
 
 const token = /^[A-Za-z0-9][A-Za-z0-9._:~-]{0,127}$/;
 const tokenRule = 'letters, digits and . _ : ~ - (1 to 128, starting with a letter or digit)';
+/**
+ * The rest of an id whose first letter says what it is (AE-ID, App-ID). Said whole, because one pattern checks prefix,
+ * characters and length at once: an App-ID of R and a space, or of 129 characters, was told only about its first
+ * letter (review 343).
+ */
+const prefixedRule = 'then letters, digits and . _ : ~ - (1 to 128 characters in all)';
 
 /**
  * Every identifier is bounded twice: its pattern allows at most 129 characters, and this maximum is checked first,
@@ -21,19 +27,19 @@ export type NodeId = z.infer<typeof NodeId>;
 
 /** CSE-ID: SP-relative form `/<id>` as in oneM2M (the Registrar CSE-ID of Association Configuration, 11.3.1). */
 export const CseId = id()
-  .regex(/^\/[A-Za-z0-9][A-Za-z0-9._:~-]{0,127}$/, 'CSE-ID must be "/" followed by a token, e.g. /in-cse')
+  .regex(/^\/[A-Za-z0-9][A-Za-z0-9._:~-]{0,127}$/, `CSE-ID must be "/" followed by ${tokenRule}, e.g. /in-cse`)
   .brand<'CseId'>();
 export type CseId = z.infer<typeof CseId>;
 
 /** AE-ID: starts with C (CSE-assigned) or S (SP-assigned) in oneM2M. */
 export const AeId = id()
-  .regex(/^[CS][A-Za-z0-9._:~-]{0,127}$/, 'AE-ID must start with C or S followed by a token')
+  .regex(/^[CS][A-Za-z0-9._:~-]{0,127}$/, `AE-ID must start with C (CSE-assigned) or S (SP-assigned), ${prefixedRule}`)
   .brand<'AeId'>();
 export type AeId = z.infer<typeof AeId>;
 
 /** App-ID: starts with R (registered with an M2M application registration authority) or N (not registered). */
 export const AppId = id()
-  .regex(/^[RN][A-Za-z0-9._:~-]{0,127}$/, 'App-ID must start with R (registered) or N (non-registered)')
+  .regex(/^[RN][A-Za-z0-9._:~-]{0,127}$/, `App-ID must start with R (registered) or N (non-registered), ${prefixedRule}`)
   .brand<'AppId'>();
 export type AppId = z.infer<typeof AppId>;
 

@@ -88,7 +88,49 @@ export const secretEncodings = (secret: Uint8Array): Buffer[] => {
   ];
 };
 
-export const containsSecret = (haystack: Buffer, secret: Uint8Array): boolean =>
-  secretEncodings(secret).some((needle) => haystack.includes(needle));
+const bytesContainSecret = (haystack: Uint8Array, secret: Uint8Array): boolean => {
+  const bytes = Buffer.from(haystack.buffer, haystack.byteOffset, haystack.byteLength);
+  return secretEncodings(secret).some((needle) => bytes.includes(needle));
+};
+
+const isByte = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 255;
+
+/**
+ * The bytes a value stands for once it has been through JSON: a Buffer's {"type":"Buffer","data":[...]}, a
+ * Uint8Array's {"0":12,"1":34,...}, or a plain array of byte values; undefined for anything else.
+ */
+const bytesOfJsonShape = (value: object): Uint8Array | undefined => {
+  if (Array.isArray(value)) return value.length > 0 && value.every(isByte) ? Uint8Array.from(value) : undefined;
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record);
+  if (keys.length === 2 && record.type === 'Buffer' && Array.isArray(record.data) && record.data.every(isByte)) return Uint8Array.from(record.data);
+  if (keys.length > 0 && keys.every((k, i) => k === String(i) && isByte(record[k]))) return Uint8Array.from(keys.map((k) => record[k] as number));
+  return undefined;
+};
+
+/**
+ * Whether a secret appears in a value, in any of its encodings (secretEncodings). Bytes (a file's content, a Buffer,
+ * a Uint8Array) are scanned as they are; any other value is walked: every Uint8Array or Buffer inside it, every string
+ * (keys included), and every array or object of the shape bytes take after JSON. Scanning `JSON.stringify(value)`
+ * alone missed a key carried as bytes, which serialises as {"0":12,...} or {"type":"Buffer","data":[...]} (review 346).
+ */
+export const containsSecret = (haystack: unknown, secret: Uint8Array): boolean => {
+  const seen = new WeakSet<object>();
+  const walk = (value: unknown): boolean => {
+    if (typeof value === 'string') return bytesContainSecret(Buffer.from(value), secret);
+    if (typeof value !== 'object' || value === null) return false;
+    if (ArrayBuffer.isView(value)) return bytesContainSecret(new Uint8Array(value.buffer, value.byteOffset, value.byteLength), secret);
+    if (value instanceof ArrayBuffer) return bytesContainSecret(new Uint8Array(value), secret);
+    if (seen.has(value)) return false;
+    seen.add(value);
+    const asBytes = bytesOfJsonShape(value);
+    if (asBytes !== undefined && bytesContainSecret(asBytes, secret)) return true;
+    if (value instanceof Map) return [...value].some(([k, v]) => walk(k) || walk(v));
+    if (value instanceof Set) return [...value].some(walk);
+    if (Array.isArray(value)) return value.some(walk);
+    return Object.entries(value).some(([k, v]) => walk(k) || walk(v));
+  };
+  return walk(haystack);
+};
 
 export { fromBase64url, toBase64url };

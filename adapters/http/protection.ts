@@ -13,6 +13,13 @@ import { HttpProblem, overloaded, rateLimited } from './problems.ts';
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
+/**
+ * Requests whose body the JSON parser below refused after reading it whole. Fastify calls a `parseAs: 'buffer'`
+ * parser only once the body's stream ended with as many bytes as its length declared (content-type-parser.js,
+ * rawBody's onEnd); a body past its limit, cut short or failing to arrive is refused by Fastify before the parser runs.
+ */
+const refusedReadWhole = new WeakSet<FastifyRequest>();
+
 /** Probes answer even under load, or an orchestrator would restart a service that is only busy. */
 export const SHED_EXEMPT = new Set(['/healthz', '/readyz', '/metrics']);
 
@@ -103,7 +110,11 @@ export const installProtection = async (app: App, limits: ServiceLimitsConfig, m
   app.removeAllContentTypeParsers();
   const parseJson = app.getDefaultJsonParser('error', 'error');
   const jsonLimits = { maxDepth: limits.jsonMaxDepth, maxValues: limits.jsonMaxValues };
-  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: limits.bodyLimitBytes }, (request, body, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: limits.bodyLimitBytes }, (request, body, parsed) => {
+    const done = (error: Error | null, value: unknown): void => {
+      if (error !== null) refusedReadWhole.add(request);
+      parsed(error, value);
+    };
     // RFC 8259 8.1: JSON is UTF-8. Another charset is refused rather than read as UTF-8, and bytes that are not UTF-8
     // are refused rather than replaced with U+FFFD, so a field's text is never other than what was sent (found in
     // review).
@@ -136,6 +147,14 @@ export const installProtection = async (app: App, limits: ServiceLimitsConfig, m
       if (illFormed !== undefined) return refuse(illFormed);
       done(null, value);
     });
+  });
+
+  // Fastify answers every parser error `Connection: close` ("the client may send more data"), and then runs the
+  // onError hooks, before the error handler and any onSend hook. A body this parser refused was read whole, so nothing
+  // more comes: the connection is kept for the next request (review 342; review 166: only an unread or large body
+  // closes it). The onSend hook (server.ts) still closes it when the service is closing or the caller is over its rate.
+  app.addHook('onError', async (request, reply) => {
+    if (refusedReadWhole.has(request) && reply.getHeader('connection') === 'close') reply.removeHeader('connection');
   });
 
   // A body whose Content-Length is past its route's limit (a device route's is its own, `deviceBodyLimit`)
