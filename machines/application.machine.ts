@@ -1,6 +1,6 @@
 import { and, assign, setup } from 'xstate';
 import type { ApplicationContext, AssociationContext, CredentialContext } from './contexts.ts';
-import { associationHasEnded, dataOf, establishedAssociation, factGuard, isOneOf } from './guards.ts';
+import { associationHasEnded, credentialUsableAt, dataOf, establishedAssociation, factGuard, isOneOf } from './guards.ts';
 import type { RevocationReason } from '../domain/events/index.ts';
 import { isWithin, type EntityView, type MachineEvent } from './types.ts';
 import { associationFound, instant, ownerText, saying, standing, windowText, type RefusalReasons } from './refusal-reasons.ts';
@@ -81,6 +81,17 @@ export const applicationRefusals: RefusalReasons<ApplicationContext> = {
       ...(c === undefined ? [`credential ${id} is not recorded`] : !isWithin(event.at, c) ? [`credential ${id} is ${windowText(c)}, and this is ${instant(event.at)}`] : []),
     ]);
   },
+  credentialBeforeOverlapEnds: ({ context, event }) => {
+    const id = dataOf(event, 'ApplicationEnrolled')?.credentialId;
+    const c = event.facts.credential?.context as CredentialContext | undefined;
+    return saying(
+      `App-ID ${context.appId} is enrolled with a credential it can use now: not one past the end of its rotation's overlap, which hands over to its successor then ` +
+        `though the expiry scheduler records that at its next tick (HLR-212, seed 003 11.2.2); enrol it with the successor${c?.successorId === undefined ? '' : ` ${c.successorId}`}`,
+      c?.overlapEndsAt !== undefined && event.at >= c.overlapEndsAt
+        ? [`credential ${id} is past the end of its rotation's overlap at ${instant(c.overlapEndsAt)}, and this is ${instant(event.at)}`]
+        : [],
+    );
+  },
   enrolledCredentialEnded: ({ context, event }) => {
     const d = dataOf(event, 'ApplicationEnrolmentEnded');
     const ends = endReasonOf(event.facts.credential);
@@ -152,6 +163,20 @@ export const applicationMachine = setup({
     credentialWithinItsWindow: factGuard(({ event }) => {
       const credential = event.facts.credential?.context as CredentialContext | undefined;
       return credential !== undefined && isWithin(event.at, credential);
+    }),
+    /**
+     * Review 343 (machines v14; REQUIREMENTS 11.2.2): an enrolment, first or a move, never takes a credential the
+     * App-ID could not use now. Past the end of its rotation's overlap a credential hands over to its successor
+     * (HLR-212), and an AE association on it is refused (the association machine's credentialUsable) though the
+     * expiry scheduler has not recorded the handover yet: an App-ID was enrolled with it, or moved onto it, then. Judged
+     * by credentialUsableAt, the rule credentialUsable judges by, for a credential it can judge: one issued and not
+     * provisioned yet has no rotation (a rotation starts only from a provisioned one), and its state and window are
+     * credentialIsForThisApp's and the window guards' to judge, before this one. A rule of its own, so that replay names
+     * it as newer than what earlier versions stored (RULES_SINCE).
+     */
+    credentialBeforeOverlapEnds: factGuard(({ event }) => {
+      const credential = event.facts.credential;
+      return !isOneOf(credential, ['enrolled', 'associated']) || credentialUsableAt(credential, event.at);
     }),
     /** Another credential for this App-ID, inside its validity: the App-ID moves its authorisation onto it. */
     credentialReplacesCurrent: factGuard(({ context, event }) => {
@@ -246,8 +271,8 @@ export const applicationMachine = setup({
     initialized: {
       on: {
         ApplicationEnrolled: [
-          { target: 'associated', guard: and(['replacesCurrent', 'credentialIsForThisApp', 'credentialWithinItsWindow', 'hasLiveInstances']), actions: 'bindCredential' },
-          { target: 'enrolled', guard: and(['replacesCurrent', 'credentialIsForThisApp', 'credentialWithinItsWindow']), actions: 'bindCredential' },
+          { target: 'associated', guard: and(['replacesCurrent', 'credentialIsForThisApp', 'credentialWithinItsWindow', 'credentialBeforeOverlapEnds', 'hasLiveInstances']), actions: 'bindCredential' },
+          { target: 'enrolled', guard: and(['replacesCurrent', 'credentialIsForThisApp', 'credentialWithinItsWindow', 'credentialBeforeOverlapEnds']), actions: 'bindCredential' },
         ],
         ApplicationInstanceReleased: { guard: and(['instanceIsLive', 'associationNamesThisInstance', 'associationEnded']), actions: 'removeInstance' },
         ApplicationRevoked: { target: 'revoked', actions: 'recordRevocation' },
@@ -255,7 +280,7 @@ export const applicationMachine = setup({
     },
     enrolled: {
       on: {
-        ApplicationEnrolled: { guard: and(['movesFromCurrent', 'currentCredentialHandsOver', 'credentialIsForThisApp', 'credentialReplacesCurrent']), actions: 'bindCredential' },
+        ApplicationEnrolled: { guard: and(['movesFromCurrent', 'currentCredentialHandsOver', 'credentialIsForThisApp', 'credentialReplacesCurrent', 'credentialBeforeOverlapEnds']), actions: 'bindCredential' },
         ApplicationInstanceAssociated: { target: 'associated', guard: and(['instanceIsNew', 'associationNamesThisInstance']), actions: 'addInstance' },
         ApplicationEnrolmentEnded: { target: 'initialized', guard: 'enrolledCredentialEnded', actions: 'unbindCredential' },
         ApplicationRevoked: { target: 'revoked', actions: 'recordRevocation' },
@@ -263,7 +288,7 @@ export const applicationMachine = setup({
     },
     associated: {
       on: {
-        ApplicationEnrolled: { guard: and(['movesFromCurrent', 'currentCredentialHandsOver', 'credentialIsForThisApp', 'credentialReplacesCurrent']), actions: 'bindCredential' },
+        ApplicationEnrolled: { guard: and(['movesFromCurrent', 'currentCredentialHandsOver', 'credentialIsForThisApp', 'credentialReplacesCurrent', 'credentialBeforeOverlapEnds']), actions: 'bindCredential' },
         ApplicationInstanceAssociated: { guard: and(['instanceIsNew', 'associationNamesThisInstance']), actions: 'addInstance' },
         ApplicationInstanceReleased: [
           { target: 'enrolled', guard: and(['instanceIsLive', 'associationNamesThisInstance', 'associationEnded', 'lastInstance']), actions: 'removeInstance' },

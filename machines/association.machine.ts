@@ -146,6 +146,20 @@ export const associationMachine = setup({
       const expiresAt = ms(d.expiresAt);
       return expiresAt > event.at && expiresAt < credential.notAfter;
     }),
+    /**
+     * HLR-212, seed 003 11.3.2: a credential being rotated ends for its associations at the end of the overlap, where
+     * it hands over to its successor and the cascade revokes them; an association is established only if it expires by
+     * then, read from the credential fact as lifetimeShorterThanCredential reads it. Review 345: the Registrar cuts its
+     * grant to the overlap end as it reads the credential at the finish, but a rotation started after that read and
+     * before the record let the association outlive the overlap, its device told the longer lifetime. A rule of its
+     * own (machines v14), not a condition of lifetimeShorterThanCredential, so that replay names it as newer than the
+     * events earlier versions stored (RULES_SINCE).
+     */
+    endsWithinOverlap: factGuard(({ event }) => {
+      const d = dataOf(event, 'AssociationEstablished');
+      const overlapEndsAt = (event.facts.credential?.context as CredentialContext | undefined)?.overlapEndsAt;
+      return d !== undefined && (overlapEndsAt === undefined || ms(d.expiresAt) <= overlapEndsAt);
+    }),
     expiryReached: ({ context, event }) => context.expiresAt !== undefined && event.at >= context.expiresAt,
     /**
      * RS-01 (seed 003 11.3.1: a Registree CSE is configured under its CSE-ID): `affiliationChanged` says a CSE
@@ -195,7 +209,7 @@ export const associationMachine = setup({
           target: 'associated',
           guard: and([
             'credentialUsable', 'credentialNotBootstrap', 'nodeEnrolled', 'subscriptionServes', 'endsWithinSubscription', 'credentialBelongsToRegistree',
-            'applicationEnrolled', 'appCredentialIsEnrolled', 'applicationCredentialStands', 'lifetimeShorterThanCredential',
+            'applicationEnrolled', 'appCredentialIsEnrolled', 'applicationCredentialStands', 'lifetimeShorterThanCredential', 'endsWithinOverlap',
           ]),
           actions: assign(({ event }) => ({
             establishedAt: event.at,

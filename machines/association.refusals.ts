@@ -142,6 +142,16 @@ const ownRefusals: RefusalReasons<AssociationContext> = {
     const c = credentialOf(event);
     return `association ${id} expires after this instant ${instant(event.at)} and before its credential's notAfter (seed 003, 11.3.2); it expires at ${expiresAt === undefined ? '(none)' : instant(ms(expiresAt))}, and credential ${credentialId} ${c === undefined ? 'is not recorded' : `has notAfter ${instant(c.notAfter)}`}`;
   },
+  endsWithinOverlap: ({ context, event }) => {
+    const { id, credentialId } = configured(context, event);
+    const expiresAt = dataOf(event, 'AssociationEstablished')?.expiresAt;
+    const c = credentialOf(event);
+    return (
+      `association ${id} is established only if it expires by the end of its credential's rotation overlap, where the credential hands over to its successor (HLR-212, seed 003 11.3.2); ` +
+      `it expires at ${expiresAt === undefined ? '(none)' : instant(ms(expiresAt))}, and the overlap of credential ${credentialId} onto ${c?.successorId ?? '(none)'} ends at ${instant(c?.overlapEndsAt)}: ` +
+      `establish it with expiresAt at or before ${instant(c?.overlapEndsAt)}, or on the successor`
+    );
+  },
   expiryReached: ({ context, event }) =>
     `association ${context.associationId} expires at or after its expiresAt; it expires at ${instant(context.expiresAt)}, and this is ${instant(event.at)}`,
   registreeMovedAway: ({ context, event }) => {

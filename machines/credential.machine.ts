@@ -288,6 +288,23 @@ export const credentialMachine = setup({
       if (owner?.kind !== 'cse' || owner.nodeId === undefined) return true;
       return nodeHoldsCseId(event.facts.owner, owner.id);
     }),
+    /**
+     * Review 346 (machines v14; RS-17, SER-016, seed 003 11.2.1): a receipt's service parameters (the CSE-ID and
+     * M2M-Sub-ID the Enrolment Function read at the auth step, told the device, and signed into the receipt) are its
+     * owner node's at the commit: the subscription it is enrolled under and the CSE-ID it holds, read from the owner
+     * fact (ownerIsLive's). An operator moving the node (enrolNode onto another subscription, under the same CSE-ID or a
+     * new one) between the auth and the receipt had the provisioning recorded with the old ones, and the device served
+     * under parameters its node no longer had. Refused, nothing is written; the device runs again under the new ones.
+     * Only a v2 receipt names them (a v1 one binds none) and only a node's holder has them (a CSE-ID's credential is
+     * read through its node); an owner not read (stored before holders were named) is ownerIsLive's to judge.
+     */
+    receiptServiceParametersCurrent: factGuard(({ context, event }) => {
+      const receipt = dataOf(event, 'CredentialProvisioned')?.receipt;
+      if (receipt?.version !== 2 || (context.owner?.kind !== 'node' && context.owner?.kind !== 'cse')) return true;
+      const node = event.facts.owner?.context as NodeContext | undefined;
+      if (node === undefined) return true;
+      return receipt.serviceParameters.m2mSubId === node.subscriptionId && receipt.serviceParameters.cseId === node.cseId;
+    }),
     associationIsNew: ({ context, event }) => {
       const id = dataOf(event, 'CredentialAssociated')?.associationId;
       return id !== undefined && !context.liveAssociations.includes(id);
@@ -428,7 +445,7 @@ export const credentialMachine = setup({
       on: {
         CredentialProvisioned: {
           target: 'enrolled',
-          guard: and(['notExpiredYet', 'bootstrapIsUsable', 'bootstrapIsFactoryCredential', 'subscriptionServes', 'endsWithinSubscription', 'cseIdHeldByItsNode', 'ownerIsLive']),
+          guard: and(['notExpiredYet', 'bootstrapIsUsable', 'bootstrapIsFactoryCredential', 'subscriptionServes', 'endsWithinSubscription', 'cseIdHeldByItsNode', 'ownerIsLive', 'receiptServiceParametersCurrent']),
           actions: 'recordProvisioning',
         },
         CredentialExpired: { target: 'expired', guard: 'notAfterReached', actions: 'recordEnd' },

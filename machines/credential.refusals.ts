@@ -195,6 +195,17 @@ export const credentialRefusals: RefusalReasons<CredentialContext> = {
     const holds = (node?.context as NodeContext | undefined)?.cseId;
     return `credential ${context.credentialId} of CSE-ID ${owner?.id} is provisioned into node ${owner?.nodeId} while that node holds the CSE-ID (RS-01); node ${owner?.nodeId} ${node === undefined ? 'is not recorded' : `holds CSE-ID ${holds ?? '(none)'}`}`;
   },
+  receiptServiceParametersCurrent: ({ context, event }) => {
+    const receipt = dataOf(event, 'CredentialProvisioned')?.receipt;
+    const given = receipt?.version === 2 ? receipt.serviceParameters : {};
+    const nodeId = context.owner === undefined ? undefined : holdingNodeOf(context.owner);
+    const node = event.facts.owner?.context as NodeContext | undefined;
+    return (
+      `credential ${context.credentialId} is provisioned with the service parameters its node has at the record (seed 003, 11.2.1; RS-17): ` +
+      `the receipt gives M2M-Sub-ID ${given.m2mSubId ?? '(none)'} and CSE-ID ${given.cseId ?? '(none)'}, and node ${nodeId} is enrolled under subscription ` +
+      `${node?.subscriptionId ?? '(none)'} with CSE-ID ${node?.cseId ?? '(none)'}: it moved after the run's auth step, so the device runs the provisioning again`
+    );
+  },
   associationIsNew: ({ context, event }) =>
     `an association is recorded on credential ${context.credentialId} once; association ${dataOf(event, 'CredentialAssociated')?.associationId} is already live on it`,
   associationIsLive: ({ context, event }) =>

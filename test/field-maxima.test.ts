@@ -29,7 +29,8 @@ const receipt = (bootstrapProof: string) => ({
   credential: { kind: 'psk256', fingerprint: fingerprint(2), notBefore: T0, notAfter: at(90), owner: { kind: 'node', id: 'meter-1' } },
   bootstrapKind: 'psk256',
   bootstrapFingerprint: fingerprint(1),
-  serviceParameters: {},
+  // meter-1's as it stands, enrolled under sub-1 (receiptServiceParametersCurrent, review 346).
+  serviceParameters: { cseId: '/cse-meter-1', m2mSubId: 'sub-1' },
   transcriptHash: 'A'.repeat(43),
   completedAt: T0,
   bootstrapProof,

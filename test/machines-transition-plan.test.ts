@@ -76,7 +76,12 @@ const dataOf = (type: EventType): fc.Arbitrary<Record<string, unknown>> => {
         // stay as they were): to node n, registered with b, it is refused (bootstrapNamedByItsNode, review 288).
         .map(({ predecessorId, ...rest }) => ({ ...rest, ...(rest.fingerprint === `sha256:${'f'.repeat(64)}` ? { purpose: 'bootstrap' } : {}), ...(predecessorId === undefined ? {} : { predecessorId }) }));
     case 'CredentialProvisioned':
-      return fc.constantFrom({ credentialId: 'c', method: 'pre-provisioning' }, { credentialId: 'c', method: 'remote-provisioning', bootstrapCredentialId: 'b' });
+      // A receipt giving CSE-ID /n and no M2M-Sub-ID: its owner node holding /n under no subscription takes it, any other
+      // refuses it (receiptServiceParametersCurrent, review 346). No draw of its own.
+      return fc.constantFrom(
+        { credentialId: 'c', method: 'pre-provisioning', receipt: { version: 2, serviceParameters: { cseId: '/n' } } },
+        { credentialId: 'c', method: 'remote-provisioning', bootstrapCredentialId: 'b', receipt: { version: 2, serviceParameters: { cseId: '/n' } } },
+      );
     case 'CredentialAssociated':
     case 'CredentialAssociationReleased': return fc.record({ credentialId: fc.constant('c'), associationId: ids });
     case 'CredentialRotationStarted': return fc.record({ credentialId: fc.constant('c'), successorId: fc.constant('c2'), overlapEndsAt: days.map(iso) });
@@ -142,11 +147,33 @@ const onAppServiceCredential: Facts = {
   ...SERVED,
   credential: view('enrolled', { purpose: 'service', owner: { kind: 'app', id: 'Rapp' }, notBefore: at(0), notAfter: at(100), credentialId: 'c', liveAssociations: [] }),
 };
-/** The facts of a step: the association's also from the served world; every other machine's drawn independently. */
+/**
+ * The served world on node n's credential c while its rotation's overlap runs to day 7: an association established
+ * to expire after that is refused (endsWithinOverlap, review 345), which no other view shows (none is rotating).
+ */
+const onRotatingCredential: Facts = {
+  ...SERVED,
+  credential: view('enrolled', { cseId: '/n', subscriptionId: 's', bootstrapCredentialId: 'b', notBefore: at(0), notAfter: at(100), successorId: 'c2', overlapEndsAt: at(7), credentialId: 'c', owner: { kind: 'node', id: 'n' }, liveAssociations: [] }),
+};
+/**
+ * App-ID Rapp's credential c past the end of its rotation's overlap (day 5), before the scheduler's tick: an enrolment
+ * with it, or a move onto it, from day 5 is refused (credentialBeforeOverlapEnds, review 343), which independent facts
+ * never show (no view of theirs is rotating). The credential moved off stands.
+ */
+const onOverlappedAppCredential: Facts = {
+  credential: view('enrolled', { purpose: 'application', owner: { kind: 'app', id: 'Rapp' }, notBefore: at(0), notAfter: at(100), successorId: 'c2', overlapEndsAt: at(5), credentialId: 'c', liveAssociations: [] }),
+  currentCredential: VIEWS[3],
+};
+/**
+ * The facts of a step: the association's also from the served world (now and then on a rotating credential), the
+ * application's now and then on a credential past its overlap; every other machine's drawn independently.
+ */
 const factsArb = (kind: EntityKind): fc.Arbitrary<Facts> =>
   kind === 'association'
-    ? fc.oneof({ arbitrary: independentFacts, weight: 5 }, { arbitrary: servedFacts, weight: 5 }, { arbitrary: fc.constant(onAppServiceCredential), weight: 1 })
-    : independentFacts;
+    ? fc.oneof({ arbitrary: independentFacts, weight: 5 }, { arbitrary: servedFacts, weight: 5 }, { arbitrary: fc.constant(onAppServiceCredential), weight: 1 }, { arbitrary: fc.constant(onRotatingCredential), weight: 1 })
+    : kind === 'application'
+      ? fc.oneof({ arbitrary: independentFacts, weight: 9 }, { arbitrary: fc.constant(onOverlappedAppCredential), weight: 1 })
+      : independentFacts;
 
 const typesOf = (kind: EntityKind): EventType[] => EVENT_TYPES.filter((t) => EVENT_KIND[t] === kind);
 

@@ -62,6 +62,8 @@ describe('a replay finding by a rule the machines gained after the event was sto
       'CredentialIssued:purposeFitsOwner', 'AssociationConfigured:appCredentialIsEnrolled', 'AssociationEstablished:appCredentialIsEnrolled',
       'NodeRegistered:bootstrapNotYetRecorded', 'CredentialIssued:bootstrapNamedByItsNode', 'CredentialIssued:factoryCredentialNotRotated', 'CredentialProvisioned:bootstrapIsFactoryCredential',
       'CredentialRotationStarted:ownerIsLive',
+      'CredentialProvisioned:receiptServiceParametersCurrent', 'ApplicationEnrolled:credentialBeforeOverlapEnds',
+      'AssociationEstablished:endsWithinOverlap',
     ]);
     for (const r of RULES_SINCE) expect(Number(r.since.split(':v')[1])).toBeLessThanOrEqual(Number(MACHINES_VERSION.split(':v')[1]));
   });

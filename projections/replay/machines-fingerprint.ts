@@ -63,8 +63,17 @@ export interface MachinesRules {
  * v13 (review 314): a rotation is started only while the credential's owner is live (ownerIsLive on
  * CredentialRotationStarted, its owner's holder read as a fact as provisioning reads it): one started after
  * revokeNode or revokeApplication, before the cascade revoked the credential, was recorded.
+ * v14 (review 346): a provisioning's v2 receipt gives the service parameters its owner node has at the commit, the
+ * M2M-Sub-ID it is enrolled under and the CSE-ID it holds (receiptServiceParametersCurrent, read from the owner fact;
+ * seed 003 11.2.1, RS-17): a node moved by enrolNode between the auth step and the receipt had the provisioning
+ * recorded with the old ones, and the device told them. And (review 343) an App-ID is enrolled with, or moved onto, a
+ * credential only before its rotation's overlap ends (credentialBeforeOverlapEnds, by credentialUsableAt; seed 003
+ * 11.2.2): one past it, before the scheduler's tick, was taken though no AE association could be configured on it.
+ * And (review 345) an association is established only if it expires by the end of its credential's standing
+ * rotation overlap (endsWithinOverlap on AssociationEstablished): a rotation started after the Registrar's read at
+ * the finish let it outlive the handover.
  */
-export const MACHINES_VERSION = 'credence:machines:v13';
+export const MACHINES_VERSION = 'credence:machines:v14';
 
 /**
  * The guards a version added to an event it did not hold to them before: an event an earlier version stored, legal
@@ -103,6 +112,9 @@ export const RULES_SINCE: readonly { readonly eventType: string; readonly rule: 
   { eventType: 'CredentialIssued', rule: 'factoryCredentialNotRotated', since: 'credence:machines:v11' },
   { eventType: 'CredentialProvisioned', rule: 'bootstrapIsFactoryCredential', since: 'credence:machines:v11' },
   { eventType: 'CredentialRotationStarted', rule: 'ownerIsLive', since: 'credence:machines:v13' },
+  { eventType: 'CredentialProvisioned', rule: 'receiptServiceParametersCurrent', since: 'credence:machines:v14' },
+  { eventType: 'ApplicationEnrolled', rule: 'credentialBeforeOverlapEnds', since: 'credence:machines:v14' },
+  { eventType: 'AssociationEstablished', rule: 'endsWithinOverlap', since: 'credence:machines:v14' },
 ];
 
 /** The version that added `rule` for `eventType` (RULES_SINCE), or undefined for a rule as old as the event's judging. */
@@ -117,7 +129,7 @@ export const ruleSince = (eventType: string, rule: string | undefined): string |
  * version when the machines now judge otherwise, and record the new hash here either way. Without it a changed
  * helper would let a replay go on from snapshots its old code made (review: the bump was a step to remember).
  */
-export const MACHINES_SOURCES_CONFIRMED = '867758d78dbbfcb6cd4b171829e0d15ede76cd1ac35009a208e26251cb2edfe1';
+export const MACHINES_SOURCES_CONFIRMED = 'dbb0ba9467411bc7d04ddf970b3e2f9c7bfb7579e6570d4fd26d85f9ee9a685f';
 
 /**
  * A machine's config and implementations as JSON: a function by its source (as the running build holds it) with its

@@ -8,6 +8,10 @@ import { descriptorOf } from './descriptors.ts';
 import type { InfrastructureOptions } from './infrastructure-options.ts';
 import type { AssociationClosed } from '../association/index.ts';
 import { servedAt } from './run-admission.ts';
+import type { CredenceError } from '../../../domain/errors.ts';
+import { assertUsableCredential, protocolFailure } from '../../../domain/protocols/protocol.ts';
+import type { AssociationOutcome } from '../../../domain/protocols/association-messages.ts';
+import { realRefusal } from '../shared/decoy.ts';
 
 /** What the Registrar CSE reads of the engine: its options' engine and key registry. */
 type Lookups = Pick<InfrastructureOptions, 'engine' | 'registry'>;
@@ -197,4 +201,54 @@ export const credentialConfiguredFor = async (o: Lookups, registrarCseId: string
   const found = await credentialById(o, c.credentialId ?? NONE.credential, fingerprint, { subscription: undefined });
   if (c.credentialId === undefined || c.registree?.id !== registreeId || c.registrarCseId !== registrarCseId) return undefined;
   return found;
+};
+
+/**
+ * The rules of `AssociationEstablished` that bound the granted lifetime: by the credential's notAfter, its node's
+ * subscription's end, and a standing rotation's overlap end (machines/association.machine.ts).
+ */
+const LIFETIME_RULES: ReadonlySet<string> = new Set(['lifetimeShorterThanCredential', 'endsWithinSubscription', 'endsWithinOverlap']);
+
+/**
+ * What the Registree of a finish whose proof verified is told when the engine refused to record its association
+ * (`refusal`, the engine's `illegal_transition`): never that refusal, whose state, allowed events and stream id are
+ * the engine's (review 345), but why, read again as the finish read it (registrar-still-usable.ts `refusalToHolder`):
+ * the credential the association was configured with cannot be used now (`credential_revoked`, `credential_expired`,
+ * ...: revoked between the finish's read and the record, before the cascade revoked the association); it can, and the
+ * association takes no handshake (associationClosedFor: `association_not_waiting` for a twin finish recorded first,
+ * review 224, ...); else the rule that refused: a grant outliving what the credential leaves now (a rotation started
+ * in that window, its overlap ending before the grant: endsWithinOverlap) is `lifetime_exceeds_credential`, which a
+ * new handshake is granted within; any other rule, that this credential authenticates no handshake of it.
+ */
+export const finishRecordRefusal = async (
+  o: Lookups,
+  registrarCseId: string,
+  associationId: string,
+  outcome: Pick<AssociationOutcome, 'registreeId' | 'credential' | 'expiresAt'>,
+  refusal: CredenceError,
+  step: string,
+): Promise<CredenceError> => {
+  const { registreeId, credential } = outcome;
+  const now = o.engine.clock.now();
+  try {
+    assertUsableCredential(step, await credentialConfiguredFor(o, registrarCseId, associationId, registreeId, credential.fingerprint), credential, now, registreeId);
+  } catch (own) {
+    return realRefusal(own);
+  }
+  const closed = await associationClosedFor(o, registrarCseId, associationId, registreeId);
+  if (closed !== undefined) return protocolFailure(step, closed.reason, closed.detail);
+  const rule = refusal.problem.code === 'illegal_transition' ? refusal.problem.rule : undefined;
+  const c = (await o.engine.peek('association', associationId)).snapshot.context as AssociationContext;
+  const credentialId = c.credentialId ?? 'none';
+  if (rule !== undefined && LIFETIME_RULES.has(rule)) {
+    const { overlapEndsAt, notAfter } = (await o.engine.peek('credential', credentialId)).snapshot.context as Partial<CredentialContext>;
+    const end =
+      rule === 'endsWithinOverlap' && overlapEndsAt !== undefined
+        ? `the rotation of credential ${credentialId} ends it at the end of its overlap, ${new Date(overlapEndsAt).toISOString()} (HLR-212)`
+        : rule === 'lifetimeShorterThanCredential' && notAfter !== undefined
+          ? `credential ${credentialId} ends at ${new Date(notAfter).toISOString()} (seed 003, 11.3.2)`
+          : `the M2M service subscription of node ${c.nodeId ?? 'none'} ends before it (seed 003, 11.2.1)`;
+    return protocolFailure(step, 'lifetime_exceeds_credential', `the lifetime granted, to ${outcome.expiresAt}, outlives what credential ${credentialId} leaves now: ${end}; a new handshake is granted within it`);
+  }
+  return protocolFailure(step, 'credential_mismatch', `credential ${credentialId} authenticates no handshake of association ${associationId} (rule ${rule ?? 'none'}): ask the operator`);
 };

@@ -1,10 +1,9 @@
 import { isCredenceError, type CredenceError } from '../../../domain/errors.ts';
-import { protocolFailure } from '../../../domain/protocols/protocol.ts';
 import { AssociationFinish, type AssociationChallenge, type AssociationConfirm } from '../../../domain/protocols/association-messages.ts';
 import { parseAssociationMessage } from '../../../domain/protocols/association-version.ts';
 import type { Infrastructure } from './infrastructure.ts';
 import { recordAssociation } from './record.ts';
-import { associationClosedFor } from './registrar-credentials.ts';
+import { finishRecordRefusal } from './registrar-credentials.ts';
 import type { PinnedResponder } from './wire.ts';
 import type { Claim } from '../shared/session-table.ts';
 import type { RunWatch } from '../shared/failed-proofs.ts';
@@ -50,10 +49,12 @@ export class RegistrarEndpoint {
   /**
    * Verifies the finish, records `AssociationEstablished`, and only then answers with the confirm. A record the
    * association machine refuses is told to the Registree, whose proof verified, as a finish arriving after that change
-   * is (`refusalToHolder`): review 224, two finishes of one association at once (a device retrying after a client
-   * timeout while its first is being recorded) both pass the finish's check that the association waits, which comes
-   * before keys are derived, and the loser was told the engine's `409 illegal_transition` instead of
-   * `association_not_waiting` naming the state. Its keys are destroyed by `recordAssociation` either way. A repeat of
+   * is (`refusalToHolder`; finishRecordRefusal): review 224, two finishes of one association at once (a device retrying
+   * after a client timeout while its first is being recorded) both pass the finish's check that the association waits,
+   * which comes before keys are derived, and the loser was told the engine's `409 illegal_transition` instead of
+   * `association_not_waiting` naming the state; review 345, a credential revoked between the finish's read of it and
+   * the record (`credential_revoked`), or a rotation started there, its overlap ending before the grant
+   * (`lifetime_exceeds_credential`), got that 409 too. Its keys are destroyed by `recordAssociation` either way. A repeat of
    * the finish that ended its run, within the run's timeout, gets that finish's answer (answered-runs.ts, review 238:
    * a copy that got in first had the association recorded and the Registree's own finish told `unknown_session`).
    */
@@ -69,8 +70,7 @@ export class RegistrarEndpoint {
       await recordAssociation(this.infra, associationId, outcome);
     } catch (error) {
       if (!isCredenceError(error, 'illegal_transition')) throw error;
-      const closed = await associationClosedFor(this.infra.o, this.infra.registrarCseId, associationId, outcome.registreeId);
-      throw closed === undefined ? error : protocolFailure(FINISH, closed.reason, closed.detail);
+      throw await finishRecordRefusal(this.infra.o, this.infra.registrarCseId, associationId, outcome, error, FINISH);
     }
     return confirm;
   }
