@@ -1,4 +1,4 @@
-import { COMMAND_CATALOG, parseCommand, type Command } from '../../domain/commands/index.ts';
+import { COMMAND_CATALOG, parseSentCommand, type Command } from '../../domain/commands/index.ts';
 import { unauthorised, validationError } from '../../domain/errors.ts';
 import { isDerivedCommandId } from '../../domain/event-ids.ts';
 import { SYSTEM_ACTOR_PREFIX } from '../../domain/metadata.ts';
@@ -33,8 +33,13 @@ const withCommandId = (input: unknown): unknown => {
   return { ...input, metadata: { commandId: randomCommandId(), ...metadata } };
 };
 
-/** Step 1, parse: the zod command schema; a failure is a `validation` error with every field path. */
-export const parse = (input: unknown): Command => parseCommand(withCommandId(input));
+/**
+ * Step 1, parse: the zod schema of a command as sent; a failure is a `validation` error with every field path. Not the
+ * rules of new facts (free text, each capability once, a permanent revocation reason, the sender's correlation ids):
+ * decide() judges them once the command id is known not to be recorded, so a retry of what an earlier version recorded
+ * breaking one is answered with its first outcome (review 342), as one under an upper-case id is (review 186).
+ */
+export const parse = (input: unknown): Command => parseSentCommand(withCommandId(input));
 
 /**
  * The actor ids the engine acts under itself: every `system:` id (in any letter case, leading blanks ignored) and

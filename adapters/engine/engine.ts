@@ -1,4 +1,4 @@
-import { eventOfCommandType, senderTextRefusal, targetOf, type Command } from '../../domain/commands/index.ts';
+import { eventOfCommandType, targetOf, type Command } from '../../domain/commands/index.ts';
 import { isCredenceError } from '../../domain/errors.ts';
 import { SYSTEM_ACTOR_IDS, type RecordedToken } from '../../domain/metadata.ts';
 import { sentBy, type Clock, type CommandOutcome, type CommandSender, type CommandSink, type EventStore, type ExecuteOptions } from '../../domain/ports/index.ts';
@@ -114,11 +114,9 @@ export const createEngine = (options: EngineOptions): Engine => {
     options?: ExecuteOptions,
   ): Promise<CommandOutcome> => {
     const callerCheck = options?.admit;
+    // Parsed as sent: the rules of new facts, an outside sender's correlation ids among them, are decide()'s, once the
+    // command id is known not to be recorded (review 342: a retry of what an earlier version recorded was refused).
     const command = parse(input);
-    if (sender === 'outside') {
-      const refusal = senderTextRefusal(command.metadata);
-      if (refusal !== undefined) throw refusal;
-    }
     const asSystem = sender === 'system';
     const asInfrastructure = sender === 'infrastructure';
     // Admitted at the instant it is decided and recorded at: a request signature valid when admitted is valid at

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { EVENT_DATA, EVENT_KIND, ENTITY_ID_FIELD, type EventData } from '../events/index.ts';
 import { compiledSchema } from '../compiled-schema.ts';
-import { validationError, type FieldIssue } from '../errors.ts';
+import { validationError, type CredenceError, type FieldIssue } from '../errors.ts';
 import { assertJsonWithin, MESSAGE_JSON_LIMITS } from '../json-limits.ts';
 import { CommandId } from '../ids.ts';
 import { Actor, RequestSignature } from '../metadata.ts';
@@ -12,7 +12,7 @@ import { NEW_REVOCATION_REASONS, newRevocationReasonRules, REVOCATION_REASON_COM
 import { REMOVE_FROM_CRL_IS_NO_REASON, RevocationReason } from '../events/common.ts';
 import { PseudonymResolved } from '../events/pseudonym.ts';
 import { ResolutionReason } from './resolution-reason.ts';
-import { CommandOwner, FREE_TEXT_DATA } from './free-text.ts';
+import { CommandOwner, FREE_TEXT_DATA, FREE_TEXT_FIELDS, senderTextRefusal } from './free-text.ts';
 import type { EntityKind } from '../streams.ts';
 
 /**
@@ -74,13 +74,23 @@ const CommandRevocationReason = z
 const revocationData = (type: CommandType): z.ZodType =>
   (EVENT_DATA[COMMAND_CATALOG[type].event] as unknown as z.ZodObject).extend({ reason: CommandRevocationReason });
 
-/** Where a command's data must meet more than its event's schema: rules for new facts, not for stored ones. */
-const COMMAND_DATA: Partial<Record<CommandType, z.ZodType>> = {
-  ...FREE_TEXT_DATA,
-  issueCredential: CredentialIssued.extend({ owner: CommandOwner }).superRefine(issuingRules).superRefine(issuedCertificateRules).superRefine(ownerNamesItsHolder),
+/**
+ * Where a command's data as sent, new or a retry, must meet more than its event's schema. Not the rules of new facts
+ * only that an earlier version did not have (free text, each capability once, a permanent revocation reason): a retry
+ * of what it recorded must still parse, to be found and answered (review 342); NEW_FACT_RULES holds them.
+ */
+const SENT_DATA: Partial<Record<CommandType, z.ZodType>> = {
+  issueCredential: CredentialIssued.superRefine(issuingRules).superRefine(issuedCertificateRules).superRefine(ownerNamesItsHolder),
   provisionCredential: ProvisioningCommandData.superRefine(provisioningRules),
   resolvePseudonym: PseudonymResolved.extend({ reason: ResolutionReason }),
   ...Object.fromEntries([...REVOCATION_REASON_COMMANDS].map((type) => [type, revocationData(type)])),
+};
+
+/** Where a new command's data must meet more than its event's schema: rules for new facts, not for stored ones. */
+const COMMAND_DATA: Partial<Record<CommandType, z.ZodType>> = {
+  ...SENT_DATA,
+  ...FREE_TEXT_DATA,
+  issueCredential: CredentialIssued.extend({ owner: CommandOwner }).superRefine(issuingRules).superRefine(issuedCertificateRules).superRefine(ownerNamesItsHolder),
 };
 
 type Def = Record<string, unknown> & { readonly type: string };
@@ -134,9 +144,10 @@ const strictOf = (schema: z.ZodType): z.ZodType => {
  * events are read as written (strict on write, lenient on read). `test/command-data-refuses-unknown-keys-at-every-depth.test.ts`
  * checks every object of every command's data, generated from the schemas.
  */
-const STRICT_DATA = Object.fromEntries(
-  COMMAND_TYPES.map((type) => [type, strictOf(COMMAND_DATA[type] ?? EVENT_DATA[COMMAND_CATALOG[type].event])]),
-) as Record<CommandType, z.ZodType>;
+const strictData = (data: Partial<Record<CommandType, z.ZodType>>) =>
+  Object.fromEntries(COMMAND_TYPES.map((type) => [type, strictOf(data[type] ?? EVENT_DATA[COMMAND_CATALOG[type].event])])) as Record<CommandType, z.ZodType>;
+const STRICT_DATA = strictData(COMMAND_DATA);
+const STRICT_SENT_DATA = strictData(SENT_DATA);
 
 /**
  * One command type's schema: its literal type, its data (strict, with the command-only rules) and the command metadata;
@@ -147,9 +158,35 @@ const commandOf = (type: CommandType) => {
   return REVOCATION_REASON_COMMANDS.has(type) ? schema.superRefine(newRevocationReasonRules) : schema;
 };
 
-export const CommandSchema = z.discriminatedUnion(
-  'type',
-  COMMAND_TYPES.map(commandOf) as unknown as [z.ZodObject<{ type: z.ZodLiteral<CommandType> }>, ...z.ZodObject<{ type: z.ZodLiteral<CommandType> }>[]],
+/** One command type's schema as sent, new or a retry: commandOf without the rules of new facts (NEW_FACT_RULES). */
+const sentCommandOf = (type: CommandType) => z.object({ type: z.literal(type), data: STRICT_SENT_DATA[type], metadata: CommandMetadata });
+
+type CommandOptions = [z.ZodObject<{ type: z.ZodLiteral<CommandType> }>, ...z.ZodObject<{ type: z.ZodLiteral<CommandType> }>[]];
+
+/** A new command: every rule, those of new facts included (the CLI checks what it is about to send with it). */
+export const CommandSchema = z.discriminatedUnion('type', COMMAND_TYPES.map(commandOf) as unknown as CommandOptions);
+
+/**
+ * A command as sent, which may be the retry of one an earlier version recorded: what the engine parses, and the
+ * service's route body, before its id is looked for. Every rule of CommandSchema but those of new facts, which
+ * newCommandRefusal judges once the id is known not to be recorded (review 342). Strict and bounded as CommandSchema.
+ */
+export const SentCommandSchema = z.discriminatedUnion('type', COMMAND_TYPES.map(sentCommandOf) as unknown as CommandOptions);
+
+/**
+ * The rules of new facts, by command type: free text visible text on one line (free-text.ts, rule `printable`), each
+ * capability named once (`repeated_capability`), a revocation's reason permanent (`new_revocation_reason`). Only the
+ * fields they judge, read from a command SentCommandSchema already parsed: its other fields and keys pass as they are.
+ */
+const NEW_FACT_FIELDS: Partial<Record<CommandType, z.ZodRawShape>> = { ...FREE_TEXT_FIELDS, issueCredential: { owner: CommandOwner } };
+const NEW_FACT_RULES: Partial<Record<CommandType, z.ZodType>> = Object.fromEntries(
+  COMMAND_TYPES.flatMap((type) => {
+    const fields = NEW_FACT_FIELDS[type];
+    const reason = REVOCATION_REASON_COMMANDS.has(type);
+    if (fields === undefined && !reason) return [];
+    const schema = z.object({ data: z.looseObject(fields ?? {}), metadata: z.looseObject({ actor: z.looseObject({ role: z.string() }) }) });
+    return [[type, reason ? schema.superRefine(newRevocationReasonRules) : schema]];
+  }),
 );
 
 /**
@@ -163,6 +200,9 @@ export const CommandSchema = z.discriminatedUnion(
  */
 const compiledCommands: Partial<Record<CommandType, z.ZodType>> = {};
 export const compiledCommandSchema = (type: CommandType): z.ZodType => (compiledCommands[type] ??= compiledSchema(commandOf(type)));
+const compiledSentCommands: Partial<Record<CommandType, z.ZodType>> = {};
+/** The same for SentCommandSchema, what the engine parses. */
+export const compiledSentCommandSchema = (type: CommandType): z.ZodType => (compiledSentCommands[type] ??= compiledSchema(sentCommandOf(type)));
 
 const typeOf = (input: unknown): CommandType | undefined => {
   if (typeof input !== 'object' || input === null) return undefined;
@@ -195,6 +235,39 @@ export const parseCommand = (input: unknown): Command => {
   const parsed = CommandSchema.safeParse(input);
   if (!parsed.success) throw validationError(issuesOf(parsed.error), 'command');
   return parsed.data as unknown as Command;
+};
+
+/**
+ * Parses untrusted input into a command as sent (SentCommandSchema): a new one or the retry of one an earlier version
+ * recorded. The same limits first and the same refusals as parseCommand but for the rules of new facts, which
+ * newCommandRefusal judges once the command is known to be new.
+ */
+export const parseSentCommand = (input: unknown): Command => {
+  assertJsonWithin(input, 'command', MESSAGE_JSON_LIMITS);
+  const type = typeOf(input);
+  if (type !== undefined) {
+    const fast = compiledSentCommandSchema(type).safeParse(input);
+    if (fast.success) return fast.data as unknown as Command;
+  }
+  const parsed = SentCommandSchema.safeParse(input);
+  if (!parsed.success) throw validationError(issuesOf(parsed.error), 'command');
+  return parsed.data as unknown as Command;
+};
+
+/**
+ * The refusal of a command parsed as sent that breaks a rule of new facts, or undefined: the issues CommandSchema
+ * names for them (the same paths, rules and words), then an outside sender's correlation or causation id not visible
+ * text (free-text.ts senderTextRefusal; the `system` role's reactions carry stored ones on). Asked only where a
+ * command becomes new events (decide.ts), after its id was looked for, as the lower-case id is (new-command-id.ts):
+ * a command an earlier version recorded breaking one is still answered when retried under its id (review 342).
+ */
+export const newCommandRefusal = (command: Command): CredenceError | undefined => {
+  const rules = NEW_FACT_RULES[command.type];
+  if (rules !== undefined) {
+    const judged = rules.safeParse(command);
+    if (!judged.success) return validationError(issuesOf(judged.error), 'command');
+  }
+  return command.metadata.actor.role === 'system' ? undefined : senderTextRefusal(command.metadata);
 };
 
 /** The entity stream a command is decided against. */

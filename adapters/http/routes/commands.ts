@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { command, CommandMetadata, CommandSchema, type CommandType } from '../../../domain/commands/index.ts';
+import { command, CommandMetadata, SentCommandSchema, type CommandType } from '../../../domain/commands/index.ts';
 import { isCredenceError, unauthorised, validationError } from '../../../domain/errors.ts';
 import { Role as ActorRole, type Actor } from '../../../domain/metadata.ts';
 import { recordedEventToJson } from '../../../domain/transparency/index.ts';
@@ -37,7 +37,9 @@ const OWN_ROUTES: Readonly<Partial<Record<CommandType, { readonly route: string;
   resolvePseudonym: { route: 'POST /v1/pseudonyms/resolutions', cli: 'credence pseudonym resolve <pseudonym> --reason TEXT' },
 };
 
-const perType = (CommandSchema.options as unknown as z.ZodObject<{ type: z.ZodLiteral<CommandType>; data: z.ZodType }>[])
+// The command as sent (SentCommandSchema): a retry of what an earlier version recorded breaking a rule of new facts must
+// reach the engine to be answered with its first outcome (review 342); the engine judges those rules for a new command.
+const perType = (SentCommandSchema.options as unknown as z.ZodObject<{ type: z.ZodLiteral<CommandType>; data: z.ZodType }>[])
   .filter((option) => !Object.hasOwn(OWN_ROUTES, option.shape.type.value))
   .map((option) => z.strictObject({ type: option.shape.type, data: option.shape.data, ...envelope }));
 const CommandBody = z
