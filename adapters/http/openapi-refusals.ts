@@ -1,5 +1,6 @@
 import type { App, RouteAccess } from './context.ts';
 import { refusesConditions } from './conditional-requests.ts';
+import { COMMAND_ROUTE_REFUSALS } from './openapi-command-refusals.ts';
 import { PROBLEM_CONTENT_TYPE, ProblemSchema } from './problems.ts';
 import { RETRY_AFTER, WWW_AUTHENTICATE, type ResponseHeaders } from './response-headers.ts';
 
@@ -33,9 +34,10 @@ const REFUSALS = {
  * (routes/events.ts) answer 429 as the rate limit does, and a client told only `rate_limited` would wait out a window
  * where it should close a stream of its own (review 242). And those a client must tell apart from the catch-all to act
  * on (review 289): above all the stream's 409, by which an integrator learns the store was restored, and its 403 for a
- * form of identifiers the role does not receive, which is no role check.
+ * form of identifiers the role does not receive, which is no role check. The command routes' own (review 342).
  */
 const ALSO_REFUSED: Readonly<Record<string, Readonly<Record<number, ReturnType<typeof problem>>>>> = {
+  ...COMMAND_ROUTE_REFUSALS,
   'GET /v1/events': {
     400: problem(
       'a query or Last-Event-ID the stream cannot serve (`validation`, each field in `errors` with its `rule`): `after_with_from` (both given), `repeated`, ' +

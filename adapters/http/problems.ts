@@ -123,6 +123,8 @@ const TITLE_OF: Record<string, string> = {
   file_locked: 'File locked',
   secure_environment_unavailable: 'Secure Environment unavailable',
   secure_environment_unsupported: 'Secure Environment cannot do this',
+  // Sentence case, as every title here: Node's status text (`Precondition Failed`) is not (review 342).
+  precondition_failed: 'Precondition failed',
   payload_too_large: 'Payload too large',
   uri_too_long: 'URI too long',
   unsupported_media_type: 'Unsupported media type',
