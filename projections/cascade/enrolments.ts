@@ -28,6 +28,10 @@ export const unbindApplication = (db: Database.Database, application: string, op
   prepared(db, 'DELETE FROM cascade_application_credentials WHERE application = ?').run(application);
 };
 
+/** The credential (a stream id) the App-ID (a stream id) is enrolled with now; undefined when with none. */
+export const credentialOfApplication = (db: Database.Database, application: string): string | undefined =>
+  (prepared(db, 'SELECT credential FROM cascade_application_credentials WHERE application = ?').get(application) as { credential: string } | undefined)?.credential;
+
 /** The App-IDs (stream ids) enrolled with this credential now. */
 export const applicationsEnrolledWith = (db: Database.Database, credential: string): string[] =>
   (prepared(db, 'SELECT application FROM cascade_application_credentials WHERE credential = ? ORDER BY application').all(credential) as {

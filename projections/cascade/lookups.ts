@@ -10,10 +10,10 @@ import { associationLinks, type AssociationLinks } from './associations.ts';
 import { provisionedOnBootstrap } from './bootstrap-provisioned.ts';
 import { dependentsOf } from './dependents.ts';
 import { endingOf, type Ending } from './endings.ts';
-import { applicationsEnrolledWith, cseIdOfNode, subscriptionOfNode, subscriptionsLeftBy } from './enrolments.ts';
+import { applicationsEnrolledWith, credentialOfApplication, cseIdOfNode, subscriptionOfNode, subscriptionsLeftBy } from './enrolments.ts';
 import { cseIdOfCredential, ownerOfIdentifier, waitingFor } from './identifiers.ts';
 import { idOf } from './reaction.ts';
-import { CERTIFIED_BY_ITS_SUBSCRIPTIONS_CA, PROVISIONED_ON_BOOTSTRAP, SUBSCRIPTION_OF_NODE, SUBSCRIPTIONS_LEFT_BY_NODE, type Lookup } from './reaction-context.ts';
+import { CERTIFIED_BY_ITS_SUBSCRIPTIONS_CA, CREDENTIAL_OF_APPLICATION, PROVISIONED_ON_BOOTSTRAP, SUBSCRIPTION_OF_NODE, SUBSCRIPTIONS_LEFT_BY_NODE, type Lookup } from './reaction-context.ts';
 import { reactionsTo } from './reactions.ts';
 import { certifiedByItsSubscriptionsCa } from './under-another-subscription.ts';
 
@@ -65,6 +65,10 @@ const lookup = (d: Database.Database, parent: string, relation: Lookup): string[
       return certifiedByItsSubscriptionsCa(d, parent);
     case SUBSCRIPTIONS_LEFT_BY_NODE:
       return subscriptionsLeftBy(d, parent);
+    case CREDENTIAL_OF_APPLICATION: {
+      const credential = credentialOfApplication(d, parent);
+      return credential === undefined ? [] : [credential];
+    }
     default:
       return dependentsOf(d, parent, relation);
   }

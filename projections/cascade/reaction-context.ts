@@ -23,13 +23,21 @@ export const CERTIFIED_BY_ITS_SUBSCRIPTIONS_CA = 'certified-by-its-subscriptions
 /** Review 292: of a node (its stream id), the subscriptions (stream ids) it was enrolled under and left, as of the event. */
 export const SUBSCRIPTIONS_LEFT_BY_NODE = 'subscriptions-left-by-node';
 
+/**
+ * Review 343, looked up beside the dependents graph as SUBSCRIPTION_OF_NODE is: of an App-ID (its stream id), the
+ * credential (a stream id) it is enrolled with as of the event, none when with none. Its move onto another revokes its
+ * instances authenticated with this one (application-moved.ts).
+ */
+export const CREDENTIAL_OF_APPLICATION = 'credential-of-application-enrolled';
+
 /** A lookup of the dependents graph, or one kept beside it. */
 export type Lookup =
   | Relation
   | typeof PROVISIONED_ON_BOOTSTRAP
   | typeof SUBSCRIPTION_OF_NODE
   | typeof CERTIFIED_BY_ITS_SUBSCRIPTIONS_CA
-  | typeof SUBSCRIPTIONS_LEFT_BY_NODE;
+  | typeof SUBSCRIPTIONS_LEFT_BY_NODE
+  | typeof CREDENTIAL_OF_APPLICATION;
 
 /**
  * The lookups a reaction needs, as of the event it reacts to: the cascade's own read model, which holds every

@@ -3,6 +3,7 @@ import { streamIdOf } from '../../domain/streams.ts';
 import type { RevocationReason } from '../../domain/events/index.ts';
 import { enrolmentEndReason } from '../../machines/index.ts';
 import { applicationCredentialOnArrival, applicationCredentialsOfCompromised } from './application-credentials-of-compromised.ts';
+import { associationsOfTheCredentialLeft } from './application-moved.ts';
 import { applicationsOfEnded } from './applications-of-ended.ts';
 import type { AssociationLinks } from './associations.ts';
 import { bookkeeping } from './bookkeeping.ts';
@@ -17,7 +18,8 @@ import { certifiedByASubscriptionLeft, credentialsOfTheSubscriptionLeft } from '
  * enrolled with it; node -> credentials and associations, and for keyCompromise the App-ID credentials its AEs signed
  * in with (review 249); a bootstrap credential revoked for keyCompromise -> the credentials remotely provisioned on it
  * (review 288); App-ID, or its enrolment's end -> its instances'
- * associations, seed 003 11.2.2), subscription end -> node enrolments,
+ * associations, seed 003 11.2.2; an App-ID's move off a credential -> its instances established with it, review 343),
+ * subscription end -> node enrolments,
  * a node's re-enrolment under another CSE-ID -> its associations and credentials under the old one (RS-01), under
  * another subscription -> its credentials certified by the CA of the one it left (review 287),
  * and the association bookkeeping. Pure over its lookups.
@@ -108,9 +110,11 @@ export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promis
       return reason === undefined ? [] : [revokeCredential(credentialId, reason)];
     }
     case 'ApplicationEnrolled': {
-      const { appId, credentialId } = e.event.data;
+      const { appId, credentialId, replaces } = e.event.data;
+      // Moved off another credential: what its instances established with that one is theirs no more (review 343).
+      const moved = await associationsOfTheCredentialLeft(ctx, stream, credentialId, replaces);
       const reason = await ctx.ended('credential', credentialId);
-      return reason === undefined ? [] : [{ type: 'endApplicationEnrolment', data: { appId, credentialId, reason: enrolmentEndReason(reason) } }];
+      return reason === undefined ? moved : [...moved, { type: 'endApplicationEnrolment', data: { appId, credentialId, reason: enrolmentEndReason(reason) } }];
     }
     case 'NodeEnrolled': {
       const { nodeId, subscriptionId, cseId } = e.event.data;

@@ -27,7 +27,7 @@ export const ENDINGS: ReadonlySet<string> = new Set([
   'AssociationExpired',
 ]);
 
-const CASCADE_SCHEMA_VERSION = 19;
+const CASCADE_SCHEMA_VERSION = 20;
 const CASCADE_TABLES = [
   ...DEPENDENTS_TABLES,
   ...INSTANCE_CREDENTIALS_TABLES,
@@ -89,6 +89,9 @@ export const setupReadModel = (d: Database.Database): void => {
   // credential recorded after the move is revoked on arrival only when the CA of one of them certified it; any CA but
   // `default` and the node's current subscription's counted, and a credential of a CA named for no subscription was
   // revoked at issue. The rebuild records the moves; what such a revocation before ended stays ended.
+  // Version 20 (review 343): an App-ID's move onto another credential revokes its instances established with the one it
+  // left (application-moved.ts). Nothing in the tables changed: the rebuild re-runs the reactions, and revokes each
+  // such instance an earlier move left live.
   ensureSchemaVersion(d, 'cascade', CASCADE_SCHEMA_VERSION, CASCADE_TABLES);
   setupDependents(d);
   setupInstanceCredentials(d);
