@@ -125,6 +125,8 @@ export const startLive = (credence: Credence, options: LiveOptions & { readonly 
   const expiryTick = async (): Promise<unknown> => {
     const held = wallClock.check();
     if (held !== undefined) throw held;
+    // A wait owed by the tick before (its page full, or it stopped early) is the scheduler's to keep (review 344):
+    // this tick's first deadline due later waits for the cascade too.
     const waits = { gaveUp: false };
     return scheduler.tick({ reactionsHandled: () => cascadeHandled(waits) });
   };

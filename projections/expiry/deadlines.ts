@@ -7,6 +7,12 @@ export interface Deadline {
   readonly purpose: 'expiry' | 'rotation';
   readonly due: number;
   readonly command: { readonly type: string; readonly data: Record<string, unknown> };
+  /**
+   * A rotation's deadline: the id of the CredentialRotationStarted whose overlap it ends, which the commands ending it
+   * derive their ids from (review 344: from the credential and the instant alone, a rotation started again with the
+   * same overlapEndsAt was answered as a repeat of the one before). Absent on a deadline an earlier version wrote.
+   */
+  readonly rotation?: string;
 }
 
 /** What a tick reads the due deadlines by; `apply` puts and drops them by primary key. */
@@ -23,6 +29,17 @@ export const setupDeadlines = (db: Database.Database): void => {
     command TEXT NOT NULL,
     PRIMARY KEY (stream, purpose)
   ) WITHOUT ROWID`);
+  // Added in place (review 344), not by a schema version: that would drop the dead letters, which no event rebuilds. A
+  // deadline written before keeps no rotation, and its commands the ids they had; an earlier version ignores the column.
+  const columns = db.prepare('SELECT name FROM pragma_table_info(?)').all('expiry_deadlines') as { name: string }[];
+  if (!columns.some((c) => c.name === 'rotation')) {
+    try {
+      db.exec('ALTER TABLE expiry_deadlines ADD COLUMN rotation TEXT');
+    } catch (error) {
+      // Another process opening the same file added it first.
+      if (!/duplicate column/i.test(String(error))) throw error;
+    }
+  }
   db.exec(DEADLINES_DUE_INDEX.create);
 };
 
@@ -33,12 +50,12 @@ export const resetDeadlines = (db: Database.Database): void => {
 export const putDeadline = (db: Database.Database, d: Deadline): void => {
   prepared(
     db,
-    `INSERT INTO expiry_deadlines (stream, purpose, due, command) VALUES (?, ?, ?, ?)
-     ON CONFLICT(stream, purpose) DO UPDATE SET due = excluded.due, command = excluded.command`,
-  ).run(d.stream, d.purpose, d.due, JSON.stringify(d.command));
+    `INSERT INTO expiry_deadlines (stream, purpose, due, command, rotation) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT(stream, purpose) DO UPDATE SET due = excluded.due, command = excluded.command, rotation = excluded.rotation`,
+  ).run(d.stream, d.purpose, d.due, JSON.stringify(d.command), d.rotation ?? null);
 };
 
-/** Rows per statement when a batch writes its deadlines (4 columns x 32 parameters). */
+/** Rows per statement when a batch writes its deadlines (5 columns x 32 parameters). */
 const DEADLINES_PER_STATEMENT = 32;
 
 /**
@@ -48,13 +65,15 @@ const DEADLINES_PER_STATEMENT = 32;
  */
 export const writeDeadlines = (db: Database.Database, cleared: readonly string[], puts: readonly Deadline[]): void => {
   if (cleared.length > 0) prepared(db, 'DELETE FROM expiry_deadlines WHERE stream IN (SELECT value FROM json_each(?))').run(JSON.stringify(cleared));
-  const head = 'INSERT OR REPLACE INTO expiry_deadlines (stream, purpose, due, command) VALUES ';
-  const many = prepared(db, head + Array(DEADLINES_PER_STATEMENT).fill('(?, ?, ?, ?)').join(', '));
+  const head = 'INSERT OR REPLACE INTO expiry_deadlines (stream, purpose, due, command, rotation) VALUES ';
+  const many = prepared(db, head + Array(DEADLINES_PER_STATEMENT).fill('(?, ?, ?, ?, ?)').join(', '));
   const values: unknown[] = [];
   let i = 0;
   for (; i + DEADLINES_PER_STATEMENT <= puts.length; i += DEADLINES_PER_STATEMENT) {
     values.length = 0;
-    for (let k = i; k < i + DEADLINES_PER_STATEMENT; k++) values.push(puts[k]!.stream, puts[k]!.purpose, puts[k]!.due, JSON.stringify(puts[k]!.command));
+    for (let k = i; k < i + DEADLINES_PER_STATEMENT; k++) {
+      values.push(puts[k]!.stream, puts[k]!.purpose, puts[k]!.due, JSON.stringify(puts[k]!.command), puts[k]!.rotation ?? null);
+    }
     many.run(...values);
   }
   for (; i < puts.length; i++) putDeadline(db, puts[i]!);
@@ -94,17 +113,18 @@ const DUE_ORDER = `ORDER BY due, stream, ${PURPOSE_RANK}`;
 export const dueDeadlines = (db: Database.Database, now: number, limit = 1000, after?: DeadlineCursor): Deadline[] =>
   (
     (after === undefined
-      ? prepared(db, `SELECT stream, purpose, due, command FROM expiry_deadlines WHERE due <= ? ${DUE_ORDER} LIMIT ?`).all(now, limit)
+      ? prepared(db, `SELECT stream, purpose, due, command, rotation FROM expiry_deadlines WHERE due <= ? ${DUE_ORDER} LIMIT ?`).all(now, limit)
       : prepared(
           db,
-          `SELECT stream, purpose, due, command FROM expiry_deadlines WHERE due <= ? AND (due, stream, ${PURPOSE_RANK}) > (?, ?, ?) ${DUE_ORDER} LIMIT ?`,
+          `SELECT stream, purpose, due, command, rotation FROM expiry_deadlines WHERE due <= ? AND (due, stream, ${PURPOSE_RANK}) > (?, ?, ?) ${DUE_ORDER} LIMIT ?`,
         ).all(now, after.due, after.stream, rankOf(after.purpose), limit)) as {
       stream: string;
       purpose: Deadline['purpose'];
       due: bigint;
       command: string;
+      rotation: string | null;
     }[]
-  ).map((r) => ({ stream: r.stream, purpose: r.purpose, due: Number(r.due), command: JSON.parse(r.command) }));
+  ).map((r) => ({ stream: r.stream, purpose: r.purpose, due: Number(r.due), command: JSON.parse(r.command), ...(r.rotation === null ? {} : { rotation: r.rotation }) }));
 
 export const nextDeadline = (db: Database.Database): number | undefined => {
   const row = prepared(db, 'SELECT MIN(due) AS due FROM expiry_deadlines').get() as { due: bigint | null };

@@ -54,6 +54,7 @@ const deadlineFor = (e: DecodedEvent): Deadline | undefined => {
         purpose: 'rotation',
         due: Date.parse(overlapEndsAt),
         command: { type: 'revokeCredential', data: { credentialId, reason: 'superseded' } },
+        rotation: e.record.id,
       };
     }
     default:
@@ -77,7 +78,8 @@ export interface ExpiryTickOptions {
    * otherwise recorded every due deadline in a row, and an entity the cascade revokes with the service up (its node's
    * enrolment ended, its predecessor superseded) was expired instead, with another reason and never on a CRL. Its
    * command is then refused by its machine where the cascade ended the entity, and dropped. A rejection ends the tick
-   * as a failing store does: the rest of the page is kept for the next.
+   * as a failing store does: the rest of the page is kept for the next. What is owed outlasts the tick (review 344):
+   * the next one, reading on from a full page or after a break, waits before its first deadline due at another instant.
    */
   readonly reactionsHandled?: () => Promise<void>;
 }
@@ -125,6 +127,13 @@ export const expiryScheduler = (engine: CommandSink, options: ExpirySchedulerOpt
    * deadlines wait behind it, on the pages read on from there too, until a tick comes round to it again.
    */
   let heldBehind = new Set<string>();
+  /**
+   * The due of the last deadline a tick recorded an ending for, until a wait for the cascade's reactions to it
+   * resolved (ExpiryTickOptions.reactionsHandled). Kept across ticks (review 344): a tick reads one page, and stops
+   * early on a failing store or a failed wait, so the first deadline the next tick reads may be due after an ending
+   * the one before recorded, and the cascade has to react to that first, as it would have with the service up.
+   */
+  let reactionsOwedFor: number | undefined;
   // In a batch, each stream's deadlines are written once where its last event left them (writeDeadlines).
   const batch = new BatchSlot<HeldDeadlines>();
   const use = (): Database.Database => {
@@ -225,8 +234,6 @@ export const expiryScheduler = (engine: CommandSink, options: ExpirySchedulerOpt
     async tick(tickOptions = {}) {
       const now = engine.clock.now().getTime();
       let issued = 0;
-      /** The due of the last deadline this tick recorded something for, until the reactions to it were awaited. */
-      let reactionsOwedFor: number | undefined;
       const failed: { readonly stream: string; readonly error: unknown }[] = [];
       // A page a tick, going on from where the last tick stopped and round to the oldest once past the newest: the
       // deadlines a tick keeps (it cannot handle them, or they are not for now) would otherwise fill the first page
@@ -251,11 +258,12 @@ export const expiryScheduler = (engine: CommandSink, options: ExpirySchedulerOpt
           continue;
         }
         // What is due at the same instant goes on; what is due later waits for the cascade to react to the endings
-        // recorded before it (ExpiryTickOptions.reactionsHandled), as it would have with the service up.
-        if (reactionsOwedFor !== undefined && d.due > reactionsOwedFor && tickOptions.reactionsHandled !== undefined) {
-          reactionsOwedFor = undefined;
+        // recorded before it (ExpiryTickOptions.reactionsHandled), as it would have with the service up. Earlier too:
+        // a tick started again at the oldest (a deadline kept) reads one due before what an earlier tick recorded.
+        if (reactionsOwedFor !== undefined && d.due !== reactionsOwedFor && tickOptions.reactionsHandled !== undefined) {
           try {
             await tickOptions.reactionsHandled();
+            reactionsOwedFor = undefined;
           } catch (error) {
             failed.push({ stream: d.stream, error });
             resumeAfter = i === 0 ? from : page[i - 1];
@@ -264,8 +272,13 @@ export const expiryScheduler = (engine: CommandSink, options: ExpirySchedulerOpt
         }
         let sent: { readonly command: Deadline['command']; readonly commandId: string } | undefined;
         const send = (command: Deadline['command']) => {
-          // The deadline's own command under the id it always had; an abandonment under one of its own.
-          sent = { command, commandId: derivedCommandId(command === d.command ? `${d.purpose}:${d.stream}` : `${d.purpose}:${command.type}:${d.stream}`, String(d.due)) };
+          // The deadline's own command under the id it always had; an abandonment under one of its own. What ends a
+          // rotation is that rotation's (review 344): the credential's rotations ending at the same instant (one
+          // started again after the clock stepped back) share the rest, and the second was answered as the first's
+          // repeat, dropped. A deadline an earlier version wrote names no rotation and keeps the id it had, so what was
+          // recorded under it is still found.
+          const source = d.rotation === undefined ? String(d.due) : `${d.due}:${d.rotation}`;
+          sent = { command, commandId: derivedCommandId(command === d.command ? `${d.purpose}:${d.stream}` : `${d.purpose}:${command.type}:${d.stream}`, source) };
           return engine.executeAsSystem({ ...command, metadata: { commandId: sent.commandId, actor: SCHEDULER_ACTOR } });
         };
         try {
