@@ -134,6 +134,15 @@ const TITLE_OF: Record<string, string> = {
   internal: 'Internal error',
 };
 
+/**
+ * A status's own title in sentence case, as every title in TITLE_OF (review 342: a code missing there showed Node's
+ * status text, `Bad Request`, `Service Unavailable`, beside `Invalid request`). Words in capitals (URI) stay so.
+ */
+export const statusTitle = (status: number): string => {
+  const [first = 'Error', ...rest] = (STATUS_CODES[status] ?? 'Error').split(' ');
+  return [first, ...rest.map((word) => (word === word.toUpperCase() ? word : word.toLowerCase()))].join(' ');
+};
+
 /** The status, code and details of any error a request can end with. */
 export const mapError = (error: unknown, kind?: RequestKind): Mapped => {
   if (error instanceof HttpProblem) return { status: error.status, code: error.code, detail: error.message, extensions: error.extensions, headers: error.headers };
@@ -151,7 +160,7 @@ export const problemDocument = (mapped: Mapped, request: FastifyRequest): Proble
 
 const documentOf = (mapped: Mapped): ProblemDocument => ({
   type: `${PROBLEM_TYPE_BASE}${mapped.code}`,
-  title: TITLE_OF[mapped.code] ?? STATUS_CODES[mapped.status] ?? 'Error',
+  title: TITLE_OF[mapped.code] ?? statusTitle(mapped.status),
   status: mapped.status,
   detail: mapped.detail,
 });
@@ -241,7 +250,7 @@ export const clientErrorRefusal = (error: NodeJS.ErrnoException): ClientErrorRef
 
 /** The raw HTTP answer of an HTTP parser's refusal. */
 export const clientErrorAnswerOf = ({ status, code, detail }: ClientErrorRefusal): string => {
-  const body = JSON.stringify({ type: `${PROBLEM_TYPE_BASE}${code}`, title: STATUS_CODES[status], status, detail });
+  const body = JSON.stringify({ type: `${PROBLEM_TYPE_BASE}${code}`, title: statusTitle(status), status, detail });
   const baseline = Object.entries(BASELINE_STATIC_HEADERS).map(([name, value]) => `${name}: ${value}\r\n`).join('');
   return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${baseline}${NOT_STORED}Connection: close\r\n\r\n${body}`;
 };
