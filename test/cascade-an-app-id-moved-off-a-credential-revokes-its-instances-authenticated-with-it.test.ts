@@ -4,7 +4,9 @@ import { openSqliteStore } from '../adapters/driven/store/index.ts';
 import { createEngine, type Engine } from '../adapters/engine/index.ts';
 import { openCredence, type Credence } from '../adapters/runtime/index.ts';
 import { command } from '../domain/commands/index.ts';
-import { dependentEnding, walkDependents } from '../projections/cascade/index.ts';
+import type { DecodedEvent } from '../domain/stored.ts';
+import { BrokenHistoryError } from '../machines/index.ts';
+import { dependentEnding, reactionsTo, walkDependents, type ReactionContext } from '../projections/cascade/index.ts';
 import { danglingAssociations } from '../projections/compliance/index.ts';
 import { replayAll } from '../projections/replay/index.ts';
 import { at, cmd, footprint, operator, T0 } from './support/fleet.ts';
@@ -26,8 +28,8 @@ afterEach(async () => {
 
 const APP = 'Rbilling';
 const OTHER = 'Rwater';
-const appCredential = (credentialId: string, appId = APP) =>
-  cmd.issueCredential(credentialId, 'meter-1', at(300), { purpose: 'application', owner: { kind: 'app', id: appId } });
+const appCredential = (credentialId: string, appId = APP, extra: Record<string, unknown> = {}) =>
+  cmd.issueCredential(credentialId, 'meter-1', at(300), { purpose: 'application', owner: { kind: 'app', id: appId }, ...extra });
 const run = (c: { engine: Engine }, type: string, data: Record<string, unknown>) => c.engine.execute(command(type as never, data as never, { actor: operator }));
 const configure = (c: { engine: Engine }, associationId: string, credentialId: string, ae: string, appId = APP) =>
   run(c, 'configureAssociation', { associationId, nodeId: 'meter-1', credentialId, registree: { kind: 'ae', id: ae, appId }, registrarCseId: '/in-cse' });
@@ -137,5 +139,157 @@ describe('an App-ID moved off a credential: its instances authenticated with tha
     await c.settle();
     expect(await footprint(store)).toEqual(before);
     expect((await replayAll(store)).findings).toEqual([]);
+  });
+});
+
+/**
+ * Review 347: what the App-ID may use after a move is what the association machine's appCredentialIsEnrolled lets a new
+ * establishment use: the credential it is enrolled with and the successor that credential's rotation names. Every
+ * instance established on another credential of its own is revoked, not only those on the credential it left, and none
+ * on a credential the App-ID may use now (moved back since, or the successor of the one it moved onto).
+ */
+describe('an App-ID moved: its instances on every credential of its own it may no longer use are revoked (review 347)', () => {
+  /** app-cred-1 rotating onto app-cred-1b (overlap to at(40)), sa-1b established on app-cred-1b during the overlap. */
+  const rotating = async (c: { engine: Engine }) => {
+    await c.engine.execute(appCredential('app-cred-1b', APP, { predecessorId: 'app-cred-1' }));
+    await c.engine.execute(cmd.provisionCredential('app-cred-1b'));
+    await c.engine.execute(cmd.startCredentialRotation(at(40), 'app-cred-1', 'app-cred-1b'));
+    await associate(c, 'sa-1b', 'app-cred-1b', 'Cbill4');
+  };
+  const refusedOn = async (c: { engine: Engine }, associationId: string, credentialId: string) => {
+    const error = await configure(c, associationId, credentialId, 'Cbill6').then(() => undefined, (e: unknown) => e);
+    expect(error).toMatchObject({ problem: { rule: 'appCredentialIsEnrolled' } });
+  };
+
+  it("moved onto an unrelated credential during a rotation: the instance on the left credential's successor is revoked too", async () => {
+    const c = await open();
+    await rotating(c);
+    await c.settle();
+    expect(await liveInstances(c)).toEqual(['sa-1', 'sa-1b', 'sa-ae']);
+    const move = await run(c, 'enrolApplication', { appId: APP, credentialId: 'app-cred-2', replaces: 'app-cred-1' });
+    await c.settle();
+
+    // A new establishment on app-cred-1b is refused now; the one established before is revoked with the rest.
+    await refusedOn(c, 'sa-x', 'app-cred-1b');
+    expect(await association(c, 'sa-1b')).toEqual(['revoked', 'superseded']);
+    expect(await association(c, 'sa-1')).toEqual(['revoked', 'superseded']);
+    const revoked = (await c.store.readStream('association-sa-1b')).find((e) => e.type === 'AssociationRevoked')!;
+    expect(revoked.metadata['causationId']).toBe(move.events[0]!.id);
+    expect(await liveInstances(c)).toEqual(['sa-ae']);
+    expect(await association(c, 'sa-ae')).toEqual(['associated', undefined]);
+    expect(await association(c, 'sa-water')).toEqual(['associated', undefined]);
+    expect(await association(c, 'sa-waiting')).toEqual(['initialized', undefined]);
+    expect(danglingAssociations(c.readModels)).toEqual([]);
+    expect((await replayAll(c.store)).findings).toEqual([]);
+  });
+
+  it('the same found by a cascade that first meets the log; a rebuild after writes nothing', async () => {
+    const store = openSqliteStore({ memory: true });
+    const clock = new FakeClock(T0);
+    const engine = createEngine({ store, clock });
+    await fleet({ engine });
+    await rotating({ engine });
+    await run({ engine }, 'enrolApplication', { appId: APP, credentialId: 'app-cred-2', replaces: 'app-cred-1' });
+    const c = (credence = openCredence({ location: { memory: true }, clock, store }));
+    await c.settle();
+    expect(await association(c, 'sa-1b')).toEqual(['revoked', 'superseded']);
+    expect(await association(c, 'sa-1')).toEqual(['revoked', 'superseded']);
+    expect(await liveInstances(c)).toEqual(['sa-ae']);
+    const before = await footprint(store);
+    await c.runner.rebuild('cascade');
+    await c.settle();
+    expect(await footprint(store)).toEqual(before);
+    expect((await replayAll(store)).findings).toEqual([]);
+  });
+
+  it('moved onto its own rotation successor during the overlap: the instances still on the predecessor are revoked at once', async () => {
+    const c = await open();
+    await rotating(c);
+    await run(c, 'enrolApplication', { appId: APP, credentialId: 'app-cred-1b', replaces: 'app-cred-1' });
+    await c.settle();
+    expect(await association(c, 'sa-1')).toEqual(['revoked', 'superseded']);
+    expect(await association(c, 'sa-1b')).toEqual(['associated', undefined]);
+    expect(await liveInstances(c)).toEqual(['sa-1b', 'sa-ae']);
+  });
+
+  it("moved back onto a credential whose rotation names the one it left: the instances on that successor stay (it may use them)", async () => {
+    const c = await open();
+    await rotating(c);
+    await run(c, 'enrolApplication', { appId: APP, credentialId: 'app-cred-1b', replaces: 'app-cred-1' });
+    await associate(c, 'sa-1b2', 'app-cred-1b', 'Cbill5');
+    await c.settle();
+    expect(await association(c, 'sa-1')).toEqual(['revoked', 'superseded']);
+    // Back onto app-cred-1, still rotating onto app-cred-1b: a new establishment on app-cred-1b is accepted, so what
+    // was established there stays.
+    await run(c, 'enrolApplication', { appId: APP, credentialId: 'app-cred-1', replaces: 'app-cred-1b' });
+    await associate(c, 'sa-1b3', 'app-cred-1b', 'Cbill6');
+    await c.settle();
+    expect(await association(c, 'sa-1b')).toEqual(['associated', undefined]);
+    expect(await association(c, 'sa-1b2')).toEqual(['associated', undefined]);
+    expect(await liveInstances(c)).toEqual(['sa-1b', 'sa-1b2', 'sa-1b3', 'sa-ae']);
+    expect((await replayAll(c.store)).findings).toEqual([]);
+  });
+
+  it('a cascade that first meets a move A, B, A keeps what was established on A before the first (the App-ID uses A again)', async () => {
+    const store = openSqliteStore({ memory: true });
+    const clock = new FakeClock(T0);
+    // Recorded with no cascade running: an upgrade's rebuild, or a cascade that is behind, meets all three at once.
+    const engine = createEngine({ store, clock });
+    await fleet({ engine });
+    await run({ engine }, 'enrolApplication', { appId: APP, credentialId: 'app-cred-2', replaces: 'app-cred-1' });
+    await associate({ engine }, 'sa-2', 'app-cred-2', 'Cbill5');
+    await run({ engine }, 'enrolApplication', { appId: APP, credentialId: 'app-cred-1', replaces: 'app-cred-2' });
+    const c = (credence = openCredence({ location: { memory: true }, clock, store }));
+    await c.settle();
+    expect(await association(c, 'sa-1')).toEqual(['associated', undefined]);
+    expect(await association(c, 'sa-2')).toEqual(['revoked', 'superseded']);
+    expect(await liveInstances(c)).toEqual(['sa-1', 'sa-ae']);
+    const before = await footprint(store);
+    await c.runner.rebuild('cascade');
+    await c.settle();
+    expect(await footprint(store)).toEqual(before);
+    expect((await replayAll(store)).findings).toEqual([]);
+  });
+});
+
+describe('what the App-ID may use is read from the engine; a history that cannot be read revokes nothing (review 347)', () => {
+  const moved = { record: { streamId: 'application-A' }, event: { type: 'ApplicationEnrolled', data: { appId: 'A', credentialId: 'c2', replaces: 'c1' } } } as unknown as DecodedEvent;
+  const context = (overrides: Partial<ReactionContext>): ReactionContext => ({
+    dependents: (_parent, relation) =>
+      relation === 'association-of-application' ? ['association-on-c1', 'association-on-c9'] : relation === 'credential-of-application-enrolled' ? ['credential-c1'] : [],
+    association: async (id) => ({ credentialId: id.slice(3), onApplicationCredential: true, established: true }),
+    ended: async () => undefined,
+    compromised: async () => false,
+    ownerOf: () => undefined,
+    waitingFor: () => [],
+    applicationsEnrolledWith: () => [],
+    successorInUse: async () => undefined,
+    cseIdOf: () => undefined,
+    cseIdOfCredential: () => undefined,
+    cseIdHeldNow: async () => undefined,
+    credentialOfApplicationNow: async () => 'c2',
+    rotationSuccessorNow: async () => undefined,
+    ...overrides,
+  });
+  const revoked = (outcomes: Awaited<ReturnType<typeof reactionsTo>>) =>
+    outcomes.flatMap((o) => ('type' in o && o.type === 'revokeAssociation' ? [o.data['associationId']] : []));
+
+  it('revokes the instances on every credential the App-ID may not use, and spares one it is enrolled with again now', async () => {
+    expect(revoked(await reactionsTo(moved, context({})))).toEqual(['on-c1', 'on-c9']);
+    expect(revoked(await reactionsTo(moved, context({ credentialOfApplicationNow: async () => 'c9' })))).toEqual(['on-c1']);
+    expect(revoked(await reactionsTo(moved, context({ rotationSuccessorNow: async (id) => (id === 'c2' ? 'c1' : undefined) })))).toEqual(['on-c9']);
+  });
+
+  it('a broken history met reading it is a dead letter naming the stream, and nothing is revoked', async () => {
+    const outcomes = await reactionsTo(
+      moved,
+      context({
+        rotationSuccessorNow: async () => {
+          throw new BrokenHistoryError('credential-c2', 7n, 'provisioned twice');
+        },
+      }),
+    );
+    expect(outcomes.flatMap((o) => ('unresolved' in o ? [o.unresolved.streamId] : []))).toEqual(['credential-c2']);
+    expect(revoked(outcomes)).toEqual([]);
   });
 });

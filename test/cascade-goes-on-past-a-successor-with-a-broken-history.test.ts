@@ -118,6 +118,8 @@ describe('reactions are worked out dependent by dependent', () => {
     cseIdOf: () => undefined,
     cseIdOfCredential: () => undefined,
     cseIdHeldNow: async () => undefined,
+    credentialOfApplicationNow: async () => undefined,
+    rotationSuccessorNow: async () => undefined,
     ...overrides,
   });
 

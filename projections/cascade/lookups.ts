@@ -3,7 +3,7 @@ import type { RevocationReason } from '../../domain/events/index.ts';
 import type { CommandSink } from '../../domain/ports/index.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import { streamIdOf } from '../../domain/streams.ts';
-import { heldAt, type AssociationContext, type CredentialContext, type NodeContext } from '../../machines/index.ts';
+import { heldAt, type ApplicationContext, type AssociationContext, type CredentialContext, type NodeContext } from '../../machines/index.ts';
 import { rotationChainEnd } from '../expiry/index.ts';
 import { isApplicationCredential } from './application-credentials.ts';
 import { associationLinks, type AssociationLinks } from './associations.ts';
@@ -50,6 +50,8 @@ export const reactionsWith = (engine: CommandSink, db: () => Database.Database) 
     },
     applicationsEnrolledWith: (credentialId) => applicationsEnrolledWith(db(), streamIdOf('credential', credentialId)).map(idOf),
     successorInUse: (credentialId, appId) => successorInUse(engine, credentialId, appId),
+    credentialOfApplicationNow: async (appId) => ((await engine.view('application', appId)).context as unknown as ApplicationContext).credentialId,
+    rotationSuccessorNow: async (credentialId) => ((await engine.view('credential', credentialId)).context as unknown as CredentialContext).successorId,
   });
 
 /** The dependents graph's rows, or a lookup kept beside it (reaction-context.ts). */

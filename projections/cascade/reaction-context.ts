@@ -79,6 +79,18 @@ export interface ReactionContext {
    * rotations' chain past successors superseded in turn); undefined when there is none.
    */
   successorInUse(credentialId: string, appId: string): Promise<string | undefined>;
+  /**
+   * Review 347: the credential the App-ID is enrolled with now (read from the engine, not as of the event), undefined
+   * when with none: a rebuild, or a cascade that is behind, must not revoke an instance on a credential the App-ID has
+   * come back to since (A, then B, then A again), as cseIdHeldNow for a node's CSE-ID.
+   */
+  credentialOfApplicationNow(appId: string): Promise<string | undefined>;
+  /**
+   * The successor the rotation of this credential names now (read from the engine: set at the rotation's start,
+   * cleared at its abandonment), undefined when none: what the association machine's appCredentialIsEnrolled lets an
+   * App-ID enrolled with this credential use beside it.
+   */
+  rotationSuccessorNow(credentialId: string): Promise<string | undefined>;
 }
 
 /** A dependent's lookup, or the broken history it met; any other failure is no one dependent's and propagates. */
