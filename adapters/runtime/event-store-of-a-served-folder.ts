@@ -1,8 +1,9 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
-import { validationError } from '../../domain/errors.ts';
+import { damagedDatabase, validationError } from '../../domain/errors.ts';
 import { isOwnStream } from '../../domain/own-record.ts';
+import { isSqliteCorruption } from '../driven/files/damaged-database.ts';
 import { readOnlyDatabase } from '../driven/files/read-only-database.ts';
 import { KEY_REGISTRY_DB_FILE } from '../driven/key-registry/index.ts';
 import { READ_MODELS_DB_FILE } from '../driven/readmodels/index.ts';
@@ -94,6 +95,7 @@ export const refuseNewEventStoreForAServedFolder = (dataDir: string, store: stri
   const folder = sqliteFolderOf(dataDir, store);
   if (folder === undefined) return;
   if (existsSync(join(folder, EVENTS_DB_FILE))) {
+    refuseDamagedEventsDbUnderANewLog(dataDir, folder);
     refuseEmptyEventsDbOfAFolderBuiltFromEvents(dataDir, folder, setting);
     // Review 264 #3: another fleet's events.db restored into the folder, every other file of it this folder's.
     refuseEventStoreOfAnotherFolder(dataDir, join(folder, EVENTS_DB_FILE), setting);
@@ -124,6 +126,65 @@ export const refuseNewEventStoreForAServedFolder = (dataDir: string, store: stri
 const holdsAnEvent = (folder: string): boolean =>
   signOf(folder, EVENTS_DB_FILE, 'events', (db) => (db.prepare('SELECT 1 FROM events LIMIT 1').get() === undefined ? undefined : 'an event')) !==
   undefined;
+
+/** How many of SQLite's findings a refusal repeats, and how much of their text: a damaged file may have thousands. */
+const FINDINGS_SAID = 10;
+const FINDINGS_SAID_CHARS = 600;
+
+/** What `PRAGMA integrity_check` says of `db`: 'ok', or its first findings in one bounded line. */
+const integrityOf = (db: Database.Database): string => {
+  const findings = (db.pragma(`integrity_check(${FINDINGS_SAID})`, { simple: false }) as Record<string, unknown>[]).map((row) =>
+    String(Object.values(row)[0]).replace(/\s*\n\s*/g, '; '),
+  );
+  const said = findings.join('; ');
+  if (said === 'ok') return said;
+  return said.length > FINDINGS_SAID_CHARS ? `${said.slice(0, FINDINGS_SAID_CHARS)}…` : said;
+};
+
+/** The events.db this process found whole last (its path, inode, size and time), so a start's second look is free. */
+let foundWhole: string | undefined;
+
+const identityOf = (path: string): string => {
+  const s = statSync(path, { bigint: true });
+  return `${path}:${s.ino}:${s.size}:${s.mtimeNs}`;
+};
+
+/**
+ * Review 350 #1: an events.db that holds events under a transparency log that has logged none, so the start begins a
+ * new log over it: what README's "Restoring the event store from a backup" does, steps 2 and 4. A damaged backup put
+ * in place (cut short, a byte flipped, its header edited) was read as far as it went: the read models rebuilt from it
+ * and the new log, under a new key, signed its history, which `credence verify --data` then found matching. SQLite's
+ * full check is run on it first, read-only: its quick check compares no index with its table, and misses an event row
+ * whose event_id no longer matches the UNIQUE index. A file it finds damaged is refused, naming it and the first
+ * findings, before anything is written (no read model rebuilt, no log or key made). Its cost, a read of the whole file,
+ * is paid only there: a folder whose log has logged events never pays it (the log holds the store to its leaves).
+ */
+const refuseDamagedEventsDbUnderANewLog = (dataDir: string, folder: string): void => {
+  if (loggedEvents(dataDir) !== undefined) return;
+  const path = join(folder, EVENTS_DB_FILE);
+  const identity = identityOf(path);
+  if (foundWhole === identity) return;
+  const said = readOnlyDatabase(path, (db) => {
+    try {
+      return hasTable(db, 'events') && db.prepare('SELECT 1 FROM events LIMIT 1').get() !== undefined ? integrityOf(db) : 'ok';
+    } catch (error) {
+      // A file cut short can stop the check itself: what SQLite said then is the finding.
+      if (isSqliteCorruption(error)) return `stopped, ${error.code}: ${error.message}`;
+      throw error;
+    }
+  });
+  if (said === 'ok') {
+    foundWhole = identity;
+    return;
+  }
+  throw damagedDatabase(
+    path,
+    EVENTS_DB_FILE,
+    `SQLite's integrity check: ${said}`,
+    'a new transparency log would sign what is left of its history. Put back the events.db moved aside, or another backup, ' +
+      `checked first with \`sqlite3 FILE 'PRAGMA integrity_check'\` (it must print ok) (README, "Restoring the event store from a backup", step 2)`,
+  );
+};
 
 /**
  * An events.db that is there and holds no event, in a folder built from a log of events (its log's leaves, its read
