@@ -113,6 +113,8 @@ const bytesOfJsonShape = (value: object): Uint8Array | undefined => {
  * a Uint8Array) are scanned as they are; any other value is walked: every Uint8Array or Buffer inside it, every string
  * (keys included), and every array or object of the shape bytes take after JSON. Scanning `JSON.stringify(value)`
  * alone missed a key carried as bytes, which serialises as {"0":12,...} or {"type":"Buffer","data":[...]} (review 346).
+ * The walk reads own enumerable properties, so what goes on the wire is scanned and walked as well: `JSON.stringify`
+ * runs each toJSON, and a key an object keeps in a private field and exposes through toJSON was missed (review 348).
  */
 export const containsSecret = (haystack: unknown, secret: Uint8Array): boolean => {
   const seen = new WeakSet<object>();
@@ -130,7 +132,21 @@ export const containsSecret = (haystack: unknown, secret: Uint8Array): boolean =
     if (Array.isArray(value)) return value.some(walk);
     return Object.entries(value).some(([k, v]) => walk(k) || walk(v));
   };
-  return walk(haystack);
+  if (walk(haystack)) return true;
+  const wire = onTheWire(haystack);
+  return wire !== undefined && (bytesContainSecret(Buffer.from(wire), secret) || walk(JSON.parse(wire)));
+};
+
+/**
+ * The value as JSON, as a response or log line carries it (every toJSON run), a bigint as its decimal text so that
+ * one anywhere does not make the check give up on the rest; undefined for what JSON cannot hold (a cycle, undefined).
+ */
+const onTheWire = (value: unknown): string | undefined => {
+  try {
+    return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+  } catch {
+    return undefined;
+  }
 };
 
 export { fromBase64url, toBase64url };

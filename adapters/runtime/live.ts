@@ -36,6 +36,21 @@ export interface WorkOutside {
   readonly failing: () => Promise<string | undefined>;
 }
 
+/**
+ * Said (reported, so logged as a live component failure) once for an expiry tick whose wait for the cascade ran out
+ * (review 349): the tick went on without it, and an entity the cascade revokes with the service up may have been
+ * recorded expired instead. Not a failing component: the tick went through, and the next one waits again.
+ */
+export class CascadeNotWaitedFor extends Error {
+  constructor(readonly waitedMs: number) {
+    super(
+      `expiry went on without waiting for the cascade (it did not catch up within ${waitedMs / 1000} s): ` +
+        'entities due later in this tick may end expired where the cascade would have revoked them',
+    );
+    this.name = 'CascadeNotWaitedFor';
+  }
+}
+
 /** The earlier of two instants, either unknown. */
 const earlier = (a: number | undefined, b: number | undefined): number | undefined => (a === undefined ? b : b === undefined ? a : Math.min(a, b));
 
@@ -108,7 +123,8 @@ export const startLive = (credence: Credence, options: LiveOptions & { readonly 
    * everything stored when asked, and what it stored itself meanwhile (node -> credentials -> associations), so a
    * downtime ends each entity as the service up did. Bounded, so a failing or stuck cascade cannot stall expiry: not
    * waited for while it is failing, at most CASCADE_WAIT_MS a wait, and once a wait ran out, not again in that tick
-   * (`waits.gaveUp`), whose remaining deadlines then go on as they come.
+   * (`waits.gaveUp`), whose remaining deadlines then go on as they come; that is said once for the tick
+   * (CascadeNotWaitedFor, review 349).
    */
   const cascadeHandled = async (waits: { gaveUp: boolean }): Promise<void> => {
     const cascade = byName.get('cascade');
@@ -128,7 +144,13 @@ export const startLive = (credence: Credence, options: LiveOptions & { readonly 
     // A wait owed by the tick before (its page full, or it stopped early) is the scheduler's to keep (review 344):
     // this tick's first deadline due later waits for the cascade too.
     const waits = { gaveUp: false };
-    return scheduler.tick({ reactionsHandled: () => cascadeHandled(waits) });
+    try {
+      return await scheduler.tick({ reactionsHandled: () => cascadeHandled(waits) });
+    } finally {
+      // Once a tick, whatever it came to: a wait that ran out does not fail the tick (timed() keeps the status), but an
+      // operator is told the endings after it may not be the cascade's (review 349).
+      if (waits.gaveUp) report('expiry', new CascadeNotWaitedFor(CASCADE_WAIT_MS));
+    }
   };
 
   const passes: PassContext = {

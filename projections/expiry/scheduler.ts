@@ -80,6 +80,8 @@ export interface ExpiryTickOptions {
    * command is then refused by its machine where the cascade ended the entity, and dropped. A rejection ends the tick
    * as a failing store does: the rest of the page is kept for the next. What is owed outlasts the tick (review 344):
    * the next one, reading on from a full page or after a break, waits before its first deadline due at another instant.
+   * So one that keeps rejecting holds back every later expiry, tick after tick (before, each tick got through at least
+   * one instant): bound it and resolve when it gives up, as the live runtime's does (at most 5 s, said once a tick).
    */
   readonly reactionsHandled?: () => Promise<void>;
 }
