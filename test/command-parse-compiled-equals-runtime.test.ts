@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { COMMAND_TYPES, CommandSchema, parseCommand, type CommandType } from '../domain/commands/index.ts';
-import { compiledCommandSchema } from '../domain/commands/command.ts';
+import { COMMAND_TYPES, CommandSchema, parseCommand, parseSentCommand, SentCommandSchema, type CommandType } from '../domain/commands/index.ts';
+import { compiledCommandSchema, compiledSentCommandSchema } from '../domain/commands/command.ts';
 import { CredenceError, validationError } from '../domain/errors.ts';
 import { assertJsonWithin, MESSAGE_JSON_LIMITS } from '../domain/json-limits.ts';
 import { clone, oneValueChanges } from './support/one-value-changes.ts';
@@ -81,6 +81,19 @@ const runtimeParseCommand = (input: unknown): unknown => {
   return parsed.data;
 };
 
+/**
+ * `parseSentCommand` as the runtime alone would do it (review 348): the limits walk, then the runtime union of commands
+ * as sent; refused, it is refused as runtimeParseCommand refuses it, every field CommandSchema names. CommandSchema
+ * accepting what SentCommandSchema refuses would break that promise: said so, no CredenceError.
+ */
+const runtimeParseSentCommand = (input: unknown): unknown => {
+  assertJsonWithin(input, 'command', MESSAGE_JSON_LIMITS);
+  const parsed = SentCommandSchema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  runtimeParseCommand(input);
+  throw new Error('CommandSchema accepted a command SentCommandSchema refuses');
+};
+
 const outcome = (parse: (input: unknown) => unknown, input: unknown) => {
   try {
     return { ok: true as const, value: parse(clone(input)) };
@@ -107,12 +120,31 @@ const expectSameParse = (input: unknown): boolean => {
   return slow.ok;
 };
 
+/** The same for a command as sent (parseSentCommand, compiledSentCommandSchema): what the engine and the route parse. */
+const expectSameSentParse = (input: unknown): boolean => {
+  const fast = outcome(parseSentCommand, input);
+  const slow = outcome(runtimeParseSentCommand, input);
+  expect(fast).toStrictEqual(slow);
+  const type = (input as { type?: unknown } | null)?.type;
+  if (typeof type === 'string' && (COMMAND_TYPES as string[]).includes(type)) {
+    const compiled = compiledSentCommandSchema(type as CommandType).safeParse(clone(input));
+    const runtime = SentCommandSchema.safeParse(clone(input));
+    expect(compiled.success).toBe(runtime.success);
+    if (runtime.success) expect(compiled.data).toStrictEqual(runtime.data);
+  }
+  return slow.ok;
+};
+
 const commandsOf = (type: CommandType, data: Record<string, unknown>) => METADATA_FORMS.map((metadata) => ({ type, data, metadata }));
 
 describe('commands are parsed by the compiled schemas with the verdicts and errors of zod runtime parser', () => {
   it('every command type has a sample, and every sample is accepted by both parsers with the same output', () => {
     expect(new Set(SAMPLES.map(([type]) => type))).toEqual(new Set(COMMAND_TYPES));
     for (const [type, data] of SAMPLES) for (const command of commandsOf(type, data)) expect(expectSameParse(command), type).toBe(true);
+  });
+
+  it('every sample is accepted as sent by both parsers with the same output', () => {
+    for (const [type, data] of SAMPLES) for (const command of commandsOf(type, data)) expect(expectSameSentParse(command), type).toBe(true);
   });
 
   it('agrees on every one-value change to every command (refusals and acceptances alike), errors byte-identical', { timeout: 300_000 }, () => {
@@ -127,10 +159,24 @@ describe('commands are parsed by the compiled schemas with the verdicts and erro
     expect(accepted).toBeGreaterThan(500);
   });
 
+  it('agrees as sent on every one-value change to every command, errors byte-identical and naming every field CommandSchema does', { timeout: 300_000 }, () => {
+    let refused = 0;
+    let accepted = 0;
+    for (const [type, data] of SAMPLES) {
+      for (const command of commandsOf(type, data)) {
+        for (const mutated of oneValueChanges(command, JUNK)) expectSameSentParse(mutated) ? accepted++ : refused++;
+      }
+    }
+    expect(refused).toBeGreaterThan(5_000);
+    expect(accepted).toBeGreaterThan(500);
+  });
+
   it('agrees on inputs that are not commands at all, and on a type that is not a command', () => {
     for (const junk of JUNK) expect(expectSameParse(junk)).toBe(false);
+    for (const junk of JUNK) expect(expectSameSentParse(junk)).toBe(false);
     for (const type of ['toString', '__proto__', 'constructor', 'RegisterNode', 'NodeRegistered']) {
       expect(expectSameParse({ ...commandsOf('registerNode', SAMPLES[3]![1])[0], type })).toBe(false);
+      expect(expectSameSentParse({ ...commandsOf('registerNode', SAMPLES[3]![1])[0], type })).toBe(false);
     }
   });
 
@@ -140,5 +186,19 @@ describe('commands are parsed by the compiled schemas with the verdicts and erro
     const refusal = outcome(parseCommand, input);
     expect(refusal).toMatchObject({ ok: false, problem: { code: 'validation', issues: [{ path: 'data.cseId', rule: 'invalid_type' }] } });
     expect(refusal).toStrictEqual(outcome(runtimeParseCommand, input));
+  });
+
+  it('a command refused as sent names every field CommandSchema refuses, the rules of new facts too (review 348)', () => {
+    // Missing its model (a rule of commands as sent), a bell in its manufacturer and metering twice (rules of new facts).
+    const profile = { class: 'meter', manufacturer: 'A\u0007', capabilities: ['metering', 'metering'] };
+    const input = { type: 'registerNode', data: { nodeId: 'n', profile }, metadata: METADATA_FORMS[0] };
+    const refusal = outcome(parseSentCommand, input);
+    expect(refusal).toMatchObject({ ok: false, problem: { code: 'validation' } });
+    expect(refusal.ok === false && refusal.problem.code === 'validation' ? refusal.problem.issues.map((i) => `${i.path} ${i.rule}`) : []).toEqual([
+      'data.profile.manufacturer printable',
+      'data.profile.model invalid_type',
+      'data.profile.capabilities.1 repeated_capability',
+    ]);
+    expect(refusal).toStrictEqual(outcome(runtimeParseSentCommand, input));
   });
 });

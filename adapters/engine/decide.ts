@@ -1,7 +1,7 @@
-import { decide as candidateEvents, targetOf, type Command } from '../../domain/commands/index.ts';
+import { decide as candidateEvents, newCommandRefusal, targetOf, type Command } from '../../domain/commands/index.ts';
 import { canonicalJson } from '../../domain/crypto/index.ts';
 import { keyHolderIn } from '../../domain/certified-keys.ts';
-import { concurrencyConflict, isCredenceError, validationError } from '../../domain/errors.ts';
+import { concurrencyConflict, isCredenceError, validationError, type CredenceError, type FieldIssue } from '../../domain/errors.ts';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import type { DomainEvent } from '../../domain/events/index.ts';
 import { isLowerCaseCommandId } from '../../domain/ids.ts';
@@ -146,6 +146,18 @@ export const decideCommand = async (
   }
 };
 
+const issuesOf = (error: CredenceError | undefined): readonly FieldIssue[] => (error?.problem.code === 'validation' ? error.problem.issues : []);
+
+/**
+ * The refusal of a command born expired, naming too every rule of new facts it breaks (candidateEvents would judge them
+ * after): a subscription both expired and with a control character in its subscriber named only its notAfter, and its
+ * resend the subscriber (review 348: a refusal names every field). Those rules' issues first, as the schema's are.
+ */
+const withNewCommandIssues = (command: Command, expired: CredenceError): CredenceError => {
+  const rules = newCommandRefusal(command);
+  return rules === undefined ? expired : validationError([...issuesOf(rules), ...issuesOf(expired)], 'command');
+};
+
 /** Steps 5 and 6 for a command not recorded on its stream: the facts its guards need, and the machine's verdict. */
 const decideAnew = async (
   store: EventStore,
@@ -157,7 +169,7 @@ const decideAnew = async (
 ): Promise<Decision> => {
   const { kind, id } = entity;
   const expired = bornExpired(command, at);
-  if (expired !== undefined) throw expired;
+  if (expired !== undefined) throw withNewCommandIssues(command, expired);
 
   let snapshot = entity.snapshot;
   const events = candidateEvents(command);

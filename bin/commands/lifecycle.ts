@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Option, type Command } from 'commander';
-import { CommandSchema } from '../../domain/commands/index.ts';
+import { CommandSchema, SentCommandSchema } from '../../domain/commands/index.ts';
 import { readJsonText } from '../../domain/json-duplicate-names.ts';
 import { FILE_LIMITS, readJsonFile } from '../files.ts';
 import { handler, refuseOptionLikeValue, UsageError, type RegisterCommands } from '../program.ts';
@@ -42,10 +42,14 @@ const whereFrom = (spec: LifecycleSpec, command: Command, path: string): string 
 
 /**
  * The catalog's own schema checks the data before anything is sent, so a bad value is bad usage (exit 2) naming
- * its option; the server checks it again (a refusal there is exit 1 with the body's field paths).
+ * its option; the server checks it again (a refusal there is exit 1 with the body's field paths). A `retry` (under
+ * --command-id) is checked as a command as sent, still bounded, not by the rules of new facts (free text, each
+ * capability once): the server answers a retry of what an earlier version recorded breaking one with its first
+ * outcome, and refuses a new command breaking one itself (review 348: the CLI refused such a retry, exit 2).
  */
-const checkData = (spec: LifecycleSpec, command: Command, data: Record<string, unknown>): void => {
-  const parsed = CommandSchema.safeParse({ type: spec.type, data, metadata: { commandId: randomUUID(), actor: { id: 'cli', role: 'operator' } } });
+const checkData = (spec: LifecycleSpec, command: Command, data: Record<string, unknown>, retry: boolean): void => {
+  const schema = retry ? SentCommandSchema : CommandSchema;
+  const parsed = schema.safeParse({ type: spec.type, data, metadata: { commandId: randomUUID(), actor: { id: 'cli', role: 'operator' } } });
   if (parsed.success) return;
   const lines = parsed.error.issues
     .filter((issue) => issue.path[0] === 'data')
@@ -104,7 +108,7 @@ const addSpec = (parent: Command, spec: LifecycleSpec, io: Parameters<RegisterCo
         const flag = [...fromClock].find((f) => values[command.options.find((x) => x.long === f)?.attributeName() ?? ''] === undefined) ?? '--not-before';
         throw new UsageError(`${flag}: required with --command-id: its default (now) differs at every run, so the server would refuse a retry as another command`);
       }
-      checkData(spec, command, data);
+      checkData(spec, command, data, opts['commandId'] !== undefined);
       return submit(io, command, spec.type, data, opts, spec.beforeSending?.(data));
     }),
   );

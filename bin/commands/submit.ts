@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { ProblemResponse, ServerUnreachable } from '../../adapters/client/http.ts';
 import { isServiceProblem } from '../../adapters/client/service-problem.ts';
 import type { CommandOutcomeJson } from '../../adapters/client/operator.ts';
-import { SenderCorrelationId } from '../../domain/commands/index.ts';
+import { CommandMetadata, SenderCorrelationId } from '../../domain/commands/index.ts';
 import { tryFromBase64url } from '../../domain/crypto/index.ts';
 import type { Role } from '../../domain/metadata.ts';
 import { MAX_REQUEST_LIFETIME_SECONDS, signCommand } from '../../domain/signing/index.ts';
@@ -72,18 +72,33 @@ export const signingOptionIssues = (a: SigningArgs, ctx: z.RefinementCtx): void 
   }
 };
 
+/**
+ * A new command's correlation and causation ids visible text on one line (review 186), refused here naming the option
+ * before anything is sent; not under --command-id, which may retry what an earlier version recorded with one that is
+ * not: the server answers such a retry with its first outcome and refuses a new command so itself (review 348).
+ */
+const newCommandTracingIssues = (a: { readonly commandId?: string | undefined; readonly correlationId?: string | undefined; readonly causationId?: string | undefined }, ctx: z.RefinementCtx): void => {
+  if (a.commandId !== undefined) return;
+  for (const field of ['correlationId', 'causationId'] as const) {
+    const value = a[field];
+    const judged = value === undefined ? undefined : SenderCorrelationId.safeParse(value);
+    for (const issue of judged?.success === false ? judged.error.issues : []) ctx.addIssue({ code: 'custom', path: [field], message: issue.message });
+  }
+};
+
 const Envelope = z
   .object({
     ...ServerOptions,
     json: z.boolean().default(false),
     // A new command's id rule (lower case), said naming the option before anything is sent.
     commandId: NewCommandIdArg.optional(),
-    // The command's own rules (visible text on one line), refused here naming the option before anything is sent.
-    correlationId: SenderCorrelationId.optional(),
-    causationId: SenderCorrelationId.optional(),
+    // Bounded as any command's (a retry's too); visible text on one line for a new command: newCommandTracingIssues.
+    correlationId: CommandMetadata.shape.correlationId,
+    causationId: CommandMetadata.shape.causationId,
     ...SigningOptions,
   })
-  .superRefine(signingOptionIssues);
+  .superRefine(signingOptionIssues)
+  .superRefine(newCommandTracingIssues);
 
 /** The subject of a bearer token (JWT `sub`), read without verifying it: only to name the actor a signature covers. */
 const subjectOf = (token: string): string | undefined => {

@@ -239,8 +239,10 @@ export const parseCommand = (input: unknown): Command => {
 
 /**
  * Parses untrusted input into a command as sent (SentCommandSchema): a new one or the retry of one an earlier version
- * recorded. The same limits first and the same refusals as parseCommand but for the rules of new facts, which
- * newCommandRefusal judges once the command is known to be new.
+ * recorded. The same limits first; the rules of new facts are newCommandRefusal's, once the command is known to be new.
+ * Refused, it is refused as parseCommand refuses it, naming every field CommandSchema refuses, those rules' included:
+ * what fails the schema as sent was never recorded, so it is no retry to answer, and naming one field of each kind in
+ * turn had a client resend it once per kind (review 348).
  */
 export const parseSentCommand = (input: unknown): Command => {
   assertJsonWithin(input, 'command', MESSAGE_JSON_LIMITS);
@@ -250,24 +252,27 @@ export const parseSentCommand = (input: unknown): Command => {
     if (fast.success) return fast.data as unknown as Command;
   }
   const parsed = SentCommandSchema.safeParse(input);
-  if (!parsed.success) throw validationError(issuesOf(parsed.error), 'command');
-  return parsed.data as unknown as Command;
+  if (parsed.success) return parsed.data as unknown as Command;
+  // CommandSchema holds every rule of SentCommandSchema, so it fails too; its own refusal kept should it ever not.
+  const every = CommandSchema.safeParse(input);
+  throw validationError(issuesOf(every.success ? parsed.error : every.error), 'command');
 };
 
 /**
  * The refusal of a command parsed as sent that breaks a rule of new facts, or undefined: the issues CommandSchema
- * names for them (the same paths, rules and words), then an outside sender's correlation or causation id not visible
- * text (free-text.ts senderTextRefusal; the `system` role's reactions carry stored ones on). Asked only where a
- * command becomes new events (decide.ts), after its id was looked for, as the lower-case id is (new-command-id.ts):
- * a command an earlier version recorded breaking one is still answered when retried under its id (review 342).
+ * names for them (the same paths, rules and words), and those of an outside sender's correlation or causation id not
+ * visible text (free-text.ts senderTextRefusal; the `system` role's reactions carry stored ones on), every one named
+ * (review 348). Asked only where a command becomes new events (decide.ts), after its id was looked for, as the
+ * lower-case id is (new-command-id.ts): a command an earlier version recorded breaking one is still answered when
+ * retried under its id (review 342).
  */
 export const newCommandRefusal = (command: Command): CredenceError | undefined => {
   const rules = NEW_FACT_RULES[command.type];
-  if (rules !== undefined) {
-    const judged = rules.safeParse(command);
-    if (!judged.success) return validationError(issuesOf(judged.error), 'command');
-  }
-  return command.metadata.actor.role === 'system' ? undefined : senderTextRefusal(command.metadata);
+  const judged = rules?.safeParse(command);
+  const sender = command.metadata.actor.role === 'system' ? undefined : senderTextRefusal(command.metadata);
+  if (judged === undefined || judged.success) return sender;
+  const senderIssues = sender?.problem.code === 'validation' ? sender.problem.issues : [];
+  return validationError([...issuesOf(judged.error), ...senderIssues], 'command');
 };
 
 /** The entity stream a command is decided against. */

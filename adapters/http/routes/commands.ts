@@ -1,5 +1,7 @@
+import type { FastifySchemaCompiler, FastifySchemaValidationError } from 'fastify';
+import { validatorCompiler } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { command, CommandMetadata, SentCommandSchema, type CommandType } from '../../../domain/commands/index.ts';
+import { command, CommandMetadata, CommandSchema, SentCommandSchema, type CommandType } from '../../../domain/commands/index.ts';
 import { isCredenceError, unauthorised, validationError } from '../../../domain/errors.ts';
 import { Role as ActorRole, type Actor } from '../../../domain/metadata.ts';
 import { recordedEventToJson } from '../../../domain/transparency/index.ts';
@@ -10,12 +12,13 @@ import type { Principal, RouteModule } from '../context.ts';
 import { StoredEventWire } from './wire.ts';
 
 /**
- * The body: one strict object per command type, its `data` the command's own schema (the engine parses it again),
- * so a bad body is refused with every field path before anything is read, and the OpenAPI document shows each
- * command. That schema is strict at every depth (domain/commands/command.ts): an unknown or misspelt field is a 400
- * naming it (`body.data.profile.colour`, rule `unrecognized_key`), never dropped. No `actor`, `token` or `metadata`:
- * who acts is the authenticated principal, and the token it came with is the one verified (a body that names one is
- * a 400; tokenChecked passes the token to the engine, which records it: review 188).
+ * The body: one strict object per command type, its `data` the command's own schema as sent (the engine parses it
+ * again), so a bad body is refused with every field path before anything is read (those of the rules of new facts
+ * too: bodyValidator), and the OpenAPI document shows each command. That schema is strict at every depth
+ * (domain/commands/command.ts): an unknown or misspelt field is a 400 naming it (`body.data.profile.colour`, rule
+ * `unrecognized_key`), never dropped. No `actor`, `token` or `metadata`: who acts is the authenticated principal, and
+ * the token it came with is the one verified (a body that names one is a 400; tokenChecked passes the token to the
+ * engine, which records it: review 188).
  */
 const envelope = {
   commandId: CommandMetadata.shape.commandId.optional().describe('idempotency key (UUID); the same id again replays the first outcome'),
@@ -37,14 +40,38 @@ const OWN_ROUTES: Readonly<Partial<Record<CommandType, { readonly route: string;
   resolvePseudonym: { route: 'POST /v1/pseudonyms/resolutions', cli: 'credence pseudonym resolve <pseudonym> --reason TEXT' },
 };
 
+/** The route's body of each command type `commands` holds (one of the command schemas), but those of OWN_ROUTES. */
+const bodyOf = (commands: typeof SentCommandSchema) => {
+  const perType = (commands.options as unknown as z.ZodObject<{ type: z.ZodLiteral<CommandType>; data: z.ZodType }>[])
+    .filter((option) => !Object.hasOwn(OWN_ROUTES, option.shape.type.value))
+    .map((option) => z.strictObject({ type: option.shape.type, data: option.shape.data, ...envelope }));
+  return z.discriminatedUnion('type', perType as unknown as [(typeof perType)[number], ...(typeof perType)[number][]]);
+};
+
 // The command as sent (SentCommandSchema): a retry of what an earlier version recorded breaking a rule of new facts must
 // reach the engine to be answered with its first outcome (review 342); the engine judges those rules for a new command.
-const perType = (SentCommandSchema.options as unknown as z.ZodObject<{ type: z.ZodLiteral<CommandType>; data: z.ZodType }>[])
-  .filter((option) => !Object.hasOwn(OWN_ROUTES, option.shape.type.value))
-  .map((option) => z.strictObject({ type: option.shape.type, data: option.shape.data, ...envelope }));
-const CommandBody = z
-  .discriminatedUnion('type', perType as unknown as [(typeof perType)[number], ...(typeof perType)[number][]])
-  .describe('a lifecycle command of the catalog (domain/commands/catalog.ts)');
+const CommandBody = bodyOf(SentCommandSchema).describe('a lifecycle command of the catalog (domain/commands/catalog.ts)');
+/** The body of a new command: CommandBody with the rules of new facts (CommandSchema's data). */
+const NewCommandBody = bodyOf(CommandSchema);
+
+/**
+ * The body's validator: CommandBody's; a body it refuses is refused naming every field NewCommandBody refuses, the
+ * rules of new facts' too. A body failing the schema as sent was never recorded, so it is no retry to answer, and one
+ * breaking rules of both kinds was refused naming only the first kind, then the other on its resend (review 348).
+ */
+type Validate = (data: unknown) => { readonly error?: Error | FastifySchemaValidationError[]; readonly value?: unknown };
+const bodyValidator = (route: Parameters<FastifySchemaCompiler<z.ZodType>>[0]): Validate => {
+  const sent = validatorCompiler(route) as Validate;
+  if (route.httpPart !== 'body') return sent;
+  const asNew = validatorCompiler({ ...route, schema: NewCommandBody }) as Validate;
+  return (data) => {
+    const judged = sent(data);
+    if (judged.error === undefined) return judged;
+    // NewCommandBody holds every rule of CommandBody, so it fails too; CommandBody's refusal kept should it ever not.
+    const every = asNew(data);
+    return every.error === undefined ? judged : every;
+  };
+};
 
 const CommandOutcomeWire = z
   .object({
@@ -82,6 +109,8 @@ const bodyPath = (path: string): string => metadataBodyPath(path) ?? (path === '
 export const commandRoutes: RouteModule = (app, context) => {
   app.post('/v1/commands', {
     config: { access: ACCESS.commands },
+    // Fastify types a route's compiler as taking the whole route schema; it is called with each part's, a zod schema.
+    validatorCompiler: bodyValidator as never,
     schema: {
       summary: 'Execute a lifecycle command',
       description:
