@@ -8,8 +8,7 @@ export const DEVICES_DIR = 'devices';
 
 // Windows has no POSIX permission bits (private-files.ts).
 const POSIX = process.platform !== 'win32';
-// As the walk for other accounts' files (private-files.ts): a demo folder holds some dozens of entries under devices/,
-// a folder some dozens more (its databases, pki/).
+// As the walk for other accounts' files (private-files.ts): a demo folder holds some dozens of entries under devices/.
 const MAX_WALKED_ENTRIES = 10_000;
 const { O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK, O_RDONLY } = constants;
 
@@ -75,15 +74,11 @@ const tighten = (path: string, seen: Stats, left: Leftovers, followLink = false)
   }
 };
 
-/** The one file of the data folder, at its top, that is public by design: the log's verifier key, handed to auditors. */
-const PUBLIC_FILE = 'transparency.pub';
-
 /**
  * Everything under `dir` (a folder already made private), bounded: each folder made private before what it holds is
- * listed, a link neither followed nor changed, and anything but a file or a folder (a socket, a FIFO) left alone;
- * `keep` (a name in `dir` itself) left as it is.
+ * listed, a link neither followed nor changed, and anything but a file or a folder (a socket, a FIFO) left alone.
  */
-const tightenUnder = (dir: string, budget: { left: number }, left: Leftovers, keep?: string): void => {
+const tightenUnder = (dir: string, budget: { left: number }, left: Leftovers): void => {
   let names: string[];
   try {
     names = readdirSync(dir).sort();
@@ -92,7 +87,6 @@ const tightenUnder = (dir: string, budget: { left: number }, left: Leftovers, ke
   }
   for (const name of names) {
     if (budget.left-- <= 0) return;
-    if (name === keep) continue;
     const path = join(dir, name);
     const seen = lstatSync(path, { throwIfNoEntry: false });
     if (seen === undefined || !(seen.isFile() || seen.isDirectory())) continue;
@@ -102,13 +96,13 @@ const tightenUnder = (dir: string, budget: { left: number }, left: Leftovers, ke
 };
 
 /**
- * README's "mode 0700, every file in it 0600 but the public transparency.pub, a copy a restore left readable by others
- * tightened" (review 198: a restore left the folder 0755 and the demo devices' KEKs and key databases under devices/
- * 0644; review 350 #2: `pki/` 0755, `pki/*.json`, `transparency.handle`, `first-event.json` and
- * `replay-checkpoint.json` 0644, kept so): the data folder itself 0700 (reached through a link if it is one, as every
- * opening of it is), and everything under it 0700 (folders) or 0600 (files), but `transparency.pub` at its top (0644:
- * handed to auditors); a link in it is neither followed nor changed (the folder's walks judge links elsewhere). Run
- * with the folder's lock held, after the lock's walk refused every path of another account in it.
+ * README's "mode 0700, every file in it 0600, a copy a restore left readable by others tightened" for what the
+ * databases' own openings do not tighten (review 198: a restore left the folder 0755 and the demo devices' KEKs and
+ * key databases under devices/ 0644): the data folder itself 0700 (reached through a link if it is one, as every
+ * opening of it is), and everything under `devices/` 0700 (folders) or 0600 (files); a `devices` that is a link is
+ * not entered. Nothing else in the folder: its databases are tightened as each is opened, and some of its files are
+ * public by design (transparency.pub). Run with the folder's lock held, after the lock's walk refused every path of
+ * another account in it.
  * A file with another name (a hard link) is left as it is, with a warning naming it. What the system would not make
  * private is refused, every path named in one refusal, as the lock refuses paths of another account (review 202: a
  * bare EPERM, naming none); what was made private before stays so: the modes README promises, never less private.
@@ -117,7 +111,12 @@ export const tightenDataFolder = (dir: string): void => {
   if (!POSIX) return;
   const left: Leftovers = { unchangeable: [], linked: [] };
   tighten(dir, statSync(dir), left, true);
-  tightenUnder(dir, { left: MAX_WALKED_ENTRIES }, left, PUBLIC_FILE);
+  const devices = join(dir, DEVICES_DIR);
+  const seen = lstatSync(devices, { throwIfNoEntry: false });
+  if (seen !== undefined && seen.isDirectory()) {
+    tighten(devices, seen, left);
+    tightenUnder(devices, { left: MAX_WALKED_ENTRIES }, left);
+  }
   sayLeftovers(dir, left);
 };
 
@@ -140,7 +139,7 @@ const sayLeftovers = (dir: string, { unchangeable, linked }: Leftovers): void =>
       {
         path: 'data',
         rule: 'private_mode',
-        message: `${list.join(', ')}${rest > 0 ? ` and ${rest} more` : ''} ${unchangeable.length === 1 ? 'is' : 'are'} readable or writable by group or others and the system would not make ${unchangeable.length === 1 ? 'it' : 'them'} private (an immutable file, chattr +i; or a file system that keeps no modes, vfat, exFAT or CIFS); run chmod 600 on each file (chmod 700 on a folder), after chattr -i if it is immutable, or move it out of ${dir}; keep the data folder on a file system that keeps modes. The rest of ${dir} was made private meanwhile (folders 0700, files 0600), as README says it is`,
+        message: `${list.join(', ')}${rest > 0 ? ` and ${rest} more` : ''} ${unchangeable.length === 1 ? 'is' : 'are'} readable or writable by group or others and the system would not make ${unchangeable.length === 1 ? 'it' : 'them'} private (an immutable file, chattr +i; or a file system that keeps no modes, vfat, exFAT or CIFS); run chmod 600 on each file (chmod 700 on a folder), after chattr -i if it is immutable, or move it out of ${dir}; keep the data folder on a file system that keeps modes. The rest of ${dir} was made private meanwhile (0700, files under devices/ 0600), as README says it is`,
       },
     ],
     'data folder',
