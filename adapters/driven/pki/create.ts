@@ -11,6 +11,7 @@ import {
   buildCertificationRequest,
   certifiedPublicKey,
   issuerOf,
+  MAX_COMMON_NAME,
   selfSignedCaCertificate,
   SERIAL_LENGTH,
   serialFromRandom,
@@ -30,7 +31,7 @@ export interface CaInitOptions {
   readonly se: OwnedSecureEnvironment;
   readonly id: CaId;
   readonly kind: CaKeyKind;
-  /** RFC 4514 distinguished name; default `CN=Credence CA <id>`. */
+  /** RFC 4514 distinguished name; default `defaultCaSubject(id)`. */
   readonly subject?: string | undefined;
   readonly now: Date;
   readonly random: RandomSource;
@@ -38,7 +39,16 @@ export interface CaInitOptions {
 
 export const DEFAULT_CA_VALIDITY_DAYS = 3650;
 export const MAX_CA_VALIDITY_DAYS = 36_500;
-export const defaultCaSubject = (id: CaId): string => `CN=Credence CA ${id}`;
+/**
+ * `CN=Credence CA <id>` when that fits ub-common-name (ids of up to 52 characters, every CA made so far), else
+ * `CN=Credence CA, OU=<id>` (review 351: ids run to 63 characters, so the CN could reach 75 and `ca init` refused a
+ * subject the user never gave; an id always fits ub-organizational-unit-name, 64). Ids are lowercase letters, digits
+ * and dashes, never leading, so neither needs RFC 4514 escaping.
+ */
+export const defaultCaSubject = (id: CaId): string => {
+  const commonName = `Credence CA ${id}`;
+  return commonName.length <= MAX_COMMON_NAME ? `CN=${commonName}` : `CN=Credence CA, OU=${id}`;
+};
 
 const DAY_MS = 86_400_000;
 /** X.509 times are whole seconds. */

@@ -6,9 +6,10 @@ import { base64urlString } from '../../../domain/crypto/base64url.ts';
 import { MAX_CERTIFICATE_LENGTH } from '../../../domain/crypto/sizes.ts';
 import { isCredenceError, isKeyNotFound, secureEnvironmentUnavailable, validationError, type CredenceError } from '../../../domain/errors.ts';
 import { destroyNewKey, KeyHandle, type OwnedSecureEnvironment, type RandomSource } from '../../../domain/ports/index.ts';
-import { chainValidity, SERIAL_LENGTH, serialFromRandom } from '../../../domain/x509/issuance/index.ts';
+import { chainValidity, issuerOf, MAX_COMMON_NAME, sameName, SERIAL_LENGTH, serialFromRandom } from '../../../domain/x509/issuance/index.ts';
 import type { CaKeyKind, IssuingCa } from '../../../domain/x509/issuing-ca.ts';
 import { issueOcspSigningCertificate, keyHash } from '../../../domain/x509/revocation/index.ts';
+import { ocspResponderName, type OcspResponderNaming } from '../../../domain/x509/revocation/ocsp-signing-certificate.ts';
 import { preparePrivateDir, writeFileAtomic } from '../files/index.ts';
 import { refuseNewerFileVersion } from '../files/newer-file-version.ts';
 import { KeyPresence } from './key-presence.ts';
@@ -354,6 +355,27 @@ const writeSignerFile = (dataDir: string, file: OcspSignerFile): void => {
  */
 const beginningAt = (ca: IssuingCa, at: number): number => Math.max(Math.floor(at / 1000) * 1000 - 60_000, chainValidity(ca).notBefore.getTime());
 
+const RESPONDER = 'Credence OCSP responder';
+
+/**
+ * The responder certificate's subject (review 351): `CN=Credence OCSP responder <caId>` as it always was when that
+ * fits ub-common-name (ids of up to 40 characters) and is not the CA's own subject; else `CN=Credence OCSP responder,
+ * OU=<caId>`, which always fits (ids run to 63 characters, ub-organizational-unit-name is 64); else, that too being
+ * the CA's subject, another CN under the same OU. A responder named as its CA would be self-issued (issuer ==
+ * subject), which relying parties take for a CA's own certificate. Names are compared as RFC 5280 7.1 does (sameName).
+ */
+const responderNaming = (ca: IssuingCa): OcspResponderNaming => {
+  const caSubject = issuerOf(ca.certificate).name;
+  const named = `${RESPONDER} ${ca.id}`;
+  const candidates: OcspResponderNaming[] = [
+    ...([...named].length <= MAX_COMMON_NAME ? [{ commonName: named }] : []),
+    { commonName: RESPONDER, organizationalUnit: ca.id },
+    { commonName: 'Credence OCSP signer', organizationalUnit: ca.id },
+  ];
+  // The last two differ from each other, so at most one of them is the CA's subject.
+  return candidates.find((c) => !sameName(ocspResponderName(c), caSubject)) ?? candidates[candidates.length - 1]!;
+};
+
 /**
  * A fresh key in the Secure Environment and its certificate from the CA; written before it is used. Until that write
  * the file does not name the key: when anything before it fails (or the write itself, leaving the file as it was) the
@@ -376,7 +398,7 @@ const issue = async (o: OcspSigningKeyOptions, retired: readonly string[]): Prom
     const certificate = await issueOcspSigningCertificate({
       ca: o.ca,
       serial: serialFromRandom(o.random(SERIAL_LENGTH)),
-      commonName: `Credence OCSP responder ${o.ca.id}`,
+      ...responderNaming(o.ca),
       responderKey: { kind, bytes: signer.publicKey },
       notBefore: new Date(notBefore),
       notAfter: new Date(notAfter),
