@@ -252,7 +252,7 @@ describe('an App-ID moved: its instances on every credential of its own it may n
   });
 });
 
-describe('what the App-ID may use is read from the engine; a history that cannot be read revokes nothing (review 347)', () => {
+describe('what the App-ID may use is read from the engine; a history that cannot be read fails closed (reviews 347, 353)', () => {
   const moved = { record: { streamId: 'application-A' }, event: { type: 'ApplicationEnrolled', data: { appId: 'A', credentialId: 'c2', replaces: 'c1' } } } as unknown as DecodedEvent;
   const context = (overrides: Partial<ReactionContext>): ReactionContext => ({
     dependents: (_parent, relation) =>
@@ -280,16 +280,55 @@ describe('what the App-ID may use is read from the engine; a history that cannot
     expect(revoked(await reactionsTo(moved, context({ rotationSuccessorNow: async (id) => (id === 'c2' ? 'c1' : undefined) })))).toEqual(['on-c9']);
   });
 
-  it('a broken history met reading it is a dead letter naming the stream, and nothing is revoked', async () => {
+  // Review 353: before, a broken stream met by a read now left the move one dead letter revoking nothing, not even the
+  // instances on the credential left (revoked without any read before review 347): access failed open until an operator
+  // handled it. Now the dead letter still names the stream, and every instance only a read now could have spared is
+  // revoked: all but on the credential moved onto (none of those is a candidate).
+  const broken = (streamId: string) => async (): Promise<never> => {
+    throw new BrokenHistoryError(streamId, 7n, 'provisioned twice');
+  };
+  const deadLetters = (outcomes: Awaited<ReturnType<typeof reactionsTo>>) => outcomes.flatMap((o) => ('unresolved' in o ? [o.unresolved.streamId] : []));
+
+  it("a broken history met reading the moved-onto credential's successor is a dead letter naming it, and every candidate is still revoked", async () => {
+    const outcomes = await reactionsTo(moved, context({ rotationSuccessorNow: broken('credential-c2') }));
+    expect(deadLetters(outcomes)).toEqual(['credential-c2']);
+    expect(revoked(outcomes)).toEqual(['on-c1', 'on-c9']);
+    expect(outcomes.filter((o) => 'type' in o).map((o) => ('type' in o ? o.data['reason'] : undefined))).toEqual(['superseded', 'superseded']);
+  });
+
+  it("a broken history met reading the App-ID's credential now is a dead letter naming it, and every candidate is still revoked", async () => {
+    const outcomes = await reactionsTo(moved, context({ credentialOfApplicationNow: broken('application-A') }));
+    expect(deadLetters(outcomes)).toEqual(['application-A']);
+    expect(revoked(outcomes)).toEqual(['on-c1', 'on-c9']);
+  });
+
+  it('a broken history met reading the successor of the credential enrolled with now spares not even that one', async () => {
     const outcomes = await reactionsTo(
       moved,
-      context({
-        rotationSuccessorNow: async () => {
-          throw new BrokenHistoryError('credential-c2', 7n, 'provisioned twice');
-        },
-      }),
+      context({ credentialOfApplicationNow: async () => 'c9', rotationSuccessorNow: async (id) => (id === 'c9' ? broken('credential-c9')() : undefined) }),
     );
-    expect(outcomes.flatMap((o) => ('unresolved' in o ? [o.unresolved.streamId] : []))).toEqual(['credential-c2']);
-    expect(revoked(outcomes)).toEqual([]);
+    expect(deadLetters(outcomes)).toEqual(['credential-c9']);
+    expect(revoked(outcomes)).toEqual(['on-c1', 'on-c9']);
+  });
+
+  it('the reviewer\'s case: one established instance on the credential left is revoked, healthy or not', async () => {
+    const r1 = { record: { streamId: 'application-R1' }, event: { type: 'ApplicationEnrolled', data: { appId: 'R1', credentialId: 'B', replaces: 'A' } } } as unknown as DecodedEvent;
+    const one = (overrides: Partial<ReactionContext>) =>
+      context({
+        dependents: (_parent, relation) =>
+          relation === 'association-of-application' ? ['association-on-A'] : relation === 'credential-of-application-enrolled' ? ['credential-A'] : [],
+        credentialOfApplicationNow: async () => 'B',
+        ...overrides,
+      });
+    const healthy = await reactionsTo(r1, one({}));
+    expect(healthy).toEqual([{ type: 'revokeAssociation', data: { associationId: 'on-A', reason: 'superseded' } }]);
+    for (const [overrides, stream] of [
+      [{ rotationSuccessorNow: broken('credential-B') }, 'credential-B'],
+      [{ credentialOfApplicationNow: broken('application-R1') }, 'application-R1'],
+    ] as const) {
+      const outcomes = await reactionsTo(r1, one(overrides));
+      expect(deadLetters(outcomes)).toEqual([stream]);
+      expect(outcomes.filter((o) => 'type' in o)).toEqual(healthy);
+    }
   });
 });

@@ -21,7 +21,8 @@ import { CREDENTIAL_OF_APPLICATION, orUnresolved, type ReactionContext } from '.
  * established on A before the first move). The rotation successors are read now as well: a credential names one
  * predecessor (successorLinked), so the successor of the credential moved onto had authenticated nothing before the
  * move unless it is the one left. A hint, as cseIdHeldNow is: an App-ID that moves back between this read and the
- * revocation's commit loses what it came back to, as it would had the cascade not been behind.
+ * revocation's commit loses what it came back to, as it would had the cascade not been behind. A read that meets a
+ * broken history spares nothing (review 353: fail closed), beside the dead letter naming it.
  *
  * Only the established ones: a configured one is refused at its hello and its establishment while the App-ID is
  * enrolled with another (review 249), and becomes usable again if the App-ID moves back, so it is left waiting. The
@@ -53,8 +54,13 @@ export const associationsOfTheCredentialLeft = async (
   if (candidates.length === 0) return out;
   // Read only when an instance may be revoked: one lookup of the engine per move, not per instance.
   const usable = await orUnresolved(() => usableBy(ctx, idOf(application), credentialId));
-  // A history that cannot be read leaves no one able to say what the App-ID may use: a dead letter, nothing revoked.
-  if (isUnresolved(usable)) return [...out, usable];
+  // Review 353: a history that cannot be read leaves no one able to say what the App-ID may use now. It fails closed:
+  // the dead letter names the broken stream, and every candidate is revoked still, as the event alone shows it may no
+  // longer use any (none is on the credential moved onto; only a read now could spare one). Revoking nothing instead
+  // left even the instances on the credential left their access (revoked before review 347 with no read) until an
+  // operator handled the dead letter. Revoking one the App-ID may in fact use again costs its instance no more than a
+  // new establishment.
+  if (isUnresolved(usable)) return [...out, usable, ...revokeAssociations(candidates.map((c) => c.stream), MOVED_OFF)];
   return [...out, ...revokeAssociations(candidates.filter((c) => !usable.has(c.credentialId)).map((c) => c.stream), MOVED_OFF)];
 };
 
