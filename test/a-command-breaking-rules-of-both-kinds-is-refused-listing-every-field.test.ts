@@ -32,6 +32,42 @@ const SUBSCRIPTION_ISSUES = [
   { path: 'data.notAfter', rule: 'after_now' },
 ];
 
+/**
+ * Review 353: three more a refusal named one at a time, each named alone then on the resend: a revocation's id of the
+ * wrong type hid its reason certificateHold (the command's whole-object rule is skipped once a field fails); a
+ * registration missing its model hid a bell in its correlation id (a sender's rule, no part of the schema); a bell in a
+ * manufacturer hid an upper-case command id (the id rule asked only once the others passed).
+ */
+const UPPER_CASE_ID = '0190A4A0-0000-7000-8000-00000000ABCD';
+const ONE_AT_A_TIME = {
+  revocation: {
+    type: 'revokeCredential',
+    data: { credentialId: 5, reason: 'certificateHold' },
+    issues: [
+      { path: 'data.credentialId', rule: 'invalid_type' },
+      { path: 'data.reason', rule: 'new_revocation_reason' },
+    ],
+  },
+  correlation: {
+    type: 'registerNode',
+    data: { nodeId: 'n9', profile: { class: 'smart-meter', manufacturer: 'Acme', capabilities: ['metering'] } },
+    correlationId: 'case\u0007 1',
+    issues: [
+      { path: 'data.profile.model', rule: 'invalid_type' },
+      { path: 'metadata.correlationId', rule: 'printable' },
+    ],
+  },
+  upperCaseId: {
+    type: 'registerNode',
+    data: { nodeId: 'n9', profile: { class: 'smart-meter', manufacturer: 'A\u0007', model: 'SM-1', capabilities: ['metering'] } },
+    commandId: UPPER_CASE_ID,
+    issues: [
+      { path: 'data.profile.manufacturer', rule: 'printable' },
+      { path: 'metadata.commandId', rule: 'lower_case' },
+    ],
+  },
+} as const;
+
 const pathsAndRules = (issues: readonly { path: string; rule: string }[]) => issues.map(({ path, rule }) => ({ path, rule }));
 
 describe('a command breaking rules of both kinds, through the engine', () => {
@@ -84,6 +120,27 @@ describe('a command breaking rules of both kinds, through the engine', () => {
     );
     expect(await footprint(store)).toEqual(before);
   });
+  for (const [name, sent] of Object.entries(ONE_AT_A_TIME)) {
+    it(`${name}: every rule it breaks is named at once, sent twice, nothing written (review 353)`, async () => {
+      const store = await openSqliteStore({ memory: true });
+      const engine = createEngine({ store, clock: new FakeClock(T0) });
+      const before = await footprint(store);
+      const metadata = {
+        actor: operator,
+        ...('correlationId' in sent ? { correlationId: sent.correlationId } : {}),
+        ...('commandId' in sent ? { commandId: sent.commandId } : {}),
+      };
+
+      for (const attempt of ['first', 'resend']) {
+        const error = await rejection(engine.execute(command(sent.type, sent.data as never, metadata)));
+        expect(error.problem.code, attempt).toBe('validation');
+        if (error.problem.code !== 'validation') return;
+        expect(pathsAndRules(error.problem.issues), attempt).toEqual(expect.arrayContaining([...sent.issues]));
+        expect(error.problem.issues, attempt).toHaveLength(sent.issues.length);
+      }
+      expect(await footprint(store)).toEqual(before);
+    });
+  }
 });
 
 describe('a command breaking rules of both kinds, over HTTP', () => {
@@ -109,6 +166,32 @@ describe('a command breaking rules of both kinds, over HTTP', () => {
       const { errors } = (await expired.json()) as { errors: { path: string; rule: string }[] };
       expect(pathsAndRules(errors)).toEqual(expect.arrayContaining(body(SUBSCRIPTION_ISSUES)));
 
+      expect(await footprint(store)).toEqual(before);
+    } finally {
+      await svc.close();
+    }
+  }, 60_000);
+
+  it('POST /v1/commands names at once every rule of the three review 353 found named one at a time', async () => {
+    const svc = await startTestService();
+    try {
+      const post = (payload: unknown) =>
+        fetch(new URL('/v1/commands', svc.url), { method: 'POST', headers: { authorization: `Bearer ${svc.tokens.operator}`, 'content-type': 'application/json' }, body: JSON.stringify(payload) });
+      const store = svc.service.context.credence.store;
+      const before = await footprint(store);
+      // The engine's metadata fields are the body's own over HTTP.
+      const body = (issues: readonly { path: string; rule: string }[]) => issues.map(({ path, rule }) => ({ path: `body.${path.replace(/^metadata\./, '')}`, rule }));
+
+      for (const [name, sent] of Object.entries(ONE_AT_A_TIME)) {
+        const { issues, ...payload } = sent;
+        for (const attempt of ['first', 'resend']) {
+          const answer = await post(payload);
+          expect(answer.status, `${name} ${attempt}`).toBe(400);
+          const { errors } = (await answer.json()) as { errors: { path: string; rule: string }[] };
+          expect(pathsAndRules(errors), `${name} ${attempt}`).toEqual(expect.arrayContaining(body(issues)));
+          expect(errors, `${name} ${attempt}`).toHaveLength(issues.length);
+        }
+      }
       expect(await footprint(store)).toEqual(before);
     } finally {
       await svc.close();

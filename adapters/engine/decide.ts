@@ -149,9 +149,10 @@ export const decideCommand = async (
 const issuesOf = (error: CredenceError | undefined): readonly FieldIssue[] => (error?.problem.code === 'validation' ? error.problem.issues : []);
 
 /**
- * The refusal of a command born expired, naming too every rule of new facts it breaks (candidateEvents would judge them
- * after): a subscription both expired and with a control character in its subscriber named only its notAfter, and its
- * resend the subscriber (review 348: a refusal names every field). Those rules' issues first, as the schema's are.
+ * The refusal of a command born expired, naming too every rule given new commands it breaks (candidateEvents would judge
+ * them after), its id in lower case included (newCommandRefusal, review 353): a subscription both expired and with a
+ * control character in its subscriber named only its notAfter, and its resend the subscriber (review 348: a refusal
+ * names every field). Those rules' issues first, as the schema's are.
  */
 const withNewCommandIssues = (command: Command, expired: CredenceError): CredenceError => {
   const rules = newCommandRefusal(command);

@@ -8,11 +8,12 @@ import { Actor, RequestSignature } from '../metadata.ts';
 import { CredentialIssued, issuingRules, ownerNamesItsHolder, ProvisioningCommandData, provisioningRules } from '../events/credential.ts';
 import { issuedCertificateRules } from './certificate-rules.ts';
 import { COMMAND_CATALOG, COMMAND_TYPES, type CommandType, type EventOfCommand } from './catalog.ts';
-import { NEW_REVOCATION_REASONS, newRevocationReasonRules, REVOCATION_REASON_COMMANDS } from './revocation-rules.ts';
+import { NEW_REVOCATION_REASONS, newRevocationReasonIssue, newRevocationReasonRules, REVOCATION_REASON_COMMANDS } from './revocation-rules.ts';
 import { REMOVE_FROM_CRL_IS_NO_REASON, RevocationReason } from '../events/common.ts';
 import { PseudonymResolved } from '../events/pseudonym.ts';
 import { ResolutionReason } from './resolution-reason.ts';
 import { CommandOwner, FREE_TEXT_DATA, FREE_TEXT_FIELDS, senderTextRefusal } from './free-text.ts';
+import { newCommandIdRefusal } from './new-command-id.ts';
 import type { EntityKind } from '../streams.ts';
 
 /**
@@ -174,19 +175,14 @@ export const CommandSchema = z.discriminatedUnion('type', COMMAND_TYPES.map(comm
 export const SentCommandSchema = z.discriminatedUnion('type', COMMAND_TYPES.map(sentCommandOf) as unknown as CommandOptions);
 
 /**
- * The rules of new facts, by command type: free text visible text on one line (free-text.ts, rule `printable`), each
- * capability named once (`repeated_capability`), a revocation's reason permanent (`new_revocation_reason`). Only the
- * fields they judge, read from a command SentCommandSchema already parsed: its other fields and keys pass as they are.
+ * The free-text rules of new facts, by command type: free text visible text on one line (free-text.ts, rule
+ * `printable`) and each capability named once (`repeated_capability`). Only the fields they judge, read from a command
+ * SentCommandSchema already parsed: its other fields and keys pass as they are. A revocation's reason is judged from its
+ * field by newCommandIssuesAsSent (`new_revocation_reason`).
  */
 const NEW_FACT_FIELDS: Partial<Record<CommandType, z.ZodRawShape>> = { ...FREE_TEXT_FIELDS, issueCredential: { owner: CommandOwner } };
 const NEW_FACT_RULES: Partial<Record<CommandType, z.ZodType>> = Object.fromEntries(
-  COMMAND_TYPES.flatMap((type) => {
-    const fields = NEW_FACT_FIELDS[type];
-    const reason = REVOCATION_REASON_COMMANDS.has(type);
-    if (fields === undefined && !reason) return [];
-    const schema = z.object({ data: z.looseObject(fields ?? {}), metadata: z.looseObject({ actor: z.looseObject({ role: z.string() }) }) });
-    return [[type, reason ? schema.superRefine(newRevocationReasonRules) : schema]];
-  }),
+  Object.entries(NEW_FACT_FIELDS).map(([type, fields]) => [type, z.object({ data: z.looseObject(fields!) })]),
 );
 
 /**
@@ -221,6 +217,40 @@ const issuesOf = (error: z.ZodError): FieldIssue[] =>
     message: issue.message,
   }));
 
+const fieldsOf = (value: unknown): Readonly<Record<string, unknown>> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+
+/**
+ * The issues of the rules given new commands that no field schema of CommandSchema holds, judged from the fields that
+ * carry them in `input`, a command parsed or not: a revocation's reason (`new_revocation_reason`: a rule of the whole
+ * command, which zod skips once any field fails), an outside sender's correlation and causation ids
+ * (senderTextRefusal, no part of the schema) and the command's id in lower case (new-command-id.ts). Each is judged
+ * only where the schema as sent takes its field, which a field refused for its type or length is named for alone. So a
+ * command refused for one field is told at once of every rule it breaks (review 353: each was named only on a resend).
+ * The route's body validator asks it too, the body's envelope given as `metadata` without an actor (an outside sender).
+ */
+export const newCommandIssuesAsSent = (input: unknown): FieldIssue[] => {
+  const type = typeOf(input);
+  if (type === undefined) return [];
+  const metadata = fieldsOf(fieldsOf(input)['metadata']);
+  const role = fieldsOf(metadata['actor'])['role'];
+  const reason = REVOCATION_REASON_COMMANDS.has(type) ? newRevocationReasonIssue(role, fieldsOf(fieldsOf(input)['data'])['reason']) : undefined;
+  const sent = (field: 'correlationId' | 'causationId') => {
+    const value = metadata[field];
+    return CommandMetadata.shape[field].safeParse(value).success ? { [field]: value as string } : {};
+  };
+  const sender = role === 'system' ? undefined : senderTextRefusal({ ...sent('correlationId'), ...sent('causationId') });
+  const commandId = CommandMetadata.shape.commandId.safeParse(metadata['commandId']);
+  const id = commandId.success ? newCommandIdRefusal(commandId.data) : undefined;
+  return [...(reason === undefined ? [] : [reason]), ...[sender, id].flatMap((refusal) => (refusal?.problem.code === 'validation' ? refusal.problem.issues : []))];
+};
+
+/** `issues` and those of `more` not already named (the same path and rule): what a refusal lists. */
+export const withIssues = (issues: readonly FieldIssue[], more: readonly FieldIssue[]): FieldIssue[] => [
+  ...issues,
+  ...more.filter((issue) => !issues.some((named) => named.path === issue.path && named.rule === issue.rule)),
+];
+
 /**
  * Parses untrusted input into a command, or throws a validation error naming every bad field. Input nested or sized
  * beyond the message limits is refused first, naming the limit, before any schema walks it (SER-001).
@@ -240,9 +270,9 @@ export const parseCommand = (input: unknown): Command => {
 /**
  * Parses untrusted input into a command as sent (SentCommandSchema): a new one or the retry of one an earlier version
  * recorded. The same limits first; the rules of new facts are newCommandRefusal's, once the command is known to be new.
- * Refused, it is refused as parseCommand refuses it, naming every field CommandSchema refuses, those rules' included:
- * what fails the schema as sent was never recorded, so it is no retry to answer, and naming one field of each kind in
- * turn had a client resend it once per kind (review 348).
+ * Refused, it is refused naming every field CommandSchema refuses and every rule newCommandIssuesAsSent finds, those
+ * of new facts and of new commands' ids included: what fails the schema as sent was never recorded, so it is no retry
+ * to answer, and naming one field of each kind in turn had a client resend it once per kind (reviews 348, 353).
  */
 export const parseSentCommand = (input: unknown): Command => {
   assertJsonWithin(input, 'command', MESSAGE_JSON_LIMITS);
@@ -255,24 +285,21 @@ export const parseSentCommand = (input: unknown): Command => {
   if (parsed.success) return parsed.data as unknown as Command;
   // CommandSchema holds every rule of SentCommandSchema, so it fails too; its own refusal kept should it ever not.
   const every = CommandSchema.safeParse(input);
-  throw validationError(issuesOf(every.success ? parsed.error : every.error), 'command');
+  throw validationError(withIssues(issuesOf(every.success ? parsed.error : every.error), newCommandIssuesAsSent(input)), 'command');
 };
 
 /**
- * The refusal of a command parsed as sent that breaks a rule of new facts, or undefined: the issues CommandSchema
- * names for them (the same paths, rules and words), and those of an outside sender's correlation or causation id not
- * visible text (free-text.ts senderTextRefusal; the `system` role's reactions carry stored ones on), every one named
- * (review 348). Asked only where a command becomes new events (decide.ts), after its id was looked for, as the
- * lower-case id is (new-command-id.ts): a command an earlier version recorded breaking one is still answered when
- * retried under its id (review 342).
+ * The refusal of a command parsed as sent that breaks a rule given new commands, or undefined, naming every one it
+ * breaks (reviews 348, 353): its free text and capabilities (the issues CommandSchema names for them: the same paths,
+ * rules and words), then newCommandIssuesAsSent's (a revocation's reason, an outside sender's correlation or causation
+ * id, the command's id in lower case). Asked only where a command becomes new events (decide.ts), after its id was
+ * looked for: a command an earlier version recorded breaking one is still answered when retried under its id (reviews
+ * 86, 342).
  */
 export const newCommandRefusal = (command: Command): CredenceError | undefined => {
-  const rules = NEW_FACT_RULES[command.type];
-  const judged = rules?.safeParse(command);
-  const sender = command.metadata.actor.role === 'system' ? undefined : senderTextRefusal(command.metadata);
-  if (judged === undefined || judged.success) return sender;
-  const senderIssues = sender?.problem.code === 'validation' ? sender.problem.issues : [];
-  return validationError([...issuesOf(judged.error), ...senderIssues], 'command');
+  const judged = NEW_FACT_RULES[command.type]?.safeParse(command);
+  const issues = [...(judged === undefined || judged.success ? [] : issuesOf(judged.error)), ...newCommandIssuesAsSent(command)];
+  return issues.length === 0 ? undefined : validationError(issues, 'command');
 };
 
 /** The entity stream a command is decided against. */

@@ -1,6 +1,6 @@
 export { COMMAND_CATALOG, COMMAND_TYPES, COMMAND_FOR_EVENT, eventOfCommandType } from './catalog.ts';
 export type { CommandType } from './catalog.ts';
-export { CommandMetadata, CommandSchema, newCommandRefusal, parseCommand, parseSentCommand, SentCommandSchema, targetOf } from './command.ts';
+export { CommandMetadata, CommandSchema, newCommandIssuesAsSent, newCommandRefusal, parseCommand, parseSentCommand, SentCommandSchema, targetOf, withIssues } from './command.ts';
 export type { Command } from './command.ts';
 export { decide } from './decide.ts';
 export { NEW_REVOCATION_REASONS, REFUSED_REVOCATION_REASONS } from './revocation-rules.ts';

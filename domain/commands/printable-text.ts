@@ -69,11 +69,14 @@ export interface PrintableAdvice {
 /**
  * Refines free text to visible text on one line: a control, format or other invisible character is refused naming its
  * code point and index (joiners, variation selectors and the soft hyphen only within visible text), and text that
- * shows nothing (spaces alone) is refused too, both by rule `printable`.
+ * shows nothing (spaces alone) is refused too, both by rule `printable`. Text longer than `maxLength` (its schema's
+ * max, which has refused it already: zod runs a refinement after a failed max) is left unread: the scan walks every
+ * character through several expressions, and a megabyte sent where 128 characters fit cost ~50 ms (review 353).
  */
 export const printableRule =
-  (advice: PrintableAdvice) =>
+  (advice: PrintableAdvice, maxLength: number | null = null) =>
   (text: string, ctx: z.RefinementCtx): void => {
+    if (maxLength !== null && text.length > maxLength) return;
     const refused = refusedCharacter(text);
     if (refused !== undefined) {
       ctx.addIssue({
@@ -94,4 +97,4 @@ const TEXT_ADVICE: PrintableAdvice = { rewrite: 'write it as visible text on one
  * bidi override, a class of spaces were stored). Commands only: stored events keep the looser schema they were read
  * with, so a history recorded before the rule still reads and replays.
  */
-export const printableText = <T extends z.ZodString>(schema: T) => schema.superRefine(printableRule(TEXT_ADVICE));
+export const printableText = <T extends z.ZodString>(schema: T) => schema.superRefine(printableRule(TEXT_ADVICE, schema.maxLength));

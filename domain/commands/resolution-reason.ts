@@ -4,6 +4,9 @@ import { printableRule, PRINTABLE_RULE } from './printable-text.ts';
 /** The rule a resolution's reason that prints nothing, or holds a character that prints nothing, breaks. */
 export const PRINTABLE_REASON_RULE = PRINTABLE_RULE;
 
+/** A reason's bounds, which its printable rule reads too (text over them is not scanned). */
+const ReasonText = z.string().min(1).max(500);
+
 /**
  * Why an auditor resolves a pseudonym (SER-025: the accountability record, a case reference), as a new resolution
  * must give it: visible text on one line. Found in review 146: `"   "`, `"\n"`, `"\u200b"` and `"\u202e"` each
@@ -13,9 +16,6 @@ export const PRINTABLE_REASON_RULE = PRINTABLE_RULE;
  * `resolvePseudonym`): the stored `PseudonymResolved` keeps its looser schema, so a history recorded before this rule
  * still reads and replays.
  */
-export const ResolutionReason = z
-  .string()
-  .min(1)
-  .max(500)
-  .superRefine(printableRule({ rewrite: 'write the reason as visible text on one line', empty: 'say why the identity is needed (a case reference)' }))
+export const ResolutionReason = ReasonText
+  .superRefine(printableRule({ rewrite: 'write the reason as visible text on one line', empty: 'say why the identity is needed (a case reference)' }, ReasonText.maxLength))
   .describe('why the identity is needed (a case reference): visible text on one line, no control or invisible character (joiners, variation selectors and soft hyphens only within visible text); recorded with the resolution');

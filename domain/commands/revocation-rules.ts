@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { FieldIssue } from '../errors.ts';
 import { RevocationReason } from '../events/common.ts';
 import type { CommandType } from './catalog.ts';
 
@@ -26,18 +27,27 @@ export const NEW_REVOCATION_REASONS = RevocationReason.options.filter((r) => !Ob
 /** Commands whose data carries a RevocationReason in `reason` (revokeApplication's own enum holds none of the refused). */
 export const REVOCATION_REASON_COMMANDS: ReadonlySet<CommandType> = new Set(['revokeNode', 'revokeCredential', 'endApplicationEnrolment', 'revokeAssociation']);
 
+/** The rule a new revocation giving a reason of REFUSED_REVOCATION_REASONS breaks. */
+export const NEW_REVOCATION_REASON_RULE = 'new_revocation_reason';
+
 /**
- * Refuses, in a command not sent by the `system` actor, a reason of REFUSED_REVOCATION_REASONS: an issue at
- * `data.reason`, rule `new_revocation_reason`, naming the reasons it may give.
+ * The issue of a reason of REFUSED_REVOCATION_REASONS in a command not sent by the `system` actor, at `data.reason`,
+ * naming the reasons it may give; undefined for any other. Judged from the two fields alone, whatever else the command
+ * holds, so a command refused for another field is told of its reason at once (review 353: a rule on the whole command
+ * is skipped by zod once a field of it fails).
  */
+export const newRevocationReasonIssue = (role: unknown, reason: unknown): FieldIssue | undefined =>
+  role === 'system' || typeof reason !== 'string' || !Object.hasOwn(REFUSED_REVOCATION_REASONS, reason)
+    ? undefined
+    : {
+        path: 'data.reason',
+        rule: NEW_REVOCATION_REASON_RULE,
+        message: `${REFUSED_REVOCATION_REASONS[reason as keyof typeof REFUSED_REVOCATION_REASONS]}: give one of ${NEW_REVOCATION_REASONS.join(', ')}`,
+      };
+
+/** newRevocationReasonIssue as a refinement of a whole command (CommandSchema's). */
 export const newRevocationReasonRules = (command: { readonly data: unknown; readonly metadata: { readonly actor: { readonly role: string } } }, context: z.RefinementCtx): void => {
-  if (command.metadata.actor.role === 'system') return;
-  const reason = (command.data as { reason?: unknown }).reason;
-  if (typeof reason !== 'string' || !Object.hasOwn(REFUSED_REVOCATION_REASONS, reason)) return;
-  context.addIssue({
-    code: 'custom',
-    path: ['data', 'reason'],
-    params: { rule: 'new_revocation_reason' },
-    message: `${REFUSED_REVOCATION_REASONS[reason as keyof typeof REFUSED_REVOCATION_REASONS]}: give one of ${NEW_REVOCATION_REASONS.join(', ')}`,
-  });
+  const issue = newRevocationReasonIssue(command.metadata.actor.role, (command.data as { reason?: unknown }).reason);
+  if (issue === undefined) return;
+  context.addIssue({ code: 'custom', path: ['data', 'reason'], params: { rule: issue.rule }, message: issue.message });
 };

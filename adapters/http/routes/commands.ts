@@ -1,8 +1,8 @@
 import type { FastifySchemaCompiler, FastifySchemaValidationError } from 'fastify';
 import { validatorCompiler } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { command, CommandMetadata, CommandSchema, SentCommandSchema, type CommandType } from '../../../domain/commands/index.ts';
-import { isCredenceError, unauthorised, validationError } from '../../../domain/errors.ts';
+import { command, CommandMetadata, CommandSchema, newCommandIssuesAsSent, SentCommandSchema, withIssues, type CommandType } from '../../../domain/commands/index.ts';
+import { isCredenceError, unauthorised, validationError, type FieldIssue } from '../../../domain/errors.ts';
 import { Role as ActorRole, type Actor } from '../../../domain/metadata.ts';
 import { recordedEventToJson } from '../../../domain/transparency/index.ts';
 import { tokenChecked } from '../auth/access-hook.ts';
@@ -54,10 +54,24 @@ const CommandBody = bodyOf(SentCommandSchema).describe('a lifecycle command of t
 /** The body of a new command: CommandBody with the rules of new facts (CommandSchema's data). */
 const NewCommandBody = bodyOf(CommandSchema);
 
+/** A body's field issue (`data.reason`, `correlationId`) as fastify-type-provider-zod reports a zod issue's. */
+const schemaError = (issue: FieldIssue): FastifySchemaValidationError => {
+  const instancePath = `/${issue.path.split('.').join('/')}`;
+  return { keyword: 'custom', instancePath, schemaPath: `#${instancePath}/custom`, params: { params: { rule: issue.rule } }, message: issue.message };
+};
+/** A reported issue as a field issue of the body, its rule the one map-raised-error.ts reads from it. */
+const fieldIssue = (error: FastifySchemaValidationError): FieldIssue => {
+  const rule = (error.params as { params?: { rule?: unknown } }).params?.rule;
+  return { path: error.instancePath.split('/').filter((s) => s.length > 0).join('.'), rule: error.keyword === 'custom' && typeof rule === 'string' ? rule : error.keyword, message: error.message ?? '' };
+};
+
 /**
  * The body's validator: CommandBody's; a body it refuses is refused naming every field NewCommandBody refuses, the
- * rules of new facts' too. A body failing the schema as sent was never recorded, so it is no retry to answer, and one
- * breaking rules of both kinds was refused naming only the first kind, then the other on its resend (review 348).
+ * rules of new facts' too, and every rule given new commands no field schema holds (domain newCommandIssuesAsSent: a
+ * revocation's reason, the correlation and causation ids as visible text, the commandId in lower case; the body's
+ * sender is an outside one, the route being the operator's). A body failing the schema as sent was never recorded, so
+ * it is no retry to answer, and one breaking rules of both kinds was refused naming only the first kind, then the
+ * other on its resend (reviews 348, 353).
  */
 type Validate = (data: unknown) => { readonly error?: Error | FastifySchemaValidationError[]; readonly value?: unknown };
 const bodyValidator = (route: Parameters<FastifySchemaCompiler<z.ZodType>>[0]): Validate => {
@@ -69,7 +83,15 @@ const bodyValidator = (route: Parameters<FastifySchemaCompiler<z.ZodType>>[0]): 
     if (judged.error === undefined) return judged;
     // NewCommandBody holds every rule of CommandBody, so it fails too; CommandBody's refusal kept should it ever not.
     const every = asNew(data);
-    return every.error === undefined ? judged : every;
+    if (!Array.isArray(every.error)) return judged;
+    const body = (data ?? {}) as { type?: unknown; data?: unknown; commandId?: unknown; correlationId?: unknown; causationId?: unknown };
+    const asSent = newCommandIssuesAsSent({
+      type: body.type,
+      data: body.data,
+      metadata: { commandId: body.commandId, correlationId: body.correlationId, causationId: body.causationId },
+    }).map((issue) => ({ ...issue, path: issue.path.replace(/^metadata\./, '') }));
+    const more = withIssues(every.error.map(fieldIssue), asSent).slice(every.error.length);
+    return { error: [...every.error, ...more.map(schemaError)] };
   };
 };
 
