@@ -12,6 +12,9 @@ export const subscriptionMachine = setup({
       return d !== undefined && ms(d.notBefore) < ms(d.notAfter);
     },
     notAfterReached: ({ context, event }) => event.at >= context.notAfter,
+    // Review 355 (machines v14): at or past its notAfter a subscription ran out, which only its expiry records; taken
+    // there, a termination said an operator ended early what had ended on its own (the scheduler not there yet).
+    terminatedBeforeItsEnd: ({ context, event }) => event.at < context.notAfter,
   },
 }).createMachine({
   id: 'subscription',
@@ -33,7 +36,7 @@ export const subscriptionMachine = setup({
     active: {
       on: {
         SubscriptionExpired: { target: 'expired', guard: 'notAfterReached' },
-        SubscriptionTerminated: { target: 'revoked' },
+        SubscriptionTerminated: { target: 'revoked', guard: 'terminatedBeforeItsEnd' },
       },
     },
     expired: { type: 'final' },

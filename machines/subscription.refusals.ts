@@ -10,4 +10,6 @@ export const subscriptionRefusals: RefusalReasons<SubscriptionContext> = {
   },
   notAfterReached: ({ context, event }) =>
     `a subscription expires at or after its notAfter; subscription ${context.subscriptionId} has notAfter ${instant(context.notAfter)}, and this is ${instant(event.at)}`,
+  terminatedBeforeItsEnd: ({ context, event }) =>
+    `a subscription is terminated only before its notAfter; subscription ${context.subscriptionId} has notAfter ${instant(context.notAfter)}, and this is ${instant(event.at)}: it has run out, which its expiry records (credence subscription expire ${context.subscriptionId})`,
 };

@@ -91,6 +91,9 @@ const CASES: Case[] = [
   ['a subscription whose window closes before it opens', 'subscription', [],
     e('SubscriptionCreated', { subscriptionId: 's', subscriber: 'x', notBefore: iso(10), notAfter: iso(5) }), 'validityWindowOrdered', ['subscription s', iso(10), iso(5)]],
   ['a subscription expired before its notAfter', 'subscription', GIVEN.subscription, e('SubscriptionExpired', { subscriptionId: 's' }, 100), 'notAfterReached', ['subscription s', iso(365), iso(100)]],
+  // Review 355: run out, not ended early; the refusal names the command that records it.
+  ['a subscription terminated past its notAfter', 'subscription', GIVEN.subscription, e('SubscriptionTerminated', { subscriptionId: 's', reason: 'contract ended' }, 400),
+    'terminatedBeforeItsEnd', ['subscription s', iso(365), iso(400), 'credence subscription expire s']],
   ["review 288: a node registered naming another node's credential as its bootstrap", 'node', [],
     e('NodeRegistered', { nodeId: 'n', profile: {}, bootstrapCredentialId: 'b' }, 10, { bootstrap: nodeCred('enrolled', { credentialId: 'b', owner: { kind: 'node', id: 'other' } }) }),
     'bootstrapNotYetRecorded', ['node n', 'credential b is recorded already, owned by node:other']],

@@ -63,7 +63,7 @@ describe('a replay finding by a rule the machines gained after the event was sto
       'NodeRegistered:bootstrapNotYetRecorded', 'CredentialIssued:bootstrapNamedByItsNode', 'CredentialIssued:factoryCredentialNotRotated', 'CredentialProvisioned:bootstrapIsFactoryCredential',
       'CredentialRotationStarted:ownerIsLive',
       'CredentialProvisioned:receiptServiceParametersCurrent', 'ApplicationEnrolled:credentialBeforeOverlapEnds',
-      'AssociationEstablished:endsWithinOverlap',
+      'AssociationEstablished:endsWithinOverlap', 'SubscriptionTerminated:terminatedBeforeItsEnd',
     ]);
     for (const r of RULES_SINCE) expect(Number(r.since.split(':v')[1])).toBeLessThanOrEqual(Number(MACHINES_VERSION.split(':v')[1]));
   });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MAX_ENTITY_BYTES } from '../../adapters/client/operator.ts';
+import { MAX_CLOCK_SKEW_SECONDS } from '../../domain/signing/index.ts';
 import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { EXIT } from '../program.ts';
@@ -14,7 +15,9 @@ import type { BeforeSending } from './submit.ts';
  * read refused or failing sends the command as before, and another client enrolling the node between this read and
  * the send may still have a duplicate recorded, which is legal (POST /v1/commands records one too). With --command-id the
  * command is always sent (review 331): the server answers that id's outcome, a retry's as done before, an id another
- * command took as a refusal; read and skipped, it was `sent: false` and exit 0 whatever the id.
+ * command took as a refusal; read and skipped, it was `sent: false` and exit 0 whatever the id. It skips only while the
+ * subscription still serves too (review 355): past its notAfter with the expiry not yet recorded, or terminated with
+ * the cascade pending, the node still reads as enrolled so, but the server refuses the enrolment (409, subscriptionActive).
  */
 
 /** The part of GET /v1/entities/node/{id} this reads; any other answer is no reason to skip the command. */
@@ -36,9 +39,35 @@ export const enrolledSoAlready = (entity: unknown, asked: { readonly subscriptio
   return subscriptionId === asked.subscriptionId && cseId === asked.cseId ? read.data : undefined;
 };
 
-const readNode = async (target: ServerTarget, nodeId: string): Promise<unknown> => {
+/** The part of GET /v1/entities/subscription/{id} this reads (its context's times in epoch ms). */
+const ActiveSubscription = z.looseObject({
+  state: z.literal('active'),
+  context: z.looseObject({ notBefore: z.number().int(), notAfter: z.number().int() }),
+  broken: z.unknown().optional(),
+});
+
+/**
+ * How long before its notAfter by this clock the subscription is no longer read as serving: the server judges by its
+ * own clock, which may be as far apart as a signed request's (MAX_CLOCK_SKEW_SECONDS). Nearer the end the command is
+ * sent, and the server decides; a duplicate enrolment there is legal, a refusal told as "nothing sent" was not.
+ */
+const CLOCK_MARGIN_MS = MAX_CLOCK_SKEW_SECONDS * 1000;
+
+/**
+ * Whether the subscription as read serves at `now` (epoch ms), as the machines judge an enrolment (subscriptionActive:
+ * active and within [notBefore, notAfter)), CLOCK_MARGIN_MS before its notAfter. No margin at its notBefore: the node
+ * was enrolled under it, so the server's clock has passed that already. Any other answer: it may not serve.
+ */
+export const subscriptionServes = (entity: unknown, now: number): boolean => {
+  const read = ActiveSubscription.safeParse(entity);
+  if (!read.success || read.data.broken !== undefined) return false;
+  const { notBefore, notAfter } = read.data.context;
+  return notBefore <= now && now + CLOCK_MARGIN_MS < notAfter;
+};
+
+const readEntity = async (target: ServerTarget, kind: 'node' | 'subscription', id: string): Promise<unknown> => {
   try {
-    return await clientOf(target).entity('node', nodeId, MAX_ENTITY_BYTES);
+    return await clientOf(target).entity(kind, id, MAX_ENTITY_BYTES);
   } catch {
     // Refused (a 404 for a node not registered, a 403) or failed: the command is sent, and its answer says what is so.
     return undefined;
@@ -55,8 +84,9 @@ export const enrolmentUnchanged =
     if (commandId !== undefined) return undefined;
     const { nodeId, subscriptionId, cseId } = data;
     if (typeof nodeId !== 'string' || typeof subscriptionId !== 'string' || typeof cseId !== 'string') return undefined;
-    const node = enrolledSoAlready(await readNode(target, nodeId), { subscriptionId, cseId });
+    const node = enrolledSoAlready(await readEntity(target, 'node', nodeId), { subscriptionId, cseId });
     if (node === undefined) return undefined;
+    if (!subscriptionServes(await readEntity(target, 'subscription', subscriptionId), Date.now())) return undefined;
     io.out(
       asJson
         ? json({ sent: false, streamId: node.streamId, state: node.state, revision: node.revision, subscriptionId, cseId, events: [] })

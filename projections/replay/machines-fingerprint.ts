@@ -71,7 +71,8 @@ export interface MachinesRules {
  * 11.2.2): one past it, before the scheduler's tick, was taken though no AE association could be configured on it.
  * And (review 345) an association is established only if it expires by the end of its credential's standing
  * rotation overlap (endsWithinOverlap on AssociationEstablished): a rotation started after the Registrar's read at
- * the finish let it outlive the handover.
+ * the finish let it outlive the handover. And (review 355) a subscription is terminated only before its notAfter
+ * (terminatedBeforeItsEnd): one past it, before the scheduler recorded the expiry, was recorded as ended early.
  */
 export const MACHINES_VERSION = 'credence:machines:v14';
 
@@ -115,6 +116,7 @@ export const RULES_SINCE: readonly { readonly eventType: string; readonly rule: 
   { eventType: 'CredentialProvisioned', rule: 'receiptServiceParametersCurrent', since: 'credence:machines:v14' },
   { eventType: 'ApplicationEnrolled', rule: 'credentialBeforeOverlapEnds', since: 'credence:machines:v14' },
   { eventType: 'AssociationEstablished', rule: 'endsWithinOverlap', since: 'credence:machines:v14' },
+  { eventType: 'SubscriptionTerminated', rule: 'terminatedBeforeItsEnd', since: 'credence:machines:v14' },
 ];
 
 /** The version that added `rule` for `eventType` (RULES_SINCE), or undefined for a rule as old as the event's judging. */
@@ -129,7 +131,7 @@ export const ruleSince = (eventType: string, rule: string | undefined): string |
  * version when the machines now judge otherwise, and record the new hash here either way. Without it a changed
  * helper would let a replay go on from snapshots its old code made (review: the bump was a step to remember).
  */
-export const MACHINES_SOURCES_CONFIRMED = 'dbb0ba9467411bc7d04ddf970b3e2f9c7bfb7579e6570d4fd26d85f9ee9a685f';
+export const MACHINES_SOURCES_CONFIRMED = '130162a0e2c6ed7dde049ee40ebc639a922dac8041fd5a01f0bd3fa26a696967';
 
 /**
  * A machine's config and implementations as JSON: a function by its source (as the running build holds it) with its
