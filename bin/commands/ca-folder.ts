@@ -6,6 +6,7 @@ import { certificateFingerprint } from '../../domain/crypto/fingerprint.ts';
 import { validationError } from '../../domain/errors.ts';
 import { ownerView, type OwnedSecureEnvironment, type RandomSource } from '../../domain/ports/index.ts';
 import type { CaId } from '../../domain/x509/issuing-ca.ts';
+import { subscriptionCertifiedBy } from '../../domain/x509/issuance/index.ts';
 import { readCaFile } from '../../adapters/driven/pki/index.ts';
 import type { DataFolderLock } from '../../adapters/runtime/index.ts';
 import type { Io } from '../io.ts';
@@ -106,13 +107,17 @@ const discardQuietly = (lock: DataFolderLock): void => {
 export const describeCa = (dataDir: string, id: CaId) => {
   const file = readCaFile(dataDir, id);
   if (file === undefined) throw validationError([{ path: 'caId', rule: 'exists', message: `no CA ${id} in ${dataDir}` }], 'issuing CA');
+  // The M2M Service Subscription whose nodes it certifies, named or that of its id (review 355); none (left out of
+  // --json) for `default`.
+  const subscription = subscriptionCertifiedBy(file);
   if (file.state === 'awaiting_certificate') {
-    return { id, state: file.state, keyKind: file.keyKind, subject: file.subject, createdAt: file.createdAt, csr: file.csr };
+    return { id, subscription, state: file.state, keyKind: file.keyKind, subject: file.subject, createdAt: file.createdAt, csr: file.csr };
   }
   const der = fromBase64url(file.certificate);
   const cert = new x509.X509Certificate(der);
   return {
     id,
+    subscription,
     state: file.state,
     keyKind: file.keyKind,
     subject: cert.subject,

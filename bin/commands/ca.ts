@@ -6,6 +6,7 @@ import { MAX_CA_VALIDITY_DAYS } from '../../adapters/driven/pki/index.ts';
 import { fromBase64url } from '../../domain/crypto/base64url.ts';
 import { validationError } from '../../domain/errors.ts';
 import { parseDistinguishedName } from '../../domain/x509/issuance/index.ts';
+import { M2MSubId } from '../../domain/ids.ts';
 import { CaId } from '../../domain/x509/issuing-ca.ts';
 import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';
@@ -31,9 +32,30 @@ const DataOptions = {
   json: z.boolean().default(false),
 };
 
+/**
+ * `ca init --id`: a CA id, and for an M2M-Sub-ID no CA id can spell (upper case, . _ : ~, over 63 characters), the way
+ * to name it instead (review 355: `--id Sub-A` was refused saying only what a CA id is).
+ */
+const InitCaId = z
+  .string()
+  .superRefine((id, ctx) => {
+    const parsed = CaId.safeParse(id);
+    if (parsed.success) return;
+    const message = parsed.error.issues[0]?.message ?? 'is not a CA id';
+    ctx.addIssue({
+      code: 'custom',
+      message: M2MSubId.safeParse(id).success
+        ? `${message}; to certify M2M Service Subscription ${id}, name it apart: --id <lowercase-id> --subscription ${id}`
+        : message,
+    });
+  })
+  .default('default');
+
 const Init = z
   .object({
     ...DataOptions,
+    id: InitCaId,
+    subscription: M2MSubId.optional(),
     keyType: z.enum(['ed25519', 'p256']).default('p256'),
     subject: z.string().min(1).max(1024).optional(),
     validityDays: WholeNumber(1, MAX_CA_VALIDITY_DAYS).optional(),
@@ -41,7 +63,14 @@ const Init = z
     csrOut: z.string().min(1).max(4096).optional(),
   })
   .refine((o) => o.intermediate === (o.csrOut !== undefined), { path: ['csrOut'], message: 'is required with --intermediate, and only with it' })
-  .refine((o) => !o.intermediate || o.validityDays === undefined, { path: ['validityDays'], message: 'the external root decides an intermediate’s validity' });
+  .refine((o) => !o.intermediate || o.validityDays === undefined, { path: ['validityDays'], message: 'the external root decides an intermediate’s validity' })
+  .refine((o) => o.id !== 'default' || o.subscription === undefined, {
+    path: ['subscription'],
+    message: 'CA default certifies the nodes no other CA does: give the CA of this subscription an --id of its own',
+  });
+
+/** How init names the subscription a CA certifies, when it names one. */
+const certifying = (subscription: string | undefined): string => (subscription !== undefined ? ` (M2M Service Subscription ${subscription})` : '');
 
 const init = async (args: z.infer<typeof Init>, io: Io): Promise<number> => {
   // Before the data folder is made or locked: a refused subject or CSR path leaves no folder behind.
@@ -53,7 +82,7 @@ const init = async (args: z.infer<typeof Init>, io: Io): Promise<number> => {
   if (args.csrOut !== undefined) assertNewFileWritable('--csr-out', args.csrOut);
   const { createRootCa, requestIntermediateCa } = await import('../../adapters/driven/pki/index.ts');
   return withCaFolder(args, io, async ({ dataDir, se, random }) => {
-    const common = { dataDir, se, id: args.id, kind: args.keyType, subject: args.subject, now: new Date(), random };
+    const common = { dataDir, se, id: args.id, subscription: args.subscription, kind: args.keyType, subject: args.subject, now: new Date(), random };
     if (args.csrOut !== undefined) {
       const csrOut = args.csrOut;
       // Written before the CA file, and removed if that fails: a refused init leaves neither key, CA nor CSR.
@@ -70,15 +99,15 @@ const init = async (args: z.infer<typeof Init>, io: Io): Promise<number> => {
         if (written) rmSync(csrOut, { force: true });
         throw error;
       }
-      if (args.json) io.out(json({ id: args.id, state: 'awaiting_certificate', csr: args.csrOut }));
-      else io.err(`CA ${args.id}: ${args.keyType} key made in the Secure Environment; CSR written to ${args.csrOut}. Have your root sign it, then: credence ca install --id ${args.id} --certificate FILE --chain FILE`);
+      if (args.json) io.out(json({ id: args.id, ...(args.subscription !== undefined ? { subscription: args.subscription } : {}), state: 'awaiting_certificate', csr: args.csrOut }));
+      else io.err(`CA ${args.id}${certifying(args.subscription)}: ${args.keyType} key made in the Secure Environment; CSR written to ${args.csrOut}. Have your root sign it, then: credence ca install --id ${args.id} --certificate FILE --chain FILE`);
       return 0;
     }
     await createRootCa({ ...common, ...(args.validityDays !== undefined ? { validityDays: args.validityDays } : {}) });
     const shown = describeCa(dataDir, args.id);
     if (args.json) io.out(json(shown));
     else {
-      io.out(printable(`CA ${args.id}: self-signed root, ${args.keyType}, ${shown.subject}, valid ${shown.notBefore} to ${shown.notAfter}`));
+      io.out(printable(`CA ${args.id}${certifying(args.subscription)}: self-signed root, ${args.keyType}, ${shown.subject}, valid ${shown.notBefore} to ${shown.notAfter}`));
       // No service runs on the folder now (ca init is refused while one holds it): the next start is what loads it.
       io.err(printable(`  (the service loads it when it starts on ${dataDir}: credence serve --data ${dataDir})`));
     }
@@ -163,6 +192,11 @@ const show = async (args: z.infer<typeof Show>, io: Io): Promise<number> => {
   for (const ca of cas) {
     // A certificate's subject and issuer are whatever the file installed says: printed through printable only.
     io.out(printable(`${ca.id}  ${ca.key === 'missing' ? 'key missing' : ca.state}  ${ca.keyKind}  ${ca.subject}`));
+    io.out(
+      printable(
+        ca.subscription !== undefined ? `  certifies the nodes of M2M Service Subscription ${ca.subscription}` : '  certifies the nodes of every subscription with no CA of its own',
+      ),
+    );
     if (ca.key === 'missing') {
       const handle = files.find((file) => file.id === ca.id)?.keyHandle;
       const stops = ca.state === 'active' ? 'the service does not start while this CA is in pki/' : 'ca install cannot take its certificate';
@@ -193,7 +227,8 @@ export const register: RegisterCommands = (program, io) => {
     ca
       .command('init')
       .description('create an issuing CA: a self-signed root, or (--intermediate) a key and a CSR for an external root')
-      .option('--id <id>', 'the CA id: default, or the M2M-Sub-ID whose nodes it certifies (lowercase letters, digits, dashes)', 'default')
+      .option('--id <id>', 'the CA id (lowercase letters, digits, dashes): default, or one certifying the M2M Service Subscription of that id', 'default')
+      .option('--subscription <m2m-sub-id>', 'the M2M-Sub-ID whose nodes it certifies, when its --id is not that (e.g. --id sub-a-ca --subscription Sub-A)')
       .addOption(new Option('--key-type <type>', 'the CA key').choices(['ed25519', 'p256']).default('p256'))
       .option('--subject <dn>', 'distinguished name, RFC 4514 (default: CN=Credence CA <id>)')
       .option('--validity-days <days>', 'a root’s validity (default 3650)')

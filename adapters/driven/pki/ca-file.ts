@@ -5,6 +5,7 @@ import { validationError } from '../../../domain/errors.ts';
 import { jsonLimitIssue } from '../../../domain/json-limits.ts';
 import { base64urlString } from '../../../domain/crypto/base64url.ts';
 import { IsoTimestamp } from '../../../domain/crypto/credential.ts';
+import { M2MSubId } from '../../../domain/ids.ts';
 import { MAX_CERTIFICATE_CHAIN, MAX_CERTIFICATE_LENGTH } from '../../../domain/crypto/sizes.ts';
 import { KeyHandle } from '../../../domain/ports/secure-environment.ts';
 import { CaId } from '../../../domain/x509/issuing-ca.ts';
@@ -26,11 +27,18 @@ const Der = base64urlString({ max: MAX_CERTIFICATE_LENGTH });
 /** The layout of the CA files this version writes and reads; a file of a newer one is refused (readCaFile). */
 const CA_FILE_VERSION = 1;
 
+/**
+ * The M2M Service Subscription the CA certifies (`ca init --subscription`, review 355), when its id does not spell it.
+ * Optional, within version 1: a file written before CAs named one loads, and certifies the subscription of its id.
+ */
+const subscription = M2MSubId.optional();
+
 export const CaFile = z.discriminatedUnion('state', [
   z.strictObject({
     version: z.literal(CA_FILE_VERSION),
     state: z.literal('active'),
     id: CaId,
+    subscription,
     keyKind: z.enum(['ed25519', 'p256']),
     keyHandle: KeyHandle,
     createdAt: IsoTimestamp,
@@ -42,6 +50,7 @@ export const CaFile = z.discriminatedUnion('state', [
     version: z.literal(CA_FILE_VERSION),
     state: z.literal('awaiting_certificate'),
     id: CaId,
+    subscription,
     keyKind: z.enum(['ed25519', 'p256']),
     keyHandle: KeyHandle,
     createdAt: IsoTimestamp,

@@ -23,6 +23,9 @@ import { seSigner } from './se-signer.ts';
 import { checkInstalledCa } from './install-checks.ts';
 import { assertRenewedBySameIssuer, assertRenews, assertSameTrustAnchor } from './renew.ts';
 import { assertSubjectUnused } from './distinct-subject.ts';
+import type { M2MSubId } from '../../../domain/ids.ts';
+import { DEFAULT_CA_ID } from '../../../domain/x509/issuance/index.ts';
+import { assertSubscriptionUnclaimed } from './one-ca-per-subscription.ts';
 
 /** What `credence ca init` is given. */
 export interface CaInitOptions {
@@ -30,6 +33,11 @@ export interface CaInitOptions {
   /** The infrastructure owner's view (`maf:infrastructure`) of the data folder's Secure Environment. */
   readonly se: OwnedSecureEnvironment;
   readonly id: CaId;
+  /**
+   * The M2M Service Subscription whose nodes it certifies (`--subscription`, review 355), when the id does not spell
+   * it; never for `default`, which certifies the nodes no other CA does.
+   */
+  readonly subscription?: M2MSubId | undefined;
   readonly kind: CaKeyKind;
   /** RFC 4514 distinguished name; default `defaultCaSubject(id)`. */
   readonly subject?: string | undefined;
@@ -66,10 +74,17 @@ const subjectName = (text: string): Uint8Array => {
 
 /**
  * Refuses before any key is made: an existing CA of that id, a subject that is no distinguished name, or one another
- * CA of the folder has (`distinct_subject`, review 231).
+ * CA of the folder has (`distinct_subject`, review 231), or a subscription another CA certifies (review 355).
  */
 const prepare = (o: CaInitOptions): { name: Uint8Array; subject: string } => {
   if (readCaFile(o.dataDir, o.id) !== undefined) throw caExists(o.dataDir, o.id);
+  if (o.id === DEFAULT_CA_ID && o.subscription !== undefined) {
+    throw validationError(
+      [{ path: 'subscription', rule: 'not_default', message: `CA ${DEFAULT_CA_ID} certifies the nodes no other CA does: give the CA of subscription ${o.subscription} an --id of its own` }],
+      'issuing CA',
+    );
+  }
+  assertSubscriptionUnclaimed(o.dataDir, o.id, o.subscription);
   const subject = o.subject ?? defaultCaSubject(o.id);
   const name = subjectName(subject);
   assertSubjectUnused(o.dataDir, o.id, name, { path: 'subject', remedy: 'choose another --subject' });
@@ -114,6 +129,7 @@ export const createRootCa = async (o: CaInitOptions & { readonly validityDays?: 
       version: 1 as const,
       state: 'active' as const,
       id: o.id,
+      subscription: o.subscription,
       keyKind: o.kind,
       keyHandle,
       createdAt: o.now.toISOString(),
@@ -141,7 +157,11 @@ export const requestIntermediateCa = async (
     const signer = await seSigner(o.se, keyHandle, o.kind);
     const csr = await buildCertificationRequest({ key: { kind: o.kind, bytes: signer.publicKey }, subject: name, uris: [], sign: signer.sign });
     o.deliver?.(csr);
-    writeCaFile(o.dataDir, { version: 1, state: 'awaiting_certificate', id: o.id, keyKind: o.kind, keyHandle, createdAt: o.now.toISOString(), subject, csr: toBase64url(csr) }, 'create');
+    writeCaFile(
+      o.dataDir,
+      { version: 1, state: 'awaiting_certificate', id: o.id, subscription: o.subscription, keyKind: o.kind, keyHandle, createdAt: o.now.toISOString(), subject, csr: toBase64url(csr) },
+      'create',
+    );
     return { csr };
   });
 };
@@ -195,6 +215,8 @@ export const installCaCertificate = async (o: {
     version: 1 as const,
     state: 'active' as const,
     id: o.id,
+    // Installing a certificate keeps the subscription the CA was made for (review 355).
+    subscription: file.subscription,
     keyKind: file.keyKind,
     keyHandle: file.keyHandle,
     createdAt: file.createdAt,

@@ -1,12 +1,13 @@
 import { fromBase64url } from '../../../domain/crypto/base64url.ts';
 import { constantTimeEqual } from '../../../domain/crypto/bytes.ts';
 import { isKeyNotFound, validationError, type CredenceError } from '../../../domain/errors.ts';
-import { certifiedPublicKey } from '../../../domain/x509/issuance/index.ts';
+import { certifiedPublicKey, type SubscriptionCa } from '../../../domain/x509/issuance/index.ts';
 import type { OwnedSecureEnvironment } from '../../../domain/ports/secure-environment.ts';
 import type { CaId, IssuingCa, X509Signer } from '../../../domain/x509/issuing-ca.ts';
 import { caIds, PKI_DIR, readCaFile, type CaFile } from './ca-file.ts';
 import { caKeyMissing, caSigningKeyMissing } from './ca-key.ts';
 import { KeyPresence } from './key-presence.ts';
+import { assertOneCaPerSubscription } from './one-ca-per-subscription.ts';
 import { seSigner } from './se-signer.ts';
 
 /** Whether each loaded CA's key was last found missing (`caSigningKeyMissingNow`), by its signer. */
@@ -26,7 +27,7 @@ export const caSigningKeyMissingNow = (ca: Pick<IssuingCa, 'signer'>): Promise<C
  * otherwise issue certificates no relying party can validate; it fails the load instead, naming the CA. So does a
  * key the Secure Environment no longer holds (`caKeyMissing`, which says what to do).
  */
-export const issuingCaOf = async (file: Extract<CaFile, { state: 'active' }>, se: OwnedSecureEnvironment): Promise<IssuingCa> => {
+export const issuingCaOf = async (file: Extract<CaFile, { state: 'active' }>, se: OwnedSecureEnvironment): Promise<SubscriptionCa> => {
   const certificate = fromBase64url(file.certificate);
   // Review 203: the port's bare "key key_… does not exist" named neither the CA nor its file; the start stopped on it.
   const signer = await seSigner(se, file.keyHandle, file.keyKind).catch((error: unknown) => {
@@ -48,7 +49,7 @@ export const issuingCaOf = async (file: Extract<CaFile, { state: 'active' }>, se
   );
   const named: X509Signer = Object.freeze({ kind: signer.kind, publicKey: signer.publicKey, sign: (tbs: Uint8Array) => presence.use(() => signer.sign(tbs)) });
   presences.set(named, presence);
-  return { id: file.id, certificate, chain: file.chain.map((c) => fromBase64url(c)), signer: named };
+  return { id: file.id, subscription: file.subscription, certificate, chain: file.chain.map((c) => fromBase64url(c)), signer: named };
 };
 
 /**
@@ -56,15 +57,25 @@ export const issuingCaOf = async (file: Extract<CaFile, { state: 'active' }>, se
  * empty when there is none. One still awaiting its certificate cannot issue: it is not among them, but named in
  * `awaitingCertificate`, so that its subscription's nodes are refused rather than certified by `default` (review 287,
  * issuingCaFor) and the start warns of it. A CA file that does not parse, or whose key the Secure Environment does
- * not hold, fails the start with an error naming it.
+ * not hold, fails the start with an error naming it; so do two CAs certifying one M2M Service Subscription, naming
+ * both (review 355).
  */
-export const loadIssuingCas = async (dataDir: string, se: OwnedSecureEnvironment): Promise<IssuingCa[] & { readonly awaitingCertificate: readonly CaId[] }> => {
-  const cas: IssuingCa[] = [];
+export const loadIssuingCas = async (
+  dataDir: string,
+  se: OwnedSecureEnvironment,
+): Promise<SubscriptionCa[] & { readonly awaitingCertificate: readonly CaId[]; readonly awaitingSubscriptions: ReadonlyMap<CaId, string> }> => {
+  const files = caIds(dataDir).flatMap((id) => readCaFile(dataDir, id) ?? []);
+  // Review 355: two CAs of one subscription would certify its nodes by whichever was read first.
+  assertOneCaPerSubscription(files);
+  const cas: SubscriptionCa[] = [];
   const awaitingCertificate: CaId[] = [];
-  for (const id of caIds(dataDir)) {
-    const file = readCaFile(dataDir, id);
-    if (file?.state === 'active') cas.push(await issuingCaOf(file, se));
-    else if (file !== undefined) awaitingCertificate.push(id);
+  const awaitingSubscriptions = new Map<CaId, string>();
+  for (const file of files) {
+    if (file.state === 'active') cas.push(await issuingCaOf(file, se));
+    else {
+      awaitingCertificate.push(file.id);
+      if (file.subscription !== undefined) awaitingSubscriptions.set(file.id, file.subscription);
+    }
   }
-  return Object.assign(cas, { awaitingCertificate });
+  return Object.assign(cas, { awaitingCertificate, awaitingSubscriptions });
 };

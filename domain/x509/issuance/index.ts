@@ -39,6 +39,6 @@ export {
   x509Signature,
   x509Time,
 } from './signed.ts';
-export { caAwaitingCertificateWarning, DEFAULT_CA_ID, issuingCaFor } from './select.ts';
-export type { IssuingCas } from './select.ts';
+export { caAwaitingCertificateWarning, DEFAULT_CA_ID, issuingCaFor, subscriptionCertifiedBy } from './select.ts';
+export type { IssuingCas, SubscriptionCa } from './select.ts';
 export { sameName } from './same-name.ts';
