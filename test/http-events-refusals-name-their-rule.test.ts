@@ -44,6 +44,20 @@ describe('GET /v1/events refuses with the rule that failed', () => {
   });
 });
 
+describe('GET /v1/events refuses a list over its bound as too_big, however it is written (review 354)', () => {
+  const repeated = (name: string, value: string, times: number): string => `/v1/events?${Array.from({ length: times }, () => `${name}=${value}`).join('&')}`;
+  const commas = (name: string, value: string, times: number): string => `/v1/events?${name}=${Array.from({ length: times }, () => value).join(',')}`;
+  it.each([
+    ['65 types, the parameter repeated', repeated('type', 'NodeRevoked', 65), 'query.type'],
+    ['65 types, comma-separated', commas('type', 'NodeRevoked', 65), 'query.type'],
+    ['9 kinds, the parameter repeated', repeated('kind', 'node', 9), 'query.kind'],
+    ['9 kinds, comma-separated', commas('kind', 'node', 9), 'query.kind'],
+    ['101 streams, the parameter repeated', repeated('stream', 'node-meter-1', 101), 'query.stream'],
+  ])('%s', async (_, path, field) => {
+    expect(await get(path)).toEqual({ status: 400, errors: [{ path: field, rule: 'too_big' }] });
+  });
+});
+
 describe('a position above 2^63 - 1 on another route', () => {
   it('is refused as position_range too (the inclusion proof)', async () => {
     expect(await get(`/v1/transparency/proofs/inclusion?position=${TOO_LARGE}`)).toEqual({ status: 400, errors: [{ path: 'query.position', rule: 'position_range' }] });

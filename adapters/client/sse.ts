@@ -90,9 +90,18 @@ export interface SubscribeOptions {
    * How long each connection may take to open, until the response's headers (default DEFAULT_TIMEOUT_MS; a refusal's
    * body too): one that has not opened by then counts as a server not reached. Never the live stream after that, which
    * waits as long as no event comes (review 186: a server that took the connection and never answered held `credence
-   * events` for undici's own 5 minutes).
+   * events` for undici's own 5 minutes), as long as it hears from the server within `silenceMs`.
    */
   readonly connectTimeoutMs?: number;
+  /**
+   * How long an open stream may send nothing, not even a heartbeat comment, before its connection is taken for lost,
+   * closed and made again with `Last-Event-ID` (default SILENCE_MS): a proxy or NAT that stops passing bytes closes
+   * nothing, and the stream was followed for ever (review 354). Counted only while waiting for the server's bytes, not
+   * while the consumer holds an event.
+   */
+  readonly silenceMs?: number;
+  /** Told when a connection was closed for its silence, before the reconnection (onReconnect), with the id it resumes after. */
+  readonly onSilent?: (lastEventId: string, silenceMs: number) => void;
   /** Wait before reconnecting until the server sends a hint (default 1000 ms; held within the bounds below). */
   readonly retryMs?: number;
   /** Sees every frame: comments (heartbeats), retry hints, events (`dropped` included). */
@@ -120,6 +129,13 @@ export const MIN_RECONNECT_MS = 250;
  * busy loop again), and a wait longer than a minute would leave a subscriber behind for no reason it can see.
  */
 export const MAX_RECONNECT_MS = 60_000;
+
+/**
+ * How long an open stream may be silent by default: four of the server's default heartbeats (`limits.sseHeartbeatMs`,
+ * 15 s), which nothing on the wire tells a client, as the console's STREAM_SILENCE_MS (review 212). A server whose
+ * heartbeats are a minute or more apart is reconnected to after each quiet minute, losing nothing.
+ */
+export const SILENCE_MS = 60_000;
 
 const bounded = (ms: number): number => (Number.isNaN(ms) ? MIN_RECONNECT_MS : Math.min(MAX_RECONNECT_MS, Math.max(MIN_RECONNECT_MS, ms)));
 
@@ -155,6 +171,24 @@ const sleep = (ms: number, signal: AbortSignal | undefined): Promise<void> =>
   });
 
 /**
+ * `body`'s chunks, `connection` aborted (and `onSilent` called) when none comes within `silenceMs` of asking for it:
+ * any bytes show the connection alive, a heartbeat's included, and the time the consumer holds a chunk is not silence.
+ */
+async function* heard(body: ReadableStream<Uint8Array>, silenceMs: number, onSilent: () => void): AsyncGenerator<Uint8Array> {
+  const reader = body.getReader();
+  try {
+    for (;;) {
+      const silence = setTimeout(onSilent, silenceMs);
+      const chunk = await reader.read().finally(() => clearTimeout(silence));
+      if (chunk.done) return;
+      yield chunk.value;
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+/**
  * The events of a stream, reconnecting as told. Ends when `signal` aborts or the consumer stops iterating (the
  * connection is closed then); throws `ProblemResponse` for a refusal, and for a status a retry may mend (408, 429,
  * a 5xx but 501 and 505: transientStatus) once the bounds on reconnections are reached (until then it is waited out,
@@ -170,6 +204,10 @@ export async function* subscribeEvents(baseUrl: string, options: SubscribeOption
   // Past 2^31 - 1 ms Node's setTimeout fires at once: every connection would time out.
   if (!Number.isInteger(connectTimeoutMs) || connectTimeoutMs < 1 || connectTimeoutMs > 2 ** 31 - 1) {
     throw new TypeError('connectTimeoutMs: must be a whole number of milliseconds from 1 to 2^31 - 1');
+  }
+  const silenceMs = options.silenceMs ?? SILENCE_MS;
+  if (!Number.isInteger(silenceMs) || silenceMs < 1 || silenceMs > 2 ** 31 - 1) {
+    throw new TypeError('silenceMs: must be a whole number of milliseconds from 1 to 2^31 - 1');
   }
   const reconnect = options.reconnect ?? true;
   const maxReconnects = options.maxReconnects ?? Number.POSITIVE_INFINITY;
@@ -237,8 +275,14 @@ export async function* subscribeEvents(baseUrl: string, options: SubscribeOption
         }
         clearTimeout(deadline);
         opened = true;
+        // From here on no deadline holds the stream for want of events, but a connection silent past silenceMs is one
+        // lost: closed, and made again below as after a cut (a failure for the backoff while no event comes).
+        const silent = (): void => {
+          options.onSilent?.(lastEventId, silenceMs);
+          connection.abort();
+        };
         try {
-          for await (const frame of parseEventStream(response.body, options.maxEventChars !== undefined ? { maxEventChars: options.maxEventChars } : {})) {
+          for await (const frame of parseEventStream(heard(response.body, silenceMs, silent), options.maxEventChars !== undefined ? { maxEventChars: options.maxEventChars } : {})) {
             options.onFrame?.(frame);
             if (frame.kind === 'retry') retryMs = bounded(frame.ms);
             // Where the stream starts, before any event: a stream cut before its first event resumes there, not from

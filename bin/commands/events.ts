@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { DEFAULT_TIMEOUT_MS, originOf, ProblemResponse, ServerUnreachable } from '../../adapters/client/http.ts';
-import { subscribeEvents } from '../../adapters/client/sse.ts';
+import { SILENCE_MS, subscribeEvents } from '../../adapters/client/sse.ts';
 import { EventTypeSchema } from '../../domain/events/index.ts';
 import { ResumePointString } from '../../domain/positions.ts';
 import { entityIdRefusal } from '../../domain/entity-ids.ts';
@@ -18,6 +18,10 @@ import { ServerOptions, serverTarget, type ServerTarget } from './options.ts';
 const MAX_TYPES = 64;
 const MAX_STREAMS = 100;
 const MAX_ITEM_CHARS = 256;
+
+/** `--silence-seconds`: at least a second, at most a day, as --timeout is bounded. */
+const MAX_SILENCE_SECONDS = 86_400;
+const SILENCE_RULE = `must be a number of seconds from 1 to ${MAX_SILENCE_SECONDS}, e.g. 60 (longer than the server's heartbeats apart)`;
 
 const FROM_RULE = 'must be start, end or an event position to resume after (a decimal integer from 0 to 2^63 - 1), or an event id as the stream sent it (<position>~<tag>)';
 
@@ -53,6 +57,13 @@ const Options = z.object({
     .default('start'),
   identifiers: z.enum(['canonical', 'pseudonymous']).optional(),
   limit: WholeNumber(1, 1_000_000_000).optional(),
+  // Decimal digits only, as DecimalNumber reads them (never `1e3`), and one rule said for every value refused.
+  silenceSeconds: z
+    .string()
+    .regex(/^\d{1,16}(\.\d{1,9})?$/, SILENCE_RULE)
+    .transform(Number)
+    .pipe(z.number().min(1, SILENCE_RULE).max(MAX_SILENCE_SECONDS, SILENCE_RULE))
+    .optional(),
   json: z.boolean().default(false),
   ...ServerOptions,
 }).superRefine((o, context) => {
@@ -132,8 +143,10 @@ const notServed = (error: unknown, url: string): ServerUnreachable | undefined =
  * [--limit N] [--timeout SECONDS]`: the lifecycle event stream, followed live. A connection lost once the stream has
  * opened is resumed with Last-Event-ID (adapters/client/sse.ts), with no gap and no duplicate; a server never reached
  * is exit 3, and so is one that has not opened the stream within --timeout (as every command that talks to a server
- * waits at most so long for an answer); the live stream that follows is never timed out: it is quiet for as long as
- * nothing happens, and heartbeats keep its connection.
+ * waits at most so long for an answer); the live stream that follows is not timed out for want of events: it is quiet
+ * for as long as nothing happens, and heartbeats keep its connection; but one from which nothing came, not even a
+ * heartbeat, for --silence-seconds (default 60: four of the server's default heartbeats) is taken for a connection a
+ * proxy or NAT lost without closing it, and is made again (review 354: it was followed for ever).
  */
 export const register: RegisterCommands = (program, io) => {
   const command: Command = program
@@ -155,6 +168,10 @@ export const register: RegisterCommands = (program, io) => {
     .option(
       '--timeout <seconds>',
       `how long to wait for the stream to open, on each connection and reconnection; never for events once open (env: CREDENCE_TIMEOUT; default ${DEFAULT_TIMEOUT_MS / 1000})`,
+    )
+    .option(
+      '--silence-seconds <seconds>',
+      `how long an open stream may send nothing, not even a heartbeat, before its connection is taken for lost and made again, resuming after the last event printed (1 to ${MAX_SILENCE_SECONDS}; default ${SILENCE_MS / 1000})`,
     )
     .addHelpText(
       'after',
@@ -193,6 +210,8 @@ const follow = async (o: Options, target: ServerTarget, io: Io): Promise<number>
       // ends it at once where `| head -N` waits for one more event.
       signal: io.stdoutGone === undefined ? stopped.signal : AbortSignal.any([stopped.signal, io.stdoutGone]),
       ...(target.timeoutMs !== undefined ? { connectTimeoutMs: target.timeoutMs } : {}),
+      ...(o.silenceSeconds !== undefined ? { silenceMs: Math.ceil(o.silenceSeconds * 1000) } : {}),
+      onSilent: (_id, ms) => io.err(`note: no word from the server for ${ms / 1000} s, not even a heartbeat: the connection is taken for lost`),
       // A server never reached is said at once (exit 3); one that served the stream is waited for, as long as it takes.
       maxReconnectsBeforeOpen: 0,
       // After `unauthorised` the client asks once more, and the server's 401 ends the command (exit 1, the problem printed).

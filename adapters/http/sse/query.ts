@@ -15,10 +15,16 @@ const MAX_TYPES = 64;
 const MAX_STREAMS = 100;
 const MAX_ITEM_CHARS = 256;
 
-/** `?kind=node&kind=credential` and `?kind=node,credential` mean the same; either way the list is bounded. */
+/**
+ * `?kind=node&kind=credential` and `?kind=node,credential` mean the same; either way the list is bounded, by the
+ * `.pipe` after the split, which names the bound (rule `too_big`). The repeated form's own bound is only as many parts
+ * as the comma-separated text may hold (the query string itself is bounded by Node's header size): held to `max`
+ * inside the union, 65 `type=` were refused as `invalid_union`, "Invalid input", where 65 commas said too_big (review
+ * 354).
+ */
 const listOf = <T extends z.ZodType<unknown, string>>(item: T, max: number, description: string) =>
   z
-    .union([z.string().max(max * (MAX_ITEM_CHARS + 1)), z.array(z.string().max(MAX_ITEM_CHARS)).max(max)])
+    .union([z.string().max(max * (MAX_ITEM_CHARS + 1)), z.array(z.string().max(MAX_ITEM_CHARS)).max(max * (MAX_ITEM_CHARS + 1))])
     .transform((value) =>
       (typeof value === 'string' ? [value] : value)
         .flatMap((part) => part.split(','))
@@ -26,7 +32,7 @@ const listOf = <T extends z.ZodType<unknown, string>>(item: T, max: number, desc
         .filter((part) => part !== ''),
     )
     .pipe(z.array(item).min(1).max(max))
-    .describe(description);
+    .describe(`${description} At most ${max}.`);
 
 /**
  * A stream id is `<kind>-<id>`, the id by its kind's rule: other text is zod's `invalid_format`, the rule every route
