@@ -349,12 +349,13 @@ export const credentialMachine = setup({
      * Review 221 (machines v6): the overlap ends after the predecessor's notBefore. One ending before held no overlap at
      * all, and the handover then revoked the predecessor, never valid yet, with an invalidity date before its validity
      * began. A rule of its own, not a condition of successorLinked: replay then names it as newer than the events an
-     * earlier version stored, and only it (RULES_SINCE).
+     * earlier version stored, and only it (RULES_SINCE). Marked as a fact guard though it reads the event alone (review
+     * 356, machines v14): a rotation an earlier version stored so still loads, its credential read, not a broken history.
      */
-    overlapEndsAfterNotBefore: ({ context, event }) => {
+    overlapEndsAfterNotBefore: factGuard(({ context, event }) => {
       const d = dataOf(event, 'CredentialRotationStarted');
       return d !== undefined && ms(d.overlapEndsAt) > context.notBefore;
-    },
+    }),
     /**
      * A rotation is given up only while it stands, and only while its node does not hold the successor (provisioned,
      * not ended, within its validity): one it holds supersedes this credential at the end of the overlap, and must

@@ -1,6 +1,6 @@
 import { assign, setup } from 'xstate';
 import type { SubscriptionContext } from './contexts.ts';
-import { dataOf, ms } from './guards.ts';
+import { dataOf, factGuard, ms } from './guards.ts';
 import type { MachineEvent } from './types.ts';
 
 /** M2M Service Subscription (seed 003, 11.1): nodes enrol only under an active one. */
@@ -13,8 +13,10 @@ export const subscriptionMachine = setup({
     },
     notAfterReached: ({ context, event }) => event.at >= context.notAfter,
     // Review 355 (machines v14): at or past its notAfter a subscription ran out, which only its expiry records; taken
-    // there, a termination said an operator ended early what had ended on its own (the scheduler not there yet).
-    terminatedBeforeItsEnd: ({ context, event }) => event.at < context.notAfter,
+    // there, a termination said an operator ended early what had ended on its own (the scheduler not there yet). It
+    // reads the event alone, but is marked as a fact guard (review 356): a termination an earlier version stored there
+    // still loads, so its subscription is read and its nodes' enrolments end, and replay names it (RULES_SINCE).
+    terminatedBeforeItsEnd: factGuard(({ context, event }) => event.at < context.notAfter),
   },
 }).createMachine({
   id: 'subscription',

@@ -3,7 +3,9 @@ import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { openSqliteStore } from '../adapters/driven/store/index.ts';
 import { createEngine } from '../adapters/engine/index.ts';
 import { command } from '../domain/commands/index.ts';
-import { at, cmd, footprint, operator, rejection, T0 } from './support/fleet.ts';
+import { replayAll } from '../projections/replay/index.ts';
+import { forge } from './replay.fixtures.ts';
+import { at, cmd, footprint, operator, rejection, system, T0 } from './support/fleet.ts';
 
 /*
  * Review 355: SubscriptionTerminated had no guard, so a subscription past its notAfter, its expiry not yet recorded by
@@ -55,5 +57,19 @@ describe('a subscription is terminated only before its notAfter (review 355)', (
     await rejection(engine.execute(terminate));
     await engine.execute(expire);
     expect(String((await engine.entity('subscription', 'sub-1')).snapshot.value)).toBe('expired');
+  });
+
+  it('loads a termination an earlier version stored past the notAfter, so the enrolments under it still end, and replay names the newer rule (review 356)', async () => {
+    const { store, clock, engine, given } = withSub1To(at(30));
+    await given();
+    await engine.execute(cmd.registerNode());
+    await engine.execute(cmd.enrolNode());
+    await forge(store, 'subscription-sub-1', 'SubscriptionTerminated', { subscriptionId: 'sub-1', reason: 'contract ended' }, new Date(Date.parse(at(30)) + 3_600_000).toISOString());
+    clock.set(at(31));
+    expect(String((await engine.entity('subscription', 'sub-1')).snapshot.value)).toBe('revoked');
+    await engine.executeAsSystem(command('expireNodeEnrolment', { nodeId: 'meter-1', subscriptionId: 'sub-1' }, { actor: system }));
+    expect(String((await engine.entity('node', 'meter-1')).snapshot.value)).not.toBe('enrolled');
+    const replay = await replayAll(store);
+    expect(replay.findings.map((f) => [f.streamId, f.rule, f.ruleSince])).toEqual([['subscription-sub-1', 'terminatedBeforeItsEnd', 'credence:machines:v14']]);
   });
 });

@@ -238,6 +238,9 @@ const refusingGuardsOf = (kind: EntityKind): Set<string> => {
   return names;
 };
 
+/** Guards whose refusal a test of its own shows (below), which random sequences reach too rarely. */
+const REFUSING_SEEN_APART = new Set(['overlapEndsAfterNotBefore']);
+
 /** Every transition of the machine, named `state --Event[candidate]--> target`. */
 const transitionsOf = (kind: EntityKind): Map<unknown, string> => {
   const all = new Map<unknown, string>();
@@ -305,8 +308,29 @@ describe('transition plans decide exactly as XState transition', () => {
     // guard that can refuse an event refused one, and events a state has no transition for were refused.
     const all = transitionsOf(kind);
     expect([...all].filter(([t]) => !taken.has(t)).map(([, name]) => name)).toEqual([]);
-    expect([...refusingGuardsOf(kind)].filter((name) => !refusingRules.has(name))).toEqual([]);
+    expect([...refusingGuardsOf(kind)].filter((name) => !refusingRules.has(name) && !REFUSING_SEEN_APART.has(name))).toEqual([]);
     expect(refusedByState).toBeGreaterThan(0);
+  });
+
+  it('a rotation whose overlap ends by its credential\'s notBefore is refused by overlapEndsAfterNotBefore, as XState refuses it', () => {
+    // Reached by random sequences too rarely once a fact guard (review 356): it refuses only an event not trusted, on
+    // a credential provisioned and rotated before its notBefore, onto a successor successorLinked takes.
+    const issued = evaluate('credential', initialSnapshot('credential'), {
+      type: 'CredentialIssued',
+      data: { credentialId: 'c', kind: 'ed25519', publicKey: 'A'.repeat(43), purpose: 'service', owner: { kind: 'node', id: 'n' }, fingerprint: `sha256:${'a'.repeat(64)}`, notBefore: iso(20), notAfter: iso(100) },
+      at: at(1),
+      facts: { owner: VIEWS[3] },
+    } as unknown as MachineEvent);
+    if (!issued.ok) throw new Error('issued refused');
+    const provisioned = evaluate('credential', issued.snapshot, { type: 'CredentialProvisioned', data: { credentialId: 'c', method: 'pre-provisioning' }, at: at(20), facts: { owner: VIEWS[3], subscription: VIEWS[1] } } as unknown as MachineEvent);
+    if (!provisioned.ok) throw new Error(`provisioned refused by ${provisioned.rule}`);
+    for (const trusted of [false, true]) {
+      const rotation = { type: 'CredentialRotationStarted', data: { credentialId: 'c', successorId: 'c2', overlapEndsAt: iso(5) }, at: at(0), facts: { successor: view('initialized', { predecessorId: 'c', owner: { kind: 'node', id: 'n' }, notBefore: at(0), notAfter: at(100) }), owner: VIEWS[3] }, ...(trusted ? { trusted } : {}) } as unknown as MachineEvent;
+      const verdict = evaluate('credential', provisioned.snapshot, rotation);
+      const want = reference('credential', provisioned.snapshot, rotation);
+      expect(verdict.ok).toBe(want !== undefined);
+      expect(verdict, JSON.stringify(verdict.ok ? {} : { rule: verdict.rule })).toMatchObject(trusted ? { ok: true } : { ok: false, rule: 'overlapEndsAfterNotBefore' });
+    }
   });
 
   it('a taken transition with guards passing changes the entity; the same event refused by a guard leaves it as it was', () => {

@@ -73,6 +73,8 @@ export interface MachinesRules {
  * rotation overlap (endsWithinOverlap on AssociationEstablished): a rotation started after the Registrar's read at
  * the finish let it outlive the handover. And (review 355) a subscription is terminated only before its notAfter
  * (terminatedBeforeItsEnd): one past it, before the scheduler recorded the expiry, was recorded as ended early.
+ * Both it and v6's overlapEndsAfterNotBefore are fact guards though they read the event alone (review 356), so that a
+ * stored event breaking them loads as every newer rule's does (a plain guard made its entity a broken history).
  */
 export const MACHINES_VERSION = 'credence:machines:v14';
 
