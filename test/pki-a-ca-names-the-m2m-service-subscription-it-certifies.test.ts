@@ -5,13 +5,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { createRootCa, loadIssuingCas, requestIntermediateCa } from '../adapters/driven/pki/index.ts';
 import { Device } from '../adapters/protocols/procedures/index.ts';
-import { openCredence } from '../adapters/runtime/index.ts';
+import { openCredence, openDataFolderSecureEnvironment, systemRandom, type Credence } from '../adapters/runtime/index.ts';
 import { M2MSubId } from '../domain/ids.ts';
 import { ownerView } from '../domain/ports/index.ts';
 import { issuingCaFor } from '../domain/x509/issuance/index.ts';
 import { memorySecureEnvironment, seededRandom } from './crypto-fixtures.ts';
 import { runCli } from './support/cli.ts';
+import { entityState as state } from './support/credential-holders.ts';
 import { at, operator, profile, T0 } from './support/fleet.ts';
+import { startTestService } from './support/service.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
 /*
@@ -77,6 +79,74 @@ describe('a CA that names the M2M Service Subscription it certifies', () => {
     await provisioned;
     const issued = (await credence.engine.entity('credential', 'meter-a-svc')).events.find((e) => e.event.type === 'CredentialIssued')?.event;
     expect(issued?.type === 'CredentialIssued' && issued.data.certificate?.issuingCa).toBe('sub-a-ca');
+  }, 60_000);
+
+  /** The certificate CredentialIssued recorded of `credentialId`. */
+  const recordedCertificate = async (credence: Credence, credentialId: string) => {
+    const issued = (await credence.engine.entity('credential', credentialId)).events.find((e) => e.event.type === 'CredentialIssued')?.event;
+    return issued?.type === 'CredentialIssued' ? issued.data.certificate : undefined;
+  };
+
+  /** Enrols `nodeId` (provisioned by provisionUnder) under sub-2, made here, with its CSE-ID unchanged (RS-17). */
+  const movedToSub2 = async (credence: Credence, nodeId: string) => {
+    await credence.engine.execute({
+      type: 'createSubscription',
+      data: { subscriptionId: 'sub-2', subscriber: 'Water Board', notBefore: T0, notAfter: at(2 * 365) },
+      metadata: { actor: operator },
+    });
+    await credence.engine.execute({ type: 'enrolNode', data: { nodeId, subscriptionId: 'sub-2', cseId: `/${nodeId}-cse` }, metadata: { actor: operator } });
+    await credence.settle();
+  };
+
+  it("revokes, affiliationChanged, a certificate of sub-a-ca when its node of Sub-A is enrolled under sub-2: Sub-A's relying parties accept it no more", async () => {
+    const w = await world('moved');
+    closing.push(() => rmSync(w.dir, { recursive: true, force: true }), () => w.infraSe.close());
+    await createRootCa({ dataDir: w.dir, se: w.infra, id: 'sub-a-ca', subscription: SUB_A, kind: 'p256', now: w.clock.now(), random: w.random });
+    const { credence, provisioned } = await provisionUnder(w, 'Sub-A', 'meter-a');
+    await provisioned;
+    // Recorded with the subscription its CA names: the log alone says whose the certificate says the node is.
+    expect(await recordedCertificate(credence, 'meter-a-svc')).toMatchObject({ issuingCa: 'sub-a-ca', issuingCaCertifies: 'Sub-A' });
+    await movedToSub2(credence, 'meter-a');
+    expect(await state(credence.engine, 'credential', 'meter-a-svc')).toEqual(['meter-a-svc', 'revoked', 'affiliationChanged']);
+  }, 60_000);
+
+  it('records a certificate of a CA certifying the subscription of its id as before (no issuingCaCertifies), and revokes it on a move as before', async () => {
+    const w = await world('by-id');
+    closing.push(() => rmSync(w.dir, { recursive: true, force: true }), () => w.infraSe.close());
+    await createRootCa({ dataDir: w.dir, se: w.infra, id: 'sub-1', kind: 'p256', now: w.clock.now(), random: w.random });
+    const { credence, provisioned } = await provisionUnder(w, 'sub-1', 'meter-1');
+    await provisioned;
+    const certificate = await recordedCertificate(credence, 'meter-1-svc');
+    expect(certificate?.['issuingCa']).toBe('sub-1');
+    expect(certificate).not.toHaveProperty('issuingCaCertifies');
+    await movedToSub2(credence, 'meter-1');
+    expect(await state(credence.engine, 'credential', 'meter-1-svc')).toEqual(['meter-1-svc', 'revoked', 'affiliationChanged']);
+  }, 60_000);
+
+  it('warns at start of sub-a-ca awaiting its certificate naming the subscription it certifies, Sub-A, not its id', async () => {
+    const now = new Date(Math.floor(Date.now() / 1000) * 1000);
+    const dir = folder();
+    const se = openDataFolderSecureEnvironment(dir, { now: () => now });
+    try {
+      const infra = ownerView(se, 'maf:infrastructure');
+      await createRootCa({ dataDir: dir, se: infra, id: 'default', kind: 'p256', now, random: systemRandom });
+      await requestIntermediateCa({ dataDir: dir, se: infra, id: 'sub-a-ca', subscription: SUB_A, kind: 'p256', now, random: systemRandom });
+    } finally {
+      se.close();
+    }
+    const svc = await startTestService({ dir, clock: new FakeClock(now) });
+    try {
+      const warnings = svc
+        .logs()
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .filter((line) => line['level'] === 40 && line['caId'] === 'sub-a-ca');
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]!['subscription']).toBe('Sub-A');
+      expect(String(warnings[0]!['msg'])).toContain('for a node of M2M Service Subscription Sub-A that sends a CSR');
+      expect(String(warnings[0]!['msg'])).toContain('credence ca install --id sub-a-ca');
+    } finally {
+      await svc.close();
+    }
   }, 60_000);
 
   it('refuses the nodes of Sub-A while sub-a-ca awaits its certificate, as review 287 does, never certifying them by default', async () => {

@@ -265,8 +265,12 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     const server = app;
     if (logKey.place === 'folder' && logKey.warning !== undefined) server.log.warn({ logKey: 'data folder' }, logKey.warning);
     if (se.openingWarning !== undefined) server.log.warn({ secureEnvironment: keysInToken ? 'pkcs11' : 'embedded' }, se.openingWarning);
-    // Review 287: a CA awaiting `ca install` certifies nothing, and its subscription's nodes' CSRs are refused meanwhile.
-    for (const caId of cas.awaitingCertificate) server.log.warn({ caId }, caAwaitingCertificateWarning(caId));
+    // Review 287: a CA awaiting `ca install` certifies nothing, and its subscription's nodes' CSRs are refused meanwhile;
+    // the subscription it names when it names one (review 355: the warning named its id as the subscription).
+    for (const caId of cas.awaitingCertificate) {
+      const subscription = cas.awaitingSubscriptions.get(caId);
+      server.log.warn({ caId, ...(subscription !== undefined ? { subscription } : {}) }, caAwaitingCertificateWarning(caId, subscription));
+    }
     // Nothing tells a first start with the setting from a copy deleted since: the log was taken as it was found.
     const begun = credence.transparency?.witnessBegun;
     if (begun !== undefined && config.checkpointWitness !== undefined) server.log.warn({ checkpointWitness: config.checkpointWitness, leaves: begun }, witnessBegunWarning(begun));

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { parseCertificate, sameBytes } from '../x509/certificate.ts';
-import { certificateSummary, certificateValidityOf, certifiedPublicKey, credentialCertificateRefusal } from '../x509/issuance/index.ts';
+import { certificateSummary, certificateValidityOf, certifiedPublicKey, credentialCertificateRefusal, DEFAULT_CA_ID } from '../x509/issuance/index.ts';
 import { tryFromBase64url } from '../crypto/base64url.ts';
 import type { CredentialIssued } from '../events/credential.ts';
 
@@ -24,9 +24,21 @@ const STATED = ['fingerprint', 'subject', 'issuer', 'serialNumber', 'notBefore',
  */
 export const issuedCertificateRules = (d: z.infer<typeof CredentialIssued>, ctx: z.RefinementCtx): void => {
   const c = d.certificate;
-  if (c?.issuingCa === undefined) return;
   const issue = (field: string, message: string, rule?: string) =>
     ctx.addIssue({ code: 'custom', path: ['certificate', field], message, ...(rule !== undefined ? { params: { rule } } : {}) });
+  // Review 355: the subscription a Credence CA certifies is said of that CA: with none named (a factory certificate),
+  // or of `default` (which certifies the nodes no other CA does and names none), it would say whose a node is of a
+  // certificate no such CA issued, and the cascade would revoke, or keep, by it when the node moves.
+  if (c?.issuingCaCertifies !== undefined && (c.issuingCa === undefined || c.issuingCa === DEFAULT_CA_ID)) {
+    issue(
+      'issuingCaCertifies',
+      c.issuingCa === undefined
+        ? 'names the subscription the issuing CA certifies: recorded only with that CA (issuingCa)'
+        : `CA ${DEFAULT_CA_ID} certifies the nodes no other CA does and names no subscription: leave issuingCaCertifies out`,
+      'issuing_ca_certifies',
+    );
+  }
+  if (c?.issuingCa === undefined) return;
   const der = c.der === undefined ? undefined : tryFromBase64url(c.der);
   if (der === undefined) {
     issue('der', `a certificate of issuing CA ${c.issuingCa} is recorded with its DER (base64url), so that what it states can be checked`);

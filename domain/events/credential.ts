@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AssociationId, CredentialId, Instant } from '../ids.ts';
+import { AssociationId, CredentialId, Instant, M2MSubId } from '../ids.ts';
 import { base64urlText, Fingerprint, Owner, RevocationReason } from './common.ts';
 import { CaId } from '../x509/issuing-ca.ts';
 import { tryFromBase64url } from '../crypto/base64url.ts';
@@ -27,6 +27,12 @@ export const CertificateSummary = z.object({
   der: base64urlText(MAX_CERTIFICATE_LENGTH).optional(),
   /** The Credence CA that issued it from the node's CSR (issue 13); absent for factory (IDevID) certificates. */
   issuingCa: CaId.optional(),
+  /**
+   * The M2M Service Subscription that CA certifies, when it names one (`ca init --subscription`, review 355); absent
+   * for a CA certifying the subscription of its id, or `default`. Recorded so that the cascade, reading the log alone,
+   * knows whose the certificate says its node is when that node moves to another subscription.
+   */
+  issuingCaCertifies: M2MSubId.optional(),
 });
 
 /** Base64url lengths of the public keys: Ed25519 32 bytes, P-256 uncompressed SEC1 65 bytes. */

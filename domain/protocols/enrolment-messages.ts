@@ -14,6 +14,7 @@ import { Ephemeral } from './ephemeral.ts';
 import { Nonce, Proof, SessionId } from './protocol.ts';
 import { KeyHandle } from '../ports/secure-environment.ts';
 import { CaId } from '../x509/issuing-ca.ts';
+import { M2MSubId } from '../ids.ts';
 
 /**
  * Remote provisioning through an M2M Enrolment Function (seed 003 clause 11.2.1; RS-05, RS-16, SER-020,
@@ -151,6 +152,8 @@ export const ProvisioningOutcome = z.strictObject({
   credential: CredentialDescriptor,
   /** The Credence CA that issued `credential.certificate`, when one did (issue 13). */
   issuingCa: CaId.optional(),
+  /** The M2M Service Subscription that CA certifies, when it names one (review 355; `CertificateSummary.issuingCaCertifies`). */
+  issuingCaCertifies: M2MSubId.optional(),
   /**
    * The Enrolment Function's proof over what it hands the node once the credential is recorded: the certificate, or
    * that there is none (`certificateHandover`, absorbed into the run's transcript after the receipt).

@@ -16,7 +16,8 @@ export const PROVISIONED_ON_BOOTSTRAP = 'provisioned-on-bootstrap';
  * Review 287, looked up beside the dependents graph as PROVISIONED_ON_BOOTSTRAP is (a node's enrolment under another
  * subscription alone follows them): of a node (its stream id), the subscription (a stream id, none before its first
  * enrolment) of its latest enrolment as of the event, and its credentials whose certificate that subscription's CA
- * issued (its recorded issuingCa is the M2M-Sub-ID; never the shared CA `default`).
+ * issued (the recorded issuingCaCertifies is its M2M-Sub-ID, else the recorded issuingCa is, review 355; never the
+ * shared CA `default`).
  */
 export const SUBSCRIPTION_OF_NODE = 'subscription-of-node';
 export const CERTIFIED_BY_ITS_SUBSCRIPTIONS_CA = 'certified-by-its-subscriptions-ca';

@@ -106,7 +106,7 @@ export const reactionsTo = async (e: DecodedEvent, ctx: ReactionContext): Promis
       }
       // Certified by the CA of a subscription its node has left before it was recorded (review 292).
       const node = owner.kind === 'node' ? owner.id : owner.kind === 'cse' ? owner.nodeId : undefined;
-      if (reason === undefined && node !== undefined) reason = certifiedByASubscriptionLeft(ctx, streamIdOf('node', node), e.event.data.certificate?.issuingCa);
+      if (reason === undefined && node !== undefined) reason = certifiedByASubscriptionLeft(ctx, streamIdOf('node', node), e.event.data.certificate);
       return reason === undefined ? [] : [revokeCredential(credentialId, reason)];
     }
     case 'ApplicationEnrolled': {

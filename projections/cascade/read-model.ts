@@ -11,7 +11,7 @@ import { bindApplication, cseIdOfNode, enrolNode, unbindApplication } from './en
 import { addCseCredential, addOwnedCredential, appAeKey, learnIdentifier, releaseIdentifiersOf } from './identifiers.ts';
 import { INSTANCE_CREDENTIALS_TABLES, addInstanceCredential, endInstanceCredential, instanceRunsOn, resetInstanceCredentials, setupInstanceCredentials } from './instance-credentials.ts';
 import { dropDeadLettersEndedBy, resetDeadLetters, setupDeadLetters } from './dead-letters.ts';
-import { ISSUING_CAS_TABLES, addIssuingCa, resetIssuingCas, setupIssuingCas } from './under-another-subscription.ts';
+import { ISSUING_CAS_TABLES, addIssuingCa, certifiedSubscriptionOf, resetIssuingCas, setupIssuingCas } from './under-another-subscription.ts';
 import { PROCESS_MANAGER_ACTOR } from './own-commands.ts';
 
 /** The events that end an entity, kept with their cause so a dependent's revocation can be traced to its origin. */
@@ -91,7 +91,9 @@ export const setupReadModel = (d: Database.Database): void => {
   // revoked at issue. The rebuild records the moves; what such a revocation before ended stays ended.
   // Version 20 (review 343): an App-ID's move onto another credential revokes its instances established with the one it
   // left (application-moved.ts). Nothing in the tables changed: the rebuild re-runs the reactions, and revokes each
-  // such instance an earlier move left live.
+  // such instance an earlier move left live. Within it (unreleased, review 355), cascade_issuing_cas holds the
+  // subscription each certificate's CA certifies (issuingCaCertifies, else its issuingCa; none for `default`), so a CA
+  // naming its subscription (sub-a-ca of Sub-A) is followed too: by its id alone, its certificates outlived a move.
   ensureSchemaVersion(d, 'cascade', CASCADE_SCHEMA_VERSION, CASCADE_TABLES);
   setupDependents(d);
   setupInstanceCredentials(d);
@@ -116,8 +118,10 @@ export const applyToReadModel = (d: Database.Database, e: DecodedEvent): void =>
   switch (e.event.type) {
     case 'CredentialIssued': {
       const { owner, certificate } = e.event.data;
-      // Review 287: its certificate's CA, whose subscription its node may leave.
-      if (certificate?.issuingCa !== undefined) addIssuingCa(d, stream, certificate.issuingCa);
+      // Review 287: the subscription its certificate's CA certifies, which its node may leave (review 355: the one
+      // that CA names, else the one of its id).
+      const certified = certifiedSubscriptionOf(certificate);
+      if (certified !== undefined) addIssuingCa(d, stream, certified);
       if (owner.kind === 'node') addDependent(d, streamIdOf('node', owner.id), 'credential-of-node', stream);
       if (owner.kind === 'app') {
         addDependent(d, streamIdOf('application', owner.id), 'credential-of-application', stream);

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { RevocationReason } from '../../domain/events/index.ts';
-import { DEFAULT_CA_ID } from '../../domain/x509/issuance/index.ts';
+import { subscriptionCertifiedBy } from '../../domain/x509/issuance/index.ts';
 import { prepared } from '../runtime/index.ts';
 import { idOf, revokeCredential, type Reaction } from './reaction.ts';
 import { subscriptionOfNode } from './enrolments.ts';
@@ -11,14 +11,28 @@ import { CERTIFIED_BY_ITS_SUBSCRIPTIONS_CA, SUBSCRIPTION_OF_NODE, SUBSCRIPTIONS_
  * another subscription). A certificate of a subscription's CA says its node is that subscription's: the subscriber's
  * relying parties trust that CA, and its OCSP answers `good` while the credential is live. A node enrolled under
  * another subscription (whatever its CSE-ID) is no longer that subscriber's, so each of its live credentials whose
- * certificate the CA of the subscription it left issued (the `issuingCa` CredentialIssued recorded) is revoked as
- * `affiliationChanged` (RFC 5280 5.3.1: the subject's affiliation changed, nothing was compromised); their
- * associations then end with them by the credential's own rule. One certified by the shared CA `default`, by another
- * CA, or with no certificate says nothing of the subscription and stays. Read from the log alone (the issuing CA as
- * recorded, never the CAs this service loaded), so a rebuild, a replay and every store decide alike.
+ * certificate the CA of the subscription it left issued is revoked as `affiliationChanged` (RFC 5280 5.3.1: the
+ * subject's affiliation changed, nothing was compromised); their associations then end with them by the credential's
+ * own rule. One certified by the shared CA `default`, by another CA, or with no certificate says nothing of the
+ * subscription and stays. Which subscription a CA certifies is read from the log alone (certifiedSubscriptionOf: the
+ * `issuingCaCertifies` CredentialIssued recorded, else its `issuingCa`; never the CAs this service loaded), so a
+ * rebuild, a replay and every store decide alike. Review 355: a CA naming the subscription it certifies (`sub-a-ca`
+ * of Sub-A) was compared by its id alone, and its certificates outlived the node's move.
  */
 
+/**
+ * The M2M Service Subscription (its M2M-Sub-ID) whose nodes the CA that issued `certificate` certifies, as
+ * CredentialIssued recorded it: the one that CA names (`issuingCaCertifies`, review 355), else the one spelt as its id
+ * (subscriptionCertifiedBy); none for `default`, a factory certificate or none.
+ */
+export const certifiedSubscriptionOf = (
+  certificate: { readonly issuingCa?: string | undefined; readonly issuingCaCertifies?: string | undefined } | undefined,
+): string | undefined =>
+  certificate?.issuingCa === undefined ? undefined : subscriptionCertifiedBy({ id: certificate.issuingCa, subscription: certificate.issuingCaCertifies });
+
 export const setupIssuingCas = (db: Database.Database): void => {
+  // Of each credential (a stream id), the subscription its certificate's CA certifies (certifiedSubscriptionOf; the
+  // column kept its name from when a CA's id was always that subscription's).
   db.exec(`CREATE TABLE IF NOT EXISTS cascade_issuing_cas (
     credential TEXT PRIMARY KEY,
     issuing_ca TEXT NOT NULL
@@ -39,18 +53,22 @@ export const resetIssuingCas = (db: Database.Database): void => {
   db.exec(ISSUING_CAS_TABLES.map((table) => `DELETE FROM ${table}`).join('; '));
 };
 
-/** The Credence CA (its id) that issued the credential's (a stream id) certificate, as CredentialIssued recorded it. */
-export const addIssuingCa = (db: Database.Database, credential: string, issuingCa: string): void => {
-  prepared(db, 'INSERT OR IGNORE INTO cascade_issuing_cas (credential, issuing_ca) VALUES (?, ?)').run(credential, issuingCa);
+/**
+ * The M2M-Sub-ID whose nodes the Credence CA that issued the credential's (a stream id) certificate certifies, as
+ * CredentialIssued recorded it (certifiedSubscriptionOf).
+ */
+export const addIssuingCa = (db: Database.Database, credential: string, certifiedSubscription: string): void => {
+  prepared(db, 'INSERT OR IGNORE INTO cascade_issuing_cas (credential, issuing_ca) VALUES (?, ?)').run(credential, certifiedSubscription);
 };
 
 /**
  * The node's (a stream id) credentials (stream ids) whose certificate the CA of the subscription of its latest
- * enrolment issued; none before its first, nor of the shared CA `default`, whatever a subscription is named.
+ * enrolment issued; none before its first, nor of the shared CA `default` (which certifies no subscription of its
+ * own: addIssuingCa never records it), whatever a subscription is named.
  */
 export const certifiedByItsSubscriptionsCa = (db: Database.Database, node: string): string[] => {
   const subscription = subscriptionOfNode(db, node);
-  if (subscription === undefined || idOf(subscription) === DEFAULT_CA_ID) return [];
+  if (subscription === undefined) return [];
   return (prepared(
     db,
     `SELECT d.child FROM cascade_dependents d JOIN cascade_issuing_cas c ON c.credential = d.child
@@ -81,14 +99,19 @@ export const credentialsOfTheSubscriptionLeft = async (ctx: ReactionContext, nod
  * Review 292: a credential whose certificate the CA of a subscription its node (`node`, its stream id) has left
  * certified, recorded after the move. Remote provisioning picks the CA at its auth step and records the credential
  * after the receipt, so a move in between (up to the session's 120 s) was never seen by the move's reaction: it is
- * revoked on arrival, for the same reason. Judged as of the event: an `issuingCa` that is the id of a subscription
- * the node was enrolled under and left (SUBSCRIPTIONS_LEFT_BY_NODE), and not of the one it is enrolled under then
- * (it may have come back). Any other CA (`default`, one named for no subscription, one of a subscription the node
- * never left) says nothing of a move, and the credential stays.
+ * revoked on arrival, for the same reason. Judged as of the event: a CA certifying (certifiedSubscriptionOf) a
+ * subscription the node was enrolled under and left (SUBSCRIPTIONS_LEFT_BY_NODE), and not the one it is enrolled
+ * under then (it may have come back). Any other CA (`default`, one certifying no subscription the node was under, one
+ * of a subscription the node never left) says nothing of a move, and the credential stays.
  */
-export const certifiedByASubscriptionLeft = (ctx: ReactionContext, node: string, issuingCa: string | undefined): RevocationReason | undefined => {
-  if (issuingCa === undefined || issuingCa === DEFAULT_CA_ID) return undefined;
+export const certifiedByASubscriptionLeft = (
+  ctx: ReactionContext,
+  node: string,
+  certificate: Parameters<typeof certifiedSubscriptionOf>[0],
+): RevocationReason | undefined => {
+  const certified = certifiedSubscriptionOf(certificate);
+  if (certified === undefined) return undefined;
   const [current] = ctx.dependents(node, SUBSCRIPTION_OF_NODE);
-  if (current !== undefined && idOf(current) === issuingCa) return undefined;
-  return ctx.dependents(node, SUBSCRIPTIONS_LEFT_BY_NODE).some((left) => idOf(left) === issuingCa) ? SUBSCRIPTION_LEFT : undefined;
+  if (current !== undefined && idOf(current) === certified) return undefined;
+  return ctx.dependents(node, SUBSCRIPTIONS_LEFT_BY_NODE).some((left) => idOf(left) === certified) ? SUBSCRIPTION_LEFT : undefined;
 };

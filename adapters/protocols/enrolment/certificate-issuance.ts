@@ -3,8 +3,9 @@ import { fromBase64url, toBase64url } from '../../../domain/crypto/base64url.ts'
 import type { RandomSource } from '../../../domain/ports/random.ts';
 import { protocolFailure } from '../../../domain/protocols/protocol.ts';
 import type { ServiceParameters } from '../../../domain/protocols/enrolment-messages.ts';
-import type { CaId, IssuingCa } from '../../../domain/x509/issuing-ca.ts';
-import { checkCsrNamesNode, issueNodeCertificate, SERIAL_LENGTH, verifyCertificationRequest } from '../../../domain/x509/issuance/index.ts';
+import type { M2MSubId } from '../../../domain/ids.ts';
+import type { CaId } from '../../../domain/x509/issuing-ca.ts';
+import { checkCsrNamesNode, issueNodeCertificate, SERIAL_LENGTH, verifyCertificationRequest, type SubscriptionCa } from '../../../domain/x509/issuance/index.ts';
 
 /**
  * Operational certificates in remote provisioning (issue 13), configured on the Enrolment Function: which CA
@@ -12,8 +13,11 @@ import { checkCsrNamesNode, issueNodeCertificate, SERIAL_LENGTH, verifyCertifica
  * and whether a node must send a CSR.
  */
 export interface CertificateIssuance {
-  /** The CA for a node with these service parameters; undefined: its credentials get no certificate. */
-  readonly issuingCa: (serviceParameters: ServiceParameters) => IssuingCa | undefined;
+  /**
+   * The CA for a node with these service parameters, with the subscription it certifies when it names one (recorded
+   * with its certificates, review 355); undefined: its credentials get no certificate.
+   */
+  readonly issuingCa: (serviceParameters: ServiceParameters) => SubscriptionCa | undefined;
   /** Read at each issuance, so a service listening on an ephemeral port names its real address. */
   readonly baseUrl: () => string;
   /**
@@ -33,10 +37,13 @@ export interface CertificateIssuance {
 const AUTH = 'provisioning.auth';
 const RECEIPT = 'provisioning.receipt';
 
-/** A certificate checked at the auth step and signed once the receipt was verified: `issue` signs it. */
+/**
+ * A certificate checked at the auth step and signed once the receipt was verified: `issue` signs it. `issuingCaCertifies`:
+ * the M2M Service Subscription its CA names (review 355), which the cascade compares with the subscription a node leaves.
+ */
 export interface CertificateToIssue {
   readonly issuingCa: CaId;
-  readonly issue: () => Promise<{ readonly certificate: string; readonly issuingCa: CaId }>;
+  readonly issue: () => Promise<{ readonly certificate: string; readonly issuingCa: CaId; readonly issuingCaCertifies?: M2MSubId }>;
 }
 
 /**
@@ -92,7 +99,7 @@ export const certificateToIssue = (
         serialRandom: random(SERIAL_LENGTH),
       });
       if (!issued.ok) throw protocolFailure(RECEIPT, 'certificate_not_issued', `CA ${ca.id}: ${issued.reason}`);
-      return { certificate: toBase64url(issued.der), issuingCa: ca.id };
+      return { certificate: toBase64url(issued.der), issuingCa: ca.id, ...(ca.subscription !== undefined ? { issuingCaCertifies: ca.subscription } : {}) };
     },
   };
 };

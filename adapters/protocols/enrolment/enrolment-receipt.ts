@@ -172,7 +172,11 @@ const acceptVerified = async (
     ...facts,
     certificateProof,
     ...(certified !== undefined && credential.kind !== 'psk256'
-      ? { credential: { ...credential, certificate: certified.certificate }, issuingCa: certified.issuingCa }
+      ? {
+          credential: { ...credential, certificate: certified.certificate },
+          issuingCa: certified.issuingCa,
+          ...(certified.issuingCaCertifies !== undefined ? { issuingCaCertifies: certified.issuingCaCertifies } : {}),
+        }
       : {}),
     ...(stored ? { credentialKeyHandle: stored } : {}),
     receipt: {

@@ -50,7 +50,7 @@ export const issuedFrom = (
     notBefore: outcome.credential.validity.notBefore,
     notAfter: outcome.credential.validity.notAfter,
     ...(certificate !== undefined && outcome.issuingCa !== undefined
-      ? { certificate: certificateSummary(fromBase64url(certificate), outcome.issuingCa) }
+      ? { certificate: certificateSummary(fromBase64url(certificate), outcome.issuingCa, outcome.issuingCaCertifies) }
       : {}),
     ...(predecessorId !== undefined ? { predecessorId } : {}),
   };

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { certificateFingerprint, publicKeyFromSpki } from '../../crypto/fingerprint.ts';
 import { toBase64url } from '../../crypto/base64url.ts';
+import type { M2MSubId } from '../../ids.ts';
 import { pkiUrls, type CaId, type CaKeyKind, type IssuingCa } from '../issuing-ca.ts';
 import { endEntityCertificate, issuerOf, serialFromRandom } from './certificate.ts';
 import { certificateValidityOf } from './certificate-validity.ts';
@@ -92,9 +93,11 @@ export const certifiedPublicKey = (der: Uint8Array): { readonly kind: CaKeyKind;
 
 /**
  * What `CredentialIssued.certificate` records of a certificate Credence issued (public facts only): the serial as
- * lowercase hex of its content octets, subject and issuer as RFC 4514 text, the DER, and the issuing CA.
+ * lowercase hex of its content octets, subject and issuer as RFC 4514 text, the DER, the issuing CA, and the M2M
+ * Service Subscription that CA certifies when it names one (`issuingCaCertifies`, review 355; absent otherwise, so a
+ * CA certifying the subscription of its id records what it did before).
  */
-export const certificateSummary = (der: Uint8Array, issuingCa: CaId) => {
+export const certificateSummary = (der: Uint8Array, issuingCa: CaId, issuingCaCertifies?: M2MSubId) => {
   const cert = new x509.X509Certificate(Uint8Array.from(der));
   return {
     fingerprint: certificateFingerprint(der),
@@ -105,5 +108,6 @@ export const certificateSummary = (der: Uint8Array, issuingCa: CaId) => {
     notAfter: cert.notAfter.toISOString(),
     der: toBase64url(der),
     issuingCa,
+    ...(issuingCaCertifies !== undefined ? { issuingCaCertifies } : {}),
   };
 };

@@ -56,7 +56,7 @@ export const caAwaitingCertificateWarning = (id: CaId, subscription: string = id
  * `default` accepts): a `protocol` refusal of the provisioning auth step, where the Enrolment Function asks
  * (CertificateIssuance.issuingCa, certificate-issuance.ts), before anything is signed or recorded.
  */
-export const issuingCaFor = (cas: IssuingCas, m2mSubId: string | undefined): IssuingCa | undefined => {
+export const issuingCaFor = (cas: IssuingCas, m2mSubId: string | undefined): SubscriptionCa | undefined => {
   if (m2mSubId !== undefined) {
     const own = cas.find((ca) => subscriptionCertifiedBy(ca) === m2mSubId);
     if (own !== undefined) return own;
