@@ -7,6 +7,7 @@ import { command } from '../domain/commands/index.ts';
 import { M2MSubId } from '../domain/ids.ts';
 import type { EventStore } from '../domain/ports/index.ts';
 import { certificateSummary } from '../domain/x509/issuance/index.ts';
+import { issuedByOurCa } from '../projections/pki/index.ts';
 import { replayAll } from '../projections/replay/index.ts';
 import { entityState as state } from './support/credential-holders.ts';
 import { cmd, footprint, operator, T0 } from './support/fleet.ts';
@@ -156,5 +157,58 @@ describe('a node moved off a subscription loses the certificates of the CA namin
     // With its CA, it is recorded.
     await c.engine.execute(command('issueCredential', certifiedCredentialData('svc-x', leaf.der, 'sub-a-ca', summary), { actor: operator }));
     expect(await c.store.readStream('credential-svc-x')).toHaveLength(1);
+  });
+});
+
+/*
+ * Review 357: the engine's check that a certificate is its CA's (issuedByOurCa) never compared the subscription it
+ * records its CA certifies with the one the loaded CA names. A certificate of sub-a-ca (naming Sub-A), recorded again
+ * from its issued-certificates journal line (`credence command issueCredential --data @issue.json`) without the field,
+ * or claiming sub-2, was accepted, and the cascade then kept it live once its node left Sub-A.
+ */
+describe('a certificate recorded with its CA says the subscription that CA names, or none with it (review 357)', () => {
+  const refusedWith = async (engine: Pick<Engine, 'execute'>, credentialId: string, certificate: Record<string, unknown>, der: Uint8Array, caId: string) => {
+    const error = await engine
+      .execute(command('issueCredential', certifiedCredentialData(credentialId, der, caId, certificate), { actor: operator }))
+      .then(() => undefined, (e: unknown) => e as { problem?: { code: string; issues?: { path: string; rule: string; message: string }[] } });
+    return { code: error?.problem?.code, issues: error?.problem?.issues };
+  };
+
+  it('refuses a certificate of sub-a-ca (naming Sub-A) without issuingCaCertifies, or claiming sub-2; records it as journalled', async () => {
+    const ca = await testCa('sub-a-ca', 'p256', NOW);
+    const store = openSqliteStore({ memory: true });
+    const engine = createEngine({ store, clock: new FakeClock(CLOCK), checks: [issuedByOurCa([{ ...ca, subscription: SUB_A }])] });
+    for (const c of [cmd.createSubscription('Sub-A'), cmd.createSubscription('sub-2'), cmd.registerNode(), cmd.enrolNode('meter-1', 'Sub-A')]) await engine.execute(c);
+    const leaf = await testLeaf(ca, { baseUrl: PKI_TEST_URL, name: 'svc-j', now: NOW, validityMs: 30 * DAY });
+    // What the journal holds of it since c220049d: the summary with the subscription its CA names.
+    const journalled = certificateSummary(leaf.der, 'sub-a-ca', SUB_A);
+    const { issuingCaCertifies: _certifies, ...dropped } = journalled;
+
+    const withoutField = await refusedWith(engine, 'svc-j', dropped, leaf.der, 'sub-a-ca');
+    expect(withoutField.code).toBe('validation');
+    expect(withoutField.issues?.map(({ path, rule }) => ({ path, rule }))).toEqual([{ path: 'data.certificate.issuingCaCertifies', rule: 'issuing_ca_certifies' }]);
+    // A journal line written before certificates recorded it: the operator is told what to add.
+    expect(withoutField.issues?.[0]?.message).toContain('"issuingCaCertifies": "Sub-A"');
+
+    const claimingSub2 = await refusedWith(engine, 'svc-j', { ...journalled, issuingCaCertifies: 'sub-2' }, leaf.der, 'sub-a-ca');
+    expect(claimingSub2.issues?.map(({ path, rule }) => ({ path, rule }))).toEqual([{ path: 'data.certificate.issuingCaCertifies', rule: 'issuing_ca_certifies' }]);
+    expect(claimingSub2.issues?.[0]?.message).toContain('must be Sub-A, the M2M Service Subscription CA sub-a-ca certifies, not sub-2');
+    expect(await store.readStream('credential-svc-j')).toEqual([]);
+
+    await engine.execute(command('issueCredential', certifiedCredentialData('svc-j', leaf.der, 'sub-a-ca', journalled), { actor: operator }));
+    expect(await store.readStream('credential-svc-j')).toHaveLength(1);
+  });
+
+  it('refuses a certificate of a CA naming no subscription (sub-2, certifying that of its id) that claims one', async () => {
+    const ca = await testCa('sub-2', 'p256', NOW);
+    const store = openSqliteStore({ memory: true });
+    const engine = createEngine({ store, clock: new FakeClock(CLOCK), checks: [issuedByOurCa([ca])] });
+    for (const c of [cmd.createSubscription('Sub-A'), cmd.registerNode(), cmd.enrolNode('meter-1', 'Sub-A')]) await engine.execute(c);
+    const leaf = await testLeaf(ca, { baseUrl: PKI_TEST_URL, name: 'svc-n', now: NOW, validityMs: 30 * DAY });
+    const refused = await refusedWith(engine, 'svc-n', certificateSummary(leaf.der, 'sub-2', SUB_A), leaf.der, 'sub-2');
+    expect(refused.issues?.map(({ path, rule }) => ({ path, rule }))).toEqual([{ path: 'data.certificate.issuingCaCertifies', rule: 'issuing_ca_certifies' }]);
+    expect(await store.readStream('credential-svc-n')).toEqual([]);
+    await engine.execute(command('issueCredential', certifiedCredentialData('svc-n', leaf.der, 'sub-2'), { actor: operator }));
+    expect(await store.readStream('credential-svc-n')).toHaveLength(1);
   });
 });

@@ -195,6 +195,24 @@ describe('a CA that names the M2M Service Subscription it certifies', () => {
     expect(issuingCaFor(cas, 'sub-1')?.id).toBe('sub-1');
   }, 60_000);
 
+  it('createRootCa returns the CA with the subscription it names, as the load gives it (review 357)', async () => {
+    const w = await world('returned');
+    closing.push(() => rmSync(w.dir, { recursive: true, force: true }), () => w.infraSe.close());
+    const made = await createRootCa({ dataDir: w.dir, se: w.infra, id: 'sub-a-ca', subscription: SUB_A, kind: 'p256', now: w.clock.now(), random: w.random });
+    expect(made.subscription).toBe('Sub-A');
+    expect((await loadIssuingCas(w.dir, w.infra)).find((ca) => ca.id === 'sub-a-ca')?.subscription).toBe('Sub-A');
+  }, 60_000);
+
+  it('refuses at load a file of CA default edited to name a subscription, naming the file, as ca init refuses it (review 357)', async () => {
+    const w = await world('default-named');
+    closing.push(() => rmSync(w.dir, { recursive: true, force: true }), () => w.infraSe.close());
+    const path = join(w.dir, 'pki', 'default.ca.json');
+    writeFileSync(path, JSON.stringify({ ...(JSON.parse(readFileSync(path, 'utf8')) as object), subscription: 'Sub-B' }));
+    const loaded = loadIssuingCas(w.dir, w.infra);
+    await expect(loaded).rejects.toMatchObject({ problem: { code: 'validation', issues: [{ path: `${path}: subscription`, rule: 'not_default' }] } });
+    await expect(loaded).rejects.toThrow(/CA default certifies the nodes no other CA does/);
+  }, 60_000);
+
   it('credence ca init: --subscription names it, ca show prints it; --id Sub-A is refused pointing at --subscription', async () => {
     const data = join(folder(), 'data');
     const upper = await runCli(['ca', 'init', '--id', 'Sub-A', '--data', data], {});

@@ -9,6 +9,7 @@ import { M2MSubId } from '../../../domain/ids.ts';
 import { MAX_CERTIFICATE_CHAIN, MAX_CERTIFICATE_LENGTH } from '../../../domain/crypto/sizes.ts';
 import { KeyHandle } from '../../../domain/ports/secure-environment.ts';
 import { CaId } from '../../../domain/x509/issuing-ca.ts';
+import { DEFAULT_CA_ID } from '../../../domain/x509/issuance/index.ts';
 import { preparePrivateDir, writeFileAtomic } from '../files/index.ts';
 import { refuseNewerFileVersion } from '../files/newer-file-version.ts';
 
@@ -88,6 +89,15 @@ export const readCaFile = (dataDir: string, id: CaId): CaFile | undefined => {
     );
   }
   if (parsed.data.id !== id) throw unreadable(path, 'id', `holds CA ${parsed.data.id}, not ${id}`);
+  // As `ca init` refuses it (review 357): `default` certifies the nodes no other CA does and names none; a subscription
+  // written into its file by hand would go with every certificate it issues, which certificate-rules.ts refuses of it.
+  if (parsed.data.id === DEFAULT_CA_ID && parsed.data.subscription !== undefined) {
+    throw unreadable(
+      `${path}: subscription`,
+      'not_default',
+      `CA ${DEFAULT_CA_ID} certifies the nodes no other CA does and names no subscription: remove "subscription" from its file, and give the CA of M2M Service Subscription ${parsed.data.subscription} an id of its own (credence ca init --id <id> --subscription ${parsed.data.subscription})`,
+    );
+  }
   return parsed.data;
 };
 

@@ -24,7 +24,7 @@ import { checkInstalledCa } from './install-checks.ts';
 import { assertRenewedBySameIssuer, assertRenews, assertSameTrustAnchor } from './renew.ts';
 import { assertSubjectUnused } from './distinct-subject.ts';
 import type { M2MSubId } from '../../../domain/ids.ts';
-import { DEFAULT_CA_ID } from '../../../domain/x509/issuance/index.ts';
+import { DEFAULT_CA_ID, type SubscriptionCa } from '../../../domain/x509/issuance/index.ts';
 import { assertSubscriptionUnclaimed } from './one-ca-per-subscription.ts';
 
 /** What `credence ca init` is given. */
@@ -109,7 +109,7 @@ const withNewKey = async <T>(o: CaInitOptions, use: (handle: Awaited<ReturnType<
  * A self-signed root CA (issue 13): the key generated in the Secure Environment, the certificate signed through it,
  * valid from now (whole seconds) for `validityDays`.
  */
-export const createRootCa = async (o: CaInitOptions & { readonly validityDays?: number }): Promise<IssuingCa> => {
+export const createRootCa = async (o: CaInitOptions & { readonly validityDays?: number }): Promise<SubscriptionCa> => {
   const days = o.validityDays ?? DEFAULT_CA_VALIDITY_DAYS;
   if (!Number.isInteger(days) || days < 1 || days > MAX_CA_VALIDITY_DAYS) {
     throw validationError([{ path: 'validityDays', rule: 'range', message: `must be a whole number of days from 1 to ${MAX_CA_VALIDITY_DAYS}` }], 'issuing CA');
@@ -137,7 +137,9 @@ export const createRootCa = async (o: CaInitOptions & { readonly validityDays?: 
       chain: [],
     };
     writeCaFile(o.dataDir, file, 'create');
-    return { id: o.id, certificate, chain: [], signer };
+    // The subscription it names, as loadIssuingCas would give it (review 357): a caller certifying or recording by
+    // this CA sees the subscription its certificates record.
+    return { id: o.id, ...(o.subscription !== undefined ? { subscription: o.subscription } : {}), certificate, chain: [], signer };
   });
 };
 
