@@ -31,10 +31,11 @@ interface Sent {
 }
 
 /**
- * `sent` recorded as a version before the rule stored it: its event (a command's event is its data) under its id, with
+ * `sent` recorded as a version before the rule stored it (`claimed` false: without the append's command id, so no
+ * EventStoreDB claim `credence-command-<id>` and no row of command ids, as a log written before claims reads): its event (a command's event is its data) under its id, with
  * its correlation id as sent, never parsed by today's command schema (which would refuse it). Answers its stream.
  */
-const recordedByAnEarlierVersion = async (store: EventStore, sent: Sent): Promise<string> => {
+const recordedByAnEarlierVersion = async (store: EventStore, sent: Sent, claimed = true): Promise<string> => {
   const { kind, id } = targetOf(sent as unknown as Command);
   const streamId = streamIdOf(kind, id);
   const { commandId, actor, correlationId } = sent.metadata;
@@ -56,7 +57,7 @@ const recordedByAnEarlierVersion = async (store: EventStore, sent: Sent): Promis
         occurredAt: T0,
       } as never,
     }],
-    { expectedRevision: ExpectedRevision.after(last?.revision), commandId },
+    claimed ? { expectedRevision: ExpectedRevision.after(last?.revision), commandId } : { expectedRevision: ExpectedRevision.after(last?.revision) },
   );
   return streamId;
 };
@@ -109,6 +110,35 @@ describe.each(stores)('a command an earlier version recorded breaking a rule of 
     const fresh = { ...earlier, metadata: { ...earlier.metadata, commandId: randomUUID() } };
     const error = await rejection(engine.execute(fresh));
     expect(error.problem).toMatchObject({ code: 'validation', issues: [{ path, rule }] });
+    expect(await footprint(store)).toEqual(before);
+  });
+});
+
+describe.each(stores)('a registration an earlier version recorded before command-id claims existed, on %s', (_name, open) => {
+  it('retried under its id on a new engine (assumed new without a read), it is its first outcome; sent new, refused repeated_capability', async () => {
+    // Review 359: a starting command on a first attempt assumes its target new without reading it, and on EventStoreDB
+    // only the claim stream was asked where the id went: an id recorded before claims has none, and was refused 400.
+    // Given node-n9 registered with a capability twice, its command id in its metadata only (no claim, no index row)
+    const store = await open();
+    await establishOne(createEngine({ store, clock: new FakeClock(T0) }));
+    const earlier = sent('registerNode', { nodeId: 'n9', profile: { ...profile, capabilities: ['metering', 'metering'] } }, operator);
+    const streamId = await recordedByAnEarlierVersion(store, earlier, false);
+    expect(await store.commandStream?.(earlier.metadata.commandId)).toBeUndefined();
+    const [recorded] = (await store.readStream(streamId)).slice(-1);
+    const before = await footprint(store);
+
+    // When the client retries it under that id on a new engine (nothing cached)
+    const engine = createEngine({ store, clock: new FakeClock(T0) });
+    const again = await engine.execute(earlier);
+
+    // Then it is its first outcome, and nothing is written
+    expect(again).toEqual({ commandId: earlier.metadata.commandId, streamId, state: 'initialized', events: [recorded], deduplicated: true });
+    expect(await footprint(store)).toEqual(before);
+
+    // And the same command under a new id is refused by the rule, nothing written
+    const fresh = { ...earlier, metadata: { ...earlier.metadata, commandId: randomUUID() } };
+    const error = await rejection(engine.execute(fresh));
+    expect(error.problem).toMatchObject({ code: 'validation', issues: [{ path: 'data.profile.capabilities.1', rule: 'repeated_capability' }] });
     expect(await footprint(store)).toEqual(before);
   });
 });

@@ -118,9 +118,10 @@ export const decideCommand = async (
   // not in lower case is never new (new-command-id.ts refuses it before any append could prove the guess wrong): only
   // a retry of what an earlier version recorded under it, so its target is read, and a recording there found as any
   // retry's is, on every store (review 193: on EventStoreDB an id recorded before claim streams has no claim to ask).
+  const assumedNew = isLowerCaseCommandId(command.metadata.commandId) && firstAttempt && STARTING_COMMANDS.has(command.type);
   const entity = !isLowerCaseCommandId(command.metadata.commandId)
     ? await cache.load(kind, id)
-    : firstAttempt && STARTING_COMMANDS.has(command.type)
+    : assumedNew
       ? cache.cachedOrNew(kind, id)
       : await cache.load(kind, id, firstAttempt);
   if (mayHaveCommand(entity, command.metadata.commandId)) {
@@ -141,8 +142,17 @@ export const decideCommand = async (
         : bornExpired(command, at) !== undefined
           ? await recordedBy(store, entity.streamId, commandId)
           : undefined;
-    if (seen === undefined) throw error;
-    return { kind: 'seen', entity, seen };
+    if (seen !== undefined) return { kind: 'seen', entity, seen };
+    // A target assumed new was never read, and the store's index may not know the id: on EventStoreDB one recorded
+    // before claim streams has no claim (review 359, as review 193 for ids not in lower case), and events stored
+    // without the idempotency key are in no index. Its stream is read now, on the refusal path only, and a recording
+    // there found as any retry's is (a rule new commands obey, refusing it, no longer hides its first outcome).
+    if (assumedNew) {
+      const read = await cache.load(kind, id);
+      const retried = await seenOn(store, cache, read, commandId);
+      if (retried !== undefined) return { kind: 'seen', entity: retried.entity, seen: retried.seen };
+    }
+    throw error;
   }
 };
 
