@@ -120,8 +120,9 @@ describe('subscribeEvents over a connection that stops passing bytes without clo
     }
   }, 30_000);
 
-  it('counts each silent connection as a failure: the waits back off, never a tight loop', async () => {
-    // Each connection opens, says `retry: 250` and a heartbeat, then nothing, and is never closed by the server.
+  it('counts each connection silent from its opening as a failure: the waits back off, never a tight loop', async () => {
+    // Each connection opens, says `retry: 250` and its heartbeat interval, then nothing, and is never closed by the
+    // server: not even one heartbeat comes (review 358: a connection that heard a heartbeat or an event is no failure).
     let streams = 0;
     let open = 0;
     const silent = createHttpServer((_req, res) => {
@@ -129,7 +130,7 @@ describe('subscribeEvents over a connection that stops passing bytes without clo
       open += 1;
       res.on('close', () => (open -= 1));
       res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.write('retry: 250\n\n: heartbeat\n\n');
+      res.write('retry: 250\n\n: heartbeat-ms 50\n\n');
     });
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const delays: number[] = [];
@@ -152,6 +153,35 @@ describe('subscribeEvents over a connection that stops passing bytes without clo
       expect(streams).toBe(4);
       // Each silent connection was closed by the client, none left open behind the next.
       await until(() => open === 0, 'the silent streams closed', 2_000);
+    } finally {
+      silent.closeAllConnections();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  }, 15_000);
+
+  it('an onSilent that throws ends the subscription with its error, its silent connection closed (review 358)', async () => {
+    // Called from the timer before the abort, a throwing onSilent was an uncaught error and the connection was never
+    // closed: the subscription hung on it for good.
+    let open = 0;
+    const silent = createHttpServer((_req, res) => {
+      open += 1;
+      res.on('close', () => (open -= 1));
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('retry: 250\n\n');
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const events = subscribeEvents(`http://127.0.0.1:${(silent.address() as { port: number }).port}`, {
+        path: '/v1/events',
+        silenceMs: 300,
+        onSilent: () => {
+          throw new Error('the caller failed');
+        },
+      });
+      const outcome = await Promise.race([events.next().then(() => 'yielded', (error: unknown) => error), new Promise((resolve) => setTimeout(() => resolve('still waiting'), 5_000))]);
+      expect(outcome).toBeInstanceOf(Error);
+      expect((outcome as Error).message).toBe('the caller failed');
+      await until(() => open === 0, 'the silent stream closed', 2_000);
     } finally {
       silent.closeAllConnections();
       await new Promise<void>((resolve) => silent.close(() => resolve()));

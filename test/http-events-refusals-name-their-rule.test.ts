@@ -67,3 +67,33 @@ describe('a position above 2^63 - 1 on another route', () => {
     expect(await get(`/v1/compliance/revocations?after=${TOO_LARGE}`)).toEqual({ status: 400, errors: [{ path: 'query.after', rule: 'position_range' }] });
   });
 });
+
+/*
+ * Review 358, finding 2: the repeated form's bound was raised to max × 257 inside the union so that a list past its
+ * limit was refused too_big, and the OpenAPI document published that: maxItems 16,448 types, 1,542 kinds, 25,700
+ * streams, where the server refuses past 64, 6 and 100. What the document states is the bound the server refuses past.
+ */
+describe('the OpenAPI document states the bound GET /v1/events refuses a list past', () => {
+  interface Parameter {
+    readonly name: string;
+    readonly in: string;
+    readonly description?: string;
+    readonly schema?: unknown;
+  }
+  /** Every maxItems the parameter's schema states, however deep (the array branch of the union). */
+  const maxItemsOf = (schema: unknown): number[] => {
+    if (typeof schema !== 'object' || schema === null) return [];
+    const own = 'maxItems' in schema && typeof schema.maxItems === 'number' ? [schema.maxItems] : [];
+    return [...own, ...Object.values(schema).flatMap(maxItemsOf)];
+  };
+
+  it.each([['kind', 'node'], ['type', 'NodeRevoked'], ['stream', 'node-meter-1']])('%s', async (name, value) => {
+    const doc = (await (await fetch(new URL('/openapi.json', svc.url))).json()) as { paths: Record<string, { get: { parameters: Parameter[] } }> };
+    const parameter = doc.paths['/v1/events']!.get.parameters.find((p) => p.in === 'query' && p.name === name)!;
+    const bound = Number(/At most (\d+)\./.exec(parameter.description ?? '')?.[1]);
+    expect(bound).toBeGreaterThan(0);
+    expect(maxItemsOf(parameter.schema)).toEqual([bound]);
+    const path = `/v1/events?${Array.from({ length: bound + 1 }, () => `${name}=${value}`).join('&')}`;
+    expect(await get(path)).toEqual({ status: 400, errors: [{ path: `query.${name}`, rule: 'too_big' }] });
+  });
+});

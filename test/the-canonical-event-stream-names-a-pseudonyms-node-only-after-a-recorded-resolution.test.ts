@@ -149,7 +149,7 @@ describe('the canonical event stream names the node behind a pseudonym only to a
     for (const token of [otherAuditor, svc.tokens.operator]) {
       const other = await streamUntil(token, '/v1/events?from=start', after.position);
       try {
-        await other.until(() => other.frames.filter((f) => f.kind === 'comment').length >= 3, 'three heartbeats');
+        await other.until(() => other.frames.filter((f) => f.kind === 'comment' && f.text === 'heartbeat').length >= 3, 'three heartbeats');
         expect(namesTheNode(other)).toEqual([]);
         expect(other.events().filter((e) => e.data.includes('case 2026-223'))).toEqual([]);
       } finally {

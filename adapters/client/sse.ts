@@ -97,10 +97,15 @@ export interface SubscribeOptions {
    * How long an open stream may send nothing, not even a heartbeat comment, before its connection is taken for lost,
    * closed and made again with `Last-Event-ID` (default SILENCE_MS): a proxy or NAT that stops passing bytes closes
    * nothing, and the stream was followed for ever (review 354). Counted only while waiting for the server's bytes, not
-   * while the consumer holds an event.
+   * while the consumer holds an event. A connection whose server announced its heartbeats (`: heartbeat-ms N` in the
+   * opening) is allowed four of them at least (review 358: heartbeats may be set an hour apart). A silent connection
+   * is a failure for the backoff only when nothing came after its opening, no heartbeat, no event.
    */
   readonly silenceMs?: number;
-  /** Told when a connection was closed for its silence, before the reconnection (onReconnect), with the id it resumes after. */
+  /**
+   * Told when a connection was closed for its silence (the silence allowed it), before the reconnection (onReconnect),
+   * with the id it resumes after. What it throws ends the subscription, as onFrame's and onReconnect's do.
+   */
   readonly onSilent?: (lastEventId: string, silenceMs: number) => void;
   /** Wait before reconnecting until the server sends a hint (default 1000 ms; held within the bounds below). */
   readonly retryMs?: number;
@@ -132,8 +137,8 @@ export const MAX_RECONNECT_MS = 60_000;
 
 /**
  * How long an open stream may be silent by default: four of the server's default heartbeats (`limits.sseHeartbeatMs`,
- * 15 s), which nothing on the wire tells a client, as the console's STREAM_SILENCE_MS (review 212). A server whose
- * heartbeats are a minute or more apart is reconnected to after each quiet minute, losing nothing.
+ * 15 s), as the console's STREAM_SILENCE_MS (review 212). A server that announces longer heartbeats in the stream's
+ * opening (`: heartbeat-ms N`) is allowed four of its own (review 358).
  */
 export const SILENCE_MS = 60_000;
 
@@ -171,14 +176,30 @@ const sleep = (ms: number, signal: AbortSignal | undefined): Promise<void> =>
   });
 
 /**
- * `body`'s chunks, `connection` aborted (and `onSilent` called) when none comes within `silenceMs` of asking for it:
- * any bytes show the connection alive, a heartbeat's included, and the time the consumer holds a chunk is not silence.
+ * A stream's announcement of its heartbeat interval, a comment of its opening (adapters/http/sse/frame.ts
+ * frameHeartbeatInterval); other clients skip it as any comment.
  */
-async function* heard(body: ReadableStream<Uint8Array>, silenceMs: number, onSilent: () => void): AsyncGenerator<Uint8Array> {
+const HEARTBEAT_ANNOUNCEMENT = /^heartbeat-ms (\d{1,10})$/;
+
+/** The longest timer Node keeps (a longer one fires at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * The silence allowed a connection whose server announced heartbeats `heartbeatMs` apart: four of them, and never less
+ * than the caller's `silenceMs`.
+ */
+const silenceFor = (silenceMs: number, heartbeatMs: number): number => Math.min(MAX_TIMER_MS, Math.max(silenceMs, Math.ceil(4 * heartbeatMs)));
+
+/**
+ * `body`'s chunks, `silent` called when none comes within `silenceMs()` of asking for it (it aborts the connection,
+ * which ends the read): any bytes show the connection alive, a heartbeat's included, and the time the consumer holds a
+ * chunk is not silence. Nothing of the caller's is called from the timer, where what it threw would be uncaught.
+ */
+async function* heard(body: ReadableStream<Uint8Array>, silenceMs: () => number, silent: () => void): AsyncGenerator<Uint8Array> {
   const reader = body.getReader();
   try {
     for (;;) {
-      const silence = setTimeout(onSilent, silenceMs);
+      const silence = setTimeout(silent, silenceMs());
       const chunk = await reader.read().finally(() => clearTimeout(silence));
       if (chunk.done) return;
       yield chunk.value;
@@ -236,6 +257,9 @@ export async function* subscribeEvents(baseUrl: string, options: SubscribeOption
     let soon = false;
     /** The network failure that ended this attempt (or its deadline), for the error when no reconnection follows. */
     let unreachable: { readonly cause: unknown; readonly timedOut: boolean } | undefined;
+    /** Whether this connection was closed for its silence, and whether it heard the server after its opening first. */
+    let wentSilent = false;
+    let heardAfterOpening = false;
     // Until the stream opens (cleared then): a connection that took the request and never answers is an attempt that
     // failed, retried with the backoff or reported, as a server that cannot be reached.
     let timedOut = false;
@@ -275,15 +299,28 @@ export async function* subscribeEvents(baseUrl: string, options: SubscribeOption
         }
         clearTimeout(deadline);
         opened = true;
-        // From here on no deadline holds the stream for want of events, but a connection silent past silenceMs is one
-        // lost: closed, and made again below as after a cut (a failure for the backoff while no event comes).
-        const silent = (): void => {
-          options.onSilent?.(lastEventId, silenceMs);
-          connection.abort();
-        };
+        // From here on no deadline holds the stream for want of events, but a connection silent past its silence is
+        // one lost: closed, and made again below as after a cut. The silence is the caller's, or four of the
+        // heartbeats the server announces in the opening if longer (review 358: a server whose heartbeats were 90 s
+        // apart had each healthy stream dropped every minute).
+        let connectionSilenceMs = silenceMs;
         try {
-          for await (const frame of parseEventStream(heard(response.body, silenceMs, silent), options.maxEventChars !== undefined ? { maxEventChars: options.maxEventChars } : {})) {
+          for await (const frame of parseEventStream(
+            heard(
+              response.body,
+              () => connectionSilenceMs,
+              () => {
+                wentSilent = true;
+                connection.abort();
+              },
+            ),
+            options.maxEventChars !== undefined ? { maxEventChars: options.maxEventChars } : {},
+          )) {
             options.onFrame?.(frame);
+            const announced = frame.kind === 'comment' ? HEARTBEAT_ANNOUNCEMENT.exec(frame.text) : null;
+            if (announced !== null) connectionSilenceMs = silenceFor(silenceMs, Number(announced[1]));
+            // Beyond its opening (the retry hint, the id it starts after, the announcement): the server was heard.
+            else if (frame.kind === 'comment' || frame.kind === 'event') heardAfterOpening = true;
             if (frame.kind === 'retry') retryMs = bounded(frame.ms);
             // Where the stream starts, before any event: a stream cut before its first event resumes there, not from
             // now.
@@ -309,17 +346,23 @@ export async function* subscribeEvents(baseUrl: string, options: SubscribeOption
           if (aborted()) return;
           if (error instanceof Error && error.message.startsWith('event stream:')) throw error;
         }
+        // Told here, after the abort and not from the timer: what it throws ends the subscription (review 358).
+        if (wentSilent) options.onSilent?.(lastEventId, connectionSilenceMs);
       }
     } finally {
       clearTimeout(deadline);
       outer?.removeEventListener('abort', stop);
       connection.abort();
     }
-    if (!reconnect || gaveUp()) {
+    // A connection that heard a heartbeat or an event and then fell silent reached a server that works: a proxy or NAT in
+    // between lost it. No failure (review 358: each one was, and a healthy stream behind a flapping proxy waited ever
+    // longer, or ended at maxReconnects); its own silence keeps the reconnections apart.
+    const failed = !(wentSilent && heardAfterOpening);
+    if (!reconnect || (failed && gaveUp())) {
       if (unreachable !== undefined) throw unreachable.timedOut ? new ServerTimeout(baseUrl, connectTimeoutMs) : new ServerUnreachable(baseUrl, unreachable.cause);
       return;
     }
-    failures += 1;
+    if (failed) failures += 1;
     const waitMs = Math.max(reconnectDelay(soon ? MIN_RECONNECT_MS : retryMs, failures, random), atLeastMs);
     options.onReconnect?.(lastEventId, waitMs);
     await sleep(waitMs, outer);

@@ -140,13 +140,14 @@ const notServed = (error: unknown, url: string): ServerUnreachable | undefined =
 
 /**
  * `credence events --server URL [--kind K]... [--type T]... [--stream S]... [--from start|end|POSITION] [--json]
- * [--limit N] [--timeout SECONDS]`: the lifecycle event stream, followed live. A connection lost once the stream has
- * opened is resumed with Last-Event-ID (adapters/client/sse.ts), with no gap and no duplicate; a server never reached
- * is exit 3, and so is one that has not opened the stream within --timeout (as every command that talks to a server
- * waits at most so long for an answer); the live stream that follows is not timed out for want of events: it is quiet
- * for as long as nothing happens, and heartbeats keep its connection; but one from which nothing came, not even a
- * heartbeat, for --silence-seconds (default 60: four of the server's default heartbeats) is taken for a connection a
- * proxy or NAT lost without closing it, and is made again (review 354: it was followed for ever).
+ * [--limit N] [--timeout SECONDS] [--silence-seconds SECONDS]`: the lifecycle event stream, followed live. A
+ * connection lost once the stream has opened is resumed with Last-Event-ID (adapters/client/sse.ts), with no gap and
+ * no duplicate; a server never reached is exit 3, and so is one that has not opened the stream within --timeout (as
+ * every command that talks to a server waits at most so long for an answer); the live stream that follows is not timed
+ * out for want of events: it is quiet for as long as nothing happens, and heartbeats keep its connection; but one from
+ * which nothing came, not even a heartbeat, for --silence-seconds (default 60: four of the server's default
+ * heartbeats; four of those it announces, if longer) is taken for a connection a proxy or NAT lost without closing it,
+ * and is made again (review 354: it was followed for ever).
  */
 export const register: RegisterCommands = (program, io) => {
   const command: Command = program

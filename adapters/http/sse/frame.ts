@@ -57,6 +57,17 @@ export const frameStart = (retryMs: number, startsAfter: string | bigint | undef
   (startsAfter === undefined ? '' : `id: ${singleLine(startsAfter.toString(10), 'startsAfter')}\n`) + frameRetry(retryMs);
 
 /**
+ * A comment of the stream's opening, before any event: how far apart its heartbeats are, so that a client allows its
+ * connection four of them before taking it for lost (adapters/client/sse.ts; review 358: `limits.sseHeartbeatMs` may be
+ * up to an hour, and a client counting on the 15 s default dropped a healthy stream every minute). A comment: other
+ * clients skip it (the console's parser, a browser's EventSource).
+ */
+export const frameHeartbeatInterval = (heartbeatMs: number): string => {
+  if (!Number.isSafeInteger(heartbeatMs) || heartbeatMs < 1) throw new Error('heartbeatMs: must be a positive integer');
+  return frameComment(`heartbeat-ms ${heartbeatMs}`);
+};
+
+/**
  * The last frame before the server ends a stream it could not keep up: an event without `id` (so the client's
  * last event id stays on the last event it really received) and a retry hint to come back later.
  */

@@ -23,7 +23,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Observable, Subscription } from 'rxjs';
 import type { ServiceMetrics } from '../metrics.ts';
 import { NewerEventError } from '../../../projections/streams/index.ts';
-import { HEARTBEAT, SSE_HEADERS, frameDropped, frameEvent, frameNewerEvent, frameStart, frameShutdown, frameUnauthorised, type SseMessage } from './frame.ts';
+import { HEARTBEAT, SSE_HEADERS, frameDropped, frameEvent, frameHeartbeatInterval, frameNewerEvent, frameStart, frameShutdown, frameUnauthorised, type SseMessage } from './frame.ts';
 import { logNewerEvent } from './newer-event-log.ts';
 import { ClientGone, SlowClient, SseWriter, connectionGone } from './writer.ts';
 
@@ -134,8 +134,9 @@ export class SseSession {
     // kept-alive socket after the end would only hold a graceful shutdown until its keep-alive timeout.
     res.shouldKeepAlive = false;
     res.writeHead(200, { ...this.options.headers, 'x-request-id': this.options.requestId, ...SSE_HEADERS });
-    // Sent at once, so the client has the headers (and the retry hint) before the first event.
-    res.write(frameStart(RETRY_MS.initial, this.options.startsAfter));
+    // Sent at once, so the client has the headers (and the retry hint, and how far apart the heartbeats are) before the
+    // first event.
+    res.write(frameStart(RETRY_MS.initial, this.options.startsAfter) + frameHeartbeatInterval(this.options.heartbeatMs));
     res.once('close', this.onClientGone);
     connection.once('close', this.onClientGone);
     if (shutdown.aborted) {
