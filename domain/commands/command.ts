@@ -256,15 +256,23 @@ export const withIssues = (issues: readonly FieldIssue[], more: readonly FieldIs
  * beyond the message limits is refused first, naming the limit, before any schema walks it (SER-001).
  */
 export const parseCommand = (input: unknown): Command => {
+  const parsed = parsedWithin(input, compiledCommandSchema, CommandSchema);
+  if (!parsed.success) throw validationError(issuesOf(parsed.error), 'command');
+  return parsed.data as unknown as Command;
+};
+
+/**
+ * `input` within the message limits (refused naming the limit), parsed by its type's compiled schema, or, that failing
+ * or no type named, by `schema` itself, whose issues name every bad field.
+ */
+const parsedWithin = (input: unknown, compiled: (type: CommandType) => z.ZodType, schema: z.ZodType) => {
   assertJsonWithin(input, 'command', MESSAGE_JSON_LIMITS);
   const type = typeOf(input);
   if (type !== undefined) {
-    const fast = compiledCommandSchema(type).safeParse(input);
-    if (fast.success) return fast.data as unknown as Command;
+    const fast = compiled(type).safeParse(input);
+    if (fast.success) return fast;
   }
-  const parsed = CommandSchema.safeParse(input);
-  if (!parsed.success) throw validationError(issuesOf(parsed.error), 'command');
-  return parsed.data as unknown as Command;
+  return schema.safeParse(input);
 };
 
 /**
@@ -275,13 +283,7 @@ export const parseCommand = (input: unknown): Command => {
  * to answer, and naming one field of each kind in turn had a client resend it once per kind (reviews 348, 353).
  */
 export const parseSentCommand = (input: unknown): Command => {
-  assertJsonWithin(input, 'command', MESSAGE_JSON_LIMITS);
-  const type = typeOf(input);
-  if (type !== undefined) {
-    const fast = compiledSentCommandSchema(type).safeParse(input);
-    if (fast.success) return fast.data as unknown as Command;
-  }
-  const parsed = SentCommandSchema.safeParse(input);
+  const parsed = parsedWithin(input, compiledSentCommandSchema, SentCommandSchema);
   if (parsed.success) return parsed.data as unknown as Command;
   // CommandSchema holds every rule of SentCommandSchema, so it fails too; its own refusal kept should it ever not.
   const every = CommandSchema.safeParse(input);
