@@ -15,7 +15,7 @@ import { openSqliteStore } from '../adapters/driven/store/index.ts';
 import { createEngine } from '../adapters/engine/index.ts';
 import { command } from '../domain/commands/index.ts';
 import { footprint, operator, rejection, T0 } from './support/fleet.ts';
-import { startTestService } from './support/service.ts';
+import { useTestService } from './support/service.ts';
 
 /** A registration missing its model, with a bell in its manufacturer and metering named twice. */
 const badRegistration = { nodeId: 'n9', profile: { class: 'smart-meter', manufacturer: 'A\u0007', capabilities: ['metering', 'metering'] } };
@@ -144,57 +144,47 @@ describe('a command breaking rules of both kinds, through the engine', () => {
 });
 
 describe('a command breaking rules of both kinds, over HTTP', () => {
+  const svc = useTestService();
+  const post = (payload: unknown) =>
+    fetch(new URL('/v1/commands', svc.url), { method: 'POST', headers: { authorization: `Bearer ${svc.tokens.operator}`, 'content-type': 'application/json' }, body: JSON.stringify(payload) });
+
   it('POST /v1/commands names every field of both, each time, nothing written', async () => {
-    const svc = await startTestService();
-    try {
-      const post = (payload: unknown) =>
-        fetch(new URL('/v1/commands', svc.url), { method: 'POST', headers: { authorization: `Bearer ${svc.tokens.operator}`, 'content-type': 'application/json' }, body: JSON.stringify(payload) });
-      const store = svc.service.context.credence.store;
-      const before = await footprint(store);
-      const body = (issues: readonly { path: string; rule: string }[]) => issues.map(({ path, rule }) => ({ path: `body.${path}`, rule }));
+    const store = svc.service.context.credence.store;
+    const before = await footprint(store);
+    const body = (issues: readonly { path: string; rule: string }[]) => issues.map(({ path, rule }) => ({ path: `body.${path}`, rule }));
 
-      for (const attempt of ['first', 'resend']) {
-        const answer = await post({ type: 'registerNode', data: badRegistration });
-        expect(answer.status, attempt).toBe(400);
-        const { errors } = (await answer.json()) as { errors: { path: string; rule: string }[] };
-        expect(pathsAndRules(errors), attempt).toEqual(expect.arrayContaining(body(REGISTRATION_ISSUES)));
-        expect(errors, attempt).toHaveLength(REGISTRATION_ISSUES.length);
-      }
-
-      const expired = await post({ type: 'createSubscription', data: expiredSubscription });
-      expect(expired.status).toBe(400);
-      const { errors } = (await expired.json()) as { errors: { path: string; rule: string }[] };
-      expect(pathsAndRules(errors)).toEqual(expect.arrayContaining(body(SUBSCRIPTION_ISSUES)));
-
-      expect(await footprint(store)).toEqual(before);
-    } finally {
-      await svc.close();
+    for (const attempt of ['first', 'resend']) {
+      const answer = await post({ type: 'registerNode', data: badRegistration });
+      expect(answer.status, attempt).toBe(400);
+      const { errors } = (await answer.json()) as { errors: { path: string; rule: string }[] };
+      expect(pathsAndRules(errors), attempt).toEqual(expect.arrayContaining(body(REGISTRATION_ISSUES)));
+      expect(errors, attempt).toHaveLength(REGISTRATION_ISSUES.length);
     }
+
+    const expired = await post({ type: 'createSubscription', data: expiredSubscription });
+    expect(expired.status).toBe(400);
+    const { errors } = (await expired.json()) as { errors: { path: string; rule: string }[] };
+    expect(pathsAndRules(errors)).toEqual(expect.arrayContaining(body(SUBSCRIPTION_ISSUES)));
+
+    expect(await footprint(store)).toEqual(before);
   }, 60_000);
 
   it('POST /v1/commands names at once every rule of the three review 353 found named one at a time', async () => {
-    const svc = await startTestService();
-    try {
-      const post = (payload: unknown) =>
-        fetch(new URL('/v1/commands', svc.url), { method: 'POST', headers: { authorization: `Bearer ${svc.tokens.operator}`, 'content-type': 'application/json' }, body: JSON.stringify(payload) });
-      const store = svc.service.context.credence.store;
-      const before = await footprint(store);
-      // The engine's metadata fields are the body's own over HTTP.
-      const body = (issues: readonly { path: string; rule: string }[]) => issues.map(({ path, rule }) => ({ path: `body.${path.replace(/^metadata\./, '')}`, rule }));
+    const store = svc.service.context.credence.store;
+    const before = await footprint(store);
+    // The engine's metadata fields are the body's own over HTTP.
+    const body = (issues: readonly { path: string; rule: string }[]) => issues.map(({ path, rule }) => ({ path: `body.${path.replace(/^metadata\./, '')}`, rule }));
 
-      for (const [name, sent] of Object.entries(ONE_AT_A_TIME)) {
-        const { issues, ...payload } = sent;
-        for (const attempt of ['first', 'resend']) {
-          const answer = await post(payload);
-          expect(answer.status, `${name} ${attempt}`).toBe(400);
-          const { errors } = (await answer.json()) as { errors: { path: string; rule: string }[] };
-          expect(pathsAndRules(errors), `${name} ${attempt}`).toEqual(expect.arrayContaining(body(issues)));
-          expect(errors, `${name} ${attempt}`).toHaveLength(issues.length);
-        }
+    for (const [name, sent] of Object.entries(ONE_AT_A_TIME)) {
+      const { issues, ...payload } = sent;
+      for (const attempt of ['first', 'resend']) {
+        const answer = await post(payload);
+        expect(answer.status, `${name} ${attempt}`).toBe(400);
+        const { errors } = (await answer.json()) as { errors: { path: string; rule: string }[] };
+        expect(pathsAndRules(errors), `${name} ${attempt}`).toEqual(expect.arrayContaining(body(issues)));
+        expect(errors, `${name} ${attempt}`).toHaveLength(issues.length);
       }
-      expect(await footprint(store)).toEqual(before);
-    } finally {
-      await svc.close();
     }
+    expect(await footprint(store)).toEqual(before);
   }, 60_000);
 });
