@@ -184,11 +184,16 @@ const HEARTBEAT_ANNOUNCEMENT = /^heartbeat-ms (\d{1,10})$/;
 /** The longest timer Node keeps (a longer one fires at once). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** The longest heartbeat interval a Credence service may be set to (limits.sseHeartbeatMs). */
+const MAX_HEARTBEAT_MS = 3_600_000;
+
 /**
  * The silence allowed a connection whose server announced heartbeats `heartbeatMs` apart: four of them, and never less
- * than the caller's `silenceMs`.
+ * than the caller's `silenceMs`. An interval past what any service may be set to is taken as that bound (review 361:
+ * `heartbeat-ms 9999999999` switched silence detection off for 25 days).
  */
-const silenceFor = (silenceMs: number, heartbeatMs: number): number => Math.min(MAX_TIMER_MS, Math.max(silenceMs, Math.ceil(4 * heartbeatMs)));
+export const silenceFor = (silenceMs: number, heartbeatMs: number): number =>
+  Math.min(MAX_TIMER_MS, Math.max(silenceMs, Math.ceil(4 * Math.min(heartbeatMs, MAX_HEARTBEAT_MS))));
 
 /**
  * `body`'s chunks, `silent` called when none comes within `silenceMs()` of asking for it (it aborts the connection,
@@ -317,7 +322,8 @@ export async function* subscribeEvents(baseUrl: string, options: SubscribeOption
             options.maxEventChars !== undefined ? { maxEventChars: options.maxEventChars } : {},
           )) {
             options.onFrame?.(frame);
-            const announced = frame.kind === 'comment' ? HEARTBEAT_ANNOUNCEMENT.exec(frame.text) : null;
+            // Taken in the opening only: one later in the stream is no announcement (review 361).
+            const announced = frame.kind === 'comment' && !heardAfterOpening ? HEARTBEAT_ANNOUNCEMENT.exec(frame.text) : null;
             if (announced !== null) connectionSilenceMs = silenceFor(silenceMs, Number(announced[1]));
             // Beyond its opening (the retry hint, the id it starts after, the announcement): the server was heard.
             else if (frame.kind === 'comment' || frame.kind === 'event') heardAfterOpening = true;

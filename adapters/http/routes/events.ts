@@ -42,7 +42,7 @@ const DESCRIPTION = `Lifecycle events as server-sent events (text/event-stream),
 
 Every event has \`id: <global position>~<tag>\`, \`event: <event type>\` and \`data: <JSON>\` (positions as decimal strings); the tag (8 hex digits) names the event at that position.
 Reconnect with the \`Last-Event-ID\` header (or \`?after=\`) to resume strictly after that event: send the id as received. An id whose tag is not that of the event this log holds at its position is of another log (a re-created store, another instance, a restore from an older backup) and is refused (409 \`resume_point_not_in_log\`); a bare position is accepted unchecked.
-Comments (\`: heartbeat\`) arrive every few seconds; \`retry:\` lines say how long to wait before reconnecting.
+Comments (\`: heartbeat\`) arrive every few seconds, their interval announced in the stream's opening (\`: heartbeat-ms N\`); \`retry:\` lines say how long to wait before reconnecting.
 A client that stops reading is dropped with \`event: dropped\` and a retry hint; it resumes with Last-Event-ID.
 A stream whose token is revoked (at once through this service, within a heartbeat through the CLI) or expires ends with \`event: dropped\` (reason \`unauthorised\`) and no retry hint: reconnect with a new token.
 The canonical stream leaves out the events of a pseudonym's stream, which name its node (SER-025), but to an auditor who recorded a resolution of that pseudonym (POST /v1/pseudonyms/resolutions); a tagged id at a left-out event is refused (409 \`resume_point_not_in_log\`), its bare position resumes; an operator's \`kind\`, \`type\` or \`stream\` of a pseudonym is refused (400, rule \`not_told\`).
