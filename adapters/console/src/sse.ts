@@ -176,9 +176,10 @@ const isOtherLog = (status: number, error: ApiError): boolean => status === 409 
 /**
  * How long a live stream may send nothing, not even a comment, before it is taken for a dropped connection and made
  * again (resuming with Last-Event-ID): a proxy or NAT that lost it passes nothing and closes nothing, and the page read
- * "Live" over it for ever (review 212). The server sends `: heartbeat` every `limits.sseHeartbeatMs` (15 s by default),
- * which nothing on the wire tells a client, so this is four of the default's: a server configured with heartbeats a
- * minute or more apart is reconnected to after each quiet minute, losing nothing.
+ * "Live" over it for ever (review 212). The server sends `: heartbeat` every `limits.sseHeartbeatMs` (15 s by default)
+ * and announces that interval in the stream's opening (`: heartbeat-ms N`, which the CLI's client reads; review 358);
+ * the console does not read it yet, so this is four of the default's: a server configured with heartbeats a minute or
+ * more apart is reconnected to after each quiet minute, losing nothing.
  */
 export const STREAM_SILENCE_MS = 60_000;
 
