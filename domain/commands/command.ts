@@ -233,16 +233,26 @@ export const newCommandIssuesAsSent = (input: unknown): FieldIssue[] => {
   const type = typeOf(input);
   if (type === undefined) return [];
   const metadata = fieldsOf(fieldsOf(input)['metadata']);
-  const role = fieldsOf(metadata['actor'])['role'];
-  const reason = REVOCATION_REASON_COMMANDS.has(type) ? newRevocationReasonIssue(role, fieldsOf(fieldsOf(input)['data'])['reason']) : undefined;
   const sent = (field: 'correlationId' | 'causationId') => {
     const value = metadata[field];
     return CommandMetadata.shape[field].safeParse(value).success ? { [field]: value as string } : {};
   };
-  const sender = role === 'system' ? undefined : senderTextRefusal({ ...sent('correlationId'), ...sent('causationId') });
   const commandId = CommandMetadata.shape.commandId.safeParse(metadata['commandId']);
-  const id = commandId.success ? newCommandIdRefusal(commandId.data) : undefined;
-  return [...(reason === undefined ? [] : [reason]), ...[sender, id].flatMap((refusal) => (refusal?.problem.code === 'validation' ? refusal.problem.issues : []))];
+  return newCommandIssues(type, fieldsOf(metadata['actor'])['role'], fieldsOf(fieldsOf(input)['data'])['reason'], { ...sent('correlationId'), ...sent('causationId') }, commandId.success ? commandId.data : undefined);
+};
+
+/** Those issues, of fields already taken by the schema as sent (or left out where it refused them). */
+const newCommandIssues = (
+  type: CommandType,
+  role: unknown,
+  reason: unknown,
+  correlation: { readonly correlationId?: string | undefined; readonly causationId?: string | undefined },
+  commandId: string | undefined,
+): FieldIssue[] => {
+  const reasonIssue = REVOCATION_REASON_COMMANDS.has(type) ? newRevocationReasonIssue(role, reason) : undefined;
+  const sender = role === 'system' ? undefined : senderTextRefusal(correlation);
+  const id = commandId === undefined ? undefined : newCommandIdRefusal(commandId);
+  return [...(reasonIssue === undefined ? [] : [reasonIssue]), ...[sender, id].flatMap((refusal) => (refusal?.problem.code === 'validation' ? refusal.problem.issues : []))];
 };
 
 /** `issues` and those of `more` not already named (the same path and rule): what a refusal lists. */
@@ -300,7 +310,10 @@ export const parseSentCommand = (input: unknown): Command => {
  */
 export const newCommandRefusal = (command: Command): CredenceError | undefined => {
   const judged = NEW_FACT_RULES[command.type]?.safeParse(command);
-  const issues = [...(judged === undefined || judged.success ? [] : issuesOf(judged.error)), ...newCommandIssuesAsSent(command)];
+  // A parsed command: its fields are taken as they are, not parsed again (a command's cost, on the rotation bench).
+  const { metadata } = command;
+  const asSent = newCommandIssues(command.type, metadata.actor.role, (command.data as { reason?: unknown }).reason, metadata, metadata.commandId);
+  const issues = [...(judged === undefined || judged.success ? [] : issuesOf(judged.error)), ...asSent];
   return issues.length === 0 ? undefined : validationError(issues, 'command');
 };
 
