@@ -185,6 +185,8 @@ const NEW_FACT_RULES: Partial<Record<CommandType, z.ZodType>> = Object.fromEntri
   Object.entries(NEW_FACT_FIELDS).map(([type, fields]) => [type, z.object({ data: z.looseObject(fields!) })]),
 );
 
+const compiledNewFactRules: Partial<Record<CommandType, z.ZodType>> = {};
+
 /**
  * Each command type's schema compiled ahead of time by zod (`z.compile`, issue 15 item 1), the same way stored
  * events are read (domain/stored.ts): the same rules (refinements included), checked by a generated fast path
@@ -309,7 +311,10 @@ export const parseSentCommand = (input: unknown): Command => {
  * 86, 342).
  */
 export const newCommandRefusal = (command: Command): CredenceError | undefined => {
-  const judged = NEW_FACT_RULES[command.type]?.safeParse(command);
+  const rules = NEW_FACT_RULES[command.type];
+  // Compiled, as the schema as sent is (the runtime schema names the issues of a command it refuses).
+  const taken = rules === undefined || (compiledNewFactRules[command.type] ??= compiledSchema(rules)).safeParse(command).success;
+  const judged = taken ? undefined : rules.safeParse(command);
   // A parsed command: its fields are taken as they are, not parsed again (a command's cost, on the rotation bench).
   const { metadata } = command;
   const asSent = newCommandIssues(command.type, metadata.actor.role, (command.data as { reason?: unknown }).reason, metadata, metadata.commandId);
