@@ -49,23 +49,33 @@ describe('an expiry backlog of more than one page after a downtime', () => {
   }, 60_000);
 });
 
+/**
+ * A scheduler over associations a and b, due a millisecond apart, whose engine records each expiry in `seen` (after
+ * `before`, which may throw as the engine would); the clock past both.
+ */
+const twoDeadlines = (before: (associationId: string) => void = () => {}) => {
+  const due = Date.parse(T0);
+  const seen: string[] = [];
+  const engine = {
+    clock: { now: () => new Date(due + 10_000) },
+    async executeAsSystem(c: { data: { associationId: string } }) {
+      before(c.data.associationId);
+      seen.push(`expire ${c.data.associationId}`);
+      return { deduplicated: false, events: [] };
+    },
+  } as unknown as CommandSink;
+  const db = new Database(':memory:');
+  const scheduler = expiryScheduler(engine);
+  scheduler.setup!(db);
+  for (const [id, at] of [['a', due], ['b', due + 1]] as const) {
+    putDeadline(db, { stream: `association-${id}`, purpose: 'expiry', due: at, command: { type: 'expireAssociation', data: { associationId: id } } });
+  }
+  return { seen, db, scheduler };
+};
+
 describe('an expiry tick whose wait for the cascade failed', () => {
   it('waits for the cascade at the next tick before the deadline due later', async () => {
-    const due = Date.parse(T0);
-    const seen: string[] = [];
-    const engine = {
-      clock: { now: () => new Date(due + 10_000) },
-      async executeAsSystem(c: { data: { associationId: string } }) {
-        seen.push(`expire ${c.data.associationId}`);
-        return { deduplicated: false, events: [] };
-      },
-    } as unknown as CommandSink;
-    const db = new Database(':memory:');
-    const scheduler = expiryScheduler(engine);
-    scheduler.setup!(db);
-    for (const [id, at] of [['a', due], ['b', due + 1]] as const) {
-      putDeadline(db, { stream: `association-${id}`, purpose: 'expiry', due: at, command: { type: 'expireAssociation', data: { associationId: id } } });
-    }
+    const { seen, db, scheduler } = twoDeadlines();
     let waits = 0;
     const reactionsHandled = async () => {
       seen.push('wait');
@@ -81,24 +91,11 @@ describe('an expiry tick whose wait for the cascade failed', () => {
 
 describe('an expiry tick started again at the oldest deadline', () => {
   it('waits for the cascade before a kept deadline due before the ending the last tick recorded', async () => {
-    const due = Date.parse(T0);
-    const seen: string[] = [];
     let conflicts = 0;
-    const engine = {
-      clock: { now: () => new Date(due + 10_000) },
-      async executeAsSystem(c: { data: { associationId: string } }) {
-        // a's first expiry meets a conflict past the retries: kept, and tried again when the next tick starts over.
-        if (c.data.associationId === 'a' && conflicts++ === 0) throw concurrencyConflict('association-a', '1', '2');
-        seen.push(`expire ${c.data.associationId}`);
-        return { deduplicated: false, events: [] };
-      },
-    } as unknown as CommandSink;
-    const db = new Database(':memory:');
-    const scheduler = expiryScheduler(engine);
-    scheduler.setup!(db);
-    for (const [id, at] of [['a', due], ['b', due + 1]] as const) {
-      putDeadline(db, { stream: `association-${id}`, purpose: 'expiry', due: at, command: { type: 'expireAssociation', data: { associationId: id } } });
-    }
+    // a's first expiry meets a conflict past the retries: kept, and tried again when the next tick starts over.
+    const { seen, db, scheduler } = twoDeadlines((associationId) => {
+      if (associationId === 'a' && conflicts++ === 0) throw concurrencyConflict('association-a', '1', '2');
+    });
     const reactionsHandled = async () => void seen.push('wait');
     await expect(scheduler.tick({ reactionsHandled })).rejects.toThrow(/could not be handled/);
     await scheduler.tick({ reactionsHandled });
