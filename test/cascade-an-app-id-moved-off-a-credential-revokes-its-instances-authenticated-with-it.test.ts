@@ -7,6 +7,7 @@ import { command } from '../domain/commands/index.ts';
 import type { DecodedEvent } from '../domain/stored.ts';
 import { BrokenHistoryError } from '../machines/index.ts';
 import { dependentEnding, reactionsTo, walkDependents, type ReactionContext } from '../projections/cascade/index.ts';
+import { reactionContextOf } from './support/reaction-context.ts';
 import { danglingAssociations } from '../projections/compliance/index.ts';
 import { replayAll } from '../projections/replay/index.ts';
 import { at, cmd, footprint, operator, T0 } from './support/fleet.ts';
@@ -254,23 +255,14 @@ describe('an App-ID moved: its instances on every credential of its own it may n
 
 describe('what the App-ID may use is read from the engine; a history that cannot be read fails closed (reviews 347, 353)', () => {
   const moved = { record: { streamId: 'application-A' }, event: { type: 'ApplicationEnrolled', data: { appId: 'A', credentialId: 'c2', replaces: 'c1' } } } as unknown as DecodedEvent;
-  const context = (overrides: Partial<ReactionContext>): ReactionContext => ({
-    dependents: (_parent, relation) =>
-      relation === 'association-of-application' ? ['association-on-c1', 'association-on-c9'] : relation === 'credential-of-application-enrolled' ? ['credential-c1'] : [],
-    association: async (id) => ({ credentialId: id.slice(3), onApplicationCredential: true, established: true }),
-    ended: async () => undefined,
-    compromised: async () => false,
-    ownerOf: () => undefined,
-    waitingFor: () => [],
-    applicationsEnrolledWith: () => [],
-    successorInUse: async () => undefined,
-    cseIdOf: () => undefined,
-    cseIdOfCredential: () => undefined,
-    cseIdHeldNow: async () => undefined,
-    credentialOfApplicationNow: async () => 'c2',
-    rotationSuccessorNow: async () => undefined,
-    ...overrides,
-  });
+  const context = (overrides: Partial<ReactionContext>): ReactionContext =>
+    reactionContextOf({
+      dependents: (_parent, relation) =>
+        relation === 'association-of-application' ? ['association-on-c1', 'association-on-c9'] : relation === 'credential-of-application-enrolled' ? ['credential-c1'] : [],
+      association: async (id) => ({ credentialId: id.slice(3), onApplicationCredential: true, established: true }),
+      credentialOfApplicationNow: async () => 'c2',
+      ...overrides,
+    });
   const revoked = (outcomes: Awaited<ReturnType<typeof reactionsTo>>) =>
     outcomes.flatMap((o) => ('type' in o && o.type === 'revokeAssociation' ? [o.data['associationId']] : []));
 

@@ -4,7 +4,8 @@ import { openCredence, type Credence } from '../adapters/runtime/index.ts';
 import { command, type CommandType } from '../domain/commands/index.ts';
 import type { DecodedEvent } from '../domain/stored.ts';
 import { BrokenHistoryError } from '../machines/index.ts';
-import { deadLetters, reactionsTo, type ReactionContext } from '../projections/cascade/index.ts';
+import { deadLetters, reactionsTo } from '../projections/cascade/index.ts';
+import { reactionContextOf } from './support/reaction-context.ts';
 import { at, cmd, operator, T0 } from './support/fleet.ts';
 import { tamper } from './support/tampered-log.ts';
 
@@ -106,22 +107,7 @@ describe('reactions are worked out dependent by dependent', () => {
   const ended = (type: 'CredentialExpired' | 'CredentialRevoked') =>
     ({ record: { streamId: 'credential-c1' }, event: { type, data: { credentialId: 'c1', reason: 'superseded' } } }) as unknown as DecodedEvent;
   const broken = (streamId: string) => new BrokenHistoryError(streamId, 7n, 'provisioned twice');
-  const context = (overrides: Partial<ReactionContext>): ReactionContext => ({
-    dependents: () => [],
-    association: async () => ({ established: false }),
-    ended: async () => undefined,
-    compromised: async () => false,
-    ownerOf: () => undefined,
-    waitingFor: () => [],
-    applicationsEnrolledWith: () => [],
-    successorInUse: async () => undefined,
-    cseIdOf: () => undefined,
-    cseIdOfCredential: () => undefined,
-    cseIdHeldNow: async () => undefined,
-    credentialOfApplicationNow: async () => undefined,
-    rotationSuccessorNow: async () => undefined,
-    ...overrides,
-  });
+  const context = reactionContextOf;
 
   it('an App-ID whose successor cannot be read ends its enrolment; another App-ID still moves onto its own', async () => {
     const ctx = context({
