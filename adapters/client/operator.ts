@@ -167,7 +167,8 @@ export interface OperatorClient {
   /** Read up to `maxResponseBytes` (MAX_LISTING_BYTES unless given: a device command gives MAX_ENTITY_BYTES). */
   entity(kind: string, id: string, maxResponseBytes?: number): Promise<EntityJson>;
   timeline(kind: string, id: string): Promise<TimelineJson>;
-  stateAt(kind: string, id: string, at: string): Promise<StateAtJson>;
+  /** `at` omitted: now, by the server's clock. */
+  stateAt(kind: string, id: string, at?: string): Promise<StateAtJson>;
   /** The query catalog, as the server describes it (not read by this client). */
   complianceCatalog(): Promise<unknown>;
   compliance(name: string, params: Readonly<Record<string, string | undefined>>): Promise<ComplianceAnswerJson>;

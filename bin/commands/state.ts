@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { systemClock } from '../../adapters/driven/clock/index.ts';
 import { entityExists } from '../../domain/entity-exists.ts';
 import { notFound } from '../../domain/errors.ts';
 import { stateAt } from '../../projections/audit/index.ts';
@@ -16,7 +17,7 @@ const Options = z.object({
   store: StoreArg,
   data: PathArg.optional(),
   json: z.boolean().default(false),
-  at: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2026-02-01T00:00:00Z' }),
+  at: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2026-02-01T00:00:00Z' }).optional(),
   ...ServerOptions,
 });
 
@@ -56,14 +57,14 @@ const deadlinesPassed = (view: StateAtView): string[] => {
 };
 
 /**
- * `credence state <stream> --at <ISO time> [--json]`: the entity as it stood at that instant, computed by
+ * `credence state <stream> [--at <ISO time>] [--json]`: the entity as it stood at that instant (default now), computed by
  * replaying its events up to then through its machine. Exit 1 when the history up to then is broken.
  */
 export const register: RegisterCommands = (program, io) => {
   const command: Command = withJson(withServer(withLocalStore(program.command('state'))))
     .description('an entity as it stood at an instant, replayed through its machine; exit 1 on a broken history')
     .argument('<stream>', 'the entity stream, <kind>-<id>, e.g. credential-meter-1-service')
-    .requiredOption('--at <time>', 'the instant, ISO 8601, e.g. 2026-02-01T00:00:00Z')
+    .option('--at <time>', "the instant, ISO 8601, e.g. 2026-02-01T00:00:00Z (default: now, by the server's clock with --server)")
     .action(
       handler(io, async (stream: string, opts: Record<string, unknown>) => {
         const args = parseOptions(command, Options, { ...opts, stream });
@@ -74,8 +75,9 @@ export const register: RegisterCommands = (program, io) => {
             // As the server answers (404, exit 1): a stream with no events at all is no entity, not one absent then; nor
             // is one holding only fact claims on EventStoreDB (review 294: a registration's claim on its bootstrap).
             if (!(await entityExists(store, args.stream.streamId))) throw notFound(args.stream.streamId, args.stream.kind);
-            return stateAt(store, args.stream.streamId, new Date(args.at));
+            return stateAt(store, args.stream.streamId, args.at === undefined ? systemClock.now() : new Date(args.at));
           },
+          // Without --at the server reads its own clock: "now" is the service's, as its scheduler's is.
           (client) => client.stateAt(args.stream.kind, args.stream.id, args.at),
         );
         if (args.json) io.out(json(result));

@@ -457,18 +457,18 @@ export const entityRoutes: RouteModule = (app, context) => {
     {
       summary: 'An entity as it stood at an instant',
       description:
-        'Its events with occurredAt <= `at` replayed through its machine with every guard; `state` is `absent` before its first event. ' +
+        "Its events with occurredAt <= `at` (default: now, by the service's clock) replayed through its machine with every guard; `state` is `absent` before its first event. " +
         "A pseudonym's is refused (403) but to an auditor who recorded a resolution of it. " +
         `An entity of more than ${context.limits.maxEntityEvents} events is refused (422 \`entity_too_long\`): page its timeline instead.`,
       tags: ['entities'],
-      querystring: z.strictObject({ at: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2026-02-01T00:00:00Z' }) }),
+      querystring: z.strictObject({ at: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2026-02-01T00:00:00Z' }).optional() }),
       response: StateAtWire,
     },
     async ({ streamId, kind }, query, reply) => {
       await mustExist(context, streamId, kind);
       await refuseUnlessResolved(context, reply.request.principal, streamId);
       await refuseLongEntity(context, streamId, PAGE_THE_TIMELINE);
-      const state = await stateAt(context.credence.store, streamId, new Date(query.at));
+      const state = await stateAt(context.credence.store, streamId, query.at === undefined ? context.credence.engine.clock.now() : new Date(query.at));
       // Its findings (one per event of an entity at the bound) converted, encoded and written in turns, past the
       // route's serializer, in the bytes it gave (key order kept): all at once they were one block of 80 ms.
       const answer = {
