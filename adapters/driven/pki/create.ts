@@ -18,7 +18,7 @@ import {
 } from '../../../domain/x509/issuance/index.ts';
 import { parseDistinguishedName } from '../../../domain/x509/issuance/index.ts';
 import { caExists, readCaFile, writeCaFile } from './ca-file.ts';
-import { issuingCaOf } from './load.ts';
+import { issuingCaOf, namingMissingCaKey } from './load.ts';
 import { seSigner } from './se-signer.ts';
 import { checkInstalledCa } from './install-checks.ts';
 import { assertRenewedBySameIssuer, assertRenews, assertSameTrustAnchor } from './renew.ts';
@@ -190,7 +190,8 @@ export const installCaCertificate = async (o: {
   if (file === undefined) throw refuse('caId', 'exists', `no CA ${o.id}: run credence ca init --intermediate first`);
   const certified = certifiedPublicKey(o.certificate);
   if (certified === undefined) throw refuse('certificate', 'certificate', 'not an X.509 certificate of an Ed25519 or P-256 key');
-  const key = (await o.se.describe(file.keyHandle)).publicKey;
+  // Review 364: a key gone from the Secure Environment is refused naming the CA and what to do, as at the start.
+  const key = (await namingMissingCaKey(file, o.se.describe(file.keyHandle))).publicKey;
   if (certified.kind !== file.keyKind || key === undefined || !constantTimeEqual(certified.bytes, key)) {
     throw refuse('certificate', 'certifies_ca_key', `does not certify the key of CA ${o.id} (the key its CSR was made with)`);
   }
@@ -210,7 +211,7 @@ export const installCaCertificate = async (o: {
       throw refuse(`chain[${i}]`, 'certificate', 'not an X.509 certificate');
     }
   });
-  const signer = await seSigner(o.se, file.keyHandle, file.keyKind);
+  const signer = await namingMissingCaKey(file, seSigner(o.se, file.keyHandle, file.keyKind));
   const ordered = await checkInstalledCa({ id: o.id, certificate: o.certificate, chain, signer, now: o.now, random: o.random });
   if (file.state === 'active') assertSameTrustAnchor(file, ordered);
   const active = {

@@ -22,6 +22,16 @@ export const caSigningKeyMissingNow = (ca: Pick<IssuingCa, 'signer'>): Promise<C
   presences.get(ca.signer)?.missing() ?? Promise.resolve(undefined);
 
 /**
+ * `work` on CA `file`'s key, its refusal for want of that key (the port's bare "key key_… does not exist", naming
+ * neither the CA nor its file) said as the start says it: `caKeyMissing`, the CA, its file and what to do. The start,
+ * `ca renew` and `ca install` (review 364) refuse a missing CA key alike.
+ */
+export const namingMissingCaKey = <T>(file: Pick<CaFile, 'id' | 'keyHandle'>, work: Promise<T>): Promise<T> =>
+  work.catch((error: unknown) => {
+    throw isKeyNotFound(error, file.keyHandle) ? caKeyMissing(file) : error;
+  });
+
+/**
  * An active CA file as an IssuingCa, its signer over `se` (the infrastructure owner's view of the data folder's SE).
  * The certificate must certify that very key: a file edited by hand, or a handle pointing at another key, would
  * otherwise issue certificates no relying party can validate; it fails the load instead, naming the CA. So does a
@@ -30,9 +40,7 @@ export const caSigningKeyMissingNow = (ca: Pick<IssuingCa, 'signer'>): Promise<C
 export const issuingCaOf = async (file: Extract<CaFile, { state: 'active' }>, se: OwnedSecureEnvironment): Promise<SubscriptionCa> => {
   const certificate = fromBase64url(file.certificate);
   // Review 203: the port's bare "key key_… does not exist" named neither the CA nor its file; the start stopped on it.
-  const signer = await seSigner(se, file.keyHandle, file.keyKind).catch((error: unknown) => {
-    throw isKeyNotFound(error, file.keyHandle) ? caKeyMissing(file) : error;
-  });
+  const signer = await namingMissingCaKey(file, seSigner(se, file.keyHandle, file.keyKind));
   const certified = certifiedPublicKey(certificate);
   if (certified === undefined || certified.kind !== signer.kind || !constantTimeEqual(certified.bytes, signer.publicKey)) {
     throw validationError(

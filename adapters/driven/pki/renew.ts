@@ -15,7 +15,7 @@ import {
   serialFromRandom,
 } from '../../../domain/x509/issuance/index.ts';
 import { readCaFile, writeCaFile, type CaFile } from './ca-file.ts';
-import { issuingCaOf } from './load.ts';
+import { issuingCaOf, namingMissingCaKey } from './load.ts';
 import { seSigner } from './se-signer.ts';
 
 type ActiveCa = Extract<CaFile, { state: 'active' }>;
@@ -125,7 +125,7 @@ export const renewRootCa = async (o: {
     throw refuse('caId', 'root', `CA ${o.id} is an intermediate: its root signs its renewal (credence ca renew --id ${o.id} --csr-out FILE, then credence ca install)`);
   }
   const current = fromBase64url(file.certificate);
-  const signer = await seSigner(o.se, file.keyHandle, file.keyKind);
+  const signer = await namingMissingCaKey(file, seSigner(o.se, file.keyHandle, file.keyKind));
   const certified = certifiedPublicKey(current);
   if (certified === undefined || !constantTimeEqual(certified.bytes, signer.publicKey)) {
     throw refuse('caId', 'certifies_ca_key', `CA ${o.id}'s certificate does not certify the key its file names: it is not renewed`);
@@ -151,6 +151,6 @@ export const renewRootCa = async (o: {
 export const renewalRequest = async (o: { readonly dataDir: string; readonly se: OwnedSecureEnvironment; readonly id: CaId }): Promise<Uint8Array> => {
   const file = activeCa(o.dataDir, o.id);
   if (file.chain.length === 0) throw refuse('caId', 'intermediate', `CA ${o.id} is a self-signed root: renew it without --csr-out`);
-  const signer = await seSigner(o.se, file.keyHandle, file.keyKind);
+  const signer = await namingMissingCaKey(file, seSigner(o.se, file.keyHandle, file.keyKind));
   return buildCertificationRequest({ key: { kind: file.keyKind, bytes: signer.publicKey }, subject: issuerOf(fromBase64url(file.certificate)).name, uris: [], sign: signer.sign });
 };
