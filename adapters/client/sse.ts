@@ -9,11 +9,13 @@
  * refuse an id of another log rather than resume after its position (review 185).
  */
 import { z } from 'zod';
+import { HEARTBEAT_ANNOUNCEMENT, silenceFor } from '../../domain/heartbeat-announcement.ts';
 import { ResumePointString } from '../../domain/positions.ts';
 import { transientStatus } from '../../domain/transient-status.ts';
 import { boundedText, DEFAULT_TIMEOUT_MS, isRedirect, problemOf, redirected, requestUrl, ServerTimeout, ServerUnreachable } from './http.ts';
 import { parseEventStream, type SseEvent, type SseFrame } from './sse-parser.ts';
 
+export { silenceFor } from '../../domain/heartbeat-announcement.ts';
 export { parseEventStream } from './sse-parser.ts';
 export type { ParseOptions, SseEvent, SseFrame } from './sse-parser.ts';
 
@@ -174,26 +176,6 @@ const sleep = (ms: number, signal: AbortSignal | undefined): Promise<void> =>
     }
     signal?.addEventListener('abort', done, { once: true });
   });
-
-/**
- * A stream's announcement of its heartbeat interval, a comment of its opening (adapters/http/sse/frame.ts
- * frameHeartbeatInterval); other clients skip it as any comment.
- */
-const HEARTBEAT_ANNOUNCEMENT = /^heartbeat-ms (\d{1,10})$/;
-
-/** The longest timer Node keeps (a longer one fires at once). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/** The longest heartbeat interval a Credence service may be set to (limits.sseHeartbeatMs). */
-const MAX_HEARTBEAT_MS = 3_600_000;
-
-/**
- * The silence allowed a connection whose server announced heartbeats `heartbeatMs` apart: four of them, and never less
- * than the caller's `silenceMs`. An interval past what any service may be set to is taken as that bound (review 361:
- * `heartbeat-ms 9999999999` switched silence detection off for 25 days).
- */
-export const silenceFor = (silenceMs: number, heartbeatMs: number): number =>
-  Math.min(MAX_TIMER_MS, Math.max(silenceMs, Math.ceil(4 * Math.min(heartbeatMs, MAX_HEARTBEAT_MS))));
 
 /**
  * `body`'s chunks, `silent` called when none comes within `silenceMs()` of asking for it (it aborts the connection,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { int, MIB } from './config-values.ts';
+import { MAX_HEARTBEAT_MS } from '../../domain/heartbeat-announcement.ts';
 
 /**
  * The hello floor by default: above what a whole hello took at the 99th percentile, the lookups of a device with 25
@@ -55,7 +56,7 @@ export const ServiceLimitsConfig = z.strictObject({
    * now refused that stream. Still accepted, without a default, so a config file that names it still starts.
    */
   maxPseudonymisedStreamsOfOperatorsAndAuditors: int(1, 10_000).optional(),
-  sseHeartbeatMs: int(10, 3_600_000).default(15_000),
+  sseHeartbeatMs: int(10, MAX_HEARTBEAT_MS).default(15_000),
   sseHighWaterBytes: int(1, 256 * MIB).default(MIB),
   sseStallMs: int(1, 3_600_000).default(10_000),
   readyMaxLagEvents: int(0, Number.MAX_SAFE_INTEGER).default(1_000),

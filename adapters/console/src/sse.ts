@@ -1,3 +1,4 @@
+import { HEARTBEAT_ANNOUNCEMENT, silenceFor } from '../../../domain/heartbeat-announcement.ts';
 import type { Api } from './api.ts';
 import { ApiError, TimedOut } from './api.ts';
 import { retryAfterMs, transientStatus as transient, waitText } from './retry-after.ts';
@@ -11,7 +12,8 @@ import { DroppedFrame } from './schemas.ts';
  * bounds (a 429 too_many_streams ends it for a page that yields, `yieldWhenStreamsAreHeld`); a refusal (401, 403, any other 4xx) or an `unauthorised` drop ends it for good. A resume refused as of
  * another log is told apart (`otherLog`), so that a page can follow the new log instead of showing the API's advice.
  * A connection whose answer does not come within the API's request bound, or that goes silent for
- * STREAM_SILENCE_MS, is given up and made again, as a dropped one is (review 212).
+ * STREAM_SILENCE_MS (or four of the heartbeats its server announced in its opening), is given up and made again, as a
+ * dropped one is (review 212).
  */
 
 export interface StreamEvent {
@@ -62,8 +64,13 @@ class FrameTooLarge extends Error {
   }
 }
 
-/** Splits a stream of text into frames; fields as the HTML standard defines them, comments skipped. */
+/**
+ * Splits a stream of text into frames; fields as the HTML standard defines them, comments given to `comment` (the text
+ * after the colon and its space) as their line comes, outside of any frame.
+ */
 class FrameParser {
+  constructor(private readonly comment: (text: string) => void) {}
+
   /** The start of a line whose end has not come yet, in the pieces it came in (joined once its end comes). */
   private pending: string[] = [];
   private pendingChars = 0;
@@ -120,7 +127,10 @@ class FrameParser {
     }
     this.frameChars += line.length;
     if (this.frameChars > MAX_FRAME_CHARS) throw new FrameTooLarge();
-    if (line.startsWith(':')) return;
+    if (line.startsWith(':')) {
+      this.comment(line.slice(1).replace(/^ /, ''));
+      return;
+    }
     const colon = line.indexOf(':');
     const field = colon < 0 ? line : line.slice(0, colon);
     const value = colon < 0 ? '' : line.slice(colon + (line[colon + 1] === ' ' ? 2 : 1));
@@ -176,17 +186,17 @@ const isOtherLog = (status: number, error: ApiError): boolean => status === 409 
 /**
  * How long a live stream may send nothing, not even a comment, before it is taken for a dropped connection and made
  * again (resuming with Last-Event-ID): a proxy or NAT that lost it passes nothing and closes nothing, and the page read
- * "Live" over it for ever (review 212). The server sends `: heartbeat` every `limits.sseHeartbeatMs` (15 s by default)
- * and announces that interval in the stream's opening (`: heartbeat-ms N`, which the CLI's client reads; review 358);
- * the console does not read it yet, so this is four of the default's: a server configured with heartbeats a minute or
- * more apart is reconnected to after each quiet minute, losing nothing.
+ * "Live" over it for ever (review 212). The server sends `: heartbeat` every `limits.sseHeartbeatMs` (15 s by default):
+ * this is four of the default's. It announces that interval in the stream's opening (`: heartbeat-ms N`), and a
+ * connection that heard it is allowed four of its heartbeats if longer (silenceFor, the same code as the CLI's client:
+ * review 358, heartbeats may be set an hour apart, and a healthy stream was made again after each quiet minute).
  */
 export const STREAM_SILENCE_MS = 60_000;
 
-/** The abort reason of a connection that went silent (STREAM_SILENCE_MS). */
+/** The abort reason of a connection that went silent for the silence it was allowed. */
 class StreamSilent extends Error {
-  constructor() {
-    super(`no word from the server for ${waitText(STREAM_SILENCE_MS)}`);
+  constructor(silenceMs: number) {
+    super(`no word from the server for ${waitText(silenceMs)}`);
     this.name = 'StreamSilent';
   }
 }
@@ -239,16 +249,25 @@ export const followEvents = (api: Api, options: StreamOptions): void => {
     if (response.body === null) throw new ApiError(502, { title: 'event stream without a body' }, path);
     options.onStatus({ state: 'live' });
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-    const parser = new FrameParser();
+    // The silence this connection is allowed: the console's own, or four of the heartbeats the server announced in
+    // the stream's opening (before any event or other comment; one later is no announcement, review 361), as the CLI's.
+    let connectionSilenceMs = STREAM_SILENCE_MS;
+    let heardAfterOpening = false;
+    const parser = new FrameParser((comment) => {
+      const announced = heardAfterOpening ? null : HEARTBEAT_ANNOUNCEMENT.exec(comment);
+      if (announced !== null) connectionSilenceMs = silenceFor(STREAM_SILENCE_MS, Number(announced[1]));
+      else heardAfterOpening = true;
+    });
     let stop = false;
     let done = false;
     let delivered = false;
     let newerEvent: { readonly why: string; readonly waitMs: number } | undefined;
-    // Any bytes, a heartbeat's included, show the connection alive; a stream silent past STREAM_SILENCE_MS is ended.
+    // Any bytes, a heartbeat's included, show the connection alive; a stream silent past its silence is ended.
     let silence: ReturnType<typeof setTimeout> | undefined;
     const heard = (): void => {
       clearTimeout(silence);
-      silence = setTimeout(() => connection.abort(new StreamSilent()), STREAM_SILENCE_MS);
+      const silenceMs = connectionSilenceMs;
+      silence = setTimeout(() => connection.abort(new StreamSilent(silenceMs)), silenceMs);
     };
     heard();
     try {
@@ -261,7 +280,6 @@ export const followEvents = (api: Api, options: StreamOptions): void => {
           if (!(connection.signal.reason instanceof StreamSilent) || signal.aborted) throw error;
           break;
         }
-        heard();
         done = chunk.done;
         if (chunk.done) break;
         parser.push(chunk.value, (frame) => {
@@ -275,6 +293,7 @@ export const followEvents = (api: Api, options: StreamOptions): void => {
           // there, not from now again (found in review: what was written meanwhile was skipped).
           if (frame.id !== undefined && EVENT_ID.test(frame.id)) lastEventId = frame.id;
           if (frame.data.length === 0) return;
+          heardAfterOpening = true;
           let data: unknown;
           try {
             data = JSON.parse(frame.data.join('\n'));
@@ -297,6 +316,8 @@ export const followEvents = (api: Api, options: StreamOptions): void => {
           const id = frame.id !== undefined && EVENT_ID.test(frame.id) ? frame.id : undefined;
           options.onEvent({ id: id ?? '', type: frame.event ?? 'message', data });
         });
+        // Armed again once the chunk is read, with the silence an announcement in it allowed.
+        heard();
       }
     } finally {
       clearTimeout(silence);
