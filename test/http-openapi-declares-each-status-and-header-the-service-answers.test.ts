@@ -94,6 +94,8 @@ describe('the OpenAPI document declares the statuses and headers the service ans
       const roles = Array.isArray(op['x-credence-access']);
       expect(r['401'] !== undefined && r['403'] !== undefined, `${name} 401/403`).toBe(roles);
       if (roles) expect(Object.keys(r['401']!.headers ?? {}), name).toContain('www-authenticate');
+      // Review 367: the 403 of a role says insufficient_scope.
+      if (roles) expect(Object.keys(r['403']!.headers ?? {}), `${name} 403`).toContain('www-authenticate');
       expect(r['413'] !== undefined && r['415'] !== undefined, `${name} 413/415`).toBe(op.requestBody !== undefined);
       // /healthz alone is out of the rate limit (routes/health.ts); the OCSP GET answers it, and load shedding, `tryLater`
       // (test/http-openapi-ocsp-routes-declare-the-answers-they-give.test.ts).
@@ -185,7 +187,7 @@ describe('the OpenAPI document declares the statuses and headers the service ans
     expectDeclared(doc, 'GET /v1/entities', unauthenticated, ['www-authenticate']);
     const forbidden = await fetch(`${svc.url}/v1/tokens`, { headers: { authorization: `Bearer ${svc.tokens.operator}` } });
     expect(forbidden.status).toBe(403);
-    expectDeclared(doc, 'GET /v1/tokens', forbidden, [], true);
+    expectDeclared(doc, 'GET /v1/tokens', forbidden, ['www-authenticate'], true);
     const post = (type: string, body: string) =>
       fetch(`${svc.url}/v1/tokens`, { method: 'POST', headers: { authorization: `Bearer ${svc.tokens.admin}`, 'content-type': type }, body });
     const unsupported = await post('text/plain', 'hello');

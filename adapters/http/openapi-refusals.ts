@@ -13,9 +13,19 @@ const problem = (description: string, headers?: ResponseHeaders) => ({
   content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemSchema } },
 });
 
+/** A 403's challenge (problems.ts, forbidden): for the token's role, never for who the caller is (`unauthorised`). */
+const INSUFFICIENT_SCOPE: ResponseHeaders = {
+  'www-authenticate': {
+    type: 'string',
+    description:
+      'RFC 6750 3.1: `Bearer realm="credence", error="insufficient_scope"` when the refusal is for the token\'s role (`forbidden`); ' +
+      'absent on a refusal for who the caller is (`unauthorised`)',
+  },
+};
+
 const REFUSALS = {
   401: problem('no bearer token, or one malformed, expired, forged or revoked (`unauthenticated`)', WWW_AUTHENTICATE),
-  403: problem("the token's role may not call this route (`forbidden`)"),
+  403: problem("the token's role may not call this route (`forbidden`)", INSUFFICIENT_SCOPE),
   412: problem(
     'an If-Match, If-None-Match or If-Unmodified-Since header: no write route takes a conditional request, so none is done (`precondition_failed`, `header` naming it)',
   ),
@@ -46,7 +56,8 @@ const ALSO_REFUSED: Readonly<Record<string, Readonly<Record<number, ReturnType<t
     ),
     403: problem(
       "the token's role may not call this route (`forbidden`), or it asked for a form of identifiers its role does not receive (`unauthorised`): " +
-        'integrators `identifiers=canonical`, operators and auditors `identifiers=pseudonymous`',
+        'integrators `identifiers=canonical`, operators and auditors `identifiers=pseudonymous` (both with `insufficient_scope`)',
+      INSUFFICIENT_SCOPE,
     ),
     409: problem(
       'the resume point (Last-Event-ID or `after`) is no event of this log (`resume_point_not_in_log`, `resumeAfter`; `head` to an unscoped caller): ' +

@@ -85,13 +85,31 @@ export class HttpProblem extends Error {
  */
 const NO_BEARER_TOKEN: ReadonlySet<string> = new Set(['missing', 'not_bearer']);
 
+/** The realm of every bearer challenge the service sends, a 401's and a 403's alike. */
+const REALM = 'Bearer realm="credence"';
+
 export const unauthenticated = (reason: string): HttpProblem =>
   new HttpProblem(401, 'unauthenticated', `a valid bearer token is required: ${reason}`, { reason }, {
-    'www-authenticate': NO_BEARER_TOKEN.has(reason) ? 'Bearer realm="credence"' : 'Bearer realm="credence", error="invalid_token"',
+    'www-authenticate': NO_BEARER_TOKEN.has(reason) ? REALM : `${REALM}, error="invalid_token"`,
   });
 
+/**
+ * RFC 6750 §3.1: a valid token whose role (its scope) does not reach what was asked is told `insufficient_scope`, so a
+ * client tells it from a token to replace (review 367: the 403 carried no challenge).
+ */
+const INSUFFICIENT_SCOPE: Readonly<Record<string, string>> = { 'www-authenticate': `${REALM}, error="insufficient_scope"` };
+
 export const forbidden = (role: string, allowed: readonly string[]): HttpProblem =>
-  new HttpProblem(403, 'forbidden', `role ${role} may not call this route (allowed: ${allowed.join(', ')})`, { role, allowed });
+  new HttpProblem(403, 'forbidden', `role ${role} may not call this route (allowed: ${allowed.join(', ')})`, { role, allowed }, INSUFFICIENT_SCOPE);
+
+/**
+ * A refusal a route raises for what the token's role may not receive (an `unauthorised` of the event stream's forms of
+ * identifiers), answered as it maps, with the challenge `forbidden` carries. Not for a refusal of who the caller is.
+ */
+export const refusedForTheRole = (error: unknown): HttpProblem => {
+  const mapped = mapError(error, 'read');
+  return new HttpProblem(mapped.status, mapped.code, mapped.detail, mapped.extensions, { ...mapped.headers, ...INSUFFICIENT_SCOPE });
+};
 
 export const overloaded = (retryAfterSeconds: number, reason: string): HttpProblem =>
   new HttpProblem(503, 'overloaded', `the service is overloaded (${reason}); retry later`, { reason }, { 'retry-after': String(retryAfterSeconds) });

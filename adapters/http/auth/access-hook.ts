@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
 import { isCredenceError } from '../../../domain/errors.ts';
 import type { App, RouteAccess } from '../context.ts';
@@ -50,6 +51,9 @@ const refusedBearer = (bearer: RefusedBearer): HttpProblem => {
   return new HttpProblem(problem.status, problem.code, `${problem.message} (${hint})`, problem.extensions, problem.headers);
 };
 
+/** The methods whose answer is what was read (RFC 9110 9.2.1), checked again before it leaves. */
+const READS: ReadonlySet<string> = new Set(['GET', 'HEAD']);
+
 /**
  * Every route says who may call it (`config.access`); a route without it stops the server from starting, so no route
  * is open by omission. Authentication runs on request, before the rate limit (which keys on the principal it finds)
@@ -57,7 +61,8 @@ const refusedBearer = (bearer: RefusedBearer): HttpProblem => {
  * a body parsed. Missing, empty, malformed, expired, forged, unknown or revoked token, or another scheme: 401; a valid
  * token of a role the route does not allow: 403; an address whose tokens were refused too often in the window: 429, no token checked
  * but one verified lately or one naming a live token of access.db (one indexed read), until those refused as often.
- * Once the body is read the token is checked again: revoked or expired while the body was on its way, 401.
+ * Once the body is read the token is checked again: revoked or expired while the body was on its way, 401; and a
+ * read's again before its answer leaves: revoked or expired while the route ran, 401 in its place.
  */
 export const installAccessHook = (
   app: App,
@@ -72,6 +77,8 @@ export const installAccessHook = (
 ): void => {
   app.decorateRequest('principal', undefined);
   const refusals = new WeakMap<FastifyRequest, HttpProblem>();
+  /** A role route's read whose token passed once its body was read: the headers it had then, before its route ran. */
+  const headersBeforeTheRoute = new WeakMap<FastifyRequest, ReadonlySet<string>>();
   /**
    * `<address> <token id>` -> until when (ms) tokens naming that id from that address are no longer let past its spent
    * budget: one naming it was refused there (forged, since ids are no secret: the log and `token list` show them).
@@ -160,10 +167,38 @@ export const installAccessHook = (
   // or expired meanwhile must not act (found in review: a command held back until its token was revoked was still
   // recorded under it). Checked again once the body is read, before it is validated and before any handler: one
   // registry lookup, as the SSE heartbeat makes.
-  app.addHook('preValidation', async (request) => {
+  app.addHook('preValidation', async (request, reply) => {
     const principal = request.principal;
     if (principal === undefined || !Array.isArray(request.routeOptions.config.access)) return;
     stillValid(access, principal, 'while the request was read')();
+    if (READS.has(request.method)) headersBeforeTheRoute.set(request, new Set(Object.keys(reply.getHeaders())));
+  });
+
+  // And a read's once more before its answer leaves (review 367: a long read, a replay, a timeline, a compliance
+  // export, an evidence bundle, whose token was revoked or expired while it ran still answered 200 with all it had
+  // read). Every answer Fastify sends passes here, the serializer's and those written in turns past it
+  // (json-in-turns.ts), before any byte of it is written; the event stream takes its socket over and is never sent so:
+  // it checks its token itself (sse/session.ts). One registry lookup, once per request: the 401 sent instead passes
+  // here unchecked. Not a write's answer: its command was checked when decided (tokenChecked), and its answer tells
+  // what was done, a sign-out's the revocation of its own token; nor a refusal, which carries nothing read and is
+  // already the error handler's answer (a throw here would be Fastify's own, no problem+json).
+  app.addHook('onSend', async (request, reply, payload) => {
+    const before = headersBeforeTheRoute.get(request);
+    const principal = request.principal;
+    if (before === undefined || principal === undefined) return payload;
+    headersBeforeTheRoute.delete(request);
+    // A client gone has nothing to be told.
+    if (reply.statusCode >= 400 || reply.raw.destroyed) return payload;
+    try {
+      stillValid(access, principal, 'while the answer was prepared')();
+    } catch (refusal) {
+      // Nothing of the answer: the headers the route set for it (its type, caching, a file name) go with it; the
+      // service's own (its request id, the baseline) are set again for the 401.
+      for (const name of Object.keys(reply.getHeaders())) if (!before.has(name)) reply.removeHeader(name);
+      if (payload instanceof Readable) payload.destroy();
+      throw refusal;
+    }
+    return payload;
   });
 };
 

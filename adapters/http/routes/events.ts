@@ -21,7 +21,7 @@ import { recordAtPosition } from '../../../projections/runtime/index.ts';
 import { lifecycleEvents$, publicEvents$ } from '../../../projections/streams/index.ts';
 import { ACCESS } from '../auth/roles.ts';
 import { baselineHeaders } from '../baseline-headers.ts';
-import { HttpProblem } from '../problems.ts';
+import { HttpProblem, refusedForTheRole } from '../problems.ts';
 import type { RouteModule, ServiceContext } from '../context.ts';
 import type { Principal } from '../auth/access-control.ts';
 import { canonicalTagger, keyedTagger, notingStore, startIdOf, type EventTagger, type TaggerOnDemand } from '../sse/event-id.ts';
@@ -94,15 +94,18 @@ const withheldAt = async (store: EventStore, position: bigint, tells: ((record: 
 const identifiersFor = (principal: Principal, asked: Identifiers | undefined): Identifiers => {
   if (principal.role !== 'integrator') {
     if (asked === 'pseudonymous') {
-      throw unauthorised(
-        principal.subject,
-        'operators and auditors receive canonical identifiers only (identifiers=canonical): the pseudonymised stream\'s positions pair with the ' +
-          "canonical stream's, which would link each pseudonym to its node; an auditor links a pseudonym by recording a resolution (POST /v1/pseudonyms/resolutions)",
+      // For the role: told `insufficient_scope`, as a route the role may not call (review 367).
+      throw refusedForTheRole(
+        unauthorised(
+          principal.subject,
+          'operators and auditors receive canonical identifiers only (identifiers=canonical): the pseudonymised stream\'s positions pair with the ' +
+            "canonical stream's, which would link each pseudonym to its node; an auditor links a pseudonym by recording a resolution (POST /v1/pseudonyms/resolutions)",
+        ),
       );
     }
     return 'canonical';
   }
-  if (asked === 'canonical') throw unauthorised(principal.subject, 'integrators receive pseudonymised identifiers only (identifiers=pseudonymous)');
+  if (asked === 'canonical') throw refusedForTheRole(unauthorised(principal.subject, 'integrators receive pseudonymised identifiers only (identifiers=pseudonymous)'));
   return 'pseudonymous';
 };
 

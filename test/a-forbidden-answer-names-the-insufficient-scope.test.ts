@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { registeredPseudonym } from './http-conformance.fixtures.ts';
+import { useTestService } from './support/service.ts';
+
+/**
+ * Review 367: a 403 for the token's role carried no challenge. RFC 6750 §3 and §3.1: a request whose token is valid
+ * but does not reach what it asks for is answered with `error="insufficient_scope"` in WWW-Authenticate, in the realm
+ * the 401's challenge names.
+ */
+describe('a forbidden answer names the insufficient scope', () => {
+  const svc = useTestService();
+  const CHALLENGE = 'Bearer realm="credence", error="insufficient_scope"';
+
+  it('says insufficient_scope on a 403 forbidden for the role of the token', async () => {
+    const answer = await fetch(`${svc.url}/v1/tokens`, { headers: { authorization: `Bearer ${svc.tokens.integrator}` } });
+    expect(answer.status).toBe(403);
+    expect(((await answer.json()) as { type: string }).type).toMatch(/forbidden$/);
+    expect(answer.headers.get('www-authenticate')).toBe(CHALLENGE);
+  });
+
+  it('names the realm the 401 names', async () => {
+    const unauthenticated = await fetch(`${svc.url}/v1/tokens`, { headers: { authorization: 'Bearer junk' } });
+    expect(unauthenticated.status).toBe(401);
+    const realm = /realm="[^"]*"/.exec(unauthenticated.headers.get('www-authenticate') ?? '')?.[0];
+    expect(realm).toBeDefined();
+    expect(CHALLENGE).toContain(realm!);
+  });
+
+  it('says it on the event stream refused a form of identifiers the role does not receive', async () => {
+    const operator = await fetch(`${svc.url}/v1/events?identifiers=pseudonymous`, { headers: { authorization: `Bearer ${svc.tokens.operator}` } });
+    expect(operator.status).toBe(403);
+    expect(((await operator.json()) as { type: string }).type).toMatch(/unauthorised$/);
+    expect(operator.headers.get('www-authenticate')).toBe(CHALLENGE);
+    const integrator = await fetch(`${svc.url}/v1/events?identifiers=canonical`, { headers: { authorization: `Bearer ${svc.tokens.integrator}` } });
+    expect(integrator.status).toBe(403);
+    expect(integrator.headers.get('www-authenticate')).toBe(CHALLENGE);
+  });
+
+  it('says nothing of a scope on a 403 of the engine for who the caller is', { timeout: 20_000 }, async () => {
+    // A pseudonym's history before the auditor recorded a resolution of it: refused for who asks, not for the role.
+    const pseudonym = await registeredPseudonym(svc, 'meter-scope-1');
+    const answer = await fetch(`${svc.url}/v1/replay/pseudonym/${pseudonym}`, { headers: { authorization: `Bearer ${svc.tokens.auditor}` } });
+    expect(answer.status).toBe(403);
+    expect(((await answer.json()) as { type: string }).type).toMatch(/unauthorised$/);
+    expect(answer.headers.get('www-authenticate')).toBeNull();
+  });
+});
