@@ -36,6 +36,13 @@ describe('a forbidden answer names the insufficient scope', () => {
     expect(integrator.headers.get('www-authenticate')).toBe(CHALLENGE);
   });
 
+  it('says it on the listing of pseudonyms, which is for an auditor only', async () => {
+    const operator = await fetch(`${svc.url}/v1/entities?kind=pseudonym`, { headers: { authorization: `Bearer ${svc.tokens.operator}` } });
+    expect(operator.status).toBe(403);
+    expect(((await operator.json()) as { type: string }).type).toMatch(/unauthorised$/);
+    expect(operator.headers.get('www-authenticate')).toBe(CHALLENGE);
+  });
+
   it('says nothing of a scope on a 403 of the engine for who the caller is', { timeout: 20_000 }, async () => {
     // A pseudonym's history before the auditor recorded a resolution of it: refused for who asks, not for the role.
     const pseudonym = await registeredPseudonym(svc, 'meter-scope-1');

@@ -6,7 +6,7 @@ import { timelinePage, stateAt } from '../../../projections/audit/index.ts';
 import { entityRow, listEntities, type EntityRow } from '../../../projections/entities/index.ts';
 import { ACCESS } from '../auth/roles.ts';
 import type { Principal, RouteModule, ServiceContext } from '../context.ts';
-import { HttpProblem } from '../problems.ts';
+import { HttpProblem, refusedForTheRole } from '../problems.ts';
 import { QueryWholeNumber, QueryWholeNumberOr } from '../query-values.ts';
 import { lengthBeyond, refuseLongEntity } from './entity-bound.ts';
 import { entityNow, type Broken } from './entity-now.ts';
@@ -215,11 +215,14 @@ const summaryWire = (row: EntityRow): z.infer<typeof EntitySummary> => {
 const refusePseudonymListing = (principal: Principal | undefined): void => {
   if (principal?.role === 'auditor') return;
   // Refused, not an empty page: an empty page says "no pseudonym exists" (as a misspelt state's did, review 144); the
-  // pseudonym routes refuse what names a pseudonym's node the same way (403 saying what it takes).
-  throw unauthorised(
-    principal?.subject ?? 'anonymous',
-    "the list of pseudonyms is for an auditor, of the pseudonyms it resolved (SER-025): listed before and after a node's rotation, it names the node's new pseudonym. " +
-      'An auditor resolves one (POST /v1/pseudonyms/resolutions, recorded; credence pseudonym resolve) and lists it; the number of pseudonyms is in GET /v1/entities/counts',
+  // pseudonym routes refuse what names a pseudonym's node the same way (403 saying what it takes). For the role, so
+  // told `insufficient_scope` as a route the role may not call is (review 367).
+  throw refusedForTheRole(
+    unauthorised(
+      principal?.subject ?? 'anonymous',
+      "the list of pseudonyms is for an auditor, of the pseudonyms it resolved (SER-025): listed before and after a node's rotation, it names the node's new pseudonym. " +
+        'An auditor resolves one (POST /v1/pseudonyms/resolutions, recorded; credence pseudonym resolve) and lists it; the number of pseudonyms is in GET /v1/entities/counts',
+    ),
   );
 };
 
