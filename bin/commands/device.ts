@@ -2,7 +2,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { z } from 'zod';
 import { CredentialKind, Identifier } from '../../domain/crypto/credential.ts';
 import { CommandProfile } from '../../domain/commands/index.ts';
-import { CredentialId, NodeId } from '../../domain/ids.ts';
+import { AssociationId, CredentialId, NodeId } from '../../domain/ids.ts';
 import { EXIT, handler, parseOptions, UsageError, type RegisterCommands } from '../program.ts';
 import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';
@@ -175,7 +175,9 @@ const registerProvision = (device: Command, io: Io): void => {
 const registerAssociate = (device: Command, io: Io): void => {
   const Options = z.object({
     ...Ids,
-    associationId: Identifier,
+    // The engine's id rule, as provision's --credential-id: the loose Identifier let `../../enrolment/x` run a whole
+    // handshake to a refusal, and put ids a shell reads otherwise in the hints' commands (review 365).
+    associationId: AssociationId,
     credentialId: Identifier,
     lifetime: Duration,
     ...Server,

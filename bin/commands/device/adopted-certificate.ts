@@ -3,6 +3,7 @@ import { isCredenceError } from '../../../domain/errors.ts';
 import { originOf, ProblemResponse, ServerUnreachable, UnexpectedResponse } from '../../../adapters/client/http.ts';
 import { fetchRecordedCertificate } from '../../../adapters/client/device/index.ts';
 import { clientOf, type ServerTarget } from '../options.ts';
+import { shellWord } from '../../shell-word.ts';
 
 /**
  * What became of an adopted credential's certificate: `held` (fetched, checked, kept in the state), `none` (the
@@ -41,7 +42,7 @@ export const adoptedCertificate = async (
     if (!cannotBeHad(error)) throw error;
     const certificateMissing =
       `credential ${credentialId} is adopted without its certificate (${causeOf(error)}): ` +
-      `credence device certificate --credential ${credentialId} --server ${originOf(target.url)} with an operator token (--token-file, --token or CREDENCE_TOKEN) fetches it later`;
+      `credence device certificate --credential ${shellWord(credentialId)} --server ${shellWord(originOf(target.url))} with an operator token (--token-file, --token or CREDENCE_TOKEN) fetches it later`;
     return { held: descriptor, outcome: { certificate: 'missing', certificateMissing, unreachable: error instanceof ServerUnreachable } };
   }
 };

@@ -1,22 +1,26 @@
 import { validationError } from '../../../domain/errors.ts';
 import { unknownOutcomeInKind } from './outcome-unknown.ts';
 import { DEVICE_PATHS, type DeviceTransport } from '../../../adapters/client/device/index.ts';
+import { shellWord } from '../../shell-word.ts';
 
 /*
  * What `device associate` says once its finish was sent and no refusal came back (review 183): the Registrar may hold
  * the association live while the device destroyed the keys it made.
  */
 
-/** How to end an association the Registrar may hold live while the device keeps no session keys for it. */
+/**
+ * How to end an association the Registrar may hold live while the device keeps no session keys for it; the id one
+ * shell word, so the command as pasted runs nothing the id holds (review 365).
+ */
 export const revokeIt = (associationId: string): string =>
-  `revoke it (credence association revoke ${associationId} --reason cessationOfOperation) and run device associate again under a new --association-id`;
+  `revoke it (credence association revoke ${shellWord(associationId)} --reason cessationOfOperation) and run device associate again under a new --association-id`;
 
 /** Said of an association that takes no handshake: nothing when the device holds its keys, else to revoke it. */
 export const revokeIfNoKeys = (associationId: string, keysHeld: boolean): string =>
   keysHeld
     ? ''
     : `this device keeps no session keys for it, so if the Registrar holds it live (a run whose finish's answer was lost, say), ` +
-      `revoke it (credence association revoke ${associationId} --reason cessationOfOperation); `;
+      `revoke it (credence association revoke ${shellWord(associationId)} --reason cessationOfOperation); `;
 
 /**
  * The finish was sent and no answer saying the Registrar refused it came back (a connection lost, a timeout, a 5xx, a

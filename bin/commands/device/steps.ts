@@ -25,6 +25,8 @@ import { stateFile } from './state.ts';
 import { finishOutcomeUnknown, revokeIfNoKeys, revokeIt, watchingFinish } from './finish-outcome.ts';
 import { withPinHint } from './pin-changed.ts';
 import { receiptOutcomeUnknown, receiptRefused } from './receipt-outcome.ts';
+import { withBootstrapEndedHint } from './bootstrap-ended.ts';
+import { shellWord } from '../../shell-word.ts';
 
 /**
  * The device's three moments against a server, shared by the single commands and the fleet: the factory (over the
@@ -135,7 +137,11 @@ export const provision = async (
       throw receiptRefused(error, r.credentialId);
     }
     // A failed proof at the challenge: the Enrolment Function's key pinned at init compared with the server's.
-    throw await withPinHint(error, transportOf(server), sim.state.pinned);
+    const hinted = await withPinHint(error, transportOf(server), sim.state.pinned);
+    if (hinted !== error) throw hinted;
+    // Its proof verified, and its bootstrap or node has ended: the one way back named (review 365).
+    const { bootstrap, nodeId } = sim.state;
+    throw withBootstrapEndedHint(error, { nodeId, bootstrapCredentialId: bootstrap.credentialId, notAfter: bootstrap.descriptor.validity.notAfter });
   }
 };
 
@@ -161,13 +167,16 @@ const withConfigureHint = (
     readonly keysHeld: boolean;
   },
 ): unknown => {
-  const configureAs = (associationId: string) =>
-    `credence association configure ${associationId} --node ${a.nodeId} --credential ${a.credentialId} --registrar ${a.registrarId} --registree-cse ${a.registreeId}`;
+  // Each id one shell word, as typed: a command the operator pastes runs nothing an id holds (review 365). `word` is
+  // one already, a placeholder such as `<new id>` left for the operator to replace.
+  const configureAs = (word: string) =>
+    `credence association configure ${word} --node ${shellWord(a.nodeId)} --credential ${shellWord(a.credentialId)} ` +
+    `--registrar ${shellWord(a.registrarId)} --registree-cse ${shellWord(a.registreeId)}`;
   const withToken = 'with an operator token (--token-file, --token or CREDENCE_TOKEN)';
   const hint = (status: number, problem: ProblemDocument, lead: string) =>
     new ProblemResponse(status, {
       ...problem,
-      hint: `no token was given, so this run configured no association: ${lead}if no operator configured ${a.associationId}, run ${configureAs(a.associationId)}, ` +
+      hint: `no token was given, so this run configured no association: ${lead}if no operator configured ${a.associationId}, run ${configureAs(shellWord(a.associationId))}, ` +
         `or run device associate again ${withToken} to configure it first`,
     });
   if (error instanceof ProblemResponse) {
@@ -262,6 +271,26 @@ const assertConfiguredAsAsked = async (
   throw validationError([...issues.slice(0, -1), { ...last, message: `${last.message}: a handshake for this device needs a new association id (--association-id)` }], 'association');
 };
 
+/** At most this many of the service credentials a device holds are named in a refusal; device status lists all. */
+const NAMED_AT_MOST = 5;
+
+/** The refusal of an association asked for with the device's bootstrap credential, naming those it may use. */
+const bootstrapIsNoServiceCredential = (sim: SimulatedDevice): unknown => {
+  const { nodeId, bootstrap } = sim.state;
+  const held = [...sim.device.credentials.keys()];
+  const named = held.slice(0, NAMED_AT_MOST);
+  const more = held.length - named.length;
+  const which = held.length === 0
+    ? `and device ${nodeId} holds none yet: run credence device provision first`
+    : more > 0
+      ? `such as ${named.join(', ')} or one of ${more} more (credence device status lists them)`
+      : `such as ${named.length === 1 ? named[0]! : `${named.slice(0, -1).join(', ')} or ${named.at(-1)!}`}`;
+  return validationError([{
+    path: 'credentialId', rule: 'service-credential',
+    message: `${bootstrap.credentialId} is the bootstrap credential of device ${nodeId}, which only provisions: an association authenticates with a service credential, ${which}`,
+  }], 'association');
+};
+
 /**
  * The association handshake for an association an operator configured. With an operator's token, the association
  * is configured first (the service's 409 saying it is configured already and waiting goes on to the handshake when it is
@@ -276,6 +305,9 @@ export const associate = async (
 ) => {
   await destroyUnnamedKeys(sim);
   const { device, state } = sim;
+  // The bootstrap credential is held, and listed by device status, but only ever authenticates a provisioning
+  // (seed 003 11.2.1): "holds no credential" named it as not there (review 365).
+  if (r.credentialId === state.bootstrap.credentialId) throw bootstrapIsNoServiceCredential(sim);
   const registreeId = device.cseId;
   if (registreeId === undefined) {
     throw validationError([{ path: 'cseId', rule: 'provisioned', message: `device ${device.nodeId} has no CSE-ID yet: enrol the node, then provision a credential` }], 'association');
