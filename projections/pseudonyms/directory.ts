@@ -145,6 +145,12 @@ export const firstListedEpoch = (db: Database.Database, nodeId: string): number 
   return epoch === null ? undefined : Number(epoch);
 };
 
+/** The epoch of the node's first rotation the directory holds past `epoch`, if any: one range of `pseudonym_directory_node`. */
+export const firstListedEpochAbove = (db: Database.Database, nodeId: string, epoch: number): number | undefined => {
+  const above = prepared(db, 'SELECT MIN(epoch) FROM pseudonym_directory WHERE node_id = ? AND epoch > ?').pluck().get(nodeId, epoch) as bigint | number | null;
+  return above === null ? undefined : Number(above);
+};
+
 /** Every pseudonym a node has had, oldest first: for auditors, who may see canonical identities. */
 export const pseudonymHistory = (db: Database.Database, nodeId: string): DirectoryEntry[] =>
   (

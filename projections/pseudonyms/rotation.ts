@@ -74,6 +74,8 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
   const demands = new NodeLanes();
   const recordedEpochs = new RecordedEpochs();
   const rounds = new RotationRounds(deriver, policy, TICK_CHUNK);
+  // The epochs the public stream names a node under before the rotation that takes them is folded (review 303, 366).
+  const firstEpochs = firstEpochsOf({ directory: () => db, marks: epochMarks, deriver, engine });
   const use = (): Database.Database => {
     if (db === undefined) throw new Error('pseudonym rotation used before setup');
     return db;
@@ -321,6 +323,31 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
         await rotate(node.nodeId, 'association', caused(`pseudonym:association:${node.nodeId}`));
         return;
       }
+      case 'NodeEnrolled': {
+        // A node's first enrolment is its stream's second event (machines/node.machine.ts: from `initialized` only an
+        // enrolment or a revocation): one past it is an enrolment again, a move to another subscription (RS-17) or the
+        // same one again. Whatever the class policy, the node takes a new pseudonym, and the public stream names it
+        // under that one from this frame on (identities.ts #namingEpoch): the new stakeholder never sees a name the old
+        // one saw (review 366; SER-025). Decided by the run before a reset as an association's is (review 208): a rebuild
+        // adds no rotation for the moves stored before this reaction existed.
+        if (e.record.revision <= 1n || decidedBeforeReset(use(), e)) return;
+        const { nodeId } = e.event.data;
+        await firstPseudonyms.get(nodeId);
+        const node = nodePseudonym(use(), nodeId);
+        if (node === undefined || !node.live) return;
+        // Past the names of the frames before it: the directory's epoch (every rotation stored before this event) or,
+        // before the node's first rotation is listed, the epoch that one takes; past any this process recorded since.
+        const listed = node.epoch ?? (await firstEpochs.firstEpochOf(nodeId));
+        const noted = recordedEpochs.latest(nodeId);
+        const current = noted !== undefined && noted > listed ? noted : listed;
+        // A system rotation under the id derived from the enrolment (trigger `demand`, as the rotation past a mark):
+        // redelivered after a restart, it is found recorded at the epoch it took (`rotate`'s demand branch).
+        const metadata = caused(`pseudonym:enrolment:${nodeId}`);
+        const known = { current, next: await deriver.node(nodeId, current + 1) };
+        const outcome = await demands.run(nodeId, () => rotate(nodeId, 'demand', metadata, known));
+        if (outcome.outcome === 'busy') throw new Error(`pseudonym rotation of ${nodeId} on its enrolment: ${outcome.reason}`);
+        return;
+      }
       default:
         return;
     }
@@ -391,7 +418,7 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
 
   return {
     name: NAME,
-    eventTypes: [...DIRECTORY_EVENT_TYPES, 'AssociationConfigured'],
+    eventTypes: [...DIRECTORY_EVENT_TYPES, 'AssociationConfigured', 'NodeEnrolled'],
     setup(d) {
       db = d;
       setupDirectory(d);
@@ -404,7 +431,7 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
       resetDirectory(d);
     },
     // The public stream names a node before its first rotation at the epoch that rotation takes (review 303).
-    deriver: deriver.withFirstEpochs(firstEpochsOf({ directory: () => db, marks: epochMarks, deriver, engine })),
+    deriver: deriver.withFirstEpochs(firstEpochs),
     apply: applyToDirectory,
     react,
     // The initial pseudonyms of the nodes registered in a batch, in one PRF call (the reactions then find them
