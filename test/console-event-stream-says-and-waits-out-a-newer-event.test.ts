@@ -66,6 +66,6 @@ describe('the console event-stream client, at a stream ended before an event a n
 
   it('waits as before after a stream that ends for another reason', async () => {
     const { status } = await reconnectAfter('id: 5\nevent: NodeRegistered\ndata: {}\n\nevent: dropped\ndata: {"reason":"error","retryMs":5000}\n\nretry: 5000\n\n');
-    expect(status).toMatchObject({ inMs: 5_000, why: 'the stream ended' });
+    expect(status).toMatchObject({ inMs: 5_000, why: 'the server dropped the stream: a server error' });
   });
 });

@@ -224,25 +224,35 @@ const configure = async (app: App, { context, config, routes = [], consoleDist =
   // from elsewhere (the plugin's default names an outside validator and upgrades every request to https, which a
   // service on plain http on 127.0.0.1 cannot serve).
   const openApiDocument = servedOpenApiDocument(app);
-  await app.register(swaggerUi, {
-    routePrefix: DOCS_PREFIX,
-    uiConfig: { validatorUrl: null },
-    // The docs page reads the document at /docs/json, which the plugin serialises at each request: served from the
-    // same text as /openapi.json (openapi-document.ts).
-    uiHooks: {
-      onRequest: async (request: FastifyRequest, reply: FastifyReply) => {
-        if (request.routeOptions.url === `${DOCS_PREFIX}/json`) return openApiDocument(request, reply);
+  // Its answers, its static files' too, are isolated from other windows as the console's page is (COOP same-origin):
+  // a window that opened it, or that it opens, keeps no handle on it (review 363). In a context of their own, so that
+  // the hook is on the docs' routes only. No `require-trusted-types-for 'script'` as the console has: Swagger UI writes
+  // HTML into the page as it renders, and under it showed nothing (checked in Chromium); so the console does not link
+  // it, and docs/console.md says to open it in a tab of its own.
+  await app.register(async (docs) => {
+    docs.addHook('onRequest', async (_request, reply) => {
+      reply.header('cross-origin-opener-policy', 'same-origin');
+    });
+    await docs.register(swaggerUi, {
+      routePrefix: DOCS_PREFIX,
+      uiConfig: { validatorUrl: null },
+      // The docs page reads the document at /docs/json, which the plugin serialises at each request: served from the
+      // same text as /openapi.json (openapi-document.ts).
+      uiHooks: {
+        onRequest: async (request: FastifyRequest, reply: FastifyReply) => {
+          if (request.routeOptions.url === `${DOCS_PREFIX}/json`) return openApiDocument(request, reply);
+        },
       },
-    },
-    staticCSP: true,
-    transformStaticCSP: (header) =>
-      header
-        .replace("frame-ancestors 'self'", "frame-ancestors 'none'")
-        .replace(' validator.swagger.io', '')
-        .replace('upgrade-insecure-requests;', "form-action 'none';")
-        .replace(/ https:/g, '')
-        // Swagger UI sets style attributes as it renders; styles cannot run code, scripts stay 'self' only.
-        .replace("style-src 'self'", "style-src 'self' 'unsafe-inline'"),
+      staticCSP: true,
+      transformStaticCSP: (header) =>
+        header
+          .replace("frame-ancestors 'self'", "frame-ancestors 'none'")
+          .replace(' validator.swagger.io', '')
+          .replace('upgrade-insecure-requests;', "form-action 'none';")
+          .replace(/ https:/g, '')
+          // Swagger UI sets style attributes as it renders; styles cannot run code, scripts stay 'self' only.
+          .replace("style-src 'self'", "style-src 'self' 'unsafe-inline'"),
+    });
   });
   app.get('/openapi.json', { schema: { hide: true }, config: { access: 'public' } }, async (request, reply) => openApiDocument(request, reply));
 

@@ -1,5 +1,5 @@
 import { ENTITY_KINDS, parseStreamId } from '../../../domain/streams.ts';
-import { ENTITY_ID } from './path-names.ts';
+import { isEntityId } from './path-names.ts';
 
 /**
  * Hash routes (`#/overview`, `#/entity/node/meter-1`, `#/verify/node/meter-1`, `#/compliance`, `#/feed`): the
@@ -55,7 +55,7 @@ export const parseRoute = (hash: string): Route => {
       const decoded = decode(kind);
       // Only an entity kind and an id of the domain's form (path-names.ts): anything else is as if none was given.
       const k = decoded !== undefined && (ENTITY_KINDS as readonly string[]).includes(decoded) ? decoded : undefined;
-      const id = k !== undefined && raw !== undefined && ENTITY_ID.test(raw) ? raw : undefined;
+      const id = k !== undefined && raw !== undefined && isEntityId(raw) ? raw : undefined;
       const pages = page === 'entity' && k !== undefined && id === undefined ? parsePages(query) : undefined;
       return { page, ...(k !== undefined ? { kind: k } : {}), ...(id !== undefined ? { id } : {}), ...(pages !== undefined ? { pages } : {}) };
     }

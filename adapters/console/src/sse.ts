@@ -3,6 +3,7 @@ import type { Api } from './api.ts';
 import { ApiError, TimedOut } from './api.ts';
 import { retryAfterMs, transientStatus as transient, waitText } from './retry-after.ts';
 import { DroppedFrame } from './schemas.ts';
+import { visibleText } from './visible-text.ts';
 
 /**
  * GET /v1/events from the browser. EventSource cannot send an Authorization header, and the token must never go
@@ -163,6 +164,23 @@ const newerEventOutcome = (dropped: DroppedFrame, retryMs: number): { readonly w
   waitMs: Math.min(MAX_NEWER_EVENT_RETRY_MS, Math.max(MIN_RETRY_MS, dropped.retryMs ?? retryMs)),
 });
 
+/**
+ * What the page says of a stream the server dropped with `reason` (its `dropped` frame: adapters/http/sse/frame.ts,
+ * frameDropped): `slow` and `error` said plainly, as "the stream ended" said neither (review 363); a reason this console
+ * does not know is named, and a frame without one still says the server dropped it. `newer_event` and `unauthorised`
+ * have their own words (newerEventOutcome, and the end of the stream).
+ */
+const DROPPED_BECAUSE: Readonly<Record<string, string>> = {
+  slow: 'this page fell behind',
+  error: 'a server error',
+};
+const droppedOutcome = (reason: string | undefined): string => {
+  if (reason === undefined || reason === '') return 'the server dropped the stream';
+  const because = Object.hasOwn(DROPPED_BECAUSE, reason) ? DROPPED_BECAUSE[reason] : undefined;
+  if (because !== undefined) return `the server dropped the stream: ${because}`;
+  return `the server dropped the stream (reason “${visibleText(reason.slice(0, 64))}”)`;
+};
+
 /** The wait after the n-th failure in a row: the base wait doubled each time, up to MAX_RETRY_MS. */
 const backoff = (baseMs: number, failures: number): number => boundedRetry(baseMs * 2 ** Math.min(Math.max(failures - 1, 0), 6));
 
@@ -241,7 +259,13 @@ export const followEvents = (api: Api, options: StreamOptions): void => {
     const setUp = setTimeout(() => connection.abort(new TimedOut(path, api.timeoutMs)), api.timeoutMs);
     let response: Response;
     try {
-      response = await fetch(path, { headers, cache: 'no-store', credentials: 'omit', signal: AbortSignal.any([signal, connection.signal]) });
+      response = await fetch(path, {
+        headers,
+        cache: 'no-store',
+        credentials: 'omit',
+        referrerPolicy: 'no-referrer',
+        signal: AbortSignal.any([signal, connection.signal]),
+      });
       if (!response.ok) return await refusedOutcome(response, path);
     } finally {
       clearTimeout(setUp);
@@ -262,6 +286,8 @@ export const followEvents = (api: Api, options: StreamOptions): void => {
     let done = false;
     let delivered = false;
     let newerEvent: { readonly why: string; readonly waitMs: number } | undefined;
+    /** Why the server said it dropped the stream (its `dropped` frame), said in place of "the stream ended". */
+    let droppedWhy: string | undefined;
     // Any bytes, a heartbeat's included, show the connection alive; a stream silent past its silence is ended.
     let silence: ReturnType<typeof setTimeout> | undefined;
     const heard = (): void => {
@@ -303,6 +329,7 @@ export const followEvents = (api: Api, options: StreamOptions): void => {
           if (frame.event === 'dropped') {
             const dropped = DroppedFrame.safeParse(data);
             const reason = (dropped.success ? dropped.data.reason : undefined) ?? 'dropped';
+            droppedWhy = droppedOutcome(dropped.success ? dropped.data.reason : undefined);
             if (reason === 'newer_event' && dropped.success) newerEvent = newerEventOutcome(dropped.data, retryMs);
             if (reason === 'unauthorised') {
               stop = true;
@@ -335,7 +362,7 @@ export const followEvents = (api: Api, options: StreamOptions): void => {
       return { next: 'again', why: newerEvent.why };
     }
     if (connection.signal.reason instanceof StreamSilent) return { next: 'again', why: connection.signal.reason.message };
-    return { next: 'again', why: 'the stream ended' };
+    return { next: 'again', why: droppedWhy ?? 'the stream ended' };
   };
 
   const loop = async (): Promise<void> => {

@@ -138,6 +138,7 @@ export class ConsoleApp extends ConsoleElement {
         headers: { authorization: `Bearer ${parsed.session.token}` },
         cache: 'no-store',
         credentials: 'omit',
+        referrerPolicy: 'no-referrer',
         signal: bounded('/v1/compliance', REQUEST_TIMEOUT_MS, undefined),
       });
       if (response.status === 401) {

@@ -1,6 +1,6 @@
 import { html, nothing } from 'lit';
 import { ENTITY_KINDS } from '../../../../domain/streams.ts';
-import { entityIdRefusal } from '../path-names.ts';
+import { ENTITY_ID_INPUT_CHARS, entityIdRefusal } from '../path-names.ts';
 import { entityHref } from '../router.ts';
 import type { Session } from '../session.ts';
 
@@ -32,7 +32,7 @@ export const renderPicker = (
         ${kindsFor(role, kind).map((k) => html`<option value=${k} ?selected=${k === kind}>${k}</option>`)}
       </select>
       <label for="entity-id">Id</label>
-      <input id="entity-id" name="id" .value=${entityId ?? ''} placeholder="e.g. meter-1" autocomplete="off" maxlength="256"
+      <input id="entity-id" name="id" .value=${entityId ?? ''} placeholder="e.g. meter-1" autocomplete="off" maxlength=${ENTITY_ID_INPUT_CHARS}
         aria-invalid=${refusal !== undefined ? 'true' : 'false'} aria-describedby=${refusal !== undefined ? 'entity-id-refused' : nothing} />
       <button type="submit">Open</button>
     </form>

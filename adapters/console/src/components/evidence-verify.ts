@@ -5,7 +5,7 @@ import { ENTITY_KINDS } from '../../../../domain/streams.ts';
 import { signatureTable, tamperedCopy, verifyBundle, type BundleReport, type SignatureRow } from '../evidence.ts';
 import { saveAs } from '../download.ts';
 import { LatestRequest } from '../latest-request.ts';
-import { entityIdRefusal } from '../path-names.ts';
+import { ENTITY_ID_INPUT_CHARS, entityIdRefusal } from '../path-names.ts';
 import { verifyHref } from '../router.ts';
 import { EvidenceAnswer } from '../schemas.ts';
 import { ConsolePage, IDLE, LOADING, renderLoad, type Load } from './base.ts';
@@ -210,7 +210,7 @@ export class EvidenceVerify extends ConsolePage {
         <label for="verify-kind">Kind</label>
         <select id="verify-kind" name="kind">${ENTITY_KINDS.map((k) => html`<option value=${k} ?selected=${k === this.kind}>${k}</option>`)}</select>
         <label for="verify-id">Id</label>
-        <input id="verify-id" name="id" .value=${this.entityId ?? ''} placeholder="e.g. meter-3" autocomplete="off" maxlength="256"
+        <input id="verify-id" name="id" .value=${this.entityId ?? ''} placeholder="e.g. meter-3" autocomplete="off" maxlength=${ENTITY_ID_INPUT_CHARS}
           aria-invalid=${this.refusal !== undefined ? 'true' : 'false'} aria-describedby=${this.refusal !== undefined ? 'verify-id-refused' : nothing} />
         <button type="submit">Fetch and verify</button>
       </form>
