@@ -1,5 +1,5 @@
 // CONTRACT (the CLI helper owns and may extend this file; keep these names).
-import { Command, CommanderError, type Option } from 'commander';
+import { Command, CommanderError, Help, type Option } from 'commander';
 import type { z } from 'zod';
 import { ProblemResponse, ServerTimeout, ServerUnreachable, UnexpectedResponse } from '../adapters/client/http.ts';
 import { damagedDatabaseOf } from '../adapters/driven/files/damaged-database.ts';
@@ -263,10 +263,23 @@ const boundEchoes = (text: string): string => {
   return text;
 };
 
-/** Settings every command and subcommand shares: errors thrown (not process.exit), output through `io`. */
+/**
+ * Help that says which options a command requires: commander listed a mandatory option (credential revoke --reason,
+ * node enrol --subscription, token create --role) as it listed an optional one, so it was learnt from the refusal
+ * (review 368). Marked here, for every command's mandatory options, so no description says it by hand.
+ */
+const HELP_MARKING_REQUIRED: Partial<Help> = {
+  optionDescription(this: Help, option: Option): string {
+    const described = Help.prototype.optionDescription.call(this, option);
+    return option.mandatory ? `${described} (required)` : described;
+  },
+};
+
+/** Settings every command and subcommand shares: errors thrown (not process.exit), output through `io`, help marking required options. */
 const configure = (command: Command, io: Io): Command =>
   command
     .exitOverride()
+    .configureHelp(HELP_MARKING_REQUIRED)
     .configureOutput({
       writeOut: (text) => io.out(text.replace(/\n$/, '')),
       // Commander's errors quote what was typed (an unknown command or option, a bad choice): each line through

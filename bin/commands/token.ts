@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { WholeNumber } from '../../domain/whole-number.ts';
 import { isCredenceError } from '../../domain/errors.ts';
 import { Option, type Command } from 'commander';
@@ -15,12 +15,16 @@ import { TokenConfig } from '../../adapters/http/token-config.ts';
 import { scopeIssues, TokenScope } from '../../adapters/http/auth/token-scope.ts';
 import { tokenPageCursor } from '../../adapters/http/auth/token-page-cursor.ts';
 import { KeyHandle } from '../../domain/ports/index.ts';
+import { streamIdOf } from '../../domain/streams.ts';
+import { EVENTS_DB_FILE, openSqliteStoreInDir, StoreConnectionString } from '../../adapters/driven/store/index.ts';
+import type { ServiceConfig } from '../../adapters/http/config.ts';
 import { json, type Io } from '../io.ts';
 import { printOneTimeValue } from '../one-time-output.ts';
 import { printable } from '../printable.ts';
 import { shellWord } from '../shell-word.ts';
 import { handler, parseOptions, usageOnValidation, UsageError, type RegisterCommands } from '../program.ts';
 import { clientOf, PathArg, withJson, withServer } from './options.ts';
+import { storeOfVariable } from './open-store.ts';
 import { listLocalTokens, localActor, localConfig, Target, targetOf, withLocalAccess } from './token-target.ts';
 
 /**
@@ -115,6 +119,54 @@ const namingTheFlags = (error: unknown): never => {
   throw new UsageError(error.problem.issues.map((i, at) => `${flags[at]}: ${i.message}`));
 };
 
+/**
+ * The subscriptions of `ids` the folder's store does not hold yet, read-only, in the store a service on the folder
+ * serves (CREDENCE_STORE, else the --config file's `store`, else the folder's events.db): all of them when that
+ * events.db is not there yet. Undefined where that cannot be told here: an EventStoreDB store (a connection a token's
+ * issue has no need of), or a store that does not open.
+ */
+const subscriptionsNotHeldLocally = async (config: ServiceConfig, ids: readonly string[], io: Io): Promise<readonly string[] | undefined> => {
+  try {
+    const location = storeOfVariable(io.env ?? process.env) ?? (config.store !== undefined ? StoreConnectionString.parse(config.store) : { kind: 'sqlite' as const, dir: config.data });
+    if (location.kind !== 'sqlite') return undefined;
+    if (!existsSync(join(location.dir, EVENTS_DB_FILE))) return ids;
+    const store = openSqliteStoreInDir(location.dir, { readOnly: true });
+    try {
+      const held = await Promise.all(ids.map(async (id) => (await store.readStream(streamIdOf('subscription', id), { maxCount: 1 })).length > 0));
+      return ids.filter((_, at) => !held[at]);
+    } finally {
+      await store.close();
+    }
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * The subscriptions of `ids` a server does not hold yet, by the entity read an admin token may make (404: none
+ * recorded); undefined when another answer leaves that untold.
+ */
+const subscriptionsNotHeldOn = async (client: ReturnType<typeof clientOf>, ids: readonly string[]): Promise<readonly string[] | undefined> => {
+  const held = await Promise.all(
+    ids.map((id) =>
+      client.entity('subscription', id).then(
+        () => true,
+        (error: unknown) => (error instanceof ProblemResponse && error.status === 404 ? false : undefined),
+      ),
+    ),
+  );
+  return held.includes(undefined) ? undefined : ids.filter((_, at) => held[at] === false);
+};
+
+/**
+ * Review 368: a scope naming a subscription nobody created (a typo) issued a token whose stream stays empty, and nobody
+ * was told. Still issued (the subscription may be created later), and said.
+ */
+const notHeldNote = (ids: readonly string[], where: string): string => {
+  const one = ids.length === 1;
+  return `note: ${where} holds no subscription ${ids.join(', ')} yet: this token's stream publishes nothing of ${one ? 'it' : 'them'} until ${one ? 'it is' : 'they are'} created; check the id${one ? '' : 's'} if you meant ${one ? 'an existing subscription' : 'existing ones'}`;
+};
+
 const create = async (args: z.infer<typeof Create>, io: Io): Promise<number> => {
   const target = targetOf(args, io);
   const scope = scopeOf(args);
@@ -123,6 +175,8 @@ const create = async (args: z.infer<typeof Create>, io: Io): Promise<number> => 
   let revokeWhere = '';
   // The data folder this command made, to be said.
   let made: string | undefined;
+  // The scope's subscriptions not recorded where the token was issued (undefined ids: not told there).
+  let notHeld: { readonly ids: readonly string[] | undefined; readonly where: string } | undefined;
   if (target !== undefined) {
     try {
       parseTtl(args.ttl, LONGEST_ANY_SERVICE_TAKES);
@@ -134,6 +188,7 @@ const create = async (args: z.infer<typeof Create>, io: Io): Promise<number> => 
     issued = await client.issueToken(body);
     revokeWhere = ` --server ${shellWord(target.url)}`;
     await printIssued(io, args, issued, async () => void (await client.revokeToken(issued.tokenId)), revokeWhere.trimStart());
+    if (scope?.subscriptions !== undefined) notHeld = { ids: await subscriptionsNotHeldOn(client, scope.subscriptions), where: 'the server' };
   } else {
     const config = await localConfig(args, io);
     // Found in review: checked only once the access control was open, a refused --ttl had already made the data
@@ -166,6 +221,7 @@ const create = async (args: z.infer<typeof Create>, io: Io): Promise<number> => 
     });
     if ('failure' in printed) throw printed.failure;
     issued = printed.local;
+    if (scope?.subscriptions !== undefined) notHeld = { ids: await subscriptionsNotHeldLocally(config, scope.subscriptions, io), where: `the store of ${resolve(config.data)}` };
     if (newFolder) made = resolve(config.data);
   }
   if (!args.json) {
@@ -173,6 +229,7 @@ const create = async (args: z.infer<typeof Create>, io: Io): Promise<number> => 
     const what = `${issued.role} token for ${issued.subject}${scoped !== undefined ? ` (scope: ${scoped})` : ''}`;
     io.err(printable(`issued ${issued.tokenId}: ${what}, expires ${issued.expiresAt} (shown once; revoke with credence token revoke ${issued.tokenId}${revokeWhere})`));
   }
+  if (notHeld?.ids !== undefined && notHeld.ids.length > 0) io.err(printable(notHeldNote(notHeld.ids, notHeld.where)));
   if (made !== undefined) {
     io.err(printable(`note: made a new data folder at ${made} (its Secure Environment, a signing key, access.db): only a service on this folder accepts the token; check the path if you meant an existing folder`));
   }

@@ -69,14 +69,17 @@ export interface PrintableAdvice {
 /**
  * Refines free text to visible text on one line: a control, format or other invisible character is refused naming its
  * code point and index (joiners, variation selectors and the soft hyphen only within visible text), and text that
- * shows nothing (spaces alone) is refused too, both by rule `printable`. Text longer than `maxLength` (its schema's
- * max, which has refused it already: zod runs a refinement after a failed max) is left unread: the scan walks every
- * character through several expressions, and a megabyte sent where 128 characters fit cost ~50 ms (review 353).
+ * shows nothing (spaces alone) is refused too, both by rule `printable`. Empty text is left to its schema's minimum
+ * (printableText words it EMPTY_MESSAGE). Text longer than `maxLength` (its schema's max, which has refused it already:
+ * zod runs a refinement after a failed max) is left unread: the scan walks every character through several
+ * expressions, and a megabyte sent where 128 characters fit cost ~50 ms (review 353).
  */
 export const printableRule =
   (advice: PrintableAdvice, maxLength: number | null = null) =>
   (text: string, ctx: z.RefinementCtx): void => {
-    if (maxLength !== null && text.length > maxLength) return;
+    // Empty text is its schema's min(1) to refuse, once (review 368: zod runs this after a failed min too, and the
+    // same value was refused twice on one path).
+    if (text === '' || (maxLength !== null && text.length > maxLength)) return;
     const refused = refusedCharacter(text);
     if (refused !== undefined) {
       ctx.addIssue({
@@ -91,10 +94,24 @@ export const printableRule =
 
 const TEXT_ADVICE: PrintableAdvice = { rewrite: 'write it as visible text on one line', empty: 'write it as visible text' };
 
+/** What an empty value is told, by rule `too_small` (zod's code), for zod's "Too small: expected string to have >=1 characters". */
+export const EMPTY_MESSAGE = 'must not be empty';
+
+/** `schema`'s own refusal of an empty text said in the project's words; its other refusals keep theirs. */
+const emptySaidPlainly = <T extends z.ZodString>(schema: T): T => {
+  // Typed for a string schema's own issues; any issue of the schema reaches it.
+  const own = schema._zod.def.error as z.core.$ZodErrorMap | undefined;
+  const error: z.core.$ZodErrorMap = (issue) =>
+    issue.code === 'too_small' && issue.origin === 'string' && issue.minimum === 1 ? EMPTY_MESSAGE : own?.(issue);
+  // A clone with `parent`, as zod's own refinements make, so a description registered on `schema` still reads.
+  return schema.clone({ ...schema._zod.def, error } as never, { parent: true });
+};
+
 /**
  * `schema` (a string schema with its own bounds) refined to visible text on one line, as a new command's free text must
  * be (review 186: a subscription's termination reason with a terminal escape and a line break, a manufacturer with a
- * bidi override, a class of spaces were stored). Commands only: stored events keep the looser schema they were read
- * with, so a history recorded before the rule still reads and replays.
+ * bidi override, a class of spaces were stored), empty text refused once, as EMPTY_MESSAGE (rule too_small). Commands
+ * only: stored events keep the looser schema they were read with, so a history recorded before the rule still reads
+ * and replays.
  */
-export const printableText = <T extends z.ZodString>(schema: T) => schema.superRefine(printableRule(TEXT_ADVICE, schema.maxLength));
+export const printableText = <T extends z.ZodString>(schema: T) => emptySaidPlainly(schema).superRefine(printableRule(TEXT_ADVICE, schema.maxLength));

@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { printableRule, PRINTABLE_RULE } from './printable-text.ts';
+import { EMPTY_MESSAGE, printableRule, PRINTABLE_RULE } from './printable-text.ts';
 
 /** The rule a resolution's reason that prints nothing, or holds a character that prints nothing, breaks. */
 export const PRINTABLE_REASON_RULE = PRINTABLE_RULE;
 
 /** A reason's bounds, which its printable rule reads too (text over them is not scanned). */
-const ReasonText = z.string().min(1).max(500);
+const ReasonText = z.string().min(1, EMPTY_MESSAGE).max(500);
 
 /**
  * Why an auditor resolves a pseudonym (SER-025: the accountability record, a case reference), as a new resolution
