@@ -95,16 +95,83 @@ describe('a read whose token is revoked while it runs is answered 401', () => {
     expect(text).not.toContain('steps');
   });
 
-  it('leaves a refusal the read made itself as it is, a problem, when its token is revoked during it', async () => {
+  /** The completion line of the answer `answer` (its `res`), once the log has it. */
+  const completionOf = async (answer: Response): Promise<Record<string, unknown>> => {
+    const id = answer.headers.get('x-request-id');
+    for (let i = 0; i < 50; i++) {
+      const lines = svc
+        .logs()
+        .map((l) => JSON.parse(l) as { reqId?: string; msg?: string; res?: Record<string, unknown> })
+        .filter((l) => l.reqId === id && l.msg === 'request completed');
+      if (lines.length > 0) {
+        expect(lines).toHaveLength(1);
+        return lines[0]!.res ?? {};
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error(`no request completed line for ${String(id)}`);
+  };
+
+  /** What a 401 put in a refusal's place shows: the unauthenticated problem, none of the refusal's members or headers. */
+  const expectTheUnauthenticatedProblemOnly = async (answer: Response, refusal: { readonly code: string; readonly members: readonly string[] }): Promise<void> => {
+    const text = await answer.text();
+    expect(answer.status).toBe(401);
+    expect(answer.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(answer.headers.get('www-authenticate')).toBe('Bearer realm="credence", error="invalid_token"');
+    expect(answer.headers.get('cache-control')).toBe('no-store');
+    expect(answer.headers.get('x-request-id')).not.toBeNull();
+    expect(answer.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(answer.headers.get('content-length')).toBe(String(Buffer.byteLength(text)));
+    const problem = JSON.parse(text) as Record<string, unknown>;
+    expect(problem).toMatchObject({ status: 401, title: 'Authentication required', reason: 'revoked while the answer was prepared' });
+    expect(String(problem['type'])).toMatch(/unauthenticated$/);
+    for (const member of refusal.members) expect(problem, member).not.toHaveProperty(member);
+    expect(text).not.toContain(refusal.code);
+    expect(await completionOf(answer)).toEqual({ statusCode: 401, problem: 'unauthenticated', reason: 'revoked while the answer was prepared' });
+  };
+
+  it('refuses a refusal the read made itself (404) once its token is revoked during it: 401, none of the refusal', async () => {
     const { access } = svc.service.context;
     const issued = await access.issue({ subject: 'reading-ivan', role: 'auditor', ttlSeconds: 600, issuedBy: 'test' });
     onTheReadsFirstStoreRead(() => {
       access.revoke(issued.tokenId, 'test');
     });
+    // Review 370: a 404 tells whether an entity exists, to a token that no longer may ask.
     const answer = await read('/v1/replay/subscription/sub-absent', issued.token);
-    expect(answer.status).toBe(404);
-    expect(answer.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-    expect(((await answer.json()) as { type: string }).type).toMatch(/not_found$/);
+    await expectTheUnauthenticatedProblemOnly(answer, { code: 'not_found', members: ['streamId'] });
+  });
+
+  it("refuses a 409 of the read's own once its token is revoked during it: 401, no head of the log", async () => {
+    const { access } = svc.service.context;
+    const issued = await access.issue({ subject: 'reading-judy', role: 'auditor', ttlSeconds: 600, issuedBy: 'test' });
+    // The same read with a live token is refused, naming the log's head.
+    const live = await read('/v1/entities/subscription/sub-1/timeline?limit=1&after=99', issued.token);
+    expect(live.status).toBe(409);
+    expect(await live.json()).toHaveProperty('head');
+    onTheReadsFirstStoreRead(() => {
+      access.revoke(issued.tokenId, 'test');
+    });
+    const answer = await read('/v1/entities/subscription/sub-1/timeline?limit=1&after=99', issued.token);
+    await expectTheUnauthenticatedProblemOnly(answer, { code: 'resume_point_not_in_log', members: ['head', 'resumeAfter', 'streamId'] });
+  });
+
+  it('answers the 401 put in place of a refusal as the one put in place of an answer, header for header', async () => {
+    const { access } = svc.service.context;
+    const names = async (path: string, subject: string): Promise<{ headers: string[]; members: string[] }> => {
+      const issued = await access.issue({ subject, role: 'auditor', ttlSeconds: 600, issuedBy: 'test' });
+      onTheReadsFirstStoreRead(() => {
+        access.revoke(issued.tokenId, 'test');
+      });
+      const answer = await read(path, issued.token);
+      restore?.();
+      restore = undefined;
+      expect(answer.status).toBe(401);
+      const problem = (await answer.json()) as Record<string, unknown>;
+      return { headers: [...answer.headers.keys()].filter((h) => h !== 'date').sort(), members: Object.keys(problem) };
+    };
+    const inPlaceOfAnAnswer = await names('/v1/replay/subscription/sub-1', 'reading-kim');
+    const inPlaceOfARefusal = await names('/v1/replay/subscription/sub-absent', 'reading-lou');
+    expect(inPlaceOfARefusal).toEqual(inPlaceOfAnAnswer);
   });
 
   it('leaves a read whose token stays valid as it was, and a refusal the route made its own', async () => {

@@ -26,7 +26,7 @@ describe.skipIf(!hasChromium())('every request of the console', () => {
         };
       }`);
       await signIn(page, world.svc.tokens.operator, '#/feed');
-      const fetched = () => page.evaluate(() => (window as unknown as { __fetched: { path: string; referrerPolicy: string }[] }).__fetched);
+      const fetched = () => page.evaluate(() => (globalThis as unknown as { __fetched: { path: string; referrerPolicy: string }[] }).__fetched);
       await expect.poll(async () => (await fetched()).map((f) => f.path), POLL).toEqual(expect.arrayContaining(['/v1/compliance', '/v1/events']));
       const all = await fetched();
       expect(all.filter((f) => f.referrerPolicy !== 'no-referrer')).toEqual([]);

@@ -13,13 +13,16 @@ const problem = (description: string, headers?: ResponseHeaders) => ({
   content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemSchema } },
 });
 
-/** A 403's challenge (problems.ts, forbidden): for the token's role, never for who the caller is (`unauthorised`). */
+/**
+ * A 403's challenge (problems.ts, forbidden, refusedForTheRole): for the token's role, never for who the caller is. An
+ * `unauthorised` is either (review 370): the routes whose own is for the role say so (ALSO_REFUSED).
+ */
 const INSUFFICIENT_SCOPE: ResponseHeaders = {
   'www-authenticate': {
     type: 'string',
     description:
-      'RFC 6750 3.1: `Bearer realm="credence", error="insufficient_scope"` when the refusal is for the token\'s role (`forbidden`); ' +
-      'absent on a refusal for who the caller is (`unauthorised`)',
+      'RFC 6750 3.1: `Bearer realm="credence", error="insufficient_scope"` when the refusal is for the token\'s role (`forbidden`, and an `unauthorised` ' +
+      'this response says is for the role); absent on a refusal for who the caller is (any other `unauthorised`)',
   },
 };
 
@@ -40,14 +43,37 @@ const REFUSALS = {
 };
 
 /**
+ * The 403 of a read of what names a pseudonym's node (routes/pseudonym-reads.ts): for the role to an operator or an
+ * admin, who can never resolve a pseudonym; for who the caller is to an auditor yet to resolve it (review 370).
+ */
+const PSEUDONYM_READ_REFUSED = problem(
+  "the token's role may not call this route (`forbidden`), or what was asked names a pseudonym's node (`unauthorised`): to an operator or an admin, " +
+    'which never resolve a pseudonym, with `insufficient_scope`; to an auditor that has not recorded a resolution of that pseudonym ' +
+    '(POST /v1/pseudonyms/resolutions), without',
+  INSUFFICIENT_SCOPE,
+);
+
+/**
  * Routes whose own refusals share a status with the layer in front, each said with it: the event stream's caps
  * (routes/events.ts) answer 429 as the rate limit does, and a client told only `rate_limited` would wait out a window
  * where it should close a stream of its own (review 242). And those a client must tell apart from the catch-all to act
  * on (review 289): above all the stream's 409, by which an integrator learns the store was restored, and its 403 for a
- * form of identifiers the role does not receive, which is no role check. The command routes' own (review 342).
+ * form of identifiers the role does not receive, which is no role check. The command routes' own (review 342). And the
+ * 403s whose `unauthorised` is for the role, told `insufficient_scope` (review 370).
  */
 const ALSO_REFUSED: Readonly<Record<string, Readonly<Record<number, ReturnType<typeof problem>>>>> = {
   ...COMMAND_ROUTE_REFUSALS,
+  'GET /v1/entities': {
+    403: problem(
+      "the token's role may not call this route (`forbidden`), or `kind=pseudonym` asked by a role other than auditor (`unauthorised`, with `insufficient_scope`)",
+      INSUFFICIENT_SCOPE,
+    ),
+  },
+  'GET /v1/entities/:kind/:id/timeline': { 403: PSEUDONYM_READ_REFUSED },
+  'GET /v1/entities/:kind/:id/state': { 403: PSEUDONYM_READ_REFUSED },
+  'GET /v1/replay/:kind/:id': { 403: PSEUDONYM_READ_REFUSED },
+  'GET /v1/transparency/evidence/:kind/:id': { 403: PSEUDONYM_READ_REFUSED },
+  'GET /v1/transparency/proofs/inclusion': { 403: PSEUDONYM_READ_REFUSED },
   'GET /v1/events': {
     400: problem(
       'a query or Last-Event-ID the stream cannot serve (`validation`, each field in `errors` with its `rule`): `after_with_from` (both given), `repeated`, ' +

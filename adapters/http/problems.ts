@@ -286,14 +286,36 @@ const withWhatTheRouteTakes = (mapped: Mapped, error: unknown, request: FastifyR
   return mapped;
 };
 
-/** Sends `error` as problem+json; returns the status sent. */
-export const sendProblem = (reply: FastifyReply, request: FastifyRequest, error: unknown): FastifyReply => {
+/**
+ * Readies `reply` to answer `error` as problem+json: its status, its headers, its type and what its log line notes;
+ * returns the document to send. The error handler sends it (sendProblem); the access hook puts it, serialised by
+ * problemPayload, in place of an answer already on its way (auth/access-hook.ts).
+ */
+const readyProblem = (reply: FastifyReply, request: FastifyRequest, error: unknown): ProblemDocument => {
   // A read's unavailable store is answered as a read's: it stored nothing, so no command retry advice (review 199); a
   // device's step as a step's: it sent no command id (review 202).
   const mapped = withWhatTheRouteTakes(mapError(error, requestKindOf(request.method, request.routeOptions?.url)), error, request);
   for (const [name, value] of Object.entries(mapped.headers ?? {})) reply.header(name, value);
   noteRefusal(reply, mapped);
-  return reply.code(mapped.status).type(PROBLEM_CONTENT_TYPE).send(problemDocument(mapped, request));
+  reply.code(mapped.status).type(PROBLEM_CONTENT_TYPE);
+  return problemDocument(mapped, request);
+};
+
+/** Sends `error` as problem+json; returns the status sent. */
+export const sendProblem = (reply: FastifyReply, request: FastifyRequest, error: unknown): FastifyReply =>
+  reply.send(readyProblem(reply, request, error));
+
+/**
+ * `error` as problem+json in place of the payload of an answer past the point where it can be sent again (an onSend
+ * hook): the reply readied as sendProblem readies it, and the document serialised as Fastify serialises what
+ * sendProblem sends, by the route's serializer of that status and type (openapi-refusals.ts declares the problems),
+ * else as JSON, its type given the charset send gives a JSON type.
+ */
+export const problemPayload = (reply: FastifyReply, request: FastifyRequest, error: unknown): string => {
+  const document = readyProblem(reply, request, error);
+  reply.type(`${PROBLEM_CONTENT_TYPE}; charset=utf-8`);
+  const serialise = reply.getSerializationFunction(String(reply.statusCode), PROBLEM_CONTENT_TYPE);
+  return serialise === undefined ? JSON.stringify(document) : serialise(document);
 };
 
 /**

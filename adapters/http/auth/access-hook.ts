@@ -2,7 +2,8 @@ import { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
 import { isCredenceError } from '../../../domain/errors.ts';
 import type { App, RouteAccess } from '../context.ts';
-import { forbidden, HttpProblem, rateLimited, unauthenticated } from '../problems.ts';
+import { BASELINE_STATIC_HEADERS, baselineHeaders } from '../baseline-headers.ts';
+import { forbidden, HttpProblem, problemPayload, rateLimited, unauthenticated } from '../problems.ts';
 import type { AccessControl, Principal } from './access-control.ts';
 import { normalizeIP } from '@fastify/rate-limit';
 import { RecentlyUsed } from './recently-used.ts';
@@ -180,27 +181,39 @@ export const installAccessHook = (
   // (json-in-turns.ts), before any byte of it is written; the event stream takes its socket over and is never sent so:
   // it checks its token itself (sse/session.ts). One registry lookup, once per request: the 401 sent instead passes
   // here unchecked. Not a write's answer: its command was checked when decided (tokenChecked), and its answer tells
-  // what was done, a sign-out's the revocation of its own token; nor a refusal, which carries nothing read and is
-  // already the error handler's answer (a throw here would be Fastify's own, no problem+json).
+  // what was done, a sign-out's the revocation of its own token. A refusal too (review 370: a 409 told the log's head,
+  // a 404 whether an entity exists, to a token that no longer may ask), but a 401, which tells nothing read.
   app.addHook('onSend', async (request, reply, payload) => {
     const before = headersBeforeTheRoute.get(request);
     const principal = request.principal;
     if (before === undefined || principal === undefined) return payload;
     headersBeforeTheRoute.delete(request);
-    // A client gone has nothing to be told.
-    if (reply.statusCode >= 400 || reply.raw.destroyed) return payload;
+    // A 401 tells nothing read; a client gone has nothing to be told.
+    if (reply.statusCode === 401 || reply.raw.destroyed) return payload;
     try {
       stillValid(access, principal, 'while the answer was prepared')();
     } catch (refusal) {
-      // Nothing of the answer: the headers the route set for it (its type, caching, a file name) go with it; the
-      // service's own (its request id, the baseline) are set again for the 401.
-      for (const name of Object.keys(reply.getHeaders())) if (!before.has(name)) reply.removeHeader(name);
       if (payload instanceof Readable) payload.destroy();
-      throw refusal;
+      // Nothing of the answer: the headers the route (or the error handler) set for it, its type, caching, a file name,
+      // a Retry-After, go with it; the service's own (its request id, the baseline) stay or are set again.
+      const refused = reply.statusCode >= 400;
+      for (const name of Object.keys(reply.getHeaders())) if (!before.has(name) && !(refused && SET_BEFORE_THIS_HOOK.has(name))) reply.removeHeader(name);
+      // An answer's 401 is the error handler's. A refusal's is put in its place here: it already is the error
+      // handler's answer, and a throw here would be Fastify's own (no problem+json). The same problem, serialised alike.
+      if (!refused) throw refusal;
+      baselineHeaders(request, reply);
+      return problemPayload(reply, request, refusal);
     }
     return payload;
   });
 };
+
+/**
+ * The headers the service's own onSend hook (server.ts) has set on every answer before this hook's (installed after
+ * it): kept on a refusal replaced here, as that hook does not run again for it. `cache-control` is the baseline's
+ * only when no route set one: it is set again (baselineHeaders).
+ */
+const SET_BEFORE_THIS_HOOK: ReadonlySet<string> = new Set(['x-request-id', 'connection', ...Object.keys(BASELINE_STATIC_HEADERS)]);
 
 /**
  * A check that refuses `principal` (401, as the hook refuses) once its token is revoked or expired: one registry

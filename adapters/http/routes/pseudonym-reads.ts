@@ -3,6 +3,7 @@ import type { RecordedEvent } from '../../../domain/ports/index.ts';
 import { parseStreamId, streamIdOf, streamPrefixOf } from '../../../domain/streams.ts';
 import { pseudonymsResolvedBy } from '../../../projections/pseudonyms/directory.ts';
 import type { Principal, ServiceContext } from '../context.ts';
+import { refusedForTheRole } from '../problems.ts';
 
 /** How long a refusal waits, at most, for the pseudonym directory to reach the store's head (read-your-writes). */
 const RESOLUTIONS_WAIT_MS = 1_000;
@@ -156,11 +157,21 @@ export const refuseUnlessResolved = async (context: ServiceContext, principal: P
   // A pseudonym never rotated to is not found, whoever asks (before any work of the route): its first event says so.
   if ((await context.credence.store.readStream(streamId, { maxCount: 1 })).length === 0) throw notFound(streamId, 'pseudonym');
   if (await hasResolved(context, principal, streamId)) return;
-  throw unauthorised(
-    principal?.subject ?? 'anonymous',
+  throw unresolved(
+    principal,
     `the history of a pseudonym names its node (SER-025): an auditor resolves it first (POST /v1/pseudonyms/resolutions, recorded), then reads it; ` +
       `from the CLI: credence pseudonym resolve ${ref.id} --reason TEXT (with --sign-key FILE --audience NAME where the signing policy requires it)`,
   );
+};
+
+/**
+ * The refusal of what names a pseudonym's node: to an auditor, for who it is (it has not resolved that pseudonym); to
+ * any other role, which can never resolve one (resolving is the auditor's, SER-025), for its role, told
+ * `insufficient_scope` as a route the role may not call is (review 370).
+ */
+const unresolved = (principal: Principal | undefined, reason: string): Error => {
+  const refusal = unauthorised(principal?.subject ?? 'anonymous', reason);
+  return principal?.role === 'auditor' ? refusal : refusedForTheRole(refusal);
 };
 
 /**
@@ -172,8 +183,8 @@ export const refuseUnlessResolved = async (context: ServiceContext, principal: P
 export const refusePseudonymsEventUnlessResolved = async (context: ServiceContext, principal: Principal | undefined, streamId: string): Promise<void> => {
   if (parseStreamId(streamId)?.kind !== 'pseudonym') return;
   if (await hasResolved(context, principal, streamId)) return;
-  throw unauthorised(
-    principal?.subject ?? 'anonymous',
+  throw unresolved(
+    principal,
     "the record at this position is an event of a pseudonym's stream: it names the pseudonym and the node behind it (SER-025). " +
       'An auditor who resolved that pseudonym (POST /v1/pseudonyms/resolutions, recorded; credence pseudonym resolve) reads it',
   );
@@ -188,8 +199,8 @@ export const refusePseudonymsEventUnlessResolved = async (context: ServiceContex
  */
 export const refuseNamedPseudonymUnlessResolved = async (context: ServiceContext, principal: Principal | undefined, pseudonymStream: string): Promise<void> => {
   if (await hasResolved(context, principal, pseudonymStream)) return;
-  throw unauthorised(
-    principal?.subject ?? 'anonymous',
+  throw unresolved(
+    principal,
     "the record at this position is a fact claim a pseudonym's rotation made: it names the pseudonym, and so the node behind it (SER-025). " +
       'An auditor who resolved that pseudonym (POST /v1/pseudonyms/resolutions, recorded; credence pseudonym resolve) reads it; ' +
       "the node's evidence bundle carries it withheld, its leaf hash proved",
