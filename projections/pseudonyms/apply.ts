@@ -1,10 +1,12 @@
 import type Database from 'better-sqlite3';
 import type { DecodedEvent } from '../../domain/stored.ts';
 import { prepared } from '../runtime/index.ts';
+import { enrolmentApplied } from './directory.ts';
 
 /** Event types the directory is built from. */
 export const DIRECTORY_EVENT_TYPES = [
   'NodeRegistered',
+  'NodeEnrolled',
   'NodeRevoked',
   'NodeEnrolmentExpired',
   'PseudonymRotated',
@@ -23,6 +25,9 @@ export const applyToDirectory = (db: Database.Database, e: DecodedEvent): void =
         event.data.nodeId,
         event.data.profile.class,
       );
+      return;
+    case 'NodeEnrolled':
+      enrolmentApplied(db, event.data.nodeId, event.data.subscriptionId, record.position);
       return;
     case 'NodeRevoked':
     case 'NodeEnrolmentExpired':

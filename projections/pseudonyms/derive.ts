@@ -9,13 +9,6 @@ import type { PseudonymKey } from './key.ts';
  */
 export interface FirstEpochs {
   firstEpochOf(nodeId: string): Promise<number>;
-  /**
-   * The epoch a node named under `before` is named under from an enrolment after its first on (a move, RS-17): the
-   * first rotation the log records of it past `before` (the rotation's reaction to that enrolment, or one made since),
-   * else, while it is live, `before + 1` (the one that reaction is to record); undefined for a node that ended with
-   * none recorded past `before` (none will be: it keeps its names, which an auditor can still resolve).
-   */
-  epochAfterEnrolment(nodeId: string, before: number): Promise<number | undefined>;
 }
 
 /** The identifiers that stand for a stakeholder and are replaced in public events (SER-011, SER-025). */

@@ -7,6 +7,7 @@ import { prepared } from '../runtime/index.ts';
  * may open, never with what integrators see.
  */
 export const setupDirectory = (db: Database.Database): void => {
+  const enrolmentsKept = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'pseudonym_enrolments'").get() !== undefined;
   db.exec(`CREATE TABLE IF NOT EXISTS pseudonym_nodes (
     node_id TEXT PRIMARY KEY,
     class TEXT NOT NULL,
@@ -35,11 +36,54 @@ export const setupDirectory = (db: Database.Database): void => {
   );
   -- Whether an auditor resolved a pseudonym (the read side's check before it shows the node): one indexed row;
   -- how many times (the bound on resolutions): one range of it.
-  CREATE INDEX IF NOT EXISTS pseudonym_resolutions_by ON pseudonym_resolutions (pseudonym, actor_id)`);
+  CREATE INDEX IF NOT EXISTS pseudonym_resolutions_by ON pseudonym_resolutions (pseudonym, actor_id);
+  -- The subscription each node was last enrolled under (NULL: unknown, enrolled before this table was kept), the
+  -- position of that enrolment, and whether it moved the node there from another (movedByEnrolment).
+  CREATE TABLE IF NOT EXISTS pseudonym_enrolments (
+    node_id TEXT PRIMARY KEY,
+    subscription_id TEXT,
+    position INTEGER NOT NULL,
+    moved INTEGER NOT NULL
+  ) WITHOUT ROWID`);
+  // A directory built before this table was kept (an upgrade, its checkpoint past their enrolments): each node it lists
+  // has an unknown enrolment, so its next one counts as a move (one rotation too many for a node enrolled for the first
+  // time, never a move not rotated).
+  if (!enrolmentsKept) db.exec('INSERT OR IGNORE INTO pseudonym_enrolments (node_id, subscription_id, position, moved) SELECT node_id, NULL, -1, 0 FROM pseudonym_nodes');
 };
 
 export const resetDirectory = (db: Database.Database): void => {
-  db.exec('DELETE FROM pseudonym_nodes; DELETE FROM pseudonym_directory; DELETE FROM pseudonym_resolutions');
+  db.exec('DELETE FROM pseudonym_nodes; DELETE FROM pseudonym_directory; DELETE FROM pseudonym_resolutions; DELETE FROM pseudonym_enrolments');
+};
+
+/** A node's enrolment (NodeEnrolled at `position`), applied once: one applied again, or older, changes nothing. */
+export const enrolmentApplied = (db: Database.Database, nodeId: string, subscriptionId: string, position: bigint): void => {
+  prepared(
+    db,
+    `INSERT INTO pseudonym_enrolments (node_id, subscription_id, position, moved) VALUES (?, ?, ?, 0)
+     ON CONFLICT(node_id) DO UPDATE SET
+       moved = (subscription_id IS NULL OR subscription_id <> excluded.subscription_id),
+       subscription_id = excluded.subscription_id,
+       position = excluded.position
+     WHERE excluded.position > pseudonym_enrolments.position`,
+  ).run(nodeId, subscriptionId, position);
+};
+
+/**
+ * Whether the node's enrolment under `subscriptionId` at `position` moved it from another subscription (RS-17), as the
+ * directory tells it, whether or not it applied that enrolment yet: a first enrolment and one under the same
+ * subscription again do not. Told by the directory, not by the node stream's revision: an EventStoreDB stream holds a
+ * fact-claim marker before its first enrolment (review 369). One the directory cannot tell (enrolled before it kept
+ * enrolments, or a later enrolment applied already) counts as a move.
+ */
+export const movedByEnrolment = (db: Database.Database, nodeId: string, subscriptionId: string, position: bigint): boolean => {
+  const row = prepared(db, 'SELECT subscription_id, position, moved FROM pseudonym_enrolments WHERE node_id = ?').get(nodeId) as
+    | { subscription_id: string | null; position: bigint | number; moved: bigint | number }
+    | undefined;
+  if (row === undefined) return false;
+  const at = BigInt(row.position);
+  if (at === position) return Number(row.moved) === 1;
+  if (at < position) return row.subscription_id === null || row.subscription_id !== subscriptionId;
+  return true;
 };
 
 export interface NodePseudonym {
@@ -143,12 +187,6 @@ export const isDue = (rotatedAt: number, now: number, everyMs: number): boolean 
 export const firstListedEpoch = (db: Database.Database, nodeId: string): number | undefined => {
   const epoch = prepared(db, 'SELECT MIN(epoch) FROM pseudonym_directory WHERE node_id = ?').pluck().get(nodeId) as bigint | number | null;
   return epoch === null ? undefined : Number(epoch);
-};
-
-/** The epoch of the node's first rotation the directory holds past `epoch`, if any: one range of `pseudonym_directory_node`. */
-export const firstListedEpochAbove = (db: Database.Database, nodeId: string, epoch: number): number | undefined => {
-  const above = prepared(db, 'SELECT MIN(epoch) FROM pseudonym_directory WHERE node_id = ? AND epoch > ?').pluck().get(nodeId, epoch) as bigint | number | null;
-  return above === null ? undefined : Number(above);
 };
 
 /** Every pseudonym a node has had, oldest first: for auditors, who may see canonical identities. */

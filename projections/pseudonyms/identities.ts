@@ -290,7 +290,10 @@ export class PublicIdentities {
     return this.#apps.appOfNext(credentialId);
   }
 
-  /** The subscription the node was last enrolled under, from its `NodeEnrolled` until another (a move). */
+  /**
+   * The subscription the node was last enrolled under, from its `NodeEnrolled` until another (a move); none from a move
+   * until the node's next rotation: no scope sees it under the names the old subscription saw (review 369).
+   */
   subscriptionOf(nodeId: string): string | undefined {
     return this.#nodes.subscriptionOf(nodeId);
   }
@@ -341,17 +344,7 @@ export class PublicIdentities {
    * pseudonym integrators saw before the restore, which no rotation in the log records (review 303; SER-011).
    */
   async #namingEpoch(deriver: PseudonymDeriver, nodeId: string): Promise<number> {
-    let epoch = this.#nodes.rotatedTo(nodeId) ?? (await deriver.firstEpochs?.firstEpochOf(nodeId)) ?? 0;
-    // From an enrolment after its first (a move, RS-17) on, the epoch past the names before it, each such enrolment no
-    // rotation has followed yet one past the last: the rotation's reaction records it after the frame, so the new
-    // subscription's scope sees the node and what is named under it under nothing the old one saw (review 366;
-    // SER-025). Without the rotation's lookup, the epoch that reaction takes next.
-    for (let k = this.#nodes.enrolmentsNotRotated(nodeId); k > 0; k--) {
-      const next = deriver.firstEpochs === undefined ? epoch + 1 : await deriver.firstEpochs.epochAfterEnrolment(nodeId, epoch);
-      if (next === undefined) break;
-      epoch = next;
-    }
-    return epoch;
+    return this.#nodes.rotatedTo(nodeId) ?? (await deriver.firstEpochs?.firstEpochOf(nodeId)) ?? 0;
   }
 
   /** The identifier's current public form: under its node's epoch and with its node in the derivation, if it has one. */

@@ -15,12 +15,13 @@ export class NodeHistory {
    */
   readonly #enrolment = new Map<string, string>();
   /**
-   * Enrolments after a node's first (a move to another subscription, RS-17) that no rotation folded has followed yet,
-   * by node: from such an enrolment's frame on the node is named under the epoch past its names before, which the
-   * rotation's reaction to it records after the frame (rotation.ts; review 366). One entry per node between an
-   * enrolment and the next rotation of it.
+   * Nodes moved to another subscription (RS-17) that no rotation folded has followed yet: in no subscription's scope
+   * until one does (subscriptionOf), since they are named under the pseudonyms the old subscription saw. The rotation's
+   * reaction records one at once (rotation.ts); where none comes (the node revoked first, a move stored before that
+   * reaction existed), the node stays out of every scope: fail closed (reviews 366, 369; SER-025). One entry per node
+   * between its move and its next rotation.
    */
-  readonly #enrolledAgain = new Map<string, number>();
+  readonly #moved = new Set<string>();
 
   /** Each map and set of an empty `into` beside this one's. */
   pairsWith(into: NodeHistory): CopyStep[] {
@@ -28,7 +29,7 @@ export class NodeHistory {
       [into.#epoch, this.#epoch],
       [into.#ended, this.#ended],
       [into.#enrolment, this.#enrolment],
-      [into.#enrolledAgain, this.#enrolledAgain],
+      [into.#moved, this.#moved],
     ];
   }
 
@@ -44,17 +45,14 @@ export class NodeHistory {
     return this.#enrolment.size;
   }
 
-  /** Enrolled under the subscription: a move to another (RS-17) ends the one before at once. */
+  /**
+   * Enrolled under the subscription: a move to another (RS-17) ends the one before at once, and the node is in no
+   * scope until its next rotation. The same subscription again is no move.
+   */
   enrolled(nodeId: string, subscriptionId: string): void {
-    // Any enrolment after the first, as the rotation's reaction tells it (the node stream's revision past 1): a move,
-    // or the same subscription again, which a rotation costs nothing to hide as well.
-    if (this.#enrolment.has(nodeId)) this.#enrolledAgain.set(nodeId, (this.#enrolledAgain.get(nodeId) ?? 0) + 1);
+    const before = this.#enrolment.get(nodeId);
+    if (before !== undefined && before !== subscriptionId) this.#moved.add(nodeId);
     this.#enrolment.set(nodeId, subscriptionId);
-  }
-
-  /** Enrolments of the node after its first that no rotation folded has followed yet. */
-  enrolmentsNotRotated(nodeId: string): number {
-    return this.#enrolledAgain.get(nodeId) ?? 0;
   }
 
   /** Revoked, or its enrolment expired. */
@@ -67,17 +65,14 @@ export class NodeHistory {
   }
 
   /**
-   * Its pseudonyms rotated to `epoch`; an epoch not after the one it has changes nothing. A rotation other than its
-   * first (`initial`, which may be recorded after an enrolment it reacted to nothing of) follows the earliest enrolment
-   * not rotated yet: whichever rotation it is, it is past the names of the frames before that enrolment.
+   * Its pseudonyms rotated to `epoch`; an epoch not after the one it has changes nothing. A moved node is back in its
+   * subscription's scope after any rotation but its first (`initial`, recorded perhaps after the move, takes the epoch
+   * it was named under before it: nothing the old subscription did not see).
    */
   rotated(nodeId: string, epoch: number, initial = false): void {
     if (epoch <= (this.#epoch.get(nodeId) ?? -1)) return;
     this.#epoch.set(nodeId, epoch);
-    const again = this.#enrolledAgain.get(nodeId);
-    if (initial || again === undefined) return;
-    if (again > 1) this.#enrolledAgain.set(nodeId, again - 1);
-    else this.#enrolledAgain.delete(nodeId);
+    if (!initial) this.#moved.delete(nodeId);
   }
 
   /** Its latest rotation so far, or 0 before its first (epoch 0 is what the first rotation takes). */
@@ -90,7 +85,8 @@ export class NodeHistory {
     return this.#epoch.get(nodeId);
   }
 
+  /** The subscription it was last enrolled under; none while it is moved and not rotated since (#moved). */
   subscriptionOf(nodeId: string): string | undefined {
-    return this.#enrolment.get(nodeId);
+    return this.#moved.has(nodeId) ? undefined : this.#enrolment.get(nodeId);
   }
 }

@@ -10,7 +10,7 @@ import { sentBy, type ExecuteOptions } from '../../domain/ports/index.ts';
 import { recordedBy, roundFailure, type ReactionInFlight } from '../runtime/index.ts';
 import { applyToDirectory, DIRECTORY_EVENT_TYPES } from './apply.ts';
 import { decidedBeforeReset, markDecidedBefore, setupDecidedBefore } from './decided-before-reset.ts';
-import { isDue, nodePseudonym, resetDirectory, setupDirectory } from './directory.ts';
+import { isDue, movedByEnrolment, nodePseudonym, resetDirectory, setupDirectory } from './directory.ts';
 import { behindMarks, marksBehindTheLog, type NodeEpoch } from './epoch-marks.ts';
 import { firstEpoch } from './first-epoch.ts';
 import { firstEpochsOf } from './first-epochs.ts';
@@ -96,14 +96,19 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
    * process stopped before it marked leaves the log ahead of its marks, which the next start's rotatePastMarks raises.
    */
   const unmarked: NodeEpoch[] = [];
-  /** Registrations of the batch being handled whose reaction has not run yet (prepare counts them). */
+  /**
+   * Registrations and enrolments of the batch being handled whose reaction has not run yet (prepare counts them): the
+   * epochs they record are marked in one write after the last, not one per move (a whole fleet moved at once).
+   */
   let registrationsLeft = 0;
+  /** Command ids of the rotations a move's reaction records: marked with the batch's, not at once as a demand's. */
+  const markedWithTheBatch = new Set<string>();
   const markRecorded = (): void => {
     if (epochMarks !== undefined && unmarked.length > 0) epochMarks.raiseEpochMarks(unmarked.splice(0));
   };
 
   const record = async (
-    nodeId: string, epoch: number, pseudonym: Pseudonym, trigger: RotationTrigger, metadata: { actor: Actor; signature?: RequestSignature }, options?: ExecuteOptions,
+    nodeId: string, epoch: number, pseudonym: Pseudonym, trigger: RotationTrigger, metadata: { commandId?: string; actor: Actor; signature?: RequestSignature }, options?: ExecuteOptions,
   ): Promise<RotationOutcome> => {
     const command = { type: 'rotatePseudonym', data: { pseudonym, nodeId, epoch, trigger }, metadata };
     const outcome = await (metadata.actor.role === 'system' ? engine.executeAsSystem(command) : engine.execute(command, options));
@@ -114,7 +119,8 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
     // must start past it (first-epoch.ts, review 226).
     if (epochMarks !== undefined) {
       unmarked.push({ nodeId, epoch });
-      if (trigger === 'demand' || unmarked.length >= TICK_CHUNK) markRecorded();
+      const withTheBatch = metadata.commandId !== undefined && markedWithTheBatch.has(metadata.commandId);
+      if ((trigger === 'demand' && !withTheBatch) || unmarked.length >= TICK_CHUNK) markRecorded();
     }
     return { outcome: outcome.deduplicated ? 'duplicate' : 'rotated', nodeId, epoch, pseudonym };
   };
@@ -324,28 +330,38 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
         return;
       }
       case 'NodeEnrolled': {
-        // A node's first enrolment is its stream's second event (machines/node.machine.ts: from `initialized` only an
-        // enrolment or a revocation): one past it is an enrolment again, a move to another subscription (RS-17) or the
-        // same one again. Whatever the class policy, the node takes a new pseudonym, and the public stream names it
-        // under that one from this frame on (identities.ts #namingEpoch): the new stakeholder never sees a name the old
-        // one saw (review 366; SER-025). Decided by the run before a reset as an association's is (review 208): a rebuild
-        // adds no rotation for the moves stored before this reaction existed.
-        if (e.record.revision <= 1n || decidedBeforeReset(use(), e)) return;
-        const { nodeId } = e.event.data;
-        await firstPseudonyms.get(nodeId);
-        const node = nodePseudonym(use(), nodeId);
-        if (node === undefined || !node.live) return;
-        // Past the names of the frames before it: the directory's epoch (every rotation stored before this event) or,
-        // before the node's first rotation is listed, the epoch that one takes; past any this process recorded since.
-        const listed = node.epoch ?? (await firstEpochs.firstEpochOf(nodeId));
-        const noted = recordedEpochs.latest(nodeId);
-        const current = noted !== undefined && noted > listed ? noted : listed;
-        // A system rotation under the id derived from the enrolment (trigger `demand`, as the rotation past a mark):
-        // redelivered after a restart, it is found recorded at the epoch it took (`rotate`'s demand branch).
-        const metadata = caused(`pseudonym:enrolment:${nodeId}`);
-        const known = { current, next: await deriver.node(nodeId, current + 1) };
-        const outcome = await demands.run(nodeId, () => rotate(nodeId, 'demand', metadata, known));
-        if (outcome.outcome === 'busy') throw new Error(`pseudonym rotation of ${nodeId} on its enrolment: ${outcome.reason}`);
+        // A move to another subscription (RS-17), as the directory tells it (its enrolments, applied after this
+        // reaction): the public fold keeps the node out of every scoped stream from the move until its next rotation
+        // (node-history.ts), so the node takes one at once, whatever its class policy, and the new stakeholder sees it
+        // from there under a name the old one never saw (reviews 366, 369; SER-025). A first enrolment or one under the
+        // same subscription again is no move. Decided by the run before a reset as an association's is (review 208): a
+        // rebuild adds no rotation for the moves stored before this reaction existed; those nodes stay out of every
+        // scope until rotated on demand.
+        const { nodeId, subscriptionId } = e.event.data;
+        try {
+          if (!movedByEnrolment(use(), nodeId, subscriptionId, e.record.position) || decidedBeforeReset(use(), e)) return;
+          await firstPseudonyms.get(nodeId);
+          const node = nodePseudonym(use(), nodeId);
+          if (node === undefined || !node.live) return;
+          // Past the names of the frames before it: the directory's epoch (every rotation stored before this event) or,
+          // before the node's first rotation is listed, the epoch that one takes; past any this process recorded since.
+          const listed = node.epoch ?? (await firstEpochs.firstEpochOf(nodeId));
+          const noted = recordedEpochs.latest(nodeId);
+          const current = noted !== undefined && noted > listed ? noted : listed;
+          // A system rotation under the id derived from the enrolment (trigger `demand`, as the rotation past a mark):
+          // redelivered after a restart, it is found recorded at the epoch it took (`rotate`'s demand branch).
+          const metadata = caused(`pseudonym:enrolment:${nodeId}`);
+          const known = { current, next: await deriver.node(nodeId, current + 1) };
+          markedWithTheBatch.add(metadata.commandId);
+          try {
+            const outcome = await demands.run(nodeId, () => rotate(nodeId, 'demand', metadata, known));
+            if (outcome.outcome === 'busy') throw new Error(`pseudonym rotation of ${nodeId} on its enrolment: ${outcome.reason}`);
+          } finally {
+            markedWithTheBatch.delete(metadata.commandId);
+          }
+        } finally {
+          if (--registrationsLeft <= 0) markRecorded();
+        }
         return;
       }
       default:
@@ -418,7 +434,7 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
 
   return {
     name: NAME,
-    eventTypes: [...DIRECTORY_EVENT_TYPES, 'AssociationConfigured', 'NodeEnrolled'],
+    eventTypes: [...DIRECTORY_EVENT_TYPES, 'AssociationConfigured'],
     setup(d) {
       db = d;
       setupDirectory(d);
@@ -442,7 +458,7 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
       firstPseudonyms.clear();
       inBatch = new Set(events.flatMap((e) => (e.event.type === 'PseudonymRotated' && sentBy(e.metadata, OWN_ROTATION) ? [`${e.record.streamId}\n${e.metadata.commandId}`] : [])));
       const registered = events.flatMap((e) => (e.event.type === 'NodeRegistered' ? [{ nodeId: e.event.data.nodeId, epoch: 0 }] : []));
-      registrationsLeft = registered.length;
+      registrationsLeft = registered.length + events.filter((e) => e.event.type === 'NodeEnrolled').length;
       if (registered.length > 1) await deriver.nodes(registered);
     },
     async tick() {

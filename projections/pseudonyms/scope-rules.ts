@@ -56,7 +56,10 @@ const NAMES_ASSOCIATION: ReadonlyMap<string, 'always' | 'never' | 'maybe'> = new
 /** `namesAssociation` of a stored type: a type this version does not know may name one. */
 const storedNamesAssociation = (type: string): 'always' | 'never' | 'maybe' => (isEventType(type) ? NAMES_ASSOCIATION.get(type)! : 'maybe');
 
-/** Whether the node is, at this event, enrolled under one of the scope's subscriptions (the fold's membership). */
+/**
+ * Whether the node is, at this event, enrolled under one of the scope's subscriptions (the fold's membership: none for
+ * a node moved and not rotated since, so `admits` and `leavesOut` both leave it out).
+ */
 const enrolledInScope = (scope: ScopeAt, nodeId: string | undefined): boolean => {
   if (nodeId === undefined) return false;
   const subscription = scope.identities.subscriptionOf(nodeId);
@@ -70,8 +73,9 @@ const BY_SUBSCRIPTION: readonly ScopePart[] = ['subscriptions'];
  * - the events of a scoped subscription's own stream, and of a scoped App-ID's application stream;
  * - the events of a node from its `NodeEnrolled` under a scoped subscription until it is enrolled under another: the
  *   end of its enrolment and what follows (the cascade ending what it owns) stay the subscription it was last enrolled
- *   under. A move to another subscription (a `NodeEnrolled` under it, RS-17) is the new subscription's: its frame
- *   names that subscription;
+ *   under. A move to another subscription (a `NodeEnrolled` under it, RS-17) is no one's, nor is anything of the node
+ *   until its next rotation (the rotation's reaction records one at once): the new subscription sees it from there,
+ *   under names the old one never saw, and never while it has none (reviews 366, 369; node-history.ts);
  * - in that time, the events of what the fold says the node owns at that event: its credentials (a credential named
  *   with an association as that association's node's, as its frame names it), its associations, and the instance
  *   associations and releases of an application on one of them (`ApplicationInstanceAssociated`, `...Released`);
