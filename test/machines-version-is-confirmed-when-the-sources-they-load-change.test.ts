@@ -12,7 +12,11 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
  * the verifier, an event recorded by another command, left checkpoints of the older rules gone on from). Replay in one
  * thread and from a checkpoint (projections/replay/index.ts), and in workers: each worker's passes and their merge.
  */
-const ENTRY_POINTS = ['machines/index.ts', 'projections/replay/index.ts', 'adapters/replay-workers/replay-worker.ts', 'adapters/replay-workers/merge-partitions.ts'];
+const ENTRY_POINTS = [
+  'machines/index.ts', 'projections/replay/index.ts', 'adapters/replay-workers/replay-worker.ts', 'adapters/replay-workers/merge-partitions.ts',
+  // What routes records to the workers and what the checkpoint's chained digest covers (review 371).
+  'adapters/replay-workers/pool.ts', 'adapters/replay-workers/worker-feed.ts', 'adapters/replay-workers/record-digest.ts',
+];
 
 const FINGERPRINT_FILE = 'projections/replay/machines-fingerprint.ts';
 /** The confirmed hash is held in a file it covers: hashed as if blank, or recording it would change it again. */

@@ -63,6 +63,11 @@ export const replayInWorkers = async (
      */
     onRecordDigest?: (position: bigint, digest: string) => void;
     onProgress?: (done: number) => void;
+    /**
+     * Without `source`: the last position to verify, fixed beforehand (a replay checkpoint's anchor on a store shared
+     * with other applications: Credence's newest record, verify-fleet.ts); omitted, whatever the store holds.
+     */
+    until?: bigint;
     keepState?: boolean;
     /**
      * The events file of `store` (eventsDbRangeSource): each worker then reads its own partition from it, up to the
@@ -80,6 +85,9 @@ export const replayInWorkers = async (
   if (!Number.isInteger(count) || count < 2 || count > 64) throw new RangeError(`options.workers: ${count} is not an integer from 2 to 64`);
   if (options.onRecordDigest !== undefined && options.source === undefined) {
     throw new TypeError('options.onRecordDigest: needs options.source (workers that read their partitions digest them)');
+  }
+  if (options.until !== undefined && options.source !== undefined) {
+    throw new TypeError('options.until: not with options.source (workers reading their partitions read up to the head this thread fixes)');
   }
   if (options.source !== undefined && !isPartitionSource(options.source)) {
     throw new TypeError('options.source: must name a reader module and an events file, both non-empty strings');

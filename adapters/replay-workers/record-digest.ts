@@ -1,9 +1,26 @@
 import { hash } from 'node:crypto';
 import type { RecordDigest } from '../../projections/replay/checkpoint.ts';
 import { recordBytes } from '../../projections/replay/checkpoint.ts';
-import type { RecordedEvent } from '../../domain/ports/event-store.ts';
+import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
+import { isOwnStream } from '../../domain/own-record.ts';
 
 const ZERO = '0'.repeat(64);
+
+/**
+ * What the chained digest of a checkpoint kept by this version covers (its `digestVersion`, beside it in the file):
+ * 2, on a store that is not gapless, Credence's own records alone (review 371). An EventStoreDB cluster shared with
+ * other applications holds theirs in $all too, and they leave it when their stream is deleted and scavenged: digested,
+ * every run after a scavenge called the history altered. On the embedded store (gapless) it is every record, as in 1.
+ */
+export const CHECKPOINT_DIGEST_VERSION = 2;
+
+/**
+ * Which records the checkpoint's digest and tip cover on `store`: every one on a gapless store, where a record is never
+ * removed (another tool's event written into events.db is part of the history verified); elsewhere Credence's own,
+ * which it never removes, as read-model checkpoints and the transparency audit hold them (domain/own-record.ts).
+ */
+export const digestCovers = (store: Pick<EventStore, 'gapless'>): ((record: Pick<RecordedEvent, 'streamId'>) => boolean) =>
+  store.gapless === true ? () => true : (record) => isOwnStream(record.streamId);
 
 /** The digest of one record alone (a checkpoint's `lastRecord`). */
 export const digestOfRecord = (record: RecordedEvent): string => hash('sha256', recordBytes(record), 'hex');

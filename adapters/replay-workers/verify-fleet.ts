@@ -1,15 +1,28 @@
 import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
-import { checkpointMachinesChange, checkpointOf, verifierFromCheckpoint, verifierSource, type CheckpointKeeper, type CheckpointSource, type ReplayCheckpoint } from '../../projections/replay/checkpoint.ts';
+import type { KeptBeside, LoadedCheckpointFile, RecordedAlteration } from '../driven/replay-checkpoint/checkpoint-file.ts';
+import { checkpointMachinesChange, checkpointOf, verifierFromCheckpoint, verifierSource, type CheckpointSource, type ReplayCheckpoint } from '../../projections/replay/checkpoint.ts';
 import { verifyFrom } from '../../projections/replay/index.ts';
 import { FleetVerifier, type FleetReplay } from '../../projections/replay/verifier.ts';
-import { digestOfRecord, sha256RecordDigest } from './record-digest.ts';
+import { CHECKPOINT_DIGEST_VERSION, digestCovers, digestOfRecord, sha256RecordDigest } from './record-digest.ts';
 import { recordAtPosition } from '../../projections/runtime/log-check.ts';
 import type { PartitionSource } from './messages.ts';
 import { replayInWorkers } from './pool.ts';
 
+/**
+ * Where a fleet verification keeps its checkpoint (projections/replay/checkpoint.ts CheckpointKeeper), with what is kept
+ * beside it: what its digest covers, and an alteration found behind it (adapters/driven/replay-checkpoint).
+ */
+export interface FleetCheckpointKeeper {
+  /** Where it is, for the person who must remove it (an altered history keeps its old checkpoint). */
+  readonly path: string;
+  load(): LoadedCheckpointFile;
+  /** As CheckpointKeeper's: what the run must say it did besides, if anything; a throw costs only the checkpoint. */
+  save(checkpoint: ReplayCheckpoint, beside?: KeptBeside): string | undefined | void;
+}
+
 export interface FleetVerificationOptions {
   /** Where the checkpoint is kept; without one every run verifies in full and nothing is saved. */
-  readonly checkpoint?: CheckpointKeeper;
+  readonly checkpoint?: FleetCheckpointKeeper;
   /** Verify the whole log from position 0 even when a checkpoint could continue (and compare it with the checkpoint). */
   readonly full?: boolean;
   /** Worker threads for a full verification (1: this thread only). */
@@ -63,6 +76,13 @@ const tipEventId = async (store: EventStore, position: bigint, recordDigest: str
   return tip !== undefined && digestOfRecord(tip) === recordDigest ? tip.id : undefined;
 };
 
+/** An alteration a full verification found and recorded in the kept checkpoint, as a later run reports it. */
+const recordedAlteration = (recorded: RecordedAlteration, path: string): NonNullable<FleetVerification['altered']> => ({
+  position: BigInt(recorded.position),
+  reason: `${recorded.reason} (found by the verification in full of ${recorded.foundAt} and recorded in ${path}, which is kept as it is until someone removes it)`,
+  ...(recorded.anotherHistory === true ? { anotherHistory: true } : {}),
+});
+
 /** A thrown error's message on one line, bounded: for a note. */
 const oneLine = (error: unknown): string => (error instanceof Error ? error.message : String(error)).replace(/\s+/g, ' ').slice(0, 300);
 
@@ -75,24 +95,52 @@ export const verifyFleet = async (store: EventStore, options: FleetVerificationO
   const notes: string[] = [];
   const loaded = options.checkpoint?.load();
   if (loaded !== undefined && !loaded.ok) notes.push(`checkpoint ignored: ${loaded.problem}`);
-  const previous = loaded?.ok === true ? loaded.checkpoint : undefined;
+  const kept = loaded?.ok === true ? loaded : undefined;
+  // On a store that is not gapless, the digest of a checkpoint of an earlier version covers other applications'
+  // records too, which leave $all when scavenged: it is neither gone on from nor compared, and the log is verified in
+  // full once (review 371: compared, it called a history nobody altered "altered"). On the embedded store it is the same.
+  const comparable = kept !== undefined && (store.gapless === true || kept.digestVersion === CHECKPOINT_DIGEST_VERSION);
+  if (kept !== undefined && !comparable) {
+    notes.push(
+      "checkpoint not continued: an earlier version wrote it, whose digest covers other applications' records of the store too; " +
+        'verified in full once, the history behind it not compared',
+    );
+  }
+  const previous = comparable ? kept.checkpoint : undefined;
+  // An alteration a verification in full found behind it: reported by every run until the file is removed (review 371).
+  const recorded = comparable ? kept.altered : undefined;
   const now = options.now ?? (() => new Date());
   const keeper = options.checkpoint;
+  const covers = digestCovers(store);
+  // On a store shared with other applications, the checkpoint ends on Credence's newest record, which is never
+  // removed, as read models' checkpoints do: another application's record there leaves $all once scavenged, and the
+  // next run could neither check the tip nor read on from it (review 371). Records after it wait for the next run.
+  const ownHead = store.gapless !== true && store.ownHeadPosition !== undefined ? { at: await store.ownHeadPosition() } : undefined;
+  const until = ownHead?.at === undefined ? {} : { until: ownHead.at };
   // The verdict is complete when this runs: a checkpoint that cannot be written costs the next run its head start,
   // never this run's verdict (review 228: a write error was taken for a failed continuation, and the second save threw).
-  const save = async (source: CheckpointSource, digest: ReturnType<typeof sha256RecordDigest>): Promise<void> => {
-    if (keeper === undefined) return;
-    const lastRecord = digest.last() ?? previous?.lastRecord;
-    const lastEventId = await tipEventId(store, source.position, lastRecord);
+  const put = (checkpoint: ReplayCheckpoint, beside: KeptBeside): void => {
     try {
-      const said = keeper.save(checkpointOf(source, digest.value(), lastRecord, now().toISOString(), lastEventId));
+      const said = keeper!.save(checkpoint, beside);
       if (typeof said === 'string') notes.push(said);
     } catch (error) {
       notes.push(`checkpoint not saved: ${oneLine(error)}`);
     }
   };
+  const save = async (source: CheckpointSource, digest: ReturnType<typeof sha256RecordDigest>): Promise<void> => {
+    if (keeper === undefined) return;
+    if (ownHead !== undefined && ownHead.at === undefined) {
+      notes.push('checkpoint not saved: the store holds no record of Credence\'s for it to end on');
+      return;
+    }
+    const lastRecord = digest.last() ?? previous?.lastRecord;
+    const lastEventId = await tipEventId(store, source.position, lastRecord);
+    put(checkpointOf(source, digest.value(), lastRecord, now().toISOString(), lastEventId), { digestVersion: CHECKPOINT_DIGEST_VERSION });
+  };
 
-  if (previous !== undefined && options.full !== true) {
+  if (previous !== undefined && recorded !== undefined) {
+    notes.push(`checkpoint not continued: it records an alteration of the history behind it found at ${recorded.foundAt}; verified in full`);
+  } else if (previous !== undefined && options.full !== true) {
     // Snapshots of other machines are not gone on from (review 119): a context an older build kept without a field a
     // guard now reads is judged otherwise than a full run judges it. Its history digest is still compared below.
     const problem = checkpointMachinesChange(previous) ?? (await tipProblem(store, previous));
@@ -102,7 +150,9 @@ export const verifyFleet = async (store: EventStore, options: FleetVerificationO
       const digest = sha256RecordDigest(previous.digest);
       let continued = false;
       try {
-        await verifyFrom(store, verifier, { onRecord: (r) => digest.update(r), ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
+        await verifyFrom(store, verifier, {
+          onRecord: (r) => covers(r) && digest.update(r), ...until, ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+        });
         continued = true;
       } catch (error) {
         // A context the file's schema let through but a guard cannot read (the file sits in the data folder, and may
@@ -137,7 +187,8 @@ export const verifyFleet = async (store: EventStore, options: FleetVerificationO
       }
     }
   };
-  const onRecord = (r: RecordedEvent) => onRecordDigest(r.position, digestOfRecord(r));
+  // Another application's record is passed over (a store that is not gapless): its leaving is no alteration.
+  const onRecord = (r: RecordedEvent) => covers(r) && onRecordDigest(r.position, digestOfRecord(r));
   const workers = options.workers ?? 1;
   const progress = options.onProgress ? { onProgress: options.onProgress } : {};
   const result =
@@ -145,14 +196,27 @@ export const verifyFleet = async (store: EventStore, options: FleetVerificationO
       ? await replayInWorkers(store, {
           workers, keepState: options.checkpoint !== undefined, ...progress,
           // Workers reading their partitions digest their records themselves: this thread does not read the log again.
-          ...(options.source ? { source: options.source, onRecordDigest } : { onRecord }),
+          // Only over a gapless store's file (the embedded one), whose every record the digest covers.
+          ...(options.source && store.gapless === true && ownHead === undefined ? { source: options.source, onRecordDigest } : { onRecord, ...until }),
         })
-      : await verifyFrom(store, new FleetVerifier(), { onRecord, ...progress }).then((v) => ({ replay: v.verdict(), source: verifierSource(v) }));
+      : await verifyFrom(store, new FleetVerifier(), { onRecord, ...until, ...progress }).then((v) => ({ replay: v.verdict(), source: verifierSource(v) }));
   if (!compared) altered = { position: checkAt!, reason: `the store ends before position ${checkAt}, where the verified history ended` };
   else if (altered !== undefined) altered = await anotherHistory(store, previous!, altered);
-  // An altered history keeps its old checkpoint, so every later full verification reports it until it is dealt with.
+  // An alteration recorded by an earlier run stands when this one finds none (the history written back as it was,
+  // say): the file is the evidence, and whoever removes it decides.
+  if (altered === undefined && recorded !== undefined) altered = recordedAlteration(recorded, keeper!.path);
+  // An altered history keeps its old checkpoint, so every later verification reports it until it is dealt with: the
+  // alteration is recorded in it (review 371: the next plain run checked only its tip, said all was legal and saved
+  // over it), once, with what the file kept beside it.
   if (altered === undefined && result.source !== undefined) await save(result.source, digest);
-  else if (options.checkpoint !== undefined) notes.push(`checkpoint of ${previous!.writtenAt} kept: remove ${options.checkpoint.path} once the alteration is dealt with`);
+  else if (keeper !== undefined && previous !== undefined && altered !== undefined) {
+    if (recorded === undefined) {
+      const { position, reason, anotherHistory: another } = altered;
+      const alteration: RecordedAlteration = { position: position.toString(10), reason, ...(another === true ? { anotherHistory: true } : {}), foundAt: now().toISOString() };
+      put(previous, { ...(kept!.digestVersion !== undefined ? { digestVersion: kept!.digestVersion } : {}), altered: alteration });
+    }
+    notes.push(`checkpoint of ${previous.writtenAt} kept: remove ${keeper.path} once the alteration is dealt with`);
+  }
   return { replay: result.replay, mode: 'full', from: 0n, verifiedNow: result.replay.events, ...(altered ? { altered } : {}), notes };
 };
 
@@ -173,7 +237,7 @@ const anotherHistory = async (
     position: altered.position,
     reason:
       `the stored history up to position ${altered.position} is another one than the one verified at ${checkpoint.writtenAt}: ` +
-      'the event there is not the one it ended on (events.db restored from a backup, or another store\'s log)',
+      `the event there is not the one it ended on (${store.gapless === true ? 'events.db' : 'the store'} restored from a backup, or another store's log)`,
     anotherHistory: true,
   };
 };

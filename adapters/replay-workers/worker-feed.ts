@@ -1,7 +1,6 @@
 import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
-import { isFactClaim } from '../../domain/fact-claims.ts';
 import { prunedBeyondSafeNesting } from '../../domain/json-limits.ts';
-import { JUDGE, JUDGE_NOT_ORDER, ORDER_ONLY, partitionOf, routeStreamOf, type RecordRole } from '../../projections/replay/partition.ts';
+import { partitionOf, roleIn, routeStreamOf, type RecordRole } from '../../projections/replay/partition.ts';
 import { recordAtPosition } from '../../projections/runtime/log-check.ts';
 import type { PartitionSource, RecordDigests } from './messages.ts';
 import type { ReplayWorker } from './replay-worker-thread.ts';
@@ -17,6 +16,8 @@ interface Feed {
   readonly onRecord?: (r: RecordedEvent) => void;
   readonly onRecordDigest?: (position: bigint, digest: string) => void;
   readonly onProgress?: (done: number) => void;
+  /** The last position to route (routeRecords): a checkpoint's anchor fixed beforehand; omitted, the store's end. */
+  readonly until?: bigint;
 }
 
 /**
@@ -78,21 +79,28 @@ export const routeRecords = async (store: EventStore, workers: readonly ReplayWo
   };
   let position = 0n;
   let read = 0;
+  let past = false;
   for (;;) {
     let inPage = 0;
     for await (const record of store.readAll({ afterPosition: position, maxCount: PAGE })) {
+      if (options.until !== undefined && record.position > options.until) {
+        past = true;
+        break;
+      }
       inPage++;
       position = record.position;
       options.onRecord?.(record);
+      // The roles partition.ts gives (roleIn), not worked out again here (review 371): a fact claim is judged in its
+      // claimant's partition and ordered in its fact stream's, which may be another.
       const p = routeOf(record, count);
-      // A fact claim is judged in its claimant's partition and ordered in its fact stream's (partition.ts roleIn).
-      const q = isFactClaim(record) ? partitionOf(record.streamId, count) : p;
-      post(p, record, q === p ? JUDGE : JUDGE_NOT_ORDER);
-      if (q !== p) post(q, record, ORDER_ONLY);
+      post(p, record, roleIn(record.streamId, record.type, record.data, p, count)!);
+      const q = partitionOf(record.streamId, count);
+      const ordered = q === p ? undefined : roleIn(record.streamId, record.type, record.data, q, count);
+      if (ordered !== undefined) post(q, record, ordered);
     }
     read += inPage;
     options.onProgress?.(read);
-    if (inPage < PAGE) break;
+    if (inPage < PAGE || past) break;
   }
   batches.forEach((batch, p) => batch.records.length > 0 && postRecords(workers[p]!, batch));
   return position;

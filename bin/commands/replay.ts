@@ -8,9 +8,9 @@ import { eventsDbRangeSourceInDir } from '../../adapters/driven/store/sqlite/eve
 import { CheckpointFile, type CheckpointHold } from '../../adapters/driven/replay-checkpoint/checkpoint-file.ts';
 import { describeHolder, SERVICE_LOCK_FILE, tryLockDataFolder } from '../../adapters/runtime/data-folder.ts';
 import { isCredenceError } from '../../domain/errors.ts';
-import type { CheckpointKeeper, ReplayCheckpoint } from '../../projections/replay/checkpoint.ts';
+import type { ReplayCheckpoint } from '../../projections/replay/checkpoint.ts';
 import { findingsByNewerRules, findingsFollowingNewerRules } from '../../projections/replay/index.ts';
-import { verifyFleet, type FleetVerification } from '../../adapters/replay-workers/verify-fleet.ts';
+import { verifyFleet, type FleetCheckpointKeeper, type FleetVerification } from '../../adapters/replay-workers/verify-fleet.ts';
 import type { FleetReplayJson } from '../../adapters/client/answers.ts';
 import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';
@@ -195,7 +195,7 @@ const holdDataFolder = (dir: string, io: Io): CheckpointHold => () => {
  * write the OS refused: review 228), on stderr and into `unsaved` (the --json verdict's notes: a script must know its
  * next run verifies from an older checkpoint, review 65).
  */
-const lockedCheckpoint = (dir: string, io: Io, unsaved: string[], read: { checkpoint?: ReplayCheckpoint }): CheckpointKeeper => {
+const lockedCheckpoint = (dir: string, io: Io, unsaved: string[], read: { checkpoint?: ReplayCheckpoint }): FleetCheckpointKeeper => {
   const file = new CheckpointFile(dir);
   return {
     path: file.path,
@@ -205,8 +205,8 @@ const lockedCheckpoint = (dir: string, io: Io, unsaved: string[], read: { checkp
       if (loaded?.ok === true) read.checkpoint = loaded.checkpoint;
       return loaded;
     },
-    save: (checkpoint) => {
-      const saved = file.saveHeld(checkpoint, holdDataFolder(dir, io));
+    save: (checkpoint, beside) => {
+      const saved = file.saveHeld(checkpoint, holdDataFolder(dir, io), beside);
       // What it moved aside: a note of the verdict's (verify-fleet.ts).
       if (!('unsaved' in saved)) return saved.said;
       unsaved.push(`the replay checkpoint is not saved: ${saved.unsaved}`);
@@ -327,22 +327,29 @@ const fromServer = (answer: FleetReplayJson): FleetReplayView => {
  * A store that ends before the checkpoint's position, or holds another event where it ends (grown again since), is
  * most often an events.db restored from a backup with the checkpoint file left in place (README, restoring events.db,
  * step 3), not tampering: named so that the operator finds the file and the step (reviews 51, 228). Empty otherwise.
+ * Worded by the store's kind (review 371): an EventStoreDB store has no events.db, its restore is the cluster's, and
+ * its head may be another application's record, so Credence's newest one is what the checkpoint is held to.
  */
 const restoreHint = async (store: EventStore, altered: NonNullable<FleetVerification['altered']>, dir: string): Promise<string> => {
   const file = join(dir, 'replay-checkpoint.json');
-  const step = 'After restoring events.db from a backup, remove that file (README, restoring events.db, step 3) and run credence replay again';
+  const embedded = store.gapless === true;
+  const step = embedded
+    ? 'After restoring events.db from a backup, remove that file (README, restoring events.db, step 3) and run credence replay again'
+    : "After restoring the store's cluster from a backup, remove that file and run credence replay again";
   // An event's id alone cannot tell a restore from a rewrite that changed the id there too (review 235), and the file
   // is the evidence of a rewrite: the hint asks for the backup to be checked before it is removed.
   if (altered.anotherHistory === true) {
     return (
       `; ${file} was written over another history, or the events up to it were rewritten, the event at its position too: ` +
-      'its id alone does not tell which. Keep the file until the restored events.db is known to be the backup (its copy, or ' +
+      `its id alone does not tell which. Keep the file until the restored ${embedded ? 'events.db' : 'store'} is known to be the backup (its copy, or ` +
       `credence verify of an entity's evidence against the transparency log). ${step}`
     );
   }
-  const head = await store.headPosition();
+  const head = embedded || store.ownHeadPosition === undefined ? await store.headPosition() : await store.ownHeadPosition();
   if (head !== undefined && head >= altered.position) return '';
-  return `; ${file} was written over a longer history. ${step}; otherwise events were removed from the store`;
+  return embedded
+    ? `; ${file} was written over a longer history. ${step}; otherwise events were removed from the store`
+    : `; ${file} was written over a longer history of Credence's, which never removes its records. ${step}; otherwise Credence's events were removed from the store`;
 };
 
 /**

@@ -1,5 +1,6 @@
 import { closeSync, constants, fchmodSync, linkSync, openSync, statSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { checkpointLimitIssue, ReplayCheckpoint, type CheckpointKeeper, type LoadedCheckpoint } from '../../../projections/replay/checkpoint.ts';
 import { writeFileAtomic } from '../files/index.ts';
 
@@ -8,6 +9,31 @@ export const CHECKPOINT_FILE = 'replay-checkpoint.json';
 
 /** Where an unreadable checkpoint is moved before a new one takes its place: never written over (review 228). */
 export const UNREADABLE_CHECKPOINT_FILE = `${CHECKPOINT_FILE}.unreadable`;
+
+/**
+ * An alteration a verification in full found behind the checkpoint, kept in its file beside the checkpoint of the
+ * verified history (review 371): every later run reports it, and none saves over the file, until someone removes it.
+ */
+const RecordedAlteration = z.strictObject({
+  position: z.string().regex(/^\d{1,30}$/),
+  reason: z.string().max(4_000),
+  anotherHistory: z.literal(true).optional(),
+  foundAt: z.iso.datetime(),
+});
+export type RecordedAlteration = z.infer<typeof RecordedAlteration>;
+
+/**
+ * What the file keeps beside the checkpoint itself: what its digest covers (`digestVersion`, record-digest.ts; absent
+ * from a file of an earlier version) and an alteration found behind it.
+ */
+const KeptBeside = z.strictObject({ digestVersion: z.number().int().positive().max(1_000).optional(), altered: RecordedAlteration.optional() });
+export type KeptBeside = z.infer<typeof KeptBeside>;
+
+/** A checkpoint as read back from its file, with what the file keeps beside it. */
+export type LoadedCheckpointFile = ({ ok: true; checkpoint: ReplayCheckpoint } & KeptBeside) | Exclude<LoadedCheckpoint, { ok: true }>;
+
+/** The file's JSON: the checkpoint's fields, and what is kept beside it. */
+const fileText = (checkpoint: ReplayCheckpoint, beside: KeptBeside = {}): string => JSON.stringify({ ...checkpoint, ...beside });
 
 /** A checkpoint of a million entities is a few hundred MiB; anything past this is not one of ours. */
 const MAX_CHECKPOINT_BYTES = 1024 * 1024 * 1024;
@@ -78,13 +104,13 @@ export class CheckpointFile implements CheckpointKeeper {
    * unreadable file is moved aside by the next save, not written over: it may be the only trace of a history altered
    * behind it (its digest), and whoever looks at the folder must see it.
    */
-  load(): LoadedCheckpoint {
+  load(): LoadedCheckpointFile {
     const loaded = this.#read();
     this.#unreadable = loaded !== undefined && !loaded.ok;
     return loaded;
   }
 
-  #read(): LoadedCheckpoint {
+  #read(): LoadedCheckpointFile {
     this.#loaded = versionOf(this.path);
     if (this.#loaded === 'absent') return undefined;
     // Removed since versionOf read it (another run, a restore): none, as the promise above says, not a throw.
@@ -99,20 +125,25 @@ export class CheckpointFile implements CheckpointKeeper {
     }
     const beyond = checkpointLimitIssue(raw);
     if (beyond !== undefined) return { ok: false, problem: `${this.path}: ${beyond}` };
-    const parsed = ReplayCheckpoint.safeParse(raw);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
+    // What is kept beside the checkpoint is read apart from it: the checkpoint's schema is the replay's own.
+    const isObject = typeof raw === 'object' && raw !== null && !Array.isArray(raw);
+    const { digestVersion, altered, ...fields } = isObject ? (raw as Record<string, unknown>) : {};
+    const beside = KeptBeside.safeParse({ ...(digestVersion !== undefined ? { digestVersion } : {}), ...(altered !== undefined ? { altered } : {}) });
+    const parsed = ReplayCheckpoint.safeParse(isObject ? fields : raw);
+    const failed = !beside.success ? beside.error : !parsed.success ? parsed.error : undefined;
+    if (failed !== undefined) {
+      const issue = failed.issues[0]!;
       return { ok: false, problem: `${this.path}: ${issue.path.join('.') || '(root)'}: ${issue.message}` };
     }
-    return { ok: true, checkpoint: parsed.data };
+    return { ok: true, checkpoint: parsed.data!, ...beside.data! };
   }
 
   /**
    * Writes the checkpoint as it is, holding nothing: for a folder no other process uses (the bench, tests); see
    * saveHeld. What it moved aside, if anything; CheckpointNotWritten when it cannot write.
    */
-  save(checkpoint: ReplayCheckpoint): string | undefined {
-    return this.#put(JSON.stringify(checkpoint));
+  save(checkpoint: ReplayCheckpoint, beside?: KeptBeside): string | undefined {
+    return this.#put(fileText(checkpoint, beside));
   }
 
   /**
@@ -123,8 +154,8 @@ export class CheckpointFile implements CheckpointKeeper {
    * The file, serialized before the hold is taken, is compared and written under it, so no other run's write falls
    * between the two.
    */
-  saveHeld(checkpoint: ReplayCheckpoint, hold: CheckpointHold): { readonly unsaved: string } | { readonly said?: string } {
-    const text = JSON.stringify(checkpoint);
+  saveHeld(checkpoint: ReplayCheckpoint, hold: CheckpointHold, beside?: KeptBeside): { readonly unsaved: string } | { readonly said?: string } {
+    const text = fileText(checkpoint, beside);
     const release = hold();
     if (typeof release === 'string') return { unsaved: release };
     try {
