@@ -109,19 +109,33 @@ export const duplicateNameIssue = (text: string, rules: JsonTextRules = {}): Fie
 };
 
 /**
+ * Why JSON.parse refused a text, when its words name nothing of the text but an offset and the grammar's own tokens
+ * (`Unterminated string in JSON at position 4096`, `Expected ',' or '}' after property value ...`): a file cut short
+ * said only "is not JSON" (review 372). Undefined where they quote the text (`Unexpected token 'x', "..." is not
+ * valid JSON`): a refusal may be printed or logged where the file's content must not be.
+ */
+const contentFreeParseReason = (error: unknown): string | undefined => {
+  const message = error instanceof Error ? error.message : undefined;
+  if (message === undefined || message.length > 200) return undefined;
+  return /["'`]/.test(message.replace(/'[,:{}[\]]'/g, '')) ? undefined : message;
+};
+
+/**
  * JSON text as a boundary reads it before any schema: parsed (V8's JSON.parse is iterative), within `limits`, each
- * member name once per object. Refused with the issue, or with none when the text is not JSON at all.
+ * member name once per object. Refused with the issue, or with none when the text is not JSON at all (then with
+ * JSON.parse's reason, where it quotes nothing of the text).
  */
 export const readJsonText = (
   text: string,
   limits: JsonLimits = DEFAULT_JSON_LIMITS,
   rules: JsonTextRules = {},
-): { ok: true; value: unknown } | { ok: false; issue?: FieldIssue } => {
+): { ok: true; value: unknown } | { ok: false; issue?: FieldIssue; parseReason?: string } => {
   let value: unknown;
   try {
     value = JSON.parse(text);
-  } catch {
-    return { ok: false };
+  } catch (error) {
+    const parseReason = contentFreeParseReason(error);
+    return parseReason === undefined ? { ok: false } : { ok: false, parseReason };
   }
   const issue = jsonLimitIssue(value, limits) ?? duplicateNameIssue(text, rules);
   return issue === undefined ? { ok: true, value } : { ok: false, issue };
@@ -142,5 +156,6 @@ export const readNamedJsonText = (
   if (text.startsWith('\uFEFF')) return { ok: false, message: `${name} starts with a UTF-8 byte-order mark, which JSON does not allow (RFC 8259 8.1): save it without one` };
   const read = readJsonText(text, limits, rules);
   if (read.ok) return read;
-  return { ok: false, message: read.issue === undefined ? `${name} is not JSON` : `${name}: ${read.issue.path || '(root)'}: ${read.issue.message}` };
+  if (read.issue !== undefined) return { ok: false, message: `${name}: ${read.issue.path || '(root)'}: ${read.issue.message}` };
+  return { ok: false, message: read.parseReason === undefined ? `${name} is not JSON` : `${name} is not JSON (${read.parseReason})` };
 };

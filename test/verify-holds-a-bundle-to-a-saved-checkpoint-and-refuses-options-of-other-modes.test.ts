@@ -78,11 +78,11 @@ describe('verify FILE.json --checkpoint SAVED', () => {
     }
   });
 
-  it('fails a bundle older than the checkpoint kept (rollback, exit 1)', async () => {
+  it('fails a bundle older than the checkpoint kept (consistency_unproven, exit 1: an older bundle or a rollback, review 372)', async () => {
     const f = await folder();
     const result = await verify([f.older, '--key', f.key, '--checkpoint', f.saved9]);
     expect(result.code).toBe(1);
-    expect(result.err).toMatch(/^FAILED \(rollback\): the bundle's checkpoint signs a tree of size 5, smaller than the checkpoint kept \(size 9\)/);
+    expect(result.err).toMatch(/^FAILED \(consistency_unproven\): the bundle's checkpoint signs a tree of size 5, smaller than the checkpoint kept \(size 9\)/);
     expect(result.out).toBe('');
   });
 

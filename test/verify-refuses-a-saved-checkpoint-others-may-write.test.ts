@@ -40,12 +40,12 @@ const savedFile = (note: string, folderMode: number, mode: number): string =>
   fileWithModes(dirs.make, { folder: 'audits', file: 'saved.txt' }, note, folderMode, mode);
 
 describe('the checkpoint an auditor keeps, held to the rules of --key', () => {
-  it('a bundle is held to a SAVED of this account others may only read: an older bundle fails rollback', async () => {
+  it('a bundle is held to a SAVED of this account others may only read: an older bundle fails consistency_unproven (review 372)', async () => {
     const f = await folder();
     const saved = savedFile(f.at5, 0o755, 0o644);
     const run = await runCli(['verify', join(f.dir, 'old.json'), '--key', f.key, '--checkpoint', saved]);
     expect(run.code).toBe(1);
-    expect(run.err).toMatch(/^FAILED \(rollback\)/);
+    expect(run.err).toMatch(/^FAILED \(consistency_unproven\): .*smaller than the checkpoint kept/);
   });
 
   it('refuses a SAVED others may write (exit 2), rather than pass an older checkpoint swapped in', async () => {

@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { FastifyError } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
 import { boundedIssues, CredenceError, isKeyNotFound, type FieldIssue, type Problem, type StoreUnavailableReason } from '../../domain/errors.ts';
-import { TransparencyLogOfAnotherLog } from '../../projections/transparency/index.ts';
+import { TransparencyLogForked, TransparencyLogOfAnotherLog } from '../../projections/transparency/index.ts';
 import { TransparencyLogAltered } from '../../domain/ports/transparency-log.ts';
 import { LockHeldElsewhere } from '../runtime/live-failure.ts';
 import { damagedDatabaseOf } from '../runtime/damaged-database.ts';
@@ -266,6 +266,10 @@ const fileRefusalOf = (error: unknown): Mapped | undefined => {
   return typeof range === 'string' && mapped.status === 416 ? { ...mapped, headers: { 'content-range': range } } : mapped;
 };
 
+/** Why the log key signs nothing more, in public words (no size or position): a route's 503 and /readyz's alike. */
+export const LOG_KEY_REFUSES_TO_SIGN =
+  'the transparency log was changed under the running service (checkpoints removed, or leaves altered): the log key signs nothing more until the operator acts (GET /v1/projections names why)';
+
 /**
  * The status, code and details of an error the HTTP layer did not decide itself (mapError, problems.ts, maps an
  * HttpProblem first). `kind` words an unavailable store's advice (requestKindOf); a CLI's refusal is a command's.
@@ -277,6 +281,9 @@ export const mapRaisedError = (error: unknown, kind: RequestKind = 'command'): M
   if (error instanceof CredenceError) return fromCredenceError(error.problem, kind);
   if (error instanceof TransparencyLogOfAnotherLog) return commandsWaitForTheLog;
   if (error instanceof TransparencyLogAltered) return logAltered;
+  // The log key refusing to sign a log changed under the service (checkpoints removed: review 372, a 500 `internal`
+  // while /readyz said why): said in /readyz's public words, the finding (sizes, positions) left to the service's log.
+  if (error instanceof TransparencyLogForked) return { status: 503, code: 'transparency_log_altered', detail: LOG_KEY_REFUSES_TO_SIGN };
   if (error instanceof EventsDbReplaced) return commandsRefusedOnceEventsDbReplaced;
   const damaged = damagedDatabaseOf(error);
   if (damaged?.problem.code === 'damaged_database' && damaged.problem.candidates !== undefined) {

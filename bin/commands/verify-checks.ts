@@ -105,13 +105,21 @@ export const withheldNote = (count: number, reasons: readonly WithheldReason[]):
 
 /**
  * A bundle held to a checkpoint the auditor kept (`--checkpoint SAVED`), both under the pinned key: its tree must be
- * the saved one or extend it. Smaller is the log rolled back; the same size with another root a fork. Larger needs a
- * consistency proof from the saved size (RFC 9162 2.1.4), which the bundle format does not carry: the bundle is then
- * not shown to extend it, a failure rather than an `ok` that proved nothing of the saved checkpoint.
+ * the saved one or extend it. The same size with another root is a fork. Larger needs a consistency proof from the
+ * saved size (RFC 9162 2.1.4), which the bundle format does not carry: the bundle is then not shown to extend it, a
+ * failure rather than an `ok` that proved nothing of the saved checkpoint. Smaller is alike: a proof to the saved size
+ * tells an older bundle from a log rolled back.
  */
 const heldTo = <T extends object>(saved: Checkpoint, bundle: Checkpoint, verified: VerificationResult<T>): VerificationResult<T> => {
   if (bundle.treeSize < saved.treeSize) {
-    return fail('rollback', `the bundle's checkpoint signs a tree of size ${bundle.treeSize}, smaller than the checkpoint kept (size ${saved.treeSize}): the log was rolled back, or the bundle is older`);
+    // A bundle older than the checkpoint kept, or a log rolled back: nothing here tells which (review 372: `rollback`
+    // told automation the log was rolled back of a genuine older bundle). The log's proof between the two settles it.
+    return fail(
+      'consistency_unproven',
+      `the bundle's checkpoint signs a tree of size ${bundle.treeSize}, smaller than the checkpoint kept (size ${saved.treeSize}), and a bundle carries no consistency proof: ` +
+        `an older bundle, or the log rolled back; save the bundle's checkpoint and check it with credence verify --from IT --to SAVED --proof P ` +
+        `(GET /v1/transparency/proofs/consistency?from=${bundle.treeSize}&to=${saved.treeSize})`,
+    );
   }
   if (bundle.treeSize === saved.treeSize) {
     return constantTimeEqual(bundle.rootHash, saved.rootHash)

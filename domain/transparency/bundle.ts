@@ -91,7 +91,8 @@ export const withheldRevisionsOf = (records: readonly LoggedEvent[]): WithheldRe
 /**
  * A withheld record: where it is and its leaf hash, which the entry's proof includes in the checkpointed tree and
  * the stream head's stream root orders among the stream's records. Its position is the exporter's word (only the
- * withheld record's own leaf covers it); its revision is checked, as its place in the signed stream root.
+ * withheld record's own leaf covers it), held only between its neighbours' (positions rise with leaf index,
+ * verifyCompleteness); its revision is checked, as its place in the signed stream root.
  */
 const WithheldJson = z.strictObject({ reason: WithheldReason, position: DecimalBigInt, revision: DecimalBigInt, leafHash: Hash32 });
 

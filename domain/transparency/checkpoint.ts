@@ -1,6 +1,7 @@
 import { HASH_SIZE } from './hashing.ts';
 import { fromBase64, toBase64 } from './bytes.ts';
 import { isValidKeyName, KEY_NAME_RULE } from './note.ts';
+import { STREAM_HEAD_LABEL } from './stream-head.ts';
 
 /**
  * The body of a C2SP tlog-checkpoint (c2sp.org/tlog-checkpoint): origin, tree size, base64 root hash. The time
@@ -61,6 +62,10 @@ export const parseCheckpointText = (text: string): CheckpointParse => {
   if (lines.length < 3) return { ok: false, reason: 'checkpoint needs origin, tree size and root hash lines' };
   if (lines.some((line) => line.length === 0)) return { ok: false, reason: 'checkpoint lines must be non-empty' };
   const [origin, sizeText, rootText, ...extensions] = lines as [string, string, string, ...string[]];
+  // The log's other signed note, given where a checkpoint goes: said so, not as its second line's tree size (review 372).
+  if (origin === STREAM_HEAD_LABEL) {
+    return { ok: false, reason: `this is a stream head note (${STREAM_HEAD_LABEL}, a bundle's \`streamHead\`), not a checkpoint: give the checkpoint note (a bundle's \`checkpoint\`)` };
+  }
   // The note's text holds no C0 control already (note.ts); DEL and C1 neither, in a line printed in messages.
   if (/[\u007f-\u009f]/.test(origin)) return { ok: false, reason: 'the origin line holds a control character' };
   if (!DECIMAL.test(sizeText)) return { ok: false, reason: 'tree size is not a decimal without leading zeroes' };

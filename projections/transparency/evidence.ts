@@ -1,14 +1,15 @@
 import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
-import type { TransparencyLogStore } from '../../domain/ports/transparency-log.ts';
+import type { StoredCheckpoint, TransparencyLogStore } from '../../domain/ports/transparency-log.ts';
 import { notFound, protocolError } from '../../domain/errors.ts';
 import { assembleEvidenceBundle, evidenceEntryJson, withheldRevisionsOf, type EvidenceBundleJson, type EvidenceEntryJson } from '../../domain/transparency/bundle.ts';
 import { constantTimeEqual } from '../../domain/crypto/index.ts';
 import type { CheckpointSigner } from '../../domain/transparency/checkpoint-signer.ts';
 import { eventLeafHash } from '../../domain/transparency/leaf.ts';
-import { noteVerifierKey } from '../../domain/transparency/note.ts';
+import { noteVerifierKey, type NoteVerifierKey } from '../../domain/transparency/note.ts';
+import type { Checkpoint } from '../../domain/transparency/checkpoint.ts';
 import { formatStreamHeadText, streamRootOf } from '../../domain/transparency/stream-head.ts';
 import { openCheckpoint } from '../../domain/transparency/verify-result.ts';
-import { verifyInclusionProof } from '../../domain/transparency/verify-proof.ts';
+import { verifyConsistencyProof, verifyInclusionProof } from '../../domain/transparency/verify-proof.ts';
 import { alteredLeafMessage, alteredLeafWitness, unwitnessedDisagreement } from './altered-leaf.ts';
 import { signNote } from './sign-checkpoint.ts';
 import type { TransparencyProjection } from './transparency-projection.ts';
@@ -41,6 +42,58 @@ type EvidenceLog = Pick<TransparencyLogStore, 'latestCheckpoint' | 'streamLeaves
  * signed or served from it; the operator audits the folder.
  */
 export const tampered = (what: string, step = 'export') => protocolError(step, `${what}; run credence verify --data`);
+
+/** A stored checkpoint as the log key signed it (its note opened under the key), or the tamper refusal naming `which`. */
+export const signedCheckpointOf = (stored: StoredCheckpoint, logPublicKey: NoteVerifierKey, which: string, step = 'export'): Checkpoint => {
+  const opened = openCheckpoint(stored.note, logPublicKey);
+  if (!opened.ok) throw tampered(`${which} does not verify under the log key: ${opened.message}`, step);
+  return opened.checkpoint;
+};
+
+/**
+ * The inclusion proof of a leaf, built from the stored subtree hashes, held to the root the checkpoint signs before it
+ * is handed out or signed over. A stored hash altered (one node row, which `credence verify --data --repair-nodes`
+ * mends) made the inclusion route serve a proof the client read as the event left out of the log (review 372); here
+ * it is the log file altered. `what` names the leaf's record in the refusal.
+ */
+export const provenInclusion = (
+  log: Pick<TransparencyLogStore, 'inclusionProof'>,
+  leaf: { readonly leafIndex: number; readonly leafHash: Uint8Array },
+  checkpoint: Pick<Checkpoint, 'treeSize' | 'rootHash'>,
+  what: string,
+  step = 'export',
+): Uint8Array[] => {
+  const proof = log.inclusionProof(leaf.leafIndex, checkpoint.treeSize);
+  if (!verifyInclusionProof(leaf.leafIndex, checkpoint.treeSize, leaf.leafHash, proof, checkpoint.rootHash)) {
+    throw tampered(`${what} (leaf ${leaf.leafIndex}) is not in the tree the checkpoint of size ${checkpoint.treeSize} signs: the log file was altered`, step);
+  }
+  return proof;
+};
+
+/**
+ * The consistency proof from the tree of size `first` to the one `to` signs, built from the stored subtree hashes,
+ * held to the signed roots before it is handed out: `from`'s when the log signed that size, else the first tree's root
+ * as the log stores it, which only the second root, signed, then holds (RFC 9162 2.1.4.2 rebuilds it from the proof).
+ * A stored hash altered made a proof the client read as a fork (review 372); here it is the log file altered.
+ */
+export const provenConsistency = (
+  log: Pick<TransparencyLogStore, 'consistencyProof' | 'rootHash'>,
+  first: number,
+  from: Pick<Checkpoint, 'treeSize' | 'rootHash'> | undefined,
+  to: Pick<Checkpoint, 'treeSize' | 'rootHash'>,
+  step = 'consistency proof',
+): Uint8Array[] => {
+  const proof = log.consistencyProof(first, to.treeSize);
+  const firstRoot = from?.rootHash ?? log.rootHash(first);
+  if (!verifyConsistencyProof(first, to.treeSize, firstRoot, to.rootHash, proof)) {
+    throw tampered(
+      `the consistency proof from tree size ${first} to ${to.treeSize}, built from the log's stored subtree hashes, does not lead to ` +
+        `${from !== undefined ? 'the roots the checkpoints of both sizes sign' : `the root the checkpoint of size ${to.treeSize} signs`}: the log file was altered`,
+      step,
+    );
+  }
+  return proof;
+};
 
 /**
  * The stream's first stored event the index gives no leaf under the checkpoint must be newer than every leaf it signs:
@@ -87,9 +140,7 @@ export const collectEvidence = async (args: {
   const stored = log.latestCheckpoint();
   if (stored === undefined) throw protocolError('export', 'the transparency log has no signed checkpoint yet');
   const logPublicKey = noteVerifierKey(signer.keyName, signer.publicKey);
-  const opened = openCheckpoint(stored.note, logPublicKey);
-  if (!opened.ok) throw tampered(`the latest checkpoint does not verify under the log key: ${opened.message}`);
-  const { checkpoint } = opened;
+  const checkpoint = signedCheckpointOf(stored, logPublicKey, 'the latest checkpoint');
   const unindexed = log.firstUnindexedLeaf();
   if (unindexed !== undefined && unindexed.leafIndex < checkpoint.treeSize) {
     throw tampered(`leaf ${unindexed.leafIndex} (position ${unindexed.position}) predates the stream index and no stored event matches it`);
@@ -120,11 +171,8 @@ export const collectEvidence = async (args: {
   const entries: EvidenceEntryJson[] = [];
   for (const [i, leaf] of leaves.entries()) {
     await turn(i);
-    const entry = { event: streamEvents[i]!, leafIndex: leaf.leafIndex, proof: log.inclusionProof(leaf.leafIndex, checkpoint.treeSize) };
-    if (!verifyInclusionProof(entry.leafIndex, checkpoint.treeSize, leaves[i]!.leafHash, entry.proof, checkpoint.rootHash)) {
-      throw tampered(`revision ${i} of ${streamId} (leaf ${entry.leafIndex}) is not in the tree the checkpoint of size ${checkpoint.treeSize} signs: the log file was altered`);
-    }
-    entries.push(evidenceEntryJson(entry));
+    const proof = provenInclusion(log, leaf, checkpoint, `revision ${i} of ${streamId}`);
+    entries.push(evidenceEntryJson({ event: streamEvents[i]!, leafIndex: leaf.leafIndex, proof }));
   }
   const streamHeadNote = await signNote(
     signer,

@@ -6,6 +6,7 @@ import { logFailure } from '../log-failure.ts';
 import { HttpProblem } from '../problems.ts';
 import { secureEnvironmentUnready } from './secure-environment-readiness.ts';
 import { READY_MAX_FAILING_DEFAULT_MS } from '../service-limits-config.ts';
+import { LOG_KEY_REFUSES_TO_SIGN } from '../map-raised-error.ts';
 
 const NOT_READY_RETRY_SECONDS = 5;
 const STORE_PROBE_TIMEOUT_MS = 2_000;
@@ -172,7 +173,7 @@ export const healthRoutesWith = (options: HealthOptions): RouteModule => (app, c
       if (context.credence.transparency?.refusesToSign !== undefined) {
         throw notReady(
           'transparency_log_altered',
-          'the transparency log was changed under the running service (checkpoints removed, or leaves altered): the log key signs nothing more until the operator acts (GET /v1/projections names why); a restart would sign the log as it is unless a checkpoint witness holds it: audit it against a checkpoint kept from an earlier audit first',
+          `${LOG_KEY_REFUSES_TO_SIGN}; a restart would sign the log as it is unless a checkpoint witness holds it: audit it against a checkpoint kept from an earlier audit first`,
         );
       }
       // Signed, but the copy a restart is held to could not be written: the protection it is there for is off.

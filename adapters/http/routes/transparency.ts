@@ -6,6 +6,7 @@ import { EVIDENCE_BUNDLE_FORMAT, eventLeafHash, noteVerifierKey, recordedEventTo
 import { pseudonymNamedBy, WithheldReason } from '../../../domain/transparency/bundle.ts';
 import { recordAtPosition } from '../../../projections/runtime/index.ts';
 import { scavengedAway } from '../../../projections/transparency/audit-leaf.ts';
+import { provenConsistency, provenInclusion, signedCheckpointOf } from '../../../projections/transparency/evidence.ts';
 import {
   alteredLeafMessage,
   alteredLeafWitness,
@@ -19,6 +20,7 @@ import {
 import type { Credence } from '../../runtime/index.ts';
 import { ACCESS } from '../auth/roles.ts';
 import type { RouteModule } from '../context.ts';
+import { mapRaisedError } from '../map-raised-error.ts';
 import { HttpProblem } from '../problems.ts';
 import { QueryWholeNumber } from '../query-values.ts';
 import { refuseLongEntity } from './entity-bound.ts';
@@ -174,12 +176,22 @@ export const transparencyRoutes: RouteModule = (app, context) => {
     config: { access: ACCESS.read },
     schema: {
       summary: 'The latest signed checkpoint',
-      description: "The log's latest checkpoint as a C2SP signed note (origin, tree size, root hash, time; Ed25519 signature line). Signed on a schedule while the service runs.",
+      description:
+        "The log's latest checkpoint as a C2SP signed note (origin, tree size, root hash, time; Ed25519 signature line). Signed on a schedule while the service runs. " +
+        'While the log key refuses to sign a log changed under the service, 503 `transparency_log_altered` (as /readyz says), not whatever checkpoint is left.',
       tags: ['transparency'],
       response: { 200: { description: 'the signed note', content: { 'text/plain': { schema: Note } } } },
     },
     handler: async (_request, reply) => {
-      const latest = use().log.latestCheckpoint();
+      const { log, projection } = use();
+      // The log changed under the service (its checkpoints removed, or leaves altered): "none signed yet" was false, and
+      // whatever checkpoint is left is no longer the log's latest word (review 372). In /readyz's public words.
+      const refusal = projection.refusesToSign;
+      if (refusal !== undefined) {
+        const { status, code, detail } = mapRaisedError(refusal, 'read');
+        throw new HttpProblem(status, code, `the log key refuses to sign: ${detail}`);
+      }
+      const latest = log.latestCheckpoint();
       if (latest === undefined) throw new CredenceError({ code: 'not_found', streamId: 'transparency', message: 'the transparency log has no signed checkpoint yet' });
       return reply.type('text/plain; charset=utf-8').send(latest.note);
     },
@@ -229,9 +241,13 @@ export const transparencyRoutes: RouteModule = (app, context) => {
       // As `credence verify --data` decides it where the log key vouches for the stored event; else neither file named.
       if (!constantTimeEqual(eventLeafHash(event), leaf.leafHash)) throw disagreement(log, signer, leaf, event);
       const checkpoint = await checkpointCovering(leaf.leafIndex);
+      // Held to the signed root before it is served, as every proof of a bundle is (evidence.ts): one built from an
+      // altered subtree hash was the client's `not_included`, the log accused of leaving the event out (review 372).
+      const signed = signedCheckpointOf(checkpoint, noteVerifierKey(signer.keyName, signer.publicKey), `the checkpoint of tree size ${checkpoint.treeSize}`, 'inclusion proof');
+      const hashes = provenInclusion(log, leaf, signed, `position ${leaf.position}`, 'inclusion proof');
       return {
         event: recordedEventToJson(event),
-        proof: { leafIndex: leaf.leafIndex, treeSize: checkpoint.treeSize, hashes: log.inclusionProof(leaf.leafIndex, checkpoint.treeSize).map(toBase64url) },
+        proof: { leafIndex: leaf.leafIndex, treeSize: signed.treeSize, hashes: hashes.map(toBase64url) },
         checkpoint: checkpoint.note,
       };
     },
@@ -246,13 +262,14 @@ export const transparencyRoutes: RouteModule = (app, context) => {
         'any size up to it (RFC 9162 2.1.4): `from` is the note of a signed checkpoint of that size, absent when the log signed none. ' +
         'Save the proof and both notes and run `credence verify --from --to --proof --key`, or `credence verify --server --from SAVED`: ' +
         'a checkpoint kept from a log since forked (a data folder restored without a new log key) then fails `inconsistent`. ' +
-        '`from` past the latest signed checkpoint is 404, naming its size.',
+        '`from` past the latest signed checkpoint is 404, naming its size. A proof that does not lead to the signed roots (a stored subtree hash ' +
+        'altered) is refused (422), naming `credence verify --data`, as an inclusion proof is.',
       tags: ['transparency'],
       querystring: z.strictObject({ from: TreeSize.describe('tree size of the older tree'), to: TreeSize.optional().describe('tree size of the newer signed checkpoint') }),
       response: { 200: ConsistencyWire },
     },
     handler: async (request) => {
-      const { log } = use();
+      const { log, signer } = use();
       const first = request.query.from;
       const to = request.query.to === undefined ? log.latestCheckpoint() : log.checkpointAt(request.query.to);
       if (to === undefined) throw new CredenceError({ code: 'not_found', streamId: 'transparency', message: `no signed checkpoint of tree size ${request.query.to ?? '(latest)'}` });
@@ -266,8 +283,14 @@ export const transparencyRoutes: RouteModule = (app, context) => {
       // signed root, so a proof from a size nobody signed convinces no one of anything (RFC 9162 2.1.4.2). Hashes a
       // proof carries are subtree hashes that inclusion proofs hand the same readers already.
       const from = log.checkpointAt(first);
+      // Held to the signed roots before it is served: one built from an altered subtree hash was the client's
+      // `inconsistent`, a fork, where a node row was damaged (review 372).
+      const key = noteVerifierKey(signer.keyName, signer.publicKey);
+      const signedTo = signedCheckpointOf(to, key, `the checkpoint of tree size ${to.treeSize}`, 'consistency proof');
+      const signedFrom = from === undefined ? undefined : signedCheckpointOf(from, key, `the checkpoint of tree size ${first}`, 'consistency proof');
+      const hashes = provenConsistency(log, first, signedFrom, signedTo);
       return {
-        proof: { first, second: to.treeSize, hashes: log.consistencyProof(first, to.treeSize).map(toBase64url) },
+        proof: { first, second: to.treeSize, hashes: hashes.map(toBase64url) },
         ...(from !== undefined ? { from: from.note } : {}),
         to: to.note,
       };
