@@ -92,7 +92,35 @@ export interface RunningService {
   close(): Promise<void>;
   /** Settles when the service has shut down, however it was asked to. */
   readonly closed: Promise<void>;
+  /** Bound beyond loopback: that it speaks plain HTTP there (`plainHttpWarning`), said at warn too, for a banner. */
+  readonly plainHttpWarning?: string;
 }
+
+/** Whether the bound `address` is this machine's loopback, where no network carries the service's bytes. */
+const isLoopbackAddress = (address: string): boolean => /^(?:::ffff:)?127(?:\.\d{1,3}){3}$/i.test(address) || address === '::1';
+
+/**
+ * Review 373 #2: bound beyond loopback, the service speaks plain HTTP to whoever reaches it, bearer tokens included (the
+ * CLI warns of an http:// server of another host: review 301). Said, not refused: a closed network is the operator's
+ * choice. With an https:// public URL a proxy is in front, and the hop from it to the service is what carries them in
+ * clear. Undefined on loopback.
+ */
+export const plainHttpWarning = (boundUrl: string, address: string, publicUrl: string | undefined): string | undefined => {
+  if (isLoopbackAddress(address)) return undefined;
+  const advice = 'docs/service.md, "Starting the service"';
+  if (publicUrl?.startsWith('https:') === true) {
+    return (
+      `listening on ${boundUrl}, beyond loopback, in plain HTTP, reached at ${publicUrl}: the proxy in front must terminate TLS, ` +
+      `and the hop from it to ${boundUrl} must be a private network, since bearer tokens cross it in clear (${advice}); ` +
+      'with the proxy on this machine, listen on loopback (--host 127.0.0.1)'
+    );
+  }
+  return (
+    `listening on ${boundUrl}, beyond loopback, in plain HTTP: bearer tokens and every request cross the network ` +
+    `unencrypted; put a TLS-terminating proxy in front of the service and reach it through https:// (${advice}), or ` +
+    'listen on loopback (--host 127.0.0.1)'
+  );
+};
 
 /**
  * `credence serve`: reads the request-signing policy, opens the data folder (its Secure Environment, the store or the
@@ -157,7 +185,9 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     }
     // One service per data folder: a second would run a second cascade and sweep the first one's pending keys.
     const lock = lockDataFolder(config.data);
-    // A start refused from here on removes a data folder it made: a refused serve leaves nothing behind. Last to close
+    // A start refused from here on removes a data folder it made: a refused serve leaves nothing behind; from one that
+    // was there holding nothing of a data folder's (a volume made before the first start: review 373), it removes
+    // what it added, so that the next start is not refused as a folder served before. Last to close
     // after every file in it (a token opened above closes after it). Kept instead once something outside the folder
     // may name what it holds (found in review): removing it would orphan that. An HSM, once open, holds the keys this
     // start makes (the token signing key, the pseudonym key), and the folder holds what names them (access.db, keys.db).
@@ -379,10 +409,20 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     await stopping.unlessStopped();
 
     servingBegins(server, config.limits);
+    const plainHttp = plainHttpWarning(boundUrl, address.address, config.publicUrl);
+    if (plainHttp !== undefined) server.log.warn({ url: boundUrl, ...(config.publicUrl !== undefined ? { publicUrl: config.publicUrl } : {}) }, plainHttp);
     server.log.info({ url: boundUrl, ...(probeUrl !== undefined ? { probeUrl } : {}) }, 'listening');
     keep = true;
     serving = true;
-    return { url: boundUrl, ...(probeUrl !== undefined ? { probeUrl } : {}), context, app: server, close: stopping.close, closed: stopping.closed };
+    return {
+      url: boundUrl,
+      ...(probeUrl !== undefined ? { probeUrl } : {}),
+      context,
+      app: server,
+      close: stopping.close,
+      closed: stopping.closed,
+      ...(plainHttp !== undefined ? { plainHttpWarning: plainHttp } : {}),
+    };
   } catch (error) {
     stopping.removeSignalHandlers();
     await cleanups.unwind();

@@ -7,6 +7,7 @@ import { refuseDataFolderInUse } from '../../adapters/driven/files/data-folder-h
 import { isCredenceError } from '../../domain/errors.ts';
 import type { Io } from '../io.ts';
 import { printable } from '../printable.ts';
+import { namingRefusedWrites } from '../write-failure.ts';
 import { handler, parseOptions, UsageError, type RegisterCommands } from '../program.ts';
 import { unusableDataFolderAsUsage } from './folder-lock.ts';
 import { PathArg } from './options.ts';
@@ -162,7 +163,10 @@ export const register: RegisterCommands = (program, io) => {
         const { startService, DOCS_PREFIX, StoppedBeforeServing } = await import('../../adapters/http/index.ts');
         // The folder of an embedded store elsewhere is locked by the start (review 174), named by where the store came from.
         const storeSetting = sourceOf(args, io.env ?? process.env)('--store', args.store, 'CREDENCE_STORE', 'store') ?? 'store';
-        const service = await startService(config, { handleSignals: true, storeSetting }).catch((error: unknown) => {
+        // Review 373: a full disk or a read-only folder said SQLite's bare `disk I/O error`; the folder is named, as
+        // `token` and `export` name it (which of its files, SQLite does not say).
+        const starting = namingRefusedWrites(`the data folder ${config.data}`, () => startService(config, { handleSignals: true, storeSetting }));
+        const service = await starting.catch((error: unknown) => {
           // A signal during the first catch-up (a rebuild): everything opened is closed again, a stop asked for (review 52).
           if (error instanceof StoppedBeforeServing) return undefined;
           // A wildcard host without a reachable public URL, known once the issuing CAs are loaded, is a bad setting
@@ -178,6 +182,8 @@ export const register: RegisterCommands = (program, io) => {
         io.err(printable(`Credence listening on ${service.url} (data ${config.data}${storeNote(config.store)}${keysNote(config.secureEnvironment)})`));
         io.err(`  API docs: ${service.url}${DOCS_PREFIX}   OpenAPI: ${service.url}/openapi.json`);
         if (service.probeUrl !== undefined) io.err(`  probes: ${service.probeUrl}/healthz, /readyz, /metrics`);
+        // Bound beyond loopback (review 373): said at warn in the log too; the public URL in it is the operator's text.
+        if (service.plainHttpWarning !== undefined) io.err(printable(`warning: ${service.plainHttpWarning}`));
         io.err('  Ctrl-C (SIGINT) or SIGTERM stops it gracefully');
         // The port it listens on, which --port 0 chose: one fetch refuses is reached by neither the console nor the CLI.
         const { fetchRefusedPortWarning } = await import('../../adapters/http/config.ts');

@@ -24,8 +24,9 @@ export interface DataFolderLock {
   /**
    * For a command that refused after taking the lock: lets go of the folder as `release` does, and a folder this lock
    * made (it did not exist before) is removed first, with all it holds, while the lock still keeps every other
-   * process out; in a folder that existed, the lock's database goes when this lock made it, and all else is left as
-   * it is. Idempotent, and nothing once released.
+   * process out; in a folder that existed, the lock's database goes when this lock made it, and what was added to it
+   * since the lock was taken goes too when it held nothing of a data folder's then (`addedTakenAway`); all else is
+   * left as it is. Idempotent, and nothing once released.
    */
   discard(): void;
 }
@@ -158,7 +159,7 @@ export const tryLockDataFolder = (
     }
     // Held by another process (one that found the folder just made): it is that process's, never removed here.
     if (!('lock' in taken)) return taken;
-    const lock = made === undefined ? taken.lock : removedOnDiscard(taken.lock, dir, made);
+    const lock = made === undefined ? addedTakenAway(taken.lock, dir) : removedOnDiscard(taken.lock, dir, made);
     try {
       // A copy a restore left readable by others made private (review 198), by the one process that holds the folder.
       tightenDataFolder(dir);
@@ -201,6 +202,62 @@ const removedOnDiscard = (lock: DataFolderLock, dir: string, made: string): Data
         }
       } finally {
         lock.release();
+      }
+    },
+  };
+};
+
+/** The lock's own files, and the holder file's temps: the lock's to remove (its discard), never a sweep's. */
+const isLockFile = (name: string): boolean => name.startsWith(SERVICE_LOCK_DB_FILE) || name.startsWith(SERVICE_LOCK_FILE);
+
+/**
+ * Whether `name` is a file or folder a credence command keeps in a data folder: its SQLite databases (events.db,
+ * keys.db, access.db, readmodels.db, transparency.db and their journals), the embedded Secure Environment's files and
+ * KEK, the transparency log key's, first-event.json, the replay checkpoint, pki/ and devices/. Named here, not imported:
+ * this file utility imports no driven adapter (.dependency-cruiser.cjs). A name missing here only makes a sweep
+ * possible where none was made before, in a folder that holds none of the others.
+ */
+const isDataFolderFile = (name: string): boolean =>
+  /\.db(?:-journal|-wal|-shm)?$/.test(name) ||
+  name.startsWith('secure-environment.') ||
+  name.startsWith('transparency.') ||
+  ['first-event.json', 'replay-checkpoint.json', 'pki', 'devices'].includes(name);
+
+/**
+ * The lock of a folder that existed when it was taken (review 373: a container volume or systemd's StateDirectory is
+ * there, empty, before the first start): when the folder held nothing of a data folder's then (only the lock's own
+ * files, and whatever the operator keeps there, such as lost+found), `discard` first removes what was added to it
+ * since (while still holding it), so a refused start leaves it as it found it and the next is not refused as a folder
+ * served before. What the folder held stays, as does a folder added that holds a lock of its own (`removeMade`). A
+ * folder that held any of a data folder's files keeps everything: what a start added beside a served store is never
+ * sorted into ours and theirs.
+ */
+const addedTakenAway = (lock: DataFolderLock, dir: string): DataFolderLock => {
+  const found = readdirSync(dir);
+  if (found.some((name) => !isLockFile(name) && isDataFolderFile(name))) return lock;
+  const held = new Set(found);
+  // The folder as found, so that discard sweeps that folder and nothing put in its place since (a link to another).
+  const foundAs = lstatSync(dir);
+  let done = false;
+  return {
+    release() {
+      done = true;
+      lock.release();
+    },
+    discard() {
+      if (done) return;
+      done = true;
+      try {
+        if (!sameFolder(dir, foundAs)) return;
+        for (const entry of readdirSync(dir, { withFileTypes: true })) {
+          // Only what a credence command makes: another process of this account writing here meanwhile keeps its own.
+          if (held.has(entry.name) || isLockFile(entry.name) || !isDataFolderFile(entry.name)) continue;
+          const path = join(dir, entry.name);
+          if (!entry.isDirectory()) rmSync(path, { force: true });
+          else if (lstatSync(path, { throwIfNoEntry: false })?.isDirectory() === true) removeMade(path, false);
+        }
+      } finally {
+        lock.discard();
       }
     },
   };
