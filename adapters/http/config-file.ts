@@ -45,6 +45,126 @@ const refusalOf = (file: string, message: string): { rule: string; message: stri
     ? { rule: 'readable', message: `cannot be read: ${whyUnreadable(message)}` }
     : { rule: 'trusted_file', message };
 
+/** Where a JSON text breaks (an offset into it, in UTF-16 units) and what was expected there, in words. */
+interface JsonBreak {
+  readonly at: number;
+  readonly why: string;
+}
+
+const JSON_NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
+const JSON_WHITESPACE = new Set([' ', '\t', '\n', '\r']);
+const ESCAPED = new Set(['"', '\\', '/', 'b', 'f', 'n', 'r', 't']);
+
+/**
+ * The first place `text` is not JSON (RFC 8259), or undefined where it is. Read without recursion, so a file of
+ * nothing but `[` (up to its 64 KiB) is told as any other. Only what JSON.parse refused is read: its own messages give
+ * a position for some breaks, none for others, and quote the text for some (a configuration may hold a password).
+ */
+const jsonBreakIn = (text: string): JsonBreak | undefined => {
+  let i = 0;
+  const open: ('{' | '[')[] = [];
+  let expect: 'value' | 'value_or_end' | 'name' | 'name_or_end' | 'after' = 'value';
+  const skipWhitespace = (): void => {
+    while (i < text.length && JSON_WHITESPACE.has(text[i]!)) i++;
+  };
+  /** The string starting at `i` (a `"`) read past its end; where it breaks if it does. */
+  const string = (): JsonBreak | undefined => {
+    const start = i;
+    for (i++; i < text.length; ) {
+      const c = text.charCodeAt(i);
+      if (c === 0x22) {
+        i++;
+        return undefined;
+      }
+      if (c < 0x20) return { at: i, why: 'a control character (a line break, a tab) inside a string, where JSON takes it only escaped (\\n, \\t)' };
+      if (c !== 0x5c) {
+        i++;
+        continue;
+      }
+      const escape = text[i + 1];
+      if (escape === 'u' ? !/^[0-9A-Fa-f]{4}$/.test(text.slice(i + 2, i + 6)) : escape === undefined || !ESCAPED.has(escape)) {
+        return { at: i, why: 'a backslash in a string that starts no JSON escape (\\\\, \\", \\n, \\uXXXX, …)' };
+      }
+      i += escape === 'u' ? 6 : 2;
+    }
+    return { at: start, why: 'a string that does not end (no closing double quote)' };
+  };
+  for (;;) {
+    skipWhitespace();
+    if (i >= text.length) return expect === 'after' && open.length === 0 ? undefined : { at: i, why: 'the file ends before the JSON does' };
+    const c = text[i]!;
+    if (expect === 'after') {
+      const inside = open.at(-1);
+      if (inside === undefined) return { at: i, why: 'expected nothing more after the JSON value' };
+      if (c === ',') {
+        i++;
+        expect = inside === '{' ? 'name' : 'value';
+      } else if (c === (inside === '{' ? '}' : ']')) {
+        i++;
+        open.pop();
+      } else return { at: i, why: inside === '{' ? "expected ',' or '}'" : "expected ',' or ']'" };
+      continue;
+    }
+    if (expect === 'name' || expect === 'name_or_end') {
+      if (expect === 'name_or_end' && c === '}') {
+        i++;
+        open.pop();
+        expect = 'after';
+        continue;
+      }
+      if (c !== '"') return { at: i, why: 'expected a property name in double quotes' };
+      const broken = string();
+      if (broken !== undefined) return broken;
+      skipWhitespace();
+      if (text[i] !== ':') return { at: i, why: "expected ':' after the property name" };
+      i++;
+      expect = 'value';
+      continue;
+    }
+    if (expect === 'value_or_end' && c === ']') {
+      i++;
+      open.pop();
+      expect = 'after';
+      continue;
+    }
+    expect = 'after';
+    if (c === '{' || c === '[') {
+      open.push(c);
+      i++;
+      expect = c === '{' ? 'name_or_end' : 'value_or_end';
+      continue;
+    }
+    if (c === '"') {
+      const broken = string();
+      if (broken !== undefined) return broken;
+      continue;
+    }
+    const literal = ['true', 'false', 'null'].find((word) => text.startsWith(word, i));
+    if (literal !== undefined) {
+      i += literal.length;
+      continue;
+    }
+    JSON_NUMBER.lastIndex = i;
+    const number = JSON_NUMBER.exec(text);
+    if (number === null) return { at: i, why: 'expected a value (an object, an array, a string in double quotes, a number, true, false or null)' };
+    i += number[0].length;
+  }
+};
+
+/**
+ * "is not valid JSON" with the line and column (1-based, counted in characters) where it breaks and what was expected
+ * there, in words and quoting none of the text (review 373 item 4: no place was said; a file may hold a password).
+ */
+const notJsonMessage = (text: string): string => {
+  const found = jsonBreakIn(text);
+  if (found === undefined) return 'is not valid JSON';
+  const before = text.slice(0, found.at);
+  const lineStart = before.lastIndexOf('\n') + 1;
+  const line = before.split('\n').length;
+  const column = [...before.slice(lineStart)].length + 1;
+  return `is not valid JSON: line ${line}, column ${column}: ${found.why}`;
+};
+
 /**
  * The configuration file decides what the service trusts (review 324 item 1: whoever may write it drops `signing`,
  * or points the PKCS#11 module-path at a library of theirs), so it is read as every such file is (trusted-file.ts):
@@ -78,7 +198,7 @@ export const readConfigFile = (file: string, pipeWaitMs: number = CONFIG_PIPE_WA
   try {
     value = JSON.parse(text);
   } catch {
-    throw validationError([{ path: where, rule: 'json', message: 'is not valid JSON' }], 'service configuration');
+    throw validationError([{ path: where, rule: 'json', message: notJsonMessage(text) }], 'service configuration');
   }
   try {
     assertJsonWithin(value, 'service configuration file');

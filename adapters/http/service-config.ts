@@ -27,7 +27,9 @@ export const ServiceConfig = z.strictObject({
   /** The data folder: embedded store, read models, Secure Environment, access.db. */
   data: withoutEdgeSpaces(withoutControls(z.string().min(1).max(4_096))).default('./data'),
   /** EventStoreDB/KurrentDB connection string (`esdb://…`, `kurrentdb://…`); the embedded store when absent. */
-  store: withoutControls(z.string().min(1).max(MAX_CONNECTION_STRING_CHARS))
+  // Review 373 item 4: too long was said twice, in zod's words and StoreConnectionString's; once now, in ours, and
+  // nothing more is checked of it (abort).
+  store: withoutControls(z.string().min(1).max(MAX_CONNECTION_STRING_CHARS, { error: `must be at most ${MAX_CONNECTION_STRING_CHARS} characters`, abort: true }))
     // Checked here so a bad one is refused before anything opens; the messages never repeat it (credentials).
     .superRefine((value, context) => {
       const parsed = StoreConnectionString.safeParse(value);

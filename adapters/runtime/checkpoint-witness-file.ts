@@ -21,7 +21,9 @@ export const CheckpointWitnessPath = z
   .min(1)
   .max(MAX_PATH_CHARS, `must be at most ${MAX_PATH_CHARS} characters`)
   .refine((path) => isAbsolute(path), 'must be an absolute path')
-  .refine((path) => !/[\0\n\r]/.test(path), 'must not hold NUL or line breaks');
+  // Every control character, as every other path setting refuses them (adapters/http/config-values.ts, withoutControls):
+  // review 373 item 4 found ESC and C1 controls taken here, which a refusal or a log line then wrote to a terminal.
+  .refine((path) => !/[\u0000-\u001f\u007f-\u009f]/.test(path), 'must not hold control characters (NUL, a line break, an escape)');
 
 const refusal = (rule: string, message: string) => validationError([{ path: CHECKPOINT_WITNESS_FIELD, rule, message }], 'checkpoint witness');
 

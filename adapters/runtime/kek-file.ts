@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, statSync, type Stats } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, statfsSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { isCredenceError, validationError } from '../../domain/errors.ts';
@@ -133,6 +133,36 @@ export const kekFolderOfAnotherAccount = (kekFile: string): { readonly folder: s
   return ownedByAnotherAccount(uid, expected) ? { folder, uid } : undefined;
 };
 
+/** Why nothing can be written in `folder`, in words with the system's code; undefined when it can (or that cannot be told). */
+const unwritableBecause = (folder: string): string | undefined => {
+  try {
+    accessSync(folder, constants.W_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    return code === 'EROFS' ? 'is on a read-only file system (EROFS)' : `is not writable by this account (${code})`;
+  }
+  let space: { readonly bfree: number; readonly bavail: number };
+  try {
+    space = statfsSync(folder);
+  } catch {
+    return undefined; // the write itself says it
+  }
+  // Root may use the blocks kept back for it (bfree); any other account only those available to all (bavail).
+  return (process.geteuid?.() === 0 ? space.bfree : space.bavail) === 0 ? 'has no space left on its file system (ENOSPC)' : undefined;
+};
+
+/**
+ * A KEK file still to be made, refused where its folder (`parent`, or the nearest one above where it will be made) is
+ * on a read-only file system, not this account's to write, or full (review 373 item 1): its making was the system's
+ * `EROFS … open '….kek.<pid>.<random>.tmp'`, naming the temp file it is written through, not the setting (review 81
+ * meant to spare the operator that). An existing KEK is only read (a secret mounted read-only is fine).
+ */
+const assertKekCanBeMade = (kekFile: string, parent: string): void => {
+  const because = unwritableBecause(parent);
+  if (because === undefined) return;
+  throw refusal('kek_file', `names ${kekFile}, which cannot be made: its folder ${parent} ${because}; name a file where this account may write (it is made there, mode 0600, on first use), or put the KEK there first`);
+};
+
 /**
  * The KEK file CREDENCE_KEK_FILE names checked before anything is opened or made, for the data folder `dir` (review
  * 49 item 3): not a folder or other non-file (a raw EISDIR came after an empty key database was made); not inside
@@ -171,7 +201,7 @@ export const assertKekFileUsable = (kekFile: string, dir: string): void => {
     const mode = (parentStat.mode & 0o7777).toString(8).padStart(3, '0');
     throw refusal('private_folder', `names ${kekFile}, whose folder ${parent} is writable by group or others (mode ${mode}): anyone who may write there can delete or replace the KEK; run chmod 700 ${parent}, or keep the KEK in a private folder`);
   }
-  if (stat === undefined) return;
+  if (stat === undefined) return assertKekCanBeMade(kekFile, parent);
   try {
     checkKekFile(kekFile);
   } catch (error) {

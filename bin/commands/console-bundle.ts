@@ -1,5 +1,7 @@
-import { join } from 'node:path';
-import { consoleBundleFreshness, PROJECT_ROOT, type ConsoleBundleFreshness } from '../../adapters/http/console-bundle-freshness.ts';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { CONSOLE_DIST, consoleBundleFreshness, PROJECT_ROOT, type ConsoleBundleFreshness } from '../../adapters/http/console-bundle-freshness.ts';
 import type { Io } from '../io.ts';
 import { printable } from '../printable.ts';
 
@@ -10,17 +12,84 @@ export interface ConsoleBuildOptions {
   readonly logLevel?: 'warn' | 'error' | 'silent';
 }
 
+/** A folder beside the bundle's of a build under way (`building`) or of the build it replaces (`previous`), with its pid. */
+const BESIDE = /^\.(.+)\.(?:building|previous)-(\d+)-[0-9a-f]+$/;
+const besideName = (outDir: string, what: 'building' | 'previous'): string =>
+  join(dirname(outDir), `.${basename(outDir)}.${what}-${process.pid}-${randomBytes(6).toString('hex')}`);
+
+const running = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/** The folders a build killed part-way left beside `outDir` (their pid gone): a running build's are its own. */
+const removeLeftBehind = (outDir: string): void => {
+  let names: string[];
+  try {
+    names = readdirSync(dirname(outDir));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const found = BESIDE.exec(name);
+    if (found === null || found[1] !== basename(outDir) || running(Number(found[2]))) continue;
+    rmSync(join(dirname(outDir), name), { recursive: true, force: true });
+  }
+};
+
+/**
+ * The whole build in `built` put at `outDir`: the old build moved aside, the new one renamed in, the old one removed.
+ * What serves the bundle (adapters/http/routes/console.ts) and the freshness check read `outDir`'s index.html by its
+ * path, which the rename keeps, with the time it was written. A build another `npm start` put there meanwhile (same
+ * sources) is kept, and this one dropped.
+ */
+const putInPlace = (built: string, outDir: string): void => {
+  const previous = besideName(outDir, 'previous');
+  let moved = true;
+  try {
+    renameSync(outDir, previous);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    moved = false;
+  }
+  try {
+    renameSync(built, outDir);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ENOTEMPTY' && code !== 'EEXIST') {
+      if (moved) renameSync(previous, outDir);
+      throw error;
+    }
+  }
+  if (moved) rmSync(previous, { recursive: true, force: true });
+};
+
 /**
  * `npm run console:build` in process: Vite with the console's own config. Vite is a devDependency, loaded only
  * here: an install without devDependencies (`npm ci --omit=dev`) runs everything else, and this rejects.
+ * Built into a folder beside `outDir` and put in its place only once whole (review 373 item 2): Vite empties its
+ * outDir first, so a build that failed part-way (a full disk) left no old build to serve, but a truncated script.
  */
 export const buildConsoleBundle = async (options: ConsoleBuildOptions = {}): Promise<void> => {
   const { build } = await import('vite');
-  await build({
-    configFile: join(PROJECT_ROOT, 'adapters/console/vite.config.ts'),
-    logLevel: options.logLevel ?? 'error',
-    ...(options.outDir !== undefined ? { build: { outDir: options.outDir, emptyOutDir: true } } : {}),
-  });
+  const outDir = resolve(options.outDir ?? CONSOLE_DIST);
+  removeLeftBehind(outDir);
+  const building = besideName(outDir, 'building');
+  mkdirSync(building);
+  try {
+    await build({
+      configFile: join(PROJECT_ROOT, 'adapters/console/vite.config.ts'),
+      logLevel: options.logLevel ?? 'error',
+      build: { outDir: building, emptyOutDir: true },
+    });
+    putInPlace(building, outDir);
+  } finally {
+    rmSync(building, { recursive: true, force: true });
+  }
 };
 
 export interface ConsoleRebuild {
@@ -30,12 +99,28 @@ export interface ConsoleRebuild {
 
 export type ConsoleRebuildOutcome = 'fresh' | 'unknown' | 'rebuilt' | 'failed';
 
+/** A terminal's escape sequences (CSI: colours, as Vite 8 writes its errors' codes in red). */
+const ESCAPES = /\u001b\[[0-9;?]*[ -/]*[@-~]/g;
+/** The header Vite 8 (rolldown) puts before its errors, the same for every cause. */
+const ERRORS_HEADER = /^Build failed with \d+ errors?:?$/;
+
+/**
+ * The first line of what made the build fail: of the first of Vite 8's errors (`errors`), past its "Build failed with
+ * 1 error:" header, and past rolldown's "Something went wrong" to what follows its `Caused by:` where it says one
+ * (review 373 item 2: "Build failed with 1 error:" was all that was said of a full disk). Without terminal escapes.
+ */
 const reasonOf = (error: unknown): string => {
   const code = (error as { code?: unknown } | null)?.code;
   if (code === 'ERR_MODULE_NOT_FOUND' && String((error as Error).message).includes("'vite'")) {
     return 'Vite is not installed (a devDependency: this install has none)';
   }
-  return error instanceof Error ? error.message.split('\n')[0]! : String(error);
+  const first = (error as { errors?: unknown } | null)?.errors;
+  const message = Array.isArray(first) && typeof (first[0] as { message?: unknown } | undefined)?.message === 'string'
+    ? (first[0] as { message: string }).message
+    : error instanceof Error ? error.message : String(error);
+  const lines = message.replace(ESCAPES, '').split(/\r?\n/).map((line) => line.trim()).filter((line) => line !== '' && !ERRORS_HEADER.test(line));
+  const caused = lines.indexOf('Caused by:');
+  return (caused >= 0 ? lines[caused + 1] : lines[0]) ?? 'no reason given';
 };
 
 /**

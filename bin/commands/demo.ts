@@ -8,8 +8,10 @@ import { assertPublishableHost, listeningUrl } from '../../adapters/http/public-
 import { StoppedBeforeServing } from '../../adapters/http/stopped-before-serving.ts';
 import { isCredenceError } from '../../domain/errors.ts';
 import type { Io } from '../io.ts';
+import { printable } from '../printable.ts';
 import { shellWord } from '../shell-word.ts';
 import { printOneTimeValue } from '../one-time-output.ts';
+import { namingRefusedWrites } from '../write-failure.ts';
 import { accessLines, issueLocalTokens, revokeLocalTokens, withShortLivedToken } from './demo/access.ts';
 import { createDemoCa, DEMO_CA_ID, needsDemoCa } from './demo/ca.ts';
 import { COMPROMISED } from './demo/fleet.ts';
@@ -80,6 +82,16 @@ export const refuseUnpublishableHost = async (config: ServiceConfig): Promise<vo
   if (refusedWithCa(config) && (await storeIsEmpty(config))) refusePublicUrl(config, 1);
 };
 
+/**
+ * `io` whose every stdout line goes through printable (review 373 item 3): the config takes format characters in
+ * `data` and `host` (only controls are refused), and `credence demo --data '…/demo-\u202egnp.exe'` printed the folder
+ * raw in five lines, and in every path the fleet's devices were made under, where serve's banner escapes it.
+ */
+const printing = (io: Io): Io => ({ ...io, out: (line) => io.out(printable(line)) });
+
+/** A write the system refused (a full disk) met in the data folder, said naming it, as token and export say it. */
+const namingTheFolder = <T>(config: ServiceConfig, run: () => Promise<T>): Promise<T> => namingRefusedWrites(`the data folder ${config.data}`, run);
+
 /** The demo, on an empty store only: every step through the running server. Returns false when a shutdown cut it short. */
 const runDemo = async (service: RunningService, config: ServiceConfig, io: Io): Promise<boolean> => {
   const started = performance.now();
@@ -87,8 +99,10 @@ const runDemo = async (service: RunningService, config: ServiceConfig, io: Io): 
   // Aborted as soon as the service begins to shut down (Ctrl-C), before it stops answering.
   const stopped = service.context.shutdown;
   try {
-    await withShortLivedToken(service.context.access, { subject: 'operator:demo', role: 'operator' }, (token) =>
-      runScenario({ operator: { url: service.url, token }, devicesDir: join(config.data, 'devices'), say: (l) => io.out(`  ${l}`), signal: stopped }),
+    await namingTheFolder(config, () =>
+      withShortLivedToken(service.context.access, { subject: 'operator:demo', role: 'operator' }, (token) =>
+        runScenario({ operator: { url: service.url, token }, devicesDir: join(config.data, 'devices'), say: (l) => io.out(`  ${l}`), signal: stopped }),
+      ),
     );
   } catch (error) {
     // A Ctrl-C during the demo: whatever failed after it failed because of it.
@@ -153,14 +167,16 @@ const stoppedBeforeServing = (error: unknown, io: Io): number => {
  * through the running server; then where the fleet stands, the URL, a local operator and auditor token, and two
  * commands to try, and it serves until Ctrl-C. `credence demo` runs the same and stops after the fleet.
  */
-export const start = async (request: StartRequest, io: Io): Promise<number> => {
+export const start = async (request: StartRequest, terminal: Io): Promise<number> => {
   const { config, keepServing } = request;
+  const io = printing(terminal);
   // Loaded here: the rest of the CLI needs none of Fastify.
   const { startService, DOCS_PREFIX } = await import('../../adapters/http/index.ts');
   // A port in use or not permitted is bad usage (exit 2), said plainly by runAction (bin/program.ts).
   // A data path that cannot be a folder is bad usage too (exit 2), as for credence serve.
+  // A write the system refused while the service makes the folder is said naming it (review 373 item 3).
   const open = () =>
-    startService(config, { handleSignals: keepServing, logStream: request.logStream ?? process.stderr, storeSetting: STORE_SETTING }).catch((error: unknown) => {
+    namingTheFolder(config, () => startService(config, { handleSignals: keepServing, logStream: request.logStream ?? process.stderr, storeSetting: STORE_SETTING })).catch((error: unknown) => {
       throw unusableDataFolderAsUsage(error);
     });
   // Undefined between two starts: an error of the second start is never read as a shutdown of the first (review 46:
@@ -183,7 +199,7 @@ export const start = async (request: StartRequest, io: Io): Promise<number> => {
         io.out(`The store in ${config.data} is empty and has no issuing CA: one is made first, as an operator would.`);
         await service.close();
         service = undefined;
-        await createDemoCa(config, io);
+        await namingTheFolder(config, () => createDemoCa(config, io));
         if (signal?.heard !== true) service = await open();
         if (service === undefined || signal?.heard === true) {
           io.out(`Credence stopped before the demo; ${config.data} keeps its issuing CA (npm start runs the demo on it).`);
@@ -225,7 +241,8 @@ export const start = async (request: StartRequest, io: Io): Promise<number> => {
     const lines = accessLines({ url: shown, listening, docsUrl: `${shown}${DOCS_PREFIX}`, data: config.data, tokens, example, crlUrl, resume });
     // The tokens' only copy, in one write: where it is not written out (stdout closed, a reader gone, a full disk;
     // review 81), nobody holds them, and they are revoked at once, as `token create` revokes its token.
-    await printOneTimeValue(io, ['', ...summary, '', ...lines].join('\n'), {
+    // Each line through printable here: the one write goes to the terminal's own Io, whose delivery says if it arrived.
+    await printOneTimeValue(terminal, ['', ...summary, '', ...lines].map(printable).join('\n'), {
       undo: async () => revokeLocalTokens(access, tokens),
       undone: `revoked the local tokens of this start (${tokens.tokenIds.join(', ')}): they were issued, but could not be written out, so nobody holds them`,
       notUndone: (why) =>

@@ -194,6 +194,14 @@ const unusableFolder = (dir: string, field: string, error: unknown): unknown => 
     case 'EACCES':
     case 'EPERM':
       return issue(`${dir} cannot be made or entered: permission denied (${code}) on it or a folder above it; choose a path this user may write to`);
+    // Review 373 item 1: a new folder on a read-only mount, a full disk or a used-up quota was the system's
+    // `EROFS: read-only file system, mkdir …` (exit 1).
+    case 'EROFS':
+      return issue(`${dir} cannot be made: it is on a read-only file system (EROFS); choose a path on a writable one, or mount it read-write`);
+    case 'ENOSPC':
+      return issue(`${dir} cannot be made: there is no space left on its file system (ENOSPC); free some space there, or choose a path on another file system`);
+    case 'EDQUOT':
+      return issue(`${dir} cannot be made: this user's disk quota on its file system is used up (EDQUOT); free some space there, or choose a path on another file system`);
     default:
       return error;
   }

@@ -1,0 +1,138 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { preparePrivateDir } from '../adapters/driven/files/index.ts';
+import { assertKekFileUsable } from '../adapters/runtime/kek-file.ts';
+import { isCredenceError } from '../domain/errors.ts';
+import { runCli } from './support/cli.ts';
+import { refusalOf } from './support/left-wal.ts';
+import { temporaryFolders } from './support/temp-dirs.ts';
+
+/*
+ * Review 373 item 1: a new data folder on a read-only mount was `error: EROFS: read-only file system, mkdir '…/newdata'`
+ * (exit 1), a full disk or a quota the same with ENOSPC, EDQUOT; a CREDENCE_KEK_FILE to be made on a read-only mount
+ * was the system's EROFS naming the temp file the KEK is written through (`.kek.<pid>.<random>.tmp`). Both are now
+ * refused by the setting, the path and the cause in words (exit 2, as other unusable folders). Root passes any mode
+ * bits, so the file system's answer is injected where it is asked, as the system gives it.
+ */
+const scratch = temporaryFolders('credence-read-only-or-full-');
+
+/** The folder whose making fails, and how; the folders read-only or full for a KEK file's check. */
+const system = vi.hoisted(() => ({ mkdir: new Map<string, string>(), readOnly: new Set<string>(), full: new Set<string>() }));
+vi.mock('node:fs', async (original) => {
+  const fs = await original<typeof import('node:fs')>();
+  const refused = (code: string, call: string, path: string) => Object.assign(new Error(`${code}: ${call} '${path}'`), { code, syscall: call, path });
+  const mkdirSync = ((path: import('node:fs').PathLike, options?: import('node:fs').MakeDirectoryOptions) => {
+    const code = system.mkdir.get(String(path));
+    if (code !== undefined) throw refused(code, 'mkdir', String(path));
+    return fs.mkdirSync(path, options);
+  }) as typeof fs.mkdirSync;
+  const accessSync = ((path: import('node:fs').PathLike, mode?: number) => {
+    if (system.readOnly.has(String(path)) && mode !== undefined && (mode & fs.constants.W_OK) !== 0) throw refused('EROFS', 'access', String(path));
+    return fs.accessSync(path, mode);
+  }) as typeof fs.accessSync;
+  const statfsSync = ((path: import('node:fs').PathLike, options?: import('node:fs').StatFsOptions) => {
+    const found = fs.statfsSync(path, options as never);
+    return system.full.has(String(path)) ? { ...found, bfree: 0, bavail: 0 } : found;
+  }) as typeof fs.statfsSync;
+  // A file made in a read-only folder fails as there (the KEK's temp file, before it was checked for).
+  const openSync = ((path: import('node:fs').PathLike, flags?: import('node:fs').OpenMode, mode?: import('node:fs').Mode) => {
+    const path_ = String(path);
+    if (typeof flags === 'string' && /[wa+]/.test(flags) && system.readOnly.has(path_.slice(0, path_.lastIndexOf('/')))) throw refused('EROFS', 'open', path_);
+    return fs.openSync(path, flags ?? 'r', mode);
+  }) as typeof fs.openSync;
+  const replaced = { mkdirSync, accessSync, statfsSync, openSync };
+  return { ...fs, ...replaced, default: { ...fs, ...replaced } };
+});
+afterEach(() => {
+  system.mkdir.clear();
+  system.readOnly.clear();
+  system.full.clear();
+  vi.unstubAllEnvs();
+});
+
+const issuesOf = (error: unknown): { path: string; rule: string; message: string }[] => {
+  expect(isCredenceError(error, 'validation'), String(error)).toBe(true);
+  return (error as { problem: { issues: { path: string; rule: string; message: string }[] } }).problem.issues;
+};
+
+describe('a data folder that cannot be made for its file system', () => {
+  it.each([
+    ['EROFS', /is on a read-only file system/],
+    ['ENOSPC', /no space left on its file system/],
+    ['EDQUOT', /disk quota .* used up/],
+  ])('%s making it is a validation error on data (usable_folder) saying why in words, not the system error', (code, why) => {
+    const data = join(scratch(), 'newdata');
+    system.mkdir.set(data, code);
+    const issues = issuesOf(refusalOf(() => preparePrivateDir(data)));
+    expect(issues).toEqual([{ path: 'data', rule: 'usable_folder', message: expect.stringContaining(`${data} cannot be made`) }]);
+    expect(issues[0]!.message).toMatch(why);
+    expect(issues[0]!.message).toContain(`(${code})`);
+    expect(issues[0]!.message).not.toContain(`${code}:`);
+  });
+
+  it('credence serve on a new folder of a read-only file system is bad usage (exit 2) naming data and the cause', async () => {
+    const data = join(scratch(), 'newdata');
+    system.mkdir.set(data, 'EROFS');
+    const refused = await runCli(['serve', '--port', '0', '--data', data]);
+    expect(refused.err).not.toMatch(/EROFS:/);
+    expect(refused.err).toContain(`data: ${data} cannot be made: it is on a read-only file system`);
+    expect(refused.code, refused.err).toBe(2);
+  }, 30_000);
+});
+
+describe('a KEK file (CREDENCE_KEK_FILE) to be made where it cannot be written', () => {
+  it('on a read-only file system is refused naming the setting, the file and the cause, not a temp file', () => {
+    const folder = scratch();
+    const kek = join(folder, 'credence.kek');
+    system.readOnly.add(folder);
+    const issues = issuesOf(refusalOf(() => assertKekFileUsable(kek, join(scratch(), 'data'))));
+    expect(issues).toEqual([{ path: 'env CREDENCE_KEK_FILE', rule: 'kek_file', message: expect.stringContaining(`names ${kek}, which cannot be made: its folder ${folder} is on a read-only file system (EROFS)`) }]);
+    expect(issues[0]!.message).not.toMatch(/\.tmp/);
+  });
+
+  it('in a folder still to be made, under one on a read-only file system, is refused the same', () => {
+    const folder = scratch();
+    const kek = join(folder, 'keys', 'credence.kek');
+    system.readOnly.add(folder);
+    const issues = issuesOf(refusalOf(() => assertKekFileUsable(kek, join(scratch(), 'data'))));
+    expect(issues[0]!.message).toContain(`its folder ${folder} is on a read-only file system (EROFS)`);
+  });
+
+  it('on a full file system is refused naming the setting, the file and the cause', () => {
+    const folder = scratch();
+    const kek = join(folder, 'credence.kek');
+    system.full.add(folder);
+    const issues = issuesOf(refusalOf(() => assertKekFileUsable(kek, join(scratch(), 'data'))));
+    expect(issues).toEqual([{ path: 'env CREDENCE_KEK_FILE', rule: 'kek_file', message: expect.stringContaining(`names ${kek}, which cannot be made: its folder ${folder} has no space left on its file system (ENOSPC)`) }]);
+  });
+
+  it('an existing KEK on a read-only file system (a mounted secret) is only read, and is not refused for it', async () => {
+    const folder = scratch();
+    const kek = join(folder, 'credence.kek');
+    const data = join(scratch(), 'data');
+    // A KEK made by a first opening, then its folder mounted read-only.
+    const made = await runCli(['token', 'create', '--role', 'admin', '--subject', 'root', '--ttl', '1h', '--data', data], { CREDENCE_KEK_FILE: kek });
+    expect(made.code, made.err).toBe(0);
+    system.readOnly.add(folder);
+    system.full.add(folder);
+    expect(() => assertKekFileUsable(kek, data)).not.toThrow();
+  });
+
+  it.each([
+    // serve says every refusal of CREDENCE_KEK_FILE as an invalid Secure Environment configuration (exit 1) as before.
+    ['serve', ['serve', '--port', '0'], 1],
+    ['token create', ['token', 'create', '--role', 'admin', '--subject', 'root', '--ttl', '1h'], 2],
+  ])('credence %s with one on a read-only file system is refused naming env CREDENCE_KEK_FILE, not a temp file', async (_what, argv, exit) => {
+    const folder = scratch();
+    mkdirSync(join(folder, 'secrets'), { mode: 0o700 });
+    const kek = join(folder, 'secrets', 'credence.kek');
+    system.readOnly.add(join(folder, 'secrets'));
+    // The service's own opening reads the process's environment.
+    vi.stubEnv('CREDENCE_KEK_FILE', kek);
+    const refused = await runCli([...argv, '--data', join(scratch(), 'data')], { CREDENCE_KEK_FILE: kek });
+    expect(refused.err).toContain(`env CREDENCE_KEK_FILE: names ${kek}, which cannot be made: its folder ${join(folder, 'secrets')} is on a read-only file system (EROFS)`);
+    expect(refused.err).not.toMatch(/\.tmp|EROFS:/);
+    expect(refused.code, refused.err).toBe(exit);
+  }, 30_000);
+});

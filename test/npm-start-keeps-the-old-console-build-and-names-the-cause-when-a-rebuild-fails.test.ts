@@ -1,0 +1,103 @@
+/**
+ * Review 373 item 2: when `npm start`'s rebuild of the console failed, it said only the first line of Vite's error,
+ * which under Vite 8 is always "Build failed with 1 error:" (the cause, "No space left on device", on a later line),
+ * and that "the console at / is the old build", though Vite empties its outDir first: on a 600 KB tmpfs the old
+ * index.html and asset were gone and a truncated script left. The cause's first line is said now, and the bundle is
+ * built into a folder beside the old one, put in its place only once whole.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { consoleBundleFreshness, type ConsoleBundleFreshness } from '../adapters/http/console-bundle-freshness.ts';
+import { buildConsoleBundle, rebuildStaleConsoleBundle } from '../bin/commands/console-bundle.ts';
+import { capture } from './support/cli.ts';
+import { temporaryFolders } from './support/temp-dirs.ts';
+
+const scratch = temporaryFolders('credence-console-rebuild-');
+
+/** Vite's build as it meets a full disk: outDir emptied (emptyOutDir), part of a script written, then its error. */
+const vite = vi.hoisted(() => ({ fails: false }));
+vi.mock('vite', () => ({
+  build: vi.fn(async (config: { build?: { outDir?: string; emptyOutDir?: boolean } }) => {
+    const outDir = config.build!.outDir!;
+    if (config.build?.emptyOutDir === true && existsSync(outDir)) for (const name of readdirSync(outDir)) rmSync(join(outDir, name), { recursive: true, force: true });
+    mkdirSync(join(outDir, 'assets'), { recursive: true });
+    if (vite.fails) {
+      writeFileSync(join(outDir, 'assets', 'index-NEW.js'), 'export const trunc');
+      throw Object.assign(new Error(VITE_8_FULL_DISK), { errors: [new Error(VITE_8_FULL_DISK.slice(VITE_8_FULL_DISK.indexOf('\u001b')))] });
+    }
+    writeFileSync(join(outDir, 'assets', 'index-NEW.js'), 'export const whole = 1;\n');
+    writeFileSync(join(outDir, 'index.html'), '<script type="module" crossorigin src="/assets/index-NEW.js"></script>\n');
+  }),
+}));
+afterEach(() => {
+  vite.fails = false;
+});
+
+/** Vite 8's (rolldown's) error on a full disk, as met on a 600 KB tmpfs. */
+const VITE_8_FULL_DISK =
+  'Build failed with 1 error:\n\n\u001b[31m[UNHANDLEABLE_ERROR] \u001b[0mSomething went wrong inside rolldown, please report this problem at https://github.com/rolldown/rolldown/issues.\n' +
+  'Failed to write file in /srv/credence/adapters/console/dist/assets/index-ZX5Xb1BL.js\n\nCaused by:\n    No space left on device (os error 28)\n\nStack backtrace:\n   0: <unknown>\n';
+
+const BUILT = new Date('2026-01-02T00:00:00Z');
+const stale: ConsoleBundleFreshness = { state: 'stale', builtAt: BUILT, why: 'domain/ids.ts changed at 2026-01-03T00:00:00.000Z, after the build of 2026-01-02T00:00:00.000Z' };
+
+/** A folder holding an old build: index.html and its asset. */
+const oldBuild = (): string => {
+  const outDir = join(scratch(), 'dist');
+  mkdirSync(join(outDir, 'assets'), { recursive: true });
+  writeFileSync(join(outDir, 'assets', 'index-OLD.js'), 'export const old = 1;\n');
+  writeFileSync(join(outDir, 'index.html'), '<script type="module" crossorigin src="/assets/index-OLD.js"></script>\n');
+  return outDir;
+};
+
+describe("npm start's console rebuild that fails", () => {
+  it("names the first line of Vite 8's cause, not its 'Build failed with 1 error:' header, without terminal escapes", async () => {
+    const { io, err } = capture();
+    const build = () => Promise.reject(Object.assign(new Error(VITE_8_FULL_DISK), { errors: [new Error(VITE_8_FULL_DISK.slice(VITE_8_FULL_DISK.indexOf('\u001b')))] }));
+    expect(await rebuildStaleConsoleBundle(io, { freshness: () => stale, build })).toBe('failed');
+    expect(err).toEqual([expect.stringContaining('Could not build the web console: No space left on device (os error 28). Starting anyway')]);
+    expect(err[0]).not.toContain('Build failed with');
+    expect(err[0]).not.toMatch(/\u001b|\\u001b/);
+  });
+
+  it("names the first line of the first error where Vite 8 gives no 'Caused by:'", async () => {
+    const { io, err } = capture();
+    const build = () => Promise.reject(new Error('Build failed with 1 error:\n\n\u001b[31m[UNRESOLVED_IMPORT] Error:\u001b[0m Could not resolve \'./gone.ts\' in src/app.ts\n   ╭─[ src/app.ts:1:8 ]'));
+    expect(await rebuildStaleConsoleBundle(io, { freshness: () => stale, build })).toBe('failed');
+    expect(err).toEqual([expect.stringContaining("Could not build the web console: [UNRESOLVED_IMPORT] Error: Could not resolve './gone.ts' in src/app.ts. Starting anyway")]);
+  });
+
+  it('leaves the old build whole where it was, and nothing of the failed one beside it', async () => {
+    const outDir = oldBuild();
+    vite.fails = true;
+    await expect(buildConsoleBundle({ outDir, logLevel: 'silent' })).rejects.toThrow(/No space left on device/);
+    expect(readdirSync(join(outDir, 'assets'))).toEqual(['index-OLD.js']);
+    expect(readFileSync(join(outDir, 'index.html'), 'utf8')).toContain('/assets/index-OLD.js');
+    expect(readdirSync(join(outDir, '..'))).toEqual(['dist']);
+  });
+
+  it('a build that succeeds replaces the old one whole, which the freshness check then takes as fresh', async () => {
+    const outDir = oldBuild();
+    await buildConsoleBundle({ outDir, logLevel: 'silent' });
+    expect(readdirSync(join(outDir, 'assets'))).toEqual(['index-NEW.js']);
+    expect(readFileSync(join(outDir, 'index.html'), 'utf8')).toContain('/assets/index-NEW.js');
+    expect(readdirSync(join(outDir, '..'))).toEqual(['dist']);
+    expect(consoleBundleFreshness({ dist: outDir }).state).toBe('fresh');
+  });
+
+  it('a first build (no old one) is put in place too', async () => {
+    const outDir = join(scratch(), 'dist');
+    await buildConsoleBundle({ outDir, logLevel: 'silent' });
+    expect(existsSync(join(outDir, 'index.html'))).toBe(true);
+    expect(readdirSync(join(outDir, '..'))).toEqual(['dist']);
+  });
+
+  it('a build folder a killed build left beside it is removed by the next build', async () => {
+    const outDir = oldBuild();
+    // A pid no process has (above Linux's pid_max): the build that left it is gone.
+    mkdirSync(join(outDir, '..', '.dist.building-4194999-0123456789ab'));
+    await buildConsoleBundle({ outDir, logLevel: 'silent' });
+    expect(readdirSync(join(outDir, '..'))).toEqual(['dist']);
+  });
+});
