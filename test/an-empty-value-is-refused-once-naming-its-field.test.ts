@@ -53,7 +53,17 @@ describe('an empty free-text value', () => {
   });
 
   it("a pseudonym resolution's reason is one issue too", () => {
-    expect(issuesOf(ResolutionReason.safeParse(''))).toEqual([{ path: '', code: 'too_small', message: EMPTY.message }]);
+    // With what to write instead, as its printable rule says for a reason showing nothing (review 374).
+    expect(issuesOf(ResolutionReason.safeParse(''))).toEqual([{ path: '', code: 'too_small', message: 'must not be empty: say why the identity is needed (a case reference)' }]);
+  });
+
+  it("a command's correlation and causation ids are one issue each, in our words (review 374)", () => {
+    for (const field of ['correlationId', 'causationId'] as const) {
+      const made = command('terminateSubscription', { subscriptionId: 'sub-1', reason: 'ended' }, { actor: operator });
+      const sent = { ...made, metadata: { ...made.metadata, [field]: '' } };
+      const path = `metadata.${field}`;
+      expect(issuesOf(CommandSchema.safeParse(sent)).filter((i) => i.path === path)).toEqual([{ path, code: 'too_small', message: EMPTY.message }]);
+    }
   });
 
   it('a token subject is one issue, not the length and then the pattern', () => {

@@ -71,6 +71,20 @@ describe('token create with a scope naming a subscription not held (yet)', () =>
     }
   });
 
+  it('on a folder made before whose events.db is elsewhere (its service names its store itself): no note, nothing told wrongly (review 374)', async () => {
+    const fresh = mkdtempSync(join(tmpdir(), 'credence-scope-note-elsewhere-'));
+    try {
+      const data = join(fresh, 'data');
+      // A first token made the folder (as for a service whose unit sets CREDENCE_STORE, or serve --store): no events.db.
+      expect((await runCli([...INTEGRATOR, '--data', data])).code).toBe(0);
+      const run = await runCli([...INTEGRATOR, '--data', data, '--subscription', 'sub-1']);
+      expect(run.code, run.err).toBe(0);
+      expect(notesOf(run.err).filter((line) => line.includes('subscription')), run.err).toEqual([]);
+    } finally {
+      rmSync(fresh, { recursive: true, force: true });
+    }
+  });
+
   it('an App-ID scope alone: no subscription note', async () => {
     const run = await runCli([...INTEGRATOR, '--data', dir, '--app-id', 'Rapp01']);
     expect(run.code, run.err).toBe(0);

@@ -121,19 +121,27 @@ const namingTheFlags = (error: unknown): never => {
 
 /**
  * The subscriptions of `ids` the folder's store does not hold yet, read-only, in the store a service on the folder
- * serves (CREDENCE_STORE, else the --config file's `store`, else the folder's events.db): all of them when that
- * events.db is not there yet. Undefined where that cannot be told here: an EventStoreDB store (a connection a token's
- * issue has no need of), or a store that does not open.
+ * serves (CREDENCE_STORE, else the --config file's `store`, else the folder's events.db), and where it read: all of
+ * them when this command made the folder. Undefined where that cannot be told here: an EventStoreDB store (a
+ * connection a token's issue has no need of), a store that does not open, or an events.db missing from a folder made
+ * before (review 374: its service may serve a store named only in its own settings, `serve --store` or its unit's
+ * CREDENCE_STORE, and an existing subscription was said to be missing).
  */
-const subscriptionsNotHeldLocally = async (config: ServiceConfig, ids: readonly string[], io: Io): Promise<readonly string[] | undefined> => {
+const subscriptionsNotHeldLocally = async (
+  config: ServiceConfig,
+  ids: readonly string[],
+  io: Io,
+  madeNow: boolean,
+): Promise<{ readonly ids: readonly string[]; readonly where: string } | undefined> => {
   try {
     const location = storeOfVariable(io.env ?? process.env) ?? (config.store !== undefined ? StoreConnectionString.parse(config.store) : { kind: 'sqlite' as const, dir: config.data });
     if (location.kind !== 'sqlite') return undefined;
-    if (!existsSync(join(location.dir, EVENTS_DB_FILE))) return ids;
+    const where = `the store in ${resolve(location.dir)}`;
+    if (!existsSync(join(location.dir, EVENTS_DB_FILE))) return madeNow ? { ids, where } : undefined;
     const store = openSqliteStoreInDir(location.dir, { readOnly: true });
     try {
       const held = await Promise.all(ids.map(async (id) => (await store.readStream(streamIdOf('subscription', id), { maxCount: 1 })).length > 0));
-      return ids.filter((_, at) => !held[at]);
+      return { ids: ids.filter((_, at) => !held[at]), where };
     } finally {
       await store.close();
     }
@@ -221,7 +229,7 @@ const create = async (args: z.infer<typeof Create>, io: Io): Promise<number> => 
     });
     if ('failure' in printed) throw printed.failure;
     issued = printed.local;
-    if (scope?.subscriptions !== undefined) notHeld = { ids: await subscriptionsNotHeldLocally(config, scope.subscriptions, io), where: `the store of ${resolve(config.data)}` };
+    if (scope?.subscriptions !== undefined) notHeld = await subscriptionsNotHeldLocally(config, scope.subscriptions, io, newFolder);
     if (newFolder) made = resolve(config.data);
   }
   if (!args.json) {

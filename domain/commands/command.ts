@@ -8,6 +8,7 @@ import { Actor, RequestSignature } from '../metadata.ts';
 import { CredentialIssued, issuingRules, ownerNamesItsHolder, ProvisioningCommandData, provisioningRules } from '../events/credential.ts';
 import { issuedCertificateRules } from './certificate-rules.ts';
 import { COMMAND_CATALOG, COMMAND_TYPES, type CommandType, type EventOfCommand } from './catalog.ts';
+import { EMPTY_MESSAGE } from './printable-text.ts';
 import { NEW_REVOCATION_REASONS, newRevocationReasonIssue, newRevocationReasonRules, REVOCATION_REASON_COMMANDS } from './revocation-rules.ts';
 import { REMOVE_FROM_CRL_IS_NO_REASON, RevocationReason } from '../events/common.ts';
 import { PseudonymResolved } from '../events/pseudonym.ts';
@@ -39,8 +40,8 @@ export const CommandMetadata = z.object({
    * free-text.ts senderTextRefusal), not here: the engine's reactions carry on the correlation id of the stored event
    * they react to, which an earlier version may have recorded with a control character.
    */
-  correlationId: z.string().min(1).max(200).optional(),
-  causationId: z.string().min(1).max(200).optional(),
+  correlationId: z.string().min(1, EMPTY_MESSAGE).max(200).optional(),
+  causationId: z.string().min(1, EMPTY_MESSAGE).max(200).optional(),
   signature: RequestSignature.optional(),
   /**
    * Never the sender's (review 188): the token a command came with is recorded from the verified token by the service

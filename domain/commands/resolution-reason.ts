@@ -5,7 +5,7 @@ import { EMPTY_MESSAGE, printableRule, PRINTABLE_RULE } from './printable-text.t
 export const PRINTABLE_REASON_RULE = PRINTABLE_RULE;
 
 /** A reason's bounds, which its printable rule reads too (text over them is not scanned). */
-const ReasonText = z.string().min(1, EMPTY_MESSAGE).max(500);
+const ReasonText = z.string().min(1, `${EMPTY_MESSAGE}: say why the identity is needed (a case reference)`).max(500);
 
 /**
  * Why an auditor resolves a pseudonym (SER-025: the accountability record, a case reference), as a new resolution

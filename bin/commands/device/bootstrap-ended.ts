@@ -5,7 +5,7 @@ import { isServiceProblem } from '../../../adapters/client/service-problem.ts';
 const newNodeId = (nodeId: string): string =>
   `a node's bootstrap credential is the one it was registered with, so node ${nodeId} is never provisioned again: ` +
   'this device comes back only under a new node id with a new bootstrap credential, in a new folder ' +
-  '(credence device init --node-id <new id> --dir <new folder> with an operator token, then credence node enrol <new id> --subscription <id> --cse-id <CSE-ID>)';
+  '(credence device init --node-id <new id> --kind <ed25519|p256> --dir <new folder> with an operator token, then credence node enrol <new id> --subscription <id> --cse-id <CSE-ID>)';
 
 /**
  * The Enrolment Function's refusal at `provisioning.auth` of a device whose proof verified but whose bootstrap
