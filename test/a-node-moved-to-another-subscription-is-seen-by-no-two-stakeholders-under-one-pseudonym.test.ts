@@ -204,6 +204,42 @@ describe('a node moved once its rotation never comes (review 369)', () => {
   });
 });
 
+describe('a gateway moved to another subscription, named as the registrar of a node that stays (review 375)', () => {
+  it('no pseudonym of any kind is shared between the two scopes, after its rotation too', async () => {
+    const withOpen = opener(folder());
+    await withOpen(async (c) => {
+      await enrolledUnderSub1(c);
+      // meter-1 (CSE /cse-meter-1) is the gateway; adn-1 stays under sub-1 and registers with it once it has moved.
+      for (const step of [cmd.registerNode('adn-1'), cmd.enrolNode('adn-1', 'sub-1'), cmd.issueCredential('cred-a', 'adn-1'), cmd.provisionCredential('cred-a')]) {
+        await c.engine.execute(step);
+        await c.settle();
+      }
+      await c.engine.execute(cmd.enrolNode('meter-1', 'sub-2'));
+      await c.settle();
+      expect(await rotations(c, 'meter-1')).toEqual(['initial@0', 'demand@1']);
+      await c.engine.execute(cmd.issueCredential('cred-2', 'meter-1'));
+      await c.engine.execute(
+        command(
+          'configureAssociation',
+          { associationId: 'sa-a', nodeId: 'adn-1', credentialId: 'cred-a', registree: { kind: 'cse', id: '/cse-adn-1' }, registrarCseId: '/cse-meter-1' },
+          { actor: operator },
+        ),
+      );
+      // sub-2's own AssociationConfigured names /cse-meter-1 (as registree) under meter-1's epoch 1.
+      await c.engine.execute(cmd.provisionCredential('cred-2'));
+      await c.engine.execute(cmd.configureAssociation('sa-2', 'cred-2', 'meter-1'));
+      await c.settle();
+      const { one, two } = await scopesDisjointAndResolvable(c);
+      expect(one.map((e) => e.type)).toContain('AssociationConfigured');
+      expect(two.map((e) => e.type)).toContain('AssociationConfigured');
+      // The infrastructure's CSE, no node's, keeps its one stable name.
+      const inCse = await new PseudonymDeriver(testKey).identifier('cse', '/in-cse', 0);
+      const sa2 = two.find((e) => e.type === 'AssociationConfigured')!;
+      expect((sa2.data as { registrarCseId: string }).registrarCseId).toBe(inCse);
+    });
+  });
+});
+
 describe.each(embeddedAndStandInStores())('on %s', (_name, openStore) => {
   it('a first enrolment records no rotation past the initial one, and a move one', async () => {
     const store = await openStore();

@@ -321,11 +321,14 @@ export class PublicIdentities {
           (under.associationId === undefined ? undefined : this.#associations.nodeOf(under.associationId)) ??
           (under.credentialId === undefined ? undefined : this.#owner.credential.nodeOf(under.credentialId))
         );
-      case 'cse':
+      case 'cse': {
         // Named under the frame's node when it has one (its enrolment, its association's registree): two live nodes may
         // hold one CSE-ID for a while (a replacement device, RS-01), and under its latest holder the first node's
         // frames would carry a name that does not change with its epochs (review 112).
-        return under.nodeId ?? this.#owner.cse.nodeOf(id);
+        const owner = under.nodeId ?? this.#owner.cse.nodeOf(id);
+        // Another node's CSE-ID a frame names (a registrar): under the frame's node, as that node's other names.
+        return owner !== undefined && under.namedBy !== undefined ? under.namedBy : owner;
+      }
       case 'credential':
         return (
           under.nodeId ??

@@ -11,4 +11,10 @@ export interface NamedUnder {
    * credential is bound to none, with the credential itself as context (each issuance its own pseudonym, review 45).
    */
   readonly credentialId?: string;
+  /**
+   * The node whose frame names a CSE-ID it does not hold (an association's registrar): a CSE-ID of another node is named
+   * under this one, never under its owner's epochs, which a move's rotation gives the old and the new subscription
+   * alike (review 375; SER-025). A CSE-ID of no node (the infrastructure's) keeps its one stable name.
+   */
+  readonly namedBy?: string;
 }
