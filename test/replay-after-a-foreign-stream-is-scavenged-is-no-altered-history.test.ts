@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { sha256RecordDigest } from '../adapters/replay-workers/record-digest.ts';
 import { isOwnStream } from '../domain/own-record.ts';
+import type { LoggedEvent } from './esdb-standin/memory-log.ts';
 import { settled } from './http-sse.fixtures.ts';
 import { runCli } from './support/cli.ts';
-import { foreignRecord, registerNode, useSharedCluster } from './support/shared-cluster.ts';
+import { foreignRecord, registerNode, useSharedCluster, type SharedCluster } from './support/shared-cluster.ts';
 
 /*
  * After review 371 #1: on an EventStoreDB cluster shared with another application, the replay checkpoint digested
@@ -14,6 +16,10 @@ import { foreignRecord, registerNode, useSharedCluster } from './support/shared-
  * deleted a stream and the server scavenged it, every plain `credence replay` went in full and said "history altered"
  * (exit 1), with a hint about restoring events.db, a file no EventStoreDB store has. Now only Credence's records are
  * digested on a store that is not gapless, and the checkpoint is anchored on Credence's last record.
+ *
+ * After review 376 #1: a checkpoint of an earlier version (its digest over every record) was verified in full without
+ * being compared and saved over, though its digest was the only evidence of an event altered behind it. Its digest is
+ * now chained and compared once: the same, it is replaced; otherwise it is kept aside, named in a note.
  */
 describe('credence replay on a cluster whose other application scavenges its records', () => {
   const cluster = useSharedCluster();
@@ -95,6 +101,84 @@ describe('credence replay on a cluster whose other application scavenges its rec
     expect(verdict(then.out).verification.mode).toBe('incremental');
   }, 90_000);
 
+  /**
+   * The file an earlier version wrote on this cluster: its digest chained every record of $all up to its position (the
+   * other application's too), and no digestVersion beside it.
+   */
+  const asAnEarlierVersionWroteIt = async (svc: SharedCluster['svc'], path: string): Promise<Record<string, unknown>> => {
+    const { digestVersion, ...fields } = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    expect(digestVersion).toBe(2);
+    const upTo = BigInt(fields['position'] as string);
+    const everyRecord = sha256RecordDigest();
+    for await (const r of svc.service.context.credence.store.readAll({})) if (r.position <= upTo) everyRecord.update(r);
+    const older = { ...fields, digest: everyRecord.value() };
+    writeFileSync(path, JSON.stringify(older));
+    return older;
+  };
+
+  /** Another data in place of the record's, at the same position of $all: an event altered in the cluster's files. */
+  const alterInPlace = (standIn: SharedCluster['standIn'], streamId: string, type: string): void => {
+    const stream = standIn.log.stream(streamId) as LoggedEvent[];
+    const index = stream.findIndex((e) => e.type === type);
+    const event = stream[index]!;
+    const data = JSON.parse(Buffer.from(event.data).toString('utf8')) as { profile: { model: string } };
+    data.profile.model = 'SM-2';
+    const altered: LoggedEvent = { ...event, data: Buffer.from(JSON.stringify(data)) };
+    stream[index] = altered;
+    const all = standIn.log.all;
+    all[all.findIndex((e) => e.position === event.position)] = altered;
+  };
+
+  it('keeps an earlier version\'s checkpoint aside, named, when the history behind it is not the one it verified (review 376)', async () => {
+    const { svc, standIn } = await cluster.start();
+    const dir = mkdtempSync(join(tmpdir(), 'credence-replay-scavenged-'));
+    dirs.push(dir);
+    await registerNode(svc, 'scav-replay-v1-1');
+    foreignRecord(standIn, `orders-${randomUUID()}`);
+    await registerNode(svc, 'scav-replay-v1-2');
+    await settled(svc);
+    expect((await replay(dir, standIn.connectionString)).code).toBe(0);
+    const path = join(dir, 'replay-checkpoint.json');
+    const older = await asAnEarlierVersionWroteIt(svc, path);
+
+    // When a Credence event behind it is altered in place, and no record of the other application's was scavenged
+    alterInPlace(standIn, 'node-scav-replay-v1-1', 'NodeRegistered');
+
+    // Then the run says so and keeps the file, the only evidence of the history it verified, aside
+    const run = await replay(dir, standIn.connectionString);
+    const notes = verdict(run.out).verification.notes.join('\n');
+    expect(notes, run.out + run.err).toContain(`${path}.v1`);
+    expect(notes).toMatch(/scavenge/);
+    expect(JSON.parse(readFileSync(`${path}.v1`, 'utf8'))).toEqual(older);
+    expect((JSON.parse(readFileSync(path, 'utf8')) as { digestVersion?: number }).digestVersion).toBe(2);
+    const full = await replay(dir, standIn.connectionString, '--full');
+    expect(JSON.parse(readFileSync(`${path}.v1`, 'utf8'))).toEqual(older);
+    expect(full.code, full.out).toBe(0);
+  }, 90_000);
+
+  it('saves a checkpoint of this version over an earlier version\'s when the history behind it is the one it verified (review 376)', async () => {
+    const { svc, standIn } = await cluster.start();
+    const dir = mkdtempSync(join(tmpdir(), 'credence-replay-scavenged-'));
+    dirs.push(dir);
+    await registerNode(svc, 'scav-replay-v1-same-1');
+    foreignRecord(standIn, `orders-${randomUUID()}`);
+    await registerNode(svc, 'scav-replay-v1-same-2');
+    await settled(svc);
+    expect((await replay(dir, standIn.connectionString)).code).toBe(0);
+    const path = join(dir, 'replay-checkpoint.json');
+    await asAnEarlierVersionWroteIt(svc, path);
+
+    const once = await replay(dir, standIn.connectionString);
+    expect(once.code, once.out).toBe(0);
+    expect(verdict(once.out).verification.mode).toBe('full');
+    expect(verdict(once.out).verification.notes.join('\n')).not.toContain('.v1');
+    expect(existsSync(`${path}.v1`)).toBe(false);
+    expect((JSON.parse(readFileSync(path, 'utf8')) as { digestVersion?: number }).digestVersion).toBe(2);
+    const then = await replay(dir, standIn.connectionString);
+    expect(then.code).toBe(0);
+    expect(verdict(then.out).verification.mode).toBe('incremental');
+  }, 90_000);
+
   it('still reports a Credence record gone as an alteration, without a word of events.db', async () => {
     const { svc, standIn } = await cluster.start();
     const dir = mkdtempSync(join(tmpdir(), 'credence-replay-scavenged-'));
@@ -115,5 +199,8 @@ describe('credence replay on a cluster whose other application scavenges its rec
     const reason = verdict(run.out).verification.altered?.reason ?? '';
     expect(reason).toContain('replay-checkpoint.json');
     expect(reason).not.toContain('events.db');
+    // Review 376 #4: other applications' records may go on past it; Credence's end before it.
+    expect(reason).toContain("Credence's records end before position");
+    expect(reason).not.toMatch(/the store ends/);
   }, 90_000);
 });

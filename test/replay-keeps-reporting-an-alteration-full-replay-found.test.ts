@@ -1,4 +1,4 @@
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -15,6 +15,10 @@ import { temporaryFolders } from './support/temp-dirs.ts';
  * the file"), but the next plain run checked only the tip the checkpoint ends on, went on from it, said every
  * transition was legal (exit 0, --json ok: true) and saved over the kept checkpoint: the evidence was gone. The kept
  * checkpoint now records the alteration; every run reports it (exit 1) and never saves over it until it is removed.
+ *
+ * After review 376 #3: the recorded alteration made invalid by hand (`foundAt: "yesterday"`) had the file refused by
+ * its schema, moved aside with a note, and every later run said all was legal (exit 0). A file that cannot be read but
+ * holds an `altered` member is now reported as the alteration it records, and kept where it is.
  */
 describe('credence replay after a full replay found the history altered', () => {
   const folder = temporaryFolders('credence-replay-altered-kept-');
@@ -61,6 +65,18 @@ describe('credence replay after a full replay found the history altered', () => 
 
     // And no run saves over the kept checkpoint
     expect((await run('--data', dir, '--full')).code).toBe(1);
+    expect((JSON.parse(readFileSync(path, 'utf8')) as { writtenAt: string }).writtenAt).toBe(writtenAt);
+
+    // The recorded alteration made invalid by hand: the file is not read, yet what it records is still reported
+    const edited = JSON.parse(readFileSync(path, 'utf8')) as { altered: Record<string, unknown> };
+    edited.altered['foundAt'] = 'yesterday';
+    writeFileSync(path, JSON.stringify(edited));
+    for (const args of [['--data', dir], ['--data', dir, '--json'], ['--data', dir]]) {
+      const again = await run(...args);
+      expect(again.code, again.out.join('\n')).toBe(1);
+      expect(again.out.join('\n')).toContain(path);
+    }
+    expect(existsSync(`${path}.unreadable`)).toBe(false);
     expect((JSON.parse(readFileSync(path, 'utf8')) as { writtenAt: string }).writtenAt).toBe(writtenAt);
 
     // Once the file is removed, the history as it now stands is verified and checkpointed again

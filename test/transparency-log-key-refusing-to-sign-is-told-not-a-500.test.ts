@@ -66,6 +66,12 @@ describe('the transparency routes while the log key refuses to sign a log change
     expect(detail).not.toMatch(/no signed checkpoint yet/);
   });
 
+  // Review 376 #2: the consistency proof to the latest checkpoint said 404 "no signed checkpoint of tree size (latest)".
+  it('answers a consistency proof 503 transparency_log_altered, not a 404 that no checkpoint is signed', async () => {
+    const detail = await expectLogAltered(await get('/v1/transparency/proofs/consistency?from=1'));
+    expect(detail).not.toMatch(/no signed checkpoint/);
+  });
+
   it('lets credence verify --server say why, not "Internal error (500)"', async () => {
     const c = capture();
     const code = await main(['verify', 'node-meter-2', '--server', svc.url, '--token', svc.tokens.auditor, '--key', join(svc.dir, 'transparency.pub')], { ...c.io, env: {} });

@@ -46,7 +46,10 @@ const REFUSALS = {
  * The 403 of a read of what names a pseudonym's node (routes/pseudonym-reads.ts): for the role to an operator or an
  * admin, who can never resolve a pseudonym; for who the caller is to an auditor yet to resolve it (review 370).
  */
-/** A route that signs a checkpoint while the log key refuses to (review 372): its 503 with the reason beside the general one. */
+/**
+ * A route that signs a checkpoint, or answers with the latest, while the log key refuses to sign (reviews 372, 376): its
+ * 503 with the reason beside the general one.
+ */
 const LOG_KEY_REFUSES = problem(
   'not now (as any route, Retry-After), or the transparency log was changed under the running service and the log key signs nothing more until its operator acts (`transparency_log_altered`, no Retry-After; /readyz says so too)',
   RETRY_AFTER,
@@ -81,6 +84,7 @@ const ALSO_REFUSED: Readonly<Record<string, Readonly<Record<number, ReturnType<t
   'GET /v1/transparency/evidence/:kind/:id': { 403: PSEUDONYM_READ_REFUSED, 503: LOG_KEY_REFUSES },
   'GET /v1/transparency/proofs/inclusion': { 403: PSEUDONYM_READ_REFUSED, 503: LOG_KEY_REFUSES },
   'GET /v1/transparency/checkpoint': { 503: LOG_KEY_REFUSES },
+  'GET /v1/transparency/proofs/consistency': { 503: LOG_KEY_REFUSES },
   'GET /v1/events': {
     400: problem(
       'a query or Last-Event-ID the stream cannot serve (`validation`, each field in `errors` with its `rule`): `after_with_from` (both given), `repeated`, ' +

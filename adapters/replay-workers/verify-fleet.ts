@@ -1,5 +1,5 @@
 import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
-import type { KeptBeside, LoadedCheckpointFile, RecordedAlteration } from '../driven/replay-checkpoint/checkpoint-file.ts';
+import type { KeptBeside, LoadedCheckpointFile, RecordedAlteration, SaveOptions, UnreadAlteration } from '../driven/replay-checkpoint/checkpoint-file.ts';
 import { checkpointMachinesChange, checkpointOf, verifierFromCheckpoint, verifierSource, type CheckpointSource, type ReplayCheckpoint } from '../../projections/replay/checkpoint.ts';
 import { verifyFrom } from '../../projections/replay/index.ts';
 import { FleetVerifier, type FleetReplay } from '../../projections/replay/verifier.ts';
@@ -16,8 +16,11 @@ export interface FleetCheckpointKeeper {
   /** Where it is, for the person who must remove it (an altered history keeps its old checkpoint). */
   readonly path: string;
   load(): LoadedCheckpointFile;
-  /** As CheckpointKeeper's: what the run must say it did besides, if anything; a throw costs only the checkpoint. */
-  save(checkpoint: ReplayCheckpoint, beside?: KeptBeside): string | undefined | void;
+  /**
+   * As CheckpointKeeper's: what the run must say it did besides, if anything; a throw costs only the checkpoint.
+   * `keepEarlier`: the file it replaces is kept aside, not written over.
+   */
+  save(checkpoint: ReplayCheckpoint, beside?: KeptBeside, options?: SaveOptions): string | undefined | void;
 }
 
 export interface FleetVerificationOptions {
@@ -83,6 +86,53 @@ const recordedAlteration = (recorded: RecordedAlteration, path: string): NonNull
   ...(recorded.anotherHistory === true ? { anotherHistory: true } : {}),
 });
 
+/**
+ * The alteration a checkpoint file records that cannot be read (edited by hand, say): reported as the alteration, the
+ * file kept as it is (review 376: refused by its schema, it was set aside with a note, and later runs said all was legal).
+ */
+const unreadAlteration = (unread: UnreadAlteration, problem: string, path: string): NonNullable<FleetVerification['altered']> => ({
+  position: unread.position === undefined ? 0n : BigInt(unread.position),
+  reason:
+    `${path} records an alteration of the history behind it${unread.position === undefined ? '' : ` at or before position ${unread.position}`}, ` +
+    `found by a verification in full, but cannot be read (${problem}); it is kept as it is until someone removes it`,
+});
+
+/**
+ * The digest a checkpoint of an earlier version kept on a store that is not gapless (no digestVersion) chained: every
+ * record of the log, other applications' too. Chained again over the full pass's records (`onRecord`, each of them, in
+ * position order) and, past the pass, up to its position (`outcome`): `same` when it is the digest recorded there,
+ * `differs` when not, or when no record is stored at its position any more.
+ */
+const earlierVersionDigest = (checkpoint: ReplayCheckpoint) => {
+  const at = BigInt(checkpoint.position);
+  const digest = sha256RecordDigest();
+  let outcome: 'same' | 'differs' | undefined = at === 0n ? 'same' : undefined;
+  let last = 0n;
+  const onRecord = (record: RecordedEvent): void => {
+    last = record.position;
+    if (outcome !== undefined) return;
+    if (record.position > at) {
+      outcome = 'differs';
+      return;
+    }
+    digest.update(record);
+    if (record.position === at) outcome = digest.value() === checkpoint.digest ? 'same' : 'differs';
+  };
+  return {
+    onRecord,
+    /** After the pass: its records ended before the checkpoint's position (Credence's newest), the others read to it. */
+    outcome: async (store: EventStore): Promise<'same' | 'differs'> => {
+      if (outcome === undefined) {
+        for await (const record of store.readAll({ afterPosition: last })) {
+          onRecord(record);
+          if (outcome !== undefined) break;
+        }
+      }
+      return outcome ?? 'differs';
+    },
+  };
+};
+
 /** A thrown error's message on one line, bounded: for a note. */
 const oneLine = (error: unknown): string => (error instanceof Error ? error.message : String(error)).replace(/\s+/g, ' ').slice(0, 300);
 
@@ -94,17 +144,18 @@ const oneLine = (error: unknown): string => (error instanceof Error ? error.mess
 export const verifyFleet = async (store: EventStore, options: FleetVerificationOptions = {}): Promise<FleetVerification> => {
   const notes: string[] = [];
   const loaded = options.checkpoint?.load();
-  if (loaded !== undefined && !loaded.ok) notes.push(`checkpoint ignored: ${loaded.problem}`);
+  const unread = loaded !== undefined && !loaded.ok && loaded.altered !== undefined ? unreadAlteration(loaded.altered, loaded.problem, options.checkpoint!.path) : undefined;
+  if (loaded !== undefined && !loaded.ok && unread === undefined) notes.push(`checkpoint ignored: ${loaded.problem}`);
   const kept = loaded?.ok === true ? loaded : undefined;
   // On a store that is not gapless, the digest of a checkpoint of an earlier version covers other applications'
-  // records too, which leave $all when scavenged: it is neither gone on from nor compared, and the log is verified in
-  // full once (review 371: compared, it called a history nobody altered "altered"). On the embedded store it is the same.
+  // records too, which leave $all when scavenged: it is not gone on from, and the log is verified in full once
+  // (review 371: compared as this version's, it called a history nobody altered "altered"). On the embedded store it is
+  // the same. Its own digest is chained too and compared (review 376: not compared, it was saved over, and with it the
+  // only evidence of an event altered behind it): the same, it is replaced; otherwise it is kept aside.
   const comparable = kept !== undefined && (store.gapless === true || kept.digestVersion === CHECKPOINT_DIGEST_VERSION);
-  if (kept !== undefined && !comparable) {
-    notes.push(
-      "checkpoint not continued: an earlier version wrote it, whose digest covers other applications' records of the store too; " +
-        'verified in full once, the history behind it not compared',
-    );
+  const earlier = kept !== undefined && !comparable ? earlierVersionDigest(kept.checkpoint) : undefined;
+  if (earlier !== undefined) {
+    notes.push("checkpoint not continued: an earlier version wrote it, whose digest covers other applications' records of the store too; verified in full once");
   }
   const previous = comparable ? kept.checkpoint : undefined;
   // An alteration a verification in full found behind it: reported by every run until the file is removed (review 371).
@@ -119,15 +170,15 @@ export const verifyFleet = async (store: EventStore, options: FleetVerificationO
   const until = ownHead?.at === undefined ? {} : { until: ownHead.at };
   // The verdict is complete when this runs: a checkpoint that cannot be written costs the next run its head start,
   // never this run's verdict (review 228: a write error was taken for a failed continuation, and the second save threw).
-  const put = (checkpoint: ReplayCheckpoint, beside: KeptBeside): void => {
+  const put = (checkpoint: ReplayCheckpoint, beside: KeptBeside, saveOptions?: SaveOptions): void => {
     try {
-      const said = keeper!.save(checkpoint, beside);
+      const said = saveOptions === undefined ? keeper!.save(checkpoint, beside) : keeper!.save(checkpoint, beside, saveOptions);
       if (typeof said === 'string') notes.push(said);
     } catch (error) {
       notes.push(`checkpoint not saved: ${oneLine(error)}`);
     }
   };
-  const save = async (source: CheckpointSource, digest: ReturnType<typeof sha256RecordDigest>): Promise<void> => {
+  const save = async (source: CheckpointSource, digest: ReturnType<typeof sha256RecordDigest>, saveOptions?: SaveOptions): Promise<void> => {
     if (keeper === undefined) return;
     if (ownHead !== undefined && ownHead.at === undefined) {
       notes.push('checkpoint not saved: the store holds no record of Credence\'s for it to end on');
@@ -135,7 +186,7 @@ export const verifyFleet = async (store: EventStore, options: FleetVerificationO
     }
     const lastRecord = digest.last() ?? previous?.lastRecord;
     const lastEventId = await tipEventId(store, source.position, lastRecord);
-    put(checkpointOf(source, digest.value(), lastRecord, now().toISOString(), lastEventId), { digestVersion: CHECKPOINT_DIGEST_VERSION });
+    put(checkpointOf(source, digest.value(), lastRecord, now().toISOString(), lastEventId), { digestVersion: CHECKPOINT_DIGEST_VERSION }, saveOptions);
   };
 
   if (previous !== undefined && recorded !== undefined) {
@@ -187,8 +238,12 @@ export const verifyFleet = async (store: EventStore, options: FleetVerificationO
       }
     }
   };
-  // Another application's record is passed over (a store that is not gapless): its leaving is no alteration.
-  const onRecord = (r: RecordedEvent) => covers(r) && onRecordDigest(r.position, digestOfRecord(r));
+  // Another application's record is passed over (a store that is not gapless): its leaving is no alteration. An
+  // earlier version's digest chains it.
+  const onRecord = (r: RecordedEvent) => {
+    earlier?.onRecord(r);
+    if (covers(r)) onRecordDigest(r.position, digestOfRecord(r));
+  };
   const workers = options.workers ?? 1;
   const progress = options.onProgress ? { onProgress: options.onProgress } : {};
   const result =
@@ -200,15 +255,28 @@ export const verifyFleet = async (store: EventStore, options: FleetVerificationO
           ...(options.source && store.gapless === true && ownHead === undefined ? { source: options.source, onRecordDigest } : { onRecord, ...until }),
         })
       : await verifyFrom(store, new FleetVerifier(), { onRecord, ...until, ...progress }).then((v) => ({ replay: v.verdict(), source: verifierSource(v) }));
-  if (!compared) altered = { position: checkAt!, reason: `the store ends before position ${checkAt}, where the verified history ended` };
+  // On a store that is not gapless the pass ends on Credence's newest record: other applications' may go on past it.
+  const ended = store.gapless === true ? 'the store ends' : "Credence's records end";
+  if (!compared) altered = { position: checkAt!, reason: `${ended} before position ${checkAt}, where the verified history ended` };
   else if (altered !== undefined) altered = await anotherHistory(store, previous!, altered);
   // An alteration recorded by an earlier run stands when this one finds none (the history written back as it was,
   // say): the file is the evidence, and whoever removes it decides.
   if (altered === undefined && recorded !== undefined) altered = recordedAlteration(recorded, keeper!.path);
+  if (altered === undefined && unread !== undefined) altered = unread;
   // An altered history keeps its old checkpoint, so every later verification reports it until it is dealt with: the
   // alteration is recorded in it (review 371: the next plain run checked only its tip, said all was legal and saved
   // over it), once, with what the file kept beside it.
-  if (altered === undefined && result.source !== undefined) await save(result.source, digest);
+  if (altered === undefined && result.source !== undefined && earlier !== undefined && (await earlier.outcome(store)) === 'differs') {
+    // An event altered behind it and another application's record scavenged since are the same difference to its digest.
+    const { position, writtenAt } = kept!.checkpoint;
+    notes.push(
+      `the checkpoint an earlier version wrote at ${writtenAt} is not the history stored up to position ${position}: an event of Credence's ` +
+        "altered, or another application's record scavenged since, which its digest covered too; it is kept, not written over. " +
+        `Once the cluster's scavenges since ${writtenAt} are known, remove it if they explain it; if none ` +
+        "removed a record up to that position, an event of Credence's was altered: check the entities' evidence (credence verify)",
+    );
+    await save(result.source, digest, { keepEarlier: true });
+  } else if (altered === undefined && result.source !== undefined) await save(result.source, digest);
   else if (keeper !== undefined && previous !== undefined && altered !== undefined) {
     if (recorded === undefined) {
       const { position, reason, anotherHistory: another } = altered;

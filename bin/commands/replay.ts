@@ -205,8 +205,8 @@ const lockedCheckpoint = (dir: string, io: Io, unsaved: string[], read: { checkp
       if (loaded?.ok === true) read.checkpoint = loaded.checkpoint;
       return loaded;
     },
-    save: (checkpoint, beside) => {
-      const saved = file.saveHeld(checkpoint, holdDataFolder(dir, io), beside);
+    save: (checkpoint, beside, options) => {
+      const saved = file.saveHeld(checkpoint, holdDataFolder(dir, io), beside, options);
       // What it moved aside: a note of the verdict's (verify-fleet.ts).
       if (!('unsaved' in saved)) return saved.said;
       unsaved.push(`the replay checkpoint is not saved: ${saved.unsaved}`);

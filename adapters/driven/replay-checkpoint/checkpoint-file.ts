@@ -11,6 +11,12 @@ export const CHECKPOINT_FILE = 'replay-checkpoint.json';
 export const UNREADABLE_CHECKPOINT_FILE = `${CHECKPOINT_FILE}.unreadable`;
 
 /**
+ * Where a checkpoint of an earlier version is kept when the history behind it cannot be shown to be the one it verified
+ * (verify-fleet.ts, review 376): its digest is the only evidence of what that was.
+ */
+export const EARLIER_CHECKPOINT_FILE = `${CHECKPOINT_FILE}.v1`;
+
+/**
  * An alteration a verification in full found behind the checkpoint, kept in its file beside the checkpoint of the
  * verified history (review 371): every later run reports it, and none saves over the file, until someone removes it.
  */
@@ -29,11 +35,37 @@ export type RecordedAlteration = z.infer<typeof RecordedAlteration>;
 const KeptBeside = z.strictObject({ digestVersion: z.number().int().positive().max(1_000).optional(), altered: RecordedAlteration.optional() });
 export type KeptBeside = z.infer<typeof KeptBeside>;
 
-/** A checkpoint as read back from its file, with what the file keeps beside it. */
-export type LoadedCheckpointFile = ({ ok: true; checkpoint: ReplayCheckpoint } & KeptBeside) | Exclude<LoadedCheckpoint, { ok: true }>;
+/**
+ * What a file that cannot be read says of an alteration it records, read loosely (review 376: a recorded alteration
+ * made invalid by hand had the file set aside with a note, and the alteration said no more): its position when that
+ * is one.
+ */
+export interface UnreadAlteration {
+  readonly position?: string;
+}
+
+/**
+ * A checkpoint as read back from its file, with what the file keeps beside it; one that cannot be read, with the
+ * alteration it records (`altered`), if it holds one.
+ */
+export type LoadedCheckpointFile =
+  | ({ ok: true; checkpoint: ReplayCheckpoint } & KeptBeside)
+  | (Extract<LoadedCheckpoint, { ok: false }> & { altered?: UnreadAlteration })
+  | undefined;
+
+/** How a save treats the file it replaces: `keepEarlier`, kept under earlierPath (a checkpoint of an earlier version). */
+export interface SaveOptions {
+  readonly keepEarlier?: boolean;
+}
 
 /** The file's JSON: the checkpoint's fields, and what is kept beside it. */
 const fileText = (checkpoint: ReplayCheckpoint, beside: KeptBeside = {}): string => JSON.stringify({ ...checkpoint, ...beside });
+
+/** What an unreadable file's `altered` member says loosely: its position, when it is one, and nothing of its text. */
+const unreadAlteration = (altered: unknown): UnreadAlteration => {
+  const position = typeof altered === 'object' && altered !== null ? (altered as { position?: unknown }).position : undefined;
+  return typeof position === 'string' && /^\d{1,30}$/.test(position) ? { position } : {};
+};
 
 /** A checkpoint of a million entities is a few hundred MiB; anything past this is not one of ours. */
 const MAX_CHECKPOINT_BYTES = 1024 * 1024 * 1024;
@@ -90,6 +122,8 @@ export class CheckpointFile implements CheckpointKeeper {
   readonly path: string;
   /** Where an unreadable one is moved before a new one is written. */
   readonly asidePath: string;
+  /** Where an earlier version's is kept when a save asks (`keepEarlier`). */
+  readonly earlierPath: string;
   /** The file as `load` found it; undefined until then. */
   #loaded: string | undefined;
   /** `load` found a file it could not read: kept, under asidePath, when one is written in its place. */
@@ -97,6 +131,7 @@ export class CheckpointFile implements CheckpointKeeper {
   constructor(dataDir: string) {
     this.path = join(dataDir, CHECKPOINT_FILE);
     this.asidePath = join(dataDir, UNREADABLE_CHECKPOINT_FILE);
+    this.earlierPath = join(dataDir, EARLIER_CHECKPOINT_FILE);
   }
 
   /**
@@ -123,17 +158,19 @@ export class CheckpointFile implements CheckpointKeeper {
     } catch (error) {
       return { ok: false, problem: `${this.path} is not JSON (${(error as Error).message})` };
     }
-    const beyond = checkpointLimitIssue(raw);
-    if (beyond !== undefined) return { ok: false, problem: `${this.path}: ${beyond}` };
-    // What is kept beside the checkpoint is read apart from it: the checkpoint's schema is the replay's own.
     const isObject = typeof raw === 'object' && raw !== null && !Array.isArray(raw);
+    // Whatever else is wrong with it, an alteration it records is reported, not set aside with the file.
+    const unreadAltered = isObject && Object.hasOwn(raw as object, 'altered') ? { altered: unreadAlteration((raw as { altered: unknown }).altered) } : {};
+    const beyond = checkpointLimitIssue(raw);
+    if (beyond !== undefined) return { ok: false, problem: `${this.path}: ${beyond}`, ...unreadAltered };
+    // What is kept beside the checkpoint is read apart from it: the checkpoint's schema is the replay's own.
     const { digestVersion, altered, ...fields } = isObject ? (raw as Record<string, unknown>) : {};
     const beside = KeptBeside.safeParse({ ...(digestVersion !== undefined ? { digestVersion } : {}), ...(altered !== undefined ? { altered } : {}) });
     const parsed = ReplayCheckpoint.safeParse(isObject ? fields : raw);
     const failed = !beside.success ? beside.error : !parsed.success ? parsed.error : undefined;
     if (failed !== undefined) {
       const issue = failed.issues[0]!;
-      return { ok: false, problem: `${this.path}: ${issue.path.join('.') || '(root)'}: ${issue.message}` };
+      return { ok: false, problem: `${this.path}: ${issue.path.join('.') || '(root)'}: ${issue.message}`, ...unreadAltered };
     }
     return { ok: true, checkpoint: parsed.data!, ...beside.data! };
   }
@@ -142,8 +179,8 @@ export class CheckpointFile implements CheckpointKeeper {
    * Writes the checkpoint as it is, holding nothing: for a folder no other process uses (the bench, tests); see
    * saveHeld. What it moved aside, if anything; CheckpointNotWritten when it cannot write.
    */
-  save(checkpoint: ReplayCheckpoint, beside?: KeptBeside): string | undefined {
-    return this.#put(fileText(checkpoint, beside));
+  save(checkpoint: ReplayCheckpoint, beside?: KeptBeside, options: SaveOptions = {}): string | undefined {
+    return this.#put(fileText(checkpoint, beside), options);
   }
 
   /**
@@ -154,7 +191,12 @@ export class CheckpointFile implements CheckpointKeeper {
    * The file, serialized before the hold is taken, is compared and written under it, so no other run's write falls
    * between the two.
    */
-  saveHeld(checkpoint: ReplayCheckpoint, hold: CheckpointHold, beside?: KeptBeside): { readonly unsaved: string } | { readonly said?: string } {
+  saveHeld(
+    checkpoint: ReplayCheckpoint,
+    hold: CheckpointHold,
+    beside?: KeptBeside,
+    options: SaveOptions = {},
+  ): { readonly unsaved: string } | { readonly said?: string } {
     const text = fileText(checkpoint, beside);
     const release = hold();
     if (typeof release === 'string') return { unsaved: release };
@@ -162,7 +204,7 @@ export class CheckpointFile implements CheckpointKeeper {
       if (this.#loaded !== undefined && versionOf(this.path) !== this.#loaded) {
         return { unsaved: `${this.path} was ${this.#loaded === 'absent' ? 'written' : 'replaced or removed'} by another process since this run read it; that one is kept` };
       }
-      const said = this.#put(text);
+      const said = this.#put(text, options);
       this.#loaded = versionOf(this.path);
       return said === undefined ? {} : { said };
     } catch (error) {
@@ -174,14 +216,18 @@ export class CheckpointFile implements CheckpointKeeper {
     }
   }
 
-  /** An unreadable file moved aside (said so), then `text` written in its place. */
-  #put(text: string): string | undefined {
-    const aside = this.#unreadable ? this.#moveAside() : undefined;
+  /** An unreadable file (or, `keepEarlier`, an earlier version's) moved aside (said so), then `text` written in its place. */
+  #put(text: string, options: SaveOptions = {}): string | undefined {
+    const aside = this.#unreadable
+      ? this.#moveAside(this.asidePath, this.#movedAside, 'could not be read', 'that could not be read before')
+      : options.keepEarlier === true
+        ? this.#moveAside(this.earlierPath, this.#keptEarlier, 'was written by an earlier version', 'kept before')
+        : undefined;
     try {
       this.#write(text);
     } catch (error) {
       // Still at `path`, unreplaced: its second name goes, or the next run would find it "kept before" (EEXIST).
-      if (aside !== undefined) rmSync(this.asidePath, { force: true });
+      if (aside !== undefined) rmSync(this.#unreadable ? this.asidePath : this.earlierPath, { force: true });
       throw error;
     }
     this.#unreadable = false;
@@ -189,32 +235,32 @@ export class CheckpointFile implements CheckpointKeeper {
   }
 
   /**
-   * The unreadable file kept under asidePath: linked there (never over one already kept: EEXIST), so that the write
-   * that follows replaces only its name at `path`. A file that has gone meanwhile has nothing to keep.
+   * The file kept under `to` (asidePath, earlierPath): linked there (never over one already kept: EEXIST), so that the
+   * write that follows replaces only its name at `path`. A file that has gone meanwhile has nothing to keep. `why` it
+   * is kept and what one kept before there is, for the refusals.
    */
-  #moveAside(): string | undefined {
+  #moveAside(to: string, moved: () => string, why: string, before: string): string | undefined {
     try {
-      linkSync(this.path, this.asidePath);
-      privateUnlessLink(this.asidePath);
+      linkSync(this.path, to);
+      privateUnlessLink(to);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') return undefined;
       // The same file already (a run stopped between the link and the write): kept, as this one would have it.
-      if (code === 'EEXIST' && versionOf(this.asidePath) === versionOf(this.path)) return this.#movedAside();
+      if (code === 'EEXIST' && versionOf(to) === versionOf(this.path)) return moved();
       if (code === 'EEXIST') {
-        throw new CheckpointNotWritten(
-          `${this.path} could not be read, and ${this.asidePath} holds one that could not be read before: neither is written over (look at them, then remove them)`,
-        );
+        throw new CheckpointNotWritten(`${this.path} ${why}, and ${to} holds one ${before}: neither is written over (look at them, then remove them)`);
       }
       if (code === undefined) throw error;
-      throw new CheckpointNotWritten(`${this.path} could not be read, and cannot be moved to ${this.asidePath}: ${osReason(error as NodeJS.ErrnoException)}`);
+      throw new CheckpointNotWritten(`${this.path} ${why}, and cannot be moved to ${to}: ${osReason(error as NodeJS.ErrnoException)}`);
     }
-    return this.#movedAside();
+    return moved();
   }
 
-  #movedAside(): string {
-    return `${this.path} could not be read: moved to ${this.asidePath}, which is kept (look at it, then remove it); the new checkpoint is written in its place`;
-  }
+  #movedAside = (): string =>
+    `${this.path} could not be read: moved to ${this.asidePath}, which is kept (look at it, then remove it); the new checkpoint is written in its place`;
+
+  #keptEarlier = (): string => `${this.path} moved to ${this.earlierPath}, which is kept; the new checkpoint is written in its place`;
 
   #write(text: string): void {
     // Private like every file of the data folder (it holds the entities' machine contexts), through an unguessable

@@ -158,6 +158,17 @@ const unloggedStoredEvent = async (credence: Credence, log: Log['log'], position
   return tampered(gap !== undefined ? leafGapMessage(gap) : `the store holds an event at position ${position}, which the log never recorded`, 'inclusion proof');
 };
 
+/**
+ * While the log key refuses to sign a log changed under the service, a route that reads the latest checkpoint answers
+ * 503 in /readyz's public words: whatever checkpoint is left is no longer the log's latest word (review 372).
+ */
+const refuseWhileTheKeyRefuses = (projection: Pick<NonNullable<Credence['transparency']>, 'refusesToSign'>): void => {
+  const refusal = projection.refusesToSign;
+  if (refusal === undefined) return;
+  const { status, code, detail } = mapRaisedError(refusal, 'read');
+  throw new HttpProblem(status, code, `the log key refuses to sign: ${detail}`);
+};
+
 export const transparencyRoutes: RouteModule = (app, context) => {
   const { credence } = context;
   const use = (): { projection: NonNullable<Credence['transparency']> } & Log => {
@@ -186,11 +197,7 @@ export const transparencyRoutes: RouteModule = (app, context) => {
       const { log, projection } = use();
       // The log changed under the service (its checkpoints removed, or leaves altered): "none signed yet" was false, and
       // whatever checkpoint is left is no longer the log's latest word (review 372). In /readyz's public words.
-      const refusal = projection.refusesToSign;
-      if (refusal !== undefined) {
-        const { status, code, detail } = mapRaisedError(refusal, 'read');
-        throw new HttpProblem(status, code, `the log key refuses to sign: ${detail}`);
-      }
+      refuseWhileTheKeyRefuses(projection);
       const latest = log.latestCheckpoint();
       if (latest === undefined) throw new CredenceError({ code: 'not_found', streamId: 'transparency', message: 'the transparency log has no signed checkpoint yet' });
       return reply.type('text/plain; charset=utf-8').send(latest.note);
@@ -263,13 +270,16 @@ export const transparencyRoutes: RouteModule = (app, context) => {
         'Save the proof and both notes and run `credence verify --from --to --proof --key`, or `credence verify --server --from SAVED`: ' +
         'a checkpoint kept from a log since forked (a data folder restored without a new log key) then fails `inconsistent`. ' +
         '`from` past the latest signed checkpoint is 404, naming its size. A proof that does not lead to the signed roots (a stored subtree hash ' +
-        'altered) is refused (422), naming `credence verify --data`, as an inclusion proof is.',
+        'altered) is refused (422), naming `credence verify --data`, as an inclusion proof is. ' +
+        'While the log key refuses to sign a log changed under the service, 503 `transparency_log_altered`, as /checkpoint.',
       tags: ['transparency'],
       querystring: z.strictObject({ from: TreeSize.describe('tree size of the older tree'), to: TreeSize.optional().describe('tree size of the newer signed checkpoint') }),
       response: { 200: ConsistencyWire },
     },
     handler: async (request) => {
-      const { log, signer } = use();
+      const { log, signer, projection } = use();
+      // As /checkpoint: "no signed checkpoint of tree size (latest)" was false while the key refuses (review 376).
+      refuseWhileTheKeyRefuses(projection);
       const first = request.query.from;
       const to = request.query.to === undefined ? log.latestCheckpoint() : log.checkpointAt(request.query.to);
       if (to === undefined) throw new CredenceError({ code: 'not_found', streamId: 'transparency', message: `no signed checkpoint of tree size ${request.query.to ?? '(latest)'}` });
