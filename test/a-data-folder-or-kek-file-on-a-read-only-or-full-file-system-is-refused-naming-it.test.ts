@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { preparePrivateDir } from '../adapters/driven/files/index.ts';
@@ -18,7 +19,7 @@ import { temporaryFolders } from './support/temp-dirs.ts';
 const scratch = temporaryFolders('credence-read-only-or-full-');
 
 /** The folder whose making fails, and how; the folders read-only or full for a KEK file's check. */
-const system = vi.hoisted(() => ({ mkdir: new Map<string, string>(), readOnly: new Set<string>(), full: new Set<string>() }));
+const system = vi.hoisted(() => ({ mkdir: new Map<string, string>(), readOnly: new Set<string>(), full: new Set<string>(), noBlocks: new Set<string>() }));
 vi.mock('node:fs', async (original) => {
   const fs = await original<typeof import('node:fs')>();
   const refused = (code: string, call: string, path: string) => Object.assign(new Error(`${code}: ${call} '${path}'`), { code, syscall: call, path });
@@ -33,6 +34,8 @@ vi.mock('node:fs', async (original) => {
   }) as typeof fs.accessSync;
   const statfsSync = ((path: import('node:fs').PathLike, options?: import('node:fs').StatFsOptions) => {
     const found = fs.statfsSync(path, options as never);
+    // ramfs (review 377 item 2): no blocks at all, none free, and every write goes through.
+    if (system.noBlocks.has(String(path))) return { ...found, blocks: 0, bfree: 0, bavail: 0 };
     return system.full.has(String(path)) ? { ...found, bfree: 0, bavail: 0 } : found;
   }) as typeof fs.statfsSync;
   // A file made in a read-only folder fails as there (the KEK's temp file, before it was checked for).
@@ -48,6 +51,7 @@ afterEach(() => {
   system.mkdir.clear();
   system.readOnly.clear();
   system.full.clear();
+  system.noBlocks.clear();
   vi.unstubAllEnvs();
 });
 
@@ -106,6 +110,36 @@ describe('a KEK file (CREDENCE_KEK_FILE) to be made where it cannot be written',
     const issues = issuesOf(refusalOf(() => assertKekFileUsable(kek, join(scratch(), 'data'))));
     expect(issues).toEqual([{ path: 'env CREDENCE_KEK_FILE', rule: 'kek_file', message: expect.stringContaining(`names ${kek}, which cannot be made: its folder ${folder} has no space left on its file system (ENOSPC)`) }]);
   });
+
+  it('on a file system that reports no blocks at all (ramfs, a place for secrets that never swaps) is not refused as full', () => {
+    const folder = scratch();
+    const kek = join(folder, 'credence.kek');
+    system.noBlocks.add(folder);
+    expect(() => assertKekFileUsable(kek, join(scratch(), 'data'))).not.toThrow();
+    // What the check wrote to find out is gone again.
+    expect(readdirSync(folder)).toEqual([]);
+  });
+
+  // access(2) asks of the real uid and knows no capabilities: the write itself is what tells.
+  const setpriv = process.geteuid?.() === 0 && spawnSync('setpriv', ['--version']).status === 0;
+  it.skipIf(!setpriv)('in a folder this account may write only by a capability (CAP_DAC_OVERRIDE) is not refused', () => {
+    const folder = scratch(); // root's, mode 0700
+    const script = join(folder, 'check.mts');
+    const kekFile = join(import.meta.dirname, '..', 'adapters', 'runtime', 'kek-file.ts');
+    writeFileSync(
+      script,
+      `import { assertKekFileUsable } from ${JSON.stringify(kekFile)};\n` +
+        `try { assertKekFileUsable(${JSON.stringify(join(folder, 'credence.kek'))}, ${JSON.stringify(join(folder, 'data'))}); console.log('accepted'); }\n` +
+        `catch (error) { console.log(String(error?.problem?.issues?.[0]?.message ?? error)); }\n`,
+    );
+    const run = spawnSync(
+      'setpriv',
+      ['--reuid', '65534', '--regid', '65534', '--clear-groups', '--inh-caps', '+dac_override', '--ambient-caps', '+dac_override', process.execPath, '--import', 'tsx', script],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
+    expect(run.stdout.trim(), run.stderr).toBe('accepted');
+    expect(readdirSync(folder)).toEqual(['check.mts']);
+  }, 30_000);
 
   it('an existing KEK on a read-only file system (a mounted secret) is only read, and is not refused for it', async () => {
     const folder = scratch();

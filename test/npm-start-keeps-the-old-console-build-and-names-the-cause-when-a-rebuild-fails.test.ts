@@ -5,7 +5,7 @@
  * index.html and asset were gone and a truncated script left. The cause's first line is said now, and the bundle is
  * built into a folder beside the old one, put in its place only once whole.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { consoleBundleFreshness, type ConsoleBundleFreshness } from '../adapters/http/console-bundle-freshness.ts';
@@ -30,8 +30,19 @@ vi.mock('vite', () => ({
     writeFileSync(join(outDir, 'index.html'), '<script type="module" crossorigin src="/assets/index-NEW.js"></script>\n');
   }),
 }));
+/** Folders renaming which the system refuses as a mount point's (EBUSY): a volume or a bind mount at dist/. */
+const mounts = vi.hoisted(() => ({ busy: new Set<string>() }));
+vi.mock('node:fs', async (original) => {
+  const fs = await original<typeof import('node:fs')>();
+  const renameSync = ((from: import('node:fs').PathLike, to: import('node:fs').PathLike) => {
+    if (mounts.busy.has(String(from))) throw Object.assign(new Error(`EBUSY: resource busy or locked, rename '${String(from)}' -> '${String(to)}'`), { code: 'EBUSY', syscall: 'rename', path: String(from) });
+    return fs.renameSync(from, to);
+  }) as typeof fs.renameSync;
+  return { ...fs, renameSync, default: { ...fs, renameSync } };
+});
 afterEach(() => {
   vite.fails = false;
+  mounts.busy.clear();
 });
 
 /** Vite 8's (rolldown's) error on a full disk, as met on a 600 KB tmpfs. */
@@ -99,5 +110,42 @@ describe("npm start's console rebuild that fails", () => {
     mkdirSync(join(outDir, '..', '.dist.building-4194999-0123456789ab'));
     await buildConsoleBundle({ outDir, logLevel: 'silent' });
     expect(readdirSync(join(outDir, '..'))).toEqual(['dist']);
+  });
+
+  /*
+   * Review 377 item 3: the build was put in place by renaming dist/ aside, which a mount point refuses (EBUSY: a
+   * volume or a bind mount), so every stale rebuild failed where Vite had rewritten it in place; and a dist/ that is a
+   * link was replaced by a folder, its target left stale. Both have the contents of the folder replaced instead.
+   */
+  it('a dist/ the system will not rename (a mount point, EBUSY) has its contents replaced by the new build', async () => {
+    const outDir = oldBuild();
+    mounts.busy.add(outDir);
+    await buildConsoleBundle({ outDir, logLevel: 'silent' });
+    expect(readdirSync(outDir).sort()).toEqual(['assets', 'index.html']);
+    expect(readdirSync(join(outDir, 'assets'))).toEqual(['index-NEW.js']);
+    expect(readFileSync(join(outDir, 'index.html'), 'utf8')).toContain('/assets/index-NEW.js');
+    expect(readdirSync(join(outDir, '..'))).toEqual(['dist']);
+    expect(consoleBundleFreshness({ dist: outDir }).state).toBe('fresh');
+  });
+
+  it('a failed build leaves a mount point dist/ as it was too', async () => {
+    const outDir = oldBuild();
+    mounts.busy.add(outDir);
+    vite.fails = true;
+    await expect(buildConsoleBundle({ outDir, logLevel: 'silent' })).rejects.toThrow(/No space left on device/);
+    expect(readdirSync(join(outDir, 'assets'))).toEqual(['index-OLD.js']);
+    expect(readFileSync(join(outDir, 'index.html'), 'utf8')).toContain('/assets/index-OLD.js');
+  });
+
+  it('a dist/ that is a link keeps its link, and the folder it names gets the new build', async () => {
+    const target = oldBuild();
+    const outDir = join(scratch(), 'dist');
+    symlinkSync(target, outDir);
+    await buildConsoleBundle({ outDir, logLevel: 'silent' });
+    expect(lstatSync(outDir).isSymbolicLink()).toBe(true);
+    expect(readdirSync(join(target, 'assets'))).toEqual(['index-NEW.js']);
+    expect(readFileSync(join(target, 'index.html'), 'utf8')).toContain('/assets/index-NEW.js');
+    expect(readdirSync(join(outDir, '..'))).toEqual(['dist']);
+    expect(readdirSync(join(target, '..'))).toEqual(['dist']);
   });
 });

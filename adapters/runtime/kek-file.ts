@@ -1,4 +1,5 @@
-import { accessSync, constants, existsSync, readdirSync, statfsSync, statSync, type Stats } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, openSync, readdirSync, rmSync, statfsSync, statSync, writeSync, type Stats } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { isCredenceError, validationError } from '../../domain/errors.ts';
@@ -133,20 +134,42 @@ export const kekFolderOfAnotherAccount = (kekFile: string): { readonly folder: s
   return ownedByAnotherAccount(uid, expected) ? { folder, uid } : undefined;
 };
 
-/** Why nothing can be written in `folder`, in words with the system's code; undefined when it can (or that cannot be told). */
+/** The system's refusal of a write, in words, for the codes a KEK location can be refused for; else undefined. */
+const REFUSED_BECAUSE: Readonly<Record<string, string>> = {
+  EROFS: 'is on a read-only file system (EROFS)',
+  EACCES: 'is not writable by this account (EACCES)',
+  EPERM: 'is not writable by this account (EPERM)',
+  ENOSPC: 'has no space left on its file system (ENOSPC)',
+  EDQUOT: "is on a file system where this user's disk quota is used up (EDQUOT)",
+};
+
+/**
+ * Why nothing can be written in `folder`, in words with the system's code; undefined when it can (or that cannot be
+ * told). Found out by writing there (review 377 item 2), not by access(2), which asks of the real uid and knows no
+ * capabilities (a uid with CAP_DAC_OVERRIDE writes a root-owned 0700 folder it was refused): a file of this process's
+ * own made exclusive, a few bytes written (a full disk refuses those, not an empty file), and removed again.
+ */
 const unwritableBecause = (folder: string): string | undefined => {
+  const probe = join(folder, `.credence-kek-write-check.${process.pid}.${randomBytes(6).toString('hex')}`);
+  let fd: number | undefined;
   try {
-    accessSync(folder, constants.W_OK);
+    fd = openSync(probe, 'wx', 0o600);
+    writeSync(fd, Buffer.alloc(64));
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'error';
-    return code === 'EROFS' ? 'is on a read-only file system (EROFS)' : `is not writable by this account (${code})`;
+    const because = REFUSED_BECAUSE[(error as NodeJS.ErrnoException).code ?? ''];
+    if (because !== undefined) return because;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+    rmSync(probe, { force: true });
   }
-  let space: { readonly bfree: number; readonly bavail: number };
+  let space: { readonly blocks: number; readonly bfree: number; readonly bavail: number };
   try {
     space = statfsSync(folder);
   } catch {
     return undefined; // the write itself says it
   }
+  // No blocks at all is a file system that counts none (ramfs: writable, and never swapped, a place for secrets).
+  if (space.blocks === 0) return undefined;
   // Root may use the blocks kept back for it (bfree); any other account only those available to all (bavail).
   return (process.geteuid?.() === 0 ? space.bfree : space.bavail) === 0 ? 'has no space left on its file system (ENOSPC)' : undefined;
 };

@@ -2,7 +2,7 @@ import { existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { validationError } from '../../domain/errors.ts';
 import { describeHolder, SERVICE_LOCK_FILE, tryLockDataFolder as tryLockFolderOfStore, type DataFolderLock } from '../driven/files/index.ts';
-import { EVENTS_DB_FILE, parseStoreConnectionString, type StoreLocation } from '../driven/store/index.ts';
+import { EVENTS_DB_FILE, markingStoreFolder, parseStoreConnectionString, type StoreLocation } from '../driven/store/index.ts';
 
 /**
  * The lock of the folder of an embedded store kept outside the data folder (`sqlite:<folder>`), for a command that
@@ -15,7 +15,8 @@ import { EVENTS_DB_FILE, parseStoreConnectionString, type StoreLocation } from '
  */
 export const lockStoreFolder = (data: string, store: StoreLocation | undefined, setting: string): DataFolderLock | undefined => {
   if (store?.kind !== 'sqlite' || sameFolder(data, store.dir)) return undefined;
-  const taken = tryLockFolderOfStore(store.dir);
+  // Its lock is a file of the store's folder: a full disk there is said as that folder's (review 377 item 1).
+  const taken = markingStoreFolder(store.dir, () => tryLockFolderOfStore(store.dir));
   if ('lock' in taken) return taken.lock;
   throw validationError(
     [

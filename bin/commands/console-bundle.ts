@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { cpSync, lstatSync, mkdirSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { CONSOLE_DIST, consoleBundleFreshness, PROJECT_ROOT, type ConsoleBundleFreshness } from '../../adapters/http/console-bundle-freshness.ts';
 import type { Io } from '../io.ts';
@@ -41,19 +41,85 @@ const removeLeftBehind = (outDir: string): void => {
   }
 };
 
+/** Never removed from a dist/ whose contents are replaced: what Vite's own emptying spared, and a volume's own. */
+const KEPT = new Set(['.git', 'lost+found']);
+
+/**
+ * The entries of the build in `from` copied into `to`, each to a name of its own in `to` then renamed over the old
+ * one (a reader meets the old file or the new one, never part of one; `to` may be another file system than `from`).
+ * Folders both have are merged; index.html goes last, once every asset it names is there.
+ */
+const copyInto = (from: string, to: string): void => {
+  const names = readdirSync(from).sort((a, b) => Number(a === 'index.html') - Number(b === 'index.html'));
+  for (const name of names) {
+    const source = join(from, name);
+    const target = join(to, name);
+    const isFolder = lstatSync(source).isDirectory();
+    const there = lstatSync(target, { throwIfNoEntry: false });
+    if (isFolder && there?.isDirectory() === true) {
+      copyInto(source, target);
+      continue;
+    }
+    const incoming = join(to, `.${name}.incoming-${process.pid}-${randomBytes(6).toString('hex')}`);
+    try {
+      cpSync(source, incoming, { recursive: true });
+      // A rename replaces a file by a file only: one of another kind goes first.
+      if (there !== undefined && (isFolder || there.isDirectory())) rmSync(target, { recursive: true, force: true });
+      renameSync(incoming, target);
+    } finally {
+      rmSync(incoming, { recursive: true, force: true });
+    }
+  }
+};
+
+/** What `to` holds that the build in `from` does not (the old build's assets, a killed copy's `.incoming-` names), removed. */
+const removeOld = (from: string, to: string): void => {
+  for (const name of readdirSync(to)) {
+    if (KEPT.has(name)) continue;
+    const source = lstatSync(join(from, name), { throwIfNoEntry: false });
+    const target = join(to, name);
+    if (source === undefined) rmSync(target, { recursive: true, force: true });
+    else if (source.isDirectory() && lstatSync(target).isDirectory()) removeOld(join(from, name), target);
+  }
+};
+
+/** putInPlace where `outDir` (a folder, a link resolved) stays: the build copied into it, then what it no longer has removed. */
+const replaceContents = (built: string, outDir: string): void => {
+  copyInto(built, outDir);
+  removeOld(built, outDir);
+};
+
+/** The folder a dist/ link names, made when missing (a link made ahead of the first build). */
+const linkedFolder = (outDir: string): string => {
+  try {
+    return realpathSync(outDir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    mkdirSync(resolve(dirname(outDir), readlinkSync(outDir)), { recursive: true });
+    return realpathSync(outDir);
+  }
+};
+
 /**
  * The whole build in `built` put at `outDir`: the old build moved aside, the new one renamed in, the old one removed.
  * What serves the bundle (adapters/http/routes/console.ts) and the freshness check read `outDir`'s index.html by its
  * path, which the rename keeps, with the time it was written. A build another `npm start` put there meanwhile (same
  * sources) is kept, and this one dropped.
+ * Where `outDir` cannot be renamed (review 377 item 3), its contents are replaced entry by entry instead, as Vite did
+ * in place before: a mount point (a volume, a bind mount: EBUSY, EXDEV), and a link, which a rename would replace by a
+ * folder, leaving the folder it names stale. The old build is served until index.html is replaced, last but for the
+ * removal of the old assets; a copy that fails part-way leaves the old index.html and its assets.
  */
 const putInPlace = (built: string, outDir: string): void => {
+  if (lstatSync(outDir, { throwIfNoEntry: false })?.isSymbolicLink() === true) return replaceContents(built, linkedFolder(outDir));
   const previous = besideName(outDir, 'previous');
   let moved = true;
   try {
     renameSync(outDir, previous);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EBUSY' || code === 'EXDEV') return replaceContents(built, outDir);
+    if (code !== 'ENOENT') throw error;
     moved = false;
   }
   try {

@@ -11,7 +11,7 @@ import type { Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { shellWord } from '../shell-word.ts';
 import { printOneTimeValue } from '../one-time-output.ts';
-import { namingRefusedWrites } from '../write-failure.ts';
+import { namingRefusedWritesIn, writePlacesOfStart } from '../write-failure.ts';
 import { accessLines, issueLocalTokens, revokeLocalTokens, withShortLivedToken } from './demo/access.ts';
 import { createDemoCa, DEMO_CA_ID, needsDemoCa } from './demo/ca.ts';
 import { COMPROMISED } from './demo/fleet.ts';
@@ -89,8 +89,11 @@ export const refuseUnpublishableHost = async (config: ServiceConfig): Promise<vo
  */
 const printing = (io: Io): Io => ({ ...io, out: (line) => io.out(printable(line)) });
 
-/** A write the system refused (a full disk) met in the data folder, said naming it, as token and export say it. */
-const namingTheFolder = <T>(config: ServiceConfig, run: () => Promise<T>): Promise<T> => namingRefusedWrites(`the data folder ${config.data}`, run);
+/**
+ * A write the system refused (a full disk) said naming where, as token and export say it: the data folder, or the
+ * store's folder elsewhere (CREDENCE_STORE), the witness, the KEK file where it can be told (review 377 item 1).
+ */
+const namingTheFolder = <T>(config: ServiceConfig, run: () => Promise<T>): Promise<T> => namingRefusedWritesIn(writePlacesOfStart(config), run);
 
 /** The demo, on an empty store only: every step through the running server. Returns false when a shutdown cut it short. */
 const runDemo = async (service: RunningService, config: ServiceConfig, io: Io): Promise<boolean> => {

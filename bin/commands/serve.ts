@@ -7,7 +7,7 @@ import { refuseDataFolderInUse } from '../../adapters/driven/files/data-folder-h
 import { isCredenceError } from '../../domain/errors.ts';
 import type { Io } from '../io.ts';
 import { printable } from '../printable.ts';
-import { namingRefusedWrites } from '../write-failure.ts';
+import { namingRefusedWritesIn, writePlacesOfStart } from '../write-failure.ts';
 import { handler, parseOptions, UsageError, type RegisterCommands } from '../program.ts';
 import { unusableDataFolderAsUsage } from './folder-lock.ts';
 import { PathArg } from './options.ts';
@@ -163,9 +163,10 @@ export const register: RegisterCommands = (program, io) => {
         const { startService, DOCS_PREFIX, StoppedBeforeServing } = await import('../../adapters/http/index.ts');
         // The folder of an embedded store elsewhere is locked by the start (review 174), named by where the store came from.
         const storeSetting = sourceOf(args, io.env ?? process.env)('--store', args.store, 'CREDENCE_STORE', 'store') ?? 'store';
-        // Review 373: a full disk or a read-only folder said SQLite's bare `disk I/O error`; the folder is named, as
-        // `token` and `export` name it (which of its files, SQLite does not say).
-        const starting = namingRefusedWrites(`the data folder ${config.data}`, () => startService(config, { handleSignals: true, storeSetting }));
+        // Review 373: a full disk or a read-only folder said SQLite's bare `disk I/O error`; the place is named, as
+        // `token` and `export` name it (review 377: where it can be told which, the store's folder elsewhere, the witness,
+        // the KEK file; else every place the start writes, SQLite not saying which of its files).
+        const starting = namingRefusedWritesIn(writePlacesOfStart(config), () => startService(config, { handleSignals: true, storeSetting }));
         const service = await starting.catch((error: unknown) => {
           // A signal during the first catch-up (a rebuild): everything opened is closed again, a stop asked for (review 52).
           if (error instanceof StoppedBeforeServing) return undefined;

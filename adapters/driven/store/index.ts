@@ -3,7 +3,7 @@ export { openSqliteStore, openSqliteStoreInDir, readEventsDb, readEventsDbInDir,
 export { DURABILITIES, GroupCommitError } from './sqlite/index.ts';
 export type { Durability, StoredEventRead } from './sqlite/index.ts';
 export type { SqliteStoreLocation, SqliteStoreOptions, SqliteStoreSettings, SqliteSubscription } from './sqlite/index.ts';
-export { DEFAULT_STORE, openStore, parseStoreConnectionString, StoreConnectionString } from './open-store.ts';
+export { DEFAULT_STORE, markingStoreFolder, openStore, parseStoreConnectionString, storeFolderOfError, StoreConnectionString } from './open-store.ts';
 export type { OpenStoreOptions, StoreLocation } from './open-store.ts';
 export { EventStoreDbError, EventStoreDbStore, openEventStoreDbStore } from './eventstoredb/index.ts';
 export type { DropNotice, EventStoreDbStoreOptions, PersistentConsumer, PersistentHandler, PersistentSubscriptionOptions } from './eventstoredb/index.ts';

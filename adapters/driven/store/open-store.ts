@@ -113,11 +113,34 @@ const durabilityOf = (location: { readonly durability?: Durability }, options: O
   return location.durability ?? options.durability ?? 'full';
 };
 
+const STORE_FOLDER = Symbol('the folder of the embedded store this error was met writing');
+
+/** The folder markingStoreFolder marked `error` with, if any. */
+export const storeFolderOfError = (error: unknown): string | undefined => {
+  const dir = error instanceof Error ? (error as Error & { [STORE_FOLDER]?: unknown })[STORE_FOLDER] : undefined;
+  return typeof dir === 'string' ? dir : undefined;
+};
+
+/**
+ * Marks an error met writing the embedded store of folder `dir` (its opening, its folder's lock) with that folder:
+ * SQLite's SQLITE_FULL and SQLITE_IOERR name no file, and a start that writes its data folder and a store kept in
+ * another folder said a full store folder as its data folder (review 377 item 1; bin/write-failure.ts names it). The
+ * first folder marked stays.
+ */
+export const markingStoreFolder = <T>(dir: string, run: () => T): T => {
+  try {
+    return run();
+  } catch (error) {
+    if (error instanceof Error && storeFolderOfError(error) === undefined) Object.defineProperty(error, STORE_FOLDER, { value: dir });
+    throw error;
+  }
+};
+
 export function openStore(connectionString: string = DEFAULT_STORE, options: OpenStoreOptions = {}): EventStore {
   const location = parseStoreConnectionString(connectionString);
   switch (location.kind) {
     case 'sqlite':
-      return openSqliteStoreInDir(location.dir, { durability: durabilityOf(location, options) });
+      return markingStoreFolder(location.dir, () => openSqliteStoreInDir(location.dir, { durability: durabilityOf(location, options) }));
     case 'sqlite-memory':
       return openSqliteStore({ memory: true, durability: durabilityOf(location, options) });
     case 'eventstoredb':
