@@ -12,21 +12,44 @@ import { KEY_OWNERS, keyUsesIn, whatNames, type KeyUse } from './keys-in-use.ts'
  * A key the restored folder signs with next (its current API token signing key) is never destroyed here: its tokens
  * could no longer be issued nor the key rotated (review 96: a key step 3 made looked destroyed since the backup once
  * a command had destroyed a key in the folder moved aside after the restore). README's step 3 runs first, retiring a
- * key withdrawn since; refused, nothing destroyed, naming each such key.
+ * key withdrawn since; refused, nothing destroyed, naming each such key. Likewise the log key the restored
+ * transparency.handle names (review 378): a log restarted under a new key since the backup (the event store restored
+ * alone) destroyed it, and destroyed again, the restored log's signer refused every checkpoint for ever. README's step
+ * 6 moves that log aside, its handle with it, and a new log starts; then this destroys the key, named by nothing.
  */
-const refuseDestroyingACurrentSigningKey = (destroyed: readonly KeyDestroyedSince[], uses: ReadonlyMap<string, KeyUse>, beforeRestore: string): void => {
+const refuseDestroyingACurrentSigningKey = (destroyed: readonly KeyDestroyedSince[], uses: ReadonlyMap<string, KeyUse>, beforeRestore: string, data: string): void => {
+  const said = (keys: readonly KeyDestroyedSince[]): string =>
+    keys.map((key) => `${key.handle} (${key.owner} ${key.kind}, made ${key.createdAt}): ${whatNames(uses.get(key.handle)!)}`).join('; ');
   const current = destroyed.filter((key) => uses.get(key.handle)?.current === 'rotate_first');
-  if (current.length === 0) return;
+  const log = destroyed.filter((key) => uses.get(key.handle)?.current === 'move_log_first');
+  if (current.length === 0 && log.length === 0) return;
   throw validationError(
     [
-      {
-        path: 'beforeRestore',
-        rule: 'current_signing_key',
-        message:
-          `${current.map((key) => `${key.handle} (${key.owner} ${key.kind}, made ${key.createdAt}): ${whatNames(uses.get(key.handle)!)}`).join('; ')}: ` +
-          `destroyed, no token could be issued. Run step 3 first (credence token rotate-key --data <data>, with --withdraw-previous if that is how it ran since the backup), then this again; ` +
-          `if it ran already, ${beforeRestore} changed since the restore (a command that destroyed a key there): its last key change no longer tells the keys made since the restore. Nothing was destroyed [current_signing_key]`,
-      },
+      ...(current.length === 0
+        ? []
+        : [
+            {
+              path: 'beforeRestore',
+              rule: 'current_signing_key',
+              message:
+                `${said(current)}: ` +
+                `destroyed, no token could be issued. Run step 3 first (credence token rotate-key --data <data>, with --withdraw-previous if that is how it ran since the backup), then this again; ` +
+                `if it ran already, ${beforeRestore} changed since the restore (a command that destroyed a key there): its last key change no longer tells the keys made since the restore. Nothing was destroyed [current_signing_key]`,
+            },
+          ]),
+      ...(log.length === 0
+        ? []
+        : [
+            {
+              path: 'beforeRestore',
+              rule: 'current_log_key',
+              message:
+                `${said(log)}: destroyed since the backup (a new log was started since), and destroyed again, the restored log would sign nothing more. ` +
+                `Move the restored log aside first (README, "Restoring a whole data folder", step 6, as "Restoring the event store from a backup", step 4): ` +
+                `its transparency.db (with its -wal and -shm), transparency.handle and transparency.pub out of ${data} into a folder of their own, say ${data}.restored-log/, never into ${beforeRestore}; ` +
+                `then run this again, which destroys that key. Nothing was destroyed [current_log_key]`,
+            },
+          ]),
     ],
     'Secure Environment restore',
   );
@@ -130,7 +153,7 @@ export const destroyKeysSinceBackup = (folders: KeyFolders, beforeRestore: strin
       const handles = destroyed.filter((key) => key.owner === owner).map((key) => key.handle);
       for (const [handle, use] of await keyUsesIn(locked.folders, owner, handles)) uses.set(handle, use);
     }
-    refuseDestroyingACurrentSigningKey(destroyed, uses, beforeRestore);
+    refuseDestroyingACurrentSigningKey(destroyed, uses, beforeRestore, data);
     // A current OCSP signing key the folder moved aside renewed and destroyed since the backup signs the restored
     // folder's OCSP responses again: destroyed, its start failed on a key that does not exist (review 98). Kept; the
     // service renews it as it did before the restore.

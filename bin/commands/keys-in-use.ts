@@ -1,6 +1,11 @@
-import { existsSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { isWriteLockHeld } from '../../adapters/driven/files/lock-wait.ts';
+import { preparePrivateDatabaseFile } from '../../adapters/driven/files/private-files.ts';
 import { KEY_HANDLE_FILE, LOG_KEY_OWNER, readHandleFile } from '../../adapters/driven/transparency/secure-environment-signer.ts';
+import { validationError } from '../../domain/errors.ts';
 import type { KeyHandle } from '../../domain/ports/index.ts';
 
 /** A record of the data folder that still names a key: the rule that keeps it, and why (a noun phrase for the key). */
@@ -10,9 +15,10 @@ export interface KeyUse {
   /**
    * The key signs what the folder issues next: destroyed, the folder issues nothing. `rotate_first`: the current API
    * token signing key, which only an operator's rotation retires; `renewed_by_service`: a current OCSP signing key,
-   * which the service retires at its signer's next renewal and destroys at the one after.
+   * which the service retires at its signer's next renewal and destroys at the one after; `move_log_first`: the log
+   * key the folder's transparency.handle names, which only moving that log aside (a new one starts) retires.
    */
-  readonly current?: 'rotate_first' | 'renewed_by_service';
+  readonly current?: 'rotate_first' | 'renewed_by_service' | 'move_log_first';
 }
 
 /**
@@ -57,7 +63,11 @@ export const keyUsesIn = async (folders: readonly string[], owner: string, handl
 export const keyUseIn = async (folders: readonly string[], owner: string, handle: KeyHandle): Promise<KeyUse | undefined> =>
   (await keyUsesIn(folders, owner, [handle])).get(handle);
 
-const logKeyUse = (path: string): KeyUse => ({ rule: 'log_key_in_use', message: `the log key ${path} names, which signs the folder's log: ${KEPT}` });
+const logKeyUse = (path: string): KeyUse => ({
+  rule: 'log_key_in_use',
+  message: `the log key ${path} names, which signs the folder's log: ${KEPT}`,
+  current: 'move_log_first',
+});
 
 /** The key `transparency.handle` names signs the folder's log: destroyed, the log signs nothing; a new key forks it. */
 export const logKeyInUse = (data: string, handle: KeyHandle): KeyUse | undefined => {
@@ -85,6 +95,9 @@ const namings = (handles: readonly KeyHandle[]) => {
 /** The CA files' keys, the OCSP signer files' current and retired keys, and every key the key registry still binds. */
 const infrastructureKeysInUse: KeysInUse = async (data, handles) => {
   const { left, uses, name } = namings(handles);
+  const { boundHandles, refuseKeysDbLostFromAUsedFolder } = await import('../../adapters/driven/key-registry/bound-handles.ts');
+  // First, whatever names the keys: a keys.db lost from a used folder is a record that cannot be read (review 378).
+  refuseKeysDbLostFromAUsedFolder(data);
   const { caFilePath, caIds, readCaFile } = await import('../../adapters/driven/pki/ca-file.ts');
   for (const id of caIds(data)) {
     const ca = readCaFile(data, id);
@@ -101,7 +114,6 @@ const infrastructureKeysInUse: KeysInUse = async (data, handles) => {
         : `a retired OCSP signing key of CA ${signer.caId} (${signer.file}), which the service destroys at the signer's next renewal: ${KEPT}`;
     if (!name(signer.handle, { rule: 'ocsp_signing_key_in_use', message, ...(signer.state === 'current' ? { current: 'renewed_by_service' as const } : {}) })) return uses;
   }
-  const { boundHandles } = await import('../../adapters/driven/key-registry/bound-handles.ts');
   for (const [handle, bound] of boundHandles(data, left)) {
     const message = `the key ${bound.file} binds to ${bound.stream} (${bound.purpose}), which the infrastructure uses, or its shredder destroys: ${KEPT}`;
     name(handle, { rule: 'key_registry_key_in_use', message });
@@ -109,12 +121,98 @@ const infrastructureKeysInUse: KeysInUse = async (data, handles) => {
   return uses;
 };
 
+/*
+ * Review 378 #3: a local `token create` or `token rotate-key` (token-target.ts withLocalAccess) generates an API token
+ * signing key, then names it in access.db; between the two the key is named by nothing, and `key list` called it
+ * unnamed and `key destroy` destroyed it, leaving access.db naming a key no one holds. The folder lock cannot keep them
+ * apart: a token command runs beside a running service, which holds it. A write transaction on access.db from the
+ * generate to the commit cannot either: the access registry (adapters/driven/access) commits on a connection of its
+ * own that nothing outside it reaches, which a lock held on another connection would keep from committing; and held
+ * across the generate's await in the service, it would take in other requests' writes. A pending record before the
+ * generate would need a table access.db does not have. So each local token command holds a lock of its own while it has
+ * access.db open: a file `access-key-making-<pid>-<random>.lock`, a SQLite database it keeps an exclusive transaction
+ * open on (the system drops it with the process, however it ends), removed when it is done. `key list` and `key
+ * destroy` take each such lock in turn before reading access.db (waiting for the command to end), so a key they see
+ * was either named by then or discarded; a key generated after they looked is not among those they list or destroy.
+ * A file whose lock is taken at once is a leftover of a command killed (its key, if any, really is named by nothing):
+ * left as it is, these commands writing nothing to the folder's records.
+ */
+const MAKING_FILE = /^access-key-making-\d+-[0-9a-f]+\.lock$/;
+/** How long `key list` and `key destroy` wait for a token command to end: it makes one key and writes one row. */
+const MAKING_WAIT_MS = 15_000;
+
+/**
+ * Holds the key-making lock of the local token command about to open `data`'s access.db (which may make and name a
+ * signing key) until `release`. `data` must exist.
+ */
+export const holdAccessKeyMaking = (data: string): { release(): void } => {
+  const file = join(data, `access-key-making-${process.pid}-${randomBytes(8).toString('hex')}.lock`);
+  preparePrivateDatabaseFile(file);
+  let db: Database.Database | undefined;
+  try {
+    // A wait: a `key list` or `key destroy` looking holds the file a moment (waitForAccessKeyMaking).
+    db = new Database(file, { timeout: 5_000 });
+    // An empty file takes no lock (SQLite has no page to lock yet).
+    db.exec('CREATE TABLE IF NOT EXISTS access_key_making (held INTEGER)');
+    db.exec('BEGIN EXCLUSIVE');
+  } catch (error) {
+    db?.close();
+    rmSync(file, { force: true });
+    throw error;
+  }
+  const held = db;
+  return {
+    release: () => {
+      if (!held.open) return;
+      try {
+        // Removed before the lock goes: a waiter that opened it takes the lock of a file no longer there, and is done.
+        rmSync(file, { force: true });
+      } finally {
+        held.close();
+      }
+    },
+  };
+};
+
+/** Waits for every local token command making a key in `data` to end (holdAccessKeyMaking); refused past MAKING_WAIT_MS. */
+const waitForAccessKeyMaking = (data: string): void => {
+  let names: string[];
+  try {
+    names = readdirSync(data).filter((name) => MAKING_FILE.test(name));
+  } catch {
+    return; // No folder: no command made a key in it.
+  }
+  for (const name of names) {
+    const file = join(data, name);
+    let db: Database.Database;
+    try {
+      db = new Database(file, { fileMustExist: true, timeout: MAKING_WAIT_MS });
+    } catch (error) {
+      if (!existsSync(file)) continue; // Its command ended meanwhile.
+      throw error;
+    }
+    try {
+      db.exec('BEGIN IMMEDIATE');
+      db.exec('ROLLBACK');
+    } catch (error) {
+      if (!isWriteLockHeld(error)) throw error;
+      const message =
+        `a local credence token command is making an API token signing key in ${data} (${name}, held by its process) and did not end within ` +
+        `${MAKING_WAIT_MS / 1000} s: its key is named by nothing until it does. Let it end, then run this again; nothing destroyed`;
+      throw validationError([{ path: 'data', rule: 'access_key_being_made', message }], 'data folder');
+    } finally {
+      db.close();
+    }
+  }
+};
+
 /**
  * Every key access.db lists: the current one signs tokens, a retired one verifies those it signed until they end.
  * Read-only (signingKeyHandles): a file an older version wrote is read as it is, never upgraded by a command that
- * only asks.
+ * only asks. Read once no local token command is making a key (waitForAccessKeyMaking), never before.
  */
 const accessKeysInUse: KeysInUse = async (data, handles) => {
+  waitForAccessKeyMaking(data);
   const { ACCESS_DB_FILE } = await import('../../adapters/driven/access/index.ts');
   const { signingKeyHandles } = await import('../../adapters/driven/access/signing-key-handles.ts');
   const { uses, name } = namings(handles);

@@ -10,6 +10,7 @@ import type { ServiceConfig } from '../../adapters/http/config.ts';
 import type { Io } from '../io.ts';
 import { UsageError } from '../program.ts';
 import { namingRefusedWrites } from '../write-failure.ts';
+import { holdAccessKeyMaking } from './keys-in-use.ts';
 import { PathArg, readTarget, ServerOptions, type ServerTarget } from './options.ts';
 
 /** Where a `credence token` command acts: a server (`--server`), or the data folder that holds access.db (`--data`). */
@@ -119,15 +120,25 @@ export const withLocalAccess = async <T>(
   // Review 81: a full disk or a file size limit met making or writing the folder (its Secure Environment, access.db)
   // was `error: disk I/O error`, no file named. The folder is named; which of its files, SQLite does not say.
   return namingRefusedWrites(`the data folder ${config.data}`, async () => {
-    const local = await openAccessControl(config.data, {
-      tokens: config.tokens,
-      env,
-      ...(config.secureEnvironment !== undefined ? { secureEnvironment: config.secureEnvironment } : {}),
-    });
+    // Review 378 #3: the key this command may make (a first signing key, a rotation's) is named by nothing until
+    // access.db names it; `key list` and `key destroy` wait for this lock before they read access.db
+    // (keys-in-use.ts, above holdAccessKeyMaking, says why this and not a transaction or the folder lock). A folder not
+    // made yet is made by the opening below, after its KEK checks (a refused KEK leaves no folder), so no lock is held
+    // there: left open is only a key command run on a folder in the moment a first `token create` is making it.
+    const making = existsSync(config.data) ? holdAccessKeyMaking(config.data) : undefined;
     try {
-      return await use(local.access, config.data);
+      const local = await openAccessControl(config.data, {
+        tokens: config.tokens,
+        env,
+        ...(config.secureEnvironment !== undefined ? { secureEnvironment: config.secureEnvironment } : {}),
+      });
+      try {
+        return await use(local.access, config.data);
+      } finally {
+        local.close();
+      }
     } finally {
-      local.close();
+      making?.release();
     }
   });
 };

@@ -46,6 +46,42 @@ const lostBindings = (path: string): Error => {
 };
 
 /**
+ * Files only a start makes (adapters/runtime/event-store-of-a-served-folder.ts: its event store, read models and log,
+ * and first-event.json, which the embedded store's first event writes), the start that makes keys.db as it registers
+ * the infrastructure's keys: named here rather than imported, so that a key command loads none of their adapters.
+ * `token create` and `ca init` make none of them (they make access.db, the Secure Environment, pki/).
+ */
+const USED_STORE_FILES = ['events.db', 'readmodels.db', 'transparency.db', 'first-event.json'];
+
+const hasRegistryTable = (db: Database.Database): boolean =>
+  db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(TABLE) !== undefined;
+
+/**
+ * Review 378 (SER-010): keys.db missing from a folder whose store was used (a start made its events.db or
+ * readmodels.db or log, and keys.db with them) lost every binding it held, as an empty keys.db did (lostBindings): the
+ * pseudonym PRF key, the signing keys devices pin, live credentials' PSKs and associations' session keys would be
+ * called unnamed, and `key destroy` destroy them. Refused, by the same damaged-database refusal, naming the file and
+ * its restore. One whose bindings are still in readmodels.db (an earlier version's, not moved yet) lost none, and a
+ * folder never started (an interrupted `ca init`) has no keys.db yet: neither is refused. For `credence key list`, `key
+ * destroy` and `key destroy-since-backup` (bin/commands/keys-in-use.ts), not for a start: a first start killed after
+ * its event store and before keys.db must be able to start again and make it.
+ */
+export const refuseKeysDbLostFromAUsedFolder = (dataDir: string): void => {
+  const path = join(dataDir, KEY_REGISTRY_DB_FILE);
+  if (existsSync(path)) return;
+  const made = USED_STORE_FILES.filter((file) => existsSync(join(dataDir, file)));
+  if (made.length === 0) return;
+  const legacy = join(dataDir, LEGACY_DB_FILE);
+  if (existsSync(legacy) && readOnlyDatabase(legacy, hasRegistryTable)) return;
+  throw damagedDatabase(
+    path,
+    KEY_REGISTRY_DB_FILE,
+    `missing, while the folder's ${made.join(', ')} say a start used it and made it: which keys it binds is unknown`,
+    `${remedyFor(KEY_REGISTRY_DB_FILE)}; only if this data folder's first start stopped before making it (no key was bound yet), start the service once: it makes the file`,
+  );
+};
+
+/**
  * The bindings of the folder's key registry that still hold any of `handles`, or every one when `handles` is not
  * given (not destroyed: current, pending, or owed by the shredder), each file opened once and read-only: for `credence
  * key list`, the commands that must not destroy a key the infrastructure uses or will destroy itself, and the refusal
@@ -63,7 +99,7 @@ export const boundHandles = (dataDir: string, handles?: ReadonlySet<string>): Re
     readOnlyDatabase(path, (db) => {
       // readmodels.db's version is its read models', not the registry's.
       if (file === KEY_REGISTRY_DB_FILE) refuseNewer(db, path);
-      if (db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(TABLE) === undefined) {
+      if (!hasRegistryTable(db)) {
         // readmodels.db loses the table when it moves; keys.db is made with it, so one without it lost its bindings.
         if (file === KEY_REGISTRY_DB_FILE) throw lostBindings(path);
         return;
