@@ -1,5 +1,5 @@
 import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
-import type { KeptBeside, LoadedCheckpointFile, RecordedAlteration, SaveOptions, UnreadAlteration } from '../driven/replay-checkpoint/checkpoint-file.ts';
+import type { KeptBeside, LoadedCheckpointFile, RecordedAlteration, SaveOptions, UnreadAlteration } from '../../projections/replay/kept-beside.ts';
 import { checkpointMachinesChange, checkpointOf, verifierFromCheckpoint, verifierSource, type CheckpointSource, type ReplayCheckpoint } from '../../projections/replay/checkpoint.ts';
 import { verifyFrom } from '../../projections/replay/index.ts';
 import { FleetVerifier, type FleetReplay } from '../../projections/replay/verifier.ts';
@@ -10,7 +10,7 @@ import { replayInWorkers } from './pool.ts';
 
 /**
  * Where a fleet verification keeps its checkpoint (projections/replay/checkpoint.ts CheckpointKeeper), with what is kept
- * beside it: what its digest covers, and an alteration found behind it (adapters/driven/replay-checkpoint).
+ * beside it: what its digest covers, and an alteration found behind it (projections/replay/kept-beside.ts).
  */
 export interface FleetCheckpointKeeper {
   /** Where it is, for the person who must remove it (an altered history keeps its old checkpoint). */

@@ -1,7 +1,7 @@
 import { closeSync, constants, fchmodSync, linkSync, openSync, statSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
-import { checkpointLimitIssue, ReplayCheckpoint, type CheckpointKeeper, type LoadedCheckpoint } from '../../../projections/replay/checkpoint.ts';
+import { checkpointLimitIssue, ReplayCheckpoint, type CheckpointKeeper } from '../../../projections/replay/checkpoint.ts';
+import { KeptBeside, type LoadedCheckpointFile, type SaveOptions, type UnreadAlteration } from '../../../projections/replay/kept-beside.ts';
 import { writeFileAtomic } from '../files/index.ts';
 
 /** The replay checkpoint lives in the data folder, next to the event store and the read models. */
@@ -15,48 +15,6 @@ export const UNREADABLE_CHECKPOINT_FILE = `${CHECKPOINT_FILE}.unreadable`;
  * (verify-fleet.ts, review 376): its digest is the only evidence of what that was.
  */
 export const EARLIER_CHECKPOINT_FILE = `${CHECKPOINT_FILE}.v1`;
-
-/**
- * An alteration a verification in full found behind the checkpoint, kept in its file beside the checkpoint of the
- * verified history (review 371): every later run reports it, and none saves over the file, until someone removes it.
- */
-const RecordedAlteration = z.strictObject({
-  position: z.string().regex(/^\d{1,30}$/),
-  reason: z.string().max(4_000),
-  anotherHistory: z.literal(true).optional(),
-  foundAt: z.iso.datetime(),
-});
-export type RecordedAlteration = z.infer<typeof RecordedAlteration>;
-
-/**
- * What the file keeps beside the checkpoint itself: what its digest covers (`digestVersion`, record-digest.ts; absent
- * from a file of an earlier version) and an alteration found behind it.
- */
-const KeptBeside = z.strictObject({ digestVersion: z.number().int().positive().max(1_000).optional(), altered: RecordedAlteration.optional() });
-export type KeptBeside = z.infer<typeof KeptBeside>;
-
-/**
- * What a file that cannot be read says of an alteration it records, read loosely (review 376: a recorded alteration
- * made invalid by hand had the file set aside with a note, and the alteration said no more): its position when that
- * is one.
- */
-export interface UnreadAlteration {
-  readonly position?: string;
-}
-
-/**
- * A checkpoint as read back from its file, with what the file keeps beside it; one that cannot be read, with the
- * alteration it records (`altered`), if it holds one.
- */
-export type LoadedCheckpointFile =
-  | ({ ok: true; checkpoint: ReplayCheckpoint } & KeptBeside)
-  | (Extract<LoadedCheckpoint, { ok: false }> & { altered?: UnreadAlteration })
-  | undefined;
-
-/** How a save treats the file it replaces: `keepEarlier`, kept under earlierPath (a checkpoint of an earlier version). */
-export interface SaveOptions {
-  readonly keepEarlier?: boolean;
-}
 
 /** The file's JSON: the checkpoint's fields, and what is kept beside it. */
 const fileText = (checkpoint: ReplayCheckpoint, beside: KeptBeside = {}): string => JSON.stringify({ ...checkpoint, ...beside });
