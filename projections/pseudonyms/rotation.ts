@@ -7,7 +7,7 @@ import type { DecodedEvent } from '../../domain/stored.ts';
 import { derivedCommandId, eventIdsWith } from '../../domain/event-ids.ts';
 import { Instant } from '../../domain/ids.ts';
 import { sentBy, type ExecuteOptions } from '../../domain/ports/index.ts';
-import { recordedBy, roundFailure, type ReactionInFlight } from '../runtime/index.ts';
+import { recordedBy, type ReactionInFlight } from '../runtime/index.ts';
 import { applyToDirectory, DIRECTORY_EVENT_TYPES } from './apply.ts';
 import { decidedBeforeReset, markDecidedBefore, setupDecidedBefore } from './decided-before-reset.ts';
 import { isDue, movedByEnrolment, nodePseudonym, resetDirectory, setupDirectory } from './directory.ts';
@@ -17,7 +17,8 @@ import { firstEpochsOf } from './first-epochs.ts';
 import { policyFor, RotationPolicy } from './policy.ts';
 import { rotationRecordedNear, type RecordedRotation } from './recorded-near.ts';
 import { NodeLanes, RecordedEpochs } from './rotation-lanes.ts';
-import { asFound, RotationRounds } from './rotation-round.ts';
+import { RotationRounds } from './rotation-round.ts';
+import { tickRound } from './rotation-tick.ts';
 import {
   DEFAULT_TICK_CONCURRENCY,
   skipReason,
@@ -369,69 +370,6 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
     }
   };
 
-  /**
-   * The next `tickLimit` interval rotations of the round (tick), recorded in the order of the pseudonyms they give out
-   * (rotation-round.ts: the order of a round's events is all that tells its rotations apart, review 188; the round
-   * derived and ordered once and spent over its ticks, review 189).
-   */
-  const tickRound = async (): Promise<number> => {
-    const now = engine.clock.now().getTime();
-    const { rotations: due, read } = await rounds.take(use(), now, tickLimit);
-    // Each chunk's nodes (each rotation's fact) in one store read, the next chunk's asked for as soon as one is
-    // reached, so the commands never wait for a read per node.
-    const prefetched: Promise<void>[] = [];
-    const prefetch = (chunk: number): Promise<void> => {
-      if (prefetched[chunk] === undefined) {
-        const asked = engine.prefetch?.('node', due.slice(chunk * TICK_CHUNK, (chunk + 1) * TICK_CHUNK).map((r) => r.nodeId)) ?? Promise.resolve();
-        // Awaited by the workers that reach the chunk; one that stops first must not leave a rejection unobserved.
-        asked.catch(() => undefined);
-        prefetched[chunk] = asked;
-      }
-      return prefetched[chunk]!;
-    };
-    let rotated = 0;
-    let next = 0;
-    let failure: { error: unknown; nodeId: string } | undefined;
-    let failed = 0;
-    let stopped = false;
-    // `concurrency` workers take the rotations in order: O(1) per rotation, however many are in flight. A node that
-    // cannot rotate (a typed refusal, a broken history) does not stop the others: it stays due for the next tick.
-    // Any other failure (the store's I/O) stops the round: the rest would only fail the same way.
-    const worker = async (): Promise<void> => {
-      while (!stopped && next < due.length) {
-        const k = next++;
-        const chunk = Math.floor(k / TICK_CHUNK);
-        if ((chunk + 1) * TICK_CHUNK < due.length) void prefetch(chunk + 1);
-        const { nodeId, current, next: pseudonym, every } = due[k]!;
-        try {
-          // A round read at an earlier tick: a node rotated, revoked or moved since is passed over (the next round has it
-          // if due). One read this tick is not looked up again: what moves while it runs, the engine refuses, as below.
-          if (!read && !asFound(use(), due[k]!, now)) continue;
-          await prefetch(chunk);
-          // One interval rotation per epoch: a repeated tick before the directory catches up is deduplicated.
-          const outcome = await rotate(nodeId, 'interval', { commandId: intervalCommandId(nodeId, current), actor: PSEUDONYM_ACTOR }, { current, next: pseudonym, every });
-          if (outcome.outcome === 'rotated') rotated++;
-        } catch (error) {
-          failure ??= { error, nodeId };
-          failed++;
-          if (!isCredenceError(error)) stopped = true;
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, due.length) }, worker));
-    if (failure !== undefined) {
-      const { error, nodeId } = failure;
-      // The tick's rotations not tried are in no round now: the next tick reads a new one.
-      if (stopped) {
-        rounds.drop();
-        throw error;
-      }
-      const retry = rounds.left === 0 ? 'at the next tick' : `at the next round (${rounds.left} rotation(s) of this one left)`;
-      throw roundFailure(`${failed} of ${due.length} due rotation(s) failed and are tried again ${retry}`, { what: `node ${nodeId}`, error });
-    }
-    return rotated;
-  };
-
   return {
     name: NAME,
     eventTypes: [...DIRECTORY_EVENT_TYPES, 'AssociationConfigured'],
@@ -465,7 +403,12 @@ export const pseudonymRotation = (options: PseudonymRotationOptions): PseudonymR
       // Not before the nodes a restore left behind their marks are past them: the round would give their lost epochs out.
       await rotatePastMarks();
       try {
-        return await tickRound();
+        return await tickRound({
+          engine, rounds, use, tickLimit, concurrency, chunkSize: TICK_CHUNK,
+          // One interval rotation per epoch: a repeated tick before the directory catches up is deduplicated.
+          rotateDue: ({ nodeId, current, next, every }) =>
+            rotate(nodeId, 'interval', { commandId: intervalCommandId(nodeId, current), actor: PSEUDONYM_ACTOR }, { current, next, every }),
+        });
       } finally {
         markRecorded();
       }

@@ -1,9 +1,10 @@
 import Database from 'better-sqlite3';
-import { closeSync, existsSync, lstatSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, unlinkSync, type Stats } from 'node:fs';
+import { closeSync, existsSync, lstatSync, openSync, readFileSync, rmdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { validationError, type CredenceError } from '../../../domain/errors.ts';
 import { writeFileAtomic } from './atomic-write.ts';
+import { addedTakenAway, removeMade, sameFolder } from './folder-removal.ts';
 import { isProcessAlive } from './process-alive.ts';
 import { tightenDataFolder } from './private-data-folder.ts';
 import { assertNoneForeignOwned, foreignOwnedPathsIn, preparePrivateDatabaseFile, preparePrivateDir, type ForeignOwnedPath } from './private-files.ts';
@@ -159,7 +160,7 @@ export const tryLockDataFolder = (
     }
     // Held by another process (one that found the folder just made): it is that process's, never removed here.
     if (!('lock' in taken)) return taken;
-    const lock = made === undefined ? addedTakenAway(taken.lock, dir) : removedOnDiscard(taken.lock, dir, made);
+    const lock = made === undefined ? addedTakenAway(taken.lock, dir, [SERVICE_LOCK_DB_FILE, SERVICE_LOCK_FILE], FOLDER_LOCK_FILES) : removedOnDiscard(taken.lock, dir, made);
     try {
       // A copy a restore left readable by others made private (review 198), by the one process that holds the folder.
       tightenDataFolder(dir);
@@ -190,7 +191,7 @@ const removedOnDiscard = (lock: DataFolderLock, dir: string, made: string): Data
       if (done) return;
       done = true;
       try {
-        if (!sameFolder(dir, madeAs) || !removeMade(dir, true)) return;
+        if (!sameFolder(dir, madeAs) || !removeMade(dir, true, FOLDER_LOCK_FILES)) return;
         const top = resolve(made);
         for (let above = resolve(dir); above !== top && above.startsWith(`${top}${sep}`); ) {
           above = dirname(above);
@@ -205,99 +206,6 @@ const removedOnDiscard = (lock: DataFolderLock, dir: string, made: string): Data
       }
     },
   };
-};
-
-/** The lock's own files, and the holder file's temps: the lock's to remove (its discard), never a sweep's. */
-const isLockFile = (name: string): boolean => name.startsWith(SERVICE_LOCK_DB_FILE) || name.startsWith(SERVICE_LOCK_FILE);
-
-/**
- * Whether `name` is a file or folder a credence command keeps in a data folder: its SQLite databases (events.db,
- * keys.db, access.db, readmodels.db, transparency.db and their journals), the embedded Secure Environment's files and
- * KEK, the transparency log key's, first-event.json, the replay checkpoint, pki/ and devices/. Named here, not imported:
- * this file utility imports no driven adapter (.dependency-cruiser.cjs). A name missing here only makes a sweep
- * possible where none was made before, in a folder that holds none of the others.
- */
-const isDataFolderFile = (name: string): boolean =>
-  /\.db(?:-journal|-wal|-shm)?$/.test(name) ||
-  name.startsWith('secure-environment.') ||
-  name.startsWith('transparency.') ||
-  ['first-event.json', 'replay-checkpoint.json', 'pki', 'devices'].includes(name);
-
-/**
- * The lock of a folder that existed when it was taken (review 373: a container volume or systemd's StateDirectory is
- * there, empty, before the first start): when the folder held nothing of a data folder's then (only the lock's own
- * files, and whatever the operator keeps there, such as lost+found), `discard` first removes what was added to it
- * since (while still holding it), so a refused start leaves it as it found it and the next is not refused as a folder
- * served before. What the folder held stays, as does a folder added that holds a lock of its own (`removeMade`). A
- * folder that held any of a data folder's files keeps everything: what a start added beside a served store is never
- * sorted into ours and theirs.
- */
-const addedTakenAway = (lock: DataFolderLock, dir: string): DataFolderLock => {
-  const found = readdirSync(dir);
-  if (found.some((name) => !isLockFile(name) && isDataFolderFile(name))) return lock;
-  const held = new Set(found);
-  // The folder as found, so that discard sweeps that folder and nothing put in its place since (a link to another).
-  const foundAs = lstatSync(dir);
-  let done = false;
-  return {
-    release() {
-      done = true;
-      lock.release();
-    },
-    discard() {
-      if (done) return;
-      done = true;
-      try {
-        if (!sameFolder(dir, foundAs)) return;
-        for (const entry of readdirSync(dir, { withFileTypes: true })) {
-          // Only what a credence command makes: another process of this account writing here meanwhile keeps its own.
-          if (held.has(entry.name) || isLockFile(entry.name) || !isDataFolderFile(entry.name)) continue;
-          const path = join(dir, entry.name);
-          if (!entry.isDirectory()) rmSync(path, { force: true });
-          else if (lstatSync(path, { throwIfNoEntry: false })?.isDirectory() === true) removeMade(path, false);
-        }
-      } finally {
-        lock.discard();
-      }
-    },
-  };
-};
-
-/** Whether `path` is still the very folder `was` describes (not a link, nor another folder put in its place). */
-const sameFolder = (path: string, was: Stats): boolean => {
-  try {
-    const now = lstatSync(path);
-    return now.isDirectory() && now.dev === was.dev && now.ino === was.ino;
-  } catch {
-    return false;
-  }
-};
-
-/**
- * Removes `dir` with what it holds, except any folder in it that holds a lock of its own (found in review: a service
- * started with `--data x/y` while a refused `--data x` was being undone lost its files): that folder, and the folders
- * above it up to `dir`, stay. False when something stayed. Below the top, a lock file is never removed: seeing one in
- * the listing keeps its folder, so a lock taken after the listing was made is not removed either, and its folder,
- * no longer empty, stays. A symbolic link is removed, not followed; a subfolder is entered only while it is a folder.
- */
-const removeMade = (dir: string, top: boolean): boolean => {
-  const entries = readdirSync(dir, { withFileTypes: true });
-  if (!top && entries.some((entry) => FOLDER_LOCK_FILES.includes(entry.name))) return false;
-  let kept = false;
-  for (const entry of entries) {
-    const path = join(dir, entry.name);
-    if (!entry.isDirectory()) rmSync(path, { force: true });
-    else if (!lstatSync(path, { throwIfNoEntry: false })?.isDirectory() || !removeMade(path, false)) kept = true;
-  }
-  if (kept) return false;
-  try {
-    rmdirSync(dir);
-    return true;
-  } catch (error) {
-    // Something was put in it meanwhile (a lock taken, a file made): it stays.
-    if (['ENOTEMPTY', 'EEXIST'].includes((error as NodeJS.ErrnoException).code ?? '')) return false;
-    throw error;
-  }
 };
 
 /** How many times a lock is taken before the folder is said to be in use, when each was on a file discarded meanwhile. */
