@@ -1,12 +1,14 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { preparePrivateDir } from '../adapters/driven/files/index.ts';
+import { lockDataFolder, tryLockDataFolder } from '../adapters/runtime/data-folder.ts';
 import { assertKekFileUsable } from '../adapters/runtime/kek-file.ts';
 import { isCredenceError } from '../domain/errors.ts';
 import { runCli } from './support/cli.ts';
 import { refusalOf } from './support/left-wal.ts';
+import { DEAD_PID } from './support/outside-kek-folder.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
 /*
@@ -19,7 +21,17 @@ import { temporaryFolders } from './support/temp-dirs.ts';
 const scratch = temporaryFolders('credence-read-only-or-full-');
 
 /** The folder whose making fails, and how; the folders read-only or full for a KEK file's check. */
-const system = vi.hoisted(() => ({ mkdir: new Map<string, string>(), readOnly: new Set<string>(), full: new Set<string>(), noBlocks: new Set<string>() }));
+const system = vi.hoisted(() => ({
+  mkdir: new Map<string, string>(),
+  readOnly: new Set<string>(),
+  full: new Set<string>(),
+  noBlocks: new Set<string>(),
+  // A folder whose files' close(2) reports a deferred write error (NFS: EDQUOT, ENOSPC at close), by code.
+  closeFails: new Map<string, string>(),
+  failingFds: new Map<number, string>(),
+  // Every file opened for writing, by path.
+  writes: [] as string[],
+}));
 vi.mock('node:fs', async (original) => {
   const fs = await original<typeof import('node:fs')>();
   const refused = (code: string, call: string, path: string) => Object.assign(new Error(`${code}: ${call} '${path}'`), { code, syscall: call, path });
@@ -41,10 +53,21 @@ vi.mock('node:fs', async (original) => {
   // A file made in a read-only folder fails as there (the KEK's temp file, before it was checked for).
   const openSync = ((path: import('node:fs').PathLike, flags?: import('node:fs').OpenMode, mode?: import('node:fs').Mode) => {
     const path_ = String(path);
-    if (typeof flags === 'string' && /[wa+]/.test(flags) && system.readOnly.has(path_.slice(0, path_.lastIndexOf('/')))) throw refused('EROFS', 'open', path_);
-    return fs.openSync(path, flags ?? 'r', mode);
+    const folder = path_.slice(0, path_.lastIndexOf('/'));
+    if (typeof flags === 'string' && /[wa+]/.test(flags)) system.writes.push(path_);
+    if (typeof flags === 'string' && /[wa+]/.test(flags) && system.readOnly.has(folder)) throw refused('EROFS', 'open', path_);
+    const fd = fs.openSync(path, flags ?? 'r', mode);
+    const code = system.closeFails.get(folder);
+    if (code !== undefined) system.failingFds.set(fd, code);
+    return fd;
   }) as typeof fs.openSync;
-  const replaced = { mkdirSync, accessSync, statfsSync, openSync };
+  const closeSync = ((fd: number) => {
+    fs.closeSync(fd);
+    const code = system.failingFds.get(fd);
+    system.failingFds.delete(fd);
+    if (code !== undefined) throw Object.assign(new Error(`${code}: ${code === 'EDQUOT' ? 'disk quota exceeded' : 'no space left on device'}, close`), { code, syscall: 'close' });
+  }) as typeof fs.closeSync;
+  const replaced = { mkdirSync, accessSync, statfsSync, openSync, closeSync };
   return { ...fs, ...replaced, default: { ...fs, ...replaced } };
 });
 afterEach(() => {
@@ -52,6 +75,9 @@ afterEach(() => {
   system.readOnly.clear();
   system.full.clear();
   system.noBlocks.clear();
+  system.closeFails.clear();
+  system.failingFds.clear();
+  system.writes.length = 0;
   vi.unstubAllEnvs();
 });
 
@@ -118,6 +144,54 @@ describe('a KEK file (CREDENCE_KEK_FILE) to be made where it cannot be written',
     expect(() => assertKekFileUsable(kek, join(scratch(), 'data'))).not.toThrow();
     // What the check wrote to find out is gone again.
     expect(readdirSync(folder)).toEqual([]);
+  });
+
+  // Review 380 item 1: the probe was closed then removed in one `finally`; a close that threw left it, and the raw error escaped.
+  it.each([
+    ['EDQUOT', /disk quota .* used up \(EDQUOT\)/],
+    ['ENOSPC', /no space left on its file system \(ENOSPC\)/],
+  ])('where closing a written file reports %s (NFS, at close) is refused for it, and what was written to find out is gone', (code, why) => {
+    const folder = scratch();
+    const kek = join(folder, 'credence.kek');
+    system.closeFails.set(folder, code);
+    const issues = issuesOf(refusalOf(() => assertKekFileUsable(kek, join(scratch(), 'data'))));
+    expect(issues).toEqual([{ path: 'env CREDENCE_KEK_FILE', rule: 'kek_file', message: expect.stringContaining(`names ${kek}, which cannot be made: its folder ${folder} `) }]);
+    expect(issues[0]!.message).toMatch(why);
+    expect(issues[0]!.message).not.toContain(`${code}:`);
+    expect(readdirSync(folder)).toEqual([]);
+  });
+
+  // Review 380 item 2: the lock's sweep checked the KEK by the opening's own check, probe and all.
+  it.each([
+    ['tryLockDataFolder (replay, query)', (data: string, env: Record<string, string>) => { const taken = tryLockDataFolder(data, [], env); if ('lock' in taken) taken.lock.release(); }],
+    ['lockDataFolder (verify --data)', (data: string, env: Record<string, string>) => lockDataFolder(data, env).release()],
+  ])('a lock taken by %s writes nothing in the folder of a KEK not made yet', (_what, lock) => {
+    const folder = scratch();
+    const kek = join(folder, 'credence.kek');
+    const data = join(scratch(), 'data');
+    mkdirSync(data, { mode: 0o700 });
+    system.writes.length = 0;
+    lock(data, { CREDENCE_KEK_FILE: kek });
+    expect(system.writes.filter((path) => path.startsWith(`${folder}/`))).toEqual([]);
+    expect(readdirSync(folder)).toEqual([]);
+  });
+
+  it("a lock's sweep removes a write check a killed process left beside the KEK, not a running process's", () => {
+    const folder = scratch();
+    const kek = join(folder, 'credence.kek');
+    const data = join(scratch(), 'data');
+    mkdirSync(data, { mode: 0o700 });
+    const dead = `.credence-kek-write-check.${DEAD_PID}.0123456789ab`;
+    const running = `.credence-kek-write-check.${process.ppid}.0123456789ab`;
+    const anHourAgo = Date.now() / 1000 - 3600;
+    for (const name of [dead, running]) {
+      writeFileSync(join(folder, name), Buffer.alloc(64), { mode: 0o600 });
+      utimesSync(join(folder, name), anHourAgo, anHourAgo);
+    }
+    const lock = lockDataFolder(data, { CREDENCE_KEK_FILE: kek });
+    lock.release();
+    expect(lock.removedStrays).toContain(join(folder, dead));
+    expect(readdirSync(folder)).toEqual([running]);
   });
 
   // access(2) asks of the real uid and knows no capabilities: the write itself is what tells.

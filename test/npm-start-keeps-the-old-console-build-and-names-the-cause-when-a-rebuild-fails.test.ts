@@ -128,6 +128,19 @@ describe("npm start's console rebuild that fails", () => {
     expect(consoleBundleFreshness({ dist: outDir }).state).toBe('fresh');
   });
 
+  // Review 380 item 3: the removal of the old build's entries took another npm start's copies in flight too.
+  it("replacing a mount point's contents keeps the files another running build is copying in, and removes a killed one's", async () => {
+    const outDir = oldBuild();
+    mounts.busy.add(outDir);
+    // process.ppid: a process that runs; 4194999: above Linux's pid_max, a build that is gone.
+    const running = [`.index.html.incoming-${process.ppid}-0123456789ab`, join('assets', `.index-OTHER.js.incoming-${process.ppid}-0123456789ab`)];
+    const killed = [`.index.html.incoming-4194999-0123456789ab`, join('assets', '.index-OTHER.js.incoming-4194999-0123456789ab')];
+    for (const name of [...running, ...killed]) writeFileSync(join(outDir, name), 'being copied\n');
+    await buildConsoleBundle({ outDir, logLevel: 'silent' });
+    expect(readdirSync(outDir).sort()).toEqual(['.index.html.incoming-' + process.ppid + '-0123456789ab', 'assets', 'index.html'].sort());
+    expect(readdirSync(join(outDir, 'assets')).sort()).toEqual([`.index-OTHER.js.incoming-${process.ppid}-0123456789ab`, 'index-NEW.js'].sort());
+  });
+
   it('a failed build leaves a mount point dist/ as it was too', async () => {
     const outDir = oldBuild();
     mounts.busy.add(outDir);

@@ -154,6 +154,16 @@ describe('credence replay on a cluster whose other application scavenges its rec
     const full = await replay(dir, standIn.connectionString, '--full');
     expect(JSON.parse(readFileSync(`${path}.v1`, 'utf8'))).toEqual(older);
     expect(full.code, full.out).toBe(0);
+    // Review 380 item 4: only the run that kept it said so; every later run names it while it is there, and what to do.
+    for (const later of [full, await replay(dir, standIn.connectionString)]) {
+      const said = verdict(later.out).verification.notes.filter((note) => note.includes(`${path}.v1`));
+      expect(said, later.out + later.err).toHaveLength(1);
+      expect(said[0]).toMatch(/scavenge/);
+      expect(said[0]).toMatch(/remove it/);
+    }
+    rmSync(`${path}.v1`);
+    const removed = await replay(dir, standIn.connectionString);
+    expect(verdict(removed.out).verification.notes.join('\n')).not.toContain('.v1');
   }, 90_000);
 
   it('saves a checkpoint of this version over an earlier version\'s when the history behind it is the one it verified (review 376)', async () => {

@@ -21,6 +21,11 @@ export interface FleetCheckpointKeeper {
    * `keepEarlier`: the file it replaces is kept aside, not written over.
    */
   save(checkpoint: ReplayCheckpoint, beside?: KeptBeside, options?: SaveOptions): string | undefined | void;
+  /**
+   * Where a checkpoint of an earlier version kept aside by a save (`keepEarlier`) is, while it is there: named by every
+   * run until it is removed (review 380 item 4: only the run that kept it said so).
+   */
+  keptEarlier?(): string | undefined;
 }
 
 export interface FleetVerificationOptions {
@@ -212,6 +217,7 @@ export const verifyFleet = async (store: EventStore, options: FleetVerificationO
       }
       if (continued) {
         await save(verifierSource(verifier), digest);
+        noteKeptEarlier(keeper, notes);
         return { replay: verifier.verdict(), mode: 'incremental', from: BigInt(previous.position), verifiedNow: verifier.tally.events - before, notes };
       }
     } else notes.push(`checkpoint not continued: ${problem}; verified in full`);
@@ -266,6 +272,7 @@ export const verifyFleet = async (store: EventStore, options: FleetVerificationO
   // An altered history keeps its old checkpoint, so every later verification reports it until it is dealt with: the
   // alteration is recorded in it (review 371: the next plain run checked only its tip, said all was legal and saved
   // over it), once, with what the file kept beside it.
+  let keptNow = false;
   if (altered === undefined && result.source !== undefined && earlier !== undefined && (await earlier.outcome(store)) === 'differs') {
     // An event altered behind it and another application's record scavenged since are the same difference to its digest.
     const { position, writtenAt } = kept!.checkpoint;
@@ -276,6 +283,7 @@ export const verifyFleet = async (store: EventStore, options: FleetVerificationO
         "removed a record up to that position, an event of Credence's was altered: check the entities' evidence (credence verify)",
     );
     await save(result.source, digest, { keepEarlier: true });
+    keptNow = true;
   } else if (altered === undefined && result.source !== undefined) await save(result.source, digest);
   else if (keeper !== undefined && previous !== undefined && altered !== undefined) {
     if (recorded === undefined) {
@@ -285,7 +293,20 @@ export const verifyFleet = async (store: EventStore, options: FleetVerificationO
     }
     notes.push(`checkpoint of ${previous.writtenAt} kept: remove ${keeper.path} once the alteration is dealt with`);
   }
+  // The run that kept it said so above, with why.
+  if (!keptNow) noteKeptEarlier(keeper, notes);
   return { replay: result.replay, mode: 'full', from: 0n, verifiedNow: result.replay.events, ...(altered ? { altered } : {}), notes };
+};
+
+/** The checkpoint of an earlier version a run kept aside, while it is there: named, and what to do with it. */
+const noteKeptEarlier = (keeper: FleetCheckpointKeeper | undefined, notes: string[]): void => {
+  const path = keeper?.keptEarlier?.();
+  if (path === undefined) return;
+  notes.push(
+    `${path} is kept: a checkpoint an earlier version wrote, not the history stored up to its position (an event of Credence's altered, ` +
+      "or another application's record scavenged since, which its digest covered too). Once the cluster's scavenges since it was written " +
+      "are known, remove it if they explain it; if none removed a record up to its position, an event of Credence's was altered: check the entities' evidence (credence verify)",
+  );
 };
 
 /**

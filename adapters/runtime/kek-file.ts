@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync, readdirSync, rmSync, statfsSync, statSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, existsSync, lstatSync, openSync, readdirSync, statfsSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { isCredenceError, validationError } from '../../domain/errors.ts';
+import { STRAY_AGE_MS } from '../driven/files/atomic-write-strays.ts';
 import { atomicWriteTempOf, ownedByAnotherAccount, writableByGroupOrOthers } from '../driven/files/index.ts';
+import { isProcessAlive } from '../driven/files/process-alive.ts';
 import { foreignSecretFolderMessage } from '../driven/files/secret-file-advice.ts';
 import { secureEnvironmentConfigForDataDir } from '../driven/secure-environment/index.ts';
 import { checkKekFile, kekFilesHoldTheSameKek, MAX_PATH_CHARS } from '../driven/secure-environment/kek.ts';
@@ -143,25 +145,43 @@ const REFUSED_BECAUSE: Readonly<Record<string, string>> = {
   EDQUOT: "is on a file system where this user's disk quota is used up (EDQUOT)",
 };
 
+/** The file a KEK location's write check makes (`unwritableBecause`): this process's pid, then a random part. */
+const WRITE_CHECK = /^\.credence-kek-write-check\.(\d+)\.[0-9a-f]{12}$/;
+
+/** The refusal in words of a failed write (REFUSED_BECAUSE), undefined for any other error. */
+const refusedBecause = (error: unknown): string | undefined => REFUSED_BECAUSE[(error as NodeJS.ErrnoException).code ?? ''];
+
 /**
  * Why nothing can be written in `folder`, in words with the system's code; undefined when it can (or that cannot be
  * told). Found out by writing there (review 377 item 2), not by access(2), which asks of the real uid and knows no
  * capabilities (a uid with CAP_DAC_OVERRIDE writes a root-owned 0700 folder it was refused): a file of this process's
  * own made exclusive, a few bytes written (a full disk refuses those, not an empty file), and removed again.
+ * A close that fails counts as the write (review 380 item 1): NFS reports a quota or a full disk it deferred at close,
+ * and the probe is removed whatever failed; one a kill left is swept with the KEK's strays (removeKekWriteChecks).
  */
 const unwritableBecause = (folder: string): string | undefined => {
   const probe = join(folder, `.credence-kek-write-check.${process.pid}.${randomBytes(6).toString('hex')}`);
   let fd: number | undefined;
+  let because: string | undefined;
   try {
     fd = openSync(probe, 'wx', 0o600);
     writeSync(fd, Buffer.alloc(64));
   } catch (error) {
-    const because = REFUSED_BECAUSE[(error as NodeJS.ErrnoException).code ?? ''];
-    if (because !== undefined) return because;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-    rmSync(probe, { force: true });
+    because = refusedBecause(error);
   }
+  if (fd !== undefined) {
+    try {
+      closeSync(fd);
+    } catch (error) {
+      because ??= refusedBecause(error);
+    }
+  }
+  try {
+    unlinkSync(probe);
+  } catch {
+    // never made, or the folder refuses it: a kill's left one is swept, and nothing more can be done here
+  }
+  if (because !== undefined) return because;
   let space: { readonly blocks: number; readonly bfree: number; readonly bavail: number };
   try {
     space = statfsSync(folder);
@@ -172,6 +192,39 @@ const unwritableBecause = (folder: string): string | undefined => {
   if (space.blocks === 0) return undefined;
   // Root may use the blocks kept back for it (bfree); any other account only those available to all (bavail).
   return (process.geteuid?.() === 0 ? space.bfree : space.bavail) === 0 ? 'has no space left on its file system (ENOSPC)' : undefined;
+};
+
+/**
+ * The write checks of the KEK `kekFile`'s folder (or of the nearest one above that exists, where the check wrote) that
+ * a killed process left (`unwritableBecause` removes its own), removed; their paths. By the rules of the KEK's own
+ * strays (atomic-write-strays.ts): five minutes old, and of a process not running here (a pid says nothing across PID
+ * namespaces: a check in flight is milliseconds old). Only for a KEK assertKekFileUsable accepts, as those strays are.
+ */
+export const removeKekWriteChecks = (kekFile: string): string[] => {
+  const folder = nearestExistingFolder(kekFile);
+  let names: string[];
+  try {
+    names = readdirSync(folder);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  const now = Date.now();
+  for (const name of names) {
+    const pid = WRITE_CHECK.exec(name)?.[1];
+    if (pid === undefined) continue;
+    const path = join(folder, name);
+    const stat = lstatSync(path, { throwIfNoEntry: false });
+    if (stat?.isFile() !== true || now - stat.mtimeMs <= STRAY_AGE_MS) continue;
+    if (Number(pid) !== process.pid && isProcessAlive(Number(pid))) continue;
+    try {
+      unlinkSync(path);
+      removed.push(path);
+    } catch {
+      // gone meanwhile, or the folder is read-only: left for a later sweep
+    }
+  }
+  return removed;
 };
 
 /**
@@ -192,9 +245,11 @@ const assertKekCanBeMade = (kekFile: string, parent: string): void => {
  * the data folder, links resolved (a copy of the folder would hold the KEK again, what the setting is for); its
  * folder (or the nearest one above that exists, where it will be made) owned by this account or root and not
  * writable by group or others (anyone who may write there can delete or replace the KEK, whatever its own mode); and
- * an existing KEK read (through one descriptor, kek.ts) as its opening will read it: mode, owner and content.
+ * an existing KEK read (through one descriptor, kek.ts) as its opening will read it: mode, owner and content. A KEK
+ * still to be made is written for (assertKekCanBeMade) unless `probe` is false (review 380 item 2): a lock's sweep,
+ * which makes no KEK, only asks whose its folder is, and must write nothing in a folder of secrets.
  */
-export const assertKekFileUsable = (kekFile: string, dir: string): void => {
+export const assertKekFileUsable = (kekFile: string, dir: string, { probe = true }: { readonly probe?: boolean } = {}): void => {
   let stat: Stats | undefined;
   try {
     stat = statSync(kekFile, { throwIfNoEntry: false });
@@ -224,7 +279,7 @@ export const assertKekFileUsable = (kekFile: string, dir: string): void => {
     const mode = (parentStat.mode & 0o7777).toString(8).padStart(3, '0');
     throw refusal('private_folder', `names ${kekFile}, whose folder ${parent} is writable by group or others (mode ${mode}): anyone who may write there can delete or replace the KEK; run chmod 700 ${parent}, or keep the KEK in a private folder`);
   }
-  if (stat === undefined) return assertKekCanBeMade(kekFile, parent);
+  if (stat === undefined) return probe ? assertKekCanBeMade(kekFile, parent) : undefined;
   try {
     checkKekFile(kekFile);
   } catch (error) {

@@ -14,6 +14,8 @@ export interface ConsoleBuildOptions {
 
 /** A folder beside the bundle's of a build under way (`building`) or of the build it replaces (`previous`), with its pid. */
 const BESIDE = /^\.(.+)\.(?:building|previous)-(\d+)-[0-9a-f]+$/;
+/** An entry of a build being copied into a dist/ that stays (`copyInto`), under its own name until renamed, with its pid. */
+const INCOMING = /^\.(.+)\.incoming-(\d+)-[0-9a-f]+$/;
 const besideName = (outDir: string, what: 'building' | 'previous'): string =>
   join(dirname(outDir), `.${basename(outDir)}.${what}-${process.pid}-${randomBytes(6).toString('hex')}`);
 
@@ -26,6 +28,16 @@ const running = (pid: number): boolean => {
   }
 };
 
+/**
+ * What a name `pattern` (BESIDE, INCOMING) gives a build's own file or folder is of (`of`: the entry it stands beside),
+ * and whether the build that made it still runs: then it is that build's, in use (review 380 item 3: another npm
+ * start's copy removed under it failed its rename); else a kill left it. Undefined for any other name.
+ */
+const leftBy = (pattern: RegExp, name: string): { readonly of: string; readonly running: boolean } | undefined => {
+  const found = pattern.exec(name);
+  return found === null ? undefined : { of: found[1]!, running: running(Number(found[2])) };
+};
+
 /** The folders a build killed part-way left beside `outDir` (their pid gone): a running build's are its own. */
 const removeLeftBehind = (outDir: string): void => {
   let names: string[];
@@ -35,8 +47,8 @@ const removeLeftBehind = (outDir: string): void => {
     return;
   }
   for (const name of names) {
-    const found = BESIDE.exec(name);
-    if (found === null || found[1] !== basename(outDir) || running(Number(found[2]))) continue;
+    const left = leftBy(BESIDE, name);
+    if (left === undefined || left.of !== basename(outDir) || left.running) continue;
     rmSync(join(dirname(outDir), name), { recursive: true, force: true });
   }
 };
@@ -72,10 +84,13 @@ const copyInto = (from: string, to: string): void => {
   }
 };
 
-/** What `to` holds that the build in `from` does not (the old build's assets, a killed copy's `.incoming-` names), removed. */
+/**
+ * What `to` holds that the build in `from` does not (the old build's assets, a killed copy's `.incoming-` names),
+ * removed; a running build's `.incoming-` names are kept (leftBy): another npm start copying into the same dist/.
+ */
 const removeOld = (from: string, to: string): void => {
   for (const name of readdirSync(to)) {
-    if (KEPT.has(name)) continue;
+    if (KEPT.has(name) || leftBy(INCOMING, name)?.running === true) continue;
     const source = lstatSync(join(from, name), { throwIfNoEntry: false });
     const target = join(to, name);
     if (source === undefined) rmSync(target, { recursive: true, force: true });

@@ -213,6 +213,7 @@ const lockedCheckpoint = (dir: string, io: Io, unsaved: string[], read: { checkp
       io.err(printable(`credence replay: the replay checkpoint is not saved: ${saved.unsaved}`));
       return undefined;
     },
+    keptEarlier: () => file.keptEarlier(),
   };
 };
 

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
 import { z } from 'zod';
@@ -125,7 +125,7 @@ export const withLocalAccess = async <T>(
     // (keys-in-use.ts, above holdAccessKeyMaking, says why this and not a transaction or the folder lock). A folder not
     // made yet is made by the opening below, after its KEK checks (a refused KEK leaves no folder), so no lock is held
     // there: left open is only a key command run on a folder in the moment a first `token create` is making it.
-    const making = existsSync(config.data) ? holdAccessKeyMaking(config.data) : undefined;
+    const making = statSync(config.data, { throwIfNoEntry: false })?.isDirectory() === true ? holdAccessKeyMaking(config.data) : undefined;
     try {
       const local = await openAccessControl(config.data, {
         tokens: config.tokens,

@@ -1,4 +1,4 @@
-import { closeSync, constants, fchmodSync, linkSync, openSync, statSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, linkSync, lstatSync, openSync, statSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkpointLimitIssue, ReplayCheckpoint, type CheckpointKeeper } from '../../../projections/replay/checkpoint.ts';
 import { KeptBeside, type LoadedCheckpointFile, type SaveOptions, type UnreadAlteration } from '../../../projections/replay/kept-beside.ts';
@@ -230,6 +230,11 @@ export class CheckpointFile implements CheckpointKeeper {
       if ((error as NodeJS.ErrnoException).code === undefined) throw error;
       throw new CheckpointNotWritten(`${this.path} cannot be written: ${osReason(error as NodeJS.ErrnoException)}`);
     }
+  }
+
+  /** earlierPath while a checkpoint of an earlier version is kept there (a save's `keepEarlier`); else undefined. */
+  keptEarlier(): string | undefined {
+    return lstatSync(this.earlierPath, { throwIfNoEntry: false }) === undefined ? undefined : this.earlierPath;
   }
 
   remove(): void {
