@@ -1,5 +1,8 @@
 import { lstatSync, readdirSync, rmdirSync, rmSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
+import { ATOMIC_WRITE_TEMP } from './atomic-write.ts';
+import { EMBEDDED_SE_DATABASE_FILE, EMBEDDED_SE_WRAPPING_KEYS_FILE, IN_FOLDER_KEK_FILE } from './embedded-secure-environment-files.ts';
+import { DEVICES_DIR } from './private-data-folder.ts';
 
 /**
  * What a refused command's discard of a folder lock removes (data-folder-lock.ts): a folder it made, with all it holds
@@ -16,18 +19,76 @@ interface DiscardableLock {
 /** The lock's own files, and the holder file's temps: the lock's to remove (its discard), never a sweep's. */
 const isLockFile = (name: string, ownFiles: readonly string[]): boolean => ownFiles.some((file) => name.startsWith(file));
 
+/** A SQLite database's file and the journals SQLite makes beside it. */
+const withJournals = (databases: readonly string[]): string[] => databases.flatMap((db) => ['', '-wal', '-shm', '-journal'].map((side) => `${db}${side}`));
+
+/** The embedded Secure Environment's files, in a data folder and in a device's folder alike. */
+const SECURE_ENVIRONMENT_FILES = [...withJournals([EMBEDDED_SE_DATABASE_FILE]), EMBEDDED_SE_WRAPPING_KEYS_FILE, IN_FOLDER_KEK_FILE];
+
 /**
- * Whether `name` is a file or folder a credence command keeps in a data folder: its SQLite databases (events.db,
- * keys.db, access.db, readmodels.db, transparency.db and their journals), the embedded Secure Environment's files and
- * KEK, the transparency log key's, first-event.json, the replay checkpoint, pki/ and devices/. Named here, not imported:
- * this file utility imports no driven adapter (.dependency-cruiser.cjs). A name missing here only makes a sweep
- * possible where none was made before, in a folder that holds none of the others.
+ * The files a credence command makes in a data folder, by their exact names (review 377: any `*.db`, `pki` or
+ * `devices` added since the lock was taken was swept, another program's too): its SQLite databases (every one a start
+ * opens: events.db, keys.db, access.db, readmodels.db, transparency.db, replay-cache.db) with their journals, the
+ * embedded Secure Environment's files, the transparency log key's, first-event.json and the replay checkpoint. Named
+ * here, not imported from their adapters: this file utility imports no driven adapter (.dependency-cruiser.cjs). A name
+ * missing here is left behind by a sweep, never someone else's file taken.
  */
-const isDataFolderFile = (name: string): boolean =>
-  /\.db(?:-journal|-wal|-shm)?$/.test(name) ||
-  name.startsWith('secure-environment.') ||
-  name.startsWith('transparency.') ||
-  ['first-event.json', 'replay-checkpoint.json', 'pki', 'devices'].includes(name);
+const DATA_FOLDER_FILES: ReadonlySet<string> = new Set([
+  ...withJournals(['events.db', 'keys.db', 'access.db', 'readmodels.db', 'transparency.db', 'replay-cache.db']),
+  ...SECURE_ENVIRONMENT_FILES,
+  'transparency.handle',
+  'transparency.key',
+  'transparency.pub',
+  'first-event.json',
+  'replay-checkpoint.json',
+]);
+
+/** The PKI's folder (ca-file.ts PKI_DIR) and its files, each `<ca>.<what>` (ca-file.ts, ocsp-signing-key.ts, crl-*.ts, ...). */
+const PKI_DIR = 'pki';
+const PKI_FILE = /^.+\.(?:ca\.json|ocsp\.json|crl-number\.json|crl-expiry\.json|crl-base\.json|crl-complete-until\.json|published\.jsonl|issued\.jsonl)$/;
+
+/** A device's folder under devices/ (bin/commands/device): its state, lock, pending init and Secure Environment. */
+const DEVICE_FOLDER_FILES: ReadonlySet<string> = new Set([
+  ...SECURE_ENVIRONMENT_FILES,
+  'device.json',
+  'device.lock',
+  ...withJournals(['device-lock.db']),
+  'device-init.pending.json',
+]);
+
+/** `name`, or the temp writeFileAtomic leaves beside it (ATOMIC_WRITE_TEMP), is one `ours` names. */
+const madeAs = (name: string, ours: (name: string) => boolean): boolean => {
+  if (ours(name)) return true;
+  const temp = ATOMIC_WRITE_TEMP.exec(name);
+  return temp?.[1] !== undefined && ours(temp[1]);
+};
+
+/** How deep a device's folder may sit under devices/ and still be swept. */
+const MAX_DEVICE_DEPTH = 3;
+
+/**
+ * Whether the folder at `path` holds nothing but files `ours` names (at any depth, folders below within `depth`): a
+ * link, a folder too deep, or any other file, and it is not Credence's alone.
+ */
+const holdsOnly = (path: string, ours: (name: string) => boolean, depth: number): boolean =>
+  readdirSync(path, { withFileTypes: true }).every((entry) =>
+    entry.isDirectory() ? depth > 0 && holdsOnly(join(path, entry.name), ours, depth - 1) : entry.isFile() && madeAs(entry.name, ours),
+  );
+
+/** Whether the added folder `name` at `path` is pki/ or devices/ holding only what Credence makes in it. */
+const isOwnFolder = (name: string, path: string): boolean => {
+  if (name === PKI_DIR) return holdsOnly(path, (file) => PKI_FILE.test(file), 0);
+  if (name === DEVICES_DIR) {
+    // Only devices' folders in it, no file of its own.
+    return readdirSync(path, { withFileTypes: true }).every(
+      (entry) => entry.isDirectory() && holdsOnly(join(path, entry.name), (file) => DEVICE_FOLDER_FILES.has(file), MAX_DEVICE_DEPTH - 1),
+    );
+  }
+  return false;
+};
+
+/** Whether a folder holding `name` when its lock was taken held a data folder's files (pki/ and devices/ whatever they held). */
+const isDataFolderSign = (name: string): boolean => DATA_FOLDER_FILES.has(name) || name === PKI_DIR || name === DEVICES_DIR;
 
 /**
  * The lock of a folder that existed when it was taken (review 373: a container volume or systemd's StateDirectory is
@@ -42,7 +103,7 @@ export const addedTakenAway = (
   lock: DiscardableLock, dir: string, ownFiles: readonly string[], folderLockFiles: readonly string[],
 ): DiscardableLock => {
   const found = readdirSync(dir);
-  if (found.some((name) => !isLockFile(name, ownFiles) && isDataFolderFile(name))) return lock;
+  if (found.some((name) => !isLockFile(name, ownFiles) && isDataFolderSign(name))) return lock;
   const held = new Set(found);
   // The folder as found, so that discard sweeps that folder and nothing put in its place since (a link to another).
   const foundAs = lstatSync(dir);
@@ -58,11 +119,15 @@ export const addedTakenAway = (
       try {
         if (!sameFolder(dir, foundAs)) return;
         for (const entry of readdirSync(dir, { withFileTypes: true })) {
-          // Only what a credence command makes: another process of this account writing here meanwhile keeps its own.
-          if (held.has(entry.name) || isLockFile(entry.name, ownFiles) || !isDataFolderFile(entry.name)) continue;
+          // Only what a credence command makes, by its exact name: another process of this account writing here
+          // meanwhile keeps its own (review 377), pki/ and devices/ too unless they hold nothing but ours.
+          if (held.has(entry.name) || isLockFile(entry.name, ownFiles)) continue;
           const path = join(dir, entry.name);
-          if (!entry.isDirectory()) rmSync(path, { force: true });
-          else if (lstatSync(path, { throwIfNoEntry: false })?.isDirectory() === true) removeMade(path, false, folderLockFiles);
+          if (!entry.isDirectory()) {
+            if (madeAs(entry.name, (name) => DATA_FOLDER_FILES.has(name))) rmSync(path, { force: true });
+          } else if (lstatSync(path, { throwIfNoEntry: false })?.isDirectory() === true && isOwnFolder(entry.name, path)) {
+            removeMade(path, false, folderLockFiles);
+          }
         }
       } finally {
         lock.discard();

@@ -4,7 +4,7 @@ import { caSigningKeyMissingNow } from '../../runtime/pki-revocation.ts';
 import type { RouteModule, ServiceContext } from '../context.ts';
 import { logFailure } from '../log-failure.ts';
 import { HttpProblem } from '../problems.ts';
-import { secureEnvironmentUnready } from './secure-environment-readiness.ts';
+import { ReadinessLog, secureEnvironmentUnready } from './secure-environment-readiness.ts';
 import { READY_MAX_FAILING_DEFAULT_MS } from '../service-limits-config.ts';
 import { LOG_KEY_REFUSES_TO_SIGN } from '../map-raised-error.ts';
 
@@ -69,14 +69,44 @@ const pkiSigningKeyMissing = async (context: ServiceContext): Promise<CredenceEr
 
 /**
  * No store position: this answer is public, and a head polled by a stranger showed the log grow, every command, the
- * rotations the pseudonymised stream hides and a revocation cascade's size as one jump (review 50). The lag is what
- * the public /metrics gauges already say; positions are for a token, at GET /v1/projections.
+ * rotations the pseudonymised stream hides and a revocation cascade's size as one jump (review 50). The lag only where
+ * /metrics is served, whose gauges say it anyway; positions are for a token, at GET /v1/projections.
  */
 const Ready = z.object({
   status: z.literal('ready'),
   eventsBehind: z.number().int(),
   secondsBehind: z.number(),
 });
+
+/**
+ * The API's port of a service with a probe port: no lag either (review 381). /metrics is not served there (review
+ * 90), and a lag polled by a stranger went 0, 1, 2 as an operator sent commands, the activity review 50 hid.
+ */
+const ReadyWithoutLag = z.object({ status: z.literal('ready') });
+
+/**
+ * The readiness logs of one service, per check: the API's port and the probe port share them, so a failure is logged
+ * once whoever polls (ReadinessLog).
+ */
+const readinessLogs = () => ({
+  accessDb: new ReadinessLog('access_db', 'ready again: access.db can be read'),
+  secureEnvironment: new ReadinessLog('secure_environment', "ready again: the service's Secure Environment can be used"),
+  signingKey: new ReadinessLog('secure_environment', 'ready again: no device signing key is missing from the Secure Environment'),
+  pkiSigningKey: new ReadinessLog('secure_environment', 'ready again: no PKI signing key is missing from the Secure Environment'),
+});
+const readinessLogsOf = new WeakMap<ServiceContext, ReturnType<typeof readinessLogs>>();
+const readinessLogsFor = (context: ServiceContext): ReturnType<typeof readinessLogs> => {
+  let logs = readinessLogsOf.get(context);
+  if (logs === undefined) readinessLogsOf.set(context, (logs = readinessLogs()));
+  return logs;
+};
+
+/** What tells one failure of access.db from another in the log: SQLite's code, else the message. */
+const failureReasonOf = (error: unknown): string => {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string') return code;
+  return error instanceof Error ? error.message : String(error);
+};
 
 export interface HealthOptions {
   /**
@@ -87,6 +117,7 @@ export interface HealthOptions {
   /**
    * False: no /metrics here. The API's port of a service with a probe port: the heap gauges told a stranger sending
    * device hellos which Node-IDs exist, the command counts the whole fleet's activity to a scoped integrator (review 90).
+   * Nor the lag in /readyz (review 381): its ready answer is the status alone, its lag 503 the reason code alone.
    */
   readonly metrics?: boolean;
 }
@@ -103,6 +134,8 @@ export interface HealthOptions {
  * starting process knows (the probe port's).
  */
 export const healthRoutesWith = (options: HealthOptions): RouteModule => (app, context) => {
+  const saysLag = options.metrics !== false;
+  const said = readinessLogsFor(context);
   app.get(
     '/healthz',
     {
@@ -117,7 +150,7 @@ export const healthRoutesWith = (options: HealthOptions): RouteModule => (app, c
     {
       // A budget of its own per address (an object: the rate limit's child store), apart from the API requests.
       config: { access: 'public', rateLimit: {} },
-      schema: { summary: 'Readiness: the store is reachable and projection lag is under the bound', tags: ['service'], response: { 200: Ready } },
+      schema: { summary: 'Readiness: the store is reachable and projection lag is under the bound', tags: ['service'], response: { 200: saysLag ? Ready : ReadyWithoutLag } },
     },
     async (request) => {
       try {
@@ -130,8 +163,9 @@ export const healthRoutesWith = (options: HealthOptions): RouteModule => (app, c
       // indexed rows (checkReadable), cheap enough for a probe every second. No path in this answer: the log has it.
       try {
         context.access.checkReadable();
+        said.accessDb.passing(request.log);
       } catch (error) {
-        logFailure(request.log, error, 'not ready: access.db cannot be read', { check: 'access_db' });
+        said.accessDb.failing(failureReasonOf(error), () => logFailure(request.log, error, 'not ready: access.db cannot be read', { check: 'access_db' }));
         throw notReady('access_db', 'the access database (API tokens) does not answer: requests with a token are refused meanwhile');
       }
       // Review 264: a restore done while it ran left it writing to the file moved aside, ready. Checked here, not only at
@@ -146,18 +180,18 @@ export const healthRoutesWith = (options: HealthOptions): RouteModule => (app, c
         );
       }
       // Review 144: a token gone or a PIN locked failed every request that needs a key while the service said ready.
-      const unusable = await secureEnvironmentUnready(context.secureEnvironmentUnavailable, request.log);
+      const unusable = await secureEnvironmentUnready(context.secureEnvironmentUnavailable, request.log, said.secureEnvironment);
       if (unusable !== undefined) throw notReady('secure_environment', unusable.detail, unusable.extensions);
       // Review 162: a key deleted from the token answered every enrolment or association with 503 while the service
       // said ready, so its load balancer kept sending devices here; review 166: so did a key refused as token_integrity.
-      // Said as the token is (its reason, not its handle).
+      // Said as the token is (its reason, not its handle); checked when none is missing too, to log its recovery.
       const keyMissing = await signingKeyMissing(context);
-      const keyUnusable = keyMissing === undefined ? undefined : await secureEnvironmentUnready(async () => keyMissing, request.log);
+      const keyUnusable = await secureEnvironmentUnready(async () => keyMissing, request.log, said.signingKey);
       if (keyUnusable !== undefined) throw notReady('secure_environment', keyUnusable.detail, keyUnusable.extensions);
       // Review 332: so did a CA key or an OCSP responder key deleted from it (every CRL failed, a provisioning with a
       // CSR answered 500). Said alike, its reason (`ca_signing_key_missing`, ...) public, the CA and remedy in the log.
       const pkiKeyMissing = await pkiSigningKeyMissing(context);
-      const pkiKeyUnusable = pkiKeyMissing === undefined ? undefined : await secureEnvironmentUnready(async () => pkiKeyMissing, request.log);
+      const pkiKeyUnusable = await secureEnvironmentUnready(async () => pkiKeyMissing, request.log, said.pkiSigningKey);
       if (pkiKeyUnusable !== undefined) throw notReady('secure_environment', pkiKeyUnusable.detail, pkiKeyUnusable.extensions);
       // No count: this answer is public, and the API port does not listen until the first pass ends (/metrics has the lag).
       if (options.catchingUp?.() === true) throw notReady('catch_up', 'the service is catching up with the event store (first start, or read models rebuilt) and serves no API yet');
@@ -195,8 +229,10 @@ export const healthRoutesWith = (options: HealthOptions): RouteModule => (app, c
       }
       const lag = context.live.lag();
       if (lag.eventsBehind > context.limits.readyMaxLagEvents) {
+        if (!saysLag) throw notReady('lag', 'live projections are further behind the event store than the bound: the probe port and GET /v1/projections say how far');
         throw notReady('lag', `live projections are ${lag.eventsBehind} events behind (bound ${context.limits.readyMaxLagEvents})`, { eventsBehind: lag.eventsBehind });
       }
+      if (!saysLag) return { status: 'ready' as const };
       return { status: 'ready' as const, eventsBehind: lag.eventsBehind, secondsBehind: lag.secondsBehind };
     },
   );
