@@ -22,7 +22,8 @@ const loggedHeadersOf = (requestId: string): Record<string, string> => {
 };
 
 const send = async (requestId: string, headers: Record<string, string>): Promise<Record<string, string>> => {
-  await fetch(`${svc.url}/healthz`, { headers: { 'x-request-id': requestId, ...headers } });
+  // Not /healthz: a probe answered writes no line (review 381).
+  await (await fetch(`${svc.url}/openapi.json`, { headers: { 'x-request-id': requestId, ...headers } })).arrayBuffer();
   return loggedHeadersOf(requestId);
 };
 

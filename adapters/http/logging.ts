@@ -139,15 +139,31 @@ const MAX_HEADER_CHARS = 200;
 const holdsToken = (value: string): boolean =>
   value.length > MAX_SCANNED_CHARS || holdsJwtText(value) || holdsJwtText(asciiDecoded(value)) || beginsLikeASecretToken(value);
 
+/**
+ * `text` with every character outside printable ASCII written `\uXXXX`: JSON escapes U+0000-U+001F only, so a C1
+ * control a client sent (U+009B, a one-character CSI) reached the log as itself, for a terminal reading it to act on
+ * (review 381).
+ */
+const printableAscii = (text: string): string =>
+  text.replace(/[^\x20-\x7e]/g, (unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
 const loggedHeaders = (headers: FastifyRequest['headers']): Record<string, string> => {
   const kept: Record<string, string> = {};
   if (typeof headers.authorization === 'string') kept['authorization'] = REDACTED;
   for (const name of LOGGED_HEADERS) {
     const value = headers[name];
-    if (typeof value === 'string') kept[name] = holdsToken(value) ? REDACTED : value.slice(0, MAX_HEADER_CHARS);
+    if (typeof value === 'string') kept[name] = holdsToken(value) ? REDACTED : printableAscii(value.slice(0, MAX_HEADER_CHARS));
   }
   return kept;
 };
+
+/**
+ * The characters of a URL a log line keeps; past them it says how many it left out. A path segment may be kept whole
+ * up to 2,048 characters (redact-url.ts), so a URL of many was logged whole at every request (review 381: 14 kB a line).
+ */
+export const MAX_LOGGED_URL_CHARS = 512;
+const cutUrl = (url: string): string =>
+  url.length <= MAX_LOGGED_URL_CHARS ? url : `${url.slice(0, MAX_LOGGED_URL_CHARS)}…(+${url.length - MAX_LOGGED_URL_CHARS} characters)`;
 
 /**
  * What a refused request's completion line (`request completed`, the probe port's `request refused`) says of its
@@ -205,7 +221,7 @@ export const loggerOptions = (level: string, stream?: NodeJS.WritableStream): Fa
   serializers: {
     // Most errors arrive here already written by the formatter (redactSecrets); one that did not is written the same way.
     err: (error: unknown) => (error instanceof Error ? errorAsLogged(error) : error) as { type: string; message: string; stack: string },
-    req: (req: FastifyRequest) => ({ method: req.method, url: redactedUrlOf(req), remoteAddress: req.ip, headers: loggedHeaders(req.headers) }),
+    req: (req: FastifyRequest) => ({ method: req.method, url: cutUrl(redactedUrlOf(req)), remoteAddress: req.ip, headers: loggedHeaders(req.headers) }),
     res: replyAsLogged,
   },
 });

@@ -14,6 +14,8 @@ import { ACCESS_EXTENSION, documentAccess } from './openapi-refusals.ts';
 import { documentObject, documentTransform } from './openapi-transform.ts';
 import { servedOpenApiDocument } from './openapi-document.ts';
 import { loggerOptions } from './logging.ts';
+import { normalizeIP } from '@fastify/rate-limit';
+import { ApiRequestLog, refusalSampler } from './refusal-sampling.ts';
 import { redactedPathOf } from './redact-url.ts';
 import { answerWithProblem, type HttpProblem, overloaded, routeNotFound, sendFrameworkProblem, sendProblem } from './problems.ts';
 import { countRateLimited, installProtection } from './protection.ts';
@@ -86,11 +88,16 @@ const refuseBodiesOfRoutesWithout = (app: App): void => {
  */
 export const buildServer = async (options: BuildServerOptions): Promise<App> => {
   const { limits } = options.config;
+  // Its counts go to the server's logger, read once the server is built (they are said as a window ends or it closes).
+  const sampler = refusalSampler({ windowMs: limits.rateLimitWindowMs, log: () => app.log });
   const app = Fastify({
     // A request without Host is refused as a problem (request-head.ts), not with Node's bare 400; the request
     // timeout is given to Node as it builds the server, the only way it bounds a slow body in time (request-head.ts).
     http: nodeHttpOptions(limits),
     logger: loggerOptions(options.config.logLevel, options.logStream),
+    // One line per request as it completes, none for a probe answered, 429s and unmatched paths sampled per address
+    // (refusal-sampling.ts; review 381: two lines for every request let a stranger fill the log).
+    logController: new ApiRequestLog(sampler),
     genReqId,
     requestIdHeader: false,
     bodyLimit: limits.bodyLimitBytes,
@@ -125,6 +132,12 @@ export const buildServer = async (options: BuildServerOptions): Promise<App> => 
     forceCloseConnections: 'idle',
   }).withTypeProvider<ZodTypeProvider>();
   reportClientErrors(app.server, { metrics: options.context.metrics, log: app.log });
+  app.addHook('onClose', async () => sampler.flush());
+  // A request its client gave up before any answer writes no `request completed`: said here, so that it leaves a line
+  // as `incoming request` did, through the sampler (a stranger may abort at will).
+  app.addHook('onRequestAbort', async (request) => {
+    if (sampler.logs(normalizeIP(request.ip))) request.log.info({ req: request }, 'request aborted');
+  });
   closeConnectionsOfUnreadBodies(app.server);
   withholdContinueUntilTheBodyIsRead(app.server);
   passUnmetExpectationsOn(app.server);

@@ -1,0 +1,95 @@
+import { normalizeIP } from '@fastify/rate-limit';
+import { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify';
+
+/**
+ * The refusals a stranger can have the API port send at will (429s, and refusals of paths no route matches), logged
+ * per address and window: the first REFUSALS_LOGGED_PER_ADDRESS whole, then one line saying how many were not. Every
+ * one was two lines before, with its URL whole (review 381: 200 requests on a 14 kB path wrote 2.93 MB; past 8 MiB
+ * behind, log-destination.ts drops new lines, genuine ones included, so a stranger could blind the log).
+ */
+export const REFUSALS_LOGGED_PER_ADDRESS = 20;
+/** Addresses counted apart in a window; refusals from any further address share one count (memory stays bounded). */
+export const MAX_ADDRESSES_SAMPLED = 1_000;
+const OTHER_ADDRESSES = Symbol('other addresses');
+
+type AddressKey = string | typeof OTHER_ADDRESSES;
+
+interface Counted {
+  logged: number;
+  suppressed: number;
+}
+
+export interface RefusalSampler {
+  /** Whether a refusal from `address` is logged; one that is not is counted for the window's line. */
+  logs(address: string): boolean;
+  /** Writes the window's counts (one line per address with refusals left out) and starts a new window. */
+  flush(): void;
+}
+
+export const refusalSampler = (options: { readonly windowMs: number; readonly log: () => FastifyBaseLogger; readonly now?: () => number }): RefusalSampler => {
+  const now = options.now ?? Date.now;
+  const counts = new Map<AddressKey, Counted>();
+  let windowStart = now();
+  let timer: NodeJS.Timeout | undefined;
+
+  const flush = (): void => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    for (const [address, { suppressed }] of counts) {
+      if (suppressed === 0) continue;
+      options.log().info(
+        { ...(address === OTHER_ADDRESSES ? { remoteAddress: 'others', addressesCountedApart: MAX_ADDRESSES_SAMPLED } : { remoteAddress: address }), suppressed, windowMs: options.windowMs },
+        'refusals not logged',
+      );
+    }
+    counts.clear();
+    windowStart = now();
+  };
+
+  const logs = (address: string): boolean => {
+    if (now() - windowStart >= options.windowMs) flush();
+    const key: AddressKey = counts.has(address) || counts.size < MAX_ADDRESSES_SAMPLED ? address : OTHER_ADDRESSES;
+    let counted = counts.get(key);
+    if (counted === undefined) counts.set(key, (counted = { logged: 0, suppressed: 0 }));
+    if (counted.logged < REFUSALS_LOGGED_PER_ADDRESS) {
+      counted.logged++;
+      return true;
+    }
+    counted.suppressed++;
+    // Said as the window ends, not at the address's next refusal: a flood that stops is still counted in the log.
+    // Unref'd: a pending count keeps no process alive (the server's close flushes it).
+    timer ??= setTimeout(flush, Math.max(0, windowStart + options.windowMs - now())).unref();
+    return false;
+  };
+
+  return { logs, flush };
+};
+
+/** Routes an orchestrator or a scraper calls every few seconds: answered, they write no line (as on the probe port). */
+const PROBE_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
+
+/**
+ * The API port's request log: one line per request, as it completes (`request completed`, with the request's method,
+ * URL, address and headers that `incoming request` carried, its status, problem and time); none for a probe answered;
+ * 429s and refusals of unmatched paths through `sampler`. Fastify's other lines (a stream's error, …) are kept.
+ */
+export class ApiRequestLog extends LogController {
+  private readonly sampler: RefusalSampler;
+
+  constructor(sampler: RefusalSampler) {
+    super();
+    this.sampler = sampler;
+  }
+
+  override incomingRequest(): void {}
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    const status = reply.statusCode;
+    const route = request.routeOptions?.url;
+    if (error == null && status < 400 && route !== undefined && PROBE_ROUTES.has(route)) return;
+    const sampled = status === 429 || (status >= 400 && route === undefined);
+    if (sampled && !this.sampler.logs(normalizeIP(request.ip))) return;
+    if (error != null) reply.log.error({ req: request, res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored');
+    else reply.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
+  }
+}
