@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { cpSync, lstatSync, mkdirSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { CONSOLE_DIST, consoleBundleFreshness, PROJECT_ROOT, type ConsoleBundleFreshness } from '../../adapters/http/console-bundle-freshness.ts';
+import { isProcessAlive } from '../../adapters/driven/files/process-alive.ts';
 import type { Io } from '../io.ts';
 import { printable } from '../printable.ts';
 
@@ -19,14 +20,6 @@ const INCOMING = /^\.(.+)\.incoming-(\d+)-[0-9a-f]+$/;
 const besideName = (outDir: string, what: 'building' | 'previous'): string =>
   join(dirname(outDir), `.${basename(outDir)}.${what}-${process.pid}-${randomBytes(6).toString('hex')}`);
 
-const running = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
 
 /**
  * What a name `pattern` (BESIDE, INCOMING) gives a build's own file or folder is of (`of`: the entry it stands beside),
@@ -35,7 +28,7 @@ const running = (pid: number): boolean => {
  */
 const leftBy = (pattern: RegExp, name: string): { readonly of: string; readonly running: boolean } | undefined => {
   const found = pattern.exec(name);
-  return found === null ? undefined : { of: found[1]!, running: running(Number(found[2])) };
+  return found === null ? undefined : { of: found[1]!, running: isProcessAlive(Number(found[2])) };
 };
 
 /** The folders a build killed part-way left beside `outDir` (their pid gone): a running build's are its own. */

@@ -1,10 +1,10 @@
 import Database from 'better-sqlite3';
-import { closeSync, existsSync, lstatSync, openSync, readFileSync, rmdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { validationError, type CredenceError } from '../../../domain/errors.ts';
 import { writeFileAtomic } from './atomic-write.ts';
-import { addedTakenAway, removeMade, sameFolder } from './folder-removal.ts';
+import { addedTakenAway, removeMade, sweptOnDiscard } from './folder-removal.ts';
 import { isProcessAlive } from './process-alive.ts';
 import { tightenDataFolder } from './private-data-folder.ts';
 import { assertNoneForeignOwned, foreignOwnedPathsIn, preparePrivateDatabaseFile, preparePrivateDir, type ForeignOwnedPath } from './private-files.ts';
@@ -178,35 +178,25 @@ export const tryLockDataFolder = (
  * folders made above it up to `made` while they are empty (another process may
  * have made a folder of its own beside it since), then lets go.
  */
-const removedOnDiscard = (lock: DataFolderLock, dir: string, made: string): DataFolderLock => {
-  // The folder as made, so that discard removes that folder and nothing put in its place since (a link to another).
-  const madeAs = lstatSync(dir);
-  let done = false;
-  return {
-    release() {
-      done = true;
-      lock.release();
-    },
-    discard() {
-      if (done) return;
-      done = true;
-      try {
-        if (!sameFolder(dir, madeAs) || !removeMade(dir, true, FOLDER_LOCK_FILES)) return;
-        const top = resolve(made);
-        for (let above = resolve(dir); above !== top && above.startsWith(`${top}${sep}`); ) {
-          above = dirname(above);
-          try {
-            rmdirSync(above);
-          } catch {
-            break; // not empty: no longer only what this lock made
-          }
+const removedOnDiscard = (lock: DataFolderLock, dir: string, made: string): DataFolderLock =>
+  sweptOnDiscard(
+    lock,
+    dir,
+    () => {
+      if (!removeMade(dir, true, FOLDER_LOCK_FILES)) return;
+      const top = resolve(made);
+      for (let above = resolve(dir); above !== top && above.startsWith(`${top}${sep}`); ) {
+        above = dirname(above);
+        try {
+          rmdirSync(above);
+        } catch {
+          break; // not empty: no longer only what this lock made
         }
-      } finally {
-        lock.release();
       }
     },
-  };
-};
+    // Its files went with the folder (kept, with it, when a folder inside was locked since): only let go.
+    (taken) => taken.release(),
+  );
 
 /** How many times a lock is taken before the folder is said to be in use, when each was on a file discarded meanwhile. */
 const LOCK_ATTEMPTS = 5;

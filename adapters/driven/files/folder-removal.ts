@@ -11,7 +11,7 @@ import { DEVICES_DIR } from './private-data-folder.ts';
  */
 
 /** A folder lock as the sweep sees it: `DataFolderLock` (data-folder-lock.ts). */
-interface DiscardableLock {
+export interface DiscardableLock {
   release(): void;
   discard(): void;
 }
@@ -105,8 +105,33 @@ export const addedTakenAway = (
   const found = readdirSync(dir);
   if (found.some((name) => !isLockFile(name, ownFiles) && isDataFolderSign(name))) return lock;
   const held = new Set(found);
-  // The folder as found, so that discard sweeps that folder and nothing put in its place since (a link to another).
-  const foundAs = lstatSync(dir);
+  return sweptOnDiscard(
+    lock,
+    dir,
+    () => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        // Only what a credence command makes, by its exact name: another process of this account writing here
+        // meanwhile keeps its own (review 377), pki/ and devices/ too unless they hold nothing but ours.
+        if (held.has(entry.name) || isLockFile(entry.name, ownFiles)) continue;
+        const path = join(dir, entry.name);
+        if (!entry.isDirectory()) {
+          if (madeAs(entry.name, (name) => DATA_FOLDER_FILES.has(name))) rmSync(path, { force: true });
+        } else if (lstatSync(path, { throwIfNoEntry: false })?.isDirectory() === true && isOwnFolder(entry.name, path)) {
+          removeMade(path, false, folderLockFiles);
+        }
+      }
+    },
+    (taken) => taken.discard(),
+  );
+};
+
+/**
+ * `lock`, whose `discard` first runs `sweep` on `dir` (while still holding it: no other process holds it or can take
+ * it meanwhile), then `letGo`; once: a lock released or discarded is done. `dir` as it is now, so that a discard
+ * sweeps that folder and nothing put in its place since (a link to another).
+ */
+export const sweptOnDiscard = <L extends DiscardableLock>(lock: L, dir: string, sweep: () => void, letGo: (lock: L) => void): DiscardableLock => {
+  const as = lstatSync(dir);
   let done = false;
   return {
     release() {
@@ -117,20 +142,9 @@ export const addedTakenAway = (
       if (done) return;
       done = true;
       try {
-        if (!sameFolder(dir, foundAs)) return;
-        for (const entry of readdirSync(dir, { withFileTypes: true })) {
-          // Only what a credence command makes, by its exact name: another process of this account writing here
-          // meanwhile keeps its own (review 377), pki/ and devices/ too unless they hold nothing but ours.
-          if (held.has(entry.name) || isLockFile(entry.name, ownFiles)) continue;
-          const path = join(dir, entry.name);
-          if (!entry.isDirectory()) {
-            if (madeAs(entry.name, (name) => DATA_FOLDER_FILES.has(name))) rmSync(path, { force: true });
-          } else if (lstatSync(path, { throwIfNoEntry: false })?.isDirectory() === true && isOwnFolder(entry.name, path)) {
-            removeMade(path, false, folderLockFiles);
-          }
-        }
+        if (sameFolder(dir, as)) sweep();
       } finally {
-        lock.discard();
+        letGo(lock);
       }
     },
   };
