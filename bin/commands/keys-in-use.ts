@@ -1,8 +1,10 @@
 import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { STRAY_AGE_MS } from '../../adapters/driven/files/atomic-write-strays.ts';
 import { isWriteLockHeld } from '../../adapters/driven/files/lock-wait.ts';
+import { isProcessAlive } from '../../adapters/driven/files/process-alive.ts';
 import { preparePrivateDatabaseFile } from '../../adapters/driven/files/private-files.ts';
 import { KEY_HANDLE_FILE, LOG_KEY_OWNER, readHandleFile } from '../../adapters/driven/transparency/secure-environment-signer.ts';
 import { validationError } from '../../domain/errors.ts';
@@ -135,9 +137,10 @@ const infrastructureKeysInUse: KeysInUse = async (data, handles) => {
  * destroy` take each such lock in turn before reading access.db (waiting for the command to end), so a key they see
  * was either named by then or discarded; a key generated after they looked is not among those they list or destroy.
  * A file whose lock is taken at once is a leftover of a command killed (its key, if any, really is named by nothing):
- * left as it is, these commands writing nothing to the folder's records.
+ * the key commands leave it as it is (`key list` writes nothing to the folder; review 379), and the next local token
+ * command, which writes the folder anyway, removes it (removeLeftAccessKeyMaking).
  */
-const MAKING_FILE = /^access-key-making-\d+-[0-9a-f]+\.lock$/;
+const MAKING_FILE = /^access-key-making-(\d+)-[0-9a-f]+\.lock$/;
 /** How long `key list` and `key destroy` wait for a token command to end: it makes one key and writes one row. */
 const MAKING_WAIT_MS = 15_000;
 
@@ -146,6 +149,7 @@ const MAKING_WAIT_MS = 15_000;
  * signing key) until `release`. `data` must exist.
  */
 export const holdAccessKeyMaking = (data: string): { release(): void } => {
+  removeLeftAccessKeyMaking(data);
   const file = join(data, `access-key-making-${process.pid}-${randomBytes(8).toString('hex')}.lock`);
   preparePrivateDatabaseFile(file);
   let db: Database.Database | undefined;
@@ -174,6 +178,52 @@ export const holdAccessKeyMaking = (data: string): { release(): void } => {
   };
 };
 
+/**
+ * Removes the key-making lock files killed token commands left in `data` (review 379): each SQLite file so named whose
+ * process is not running here, whose lock is free, and older than STRAY_AGE_MS. The lock alone does not tell a dead
+ * holder from one that has made its file and not yet taken it (a moment), nor the pid alone a process of another PID
+ * namespace on the same volume; the three together keep every file a command still holds or is about to. A file so
+ * named that is no SQLite database is not Credence's to remove: the key commands refuse it naming it
+ * (waitForAccessKeyMaking). Nothing here refuses the token command: a file that cannot be removed is left.
+ */
+const removeLeftAccessKeyMaking = (data: string): void => {
+  let names: string[];
+  try {
+    names = readdirSync(data);
+  } catch {
+    return;
+  }
+  const now = Date.now();
+  for (const name of names) {
+    const pid = MAKING_FILE.exec(name)?.[1];
+    if (pid === undefined || Number(pid) === process.pid || isProcessAlive(Number(pid))) continue;
+    const file = join(data, name);
+    const stat = lstatSync(file, { throwIfNoEntry: false });
+    if (stat?.isFile() !== true || now - stat.mtimeMs <= STRAY_AGE_MS) continue;
+    let db: Database.Database | undefined;
+    try {
+      // Empty: killed before its first write (it holds no lock then), and old enough not to be a holder's first moment.
+      if (stat.size === 0) {
+        rmSync(file, { force: true });
+        continue;
+      }
+      db = new Database(file, { fileMustExist: true, timeout: 0 });
+      // Only a file a token command made (its table); anything else so named is left for the key commands to name.
+      if (db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'access_key_making'").get() === undefined) continue;
+      db.exec('BEGIN IMMEDIATE');
+      // Removed while its lock is held, as release does: a key command that opened it meanwhile takes a lock of nothing.
+      rmSync(file, { force: true });
+    } catch {
+      // Held (its command runs), not a database, or not removable: left.
+    } finally {
+      db?.close();
+    }
+  }
+};
+
+/** SQLite's word for a file that is no database of its own (text, another format), which names no file. */
+const isNotADatabase = (error: unknown): boolean => error instanceof Database.SqliteError && error.code === 'SQLITE_NOTADB';
+
 /** Waits for every local token command making a key in `data` to end (holdAccessKeyMaking); refused past MAKING_WAIT_MS. */
 const waitForAccessKeyMaking = (data: string): void => {
   let names: string[];
@@ -195,10 +245,17 @@ const waitForAccessKeyMaking = (data: string): void => {
       db.exec('BEGIN IMMEDIATE');
       db.exec('ROLLBACK');
     } catch (error) {
+      // Said for `key list` and `key destroy` alike, both refused before they list or destroy anything.
+      if (isNotADatabase(error)) {
+        const message =
+          `${file} is named as a local credence token command's key-making lock but is not one (${(error as Error).message}): ` +
+          `remove it when no credence token command runs on ${data}, then run this again; nothing listed or destroyed [access_key_making_file_not_a_lock]`;
+        throw validationError([{ path: 'data', rule: 'access_key_making_file_not_a_lock', message }], 'data folder');
+      }
       if (!isWriteLockHeld(error)) throw error;
       const message =
         `a local credence token command is making an API token signing key in ${data} (${name}, held by its process) and did not end within ` +
-        `${MAKING_WAIT_MS / 1000} s: its key is named by nothing until it does. Let it end, then run this again; nothing destroyed`;
+        `${MAKING_WAIT_MS / 1000} s: its key is named by nothing until it does. Let it end, then run this again; nothing listed or destroyed [access_key_being_made]`;
       throw validationError([{ path: 'data', rule: 'access_key_being_made', message }], 'data folder');
     } finally {
       db.close();

@@ -5,7 +5,7 @@ import { CredentialOwners } from './credential-owners.ts';
 import { CseOwners } from './cse-owners.ts';
 import { fillFold, fillFoldPausing, type CopyStep } from './fold-copy.ts';
 import { HOLDER, HeldAssociations } from './held-associations.ts';
-import type { NamedUnder } from './named-under.ts';
+import { INFRASTRUCTURE_REGISTRAR_CSE_ID, type NamedUnder } from './named-under.ts';
 import { NodeHistory } from './node-history.ts';
 import type { PublicIdentitiesSize } from './public-identities-size.ts';
 import { RaisableRevocations } from './raisable-revocations.ts';
@@ -325,9 +325,10 @@ export class PublicIdentities {
         // Named under the frame's node when it has one (its enrolment, its association's registree): two live nodes may
         // hold one CSE-ID for a while (a replacement device, RS-01), and under its latest holder the first node's
         // frames would carry a name that does not change with its epochs (review 112).
-        const owner = under.nodeId ?? this.#owner.cse.nodeOf(id);
-        // Another node's CSE-ID a frame names (a registrar): under the frame's node, as that node's other names.
-        return owner !== undefined && under.namedBy !== undefined ? under.namedBy : owner;
+        // A CSE-ID a frame names but does not hold (a registrar): under the frame's node whoever holds it, or no one
+        // yet, as that node's other names (reviews 375, 379); only the infrastructure's own keeps its stable name.
+        if (under.namedBy !== undefined) return id === INFRASTRUCTURE_REGISTRAR_CSE_ID ? undefined : under.namedBy;
+        return under.nodeId ?? this.#owner.cse.nodeOf(id);
       }
       case 'credential':
         return (

@@ -12,9 +12,18 @@ export interface NamedUnder {
    */
   readonly credentialId?: string;
   /**
-   * The node whose frame names a CSE-ID it does not hold (an association's registrar): a CSE-ID of another node is named
-   * under this one, never under its owner's epochs, which a move's rotation gives the old and the new subscription
-   * alike (review 375; SER-025). A CSE-ID of no node (the infrastructure's) keeps its one stable name.
+   * The node whose frame names a CSE-ID it does not hold (an association's registrar): the CSE-ID is named under this
+   * node whoever holds it, never under its owner's epochs, which a move's rotation gives the old and the new
+   * subscription alike (review 375), nor as no node's while no node holds it (a gateway not enrolled yet, a CSE Credence
+   * does not manage), which would carry one name across this node's epochs (review 379; SER-025). Only the
+   * infrastructure's own Registrar CSE (`INFRASTRUCTURE_REGISTRAR_CSE_ID`) keeps its one stable name.
    */
   readonly namedBy?: string;
 }
+
+/**
+ * The Registrar CSE-ID of the infrastructure this service is (`Infrastructure.registrarCseId`'s default in
+ * adapters/protocols/procedures/infrastructure.ts, which a deployment cannot change; docs/service.md "the Registrar
+ * CSE `/in-cse`"): the one registrar every node shares, so its name links no node more than any other's.
+ */
+export const INFRASTRUCTURE_REGISTRAR_CSE_ID = '/in-cse';

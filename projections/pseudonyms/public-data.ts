@@ -136,8 +136,9 @@ export const PUBLIC_DATA: { readonly [T in EventType]: Mapper<T> | null } = {
     registree: (d.registree.kind === 'ae'
       ? { kind: 'ae', id: await p('ae', d.registree.id, { nodeId: d.nodeId }), appId: d.registree.appId }
       : { kind: 'cse', id: await p('cse', d.registree.id, { nodeId: d.nodeId }) }) as PublicData,
-    // A gateway's CSE-ID under this node, not the gateway's epochs: those a move of the gateway gives its old and new
-    // subscription alike (review 375). The infrastructure's, no node's, keeps its stable name.
+    // A gateway's CSE-ID under this node, not the gateway's epochs (a move of the gateway gives its old and new
+    // subscription those alike, review 375), nor one name of no node before the gateway enrols (review 379). The
+    // infrastructure's own Registrar CSE keeps its stable name.
     registrarCseId: await p('cse', d.registrarCseId, { namedBy: d.nodeId }),
     // Under the association's node, as the AE-ID: one credential two nodes use changes with each (review 45).
     credentialId: await p('credential', d.credentialId, { nodeId: d.nodeId }),
