@@ -227,6 +227,21 @@ describe('a KEK file (CREDENCE_KEK_FILE) to be made where it cannot be written',
     expect(() => assertKekFileUsable(kek, data)).not.toThrow();
   });
 
+  // Review 383: kek rotate writes the new KEK beside the existing one; on a full disk it failed with a raw ENOSPC.
+  it('kek rotate of a KEK whose folder is full is refused naming it, before anything is written', async () => {
+    const folder = scratch();
+    const kek = join(folder, 'credence.kek');
+    const data = join(scratch(), 'data');
+    const made = await runCli(['token', 'create', '--role', 'admin', '--subject', 'root', '--ttl', '1h', '--data', data], { CREDENCE_KEK_FILE: kek });
+    expect(made.code, made.err).toBe(0);
+    const before = readdirSync(folder).sort();
+    system.full.add(folder);
+    const rotated = await runCli(['kek', 'rotate', '--data', data], { CREDENCE_KEK_FILE: kek });
+    expect(rotated.code, rotated.err).toBe(1);
+    expect(rotated.err).toContain(`the folder of the KEK file ${kek} has no space left on its file system (ENOSPC)`);
+    expect(readdirSync(folder).sort()).toEqual(before);
+  }, 30_000);
+
   it.each([
     // serve says every refusal of CREDENCE_KEK_FILE as an invalid Secure Environment configuration (exit 1) as before.
     ['serve', ['serve', '--port', '0'], 1],

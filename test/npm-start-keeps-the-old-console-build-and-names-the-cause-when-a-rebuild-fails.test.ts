@@ -141,6 +141,18 @@ describe("npm start's console rebuild that fails", () => {
     expect(readdirSync(join(outDir, 'assets')).sort()).toEqual([`.index-OTHER.js.incoming-${process.ppid}-0123456789ab`, 'index-NEW.js'].sort());
   });
 
+  // Review 383: a container's start has the same pid at every boot, and a killed one's leftovers named with it were
+  // kept for ever as a running build's.
+  it("removes leftovers named with this process's own pid, beside dist/ and in it", async () => {
+    const outDir = oldBuild();
+    mounts.busy.add(outDir);
+    writeFileSync(join(outDir, `.index.html.incoming-${process.pid}-0123456789ab`), 'a killed copy\n');
+    mkdirSync(join(outDir, '..', `.dist.previous-${process.pid}-0123456789ab`));
+    await buildConsoleBundle({ outDir, logLevel: 'silent' });
+    expect(readdirSync(outDir).sort()).toEqual(['assets', 'index.html']);
+    expect(readdirSync(join(outDir, '..'))).toEqual(['dist']);
+  });
+
   it('a failed build leaves a mount point dist/ as it was too', async () => {
     const outDir = oldBuild();
     mounts.busy.add(outDir);

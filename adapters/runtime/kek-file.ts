@@ -159,7 +159,7 @@ const refusedBecause = (error: unknown): string | undefined => REFUSED_BECAUSE[(
  * A close that fails counts as the write (review 380 item 1): NFS reports a quota or a full disk it deferred at close,
  * and the probe is removed whatever failed; one a kill left is swept with the KEK's strays (removeKekWriteChecks).
  */
-const unwritableBecause = (folder: string): string | undefined => {
+export const unwritableBecause = (folder: string): string | undefined => {
   const probe = join(folder, `.credence-kek-write-check.${process.pid}.${randomBytes(6).toString('hex')}`);
   let fd: number | undefined;
   let because: string | undefined;

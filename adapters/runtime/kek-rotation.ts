@@ -1,12 +1,12 @@
 import { closeSync, existsSync, lstatSync, openSync, realpathSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { RandomSource } from '../../domain/ports/index.ts';
 import { validationError } from '../../domain/errors.ts';
 import { assertOwnedByProcessIfPresent, DEVICE_LOCK_DB_FILE, withPrivateUmask } from '../driven/files/index.ts';
 import { secureEnvironmentConfigForDataDir, wrappingKeysPath } from '../driven/secure-environment/index.ts';
 import { rotateKek } from '../driven/secure-environment/kek-rotation.ts';
 import { systemRandom } from './data-folder.ts';
-import { assertKekFileUsable, assertNoKekLeftInFolder, KEK_FILE_ENVIRONMENT_VARIABLE, kekFileOf } from './kek-file.ts';
+import { assertKekFileUsable, assertNoKekLeftInFolder, KEK_FILE_ENVIRONMENT_VARIABLE, kekFileOf, unwritableBecause } from './kek-file.ts';
 
 /** What `credence kek rotate` did: how many wrapping keys were re-sealed, and the KEK file now holding the new KEK. */
 export interface KekRotated {
@@ -97,4 +97,13 @@ const refuseUnwritableKek = (kekPath: string): void => {
     );
   }
   closeSync(fd);
+  // The new KEK is written beside it (<kek>.next) before it takes its place: a full disk or a used-up quota there is
+  // refused by name before anything is written (review 383: a raw ENOSPC of that write, no file named).
+  const because = unwritableBecause(dirname(kekPath));
+  if (because !== undefined) {
+    throw validationError(
+      [{ path: 'kek', rule: 'kek_writable', message: `the folder of the KEK file ${kekPath} ${because}: the new KEK is written beside it before it takes its place; make room there, then rotate` }],
+      'KEK rotation',
+    );
+  }
 };

@@ -28,7 +28,9 @@ const besideName = (outDir: string, what: 'building' | 'previous'): string =>
  */
 const leftBy = (pattern: RegExp, name: string): { readonly of: string; readonly running: boolean } | undefined => {
   const found = pattern.exec(name);
-  return found === null ? undefined : { of: found[1]!, running: isProcessAlive(Number(found[2])) };
+  // This process's own pid is no build under way: it has made none of its names yet (a container's start has the same
+  // pid at every boot, review 383, and a killed one's leftovers were kept for ever as a running build's).
+  return found === null ? undefined : { of: found[1]!, running: Number(found[2]) !== process.pid && isProcessAlive(Number(found[2])) };
 };
 
 /** The folders a build killed part-way left beside `outDir` (their pid gone): a running build's are its own. */
@@ -126,7 +128,8 @@ const putInPlace = (built: string, outDir: string): void => {
     renameSync(outDir, previous);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EBUSY' || code === 'EXDEV') return replaceContents(built, outDir);
+    // EPERM/EACCES: Windows refuses to rename a folder while a file in it is open (another instance, an indexer).
+    if (code === 'EBUSY' || code === 'EXDEV' || code === 'EPERM' || code === 'EACCES') return replaceContents(built, outDir);
     if (code !== 'ENOENT') throw error;
     moved = false;
   }
