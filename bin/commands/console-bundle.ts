@@ -20,7 +20,6 @@ const INCOMING = /^\.(.+)\.incoming-(\d+)-[0-9a-f]+$/;
 const besideName = (outDir: string, what: 'building' | 'previous'): string =>
   join(dirname(outDir), `.${basename(outDir)}.${what}-${process.pid}-${randomBytes(6).toString('hex')}`);
 
-
 /**
  * What a name `pattern` (BESIDE, INCOMING) gives a build's own file or folder is of (`of`: the entry it stands beside),
  * and whether the build that made it still runs: then it is that build's, in use (review 380 item 3: another npm
