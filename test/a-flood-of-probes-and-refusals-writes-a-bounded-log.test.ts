@@ -1,6 +1,8 @@
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { REFUSALS_LOGGED_PER_ADDRESS } from '../adapters/http/refusal-sampling.ts';
+import type { FastifyBaseLogger } from 'fastify';
+import { MAX_ADDRESSES_SAMPLED, MAX_REFUSALS_LOGGED_PER_WINDOW, REFUSALS_LOGGED_PER_ADDRESS, refusalSampler } from '../adapters/http/refusal-sampling.ts';
+import { MAX_PATH_PARAM_CHARS } from '../adapters/http/path-params.ts';
 import { MAX_LOGGED_URL_CHARS } from '../adapters/http/logging.ts';
 import { startTestService } from './support/service.ts';
 
@@ -123,5 +125,82 @@ describe('a flood of probes and refusals on the API port', () => {
     } finally {
       await svc.close();
     }
+  }, 60_000);
+
+  // Review 382 #1: a refusal the router answers through frameworkErrors (a 414 for an overlong path parameter, a 400 for
+  // a malformed escape) had Fastify call incomingRequest only, never requestCompleted: once incomingRequest wrote
+  // nothing, 30 such 414s wrote no line at all, and the request id of one led nowhere.
+  it('logs a 414 and a bad-URL 400 the router refuses, sampled as unmatched refusals', async () => {
+    const svc = await startTestService();
+    const each = 15;
+    let before = 0;
+    const ids: string[] = [];
+    try {
+      before = svc.logs().length;
+      for (let i = 0; i < each; i++) {
+        for (const path of [`/v1/entities/node/${'y'.repeat(MAX_PATH_PARAM_CHARS + 180)}`, '/v1/entities/node/x%E0%A4%A']) {
+          const res = await fetch(`${svc.url}${path}`);
+          await res.arrayBuffer();
+          expect([414, 400]).toContain(res.status);
+          ids.push(res.headers.get('x-request-id')!);
+        }
+      }
+      await settle();
+      const written = parsed(svc.logs().slice(before));
+      const first414 = written.filter((l) => l.reqId === ids[0]);
+      expect(first414).toEqual([expect.objectContaining({ msg: 'request completed', res: expect.objectContaining({ statusCode: 414 }) })]);
+      const first400 = written.filter((l) => l.reqId === ids[1]);
+      expect(first400).toEqual([expect.objectContaining({ msg: 'request completed', res: expect.objectContaining({ statusCode: 400 }) })]);
+      expect(written.filter((l) => l.req !== undefined)).toHaveLength(REFUSALS_LOGGED_PER_ADDRESS);
+    } finally {
+      await svc.close();
+    }
+    const suppressed = parsed(svc.logs().slice(before)).filter((l) => l.msg === 'refusals not logged');
+    expect(suppressed).toEqual([expect.objectContaining({ remoteAddress: '127.0.0.1', suppressed: 2 * each - REFUSALS_LOGGED_PER_ADDRESS })]);
+  }, 60_000);
+
+  // Review 382 #2: the bound was per address only; 5,000 IPv6 /64s (one /48 holds 65,536) × 30 refusals logged 20,020
+  // whole lines in one window, past the 8 MiB where log-destination.ts drops lines.
+  it('logs at most a global budget of whole refusals per window, whatever the number of addresses', () => {
+    const said: { fields: Record<string, unknown>; msg: string }[] = [];
+    const log = { info: (fields: Record<string, unknown>, msg: string) => said.push({ fields, msg }) } as unknown as FastifyBaseLogger;
+    const sampler = refusalSampler({ windowMs: 60_000, log: () => log, now: () => 0 });
+    const addresses = 5_000;
+    const each = 30;
+    let logged = 0;
+    for (let a = 0; a < addresses; a++) for (let i = 0; i < each; i++) if (sampler.logs(`2001:db8:${a.toString(16)}::`)) logged++;
+    sampler.flush();
+    expect(logged).toBe(MAX_REFUSALS_LOGGED_PER_WINDOW);
+    expect(said.length).toBeLessThanOrEqual(MAX_ADDRESSES_SAMPLED + 2);
+    const counted = said.reduce((sum, line) => sum + (line.fields.suppressed as number), 0);
+    expect(counted).toBe(addresses * each - MAX_REFUSALS_LOGGED_PER_WINDOW);
+    // A new window logs again.
+    expect(sampler.logs('2001:db8:1::')).toBe(true);
+    sampler.flush();
+  });
+
+  // Review 382 #2: the HTTP parser's refusals were one line each: 200 malformed requests wrote 200 lines.
+  it('samples the HTTP parser refusals as the other refusals', async () => {
+    const svc = await startTestService();
+    const flood = 60;
+    let before = 0;
+    try {
+      const { port } = new URL(svc.url);
+      before = svc.logs().length;
+      for (let i = 0; i < flood; i++) {
+        await new Promise<void>((resolve, reject) => {
+          const socket = connect(Number(port), '127.0.0.1', () => socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header\r\n\r\n'));
+          socket.on('data', () => {});
+          socket.on('close', () => resolve());
+          socket.on('error', reject);
+        });
+      }
+      await settle();
+      expect(parsed(svc.logs().slice(before)).filter((l) => l.msg === 'request refused by the HTTP parser')).toHaveLength(REFUSALS_LOGGED_PER_ADDRESS);
+    } finally {
+      await svc.close();
+    }
+    const suppressed = parsed(svc.logs().slice(before)).filter((l) => l.msg === 'refusals not logged');
+    expect(suppressed).toEqual([expect.objectContaining({ remoteAddress: '127.0.0.1', suppressed: flood - REFUSALS_LOGGED_PER_ADDRESS })]);
   }, 60_000);
 });

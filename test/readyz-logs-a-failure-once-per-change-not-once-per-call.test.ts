@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { secureEnvironmentUnavailable } from '../domain/errors.ts';
+import { KeyHandle } from '../domain/ports/secure-environment.ts';
+import { caSigningKeyMissing } from '../adapters/driven/pki/ca-key.ts';
+import { ocspSigningKeyMissing } from '../adapters/driven/pki/ocsp-signing-key.ts';
 import { startReadyzHarness, type ReadyzHarness } from './support/readyz-harness.ts';
 
 /*
@@ -69,5 +72,28 @@ describe('/readyz while unready', () => {
     expect(new Set(await poll(4))).toEqual(new Set([200]));
     expect(said().filter((line) => /"level":30/.test(line))).toHaveLength(1);
     expect(said()).toHaveLength(3);
+  });
+
+  // Review 382 #3: the state was keyed by reason and return value; ca_signing_key_missing has none, so CA A's key
+  // missing, then A's back while CA B's is missing, wrote nothing new: the log still named A's key.
+  it('logs a different key missing as a change: another CA, another OCSP responder key', async () => {
+    const keyOfA = KeyHandle.parse(`key_${'a'.repeat(24)}`);
+    const keyOfB = KeyHandle.parse(`key_${'b'.repeat(24)}`);
+    svc.seUnavailable = caSigningKeyMissing({ id: 'ca-a', keyHandle: keyOfA });
+    await poll(3);
+    expect(linesWith(keyOfA)).toHaveLength(1);
+    svc.seUnavailable = caSigningKeyMissing({ id: 'ca-b', keyHandle: keyOfB });
+    await poll(3);
+    expect(linesWith(keyOfB)).toHaveLength(1);
+
+    svc.seUnavailable = ocspSigningKeyMissing('ca-a', 'ocsp-of-a');
+    await poll(3);
+    expect(linesWith('ocsp-of-a')).toHaveLength(1);
+    svc.seUnavailable = ocspSigningKeyMissing('ca-b', 'ocsp-of-b');
+    await poll(3);
+    expect(linesWith('ocsp-of-b')).toHaveLength(1);
+
+    svc.seUnavailable = undefined;
+    await poll(1);
   });
 });

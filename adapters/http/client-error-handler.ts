@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
+import { normalizeIP } from '@fastify/rate-limit';
 import type { ConnectionError, FastifyBaseLogger } from 'fastify';
 import type { ServiceMetrics } from './metrics.ts';
 import { clientErrorAnswerOf, clientErrorRefusal } from './problems.ts';
@@ -9,6 +10,11 @@ export interface ClientErrorReport {
   readonly metrics: Pick<ServiceMetrics, 'requestRefused'>;
   readonly log: FastifyBaseLogger;
   readonly listener?: 'probes';
+  /**
+   * Whether the refusal is logged: the API port's refusals are sampled per address and window (refusal-sampling.ts;
+   * review 382: 200 malformed requests wrote 200 lines). Left out, every one is.
+   */
+  readonly logs?: (address: string) => boolean;
 }
 
 /** Each open socket's listener report: a refusal comes with its socket only (connection-limits.ts writes the 408 too). */
@@ -16,8 +22,8 @@ const reports = new WeakMap<Socket, ClientErrorReport>();
 
 /**
  * The HTTP parser's refusals on `server`'s connections are counted in credence_http_refused_total (route `unmatched`)
- * and logged, one line each (review 330: its 400, 408 and 431 answers were neither, though the docs say every 4xx is
- * counted). Called once per listener, as it is built.
+ * and logged, one line each or sampled (`logs`) (review 330: its 400, 408 and 431 answers were neither, though the
+ * docs say every 4xx is counted). Called once per listener, as it is built.
  */
 export const reportClientErrors = (server: Server, report: ClientErrorReport): void => {
   server.on('connection', (socket: Socket) => reports.set(socket, report));
@@ -37,16 +43,18 @@ export const answerClientError = (error: ConnectionError, socket: Socket): void 
     const report = reports.get(socket);
     if (report !== undefined) {
       report.metrics.requestRefused(refusal.status, 'unmatched', report.listener);
-      report.log.info(
-        {
-          ...(report.listener === undefined ? {} : { listener: report.listener }),
-          res: { statusCode: refusal.status, problem: refusal.code },
-          // Node's own code (HPE_INVALID_HEADER_TOKEN, …): a word of the parser's, not the request's.
-          ...(typeof error.code === 'string' ? { parserCode: error.code.slice(0, 64) } : {}),
-          remoteAddress: socket.remoteAddress,
-        },
-        'request refused by the HTTP parser',
-      );
+      if (report.logs === undefined || report.logs(normalizeIP(socket.remoteAddress ?? 'unknown'))) {
+        report.log.info(
+          {
+            ...(report.listener === undefined ? {} : { listener: report.listener }),
+            res: { statusCode: refusal.status, problem: refusal.code },
+            // Node's own code (HPE_INVALID_HEADER_TOKEN, …): a word of the parser's, not the request's.
+            ...(typeof error.code === 'string' ? { parserCode: error.code.slice(0, 64) } : {}),
+            remoteAddress: socket.remoteAddress,
+          },
+          'request refused by the HTTP parser',
+        );
+      }
     }
   }
   socket.destroy(error);

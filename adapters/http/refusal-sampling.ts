@@ -3,13 +3,19 @@ import { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyR
 
 /**
  * The refusals a stranger can have the API port send at will (429s, and refusals of paths no route matches), logged
- * per address and window: the first REFUSALS_LOGGED_PER_ADDRESS whole, then one line saying how many were not. Every
+ * per address and window: the first REFUSALS_LOGGED_PER_ADDRESS whole (MAX_REFUSALS_LOGGED_PER_WINDOW at most in all),
+ * then one line saying how many were not. Every
  * one was two lines before, with its URL whole (review 381: 200 requests on a 14 kB path wrote 2.93 MB; past 8 MiB
  * behind, log-destination.ts drops new lines, genuine ones included, so a stranger could blind the log).
  */
 export const REFUSALS_LOGGED_PER_ADDRESS = 20;
 /** Addresses counted apart in a window; refusals from any further address share one count (memory stays bounded). */
 export const MAX_ADDRESSES_SAMPLED = 1_000;
+/**
+ * Refusals logged whole in a window, all addresses together (review 382: bounded per address only, 5,000 IPv6 /64s,
+ * which one /48 holds 13 times over, logged 20,020 whole lines in a window, ~19 MB). Past it, one line counts them all.
+ */
+export const MAX_REFUSALS_LOGGED_PER_WINDOW = 200;
 const OTHER_ADDRESSES = Symbol('other addresses');
 
 type AddressKey = string | typeof OTHER_ADDRESSES;
@@ -31,6 +37,9 @@ export const refusalSampler = (options: { readonly windowMs: number; readonly lo
   const counts = new Map<AddressKey, Counted>();
   let windowStart = now();
   let timer: NodeJS.Timeout | undefined;
+  let loggedInWindow = 0;
+  // Refusals an address still had room for, left out once the window's budget was spent: counted in one line.
+  let overBudget = 0;
 
   const flush = (): void => {
     if (timer !== undefined) clearTimeout(timer);
@@ -42,7 +51,15 @@ export const refusalSampler = (options: { readonly windowMs: number; readonly lo
         'refusals not logged',
       );
     }
+    if (overBudget > 0) {
+      options.log().info(
+        { remoteAddress: 'any', suppressed: overBudget, refusalsLoggedPerWindow: MAX_REFUSALS_LOGGED_PER_WINDOW, windowMs: options.windowMs },
+        'refusals not logged',
+      );
+    }
     counts.clear();
+    loggedInWindow = 0;
+    overBudget = 0;
     windowStart = now();
   };
 
@@ -50,12 +67,14 @@ export const refusalSampler = (options: { readonly windowMs: number; readonly lo
     if (now() - windowStart >= options.windowMs) flush();
     const key: AddressKey = counts.has(address) || counts.size < MAX_ADDRESSES_SAMPLED ? address : OTHER_ADDRESSES;
     let counted = counts.get(key);
-    if (counted === undefined) counts.set(key, (counted = { logged: 0, suppressed: 0 }));
-    if (counted.logged < REFUSALS_LOGGED_PER_ADDRESS) {
+    if (counted !== undefined && counted.logged >= REFUSALS_LOGGED_PER_ADDRESS) counted.suppressed++;
+    else if (loggedInWindow >= MAX_REFUSALS_LOGGED_PER_WINDOW) overBudget++;
+    else {
+      if (counted === undefined) counts.set(key, (counted = { logged: 0, suppressed: 0 }));
       counted.logged++;
+      loggedInWindow++;
       return true;
     }
-    counted.suppressed++;
     // Said as the window ends, not at the address's next refusal: a flood that stops is still counted in the log.
     // Unref'd: a pending count keeps no process alive (the server's close flushes it).
     timer ??= setTimeout(flush, Math.max(0, windowStart + options.windowMs - now())).unref();
@@ -81,7 +100,32 @@ export class ApiRequestLog extends LogController {
     this.sampler = sampler;
   }
 
-  override incomingRequest(): void {}
+  /**
+   * Nothing for a request a route or the not-found handler answers: requestCompleted says it. One the router refuses
+   * through frameworkErrors (a 414 for an overlong path parameter, a 400 for a malformed URL, an async constraint's
+   * error: fastify.js onBadUrl, onMaxParamLength) has no route context, and Fastify calls requestCompleted for none of
+   * them (review 382: 30 such 414s wrote no line, a 414's request id led nowhere): it is said as its answer ends.
+   */
+  override incomingRequest(request: FastifyRequest, reply: FastifyReply): void {
+    if (request.routeOptions.handler !== undefined) return;
+    const started = performance.now();
+    let said = false;
+    const say = (): void => {
+      if (said) return;
+      said = true;
+      reply.raw.off('finish', say);
+      reply.raw.off('close', say);
+      this.routerRefusalCompleted(request, reply, performance.now() - started);
+    };
+    reply.raw.once('finish', say);
+    reply.raw.once('close', say);
+  }
+
+  /** A router refusal, logged as an unmatched refusal is (sampled); its time is measured here (Fastify's is 0). */
+  private routerRefusalCompleted(request: FastifyRequest, reply: FastifyReply, responseTime: number): void {
+    if (!this.sampler.logs(normalizeIP(request.ip))) return;
+    reply.log.info({ req: request, res: reply, responseTime }, 'request completed');
+  }
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     const status = reply.statusCode;

@@ -131,7 +131,7 @@ export const buildServer = async (options: BuildServerOptions): Promise<App> => 
     return503OnClosing: false,
     forceCloseConnections: 'idle',
   }).withTypeProvider<ZodTypeProvider>();
-  reportClientErrors(app.server, { metrics: options.context.metrics, log: app.log });
+  reportClientErrors(app.server, { metrics: options.context.metrics, log: app.log, logs: sampler.logs });
   app.addHook('onClose', async () => sampler.flush());
   // A request its client gave up before any answer writes no `request completed`: said here, so that it leaves a line
   // as `incoming request` did, through the sampler (a stranger may abort at will).

@@ -46,7 +46,7 @@ export class ReadinessLog {
 /**
  * What /readyz says of a Secure Environment that cannot be used: the reason (`token_unavailable`, `pin_locked`, ...)
  * and the PKCS#11 return value, never the token's label (this answer is public); the log has the whole message, once
- * per reason (`said`).
+ * per reason and message (`said`: another CA's or responder's key missing is a change).
  */
 export const secureEnvironmentUnready = async (
   check: SecureEnvironmentUnavailable | undefined,
@@ -63,7 +63,9 @@ export const secureEnvironmentUnready = async (
   const problem = isCredenceError(error, 'secure_environment_unavailable') && error.problem.code === 'secure_environment_unavailable' ? error.problem : undefined;
   const reason = problem?.reason ?? 'check_failed';
   const returnValue = problem?.returnValue;
-  said.failing(`${reason} ${returnValue ?? ''}`, () =>
+  // Keyed by what the line names, its message too: `ca_signing_key_missing` has no return value, so CA A's key missing,
+  // then A's back while B's is missing, was no change and the log still named A's key (review 382).
+  said.failing(`${reason} ${returnValue ?? ''} ${problem?.message ?? ''}`, () =>
     log.warn(
       { check: 'secure_environment', reason, returnValue, ...(problem === undefined ? { err: error } : {}) },
       `not ready: ${problem?.message ?? 'the check of the Secure Environment failed'}`,
