@@ -75,6 +75,31 @@ describe('a flood of probes and refusals on the API port', () => {
     }
   }, 30_000);
 
+  // Review 389: the shared budget of refusal lines hid a matched request's only line (an event stream's, a command's
+  // whose body stopped): a route's abort is bounded by its rate limit, and logged whole.
+  it("logs a route's aborted request whole after strangers spent the window's budget of refusal lines", async () => {
+    const svc = await startTestService({ config: { trustProxy: ['127.0.0.1'], limits: { rateLimitWindowMs: 60_000 } } });
+    try {
+      for (let address = 0; address < 11; address++) {
+        for (let i = 0; i < 20; i++) await (await fetch(`${svc.url}/no-such-route`, { headers: { 'x-forwarded-for': `198.51.100.${address + 1}` } })).arrayBuffer();
+      }
+      const { port } = new URL(svc.url);
+      await new Promise<void>((resolve, reject) => {
+        const socket = connect(Number(port), '127.0.0.1', () => {
+          socket.write(`POST /v1/commands HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Forwarded-For: 203.0.113.9\r\nAuthorization: Bearer ${svc.tokens.operator}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"type"`);
+          setTimeout(() => socket.destroy(), 200);
+        });
+        socket.on('close', () => resolve());
+        socket.on('error', reject);
+      });
+      await expect
+        .poll(() => parsed(svc.logs()).filter((l) => l.msg === 'request aborted').map((l) => l.req?.url), { timeout: 5_000 })
+        .toEqual(['/v1/commands']);
+    } finally {
+      await svc.close();
+    }
+  }, 60_000);
+
   it('writes at most N lines of 429s and unmatched 404s per address in a window, then one saying how many it left out', async () => {
     const svc = await startTestService({ config: { limits: { rateLimitPerAddress: 5, rateLimitWindowMs: 60_000 } } });
     const longPath = `/no-such-route/${'a'.repeat(2_000)}/${'b'.repeat(2_000)}/${'c'.repeat(2_000)}/${'d'.repeat(2_000)}`;
