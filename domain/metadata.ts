@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { CommandId, Instant } from './ids.ts';
 import { Base64Url, Fingerprint } from './events/common.ts';
+import { tryFromBase64url } from './crypto/base64url.ts';
+import { p256SignatureForm } from './crypto/signatures.ts';
 
 export const Role = z.enum(['operator', 'auditor', 'integrator', 'system']);
 export type Role = z.infer<typeof Role>;
@@ -28,8 +30,17 @@ export type Actor = z.infer<typeof Actor>;
 /** Signature algorithms a request can be signed with. */
 export const SignatureAlgorithm = z.enum(['ed25519', 'p256-ecdsa-sha256']);
 
-/** Ed25519 and compact P-256 ECDSA signatures are 64 bytes: 86 base64url characters. */
-const SignatureValue = Base64Url.max(86);
+/**
+ * Ed25519 and compact P-256 ECDSA signatures are 64 bytes: 86 base64url characters. A P-256 signature in DER (at most
+ * 72 bytes: 96 characters), what OpenSSL, Go and Java give by default, is told as that form before the length refuses
+ * it as too big (review 387), and the length rule names the form to send.
+ */
+export const DER_SIGNATURE_REFUSED = 'DER is not accepted: send the 64-byte r||s form (IEEE P1363), low-S';
+const SignatureValue = Base64Url.superRefine((value, ctx) => {
+  if (value.length <= 86 || value.length > 96) return;
+  const bytes = tryFromBase64url(value);
+  if (bytes !== undefined && p256SignatureForm(bytes) === 'der') ctx.addIssue({ code: 'custom', message: DER_SIGNATURE_REFUSED, continue: false });
+}).max(86, 'a signature is 64 bytes, 86 base64url characters: Ed25519, or P-256 as r||s (IEEE P1363), low-S');
 
 /**
  * The actor's signature over the RFC 8785 canonical form of the command (SER-016 non-repudiation), version 2: the

@@ -16,6 +16,8 @@ import { FILE_LIMITS, readTrustedTextFile } from '../files.ts';
 import type { JsonLimits } from '../../domain/json-limits.ts';
 import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';
+import type { RequestSigningPolicyInput } from '../../domain/signing/index.ts';
+import { judgeBundleSignatures, sayJudgements } from './verify-signatures.ts';
 
 /** What `credence verify` checks the same way offline and against a server. */
 
@@ -78,6 +80,7 @@ export const verifyBundle = (
   expectedStream?: string,
   saved?: Checkpoint,
   limits?: JsonLimits,
+  signing?: RequestSigningPolicyInput,
 ): number => {
   // Always against the pinned key: the key a bundle names is whoever made it (RFC 9162 4.1: obtained out of band).
   const verified = verifyEvidenceBundle(input, { trustedKey: pinned }, limits);
@@ -94,7 +97,16 @@ export const verifyBundle = (
       // by replay verified "ok" here, as it must: it is in the log).
       `; this proves what was logged, not that its machine accepts each event: credence history ${held.streamId} replays them with every rule`
     : '';
-  return report(held, success, io, asJson, fromServer);
+  // With a signing policy (--signing), a bundle that verified has its request signatures judged too (review 387).
+  if (!held.ok || signing === undefined) return report(held, success, io, asJson, fromServer);
+  const judged = judgeBundleSignatures(input, signing);
+  const invalid = judged.some((j) => j.status === 'invalid');
+  if (asJson) {
+    io.out(json({ ...held, signatures: judged }));
+    return invalid ? 1 : 0;
+  }
+  io.out(printable(success));
+  return sayJudgements(judged, io) ? 1 : 0;
 };
 
 /** What a bundle carries withheld (domain/transparency/bundle.ts): how many records, and why; the signed head lists them. */

@@ -4,12 +4,12 @@ import type { z } from 'zod';
 export type VerifyMode = 'data' | 'bundle' | 'event' | 'consistency' | 'serverStream' | 'serverFrom' | 'serverLatest';
 
 /** The options only some modes take. */
-export const MODE_OPTIONS = ['proof', 'checkpoint', 'to', 'repairNodes', 'saveCheckpoint', 'maxBundleMib'] as const;
+export const MODE_OPTIONS = ['proof', 'checkpoint', 'to', 'repairNodes', 'saveCheckpoint', 'maxBundleMib', 'signing'] as const;
 type ModeOption = (typeof MODE_OPTIONS)[number];
 
 const OPTIONS_OF: Record<VerifyMode, readonly ModeOption[]> = {
   data: ['checkpoint', 'repairNodes', 'saveCheckpoint'],
-  bundle: ['checkpoint', 'maxBundleMib'],
+  bundle: ['checkpoint', 'maxBundleMib', 'signing'],
   event: ['proof', 'checkpoint'],
   consistency: ['proof', 'to'],
   // The server gives the proofs and the checkpoints; its latest checkpoint is the later one of --from.
@@ -33,6 +33,7 @@ const OPTION_MODES: Record<ModeOption, string> = {
   repairNodes: '--data',
   saveCheckpoint: '--data, or --server without a stream',
   maxBundleMib: 'a bundle FILE.json, offline (the bound on a file it reads)',
+  signing: 'a bundle FILE.json, offline (the policy its request signatures are judged by)',
 };
 
 /**

@@ -21,6 +21,7 @@ import { report, resolveLogKey, verifyBundle } from './verify-checks.ts';
 import { auditDataDir } from './verify-data-folder.ts';
 import { readBundleFile, readNoteFile, readSavedCheckpointFile, unparsedCheckpoint } from './verify-inputs.ts';
 import { refuseOptionsOfOtherModes } from './verify-modes.ts';
+import { SigningArg, signingPolicyOption } from './signing-option.ts';
 import { warnOfUnknownVariables } from './unknown-variables.ts';
 
 const EXAMPLES = `
@@ -31,10 +32,12 @@ Modes (exactly one):
                                                                 --save-checkpoint keeps the latest checkpoint of a passed
                                                                 audit for the next one
   credence verify FILE.json --key KEY [--checkpoint C.txt]      verify an evidence bundle (credence export);
-                 [--max-bundle-mib N]                           with --checkpoint, its tree must be C.txt's: a
+                 [--max-bundle-mib N] [--signing POLICY.json]   with --checkpoint, its tree must be C.txt's: a
                                                                 larger one fails consistency_unproven (check it
                                                                 with --from/--to; see README); one over 64 MiB
-                                                                only with --max-bundle-mib (export names it)
+                                                                only with --max-bundle-mib (export names it);
+                                                                with --signing, each event's request signature is
+                                                                judged against the signing policy (1 if one is invalid)
   credence verify --event E.json --proof P.json --checkpoint C.txt --key KEY
   credence verify --from A.txt --to B.txt --proof P.json --key KEY    consistency of two checkpoints
 Against a server (--server URL, given explicitly; --token-file FILE, --token T or CREDENCE_TOKEN), --key required:
@@ -61,6 +64,7 @@ const Options = z
     repairNodes: z.boolean().optional(),
     saveCheckpoint: PathArg.optional(),
     maxBundleMib: WholeNumber(1, BUNDLE_MIB.max).optional(),
+    signing: SigningArg,
     ...ServerOptions,
   })
   .transform((a, ctx) => {
@@ -134,8 +138,10 @@ const verifyLocal = async (args: Options, pinned: NoteVerifierKey | undefined, i
         }
         saved = opened.checkpoint;
       }
+      // Read as the service reads it (a policy others may write is refused); unusable is bad usage, exit 2.
+      const signing = signingPolicyOption(args.signing, io);
       // The file was read within --max-bundle-mib: its values are held to the bounds of that size too (review 217).
-      return verifyBundle(input, pinned!, io, args.json, false, undefined, saved, bundleBound(args.maxBundleMib ?? BUNDLE_MIB.default).limits);
+      return verifyBundle(input, pinned!, io, args.json, false, undefined, saved, bundleBound(args.maxBundleMib ?? BUNDLE_MIB.default).limits, signing);
     }
     case 'event': {
       // As a bundle's event (review 88): the leaf hash covers the event as parsed, so the file must hold no member the
@@ -203,6 +209,7 @@ export const register: RegisterCommands = (program, io) => {
       "with --data, or --server without a stream: when the check passes, write the latest signed checkpoint note there, for the next --checkpoint or --from; a checkpoint it holds is replaced only by the same tree or one shown to extend it (the file given as --checkpoint or --from too)",
     )
     .option('--max-bundle-mib <n>', `with a bundle FILE.json: read one of up to N MiB (default ${BUNDLE_MIB.default}, at most ${BUNDLE_MIB.max}); verifying takes some seven times that in memory`)
+    .option('--signing <file>', "with a bundle FILE.json: the deployment's request-signing policy (JSON); each event's request signature is judged against it, exit 1 if one is invalid")
     .option('--repair-nodes', "with --data: when the audit's only finding is node_mismatch, write transparency.db's stored subtree hashes again from its leaves (the service stopped)")
     .addHelpText('after', EXAMPLES)
     .action(

@@ -53,6 +53,28 @@ export const sign = (kind: SignatureKind, secretKey: Uint8Array, message: Uint8A
  */
 export const isValidSigningPublicKey = (kind: SignatureKind, publicKey: Uint8Array): boolean => checkPublicKey(kind, publicKey).ok;
 
+/** The order n of P-256's base point (FIPS 186-5, SEC 2 2.4.2): a low-S signature has s <= n / 2. */
+const P256_N = p256.Point.CURVE().n;
+
+/**
+ * How a P-256 signature value is written, before it is verified, so a refusal can say how to send it (review 387):
+ * `r_s` the 64-byte r||s form (IEEE P1363) with a low S, the one form verifySignature accepts; `high_s` that form with
+ * n / 2 < s < n, which standard signers (OpenSSL, Node's crypto.sign, Go, Java, WebCrypto) give one time in two, as
+ * they do not normalise S; `der` an ASN.1 DER SEQUENCE (X9.62), their default encoding; `other` anything else, which
+ * does not verify. A 64-byte value is read as r||s even when it starts 0x30: DER of that length cannot be told apart.
+ */
+export type P256SignatureForm = 'r_s' | 'high_s' | 'der' | 'other';
+
+export const p256SignatureForm = (signature: Uint8Array): P256SignatureForm => {
+  if (signature.length === SIGNATURE_LENGTH) {
+    let s = 0n;
+    for (const byte of signature.subarray(32)) s = (s << 8n) | BigInt(byte);
+    return s > P256_N / 2n && s < P256_N ? 'high_s' : 'r_s';
+  }
+  // SEQUENCE tag, then a short-form length covering the rest (a P-256 one is at most 72 bytes).
+  return signature.length > 2 && signature[0] === 0x30 && signature[1] === signature.length - 2 ? 'der' : 'other';
+};
+
 /**
  * False for any signature that does not verify, including malformed keys or signatures from the wire: a
  * failed verification is an expected outcome, never a throw.

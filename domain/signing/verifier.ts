@@ -15,6 +15,7 @@ import {
   type RequestSigningPolicyInput,
 } from './policy.ts';
 import { KIND, keyFingerprint } from './request-signature.ts';
+import { p256SignatureForm } from '../crypto/signatures.ts';
 
 /** Checks a command's request signature at the engine's instant `now`; refuses with a typed `bad_signature`. */
 export type RequestVerifier = (command: Command, at: { readonly now: Date }) => void;
@@ -75,7 +76,13 @@ const checksOf = (policy: RequestSigningPolicy) => {
    * instant (only a `retiredAt` set in the past, as for a key known compromised since, can leave one) is not verified.
    */
   const keyFor = (signature: RecordedRequestSignature, actor: Actor, at: Date): RegisteredKey => {
-    const key = keys.find((k) => k.fingerprint === signature.keyFingerprint && k.algorithm === signature.algorithm);
+    const key = keys.find((k) => k.fingerprint === signature.keyFingerprint);
+    if (key !== undefined && key.algorithm !== signature.algorithm) {
+      // A fingerprint covers the key's algorithm (SPKI), so this is the label that is wrong, not the key unknown (review
+      // 387). The reason stays `unknown_key` (no key of that fingerprint and algorithm is registered): what the stored
+      // judgement said of such an event (none is accepted, so one is an altered record) stays what it said.
+      throw refuse('unknown_key', `key ${signature.keyFingerprint} is registered for ${key.algorithm}, the signature says ${signature.algorithm}`);
+    }
     if (key === undefined) {
       // Not "forged": a key removed from the policy reads the same. Hence rotation keeps the old key, retired.
       throw refuse(
@@ -119,9 +126,24 @@ const checksOf = (policy: RequestSigningPolicy) => {
     if (expired) throw refuse('expired', `expired at ${signature.expiresAt}, before ${now.toISOString()} (clock skew allowed ${clockSkewSeconds} s)`);
   };
 
-  /** Whether the signature verifies over one of `payloads` (the canonical form first). */
+  /**
+   * Whether the signature verifies over one of `payloads` (the canonical form first). A P-256 value in a form never
+   * accepted (high S, DER) is refused first, saying how to send it (review 387: a standard signer's high-S signature
+   * read as a forgery). Its stored reason stays `does_not_verify`: no engine ever accepted one (verification has been
+   * low-S, r||s only), so a stored event holding one is a record altered since, as that reason says; `high_s` and
+   * `der_encoded` name the rule in the message.
+   */
   const checkValue = (key: RegisteredKey, value: string, payloads: readonly Uint8Array[], what: string): void => {
     const bytes = tryFromBase64url(value);
+    if (bytes !== undefined && KIND[key.algorithm] === 'p256') {
+      const form = p256SignatureForm(bytes);
+      if (form === 'high_s') {
+        throw refuse('does_not_verify', `high_s: P-256 signatures must be low-S: replace s with n − s (the signature of ${key.actorId} over the ${what} has s > n/2)`);
+      }
+      if (form === 'der') {
+        throw refuse('does_not_verify', `der_encoded: DER is not accepted: send the 64-byte r||s form (IEEE P1363), low-S (the signature of ${key.actorId} over the ${what})`);
+      }
+    }
     const ok = bytes !== undefined && payloads.some((payload) => verifySignature(KIND[key.algorithm], key.publicKeyBytes, payload, bytes));
     if (!ok) throw refuse('does_not_verify', `signature of ${key.actorId} does not verify over the canonical ${what}`);
   };

@@ -133,7 +133,7 @@ export const ruleSince = (eventType: string, rule: string | undefined): string |
  * version when the machines now judge otherwise, and record the new hash here either way. Without it a changed
  * helper would let a replay go on from snapshots its old code made (review: the bump was a step to remember).
  */
-export const MACHINES_SOURCES_CONFIRMED = 'c3e4eb84213467aaeb386b0fad0ca4580126d44ca96e15fbf10dd793799556ae';
+export const MACHINES_SOURCES_CONFIRMED = 'fbf96b38c590f2f8e442aa6dd93bfadea7cc34e370669179b5956d99f62e6e3a';
 
 /**
  * A machine's config and implementations as JSON: a function by its source (as the running build holds it) with its
