@@ -3,6 +3,7 @@ import { storedSignatureJudgement, type InvalidSignatureReason, type RequestSign
 import { RecordedEventJson } from '../../domain/transparency/index.ts';
 import type { Io } from '../io.ts';
 import { printable } from '../printable.ts';
+import { INVALID_BECAUSE } from '../../domain/signing/invalid-because.ts';
 
 /**
  * `credence verify FILE.json --signing FILE` (review 387): each event's request signature (SER-016) judged against the
@@ -19,19 +20,6 @@ export interface SignatureJudged {
   readonly reason?: InvalidSignatureReason;
   readonly detail?: string;
 }
-
-/** Each reason in words, as docs/service.md gives them for the timeline's `signature.reason` (the console's words). */
-const INVALID_BECAUSE: Readonly<Record<InvalidSignatureReason, string>> = {
-  unknown_key: 'the key is not in the signing policy (a key removed from it, rather than retired, reads the same)',
-  other_actor: 'the key is registered for another actor',
-  other_role: 'the key is registered for another role',
-  retired: "signed at or after the key's retiredAt",
-  other_audience: "addressed to another deployment than the policy's audience",
-  bad_lifetime: 'its lifetime is one no policy allows',
-  not_yet_valid: 'issued after the event was recorded',
-  expired: 'expired before the event was recorded',
-  does_not_verify: 'the record was altered or the signature forged',
-};
 
 /** The events the bundle holds (a withheld entry has no record, hence no signature), each judged under `policy`. */
 export const judgeBundleSignatures = (bundle: unknown, policy: RequestSigningPolicyInput): SignatureJudged[] => {
