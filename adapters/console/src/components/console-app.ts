@@ -1,4 +1,4 @@
-import { html, nothing } from 'lit';
+import { html, nothing, type PropertyValues } from 'lit';
 import { Api, apiErrorOf, bounded, describeError, problemOf, REQUEST_TIMEOUT_MS, TimedOut } from '../api.ts';
 import { waitText } from '../retry-after.ts';
 import { PAGES, parseRoute, type Route } from '../router.ts';
@@ -8,6 +8,9 @@ import { documentVisibility } from '../document-visibility.ts';
 import { ConsoleElement } from './base.ts';
 import { visibleText } from '../visible-text.ts';
 
+/** The document's title, after each page's heading (index.html holds it before the console starts). */
+const APP_TITLE = 'Credence audit console';
+
 /** The shell: sign-in, navigation, and the page the hash names. */
 export class ConsoleApp extends ConsoleElement {
   static override properties = {
@@ -16,12 +19,15 @@ export class ConsoleApp extends ConsoleElement {
     signInError: { state: true },
     signInNotice: { state: true },
     checking: { state: true },
+    tokenRefused: { state: true },
   };
   declare session: Session | undefined;
   declare route: Route;
   declare signInError: string | undefined;
   declare signInNotice: string | undefined;
   declare checking: boolean;
+  /** The token itself was refused (unreadable, or 401), not the server out of reach: the field is marked invalid. */
+  declare tokenRefused: boolean;
   private api: Api | undefined;
   private stopWatch: (() => void) | undefined;
   private readonly onHash = (): void => {
@@ -31,12 +37,14 @@ export class ConsoleApp extends ConsoleElement {
     if (before.page === 'entity' && this.route.page === 'entity' && (before.kind ?? 'node') === (this.route.kind ?? 'node') && before.id === this.route.id) return;
     // Focus to the page's heading, so a keyboard or screen-reader user lands on what changed.
     void this.updateComplete.then(() => this.querySelector<HTMLElement>('main h2')?.focus());
+    void this.updateComplete.then(() => this.retitle());
   };
 
   constructor() {
     super();
     this.route = parseRoute(location.hash);
     this.checking = false;
+    this.tokenRefused = false;
     this.signInError = undefined;
     this.signInNotice = undefined;
     const session = loadSession();
@@ -48,6 +56,23 @@ export class ConsoleApp extends ConsoleElement {
     super.connectedCallback();
     addEventListener('hashchange', this.onHash);
     if (this.session !== undefined && this.api !== undefined && this.stopWatch === undefined) this.watch(this.session, this.api);
+  }
+
+  /**
+   * Each page titled after its heading, so a tab, a history entry and a screen reader's page announcement say which
+   * page it is (review 388: it stayed "Credence audit console", WCAG 2.4.2). The page's own element renders its
+   * heading in its own update, after this one.
+   */
+  protected override updated(changed: PropertyValues): void {
+    super.updated(changed);
+    void this.retitle();
+  }
+
+  private async retitle(): Promise<void> {
+    const page = this.querySelector<Element & { updateComplete?: Promise<unknown> }>('main > *');
+    await page?.updateComplete;
+    const heading = this.session === undefined ? undefined : this.querySelector('main h2')?.textContent?.replace(/\s+/g, ' ').trim();
+    document.title = heading ? `${heading} – ${APP_TITLE}` : APP_TITLE;
   }
 
   override disconnectedCallback(): void {
@@ -91,6 +116,7 @@ export class ConsoleApp extends ConsoleElement {
     this.api = undefined;
     this.signInError = message;
     this.signInNotice = undefined;
+    this.tokenRefused = false;
     // The page that held focus is gone: without this it fell to <body> (review 181). The token field is where the
     // user goes next, and it is described by the reason (aria-describedby), so a screen reader says why.
     void this.updateComplete.then(() => this.querySelector<HTMLElement>('#token')?.focus());
@@ -128,9 +154,11 @@ export class ConsoleApp extends ConsoleElement {
     const parsed = parseToken(input.value);
     if (!parsed.ok) {
       this.signInError = parsed.message;
+      this.tokenRefused = true;
       return;
     }
     this.checking = true;
+    this.tokenRefused = false;
     this.signInError = undefined;
     this.signInNotice = undefined;
     try {
@@ -144,6 +172,7 @@ export class ConsoleApp extends ConsoleElement {
       if (response.status === 401) {
         // Only a problem document's detail is shown: a proxy's page or another server's body is not repeated.
         const { detail } = await problemOf(response);
+        this.tokenRefused = true;
         this.signInError = `The server refused this token (401 Unauthorized${detail ? `: ${visibleText(detail)}` : ''}).`;
         return;
       }
@@ -175,6 +204,7 @@ export class ConsoleApp extends ConsoleElement {
       <form @submit=${(e: SubmitEvent) => this.signIn(e)} novalidate>
         <label for="token">Bearer token</label>
         <textarea id="token" name="token" rows="4" autocomplete="off" spellcheck="false" required
+          aria-invalid=${this.tokenRefused ? 'true' : 'false'}
           aria-describedby="token-help ${this.signInError ? 'token-error' : ''}"></textarea>
         <p id="token-help" class="help">
           Paste an API token (<code>credence token create --role auditor --ttl 1h …</code>). It is kept in this tab's session storage
@@ -213,7 +243,7 @@ export class ConsoleApp extends ConsoleElement {
         this.querySelector<HTMLElement>('main h2')?.focus();
       }}>Skip to content</a>
       <header>
-        <span class="brand">Credence</span>
+        <h1 class="brand">${APP_TITLE}</h1>
         <nav aria-label="Pages">
           ${PAGES.map((p) => html`<a href="#/${p.page}" aria-current=${p.page === this.route.page ? 'page' : 'false'}>${p.label}</a>`)}
         </nav>

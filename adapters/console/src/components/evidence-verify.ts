@@ -193,12 +193,12 @@ export class EvidenceVerify extends ConsolePage {
     if ('policyError' in table) return html`<p class="error" role="alert">${table.policyError}</p>`;
     if ('notShown' in table) return html`<p class="meta" data-testid="signatures-not-shown">${table.notShown}</p>`;
     if (table.rows.length === 0) return nothing;
-    return html`<table>
+    return html`<div class="scroll"><table>
       <caption>${table.caption}</caption>
       <thead><tr><th scope="col">Position</th><th scope="col">Event</th><th scope="col">Actor</th><th scope="col">Signature</th></tr></thead>
       <tbody>${table.rows.map((r: SignatureRow) => html`<tr><td class="num">${r.position}</td><td>${visibleText(r.type)}</td><td class="id">${visibleText(r.actor)}</td>
         <td><span class="sig sig-${r.status.replace(/\W+/g, '-')}" data-testid="signature">${r.status}</span>${r.detail ? html` <span class="meta" data-testid="signature-detail">${visibleText(r.detail)}</span>` : nothing}</td></tr>`)}</tbody>
-    </table>`;
+    </table></div>`;
   }
 
   override render() {

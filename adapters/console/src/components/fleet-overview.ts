@@ -251,19 +251,22 @@ export class FleetOverview extends ConsolePage {
   }
 
   private renderVerdict() {
-    const button = html`<button type="button" class="secondary" data-testid="check-transitions" @click=${() => this.checkTransitions()}>
+    // One button, kept in place while the check runs (aria-disabled, as the pager's): removed and made anew, it
+    // dropped the keyboard's focus to <body> (review 388). The verdict is said in a live region beside it.
+    const running = this.verdict.state === 'loading';
+    const button = html`<button type="button" class="secondary" data-testid="check-transitions" aria-disabled=${running ? 'true' : 'false'}
+      @click=${() => void (running || this.checkTransitions())}>
       ${this.verdict.state === 'ok' ? 'Check again' : 'Check every stored transition'}</button>`;
-    if (this.verdict.state === 'idle') return html`<p class="meta">${button}</p>`;
-    return html`<div class="meta" data-testid="verdict">
-      ${renderLoad(this.verdict, this.session.role, 'the replay verdict', (v) =>
+    return html`<div class="meta" data-testid=${this.verdict.state === 'idle' ? nothing : 'verdict'}>
+      <div role="status">${renderLoad(this.verdict, this.session.role, 'the replay verdict', (v) =>
         html`<p>${v.mode === 'full'
             ? `All ${v.events} stored events replayed through their machines now`
             : `${v.verifiedNow} new events replayed through their machines now, ${v.events - v.verifiedNow} verified by an earlier check`}:
           ${v.ok ? html`<span class="ok">every stored transition is legal</span>` : renderFindings(v)}.</p>`,
         // The server's wait is said and Retry offered, as docs/console.md says of every failed read (review 248).
         () => void this.checkTransitions(),
-      )}
-      ${this.verdict.state === 'loading' ? nothing : button}</div>`;
+      )}</div>
+      ${button}</div>`;
   }
 
   /**

@@ -24,7 +24,7 @@ export const expiringTable = ({ rows, truncated, eventsBehind }: ExpiringRows) =
   const more = truncated
     ? html`<p class="warning" data-testid="expiring-truncated">The ${rows.length} that expire first are shown; more expire within ${EXPIRING_DAYS} days: run the <a href="#/compliance">expiring</a> query for all of them.</p>`
     : nothing;
-  return html`${behind}${more}<table>
+  return html`${behind}${more}<div class="scroll"><table>
     <thead><tr><th scope="col">Credential</th><th scope="col">Owner</th><th scope="col">Not after</th><th scope="col">Status</th><th scope="col">Position</th></tr></thead>
     <tbody>
       ${rows.map(
@@ -37,7 +37,7 @@ export const expiringTable = ({ rows, truncated, eventsBehind }: ExpiringRows) =
         </tr>`,
       )}
     </tbody>
-  </table>`;
+  </table></div>`;
 }
 
 export const revokedTable = ({ rows, truncated, eventsBehind }: RevocationRows) => {
@@ -46,7 +46,7 @@ export const revokedTable = ({ rows, truncated, eventsBehind }: RevocationRows) 
   const more = truncated
     ? html`<p class="meta" data-testid="revoked-truncated">The ${rows.length} most recent are shown; more were revoked in the last ${REVOKED_DAYS} days: run the <a href="#/compliance">revocations</a> query for all of them.</p>`
     : nothing;
-  return html`${behind}${more}<table>
+  return html`${behind}${more}<div class="scroll"><table>
     <thead><tr><th scope="col">Entity</th><th scope="col">Reason</th><th scope="col">When</th><th scope="col">Actor</th><th scope="col">Position</th></tr></thead>
     <tbody>
       ${rows.map((r) => {
@@ -60,5 +60,5 @@ export const revokedTable = ({ rows, truncated, eventsBehind }: RevocationRows) 
         </tr>`;
       })}
     </tbody>
-  </table>`;
+  </table></div>`;
 }

@@ -37,8 +37,10 @@ export const renderStateSlider = ({ range, chosen, state, reading, role, moveTo,
     </div>
     <p><time data-testid="instant">${new Date(at).toISOString()}</time></p>
     ${renderLoad(shown, role, 'the state at this instant', (s) =>
-      html`<p class="state-at" aria-busy=${reading ? 'true' : 'false'}>${reading
-          ? html`<span class="loading" role="status" data-testid="state-reading">Reading the state at this instant…; until then, as of ${visibleText(s.at)}:</span> `
+      // A live region, so the state at the instant moved to is said (review 388, WCAG 4.1.3); busy while it is read, so
+      // what is said is the state read, once.
+      html`<p class="state-at" role="status" aria-busy=${reading ? 'true' : 'false'}>${reading
+          ? html`<span class="loading" data-testid="state-reading">Reading the state at this instant…; until then, as of ${visibleText(s.at)}:</span> `
           : ''}State: <strong data-testid="state-at">${s.state}</strong>
         ${s.asOf ? html`<span class="meta">after ${s.events} event${s.events === 1 ? '' : 's'}, the last ${s.asOf.type} (revision ${s.asOf.revision}, position ${s.asOf.position})</span>` : html`<span class="meta">before its first event</span>`}</p>`,
       retry,

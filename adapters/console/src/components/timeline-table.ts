@@ -22,7 +22,7 @@ const reasonText = (reason: string) =>
  * which token (when issued through the service), reason, request-signature status, the event that caused it.
  */
 export const renderEntries = (entries: readonly TimelineEntry[]) =>
-  html`<table class="timeline">
+  html`<div class="scroll"><table class="timeline">
     <caption class="visually-hidden">Timeline</caption>
     <thead><tr>
       <th scope="col">Rev.</th><th scope="col">Position</th><th scope="col">When</th><th scope="col">Event</th>
@@ -45,7 +45,7 @@ export const renderEntries = (entries: readonly TimelineEntry[]) =>
         </tr>`;
       })}
     </tbody>
-  </table>`;
+  </table></div>`;
 
 /**
  * In place of the entity's state when the server refused to rebuild it (422 `entity_too_long`): what it said (the
