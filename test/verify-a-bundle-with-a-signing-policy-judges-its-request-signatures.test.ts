@@ -1,3 +1,4 @@
+import { signaturesFailure } from '../bin/commands/verify-signatures.ts';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -85,8 +86,21 @@ describe('credence verify FILE.json --signing FILE judges its request signatures
     expect(altered.code).toBe(1);
     const doc = JSON.parse(altered.out) as { ok: boolean; signatures: { status: string; reason?: string }[] };
     expect(doc.signatures).toEqual([expect.objectContaining({ status: 'invalid', reason: 'does_not_verify' })]);
+    // Its ok says the verdict the exit code gives (review 390: ok: true beside exit 1).
+    expect(doc).toMatchObject({ ok: false, reason: 'signature_invalid' });
+    const genuine = JSON.parse((await verify([bundles['sub-1']!, '--key', pub, '--signing', signing, '--json'])).out) as { ok: boolean };
+    expect(genuine.ok).toBe(true);
     const misplaced = await verify(['--data', dirs.make(), '--signing', signing]);
     expect(misplaced.code).toBe(2);
     expect(misplaced.err).toContain('signing');
+  });
+});
+
+describe('signaturesFailure', () => {
+  it('fails on an invalid signature, and on an event this version could not read (review 390), not on unsigned ones', () => {
+    const base = { position: '1', type: 'NodeRegistered', actor: 'operator:alice' };
+    expect(signaturesFailure([{ ...base, status: 'verified' }, { ...base, status: 'unsigned' }])).toBeUndefined();
+    expect(signaturesFailure([{ ...base, status: 'invalid', reason: 'does_not_verify' }])?.reason).toBe('signature_invalid');
+    expect(signaturesFailure([{ ...base, status: 'verified' }, { ...base, status: 'unreadable', detail: 'a newer type' }])?.reason).toBe('signature_unjudged');
   });
 });

@@ -17,7 +17,7 @@ import type { JsonLimits } from '../../domain/json-limits.ts';
 import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import type { RequestSigningPolicyInput } from '../../domain/signing/index.ts';
-import { judgeBundleSignatures, sayJudgements } from './verify-signatures.ts';
+import { judgeBundleSignatures, sayJudgements, signaturesFailure } from './verify-signatures.ts';
 
 /** What `credence verify` checks the same way offline and against a server. */
 
@@ -100,10 +100,11 @@ export const verifyBundle = (
   // With a signing policy (--signing), a bundle that verified has its request signatures judged too (review 387).
   if (!held.ok || signing === undefined) return report(held, success, io, asJson, fromServer);
   const judged = judgeBundleSignatures(input, signing);
-  const invalid = judged.some((j) => j.status === 'invalid');
   if (asJson) {
-    io.out(json({ ...held, signatures: judged }));
-    return invalid ? 1 : 0;
+    // ok and reason say the signatures' verdict too (review 390: ok: true beside exit 1 passed a script reading .ok).
+    const failure = signaturesFailure(judged);
+    io.out(json({ ...held, ...(failure !== undefined ? { ok: false, reason: failure.reason, detail: failure.detail } : {}), signatures: judged }));
+    return failure !== undefined ? 1 : 0;
   }
   io.out(printable(success));
   return sayJudgements(judged, io) ? 1 : 0;

@@ -60,6 +60,19 @@ export const sayJudgements = (judged: readonly SignatureJudged[], io: Io): boole
     // Positions, types and actor ids are read from the bundle: printable, as every line of verify (review 30).
     io.out(printable(`  position ${j.position} ${j.type} (${j.actor || 'no actor'}): ${j.status}${why}`));
   }
-  if (invalid > 0) io.err(`FAILED (signature_invalid): ${invalid} of ${judged.length} request ${judged.length === 1 ? 'signature is' : 'signatures are'} invalid under the signing policy`);
-  return invalid > 0;
+  const failure = signaturesFailure(judged);
+  if (failure !== undefined) io.err(`FAILED (${failure.reason}): ${failure.detail}`);
+  return failure !== undefined;
+};
+
+/**
+ * Why the signatures fail a verification, if they do: one invalid, or one this build could not judge (an event it
+ * cannot read, of a newer version: review 390, it passed unjudged); undefined when every one is verified or unsigned.
+ */
+export const signaturesFailure = (judged: readonly SignatureJudged[]): { readonly reason: 'signature_invalid' | 'signature_unjudged'; readonly detail: string } | undefined => {
+  const invalid = judged.filter((j) => j.status === 'invalid').length;
+  if (invalid > 0) return { reason: 'signature_invalid', detail: `${invalid} of ${judged.length} request ${judged.length === 1 ? 'signature is' : 'signatures are'} invalid under the signing policy` };
+  const unreadable = judged.filter((j) => j.status === 'unreadable').length;
+  if (unreadable > 0) return { reason: 'signature_unjudged', detail: `${unreadable} of ${judged.length} events could not be read by this version, so their request signatures were not judged: verify with a Credence as new as the bundle` };
+  return undefined;
 };
