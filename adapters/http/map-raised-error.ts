@@ -58,6 +58,11 @@ const STORE_RETRY_AFTER_SECONDS: Record<StoreUnavailableReason, number> = { busy
 const STORE_UNREACHABLE_RETRY_AFTER_SECONDS = 5;
 const STORE_RETRY_ADVICE =
   'a command sent may have been stored, so retry it with the commandId it was sent with (stored once at most), or read its entity before sending it anew';
+/**
+ * A command the store failed before any write of it went out (its decision-time reads: the adapter marks those
+ * NOTHING_WRITTEN, review 386): nothing was stored, and its id still makes sending it again safe.
+ */
+const STORE_NOTHING_STORED_ADVICE = 'nothing was stored, so retry it with the commandId it was sent with after Retry-After';
 /** A read stores nothing: a command's advice meant nothing to it (review 199). */
 const STORE_READ_RETRY_ADVICE = 'send the read again after Retry-After';
 /**
@@ -109,6 +114,9 @@ const storeUnavailableCause = (unavailable: StoreUnavailable): string => {
       return `the event store did not answer within its time limit of ${unavailable.limitMs} ms`;
     case 'not_leader':
       return "the event store's node is not its cluster's leader (the next call goes to the leader)";
+    case 'unauthorised':
+      // Never the user's name or the password: the service's log has the server's words and the call.
+      return "the event store refused this service's credentials or permissions: its operator must mend them (the service's log says which call)";
   }
 };
 
@@ -314,7 +322,7 @@ export const mapRaisedError = (error: unknown, kind: RequestKind = 'command'): M
     return {
       status: 503,
       code: 'store_unavailable',
-      detail: `${storeUnavailableCause(unavailable)}: ${retryAdvice(kind)}`,
+      detail: `${storeUnavailableCause(unavailable)}: ${kind === 'command' && unavailable.nothingWritten === true ? STORE_NOTHING_STORED_ADVICE : retryAdvice(kind)}`,
       extensions: { reason: unavailable.reason },
       headers: { 'retry-after': String(STORE_UNREACHABLE_RETRY_AFTER_SECONDS) },
     };

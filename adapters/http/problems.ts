@@ -37,7 +37,7 @@ import { routeMediaTypes } from './route-media-types.ts';
  * | broken_history (a pseudonym resolution) | 409    | pseudonym, streamId, eventType, reason        |
  * | secure_environment_unsupported (HSM)   | 500    | reason, mechanism, returnValue                |
  * | overloaded, not ready, shutting down   | 503    | Retry-After                                   |
- * | store_unavailable (busy, full, closed, unreachable, timeout, not_leader, commit_failed) | 503 | reason; Retry-After |
+ * | store_unavailable (busy, full, closed, unreachable, timeout, not_leader, commit_failed, unauthorised) | 503 | reason; Retry-After |
  * | damaged_database (SQLite corruption)   | 503    | file (never its path); no Retry-After         |
  * | file_locked (another process's lock)   | 503    | file (never its path); Retry-After            |
  * | secure_environment_unavailable (HSM)   | 503    | reason, returnValue; Retry-After              |

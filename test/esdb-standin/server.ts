@@ -8,7 +8,7 @@
  * filters, checkpoints, caught-up markers, drops. What it cannot prove (clustering, durability, real timing, TLS,
  * authentication, the server's own filter engine) is listed in docs/eventstoredb.md.
  */
-import { Server, ServerCredentials, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { Metadata, Server, ServerCredentials, status, type ServiceError, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { featuresGrpc, featuresPb, persistentGrpc, streamsGrpc } from './proto.ts';
 import { MemoryLog, type ProposedEvent } from './memory-log.ts';
 import { streamsImplementation } from './streams-service.ts';
@@ -54,8 +54,26 @@ export interface StandIn {
   readonly subscriptionEventsSent: number;
   /** Fails every open persistent-subscription consumer connection with UNAVAILABLE. */
   dropPersistentConsumers(): void;
+  /** Records (and bytes of their data and metadata) sent by reads so far, subscriptions not counted. */
+  readonly recordsRead: number;
+  readonly bytesRead: number;
+  /**
+   * From now on refuses every append and read as a real server refuses credentials: `unauthenticated` (a password
+   * rotated: status UNAUTHENTICATED) or `access_denied` (permissions narrowed: PERMISSION_DENIED, `exception:
+   * access-denied`); undefined answers again.
+   */
+  refuseCredentials(refusal: CredentialsRefusal | undefined): void;
   stop(): Promise<void>;
 }
+
+export type CredentialsRefusal = 'unauthenticated' | 'access_denied';
+
+const credentialsRefusal = (refusal: CredentialsRefusal): Partial<ServiceError> => {
+  if (refusal === 'unauthenticated') return { code: status.UNAUTHENTICATED, details: 'Bad authentication', metadata: new Metadata() };
+  const metadata = new Metadata();
+  metadata.set('exception', 'access-denied');
+  return { code: status.PERMISSION_DENIED, details: 'Access denied', metadata };
+};
 
 export async function startStandIn(options: StandInOptions = {}): Promise<StandIn> {
   const log = new MemoryLog(options.logStart ?? 0n, { repeatsWithoutPosition: options.repeatsWithoutPosition ?? false });
@@ -64,12 +82,20 @@ export async function startStandIn(options: StandInOptions = {}): Promise<StandI
   const subscriptions = new SubscriptionControl();
   const groups = new Map<string, Group>();
   const connections = new Set<() => void>();
+  const read = { records: 0, bytes: 0 };
+  let refusal: CredentialsRefusal | undefined;
   if (options.systemEvent !== false) log.append('$settings', { kind: 'any' }, [systemEvent()]);
 
   const server = new Server();
   server.addService(
     streamsGrpc.StreamsService,
-    streamsImplementation({ log, recordCall, subscriptions, appendReplyDelayMs: options.appendReplyDelayMs, notLeader: options.notLeader }) as unknown as UntypedServiceImplementation,
+    streamsImplementation({ log, recordCall, subscriptions, appendReplyDelayMs: options.appendReplyDelayMs, notLeader: options.notLeader,
+      recordRead: (event) => {
+        read.records += 1;
+        read.bytes += event.data.byteLength + event.customMetadata.byteLength;
+      },
+      refusal: () => (refusal === undefined ? undefined : credentialsRefusal(refusal)),
+    }) as unknown as UntypedServiceImplementation,
   );
   server.addService(
     persistentGrpc.PersistentSubscriptionsService,
@@ -102,6 +128,15 @@ export async function startStandIn(options: StandInOptions = {}): Promise<StandI
     },
     get subscriptionEventsSent() {
       return subscriptions.eventsSent;
+    },
+    get recordsRead() {
+      return read.records;
+    },
+    get bytesRead() {
+      return read.bytes;
+    },
+    refuseCredentials: (next) => {
+      refusal = next;
     },
     dropPersistentConsumers: () => {
       for (const fail of [...connections]) fail();

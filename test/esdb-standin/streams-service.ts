@@ -4,7 +4,7 @@
  * catch-up subscriptions to $all with server-side filters, checkpoints and the caught-up marker.
  */
 import { randomUUID } from 'node:crypto';
-import { status, type ServerReadableStream, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
+import { status, type ServerReadableStream, type ServerWritableStream, type ServiceError, type sendUnaryData } from '@grpc/grpc-js';
 import { sharedPb, streamsPb, streamName, uuidString } from './proto.ts';
 import type { Expectation, LoggedEvent, MemoryLog, ProposedEvent } from './memory-log.ts';
 import { compileServerFilter } from './filter.ts';
@@ -26,6 +26,10 @@ export interface StreamsContext {
   readonly appendReplyDelayMs?: ((streamId: string) => number) | undefined;
   /** A follower: every append and read is refused "not leader", naming this leader. */
   readonly notLeader?: LeaderEndpoint | undefined;
+  /** Told of every record a read (not a subscription) sends: what a read of a shared cluster's tail costs. */
+  readonly recordRead?: ((event: LoggedEvent) => void) | undefined;
+  /** A refusal of every append and read for now (the server's answer to credentials it refuses), or undefined. */
+  readonly refusal?: (() => Partial<ServiceError> | undefined) | undefined;
 }
 
 /**
@@ -49,6 +53,11 @@ export function streamsImplementation(context: StreamsContext) {
         callback(notLeaderError(context.notLeader));
         return;
       }
+      const refused = context.refusal?.();
+      if (refused !== undefined) {
+        callback(refused);
+        return;
+      }
       handleAppend(context.log, call, callback, context.appendReplyDelayMs);
     },
     read: (call: ServerWritableStream<ReadReq, ReadResp>) => {
@@ -58,6 +67,11 @@ export function streamsImplementation(context: StreamsContext) {
       if (backwards !== undefined) context.recordCall(backwards);
       if (context.notLeader !== undefined) {
         call.emit('error', notLeaderError(context.notLeader));
+        return;
+      }
+      const refused = context.refusal?.();
+      if (refused !== undefined) {
+        call.emit('error', refused);
         return;
       }
       handleRead(context, call).catch((error: unknown) => {
@@ -163,6 +177,7 @@ async function handleRead(context: StreamsContext, call: ServerWritableStream<Re
     await send(call, streamNotFoundResponse(streamName(options.getStream()?.getStreamIdentifier())));
   } else {
     for (const event of events) {
+      context.recordRead?.(event);
       if (!(await send(call, eventResponse(event, options.hasAll())))) return;
     }
   }

@@ -7,6 +7,7 @@ import { HttpProblem } from '../problems.ts';
 import { ReadinessLog, secureEnvironmentUnready } from './secure-environment-readiness.ts';
 import { READY_MAX_FAILING_DEFAULT_MS } from '../service-limits-config.ts';
 import { LOG_KEY_REFUSES_TO_SIGN } from '../map-raised-error.ts';
+import { storeUnavailableOf } from '../../runtime/store-unreachable.ts';
 
 const NOT_READY_RETRY_SECONDS = 5;
 const STORE_PROBE_TIMEOUT_MS = 2_000;
@@ -155,7 +156,9 @@ export const healthRoutesWith = (options: HealthOptions): RouteModule => (app, c
     async (request) => {
       try {
         await withTimeout(context.credence.store.headPosition(), STORE_PROBE_TIMEOUT_MS);
-      } catch {
+      } catch (error) {
+        // Answering, but refusing what the service sends it (review 386): its operator looks at credentials, not the network.
+        if (storeUnavailableOf(error)?.reason === 'unauthorised') throw notReady('store', "the event store refused this service's credentials");
         throw notReady('store', 'the event store does not answer');
       }
       // Review 276: access.db read on every request with a token (and written by other processes: `credence token

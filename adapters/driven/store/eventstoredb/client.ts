@@ -12,6 +12,7 @@ import {
   NO_STREAM,
   ANY,
   START,
+  AccessDeniedError,
   CancelledError,
   DeadlineExceededError,
   NotLeaderError,
@@ -294,6 +295,18 @@ function translate(error: unknown, operation: string, deadline: Deadline, after 
   if (error instanceof UnknownError && error.code === INVALID_ARGUMENT) {
     return new EventStoreDbError(`EventStoreDB ${operation} failed: ${refusedArgument(error)}`, false, { cause: error });
   }
+  // The server refused the connection string's credentials (a password rotated: UNAUTHENTICATED) or what its user may
+  // do (permissions narrowed: `access-denied`); the 6.x client has no NotAuthenticatedError, both are its
+  // AccessDeniedError. Review 386: passed on untranslated, every command and read was a 500. The store is unavailable
+  // to this service until its operator mends them, so it is said as such (a subscription resubscribes meanwhile, and
+  // resumes once they are mended); the server's words name no user, and the message names none either.
+  if (isCredentialsRefusal(error)) {
+    return new EventStoreDbError(
+      `EventStoreDB ${operation} failed: the server refused this service's credentials or permissions (${messageOf(error)}): check the user name and password of the connection string, and that the user may read and write Credence's streams and read $all${after}`,
+      true,
+      { cause: error, unavailable: { reason: 'unauthorised' } },
+    );
+  }
   const transient =
     isDiscoveryFailure(error) ||
     error instanceof UnavailableError ||
@@ -332,6 +345,11 @@ const streamDeleted = (streamId: string, attempted: string): Error =>
 
 /** gRPC's INVALID_ARGUMENT, which the client turns into an UnknownError (it carries no `exception` metadata). */
 const INVALID_ARGUMENT = 3;
+/** gRPC's PERMISSION_DENIED: with the server's `exception: access-denied` the client's AccessDeniedError, without an UnknownError. */
+const PERMISSION_DENIED = 7;
+
+const isCredentialsRefusal = (error: unknown): boolean =>
+  error instanceof AccessDeniedError || (error instanceof UnknownError && error.code === PERMISSION_DENIED);
 
 /** The server's words, and for a position it cannot read from (RpcExceptions.InvalidPositionException) what that means. */
 const refusedArgument = (error: UnknownError): string => {

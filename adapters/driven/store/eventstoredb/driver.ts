@@ -96,13 +96,19 @@ export interface EsdbDriver {
 
 /**
  * What a transient failure was, so that an operator knows what to do: the server was not reached or the connection
- * was lost (`unreachable`), a call's own time limit ran out (`timeout`, its `defaultDeadline`), or the node is a
- * follower and the cluster's leader is elsewhere (`not_leader`; the client turns to the leader for the next call).
+ * was lost (`unreachable`), a call's own time limit ran out (`timeout`, its `defaultDeadline`), the node is a
+ * follower and the cluster's leader is elsewhere (`not_leader`; the client turns to the leader for the next call), or
+ * the server refused the connection string's credentials or its user's permissions (`unauthorised`: until an
+ * operator mends them, review 386).
  */
 export type EventStoreUnavailable =
   | { readonly reason: 'unreachable' }
   | { readonly reason: 'timeout'; readonly limitMs: number }
-  | { readonly reason: 'not_leader'; readonly leader: string | undefined };
+  | { readonly reason: 'not_leader'; readonly leader: string | undefined }
+  | { readonly reason: 'unauthorised' };
+
+/** Why the event store is unavailable for now, and whether the call it failed had written nothing (NOTHING_WRITTEN). */
+export type EventStoreUnavailableNow = EventStoreUnavailable & { readonly nothingWritten?: true };
 
 /** A failure of the server or the connection, already stripped of the client's own types. */
 export class EventStoreDbError extends Error {
@@ -148,9 +154,15 @@ export const asAppendFailure = (error: unknown, written: boolean): unknown => {
   return new EventStoreDbError(`${error.message}${outcome}`, true, { cause: error, unreachable: error.unreachable, ...(error.unavailable !== undefined ? { unavailable: error.unavailable } : {}) });
 };
 
-/** Why the event store is unavailable for now, for the service's `store_unavailable` reason; undefined otherwise. */
-export const eventStoreUnavailableOf = (error: unknown): EventStoreUnavailable | undefined =>
-  error instanceof EventStoreDbError ? error.unavailable : undefined;
+/**
+ * Why the event store is unavailable for now, for the service's `store_unavailable` reason; undefined otherwise. With
+ * `nothingWritten` when the failure met an append before any of its writes went out (its decision-time reads): the
+ * caller is told nothing was stored, not that it may have been (review 386).
+ */
+export const eventStoreUnavailableOf = (error: unknown): EventStoreUnavailableNow | undefined => {
+  if (!(error instanceof EventStoreDbError) || error.unavailable === undefined) return undefined;
+  return error.message.endsWith(NOTHING_WRITTEN) ? { ...error.unavailable, nothingWritten: true } : error.unavailable;
+};
 
 /** The event store's server could not be reached or did not answer in time (README 'CLI exit codes': 3). */
 export const isEventStoreUnreachable = (error: unknown): error is EventStoreDbError => error instanceof EventStoreDbError && error.unreachable;

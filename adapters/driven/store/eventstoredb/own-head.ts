@@ -9,7 +9,16 @@ import { isOwnStream } from '../../../../domain/own-record.ts';
 import { isSystemEvent } from './codec.ts';
 import type { EsdbDriver, WireEvent } from './driver.ts';
 
-const PAGE = 256;
+/**
+ * The sizes of the pages a scan back from the end of $all reads, in turn, the last one on until the scan ends. The first
+ * record alone answers most calls (the newest record is Credence's, or the one the last scan ended on), and another
+ * application's records may be megabytes each (review 386: a 256-record page of them read at every live tick and
+ * every /readyz): a scan reads more only while what it read must be passed over, in pages that grow.
+ */
+const PAGES = [1, 16, 64, 256] as const;
+
+/** How many records the `index`-th page (from 0) of a scan back from the end of $all asks for. */
+export const backwardPageSize = (index: number): number => PAGES[Math.min(index, PAGES.length - 1)]!;
 
 /**
  * A record in a stream Credence writes: an entity's (its events and the fact claims on it) or a command id's claim
@@ -17,7 +26,10 @@ const PAGE = 256;
  */
 export const isOwnRecord = (event: WireEvent): boolean => !isSystemEvent(event) && isOwnStream(event.streamId);
 
-/** How far back a scan looked, and what it found: the next scan reads only what was appended since. */
+/**
+ * Where a scan began, and what it found: the next scan reads the record at the end of $all and, when others came
+ * since, those back to this one (its last page may reach a few records past it), not the records behind it again.
+ */
 interface Scanned {
   /** The newest record of $all then, and its id: a scan that finds another record there (scavenged, a restore) forgets. */
   readonly newest: bigint;
@@ -41,14 +53,16 @@ export class OwnHead {
 
   /**
    * Credence's newest record and the newest record of $all (any, system ones included) from one scan, its first read
-   * the one at the end: `own` at or before `newest`, which is where the log ended when the scan began.
+   * the one record at the end: `own` at or before `newest`, which is where the log ended when the scan began. When
+   * that record is the one the last scan began at, nothing came since and that one read answers.
    */
   async scan(): Promise<{ readonly newest: bigint | undefined; readonly own: bigint | undefined }> {
     const before = this.scanned;
     let from: bigint | 'end' = 'end';
     let newest: WireEvent | undefined;
-    for (;;) {
-      const page = await this.driver.readAllBackwards({ before: from, maxCount: PAGE });
+    for (let index = 0; ; index++) {
+      const maxCount = backwardPageSize(index);
+      const page = await this.driver.readAllBackwards({ before: from, maxCount });
       newest ??= page[0];
       for (const event of page) {
         if (event.position === undefined) continue;
@@ -58,7 +72,7 @@ export class OwnHead {
         if (event.position === before?.newest && event.id === before.newestId) return this.found(newest!, before.own);
       }
       const oldest = page.at(-1);
-      if (oldest?.position === undefined || page.length < PAGE) return this.found(newest, undefined);
+      if (oldest?.position === undefined || page.length < maxCount) return this.found(newest, undefined);
       from = oldest.position;
     }
   }

@@ -33,7 +33,7 @@ import { KeyClaims, keyIssuersIn } from './key-claims.ts';
 import { decode, isSystemEvent, markerOf } from './codec.ts';
 import { EventReader, type DropNotice, type ResubscribePolicy, type StartPoint } from './event-reader.ts';
 import { EventStoreDbSubscription } from './subscription.ts';
-import { OwnHead } from './own-head.ts';
+import { backwardPageSize, OwnHead } from './own-head.ts';
 import { checkPosition } from '../positions.ts';
 import { assertEntityStreamReadFrom } from '../../../../domain/ports/entity-stream-pages.ts';
 import {
@@ -56,7 +56,6 @@ const ignore = (): void => undefined;
 
 // A bounded read gives up after this many drops in a row; a subscription never does.
 const READ_ATTEMPTS = 5;
-const HEAD_PAGE = 64;
 const COMMAND_PAGE = 100;
 
 export class EventStoreDbStore implements EventStore {
@@ -251,15 +250,21 @@ export class EventStoreDbStore implements EventStore {
     return subscription;
   }
 
+  /**
+   * The newest record of $all that is no system record. Called at every live tick and every /readyz: its first read is
+   * the one record at the end, which answers unless it is a system record; it reads on, in growing pages (own-head.ts),
+   * only past system records, not a page of another application's records, which may be megabytes each (review 386).
+   */
   async headPosition(): Promise<bigint | undefined> {
     this.assertOpen();
     let before: bigint | 'end' = 'end';
-    for (;;) {
-      const page = await this.driver.readAllBackwards({ before, maxCount: HEAD_PAGE });
+    for (let index = 0; ; index++) {
+      const maxCount = backwardPageSize(index);
+      const page = await this.driver.readAllBackwards({ before, maxCount });
       const newest = page.find((event) => !isSystemEvent(event));
       if (newest !== undefined) return newest.position;
       const oldest = page.at(-1);
-      if (oldest?.position === undefined || page.length < HEAD_PAGE) return undefined;
+      if (oldest?.position === undefined || page.length < maxCount) return undefined;
       before = oldest.position;
     }
   }
