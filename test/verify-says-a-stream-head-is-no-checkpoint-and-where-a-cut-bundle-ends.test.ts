@@ -4,9 +4,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { openTransparencyInDir, openTransparencyLogInDir } from '../adapters/driven/transparency/index.ts';
 import { run as exportCommand } from '../bin/commands/export.ts';
-import { run as verifyCommand } from '../bin/commands/verify.ts';
 import { toBase64url } from '../domain/crypto/index.ts';
-import { capture } from './support/cli.ts';
+import { capture, runCli } from './support/cli.ts';
 import { appendEvents, tempDirs } from './transparency-fixtures.ts';
 
 /*
@@ -18,10 +17,7 @@ import { appendEvents, tempDirs } from './transparency-fixtures.ts';
 const dirs = tempDirs();
 afterEach(() => dirs.cleanup());
 
-const verify = async (args: string[]) => {
-  const c = capture();
-  return { code: await verifyCommand(args, c.io), out: c.out.join('\n'), err: c.err.join('\n') };
-};
+const verify = (args: string[]) => runCli(['verify', ...args]);
 
 const folder = async () => {
   const dir = dirs.make();
