@@ -144,7 +144,7 @@ export const runAction = async (
         io.err('  (the event store answered from a follower: send the command again, with the same --command-id if it had one)');
       } else if (eventStoreUnavailableOf(error)?.reason === 'unauthorised') {
         // A retry does not mend it: the user and password (or certificate) of the store's string, or that user's access.
-        io.err("  (the event store refused the credentials of --store or CREDENCE_STORE, or their user's permissions: check the user and password there, and the user's access to Credence's streams and $all)");
+        io.err("  (the event store refused the credentials of --store or CREDENCE_STORE, or their user's permissions: check the user and password (or certificate) there, and the user's access to Credence's streams and $all)");
       } else if (message.endsWith(MAY_BE_WRITTEN) || message.endsWith(NOTHING_WRITTEN)) {
         io.err(
           unreachable

@@ -56,7 +56,8 @@ describe('credentials or permissions the event store refuses', () => {
         [read, 'read'],
       ] as const) {
         const mapped = mapError(error, kind);
-        expect(mapped).toMatchObject({ status: 503, code: 'store_unavailable', extensions: { reason: 'unauthorised' } });
+        // Mended by an operator, as a full disk is: a retry in seconds would loop (review 392).
+        expect(mapped).toMatchObject({ status: 503, code: 'store_unavailable', extensions: { reason: 'unauthorised' }, headers: { 'retry-after': '60' } });
         expect(mapped.detail).toContain('credentials or permissions');
         expect(JSON.stringify(mapped)).not.toContain(USER);
         expect(JSON.stringify(mapped)).not.toContain(PASSWORD);
@@ -83,7 +84,7 @@ describe('credentials or permissions the event store refuses', () => {
       expect(reply.status).toBe(503);
       const body = (await reply.json()) as Record<string, unknown>;
       expect(body).toMatchObject({ check: 'store' });
-      expect(body['detail']).toBe("the event store refused this service's credentials");
+      expect(body['detail']).toBe("the event store refused this service's credentials or their user's permissions");
     } finally {
       await svc.close();
     }

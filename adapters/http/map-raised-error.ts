@@ -54,6 +54,8 @@ const secureEnvironmentRetryAfter = (reason: string): number => (reason.startsWi
  * restart or another instance answers in seconds.
  */
 const STORE_RETRY_AFTER_SECONDS: Record<StoreUnavailableReason, number> = { busy: 1, full: 60, closed: 5 };
+/** Refused credentials or permissions (review 386): mended by an operator, as a full disk is; a retry in seconds loops. */
+const STORE_UNAUTHORISED_RETRY_AFTER_SECONDS = 60;
 /** An external event store that did not answer: its deadline is 10 s by default, a client waits half that. */
 const STORE_UNREACHABLE_RETRY_AFTER_SECONDS = 5;
 const STORE_RETRY_ADVICE =
@@ -324,7 +326,7 @@ export const mapRaisedError = (error: unknown, kind: RequestKind = 'command'): M
       code: 'store_unavailable',
       detail: `${storeUnavailableCause(unavailable)}: ${kind === 'command' && unavailable.nothingWritten === true ? STORE_NOTHING_STORED_ADVICE : retryAdvice(kind)}`,
       extensions: { reason: unavailable.reason },
-      headers: { 'retry-after': String(STORE_UNREACHABLE_RETRY_AFTER_SECONDS) },
+      headers: { 'retry-after': String(unavailable.reason === 'unauthorised' ? STORE_UNAUTHORISED_RETRY_AFTER_SECONDS : STORE_UNREACHABLE_RETRY_AFTER_SECONDS) },
     };
   }
   const e = error as Partial<FastifyError> & { statusCode?: number };

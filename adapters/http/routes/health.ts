@@ -158,7 +158,7 @@ export const healthRoutesWith = (options: HealthOptions): RouteModule => (app, c
         await withTimeout(context.credence.store.headPosition(), STORE_PROBE_TIMEOUT_MS);
       } catch (error) {
         // Answering, but refusing what the service sends it (review 386): its operator looks at credentials, not the network.
-        if (storeUnavailableOf(error)?.reason === 'unauthorised') throw notReady('store', "the event store refused this service's credentials");
+        if (storeUnavailableOf(error)?.reason === 'unauthorised') throw notReady('store', "the event store refused this service's credentials or their user's permissions");
         throw notReady('store', 'the event store does not answer');
       }
       // Review 276: access.db read on every request with a token (and written by other processes: `credence token

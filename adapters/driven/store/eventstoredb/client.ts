@@ -302,7 +302,7 @@ function translate(error: unknown, operation: string, deadline: Deadline, after 
   // resumes once they are mended); the server's words name no user, and the message names none either.
   if (isCredentialsRefusal(error)) {
     return new EventStoreDbError(
-      `EventStoreDB ${operation} failed: the server refused this service's credentials or permissions (${messageOf(error)}): check the user name and password of the connection string, and that the user may read and write Credence's streams and read $all${after}`,
+      `EventStoreDB ${operation} failed: the server refused this service's credentials or permissions (${messageOf(error)}): check the user name and password (or the certificate) of the connection string, and that the user may read and write Credence's streams and read $all${after}`,
       true,
       { cause: error, unavailable: { reason: 'unauthorised' } },
     );
