@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ExpectedRevision, type EventToAppend } from '../domain/ports/event-store.ts';
 import { EventStoreDbError, openEventStoreDbStore } from '../adapters/driven/store/eventstoredb/index.ts';
+import { eventStoreDbFailure } from './support/eventstoredb-failure.ts';
 import { mapError } from '../adapters/http/problems.ts';
 import { closedPort } from './support/closed-port.ts';
 import { standInTeardown } from './support/stand-in-teardown.ts';
@@ -17,15 +18,7 @@ const { startStandIn, hold } = standInTeardown();
 
 const batch = (): EventToAppend[] => [{ id: randomUUID(), type: 'NodeEnrolled', data: {}, metadata: {} }];
 
-/** The call's rejection, which must be the adapter's own error. */
-async function failure(call: () => Promise<unknown>): Promise<EventStoreDbError> {
-  const error = await call().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(EventStoreDbError);
-  return error as EventStoreDbError;
-}
+const failure = eventStoreDbFailure;
 
 /** The service's answer: always 503 with Retry-After 5 s, only the reason and the detail differ. */
 function answered(error: EventStoreDbError, reason: string): string {

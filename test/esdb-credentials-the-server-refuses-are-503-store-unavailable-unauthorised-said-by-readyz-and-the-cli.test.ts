@@ -8,7 +8,8 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ExpectedRevision } from '../domain/ports/event-store.ts';
-import { EventStoreDbError, openEventStoreDbStore } from '../adapters/driven/store/eventstoredb/index.ts';
+import { openEventStoreDbStore } from '../adapters/driven/store/eventstoredb/index.ts';
+import { eventStoreDbFailure } from './support/eventstoredb-failure.ts';
 import { mapError } from '../adapters/http/problems.ts';
 import { EXIT, runAction } from '../bin/program.ts';
 import type { CredentialsRefusal } from './esdb-standin/index.ts';
@@ -21,14 +22,7 @@ const { startStandIn, hold } = standInTeardown();
 const USER = 'credence-writer';
 const PASSWORD = 's3cret-rotated';
 
-async function failure(call: () => Promise<unknown>): Promise<EventStoreDbError> {
-  const error = await call().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(EventStoreDbError);
-  return error as EventStoreDbError;
-}
+const failure = eventStoreDbFailure;
 
 const refused = async (refusal: CredentialsRefusal) => {
   const standIn = await startStandIn();
