@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { RevocationReason } from '../../domain/events/index.ts';
-import { subscriptionCertifiedBy } from '../../domain/x509/issuance/index.ts';
+import { certifiedSubscriptionOf } from '../pki/certified-subscription.ts';
 import { prepared } from '../runtime/index.ts';
 import { idOf, revokeCredential, type Reaction } from './reaction.ts';
 import { subscriptionOfNode } from './enrolments.ts';
@@ -20,15 +20,8 @@ import { CERTIFIED_BY_ITS_SUBSCRIPTIONS_CA, SUBSCRIPTION_OF_NODE, SUBSCRIPTIONS_
  * of Sub-A) was compared by its id alone, and its certificates outlived the node's move.
  */
 
-/**
- * The M2M Service Subscription (its M2M-Sub-ID) whose nodes the CA that issued `certificate` certifies, as
- * CredentialIssued recorded it: the one that CA names (`issuingCaCertifies`, review 355), else the one spelt as its id
- * (subscriptionCertifiedBy); none for `default`, a factory certificate or none.
- */
-export const certifiedSubscriptionOf = (
-  certificate: { readonly issuingCa?: string | undefined; readonly issuingCaCertifies?: string | undefined } | undefined,
-): string | undefined =>
-  certificate?.issuingCa === undefined ? undefined : subscriptionCertifiedBy({ id: certificate.issuingCa, subscription: certificate.issuingCaCertifies });
+// The rule lives with the pki read model, which owes these revocations before the cascade records them (review 397).
+export { certifiedSubscriptionOf };
 
 export const setupIssuingCas = (db: Database.Database): void => {
   // Of each credential (a stream id), the subscription its certificate's CA certifies (certifiedSubscriptionOf; the

@@ -66,8 +66,11 @@ export const holderOfOwner = (owner: Owner | undefined): Holder | undefined => {
   }
 };
 
-/** What `credentialId` holds is owed a revocation when it is a certificate of ours not revoked yet. */
-const owe = (db: Database.Database, credentialId: string): { caId: string; serialNumber: string } | undefined => {
+/**
+ * What `credentialId` holds is owed a revocation when it is a certificate of ours not revoked yet: returned then. Also
+ * for a node's move to another subscription (subscription-moves.ts, review 397).
+ */
+export const oweRevocation = (db: Database.Database, credentialId: string): { caId: string; serialNumber: string } | undefined => {
   const row = prepared(
     db,
     `SELECT c.ca_id, c.serial, c.not_after FROM pki_certificates c WHERE c.credential_id = ?
@@ -81,7 +84,7 @@ const owe = (db: Database.Database, credentialId: string): { caId: string; seria
 /** `credentialId` follows `holder`; owed its revocation at once when the holder ended before (a raced import). */
 export const recordHolder = (db: Database.Database, holder: Holder, credentialId: string): void => {
   prepared(db, 'INSERT OR IGNORE INTO pki_holders (holder, credential_id) VALUES (?, ?)').run(holder, credentialId);
-  if (prepared(db, 'SELECT 1 FROM pki_ended_holders WHERE holder = ?').get(holder) !== undefined) owe(db, credentialId);
+  if (prepared(db, 'SELECT 1 FROM pki_ended_holders WHERE holder = ?').get(holder) !== undefined) oweRevocation(db, credentialId);
 };
 
 /**
@@ -105,7 +108,7 @@ export const settleOwed = (db: Database.Database, caId: string, serialNumber: st
 export const recordHolderEnd = (db: Database.Database, holder: Holder, at: number): { caId: string; serialNumber: string }[] => {
   prepared(db, 'INSERT OR IGNORE INTO pki_ended_holders (holder, ended_at) VALUES (?, ?)').run(holder, at);
   const credentials = (prepared(db, 'SELECT credential_id FROM pki_holders WHERE holder = ?').all(holder) as { credential_id: string }[]).map((r) => r.credential_id);
-  return credentials.flatMap((credentialId) => owe(db, credentialId) ?? []);
+  return credentials.flatMap((credentialId) => oweRevocation(db, credentialId) ?? []);
 };
 
 /**

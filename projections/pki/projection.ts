@@ -9,6 +9,7 @@ import { issuingKeyId } from './issuing-key.ts';
 import { lapseOf, recordEnrolmentEnd, recordSubscription } from './lapses.ts';
 import { applicationHolder, bootstrapHolder, forgetHolders, holderOfOwner, nodeHolder, recordHolder, recordHolderEnd, settleOwed, type Holder } from './owner-endings.ts';
 import { forgetRotation, overlapEndOf, recordRotation } from './rotations.ts';
+import { recordCertifiedSubscription, recordNodeEnrolment } from './subscription-moves.ts';
 import { certificateOfCredential, forgetRebuild, markRebuild, PKI_PROJECTION, recordCertificate, raiseRevocation, recordRevocation, resetPkiTables, setupPkiTables, standingRevocation } from './tables.ts';
 
 export { PKI_PROJECTION };
@@ -26,6 +27,9 @@ export const PKI_EVENT_TYPES = [
   'NodeRevoked',
   'ApplicationRevoked',
   'CredentialExpired',
+  // Review 397 (subscription-moves.ts): a node enrolled under another subscription owes the revocation of what the
+  // CA of the one it left certified (NodeEnrolmentExpired above ends the node as NodeRevoked does).
+  'NodeEnrolled',
 ] as const;
 
 /**
@@ -110,6 +114,8 @@ export const pkiProjection = (changes?: PkiChanges): Projection => {
           recordCertificate(db, { credentialId: e.event.data.credentialId, ...ours, notAfter, ...(issuerKeyId !== undefined ? { issuerKeyId } : {}) });
           const holder = holderOfOwner(e.event.data.owner);
           if (holder !== undefined) recordHolder(db, holder, e.event.data.credentialId);
+          // Certified by the CA of a subscription its node left before it was recorded: owed at once (review 397).
+          recordCertifiedSubscription(db, e.event.data.credentialId, e.event.data.owner, e.event.data.certificate);
           return;
         }
         case 'CredentialProvisioned': {
@@ -147,6 +153,12 @@ export const pkiProjection = (changes?: PkiChanges): Projection => {
           return;
         case 'NodeEnrolmentExpired':
           recordEnrolmentEnd(db, e.record.id, e.event.data.subscriptionId, e.at);
+          // Review 397: expired is final, and the cascade ends the node as if revoked (cessationOfOperation).
+          holderEnded(db, nodeHolder(e.event.data.nodeId), e.at);
+          return;
+        case 'NodeEnrolled':
+          // Under another subscription than before (RS-17): what the CA of the one it left certified is owed (review 397).
+          for (const certificate of recordNodeEnrolment(db, e.event.data.nodeId, e.event.data.subscriptionId)) changes?.rotationChanged(certificate);
           return;
         case 'CredentialRevoked': {
           const { credentialId, reason } = e.event.data;

@@ -4,6 +4,7 @@ import { deleteCheckpoint, prepared, readCheckpoint } from '../runtime/index.ts'
 import { PKI_LAPSES_TABLES } from './lapses.ts';
 import { PKI_HOLDERS_TABLES } from './owner-endings.ts';
 import { PKI_ROTATIONS_TABLE } from './rotations.ts';
+import { PKI_SUBSCRIPTION_MOVES_TABLE_NAMES, PKI_SUBSCRIPTION_MOVES_TABLES } from './subscription-moves.ts';
 
 /** The projection these tables belong to: its checkpoint says how far they reach. */
 export const PKI_PROJECTION = 'pki';
@@ -47,7 +48,11 @@ const setupInTransaction = (db: Database.Database): void => {
   // bootstrap ended before has no row, and OCSP would answer `good` for its certificates until the cascade's revocation.
   // Rebuilt from the log as above: the read model's schema version, as pki keeps it (its rebuild floor kept).
   const withoutHolders = hasTable(db, 'pki_certificates') && !hasTable(db, 'pki_owed');
-  const rebuild = oneRowPerSerial || withoutIssuingKey || withoutRotations || withoutLapses || withoutInvalidSince || withoutHolders;
+  // Tables written before a node's expired enrolment ended its holder and before its move to another subscription made
+  // what the left one's CA certified owed (review 397): OCSP answered `good` for those until the cascade's revocation.
+  // Rebuilt from the log as above, once: the moves' tables (subscription-moves.ts) are the marker of the new meaning.
+  const withoutMoves = hasTable(db, 'pki_certificates') && !hasTable(db, 'pki_node_enrolments');
+  const rebuild = oneRowPerSerial || withoutIssuingKey || withoutRotations || withoutLapses || withoutInvalidSince || withoutHolders || withoutMoves;
   const reached = rebuild ? readCheckpoint(db, PKI_PROJECTION)?.position : undefined;
   if (withoutIssuingKey) db.exec('ALTER TABLE pki_certificates ADD COLUMN issuer_key_id TEXT');
   if (withoutInvalidSince) db.exec('ALTER TABLE pki_revocations ADD COLUMN invalid_since TEXT');
@@ -88,7 +93,8 @@ const setupInTransaction = (db: Database.Database): void => {
   );
   ${PKI_ROTATIONS_TABLE};
   ${PKI_LAPSES_TABLES};
-  ${PKI_HOLDERS_TABLES}`);
+  ${PKI_HOLDERS_TABLES};
+  ${PKI_SUBSCRIPTION_MOVES_TABLES}`);
   if (!rebuild) return;
   resetPkiTables(db);
   if (reached !== undefined) markRebuild(db, reached);
@@ -135,7 +141,10 @@ export const pkiCompleteness = (db: Database.Database, mustReach?: bigint): PkiC
 };
 
 export const resetPkiTables = (db: Database.Database): void => {
-  db.exec('DELETE FROM pki_revocations; DELETE FROM pki_certificates; DELETE FROM pki_rotations; DELETE FROM pki_subscriptions; DELETE FROM pki_lapses; DELETE FROM pki_holders; DELETE FROM pki_ended_holders; DELETE FROM pki_owed');
+  db.exec(
+    'DELETE FROM pki_revocations; DELETE FROM pki_certificates; DELETE FROM pki_rotations; DELETE FROM pki_subscriptions; DELETE FROM pki_lapses; DELETE FROM pki_holders; DELETE FROM pki_ended_holders; DELETE FROM pki_owed; ' +
+      PKI_SUBSCRIPTION_MOVES_TABLE_NAMES.map((table) => `DELETE FROM ${table}`).join('; '),
+  );
 };
 
 export interface IssuedCertificateRow {
