@@ -10,8 +10,7 @@ import { associationLifetime, type GrantedLifetime } from '../../../domain/proto
 import type { AssociationConfirm, AssociationFinish, AssociationOutcome } from '../../../domain/protocols/association-messages.ts';
 import { destroyQuietly } from '../shared/destroy-quietly.ts';
 import { checkProof, proofFailure, pskOf } from '../shared/proof.ts';
-import { failedProof, isFailedProof, type KeptRefusal } from '../shared/failed-proofs.ts';
-import { keyGoneAtProof } from '../shared/key-gone.ts';
+import { failedProof, failedProofOrKeyFault, isFailedProof, type KeptRefusal } from '../shared/failed-proofs.ts';
 import { rememberAuthenticatedRun } from '../shared/replay.ts';
 import { refuseDecoyFinish } from '../shared/decoy.ts';
 import { deriveAssociationKeys, destroyAssociationKeys, keyConfirmationFor, proofFor, type AssociationKeys } from './session-key.ts';
@@ -88,9 +87,10 @@ export const finishRun = async (
   try {
     verified = await checkProof(se, session.verifier, proved, finish.proof);
   } catch (error) {
-    // The credential ended during the run (its PSK shredded): answered as the failed proof it is to anyone else,
-    // the reason kept for the log; `unknown_credential` here would tell a stranger it became unusable in the run.
-    throw keyGoneAtProof(FINISH, error, [pskOf(session.verifier), session.psk], failed);
+    // The credential ended during the run (its PSK shredded): a failed proof to anyone else, the run kept up to the
+    // third as for a wrong proof, the reason kept for the log; `unknown_credential` here, or the run ended at once (a
+    // second junk finish `unknown_session`), would tell a stranger it became unusable in the run (review 393).
+    return failedProofOrKeyFault(session, FINISH, error, [pskOf(session.verifier), session.psk], failed, rewind);
   }
   if (!verified) return failedProof(session, failed, rewind);
   // Revoked since the hello, say: the proof verified, so only the holder is told (registrar-still-usable.ts).

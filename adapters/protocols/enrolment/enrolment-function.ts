@@ -12,10 +12,10 @@ import {
 import { Transcript, withoutFields } from '../../../domain/crypto/transcript.ts';
 import { destroyQuietly } from '../shared/destroy-quietly.ts';
 import { checkProof, proofFailure, prove, pskOf } from '../shared/proof.ts';
-import { answerOrRefuse, failedProof, isFailedProof, type KeptRefusal, type RunWatch } from '../shared/failed-proofs.ts';
+import { answerOrRefuse, failedProof, failedProofOrKeyFault, isFailedProof, type KeptRefusal, type RunWatch } from '../shared/failed-proofs.ts';
 import { RunTranscript } from '../shared/run-transcript.ts';
 import { initiatorVerifier, responderSigner } from '../shared/credential-keys.ts';
-import { keyGoneAtProof, keyGoneBeforeProof } from '../shared/key-gone.ts';
+import { keyGoneBeforeProof } from '../shared/key-gone.ts';
 import { decoyChallenge, decoySigner, knownVerifier, realRefusal, refuseDecoyFinish, type Decoy } from '../shared/decoy.ts';
 import { acceptedClockSkew } from '../../../domain/protocols/clock-skew.ts';
 import { wireEphemeral } from '../shared/wire-ephemeral.ts';
@@ -301,9 +301,10 @@ export class EnrolmentFunction {
       try {
         verified = await checkProof(se, session.nodeVerifier, proved, auth.proof);
       } catch (error) {
-        // The bootstrap ended during the run (its PSK shredded): answered as the failed proof it is to anyone else, the
-        // reason kept for the log; `unknown_credential` here would tell a stranger it became unusable in the run.
-        throw keyGoneAtProof(AUTH, error, [pskOf(session.nodeVerifier)], failed);
+        // The bootstrap ended during the run (its PSK shredded): a failed proof to anyone else, the run kept up to the
+        // third as for a wrong proof, the reason kept for the log; `unknown_credential` here, or the run ended at once (a
+        // second junk auth `unknown_session`), would tell a stranger it became unusable in the run (review 393).
+        return failedProofOrKeyFault(session, AUTH, error, [pskOf(session.nodeVerifier)], failed, rewind);
       }
       if (!verified) return failedProof(session, failed, rewind);
       // Outside what the proof covers: a copy with only its proof of possession altered is a failed proof too, refused

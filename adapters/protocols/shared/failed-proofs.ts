@@ -1,5 +1,6 @@
 import { isCredenceError, type CredenceError } from '../../../domain/errors.ts';
 import { protocolFailure } from '../../../domain/protocols/protocol.ts';
+import { keyGoneAtProof } from './key-gone.ts';
 import { proofFailure } from './proof.ts';
 
 /**
@@ -47,6 +48,27 @@ export const failedProof = (session: CountsFailedProofs, refusal: CredenceError,
   if (session.failedProofs >= MAX_FAILED_PROOFS) throw refusal;
   rewind();
   return new KeptRefusal(refusal);
+};
+
+/**
+ * The check of a peer's first proof (the association finish, the provisioning auth) threw `error`. A key of the peer's
+ * credential gone from the Secure Environment (`peerKeys`: the credential ended during the run, its PSK shredded) is a
+ * failed proof like any other: answered `refusal`, the real reason behind it for the service's log (`keyGoneAtProof`),
+ * the run kept up to its MAX_FAILED_PROOFS-th. Ending the run at once told anyone who saw the challenge, by a second junk
+ * message answered `unknown_session` where a wrong proof's gets `bad_mac` again, that the credential ended during the
+ * run (review 393; seeds 002/004, SER-001). Anything else, a key of the service's own among them, is thrown and ends it.
+ */
+export const failedProofOrKeyFault = (
+  session: CountsFailedProofs,
+  step: string,
+  error: unknown,
+  peerKeys: readonly (string | undefined)[],
+  refusal: CredenceError,
+  rewind: () => void,
+): KeptRefusal => {
+  const answer = keyGoneAtProof(step, error, peerKeys, refusal);
+  if (answer !== refusal) throw answer;
+  return failedProof(session, refusal, rewind);
 };
 
 /** A step's answer, or its kept refusal thrown, `watch` told first that the run goes on. */
