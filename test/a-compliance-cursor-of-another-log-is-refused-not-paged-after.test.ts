@@ -22,6 +22,8 @@ import { tempDirs } from './support/temp-dirs.ts';
 
 const TAGGED_POSITION = /^\d+~[0-9a-f]{8}\.[0-9a-f]{8}$/;
 const TAGGED_KEYSET = /^\d+:[A-Za-z0-9._:~-]+@\d+~[0-9a-f]{8}\.[0-9a-f]{8}$/;
+/** provisioned's (review 394): `<listedPosition>:<credentialId>`, tagged with the event that listed the row, at that position. */
+const TAGGED_LISTING = /^(\d+):[A-Za-z0-9._:~-]+@\1~[0-9a-f]{8}\.[0-9a-f]{8}$/;
 
 const folders = tempDirs('credence-compliance-cursor-of-another-log-');
 let a: TestService;
@@ -55,7 +57,7 @@ const get = (api: Api, svc: TestService, query: string, params: Record<string, s
 const QUERIES = [
   ['revocations', {}, TAGGED_POSITION],
   ['actions', { actor: 'test-operator' }, TAGGED_POSITION],
-  ['provisioned', { subscription: 'sub-1' }, TAGGED_POSITION],
+  ['provisioned', { subscription: 'sub-1' }, TAGGED_LISTING],
   ['expiring', { days: '30' }, TAGGED_KEYSET],
 ] as const;
 

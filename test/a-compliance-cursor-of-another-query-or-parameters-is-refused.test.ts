@@ -86,7 +86,8 @@ describe('a compliance cursor names the query and parameters it was given for', 
   it.each([
     ['revocations', {}, DIGESTED_POSITION],
     ['actions', { actor: 'test-operator' }, DIGESTED_POSITION],
-    ['provisioned', { subscription: 'sub-1' }, DIGESTED_POSITION],
+    // Review 394: by its own key, `<listedPosition>:<credentialId>`, so a page ends at `limit` within one listing too.
+    ['provisioned', { subscription: 'sub-1' }, DIGESTED_KEYSET],
     ['expiring', { days: '30' }, DIGESTED_KEYSET],
   ] as const)('%s: a cut page names a cursor with its digest, and paging with it reads every row once', async (query, params, form) => {
     const whole = (await get(query, params)).body as Answer;
@@ -130,6 +131,18 @@ describe('a compliance cursor names the query and parameters it was given for', 
     // `order` left out is `log`.
     expect((await get('revocations', { order: 'log', after: await cursorOf('revocations', {}) })).status).toBe(200);
     expect((await get('expiring', { days: '30.0', after: await cursorOf('expiring', { days: '30' }) })).status).toBe(200);
+  });
+
+  it('revocations: `by` left out and `by=occurred` (the default) page on from each other; `by=recorded` does not', async () => {
+    // Review 394: a cursor of a page without `by` was refused (cursor_of_another_query) on the next page with it.
+    const without = await get('revocations', { by: 'occurred', limit: '1', after: await cursorOf('revocations', {}) });
+    expect(without.status, JSON.stringify(without.body)).toBe(200);
+    const withBy = await get('revocations', { limit: '1', after: await cursorOf('revocations', { by: 'occurred' }) });
+    expect(withBy.status, JSON.stringify(withBy.body)).toBe(200);
+    // Both cursors of the first page are the same one: what a cursor handed out before `by` was dropped still pages.
+    expect(await cursorOf('revocations', { by: 'occurred' })).toBe(await cursorOf('revocations', {}));
+    await expectRefused('revocations', {}, await cursorOf('revocations', { by: 'recorded' }));
+    await expectRefused('revocations', { by: 'occurred' }, await cursorOf('revocations', { by: 'recorded' }));
   });
 
   it('a tampered digest is refused; a cursor without one (an earlier version\'s) is taken as before', async () => {

@@ -33,8 +33,9 @@ describe('a pager of `provisioned` gets a row held back until its node was known
     await establishInstance(c);
     await provisioned(c, cmd.issueCredential('cred-3', 'meter-1', at(90)), 'cred-3');
     await c.settle();
-    // Listed together by the establishment, they are one page even at limit=1: a cut between them would skip or repeat one.
-    expect(pagesFrom(c, 1, passed)).toEqual([['ra-ae-1', 'ra-ae-2'], ['cred-3']]);
+    // Listed together by the establishment, after the position the pager passed; at limit=1 a page each (review 394:
+    // they came as one page past `limit`), cut by credential id within their listing.
+    expect(pagesFrom(c, 1, passed)).toEqual([['ra-ae-1'], ['ra-ae-2'], ['cred-3']]);
   });
 
   it('at any limit, a pager from the start reads every row once, in the order they were listed', async () => {
@@ -44,11 +45,11 @@ describe('a pager of `provisioned` gets a row held back until its node was known
     await c.settle();
     const listed = ['cred-1', 'cred-2', 'ra-ae-1', 'ra-ae-2', 'cred-3'];
     for (const limit of [1, 2, 3, 4, 5, 6]) expect(pagesFrom(c, limit).flat(), `limit ${limit}`).toEqual(listed);
-    // A page ends before rows listed together rather than among them: 3 rows would cut between ra-ae-1 and ra-ae-2.
-    expect(pagesFrom(c, 3)).toEqual([['cred-1', 'cred-2'], ['ra-ae-1', 'ra-ae-2', 'cred-3']]);
+    // A page ends at `limit`, among rows listed together too (review 394), and the next one goes on from its last row.
+    expect(pagesFrom(c, 3)).toEqual([['cred-1', 'cred-2', 'ra-ae-1'], ['ra-ae-2', 'cred-3']]);
   });
 
-  it('a cut page names the listed position of its last row as `nextAfter`', async () => {
+  it('a cut page names the listed position and credential id of its last row as `nextAfter`', async () => {
     const c = await fleet();
     await establishInstance(c);
     await provisioned(c, cmd.issueCredential('cred-3', 'meter-1', at(90)), 'cred-3');
@@ -61,17 +62,21 @@ describe('a pager of `provisioned` gets a row held back until its node was known
       expect(row.position < cred2!.position).toBe(true);
     }
     expect(cred2!.listedPosition).toBe(cred2!.position);
-    expect(pageUnderSub1(c, 2).nextAfter).toBe(cred2!.position);
-    expect(pageUnderSub1(c, 1, cred2!.position)).toMatchObject({ ids: ['ra-ae-1', 'ra-ae-2'], truncated: true, nextAfter: establishedAt });
+    expect(pageUnderSub1(c, 2).nextAfter).toBe(`${cred2!.position}:cred-2`);
+    expect(pageUnderSub1(c, 1, `${cred2!.position}:cred-2`)).toMatchObject({ ids: ['ra-ae-1'], truncated: true, nextAfter: `${establishedAt}:ra-ae-1` });
+    expect(pageUnderSub1(c, 1, `${establishedAt}:ra-ae-1`)).toMatchObject({ ids: ['ra-ae-2'], truncated: true, nextAfter: `${establishedAt}:ra-ae-2` });
+    // A listed position alone (as cursors before review 394 were, a page never splitting a listing) goes on past its rows.
+    expect(pageUnderSub1(c, 5, cred2!.position)).toMatchObject({ ids: ['ra-ae-1', 'ra-ae-2', 'cred-3'], truncated: false });
+    expect(pageUnderSub1(c, 5, establishedAt)).toMatchObject({ ids: ['cred-3'], truncated: false });
   });
 
-  it('rows listed together that outnumber `limit` and end the listing are a whole answer, not a cut one', async () => {
+  it('the last rows of a listing that end the answer are a whole last page, not a cut one', async () => {
     const c = await fleet();
     await establishInstance(c);
     await c.settle();
     const [, cred2] = provisionedUnder(c.readModels, 'sub-1');
     // Review 107: it said more rows matched and sent the pager for an empty page.
-    const last = pageUnderSub1(c, 1, cred2!.position);
+    const last = pageUnderSub1(c, 2, `${cred2!.position}:cred-2`);
     expect(last).toMatchObject({ ids: ['ra-ae-1', 'ra-ae-2'], truncated: false });
     expect(last.nextAfter).toBeUndefined();
   });

@@ -38,6 +38,8 @@ describe('the OpenAPI document states each compliance parameter as its query rea
     expect(after.schema).toEqual({
       anyOf: [
         { type: 'string', pattern: '^\\d{1,19}$' },
+        // provisioned (review 394): `<listedPosition>:<credentialId>`, or a listed position alone as before.
+        { type: 'string', maxLength: 148, pattern: '^\\d{1,19}(?::|$)' },
         { type: 'string', maxLength: 145, pattern: '^\\d{1,16}:' },
         { type: 'string', maxLength: 148, pattern: '^\\d{1,19}:' },
         // Tagged with an event of the log they came from (review 199).

@@ -38,7 +38,8 @@ const PARAMS = {
   now: "expiring: the instant to count from (default: now; a date alone is that day's 00:00 UTC)",
   limit: `every query: at most this many rows (default ${DEFAULT_ROWS}, at most ${MAX_ROWS})`,
   after:
-    'the nextAfter of the page before, as printed: revocations, actions, provisioned: <position>~<tag> (provisioned pages by listedPosition); ' +
+    'the nextAfter of the page before, as printed: revocations, actions: <position>~<tag>; ' +
+    'provisioned: <listedPosition>:<credentialId>@<position>~<tag> (or a listed position alone: the rows listed after it); ' +
     'expiring: <notAfterMs>:<credentialId>@<position>~<tag>; dangling-associations: <position>:<associationId>@<position>~<tag>; ' +
     'dangling-credentials: <position>:<credentialId>@<position>~<tag>. ' +
     'Each ends in .<digest> of the query and its parameters (all but --limit): one of another query or other parameters is refused, ' +

@@ -92,6 +92,30 @@ const DanglingCredentialsAfter = keysetAfter(DANGLING_CREDENTIALS_CURSOR, 19, Cr
   .optional();
 
 /**
+ * `provisioned`'s `after` (review 394): `<listedPosition>:<credentialId>`, the key its rows are sorted by, so a page
+ * ends at `limit` among rows one event listed together too (each page's rows past the cursor's). A bare listed position
+ * (`<position>~<tag>` as versions before it handed out, whose pages never split a listing, or one a person types) is
+ * still taken: the rows listed after every row listed at it. Read in one chain, so a refusal names this form.
+ */
+const PROVISIONED_CURSOR =
+  'the nextAfter of the page before, <listedPosition>:<credentialId>@<position>~<tag>.<q8>, e.g. 1042:cred-1@1042~5e0306c9.0b5c4e7a ' +
+  '(or without its @<position>~<tag>.<q8>; or a listed position, e.g. 1200: the rows listed after it)';
+const ProvisionedAfter = z
+  .string()
+  .refine((c) => !/^\d{20,}(?::|$)/.test(c), { ...POSITION_RANGE, abort: true })
+  .max(19 + 1 + 128, { message: PROVISIONED_CURSOR, abort: true })
+  .regex(/^\d{1,19}(?::|$)/, { message: PROVISIONED_CURSOR, abort: true })
+  .refine((c) => !c.includes(':') || CredentialId.safeParse(c.slice(c.indexOf(':') + 1)).success, {
+    message: `${PROVISIONED_CURSOR}: its credential id as the domain reads one`,
+    params: { rule: 'credential_id' },
+  })
+  .transform((c): { position: bigint; credentialId?: string } =>
+    c.includes(':') ? { position: BigInt(c.slice(0, c.indexOf(':'))), credentialId: c.slice(c.indexOf(':') + 1) } : { position: BigInt(c) },
+  )
+  .refine((a) => a.position <= MAX_POSITION, { path: [], ...POSITION_RANGE })
+  .optional();
+
+/**
  * A number of days as text: decimal digits only, read by Number() once they match (found in review: Number() alone
  * read `0x1e` as 30, `0b11` as 3, `1e1` as 10, and refused `abc` as `expected number, received NaN`). A blank value is
  * refused as such, not read as 0 days (found in review: `?days=` answered an all-clear with no rows); the pattern lets
@@ -189,15 +213,12 @@ export interface ComplianceQuery<S extends z.ZodType = z.ZodType, R extends { re
   /** Whether the rows come in global order, so that `after` pages through them (for these parameters). */
   readonly paged: boolean | ((params: z.infer<S>) => boolean);
   /**
-   * The position `after` pages by, when it is not the row's own `position`: rows sharing one are listed together and
-   * a page never ends among them (`run` then returns every row of its last row's listing, past `limit` if need be).
-   */
-  readonly listedAt?: (row: R) => bigint;
-  /**
    * For a query in an order of its own rather than global order: the `after` its last row gives the next page (a key
    * of that order, unique per row, so a page ends at `limit`). Not a position: nothing compares it with the log's head.
    */
   readonly cursorOf?: (row: R) => string;
+  /** The event a `cursorOf` cursor is tagged with, when not the row's own `position` (`provisioned`: the one that listed it). */
+  readonly cursorAt?: (row: R) => bigint;
   /** At most `limit` rows (the answer asks one more than it returns, to know whether more matched). */
   run(db: Database.Database, params: z.infer<S>, now: Date, limit: number): readonly R[];
 }
@@ -261,13 +282,15 @@ export const COMPLIANCE_QUERIES = {
   provisioned: query({
     summary:
       'credentials provisioned while their node was enrolled under an M2M Service Subscription, in the order they were listed ' +
-      '(`listedPosition`, which `after` pages by: a credential provisioned before its node was known is listed when the enrolment or association naming it is)',
-    params: z.strictObject({ subscription: required(z.string().min(1).max(128), 'the M2M Service Subscription id, e.g. sub-1'), ...PAGE }),
-    paged: true,
-    listedAt: (row: ProvisionedRow) => row.listedPosition,
+      '(`listedPosition`, then credential id, which `after` pages by: a credential provisioned before its node was known is listed when the enrolment or association naming it is)',
+    params: z.strictObject({ subscription: required(z.string().min(1).max(128), 'the M2M Service Subscription id, e.g. sub-1'), limit: Limit, after: ProvisionedAfter }),
+    paged: false,
+    // Ordered by listed position then credential id (unique per row): rows one event listed together page at `limit` too (review 394).
+    cursorOf: (row: ProvisionedRow) => `${row.listedPosition}:${row.credentialId}`,
+    cursorAt: (row: ProvisionedRow) => row.listedPosition,
     run: (db, p, _now, limit) => {
       if (!subscriptionCreated(db, p.subscription)) throw unknownSubscription(p.subscription);
-      return provisionedUnder(db, p.subscription, pageAfter(p, limit));
+      return provisionedUnder(db, p.subscription, { limit }, p.after);
     },
   }),
   expiring: query({
@@ -312,34 +335,21 @@ export const COMPLIANCE_QUERIES = {
   }),
 } as const;
 
-/**
- * What a query answers: at most `limit` rows (more only when more than `limit` were listed together, as one page),
- * whether more matched, and where the next page starts when it pages.
- */
+/** What a query answers: at most `limit` rows, whether more matched, and where the next page starts when it pages. */
 export interface ComplianceAnswer {
   readonly rows: readonly { readonly position: bigint }[];
   readonly truncated: boolean;
-  /** With `truncated`, for a query in global order (a position) or one with a cursor (`expiring`): pass it as `after` for the next page. */
+  /** With `truncated`, for a query in global order (a position) or one with a cursor (`expiring`, `provisioned`, …): pass it as `after` for the next page. */
   readonly nextAfter?: bigint | string;
+  /** With a cursor `nextAfter`, the position of the event its tag names: its last row's, or for `provisioned` the one that listed it. */
+  readonly nextAt?: bigint;
 }
 
 type Row = { readonly position: bigint };
 
 /**
- * The first page of `rows` (asked one past `limit`) that ends where a listing does, so that `after` set to its last
- * row's listed position neither repeats nor skips a row (review 101: one event can list several `provisioned` rows).
- * A first listing longer than `limit` is the page whole (`run` returned all of it).
- */
-const pageOf = (rows: readonly Row[], limit: number, listedAt: (row: Row) => bigint): readonly Row[] => {
-  const next = listedAt(rows[limit]!);
-  let end = limit;
-  while (end > 0 && listedAt(rows[end - 1]!) === next) end--;
-  return end > 0 ? rows.slice(0, end) : rows.filter((row) => listedAt(row) === next);
-};
-
-/**
- * The place in the log a parsed `after` names, if any: a position, or the position a `dangling-associations` or
- * `dangling-credentials` cursor starts from. Checked against the store's head by the front ends (an `after` past it
+ * The place in the log a parsed `after` names, if any: a position, or the position a `provisioned`,
+ * `dangling-associations` or `dangling-credentials` cursor starts from. Checked against the store's head by the front ends (an `after` past it
  * would answer an empty last page, which a pager reads as "no more rows"); `expiring`'s cursor names an instant, not a
  * place in the log.
  */
@@ -354,17 +364,16 @@ export const answerQuery = (name: ComplianceQueryName, db: Database.Database, pa
   const run = definition.run as unknown as (d: Database.Database, p: unknown, n: Date, l: number) => readonly { readonly position: bigint }[];
   const rows = run(db, params, now, limit + 1);
   if (rows.length <= limit) return { rows, truncated: false };
-  if ('cursorOf' in definition) return { rows: rows.slice(0, limit), truncated: true, nextAfter: (definition.cursorOf as (row: Row) => string)(rows[limit - 1]!) };
+  if ('cursorOf' in definition) {
+    // The name picked the definition: its `cursorOf` and `cursorAt` read its own rows.
+    const last = rows[limit - 1]!;
+    const nextAt = 'cursorAt' in definition ? (definition.cursorAt as (row: Row) => bigint)(last) : last.position;
+    return { rows: rows.slice(0, limit), truncated: true, nextAfter: (definition.cursorOf as (row: Row) => string)(last), nextAt };
+  }
   const paged = typeof definition.paged === 'function' ? (definition.paged as (p: unknown) => boolean)(params) : definition.paged;
   if (!paged) return { rows: rows.slice(0, limit), truncated: true };
-  // The name picked the definition: its `listedAt` reads its own rows.
-  const listedAt = ('listedAt' in definition ? (definition.listedAt as (row: Row) => bigint) : undefined) ?? ((row: Row) => row.position);
-  const page = pageOf(rows, limit, listedAt);
-  const nextAfter = listedAt(page.at(-1)!);
-  // A first listing longer than `limit` came whole and alone: whether any row follows it is asked, or a last page
-  // said more rows matched and sent the pager for an empty one (review 107).
-  if (page.length === rows.length && run(db, { ...(params as object), after: nextAfter }, now, 1).length === 0) return { rows: page, truncated: false };
-  return { rows: page, truncated: true, nextAfter };
+  const page = rows.slice(0, limit);
+  return { rows: page, truncated: true, nextAfter: page.at(-1)!.position };
 };
 
 export type ComplianceQueryName = keyof typeof COMPLIANCE_QUERIES;

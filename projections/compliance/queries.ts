@@ -113,6 +113,9 @@ export type ActionsFilter = { readonly actor: string; readonly tokenId?: string 
 export const actionsBy = (db: Database.Database, filter: ActionsFilter, window: TimeWindow = {}, page: Page = {}): AuditEntry[] =>
   filter.tokenId !== undefined ? actionsWithToken(db, filter.tokenId, filter.actor, window, page) : actionsOf(db, filter.actor!, window, page);
 
+/** The greatest INTEGER SQLite holds, 2^63 - 1: no listed position follows it. */
+const MAX_SQLITE_INTEGER = 9_223_372_036_854_775_807n;
+
 export interface ProvisionedRow {
   /** Position of the CredentialProvisioned event. */
   readonly position: bigint;
@@ -132,21 +135,31 @@ export interface ProvisionedRow {
 /**
  * Credentials provisioned while their owner node was enrolled under the M2M Service Subscription (seed 003, 11.2.1),
  * in the order they were listed (review 101): a row held back until its node was known is listed when it is written,
- * after every row a pager has passed, never behind one. Rows one event listed together share their listed position
- * (ordered by credential id) and are never split: past `limit` rows, the rows of the last one's listing come too.
+ * after every row a pager has passed, never behind one. Rows one event listed together share their listed position and
+ * are ordered by credential id: the answer's key, (listedPosition, credentialId), is unique per row, and a page ends at
+ * `limit` among them too (review 394: one listing of 10,006 rows came whole at limit=1). `after`: the last row of the
+ * page before, or a listed position alone (no `credentialId`): the rows listed after every row listed at it.
  */
-export const provisionedUnder = (db: Database.Database, subscriptionId: string, page: Page = {}): ProvisionedRow[] => {
-  const [after, limit] = pageBounds(page);
+export const provisionedUnder = (
+  db: Database.Database,
+  subscriptionId: string,
+  page: Pick<Page, 'limit'> = {},
+  after?: { readonly position: bigint; readonly credentialId?: string | undefined },
+): ProvisionedRow[] => {
+  const limit = pageBounds(page)[1];
   if (limit < 1n) throw new RangeError(`page.limit must be at least 1, got ${limit}`);
+  // A position alone is past its listing: before the next position's every row ('' sorts before any credential id).
+  // None follows the greatest position there is. Without a cursor, before every row.
+  if (after !== undefined && after.credentialId === undefined && after.position >= MAX_SQLITE_INTEGER) return [];
+  const [position, credential] =
+    after === undefined ? [-1n, ''] : after.credentialId === undefined ? [after.position + 1n, ''] : [after.position, after.credentialId];
   return (
     db
       .prepare(
-        `SELECT * FROM compliance_provisioned WHERE subscription_id = @subscription AND listed_position > @after
-           AND listed_position <= COALESCE((SELECT listed_position FROM compliance_provisioned
-             WHERE subscription_id = @subscription AND listed_position > @after ORDER BY listed_position, credential_id LIMIT 1 OFFSET @last), @end)
-         ORDER BY listed_position, credential_id`,
+        `SELECT * FROM compliance_provisioned WHERE subscription_id = @subscription AND (listed_position, credential_id) > (@position, @credential)
+         ORDER BY listed_position, credential_id LIMIT @limit`,
       )
-      .all({ subscription: subscriptionId, after, last: limit - 1n, end: 9_223_372_036_854_775_807n }) as {
+      .all({ subscription: subscriptionId, position, credential, limit }) as {
       position: bigint;
       enrolment_position: bigint;
       listed_position: bigint;

@@ -38,16 +38,19 @@ export const establishInstance = async (c: Credence): Promise<void> => {
   await c.engine.execute(cmd.establishAssociation('sa-1'));
 };
 
-/** One page of `provisioned` under sub-1, its parameters as a client sends them (parsed by the query's schema). */
-export const pageUnderSub1 = (c: Credence, limit: number, after?: bigint) => {
+/**
+ * One page of `provisioned` under sub-1, its parameters as a client sends them (parsed by the query's schema): `after`
+ * a cursor as the page before named it (`<listedPosition>:<credentialId>`, review 394) or a listed position.
+ */
+export const pageUnderSub1 = (c: Credence, limit: number, after?: string | bigint) => {
   const params = COMPLIANCE_QUERIES.provisioned.params.parse({ subscription: 'sub-1', limit: String(limit), ...(after !== undefined ? { after: String(after) } : {}) });
   const answer = answerQuery('provisioned', c.readModels, params, new Date(T0));
   const rows = answer.rows as readonly ProvisionedRow[];
-  return { ids: rows.map((r) => r.credentialId), truncated: answer.truncated, nextAfter: answer.nextAfter as bigint | undefined };
+  return { ids: rows.map((r) => r.credentialId), truncated: answer.truncated, nextAfter: answer.nextAfter as string | undefined };
 };
 
 /** Every page from `after` on, as a pager reads them: the ids of each. */
-export const pagesFrom = (c: Credence, limit: number, after?: bigint): string[][] => {
+export const pagesFrom = (c: Credence, limit: number, after?: string | bigint): string[][] => {
   const pages: string[][] = [];
   let cursor = after;
   for (;;) {

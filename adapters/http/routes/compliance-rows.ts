@@ -160,11 +160,11 @@ export const rowsTold = async <R extends object>(rows: readonly R[], told: (stre
  * another instance or a re-created store) is refused rather than paged after: a bare position at or below the head was
  * answered 200, and the rows up to it skipped without a word (review 199). Revocation and action exports are evidence.
  *
- * - revocations, actions, provisioned: `<position>~<tag>`, the event at the cursor's own position (the last row's, or
- *   for provisioned the event that listed it: `listedPosition`).
- * - expiring, dangling-associations, dangling-credentials: `<key>:<id>@<position>~<tag>`, the key of the answer's own
- *   order then, after an `@` (which no id holds, so the cursor splits one way only), the id of the event that proves
- *   the page's last row.
+ * - revocations, actions: `<position>~<tag>`, the event at the cursor's own position (the last row's).
+ * - provisioned, expiring, dangling-associations, dangling-credentials: `<key>:<id>@<position>~<tag>`, the key of the
+ *   answer's own order then, after an `@` (which no id holds, so the cursor splits one way only), the id of the event
+ *   that proves the page's last row; for provisioned (review 394: `<listedPosition>:<credentialId>`) the event that
+ *   listed it, at the key's own position. Its `<position>~<tag>`, as versions before it handed out, is still taken.
  *   expiring's key is an instant, no place in the log: the row's event is what proves the cursor was this log's (the
  *   head's would do too, but on an EventStoreDB shared with other applications the head may be their record, scavenged
  *   later). For dangling-associations and dangling-credentials it is the event at the key's own position.
@@ -235,11 +235,14 @@ const canonical = (value: unknown): unknown => {
 
 /**
  * The digest a cursor of `name` carries: of the parameters its own schema parsed (`params`), so that the same ones
- * written another way (`from=2026-01-01`, `from=2026-01-01T00:00:00Z`; `order` left out, `order=log`) page on, and any
- * that would choose other rows or another order do not. The HTTP route and the CLI both ask it here.
+ * written another way (`from=2026-01-01`, `from=2026-01-01T00:00:00Z`; `order` left out, `order=log`; `by` left out,
+ * `by=occurred`) page on, and any that would choose other rows or another order do not. The HTTP route and the CLI
+ * both ask it here.
  */
 export const queryDigestOf = (name: ComplianceQueryName, params: unknown): string => {
-  const chosen = Object.entries(params as object).filter(([k]) => !PAGING_ONLY.has(k));
+  // `by=occurred` is the default `by` left out says (review 394: a cursor of a page without it was refused on a page
+  // with it): digested as left out, so that cursors handed out before keep their digest.
+  const chosen = Object.entries(params as object).filter(([k, v]) => !PAGING_ONLY.has(k) && !(k === 'by' && v === 'occurred'));
   return hash('sha256', JSON.stringify(['credence/compliance-cursor/v1', name, canonical(Object.fromEntries(chosen))]), 'hex').slice(0, 8);
 };
 
@@ -309,7 +312,7 @@ export const taggedNextAfter = async (store: EventStore, answer: ComplianceAnswe
   const { nextAfter } = answer;
   if (nextAfter === undefined) return undefined;
   const digest = query === undefined ? '' : `.${query}`;
-  const position = typeof nextAfter === 'bigint' ? nextAfter : answer.rows.at(-1)?.position;
+  const position = typeof nextAfter === 'bigint' ? nextAfter : (answer.nextAt ?? answer.rows.at(-1)?.position);
   const record = position === undefined || position === 0n ? undefined : await recordAtPosition(store, position);
   const tagOf = record === undefined ? undefined : await taggerAt(record, keyed);
   // Untagged, a keyset key goes without the digest too (above: an id may end as one does).

@@ -69,8 +69,9 @@ const DOCUMENTED_AS: Readonly<Record<Exclude<Param, 'tokenId'>, 'input' | 'outpu
 
 /** What `after`'s pattern cannot say: its bound, which the queries check once its digits are read. */
 const AFTER =
-  'the `nextAfter` of the page before, as received: for revocations, actions and provisioned `<position>~<tag>`, the rows after ' +
-  'that position by `position`, or for provisioned by `listedPosition`; for expiring `<notAfterMs>:<credentialId>@<position>~<tag>`, ' +
+  'the `nextAfter` of the page before, as received: for revocations and actions `<position>~<tag>`, the rows after ' +
+  'that position; for provisioned `<listedPosition>:<credentialId>@<position>~<tag>` (or a listed position alone, as earlier ' +
+  'versions handed out: the rows listed after it); for expiring `<notAfterMs>:<credentialId>@<position>~<tag>`, ' +
   'for dangling-associations `<position>:<associationId>@<position>~<tag>` and for dangling-credentials ' +
   '`<position>:<credentialId>@<position>~<tag>`, the rows after that one in the answer\'s order. ' +
   "The tag names the event the page ended at (at a pseudonym's event under the pseudonym key, and checked against that tag alone): " +
@@ -192,18 +193,19 @@ export const complianceRoutes: RouteModule = (app, context) => {
         'Parameters in the query string, parsed by the query\'s own schema (see GET /v1/compliance). Every row names the global position ' +
         'of the event that proves it. JSON by default; CSV (header row, RFC 4180) when `Accept` prefers `text/csv` (weights ' +
         `count: \`text/csv;q=0\` is JSON). At most \`limit\` rows (default ${DEFAULT_ROWS}, at most ${MAX_ROWS}); \`truncated\` (and the ` +
-        'credence-truncated header, CSV included) says more matched; the queries in log order (revocations, actions, provisioned) and ' +
+        'credence-truncated header, CSV included) says more matched; the queries in log order (revocations, actions) and ' +
         '`expiring` (by its order, notAfter then credential id: `<notAfterMs>:<credentialId>`) and `dangling-associations` (by the ' +
         'position that ended the parent, its credential, node, App-ID or App-ID enrolment, then association id: `<position>:<associationId>`) and ' +
-        '`dangling-credentials` (by the position that ended the owner, its node or App-ID, then credential id: `<position>:<credentialId>`) then ' +
+        '`dangling-credentials` (by the position that ended the owner, its node or App-ID, then credential id: `<position>:<credentialId>`) and ' +
+        '`provisioned` (by listed position then credential id: `<listedPosition>:<credentialId>`) then ' +
         'name `nextAfter` (and the credence-next-after header), to pass as `after` for the next page, tagged with the event the page ' +
         'ended at so that a cursor of another log is refused (409 `resume_point_not_in_log`, naming `query.after`), not paged after, ' +
         'and with a digest of the query and its parameters so that one of another query or other parameters is too (400 ' +
         '`cursor_of_another_query`, naming `query.after`). ' +
         '`provisioned` lists rows in ' +
         'the order they were written (`listedPosition`: the provisioning, or for a credential provisioned before its node was known, ' +
-        'the enrolment or association that named it, after rows listed before), and pages by it: rows one event listed together ' +
-        'share it and a page never splits them (it ends before them, or holds them all past `limit`). An `after` past the store\'s ' +
+        'the enrolment or association that named it, after rows listed before), then by credential id, and pages by both: rows one ' +
+        'event listed together share a listed position and a page ends at `limit` among them too. An `after` past the store\'s ' +
         'newest event is refused (409 `resume_point_not_in_log`, naming `head`), a window whose `to` is not later than its `from` ' +
         '(400, naming `to`), and a `subscription` no SubscriptionCreated names (404 `not_found`, naming `query.subscription`): none is ' +
         'answered with no rows. A row at a pseudonym\'s stream (its rotations\' and resolutions\' `actions`) is left out but to an ' +
@@ -239,7 +241,8 @@ export const complianceRoutes: RouteModule = (app, context) => {
                   ])
                   .optional()
                   .describe(
-                    'with `truncated`, for revocations, actions and provisioned (`<position>~<tag>`), expiring ' +
+                    'with `truncated`, for revocations and actions (`<position>~<tag>`), provisioned ' +
+                      '(`<listedPosition>:<credentialId>@<position>~<tag>`), expiring ' +
                       '(`<notAfterMs>:<credentialId>@<position>~<tag>`), dangling-associations (`<position>:<associationId>@<position>~<tag>`) ' +
                       'and dangling-credentials (`<position>:<credentialId>@<position>~<tag>`): ' +
                       'the `after` of the next page, as it is. The tag names the event the page ended at (of its last row, or the one that listed ' +
