@@ -159,72 +159,15 @@ export const eventRoutes: RouteModule = (app, context) => {
         // Not a passing state to retry: the server was started without a pseudonym key (a configuration matter).
         throw new HttpProblem(501, 'pseudonyms_unavailable', 'this server has no pseudonym key, so it cannot serve the pseudonymised stream');
       }
-      // What of the log the caller may be told: an event of a pseudonym's stream names its node (review 223).
-      const tells = principal.role === 'integrator' ? undefined : await toldOnStreams(context, principal);
-      const store = context.credence.store;
-      // A tagged id at an event the caller is not told is none its streams gave it: refused as another log's whatever its
-      // tag, since checking the tag would answer whether a guessed event id (a rotation's derives from its node's
-      // registration) is the one there. Its bare position resumes, unchecked as any.
-      const tag = askedResumePoint(request.query, request.headers)?.tag;
-      const withheld = typeof asked.from === 'bigint' && tag !== undefined && (await withheldAt(store, asked.from, tells));
-      const taggers = withheld ? [] : taggersFor(principal, pseudonymisedTagger);
-      await refuseResumePointNotInLog(context, asked.from, RESTART, principal, tag === undefined ? undefined : { tag, taggers });
-      // `from=end` as the position it stands for now, so the stream can say where it starts (its first frame's id): the
-      // newest record Credence wrote, which stays in the log. The head of a shared EventStoreDB may be another
-      // application's record, gone once scavenged: the id a client resumes with was then refused (review 160).
-      const head = asked.from === 'end' ? ((await (store.ownHeadPosition?.() ?? store.headPosition())) ?? 0n) : undefined;
-      const tagOf = identifiers === 'canonical' || pseudonymisedTagger === undefined ? canonicalTagger : await pseudonymisedTagger();
-      // A canonical stream from the end starts after the newest event there it tells, named with its tag (review 241):
-      // the head is very often a rotation withheld from the caller, and its bare position, unchecked, let a client cut
-      // before its first event skip events without a word on a store restored from a backup (../sse/told-start.ts).
-      // The pseudonymised stream names the head with its keyed tag, which tests no guess: it needs no such step.
-      const told = head !== undefined && tells !== undefined ? await toldStartAtOrBelow(store, head, tells, tagOf) : undefined;
-      const filter = head === undefined ? asked : { ...asked, from: told?.from ?? head };
-      // The first frame's id names the event there as every event's does, so a client cut before its first event
-      // resumes with an id this log can check.
-      // Bare where the event there is one the caller is not told: its canonical tag would test a guessed event id
-      // (a bare resume point there, or a head that told-start.ts could not look back from).
-      const startsAfter =
-        typeof filter.from !== 'bigint'
-          ? undefined
-          : told !== undefined
-            ? told.id
-            : identifiers === 'canonical' && (await withheldAt(store, filter.from, tells))
-              ? filter.from.toString(10)
-              : await startIdOf(store, filter.from, tagOf);
-
-      // The session exists only once the socket is taken over; events flow only after it subscribes.
-      let session: SseSession | undefined;
-      const deliver = (message: SseMessage): Promise<void> => {
-        if (session === undefined) throw new Error('event delivered before the stream started');
-        return session.deliver(message);
-      };
-      // An event no reader acts on is passed over, as the projections pass over it, and logged once (review 79).
-      const onPassedOver = logPassedOver(context.credence.store, request.log);
-      // Built before the socket is taken over: a filter that cannot be served throws here, as a 400.
-      let events;
-      // What a stream whose client stopped reading holds of the store: a page of at most 256 KiB, not the store's own
-      // 1,000 records (review 285). The stream is the service's lifecycle stream (`credence.events$`) over that view.
-      const paged = streamPagedStore(store);
+      // The filter as asked, checked before any slot is taken (its start, resolved below, is no part of these checks).
       if (identifiers === 'canonical') {
-        if (principal.role === 'operator') checkOperatorFilter(filter);
-        events = lifecycleEvents$(paged, filter, { onEvent: (e) => deliver(canonicalMessage(e, tagOf)), onPassedOver, ...(tells !== undefined ? { tells } : {}) });
+        if (principal.role === 'operator') checkOperatorFilter(asked);
       } else {
-        checkPublicFilter(filter);
+        checkPublicFilter(asked);
         // The scope verified with the token on this request (access.db's record): left out events are not an error,
         // but a filter that can match none of what it publishes would hold a pseudonymised place for nothing.
-        const scope = principal.scope;
-        if (scope !== undefined) checkFilterInScope(filter, scope);
-        // A pseudonymised event carries no event id: the store it reads notes the record each one was made of.
-        const noted = notingStore(paged, tagOf);
-        // There: a server without the pseudonym key answered 501 above.
-        events = publicEvents$(noted.store, pseudonyms!.deriver, filter, {
-          onEvent: async (e) => deliver(publicMessage(e, await noted.idAt(e.position))),
-          onPassedOver,
-          ...(scope !== undefined ? { scope } : {}),
-        });
+        if (principal.scope !== undefined) checkFilterInScope(asked, principal.scope);
       }
-
       // A stream must be the only request in flight on its connection (SER-001, found in adversarial review). A
       // response queued behind an earlier one (HTTP/1.1 pipelining) has no socket yet: behind another stream it would
       // never get its turn (an event stream does not end), yet it would hold a slot and, if pseudonymised, a place
@@ -240,6 +183,9 @@ export const eventRoutes: RouteModule = (app, context) => {
           'an event stream must be the only request in flight on its connection: open it on a connection of its own, or once the earlier responses have arrived',
         );
       }
+      // Both slots are taken before anything of the store is read (review 395): the look-back of a stream from the end
+      // (../sse/told-start.ts: up to 64 pages, a directory lookup per record for an auditor) cost a capped token's every
+      // refused request some 160-420 ms. Every refusal or failure past here gives both back; the session, once it runs, does.
       // Keyed on role and subject: an admin may issue an integrator token under an operator's subject, and its streams
       // must not take that operator's slots (found in review). A subject's tokens of one role still share them.
       const release = slots.acquire(`${principal.role}:${principal.subject}`);
@@ -270,30 +216,101 @@ export const eventRoutes: RouteModule = (app, context) => {
           { 'retry-after': String(retryAfter) },
         );
       }
-      // The stream's head is written by the session, past Fastify's onSend hook: the baseline headers go on first.
-      baselineHeaders(request, reply);
-      reply.hijack();
-      session = new SseSession({
-        res: reply.raw,
-        connection: request.raw.socket,
-        headers: reply.getHeaders(),
-        requestId: request.id,
-        role: principal.role,
-        remainingMs: () => context.access.remainingMs(principal),
-        onRevoked: (end) => context.access.onRevoked(principal.tokenId, end),
-        heartbeatMs: context.limits.sseHeartbeatMs,
-        ...(startsAfter !== undefined ? { startsAfter } : {}),
-        highWaterBytes: context.limits.sseHighWaterBytes,
-        stallMs: context.limits.sseStallMs,
-        metrics: context.metrics,
-        shutdown: context.shutdown,
-        log: request.log,
-        onClosed: () => {
+      // The session exists only once the socket is taken over; events flow only after it subscribes.
+      let session: SseSession | undefined;
+      try {
+        // What of the log the caller may be told: an event of a pseudonym's stream names its node (review 223).
+        const tells = principal.role === 'integrator' ? undefined : await toldOnStreams(context, principal);
+        const store = context.credence.store;
+        // A tagged id at an event the caller is not told is none its streams gave it: refused as another log's whatever its
+        // tag, since checking the tag would answer whether a guessed event id (a rotation's derives from its node's
+        // registration) is the one there. Its bare position resumes, unchecked as any.
+        const tag = askedResumePoint(request.query, request.headers)?.tag;
+        const withheld = typeof asked.from === 'bigint' && tag !== undefined && (await withheldAt(store, asked.from, tells));
+        const taggers = withheld ? [] : taggersFor(principal, pseudonymisedTagger);
+        await refuseResumePointNotInLog(context, asked.from, RESTART, principal, tag === undefined ? undefined : { tag, taggers });
+        // `from=end` as the position it stands for now, so the stream can say where it starts (its first frame's id): the
+        // newest record Credence wrote, which stays in the log. The head of a shared EventStoreDB may be another
+        // application's record, gone once scavenged: the id a client resumes with was then refused (review 160).
+        const head = asked.from === 'end' ? ((await (store.ownHeadPosition?.() ?? store.headPosition())) ?? 0n) : undefined;
+        const tagOf = identifiers === 'canonical' || pseudonymisedTagger === undefined ? canonicalTagger : await pseudonymisedTagger();
+        // A canonical stream from the end starts after the newest event there it tells, named with its tag (review 241):
+        // the head is very often a rotation withheld from the caller, and its bare position, unchecked, let a client cut
+        // before its first event skip events without a word on a store restored from a backup (../sse/told-start.ts).
+        // The pseudonymised stream names the head with its keyed tag, which tests no guess: it needs no such step.
+        const told = head !== undefined && tells !== undefined ? await toldStartAtOrBelow(store, head, tells, tagOf) : undefined;
+        const filter = head === undefined ? asked : { ...asked, from: told?.from ?? head };
+        // The first frame's id names the event there as every event's does, so a client cut before its first event
+        // resumes with an id this log can check.
+        // Bare where the event there is one the caller is not told: its canonical tag would test a guessed event id
+        // (a bare resume point there, or a head that told-start.ts could not look back from).
+        const startsAfter =
+          typeof filter.from !== 'bigint'
+            ? undefined
+            : told !== undefined
+              ? told.id
+              : identifiers === 'canonical' && (await withheldAt(store, filter.from, tells))
+                ? filter.from.toString(10)
+                : await startIdOf(store, filter.from, tagOf);
+
+        const deliver = (message: SseMessage): Promise<void> => {
+          if (session === undefined) throw new Error('event delivered before the stream started');
+          return session.deliver(message);
+        };
+        // An event no reader acts on is passed over, as the projections pass over it, and logged once (review 79).
+        const onPassedOver = logPassedOver(context.credence.store, request.log);
+        // Built before the socket is taken over: a filter that cannot be served throws here, as a 400 (its slots given back).
+        let events;
+        // What a stream whose client stopped reading holds of the store: a page of at most 256 KiB, not the store's own
+        // 1,000 records (review 285). The stream is the service's lifecycle stream (`credence.events$`) over that view.
+        const paged = streamPagedStore(store);
+        if (identifiers === 'canonical') {
+          events = lifecycleEvents$(paged, filter, { onEvent: (e) => deliver(canonicalMessage(e, tagOf)), onPassedOver, ...(tells !== undefined ? { tells } : {}) });
+        } else {
+          const scope = principal.scope;
+          // A pseudonymised event carries no event id: the store it reads notes the record each one was made of.
+          const noted = notingStore(paged, tagOf);
+          // There: a server without the pseudonym key answered 501 above.
+          events = publicEvents$(noted.store, pseudonyms!.deriver, filter, {
+            onEvent: async (e) => deliver(publicMessage(e, await noted.idAt(e.position))),
+            onPassedOver,
+            ...(scope !== undefined ? { scope } : {}),
+          });
+        }
+
+        // The stream's head is written by the session, past Fastify's onSend hook: the baseline headers go on first.
+        baselineHeaders(request, reply);
+        reply.hijack();
+        session = new SseSession({
+          res: reply.raw,
+          connection: request.raw.socket,
+          headers: reply.getHeaders(),
+          requestId: request.id,
+          role: principal.role,
+          remainingMs: () => context.access.remainingMs(principal),
+          onRevoked: (end) => context.access.onRevoked(principal.tokenId, end),
+          heartbeatMs: context.limits.sseHeartbeatMs,
+          ...(startsAfter !== undefined ? { startsAfter } : {}),
+          highWaterBytes: context.limits.sseHighWaterBytes,
+          stallMs: context.limits.sseStallMs,
+          metrics: context.metrics,
+          shutdown: context.shutdown,
+          log: request.log,
+          onClosed: () => {
+            release();
+            releaseServiceWide();
+          },
+        });
+        void session.run(events);
+      } catch (error) {
+        // Refused or failed before the session took the slots over: none is left held (a session that exists releases
+        // them itself, in onClosed).
+        if (session === undefined) {
           release();
           releaseServiceWide();
-        },
-      });
-      void session.run(events);
+        }
+        throw error;
+      }
     },
   );
 };
