@@ -9,6 +9,9 @@ import type { NodeEpoch } from '../projections/pseudonyms/epoch-marks.ts';
  * Review 205: with nothing kept in the folder moved aside, `credence pseudonym raise-marks-since-backup` printed "no
  * pseudonym epoch of data is behind the 0 data.before-restore kept", and with every mark raised it still said "the
  * others were as high already". Each outcome now reads as a sentence: nothing kept, none behind, all or some raised.
+ * (Review 396: a restored folder ahead of the one moved aside, and nothing to raise, is refused as the two swapped;
+ * `pseudonym-raise-marks-since-backup-refuses-…-swapped.test.ts`. Nothing kept and none behind are said of folders
+ * whose marks are those of the folder moved aside, as a restore from a backup taken before any, or a run again, has.)
  */
 const folder = temporaryFolders('credence-raise-marks-words-');
 
@@ -32,12 +35,12 @@ const said = async (data: readonly NodeEpoch[], aside: readonly NodeEpoch[]): Pr
 
 describe('credence pseudonym raise-marks-since-backup says', () => {
   it('that the folder moved aside kept no epoch, rather than that none is behind 0', async () => {
-    const { text, data, aside } = await said([{ nodeId: 'meter-a', epoch: 1 }], []);
+    const { text, data, aside } = await said([], []);
     expect(text).toBe(`${aside} kept no node's pseudonym epoch: nothing raised in ${data}`);
   });
 
   it('that none is behind those kept, with how many were kept', async () => {
-    const { text, data, aside } = await said([{ nodeId: 'meter-a', epoch: 5 }, { nodeId: 'meter-b', epoch: 2 }], [{ nodeId: 'meter-a', epoch: 3 }, { nodeId: 'meter-b', epoch: 2 }]);
+    const { text, data, aside } = await said([{ nodeId: 'meter-a', epoch: 3 }, { nodeId: 'meter-b', epoch: 2 }], [{ nodeId: 'meter-a', epoch: 3 }, { nodeId: 'meter-b', epoch: 2 }]);
     expect(text).toBe(`no pseudonym epoch in ${data} is behind the 2 that ${aside} kept: nothing raised`);
   });
 

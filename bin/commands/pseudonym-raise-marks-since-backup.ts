@@ -2,6 +2,8 @@ import { existsSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { validationError } from '../../domain/errors.ts';
+import type { NodeEpoch } from '../../projections/pseudonyms/epoch-marks.ts';
 import { json, type Io } from '../io.ts';
 import { printable } from '../printable.ts';
 import { EXIT, handler, parseOptions, UsageError } from '../program.ts';
@@ -23,6 +25,55 @@ interface Raised {
   readonly marks: number;
   readonly raised: number;
 }
+
+/** The binding of the pseudonym PRF key in keys.db (adapters/runtime/registered-pseudonym-key.ts): never replaced. */
+const PSEUDONYM_KEY = { stream: 'infrastructure', purpose: 'pseudonym-prf' } as const;
+
+/** The rule is in the message too: the CLI shows the message, and the operator looks the rule up (README). */
+const refused = (rule: string, message: string): Error =>
+  validationError([{ path: 'beforeRestore', rule, message: `--before-restore: ${message}; nothing written [${rule}]` }], 'pseudonym restore');
+
+/** The handles of the pseudonym PRF key the folder's key registry binds (keys.db, or an earlier version's readmodels.db). */
+const pseudonymKeys = (bound: ReadonlyMap<string, { readonly stream: string; readonly purpose: string }>): Set<string> =>
+  new Set([...bound].filter(([, b]) => b.stream === PSEUDONYM_KEY.stream && b.purpose === PSEUDONYM_KEY.purpose).map(([handle]) => handle));
+
+/**
+ * Review 396: refused, before anything is written to either folder, unless `--before-restore` is the later copy of
+ * the restored folder's own key registry. Not one registry (`same_key_registry`): both bind a pseudonym PRF key, and
+ * not the same one (handles are random, and the key is never replaced): another fleet's folder, whose marks are its
+ * own nodes'. Not the later (`later_than_backup`): the folder moved aside gave out every epoch the backup holds, and
+ * more, so that `--before-restore` keeps none above the restored one's while the restored one keeps one above it (or a
+ * node it lacks), and its keys.db changed, by the inode change time, after the restored one was written (the restore
+ * writes the restored keys.db after the folder moved aside last changed; a run of this command, or a start, writes it
+ * again, so a run again after them is not taken for a swap): the two folders swapped, which raised nothing where the
+ * marks were lost and opened the folder moved aside to write it.
+ */
+const refuseAnotherRegistryOrSwapped = (
+  data: { readonly keysDb: string; readonly changed: number | undefined; readonly marks: readonly NodeEpoch[]; readonly prf: ReadonlySet<string> },
+  aside: { readonly keysDb: string; readonly changed: number; readonly marks: readonly NodeEpoch[] | undefined; readonly prf: ReadonlySet<string> },
+): void => {
+  if (data.prf.size > 0 && aside.prf.size > 0 && ![...aside.prf].some((handle) => data.prf.has(handle))) {
+    throw refused(
+      'same_key_registry',
+      `${aside.keysDb} binds another pseudonym PRF key than ${data.keysDb}: they are the key registries of two data folders set up apart (another fleet's?), ` +
+        'not the folder moved aside before this restore',
+    );
+  }
+  // A folder moved aside that kept no marks (a version before review 149 ran it) has nothing to compare, nor to raise.
+  if (aside.marks === undefined) return;
+  const epochOf = (marks: readonly NodeEpoch[]) => new Map(marks.map((mark) => [mark.nodeId, mark.epoch]));
+  const [inData, inAside] = [epochOf(data.marks), epochOf(aside.marks)];
+  const behind = aside.marks.filter((mark) => (inData.get(mark.nodeId) ?? -1) < mark.epoch).length;
+  const ahead = data.marks.filter((mark) => (inAside.get(mark.nodeId) ?? -1) < mark.epoch).length;
+  if (behind === 0 && ahead > 0 && data.changed !== undefined && aside.changed > data.changed) {
+    throw refused(
+      'later_than_backup',
+      `${aside.keysDb} keeps no node's pseudonym epoch above the one ${data.keysDb} keeps, which keeps ${ahead} node(s) at an epoch above it (or that it does not name), ` +
+        'and it changed after that one was written: ' +
+        'it is not the folder moved aside before the restore (the two folders swapped?): --data is the restored folder, --before-restore the one moved aside',
+    );
+  }
+};
 
 /**
  * What was done, one sentence per outcome (review 205: with nothing kept it read "no pseudonym epoch of data is behind
@@ -66,7 +117,20 @@ export const raiseMarksSinceBackup = async (data: string, beforeRestore: string,
   const aside = join(beforeRestore, 'keys.db');
   if (!existsSync(aside)) throw new UsageError(`--before-restore: ${beforeRestore} holds no keys.db: name the data folder moved aside before the restore`);
   const { SqliteKeyRegistry } = await import('../../adapters/driven/key-registry/index.ts');
+  const { boundHandles, refuseKeysDbLostFromAUsedFolder } = await import('../../adapters/driven/key-registry/bound-handles.ts');
+  // Both inode change times (later_than_backup) taken before either file is read.
+  const restored = join(data, 'keys.db');
+  const changed = { data: existsSync(restored) ? statSync(restored).ctimeMs : undefined, aside: statSync(aside).ctimeMs };
+  // Review 396: the registry's opener makes keys.db, or its schema in an empty one, so that a restored folder that lost
+  // its bindings would look whole to `key list` and `key destroy` afterwards: refused first, as they refuse it.
+  refuseKeysDbLostFromAUsedFolder(data);
+  const dataPrf = pseudonymKeys(boundHandles(data));
   const marks = SqliteKeyRegistry.readEpochMarks(aside);
+  const dataMarks = existsSync(restored) ? (SqliteKeyRegistry.readEpochMarks(restored) ?? []) : [];
+  refuseAnotherRegistryOrSwapped(
+    { keysDb: restored, changed: changed.data, marks: dataMarks, prf: dataPrf },
+    { keysDb: aside, changed: changed.aside, marks, prf: pseudonymKeys(boundHandles(beforeRestore)) },
+  );
   if (marks === undefined) return { keptMarks: false, marks: 0, raised: 0 };
   const runtime = await import('../../adapters/runtime/data-folder.ts');
   let lock: { release(): void };
