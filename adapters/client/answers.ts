@@ -76,6 +76,9 @@ export type EntityReplayJson = z.infer<typeof EntityReplayJson>;
 
 const EventRef = z.looseObject({ position: PositionString, revision: PositionString, type: Name, occurredAt: Name.optional() });
 
+/** A time of a machine's context: epoch ms (machines/contexts.ts), within what a Date holds (ECMA-262, ±8.64e15). */
+const EpochMs = z.number().min(-8.64e15).max(8.64e15);
+
 /** GET /v1/entities/{kind}/{id}/state?at=: the entity as it stood at an instant. */
 export const StateAtJson = z.looseObject({
   streamId: Name,
@@ -86,6 +89,9 @@ export const StateAtJson = z.looseObject({
   lastStored: EventRef.optional(),
   brokenFacts: z.array(Reason).max(MAX_ITEMS).optional(),
   verdict: Verdict,
+  // The deadlines `credence state` reads of it and prints as dates (review 398: one past a Date's range printed the
+  // state, then failed with an untyped "Invalid time value"); the rest of the context is shown as sent, with --json.
+  context: z.looseObject({ notAfter: EpochMs.optional(), overlapEndsAt: EpochMs.optional() }).optional(),
 });
 export type StateAtJson = z.infer<typeof StateAtJson>;
 

@@ -25,6 +25,7 @@ import { printable } from '../printable.ts';
 import { handler, parseOptions, runCommands, UsageError, type RegisterCommands } from '../program.ts';
 import { progressBar } from '../progress.ts';
 import { openLocalStore, StoreArg } from './open-store.ts';
+import { countUpTo } from './query.ts';
 import { warnOfUnknownVariables } from './unknown-variables.ts';
 import { clientOf, progressStream, readTarget, ServerOptions, withJson, withLocalStore, withServer, PathArg } from './options.ts';
 import { signingPolicyOption, SigningArg } from './signing-option.ts';
@@ -95,6 +96,8 @@ interface LagView {
   readonly head?: unknown;
   /** Absent for a read model only the service can count (NOT_COUNTED). */
   readonly eventsBehind?: number | string;
+  /** Only locally: `eventsBehind` is where its count stopped, at STATUS_COUNT_LIMIT, and more may follow (review 398). */
+  readonly eventsBehindAtLeast?: true;
   readonly secondsBehind?: number;
   /** Only locally: a read model whose checkpoint fails the runner's log check, or one not counted here (its `--json` state). */
   readonly state?: typeof ANOTHER_LOG | typeof NOT_COUNTED;
@@ -121,11 +124,13 @@ const ANOTHER_LOG = 'another-log';
  * says what it counts, and such rows are explained below the table.
  */
 const printLags = (lags: readonly LagView[], io: Io): void => {
+  const toHandle = (l: LagView): string =>
+    l.eventsBehindAtLeast === true ? countUpTo(Number(l.eventsBehind), STATUS_COUNT_LIMIT) : String(l.eventsBehind ?? '-');
   io.out(`${'projection'.padEnd(12)} ${'checkpoint'.padStart(12)} ${'head'.padStart(12)} ${'to handle'.padStart(9)} ${'seconds'.padStart(9)}`);
   for (const l of lags) {
     io.out(
       printable(
-        `${l.name.padEnd(12)} ${String(l.checkpoint ?? '-').padStart(12)} ${String(l.head ?? '-').padStart(12)} ${String(l.eventsBehind ?? '-').padStart(9)} ${(l.secondsBehind === undefined ? '-' : l.secondsBehind.toFixed(0)).padStart(9)}`,
+        `${l.name.padEnd(12)} ${String(l.checkpoint ?? '-').padStart(12)} ${String(l.head ?? '-').padStart(12)} ${toHandle(l).padStart(9)} ${(l.secondsBehind === undefined ? '-' : l.secondsBehind.toFixed(0)).padStart(9)}`,
       ),
     );
   }
@@ -209,9 +214,17 @@ const emptiedUntilRebuilt = (change: SchemaChange): string => {
   return `${change.name}: ${what}: emptied, and rebuilt from the events at the service's next start or by credence projections rebuild ${change.name}${letters}`;
 };
 
+/**
+ * Events to handle counted at most for each read model of a data folder's status: a folder being rebuilt is behind by
+ * its whole log, and counting it all would read it all. A count that reached it is said as at least that many, in text
+ * as `credence query` says its own (`1000000 or more`), and with `--json` as `eventsBehindAtLeast` (review 398: it was
+ * printed as the exact lag).
+ */
+const STATUS_COUNT_LIMIT = 1_000_000;
+
 /** One read model's row of a data folder's status: counted here, or (NOT_COUNTED) only its checkpoint and the head. */
 type LocalLag =
-  | (ProjectionLag & Pick<LagView, 'state'>)
+  | (ProjectionLag & Pick<LagView, 'state' | 'eventsBehindAtLeast'>)
   | { readonly name: string; readonly checkpoint: bigint | undefined; readonly head: bigint | undefined; readonly state: typeof NOT_COUNTED };
 
 /** Asked nothing: the projections are built for their names alone, which opens and sends nothing. */
@@ -237,11 +250,15 @@ const SERVICE_ONLY = [
  */
 const localLags = async (local: Pick<Awaited<ReturnType<typeof openLocal>>, 'projections' | 'db' | 'store'>): Promise<LocalLag[]> => {
   const lags: LocalLag[] = [];
-  for (const projection of local.projections) lags.push(await projectionLag(local.db, local.store, projection));
+  const counted = async (projection: Parameters<typeof projectionLag>[2]): Promise<LocalLag> => {
+    const lag = await projectionLag(local.db, local.store, projection, STATUS_COUNT_LIMIT);
+    return lag.eventsBehind >= STATUS_COUNT_LIMIT ? { ...lag, eventsBehindAtLeast: true } : lag;
+  };
+  for (const projection of local.projections) lags.push(await counted(projection));
   const names = (local.db.prepare('SELECT name FROM projection_checkpoints ORDER BY name').pluck().all() as string[]).filter((n) => !lags.some((l) => l.name === n));
   for (const name of names) {
     const known = SERVICE_ONLY.find((p) => p.name === name);
-    if (known !== undefined) lags.push(await projectionLag(local.db, local.store, known));
+    if (known !== undefined) lags.push(await counted(known));
     else lags.push({ name, checkpoint: readCheckpoint(local.db, name)?.position, head: await local.store.headPosition(), state: NOT_COUNTED });
   }
   return lags;
@@ -268,11 +285,14 @@ const localStatus = (lags: readonly LocalLag[], db: ReturnType<typeof openReadMo
   const expiry = deadLettersFound(readExpiryDeadLettersAsFound(db, DEAD_LETTERS_LISTED), (d: ExpiryDeadLetter) => ({
     stream: d.stream, purpose: d.purpose, command: d.command, due: new Date(d.due).toISOString(), code: d.code, reason: d.reason,
   }));
-  const counted = lags.filter((l): l is ProjectionLag & Pick<LagView, 'state'> => l.state !== NOT_COUNTED);
+  const counted = lags.filter((l): l is ProjectionLag & Pick<LagView, 'state' | 'eventsBehindAtLeast'> => l.state !== NOT_COUNTED);
+  const eventsBehind = Math.max(0, ...counted.map((l) => l.eventsBehind));
   return {
     components: lags,
     lag: {
-      eventsBehind: Math.max(0, ...counted.map((l) => l.eventsBehind)),
+      eventsBehind,
+      // The largest is at least that many when a count that stopped at its limit is it.
+      ...(counted.some((l) => l.eventsBehindAtLeast === true && l.eventsBehind === eventsBehind) ? { eventsBehindAtLeast: true } : {}),
       secondsBehind: Math.max(0, ...counted.map((l) => l.secondsBehind)),
     },
     ...(cascade.letters !== undefined ? { cascadeDeadLetters: cascade.letters } : {}),

@@ -113,6 +113,12 @@ const line = (row: Record<string, unknown>): string =>
 /** Counted at most this far: a folder whose read models are being rebuilt is behind by its whole log. */
 const BEHIND_COUNT_LIMIT = 100_000;
 
+/**
+ * A count of events to handle as said to an operator: one that reached the limit it was counted up to (projectionLag
+ * stops there) is that many or more, never taken for the exact lag (`credence projections status` says its own so).
+ */
+export const countUpTo = (count: number, limit: number): string => (count >= limit ? `${limit} or more` : String(count));
+
 /** The cascade's name and event types, what its checkpoint's lag is counted by: it sends no command from here. */
 const NO_COMMANDS: CommandSink = {
   execute: () => Promise.reject(new Error('query: the cascade is only counted here, it sends no command')),
@@ -275,7 +281,7 @@ export const register: RegisterCommands = (program, io) => {
         const another = cursorOfAnotherQuery(cursor, queryDigestOf(queryName, params.data), '--after');
         if (another !== undefined) throw new UsageError(`--after: ${another}`);
         const { answer, eventsBehind, readModelsBehind, cascadeBehind } = await runLocal(queryName, params.data, cursor, args, io);
-        const countOf = (n: number): string => (n >= BEHIND_COUNT_LIMIT ? `${BEHIND_COUNT_LIMIT} or more` : String(n));
+        const countOf = (n: number): string => countUpTo(n, BEHIND_COUNT_LIMIT);
         if (readModelsBehind > 0) {
           io.err(`note: the read models were ${countOf(readModelsBehind)} event(s) behind the store (the process holding the folder keeps them): rows those events prove may be missing`);
         }

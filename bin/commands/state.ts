@@ -52,7 +52,10 @@ const deadlinesPassed = (view: StateAtView): string[] => {
   const at = Date.parse(view.at);
   return (['notAfter', 'overlapEndsAt'] as const).flatMap((name) => {
     const due = view.context![name];
-    return typeof due === 'number' && Number.isFinite(due) && due <= at ? [`${name} ${new Date(due).toISOString()}`] : [];
+    if (typeof due !== 'number') return [];
+    // A time no Date holds is none to say (review 398; the client refuses it from a server: answers.ts StateAtJson).
+    const when = new Date(due);
+    return !Number.isNaN(when.getTime()) && due <= at ? [`${name} ${when.toISOString()}`] : [];
   });
 };
 
