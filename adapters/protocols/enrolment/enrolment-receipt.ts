@@ -15,8 +15,8 @@ import {
   type ProvisioningReceipt,
   type ServiceParameters,
 } from '../../../domain/protocols/enrolment-messages.ts';
-import { checkProof, proofFailure, prove, type CredentialKey, type ProofVerifier } from '../shared/proof.ts';
-import { failedProof, type KeptRefusal } from '../shared/failed-proofs.ts';
+import { checkProof, proofFailure, prove, pskOf, type CredentialKey, type ProofVerifier } from '../shared/proof.ts';
+import { failedProof, failedProofOrKeyFault, type KeptRefusal } from '../shared/failed-proofs.ts';
 import type { EnrolmentFunctionOptions } from './enrolment-options.ts';
 import type { RealRun, RunContext, Session } from './enrolment-runs.ts';
 
@@ -124,11 +124,20 @@ export const completeRun = async (
   // Each refusal from here on is of this receipt in this run, and says so under the Enrolment Function's key
   // (`withRefusalProof`): the node destroys its new key on it.
   const run = { transcriptHash: facts.transcriptHash, receipt };
+  const rewind = () => session.transcript.rewind(before);
   for (const [verifier, by, proof, detail] of proofs) {
-    if (!(await checkProof(se, verifier, statementProofInput(by, statement), proof))) {
-      const refusal = (await withRefusalProof(se, signingKey, run, protocolFailure(RECEIPT, proofFailure(verifier), detail))) as CredenceError;
-      return failedProof(session, refusal, () => session.transcript.rewind(before));
+    const failed = async () => (await withRefusalProof(se, signingKey, run, protocolFailure(RECEIPT, proofFailure(verifier), detail))) as CredenceError;
+    let verified: boolean;
+    try {
+      verified = await checkProof(se, verifier, statementProofInput(by, statement), proof);
+    } catch (error) {
+      // The bootstrap ended after the delivery (its PSK shredded, the node revoked): a failed proof to anyone else, the
+      // run kept up to the third as for a wrong proof, the reason kept for the log; `credential_revoked` here, ending
+      // the run at once, told whoever copied the delivered receipt that the bootstrap was revoked (review 400 F1). A
+      // key of the service's own (the new PSK's session copy) is thrown, as before.
+      return failedProofOrKeyFault(session, RECEIPT, error, [pskOf(session.nodeVerifier)], await failed(), rewind);
     }
+    if (!verified) return failedProof(session, await failed(), rewind);
   }
   try {
     return await acceptVerified(o, session, { statement, facts, credential }, receipt);
