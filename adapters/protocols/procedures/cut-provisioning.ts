@@ -36,9 +36,10 @@ export const revokeUnprovisioned = async (o: InfrastructureOptions, credentialId
 /**
  * Whether the run that issued `credential` is over by the clock: issued at least the Enrolment Function's session
  * timeout ago. At a start it always is in effect (one service per data folder, its lock: no other process runs one);
- * the clock says so too, so a sweep run beside a live run (an instance opened on a folder without the lock) never cuts it.
+ * the clock says so too, so a sweep run beside a live run (an instance opened on a folder without the lock, or the
+ * tick's, sweep-pending-keys.ts) never cuts it.
  */
-const runOver = (credential: LoadedEntity, now: Date): boolean => {
+export const runOver = (credential: LoadedEntity, now: Date): boolean => {
   const issued = credential.events.find((e) => e.event.type === 'CredentialIssued');
   return issued !== undefined && new Date(issued.metadata.occurredAt).getTime() + ENROLMENT_SESSION_TIMEOUT_SECONDS * 1000 <= now.getTime();
 };

@@ -12,7 +12,7 @@ import { DEFAULT_CREDENTIAL_LIFETIME_SECONDS, type InfrastructureOptions } from 
 import { admitProvisioningRun, credentialIdInFlight, credentialIdTaken } from './run-admission.ts';
 import { CredentialIdsInFlight } from './credential-ids-in-flight.ts';
 import { associationClosedFor, credentialConfiguredFor, credentialOfAssociation } from './registrar-credentials.ts';
-import { ENROLMENT_SESSION_TIMEOUT_SECONDS, sweepCutKeyPairRuns } from './cut-provisioning.ts';
+import { ENROLMENT_SESSION_TIMEOUT_SECONDS } from './cut-provisioning.ts';
 import { executeForDevice } from './infrastructure-command.ts';
 import { destroyOrOwe } from './shredder.ts';
 import { openSigningKeys, type SigningKeys } from './signing-keys.ts';
@@ -113,11 +113,12 @@ export class Infrastructure {
    * ephemeral private key, a delivered PSK's copy and its delivery key), at the tick after their expiry rather than
    * at the next message; how many. Run by `Credence.tick` and the live runtime's tick. A key pair's run cut by an
    * earlier process and not yet over at this start (a restart within its session timeout) is ended here once it is
-   * over (cut-provisioning.ts), rather than at some later start.
+   * over (cut-provisioning.ts), rather than at some later start; so is a PSK's, by its pending copy, whichever process
+   * cut it (its second append's outcome unknown, review 400 F2): both as the start's sweep does (sweep-pending-keys.ts).
    */
   async sweepExpiredRuns(): Promise<number> {
     const ended = (await this.enrolmentFunction.sweepExpired()) + (await this.registrar.sweepExpired());
-    await sweepCutKeyPairRuns(this.o, 'beside_live_runs');
+    await sweepPendingKeys(this.o, 'beside_live_runs');
     return ended;
   }
 
@@ -197,7 +198,8 @@ export class Infrastructure {
 
   /**
    * Keeps the Enrolment Function's handle of a provisioned PSK, for the Registrar and for shredding: pending until
-   * the engine records the credential as provisioned (`confirmPsk`), swept at the next start if it never does.
+   * the engine records the credential as provisioned (`confirmPsk`), swept at the next start if it never does, or at
+   * a tick once its run is over (`sweepExpiredRuns`).
    */
   keepPsk(credentialId: string, handle: KeyHandle | undefined): void {
     if (handle !== undefined) this.o.registry.register(streamIdOf('credential', credentialId), handle, 'psk', { pending: true });

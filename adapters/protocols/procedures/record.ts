@@ -34,7 +34,8 @@ const refusedWithoutAppend = (error: unknown): boolean =>
  * Whether a run that failed may destroy the keys it kept pending. Not when the append that makes them its entity's
  * (`confirming`) failed with an outcome this process cannot know (the store failed mid-append, a timeout): the event
  * may be stored, and the keys with it its entity's. Those stay pending, and the next start's sweep settles them
- * against the store (confirmed when the event is there, destroyed otherwise).
+ * against the store (confirmed when the event is there, destroyed otherwise); a PSK copy, the tick's too once its
+ * run is over (sweep-pending-keys.ts, review 400 F2).
  */
 export const mayDiscardKeys = (confirming: boolean, error: unknown): boolean => !confirming || refusedWithoutAppend(error);
 
@@ -85,7 +86,8 @@ export const recordProvisioning = async (
       provisioned = await infra.run('provisionCredential', provision);
     } catch (error) {
       // An outcome this process cannot know (the store failed mid-append) is left as it stands: revoking a credential
-      // that may be provisioned would be a guess. The caller's answer is the refusal either way.
+      // that may be provisioned would be a guess. The tick settles it against the store once its run is over, as a
+      // start does (sweep-pending-keys.ts). The caller's answer is the refusal either way.
       if (refusedWithoutAppend(error)) {
         await revokeUnprovisioned(infra, { credentialId, owner: issue.owner, issueCommandId: issued.commandId, refusal: error });
       }

@@ -2,7 +2,7 @@ import { isCredenceError } from '../../../domain/errors.ts';
 import type { KeyHandle } from '../../../domain/ports/index.ts';
 import { parseStreamId } from '../../../domain/streams.ts';
 import type { LoadedEntity } from '../../../machines/index.ts';
-import { issuedByRemoteProvisioning, revokeUnprovisioned, sweepCutKeyPairRuns } from './cut-provisioning.ts';
+import { issuedByRemoteProvisioning, revokeUnprovisioned, runOver, sweepCutKeyPairRuns } from './cut-provisioning.ts';
 import type { InfrastructureOptions } from './infrastructure-options.ts';
 import { destroyOrOwe } from './shredder.ts';
 
@@ -40,12 +40,19 @@ const isRecordedPsk = async (o: InfrastructureOptions, credential: LoadedEntity,
  * `CredentialIssued` and `CredentialProvisioned`) ends its credential first, revoked (cut-provisioning.ts): the
  * revocation is recorded before the key goes, so a start that dies in between finds the key still pending and does the
  * rest. A key pair's run, of which the server keeps no key, is found by the record it began with (`sweepCutKeyPairRuns`).
+ *
+ * At the tick (`beside_live_runs`, review 400 F2): this process's own runs are live, so only a PSK copy whose
+ * credential's run is over by the clock (`runOver`: issued at least the session timeout ago) is settled, the same way;
+ * a run whose second append failed with an outcome it could not know left it pending, its credential `initialized`
+ * until a restart, while a key pair's such run was ended at the tick. Other pending keys wait for the start.
  */
-export const sweepPendingKeys = async (o: InfrastructureOptions): Promise<void> => {
+export const sweepPendingKeys = async (o: InfrastructureOptions, beside: 'at_start' | 'beside_live_runs' = 'at_start'): Promise<void> => {
   for (const binding of o.registry.pending()) {
     const ref = parseStreamId(binding.stream);
     const confirmedBy = CONFIRMED_BY[binding.purpose];
+    if (beside === 'beside_live_runs' && (binding.purpose !== 'psk' || ref?.kind !== 'credential')) continue;
     const entity = ref === undefined ? undefined : await o.engine.entity(ref.kind, ref.id);
+    if (beside === 'beside_live_runs' && (entity === undefined || !runOver(entity, o.engine.clock.now()))) continue;
     if (confirmedBy !== undefined && entity?.events.some((e) => e.event.type === confirmedBy)) {
       if (binding.purpose !== 'psk' || (await isRecordedPsk(o, entity, binding.handle))) {
         o.registry.confirm(binding.stream, binding.handle);
@@ -58,5 +65,5 @@ export const sweepPendingKeys = async (o: InfrastructureOptions): Promise<void> 
     // One the Secure Environment refuses is owed, not a start that fails: the shredder retries it.
     await destroyOrOwe(o.se, o.registry, binding.stream, binding.handle, o.engine.clock.now());
   }
-  await sweepCutKeyPairRuns(o);
+  await sweepCutKeyPairRuns(o, beside);
 };
