@@ -121,7 +121,8 @@ export const isCredenceError = (error: unknown, code?: ProblemCode): error is Cr
 export const isCommandIdReused = (error: unknown): boolean =>
   isCredenceError(error, 'validation') &&
   error.problem.code === 'validation' &&
-  error.problem.issues.some((i) => i.path === 'metadata.commandId' && i.rule === 'idempotency');
+  // A command id bound by a refused attempt (EventStoreDB; review 401) is taken as one reused: the reactions settle it so.
+  error.problem.issues.some((i) => i.path === 'metadata.commandId' && (i.rule === 'idempotency' || i.rule === 'command_id_bound_by_refused_attempt'));
 
 /** How many issues one refusal lists; the rest are counted in one more, of this rule. */
 export const MAX_ISSUES_LISTED = 16;

@@ -135,6 +135,8 @@ export const decideCommand = async (
     // The entity may have been assumed new without a read, or the id gone to another stream: a repeat is answered
     // as one, whatever the time now (a credential recorded while still valid) and whatever the target's state. A
     // store that cannot say where an id went is asked about the target's stream for a command born expired, as before.
+    // An id bound to another stream with none of its events there (EventStoreDB: a refused attempt's claim) is refused
+    // by recordedAnywhere by its own rule, `command_id_bound_by_refused_attempt`, not as reused (review 401).
     const { commandId } = command.metadata;
     const seen =
       store.commandStream !== undefined

@@ -14,10 +14,29 @@ export type ReplayedEntity = Pick<LoadedEntity, 'kind' | 'id' | 'streamId' | 'sn
 const reused = (commandId: string, how: string) =>
   validationError([{ path: 'metadata.commandId', rule: 'idempotency', message: `${commandId} was already used ${how}` }], 'command');
 
-/** The command's own events as recorded, decoded; undefined when the store has none under its key or one is unreadable. */
-export const recordedBy = async (store: EventStore, streamId: string, commandId: string): Promise<DecodedEvent[] | undefined> => {
-  const records = await store.readCommand(streamId, commandId);
-  if (records.length === 0) return undefined;
+/**
+ * An id bound to another stream that holds none of its events (review 401): on EventStoreDB an append binds the id
+ * (its claim, `credence-command-<id>`) before its events, and a command refused after that (its events' append
+ * conflicted, the retry refused) leaves it bound with nothing recorded. No command was recorded under it, so it is
+ * not refused as reused; it cannot be recorded elsewhere either, and the sender is told to use a new id. The stream
+ * is not named, as a reuse's refusal names none: the id may not be this sender's.
+ */
+const boundByRefusedAttempt = (commandId: string) =>
+  validationError(
+    [
+      {
+        path: 'metadata.commandId',
+        rule: 'command_id_bound_by_refused_attempt',
+        message:
+          `${commandId} was bound by an earlier attempt that recorded nothing (on EventStoreDB a command refused after its ` +
+          'append bound its id leaves the id bound to that entity): send this command under a new commandId',
+      },
+    ],
+    'command',
+  );
+
+/** The records decoded; undefined when one is unreadable. */
+const decoded = (records: readonly RecordedEvent[]): DecodedEvent[] | undefined => {
   const seen: DecodedEvent[] = [];
   for (const record of records) {
     const read = readStored(record);
@@ -27,6 +46,12 @@ export const recordedBy = async (store: EventStore, streamId: string, commandId:
   return seen;
 };
 
+/** The command's own events as recorded, decoded; undefined when the store has none under its key or one is unreadable. */
+export const recordedBy = async (store: EventStore, streamId: string, commandId: string): Promise<DecodedEvent[] | undefined> => {
+  const records = await store.readCommand(streamId, commandId);
+  return records.length === 0 ? undefined : decoded(records);
+};
+
 /**
  * The events of a command id the store holds on any stream (review 78), for a command about to be refused or whose
  * append found its id taken: a repeat is then answered as one (firstOutcome: the first outcome, or the id refused
@@ -34,15 +59,18 @@ export const recordedBy = async (store: EventStore, streamId: string, commandId:
  * state, a reuse on an entity that does not exist read "does not exist" and one that would be accepted "already
  * used", and the reuse's words differed between the id's own stream and another: whoever reused an id learnt which
  * stream it had gone to. Asked only on those paths, so an accepted command costs no look-up. A store that cannot say
- * where an id went (no `commandStream`) is not asked: undefined, as before.
+ * where an id went (no `commandStream`) is not asked: undefined, as before. An id bound to another stream that holds
+ * none of its events (an EventStoreDB claim whose append was then refused) is refused here, by its own rule
+ * (boundByRefusedAttempt, review 401): no command was recorded under it, so it is no reuse.
  */
 export const recordedAnywhere = async (store: EventStore, targetStreamId: string, commandId: string): Promise<DecodedEvent[] | undefined> => {
   const streamId = await store.commandStream?.(commandId);
   if (streamId === undefined) return undefined;
-  const seen = await recordedBy(store, streamId, commandId);
-  // Another stream's events that cannot be read, or none (an EventStoreDB claim whose append failed), are still
-  // another command's: the id is refused as reused all the same.
-  return seen ?? (streamId === targetStreamId ? undefined : []);
+  if (streamId === targetStreamId) return recordedBy(store, streamId, commandId);
+  const records = await store.readCommand(streamId, commandId);
+  if (records.length === 0) throw boundByRefusedAttempt(commandId);
+  // Another stream's events that cannot be read are still another command's: the id is refused as reused all the same.
+  return decoded(records) ?? [];
 };
 
 /**

@@ -26,7 +26,8 @@ const ValidationProblem = subtype('ValidationProblem', 'A request refused for it
     .min(1)
     .describe(
       'every field refused, each with its rule; among the service\'s rules `idempotency` (the commandId was used for another command: ' +
-        'send a new one), `own_route` (a command with a route of its own), `use_command_id` (an Idempotency-Key header: send the key as ' +
+        'send a new one), `command_id_bound_by_refused_attempt` (EventStoreDB: the commandId was bound by an earlier attempt that ' +
+        'recorded nothing: send the command under a new one), `own_route` (a command with a route of its own), `use_command_id` (an Idempotency-Key header: send the key as ' +
         '`body.commandId`), `json` (a body that is no JSON)',
     ),
 });
@@ -79,7 +80,7 @@ const answer = (description: string, schema: z.ZodType) => ({ description, conte
 
 const BAD_REQUEST = answer(
   'a body, or a field of it, the route does not take (`validation`, each field in `errors` with its `rule`: `idempotency` for a commandId ' +
-    'used for another command; `use_command_id` for an `Idempotency-Key` header, refused with nothing done: the key is `body.commandId`); ' +
+    'used for another command; `command_id_bound_by_refused_attempt` for one an earlier refused attempt bound (EventStoreDB); `use_command_id` for an `Idempotency-Key` header, refused with nothing done: the key is `body.commandId`); ' +
     'or a header sent twice that is not a list (`malformed_request`)',
   z.union([ValidationProblem, MalformedRequestProblem]),
 );
