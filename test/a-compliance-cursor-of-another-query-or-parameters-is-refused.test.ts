@@ -1,5 +1,7 @@
+import { hash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../bin/cli.ts';
+import { COMPLIANCE_QUERIES } from '../projections/compliance/index.ts';
 import { capture } from './support/cli.ts';
 import { body, openApi, settled, type Api } from './http-conformance.fixtures.ts';
 import { issueCredentialData } from './support/fleet.ts';
@@ -184,5 +186,60 @@ describe('credence query refuses a cursor of another query or other parameters',
     expect(fromLocal).toBe(await cursorOf('actions', { actor: 'test-operator' }));
     const next = await cli(['query', 'actions', '--actor', 'test-operator', '--after', fromLocal, '--json', '--data', dir]);
     expect(next.code, next.err).toBe(0);
+  });
+});
+
+/*
+ * Review 403 (low), follow-ups of review 394. (1) A cursor handed out before it for a query sent with `by=occurred`
+ * carried a digest of `by` too, and was refused (400 cursor_of_another_query) on the same query after the upgrade.
+ * (2) A `provisioned` cursor whose `@<position>~<tag>` names another event than the one at its key's listed position
+ * (`1:cred-a@<L>~<tag>.<q8>`) was answered 200, rows already read among them.
+ */
+
+/** The digest as versions before review 394 computed it: every parsed parameter but limit and after, `by` included. */
+const digestBefore394 = (query: 'revocations', params: Record<string, string>): string => {
+  const parsed = COMPLIANCE_QUERIES[query].params.parse(params) as Record<string, unknown>;
+  const chosen = Object.entries(parsed)
+    .filter(([k, v]) => k !== 'limit' && k !== 'after' && v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return hash('sha256', JSON.stringify(['credence/compliance-cursor/v1', query, Object.fromEntries(chosen)]), 'hex').slice(0, 8);
+};
+
+describe('review 403: cursors across the upgrade of review 394, and a provisioned cursor naming two events', () => {
+  it('revocations?by=occurred: a cursor with the digest handed out before (by included) still pages, over HTTP and by --data', async () => {
+    const cursor = await cursorOf('revocations', { by: 'occurred' });
+    const before = `${cursor.slice(0, cursor.lastIndexOf('.'))}.${digestBefore394('revocations', { by: 'occurred' })}`;
+    expect(before).not.toBe(cursor);
+    const now = (await get('revocations', { by: 'occurred', after: cursor })).body as Answer;
+    const old = await get('revocations', { by: 'occurred', after: before });
+    expect(old.status, JSON.stringify(old.body)).toBe(200);
+    expect((old.body as Answer).rows).toEqual(now.rows);
+    const local = await cli(['query', 'revocations', '--by', 'occurred', '--after', before, '--json', '--data', dir]);
+    expect(local.code, local.err).toBe(0);
+    expect((JSON.parse(local.out) as Answer).rows).toEqual(now.rows);
+    // Only where `by=occurred` is written out, as it was when that digest was handed out; `by=recorded` is still another query.
+    await expectRefused('revocations', { by: 'recorded' }, before);
+  });
+
+  it('provisioned: a cursor whose listed position is not its @ position is 400 cursor_form naming query.after; --data exits 2 naming --after', async () => {
+    const cursor = await cursorOf('provisioned', { subscription: 'sub-1' });
+    const [, listed, id, at] = /^(\d+):([^@]+)@(\d+)~/.exec(cursor)!;
+    expect(listed).toBe(at);
+    const mismatched = `1:${id}${cursor.slice(cursor.indexOf('@'))}`;
+    for (const accept of ['application/json', 'text/csv']) {
+      const refused = await get('provisioned', { subscription: 'sub-1', after: mismatched }, accept);
+      expect(refused.status, `${accept}: ${JSON.stringify(refused.body)}`).toBe(400);
+      const errors = (refused.body as Refusal).errors;
+      expect(errors).toEqual([expect.objectContaining({ path: 'query.after', rule: 'cursor_form' })]);
+      expect(errors![0]!.message).toMatch(/listed position .*@ position .*must be the same/);
+    }
+    // The cursor as handed out still pages.
+    expect((await get('provisioned', { subscription: 'sub-1', after: cursor })).status).toBe(200);
+    const local = await cli(['query', 'provisioned', '--subscription', 'sub-1', '--after', mismatched, '--data', dir]);
+    expect(local.code, local.err).toBe(2);
+    expect(local.err).toMatch(/--after: .*listed position .*@ position .*must be the same/);
+    expect(local.out).toBe('');
+    const ok = await cli(['query', 'provisioned', '--subscription', 'sub-1', '--after', cursor, '--json', '--data', dir]);
+    expect(ok.code, ok.err).toBe(0);
   });
 });

@@ -13,7 +13,7 @@ import { cascadeProcessManager } from '../../projections/cascade/index.ts';
 import type { CommandSink } from '../../domain/ports/index.ts';
 import { TokenId } from '../../adapters/http/auth/access-control.ts';
 import {
-  answeredOrBehind, complianceCursorOf, cursorKeyedAt, cursorOfAnotherQuery, holdsCursorEvent, queryDigestOf, taggedNextAfter, type ComplianceCursor,
+  answeredOrBehind, complianceCursorOf, cursorKeyedAt, cursorOfAnotherQuery, cursorOfTwoPositions, holdsCursorEvent, queryDigestOf, taggedNextAfter, type ComplianceCursor,
 } from '../../adapters/http/routes/compliance-rows.ts';
 import { json, type Io } from '../io.ts';
 import { printable, printableCsv } from '../printable.ts';
@@ -143,6 +143,10 @@ const runLocal = async (
   args: z.infer<typeof Options>,
   io: Io,
 ): Promise<LocalAnswer> => {
+  // As the server refuses it (400 cursor_form), before the folder is opened: a provisioned cursor naming one event by
+  // its key and another by its tag would page after rows already read (review 403).
+  const twoPositions = cursorOfTwoPositions(name, cursor, (params as { readonly after?: unknown }).after, '--after');
+  if (twoPositions !== undefined) throw new UsageError(`--after: ${twoPositions}`);
   await warnOfUnknownVariables(io);
   const signing = signingPolicyOption(args.signing, io);
   const { data, store, servedFrom } = openLocalStore(args, io);
@@ -278,7 +282,7 @@ export const register: RegisterCommands = (program, io) => {
         if (args.csv) throw new UsageError('--csv: CSV comes from a server (--server); use --json locally');
         // As the server refuses it (400 cursor_of_another_query), before the folder is opened: a cursor of another
         // query or other parameters would skip or repeat rows without a word (review 272). A server checks its own.
-        const another = cursorOfAnotherQuery(cursor, queryDigestOf(queryName, params.data), '--after');
+        const another = cursorOfAnotherQuery(cursor, queryName, params.data, '--after');
         if (another !== undefined) throw new UsageError(`--after: ${another}`);
         const { answer, eventsBehind, readModelsBehind, cascadeBehind } = await runLocal(queryName, params.data, cursor, args, io);
         const countOf = (n: number): string => countUpTo(n, BEHIND_COUNT_LIMIT);

@@ -239,25 +239,58 @@ const canonical = (value: unknown): unknown => {
  * `by=occurred`) page on, and any that would choose other rows or another order do not. The HTTP route and the CLI
  * both ask it here.
  */
-export const queryDigestOf = (name: ComplianceQueryName, params: unknown): string => {
+export const queryDigestOf = (name: ComplianceQueryName, params: unknown): string =>
   // `by=occurred` is the default `by` left out says (review 394: a cursor of a page without it was refused on a page
   // with it): digested as left out, so that cursors handed out before keep their digest.
-  const chosen = Object.entries(params as object).filter(([k, v]) => !PAGING_ONLY.has(k) && !(k === 'by' && v === 'occurred'));
-  return hash('sha256', JSON.stringify(['credence/compliance-cursor/v1', name, canonical(Object.fromEntries(chosen))]), 'hex').slice(0, 8);
+  digestOf(name, Object.entries(params as object).filter(([k, v]) => !PAGING_ONLY.has(k) && !(k === 'by' && v === 'occurred')));
+
+const digestOf = (name: ComplianceQueryName, chosen: readonly (readonly [string, unknown])[]): string =>
+  hash('sha256', JSON.stringify(['credence/compliance-cursor/v1', name, canonical(Object.fromEntries(chosen))]), 'hex').slice(0, 8);
+
+/**
+ * The digests a cursor that pages `name` with `params` may carry: `queryDigestOf`'s, and where `by=occurred` is written
+ * out the one versions before review 394 handed out for it, `by` digested too (review 403: such a cursor, mid-paging
+ * across the upgrade, was refused on the very query it was given for). Not the other way: before, a cursor of a page
+ * without `by` did not page one with it either.
+ */
+const digestsPaging = (name: ComplianceQueryName, params: unknown): readonly string[] => {
+  const now = queryDigestOf(name, params);
+  if ((params as { readonly by?: unknown }).by !== 'occurred') return [now];
+  return [now, digestOf(name, Object.entries(params as object).filter(([k]) => !PAGING_ONLY.has(k)))];
 };
 
 /** The rule a cursor of another query or other parameters is refused by (HTTP 400 naming `query.after`; the CLI's exit 2). */
 export const CURSOR_OF_ANOTHER_QUERY = 'cursor_of_another_query';
 
 /**
- * Why `cursor` does not page `query` (its digest, `queryDigestOf`), said whole; none when it carries no digest (a bare
- * or older cursor, above) or this one. `without`: how to leave the cursor out (`after` over HTTP, `--after` in the CLI).
+ * Why `cursor` does not page `name` with `params` (the parameters its own schema parsed), said whole; none when it
+ * carries no digest (a bare or older cursor, above) or one of theirs (`digestsPaging`). `without`: how to leave the
+ * cursor out (`after` over HTTP, `--after` in the CLI). The HTTP route and the CLI both ask it here.
  */
-export const cursorOfAnotherQuery = (cursor: ComplianceCursor | undefined, query: string, without: string): string | undefined =>
-  cursor?.query === undefined || cursor.query === query
+export const cursorOfAnotherQuery = (cursor: ComplianceCursor | undefined, name: ComplianceQueryName, params: unknown, without: string): string | undefined =>
+  cursor?.query === undefined || digestsPaging(name, params).includes(cursor.query)
     ? undefined
     : 'a cursor given by another query or other parameters (those that choose its rows and their order: all but limit), ' +
       `so paging after it would skip or repeat rows without a word; page again from the start, without ${without}, with the parameters you mean`;
+
+/** The rule a cursor of no form the query hands out is refused by (HTTP 400 naming `query.after`; the CLI's exit 2). */
+export const CURSOR_FORM = 'cursor_form';
+
+/**
+ * Why a tagged `provisioned` cursor is of no form it hands out, said whole: its `@<position>~<tag>` names the event that
+ * listed its last row, at the key's own listed position, and one naming another event (`1:c:1@13~…` of `13:c:1@13~…`)
+ * had its tag checked at one position and paged after the other, rows already read among them (review 403). None for
+ * another query, an untagged cursor or a bare listed position. `after`: the cursor as the query's own schema parsed it.
+ */
+export const cursorOfTwoPositions = (name: ComplianceQueryName, cursor: ComplianceCursor | undefined, after: unknown, without: string): string | undefined => {
+  const listed = name === 'provisioned' && typeof after === 'object' && after !== null ? (after as { readonly position?: unknown }).position : undefined;
+  const at = cursor?.endedAt?.position;
+  if (typeof listed !== 'bigint' || at === undefined || listed === at) return undefined;
+  return (
+    `a provisioned cursor names the event that listed its last row, <listedPosition>:<credentialId>@<position>~<tag>: its listed position (${listed}) ` +
+    `and its @ position (${at}) must be the same; give the nextAfter of the page before as it came, or page again from the start, without ${without}`
+  );
+};
 
 /**
  * Whether `record` is a pseudonym's: of its stream, or a fact claim its rotation left on another stream (EventStoreDB:

@@ -8,7 +8,7 @@ import type { RouteModule, ServiceContext } from '../context.ts';
 import { HttpProblem } from '../problems.ts';
 import { documentedAs } from '../query-values.ts';
 import {
-  answeredOrBehind, complianceCursorOf, csvColumnsOf, CURSOR_OF_ANOTHER_QUERY, cursorOfAnotherQuery, cursorTaggersAt, queryDigestOf, rowsTold, TAGGED_CURSOR_PATTERNS, taggedNextAfter, type ComplianceCursor,
+  answeredOrBehind, complianceCursorOf, csvColumnsOf, CURSOR_FORM, CURSOR_OF_ANOTHER_QUERY, cursorOfAnotherQuery, cursorOfTwoPositions, cursorTaggersAt, queryDigestOf, rowsTold, TAGGED_CURSOR_PATTERNS, taggedNextAfter, type ComplianceCursor,
 } from './compliance-rows.ts';
 import { toldOfStreamIds, withoutNodeTrail } from './pseudonym-reads.ts';
 import { toCsv, wantsCsv } from './csv.ts';
@@ -264,10 +264,13 @@ export const complianceRoutes: RouteModule = (app, context) => {
       const cursor = raw['after'] === undefined ? undefined : complianceCursorOf(raw['after']);
       const params = definition.params.safeParse(cursor === undefined ? raw : { ...raw, after: cursor.after });
       if (!params.success) throw validationError(issuesOf(params.error), 'query');
+      // A provisioned cursor naming one event by its key and another by its tag would page after rows already read (review 403).
+      const twoPositions = cursorOfTwoPositions(name, cursor, (params.data as { readonly after?: unknown }).after, '`after`');
+      if (twoPositions !== undefined) throw validationError([{ path: 'query.after', rule: CURSOR_FORM, message: twoPositions }], 'query');
       // A cursor of another query, or of other parameters, would skip or repeat rows without a word (review 272).
-      const query = queryDigestOf(name, params.data);
-      const another = cursorOfAnotherQuery(cursor, query, '`after`');
+      const another = cursorOfAnotherQuery(cursor, name, params.data, '`after`');
       if (another !== undefined) throw validationError([{ path: 'query.after', rule: CURSOR_OF_ANOTHER_QUERY, message: another }], 'query');
+      const query = queryDigestOf(name, params.data);
       // An `after` of another log, or past the store's head, would skip rows, or answer an empty last page (which a
       // pager reads as "no more rows"), without a word.
       await refuseAfterNotInLog(context, cursor, (params.data as { readonly after?: unknown }).after, keyed);
