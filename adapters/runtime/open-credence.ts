@@ -262,8 +262,16 @@ const wire = (options: OpenOptions, infrastructureSe: OwnedSecureEnvironment | u
       const issued = await scheduler.tick({ reactionsHandled: settle });
       await pseudonyms?.tick();
       await settle();
-      await sweepExpiredRuns();
-      await shredder?.retryOwed();
+      // The shredder's retries run even when the sweep failed (review 405 F2), then the sweep's failure is thrown
+      // (with the retries' own, when they failed too).
+      const swept = await sweepExpiredRuns().then(() => undefined, (error: unknown) => ({ error }));
+      const retried = await Promise.resolve(shredder?.retryOwed()).then(() => undefined, (error: unknown) => ({ error }));
+      const failed = [swept, retried].flatMap((f) => (f === undefined ? [] : [f.error]));
+      if (failed.length > 1) {
+        const why = failed.map((e) => (e instanceof Error ? e.message : String(e))).join('; ');
+        throw new AggregateError(failed, `the sweep of expired runs and the shredder's retries both failed (${why})`);
+      }
+      if (failed.length === 1) throw failed[0];
       return issued;
     },
     sweepExpiredRuns,

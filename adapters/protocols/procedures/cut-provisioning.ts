@@ -3,6 +3,7 @@ import { command } from '../../../domain/commands/index.ts';
 import type { LoadedEntity } from '../../../machines/index.ts';
 import { executeForDevice } from './infrastructure-command.ts';
 import type { InfrastructureOptions } from './infrastructure-options.ts';
+import type { KeyPairRun } from './key-registry.ts';
 
 /**
  * How long the Enrolment Function keeps a run's session (infrastructure.ts gives it this one): a run whose
@@ -44,26 +45,44 @@ export const runOver = (credential: LoadedEntity, now: Date): boolean => {
   return issued !== undefined && new Date(issued.metadata.occurredAt).getTime() + ENROLMENT_SESSION_TIMEOUT_SECONDS * 1000 <= now.getTime();
 };
 
+/** What a sweep could not settle (`what`, by handle or id: no secret) and why. */
+export interface SweepFailure {
+  readonly what: string;
+  readonly error: unknown;
+}
+
 /**
  * On start: the key pairs' runs an earlier process began and did not end (KeyRegistry.beginKeyPairRun). A credential
  * such a run issued and never provisioned is revoked as a PSK's is (sweep-pending-keys.ts), once its run is over by the
  * clock; the record is kept until then, for a later start. The revocation is recorded before the record goes, so a
  * start that dies in between finds it again, and its derived command id records nothing more. One whose credential
  * was provisioned, ended, or never issued (the process died before the first append) has nothing left to do.
+ * Each run is settled on its own (review 405 F2): what one failed with is returned, for the sweep to report once
+ * the rest is done (sweep-pending-keys.ts), and that run is tried again at the next sweep.
  */
-export const sweepCutKeyPairRuns = async (o: InfrastructureOptions, beside: 'at_start' | 'beside_live_runs' = 'at_start'): Promise<void> => {
+export const sweepCutKeyPairRuns = async (o: InfrastructureOptions, beside: 'at_start' | 'beside_live_runs' = 'at_start'): Promise<SweepFailure[]> => {
+  const failures: SweepFailure[] = [];
   for (const run of o.registry.keyPairRuns()) {
-    const credential = await o.engine.entity('credential', run.credentialId);
-    // Beside this process's own runs (the tick), one that has issued nothing yet may be in flight, between its record
-    // and its first append: kept while its session could still be open (a CI run caught the tick ending such a record,
-    // and the run then cut was never revoked). At a start no run of this process is in flight.
-    if (beside === 'beside_live_runs' && credential.events.length === 0 && !(run.beganAt.getTime() + ENROLMENT_SESSION_TIMEOUT_SECONDS * 1000 <= o.engine.clock.now().getTime())) {
-      continue;
+    try {
+      await settleKeyPairRun(o, run, beside);
+    } catch (error) {
+      failures.push({ what: `the key pair run of credential ${run.credentialId}`, error });
     }
-    if (issuedByRemoteProvisioning(credential, o)) {
-      if (!runOver(credential, o.engine.clock.now())) continue;
-      await revokeUnprovisioned(o, run.credentialId);
-    }
-    o.registry.endKeyPairRun(run.credentialId);
   }
+  return failures;
+};
+
+const settleKeyPairRun = async (o: InfrastructureOptions, run: KeyPairRun, beside: 'at_start' | 'beside_live_runs'): Promise<void> => {
+  const credential = await o.engine.entity('credential', run.credentialId);
+  // Beside this process's own runs (the tick), one that has issued nothing yet may be in flight, between its record
+  // and its first append: kept while its session could still be open (a CI run caught the tick ending such a record,
+  // and the run then cut was never revoked). At a start no run of this process is in flight.
+  if (beside === 'beside_live_runs' && credential.events.length === 0 && !(run.beganAt.getTime() + ENROLMENT_SESSION_TIMEOUT_SECONDS * 1000 <= o.engine.clock.now().getTime())) {
+    return;
+  }
+  if (issuedByRemoteProvisioning(credential, o)) {
+    if (!runOver(credential, o.engine.clock.now())) return;
+    await revokeUnprovisioned(o, run.credentialId);
+  }
+  o.registry.endKeyPairRun(run.credentialId);
 };

@@ -2,7 +2,7 @@ import { isCredenceError } from '../../../domain/errors.ts';
 import type { KeyHandle } from '../../../domain/ports/index.ts';
 import { parseStreamId } from '../../../domain/streams.ts';
 import type { LoadedEntity } from '../../../machines/index.ts';
-import { issuedByRemoteProvisioning, revokeUnprovisioned, runOver, sweepCutKeyPairRuns } from './cut-provisioning.ts';
+import { issuedByRemoteProvisioning, revokeUnprovisioned, runOver, sweepCutKeyPairRuns, type SweepFailure } from './cut-provisioning.ts';
 import type { InfrastructureOptions } from './infrastructure-options.ts';
 import { destroyOrOwe } from './shredder.ts';
 
@@ -45,25 +45,56 @@ const isRecordedPsk = async (o: InfrastructureOptions, credential: LoadedEntity,
  * credential's run is over by the clock (`runOver`: issued at least the session timeout ago) is settled, the same way;
  * a run whose second append failed with an outcome it could not know left it pending, its credential `initialized`
  * until a restart, while a key pair's such run was ended at the tick. Other pending keys wait for the start.
+ *
+ * Either way a binding or run that cannot be settled does not hold up the others (review 405 F2): all are tried, then
+ * what failed is thrown (`throwSweepFailures`), and tried again at the next tick or start.
  */
 export const sweepPendingKeys = async (o: InfrastructureOptions, beside: 'at_start' | 'beside_live_runs' = 'at_start'): Promise<void> => {
+  // Each binding settled on its own (review 405 F2): one that throws (the Secure Environment failing to describe its
+  // copy, its entity's load, a refused revocation) left every later one pending and the key pairs' runs unswept, at
+  // every tick, for as long as it failed. Its failure is reported at the end; it is tried again at the next sweep.
+  const failures: SweepFailure[] = [];
   for (const binding of o.registry.pending()) {
-    const ref = parseStreamId(binding.stream);
-    const confirmedBy = CONFIRMED_BY[binding.purpose];
-    if (beside === 'beside_live_runs' && (binding.purpose !== 'psk' || ref?.kind !== 'credential')) continue;
-    const entity = ref === undefined ? undefined : await o.engine.entity(ref.kind, ref.id);
-    if (beside === 'beside_live_runs' && (entity === undefined || !runOver(entity, o.engine.clock.now()))) continue;
-    if (confirmedBy !== undefined && entity?.events.some((e) => e.event.type === confirmedBy)) {
-      if (binding.purpose !== 'psk' || (await isRecordedPsk(o, entity, binding.handle))) {
-        o.registry.confirm(binding.stream, binding.handle);
-        continue;
-      }
+    try {
+      await settle(o, binding, beside);
+    } catch (error) {
+      failures.push({ what: `the pending ${binding.purpose} key ${binding.handle} of ${binding.stream}`, error });
     }
-    if (binding.purpose === 'psk' && ref?.kind === 'credential' && entity !== undefined && issuedByRemoteProvisioning(entity, o)) {
-      await revokeUnprovisioned(o, ref.id);
-    }
-    // One the Secure Environment refuses is owed, not a start that fails: the shredder retries it.
-    await destroyOrOwe(o.se, o.registry, binding.stream, binding.handle, o.engine.clock.now());
   }
-  await sweepCutKeyPairRuns(o, beside);
+  failures.push(...(await sweepCutKeyPairRuns(o, beside)));
+  throwSweepFailures(failures);
+};
+
+const settle = async (o: InfrastructureOptions, binding: { stream: string; handle: string; purpose: string }, beside: 'at_start' | 'beside_live_runs'): Promise<void> => {
+  const ref = parseStreamId(binding.stream);
+  const confirmedBy = CONFIRMED_BY[binding.purpose];
+  if (beside === 'beside_live_runs' && (binding.purpose !== 'psk' || ref?.kind !== 'credential')) return;
+  const entity = ref === undefined ? undefined : await o.engine.entity(ref.kind, ref.id);
+  if (beside === 'beside_live_runs' && (entity === undefined || !runOver(entity, o.engine.clock.now()))) return;
+  if (confirmedBy !== undefined && entity?.events.some((e) => e.event.type === confirmedBy)) {
+    if (binding.purpose !== 'psk' || (await isRecordedPsk(o, entity, binding.handle))) {
+      o.registry.confirm(binding.stream, binding.handle);
+      return;
+    }
+  }
+  if (binding.purpose === 'psk' && ref?.kind === 'credential' && entity !== undefined && issuedByRemoteProvisioning(entity, o)) {
+    await revokeUnprovisioned(o, ref.id);
+  }
+  // One the Secure Environment refuses is owed, not a start that fails: the shredder retries it.
+  await destroyOrOwe(o.se, o.registry, binding.stream, binding.handle, o.engine.clock.now());
+};
+
+/**
+ * What a sweep could not settle, once every other binding and run was: one failure as it was thrown (its type kept,
+ * for whoever reports it); several as one AggregateError naming each (handles and ids only, no secret), so the tick
+ * or the start reports them once.
+ */
+const throwSweepFailures = (failures: readonly SweepFailure[]): void => {
+  if (failures.length === 0) return;
+  if (failures.length === 1) throw failures[0]!.error;
+  const each = failures.map((f) => `${f.what}: ${f.error instanceof Error ? f.error.message : String(f.error)}`);
+  throw new AggregateError(
+    failures.map((f) => f.error),
+    `${failures.length} pending keys or key pair runs could not be settled by the sweep, each tried again at the next one (${each.join('; ')})`,
+  );
 };
