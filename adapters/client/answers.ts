@@ -150,6 +150,12 @@ export type ComplianceAnswerJson = z.infer<typeof ComplianceAnswerJson>;
 /** The same rows as CSV (`Accept: text/csv`): text. */
 export const CsvText = z.string().max(64 * 1024 * 1024);
 
+/**
+ * A count that stopped at its limit (the server's, 100,000): `eventsBehind` is then the least the lag is (review 398;
+ * absent from a server before it, which answered such a count as exact).
+ */
+const AtLeast = z.literal(true).optional();
+
 /** GET /v1/projections: every live component's checkpoint and lag, and the largest lag. */
 export const ProjectionStatusJson = z.looseObject({
   components: z
@@ -159,12 +165,13 @@ export const ProjectionStatusJson = z.looseObject({
         checkpoint: PositionString.optional(),
         head: PositionString.optional(),
         eventsBehind: Count,
+        eventsBehindAtLeast: AtLeast,
         secondsBehind: z.number().nonnegative(),
         error: Text.optional(),
       }),
     )
     .max(1_000),
-  lag: z.looseObject({ eventsBehind: Count, secondsBehind: z.number().nonnegative() }),
+  lag: z.looseObject({ eventsBehind: Count, eventsBehindAtLeast: AtLeast, secondsBehind: z.number().nonnegative() }),
   // The cascade's dead letters, the first 100 and their count (review 139); absent from a server before them.
   cascadeDeadLetters: z
     .array(

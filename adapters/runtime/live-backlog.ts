@@ -16,7 +16,11 @@ export interface StartBacklog {
    * of the component's), so the live lag counts only those after it.
    */
   readonly through: bigint;
-  after(handled: bigint | undefined): { readonly count: number; readonly oldest: number | undefined };
+  /**
+   * `atLeast`: the count stopped where its read did (LAG_COUNT_LIMIT records, some passed over), so it is a floor
+   * even under the limit (review 398; lagOf's `atLeast`).
+   */
+  after(handled: bigint | undefined): { readonly count: number; readonly oldest: number | undefined; readonly atLeast?: true };
 }
 
 /**
@@ -100,7 +104,11 @@ export const countStartBacklogs = async (
         const lag = countedAsItIs(counted, f, head) ?? (await runner.lag(f.name, LAG_COUNT_LIMIT));
         // runner.lag says how far apart its last handled and the newest event occurred, not when the first unhandled
         // one did: the age is taken from that, growing from now on as the other components' ages do.
-        const behind = { count: lag.eventsBehind, oldest: lag.eventsBehind === 0 ? undefined : Date.now() - lag.secondsBehind * 1000 };
+        const behind = {
+          count: lag.eventsBehind,
+          oldest: lag.eventsBehind === 0 ? undefined : Date.now() - lag.secondsBehind * 1000,
+          ...(lag.eventsBehindAtLeast === true ? { atLeast: true as const } : {}),
+        };
         // It counts up to the store's head as it is counted (read after it), not the head read at start: the events
         // appended in between are in it, and the subscription, which counts from the start's head, must not count
         // them again (a rebuilt read model's lag said them twice until its rebuild ended).

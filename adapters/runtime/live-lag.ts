@@ -3,6 +3,8 @@ export const LAG_COUNT_LIMIT = 100_000;
 
 export interface Lag {
   readonly eventsBehind: number;
+  /** Set when the count stopped at its limit (LAG_COUNT_LIMIT): the lag is at least `eventsBehind` (review 398). */
+  readonly eventsBehindAtLeast?: true;
   readonly secondsBehind: number;
 }
 
@@ -61,7 +63,13 @@ export class LagTracker {
 
 }
 
-export const lagOf = (events: number, oldest: number | undefined, now: number): Lag => ({
+/**
+ * A component's lag from what is counted of it: at most LAG_COUNT_LIMIT events, and said at least that when the count
+ * hit it (the tracker keeps no more positions, a start backlog reads no further), not as the exact lag (review 398);
+ * `atLeast` says so of a count under the limit (a start backlog whose read stopped there: StartBacklog `atLeast`).
+ */
+export const lagOf = (events: number, oldest: number | undefined, now: number, atLeast = false): Lag => ({
   eventsBehind: Math.min(events, LAG_COUNT_LIMIT),
+  ...(atLeast || events >= LAG_COUNT_LIMIT ? { eventsBehindAtLeast: true as const } : {}),
   secondsBehind: events === 0 || oldest === undefined ? 0 : Math.max(0, (now - oldest) / 1000),
 });

@@ -8,6 +8,8 @@ export interface ComponentStatus {
   readonly head: string | undefined;
   readonly eventsBehind: number;
   readonly secondsBehind: number;
+  /** Set when `eventsBehind` is a count stopped at its limit (live-lag.ts lagOf): the lag is at least that. */
+  readonly eventsBehindAtLeast?: true;
   /** Set when the component stopped on an error it could not get past. */
   readonly error?: string;
 }

@@ -96,7 +96,10 @@ interface LagView {
   readonly head?: unknown;
   /** Absent for a read model only the service can count (NOT_COUNTED). */
   readonly eventsBehind?: number | string;
-  /** Only locally: `eventsBehind` is where its count stopped, at STATUS_COUNT_LIMIT, and more may follow (review 398). */
+  /**
+   * `eventsBehind` is where its count stopped, at its limit (STATUS_COUNT_LIMIT locally, the server's own from a
+   * server), and more may follow: the least the lag is (review 398).
+   */
   readonly eventsBehindAtLeast?: true;
   readonly secondsBehind?: number;
   /** Only locally: a read model whose checkpoint fails the runner's log check, or one not counted here (its `--json` state). */
@@ -125,7 +128,7 @@ const ANOTHER_LOG = 'another-log';
  */
 const printLags = (lags: readonly LagView[], io: Io): void => {
   const toHandle = (l: LagView): string =>
-    l.eventsBehindAtLeast === true ? countUpTo(Number(l.eventsBehind), STATUS_COUNT_LIMIT) : String(l.eventsBehind ?? '-');
+    l.eventsBehindAtLeast === true && l.eventsBehind !== undefined ? countUpTo(Number(l.eventsBehind), true) : String(l.eventsBehind ?? '-');
   io.out(`${'projection'.padEnd(12)} ${'checkpoint'.padStart(12)} ${'head'.padStart(12)} ${'to handle'.padStart(9)} ${'seconds'.padStart(9)}`);
   for (const l of lags) {
     io.out(
@@ -139,7 +142,9 @@ const printLags = (lags: readonly LagView[], io: Io): void => {
   if (ofAnotherLog.length > 0) io.out(printable(`built from another log: ${ofAnotherLog.map((l) => l.name).join(', ')}: rebuilt at the next start`));
   const notCounted = lags.filter((l) => l.state === NOT_COUNTED);
   if (notCounted.length > 0) io.out(printable(`counted by the service: ${notCounted.map((l) => l.name).join(', ')} (their events to handle are known only where they run: --server)`));
-  const passedOver = lags.filter((l) => l.state === undefined && l.head != null && String(l.checkpoint ?? '-') !== String(l.head) && l.eventsBehind === 0);
+  const passedOver = lags.filter(
+    (l) => l.state === undefined && l.head != null && String(l.checkpoint ?? '-') !== String(l.head) && l.eventsBehind === 0 && l.eventsBehindAtLeast !== true,
+  );
   if (passedOver.length > 0) {
     const names = passedOver.map((l) => l.name).join(', ');
     io.out(printable(`up to date: ${names} (the events after the checkpoint, the last event handled, are of types not read there)`));
@@ -216,7 +221,8 @@ const emptiedUntilRebuilt = (change: SchemaChange): string => {
 
 /**
  * Events to handle counted at most for each read model of a data folder's status: a folder being rebuilt is behind by
- * its whole log, and counting it all would read it all. A count that reached it is said as at least that many, in text
+ * its whole log, and counting it all would read it all. A count that stopped there (projectionLag's
+ * `eventsBehindAtLeast`, possibly under it when records read were passed over) is said as at least that many, in text
  * as `credence query` says its own (`1000000 or more`), and with `--json` as `eventsBehindAtLeast` (review 398: it was
  * printed as the exact lag).
  */
@@ -250,10 +256,7 @@ const SERVICE_ONLY = [
  */
 const localLags = async (local: Pick<Awaited<ReturnType<typeof openLocal>>, 'projections' | 'db' | 'store'>): Promise<LocalLag[]> => {
   const lags: LocalLag[] = [];
-  const counted = async (projection: Parameters<typeof projectionLag>[2]): Promise<LocalLag> => {
-    const lag = await projectionLag(local.db, local.store, projection, STATUS_COUNT_LIMIT);
-    return lag.eventsBehind >= STATUS_COUNT_LIMIT ? { ...lag, eventsBehindAtLeast: true } : lag;
-  };
+  const counted = (projection: Parameters<typeof projectionLag>[2]): Promise<LocalLag> => projectionLag(local.db, local.store, projection, STATUS_COUNT_LIMIT);
   for (const projection of local.projections) lags.push(await counted(projection));
   const names = (local.db.prepare('SELECT name FROM projection_checkpoints ORDER BY name').pluck().all() as string[]).filter((n) => !lags.some((l) => l.name === n));
   for (const name of names) {
@@ -291,8 +294,8 @@ const localStatus = (lags: readonly LocalLag[], db: ReturnType<typeof openReadMo
     components: lags,
     lag: {
       eventsBehind,
-      // The largest is at least that many when a count that stopped at its limit is it.
-      ...(counted.some((l) => l.eventsBehindAtLeast === true && l.eventsBehind === eventsBehind) ? { eventsBehindAtLeast: true } : {}),
+      // The largest is at least that many when any count stopped at its limit: that one may be the largest.
+      ...(counted.some((l) => l.eventsBehindAtLeast === true) ? { eventsBehindAtLeast: true } : {}),
       secondsBehind: Math.max(0, ...counted.map((l) => l.secondsBehind)),
     },
     ...(cascade.letters !== undefined ? { cascadeDeadLetters: cascade.letters } : {}),
@@ -315,7 +318,7 @@ const status = async (args: Options, io: Io): Promise<number> => {
     }
     printLags(status.components, io);
     for (const c of status.components) if (c.error !== undefined) io.out(printable(`  ${c.name}: retrying past ${c.error}`));
-    io.out(`live: ${status.lag.eventsBehind} events, ${status.lag.secondsBehind.toFixed(0)} seconds behind at most`);
+    io.out(`live: ${countUpTo(status.lag.eventsBehind, status.lag.eventsBehindAtLeast)} events, ${status.lag.secondsBehind.toFixed(0)} seconds behind at most`);
     printDeadLetters(CASCADE_LETTERS, status.cascadeDeadLetters ?? [], status.cascadeDeadLettersTotal ?? 0, io);
     printDeadLetters(EXPIRY_LETTERS, status.expiryDeadLetters ?? [], status.expiryDeadLettersTotal ?? 0, io);
     return 0;

@@ -114,10 +114,12 @@ const line = (row: Record<string, unknown>): string =>
 const BEHIND_COUNT_LIMIT = 100_000;
 
 /**
- * A count of events to handle as said to an operator: one that reached the limit it was counted up to (projectionLag
- * stops there) is that many or more, never taken for the exact lag (`credence projections status` says its own so).
+ * A count of events to handle as said to an operator: one whose count stopped at its limit (`eventsBehindAtLeast`,
+ * which projectionLag and the live lag set) is that many or more, never taken for the exact lag (`credence projections
+ * status` says its own so). Judged by that flag, not by the count against the limit: a read that stopped at its limit
+ * counts fewer when it passed over records (at or below the checkpoint, another application's), review 398.
  */
-export const countUpTo = (count: number, limit: number): string => (count >= limit ? `${limit} or more` : String(count));
+export const countUpTo = (count: number, atLeast: boolean | undefined): string => (atLeast === true ? `${count} or more` : String(count));
 
 /** The cascade's name and event types, what its checkpoint's lag is counted by: it sends no command from here. */
 const NO_COMMANDS: CommandSink = {
@@ -134,6 +136,9 @@ interface LocalAnswer {
   readonly readModelsBehind: number;
   /** For a query whose rows include the cascade's work to come (CASCADE_PENDING): the events the cascade has not handled. */
   readonly cascadeBehind: number;
+  /** `readModelsBehind` and `cascadeBehind` are the least they are: a count stopped at its limit (countUpTo). */
+  readonly readModelsBehindAtLeast: boolean;
+  readonly cascadeBehindAtLeast: boolean;
 }
 
 const runLocal = async (
@@ -169,11 +174,19 @@ const runLocal = async (
   try {
     const lock = lockUnlessHeld(data, io, 'query');
     let eventsBehind = 0;
+    // The largest of counts one of which stopped at its limit is at least that (that one may be the largest).
+    let readModelsBehindAtLeast = false;
+    let cascadeBehindAtLeast = false;
     // The read models the server counts for this query (review 305: the cascade's, for the queries listing its work to
     // come), each by the lag of its checkpoint in the folder; the cascade is never run here, only counted.
     const counted = readModelsCountedFor(name);
     const cascade = counted.includes('cascade') ? cascadeProcessManager(NO_COMMANDS) : undefined;
-    const cascadeLag = async (): Promise<number> => (cascade === undefined ? 0 : (await projectionLag(db, store, cascade, BEHIND_COUNT_LIMIT)).eventsBehind);
+    const cascadeLag = async (): Promise<number> => {
+      if (cascade === undefined) return 0;
+      const lag = await projectionLag(db, store, cascade, BEHIND_COUNT_LIMIT);
+      cascadeBehindAtLeast = lag.eventsBehindAtLeast === true;
+      return lag.eventsBehind;
+    };
     let cascadeBehind = 0;
     if (lock === undefined) {
       db.pragma('query_only = ON');
@@ -182,7 +195,9 @@ const runLocal = async (
       // the log holds, and the answer says how much less (as an answer from --server does).
       for (const projection of readModelProjections(signing)) {
         if (!(counted as readonly string[]).includes(projection.name)) continue;
-        eventsBehind = Math.max(eventsBehind, (await projectionLag(db, store, projection, BEHIND_COUNT_LIMIT)).eventsBehind);
+        const lag = await projectionLag(db, store, projection, BEHIND_COUNT_LIMIT);
+        eventsBehind = Math.max(eventsBehind, lag.eventsBehind);
+        if (lag.eventsBehindAtLeast === true) readModelsBehindAtLeast = true;
       }
       cascadeBehind = await cascadeLag();
     } else {
@@ -208,7 +223,14 @@ const runLocal = async (
     const answer = await answeredOrBehind(() => answerQuery(name, db, params, systemClock.now()), store, eventsBehind);
     // Tagged with the event it ends at, as the server's: the cursor then names this log, and this query's parameters.
     const nextAfter = await taggedNextAfter(store, answer, undefined, queryDigestOf(name, params));
-    return { answer: { ...answer, ...(nextAfter !== undefined ? { nextAfter } : {}) }, eventsBehind, readModelsBehind, cascadeBehind };
+    return {
+      answer: { ...answer, ...(nextAfter !== undefined ? { nextAfter } : {}) },
+      eventsBehind,
+      readModelsBehind,
+      cascadeBehind,
+      readModelsBehindAtLeast,
+      cascadeBehindAtLeast,
+    };
   } finally {
     db.close();
     await store.close();
@@ -284,14 +306,13 @@ export const register: RegisterCommands = (program, io) => {
         // query or other parameters would skip or repeat rows without a word (review 272). A server checks its own.
         const another = cursorOfAnotherQuery(cursor, queryName, params.data, '--after');
         if (another !== undefined) throw new UsageError(`--after: ${another}`);
-        const { answer, eventsBehind, readModelsBehind, cascadeBehind } = await runLocal(queryName, params.data, cursor, args, io);
-        const countOf = (n: number): string => countUpTo(n, BEHIND_COUNT_LIMIT);
-        if (readModelsBehind > 0) {
-          io.err(`note: the read models were ${countOf(readModelsBehind)} event(s) behind the store (the process holding the folder keeps them): rows those events prove may be missing`);
+        const { answer, eventsBehind, readModelsBehind, cascadeBehind, readModelsBehindAtLeast, cascadeBehindAtLeast } = await runLocal(queryName, params.data, cursor, args, io);
+        if (readModelsBehind > 0 || readModelsBehindAtLeast) {
+          io.err(`note: the read models were ${countUpTo(readModelsBehind, readModelsBehindAtLeast)} event(s) behind the store (the process holding the folder keeps them): rows those events prove may be missing`);
         }
-        if (cascadeBehind > 0) {
+        if (cascadeBehind > 0 || cascadeBehindAtLeast) {
           io.err(
-            `note: the revocation cascade has ${countOf(cascadeBehind)} event(s) of the store still to handle (the service runs it, at its start ` +
+            `note: the revocation cascade has ${countUpTo(cascadeBehind, cascadeBehindAtLeast)} event(s) of the store still to handle (the service runs it, at its start ` +
               'when stopped): its revocations are pending, so rows it would end or add may be listed or missing',
           );
         }

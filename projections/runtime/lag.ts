@@ -7,7 +7,9 @@ import type { Projection, ProjectionLag } from './types.ts';
 
 /**
  * How far a projection's checkpoint is behind the store: events still to handle (counted up to `countLimit`) and the
- * seconds between the last one handled and the newest. Reads only: it runs no projection's setup, so it may be asked
+ * seconds between the last one handled and the newest. A read that stopped at `countLimit` records says its count is a
+ * floor (`eventsBehindAtLeast`): records it passed over (handled, or another application's) are among those it read,
+ * so such a count may be under the limit and still not the lag (review 398). Reads only: it runs no projection's setup, so it may be asked
  * of read models another process writes (`credence projections` beside a running service).
  */
 export const projectionLag = async (
@@ -19,6 +21,7 @@ export const projectionLag = async (
   const { name } = projection;
   const checkpoint = readCheckpoint(db, name);
   let eventsBehind = 0;
+  let read = 0;
   let newest: RecordedEvent | undefined;
   let oldest: RecordedEvent | undefined;
   const after = await resumePointOf(store, checkpoint);
@@ -27,6 +30,7 @@ export const projectionLag = async (
     ...(projection.eventTypes !== undefined ? { filter: { eventTypes: projection.eventTypes } } : {}),
     maxCount: countLimit,
   })) {
+    read++;
     // Up to the checkpoint: handled (read again when it is no readable position, resume-point.ts). Another
     // application's records move no checkpoint (batch.ts), and are nothing for the read model to handle.
     if (checkpoint !== undefined && record.position <= checkpoint.position) continue;
@@ -39,5 +43,12 @@ export const projectionLag = async (
   // Nothing handled yet: the projection is behind by everything from the oldest event it still has to handle.
   const handledAt = checkpoint !== undefined ? Date.parse(checkpoint.occurredAt) : oldest !== undefined ? timeOf(oldest) : undefined;
   const secondsBehind = newest === undefined || handledAt === undefined ? 0 : Math.max(0, (timeOf(newest) - handledAt) / 1000);
-  return { name, checkpoint: checkpoint?.position, head: await store.headPosition(), eventsBehind, secondsBehind };
+  return {
+    name,
+    checkpoint: checkpoint?.position,
+    head: await store.headPosition(),
+    eventsBehind,
+    ...(read >= countLimit ? { eventsBehindAtLeast: true as const } : {}),
+    secondsBehind,
+  };
 };

@@ -67,6 +67,11 @@ export interface ProjectionLag {
   readonly head: bigint | undefined;
   /** Events stored after the checkpoint that this projection handles. */
   readonly eventsBehind: number;
+  /**
+   * Set when the count stopped at its limit (the read returned as many records as it may, counted before any was
+   * passed over): `eventsBehind` is then at least the lag, not the lag, and may be below the limit (review 398).
+   */
+  readonly eventsBehindAtLeast?: true;
   /** Time between the last handled event and the newest stored event, in seconds. */
   readonly secondsBehind: number;
 }

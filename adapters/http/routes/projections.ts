@@ -3,14 +3,23 @@ import { deadLetterCount, deadLetters } from '../../../projections/cascade/index
 import { expiryDeadLetterCount, expiryDeadLetters } from '../../../projections/expiry/index.ts';
 import { ACCESS } from '../auth/roles.ts';
 import type { RouteModule } from '../context.ts';
+import type { ComponentStatus as LiveComponent } from '../../runtime/live-runtime.ts';
+import { LAG_COUNT_LIMIT } from '../../runtime/live-lag.ts';
 import { DecimalString } from './wire.ts';
+
+/** Review 398: a count at its limit was answered as the exact lag. */
+const EventsBehindAtLeast = z
+  .literal(true)
+  .optional()
+  .describe(`present when the count stopped at its limit (${LAG_COUNT_LIMIT}): \`eventsBehind\` is then the least the lag is`);
 
 const ComponentStatus = z
   .object({
     name: z.string(),
     checkpoint: DecimalString.optional().describe('last global position handled; absent before the first'),
     head: DecimalString.optional().describe("the store's head position"),
-    eventsBehind: z.number().int().nonnegative(),
+    eventsBehind: z.number().int().nonnegative().describe(`events to handle, counted up to ${LAG_COUNT_LIMIT}`),
+    eventsBehindAtLeast: EventsBehindAtLeast,
     secondsBehind: z.number().nonnegative(),
     error: z.string().optional().describe('the error the component is retrying past'),
   })
@@ -50,8 +59,9 @@ export const projectionRoutes: RouteModule = (app, context) => {
       description:
         'Every component that follows the store (the cascade process manager, the expiry schedule, the read models, pseudonym rotation, ' +
         'the transparency log): the last position it handled, how far behind the head it is (events and seconds), and the error it is ' +
-        'retrying past, if any. `lag` is the largest over all. `cascadeDeadLetters`: the reactions the revocation cascade could not carry ' +
-        'out and retries never, in log order (the first 100; `cascadeDeadLettersTotal` counts them all, as `credence_cascade_dead_letters` ' +
+        `retrying past, if any. \`lag\` is the largest over all. Events are counted up to ${LAG_COUNT_LIMIT}: a count that reached it ` +
+        'carries `eventsBehindAtLeast: true` (on `lag` too when it is the largest), the lag being at least that. ' +
+        '`cascadeDeadLetters`: the reactions the revocation cascade could not carry out and retries never, in log order (the first 100; `cascadeDeadLettersTotal` counts them all, as `credence_cascade_dead_letters` ' +
         'does). One goes when its stream ends: carried out by hand. `expiryDeadLetters`: the due deadlines the expiry scheduler could not ' +
         'carry out and retries never, longest overdue first (the first 100; `expiryDeadLettersTotal` counts them all, as ' +
         '`credence_expiry_dead_letters` does): the entity is not ended, and its letters go when it is ended by hand.',
@@ -59,7 +69,7 @@ export const projectionRoutes: RouteModule = (app, context) => {
       response: {
         200: z.object({
           components: z.array(ComponentStatus),
-          lag: z.object({ eventsBehind: z.number().int().nonnegative(), secondsBehind: z.number().nonnegative() }),
+          lag: z.object({ eventsBehind: z.number().int().nonnegative(), eventsBehindAtLeast: EventsBehindAtLeast, secondsBehind: z.number().nonnegative() }),
           cascadeDeadLetters: z.array(CascadeDeadLetter).max(DEAD_LETTERS_LISTED),
           cascadeDeadLettersTotal: z.number().int().nonnegative(),
           expiryDeadLetters: z.array(ExpiryDeadLetter).max(DEAD_LETTERS_LISTED),
@@ -68,11 +78,14 @@ export const projectionRoutes: RouteModule = (app, context) => {
       },
     },
     handler: async () => {
-      const components = await context.live.status();
+      const components: readonly LiveComponent[] = await context.live.status();
+      const lag = context.live.lag();
+      // The largest is at least that many when any component's count stopped at its limit: that one may be the largest.
+      const atLeast = components.some((c) => c.eventsBehindAtLeast === true);
       return {
         // Absent rather than undefined-valued, so the document has exactly the schema's fields.
         components: components.map((c) => Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined)) as z.infer<typeof ComponentStatus>),
-        lag: context.live.lag(),
+        lag: { eventsBehind: lag.eventsBehind, ...(atLeast ? { eventsBehindAtLeast: true as const } : {}), secondsBehind: lag.secondsBehind },
         cascadeDeadLetters: deadLetters(context.credence.readModels, DEAD_LETTERS_LISTED).map((d) => ({
           stream: d.stream, command: d.command, target: d.target, eventType: d.eventType, position: String(d.position), occurredAt: d.occurredAt, reason: d.reason,
         })),
