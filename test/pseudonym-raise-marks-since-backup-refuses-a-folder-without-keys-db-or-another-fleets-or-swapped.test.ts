@@ -1,11 +1,13 @@
-import { cpSync, existsSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { FakeClock } from '../adapters/driven/clock/index.ts';
 import { KEY_REGISTRY_DB_FILE, SqliteKeyRegistry } from '../adapters/driven/key-registry/index.ts';
 import { runCli } from './support/cli.ts';
 import { backedUpPseudonymFolder } from './support/pseudonym-backup.ts';
-import { rotateByHand } from './support/pseudonym-epochs.ts';
+import { currentPseudonym, eventually, rotateByHand } from './support/pseudonym-epochs.ts';
 import { folderSnapshot } from './support/served-folder.ts';
+import { startTestService } from './support/service.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
 /*
@@ -23,8 +25,8 @@ const raise = (data: string, aside: string) => runCli(['pseudonym', 'raise-marks
 const marksIn = (dir: string) => SqliteKeyRegistry.readEpochMarks(join(dir, KEY_REGISTRY_DB_FILE));
 
 /** A whole-folder restore of a backup older than meter-1's rotation, the service closed: `data` restored, `aside` the folder moved aside. */
-const restoredAfterARotation = async (): Promise<{ data: string; aside: string }> => {
-  const { data, backup, aside, svc } = await backedUpPseudonymFolder(folder());
+const restoredAfterARotation = async (): Promise<{ data: string; aside: string; backup: string; clock: FakeClock }> => {
+  const { data, backup, aside, svc, clock } = await backedUpPseudonymFolder(folder());
   try {
     await rotateByHand(svc);
   } finally {
@@ -32,7 +34,7 @@ const restoredAfterARotation = async (): Promise<{ data: string; aside: string }
   }
   renameSync(data, aside);
   cpSync(backup, data, { recursive: true });
-  return { data, aside };
+  return { data, aside, backup, clock };
 };
 
 const removeKeysDb = (dir: string): void => {
@@ -113,5 +115,55 @@ describe('credence pseudonym raise-marks-since-backup refuses, nothing written t
     const again = await raise(data, aside);
     expect(again.code, again.err).toBe(0);
     expect(again.out).toContain('nothing raised');
+  }, 120_000);
+  it('the backup moved into place, and the two folders named the wrong way round: later_than_backup, nothing written (review 404)', async () => {
+    // `mv data data.before-restore; mv backup data`: the backup moved in keeps the inode change time of its copy, older
+    // than the last change of the folder moved aside, which an inode-time rule took for the right way round (exit 0).
+    const { data, backup, aside, svc } = await backedUpPseudonymFolder(folder());
+    try {
+      await rotateByHand(svc);
+    } finally {
+      await svc.close();
+    }
+    renameSync(data, aside);
+    renameSync(backup, data);
+    const marks = [marksIn(data), marksIn(aside)];
+    const before = [folderSnapshot(data), folderSnapshot(aside)];
+
+    const swapped = await raise(aside, data);
+
+    expect(swapped.code, swapped.out).toBe(1);
+    expect(swapped.err).toContain('later_than_backup');
+    expect(swapped.err).toContain(join(aside, KEY_REGISTRY_DB_FILE));
+    expect(swapped.err).toContain(join(data, KEY_REGISTRY_DB_FILE));
+    expect([marksIn(data), marksIn(aside)]).toEqual(marks);
+    expect([folderSnapshot(data), folderSnapshot(aside)]).toEqual(before);
+
+    const right = await raise(data, aside);
+    expect(right.code, right.err).toBe(0);
+    expect(right.out).toContain('raised the pseudonym epoch of 1 node(s)');
+  }, 120_000);
+
+  it('run again after a start of the restored folder and a chmod of the folder moved aside: accepted, nothing raised (review 404)', async () => {
+    const { data, aside, clock } = await restoredAfterARotation();
+    const first = await raise(data, aside);
+    expect(first.code, first.err).toBe(0);
+    expect(first.out).toContain('raised the pseudonym epoch of 1 node(s)');
+    // The start rotates meter-1 past the mark carried over: the restored folder is now ahead of the one moved aside.
+    const svc = await startTestService({ dir: data, clock });
+    try {
+      expect(await eventually(() => currentPseudonym(svc)!.epoch! > 1)).toBe(true);
+    } finally {
+      await svc.close();
+    }
+    // A metadata change only (its inode change time moves, its content does not).
+    chmodSync(join(aside, KEY_REGISTRY_DB_FILE), 0o600);
+    const marks = [marksIn(data), marksIn(aside)];
+
+    const again = await raise(data, aside);
+
+    expect(again.code, again.err).toBe(0);
+    expect(again.out).toContain('nothing raised');
+    expect([marksIn(data), marksIn(aside)]).toEqual(marks);
   }, 120_000);
 });

@@ -41,15 +41,19 @@ const pseudonymKeys = (bound: ReadonlyMap<string, { readonly stream: string; rea
  * Review 396: refused, before anything is written to either folder, unless `--before-restore` is the later copy of
  * the restored folder's own key registry. Not one registry (`same_key_registry`): both bind a pseudonym PRF key, and
  * not the same one (handles are random, and the key is never replaced): another fleet's folder, whose marks are its
- * own nodes'. Not the later (`later_than_backup`): the folder moved aside gave out every epoch the backup holds, and
- * more, so that `--before-restore` keeps none above the restored one's while the restored one keeps one above it (or a
- * node it lacks), and its keys.db changed, by the inode change time, after the restored one was written (the restore
- * writes the restored keys.db after the folder moved aside last changed; a run of this command, or a start, writes it
- * again, so a run again after them is not taken for a swap): the two folders swapped, which raised nothing where the
- * marks were lost and opened the folder moved aside to write it.
+ * own nodes'. Not the later (`later_than_backup`): `--before-restore` keeps no node's epoch above the restored one's
+ * while the restored one keeps one above it (or a node it lacks), and no run of this command is recorded in the
+ * restored keys.db since the folder moved aside last changed: the two folders swapped, which would raise nothing where
+ * the marks were lost and open the folder moved aside to write it. Review 404: the times are those recorded inside each
+ * keys.db (SqliteKeyRegistry.readMarksChanges), which a copy, a move (`mv backup data`: the inode change time stays the
+ * backup's, older than the folder moved aside, and the swap went through) or a chmod of the folder moved aside (its
+ * inode change time moved past the run's: a run again was refused) leave as they were; the folder moved aside's inode
+ * change time stands in only where it recorded none (an earlier version last raised its marks). A restored folder
+ * ahead with no run recorded is refused too: whether it is the folder moved aside, or the restored one started before
+ * this command ran and rotated since, cannot be told from the files, and in the second case nothing is left to raise.
  */
 const refuseAnotherRegistryOrSwapped = (
-  data: { readonly keysDb: string; readonly changed: number | undefined; readonly marks: readonly NodeEpoch[]; readonly prf: ReadonlySet<string> },
+  data: { readonly keysDb: string; readonly raisedSinceBackupAt: number | undefined; readonly marks: readonly NodeEpoch[]; readonly prf: ReadonlySet<string> },
   aside: { readonly keysDb: string; readonly changed: number; readonly marks: readonly NodeEpoch[] | undefined; readonly prf: ReadonlySet<string> },
 ): void => {
   if (data.prf.size > 0 && aside.prf.size > 0 && ![...aside.prf].some((handle) => data.prf.has(handle))) {
@@ -65,12 +69,14 @@ const refuseAnotherRegistryOrSwapped = (
   const [inData, inAside] = [epochOf(data.marks), epochOf(aside.marks)];
   const behind = aside.marks.filter((mark) => (inData.get(mark.nodeId) ?? -1) < mark.epoch).length;
   const ahead = data.marks.filter((mark) => (inAside.get(mark.nodeId) ?? -1) < mark.epoch).length;
-  if (behind === 0 && ahead > 0 && data.changed !== undefined && aside.changed > data.changed) {
+  if (behind === 0 && ahead > 0 && !(data.raisedSinceBackupAt !== undefined && data.raisedSinceBackupAt > aside.changed)) {
     throw refused(
       'later_than_backup',
       `${aside.keysDb} keeps no node's pseudonym epoch above the one ${data.keysDb} keeps, which keeps ${ahead} node(s) at an epoch above it (or that it does not name), ` +
-        'and it changed after that one was written: ' +
-        'it is not the folder moved aside before the restore (the two folders swapped?): --data is the restored folder, --before-restore the one moved aside',
+        `and no run of this command is recorded in ${data.keysDb} since ${aside.keysDb} last changed: ` +
+        'it is not the folder moved aside before the restore (the two folders swapped, or the backup moved into place and named as --data?): ' +
+        '--data is the restored folder, --before-restore the one moved aside; ' +
+        `if ${data.keysDb} is the restored one and its service was started since the restore, it has rotated past them: nothing is left to raise`,
     );
   }
 };
@@ -118,18 +124,22 @@ export const raiseMarksSinceBackup = async (data: string, beforeRestore: string,
   if (!existsSync(aside)) throw new UsageError(`--before-restore: ${beforeRestore} holds no keys.db: name the data folder moved aside before the restore`);
   const { SqliteKeyRegistry } = await import('../../adapters/driven/key-registry/index.ts');
   const { boundHandles, refuseKeysDbLostFromAUsedFolder } = await import('../../adapters/driven/key-registry/bound-handles.ts');
-  // Both inode change times (later_than_backup) taken before either file is read.
+  // The inode change time of the folder moved aside (later_than_backup, where its keys.db recorded no time) taken before
+  // it is read.
   const restored = join(data, 'keys.db');
-  const changed = { data: existsSync(restored) ? statSync(restored).ctimeMs : undefined, aside: statSync(aside).ctimeMs };
+  const asideChangedAt = statSync(aside).ctimeMs;
   // Review 396: the registry's opener makes keys.db, or its schema in an empty one, so that a restored folder that lost
   // its bindings would look whole to `key list` and `key destroy` afterwards: refused first, as they refuse it.
   refuseKeysDbLostFromAUsedFolder(data);
   const dataPrf = pseudonymKeys(boundHandles(data));
   const marks = SqliteKeyRegistry.readEpochMarks(aside);
   const dataMarks = existsSync(restored) ? (SqliteKeyRegistry.readEpochMarks(restored) ?? []) : [];
+  // Review 404: the times recorded inside each keys.db, which a copy, a move or a chmod leaves as they were.
+  const raisedSinceBackupAt = existsSync(restored) ? SqliteKeyRegistry.readMarksChanges(restored).raisedSinceBackupAt : undefined;
+  const asideChanged = SqliteKeyRegistry.readMarksChanges(aside).marksRaisedAt ?? asideChangedAt;
   refuseAnotherRegistryOrSwapped(
-    { keysDb: restored, changed: changed.data, marks: dataMarks, prf: dataPrf },
-    { keysDb: aside, changed: changed.aside, marks, prf: pseudonymKeys(boundHandles(beforeRestore)) },
+    { keysDb: restored, raisedSinceBackupAt, marks: dataMarks, prf: dataPrf },
+    { keysDb: aside, changed: asideChanged, marks, prf: pseudonymKeys(boundHandles(beforeRestore)) },
   );
   if (marks === undefined) return { keptMarks: false, marks: 0, raised: 0 };
   const runtime = await import('../../adapters/runtime/data-folder.ts');
@@ -144,7 +154,7 @@ export const raiseMarksSinceBackup = async (data: string, beforeRestore: string,
     // a start deals with it.
     const registry = SqliteKeyRegistry.open({ dir: data });
     try {
-      return { keptMarks: true, marks: marks.length, raised: registry.raiseEpochMarks(marks) };
+      return { keptMarks: true, marks: marks.length, raised: registry.raiseEpochMarks(marks, { sinceBackup: true }) };
     } finally {
       registry.close();
     }

@@ -23,6 +23,10 @@ export const KEY_REGISTRY_DB_FILE = 'keys.db';
  * (adapters/runtime/keys-shredded-again.ts). Made with the first mark, not at open: a file that never had one stays as
  * earlier versions made it, and one without it (an earlier version's) reads as having none. An earlier build leaves it
  * as it stands, then only lower than its last destruction, which costs a start a longer pass, never a key.
+ * `epoch_marks_changes` has no version either (review 404): when a mark last rose in this file, and when `credence
+ * pseudonym raise-marks-since-backup` last carried marks into it, kept in the file so that a copy, a move or a change
+ * of its mode or owner keeps them as they were (its inode change time does not). Made with the first of them, as
+ * `shredder_mark`; a file without it (an earlier version's) has neither recorded.
  */
 const SCHEMA_VERSION = 2;
 const TABLE = 'se_key_handles';
@@ -58,6 +62,12 @@ const SHREDDER_MARK_TABLE = `CREATE TABLE IF NOT EXISTS ${SHREDDER_MARK} (
   position INTEGER NOT NULL,
   event_id TEXT,
   occurred_at TEXT NOT NULL
+)`;
+const MARKS_CHANGES = 'epoch_marks_changes';
+const MARKS_CHANGES_TABLE = `CREATE TABLE IF NOT EXISTS ${MARKS_CHANGES} (
+  one INTEGER PRIMARY KEY CHECK (one = 1),
+  marks_raised_at TEXT,
+  raised_since_backup_at TEXT
 )`;
 const READ_SHREDDER_MARK = `SELECT position, event_id, occurred_at FROM ${SHREDDER_MARK}`;
 const WRITE_SHREDDER_MARK = `INSERT INTO ${SHREDDER_MARK} (one, position, event_id, occurred_at) VALUES (1, ?, ?, ?)
@@ -225,13 +235,26 @@ export class SqliteKeyRegistry implements EpochMarks {
     return epoch === undefined ? undefined : Number(epoch);
   }
 
-  /** How many marks it raised: a mark as high or higher is left, and not counted. */
-  raiseEpochMarks(marks: readonly NodeEpoch[]): number {
-    if (marks.length === 0) return 0;
+  /**
+   * How many marks it raised: a mark as high or higher is left, and not counted. When one rose, the time is recorded
+   * with it (`marks_raised_at`, ./marks-changes below), in the same transaction. `sinceBackup`: the marks of the folder
+   * moved aside before a whole-folder restore, carried over by `credence pseudonym raise-marks-since-backup`, which is
+   * recorded (`raised_since_backup_at`) whether or not any rose: a run again knows the folder took them.
+   */
+  raiseEpochMarks(marks: readonly NodeEpoch[], options: { readonly sinceBackup?: boolean } = {}): number {
+    if (marks.length === 0 && options.sinceBackup !== true) return 0;
     return writingTo(KEY_REGISTRY_DB_FILE, () =>
       this.#db.transaction(() => {
         let raised = 0;
         for (const { nodeId, epoch } of marks) raised += this.#sql.raiseEpochMark.run(nodeId, epoch).changes;
+        if (raised > 0 || options.sinceBackup === true) {
+          // Prepared here, after the table is made: rare (a rotation, a start that finds the log ahead, a restore).
+          const at = new Date().toISOString();
+          this.#db.exec(MARKS_CHANGES_TABLE);
+          this.#db.prepare(`INSERT OR IGNORE INTO ${MARKS_CHANGES} (one) VALUES (1)`).run();
+          if (raised > 0) this.#db.prepare(`UPDATE ${MARKS_CHANGES} SET marks_raised_at = ? WHERE one = 1`).run(at);
+          if (options.sinceBackup === true) this.#db.prepare(`UPDATE ${MARKS_CHANGES} SET raised_since_backup_at = ? WHERE one = 1`).run(at);
+        }
         return raised;
       }).immediate(),
     );
@@ -267,6 +290,25 @@ export class SqliteKeyRegistry implements EpochMarks {
 
   close(): void {
     if (this.#db.open) this.#db.close();
+  }
+
+  /**
+   * When a mark last rose in the `keys.db` at `path`, and when marks were last carried into it from the folder moved
+   * aside before a restore (raiseEpochMarks), as recorded in the file: either undefined when it has none (a version
+   * before review 404 wrote it last, or no mark rose since). Read on a read-only connection, as readEpochMarks.
+   */
+  static readMarksChanges(path: string): { readonly marksRaisedAt?: number; readonly raisedSinceBackupAt?: number } {
+    return readOnlyDatabase(path, (db) => {
+      const table = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(MARKS_CHANGES);
+      if (table === undefined) return {};
+      const row = db.prepare(`SELECT marks_raised_at, raised_since_backup_at FROM ${MARKS_CHANGES} WHERE one = 1`).get() as
+        | { marks_raised_at: unknown; raised_since_backup_at: unknown }
+        | undefined;
+      // A value that is no time (no version writes one) is as none recorded: the caller falls back as for an earlier version's.
+      const time = (value: unknown): number | undefined => (typeof value === 'string' && Number.isFinite(Date.parse(value)) ? Date.parse(value) : undefined);
+      const [marksRaisedAt, raisedSinceBackupAt] = [time(row?.marks_raised_at), time(row?.raised_since_backup_at)];
+      return { ...(marksRaisedAt !== undefined ? { marksRaisedAt } : {}), ...(raisedSinceBackupAt !== undefined ? { raisedSinceBackupAt } : {}) };
+    });
   }
 
   /**

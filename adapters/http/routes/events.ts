@@ -301,7 +301,17 @@ export const eventRoutes: RouteModule = (app, context) => {
             releaseServiceWide();
           },
         });
-        void session.run(events);
+        try {
+          void session.run(events);
+        } catch (error) {
+          // Thrown before the session could end itself (writeHead or the first write, synchronously): no onClosed will
+          // come, so both slots are given back here (release is idempotent), and the hijacked response, which nothing
+          // will answer now, is ended so its client does not wait on it (review 404).
+          release();
+          releaseServiceWide();
+          reply.raw.destroy();
+          throw error;
+        }
       } catch (error) {
         // Refused or failed before the session took the slots over: none is left held (a session that exists releases
         // them itself, in onClosed).
