@@ -13,8 +13,8 @@ import { temporaryFolders } from './support/temp-dirs.ts';
  * Review 378 #3: a local `token rotate-key` (or a first `token create`) generates a signing key, then names it in
  * access.db, taking no folder lock (it runs beside a running service, which holds it). `key destroy` run between the two
  * found the key named by nothing and destroyed it; access.db then named, as current, a key no one held. A local token
- * command holds a key-making lock while it has access.db open, and `key list` and `key destroy` wait for it before they
- * read access.db. The window is held open here by the test: inside withLocalAccess (the command's lock held), a key is
+ * command holds the folder's key-making lock while it has access.db open, and `key list` and `key destroy` wait for it
+ * before they read access.db. The window is held open here by the test: inside withLocalAccess (the command's lock held), a key is
  * made, `key destroy` of it started in another process, and only then named in access.db, as the rotation's commit does.
  */
 const scratch = temporaryFolders('credence-key-destroy-token-making-');
@@ -49,8 +49,8 @@ describe('credence key destroy while a local token command has made a key and no
     expect(destroyed.code, destroyed.err).toBe(1);
     expect(destroyed.err).toContain('[access_signing_key_in_use]');
     expect(await withDataFolderSe(dir, ACCESS_OWNER, (se) => isHeld(se, made))).toBe(true);
-    // The command's lock is gone with it.
-    expect(readdirSync(dir).filter((name) => name.startsWith('access-key-making-'))).toEqual([]);
+    // The folder's one key-making lock stays, free, for the next command (review 399): none of its own per command.
+    expect(readdirSync(dir).filter((name) => name.startsWith('access-key-making'))).toEqual(['access-key-making.lock']);
     expect(existsSync(join(dir, 'access.db'))).toBe(true);
   }, 60_000);
 });

@@ -2,11 +2,14 @@ import { existsSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { droppingOnlyOwnLockFiles } from '../../adapters/driven/files/data-folder-lock.ts';
 import type { ClosableSecureEnvironment } from '../../adapters/runtime/data-folder.ts';
 import type { Io } from '../io.ts';
+import { printable } from '../printable.ts';
 import { UsageError } from '../program.ts';
 import { exportSettings } from './export-log-key.ts';
 import { sayRemovedStrays, unusableDataFolderAsUsage } from './folder-lock.ts';
+import { asOneKeyCommand } from './keys-in-use.ts';
 import { PathArg } from './options.ts';
 
 /** Where the keys are: the data folders and the Secure Environment their services run with (exportSettings). */
@@ -147,13 +150,17 @@ export const withLockedKeyFolders = async <T>(
       `${data} has no embedded Secure Environment: set CREDENCE_SECURE_ENVIRONMENT to the pkcs11: URI the service runs with, or give --config with the service's configuration file`,
     );
   }
-  const locks: { release(): void; discard(): void }[] = [];
+  const locks: { release(): void; drop(): void }[] = [];
   let se: ClosableSecureEnvironment | undefined;
   let refused = true;
   try {
     for (const folder of folders) {
       try {
-        locks.push(sayRemovedStrays(runtime.lockDataFolder(folder, env), folder, io, command));
+        // Review 399: a refusal drops only this lock's own files, never `discard`, which on a folder that held nothing
+        // sweeps what was added since: a local token command writes the folder without its lock (its access.db).
+        const drop = droppingOnlyOwnLockFiles(folder);
+        const lock = sayRemovedStrays(runtime.lockDataFolder(folder, env), folder, io, command);
+        locks.push({ release: () => lock.release(), drop: () => drop(lock) });
       } catch (error) {
         throw unusableDataFolderAsUsage(error);
       }
@@ -165,12 +172,13 @@ export const withLockedKeyFolders = async <T>(
       const { refuseTokenHoldingNoneOfTheFolderKeys } = await import('../../adapters/runtime/folder-keys-in-token.ts');
       for (const folder of folders) await refuseTokenHoldingNoneOfTheFolderKeys(open(), folder, secureEnvironment);
     }
-    const done = await use({ folders, secureEnvironment: open });
+    // Every wait for a local token command's key-making lock shares one deadline, said on stderr (keys-in-use.ts).
+    const done = await asOneKeyCommand((line) => io.err(printable(line)), () => use({ folders, secureEnvironment: open }));
     refused = false;
     return done;
   } finally {
     se?.close();
-    // A refused command leaves each folder as it was: the lock's database goes where this lock made it.
-    for (const lock of locks.reverse()) refused ? lock.discard() : lock.release();
+    // A refused command writes nothing but its lock: the lock's database goes where this lock made it.
+    for (const lock of locks.reverse()) refused ? lock.drop() : lock.release();
   }
 };

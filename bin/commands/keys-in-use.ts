@@ -1,11 +1,10 @@
 import Database from 'better-sqlite3';
-import { randomBytes } from 'node:crypto';
-import { existsSync, lstatSync, readdirSync, rmSync } from 'node:fs';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { closeSync, existsSync, fchmodSync, lstatSync, openSync, readdirSync, rmSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
-import { STRAY_AGE_MS } from '../../adapters/driven/files/atomic-write-strays.ts';
+import { ACCESS_KEY_MAKING_FILE, fileAt, sameFile } from '../../adapters/driven/files/data-folder-lock.ts';
 import { isWriteLockHeld } from '../../adapters/driven/files/lock-wait.ts';
-import { isProcessAlive } from '../../adapters/driven/files/process-alive.ts';
-import { preparePrivateDatabaseFile } from '../../adapters/driven/files/private-files.ts';
+import { tightenPrivateDatabaseFile } from '../../adapters/driven/files/private-files.ts';
 import { KEY_HANDLE_FILE, LOG_KEY_OWNER, readHandleFile } from '../../adapters/driven/transparency/secure-environment-signer.ts';
 import { validationError } from '../../domain/errors.ts';
 import type { KeyHandle } from '../../domain/ports/index.ts';
@@ -131,127 +130,192 @@ const infrastructureKeysInUse: KeysInUse = async (data, handles) => {
  * generate to the commit cannot either: the access registry (adapters/driven/access) commits on a connection of its
  * own that nothing outside it reaches, which a lock held on another connection would keep from committing; and held
  * across the generate's await in the service, it would take in other requests' writes. A pending record before the
- * generate would need a table access.db does not have. So each local token command holds a lock of its own while it has
- * access.db open: a file `access-key-making-<pid>-<random>.lock`, a SQLite database it keeps an exclusive transaction
- * open on (the system drops it with the process, however it ends), removed when it is done. `key list` and `key
- * destroy` take each such lock in turn before reading access.db (waiting for the command to end), so a key they see
- * was either named by then or discarded; a key generated after they looked is not among those they list or destroy.
- * A file whose lock is taken at once is a leftover of a command killed (its key, if any, really is named by nothing):
- * the key commands leave it as it is (`key list` writes nothing to the folder; review 379), and the next local token
- * command, which writes the folder anyway, removes it (removeLeftAccessKeyMaking).
+ * generate would need a table access.db does not have.
+ *
+ * So the folder has one key-making lock (review 399): `access-key-making.lock`, a SQLite database in rollback-journal
+ * mode, made by the first local token command (0600; removed only by a refused command that made it). Each token command holds a read transaction on
+ * it while it has access.db open (SHARED: several run together); `key list` and `key destroy` take an exclusive one
+ * before they read access.db, which waits for every current holder while SQLite's PENDING lock keeps new ones back, so
+ * a key they see was either named by then or discarded; a key generated after they looked is not among those they list
+ * or destroy. The system drops a lock with its process, however it ends: nothing is ever stale, nothing is swept.
  */
-const MAKING_FILE = /^access-key-making-(\d+)-[0-9a-f]+\.lock$/;
-/** How long `key list` and `key destroy` wait for a token command to end: it makes one key and writes one row. */
+/** An earlier version's lock, one file per token command: a key command removes one whose lock is free. */
+const EARLIER_MAKING_FILE = /^access-key-making-\d+-[0-9a-f]+\.lock$/;
+/** How long a key command waits, in all, for the token commands making a key: each makes one key and writes one row. */
 const MAKING_WAIT_MS = 15_000;
-
-/**
- * Holds the key-making lock of the local token command about to open `data`'s access.db (which may make and name a
- * signing key) until `release`. `data` must exist.
- */
-export const holdAccessKeyMaking = (data: string): { release(): void } => {
-  removeLeftAccessKeyMaking(data);
-  const file = join(data, `access-key-making-${process.pid}-${randomBytes(8).toString('hex')}.lock`);
-  preparePrivateDatabaseFile(file);
-  let db: Database.Database | undefined;
-  try {
-    // A wait: a `key list` or `key destroy` looking holds the file a moment (waitForAccessKeyMaking).
-    db = new Database(file, { timeout: 5_000 });
-    // An empty file takes no lock (SQLite has no page to lock yet).
-    db.exec('CREATE TABLE IF NOT EXISTS access_key_making (held INTEGER)');
-    db.exec('BEGIN EXCLUSIVE');
-  } catch (error) {
-    db?.close();
-    rmSync(file, { force: true });
-    throw error;
-  }
-  const held = db;
-  return {
-    release: () => {
-      if (!held.open) return;
-      try {
-        // Removed before the lock goes: a waiter that opened it takes the lock of a file no longer there, and is done.
-        rmSync(file, { force: true });
-      } finally {
-        held.close();
-      }
-    },
-  };
-};
-
-/**
- * Removes the key-making lock files killed token commands left in `data` (review 379): each SQLite file so named whose
- * process is not running here, whose lock is free, and older than STRAY_AGE_MS. The lock alone does not tell a dead
- * holder from one that has made its file and not yet taken it (a moment), nor the pid alone a process of another PID
- * namespace on the same volume; the three together keep every file a command still holds or is about to. A file so
- * named that is no SQLite database is not Credence's to remove: the key commands refuse it naming it
- * (waitForAccessKeyMaking). Nothing here refuses the token command: a file that cannot be removed is left.
- */
-const removeLeftAccessKeyMaking = (data: string): void => {
-  let names: string[];
-  try {
-    names = readdirSync(data);
-  } catch {
-    return;
-  }
-  const now = Date.now();
-  for (const name of names) {
-    const pid = MAKING_FILE.exec(name)?.[1];
-    if (pid === undefined || Number(pid) === process.pid || isProcessAlive(Number(pid))) continue;
-    const file = join(data, name);
-    const stat = lstatSync(file, { throwIfNoEntry: false });
-    if (stat?.isFile() !== true || now - stat.mtimeMs <= STRAY_AGE_MS) continue;
-    let db: Database.Database | undefined;
-    try {
-      // Empty: killed before its first write (it holds no lock then), and old enough not to be a holder's first moment.
-      if (stat.size === 0) {
-        rmSync(file, { force: true });
-        continue;
-      }
-      db = new Database(file, { fileMustExist: true, timeout: 0 });
-      // Only a file a token command made (its table); anything else so named is left for the key commands to name.
-      if (db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'access_key_making'").get() === undefined) continue;
-      db.exec('BEGIN IMMEDIATE');
-      // Removed while its lock is held, as release does: a key command that opened it meanwhile takes a lock of nothing.
-      rmSync(file, { force: true });
-    } catch {
-      // Held (its command runs), not a database, or not removable: left.
-    } finally {
-      db?.close();
-    }
-  }
-};
 
 /** SQLite's word for a file that is no database of its own (text, another format), which names no file. */
 const isNotADatabase = (error: unknown): boolean => error instanceof Database.SqliteError && error.code === 'SQLITE_NOTADB';
 
-/** Waits for every local token command making a key in `data` to end (holdAccessKeyMaking); refused past MAKING_WAIT_MS. */
+/** Said by token and key commands alike, each refused before it makes, lists or destroys anything (`nothing`). */
+const notALock = (file: string, data: string, why: string, nothing = 'nothing listed or destroyed') =>
+  validationError(
+    [
+      {
+        path: 'data',
+        rule: 'access_key_making_file_not_a_lock',
+        message:
+          `${file} is named as the key-making lock of local credence token commands but is not one (${why}): remove it when no credence token ` +
+          `command runs on ${data}, then run this again; ${nothing} [access_key_making_file_not_a_lock]`,
+      },
+    ],
+    'data folder',
+  );
+
+/** The lock file at `file` opened, a path there that is no file (a link, a folder) refused naming it. */
+const openLock = (file: string, data: string, timeout: number): Database.Database => {
+  const stat = lstatSync(file, { throwIfNoEntry: false });
+  if (stat !== undefined && !stat.isFile()) throw notALock(file, data, 'not a file');
+  return new Database(file, { fileMustExist: true, timeout });
+};
+
+/** How many times a lock is taken before giving up, when each was on a file a refused token command removed meanwhile. */
+const LOCK_ATTEMPTS = 5;
+
+/** The lock file made (0600, exclusively) when absent: true when this call made it. */
+const madeLockFile = (file: string): boolean => {
+  try {
+    const fd = openSync(file, 'wx', 0o600);
+    try {
+      fchmodSync(fd, 0o600); // the mode went through the umask: exactly 0600
+    } finally {
+      closeSync(fd);
+    }
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    return false;
+  }
+};
+
+/**
+ * Holds the key-making lock for the local token command about to open `data`'s access.db (which may make and name a
+ * signing key) until `release`; `discard`, for a refused command, also removes the lock file when it made it (a
+ * rejected command writes nothing), while it alone holds it: a command that opened the file meanwhile finds, once it
+ * holds its lock, that the path no longer names that file, and takes it again (as lockAtPath does). `data` must exist.
+ * A key command taking the lock is waited for (it waits at most MAKING_WAIT_MS for the token commands before it).
+ */
+export const holdAccessKeyMaking = (data: string): { release(): void; discard(): void } => {
+  const file = join(data, ACCESS_KEY_MAKING_FILE);
+  const nothing = 'nothing was made';
+  for (let attempt = 1; ; attempt += 1) {
+    if (lstatSync(file, { throwIfNoEntry: false })?.isFile() === false) throw notALock(file, data, 'not a file', nothing);
+    const made = madeLockFile(file);
+    if (!made) tightenPrivateDatabaseFile(file);
+    const before = fileAt(file);
+    // Past a key command's whole wait, which keeps new holders back (PENDING) until it has looked or given up.
+    const db = new Database(file, { fileMustExist: true, timeout: MAKING_WAIT_MS + 5_000 });
+    try {
+      db.pragma('journal_mode = DELETE');
+      db.exec('CREATE TABLE IF NOT EXISTS access_key_making (held INTEGER)');
+      db.exec('BEGIN');
+      db.prepare('SELECT count(*) FROM access_key_making').get();
+    } catch (error) {
+      db.close();
+      if (isNotADatabase(error)) throw notALock(file, data, (error as Error).message, nothing);
+      if (!isWriteLockHeld(error)) throw error;
+      const message = `${file} is held by a credence key list or key destroy on ${data} that did not let go: run this again once it has ended; nothing was made [access_key_making_held]`;
+      throw validationError([{ path: 'data', rule: 'access_key_making_held', message }], 'data folder');
+    }
+    if (!sameFile(before, fileAt(file))) {
+      db.close();
+      if (attempt < LOCK_ATTEMPTS) continue;
+      throw new Error(`${file}: removed as it was taken, ${LOCK_ATTEMPTS} times: other token commands are being refused on ${data}; run this again`);
+    }
+    // When a token command last held it: a command refused meanwhile under the folder lock sweeps nothing (folder-removal.ts).
+    const now = new Date();
+    utimesSync(file, now, now);
+    return {
+      release: () => {
+        // Closing ends the transaction: the lock goes, the file stays for the next command.
+        if (db.open) db.close();
+      },
+      discard: () => {
+        if (!db.open) return;
+        try {
+          if (!made) return;
+          db.exec('COMMIT');
+          db.pragma('busy_timeout = 0');
+          db.exec('BEGIN EXCLUSIVE');
+          rmSync(file, { force: true });
+        } catch {
+          // Held by another command now: the file is its lock too, and stays.
+        } finally {
+          db.close();
+        }
+      },
+    };
+  }
+};
+
+/** What one key command's waits share: one deadline in all (set at its first wait), and where it says it waits. */
+interface MakingWait {
+  readonly say: (line: string) => void;
+  deadline?: number;
+  /** The folders the wait was said for. */
+  readonly said: Set<string>;
+}
+
+const makingWaits = new AsyncLocalStorage<MakingWait>();
+
+/** Runs `use` as one key command: every wait for a token command within it shares one deadline, each said through `say`. */
+export const asOneKeyCommand = <T>(say: (line: string) => void, use: () => Promise<T>): Promise<T> => makingWaits.run({ say, said: new Set() }, use);
+
+/**
+ * `statement` (an exclusive transaction) on `db`: tried at once; if held, said (once for `data`), then waited for
+ * until the command's one deadline. SQLITE_BUSY past it.
+ */
+const takeWithin = (db: Database.Database, statement: string, data: string, wait: MakingWait): void => {
+  try {
+    db.exec(statement);
+    return;
+  } catch (error) {
+    if (!isWriteLockHeld(error)) throw error;
+  }
+  if (wait.deadline === undefined) wait.deadline = Date.now() + MAKING_WAIT_MS;
+  if (!wait.said.has(data)) wait.say(`waiting up to ${MAKING_WAIT_MS / 1000} s for a local credence token command making an API token signing key in ${data}`);
+  wait.said.add(data);
+  db.pragma(`busy_timeout = ${Math.max(0, wait.deadline - Date.now())}`);
+  db.exec(statement);
+};
+
+/**
+ * Waits for every local token command making a key in `data` to end (holdAccessKeyMaking), refused past the one
+ * deadline. A lock of an earlier version (`access-key-making-<pid>-<random>.lock`) is waited for the same way and
+ * removed once free. No lock file: no token command of this version ever ran here, so none is making a key.
+ */
 const waitForAccessKeyMaking = (data: string): void => {
+  const wait = makingWaits.getStore() ?? { say: (line: string) => process.stderr.write(`${line}\n`), said: new Set<string>() };
   let names: string[];
   try {
-    names = readdirSync(data).filter((name) => MAKING_FILE.test(name));
+    names = readdirSync(data).filter((name) => EARLIER_MAKING_FILE.test(name) || name === ACCESS_KEY_MAKING_FILE);
   } catch {
     return; // No folder: no command made a key in it.
   }
-  for (const name of names) {
+  // The earlier version's files first, then the folder's one lock, taken again if a refused token command removed it.
+  names.sort((a, b) => Number(a === ACCESS_KEY_MAKING_FILE) - Number(b === ACCESS_KEY_MAKING_FILE));
+  for (let i = 0, attempt = 1; i < names.length; i += 1) {
+    const name = names[i]!;
     const file = join(data, name);
+    const earlier = name !== ACCESS_KEY_MAKING_FILE;
+    const before = fileAt(file);
     let db: Database.Database;
     try {
-      db = new Database(file, { fileMustExist: true, timeout: MAKING_WAIT_MS });
+      db = openLock(file, data, 0);
     } catch (error) {
-      if (!existsSync(file)) continue; // Its command ended meanwhile.
+      if (!existsSync(file)) continue; // Its command ended meanwhile (a refused one removes the lock it made).
       throw error;
     }
     try {
-      db.exec('BEGIN IMMEDIATE');
+      takeWithin(db, earlier ? 'BEGIN IMMEDIATE' : 'BEGIN EXCLUSIVE', data, wait);
+      // Held: its command ended, or was killed. Removed while held, as that version's own release did.
+      if (earlier) rmSync(file, { force: true });
+      // The lock of a file a refused token command removed: the one at the path now, if any, is taken instead.
+      else if (!sameFile(before, fileAt(file)) && attempt++ < LOCK_ATTEMPTS) i -= 1;
       db.exec('ROLLBACK');
     } catch (error) {
       // Said for `key list` and `key destroy` alike, both refused before they list or destroy anything.
-      if (isNotADatabase(error)) {
-        const message =
-          `${file} is named as a local credence token command's key-making lock but is not one (${(error as Error).message}): ` +
-          `remove it when no credence token command runs on ${data}, then run this again; nothing listed or destroyed [access_key_making_file_not_a_lock]`;
-        throw validationError([{ path: 'data', rule: 'access_key_making_file_not_a_lock', message }], 'data folder');
-      }
+      if (isNotADatabase(error)) throw notALock(file, data, (error as Error).message);
       if (!isWriteLockHeld(error)) throw error;
       const message =
         `a local credence token command is making an API token signing key in ${data} (${name}, held by its process) and did not end within ` +

@@ -122,10 +122,13 @@ export const withLocalAccess = async <T>(
   return namingRefusedWrites(`the data folder ${config.data}`, async () => {
     // Review 378 #3: the key this command may make (a first signing key, a rotation's) is named by nothing until
     // access.db names it; `key list` and `key destroy` wait for this lock before they read access.db
-    // (keys-in-use.ts, above holdAccessKeyMaking, says why this and not a transaction or the folder lock). A folder not
+    // (keys-in-use.ts, above holdAccessKeyMaking, says why this and not a transaction or the folder lock). It is the
+    // folder's one `access-key-making.lock`, shared with other token commands (review 399), and it marks the folder
+    // written: a command refused meanwhile under the folder lock sweeps nothing (folder-removal.ts). A folder not
     // made yet is made by the opening below, after its KEK checks (a refused KEK leaves no folder), so no lock is held
     // there: left open is only a key command run on a folder in the moment a first `token create` is making it.
     const making = statSync(config.data, { throwIfNoEntry: false })?.isDirectory() === true ? holdAccessKeyMaking(config.data) : undefined;
+    let refused = true;
     try {
       const local = await openAccessControl(config.data, {
         tokens: config.tokens,
@@ -133,12 +136,16 @@ export const withLocalAccess = async <T>(
         ...(config.secureEnvironment !== undefined ? { secureEnvironment: config.secureEnvironment } : {}),
       });
       try {
-        return await use(local.access, config.data);
+        const done = await use(local.access, config.data);
+        refused = false;
+        return done;
       } finally {
         local.close();
       }
     } finally {
-      making?.release();
+      // A refused command leaves no key-making lock it made (a rejected command writes nothing).
+      if (refused) making?.discard();
+      else making?.release();
     }
   });
 };

@@ -16,8 +16,16 @@ export const SERVICE_LOCK_FILE = 'service.lock';
 export const SERVICE_LOCK_DB_FILE = 'service-lock.db';
 /** A device folder's lock (bin/commands/device/folder-lock.ts): a folder holding it is a device simulator's. */
 export const DEVICE_LOCK_DB_FILE = 'device-lock.db';
-/** Files that make a folder another process's: a data folder's or a device folder's lock. */
-const FOLDER_LOCK_FILES = [SERVICE_LOCK_DB_FILE, DEVICE_LOCK_DB_FILE];
+/**
+ * The key-making lock local token commands hold while they write a data folder without its lock (bin/commands/
+ * keys-in-use.ts holdAccessKeyMaking): made once and kept (only a refused command that made it removes it).
+ */
+export const ACCESS_KEY_MAKING_FILE = 'access-key-making.lock';
+/**
+ * Files that make a folder another process's: a data folder's or a device folder's lock, or a token command's
+ * key-making lock (one made or held since a lock was taken says another process wrote the folder meanwhile).
+ */
+const FOLDER_LOCK_FILES = [SERVICE_LOCK_DB_FILE, DEVICE_LOCK_DB_FILE, ACCESS_KEY_MAKING_FILE];
 
 export interface DataFolderLock {
   /** Lets go of the folder (and removes the holder file if it is still this process's). Idempotent. */
@@ -123,6 +131,25 @@ export const lockDataFolder = (dir: string, alsoForeign: readonly ForeignOwnedPa
   throw dataFolderInUse(dir, taken.heldBy);
 };
 
+/**
+ * For a command that writes nothing in a data folder but its lock (`credence key`, review 399), called before it
+ * takes the lock: what it calls on refusal in place of `discard`. The lock's database goes when it was not there
+ * before, then the lock is released; nothing else, whoever added it: a local token command writes the folder without
+ * this lock, so what was added meanwhile is its, where `discard` of a folder that held nothing would sweep it.
+ */
+export const droppingOnlyOwnLockFiles = (dir: string): ((lock: { release(): void }) => void) => {
+  const lockFile = join(dir, SERVICE_LOCK_DB_FILE);
+  const made = !existsSync(lockFile);
+  return (lock) => {
+    try {
+      // While the lock is held, as `discard` removes it: another process's try is refused at once, never waited for.
+      if (made) for (const file of [lockFile, `${lockFile}-journal`]) rmSync(file, { force: true });
+    } finally {
+      lock.release();
+    }
+  };
+};
+
 /** The refusal of a data folder another process holds, naming that process. */
 export const dataFolderInUse = (dir: string, holder: DataFolderHolder): CredenceError =>
   validationError(
@@ -202,7 +229,7 @@ const removedOnDiscard = (lock: DataFolderLock, dir: string, made: string): Data
 const LOCK_ATTEMPTS = 5;
 
 /** The file `path` names (dev and inode), undefined when there is none. */
-const fileAt = (path: string): { readonly dev: bigint; readonly ino: bigint } | undefined => statSync(path, { bigint: true, throwIfNoEntry: false });
+export const fileAt = (path: string): { readonly dev: bigint; readonly ino: bigint } | undefined => statSync(path, { bigint: true, throwIfNoEntry: false });
 
 /**
  * The exclusive transaction on the lock database at `lockFile` ('held' while another process holds it), taken on the
@@ -245,7 +272,8 @@ const lockAtPath = (lockFile: string): { readonly db: Database.Database; readonl
   return 'moved';
 };
 
-const sameFile = (a: ReturnType<typeof fileAt>, b: ReturnType<typeof fileAt>): boolean =>
+/** Whether two looks at a path (fileAt) found the same file. */
+export const sameFile = (a: ReturnType<typeof fileAt>, b: ReturnType<typeof fileAt>): boolean =>
   a !== undefined && b !== undefined && a.dev === b.dev && a.ino === b.ino;
 
 /** The files of one folder's lock, and who else may hold the folder without them (an earlier version's holder file). */

@@ -105,10 +105,15 @@ export const addedTakenAway = (
   const found = readdirSync(dir);
   if (found.some((name) => !isLockFile(name, ownFiles) && isDataFolderSign(name))) return lock;
   const held = new Set(found);
+  const takenAt = Date.now();
   return sweptOnDiscard(
     lock,
     dir,
     () => {
+      // Another process's lock made or held here since (review 399: a local token command writes access.db and the
+      // Secure Environment under its key-making lock alone, touching it each time): what was added is not all this
+      // holder's, and nothing is swept.
+      if (lockedSince(dir, folderLockFiles.filter((name) => !isLockFile(name, ownFiles)), held, takenAt)) return;
       for (const entry of readdirSync(dir, { withFileTypes: true })) {
         // Only what a credence command makes, by its exact name: another process of this account writing here
         // meanwhile keeps its own (review 377), pki/ and devices/ too unless they hold nothing but ours.
@@ -124,6 +129,13 @@ export const addedTakenAway = (
     (taken) => taken.discard(),
   );
 };
+
+/** Whether any of `lockFiles` in `dir` was made since `held` was listed, or was written or touched since `since`. */
+const lockedSince = (dir: string, lockFiles: readonly string[], held: ReadonlySet<string>, since: number): boolean =>
+  lockFiles.some((name) => {
+    const stat = lstatSync(join(dir, name), { throwIfNoEntry: false });
+    return stat !== undefined && (!held.has(name) || stat.mtimeMs >= since);
+  });
 
 /**
  * `lock`, whose `discard` first runs `sweep` on `dir` (while still holding it: no other process holds it or can take
