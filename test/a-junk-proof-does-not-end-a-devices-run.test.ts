@@ -48,7 +48,8 @@ describe('a junk proof from whoever saw the run', () => {
       const { receipt, result } = await session.acceptDelivery(delivery.body);
       // All an observer needs is in the clear: the session id, the delivered credential's fingerprint, a time.
       const junk = { ...receipt, bootstrapProof: JUNK_SIGNATURE, credentialProof: JUNK_MAC };
-      expect(await world.post('/v1/enrolment/receipt', junk)).toMatchObject(refused('provisioning.receipt', 'bad_signature'));
+      // The new credential's proof is checked first (review 405 F1): a PSK's, a MAC.
+      expect(await world.post('/v1/enrolment/receipt', junk)).toMatchObject(refused('provisioning.receipt', 'bad_mac'));
       expect((await world.post('/v1/enrolment/receipt', receipt)).status).toBe(201);
       expect(await recordedFingerprint('c-jp-psk')).toBe(result.credential.fingerprint);
     } finally {

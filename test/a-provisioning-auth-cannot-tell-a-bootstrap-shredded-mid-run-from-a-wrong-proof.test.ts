@@ -5,6 +5,11 @@
  * (failed-proofs.ts). Two junk auths then answered `bad_mac, bad_mac` for a usable bootstrap and `bad_mac,
  * unknown_session` for one that ended during the run. A peer key gone at the proof check is now a failed proof like
  * any other, the run kept until the third, the real reason still for the log.
+ *
+ * Found in review 405 (F1): a copy of the genuine auth with only its proof of possession altered (or one added to a
+ * PSK run's auth) passed the bootstrap proof on a usable bootstrap and was told `bad_proof_of_possession` (or
+ * `unsupported`), where on a shredded one the proof check failed first (`bad_mac`). The proof of possession needs only
+ * the key the auth carries: it is checked first, on every run, a decoy run's too.
  */
 import { describe, expect, it } from 'vitest';
 import { isCredenceError } from '../domain/errors.ts';
@@ -22,6 +27,28 @@ const refused = async (world: ProvisioningWorld, auth: unknown) => {
   if (!isCredenceError(error, 'protocol')) throw new Error(`expected a protocol refusal, got ${String(error)}`);
   return { told: { message: error.message, problem: error.problem }, logged: concealedRefusal(error) };
 };
+
+/** Three copies of the genuine auth of a `credentialKind` run of `world` with only `alter` applied: what each is told. */
+const threeAlteredAuths = async (
+  world: ProvisioningWorld,
+  credentialKind: 'ed25519' | 'psk256',
+  alter: (auth: { proofOfPossession?: string }) => object,
+  beforeTheAuths: () => Promise<void>,
+) => {
+  const session = await world.client.start({ credentialKind });
+  const auth = await session.acceptChallenge(await world.ef.acceptHello(session.hello));
+  const altered = { ...auth, ...alter(auth) };
+  await beforeTheAuths();
+  const answers = [];
+  const runs = [];
+  for (let i = 0; i < 3; i++) {
+    answers.push(await refused(world, altered));
+    runs.push(world.ef.sessionCount);
+  }
+  return { answers, runs };
+};
+
+const flipped = (value: string | undefined) => (value === undefined ? undefined : `${value[0] === 'A' ? 'B' : 'A'}${value.slice(1)}`);
 
 /** Three junk auths (a bogus proof, the rest as the real node made it) on one run of `world`. */
 const threeJunkAuths = async (world: ProvisioningWorld, beforeTheAuths: () => Promise<void>) => {
@@ -65,5 +92,29 @@ describe('junk provisioning auths on a run whose bootstrap PSK is shredded after
     // and the ended run left none of its keys
     const alive = (await Promise.all(made.map((h) => shredded.efSe.describe(EF_OWNER, h).then(() => h, () => undefined)))).filter(Boolean);
     expect(alive).toEqual([]);
+  });
+
+  it.each([
+    { case: 'an ed25519 run, its proof of possession altered', credentialKind: 'ed25519' as const, alter: (a: { proofOfPossession?: string }) => ({ proofOfPossession: flipped(a.proofOfPossession) }), reason: 'bad_proof_of_possession' },
+    { case: 'a PSK run, a proof of possession added', credentialKind: 'psk256' as const, alter: () => ({ proofOfPossession: 'AAAA' }), reason: 'unsupported' },
+  ])('copies of the genuine auth of $case are answered word for word alike on a usable, a shredded and a decoy bootstrap', async ({ credentialKind, alter, reason }) => {
+    // Given a run of a usable PSK bootstrap, one whose PSK is shredded after the challenge, and a decoy run (revoked at the hello)
+    const usable = await provisioningWorld({ bootstrapKind: 'psk256' });
+    const shredded = await provisioningWorld({ bootstrapKind: 'psk256' });
+    const decoy = await provisioningWorld({ bootstrapKind: 'psk256', bootstrapRevoked: true });
+
+    // When each gets three copies of its genuine auth with only the part checked after the bootstrap proof altered
+    const a = await threeAlteredAuths(usable, credentialKind, alter, async () => {});
+    const b = await threeAlteredAuths(shredded, credentialKind, alter, () => shredded.efSe.destroy(EF_OWNER, shredded.bootstrap.efHandle as KeyHandle));
+    const c = await threeAlteredAuths(decoy, credentialKind, alter, async () => {});
+
+    // Then all are told the same, word for word: the proof of possession refused, not the bootstrap proof on the shredded one
+    expect(a.answers.map((x) => x.told.problem)).toEqual(Array(3).fill(expect.objectContaining({ step: 'provisioning.auth', reason })));
+    expect(b.answers.map((x) => x.told)).toEqual(a.answers.map((x) => x.told));
+    expect(c.answers.map((x) => x.told)).toEqual(a.answers.map((x) => x.told));
+    // and each run stays through the second and ends at the third
+    expect(a.runs).toEqual([1, 1, 0]);
+    expect(b.runs).toEqual(a.runs);
+    expect(c.runs).toEqual(a.runs);
   });
 });

@@ -267,11 +267,11 @@ describe('the association handshake over HTTP refuses tampered and replayed mess
     for (const id of ['sa-mac', 'sa-other', 'sa-wrong', 'sa-done']) await world.configure(id, sim, 'svc-t');
   }, 30_000);
 
-  it('a finish with a tampered key confirmation is refused (bad_mac), recording nothing; the genuine finish then associates (review 274)', async () => {
+  it('a finish with a tampered key confirmation is refused as a failed proof (bad_signature, review 405), recording nothing; the genuine finish then associates (review 274)', async () => {
     const head = await world.head();
     const handshake = await registree().start({ lifetimeSeconds: 3600, associationId: 'sa-mac' });
     const { finish } = await handshake.acceptChallenge((await world.post(path('sa-mac', 'hello'), handshake.hello)).body);
-    expectProtocolProblem(await world.post(path('sa-mac', 'finish'), { ...finish, keyConfirmation: flipped(finish.keyConfirmation) }), 'association.finish', 'bad_mac');
+    expectProtocolProblem(await world.post(path('sa-mac', 'finish'), { ...finish, keyConfirmation: flipped(finish.keyConfirmation) }), 'association.finish', 'bad_signature');
     expect(await state('sa-mac')).toBe('initialized');
     await expectNothingRecorded(head, 'association-sa-mac');
     const confirm = await world.post(path('sa-mac', 'finish'), finish);

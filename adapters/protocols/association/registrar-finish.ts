@@ -3,7 +3,7 @@ import { fromBase64url, toBase64url } from '../../../domain/crypto/base64url.ts'
 import { toHex } from '../../../domain/crypto/bytes.ts';
 import { withoutFields } from '../../../domain/crypto/transcript.ts';
 import type { ReplayCache } from '../../../domain/ports/replay-cache.ts';
-import { protocolFailure } from '../../../domain/protocols/protocol.ts';
+import { concealing, protocolFailure } from '../../../domain/protocols/protocol.ts';
 import { ASSOCIATION_VERSION } from '../../../domain/protocols/association-version.ts';
 import { associationOutcome } from '../../../domain/protocols/association-outcome.ts';
 import { associationLifetime, type GrantedLifetime } from '../../../domain/protocols/association-lifetime.ts';
@@ -115,7 +115,11 @@ export const finishRun = async (
       // finish after an altered copy still completes the run (review 274).
       await destroyAssociationKeys(se, keys);
       keys = undefined;
-      return failedProof(session, protocolFailure(FINISH, 'bad_mac', 'Registree key confirmation failed'), rewind);
+      // Answered exactly as a failed proof, the real detail kept for the log (`concealedRefusal`): it needs keys derived
+      // from the PSK, so it cannot be checked before the proof, and a copy of the genuine finish with only its key
+      // confirmation altered, told so, on a credential shredded during the run got the failed proof instead (review 405 F1;
+      // seeds 002/004, SER-001).
+      return failedProof(session, concealing(failed, protocolFailure(FINISH, 'bad_mac', 'Registree key confirmation failed')), rewind);
     }
     // Only now, with the initiator's proof and key confirmation verified, is the run remembered (issue 11 item 4).
     await rememberAuthenticatedRun(FINISH, replay, { claimant: hello.registreeId, nonce: hello.registreeNonce, transcriptHash: toHex(th) }, now, {

@@ -285,6 +285,13 @@ export class EnrolmentFunction {
       // A failed proof, anyone's (a junk auth from whoever saw the challenge), leaves the run going up to a bound
       // (failed-proofs.ts, review 238).
       const rewind = () => session.transcript.rewind(before);
+      // Outside what the proof covers: a copy with only its proof of possession altered (or one added to a PSK run's auth)
+      // is a failed proof too, refused before the run is remembered (its nonce, a runs-per-claimant slot), so the genuine
+      // auth still finds the run. Checked first, with the key the auth carries alone, on a decoy run as on a real one:
+      // after the bootstrap proof, such a copy was told `bad_proof_of_possession` on a usable bootstrap and `bad_mac` on
+      // one shredded during the run (review 405 F1; seeds 002/004, SER-001).
+      const possession = proofOfPossessionRefusal(session.hello.credentialKind, auth, th);
+      if (possession !== undefined) return failedProof(session, possession, rewind);
       // A decoy run ends here for its holder, told why its bootstrap cannot be used; anyone else gets what a failed
       // proof gets, its run kept as a real run's is.
       if (session.decoy !== undefined) {
@@ -307,10 +314,6 @@ export class EnrolmentFunction {
         return failedProofOrKeyFault(session, AUTH, error, [pskOf(session.nodeVerifier)], failed, rewind);
       }
       if (!verified) return failedProof(session, failed, rewind);
-      // Outside what the proof covers: a copy with only its proof of possession altered is a failed proof too, refused
-      // before the run is remembered (its nonce, a runs-per-claimant slot), so the genuine auth still finds the run.
-      const possession = proofOfPossessionRefusal(session.hello.credentialKind, auth, th);
-      if (possession !== undefined) return failedProof(session, possession, rewind);
       // Revoked since the hello, say: the proof verified, so only the holder is told (bootstrap-still-usable.ts).
       await assertBootstrapStillUsable(AUTH, this.#o.resolveBootstrap, session.hello, now);
       // Every refusal that makes no key comes before the run is remembered (its nonce, its transcript, one of the

@@ -115,11 +115,14 @@ export const completeRun = async (
     credential.kind === 'psk256'
       ? { kind: 'psk256', handle: session.credentialKeyHandle as KeyHandle }
       : { kind: credential.kind, publicKey: fromBase64url(credential.publicKey) };
-  // The node's proof by its bootstrap, then key confirmation: it proves it holds the credential it was just given (or
-  // generated).
+  // Key confirmation (the node proves it holds the credential it was just given, or generated), then its proof by its
+  // bootstrap. The new credential's first: its verifier, the session copy or the public key, is one revocation cannot
+  // take away, where the bootstrap PSK may be shredded after the delivery; checked second, a copy of the node's receipt
+  // with only its credential proof altered was told the bootstrap proof failed on a shredded bootstrap, the new
+  // credential's on a usable one (review 405 F1; seeds 002/004, SER-001).
   const proofs = [
-    [session.nodeVerifier, 'bootstrap', receipt.bootstrapProof, 'receipt not made with the bootstrap credential'],
     [credentialVerifier, 'credential', receipt.credentialProof, 'receipt not made with the new credential'],
+    [session.nodeVerifier, 'bootstrap', receipt.bootstrapProof, 'receipt not made with the bootstrap credential'],
   ] as const;
   // Each refusal from here on is of this receipt in this run, and says so under the Enrolment Function's key
   // (`withRefusalProof`): the node destroys its new key on it.
