@@ -51,14 +51,24 @@ const isInstant = (at: Date): boolean => !Number.isNaN(at.getTime());
 const stateOf = (r: TokenRecord, now: Date, refusal: TokenRefusal | undefined): TokenState =>
   r.revokedAt !== undefined ? 'revoked' : isInstant(r.expiresAt) && r.expiresAt <= now ? 'expired' : refusal !== undefined ? 'refused' : 'active';
 
-/** `maxTtlSeconds`: the service's `tokens.maxTtlSeconds` now, which a token's lifetime is judged by; `now`, its issue time. */
+/**
+ * `maxTtlSeconds`: the service's `tokens.maxTtlSeconds` now, which a token's lifetime is judged by; `now`, its issue time.
+ * Its members are named one by one, never the record spread (review 406): access.db's other columns (`signedWith`, the
+ * Secure Environment handle `credence key destroy` takes) were listed by `credence token list --data`, not by GET /v1/tokens.
+ */
 export const tokenSummary = (r: TokenRecord, now: Date, maxTtlSeconds: number): TokenSummary => {
-  const { role, issuedAt, expiresAt, revokedAt, ...rest } = r;
+  const { tokenId, subject, role, issuedAt, expiresAt, issuedBy, issuedWith, scope, scopeDamaged, revokedAt, revokedBy } = r;
   const known = RoleSchema.safeParse(role);
   const refusal = refusalOfRecord(r, maxTtlSeconds, now);
   const state = stateOf(r, now, refusal);
   return {
-    ...rest,
+    tokenId,
+    subject,
+    issuedBy,
+    ...(issuedWith !== undefined ? { issuedWith } : {}),
+    ...(scope !== undefined ? { scope } : {}),
+    ...(scopeDamaged === true ? { scopeDamaged } : {}),
+    ...(revokedBy !== undefined ? { revokedBy } : {}),
     ...(known.success ? { role: known.data } : {}),
     ...(isInstant(issuedAt) ? { issuedAt } : {}),
     ...(isInstant(expiresAt) ? { expiresAt } : {}),
@@ -69,10 +79,27 @@ export const tokenSummary = (r: TokenRecord, now: Date, maxTtlSeconds: number): 
   };
 };
 
-/** A token's summary as the API lists it (and the CLI on the data folder): instants as ISO 8601, never the token. */
-export const tokenSummaryJson = ({ issuedAt, expiresAt, revokedAt, ...rest }: TokenSummary) => ({
-  ...rest,
-  ...(issuedAt !== undefined ? { issuedAt: issuedAt.toISOString() } : {}),
-  ...(expiresAt !== undefined ? { expiresAt: expiresAt.toISOString() } : {}),
-  ...(revokedAt !== undefined ? { revokedAt: revokedAt.toISOString() } : {}),
-});
+/**
+ * A token's summary as the API lists it (and the CLI on the data folder): instants as ISO 8601, never the token; its
+ * members named, in the order of GET /v1/tokens' schema (routes/tokens.ts), so both listings print the same row.
+ */
+export const tokenSummaryJson = (summary: TokenSummary) => {
+  const { tokenId, subject, role, issuedAt, expiresAt, issuedBy, issuedWith, scope, scopeDamaged, recordDamaged, revokedAt, revokedBy, state, refusedBecause } =
+    summary;
+  return {
+    tokenId,
+    subject,
+    ...(role !== undefined ? { role } : {}),
+    ...(issuedAt !== undefined ? { issuedAt: issuedAt.toISOString() } : {}),
+    ...(expiresAt !== undefined ? { expiresAt: expiresAt.toISOString() } : {}),
+    issuedBy,
+    ...(issuedWith !== undefined ? { issuedWith } : {}),
+    ...(scope !== undefined ? { scope } : {}),
+    ...(scopeDamaged !== undefined ? { scopeDamaged } : {}),
+    ...(recordDamaged !== undefined ? { recordDamaged } : {}),
+    ...(revokedAt !== undefined ? { revokedAt: revokedAt.toISOString() } : {}),
+    ...(revokedBy !== undefined ? { revokedBy } : {}),
+    state,
+    ...(refusedBecause !== undefined ? { refusedBecause } : {}),
+  };
+};
