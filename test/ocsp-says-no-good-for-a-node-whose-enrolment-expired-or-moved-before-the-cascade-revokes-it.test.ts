@@ -6,6 +6,7 @@ import type { IssuingCa } from '../domain/x509/issuing-ca.ts';
 import { holderEnded, PkiChanges, pkiProjection } from '../projections/pki/index.ts';
 import { setupPkiTables } from '../projections/pki/tables.ts';
 import { setupCheckpoints, writeCheckpoint } from '../projections/runtime/checkpoints.ts';
+import { takeSchemaChanges } from '../projections/runtime/schema-version.ts';
 import { ocspRequest, ocspStatus } from './support/ocsp-client.ts';
 import { PKI_TEST_URL, serialsOf } from './support/pki-instance.ts';
 import { expectEmptiedAndRebuildMarked } from './support/pki-read-model-of-an-earlier-version.ts';
@@ -166,12 +167,164 @@ describe('a pki read model built before enrolments that expired or moved were fo
     db.defaultSafeIntegers(true);
     setupCheckpoints(db);
     setupPkiTables(db);
+    takeSchemaChanges(db);
     db.exec(`DROP TABLE IF EXISTS pki_node_enrolments; DROP TABLE IF EXISTS pki_subscriptions_left; DROP TABLE IF EXISTS pki_certified_subscriptions;
+      DROP TABLE IF EXISTS pki_cse_credentials; DROP TABLE IF EXISTS pki_instance_credentials; DROP TABLE IF EXISTS pki_instance_nodes;
+      DROP TABLE IF EXISTS pki_instance_associations;
       INSERT INTO pki_certificates (credential_id, ca_id, serial, not_after) VALUES ('cred-a', 'default', '7f01', '2027-01-01T00:00:00.000Z');`);
     writeCheckpoint(db, 'pki', { position: 42n, occurredAt: '2026-06-01T00:00:00.000Z' });
 
     setupPkiTables(db);
 
+    // Review 402: said at the start as any read model's upgrade rebuild is (review 51), once.
+    expect(takeSchemaChanges(db)).toEqual([{ name: 'pki', stored: 7, version: 9 }]);
+    expectEmptiedAndRebuildMarked(db);
+    expect(takeSchemaChanges(db)).toEqual([]);
+  });
+});
+
+describe('a pki read model built by review 397 (9fe08a22), before App-ID instances and CSE-ID renumberings were followed', () => {
+  it('is emptied and rebuilt once, and the rebuild is a schema change the start says, naming pki', () => {
+    const db = new Database(':memory:');
+    db.defaultSafeIntegers(true);
+    setupCheckpoints(db);
+    setupPkiTables(db);
+    // A fresh read model is no rebuild.
+    expect(takeSchemaChanges(db)).toEqual([]);
+    // What 9fe08a22 made: its moves' tables, pki_node_enrolments without the CSE-ID, none of the instances' tables.
+    db.exec(`DROP TABLE pki_node_enrolments; DROP TABLE IF EXISTS pki_cse_credentials; DROP TABLE IF EXISTS pki_instance_credentials;
+      DROP TABLE IF EXISTS pki_instance_nodes; DROP TABLE IF EXISTS pki_instance_associations;
+      CREATE TABLE pki_node_enrolments (node_id TEXT PRIMARY KEY, subscription_id TEXT NOT NULL) WITHOUT ROWID;
+      INSERT INTO pki_node_enrolments VALUES ('meter-1', 'sub-1');
+      INSERT INTO pki_certificates (credential_id, ca_id, serial, not_after) VALUES ('cred-a', 'default', '7f01', '2027-01-01T00:00:00.000Z');`);
+    writeCheckpoint(db, 'pki', { position: 42n, occurredAt: '2026-06-01T00:00:00.000Z' });
+
+    setupPkiTables(db);
+
+    expect(takeSchemaChanges(db)).toEqual([{ name: 'pki', stored: 8, version: 9 }]);
+    expect(db.prepare('SELECT COUNT(*) AS n FROM pki_node_enrolments').get()).toEqual({ n: 0n });
+    expect(db.prepare("SELECT name FROM pragma_table_info('pki_node_enrolments') WHERE name = 'cse_id'").get()).toEqual({ name: 'cse_id' });
     expectEmptiedAndRebuildMarked(db);
   });
+});
+
+/** An association of App-ID Rbilling's instance under AE-ID Cbill configured on `nodeId`, and established unless `configuredOnly`. */
+const associationOn = (w: Awaited<ReturnType<typeof world>>, id: string, nodeId: string, at: number, configuredOnly = false) => [
+  w.event(`association-${id}`, 'AssociationConfigured', {
+    associationId: id,
+    nodeId,
+    registree: { kind: 'ae', id: 'Cbill', appId: 'Rbilling' },
+    registrarCseId: 'C-registrar',
+    credentialId: 'cred-app',
+  }, at),
+  ...(configuredOnly ? [] : [w.event(`association-${id}`, 'AssociationEstablished', { associationId: id, expiresAt: new Date(at + 3600 * SECOND).toISOString() }, at)]),
+];
+
+const AE_OWNER = { kind: 'ae', id: 'Cbill', appId: 'Rbilling' };
+
+describe("an App-ID instance's certificate, before the cascade revokes it with the node the instance is established on (review 402)", () => {
+  const instanceWorld = async () => {
+    const ca = await testCa('sub-1', 'p256');
+    const leaves = {
+      node: await testLeaf(ca, { baseUrl: PKI_TEST_URL, name: 'meter-1' }),
+      ae: await testLeaf(ca, { baseUrl: PKI_TEST_URL, name: 'Cbill' }),
+      later: await testLeaf(ca, { baseUrl: PKI_TEST_URL, name: 'Cbill-later' }),
+    };
+    const w = await world([ca]);
+    w.apply(
+      w.event('subscription-sub-1', 'SubscriptionCreated', { subscriptionId: 'sub-1', notAfter: new Date(NOW + 3600 * SECOND).toISOString() }, NOW),
+      w.event('node-meter-1', 'NodeEnrolled', { nodeId: 'meter-1', subscriptionId: 'sub-1', cseId: 'C-meter-1' }, NOW),
+      w.event('node-meter-2', 'NodeEnrolled', { nodeId: 'meter-2', subscriptionId: 'sub-1', cseId: 'C-meter-2' }, NOW),
+      w.event('credential-cred-n', 'CredentialIssued', { credentialId: 'cred-n', owner: { kind: 'node', id: 'meter-1' }, certificate: summary(ca, leaves.node) }, NOW),
+      w.event('credential-ae-cred', 'CredentialIssued', { credentialId: 'ae-cred', owner: AE_OWNER, certificate: summary(ca, leaves.ae) }, NOW),
+      // Established on meter-1; on meter-2 configured only (never ran there: meter-2's end takes nothing of it).
+      ...associationOn(w, 'sa-own', 'meter-1', NOW),
+      ...associationOn(w, 'sa-typo', 'meter-2', NOW, true),
+      // Issued once the instance runs on meter-1: it follows meter-1 too.
+      w.event('credential-ae-later', 'CredentialIssued', { credentialId: 'ae-later', owner: AE_OWNER, certificate: summary(ca, leaves.later) }, NOW),
+    );
+    const statuses = async () => [await w.status(leaves.node, ca), await w.status(leaves.ae, ca), await w.status(leaves.later, ca)];
+    return { w, ca, leaves, statuses };
+  };
+
+  it('is no good once the node moved to another subscription than the one its CA certifies', async () => {
+    const { w, ca, leaves, statuses } = await instanceWorld();
+    try {
+      expect(await statuses()).toEqual(['good', 'good', 'good']);
+      w.apply(w.event('node-meter-2', 'NodeRevoked', { nodeId: 'meter-2', reason: 'cessationOfOperation' }, NOW + SECOND));
+      expect(await statuses()).toEqual(['good', 'good', 'good']);
+      w.apply(w.event('node-meter-1', 'NodeEnrolled', { nodeId: 'meter-1', subscriptionId: 'sub-2', cseId: 'C-meter-1' }, NOW + 2 * SECOND));
+      expect(await statuses()).toEqual(['tryLater', 'tryLater', 'tryLater']);
+      expect(holderEnded(w.db, ca.id, leaves.ae.serialNumber, new Date(NOW).toISOString())).toBe(true);
+      // The cascade's revocations (affiliationChanged) settle them.
+      w.apply(...['cred-n', 'ae-cred', 'ae-later'].map((id) => w.event(`credential-${id}`, 'CredentialRevoked', { credentialId: id, reason: 'affiliationChanged' }, NOW + 3 * SECOND)));
+      expect(await statuses()).toEqual(['revoked', 'revoked', 'revoked']);
+      expect(w.db.prepare('SELECT COUNT(*) AS n FROM pki_owed').get()).toEqual({ n: 0n });
+    } finally {
+      w.close();
+    }
+  }, 60_000);
+
+  it("is no good once the node's enrolment expired", async () => {
+    const { w, statuses } = await instanceWorld();
+    try {
+      w.apply(w.event('node-meter-1', 'NodeEnrolmentExpired', { nodeId: 'meter-1', subscriptionId: 'sub-1' }, NOW + SECOND));
+      expect(await statuses()).toEqual(['tryLater', 'tryLater', 'tryLater']);
+    } finally {
+      w.close();
+    }
+  }, 60_000);
+
+  it('is no good once the node is revoked, and one issued to the instance afterwards follows no ended node', async () => {
+    const { w, ca, statuses } = await instanceWorld();
+    try {
+      w.apply(w.event('node-meter-1', 'NodeRevoked', { nodeId: 'meter-1', reason: 'cessationOfOperation' }, NOW + SECOND));
+      expect(await statuses()).toEqual(['tryLater', 'tryLater', 'tryLater']);
+      // Issued after meter-1 ended: the instance runs on no live node (its App-ID stands), so nothing is owed.
+      const after = await testLeaf(ca, { baseUrl: PKI_TEST_URL, name: 'Cbill-after' });
+      w.apply(w.event('credential-ae-after', 'CredentialIssued', { credentialId: 'ae-after', owner: AE_OWNER, certificate: summary(ca, after) }, NOW + 2 * SECOND));
+      expect(await w.status(after, ca)).toBe('good');
+    } finally {
+      w.close();
+    }
+  }, 60_000);
+});
+
+describe('a node enrolled again under another CSE-ID, before the cascade revokes what was issued to the old one naming it (review 402)', () => {
+  it("has those answered tryLater, also one recorded after the renumbering, and the node's own certificate stays good", async () => {
+    const ca = await testCa('default', 'p256');
+    const leaves = {
+      node: await testLeaf(ca, { baseUrl: PKI_TEST_URL, name: 'meter-1' }),
+      old: await testLeaf(ca, { baseUrl: PKI_TEST_URL, name: 'C-old' }),
+      late: await testLeaf(ca, { baseUrl: PKI_TEST_URL, name: 'C-old-late' }),
+      renumbered: await testLeaf(ca, { baseUrl: PKI_TEST_URL, name: 'C-new' }),
+    };
+    const w = await world([ca]);
+    try {
+      w.apply(
+        w.event('node-meter-1', 'NodeEnrolled', { nodeId: 'meter-1', subscriptionId: 'sub-1', cseId: 'C-old' }, NOW),
+        w.event('credential-cred-n', 'CredentialIssued', { credentialId: 'cred-n', owner: { kind: 'node', id: 'meter-1' }, certificate: summary(ca, leaves.node) }, NOW),
+        w.event('credential-cred-o', 'CredentialIssued', { credentialId: 'cred-o', owner: { kind: 'cse', id: 'C-old', nodeId: 'meter-1' }, certificate: summary(ca, leaves.old) }, NOW),
+        // Enrolled again under the same CSE-ID: nothing.
+        w.event('node-meter-1', 'NodeEnrolled', { nodeId: 'meter-1', subscriptionId: 'sub-1', cseId: 'C-old' }, NOW),
+      );
+      expect([await w.status(leaves.node, ca), await w.status(leaves.old, ca)]).toEqual(['good', 'good']);
+
+      w.apply(w.event('node-meter-1', 'NodeEnrolled', { nodeId: 'meter-1', subscriptionId: 'sub-1', cseId: 'C-new' }, NOW + SECOND));
+      expect([await w.status(leaves.node, ca), await w.status(leaves.old, ca)]).toEqual(['good', 'tryLater']);
+
+      // Decided before the renumbering, recorded after it: the cascade revokes it on arrival, OCSP says no good.
+      w.apply(
+        w.event('credential-cred-l', 'CredentialIssued', { credentialId: 'cred-l', owner: { kind: 'cse', id: 'C-old', nodeId: 'meter-1' }, certificate: summary(ca, leaves.late) }, NOW + 2 * SECOND),
+        w.event('credential-cred-r', 'CredentialIssued', { credentialId: 'cred-r', owner: { kind: 'cse', id: 'C-new', nodeId: 'meter-1' }, certificate: summary(ca, leaves.renumbered) }, NOW + 2 * SECOND),
+      );
+      expect([await w.status(leaves.late, ca), await w.status(leaves.renumbered, ca)]).toEqual(['tryLater', 'good']);
+
+      w.apply(...['cred-o', 'cred-l'].map((id) => w.event(`credential-${id}`, 'CredentialRevoked', { credentialId: id, reason: 'affiliationChanged' }, NOW + 3 * SECOND)));
+      expect([await w.status(leaves.old, ca), await w.status(leaves.late, ca)]).toEqual(['revoked', 'revoked']);
+      expect(w.db.prepare('SELECT COUNT(*) AS n FROM pki_owed').get()).toEqual({ n: 0n });
+    } finally {
+      w.close();
+    }
+  }, 60_000);
 });

@@ -7,6 +7,7 @@ import { warnIfCertificatesNameAnotherUrl } from '../adapters/http/certificates-
 import type { Credence } from '../adapters/runtime/index.ts';
 import { toBase64url } from '../domain/crypto/base64url.ts';
 import { pkiUrls, type IssuingCa } from '../domain/x509/issuing-ca.ts';
+import { PKI_INSTANCE_TABLES } from '../projections/pki/instance-holders.ts';
 import { PKI_HOLDERS_TABLES } from '../projections/pki/owner-endings.ts';
 import { PKI_SUBSCRIPTION_MOVES_TABLES } from '../projections/pki/subscription-moves.ts';
 import { setupPkiTables } from '../projections/pki/tables.ts';
@@ -81,12 +82,14 @@ describe("the start's check of the URL a folder's certificates name", () => {
     const db = new Database(':memory:');
     db.defaultSafeIntegers(true);
     setupCheckpoints(db);
-    // With the issuing key's column (review 127), the holders' tables (review 306) and the moves' tables (review 397),
-    // which an earlier file lacks and is rebuilt for: the index alone is added in place.
+    // With the issuing key's column (review 127), the holders' tables (review 306), the moves' tables (review 397, with
+    // the CSE-ID review 402 keeps) and the App-ID instances' tables (review 402), which an earlier file lacks and is
+    // rebuilt for: the index alone is added in place.
     db.exec(`CREATE TABLE pki_certificates (credential_id TEXT PRIMARY KEY, ca_id TEXT NOT NULL, serial TEXT NOT NULL, not_after TEXT NOT NULL, issuer_key_id TEXT) WITHOUT ROWID;
       CREATE INDEX pki_certificates_by_serial ON pki_certificates (ca_id, serial);
       ${PKI_HOLDERS_TABLES};
-      ${PKI_SUBSCRIPTION_MOVES_TABLES}`);
+      ${PKI_SUBSCRIPTION_MOVES_TABLES};
+      ${PKI_INSTANCE_TABLES}`);
     insert(db, 'cred-a', 'ca-a', '2027-01-01T00:00:00.000Z');
     writeCheckpoint(db, 'pki', { position: 42n, occurredAt: '2026-06-01T00:00:00.000Z' });
 

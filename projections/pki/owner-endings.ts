@@ -14,7 +14,8 @@ import { prepared } from '../runtime/index.ts';
  * notAfter, and every CRL of its CA frozen, an unrelated keyCompromise never listed. A CRL lists it once it is recorded.
  *
  * The same links the cascade follows (projections/cascade read-model.ts `credential-of-node`, `credential-of-application`,
- * bootstrap-provisioned.ts), as far as a certificate's own events say: a credential issued before review 41 to a CSE-ID
+ * bootstrap-provisioned.ts), as far as a certificate's own events and its App-ID instance's establishments (review 402,
+ * instance-holders.ts: the nodes an AE-ID's credential naming its App-ID follows) say: a credential issued before review 41 to a CSE-ID
  * or AE-ID without its holder, and an App-ID credential of a node revoked for keyCompromise (review 249, found through
  * associations), are not followed here; the cascade still revokes them, and OCSP answers `revoked` from then.
  */
@@ -45,7 +46,8 @@ export const applicationHolder = (appId: string): Holder => `application:${appId
 export const bootstrapHolder = (credentialId: string): Holder => `bootstrap:${credentialId}`;
 
 /**
- * The node or App-ID a credential's owner names, as the cascade links it: undefined for an owner of old shape, and
+ * The node or App-ID a credential's owner names, as the cascade links it (an App-ID instance's nodes are linked as it
+ * is established, instance-holders.ts): undefined for an owner of old shape, and
  * for none (the projection's tests apply CredentialIssued events made by hand, with the certificate alone).
  */
 export const holderOfOwner = (owner: Owner | undefined): Holder | undefined => {

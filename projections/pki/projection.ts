@@ -8,8 +8,9 @@ import type { PkiChanges } from './changes.ts';
 import { issuingKeyId } from './issuing-key.ts';
 import { lapseOf, recordEnrolmentEnd, recordSubscription } from './lapses.ts';
 import { applicationHolder, bootstrapHolder, forgetHolders, holderOfOwner, nodeHolder, recordHolder, recordHolderEnd, settleOwed, type Holder } from './owner-endings.ts';
+import { endInstanceCredential, recordInstanceAssociation, recordInstanceCredential, recordInstanceEstablished } from './instance-holders.ts';
 import { forgetRotation, overlapEndOf, recordRotation } from './rotations.ts';
-import { recordCertifiedSubscription, recordNodeEnrolment } from './subscription-moves.ts';
+import { recordCertifiedSubscription, recordCseCredential, recordNodeEnrolment } from './subscription-moves.ts';
 import { certificateOfCredential, forgetRebuild, markRebuild, PKI_PROJECTION, recordCertificate, raiseRevocation, recordRevocation, resetPkiTables, setupPkiTables, standingRevocation } from './tables.ts';
 
 export { PKI_PROJECTION };
@@ -30,6 +31,10 @@ export const PKI_EVENT_TYPES = [
   // Review 397 (subscription-moves.ts): a node enrolled under another subscription owes the revocation of what the
   // CA of the one it left certified (NodeEnrolmentExpired above ends the node as NodeRevoked does).
   'NodeEnrolled',
+  // Review 402 (instance-holders.ts): an App-ID's instance runs on the nodes an association of it is established on,
+  // and its certificates follow those nodes as the cascade's do (projections/pki/app-instances.ts).
+  'AssociationConfigured',
+  'AssociationEstablished',
 ] as const;
 
 /**
@@ -116,6 +121,9 @@ export const pkiProjection = (changes?: PkiChanges): Projection => {
           if (holder !== undefined) recordHolder(db, holder, e.event.data.credentialId);
           // Certified by the CA of a subscription its node left before it was recorded: owed at once (review 397).
           recordCertifiedSubscription(db, e.event.data.credentialId, e.event.data.owner, e.event.data.certificate);
+          // Issued to a CSE-ID its node no longer holds (review 402), or to an App-ID's instance (its nodes' too).
+          recordCseCredential(db, e.event.data.credentialId, e.event.data.owner);
+          recordInstanceCredential(db, e.event.data.credentialId, e.event.data.owner);
           return;
         }
         case 'CredentialProvisioned': {
@@ -133,6 +141,7 @@ export const pkiProjection = (changes?: PkiChanges): Projection => {
         case 'CredentialExpired':
           // Its certificate stays as it was (see above); only no revocation of it is owed any more.
           forgetHolders(db, e.event.data.credentialId);
+          endInstanceCredential(db, e.event.data.credentialId);
           return;
         case 'CredentialRotationStarted': {
           const { credentialId, overlapEndsAt } = e.event.data;
@@ -157,13 +166,22 @@ export const pkiProjection = (changes?: PkiChanges): Projection => {
           holderEnded(db, nodeHolder(e.event.data.nodeId), e.at);
           return;
         case 'NodeEnrolled':
-          // Under another subscription than before (RS-17): what the CA of the one it left certified is owed (review 397).
-          for (const certificate of recordNodeEnrolment(db, e.event.data.nodeId, e.event.data.subscriptionId)) changes?.rotationChanged(certificate);
+          // Under another subscription than before (RS-17): what the CA of the one it left certified is owed (review 397);
+          // under another CSE-ID, what was issued to another naming the node (review 402).
+          for (const certificate of recordNodeEnrolment(db, e.event.data.nodeId, e.event.data.subscriptionId, e.event.data.cseId)) changes?.rotationChanged(certificate);
+          return;
+        case 'AssociationConfigured':
+          recordInstanceAssociation(db, e.event.data.associationId, e.event.data.nodeId, e.event.data.registree);
+          return;
+        case 'AssociationEstablished':
+          recordInstanceEstablished(db, e.event.data.associationId);
           return;
         case 'CredentialRevoked': {
           const { credentialId, reason } = e.event.data;
           // A bootstrap's key compromised (first or raised): what was remotely provisioned on it is to be revoked too.
           if (reason === 'keyCompromise') holderEnded(db, bootstrapHolder(credentialId), e.at);
+          // Ended: it follows no node its App-ID's instance is established on later (review 402).
+          endInstanceCredential(db, credentialId);
           const certificate = certificateOfCredential(db, credentialId);
           if (certificate === undefined) return;
           // Revoked: whatever its holder's end owed it is settled (owner-endings.ts).

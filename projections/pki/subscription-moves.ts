@@ -13,7 +13,13 @@ import { nodeHolder, oweRevocation } from './owner-endings.ts';
  * subscription each certificate's CA certifies, each node's current subscription and those it left, and makes those
  * certificates owed their revocation (owner-endings.ts `pki_owed`), settled as any other once it is recorded. A first
  * enrolment, or one under the subscription the node is under, leaves nothing; nor does a CA certifying no subscription
- * (`default`). As with the holders, a certificate follows the node its owner names (a node, a CSE-ID naming its node).
+ * (`default`). As with the holders, a certificate follows the node its owner names (a node, a CSE-ID naming its node),
+ * and the nodes an App-ID's instance it was issued to is established on (instance-holders.ts, review 402).
+ *
+ * Review 402 (RS-01, review 44): likewise a CSE-ID renumbering. The cascade revokes, as affiliationChanged, a node's
+ * live credentials issued to a CSE-ID naming the node other than the one it is enrolled under now
+ * (credentialsUnderAnotherCse), and one recorded when the node holds another (revoked on arrival). So each node's
+ * CSE-ID is kept with its subscription, and each such credential's CSE-ID (pki_cse_credentials): those are owed too.
  */
 export const PKI_SUBSCRIPTION_MOVES_TABLES = `CREATE TABLE IF NOT EXISTS pki_certified_subscriptions (
     credential_id TEXT PRIMARY KEY,
@@ -21,7 +27,14 @@ export const PKI_SUBSCRIPTION_MOVES_TABLES = `CREATE TABLE IF NOT EXISTS pki_cer
   ) WITHOUT ROWID;
   CREATE TABLE IF NOT EXISTS pki_node_enrolments (
     node_id TEXT PRIMARY KEY,
-    subscription_id TEXT NOT NULL
+    subscription_id TEXT NOT NULL,
+    -- The CSE-ID of its latest enrolment (review 402).
+    cse_id TEXT NOT NULL
+  ) WITHOUT ROWID;
+  -- Of each credential issued to a CSE-ID naming its node, that CSE-ID (review 402).
+  CREATE TABLE IF NOT EXISTS pki_cse_credentials (
+    credential_id TEXT PRIMARY KEY,
+    cse_id TEXT NOT NULL
   ) WITHOUT ROWID;
   CREATE TABLE IF NOT EXISTS pki_subscriptions_left (
     node_id TEXT NOT NULL,
@@ -30,7 +43,7 @@ export const PKI_SUBSCRIPTION_MOVES_TABLES = `CREATE TABLE IF NOT EXISTS pki_cer
   ) WITHOUT ROWID`;
 
 /** The tables above, emptied by a rebuild; the first is the marker of a read model that follows moves (tables.ts). */
-export const PKI_SUBSCRIPTION_MOVES_TABLE_NAMES = ['pki_certified_subscriptions', 'pki_node_enrolments', 'pki_subscriptions_left'] as const;
+export const PKI_SUBSCRIPTION_MOVES_TABLE_NAMES = ['pki_certified_subscriptions', 'pki_node_enrolments', 'pki_subscriptions_left', 'pki_cse_credentials'] as const;
 
 type Certificate = { readonly caId: string; readonly serialNumber: string };
 
@@ -38,8 +51,22 @@ type Certificate = { readonly caId: string; readonly serialNumber: string };
 const nodeOfOwner = (owner: Owner | undefined): string | undefined =>
   owner?.kind === 'node' ? owner.id : owner?.kind === 'cse' ? owner.nodeId : undefined;
 
-const subscriptionOfNode = (db: Database.Database, nodeId: string): string | undefined =>
-  (prepared(db, 'SELECT subscription_id FROM pki_node_enrolments WHERE node_id = ?').get(nodeId) as { subscription_id: string } | undefined)?.subscription_id;
+const enrolmentOfNode = (db: Database.Database, nodeId: string): { subscription_id: string; cse_id: string } | undefined =>
+  prepared(db, 'SELECT subscription_id, cse_id FROM pki_node_enrolments WHERE node_id = ?').get(nodeId) as { subscription_id: string; cse_id: string } | undefined;
+
+const subscriptionOfNode = (db: Database.Database, nodeId: string): string | undefined => enrolmentOfNode(db, nodeId)?.subscription_id;
+
+/**
+ * Credential `credentialId` (a certificate of ours, already recorded) issued to a CSE-ID naming its node: that CSE-ID
+ * is kept. Returns it when owed its revocation at once, by the cascade's re-check at its arrival (review 44): the node
+ * is enrolled under another CSE-ID now (decided before the renumbering, recorded after it).
+ */
+export const recordCseCredential = (db: Database.Database, credentialId: string, owner: Owner | undefined): Certificate | undefined => {
+  if (owner?.kind !== 'cse' || owner.nodeId === undefined) return undefined;
+  prepared(db, 'INSERT OR IGNORE INTO pki_cse_credentials (credential_id, cse_id) VALUES (?, ?)').run(credentialId, owner.id);
+  const held = enrolmentOfNode(db, owner.nodeId)?.cse_id;
+  return held !== undefined && held !== owner.id ? oweRevocation(db, credentialId) : undefined;
+};
 
 /**
  * Credential `credentialId` of `owner` was recorded with `certificate` (a certificate of ours, already recorded): the
@@ -62,22 +89,34 @@ export const recordCertifiedSubscription = (
 };
 
 /**
- * Node `nodeId` was enrolled under `subscriptionId` (NodeEnrolled). When it was under another before, that one is left:
- * the certificates of its credentials whose CA certifies it, not revoked yet, are owed their revocation, and returned
- * (cached OCSP answers about them are stale). A first enrolment, or one under the same subscription, returns none.
+ * Node `nodeId` was enrolled under `subscriptionId` with `cseId` (NodeEnrolled). When it was under another subscription
+ * before, that one is left: the certificates of its credentials whose CA certifies it, not revoked yet, are owed their
+ * revocation. So are those of its credentials issued to a CSE-ID naming it other than `cseId` (the cascade's
+ * credentialsUnderAnotherCse: a renumbering, review 402). Those are returned (cached OCSP answers about them are stale).
+ * A first enrolment under the CSE-ID its credentials name, or one under the same subscription and CSE-ID, returns none.
  */
-export const recordNodeEnrolment = (db: Database.Database, nodeId: string, subscriptionId: string): Certificate[] => {
+export const recordNodeEnrolment = (db: Database.Database, nodeId: string, subscriptionId: string, cseId: string): Certificate[] => {
   const before = subscriptionOfNode(db, nodeId);
-  prepared(db, 'INSERT INTO pki_node_enrolments (node_id, subscription_id) VALUES (?, ?) ON CONFLICT(node_id) DO UPDATE SET subscription_id = excluded.subscription_id').run(
-    nodeId,
-    subscriptionId,
-  );
-  if (before === undefined || before === subscriptionId) return [];
+  prepared(
+    db,
+    `INSERT INTO pki_node_enrolments (node_id, subscription_id, cse_id) VALUES (?, ?, ?)
+      ON CONFLICT(node_id) DO UPDATE SET subscription_id = excluded.subscription_id, cse_id = excluded.cse_id`,
+  ).run(nodeId, subscriptionId, cseId);
+  // Indexed: the node's holders (pki_holders' key), each looked up by its key.
+  const underAnotherCse = prepared(
+    db,
+    `SELECT h.credential_id FROM pki_holders h JOIN pki_cse_credentials c ON c.credential_id = h.credential_id
+      WHERE h.holder = ? AND c.cse_id <> ? ORDER BY h.credential_id`,
+  ).all(nodeHolder(nodeId), cseId) as { credential_id: string }[];
+  const owed = underAnotherCse.flatMap((r) => oweRevocation(db, r.credential_id) ?? []);
+  if (before === undefined || before === subscriptionId) return owed;
   prepared(db, 'INSERT OR IGNORE INTO pki_subscriptions_left (node_id, subscription_id) VALUES (?, ?)').run(nodeId, before);
   const credentials = prepared(
     db,
     `SELECT h.credential_id FROM pki_holders h JOIN pki_certified_subscriptions c ON c.credential_id = h.credential_id
       WHERE h.holder = ? AND c.subscription_id = ? ORDER BY h.credential_id`,
   ).all(nodeHolder(nodeId), before) as { credential_id: string }[];
-  return credentials.flatMap((r) => oweRevocation(db, r.credential_id) ?? []);
+  // Under another CSE-ID and another subscription at once, a certificate is returned once.
+  const seen = new Set(owed.map((c) => `${c.caId} ${c.serialNumber}`));
+  return [...owed, ...credentials.flatMap((r) => oweRevocation(db, r.credential_id) ?? []).filter((c) => !seen.has(`${c.caId} ${c.serialNumber}`))];
 };

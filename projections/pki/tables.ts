@@ -1,6 +1,8 @@
 import type Database from 'better-sqlite3';
 import type { RevocationReason } from '../../domain/events/index.ts';
 import { deleteCheckpoint, prepared, readCheckpoint } from '../runtime/index.ts';
+import { noteRebuild, type SchemaChange } from '../runtime/schema-version.ts';
+import { PKI_INSTANCE_TABLE_NAMES, PKI_INSTANCE_TABLES } from './instance-holders.ts';
 import { PKI_LAPSES_TABLES } from './lapses.ts';
 import { PKI_HOLDERS_TABLES } from './owner-endings.ts';
 import { PKI_ROTATIONS_TABLE } from './rotations.ts';
@@ -19,11 +21,20 @@ export const setupPkiTables = (db: Database.Database): void => {
   // One transaction: tables emptied with their index replaced and their checkpoint gone, or nothing (a crash between
   // would leave the new index on emptied tables the checkpoint says are complete).
   const setup = db.transaction(() => setupInTransaction(db));
-  if (db.inTransaction) setup();
-  else setup.immediate();
+  const change = db.inTransaction ? setup() : setup.immediate();
+  // Review 402: a rebuild at upgrade is said at the start, as any read model's is (review 51, takeSchemaChanges).
+  if (change !== undefined) noteRebuild(db, change);
 };
 
-const setupInTransaction = (db: Database.Database): void => {
+/**
+ * The meanings of the `pki` tables, in the order they came, each told by what its tables lack (below): the version a
+ * folder was written by is that of its earliest missing marker. Version 1 kept one row per serial; 2 lacked the issuing
+ * key (review 127); 3 the rotations (171); 4 the lapses (191); 5 the invalidity dates (203); 6 the holders (306); 7 the
+ * expired and moved enrolments (397); 8 the App-ID instances and CSE-ID renumberings (402). This is version 9.
+ */
+const PKI_TABLES_VERSION = 9;
+
+const setupInTransaction = (db: Database.Database): SchemaChange | undefined => {
   // Tables written before a certificate could be each of several credentials' (one row per serial, a second
   // credential's dropped): rebuilt from the log, the signers waiting until they reach where these had got to, so a
   // revocation of a credential whose row was dropped reaches the CRLs and OCSP (found in review of that change).
@@ -52,10 +63,19 @@ const setupInTransaction = (db: Database.Database): void => {
   // what the left one's CA certified owed (review 397): OCSP answered `good` for those until the cascade's revocation.
   // Rebuilt from the log as above, once: the moves' tables (subscription-moves.ts) are the marker of the new meaning.
   const withoutMoves = hasTable(db, 'pki_certificates') && !hasTable(db, 'pki_node_enrolments');
-  const rebuild = oneRowPerSerial || withoutIssuingKey || withoutRotations || withoutLapses || withoutInvalidSince || withoutHolders || withoutMoves;
+  // Tables written before an App-ID instance's certificates followed the nodes it is established on, and before a
+  // node's CSE-ID was kept (review 402): OCSP answered `good` for those a move, an expiry, a node's revocation or a
+  // renumbering ends until the cascade's revocation. Rebuilt from the log as above, once more: the instances' tables
+  // (instance-holders.ts) and pki_node_enrolments' CSE-ID are the markers of the new meaning.
+  const enrolmentsWithoutCseId = hasTable(db, 'pki_node_enrolments') && !hasColumn(db, 'pki_node_enrolments', 'cse_id');
+  const withoutInstances = hasTable(db, 'pki_certificates') && (!hasTable(db, 'pki_instance_nodes') || enrolmentsWithoutCseId);
+  const markers = [oneRowPerSerial, withoutIssuingKey, withoutRotations, withoutLapses, withoutInvalidSince, withoutHolders, withoutMoves, withoutInstances];
+  const rebuild = markers.includes(true);
   const reached = rebuild ? readCheckpoint(db, PKI_PROJECTION)?.position : undefined;
   if (withoutIssuingKey) db.exec('ALTER TABLE pki_certificates ADD COLUMN issuer_key_id TEXT');
   if (withoutInvalidSince) db.exec('ALTER TABLE pki_revocations ADD COLUMN invalid_since TEXT');
+  // Emptied by the rebuild anyway: made again below with the CSE-ID's column.
+  if (enrolmentsWithoutCseId) db.exec('DROP TABLE pki_node_enrolments');
   db.exec(`CREATE TABLE IF NOT EXISTS pki_certificates (
     credential_id TEXT PRIMARY KEY,
     ca_id TEXT NOT NULL,
@@ -94,15 +114,20 @@ const setupInTransaction = (db: Database.Database): void => {
   ${PKI_ROTATIONS_TABLE};
   ${PKI_LAPSES_TABLES};
   ${PKI_HOLDERS_TABLES};
-  ${PKI_SUBSCRIPTION_MOVES_TABLES}`);
-  if (!rebuild) return;
+  ${PKI_SUBSCRIPTION_MOVES_TABLES};
+  ${PKI_INSTANCE_TABLES}`);
+  if (!rebuild) return undefined;
   resetPkiTables(db);
   if (reached !== undefined) markRebuild(db, reached);
   deleteCheckpoint(db, PKI_PROJECTION);
+  return { name: PKI_PROJECTION, stored: markers.indexOf(true) + 1, version: PKI_TABLES_VERSION };
 };
 
 const hasTable = (db: Database.Database, name: string): boolean =>
   prepared(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
+
+const hasColumn = (db: Database.Database, table: string, column: string): boolean =>
+  prepared(db, 'SELECT 1 FROM pragma_table_info(?) WHERE name = ?').get(table, column) !== undefined;
 
 /**
  * Records, in the transaction that empties the tables for a rebuild, the position they had been projected to: until
@@ -143,7 +168,7 @@ export const pkiCompleteness = (db: Database.Database, mustReach?: bigint): PkiC
 export const resetPkiTables = (db: Database.Database): void => {
   db.exec(
     'DELETE FROM pki_revocations; DELETE FROM pki_certificates; DELETE FROM pki_rotations; DELETE FROM pki_subscriptions; DELETE FROM pki_lapses; DELETE FROM pki_holders; DELETE FROM pki_ended_holders; DELETE FROM pki_owed; ' +
-      PKI_SUBSCRIPTION_MOVES_TABLE_NAMES.map((table) => `DELETE FROM ${table}`).join('; '),
+      [...PKI_SUBSCRIPTION_MOVES_TABLE_NAMES, ...PKI_INSTANCE_TABLE_NAMES].map((table) => `DELETE FROM ${table}`).join('; '),
   );
 };
 
