@@ -1,5 +1,5 @@
 import type { KeptInside } from '../../../../domain/ports/secure-environment.ts';
-import { pkcs11js } from './module.ts';
+import { ckr, pkcs11js } from './module.ts';
 import type { TokenSession } from './token-session.ts';
 import type { TokenKey } from './token-objects.ts';
 
@@ -18,15 +18,16 @@ const REFUSED: ReadonlySet<string> = new Set([
 const CKR_ACTION_PROHIBITED = 0x1b;
 
 /**
- * The CKR_* name of a refusal to change the attribute, or undefined for any other error. Read from the message
- * (`CKR_NAME` or `CKR_NAME:number`), whatever class pkcs11js gave the error: it throws C_SetAttributeValue's
- * refusals as a plain native error, which `ckr` does not read.
+ * The CKR_* name of a refusal to change the attribute, or undefined for any other error. Read by `ckr`, which reads
+ * C_SetAttributeValue's errors too (pkcs11js throws them as a plain native Error, `CKR_NAME:number`); the number is
+ * taken from that message or from a Pkcs11Error's `code`. Any other value (a lost session) is thrown to `run`, which
+ * tells it as every call's (review 407: it was told `token_error`, never recovered).
  */
 const refusal = (error: unknown): string | undefined => {
-  const found = error instanceof Error ? /^(CKR_[A-Z0-9_]+)(?::(\d+))?/.exec(error.message) : null;
-  if (found === null) return undefined;
-  const [, name, value] = found;
-  if (REFUSED.has(name!)) return name;
+  const name = ckr(error);
+  if (name === undefined) return undefined;
+  if (REFUSED.has(name)) return name;
+  const value = /:(\d+)$/.exec((error as Error).message)?.[1];
   const code = value !== undefined ? Number(value) : (error as { code?: unknown }).code;
   return code === CKR_ACTION_PROHIBITED ? 'CKR_ACTION_PROHIBITED' : undefined;
 };

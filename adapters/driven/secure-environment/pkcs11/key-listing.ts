@@ -1,6 +1,7 @@
 import { KeyHandle, type KeyListPage } from '../../../../domain/ports/secure-environment.ts';
 import { PageCollector } from '../key-listing.ts';
 import { ckr, pkcs11js, type Pkcs11, type Pkcs11Handle, type Pkcs11Template } from './module.ts';
+import { searchObjects } from './object-search.ts';
 import { encodeLabel, ownerLabels } from './token-objects.ts';
 
 const BATCH = 64;
@@ -20,18 +21,8 @@ const templates = (owner: string) =>
     return { label, template };
   });
 
-const search = (module: Pkcs11, session: Pkcs11Handle, template: Pkcs11Template, each: (object: Pkcs11Handle) => void): void => {
-  module.C_FindObjectsInit(session, template);
-  try {
-    for (;;) {
-      const batch = module.C_FindObjects(session, BATCH);
-      batch.forEach(each);
-      if (batch.length < BATCH) return;
-    }
-  } finally {
-    module.C_FindObjectsFinal(session);
-  }
-};
+const search = (module: Pkcs11, session: Pkcs11Handle, template: Pkcs11Template, each: (object: Pkcs11Handle) => void): void =>
+  searchObjects(module, session, template, BATCH, (batch) => batch.forEach(each));
 
 /**
  * One page of `owner`'s keys in the token: the token objects, and this process's session objects (PKCS#11 shows an

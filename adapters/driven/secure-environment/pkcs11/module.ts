@@ -48,9 +48,26 @@ export const mechanismUnsupported = (mechanism: string | undefined, why: string,
 /**
  * The CKR_* name of a pkcs11js error, or undefined for anything else. The name alone: an error wrapped twice by
  * pkcs11js keeps its numeric suffix (`CKR_KEY_HANDLE_INVALID:96`), which would match none of the sets below.
+ * Review 407: pkcs11js 2.1 throws C_FindObjects' and C_SetAttributeValue's failures as a plain Error whose message is
+ * the value and nothing else (`CKR_SESSION_HANDLE_INVALID:179`: its `modify` wraps them without its catchError), so
+ * such an Error is read too; read as no CKR_* at all, a session lost during a search was never recovered.
  */
-export const ckr = (error: unknown): string | undefined =>
-  pkcs11js.Pkcs11Error !== undefined && error instanceof pkcs11js.Pkcs11Error ? /^CKR_[A-Z0-9_]+/.exec(error.message)?.[0] : undefined;
+export const ckr = (error: unknown): string | undefined => {
+  const pkcs11Error = pkcs11js.Pkcs11Error !== undefined && error instanceof pkcs11js.Pkcs11Error;
+  if (!pkcs11Error && !(error instanceof Error && /^CKR_[A-Z0-9_]+(:\d+)?$/.test(error.message))) return undefined;
+  return /^CKR_[A-Z0-9_]+/.exec(error.message)?.[0];
+};
+
+/**
+ * `error` with `method` (the C_* function that threw it) set when it carries none, as it is thrown on: told by
+ * token-errors.ts `callError` whatever is called after it (a search's C_FindObjectsFinal, review 407).
+ */
+export const failedIn = (method: string, error: unknown): unknown => {
+  if (error instanceof Error && !(error as { method?: unknown }).method) {
+    Object.defineProperty(error, 'method', { value: method, writable: true, configurable: true, enumerable: false });
+  }
+  return error;
+};
 
 /**
  * PKCS#11 login state belongs to the application, not the session (v2.40 §5.6): once one Secure Environment has

@@ -1,6 +1,7 @@
 import type * as Pkcs11js from 'pkcs11js';
 import type { KeyHandle, KeyKind } from '../../../../domain/ports/secure-environment.ts';
 import { ckr, pkcs11js, pkcs11Unavailable, type Pkcs11, type Pkcs11Handle } from './module.ts';
+import { searchObjects } from './object-search.ts';
 import { decodeLabel, encodeLabel, ownerLabels, type KeyLabel, type TokenKey } from './token-objects.ts';
 
 /** PKCS#11 v3.0 §2.3.8, which pkcs11js 2.1 does not name. */
@@ -97,18 +98,8 @@ const classify = (module: Pkcs11, session: Pkcs11Handle, object: Pkcs11Handle): 
 const byId = (handle: KeyHandle): Pkcs11js.Attribute => ({ type: pkcs11js.CKA_ID, value: Buffer.from(handle, 'utf8') });
 
 /** Runs `each` on every batch a search for `template` finds (a throw from it ends the search). */
-const search = (module: Pkcs11, session: Pkcs11Handle, template: Pkcs11js.Template, each: (batch: Pkcs11Handle[]) => void): void => {
-  module.C_FindObjectsInit(session, template);
-  try {
-    for (;;) {
-      const batch = module.C_FindObjects(session, BATCH);
-      each(batch);
-      if (batch.length < BATCH) return;
-    }
-  } finally {
-    module.C_FindObjectsFinal(session);
-  }
-};
+const search = (module: Pkcs11, session: Pkcs11Handle, template: Pkcs11js.Template, each: (batch: Pkcs11Handle[]) => void): void =>
+  searchObjects(module, session, template, BATCH, each);
 
 const findAll = (module: Pkcs11, session: Pkcs11Handle, handle: KeyHandle): Pkcs11Handle[] => {
   const found: Pkcs11Handle[] = [];

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { KeyHandle, KeyKind, KeyUsage } from '../../../../domain/ports/secure-environment.ts';
 import { MAX_OWNER_CHARS } from '../port-checks.ts';
+import { searchObjects } from './object-search.ts';
 import { pkcs11js, pkcs11Problem, type Pkcs11, type Pkcs11Handle, type Pkcs11Template } from './module.ts';
 
 /** PKCS#11 v3.0 values pkcs11js 2.1 does not name. */
@@ -127,12 +128,9 @@ export const genericSecretTemplate = (handle: KeyHandle, label: KeyLabel, epheme
 ];
 
 const find = (module: Pkcs11, session: Pkcs11Handle, template: Pkcs11Template): Pkcs11Handle[] => {
-  module.C_FindObjectsInit(session, template);
-  try {
-    return module.C_FindObjects(session, 4);
-  } finally {
-    module.C_FindObjectsFinal(session);
-  }
+  const found: Pkcs11Handle[] = [];
+  searchObjects(module, session, template, 4, (batch) => found.push(...batch), false);
+  return found;
 };
 
 /**

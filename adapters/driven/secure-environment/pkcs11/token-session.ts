@@ -3,6 +3,7 @@ import { CredenceError } from '../../../../domain/errors.ts';
 import { MECHANISMS, type MechanismName } from './mechanisms.ts';
 import {
   ckr,
+  failedIn,
   MAYBE_GONE,
   mechanismUnsupported,
   pkcs11js,
@@ -90,7 +91,12 @@ export class TokenSession implements ModuleMember {
         if (typeof key !== 'string' || !key.startsWith('C_')) return (value as (...args: unknown[]) => unknown).bind(target);
         return (...args: unknown[]) => {
           this.#called = key;
-          return (value as (...args: unknown[]) => unknown).apply(target, args);
+          try {
+            return (value as (...args: unknown[]) => unknown).apply(target, args);
+          } catch (error) {
+            // Named on the error too: a call made after it (a search's C_FindObjectsFinal) records its own name.
+            throw failedIn(key, error);
+          }
         };
       },
     });
