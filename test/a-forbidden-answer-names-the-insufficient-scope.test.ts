@@ -47,7 +47,7 @@ describe('a forbidden answer names the insufficient scope', () => {
     // Review 370: resolving a pseudonym is the auditor's (SER-025); an operator's or an admin's refusal is for the role.
     const pseudonym = await registeredPseudonym(svc, 'meter-scope-2');
     const asked = (path: string, token: string) => fetch(`${svc.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
-    for (const path of [`/v1/entities/pseudonym/${pseudonym}/timeline`, `/v1/entities/pseudonym/${pseudonym}/state`, `/v1/replay/pseudonym/${pseudonym}`, `/v1/transparency/evidence/pseudonym/${pseudonym}`]) {
+    for (const path of [`/v1/entities/pseudonym/${pseudonym}`, `/v1/entities/pseudonym/${pseudonym}/dependents`, `/v1/entities/pseudonym/${pseudonym}/timeline`, `/v1/entities/pseudonym/${pseudonym}/state`, `/v1/replay/pseudonym/${pseudonym}`, `/v1/transparency/evidence/pseudonym/${pseudonym}`]) {
       for (const token of [svc.tokens.operator, svc.tokens.admin]) {
         const refused = await asked(path, token);
         expect(refused.status, path).toBe(403);
@@ -78,6 +78,8 @@ describe('a forbidden answer names the insufficient scope', () => {
     };
     for (const path of [
       '/v1/entities',
+      '/v1/entities/{kind}/{id}',
+      '/v1/entities/{kind}/{id}/dependents',
       '/v1/entities/{kind}/{id}/timeline',
       '/v1/entities/{kind}/{id}/state',
       '/v1/replay/{kind}/{id}',

@@ -10,7 +10,9 @@ import { startTestService, type TestService } from './support/service.ts';
  * and in the inclusion proof of its rotation, and the compliance `actions` row of its rotation named the node's
  * registration as its cause. Now the read side names it only to an auditor who recorded a
  * resolution of that pseudonym (POST /v1/pseudonyms/resolutions); everyone else gets the context without it and a
- * 403 on the history, which says how to resolve.
+ * 403 on the history, which says how to resolve. Review 409: the entity itself (its revision and count of resolutions
+ * rose with each resolution) and its dependents are refused so too
+ * (test/a-pseudonym-read-tells-nothing-to-a-caller-who-has-not-resolved-it.test.ts).
  */
 describe('the read routes name the node behind a pseudonym only to an auditor who recorded its resolution', () => {
   const NODE = 'hidden-meter-7';
@@ -53,16 +55,12 @@ describe('the read routes name the node behind a pseudonym only to an auditor wh
     await svc?.close();
   });
 
-  it('answers the pseudonym entity to every read role without its node or epoch, and records nothing', async () => {
+  it('refuses the pseudonym entity to every read role that has not resolved it (review 409), and records nothing', async () => {
     for (const role of ['admin', 'operator', 'auditor'] as const) {
-      const reply = await api.call<{ state: string; context: Record<string, unknown> }>('GET', '/v1/entities/{kind}/{id}', { kind: 'pseudonym', id: pseudonym }, { token: svc.tokens[role] });
-      expect(reply.status, role).toBe(200);
-      expect(reply.body.state).toBe('active');
-      expect(reply.body.context).toEqual({ pseudonym, resolutions: 0 });
+      const reply = await api.call('GET', '/v1/entities/{kind}/{id}', { kind: 'pseudonym', id: pseudonym }, { token: svc.tokens[role] });
+      expect(reply.status, role).toBe(403);
       expect(reply.text, role).not.toContain(NODE);
-      // Review 227: nor where or when, which beside the node registrations of the event stream names the node.
-      expect(reply.body, role).not.toHaveProperty('position');
-      expect(reply.body, role).not.toHaveProperty('updatedAt');
+      expect((reply.body as { reason: string }).reason).toContain('/v1/pseudonyms/resolutions');
       // Review 281: listed only to an auditor, those it resolved (none yet); refused to the other roles.
       const listed = await api.call<{ items: Record<string, unknown>[] }>('GET', '/v1/entities', {}, { token: svc.tokens[role], query: { kind: 'pseudonym' } });
       expect(listed.status, role).toBe(role === 'auditor' ? 200 : 403);
@@ -103,10 +101,12 @@ describe('the read routes name the node behind a pseudonym only to an auditor wh
     expect(csv.text).not.toContain(NODE);
   });
 
-  it('leaves the node out of what depends on the pseudonym (it has no dependents)', async () => {
-    const reply = await api.call('GET', '/v1/entities/{kind}/{id}/dependents', { kind: 'pseudonym', id: pseudonym }, { token: svc.tokens.admin });
-    expect(reply.status).toBe(200);
-    expect(reply.text).not.toContain(NODE);
+  it('refuses what depends on the pseudonym (it has no dependents) to whoever has not resolved it (review 409)', async () => {
+    for (const token of [svc.tokens.admin, svc.tokens.auditor]) {
+      const reply = await api.call('GET', '/v1/entities/{kind}/{id}/dependents', { kind: 'pseudonym', id: pseudonym }, { token });
+      expect(reply.status).toBe(403);
+      expect(reply.text).not.toContain(NODE);
+    }
   });
 
   it('serves all of it to the auditor who recorded a resolution, and to no one else', async () => {
@@ -128,8 +128,10 @@ describe('the read routes name the node behind a pseudonym only to an auditor wh
     expect(evidence.text).toContain(NODE);
 
     for (const token of [otherAuditor, svc.tokens.operator, svc.tokens.admin]) {
-      const other = await api.call<{ context: Record<string, unknown> }>('GET', '/v1/entities/{kind}/{id}', { kind: 'pseudonym', id: pseudonym }, { token });
-      expect(other.body.context).toEqual({ pseudonym, resolutions: 1 });
+      // Review 409: not its count of resolutions either, which told them when an auditor resolved it.
+      const other = await api.call('GET', '/v1/entities/{kind}/{id}', { kind: 'pseudonym', id: pseudonym }, { token });
+      expect(other.status).toBe(403);
+      expect(other.text).not.toContain(NODE);
       for (const [name, call] of routes()) expect((await call(token)).status, name).toBe(403);
     }
 

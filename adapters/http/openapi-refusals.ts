@@ -58,7 +58,7 @@ const LOG_KEY_REFUSES = problem(
 const PSEUDONYM_READ_REFUSED = problem(
   "the token's role may not call this route (`forbidden`), or what was asked names a pseudonym's node (`unauthorised`): to an operator or an admin, " +
     'which never resolve a pseudonym, with `insufficient_scope`; to an auditor that has not recorded a resolution of that pseudonym ' +
-    '(POST /v1/pseudonyms/resolutions), without',
+    '(POST /v1/pseudonyms/resolutions), without. The same for a pseudonym that does not exist (review 409)',
   INSUFFICIENT_SCOPE,
 );
 
@@ -78,6 +78,8 @@ const ALSO_REFUSED: Readonly<Record<string, Readonly<Record<number, ReturnType<t
       INSUFFICIENT_SCOPE,
     ),
   },
+  'GET /v1/entities/:kind/:id': { 403: PSEUDONYM_READ_REFUSED },
+  'GET /v1/entities/:kind/:id/dependents': { 403: PSEUDONYM_READ_REFUSED },
   'GET /v1/entities/:kind/:id/timeline': { 403: PSEUDONYM_READ_REFUSED },
   'GET /v1/entities/:kind/:id/state': { 403: PSEUDONYM_READ_REFUSED },
   'GET /v1/replay/:kind/:id': { 403: PSEUDONYM_READ_REFUSED },

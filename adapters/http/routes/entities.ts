@@ -12,7 +12,7 @@ import { lengthBeyond, refuseLongEntity } from './entity-bound.ts';
 import { entityNow, type Broken } from './entity-now.ts';
 import { wholeTimelineInTurns } from './entity-timeline.ts';
 import { encodedAs, sendJsonInTurns, sendJsonOfInTurns, verdictInTurns } from './json-in-turns.ts';
-import { hasResolved, refuseUnlessResolved } from './pseudonym-reads.ts';
+import { refuseUnlessResolved } from './pseudonym-reads.ts';
 import { listShown, refusePseudonymListing } from './pseudonym-listing.ts';
 import { DecimalString, getEntityRoute, mustExist, PageCursor, readYourWritesInto, toWire, Verdict } from './wire.ts';
 
@@ -64,16 +64,16 @@ const Entity = z.object({
   id: z.string(),
   state: z.string(),
   revision: DecimalString.describe('stream revision (what an append expects)'),
-  position: DecimalString.optional().describe("global position of the entity's last event; left out of a pseudonym's but to an auditor who recorded a resolution of it: beside the node registrations of the event stream it would name the node (review 227)"),
-  updatedAt: z.string().optional().describe("occurredAt of the entity's last event; left out with the position"),
+  position: DecimalString.optional().describe("global position of the entity's last event (a pseudonym's is answered only to an auditor who recorded a resolution of it)"),
+  updatedAt: z.string().optional().describe("occurredAt of the entity's last event"),
   context: Context,
   broken: z
     .object({
-      position: DecimalString.optional().describe("left out with the entity's `position`"),
+      position: DecimalString.optional(),
       reason: z.string(),
-      rule: z.string().optional().describe("the machine rule (guard) that refused the event, when one did; left out with the entity's `position`"),
+      rule: z.string().optional().describe('the machine rule (guard) that refused the event, when one did'),
       ruleSince: z.string().optional().describe('the machines version that added `rule` for this event type: the stored event may predate it'),
-      findingsTotal: z.number().int().optional().describe("how many stored events of the entity its replay refuses; left out with the entity's `position`"),
+      findingsTotal: z.number().int().optional().describe('how many stored events of the entity its replay refuses'),
       findingsByNewerRules: z
         .number()
         .int()
@@ -181,14 +181,10 @@ const StateAtWire = z.object({
   brokenFacts: z.array(z.string()).optional().describe("facts with a broken history that events accepted by then read (the fact's stream is the finding)"),
 });
 
-/**
- * GET /v1/entities/{kind}/{id}'s `broken`: a pseudonym's, but to an auditor who recorded a resolution of it, is its
- * reason alone, as before the counts (review 227: nothing that places it). No rule of RULES_SINCE is a pseudonym's, so
- * none of its findings is by a newer rule: the counts would say nothing there.
- */
-const placedBroken = (broken: Broken, placed: boolean): NonNullable<z.infer<typeof Entity>['broken']> => {
+/** GET /v1/entities/{kind}/{id}'s `broken`: where, why, and its findings counted. */
+const placedBroken = (broken: Broken): NonNullable<z.infer<typeof Entity>['broken']> => {
   const { position, ...said } = broken;
-  return placed ? { position: position.toString(10), ...said } : { reason: said.reason };
+  return { position: position.toString(10), ...said };
 };
 
 /**
@@ -209,13 +205,6 @@ const summaryWire = (row: EntityRow): z.infer<typeof EntitySummary> => {
 
 /** Rows read per query while a listing passes over pseudonyms it does not show. */
 const SCAN_CHUNK = MAX_PAGE + 1;
-
-/** A pseudonym's machine context without the node and its epoch (which, with the node, links the node's pseudonyms). */
-const withoutNodeLink = (kind: EntityKind, context: Record<string, unknown>, shown: boolean): Record<string, unknown> => {
-  if (kind !== 'pseudonym' || shown) return context;
-  const { nodeId: _nodeId, epoch: _epoch, ...rest } = context;
-  return rest;
-};
 
 export const entityRoutes: RouteModule = (app, context) => {
   app.get('/v1/entities', {
@@ -276,19 +265,20 @@ export const entityRoutes: RouteModule = (app, context) => {
       description:
         'The entity as its machine sees it now, rebuilt from its stream (the same view the engine decides commands on). Its stream is ' +
         'judged as GET /v1/replay/{kind}/{id} judges it: when a stored event is refused (by its own rules or by one reading another ' +
-        'entity), `broken` names the first and why, and `state` and `context` are as applied. A pseudonym\'s ' +
-        'context leaves out its node (`nodeId`, `epoch`) unless the caller is an auditor who recorded a resolution of it. ' +
+        'entity), `broken` names the first and why, and `state` and `context` are as applied. A pseudonym\'s is refused (403) ' +
+        'but to an auditor who recorded a resolution of it, the same whether it exists or not (review 409: its revision and count of ' +
+        'resolutions, or a 404, told a caller who may not resolve it that it exists, and when auditors resolved it). ' +
         `An entity of more than ${context.limits.maxEntityEvents} events is refused (422 \`entity_too_long\`): page its timeline instead.`,
       tags: ['entities'],
       response: Entity,
     },
     async ({ kind, id, streamId }, _query, reply) => {
+      // A pseudonym's, before anything is read of it (its length included): to an auditor who resolved it (review 409).
+      await refuseUnlessResolved(context, reply.request.principal, streamId);
       // A rebuild of the whole stream per call: refused before it for a stream too long for one request.
       await refuseLongEntity(context, streamId, PAGE_THE_TIMELINE);
-      const shown = kind === 'pseudonym' && (await hasResolved(context, reply.request.principal, streamId));
       const entity = await entityNow(context, reply.request.principal, { kind, id, streamId });
       if (entity === undefined) throw notFound(streamId, kind);
-      const placed = kind !== 'pseudonym' || shown;
       const { last, broken } = entity;
       return {
         streamId,
@@ -296,11 +286,10 @@ export const entityRoutes: RouteModule = (app, context) => {
         id,
         state: entity.state,
         revision: entity.revision.toString(10),
-        // Where and when, as its node: only to an auditor who recorded a resolution of it (review 227).
-        ...(placed ? { position: last.position.toString(10), ...(last.occurredAt !== undefined ? { updatedAt: last.occurredAt } : {}) } : {}),
-        context: withoutNodeLink(kind, entity.context, shown),
-        // Its position is left out with the entity's, for the same reason.
-        ...(broken !== undefined ? { broken: placedBroken(broken, placed) } : {}),
+        position: last.position.toString(10),
+        ...(last.occurredAt !== undefined ? { updatedAt: last.occurredAt } : {}),
+        context: entity.context,
+        ...(broken !== undefined ? { broken: placedBroken(broken) } : {}),
       };
     },
   );
@@ -323,8 +312,9 @@ export const entityRoutes: RouteModule = (app, context) => {
       response: Timeline,
     },
     async ({ streamId, kind }, query, reply) => {
-      await mustExist(context, streamId, kind);
+      // A pseudonym's refusal first: the same for one that does not exist (review 409).
       await refuseUnlessResolved(context, reply.request.principal, streamId);
+      await mustExist(context, streamId, kind);
       if (query.after !== undefined && query.limit === undefined) {
         throw validationError([{ path: 'query.after', rule: 'requires', message: 'pages with `limit`: pass both' }], 'query');
       }
@@ -365,8 +355,9 @@ export const entityRoutes: RouteModule = (app, context) => {
       response: StateAtWire,
     },
     async ({ streamId, kind }, query, reply) => {
-      await mustExist(context, streamId, kind);
+      // A pseudonym's refusal first: the same for one that does not exist (review 409).
       await refuseUnlessResolved(context, reply.request.principal, streamId);
+      await mustExist(context, streamId, kind);
       await refuseLongEntity(context, streamId, PAGE_THE_TIMELINE);
       const state = await stateAt(context.credence.store, streamId, query.at === undefined ? context.credence.engine.clock.now() : new Date(query.at));
       // Its findings (one per event of an entity at the bound) converted, encoded and written in turns, past the

@@ -6,6 +6,7 @@ import { readCheckpoint } from '../../../projections/runtime/index.ts';
 import { ACCESS } from '../auth/roles.ts';
 import type { RouteModule, ServiceContext } from '../context.ts';
 import { QueryWholeNumberOr } from '../query-values.ts';
+import { refuseUnlessResolved } from './pseudonym-reads.ts';
 import { DecimalString, getEntityRoute, mustExist, readYourWritesInto } from './wire.ts';
 
 /**
@@ -166,12 +167,15 @@ export const entityGraphRoutes: RouteModule = (app, context) => {
         'credentials AEs signed in with on a node. ' +
         'Each with its state, how it ended and ' +
         `whether the root's revocation cascaded to it. At most \`limit\` dependents (default ${DEFAULT_DEPENDENTS}, at most ` +
-        `${MAX_DEPENDENTS}); \`truncated\` says when more exist.`,
+        `${MAX_DEPENDENTS}); \`truncated\` says when more exist. A pseudonym's is refused (403) but to an auditor who recorded a ` +
+        'resolution of it, the same whether it exists or not.',
       tags: ['entities'],
       querystring: z.strictObject({ limit: QueryWholeNumberOr(1, MAX_DEPENDENTS, DEFAULT_DEPENDENTS) }),
       response: Dependents,
     },
     async ({ streamId, kind }, { limit }, reply) => {
+      // A pseudonym's (it has no dependents): that it exists is for an auditor who resolved it to learn (review 409).
+      await refuseUnlessResolved(context, reply.request.principal, streamId);
       await mustExist(context, streamId, kind);
       await readYourWritesInto(context, reply, ['cascade', 'entities']);
       const db = context.credence.readModels;

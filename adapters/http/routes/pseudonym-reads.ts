@@ -1,4 +1,4 @@
-import { notFound, unauthorised } from '../../../domain/errors.ts';
+import { unauthorised } from '../../../domain/errors.ts';
 import type { RecordedEvent } from '../../../domain/ports/index.ts';
 import { parseStreamId, streamIdOf, streamPrefixOf } from '../../../domain/streams.ts';
 import { pseudonymsResolvedBy } from '../../../projections/pseudonyms/directory.ts';
@@ -161,12 +161,17 @@ const resolvedIn = (events: readonly RecordedEvent[], principal: Principal | und
  * Node-ID). The refusal says how to get it accountably, by the route and by the CLI (review 168), naming the
  * pseudonym: only for a route whose caller named it (its path). A route that reaches the stream by anything else
  * refuses with refusePseudonymsEventUnlessResolved, which names none.
+ *
+ * The same refusal for a pseudonym that exists and for one that does not (review 409): a 404 to the rest, or anything
+ * read of the stream before the refusal (its revision, its count of resolutions, its length), told a caller who may
+ * not resolve it that it exists, and when auditors resolved it. Only an auditor who resolved it gets past, and its
+ * stream then exists; an operator's or an admin's refusal reads nothing (hasResolved asks no store of them), and an
+ * auditor learns whether a pseudonym exists where it may resolve one, accountably (POST /v1/pseudonyms/resolutions
+ * answers 404). So a route of one pseudonym calls this before anything else it reads.
  */
 export const refuseUnlessResolved = async (context: ServiceContext, principal: Principal | undefined, streamId: string): Promise<void> => {
   const ref = parseStreamId(streamId);
   if (ref?.kind !== 'pseudonym') return;
-  // A pseudonym never rotated to is not found, whoever asks (before any work of the route): its first event says so.
-  if ((await context.credence.store.readStream(streamId, { maxCount: 1 })).length === 0) throw notFound(streamId, 'pseudonym');
   if (await hasResolved(context, principal, streamId)) return;
   throw unresolved(
     principal,

@@ -151,7 +151,7 @@ const brokenResolution = (pseudonym: string, streamId: string, why: string, brok
     'broken_history',
     `${pseudonym} cannot be resolved: ${why}` +
       (broken === undefined ? '' : ` (${broken.position !== undefined ? `position ${broken.position}: ` : ''}${broken.reason})`) +
-      `; nothing was recorded. The event was written around the engine (GET /v1/entities/pseudonym/${pseudonym} says why): ` +
+      '; nothing was recorded. The event was written around the engine: ' +
       'an operator finds it with `credence replay` on the service host and repairs the store (a backup from before it); ' +
       'then resolve it again',
     { pseudonym, streamId, ...(broken !== undefined ? { ...broken } : {}) },

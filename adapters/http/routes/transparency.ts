@@ -324,9 +324,10 @@ export const transparencyRoutes: RouteModule = (app, context) => {
     },
     async ({ streamId, kind }, _query, reply) => {
       const { log, signer, projection } = use();
-      await mustExist(context, streamId, kind);
-      // Whole events or no evidence: a bundle with the node left out would not verify (SER-016, SER-025).
+      // Whole events or no evidence: a bundle with the node left out would not verify (SER-016, SER-025). Refused before
+      // its existence is read, so a pseudonym made up and a real one are answered alike (review 409).
       await refuseUnlessResolved(context, reply.request.principal, streamId);
+      await mustExist(context, streamId, kind);
       // The bundle is verified offline as one file, so it is never paged: an entity too long for one request is refused.
       await refuseLongEntity(context, streamId, 'build its bundle on the service host with `credence export --data` (no bound), or read its history in pages (GET /v1/entities/{kind}/{id}/timeline?limit=)');
       // Each principal to its share of the queue (every caller here has one: the route takes a token), and only while
