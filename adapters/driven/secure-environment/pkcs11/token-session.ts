@@ -277,16 +277,33 @@ export class TokenSession implements ModuleMember {
     return !this.#closed && session !== undefined && this.#serves(session);
   }
 
-  /** ModuleMember: this process has session objects in use on the token (seen from this session). */
+  /**
+   * ModuleMember: this process has session objects in use on the token (seen from this session). A search that fails
+   * answers "nothing held" only when the session is lost (SESSION_LOST, or MAYBE_GONE from a session that no longer
+   * serves): its session objects went with it. Any other failure (a passing device fault, CKR_DEVICE_ERROR or
+   * CKR_FUNCTION_FAILED, or an error with no CKR_* code) answers "held", so the module is not re-initialised under a
+   * handshake in progress (`module_in_use`): review 413 F1, since review 407 reads C_FindObjects' plain-Error failures,
+   * every such fault had let C_Finalize destroy another Secure Environment's ephemeral key and ECDH secret.
+   */
   holdsSessionObjects(): boolean {
     const session = this.#session;
     if (this.#closed || session === undefined) return false;
     try {
       return holdsSessionObjects(this.#module, session);
     } catch (error) {
-      // A session that cannot search has nothing a re-initialisation could still take from it.
-      if (ckr(error) === undefined) throw error;
-      return false;
+      const code = ckr(error);
+      if (code !== undefined && SESSION_LOST.has(code)) return false;
+      if (code !== undefined && MAYBE_GONE.has(code)) return this.#servesOrUnknown(session);
+      return true;
+    }
+  }
+
+  /** `#serves`, with a check that itself fails unreadably taken as serving (fail safe: nothing is reset on it). */
+  #servesOrUnknown(session: Pkcs11Handle): boolean {
+    try {
+      return this.#serves(session);
+    } catch {
+      return true;
     }
   }
 
