@@ -9,6 +9,17 @@ import type { LiveOptions } from './live-runtime.ts';
  * has its path and what mends it), not SQLite's bare "database disk image is malformed" (review 52).
  */
 export const messageOf = (error: unknown): string => {
+  // A combined failure (a sweep's, the tick's: throwFailures) said by a typed error inside it, when it holds one:
+  // its own message names each inner one's, a damaged database's path among them (review 412 F2).
+  if (error instanceof AggregateError) {
+    const typed = error.errors.find((e) => typedMessageOf(e) !== undefined);
+    if (typed !== undefined) return `${typedMessageOf(typed)!} (with other failures: the service's log names them)`;
+  }
+  return typedMessageOf(error) ?? (error instanceof Error ? error.message : String(error));
+};
+
+/** What status says of a failure of a type it words itself; undefined for any other. */
+const typedMessageOf = (error: unknown): string | undefined => {
   const damaged = damagedDatabaseOf(error);
   if (damaged?.problem.code === 'damaged_database') return `the database ${damaged.problem.file} is damaged: its operator must mend it (the service's log says how)`;
   // The witness's path is the server's own, as a database's is (review 109): the service's log names it.
@@ -17,7 +28,7 @@ export const messageOf = (error: unknown): string => {
   }
   // A live component's pass or tick is tried again (live-timing.ts backoffMs): what a CLI meeting the lock is not told.
   if (error instanceof LockHeldElsewhere) return `${error.message}: the component tries again, backing off, and catches up once the lock is released`;
-  return error instanceof Error ? error.message : String(error);
+  return undefined;
 };
 
 // The HTTP layer maps and logs it (adapters/http: log-failure.ts, map-raised-error.ts) without reaching the adapter.

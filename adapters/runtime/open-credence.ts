@@ -17,6 +17,7 @@ import { openSqliteStore, openSqliteStoreInDir, openStore, parseStoreConnectionS
 import { openTransparencyInDir, refuseLogKeyWithoutItsLog } from '../driven/transparency/index.ts';
 import { createEngine } from '../engine/index.ts';
 import { EnrolmentEndpoint, Infrastructure, RegistrarEndpoint, SecurityProcedures, keyShredder, type KeyRegistry } from '../protocols/procedures/index.ts';
+import { throwFailures } from '../protocols/procedures/cut-provisioning.ts';
 import { closeEach } from './close-each.ts';
 import { refuseNewEventStoreForAServedFolder } from './event-store-of-a-served-folder.ts';
 import { firstEventRememberedBy, rememberFirstEvent } from './first-event-of-the-folder.ts';
@@ -266,12 +267,14 @@ const wire = (options: OpenOptions, infrastructureSe: OwnedSecureEnvironment | u
       // (with the retries' own, when they failed too).
       const swept = await sweepExpiredRuns().then(() => undefined, (error: unknown) => ({ error }));
       const retried = await Promise.resolve(shredder?.retryOwed()).then(() => undefined, (error: unknown) => ({ error }));
-      const failed = [swept, retried].flatMap((f) => (f === undefined ? [] : [f.error]));
-      if (failed.length > 1) {
-        const why = failed.map((e) => (e instanceof Error ? e.message : String(e))).join('; ');
-        throw new AggregateError(failed, `the sweep of expired runs and the shredder's retries both failed (${why})`);
-      }
-      if (failed.length === 1) throw failed[0];
+      // Both failing: one typed error when they failed alike, else an AggregateError, each message bounded (review 412 F2).
+      throwFailures(
+        [
+          ...(swept === undefined ? [] : [{ what: 'the sweep of expired runs', error: swept.error }]),
+          ...(retried === undefined ? [] : [{ what: "the shredder's retries", error: retried.error }]),
+        ],
+        "of the tick's closing steps failed (the sweep of expired runs and the shredder's retries), each run again at the next tick",
+      );
       return issued;
     },
     sweepExpiredRuns,

@@ -2,7 +2,7 @@ import { isCredenceError } from '../../../domain/errors.ts';
 import type { KeyHandle } from '../../../domain/ports/index.ts';
 import { parseStreamId } from '../../../domain/streams.ts';
 import type { LoadedEntity } from '../../../machines/index.ts';
-import { issuedByRemoteProvisioning, revokeUnprovisioned, runOver, sweepCutKeyPairRuns, type SweepFailure } from './cut-provisioning.ts';
+import { issuedByRemoteProvisioning, revokeUnprovisioned, runOver, sweepCutKeyPairRuns, throwFailures, type SweepFailure } from './cut-provisioning.ts';
 import type { InfrastructureOptions } from './infrastructure-options.ts';
 import { destroyOrOwe } from './shredder.ts';
 
@@ -47,7 +47,8 @@ const isRecordedPsk = async (o: InfrastructureOptions, credential: LoadedEntity,
  * until a restart, while a key pair's such run was ended at the tick. Other pending keys wait for the start.
  *
  * Either way a binding or run that cannot be settled does not hold up the others (review 405 F2): all are tried, then
- * what failed is thrown (`throwSweepFailures`), and tried again at the next tick or start.
+ * what failed is thrown (`throwFailures`: one typed error when all failed alike, else a bounded AggregateError, review
+ * 412 F2), and tried again at the next tick or start.
  */
 export const sweepPendingKeys = async (o: InfrastructureOptions, beside: 'at_start' | 'beside_live_runs' = 'at_start'): Promise<void> => {
   // Each binding settled on its own (review 405 F2): one that throws (the Secure Environment failing to describe its
@@ -62,7 +63,7 @@ export const sweepPendingKeys = async (o: InfrastructureOptions, beside: 'at_sta
     }
   }
   failures.push(...(await sweepCutKeyPairRuns(o, beside)));
-  throwSweepFailures(failures);
+  throwFailures(failures, 'pending keys or key pair runs could not be settled by the sweep, each tried again at the next one');
 };
 
 const settle = async (o: InfrastructureOptions, binding: { stream: string; handle: string; purpose: string }, beside: 'at_start' | 'beside_live_runs'): Promise<void> => {
@@ -82,19 +83,4 @@ const settle = async (o: InfrastructureOptions, binding: { stream: string; handl
   }
   // One the Secure Environment refuses is owed, not a start that fails: the shredder retries it.
   await destroyOrOwe(o.se, o.registry, binding.stream, binding.handle, o.engine.clock.now());
-};
-
-/**
- * What a sweep could not settle, once every other binding and run was: one failure as it was thrown (its type kept,
- * for whoever reports it); several as one AggregateError naming each (handles and ids only, no secret), so the tick
- * or the start reports them once.
- */
-const throwSweepFailures = (failures: readonly SweepFailure[]): void => {
-  if (failures.length === 0) return;
-  if (failures.length === 1) throw failures[0]!.error;
-  const each = failures.map((f) => `${f.what}: ${f.error instanceof Error ? f.error.message : String(f.error)}`);
-  throw new AggregateError(
-    failures.map((f) => f.error),
-    `${failures.length} pending keys or key pair runs could not be settled by the sweep, each tried again at the next one (${each.join('; ')})`,
-  );
 };
