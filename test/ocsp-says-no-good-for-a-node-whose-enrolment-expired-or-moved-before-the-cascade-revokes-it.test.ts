@@ -3,9 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { openCommittedReadModel, type CommittedReadModel } from '../adapters/runtime/pki-committed.ts';
 import { OcspResponder } from '../adapters/runtime/pki-ocsp-responder.ts';
 import type { IssuingCa } from '../domain/x509/issuing-ca.ts';
-import { holderEnded, PkiChanges, pkiProjection } from '../projections/pki/index.ts';
+import { holderEnded, PKI_EVENT_TYPES, PkiChanges, pkiCompleteness, pkiProjection } from '../projections/pki/index.ts';
 import { setupPkiTables } from '../projections/pki/tables.ts';
-import { setupCheckpoints, writeCheckpoint } from '../projections/runtime/checkpoints.ts';
+import { applyBatch } from '../projections/runtime/batch.ts';
+import { readCheckpoint, setupCheckpoints, writeCheckpoint } from '../projections/runtime/checkpoints.ts';
 import { takeSchemaChanges } from '../projections/runtime/schema-version.ts';
 import { ocspRequest, ocspStatus } from './support/ocsp-client.ts';
 import { PKI_TEST_URL, serialsOf } from './support/pki-instance.ts';
@@ -327,4 +328,109 @@ describe('a node enrolled again under another CSE-ID, before the cascade revokes
       w.close();
     }
   }, 60_000);
+});
+
+/*
+ * Review 411: the markers above tell only what a folder lacks. A folder of this version that an earlier Credence ran
+ * (one that follows no NodeEnrolled, association or CSE-ID, or one whose pki_node_enrolments knows no CSE-ID) lacks
+ * nothing when upgraded again, yet misses what that version passed over: a CSE credential of a node it enrolled under
+ * another CSE-ID stayed owed, tryLater until its notAfter. So the read model keeps its version in projection_schemas,
+ * as ensureSchemaVersion does for the others, and a checkpoint that another version's batch wrote takes it away.
+ */
+describe('a pki read model of this version that an earlier Credence ran (review 411)', () => {
+  const current = () => {
+    const db = new Database(':memory:');
+    db.defaultSafeIntegers(true);
+    setupCheckpoints(db);
+    setupPkiTables(db);
+    expect(takeSchemaChanges(db)).toEqual([]);
+    return db;
+  };
+  const projectedBy = (db: Database.Database, pki: ReturnType<typeof pkiProjection>) => {
+    const event = storedEvents()('credential-cred-a', 'CredentialIssued', { credentialId: 'cred-a', owner: { kind: 'node', id: 'meter-1' } }, NOW);
+    db.exec("INSERT INTO pki_certificates (credential_id, ca_id, serial, not_after) VALUES ('cred-a', 'default', '7f01', '2027-01-01T00:00:00.000Z')");
+    applyBatch(db, pki, [{ ...event.record, position: 42n } as unknown as Parameters<typeof applyBatch>[2][number]], [event]);
+  };
+
+  it('is not rebuilt when only this version projected it', () => {
+    const db = current();
+    projectedBy(db, pkiProjection());
+    expect(db.prepare("SELECT version FROM projection_schemas WHERE name = 'pki'").get()).toEqual({ version: 9n });
+
+    setupPkiTables(db);
+
+    expect(takeSchemaChanges(db)).toEqual([]);
+    expect(db.prepare('SELECT COUNT(*) AS n FROM pki_certificates').get()).toEqual({ n: 1n });
+    expect(readCheckpoint(db, 'pki')?.position).toBe(42n);
+    db.close();
+  });
+
+  it('is rebuilt, and says so, when its projection_schemas row is missing (written before it was kept)', () => {
+    const db = current();
+    projectedBy(db, pkiProjection());
+    db.exec("DELETE FROM projection_schemas WHERE name = 'pki'");
+
+    setupPkiTables(db);
+
+    expect(takeSchemaChanges(db)).toEqual([{ name: 'pki', stored: 9, version: 9 }]);
+    expect(db.prepare("SELECT version FROM projection_schemas WHERE name = 'pki'").get()).toEqual({ version: 9n });
+    expectEmptiedAndRebuildMarked(db);
+  });
+
+  it('is rebuilt, and says so, when its row names another version', () => {
+    const db = current();
+    projectedBy(db, pkiProjection());
+    db.exec("UPDATE projection_schemas SET version = 8 WHERE name = 'pki'");
+
+    setupPkiTables(db);
+
+    expect(takeSchemaChanges(db)).toEqual([{ name: 'pki', stored: 8, version: 9 }]);
+    expectEmptiedAndRebuildMarked(db);
+  });
+
+  it('is rebuilt once upgraded again after an earlier version (knowing nothing of the row) projected it', () => {
+    const db = current();
+    projectedBy(db, pkiProjection());
+    // What 9fe08a22 does with a NodeEnrolled: its INSERT names no CSE-ID, and must not stick the projection.
+    db.exec("INSERT INTO pki_node_enrolments (node_id, subscription_id) VALUES ('n1', 'sub-1')");
+    // Its batch writes the checkpoint as the runner does, without this version's batch around it.
+    writeCheckpoint(db, 'pki', { position: 43n, occurredAt: '2026-06-01T00:00:00.000Z' });
+    // It only reads and writes rows it knows: the others' rows are untouched.
+    expect(db.prepare("SELECT COUNT(*) AS n FROM projection_schemas WHERE name <> 'pki' AND name <> 'pki:batch'").get()).toEqual({ n: 0n });
+
+    setupPkiTables(db);
+
+    expect(takeSchemaChanges(db)).toEqual([{ name: 'pki', stored: 9, version: 9 }]);
+    expect(db.prepare('SELECT COUNT(*) AS n FROM pki_node_enrolments').get()).toEqual({ n: 0n });
+    expect(readCheckpoint(db, 'pki')).toBeUndefined();
+    expect(pkiCompleteness(db)).toEqual({ complete: false, position: undefined, until: 43n });
+    setupPkiTables(db);
+    expect(takeSchemaChanges(db)).toEqual([]);
+    db.close();
+  });
+});
+
+describe('an AE association configured and never established (review 411)', () => {
+  it('leaves no row once revoked or expired', async () => {
+    const w = await world([]);
+    try {
+      w.apply(
+        ...associationOn(w, 'sa-revoked', 'meter-1', NOW, true),
+        ...associationOn(w, 'sa-expired', 'meter-1', NOW, true),
+        ...associationOn(w, 'sa-kept', 'meter-1', NOW, true),
+      );
+      expect(w.db.prepare('SELECT COUNT(*) AS n FROM pki_instance_associations').get()).toEqual({ n: 3n });
+      w.apply(
+        w.event('association-sa-revoked', 'AssociationRevoked', { associationId: 'sa-revoked', reason: 'cessationOfOperation' }, NOW + SECOND),
+        w.event('association-sa-expired', 'AssociationExpired', { associationId: 'sa-expired' }, NOW + SECOND),
+      );
+      expect(w.db.prepare('SELECT association_id FROM pki_instance_associations').all()).toEqual([{ association_id: 'sa-kept' }]);
+    } finally {
+      w.close();
+    }
+  }, 60_000);
+
+  it('is among the events the pki read model is made of', () => {
+    expect(PKI_EVENT_TYPES).toEqual(expect.arrayContaining(['AssociationRevoked', 'AssociationExpired']));
+  });
 });

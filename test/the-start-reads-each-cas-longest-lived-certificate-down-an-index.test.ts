@@ -89,7 +89,10 @@ describe("the start's check of the URL a folder's certificates name", () => {
       CREATE INDEX pki_certificates_by_serial ON pki_certificates (ca_id, serial);
       ${PKI_HOLDERS_TABLES};
       ${PKI_SUBSCRIPTION_MOVES_TABLES};
-      ${PKI_INSTANCE_TABLES}`);
+      ${PKI_INSTANCE_TABLES};
+      -- Its schema version, as this version keeps it (review 411): a folder without it is rebuilt.
+      CREATE TABLE IF NOT EXISTS projection_schemas (name TEXT PRIMARY KEY, version INTEGER NOT NULL) WITHOUT ROWID;
+      INSERT INTO projection_schemas VALUES ('pki', 9);`);
     insert(db, 'cred-a', 'ca-a', '2027-01-01T00:00:00.000Z');
     writeCheckpoint(db, 'pki', { position: 42n, occurredAt: '2026-06-01T00:00:00.000Z' });
 

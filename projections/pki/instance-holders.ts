@@ -10,7 +10,7 @@ import { applicationHolder, nodeHolder, recordHolder } from './owner-endings.ts'
  * expired enrolment and its move off the subscription the certificate's CA certifies revoke it. The `pki` read model
  * followed its App-ID alone, and OCSP answered `good` for it until the cascade's revocation. So each such node is a
  * holder of the certificate here too (owner-endings.ts `pki_holders`), and what ends or moves that node owes its
- * revocation as it does the node's own certificates'. Only AE associations are kept, by their id, until established.
+ * revocation as it does the node's own certificates'. Only AE associations are kept, by their id, until established, revoked or expired.
  */
 const PKI_INSTANCES: InstanceTables = {
   credentials: 'pki_instance_credentials',
@@ -48,6 +48,14 @@ export const recordInstanceAssociation = (db: Database.Database, associationId: 
     registree.appId,
     nodeId,
   );
+};
+
+/**
+ * The association was revoked or expired (review 411): if never established, its row is done with; if established, it
+ * has none, and the nodes its instance ran on stay followed (as the cascade reads them).
+ */
+export const forgetInstanceAssociation = (db: Database.Database, associationId: string): void => {
+  prepared(db, 'DELETE FROM pki_instance_associations WHERE association_id = ?').run(associationId);
 };
 
 /**

@@ -8,10 +8,10 @@ import type { PkiChanges } from './changes.ts';
 import { issuingKeyId } from './issuing-key.ts';
 import { lapseOf, recordEnrolmentEnd, recordSubscription } from './lapses.ts';
 import { applicationHolder, bootstrapHolder, forgetHolders, holderOfOwner, nodeHolder, recordHolder, recordHolderEnd, settleOwed, type Holder } from './owner-endings.ts';
-import { endInstanceCredential, recordInstanceAssociation, recordInstanceCredential, recordInstanceEstablished } from './instance-holders.ts';
+import { endInstanceCredential, forgetInstanceAssociation, recordInstanceAssociation, recordInstanceCredential, recordInstanceEstablished } from './instance-holders.ts';
 import { forgetRotation, overlapEndOf, recordRotation } from './rotations.ts';
 import { recordCertifiedSubscription, recordCseCredential, recordNodeEnrolment } from './subscription-moves.ts';
-import { certificateOfCredential, forgetRebuild, markRebuild, PKI_PROJECTION, recordCertificate, raiseRevocation, recordRevocation, resetPkiTables, setupPkiTables, standingRevocation } from './tables.ts';
+import { certificateOfCredential, forgetRebuild, markPkiBatch, markRebuild, PKI_PROJECTION, recordCertificate, raiseRevocation, recordRevocation, resetPkiTables, setupPkiTables, standingRevocation } from './tables.ts';
 
 export { PKI_PROJECTION };
 
@@ -35,6 +35,9 @@ export const PKI_EVENT_TYPES = [
   // and its certificates follow those nodes as the cascade's do (projections/pki/app-instances.ts).
   'AssociationConfigured',
   'AssociationEstablished',
+  // Review 411: an association revoked or expired before it was established is done with (its row deleted).
+  'AssociationRevoked',
+  'AssociationExpired',
 ] as const;
 
 /**
@@ -106,8 +109,12 @@ export const pkiProjection = (changes?: PkiChanges): Projection => {
       else if (reached !== undefined) markRebuild(db, reached);
       changes?.reset();
     },
-    // Writes at once: the slot only tells `apply` that it runs in the runner's synchronous batch (see heldOpen).
-    beginBatch: (db: Database.Database) => batch.open(db, true, () => undefined),
+    // Writes at once: the slot only tells `apply` that it runs in the runner's synchronous batch (see heldOpen). The
+    // batch is marked this version's, so its checkpoint keeps the read model's version (review 411, tables.ts).
+    beginBatch: (db: Database.Database) => {
+      markPkiBatch(db);
+      return batch.open(db, true, () => undefined);
+    },
     apply(db: Database.Database, e: DecodedEvent) {
       if (db.inTransaction && batch.held(db) === undefined) heldOpen.add(db);
       switch (e.event.type) {
@@ -175,6 +182,10 @@ export const pkiProjection = (changes?: PkiChanges): Projection => {
           return;
         case 'AssociationEstablished':
           recordInstanceEstablished(db, e.event.data.associationId);
+          return;
+        case 'AssociationRevoked':
+        case 'AssociationExpired':
+          forgetInstanceAssociation(db, e.event.data.associationId);
           return;
         case 'CredentialRevoked': {
           const { credentialId, reason } = e.event.data;

@@ -28,8 +28,9 @@ export const PKI_SUBSCRIPTION_MOVES_TABLES = `CREATE TABLE IF NOT EXISTS pki_cer
   CREATE TABLE IF NOT EXISTS pki_node_enrolments (
     node_id TEXT PRIMARY KEY,
     subscription_id TEXT NOT NULL,
-    -- The CSE-ID of its latest enrolment (review 402).
-    cse_id TEXT NOT NULL
+    -- The CSE-ID of its latest enrolment (review 402). Its default is for 9fe08a22 (review 397), which inserts none: a
+    -- rollback to it goes on projecting (review 411), and upgrading again rebuilds (tables.ts).
+    cse_id TEXT NOT NULL DEFAULT ''
   ) WITHOUT ROWID;
   -- Of each credential issued to a CSE-ID naming its node, that CSE-ID (review 402).
   CREATE TABLE IF NOT EXISTS pki_cse_credentials (

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { RevocationReason } from '../../domain/events/index.ts';
 import { deleteCheckpoint, prepared, readCheckpoint } from '../runtime/index.ts';
-import { noteRebuild, type SchemaChange } from '../runtime/schema-version.ts';
+import { noteRebuild, recordSchemaVersion, setupProjectionSchemas, storedSchemaVersion, type SchemaChange } from '../runtime/schema-version.ts';
 import { PKI_INSTANCE_TABLE_NAMES, PKI_INSTANCE_TABLES } from './instance-holders.ts';
 import { PKI_LAPSES_TABLES } from './lapses.ts';
 import { PKI_HOLDERS_TABLES } from './owner-endings.ts';
@@ -18,6 +18,7 @@ export const PKI_PROJECTION = 'pki';
  * grow with the number already revoked).
  */
 export const setupPkiTables = (db: Database.Database): void => {
+  setupProjectionSchemas(db);
   // One transaction: tables emptied with their index replaced and their checkpoint gone, or nothing (a crash between
   // would leave the new index on emptied tables the checkpoint says are complete).
   const setup = db.transaction(() => setupInTransaction(db));
@@ -27,14 +28,40 @@ export const setupPkiTables = (db: Database.Database): void => {
 };
 
 /**
- * The meanings of the `pki` tables, in the order they came, each told by what its tables lack (below): the version a
- * folder was written by is that of its earliest missing marker. Version 1 kept one row per serial; 2 lacked the issuing
- * key (review 127); 3 the rotations (171); 4 the lapses (191); 5 the invalidity dates (203); 6 the holders (306); 7 the
- * expired and moved enrolments (397); 8 the App-ID instances and CSE-ID renumberings (402). This is version 9.
+ * The meanings of the `pki` tables, in the order they came. This is version 9, kept in projection_schemas as
+ * ensureSchemaVersion keeps the other read models' (review 411): a folder whose row is missing or names another version
+ * is rebuilt. A folder without the row was written before it was kept (or an earlier Credence ran it since, below):
+ * the version that wrote it is told by what its tables lack, that of its earliest missing marker (below), or 9 when
+ * nothing is missing. Version 1 kept one row per serial; 2 lacked the issuing key (review 127); 3 the rotations (171);
+ * 4 the lapses (191); 5 the invalidity dates (203); 6 the holders (306); 7 the expired and moved enrolments (397); 8
+ * the App-ID instances and CSE-ID renumberings (402).
  */
 const PKI_TABLES_VERSION = 9;
 
+/**
+ * Review 411: a Credence earlier than the row knows nothing of it, and would leave it saying 9 over what it passed
+ * over (NodeEnrolled, associations, CSE-IDs): upgraded again, nothing would be rebuilt. So each batch of this version
+ * marks itself (`markPkiBatch`), and a `pki` checkpoint written by a batch that did not (another version's) deletes
+ * the row: the next open by this version (or a later one) rebuilds. The triggers touch projection_schemas alone, which
+ * every version since review 51 has, so an earlier version's batch does not fail on them.
+ */
+const PKI_OTHER_VERSION_TRIGGERS = ['INSERT', 'UPDATE OF position']
+  .map(
+    (on, i) => `CREATE TRIGGER IF NOT EXISTS pki_checkpoint_of_another_version_${i + 1} AFTER ${on} ON projection_checkpoints WHEN NEW.name = '${PKI_PROJECTION}'
+    BEGIN
+      DELETE FROM projection_schemas WHERE name = '${PKI_PROJECTION}' AND NOT EXISTS (SELECT 1 FROM projection_schemas WHERE name = '${PKI_PROJECTION}:batch');
+      DELETE FROM projection_schemas WHERE name = '${PKI_PROJECTION}:batch';
+    END`,
+  )
+  .join(';\n');
+
+/** In a batch of this version, before its checkpoint is written: that checkpoint is this version's (above). */
+export const markPkiBatch = (db: Database.Database): void => recordSchemaVersion(db, `${PKI_PROJECTION}:batch`, PKI_TABLES_VERSION);
+
 const setupInTransaction = (db: Database.Database): SchemaChange | undefined => {
+  // A folder without the tables is new: nothing to rebuild, whatever its row says.
+  const existed = hasTable(db, 'pki_certificates');
+  const row = storedSchemaVersion(db, PKI_PROJECTION);
   // Tables written before a certificate could be each of several credentials' (one row per serial, a second
   // credential's dropped): rebuilt from the log, the signers waiting until they reach where these had got to, so a
   // revocation of a credential whose row was dropped reaches the CRLs and OCSP (found in review of that change).
@@ -70,12 +97,12 @@ const setupInTransaction = (db: Database.Database): SchemaChange | undefined => 
   const enrolmentsWithoutCseId = hasTable(db, 'pki_node_enrolments') && !hasColumn(db, 'pki_node_enrolments', 'cse_id');
   const withoutInstances = hasTable(db, 'pki_certificates') && (!hasTable(db, 'pki_instance_nodes') || enrolmentsWithoutCseId);
   const markers = [oneRowPerSerial, withoutIssuingKey, withoutRotations, withoutLapses, withoutInvalidSince, withoutHolders, withoutMoves, withoutInstances];
-  const rebuild = markers.includes(true);
+  const rebuild = markers.includes(true) || (existed && row !== PKI_TABLES_VERSION);
   const reached = rebuild ? readCheckpoint(db, PKI_PROJECTION)?.position : undefined;
   if (withoutIssuingKey) db.exec('ALTER TABLE pki_certificates ADD COLUMN issuer_key_id TEXT');
   if (withoutInvalidSince) db.exec('ALTER TABLE pki_revocations ADD COLUMN invalid_since TEXT');
-  // Emptied by the rebuild anyway: made again below with the CSE-ID's column.
-  if (enrolmentsWithoutCseId) db.exec('DROP TABLE pki_node_enrolments');
+  // Emptied by the rebuild anyway: made again below with the CSE-ID's column, and its default (subscription-moves.ts).
+  if (rebuild) db.exec('DROP TABLE IF EXISTS pki_node_enrolments');
   db.exec(`CREATE TABLE IF NOT EXISTS pki_certificates (
     credential_id TEXT PRIMARY KEY,
     ca_id TEXT NOT NULL,
@@ -115,12 +142,15 @@ const setupInTransaction = (db: Database.Database): SchemaChange | undefined => 
   ${PKI_LAPSES_TABLES};
   ${PKI_HOLDERS_TABLES};
   ${PKI_SUBSCRIPTION_MOVES_TABLES};
-  ${PKI_INSTANCE_TABLES}`);
+  ${PKI_INSTANCE_TABLES};
+  ${PKI_OTHER_VERSION_TRIGGERS}`);
+  if (row !== PKI_TABLES_VERSION) recordSchemaVersion(db, PKI_PROJECTION, PKI_TABLES_VERSION);
   if (!rebuild) return undefined;
   resetPkiTables(db);
   if (reached !== undefined) markRebuild(db, reached);
   deleteCheckpoint(db, PKI_PROJECTION);
-  return { name: PKI_PROJECTION, stored: markers.indexOf(true) + 1, version: PKI_TABLES_VERSION };
+  const stored = row ?? (markers.includes(true) ? markers.indexOf(true) + 1 : PKI_TABLES_VERSION);
+  return { name: PKI_PROJECTION, stored, version: PKI_TABLES_VERSION };
 };
 
 const hasTable = (db: Database.Database, name: string): boolean =>

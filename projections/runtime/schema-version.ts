@@ -26,25 +26,37 @@ const unsaid = new WeakMap<Database.Database, SchemaChange[]>();
  */
 export const ensureSchemaVersion = (db: Database.Database, projection: string, version: number, tables: readonly string[]): void => {
   if (!Number.isSafeInteger(version) || version < 1) throw new RangeError('version: must be a whole number >= 1');
+  setupProjectionSchemas(db);
+  const migrate = db.transaction((): SchemaChange | undefined => {
+    const stored = storedSchemaVersion(db, projection);
+    if (stored === version) return undefined;
+    for (const table of tables) db.exec(`DROP TABLE IF EXISTS "${table.replaceAll('"', '""')}"`);
+    deleteCheckpoint(db, projection);
+    recordSchemaVersion(db, projection, version);
+    // A file without the row is new (or older than versions): nothing built under another version is dropped.
+    return stored === undefined ? undefined : { name: projection, stored, version };
+  });
+  const change = db.inTransaction ? migrate() : migrate.immediate();
+  if (change !== undefined) noteRebuild(db, change);
+};
+
+/** The checkpoints and the table of each read model's schema version (ensureSchemaVersion's, and the `pki` one's). */
+export const setupProjectionSchemas = (db: Database.Database): void => {
   setupCheckpoints(db);
   db.exec(`CREATE TABLE IF NOT EXISTS projection_schemas (
     name TEXT PRIMARY KEY,
     version INTEGER NOT NULL
   ) WITHOUT ROWID`);
-  const migrate = db.transaction((): SchemaChange | undefined => {
-    const row = prepared(db, 'SELECT version FROM projection_schemas WHERE name = ?').get(projection) as { version: bigint | number } | undefined;
-    if (row !== undefined && Number(row.version) === version) return undefined;
-    for (const table of tables) db.exec(`DROP TABLE IF EXISTS "${table.replaceAll('"', '""')}"`);
-    deleteCheckpoint(db, projection);
-    prepared(db, 'INSERT INTO projection_schemas (name, version) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET version = excluded.version').run(
-      projection,
-      version,
-    );
-    // A file without the row is new (or older than versions): nothing built under another version is dropped.
-    return row === undefined ? undefined : { name: projection, stored: Number(row.version), version };
-  });
-  const change = db.inTransaction ? migrate() : migrate.immediate();
-  if (change !== undefined) noteRebuild(db, change);
+};
+
+/** The schema version `projection`'s tables were written under, as its row says; undefined without one. */
+export const storedSchemaVersion = (db: Database.Database, projection: string): number | undefined => {
+  const row = prepared(db, 'SELECT version FROM projection_schemas WHERE name = ?').get(projection) as { version: bigint | number } | undefined;
+  return row === undefined ? undefined : Number(row.version);
+};
+
+export const recordSchemaVersion = (db: Database.Database, projection: string, version: number): void => {
+  prepared(db, 'INSERT INTO projection_schemas (name, version) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET version = excluded.version').run(projection, version);
 };
 
 /**
