@@ -144,6 +144,72 @@ describe('credence pseudonym raise-marks-since-backup refuses, nothing written t
     expect(right.out).toContain('raised the pseudonym epoch of 1 node(s)');
   }, 120_000);
 
+  it('a second restore of the same backup, the folders named the wrong way round after a right first one: later_than_backup, nothing written (review 412)', async () => {
+    // The first restore's run recorded a time in the folder now moved aside; the restored backup's last raise is older:
+    // a time alone took the swap for a run again.
+    const { data, aside: firstAside, backup, clock } = await restoredAfterARotation();
+    const first = await raise(data, firstAside);
+    expect(first.code, first.err).toBe(0);
+    expect(first.out).toContain('raised the pseudonym epoch of 1 node(s)');
+    const svc = await startTestService({ dir: data, clock });
+    try {
+      expect(await eventually(() => currentPseudonym(svc)!.epoch! > 1)).toBe(true);
+    } finally {
+      await svc.close();
+    }
+    const aside = `${data}.before-restore-2`;
+    renameSync(data, aside);
+    cpSync(backup, data, { recursive: true });
+    const marks = [marksIn(data), marksIn(aside)];
+    const before = [folderSnapshot(data), folderSnapshot(aside)];
+
+    const swapped = await raise(aside, data);
+
+    expect(swapped.code, swapped.out).toBe(1);
+    expect(swapped.err).toContain('later_than_backup');
+    expect(swapped.out).not.toContain('nothing raised');
+    expect([marksIn(data), marksIn(aside)]).toEqual(marks);
+    expect([folderSnapshot(data), folderSnapshot(aside)]).toEqual(before);
+
+    const right = await raise(data, aside);
+    expect(right.code, right.err).toBe(0);
+    expect(right.out).toContain('raised the pseudonym epoch of 1 node(s)');
+    expect(marksIn(data)).toEqual(marksIn(aside));
+  }, 180_000);
+
+  it('a backup taken after a run, before any rotation, restored with the folders named the wrong way round: later_than_backup, nothing written (review 412)', async () => {
+    const { data, aside: firstAside, clock } = await restoredAfterARotation();
+    expect((await raise(data, firstAside)).code).toBe(0);
+    const again = await raise(data, firstAside);
+    expect(again.code, again.err).toBe(0);
+    expect(again.out).toContain('nothing raised');
+    // Backed up once the marks were carried over, then the start rotates meter-1 past them.
+    const backup = `${data}.backup-after-run`;
+    cpSync(data, backup, { recursive: true });
+    const svc = await startTestService({ dir: data, clock });
+    try {
+      expect(await eventually(() => currentPseudonym(svc)!.epoch! > 1)).toBe(true);
+    } finally {
+      await svc.close();
+    }
+    const aside = `${data}.before-restore-2`;
+    renameSync(data, aside);
+    cpSync(backup, data, { recursive: true });
+    const marks = [marksIn(data), marksIn(aside)];
+    const before = [folderSnapshot(data), folderSnapshot(aside)];
+
+    const swapped = await raise(aside, data);
+
+    expect(swapped.code, swapped.out).toBe(1);
+    expect(swapped.err).toContain('later_than_backup');
+    expect([marksIn(data), marksIn(aside)]).toEqual(marks);
+    expect([folderSnapshot(data), folderSnapshot(aside)]).toEqual(before);
+
+    const right = await raise(data, aside);
+    expect(right.code, right.err).toBe(0);
+    expect(right.out).toContain('raised the pseudonym epoch of 1 node(s)');
+  }, 180_000);
+
   it('run again after a start of the restored folder and a chmod of the folder moved aside: accepted, nothing raised (review 404)', async () => {
     const { data, aside, clock } = await restoredAfterARotation();
     const first = await raise(data, aside);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -43,18 +44,19 @@ const pseudonymKeys = (bound: ReadonlyMap<string, { readonly stream: string; rea
  * not the same one (handles are random, and the key is never replaced): another fleet's folder, whose marks are its
  * own nodes'. Not the later (`later_than_backup`): `--before-restore` keeps no node's epoch above the restored one's
  * while the restored one keeps one above it (or a node it lacks), and no run of this command is recorded in the
- * restored keys.db since the folder moved aside last changed: the two folders swapped, which would raise nothing where
- * the marks were lost and open the folder moved aside to write it. Review 404: the times are those recorded inside each
- * keys.db (SqliteKeyRegistry.readMarksChanges), which a copy, a move (`mv backup data`: the inode change time stays the
- * backup's, older than the folder moved aside, and the swap went through) or a chmod of the folder moved aside (its
- * inode change time moved past the run's: a run again was refused) leave as they were; the folder moved aside's inode
- * change time stands in only where it recorded none (an earlier version last raised its marks). A restored folder
- * ahead with no run recorded is refused too: whether it is the folder moved aside, or the restored one started before
- * this command ran and rotated since, cannot be told from the files, and in the second case nothing is left to raise.
+ * restored keys.db that carried over this very `--before-restore`: the two folders swapped, which would raise nothing
+ * where the marks were lost and open the folder moved aside to write it. Review 404: what is compared is recorded
+ * inside each keys.db (SqliteKeyRegistry.readMarksChanges), which a copy, a move (`mv backup data`) or a chmod of the
+ * folder moved aside leaves as it was. Review 412: a time alone (the run's, later than the last raise of
+ * `--before-restore`) was beaten by a run at an earlier restore, recorded in a folder now moved aside and named as
+ * --data, and by a backup taken after a run: the run records the digest of the folder it carried over (carriedDigest),
+ * and only that digest, of the `--before-restore` named now, is taken for a run again. A restored folder ahead with no
+ * such run recorded is refused too: whether it is the folder moved aside, or the restored one started before this
+ * command ran and rotated since, cannot be told from the files, and in the second case nothing is left to raise.
  */
 const refuseAnotherRegistryOrSwapped = (
-  data: { readonly keysDb: string; readonly raisedSinceBackupAt: number | undefined; readonly marks: readonly NodeEpoch[]; readonly prf: ReadonlySet<string> },
-  aside: { readonly keysDb: string; readonly changed: number; readonly marks: readonly NodeEpoch[] | undefined; readonly prf: ReadonlySet<string> },
+  data: { readonly keysDb: string; readonly carriedFrom: string | undefined; readonly marks: readonly NodeEpoch[]; readonly prf: ReadonlySet<string> },
+  aside: { readonly keysDb: string; readonly digest: string; readonly marks: readonly NodeEpoch[] | undefined; readonly prf: ReadonlySet<string> },
 ): void => {
   if (data.prf.size > 0 && aside.prf.size > 0 && ![...aside.prf].some((handle) => data.prf.has(handle))) {
     throw refused(
@@ -69,16 +71,32 @@ const refuseAnotherRegistryOrSwapped = (
   const [inData, inAside] = [epochOf(data.marks), epochOf(aside.marks)];
   const behind = aside.marks.filter((mark) => (inData.get(mark.nodeId) ?? -1) < mark.epoch).length;
   const ahead = data.marks.filter((mark) => (inAside.get(mark.nodeId) ?? -1) < mark.epoch).length;
-  if (behind === 0 && ahead > 0 && !(data.raisedSinceBackupAt !== undefined && data.raisedSinceBackupAt > aside.changed)) {
+  if (behind === 0 && ahead > 0 && data.carriedFrom !== aside.digest) {
     throw refused(
       'later_than_backup',
       `${aside.keysDb} keeps no node's pseudonym epoch above the one ${data.keysDb} keeps, which keeps ${ahead} node(s) at an epoch above it (or that it does not name), ` +
-        `and no run of this command is recorded in ${data.keysDb} since ${aside.keysDb} last changed: ` +
+        `and no run of this command recorded in ${data.keysDb} carried over ${aside.keysDb} as it is now: ` +
         'it is not the folder moved aside before the restore (the two folders swapped, or the backup moved into place and named as --data?): ' +
         '--data is the restored folder, --before-restore the one moved aside; ' +
         `if ${data.keysDb} is the restored one and its service was started since the restore, it has rotated past them: nothing is left to raise`,
     );
   }
+};
+
+/**
+ * Review 412: what a run carries over, recorded in the restored keys.db with the run, and compared at a run again: the
+ * SHA-256 of the folder moved aside's marks (sorted by node) and of what its own keys.db records of their changes
+ * (when a mark last rose, when and from what this command last carried marks into it). The command writes nothing
+ * there, nor does a stopped service: a run again names the same, while a restored backup, even one taken after a run
+ * (it records that run), or the folder moved aside at an earlier restore, names another.
+ */
+const carriedDigest = (
+  marks: readonly NodeEpoch[],
+  changes: { readonly marksRaisedAt?: number; readonly raisedSinceBackupAt?: number; readonly raisedSinceBackupFrom?: string },
+): string => {
+  const sorted = [...marks].sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0)).map((mark) => [mark.nodeId, mark.epoch]);
+  const recorded = [changes.marksRaisedAt ?? null, changes.raisedSinceBackupAt ?? null, changes.raisedSinceBackupFrom ?? null];
+  return `sha256:${createHash('sha256').update(JSON.stringify(['credence:carried-marks:v1', sorted, recorded])).digest('hex')}`;
 };
 
 /**
@@ -124,22 +142,19 @@ export const raiseMarksSinceBackup = async (data: string, beforeRestore: string,
   if (!existsSync(aside)) throw new UsageError(`--before-restore: ${beforeRestore} holds no keys.db: name the data folder moved aside before the restore`);
   const { SqliteKeyRegistry } = await import('../../adapters/driven/key-registry/index.ts');
   const { boundHandles, refuseKeysDbLostFromAUsedFolder } = await import('../../adapters/driven/key-registry/bound-handles.ts');
-  // The inode change time of the folder moved aside (later_than_backup, where its keys.db recorded no time) taken before
-  // it is read.
   const restored = join(data, 'keys.db');
-  const asideChangedAt = statSync(aside).ctimeMs;
   // Review 396: the registry's opener makes keys.db, or its schema in an empty one, so that a restored folder that lost
   // its bindings would look whole to `key list` and `key destroy` afterwards: refused first, as they refuse it.
   refuseKeysDbLostFromAUsedFolder(data);
   const dataPrf = pseudonymKeys(boundHandles(data));
   const marks = SqliteKeyRegistry.readEpochMarks(aside);
   const dataMarks = existsSync(restored) ? (SqliteKeyRegistry.readEpochMarks(restored) ?? []) : [];
-  // Review 404: the times recorded inside each keys.db, which a copy, a move or a chmod leaves as they were.
-  const raisedSinceBackupAt = existsSync(restored) ? SqliteKeyRegistry.readMarksChanges(restored).raisedSinceBackupAt : undefined;
-  const asideChanged = SqliteKeyRegistry.readMarksChanges(aside).marksRaisedAt ?? asideChangedAt;
+  // Review 412: what each keys.db records, which a copy, a move or a chmod leaves as it was.
+  const carriedFrom = existsSync(restored) ? SqliteKeyRegistry.readMarksChanges(restored).raisedSinceBackupFrom : undefined;
+  const digest = carriedDigest(marks ?? [], SqliteKeyRegistry.readMarksChanges(aside));
   refuseAnotherRegistryOrSwapped(
-    { keysDb: restored, raisedSinceBackupAt, marks: dataMarks, prf: dataPrf },
-    { keysDb: aside, changed: asideChanged, marks, prf: pseudonymKeys(boundHandles(beforeRestore)) },
+    { keysDb: restored, carriedFrom, marks: dataMarks, prf: dataPrf },
+    { keysDb: aside, digest, marks, prf: pseudonymKeys(boundHandles(beforeRestore)) },
   );
   if (marks === undefined) return { keptMarks: false, marks: 0, raised: 0 };
   const runtime = await import('../../adapters/runtime/data-folder.ts');
@@ -154,7 +169,7 @@ export const raiseMarksSinceBackup = async (data: string, beforeRestore: string,
     // a start deals with it.
     const registry = SqliteKeyRegistry.open({ dir: data });
     try {
-      return { keptMarks: true, marks: marks.length, raised: registry.raiseEpochMarks(marks, { sinceBackup: true }) };
+      return { keptMarks: true, marks: marks.length, raised: registry.raiseEpochMarks(marks, { sinceBackup: digest }) };
     } finally {
       registry.close();
     }

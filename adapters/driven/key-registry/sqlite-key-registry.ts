@@ -26,7 +26,9 @@ export const KEY_REGISTRY_DB_FILE = 'keys.db';
  * `epoch_marks_changes` has no version either (review 404): when a mark last rose in this file, and when `credence
  * pseudonym raise-marks-since-backup` last carried marks into it, kept in the file so that a copy, a move or a change
  * of its mode or owner keeps them as they were (its inode change time does not). Made with the first of them, as
- * `shredder_mark`; a file without it (an earlier version's) has neither recorded.
+ * `shredder_mark`; a file without it (an earlier version's) has neither recorded. Review 412: beside the time of that
+ * run, the digest of what it carried over (`raised_since_backup_from`), added to a table made without it at the next
+ * run; a file without it records no run the command can take for a run again.
  */
 const SCHEMA_VERSION = 2;
 const TABLE = 'se_key_handles';
@@ -67,8 +69,10 @@ const MARKS_CHANGES = 'epoch_marks_changes';
 const MARKS_CHANGES_TABLE = `CREATE TABLE IF NOT EXISTS ${MARKS_CHANGES} (
   one INTEGER PRIMARY KEY CHECK (one = 1),
   marks_raised_at TEXT,
-  raised_since_backup_at TEXT
+  raised_since_backup_at TEXT,
+  raised_since_backup_from TEXT
 )`;
+const CARRIED_FROM = 'raised_since_backup_from';
 const READ_SHREDDER_MARK = `SELECT position, event_id, occurred_at FROM ${SHREDDER_MARK}`;
 const WRITE_SHREDDER_MARK = `INSERT INTO ${SHREDDER_MARK} (one, position, event_id, occurred_at) VALUES (1, ?, ?, ?)
   ON CONFLICT (one) DO UPDATE SET position = excluded.position, event_id = excluded.event_id, occurred_at = excluded.occurred_at`;
@@ -239,21 +243,26 @@ export class SqliteKeyRegistry implements EpochMarks {
    * How many marks it raised: a mark as high or higher is left, and not counted. When one rose, the time is recorded
    * with it (`marks_raised_at`, ./marks-changes below), in the same transaction. `sinceBackup`: the marks of the folder
    * moved aside before a whole-folder restore, carried over by `credence pseudonym raise-marks-since-backup`, which is
-   * recorded (`raised_since_backup_at`) whether or not any rose: a run again knows the folder took them.
+   * recorded (`raised_since_backup_at`) whether or not any rose, with its value, the digest of the folder moved aside
+   * whose marks they are (`raised_since_backup_from`, review 412): a run again with that folder knows it took them.
    */
-  raiseEpochMarks(marks: readonly NodeEpoch[], options: { readonly sinceBackup?: boolean } = {}): number {
-    if (marks.length === 0 && options.sinceBackup !== true) return 0;
+  raiseEpochMarks(marks: readonly NodeEpoch[], options: { readonly sinceBackup?: string } = {}): number {
+    if (marks.length === 0 && options.sinceBackup === undefined) return 0;
     return writingTo(KEY_REGISTRY_DB_FILE, () =>
       this.#db.transaction(() => {
         let raised = 0;
         for (const { nodeId, epoch } of marks) raised += this.#sql.raiseEpochMark.run(nodeId, epoch).changes;
-        if (raised > 0 || options.sinceBackup === true) {
+        if (raised > 0 || options.sinceBackup !== undefined) {
           // Prepared here, after the table is made: rare (a rotation, a start that finds the log ahead, a restore).
           const at = new Date().toISOString();
           this.#db.exec(MARKS_CHANGES_TABLE);
           this.#db.prepare(`INSERT OR IGNORE INTO ${MARKS_CHANGES} (one) VALUES (1)`).run();
           if (raised > 0) this.#db.prepare(`UPDATE ${MARKS_CHANGES} SET marks_raised_at = ? WHERE one = 1`).run(at);
-          if (options.sinceBackup === true) this.#db.prepare(`UPDATE ${MARKS_CHANGES} SET raised_since_backup_at = ? WHERE one = 1`).run(at);
+          if (options.sinceBackup !== undefined) {
+            // A table review 404's version made has no column for the digest.
+            if (!hasColumn(this.#db, CARRIED_FROM)) this.#db.exec(`ALTER TABLE ${MARKS_CHANGES} ADD COLUMN ${CARRIED_FROM} TEXT`);
+            this.#db.prepare(`UPDATE ${MARKS_CHANGES} SET raised_since_backup_at = ?, ${CARRIED_FROM} = ? WHERE one = 1`).run(at, options.sinceBackup);
+          }
         }
         return raised;
       }).immediate(),
@@ -295,19 +304,31 @@ export class SqliteKeyRegistry implements EpochMarks {
   /**
    * When a mark last rose in the `keys.db` at `path`, and when marks were last carried into it from the folder moved
    * aside before a restore (raiseEpochMarks), as recorded in the file: either undefined when it has none (a version
-   * before review 404 wrote it last, or no mark rose since). Read on a read-only connection, as readEpochMarks.
+   * before review 404 wrote it last, or no mark rose since), and the digest of what that run carried over
+   * (`raisedSinceBackupFrom`, review 412; undefined when an earlier version ran it). Read on a read-only connection, as
+   * readEpochMarks.
    */
-  static readMarksChanges(path: string): { readonly marksRaisedAt?: number; readonly raisedSinceBackupAt?: number } {
+  static readMarksChanges(path: string): {
+    readonly marksRaisedAt?: number;
+    readonly raisedSinceBackupAt?: number;
+    readonly raisedSinceBackupFrom?: string;
+  } {
     return readOnlyDatabase(path, (db) => {
       const table = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(MARKS_CHANGES);
       if (table === undefined) return {};
-      const row = db.prepare(`SELECT marks_raised_at, raised_since_backup_at FROM ${MARKS_CHANGES} WHERE one = 1`).get() as
-        | { marks_raised_at: unknown; raised_since_backup_at: unknown }
+      const from = hasColumn(db, CARRIED_FROM) ? CARRIED_FROM : 'NULL';
+      const row = db.prepare(`SELECT marks_raised_at, raised_since_backup_at, ${from} AS carried_from FROM ${MARKS_CHANGES} WHERE one = 1`).get() as
+        | { marks_raised_at: unknown; raised_since_backup_at: unknown; carried_from: unknown }
         | undefined;
       // A value that is no time (no version writes one) is as none recorded: the caller falls back as for an earlier version's.
       const time = (value: unknown): number | undefined => (typeof value === 'string' && Number.isFinite(Date.parse(value)) ? Date.parse(value) : undefined);
       const [marksRaisedAt, raisedSinceBackupAt] = [time(row?.marks_raised_at), time(row?.raised_since_backup_at)];
-      return { ...(marksRaisedAt !== undefined ? { marksRaisedAt } : {}), ...(raisedSinceBackupAt !== undefined ? { raisedSinceBackupAt } : {}) };
+      const raisedSinceBackupFrom = typeof row?.carried_from === 'string' && row.carried_from !== '' ? row.carried_from : undefined;
+      return {
+        ...(marksRaisedAt !== undefined ? { marksRaisedAt } : {}),
+        ...(raisedSinceBackupAt !== undefined ? { raisedSinceBackupAt } : {}),
+        ...(raisedSinceBackupFrom !== undefined ? { raisedSinceBackupFrom } : {}),
+      };
     });
   }
 
@@ -344,6 +365,10 @@ export class SqliteKeyRegistry implements EpochMarks {
     });
   }
 }
+
+/** Whether `epoch_marks_changes` has the column (a table review 404's version made lacks the digest's). */
+const hasColumn = (db: Database.Database, column: string): boolean =>
+  (db.pragma(`table_info(${MARKS_CHANGES})`) as { name: string }[]).some((c) => c.name === column);
 
 /**
  * The migration from the registry's old home, the `se_key_handles` table of `readmodels.db`: bindings are copied
