@@ -124,3 +124,36 @@ describe("key list's refusal after its wait", () => {
     }
   }, 60_000);
 });
+
+/*
+ * Review 410 #5: a lock file someone set in WAL mode (journal_mode=WAL) refused a token command blaming a key command
+ * (`access_key_making_held`), and a key command took it exclusively while a reader held it (BEGIN EXCLUSIVE under WAL
+ * does not wait for readers): both refuse it as no lock, saying it is in WAL mode.
+ */
+describe('a key-making lock file in WAL mode', () => {
+  it('is refused by token and key commands alike as not a lock, in WAL mode', async () => {
+    const dir = await usedFolder();
+    const file = join(dir, MAKING);
+    const wal = new Database(file);
+    wal.pragma('journal_mode = WAL');
+    wal.exec('CREATE TABLE IF NOT EXISTS access_key_making (held INTEGER)');
+    wal.exec('BEGIN');
+    wal.prepare('SELECT count(*) FROM access_key_making').get();
+    try {
+      const again = await runCli(['token', 'create', '--data', dir, '--role', 'admin', '--subject', 'ops2', '--ttl', '1h']);
+      expect(again.code).not.toBe(0);
+      expect(again.err).toContain('access_key_making_file_not_a_lock');
+      expect(again.err).not.toContain('access_key_making_held');
+      expect(again.err).toContain('in WAL mode');
+      expect(again.err).toContain(file);
+
+      const listed = await runCli(['key', 'list', '--data', dir]);
+      expect(listed.code).not.toBe(0);
+      expect(listed.err).toContain('access_key_making_file_not_a_lock');
+      expect(listed.err).toContain('in WAL mode');
+      expect(listed.err).toContain('nothing listed or destroyed');
+    } finally {
+      wal.close();
+    }
+  }, 60_000);
+});

@@ -137,7 +137,10 @@ const infrastructureKeysInUse: KeysInUse = async (data, handles) => {
  * it while it has access.db open (SHARED: several run together); `key list` and `key destroy` take an exclusive one
  * before they read access.db, which waits for every current holder while SQLite's PENDING lock keeps new ones back, so
  * a key they see was either named by then or discarded; a key generated after they looked is not among those they list
- * or destroy. The system drops a lock with its process, however it ends: nothing is ever stale, nothing is swept.
+ * or destroy. Review 410: a token command touches the file as it takes it and as it lets go, and a refused start's
+ * sweep runs only while it takes the lock at once (data-folder-lock.ts); a file in WAL mode is no lock (a reader
+ * there keeps no BEGIN EXCLUSIVE out) and is refused. The system drops a lock with its process, however it ends:
+ * nothing is ever stale, nothing is swept.
  */
 /** An earlier version's lock, one file per token command: a key command removes one whose lock is free. */
 const EARLIER_MAKING_FILE = /^access-key-making-\d+-[0-9a-f]+\.lock$/;
@@ -169,6 +172,29 @@ const openLock = (file: string, data: string, timeout: number): Database.Databas
   return new Database(file, { fileMustExist: true, timeout });
 };
 
+/**
+ * The lock file `db` opened set to rollback-journal mode: 'busy' when another connection holds it so that its mode
+ * cannot even be read (a key command's exclusive hold). One in WAL mode that stays so (another connection has it open)
+ * is no lock: under WAL a reader keeps no writer out, and BEGIN EXCLUSIVE waits for no reader, so it is refused.
+ */
+const inRollbackMode = (db: Database.Database, file: string, data: string, nothing?: string): 'delete' | 'busy' => {
+  let mode: unknown;
+  try {
+    mode = db.pragma('journal_mode = DELETE', { simple: true });
+  } catch (error) {
+    if (!isWriteLockHeld(error)) throw error;
+    try {
+      mode = db.pragma('journal_mode', { simple: true });
+    } catch (again) {
+      if (isWriteLockHeld(again)) return 'busy';
+      throw again;
+    }
+    if (mode !== 'wal') return 'busy';
+  }
+  if (mode === 'delete') return 'delete';
+  throw notALock(file, data, `in ${String(mode).toUpperCase()} mode, set by another program: a lock must be in rollback-journal mode`, nothing);
+};
+
 /** How many times a lock is taken before giving up, when each was on a file a refused token command removed meanwhile. */
 const LOCK_ATTEMPTS = 5;
 
@@ -193,42 +219,75 @@ const madeLockFile = (file: string): boolean => {
  * signing key) until `release`; `discard`, for a refused command, also removes the lock file when it made it (a
  * rejected command writes nothing), while it alone holds it: a command that opened the file meanwhile finds, once it
  * holds its lock, that the path no longer names that file, and takes it again (as lockAtPath does). `data` must exist.
- * A key command taking the lock is waited for (it waits at most MAKING_WAIT_MS for the token commands before it).
+ * A key command taking the lock is waited for (it waits at most MAKING_WAIT_MS for the token commands before it),
+ * said once through `say`. A lock file in WAL mode another connection keeps so is refused as no lock.
  */
-export const holdAccessKeyMaking = (data: string): { release(): void; discard(): void } => {
+export const holdAccessKeyMaking = (
+  data: string,
+  say: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+): { release(): void; discard(): void } => {
   const file = join(data, ACCESS_KEY_MAKING_FILE);
   const nothing = 'nothing was made';
+  let saidWaiting = false;
   for (let attempt = 1; ; attempt += 1) {
     if (lstatSync(file, { throwIfNoEntry: false })?.isFile() === false) throw notALock(file, data, 'not a file', nothing);
     const made = madeLockFile(file);
     if (!made) tightenPrivateDatabaseFile(file);
     const before = fileAt(file);
-    // Past a key command's whole wait, which keeps new holders back (PENDING) until it has looked or given up.
-    const db = new Database(file, { fileMustExist: true, timeout: MAKING_WAIT_MS + 5_000 });
+    // Tried at once first: held by a key command, that is said, then waited for past its whole wait, which keeps new
+    // holders back (PENDING) until it has looked or given up.
+    const db = new Database(file, { fileMustExist: true, timeout: 0 });
+    /** A read transaction on it taken, false when a key command holds it (SQLITE_BUSY past the connection's wait). */
+    const takeShared = (): boolean => {
+      if (inRollbackMode(db, file, data, nothing) === 'busy') return false;
+      try {
+        db.exec('CREATE TABLE IF NOT EXISTS access_key_making (held INTEGER)');
+        db.exec('BEGIN');
+        db.prepare('SELECT count(*) FROM access_key_making').get();
+        return true;
+      } catch (error) {
+        if (db.inTransaction) db.exec('ROLLBACK');
+        if (isWriteLockHeld(error)) return false;
+        throw error;
+      }
+    };
     try {
-      db.pragma('journal_mode = DELETE');
-      db.exec('CREATE TABLE IF NOT EXISTS access_key_making (held INTEGER)');
-      db.exec('BEGIN');
-      db.prepare('SELECT count(*) FROM access_key_making').get();
+      if (!takeShared()) {
+        if (!saidWaiting) say(`waiting for a credence key list or key destroy on ${data}`);
+        saidWaiting = true;
+        db.pragma(`busy_timeout = ${MAKING_WAIT_MS + 5_000}`);
+        if (!takeShared()) {
+          const message = `${file} is held by a credence key list or key destroy on ${data} that did not let go: run this again once it has ended; nothing was made [access_key_making_held]`;
+          throw validationError([{ path: 'data', rule: 'access_key_making_held', message }], 'data folder');
+        }
+      }
     } catch (error) {
       db.close();
       if (isNotADatabase(error)) throw notALock(file, data, (error as Error).message, nothing);
-      if (!isWriteLockHeld(error)) throw error;
-      const message = `${file} is held by a credence key list or key destroy on ${data} that did not let go: run this again once it has ended; nothing was made [access_key_making_held]`;
-      throw validationError([{ path: 'data', rule: 'access_key_making_held', message }], 'data folder');
+      throw error;
     }
     if (!sameFile(before, fileAt(file))) {
       db.close();
       if (attempt < LOCK_ATTEMPTS) continue;
       throw new Error(`${file}: removed as it was taken, ${LOCK_ATTEMPTS} times: other token commands are being refused on ${data}; run this again`);
     }
-    // When a token command last held it: a command refused meanwhile under the folder lock sweeps nothing (folder-removal.ts).
-    const now = new Date();
-    utimesSync(file, now, now);
+    // When a token command last held it: a command refused meanwhile under the folder lock sweeps nothing
+    // (folder-removal.ts); touched as it is taken and again as it is let go, while still held (the file is this one).
+    const touch = (): void => {
+      try {
+        const now = new Date();
+        utimesSync(file, now, now);
+      } catch {
+        // The mark is a precaution: a command that did its work is not failed for it.
+      }
+    };
+    touch();
     return {
       release: () => {
+        if (!db.open) return;
+        touch();
         // Closing ends the transaction: the lock goes, the file stays for the next command.
-        if (db.open) db.close();
+        db.close();
       },
       discard: () => {
         if (!db.open) return;
@@ -241,6 +300,7 @@ export const holdAccessKeyMaking = (data: string): { release(): void; discard():
         } catch {
           // Held by another command now: the file is its lock too, and stays.
         } finally {
+          if (existsSync(file)) touch();
           db.close();
         }
       },
@@ -279,6 +339,21 @@ const takeWithin = (db: Database.Database, statement: string, data: string, wait
   db.exec(statement);
 };
 
+/** The refusal of a key command that could not see every local token command making a key in `data` end (`why`). */
+const beingMade = (data: string, why: string) =>
+  validationError(
+    [
+      {
+        path: 'data',
+        rule: 'access_key_being_made',
+        message:
+          `a local credence token command is making an API token signing key in ${data} (${why}): its key is named by nothing until it ends. ` +
+          'Let it end, then run this again; nothing listed or destroyed [access_key_being_made]',
+      },
+    ],
+    'data folder',
+  );
+
 /**
  * Waits for every local token command making a key in `data` to end (holdAccessKeyMaking), refused past the one
  * deadline. A lock of an earlier version (`access-key-making-<pid>-<random>.lock`) is waited for the same way and
@@ -307,20 +382,26 @@ const waitForAccessKeyMaking = (data: string): void => {
       throw error;
     }
     try {
+      // A lock file in WAL mode keeps no reader's key from this command (BEGIN EXCLUSIVE waits for none): refused.
+      if (!earlier) inRollbackMode(db, file, data);
       takeWithin(db, earlier ? 'BEGIN IMMEDIATE' : 'BEGIN EXCLUSIVE', data, wait);
       // Held: its command ended, or was killed. Removed while held, as that version's own release did.
       if (earlier) rmSync(file, { force: true });
-      // The lock of a file a refused token command removed: the one at the path now, if any, is taken instead.
-      else if (!sameFile(before, fileAt(file)) && attempt++ < LOCK_ATTEMPTS) i -= 1;
+      // The lock of a file a refused token command removed: the one at the path now, if any, is taken instead; a
+      // file replaced time after time was never held, so none is known to have ended.
+      else if (!sameFile(before, fileAt(file)) && fileAt(file) !== undefined) {
+        if (attempt++ >= LOCK_ATTEMPTS) {
+          db.exec('ROLLBACK');
+          throw beingMade(data, `${name} was replaced as it was taken, ${LOCK_ATTEMPTS} times: token commands are being refused in it meanwhile`);
+        }
+        i -= 1;
+      }
       db.exec('ROLLBACK');
     } catch (error) {
       // Said for `key list` and `key destroy` alike, both refused before they list or destroy anything.
       if (isNotADatabase(error)) throw notALock(file, data, (error as Error).message);
       if (!isWriteLockHeld(error)) throw error;
-      const message =
-        `a local credence token command is making an API token signing key in ${data} (${name}, held by its process) and did not end within ` +
-        `${MAKING_WAIT_MS / 1000} s: its key is named by nothing until it does. Let it end, then run this again; nothing listed or destroyed [access_key_being_made]`;
-      throw validationError([{ path: 'data', rule: 'access_key_being_made', message }], 'data folder');
+      throw beingMade(data, `${name}, held by its process, did not end within ${MAKING_WAIT_MS / 1000} s`);
     } finally {
       db.close();
     }

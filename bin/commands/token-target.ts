@@ -127,7 +127,8 @@ export const withLocalAccess = async <T>(
     // written: a command refused meanwhile under the folder lock sweeps nothing (folder-removal.ts). A folder not
     // made yet is made by the opening below, after its KEK checks (a refused KEK leaves no folder), so no lock is held
     // there: left open is only a key command run on a folder in the moment a first `token create` is making it.
-    const making = statSync(config.data, { throwIfNoEntry: false })?.isDirectory() === true ? holdAccessKeyMaking(config.data) : undefined;
+    // Held by a key command, it is waited for, said on the command's stderr (review 410).
+    const making = statSync(config.data, { throwIfNoEntry: false })?.isDirectory() === true ? holdAccessKeyMaking(config.data, (line) => io.err(line)) : undefined;
     let refused = true;
     try {
       const local = await openAccessControl(config.data, {

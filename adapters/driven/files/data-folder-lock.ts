@@ -26,6 +26,36 @@ export const ACCESS_KEY_MAKING_FILE = 'access-key-making.lock';
  * key-making lock (one made or held since a lock was taken says another process wrote the folder meanwhile).
  */
 const FOLDER_LOCK_FILES = [SERVICE_LOCK_DB_FILE, DEVICE_LOCK_DB_FILE, ACCESS_KEY_MAKING_FILE];
+/** Those of another process, at the top of a folder this lock made: it keeps all but this lock's files (review 410). */
+const OTHERS_LOCK_FILES = FOLDER_LOCK_FILES.filter((name) => name !== SERVICE_LOCK_DB_FILE);
+
+/**
+ * `sweep` run while no local token command holds `dir`'s key-making lock (review 410: one that took it before the
+ * folder lock was taken and writes after would have its access.db swept): the lock taken exclusively at once and held
+ * through the sweep (a token command coming meanwhile waits for it), nothing run when it is held or is no lock. No
+ * lock file: none was taken before this lock (one made since keeps the sweep from sweeping: folder-removal.ts).
+ */
+const whileKeyMakingFree = (dir: string) => (sweep: () => void): void => {
+  const file = join(dir, ACCESS_KEY_MAKING_FILE);
+  let db: Database.Database;
+  try {
+    db = new Database(file, { fileMustExist: true, timeout: 0 });
+  } catch {
+    if (!existsSync(file)) sweep();
+    return;
+  }
+  try {
+    db.exec('BEGIN EXCLUSIVE');
+  } catch {
+    db.close();
+    return; // Held by a token command (or a key command), or no SQLite database: nothing is swept.
+  }
+  try {
+    sweep();
+  } finally {
+    db.close();
+  }
+};
 
 export interface DataFolderLock {
   /** Lets go of the folder (and removes the holder file if it is still this process's). Idempotent. */
@@ -187,7 +217,7 @@ export const tryLockDataFolder = (
     }
     // Held by another process (one that found the folder just made): it is that process's, never removed here.
     if (!('lock' in taken)) return taken;
-    const lock = made === undefined ? addedTakenAway(taken.lock, dir, [SERVICE_LOCK_DB_FILE, SERVICE_LOCK_FILE], FOLDER_LOCK_FILES) : removedOnDiscard(taken.lock, dir, made);
+    const lock = made === undefined ? addedTakenAway(taken.lock, dir, [SERVICE_LOCK_DB_FILE, SERVICE_LOCK_FILE], FOLDER_LOCK_FILES, whileKeyMakingFree(dir)) : removedOnDiscard(taken.lock, dir, made);
     try {
       // A copy a restore left readable by others made private (review 198), by the one process that holds the folder.
       tightenDataFolder(dir);
@@ -201,7 +231,9 @@ export const tryLockDataFolder = (
 
 /**
  * The lock of a folder it made: `discard` removes the folder (while still holding it: no other process holds it or
- * can take it meanwhile; a folder inside it that another process has locked since stays, with the folder), then the
+ * can take it meanwhile; a folder inside it that another process has locked since stays, with the folder; a folder
+ * holding another process's lock at its top, a local token command's key-making lock, keeps all but this lock's own
+ * files), then the
  * folders made above it up to `made` while they are empty (another process may
  * have made a folder of its own beside it since), then lets go.
  */
@@ -210,7 +242,12 @@ const removedOnDiscard = (lock: DataFolderLock, dir: string, made: string): Data
     lock,
     dir,
     () => {
-      if (!removeMade(dir, true, FOLDER_LOCK_FILES)) return;
+      if (!removeMade(dir, true, FOLDER_LOCK_FILES, OTHERS_LOCK_FILES)) {
+        // Kept: a folder inside locked since (its files here went already), or another process's lock at the top (a
+        // local token command's key-making lock: what it wrote in the folder is its; review 410): this lock's own go.
+        for (const file of [SERVICE_LOCK_DB_FILE, `${SERVICE_LOCK_DB_FILE}-journal`]) rmSync(join(dir, file), { force: true });
+        return;
+      }
       const top = resolve(made);
       for (let above = resolve(dir); above !== top && above.startsWith(`${top}${sep}`); ) {
         above = dirname(above);

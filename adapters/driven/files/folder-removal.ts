@@ -100,7 +100,11 @@ const isDataFolderSign = (name: string): boolean => DATA_FOLDER_FILES.has(name) 
  * sorted into ours and theirs.
  */
 export const addedTakenAway = (
-  lock: DiscardableLock, dir: string, ownFiles: readonly string[], folderLockFiles: readonly string[],
+  lock: DiscardableLock,
+  dir: string,
+  ownFiles: readonly string[],
+  folderLockFiles: readonly string[],
+  whileNoOtherWrites: (sweep: () => void) => void = (sweep) => sweep(),
 ): DiscardableLock => {
   const found = readdirSync(dir);
   if (found.some((name) => !isLockFile(name, ownFiles) && isDataFolderSign(name))) return lock;
@@ -109,23 +113,26 @@ export const addedTakenAway = (
   return sweptOnDiscard(
     lock,
     dir,
-    () => {
-      // Another process's lock made or held here since (review 399: a local token command writes access.db and the
-      // Secure Environment under its key-making lock alone, touching it each time): what was added is not all this
-      // holder's, and nothing is swept.
-      if (lockedSince(dir, folderLockFiles.filter((name) => !isLockFile(name, ownFiles)), held, takenAt)) return;
-      for (const entry of readdirSync(dir, { withFileTypes: true })) {
-        // Only what a credence command makes, by its exact name: another process of this account writing here
-        // meanwhile keeps its own (review 377), pki/ and devices/ too unless they hold nothing but ours.
-        if (held.has(entry.name) || isLockFile(entry.name, ownFiles)) continue;
-        const path = join(dir, entry.name);
-        if (!entry.isDirectory()) {
-          if (madeAs(entry.name, (name) => DATA_FOLDER_FILES.has(name))) rmSync(path, { force: true });
-        } else if (lstatSync(path, { throwIfNoEntry: false })?.isDirectory() === true && isOwnFolder(entry.name, path)) {
-          removeMade(path, false, folderLockFiles);
+    () =>
+      // Review 410: run only while no other process writes the folder under a lock of its own that the caller knows
+      // (a local token command's key-making lock, held from before this lock was taken: nothing swept while it is).
+      whileNoOtherWrites(() => {
+        // Another process's lock made or held here since (review 399: a local token command writes access.db and the
+        // Secure Environment under its key-making lock alone, touching it as it takes it and as it lets go): what was
+        // added is not all this holder's, and nothing is swept.
+        if (lockedSince(dir, folderLockFiles.filter((name) => !isLockFile(name, ownFiles)), held, takenAt)) return;
+        for (const entry of readdirSync(dir, { withFileTypes: true })) {
+          // Only what a credence command makes, by its exact name: another process of this account writing here
+          // meanwhile keeps its own (review 377), pki/ and devices/ too unless they hold nothing but ours.
+          if (held.has(entry.name) || isLockFile(entry.name, ownFiles)) continue;
+          const path = join(dir, entry.name);
+          if (!entry.isDirectory()) {
+            if (madeAs(entry.name, (name) => DATA_FOLDER_FILES.has(name))) rmSync(path, { force: true });
+          } else if (lstatSync(path, { throwIfNoEntry: false })?.isDirectory() === true && isOwnFolder(entry.name, path)) {
+            removeMade(path, false, folderLockFiles);
+          }
         }
-      }
-    },
+      }),
     (taken) => taken.discard(),
   );
 };
@@ -178,10 +185,13 @@ export const sameFolder = (path: string, was: Stats): boolean => {
  * above it up to `dir`, stay. False when something stayed. Below the top, a lock file is never removed: seeing one in
  * the listing keeps its folder, so a lock taken after the listing was made is not removed either, and its folder,
  * no longer empty, stays. A symbolic link is removed, not followed; a subfolder is entered only while it is a folder.
+ * At the top, any of `keptAtTopBy` there keeps the folder and all it holds (false: the caller removes its own files).
  */
-export const removeMade = (dir: string, top: boolean, folderLockFiles: readonly string[]): boolean => {
+export const removeMade = (dir: string, top: boolean, folderLockFiles: readonly string[], keptAtTopBy: readonly string[] = []): boolean => {
   const entries = readdirSync(dir, { withFileTypes: true });
-  if (!top && entries.some((entry) => folderLockFiles.includes(entry.name))) return false;
+  // `keptAtTopBy`: lock files of other processes that write the folder itself (review 410: a local token command's
+  // key-making lock): one at the top keeps everything, decided on the very listing that would be removed.
+  if (entries.some((entry) => (top ? keptAtTopBy : folderLockFiles).includes(entry.name))) return false;
   let kept = false;
   for (const entry of entries) {
     const path = join(dir, entry.name);
