@@ -5,6 +5,10 @@
  * refused "already used for a different command", blaming the client for a reuse that never happened. It is now
  * refused by its own rule, `command_id_bound_by_refused_attempt`, saying to send the command under a new commandId,
  * which then succeeds. On the embedded store a refused command binds nothing: the corrected retry succeeds, as before.
+ *
+ * Review 413: a claim whose events are still being written reads the same as a refused attempt's, and the claim does
+ * not record who sent it, so the refusal says both and nothing more (the claimant's actor, or whether its command was
+ * refused, is not another sender's to learn): it said "bound by an earlier attempt that recorded nothing".
  */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
@@ -88,7 +92,7 @@ const onTheEmbeddedStore = async (commandId: string): Promise<Race> => {
 };
 
 describe('a command refused after its append had bound its command id', () => {
-  it('on EventStoreDB: its corrected retry under the id is refused saying the id was bound by a refused attempt, and succeeds under a new id', async () => {
+  it('on EventStoreDB: its corrected retry under the id is refused saying the id is bound to a command that recorded nothing yet (refused, or still being written), and succeeds under a new id', async () => {
     const X = randomUUID();
     const { a, store, overtaken } = await onEventStoreDb(X);
 
@@ -108,11 +112,11 @@ describe('a command refused after its append had bound its command id', () => {
       {
         path: 'metadata.commandId',
         rule: 'command_id_bound_by_refused_attempt',
-        message: expect.stringContaining(`${X} was bound by an earlier attempt that recorded nothing`),
+        message: `${X} is bound to a command on another entity that has recorded nothing yet (refused, or still being written): send this command under a new commandId`,
       },
     ]);
-    expect(issues![0]!.message).toContain('send this command under a new commandId');
     expect(issues![0]!.message).not.toContain('already used');
+    expect(issues![0]!.message).not.toContain('earlier attempt');
     // It does not say which stream the id went to: a sender other than the first learns nothing of it
     expect(issues![0]!.message).not.toContain('n1');
     // And so is a command under X its target's machine would refuse (an unknown node), rather than by the machine
@@ -124,6 +128,41 @@ describe('a command refused after its append had bound its command id', () => {
     const outcome = await a.execute(enrol('n2', randomUUID()));
     expect(outcome.deduplicated).toBe(false);
     expect(outcome.state).toBe('enrolled');
+  });
+
+  it('on EventStoreDB: another actor reusing an id whose events are still being written is told the same, nothing about the owner', async () => {
+    const X = randomUUID();
+    const standIn = await startStandIn();
+    const store = hold(openEventStoreDbStore(standIn.connectionString));
+    const other = hold(openEventStoreDbStore(standIn.connectionString));
+    const a = createEngine({ store, clock: new FakeClock(T0) });
+    const b = createEngine({ store: other, clock: new FakeClock(T0) });
+    await seed(a);
+    // Bob's enrolment of n2 under X arrives right after Alice's append claimed X for n1, before her events are written
+    const bob = { id: 'operator:bob', role: 'operator' } as const;
+    const driver = (store as unknown as { driver: EsdbDriver }).driver;
+    const append = driver.append.bind(driver);
+    let concurrent: Promise<unknown> | undefined;
+    driver.append = async (streamId, events, expected) => {
+      const written = await append(streamId, events, expected);
+      if (concurrent === undefined && streamId === commandClaimStreamOf(X)) {
+        concurrent = rejection(b.execute(command('enrolNode', { nodeId: 'n2', subscriptionId: 'sub-1', cseId: '/cse-n2' }, { actor: bob, commandId: X })));
+        await concurrent;
+      }
+      return written;
+    };
+    const outcome = await a.execute(enrol('n1', X));
+    expect(outcome.state).toBe('enrolled');
+    const refused = (await concurrent) as Awaited<ReturnType<typeof rejection>>;
+    // Then the words hold either way (refused, or still being written), and say neither that Alice's command was
+    // refused nor whose it is: the same as the refused attempt's above
+    expect((refused.problem as { issues?: unknown }).issues).toEqual([
+      {
+        path: 'metadata.commandId',
+        rule: 'command_id_bound_by_refused_attempt',
+        message: `${X} is bound to a command on another entity that has recorded nothing yet (refused, or still being written): send this command under a new commandId`,
+      },
+    ]);
   });
 
   it('on the embedded store: nothing is bound, and the corrected retry under the same id succeeds', async () => {

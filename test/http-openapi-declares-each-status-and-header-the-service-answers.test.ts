@@ -38,7 +38,7 @@ const operations = (doc: Doc): [string, Operation][] =>
   Object.entries(doc.paths).flatMap(([path, item]) => Object.entries(item).map(([method, op]): [string, Operation] => [`${method.toUpperCase()} ${path}`, op]));
 
 /** Headers a declared answer carries only sometimes: a damaged database's 503 has no Retry-After, a last page no next-after. */
-const CONDITIONAL = new Set(['retry-after', 'credence-next-after']);
+const CONDITIONAL = new Set(['retry-after', 'credence-next-after', 'credence-events-behind-at-least']);
 
 /** The headers the service's own hooks add (server.ts, protection.ts, baseline-headers.ts), declared where they are sent. */
 const HOOKS_HEADERS = ['x-request-id', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'cache-control'] as const;
@@ -121,7 +121,7 @@ describe('the OpenAPI document declares the statuses and headers the service ans
 
   it("declares the compliance pager's headers on its 200", () => {
     const headers = doc.paths['/v1/compliance/{query}']!['get']!.responses['200']!.headers ?? {};
-    expect(Object.keys(headers).filter((name) => name.startsWith('credence-')).sort()).toEqual(['credence-events-behind', 'credence-next-after', 'credence-truncated']);
+    expect(Object.keys(headers).filter((name) => name.startsWith('credence-')).sort()).toEqual(['credence-events-behind', 'credence-events-behind-at-least', 'credence-next-after', 'credence-truncated']);
   });
 
   it('describes every response: none is "Default Response", a success says what it answers', () => {

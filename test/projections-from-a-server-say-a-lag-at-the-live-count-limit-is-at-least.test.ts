@@ -12,6 +12,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LAG_COUNT_LIMIT, LagTracker, lagOf } from '../adapters/runtime/live-lag.ts';
 import type { ComponentStatus } from '../adapters/runtime/index.ts';
 import { runCli } from './support/cli.ts';
+import { cmd } from './support/fleet.ts';
+import { pastReadyBound } from '../adapters/http/routes/wire.ts';
 import { useTestService } from './support/service.ts';
 
 describe('the live lag at its count limit', () => {
@@ -75,5 +77,85 @@ describe('GET /v1/projections and credence projections --server at the live coun
     for (const c of body.components) expect(c['eventsBehindAtLeast'], String(c['name'])).toBeUndefined();
     expect(body.lag['eventsBehindAtLeast']).toBeUndefined();
     expect((await runCli(['projections', '--server', svc.url, '--token', svc.tokens.operator])).out).not.toContain('or more');
+  });
+});
+
+/**
+ * Review 413 (2): the at-least flag reached GET /v1/projections only. A compliance answer said the capped count as
+ * exact (its `credence-events-behind` header and body, and `credence query --server`), /readyz could never be not
+ * ready for lag with `readyMaxLagEvents` at the limit, and the rebuild log judged the count against the limit. The
+ * live lag is mocked at the limit, said at least, with no read model caught up.
+ */
+describe('compliance answers and /readyz at the live count limit', () => {
+  const svc = useTestService({ config: { limits: { readyMaxLagEvents: LAG_COUNT_LIMIT } } });
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  const atTheLimit = () => {
+    const live = svc.service.context.live;
+    vi.spyOn(live, 'lag').mockReturnValue({ eventsBehind: LAG_COUNT_LIMIT, eventsBehindAtLeast: true, secondsBehind: 3 } as ReturnType<typeof live.lag>);
+    vi.spyOn(live, 'caughtUp').mockResolvedValue(false);
+  };
+  const get = (path: string, accept = 'application/json') =>
+    fetch(`${svc.url}${path}`, { headers: { authorization: `Bearer ${svc.tokens.auditor}`, accept } });
+
+  it('flags the header and body of a compliance answer, JSON and CSV, and credence query --server says "or more"', async () => {
+    // An event stored, so that `revocations` waits for the cascade past the head (and says the lag from there).
+    const { type, data } = cmd.createSubscription();
+    const seeded = await fetch(`${svc.url}/v1/commands`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${svc.tokens.operator}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ type, data }),
+    });
+    expect(seeded.status).toBe(201);
+    atTheLimit();
+    // `actions` reads the read models only; `revocations` waits for the cascade's work too (compliance-behind.ts).
+    for (const query of ['actions?actor=nobody', 'revocations']) {
+      const response = await get(`/v1/compliance/${query}`);
+      expect(response.status, query).toBe(200);
+      expect(response.headers.get('credence-events-behind'), query).toBe(String(LAG_COUNT_LIMIT));
+      expect(response.headers.get('credence-events-behind-at-least'), query).toBe('true');
+      expect(await response.json(), query).toMatchObject({ eventsBehind: LAG_COUNT_LIMIT, eventsBehindAtLeast: true });
+      const csv = await get(`/v1/compliance/${query}`, 'text/csv');
+      expect(csv.headers.get('credence-events-behind-at-least'), query).toBe('true');
+      await csv.text();
+    }
+    const text = await runCli(['query', 'actions', '--actor', 'nobody', '--server', svc.url, '--token', svc.tokens.auditor]);
+    expect(text.code, text.err).toBe(0);
+    expect(text.err).toContain(`were ${LAG_COUNT_LIMIT} or more event(s) behind its store`);
+    const csv = await runCli(['query', 'actions', '--actor', 'nobody', '--csv', '--server', svc.url, '--token', svc.tokens.auditor]);
+    expect(csv.code, csv.err).toBe(0);
+    expect(csv.err).toContain(`were ${LAG_COUNT_LIMIT} or more event(s) behind its store`);
+    const json = await runCli(['query', 'actions', '--actor', 'nobody', '--json', '--server', svc.url, '--token', svc.tokens.auditor]);
+    expect(json.code, json.err).toBe(0);
+    expect(JSON.parse(json.out)).toMatchObject({ eventsBehind: LAG_COUNT_LIMIT, eventsBehindAtLeast: true });
+  });
+
+  it('is not ready with readyMaxLagEvents at the limit, and ready with the same count said exact', async () => {
+    const live = svc.service.context.live;
+    vi.spyOn(live, 'lag').mockReturnValue({ eventsBehind: LAG_COUNT_LIMIT, eventsBehindAtLeast: true, secondsBehind: 3 } as ReturnType<typeof live.lag>);
+    const refused = await fetch(`${svc.url}/readyz`);
+    expect(refused.status).toBe(503);
+    expect(await refused.json()).toMatchObject({
+      check: 'lag',
+      eventsBehind: LAG_COUNT_LIMIT,
+      eventsBehindAtLeast: true,
+      detail: `live projections are ${LAG_COUNT_LIMIT} or more events behind (bound ${LAG_COUNT_LIMIT})`,
+    });
+    vi.spyOn(live, 'lag').mockReturnValue({ eventsBehind: LAG_COUNT_LIMIT, secondsBehind: 3 });
+    expect((await fetch(`${svc.url}/readyz`)).status).toBe(200);
+    // A bound above the limit cannot be told passed or not by a count stopped there: past it all the same.
+    expect(pastReadyBound({ eventsBehind: LAG_COUNT_LIMIT, eventsBehindAtLeast: true }, 10 * LAG_COUNT_LIMIT)).toBe(true);
+    // Under its bound, a count said at least below the limit (a start backlog's read passing records over) is not.
+    expect(pastReadyBound({ eventsBehind: 50, eventsBehindAtLeast: true }, 1_000)).toBe(false);
+    expect(pastReadyBound({ eventsBehind: 1_000, eventsBehindAtLeast: true }, 1_000)).toBe(true);
+    expect(pastReadyBound({ eventsBehind: 1_000 }, 1_000)).toBe(false);
+  });
+
+  it('answers an exact count with no at-least header or member', async () => {
+    const response = await get('/v1/compliance/actions?actor=nobody');
+    expect(response.headers.get('credence-events-behind-at-least')).toBeNull();
+    expect((await response.json()) as Record<string, unknown>).not.toHaveProperty('eventsBehindAtLeast');
   });
 });

@@ -136,6 +136,8 @@ export const ComplianceAnswerJson = z.looseObject({
   params: z.record(Name, Text),
   /** Stored events the server's read models had not handled when it answered (older servers: absent). */
   eventsBehind: z.number().int().min(0).optional(),
+  /** `eventsBehind`'s count stopped at the server's limit (100,000): at least that many (review 413; older servers: absent). */
+  eventsBehindAtLeast: z.literal(true).optional(),
   rows: z.array(z.looseObject({ position: PositionString })).max(MAX_ITEMS),
   /** More rows matched than the answer's limit (older servers: absent). */
   truncated: z.boolean().optional(),

@@ -177,7 +177,14 @@ export interface OperatorClient {
   complianceCsv(
     name: string,
     params: Readonly<Record<string, string | undefined>>,
-  ): Promise<{ readonly csv: string; readonly eventsBehind: number | undefined; readonly truncated: boolean | undefined; readonly nextAfter: string | undefined }>;
+  ): Promise<{
+    readonly csv: string;
+    readonly eventsBehind: number | undefined;
+    /** The `credence-events-behind-at-least` header said the count stopped at its limit: at least that many (review 413). */
+    readonly eventsBehindAtLeast: true | undefined;
+    readonly truncated: boolean | undefined;
+    readonly nextAfter: string | undefined;
+  }>;
   /** `full`: verify every stored event again, not only those after the server's replay checkpoint. */
   replay(options?: { readonly full?: boolean }): Promise<FleetReplayJson>;
   replayEntity(kind: string, id: string): Promise<EntityReplayJson>;
@@ -247,6 +254,7 @@ export const operatorClient = (baseUrl: string, token: string, options: Operator
       return {
         csv: parseBody(CsvText, response.body, `GET /v1/compliance/${name} (CSV)`),
         eventsBehind: behind.success ? behind.data : undefined,
+        eventsBehindAtLeast: behind.success && response.headers.get('credence-events-behind-at-least') === 'true' ? true : undefined,
         truncated: truncated === 'true' ? true : truncated === 'false' ? false : undefined,
         // A position, tagged with its event (review 199) or not, or a cursor of the query's own order: as the JSON's.
         nextAfter: ((next) => (ResumePointString.safeParse(next).success || POSITION_CURSOR.test(next) || KEYSET_CURSOR.test(next) ? next : undefined))(response.headers.get('credence-next-after') ?? ''),

@@ -20,6 +20,12 @@ const reused = (commandId: string, how: string) =>
  * conflicted, the retry refused) leaves it bound with nothing recorded. No command was recorded under it, so it is
  * not refused as reused; it cannot be recorded elsewhere either, and the sender is told to use a new id. The stream
  * is not named, as a reuse's refusal names none: the id may not be this sender's.
+ *
+ * Review 413: a claim whose events are still being written (another sender's command, concurrent) reads the same, so
+ * the refusal says both, and nothing more: it said the id was bound by an earlier attempt that recorded nothing, which
+ * was false then, and it is thrown before the actor comparison a reuse's refusal keeps (assertSameCommand), so it told
+ * another actor that the owner's command was refused. The claim records no actor (only its stream), so the actor
+ * cannot be compared first: the words are what keeps it, true whoever sent the command and whichever it was.
  */
 const boundByRefusedAttempt = (commandId: string) =>
   validationError(
@@ -28,8 +34,8 @@ const boundByRefusedAttempt = (commandId: string) =>
         path: 'metadata.commandId',
         rule: 'command_id_bound_by_refused_attempt',
         message:
-          `${commandId} was bound by an earlier attempt that recorded nothing (on EventStoreDB a command refused after its ` +
-          'append bound its id leaves the id bound to that entity): send this command under a new commandId',
+          `${commandId} is bound to a command on another entity that has recorded nothing yet (refused, or still being written): ` +
+          'send this command under a new commandId',
       },
     ],
     'command',
@@ -60,8 +66,8 @@ export const recordedBy = async (store: EventStore, streamId: string, commandId:
  * used", and the reuse's words differed between the id's own stream and another: whoever reused an id learnt which
  * stream it had gone to. Asked only on those paths, so an accepted command costs no look-up. A store that cannot say
  * where an id went (no `commandStream`) is not asked: undefined, as before. An id bound to another stream that holds
- * none of its events (an EventStoreDB claim whose append was then refused) is refused here, by its own rule
- * (boundByRefusedAttempt, review 401): no command was recorded under it, so it is no reuse.
+ * none of its events (an EventStoreDB claim whose append was then refused, or is still being written) is refused here,
+ * by its own rule (boundByRefusedAttempt, reviews 401 and 413): no command is recorded under it yet, so it is no reuse.
  */
 export const recordedAnywhere = async (store: EventStore, targetStreamId: string, commandId: string): Promise<DecodedEvent[] | undefined> => {
   const streamId = await store.commandStream?.(commandId);

@@ -26,8 +26,8 @@ const ValidationProblem = subtype('ValidationProblem', 'A request refused for it
     .min(1)
     .describe(
       'every field refused, each with its rule; among the service\'s rules `idempotency` (the commandId was used for another command: ' +
-        'send a new one), `command_id_bound_by_refused_attempt` (EventStoreDB: the commandId was bound by an earlier attempt that ' +
-        'recorded nothing: send the command under a new one), `own_route` (a command with a route of its own), `use_command_id` (an Idempotency-Key header: send the key as ' +
+        'send a new one), `command_id_bound_by_refused_attempt` (EventStoreDB: the commandId is bound to a command on another ' +
+        'entity that has recorded nothing yet, refused or still being written: send the command under a new one), `own_route` (a command with a route of its own), `use_command_id` (an Idempotency-Key header: send the key as ' +
         '`body.commandId`), `json` (a body that is no JSON)',
     ),
 });

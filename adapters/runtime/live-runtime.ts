@@ -70,8 +70,11 @@ export interface LiveRuntime {
    * Optional for a stand-in runtime (tests); the live runtime has it.
    */
   failing?(): readonly ComponentFailing[];
-  /** The largest lag over all components, or over those named, cheap (kept current while following). */
-  lag(components?: readonly string[]): { readonly eventsBehind: number; readonly secondsBehind: number };
+  /**
+   * The largest lag over all components, or over those named, cheap (kept current while following); with
+   * `eventsBehindAtLeast` when a component's count stopped at its limit and the largest is at least `eventsBehind`.
+   */
+  lag(components?: readonly string[]): { readonly eventsBehind: number; readonly eventsBehindAtLeast?: true; readonly secondsBehind: number };
   /**
    * Resolves true once every component (or every one named: those an answer reads) has handled `position`, or false
    * after `timeoutMs`.

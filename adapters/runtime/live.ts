@@ -462,12 +462,16 @@ export const startLive = (credence: Credence, options: LiveOptions & { readonly 
       const now = Date.now();
       let eventsBehind = 0;
       let secondsBehind = 0;
+      // The largest of counts one of which stopped at its limit is at least that (review 413: said exact, it kept
+      // /readyz ready and compliance answers whole-looking at 100,000 behind).
+      let atLeast = false;
       for (const f of among(followers, byName, components)) {
         const l = lagOfFollower(f, now);
         eventsBehind = Math.max(eventsBehind, l.eventsBehind);
         secondsBehind = Math.max(secondsBehind, l.secondsBehind);
+        if (l.eventsBehindAtLeast === true) atLeast = true;
       }
-      return { eventsBehind, secondsBehind };
+      return { eventsBehind, ...(atLeast ? { eventsBehindAtLeast: true as const } : {}), secondsBehind };
     },
 
     caughtUp(position, timeoutMs = 10_000, components) {

@@ -316,7 +316,9 @@ export const register: RegisterCommands = (program, io) => {
               'when stopped): its revocations are pending, so rows it would end or add may be listed or missing',
           );
         }
-        printRows(io, queryName, raw, answer.rows as readonly Record<string, unknown>[], args.json, eventsBehind, pageOf(answer));
+        // The largest of counts one of which stopped at its limit is at least that (as the server's answer says it).
+        const atLeast = readModelsBehindAtLeast || cascadeBehindAtLeast ? true : undefined;
+        printRows(io, queryName, raw, answer.rows as readonly Record<string, unknown>[], args.json, eventsBehind, atLeast, pageOf(answer));
         return 0;
       }
       if (args.signing !== undefined) throw new UsageError('--signing: the server holds its own signing policy; give it only with --data/--store');
@@ -324,8 +326,8 @@ export const register: RegisterCommands = (program, io) => {
       if (args.csv && args.json) throw new UsageError('--json: give --csv or --json, not both');
       const client = clientOf(target);
       if (args.csv) {
-        const { csv, eventsBehind, truncated, nextAfter } = await client.complianceCsv(queryName, raw);
-        noteBehind(io, eventsBehind);
+        const { csv, eventsBehind, eventsBehindAtLeast, truncated, nextAfter } = await client.complianceCsv(queryName, raw);
+        noteBehind(io, eventsBehind, eventsBehindAtLeast);
         // To a pipe or a file, the CSV as the server sent it (RFC 4180: a cell's line break stays one, in quotes, so
         // a script reads back what is stored); only a terminal gets it escaped, one record per line (printableCsv).
         if (io.stdoutIsTerminal === false) io.out(csv.endsWith('\n') ? csv.slice(0, -1) : csv);
@@ -334,17 +336,20 @@ export const register: RegisterCommands = (program, io) => {
         return 0;
       }
       const answer = await client.compliance(queryName, raw);
-      noteBehind(io, answer.eventsBehind);
-      printRows(io, queryName, raw, answer.rows, args.json, answer.eventsBehind, pageOf(answer));
+      noteBehind(io, answer.eventsBehind, answer.eventsBehindAtLeast);
+      printRows(io, queryName, raw, answer.rows, args.json, answer.eventsBehind, answer.eventsBehindAtLeast, pageOf(answer));
       return 0;
     }),
   );
 };
 
-/** Said on stderr, so that rows on stdout stay what a script reads: the answer may lack what those events prove. */
-const noteBehind = (io: Io, eventsBehind: number | undefined): void => {
+/**
+ * Said on stderr, so that rows on stdout stay what a script reads: the answer may lack what those events prove. A count
+ * the server said stopped at its limit is that many or more (countUpTo; review 413: it was printed as exact).
+ */
+const noteBehind = (io: Io, eventsBehind: number | undefined, atLeast: true | undefined): void => {
   if (eventsBehind !== undefined && eventsBehind > 0) {
-    io.err(`note: the server's read models were ${eventsBehind} event(s) behind its store when it answered: rows those events prove may be missing`);
+    io.err(`note: the server's read models were ${countUpTo(eventsBehind, atLeast)} event(s) behind its store when it answered: rows those events prove may be missing`);
   }
 };
 
@@ -362,10 +367,12 @@ const printRows = (
   rows: readonly Record<string, unknown>[],
   asJson: boolean,
   eventsBehind: number | undefined,
+  eventsBehindAtLeast: true | undefined,
   page: PageNote,
 ): void => {
   const next = page.nextAfter === undefined ? {} : { nextAfter: String(page.nextAfter) };
-  if (asJson) io.out(json({ query: name, params, ...(eventsBehind !== undefined ? { eventsBehind } : {}), rows, ...(page.truncated !== undefined ? { truncated: page.truncated } : {}), ...next }));
+  const behind = eventsBehind === undefined ? {} : { eventsBehind, ...(eventsBehindAtLeast === true ? { eventsBehindAtLeast } : {}) };
+  if (asJson) io.out(json({ query: name, params, ...behind, rows, ...(page.truncated !== undefined ? { truncated: page.truncated } : {}), ...next }));
   else {
     io.out(`${name}: ${rows.length} row${rows.length === 1 ? '' : 's'}`);
     for (const row of rows) io.out(`  ${line(row)}`);

@@ -3,7 +3,7 @@ import type { EventStore, RecordedEvent } from '../../../domain/ports/index.ts';
 import { CASCADE_PENDING, readModelsCountedFor, type ComplianceQueryName } from '../../../projections/compliance/index.ts';
 import { PROCESS_MANAGER_ACTOR } from '../../../projections/cascade/index.ts';
 import type { ServiceContext } from '../context.ts';
-import { EVENTS_BEHIND_HEADER, readYourWritesInto, type ReadModelName } from './wire.ts';
+import { eventsBehindInto, lagBehind, pastReadyBound, readYourWritesInto, type EventsBehind, type ReadModelName } from './wire.ts';
 
 /*
  * The queries whose rows include the cascade's work still to do (CASCADE_PENDING, shared with `credence query --data`,
@@ -80,11 +80,9 @@ class StemmingWork {
   }
 }
 
-const behindInto = (context: ServiceContext, reply: FastifyReply, counted: readonly ReadModelName[]): number => {
-  const lag = Math.max(1, context.live.lag(counted).eventsBehind);
-  reply.header(EVENTS_BEHIND_HEADER, String(lag));
-  return lag;
-};
+/** The lag seen, at least 1, in the answer's headers: said at least at its count limit, as readYourWritesInto's (review 413). */
+const behindInto = (context: ServiceContext, reply: FastifyReply, counted: readonly ReadModelName[]): EventsBehind =>
+  eventsBehindInto(reply, lagBehind(context, counted));
 
 /**
  * The compliance query's `eventsBehind` (and its header), after waiting (bounded) for the read models it reads: the
@@ -94,9 +92,10 @@ const behindInto = (context: ServiceContext, reply: FastifyReply, counted: reado
  * past it. So the answer waits for the head read once, at the start, then for the read models it counts (the cascade,
  * compliance and the audit trail) to reach the last of the cascade's events stemming from it, until no new one comes;
  * never for the work of what was stored later (review 279: following each new head, an answer waited its whole bound
- * while a fleet was at work). Past the bound, the lag it sees is said, at least 1.
+ * while a fleet was at work). Past the bound, the lag it sees is said, at least 1, and said at least at its count limit
+ * (`eventsBehindAtLeast`, review 413).
  */
-export const complianceEventsBehindInto = async (context: ServiceContext, reply: FastifyReply, name: ComplianceQueryName): Promise<number> => {
+export const complianceLagInto = async (context: ServiceContext, reply: FastifyReply, name: ComplianceQueryName): Promise<EventsBehind> => {
   const counted = readModelsCountedFor(name);
   if (!CASCADE_PENDING.has(name)) return readYourWritesInto(context, reply, counted);
   const until = performance.now() + SETTLE_MS;
@@ -104,7 +103,7 @@ export const complianceEventsBehindInto = async (context: ServiceContext, reply:
   const head = await store.headPosition();
   if (head === undefined) return readYourWritesInto(context, reply, counted);
   // As readYourWrites: a runtime already further behind than readiness allows is not waited for.
-  const wait = context.live.lag(counted).eventsBehind <= context.limits.readyMaxLagEvents ? HEAD_WAIT_MS : 0;
+  const wait = pastReadyBound(context.live.lag(counted), context.limits.readyMaxLagEvents) ? 0 : HEAD_WAIT_MS;
   if (!(await context.live.caughtUp(head, wait, counted))) return behindInto(context, reply, counted);
   const work = new StemmingWork(head);
   let reached = head;
@@ -113,12 +112,13 @@ export const complianceEventsBehindInto = async (context: ServiceContext, reply:
     const through = (await store.headPosition()) ?? reached;
     if (!(await work.readThrough(store, through))) return behindInto(context, reply, counted);
     const last = work.last;
-    if (last === undefined || last <= reached) {
-      reply.header(EVENTS_BEHIND_HEADER, '0');
-      return 0;
-    }
+    if (last === undefined || last <= reached) return eventsBehindInto(reply, { eventsBehind: 0 });
     const left = until - performance.now();
     if (left <= 0 || !(await context.live.caughtUp(last, left, counted))) return behindInto(context, reply, counted);
     reached = last;
   }
 };
+
+/** complianceLagInto's count alone (its headers said all the same). */
+export const complianceEventsBehindInto = async (context: ServiceContext, reply: FastifyReply, name: ComplianceQueryName): Promise<number> =>
+  (await complianceLagInto(context, reply, name)).eventsBehind;

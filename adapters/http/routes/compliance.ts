@@ -17,7 +17,8 @@ import { refuseResumePointNotInLog } from './resume-point.ts';
 import type { ResponseHeaders } from '../response-headers.ts';
 import { keyedTagger, type TaggerOnDemand } from '../sse/event-id.ts';
 import { DecimalString, EVENTS_BEHIND_HEADER_DOC, toWire } from './wire.ts';
-import { complianceEventsBehindInto } from './compliance-behind.ts';
+import { complianceLagInto } from './compliance-behind.ts';
+import { LAG_COUNT_LIMIT } from '../../runtime/live-lag.ts';
 import { DESCRIBED } from './compliance-param-docs.ts';
 
 /** Every parameter any compliance query takes, as the query string carries them; each query's own schema decides. */
@@ -231,6 +232,13 @@ export const complianceRoutes: RouteModule = (app, context) => {
                     'stored events the read models had not handled when this was answered (0: none; at least 1 whenever they had not ' +
                       'reached the store\'s head): rows those events prove may be missing. Also the credence-events-behind header, CSV included',
                   ),
+                eventsBehindAtLeast: z
+                  .literal(true)
+                  .optional()
+                  .describe(
+                    `present when the count of \`eventsBehind\` stopped at its limit (${LAG_COUNT_LIMIT}): the read models were at least that ` +
+                      'many events behind. Also the credence-events-behind-at-least header, CSV included',
+                  ),
                 rows: z.array(Row),
                 truncated: z.boolean().describe('more rows matched than `limit`: narrow the parameters, or page on with `after`'),
                 nextAfter: z
@@ -274,7 +282,7 @@ export const complianceRoutes: RouteModule = (app, context) => {
       // An `after` of another log, or past the store's head, would skip rows, or answer an empty last page (which a
       // pager reads as "no more rows"), without a word.
       await refuseAfterNotInLog(context, cursor, (params.data as { readonly after?: unknown }).after, keyed);
-      const eventsBehind = await complianceEventsBehindInto(context, reply, name);
+      const { eventsBehind, eventsBehindAtLeast } = await complianceLagInto(context, reply, name);
       const answer = await answerOrUnknown(context, name, params.data, eventsBehind);
       // A pseudonym's rows are told as the canonical stream tells its events (review 251: an operator's own demand
       // rotation named the new pseudonym's stream); left out after the cut, so `nextAfter` below is still the answer's.
@@ -294,7 +302,7 @@ export const complianceRoutes: RouteModule = (app, context) => {
       // decimal string): 10,000 rows encoded and stringified at once held the loop 190 to 240 ms (review 242).
       return sendJsonInTurns(
         reply,
-        { query: name, params: raw, eventsBehind, truncated: answer.truncated, ...(nextAfter !== undefined ? { nextAfter } : {}), rows: rows as z.infer<typeof Row>[] },
+        { query: name, params: raw, eventsBehind, ...(eventsBehindAtLeast === true ? { eventsBehindAtLeast } : {}), truncated: answer.truncated, ...(nextAfter !== undefined ? { nextAfter } : {}), rows: rows as z.infer<typeof Row>[] },
         'rows',
       );
     },

@@ -8,6 +8,7 @@ import { ReadinessLog, secureEnvironmentUnready } from './secure-environment-rea
 import { READY_MAX_FAILING_DEFAULT_MS } from '../service-limits-config.ts';
 import { LOG_KEY_REFUSES_TO_SIGN } from '../map-raised-error.ts';
 import { storeUnavailableOf } from '../../runtime/store-unreachable.ts';
+import { pastReadyBound } from './wire.ts';
 
 const NOT_READY_RETRY_SECONDS = 5;
 const STORE_PROBE_TIMEOUT_MS = 2_000;
@@ -76,6 +77,8 @@ const pkiSigningKeyMissing = async (context: ServiceContext): Promise<CredenceEr
 const Ready = z.object({
   status: z.literal('ready'),
   eventsBehind: z.number().int(),
+  /** The count stopped at its limit: at least `eventsBehind` (review 413). */
+  eventsBehindAtLeast: z.literal(true).optional(),
   secondsBehind: z.number(),
 });
 
@@ -230,13 +233,17 @@ export const healthRoutesWith = (options: HealthOptions): RouteModule => (app, c
           { component: failing.name },
         );
       }
+      // A count stopped at its limit is at least that (review 413): at or above the bound, or at the limit under a bound
+      // set higher, it is past it (pastReadyBound); said exact, a bound of 100,000 or more was never passed.
       const lag = context.live.lag();
-      if (lag.eventsBehind > context.limits.readyMaxLagEvents) {
+      const atLeast = lag.eventsBehindAtLeast === true ? { eventsBehindAtLeast: true as const } : {};
+      if (pastReadyBound(lag, context.limits.readyMaxLagEvents)) {
         if (!saysLag) throw notReady('lag', 'live projections are further behind the event store than the bound: the probe port and GET /v1/projections say how far');
-        throw notReady('lag', `live projections are ${lag.eventsBehind} events behind (bound ${context.limits.readyMaxLagEvents})`, { eventsBehind: lag.eventsBehind });
+        const count = lag.eventsBehindAtLeast === true ? `${lag.eventsBehind} or more` : String(lag.eventsBehind);
+        throw notReady('lag', `live projections are ${count} events behind (bound ${context.limits.readyMaxLagEvents})`, { eventsBehind: lag.eventsBehind, ...atLeast });
       }
       if (!saysLag) return { status: 'ready' as const };
-      return { status: 'ready' as const, eventsBehind: lag.eventsBehind, secondsBehind: lag.secondsBehind };
+      return { status: 'ready' as const, eventsBehind: lag.eventsBehind, ...atLeast, secondsBehind: lag.secondsBehind };
     },
   );
 

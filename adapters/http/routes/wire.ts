@@ -9,6 +9,7 @@ import { ACCESS } from '../auth/roles.ts';
 import type { App, ServiceContext } from '../context.ts';
 import type { ResponseHeaders } from '../response-headers.ts';
 import { entityRecordBound } from '../service-limits-config.ts';
+import { LAG_COUNT_LIMIT } from '../../runtime/live-lag.ts';
 
 export { PageCursor } from '../page-cursor.ts';
 
@@ -146,19 +147,42 @@ export const Verdict = z.union([z.object({ ok: z.literal(true) }), z.object({ ok
 const READ_YOUR_WRITES_MS = 1_000;
 
 /**
+ * How far behind an answer's read models were: with `eventsBehindAtLeast` when a count stopped at its limit
+ * (LAG_COUNT_LIMIT, 100,000: the live runtime counts no further), the lag being at least `eventsBehind` (review 413).
+ */
+export interface EventsBehind {
+  readonly eventsBehind: number;
+  readonly eventsBehindAtLeast?: true;
+}
+
+/**
+ * Whether a live lag is past readiness's bound (`limits.readyMaxLagEvents`): a count above it, or one said at least
+ * (review 413) at or above it, or at the count limit, past which no count can tell it under a bound set higher. At
+ * the limit the count was said exact, so that /readyz stayed ready at any lag with a bound of 100,000 or more.
+ */
+export const pastReadyBound = (lag: EventsBehind, bound: number): boolean =>
+  lag.eventsBehind > bound || (lag.eventsBehindAtLeast === true && lag.eventsBehind >= Math.min(bound, LAG_COUNT_LIMIT));
+
+/**
  * Waits (bounded) until the live components have handled what is stored now, so a read-model answer includes the
  * caller's own writes. A runtime already further behind than readiness allows is not waited for: the answer comes
  * from where the read models are (GET /v1/projections shows how far behind), not a second later from the same place.
  */
-const readYourWrites = async (context: ServiceContext, readModels: readonly ReadModelName[]): Promise<{ readonly eventsBehind: number }> => {
+const readYourWrites = async (context: ServiceContext, readModels: readonly ReadModelName[]): Promise<EventsBehind> => {
   const head = await context.credence.store.headPosition();
   if (head === undefined) return { eventsBehind: 0 };
-  const wait = context.live.lag(readModels).eventsBehind <= context.limits.readyMaxLagEvents ? READ_YOUR_WRITES_MS : 0;
+  const wait = pastReadyBound(context.live.lag(readModels), context.limits.readyMaxLagEvents) ? 0 : READ_YOUR_WRITES_MS;
   // What the answer that follows may lack: stored events the read models it reads had not handled yet (another
   // component behind, the transparency log say, is not this answer's lag). 0 only when they reached the store's
   // head; at least 1 otherwise, even when the live runtime is stopped and counts nothing.
   if (await context.live.caughtUp(head, wait, readModels)) return { eventsBehind: 0 };
-  return { eventsBehind: Math.max(1, context.live.lag(readModels).eventsBehind) };
+  return lagBehind(context, readModels);
+};
+
+/** The live lag of `readModels` for an answer that did not reach the head: at least 1, and said at least at its limit. */
+export const lagBehind = (context: ServiceContext, readModels: readonly ReadModelName[]): EventsBehind => {
+  const lag = context.live.lag(readModels);
+  return { eventsBehind: Math.max(1, lag.eventsBehind), ...(lag.eventsBehindAtLeast === true ? { eventsBehindAtLeast: true as const } : {}) };
 };
 
 /** The live components whose read models the service's answers read. */
@@ -166,18 +190,33 @@ export type ReadModelName = 'audit' | 'compliance' | 'entities' | 'cascade';
 
 /** The header a read-model answer names its lag in, so that a client can tell a stale answer from a whole one. */
 export const EVENTS_BEHIND_HEADER = 'credence-events-behind';
-/** The header as the OpenAPI document declares it on an answer that sends it. */
+/**
+ * Sent (`true`) beside it when the count stopped at its limit: the lag is at least that many (review 413). A header
+ * of its own, so that `credence-events-behind` stays a whole number for every client that reads it.
+ */
+export const EVENTS_BEHIND_AT_LEAST_HEADER = 'credence-events-behind-at-least';
+/** The headers as the OpenAPI document declares them on an answer that sends them. */
 export const EVENTS_BEHIND_HEADER_DOC: ResponseHeaders = {
   [EVENTS_BEHIND_HEADER]: {
     type: 'integer',
     minimum: 0,
     description: "stored events the read models had not handled when this was answered (0: none): rows they prove may be missing",
   },
+  [EVENTS_BEHIND_AT_LEAST_HEADER]: {
+    type: 'string',
+    enum: ['true'],
+    description:
+      `sent only when the count in credence-events-behind stopped at its limit (${LAG_COUNT_LIMIT}): the read models were at least that many events behind`,
+  },
 };
 
-/** `readYourWrites`, its lag named in the answer's `credence-events-behind` header; the lag, for a body that says it too. */
-export const readYourWritesInto = async (context: ServiceContext, reply: FastifyReply, readModels: readonly ReadModelName[]): Promise<number> => {
-  const { eventsBehind } = await readYourWrites(context, readModels);
-  reply.header(EVENTS_BEHIND_HEADER, String(eventsBehind));
-  return eventsBehind;
+/** The lag named in the answer's headers (`credence-events-behind`, and `credence-events-behind-at-least` when so). */
+export const eventsBehindInto = (reply: FastifyReply, behind: EventsBehind): EventsBehind => {
+  reply.header(EVENTS_BEHIND_HEADER, String(behind.eventsBehind));
+  if (behind.eventsBehindAtLeast === true) reply.header(EVENTS_BEHIND_AT_LEAST_HEADER, 'true');
+  return behind;
 };
+
+/** `readYourWrites`, its lag named in the answer's headers (eventsBehindInto); the lag, for a body that says it too. */
+export const readYourWritesInto = async (context: ServiceContext, reply: FastifyReply, readModels: readonly ReadModelName[]): Promise<EventsBehind> =>
+  eventsBehindInto(reply, await readYourWrites(context, readModels));
