@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ACCESS_OWNER } from '../adapters/http/auth/open-access-control.ts';
-import { holdAccessKeyMaking } from '../bin/commands/keys-in-use.ts';
+import { holdAccessKeyMaking } from '../bin/commands/access-key-making-lock.ts';
 import { runCli, spawnCli } from './support/cli.ts';
 import { withDataFolderSe } from './support/key-held.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
 /*
- * Review 399 #3: local token commands share one key-making lock, `access-key-making.lock` (keys-in-use.ts
+ * Review 399 #3: local token commands share one key-making lock, `access-key-making.lock` (access-key-making-lock.ts
  * holdAccessKeyMaking), made once and never removed, where each held a file of its own (review 379: a killed command's
  * file, one that was not a lock, a pid and age test to sweep them). A file of that name that is no SQLite database is
  * refused naming it; a file an earlier version left (`access-key-making-<pid>-<random>.lock`) is removed by a key

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openAccessRegistry } from '../adapters/runtime/index.ts';
-import { holdAccessKeyMaking } from '../bin/commands/keys-in-use.ts';
+import { holdAccessKeyMaking } from '../bin/commands/access-key-making-lock.ts';
 import { softHsm, softHsmMissing } from './support/softhsm.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 

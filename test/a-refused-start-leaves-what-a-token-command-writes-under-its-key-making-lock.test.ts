@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { lockDataFolder } from '../adapters/driven/files/data-folder-lock.ts';
 import { openAccessRegistry } from '../adapters/runtime/index.ts';
-import { holdAccessKeyMaking } from '../bin/commands/keys-in-use.ts';
+import { holdAccessKeyMaking } from '../bin/commands/access-key-making-lock.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
 /*

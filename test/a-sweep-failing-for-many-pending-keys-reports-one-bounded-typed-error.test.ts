@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { damagedDatabase } from '../domain/errors.ts';
 import { streamIdOf } from '../domain/streams.ts';
 import { sweepPendingKeys } from '../adapters/protocols/procedures/sweep-pending-keys.ts';
-import { throwFailures } from '../adapters/protocols/procedures/cut-provisioning.ts';
+import { throwFailures } from '../adapters/protocols/procedures/sweep-failures.ts';
 import { LockHeldElsewhere } from '../adapters/driven/files/index.ts';
 import type { InfrastructureOptions } from '../adapters/protocols/procedures/infrastructure-options.ts';
 import { messageOf } from '../adapters/runtime/live-failure.ts';

@@ -17,7 +17,7 @@ import { openSqliteStore, openSqliteStoreInDir, openStore, parseStoreConnectionS
 import { openTransparencyInDir, refuseLogKeyWithoutItsLog } from '../driven/transparency/index.ts';
 import { createEngine } from '../engine/index.ts';
 import { EnrolmentEndpoint, Infrastructure, RegistrarEndpoint, SecurityProcedures, keyShredder, type KeyRegistry } from '../protocols/procedures/index.ts';
-import { throwFailures } from '../protocols/procedures/cut-provisioning.ts';
+import { throwFailures } from '../protocols/procedures/sweep-failures.ts';
 import { closeEach } from './close-each.ts';
 import { refuseNewEventStoreForAServedFolder } from './event-store-of-a-served-folder.ts';
 import { firstEventRememberedBy, rememberFirstEvent } from './first-event-of-the-folder.ts';

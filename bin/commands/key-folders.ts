@@ -9,7 +9,7 @@ import { printable } from '../printable.ts';
 import { UsageError } from '../program.ts';
 import { exportSettings } from './export-log-key.ts';
 import { sayRemovedStrays, unusableDataFolderAsUsage } from './folder-lock.ts';
-import { asOneKeyCommand } from './keys-in-use.ts';
+import { asOneKeyCommand } from './access-key-making-lock.ts';
 import { PathArg } from './options.ts';
 
 /** Where the keys are: the data folders and the Secure Environment their services run with (exportSettings). */
@@ -172,7 +172,7 @@ export const withLockedKeyFolders = async <T>(
       const { refuseTokenHoldingNoneOfTheFolderKeys } = await import('../../adapters/runtime/folder-keys-in-token.ts');
       for (const folder of folders) await refuseTokenHoldingNoneOfTheFolderKeys(open(), folder, secureEnvironment);
     }
-    // Every wait for a local token command's key-making lock shares one deadline, said on stderr (keys-in-use.ts).
+    // Every wait for a local token command's key-making lock shares one deadline, said on stderr (access-key-making-lock.ts).
     const done = await asOneKeyCommand((line) => io.err(printable(line)), () => use({ folders, secureEnvironment: open }));
     refused = false;
     return done;

@@ -10,7 +10,7 @@ import type { ServiceConfig } from '../../adapters/http/config.ts';
 import type { Io } from '../io.ts';
 import { UsageError } from '../program.ts';
 import { namingRefusedWrites } from '../write-failure.ts';
-import { holdAccessKeyMaking } from './keys-in-use.ts';
+import { holdAccessKeyMaking } from './access-key-making-lock.ts';
 import { PathArg, readTarget, ServerOptions, type ServerTarget } from './options.ts';
 
 /** Where a `credence token` command acts: a server (`--server`), or the data folder that holds access.db (`--data`). */
@@ -122,7 +122,7 @@ export const withLocalAccess = async <T>(
   return namingRefusedWrites(`the data folder ${config.data}`, async () => {
     // Review 378 #3: the key this command may make (a first signing key, a rotation's) is named by nothing until
     // access.db names it; `key list` and `key destroy` wait for this lock before they read access.db
-    // (keys-in-use.ts, above holdAccessKeyMaking, says why this and not a transaction or the folder lock). It is the
+    // (access-key-making-lock.ts, above holdAccessKeyMaking, says why this and not a transaction or the folder lock). It is the
     // folder's one `access-key-making.lock`, shared with other token commands (review 399), and it marks the folder
     // written: a command refused meanwhile under the folder lock sweeps nothing (folder-removal.ts). A folder not
     // made yet is made by the opening below, after its KEK checks (a refused KEK leaves no folder), so no lock is held

@@ -11,7 +11,8 @@ import { applicationHolder, bootstrapHolder, forgetHolders, holderOfOwner, nodeH
 import { endInstanceCredential, forgetInstanceAssociation, recordInstanceAssociation, recordInstanceCredential, recordInstanceEstablished } from './instance-holders.ts';
 import { forgetRotation, overlapEndOf, recordRotation } from './rotations.ts';
 import { recordCertifiedSubscription, recordCseCredential, recordNodeEnrolment } from './subscription-moves.ts';
-import { certificateOfCredential, forgetRebuild, markPkiBatch, markRebuild, PKI_PROJECTION, recordCertificate, raiseRevocation, recordRevocation, resetPkiTables, setupPkiTables, standingRevocation } from './tables.ts';
+import { markPkiBatch, PKI_PROJECTION } from './schema-rebuild.ts';
+import { certificateOfCredential, forgetRebuild, markRebuild, recordCertificate, raiseRevocation, recordRevocation, resetPkiTables, setupPkiTables, standingRevocation } from './tables.ts';
 
 export { PKI_PROJECTION };
 

@@ -18,7 +18,7 @@ export const SERVICE_LOCK_DB_FILE = 'service-lock.db';
 export const DEVICE_LOCK_DB_FILE = 'device-lock.db';
 /**
  * The key-making lock local token commands hold while they write a data folder without its lock (bin/commands/
- * keys-in-use.ts holdAccessKeyMaking): made once and kept (only a refused command that made it removes it).
+ * access-key-making-lock.ts holdAccessKeyMaking): made once and kept (only a refused command that made it removes it).
  */
 export const ACCESS_KEY_MAKING_FILE = 'access-key-making.lock';
 /**

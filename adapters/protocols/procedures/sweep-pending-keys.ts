@@ -2,9 +2,10 @@ import { isCredenceError } from '../../../domain/errors.ts';
 import type { KeyHandle } from '../../../domain/ports/index.ts';
 import { parseStreamId } from '../../../domain/streams.ts';
 import type { LoadedEntity } from '../../../machines/index.ts';
-import { issuedByRemoteProvisioning, revokeUnprovisioned, runOver, sweepCutKeyPairRuns, throwFailures, type SweepFailure } from './cut-provisioning.ts';
+import { issuedByRemoteProvisioning, revokeUnprovisioned, runOver, sweepCutKeyPairRuns } from './cut-provisioning.ts';
 import type { InfrastructureOptions } from './infrastructure-options.ts';
 import { destroyOrOwe } from './shredder.ts';
+import { throwFailures, type SweepFailure } from './sweep-failures.ts';
 
 /**
  * The event that makes a pending key binding its entity's, by purpose: a PSK copy once the credential is provisioned,
