@@ -82,5 +82,8 @@ export const describeSchemaChange = (c: SchemaChange, events: number, atLeast = 
   const count = `${atLeast ? 'at least ' : ''}${events} events`;
   return c.stored > c.version
     ? `${c.name}: written by a newer Credence (version ${c.stored}): rebuilt under version ${c.version} from the events (${count}); upgrading again rebuilds it again`
-    : `${c.name}: written by version ${c.stored}, this is version ${c.version}: rebuilding from the events (${count})`;
+    : c.stored === c.version
+      ? // Tables of this version whose version was not recorded, or that an earlier Credence wrote since (pki, review 414).
+        `${c.name}: its version was not recorded (written before it was kept, or an earlier Credence ran it since): rebuilding from the events (${count})`
+      : `${c.name}: written by version ${c.stored}, this is version ${c.version}: rebuilding from the events (${count})`;
 };
