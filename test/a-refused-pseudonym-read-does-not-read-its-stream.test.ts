@@ -53,3 +53,48 @@ describe('a refused pseudonym read does not read its stream', () => {
     expect(reads.every((o) => o?.maxCount === 1)).toBe(true);
   });
 });
+
+/**
+ * Review 416: with the pseudonym directory behind (a stopped live runtime, or none), the decision fell back to reading
+ * the pseudonym's stream with no bound, so a real pseudonym answered measurably slower than a made-up one, by as much
+ * as its stream was long. The fallback now reads at most `limits.maxEntityEvents` events, which the resolution bound
+ * (resolution-bound.ts) keeps the whole of such a stream: a resolution the directory has not handled still counts.
+ */
+describe('a pseudonym read while the directory is behind', () => {
+  let svc: TestService;
+  let api: Api;
+  let pseudonym = '';
+  let reads: (ReadStreamOptions | undefined)[] = [];
+
+  beforeAll(async () => {
+    svc = await startTestService();
+    api = await openApi(svc);
+    expect((await api.call('POST', '/v1/commands', {}, { token: svc.tokens.operator, body: body.registerNode('meter-8') })).status).toBe(201);
+    await settled(svc);
+    for await (const e of svc.service.context.credence.store.readAll()) {
+      if (e.type === 'PseudonymRotated' && e.data['nodeId'] === 'meter-8') pseudonym = String(e.data['pseudonym']);
+    }
+    expect(pseudonym).not.toBe('');
+    const store = svc.service.context.credence.store as EventStore & { readStream: EventStore['readStream'] };
+    const readStream = store.readStream.bind(store);
+    store.readStream = (streamId, options) => {
+      if (streamId === `pseudonym-${pseudonym}`) reads.push(options);
+      return readStream(streamId, options);
+    };
+  });
+  afterAll(async () => {
+    await svc?.close();
+  });
+
+  it("answers an auditor's resolution the directory has not handled, reading at most maxEntityEvents events of the stream", async () => {
+    await svc.service.context.live.stop();
+    const resolved = await api.call('POST', '/v1/pseudonyms/resolutions', {}, { token: svc.tokens.auditor, body: { pseudonym, reason: 'case 43' } });
+    expect(resolved.status).toBeLessThan(300);
+    reads = [];
+    const answer = await api.call('GET', '/v1/entities/{kind}/{id}/timeline', { kind: 'pseudonym', id: pseudonym }, { token: svc.tokens.auditor });
+    expect(answer.status).toBe(200);
+    const bound = svc.service.context.limits.maxEntityEvents;
+    expect(reads.length).toBeGreaterThan(0);
+    expect(reads.map((o) => o?.maxCount)).toEqual(reads.map(() => expect.toSatisfy((n: unknown) => typeof n === 'number' && n <= bound)));
+  });
+});

@@ -22,6 +22,16 @@ describe('the name of a compliance CSV', () => {
       'credence-expiring-behind-7-partial-next-after-1767225600000%3Ac-1.csv',
     );
   });
+
+  // Review 416: a count the server stopped at its limit (`eventsBehindAtLeast`) is no exact count.
+  it('says a count stopped at its limit is that many or more', () => {
+    expect(complianceCsvName('revocations', { truncated: false, eventsBehind: 100_000, eventsBehindAtLeast: true })).toBe(
+      'credence-revocations-behind-100000-or-more.csv',
+    );
+    expect(complianceCsvName('actions', { truncated: true, nextAfter: '17~0a1b2c3d', eventsBehind: 100_000, eventsBehindAtLeast: true })).toBe(
+      'credence-actions-behind-100000-or-more-partial-next-after-17~0a1b2c3d.csv',
+    );
+  });
 });
 
 describe.skipIf(!hasChromium())('the compliance page with its read models behind the store', () => {
@@ -51,6 +61,51 @@ describe.skipIf(!hasChromium())('the compliance page with its read models behind
         `The read models were ${behind} event(s) behind the store when the server wrote this file: rows those events prove may be missing; its name says "-behind-${behind}"`,
       );
       expect(await page.getByTestId('csv-partial').count()).toBe(0);
+      expect(cspViolations).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  /*
+   * Review 416: the server counts how far behind its read models are up to 100,000 events, and says a count stopped
+   * there (`credence-events-behind-at-least: true`, and `eventsBehindAtLeast: true` in the JSON). The page showed it
+   * as exact ("100000 event(s) behind") and named the file `-behind-100000`. Answered here by the page's own routes,
+   * as a store that far behind is not built for a test.
+   */
+  it('says a lag counted to its limit is that many or more, on the page and in the file name', async () => {
+    const { context, page, cspViolations } = await openConsole(world.browser, world.svc.url);
+    try {
+      await page.route(
+        (url) => url.pathname === '/v1/compliance/revocations',
+        (route) => {
+          const csv = route.request().headers()['accept'] === 'text/csv';
+          return route.fulfill({
+            status: 200,
+            headers: {
+              'content-type': csv ? 'text/csv' : 'application/json',
+              'credence-events-behind': '100000',
+              'credence-events-behind-at-least': 'true',
+            },
+            body: csv
+              ? 'position,credentialId\r\n'
+              : JSON.stringify({ query: 'revocations', params: { reason: 'keyCompromise' }, eventsBehind: 100_000, eventsBehindAtLeast: true, truncated: false, rows: [] }),
+          });
+        },
+      );
+      await signIn(page, world.svc.tokens.auditor, '#/compliance');
+      await page.getByLabel('Query').selectOption('revocations');
+      await page.getByLabel('reason').fill('keyCompromise');
+      await page.getByRole('button', { name: 'Run query' }).click();
+      await expect.poll(() => page.getByTestId('events-behind').count(), POLL).toBe(1);
+      expect(await page.getByTestId('events-behind').textContent()).toContain('The read models were 100000 or more event(s) behind the store when this was answered');
+      expect(await page.getByTestId('result-status').textContent()).toContain('the read models were 100000 or more event(s) behind');
+
+      const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download CSV' }).click()]);
+      expect(download.suggestedFilename()).toBe('credence-revocations-behind-100000-or-more.csv');
+      await expect.poll(() => page.getByTestId('csv-behind').textContent(), POLL).toContain(
+        'The read models were 100000 or more event(s) behind the store when the server wrote this file: rows those events prove may be missing; its name says "-behind-100000-or-more"',
+      );
       expect(cspViolations).toEqual([]);
     } finally {
       await context.close();

@@ -145,6 +145,9 @@ const eventsBehindOf = (response: Response): number => {
   return behind !== null && /^\d{1,15}$/.test(behind) ? Number(behind) : 0;
 };
 
+/** Whether the server's count of those events stopped at its limit (`credence-events-behind-at-least: true`, review 416). */
+const eventsBehindAtLeastOf = (response: Response): boolean => response.headers.get('credence-events-behind-at-least')?.trim().toLowerCase() === 'true';
+
 type Listener = (error: ApiError) => void;
 
 export class Api {
@@ -266,7 +269,7 @@ export class Api {
       // Held to the schema the JSON answer's `nextAfter` is: a position, or expiring's cursor.
       ...(nextAfter !== null && ComplianceCursor.safeParse(nextAfter).success ? { nextAfter } : {}),
       // A file from read models behind the store may miss rows, and must not be saved as complete (review 152).
-      ...(eventsBehind > 0 ? { eventsBehind } : {}),
+      ...(eventsBehind > 0 ? { eventsBehind, ...(eventsBehindAtLeastOf(response) ? { eventsBehindAtLeast: true } : {}) } : {}),
     };
   }
 }
@@ -280,6 +283,8 @@ export interface TextAnswer {
   readonly truncated: boolean;
   /** Said only when more than 0. */
   readonly eventsBehind?: number;
+  /** The server's count stopped at its limit: `eventsBehind` or more. Said only when so. */
+  readonly eventsBehindAtLeast?: boolean;
   readonly nextAfter?: string;
 }
 

@@ -182,6 +182,8 @@ export const ComplianceResult = z.object({
   params: z.record(Text, Text),
   /** Stored events the server's read models had not handled when it answered (absent from an older server). */
   eventsBehind: z.number().int().min(0).optional(),
+  /** The server's count stopped at its limit (100,000): `eventsBehind` or more (review 416; absent from an older server). */
+  eventsBehindAtLeast: z.boolean().optional(),
   rows: z.array(z.record(Text, z.unknown())).max(MAX_ROWS),
   /** More rows matched than the answer's limit, and where the next page starts (absent from an older server). */
   truncated: z.boolean().optional(),

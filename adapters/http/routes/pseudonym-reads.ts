@@ -18,7 +18,7 @@ const RESOLUTIONS_WAIT_MS = 1_000;
  * review, reading the whole stream (grown by resolutions) cost 144-223 ms of blocked event loop per refused request
  * at 10,000 events. Read-your-writes: a "no" counts only once the directory has handled everything stored when it
  * was asked (a resolution just recorded must count); a directory that does not get there in time, or a service
- * without one, is answered from the stream as before.
+ * without one, is answered from the stream's first `maxEntityEvents` events, its whole under the resolution bound.
  */
 export const hasResolved = async (context: ServiceContext, principal: Principal | undefined, streamId: string): Promise<boolean> =>
   principal?.role === 'auditor' && resolvedBy(context, streamId, principal);
@@ -31,7 +31,10 @@ const resolvedBy = async (context: ServiceContext, streamId: string, principal: 
     if (inDirectory(context, pseudonym, principal)) return true;
     if (await directoryCaughtUp(context)) return inDirectory(context, pseudonym, principal);
   }
-  return resolvedIn(await credence.store.readStream(streamId), principal);
+  // Review 416: read unbounded, a real pseudonym answered slower than a made-up one by its stream's length. The
+  // resolution bound (resolution-bound.ts) refuses a resolution once the stream holds maxEntityEvents events, so
+  // these are the whole of it, and a resolution by this caller is among them.
+  return resolvedIn(await credence.store.readStream(streamId, { maxCount: context.limits.maxEntityEvents }), principal);
 };
 
 /** Whether the pseudonym directory holds a resolution of `pseudonym` by this auditor (one indexed row). */

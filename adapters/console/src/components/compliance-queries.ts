@@ -28,6 +28,12 @@ const HINTS: Readonly<Record<string, string>> = {
 };
 
 /**
+ * How many events the read models were behind, as the server counted them: "N or more" when its count stopped at its
+ * limit (`eventsBehindAtLeast`, 100,000), never shown as exact (review 416).
+ */
+const behindCount = (eventsBehind: number, atLeast: boolean | undefined): string => `${eventsBehind}${atLeast === true ? ' or more' : ''}`;
+
+/**
  * The parameters each query requires: the server refuses the query without them (400, rule `required`:
  * projections/compliance/catalog.ts), and its catalog names the parameters only. Marked `required` in the form, which
  * says so to assistive technology (the * beside the label is for the eye only: the field's name stays the parameter's), and asks for
@@ -192,7 +198,7 @@ export class ComplianceQueries extends ConsolePage {
         : undefined;
       // Nor one from read models behind the store, whose rows may miss what the unhandled events prove (review 152).
       this.csvBehind = csv.eventsBehind !== undefined
-        ? `The read models were ${csv.eventsBehind} event(s) behind the store when the server wrote this file: rows those events prove may be missing; its name says "-behind-${csv.eventsBehind}". Run the query again shortly and download it again.`
+        ? `The read models were ${behindCount(csv.eventsBehind, csv.eventsBehindAtLeast)} event(s) behind the store when the server wrote this file: rows those events prove may be missing; its name says "-behind-${csv.eventsBehind}${csv.eventsBehindAtLeast === true ? '-or-more' : ''}". Run the query again shortly and download it again.`
         : undefined;
     } catch (error) {
       if (asked.current()) this.csvError = error;
@@ -210,7 +216,7 @@ export class ComplianceQueries extends ConsolePage {
   private renderRows(result: Result) {
     // A stale answer must not read as an all-clear: rows the unhandled events prove may be missing.
     const behind = result.eventsBehind !== undefined && result.eventsBehind > 0
-      ? html`<p class="warning" role="status" data-testid="events-behind">The read models were ${result.eventsBehind} event(s) behind the store when this was answered: rows those events prove may be missing. Run the query again shortly.</p>`
+      ? html`<p class="warning" role="status" data-testid="events-behind">The read models were ${behindCount(result.eventsBehind, result.eventsBehindAtLeast)} event(s) behind the store when this was answered: rows those events prove may be missing. Run the query again shortly.</p>`
       : nothing;
     // A cut answer must not read as the whole: the server names where the next page starts when the query pages.
     const cut = result.truncated === true
@@ -296,9 +302,9 @@ export class ComplianceQueries extends ConsolePage {
    */
   private resultSummary(): string {
     if (this.result.state !== 'ok') return '';
-    const { rows, truncated, eventsBehind } = this.result.value;
+    const { rows, truncated, eventsBehind, eventsBehindAtLeast } = this.result.value;
     const count = `${rows.length} row${rows.length === 1 ? '' : 's'}`;
-    return `${count}${truncated === true ? ' shown; more match' : ''}${eventsBehind !== undefined && eventsBehind > 0 ? `; the read models were ${eventsBehind} event(s) behind` : ''}.`;
+    return `${count}${truncated === true ? ' shown; more match' : ''}${eventsBehind !== undefined && eventsBehind > 0 ? `; the read models were ${behindCount(eventsBehind, eventsBehindAtLeast)} event(s) behind` : ''}.`;
   }
 
   override render() {
