@@ -5,9 +5,13 @@
  * GET /v1/projections' component status, and two `damaged_database` failures lost the typed "the database events.db is
  * damaged" there for a message naming the server's path. Failures of one kind are now that typed error, its message
  * naming their count; mixed ones an AggregateError naming at most five, then how many more.
+ *
+ * Review 415: a sweep's AggregateError inside the tick's (F1) made the status fall back to the outer message, a
+ * damaged database's path in it; failures of one kind but different messages (two damaged files) were "alike", all
+ * but the first dropped (F2); one typed error among others worded the status as if it were the only failure (F3).
  */
 import { describe, expect, it } from 'vitest';
-import { damagedDatabase } from '../domain/errors.ts';
+import { damagedDatabase, validationError } from '../domain/errors.ts';
 import { streamIdOf } from '../domain/streams.ts';
 import { sweepPendingKeys } from '../adapters/protocols/procedures/sweep-pending-keys.ts';
 import { throwFailures } from '../adapters/protocols/procedures/sweep-failures.ts';
@@ -71,6 +75,8 @@ describe('a sweep whose every pending key fails', () => {
     // and the component status finds the typed error inside it: the file named, not the server's path
     expect(messageOf(failed)).toContain(TYPED);
     expect(messageOf(failed)).not.toContain(SERVER_PATH);
+    // saying how many failed, and how many of them otherwise (review 415 F3)
+    expect(messageOf(failed)).toMatch(/^200 failures, among them: the database events\.db is damaged.*; 100 others: the service's log names them$/);
   });
 
   it('with one failure reports it as it was thrown', async () => {
@@ -80,16 +86,16 @@ describe('a sweep whose every pending key fails', () => {
   });
 });
 
-describe("the tick's closing steps (open-credence.ts), both failing", () => {
-  const thrown = (failures: { what: string; error: unknown }[]) => {
-    try {
-      throwFailures(failures, "of the tick's closing steps failed");
-    } catch (error) {
-      return error as Error;
-    }
-    return expect.unreachable('should have thrown');
-  };
+const thrown = (failures: { what: string; error: unknown }[]) => {
+  try {
+    throwFailures(failures, "of the tick's closing steps failed");
+  } catch (error) {
+    return error as Error;
+  }
+  return expect.unreachable('should have thrown');
+};
 
+describe("the tick's closing steps (open-credence.ts), both failing", () => {
   it('alike: report the typed error once, the error thrown left as it was', () => {
     const busy = new LockHeldElsewhere('keys.db', new Error('database is locked'));
     const failed = thrown([
@@ -111,5 +117,67 @@ describe("the tick's closing steps (open-credence.ts), both failing", () => {
     expect(failed.message.length).toBeLessThan(BOUND);
     expect(messageOf(failed)).toContain(TYPED);
     expect(messageOf(failed)).not.toContain(SERVER_PATH);
+  });
+});
+
+describe('review 415: failures inside failures, of one kind but not alike, and mixed', () => {
+  const SECRET_PATH = '/srv/secret/keys.db';
+  const damagedFile = (path: string, file: string) => damagedDatabase(path, file, 'SQLITE_CORRUPT: database disk image is malformed', 'restore it from a backup');
+  const seDown = () => new Error('the Secure Environment did not answer');
+
+  it("a sweep's AggregateError inside the tick's: the status names the damaged file, never its path (F1)", () => {
+    // Given a sweep failing for a damaged keys.db and the Secure Environment down
+    const swept = thrown([
+      { what: 'the pending psk key handle-1 of credential-meter-1-svc', error: damagedFile(SECRET_PATH, 'keys.db') },
+      { what: 'the pending psk key handle-2 of credential-meter-2-svc', error: seDown() },
+    ]);
+    // When the tick's closing steps fail together, the sweep's failure among them
+    const failed = thrown([
+      { what: 'the sweep of expired runs', error: swept },
+      { what: "the shredder's retries", error: seDown() },
+    ]);
+
+    // Then the status names the file only, and keeps the failures it holds by type, not the sweep's wrapper
+    expect(messageOf(failed)).toContain('the database keys.db is damaged');
+    expect(messageOf(failed)).not.toContain('/');
+    expect(messageOf(failed)).toMatch(/^3 failures, among them: /);
+    expect((failed as AggregateError).errors.some((e) => e instanceof AggregateError)).toBe(false);
+    expect((failed as AggregateError).errors).toHaveLength(3);
+  });
+
+  it('two damaged files, or two validation errors by different rules, are not alike: each is named (F2)', () => {
+    const failed = thrown([
+      { what: 'the sweep of expired runs', error: damagedFile('/data/keys.db', 'keys.db') },
+      { what: "the shredder's retries", error: damagedFile('/data/access.db', 'access.db') },
+    ]);
+    expect(failed).toBeInstanceOf(AggregateError);
+    expect(failed.message).toContain('keys.db');
+    expect(failed.message).toContain('access.db');
+    expect(messageOf(failed)).toContain('the database keys.db is damaged');
+    expect(messageOf(failed)).toContain('the database access.db is damaged');
+    expect(messageOf(failed)).not.toContain('/data/');
+
+    const invalid = thrown([
+      { what: 'the pending psk key handle-1 of credential-meter-1-svc', error: validationError([{ path: 'handle', rule: 'handle', message: 'must be a handle' }]) },
+      { what: 'the pending psk key handle-2 of credential-meter-2-svc', error: validationError([{ path: 'purpose', rule: 'purpose', message: 'must be psk or session' }]) },
+    ]);
+    expect(invalid.message).toContain('must be a handle');
+    expect(invalid.message).toContain('must be psk or session');
+  });
+
+  it('one typed failure among others does not speak for them all (F3)', () => {
+    // When keys.db is locked for one pending key and the Secure Environment is down for four others
+    const busy = new LockHeldElsewhere('keys.db', new Error('database is locked'));
+    const failed = thrown([
+      { what: 'the pending psk key handle-0 of credential-meter-0-svc', error: busy },
+      ...[1, 2, 3, 4].map((i) => ({ what: `the pending psk key handle-${i} of credential-meter-${i}-svc`, error: seDown() })),
+    ]);
+
+    // Then the status says five failed, the lock among them, and four others the log names
+    const said = messageOf(failed);
+    expect(said).not.toMatch(/^keys\.db is locked/);
+    expect(said).toMatch(/^5 failures, among them: keys\.db is locked/);
+    expect(said).toContain('4 others');
+    expect(said).not.toContain('/');
   });
 });

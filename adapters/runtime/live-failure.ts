@@ -1,6 +1,7 @@
 import { damagedDatabaseOf } from '../driven/files/damaged-database.ts';
 import { isWriteLockHeld, LockHeldElsewhere } from '../driven/files/index.ts';
 import { isCredenceError } from '../../domain/errors.ts';
+import { failureCountOf, failuresIn } from '../protocols/procedures/sweep-failures.ts';
 import { CHECKPOINT_WITNESS_FIELD } from './checkpoint-witness-file.ts';
 import type { LiveOptions } from './live-runtime.ts';
 
@@ -9,14 +10,30 @@ import type { LiveOptions } from './live-runtime.ts';
  * has its path and what mends it), not SQLite's bare "database disk image is malformed" (review 52).
  */
 export const messageOf = (error: unknown): string => {
-  // A combined failure (a sweep's, the tick's: throwFailures) said by a typed error inside it, when it holds one:
-  // its own message names each inner one's, a damaged database's path among them (review 412 F2).
+  // A combined failure (a sweep's, the tick's: throwFailures) said by the typed errors inside it, however deep (a
+  // sweep's inside the tick's, review 415 F1), when it holds one: its own message names each inner one's, a damaged
+  // database's path among them (review 412 F2). They speak for the whole only when every failure is one of them
+  // (review 415 F3: a lock held among four Secure Environment failures said the lock alone).
   if (error instanceof AggregateError) {
-    const typed = error.errors.find((e) => typedMessageOf(e) !== undefined);
-    if (typed !== undefined) return `${typedMessageOf(typed)!} (with other failures: the service's log names them)`;
+    const typed = failuresIn(error).flatMap((f) => {
+      const said = typedMessageOf(f.error);
+      return said === undefined ? [] : [{ said, count: f.count }];
+    });
+    if (typed.length > 0) {
+      const wordings = [...new Set(typed.map((t) => t.said))];
+      const more = wordings.length - TYPED_NAMED_AT_MOST;
+      const said = wordings.slice(0, TYPED_NAMED_AT_MOST).join('; ') + (more > 0 ? `; and ${more} more such` : '');
+      const all = failureCountOf(error);
+      const others = all - typed.reduce((n, t) => n + t.count, 0);
+      if (others <= 0) return said;
+      return `${all} failures, among them: ${said}; ${others} other${others === 1 ? '' : 's'}: the service's log names them`;
+    }
   }
   return typedMessageOf(error) ?? (error instanceof Error ? error.message : String(error));
 };
+
+/** How many typed failures a combined failure's status words, each once (review 415 F2: two damaged files, both). */
+const TYPED_NAMED_AT_MOST = 5;
 
 /** What status says of a failure of a type it words itself; undefined for any other. */
 const typedMessageOf = (error: unknown): string | undefined => {
