@@ -13,6 +13,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as pkijs from 'pkijs';
 import { NO_STORE_WITH_A_TOKEN } from '../adapters/http/response-headers.ts';
+import { cmd } from './support/fleet.ts';
 import { ocspRequest, ocspStatus } from './support/ocsp-client.ts';
 import { issueCertifiedCredential, pkiOf, startPkiService } from './support/pki-test-ca.ts';
 import { startTestService, type TestService } from './support/service.ts';
@@ -66,6 +67,9 @@ const expectDeclared = (doc: Doc, operation: string, response: globalThis.Respon
   }
   const carried = HOOKS_HEADERS.filter((name) => response.headers.get(name) !== null);
   expect(Object.keys(declared!.headers ?? {}), `${operation} ${response.status} declares what it carries`).toEqual(expect.arrayContaining(carried));
+  // Review 416: and each of Credence's own headers it carries (credence-*), as the compliance pager's are.
+  const own = [...response.headers.keys()].filter((name) => name.startsWith('credence-'));
+  expect(Object.keys(declared!.headers ?? {}), `${operation} ${response.status} declares the credence-* headers it carries`).toEqual(expect.arrayContaining(own));
 };
 
 const problemRef = (response: Response | undefined): unknown => response?.content?.['application/problem+json']?.schema?.['$ref'];
@@ -202,6 +206,32 @@ describe('the OpenAPI document declares the statuses and headers the service ans
     const page = await fetch(`${svc.url}/v1/compliance/revocations`, { headers: { authorization: `Bearer ${svc.tokens.auditor}` } });
     expect(page.status).toBe(200);
     expectDeclared(doc, 'GET /v1/compliance/{query}', page, ['credence-truncated', 'credence-events-behind'], true);
+  });
+
+  /**
+   * Review 416 (F2): the entity routes that wait for the read models (readYourWritesInto) send the lag headers the
+   * compliance answers do, and their 200s declared none of them.
+   */
+  it('answers the entity routes that read the read models with the lag headers their 200 declares', async () => {
+    const operator = { authorization: `Bearer ${svc.tokens.operator}` };
+    const { type, data } = cmd.createSubscription('sub-openapi-lag');
+    const created = await fetch(`${svc.url}/v1/commands`, { method: 'POST', headers: { ...operator, 'content-type': 'application/json' }, body: JSON.stringify({ type, data }) });
+    expect(created.status).toBe(201);
+    await created.arrayBuffer();
+    const lagHeaders = ['credence-events-behind', 'credence-events-behind-at-least'];
+    for (const [operation, path] of [
+      ['GET /v1/entities', '/v1/entities?kind=subscription'],
+      ['GET /v1/entities/counts', '/v1/entities/counts'],
+      ['GET /v1/entities/{kind}/{id}/timeline', '/v1/entities/subscription/sub-openapi-lag/timeline'],
+      ['GET /v1/entities/{kind}/{id}/timeline', '/v1/entities/subscription/sub-openapi-lag/timeline?limit=1'],
+      ['GET /v1/entities/{kind}/{id}/dependents', '/v1/entities/subscription/sub-openapi-lag/dependents'],
+    ] as const) {
+      const answer = await fetch(`${svc.url}${path}`, { headers: operator });
+      expect(answer.status, path).toBe(200);
+      await answer.arrayBuffer();
+      expect(answer.headers.get('credence-events-behind'), path).toBe('0');
+      expectDeclared(doc, operation, answer, lagHeaders, true);
+    }
   });
 
   it('answers the documented OCSP GET template, filled in encoded, from the responder, as declared', async () => {

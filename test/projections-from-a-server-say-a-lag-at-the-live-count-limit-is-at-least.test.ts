@@ -14,6 +14,9 @@ import type { ComponentStatus } from '../adapters/runtime/index.ts';
 import { runCli } from './support/cli.ts';
 import { cmd } from './support/fleet.ts';
 import { pastReadyBound } from '../adapters/http/routes/wire.ts';
+import { warnReadModelRebuilds } from '../adapters/http/read-model-rebuilds.ts';
+import type { FastifyBaseLogger } from 'fastify';
+import type { ProjectionRunner } from '../projections/runtime/index.ts';
 import { useTestService } from './support/service.ts';
 
 describe('the live lag at its count limit', () => {
@@ -31,6 +34,65 @@ describe('the live lag at its count limit', () => {
     // A start backlog and the live count together past it: capped, and at least.
     expect(lagOf(LAG_COUNT_LIMIT + 5, 1_000, 2_000)).toMatchObject({ eventsBehind: LAG_COUNT_LIMIT, eventsBehindAtLeast: true });
     expect(lagOf(0, undefined, 2_000).eventsBehindAtLeast).toBeUndefined();
+  });
+
+  /**
+   * Review 416 (F1): once full, the tracker dropped what it did not keep, and a trim left it counting the kept tail only:
+   * 1..300,000 seen, trimmed at 99,000, read 1,000 behind and exact (true lag 201,000), so /readyz said ready.
+   */
+  it('stays at least once full and trimmed, counting what it dropped, and exact again once all is handled', () => {
+    const tracker = new LagTracker();
+    for (let p = 1; p <= 3 * LAG_COUNT_LIMIT; p++) tracker.seen(BigInt(p), p <= LAG_COUNT_LIMIT ? 1_000 : 5_000);
+    tracker.trim(99_000n);
+    const trimmed = tracker.after(99_000n);
+    expect(trimmed).toMatchObject({ count: 201_000, oldest: 1_000, atLeast: true });
+    const lag = lagOf(trimmed.count, trimmed.oldest, 2_000, trimmed.atLeast === true);
+    expect(lag).toMatchObject({ eventsBehind: LAG_COUNT_LIMIT, eventsBehindAtLeast: true });
+    expect(pastReadyBound(lag, 1_000)).toBe(true);
+    expect(pastReadyBound(lag, 200_000)).toBe(true);
+    // Trimmed past every kept position, into what was dropped: still at least, from the first dropped one's arrival.
+    tracker.trim(150_000n);
+    expect(tracker.after(150_000n)).toMatchObject({ count: 150_000, oldest: 5_000, atLeast: true });
+    const late = tracker.after(299_990n);
+    expect(late).toMatchObject({ count: 10, atLeast: true });
+    expect(lagOf(late.count, late.oldest, 6_000, late.atLeast === true).eventsBehindAtLeast).toBe(true);
+    // Refilled while some of what it dropped is unhandled: those are counted too, never as exact.
+    for (let p = 3 * LAG_COUNT_LIMIT + 1; p <= 3 * LAG_COUNT_LIMIT + 5; p++) tracker.seen(BigInt(p), 7_000);
+    expect(tracker.after(150_000n)).toMatchObject({ count: 150_005, atLeast: true });
+    expect(tracker.after(BigInt(3 * LAG_COUNT_LIMIT))).toMatchObject({ count: 5, atLeast: true });
+    expect(tracker.after(BigInt(3 * LAG_COUNT_LIMIT + 5))).toEqual({ count: 0, oldest: undefined });
+    // Everything handled by all: it keeps positions again, and counts them exactly.
+    tracker.trim(BigInt(3 * LAG_COUNT_LIMIT + 5));
+    for (let p = 3 * LAG_COUNT_LIMIT + 6; p <= 3 * LAG_COUNT_LIMIT + 15; p++) tracker.seen(BigInt(p), 8_000);
+    const refilled = tracker.after(BigInt(3 * LAG_COUNT_LIMIT + 5));
+    expect(refilled).toEqual({ count: 10, oldest: 8_000 });
+    expect(lagOf(refilled.count, refilled.oldest, 9_000, refilled.atLeast === true)).toEqual({ eventsBehind: 10, secondsBehind: 1 });
+  });
+});
+
+/** Review 416 (F4): the rebuild warning's message said "at least", its structured `events` field said nothing of it. */
+describe('the rebuild warning at the count limit', () => {
+  it('flags the structured count (eventsAtLeast) as its message words it, and only then', async () => {
+    const warned: Array<[Record<string, unknown>, string]> = [];
+    const log = { warn: (fields: Record<string, unknown>, message: string) => warned.push([fields, message]) } as unknown as FastifyBaseLogger;
+    const runner = {
+      checkLog: async () => [],
+      checkRules: async () => [],
+      schemaChanges: () => [
+        { name: 'compliance', stored: 3, version: 4 },
+        { name: 'audit', stored: 3, version: 4 },
+      ],
+      lag: async (name: string) =>
+        name === 'compliance'
+          ? { name, position: undefined, head: 0n, eventsBehind: LAG_COUNT_LIMIT, eventsBehindAtLeast: true }
+          : { name, position: undefined, head: 0n, eventsBehind: 12 },
+    } as unknown as ProjectionRunner;
+    await warnReadModelRebuilds(runner, log);
+    expect(warned).toHaveLength(2);
+    expect(warned[0]![0]).toMatchObject({ projection: 'compliance', events: LAG_COUNT_LIMIT, eventsAtLeast: true });
+    expect(warned[0]![1]).toContain(`at least ${LAG_COUNT_LIMIT} events`);
+    expect(warned[1]![0]).toMatchObject({ projection: 'audit', events: 12 });
+    expect(warned[1]![0]).not.toHaveProperty('eventsAtLeast');
   });
 });
 

@@ -25,10 +25,12 @@ export const warnReadModelRebuilds = async (runner: ProjectionRunner, log: Fasti
     const lag = await runner.lag(change.name, LAG_COUNT_LIMIT);
     counted.push(lag);
     const { eventsBehind } = lag;
+    const atLeast = lag.eventsBehindAtLeast === true;
     log.warn(
-      { projection: change.name, storedVersion: change.stored, version: change.version, events: eventsBehind },
+      // The structured count flagged as the message words it (review 416): at least `events` when its read stopped.
+      { projection: change.name, storedVersion: change.stored, version: change.version, events: eventsBehind, ...(atLeast ? { eventsAtLeast: true } : {}) },
       // By the count's own flag (review 413): a read that stopped at its limit counts fewer when it passed records over.
-      describeSchemaChange(change, eventsBehind, lag.eventsBehindAtLeast === true),
+      describeSchemaChange(change, eventsBehind, atLeast),
     );
     // Each count is a read of the log: the probes answer between them.
     await yieldToLoop();

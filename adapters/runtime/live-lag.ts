@@ -31,6 +31,12 @@ export class LagTracker {
   #positions: bigint[] = [];
   #arrivals: number[] = [];
   #head: bigint | undefined;
+  // Positions seen once the list held LAG_COUNT_LIMIT, not kept (review 416): how many, the first (and when it
+  // arrived) and the last. All lie after the list's; while any is unhandled by all, later ones are dropped too.
+  #dropped = 0;
+  #firstDropped = 0n;
+  #firstDroppedAt = 0;
+  #lastDropped = 0n;
 
   get head(): bigint | undefined {
     return this.#head;
@@ -40,8 +46,17 @@ export class LagTracker {
   seen(position: bigint, at: number): void {
     if (this.#head !== undefined && position <= this.#head) return;
     this.#head = position;
-    // A component stuck this far behind is reported at the limit; the list does not grow past it.
-    if (this.#positions.length >= LAG_COUNT_LIMIT) return;
+    // A component stuck this far behind is reported at least at the limit; the list does not grow past it, and what it
+    // does not keep is counted, so that a count after a trim still says it (review 416).
+    if (this.#dropped > 0 || this.#positions.length >= LAG_COUNT_LIMIT) {
+      if (this.#dropped === 0) {
+        this.#firstDropped = position;
+        this.#firstDroppedAt = at;
+      }
+      this.#dropped++;
+      this.#lastDropped = position;
+      return;
+    }
     this.#positions.push(position);
     this.#arrivals.push(at);
   }
@@ -49,16 +64,26 @@ export class LagTracker {
   /** Forgets what every component has handled. */
   trim(handledByAll: bigint | undefined): void {
     if (handledByAll === undefined) return;
+    // Every dropped position handled: the list (before them) is too, and it keeps positions again.
+    if (this.#dropped > 0 && handledByAll >= this.#lastDropped) this.#dropped = 0;
     const k = firstAfter(this.#positions, handledByAll);
     if (k === 0) return;
     this.#positions.splice(0, k);
     this.#arrivals.splice(0, k);
   }
 
-  /** Seen events after `handled`: how many, and the arrival of the oldest. */
-  after(handled: bigint | undefined): { readonly count: number; readonly oldest: number | undefined } {
+  /**
+   * Seen events after `handled`: how many, and the arrival of the oldest. While positions dropped at the limit are
+   * after `handled`, the count is at least (`atLeast`): the kept ones after it and the dropped ones not at or before it
+   * (positions ascend, so at most `handled - firstDropped + 1` of them are), exact when the positions are gapless.
+   */
+  after(handled: bigint | undefined): { readonly count: number; readonly oldest: number | undefined; readonly atLeast?: true } {
     const k = handled === undefined ? 0 : firstAfter(this.#positions, handled);
-    return { count: this.#positions.length - k, oldest: this.#arrivals[k] };
+    const kept = this.#positions.length - k;
+    if (this.#dropped === 0 || (handled !== undefined && handled >= this.#lastDropped)) return { count: kept, oldest: this.#arrivals[k] };
+    const passed = handled === undefined || handled < this.#firstDropped ? 0n : handled - this.#firstDropped + 1n;
+    const dropped = passed >= BigInt(this.#dropped) ? 1 : this.#dropped - Number(passed);
+    return { count: kept + dropped, oldest: kept > 0 ? this.#arrivals[k] : this.#firstDroppedAt, atLeast: true };
   }
 
 }
@@ -66,7 +91,8 @@ export class LagTracker {
 /**
  * A component's lag from what is counted of it: at most LAG_COUNT_LIMIT events, and said at least that when the count
  * hit it (the tracker keeps no more positions, a start backlog reads no further), not as the exact lag (review 398);
- * `atLeast` says so of a count under the limit (a start backlog whose read stopped there: StartBacklog `atLeast`).
+ * `atLeast` says so of a count under the limit (a start backlog whose read stopped there: StartBacklog `atLeast`; the
+ * tracker's count once it dropped positions and trimmed: LagTracker `after`, review 416).
  */
 export const lagOf = (events: number, oldest: number | undefined, now: number, atLeast = false): Lag => ({
   eventsBehind: Math.min(events, LAG_COUNT_LIMIT),

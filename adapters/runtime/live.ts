@@ -356,7 +356,7 @@ export const startLive = (credence: Credence, options: LiveOptions & { readonly 
     // Past what its start backlog counted, not its checkpoint only: an event appended while that was counted is in it.
     const live = tracker.after(later(f.handledThrough, start?.through));
     const backlog = start?.after(progressOf(credence, f)) ?? { count: 0, oldest: undefined };
-    return lagOf(live.count + backlog.count, backlog.oldest ?? live.oldest, now, backlog.atLeast === true);
+    return lagOf(live.count + backlog.count, backlog.oldest ?? live.oldest, now, backlog.atLeast === true || live.atLeast === true);
   };
 
   return {

@@ -14,7 +14,7 @@ import { wholeTimelineInTurns } from './entity-timeline.ts';
 import { encodedAs, sendJsonInTurns, sendJsonOfInTurns, verdictInTurns } from './json-in-turns.ts';
 import { refuseUnlessResolved } from './pseudonym-reads.ts';
 import { listShown, refusePseudonymListing } from './pseudonym-listing.ts';
-import { DecimalString, getEntityRoute, mustExist, PageCursor, readYourWritesInto, toWire, Verdict } from './wire.ts';
+import { DecimalString, getEntityRoute, mustExist, PageCursor, readYourWritesInto, toWire, Verdict, withEventsBehind } from './wire.ts';
 
 const MAX_PAGE = 500;
 
@@ -232,7 +232,7 @@ export const entityRoutes: RouteModule = (app, context) => {
         limit: QueryWholeNumberOr(1, MAX_PAGE, 50),
         cursor: z.string().min(1).max(512).optional(),
       }),
-      response: { 200: EntityPage },
+      response: { 200: withEventsBehind(EntityPage) },
     },
     handler: async (request, reply) => {
       const { kind, state, limit, cursor } = request.query;
@@ -310,6 +310,7 @@ export const entityRoutes: RouteModule = (app, context) => {
       tags: ['entities'],
       querystring: TimelineQuery,
       response: Timeline,
+      eventsBehind: true,
     },
     async ({ streamId, kind }, query, reply) => {
       // A pseudonym's refusal first: the same for one that does not exist (review 409).

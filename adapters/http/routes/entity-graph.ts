@@ -7,7 +7,7 @@ import { ACCESS } from '../auth/roles.ts';
 import type { RouteModule, ServiceContext } from '../context.ts';
 import { QueryWholeNumberOr } from '../query-values.ts';
 import { refuseUnlessResolved } from './pseudonym-reads.ts';
-import { DecimalString, getEntityRoute, mustExist, readYourWritesInto } from './wire.ts';
+import { DecimalString, getEntityRoute, mustExist, readYourWritesInto, withEventsBehind } from './wire.ts';
 
 /**
  * The fleet at a glance and what depends on one entity, both from read models in one bounded query each: what the
@@ -135,7 +135,7 @@ export const entityGraphRoutes: RouteModule = (app, context) => {
         'as of `position`. Read-your-writes: it first waits (at most a second) for the read model to reach the head.',
       tags: ['entities'],
       querystring: z.strictObject({}),
-      response: { 200: EntityCounts },
+      response: { 200: withEventsBehind(EntityCounts) },
     },
     handler: async (_request, reply) => {
       await readYourWritesInto(context, reply, ['entities']);
@@ -172,6 +172,7 @@ export const entityGraphRoutes: RouteModule = (app, context) => {
       tags: ['entities'],
       querystring: z.strictObject({ limit: QueryWholeNumberOr(1, MAX_DEPENDENTS, DEFAULT_DEPENDENTS) }),
       response: Dependents,
+      eventsBehind: true,
     },
     async ({ streamId, kind }, { limit }, reply) => {
       // A pseudonym's (it has no dependents): that it exists is for an auditor who resolved it to learn (review 409).

@@ -76,6 +76,8 @@ export interface EntityRouteSchema<Response extends z.ZodType, Query extends z.Z
   readonly tags: readonly string[];
   readonly querystring?: Query;
   readonly response: Response;
+  /** Set on a route that says its read models' lag (readYourWritesInto): its 200 declares the headers (review 416). */
+  readonly eventsBehind?: true;
 }
 
 /**
@@ -88,7 +90,7 @@ export const getEntityRoute = <Response extends z.ZodType, Query extends z.ZodTy
   schema: EntityRouteSchema<Response, Query>,
   answer: (entity: EntityAddress, query: z.output<Query>, reply: FastifyReply) => Promise<z.output<Response>>,
 ): void => {
-  const { summary, description, tags, querystring, response } = schema;
+  const { summary, description, tags, querystring, response, eventsBehind } = schema;
   // Typed as a plain FastifySchema: the type provider cannot resolve a generic response; `answer` carries its type.
   const routeSchema: FastifySchema = {
     summary,
@@ -96,7 +98,7 @@ export const getEntityRoute = <Response extends z.ZodType, Query extends z.ZodTy
     tags: [...tags],
     params: EntityParams,
     ...(querystring !== undefined ? { querystring } : {}),
-    response: { 200: response },
+    response: { 200: eventsBehind === true ? withEventsBehind(response) : response },
   };
   app.get(path, {
     config: { access: ACCESS.read },
@@ -209,6 +211,15 @@ export const EVENTS_BEHIND_HEADER_DOC: ResponseHeaders = {
       `sent only when the count in credence-events-behind stopped at its limit (${LAG_COUNT_LIMIT}): the read models were at least that many events behind`,
   },
 };
+
+/**
+ * A 200 of `schema` that sends the lag headers (readYourWritesInto), declaring them (review 416): the OpenAPI document
+ * keeps a response's headers from a response object only; its description is the route's success (openapi-transform.ts).
+ */
+export const withEventsBehind = <Schema extends z.ZodType>(schema: Schema) => ({
+  headers: EVENTS_BEHIND_HEADER_DOC,
+  content: { 'application/json': { schema } },
+});
 
 /** The lag named in the answer's headers (`credence-events-behind`, and `credence-events-behind-at-least` when so). */
 export const eventsBehindInto = (reply: FastifyReply, behind: EventsBehind): EventsBehind => {
