@@ -45,7 +45,7 @@ const orphanedStart = async (data: string, ready: (out: string) => boolean): Pro
   const timer = setTimeout(() => {
     if (node !== undefined && node > 0) process.kill(node, 'SIGKILL');
     shell.kill('SIGKILL');
-  }, 80_000);
+  }, 110_000);
   await ended;
   clearTimeout(timer);
   return { out, node };
