@@ -71,7 +71,7 @@ describe('serve with a store in another folder whose writes the system refuses',
     await expect(runCli(['serve', '--data', data, '--store', `sqlite:${store}`, '--port', '0'])).rejects.toThrow(
       new CannotWrite(`the store folder ${store}`, 'SQLITE_FULL', 'database or disk is full'),
     );
-  }, 30_000);
+  }, 90_000);
 
   it('names the data folder first when its own databases are refused, never the store folder alone', async () => {
     const folder = scratch();
@@ -82,7 +82,7 @@ describe('serve with a store in another folder whose writes the system refuses',
     await expect(runCli(['serve', '--data', data, '--store', `sqlite:${store}`, '--port', '0'])).rejects.toThrow(
       new CannotWrite(`the data folder ${data} or the store folder ${store}`, 'SQLITE_FULL', 'database or disk is full'),
     );
-  }, 30_000);
+  }, 90_000);
 });
 
 describe('a refused write met where it cannot be told which place it was', () => {
