@@ -22,7 +22,7 @@ import { issuingCaOf, namingMissingCaKey } from './load.ts';
 import { seSigner } from './se-signer.ts';
 import { checkInstalledCa } from './install-checks.ts';
 import { assertRenewedBySameIssuer, assertRenews, assertSameTrustAnchor } from './renew.ts';
-import { assertSubjectUnused } from './distinct-subject.ts';
+import { assertChainNamesUnused, assertSubjectUnused } from './distinct-subject.ts';
 import type { M2MSubId } from '../../../domain/ids.ts';
 import { DEFAULT_CA_ID, type SubscriptionCa } from '../../../domain/x509/issuance/index.ts';
 import { assertSubscriptionUnclaimed } from './one-ca-per-subscription.ts';
@@ -200,7 +200,8 @@ export const installCaCertificate = async (o: {
     await assertRenewedBySameIssuer(file, o.certificate);
     assertRenews(fromBase64url(file.certificate), o.certificate, o.id, 'certificate');
   } else {
-    // The external root may sign another subject than the CSR's: it must not be another CA's of the folder either.
+    // The external root may sign another subject than the CSR's: it must not be another CA's of the folder either,
+    // nor that of a certificate above another CA (review 419).
     assertSubjectUnused(o.dataDir, o.id, issuerOf(o.certificate).name, { path: 'certificate', remedy: "have it signed with its CSR's subject" });
   }
   const chain = o.chain.map((der, i) => {
@@ -214,6 +215,8 @@ export const installCaCertificate = async (o: {
   const signer = await namingMissingCaKey(file, seSigner(o.se, file.keyHandle, file.keyKind));
   const ordered = await checkInstalledCa({ id: o.id, certificate: o.certificate, chain, signer, now: o.now, random: o.random });
   if (file.state === 'active') assertSameTrustAnchor(file, ordered);
+  // Review 419: no certificate above it may have a name another CA of the folder holds under another key.
+  assertChainNamesUnused(o.dataDir, o.id, ordered.map((der) => ({ der, path: `chain[${o.chain.indexOf(der)}]` })));
   const active = {
     version: 1 as const,
     state: 'active' as const,

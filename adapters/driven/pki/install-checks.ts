@@ -1,11 +1,11 @@
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import { validationError } from '../../../domain/errors.ts';
+import { CredenceError, validationError } from '../../../domain/errors.ts';
 import { constantTimeEqual } from '../../../domain/crypto/bytes.ts';
 import type { RandomSource } from '../../../domain/ports/random.ts';
 import { TrustAnchors, verifyCertificateChain } from '../../../domain/x509/index.ts';
 import type { CaId, X509Signer } from '../../../domain/x509/issuing-ca.ts';
-import { issueNodeCertificate, KEY_PURPOSE, SERIAL_LENGTH } from '../../../domain/x509/issuance/index.ts';
+import { issueNodeCertificate, KEY_PURPOSE, NODE_URN_PREFIX, SERIAL_LENGTH } from '../../../domain/x509/issuance/index.ts';
 
 const refuse = (path: string, rule: string, message: string) => validationError([{ path, rule, message }], 'CA certificate');
 
@@ -112,6 +112,40 @@ const checkEndsWithinChain = (certificate: Uint8Array, ordered: readonly Uint8Ar
   );
 };
 
+/** The extensions by which a certificate constrains the paths below it, by the rejection each can cause. */
+const CONSTRAINING: Readonly<Record<string, readonly string[]>> = {
+  name_constraints_violated: ['2.5.29.30'],
+  policy_constraints_violated: ['2.5.29.32', '2.5.29.33', '2.5.29.36', '2.5.29.54'],
+};
+
+/**
+ * Review 419: path validation of the install's probe failing was thrown as it came, a `bad_signature` "Bad request
+ * signature" naming the throw-away probe. It is the chain that is refused: a `validation` error whose rule is the
+ * rejection's reason, at `certificate` when the CA certificate is the cause, at `chain` when one above it is (a
+ * constraint it carries and the CA certificate does not, or the certificate the rejection names), saying what a
+ * certificate the CA issues is rather than naming the probe.
+ */
+const probeRefused = (id: CaId, certificate: Uint8Array, ordered: readonly Uint8Array[], reason: string, message: string) => {
+  const has = (der: Uint8Array, oids: readonly string[]) => new x509.X509Certificate(Uint8Array.from(der)).extensions.some((e) => oids.includes(e.type));
+  const constraints = CONSTRAINING[reason];
+  // certificateRejected's message ends with the subject of the certificate it refused, in parentheses.
+  const named = / \((.*)\)$/su.exec(message)?.[1];
+  const names = (der: Uint8Array) => {
+    const subject = new x509.X509Certificate(Uint8Array.from(der)).subject;
+    return named !== undefined && (named === subject || named.startsWith(`${subject}: `));
+  };
+  const above =
+    constraints !== undefined
+      ? !has(certificate, constraints) && ordered.some((der) => has(der, constraints))
+      : !names(certificate) && ordered.some(names);
+  const remedy = constraints !== undefined ? 'have it signed without constraints that exclude node certificates' : 'have the certificate that breaks it signed again';
+  return refuse(
+    above ? 'chain' : 'certificate',
+    reason,
+    `a certificate CA ${id} would issue (subject CN=<Node-ID>, URI SAN ${NODE_URN_PREFIX}<Node-ID>, clientAuth) fails path validation under this chain: ${reason}${above ? ' above the CA certificate' : ''}; ${remedy}`,
+  );
+};
+
 /**
  * What an installed CA certificate must be (issue 13): a CA (basicConstraints cA, keyUsage keyCertSign for the
  * certificates it issues and cRLSign for its CRLs), chained to a root among `chain`, no certificate of that path with
@@ -150,7 +184,10 @@ export const checkInstalledCa = async (o: {
     serialRandom: o.random(SERIAL_LENGTH),
   });
   if (!probe.ok) throw refuse('certificate', 'validity', `the CA certificate, or one above it, is not valid now (${probe.reason})`);
-  await verifyCertificateChain([probe.der, o.certificate, ...ordered.slice(0, -1)], TrustAnchors.fromDer([root]), o.now);
+  await verifyCertificateChain([probe.der, o.certificate, ...ordered.slice(0, -1)], TrustAnchors.fromDer([root]), o.now).catch((error: unknown) => {
+    if (error instanceof CredenceError && error.problem.code === 'bad_signature') throw probeRefused(o.id, o.certificate, ordered, error.problem.reason, error.problem.message);
+    throw error;
+  });
   // After the probe: a certificate above it that has already ended is refused by path validation, as not valid now.
   checkEndsWithinChain(o.certificate, ordered);
   return ordered;
