@@ -1,8 +1,10 @@
 /**
  * TEST-ONLY: EventStoreDB's server-side filter for $all reads and subscriptions, as the stand-in applies it: one
  * expression (prefixes or a regular expression) on the stream name or on the event type, a search window, and a
- * checkpoint every `multiplier x window` events considered. The server evaluates the regular expression with .NET;
- * the patterns a client sends (anchored alternations of escaped literals) mean the same in JavaScript.
+ * checkpoint every `multiplier x window` events considered. The server evaluates the regular expression with .NET
+ * (Regex.IsMatch, no options), and the patterns a client sends (anchored alternations of escaped literals) do NOT
+ * mean the same in JavaScript: .NET's `$` also matches before a final "\n", so `^(?:A)$` passes a type "A\n" on a
+ * real server (review 421). The stand-in reads `$` as .NET does (asDotNet).
  */
 import type { LoggedEvent } from './memory-log.ts';
 
@@ -40,11 +42,35 @@ export function compileServerFilter(options: FilterOptions | undefined): ServerF
   const test: (value: string) => boolean =
     prefixes.length > 0
       ? (value) => prefixes.some((prefix) => value.startsWith(prefix))
-      : ((pattern) => (value: string) => pattern.test(value))(new RegExp(regex, 'u'));
+      : ((pattern) => (value: string) => pattern.test(value))(new RegExp(asDotNet(regex), 'u'));
   const window = options.hasMax() ? options.getMax() : DEFAULT_WINDOW;
   const multiplier = Math.max(1, options.getCheckpointintervalmultiplier());
   return {
     matches: (event) => test(onStream ? event.streamId : event.type),
     checkpointEvery: window * multiplier,
   };
+}
+
+/**
+ * A .NET pattern as JavaScript reads it, for what the stand-in is sent: `$` outside a character class matches at the
+ * end or before one final "\n" (.NET without RegexOptions.Multiline), where JavaScript's matches at the end only.
+ * Escapes (`\$`) and classes (`[^$]`) are kept as they are.
+ */
+export function asDotNet(pattern: string): string {
+  let out = '';
+  let inClass = false;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === '\\') {
+      out += pattern.slice(i, i + 2);
+      i++;
+    } else if (inClass) {
+      if (c === ']') inClass = false;
+      out += c;
+    } else if (c === '[') {
+      inClass = true;
+      out += c;
+    } else out += c === '$' ? '(?=\\n?$)' : c;
+  }
+  return out;
 }

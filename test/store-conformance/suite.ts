@@ -1,4 +1,7 @@
+import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isCredenceError } from '../../domain/errors.ts';
+import { factClaimOf, isFactClaim } from '../../domain/fact-claims.ts';
 import { type JsonObject } from '../../domain/ports/index.ts';
 import { type EventStore } from '../../domain/ports/index.ts';
 import { type RecordedEvent } from '../../domain/ports/index.ts';
@@ -215,6 +218,48 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
         const again = await store.appendToStream(target, [newEvent('A')], { expectedRevision: ExpectedRevision.noStream, commandId });
         expect(again).toEqual({ ...written, deduplicated: true });
         expect(await store.readStream(target)).toHaveLength(1);
+      });
+
+      it('a command id or stream id of any length, with facts or a certified key: one longer than a fact claim holds is refused, writing nothing', async () => {
+        // Review 421: with facts, EventStoreDB wrote the fact's claim with a command id past the claim's 200 characters
+        // (domain/fact-claims.ts), and the fact's stream then read as "unreadable: malformed fact claim"; SQLite committed.
+        const { stream, prefix } = uniqueNames('idem-long-facts');
+        const node = stream('node');
+        await store.appendToStream(node, [newEvent('NodeRegistered')], { expectedRevision: ExpectedRevision.noStream });
+        const facts = [{ streamId: node, revision: 0n }];
+        const key = `sha256:${createHash('sha256').update(randomUUID()).digest('hex')}`;
+        const longCommand = `cmd-${prefix}${'c'.repeat(240)}`;
+        const longStream = `${stream('b')}-${'s'.repeat(320)}`;
+        const refused: [string, Omit<Parameters<EventStore['appendToStream']>[2], 'expectedRevision'>, RegExp][] = [
+          [stream('a'), { commandId: longCommand, facts }, /options\.commandId: .*at most 200 characters/],
+          [stream('a'), { commandId: longCommand, certifiesKey: key }, /options\.commandId: .*at most 200 characters/],
+          [longStream, { commandId: `cmd-${prefix}`, facts }, /streamId: .*at most 300 characters/],
+          [longStream, { facts }, /streamId: .*at most 300 characters/],
+          [longStream, { certifiesKey: key }, /streamId: .*at most 300 characters/],
+        ];
+        for (const [target, options, said] of refused) {
+          const error = await store.appendToStream(target, [newEvent('A')], { expectedRevision: ExpectedRevision.noStream, ...options }).catch((e: unknown) => e);
+          expect(isCredenceError(error, 'validation'), `expected a validation error, got ${String(error)}`).toBe(true);
+          expect((error as Error).message).toMatch(said);
+          expect(await store.readStream(target)).toEqual([]);
+        }
+        expect(await store.commandStream?.(longCommand)).toBeUndefined();
+        expect(await store.keyCertifiedBy?.(key)).toBeUndefined();
+        // The fact reads back whole, and a decision on it at the claim's limits is written.
+        expect(await store.readStream(node)).toHaveLength(1);
+        const atLimits = `${stream('c')}-`.padEnd(300, 's');
+        const written = await store.appendToStream(atLimits, [newEvent('A')], {
+          expectedRevision: ExpectedRevision.noStream,
+          commandId: `cmd-${prefix}`.padEnd(200, 'c'),
+          facts,
+          certifiesKey: key,
+        });
+        expect(written.deduplicated).toBe(false);
+        // Its claim, on a store that writes one (EventStoreDB), is one the fact's readers read (machines/stored.ts).
+        const fact = await store.readStream(node);
+        expect(fact.filter((record) => !isFactClaim(record))).toHaveLength(1);
+        expect(fact.filter(isFactClaim).map(factClaimOf)).not.toContain(undefined);
+        expect(await store.readStream(atLimits)).toHaveLength(1);
       });
 
       it('appends commands with different ids independently', async () => {

@@ -2,7 +2,9 @@
  * The append arguments both stores refuse alike, so a direct caller of the port gets the same outcome on either.
  * Caller mistakes are programming errors: they throw plain errors that name the argument.
  */
-import type { EventToAppend, ExpectedRevision, FactRead, JsonObject } from '../../../domain/ports/event-store.ts';
+import { validationError } from '../../../domain/errors.ts';
+import { FactClaimData } from '../../../domain/fact-claims.ts';
+import type { AppendOptions, EventToAppend, ExpectedRevision, FactRead, JsonObject } from '../../../domain/ports/event-store.ts';
 
 const LONE_SURROGATE = /\p{Surrogate}/u;
 
@@ -56,4 +58,29 @@ export function checkExpectedRevision(expected: ExpectedRevision | undefined): v
     throw new Error("options.expectedRevision.kind: must be 'no_stream', 'any' or 'exact'");
   }
   if (kind === 'exact' && (typeof revision !== 'bigint' || revision < 0n)) throw new Error('options.expectedRevision.revision: must be a non-negative bigint');
+}
+
+/** The longest claimant and command id a fact claim holds (domain/fact-claims.ts); read from its schema, not copied. */
+const CLAIMANT_LIMIT = FactClaimData.shape.claimant.maxLength ?? Number.POSITIVE_INFINITY;
+const CLAIM_COMMAND_ID_LIMIT = FactClaimData.shape.commandId.maxLength ?? Number.POSITIVE_INFINITY;
+
+/**
+ * An append with facts or a certified key writes, on EventStoreDB, a claim naming its stream and command id on each
+ * fact's stream and on the key's (eventstoredb/append.ts); a claim past the schema's limits made the fact's stream
+ * unreadable ("malformed fact claim"), and every later decision that read it refused (review 421). Such an append is
+ * refused on every store alike, writing nothing: a typed validation error naming the argument and the limit. Without
+ * facts or a key the ids may be of any length. Called once the ids are checked (checkId).
+ */
+export function checkClaimLimits(streamId: string, options: Pick<AppendOptions, 'commandId' | 'facts' | 'certifiesKey'>): void {
+  const claims = (Array.isArray(options.facts) && options.facts.length > 0) || options.certifiesKey !== undefined;
+  if (!claims) return;
+  const issues = [
+    ...(streamId.length > CLAIMANT_LIMIT ? [{ path: 'streamId', limit: CLAIMANT_LIMIT }] : []),
+    ...(options.commandId !== undefined && options.commandId.length > CLAIM_COMMAND_ID_LIMIT ? [{ path: 'options.commandId', limit: CLAIM_COMMAND_ID_LIMIT }] : []),
+  ].map(({ path, limit }) => ({
+    path,
+    rule: 'fact_claim_limit',
+    message: `must be at most ${limit} characters when the append has facts or certifies a key (its fact and key claims hold no more)`,
+  }));
+  if (issues.length > 0) throw validationError(issues, 'append');
 }

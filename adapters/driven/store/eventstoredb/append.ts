@@ -50,7 +50,7 @@ import { randomUUID } from 'node:crypto';
 import { concurrencyConflict, isCredenceError } from '../../../../domain/errors.ts';
 import { FACT_CLAIM_TYPE, type FactClaim } from '../../../../domain/fact-claims.ts';
 import type { AppendOptions, AppendResult, EventToAppend, ExpectedRevision, FactRead } from '../../../../domain/ports/event-store.ts';
-import { checkEventsToAppend, checkExpectedRevision, checkFacts, checkId } from '../append-arguments.ts';
+import { checkClaimLimits, checkEventsToAppend, checkExpectedRevision, checkFacts, checkId } from '../append-arguments.ts';
 import { checkCertifiesKey } from '../certified-key-argument.ts';
 import { asAppendFailure, EventStoreDbError, type EsdbDriver, type WireEvent, type WireEventToAppend, type WireExpected } from './driver.ts';
 import { decode, encode, markerOf } from './codec.ts';
@@ -84,6 +84,7 @@ export function prepareAppend(streamId: string, events: readonly EventToAppend[]
   const commandId = options.commandId;
   if (commandId !== undefined) checkId(commandId, 'options.commandId');
   const certifiesKey = checkCertifiesKey(options.certifiesKey);
+  checkClaimLimits(streamId, options);
   const expected = wireExpected(options.expectedRevision);
   const attempt = randomUUID();
   const encoded = events.map((e, i) => encode(e, commandId === undefined ? undefined : { commandId, attempt }, i));

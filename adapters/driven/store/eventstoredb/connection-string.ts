@@ -104,6 +104,12 @@ export function connectionStringProblems(connectionString: string): string[] {
   const problems: string[] = [];
   // `admin@host` (no password) is no user info to the client: it would look up a host named `admin@host`.
   if (parsed.hosts.some((host) => host.address.includes('@'))) problems.push('user info must be user:password (percent-encode : @ / ? # in either)');
+  // The client cuts the password at its first unencoded `:` (`user:pa:ss@host` logs in with "pa") without a word: the
+  // password it parsed is compared with the one written, and neither is named (review 421).
+  const written = PREFIX.exec(clientString)?.[3];
+  if (written !== undefined && parsed.defaultCredentials?.password !== safeDecode(written)) {
+    problems.push('the client would cut the password at an unencoded `:`: percent-encode `:` in the password (as %3A)');
+  }
   // Node's timers hold at most 2^31 - 1 ms: a longer deadline would fire after 1 ms and fail every call (review 57).
   if (parsed.defaultDeadline !== undefined && parsed.defaultDeadline > MAX_DEADLINE_MS) {
     problems.push(`defaultDeadline must be at most ${MAX_DEADLINE_MS} ms (about 24.8 days)`);

@@ -2,7 +2,8 @@
  * Our `AllFilter` as an EventStoreDB server-side filter. The server filters on ONE attribute per request (stream
  * name or event type), so:
  * - stream prefixes only: a stream-name prefix filter;
- * - event types only: an event-type regex `^(?:A|B)$` of the escaped types (exact match, not prefix);
+ * - event types only: an event-type regex `^(?:A|B)$` of the escaped types (exact match, not prefix), and the types
+ *   checked here again: .NET's `$` also matches before a final "\n", so the server passes a type "A\n" (review 421);
  * - both: the stream prefixes go to the server and the event types are checked here on what comes back;
  * - none: a stream-name regex that excludes the $-prefixed (system) streams. Not the client's "exclude system events"
  *   type filter: a $-typed event written into one of our streams by another client is ours to read (codec.ts).
@@ -14,7 +15,7 @@ import { isSystemEvent } from './codec.ts';
 
 export interface CompiledFilter {
   readonly server: ServerFilter;
-  /** Applied to what the server returns; false for system events and for the part the server could not apply. */
+  /** Applied to what the server returns; false for system events and for events of a type not asked for. */
   readonly keep: (event: WireEvent) => boolean;
 }
 
@@ -30,10 +31,10 @@ export function compileFilter(filter: AllFilter | undefined, argument: string): 
       : types !== undefined
         ? { on: 'type', regex: exactTypes(types) }
         : { on: 'stream', regex: EXCLUDE_SYSTEM_STREAMS };
-  const typesLeft = prefixes !== undefined && types !== undefined;
+  // Whenever types are given, not only when the server could not apply them: its regex is not exact (see above).
   return {
     server,
-    keep: (event) => !isSystemEvent(event) && (!typesLeft || typeSet.has(event.type)),
+    keep: (event) => !isSystemEvent(event) && (types === undefined || typeSet.has(event.type)),
   };
 }
 

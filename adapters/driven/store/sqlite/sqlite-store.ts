@@ -17,6 +17,7 @@ import {
 import { AppendNotifier } from './notifier.ts';
 import { compileFilter, PageReader } from './pages.ts';
 import { checkCertifiesKey, checkFingerprint } from '../certified-key-argument.ts';
+import { checkClaimLimits } from '../append-arguments.ts';
 import { checkEventsToAppend, checkExpectedRevision, checkFacts, checkId, MAX_TIMER_MS } from './arguments.ts';
 import { AppendRows, type AppendRequest, type AppendWritten } from './append-rows.ts';
 import { GroupCommitter } from './group-commit.ts';
@@ -164,6 +165,9 @@ export class SqliteEventStore implements EventStore {
     checkExpectedRevision(options.expectedRevision);
     const commandId = options.commandId;
     if (commandId !== undefined) checkId(commandId, 'options.commandId');
+    const certifiesKey = checkCertifiesKey(options.certifiesKey);
+    // As EventStoreDB refuses them: ids longer than its fact and key claims hold (review 421).
+    checkClaimLimits(streamId, options);
     // Serialised now, not when the group commits: what is stored is what the caller passed, even if it changes the
     // objects afterwards.
     const request: AppendRequest = {
@@ -172,7 +176,7 @@ export class SqliteEventStore implements EventStore {
       expected: options.expectedRevision,
       commandId,
       facts: [...(options.facts ?? [])],
-      certifiesKey: checkCertifiesKey(options.certifiesKey),
+      certifiesKey,
     };
     // Committed with the other appends of this turn of the event loop (group-commit.ts), in a savepoint of its own,
     // inside a BEGIN IMMEDIATE transaction: the write lock is held from the checks to the commit, so the revisions
