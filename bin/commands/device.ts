@@ -160,7 +160,7 @@ const registerProvision = (device: Command, io: Io): void => {
         });
         if (o.json === true) io.out(json(outcome));
         else if (outcome.type === 'provisioning.adopted') io.out(printable(`node ${nodeId}: credential ${outcome.credentialId} adopted: ${outcome.kind} ${outcome.fingerprint} (recorded by the server in an earlier run)`));
-        else io.out(printable(`node ${nodeId}: credential ${outcome.credentialId} provisioned: ${outcome.kind} ${outcome.fingerprint} (event at position ${outcome.position})`));
+        else io.out(printable(`node ${nodeId}: credential ${outcome.credentialId} provisioned: ${outcome.kind} ${outcome.fingerprint} (the server says: event position ${outcome.serverPosition})`));
         // Adopted, but not as the first run's answer would have left it: said, and not a success, as fleet says a step
         // left undone.
         if (outcome.type === 'provisioning.adopted' && outcome.certificate === 'missing') {
@@ -203,9 +203,11 @@ const registerAssociate = (device: Command, io: Io): void => {
         if (configureWith === undefined && o.signKey !== undefined) {
           throw new UsageError('--sign-key: only with an operator token (--token-file, --token or CREDENCE_TOKEN): without one, no operator command is sent to sign');
         }
+        // The folder judged before anything is signed or sent.
+        const dir = deviceDir(o);
         let nodeId = '';
         const handshake = (signed: OperatorTarget | undefined) =>
-          onDevice(deviceDir(o), sayOnStderr(io, 'associate'), (sim) => {
+          onDevice(dir, sayOnStderr(io, 'associate'), (sim) => {
             mustBeTheNode(o, sim.dir, sim.state);
             nodeId = sim.state.nodeId;
             return associate(server, sim, { associationId: o.associationId, credentialId: o.credentialId, lifetimeSeconds: o.lifetime, configureWith: signed });

@@ -48,12 +48,32 @@ class ReceiptRefused {
 }
 
 /**
+ * The first field of the (unsigned) `provisioning.recorded` answer that is not what this run asked for: the node, the
+ * kind of the key made, or the predecessor the hello named (review 417: an answer for another node, kind or predecessor
+ * was taken, and shown as fact). Named with the device's own value, never the answer's (it may come from the path).
+ */
+const recordedDifferences = (
+  recorded: Pick<ProvisioningRecorded, 'nodeId' | 'kind' | 'predecessorId'>,
+  asked: { readonly nodeId: string; readonly kind: CredentialKind; readonly predecessorId?: string | undefined },
+): string | undefined => {
+  if (recorded.nodeId !== asked.nodeId) return `nodeId: the answer names another node than this device's, ${asked.nodeId}`;
+  if (recorded.kind !== asked.kind) return `kind: the answer names another kind than the ${asked.kind} key this run made`;
+  if (recorded.predecessorId !== asked.predecessorId) {
+    return asked.predecessorId === undefined
+      ? 'predecessorId: the answer names a predecessor, and this run named none'
+      : `predecessorId: the answer names ${recorded.predecessorId === undefined ? 'no predecessor' : 'another predecessor'}, and this run named ${asked.predecessorId}`;
+  }
+  return undefined;
+};
+
+/**
  * Remote provisioning (seed 003 clause 11.2.1) from the device's side, across a connection: the same node client
  * as in process, each message posted to the Enrolment Function's route. The device keeps the new credential only
  * once the server answers that it recorded it. A refusal or failure before the receipt is sent destroys what the run
  * made. Once it is sent, nothing the device can be answered proves that nothing was recorded: a 5xx, a gateway's or
  * proxy's error of any status, a 408 or 429, a timeout, a connection lost, a 2xx answer that fails a local check such
- * as `credential_mismatch` or the certificate's proof, `unknown_session` (review 238: a copy of the receipt that got in
+ * as `credential_mismatch` (another credential id, fingerprint, node, kind or predecessor: review 417) or the
+ * certificate's proof, `unknown_session` (review 238: a copy of the receipt that got in
  * first had it recorded), but the Enrolment Function's refusal of this very receipt in this run, under the key pinned
  * (`refusalProof`, receipt-refusal.ts; review 333), which destroys the key as a refusal before the receipt does. Any
  * other refusal of Credence's own type may be made up on the path once the receipt reached the server (review 319).
@@ -85,6 +105,8 @@ export const provisionOverHttp = async (
       if (recorded.credentialId !== request.credentialId || recorded.fingerprint !== made.credential.fingerprint) {
         throw protocolFailure(RECORDED, 'credential_mismatch', 'the server recorded another credential');
       }
+      const differing = recordedDifferences(recorded, { nodeId: device.nodeId, kind: made.credential.kind, predecessorId: request.predecessorId });
+      if (differing !== undefined) throw protocolFailure(RECORDED, 'credential_mismatch', differing);
       // The certificate comes with the answer that the credential is recorded, not with the delivery, under the
       // Enrolment Function's proof (the answer is not signed).
       return { recorded, credential: await session.acceptCertificate(recorded.certificate, recorded.certificateProof) };

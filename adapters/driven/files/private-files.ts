@@ -269,14 +269,19 @@ export const preparePrivateDir = (dir: string, field = 'data'): string | undefin
   // Another account's folder: everything in it of another account named at once, not one path per run (review 49).
   if (stat.uid !== (process.geteuid?.() ?? stat.uid)) assertNoneForeignOwned(foreignOwnedPathsIn(dir, field), dir);
   assertOwnedByProcess(dir, stat, field);
-  if (POSIX && (stat.mode & 0o022) !== 0) {
-    const mode = (stat.mode & 0o777).toString(8).padStart(3, '0');
-    throw validationError(
-      [{ path: field, rule: 'private', message: `${dir} is writable by group or others (mode ${mode}); run chmod 700 ${dir}` }],
-      'data folder',
-    );
-  }
+  assertNotWritableByOthers(dir, stat, field);
   return made;
+};
+
+/**
+ * Refused when group or others may write to the folder `dir` (its `stat`), since they could replace a database or a key
+ * file in it: a `validation` error naming `field` (the setting the path came from) and `subject` (what the folder is,
+ * a data folder unless the caller says otherwise: a device's, review 417), with the fix.
+ */
+export const assertNotWritableByOthers = (dir: string, stat: { readonly mode: number }, field: string, subject = 'data folder'): void => {
+  if (!POSIX || (stat.mode & 0o022) === 0) return;
+  const mode = (stat.mode & 0o777).toString(8).padStart(3, '0');
+  throw validationError([{ path: field, rule: 'private', message: `${dir} is writable by group or others (mode ${mode}); run chmod 700 ${dir}` }], subject);
 };
 
 /**

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { CredentialId, NodeId } from '../../../domain/ids.ts';
 import { preparePrivateDir } from '../../../adapters/driven/files/index.ts';
+import { assertNotWritableByOthers } from '../../../adapters/driven/files/private-files.ts';
 import { EXIT, handler, parseOptions } from '../../program.ts';
 import { json, type Io } from '../../io.ts';
 import { printable } from '../../printable.ts';
@@ -14,6 +15,7 @@ import { PathArg, progressStream, serverTarget, withJson } from '../options.ts';
 import { Duration } from './duration.ts';
 import { runFleet, type FleetSummary } from './fleet.ts';
 import { sayOnStderr } from './folder-lock.ts';
+import { existingFolder } from './folder-option.ts';
 import { Server, withServerUrl, withToken } from './server-options.ts';
 import { withSigner } from './signed-target.ts';
 import { SigningOptions, signingOptionIssues, withSigningOptions } from '../submit.ts';
@@ -79,7 +81,12 @@ export const registerFleet = (device: Command, io: Io): void => {
       handler(io, async (raw: Record<string, unknown>, command: Command) => {
         const o = parseOptions(command, Options, raw);
         const target = serverTarget(o, io);
-        const root = o.dir !== undefined ? resolve(o.dir) : mkdtempSync(join(tmpdir(), 'credence-fleet-'));
+        // A --dir that is a file, or open to group or others, is said naming --dir before any folder is made or anything
+        // is sent (review 417: a file was `invalid data folder: data: …`).
+        const given = o.dir !== undefined ? resolve(o.dir) : undefined;
+        const there = given !== undefined ? existingFolder(given, '--dir') : undefined;
+        if (given !== undefined && there !== undefined) assertNotWritableByOthers(given, there, '--dir', 'fleet folder');
+        const root = given ?? mkdtempSync(join(tmpdir(), 'credence-fleet-'));
         // The temporary devices hold private keys and KEKs: an interrupted run removes them too.
         const forget = o.dir === undefined ? removedOnSignal(root) : () => {};
         const prefix = o.prefix ?? `fleet-${Date.now().toString(36)}`;

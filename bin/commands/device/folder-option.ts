@@ -1,8 +1,9 @@
+import { statSync, type Stats } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { Identifier } from '../../../domain/crypto/credential.ts';
-import { assertNoForeignLinkOn } from '../../../adapters/driven/files/private-files.ts';
+import { assertNoForeignLinkOn, assertNotWritableByOthers } from '../../../adapters/driven/files/private-files.ts';
 import { UsageError } from '../../program.ts';
 
 /** The options that name a device's folder, as every `credence device` command parses them. */
@@ -11,13 +12,35 @@ export const Ids = { nodeId: Identifier.optional(), dir: z.string().min(1).max(4
 /**
  * The device's folder: --dir, or ./device-<node id>. A path through a link another account owns (neither this one nor
  * root) is refused here, before any command makes, locks or reads anything in it (review 302: a link of `nobody`'s
- * had root's init lock and write its target; private-files.ts).
+ * had root's init lock and write its target; private-files.ts); so are a path that is not a folder (bad usage) and a
+ * folder group or others may write to, named as the device folder and its option, before any server is asked
+ * (review 417: init asked the server first, then refused an `invalid data folder: data: …`).
  */
 export const deviceDir = (opts: { dir?: string | undefined; nodeId?: string | undefined }): string => {
   const dir = opts.dir !== undefined ? resolve(opts.dir) : opts.nodeId !== undefined ? resolve(`device-${opts.nodeId}`) : undefined;
   if (dir === undefined) throw new UsageError('--dir or --node-id: required (the device folder is ./device-<node id> by default)');
   assertNoForeignLinkOn(dir, 'dir', 'device folder');
+  const stat = existingFolder(dir, opts.dir !== undefined ? '--dir' : '--node-id');
+  if (stat !== undefined) assertNotWritableByOthers(dir, stat, opts.dir !== undefined ? '--dir' : '--node-id', 'device folder');
   return dir;
+};
+
+/**
+ * The folder at `dir` as it is (a link judged by its target), or undefined when nothing is there (or it cannot be looked
+ * at: the opening names why). Something there that is not a folder (a file), or a path under a file, is bad usage naming
+ * `option`, before anything is read, made or sent (review 417: init said `ENOTDIR: … scandir`, provision that the file
+ * "holds no device"). A folder group or others may write to is its caller's to refuse (`assertNotWritableByOthers`).
+ */
+export const existingFolder = (dir: string, option: string): Stats | undefined => {
+  let stat: Stats | undefined;
+  try {
+    stat = statSync(dir, { throwIfNoEntry: false });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOTDIR') throw new UsageError(`${option}: ${dir} cannot be a folder: a part of the path above it is a file`);
+    return undefined;
+  }
+  if (stat !== undefined && !stat.isDirectory()) throw new UsageError(`${option}: ${dir} is not a folder`);
+  return stat;
 };
 
 /**

@@ -87,6 +87,25 @@ export const transportOf = (server: string | DeviceServer): DeviceTransport =>
   typeof server === 'string' ? httpDeviceTransport(server) : httpDeviceTransport(server.url, { timeoutMs: server.timeoutMs });
 
 /**
+ * A credential provisioned, as the device holds it and checked it: its node, id, kind and fingerprint (the server's
+ * answer had to name these, and the predecessor asked for, or the run failed as `credential_mismatch`), and whether
+ * it holds a certificate, checked under the Enrolment Function's proof to certify its key. `serverPosition` and
+ * `serverCompletedAt` are the server's unsigned word alone (the position of its `CredentialProvisioned`, and when it
+ * recorded it): shown as such, never checked (review 417: the whole answer was shown as fact).
+ */
+export type ProvisionedCredential = {
+  readonly type: 'provisioning.recorded';
+  readonly nodeId: string;
+  readonly credentialId: string;
+  readonly kind: CredentialKind;
+  readonly fingerprint: string;
+  readonly predecessorId?: string;
+  readonly certificate: 'held' | 'none';
+  readonly serverPosition: ProvisioningRecorded['position'];
+  readonly serverCompletedAt: ProvisioningRecorded['completedAt'];
+};
+
+/**
  * Remote provisioning of one credential. An earlier run left pending is settled first (`checkWith`, an operator
  * token, lets the server be asked whether it recorded it); asked for that same credential, its adoption is the
  * answer. The new key is named in the state before the receipt is sent (write-ahead), and the state holding the
@@ -101,7 +120,7 @@ export const provision = async (
   server: string | DeviceServer,
   sim: SimulatedDevice,
   r: { readonly credentialId: string; readonly kind: CredentialKind; readonly predecessorId?: string | undefined; readonly checkWith?: ServerTarget | undefined },
-): Promise<ProvisioningRecorded | AdoptedCredential> => {
+): Promise<ProvisionedCredential | AdoptedCredential> => {
   await destroyUnnamedKeys(sim);
   // device.json keeps at most MAX_ENTRIES credentials: with no room left, those expired by the device's clock go
   // (said on stderr), and a credential still with no room to be kept, adopted or new, is refused before anything is
@@ -112,7 +131,7 @@ export const provision = async (
   await roomForCredential(sim, r.credentialId);
   let written = false;
   try {
-    const { recorded } = await provisionOverHttp(transportOf(server), sim.device, {
+    const { result, recorded } = await provisionOverHttp(transportOf(server), sim.device, {
       credentialId: r.credentialId, kind: r.kind, predecessorId: r.predecessorId, enrolmentFunction: sim.state.pinned.enrolmentFunction,
       beforeReceipt: async (made) => {
         await writeAhead(sim, r.credentialId, made, server);
@@ -121,7 +140,18 @@ export const provision = async (
     });
     written = false;
     clearPending(sim, `credential ${r.credentialId} is recorded by the server and its key stays named as pending there: run device provision again with an operator token to adopt it`);
-    return recorded;
+    const held = result.credential;
+    return {
+      type: 'provisioning.recorded',
+      nodeId: sim.device.nodeId,
+      credentialId: r.credentialId,
+      kind: held.kind,
+      fingerprint: held.fingerprint,
+      ...(r.predecessorId !== undefined ? { predecessorId: r.predecessorId } : {}),
+      certificate: held.kind !== 'psk256' && held.certificate !== undefined ? 'held' : 'none',
+      serverPosition: recorded.position,
+      serverCompletedAt: recorded.completedAt,
+    };
   } catch (error) {
     // The receipt went out and the server did not refuse it, but no good answer came back: it may hold the credential
     // bound to the key, so the key and its pending record stay for a rerun to settle by the fingerprint.
