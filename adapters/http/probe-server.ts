@@ -11,7 +11,7 @@ import { loggerOptions } from './logging.ts';
 import { answerWithProblem, rateLimited, routeNotFound, sendFrameworkProblem, sendProblem } from './problems.ts';
 import { redactedPathOf } from './redact-url.ts';
 import { nodeHttpOptions, refuseAmbiguousRequestHeads } from './request-head.ts';
-import { healthRoutesWith } from './routes/health.ts';
+import { healthRoutesWith, type StartPhase } from './routes/health.ts';
 import { genReqId } from './request-id.ts';
 import { passUnmetExpectationsOn, refuseUnmetExpectations } from './unread-body.ts';
 import { takeNoQueryByDefault } from './no-query-by-default.ts';
@@ -44,8 +44,8 @@ export const buildProbeServer = async (options: {
   readonly context: ServiceContext;
   readonly config: ServiceConfig;
   readonly logStream?: NodeJS.WritableStream;
-  /** Listening before the first catch-up ends (start.ts): /readyz says `catch_up` meanwhile. */
-  readonly catchingUp?: () => boolean;
+  /** Listening before the start has finished (start.ts): /readyz says `catch_up`, then `starting`, meanwhile. */
+  readonly startPhase?: () => StartPhase | undefined;
 }): Promise<App> => {
   const { limits } = options.config;
   const app: App = Fastify({
@@ -121,7 +121,7 @@ export const buildProbeServer = async (options: {
     refuseUnmetExpectations(app);
     // A probe's query is refused as on the API port (`/healthz?bogus=1`: 400, `query.bogus`).
     takeNoQueryByDefault(app);
-    await healthRoutesWith(options.catchingUp !== undefined ? { catchingUp: options.catchingUp } : {})(app, options.context);
+    await healthRoutesWith(options.startPhase !== undefined ? { startPhase: options.startPhase } : {})(app, options.context);
   } catch (error) {
     await app.close().catch(() => {});
     throw error;

@@ -17,7 +17,7 @@ import { loggerOptions } from './logging.ts';
 import { normalizeIP } from '@fastify/rate-limit';
 import { ApiRequestLog, refusalSampler } from './refusal-sampling.ts';
 import { redactedPathOf } from './redact-url.ts';
-import { answerWithProblem, type HttpProblem, overloaded, routeNotFound, sendFrameworkProblem, sendProblem } from './problems.ts';
+import { answerWithProblem, HttpProblem, overloaded, routeNotFound, sendFrameworkProblem, sendProblem } from './problems.ts';
 import { countRateLimited, installProtection } from './protection.ts';
 import { boundUnsentAnswers } from './unsent-answers.ts';
 import { nodeHttpOptions, refuseAmbiguousRequestHeads } from './request-head.ts';
@@ -29,6 +29,7 @@ import { answerClientError, reportClientErrors } from './client-error-handler.ts
 import { MAX_PATH_PARAM_CHARS } from './path-params.ts';
 import { genReqId } from './request-id.ts';
 import { routeModulesOf } from './routes/index.ts';
+import type { StartPhase } from './routes/health.ts';
 import { consoleRoutesFrom } from './routes/console.ts';
 import { CONSOLE_DIST } from './console-bundle-freshness.ts';
 import { ocspRouterRefusal, sendOcspRefusal } from './routes/ocsp-url.ts';
@@ -48,7 +49,29 @@ export interface BuildServerOptions {
   readonly routes?: readonly RouteModule[];
   /** The web console's bundle served at `/` (default CONSOLE_DIST; tests pass a folder of their own). */
   readonly consoleDist?: string;
+  /**
+   * The start's phase while it has not finished (start.ts), else undefined: the port is bound before it has (review
+   * 422), and serves nothing but /healthz meanwhile (`serveNothingUntilStarted`). Without it, served from the start.
+   */
+  readonly startPhase?: () => StartPhase | undefined;
 }
+
+/** Answered while the start has not finished: /healthz, and /readyz, which says `starting` itself (routes/health.ts). */
+const SERVED_WHILE_STARTING: ReadonlySet<string> = new Set(['/healthz', '/readyz']);
+
+/**
+ * Review 422: the start binds the API's port, then checks the address bound and starts the PKI publisher, either of which
+ * can still refuse the start (review 231: a damaged CRL number file). Meanwhile /readyz said ready and every route
+ * served, and a start that then failed had told its load balancer it was ready and answered API calls. Until it has
+ * finished, every request but /healthz and /readyz is 503 `starting` with Retry-After (an OCSP route's is `tryLater`,
+ * routes/ocsp-try-later.ts), before the rate limit, the token or the body is looked at; /readyz is 503 `starting`.
+ */
+const serveNothingUntilStarted = (app: App, startPhase: () => StartPhase | undefined): void => {
+  app.addHook('onRequest', async (request) => {
+    if (startPhase() === undefined || SERVED_WHILE_STARTING.has(request.routeOptions.url ?? '')) return;
+    throw new HttpProblem(503, 'starting', 'the service is starting and serves nothing yet; retry in a moment', {}, { 'retry-after': '1' });
+  });
+};
 
 
 // The path as the log writes it: a detail never carries a secret, and a caller may put a token in a path (review 33).
@@ -167,7 +190,8 @@ export const buildServer = async (options: BuildServerOptions): Promise<App> => 
   return app;
 };
 
-const configure = async (app: App, { context, config, routes = [], consoleDist = CONSOLE_DIST }: BuildServerOptions): Promise<void> => {
+const configure = async (app: App, options: BuildServerOptions): Promise<void> => {
+  const { context, config, routes = [], consoleDist = CONSOLE_DIST } = options;
   const { limits } = config;
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -184,6 +208,7 @@ const configure = async (app: App, { context, config, routes = [], consoleDist =
   app.addHook('onRequest', async () => {
     if (closing) throw overloaded(limits.retryAfterSeconds, 'shutting down');
   });
+  if (options.startPhase !== undefined) serveNothingUntilStarted(app, options.startPhase);
   app.addHook('onSend', async (request, reply, payload) => {
     reply.header('x-request-id', request.id);
     baselineHeaders(request, reply);
@@ -271,7 +296,7 @@ const configure = async (app: App, { context, config, routes = [], consoleDist =
   });
   app.get('/openapi.json', { schema: { hide: true }, config: { access: 'public' } }, async (request, reply) => openApiDocument(request, reply));
 
-  for (const register of [...routeModulesOf(config), consoleRoutesFrom(consoleDist)]) await register(app, context);
+  for (const register of [...routeModulesOf(config, options.startPhase), consoleRoutesFrom(consoleDist)]) await register(app, context);
   // The service's own routes take no query they do not declare; a caller's own keep what they declare.
   endNoQueryDefault();
   for (const register of routes) await register(app, context);

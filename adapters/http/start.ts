@@ -51,6 +51,7 @@ import { rotatePseudonymsPastMarks } from './pseudonyms-past-marks.ts';
 import { buildProbeServer } from './probe-server.ts';
 import { pkiFailingNow, startPkiPublisher } from './pki-publisher.ts';
 import { warnReadModelRebuilds } from './read-model-rebuilds.ts';
+import type { StartPhase } from './routes/health.ts';
 import { secureEnvironmentReadiness } from './routes/secure-environment-readiness.ts';
 import { buildServer } from './server.ts';
 import { createShutdown } from './shutdown.ts';
@@ -105,12 +106,15 @@ export interface RunningService {
 export const startService = async (config: ServiceConfig, options: StartOptions = {}): Promise<RunningService> => {
   const clock = options.clock ?? systemClock;
   const cleanups = createCleanups();
-  let serving = false;
+  // Where the start is until it has finished, then undefined (review 422): the probes' /readyz and the API port's say
+  // it (`catch_up`, then `starting`), and the API's port, bound before the start can no longer fail, serves nothing but
+  // /healthz meanwhile (server.ts).
+  let phase: StartPhase | undefined = 'catch_up';
+  const startPhase = (): StartPhase | undefined => phase;
   let closeProbes: () => Promise<void> = async () => {};
   // server.close() first, then the PKI publisher, live.stop(), credence.close(), the registry, the Secure Environment.
   const stopping = createShutdown(async () => {
     // First to close: the probes say "not ready" by not answering once the shutdown has begun.
-    serving = false;
     await closeProbes().catch(() => undefined);
     await cleanups.unwind();
   });
@@ -266,6 +270,7 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
       ...(options.logStream !== undefined ? { logStream: options.logStream } : {}),
       ...(options.routes !== undefined ? { routes: options.routes } : {}),
       ...(options.consoleDist !== undefined ? { consoleDist: options.consoleDist } : {}),
+      startPhase,
     });
     const server = app;
     if (logKey.place === 'folder' && logKey.warning !== undefined) server.log.warn({ logKey: 'data folder' }, logKey.warning);
@@ -298,14 +303,15 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
 
     // The probe port listens before the catch-up (review 51): a rebuild after an upgrade reads the whole log before
     // the API port listens, long enough on a large fleet for an orchestrator whose liveness probe finds nothing to kill
-    // the process mid-rebuild, and start it over. /healthz answers meanwhile; /readyz is 503 `catch_up` until the API
-    // port serves (an answer of the API is never read from a half-built read model: it does not listen yet).
+    // the process mid-rebuild, and start it over. /healthz answers meanwhile; /readyz is 503 `catch_up` until the
+    // catch-up ends (an answer of the API is never read from a half-built read model: it does not listen yet), then
+    // `starting` until the start has finished (review 422: the API's port is bound then, and answers only that).
     let probeUrl: string | undefined;
     if (config.probePort !== undefined) {
       const probes = await buildProbeServer({
         context,
         config,
-        catchingUp: () => !serving,
+        startPhase,
         ...(options.logStream !== undefined ? { logStream: options.logStream } : {}),
       });
       let probesClosed: Promise<void> | undefined;
@@ -332,6 +338,7 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     }
     await stopping.unlessStopped();
     await firstCatchUp(live, credence, server.log);
+    phase = 'starting';
     // The keys the live start destroyed again: a keys.db put back from a backup held them in use (review 198).
     const again = credence.shredder?.shreddedAgain;
     if (again !== undefined) server.log.warn({ keysDestroyedAgain: again.keys, entities: again.entities, through: again.through.toString(10) }, shreddedAgainWarning(again));
@@ -356,7 +363,9 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     await stopping.unlessStopped();
     // Fastify's own line at listen would read "Server listening at …" before the checks of the bound address and the
     // PKI publisher's start, any of which can still refuse the start (review 231: a damaged CRL number file logged it,
-    // then exited 1). It says the port is bound; `listening` below says the service is.
+    // then exited 1). It says the port is bound; `listening` below says the service is. Until then the port answers
+    // nothing but /healthz, and /readyz 503 `starting` (review 422: it said ready, and served, while the start could
+    // still fail). Not the publisher first: with no publicUrl its CRLs name the address bound, known only now.
     await server.listen({ host: config.host, port: config.port, listenTextResolver: (address) => `bound at ${address}; starting the PKI publisher ('listening' follows)` });
     const address = server.server.address() as AddressInfo;
     const boundUrl = listeningUrl(address.address, address.port);
@@ -388,7 +397,7 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     if (plainHttp !== undefined) server.log.warn({ url: boundUrl, ...(config.publicUrl !== undefined ? { publicUrl: config.publicUrl } : {}) }, plainHttp);
     server.log.info({ url: boundUrl, ...(probeUrl !== undefined ? { probeUrl } : {}) }, 'listening');
     keep = true;
-    serving = true;
+    phase = undefined;
     return {
       url: boundUrl,
       ...(probeUrl !== undefined ? { probeUrl } : {}),

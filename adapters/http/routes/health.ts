@@ -112,12 +112,19 @@ const failureReasonOf = (error: unknown): string => {
   return error instanceof Error ? error.message : String(error);
 };
 
+/**
+ * Where a start that has not finished is (start.ts): `catch_up` until the live components have caught up with the store
+ * (the probe port listens before, review 51; the API's port does not listen yet), then `starting` until it serves (the
+ * API's port is bound, the address checked and the PKI publisher started: review 422).
+ */
+export type StartPhase = 'catch_up' | 'starting';
+
 export interface HealthOptions {
   /**
-   * True while the service has not caught up with the store since it started (the probe port listens before, review
-   * 51): /healthz answers (the process is alive, a rebuild must not get it killed), /readyz is 503 `catch_up`.
+   * The start's phase while it has not finished, else undefined: /healthz answers (the process is alive, a rebuild must
+   * not get it killed), /readyz is 503 with the phase as its `check`.
    */
-  readonly catchingUp?: () => boolean;
+  readonly startPhase?: () => StartPhase | undefined;
   /**
    * False: no /metrics here. The API's port of a service with a probe port: the heap gauges told a stranger sending
    * device hellos which Node-IDs exist, the command counts the whole fleet's activity to a scoped integrator (review 90).
@@ -200,7 +207,11 @@ export const healthRoutesWith = (options: HealthOptions): RouteModule => (app, c
       const pkiKeyUnusable = await secureEnvironmentUnready(async () => pkiKeyMissing, request.log, said.pkiSigningKey);
       if (pkiKeyUnusable !== undefined) throw notReady('secure_environment', pkiKeyUnusable.detail, pkiKeyUnusable.extensions);
       // No count: this answer is public, and the API port does not listen until the first pass ends (/metrics has the lag).
-      if (options.catchingUp?.() === true) throw notReady('catch_up', 'the service is catching up with the event store (first start, or read models rebuilt) and serves no API yet');
+      const phase = options.startPhase?.();
+      if (phase === 'catch_up') throw notReady('catch_up', 'the service is catching up with the event store (first start, or read models rebuilt) and serves no API yet');
+      // Review 422: caught up, the API's port bound, but the start can still fail (the PKI publisher's start): every
+      // API route but /healthz answers 503 `starting` meanwhile (server.ts), and this says so on either port.
+      if (phase === 'starting') throw notReady('starting', "the service has caught up with the event store and is finishing its start (its PKI publisher): the API's port answers 503 `starting` until it serves");
       // Stopped until the operator acts, whatever the lag: commands are refused meanwhile (commands-wait-for-the-log.ts).
       // No position or leaf hash in this public answer (the service's log and GET /v1/projections have them).
       if (context.credence.transparency?.stoppedOnAnotherLog !== undefined) {

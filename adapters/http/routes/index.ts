@@ -5,7 +5,7 @@ import { enrolmentRoutes } from './enrolment.ts';
 import { entityRoutes } from './entities.ts';
 import { entityGraphRoutes } from './entity-graph.ts';
 import { eventRoutes } from './events.ts';
-import { healthRoutesWith } from './health.ts';
+import { healthRoutesWith, type StartPhase } from './health.ts';
 import { pkiRoutes } from './pki.ts';
 import { projectionRoutes } from './projections.ts';
 import { pseudonymRoutes } from './pseudonyms.ts';
@@ -19,8 +19,12 @@ import { transparencyRoutes } from './transparency.ts';
  * is served there only (probe-server.ts), behind the firewall that port is for; /healthz and /readyz stay here too,
  * for load balancers that probe the API's port (review 90).
  */
-export const routeModulesOf = (config: { readonly probePort?: number | undefined }): readonly RouteModule[] => [
-  healthRoutesWith({ metrics: config.probePort === undefined }),
+export const routeModulesOf = (
+  config: { readonly probePort?: number | undefined },
+  startPhase?: () => StartPhase | undefined,
+): readonly RouteModule[] => [
+  // Its /readyz is 503 `starting` until the start has finished (review 422), as the probe port's is.
+  healthRoutesWith({ metrics: config.probePort === undefined, ...(startPhase !== undefined ? { startPhase } : {}) }),
   tokenRoutes,
   commandRoutes,
   pseudonymRoutes,
