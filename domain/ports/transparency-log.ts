@@ -53,12 +53,22 @@ export interface LogRefusal {
  * better-sqlite3, and proofs are a handful of indexed reads.
  */
 export interface TransparencyLogStore extends HashSource {
-  /** Number of leaves. */
+  /**
+   * Number of leaves the file holds now, read at each call (review 418): another process's appends (an export killed
+   * before it signed) are counted, so that they are signed, proved and exported. What to sign, prove against and count
+   * as unsigned; not what this process vouches for: a row another process inserted a moment ago is counted too, checked
+   * against nothing. The newest leaf a process vouches for is taken at the count its own append returned, or its check
+   * against the store read (newest-leaf.ts), never at a later size().
+   */
   size(): number;
   /** Global position of the newest leaf; undefined when the log is empty. */
   lastPosition(): bigint | undefined;
-  /** Appends leaves atomically, in order. Positions must be strictly increasing and above lastPosition(). */
-  append(leaves: readonly LeafToAppend[]): void;
+  /**
+   * Appends leaves atomically, in order. Positions must be strictly increasing and above lastPosition(). Returns the
+   * number of leaves as this append committed them (with what another writer logged before it took the write lock), which
+   * a later append of another process's does not move: the newest leaf this process vouches for is the one before it.
+   */
+  append(leaves: readonly LeafToAppend[]): number;
   /** Root hash of the tree of the first `size` leaves (default: all). */
   rootHash(size?: number): Uint8Array;
   /**

@@ -129,13 +129,16 @@ export const leafGapMessage = (leafIndex: number): string =>
  * an event the log never recorded). A binary search over the leaf index: O(log n) reads.
  */
 export const leafGapAt = (log: Pick<TransparencyLogStore, 'size' | 'leafAt'>, position: bigint): number | undefined => {
+  // The file's count (size() reads it): the gap is in the file's rows, another process's leaves among them. Read once,
+  // so that the search and its answer go by one count.
+  const size = log.size();
   let low = 0;
-  let high = log.size();
+  let high = size;
   while (low < high) {
     const middle = Math.floor((low + high) / 2);
     const leaf = log.leafAt(middle);
     if (leaf === undefined || leaf.position > position) high = middle;
     else low = middle + 1;
   }
-  return low < log.size() && log.leafAt(low) === undefined ? low : undefined;
+  return low < size && log.leafAt(low) === undefined ? low : undefined;
 };

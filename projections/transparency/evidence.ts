@@ -1,6 +1,6 @@
 import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
 import type { StoredCheckpoint, TransparencyLogStore } from '../../domain/ports/transparency-log.ts';
-import { notFound, protocolError } from '../../domain/errors.ts';
+import { CredenceError, notFound, protocolError } from '../../domain/errors.ts';
 import { assembleEvidenceBundle, evidenceEntryJson, withheldRevisionsOf, type EvidenceBundleJson, type EvidenceEntryJson } from '../../domain/transparency/bundle.ts';
 import { constantTimeEqual } from '../../domain/crypto/index.ts';
 import type { CheckpointSigner } from '../../domain/transparency/checkpoint-signer.ts';
@@ -63,6 +63,14 @@ export const provenInclusion = (
   what: string,
   step = 'export',
 ): Uint8Array[] => {
+  // A leaf the checkpoint does not cover has no proof against it: said as such (404), never a bare Error (a 500).
+  if (leaf.leafIndex >= checkpoint.treeSize) {
+    throw new CredenceError({
+      code: 'not_found',
+      streamId: 'transparency',
+      message: `${what} (leaf ${leaf.leafIndex}) is not covered by the signed checkpoint of tree size ${checkpoint.treeSize} yet; ask again after the next checkpoint`,
+    });
+  }
   const proof = log.inclusionProof(leaf.leafIndex, checkpoint.treeSize);
   if (!verifyInclusionProof(leaf.leafIndex, checkpoint.treeSize, leaf.leafHash, proof, checkpoint.rootHash)) {
     throw tampered(`${what} (leaf ${leaf.leafIndex}) is not in the tree the checkpoint of size ${checkpoint.treeSize} signs: the log file was altered`, step);

@@ -46,7 +46,7 @@ export class NewestLeafWatch {
   #taken = false;
 
   constructor(
-    private readonly log: Pick<TransparencyLogStore, 'size' | 'leafAt' | 'newestLeaf'>,
+    private readonly log: Pick<TransparencyLogStore, 'leafAt' | 'newestLeaf'>,
     private readonly store: EventStore,
   ) {}
 
@@ -55,10 +55,18 @@ export class NewestLeafWatch {
     return this.#known;
   }
 
-  /** Takes the log's newest row as it is now: once the first catch-up checked it against the store, or after an append. */
-  takeNewest(): void {
-    // This connection's count, as its own append committed it: a row another process added since is checked, not taken.
-    const size = this.log.size();
+  /** The leaf count this process vouches for (the known leaf's and all before it); undefined before `takeNewest`. */
+  get vouchedSize(): number | undefined {
+    return this.#taken ? (this.#known?.leafIndex ?? -1) + 1 : undefined;
+  }
+
+  /**
+   * Takes the row before `size` as the newest this process vouches for: `size` is the count its own append returned
+   * (`append`), or the count the first catch-up checked against the store. Never the log's size() read now, which counts
+   * the file's rows (review 418): a row another process inserted since (fix 1066: between the append's commit and this
+   * call, or while the first catch-up indexed a legacy log) was taken as logged, never held to the store (review 268).
+   */
+  takeNewest(size: number): void {
     this.#known = size === 0 ? undefined : this.log.leafAt(size - 1);
     this.#taken = true;
   }

@@ -17,10 +17,14 @@ export class OwnLeafTracker {
   #walked = 0;
   #own: LoggedLeaf | undefined;
 
-  constructor(private readonly log: Pick<TransparencyLogStore, 'size' | 'leafAt'>) {}
+  constructor(private readonly log: Pick<TransparencyLogStore, 'leafAt'>) {}
 
-  newest(): LoggedLeaf | undefined {
-    const size = this.log.size();
+  /**
+   * Among the first `size` leaves: the count the caller vouches for (what it checked against the store, or the leaf the
+   * log holds to its row: newest-leaf.ts), never the log's size() read here, which counts a row another process inserted
+   * a moment ago (fix 1066): one of Credence's streams far ahead had the log resume reading the store after it.
+   */
+  newest(size: number): LoggedLeaf | undefined {
     // Fewer leaves than walked: another log file under the same path (a restore); walked again from its end.
     if (size < this.#walked) {
       this.#walked = 0;

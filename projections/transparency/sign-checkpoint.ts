@@ -126,10 +126,13 @@ export const signCheckpoint = async (args: {
   readonly signer: CheckpointSigner;
   readonly origin: string;
   readonly now: () => Date;
+  /** The leaves signed: the caller's count held to the store (no larger than the log's); else the log's count. */
+  readonly treeSize?: number;
 }): Promise<StoredCheckpoint> => {
   const { log, signer } = args;
-  assertExtends(log, signer, seen.get(log));
-  const treeSize = log.size();
+  const latest = assertExtends(log, signer, seen.get(log));
+  // Never below the latest checkpoint (this key signed its leaves; a smaller one after it would read as a rollback).
+  const treeSize = Math.max(latest?.treeSize ?? 0, Math.min(args.treeSize ?? Number.POSITIVE_INFINITY, log.size()));
   const existing = log.checkpointAt(treeSize);
   if (existing !== undefined) return existing;
   const rootHash = log.rootHash(treeSize);

@@ -102,8 +102,10 @@ export class TransparencyProjection {
       // A witness named for the first time, or left behind by a process killed between its signature and the copy: a
       // copy that cannot be written refuses the opening, before anything is signed.
       if (held.latest !== undefined) this.keepWitness(held.latest);
-      // Its checkpoints may have gone with the copy (review 108): the leaves say the log is not new.
-      if (held.witnessed === 0 && options.log.size() > 0) this.begun = options.log.size();
+      // Its checkpoints may have gone with the copy (review 108): the leaves say the log is not new. The file's count,
+      // as the log was found (size() counts another process's leaves too).
+      const found = options.log.size();
+      if (held.witnessed === 0 && found > 0) this.begun = found;
     }
   }
 
@@ -149,7 +151,7 @@ export class TransparencyProjection {
     this.holdNewest(events);
     const last = this.options.log.lastPosition();
     const fresh = last === undefined ? events : events.filter((e) => e.position > last);
-    this.options.log.append(
+    const committed = this.options.log.append(
       fresh.map((e) => ({
         position: e.position,
         eventId: e.id,
@@ -158,8 +160,9 @@ export class TransparencyProjection {
       })),
     );
     if (fresh.length > 0) {
-      // The row as committed: another writer (an export) may have logged some of these, or more, first.
-      this.newest.takeNewest();
+      // The row as committed: another writer (an export) may have logged some of these, or more, first. At the count the
+      // append returned, not the file's read now: a row inserted since its commit is held to the store (fix 1066).
+      this.newest.takeNewest(committed);
       this.afterAppend();
     }
     return fresh.length;
@@ -209,14 +212,16 @@ export class TransparencyProjection {
   async catchUp(): Promise<number> {
     if (this.refused !== undefined) throw this.refused;
     if (!this.firstCatchUpDone) {
-      await this.refuseAnotherLog();
+      // The newest leaf as the check against the store found it: a row inserted while the legacy leaves were indexed
+      // (awaits) is not taken with it (fix 1066), but held to the store below.
+      const checked = await this.refuseAnotherLog();
       await indexLegacyLeaves({ store: this.options.store, log: this.options.log });
-      this.newest.takeNewest();
+      this.newest.takeNewest(checked);
       this.firstCatchUpDone = true;
-    } else {
-      // Before the resume point is read: a row inserted far ahead would have the pass read nothing, as caught up.
-      await this.holdNewestToStore();
     }
+    // Before the resume point is read, the first catch-up's too: a row inserted far ahead would have the pass read
+    // nothing, as caught up, and its position taken as logged.
+    await this.holdNewestToStore();
     let total = 0;
     // After the newest leaf of Credence's own records, not the newest leaf, which may be another application's record
     // gone from the store since (a read after it is refused): the records logged after it are read again and passed
@@ -245,24 +250,27 @@ export class TransparencyProjection {
    * otherwise TransparencyLogOfAnotherLog, kept in the log file. A restored store that re-derived or was resent the
    * lost events holds their ids there again, decided at a later instant; logging on would sign leaves the store
    * contradicts. A refusal kept by an earlier process holds until every leaf is found in the store again: the newest
-   * alone can come back byte for byte while earlier events differ (a restore with the clock set back).
+   * alone can come back byte for byte while earlier events differ (a restore with the clock set back). Returns the
+   * leaf count it checked: the leaf before it is the newest this process vouches for (`takeNewest`).
    */
-  private async refuseAnotherLog(): Promise<void> {
+  private async refuseAnotherLog(): Promise<number> {
     const { store, log } = this.options;
+    // The file's count: another process's leaves are checked with the rest.
+    const size = log.size();
     const kept = log.keptRefusal();
     if (kept !== undefined) {
+      // Every leaf, the first `size` among them.
       const differing = await firstLeafNotInStore(store, log, this.batchSize);
       if (differing !== undefined) throw (this.refused = new TransparencyLogOfAnotherLog(describeKeptRefusal(kept, differing)));
       log.clearRefusal();
       this.cleared = kept;
-      return;
+      return size;
     }
-    const size = log.size();
     const newest = size === 0 ? undefined : log.leafAt(size - 1);
-    if (newest === undefined) return;
+    if (newest === undefined) return size;
     // The newest leaf, and when that is another application's record (which a scavenge may have removed, telling
     // nothing of the log: log-check.ts), the newest of Credence's own too.
-    const own = store.gapless === true || isOwnLeaf(newest) ? undefined : this.ownLeaf.newest();
+    const own = store.gapless === true || isOwnLeaf(newest) ? undefined : this.ownLeaf.newest(size);
     for (const leaf of own === undefined ? [newest] : [newest, own]) {
       const handled = { id: leaf.eventId, leafHash: leaf.leafHash, ...(leaf.stream !== undefined ? { streamId: leaf.stream.streamId } : {}) };
       const other = await notInLog(store, 'transparency', leaf.position, handled);
@@ -271,6 +279,7 @@ export class TransparencyProjection {
       log.keepRefusal(await refusalOf(store, leaf, this.options.now()));
       throw this.refused;
     }
+    return size;
   }
 
   /**
@@ -278,7 +287,9 @@ export class TransparencyProjection {
    * else after the newest leaf of Credence's own records (review 179).
    */
   private resumePoint(): bigint | undefined {
-    return this.options.store.gapless === true ? this.options.log.lastPosition() : this.ownLeaf.newest()?.position;
+    if (this.options.store.gapless === true) return this.options.log.lastPosition();
+    // Among the leaves up to the one this process vouches for, not the file's count (fix 1066).
+    return this.ownLeaf.newest((this.newest.known?.leafIndex ?? -1) + 1)?.position;
   }
 
   /** Catches up, then follows the store live and starts the checkpoint timer. */
@@ -395,7 +406,13 @@ export class TransparencyProjection {
   private async sign(): Promise<StoredCheckpoint> {
     const { log, signer, origin, now } = this.options;
     try {
-      const signed = await signCheckpoint({ log, signer, origin, now });
+      // The size signed is the file's (review 418): leaves another process logged and did not sign (an export killed
+      // between its catch-up and its signature) are signed here, once its newest row stands as the store's event at
+      // its position, as a newer row of another writer's stands before the log goes on (`holdNewestToStore`).
+      await this.holdNewestToStore();
+      // At the count held to the store, not the file's read again: a row inserted after the hold is not signed unchecked.
+      const treeSize = this.newest.vouchedSize;
+      const signed = await signCheckpoint({ log, signer, origin, now, ...(treeSize !== undefined ? { treeSize } : {}) });
       this.forked = undefined;
       this.keepWitnessOrSay(signed);
       return signed;
@@ -476,8 +493,10 @@ export class TransparencyProjection {
   }
 
   /** Signs a checkpoint of everything received so far, on demand. Checkpoints are signed one at a time. */
-  checkpoint(): Promise<StoredCheckpoint> {
-    this.flush();
+  async checkpoint(): Promise<StoredCheckpoint> {
+    // As every other flush: a newer row another writer logged past the buffered events is held to the store, not
+    // thrown as NewerLeafUnchecked (review 418: a 500 where catchUp went on).
+    await this.whenHeld(() => this.flush());
     const signed = this.signing.then(() => this.sign());
     this.signing = signed.catch(() => undefined);
     return signed;

@@ -58,8 +58,22 @@ export class SqliteTransparencyLog implements TransparencyLogStore {
     this.frontier = { size, hashes };
   }
 
+  /**
+   * The file's count, not only what this connection appended or read (review 418): another process (an export killed or
+   * refused between its catch-up and its signature) may have logged leaves it signed no checkpoint over, which this
+   * connection otherwise never saw, neither signed nor proved. One primary-key lookup; the edge is re-read from the
+   * stored nodes when the file holds more, as for a checkpoint of another writer's (`checked`). Fewer rows than this
+   * connection counted is no log's doing: the audit and the newest-leaf check say so, and the count stays. Not what
+   * this process vouches for (fix 1066): that is the count `append` returned, read at its commit.
+   */
   size(): number {
+    this.reconcile();
     return this.frontier.size;
+  }
+
+  /** The edge brought up to leaves another connection appended since this one last looked. */
+  private reconcile(): void {
+    if (indexIn('leaves', 'leaf_index', this.sql.count.get()) > this.frontier.size) this.reloadFrontier();
   }
 
   lastPosition(): bigint | undefined {
@@ -72,8 +86,13 @@ export class SqliteTransparencyLog implements TransparencyLogStore {
     return level === 0 ? hashIn('leaves', 'leaf_hash', hash) : hashIn('nodes', 'hash', hash);
   }
 
-  append(leaves: readonly LeafToAppend[]): void {
-    if (leaves.length === 0) return;
+  append(leaves: readonly LeafToAppend[]): number {
+    // Nothing to append still brings the edge up to what another writer logged (review 418: an early return here left
+    // the service's count stale once an export logged the events its live feed then handed it).
+    if (leaves.length === 0) {
+      this.reconcile();
+      return this.frontier.size;
+    }
     // IMMEDIATE takes the write lock before the size is read, so two writers cannot both extend the same edge.
     const appendAll = this.db.transaction(() => {
       if (Number(this.sql.count.get()) !== this.frontier.size) this.reloadFrontier();
@@ -98,6 +117,8 @@ export class SqliteTransparencyLog implements TransparencyLogStore {
     // written there) rolls them back, and an edge moved inside the transaction left size() and rootHash() counting
     // leaves the file never kept, which the next checkpoint signed.
     this.frontier = guardDamage(this.db.name, () => appendAll.immediate());
+    // The count committed, returned rather than read again: a row another process inserts after the commit is not in it.
+    return this.frontier.size;
   }
 
   private isLogged(leaf: LeafToAppend): boolean {
@@ -109,22 +130,23 @@ export class SqliteTransparencyLog implements TransparencyLogStore {
     for (const node of completed) if (node.level > 0) this.sql.insertNode.run(node.level, node.index, node.hash);
   }
 
-  rootHash(size: number = this.frontier.size): Uint8Array {
-    return size === this.frontier.size ? frontierRoot(this.frontier) : rootHash(this, size);
+  rootHash(size?: number): Uint8Array {
+    const current = this.size();
+    return size === undefined || size === current ? frontierRoot(this.frontier) : rootHash(this, size);
   }
 
   storedRootHash(size: number): Uint8Array {
-    if (size > this.frontier.size) throw new Error(`size: ${size} exceeds the log size ${this.frontier.size}`);
+    if (size > this.size()) throw new Error(`size: ${size} exceeds the log size ${this.frontier.size}`);
     return rootHash(this, size);
   }
 
   inclusionProof(leafIndex: number, treeSize: number): Uint8Array[] {
-    if (treeSize > this.frontier.size) throw new Error(`treeSize: ${treeSize} exceeds the log size ${this.frontier.size}`);
+    if (treeSize > this.size()) throw new Error(`treeSize: ${treeSize} exceeds the log size ${this.frontier.size}`);
     return inclusionProof(this, leafIndex, treeSize);
   }
 
   consistencyProof(first: number, second: number): Uint8Array[] {
-    if (second > this.frontier.size) throw new Error(`second: ${second} exceeds the log size ${this.frontier.size}`);
+    if (second > this.size()) throw new Error(`second: ${second} exceeds the log size ${this.frontier.size}`);
     return consistencyProof(this, first, second);
   }
 

@@ -213,13 +213,17 @@ export const transparencyRoutes: RouteModule = (app, context) => {
         'on demand when the latest predates the event). Save the three and run `credence verify --event --proof --checkpoint --key`. ' +
         "An event of a pseudonym's stream, or a fact claim a pseudonym's rotation made on another stream (EventStoreDB), is refused (403) " +
         "but to an auditor who recorded a resolution of that pseudonym. Another application's record on an EventStoreDB cluster shared with it, " +
-        "which the log logs too, is not served (404, held or scavenged since): its content is not Credence's to publish.",
+        "which the log logs too, is not served (404, held or scavenged since): its content is not Credence's to publish. " +
+        'While the log key refuses to sign a log changed under the service, 503 `transparency_log_altered`, as /checkpoint.',
       tags: ['transparency'],
       querystring: z.strictObject({ position: DecimalString.describe('global position of the event') }),
       response: { 200: InclusionWire },
     },
     handler: async (request) => {
       const { log, projection, signer } = use();
+      // As /checkpoint and /consistency: a proof against whatever checkpoint is left (one rolled back) served it as the
+      // log's latest word while the key refuses (review 418).
+      refuseWhileTheKeyRefuses(projection);
       const position = BigInt(request.query.position);
       let leaf = log.leafByPosition(position);
       let event = leaf === undefined ? undefined : await eventOfLeaf(credence, leaf);
