@@ -65,12 +65,13 @@ const lifecycleBench = async (report: (line: string) => void, nodes: number) => 
 /** Writes valid lifecycle histories straight into the store (multi-event appends) to build a large log fast. */
 export const seed = async (store: EventStore, minEvents: number): Promise<number> => {
   let written = 0;
-  const meta = (i: number, k: number, type: string, days: number) => ({
-    schemaVersion: type === 'NodeRegistered' ? 2 : 1, actor: OPERATOR, commandId: eventIdFor(`seed-${i}`, k), commandType: 'seed',
+  // One command id per event, as the engine records them (a command id used again is a replay finding, review 420).
+  const meta = (stream: string, i: number, k: number, type: string, days: number) => ({
+    schemaVersion: type === 'NodeRegistered' ? 2 : 1, actor: OPERATOR, commandId: eventIdFor(`seed-command-${stream}`, k), commandType: 'seed',
     correlationId: `seed-${i}`, causationId: `seed-${i}`, occurredAt: iso(days),
   });
   const append = async (stream: string, i: number, events: [string, Record<string, unknown>, number][]) => {
-    const batch: EventToAppend[] = events.map(([type, data, days], k) => ({ id: eventIdFor(`${stream}`, k), type, data: data as EventToAppend['data'], metadata: meta(i, k, type, days) }));
+    const batch: EventToAppend[] = events.map(([type, data, days], k) => ({ id: eventIdFor(`${stream}`, k), type, data: data as EventToAppend['data'], metadata: meta(stream, i, k, type, days) }));
     await store.appendToStream(stream, batch, { expectedRevision: ExpectedRevision.noStream });
     written += batch.length;
   };

@@ -118,13 +118,13 @@ describe('incremental replay from a checkpoint in the data folder', () => {
     await establishOne(fixture(store).engine);
     const checkpoint = new CheckpointFile(dir);
     const { writeFileSync } = await import('node:fs');
-    writeFileSync(checkpoint.path, JSON.stringify({ format: 1, position: 'seven' }));
+    writeFileSync(checkpoint.path, JSON.stringify({ format: 2, position: 'seven' }));
     const result = await verifyFleet(store, { checkpoint });
     expect(result.mode).toBe('full');
     expect(result.notes[0]).toMatch(/checkpoint ignored: .*position/);
     expect((await verifyFleet(store, { checkpoint })).mode).toBe('incremental');
     // Nesting no checkpoint has is refused before any schema walks it.
-    writeFileSync(checkpoint.path, `{"format":1,"entities":${'['.repeat(40)}${']'.repeat(40)}}`);
+    writeFileSync(checkpoint.path, `{"format":2,"entities":${'['.repeat(40)}${']'.repeat(40)}}`);
     const deep = await verifyFleet(store, { checkpoint });
     expect(deep.mode).toBe('full');
     expect(deep.notes[0]).toMatch(/checkpoint ignored: .*nested deeper than 22 levels/);

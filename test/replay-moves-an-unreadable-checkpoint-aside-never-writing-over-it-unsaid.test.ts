@@ -32,7 +32,7 @@ describe('credence replay over an unreadable checkpoint', () => {
     expect(out).toMatch(/note: checkpoint ignored: .*replay-checkpoint\.json: /);
     expect(out).toContain(`note: ${path} could not be read: moved to ${aside}, which is kept (look at it, then remove it); the new checkpoint is written in its place`);
     expect(readFileSync(aside, 'utf8')).toBe('{}');
-    expect(JSON.parse(readFileSync(path, 'utf8'))).toMatchObject({ format: 1 });
+    expect(JSON.parse(readFileSync(path, 'utf8'))).toMatchObject({ format: 2 });
 
     // The next run goes on from the new checkpoint.
     const next = capture();

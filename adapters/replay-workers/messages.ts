@@ -44,6 +44,13 @@ export type ToWorker =
   | { readonly type: 'records'; readonly records: readonly RecordedEvent[]; readonly roles: readonly RecordRole[] }
   /** Ports to every other worker, over which the fact revisions of each round travel directly (PeerRevisions). */
   | { readonly type: 'peers'; readonly ports: readonly MessagePort[] }
+  /** The command ids of this partition's events (CommandDigests), for the pool to find those recorded again store-wide. */
+  | { readonly type: 'commands' }
+  /**
+   * The positions of this partition's events whose command id an earlier record of any partition holds (review 420):
+   * each is a command recorded again, judged so by both passes. Sent once, after `commands`, before the first round.
+   */
+  | { readonly type: 'repeats'; readonly positions: BigInt64Array }
   /** First pass: this partition's fact revisions (guessed without the facts of other partitions), sent to every peer. */
   | { readonly type: 'speculate'; readonly round: number }
   /** Second pass: every guard, facts from the timeline of this partition's revisions and those its peers sent for `round`. */
@@ -66,10 +73,20 @@ export interface RecordDigests {
   readonly hashes: Uint8Array;
 }
 
+/**
+ * The command id of each event a partition judges (a decoded lifecycle event of an entity stream) in position order: 16
+ * bytes each in `digests` (projections/replay/command-ids.ts commandDigest), transferred, not cloned.
+ */
+export interface CommandDigests {
+  readonly positions: BigInt64Array;
+  readonly digests: Uint8Array;
+}
+
 /** What a replay worker answers. */
 export type FromWorker =
   /** Rows walked up to the head, and the position and event id of the last one. */
   | { readonly type: 'read'; readonly rows: number; readonly last: bigint; readonly lastId: string; readonly digests?: RecordDigests }
+  | ({ readonly type: 'commands' } & CommandDigests)
   /** The guess is made and sent to the peers: how many revisions it holds. */
   | { readonly type: 'speculated'; readonly revisions: number }
   | {

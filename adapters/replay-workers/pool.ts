@@ -5,6 +5,7 @@ import { verifyFrom } from '../../projections/replay/all.ts';
 import { claimsAreForeign } from '../../projections/replay/foreign-claims.ts';
 import { emptyTally, FleetVerifier, summarise, type FleetReplay } from '../../projections/replay/verifier.ts';
 import { verifierSource } from '../../projections/replay/checkpoint.ts';
+import { commandIdsAcross } from '../../projections/replay/command-ids.ts';
 import type { PartitionSource, WorkerCpu } from './messages.ts';
 import { threadCpuMs } from './thread-cpu.ts';
 import type { WorkerLoader } from './bundle-loader.ts';
@@ -108,6 +109,10 @@ export const replayInWorkers = async (
       : { module: loader.modules.get(options.source.module) ?? options.source.module, file: options.source.file };
     const position = source === undefined ? await routeRecords(store, workers, options) : await readInWorkers(store, workers, source, options);
     head = position;
+    // A command id is the store's, not a stream's (review 420): the ids of every partition, in global order, say which
+    // events hold one an earlier event took, on their stream or another, before either pass judges them.
+    const { ids, repeats } = commandIdsAcross(await Promise.all(workers.map((w) => w.ask({ type: 'commands' }, 'commands'))));
+    workers.forEach((w, i) => w.post({ type: 'repeats', positions: repeats[i]! }));
     for (let round = 1; round <= MAX_ROUNDS; round++) {
       // Each worker sends its guess straight to its peers; the verdict pass waits for all of them.
       await Promise.all(workers.map((w) => w.ask({ type: 'speculate', round }, 'speculated')));
@@ -133,7 +138,9 @@ export const replayInWorkers = async (
       const states = await Promise.all(workers.map((w) => w.ask({ type: 'state' }, 'state')));
       const { entities, revisions } = mergedRevisions(states);
       const claims: ClaimTuple[] = states.flatMap((s) => s.claims);
-      const source = { position, tally, entityTuples: () => entities, claimTuples: () => claims, revisionTuples: () => revisions };
+      const source = {
+        position, tally, entityTuples: () => entities, claimTuples: () => claims, revisionTuples: () => revisions, commandIdChunks: () => ids.toChunks(),
+      };
       return { replay, rounds: round, loader: loaded, ...workerCpuMs, source };
     }
   } finally {

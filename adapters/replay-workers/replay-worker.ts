@@ -6,11 +6,12 @@ import { parseStreamId } from '../../domain/streams.ts';
 import { readStored, stateOf, type ReadStored } from '../../machines/index.ts';
 import { judgedMetadata, type ReadForJudging } from '../../projections/replay/judged-event.ts';
 import { claimTuple, entityTuple, recordBytes, revisionTuples } from '../../projections/replay/checkpoint.ts';
+import { COMMAND_DIGEST_BYTES, commandDigest } from '../../projections/replay/command-ids.ts';
 import { FACT_KINDS, FactTimeline, type FactRevision } from '../../projections/replay/fact-timeline.ts';
 import { JUDGE, ORDER_ONLY, partitionOf, roleIn, type RecordRole } from '../../projections/replay/partition.ts';
 import { speculateFactRevisions } from '../../projections/replay/speculation.ts';
 import { FleetVerifier } from '../../projections/replay/verifier.ts';
-import type { FromWorker, PeerRevisions, RecordDigests, ToWorker, WorkerCpu } from './messages.ts';
+import type { CommandDigests, FromWorker, PeerRevisions, RecordDigests, ToWorker, WorkerCpu } from './messages.ts';
 import { threadCpuMs } from './thread-cpu.ts';
 
 /**
@@ -39,6 +40,8 @@ let refuse = new Set<bigint>();
 let own: FactRevision[] = [];
 let ownRefused = new Set<bigint>();
 let verifier: FleetVerifier | undefined;
+/** This partition's events whose command id an earlier record of any partition holds (the pool's `repeats`). */
+let repeated = new Set<bigint>();
 
 const decode = (record: RecordedEvent): ReadStored | undefined => {
   if (isFactClaim(record)) return undefined;
@@ -126,6 +129,23 @@ const readPartition = async (message: Extract<ToWorker, { type: 'read' }>): Prom
   ]);
 };
 
+/** The command id of each event this partition judges, in position order: the records the verifier asks it of. */
+const commandDigests = (): CommandDigests => {
+  const positions: bigint[] = [];
+  const ids: string[] = [];
+  for (let i = 0; i < records.length; i++) {
+    const read = decoded[i];
+    if (read?.ok !== true || roles[i] === ORDER_ONLY) continue;
+    positions.push(records[i]!.position);
+    ids.push(commandDigest(read.value.metadata.commandId));
+  }
+  const answer = { positions: BigInt64Array.from(positions), digests: new Uint8Array(ids.length * COMMAND_DIGEST_BYTES) };
+  ids.forEach((id, n) => {
+    for (let b = 0; b < COMMAND_DIGEST_BYTES; b++) answer.digests[n * COMMAND_DIGEST_BYTES + b] = id.charCodeAt(b);
+  });
+  return answer;
+};
+
 /** Ports to the other workers (pool.ts connects every two), and the revisions they sent per round. */
 const peers: MessagePort[] = [];
 const received = new Map<number, (readonly FactRevision[])[]>();
@@ -147,7 +167,8 @@ const verify = (fromPeers: readonly (readonly FactRevision[])[], claimsForeign: 
   // order without merging the lists.
   timeline.add(own);
   for (const revisions of fromPeers) timeline.add(revisions);
-  verifier = new FleetVerifier({ views: timeline, claimsForeign });
+  // Whether a command id was recorded before is the pool's answer over every partition (a stream's and another's).
+  verifier = new FleetVerifier({ views: timeline, claimsForeign, commands: { recordedBefore: (_, position) => repeated.has(position) } });
   const refused = new Set<bigint>();
   for (let i = 0; i < records.length; i++) {
     const record = records[i]!;
@@ -174,6 +195,16 @@ port.on('message', (message: ToWorker) => {
       return;
     case 'records':
       timed('read', () => message.records.forEach((record, i) => hold(record, message.roles[i]!)));
+      return;
+    case 'commands': {
+      const answer = commandDigests();
+      port.postMessage({ type: 'commands', ...answer } satisfies FromWorker, [answer.positions.buffer as ArrayBuffer, answer.digests.buffer as ArrayBuffer]);
+      return;
+    }
+    case 'repeats':
+      repeated = new Set(message.positions);
+      // Refused by the verdict pass whatever its facts: the first guess leaves them out already.
+      refuse = new Set([...refuse, ...repeated]);
       return;
     case 'peers':
       for (const peer of message.ports) {

@@ -4,6 +4,7 @@ import type { RecordedEvent } from '../../domain/ports/event-store.ts';
 import { ENTITY_KINDS, EntityKind, streamIdOf, type EntityView } from '../../domain/streams.ts';
 import { MACHINES } from '../../machines/index.ts';
 import { machinesRules } from './machines-fingerprint.ts';
+import { CommandIds, CommandIdsChunk } from './command-ids.ts';
 import { RestoredEntity, type VerifiedEntity } from './restored-entity.ts';
 import { FleetVerifier, type HeldClaims, type VerifierTally } from './verifier.ts';
 
@@ -107,13 +108,26 @@ const entitiesWhereTheyStand = (
   }
 };
 
+/** The checkpoint format this build writes and goes on from. */
+export const CHECKPOINT_FORMAT = 2;
+
 /**
- * What a replay checkpoint holds (format version 1): the position verified up to and the digest of every record up
- * to it, the tally, every entity's machine snapshot (state value and context) and the held fact claims: all that is
- * needed to go on verifying from the next record as if the replay had never stopped, under the machines it names.
+ * What a replay checkpoint holds (format version 2): the position verified up to and the digest of every record up
+ * to it, the tally, every entity's machine snapshot (state value and context), the held fact claims and every command
+ * id recorded: all that is needed to go on verifying from the next record as if the replay had never stopped, under
+ * the machines it names.
  */
 export const ReplayCheckpoint = z.strictObject({
-  format: z.literal(1),
+  /**
+   * Format 1 kept no command ids (review 420): going on from it, a command id recorded before it and used again after it
+   * passed. Not gone on from: the log is verified in full once, and the new checkpoint written in its place.
+   */
+  format: z.literal(CHECKPOINT_FORMAT, {
+    error: (issue) =>
+      issue.input === 1
+        ? 'format 1: a checkpoint of an earlier version, which keeps no command ids (a command recorded again after it would pass); verified in full once'
+        : undefined,
+  }),
   /**
    * The machines that made the snapshots (machinesRules). Optional: a checkpoint of an earlier version has none. Its
    * history digest still holds, but its snapshots are another build's (a context without a field a guard now reads
@@ -152,6 +166,8 @@ export const ReplayCheckpoint = z.strictObject({
   revisions: z.array(z.tuple([z.string().max(300), Decimal]), {
     error: (issue) => (issue.input === undefined ? 'missing: a checkpoint of an earlier version, without revisions and command ids' : undefined),
   }),
+  /** Every command id recorded up to the position, as digests (command-ids.ts): one used again after it is flagged. */
+  commandIds: z.array(CommandIdsChunk).max(20_000),
 }).superRefine((checkpoint, ctx) => entitiesWhereTheyStand(checkpoint.entities, ctx));
 export type ReplayCheckpoint = z.infer<typeof ReplayCheckpoint>;
 
@@ -193,6 +209,8 @@ export interface CheckpointSource {
   entityTuples(): Iterable<EntityTuple>;
   claimTuples(): Iterable<ClaimTuple>;
   revisionTuples(): Iterable<RevisionTuple>;
+  /** Every command id recorded up to the position (CommandIds.toChunks). */
+  commandIdChunks(): string[];
 }
 export type RevisionTuple = ReplayCheckpoint['revisions'][number];
 
@@ -218,7 +236,7 @@ export const checkpointOf = (
 ): ReplayCheckpoint => {
   const t = source.tally;
   return {
-    format: 1,
+    format: CHECKPOINT_FORMAT,
     machines: machinesRules(),
     position: source.position.toString(10),
     digest,
@@ -233,6 +251,7 @@ export const checkpointOf = (
     entities: [...source.entityTuples()],
     claims: [...source.claimTuples()],
     revisions: [...source.revisionTuples()],
+    commandIds: source.commandIdChunks(),
   };
 };
 
@@ -247,6 +266,11 @@ export const verifierSource = (v: FleetVerifier): CheckpointSource => ({
     for (const [claimant, claimed] of v.claims) for (const held of claimed.values()) yield claimTuple(claimant, held);
   },
   revisionTuples: () => revisionTuples(v),
+  commandIdChunks: () => {
+    // A verifier of the whole log holds every id; a worker's holds none of its own (the pool's merge does).
+    if (!(v.commands instanceof CommandIds)) throw new TypeError('a checkpoint is made of a verifier that holds the command ids it saw');
+    return v.commands.toChunks();
+  },
 });
 
 export const revisionTuples = (v: FleetVerifier): RevisionTuple[] => [...v.revisions].map(([streamId, revision]) => [streamId, revision.toString(10)]);
@@ -276,5 +300,6 @@ export const verifierFromCheckpoint = (checkpoint: ReplayCheckpoint): FleetVerif
     })),
   };
   const revisions = new Map(checkpoint.revisions.map(([streamId, revision]) => [streamId, BigInt(revision)] as const));
-  return new FleetVerifier({ state: { entities, claims, tally, position: BigInt(checkpoint.position), revisions } });
+  const commands = CommandIds.fromChunks(checkpoint.commandIds);
+  return new FleetVerifier({ state: { entities, claims, tally, position: BigInt(checkpoint.position), revisions, commands } });
 };

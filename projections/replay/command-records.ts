@@ -14,3 +14,15 @@ export const recordedByAnotherCommand = (eventType: string, commandType: string)
   if (recorded === undefined || recorded === eventType) return undefined;
   return `${eventType} recorded under command type ${commandType}, which records ${recorded}: an event is recorded only by its own command`;
 };
+
+/**
+ * Why a stored event whose command id an earlier record already holds is no record of its command (review 420): a
+ * command is one event (domain/commands/decide.ts), appended once, its id bound to that append store-wide. Right after
+ * its own stream's last append under the same id, the id is named, as before (adapters/http/routes/replay-findings-told.ts
+ * tells it to whoever may see it); anywhere else the id is not named, nor the stream that recorded it first, which may
+ * be a pseudonym's node: both replays word it alike (verifier.ts, entity.ts), by where they find it.
+ */
+export const commandRecordedAgain = (commandId: string, afterItsOwnAppend: boolean): string =>
+  afterItsOwnAppend
+    ? `command ${commandId} was recorded by an earlier append of this stream: a command is recorded once`
+    : 'its command was recorded by an earlier append: a command is recorded once';

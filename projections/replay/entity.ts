@@ -1,7 +1,7 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { replayRefusal } from './refusal-reason.ts';
 import { boundedReason, quotedFinding, refusalWithBrokenFacts } from './finding-reason.ts';
-import { recordedByAnotherCommand } from './command-records.ts';
+import { commandRecordedAgain, recordedByAnotherCommand } from './command-records.ts';
 import { factClaimOf, isFactClaim } from '../../domain/fact-claims.ts';
 import { keyHolderIn } from '../../domain/certified-keys.ts';
 import { parseStreamId, streamIdOf, type EntityKind } from '../../domain/streams.ts';
@@ -90,7 +90,7 @@ interface Claimant {
  */
 const viewBefore = async (kind: EntityKind, id: string, position: bigint, claimant: Claimant, replays: Replays): Promise<{ view: EntityView | undefined; broken?: string }> => {
   const streamId = streamIdOf(kind, id);
-  let records = (await replays.records(streamId)).filter((r) => r.position < position);
+  let records = await replays.recordsBefore(streamId, position);
   const claimedAt = claimant.foreign ? -1 : records.findLastIndex((r) => {
     const claim = factClaimOf(r);
     return claim !== undefined && r.position > claimant.after && claim.claimant === claimant.streamId && claim.commandId === claimant.commandId;
@@ -135,10 +135,28 @@ export const readStreamInTurns = async (store: Pick<EventStore, 'readStream'>, s
 interface StreamReplay {
   readonly streamId: string;
   readonly kind: EntityKind;
-  readonly records: readonly RecordedEvent[];
+  /** The records read so far, in global order from `next` on (review 420: read only as far as a reader needs). */
+  readonly records: RecordedEvent[];
+  /** The stream's pages still to read, in revision order; undefined once it was read to its end. */
+  pages: AsyncGenerator<readonly RecordedEvent[], void, undefined> | undefined;
+  /** The highest position read so far. */
+  readPast: bigint;
+  /**
+   * A record was read at a position below one read before it (a later revision at an earlier position): the stream's
+   * order is broken, and it is read to its end, as it was read whole before (review 420).
+   */
+  outOfOrder: boolean;
+  /** Reads of the stream, one page after another. */
+  reading: Promise<void>;
   next: number;
+  /** The highest position judged so far. */
+  judgedPast: bigint;
+  /** The command ids of the events judged so far (review 420: any earlier one, not only the last). */
+  readonly commandIds: Set<string>;
   /** Being advanced now: a read of it then is of an earlier position (a cycle), which it has judged already. */
   advancing: boolean;
+  /** The record at `next` is being judged (its reads of facts may read this stream on meanwhile). */
+  judging: boolean;
   snapshot: EntitySnapshot;
   /** The highest revision judged so far, and the last event's command id and position. */
   highestRevision: bigint | undefined;
@@ -157,52 +175,107 @@ interface StreamReplay {
  * hundred events took minutes.)
  */
 class Replays {
-  readonly #replays = new Map<string, Promise<StreamReplay>>();
+  readonly #replays = new Map<string, StreamReplay>();
   /** Each stream's view after each event it accepted, in global order: a fact's view before a position. */
   readonly views = new FactTimeline();
   readonly #foreign: boolean;
   /** Events judged so far, of every stream this replay reads: the loop turns every STEPS_PER_TURN (nested reads count). */
   #judged = 0;
-  constructor(private readonly store: EventStore) {
+  /** Records read so far, of every stream (review 420: held to `#maxRecords`). */
+  #read = 0;
+  constructor(
+    private readonly store: EventStore,
+    private readonly entity: string,
+    private readonly maxRecords: number | undefined,
+  ) {
     this.#foreign = claimsAreForeign(store);
   }
 
   /** The findings of every stream judged so far, in global order (a stream's own in the order judged). */
-  async findings(): Promise<TalliedFinding[]> {
-    const judged = await Promise.all(this.#replays.values());
-    return judged.flatMap((r) => r.findings).sort((a, b) => (a.position < b.position ? -1 : a.position > b.position ? 1 : 0));
+  findings(): TalliedFinding[] {
+    return [...this.#replays.values()].flatMap((r) => r.findings).sort((a, b) => (a.position < b.position ? -1 : a.position > b.position ? 1 : 0));
   }
 
-  records(streamId: string): Promise<readonly RecordedEvent[]> {
-    return this.replayOf(streamId).then((r) => r.records);
+  /**
+   * The records of `streamId` before `position`, in global order: read only up to it (a page past it), not whole
+   * (review 420: a credential's replay of two steps read all 200,002 records of its node).
+   */
+  async recordsBefore(streamId: string, position: bigint): Promise<RecordedEvent[]> {
+    const replay = this.replayOf(streamId);
+    await this.#readThrough(replay, position - 1n);
+    const before = replay.records.filter((r) => r.position < position);
+    return replay.outOfOrder ? before.sort(byPosition) : before;
   }
 
-  replayOf(streamId: string): Promise<StreamReplay> {
+  replayOf(streamId: string): StreamReplay {
     let replay = this.#replays.get(streamId);
     if (replay === undefined) {
       const ref = parseStreamId(streamId);
       if (ref === undefined) throw new RangeError(`not an entity stream: ${streamId} (expected <kind>-<id>)`);
       // In global order, as the fleet replay judges it: "before a position" is then a prefix of the stream (found in
-      // review: read by revision, a stream out of order was judged only partway).
-      replay = readStreamInTurns(this.store, streamId).then((read) => ({
-        streamId, kind: ref.kind, records: [...read].sort(byPosition), next: 0,
-        advancing: false, snapshot: initialSnapshot(ref.kind, ref.id), highestRevision: undefined, last: undefined, steps: [], findings: [],
-      }));
+      // review: read by revision, a stream out of order was judged only partway). Read RECORDS_PER_READ at a time, with
+      // a turn of the event loop between reads; a stream truncated between two reads fails as one read of it would
+      // (entity-stream-pages.ts, review 254).
+      replay = {
+        streamId, kind: ref.kind, records: [], pages: entityStreamPages(this.store, streamId, RECORDS_PER_READ, yieldToLoop), readPast: -1n,
+        outOfOrder: false, reading: Promise.resolve(), next: 0, judgedPast: -1n, commandIds: new Set(),
+        advancing: false, judging: false, snapshot: initialSnapshot(ref.kind, ref.id), highestRevision: undefined, last: undefined, steps: [], findings: [],
+      };
       this.#replays.set(streamId, replay);
     }
     return replay;
   }
 
+  /**
+   * Reads `replay`'s stream on until a record past `position` was read (to its end when undefined): in revision order,
+   * which is global order on a stream whose order holds, so nothing before `position` is left unread. A stream found
+   * out of order is read to its end.
+   */
+  async #readThrough(replay: StreamReplay, position: bigint | undefined): Promise<void> {
+    while (replay.pages !== undefined && (position === undefined || replay.outOfOrder || replay.readPast <= position)) {
+      await (replay.reading = replay.reading.then(() => this.#readPage(replay)));
+    }
+  }
+
+  async #readPage(replay: StreamReplay): Promise<void> {
+    if (replay.pages === undefined) return;
+    const page = await replay.pages.next();
+    if (page.done === true) {
+      replay.pages = undefined;
+      return;
+    }
+    this.#read += page.value.length;
+    if (this.maxRecords !== undefined && this.#read > this.maxRecords) {
+      throw new EntityReplayReadsTooMuch(this.entity, replay.streamId, this.#read, this.maxRecords);
+    }
+    for (const record of page.value) {
+      if (record.position < replay.readPast) replay.outOfOrder = true;
+      else replay.readPast = record.position;
+    }
+    replay.records.push(...page.value);
+    if (!replay.outOfOrder) return;
+    // Sorted from the next record to judge on (the one being judged stays where it is): a record read now below one
+    // judged already is judged late, and flagged so (#judge).
+    const from = replay.next + (replay.judging ? 1 : 0);
+    replay.records.push(...replay.records.splice(from).sort(byPosition));
+  }
+
   /** The stream judged through its records at or before `position` (all of them when undefined), or while `until` holds. */
   async through(streamId: string, position: bigint | undefined, until?: (r: RecordedEvent) => boolean): Promise<StreamReplay> {
-    const replay = await this.replayOf(streamId);
+    const replay = this.replayOf(streamId);
     if (replay.advancing) return replay;
     replay.advancing = true;
     try {
+      await this.#readThrough(replay, position);
       while (replay.next < replay.records.length) {
         const record = replay.records[replay.next]!;
         if ((position !== undefined && record.position > position) || (until !== undefined && !until(record))) break;
-        await this.#judge(replay, record);
+        replay.judging = true;
+        try {
+          await this.#judge(replay, record);
+        } finally {
+          replay.judging = false;
+        }
         replay.next++;
         // The state of every stream is kept between turns: a record appended meanwhile is at a later position, which
         // no judgment here reads (each reads before its own position).
@@ -213,6 +286,7 @@ class Replays {
     }
     return replay;
   }
+
 
   /**
    * SER-010 (keyNeverCertified): the credential whose issue of `fingerprint` replay recorded first before `position`,
@@ -252,6 +326,13 @@ class Replays {
       steps.push({ ...base, accepted: false, state: stateOf(replay.snapshot), reason });
     };
     const base = { position: record.position, revision: record.revision, type: record.type };
+    // Read after a record past it was judged (a stream out of order whose later revision lies below the reading point,
+    // found only when read on): judged late, it would stand where the fleet replay does not put it. Flagged, not applied.
+    if (record.position < replay.judgedPast) {
+      refuse(base, `revision ${record.revision} at position ${record.position} was read after position ${replay.judgedPast}: the stream's order is broken`, undefined);
+      return;
+    }
+    replay.judgedPast = record.position;
     // The stream's revisions must rise in global order, as the engine (which reads a stream by revision) and the fleet
     // replay (by position, verifier.ts) both take it; the highest is kept, as there.
     const sequence = (): void => {
@@ -278,12 +359,16 @@ class Replays {
       return;
     }
     const { event, metadata, at } = read.value;
-    // A command is one event, appended once (verifier.ts): the same command id again is a command recorded twice,
-    // which the engine never does, whatever the event's place or metadata.
-    if (replay.last !== undefined && replay.last.commandId === metadata.commandId) {
-      refuse(base, `command ${metadata.commandId} was recorded by an earlier append of this stream: a command is recorded once`, unrecordedOnItsStream('record'));
+    // A command is one event, appended once, its id bound to that append store-wide (verifier.ts): the same command id
+    // again is a command recorded twice, which the engine never does, whatever the event's place or metadata: on this
+    // stream, any earlier event of it (review 420). A use on another stream is the fleet replay's to find (it holds every
+    // id): looked up here it was a store read per event, on EventStoreDB a round trip each, for every entity read.
+    const afterItsOwn = replay.last?.commandId === metadata.commandId;
+    if (afterItsOwn || replay.commandIds.has(metadata.commandId)) {
+      refuse(base, commandRecordedAgain(metadata.commandId, afterItsOwn), unrecordedOnItsStream('record'));
       return;
     }
+    replay.commandIds.add(metadata.commandId);
     const after = replay.last?.position ?? -1n;
     replay.last = { commandId: metadata.commandId, position: record.position };
     // An event of another type than its command type records (verifier.ts): not applied, its id held all the same.
@@ -324,20 +409,49 @@ class Replays {
  * Replays one entity's stored events through its machine with every guard, cross-entity ones included (the
  * other entities as they stood at each event's position). An event the machine would not accept is a finding.
  */
-export const replayEntity = async (store: EventStore, streamId: string, until?: (r: RecordedEvent) => boolean): Promise<EntityReplay> =>
-  (await replayEntityToSnapshot(store, streamId, until)).replay;
+export const replayEntity = async (
+  store: EventStore,
+  streamId: string,
+  until?: (r: RecordedEvent) => boolean,
+  options: EntityReplayOptions = {},
+): Promise<EntityReplay> => (await replayEntityToSnapshot(store, streamId, until, options)).replay;
+
+export interface EntityReplayOptions {
+  /**
+   * Most records the replay reads, of every stream together (its entity's and the facts' it reads): past it the replay
+   * stops with EntityReplayReadsTooMuch (the service's entity record bound, adapters/http/routes/entity-bound.ts).
+   */
+  readonly maxRecords?: number;
+}
+
+/**
+ * A replay of one entity that read more records than it was allowed (`maxRecords`), of its own stream and the fact
+ * streams its events read: `streamId` is the stream whose read passed the bound (review 420).
+ */
+export class EntityReplayReadsTooMuch extends Error {
+  constructor(
+    readonly entity: string,
+    readonly streamId: string,
+    readonly records: number,
+    readonly maxRecords: number,
+  ) {
+    super(`the replay of ${entity} read ${records} records by its read of ${streamId}, more than the ${maxRecords} it may read`);
+    this.name = 'EntityReplayReadsTooMuch';
+  }
+}
 
 /** `replayEntity`, with the machine snapshot its accepted events leave (the state at an instant reads its context). */
 export const replayEntityToSnapshot = async (
   store: EventStore,
   streamId: string,
   until?: (r: RecordedEvent) => boolean,
+  options: EntityReplayOptions = {},
 ): Promise<{ readonly replay: EntityReplay; readonly snapshot: EntitySnapshot }> => {
-  const replays = new Replays(store);
+  const replays = new Replays(store, streamId, options.maxRecords);
   const { kind, steps, snapshot } = await replays.through(streamId, undefined, until);
   // In the order judged, which is the fleet's order of findings (by position, a foreign claim before the order), with
   // those of the entities it read: a refusal may follow from one of theirs (review 334).
-  const findings = entityFindingCauses(streamId, await replays.findings());
+  const findings = entityFindingCauses(streamId, replays.findings());
   const verdict: EntityReplay['verdict'] = findings.length === 0 ? { ok: true } : { ok: false, findings };
   return { replay: { streamId, kind, steps, state: stateOf(snapshot), verdict }, snapshot };
 };

@@ -1,6 +1,7 @@
 import { replayRefusal } from './refusal-reason.ts';
 import { boundedReason } from './finding-reason.ts';
-import { recordedByAnotherCommand } from './command-records.ts';
+import { commandRecordedAgain, recordedByAnotherCommand } from './command-records.ts';
+import { CommandIds, type CommandRecords } from './command-ids.ts';
 import { findingCauses, type TalliedFinding, type Unrecorded } from './finding-causes.ts';
 import { factClaimOf, isFactClaim } from '../../domain/fact-claims.ts';
 import type { RecordedEvent } from '../../domain/ports/event-store.ts';
@@ -127,6 +128,11 @@ export class FleetVerifier {
   readonly #absent: string[] = [];
   /** The last revision seen of entity streams with no entity (yet): fact claims on a fact that has no event before them. */
   readonly revisions: Map<string, bigint>;
+  /**
+   * Whether a command id was recorded before, store-wide (review 420): by default every id this verifier has seen
+   * (CommandIds, kept in a checkpoint); a replay worker's, the records the pool found recorded again across partitions.
+   */
+  readonly commands: CommandRecords;
 
   constructor(
     options: {
@@ -138,11 +144,14 @@ export class FleetVerifier {
         tally: VerifierTally;
         position: bigint;
         revisions?: Map<string, bigint>;
+        commands?: CommandIds;
       };
+      commands?: CommandRecords;
     } = {},
   ) {
     this.entities = options.state?.entities ?? new Map();
     this.revisions = options.state?.revisions ?? new Map();
+    this.commands = options.commands ?? options.state?.commands ?? new CommandIds();
     this.claims = options.state?.claims ?? new Map();
     this.tally = options.state?.tally ?? emptyTally();
     this.position = options.state?.position ?? 0n;
@@ -227,15 +236,15 @@ export class FleetVerifier {
     }
     const { event, at, metadata } = read.value;
     const { commandId } = metadata;
-    // A command is one event (domain/commands/decide.ts), appended once; the claims made for it (fact-claims.ts) are
-    // its alone. A later event under the same command id is one the engine could not have written (it deduplicates a
-    // repeated command), and must not be judged against the facts as they stood at the old claims: even next to it
-    // and with its metadata copied (found in review: a second event was read as part of the first's append).
-    if (entry.lastCommandId === commandId) {
-      tally.findings.push({
-        ...findingAt(record, `command ${commandId} was recorded by an earlier append of this stream: a command is recorded once`),
-        unrecorded: RECORD_AT_FAULT,
-      });
+    // A command is one event (domain/commands/decide.ts), appended once, its id bound to that append store-wide; the
+    // claims made for it (fact-claims.ts) are its alone. A later event under a command id any earlier record holds is
+    // one the engine could not have written (it deduplicates a repeated command), and must not be judged against the
+    // facts as they stood at the old claims: even next to it and with its metadata copied (found in review: a second
+    // event was read as part of the first's append), on its stream after another command, or on another stream (review
+    // 420: only the stream's last command id was compared).
+    const afterItsOwn = entry.lastCommandId === commandId;
+    if (this.commands.recordedBefore(commandId, record.position) || afterItsOwn) {
+      tally.findings.push({ ...findingAt(record, commandRecordedAgain(commandId, afterItsOwn)), unrecorded: RECORD_AT_FAULT });
       return false;
     }
     entry.lastCommandId = commandId;

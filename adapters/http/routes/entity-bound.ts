@@ -1,4 +1,5 @@
 import { isFactClaim } from '../../../domain/fact-claims.ts';
+import { EntityReplayReadsTooMuch } from '../../../projections/replay/entity.ts';
 import type { EventStore } from '../../../domain/ports/index.ts';
 import type { ServiceContext } from '../context.ts';
 import { HttpProblem } from '../problems.ts';
@@ -96,4 +97,26 @@ export const refuseLongEntity = async (context: ServiceContext, streamId: string
       `${claims} of the first ${read} are EventStoreDB fact claims (one per decision that read this entity), ${events} its events; ${instead}`,
     details,
   );
+};
+
+/**
+ * `replay` (one entity's replay, given the most records it may read) held to the entity record bound
+ * (`limits.maxEntityRecords`) over every stream it reads, its own and the fact streams its events read up to each
+ * event (review 420: a credential's replay of two steps read its node's 200,000 records whole). Past it, the same
+ * 422 `entity_too_long` as refuseLongEntity's, naming the stream whose read passed the bound.
+ */
+export const replayWithinEntityRecordBound = async <T>(context: ServiceContext, instead: string, replay: (maxRecords: number) => Promise<T>): Promise<T> => {
+  const maxRecords = entityRecordBound(context.limits);
+  try {
+    return await replay(maxRecords);
+  } catch (error) {
+    if (!(error instanceof EntityReplayReadsTooMuch)) throw error;
+    throw new HttpProblem(
+      422,
+      'entity_too_long',
+      `the replay of ${error.entity} read ${error.records} records, more than the ${maxRecords} one request of this route reads (limits.maxEntityRecords), ` +
+        `by its read of ${error.streamId}${error.streamId === error.entity ? '' : ' (a fact its events read, up to each of them)'}; ${instead}`,
+      { streamId: error.streamId, entity: error.entity, records: error.records, maxRecords },
+    );
+  }
 };

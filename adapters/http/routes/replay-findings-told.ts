@@ -1,5 +1,5 @@
 import { EVENT_KIND, isEventType } from '../../../domain/events/index.ts';
-import type { EntityReplay, Finding } from '../../../projections/replay/index.ts';
+import { findingsByNewerRules, findingsFollowingNewerRules, type EntityReplay, type Finding } from '../../../projections/replay/index.ts';
 import type { Principal, ServiceContext } from '../context.ts';
 import { mapAsyncInTurns } from './json-in-turns.ts';
 import { toldOfStreamIds, type Teller } from './pseudonym-reads.ts';
@@ -17,9 +17,30 @@ import { toldOfStreamIds, type Teller } from './pseudonym-reads.ts';
  */
 export const findingsTold = async (context: ServiceContext, principal: Principal | undefined, findings: readonly Finding[]): Promise<Finding[]> => {
   const told = toldOfStreamIds(context, principal);
-  const answer: Finding[] = [];
-  for (const finding of findings) answer.push(await findingTold(finding, told));
-  return answer;
+  // In turns (review 420): told one await after another, a fleet's findings were microtasks only, no timer or I/O
+  // between them.
+  return mapAsyncInTurns(findings, (finding) => findingTold(finding, told));
+};
+
+/** The counts of a fleet verdict's findings as its caller is told them (findingsTold: a `followsFrom` kept or not). */
+export interface ToldCounts {
+  readonly findingsByNewerRules: number;
+  readonly findingsFollowingNewerRules: number;
+}
+
+/**
+ * The counts findingsByNewerRules and findingsFollowingNewerRules give of `findingsTold(findings)`, without telling
+ * each finding's reason: only whether its link to an earlier finding is told decides them. In turns of the event loop
+ * (review 420: the route told every finding of the fleet, in microtasks only, even for `limit=0`).
+ */
+export const countsTold = async (context: ServiceContext, principal: Principal | undefined, findings: readonly Finding[]): Promise<ToldCounts> => {
+  const told = toldOfStreamIds(context, principal);
+  const counted = await mapAsyncInTurns(findings, async (finding) => {
+    if (finding.followsFrom === undefined || (await linkTold(finding, await told(finding.streamId), told))) return finding;
+    const { followsFrom: _untold, ...rest } = finding;
+    return rest;
+  });
+  return { findingsByNewerRules: findingsByNewerRules(counted), findingsFollowingNewerRules: findingsFollowingNewerRules(counted) };
 };
 
 /** An entity's replay as its caller is told it: the reasons of its steps and findings as findingsTold words them. */
@@ -36,10 +57,14 @@ export const entityReplayTold = async (context: ServiceContext, principal: Princ
 const findingTold = async (finding: Finding, told: Teller): Promise<Finding> => {
   const own = await told(finding.streamId);
   const { followsFrom, ...rest } = finding;
-  // A finding following from its own stream's links nothing; one following from another's is told where both are.
-  const linked = followsFrom !== undefined && (followsFrom.streamId === finding.streamId || (own && (await told(followsFrom.streamId))));
-  return { ...rest, reason: await reasonTold(finding.type, finding.reason, own, told), ...(linked ? { followsFrom } : {}) };
+  const linked = await linkTold(finding, own, told);
+  return { ...rest, reason: await reasonTold(finding.type, finding.reason, own, told), ...(linked && followsFrom !== undefined ? { followsFrom } : {}) };
 };
+
+/** Whether `finding`'s `followsFrom` is told (`own`: whether its own stream is). */
+const linkTold = async ({ streamId, followsFrom }: Finding, own: boolean, told: Teller): Promise<boolean> =>
+  // A finding following from its own stream's links nothing; one following from another's is told where both are.
+  followsFrom !== undefined && (followsFrom.streamId === streamId || (own && (await told(followsFrom.streamId))));
 
 /** The verifier's words for a command recorded again (projections/replay/verifier.ts): the record's command id. */
 const RECORDED_AGAIN = /^command \S+ (was recorded by an earlier append of this stream: a command is recorded once)$/;

@@ -1,14 +1,14 @@
 import { z } from 'zod';
 import { notFound } from '../../../domain/errors.ts';
 import { EntityKind } from '../../../domain/streams.ts';
-import { findingsByNewerRules, findingsFollowingNewerRules, replayEntity } from '../../../projections/replay/index.ts';
+import { replayEntity, type FleetReplay } from '../../../projections/replay/index.ts';
 import { FleetReplayer } from '../../replay-workers/fleet-replayer.ts';
 import { ACCESS } from '../auth/roles.ts';
-import type { App, ServiceContext } from '../context.ts';
+import type { App, Principal, ServiceContext } from '../context.ts';
 import { QueryWholeNumberOr } from '../query-values.ts';
-import { refuseLongEntity } from './entity-bound.ts';
+import { refuseLongEntity, replayWithinEntityRecordBound } from './entity-bound.ts';
 import { refuseUnlessResolved } from './pseudonym-reads.ts';
-import { entityReplayTold, findingsTold } from './replay-findings-told.ts';
+import { countsTold, entityReplayTold, findingsTold, type ToldCounts } from './replay-findings-told.ts';
 import { encodedAs, encodedInTurns, sendJsonOfInTurns, verdictInTurns } from './json-in-turns.ts';
 import { DecimalString, Finding, getEntityRoute, toWire, Verdict } from './wire.ts';
 
@@ -60,6 +60,9 @@ const ReplayStep = z.object({
 });
 const EntityReplayWire = z.object({ streamId: z.string(), kind: EntityKind, steps: z.array(ReplayStep), state: z.string(), verdict: Verdict });
 
+/** Callers whose counts of one fleet verdict's findings are kept (the oldest asked dropped first). */
+const COUNTS_KEPT_PER_VERDICT = 32;
+
 /**
  * The replay verdicts: of the whole fleet (GET /v1/replay) and of one entity (GET /v1/replay/{kind}/{id}). Registered
  * by ./compliance.ts, right after its own routes, where they always were in the document's order.
@@ -67,6 +70,24 @@ const EntityReplayWire = z.object({ streamId: z.string(), kind: EntityKind, step
 export const replayRoutes = (app: App, context: ServiceContext): void => {
   // One fleet replay at a time, shared by every caller asking while it runs; the next one goes on from the last.
   const replayer = new FleetReplayer(context.credence.store);
+  // The counts of a verdict's findings as each caller is told them, kept with the verdict (the replayer gives the same
+  // one again until an event is appended: a resolution that changes what a caller is told is one) for the last few
+  // callers: counting walks every finding (review 420).
+  const counts = new WeakMap<FleetReplay, Map<string, Promise<ToldCounts>>>();
+  const countsFor = (replay: FleetReplay, principal: Principal | undefined): Promise<ToldCounts> => {
+    let byCaller = counts.get(replay);
+    if (byCaller === undefined) counts.set(replay, (byCaller = new Map()));
+    const key = principal === undefined ? '' : `${principal.role}:${principal.subject}`;
+    let answer = byCaller.get(key);
+    if (answer === undefined) {
+      if (byCaller.size >= COUNTS_KEPT_PER_VERDICT) byCaller.delete(byCaller.keys().next().value!);
+      const held = byCaller;
+      answer = countsTold(context, principal, replay.findings);
+      held.set(key, answer);
+      answer.catch(() => held.get(key) === answer && held.delete(key));
+    }
+    return answer;
+  };
 
   app.get('/v1/replay', {
     config: { access: ACCESS.read },
@@ -90,7 +111,9 @@ export const replayRoutes = (app: App, context: ServiceContext): void => {
       const { replay: result, mode, verifiedNow } = await replayer.verdict({ full: full === 'true' });
       // A finding following from another stream's links the two: a pseudonym's to its node (SER-025). The counts are
       // of the findings as told, or the count of those following a newer rule would say a link the findings do not.
-      const findings = await findingsTold(context, request.principal, result.findings);
+      // Only the page is told; the counts are of every finding, kept per caller while the verdict stands.
+      const findings = await findingsTold(context, request.principal, result.findings.slice(0, limit));
+      const told = await countsFor(result, request.principal);
       return {
         mode,
         verifiedNow,
@@ -98,10 +121,9 @@ export const replayRoutes = (app: App, context: ServiceContext): void => {
         events: result.events,
         kinds: result.kinds,
         foreignEvents: result.foreignEvents,
-        findings: toWire(findings.slice(0, limit)),
+        findings: toWire(findings),
         findingsTotal: result.findings.length,
-        findingsByNewerRules: findingsByNewerRules(findings),
-        findingsFollowingNewerRules: findingsFollowingNewerRules(findings),
+        ...told,
         brokenStreams: result.brokenStreams.slice(0, limit),
         brokenStreamsTotal: result.brokenStreams.length,
       };
@@ -124,12 +146,10 @@ export const replayRoutes = (app: App, context: ServiceContext): void => {
       // A pseudonym's steps' causes and facts name the node behind it (SER-025): refused before any replay work.
       await refuseUnlessResolved(context, reply.request.principal, streamId);
       // Every step of the whole stream in one answer: refused before the replay for a stream too long for one request.
-      await refuseLongEntity(
-        context,
-        streamId,
-        'GET /v1/replay gives the verdict on it with the fleet, and GET /v1/entities/{kind}/{id}/timeline?limit= reads its history in pages',
-      );
-      const result = await replayEntity(context.credence.store, streamId);
+      const instead = 'GET /v1/replay gives the verdict on it with the fleet, and GET /v1/entities/{kind}/{id}/timeline?limit= reads its history in pages';
+      await refuseLongEntity(context, streamId, instead);
+      // The fact streams its events read count too (review 420: a credential's two steps read its node's 200,000 records).
+      const result = await replayWithinEntityRecordBound(context, instead, (maxRecords) => replayEntity(context.credence.store, streamId, undefined, { maxRecords }));
       if (result.steps.length === 0) throw notFound(streamId, kind);
       const told = await entityReplayTold(context, reply.request.principal, result);
       // Converted, encoded and written in turns, past the route's serializer, in the bytes it gave (its key order: the
