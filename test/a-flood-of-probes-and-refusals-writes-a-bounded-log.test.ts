@@ -135,11 +135,12 @@ describe('a flood of probes and refusals on the API port', () => {
   }, 120_000);
 
   it('says the count of a window once it has passed, and logs the first refusals of the next', async () => {
-    const svc = await startTestService({ config: { limits: { rateLimitPerAddress: 2, rateLimitWindowMs: 1_000 } } });
+    // A window long enough that the flood's requests fall in one on a loaded machine (at 1 s they spanned two).
+    const svc = await startTestService({ config: { limits: { rateLimitPerAddress: 2, rateLimitWindowMs: 5_000 } } });
     try {
       const before = svc.logs().length;
       for (let i = 0; i < REFUSALS_LOGGED_PER_ADDRESS + 10; i++) await (await fetch(`${svc.url}/no-such-route`)).arrayBuffer();
-      await new Promise((r) => setTimeout(r, 1_500));
+      await new Promise((r) => setTimeout(r, 5_500));
       const said = parsed(svc.logs().slice(before)).filter((l) => l.msg === 'refusals not logged');
       expect(said).toHaveLength(1);
       expect(said[0]!.suppressed).toBe(10);
