@@ -98,7 +98,9 @@ export const ServiceLimitsConfig = z.strictObject({
    * `maxEntityEvents` (`entityRecordBound`). On EventStoreDB a subscription's stream gains a claim per node enrolled
    * and per credential provisioned under it (review 172: 3,300 nodes made one unreadable under a bound on records), so
    * past `maxEntityEvents` records the lifecycle events are counted, and this bounds what counting and reading cost.
-   * Never less than `maxEntityEvents` (checked below). The embedded store writes no claims: it never applies there.
+   * Never less than `maxEntityEvents` (checked below). One entity's replay (the entity and replay routes) is held to it
+   * on every store over what it reads: its own stream's records and the lifecycle events of the fact streams its events
+   * read (review 420; their claims uncounted, review 423).
    */
   maxEntityRecords: int(1, 100_000_000).optional(),
   /** Load shedding (503 with Retry-After) beyond these; 0 turns a check off. */

@@ -181,7 +181,7 @@ class Replays {
   readonly #foreign: boolean;
   /** Events judged so far, of every stream this replay reads: the loop turns every STEPS_PER_TURN (nested reads count). */
   #judged = 0;
-  /** Records read so far, of every stream (review 420: held to `#maxRecords`). */
+  /** Records read so far: its own stream's, and the lifecycle events of the fact streams (review 420: held to `#maxRecords`). */
   #read = 0;
   constructor(
     private readonly store: EventStore,
@@ -244,7 +244,10 @@ class Replays {
       replay.pages = undefined;
       return;
     }
-    this.#read += page.value.length;
+    // Its own stream's records all count (as the whole-stream bound counts them); a fact stream's lifecycle events only:
+    // on EventStoreDB a subscription's stream holds a claim per node enrolled, and every node's replay reads it (review
+    // 423: ordinary nodes under a subscription of some 20,000 nodes were refused).
+    this.#read += replay.streamId === this.entity ? page.value.length : page.value.filter((r) => !isFactClaim(r)).length;
     if (this.maxRecords !== undefined && this.#read > this.maxRecords) {
       throw new EntityReplayReadsTooMuch(this.entity, replay.streamId, this.#read, this.maxRecords);
     }
@@ -257,7 +260,8 @@ class Replays {
     // Sorted from the next record to judge on (the one being judged stays where it is): a record read now below one
     // judged already is judged late, and flagged so (#judge).
     const from = replay.next + (replay.judging ? 1 : 0);
-    replay.records.push(...replay.records.splice(from).sort(byPosition));
+    // Put back one by one: spread into one call, a stream of more than ~125,000 records threw RangeError (review 423).
+    for (const record of replay.records.splice(from).sort(byPosition)) replay.records.push(record);
   }
 
   /** The stream judged through its records at or before `position` (all of them when undefined), or while `until` holds. */
@@ -418,8 +422,9 @@ export const replayEntity = async (
 
 export interface EntityReplayOptions {
   /**
-   * Most records the replay reads, of every stream together (its entity's and the facts' it reads): past it the replay
-   * stops with EntityReplayReadsTooMuch (the service's entity record bound, adapters/http/routes/entity-bound.ts).
+   * Most records the replay reads, of every stream together (its entity's records, and the lifecycle events of the
+   * fact streams it reads, their EventStoreDB claims passed over uncounted): past it the replay stops with
+   * EntityReplayReadsTooMuch (the service's entity record bound, adapters/http/routes/entity-bound.ts).
    */
   readonly maxRecords?: number;
 }

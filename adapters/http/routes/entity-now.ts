@@ -1,6 +1,7 @@
 import type { EntityKind } from '../../../domain/streams.ts';
 import { BrokenHistoryError } from '../../../machines/index.ts';
 import { readStreamInTurns, replayEntityToSnapshot } from '../../../projections/replay/entity.ts';
+import { replayWithinEntityRecordBound } from './entity-bound.ts';
 import { findingsByNewerRules, findingsFollowingNewerRules, type EntityReplay, type Finding } from '../../../projections/replay/index.ts';
 import type { Principal, ServiceContext } from '../context.ts';
 import { entityReplayTold } from './replay-findings-told.ts';
@@ -53,7 +54,10 @@ export const entityNow = async (
     refused = error;
     return undefined;
   });
-  const { replay, snapshot } = await replayEntityToSnapshot(store, streamId);
+  // Held to the entity record bound over the fact streams it reads too, as the replay route (review 423).
+  const { replay, snapshot } = await replayWithinEntityRecordBound(context, 'GET /v1/entities/{kind}/{id}/timeline?limit= reads its history in pages', (maxRecords) =>
+    replayEntityToSnapshot(store, streamId, undefined, { maxRecords }),
+  );
   const first = await firstRefusal(context, principal, replay);
   // The replay checks all the engine does: a refusal it does not find is not one to answer over.
   if (refused !== undefined && first === undefined) throw refused;
