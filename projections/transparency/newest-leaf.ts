@@ -1,5 +1,7 @@
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
 import { TransparencyLogAltered, type LoggedLeaf, type TransparencyLogStore } from '../../domain/ports/transparency-log.ts';
+import { isOwnStream } from '../../domain/own-record.ts';
 import { eventLeafHash } from '../../domain/transparency/leaf.ts';
 import { recordAtPosition } from '../runtime/log-check.ts';
 
@@ -48,6 +50,8 @@ export class NewestLeafWatch {
   constructor(
     private readonly log: Pick<TransparencyLogStore, 'leafAt' | 'newestLeaf'>,
     private readonly store: EventStore,
+    /** Most store records read at once when several newer rows are held to the store (`heldToStore`). */
+    private readonly pageSize = 1000,
   ) {}
 
   /** The newest leaf as this process last saw it logged: what it vouches the log reached. */
@@ -80,8 +84,23 @@ export class NewestLeafWatch {
     try {
       const found = this.#alteration();
       if (!(found instanceof NewerLeafUnchecked)) return found;
-      const stored = fed.find((e) => e.position === found.leaf.position);
-      return stored === undefined ? found : this.#heldTo(found.leaf, stored);
+      if (found.leaf.leafIndex === this.#nextIndex) {
+        const stored = fed.find((e) => e.position === found.leaf.position);
+        return stored === undefined ? found : this.#heldTo(found.leaf, stored);
+      }
+      // Rows under the newer one (review 424: a forged row under a genuine copy of the next event) are each held to the
+      // records at hand only when they are the store's run from the known leaf's record on (a page read, the live
+      // feed: every caller hands a run of the store's records) through the newer row's position; else `heldToStore`.
+      const known = this.#known;
+      const start = known === undefined ? -1 : fed.findIndex((e) => e.position === known.position);
+      if (start < 0 || (fed[fed.length - 1]?.position ?? -1n) < found.leaf.position) return found;
+      const walk = this.#walk(found.leaf);
+      for (const stored of fed.slice(start + 1)) {
+        const step = walk(stored);
+        if (step === 'reached') return this.#take(found.leaf);
+        if (step !== undefined) return step;
+      }
+      return found;
     } catch (error) {
       // A row the row rules refuse (a negative position) is the same finding.
       if (error instanceof TransparencyLogAltered) return error;
@@ -89,11 +108,95 @@ export class NewestLeafWatch {
     }
   }
 
-  /** `alteration`, with a newer row held to the event store's record at its position (one read), then the known one. */
+  /**
+   * `alteration`, with a newer row held to the event store's record at its position (one read), then the known one.
+   * Rows under it that this process did not log (another log's catch-up, normally one export's) are each held to the
+   * store's record at their position too, read in pages after the known leaf's (review 424: a forged row under a
+   * genuine newest one was signed), and a stored record of Credence's between them that no row logs refuses alike.
+   */
   async heldToStore(): Promise<TransparencyLogAltered | undefined> {
     const found = this.alteration();
     if (!(found instanceof NewerLeafUnchecked)) return found;
-    return this.#heldTo(found.leaf, await recordAtPosition(this.store, found.leaf.position));
+    if (found.leaf.leafIndex === this.#nextIndex) return this.#heldTo(found.leaf, await recordAtPosition(this.store, found.leaf.position));
+    try {
+      const below = await this.#rowsBelowAltered(found.leaf);
+      if (below !== undefined) return below;
+    } catch (error) {
+      if (error instanceof TransparencyLogAltered) return error;
+      throw error;
+    }
+    return this.#take(found.leaf);
+  }
+
+  /** The newer row, every row under it held to the store, becomes the known one. */
+  #take(newer: LoggedLeaf): undefined {
+    // Another hold (a catch-up beside a signature) may have moved the known leaf on meanwhile: it never moves back.
+    if (this.#known === undefined || this.#known.leafIndex < newer.leafIndex) this.#known = newer;
+    return undefined;
+  }
+
+  /** The leaf index right after the known leaf's. */
+  get #nextIndex(): number {
+    return (this.#known?.leafIndex ?? -1) + 1;
+  }
+
+  /**
+   * Why the rows after the known leaf up to `newer` are not what a log writes for the store's records after the known
+   * leaf's position, or undefined when they are: read in pages of `pageSize` (normally one export's catch-up).
+   */
+  async #rowsBelowAltered(newer: LoggedLeaf): Promise<TransparencyLogAltered | undefined> {
+    const walk = this.#walk(newer);
+    let from = this.#known?.position;
+    for (;;) {
+      const page: RecordedEvent[] = [];
+      for await (const record of this.store.readAll({ ...(from !== undefined ? { afterPosition: from } : {}), maxCount: this.pageSize })) page.push(record);
+      // Past the store's head: no event at the row's position.
+      if (page.length === 0) return walk(undefined) as TransparencyLogAltered;
+      for (const stored of page) {
+        const step = walk(stored);
+        if (step === 'reached') return undefined;
+        if (step !== undefined) return step;
+      }
+      from = page[page.length - 1]!.position;
+      // The embedded store reads synchronously: the probes answer between pages.
+      await yieldToLoop();
+    }
+  }
+
+  /**
+   * Steps through the store's records after the known leaf's position, in store order, against the rows after the known
+   * leaf up to `newer`: each row must be the record at its position (`loggedAs`), and no record of Credence's (on a
+   * gapless store, none at all) passed over between them; another application's may be gone from the log's view (a
+   * scavenge on a shared EventStoreDB). Says `reached` at `newer`'s record, an alteration, or undefined to go on; handed
+   * no record (past the store's head), the alteration of the row waiting for one.
+   */
+  #walk(newer: LoggedLeaf): (stored: RecordedEvent | undefined) => TransparencyLogAltered | 'reached' | undefined {
+    const gapless = this.store.gapless === true;
+    const after = `after leaf ${this.#known?.leafIndex ?? 'none'} this process logged`;
+    let index = this.#nextIndex;
+    const rowAt = (i: number): LoggedLeaf | undefined => (i === newer.leafIndex ? newer : this.log.leafAt(i));
+    let row = rowAt(index);
+    return (stored) => {
+      if (row === undefined) return new TransparencyLogAltered(`its leaf ${index} is missing under leaf ${newer.leafIndex}, ${after}`);
+      // A row at a position the store holds no record at, or not after the row before it (leaves go in store order).
+      if (stored === undefined || row.position < stored.position) return this.#unwritten(row, undefined, after);
+      if (row.position > stored.position) {
+        if (!gapless && !isOwnStream(stored.streamId)) return undefined;
+        return new TransparencyLogAltered(
+          `the event store holds event ${stored.id}, revision ${stored.revision} of ${stored.streamId}, at position ${stored.position}, which no leaf up to leaf ${newer.leafIndex} logs: ${after}`,
+        );
+      }
+      if (!loggedAs(row, stored)) return this.#unwritten(row, stored, after);
+      if (index === newer.leafIndex) return 'reached';
+      index += 1;
+      row = rowAt(index);
+      return undefined;
+    };
+  }
+
+  #unwritten(row: LoggedLeaf, stored: RecordedEvent | undefined, after: string): TransparencyLogAltered {
+    const holds = stored === undefined ? 'no event there' : `event ${stored.id}, revision ${stored.revision} of ${stored.streamId}`;
+    return new TransparencyLogAltered(`its leaf ${row.leafIndex} says ${said(row)}, where the event store holds ${holds}: no log wrote it, ${after}`);
   }
 
   /** The newer row becomes the known one when it is the leaf a log writes for the store's record at its position. */

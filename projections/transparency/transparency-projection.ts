@@ -93,7 +93,7 @@ export class TransparencyProjection {
     this.batchSize = options.batchSize ?? 1000;
     this.everyLeaves = options.checkpointEveryLeaves ?? 1000;
     this.ownLeaf = new OwnLeafTracker(options.log);
-    this.newest = new NewestLeafWatch(options.log, options.store);
+    this.newest = new NewestLeafWatch(options.log, options.store, this.batchSize);
     if (!Number.isSafeInteger(this.batchSize) || this.batchSize < 1) throw new Error('options.batchSize: must be >= 1');
     if (!Number.isSafeInteger(this.everyLeaves) || this.everyLeaves < 1) throw new Error('options.checkpointEveryLeaves: must be >= 1');
     if (options.witness !== undefined) {
