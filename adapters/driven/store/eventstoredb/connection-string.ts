@@ -110,6 +110,7 @@ export function connectionStringProblems(connectionString: string): string[] {
   if (written !== undefined && parsed.defaultCredentials?.password !== safeDecode(written)) {
     problems.push('the client would cut the password at an unencoded `:`: percent-encode `:` in the password (as %3A)');
   }
+  problems.push(...portProblems(clientString));
   // Node's timers hold at most 2^31 - 1 ms: a longer deadline would fire after 1 ms and fail every call (review 57).
   if (parsed.defaultDeadline !== undefined && parsed.defaultDeadline > MAX_DEADLINE_MS) {
     problems.push(`defaultDeadline must be at most ${MAX_DEADLINE_MS} ms (about 24.8 days)`);
@@ -126,6 +127,34 @@ export function connectionStringProblems(connectionString: string): string[] {
     problems.push(`${NAMEABLE.test(key) ? `unknown option ${key}` : 'an unknown option'}: the client would ignore it (see docs/eventstoredb.md)`);
   }
   return problems;
+}
+
+/** How the client reads one host, `address[:port]`, and the `,` or `/` after it (dist/Client/parseConnectionString.js). */
+const HOST = /^(?:(?<host>[^$+!?*'(),;[\]{}|"%~#<>=&]+)[,/]?)/;
+
+/**
+ * Each host's port, as written, that is not a whole number from 1 to 65535 (review 422): the client takes the digits
+ * a port starts with (`1e3` is port 1, `2113.5` port 2113) and any integer, so `:99999` or `:-1` failed only at the
+ * first call, after the whole deadline, as an event store not running. The hosts are read as the client reads them
+ * (its parse has accepted the string); a host is named by its place, its port is not repeated.
+ */
+function portProblems(clientString: string): string[] {
+  let rest = clientString.trim().replace(/\/+$/, '').replace(PREFIX, '');
+  const ports: (string | undefined)[] = [];
+  for (let match = HOST.exec(rest); match?.groups?.['host'] !== undefined; match = HOST.exec(rest)) {
+    ports.push(match.groups['host'].trim().split(':')[1]);
+    rest = rest.slice(match[0].length);
+  }
+  // Digits only (a trailing `/` is the client's end of the hosts), as the client reads them: decimal, leading zeros dropped.
+  const whole = (port: string): boolean => {
+    const value = /^\d+\/*$/.test(port.trim()) ? Number.parseInt(port.trim(), 10) : Number.NaN;
+    return value >= 1 && value <= 65_535;
+  };
+  return ports.flatMap((port, index) =>
+    port === undefined || whole(port)
+      ? []
+      : [`${ports.length > 1 ? `host ${index + 1}'s ` : ''}port must be a whole number from 1 to 65535 (2113 when left out)`],
+  );
 }
 
 /**
