@@ -4,6 +4,7 @@ import { TransparencyLogAltered, type LoggedLeaf, type TransparencyLogStore } fr
 import { isOwnStream } from '../../domain/own-record.ts';
 import { eventLeafHash } from '../../domain/transparency/leaf.ts';
 import { recordAtPosition } from '../runtime/log-check.ts';
+import { isOwnLeaf, OwnLeafTracker } from './resume-point.ts';
 
 const said = (leaf: LoggedLeaf): string => `position ${leaf.position}, event ${leaf.eventId}${leaf.stream !== undefined ? `, revision ${leaf.stream.revision} of ${leaf.stream.streamId}` : ''}`;
 
@@ -46,13 +47,17 @@ export class NewestLeafWatch {
   #known: LoggedLeaf | undefined;
   /** Whether `takeNewest` ran: before it, no leaf is vouched for yet and nothing is checked. */
   #taken = false;
+  /** Credence's own newest leaf at or below the known one: where `heldToStore` reads the store from (review 427). */
+  readonly #ownLeaf: OwnLeafTracker;
 
   constructor(
     private readonly log: Pick<TransparencyLogStore, 'leafAt' | 'newestLeaf'>,
     private readonly store: EventStore,
     /** Most store records read at once when several newer rows are held to the store (`heldToStore`). */
     private readonly pageSize = 1000,
-  ) {}
+  ) {
+    this.#ownLeaf = new OwnLeafTracker(log);
+  }
 
   /** The newest leaf as this process last saw it logged: what it vouches the log reached. */
   get known(): LoggedLeaf | undefined {
@@ -117,7 +122,11 @@ export class NewestLeafWatch {
   async heldToStore(): Promise<TransparencyLogAltered | undefined> {
     const found = this.alteration();
     if (!(found instanceof NewerLeafUnchecked)) return found;
-    if (found.leaf.leafIndex === this.#nextIndex) return this.#heldTo(found.leaf, await recordAtPosition(this.store, found.leaf.position));
+    if (found.leaf.leafIndex === this.#nextIndex) {
+      const held = this.#heldTo(found.leaf, await recordAtPosition(this.store, found.leaf.position));
+      // Another application's record the store no longer holds (review 427) is told apart by the walk below.
+      if (held === undefined || this.store.gapless === true || isOwnLeaf(found.leaf)) return held;
+    }
     try {
       const below = await this.#rowsBelowAltered(found.leaf);
       if (below !== undefined) return below;
@@ -146,13 +155,19 @@ export class NewestLeafWatch {
    */
   async #rowsBelowAltered(newer: LoggedLeaf): Promise<TransparencyLogAltered | undefined> {
     const walk = this.#walk(newer);
-    let from = this.#known?.position;
+    const known = this.#known;
+    // Review 427: the known leaf may be another application's record, since scavenged, a position EventStoreDB refuses
+    // to read from ("Trying to read from an invalid position"): read from Credence's own newest leaf at or below it
+    // instead (as the log resumes: resume-point.ts), passing over the records up to the known leaf's position, which
+    // this process logged or checked.
+    let from = known === undefined || this.store.gapless === true || isOwnLeaf(known) ? known?.position : this.#ownLeaf.newest(known.leafIndex + 1)?.position;
     for (;;) {
       const page: RecordedEvent[] = [];
       for await (const record of this.store.readAll({ ...(from !== undefined ? { afterPosition: from } : {}), maxCount: this.pageSize })) page.push(record);
       // Past the store's head: no event at the row's position.
       if (page.length === 0) return walk(undefined) as TransparencyLogAltered;
       for (const stored of page) {
+        if (known !== undefined && stored.position <= known.position) continue;
         const step = walk(stored);
         if (step === 'reached') return undefined;
         if (step !== undefined) return step;
@@ -167,17 +182,32 @@ export class NewestLeafWatch {
    * Steps through the store's records after the known leaf's position, in store order, against the rows after the known
    * leaf up to `newer`: each row must be the record at its position (`loggedAs`), and no record of Credence's (on a
    * gapless store, none at all) passed over between them; another application's may be gone from the log's view (a
-   * scavenge on a shared EventStoreDB). Says `reached` at `newer`'s record, an alteration, or undefined to go on; handed
-   * no record (past the store's head), the alteration of the row waiting for one.
+   * scavenge on a shared EventStoreDB), and so may a row of another application's record there: one the store no
+   * longer holds is passed over (review 427), as the audit counts it apart (`scavengedAway`); a row of Credence's is
+   * not. Says `reached` at `newer`'s record, an alteration, or undefined to go on; handed no record (past the store's
+   * head), the alteration of the row waiting for one.
    */
   #walk(newer: LoggedLeaf): (stored: RecordedEvent | undefined) => TransparencyLogAltered | 'reached' | undefined {
     const gapless = this.store.gapless === true;
     const after = `after leaf ${this.#known?.leafIndex ?? 'none'} this process logged`;
+    const base = this.#known;
     let index = this.#nextIndex;
+    const first = index;
     const rowAt = (i: number): LoggedLeaf | undefined => (i === newer.leafIndex ? newer : this.log.leafAt(i));
     let row = rowAt(index);
     return (stored) => {
       if (row === undefined) return new TransparencyLogAltered(`its leaf ${index} is missing under leaf ${newer.leafIndex}, ${after}`);
+      // Another application's record the store no longer holds (scavenged since a log logged it): passed over, the
+      // stored record (if any) held to the next row. Not on a gapless store, where no record is ever removed.
+      while (!gapless && !isOwnLeaf(row) && (stored === undefined || row.position < stored.position)) {
+        // Leaves go in store order: a row not after the one before it was written by no log.
+        const before = index === first ? base : rowAt(index - 1);
+        if (before !== undefined && before.position >= row.position) break;
+        if (index === newer.leafIndex) return 'reached';
+        index += 1;
+        row = rowAt(index);
+        if (row === undefined) return new TransparencyLogAltered(`its leaf ${index} is missing under leaf ${newer.leafIndex}, ${after}`);
+      }
       // A row at a position the store holds no record at, or not after the row before it (leaves go in store order).
       if (stored === undefined || row.position < stored.position) return this.#unwritten(row, undefined, after);
       if (row.position > stored.position) {
@@ -201,10 +231,8 @@ export class NewestLeafWatch {
 
   /** The newer row becomes the known one when it is the leaf a log writes for the store's record at its position. */
   #heldTo(newer: LoggedLeaf, stored: RecordedEvent | undefined): TransparencyLogAltered | undefined {
-    if (loggedAs(newer, stored)) {
-      this.#known = newer;
-      return undefined;
-    }
+    // Another hold may have moved the known leaf on during the read: it never moves back (review 427), as in `#take`.
+    if (loggedAs(newer, stored)) return this.#take(newer);
     const holds = stored === undefined ? 'no event there' : `event ${stored.id}, revision ${stored.revision} of ${stored.streamId}`;
     return new TransparencyLogAltered(
       `its newest leaf ${newer.leafIndex} says ${said(newer)}, where the event store holds ${holds}: no log wrote it, after leaf ${this.#known?.leafIndex ?? 'none'} this process logged`,
