@@ -1,5 +1,3 @@
-import Database from 'better-sqlite3';
-import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +7,7 @@ import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { openTransparencyLogInDir, type SqliteTransparencyLog } from '../adapters/driven/transparency/index.ts';
 import type { EventStore } from '../domain/ports/index.ts';
 import { TransparencyProjection } from '../projections/transparency/index.ts';
+import { insertPastNewest, leavesOf, type LeafRow } from './support/transparency-leaf-rows.ts';
 import { ORIGIN, appendEvents, fixedSigner } from './transparency-fixtures.ts';
 
 /*
@@ -29,35 +28,6 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-interface Row { leaf_index: number; position: number; event_id: string }
-
-const leavesOf = (dir: string): Row[] => {
-  const db = new Database(join(dir, 'transparency.db'), { readonly: true });
-  try {
-    return db.prepare('SELECT leaf_index, position, event_id FROM leaves ORDER BY leaf_index').all() as Row[];
-  } finally {
-    db.close();
-  }
-};
-
-/**
- * What an operator's sqlite3 does, on its own connection: one more row after the newest, its event none the store
- * holds. At an even leaf index, so that the tree's edge needs no subtree hash the row would complete (the log's
- * frontier is then re-read whole, as for another writer's leaves).
- */
-const insertPastNewest = (dir: string): Row => {
-  const db = new Database(join(dir, 'transparency.db'));
-  try {
-    const newest = db.prepare('SELECT leaf_index, position FROM leaves ORDER BY leaf_index DESC LIMIT 1').get() as Row;
-    const row = { leaf_index: newest.leaf_index + 1, position: newest.position + 1, event_id: randomUUID() };
-    db.prepare(`INSERT INTO leaves (leaf_index, position, event_id, leaf_hash, stream_id, revision) VALUES (?, ?, ?, ?, 'node-meter-9', 0)`)
-      .run(row.leaf_index, row.position, row.event_id, randomBytes(32));
-    return row;
-  } finally {
-    db.close();
-  }
-};
-
 const logOnFolder = () => {
   const dir = mkdtempSync(join(tmpdir(), 'credence-inserted-as-appended-'));
   dirs.push(dir);
@@ -73,8 +43,9 @@ it('holds a row inserted by another connection right after its append commits to
   const { dir, store, log, projection } = logOnFolder();
   await appendEvents(store, 3);
   expect(await projection.catchUp()).toBe(3);
-  // The next append commits, and before the log takes its newest leaf another connection inserts a row past it.
-  let inserted: Row | undefined;
+  // The next append commits, and before the log takes its newest leaf another connection inserts a row past it: at an
+  // even leaf index, so that the tree's edge needs no subtree hash the row would complete.
+  let inserted: LeafRow | undefined;
   const append = log.append.bind(log);
   log.append = (leaves) => {
     const committed = append(leaves);
@@ -109,7 +80,7 @@ it('holds a row inserted by another connection while its first catch-up indexes 
     earlier.close();
   }
   expect(leavesOf(dir).map((r) => r.position)).toEqual([1, 2, 3, 4]);
-  let inserted: Row | undefined;
+  let inserted: LeafRow | undefined;
   const firstUnindexedLeaf = log.firstUnindexedLeaf.bind(log);
   log.firstUnindexedLeaf = () => {
     const found = firstUnindexedLeaf();
@@ -130,7 +101,7 @@ it('signs the leaves it held to the store, not a row inserted by another connect
   await appendEvents(store, 4);
   expect(await projection.catchUp()).toBe(4);
   // The signature reads the latest checkpoint after the newest row was held to the store: a row inserted then.
-  let inserted: Row | undefined;
+  let inserted: LeafRow | undefined;
   const latestCheckpoint = log.latestCheckpoint.bind(log);
   log.latestCheckpoint = () => {
     inserted ??= insertPastNewest(dir);

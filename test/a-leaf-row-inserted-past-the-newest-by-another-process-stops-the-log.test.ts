@@ -1,5 +1,3 @@
-import Database from 'better-sqlite3';
-import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +9,7 @@ import type { EventStore } from '../domain/ports/index.ts';
 import { TransparencyProjection } from '../projections/transparency/index.ts';
 import { ORIGIN, appendEvents, fixedSigner, readAllEvents } from './transparency-fixtures.ts';
 import { startTestService, type TestService } from './support/service.ts';
+import { insertPastNewest, leavesOf, withLog } from './support/transparency-leaf-rows.ts';
 
 /*
  * Review 268: the live log held the newest leaf it logged to its row, but counted the file's leaves in memory, so a row
@@ -48,39 +47,10 @@ const registerNode = async (s: TestService, nodeId: string) =>
     })
   ).status;
 
-interface Row { leaf_index: number; position: number; event_id: string }
-
-const leavesOf = (dir: string): Row[] => {
-  const db = new Database(join(dir, 'transparency.db'), { readonly: true });
-  try {
-    return db.prepare('SELECT leaf_index, position, event_id FROM leaves ORDER BY leaf_index').all() as Row[];
-  } finally {
-    db.close();
-  }
-};
-
-/** What an operator's sqlite3 does: one more row after the newest, its event none the store holds there. */
-const insertPastNewest = (dir: string, ahead: number): Row => {
-  const db = new Database(join(dir, 'transparency.db'));
-  try {
-    const newest = db.prepare('SELECT leaf_index, position FROM leaves ORDER BY leaf_index DESC LIMIT 1').get() as Row;
-    const row = { leaf_index: newest.leaf_index + 1, position: newest.position + ahead, event_id: randomUUID() };
-    db.prepare(`INSERT INTO leaves (leaf_index, position, event_id, leaf_hash, stream_id, revision) VALUES (?, ?, ?, ?, 'node-meter-9', 0)`)
-      .run(row.leaf_index, row.position, row.event_id, randomBytes(32));
-    return row;
-  } finally {
-    db.close();
-  }
-};
-
-const removeRow = (dir: string, leafIndex: number): void => {
-  const db = new Database(join(dir, 'transparency.db'));
-  try {
+const removeRow = (dir: string, leafIndex: number): void =>
+  withLog(dir, false, (db) => {
     db.prepare('DELETE FROM leaves WHERE leaf_index = ?').run(leafIndex);
-  } finally {
-    db.close();
-  }
-};
+  });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

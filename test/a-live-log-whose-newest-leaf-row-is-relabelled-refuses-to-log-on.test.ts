@@ -1,9 +1,9 @@
-import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { startTestService, type TestService } from './support/service.ts';
+import { leavesOf, newestLeafOf, withLog, type LeafRow } from './support/transparency-leaf-rows.ts';
 
 /*
  * Review 262's follow-up: the newest leaf row relabelled under a running service (its position rewritten with sqlite3).
@@ -29,26 +29,12 @@ const registerNode = async (s: TestService, nodeId: string) =>
     })
   ).status;
 
-interface Row { leaf_index: number; position: number; event_id: string; stream_id: string }
-
-const relabelNewest = (dir: string, position: number): Row => {
-  const db = new Database(join(dir, 'transparency.db'));
-  try {
-    const newest = db.prepare('SELECT leaf_index, position, event_id, stream_id FROM leaves ORDER BY leaf_index DESC LIMIT 1').get() as Row;
+const relabelNewest = (dir: string, position: number): LeafRow => {
+  const newest = newestLeafOf(dir);
+  withLog(dir, false, (db) => {
     db.prepare(`UPDATE leaves SET stream_id = 'node-meter-3x', revision = 0, position = ? WHERE leaf_index = ?`).run(position, newest.leaf_index);
-    return newest;
-  } finally {
-    db.close();
-  }
-};
-
-const leavesOf = (dir: string): Row[] => {
-  const db = new Database(join(dir, 'transparency.db'), { readonly: true });
-  try {
-    return db.prepare('SELECT leaf_index, position, event_id, stream_id FROM leaves ORDER BY leaf_index').all() as Row[];
-  } finally {
-    db.close();
-  }
+  });
+  return newest;
 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -58,23 +44,13 @@ const readyz = async (s: TestService) => {
   return { status: reply.status, body: (await reply.json()) as Record<string, unknown> };
 };
 
-const putBack = (dir: string, row: Row, revision: number): void => {
-  const db = new Database(join(dir, 'transparency.db'));
-  try {
+const putBack = (dir: string, row: LeafRow, revision: number): void =>
+  withLog(dir, false, (db) => {
     db.prepare('UPDATE leaves SET stream_id = ?, revision = ?, position = ? WHERE leaf_index = ?').run(row.stream_id, revision, row.position, row.leaf_index);
-  } finally {
-    db.close();
-  }
-};
+  });
 
-const revisionOf = (dir: string, leafIndex: number): number => {
-  const db = new Database(join(dir, 'transparency.db'), { readonly: true });
-  try {
-    return (db.prepare('SELECT revision FROM leaves WHERE leaf_index = ?').get(leafIndex) as { revision: number }).revision;
-  } finally {
-    db.close();
-  }
-};
+const revisionOf = (dir: string, leafIndex: number): number =>
+  withLog(dir, true, (db) => (db.prepare('SELECT revision FROM leaves WHERE leaf_index = ?').get(leafIndex) as { revision: number }).revision);
 
 for (const [moved, to] of [['back', 0], ['ahead', 1_000_000]] as const) {
   it(`stops logging once its newest leaf row is relabelled under it (position moved ${moved}): nothing logged twice or passed over, not ready, and goes on once the row is put back`, async () => {
