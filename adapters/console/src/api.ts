@@ -233,11 +233,12 @@ export class Api {
 
   /**
    * `json`, with how many stored events the read models had not handled when the server answered (its
-   * `credence-events-behind` header; 0 when the answer does not say): an answer from read models behind the store
+   * `credence-events-behind` header; 0 when the answer does not say) and whether the server's count stopped at its limit
+   * (`credence-events-behind-at-least`: that many or more, review 428): an answer from read models behind the store
    * may miss the latest changes, and a page must say so rather than show it as current (found in review: a revoked
    * credential was shown live, and "Nothing revoked", without a word).
    */
-  async jsonBehind<S extends z.ZodType>(path: string, schema: S, signal?: AbortSignal): Promise<{ value: z.output<S>; eventsBehind: number }> {
+  async jsonBehind<S extends z.ZodType>(path: string, schema: S, signal?: AbortSignal): Promise<{ value: z.output<S> } & Behind> {
     const response = await this.request(path, signal === undefined ? {} : { signal });
     let body: unknown;
     try {
@@ -246,7 +247,8 @@ export class Api {
       if ((error instanceof DOMException && error.name === 'AbortError') || error instanceof TimedOut) throw error;
       throw new UnexpectedAnswer(path, 'not JSON');
     }
-    return { value: parseAnswer(schema, body, path), eventsBehind: eventsBehindOf(response) };
+    const eventsBehind = eventsBehindOf(response);
+    return { value: parseAnswer(schema, body, path), eventsBehind, eventsBehindAtLeast: eventsBehind > 0 && eventsBehindAtLeastOf(response) };
   }
 
   /**
@@ -273,6 +275,27 @@ export class Api {
     };
   }
 }
+
+/**
+ * How many stored events the read models had not handled when the server answered (0: none), and whether the server's
+ * count stopped at its limit (100,000): `eventsBehind` or more, never shown as exact (review 428).
+ */
+export interface Behind {
+  readonly eventsBehind: number;
+  readonly eventsBehindAtLeast: boolean;
+}
+
+export const NOT_BEHIND: Behind = { eventsBehind: 0, eventsBehindAtLeast: false };
+
+/**
+ * The further behind of two answers: the larger count, said as "or more" when a count that reached it was stopped at
+ * the server's limit (an exact count below an at-least one is no bound on it).
+ */
+export const furthestBehind = (a: Behind, b: Behind): Behind => {
+  const eventsBehind = Math.max(a.eventsBehind, b.eventsBehind);
+  const atLeast = (x: Behind): boolean => x.eventsBehindAtLeast && x.eventsBehind >= eventsBehind;
+  return { eventsBehind, eventsBehindAtLeast: eventsBehind > 0 && (atLeast(a) || atLeast(b)) };
+};
 
 /**
  * A text answer (a CSV), whether the server cut it (more rows matched, the next page after `nextAfter`), and how many

@@ -49,6 +49,8 @@ export interface DependencyGraph {
   readonly limit: number;
   /** Events the read models had not handled when the dependents were read (0: none). */
   readonly eventsBehind: number;
+  /** The server's count stopped at its limit: `eventsBehind` or more (review 428). */
+  readonly eventsBehindAtLeast: boolean;
 }
 
 type Member = GraphMember;
@@ -128,7 +130,7 @@ export const loadDependencies = async (api: Api, root: EntityRef, signal: AbortS
     linked(api, root, signal),
   ]);
   // Depth first from the server: a dependent's parent is the root or listed before it.
-  const { value: answer, eventsBehind } = read;
+  const { value: answer, eventsBehind, eventsBehindAtLeast } = read;
   const children = new Map<string, Dependent[]>();
   for (const d of answer.dependents) {
     const siblings = children.get(d.parent);
@@ -142,5 +144,6 @@ export const loadDependencies = async (api: Api, root: EntityRef, signal: AbortS
     truncated: answer.truncated,
     limit: answer.limit,
     eventsBehind,
+    eventsBehindAtLeast,
   };
 };

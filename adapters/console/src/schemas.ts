@@ -132,7 +132,12 @@ const ExpiringRow = z.object({
 export type ExpiringRow = z.infer<typeof ExpiringRow>;
 /** GET /v1/compliance/expiring. */
 /** What a compliance answer says besides its rows: more matched than were sent, and how far the read models were behind. */
-const AnswerBounds = { truncated: z.boolean(), eventsBehind: z.number().int().min(0) };
+const AnswerBounds = {
+  truncated: z.boolean(),
+  eventsBehind: z.number().int().min(0),
+  /** The server's count stopped at its limit (100,000): `eventsBehind` or more (review 428; absent from an older server). */
+  eventsBehindAtLeast: z.boolean().optional(),
+};
 export const ExpiringRows = z.object({ rows: z.array(ExpiringRow).max(MAX_ROWS), ...AnswerBounds });
 export type ExpiringRows = z.infer<typeof ExpiringRows>;
 

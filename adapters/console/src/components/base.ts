@@ -92,12 +92,19 @@ export const renderRetry = (error: unknown, retry: () => void): TemplateResult |
 };
 
 /**
+ * How far behind the read models were, as a page says it: a count the server stopped at its limit (`atLeast`,
+ * `eventsBehindAtLeast`, 100,000) is that many or more, never shown as exact (reviews 416 and 428).
+ */
+export const behindCount = (eventsBehind: number, atLeast: boolean | undefined): string => `${eventsBehind}${atLeast === true ? ' or more' : ''}`;
+
+/**
  * Said above an answer from read models that were behind the store: `what` may miss the latest changes; read again
  * shortly, unless `readAgain` is false (a read again failed in a way another try would not mend: reload the page).
+ * `atLeast`: the count stopped at the server's limit.
  */
-export const renderBehind = (eventsBehind: number, what: string, readAgain = true): TemplateResult | typeof nothing =>
+export const renderBehind = (eventsBehind: number, what: string, readAgain = true, atLeast = false): TemplateResult | typeof nothing =>
   eventsBehind > 0
-    ? html`<p class="warning" role="status" data-testid="events-behind">The read models were ${eventsBehind} event(s) behind the store when this was read: ${what} may miss the latest changes. ${readAgain ? 'It is read again shortly.' : 'It is not read again by itself: reload the page to read it again.'}</p>`
+    ? html`<p class="warning" role="status" data-testid="events-behind">The read models were ${behindCount(eventsBehind, atLeast)} event(s) behind the store when this was read: ${what} may miss the latest changes. ${readAgain ? 'It is read again shortly.' : 'It is not read again by itself: reload the page to read it again.'}</p>`
     : nothing;
 
 export const formatTime = (iso: string | undefined): string => {

@@ -9,7 +9,7 @@ import type { QueryName } from '../path-names.ts';
 import { streamHref } from '../router.ts';
 import { Catalog, ComplianceResult, type ComplianceResult as Result } from '../schemas.ts';
 import { visibleText } from '../visible-text.ts';
-import { ConsolePage, IDLE, LOADING, renderLoad, renderRetry, type Load } from './base.ts';
+import { behindCount, ConsolePage, IDLE, LOADING, renderLoad, renderRetry, type Load } from './base.ts';
 
 const HINTS: Readonly<Record<string, string>> = {
   reason: 'RFC 5280 reason, e.g. keyCompromise',
@@ -26,12 +26,6 @@ const HINTS: Readonly<Record<string, string>> = {
   limit: 'rows per answer, 1 to 10000 (default 1000)',
   after: 'the nextAfter the page before named, e.g. 1200~5e0306c9.0b5c4e7a (empty: the first page)',
 };
-
-/**
- * How many events the read models were behind, as the server counted them: "N or more" when its count stopped at its
- * limit (`eventsBehindAtLeast`, 100,000), never shown as exact (review 416).
- */
-const behindCount = (eventsBehind: number, atLeast: boolean | undefined): string => `${eventsBehind}${atLeast === true ? ' or more' : ''}`;
 
 /**
  * The parameters each query requires: the server refuses the query without them (400, rule `required`:

@@ -1,5 +1,5 @@
 import { html, nothing, type TemplateResult } from 'lit';
-import { ApiError, describeError, worthRetrying, type Api } from '../api.ts';
+import { ApiError, describeError, worthRetrying, type Api, type Behind } from '../api.ts';
 import { askedWaitMs } from '../asked-wait.ts';
 import type { ReadAgainWhileBehind } from '../read-again.ts';
 import { entityListHref, listPagesOf } from '../router.ts';
@@ -14,8 +14,8 @@ export interface ListView {
   readonly api: Api;
   readonly kind: string;
   browse: Load<EntityList>;
-  /** Events the list's read model had not handled when it was read (0: none); kept until a read again succeeds. */
-  behind: number;
+  /** Events the list's read model had not handled when it was read (0: none), or more; kept until a read again succeeds. */
+  behind: Behind;
   /** Why the last read of the list failed while a page read before is still shown. */
   listFailure: unknown;
   /** A page of the list asked for by the user (Next, Previous, Retry) is being read. */
@@ -74,10 +74,10 @@ export class EntityListBrowse {
     const signal = this.options.signal();
     const readAgain = (): void => void (signal.aborted || this.load(cursors, true));
     try {
-      const { value, eventsBehind } = await view.api.jsonBehind(path, EntityPage, signal);
+      const { value, eventsBehind, eventsBehindAtLeast } = await view.api.jsonBehind(path, EntityPage, signal);
       if (signal.aborted || request !== this.#request) return;
       view.browse = { state: 'ok', value: { ...value, cursors } };
-      view.behind = eventsBehind;
+      view.behind = { eventsBehind, eventsBehindAtLeast };
       view.listFailure = undefined;
       if (cursors.length > 0) view.cursorRefused = undefined;
       // The page in the address, so that a reload, Back or a shared link comes back to it (review 300); a new entry of
@@ -113,9 +113,10 @@ export class EntityListBrowse {
     const view = this.view;
     const retry = (): void => void this.load(this.#asked);
     return html`<h2 tabindex="-1">Entities</h2>${picker}${renderBehind(
-      view.behind,
+      view.behind.eventsBehind,
       'this list',
       view.listFailure === undefined || view.againInMs !== undefined,
+      view.behind.eventsBehindAtLeast,
     )}${view.cursorRefused !== undefined
       ? html`<p class="warning" role="status" data-testid="list-cursor-refused">The page named in the address could not be read (${describeError(view.cursorRefused)}): the first page is shown.</p>`
       : nothing}${renderEntityList(view.browse, role, view.kind, (cursors) => this.load(cursors), {

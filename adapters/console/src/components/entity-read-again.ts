@@ -1,5 +1,5 @@
 import { html, nothing } from 'lit';
-import { describeError, entityPath, worthRetrying } from '../api.ts';
+import { describeError, entityPath, furthestBehind, NOT_BEHIND, worthRetrying, type Behind } from '../api.ts';
 import { loadDependencies, type DependencyGraph } from '../dependencies.ts';
 import { waitText } from '../retry-after.ts';
 import { Entity } from '../schemas.ts';
@@ -12,8 +12,8 @@ export type Stale = Readonly<Partial<Record<'timeline' | 'graph', unknown>>>;
 /** What a read again of an entity's timeline and graph uses of the entity view (entity-view.ts), and what it sets. */
 export interface BehindView extends TimelineView {
   graph: Load<DependencyGraph>;
-  /** Events the read models behind the timeline and the graph had not handled when they were read (0: none). */
-  behind: number;
+  /** Events the read models behind the timeline and the graph had not handled when they were read (0: none), or more. */
+  behind: Behind;
   stale: Stale;
 }
 
@@ -35,17 +35,17 @@ export const readTimelineAndGraphAgain = async (
   signal: AbortSignal,
 ): Promise<readonly unknown[]> => {
   const failed: Partial<Record<'timeline' | 'graph', unknown>> = {};
-  let behind = 0;
+  let behind = NOT_BEHIND;
   await Promise.all([
     readTimelineAgain(view, kind, id, signal).then(
-      (eventsBehind) => void (behind = Math.max(behind, eventsBehind)),
+      (timelineBehind) => void (behind = furthestBehind(behind, timelineBehind)),
       (error: unknown) => void (failed.timeline = error),
     ),
     readGraph(view, kind, id, entity, signal).then(
       (graph) => {
         if (signal.aborted) return;
         view.graph = { state: 'ok', value: graph };
-        behind = Math.max(behind, graph.eventsBehind);
+        behind = furthestBehind(behind, graph);
       },
       (error: unknown) => {
         failed.graph = error;
@@ -55,7 +55,7 @@ export const readTimelineAndGraphAgain = async (
   ]);
   if (signal.aborted) return [];
   const failures = Object.values(failed);
-  view.behind = failures.length === 0 ? behind : Math.max(view.behind, behind);
+  view.behind = failures.length === 0 ? behind : furthestBehind(view.behind, behind);
   view.stale = {
     ...(failed.timeline !== undefined && view.timeline.state === 'ok' ? { timeline: failed.timeline } : {}),
     ...(failed.graph !== undefined && view.graph.state === 'ok' ? { graph: failed.graph } : {}),
@@ -74,7 +74,7 @@ export const readEntityAndTimelineAgain = async (
   kind: string,
   id: string,
   signal: AbortSignal,
-): Promise<{ readonly entity?: Entity; readonly refused?: unknown; readonly timelineBehind: number }> => {
+): Promise<{ readonly entity?: Entity; readonly refused?: unknown; readonly timelineBehind: Behind }> => {
   let refused: unknown;
   let timelineFailure: unknown;
   let timelineBehind = view.behind;

@@ -1,5 +1,5 @@
 import { html, nothing } from 'lit';
-import type { Api } from '../api.ts';
+import { NOT_BEHIND, type Api, type Behind } from '../api.ts';
 import { Timeline } from '../schemas.ts';
 import { appendPage, nextAfterOf, NO_PAGES, TIMELINE_PAGE, timelinePagePath, type TimelinePages } from '../timeline-pages.ts';
 import { LOADING, renderError, type Load } from './base.ts';
@@ -20,12 +20,12 @@ export interface TimelineView {
  * The first page of the timeline, shown in place of the timeline's loading state or error; how many events the read
  * model it comes from had not handled (0 when it failed: its error is shown instead).
  */
-export const readFirstPage = async (view: TimelineView, kind: string, id: string, signal: AbortSignal): Promise<number> => {
+export const readFirstPage = async (view: TimelineView, kind: string, id: string, signal: AbortSignal): Promise<Behind> => {
   try {
     return await readPage(view, kind, id, signal);
   } catch (error) {
     if (!signal.aborted) view.timeline = { state: 'error', error };
-    return 0;
+    return NOT_BEHIND;
   }
 };
 
@@ -34,13 +34,13 @@ export const readFirstPage = async (view: TimelineView, kind: string, id: string
  * read model it comes from had not handled, which the view says. Never the whole timeline: the server refuses that of
  * a long entity.
  */
-export const readPage = async (view: TimelineView, kind: string, id: string, signal: AbortSignal): Promise<number> => {
+export const readPage = async (view: TimelineView, kind: string, id: string, signal: AbortSignal): Promise<Behind> => {
   const shown = shownPages(view) ?? NO_PAGES;
-  const { value, eventsBehind } = await view.api.jsonBehind(timelinePagePath(kind, id, nextAfterOf(shown)), Timeline, signal);
-  if (signal.aborted) return 0;
+  const { value, eventsBehind, eventsBehindAtLeast } = await view.api.jsonBehind(timelinePagePath(kind, id, nextAfterOf(shown)), Timeline, signal);
+  if (signal.aborted) return NOT_BEHIND;
   // Against what is shown now: another read may have added a page meanwhile (appendPage adds nothing twice).
   view.timeline = { state: 'ok', value: appendPage(shownPages(view) ?? NO_PAGES, value) };
-  return eventsBehind;
+  return { eventsBehind, eventsBehindAtLeast };
 };
 
 /** The pages of the timeline shown now (undefined while it loads or failed). */
@@ -55,7 +55,7 @@ export const shownPages = (view: TimelineView): TimelinePages | undefined => {
  * the read model still was; a failure is thrown, the timeline shown left as it was (review 248: it was reported as a
  * failed "next events" read nobody asked for), or the error shown in place of one never read.
  */
-export const readTimelineAgain = async (view: TimelineView, kind: string, id: string, signal: AbortSignal): Promise<number> => {
+export const readTimelineAgain = async (view: TimelineView, kind: string, id: string, signal: AbortSignal): Promise<Behind> => {
   if (view.timeline.state !== 'ok') {
     view.timeline = LOADING;
     try {
@@ -65,7 +65,7 @@ export const readTimelineAgain = async (view: TimelineView, kind: string, id: st
       throw error;
     }
   }
-  if (view.timeline.value.nextAfter !== undefined || view.nextPage.state === 'loading') return 0;
+  if (view.timeline.value.nextAfter !== undefined || view.nextPage.state === 'loading') return NOT_BEHIND;
   return readPage(view, kind, id, signal);
 };
 

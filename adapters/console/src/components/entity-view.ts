@@ -1,5 +1,5 @@
 import { html, nothing, type PropertyValues } from 'lit';
-import { ApiError, describeError, entityPath, worthRetrying } from '../api.ts';
+import { ApiError, describeError, entityPath, furthestBehind, NOT_BEHIND, worthRetrying, type Behind } from '../api.ts';
 import type { DependencyGraph } from '../dependencies.ts';
 import { verifyHref } from '../router.ts';
 import { Entity, StateAt } from '../schemas.ts';
@@ -54,9 +54,10 @@ export class EntityView extends ConsolePage {
   declare browse: Load<EntityList>;
   /**
    * Events the read models behind the timeline and the graph (or the list) had not handled when they were read (0:
-   * none); kept until a read again succeeds (review 248: cleared before it, a failed one took the warning away).
+   * none), or more (review 428); kept until a read again succeeds (review 248: cleared before it, a failed one took the
+   * warning away).
    */
-  declare behind: number;
+  declare behind: Behind;
   /** Why the last read again of the timeline or the graph, still shown as read before, failed. */
   declare stale: Stale;
   /** Why the last read of the list failed while a page read before is still shown (review 248: it replaced the page). */
@@ -102,7 +103,7 @@ export class EntityView extends ConsolePage {
     this.nextPage = IDLE;
     this.graph = IDLE;
     this.browse = IDLE;
-    this.behind = 0;
+    this.behind = NOT_BEHIND;
     this.stale = {};
     this.listFailure = undefined;
     this.listReading = false;
@@ -127,7 +128,7 @@ export class EntityView extends ConsolePage {
       this.refusal = undefined;
       // Another kind's page must not stay shown as this one's "last read".
       this.browse = LOADING;
-      this.behind = 0;
+      this.behind = NOT_BEHIND;
       this.listFailure = undefined;
       this.againInMs = undefined;
       this.cursorRefused = undefined;
@@ -158,7 +159,7 @@ export class EntityView extends ConsolePage {
     this.timeline = LOADING;
     this.nextPage = IDLE;
     this.graph = IDLE;
-    this.behind = 0;
+    this.behind = NOT_BEHIND;
     this.stale = {};
     this.againInMs = undefined;
     this.graphRoot = undefined;
@@ -241,12 +242,12 @@ export class EntityView extends ConsolePage {
    * while behind. An entity too long to rebuild in one request (422 entity_too_long) has no state to show, but its
    * timeline pages and what depends on it are read all the same.
    */
-  private async readDependents(kind: string, id: string, entity: Entity | undefined, refused: unknown, timelineBehind: number, signal: AbortSignal): Promise<void> {
+  private async readDependents(kind: string, id: string, entity: Entity | undefined, refused: unknown, timelineBehind: Behind, signal: AbortSignal): Promise<void> {
     if (entity === undefined && entityTooLong(refused) === undefined) {
       this.behind = timelineBehind;
       // Review 254: beside a timeline read behind, the page said it was read again shortly and nothing was. The entity
       // is read again with the timeline's end, after the server's wait or the backoff, while another try may mend it.
-      if (timelineBehind > 0 && worthRetrying(refused)) {
+      if (timelineBehind.eventsBehind > 0 && worthRetrying(refused)) {
         this.againInMs = this.readAgain.after(true, () => void this.readEntityAgain(kind, id, signal), askedWaitMs([refused]));
       } else {
         this.readAgain.reset();
@@ -261,7 +262,7 @@ export class EntityView extends ConsolePage {
     this.graph = LOADING;
     const graph = await this.settle(readGraph(this, kind, id, root, signal), (l) => (this.graph = l));
     if (signal.aborted) return;
-    this.behind = Math.max(timelineBehind, graph?.eventsBehind ?? 0);
+    this.behind = furthestBehind(timelineBehind, graph ?? NOT_BEHIND);
     this.readAgainWhileBehind(kind, id, root, signal);
   }
 
@@ -301,7 +302,7 @@ export class EntityView extends ConsolePage {
           this.querySelector<HTMLElement>('[data-testid="timeline-shown"]')?.focus();
         }
       });
-      this.behind = Math.max(this.behind, behind);
+      this.behind = furthestBehind(this.behind, behind);
       // A page read while the read model was behind is read again as the first was (found in review: the notice said
       // so, but nothing read it again once the first load's rounds had ended).
       if (this.graphRoot !== undefined) this.readAgainWhileBehind(this.kind, id, this.graphRoot, signal);
@@ -322,7 +323,7 @@ export class EntityView extends ConsolePage {
       this.againInMs = undefined;
       return;
     }
-    this.againInMs = this.readAgain.after(this.behind > 0, () => void this.readBehindAgain(kind, id, entity, signal), askedWaitMs(failures));
+    this.againInMs = this.readAgain.after(this.behind.eventsBehind > 0, () => void this.readBehindAgain(kind, id, entity, signal), askedWaitMs(failures));
   }
 
   /** One read again of the timeline's end and the graph at a time (entity-read-again.ts), then the next scheduled. */
@@ -374,7 +375,7 @@ export class EntityView extends ConsolePage {
             () => this.retry(id),
           )}
       ${this.timeline.state === 'ok' && this.entity.state === 'ok' ? this.slider.render(this.timeline.value.entries, this.entity.value.updatedAt, role) : nothing}
-      ${renderBehind(this.behind, 'the timeline and what depends on it', this.againInMs !== undefined)}
+      ${renderBehind(this.behind.eventsBehind, 'the timeline and what depends on it', this.againInMs !== undefined, this.behind.eventsBehindAtLeast)}
       ${renderStale(this.stale, this.againInMs, () => this.readBehindNow())}
       <div class="columns wide-left">
         <section aria-labelledby="timeline-heading">

@@ -18,8 +18,8 @@ const ownerCell = (owner: ExpiringRows['rows'][number]['owner']) => {
 };
 
 /** The overview's two lists: the credentials expiring first, and the latest revocations, each row linked. */
-export const expiringTable = ({ rows, truncated, eventsBehind }: ExpiringRows) => {
-  const behind = renderBehind(eventsBehind, 'this list');
+export const expiringTable = ({ rows, truncated, eventsBehind, eventsBehindAtLeast }: ExpiringRows) => {
+  const behind = renderBehind(eventsBehind, 'this list', true, eventsBehindAtLeast);
   if (rows.length === 0) return html`${behind}<p class="empty">No live credential expires within ${EXPIRING_DAYS} days${eventsBehind > 0 ? ' as far as the read models know' : ''}.</p>`;
   const more = truncated
     ? html`<p class="warning" data-testid="expiring-truncated">The ${rows.length} that expire first are shown; more expire within ${EXPIRING_DAYS} days: run the <a href="#/compliance">expiring</a> query for all of them.</p>`
@@ -40,8 +40,8 @@ export const expiringTable = ({ rows, truncated, eventsBehind }: ExpiringRows) =
   </table></div>`;
 }
 
-export const revokedTable = ({ rows, truncated, eventsBehind }: RevocationRows) => {
-  const behind = renderBehind(eventsBehind, 'this list');
+export const revokedTable = ({ rows, truncated, eventsBehind, eventsBehindAtLeast }: RevocationRows) => {
+  const behind = renderBehind(eventsBehind, 'this list', true, eventsBehindAtLeast);
   if (rows.length === 0) return html`${behind}<p class="empty">Nothing revoked in the last ${REVOKED_DAYS} days${eventsBehind > 0 ? ' as far as the read models know' : ''}.</p>`;
   const more = truncated
     ? html`<p class="meta" data-testid="revoked-truncated">The ${rows.length} most recent are shown; more were revoked in the last ${REVOKED_DAYS} days: run the <a href="#/compliance">revocations</a> query for all of them.</p>`
