@@ -8,8 +8,12 @@
  * Redirects are never followed (found in review): fetch would send a DELETE answered 303 again as a GET with the
  * bearer token, so `token revoke` said "revoked" for a token still valid, and a 307 would post a command or a device's
  * protocol message, token and all, to whatever host the Location named. Every 3xx is an `UnexpectedResponse`.
+ *
+ * The service's "not now" (503 `overloaded` or `starting`, 429) is waited out as its Retry-After says, within bounds,
+ * for a request safe to send again (RETRY_NOT_NOW, issue 1071: `credence demo` gave up when its own service shed load).
  */
 import { retryAfterMs } from '../../domain/retry-after.ts';
+import { PROBLEM_TYPE_BASE } from '../http/problem-type-base.ts';
 import { ProblemJson } from './answers.ts';
 
 /** How long one request may take, the answer included, unless the caller says otherwise. */
@@ -165,7 +169,64 @@ export interface RequestOptions {
   readonly timeoutMs?: number;
   /** The largest answer read (default DEFAULT_MAX_RESPONSE_BYTES); past it the read stops, `UnexpectedResponse`. */
   readonly maxResponseBytes?: number;
+  /** How the service's "not now" is waited out (default RETRY_NOT_NOW); `false`: never sent again. */
+  readonly retry?: RetryBounds | false;
 }
+
+export interface RetryBounds {
+  /** The most times one request is sent again. */
+  readonly maxRetries: number;
+  /** The longest one wait, whatever Retry-After asks. */
+  readonly maxWaitMs: number;
+  /** The longest all the waits of one request together: a wait that would pass it is not begun. */
+  readonly maxTotalWaitMs: number;
+}
+
+/**
+ * The bounds of waiting out the service's "not now" (isNotNow): each wait the Retry-After asked for, at most 5 s
+ * (the service asks 10 s by default, limits.retryAfterSeconds, and its event loop's lag is read every second), at
+ * most 30 s in all and ten times, past which the refusal is thrown as it came. Each send has its own timeout.
+ */
+export const RETRY_NOT_NOW: RetryBounds = { maxRetries: 10, maxWaitMs: 5_000, maxTotalWaitMs: 30_000 };
+
+/**
+ * Whether a refusal says "not now" and when: a 429 (too many requests, refused before any work), or the service's own
+ * 503 `overloaded` (its load shedding, refused before the route ran) or `starting` (serving nothing yet), each with a
+ * Retry-After. Not an `overloaded` of a service shutting down, which will not answer again; not any other 5xx (a
+ * store that failed may have stored the command: the command's own hint says to send it again, not this client) nor
+ * a gateway's 503, which says nothing of what the service did.
+ */
+const isNotNow = (error: ProblemResponse): boolean => {
+  if (error.retryAfterMs === undefined) return false;
+  if (error.status === 429) return true;
+  if (error.status !== 503) return false;
+  const { type, reason } = error.problem;
+  return type === `${PROBLEM_TYPE_BASE}starting` || (type === `${PROBLEM_TYPE_BASE}overloaded` && reason !== 'shutting down');
+};
+
+/**
+ * Whether a request may be sent again with no harm: a GET, or a command carrying its command id (POST or PUT with a
+ * `commandId`), which the service stores once at most, answering a repeat with the first outcome. A POST without one
+ * (a command the server names, a device's protocol message, a token issued) is sent once only.
+ */
+const safeToSendAgain = (method: string, body: unknown): boolean =>
+  method === 'GET' ||
+  ((method === 'POST' || method === 'PUT') && typeof body === 'object' && body !== null && typeof (body as { commandId?: unknown }).commandId === 'string');
+
+/** Resolves after `ms`, or rejects with `signal`'s reason as it aborts, as fetch does. */
+const pause = (ms: number, signal: AbortSignal | undefined): Promise<void> =>
+  new Promise((resolve, reject) => {
+    if (signal?.aborted === true) return reject(signal.reason);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 
 export interface HttpResponse<T = unknown> {
   readonly status: number;
@@ -270,8 +331,28 @@ export const boundedText = async (response: Response, max: number, what: string)
  * Sends one request; resolves for 2xx, throws `ProblemResponse` for 4xx and 5xx, `ServerUnreachable` on a network
  * failure (`ServerTimeout` past the timeout) and `UnexpectedResponse` for a redirect or a JSON body that does not
  * parse. A request fetch cannot build (a header value that is not Latin-1) is the caller's TypeError, thrown as is.
+ * A request safe to send again (safeToSendAgain) refused "not now" (isNotNow) is sent again after its Retry-After,
+ * within `options.retry` (RETRY_NOT_NOW); past them, or aborted while waiting, the refusal (the abort) is thrown.
  */
 export const request = async <T = unknown>(baseUrl: string, options: RequestOptions): Promise<HttpResponse<T>> => {
+  const method = options.method ?? (options.body === undefined ? 'GET' : 'POST');
+  const bounds = options.retry === false || !safeToSendAgain(method, options.body) ? undefined : (options.retry ?? RETRY_NOT_NOW);
+  let waited = 0;
+  for (let retries = 0; ; retries += 1) {
+    try {
+      return await sendOnce<T>(baseUrl, options);
+    } catch (error) {
+      if (bounds === undefined || !(error instanceof ProblemResponse) || !isNotNow(error) || retries >= bounds.maxRetries) throw error;
+      const wait = Math.min(error.retryAfterMs ?? 0, bounds.maxWaitMs);
+      if (waited + wait > bounds.maxTotalWaitMs) throw error;
+      waited += wait;
+      await pause(wait, options.signal);
+    }
+  }
+};
+
+/** One send of `request`, never repeated. */
+const sendOnce = async <T>(baseUrl: string, options: RequestOptions): Promise<HttpResponse<T>> => {
   const url = requestUrl(baseUrl, options.path);
   const method = options.method ?? (options.body === undefined ? 'GET' : 'POST');
   const headers: Record<string, string> = { accept: options.accept ?? 'application/json', ...options.headers };

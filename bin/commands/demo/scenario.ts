@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { operatorClient } from '../../../adapters/client/operator.ts';
 import { preparePrivateDir } from '../../../adapters/driven/files/index.ts';
@@ -36,7 +37,9 @@ const shown = (e: SeenEvent): string => `    ${e.streamId.padEnd(30)} ${e.type.p
 export const runScenario = async (ctx: ScenarioContext): Promise<void> => {
   const { operator, say, signal } = ctx;
   const api = operatorClient(operator.url, operator.token, { signal });
-  const run = async (type: string, data: Record<string, unknown>) => (await api.command({ type, data })).outcome;
+  // Each command under a command id of its own, so that the client sends it again when the service sheds load (a
+  // loaded machine's 503 overloaded, issue 1071): the service stores it once at most.
+  const run = async (type: string, data: Record<string, unknown>) => (await api.command({ type, data, commandId: randomUUID() })).outcome;
   const devices = new Map<string, SimulatedDevice>();
   const device = (nodeId: string): SimulatedDevice => devices.get(nodeId)!;
   preparePrivateDir(ctx.devicesDir);

@@ -51,10 +51,11 @@ export interface OperatorTarget extends ServerTarget {
  */
 export const operatorCommand = async (target: OperatorTarget, type: CommandType, data: Record<string, unknown>, commandId?: string): Promise<CommandOutcomeJson> => {
   const { signer } = target;
-  // A signature covers the command id, so a signed command carries one of its own.
-  const id = commandId ?? (signer !== undefined ? randomUUID() : undefined);
-  const signature = signer !== undefined && id !== undefined ? signer.sign(type, data, { commandId: id }) : undefined;
-  const sent = clientOf(target).command({ type, data, ...(id !== undefined ? { commandId: id } : {}), ...(signature !== undefined ? { signature } : {}) });
+  // Every command under a command id of its own: a signature covers it, and the client sends a command again only
+  // under one when the service sheds load (the service stores it once at most).
+  const id = commandId ?? randomUUID();
+  const signature = signer !== undefined ? signer.sign(type, data, { commandId: id }) : undefined;
+  const sent = clientOf(target).command({ type, data, commandId: id, ...(signature !== undefined ? { signature } : {}) });
   const { outcome } = await sent.catch((error: unknown) => {
     throw signer === undefined ? withSignKeyHint(error) : error;
   });
@@ -64,11 +65,11 @@ export const operatorCommand = async (target: OperatorTarget, type: CommandType,
 };
 
 /** What makes `outcome` not the outcome of this command, naming the field; undefined when it is. */
-const outcomeMismatch = (type: CommandType, data: Record<string, unknown>, commandId: string | undefined, outcome: CommandOutcomeJson): string | undefined => {
+const outcomeMismatch = (type: CommandType, data: Record<string, unknown>, commandId: string, outcome: CommandOutcomeJson): string | undefined => {
   const event = COMMAND_CATALOG[type].event;
   const kind = EVENT_KIND[event];
   const streamId = streamIdOf(kind, String(data[ENTITY_ID_FIELD[kind]]));
-  if (commandId !== undefined && outcome.commandId !== commandId) return `commandId: ${outcome.commandId}, not the ${commandId} sent`;
+  if (outcome.commandId !== commandId) return `commandId: ${outcome.commandId}, not the ${commandId} sent`;
   if (outcome.streamId !== streamId) return `streamId: ${outcome.streamId}, not ${streamId}`;
   if (outcome.events.length === 0) return `events: none, where ${type} records ${event}`;
   const other = outcome.events.findIndex((e) => e.type !== event || (e.streamId !== undefined && e.streamId !== streamId));
