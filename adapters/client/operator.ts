@@ -16,6 +16,8 @@ import {
   TimelineJson,
 } from './answers.ts';
 import { DEFAULT_MAX_RESPONSE_BYTES, request, UnexpectedResponse, type HttpResponse, type RequestOptions } from './http.ts';
+import { TokenId } from '../http/auth/token-ids.ts';
+import { tokenPageCursor } from '../http/auth/token-page-cursor.ts';
 
 export { UnexpectedResponse } from './http.ts';
 
@@ -96,9 +98,15 @@ export const PseudonymResolutionJson = z.looseObject({
 });
 export type PseudonymResolutionJson = z.infer<typeof PseudonymResolutionJson>;
 
+/**
+ * Token ids and a page's cursor are read in the forms the service makes them (TokenId, the cursor `--after` takes):
+ * the CLI pastes them into the commands it tells the operator to run (`revoke with credence token revoke …`, `more:
+ * credence token list --after …`), so an answer holding anything else (`x; touch /tmp/pwned #`, review 431) is one of
+ * another shape, an UnexpectedResponse.
+ */
 export const IssuedTokenJson = z.looseObject({
   token: z.string().min(1).max(8_192),
-  tokenId: Short.min(1),
+  tokenId: TokenId,
   subject: Short,
   role: Short,
   expiresAt: Short,
@@ -107,7 +115,7 @@ export type IssuedTokenJson = z.infer<typeof IssuedTokenJson>;
 
 /** What is known of an issued token, never the token itself. */
 export const TokenSummaryJson = z.looseObject({
-  tokenId: Short,
+  tokenId: TokenId,
   subject: Short,
   // Absent on a row whose record does not read (`recordDamaged`, review 90): listed all the same, to be revoked.
   role: Short.optional(),
@@ -118,7 +126,7 @@ export const TokenSummaryJson = z.looseObject({
   state: Short,
 });
 export type TokenSummaryJson = z.infer<typeof TokenSummaryJson>;
-const TokenPageJson = z.looseObject({ tokens: z.array(TokenSummaryJson).max(10_000), next: Short.optional() });
+const TokenPageJson = z.looseObject({ tokens: z.array(TokenSummaryJson).max(10_000), next: tokenPageCursor().optional() });
 export type TokenPageJson = z.infer<typeof TokenPageJson>;
 
 /** DELETE /v1/tokens/{tokenId}'s 200: the token was revoked already (review 186); a fresh revocation is 204 alone. */

@@ -97,7 +97,7 @@ const printIssued = (io: Io, args: z.infer<typeof Create>, issued: Issued, revok
   printOneTimeValue(io, args.json ? json(issued) : issued.token, {
     undo: revoke,
     undone: `revoked ${issued.tokenId}: it was issued, but could not be written out, so nobody holds it`,
-    notUndone: (why) => `error: ${issued.tokenId} was issued but could not be written out, and revoking it failed (${why}): revoke it: credence token revoke ${issued.tokenId} ${where}`,
+    notUndone: (why) => `error: ${issued.tokenId} was issued but could not be written out, and revoking it failed (${why}): revoke it: credence token revoke ${shellWord(issued.tokenId)} ${where}`,
   });
 
 type Issued = { token: string; tokenId: string; subject: string; role: string; expiresAt: string; scope?: unknown };
@@ -176,7 +176,7 @@ const create = async (args: z.infer<typeof Create>, io: Io): Promise<number> => 
   if (!args.json) {
     const scoped = scopeText(issued.scope);
     const what = `${issued.role} token for ${issued.subject}${scoped !== undefined ? ` (scope: ${scoped})` : ''}`;
-    io.err(printable(`issued ${issued.tokenId}: ${what}, expires ${issued.expiresAt} (shown once; revoke with credence token revoke ${issued.tokenId}${revokeWhere})`));
+    io.err(printable(`issued ${issued.tokenId}: ${what}, expires ${issued.expiresAt} (shown once; revoke with credence token revoke ${shellWord(issued.tokenId)}${revokeWhere})`));
   }
   if (notHeld?.ids !== undefined && notHeld.ids.length > 0) io.err(printable(notHeldNote(notHeld.ids, notHeld.where)));
   if (made !== undefined) {
@@ -222,7 +222,7 @@ const list = async (args: z.infer<typeof List>, io: Io): Promise<number> => {
     }
     // Found in review: a page cut at --limit looked like the whole list, so a token past it went unseen. On stderr,
     // so the rows on stdout stay rows.
-    if (next !== undefined) io.err(printable(`more: credence token list --after ${next}${args.all ? ' --all' : ''}${args.limit !== 100 ? ` --limit ${args.limit}` : ''} (and the same --server, --data or --config) for the next page`));
+    if (next !== undefined) io.err(printable(`more: credence token list --after ${shellWord(next)}${args.all ? ' --all' : ''}${args.limit !== 100 ? ` --limit ${args.limit}` : ''} (and the same --server, --data or --config) for the next page`));
   }
   return 0;
 };
