@@ -8,13 +8,15 @@ import { answerClientError, reportClientErrors } from './client-error-handler.ts
 import { limitConnections } from './connection-limits.ts';
 import type { App, ServiceContext } from './context.ts';
 import { loggerOptions } from './logging.ts';
-import { answerWithProblem, rateLimited, routeNotFound, sendFrameworkProblem, sendProblem } from './problems.ts';
+import { answerWithProblem, type HttpProblem, rateLimited, routeNotFound, sendFrameworkProblem, sendProblem } from './problems.ts';
 import { redactedPathOf } from './redact-url.ts';
 import { nodeHttpOptions, refuseAmbiguousRequestHeads } from './request-head.ts';
 import { healthRoutesWith, type StartPhase } from './routes/health.ts';
 import { genReqId } from './request-id.ts';
 import { passUnmetExpectationsOn, refuseUnmetExpectations } from './unread-body.ts';
 import { takeNoQueryByDefault } from './no-query-by-default.ts';
+import { refusalSampler, type RefusalSampler } from './refusal-sampling.ts';
+import { closeTheConnectionOfA429, refuseUnmatchedBeforeTheBody } from './refuse-unmatched.ts';
 
 /**
  * Connections the probe listener keeps open at once, and from one address: an orchestrator's probes and a metrics
@@ -25,13 +27,20 @@ export const PROBE_MAX_CONNECTIONS_PER_ADDRESS = 16;
 
 /**
  * A refusal on the probe port, counted and logged as the API port's are (review 276: its 429s and 404s went
- * uncounted and unsaid). `listener="probes"`: /readyz and unmatched paths are the API port's routes too. One line, at
- * the level of the API's request lines, with the request (its URL redacted) and the status.
+ * uncounted and unsaid). `listener="probes"`: /readyz and unmatched paths are the API port's routes too. Counted every
+ * time; logged through the API port's sampler (refusal-sampling.ts), one line at the level of the API's request lines,
+ * with the request (its URL redacted) and the status, for the first few of an address in a window, then one line
+ * saying how many were not (review 429: every one was logged, and 1,000 requests wrote 995 lines, 577 KB).
  */
-const sayRefused = (context: ServiceContext, request: FastifyRequest, reply: FastifyReply): void => {
+const sayRefused = (context: ServiceContext, sampler: RefusalSampler, request: FastifyRequest, reply: FastifyReply): void => {
   context.metrics.requestRefused(reply.statusCode, request.routeOptions.url ?? 'unmatched', 'probes');
+  if (!sampler.logs(normalizeIP(request.ip))) return;
   request.log.info({ listener: 'probes', req: request, res: reply, responseTime: reply.elapsedTime }, 'request refused');
 };
+
+// The path as the API port's 404 says it (redactedPathOf): a token put in the path never comes back (review 49).
+const noRoute = (request: FastifyRequest): HttpProblem =>
+  routeNotFound(`no route ${request.method} ${redactedPathOf(request).slice(0, 200)} on the probe port (/healthz, /readyz, /metrics)`);
 
 /**
  * `/healthz`, `/readyz` and `/metrics` on a port of their own (`probePort`), with connection slots of their own:
@@ -48,6 +57,8 @@ export const buildProbeServer = async (options: {
   readonly startPhase?: () => StartPhase | undefined;
 }): Promise<App> => {
   const { limits } = options.config;
+  // Its counts go to the listener's logger, read once it is built (said as a window ends or the listener closes).
+  const sampler = refusalSampler({ windowMs: limits.rateLimitWindowMs, log: () => app.log.child({ listener: 'probes' }) });
   const app: App = Fastify({
     // The API port's: a request without Host, or with two, is a problem with the baseline, and a slow request is cut
     // at limits.requestTimeoutMs (request-head.ts).
@@ -69,7 +80,7 @@ export const buildProbeServer = async (options: {
     // Refused by the router before any route or hook: counted and said here, as the API port does (server.ts).
     frameworkErrors: (error, request, reply) => {
       const sent = sendFrameworkProblem(reply, request, error);
-      sayRefused(options.context, request, reply);
+      sayRefused(options.context, sampler, request, reply);
       return sent;
     },
     // The API port's handler: a parser refusal is problem+json with the baseline, not Fastify's plain JSON.
@@ -81,7 +92,8 @@ export const buildProbeServer = async (options: {
     { maxConnections: PROBE_MAX_CONNECTIONS, maxConnectionsPerAddress: PROBE_MAX_CONNECTIONS_PER_ADDRESS, requestTimeoutMs: limits.requestTimeoutMs },
     { onRefused: (reason) => options.context.metrics.connectionRefused(reason, 'probes') },
   );
-  reportClientErrors(app.server, { metrics: options.context.metrics, log: app.log, listener: 'probes' });
+  reportClientErrors(app.server, { metrics: options.context.metrics, log: app.log, listener: 'probes', logs: sampler.logs });
+  app.addHook('onClose', async () => sampler.flush());
   // An Expect other than 100-continue is the API port's 417 problem here too, not Node's bare 417 (review 202).
   passUnmetExpectationsOn(app.server);
   try {
@@ -95,16 +107,16 @@ export const buildProbeServer = async (options: {
     app.addHook('onSend', async (request, reply, payload) => {
       reply.header('x-request-id', request.id);
       baselineHeaders(request, reply);
+      // A caller over its rate limit keeps no connection open, as on the API port (review 429).
+      closeTheConnectionOfA429(reply);
       return payload;
     });
     app.addHook('onResponse', async (request, reply) => {
-      if (reply.statusCode >= 400) sayRefused(options.context, request, reply);
+      if (reply.statusCode >= 400) sayRefused(options.context, sampler, request, reply);
     });
-    // The path as the API port's 404 says it (redactedPathOf): a token put in the path never comes back (SER-001,
-    // review 49).
-    app.setNotFoundHandler((request, reply) =>
-      sendProblem(reply, request, routeNotFound(`no route ${request.method} ${redactedPathOf(request).slice(0, 200)} on the probe port (/healthz, /readyz, /metrics)`)),
-    );
+    // noRoute: a token put in the path never comes back (SER-001, review 49). Unknown paths are refused before this
+    // (refuseUnmatchedBeforeTheBody, below); kept for any the hook lets through.
+    app.setNotFoundHandler((request, reply) => sendProblem(reply, request, noRoute(request)));
     if (options.config.trustProxy.length > 0) refuseForwardedNonAddresses(app);
     // The same per-address budget as the API's callers without a token; /readyz and /metrics each count apart.
     await app.register(rateLimit, {
@@ -117,6 +129,9 @@ export const buildProbeServer = async (options: {
       onExceeded: (request) => options.context.metrics.rateLimited(request.routeOptions.url ?? 'unmatched', 'probes'),
       errorResponseBuilder: (_request, context) => rateLimited(Math.max(1, Math.ceil(context.ttl / 1000))),
     });
+    // An unknown path takes the rate limit's budget before it is refused, as on the API port (review 429: none did, and
+    // the not-found handler is outside the plugin's global hook). /readyz and /metrics have budgets of their own.
+    refuseUnmatchedBeforeTheBody(app, noRoute);
     // After the rate limit: it counts the refusal against the caller's budget.
     refuseUnmetExpectations(app);
     // A probe's query is refused as on the API port (`/healthz?bogus=1`: 400, `query.bogus`).

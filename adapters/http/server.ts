@@ -16,6 +16,7 @@ import { servedOpenApiDocument } from './openapi-document.ts';
 import { loggerOptions } from './logging.ts';
 import { normalizeIP } from '@fastify/rate-limit';
 import { ApiRequestLog, refusalSampler } from './refusal-sampling.ts';
+import { closeTheConnectionOfA429, refuseUnmatchedBeforeTheBody } from './refuse-unmatched.ts';
 import { redactedPathOf } from './redact-url.ts';
 import { answerWithProblem, HttpProblem, overloaded, routeNotFound, sendFrameworkProblem, sendProblem } from './problems.ts';
 import { countRateLimited, installProtection } from './protection.ts';
@@ -76,21 +77,6 @@ const serveNothingUntilStarted = (app: App, startPhase: () => StartPhase | undef
 
 // The path as the log writes it: a detail never carries a secret, and a caller may put a token in a path (review 33).
 const noRoute = (request: FastifyRequest): HttpProblem => routeNotFound(`no route ${request.method} ${redactedPathOf(request).slice(0, 200)}`);
-
-/**
- * A request no route matches is counted against its address's rate limit and answered 404 as it arrives, before its
- * body is read: the not-found handler runs after the body is parsed, so a body that failed to parse (or broke the
- * JSON limits) was a 400 no rate limit ever counted, and anyone could have the service parse a megabyte at will
- * (SER-001; found in review).
- */
-const refuseUnmatchedBeforeTheBody = (app: App): void => {
-  const limit = app.rateLimit();
-  app.addHook('onRequest', async (request, reply) => {
-    if (request.routeOptions.url !== undefined) return;
-    await limit.call(app, request, reply);
-    throw noRoute(request);
-  });
-};
 
 /**
  * A JSON body sent to a route that takes none (`DELETE /v1/tokens/{id}`, `DELETE /v1/session`) is refused, as an
@@ -212,11 +198,11 @@ const configure = async (app: App, options: BuildServerOptions): Promise<void> =
   app.addHook('onSend', async (request, reply, payload) => {
     reply.header('x-request-id', request.id);
     baselineHeaders(request, reply);
-    // A caller over its rate limit keeps no connection open: cheap requests every few seconds under the keep-alive
-    // timeout held a connection slot for good, answered 429 or not (found in review). Nor does an answer sent before
+    // A caller over its rate limit keeps no connection open (refuse-unmatched.ts). Nor does an answer sent before
     // a chunked or large body, or one 100 Continue was withheld for, was read (bodyLeftUnread in unread-body.ts;
     // closeConnectionsOfUnreadBodies ends the socket).
-    if (closing || reply.statusCode === 429 || bodyLeftUnread(request.raw)) reply.header('connection', 'close');
+    closeTheConnectionOfA429(reply);
+    if (closing || bodyLeftUnread(request.raw)) reply.header('connection', 'close');
     return payload;
   });
   app.addHook('onResponse', async (request, reply) => {
@@ -240,7 +226,7 @@ const configure = async (app: App, options: BuildServerOptions): Promise<void> =
   refuseMalformedQueryEscapes(app);
   refuseConditionalWrites(app);
   refuseUnmetExpectations(app);
-  refuseUnmatchedBeforeTheBody(app);
+  refuseUnmatchedBeforeTheBody(app, noRoute);
   refuseBodiesOfRoutesWithout(app);
   app.setNotFoundHandler((request, reply) => sendProblem(reply, request, noRoute(request)));
 
