@@ -89,7 +89,8 @@ describe('POST /v1/pseudonyms/rotations, many at once over a few nodes', () => {
     }
     expect(epochs.get(`n${ROTATED}`)).toEqual([0]);
     expect((await replayAll(store)).findings).toEqual([]);
-  }, 120_000);
+    // 116 s of 120 s on the 2-core machine at load 18 (issue 1072): the bound is for a hang, not for a busy machine.
+  }, 240_000);
 
   it("declares the retryable refusal it answers when the node's next epochs are taken: 503 with Retry-After", async () => {
     type Doc = { paths: Record<string, Record<string, { responses: Record<string, { description: string; headers?: Record<string, unknown> }> }>> };

@@ -30,6 +30,18 @@ export const reportClientErrors = (server: Server, report: ClientErrorReport): v
 };
 
 /**
+ * Runs `then` once the event loop has polled its I/O again: a timer fires before the loop reads what sockets hold, so
+ * a loop busier than a timeout found a request that came in time still unread in the kernel, and closing the
+ * connection then answered it with a reset (issue 1072: `read ECONNRESET` in a burst of 1,400 requests under load).
+ */
+export const afterAnIoTurn = (then: () => void): void => {
+  setImmediate(then);
+};
+
+/** Sockets whose headers timeout, with nothing read, was put off to the loop's next I/O turn (answerClientError): once only. */
+const timedOutUnread = new WeakSet<Socket>();
+
+/**
  * Fastify's `clientErrorHandler` of every listener: a request the HTTP parser refused, before there is any request or
  * reply, is answered as problem+json with the baseline headers and `no-store` (clientErrorAnswer), and its socket
  * closed. One function for both ports: the probe port had none, and answered Fastify's plain JSON with no security
@@ -37,6 +49,18 @@ export const reportClientErrors = (server: Server, report: ClientErrorReport): v
  * Node's parser code and the remote address, never a byte of the request, which may hold a token.
  */
 export const answerClientError = (error: ConnectionError, socket: Socket): void => {
+  // Node's headers timeout, on a connection it has read nothing of: what was sent may wait unread behind a busy loop
+  // (its timers run before its I/O), judged after the next turn of that I/O instead; once read, the request is Node's
+  // parser's again, its clock restarted at the request's first byte (issue 1072).
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT' && socket.bytesRead === 0 && !socket.destroyed && !timedOutUnread.has(socket)) {
+    timedOutUnread.add(socket);
+    afterAnIoTurn(() => {
+      // Still nothing: answered now (the socket stays marked, so this is not put off again); else the parser's again.
+      if (socket.bytesRead === 0) answerClientError(error, socket);
+      else timedOutUnread.delete(socket);
+    });
+    return;
+  }
   const refusal = socket.destroyed ? undefined : clientErrorRefusal(error);
   if (refusal !== undefined && socket.writable) {
     socket.write(clientErrorAnswerOf(refusal));

@@ -3,7 +3,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import { normalizeIP } from '@fastify/rate-limit';
 import type { Socket } from 'node:net';
 import type { ConnectionError } from 'fastify';
-import { answerClientError } from './client-error-handler.ts';
+import { afterAnIoTurn, answerClientError } from './client-error-handler.ts';
 
 /**
  * File descriptors kept for everything that is not a client's socket (the event store and its WAL, the read models,
@@ -94,8 +94,17 @@ export const limitConnections = (
       // timeout does (answerClientError): a silent destroy at the same bound came first, and the headers of a
       // connection's first request sent too slowly got no answer (review 199). Not a bound set past Node's check
       // instead: when that check runs is Node's, and this one stays exact whatever it does. A socket that sent nothing
-      // has no request to answer, and is closed.
-      const timer = setTimeout(() => (socket.bytesRead > 0 ? answerClientError(requestTimedOut(), socket) : socket.destroy()), limits.requestTimeoutMs);
+      // has no request to answer, and is closed. Judged after one more turn of the loop's I/O (afterAnIoTurn): what a
+      // busy loop had not read yet is read then, not taken for silence (issue 1072).
+      const timer = setTimeout(
+        () =>
+          afterAnIoTurn(() => {
+            if (!waiting.has(socket)) return;
+            if (socket.bytesRead > 0) answerClientError(requestTimedOut(), socket);
+            else socket.destroy();
+          }),
+        limits.requestTimeoutMs,
+      );
       timer.unref();
       waiting.set(socket, timer);
     }
