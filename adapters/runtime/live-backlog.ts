@@ -109,9 +109,12 @@ export const countStartBacklogs = async (
           oldest: lag.eventsBehind === 0 ? undefined : Date.now() - lag.secondsBehind * 1000,
           ...(lag.eventsBehindAtLeast === true ? { atLeast: true as const } : {}),
         };
-        // It counts up to the store's head as it is counted (read after it), not the head read at start: the events
-        // appended in between are in it, and the subscription, which counts from the start's head, must not count
-        // them again (a rebuilt read model's lag said them twice until its rebuild ended).
+        // It counts up to the head it read before counting, its own bound (`lag.head`: no event after it is in the
+        // count, every one of its types up to it is), not the head read at start: the events appended in between are
+        // in it, and the subscription, which counts from the start's head, counts only those past that bound. One
+        // position both sides use, so whatever the order of the count, the appends and the deliveries, each event is
+        // counted once (a head read apart from the count, after it, could fall short of an event it counted, which
+        // was then counted twice, or pass one appended after it, counted by neither).
         backlogs.set(f, { through: later(head, lag.head) ?? head, after: () => behind });
       }
     } catch (error) {

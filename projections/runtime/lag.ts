@@ -24,12 +24,18 @@ export const projectionLag = async (
   let read = 0;
   let newest: RecordedEvent | undefined;
   let oldest: RecordedEvent | undefined;
+  // The count's bound, read before it and said as its `head`: the count is of the events up to it, none after, so a
+  // caller counting what comes after it (the live runtime's subscription, live-backlog.ts) counts each event once
+  // whatever is appended meanwhile. Read after the count, it could name a position the count did not reach (an event
+  // appended in between counted by neither) or, answered late, one short of an event it counted (counted twice).
+  const head = await store.headPosition();
   const after = await resumePointOf(store, checkpoint);
   for await (const record of store.readAll({
     ...(after !== undefined ? { afterPosition: after } : {}),
     ...(projection.eventTypes !== undefined ? { filter: { eventTypes: projection.eventTypes } } : {}),
     maxCount: countLimit,
   })) {
+    if (head === undefined || record.position > head) break;
     read++;
     // Up to the checkpoint: handled (read again when it is no readable position, resume-point.ts). Another
     // application's records move no checkpoint (batch.ts), and are nothing for the read model to handle.
@@ -46,7 +52,7 @@ export const projectionLag = async (
   return {
     name,
     checkpoint: checkpoint?.position,
-    head: await store.headPosition(),
+    head,
     eventsBehind,
     ...(read >= countLimit ? { eventsBehindAtLeast: true as const } : {}),
     secondsBehind,
