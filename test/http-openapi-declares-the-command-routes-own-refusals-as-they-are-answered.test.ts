@@ -85,8 +85,8 @@ describe('the OpenAPI document declares the command routes’ own refusals, as t
     }
   });
 
-  it('declares 400, 409 and 422 on POST /v1/pseudonyms/rotations, and 400 and 422 on the resolutions, as their own', () => {
-    for (const [path, statuses] of [['/v1/pseudonyms/rotations', ['400', '409', '422']], ['/v1/pseudonyms/resolutions', ['400', '422']]] as const) {
+  it('declares 400, 409, 422 and 501 on POST /v1/pseudonyms/rotations, and 400, 404, 409 and 422 on the resolutions, as their own', () => {
+    for (const [path, statuses] of [['/v1/pseudonyms/rotations', ['400', '409', '422', '501']], ['/v1/pseudonyms/resolutions', ['400', '404', '409', '422']]] as const) {
       const responses = doc.paths[path]!['post']!.responses;
       for (const status of statuses) {
         expect(refsOf(responses[status]), `${path} ${status}`).not.toContain('#/components/schemas/Problem');

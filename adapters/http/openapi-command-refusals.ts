@@ -20,7 +20,7 @@ const FieldIssue = z.object({
   message: z.string(),
 });
 
-const ValidationProblem = subtype('ValidationProblem', 'A request refused for its fields (`validation`)', 'validation', 400, {
+export const ValidationProblem = subtype('ValidationProblem', 'A request refused for its fields (`validation`)', 'validation', 400, {
   errors: z
     .array(FieldIssue)
     .min(1)
@@ -31,14 +31,14 @@ const ValidationProblem = subtype('ValidationProblem', 'A request refused for it
         '`body.commandId`), `json` (a body that is no JSON)',
     ),
 });
-const MalformedRequestProblem = subtype(
+export const MalformedRequestProblem = subtype(
   'MalformedRequestProblem',
   'A request whose head is malformed (`malformed_request`): a header sent twice that is not a list (Authorization, Content-Type, Host)',
   'malformed_request',
   400,
   {},
 );
-const NotFoundProblem = subtype('NotFoundProblem', 'The entity a command names does not exist (`not_found`)', 'not_found', 404, {
+export const NotFoundProblem = subtype('NotFoundProblem', 'The entity a request names does not exist (`not_found`)', 'not_found', 404, {
   streamId: z.string().describe('the stream of the entity that does not exist'),
 });
 const IllegalTransitionProblem = subtype(
@@ -68,6 +68,51 @@ const RotationRefusedProblem = subtype(
   409,
   {},
 );
+/** The resolutions' own 409s (routes/resolution-bound.ts, routes/pseudonyms.ts brokenResolution): nothing recorded. */
+const ResolutionLimitProblem = subtype(
+  'ResolutionLimitProblem',
+  'The caller has recorded `limits.maxResolutionsPerPseudonym` resolutions of this pseudonym (`resolution_limit`): nothing was recorded; its node is already the caller\'s to read',
+  'resolution_limit',
+  409,
+  { limit: z.int().positive().describe('the most resolutions of one pseudonym one auditor may record') },
+);
+const PseudonymTooLongProblem = subtype(
+  'PseudonymTooLongProblem',
+  "The pseudonym's stream holds `limits.maxEntityEvents` events, whoever resolved them (`pseudonym_too_long`): nothing was recorded",
+  'pseudonym_too_long',
+  409,
+  {
+    streamId: z.string(),
+    events: z.int().nonnegative().describe('the events its stream holds (at least `maxEvents`)'),
+    maxEvents: z.int().positive().describe('limits.maxEntityEvents'),
+  },
+);
+const BrokenHistoryProblem = subtype(
+  'PseudonymBrokenHistoryProblem',
+  "The pseudonym's stored history holds an event its own machine refuses, on which the engine records no command (`broken_history`): nothing was recorded",
+  'broken_history',
+  409,
+  {
+    pseudonym: z.string(),
+    streamId: z.string(),
+    reason: z.string().optional().describe('why its replay refuses the event'),
+    eventType: z.string().optional().describe('the refused event\'s type'),
+    rule: z.string().optional().describe('the rule it broke, when there is one'),
+    position: z.string().regex(/^\d+$/).optional().describe('the refused event\'s global position: only to an auditor who resolved the pseudonym'),
+  },
+);
+const PseudonymsUnavailableProblem = subtype(
+  'PseudonymsUnavailableProblem',
+  'This server has no pseudonym key (`pseudonyms_unavailable`): a matter of its configuration, not one to retry',
+  'pseudonyms_unavailable',
+  501,
+  {},
+);
+/** A device protocol step's refusal (domain/errors.ts protocolError): the step and the reason, nothing recorded. */
+export const ProtocolProblem = subtype('ProtocolProblem', 'A device protocol message refused (`protocol`): the step and the reason', 'protocol', 422, {
+  step: z.string().describe('the protocol step that refused it, e.g. `provisioning.hello`'),
+  reason: z.string().describe('why: `malformed`, `wrong_identity`, `bad_mac`, `bad_signature`, `unknown_session`, `unsupported_version`, ...'),
+});
 const BadSignatureProblem = subtype(
   'BadSignatureProblem',
   'The request signature in the body was refused, or is missing where the signing policy requires one (`bad_signature`): nothing was recorded',
@@ -76,7 +121,7 @@ const BadSignatureProblem = subtype(
   { reason: z.string().describe('why the signature was refused') },
 );
 
-const answer = (description: string, schema: z.ZodType) => ({ description, content: { [PROBLEM_CONTENT_TYPE]: { schema } } });
+export const answer = (description: string, schema: z.ZodType) => ({ description, content: { [PROBLEM_CONTENT_TYPE]: { schema } } });
 
 const BAD_REQUEST = answer(
   'a body, or a field of it, the route does not take (`validation`, each field in `errors` with its `rule`: `idempotency` for a commandId ' +
@@ -105,6 +150,20 @@ export const COMMAND_ROUTE_REFUSALS: Readonly<Record<string, Readonly<Record<num
     400: BAD_REQUEST,
     409: answer('the node cannot rotate, unknown or not live (`rotation_refused`): nothing recorded', RotationRefusedProblem),
     422: BAD_SIGNATURE,
+    501: answer(
+      'this server has no pseudonym key, so it rotates no pseudonym (`pseudonyms_unavailable`): a matter of its configuration, not one to retry',
+      PseudonymsUnavailableProblem,
+    ),
   },
-  'POST /v1/pseudonyms/resolutions': { 400: BAD_REQUEST, 422: BAD_SIGNATURE },
+  'POST /v1/pseudonyms/resolutions': {
+    400: BAD_REQUEST,
+    404: answer('a pseudonym no rotation recorded (`not_found`, `streamId`): nothing recorded', NotFoundProblem),
+    409: answer(
+      'nothing recorded: the caller has recorded the most resolutions of this pseudonym one auditor may (`resolution_limit`, `limit`); ' +
+        "the pseudonym's stream is full (`pseudonym_too_long`, `streamId`, `events`, `maxEvents`); or its stored history holds an event " +
+        'its own machine refuses (`broken_history`, `pseudonym`, `streamId`, `reason`, `eventType`, and `position` to an auditor who resolved it)',
+      z.union([ResolutionLimitProblem, PseudonymTooLongProblem, BrokenHistoryProblem]),
+    ),
+    422: BAD_SIGNATURE,
+  },
 };

@@ -55,7 +55,10 @@ export const OCSP_CACHING: Readonly<Record<string, ResponseHeaders>> = {
  * The statuses every route declares (openapi-refusals.ts) that an OCSP route never answers, by `METHOD url`: a GET is
  * always an OCSP client's, turned away by the rate limit, load shedding or a shutdown with `tryLater`, HTTP 200
  * (routes/ocsp-try-later.ts; routes/ocsp-refusals.ts). The POST keeps them: a POST of another type gets the problems.
+ * Neither answers the 400 of a route with parameters (review 432): a CA segment or query an OCSP client sent is told
+ * in OCSP (routes/ocsp-url.ts, routes/ocsp-query-refusal.ts), and a POST of another type is refused 415 before.
  */
 export const OCSP_NEVER_ANSWERED: Readonly<Record<string, ReadonlySet<string>>> = {
-  'GET /pki/:caId/ocsp/*': new Set(['429', '503']),
+  'GET /pki/:caId/ocsp/*': new Set(['400', '429', '503']),
+  'POST /pki/:caId/ocsp': new Set(['400']),
 };

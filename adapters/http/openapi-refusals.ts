@@ -1,6 +1,7 @@
 import type { App, RouteAccess } from './context.ts';
 import { refusesConditions } from './conditional-requests.ts';
-import { COMMAND_ROUTE_REFUSALS } from './openapi-command-refusals.ts';
+import { z } from 'zod';
+import { answer, COMMAND_ROUTE_REFUSALS, MalformedRequestProblem, NotFoundProblem, ProtocolProblem, ValidationProblem } from './openapi-command-refusals.ts';
 import { PROBLEM_CONTENT_TYPE, ProblemSchema } from './problems.ts';
 import { RETRY_AFTER, WWW_AUTHENTICATE, type ResponseHeaders } from './response-headers.ts';
 
@@ -42,6 +43,22 @@ const REFUSALS = {
   catchAll: problem('RFC 9457 problem details'),
 };
 
+/** A route's path or query parameters refused by its schema (review 432: under the catch-all, though every such route answers it). */
+const PARAMETERS_REFUSED = answer(
+  'a path or query parameter (or header) the route does not take (`validation`, each field in `errors` with its `rule`: `position_range` for a ' +
+    'position past 2^63-1, ...); or a header sent twice that is not a list (`malformed_request`)',
+  z.union([ValidationProblem, MalformedRequestProblem]),
+);
+
+/** A device protocol step's refusal (review 432): the step and the reason; a refused message records nothing. */
+const PROTOCOL_REFUSED = answer(
+  'the message refused (`protocol`, with `step` and `reason`: `malformed` naming the field, `wrong_identity`, a failed proof, `unknown_session`, ...): nothing recorded',
+  ProtocolProblem,
+);
+
+/** A read of one entity that does not exist (review 432). */
+const ENTITY_NOT_FOUND = answer('no entity of that kind and id (`not_found`, `streamId`)', NotFoundProblem);
+
 /**
  * The 403 of a read of what names a pseudonym's node (routes/pseudonym-reads.ts): for the role to an operator or an
  * admin, who can never resolve a pseudonym; for who the caller is to an auditor yet to resolve it (review 370).
@@ -70,7 +87,7 @@ const PSEUDONYM_READ_REFUSED = problem(
  * form of identifiers the role does not receive, which is no role check. The command routes' own (review 342). And the
  * 403s whose `unauthorised` is for the role, told `insufficient_scope` (review 370).
  */
-const ALSO_REFUSED: Readonly<Record<string, Readonly<Record<number, ReturnType<typeof problem>>>>> = {
+const ALSO_REFUSED: Readonly<Record<string, Readonly<Record<number, ReturnType<typeof problem> | ReturnType<typeof answer>>>>> = {
   ...COMMAND_ROUTE_REFUSALS,
   'GET /v1/entities': {
     403: problem(
@@ -79,11 +96,11 @@ const ALSO_REFUSED: Readonly<Record<string, Readonly<Record<number, ReturnType<t
     ),
   },
   'GET /v1/entities/:kind/:id': { 403: PSEUDONYM_READ_REFUSED },
-  'GET /v1/entities/:kind/:id/dependents': { 403: PSEUDONYM_READ_REFUSED },
-  'GET /v1/entities/:kind/:id/timeline': { 403: PSEUDONYM_READ_REFUSED },
-  'GET /v1/entities/:kind/:id/state': { 403: PSEUDONYM_READ_REFUSED },
-  'GET /v1/replay/:kind/:id': { 403: PSEUDONYM_READ_REFUSED },
-  'GET /v1/transparency/evidence/:kind/:id': { 403: PSEUDONYM_READ_REFUSED, 503: LOG_KEY_REFUSES },
+  'GET /v1/entities/:kind/:id/dependents': { 403: PSEUDONYM_READ_REFUSED, 404: ENTITY_NOT_FOUND },
+  'GET /v1/entities/:kind/:id/timeline': { 403: PSEUDONYM_READ_REFUSED, 404: ENTITY_NOT_FOUND },
+  'GET /v1/entities/:kind/:id/state': { 403: PSEUDONYM_READ_REFUSED, 404: ENTITY_NOT_FOUND },
+  'GET /v1/replay/:kind/:id': { 403: PSEUDONYM_READ_REFUSED, 404: ENTITY_NOT_FOUND },
+  'GET /v1/transparency/evidence/:kind/:id': { 403: PSEUDONYM_READ_REFUSED, 404: ENTITY_NOT_FOUND, 503: LOG_KEY_REFUSES },
   'GET /v1/transparency/proofs/inclusion': { 403: PSEUDONYM_READ_REFUSED, 503: LOG_KEY_REFUSES },
   'GET /v1/transparency/checkpoint': { 503: LOG_KEY_REFUSES },
   'GET /v1/transparency/proofs/consistency': { 503: LOG_KEY_REFUSES },
@@ -115,10 +132,13 @@ const ALSO_REFUSED: Readonly<Record<string, Readonly<Record<number, ReturnType<t
  * The refusals a route can give whatever it does, by what the HTTP layer in front of it does: a role route's token
  * check (401, 403; a caller whose tokens were refused too often, 429), a write's conditions (412,
  * conditional-requests.ts), a body's limits (413, 415), the rate limit of every route but those that opt out
- * (protection.ts), and the 503s of load shedding and shutdown. 4XX and 5XX
+ * (protection.ts), and the 503s of load shedding and shutdown; a route's parameters refused by its schema (400
+ * `validation`), and a device protocol step's message refused (422 `protocol`, each device POST). 4XX and 5XX
  * stay the catch-all for what a route refuses itself; a route's own entry for a status wins.
  */
-const refusalsOf = (access: RouteAccess | undefined, hasBody: boolean, rateLimited: boolean, writes: boolean): Record<string, unknown> => ({
+const refusalsOf = (access: RouteAccess | undefined, hasBody: boolean, rateLimited: boolean, writes: boolean, hasParameters: boolean): Record<string, unknown> => ({
+  ...(hasParameters ? { 400: PARAMETERS_REFUSED } : {}),
+  ...(access === 'device' && hasBody ? { 422: PROTOCOL_REFUSED } : {}),
   ...(Array.isArray(access) ? { 401: REFUSALS[401], 403: REFUSALS[403] } : {}),
   ...(writes ? { 412: REFUSALS[412] } : {}),
   ...(hasBody ? { 413: REFUSALS[413], 415: REFUSALS[415] } : {}),
@@ -139,7 +159,8 @@ export const documentAccess = (app: App): void => {
     if (schema === undefined || schema.hide === true) return;
     const config = route.config as { access?: RouteAccess; rateLimit?: unknown } | undefined;
     const access = config?.access;
-    const refusals = refusalsOf(access, schema.body !== undefined, config?.rateLimit !== false, refusesConditions(route.method, route.url));
+    const hasParameters = schema.params !== undefined || schema.querystring !== undefined;
+    const refusals = refusalsOf(access, schema.body !== undefined, config?.rateLimit !== false, refusesConditions(route.method, route.url), hasParameters);
     const response = { ...refusals, ...ALSO_REFUSED[`${String(route.method)} ${route.url}`], ...schema.response };
     const who = access === 'public' ? 'Public.' : access === 'device' ? 'Devices (authenticated inside the protocol, no bearer token).' : `Roles: ${access?.join(', ')}.`;
     route.schema = {

@@ -183,6 +183,48 @@ const withRequestId = (paths: Paths): Paths => {
   );
 };
 
+/** A position's pattern (domain/positions.ts), and a resume point's (a position, then `~` and an 8-hex-digit tag). */
+const POSITION_PATTERNS: Readonly<Record<string, number>> = {
+  '^(?:0|[1-9][0-9]*)$': 19,
+  '^(?:0|[1-9][0-9]*(?:~[0-9a-f]{8})?)$': 28,
+};
+
+/** `schema` with each position's length bound stated, in it and in its `anyOf`/`oneOf`/`allOf` branches. */
+const positionBounded = (schema: unknown): unknown => {
+  if (!isPlainObject(schema)) return schema;
+  const bound = typeof schema['pattern'] === 'string' ? POSITION_PATTERNS[schema['pattern']] : undefined;
+  const branches = Object.fromEntries(
+    ['anyOf', 'oneOf', 'allOf'].filter((key) => Array.isArray(schema[key])).map((key) => [key, (schema[key] as unknown[]).map(positionBounded)]),
+  );
+  return { ...schema, ...branches, ...(bound !== undefined && schema['maxLength'] === undefined ? { maxLength: bound } : {}) };
+};
+
+/**
+ * A position parameter (query, header, path) with the length of the largest the service takes (review 432): its
+ * pattern takes digits of any length, so that one past 2^63 - 1 is refused 400 `position_range` rather than as of
+ * another form (domain/positions.ts); the document says no more than 19 digits (28 with a resume point's tag), which
+ * is also true of each the service takes. Documentation only: what is refused, and how, is unchanged.
+ */
+const withPositionBounds = (paths: Paths): Paths =>
+  Object.fromEntries(
+    Object.entries(paths).map(([path, item]) => [
+      path,
+      Object.fromEntries(
+        Object.entries(item).map(([method, operation]) => [
+          method,
+          operation.parameters === undefined
+            ? operation
+            : {
+                ...operation,
+                parameters: operation.parameters.map((parameter) =>
+                  isPlainObject(parameter) && parameter['schema'] !== undefined ? { ...parameter, schema: positionBounded(parameter['schema']) } : parameter,
+                ),
+              },
+        ]),
+      ),
+    ]),
+  );
+
 /**
  * The type provider writes every registered schema twice, as read (`ProblemInput`) and as written (`Problem`); a
  * client generator makes a type of each, so those no operation reaches (the input forms of response-only schemas)
@@ -197,7 +239,7 @@ export const documentObject: SwaggerTransformObject = (input) => {
   const parameters = { ...document.components?.parameters, [REQUEST_ID_PARAMETER_NAME]: REQUEST_ID_PARAMETER };
   return {
     ...document,
-    paths: withRequestId(document.paths ?? {}),
+    paths: withRequestId(withPositionBounds(document.paths ?? {})),
     components: { ...document.components, schemas: kept, parameters },
   } as ReturnType<SwaggerTransformObject>;
 };

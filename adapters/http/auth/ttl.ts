@@ -17,6 +17,21 @@ const tooManyDigits = (maxSeconds: number): string =>
 const TTL_FORMS = z.union([z.number().int(), z.string().max(16).regex(/^\d{1,9}[smhd]?$/, TTL_FORMS_MESSAGE)]);
 
 /**
+ * The forms as the OpenAPI document states them (review 432): with the bounds the pipe below refuses by, which the
+ * document cannot read through the transform. Documentation only: they read what TTL_FORMS reads, and the bounds are
+ * still refused after it, with their own messages.
+ */
+const documentedForms = (maxSeconds: number) =>
+  z.union([
+    z.number().int().meta({ minimum: 1, maximum: maxSeconds, description: `seconds, 1 to ${maxSeconds}` }),
+    z
+      .string()
+      .max(16)
+      .regex(/^\d{1,9}[smhd]?$/, TTL_FORMS_MESSAGE)
+      .meta({ description: `seconds as digits, or a count with s, m, h or d (e.g. 24h): in all at least 1 second and at most ${maxSeconds}` }),
+  ]);
+
+/**
  * A token lifetime: seconds as a number or a digit string, or a count with a unit (`30m`, `24h`, `7d`, `45s`).
  * Bounded by the caller's maximum. A value in none of the forms is one issue naming them, checked before the union
  * reads it: the union's own refusal of a value neither form takes (`1.5`, `1e400` read as Infinity, `true`) was zod's
@@ -39,7 +54,7 @@ export const Ttl = (maxSeconds: number) =>
       }
       return value;
     },
-    TTL_FORMS.transform((value) => {
+    documentedForms(maxSeconds).transform((value) => {
       if (typeof value === 'number') return value;
       const unit = value.at(-1)!;
       return unit in UNIT_SECONDS ? Number(value.slice(0, -1)) * UNIT_SECONDS[unit as keyof typeof UNIT_SECONDS] : Number(value);

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { Identifier } from '../../../domain/crypto/credential.ts';
 import { CredentialId } from '../../../domain/ids.ts';
 import { Proof, ProvisioningAuth, ProvisioningChallenge, ProvisioningDelivery, ProvisioningHello, ProvisioningReceipt } from '../../../domain/protocols/index.ts';
@@ -18,7 +19,15 @@ const TAGS = ['device: remote provisioning'];
  * to 256). Documentation only: the message schema still reads them, and the endpoint still refuses them, as before.
  */
 const RecordableId = documentedAs(Identifier, CredentialId, 'input').optional();
-const HelloBody = ProvisioningHello.safeExtend({ credentialId: RecordableId, predecessorId: RecordableId });
+const HelloMessage = ProvisioningHello.safeExtend({ credentialId: RecordableId, predecessorId: RecordableId });
+/**
+ * The hello as the route reads it, documented with `credentialId` required (review 432): the message leaves it out
+ * (a hello within the service names none), but over a connection the endpoint refuses a hello without it, 422
+ * `malformed` (EnrolmentEndpoint). Documentation only: the route reads, and refuses, as before.
+ */
+const HelloBody = HelloMessage.meta({
+  required: [...new Set([...((z.toJSONSchema(HelloMessage, { io: 'input', unrepresentable: 'any' }).required as string[] | undefined) ?? []), 'credentialId'])],
+});
 const HelloQuery = ProvisioningHelloQuery.extend({ predecessorId: RecordableId });
 
 /**
@@ -72,7 +81,8 @@ export const enrolmentRoutes: RouteModule = async (app, context) => {
       description:
         'The hello must name `credentialId`, the id the new credential is recorded under (the receipt statement binds it): ' +
         'a credential id as the engine records one (letters, digits and . _ : ~ -, 1 to 128, starting with a letter or digit), ' +
-        'as is `predecessorId`; any other is 422 `malformed` naming the field, before any run begins. ' +
+        'as is `predecessorId`; any other is 422 `malformed` naming the field, before any run begins, but for one that is not printable ' +
+        'ASCII without spaces, 1 to 256 characters (the message\'s identifier), which is 400 `validation`, refused with the body. ' +
         'The hello\'s `predecessorId` links a successor to the live credential of the same node it replaces (rotation, HLR-212), ' +
         'covered by the node\'s proofs; the query\'s, if sent, must be the same. The operator starts the rotation itself ' +
         '(startCredentialRotation). Whether the id is ' +
