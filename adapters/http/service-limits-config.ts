@@ -103,7 +103,11 @@ export const ServiceLimitsConfig = z.strictObject({
    * read (review 420; their claims uncounted, review 423).
    */
   maxEntityRecords: int(1, 100_000_000).optional(),
-  /** Load shedding (503 with Retry-After) beyond these; 0 turns a check off. */
+  /**
+   * Load shedding (503 with Retry-After) beyond these; 0 turns a check off. The memory bounds are in bytes, any count
+   * accepted (a tiny one tests shedding); one at or below what the process uses at start is said at warn then
+   * (review 434: 512, meant as MiB, shed every request without a word; start-setting-warnings.ts).
+   */
   maxEventLoopDelayMs: int(0, 600_000).default(1_000),
   maxHeapUsedBytes: int(0, Number.MAX_SAFE_INTEGER).default(0),
   maxRssBytes: int(0, Number.MAX_SAFE_INTEGER).default(0),

@@ -56,6 +56,7 @@ import { secureEnvironmentReadiness } from './routes/secure-environment-readines
 import { buildServer } from './server.ts';
 import { createShutdown } from './shutdown.ts';
 import { StoppedBeforeServing } from './stopped-before-serving.ts';
+import { warnMemoryBoundsAlreadyReached, warnPseudonymClassesUnseen } from './start-setting-warnings.ts';
 
 /** Who the security procedures (Enrolment Function, Registrar CSE) act as when devices call them. */
 export const INFRASTRUCTURE_ACTOR: Actor = { id: INFRASTRUCTURE_ACTOR_ID, role: 'operator' };
@@ -361,6 +362,13 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
       if (!stopping.begun) logFailure(server.log, error, 'pseudonyms could not be rotated past the epochs keys.db records as given out');
     });
     await stopping.unlessStopped();
+    // Once the directory has read the log (review 434, L5): a configured class no registered node has, a misspelt one
+    // most likely, whose nodes keep the default rotation. A warning's check refuses no start.
+    try {
+      warnPseudonymClassesUnseen(credence.readModels, config.pseudonyms.classes, server.log);
+    } catch (error) {
+      if (!stopping.begun) logFailure(server.log, error, 'the configured pseudonym classes could not be checked against the registered nodes');
+    }
     // Fastify's own line at listen would read "Server listening at …" before the checks of the bound address and the
     // PKI publisher's start, any of which can still refuse the start (review 231: a damaged CRL number file logged it,
     // then exited 1). It says the port is bound; `listening` below says the service is. Until then the port answers
@@ -393,6 +401,8 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
     await stopping.unlessStopped();
 
     servingBegins(server, config.limits);
+    // Review 434 (L4): a memory bound the process already passes (a unit slip) sheds every request from the first.
+    warnMemoryBoundsAlreadyReached(config.limits, server.log);
     const plainHttp = plainHttpWarning(boundUrl, address.address, config.publicUrl);
     if (plainHttp !== undefined) server.log.warn({ url: boundUrl, ...(config.publicUrl !== undefined ? { publicUrl: config.publicUrl } : {}) }, plainHttp);
     server.log.info({ url: boundUrl, ...(probeUrl !== undefined ? { probeUrl } : {}) }, 'listening');
