@@ -232,7 +232,9 @@ const printRulesChanged = (io: Io, error: ReadModelRulesChanged, asJson: boolean
 const PROGRAM_NOTES = `
 Talking to a server: --server URL (or CREDENCE_URL) and a bearer token from --token-file FILE, --token T or
 CREDENCE_TOKEN (a token on the command line shows in ps and the shell history: prefer the file); each answer is
-waited for at most --timeout SECONDS (or CREDENCE_TIMEOUT; default 30).
+waited for at most --timeout SECONDS (or CREDENCE_TIMEOUT; default 30); a read, or a command with its command id,
+the service turns away for now (503 overloaded or starting, 429) is sent again after its Retry-After, the waits within
+--timeout and at most 30 s in all.
 Exit codes: 0 done, 1 refused or failed, 2 bad usage, 3 server unreachable or not answering.`;
 
 /** The `credence` program with the given command modules registered. */

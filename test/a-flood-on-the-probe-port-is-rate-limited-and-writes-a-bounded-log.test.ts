@@ -1,6 +1,7 @@
 import { Agent, request as httpRequest } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { REFUSALS_LOGGED_PER_ADDRESS } from '../adapters/http/refusal-sampling.ts';
+import { rawHttpSocket, until } from './support/raw-http-socket.ts';
 import { startTestService } from './support/service.ts';
 
 /*
@@ -87,4 +88,34 @@ describe('a flood of refusals on the probe port', () => {
     const notLogged = lines.filter((l) => l.msg === 'refusals not logged');
     expect(notLogged).toEqual([expect.objectContaining({ listener: 'probes', remoteAddress: flooder, suppressed: refusals - REFUSALS_LOGGED_PER_ADDRESS })]);
   }, 120_000);
+
+  it("logs a probe route's own refusal however many unknown paths the address was refused (a 417 after 25 404s)", async () => {
+    // Review 433: every refusal went through the sampler, so a flood of unknown paths from a kubelet's address left its
+    // genuine /readyz refusals unsaid for the window. As on the API port, only 429s and unmatched paths are sampled.
+    const svc = await startTestService({ config: { probePort: 0, limits: { rateLimitPerAddress: 100, rateLimitWindowMs: 60_000 } } });
+    const unmatched: number[] = [];
+    let before = 0;
+    try {
+      const probeUrl = svc.service.probeUrl!;
+      const probePort = Number(new URL(probeUrl).port);
+      before = svc.logs().length;
+      for (let i = 0; i < REFUSALS_LOGGED_PER_ADDRESS + 5; i++) unmatched.push((await get(probePort, `/unknown-${i}`, '127.0.0.1', false)).status);
+      const raw = await rawHttpSocket(probeUrl);
+      try {
+        raw.socket.write('GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: bogus\r\n\r\n');
+        expect(await until(() => /HTTP\/1\.1 417 [\s\S]*\r\n\r\n[\s\S]*}$/.test(raw.received()), 5_000)).toBe(true);
+      } finally {
+        raw.socket.destroy();
+      }
+      expect(await until(() => svc.logs().slice(before).some((l) => /"statusCode":417/.test(l)), 2_000)).toBe(true);
+    } finally {
+      await svc.close();
+    }
+    expect(unmatched.every((status) => status === 404)).toBe(true);
+    const lines = svc.logs().slice(before).map((l) => JSON.parse(l) as LogLine & { res?: { statusCode?: number } });
+    const refused = lines.filter((l) => l.listener === 'probes' && l.req !== undefined);
+    expect(refused.filter((l) => l.res?.statusCode === 404)).toHaveLength(REFUSALS_LOGGED_PER_ADDRESS);
+    expect(refused.filter((l) => l.res?.statusCode === 417)).toHaveLength(1);
+    expect(lines.filter((l) => l.msg === 'refusals not logged')).toEqual([expect.objectContaining({ listener: 'probes', suppressed: 5 })]);
+  }, 60_000);
 });

@@ -176,18 +176,31 @@ export interface RequestOptions {
 export interface RetryBounds {
   /** The most times one request is sent again. */
   readonly maxRetries: number;
-  /** The longest one wait, whatever Retry-After asks. */
-  readonly maxWaitMs: number;
-  /** The longest all the waits of one request together: a wait that would pass it is not begun. */
+  /**
+   * The longest all the waits of one request together, and never as long as the request's own timeout (`timeoutMs`,
+   * the CLI's --timeout): a wait that would reach what is left is not begun, the refusal is thrown at once.
+   */
   readonly maxTotalWaitMs: number;
 }
 
 /**
- * The bounds of waiting out the service's "not now" (isNotNow): each wait the Retry-After asked for, at most 5 s
- * (the service asks 10 s by default, limits.retryAfterSeconds, and its event loop's lag is read every second), at
- * most 30 s in all and ten times, past which the refusal is thrown as it came. Each send has its own timeout.
+ * The bounds of waiting out the service's "not now" (isNotNow): each wait the whole Retry-After and a jitter
+ * (retryWaitMs), all of them within 30 s (and the request's timeout) and ten times, past which the refusal is thrown
+ * as it came. Each send has its own timeout too. Review 433: each wait was cut to 5 s, where the service asks 10 s by
+ * default (limits.retryAfterSeconds) and a 429 the rest of its window, so the early send was refused again.
  */
-export const RETRY_NOT_NOW: RetryBounds = { maxRetries: 10, maxWaitMs: 5_000, maxTotalWaitMs: 30_000 };
+export const RETRY_NOT_NOW: RetryBounds = { maxRetries: 10, maxTotalWaitMs: 30_000 };
+
+/** The most a wait is drawn past its Retry-After, as a share of it, and at most. */
+const RETRY_JITTER_SHARE = 0.1;
+const MAX_RETRY_JITTER_MS = 1_000;
+
+/**
+ * The wait before a request refused "not now" is sent again: the whole Retry-After, never less (the service refuses an
+ * early one again, a 429 closing its connection), and up to a tenth of it more (at most 1 s), drawn, so that the
+ * clients the service shed together do not come back together.
+ */
+const retryWaitMs = (retryAfterMs: number): number => retryAfterMs + Math.random() * Math.min(retryAfterMs * RETRY_JITTER_SHARE, MAX_RETRY_JITTER_MS);
 
 /**
  * Whether a refusal says "not now" and when: a 429 (too many requests, refused before any work), or the service's own
@@ -332,19 +345,24 @@ export const boundedText = async (response: Response, max: number, what: string)
  * failure (`ServerTimeout` past the timeout) and `UnexpectedResponse` for a redirect or a JSON body that does not
  * parse. A request fetch cannot build (a header value that is not Latin-1) is the caller's TypeError, thrown as is.
  * A request safe to send again (safeToSendAgain) refused "not now" (isNotNow) is sent again after its Retry-After,
- * within `options.retry` (RETRY_NOT_NOW); past them, or aborted while waiting, the refusal (the abort) is thrown.
+ * within `options.retry` (RETRY_NOT_NOW) and `options.timeoutMs`; past them, or aborted while waiting, the refusal
+ * (the abort) is thrown.
  */
 export const request = async <T = unknown>(baseUrl: string, options: RequestOptions): Promise<HttpResponse<T>> => {
   const method = options.method ?? (options.body === undefined ? 'GET' : 'POST');
   const bounds = options.retry === false || !safeToSendAgain(method, options.body) ? undefined : (options.retry ?? RETRY_NOT_NOW);
+  // All the waits together: within the bounds, and short of the request's own timeout (review 433: `--timeout 1`
+  // waited 30 s, sending seven times).
+  const totalWaitMs = bounds === undefined ? 0 : Math.min(bounds.maxTotalWaitMs, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   let waited = 0;
   for (let retries = 0; ; retries += 1) {
     try {
       return await sendOnce<T>(baseUrl, options);
     } catch (error) {
       if (bounds === undefined || !(error instanceof ProblemResponse) || !isNotNow(error) || retries >= bounds.maxRetries) throw error;
-      const wait = Math.min(error.retryAfterMs ?? 0, bounds.maxWaitMs);
-      if (waited + wait > bounds.maxTotalWaitMs) throw error;
+      const wait = retryWaitMs(error.retryAfterMs ?? 0);
+      // A wait that does not fit is not begun: the refusal now, not a send the service would refuse again.
+      if (waited + wait >= totalWaitMs) throw error;
       waited += wait;
       await pause(wait, options.signal);
     }

@@ -15,7 +15,7 @@ import { healthRoutesWith, type StartPhase } from './routes/health.ts';
 import { genReqId } from './request-id.ts';
 import { passUnmetExpectationsOn, refuseUnmetExpectations } from './unread-body.ts';
 import { takeNoQueryByDefault } from './no-query-by-default.ts';
-import { refusalSampler, type RefusalSampler } from './refusal-sampling.ts';
+import { isSampledRefusal, refusalSampler, type RefusalSampler } from './refusal-sampling.ts';
 import { closeTheConnectionOfA429, refuseUnmatchedBeforeTheBody } from './refuse-unmatched.ts';
 
 /**
@@ -28,13 +28,16 @@ export const PROBE_MAX_CONNECTIONS_PER_ADDRESS = 16;
 /**
  * A refusal on the probe port, counted and logged as the API port's are (review 276: its 429s and 404s went
  * uncounted and unsaid). `listener="probes"`: /readyz and unmatched paths are the API port's routes too. Counted every
- * time; logged through the API port's sampler (refusal-sampling.ts), one line at the level of the API's request lines,
- * with the request (its URL redacted) and the status, for the first few of an address in a window, then one line
- * saying how many were not (review 429: every one was logged, and 1,000 requests wrote 995 lines, 577 KB).
+ * time; logged one line at the level of the API's request lines, with the request (its URL redacted) and the status.
+ * A 429 or a refusal of an unmatched path goes through the API port's sampler, by the API port's rule (refusal-sampling.ts
+ * isSampledRefusal): the first few of an address in a window, then one line saying how many were not (review 429:
+ * every one was logged, and 1,000 requests wrote 995 lines, 577 KB). A probe route's own refusal (a 417 on /readyz) is
+ * logged every time (review 433: a flood of unknown paths from the kubelet's address left them unsaid).
  */
 const sayRefused = (context: ServiceContext, sampler: RefusalSampler, request: FastifyRequest, reply: FastifyReply): void => {
-  context.metrics.requestRefused(reply.statusCode, request.routeOptions.url ?? 'unmatched', 'probes');
-  if (!sampler.logs(normalizeIP(request.ip))) return;
+  const route = request.routeOptions.url;
+  context.metrics.requestRefused(reply.statusCode, route ?? 'unmatched', 'probes');
+  if (isSampledRefusal(reply.statusCode, route) && !sampler.logs(normalizeIP(request.ip))) return;
   request.log.info({ listener: 'probes', req: request, res: reply, responseTime: reply.elapsedTime }, 'request refused');
 };
 

@@ -84,6 +84,14 @@ export const refusalSampler = (options: { readonly windowMs: number; readonly lo
   return { logs, flush };
 };
 
+/**
+ * Whether a refusal is one a stranger can have sent at will, and so logged through a sampler: a 429, or a refusal of a
+ * path no route matched (`route` undefined). Any other refusal, of a route's own (a 417 on /readyz, a 401), is logged
+ * every time. The one rule of both ports (ApiRequestLog; probe-server.ts, review 433: the probe port sampled every
+ * refusal, so a flood of unknown paths from a kubelet's address left its /readyz refusals unsaid for the window).
+ */
+export const isSampledRefusal = (status: number, route: string | undefined): boolean => status === 429 || (status >= 400 && route === undefined);
+
 /** Routes an orchestrator or a scraper calls every few seconds: answered, they write no line (as on the probe port). */
 const PROBE_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
 
@@ -131,7 +139,7 @@ export class ApiRequestLog extends LogController {
     const status = reply.statusCode;
     const route = request.routeOptions?.url;
     if (error == null && status < 400 && route !== undefined && PROBE_ROUTES.has(route)) return;
-    const sampled = status === 429 || (status >= 400 && route === undefined);
+    const sampled = isSampledRefusal(status, route);
     if (sampled && !this.sampler.logs(normalizeIP(request.ip))) return;
     if (error != null) reply.log.error({ req: request, res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored');
     else reply.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
