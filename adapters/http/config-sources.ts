@@ -1,17 +1,11 @@
 import { z } from 'zod';
 import { validationError } from '../../domain/errors.ts';
-import { readSigningPolicyFile } from '../runtime/index.ts';
 import { issuesOf } from './config-issues.ts';
 import { ServicePseudonyms } from './pseudonym-rotation-setting.ts';
 import { ServiceConfig } from './service-config.ts';
 import { ServiceLimitsConfig } from './service-limits-config.ts';
 import { TokenConfig } from './token-config.ts';
 import { TrustProxy } from './trust-proxy.ts';
-
-const checkSigningPolicy = (file: string, context: z.RefinementCtx): void => {
-  const read = readSigningPolicyFile(file);
-  if (!read.ok) for (const problem of read.problems) context.addIssue({ code: 'custom', message: problem });
-};
 
 /** What each source may set: the same fields, all optional, nothing else. */
 const Partial = z.strictObject({
@@ -24,8 +18,9 @@ const Partial = z.strictObject({
   trustProxy: TrustProxy.optional(),
   entityCacheMiB: ServiceConfig.shape.entityCacheMiB.unwrap().optional(),
   pseudonyms: ServicePseudonyms.optional(),
-  // Read where it is named, so a bad policy is refused naming its source (`flag --signing`, `env CREDENCE_SIGNING`).
-  signing: ServiceConfig.shape.signing.unwrap().superRefine(checkSigningPolicy).optional(),
+  // The policy file is read once, for the merged setting (loadServiceConfig, review 434 M2): a file's broken path that
+  // --signing or CREDENCE_SIGNING overrides is never read.
+  signing: ServiceConfig.shape.signing.unwrap().optional(),
   limits: ServiceLimitsConfig.partial().optional(),
   tokens: TokenConfig.partial().optional(),
 });

@@ -1,4 +1,5 @@
-import { validationError } from '../../domain/errors.ts';
+import { validationError, type FieldIssue } from '../../domain/errors.ts';
+import { readSigningPolicyFile } from '../runtime/index.ts';
 import { FETCH_BAD_PORT_RULE, FETCH_BAD_PORTS } from '../client/http.ts';
 import { readConfigFile } from './config-file.ts';
 import { issuesOf } from './config-issues.ts';
@@ -79,7 +80,22 @@ export const unknownSettingVariables = (env: Readonly<Record<string, string | un
  * an unknown variable in it is refused all the same (review 123: `CREDENCE_DATA_DIR` beside `credence token create`
  * made a new ./data).
  */
-export const loadServiceConfig = (sources: ConfigSources = {}, environment: Readonly<Record<string, string | undefined>> = sources.env ?? {}): ServiceConfig => {
+export const loadServiceConfig = (sources: ConfigSources = {}, environment: Readonly<Record<string, string | undefined>> = sources.env ?? {}): ServiceConfig =>
+  loadServiceSettings(sources, environment).config;
+
+/** A loaded configuration and where each setting of it came from. */
+export interface ServiceSettings {
+  readonly config: ServiceConfig;
+  /**
+   * Where the setting at `path` (`host`, `limits.helloFloorMs`) came from, as a refusal names it: `flag --host`,
+   * `env CREDENCE_HOST`, `file ./credence.json: host`; undefined for a default. Told from what each source was given
+   * when it was loaded, so the file is never opened again (review 434 L3: a pipe cannot be).
+   */
+  readonly whereSet: (path: string) => string | undefined;
+}
+
+/** loadServiceConfig, with where each setting came from (`credence serve` names it in the refusals it makes later). */
+export const loadServiceSettings = (sources: ConfigSources = {}, environment: Readonly<Record<string, string | undefined>> = sources.env ?? {}): ServiceSettings => {
   const rawFile = sources.file === undefined ? undefined : readConfigFile(sources.file);
   const fromFile = rawFile === undefined ? {} : parseSource(rawFile, (p) => `file ${sources.file}: ${p || '(root)'}`);
   const env = sources.env ?? {};
@@ -120,19 +136,31 @@ export const loadServiceConfig = (sources: ConfigSources = {}, environment: Read
   // Refused with the rest, before anything is opened or made: a misspelt variable's setting would be silently lost.
   const unknown = unknownSettingVariables(environment, merged.secureEnvironment).map(unknownVariableIssue);
   const parsed = ServiceConfig.safeParse(merged);
-  if (!parsed.success || unknown.length > 0) {
-    const setBy = whereSet(defined(flags), flagName, envNames, rawFile);
-    const named = (p: string): string => {
-      const source = setBy(p);
-      return source === undefined ? p : source === 'file' ? `file ${sources.file}: ${p}` : source;
-    };
+  const setBy = whereSet(defined(flags), flagName, envNames, rawFile);
+  const named = (p: string): string => {
+    const source = setBy(p);
+    return source === undefined ? p : source === 'file' ? `file ${sources.file}: ${p}` : source;
+  };
+  // Review 434 M2: read once, the merged setting's file, named by where it was set (flags over environment over file).
+  const signing = parsed.success ? parsed.data.signing : ServiceConfig.shape.signing.safeParse(merged.signing).data;
+  const policy = signing === undefined ? [] : signingPolicyIssues(signing, named('signing'));
+  if (!parsed.success || unknown.length > 0 || policy.length > 0) {
     const also = (p: string): string => {
       const source = setBy(p);
       return source === undefined ? `${p} by default` : `${p} from ${source === 'file' ? `file ${sources.file}` : source}`;
     };
-    throw validationError([...unknown, ...(parsed.success ? [] : issuesOf(parsed.error, named, also))], 'service configuration');
+    throw validationError([...unknown, ...(parsed.success ? [] : issuesOf(parsed.error, named, also)), ...policy], 'service configuration');
   }
-  return parsed.data;
+  return { config: parsed.data, whereSet: (path) => (setBy(path) === undefined ? undefined : named(path)) };
+};
+
+/**
+ * The problems of the request-signing policy file `file` (readSigningPolicyFile), each at `where`: `readable` when it
+ * cannot be read, else `signing_policy` (who may write it, its size, its JSON, its fields), the rule the start names.
+ */
+const signingPolicyIssues = (file: string, where: string): FieldIssue[] => {
+  const read = readSigningPolicyFile(file);
+  return read.ok ? [] : read.problems.map((message) => ({ path: where, rule: message.startsWith('cannot read ') ? 'readable' : 'signing_policy', message }));
 };
 
 /**

@@ -26,7 +26,8 @@ export const loadFolderConfig = async (args: { readonly data?: string | undefine
     return loadServiceConfig(
       {
         flags: { data: args.data },
-        env: { CREDENCE_DATA: env['CREDENCE_DATA'], CREDENCE_SECURE_ENVIRONMENT: env['CREDENCE_SECURE_ENVIRONMENT'] },
+        // The whole environment, as `credence serve` reads it: the settings are checked together (review 434 M1).
+        env,
         ...(args.config !== undefined ? { file: args.config } : {}),
       },
       env,

@@ -73,18 +73,13 @@ export const exportSettings = async (
     };
   }
   const { loadServiceConfig } = await import('../../adapters/http/config.ts');
-  const variables = {
-    CREDENCE_DATA: env['CREDENCE_DATA'],
-    CREDENCE_STORE: env['CREDENCE_STORE'],
-    CREDENCE_SECURE_ENVIRONMENT: env['CREDENCE_SECURE_ENVIRONMENT'],
-    CREDENCE_CHECKPOINT_WITNESS: env['CREDENCE_CHECKPOINT_WITNESS'],
-  };
   let config;
   try {
     config = loadServiceConfig(
       {
         flags: { data: args.data },
-        env: variables,
+        // The whole environment, as `credence serve` reads it: the settings are checked together (review 434 M1).
+        env,
         file: args.config,
         warn: (message) => io.err(printable(`warning: ${message}`)),
       },
@@ -98,8 +93,8 @@ export const exportSettings = async (
   // Named as loadServiceConfig ranks them: an empty variable is unset there too.
   const service = {
     store: config.store,
-    storeSetting: variables.CREDENCE_STORE ? STORE_VARIABLE_SETTING : `file ${args.config}: store`,
-    dataSetting: args.data === undefined && variables.CREDENCE_DATA ? 'env CREDENCE_DATA' : '--data',
+    storeSetting: env['CREDENCE_STORE'] ? STORE_VARIABLE_SETTING : `file ${args.config}: store`,
+    dataSetting: args.data === undefined && env['CREDENCE_DATA'] ? 'env CREDENCE_DATA' : '--data',
   };
   const data = args.data ?? (args.store?.kind === 'sqlite' ? args.store.dir : config.data);
   return { data, store: configuredStore(args, service), secureEnvironment: config.secureEnvironment, checkpointWitness: flagged ?? config.checkpointWitness };

@@ -1,4 +1,3 @@
-import { readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { StoreConnectionString } from '../../adapters/driven/store/index.ts';
@@ -11,7 +10,7 @@ import { namingRefusedWritesIn, writePlacesOfStart } from '../write-failure.ts';
 import { handler, parseOptions, UsageError, type RegisterCommands } from '../program.ts';
 import { unusableDataFolderAsUsage } from './folder-lock.ts';
 import { PathArg } from './options.ts';
-import { assertWitnessSetting, publicUrlRefusalAsUsage, settingSource, witnessSource, type PublicUrlSources } from './start-setting-refusal.ts';
+import { assertWitnessSetting, publicUrlRefusalAsUsage, witnessSource, type PublicUrlSources } from './start-setting-refusal.ts';
 
 const Options = z.object({
   data: PathArg.optional(),
@@ -34,9 +33,11 @@ const Options = z.object({
  * error names the field and where it came from (`flag --port`, `env PORT`, `file x.json: limits.…`): bad usage.
  */
 const loadConfig = async (args: z.infer<typeof Options>, io: Io) => {
-  const { loadServiceConfig } = await import('../../adapters/http/config.ts');
+  const { loadServiceSettings } = await import('../../adapters/http/config.ts');
   try {
-    return loadServiceConfig({
+    // With where each setting came from, told as it was loaded: the --config file is never opened again (review 434
+    // L3: a pipe, `--config <(envsubst …)`, cannot be, and a refusal named `--host (default)` for its host).
+    return loadServiceSettings({
       flags: { data: args.data, store: args.store, host: args.host, port: args.port, probePort: args.probePort, logLevel: args.logLevel, tickMs: args.tickMs, signing: args.signing, secureEnvironment: args.secureEnvironment, publicUrl: args.publicUrl, trustProxy: args.trustProxy, checkpointWitness: args.checkpointWitness },
       env: io.env ?? process.env,
       ...(args.config !== undefined ? { file: args.config } : {}),
@@ -51,35 +52,11 @@ const loadConfig = async (args: z.infer<typeof Options>, io: Io) => {
   }
 };
 
-/** The settings the --config file holds (loadServiceConfig has read and accepted it): only which are there matters. */
-const settingsInFile = (file: string): Record<string, unknown> => {
-  try {
-    // A FIFO or process substitution was read once already: not opened again (it could wait for a writer for ever).
-    if (!statSync(file).isFile()) return {};
-    const value: unknown = JSON.parse(readFileSync(file, 'utf8'));
-    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
-  } catch {
-    return {}; // changed since it was loaded: its name is then left out of the refusal, never the refusal itself
-  }
-};
-
-/** Where a setting came from, ranked as loadServiceConfig ranks them: flag, environment, file; undefined if none. */
-const sourceOf = (args: z.infer<typeof Options>, env: NodeJS.ProcessEnv) => {
-  const file = args.config === undefined ? {} : settingsInFile(args.config);
-  return (flag: string, value: string | undefined, envName: string, field: string): string | undefined => {
-    if (value !== undefined || (env[envName] ?? '') !== '') return settingSource(flag, value, envName, env);
-    return file[field] !== undefined ? `file ${args.config}: ${field}` : undefined;
-  };
-};
-
-/** Where the host and the public URL came from. */
-const publicUrlSources = (args: z.infer<typeof Options>, env: NodeJS.ProcessEnv): PublicUrlSources => {
-  const source = sourceOf(args, env);
-  return {
-    host: source('--host', args.host, 'CREDENCE_HOST', 'host') ?? '--host (default)',
-    publicUrl: source('--public-url', args.publicUrl, 'CREDENCE_PUBLIC_URL', 'publicUrl'),
-  };
-};
+/** Where the host and the public URL came from (`flag --host`, `env CREDENCE_HOST`, `file c.json: host`). */
+const publicUrlSources = (whereSet: (path: string) => string | undefined): PublicUrlSources => ({
+  host: whereSet('host') ?? '--host (default)',
+  publicUrl: whereSet('publicUrl'),
+});
 
 /**
  * What the startup line says of the event store when it is not the data folder's own: the kind of store (never the
@@ -155,14 +132,14 @@ export const register: RegisterCommands = (program, io) => {
     .action(
       handler(io, async (opts: Record<string, unknown>) => {
         const args = parseOptions(command, Options, opts);
-        const config = await loadConfig(args, io);
+        const { config, whereSet } = await loadConfig(args, io);
         assertWitnessSetting(config.checkpointWitness, config.data, witnessSource(args.checkpointWitness, io.env ?? process.env, args.config));
         // Before the port is tried: a second service on the folder is told whose it is, not to stop what holds the port.
         refuseDataFolderInUse(config.data);
         // Loaded here, not at the top: the other commands need none of Fastify.
         const { startService, DOCS_PREFIX, StoppedBeforeServing } = await import('../../adapters/http/index.ts');
         // The folder of an embedded store elsewhere is locked by the start (review 174), named by where the store came from.
-        const storeSetting = sourceOf(args, io.env ?? process.env)('--store', args.store, 'CREDENCE_STORE', 'store') ?? 'store';
+        const storeSetting = whereSet('store') ?? 'store';
         // Review 373: a full disk or a read-only folder said SQLite's bare `disk I/O error`; the place is named, as
         // `token` and `export` name it (review 377: where it can be told which, the store's folder elsewhere, the witness,
         // the KEK file; else every place the start writes, SQLite not saying which of its files).
@@ -172,7 +149,7 @@ export const register: RegisterCommands = (program, io) => {
           if (error instanceof StoppedBeforeServing) return undefined;
           // A wildcard host without a reachable public URL, known once the issuing CAs are loaded, is a bad setting
           // like any loadConfig refuses (exit 2), named with where it came from, as start and demo say it (review 46).
-          throw publicUrlRefusalAsUsage(unusableDataFolderAsUsage(error), publicUrlSources(args, io.env ?? process.env));
+          throw publicUrlRefusalAsUsage(unusableDataFolderAsUsage(error), publicUrlSources(whereSet));
         });
         if (service === undefined) {
           io.err('Credence stopped before it served');

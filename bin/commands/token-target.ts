@@ -42,7 +42,7 @@ export const localActor = (): string => {
 /**
  * The service's settings a local command needs: the data folder, `tokens` and `secureEnvironment` (where the signing
  * key is) as `credence serve` would load them (flag over CREDENCE_DATA / CREDENCE_SECURE_ENVIRONMENT over the
- * --config file; the other settings are the service's and are not read). Reads only: nothing is made yet. A
+ * --config file; the other settings are loaded and checked as serve checks them, and not used). Reads only: nothing is made yet. A
  * `CREDENCE_*` variable nothing reads is refused as `credence serve` refuses it, the whole environment checked.
  */
 export const localConfig = async (args: Pick<Target, 'data' | 'config'>, io: Io): Promise<ServiceConfig> => {
@@ -51,7 +51,9 @@ export const localConfig = async (args: Pick<Target, 'data' | 'config'>, io: Io)
   return loadServiceConfig(
     {
       flags: { data: args.data },
-      env: { CREDENCE_DATA: env['CREDENCE_DATA'], CREDENCE_SECURE_ENVIRONMENT: env['CREDENCE_SECURE_ENVIRONMENT'] },
+      // The whole environment, as `credence serve` reads it (review 434 M1): the settings are checked together, so a
+      // file serve runs with beside CREDENCE_PORT is accepted here too.
+      env,
       ...(args.config !== undefined ? { file: args.config } : {}),
     },
     env,
