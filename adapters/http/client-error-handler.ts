@@ -1,4 +1,4 @@
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { normalizeIP } from '@fastify/rate-limit';
 import type { ConnectionError, FastifyBaseLogger } from 'fastify';
@@ -27,14 +27,7 @@ const reports = new WeakMap<Socket, ClientErrorReport>();
  */
 export const reportClientErrors = (server: Server, report: ClientErrorReport): void => {
   server.on('connection', (socket: Socket) => reports.set(socket, report));
-  // Every head Node completes comes out as `request` (checkContinue and checkExpectation re-emit it, unread-body.ts).
-  server.on('request', (request: IncomingMessage, response: ServerResponse) =>
-    headsRead.set(request.socket, { count: (headsRead.get(request.socket)?.count ?? 0) + 1, request, response }),
-  );
 };
-
-/** The request heads each socket's parser has completed, and the last one's request: what came in while a timeout waited (answerClientError). */
-const headsRead = new WeakMap<Socket, { readonly count: number; readonly request: IncomingMessage; readonly response: ServerResponse }>();
 
 /**
  * Runs `then` once the event loop has polled its I/O again: a timer fires before the loop reads what sockets hold, so
@@ -45,9 +38,38 @@ export const afterAnIoTurn = (then: () => void): void => {
   setImmediate(then);
 };
 
-/** answerClientError's refusal, written now and its socket closed. */
-const answer = (error: ConnectionError, socket: Socket): void => {
-  const refusal = socket.destroyed ? undefined : clientErrorRefusal(error);
+/** Sockets whose headers timeout, with nothing read, was put off to the loop's next I/O turn (answerClientError): once only. */
+const timedOutUnread = new WeakSet<Socket>();
+
+/**
+ * Whether the socket's current request is being answered already: a refusal written then would land inside that answer
+ * (review 438: a request timeout of the event stream, whose declared body never came, wrote `HTTP/1.1 408` into its
+ * chunked stream). Node's own client-error handler makes the same check on the socket's `_httpMessage`.
+ */
+const answerBegun = (socket: Socket): boolean =>
+  (socket as Socket & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage?.headersSent === true;
+
+/**
+ * Fastify's `clientErrorHandler` of every listener: a request the HTTP parser refused, before there is any request or
+ * reply, is answered as problem+json with the baseline headers and `no-store` (clientErrorAnswer), and its socket
+ * closed. One function for both ports: the probe port had none, and answered Fastify's plain JSON with no security
+ * headers. An answer written is counted and logged for its listener (reportClientErrors): its status, problem code,
+ * Node's parser code and the remote address, never a byte of the request, which may hold a token.
+ */
+export const answerClientError = (error: ConnectionError, socket: Socket): void => {
+  // Node's headers timeout, on a connection it has read nothing of: what was sent may wait unread behind a busy loop
+  // (its timers run before its I/O), judged after the next turn of that I/O instead; once read, the request is Node's
+  // parser's again, its clock restarted at the request's first byte (issue 1072).
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT' && socket.bytesRead === 0 && !socket.destroyed && !timedOutUnread.has(socket)) {
+    timedOutUnread.add(socket);
+    afterAnIoTurn(() => {
+      // Still nothing: answered now (the socket stays marked, so this is not put off again); else the parser's again.
+      if (socket.bytesRead === 0) answerClientError(error, socket);
+      else timedOutUnread.delete(socket);
+    });
+    return;
+  }
+  const refusal = socket.destroyed || answerBegun(socket) ? undefined : clientErrorRefusal(error);
   if (refusal !== undefined && socket.writable) {
     socket.write(clientErrorAnswerOf(refusal));
     const report = reports.get(socket);
@@ -68,31 +90,4 @@ const answer = (error: ConnectionError, socket: Socket): void => {
     }
   }
   socket.destroy(error);
-};
-
-/**
- * Fastify's `clientErrorHandler` of every listener: a request the HTTP parser refused, before there is any request or
- * reply, is answered as problem+json with the baseline headers and `no-store` (clientErrorAnswer), and its socket
- * closed. One function for both ports: the probe port had none, and answered Fastify's plain JSON with no security
- * headers. An answer written is counted and logged for its listener (reportClientErrors): its status, problem code,
- * Node's parser code and the remote address, never a byte of the request, which may hold a token.
- *
- * A request timeout (Node's, or connection-limits.ts's) is judged after one more turn of the loop's I/O, once per
- * timeout: a busy loop runs its timers before it reads what sockets hold, so what was sent in time may still be unread
- * (issue 1072), the first bytes of a request or the rest of a head read in part (review 435, a keep-alive connection's
- * second request too). After that turn it is answered 408 unless a connection that had sent nothing began a request
- * (Node's parser times it again, its clock restarted at the request's first byte) or a request came in whole meanwhile
- * (it is the route's; one whose head came but not all its body is answered 408 still, as Node would, unless the route
- * has answered it). A client dripping its head completes none, and is answered that one turn late.
- */
-export const answerClientError = (error: ConnectionError, socket: Socket): void => {
-  if (error.code !== 'ERR_HTTP_REQUEST_TIMEOUT' || socket.destroyed) return answer(error, socket);
-  const heads = headsRead.get(socket)?.count ?? 0;
-  const nothingRead = socket.bytesRead === 0;
-  afterAnIoTurn(() => {
-    if (nothingRead && socket.bytesRead > 0) return;
-    const now = headsRead.get(socket);
-    if (now !== undefined && now.count > heads && (now.request.complete || now.response.headersSent)) return;
-    answer(error, socket);
-  });
 };
