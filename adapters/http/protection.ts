@@ -101,9 +101,10 @@ const mediaTypeParameters = (contentType: string): { readonly values: ReadonlyMa
  * SER-001 "no cheap way to exhaust the service": JSON bodies within size, depth and value-count limits, each member
  * name once per object (RFC 7493 2.3), before any schema sees them; load shedding (503 + Retry-After) when the event
  * loop lags or memory runs high; a rate limit per authenticated role and subject, or per source address for callers
- * without a token (devices included). Registered before any route, so every route gets the limits. The OCSP
- * responder's routes answer a request the rate limit or the shedding refuses `tryLater` instead of the problem thrown
- * here (routes/ocsp-try-later.ts, review 82): an OCSP client reads OCSPResponses only (RFC 6960 2.3).
+ * without a token (the device routes with a budget of their own per address). Registered before any route, so every
+ * route gets the limits. The OCSP responder's routes answer a request the rate limit or the shedding refuses
+ * `tryLater` instead of the problem thrown here (routes/ocsp-try-later.ts, review 82): an OCSP client reads
+ * OCSPResponses only (RFC 6960 2.3).
  */
 export const installProtection = async (app: App, limits: ServiceLimitsConfig, metrics: ServiceMetrics): Promise<void> => {
   // Only JSON is accepted: every other content type is 415 (route modules that need another add a parser).
@@ -211,8 +212,13 @@ export const installProtection = async (app: App, limits: ServiceLimitsConfig, m
     // Authentication ran first (onRequest, app level): a token's role and subject share one budget over all its
     // connections and addresses; without one, the source address does. The role too: an admin may issue an
     // integrator token under an operator's subject, whose requests must not spend that operator's budget (review).
-    keyGenerator: (request) =>
-      request.principal !== undefined ? `principal:${request.principal.role}:${request.principal.subject}` : `address:${normalizeIP(request.ip)}`,
+    // The device routes (`access: 'device'`) share a budget of their own per address, of the same size: 404 scans and
+    // other token-less requests from the address (a carrier NAT, common for cellular IoT) spent the devices' budget,
+    // which left their hellos 429 for the window (review 437), and device traffic spends none of theirs.
+    keyGenerator: (request) => {
+      if (request.principal !== undefined) return `principal:${request.principal.role}:${request.principal.subject}`;
+      return `${request.routeOptions.config?.access === 'device' ? 'device' : 'address'}:${normalizeIP(request.ip)}`;
+    },
     max: (_request, key) => (key.startsWith('principal:') ? limits.rateLimitPerPrincipal : limits.rateLimitPerAddress),
     timeWindow: limits.rateLimitWindowMs,
     // Bounded memory: the least recently seen keys are forgotten first.

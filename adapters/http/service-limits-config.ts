@@ -81,6 +81,13 @@ export const ServiceLimitsConfig = z.strictObject({
   /** Authenticated provisioning runs and association handshakes one device may begin per replay window, at each. */
   protocolRunsPerDevice: int(1, 10_000_000).default(32),
   /**
+   * Device runs in flight, pending or authenticated, each responder (the Enrolment Function's and the Registrar's
+   * session tables) holds at once: past it a hello evicts the oldest pending run (adapters/protocols/shared/
+   * session-table.ts). Some 9 to 11 KB of heap each while pending (docs/service.md, "What the server keeps"), so the
+   * default holds about 200 MB at both bounds (review 437).
+   */
+  maxPendingDeviceSessions: int(100, 1_000_000).default(10_000),
+  /**
    * Resolutions of one pseudonym one auditor may record: each is a PseudonymResolved on the pseudonym's stream, which
    * every read of that pseudonym reads whole (found in review: 20,000 within the rate limit in 3.5 minutes).
    */

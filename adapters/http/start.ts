@@ -213,6 +213,7 @@ export const startService = async (config: ServiceConfig, options: StartOptions 
         actor: INFRASTRUCTURE_ACTOR,
         pki: { cas, baseUrl: () => publicUrl },
         runsPerInitiator: config.limits.protocolRunsPerDevice,
+        maxSessions: config.limits.maxPendingDeviceSessions,
       },
     });
     cleanups.push(() => credence.close());

@@ -154,6 +154,8 @@ export interface OpenOptions {
      * Registrar (default 32): past them it alone is refused `too_many_runs` (README, "Replay protection").
      */
     readonly runsPerInitiator?: number;
+    /** Runs in flight, pending or authenticated, the Enrolment Function and the Registrar each hold at once (default 10,000). */
+    readonly maxSessions?: number;
   };
   /**
    * Pseudonym rotation (seed 004; SER-011, SER-018, SER-025): the keyed PRF held in the Secure Environment, and

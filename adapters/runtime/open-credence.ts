@@ -193,6 +193,7 @@ const wire = (options: OpenOptions, infrastructureSe: OwnedSecureEnvironment | u
         ? { certificates: certificateIssuance(s.pki, new IssuedJournal('dir' in options.location ? options.location.dir : undefined, () => options.clock.now())) }
         : {}),
       ...(s.runsPerInitiator !== undefined ? { runsPerInitiator: s.runsPerInitiator } : {}),
+      ...(s.maxSessions !== undefined ? { maxSessions: s.maxSessions } : {}),
     });
     infrastructureOpened = infrastructure;
     return {

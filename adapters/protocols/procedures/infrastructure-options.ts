@@ -29,6 +29,8 @@ export interface InfrastructureOptions {
   readonly certificates?: CertificateIssuance;
   /** Authenticated runs one device may begin per replay window, at each responder (default 32). */
   readonly runsPerInitiator?: number;
+  /** Runs in flight, pending or authenticated, each responder's session table holds at once (default 10,000). */
+  readonly maxSessions?: number;
 }
 
 /**

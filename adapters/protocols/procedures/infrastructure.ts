@@ -72,6 +72,7 @@ export class Infrastructure {
       ...(o.trustAnchors !== undefined ? { trustAnchors: o.trustAnchors } : {}),
       ...(o.certificates !== undefined ? { certificates: o.certificates } : {}),
       ...(o.runsPerInitiator !== undefined ? { runsPerInitiator: o.runsPerInitiator } : {}),
+      ...(o.maxSessions !== undefined ? { maxSessions: o.maxSessions } : {}),
       admitAuthenticatedRun: async ({ sessionId, hello, context }) => {
         await admitProvisioningRun(o.engine, { nodeId: hello.nodeId, credentialId: hello.credentialId, predecessorId: context['predecessorId'] });
         if (hello.credentialId !== undefined) await this.#claimCredentialId(hello.credentialId, sessionId, JSON.stringify([hello.nodeId, hello.bootstrap.fingerprint]));
@@ -96,6 +97,7 @@ export class Infrastructure {
       resolveCredential: async () => undefined,
       signingKey: { kind: signing.kind, handle: signing.registrar },
       ...(o.runsPerInitiator !== undefined ? { runsPerInitiator: o.runsPerInitiator } : {}),
+      ...(o.maxSessions !== undefined ? { maxSessions: o.maxSessions } : {}),
     });
   }
 
