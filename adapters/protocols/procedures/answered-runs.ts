@@ -2,7 +2,10 @@ import { sha256, toHex, utf8 } from '../../../domain/crypto/index.ts';
 import { protocolFailure } from '../../../domain/protocols/protocol.ts';
 import type { RunWatch } from '../shared/failed-proofs.ts';
 
-/** As many as the runs themselves (SessionTable's default `maxSessions`): one answer kept per run ended. */
+/**
+ * One answer kept per run ended, each until its run's timeout: as many as SessionTable's default `maxSessions`, and not
+ * `limits.maxPendingDeviceSessions` (which bounds the runs in flight): ended runs are kept for their repeats only.
+ */
 export const MAX_ANSWERED_RUNS = 10_000;
 
 type Settled<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
