@@ -194,13 +194,20 @@ export const RETRY_NOT_NOW: RetryBounds = { maxRetries: 10, maxTotalWaitMs: 30_0
 /** The most a wait is drawn past its Retry-After, as a share of it, and at most. */
 const RETRY_JITTER_SHARE = 0.1;
 const MAX_RETRY_JITTER_MS = 1_000;
+/** The least a wait lasts, whatever Retry-After says. */
+const MIN_RETRY_WAIT_MS = 250;
 
 /**
  * The wait before a request refused "not now" is sent again: the whole Retry-After, never less (the service refuses an
  * early one again, a 429 closing its connection), and up to a tenth of it more (at most 1 s), drawn, so that the
  * clients the service shed together do not come back together.
  */
-const retryWaitMs = (retryAfterMs: number): number => retryAfterMs + Math.random() * Math.min(retryAfterMs * RETRY_JITTER_SHARE, MAX_RETRY_JITTER_MS);
+const retryWaitMs = (retryAfterMs: number): number => {
+  // A Retry-After of 0 (or a date past) from something between, not the service (which asks 1 s at least): not ten
+  // sends at once.
+  const asked = Math.max(retryAfterMs, MIN_RETRY_WAIT_MS);
+  return asked + Math.random() * Math.min(asked * RETRY_JITTER_SHARE, MAX_RETRY_JITTER_MS);
+};
 
 /**
  * Whether a refusal says "not now" and when: a 429 (too many requests, refused before any work), or the service's own
