@@ -65,6 +65,42 @@ describe('the local commands read the environment serve reads', () => {
   }, 60_000);
 });
 
+describe('the local commands read only the variables they use (review 439)', () => {
+  // Service-only variables a local command never uses: `token create` and `ca show` (an emergency admin token minted
+  // while the service is repaired) are not refused for them, with --config or without.
+  const serviceOnly: [string, Record<string, string>][] = [
+    ['PORT=abc', { PORT: 'abc' }],
+    ['CREDENCE_SIGNING naming a missing file', { CREDENCE_SIGNING: '/missing.json' }],
+    ['CREDENCE_PROBE_PORT equal to CREDENCE_PORT', { CREDENCE_PORT: '9000', CREDENCE_PROBE_PORT: '9000' }],
+    ['CREDENCE_PUBLIC_URL=not-a-url', { CREDENCE_PUBLIC_URL: 'not-a-url' }],
+  ];
+  it.each(serviceOnly)('token create --data and ca show --data accept %s', async (_, env) => {
+    const data = join(privateFolder(), 'data');
+    mkdirSync(data, { mode: 0o700 });
+    const token = await runCli(['token', 'create', '--data', data, '--role', 'admin', '--subject', 'a', '--ttl', '1h'], env);
+    expect(token.err).not.toContain('error:');
+    expect(token.code).toBe(0);
+    const ca = await runCli(['ca', 'show', '--data', data], env);
+    expect(ca.err).not.toContain('error:');
+    expect(ca.code).toBe(0);
+  }, 60_000);
+
+  it('a --config file is loaded without its settings checked together or its signing policy read', () => {
+    const dir = privateFolder();
+    const config = writeJson(join(dir, 'credence.json'), { probePort: 8080, signing: join(dir, 'gone.json'), durability: 'normal' });
+    expect(loadServiceConfig({ file: config, env: { CREDENCE_STORE: 'esdb://localhost:2113' } }, {}, { for: 'local' })).toMatchObject({ probePort: 8080, port: 8080 });
+    // serve checks them all
+    expect(refusal(() => loadServiceConfig({ file: config, env: { CREDENCE_STORE: 'esdb://localhost:2113' } })).map((i) => i.rule).sort()).toEqual(['durability_not_applicable', 'probe_port_apart', 'readable']);
+  });
+
+  it('a bad value in the --config file is still refused by its own rule, naming the file and the key', () => {
+    const dir = privateFolder();
+    const config = writeJson(join(dir, 'credence.json'), { publicUrl: 'not-a-url' });
+    const issues = refusal(() => loadServiceConfig({ file: config }, {}, { for: 'local' }));
+    expect(issues.map((i) => i.path)).toEqual([`file ${config}: publicUrl`]);
+  });
+});
+
 describe('the signing policy is checked once, on the merged setting', () => {
   it('a broken path in the file, overridden by CREDENCE_SIGNING or --signing, is not read', () => {
     const dir = privateFolder();

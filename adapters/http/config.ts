@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { validationError, type FieldIssue } from '../../domain/errors.ts';
 import { readSigningPolicyFile } from '../runtime/index.ts';
 import { FETCH_BAD_PORT_RULE, FETCH_BAD_PORTS } from '../client/http.ts';
@@ -6,7 +7,7 @@ import { issuesOf } from './config-issues.ts';
 import { parseSource, type ConfigSources } from './config-sources.ts';
 import { unknownVariableIssue, unknownVariables, type UnknownVariable } from './credence-environment.ts';
 import { ServiceConfig, type ServiceConfigInput } from './service-config.ts';
-import { retiredLimitWarnings, type ServiceLimitsConfig } from './service-limits-config.ts';
+import { retiredLimitWarnings, ServiceLimitsConfig } from './service-limits-config.ts';
 import { warnOfStorePassword } from './store-password-warning.ts';
 
 /**
@@ -80,8 +81,29 @@ export const unknownSettingVariables = (env: Readonly<Record<string, string | un
  * an unknown variable in it is refused all the same (review 123: `CREDENCE_DATA_DIR` beside `credence token create`
  * made a new ./data).
  */
-export const loadServiceConfig = (sources: ConfigSources = {}, environment: Readonly<Record<string, string | undefined>> = sources.env ?? {}): ServiceConfig =>
-  loadServiceSettings(sources, environment).config;
+export const loadServiceConfig = (
+  sources: ConfigSources = {},
+  environment: Readonly<Record<string, string | undefined>> = sources.env ?? {},
+  options: LoadOptions = {},
+): ServiceConfig => loadServiceSettings(sources, environment, options).config;
+
+/**
+ * Who loads the configuration. `serve` (the default): every check, those spanning two settings (`probe_port_apart`,
+ * `durability_*`, the limits checked together) and the signing policy file read included. `local`, a local command
+ * (`token`, `ca`, `export`, `kek rotate`) that is given only the variables it uses: each setting is still parsed and
+ * refused by its own rule, naming its source, but the checks spanning two settings and the signing policy are the
+ * service's (review 439: a service-only variable, or a policy owned by the service's account, refused an emergency
+ * admin token).
+ */
+export interface LoadOptions {
+  readonly for?: 'serve' | 'local';
+}
+
+/** The configuration's fields each checked on its own: ServiceConfig without the checks that span two settings. */
+const LocalServiceConfig = z.strictObject({
+  ...ServiceConfig.shape,
+  limits: ServiceLimitsConfig.default(ServiceLimitsConfig.parse({})),
+});
 
 /** A loaded configuration and where each setting of it came from. */
 export interface ServiceSettings {
@@ -95,7 +117,12 @@ export interface ServiceSettings {
 }
 
 /** loadServiceConfig, with where each setting came from (`credence serve` names it in the refusals it makes later). */
-export const loadServiceSettings = (sources: ConfigSources = {}, environment: Readonly<Record<string, string | undefined>> = sources.env ?? {}): ServiceSettings => {
+export const loadServiceSettings = (
+  sources: ConfigSources = {},
+  environment: Readonly<Record<string, string | undefined>> = sources.env ?? {},
+  options: LoadOptions = {},
+): ServiceSettings => {
+  const local = options.for === 'local';
   const rawFile = sources.file === undefined ? undefined : readConfigFile(sources.file);
   const fromFile = rawFile === undefined ? {} : parseSource(rawFile, (p) => `file ${sources.file}: ${p || '(root)'}`);
   const env = sources.env ?? {};
@@ -135,7 +162,7 @@ export const loadServiceSettings = (sources: ConfigSources = {}, environment: Re
   };
   // Refused with the rest, before anything is opened or made: a misspelt variable's setting would be silently lost.
   const unknown = unknownSettingVariables(environment, merged.secureEnvironment).map(unknownVariableIssue);
-  const parsed = ServiceConfig.safeParse(merged);
+  const parsed: z.ZodSafeParseResult<ServiceConfig> = (local ? LocalServiceConfig : ServiceConfig).safeParse(merged);
   const setBy = whereSet(defined(flags), flagName, envNames, rawFile);
   const named = (p: string): string => {
     const source = setBy(p);
@@ -143,7 +170,7 @@ export const loadServiceSettings = (sources: ConfigSources = {}, environment: Re
   };
   // Review 434 M2: read once, the merged setting's file, named by where it was set (flags over environment over file).
   const signing = parsed.success ? parsed.data.signing : ServiceConfig.shape.signing.safeParse(merged.signing).data;
-  const policy = signing === undefined ? [] : signingPolicyIssues(signing, named('signing'));
+  const policy = signing === undefined || local ? [] : signingPolicyIssues(signing, named('signing'));
   if (!parsed.success || unknown.length > 0 || policy.length > 0) {
     const also = (p: string): string => {
       const source = setBy(p);

@@ -26,11 +26,13 @@ export const loadFolderConfig = async (args: { readonly data?: string | undefine
     return loadServiceConfig(
       {
         flags: { data: args.data },
-        // The whole environment, as `credence serve` reads it: the settings are checked together (review 434 M1).
-        env,
+        // Only the variables it uses (review 439): a service-only one (PORT, CREDENCE_SIGNING, ...) never refuses it.
+        env: { CREDENCE_DATA: env['CREDENCE_DATA'], CREDENCE_SECURE_ENVIRONMENT: env['CREDENCE_SECURE_ENVIRONMENT'] },
         ...(args.config !== undefined ? { file: args.config } : {}),
       },
       env,
+      // The file's settings each checked by its own rule; those spanning two and the signing policy are serve's (review 434 M1).
+      { for: 'local' },
     );
   } catch (error) {
     const issues = (error as { problem?: { issues?: { path: string; message: string }[] } }).problem?.issues;

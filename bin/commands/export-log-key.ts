@@ -73,17 +73,25 @@ export const exportSettings = async (
     };
   }
   const { loadServiceConfig } = await import('../../adapters/http/config.ts');
+  // Only the variables it uses (review 439): a service-only one (PORT, CREDENCE_SIGNING, ...) never refuses it.
+  const variables = {
+    CREDENCE_DATA: env['CREDENCE_DATA'],
+    CREDENCE_STORE: env['CREDENCE_STORE'],
+    CREDENCE_SECURE_ENVIRONMENT: env['CREDENCE_SECURE_ENVIRONMENT'],
+    CREDENCE_CHECKPOINT_WITNESS: env['CREDENCE_CHECKPOINT_WITNESS'],
+  };
   let config;
   try {
     config = loadServiceConfig(
       {
         flags: { data: args.data },
-        // The whole environment, as `credence serve` reads it: the settings are checked together (review 434 M1).
-        env,
+        env: variables,
         file: args.config,
         warn: (message) => io.err(printable(`warning: ${message}`)),
       },
       env,
+      // The file's settings each checked by its own rule; those spanning two and the signing policy are serve's (review 434 M1).
+      { for: 'local' },
     );
   } catch (error) {
     const issues = (error as { problem?: { issues?: { path: string; message: string }[] } }).problem?.issues;

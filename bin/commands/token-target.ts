@@ -42,7 +42,8 @@ export const localActor = (): string => {
 /**
  * The service's settings a local command needs: the data folder, `tokens` and `secureEnvironment` (where the signing
  * key is) as `credence serve` would load them (flag over CREDENCE_DATA / CREDENCE_SECURE_ENVIRONMENT over the
- * --config file; the other settings are loaded and checked as serve checks them, and not used). Reads only: nothing is made yet. A
+ * --config file; the file's other settings are each checked by its own rule, and not used: the checks spanning two
+ * settings and the signing policy are serve's, review 439). Reads only: nothing is made yet. A
  * `CREDENCE_*` variable nothing reads is refused as `credence serve` refuses it, the whole environment checked.
  */
 export const localConfig = async (args: Pick<Target, 'data' | 'config'>, io: Io): Promise<ServiceConfig> => {
@@ -51,12 +52,13 @@ export const localConfig = async (args: Pick<Target, 'data' | 'config'>, io: Io)
   return loadServiceConfig(
     {
       flags: { data: args.data },
-      // The whole environment, as `credence serve` reads it (review 434 M1): the settings are checked together, so a
-      // file serve runs with beside CREDENCE_PORT is accepted here too.
-      env,
+      // Only the variables it uses (review 439): a service-only one (PORT, CREDENCE_SIGNING, ...) never refuses it.
+      env: { CREDENCE_DATA: env['CREDENCE_DATA'], CREDENCE_SECURE_ENVIRONMENT: env['CREDENCE_SECURE_ENVIRONMENT'] },
       ...(args.config !== undefined ? { file: args.config } : {}),
     },
     env,
+    // The file's settings each checked by its own rule; those spanning two and the signing policy are serve's (review 434 M1).
+    { for: 'local' },
   );
 };
 
