@@ -63,8 +63,9 @@ export const answerClientError = (error: ConnectionError, socket: Socket): void 
   if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT' && socket.bytesRead === 0 && !socket.destroyed && !timedOutUnread.has(socket)) {
     timedOutUnread.add(socket);
     afterAnIoTurn(() => {
-      // Still nothing: answered now (the socket stays marked, so this is not put off again); else the parser's again.
-      if (socket.bytesRead === 0) answerClientError(error, socket);
+      // Still nothing: no request to answer, closed as connection-limits.ts closes one (which Node's check, run in the
+      // same turn on a loaded machine, otherwise answered 408); else the parser's again.
+      if (socket.bytesRead === 0) socket.destroy();
       else timedOutUnread.delete(socket);
     });
     return;
