@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // Runs the TypeScript CLI through tsx's ESM loader, so no build step stands between a clone and `credence`.
-import { register } from 'tsx/esm/api';
 
 // The process that ran this one, as it was at launch: `credence start` under npm stops once it is gone
 // (bin/commands/demo/parent-watch.ts), also when it went during the start-up, before the watch was armed (review 261).
+// Read before anything is loaded (tsx is imported below, not statically: a static import is evaluated first, and on a
+// loaded machine a shell gone while tsx loaded was recorded as no parent at all, and start served on for good).
 globalThis[Symbol.for('credence.launchParent')] = process.ppid;
+const { register } = await import('tsx/esm/api');
 
 /**
  * The environment variables a PKCS#11 PIN may be read from (docs/hsm.md "The PIN"): CREDENCE_PKCS11_PIN, and any

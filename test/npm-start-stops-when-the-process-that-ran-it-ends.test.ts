@@ -17,6 +17,17 @@ const scratch = temporaryFolders('credence-start-orphaned-');
 const cleanEnv = (): NodeJS.ProcessEnv =>
   Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'PORT' && !name.startsWith('CREDENCE_')));
 
+/** Resolves once the shell `pid` has a child (node, which it does not exec), looking every 50 ms for up to 60 s. */
+const nodeUnder = async (pid: number): Promise<void> => {
+  for (const end = Date.now() + 60_000; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
+    try {
+      if (execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)]).toString().trim() !== '') return;
+    } catch {
+      // ps exits 1 when the shell has no child yet.
+    }
+  }
+};
+
 /**
  * `start` as npm runs it (npm_lifecycle_event set) under a shell that cannot exec it; the shell is killed once `ready`
  * says so. Resolves with what it printed, once its pipes close (node inherited them, so their end is node's).
@@ -40,7 +51,8 @@ const orphanedStart = async (data: string, ready: (out: string) => boolean): Pro
     out += chunk.toString();
     if (ready(out)) killShell();
   });
-  if (ready('')) setTimeout(killShell, 800);
+  // Killed 800 ms after node runs, not after the shell was spawned: a loaded machine took longer than that to fork it.
+  if (ready('')) void nodeUnder(shell.pid!).then(() => setTimeout(killShell, 800));
   // Bounded: without the fix node serves until killed.
   const timer = setTimeout(() => {
     if (node !== undefined && node > 0) process.kill(node, 'SIGKILL');
