@@ -37,7 +37,11 @@ const stand = async (answer: (n: number, req: IncomingMessage, res: ServerRespon
     },
   };
 };
-const stream = (res: ServerResponse, body: string): void => void res.writeHead(200, { 'content-type': 'text/event-stream' }).end(body);
+/**
+ * A stream that ends once `body` is sent, its connection closed with it: each reconnection then opens a connection of
+ * its own, never the kept-alive one the stand-in may be closing on a loaded machine (a reset CI saw once).
+ */
+const stream = (res: ServerResponse, body: string): void => void res.writeHead(200, { 'content-type': 'text/event-stream', connection: 'close' }).end(body);
 
 const open: Stand[] = [];
 const serve = async (answer: Parameters<typeof stand>[0]): Promise<Stand> => {
