@@ -3,6 +3,7 @@ import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { openCredence, startLive } from '../adapters/runtime/index.ts';
 import { COMPLIANCE_EVENT_TYPES } from '../projections/compliance/index.ts';
 import { cmd, T0 } from './support/fleet.ts';
+import { heldReadModelRebuild } from './support/held-read-model-rebuild.ts';
 import { enrolledFleetIn, eventsOf, writtenByTheVersionBefore } from './support/read-model-folder.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
@@ -30,34 +31,19 @@ describe('the live lag of a read model rebuilt at start', () => {
 
     const c = openCredence({ location: { dir }, clock: new FakeClock(T0) });
     expect(c.runner.schemaChanges().map((s) => s.name)).toEqual(['compliance']);
-    // A node enrolled after the runtime read the head at start and before the rebuilt read model's backlog is counted
-    const lag = c.runner.lag.bind(c.runner);
-    let enrolledWhileCounted = false;
-    let counted = false;
-    c.runner.lag = async (name, countLimit) => {
-      if (name !== 'compliance' || enrolledWhileCounted) return lag(name, countLimit);
-      enrolledWhileCounted = true;
+    // A node enrolled after the runtime read the head at start and before the rebuilt read model's backlog is counted,
+    // and its rebuild held until the lag has been read
+    const { counted, release } = heldReadModelRebuild(c.runner, 'compliance', async () => {
       await c.engine.execute(cmd.registerNode('meter-late'));
       await c.engine.execute(cmd.enrolNode('meter-late'));
-      const counting = await lag(name, countLimit);
-      counted = true;
-      return counting;
-    };
-    // And its rebuild held until the lag has been read
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    const catchUp = c.runner.catchUp.bind(c.runner);
-    c.runner.catchUp = async (name) => {
-      if (name === 'compliance') await held;
-      return catchUp(name);
-    };
+    });
     const live = startLive(c);
     try {
       // When the live runtime starts, that node's enrolment is stored and counted, and the subscription has had time
       // to deliver it (waited for as it happens: a fixed pause read the store before the enrolment was in, on a loaded
       // machine, and expected one event fewer than the count rightly said)
       const starting = live.start();
-      await vi.waitFor(() => expect(counted).toBe(true), { timeout: 30_000, interval: 20 });
+      await vi.waitFor(() => expect(counted()).toBe(true), { timeout: 30_000, interval: 20 });
       await delivered();
 
       // Then the rebuilt read model is behind by exactly the events of its types it reads, that enrolment once

@@ -4,6 +4,7 @@ import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { openCredence, startLive, type Credence } from '../adapters/runtime/index.ts';
 import { COMPLIANCE_EVENT_TYPES } from '../projections/compliance/index.ts';
 import { cmd, T0 } from './support/fleet.ts';
+import { heldReadModelRebuild } from './support/held-read-model-rebuild.ts';
 import { enrolledFleetIn, eventsOf, writtenByTheVersionBefore } from './support/read-model-folder.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
@@ -43,20 +44,7 @@ const lagWhenCounted = async (
   beforeCount: () => Promise<void>,
   duringCount: (head: () => Promise<bigint | undefined>) => Promise<bigint | undefined>,
 ): Promise<{ lag: number; toRead: number }> => {
-  const lag = c.runner.lag.bind(c.runner);
-  let counted = false;
-  let counting = false;
-  c.runner.lag = async (name, countLimit) => {
-    if (name !== 'compliance') return lag(name, countLimit);
-    await beforeCount();
-    counting = true;
-    try {
-      return await lag(name, countLimit);
-    } finally {
-      counting = false;
-      counted = true;
-    }
-  };
+  const { counting, counted, release } = heldReadModelRebuild(c.runner, 'compliance', beforeCount);
   // What the live subscription delivered, seen as the runtime takes it.
   let deliveredThrough = 0n;
   const subscribe = c.store.subscribeToAll.bind(c.store);
@@ -79,22 +67,15 @@ const lagWhenCounted = async (
   const head = c.store.headPosition.bind(c.store);
   let hooked = false;
   c.store.headPosition = () => {
-    if (!counting || hooked) return head();
+    if (!counting() || hooked) return head();
     hooked = true;
     return duringCount(head);
-  };
-  let release!: () => void;
-  const held = new Promise<void>((resolve) => (release = resolve));
-  const catchUp = c.runner.catchUp.bind(c.runner);
-  c.runner.catchUp = async (name) => {
-    if (name === 'compliance') await held;
-    return catchUp(name);
   };
   const live = startLive(c);
   try {
     const starting = live.start();
     // Counted, and everything appended delivered to the runtime (and taken by it, a turn of the event loop later)
-    await vi.waitFor(() => expect(counted).toBe(true), SETTLED);
+    await vi.waitFor(() => expect(counted()).toBe(true), SETTLED);
     const head = (await c.store.headPosition())!;
     await vi.waitFor(() => expect(deliveredThrough).toBeGreaterThanOrEqual(head), SETTLED);
     await turn();
