@@ -2,7 +2,8 @@ import { normalizeIP } from '@fastify/rate-limit';
 import { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify';
 
 /**
- * The refusals a stranger can have the API port send at will (429s, and refusals of paths no route matches), logged
+ * The refusals a stranger can have the API port send at will (429s, refusals of paths no route matches, the 503
+ * `starting` of any request while the start has not finished, and a hello's decoy challenge's line), logged
  * per address and window: the first REFUSALS_LOGGED_PER_ADDRESS whole (MAX_REFUSALS_LOGGED_PER_WINDOW at most in all),
  * then one line saying how many were not. Every
  * one was two lines before, with its URL whole (review 381: 200 requests on a 14 kB path wrote 2.93 MB; past 8 MiB
@@ -92,13 +93,44 @@ export const refusalSampler = (options: { readonly windowMs: number; readonly lo
  */
 export const isSampledRefusal = (status: number, route: string | undefined): boolean => status === 429 || (status >= 400 && route === undefined);
 
+/** Requests whose refusal a stranger can have sent at will though a route matched them (`sampleTheRefusalOf`). */
+const refusedAtWill = new WeakSet<FastifyRequest>();
+
+/**
+ * Marks `request`'s refusal as one a stranger can have sent at will, whatever route matched it: logged through the
+ * sampler as a 429 is (fix f1085: the 503 `starting` every request gets while the start has not finished,
+ * server.ts, is answered before the rate limit is looked at, and wrote a whole line each, 1,000 requests 1,000 lines).
+ */
+export const sampleTheRefusalOf = (request: FastifyRequest): void => {
+  refusedAtWill.add(request);
+};
+
+/** The samplers of the API ports built (server.ts), by their HTTP server: a route's own lines sampled with its refusals. */
+const samplers = new WeakMap<object, RefusalSampler>();
+
+/** Makes `sampler` the one `logsLineOf` asks for the requests of `server` (the API port's, server.ts). */
+export const sampleLinesOn = (server: object, sampler: RefusalSampler): void => {
+  samplers.set(server, sampler);
+};
+
+/**
+ * Whether a line a stranger can have a route write at will (a hello answered with a decoy challenge, fix f1085:
+ * routes/device-endpoints.ts) is written for `request`: through its port's sampler, with the same per-address budget
+ * as its 429s and unmatched paths; always on a server without one.
+ */
+export const logsLineOf = (request: FastifyRequest): boolean => {
+  const sampler = samplers.get(request.server.server);
+  const ip = request.ip as string | undefined;
+  return sampler === undefined || sampler.logs(ip === undefined ? 'address-unknown' : normalizeIP(ip));
+};
+
 /** Routes an orchestrator or a scraper calls every few seconds: answered, they write no line (as on the probe port). */
 const PROBE_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
 
 /**
  * The API port's request log: one line per request, as it completes (`request completed`, with the request's method,
  * URL, address and headers that `incoming request` carried, its status, problem and time); none for a probe answered;
- * 429s and refusals of unmatched paths through `sampler`. Fastify's other lines (a stream's error, …) are kept.
+ * 429s, refusals of unmatched paths and those marked `sampleTheRefusalOf` through `sampler`. Fastify's other lines (a stream's error, …) are kept.
  */
 export class ApiRequestLog extends LogController {
   private readonly sampler: RefusalSampler;
@@ -139,7 +171,7 @@ export class ApiRequestLog extends LogController {
     const status = reply.statusCode;
     const route = request.routeOptions?.url;
     if (error == null && status < 400 && route !== undefined && PROBE_ROUTES.has(route)) return;
-    const sampled = isSampledRefusal(status, route);
+    const sampled = isSampledRefusal(status, route) || (status >= 400 && refusedAtWill.has(request));
     if (sampled && !this.sampler.logs(normalizeIP(request.ip))) return;
     if (error != null) reply.log.error({ req: request, res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored');
     else reply.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');

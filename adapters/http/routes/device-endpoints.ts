@@ -7,6 +7,7 @@ import type { Credence } from '../../runtime/index.ts';
 import type { ServiceContext } from '../context.ts';
 import { HELLO_FLOOR_DEFAULT_MS } from '../service-limits-config.ts';
 import { asDeviceAnswer } from './device-step-faults.ts';
+import { logsLineOf } from '../refusal-sampling.ts';
 
 type Endpoints = Awaited<ReturnType<Credence['security']>>['endpoints'];
 
@@ -27,7 +28,7 @@ export const openDeviceEndpoints = async ({ credence }: ServiceContext): Promise
  * Answers a device message, logging at info the real reason behind a refusal kept from the peer (`concealedRefusal`):
  * told what a failed proof gets (`bad_mac`) at a provisioning auth or an association finish whose credential ended
  * during the run (seeds 002 and 004 unobservability). A hello, association or provisioning, is not refused but
- * answered with a decoy challenge, logged by its route (`logConcealed`). The device is not to learn that its credential was revoked or has
+ * answered with a decoy challenge, logged by its route, sampled per address (`logDecoyChallenge`). The device is not to learn that its credential was revoked or has
  * expired, but its operator must be able to. The log line's `msg` names the message and what it was told
  * (`auth refused as bad_mac`, `finish refused as bad_mac`). A refusal names fingerprints and
  * ids, never secret material (domain/errors.ts). Any other refusal with a cause is logged at warn with it
@@ -91,6 +92,17 @@ export const logConcealed = (log: FastifyBaseLogger, error: unknown, told?: stri
   if (concealed === undefined) return;
   const message = concealed.step.slice(concealed.step.lastIndexOf('.') + 1);
   log.info({ step: concealed.step, reason: concealed.reason, detail: concealed.message }, `${message} ${told ?? `refused as ${concealed.told}`}`);
+};
+
+/**
+ * Logs a hello's concealed refusal, answered with a decoy challenge (`logConcealed`), through the port's refusal
+ * sampler (refusal-sampling.ts `logsLineOf`): the first few of an address in a window whole, then one line counting the
+ * rest. A hello is unauthenticated (a Node-ID or an association id, and any fingerprint), so a stranger could write
+ * one such line per request at will (fix f1085); the hello's own `request completed` is written as any route's.
+ */
+export const logDecoyChallenge = (request: FastifyRequest, refusal: unknown): void => {
+  if (concealedRefusal(refusal) === undefined || !logsLineOf(request)) return;
+  logConcealed(request.log, refusal, 'answered with a decoy challenge');
 };
 
 /**

@@ -7,7 +7,7 @@ import type { RouteModule } from '../context.ts';
 import { deviceBodyLimit } from '../service-limits-config.ts';
 import { documentedAs } from '../query-values.ts';
 import { PROBLEM_CONTENT_TYPE, ProblemSchema } from '../problems.ts';
-import { answerDevice, helloFloor, helloPeer, logConcealed, openDeviceEndpoints } from './device-endpoints.ts';
+import { answerDevice, helloFloor, helloPeer, logDecoyChallenge, openDeviceEndpoints } from './device-endpoints.ts';
 
 const DEVICE = { access: 'device' } as const;
 const TAGS = ['device: remote provisioning'];
@@ -97,8 +97,7 @@ export const enrolmentRoutes: RouteModule = async (app, context) => {
   }, async (request) =>
     noSoonerThanFloor(() =>
       answerDevice(request.log, async () =>
-        (await ef()).acceptHello(request.body, request.query, helloPeer(request), (refusal) =>
-          logConcealed(request.log, refusal, 'answered with a decoy challenge')))));
+        (await ef()).acceptHello(request.body, request.query, helloPeer(request), (refusal) => logDecoyChallenge(request, refusal)))));
 
   app.post('/v1/enrolment/auth', {
     config: DEVICE,

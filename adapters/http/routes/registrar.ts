@@ -3,7 +3,7 @@ import { AssociationChallenge, AssociationConfirm, AssociationFinish, Associatio
 import { AssociationPath, PinnedResponder } from '../../protocols/procedures/index.ts';
 import type { RouteModule } from '../context.ts';
 import { deviceBodyLimit } from '../service-limits-config.ts';
-import { answerDevice, helloFloor, helloPeer, logConcealed, openDeviceEndpoints } from './device-endpoints.ts';
+import { answerDevice, helloFloor, helloPeer, logDecoyChallenge, openDeviceEndpoints } from './device-endpoints.ts';
 
 const DEVICE = { access: 'device' } as const;
 const TAGS = ['device: association handshake'];
@@ -24,7 +24,7 @@ const refuseForeignVersion = (step: string) => async (request: FastifyRequest): 
  * request, keeping nothing between requests but its bounded session table, where hellos from elsewhere cannot end a
  * Registree's run (`helloPeer`). A hello whose credential cannot be used, whatever the reason, gets a decoy challenge
  * of the same shape as a real one (shared/decoy.ts; seeds 002/004, SER-001: a refusal would tell anyone that the
- * credential is not usable), its reason logged (`logConcealed`); its finish gets what a failed proof gets, or, from
+ * credential is not usable), its reason logged, sampled per address (`logDecoyChallenge`); its finish gets what a failed proof gets, or, from
  * the credential's holder, the reason. A finish whose credential ended during the run, before the Registree's proof
  * verified, gets what a failed proof gets too (`bad_mac`), the reason in the log (`answerDevice`); once it verified,
  * the credential is read again and its holder told why (registrar-still-usable.ts). The challenge carries nothing of
@@ -69,8 +69,7 @@ export const registrarRoutes: RouteModule = async (app, context) => {
   }, async (request) =>
     noSoonerThanFloor(() =>
       answerDevice(request.log, async () =>
-        (await registrar()).acceptHello(request.params.associationId, request.body, helloPeer(request), (refusal) =>
-          logConcealed(request.log, refusal, 'answered with a decoy challenge')))));
+        (await registrar()).acceptHello(request.params.associationId, request.body, helloPeer(request), (refusal) => logDecoyChallenge(request, refusal)))));
 
   app.post('/v1/registrar/associations/:associationId/finish', {
     config: DEVICE,
