@@ -17,7 +17,7 @@ describe('a JSON text starting with a UTF-8 byte-order mark', () => {
     const path = join(folder(), 'policy.json');
     writeFileSync(path, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"require":"all"}')]));
     const read = readJsonFile(path, 4096);
-    expect(read).toEqual({ ok: false, message: `${path} starts with a UTF-8 byte-order mark, which JSON does not allow (RFC 8259 8.1): save it without one` });
+    expect(read).toEqual({ ok: false, kind: 'content', message: `${path} starts with a UTF-8 byte-order mark, which JSON does not allow (RFC 8259 8.1): save it without one` });
     expect(readNamedJsonText('the policy', '\uFEFF{}')).toEqual({
       ok: false,
       message: 'the policy starts with a UTF-8 byte-order mark, which JSON does not allow (RFC 8259 8.1): save it without one',

@@ -166,7 +166,7 @@ describe('verify --key FILE: the file a link leads to, and every folder above it
       return bytes.subarray(0, readSync(fd, bytes, 0, 64, 0)).toString();
     });
     expect(read).toEqual({ ok: true, value: 'checked' });
-    expect(withTrustedFile(file, () => 'read')).toEqual({ ok: false, message: expect.stringContaining(`${file} may be written by group or others (mode 0666)`) });
+    expect(withTrustedFile(file, () => 'read')).toEqual({ ok: false, kind: 'trusted_file', message: expect.stringContaining(`${file} may be written by group or others (mode 0666)`) });
   });
 });
 
@@ -176,7 +176,7 @@ describe('a request-signing policy file (serve --signing, SER-016)', () => {
     const file = join(folder, 'signing.json');
     writeFileSync(file, 'not even JSON');
     chmodSync(file, 0o646);
-    expect(readSigningPolicyFile(file)).toEqual({ ok: false, problems: [`${file} may be written by group or others (mode 0646): they choose what it trusts; chmod go-w ${file}`] });
+    expect(readSigningPolicyFile(file)).toEqual({ ok: false, kind: 'trusted_file', problems: [`${file} may be written by group or others (mode 0646): they choose what it trusts; chmod go-w ${file}`] });
     chmodSync(file, 0o644);
     expect(readSigningPolicyFile(file)).toMatchObject({ ok: false, problems: [expect.not.stringContaining('may be written')] });
   });
@@ -193,16 +193,16 @@ describe('a request-signing policy file: the file a link leads to, and every fol
     const loose = folders(['loose', 0o777]);
     const link = join(folders(['private', 0o700]), 'signing.json');
     symlinkSync(policy(loose), link);
-    expect(readSigningPolicyFile(link)).toEqual({ ok: false, problems: [expect.stringContaining(`${link} (${join(loose, 'signing.json')}) is in ${loose}, which group or others may write`)] });
+    expect(readSigningPolicyFile(link)).toEqual({ ok: false, kind: 'trusted_file', problems: [expect.stringContaining(`${link} (${join(loose, 'signing.json')}) is in ${loose}, which group or others may write`)] });
     const deep = folders(['loose', 0o777], ['mine', 0o700]);
-    expect(readSigningPolicyFile(policy(deep))).toEqual({ ok: false, problems: [expect.stringMatching(/is under .*\/loose, which group or others may write \(mode 0777\)/)] });
+    expect(readSigningPolicyFile(policy(deep))).toEqual({ ok: false, kind: 'trusted_file', problems: [expect.stringMatching(/is under .*\/loose, which group or others may write \(mode 0777\)/)] });
   });
 
   it.skipIf(process.geteuid?.() !== 0)('is refused in a folder another account owns', () => {
     const folder = folders(['theirs', 0o755]);
     const file = policy(folder);
     chownSync(folder, 65534, 65534);
-    expect(readSigningPolicyFile(file)).toEqual({ ok: false, problems: [expect.stringContaining(`${file} is in ${folder}, owned by uid 65534`)] });
+    expect(readSigningPolicyFile(file)).toEqual({ ok: false, kind: 'trusted_file', problems: [expect.stringContaining(`${file} is in ${folder}, owned by uid 65534`)] });
   });
 
   it('is read (and judged as a policy) in folders of this account, one sticky', () => {

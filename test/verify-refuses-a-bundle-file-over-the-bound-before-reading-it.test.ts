@@ -51,7 +51,7 @@ describe('credence verify FILE.json over the bound', () => {
     expect(readTextFile(file, 100)).toEqual({ ok: true, value: 'x'.repeat(100) });
     expect(read.bytes).toBe(100);
     read.bytes = 0;
-    expect(readTextFile(file, 99)).toEqual({ ok: false, tooLarge: true, message: `${file} is larger than 99 bytes` });
+    expect(readTextFile(file, 99)).toEqual({ ok: false, kind: 'too_large', message: `${file} is larger than 99 bytes` });
     expect(read.bytes).toBe(0);
   });
 
@@ -61,7 +61,7 @@ describe('credence verify FILE.json over the bound', () => {
     const writer = spawn('sh', ['-c', `head -c 300 /dev/zero | tr '\\0' x > '${fifo}'`], { stdio: 'ignore' });
     const exited = new Promise((resolve) => writer.on('exit', resolve));
     read.bytes = 0;
-    expect(readTextFile(fifo, 100)).toEqual({ ok: false, tooLarge: true, message: `${fifo} is larger than 100 bytes` });
+    expect(readTextFile(fifo, 100)).toEqual({ ok: false, kind: 'too_large', message: `${fifo} is larger than 100 bytes` });
     expect(read.bytes).toBe(101);
     await exited;
   });

@@ -104,6 +104,6 @@ describe('a --key or --checkpoint named through a link, held to the folder the l
     const gw = folder(0o777);
     const via = link(file, gw, 'policy.json');
     expect(withTrustedFile(file, () => readFileSync(file, 'utf8'))).toEqual({ ok: true, value: 'read' });
-    expect(withTrustedFile(via, () => 'read')).toEqual({ ok: false, message: expect.stringContaining(`is reached through ${via}, in ${gw}, which group or others may write`) });
+    expect(withTrustedFile(via, () => 'read')).toEqual({ ok: false, kind: 'trusted_file', message: expect.stringContaining(`is reached through ${via}, in ${gw}, which group or others may write`) });
   });
 });

@@ -120,7 +120,7 @@ describe('a bundle file that is not UTF-8', () => {
   it('is refused for every text file the readers take (a checkpoint note), and a byte-order mark is still kept', () => {
     const note = join(dirs.make(), 'checkpoint.txt');
     writeFileSync(note, Buffer.from([0x6f, 0x6b, 0x0a, 0xc3, 0x28, 0x0a]));
-    expect(readTextFile(note, 1024)).toEqual({ ok: false, message: `${note}: invalid_utf8: the file is not valid UTF-8 text (RFC 8259 8.1)` });
+    expect(readTextFile(note, 1024)).toEqual({ ok: false, kind: 'invalid_utf8', message: `${note}: invalid_utf8: the file is not valid UTF-8 text (RFC 8259 8.1)` });
     writeFileSync(note, Buffer.from([0xef, 0xbb, 0xbf, 0x41]));
     expect(readTextFile(note, 1024)).toEqual({ ok: true, value: '\uFEFFA' });
   });

@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import { isCredenceError, validationError } from '../../domain/errors.ts';
 import { duplicateNameIssue } from '../../domain/json-duplicate-names.ts';
 import { assertJsonWithin } from '../../domain/json-limits.ts';
-import { readTrustedTextFileOrPipe } from '../runtime/bounded-files.ts';
+import { readTrustedTextFileOrPipe, type FileRefusal } from '../runtime/bounded-files.ts';
 
 const MAX_CONFIG_FILE_BYTES = 64 * 1024;
 
@@ -21,12 +21,10 @@ const REASONS: Readonly<Record<string, string>> = {
 };
 
 /**
- * Why the file could not be read, from bounded-files' message (`cannot read <path>: <code>`, or its UTF-8 refusal).
+ * Why the system refused to read the file, from the errno `code` the reader gives (bounded-files' `unreadable`).
  * Review 298 item 4: "cannot be read" alone left the operator to find out whether it was missing, a folder or private.
  */
-const whyUnreadable = (message: string): string => {
-  if (message.includes('invalid_utf8')) return 'it is not valid UTF-8 text (RFC 8259 8.1)';
-  const code = /: ([A-Z][A-Z0-9_]*)$/.exec(message)?.[1];
+const whyUnreadable = (code: string | undefined): string => {
   if (code === undefined) return 'the system gave no reason';
   return REASONS[code] === undefined ? code : `${REASONS[code]} (${code})`;
 };
@@ -39,11 +37,29 @@ const isFolder = (file: string): boolean => {
   }
 };
 
-/** Why the trusted-file reader refused `file`: the file's own problem (`readable`), or the rule it breaks (`trusted_file`). */
-const refusalOf = (file: string, message: string): { rule: string; message: string } =>
-  message.startsWith(`cannot read ${file}: `) || message.startsWith(`${file}: invalid_utf8: `)
-    ? { rule: 'readable', message: `cannot be read: ${whyUnreadable(message)}` }
-    : { rule: 'trusted_file', message };
+/**
+ * The rule and message of the reader's refusal, told by its `kind` and never by its message, which names the file
+ * (f1083: a missing file whose name held `invalid_utf8` was said not to be UTF-8): the file's own problem (`readable`,
+ * `max_bytes`), or the rule it breaks (`trusted_file`). A text read gives no `content` refusal: said as given if ever.
+ */
+const refusalOf = (read: FileRefusal & { readonly message: string }, pipeWaitMs: number): { rule: string; message: string } => {
+  switch (read.kind) {
+    case 'unreadable':
+      return { rule: 'readable', message: `cannot be read: ${whyUnreadable(read.code)}` };
+    case 'invalid_utf8':
+      return { rule: 'readable', message: 'cannot be read: it is not valid UTF-8 text (RFC 8259 8.1)' };
+    case 'too_large':
+      return { rule: 'max_bytes', message: `larger than ${MAX_CONFIG_FILE_BYTES} bytes` };
+    case 'unwritten':
+      return {
+        rule: 'readable',
+        message: `is a pipe nothing wrote a whole file to within ${pipeWaitMs / 1000} s: write it there and close it (as <(cat FILE) does), or name the file itself`,
+      };
+    case 'trusted_file':
+    case 'content':
+      return { rule: 'trusted_file', message: read.message };
+  }
+};
 
 /** Where a JSON text breaks (an offset into it, in UTF-16 units) and what was expected there, in words. */
 interface JsonBreak {
@@ -180,14 +196,7 @@ export const readConfigFile = (file: string, pipeWaitMs: number = CONFIG_PIPE_WA
     throw validationError([{ path: where, rule: 'readable', message: `cannot be read: ${REASONS['EISDIR']} (EISDIR)` }], 'service configuration');
   }
   const read = readTrustedTextFileOrPipe(file, MAX_CONFIG_FILE_BYTES, pipeWaitMs);
-  if (!read.ok) {
-    const issue = read.tooLarge === true
-      ? { rule: 'max_bytes', message: `larger than ${MAX_CONFIG_FILE_BYTES} bytes` }
-      : read.unwritten === true
-        ? { rule: 'readable', message: `is a pipe nothing wrote a whole file to within ${pipeWaitMs / 1000} s: write it there and close it (as <(cat FILE) does), or name the file itself` }
-        : refusalOf(file, read.message);
-    throw validationError([{ path: where, ...issue }], 'service configuration');
-  }
+  if (!read.ok) throw validationError([{ path: where, ...refusalOf(read, pipeWaitMs) }], 'service configuration');
   const text = read.value;
   // Refused, not skipped: no other JSON file Credence reads takes one (bounded-files.ts keeps it for the parser to
   // judge), and JSON.parse's "not valid JSON" did not say why.

@@ -183,11 +183,15 @@ export const loadServiceSettings = (
 
 /**
  * The problems of the request-signing policy file `file` (readSigningPolicyFile), each at `where`: `readable` when it
- * cannot be read, else `signing_policy` (who may write it, its size, its JSON, its fields), the rule the start names.
+ * cannot be read, else `signing_policy` (who may write it, its size, its text and JSON, its fields), the rule the start
+ * names. Told by the kind of refusal the reader gives, never by its message: that names the file (f1083: a policy at
+ * `cannot read policy.json` that others may write was refused as unreadable).
  */
 const signingPolicyIssues = (file: string, where: string): FieldIssue[] => {
   const read = readSigningPolicyFile(file);
-  return read.ok ? [] : read.problems.map((message) => ({ path: where, rule: message.startsWith('cannot read ') ? 'readable' : 'signing_policy', message }));
+  if (read.ok) return [];
+  const rule = read.kind === 'unreadable' ? 'readable' : 'signing_policy';
+  return read.problems.map((message) => ({ path: where, rule, message }));
 };
 
 /**

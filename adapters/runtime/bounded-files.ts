@@ -2,7 +2,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { readNamedJsonText, type JsonTextRules } from '../../domain/json-duplicate-names.ts';
 import { DEFAULT_JSON_LIMITS, type JsonLimits } from '../../domain/json-limits.ts';
 import { withTrustedFile } from '../driven/files/index.ts';
-import { readWaitingForPipe } from '../driven/files/trusted-file.ts';
+import { readWaitingForPipe, type TrustedFileRefusal } from '../driven/files/trusted-file.ts';
 
 /**
  * Files read from configuration or a command's arguments are bounded in bytes while they are read, before anything
@@ -12,12 +12,21 @@ import { readWaitingForPipe } from '../driven/files/trusted-file.ts';
  */
 
 /**
- * `tooLarge`: the file holds more than the bound (the rest was not read). `unwritten`: a pipe nothing wrote to and
- * closed within the wait (readTrustedTextFileOrPipe).
+ * Which problem refused a file, for a caller to name its rule by it and never by the message, which names the path (a
+ * path may hold any text: f1083). `unreadable` (with its errno `code`) and `trusted_file`: as withTrustedFile says
+ * (trusted-file.ts). `too_large`: the file holds more than the bound (the rest was not read). `unwritten`: a pipe
+ * nothing wrote to and closed within the wait (readTrustedTextFileOrPipe). `invalid_utf8`: its bytes are not UTF-8.
+ * `content`: its text is not what the reader takes (not JSON, past the JSON limits, a name twice in an object, a
+ * byte-order mark where none is allowed).
  */
-export type FileRead<T> =
-  | { readonly ok: true; readonly value: T }
-  | { readonly ok: false; readonly message: string; readonly tooLarge?: true; readonly unwritten?: true };
+export type FileRefusal =
+  | TrustedFileRefusal
+  | { readonly kind: 'too_large' }
+  | { readonly kind: 'unwritten' }
+  | { readonly kind: 'invalid_utf8' }
+  | { readonly kind: 'content' };
+
+export type FileRead<T> = { readonly ok: true; readonly value: T } | ({ readonly ok: false; readonly message: string } & FileRefusal);
 
 const CHUNK = 64 * 1024;
 
@@ -51,7 +60,7 @@ const readBounded = (path: string, maxBytes: number): Buffer | undefined => {
 };
 
 const bounded = (path: string, maxBytes: number, bytes: Buffer | undefined): FileRead<Buffer> =>
-  bytes === undefined ? { ok: false, message: `${path} is larger than ${maxBytes} bytes`, tooLarge: true } : { ok: true, value: bytes };
+  bytes === undefined ? { ok: false, kind: 'too_large', message: `${path} is larger than ${maxBytes} bytes` } : { ok: true, value: bytes };
 
 /** A file of at most `maxBytes`, as bytes; the message names the path and the limit or the reason. */
 export const readBytesFile = (path: string, maxBytes: number): FileRead<Buffer> => {
@@ -59,7 +68,8 @@ export const readBytesFile = (path: string, maxBytes: number): FileRead<Buffer> 
   try {
     bytes = readBounded(path, maxBytes);
   } catch (error) {
-    return { ok: false, message: `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}` };
+    const code = (error as NodeJS.ErrnoException).code;
+    return { ok: false, kind: 'unreadable', code, message: `cannot read ${path}: ${code ?? 'unreadable'}` };
   }
   return bounded(path, maxBytes, bytes);
 };
@@ -87,7 +97,7 @@ const decoded = (path: string, bytes: FileRead<Buffer>): FileRead<string> => {
   try {
     return { ok: true, value: utf8.decode(bytes.value) };
   } catch {
-    return { ok: false, message: `${path}: invalid_utf8: the file is not valid UTF-8 text (RFC 8259 8.1)` };
+    return { ok: false, kind: 'invalid_utf8', message: `${path}: invalid_utf8: the file is not valid UTF-8 text (RFC 8259 8.1)` };
   }
 };
 
@@ -106,7 +116,7 @@ export const readTrustedTextFileOrPipe = (path: string, maxBytes: number, pipeWa
   const read = withTrustedFile(path, (fd) => (tooLargeAtOnce(fd, maxBytes) ? null : readWaitingForPipe(fd, maxBytes, pipeWaitMs)), { pipe: true });
   if (!read.ok) return read;
   if (read.value === undefined) {
-    return { ok: false, message: `${path} is a pipe nothing wrote to and closed within ${pipeWaitMs / 1000} s`, unwritten: true };
+    return { ok: false, kind: 'unwritten', message: `${path} is a pipe nothing wrote to and closed within ${pipeWaitMs / 1000} s` };
   }
   return decoded(path, bounded(path, maxBytes, read.value === null || read.value.length > maxBytes ? undefined : read.value));
 };
@@ -117,6 +127,10 @@ const tooLargeAtOnce = (fd: number, maxBytes: number): boolean => {
   return stat.isFile() && stat.size > maxBytes;
 };
 
+/** The JSON reader's refusal (its text: not JSON, past the limits, a name twice) as a file's `content` problem. */
+const asContent = (read: { ok: true; value: unknown } | { ok: false; message: string }): FileRead<unknown> =>
+  read.ok ? read : { ok: false, kind: 'content', message: read.message };
+
 /**
  * A JSON file of at most `maxBytes`, within `limits` (depth, values), each name once per object, and the text
  * `rules` (json-duplicate-names.ts: canonical numbers for an evidence bundle); no schema yet.
@@ -124,12 +138,12 @@ const tooLargeAtOnce = (fd: number, maxBytes: number): boolean => {
 export const readJsonFile = (path: string, maxBytes: number, limits: JsonLimits = DEFAULT_JSON_LIMITS, rules: JsonTextRules = {}): FileRead<unknown> => {
   const text = readTextFile(path, maxBytes);
   if (!text.ok) return text;
-  return readNamedJsonText(path, text.value, limits, rules);
+  return asContent(readNamedJsonText(path, text.value, limits, rules));
 };
 
 /** A JSON file that decides what is trusted, checked and read as `readTrustedBytesFile` says, then as `readJsonFile`. */
 export const readTrustedJsonFile = (path: string, maxBytes: number, limits: JsonLimits = DEFAULT_JSON_LIMITS): FileRead<unknown> => {
   const text = readTrustedTextFile(path, maxBytes);
   if (!text.ok) return text;
-  return readNamedJsonText(path, text.value, limits, {});
+  return asContent(readNamedJsonText(path, text.value, limits, {}));
 };

@@ -1,14 +1,17 @@
 import { isCredenceError } from '../../domain/errors.ts';
 import { parseRequestSigningPolicy, type RequestSigningPolicy } from '../../domain/signing/index.ts';
-import { readTrustedJsonFile } from './bounded-files.ts';
+import { readTrustedJsonFile, type FileRefusal } from './bounded-files.ts';
 
 /** Far above a policy with every key a deployment registers (4,096 keys of about 200 bytes each). */
 export const MAX_SIGNING_POLICY_BYTES = 1024 * 1024;
 
+/** What refused a policy: the file's problem (bounded-files' FileRefusal: unreadable, its trust, size, UTF-8, JSON), or `fields`, its own. */
+export type SigningPolicyRefusal = FileRefusal | { readonly kind: 'fields' };
+
 export type SigningPolicyRead =
   | { readonly ok: true; readonly policy: RequestSigningPolicy }
   /** One line per problem: the file's (unreadable, too large, not JSON) or each bad field's, `path: message`. */
-  | { readonly ok: false; readonly problems: readonly string[] };
+  | ({ readonly ok: false; readonly problems: readonly string[] } & SigningPolicyRefusal);
 
 /**
  * A deployment's request-signing policy (SER-016) from a JSON file, for the `signing` option of openCredence: what
@@ -18,11 +21,14 @@ export type SigningPolicyRead =
 export const readSigningPolicyFile = (file: string): SigningPolicyRead => {
   // Checked (who may write it and its folders) and read through one descriptor: a policy others choose is refused.
   const raw = readTrustedJsonFile(file, MAX_SIGNING_POLICY_BYTES);
-  if (!raw.ok) return { ok: false, problems: [raw.message] };
+  if (!raw.ok) {
+    const { ok, message, ...refusal } = raw;
+    return { ok, problems: [message], ...refusal };
+  }
   try {
     return { ok: true, policy: parseRequestSigningPolicy(raw.value) };
   } catch (error) {
     if (!isCredenceError(error, 'validation') || error.problem.code !== 'validation') throw error;
-    return { ok: false, problems: error.problem.issues.map((issue) => `${issue.path || '(root)'}: ${issue.message}`) };
+    return { ok: false, kind: 'fields', problems: error.problem.issues.map((issue) => `${issue.path || '(root)'}: ${issue.message}`) };
   }
 };

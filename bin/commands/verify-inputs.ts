@@ -16,7 +16,7 @@ import { EXIT } from '../program.ts';
  */
 const withoutByteOrderMark = (path: string, read: FileRead<string>): FileRead<string> =>
   read.ok && read.value.startsWith('\uFEFF')
-    ? { ok: false, message: `${path} starts with a UTF-8 byte-order mark, which a signed note does not allow: save it without one` }
+    ? { ok: false, kind: 'content', message: `${path} starts with a UTF-8 byte-order mark, which a signed note does not allow: save it without one` }
     : read;
 
 /** A note file (--checkpoint, --from, --to) as `readTextFile` reads it, one starting with a byte-order mark refused. */
@@ -52,21 +52,21 @@ export const readBundleFile = (path: string, mib: number): FileRead<unknown> => 
   if (!read.ok && read.message.endsWith(`more than ${limits.maxValues} JSON values`)) {
     // A dense bundle (many small values) is held to the values of its bound too: said with the option that raises it.
     const most = bundleBound(BUNDLE_MIB.max).limits.maxValues;
-    return { ok: false, message: `${read.message}, what --max-bundle-mib ${mib} allows: give a larger --max-bundle-mib (${BUNDLE_MIB.max} allows ${most})` };
+    return { ok: false, kind: 'content', message: `${read.message}, what --max-bundle-mib ${mib} allows: give a larger --max-bundle-mib (${BUNDLE_MIB.max} allows ${most})` };
   }
-  if (read.ok || read.tooLarge !== true) return read;
+  if (read.ok || read.kind !== 'too_large') return read;
   // Only the refusal stats the file: the read stopped at the bound. A FIFO has no size, a file that shrank meanwhile
   // none past the bound: no option to name then.
   const size = sizeOf(path);
   const allowed = `more than the ${mib} MiB of a bundle credence verify reads${mib === BUNDLE_MIB.default ? ' by default' : ' as told'}`;
   if (size === undefined || size <= maxBytes) {
-    return { ok: false, tooLarge: true, message: `${path} holds ${allowed}: give --max-bundle-mib with a larger bound (at most ${BUNDLE_MIB.max}) to read it` };
+    return { ok: false, kind: 'too_large', message: `${path} holds ${allowed}: give --max-bundle-mib with a larger bound (at most ${BUNDLE_MIB.max}) to read it` };
   }
   const needed = bundleMibFor(size);
   if (needed === undefined) {
-    return { ok: false, tooLarge: true, message: `${path} is ${size} bytes, more than credence verify can read of a bundle (${BUNDLE_MIB.max} MiB, the longest text Node holds as one): audit the data folder itself with credence verify --data` };
+    return { ok: false, kind: 'too_large', message: `${path} is ${size} bytes, more than credence verify can read of a bundle (${BUNDLE_MIB.max} MiB, the longest text Node holds as one): audit the data folder itself with credence verify --data` };
   }
-  return { ok: false, tooLarge: true, message: `${path} is ${size} bytes, ${allowed}: give --max-bundle-mib ${needed} to read it (verifying takes some seven times that in memory)` };
+  return { ok: false, kind: 'too_large', message: `${path} is ${size} bytes, ${allowed}: give --max-bundle-mib ${needed} to read it (verifying takes some seven times that in memory)` };
 };
 
 /**

@@ -188,7 +188,15 @@ export const trustedFolderProblem = (named: string, file: string): string | unde
   return self === undefined ? undefined : (foldersProblem(named, real, self) ?? givenPathProblem(named, dirname(resolve(file)), self));
 };
 
-export type TrustedFileRead<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly message: string };
+/**
+ * Why `withTrustedFile` refused a file, for a caller to name the rule without reading the message (which names the
+ * file, and a file's name may hold any text): `unreadable`, the system refused to open, stat or read it (`code`, its
+ * errno code, when it gave one); `trusted_file`, it is no regular file (nor a pipe let by), breaks its rule (owner,
+ * mode), is in or reached through folders or links others may change, or was replaced while it was checked.
+ */
+export type TrustedFileRefusal = { readonly kind: 'unreadable'; readonly code: string | undefined } | { readonly kind: 'trusted_file' };
+
+export type TrustedFileRead<T> = { readonly ok: true; readonly value: T } | ({ readonly ok: false; readonly message: string } & TrustedFileRefusal);
 
 /**
  * A path that names an open descriptor (the shell's /dev/fd/N, /dev/stdin, or /proc/<pid>/fd/N), exactly as given: one
@@ -229,7 +237,11 @@ const nameOfDescriptor = (file: string, stat: Stats): string | undefined => {
  * (trustedFolderProblem), and it must still be what the name leads to once they are.
  */
 export const withTrustedFile = <T>(file: string, read: (fd: number) => T, rules: TrustedFileRules = {}): TrustedFileRead<T> => {
-  const unreadable = (error: unknown): TrustedFileRead<T> => ({ ok: false, message: `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}` });
+  const unreadable = (error: unknown): TrustedFileRead<T> => {
+    const code = (error as NodeJS.ErrnoException).code;
+    return { ok: false, kind: 'unreadable', code, message: `cannot read ${file}: ${code ?? 'unreadable'}` };
+  };
+  const untrusted = (message: string): TrustedFileRead<T> => ({ ok: false, kind: 'trusted_file', message });
   const descriptor = POSIX && NAMES_A_DESCRIPTOR.test(file);
   let real: string | undefined;
   let fd: number;
@@ -250,7 +262,7 @@ export const withTrustedFile = <T>(file: string, read: (fd: number) => T, rules:
       if (real === undefined || lstatSync(real, { throwIfNoEntry: false }) === undefined) {
         const given = statSync(file, { throwIfNoEntry: false });
         if (given === undefined || given.isFile()) throw failed ?? Object.assign(new Error(`${file}: ENOENT`), { code: 'ENOENT', errno: -2 });
-        if (!(rules.pipe === true && given.isFIFO())) return { ok: false, message: `${file} is not a regular file: name the file itself` };
+        if (!(rules.pipe === true && given.isFIFO())) return untrusted(`${file} is not a regular file: name the file itself`);
         real = undefined;
       }
       // A pipe's name is a link: followed, and the descriptor then compared with it below.
@@ -273,10 +285,10 @@ export const withTrustedFile = <T>(file: string, read: (fd: number) => T, rules:
       return trustedFolderProblem(named, file);
     };
     const problem = self === undefined ? fileProblem(named, file, stat, -1, { ...rules, fileRule: () => undefined }) : (fileProblem(named, file, stat, self, rules) ?? folders());
-    if (problem !== undefined) return { ok: false, message: problem };
+    if (problem !== undefined) return untrusted(problem);
     if (self !== undefined) {
       const now = real !== undefined ? lstatSync(real, { throwIfNoEntry: false }) : statSync(file, { throwIfNoEntry: false });
-      if (now === undefined || now.dev !== stat.dev || now.ino !== stat.ino) return { ok: false, message: `${named} was replaced while it was checked: try again` };
+      if (now === undefined || now.dev !== stat.dev || now.ino !== stat.ino) return untrusted(`${named} was replaced while it was checked: try again`);
     }
     return { ok: true, value: read(fd) };
   } catch (error) {

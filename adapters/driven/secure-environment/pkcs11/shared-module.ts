@@ -47,7 +47,7 @@ export const acquireModule = (path: string): Pkcs11 => {
   // another in its place (it, or a folder above it or on a link's way) holds the keys: held to the trusted-file rules
   // (trusted-file.ts). Loaded by the name just checked: no one else may change what it leads to.
   const trusted = withTrustedFile(path, () => undefined);
-  if (!trusted.ok) throw pkcs11Problem('module-path', trusted.message.startsWith('cannot read ') ? 'module_file' : 'trusted_file', trusted.message);
+  if (!trusted.ok) throw pkcs11Problem('module-path', trusted.kind === 'unreadable' ? 'module_file' : 'trusted_file', trusted.message);
   const module = new pkcs11js.PKCS11();
   try {
     module.load(path);
