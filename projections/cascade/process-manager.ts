@@ -84,10 +84,18 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
       // Any other reaction may read and decide on what the bookkeeping in flight changes: after all of it, in order.
       await inFlight.all();
       if (bookkeepingOnly(reactions)) return allIssued(reactions.map((reaction) => issue(engine, d, log, batch, e, reaction)));
+      // In waves decided together (`Wave`): one at a time, a fan-out held readmodels.db's write lock a sync per command.
+      const issueOne = (reaction: Reaction): Promise<void> => issue(engine, d, log, batch, e, reaction);
+      let wave = new Wave();
       for (const reaction of reactions) {
+        if (isUnresolved(reaction) || !wave.joins(reaction)) {
+          await together(wave.reactions, issueOne);
+          wave = new Wave();
+        }
         if (isUnresolved(reaction)) deadLetter(d, log, e, LOOKUP, reaction.unresolved.streamId, reaction.unresolved);
-        else await issue(engine, d, log, batch, e, reaction);
+        else wave.add(reaction);
       }
+      await together(wave.reactions, issueOne);
     },
   };
 };
@@ -98,8 +106,8 @@ export const cascadeProcessManager = (engine: CommandSink, log: CascadeLog = () 
  * bookkeeping of a whole batch shares group commits, where one reaction at a time waited for one sync per command (two
  * or three per association established or ended; docs/performance.md, forty-seventh round). A later command or lookup
  * on one of their targets waits for them (bookkeeping-in-flight.ts); any other reaction waits for all of them and goes
- * one at a time, in order: a later one may read what an earlier one decided (a credential revoked, then raised:
- * review 234).
+ * in order, wave by wave (`Wave`): a later one may read what an earlier one decided (a credential revoked, then
+ * raised: review 234).
  */
 const bookkeepingOnly = (reactions: readonly Outcome[]): reactions is readonly Reaction[] => {
   const targets = new Set<string>();
@@ -114,4 +122,67 @@ const bookkeepingOnly = (reactions: readonly Outcome[]): reactions is readonly R
 const allIssued = async (issued: readonly Promise<void>[]): Promise<void> => {
   const settled = await Promise.allSettled(issued);
   for (const outcome of settled) if (outcome.status === 'rejected') throw outcome.reason;
+};
+
+/**
+ * The most of one event's reactions decided at once. One at a time, each waited for its own durable commit (about 7 ms)
+ * inside the event's savepoint, which holds readmodels.db's write lock: a node with 10,000 credentials revoked held
+ * every other read model (pki, audit, expiry, compliance) still for about 70 s, OCSP answering tryLater for every
+ * certificate of the CA (review 443). Decided together, on distinct entities (the engine serialises per stream only),
+ * the store's group commit syncs many per commit. Bounded so that a fan-out of 100,000 keeps this many decisions (their
+ * entities, their pending appends) in memory at once, not all of them; half a transaction's MAX_IN_FLIGHT
+ * (projections/runtime/batch.ts), past which a group commit gains little more per sync.
+ */
+export const MAX_REACTIONS_AT_ONCE = 256;
+
+/**
+ * Reactions of one event decided together: consecutive ones of one command type, on distinct targets (`joins`). Any
+ * other waits for the whole wave before it, so a reaction that may depend on an earlier one of its event still finds
+ * it decided, as one at a time did:
+ * - on one target, a later command reads what an earlier one decided (a credential revoked, then found revoked and
+ *   skipped rather than raised to keyCompromise: issue.ts, review 234), and their derived command ids may be one;
+ * - across types, machines read other streams (machines/facts.ts): an association's revocation as affiliationChanged
+ *   is taken once its credential or node was revoked as that (registreeMovedAway), an App-ID's enrolment ended or moved
+ *   reads its credentials, a node's enrolment expired its subscription.
+ * Within one type none reads a stream another of that type writes (a credential's revocation reads its successor only
+ * as superseded, which the cascade never sends: credentialReasonOf; the bookkeeping reads only its association), so a
+ * wave's reactions decide nothing from one another, and a fan-out (one type to thousands of targets) is one wave.
+ */
+class Wave {
+  readonly reactions: Reaction[] = [];
+  readonly #targets = new Set<string>();
+
+  joins(reaction: Reaction): boolean {
+    const first = this.reactions[0];
+    return first === undefined || (first.type === reaction.type && !this.#targets.has(targetOf(reaction)));
+  }
+
+  add(reaction: Reaction): void {
+    this.reactions.push(reaction);
+    this.#targets.add(targetOf(reaction));
+  }
+}
+
+/**
+ * `wave` issued together, MAX_REACTIONS_AT_ONCE at a time. After a failure none is started; every one started settles
+ * before this does (none still runs once the reaction returned, so none commits past the savepoint's undoing), and the
+ * failure of the first in order among them surfaces, as one at a time would have surfaced it. What the others recorded
+ * meanwhile is found done when the event is handled again (its derived command ids).
+ */
+const together = async (wave: readonly Reaction[], issueOne: (reaction: Reaction) => Promise<void>): Promise<void> => {
+  if (wave.length === 0) return;
+  const failures = new Map<number, unknown>();
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (failures.size === 0 && next < wave.length) {
+      const i = next++;
+      try {
+        await issueOne(wave[i]!);
+      } catch (error) {
+        failures.set(i, error);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(MAX_REACTIONS_AT_ONCE, wave.length) }, worker));
+  if (failures.size > 0) throw failures.get(Math.min(...failures.keys()));
 };

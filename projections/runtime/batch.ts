@@ -158,7 +158,10 @@ const noOpenTransaction = (db: Database.Database, projection: Projection): void 
  * `pending` picks, under the connection's write lock, what is left to handle (false: nothing, a rebuild came since
  * the batch was read). The lock is held for one transaction at a time, not the whole batch, so the other
  * projections on the connection are never further behind than `maxMs` plus one reaction, or plus the settling of at
- * most MAX_IN_FLIGHT reactions left in flight. Before each transaction the checkpoint is looked at again: another
+ * most MAX_IN_FLIGHT reactions left in flight. One reaction is not bounded by time: it is every command its event calls
+ * for, each decided and durably committed, so a revocation's cascade holds them back for its whole fan-out (about 1,100
+ * commands a second, decided MAX_REACTIONS_AT_ONCE at a time: 10,000 credentials of one node about 9 s on a loaded
+ * two-core machine, where one command at a time took 70 s; projections/cascade/process-manager.ts, review 443). Before each transaction the checkpoint is looked at again: another
  * runner on the connection may have handled some of these events meanwhile (they are passed over) or reset the read
  * model (the batch stops there; its events are for the reset read model's own catch-up). Resolves to how many events
  * were handled, or false when a rebuild came (before the read, or between two transactions): the caller then leaves
