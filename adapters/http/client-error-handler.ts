@@ -46,8 +46,45 @@ const timedOutUnread = new WeakSet<Socket>();
  * (review 438: a request timeout of the event stream, whose declared body never came, wrote `HTTP/1.1 408` into its
  * chunked stream). Node's own client-error handler makes the same check on the socket's `_httpMessage`.
  */
-const answerBegun = (socket: Socket): boolean =>
-  (socket as Socket & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage?.headersSent === true;
+const answerBegun = (socket: Socket): boolean => answerOf(socket)?.headersSent === true;
+
+/** The response Node has the socket write now (`_httpMessage`), if any: the earliest answer the connection still owes. */
+type OwedAnswer = { readonly headersSent?: boolean; readonly writableFinished?: boolean; readonly req?: { readonly complete?: boolean }; once(event: 'finish' | 'close', listener: () => void): unknown };
+const answerOf = (socket: Socket): OwedAnswer | undefined =>
+  (socket as Socket & { _httpMessage?: OwedAnswer | null })._httpMessage ?? undefined;
+
+/**
+ * Whether the refusal is of a request pipelined behind one whose answer is still owed: that request was read whole,
+ * so the parser's refusal is of a later one, and an answer written now would be read as the earlier request's
+ * (review 444: `408` came as a running command's answer, though the command ran).
+ */
+const owedBeforeIt = (socket: Socket): boolean => {
+  const owed = answerOf(socket);
+  return owed !== undefined && owed.writableFinished !== true && owed.req?.complete === true;
+};
+
+/**
+ * Closes the socket once every answer it owes has been sent (Node gives it the next queued one as each finishes), reading
+ * nothing more meanwhile: the refused request gets no answer, none can be misread as another's, and no request read
+ * after it runs without one. The client sees the connection close after its last answer, as RFC 9112 9.3.2 allows.
+ */
+const closeOnceAnswered = (socket: Socket): void => {
+  const owed = answerOf(socket);
+  if (socket.destroyed) return;
+  if (owed === undefined || owed.writableFinished === true) {
+    socket.destroySoon();
+    return;
+  }
+  let done = false;
+  const next = (): void => {
+    if (done) return;
+    done = true;
+    // Node's own `finish` listener, added first, has moved the socket on to the next answer by now.
+    closeOnceAnswered(socket);
+  };
+  owed.once('finish', next);
+  owed.once('close', next);
+};
 
 /**
  * Fastify's `clientErrorHandler` of every listener: a request the HTTP parser refused, before there is any request or
@@ -68,6 +105,12 @@ export const answerClientError = (error: ConnectionError, socket: Socket): void 
       if (socket.bytesRead === 0) socket.destroy();
       else timedOutUnread.delete(socket);
     });
+    return;
+  }
+  // Behind an answer still owed: nothing written now, nothing more read, and closed once it is sent (review 444).
+  if (!socket.destroyed && owedBeforeIt(socket)) {
+    socket.pause();
+    closeOnceAnswered(socket);
     return;
   }
   const refusal = socket.destroyed || answerBegun(socket) ? undefined : clientErrorRefusal(error);

@@ -34,10 +34,10 @@ export interface ConnectionLimits {
   /** Client connections open at once from one source address (an IPv6 /64 counts as one, as for the rate limit). */
   readonly maxConnectionsPerAddress: number;
   /**
-   * How long a connection may stay open without a request begun (its headers read); 0: no such bound. Node's own timeouts
-   * left a socket that never sent a byte open for minutes (found in review), so idle sockets held the slots above.
-   * A request begun by then is answered the 408 problem Node's headers timeout would send, which this bound, ending
-   * first, kept from going out.
+   * How long a connection may stay open without a request begun (its headers read); 0: the server's headers timeout
+   * (Node's 60 s) instead, never no bound. Node's own timeouts left a socket that never sent a byte open for minutes
+   * (found in review), so idle sockets held the slots above. A request begun by then is answered the 408 problem Node's
+   * headers timeout would send, which this bound, ending first, kept from going out.
    */
   readonly requestTimeoutMs: number;
 }
@@ -45,6 +45,16 @@ export interface ConnectionLimits {
 /** What Node's headers timeout raises, for the answer of the HTTP parser's refusals (clientErrorAnswer, problems.ts). */
 const requestTimedOut = (): ConnectionError =>
   Object.assign(new Error('the request was not received within limits.requestTimeoutMs'), { code: 'ERR_HTTP_REQUEST_TIMEOUT', bytesParsed: 0, rawPacket: { type: 'Buffer', data: [] } });
+
+/** Node's headers timeout when a server says none. */
+const NODE_HEADERS_TIMEOUT_MS = 60_000;
+
+/**
+ * How long a connection may go without beginning a request: `requestTimeoutMs`, or with 0 the server's headers timeout
+ * (request-head.ts keeps Node's 60 s then), read as the connection opens.
+ */
+const noRequestBoundMs = (server: Server, limits: ConnectionLimits): number =>
+  limits.requestTimeoutMs > 0 ? limits.requestTimeoutMs : server.headersTimeout > 0 ? server.headersTimeout : NODE_HEADERS_TIMEOUT_MS;
 
 export interface ConnectionLimiter {
   /** The bound in force: `maxConnections`, lowered to leave `RESERVED_DESCRIPTORS` under the open-files limit. */
@@ -89,25 +99,27 @@ export const limitConnections = (
       return;
     }
     open.set(address, count);
-    if (limits.requestTimeoutMs > 0) {
-      // A request begun (a byte of it read) gets the 408 problem, written here and the socket closed, as Node's headers
-      // timeout does (answerClientError): a silent destroy at the same bound came first, and the headers of a
-      // connection's first request sent too slowly got no answer (review 199). Not a bound set past Node's check
-      // instead: when that check runs is Node's, and this one stays exact whatever it does. A socket that sent nothing
-      // has no request to answer, and is closed. Judged after one more turn of the loop's I/O (afterAnIoTurn): what a
-      // busy loop had not read yet is read then, not taken for silence (issue 1072).
-      const timer = setTimeout(
-        () =>
-          afterAnIoTurn(() => {
-            if (!waiting.has(socket)) return;
-            if (socket.bytesRead > 0) answerClientError(requestTimedOut(), socket);
-            else socket.destroy();
-          }),
-        limits.requestTimeoutMs,
-      );
-      timer.unref();
-      waiting.set(socket, timer);
-    }
+    // A request begun (a byte of it read) gets the 408 problem, written here and the socket closed, as Node's headers
+    // timeout does (answerClientError): a silent destroy at the same bound came first, and the headers of a
+    // connection's first request sent too slowly got no answer (review 199). Not a bound set past Node's check
+    // instead: when that check runs is Node's, and this one stays exact whatever it does. A socket that sent nothing
+    // has no request to answer, and is closed. Judged after one more turn of the loop's I/O (afterAnIoTurn): what a
+    // busy loop had not read yet is read then, not taken for silence (issue 1072).
+    // On whatever the setting (review 444): Node stops timing a socket its check found with nothing read, and one whose
+    // first bytes came in the turn that check was put off to is timed by this bound alone, from the connection's start:
+    // a CRLF (which Node's parser skips, beginning no message) held it open for good with the setting 0, and a first
+    // byte would have had a whole headers timeout again.
+    const timer = setTimeout(
+      () =>
+        afterAnIoTurn(() => {
+          if (!waiting.has(socket)) return;
+          if (socket.bytesRead > 0) answerClientError(requestTimedOut(), socket);
+          else socket.destroy();
+        }),
+      noRequestBoundMs(server, limits),
+    );
+    timer.unref();
+    waiting.set(socket, timer);
     socket.once('close', () => {
       begun(socket);
       const left = (open.get(address) ?? 1) - 1;
