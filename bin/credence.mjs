@@ -2,7 +2,9 @@
 // Runs the TypeScript CLI through tsx's ESM loader, so no build step stands between a clone and `credence`.
 
 // The process that ran this one, as it was at launch: `credence start` under npm stops once it is gone
-// (bin/commands/demo/parent-watch.ts), also when it went during the start-up, before the watch was armed (review 261).
+// (bin/commands/demo/parent-watch.ts), also when it went during the start-up, before the watch was armed (review 261),
+// and on Linux when it went before this line ran: what is read here is then the process that adopted this one (PID 1,
+// a subreaper), which parent-watch.ts tells from npm's shell by its command line (review 445).
 // Read before anything is loaded (tsx is imported below, not statically: a static import is evaluated first, and on a
 // loaded machine a shell gone while tsx loaded was recorded as no parent at all, and start served on for good).
 globalThis[Symbol.for('credence.launchParent')] = process.ppid;
