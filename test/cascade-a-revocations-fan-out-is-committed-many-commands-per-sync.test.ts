@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openSqliteStoreInDir, type SqliteEventStore } from '../adapters/driven/store/index.ts';
 import { command } from '../domain/commands/index.ts';
 import type { CommandSink } from '../domain/ports/index.ts';
-import { cascadeProcessManager } from '../projections/cascade/index.ts';
+import { cascadeProcessManager, reactionsAtOnceFor } from '../projections/cascade/index.ts';
 import { ProjectionRunner, readCheckpoint } from '../projections/runtime/index.ts';
 import { cmd, fixture, footprint, operator, type Fixture } from './support/fleet.ts';
 
@@ -53,15 +53,15 @@ afterEach(() => {
 });
 
 /** A data folder's store holding meter-1 with CREDENTIALS credentials, the cascade's read model (a file) caught up on them. */
-const nodeWithManyCredentials = async (): Promise<{ f: Fixture; store: SqliteEventStore; db: Database.Database }> => {
+const nodeWithManyCredentials = async (credentials = CREDENTIALS): Promise<{ f: Fixture; store: SqliteEventStore; db: Database.Database }> => {
   const dir = mkdtempSync(join(tmpdir(), 'credence-cascade-fan-out-'));
   dirs.push(dir);
   const store = openSqliteStoreInDir(join(dir, 'data'));
   const f = fixture(store);
   for (const c of [cmd.createSubscription(), cmd.registerNode('meter-1'), cmd.enrolNode('meter-1')]) await f.engine.execute(c);
   // Issued together (distinct credentials), so that setting up does not take a sync per credential.
-  for (let from = 1; from <= CREDENTIALS; from += 250) {
-    const chunk = Array.from({ length: Math.min(250, CREDENTIALS - from + 1) }, (_, k) => from + k);
+  for (let from = 1; from <= credentials; from += 250) {
+    const chunk = Array.from({ length: Math.min(250, credentials - from + 1) }, (_, k) => from + k);
     await Promise.all(chunk.map((n) => f.engine.execute(cmd.issueCredential(`c-${n}`, 'meter-1'))));
   }
   const db = new Database(join(dir, 'readmodels-test.db'));
@@ -121,6 +121,22 @@ describe("a revocation's fan-out", () => {
     expect(revoked.size).toBe(CREDENTIALS);
     expect([...revoked.values()].every((n) => n === 1)).toBe(true);
     expect(readCheckpoint(db, 'cascade')?.position).toBe(await store.headPosition());
+    db.close();
+    await store.close();
+  }, 180_000);
+
+  it('is decided one command at a time on a store that claims the facts its decisions read (EventStoreDB)', async () => {
+    // There each decision reading one shared entity appends a claim at its stream's head: a wave raced for it (review 450).
+    expect(reactionsAtOnceFor({})).toBe(1);
+    expect(reactionsAtOnceFor({ factChecksWriteNothing: true })).toBeGreaterThan(1);
+    const { f, store, db } = await nodeWithManyCredentials(40);
+    await revokeNode(f);
+    const { sink, stats } = counting(f.engine);
+    await new ProjectionRunner({ db, store, projections: [cascadeProcessManager(sink, () => {}, { reactionsAtOnce: reactionsAtOnceFor({}) })] }).catchUp();
+    expect(stats.issued).toBe(40);
+    expect(stats.maxInFlight).toBe(1);
+    const revoked = await revokedPerStream(store);
+    expect(revoked.size).toBe(40);
     db.close();
     await store.close();
   }, 180_000);

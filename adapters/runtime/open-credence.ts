@@ -4,6 +4,7 @@ import { ownerView, TransparencyLogAltered } from '../../domain/ports/index.ts';
 import { validationError } from '../../domain/errors.ts';
 import { requestVerifier } from '../../domain/signing/index.ts';
 import { issuingCaFor } from '../../domain/x509/issuance/index.ts';
+import { reactionsAtOnceFor } from '../../projections/cascade/index.ts';
 import { issuedByOurCa, PkiChanges } from '../../projections/pki/index.ts';
 import { PseudonymDeriver, rotationIsDerived, pseudonymRotation } from '../../projections/pseudonyms/index.ts';
 import { ProjectionRunner } from '../../projections/runtime/index.ts';
@@ -206,6 +207,7 @@ const wire = (options: OpenOptions, infrastructureSe: OwnedSecureEnvironment | u
   const pkiChanges = new PkiChanges();
   const { projections, scheduler } = systemProjections({
     engine,
+    reactionsAtOnce: reactionsAtOnceFor(store),
     pki: pkiChanges,
     ...(options.signing !== undefined ? { signing: options.signing } : {}),
     ...(options.cascadeLog !== undefined ? { cascadeLog: options.cascadeLog } : {}),

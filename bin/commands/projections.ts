@@ -7,7 +7,7 @@ import { openReadModels } from '../../adapters/driven/readmodels/index.ts';
 import { lockDataFolder, type DataFolderLock } from '../../adapters/runtime/index.ts';
 import { assertSetUp, lockUnlessHeld, sayRemovedStrays } from './folder-lock.ts';
 import { systemProjections } from '../../adapters/runtime/projections.ts';
-import { readDeadLettersAsFound, type DeadLetter } from '../../projections/cascade/index.ts';
+import { reactionsAtOnceFor, readDeadLettersAsFound, type DeadLetter } from '../../projections/cascade/index.ts';
 import { readExpiryDeadLettersAsFound, type ExpiryDeadLetter } from '../../projections/expiry/index.ts';
 import { PseudonymDeriver, pseudonymRotation } from '../../projections/pseudonyms/index.ts';
 import {
@@ -62,7 +62,7 @@ const openLocal = async (args: Options, io: Io, hold: 'required' | 'unless-held'
       assertSetUp(db, data, 'projections');
     }
     const engine = createEngine({ store, clock: systemClock });
-    const { projections } = systemProjections({ engine, ...(signing !== undefined ? { signing } : {}) });
+    const { projections } = systemProjections({ engine, reactionsAtOnce: reactionsAtOnceFor(store), ...(signing !== undefined ? { signing } : {}) });
     const opened = db;
     const held = lock;
     return {

@@ -1,4 +1,4 @@
-export { cascadeProcessManager } from './process-manager.ts';
+export { cascadeProcessManager, reactionsAtOnceFor, type CascadeOptions } from './process-manager.ts';
 export { PROCESS_MANAGER_ACTOR } from './own-commands.ts';
 export type { CascadeLog } from './cascade-log.ts';
 export { reactionsTo, CASCADE_EVENT_TYPES } from './reactions.ts';
