@@ -1,9 +1,9 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { normalizeIP } from '@fastify/rate-limit';
 import type { ConnectionError, FastifyBaseLogger } from 'fastify';
 import type { ServiceMetrics } from './metrics.ts';
-import { clientErrorAnswerOf, clientErrorRefusal } from './problems.ts';
+import { clientErrorAnswerOf, clientErrorRefusal, type ClientErrorRefusal } from './problems.ts';
 
 /** Where a listener's HTTP parser refusals are counted and logged, and which listener it is (`probes`, or the API's). */
 export interface ClientErrorReport {
@@ -48,42 +48,87 @@ const timedOutUnread = new WeakSet<Socket>();
  */
 const answerBegun = (socket: Socket): boolean => answerOf(socket)?.headersSent === true;
 
-/** The response Node has the socket write now (`_httpMessage`), if any: the earliest answer the connection still owes. */
-type OwedAnswer = { readonly headersSent?: boolean; readonly writableFinished?: boolean; readonly req?: { readonly complete?: boolean }; once(event: 'finish' | 'close', listener: () => void): unknown };
-const answerOf = (socket: Socket): OwedAnswer | undefined =>
-  (socket as Socket & { _httpMessage?: OwedAnswer | null })._httpMessage ?? undefined;
+/** The response Node has the socket write now (`_httpMessage`), if any. */
+const answerOf = (socket: Socket): { readonly headersSent?: boolean } | undefined =>
+  (socket as Socket & { _httpMessage?: { readonly headersSent?: boolean } | null })._httpMessage ?? undefined;
 
 /**
- * Whether the refusal is of a request pipelined behind one whose answer is still owed: that request was read whole,
- * so the parser's refusal is of a later one, and an answer written now would be read as the earlier request's
- * (review 444: `408` came as a running command's answer, though the command ran).
+ * Each socket's answers still owed: the responses of the requests Node has handed to the service and not yet finished
+ * (or closed), each with its request. Counted from the server's `request` event to the response's `finish` or `close`,
+ * never read off `_httpMessage` (review 449: as one answer finishes, Node hands the socket to the next queued one and
+ * flushes it at once, so `writableFinished` said "all sent" with answers still queued, and they were dropped).
  */
-const owedBeforeIt = (socket: Socket): boolean => {
-  const owed = answerOf(socket);
-  return owed !== undefined && owed.writableFinished !== true && owed.req?.complete === true;
+const owedAnswers = new WeakMap<Socket, Set<ServerResponse>>();
+
+/** Sockets refused behind answers still owed (answerClientError): closed once the last of those is sent. */
+const closingOnceAnswered = new WeakSet<Socket>();
+
+/**
+ * Counts the answers each of `server`'s connections owes (owedAnswers), which decides where a parser refusal may be
+ * written. Called once per listener, as it is built (limitConnections, which every port runs).
+ */
+export const trackOwedAnswers = (server: Server): void => {
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    const socket = request.socket;
+    let owed = owedAnswers.get(socket);
+    if (owed === undefined) {
+      owed = new Set();
+      owedAnswers.set(socket, owed);
+    }
+    owed.add(response);
+    const settled = (): void => {
+      if (!owed.delete(response)) return;
+      if (owed.size === 0 && closingOnceAnswered.has(socket) && !socket.destroyed) socket.destroySoon();
+    };
+    response.once('finish', settled);
+    response.once('close', settled);
+  });
 };
 
 /**
- * Closes the socket once every answer it owes has been sent (Node gives it the next queued one as each finishes), reading
- * nothing more meanwhile: the refused request gets no answer, none can be misread as another's, and no request read
- * after it runs without one. The client sees the connection close after its last answer, as RFC 9112 9.3.2 allows.
+ * Whether the refusal is of a request pipelined behind one whose answer is still owed: a request read whole (a refusal
+ * of a request still being read, its body late, is that request's own and is written), so the parser's refusal is of a
+ * later one, and an answer written now would be read as the earlier request's (review 444: `408` came as a running
+ * command's answer, though the command ran).
+ */
+const owedBeforeIt = (socket: Socket): boolean => {
+  for (const response of owedAnswers.get(socket) ?? []) if (response.req.complete) return true;
+  return false;
+};
+
+/**
+ * Closes the socket once every answer it owes has been sent (trackOwedAnswers), running no request read after the
+ * refused one (the parser, once it refused, parses nothing more): the refused request gets no answer, none can be
+ * misread as another's. The client sees the connection close after its last answer, as RFC 9112 9.3.2 allows. A client
+ * that leaves meanwhile (its FIN) has the connection closed then, its slot freed (review 449: a paused socket saw no
+ * FIN and held a maxConnectionsPerAddress slot for the socket timeout); the socket is read for that, each byte
+ * discarded by the refusing parser, not paused.
  */
 const closeOnceAnswered = (socket: Socket): void => {
-  const owed = answerOf(socket);
-  if (socket.destroyed) return;
-  if (owed === undefined || owed.writableFinished === true) {
-    socket.destroySoon();
-    return;
+  closingOnceAnswered.add(socket);
+  socket.once('end', () => socket.destroy());
+  if ((owedAnswers.get(socket)?.size ?? 0) === 0) socket.destroySoon();
+};
+
+/** Counts and logs a parser refusal for its listener (reportClientErrors), whether or not it was written (`answered`). */
+const reportRefusal = (socket: Socket, error: ConnectionError, refusal: ClientErrorRefusal, answered: boolean): void => {
+  const report = reports.get(socket);
+  if (report === undefined) return;
+  report.metrics.requestRefused(refusal.status, 'unmatched', report.listener);
+  if (report.logs === undefined || report.logs(normalizeIP(socket.remoteAddress ?? 'unknown'))) {
+    report.log.info(
+      {
+        ...(report.listener === undefined ? {} : { listener: report.listener }),
+        res: { statusCode: refusal.status, problem: refusal.code },
+        // Behind answers still owed, nothing is written (review 449): counted and logged all the same.
+        ...(answered ? {} : { answered: false }),
+        // Node's own code (HPE_INVALID_HEADER_TOKEN, …): a word of the parser's, not the request's.
+        ...(typeof error.code === 'string' ? { parserCode: error.code.slice(0, 64) } : {}),
+        remoteAddress: socket.remoteAddress,
+      },
+      'request refused by the HTTP parser',
+    );
   }
-  let done = false;
-  const next = (): void => {
-    if (done) return;
-    done = true;
-    // Node's own `finish` listener, added first, has moved the socket on to the next answer by now.
-    closeOnceAnswered(socket);
-  };
-  owed.once('finish', next);
-  owed.once('close', next);
 };
 
 /**
@@ -107,31 +152,20 @@ export const answerClientError = (error: ConnectionError, socket: Socket): void 
     });
     return;
   }
-  // Behind an answer still owed: nothing written now, nothing more read, and closed once it is sent (review 444).
+  // Bytes sent after a refusal behind owed answers: the parser refuses each chunk again; once is counted.
+  if (closingOnceAnswered.has(socket)) return;
+  // Behind an answer still owed: nothing written now, no request after it run, and closed once they are sent
+  // (reviews 444, 449); counted and logged as unanswered.
   if (!socket.destroyed && owedBeforeIt(socket)) {
-    socket.pause();
+    const unanswered = clientErrorRefusal(error);
+    if (unanswered !== undefined) reportRefusal(socket, error, unanswered, false);
     closeOnceAnswered(socket);
     return;
   }
   const refusal = socket.destroyed || answerBegun(socket) ? undefined : clientErrorRefusal(error);
   if (refusal !== undefined && socket.writable) {
     socket.write(clientErrorAnswerOf(refusal));
-    const report = reports.get(socket);
-    if (report !== undefined) {
-      report.metrics.requestRefused(refusal.status, 'unmatched', report.listener);
-      if (report.logs === undefined || report.logs(normalizeIP(socket.remoteAddress ?? 'unknown'))) {
-        report.log.info(
-          {
-            ...(report.listener === undefined ? {} : { listener: report.listener }),
-            res: { statusCode: refusal.status, problem: refusal.code },
-            // Node's own code (HPE_INVALID_HEADER_TOKEN, …): a word of the parser's, not the request's.
-            ...(typeof error.code === 'string' ? { parserCode: error.code.slice(0, 64) } : {}),
-            remoteAddress: socket.remoteAddress,
-          },
-          'request refused by the HTTP parser',
-        );
-      }
-    }
+    reportRefusal(socket, error, refusal, true);
   }
   socket.destroy(error);
 };

@@ -3,7 +3,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import { normalizeIP } from '@fastify/rate-limit';
 import type { Socket } from 'node:net';
 import type { ConnectionError } from 'fastify';
-import { afterAnIoTurn, answerClientError } from './client-error-handler.ts';
+import { afterAnIoTurn, answerClientError, trackOwedAnswers } from './client-error-handler.ts';
 
 /**
  * File descriptors kept for everything that is not a client's socket (the event store and its WAL, the read models,
@@ -83,6 +83,8 @@ export const limitConnections = (
   const maxConnections = Math.min(limits.maxConnections, ceiling);
   server.maxConnections = maxConnections;
   server.on('drop', () => options.onRefused?.('total'));
+  // Every port runs this: the answers each connection owes, for where a parser refusal may be written (review 449).
+  trackOwedAnswers(server);
   const open = new Map<string, number>();
   /** Sockets that have not begun a request yet, each with the timer that closes it if none comes. */
   const waiting = new WeakMap<Socket, NodeJS.Timeout>();
