@@ -1,5 +1,5 @@
 /**
- * Fix f1083: the readers of trusted files (the service's configuration file, the request-signing policy) told a file
+ * The readers of trusted files (the service's configuration file, the request-signing policy) told a file
  * that cannot be read (`readable`) from one that breaks a rule (`trusted_file`, `signing_policy`) by the text of the
  * refusal, which names the file, and a file's name may hold any text: a policy at `cannot read policy.json` that is
  * not JSON was refused as unreadable, and a missing configuration file whose name holds `invalid_utf8` was said to be
@@ -10,6 +10,7 @@ import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadServiceConfig } from '../adapters/http/config.ts';
+import { signingPolicyOf } from '../adapters/http/service-signing-policy.ts';
 import { readConfigFile } from '../adapters/http/config-file.ts';
 import { withTrustedFile } from '../adapters/driven/files/index.ts';
 import { readTrustedJsonFile, readTrustedTextFile, readTrustedTextFileOrPipe } from '../adapters/runtime/bounded-files.ts';
@@ -46,6 +47,12 @@ describe('a trusted file refused is told by the kind of its refusal, not by the 
     writeFileSync(join(dir, 'cannot read policy.json'), 'require: all', { mode: 0o600 });
     const issues = inFolder(dir, () => issuesOf(() => loadServiceConfig({ flags: { signing: 'cannot read policy.json' } })));
     expect(issues).toEqual([{ path: 'flag --signing', rule: 'signing_policy', message: expect.stringMatching(/^cannot read policy\.json is not JSON/) }]);
+  });
+
+  it("a missing policy is `readable` both where the configuration is checked and where the start reads it (review 451)", () => {
+    const file = join(scratch(), 'missing-policy.json');
+    expect(issuesOf(() => loadServiceConfig({ flags: { signing: file } }))).toEqual([{ path: 'flag --signing', rule: 'readable', message: `cannot read ${file}: ENOENT` }]);
+    expect(issuesOf(() => signingPolicyOf({ signing: file } as Parameters<typeof signingPolicyOf>[0]))).toEqual([{ path: 'signing', rule: 'readable', message: `cannot read ${file}: ENOENT` }]);
   });
 
   it('one at such a path that others may write is refused by signing_policy, naming the rule as before', () => {

@@ -39,7 +39,7 @@ const isFolder = (file: string): boolean => {
 
 /**
  * The rule and message of the reader's refusal, told by its `kind` and never by its message, which names the file
- * (f1083: a missing file whose name held `invalid_utf8` was said not to be UTF-8): the file's own problem (`readable`,
+ * (a missing file whose name held `invalid_utf8` was said not to be UTF-8): the file's own problem (`readable`,
  * `max_bytes`), or the rule it breaks (`trusted_file`). A text read gives no `content` refusal: said as given if ever.
  */
 const refusalOf = (read: FileRefusal & { readonly message: string }, pipeWaitMs: number): { rule: string; message: string } => {

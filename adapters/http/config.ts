@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { validationError, type FieldIssue } from '../../domain/errors.ts';
-import { readSigningPolicyFile } from '../runtime/index.ts';
+import { readSigningPolicyFile, signingPolicyRule } from '../runtime/index.ts';
 import { FETCH_BAD_PORT_RULE, FETCH_BAD_PORTS } from '../client/http.ts';
 import { readConfigFile } from './config-file.ts';
 import { issuesOf } from './config-issues.ts';
@@ -184,13 +184,13 @@ export const loadServiceSettings = (
 /**
  * The problems of the request-signing policy file `file` (readSigningPolicyFile), each at `where`: `readable` when it
  * cannot be read, else `signing_policy` (who may write it, its size, its text and JSON, its fields), the rule the start
- * names. Told by the kind of refusal the reader gives, never by its message: that names the file (f1083: a policy at
+ * names. Told by the kind of refusal the reader gives, never by its message: that names the file (a policy at
  * `cannot read policy.json` that others may write was refused as unreadable).
  */
 const signingPolicyIssues = (file: string, where: string): FieldIssue[] => {
   const read = readSigningPolicyFile(file);
   if (read.ok) return [];
-  const rule = read.kind === 'unreadable' ? 'readable' : 'signing_policy';
+  const rule = signingPolicyRule(read);
   return read.problems.map((message) => ({ path: where, rule, message }));
 };
 

@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import type { FastifyBaseLogger } from 'fastify';
 import { validationError } from '../../domain/errors.ts';
 import type { RequestSigningPolicy } from '../../domain/signing/index.ts';
-import { readSigningPolicyFile } from '../runtime/index.ts';
+import { readSigningPolicyFile, signingPolicyRule } from '../runtime/index.ts';
 import type { ServiceConfig } from './service-config.ts';
 
 /** How often a running service looks whether its policy file changed: a stat, never a read. */
@@ -39,7 +39,8 @@ export const signingPolicyOf = (config: ServiceConfig): ServiceSigningPolicy | u
   const stamp = stampOf(file);
   const read = readSigningPolicyFile(file);
   if (!read.ok) {
-    const issues = read.problems.map((message) => ({ path: 'signing', rule: 'signing_policy', message }));
+    const rule = signingPolicyRule(read);
+    const issues = read.problems.map((message) => ({ path: 'signing', rule, message }));
     throw validationError(issues, 'service configuration');
   }
   const { policy } = read;

@@ -13,7 +13,7 @@ import { readWaitingForPipe, type TrustedFileRefusal } from '../driven/files/tru
 
 /**
  * Which problem refused a file, for a caller to name its rule by it and never by the message, which names the path (a
- * path may hold any text: f1083). `unreadable` (with its errno `code`) and `trusted_file`: as withTrustedFile says
+ * path may hold any text). `unreadable` (with its errno `code`) and `trusted_file`: as withTrustedFile says
  * (trusted-file.ts). `too_large`: the file holds more than the bound (the rest was not read). `unwritten`: a pipe
  * nothing wrote to and closed within the wait (readTrustedTextFileOrPipe). `invalid_utf8`: its bytes are not UTF-8.
  * `content`: its text is not what the reader takes (not JSON, past the JSON limits, a name twice in an object, a

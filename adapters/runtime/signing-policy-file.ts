@@ -8,6 +8,14 @@ export const MAX_SIGNING_POLICY_BYTES = 1024 * 1024;
 /** What refused a policy: the file's problem (bounded-files' FileRefusal: unreadable, its trust, size, UTF-8, JSON), or `fields`, its own. */
 export type SigningPolicyRefusal = FileRefusal | { readonly kind: 'fields' };
 
+/**
+ * The configuration rule a refused policy breaks: `readable` when the system would not open or read it, else
+ * `signing_policy` (who may write it, its size, its text and JSON, its fields). Both ways a policy is read at start
+ * (the configuration's check and the start's own read) name the same rule for one file (review 451).
+ */
+export const signingPolicyRule = (refusal: SigningPolicyRefusal): 'readable' | 'signing_policy' =>
+  refusal.kind === 'unreadable' ? 'readable' : 'signing_policy';
+
 export type SigningPolicyRead =
   | { readonly ok: true; readonly policy: RequestSigningPolicy }
   /** One line per problem: the file's (unreadable, too large, not JSON) or each bad field's, `path: message`. */
