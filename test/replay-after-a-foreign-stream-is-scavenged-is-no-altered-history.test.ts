@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import type { LoggedEvent } from './esdb-standin/memory-log.ts';
 import { settled } from './http-sse.fixtures.ts';
 import { runCli } from './support/cli.ts';
 import { foreignRecord, registerNode, useSharedCluster, type SharedCluster } from './support/shared-cluster.ts';
+import { readCheckpointFileJson } from '../adapters/driven/replay-checkpoint/checkpoint-file.ts';
 
 /*
  * After review 371 #1: on an EventStoreDB cluster shared with another application, the replay checkpoint digested
@@ -45,7 +46,7 @@ describe('credence replay on a cluster whose other application scavenges its rec
     const first = await replay(dir, standIn.connectionString);
     expect(first.code, first.out + first.err).toBe(0);
     expect(verdict(first.out).verification.mode).toBe('full');
-    const saved = JSON.parse(readFileSync(join(dir, 'replay-checkpoint.json'), 'utf8')) as { position: string };
+    const saved = readCheckpointFileJson(join(dir, 'replay-checkpoint.json')) as { position: string };
 
     // When the other application deletes both its streams and the server scavenges them
     standIn.log.scavenge(middle);
@@ -87,7 +88,7 @@ describe('credence replay on a cluster whose other application scavenges its rec
     expect((await replay(dir, standIn.connectionString)).code).toBe(0);
     // As an earlier version wrote it: no digestVersion beside the checkpoint (its digest then covered every record)
     const path = join(dir, 'replay-checkpoint.json');
-    const { digestVersion, ...older } = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    const { digestVersion, ...older } = readCheckpointFileJson(path) as Record<string, unknown>;
     expect(digestVersion).toBe(2);
     writeFileSync(path, JSON.stringify(older));
     standIn.log.scavenge(tip);
@@ -106,7 +107,7 @@ describe('credence replay on a cluster whose other application scavenges its rec
    * other application's too), and no digestVersion beside it.
    */
   const asAnEarlierVersionWroteIt = async (svc: SharedCluster['svc'], path: string): Promise<Record<string, unknown>> => {
-    const { digestVersion, ...fields } = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    const { digestVersion, ...fields } = readCheckpointFileJson(path) as Record<string, unknown>;
     expect(digestVersion).toBe(2);
     const upTo = BigInt(fields['position'] as string);
     const everyRecord = sha256RecordDigest();
@@ -149,10 +150,10 @@ describe('credence replay on a cluster whose other application scavenges its rec
     const notes = verdict(run.out).verification.notes.join('\n');
     expect(notes, run.out + run.err).toContain(`${path}.v1`);
     expect(notes).toMatch(/scavenge/);
-    expect(JSON.parse(readFileSync(`${path}.v1`, 'utf8'))).toEqual(older);
-    expect((JSON.parse(readFileSync(path, 'utf8')) as { digestVersion?: number }).digestVersion).toBe(2);
+    expect(readCheckpointFileJson(`${path}.v1`)).toEqual(older);
+    expect((readCheckpointFileJson(path) as { digestVersion?: number }).digestVersion).toBe(2);
     const full = await replay(dir, standIn.connectionString, '--full');
-    expect(JSON.parse(readFileSync(`${path}.v1`, 'utf8'))).toEqual(older);
+    expect(readCheckpointFileJson(`${path}.v1`)).toEqual(older);
     expect(full.code, full.out).toBe(0);
     // Review 380 item 4: only the run that kept it said so; every later run names it while it is there, and what to do.
     for (const later of [full, await replay(dir, standIn.connectionString)]) {
@@ -183,7 +184,7 @@ describe('credence replay on a cluster whose other application scavenges its rec
     expect(verdict(once.out).verification.mode).toBe('full');
     expect(verdict(once.out).verification.notes.join('\n')).not.toContain('.v1');
     expect(existsSync(`${path}.v1`)).toBe(false);
-    expect((JSON.parse(readFileSync(path, 'utf8')) as { digestVersion?: number }).digestVersion).toBe(2);
+    expect((readCheckpointFileJson(path) as { digestVersion?: number }).digestVersion).toBe(2);
     const then = await replay(dir, standIn.connectionString);
     expect(then.code).toBe(0);
     expect(verdict(then.out).verification.mode).toBe('incremental');

@@ -1,7 +1,7 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
-import { CheckpointFile } from '../adapters/driven/replay-checkpoint/checkpoint-file.ts';
+import { CheckpointFile, readCheckpointFileJson } from '../adapters/driven/replay-checkpoint/checkpoint-file.ts';
 import { verifyFleet } from '../adapters/replay-workers/verify-fleet.ts';
 import { replayAll } from '../projections/replay/index.ts';
 import { dataDirs, forge } from './replay.fixtures.ts';
@@ -22,7 +22,7 @@ describe('a replay checkpoint edited into a context a guard cannot read', () => 
     await establishOne(engine);
     const checkpoint = new CheckpointFile(dir);
     expect(await verifyFleet(store, { checkpoint })).toMatchObject({ mode: 'full', replay: { findings: [] } });
-    const file = JSON.parse(readFileSync(checkpoint.path, 'utf8')) as { entities: unknown[][] };
+    const file = readCheckpointFileJson(checkpoint.path) as { entities: unknown[][] };
     const node = file.entities.find((e) => e[0] === 'node-meter-1')!;
     node[4] = { ...(node[4] as object), liveAssociations: 5 };
     writeFileSync(checkpoint.path, JSON.stringify(file));

@@ -1,7 +1,7 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
-import { CheckpointFile } from '../adapters/driven/replay-checkpoint/checkpoint-file.ts';
+import { CheckpointFile, readCheckpointFileJson } from '../adapters/driven/replay-checkpoint/checkpoint-file.ts';
 import { main } from '../bin/cli.ts';
 import { capture } from './support/cli.ts';
 import { dataDirs } from './replay.fixtures.ts';
@@ -18,7 +18,7 @@ describe('a replay checkpoint whose entities are not where they say', () => {
 
   const edited = (dir: string, change: (entities: unknown[][]) => void): void => {
     const path = new CheckpointFile(dir).path;
-    const checkpoint = JSON.parse(readFileSync(path, 'utf8')) as { entities: unknown[][] };
+    const checkpoint = readCheckpointFileJson(path) as { entities: unknown[][] };
     change(checkpoint.entities);
     writeFileSync(path, JSON.stringify(checkpoint));
   };

@@ -1,7 +1,7 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
-import { CheckpointFile } from '../adapters/driven/replay-checkpoint/checkpoint-file.ts';
+import { CheckpointFile, readCheckpointFileJson } from '../adapters/driven/replay-checkpoint/checkpoint-file.ts';
 import { verifyFleet } from '../adapters/replay-workers/verify-fleet.ts';
 import { openCredence, type Credence } from '../adapters/runtime/index.ts';
 import { replayAll } from '../projections/replay/index.ts';
@@ -36,7 +36,7 @@ const handedOverAfterCheckpoint = async (edit: (saved: Saved) => void) => {
   await c.settle();
   const checkpoint = new CheckpointFile(dataDir());
   expect(await verifyFleet(c.store, { checkpoint })).toMatchObject({ mode: 'full', replay: { findings: [] } });
-  const saved = JSON.parse(readFileSync(checkpoint.path, 'utf8')) as Saved;
+  const saved = readCheckpointFileJson(checkpoint.path) as Saved;
   edit(saved);
   writeFileSync(checkpoint.path, JSON.stringify(saved));
 
@@ -61,7 +61,7 @@ const asAnOlderBuildWroteIt = (saved: Saved): void => {
 describe('a replay checkpoint made by other machines is not gone on from (review 119)', () => {
   it('names the machines that made it', async () => {
     const { checkpoint } = await handedOverAfterCheckpoint(() => {});
-    const saved = JSON.parse(readFileSync(checkpoint.path, 'utf8')) as Saved;
+    const saved = readCheckpointFileJson(checkpoint.path) as Saved;
     expect(saved.machines).toMatchObject({ fingerprint: expect.stringMatching(/^[0-9a-f]{64}$/), description: expect.stringContaining('machines') });
   });
 

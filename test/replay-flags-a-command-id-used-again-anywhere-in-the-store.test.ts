@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
-import { CheckpointFile } from '../adapters/driven/replay-checkpoint/checkpoint-file.ts';
+import { CheckpointFile, readCheckpointFileJson } from '../adapters/driven/replay-checkpoint/checkpoint-file.ts';
 import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { eventsDbRangeSourceInDir } from '../adapters/driven/store/sqlite/events-db-reader.ts';
 import { createEngine } from '../adapters/engine/index.ts';
@@ -94,7 +94,7 @@ describe('replay flags a command id used again anywhere in the store', () => {
       const { copies } = await enrolledTwiceUnderOneCommand(store);
       const checkpoint = new CheckpointFile(dir);
       expect(await verifyFleet(store, { checkpoint, workers })).toMatchObject({ mode: 'full', replay: { findings: [] } });
-      const saved = readFileSync(checkpoint.path, 'utf8');
+      const saved = readCheckpointFileJson(checkpoint.path) as Record<string, unknown>;
       const { again, other } = await copies();
 
       const incremental = await verifyFleet(store, { checkpoint });
@@ -106,7 +106,7 @@ describe('replay flags a command id used again anywhere in the store', () => {
       expect(incremental.replay).toEqual(await replayAll(store));
 
       // A checkpoint of the earlier format keeps no command ids: verified in full, never gone on from.
-      const earlier: Record<string, unknown> = { ...(JSON.parse(saved) as Record<string, unknown>), format: 1 };
+      const earlier: Record<string, unknown> = { ...saved, format: 1 };
       delete earlier['commandIds'];
       writeFileSync(checkpoint.path, JSON.stringify(earlier));
       const after = await verifyFleet(store, { checkpoint });

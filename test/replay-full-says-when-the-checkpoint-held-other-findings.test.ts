@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
@@ -6,6 +6,7 @@ import { main } from '../bin/cli.ts';
 import { at, establishOne, fixture } from './support/fleet.ts';
 import { dataDirs, forge } from './replay.fixtures.ts';
 import { capture } from './support/cli.ts';
+import { readCheckpointFileJson } from '../adapters/driven/replay-checkpoint/checkpoint-file.ts';
 
 /*
  * Review 284 #2: a checkpoint edited consistently (its findings set to [] by hand) is trusted by the next run, and
@@ -23,7 +24,7 @@ describe('credence replay --full over a checkpoint whose findings were edited', 
     expect(await main(['replay', '--data', dir], capture().io)).toBe(1);
 
     const file = join(dir, 'replay-checkpoint.json');
-    const checkpoint = JSON.parse(readFileSync(file, 'utf8'));
+    const checkpoint = readCheckpointFileJson(file) as { findings: unknown[]; position: string };
     expect(checkpoint.findings).toHaveLength(1);
     writeFileSync(file, JSON.stringify({ ...checkpoint, findings: [] }));
     // The edit is consistent: a run that goes on from it trusts it.

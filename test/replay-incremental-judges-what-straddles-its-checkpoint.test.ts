@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
 import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { createEngine } from '../adapters/engine/index.ts';
-import { CheckpointFile } from '../adapters/driven/replay-checkpoint/checkpoint-file.ts';
+import { CheckpointFile, readCheckpointFileJson } from '../adapters/driven/replay-checkpoint/checkpoint-file.ts';
 import { verifyFleet } from '../adapters/replay-workers/verify-fleet.ts';
 import { FACT_CLAIM_TYPE } from '../domain/fact-claims.ts';
 import type { JsonObject, RecordedEvent } from '../domain/ports/event-store.ts';
@@ -32,7 +32,7 @@ describe.each([1, 2])('an incremental replay after a checkpoint written by %i th
       const { plain, configured } = await configuredThroughClaims(store);
       const checkpoint = new CheckpointFile(dir);
       expect(await verifyFleet(store, { checkpoint, workers })).toMatchObject({ mode: 'full', replay: { findings: [] } });
-      const saved = JSON.parse(readFileSync(checkpoint.path, 'utf8')) as { entities: unknown[][] };
+      const saved = readCheckpointFileJson(checkpoint.path) as { entities: unknown[][] };
       expect(saved.entities.find((e) => e[0] === 'association-sa-1')?.slice(5)).toEqual(['0', configured]);
 
       await plain.execute(cmd.revokeCredential());
@@ -93,7 +93,7 @@ describe('a replay checkpoint', () => {
       for (const c of [cmd.createSubscription(), cmd.registerNode(), cmd.enrolNode()]) await engine.execute(c);
       const checkpoint = new CheckpointFile(dir);
       await verifyFleet(store, { checkpoint });
-      const saved = JSON.parse(readFileSync(checkpoint.path, 'utf8')) as { entities: unknown[][]; revisions?: unknown };
+      const saved = readCheckpointFileJson(checkpoint.path) as { entities: unknown[][]; revisions?: unknown };
       delete saved.revisions;
       saved.entities = saved.entities.map((e) => e.slice(0, 5));
       writeFileSync(checkpoint.path, JSON.stringify(saved));

@@ -22,6 +22,14 @@ vi.mock('../adapters/driven/files/atomic-write.ts', async (original) => {
       }
       return real.writeFileAtomic(...args);
     },
+    writeFileAtomicFrom: (...args: Parameters<typeof real.writeFileAtomicFrom>) => {
+      const [path] = args;
+      if (refuse.checkpoint && basename(path) === 'replay-checkpoint.json') {
+        const temp = join(path, '..', `.replay-checkpoint.json.${process.pid}.0123456789ab.tmp`);
+        throw Object.assign(new Error(`EPERM: operation not permitted, rename '${temp}' -> '${path}'`), { errno: -1, code: 'EPERM', syscall: 'rename', path: temp, dest: path });
+      }
+      return real.writeFileAtomicFrom(...args);
+    },
   };
 });
 

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import { command } from '../domain/commands/index.ts';
 import { capture } from './support/cli.ts';
 import { cmd, fixture, operator } from './support/fleet.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
+import { readCheckpointFileJson } from '../adapters/driven/replay-checkpoint/checkpoint-file.ts';
 
 /*
  * After review 371 #2: once `credence replay --full` had found the history behind the checkpoint altered, it kept the
@@ -49,8 +50,7 @@ describe('credence replay after a full replay found the history altered', () => 
     const full = await run('--data', dir, '--full');
     expect(full.code).toBe(1);
     expect(full.out.some((l) => l.startsWith('history altered: '))).toBe(true);
-    const kept = readFileSync(path, 'utf8');
-    const writtenAt = (JSON.parse(kept) as { writtenAt: string }).writtenAt;
+    const writtenAt = (readCheckpointFileJson(path) as { writtenAt: string }).writtenAt;
 
     // A plain run does not go on from it: it reports the alteration, names the file to remove, exit 1
     const plain = await run('--data', dir, '--json');
@@ -65,10 +65,10 @@ describe('credence replay after a full replay found the history altered', () => 
 
     // And no run saves over the kept checkpoint
     expect((await run('--data', dir, '--full')).code).toBe(1);
-    expect((JSON.parse(readFileSync(path, 'utf8')) as { writtenAt: string }).writtenAt).toBe(writtenAt);
+    expect((readCheckpointFileJson(path) as { writtenAt: string }).writtenAt).toBe(writtenAt);
 
     // The recorded alteration made invalid by hand: the file is not read, yet what it records is still reported
-    const edited = JSON.parse(readFileSync(path, 'utf8')) as { altered: Record<string, unknown> };
+    const edited = readCheckpointFileJson(path) as { altered: Record<string, unknown> };
     edited.altered['foundAt'] = 'yesterday';
     writeFileSync(path, JSON.stringify(edited));
     for (const args of [['--data', dir], ['--data', dir, '--json'], ['--data', dir]]) {
@@ -77,7 +77,7 @@ describe('credence replay after a full replay found the history altered', () => 
       expect(again.out.join('\n')).toContain(path);
     }
     expect(existsSync(`${path}.unreadable`)).toBe(false);
-    expect((JSON.parse(readFileSync(path, 'utf8')) as { writtenAt: string }).writtenAt).toBe(writtenAt);
+    expect((readCheckpointFileJson(path) as { writtenAt: string }).writtenAt).toBe(writtenAt);
 
     // Once the file is removed, the history as it now stands is verified and checkpointed again
     rmSync(path);

@@ -5,6 +5,7 @@ import { main } from '../bin/cli.ts';
 import { capture } from './support/cli.ts';
 import { verifiedOnceWithNodesAfter } from './support/replay-checkpoint-folder.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
+import { readCheckpointFileJson } from '../adapters/driven/replay-checkpoint/checkpoint-file.ts';
 
 /*
  * Review 228, finding 3: a replay-checkpoint.json that does not parse (`{}` written into it, say, after an event
@@ -32,7 +33,7 @@ describe('credence replay over an unreadable checkpoint', () => {
     expect(out).toMatch(/note: checkpoint ignored: .*replay-checkpoint\.json: /);
     expect(out).toContain(`note: ${path} could not be read: moved to ${aside}, which is kept (look at it, then remove it); the new checkpoint is written in its place`);
     expect(readFileSync(aside, 'utf8')).toBe('{}');
-    expect(JSON.parse(readFileSync(path, 'utf8'))).toMatchObject({ format: 2 });
+    expect(readCheckpointFileJson(path)).toMatchObject({ format: 2 });
 
     // The next run goes on from the new checkpoint.
     const next = capture();

@@ -1,4 +1,4 @@
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
@@ -6,6 +6,7 @@ import { main } from '../bin/cli.ts';
 import { capture } from './support/cli.ts';
 import { cmd, establishOne, fixture } from './support/fleet.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
+import { readCheckpointFileJson } from '../adapters/driven/replay-checkpoint/checkpoint-file.ts';
 
 /*
  * Review 228, finding 2: after events.db was restored from an older backup with replay-checkpoint.json left in place,
@@ -32,7 +33,7 @@ describe('credence replay on a restored events.db grown past the checkpoint', ()
     await store.close();
     expect(await main(['replay', '--data', dir], capture().io)).toBe(0);
     const checkpointPath = join(dir, 'replay-checkpoint.json');
-    const position = BigInt((JSON.parse(readFileSync(checkpointPath, 'utf8')) as { position: string }).position);
+    const position = BigInt((readCheckpointFileJson(checkpointPath) as { position: string }).position);
 
     copyFileSync(backup, join(dir, 'events.db'));
     store = openSqliteStoreInDir(dir);
@@ -63,7 +64,7 @@ describe('credence replay on a restored events.db grown past the checkpoint', ()
   it('keeps the earlier wording for a checkpoint written before it kept the id of the event it ends on', async () => {
     const { dir, position } = await restoredAndGrown();
     const path = join(dir, 'replay-checkpoint.json');
-    const { lastEventId: _id, ...older } = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    const { lastEventId: _id, ...older } = readCheckpointFileJson(path) as Record<string, unknown>;
     expect(_id).toEqual(expect.any(String));
     writeFileSync(path, JSON.stringify(older));
 

@@ -5,10 +5,10 @@
  * the newer-rule one (they carry its position), and are counted with it, not as broken histories. A forged event on
  * an entity no finding touched stays a broken history. One pass, the workers and a checkpointed run agree.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
-import { CheckpointFile } from '../adapters/driven/replay-checkpoint/checkpoint-file.ts';
+import { CheckpointFile, readCheckpointFileJson } from '../adapters/driven/replay-checkpoint/checkpoint-file.ts';
 import { verifyFleet } from '../adapters/replay-workers/verify-fleet.ts';
 import { findingsByNewerRules, findingsFollowingNewerRules, replayAll } from '../projections/replay/index.ts';
 import { expectEveryReplayModeAgrees } from './support/replay-modes.ts';
@@ -60,7 +60,7 @@ describe('replay of an old store with a successor on its predecessor\'s key, the
       const folder = dataDir();
       const checkpoint = new CheckpointFile(folder);
       await verifyFleet(store, { checkpoint });
-      const written = JSON.parse(readFileSync(checkpoint.path, 'utf8')) as { findings: Record<string, unknown>[] };
+      const written = readCheckpointFileJson(checkpoint.path) as { findings: Record<string, unknown>[] };
       expect(written.findings).toHaveLength(1);
       writeFileSync(checkpoint.path, JSON.stringify({ ...written, findings: written.findings.map(({ unrecorded: _u, rule: _r, ruleSince: _s, ...f }) => f) }));
       await laterEventsOnIt(store);

@@ -9,10 +9,10 @@
  * replay never recorded (the bookkeeping of the unrecorded association) still follows. One pass, the workers and a
  * run from a checkpoint agree.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../adapters/driven/clock/index.ts';
-import { CheckpointFile } from '../adapters/driven/replay-checkpoint/checkpoint-file.ts';
+import { CheckpointFile, readCheckpointFileJson } from '../adapters/driven/replay-checkpoint/checkpoint-file.ts';
 import { openSqliteStoreInDir } from '../adapters/driven/store/index.ts';
 import { createEngine } from '../adapters/engine/index.ts';
 import { verifyFleet } from '../adapters/replay-workers/verify-fleet.ts';
@@ -107,7 +107,7 @@ describe('replay of a v9 folder: a newer-rule refusal on an entity no finding le
       const folder = dataDir();
       const checkpoint = new CheckpointFile(folder);
       await verifyFleet(store, { checkpoint });
-      const written = JSON.parse(readFileSync(checkpoint.path, 'utf8')) as { findings: { unrecorded: Record<string, unknown> | null }[] };
+      const written = readCheckpointFileJson(checkpoint.path) as { findings: { unrecorded: Record<string, unknown> | null }[] };
       const older = written.findings.map((f) => ({ ...f, unrecorded: f.unrecorded === null ? null : { by: f.unrecorded['by'], reads: f.unrecorded['reads'] } }));
       writeFileSync(checkpoint.path, JSON.stringify({ ...written, findings: older }));
       await aeAssociation(store, 'ae-x-live', 'Cx', 'app-cred-2', 3, false);

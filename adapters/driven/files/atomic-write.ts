@@ -86,15 +86,88 @@ const removeQuietly = (path: string): void => {
  * replacing the file.
  */
 export const writeFileAtomic = (path: string, contents: string | Uint8Array, options: AtomicWriteOptions = {}): void => {
-  const mode = options.mode ?? 0o600;
   const ours = typeof contents === 'string';
   const bytes = ours ? Buffer.from(contents, 'utf8') : contents;
+  try {
+    writeThroughTemp(path, options, (fd) => writeAll(fd, bytes));
+  } finally {
+    if (ours) bytes.fill(0); // our copy of what may be a key; the caller wipes its own bytes
+  }
+};
+
+/** How many bytes writeFileAtomicFrom gathers before it writes them: the pieces are many and mostly small. */
+const STAGED_BYTES = 1024 * 1024;
+
+/**
+ * writeFileAtomic of the pieces `pieces` yields, in order, as one file: with the same guarantees (temp name, O_EXCL,
+ * `mode`, fsync, rename or link, folder fsync), for a file too large to hold as one string or one Buffer (a replay
+ * checkpoint of millions of entities: V8's longest string is 512 MiB). Pieces are gathered into writes of about
+ * 1 MiB; one larger is written as it is. A string piece is written as UTF-8. The copies it makes are wiped, as
+ * writeFileAtomic wipes its own; a piece given as bytes is the caller's.
+ */
+export const writeFileAtomicFrom = (path: string, pieces: Iterable<string | Uint8Array>, options: AtomicWriteOptions = {}): void => {
+  const staged = Buffer.alloc(STAGED_BYTES);
+  try {
+    writeThroughTemp(path, options, (fd) => {
+      let at = 0;
+      const flush = (): void => {
+        writeAll(fd, staged.subarray(0, at));
+        at = 0;
+      };
+      for (const piece of pieces) {
+        if (typeof piece === 'string') {
+          // Encoded straight into the staging buffer when it fits (at most 3 bytes per UTF-16 unit).
+          if (piece.length * 3 <= STAGED_BYTES - at) {
+            at += staged.write(piece, at, 'utf8');
+            continue;
+          }
+          if (at > 0) flush();
+          if (piece.length * 3 <= STAGED_BYTES) {
+            at += staged.write(piece, at, 'utf8');
+            continue;
+          }
+          const bytes = Buffer.from(piece, 'utf8');
+          try {
+            writeAll(fd, bytes);
+          } finally {
+            bytes.fill(0);
+          }
+          continue;
+        }
+        if (piece.length <= STAGED_BYTES - at) {
+          staged.set(piece, at);
+          at += piece.length;
+          continue;
+        }
+        if (at > 0) flush();
+        if (piece.length <= STAGED_BYTES) {
+          staged.set(piece, 0);
+          at = piece.length;
+        } else {
+          writeAll(fd, piece);
+        }
+      }
+      if (at > 0) flush();
+    });
+  } finally {
+    staged.fill(0);
+  }
+};
+
+/** Every byte of `bytes` written at the descriptor's offset (a write may take fewer than it is given). */
+const writeAll = (fd: number, bytes: Uint8Array): void => {
+  for (let offset = 0; offset < bytes.length; ) offset += writeSync(fd, bytes, offset, bytes.length - offset);
+};
+
+/** The steps writeFileAtomic documents, `write` filling the temp file through its descriptor. */
+const writeThroughTemp = (path: string, options: AtomicWriteOptions, write: (fd: number) => void): void => {
+  const mode = options.mode ?? 0o600;
   const temp = tempPathFor(path);
   // 'wx' is O_CREAT | O_EXCL: never follows or reuses a file someone placed at the temp name.
   let fd: number | undefined = openSync(temp, 'wx', mode);
   try {
     if (options.underUmask !== true) fchmodSync(fd, mode); // open's mode went through the umask; the file gets exactly `mode`
-    for (let offset = 0; offset < bytes.length; ) offset += writeSync(fd, bytes, offset, bytes.length - offset);
+    write(fd);
     fsyncSync(fd);
     const written = fd;
     fd = undefined;
@@ -108,8 +181,6 @@ export const writeFileAtomic = (path: string, contents: string | Uint8Array, opt
     if (fd !== undefined) closeQuietly(fd);
     removeQuietly(temp);
     throw error;
-  } finally {
-    if (ours) bytes.fill(0); // our copy of what may be a key; the caller wipes its own bytes
   }
   // Linked: `path` is complete and in place; the temp name is only a second name for it now.
   if (options.exclusive) removeQuietly(temp);

@@ -1,5 +1,5 @@
 /** Small file-system utilities shared by the driven adapters that keep single-file state (keys, handles, KEKs, SQLite files). */
-export { ATOMIC_WRITE_TEMP, atomicWriteTempOf, fsyncFolder, writeFileAtomic } from './atomic-write.ts';
+export { ATOMIC_WRITE_TEMP, atomicWriteTempOf, fsyncFolder, writeFileAtomic, writeFileAtomicFrom } from './atomic-write.ts';
 export { removeAtomicWriteStrays } from './atomic-write-strays.ts';
 export type { AtomicWriteOptions } from './atomic-write.ts';
 export {

@@ -1,8 +1,8 @@
-import { closeSync, constants, fchmodSync, linkSync, lstatSync, openSync, statSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, linkSync, lstatSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkpointLimitIssue, ReplayCheckpoint, type CheckpointKeeper } from '../../../projections/replay/checkpoint.ts';
 import { KeptBeside, type LoadedCheckpointFile, type SaveOptions, type UnreadAlteration } from '../../../projections/replay/kept-beside.ts';
-import { writeFileAtomic } from '../files/index.ts';
+import { writeFileAtomicFrom } from '../files/index.ts';
 
 /** The replay checkpoint lives in the data folder, next to the event store and the read models. */
 export const CHECKPOINT_FILE = 'replay-checkpoint.json';
@@ -16,8 +16,145 @@ export const UNREADABLE_CHECKPOINT_FILE = `${CHECKPOINT_FILE}.unreadable`;
  */
 export const EARLIER_CHECKPOINT_FILE = `${CHECKPOINT_FILE}.v1`;
 
-/** The file's JSON: the checkpoint's fields, and what is kept beside it. */
-const fileText = (checkpoint: ReplayCheckpoint, beside: KeptBeside = {}): string => JSON.stringify({ ...checkpoint, ...beside });
+/**
+ * The checkpoint's arrays that grow with the log, in the order their lines follow the first: each element is a line of
+ * its own, never one string of them all (V8's longest string is 536,870,888 characters, about 3.2 million events of
+ * the bench's lifecycle mix written as one JSON text).
+ */
+const LINED = ['findings', 'entities', 'claims', 'revisions', 'commandIds'] as const satisfies readonly (keyof ReplayCheckpoint)[];
+type Lined = (typeof LINED)[number];
+
+/**
+ * The file, a line at a time: first the checkpoint's fields and what is kept beside it (digestVersion, altered), its
+ * LINED arrays replaced by how many lines of each follow (`lines`), then one JSON line per element, each ended by a
+ * newline. A file without `lines` on its first line is one of the earlier form, a single JSON text (still read).
+ */
+function* fileLines(checkpoint: ReplayCheckpoint, beside: KeptBeside = {}): Generator<string> {
+  const head: Record<string, unknown> = { ...checkpoint, ...beside };
+  const lines: Partial<Record<Lined, number>> = {};
+  for (const key of LINED) {
+    lines[key] = checkpoint[key].length;
+    delete head[key];
+  }
+  yield `${JSON.stringify({ ...head, lines })}\n`;
+  for (const key of LINED) for (const element of checkpoint[key]) yield `${JSON.stringify(element)}\n`;
+}
+
+/** Bytes read from the file at a time. */
+const READ_CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * The longest line read: a command-id chunk is 1.4 million characters, an entity's tuple a few KiB (its context keeps
+ * MESSAGE_JSON_LIMITS); a longer line is not one of ours, and is refused before it is held whole.
+ */
+const MAX_LINE_BYTES = 64 * 1024 * 1024;
+
+/** The lines of a file, read READ_CHUNK_BYTES at a time, each without its newline; why it cannot be read as lines. */
+class LineReader {
+  readonly #fd: number;
+  readonly #chunk = Buffer.alloc(READ_CHUNK_BYTES);
+  #start = 0;
+  #end = 0;
+  #eof = false;
+  constructor(fd: number) {
+    this.#fd = fd;
+  }
+
+  /**
+   * The next line; `end` at the end of the file; `unended` for bytes after the last newline (a line cut short);
+   * `long` for a line past MAX_LINE_BYTES (not read further).
+   */
+  next(): string | { readonly end: true } | { readonly unended: true } | { readonly long: true } {
+    const pieces: Buffer[] = [];
+    let held = 0;
+    for (;;) {
+      if (this.#start === this.#end) {
+        if (this.#eof) return held === 0 ? { end: true } : { unended: true };
+        this.#start = 0;
+        this.#end = readSync(this.#fd, this.#chunk, 0, READ_CHUNK_BYTES, null);
+        if (this.#end === 0) {
+          this.#eof = true;
+          continue;
+        }
+      }
+      const newline = this.#chunk.indexOf(0x0a, this.#start);
+      const stop = newline === -1 || newline >= this.#end ? this.#end : newline;
+      held += stop - this.#start;
+      if (held > MAX_LINE_BYTES) return { long: true };
+      // A copy: the chunk is read over by the next call.
+      pieces.push(Buffer.from(this.#chunk.subarray(this.#start, stop)));
+      if (stop === this.#end) {
+        this.#start = this.#end;
+        continue;
+      }
+      this.#start = stop + 1;
+      return (pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, held)).toString('utf8');
+    }
+  }
+}
+
+/** A file of the line form as the object its first line and the lines after it make; why not; or `single` (the earlier form). */
+const readLined = (fd: number): { readonly raw: unknown } | { readonly problem: string; readonly head?: unknown } | 'single' => {
+  const reader = new LineReader(fd);
+  const first = reader.next();
+  if (typeof first !== 'string') return 'single';
+  let head: unknown;
+  try {
+    head = JSON.parse(first);
+  } catch {
+    return 'single';
+  }
+  if (typeof head !== 'object' || head === null || Array.isArray(head) || !Object.hasOwn(head, 'lines')) return 'single';
+  const { lines, ...fields } = head as Record<string, unknown>;
+  const known = new Set<string>(LINED);
+  if (typeof lines !== 'object' || lines === null || Array.isArray(lines)) return { problem: 'its first line\'s `lines` is not an object of line counts', head };
+  for (const [key, count] of Object.entries(lines)) {
+    if (!known.has(key)) return { problem: `its first line counts lines of ${JSON.stringify(key).slice(0, 60)}, which is no array it writes a line at a time`, head };
+    if (!Number.isSafeInteger(count) || (count as number) < 0) return { problem: `its first line's count of ${key} lines is not a count`, head };
+    if (Object.hasOwn(fields, key)) return { problem: `its first line holds ${key} and counts lines of it`, head };
+  }
+  let at = 1;
+  for (const key of LINED) {
+    if (!Object.hasOwn(lines, key)) continue;
+    const count = (lines as Record<string, number>)[key]!;
+    const elements: unknown[] = [];
+    for (let i = 0; i < count; i++) {
+      at++;
+      const line = reader.next();
+      if (typeof line !== 'string') {
+        const why = 'end' in line ? 'the file ends' : 'unended' in line ? 'its last line is cut short' : `the line is longer than ${MAX_LINE_BYTES} bytes`;
+        return { problem: `line ${at} should be ${key} ${i + 1} of ${count}, but ${why}`, head };
+      }
+      try {
+        elements.push(JSON.parse(line));
+      } catch (error) {
+        return { problem: `line ${at} (${key} ${i + 1} of ${count}) is not JSON (${(error as Error).message})`, head };
+      }
+    }
+    fields[key] = elements;
+  }
+  const after = reader.next();
+  if (typeof after === 'string' || !('end' in after)) return { problem: `it goes on after the ${at} lines its first line counts`, head };
+  return { raw: fields };
+};
+
+/**
+ * The JSON a checkpoint file holds, as one value, whichever form it is written in (the lines or one earlier JSON text),
+ * without the checks a load makes: for a test or a person that reads or edits the file (written back as one JSON
+ * text, it is read as the earlier form). Throws when it cannot be read as either.
+ */
+export const readCheckpointFileJson = (path: string): unknown => {
+  const fd = openSync(path, 'r');
+  let lined: ReturnType<typeof readLined>;
+  try {
+    lined = readLined(fd);
+  } finally {
+    closeSync(fd);
+  }
+  if (lined === 'single') return JSON.parse(readFileSync(path, 'utf8'));
+  if ('problem' in lined) throw new Error(`${path}: ${lined.problem}`);
+  return lined.raw;
+};
 
 /** What an unreadable file's `altered` member says loosely: its position, when it is one, and nothing of its text. */
 const unreadAlteration = (altered: unknown): UnreadAlteration => {
@@ -25,8 +162,15 @@ const unreadAlteration = (altered: unknown): UnreadAlteration => {
   return typeof position === 'string' && /^\d{1,30}$/.test(position) ? { position } : {};
 };
 
-/** A checkpoint of a million entities is a few hundred MiB; anything past this is not one of ours. */
-const MAX_CHECKPOINT_BYTES = 1024 * 1024 * 1024;
+/**
+ * The largest file read. A checkpoint holds about 164 bytes per event of the bench's lifecycle mix (333 per entity,
+ * 21 per command id): 64 GiB is some 400 million events, past what one process's heap holds as the verifier's state
+ * (the limit a fleet meets first: the file is read a line at a time, never whole); anything larger is not one of ours.
+ */
+const MAX_CHECKPOINT_BYTES = 64 * 1024 * 1024 * 1024;
+
+/** The largest file of the earlier single-JSON form read (as one string: it can be no longer than V8's longest). */
+const MAX_SINGLE_TEXT_BYTES = 1024 * 1024 * 1024;
 
 /**
  * The checkpoint file as a run found it (none: `absent`): the file a later write of another run puts in its place is
@@ -111,10 +255,35 @@ export class CheckpointFile implements CheckpointKeeper {
     if (size === undefined) return undefined;
     if (size > MAX_CHECKPOINT_BYTES) return { ok: false, problem: `${this.path} is ${size} bytes, more than a checkpoint can be` };
     let raw: unknown;
+    let lined: ReturnType<typeof readLined>;
+    let fd: number;
     try {
-      raw = JSON.parse(readFileSync(this.path, 'utf8'));
+      fd = openSync(this.path, 'r');
     } catch (error) {
-      return { ok: false, problem: `${this.path} is not JSON (${(error as Error).message})` };
+      // Removed since (as above): none. Any other reason it cannot be opened is the file's problem, not a throw.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      return { ok: false, problem: `${this.path} cannot be read (${(error as Error).message})` };
+    }
+    try {
+      lined = readLined(fd);
+    } catch (error) {
+      return { ok: false, problem: `${this.path} cannot be read (${(error as Error).message})` };
+    } finally {
+      closeSync(fd);
+    }
+    if (lined === 'single') {
+      if (size > MAX_SINGLE_TEXT_BYTES) return { ok: false, problem: `${this.path} is ${size} bytes, more than a checkpoint in one line can be` };
+      try {
+        raw = JSON.parse(readFileSync(this.path, 'utf8'));
+      } catch (error) {
+        return { ok: false, problem: `${this.path} is not JSON (${(error as Error).message})` };
+      }
+    } else if ('problem' in lined) {
+      const { head } = lined;
+      const headAltered = typeof head === 'object' && head !== null && Object.hasOwn(head, 'altered') ? { altered: unreadAlteration((head as { altered: unknown }).altered) } : {};
+      return { ok: false, problem: `${this.path}: ${lined.problem}`, ...headAltered };
+    } else {
+      raw = lined.raw;
     }
     const isObject = typeof raw === 'object' && raw !== null && !Array.isArray(raw);
     // Whatever else is wrong with it, an alteration it records is reported, not set aside with the file.
@@ -138,7 +307,7 @@ export class CheckpointFile implements CheckpointKeeper {
    * saveHeld. What it moved aside, if anything; CheckpointNotWritten when it cannot write.
    */
   save(checkpoint: ReplayCheckpoint, beside?: KeptBeside, options: SaveOptions = {}): string | undefined {
-    return this.#put(fileText(checkpoint, beside), options);
+    return this.#put(fileLines(checkpoint, beside), options);
   }
 
   /**
@@ -155,7 +324,7 @@ export class CheckpointFile implements CheckpointKeeper {
     beside?: KeptBeside,
     options: SaveOptions = {},
   ): { readonly unsaved: string } | { readonly said?: string } {
-    const text = fileText(checkpoint, beside);
+    const text = [...fileLines(checkpoint, beside)];
     const release = hold();
     if (typeof release === 'string') return { unsaved: release };
     try {
@@ -175,7 +344,7 @@ export class CheckpointFile implements CheckpointKeeper {
   }
 
   /** An unreadable file (or, `keepEarlier`, an earlier version's) moved aside (said so), then `text` written in its place. */
-  #put(text: string, options: SaveOptions = {}): string | undefined {
+  #put(text: Iterable<string>, options: SaveOptions = {}): string | undefined {
     const aside = this.#unreadable
       ? this.#moveAside(this.asidePath, this.#movedAside, 'could not be read', 'that could not be read before')
       : options.keepEarlier === true
@@ -220,12 +389,12 @@ export class CheckpointFile implements CheckpointKeeper {
 
   #keptEarlier = (): string => `${this.path} moved to ${this.earlierPath}, which is kept; the new checkpoint is written in its place`;
 
-  #write(text: string): void {
+  #write(text: Iterable<string>): void {
     // Private like every file of the data folder (it holds the entities' machine contexts), through an unguessable
     // temp name opened O_EXCL: a data folder given with an EventStoreDB store is not made private by the store, and a
     // link planted at a predictable name had the checkpoint written through it (found in review 24).
     try {
-      writeFileAtomic(this.path, text, { mode: 0o600 });
+      writeFileAtomicFrom(this.path, text, { mode: 0o600 });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === undefined) throw error;
       throw new CheckpointNotWritten(`${this.path} cannot be written: ${osReason(error as NodeJS.ErrnoException)}`);
