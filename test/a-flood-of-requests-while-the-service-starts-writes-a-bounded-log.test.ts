@@ -8,7 +8,7 @@ import { startPkiService } from './support/pki-test-ca.ts';
 import { tempDirs } from './support/temp-dirs.ts';
 
 /*
- * Fix f1085, item 1: while the start has not finished, every request but /healthz and /readyz is answered 503
+ * While the start has not finished, every request but /healthz and /readyz is answered 503
  * `starting` (server.ts, review 422), and each wrote its `request completed` line whole: a matched route's refusal is
  * not one of the sampled kinds (isSampledRefusal: a 429, an unmatched path), and no rate limit is looked at before it.
  * A stranger could write a line per request for as long as the start took. Now they are sampled as 429s are: the first

@@ -5,7 +5,7 @@ import { writeFileAtomicFrom } from '../adapters/driven/files/index.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
 /*
- * Fix f1087: a file too large for one string (the replay checkpoint) is written from the pieces an iterable yields,
+ * Review 447: a file too large for one string (the replay checkpoint) is written from the pieces an iterable yields,
  * through a descriptor in bounded writes, with writeFileAtomic's guarantees: a private temp file renamed over the old.
  */
 describe('an atomic write of many pieces', () => {

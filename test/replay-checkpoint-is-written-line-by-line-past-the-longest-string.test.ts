@@ -11,7 +11,7 @@ import { cmd, establishOne, fixture } from './support/fleet.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
 
 /*
- * Fix f1087: the replay checkpoint was written as one JSON.stringify string and read as one readFileSync string. V8's
+ * Review 447: the replay checkpoint was written as one JSON.stringify string and read as one readFileSync string. V8's
  * longest string is 536,870,888 characters, about 3.2 million events of the bench's lifecycle mix: past that it could
  * not be saved ("checkpoint not saved"), and every later `credence replay` verified in full. The file is now written a
  * line per element of the arrays that grow with the log, behind a first line that says how many of each follow, and

@@ -51,6 +51,8 @@ export interface ServiceLimits {
   readonly readyMaxFailingMs?: number;
   /** Least time in which a device hello is answered (routes/device-endpoints.ts `helloFloor`); its default when absent. */
   readonly helloFloorMs?: number;
+  /** The rate limit's window (ms), which the device routes' decoy hello sampler shares; its default when absent. */
+  readonly rateLimitWindowMs?: number;
 }
 
 /** Everything a route module needs, built once by `startService` (adapters/http/start.ts). */

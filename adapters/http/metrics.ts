@@ -20,6 +20,13 @@ export interface ServiceMetrics {
   sseEventsDelivered(count: number): void;
   /** An OCSP answer sent, by its responseStatus (RFC 6960 4.2.1); `ca` a configured CA's id, else `unknown`. */
   ocspAnswered(ca: string, outcome: keyof typeof OCSP_RESPONSE_STATUS): void;
+  /**
+   * A device hello answered with a decoy challenge (its credential cannot be used), by step (`provisioning.hello`,
+   * `association.hello`) and the real reason: every one, whether or not its log line was sampled out
+   * (decoy-hello-sampling.ts). Called only where /metrics is not public (routes/device-endpoints.ts): the reason of a
+   * hello a stranger sent must not be read back by the stranger (seeds 002/004).
+   */
+  decoyHello(step: string, reason: string): void;
   /** Prometheus text exposition format. */
   render(): Promise<string>;
   /** The Content-Type of `render()`'s output. */
@@ -57,6 +64,8 @@ export interface MetricsSources {
 }
 
 const COMPONENTS_CACHE_MS = 1_000;
+/** The steps a hello answered with a decoy challenge is counted under (`decoyHello`). */
+const DECOY_HELLO_STEPS: ReadonlySet<string> = new Set(['provisioning.hello', 'association.hello']);
 /** prom-client's default metric with the Node.js version as a label, under the registry's prefix. */
 export const NODE_VERSION_METRIC = 'credence_nodejs_version_info';
 /** A read of the store's head slower than this counts as the store down, as /readyz counts it (routes/health.ts). */
@@ -158,6 +167,15 @@ export const createServiceMetrics = (sources: MetricsSources = {}): ServiceMetri
     name: 'credence_ocsp_answers_total',
     help: 'OCSP answers sent, by issuing CA (unknown: a CA not configured) and responseStatus (RFC 6960 4.2.1: successful, malformedRequest, internalError, tryLater, sigRequired, unauthorized)',
     labelNames: ['ca', 'outcome'] as const,
+    registers: [registry],
+  });
+  const decoyHellos = new Counter({
+    name: 'credence_decoy_hellos_total',
+    help:
+      'Device hellos answered with a decoy challenge (a credential that cannot be used), by step and real reason ' +
+      '(unknown_credential, credential_revoked, credential_expired, ...), every one whether or not its log line was sampled out; ' +
+      'counted only on a service with a probe port (else /metrics is public and would tell a stranger why its hello got a decoy)',
+    labelNames: ['step', 'reason'] as const,
     registers: [registry],
   });
   const now = sources.now ?? Date.now;
@@ -333,6 +351,8 @@ export const createServiceMetrics = (sources: MetricsSources = {}): ServiceMetri
     },
     sseEventsDelivered: (count) => sseEvents.inc(count),
     ocspAnswered: (ca, outcome) => ocspAnswers.inc({ ca, outcome }),
+    // Label values: the two hello steps, else `other`; a reason is a ProtocolReason the service made, a closed set.
+    decoyHello: (step, reason) => decoyHellos.inc({ step: DECOY_HELLO_STEPS.has(step) ? step : 'other', reason: /^[a-z_]{1,40}$/.test(reason) ? reason : 'other' }),
     render: () => registry.metrics(),
     contentType: registry.contentType,
   };

@@ -3,7 +3,7 @@ import { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyR
 
 /**
  * The refusals a stranger can have the API port send at will (429s, refusals of paths no route matches, the 503
- * `starting` of any request while the start has not finished, and a hello's decoy challenge's line), logged
+ * `starting` of any request while the start has not finished), logged
  * per address and window: the first REFUSALS_LOGGED_PER_ADDRESS whole (MAX_REFUSALS_LOGGED_PER_WINDOW at most in all),
  * then one line saying how many were not. Every
  * one was two lines before, with its URL whole (review 381: 200 requests on a 14 kB path wrote 2.93 MB; past 8 MiB
@@ -33,8 +33,20 @@ export interface RefusalSampler {
   flush(): void;
 }
 
-export const refusalSampler = (options: { readonly windowMs: number; readonly log: () => FastifyBaseLogger; readonly now?: () => number }): RefusalSampler => {
+export interface RefusalSamplerOptions {
+  readonly windowMs: number;
+  readonly log: () => FastifyBaseLogger;
+  readonly now?: () => number;
+  /**
+   * The count lines' `msg` (default `refusals not logged`): another sampler of the same bounds names its own lines
+   * (decoy-hello-sampling.ts, `decoy hellos not logged`).
+   */
+  readonly message?: string;
+}
+
+export const refusalSampler = (options: RefusalSamplerOptions): RefusalSampler => {
   const now = options.now ?? Date.now;
+  const message = options.message ?? 'refusals not logged';
   const counts = new Map<AddressKey, Counted>();
   let windowStart = now();
   let timer: NodeJS.Timeout | undefined;
@@ -49,13 +61,13 @@ export const refusalSampler = (options: { readonly windowMs: number; readonly lo
       if (suppressed === 0) continue;
       options.log().info(
         { ...(address === OTHER_ADDRESSES ? { remoteAddress: 'others', addressesCountedApart: MAX_ADDRESSES_SAMPLED } : { remoteAddress: address }), suppressed, windowMs: options.windowMs },
-        'refusals not logged',
+        message,
       );
     }
     if (overBudget > 0) {
       options.log().info(
         { remoteAddress: 'any', suppressed: overBudget, refusalsLoggedPerWindow: MAX_REFUSALS_LOGGED_PER_WINDOW, windowMs: options.windowMs },
-        'refusals not logged',
+        message,
       );
     }
     counts.clear();
@@ -98,30 +110,11 @@ const refusedAtWill = new WeakSet<FastifyRequest>();
 
 /**
  * Marks `request`'s refusal as one a stranger can have sent at will, whatever route matched it: logged through the
- * sampler as a 429 is (fix f1085: the 503 `starting` every request gets while the start has not finished,
+ * sampler as a 429 is (the 503 `starting` every request gets while the start has not finished,
  * server.ts, is answered before the rate limit is looked at, and wrote a whole line each, 1,000 requests 1,000 lines).
  */
 export const sampleTheRefusalOf = (request: FastifyRequest): void => {
   refusedAtWill.add(request);
-};
-
-/** The samplers of the API ports built (server.ts), by their HTTP server: a route's own lines sampled with its refusals. */
-const samplers = new WeakMap<object, RefusalSampler>();
-
-/** Makes `sampler` the one `logsLineOf` asks for the requests of `server` (the API port's, server.ts). */
-export const sampleLinesOn = (server: object, sampler: RefusalSampler): void => {
-  samplers.set(server, sampler);
-};
-
-/**
- * Whether a line a stranger can have a route write at will (a hello answered with a decoy challenge, fix f1085:
- * routes/device-endpoints.ts) is written for `request`: through its port's sampler, with the same per-address budget
- * as its 429s and unmatched paths; always on a server without one.
- */
-export const logsLineOf = (request: FastifyRequest): boolean => {
-  const sampler = samplers.get(request.server.server);
-  const ip = request.ip as string | undefined;
-  return sampler === undefined || sampler.logs(ip === undefined ? 'address-unknown' : normalizeIP(ip));
 };
 
 /** Routes an orchestrator or a scraper calls every few seconds: answered, they write no line (as on the probe port). */

@@ -15,7 +15,7 @@ import { documentObject, documentTransform } from './openapi-transform.ts';
 import { servedOpenApiDocument } from './openapi-document.ts';
 import { loggerOptions } from './logging.ts';
 import { normalizeIP } from '@fastify/rate-limit';
-import { ApiRequestLog, refusalSampler, sampleLinesOn, sampleTheRefusalOf } from './refusal-sampling.ts';
+import { ApiRequestLog, refusalSampler, sampleTheRefusalOf } from './refusal-sampling.ts';
 import { closeTheConnectionOfA429, refuseUnmatchedBeforeTheBody } from './refuse-unmatched.ts';
 import { redactedPathOf } from './redact-url.ts';
 import { answerWithProblem, HttpProblem, overloaded, routeNotFound, sendFrameworkProblem, sendProblem } from './problems.ts';
@@ -70,7 +70,7 @@ const SERVED_WHILE_STARTING: ReadonlySet<string> = new Set(['/healthz', '/readyz
 const serveNothingUntilStarted = (app: App, startPhase: () => StartPhase | undefined): void => {
   app.addHook('onRequest', async (request) => {
     if (startPhase() === undefined || SERVED_WHILE_STARTING.has(request.routeOptions.url ?? '')) return;
-    // Sampled as a 429 is (refusal-sampling.ts; fix f1085: each wrote a whole line, and no rate limit bounds them).
+    // Sampled as a 429 is (refusal-sampling.ts: each wrote a whole line, and no rate limit bounds them).
     sampleTheRefusalOf(request);
     throw new HttpProblem(503, 'starting', 'the service is starting and serves nothing yet; retry in a moment', {}, { 'retry-after': '1' });
   });
@@ -143,8 +143,6 @@ export const buildServer = async (options: BuildServerOptions): Promise<App> => 
     forceCloseConnections: 'idle',
   }).withTypeProvider<ZodTypeProvider>();
   reportClientErrors(app.server, { metrics: options.context.metrics, log: app.log, logs: sampler.logs });
-  // A hello's decoy line is sampled with the port's refusals (routes/device-endpoints.ts `logDecoyChallenge`).
-  sampleLinesOn(app.server, sampler);
   app.addHook('onClose', async () => sampler.flush());
   // A request its client gave up before any answer writes no `request completed`: said here, so that it leaves a line
   // as `incoming request` did, through the sampler (a stranger may abort at will).

@@ -7,7 +7,8 @@ import type { Credence } from '../../runtime/index.ts';
 import type { ServiceContext } from '../context.ts';
 import { HELLO_FLOOR_DEFAULT_MS } from '../service-limits-config.ts';
 import { asDeviceAnswer } from './device-step-faults.ts';
-import { logsLineOf } from '../refusal-sampling.ts';
+import { normalizeIP } from '@fastify/rate-limit';
+import { decoyHelloSamplerOf } from '../decoy-hello-sampling.ts';
 
 type Endpoints = Awaited<ReturnType<Credence['security']>>['endpoints'];
 
@@ -28,7 +29,7 @@ export const openDeviceEndpoints = async ({ credence }: ServiceContext): Promise
  * Answers a device message, logging at info the real reason behind a refusal kept from the peer (`concealedRefusal`):
  * told what a failed proof gets (`bad_mac`) at a provisioning auth or an association finish whose credential ended
  * during the run (seeds 002 and 004 unobservability). A hello, association or provisioning, is not refused but
- * answered with a decoy challenge, logged by its route, sampled per address (`logDecoyChallenge`). The device is not to learn that its credential was revoked or has
+ * answered with a decoy challenge, logged by its route (`logDecoyChallenge`). The device is not to learn that its credential was revoked or has
  * expired, but its operator must be able to. The log line's `msg` names the message and what it was told
  * (`auth refused as bad_mac`, `finish refused as bad_mac`). A refusal names fingerprints and
  * ids, never secret material (domain/errors.ts). Any other refusal with a cause is logged at warn with it
@@ -95,14 +96,49 @@ export const logConcealed = (log: FastifyBaseLogger, error: unknown, told?: stri
 };
 
 /**
- * Logs a hello's concealed refusal, answered with a decoy challenge (`logConcealed`), through the port's refusal
- * sampler (refusal-sampling.ts `logsLineOf`): the first few of an address in a window whole, then one line counting the
- * rest. A hello is unauthenticated (a Node-ID or an association id, and any fingerprint), so a stranger could write
- * one such line per request at will (fix f1085); the hello's own `request completed` is written as any route's.
+ * The rate limit's window (`limits.rateLimitWindowMs`, which start.ts passes with the configured limits whole, as
+ * `helloFloorMs`), the window of the decoy hello sampler as of the port's refusal sampler; the configuration's default
+ * (service-limits-config.ts) on a server built with limits that do not name it.
  */
-export const logDecoyChallenge = (request: FastifyRequest, refusal: unknown): void => {
-  if (concealedRefusal(refusal) === undefined || !logsLineOf(request)) return;
-  logConcealed(request.log, refusal, 'answered with a decoy challenge');
+const rateLimitWindowOf = (limits: ServiceContext['limits']): number => limits.rateLimitWindowMs ?? 60_000;
+
+/**
+ * What names the credential a hello claimed, as the store resolves it: a provisioning hello's `nodeId` and bootstrap
+ * `fingerprint`, an association hello's `registreeId`, `associationId` and credential `fingerprint`. Ids and public
+ * fingerprints, never key material; read from a body its responder parsed (the hello's schema bounds each).
+ */
+const helloCredential = (body: unknown): Record<string, string> => {
+  const hello = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+  const named: Record<string, string> = {};
+  for (const field of ['nodeId', 'registreeId', 'associationId'] as const) {
+    const value = hello[field];
+    if (typeof value === 'string') named[field] = value;
+  }
+  const claimed = hello['bootstrap'] ?? hello['credential'];
+  const fingerprint = typeof claimed === 'object' && claimed !== null ? (claimed as Record<string, unknown>)['fingerprint'] : undefined;
+  if (typeof fingerprint === 'string') named['fingerprint'] = fingerprint;
+  return named;
+};
+
+/**
+ * Logs a hello's concealed refusal, answered with a decoy challenge (`logConcealed`), with the credential the hello
+ * named and its address, through the port's decoy hello sampler (decoy-hello-sampling.ts, review 448): a stranger's
+ * made-up credential (`unknown_credential`) sampled per address, a credential the store knows logged whole the first
+ * time in a window and counted after, neither drawing on the refusals' budget (review 448: 20 404s from a device's
+ * address hid its revoked credential's line). Each decoy hello is counted, `credence_decoy_hellos_total`, where
+ * /metrics is not public (a probe port set). The hello's own `request completed` is written as any route's.
+ */
+export const logDecoyChallenge = (request: FastifyRequest, refusal: unknown, context: Pick<ServiceContext, 'metrics' | 'limits'>): void => {
+  const concealed = concealedRefusal(refusal);
+  if (concealed === undefined) return;
+  // Not on a /metrics this port serves to anyone (no probe port): a stranger sending a hello with a device's public
+  // Node-ID and fingerprint would read there whether its credential was revoked (seeds 002/004, SER-001; review 33).
+  if (!request.server.hasRoute({ method: 'GET', url: '/metrics' })) context.metrics.decoyHello(concealed.step, concealed.reason);
+  const ip = request.ip as string | undefined;
+  const credential = helloCredential(request.body);
+  const hello = { step: concealed.step, reason: concealed.reason, address: ip === undefined ? UNKNOWN_PEER : normalizeIP(ip), credential };
+  if (!decoyHelloSamplerOf(request.server, rateLimitWindowOf(context.limits)).logs(hello)) return;
+  logConcealed(request.log.child({ ...credential, remoteAddress: helloPeer(request) }), refusal, 'answered with a decoy challenge');
 };
 
 /**

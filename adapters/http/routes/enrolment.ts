@@ -97,7 +97,7 @@ export const enrolmentRoutes: RouteModule = async (app, context) => {
   }, async (request) =>
     noSoonerThanFloor(() =>
       answerDevice(request.log, async () =>
-        (await ef()).acceptHello(request.body, request.query, helloPeer(request), (refusal) => logDecoyChallenge(request, refusal)))));
+        (await ef()).acceptHello(request.body, request.query, helloPeer(request), (refusal) => logDecoyChallenge(request, refusal, context)))));
 
   app.post('/v1/enrolment/auth', {
     config: DEVICE,

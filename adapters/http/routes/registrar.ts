@@ -69,7 +69,7 @@ export const registrarRoutes: RouteModule = async (app, context) => {
   }, async (request) =>
     noSoonerThanFloor(() =>
       answerDevice(request.log, async () =>
-        (await registrar()).acceptHello(request.params.associationId, request.body, helloPeer(request), (refusal) => logDecoyChallenge(request, refusal)))));
+        (await registrar()).acceptHello(request.params.associationId, request.body, helloPeer(request), (refusal) => logDecoyChallenge(request, refusal, context)))));
 
   app.post('/v1/registrar/associations/:associationId/finish', {
     config: DEVICE,
