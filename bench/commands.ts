@@ -9,6 +9,7 @@ import { replayAll } from '../projections/replay/index.ts';
 import { fmtMs, now, rate, summarise } from './stats.ts';
 import { threadCpuMs } from '../adapters/replay-workers/thread-cpu.ts';
 import { hubRound, hubSetup, iso, lifecycle, subscription } from './workloads.ts';
+import { benchEnv, ratioVerdict, type RateSide } from './verdict.ts';
 // The store's concurrency conflicts counted: with per-stream lanes there should be none between callers.
 import { countingConflicts } from '../test/support/stores.ts';
 
@@ -21,9 +22,13 @@ import { countingConflicts } from '../test/support/stores.ts';
  *   BENCH_ONLY=commands npm run bench
  *   BENCH_SERIAL_NODES (default 150), BENCH_CONCURRENT_NODES (2,000), BENCH_HUB_ROUNDS (30), BENCH_FULL_ROWS (1,500)
  *   BENCH_INLINE_CHECKPOINTS=1 (the store's checkpoints inside its commits instead of on their own thread)
+ *
+ * Each size is a whole number >= 0 (anything else is refused, naming it). A ratio is judged only when both of its
+ * sides ran at least 1,000 commands or rows and 0.5 s (bench/verdict.ts): a smaller side's verdict is "n/a (why)". A
+ * store conflict or a replay finding in any phase fails the bench: those are broken invariants, not slow rates.
  */
 const CALLERS = 64;
-const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+const env = benchEnv;
 
 /** Peak resident set size while `work` runs, sampled every 20 ms (process.resourceUsage().maxRSS never goes down). */
 const withPeakRss = async <T>(work: () => Promise<T>): Promise<{ value: T; peakMiB: number }> => {
@@ -50,10 +55,11 @@ interface Phase {
   /** Of that, the main thread's (the one deciding and committing), when the platform tells. */
   readonly mainCpuMicros?: number | undefined;
   readonly groups?: { groups: number; appends: number; commitMs: number; syncMs: number };
+  /** What the replay of the phase's store found (every guard, facts from the timeline): none, or the bench fails. */
+  readonly findings?: readonly { readonly reason: string }[];
 }
 
-const printPhase = (report: (line: string) => void, p: Phase): number => {
-  const perSecond = (p.commands / p.ms) * 1000;
+const printPhase = (report: (line: string) => void, p: Phase): void => {
   const { p50, p99 } = summarise(p.latencies);
   // The share of the phase the main thread spent inside commits (checks, inserts, sync): the most a writer thread
   // owning the connection could overlap with deciding.
@@ -67,7 +73,6 @@ const printPhase = (report: (line: string) => void, p: Phase): number => {
     `${p.label}: ${p.commands.toLocaleString('en-US')} commands in ${(p.ms / 1000).toFixed(1)}s = ${rate(p.commands, p.ms)}, ` +
       `p50 ${fmtMs(p50)}, p99 ${fmtMs(p99)}, ${p.conflicts} store conflicts${groups}, peak RSS ${p.peakMiB.toFixed(0)} MiB`,
   );
-  return perSecond;
 };
 
 /** `BENCH_INLINE_CHECKPOINTS=1`: SQLite's own checkpoints inside the commits, as before the background checkpointer. */
@@ -161,9 +166,12 @@ const overlappingPhase = async (dir: string, rounds: number): Promise<Phase> => 
     }),
   );
   // Every decision valid against its facts at commit: the replay (every guard, facts from the timeline) finds nothing.
-  const findings = (await replayAll(raw)).findings.length;
+  const findings = (await replayAll(raw)).findings;
   await raw.close();
-  return { label: `engine, ${CALLERS} concurrent callers on ${hubs} overlapping hubs, durable (replay findings: ${findings})`, commands: latencies.length, ms, latencies, peakMiB, conflicts: conflicts(), groups, cpuMicros, mainCpuMicros };
+  return {
+    label: `engine, ${CALLERS} concurrent callers on ${hubs} overlapping hubs, durable (replay findings: ${findings.length})`,
+    commands: latencies.length, ms, latencies, peakMiB, conflicts: conflicts(), groups, cpuMicros, mainCpuMicros, findings,
+  };
 };
 
 type Row = { stream: string; revision: bigint; id: string; type: string; data: string; metadata: string };
@@ -183,36 +191,56 @@ const rawInsertRate = (dir: string, rows: readonly Row[], synchronous: 'NORMAL' 
   const { user, system } = process.cpuUsage(cpu);
   const ms = now() - start;
   db.close();
-  return { ms, perSecond: (rows.length / ms) * 1000, cpuPerRow: (user + system) / rows.length };
+  return { ms, cpuPerRow: rows.length === 0 ? 'n/a' : ((user + system) / rows.length).toFixed(0) };
 };
 
-const verdict = (ratio: number, target: number) => `${ratio.toFixed(2)}x (target >= ${target.toFixed(1)}x: ${ratio >= target ? 'MET' : 'MISSED'})`;
+/** The invariants the phases must keep: no store conflict between callers, no replay finding. */
+const brokenInvariants = (phases: readonly Phase[]): string[] =>
+  phases.flatMap((p) => [
+    ...(p.conflicts > 0 ? [`${p.label}: ${p.conflicts} store conflicts (there should be none with per-stream lanes)`] : []),
+    ...(p.findings !== undefined && p.findings.length > 0 ? [`${p.label}: ${p.findings.length} replay findings, the first: ${p.findings[0]!.reason}`] : []),
+  ]);
 
 export async function benchCommands(report: (line: string) => void): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'credence-commands-'));
   try {
-    const serial = await serialPhase(join(dir, 'serial'), env('BENCH_SERIAL_NODES', 150));
-    const distinct = await distinctPhase(join(dir, 'distinct'), env('BENCH_CONCURRENT_NODES', 2_000));
-    const overlapping = await overlappingPhase(join(dir, 'overlapping'), env('BENCH_HUB_ROUNDS', 30));
+    // Every size read (and refused if it is no count) before the first phase runs.
+    const [serialNodes, concurrentNodes, hubRounds, fullRowCount] = [
+      env('BENCH_SERIAL_NODES', 150), env('BENCH_CONCURRENT_NODES', 2_000), env('BENCH_HUB_ROUNDS', 30), env('BENCH_FULL_ROWS', 1_500),
+    ];
+    const serial = await serialPhase(join(dir, 'serial'), serialNodes);
+    const distinctRun = await distinctPhase(join(dir, 'distinct'), concurrentNodes);
 
     // The same rows: the events the distinct phase stored, inserted raw.
     const rows: Row[] = [];
-    for await (const e of distinct.store.readAll()) {
+    for await (const e of distinctRun.store.readAll()) {
       rows.push({ stream: e.streamId, revision: e.revision, id: e.id, type: e.type, data: JSON.stringify(e.data), metadata: JSON.stringify(e.metadata) });
     }
-    await distinct.store.close();
+    // The distinct store's decisions replayed as the overlapping one's are; then closed, so that its checkpointer
+    // thread is gone before the overlapping phase's RSS is sampled.
+    const distinctFindings = (await replayAll(distinctRun.store)).findings;
+    await distinctRun.store.close();
+    const distinct: Phase = { ...distinctRun, label: distinctRun.label.replace(/\)$/, `, replay findings: ${distinctFindings.length})`), findings: distinctFindings };
+    const overlapping = await overlappingPhase(join(dir, 'overlapping'), hubRounds);
+
     const normal = rawInsertRate(dir, rows, 'NORMAL');
-    const fullRows = rows.slice(0, env('BENCH_FULL_ROWS', 1_500));
+    const fullRows = rows.slice(0, fullRowCount);
     const full = rawInsertRate(dir, fullRows, 'FULL');
 
-    report(`raw better-sqlite3 one-row transactions, synchronous = NORMAL: ${rows.length.toLocaleString('en-US')} rows at ${rate(rows.length, normal.ms)}, CPU ${normal.cpuPerRow.toFixed(0)} µs per row`);
-    report(`raw better-sqlite3 one-row transactions, synchronous = FULL: ${fullRows.length.toLocaleString('en-US')} of the same rows at ${rate(fullRows.length, full.ms)}, CPU ${full.cpuPerRow.toFixed(0)} µs per row`);
-    const serialRate = printPhase(report, serial);
-    const distinctRate = printPhase(report, distinct);
-    const overlappingRate = printPhase(report, overlapping);
-    report(`one command at a time, durable: ${(serialRate / normal.perSecond).toFixed(2)}x raw NORMAL, ${(serialRate / full.perSecond).toFixed(2)}x raw FULL`);
-    for (const [label, r] of [['distinct', distinctRate], ['overlapping', overlappingRate]] as const) {
-      report(`durable concurrent engine (${label}) vs raw one-row NORMAL: ${verdict(r / normal.perSecond, 1.0)}; vs raw one-row FULL: ${verdict(r / full.perSecond, 5.0)}`);
+    report(`raw better-sqlite3 one-row transactions, synchronous = NORMAL: ${rows.length.toLocaleString('en-US')} rows at ${rate(rows.length, normal.ms)}, CPU ${normal.cpuPerRow} µs per row`);
+    report(`raw better-sqlite3 one-row transactions, synchronous = FULL: ${fullRows.length.toLocaleString('en-US')} of the same rows at ${rate(fullRows.length, full.ms)}, CPU ${full.cpuPerRow} µs per row`);
+    for (const phase of [serial, distinct, overlapping]) printPhase(report, phase);
+    const broken = brokenInvariants([serial, distinct, overlapping]);
+    if (broken.length > 0) throw new Error(`the commands bench broke an invariant: ${broken.join('; ')}`);
+
+    const rawNormal: RateSide = { label: 'raw NORMAL', count: rows.length, unit: 'rows', ms: normal.ms };
+    const rawFull: RateSide = { label: 'raw FULL', count: fullRows.length, unit: 'rows', ms: full.ms };
+    const engineSide = (label: string, p: Phase): RateSide => ({ label: `the engine (${label})`, count: p.commands, unit: 'commands', ms: p.ms });
+    const serialSide = engineSide('one at a time', serial);
+    report(`one command at a time, durable: ${ratioVerdict(serialSide, rawNormal)} raw NORMAL, ${ratioVerdict(serialSide, rawFull)} raw FULL`);
+    for (const [label, p] of [['distinct', distinct], ['overlapping', overlapping]] as const) {
+      const side = engineSide(label, p);
+      report(`durable concurrent engine (${label}) vs raw one-row NORMAL: ${ratioVerdict(side, rawNormal, 1.0)}; vs raw one-row FULL: ${ratioVerdict(side, rawFull, 5.0)}`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -26,6 +26,12 @@ const SUITES: [name: string, file: string, exportName: string][] = [
 ];
 
 const only = process.env['BENCH_ONLY']?.split(',');
+// A misspelt name (`comands`) ran nothing and exited 0, as if the suite had passed.
+const unknown = only?.filter((name) => !SUITES.some(([known]) => known === name)) ?? [];
+if (unknown.length > 0) {
+  process.stderr.write(`BENCH_ONLY: unknown suite ${unknown.map((u) => JSON.stringify(u)).join(', ')}; known: ${SUITES.map(([name]) => name).join(', ')}\n`);
+  process.exit(1);
+}
 const report = (line: string) => process.stdout.write(`  ${line}\n`);
 for (const [name, file, exportName] of SUITES) {
   if (only !== undefined && !only.includes(name)) continue;
