@@ -1,8 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { toBase64url, toHex } from '../domain/crypto/index.ts';
 import { REFUSALS_LOGGED_PER_ADDRESS } from '../adapters/http/refusal-sampling.ts';
 import { startTestService } from './support/service.ts';
+import { strangersHello } from './support/strangers-hello.ts';
 
 /*
  * Review 448: a hello whose credential cannot be used is answered with a decoy challenge, and its
@@ -23,19 +22,6 @@ interface LogLine {
   readonly suppressed?: number;
   readonly req?: { readonly url?: string };
 }
-
-/** A hello anyone can send: a Node-ID no one recorded, a fingerprint made up, a fresh nonce. */
-const strangersHello = (enrolmentFunctionId: string, i: number) => ({
-  type: 'provisioning.hello',
-  version: 1,
-  nodeId: `zz-stranger-${i}`,
-  enrolmentFunctionId,
-  credentialId: `zz-stranger-${i}-op`,
-  bootstrap: { kind: 'ed25519', fingerprint: `sha256:${toHex(randomBytes(32))}` },
-  credentialKind: 'ed25519',
-  nodeNonce: toBase64url(randomBytes(32)),
-  sentAt: new Date().toISOString(),
-});
 
 describe('a flood of strangers\' hellos answered with a decoy challenge', () => {
   it('logs the decoy lines of an address whole up to its bound, then one line counting the rest; another address\'s whole', async () => {

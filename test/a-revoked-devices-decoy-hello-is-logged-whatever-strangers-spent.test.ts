@@ -1,15 +1,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fromBase64url, toBase64url, toHex } from '../domain/crypto/index.ts';
+import { fromBase64url } from '../domain/crypto/index.ts';
 import { openDevice } from '../bin/commands/device/simulator.ts';
 import { operatorCommand } from '../bin/commands/device/steps.ts';
 import { factory } from '../bin/commands/device/factory.ts';
 import type { ServerTarget } from '../bin/commands/options.ts';
 import { MAX_REFUSALS_LOGGED_PER_WINDOW, REFUSALS_LOGGED_PER_ADDRESS } from '../adapters/http/refusal-sampling.ts';
 import { startTestService } from './support/service.ts';
+import { strangersHello } from './support/strangers-hello.ts';
 
 /*
  * Review 448: 0488ef08 sampled the `hello answered with a decoy challenge` line with the API port's
@@ -33,19 +33,6 @@ interface LogLine {
 
 const DEVICE_ADDRESS = '192.0.2.50';
 const STRANGER_ADDRESSES = Array.from({ length: 10 }, (_, i) => `198.51.100.${i + 1}`);
-
-/** A hello anyone can send: a Node-ID no one recorded, a fingerprint made up, a fresh nonce. */
-const strangersHello = (enrolmentFunctionId: string, i: number) => ({
-  type: 'provisioning.hello',
-  version: 1,
-  nodeId: `zz-stranger-${i}`,
-  enrolmentFunctionId,
-  credentialId: `zz-stranger-${i}-op`,
-  bootstrap: { kind: 'ed25519', fingerprint: `sha256:${toHex(randomBytes(32))}` },
-  credentialKind: 'ed25519',
-  nodeNonce: toBase64url(randomBytes(32)),
-  sentAt: new Date().toISOString(),
-});
 
 describe('a revoked device\'s hello, after its address and strangers spent the refusal sampler\'s budget', () => {
   it('is logged whole with its reason and credential, and the counter counts every decoy hello', async () => {
