@@ -21,27 +21,80 @@ const procEntry = <T>(read: () => T): T | undefined => {
 /** A path as the kernel names an executable (symbolic links resolved), or undefined when there is none. */
 const resolved = (path: string | undefined): string | undefined => (path === undefined || path === '' ? undefined : procEntry(() => realpathSync(path)));
 
+/** What /proc names of the processes, read as fs reads it (errors thrown as fs throws them); a fake one in tests. */
+export interface ProcessTable {
+  /** Whether this system names its processes in /proc (Linux with /proc mounted and readable). */
+  readonly named: boolean;
+  /** The text of `/proc/<pid>/<name>`. */
+  entry: (pid: number, name: 'stat' | 'cmdline') => string;
+  /** The executable `/proc/<pid>/exe` names. */
+  executable: (pid: number) => string;
+  /** Whether a process holds this id (one of another user too). */
+  exists: (pid: number) => boolean;
+}
+
+/** This machine's /proc. */
+const thisMachine = (): ProcessTable => ({
+  named: process.platform === 'linux' && procEntry(() => readFileSync('/proc/self/stat')) !== undefined,
+  entry: (pid, name) => readFileSync(`/proc/${pid}/${name}`, 'utf8'),
+  executable: (pid) => readlinkSync(`/proc/${pid}/exe`),
+  exists: (pid) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code !== 'ESRCH';
+    }
+  },
+});
+
+/** How many ancestors the walk looks at before it gives up (and takes the parent as npm's). */
+const MAX_ANCESTORS = 64;
+
+/** The parent id in a /proc/<pid>/stat line, read after the command name's last `)` (the name may hold spaces and
+ * parentheses): `<pid> (<comm>) <state> <ppid> …`; undefined when the line is not that. */
+const parentInStat = (stat: string): number | undefined => {
+  const ppid = Number(stat.slice(stat.lastIndexOf(')') + 1).trim().split(' ')[1]);
+  return Number.isInteger(ppid) && ppid >= 0 ? ppid : undefined;
+};
+
 /**
- * Whether `parent`, this process's parent at its first line, is what the package manager ran it from (review 445).
- * A shell that died before node's first line ran (node's own start-up takes 0.1 to 1 s) left it already adopted by
- * PID 1 or a subreaper, which the watch would have seen there for ever, serving on and holding the folder's lock.
- * Linux names the parent's command line in /proc: npm (pnpm and yarn 1 alike) runs the script as `<shell> -c <script>`,
- * the script being npm_lifecycle_script with the arguments after it (`sh -c 'node bin/credence.mjs start' …`); a shell
- * that execs its last command (bash, zsh: /bin/sh on Fedora or Arch) leaves the package manager itself as the parent,
- * a process of the node npm runs on (npm_node_execpath; its command line is its title, `npm start`). So npm as a
- * container's PID 1 passes too: its shell, or npm itself where that shell exec'd. Anything else (PID 1 or a subreaper
- * that adopted this process, a parent gone or unreadable) is not. Without /proc (macOS, Windows) it cannot be told,
- * and the parent recorded is taken as it is, as before. A reaper that itself runs on npm's node would pass: then the
- * watch stays as it was before this check.
+ * Whether `parent`, this process's parent at its first line, is what the package manager ran it from, at some
+ * remove (reviews 445, 452). A shell that died before node's first line ran (node's own start-up takes 0.1 to 1 s) left
+ * it already adopted by PID 1 or a subreaper, which the watch would have seen there for ever, serving on and holding
+ * the folder's lock. Linux names each process's parent in /proc/<pid>/stat: the parent is npm's when npm (pnpm and
+ * yarn 1 alike) is the parent or one of its ancestors, up to PID 1 — its script's shell, npm itself where that shell
+ * exec'd (bash does), or anything npm's script ran on (`npm exec -c 'make e2e'` with make's own `sh -c`, a `./e2e.sh`,
+ * concurrently, nodemon). npm is a process of the node it runs on (npm_node_execpath; its title is `npm start`), so npm
+ * as a container's PID 1 passes too. A parent whose ancestors reach PID 1 (or 0) with no npm among them, PID 1
+ * included, is an adoptive one; so is a parent gone. What cannot be told counts as npm's, the watch on the parent's id
+ * left to see a later end: no /proc (macOS, Windows), an ancestor unreadable or gone during the walk (it died: its
+ * children were adopted since), a chain longer than 64. A reaper that itself runs on npm's node, or that has npm
+ * among its ancestors, passes: then the watch stays as it was before review 445.
  */
-export const isTheProcessTheScriptRanFrom = (parent: number, env: NodeJS.ProcessEnv): boolean => {
-  if (process.platform !== 'linux' || procEntry(() => readFileSync('/proc/self/cmdline')) === undefined) return true;
-  const argv = procEntry(() => readFileSync(`/proc/${parent}/cmdline`, 'utf8').split('\0'));
-  if (argv === undefined) return false;
-  const script = argv.indexOf('-c') >= 1 ? argv[argv.indexOf('-c') + 1] : undefined;
+export const isTheProcessTheScriptRanFrom = (parent: number, env: NodeJS.ProcessEnv, proc: ProcessTable = thisMachine()): boolean => {
+  if (!proc.named) return true;
+  const npm = [env['npm_node_execpath'], env['npm_execpath']].map(resolved).filter((path) => path !== undefined);
+  const isNpm = (pid: number): boolean => {
+    const executable = procEntry(() => proc.executable(pid));
+    return executable !== undefined && npm.includes(executable);
+  };
+  const argv = procEntry(() => proc.entry(parent, 'cmdline').split('\0'));
+  const script = argv !== undefined && argv.indexOf('-c') >= 1 ? argv[argv.indexOf('-c') + 1] : undefined;
   if (script !== undefined && script.startsWith(env['npm_lifecycle_script'] ?? '')) return true;
-  const executable = procEntry(() => readlinkSync(`/proc/${parent}/exe`));
-  return executable !== undefined && [env['npm_node_execpath'], env['npm_execpath']].some((path) => resolved(path) === executable);
+  let pid = parent;
+  for (let looked = 0; looked < MAX_ANCESTORS; looked += 1) {
+    if (isNpm(pid)) return true;
+    if (pid <= 1) return false;
+    const stat = procEntry(() => proc.entry(pid, 'stat'));
+    // The parent itself gone is an end as any other (the watch would find it at its first look); an ancestor gone
+    // during the walk, or one not ours to read, cannot be told.
+    if (stat === undefined) return pid === parent ? proc.exists(pid) : true;
+    const next = parentInStat(stat);
+    if (next === undefined) return true;
+    pid = next;
+  }
+  return true;
 };
 
 /** Whether `parent` is gone: no longer this process's parent (it was adopted), or no process at all (Windows, where
@@ -63,8 +116,8 @@ const isGone = (parent: number): boolean => {
  * folder's lock (review 256: `kill <npm>`, a supervisor's stop). An `exec` in the script fixed it for sh but not for
  * cmd.exe, which has none (review 258). So `start`, run by npm (`npm_lifecycle_event` set), stops gracefully once the
  * process that ran it is gone, as if told SIGTERM: also when it went during the start-up (the parent recorded at
- * launch, review 261), and at the first look when it went before that record was made (the parent recorded is then not the
- * script's shell: isTheProcessTheScriptRanFrom, review 445). Only the direct parent is watched: a SIGKILL to npm
+ * launch, review 261), and at the first look when it went before that record was made (the parent recorded then has no
+ * npm among its ancestors: isTheProcessTheScriptRanFrom, reviews 445, 452). It says why on stderr, in one line. Only the direct parent is watched: a SIGKILL to npm
  * itself leaves its sh, and this process under it, running. Not otherwise: `nohup credence start &` or a supervisor
  * that daemonises keeps it running. Not once a shutdown has begun (`stopping`): its own signal would come past the
  * echo window and end the process at once. Within a container whose PID 1 is npm, npm exits some 0.5 s after passing
@@ -80,6 +133,11 @@ export const stopWhenParentEnds = (stopping: () => boolean, env: NodeJS.ProcessE
   const timer = setInterval(() => {
     if (!(adopted || isGone(parent)) || stopping()) return;
     clearInterval(timer);
+    process.stderr.write(
+      adopted
+        ? `stopping: the process that ran \`credence start\` was gone before it started: its parent was pid ${parent}, not under npm\n`
+        : `stopping: the process that ran \`credence start\` (pid ${parent}) is gone\n`,
+    );
     process.kill(process.pid, 'SIGTERM');
   }, PARENT_CHECK_MS);
   timer.unref();
