@@ -39,6 +39,9 @@ app.post('/timed', async () => {
 });
 let quickGets = 0;
 app.get('/quick', async () => ({ get: (quickGets += 1) }));
+let counted = 0;
+app.post('/count', async () => ({ count: (counted += 1) }));
+app.get('/count', async () => ({ count: (counted += 1) }));
 // A command that never answers while the test runs.
 let hung = false;
 app.post('/hang', async () => {
@@ -157,6 +160,42 @@ describe('a request the parser refuses, pipelined behind answers still owed (rev
       raw.socket.end();
       // Far under CONNECTION_TIMEOUT_MS: the client's FIN is noticed while the command still runs.
       expect(await until(() => connections.openFrom('127.0.0.1') === 0, 5_000)).toBe(true);
+      expect(await raw.closedWithin(5_000)).toBe(true);
+    } finally {
+      raw.socket.destroy();
+    }
+  });
+
+  it('runs no request sent after a timeout refused one behind a command still running, its head completed late (review 453)', async () => {
+    hung = false;
+    counted = 0;
+    const raw = await rawHttpSocket(url);
+    const refused = new Promise<void>((resolve) => app.server.once('clientError', () => resolve()));
+    try {
+      raw.socket.write('POST /hang HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}');
+      raw.socket.write('GET /count HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+      expect(await until(() => hung, 5_000)).toBe(true);
+      await refused;
+      const count = 'POST /count HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}';
+      raw.socket.write('\r\n' + count.repeat(3));
+      await new Promise((r) => setTimeout(r, 500));
+      expect(counted).toBe(0);
+      expect(raw.received()).toBe('');
+    } finally {
+      raw.socket.destroy();
+    }
+  });
+
+  it('closes a connection that streams on behind a refusal while a command still runs, past a bound of bytes (review 453)', async () => {
+    hung = false;
+    const raw = await rawHttpSocket(url);
+    const refused = new Promise<void>((resolve) => app.server.once('clientError', () => resolve()));
+    try {
+      raw.socket.write('POST /hang HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}' + GARBAGE);
+      expect(await until(() => hung, 5_000)).toBe(true);
+      await refused;
+      raw.socket.on('error', () => undefined);
+      raw.socket.write(Buffer.alloc(256 * 1024, 0x61));
       expect(await raw.closedWithin(5_000)).toBe(true);
     } finally {
       raw.socket.destroy();
