@@ -46,6 +46,18 @@ describe('the decoy hello sampler', () => {
     expect(sampler.logs(revoked)).toBe(true);
   });
 
+  it("samples per address a certificate mismatch, which a real manufacturer chain under made-up Node-IDs gets, so it hides no revoked credential's line (review 455)", () => {
+    const { written, log } = recorder();
+    const sampler = decoyHelloSampler({ windowMs: 60_000, log: () => log, now: () => 0 });
+    const mismatch = (i: number, address: string) => ({ ...stranger(i, address), reason: 'credential_mismatch' });
+    let whole = 0;
+    for (let i = 0; i < 12_000; i++) if (sampler.logs(mismatch(i, `198.51.100.${i % 10}`))) whole++;
+    expect(whole).toBe(10 * REFUSALS_LOGGED_PER_ADDRESS);
+    expect(sampler.logs(revoked)).toBe(true);
+    sampler.flush();
+    expect(written.some((w) => w.fields['credential'] === 'others')).toBe(false);
+  });
+
   it('counts apart at most MAX_CREDENTIALS_COUNTED_PER_WINDOW credentials a window, the rest in one line', () => {
     const { written, log } = recorder();
     const sampler = decoyHelloSampler({ windowMs: 60_000, log: () => log, now: () => 0 });

@@ -8,21 +8,27 @@ import { refusalSampler } from './refusal-sampling.ts';
  * line's budget (review 448: sampled with the port's refusals, 20 404s from a device's address, or 200 junk hellos from
  * 10 addresses, left a revoked device's hello with no line of its reason).
  *
- * - A credential the store does not know (`unknown_credential`: a stranger's made-up id, any fingerprint) is sampled per
+ * - A reason a stranger can have at will (STRANGERS_REASONS: `unknown_credential`, a made-up id with any fingerprint;
+ *   `credential_mismatch`, which a real manufacturer chain under any made-up Node-ID gets, review 455) is sampled per
  *   address by a sampler of its own, with the refusals' bounds (refusal-sampling.ts: 20 per address, 200 in all, a
- *   window), its count lines `decoy hellos not logged` with the address: a stranger can send such hellos at will.
- * - A credential the store knows (revoked, expired, not yet valid, its certificate not the recorded one, …) is logged
- *   whole the first time in a window for each step, reason and credential, then counted: one `decoy hellos not logged`
- *   line per credential at the window's end, naming it, the step, the reason and the count. Only hellos naming a
- *   credential the store holds get here, so no other address's traffic can hide one. At most
+ *   window), its count lines `decoy hellos not logged` with the address.
+ * - A credential the store holds in a state that ends its use (revoked, expired, not yet valid) is logged whole the first
+ *   time in a window for each step, reason and credential, then counted: one `decoy hellos not logged` line per
+ *   credential at the window's end, naming it, the step, the reason and the count. Only hellos naming a credential the
+ *   store holds so get here, so no other address's traffic can hide one. At most
  *   MAX_CREDENTIALS_COUNTED_PER_WINDOW credentials a window (memory stays bounded): past it, one line counts the rest.
  *
  * Every decoy hello is counted whatever is logged, `credence_decoy_hellos_total` (metrics.ts).
  */
 export const MAX_CREDENTIALS_COUNTED_PER_WINDOW = 10_000;
 
-/** The reason of a hello naming a credential the store does not know, which a stranger can make up at will. */
-export const STRANGERS_REASON = 'unknown_credential';
+/**
+ * The reasons a stranger can have a hello answered with at will, so sampled per address: a credential the store does
+ * not know, and a certificate other than the one recorded, which a device's public manufacturer chain sent under any
+ * made-up Node-ID gets (review 455: 10,000 made-up ids filled the known credentials' window, 10,000 whole lines, and
+ * a revoked credential's hello after them was counted only in the `others` line).
+ */
+export const STRANGERS_REASONS: ReadonlySet<string> = new Set(['unknown_credential', 'credential_mismatch']);
 
 export interface DecoyHello {
   readonly step: string;
@@ -75,7 +81,7 @@ export const decoyHelloSampler = (options: { readonly windowMs: number; readonly
   };
 
   const logs = (hello: DecoyHello): boolean => {
-    if (hello.reason === STRANGERS_REASON) return strangers.logs(hello.address);
+    if (STRANGERS_REASONS.has(hello.reason)) return strangers.logs(hello.address);
     if (now() - windowStart >= options.windowMs) flushKnown();
     const key = JSON.stringify([hello.step, hello.reason, hello.credential]);
     const counted = known.get(key);
