@@ -27,8 +27,11 @@ export interface SystemProjectionOptions {
   readonly engine: CommandSink;
   readonly signing?: RequestSigningPolicyInput;
   readonly cascadeLog?: CascadeLog;
-  /** How many of one event's cascade reactions are decided at once (CascadeOptions; reactionsAtOnceFor the store). */
-  readonly reactionsAtOnce?: number;
+  /**
+   * How many of one event's cascade reactions are decided at once: reactionsAtOnceFor the store. Required, so that no
+   * caller on EventStoreDB gets the embedded store's many at once by leaving it out (review 455).
+   */
+  readonly reactionsAtOnce: number;
   /** Told of each due deadline the expiry scheduler dead-letters (its command id taken): nothing retries it. */
   readonly expiryDeadLetter?: (letter: ExpiryDeadLetter) => void;
   /** Told of each revocation the PKI projection records (the CRL publisher and OCSP cache listen). */
@@ -42,6 +45,6 @@ export const systemProjections = (options: SystemProjectionOptions): { projectio
   const scheduler = expiryScheduler(options.engine, options.expiryDeadLetter !== undefined ? { onDeadLetter: options.expiryDeadLetter } : {});
   return {
     scheduler,
-    projections: [cascadeProcessManager(options.engine, options.cascadeLog, options.reactionsAtOnce !== undefined ? { reactionsAtOnce: options.reactionsAtOnce } : {}), scheduler, ...readModelProjections(options.signing, options.pki), ...(options.extra ?? [])],
+    projections: [cascadeProcessManager(options.engine, options.cascadeLog, { reactionsAtOnce: options.reactionsAtOnce }), scheduler, ...readModelProjections(options.signing, options.pki), ...(options.extra ?? [])],
   };
 };

@@ -353,7 +353,7 @@ const rebuild = async (name: string, args: Options, io: Io): Promise<number> => 
   if (readTarget(args, io) !== undefined) throw new UsageError('--server: a rebuild runs on the data folder of the server (stop it, then credence projections rebuild --data DIR)');
   // The name before the folder is opened (review 150: a typo left a new empty readmodels.db behind its refusal, and
   // beside a running service was reported as the lock's), from the composition root's own list.
-  const known = systemProjections({ engine: NAMES_ONLY }).projections.map((p) => p.name);
+  const known = systemProjections({ engine: NAMES_ONLY, reactionsAtOnce: 1 }).projections.map((p) => p.name);
   if (name !== 'all' && !known.includes(name)) throw new UsageError(`unknown projection ${name} (known: ${known.join(', ')}, all)`);
   // Not beside a running service: it would go on answering (CRLs, OCSP, its caches) from a read model emptied
   // under it, and would not see the rebuild's rows arrive through its own invalidations.

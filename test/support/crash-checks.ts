@@ -5,6 +5,7 @@ import { FakeClock, createEngine, openCredence, openSqliteStoreInDir, replayAll,
 import { openReadModels } from '../../adapters/driven/readmodels/index.ts';
 import { systemProjections } from '../../adapters/runtime/projections.ts';
 import { eventIdFor } from '../../domain/event-ids.ts';
+import { reactionsAtOnceFor } from '../../projections/cascade/index.ts';
 import { ProjectionRunner } from '../../projections/runtime/index.ts';
 import { main } from '../../bin/cli.ts';
 import { capture } from './cli.ts';
@@ -92,7 +93,7 @@ const compareWithRebuild = async (credence: Credence, rebuildDir: string, proble
   try {
     // The cascade reacts again while it rebuilds: every reaction must be one already made (deduplicated) or moot.
     const engine = createEngine({ store: credence.store, clock: new FakeClock(new Date(T0_MS + 2 * DAY_MS)) });
-    const runner = new ProjectionRunner({ db, store: credence.store, projections: systemProjections({ engine }).projections });
+    const runner = new ProjectionRunner({ db, store: credence.store, projections: systemProjections({ engine, reactionsAtOnce: reactionsAtOnceFor(credence.store) }).projections });
     while ((await runner.catchUp()) > 0) {
       /* until nothing moves */
     }
