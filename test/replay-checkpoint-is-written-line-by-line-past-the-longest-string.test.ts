@@ -1,4 +1,5 @@
-import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CheckpointFile } from '../adapters/driven/replay-checkpoint/checkpoint-file.ts';
@@ -133,6 +134,25 @@ describe('the replay checkpoint is written line by line, past the longest string
     truncateSync(file.path, readFileSync(file.path).length - 5);
     expect(new CheckpointFile(dir).load()).toMatchObject({ ok: false, altered: { position: '3' } });
   }, 60_000);
+
+  it('reports the alteration a file records on its first line when the line count of that line is damaged (review 454)', async () => {
+    const dir = join(folder(), 'data');
+    const { file, checkpoint, beside } = await verifiedOnce(dir);
+    file.save(checkpoint, { ...beside, altered: { position: '3', reason: 'changed', foundAt: '2026-01-02T00:00:00.000Z' } });
+    const lines = linesOf(file.path);
+    lines[0] = lines[0]!.replace('"lines":', '"linez":');
+    writeFileSync(file.path, lines.join('\n'));
+    expect(new CheckpointFile(dir).load()).toMatchObject({ ok: false, problem: expect.stringContaining('counts no lines'), altered: { position: '3' } });
+  }, 60_000);
+
+  it('refuses a device or a pipe at the checkpoint\'s name at once, as no regular file (review 454)', () => {
+    const dir = folder();
+    symlinkSync('/dev/zero', join(dir, 'replay-checkpoint.json'));
+    expect(new CheckpointFile(dir).load()).toEqual({ ok: false, problem: `${join(dir, 'replay-checkpoint.json')} is not a regular file` });
+    const piped = folder();
+    execFileSync('mkfifo', [join(piped, 'replay-checkpoint.json')]);
+    expect(new CheckpointFile(piped).load()).toEqual({ ok: false, problem: `${join(piped, 'replay-checkpoint.json')} is not a regular file` });
+  });
 
   it('never builds one string of the whole checkpoint', async () => {
     const dir = join(folder(), 'data');

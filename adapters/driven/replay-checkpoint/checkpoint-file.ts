@@ -1,4 +1,4 @@
-import { closeSync, constants, fchmodSync, linkSync, lstatSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fstatSync, linkSync, lstatSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkpointLimitIssue, ReplayCheckpoint, type CheckpointKeeper } from '../../../projections/replay/checkpoint.ts';
 import { KeptBeside, type LoadedCheckpointFile, type SaveOptions, type UnreadAlteration } from '../../../projections/replay/kept-beside.ts';
@@ -104,7 +104,13 @@ const readLined = (fd: number): { readonly raw: unknown } | { readonly problem: 
   } catch {
     return 'single';
   }
-  if (typeof head !== 'object' || head === null || Array.isArray(head) || !Object.hasOwn(head, 'lines')) return 'single';
+  if (typeof head !== 'object' || head === null || Array.isArray(head)) return 'single';
+  if (!Object.hasOwn(head, 'lines')) {
+    // The earlier form is one text: a first line that is a whole object with more after it is a line file whose count
+    // was damaged, and what its first line records (an alteration) is still reported (review 454).
+    const after = reader.next();
+    return typeof after !== 'string' && 'end' in after ? 'single' : { problem: 'its first line counts no lines (`lines`), yet lines follow it', head };
+  }
   const { lines, ...fields } = head as Record<string, unknown>;
   const known = new Set<string>(LINED);
   if (typeof lines !== 'object' || lines === null || Array.isArray(lines)) return { problem: 'its first line\'s `lines` is not an object of line counts', head };
@@ -258,13 +264,17 @@ export class CheckpointFile implements CheckpointKeeper {
     let lined: ReturnType<typeof readLined>;
     let fd: number;
     try {
-      fd = openSync(this.path, 'r');
+      // Not blocking: a named pipe put at its name would hold the open (and the replay) for ever.
+      fd = openSync(this.path, constants.O_RDONLY | constants.O_NONBLOCK);
     } catch (error) {
       // Removed since (as above): none. Any other reason it cannot be opened is the file's problem, not a throw.
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       return { ok: false, problem: `${this.path} cannot be read (${(error as Error).message})` };
     }
     try {
+      // A device or a pipe at its name has no size to bound the read by (review 454: a link to /dev/zero read until the
+      // process ran out of memory).
+      if (!fstatSync(fd).isFile()) return { ok: false, problem: `${this.path} is not a regular file` };
       lined = readLined(fd);
     } catch (error) {
       return { ok: false, problem: `${this.path} cannot be read (${(error as Error).message})` };
