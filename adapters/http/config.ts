@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { validationError, type FieldIssue } from '../../domain/errors.ts';
-import { readSigningPolicyFile, signingPolicyRule } from '../runtime/index.ts';
+import { readSigningPolicyFile } from '../runtime/index.ts';
+import { signingPolicyRule } from '../runtime/signing-policy-file.ts';
 import { FETCH_BAD_PORT_RULE, FETCH_BAD_PORTS } from '../client/http.ts';
 import { readConfigFile } from './config-file.ts';
 import { issuesOf } from './config-issues.ts';

@@ -2,7 +2,8 @@ import { statSync } from 'node:fs';
 import type { FastifyBaseLogger } from 'fastify';
 import { validationError } from '../../domain/errors.ts';
 import type { RequestSigningPolicy } from '../../domain/signing/index.ts';
-import { readSigningPolicyFile, signingPolicyRule } from '../runtime/index.ts';
+import { readSigningPolicyFile } from '../runtime/index.ts';
+import { signingPolicyRule } from '../runtime/signing-policy-file.ts';
 import type { ServiceConfig } from './service-config.ts';
 
 /** How often a running service looks whether its policy file changed: a stat, never a read. */

@@ -50,7 +50,7 @@ export type { EntityReplay, FleetReplay, Finding } from '../../projections/repla
 // Non-repudiation: signing requests, and verifying evidence offline.
 export { signCommand } from '../../domain/signing/index.ts';
 export type { RequestSigningPolicyInput } from '../../domain/signing/index.ts';
-export { readSigningPolicyFile, signingPolicyRule } from './signing-policy-file.ts';
+export { readSigningPolicyFile } from './signing-policy-file.ts';
 export type { SigningPolicyRead } from './signing-policy-file.ts';
 export { verifyEvidenceBundle } from '../../domain/transparency/index.ts';
 

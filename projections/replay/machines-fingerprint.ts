@@ -133,7 +133,7 @@ export const ruleSince = (eventType: string, rule: string | undefined): string |
  * version when the machines now judge otherwise, and record the new hash here either way. Without it a changed
  * helper would let a replay go on from snapshots its old code made (review: the bump was a step to remember).
  */
-export const MACHINES_SOURCES_CONFIRMED = '42c22be11391171ed3bd90bf4b0570d487db49f2fd45ae7bdd7cd118a0c6302b';
+export const MACHINES_SOURCES_CONFIRMED = '9fda6c7c342dd837a41f84bd4c966801e6085dbe75e021ad68b399528e7fa3c8';
 
 /**
  * A machine's config and implementations as JSON: a function by its source (as the running build holds it) with its
