@@ -15,20 +15,10 @@ import { readConfigFile } from '../adapters/http/config-file.ts';
 import { withTrustedFile } from '../adapters/driven/files/index.ts';
 import { readTrustedJsonFile, readTrustedTextFile, readTrustedTextFileOrPipe } from '../adapters/runtime/bounded-files.ts';
 import { readSigningPolicyFile } from '../adapters/runtime/signing-policy-file.ts';
-import { isCredenceError } from '../domain/errors.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
+import { validationIssuesOf as issuesOf } from './support/validation-issues.ts';
 
 const scratch = temporaryFolders('credence-refusal-kind-');
-
-const issuesOf = (run: () => unknown) => {
-  try {
-    run();
-  } catch (error) {
-    if (isCredenceError(error, 'validation') && error.problem.code === 'validation') return error.problem.issues;
-    throw error;
-  }
-  throw new Error('accepted');
-};
 
 /** `run` with the working folder at `dir` (synchronous: nothing else in this worker runs meanwhile). */
 const inFolder = <T>(dir: string, run: () => T): T => {

@@ -12,10 +12,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadServiceConfig } from '../adapters/http/config.ts';
-import { isCredenceError } from '../domain/errors.ts';
 import { main } from '../bin/cli.ts';
 import { capture, runCli } from './support/cli.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
+import { validationIssuesOf as refusal } from './support/validation-issues.ts';
 
 const scratch = temporaryFolders('credence-config-sources-');
 
@@ -28,16 +28,6 @@ const privateFolder = (): string => {
 const writeJson = (file: string, value: unknown): string => {
   writeFileSync(file, JSON.stringify(value), { mode: 0o600 });
   return file;
-};
-
-const refusal = (run: () => unknown) => {
-  try {
-    run();
-  } catch (error) {
-    if (isCredenceError(error, 'validation') && error.problem.code === 'validation') return error.problem.issues;
-    throw error;
-  }
-  throw new Error('accepted');
 };
 
 describe('the local commands read the environment serve reads', () => {

@@ -5,21 +5,11 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { isCredenceError } from '../domain/errors.ts';
 import { loadServiceConfig } from '../adapters/http/config.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
+import { validationIssuesOf as issuesOf } from './support/validation-issues.ts';
 
 const scratch = temporaryFolders('credence-token-controls-');
-
-const issuesOf = (run: () => unknown) => {
-  try {
-    run();
-  } catch (error) {
-    if (isCredenceError(error, 'validation') && error.problem.code === 'validation') return error.problem.issues;
-    throw error;
-  }
-  throw new Error('expected a refusal');
-};
 
 describe('tokens.issuer and tokens.audience', () => {
   it.each([['a line break', 'cred\nence'], ['an escape', 'cred\u001b[31mence'], ['NUL', 'cred\u0000ence'], ['a C1 control', 'cred\u0085ence']])(
