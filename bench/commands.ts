@@ -9,7 +9,7 @@ import { replayAll } from '../projections/replay/index.ts';
 import { fmtMs, now, rate, summarise } from './stats.ts';
 import { threadCpuMs } from '../adapters/replay-workers/thread-cpu.ts';
 import { hubRound, hubSetup, iso, lifecycle, subscription } from './workloads.ts';
-import { benchEnv, ratioVerdict, type RateSide } from './verdict.ts';
+import { benchEnv, MIN_RATE_COUNT, MIN_RATE_MS, ratioVerdict, type RateSide } from './verdict.ts';
 // The store's concurrency conflicts counted: with per-stream lanes there should be none between callers.
 import { countingConflicts } from '../test/support/stores.ts';
 
@@ -21,6 +21,8 @@ import { countingConflicts } from '../test/support/stores.ts';
  *
  *   BENCH_ONLY=commands npm run bench
  *   BENCH_SERIAL_NODES (default 150), BENCH_CONCURRENT_NODES (2,000), BENCH_HUB_ROUNDS (30), BENCH_FULL_ROWS (1,500)
+ *   BENCH_SERIAL_MAX_NODES (2,000): the serial phase runs at least BENCH_SERIAL_NODES lifecycles, then more until it
+ *   has run the 1,000 commands and 0.5 s its rate needs for a verdict, but never more than this (or BENCH_SERIAL_NODES)
  *   BENCH_INLINE_CHECKPOINTS=1 (the store's checkpoints inside its commits instead of on their own thread)
  *
  * Each size is a whole number >= 0 (anything else is refused, naming it). A ratio is judged only when both of its
@@ -29,6 +31,8 @@ import { countingConflicts } from '../test/support/stores.ts';
  */
 const CALLERS = 64;
 const env = benchEnv;
+/** The most lifecycles the serial phase builds and runs by default (`BENCH_SERIAL_MAX_NODES`): some 12,400 commands. */
+const SERIAL_MOST_NODES = 2_000;
 
 /** Peak resident set size while `work` runs, sampled every 20 ms (process.resourceUsage().maxRSS never goes down). */
 const withPeakRss = async <T>(work: () => Promise<T>): Promise<{ value: T; peakMiB: number }> => {
@@ -112,16 +116,27 @@ const measuredRun = async (raw: SqliteEventStore, work: () => Promise<unknown>) 
 /** `CALLERS` concurrent callers, caller `c` running `work(c)`. */
 const concurrently = (work: (caller: number) => Promise<void>) => () => Promise.all(Array.from({ length: CALLERS }, (_, caller) => work(caller)));
 
-const serialPhase = async (dir: string, nodes: number): Promise<Phase> => {
+/**
+ * The engine one command at a time: at least `leastNodes` whole lifecycles, then more until the phase has run the
+ * MIN_RATE_COUNT commands and MIN_RATE_MS a rate needs for a verdict (bench/verdict.ts; a fixed 150 lifecycles were
+ * 930 commands, so its verdict was always n/a), and never more than `mostNodes` (or `leastNodes`, when larger), so
+ * the phase ends, and its built commands stay bounded, whatever the machine.
+ */
+export const serialPhase = async (dir: string, leastNodes: number, mostNodes = SERIAL_MOST_NODES): Promise<Phase> => {
   const { raw, engine, conflicts } = openDurable(dir);
   await engine.execute(subscription());
   // Every phase builds its commands before its clock starts, as the raw side's rows are built before theirs: a
   // lifecycle's credential key is a real Ed25519 point since 87fd62f, and making it (some 100 µs) is the caller's
-  // work, which the 42nd to 44th rounds counted as the engine's.
-  const commands = Array.from({ length: nodes }, (_, i) => lifecycle('serial', i)).flat();
+  // work, which the 42nd to 44th rounds counted as the engine's. So every lifecycle the phase may run is built here.
+  const lifecycles = Array.from({ length: Math.max(leastNodes, mostNodes) }, (_, i) => lifecycle('serial', i));
   const latencies: number[] = [];
   const { ms, peakMiB, groups, cpuMicros, mainCpuMicros } = await measuredRun(raw, async () => {
-    for (const c of commands) await timed(engine, c, latencies);
+    // Started after measuredRun's clock, so the phase's measured time is at least this one's.
+    const start = now();
+    for (const [i, commands] of lifecycles.entries()) {
+      if (i >= leastNodes && latencies.length >= MIN_RATE_COUNT && now() - start >= MIN_RATE_MS) break;
+      for (const c of commands) await timed(engine, c, latencies);
+    }
   });
   await raw.close();
   return { label: 'engine, one command at a time, durable', commands: latencies.length, ms, latencies, peakMiB, conflicts: conflicts(), groups, cpuMicros, mainCpuMicros };
@@ -205,10 +220,10 @@ export async function benchCommands(report: (line: string) => void): Promise<voi
   const dir = mkdtempSync(join(tmpdir(), 'credence-commands-'));
   try {
     // Every size read (and refused if it is no count) before the first phase runs.
-    const [serialNodes, concurrentNodes, hubRounds, fullRowCount] = [
-      env('BENCH_SERIAL_NODES', 150), env('BENCH_CONCURRENT_NODES', 2_000), env('BENCH_HUB_ROUNDS', 30), env('BENCH_FULL_ROWS', 1_500),
+    const [serialNodes, serialMostNodes, concurrentNodes, hubRounds, fullRowCount] = [
+      env('BENCH_SERIAL_NODES', 150), env('BENCH_SERIAL_MAX_NODES', SERIAL_MOST_NODES), env('BENCH_CONCURRENT_NODES', 2_000), env('BENCH_HUB_ROUNDS', 30), env('BENCH_FULL_ROWS', 1_500),
     ];
-    const serial = await serialPhase(join(dir, 'serial'), serialNodes);
+    const serial = await serialPhase(join(dir, 'serial'), serialNodes, serialMostNodes);
     const distinctRun = await distinctPhase(join(dir, 'distinct'), concurrentNodes);
 
     // The same rows: the events the distinct phase stored, inserted raw.
