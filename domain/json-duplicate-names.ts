@@ -143,19 +143,21 @@ export const readJsonText = (
 
 /**
  * `readJsonText` of a text that has a name to give in its refusal (a file, a pasted policy): the CLI and the console
- * refuse the same texts with the same words.
+ * refuse the same texts with the same words. A refusal by one of the issues' rules (max_depth, max_values,
+ * number_not_canonical, duplicate_name) names it as `rule`, for a caller to decide by it and never by the words (review
+ * 451: verify's --max-bundle-mib advice followed the words of max_values).
  */
 export const readNamedJsonText = (
   name: string,
   text: string,
   limits: JsonLimits = DEFAULT_JSON_LIMITS,
   rules: JsonTextRules = {},
-): { ok: true; value: unknown } | { ok: false; message: string } => {
+): { ok: true; value: unknown } | { ok: false; message: string; rule?: string } => {
   // JSON.parse refuses a leading U+FEFF as it refuses any text that is not JSON; said as such, since "is not JSON" of a
   // file that looks like JSON in every editor sent the reader looking at the wrong thing (review 159).
   if (text.startsWith('\uFEFF')) return { ok: false, message: `${name} starts with a UTF-8 byte-order mark, which JSON does not allow (RFC 8259 8.1): save it without one` };
   const read = readJsonText(text, limits, rules);
   if (read.ok) return read;
-  if (read.issue !== undefined) return { ok: false, message: `${name}: ${read.issue.path || '(root)'}: ${read.issue.message}` };
+  if (read.issue !== undefined) return { ok: false, rule: read.issue.rule, message: `${name}: ${read.issue.path || '(root)'}: ${read.issue.message}` };
   return { ok: false, message: read.parseReason === undefined ? `${name} is not JSON` : `${name} is not JSON (${read.parseReason})` };
 };

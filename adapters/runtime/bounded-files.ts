@@ -17,14 +17,15 @@ import { readWaitingForPipe, type TrustedFileRefusal } from '../driven/files/tru
  * (trusted-file.ts). `too_large`: the file holds more than the bound (the rest was not read). `unwritten`: a pipe
  * nothing wrote to and closed within the wait (readTrustedTextFileOrPipe). `invalid_utf8`: its bytes are not UTF-8.
  * `content`: its text is not what the reader takes (not JSON, past the JSON limits, a name twice in an object, a
- * byte-order mark where none is allowed).
+ * byte-order mark where none is allowed), with the `rule` of the JSON reader's issue when one refused it (`max_values`:
+ * more values than its limits allow, the refusal `credence verify` advises a larger --max-bundle-mib for; review 451).
  */
 export type FileRefusal =
   | TrustedFileRefusal
   | { readonly kind: 'too_large' }
   | { readonly kind: 'unwritten' }
   | { readonly kind: 'invalid_utf8' }
-  | { readonly kind: 'content' };
+  | { readonly kind: 'content'; readonly rule?: string };
 
 export type FileRead<T> = { readonly ok: true; readonly value: T } | ({ readonly ok: false; readonly message: string } & FileRefusal);
 
@@ -128,8 +129,8 @@ const tooLargeAtOnce = (fd: number, maxBytes: number): boolean => {
 };
 
 /** The JSON reader's refusal (its text: not JSON, past the limits, a name twice) as a file's `content` problem. */
-const asContent = (read: { ok: true; value: unknown } | { ok: false; message: string }): FileRead<unknown> =>
-  read.ok ? read : { ok: false, kind: 'content', message: read.message };
+const asContent = (read: { ok: true; value: unknown } | { ok: false; message: string; rule?: string }): FileRead<unknown> =>
+  read.ok ? read : { ok: false, kind: 'content', ...(read.rule !== undefined ? { rule: read.rule } : {}), message: read.message };
 
 /**
  * A JSON file of at most `maxBytes`, within `limits` (depth, values), each name once per object, and the text
