@@ -5,9 +5,9 @@
  * would be exit 3. Also: commander's refusal of a choice echoes a bounded value, and a whole number out of bounds is
  * said in the option's terms rather than zod's stock words.
  */
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from './support/cli.ts';
 
@@ -54,10 +54,14 @@ describe('values refused locally, naming the option', () => {
 
   it('a fleet --prefix no node id can start with is exit 2 naming --prefix, and no --dir is made', async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'credence-prefix-')), 'fleet');
-    const run = await runCli(['device', 'fleet', '--count', '1', '--prefix', 'a/b', '--dir', dir, ...NOWHERE]);
-    expect(run.code).toBe(2);
-    expect(run.err).toMatch(/--prefix: /);
-    expect(existsSync(dir)).toBe(false);
+    try {
+      const run = await runCli(['device', 'fleet', '--count', '1', '--prefix', 'a/b', '--dir', dir, ...NOWHERE]);
+      expect(run.code).toBe(2);
+      expect(run.err).toMatch(/--prefix: /);
+      expect(existsSync(dir)).toBe(false);
+    } finally {
+      rmSync(dirname(dir), { recursive: true, force: true });
+    }
   });
 
   it('a fleet --prefix too long for the ids made from it is exit 2 naming --prefix', async () => {

@@ -232,24 +232,34 @@ describe('dependency rules (.dependency-cruiser.cjs)', () => {
   let clean: Violation[] = [];
   let injected: Set<string> = new Set();
 
+  let setup: Promise<void> | undefined;
+
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'credence-depcheck-'));
-    await Promise.all([
-      ...SOURCE_FOLDERS.map((folder) => cp(join(ROOT, folder), join(dir, folder), { recursive: true })),
-      ...ROOT_FILES.map((file) => cp(join(ROOT, file), join(dir, file))),
-      symlink(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir'),
-    ]);
-    clean = await depcheck(dir);
-    for (const { file, text } of Object.values(INJECTED)) await put(dir, file, text);
-    const before = new Set(clean.map(key));
-    // Only what the injected files add: a violation already in the tree must not make these tests pass or fail.
-    injected = new Set((await depcheck(dir)).map(key).filter((k) => !before.has(k)));
+    setup = (async () => {
+      // Every copy finished before a failed one is told: one still under way would make the folder again after afterAll.
+      const copies = await Promise.allSettled([
+        ...SOURCE_FOLDERS.map((folder) => cp(join(ROOT, folder), join(dir, folder), { recursive: true })),
+        ...ROOT_FILES.map((file) => cp(join(ROOT, file), join(dir, file))),
+        symlink(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir'),
+      ]);
+      for (const copy of copies) if (copy.status === 'rejected') throw copy.reason;
+      clean = await depcheck(dir);
+      for (const { file, text } of Object.values(INJECTED)) await put(dir, file, text);
+      const before = new Set(clean.map(key));
+      // Only what the injected files add: a violation already in the tree must not make these tests pass or fail.
+      injected = new Set((await depcheck(dir)).map(key).filter((k) => !before.has(k)));
+    })();
+    await setup;
     // Two whole dependency-cruiser runs over a copy of the tree: on a loaded CI machine they passed 60 s.
   }, 240_000);
 
   afterAll(async () => {
+    // A setup the beforeAll's timeout gave up on still writes the copy (put): awaited first, for a minute at most, or
+    // the copy it made again after the removal stayed behind.
+    await Promise.race([setup?.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 60_000).unref())]);
     if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  }, 70_000);
 
   it('reports no violation on an unmodified copy of the sources', () => {
     expect(clean.map(key)).toEqual([]);

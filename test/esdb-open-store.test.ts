@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { isCredenceError } from '../domain/errors.ts';
 import { ExpectedRevision } from '../domain/ports/event-store.ts';
 import { DEFAULT_STORE, openStore, parseStoreConnectionString } from '../adapters/driven/store/open-store.ts';
@@ -13,6 +13,7 @@ import { startStandIn } from './esdb-standin/index.ts';
 // The client reads a TLS connection's CA file when it connects; the setting's parse refuses one that names no file.
 const CA = join(mkdtempSync(join(tmpdir(), 'credence-open-store-ca-')), 'ca.crt');
 writeFileSync(CA, '');
+afterAll(() => rmSync(dirname(CA), { recursive: true, force: true }));
 
 describe('choosing the event store from a connection string', () => {
   it.each([

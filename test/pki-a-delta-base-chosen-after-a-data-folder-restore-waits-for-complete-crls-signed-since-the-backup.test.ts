@@ -49,8 +49,12 @@ describe('a next base chosen after a data folder restore takes over only once th
     const publisher = () =>
       new CrlPublisher({ reads, ca: t.ca, urls: pkiUrls(PKI_TEST_URL, t.ca.id), numbers, now: () => now, base: fileCrlBase(pkiDir, 'default' as CaId), rebaseAfter: 1 });
     const path = (folderPath: string, file: string) => join(folderPath, 'pki', `default.${file}`);
+    // Every publisher made here: stopped and settled before pkiDir goes (a CRL base file is saved in the background,
+    // and a save finishing after the removal made pki/ again, leaving the folder behind).
+    const made: CrlPublisher[] = [];
     try {
       const first = publisher();
+      made.push(first);
       await first.start();
       await first.settled();
       // The backup: the CRL base files as they are now.
@@ -69,6 +73,7 @@ describe('a next base chosen after a data folder restore takes over only once th
       for (const file of FILES) copyFileSync(join(backup, file), path(pkiDir, file));
       now = start + 31 * HOUR;
       const second = publisher();
+      made.push(second);
       try {
         if (firstAfter === 'delta') await second.delta();
         else await second.start();
@@ -86,6 +91,10 @@ describe('a next base chosen after a data folder restore takes over only once th
         second.stop();
       }
     } finally {
+      for (const each of made) {
+        each.stop();
+        await each.settled().catch(() => undefined);
+      }
       reads.close();
       // A publisher stopped may still finish a file it was writing there: retried, not failed on ENOTEMPTY.
       rmSync(pkiDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });

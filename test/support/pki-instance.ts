@@ -102,11 +102,15 @@ export const closePkiInstance = async (opened: {
   readonly dir: string;
   readonly files?: { remove(): void };
 }): Promise<void> => {
-  opened.pki?.stop();
-  await opened.credence?.close();
-  opened.se?.close();
-  rmSync(opened.dir, { recursive: true, force: true });
-  opened.files?.remove();
+  try {
+    opened.pki?.stop();
+    await opened.credence?.close();
+    opened.se?.close();
+  } finally {
+    // Also when a close throws: the data folder (key material among it) is not left in the temporary folder.
+    rmSync(opened.dir, { recursive: true, force: true });
+    opened.files?.remove();
+  }
 };
 
 /** An OCSP responder of `ca` over the instance's committed `pki` read model, with `ledger` as what the CA published. */

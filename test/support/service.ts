@@ -68,9 +68,19 @@ export const startTestService = async (options: TestServiceOptions = {}): Promis
     throw error;
   }
   const tokens = {} as Record<Role, string>;
-  for (const role of ROLES) {
-    // Two days (or the longest the service issues): tokens issued with one through the service expire no later than it.
-    tokens[role] = (await service.context.access.issue({ subject: `test-${role}`, role, ttlSeconds: Math.min(2 * 86_400, service.context.access.maxTtlSeconds), issuedBy: 'test' })).token;
+  try {
+    for (const role of ROLES) {
+      // Two days (or the longest the service issues): tokens issued with one through the service expire no later than it.
+      tokens[role] = (await service.context.access.issue({ subject: `test-${role}`, role, ttlSeconds: Math.min(2 * 86_400, service.context.access.maxTtlSeconds), issuedBy: 'test' })).token;
+    }
+  } catch (error) {
+    // Not handed to the test, so closed here: nothing else would, nor remove its own data folder.
+    try {
+      await service.close();
+    } finally {
+      if (ownDir) rmSync(dir, { recursive: true, force: true });
+    }
+    throw error;
   }
   const handle: TestService = {
     get url() {
@@ -99,6 +109,9 @@ export const startTestService = async (options: TestServiceOptions = {}): Promis
   return handle;
 };
 
+/** How long the closing of `useTestService` waits for a start its beforeAll gave up on. */
+const LATE_START_MS = 30_000;
+
 /**
  * The service of the describe block this is called in: started before its tests, closed after them. What it returns
  * stands for the running service (a property read before the start throws): `svc.url`, `svc.tokens`, as with
@@ -106,12 +119,24 @@ export const startTestService = async (options: TestServiceOptions = {}): Promis
  */
 export const useTestService = (options: TestServiceOptions = {}, startTimeoutMs = 30_000): TestService => {
   let started: TestService | undefined;
+  // Made here rather than by startTestService: a start the beforeAll's timeout gave up on never hands back the folder
+  // it made, and left it behind in the system's temporary folder.
+  let ownDir: string | undefined;
+  let starting: Promise<TestService> | undefined;
   beforeAll(async () => {
-    started = await startTestService(options);
+    ownDir = options.dir === undefined ? mkdtempSync(join(tmpdir(), 'credence-service-')) : undefined;
+    starting = startTestService({ ...options, dir: ownDir ?? options.dir });
+    started = await starting;
   }, startTimeoutMs);
   afterAll(async () => {
-    await started?.close();
-  });
+    try {
+      // A start still under way (its beforeAll timed out): closed once it is up, if it is within half a minute more.
+      const late = started ?? (await Promise.race([starting?.catch(() => undefined), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), LATE_START_MS).unref())]));
+      await late?.close();
+    } finally {
+      if (ownDir !== undefined) rmSync(ownDir, { recursive: true, force: true });
+    }
+  }, LATE_START_MS + 10_000);
   return new Proxy({} as TestService, {
     get: (_target, property) => {
       if (started === undefined) throw new Error('useTestService: the service is read before its describe block started it');
