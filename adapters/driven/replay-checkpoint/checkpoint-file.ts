@@ -93,8 +93,11 @@ class LineReader {
   }
 }
 
-/** A file of the line form as the object its first line and the lines after it make; why not; or `single` (the earlier form). */
-const readLined = (fd: number): { readonly raw: unknown } | { readonly problem: string; readonly head?: unknown } | 'single' => {
+/**
+ * A file of `size` bytes of the line form as the object its first line and the lines after it make; why not; or
+ * `single` (the earlier form).
+ */
+const readLined = (fd: number, size: number): { readonly raw: unknown } | { readonly problem: string; readonly head?: unknown } | 'single' => {
   const reader = new LineReader(fd);
   const first = reader.next();
   if (typeof first !== 'string') return 'single';
@@ -119,6 +122,10 @@ const readLined = (fd: number): { readonly raw: unknown } | { readonly problem: 
     if (!Number.isSafeInteger(count) || (count as number) < 0) return { problem: `its first line's count of ${key} lines is not a count`, head };
     if (Object.hasOwn(fields, key)) return { problem: `its first line holds ${key} and counts lines of it`, head };
   }
+  // Every line is at least 2 bytes (a value and its newline): counts the file cannot hold are refused before a line is
+  // read, never read on, each line held, until the heap runs out (review 454 F1).
+  const counted = Object.values(lines as Record<string, number>).reduce((sum, count) => sum + count, 0);
+  if (counted * 2 > size) return { problem: `its first line counts ${counted} lines, more than its ${size} bytes can hold (each line is at least 2 bytes)`, head };
   let at = 1;
   for (const key of LINED) {
     if (!Object.hasOwn(lines, key)) continue;
@@ -153,7 +160,7 @@ export const readCheckpointFileJson = (path: string): unknown => {
   const fd = openSync(path, 'r');
   let lined: ReturnType<typeof readLined>;
   try {
-    lined = readLined(fd);
+    lined = readLined(fd, fstatSync(fd).size);
   } finally {
     closeSync(fd);
   }
@@ -275,7 +282,7 @@ export class CheckpointFile implements CheckpointKeeper {
       // A device or a pipe at its name has no size to bound the read by (review 454: a link to /dev/zero read until the
       // process ran out of memory).
       if (!fstatSync(fd).isFile()) return { ok: false, problem: `${this.path} is not a regular file` };
-      lined = readLined(fd);
+      lined = readLined(fd, fstatSync(fd).size);
     } catch (error) {
       return { ok: false, problem: `${this.path} cannot be read (${(error as Error).message})` };
     } finally {
