@@ -1,6 +1,6 @@
 /**
  * An error never echoes unbounded caller input (as the JSON reader cuts names in paths, domain/json-duplicate-names.ts):
- * a PKCS#11 URI's attribute names (up to the URI's 8,192 characters) and the unknown keys of a PKCS#11 Secure
+ * a PKCS#11 URI's attribute names (up to the URI's 8,192 characters; one without a value or unknown is not quoted at all) and the unknown keys of a PKCS#11 Secure
  * Environment configuration object (unbounded) are shown cut to 64 characters with their length, in the message and
  * in the issue's path. Handles and key kinds are covered for every Secure Environment by the conformance suite.
  */
@@ -25,16 +25,27 @@ const refusal = (run: () => unknown) => {
 
 describe('PKCS#11 refusals show long names cut', () => {
   it.each([
-    ['an attribute with no value', `pkcs11:token=t;${LONG}?module-path=${MODULE}`, 'attribute'],
     ['a repeated attribute', `pkcs11:token=t;${LONG}=1;${LONG}=2?module-path=${MODULE}`, 'unique_attribute'],
     ['bad percent-encoding', `pkcs11:token=t;${LONG}=%zz?module-path=${MODULE}`, 'percent_encoding'],
-    ['an unknown attribute', `pkcs11:token=t;${LONG}=1?module-path=${MODULE}`, 'unrecognized_keys'],
-    ['an unknown query attribute', `pkcs11:token=t?module-path=${MODULE}&${LONG}=1`, 'unrecognized_keys'],
   ])('a URI with %s names the rule and the attribute cut, not the whole name', (_what, uri, rule) => {
     const { shown, issue } = refusal(() => parsePkcs11Uri(uri));
     expect(issue?.rule).toBe(rule);
     expect(issue?.path).toContain(`${'x'.repeat(64)}… (4000 characters)`);
     expect(shown).not.toContain('x'.repeat(65));
+    expect(shown.length).toBeLessThan(1000);
+  });
+
+  // A name without a value, or one no PKCS#11 URI has, may be a PIN typed in the wrong place: named by its place and
+  // length only, never quoted, not even cut (review 457).
+  it.each([
+    ['an attribute with no value', `pkcs11:token=t;${LONG}?module-path=${MODULE}`, 'attribute'],
+    ['an unknown attribute', `pkcs11:token=t;${LONG}=1?module-path=${MODULE}`, 'unrecognized_keys'],
+    ['an unknown query attribute', `pkcs11:token=t?module-path=${MODULE}&${LONG}=1`, 'unrecognized_keys'],
+  ])('a URI with %s names the rule and the attribute by its place and length, none of its name', (_what, uri, rule) => {
+    const { shown, issue } = refusal(() => parsePkcs11Uri(uri));
+    expect(issue?.rule).toBe(rule);
+    expect(shown).toContain('(4000 characters)');
+    expect(shown).not.toContain('xxxx');
     expect(shown.length).toBeLessThan(1000);
   });
 

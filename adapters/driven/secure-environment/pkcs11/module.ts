@@ -84,6 +84,16 @@ export const forgetLogins = (module: Pkcs11): void => {
   loggedIn.delete(module);
 };
 
+/**
+ * Review 457 F1: modules another component of this process had initialised when Credence loaded them (C_Initialize
+ * answered CKR_CRYPTOKI_ALREADY_INITIALIZED for a real path Credence did not hold). Their login is that component's:
+ * CKR_USER_ALREADY_LOGGED_IN with no login of ours recorded checks no PIN of ours, so it is refused (`login`).
+ */
+const foreign = new WeakSet<Pkcs11>();
+export const markForeign = (module: Pkcs11): void => {
+  foreign.add(module);
+};
+
 const trimmed = (text: string): string => text.replace(/\s+$/u, '');
 
 /**
@@ -193,7 +203,8 @@ const PIN_STATES: Readonly<Record<string, readonly [rule: string, what: string]>
  * is already logged in (another Secure Environment of this process on it), the PIN is compared with the one that
  * logged in: a match is the token's own answer; another PIN is `pin_unverified`, not `pin_incorrect` (review 116):
  * the token cannot check it while that login lasts, and after a change of the PIN it may well be the right one, so it
- * is neither called wrong nor remembered as refused.
+ * is neither called wrong nor remembered as refused. On a module another component initialised (`markForeign`), a
+ * login that is not ours is `pin_unverified` too: Credence's PIN was never checked (review 457 F1).
  */
 export const login = (module: Pkcs11, slot: Pkcs11Handle, session: Pkcs11Handle, pin: { value: string; from: string }): void => {
   // A PIN may end in a space, but one that does is most often a stray one (`echo PIN > file` on Windows): said, so the
@@ -211,7 +222,15 @@ export const login = (module: Pkcs11, slot: Pkcs11Handle, session: Pkcs11Handle,
     const code = ckr(error);
     if (code === 'CKR_USER_ALREADY_LOGGED_IN') {
       const known = slots.get(slotKey);
-      // Logged in by code outside Credence (the same library loaded by another component): the token's word only.
+      if (known === undefined && foreign.has(module)) {
+        throw pkcs11Problem(
+          'pin-source',
+          'pin_unverified',
+          `another component of this process initialised the PKCS#11 module and is logged in to the token, so the token cannot check the PIN from ${pin.from} while that login lasts: Credence does not take that component's login for its own: end that login, or leave the module to Credence alone`,
+        );
+      }
+      // A login of ours on this module (another Secure Environment): the PIN must be the one it logged in with. None
+      // recorded on a module Credence initialised: the token's word only.
       if (known !== undefined && !timingSafeEqual(known, digest)) {
         throw pkcs11Problem(
           'pin-source',

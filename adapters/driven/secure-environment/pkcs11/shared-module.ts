@@ -1,6 +1,6 @@
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { withTrustedFile } from '../../files/index.ts';
-import { bindingError, ckr, forgetLogins, pkcs11js, pkcs11Problem, type Pkcs11 } from './module.ts';
+import { bindingError, ckr, forgetLogins, markForeign, pkcs11js, pkcs11Problem, type Pkcs11 } from './module.ts';
 
 /**
  * A Secure Environment with a session on a shared module: what a re-initialisation of the module needs to know of it,
@@ -21,36 +21,66 @@ export interface ModuleMember {
 }
 
 /**
- * One loaded, initialised module per module path per process, shared and reference-counted: C_Initialize twice
+ * One loaded, initialised module per module library per process, shared and reference-counted: C_Initialize twice
  * in one process fails (CKR_CRYPTOKI_ALREADY_INITIALIZED), and SoftHSM2 reads SOFTHSM2_CONF only then, so the
  * last close finalises and the next open reads the configuration (and the token directory) afresh. `members` are
  * the Secure Environments on it, so that a recovery that must re-initialise it is coordinated across them.
+ * Review 457 F1: keyed by the library's real path, never the path as written: a link and its target are one library
+ * (the dynamic loader gives both one instance), and as two "modules" the second was taken for a fresh one, a wrong
+ * PIN let in on the first one's login, and its close finalised the module under the first one's sessions. `foreign`:
+ * the library was already initialised by another component of this process; Credence never finalises it (module.ts
+ * `markForeign`: nor takes that component's login for a PIN check).
  */
 interface SharedModule {
   readonly module: Pkcs11;
   references: number;
   readonly members: Set<ModuleMember>;
+  readonly foreign: boolean;
 }
 const loaded = new Map<string, SharedModule>();
 
-export const acquireModule = (path: string): Pkcs11 => {
-  const known = loaded.get(path);
-  if (known) {
-    known.references += 1;
-    return known.module;
+/**
+ * The key of the module at `path`: `path` itself when it is one (the key a TokenSession keeps),
+ * else its real path; `path` when it cannot be resolved (gone since: nothing of ours is keyed by it).
+ */
+const keyOf = (path: string): string => {
+  if (loaded.has(path)) return path;
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
   }
+};
+
+/**
+ * Loads (or shares) the module at `path`, checked as a trusted file; answers it and its key (its real path), by which
+ * joinModule, releaseModule and reinitialiseModule find it. `path` as written is what refusals name.
+ */
+export const acquireSharedModule = (path: string): { readonly module: Pkcs11; readonly key: string } => {
   if (bindingError() !== undefined) {
     throw pkcs11Problem('module-path', 'binding', `the pkcs11js native binding is not usable here (${(bindingError() as Error).message}): reinstall with build tools`);
   }
   if (!existsSync(path)) throw pkcs11Problem('module-path', 'module_file', `${path}: no such PKCS#11 module file`);
   // Review 324 item 1: the library runs as this account, with the token logged in, so whoever may write it or put
   // another in its place (it, or a folder above it or on a link's way) holds the keys: held to the trusted-file rules
-  // (trusted-file.ts). Loaded by the name just checked: no one else may change what it leads to.
+  // (trusted-file.ts). Loaded by the real path of the name just checked: no one else may change what it leads to.
   const trusted = withTrustedFile(path, () => undefined);
   if (!trusted.ok) throw pkcs11Problem('module-path', trusted.kind === 'unreadable' ? 'module_file' : 'trusted_file', trusted.message);
-  const module = new pkcs11js.PKCS11();
+  let key: string;
   try {
-    module.load(path);
+    key = realpathSync(path);
+  } catch (error) {
+    throw pkcs11Problem('module-path', 'module_file', `${path}: cannot be resolved to a file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  const known = loaded.get(key);
+  if (known) {
+    known.references += 1;
+    return { module: known.module, key };
+  }
+  const module = new pkcs11js.PKCS11();
+  let foreign = false;
+  try {
+    module.load(key);
     module.C_Initialize();
   } catch (error) {
     if (ckr(error) !== 'CKR_CRYPTOKI_ALREADY_INITIALIZED') {
@@ -61,24 +91,36 @@ export const acquireModule = (path: string): Pkcs11 => {
       }
       throw pkcs11Problem('module-path', 'module_file', `${path}: not a usable PKCS#11 module (${ckr(error) ?? (error as Error).message})`);
     }
+    // Not by us (none of ours is keyed by this library): another component of this process initialised it.
+    foreign = true;
+    markForeign(module);
   }
-  loaded.set(path, { module, references: 1, members: new Set() });
-  return module;
+  loaded.set(key, { module, references: 1, members: new Set(), foreign });
+  return { module, key };
 };
+
+/** `acquireSharedModule`'s module. */
+export const acquireModule = (path: string): Pkcs11 => acquireSharedModule(path).module;
 
 /** Counts `member` among the Secure Environments on the module at `path` (acquired before). */
 export const joinModule = (path: string, member: ModuleMember): void => {
-  loaded.get(path)?.members.add(member);
+  loaded.get(keyOf(path))?.members.add(member);
 };
 
 export const releaseModule = (path: string, member?: ModuleMember): void => {
-  const known = loaded.get(path);
+  const key = keyOf(path);
+  const known = loaded.get(key);
   if (!known) return;
   if (member !== undefined) known.members.delete(member);
   known.references -= 1;
   if (known.references > 0) return;
-  loaded.delete(path);
+  loaded.delete(key);
   forgetLogins(known.module);
+  if (known.foreign) {
+    // Another component's initialisation: its sessions and its login stay; only our handle on the library goes.
+    known.module.close();
+    return;
+  }
   try {
     known.module.C_Finalize();
   } catch (error) {
@@ -102,9 +144,22 @@ export const releaseModule = (path: string, member?: ModuleMember): void => {
  *   session (and possibly re-initialising the module once more) on its next call.
  */
 export const reinitialiseModule = (path: string, requester: ModuleMember): void => {
-  const known = loaded.get(path);
+  const known = loaded.get(keyOf(path));
   if (!known) return;
   const others = [...known.members].filter((member) => member !== requester);
+  if (known.foreign) {
+    // Never finalised under the component that initialised it. Initialised again only if it was finalised meanwhile
+    // (by that component): every session went with it, so the others reopen theirs.
+    try {
+      known.module.C_Initialize();
+    } catch (error) {
+      if (ckr(error) === 'CKR_CRYPTOKI_ALREADY_INITIALIZED') return;
+      throw error;
+    }
+    forgetLogins(known.module);
+    for (const other of others) other.reattach();
+    return;
+  }
   const holding = others.find((member) => member.serving() && member.holdsSessionObjects());
   if (holding !== undefined) {
     throw pkcs11Problem(

@@ -16,7 +16,7 @@ import {
   type Pkcs11Template,
 } from './module.ts';
 import type { PinSupply } from './pin-source.ts';
-import { acquireModule, joinModule, reinitialiseModule, releaseModule, type ModuleMember } from './shared-module.ts';
+import { acquireSharedModule, joinModule, reinitialiseModule, releaseModule, type ModuleMember } from './shared-module.ts';
 import { callError, isPinRefusal, opening, pinRefusedAtRecovery, reasonOf } from './token-errors.ts';
 import { logIn } from './token-login.ts';
 import type { Pkcs11Uri } from './uri.ts';
@@ -69,6 +69,7 @@ export class TokenSession implements ModuleMember {
   readonly #module: Pkcs11;
   /** The last C_* function entered through `module`. */
   #called: string | undefined;
+  /** The module's key in shared-module.ts (its real path, review 457 F1): also the key of its restarts' wait. */
   readonly #modulePath: string;
   /** The URI's selection, with the serial of the token found at open added: recovery finds that same token again. */
   #selection: Pkcs11Uri['token'];
@@ -82,7 +83,7 @@ export class TokenSession implements ModuleMember {
   /** What this one's last restart of the module failed with: the answer while the module's wait holds the next one. */
   #lastFailure: CredenceError | undefined;
 
-  private constructor(module: Pkcs11, uri: Pkcs11Uri, pin: PinSupply) {
+  private constructor(module: Pkcs11, moduleKey: string, uri: Pkcs11Uri, pin: PinSupply) {
     this.#module = module;
     this.module = new Proxy(module, {
       get: (target, key) => {
@@ -100,7 +101,7 @@ export class TokenSession implements ModuleMember {
         };
       },
     });
-    this.#modulePath = uri.modulePath;
+    this.#modulePath = moduleKey;
     this.#selection = uri.token;
     this.#pin = pin;
   }
@@ -110,24 +111,24 @@ export class TokenSession implements ModuleMember {
    * missing token, a wrong PIN (CKR_PIN_INCORRECT); none carries the PIN. Owns `pin` from here on.
    */
   static open(uri: Pkcs11Uri, pin: PinSupply): TokenSession {
-    let module: Pkcs11;
+    let shared: { readonly module: Pkcs11; readonly key: string };
     try {
-      module = acquireModule(uri.modulePath);
+      shared = acquireSharedModule(uri.modulePath);
     } catch (error) {
       pin.close();
       throw error;
     }
-    const token = new TokenSession(module, uri, pin);
+    const token = new TokenSession(shared.module, shared.key, uri, pin);
     try {
       token.#attach();
     } catch (error) {
       pin.close();
-      releaseModule(uri.modulePath);
+      releaseModule(shared.key);
       throw error;
     }
-    joinModule(uri.modulePath, token);
+    joinModule(shared.key, token);
     // A token found and logged in on the module shows it answers, as a reopen that succeeds does: the wait starts afresh.
-    moduleRestarts.delete(uri.modulePath);
+    moduleRestarts.delete(shared.key);
     return token;
   }
 

@@ -26,11 +26,26 @@ const uriProblem = (path: string, rule: string, message: string): CredenceError 
 const MAX_NAME_SHOWN = 64;
 export const shownName = (name: string): string => (name.length > MAX_NAME_SHOWN ? `${name.slice(0, MAX_NAME_SHOWN)}… (${name.length} characters)` : name);
 
-/** zod issues as field issues, unknown keys named cut (zod's own message for them quotes each key whole). */
-export const issuesOf = (error: z.ZodError) =>
+/**
+ * Review 457 F2: a URI attribute name is quoted only when it looks like one (what RFC 7512 and its vendor extensions
+ * name); any other (a PIN pasted where an attribute goes, `&S3cr3tPIN=…`) is told by its place and length.
+ */
+const ATTRIBUTE_NAME = /^[a-z][a-z0-9-]{0,31}$/;
+const attributeShown = (name: string, position: number | undefined, where: string): string =>
+  ATTRIBUTE_NAME.test(name) || position === undefined ? shownName(name) : `attribute ${position} of the ${where} (${name.length} characters)`;
+
+/**
+ * zod issues as field issues, unknown keys named cut (zod's own message for them quotes each key whole); for a URI's
+ * attributes, `positions` (each name's place in its part, `where`) tells the names that are not quoted (attributeShown).
+ */
+export const issuesOf = (error: z.ZodError, positions?: { readonly of: ReadonlyMap<string, number>; readonly where: string }) =>
   error.issues.map((i) =>
     i.code === 'unrecognized_keys'
-      ? { path: [...i.path.map(String), i.keys.map(shownName).join(',')].join('.'), rule: i.code, message: `not a known attribute (${i.keys.length} such)` }
+      ? {
+          path: [...i.path.map(String), i.keys.map((k) => (positions ? attributeShown(k, positions.of.get(k), positions.where) : shownName(k))).join(',')].join('.'),
+          rule: i.code,
+          message: `not a known attribute (${i.keys.length} such)`,
+        }
       : { path: i.path.join('.'), rule: i.code, message: i.message },
   );
 
@@ -80,11 +95,13 @@ const REFUSED: Record<string, string> = {
 };
 
 /**
- * Whether `uri` gives a `pin-value` anywhere: the name followed by `=`, not inside a longer word, in any case, as
- * written or with its percent-escapes decoded one by one (an invalid escape elsewhere must not hide one, review 253).
- * A path or label that only contains the words (`/run/secrets/pin-value`, `pin-value-tests`) is not a PIN.
+ * Whether `uri` gives a `pin-value` anywhere: the name followed by `=` or `:` (review 457 F2: `pin-value:PIN`), not
+ * inside a longer word, or followed by `-` where an attribute starts (after `:`, `;`, `?` or `&`: `&pin-value-PIN`),
+ * in any case, as written or with its percent-escapes decoded one by one (an invalid escape elsewhere must not hide
+ * one, review 253). A path or label that only contains the words (`/run/secrets/pin-value`, `token=pin-value-tests`)
+ * is not a PIN.
  */
-const PIN_VALUE = /(^|[^a-z0-9_-])pin-value\s*=/i;
+const PIN_VALUE = /(^|[^a-z0-9_-])pin-value\s*[=:]|(^|[:;?&])pin-value\s*-/i;
 const escapesDecoded = (text: string): string => text.replace(/%([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 const namesPinValue = (uri: string): boolean => PIN_VALUE.test(uri) || PIN_VALUE.test(escapesDecoded(uri));
 
@@ -106,14 +123,24 @@ const refuseEscapedEnvName = (name: string, written: string, value: string): voi
   }
 };
 
-const attributes = (part: string, separator: string, where: string): Record<string, string> => {
+/** A part's attributes, percent-decoded, and each name's place in it (from 1), to tell a name not quoted. */
+interface Attributes {
+  readonly values: Record<string, string>;
+  readonly positions: { readonly of: ReadonlyMap<string, number>; readonly where: string };
+}
+
+const attributes = (part: string, separator: string, where: string): Attributes => {
   const out: Record<string, string> = {};
-  if (part === '') return out;
-  for (const pair of part.split(separator)) {
+  const of = new Map<string, number>();
+  if (part === '') return { values: out, positions: { of, where } };
+  for (const [index, pair] of part.split(separator).entries()) {
     const at = pair.indexOf('=');
     const name = at < 0 ? pair : pair.slice(0, at);
-    if (REFUSED[name] !== undefined) throw uriProblem(name, 'refused_attribute', REFUSED[name]);
-    if (at < 0) throw uriProblem(shownName(name) || where, 'attribute', `${where} attribute "${shownName(name)}" has no value`);
+    const refused = Object.hasOwn(REFUSED, name) ? REFUSED[name] : undefined;
+    if (refused !== undefined) throw uriProblem(name, 'refused_attribute', refused);
+    // Review 457 F2: never quoted, whatever it is: without `=` it may be a PIN pasted whole (`&PIN`, `&pin-value:PIN`).
+    if (at < 0) throw uriProblem(where, 'attribute', `attribute ${index + 1} of the ${where} has no value (${pair.length} characters)`);
+    of.set(name, index + 1);
     if (Object.hasOwn(out, name)) throw uriProblem(shownName(name), 'unique_attribute', 'appears twice (RFC 7512 §2.3)');
     const written = pair.slice(at + 1);
     try {
@@ -123,7 +150,7 @@ const attributes = (part: string, separator: string, where: string): Record<stri
     }
     refuseEscapedEnvName(name, written, out[name]);
   }
-  return out;
+  return { values: out, positions: { of, where } };
 };
 
 /** Parses and checks a PKCS#11 URI; every refusal is a `validation` error naming the attribute (never a PIN). */
@@ -138,10 +165,10 @@ export const parsePkcs11Uri = (uri: unknown): Pkcs11Uri => {
   const at = rest.indexOf('?');
   const path = attributes(at < 0 ? rest : rest.slice(0, at), ';', 'path');
   const query = attributes(at < 0 ? '' : rest.slice(at + 1), '&', 'query');
-  const selection = TokenSelection.safeParse(path);
-  if (!selection.success) throw validationError(issuesOf(selection.error), 'PKCS#11 URI');
-  const options = Query.safeParse(query);
-  if (!options.success) throw validationError(issuesOf(options.error), 'PKCS#11 URI');
+  const selection = TokenSelection.safeParse(path.values);
+  if (!selection.success) throw validationError(issuesOf(selection.error, path.positions), 'PKCS#11 URI');
+  const options = Query.safeParse(query.values);
+  if (!options.success) throw validationError(issuesOf(options.error, query.positions), 'PKCS#11 URI');
   const { token, ...rest2 } = selection.data;
   return {
     token: { label: token, ...rest2 },
