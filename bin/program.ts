@@ -9,8 +9,6 @@ import {
   eventStoreUnavailableOf,
   isEventStoreUnreachable,
   isTransient,
-  MAY_BE_WRITTEN,
-  NOTHING_WRITTEN,
   type EventStoreDbError,
 } from '../adapters/driven/store/eventstoredb/driver.ts';
 import { problemDocumentOf } from '../adapters/http/problems.ts';
@@ -137,7 +135,7 @@ export const runAction = async (
     if (isEventStoreUnreachable(error) || isTransient(error)) {
       // The event store of --store is a server too (review 46: it was exit 1, as a refusal), and any failure of it a
       // retry may mend is one it did not answer: a connection lost or a call cancelled mid-way as well (review 151).
-      const { message, unreachable } = error as EventStoreDbError;
+      const { message, unreachable, appendOutcome } = error as EventStoreDbError;
       io.err(`error: ${printable(message)}`);
       if (eventStoreUnavailableOf(error)?.reason === 'not_leader') {
         // Not a refusal: the client turns to the leader the message names, so the same command may simply be sent again.
@@ -145,7 +143,9 @@ export const runAction = async (
       } else if (eventStoreUnavailableOf(error)?.reason === 'unauthorised') {
         // A retry does not mend it: the user and password (or certificate) of the store's string, or that user's access.
         io.err("  (the event store refused the credentials of --store or CREDENCE_STORE, or their user's permissions: check the user and password (or certificate) there, and the user's access to Credence's streams and $all)");
-      } else if (message.endsWith(MAY_BE_WRITTEN) || message.endsWith(NOTHING_WRITTEN)) {
+      } else if (appendOutcome !== undefined) {
+        // An append's failure, told by its field (never by the words at the end of its message, which may be cut): its
+        // command id makes sending it again safe, whether or not it may have been written.
         io.err(
           unreachable
             ? '  (is the event store of --store or CREDENCE_STORE running, and reachable from here? Then send the command again, with the same --command-id if it had one)'

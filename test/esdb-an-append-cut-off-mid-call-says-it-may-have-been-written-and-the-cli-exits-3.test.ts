@@ -50,6 +50,7 @@ describe('an append whose connection is lost after its events were stored', () =
     const { error, stream } = await appendCutOff(options);
     expect(error.transient).toBe(true);
     expect(error.message).toMatch(new RegExp(`^EventStoreDB append to ${stream} failed: .*; the events may have been written: retry with the same command id$`));
+    expect(error.appendOutcome).toBe('may_be_written');
   });
 
   it('is exit 3 in the CLI, with what to do, as any transient failure of the event store', async () => {

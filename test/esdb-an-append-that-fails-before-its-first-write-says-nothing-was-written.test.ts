@@ -62,6 +62,7 @@ describe('an append that fails before its first write', () => {
     expect((error as EventStoreDbError).transient).toBe(true);
     expect((error as EventStoreDbError).message).toMatch(new RegExp(`^EventStoreDB read of ${stream} failed: .*; nothing was written: retry with the same command id$`));
     expect((error as EventStoreDbError).message).not.toContain('may have been written');
+    expect((error as EventStoreDbError).appendOutcome).toBe('nothing_written');
   });
 
   it.each([
@@ -80,6 +81,7 @@ describe('an append that fails before its first write', () => {
     expect(error).toBeInstanceOf(EventStoreDbError);
     expect((error as EventStoreDbError).transient).toBe(true);
     expect((error as EventStoreDbError).message).toMatch(/; nothing was written: retry with the same command id$/);
+    expect((error as EventStoreDbError).appendOutcome).toBe('nothing_written');
     expect(running.log.stream(stream)).toBeUndefined();
   });
 });
@@ -95,5 +97,6 @@ describe('an append that fails after its first write went out', () => {
     expect((error as EventStoreDbError).transient).toBe(true);
     expect((error as EventStoreDbError).message).toMatch(/; the events may have been written: retry with the same command id$/);
     expect((error as EventStoreDbError).message).not.toContain('nothing was written');
+    expect((error as EventStoreDbError).appendOutcome).toBe('may_be_written');
   });
 });

@@ -61,8 +61,9 @@ const STORE_UNREACHABLE_RETRY_AFTER_SECONDS = 5;
 const STORE_RETRY_ADVICE =
   'a command sent may have been stored, so retry it with the commandId it was sent with (stored once at most), or read its entity before sending it anew';
 /**
- * A command the store failed before any write of it went out (its decision-time reads: the adapter marks those
- * NOTHING_WRITTEN, review 386): nothing was stored, and its id still makes sending it again safe.
+ * A command the store failed before any write of it went out (its decision-time reads: the adapter gives those the
+ * appendOutcome `nothing_written`, read as `nothingWritten`, never from the message's words; review 386): nothing was
+ * stored, and its id still makes sending it again safe.
  */
 const STORE_NOTHING_STORED_ADVICE = 'nothing was stored, so retry it with the commandId it was sent with after Retry-After';
 /** A read stores nothing: a command's advice meant nothing to it (review 199). */

@@ -40,7 +40,7 @@ import { collectWithin, confirmWithin, noAnswer, settleWithin, within, type Dead
 import { OrderedPump } from './ordered-pump.ts';
 import {
   EventStoreDbError,
-  MAY_BE_WRITTEN,
+  type AppendOutcome,
   type EventStoreUnavailable,
   type EsdbDriver,
   type PersistentDelivery,
@@ -96,11 +96,11 @@ export function connectEventStoreDb(connectionString: string): EsdbDriver {
         );
         // The events may have been written: a retry with the same command id finds them (append.ts), so this is
         // transient, never a refusal.
-        const timeout = () => noAnswer(deadline, `append to ${streamId}`, MAY_BE_WRITTEN);
+        const timeout = () => noAnswer(deadline, `append to ${streamId}`, 'may_be_written');
         result = await within(sent, deadline.ms, timeout);
       } catch (error) {
         if (error instanceof StreamDeletedError) throw streamDeleted(streamId, events[0]?.type ?? 'append');
-        throw translate(error, `append to ${streamId}`, deadline, MAY_BE_WRITTEN);
+        throw translate(error, `append to ${streamId}`, deadline, 'may_be_written');
       }
       // A client told not to throw answers a refused append this way (connectionStringProblems refuses that setting;
       // this holds whatever reaches here): a conflict, never a success (review 115).
@@ -283,13 +283,13 @@ function describeRevision(value: unknown): string {
 /** The client's "Failed to discover after N attempts." (its discovery gives up on a cluster's gossip seeds). */
 const isDiscoveryFailure = (error: unknown): boolean => error instanceof Error && error.constructor === Error && /^Failed to discover after \d+ attempts\.?$/.test(error.message);
 
-function translate(error: unknown, operation: string, deadline: Deadline, after = ''): Error {
+function translate(error: unknown, operation: string, deadline: Deadline, appendOutcome?: AppendOutcome): Error {
   if (error instanceof EventStoreDbError) return error;
   if (error instanceof WrongExpectedVersionError) {
     return concurrencyConflict(error.streamName, describeRevision(error.expectedVersion), describeRevision(error.actualVersion));
   }
   // The client's own deadline (a unary call's) ran out before ours: the same time limit, said the same way.
-  if (error instanceof DeadlineExceededError) return noAnswer(deadline, operation, after, error);
+  if (error instanceof DeadlineExceededError) return noAnswer(deadline, operation, appendOutcome, error);
   // The server refused what it was asked, and will refuse it again: not transient (review 132: as an UnknownError, a
   // subscription from a position inside a record resubscribed to it for ever, and a bounded read retried it).
   if (error instanceof UnknownError && error.code === INVALID_ARGUMENT) {
@@ -302,9 +302,9 @@ function translate(error: unknown, operation: string, deadline: Deadline, after 
   // resumes once they are mended); the server's words name no user, and the message names none either.
   if (isCredentialsRefusal(error)) {
     return new EventStoreDbError(
-      `EventStoreDB ${operation} failed: the server refused this service's credentials or permissions (${messageOf(error)}): check the user name and password (or the certificate) of the connection string, and that the user may read and write Credence's streams and read $all${after}`,
+      `EventStoreDB ${operation} failed: the server refused this service's credentials or permissions (${messageOf(error)}): check the user name and password (or the certificate) of the connection string, and that the user may read and write Credence's streams and read $all`,
       true,
-      { cause: error, unavailable: { reason: 'unauthorised' } },
+      { cause: error, unavailable: { reason: 'unauthorised' }, appendOutcome },
     );
   }
   const transient =
@@ -319,12 +319,13 @@ function translate(error: unknown, operation: string, deadline: Deadline, after 
   const undiscovered = isDiscoveryFailure(error);
   const unreachable = error instanceof UnavailableError || undiscovered;
   const message = error instanceof NotLeaderError ? notLeaderMessage(error) : messageOf(error);
-  // `after` (an append's MAY_BE_WRITTEN) for every transient failure: a connection lost or a call cancelled after the
-  // request went out leaves the outcome as unknown as a deadline does (review 151).
-  return new EventStoreDbError(`EventStoreDB ${operation} failed: ${message}${transient ? after : ''}`, transient, {
+  // An append's outcome (may_be_written) for every transient failure: a connection lost or a call cancelled after the
+  // request went out leaves the outcome as unknown as a deadline does (review 151). A refusal carries none.
+  return new EventStoreDbError(`EventStoreDB ${operation} failed: ${message}`, transient, {
     cause: error,
     unreachable,
     unavailable: unavailableOf(error, deadline),
+    appendOutcome,
   });
 }
 

@@ -6,7 +6,7 @@
  * CLI exits 3 (README, 'CLI exit codes') and a service answers 503 with reason `timeout` instead of hanging.
  */
 import type { Readable } from 'node:stream';
-import { EventStoreDbError } from './driver.ts';
+import { EventStoreDbError, type AppendOutcome } from './driver.ts';
 
 /** The client's own default for `defaultDeadline` (ms), which the adapter applies to every call. */
 export const DEFAULT_DEADLINE_MS = 10_000;
@@ -17,13 +17,13 @@ export interface Deadline {
   readonly server: string;
 }
 
-/** The error for a call that got no answer in time; `after` says what a caller should know of the outcome. */
-export function noAnswer(deadline: Deadline, operation: string, after = '', cause?: unknown): EventStoreDbError {
+/** The error for a call that got no answer in time; `appendOutcome`, for an append, what a caller should know of it. */
+export function noAnswer(deadline: Deadline, operation: string, appendOutcome?: AppendOutcome, cause?: unknown): EventStoreDbError {
   // In ms, as the connection string gives it: the operator finds the number to raise as it is written there.
   return new EventStoreDbError(
-    `EventStoreDB ${operation} failed: ${deadline.server} did not answer within ${deadline.ms} ms (defaultDeadline)${after}`,
+    `EventStoreDB ${operation} failed: ${deadline.server} did not answer within ${deadline.ms} ms (defaultDeadline)`,
     true,
-    { cause, unreachable: true, unavailable: { reason: 'timeout', limitMs: deadline.ms } },
+    { cause, unreachable: true, unavailable: { reason: 'timeout', limitMs: deadline.ms }, appendOutcome },
   );
 }
 

@@ -107,28 +107,8 @@ export type EventStoreUnavailable =
   | { readonly reason: 'not_leader'; readonly leader: string | undefined }
   | { readonly reason: 'unauthorised' };
 
-/** Why the event store is unavailable for now, and whether the call it failed had written nothing (NOTHING_WRITTEN). */
+/** Why the event store is unavailable for now, and whether the call it failed had written nothing (appendOutcome). */
 export type EventStoreUnavailableNow = EventStoreUnavailable & { readonly nothingWritten?: true };
-
-/** A failure of the server or the connection, already stripped of the client's own types. */
-export class EventStoreDbError extends Error {
-  /** Worth retrying: the server was unavailable, not the leader, timed out or dropped the call. */
-  readonly transient: boolean;
-  /** No connection to the server, or no answer in time: a CLI says so as an unreachable server (exit 3). */
-  readonly unreachable: boolean;
-  /** Why a transient failure happened; undefined for one a retry would not mend. */
-  readonly unavailable: EventStoreUnavailable | undefined;
-  constructor(message: string, transient: boolean, options?: { cause?: unknown; unreachable?: boolean; unavailable?: EventStoreUnavailable }) {
-    super(message, options);
-    this.name = 'EventStoreDbError';
-    this.transient = transient;
-    this.unreachable = options?.unreachable ?? false;
-    // A transient failure the client did not classify (a dropped call, an unknown gRPC status) is said as before.
-    this.unavailable = transient ? (options?.unavailable ?? { reason: 'unreachable' }) : undefined;
-  }
-}
-
-export const isTransient = (error: unknown): boolean => error instanceof EventStoreDbError && error.transient;
 
 /**
  * What a transient failure of an append tells its caller once its first write (a claim or the append itself) has gone
@@ -144,14 +124,60 @@ export const MAY_BE_WRITTEN = '; the events may have been written: retry with th
 export const NOTHING_WRITTEN = '; nothing was written: retry with the same command id';
 
 /**
- * A transient failure met during an append, saying whether its events may have been written (MAY_BE_WRITTEN) or not
- * (NOTHING_WRITTEN), by `written`: whether any write of the append had gone out; any other error as it is.
+ * Whether a transient failure of an append may have left its events written (`may_be_written`: a write of it had gone
+ * out) or wrote nothing (`nothing_written`: it failed at the reads before its first write). Every decision reads this
+ * field, never the words it adds to the message (MAY_BE_WRITTEN, NOTHING_WRITTEN), which a wrapped, cut or suffixed
+ * message would no longer end with.
+ */
+export type AppendOutcome = 'may_be_written' | 'nothing_written';
+
+/** The words an append's outcome adds to the end of its error's message, for the person who reads it. */
+const OUTCOME_WORDS: Readonly<Record<AppendOutcome, string>> = { may_be_written: MAY_BE_WRITTEN, nothing_written: NOTHING_WRITTEN };
+
+/** A failure of the server or the connection, already stripped of the client's own types. */
+export class EventStoreDbError extends Error {
+  /** Worth retrying: the server was unavailable, not the leader, timed out or dropped the call. */
+  readonly transient: boolean;
+  /** No connection to the server, or no answer in time: a CLI says so as an unreachable server (exit 3). */
+  readonly unreachable: boolean;
+  /** Why a transient failure happened; undefined for one a retry would not mend. */
+  readonly unavailable: EventStoreUnavailable | undefined;
+  /**
+   * For a transient failure of an append, whether its events may have been written; undefined for any other failure
+   * (a read's, a refusal's). Given, it adds its words (MAY_BE_WRITTEN, NOTHING_WRITTEN) to the end of the message.
+   */
+  readonly appendOutcome: AppendOutcome | undefined;
+  constructor(
+    message: string,
+    transient: boolean,
+    options?: { cause?: unknown; unreachable?: boolean; unavailable?: EventStoreUnavailable; appendOutcome?: AppendOutcome | undefined },
+  ) {
+    const appendOutcome = transient ? options?.appendOutcome : undefined;
+    super(appendOutcome === undefined ? message : `${message}${OUTCOME_WORDS[appendOutcome]}`, options);
+    this.name = 'EventStoreDbError';
+    this.transient = transient;
+    this.unreachable = options?.unreachable ?? false;
+    // A transient failure the client did not classify (a dropped call, an unknown gRPC status) is said as before.
+    this.unavailable = transient ? (options?.unavailable ?? { reason: 'unreachable' }) : undefined;
+    this.appendOutcome = appendOutcome;
+  }
+}
+
+export const isTransient = (error: unknown): boolean => error instanceof EventStoreDbError && error.transient;
+
+/**
+ * A transient failure met during an append, with its `appendOutcome` (whether its events may have been written) by
+ * `written`: whether any write of the append had gone out. One that already has an outcome (the client's, for the
+ * append call itself) is kept; any other error as it is.
  */
 export const asAppendFailure = (error: unknown, written: boolean): unknown => {
-  if (!(error instanceof EventStoreDbError) || !error.transient) return error;
-  if (error.message.endsWith(MAY_BE_WRITTEN) || error.message.endsWith(NOTHING_WRITTEN)) return error;
-  const outcome = written ? MAY_BE_WRITTEN : NOTHING_WRITTEN;
-  return new EventStoreDbError(`${error.message}${outcome}`, true, { cause: error, unreachable: error.unreachable, ...(error.unavailable !== undefined ? { unavailable: error.unavailable } : {}) });
+  if (!(error instanceof EventStoreDbError) || !error.transient || error.appendOutcome !== undefined) return error;
+  return new EventStoreDbError(error.message, true, {
+    cause: error,
+    unreachable: error.unreachable,
+    appendOutcome: written ? 'may_be_written' : 'nothing_written',
+    ...(error.unavailable !== undefined ? { unavailable: error.unavailable } : {}),
+  });
 };
 
 /**
@@ -161,7 +187,7 @@ export const asAppendFailure = (error: unknown, written: boolean): unknown => {
  */
 export const eventStoreUnavailableOf = (error: unknown): EventStoreUnavailableNow | undefined => {
   if (!(error instanceof EventStoreDbError) || error.unavailable === undefined) return undefined;
-  return error.message.endsWith(NOTHING_WRITTEN) ? { ...error.unavailable, nothingWritten: true } : error.unavailable;
+  return error.appendOutcome === 'nothing_written' ? { ...error.unavailable, nothingWritten: true } : error.unavailable;
 };
 
 /** The event store's server could not be reached or did not answer in time (README 'CLI exit codes': 3). */
