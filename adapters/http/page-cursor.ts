@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { toBase64url, tryFromBase64url, utf8 } from '../../domain/crypto/index.ts';
 import { validationError } from '../../domain/errors.ts';
+import { ENTITY_KINDS, parseStreamId, type EntityKind } from '../../domain/streams.ts';
 
 const CursorContent = z.strictObject({ after: z.string().min(1).max(300), query: z.string().max(300) });
 
@@ -32,5 +33,17 @@ export const PageCursor = {
     // Found in review: a cursor of one filter skipped every row of another, or listed rows of a third, with a 200.
     if (content.query !== query) throw validationError([{ path: field, rule: 'cursor', message: 'a cursor of another listing: continue with the filter it was returned for' }], 'query');
     return content.after;
+  },
+  /**
+   * The stream id a listing of entities continues after: one of its `kind`, or of any kind without one. Review 461: a
+   * cursor after a node's stream on `kind=credential` answered an empty page without `nextCursor` (read as "no more"),
+   * and one after a word no stream has skipped or listed rows at random. The `after` is never echoed: a client's.
+   */
+  decodeStreamAfter: (cursor: string, query: string, kind: EntityKind | undefined, field = 'query.cursor'): string => {
+    const after = PageCursor.decode(cursor, query, field);
+    const ref = parseStreamId(after);
+    if (ref !== undefined && (kind === undefined || ref.kind === kind)) return after;
+    const must = kind === undefined ? `an entity's stream id (<kind>-<id>, the kind one of ${ENTITY_KINDS.join(', ')})` : `a ${kind}'s stream id (${kind}-<id>)`;
+    throw validationError([{ path: field, rule: 'cursor', message: `not a cursor of this listing, which continues only after ${must}; page again from the start (without \`cursor\`)` }], 'query');
   },
 };

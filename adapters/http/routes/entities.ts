@@ -230,7 +230,12 @@ export const entityRoutes: RouteModule = (app, context) => {
           .describe("a state of the machine of `kind` (of any kind without one); another is refused (400 `unknown_state`)")
           .optional(),
         limit: QueryWholeNumberOr(1, MAX_PAGE, 50),
-        cursor: z.string().min(1).max(512).optional(),
+        cursor: z
+          .string()
+          .min(1)
+          .max(512)
+          .describe("a page's `nextCursor`, with the `kind` and `state` it was returned for; another, or one after no stream of `kind` (of any kind without one), is refused (400 `cursor` naming `query.cursor`)")
+          .optional(),
       }),
       response: { 200: withEventsBehind(EntityPage) },
     },
@@ -238,11 +243,12 @@ export const entityRoutes: RouteModule = (app, context) => {
       const { kind, state, limit, cursor } = request.query;
       refuseUnknownState(kind, state);
       if (kind === 'pseudonym') refusePseudonymListing(request.principal);
+      const listing = JSON.stringify([kind ?? null, state ?? null]);
+      // Refused before any wait: a cursor of another listing, or after no stream of `kind` (review 461).
+      const after = cursor === undefined ? undefined : PageCursor.decodeStreamAfter(cursor, listing, kind);
       // As the timeline and the dependents do: wait briefly for the read model, then say how far behind it answers
       // (found in review: a revoked credential was listed live, with nothing saying the list was behind).
       await readYourWritesInto(context, reply, ['entities']);
-      const listing = JSON.stringify([kind ?? null, state ?? null]);
-      const after = cursor === undefined ? undefined : PageCursor.decode(cursor, listing);
       const rows = await listShown(context, request.principal, {
         ...(kind !== undefined ? { kind } : {}),
         ...(state !== undefined ? { state } : {}),
