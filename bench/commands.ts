@@ -9,7 +9,7 @@ import { replayAll } from '../projections/replay/index.ts';
 import { fmtMs, now, rate, summarise } from './stats.ts';
 import { threadCpuMs } from '../adapters/replay-workers/thread-cpu.ts';
 import { hubRound, hubSetup, iso, lifecycle, subscription } from './workloads.ts';
-import { benchEnv, MIN_RATE_COUNT, MIN_RATE_MS, ratioVerdict, type RateSide } from './verdict.ts';
+import { benchEnv, countFromEnv, MIN_RATE_COUNT, MIN_RATE_MS, ratioVerdict, type RateSide } from './verdict.ts';
 // The store's concurrency conflicts counted: with per-stream lanes there should be none between callers.
 import { countingConflicts } from '../test/support/stores.ts';
 
@@ -21,8 +21,9 @@ import { countingConflicts } from '../test/support/stores.ts';
  *
  *   BENCH_ONLY=commands npm run bench
  *   BENCH_SERIAL_NODES (default 150), BENCH_CONCURRENT_NODES (2,000), BENCH_HUB_ROUNDS (30), BENCH_FULL_ROWS (1,500)
- *   BENCH_SERIAL_MAX_NODES (2,000): the serial phase runs at least BENCH_SERIAL_NODES lifecycles, then more until it
- *   has run the 1,000 commands and 0.5 s its rate needs for a verdict, but never more than this (or BENCH_SERIAL_NODES)
+ *   BENCH_SERIAL_MAX_NODES (2,000, or BENCH_SERIAL_NODES when larger): the serial phase runs at least
+ *   BENCH_SERIAL_NODES lifecycles, then more until it has run the 1,000 commands and 0.5 s its rate needs for a
+ *   verdict, but never more than this; one set below BENCH_SERIAL_NODES is refused, naming both (equal to it: no more)
  *   BENCH_INLINE_CHECKPOINTS=1 (the store's checkpoints inside its commits instead of on their own thread)
  *
  * Each size is a whole number >= 0 (anything else is refused, naming it). A ratio is judged only when both of its
@@ -33,6 +34,26 @@ const CALLERS = 64;
 const env = benchEnv;
 /** The most lifecycles the serial phase builds and runs by default (`BENCH_SERIAL_MAX_NODES`): some 12,400 commands. */
 const SERIAL_MOST_NODES = 2_000;
+
+/**
+ * The serial phase's least and most lifecycles: `BENCH_SERIAL_NODES` (150) and `BENCH_SERIAL_MAX_NODES` (2,000, or the
+ * least when larger), each as countFromEnv reads it. A most set below the least is refused, naming both, rather than
+ * silently raised to it (review 459): `BENCH_SERIAL_MAX_NODES=0` ran 150 lifecycles, not none more.
+ */
+export const serialNodesFromEnv = (env: Readonly<Record<string, string | undefined>>): { least: number; most: number } => {
+  const least = countFromEnv(env, 'BENCH_SERIAL_NODES', 150);
+  const most = countFromEnv(env, 'BENCH_SERIAL_MAX_NODES', Math.max(SERIAL_MOST_NODES, least));
+  if (most < least) {
+    throw new Error(`BENCH_SERIAL_MAX_NODES (${most}) must be at least BENCH_SERIAL_NODES (${least}): the serial phase runs at least BENCH_SERIAL_NODES lifecycles and never more than BENCH_SERIAL_MAX_NODES`);
+  }
+  return { least, most };
+};
+
+/** What a rate needs for a verdict (bench/verdict.ts): the serial phase runs on until it has both. */
+interface RateNeeds {
+  readonly count: number;
+  readonly ms: number;
+}
 
 /** Peak resident set size while `work` runs, sampled every 20 ms (process.resourceUsage().maxRSS never goes down). */
 const withPeakRss = async <T>(work: () => Promise<T>): Promise<{ value: T; peakMiB: number }> => {
@@ -118,23 +139,25 @@ const concurrently = (work: (caller: number) => Promise<void>) => () => Promise.
 
 /**
  * The engine one command at a time: at least `leastNodes` whole lifecycles, then more until the phase has run the
- * MIN_RATE_COUNT commands and MIN_RATE_MS a rate needs for a verdict (bench/verdict.ts; a fixed 150 lifecycles were
- * 930 commands, so its verdict was always n/a), and never more than `mostNodes` (or `leastNodes`, when larger), so
- * the phase ends, and its built commands stay bounded, whatever the machine.
+ * `needs.count` commands and `needs.ms` a rate needs for a verdict (by default MIN_RATE_COUNT and MIN_RATE_MS,
+ * bench/verdict.ts; a fixed 150 lifecycles were 930 commands, so its verdict was always n/a), and never more than
+ * `mostNodes`, so the phase ends, and its built commands stay bounded, whatever the machine. A `mostNodes` below
+ * `leastNodes` is refused (a RangeError naming both) before anything is opened.
  */
-export const serialPhase = async (dir: string, leastNodes: number, mostNodes = SERIAL_MOST_NODES): Promise<Phase> => {
+export const serialPhase = async (dir: string, leastNodes: number, mostNodes = SERIAL_MOST_NODES, needs: RateNeeds = { count: MIN_RATE_COUNT, ms: MIN_RATE_MS }): Promise<Phase> => {
+  if (mostNodes < leastNodes) throw new RangeError(`the serial phase's most ${mostNodes} lifecycles is below its least ${leastNodes}`);
   const { raw, engine, conflicts } = openDurable(dir);
   await engine.execute(subscription());
   // Every phase builds its commands before its clock starts, as the raw side's rows are built before theirs: a
   // lifecycle's credential key is a real Ed25519 point since 87fd62f, and making it (some 100 µs) is the caller's
   // work, which the 42nd to 44th rounds counted as the engine's. So every lifecycle the phase may run is built here.
-  const lifecycles = Array.from({ length: Math.max(leastNodes, mostNodes) }, (_, i) => lifecycle('serial', i));
+  const lifecycles = Array.from({ length: mostNodes }, (_, i) => lifecycle('serial', i));
   const latencies: number[] = [];
   const { ms, peakMiB, groups, cpuMicros, mainCpuMicros } = await measuredRun(raw, async () => {
     // Started after measuredRun's clock, so the phase's measured time is at least this one's.
     const start = now();
     for (const [i, commands] of lifecycles.entries()) {
-      if (i >= leastNodes && latencies.length >= MIN_RATE_COUNT && now() - start >= MIN_RATE_MS) break;
+      if (i >= leastNodes && latencies.length >= needs.count && now() - start >= needs.ms) break;
       for (const c of commands) await timed(engine, c, latencies);
     }
   });
@@ -220,10 +243,9 @@ export async function benchCommands(report: (line: string) => void): Promise<voi
   const dir = mkdtempSync(join(tmpdir(), 'credence-commands-'));
   try {
     // Every size read (and refused if it is no count) before the first phase runs.
-    const [serialNodes, serialMostNodes, concurrentNodes, hubRounds, fullRowCount] = [
-      env('BENCH_SERIAL_NODES', 150), env('BENCH_SERIAL_MAX_NODES', SERIAL_MOST_NODES), env('BENCH_CONCURRENT_NODES', 2_000), env('BENCH_HUB_ROUNDS', 30), env('BENCH_FULL_ROWS', 1_500),
-    ];
-    const serial = await serialPhase(join(dir, 'serial'), serialNodes, serialMostNodes);
+    const serialNodes = serialNodesFromEnv(process.env);
+    const [concurrentNodes, hubRounds, fullRowCount] = [env('BENCH_CONCURRENT_NODES', 2_000), env('BENCH_HUB_ROUNDS', 30), env('BENCH_FULL_ROWS', 1_500)];
+    const serial = await serialPhase(join(dir, 'serial'), serialNodes.least, serialNodes.most);
     const distinctRun = await distinctPhase(join(dir, 'distinct'), concurrentNodes);
 
     // The same rows: the events the distinct phase stored, inserted raw.

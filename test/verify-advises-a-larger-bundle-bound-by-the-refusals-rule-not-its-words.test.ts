@@ -13,6 +13,10 @@ import { tempDirs } from './transparency-fixtures.ts';
  * than N JSON values")`: a change of wording in the JSON reader would silently have changed which advice
  * (`--max-bundle-mib`) the CLI gives. The reader now names the rule that refused the text (`max_values`, as the
  * problem documents do), and the advice follows that rule alone.
+ *
+ * Review 459 (L2): at --max-bundle-mib 512, the most, the advice still said "give a larger --max-bundle-mib", which
+ * does not exist: it now says no --max-bundle-mib reads the bundle and points to `credence verify --data`, as a
+ * bundle too large in bytes for any bound is told.
  */
 
 vi.mock('../bin/files.ts', async (importOriginal) => {
@@ -69,5 +73,24 @@ describe('credence verify FILE.json advises a larger --max-bundle-mib by the ref
     const read = readBundleFile(file('[1,2,3,4]'), 64);
     expect(read.ok).toBe(false);
     expect(!read.ok && read.message).toMatch(/: \(root\): more than 3 JSON values, what --max-bundle-mib 64 allows: give a larger --max-bundle-mib \(512 allows 16000000\)$/);
+  });
+
+  it('at the largest --max-bundle-mib, says none reads it and points to credence verify --data, advising no larger one', () => {
+    reader.mockReturnValue({ ok: false, kind: 'content', rule: 'max_values', message: 'bundle.json: (root): more than 16000000 JSON values' });
+    const read = readBundleFile('bundle.json', 512);
+    expect(read).toEqual({
+      ok: false,
+      kind: 'content',
+      message:
+        'bundle.json: (root): more than 16000000 JSON values, what --max-bundle-mib 512, the largest, allows: no --max-bundle-mib reads it; ' +
+        'audit the data folder itself with credence verify --data',
+    });
+    expect(!read.ok && read.message).not.toMatch(/give a larger/);
+  });
+
+  it('says so for a dense bundle the real reader refuses at the largest bound', () => {
+    reader.mockImplementation((path, _max, limits, rules) => readJsonFileItself(path, 1024 * 1024, { ...limits!, maxValues: 3 }, rules));
+    const read = readBundleFile(file('[1,2,3,4]'), 512);
+    expect(!read.ok && read.message).toMatch(/: \(root\): more than 3 JSON values, what --max-bundle-mib 512, the largest, allows: no --max-bundle-mib reads it; audit the data folder itself with credence verify --data$/);
   });
 });

@@ -52,6 +52,11 @@ export const readBundleFile = (path: string, mib: number): FileRead<unknown> => 
   if (!read.ok && read.kind === 'content' && read.rule === 'max_values') {
     // A dense bundle (many small values) is held to the values of its bound too: said with the option that raises it.
     // Told by the reader's rule, never by its words (review 451).
+    // At the largest bound there is no larger one to give (review 459): the data folder is audited itself, as a
+    // bundle too large in bytes for any bound is told below.
+    if (mib >= BUNDLE_MIB.max) {
+      return { ok: false, kind: 'content', message: `${read.message}, what --max-bundle-mib ${mib}, the largest, allows: no --max-bundle-mib reads it; audit the data folder itself with credence verify --data` };
+    }
     const most = bundleBound(BUNDLE_MIB.max).limits.maxValues;
     return { ok: false, kind: 'content', message: `${read.message}, what --max-bundle-mib ${mib} allows: give a larger --max-bundle-mib (${BUNDLE_MIB.max} allows ${most})` };
   }
