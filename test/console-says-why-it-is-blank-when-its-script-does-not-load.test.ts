@@ -1,8 +1,8 @@
 /**
  * Review 458: a console whose script bundle did not load (a proxy dropping /assets/*, a path prefix) or threw as it
  * ran (an old browser) was a blank page: the only words inside <credence-console> were a <noscript>, shown only with
- * JavaScript off. The page now says, as plain text, what to look at; the console removes it before its first render,
- * so a console that runs never shows it.
+ * JavaScript off. The page now says, as plain text, what to look at; the console removes it once its first render
+ * has committed, so a console that runs never shows it, and one whose first render throws still does (review 463).
  */
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
@@ -38,6 +38,30 @@ describe.skipIf(!hasChromium())('the console page before its script runs', () =>
       await page.goto('/#/overview');
       await expect.poll(visibleText(page), POLL).toContain('did not load');
       expect(await page.getByTestId('boot').isVisible()).toBe(true);
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+
+  it('says the same when the console starts but its first render throws', async () => {
+    const { context, page } = await openConsole(world.browser, world.svc.url);
+    try {
+      // The console's element defined with a render that throws: the script ran, the element connected, nothing rendered.
+      await page.addInitScript(() => {
+        const define = customElements.define.bind(customElements);
+        customElements.define = (name: string, constructor: CustomElementConstructor, options?: ElementDefinitionOptions) => {
+          if (name === 'credence-console') {
+            Object.defineProperty(constructor.prototype, 'render', { value: () => { throw new Error('a render bug'); } });
+          }
+          define(name, constructor, options);
+        };
+      });
+      const errors: string[] = [];
+      page.on('pageerror', (error) => errors.push(error.message));
+      await page.goto('/#/overview');
+      await expect.poll(() => errors, POLL).toContain('a render bug');
+      expect(await page.getByTestId('boot').isVisible()).toBe(true);
+      expect(await visibleText(page)()).toContain('did not load');
     } finally {
       await context.close();
     }

@@ -10,8 +10,6 @@ import { visibleText } from '../visible-text.ts';
  */
 export class ConsoleElement extends LitElement {
   protected override createRenderRoot(): HTMLElement {
-    // index.html's words for a console whose script never ran (review 458): Lit leaves light-DOM children in place.
-    for (const boot of this.querySelectorAll(':scope > .boot')) boot.remove();
     return this;
   }
 }
