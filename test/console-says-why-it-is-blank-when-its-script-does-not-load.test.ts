@@ -47,14 +47,14 @@ describe.skipIf(!hasChromium())('the console page before its script runs', () =>
     const { context, page } = await openConsole(world.browser, world.svc.url);
     try {
       // The console's element defined with a render that throws: the script ran, the element connected, nothing rendered.
-      await page.addInitScript(() => {
-        const define = customElements.define.bind(customElements);
-        customElements.define = (name: string, constructor: CustomElementConstructor, options?: ElementDefinitionOptions) => {
-          if (name === 'credence-console') {
-            Object.defineProperty(constructor.prototype, 'render', { value: () => { throw new Error('a render bug'); } });
-          }
-          define(name, constructor, options);
-        };
+      await page.addInitScript({
+        content: `{
+          const define = customElements.define.bind(customElements);
+          customElements.define = (name, constructor, options) => {
+            if (name === 'credence-console') Object.defineProperty(constructor.prototype, 'render', { value: () => { throw new Error('a render bug'); } });
+            define(name, constructor, options);
+          };
+        }`,
       });
       const errors: string[] = [];
       page.on('pageerror', (error) => errors.push(error.message));
