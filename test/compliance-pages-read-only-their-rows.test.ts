@@ -62,8 +62,7 @@ describe('a page of a compliance answer', () => {
     expect(windowed).toEqual([]);
     expect(planOf(c, statements[0]!, 'x', 0, 1, -1n, 10n)).toContain('audit_events_actor_time');
     expect(planOf(c, statements[1]!, 'x', 0, 1, -1n, 10n)).toContain('audit_events_actor_position');
-    // Named: the window's bounds serve the position's too (review 461).
-    const later = planOf(c, statements[2]!, { key: 'x', from: 0, to: 1, after: 5n, limit: 10n });
+    const later = planOf(c, statements[2]!, 'x', 0, 1, 5n, 10n);
     expect(later).toContain('audit_events_actor_position');
     expect(later).not.toContain('TEMP B-TREE');
   });

@@ -153,71 +153,33 @@ export const pageBounds = (page: Page): [bigint, bigint] => [page.after ?? -1n, 
  * Every event one actor caused, in global order (who did what, SER-016); a page of them when asked. A first page
  * within a window finds the window's rows by time (tables.ts); every other page reads the actor's rows in log order
  * from where the page before ended (+at: not by time), so paging through a wide window does not sort it again for
- * each page (found in review: some 14 ms a page per 50,000 rows of window). Such a page of a window reads the
- * (actor, position) index only between the window's first and last rows of the actor, which the (actor, time) index
- * gives without reading a row (`withinWindow`): from `after` to the actor's last row, the last page of a past window, or
- * one after 0, read the actor's whole later history (review 461: 73 to 133 ms a call over 400,000 rows).
+ * each page (found in review: some 14 ms a page per 50,000 rows of window).
  */
-export const actionsOf = (db: Database.Database, actorId: string, window: TimeWindow = {}, page: Page = {}): AuditEntry[] => {
-  const [from, to] = windowBounds(window);
-  const [after, limit] = pageBounds(page);
-  if (window.from === undefined && window.to === undefined)
-    return (
-      db.prepare(`${SELECT} WHERE a.actor_id = ? AND +a.at >= ? AND +a.at < ? AND a.position > ? ORDER BY a.position LIMIT ?`).all(actorId, from, to, after, limit) as Row[]
-    ).map(toEntry);
-  if (page.after === undefined)
-    return (
-      db
-        .prepare(`${SELECT} WHERE a.actor_id = ? AND a.at >= ? AND a.at < ? AND +a.position > ? ORDER BY +a.position LIMIT ?`)
-        .all(actorId, from, to, after, limit) as Row[]
-    ).map(toEntry);
-  return (
+export const actionsOf = (db: Database.Database, actorId: string, window: TimeWindow = {}, page: Page = {}): AuditEntry[] =>
+  (
     db
-      .prepare(`${SELECT} WHERE a.actor_id = @key AND +a.at >= @from AND +a.at < @to AND ${withinWindow('actor_id')} ORDER BY a.position LIMIT @limit`)
-      .all({ key: actorId, from, to, after, limit }) as Row[]
+      .prepare(
+        (window.from === undefined && window.to === undefined) || page.after !== undefined
+          ? `${SELECT} WHERE a.actor_id = ? AND +a.at >= ? AND +a.at < ? AND a.position > ? ORDER BY a.position LIMIT ?`
+          : `${SELECT} WHERE a.actor_id = ? AND a.at >= ? AND a.at < ? AND +a.position > ? ORDER BY +a.position LIMIT ?`,
+      )
+      .all(actorId, ...windowBounds(window), ...pageBounds(page)) as Row[]
   ).map(toEntry);
-};
-
-/**
- * `a.position` after `@after` and within the first and last positions of the rows of `@key` (in `column`) timed within
- * [`@from`, `@to`): a range of the (column, position) index that the (column, time) index bounds, reading only its own
- * entries (covering: the position is the rowid). `@after` is the greater lower bound where it is past the window's
- * first row; no row of the window, no bound, and no row.
- */
-const withinWindow = (column: 'actor_id' | 'token_id'): string =>
-  `a.position > max(@after, (SELECT min(position) FROM audit_events WHERE ${column} = @key AND at >= @from AND at < @to) - 1)
-    AND a.position <= (SELECT max(position) FROM audit_events WHERE ${column} = @key AND at >= @from AND at < @to)`;
 
 /**
  * Every event recorded with one API token, of one actor too when `actorId` is given (review 196: "everything done
  * with token X"), paged and windowed as `actionsOf` is: a first page within a window finds the window's rows by
  * (token, time), every other page reads the token's rows in log order by (token, position) from where the page before
  * ended (tables.ts). The actor only sifts the token's rows (`+`): a token acts as its one subject, so its rows are never
- * more than its actor's and the token's index is the one to read. A later page of a window is bounded by the window's
- * first and last rows of the token as `actionsOf`'s is by the actor's (review 461).
+ * more than its actor's and the token's index is the one to read.
  */
-export const actionsWithToken = (db: Database.Database, tokenId: string, actorId: string | undefined, window: TimeWindow = {}, page: Page = {}): AuditEntry[] => {
-  const [from, to] = windowBounds(window);
-  const [after, limit] = pageBounds(page);
-  const actor = actorId ?? null;
-  if (window.from === undefined && window.to === undefined)
-    return (
-      db
-        .prepare(`${SELECT} WHERE a.token_id = ? AND (? IS NULL OR +a.actor_id = ?) AND +a.at >= ? AND +a.at < ? AND a.position > ? ORDER BY a.position LIMIT ?`)
-        .all(tokenId, actor, actor, from, to, after, limit) as Row[]
-    ).map(toEntry);
-  if (page.after === undefined)
-    return (
-      db
-        .prepare(`${SELECT} WHERE a.token_id = ? AND (? IS NULL OR +a.actor_id = ?) AND a.at >= ? AND a.at < ? AND +a.position > ? ORDER BY +a.position LIMIT ?`)
-        .all(tokenId, actor, actor, from, to, after, limit) as Row[]
-    ).map(toEntry);
-  return (
+export const actionsWithToken = (db: Database.Database, tokenId: string, actorId: string | undefined, window: TimeWindow = {}, page: Page = {}): AuditEntry[] =>
+  (
     db
       .prepare(
-        `${SELECT} WHERE a.token_id = @key AND (@actor IS NULL OR +a.actor_id = @actor) AND +a.at >= @from AND +a.at < @to AND ${withinWindow('token_id')}
-          ORDER BY a.position LIMIT @limit`,
+        (window.from === undefined && window.to === undefined) || page.after !== undefined
+          ? `${SELECT} WHERE a.token_id = ? AND (? IS NULL OR +a.actor_id = ?) AND +a.at >= ? AND +a.at < ? AND a.position > ? ORDER BY a.position LIMIT ?`
+          : `${SELECT} WHERE a.token_id = ? AND (? IS NULL OR +a.actor_id = ?) AND a.at >= ? AND a.at < ? AND +a.position > ? ORDER BY +a.position LIMIT ?`,
       )
-      .all({ key: tokenId, actor, from, to, after, limit }) as Row[]
+      .all(tokenId, actorId ?? null, actorId ?? null, ...windowBounds(window), ...pageBounds(page)) as Row[]
   ).map(toEntry);
-};

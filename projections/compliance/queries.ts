@@ -67,7 +67,7 @@ export const revocations = (
   const at = filter.by === 'recorded' ? 'r.recorded_ms' : 'r.at';
   // The reason is in the statement only when one is asked for (review 461): `(? IS NULL OR r.reason = ?)` is served by
   // no index, and a reason that matched nothing read every revocation (400,000: 63 to 199 ms). Asked for, it leads
-  // each index read (reason first, tables.ts). Prepared statements are cached by their text, one per shape.
+  // each index read (reason first, tables.ts). One statement text per shape.
   const reason = filter.reason === undefined ? '' : 'AND r.reason = ?';
   return (
     db
