@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadServiceConfig } from '../adapters/http/config.ts';
 import { Pkcs11SecureEnvironment } from '../adapters/driven/secure-environment/pkcs11/index.ts';
-import { acquireModule, releaseModule } from '../adapters/driven/secure-environment/pkcs11/shared-module.ts';
+import { acquireSharedModule, releaseModule } from '../adapters/driven/secure-environment/pkcs11/shared-module.ts';
 import { runCli } from './support/cli.ts';
 import { softHsm, softHsmMissing, SOFTHSM_MODULE } from './support/softhsm.ts';
 import { temporaryFolders } from './support/temp-dirs.ts';
@@ -80,14 +80,13 @@ describe.skipIf(softHsmMissing !== undefined)('the PKCS#11 module file', () => {
   };
 
   it('the default SoftHSM2 module (root-owned, through a link) is loaded', () => {
-    acquireModule(SOFTHSM_MODULE);
-    releaseModule(SOFTHSM_MODULE);
+    releaseModule(acquireSharedModule(SOFTHSM_MODULE).key);
     Pkcs11SecureEnvironment.open({ uri: token.uri() }, { random }).close();
   });
 
   it('is refused before it is loaded when group or others may write it, naming module-path and the rule', () => {
     const file = moduleCopy(0o666);
-    const issue = firstIssueOf(() => acquireModule(file));
+    const issue = firstIssueOf(() => acquireSharedModule(file));
     expect(issue).toMatchObject({ path: 'module-path', rule: 'trusted_file' });
     expect(issue?.message).toContain(`${file} may be written by group or others (mode 0666)`);
     expect(firstIssueOf(() => Pkcs11SecureEnvironment.open({ uri: token.uri().replace(SOFTHSM_MODULE, file) }, { random }))).toMatchObject({ path: 'module-path', rule: 'trusted_file' });
@@ -95,7 +94,7 @@ describe.skipIf(softHsmMissing !== undefined)('the PKCS#11 module file', () => {
 
   it('is refused when group or others may write the folder it is in', () => {
     const file = moduleCopy(0o755, 0o777);
-    const issue = firstIssueOf(() => acquireModule(file));
+    const issue = firstIssueOf(() => acquireSharedModule(file));
     expect(issue).toMatchObject({ path: 'module-path', rule: 'trusted_file' });
     expect(issue?.message).toContain('which group or others may write (mode 0777)');
   });

@@ -12,7 +12,7 @@ import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { rejection } from './support/pin-free-rejection.ts';
 import { Pkcs11SecureEnvironment } from '../adapters/driven/secure-environment/pkcs11/index.ts';
 import { pkcs11js, type Pkcs11, type Pkcs11Handle, type Pkcs11Template } from '../adapters/driven/secure-environment/pkcs11/module.ts';
-import { acquireModule, releaseModule } from '../adapters/driven/secure-environment/pkcs11/shared-module.ts';
+import { acquireSharedModule, releaseModule } from '../adapters/driven/secure-environment/pkcs11/shared-module.ts';
 import { softHsm, softHsmMissing, SOFTHSM_MODULE } from './support/softhsm.ts';
 
 const random = (length: number) => new Uint8Array(randomBytes(length));
@@ -109,7 +109,7 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11 x-derivation=host: the tr
   const token = hsm.token('transfer');
 
   it('generate an extractable PSK, derive from it, wrap it: no call carries key bytes, no key recovered from the calls reproduces its HMAC', async () => {
-    const module = acquireModule(SOFTHSM_MODULE);
+    const { module, key: moduleKey } = acquireSharedModule(SOFTHSM_MODULE);
     const calls = recordCalls(module);
     const se = Pkcs11SecureEnvironment.open({ uri: token.uri('x-derivation=host') }, { random });
     try {
@@ -154,12 +154,12 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11 x-derivation=host: the tr
       expect((derive.result as Buffer).toString('hex')).toBe(transferKey.toString('hex'));
     } finally {
       se.close();
-      releaseModule(SOFTHSM_MODULE);
+      releaseModule(moduleKey);
     }
   });
 
   it("a C_DeriveKey the token fails leaves none of the agreement's objects behind, and the next host operation agrees afresh", async () => {
-    const module = acquireModule(SOFTHSM_MODULE);
+    const { module, key: moduleKey } = acquireSharedModule(SOFTHSM_MODULE);
     vi.spyOn(module, 'C_DeriveKey').mockImplementationOnce(() => {
       throw new pkcs11js.Pkcs11Error('CKR_FUNCTION_FAILED:6', 0x6, 'C_DeriveKey');
     });
@@ -187,13 +187,13 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11 x-derivation=host: the tr
       expect(calls.filter((c) => c.name === 'C_GenerateKeyPair')).toHaveLength(2);
     } finally {
       se.close();
-      releaseModule(SOFTHSM_MODULE);
+      releaseModule(moduleKey);
     }
   });
 
   for (const mechanism of ['CKM_ECDH1_DERIVE', 'CKM_EC_KEY_PAIR_GEN'] as const) {
     it(`a token without ${mechanism} refuses host operations naming it, and never falls back to a key in clear`, async () => {
-      const module = acquireModule(SOFTHSM_MODULE);
+      const { module, key: moduleKey } = acquireSharedModule(SOFTHSM_MODULE);
       const list = module.C_GetMechanismList.bind(module);
       vi.spyOn(module, 'C_GetMechanismList').mockImplementation((slot) => list(slot).filter((m) => m !== pkcs11js[mechanism]));
       const calls = recordCalls(module);
@@ -210,7 +210,7 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11 x-derivation=host: the tr
         await expect(se.mac(OWNER, psk, text('m'))).resolves.toHaveLength(32);
       } finally {
         se.close();
-        releaseModule(SOFTHSM_MODULE);
+        releaseModule(moduleKey);
       }
     });
   }

@@ -7,12 +7,13 @@
  * another component of the process initialised is never finalised by Credence, nor its login taken for a PIN check.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, linkSync, mkdtempSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { Pkcs11SecureEnvironment } from '../adapters/driven/secure-environment/pkcs11/index.ts';
 import { pkcs11js } from '../adapters/driven/secure-environment/pkcs11/module.ts';
+import { acquireSharedModule, releaseModule } from '../adapters/driven/secure-environment/pkcs11/shared-module.ts';
 import { rejection } from './support/pin-free-rejection.ts';
 import { SOFTHSM_MODULE, softHsm, softHsmMissing, presentSlotOf, type TestToken } from './support/softhsm.ts';
 
@@ -28,7 +29,12 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11: one module library reach
   const links = mkdtempSync(join(tmpdir(), 'credence-module-link-'));
   const real = softHsmMissing === undefined ? realpathSync(SOFTHSM_MODULE) : SOFTHSM_MODULE;
   const link = join(links, 'libpkcs11-link.so');
-  if (softHsmMissing === undefined) symlinkSync(real, link);
+  // Review 462 F1: a hard link has a real path of its own, yet is the very file (same device and inode).
+  const hard = join(links, 'libpkcs11-hard.so');
+  if (softHsmMissing === undefined) {
+    symlinkSync(real, link);
+    linkSync(real, hard);
+  }
   afterAll(() => {
     rmSync(links, { recursive: true, force: true });
     hsm.cleanup();
@@ -91,6 +97,108 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11: one module library reach
     } finally {
       other.C_Finalize();
       other.close();
+    }
+  });
+
+  it('review 462 F1: a hard link to the library is the one module: the right PIN is taken, and closing the other keeps its ephemeral key', async () => {
+    const a = Pkcs11SecureEnvironment.open({ uri: uriOf(token, real) }, { random });
+    let aClosed = false;
+    const b = Pkcs11SecureEnvironment.open({ uri: uriOf(token, hard) }, { random });
+    try {
+      const agreeKey = await b.generate(OWNER, 'p256', { usage: 'agree' });
+      const ephemeral = await b.generate(OWNER, 'p256', { usage: 'agree', ephemeral: true });
+      const ephemeralPublic = (await b.describe(OWNER, ephemeral)).publicKey as Uint8Array;
+      a.close();
+      aClosed = true;
+      expect((await b.describe(OWNER, ephemeral)).publicKey).toEqual(ephemeralPublic);
+      await b.agree(OWNER, ephemeral, (await b.describe(OWNER, agreeKey)).publicKey as Uint8Array);
+      await b.destroy(OWNER, ephemeral);
+      // And a wrong PIN by the hard link is still refused while the real path's login lasts.
+      const again = Pkcs11SecureEnvironment.open({ uri: uriOf(token, real) }, { random });
+      try {
+        const issue = await rejection(async () => Pkcs11SecureEnvironment.open({ uri: uriOf(token, hard, wrongPinFile) }, { random }).close(), [token.pin, wrongPin]);
+        expect(issue).toMatchObject({ path: 'pin-source', rule: 'pin_unverified' });
+      } finally {
+        again.close();
+      }
+    } finally {
+      b.close();
+      if (!aClosed) a.close();
+    }
+  });
+
+  it('review 462 F2: a library the other component finalised and Credence initialised again is Credence’s: its last close finalises it', async () => {
+    const other = new pkcs11js.PKCS11();
+    other.load(real);
+    other.C_Initialize();
+    let otherInitialised = true;
+    try {
+      const a = Pkcs11SecureEnvironment.open({ uri: uriOf(foreignToken, link) }, { random });
+      try {
+        // The other component ends its use of the library (every session with it); Credence's recovery initialises it.
+        other.C_Finalize();
+        otherInitialised = false;
+        const psk = await a.generate(OWNER, 'psk256');
+        expect(await a.mac(OWNER, psk, text('m'))).toHaveLength(32);
+      } finally {
+        a.close();
+      }
+      // Finalised by Credence's last close: the other component (which still holds the library) initialises it afresh.
+      other.C_Initialize();
+      otherInitialised = true;
+    } finally {
+      if (otherInitialised) other.C_Finalize();
+      other.close();
+    }
+  });
+
+  it('review 462 F3: a library replaced between its check and its load is refused, naming module-path', () => {
+    const folder = mkdtempSync(join(tmpdir(), 'credence-module-swap-'));
+    const checkedCopy = join(folder, 'libchecked.so');
+    const other = join(folder, 'libother.so');
+    copyFileSync(real, checkedCopy);
+    copyFileSync(real, other);
+    const load = vi.spyOn(pkcs11js.PKCS11.prototype, 'load');
+    const loaded: string[] = [];
+    load.mockImplementationOnce(function (this: InstanceType<typeof pkcs11js.PKCS11>, path: string) {
+      loaded.push(path);
+      // Someone puts another file in the checked one's place just before the loader opens it.
+      renameSync(other, checkedCopy);
+      load.mockRestore();
+      return this.load(path);
+    });
+    try {
+      let thrown: unknown;
+      try {
+        releaseModule(acquireSharedModule(checkedCopy).key);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(loaded).toEqual([checkedCopy]);
+      expect(thrown).toMatchObject({ problem: { issues: [{ path: 'module-path', rule: 'trusted_file' }] } });
+    } finally {
+      load.mockRestore();
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  it('review 462 F6: a module acquired by a link is released by its key after the link is re-pointed', () => {
+    const other = new pkcs11js.PKCS11();
+    other.load(real);
+    const moving = join(links, 'libpkcs11-moving.so');
+    symlinkSync(real, moving);
+    try {
+      const { key } = acquireSharedModule(moving);
+      rmSync(moving);
+      symlinkSync('/nonexistent/libpkcs11.so', moving);
+      releaseModule(key);
+      // Released, so finalised: initialised afresh by the next user.
+      other.C_Initialize();
+      other.C_Finalize();
+      expect(() => releaseModule(key)).toThrow(/released more often than acquired/);
+    } finally {
+      other.close();
+      rmSync(moving, { force: true });
     }
   });
 });

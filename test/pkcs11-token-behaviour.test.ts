@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { isCredenceError } from '../domain/errors.ts';
 import { Pkcs11SecureEnvironment } from '../adapters/driven/secure-environment/pkcs11/index.ts';
 import { pkcs11js } from '../adapters/driven/secure-environment/pkcs11/module.ts';
-import { acquireModule, releaseModule } from '../adapters/driven/secure-environment/pkcs11/shared-module.ts';
+import { acquireSharedModule, releaseModule } from '../adapters/driven/secure-environment/pkcs11/shared-module.ts';
 import { rejection } from './support/pin-free-rejection.ts';
 import { softHsm, softHsmMissing, SOFTHSM_MODULE } from './support/softhsm.ts';
 
@@ -151,7 +151,7 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11 Secure Environment in the
 
   it('under x-derivation=host, a token without CKM_AES_KEY_WRAP_PAD (the host transfer) is refused naming it, and writes nothing', async () => {
     // The module as a token lacking the mechanism lists it: SoftHSM2's own list without CKM_AES_KEY_WRAP_PAD.
-    const module = acquireModule(SOFTHSM_MODULE);
+    const { module, key: moduleKey } = acquireSharedModule(SOFTHSM_MODULE);
     const list = module.C_GetMechanismList.bind(module);
     const mechanisms = vi.spyOn(module, 'C_GetMechanismList').mockImplementation((slot) => list(slot).filter((m) => m !== pkcs11js.CKM_AES_KEY_WRAP_PAD));
     const se = Pkcs11SecureEnvironment.open({ uri: token.uri('x-derivation=host') }, { random });
@@ -168,12 +168,12 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11 Secure Environment in the
     } finally {
       se.close();
       mechanisms.mockRestore();
-      releaseModule(SOFTHSM_MODULE);
+      releaseModule(moduleKey);
     }
   });
 
   it("a token that refuses a key's template (a CKA_LABEL longer than it allows) is template_refused, naming the call and the label's length", async () => {
-    const module = acquireModule(SOFTHSM_MODULE);
+    const { module, key: moduleKey } = acquireSharedModule(SOFTHSM_MODULE);
     // What a token with a short CKA_LABEL limit answers (SoftHSM2 has no limit): CKR_ATTRIBUTE_VALUE_INVALID, once.
     const generates = vi.spyOn(module, 'C_GenerateKeyPair').mockImplementationOnce(() => {
       throw new pkcs11js.Pkcs11Error('CKR_ATTRIBUTE_VALUE_INVALID:19', 0x13, 'C_GenerateKeyPair');
@@ -189,7 +189,7 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11 Secure Environment in the
     } finally {
       se.close();
       generates.mockRestore();
-      releaseModule(SOFTHSM_MODULE);
+      releaseModule(moduleKey);
     }
   });
 

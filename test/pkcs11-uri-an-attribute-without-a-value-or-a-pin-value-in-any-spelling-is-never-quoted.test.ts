@@ -72,4 +72,26 @@ describe('PKCS#11 URI: a PIN written where an attribute goes is never quoted', (
       pin: { source: 'file', path: '/run/secrets/pin-value' },
     });
   });
+
+  it.each([
+    ['a label with a colon before the words', `pkcs11:token=ACME:pin-value-tests?module-path=${MODULE}`, { token: { label: 'ACME:pin-value-tests' } }],
+    ['a label with an escaped colon before the words', `pkcs11:token=ACME%3Apin-value-tests?module-path=${MODULE}`, { token: { label: 'ACME:pin-value-tests' } }],
+    ['a label of the words and a colon', `pkcs11:token=pin-value:prod?module-path=${MODULE}`, { token: { label: 'pin-value:prod' } }],
+    [
+      'a PIN file path of the words and a colon',
+      `pkcs11:token=t?module-path=${MODULE}&pin-source=file:/run/secrets/pin-value:1`,
+      { pin: { source: 'file', path: '/run/secrets/pin-value:1' } },
+    ],
+  ])('review 462 F4: %s is taken (pin-value: or pin-value- is refused only where an attribute name starts)', (_what, uri, expected) => {
+    expect(parsePkcs11Uri(uri)).toMatchObject(expected);
+  });
+
+  it.each([
+    ['appears twice', `pkcs11:token=t?module-path=${MODULE}&${MARKER}=1&${MARKER}=2`, 'unique_attribute', 'attribute 3 of the query (9 characters)'],
+    ['holds an invalid percent-escape', `pkcs11:token=t?module-path=${MODULE}&${MARKER}=%zz`, 'percent_encoding', 'attribute 2 of the query (9 characters)'],
+  ])('review 462 F5: a name that does not look like one and %s is told by its place and length', (_what, uri, rule, path) => {
+    const { shown, issues } = refusal(() => parsePkcs11Uri(uri));
+    expect(issues[0]).toMatchObject({ path, rule });
+    expect(shown).not.toContain(MARKER);
+  });
 });

@@ -12,7 +12,7 @@ import { mapRaisedError } from '../adapters/http/map-raised-error.ts';
 import { problemDocumentOf } from '../adapters/http/problems.ts';
 import { Pkcs11SecureEnvironment } from '../adapters/driven/secure-environment/pkcs11/index.ts';
 import { pkcs11js } from '../adapters/driven/secure-environment/pkcs11/module.ts';
-import { acquireModule, releaseModule } from '../adapters/driven/secure-environment/pkcs11/shared-module.ts';
+import { acquireSharedModule, releaseModule } from '../adapters/driven/secure-environment/pkcs11/shared-module.ts';
 import { callError } from '../adapters/driven/secure-environment/pkcs11/token-errors.ts';
 import { softHsm, softHsmMissing, SOFTHSM_MODULE } from './support/softhsm.ts';
 
@@ -53,7 +53,7 @@ describe.skipIf(softHsmMissing !== undefined)('what the PKCS#11 token cannot do,
   });
 
   it("a key template the token refuses is 500 template_refused naming the return value, and the label's length stays in the message for the log", async () => {
-    const module = acquireModule(SOFTHSM_MODULE);
+    const { module, key: moduleKey } = acquireSharedModule(SOFTHSM_MODULE);
     const generates = vi.spyOn(module, 'C_GenerateKeyPair').mockImplementationOnce(() => {
       throw new pkcs11js.Pkcs11Error('CKR_ATTRIBUTE_VALUE_INVALID:19', 0x13, 'C_GenerateKeyPair');
     });
@@ -70,7 +70,7 @@ describe.skipIf(softHsmMissing !== undefined)('what the PKCS#11 token cannot do,
     } finally {
       se.close();
       generates.mockRestore();
-      releaseModule(SOFTHSM_MODULE);
+      releaseModule(moduleKey);
     }
   });
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Pkcs11 } from '../../adapters/driven/secure-environment/pkcs11/module.ts';
-import { acquireModule, releaseModule } from '../../adapters/driven/secure-environment/pkcs11/shared-module.ts';
+import { acquireSharedModule, releaseModule } from '../../adapters/driven/secure-environment/pkcs11/shared-module.ts';
 
 /**
  * TEST ONLY: SoftHSM2 tokens in a temporary folder. SoftHSM2 reads SOFTHSM2_CONF when the module is
@@ -223,11 +223,11 @@ export const softHsm = (): SoftHsm => {
  * counted, released after it), so a test can reach the module as another user of it would.
  */
 export const withSoftHsmModule = async (run: (module: Pkcs11) => Promise<void>): Promise<void> => {
-  const module = acquireModule(SOFTHSM_MODULE);
+  const { module, key: moduleKey } = acquireSharedModule(SOFTHSM_MODULE);
   try {
     await run(module);
   } finally {
-    releaseModule(SOFTHSM_MODULE);
+    releaseModule(moduleKey);
   }
 };
 

@@ -86,12 +86,16 @@ export const forgetLogins = (module: Pkcs11): void => {
 
 /**
  * Review 457 F1: modules another component of this process had initialised when Credence loaded them (C_Initialize
- * answered CKR_CRYPTOKI_ALREADY_INITIALIZED for a real path Credence did not hold). Their login is that component's:
+ * answered CKR_CRYPTOKI_ALREADY_INITIALIZED for a library file Credence did not hold). Their login is that component's:
  * CKR_USER_ALREADY_LOGGED_IN with no login of ours recorded checks no PIN of ours, so it is refused (`login`).
  */
 const foreign = new WeakSet<Pkcs11>();
 export const markForeign = (module: Pkcs11): void => {
   foreign.add(module);
+};
+/** Review 462 F2: a C_Initialize of ours succeeded on it (that component finalised it): the module is ours now. */
+export const unmarkForeign = (module: Pkcs11): void => {
+  foreign.delete(module);
 };
 
 const trimmed = (text: string): string => text.replace(/\s+$/u, '');

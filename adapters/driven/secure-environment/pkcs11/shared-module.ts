@@ -1,6 +1,6 @@
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, fstatSync, realpathSync, statSync } from 'node:fs';
 import { withTrustedFile } from '../../files/index.ts';
-import { bindingError, ckr, forgetLogins, markForeign, pkcs11js, pkcs11Problem, type Pkcs11 } from './module.ts';
+import { bindingError, ckr, forgetLogins, markForeign, unmarkForeign, pkcs11js, pkcs11Problem, type Pkcs11 } from './module.ts';
 
 /**
  * A Secure Environment with a session on a shared module: what a re-initialisation of the module needs to know of it,
@@ -25,7 +25,7 @@ export interface ModuleMember {
  * in one process fails (CKR_CRYPTOKI_ALREADY_INITIALIZED), and SoftHSM2 reads SOFTHSM2_CONF only then, so the
  * last close finalises and the next open reads the configuration (and the token directory) afresh. `members` are
  * the Secure Environments on it, so that a recovery that must re-initialise it is coordinated across them.
- * Review 457 F1: keyed by the library's real path, never the path as written: a link and its target are one library
+ * Review 457 F1: keyed by the library file itself, never the path as written: a link and its target are one library
  * (the dynamic loader gives both one instance), and as two "modules" the second was taken for a fresh one, a wrong
  * PIN let in on the first one's login, and its close finalised the module under the first one's sessions. `foreign`:
  * the library was already initialised by another component of this process; Credence never finalises it (module.ts
@@ -35,26 +35,41 @@ interface SharedModule {
   readonly module: Pkcs11;
   references: number;
   readonly members: Set<ModuleMember>;
-  readonly foreign: boolean;
+  /** Review 462 F2: cleared once a C_Initialize of ours succeeds on it (the other component finalised it meanwhile). */
+  foreign: boolean;
 }
+/**
+ * Review 462 F1: keyed by the checked file's device and inode, as the dynamic loader tells libraries apart: a hard
+ * link has a real path of its own, yet is the one library (one instance, one initialisation).
+ */
 const loaded = new Map<string, SharedModule>();
 
-/**
- * The key of the module at `path`: `path` itself when it is one (the key a TokenSession keeps),
- * else its real path; `path` when it cannot be resolved (gone since: nothing of ours is keyed by it).
- */
-const keyOf = (path: string): string => {
-  if (loaded.has(path)) return path;
-  try {
-    return realpathSync(path);
-  } catch {
-    return path;
-  }
-};
+/** The file withTrustedFile checked: its real path (what is loaded) and its device and inode (the module's key). */
+interface CheckedLibrary {
+  readonly real: string;
+  readonly dev: number;
+  readonly ino: number;
+}
 
 /**
- * Loads (or shares) the module at `path`, checked as a trusted file; answers it and its key (its real path), by which
- * joinModule, releaseModule and reinitialiseModule find it. `path` as written is what refusals name.
+ * The real path of `path` when it still names the very file open as `fd` (the one being checked), else undefined:
+ * a name re-pointed meanwhile leads to a file no one checked.
+ */
+const checkedLibrary = (path: string, fd: number): CheckedLibrary | undefined => {
+  const held = fstatSync(fd);
+  const real = realpathSync.native(path);
+  const named = statSync(real, { throwIfNoEntry: false });
+  if (named === undefined || named.dev !== held.dev || named.ino !== held.ino) return undefined;
+  return { real, dev: held.dev, ino: held.ino };
+};
+
+const replaced = (path: string, when: string): Error =>
+  pkcs11Problem('module-path', 'trusted_file', `${path} was replaced while it was ${when}: try again`);
+
+/**
+ * Loads (or shares) the module at `path`, checked as a trusted file; answers it and its key (the checked file's
+ * device and inode), by which joinModule, releaseModule and reinitialiseModule find it. `path` as written is what
+ * refusals name.
  */
 export const acquireSharedModule = (path: string): { readonly module: Pkcs11; readonly key: string } => {
   if (bindingError() !== undefined) {
@@ -63,32 +78,43 @@ export const acquireSharedModule = (path: string): { readonly module: Pkcs11; re
   if (!existsSync(path)) throw pkcs11Problem('module-path', 'module_file', `${path}: no such PKCS#11 module file`);
   // Review 324 item 1: the library runs as this account, with the token logged in, so whoever may write it or put
   // another in its place (it, or a folder above it or on a link's way) holds the keys: held to the trusted-file rules
-  // (trusted-file.ts). Loaded by the real path of the name just checked: no one else may change what it leads to.
-  const trusted = withTrustedFile(path, () => undefined);
+  // (trusted-file.ts). Review 462 F3: the check hands back the real path it checked, and that path is loaded (never
+  // the name resolved again), then compared once more with the file checked.
+  const trusted = withTrustedFile(path, (fd) => checkedLibrary(path, fd));
   if (!trusted.ok) throw pkcs11Problem('module-path', trusted.kind === 'unreadable' ? 'module_file' : 'trusted_file', trusted.message);
-  let key: string;
-  try {
-    key = realpathSync(path);
-  } catch (error) {
-    throw pkcs11Problem('module-path', 'module_file', `${path}: cannot be resolved to a file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-  }
+  const checked = trusted.value;
+  if (checked === undefined) throw replaced(path, 'checked');
+  const key = `${checked.dev}:${checked.ino}`;
   const known = loaded.get(key);
   if (known) {
     known.references += 1;
     return { module: known.module, key };
   }
   const module = new pkcs11js.PKCS11();
+  const closeQuietly = () => {
+    try {
+      module.close();
+    } catch {
+      // The library could not be used at all: nothing more to release.
+    }
+  };
+  try {
+    module.load(checked.real);
+  } catch (error) {
+    closeQuietly();
+    throw pkcs11Problem('module-path', 'module_file', `${path}: not a usable PKCS#11 module (${ckr(error) ?? (error as Error).message})`);
+  }
+  const now = statSync(checked.real, { throwIfNoEntry: false });
+  if (now === undefined || now.dev !== checked.dev || now.ino !== checked.ino) {
+    closeQuietly();
+    throw replaced(path, 'loaded');
+  }
   let foreign = false;
   try {
-    module.load(key);
     module.C_Initialize();
   } catch (error) {
     if (ckr(error) !== 'CKR_CRYPTOKI_ALREADY_INITIALIZED') {
-      try {
-        module.close();
-      } catch {
-        // The library could not be used at all: nothing more to release.
-      }
+      closeQuietly();
       throw pkcs11Problem('module-path', 'module_file', `${path}: not a usable PKCS#11 module (${ckr(error) ?? (error as Error).message})`);
     }
     // Not by us (none of ours is keyed by this library): another component of this process initialised it.
@@ -99,18 +125,18 @@ export const acquireSharedModule = (path: string): { readonly module: Pkcs11; re
   return { module, key };
 };
 
-/** `acquireSharedModule`'s module. */
-export const acquireModule = (path: string): Pkcs11 => acquireSharedModule(path).module;
-
-/** Counts `member` among the Secure Environments on the module at `path` (acquired before). */
-export const joinModule = (path: string, member: ModuleMember): void => {
-  loaded.get(keyOf(path))?.members.add(member);
+/** Counts `member` among the Secure Environments on the module of `key` (acquireSharedModule's, acquired before). */
+export const joinModule = (key: string, member: ModuleMember): void => {
+  loaded.get(key)?.members.add(member);
 };
 
-export const releaseModule = (path: string, member?: ModuleMember): void => {
-  const key = keyOf(path);
+/**
+ * Releases one acquisition of the module of `key` (acquireSharedModule's: never a path, which may lead elsewhere by
+ * now, review 462 F6); the last one finalises it, unless another component initialised it.
+ */
+export const releaseModule = (key: string, member?: ModuleMember): void => {
   const known = loaded.get(key);
-  if (!known) return;
+  if (!known) throw new Error(`PKCS#11 module ${key} released more often than acquired`);
   if (member !== undefined) known.members.delete(member);
   known.references -= 1;
   if (known.references > 0) return;
@@ -143,8 +169,8 @@ export const releaseModule = (path: string, member?: ModuleMember): void => {
  *   label and serial, its PIN read again), so they keep working without noticing, instead of each meeting a lost
  *   session (and possibly re-initialising the module once more) on its next call.
  */
-export const reinitialiseModule = (path: string, requester: ModuleMember): void => {
-  const known = loaded.get(keyOf(path));
+export const reinitialiseModule = (key: string, requester: ModuleMember): void => {
+  const known = loaded.get(key);
   if (!known) return;
   const others = [...known.members].filter((member) => member !== requester);
   if (known.foreign) {
@@ -156,6 +182,10 @@ export const reinitialiseModule = (path: string, requester: ModuleMember): void 
       if (ckr(error) === 'CKR_CRYPTOKI_ALREADY_INITIALIZED') return;
       throw error;
     }
+    // Review 462 F2: initialised by us now, so ours: finalised on the last close, restarted as any other, and its
+    // logins checked as ours.
+    known.foreign = false;
+    unmarkForeign(known.module);
     forgetLogins(known.module);
     for (const other of others) other.reattach();
     return;

@@ -69,7 +69,7 @@ export class TokenSession implements ModuleMember {
   readonly #module: Pkcs11;
   /** The last C_* function entered through `module`. */
   #called: string | undefined;
-  /** The module's key in shared-module.ts (its real path, review 457 F1): also the key of its restarts' wait. */
+  /** The module's key in shared-module.ts (its library file's device and inode, review 462 F1): also the key of its restarts' wait. */
   readonly #modulePath: string;
   /** The URI's selection, with the serial of the token found at open added: recovery finds that same token again. */
   #selection: Pkcs11Uri['token'];

@@ -95,13 +95,13 @@ const REFUSED: Record<string, string> = {
 };
 
 /**
- * Whether `uri` gives a `pin-value` anywhere: the name followed by `=` or `:` (review 457 F2: `pin-value:PIN`), not
- * inside a longer word, or followed by `-` where an attribute starts (after `:`, `;`, `?` or `&`: `&pin-value-PIN`),
- * in any case, as written or with its percent-escapes decoded one by one (an invalid escape elsewhere must not hide
- * one, review 253). A path or label that only contains the words (`/run/secrets/pin-value`, `token=pin-value-tests`)
- * is not a PIN.
+ * Whether `uri` gives a `pin-value` anywhere: the name followed by `=`, not inside a longer word; or followed by `:`
+ * (review 457 F2: `pin-value:PIN`) or `-` (`&pin-value-PIN`) where an attribute name starts (right after `pkcs11:`, or
+ * after `;`, `?` or `&`), never after a `:` inside a value (review 462 F4: `token=ACME:pin-value-tests`); in any case,
+ * as written or with its percent-escapes decoded one by one (an invalid escape elsewhere must not hide one, review
+ * 253). A path or label that only contains the words (`/run/secrets/pin-value:1`, `token=pin-value:prod`) is not a PIN.
  */
-const PIN_VALUE = /(^|[^a-z0-9_-])pin-value\s*[=:]|(^|[:;?&])pin-value\s*-/i;
+const PIN_VALUE = /(^|[^a-z0-9_-])pin-value\s*=|(^pkcs11:|[;?&])pin-value\s*[-:]/i;
 const escapesDecoded = (text: string): string => text.replace(/%([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 const namesPinValue = (uri: string): boolean => PIN_VALUE.test(uri) || PIN_VALUE.test(escapesDecoded(uri));
 
@@ -141,12 +141,12 @@ const attributes = (part: string, separator: string, where: string): Attributes 
     // Review 457 F2: never quoted, whatever it is: without `=` it may be a PIN pasted whole (`&PIN`, `&pin-value:PIN`).
     if (at < 0) throw uriProblem(where, 'attribute', `attribute ${index + 1} of the ${where} has no value (${pair.length} characters)`);
     of.set(name, index + 1);
-    if (Object.hasOwn(out, name)) throw uriProblem(shownName(name), 'unique_attribute', 'appears twice (RFC 7512 §2.3)');
+    if (Object.hasOwn(out, name)) throw uriProblem(attributeShown(name, index + 1, where), 'unique_attribute', 'appears twice (RFC 7512 §2.3)');
     const written = pair.slice(at + 1);
     try {
       out[name] = decodeURIComponent(written);
     } catch {
-      throw uriProblem(shownName(name), 'percent_encoding', 'is not valid percent-encoding (RFC 7512 §2.3)');
+      throw uriProblem(attributeShown(name, index + 1, where), 'percent_encoding', 'is not valid percent-encoding (RFC 7512 §2.3)');
     }
     refuseEscapedEnvName(name, written, out[name]);
   }
