@@ -348,12 +348,21 @@ const writeSignerFile = (dataDir: string, file: OcspSignerFile): void => {
 };
 
 /**
- * Where a responder certificate issued at `at` begins, in whole seconds as it writes it: a minute back, so a relying
- * party whose clock is a little behind still accepts the responder; but never before the CA (nor one above it) began
- * (review 203: a minute before a CA just made), which validators requiring each certificate's validity to lie within
- * its issuer's refuse.
+ * How far back a responder certificate begins: beyond OpenSSL's default 5-minute tolerance for a relying party's
+ * clock. It accepts an answer whose thisUpdate is that far ahead, but not a responder certificate not yet valid, and
+ * right after a renewal every answer carries the new certificate (review 464: at a minute back, a relying party whose
+ * clock was 1 to 5 minutes slow refused every answer for minutes after each renewal).
  */
-const beginningAt = (ca: IssuingCa, at: number): number => Math.max(Math.floor(at / 1000) * 1000 - 60_000, chainValidity(ca).notBefore.getTime());
+const RESPONDER_BACKDATE_MS = 60 * 60_000;
+
+/**
+ * Where a responder certificate issued at `at` begins, in whole seconds as it writes it: an hour back
+ * (RESPONDER_BACKDATE_MS), so a relying party whose clock is behind still accepts the responder; but never before the
+ * CA (nor one above it) began (review 203: a minute before a CA just made), which validators requiring each
+ * certificate's validity to lie within its issuer's refuse.
+ */
+const beginningAt = (ca: IssuingCa, at: number): number =>
+  Math.max(Math.floor(at / 1000) * 1000 - RESPONDER_BACKDATE_MS, chainValidity(ca).notBefore.getTime());
 
 const RESPONDER = 'Credence OCSP responder';
 
