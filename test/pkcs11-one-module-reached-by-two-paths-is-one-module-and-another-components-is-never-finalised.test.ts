@@ -5,6 +5,8 @@
  * object, so CKR_USER_ALREADY_LOGGED_IN read as success) and used the first one's token; closing it ran C_Finalize
  * under the first one's sessions, destroying its ephemeral keys. Now a module is one by its real path; and a library
  * another component of the process initialised is never finalised by Credence, nor its login taken for a PIN check.
+ * Review 467: found by real path first, then by the file's device and inode (as the dynamic loader does), so a library
+ * upgraded in place (a new file renamed over its path) is still the one module.
  */
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, linkSync, mkdtempSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -152,33 +154,116 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11: one module library reach
     }
   });
 
-  it('review 462 F3: a library replaced between its check and its load is refused, naming module-path', () => {
+  // Review 462 F3, 467 F2: the path checked is the one loaded; a file replaced between its check and its load is checked
+  // and loaded once more (a package upgrade), and refused as `module_replaced` only when replaced again.
+  const swapping = (times: number, body: (checkedCopy: string, loaded: string[]) => void) => {
     const folder = mkdtempSync(join(tmpdir(), 'credence-module-swap-'));
     const checkedCopy = join(folder, 'libchecked.so');
-    const other = join(folder, 'libother.so');
     copyFileSync(real, checkedCopy);
-    copyFileSync(real, other);
+    const original = pkcs11js.PKCS11.prototype.load;
     const load = vi.spyOn(pkcs11js.PKCS11.prototype, 'load');
     const loaded: string[] = [];
-    load.mockImplementationOnce(function (this: InstanceType<typeof pkcs11js.PKCS11>, path: string) {
+    load.mockImplementation(function (this: InstanceType<typeof pkcs11js.PKCS11>, path: string) {
       loaded.push(path);
-      // Someone puts another file in the checked one's place just before the loader opens it.
-      renameSync(other, checkedCopy);
-      load.mockRestore();
-      return this.load(path);
+      if (loaded.length <= times) {
+        // Someone puts another file in the checked one's place just before the loader opens it.
+        const other = join(folder, `libother-${loaded.length}.so`);
+        copyFileSync(real, other);
+        renameSync(other, checkedCopy);
+      }
+      return original.call(this, path);
     });
     try {
+      body(checkedCopy, loaded);
+    } finally {
+      load.mockRestore();
+      rmSync(folder, { recursive: true, force: true });
+    }
+  };
+
+  it('review 462 F3, 467 F2: a library replaced between its check and its load twice is refused as module_replaced, naming module-path', () => {
+    swapping(2, (checkedCopy, loaded) => {
       let thrown: unknown;
       try {
         releaseModule(acquireSharedModule(checkedCopy).key);
       } catch (error) {
         thrown = error;
       }
-      expect(loaded).toEqual([checkedCopy]);
-      expect(thrown).toMatchObject({ problem: { issues: [{ path: 'module-path', rule: 'trusted_file' }] } });
+      expect(loaded).toEqual([checkedCopy, checkedCopy]);
+      expect(thrown).toMatchObject({ problem: { issues: [{ path: 'module-path', rule: 'module_replaced' }] } });
+    });
+  });
+
+  it('review 467 F2: a library replaced once between its check and its load is checked and loaded again', () => {
+    swapping(1, (checkedCopy, loaded) => {
+      const { key } = acquireSharedModule(checkedCopy);
+      expect(loaded).toEqual([checkedCopy, checkedCopy]);
+      releaseModule(key);
+    });
+  });
+
+  // Review 467: a package upgrade renames a new file over the library path (a new inode). The dynamic loader matches
+  // a loaded library by name first, so the path still reaches the instance loaded before: one module, not a foreign one.
+  const upgradable = (): { path: string; upgrade: () => void; cleanup: () => void } => {
+    const folder = mkdtempSync(join(tmpdir(), 'credence-module-upgrade-'));
+    const path = join(folder, 'libsofthsm2.so');
+    copyFileSync(real, path);
+    return {
+      path,
+      upgrade: () => {
+        const next = join(folder, '.libsofthsm2.so.new');
+        copyFileSync(real, next);
+        renameSync(next, path);
+      },
+      cleanup: () => rmSync(folder, { recursive: true, force: true }),
+    };
+  };
+
+  it('review 467: a library upgraded in place (renamed over) is still the one module: a second Secure Environment with the right PIN opens', async () => {
+    const lib = upgradable();
+    const a = Pkcs11SecureEnvironment.open({ uri: uriOf(token, lib.path) }, { random });
+    try {
+      lib.upgrade();
+      const b = Pkcs11SecureEnvironment.open({ uri: uriOf(token, lib.path) }, { random });
+      try {
+        const psk = await b.generate(OWNER, 'psk256');
+        expect(await b.mac(OWNER, psk, text('m'))).toHaveLength(32);
+        // A wrong PIN by that path is still refused while A's login lasts.
+        const issue = await rejection(async () => Pkcs11SecureEnvironment.open({ uri: uriOf(token, lib.path, wrongPinFile) }, { random }).close(), [token.pin, wrongPin]);
+        expect(issue).toMatchObject({ path: 'pin-source', rule: 'pin_unverified' });
+      } finally {
+        b.close();
+      }
+      const psk = await a.generate(OWNER, 'psk256');
+      expect(await a.mac(OWNER, psk, text('m'))).toHaveLength(32);
     } finally {
-      load.mockRestore();
-      rmSync(folder, { recursive: true, force: true });
+      a.close();
+      lib.cleanup();
+    }
+  });
+
+  it('review 467: on another token, closing the Secure Environment opened before the upgrade keeps the later one’s ephemeral key', async () => {
+    const lib = upgradable();
+    const a = Pkcs11SecureEnvironment.open({ uri: uriOf(token, lib.path) }, { random });
+    let aClosed = false;
+    try {
+      lib.upgrade();
+      const b = Pkcs11SecureEnvironment.open({ uri: uriOf(foreignToken, lib.path) }, { random });
+      try {
+        const agreeKey = await b.generate(OWNER, 'p256', { usage: 'agree' });
+        const ephemeral = await b.generate(OWNER, 'p256', { usage: 'agree', ephemeral: true });
+        const ephemeralPublic = (await b.describe(OWNER, ephemeral)).publicKey as Uint8Array;
+        a.close();
+        aClosed = true;
+        expect((await b.describe(OWNER, ephemeral)).publicKey).toEqual(ephemeralPublic);
+        await b.agree(OWNER, ephemeral, (await b.describe(OWNER, agreeKey)).publicKey as Uint8Array);
+        await b.destroy(OWNER, ephemeral);
+      } finally {
+        b.close();
+      }
+    } finally {
+      if (!aClosed) a.close();
+      lib.cleanup();
     }
   });
 

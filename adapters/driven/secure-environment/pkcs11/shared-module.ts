@@ -37,14 +37,36 @@ interface SharedModule {
   readonly members: Set<ModuleMember>;
   /** Review 462 F2: cleared once a C_Initialize of ours succeeds on it (the other component finalised it meanwhile). */
   foreign: boolean;
+  /** The real paths (byReal) and the files' device:inode (byFile) that lead to it: all dropped when it is finalised. */
+  readonly reals: Set<string>;
+  readonly files: Set<string>;
 }
 /**
- * Review 462 F1: keyed by the checked file's device and inode, as the dynamic loader tells libraries apart: a hard
- * link has a real path of its own, yet is the one library (one instance, one initialisation).
+ * Review 467: found as the dynamic loader finds a loaded library: by name first (glibc matches a path already loaded
+ * before looking at the file, so a library upgraded in place, a new file renamed over its path, still reaches the
+ * instance loaded before: keyed by the file alone it was taken for a new module, its C_Initialize answered
+ * ALREADY_INITIALIZED and our own module was marked foreign), then by the file's device and inode (review 462 F1: a
+ * hard link has a real path of its own, yet is the one library). Both are aliases of one entry, whose key (an id of
+ * its own, never a path or an inode, which may lead elsewhere by now) is what acquireSharedModule hands out.
  */
 const loaded = new Map<string, SharedModule>();
+const byReal = new Map<string, string>();
+const byFile = new Map<string, string>();
+let nextKey = 0;
 
-/** The file withTrustedFile checked: its real path (what is loaded) and its device and inode (the module's key). */
+/** Adds the aliases `real` and `file` to the module of `key`, each unless it already leads to a module. */
+const alias = (key: string, known: SharedModule, real: string, file: string): void => {
+  if (!byReal.has(real)) {
+    byReal.set(real, key);
+    known.reals.add(real);
+  }
+  if (!byFile.has(file)) {
+    byFile.set(file, key);
+    known.files.add(file);
+  }
+};
+
+/** The file withTrustedFile checked: its real path (what is loaded) and its device and inode (the module's aliases). */
 interface CheckedLibrary {
   readonly real: string;
   readonly dev: number;
@@ -63,15 +85,27 @@ const checkedLibrary = (path: string, fd: number): CheckedLibrary | undefined =>
   return { real, dev: held.dev, ino: held.ino };
 };
 
+/** Review 467 F2: a file replaced under the check (twice: once is retried) is a race, not an untrusted file. */
 const replaced = (path: string, when: string): Error =>
-  pkcs11Problem('module-path', 'trusted_file', `${path} was replaced while it was ${when}: try again`);
+  pkcs11Problem('module-path', 'module_replaced', `${path} was replaced while it was ${when}: try again`);
 
 /**
- * Loads (or shares) the module at `path`, checked as a trusted file; answers it and its key (the checked file's
- * device and inode), by which joinModule, releaseModule and reinitialiseModule find it. `path` as written is what
- * refusals name.
+ * Loads (or shares) the module at `path`, checked as a trusted file; answers it and its key (an id of the loaded
+ * module, reached by real path or by the file's device and inode), by which joinModule, releaseModule and
+ * reinitialiseModule find it. `path` as written is what refusals name.
  */
 export const acquireSharedModule = (path: string): { readonly module: Pkcs11; readonly key: string } => {
+  const first = acquireOnce(path);
+  // Review 467 F2: a file replaced between the check and the load (a package upgrade) is checked and loaded once more.
+  if (!('replacedWhile' in first)) return first;
+  const second = acquireOnce(path);
+  if ('replacedWhile' in second) throw replaced(path, second.replacedWhile);
+  return second;
+};
+
+type Acquired = { readonly module: Pkcs11; readonly key: string } | { readonly replacedWhile: 'checked' | 'loaded' };
+
+const acquireOnce = (path: string): Acquired => {
   if (bindingError() !== undefined) {
     throw pkcs11Problem('module-path', 'binding', `the pkcs11js native binding is not usable here (${(bindingError() as Error).message}): reinstall with build tools`);
   }
@@ -83,12 +117,14 @@ export const acquireSharedModule = (path: string): { readonly module: Pkcs11; re
   const trusted = withTrustedFile(path, (fd) => checkedLibrary(path, fd));
   if (!trusted.ok) throw pkcs11Problem('module-path', trusted.kind === 'unreadable' ? 'module_file' : 'trusted_file', trusted.message);
   const checked = trusted.value;
-  if (checked === undefined) throw replaced(path, 'checked');
-  const key = `${checked.dev}:${checked.ino}`;
-  const known = loaded.get(key);
-  if (known) {
+  if (checked === undefined) return { replacedWhile: 'checked' };
+  const file = `${checked.dev}:${checked.ino}`;
+  const found = byReal.get(checked.real) ?? byFile.get(file);
+  const known = found === undefined ? undefined : loaded.get(found);
+  if (found !== undefined && known !== undefined) {
+    alias(found, known, checked.real, file);
     known.references += 1;
-    return { module: known.module, key };
+    return { module: known.module, key: found };
   }
   const module = new pkcs11js.PKCS11();
   const closeQuietly = () => {
@@ -107,7 +143,7 @@ export const acquireSharedModule = (path: string): { readonly module: Pkcs11; re
   const now = statSync(checked.real, { throwIfNoEntry: false });
   if (now === undefined || now.dev !== checked.dev || now.ino !== checked.ino) {
     closeQuietly();
-    throw replaced(path, 'loaded');
+    return { replacedWhile: 'loaded' };
   }
   let foreign = false;
   try {
@@ -121,7 +157,11 @@ export const acquireSharedModule = (path: string): { readonly module: Pkcs11; re
     foreign = true;
     markForeign(module);
   }
-  loaded.set(key, { module, references: 1, members: new Set(), foreign });
+  nextKey += 1;
+  const key = `module-${nextKey}`;
+  const entry: SharedModule = { module, references: 1, members: new Set(), foreign, reals: new Set(), files: new Set() };
+  loaded.set(key, entry);
+  alias(key, entry, checked.real, file);
   return { module, key };
 };
 
@@ -141,6 +181,8 @@ export const releaseModule = (key: string, member?: ModuleMember): void => {
   known.references -= 1;
   if (known.references > 0) return;
   loaded.delete(key);
+  for (const real of known.reals) byReal.delete(real);
+  for (const file of known.files) byFile.delete(file);
   forgetLogins(known.module);
   if (known.foreign) {
     // Another component's initialisation: its sessions and its login stay; only our handle on the library goes.
