@@ -8,22 +8,12 @@
  * to the least, and no test noticed if the `i >= leastNodes` guard went: such a most is now refused, naming both
  * variables, and the least is held with minimums small enough to be met at once (cheap: a few lifecycles each).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { serialNodesFromEnv, serialPhase } from '../bench/commands.ts';
 import { MIN_RATE_COUNT, MIN_RATE_MS, ratioVerdict } from '../bench/verdict.ts';
+import { temporaryFolders } from './support/temp-dirs.ts';
 
-const dirs: string[] = [];
-const tempDir = (): string => {
-  const dir = mkdtempSync(join(tmpdir(), 'credence-serial-phase-'));
-  dirs.push(dir);
-  return dir;
-};
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+const tempDir = temporaryFolders('credence-serial-phase-');
 
 describe('the commands bench serial phase', () => {
   it('runs, at its default size, enough commands for long enough that its rate gets a verdict', async () => {

@@ -23,6 +23,9 @@ export const readPageCursor = (cursor: string): z.output<typeof CursorContent> |
   return CursorContent.safeParse(bytes === undefined ? undefined : safeJson(new TextDecoder().decode(bytes))).data;
 };
 
+/** Whether a listing of entities of `kind` (null: of every kind) continues after the stream `ref`. */
+export const continuesListingOf = (ref: { readonly kind: EntityKind }, kind: EntityKind | null): boolean => kind === null || ref.kind === kind;
+
 /** A page cursor: opaque to clients (base64url of the last row's key), checked on the way back in. */
 export const PageCursor = {
   /** `query`: the filter the page was listed under, so a cursor continues that listing and no other. */
@@ -39,10 +42,11 @@ export const PageCursor = {
    * cursor after a node's stream on `kind=credential` answered an empty page without `nextCursor` (read as "no more"),
    * and one after a word no stream has skipped or listed rows at random. The `after` is never echoed: a client's.
    */
-  decodeStreamAfter: (cursor: string, query: string, kind: EntityKind | undefined, field = 'query.cursor'): string => {
+  decodeStreamAfter: (cursor: string, query: string, kind: EntityKind | undefined): string => {
+    const field = 'query.cursor';
     const after = PageCursor.decode(cursor, query, field);
     const ref = parseStreamId(after);
-    if (ref !== undefined && (kind === undefined || ref.kind === kind)) return after;
+    if (ref !== undefined && continuesListingOf(ref, kind ?? null)) return after;
     const must = kind === undefined ? `an entity's stream id (<kind>-<id>, the kind one of ${ENTITY_KINDS.join(', ')})` : `a ${kind}'s stream id (${kind}-<id>)`;
     throw validationError([{ path: field, rule: 'cursor', message: `not a cursor of this listing, which continues only after ${must}; page again from the start (without \`cursor\`)` }], 'query');
   },

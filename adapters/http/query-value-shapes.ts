@@ -5,7 +5,7 @@ import { ENTITY_KINDS, EntityKind, parseStreamId } from '../../domain/streams.ts
 import { MACHINES } from '../../machines/index.ts';
 import { TokenId } from './auth/token-ids.ts';
 import { holdsJwtText } from './jwt-text.ts';
-import { PageCursor, readPageCursor, safeJson } from './page-cursor.ts';
+import { continuesListingOf, PageCursor, readPageCursor, safeJson } from './page-cursor.ts';
 import { beginsLikeASecretToken } from './secret-token-prefixes.ts';
 
 /**
@@ -59,7 +59,7 @@ const issuedCursor: Shape = (value) => {
   const ref = parseStreamId(content.after);
   if (listing === undefined || ref === undefined || !identifier(ref.id) || holdsJwtText(content.after)) return false;
   const [kind, state] = listing;
-  return (kind === null || kind === ref.kind) && (state === null || STATE_NAMES.includes(state)) &&
+  return continuesListingOf(ref, kind) && (state === null || STATE_NAMES.includes(state)) &&
     JSON.stringify(listing) === content.query && PageCursor.encode(content.after, content.query) === value;
 };
 

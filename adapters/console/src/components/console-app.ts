@@ -59,11 +59,6 @@ export class ConsoleApp extends ConsoleElement {
   }
 
   /**
-   * Each page titled after its heading, so a tab, a history entry and a screen reader's page announcement say which
-   * page it is (review 388: it stayed "Credence audit console", WCAG 2.4.2). The page's own element renders its
-   * heading in its own update, after this one.
-   */
-  /**
    * index.html's words for a console whose script did not run (review 458), removed once a first render has committed
    * (Lit leaves light-DOM children in place): a first render that throws leaves them, not a blank page (review 463).
    * Same task as that render, so they never flash beside it.
@@ -73,6 +68,11 @@ export class ConsoleApp extends ConsoleElement {
     for (const boot of this.querySelectorAll(':scope > .boot')) boot.remove();
   }
 
+  /**
+   * Each page titled after its heading, so a tab, a history entry and a screen reader's page announcement say which
+   * page it is (review 388: it stayed "Credence audit console", WCAG 2.4.2). The page's own element renders its
+   * heading in its own update, after this one.
+   */
   protected override updated(changed: PropertyValues): void {
     super.updated(changed);
     void this.retitle();

@@ -69,8 +69,8 @@ export class TokenSession implements ModuleMember {
   readonly #module: Pkcs11;
   /** The last C_* function entered through `module`. */
   #called: string | undefined;
-  /** The module's key in shared-module.ts (its library file's device and inode, review 462 F1): also the key of its restarts' wait. */
-  readonly #modulePath: string;
+  /** The module's own key in shared-module.ts (found by real path, then device and inode): also the key of its restarts' wait. */
+  readonly #moduleKey: string;
   /** The URI's selection, with the serial of the token found at open added: recovery finds that same token again. */
   #selection: Pkcs11Uri['token'];
   readonly #pin: PinSupply;
@@ -101,7 +101,7 @@ export class TokenSession implements ModuleMember {
         };
       },
     });
-    this.#modulePath = moduleKey;
+    this.#moduleKey = moduleKey;
     this.#selection = uri.token;
     this.#pin = pin;
   }
@@ -184,7 +184,7 @@ export class TokenSession implements ModuleMember {
   reopen(): void {
     if (this.#closed) throw pkcs11Problem('session', 'open', 'this PKCS#11 Secure Environment is closed');
     const now = performance.now();
-    const restarts = moduleRestarts.get(this.#modulePath);
+    const restarts = moduleRestarts.get(this.#moduleKey);
     const held = restarts !== undefined && now < restarts.notBefore;
     // Held (review 332): nothing is called on the module; the session, already lost, stays so for a later call. Only
     // the Secure Environments whose own restarts set the wait: another token's outage says nothing of this one's.
@@ -219,7 +219,7 @@ export class TokenSession implements ModuleMember {
       this.#lastFailure = error instanceof CredenceError ? error : this.unavailable(first, error);
       const failures = (restarts?.failures ?? 0) + 1;
       const failed = new Set(restarts?.failed).add(this);
-      moduleRestarts.set(this.#modulePath, { failures, notBefore: now + restartWait(failures), failed });
+      moduleRestarts.set(this.#moduleKey, { failures, notBefore: now + restartWait(failures), failed });
       throw this.#lastFailure;
     }
   }
@@ -239,7 +239,7 @@ export class TokenSession implements ModuleMember {
    * says nothing of the token that is away: its wait stays.
    */
   #recovered(restarted: boolean): void {
-    if (restarted || moduleRestarts.get(this.#modulePath)?.failed.has(this) === true) moduleRestarts.delete(this.#modulePath);
+    if (restarted || moduleRestarts.get(this.#moduleKey)?.failed.has(this) === true) moduleRestarts.delete(this.#moduleKey);
     this.#lastFailure = undefined;
   }
 
@@ -260,7 +260,7 @@ export class TokenSession implements ModuleMember {
   /** The second attempt of `reopen`: C_Finalize and C_Initialize of the module, then a new session. */
   #restartAndAttach(first: unknown): void {
     try {
-      opening('C_Initialize', () => reinitialiseModule(this.#modulePath, this));
+      opening('C_Initialize', () => reinitialiseModule(this.#moduleKey, this));
     } catch (error) {
       throw this.unavailable(first, error);
     }
@@ -428,7 +428,7 @@ export class TokenSession implements ModuleMember {
       const code = ckr(error);
       if (code === undefined || !(SESSION_LOST.has(code) || MAYBE_GONE.has(code))) throw error;
     } finally {
-      releaseModule(this.#modulePath, this);
+      releaseModule(this.#moduleKey, this);
     }
   }
 }

@@ -42,7 +42,7 @@ export const issuesOf = (error: z.ZodError, positions?: { readonly of: ReadonlyM
   error.issues.map((i) =>
     i.code === 'unrecognized_keys'
       ? {
-          path: [...i.path.map(String), i.keys.map((k) => (positions ? attributeShown(k, positions.of.get(k), positions.where) : shownName(k))).join(',')].join('.'),
+          path: [...i.path.map(String), i.keys.map((k) => attributeShown(k, positions?.of.get(k), positions?.where ?? '')).join(',')].join('.'),
           rule: i.code,
           message: `not a known attribute (${i.keys.length} such)`,
         }
