@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cruise, type ICruiseResult } from 'dependency-cruiser';
 import extractDepcruiseOptions from 'dependency-cruiser/config-utl/extract-depcruise-options';
 import extractTSConfig from 'dependency-cruiser/config-utl/extract-ts-config';
+import { settledWithin } from './support/settled-within.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SOURCE_FOLDERS = ['domain', 'machines', 'projections', 'adapters', 'bin'];
@@ -257,7 +258,7 @@ describe('dependency rules (.dependency-cruiser.cjs)', () => {
   afterAll(async () => {
     // A setup the beforeAll's timeout gave up on still writes the copy (put): awaited first, for a minute at most, or
     // the copy it made again after the removal stayed behind.
-    await Promise.race([setup?.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 60_000).unref())]);
+    await settledWithin(setup, 60_000);
     if (dir) await rm(dir, { recursive: true, force: true });
   }, 70_000);
 

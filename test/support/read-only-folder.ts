@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { cmd } from './fleet.ts';
 import { startTestService } from './service.ts';
+import { settledWithin } from './settled-within.ts';
 
 /*
  * Running the CLI on a data folder this account may not write. Modes bind no root with its capabilities: run as root,
@@ -76,7 +77,7 @@ export const readOnlyCopiesOfAStoppedFolder = (prefix: string) => {
     if (scratch === '') return;
     // A preparation the beforeAll's timeout gave up on still writes in `stopped`: removed under it, the folder was made
     // again and left behind. Awaited first, for half a minute at most.
-    await Promise.race([preparing?.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 30_000).unref())]);
+    await settledWithin(preparing, 30_000);
     try {
       for (const name of readdirSync(scratch)) writableAgain(join(scratch, name));
     } finally {

@@ -8,6 +8,7 @@ import type { Role } from '../../adapters/http/context.ts';
 import { startService, type RunningService, type StartOptions } from '../../adapters/http/start.ts';
 import { ROLES } from '../../adapters/http/auth/access-control.ts';
 import { afterAll, beforeAll } from 'vitest';
+import { settledWithin } from './settled-within.ts';
 
 export interface TestService {
   /** The current base URL (`http://127.0.0.1:<port>`); the port is kept across `restart()`. */
@@ -131,7 +132,7 @@ export const useTestService = (options: TestServiceOptions = {}, startTimeoutMs 
   afterAll(async () => {
     try {
       // A start still under way (its beforeAll timed out): closed once it is up, if it is within half a minute more.
-      const late = started ?? (await Promise.race([starting?.catch(() => undefined), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), LATE_START_MS).unref())]));
+      const late = started ?? (await settledWithin(starting, LATE_START_MS));
       await late?.close();
     } finally {
       if (ownDir !== undefined) rmSync(ownDir, { recursive: true, force: true });
