@@ -234,6 +234,10 @@ export const clientOf = (target: ServerTarget): OperatorClient =>
 export const readTarget = (opts: ServerOptionValues & { data?: unknown; store?: unknown }, io: Io): ServerTarget | undefined => {
   const local = opts.data !== undefined || opts.store !== undefined;
   if (opts.server !== undefined && local) throw new UsageError('--server: reads from a server or from --data/--store, not both');
+  // Review 465: a token with --data/--store was taken and ignored (with CREDENCE_URL set too, where --data wins). The
+  // flag is named, never its value. CREDENCE_TOKEN is left alone: README has it exported for a shell's server commands.
+  const tokenFlag = opts.token !== undefined ? '--token' : opts.tokenFile !== undefined ? '--token-file' : undefined;
+  if (local && tokenFlag !== undefined) throw new UsageError(`${tokenFlag}: a token is for a server (--server or CREDENCE_URL); --data/--store read locally and take none: leave ${tokenFlag} out`);
   if (opts.server === undefined && (local || (envOf(io)['CREDENCE_URL'] ?? '') === '')) return undefined;
   return serverTarget(opts, io);
 };

@@ -27,6 +27,9 @@ export type Target = z.infer<typeof Target>;
 export const targetOf = (args: Target, io: Io): ServerTarget | undefined => {
   if (args.config === undefined) return readTarget(args, io);
   if (args.server !== undefined) throw new UsageError('--config: a server applies its own configuration; give --config without --server');
+  const tokenFlag = args.token !== undefined ? '--token' : args.tokenFile !== undefined ? '--token-file' : undefined;
+  // Read locally, as with --data: a token given would be ignored, so it is refused as readTarget refuses it (review 465).
+  if (tokenFlag !== undefined) throw new UsageError(`${tokenFlag}: a token is for a server (--server or CREDENCE_URL); --config reads locally and takes none: leave ${tokenFlag} out`);
   return undefined;
 };
 
