@@ -1,6 +1,8 @@
 import type { EventStore, RecordedEvent } from '../../domain/ports/event-store.ts';
 import type { KeptBeside, LoadedCheckpointFile, RecordedAlteration, SaveOptions, UnreadAlteration } from '../../projections/replay/kept-beside.ts';
-import { checkpointMachinesChange, checkpointOf, verifierFromCheckpoint, verifierSource, type CheckpointSource, type ReplayCheckpoint } from '../../projections/replay/checkpoint.ts';
+import {
+  checkpointMachinesChange, checkpointOf, UnusableCheckpoint, verifierFromCheckpoint, verifierSource, type CheckpointSource, type ReplayCheckpoint,
+} from '../../projections/replay/checkpoint.ts';
 import { verifyFrom } from '../../projections/replay/index.ts';
 import { FleetVerifier, type FleetReplay } from '../../projections/replay/verifier.ts';
 import { CHECKPOINT_DIGEST_VERSION, digestCovers, digestOfRecord, sha256RecordDigest } from './record-digest.ts';
@@ -162,7 +164,8 @@ export const verifyFleet = async (store: EventStore, options: FleetVerificationO
   if (earlier !== undefined) {
     notes.push("checkpoint not continued: an earlier version wrote it, whose digest covers other applications' records of the store too; verified in full once");
   }
-  const previous = comparable ? kept.checkpoint : undefined;
+  // Unset when an entity read from its line proves unusable on going on from it: then as a file refused when read.
+  let previous = comparable ? kept.checkpoint : undefined;
   // An alteration a verification in full found behind it: reported by every run until the file is removed (review 371).
   const recorded = comparable ? kept.altered : undefined;
   const now = options.now ?? (() => new Date());
@@ -201,24 +204,34 @@ export const verifyFleet = async (store: EventStore, options: FleetVerificationO
     // guard now reads is judged otherwise than a full run judges it. Its history digest is still compared below.
     const problem = checkpointMachinesChange(previous) ?? (await tipProblem(store, previous));
     if (problem === undefined) {
-      const verifier = verifierFromCheckpoint(previous);
-      const before = verifier.tally.events;
+      let verifier: FleetVerifier | undefined;
+      let before = 0;
+      const from = BigInt(previous.position);
       const digest = sha256RecordDigest(previous.digest);
       let continued = false;
       try {
+        verifier = verifierFromCheckpoint(previous);
+        before = verifier.tally.events;
         await verifyFrom(store, verifier, {
           onRecord: (r) => covers(r) && digest.update(r), ...until, ...(options.onProgress ? { onProgress: options.onProgress } : {}),
         });
         continued = true;
       } catch (error) {
-        // A context the file's schema let through but a guard cannot read (the file sits in the data folder, and may
-        // have been edited): the checkpoint is not trusted into a crash, and the log is verified in full (found in review).
-        notes.push(`checkpoint not continued: going on from it failed (${oneLine(error)}); verified in full`);
+        if (error instanceof UnusableCheckpoint) {
+          // An entity whose line is checked only when it is first needed (checkpoint.ts checkpointOfLines) is not what a
+          // checkpoint holds: the file is one that could not be read, as if refused when loaded (moved aside by the save).
+          notes.push(`checkpoint ignored: ${error.message}`);
+          previous = undefined;
+        } else {
+          // A context the file's schema let through but a guard cannot read (the file sits in the data folder, and may
+          // have been edited): the checkpoint is not trusted into a crash, and the log is verified in full (found in review).
+          notes.push(`checkpoint not continued: going on from it failed (${oneLine(error)}); verified in full`);
+        }
       }
-      if (continued) {
+      if (continued && verifier !== undefined) {
         await save(verifierSource(verifier), digest);
         noteKeptEarlier(keeper, notes);
-        return { replay: verifier.verdict(), mode: 'incremental', from: BigInt(previous.position), verifiedNow: verifier.tally.events - before, notes };
+        return { replay: verifier.verdict(), mode: 'incremental', from, verifiedNow: verifier.tally.events - before, notes };
       }
     } else notes.push(`checkpoint not continued: ${problem}; verified in full`);
   }

@@ -4,8 +4,8 @@ import type { RecordedEvent } from '../../domain/ports/event-store.ts';
 import { ENTITY_KINDS, EntityKind, streamIdOf, type EntityView } from '../../domain/streams.ts';
 import { MACHINES } from '../../machines/index.ts';
 import { machinesRules } from './machines-fingerprint.ts';
-import { CommandIds, CommandIdsChunk } from './command-ids.ts';
-import { RestoredEntity, type VerifiedEntity } from './restored-entity.ts';
+import { CommandIds, CommandIdsChunk, MAX_COMMAND_ID_CHUNKS } from './command-ids.ts';
+import { RestoredEntity, type RestoredRest, type VerifiedEntity } from './restored-entity.ts';
 import { FleetVerifier, type HeldClaims, type VerifierTally } from './verifier.ts';
 
 /**
@@ -92,7 +92,7 @@ const isStateOf = (node: { readonly states: Readonly<Record<string, unknown>> },
  * trusted into a false finding, nor a crash at the first event that touches the entity.
  */
 const entitiesWhereTheyStand = (
-  entities: readonly (readonly [string, EntityKind, string, string | Record<string, unknown>, Record<string, unknown>, ...unknown[]])[],
+  entities: readonly (readonly [string, EntityKind, string, string | Record<string, unknown>, ...unknown[]])[],
   ctx: z.RefinementCtx,
 ): void => {
   for (let i = 0; i < entities.length; i++) {
@@ -117,7 +117,7 @@ export const CHECKPOINT_FORMAT = 2;
  * id recorded: all that is needed to go on verifying from the next record as if the replay had never stopped, under
  * the machines it names.
  */
-export const ReplayCheckpoint = z.strictObject({
+const checkpointShape = {
   /**
    * Format 1 kept no command ids (review 420): going on from it, a command id recorded before it and used again after it
    * passed. Not gone on from: the log is verified in full once, and the new checkpoint written in its place.
@@ -167,9 +167,202 @@ export const ReplayCheckpoint = z.strictObject({
     error: (issue) => (issue.input === undefined ? 'missing: a checkpoint of an earlier version, without revisions and command ids' : undefined),
   }),
   /** Every command id recorded up to the position, as digests (command-ids.ts): one used again after it is flagged. */
-  commandIds: z.array(CommandIdsChunk).max(20_000),
-}).superRefine((checkpoint, ctx) => entitiesWhereTheyStand(checkpoint.entities, ctx));
+  commandIds: z.array(CommandIdsChunk).max(MAX_COMMAND_ID_CHUNKS),
+};
+export const ReplayCheckpoint = z.strictObject(checkpointShape).superRefine((checkpoint, ctx) => entitiesWhereTheyStand(checkpoint.entities, ctx));
 export type ReplayCheckpoint = z.infer<typeof ReplayCheckpoint>;
+
+/** An entity's tuple as a checkpoint holds it (ReplayCheckpoint's `entities`). */
+const CheckpointEntity = checkpointShape.entities.element;
+
+const KINDS = new Set<unknown>(ENTITY_KINDS);
+/**
+ * An entity's stream, kind, id and state value, as the full tuple's schema has them, checked by hand: a checkpoint holds
+ * hundreds of thousands, and the schema's tuple cost more than the events a re-verification reads.
+ */
+const EntityHead = z.custom<[string, EntityKind, string, string | Record<string, unknown>]>(
+  (head) =>
+    Array.isArray(head) &&
+    head.length === 4 &&
+    typeof head[0] === 'string' && head[0].length <= 300 &&
+    KINDS.has(head[1]) &&
+    typeof head[2] === 'string' && head[2].length <= 300 &&
+    ((typeof head[3] === 'string' && head[3].length <= 200) || (typeof head[3] === 'object' && head[3] !== null && !Array.isArray(head[3]))),
+  'must begin with a stream, an entity kind, an id (each a string of at most 300 characters) and a state value',
+);
+
+/**
+ * A checkpoint read from the lines of its file, each entity only as far as every entity must be known up front (its
+ * stream, kind, id and state value: the counts per state, and entitiesWhereTheyStand); the rest of its line is read
+ * and checked when the entity is first needed (checkpointOfLines).
+ */
+export const ReplayCheckpointOfLines = z
+  .strictObject({ ...checkpointShape, entities: z.array(EntityHead) })
+  .superRefine((checkpoint, ctx) => entitiesWhereTheyStand(checkpoint.entities, ctx));
+export type ReplayCheckpointOfLines = z.infer<typeof ReplayCheckpointOfLines>;
+
+/** The end of the JSON string starting at `at` of `line` (after its closing quote); -1 when there is none. */
+const endOfString = (line: string, at: number): number => {
+  if (line.charCodeAt(at) !== 34) return -1;
+  for (let i = at + 1; i < line.length; i++) {
+    const c = line.charCodeAt(i);
+    if (c === 92) i++;
+    else if (c === 34) return i + 1;
+  }
+  return -1;
+};
+
+/** The end of the JSON object starting at `at` of `line` (after its closing brace); -1 when there is none. */
+const endOfObject = (line: string, at: number): number => {
+  if (line.charCodeAt(at) !== 123) return -1;
+  let depth = 0;
+  for (let i = at; i < line.length; i++) {
+    const c = line.charCodeAt(i);
+    if (c === 34) {
+      i = endOfString(line, i) - 1;
+      if (i < 0) return -1;
+    } else if (c === 123 || c === 91) depth++;
+    else if ((c === 125 || c === 93) && --depth === 0) return i + 1;
+  }
+  return -1;
+};
+
+/**
+ * The first four values of an entity's line as JSON (stream, kind, id, state value), read without parsing the rest:
+ * the line as JSON.stringify writes a tuple (no spaces), or, for any other spelling, the whole line parsed. Throws
+ * when it is not JSON; what it returns is checked by ReplayCheckpointOfLines.
+ */
+export const entityHeadOfLine = (line: string): unknown => {
+  let at = 1;
+  if (line.charCodeAt(0) === 91) {
+    for (let i = 0; i < 4 && at > 0; i++) {
+      at = i < 3 || line.charCodeAt(at) === 34 ? endOfString(line, at) : endOfObject(line, at);
+      if (at > 0 && line.charCodeAt(at) === 44) at++;
+      else at = -1;
+    }
+    if (at > 0) return JSON.parse(`${line.slice(0, at - 1)}]`);
+  }
+  const whole: unknown = JSON.parse(line);
+  return Array.isArray(whole) ? whole.slice(0, 4) : whole;
+};
+
+/**
+ * An entity of a checkpoint read from its line cannot be gone on from (found when the entity is first needed): the
+ * checkpoint is as unusable as one refused when it was read, and the log is verified in full (verify-fleet.ts).
+ */
+export class UnusableCheckpoint extends Error {}
+
+/** How a checkpoint's entities are written a line each, and, read from lines, restored (checkpointOfLines). */
+interface EntityLines {
+  readonly count: number;
+  lines(): Iterable<string>;
+  restored?(): Iterable<readonly [string, RestoredEntity]>;
+}
+const entityLinesKept = new WeakMap<ReplayCheckpoint, EntityLines>();
+/** The `entities` array made from a checkpoint's lines when first read. */
+const entitiesMadeFromLines = new WeakMap<ReplayCheckpoint, EntityTuple[]>();
+
+/**
+ * The lines `checkpoint`'s entities are written as, and how many: an entity read from a line and unchanged since, that
+ * line as it was read (never parsed and written again); any other, its tuple as JSON.
+ */
+export const entityLinesOf = (checkpoint: ReplayCheckpoint): { readonly count: number; readonly lines: Iterable<string> } => {
+  const kept = entityLinesKept.get(checkpoint);
+  // The lines read stand for the entities only while `entities` is the array made from them (or not made yet): one
+  // assigned since is written from itself. Mutated in place, it is not told apart: the array is never changed so.
+  const own = Object.getOwnPropertyDescriptor(checkpoint, 'entities');
+  const unchanged = own?.get !== undefined || (own !== undefined && own.value === entitiesMadeFromLines.get(checkpoint));
+  if (kept !== undefined && unchanged) return { count: kept.count, lines: kept.lines() };
+  return { count: checkpoint.entities.length, lines: checkpoint.entities.map((e) => JSON.stringify(e)) };
+};
+
+/** `fields` with `entities` made by `entities` when first read (once), its lines `lines`. */
+const withEntityLines = (fields: Omit<ReplayCheckpoint, 'entities'>, entities: () => EntityTuple[], lines: EntityLines): ReplayCheckpoint => {
+  const checkpoint = { ...fields } as ReplayCheckpoint;
+  const settle = (value: EntityTuple[]): void => void Object.defineProperty(checkpoint, 'entities', { value, enumerable: true, writable: true, configurable: true });
+  Object.defineProperty(checkpoint, 'entities', {
+    enumerable: true,
+    configurable: true,
+    get: () => {
+      const value = entities();
+      entitiesMadeFromLines.set(checkpoint, value);
+      settle(value);
+      return value;
+    },
+    set: settle,
+  });
+  entityLinesKept.set(checkpoint, lines);
+  return checkpoint;
+};
+
+const DECIMAL = /^\d{1,30}$/;
+/** Whether `raw` is what CheckpointEntity accepts (its schema, checked by hand). */
+const isEntityTuple = (raw: unknown): raw is EntityTuple =>
+  Array.isArray(raw) &&
+  raw.length >= 5 && raw.length <= 7 &&
+  EntityHead.safeParse(raw.slice(0, 4)).success &&
+  typeof raw[4] === 'object' && raw[4] !== null && !Array.isArray(raw[4]) &&
+  (raw.length < 6 || (typeof raw[5] === 'string' && DECIMAL.test(raw[5]))) &&
+  (raw.length < 7 || (typeof raw[6] === 'string' && raw[6].length <= 200));
+
+/** Entity tuples as deep as the checkpoint's limits let them be, below the file's object and its `entities` array. */
+const ENTITY_JSON_LIMITS = { maxDepth: CHECKPOINT_JSON_LIMITS.maxDepth - 2, maxValues: CHECKPOINT_JSON_LIMITS.maxValues } as const;
+
+/**
+ * A checkpoint read from the lines of its file (`where`), its entities' heads checked (ReplayCheckpointOfLines) and
+ * `lines` the lines they were read from: each entity's rest is parsed and checked as the whole file's is (its limits,
+ * its tuple, the head it was counted under) when the entity is first needed. One that is not what a checkpoint holds
+ * is told to `unusable` and thrown as UnusableCheckpoint; read whole (`entities`), the first such throws likewise.
+ */
+export const checkpointOfLines = (
+  data: ReplayCheckpointOfLines,
+  lines: readonly string[],
+  where: string,
+  unusable: (problem: string) => void,
+): ReplayCheckpoint => {
+  const { entities: heads, ...fields } = data;
+  const refuse = (i: number, path: readonly PropertyKey[], message: string): never => {
+    const problem = `${where}: ${['entities', i, ...path].map(String).join('.')}: ${message}`;
+    unusable(problem);
+    throw new UnusableCheckpoint(problem);
+  };
+  const tupleOf = (i: number): EntityTuple => {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(lines[i]!);
+    } catch (error) {
+      return refuse(i, [], `is not JSON (${(error as Error).message})`);
+    }
+    const beyond = jsonLimitIssue(raw, ENTITY_JSON_LIMITS);
+    if (beyond !== undefined) return refuse(i, beyond.path === '' ? [] : [beyond.path], beyond.message);
+    // The schema's tuple checked by hand first (a re-verification restores every credential: its key is certified);
+    // the schema names what is wrong with one that fails.
+    if (!isEntityTuple(raw)) {
+      const parsed = CheckpointEntity.safeParse(raw);
+      return parsed.success ? refuse(i, [], 'is not an entity of a checkpoint') : refuse(i, parsed.error.issues[0]!.path, parsed.error.issues[0]!.message);
+    }
+    const head = heads[i]!;
+    const tuple = raw;
+    if (tuple[0] !== head[0] || tuple[1] !== head[1] || tuple[2] !== head[2] || (tuple[3] !== head[3] && stringifyJson(tuple[3]) !== stringifyJson(head[3]))) {
+      return refuse(i, [], 'is not the entity its line was counted as');
+    }
+    return tuple;
+  };
+  const restOf = (i: number): RestoredRest => {
+    const [, , , , context, lastRevision, lastCommandId] = tupleOf(i);
+    return { context, ...(lastRevision !== undefined ? { lastRevision: BigInt(lastRevision) } : {}), ...(lastCommandId !== undefined ? { lastCommandId } : {}) };
+  };
+  return withEntityLines(fields, () => heads.map((_, i) => tupleOf(i)), {
+    count: lines.length,
+    lines: () => lines,
+    restored: function* () {
+      for (let i = 0; i < heads.length; i++) {
+        const [streamId, kind, id, value] = heads[i]!;
+        yield [streamId, new RestoredEntity(kind, id, value, () => restOf(i), lines[i])] as const;
+      }
+    },
+  });
+};
 
 /**
  * Why `checkpoint` cannot be gone on from by this build's machines: its snapshots were made by other ones, or by ones
@@ -211,6 +404,8 @@ export interface CheckpointSource {
   revisionTuples(): Iterable<RevisionTuple>;
   /** Every command id recorded up to the position (CommandIds.toChunks). */
   commandIdChunks(): string[];
+  /** Its entities as the lines of a checkpoint file (entityLinesOf), when they are not all written as tuples. */
+  entityLines?(): { readonly count: number; lines(): Iterable<string> };
 }
 export type RevisionTuple = ReplayCheckpoint['revisions'][number];
 
@@ -235,7 +430,7 @@ export const checkpointOf = (
   source: CheckpointSource, digest: string, lastRecord: string | undefined, writtenAt: string, lastEventId?: string,
 ): ReplayCheckpoint => {
   const t = source.tally;
-  return {
+  const checkpoint: Omit<ReplayCheckpoint, 'entities'> & { entities?: EntityTuple[] } = {
     format: CHECKPOINT_FORMAT,
     machines: machinesRules(),
     position: source.position.toString(10),
@@ -248,11 +443,15 @@ export const checkpointOf = (
     entitiesPerKind: { ...t.entitiesPerKind },
     eventsPerKind: { ...t.eventsPerKind },
     findings: t.findings.map((f) => ({ ...f, position: f.position.toString(10), revision: f.revision.toString(10), unrecorded: f.unrecorded ?? null })),
-    entities: [...source.entityTuples()],
     claims: [...source.claimTuples()],
     revisions: [...source.revisionTuples()],
     commandIds: source.commandIdChunks(),
   };
+  // Entities read from a checkpoint's lines and untouched since are written back as those lines, never parsed and
+  // written again (a re-verification touches few); their tuples are made only for a reader of `entities`.
+  const lines = source.entityLines?.();
+  if (lines !== undefined) return withEntityLines(checkpoint, () => [...source.entityTuples()], lines);
+  return { ...checkpoint, entities: [...source.entityTuples()] } as ReplayCheckpoint;
 };
 
 /** A verifier as a checkpoint source. */
@@ -266,6 +465,12 @@ export const verifierSource = (v: FleetVerifier): CheckpointSource => ({
     for (const [claimant, claimed] of v.claims) for (const held of claimed.values()) yield claimTuple(claimant, held);
   },
   revisionTuples: () => revisionTuples(v),
+  entityLines: () => ({
+    count: v.entities.size,
+    lines: function* () {
+      for (const [streamId, e] of v.entities) yield (e instanceof RestoredEntity ? e.line : undefined) ?? JSON.stringify(entityTuple(streamId, e));
+    },
+  }),
   commandIdChunks: () => {
     // A verifier of the whole log holds every id; a worker's holds none of its own (the pool's merge does).
     if (!(v.commands instanceof CommandIds)) throw new TypeError('a checkpoint is made of a verifier that holds the command ids it saw');
@@ -278,7 +483,9 @@ export const revisionTuples = (v: FleetVerifier): RevisionTuple[] => [...v.revis
 /** A verifier that goes on from a checkpoint. */
 export const verifierFromCheckpoint = (checkpoint: ReplayCheckpoint): FleetVerifier => {
   const entities = new Map<string, VerifiedEntity>();
-  for (const [streamId, kind, id, value, context, lastRevision, lastCommandId] of checkpoint.entities) {
+  const restored = entityLinesKept.get(checkpoint)?.restored?.();
+  if (restored !== undefined) for (const [streamId, entity] of restored) entities.set(streamId, entity);
+  else for (const [streamId, kind, id, value, context, lastRevision, lastCommandId] of checkpoint.entities) {
     const entity = new RestoredEntity(kind, id, value, context);
     if (lastRevision !== undefined) entity.lastRevision = BigInt(lastRevision);
     if (lastCommandId !== undefined) entity.lastCommandId = lastCommandId;

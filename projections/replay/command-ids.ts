@@ -1,6 +1,6 @@
 import { sha256, utf8 } from '../../domain/crypto/index.ts';
 import { z } from 'zod';
-import { fromBase64url, toBase64url, tryFromBase64url } from '../../domain/crypto/base64url.ts';
+import { fromBase64url, toBase64url } from '../../domain/crypto/base64url.ts';
 
 /** Bytes per digest: a command id's 128 bits. */
 export const COMMAND_DIGEST_BYTES = 16;
@@ -39,6 +39,52 @@ export interface CommandRecords {
 const SHARDS = 64;
 /** Digests per chunk of a checkpoint's `commandIds` (1 MiB of digests, 1.4 million characters). */
 const PER_CHUNK = 65_536;
+/** The most chunks a checkpoint holds (its schema's bound). */
+export const MAX_COMMAND_ID_CHUNKS = 20_000;
+
+/** The digest of 16 bytes at `at` of `b`, as commandDigest holds it (16 arguments: no spread of a subarray). */
+const digestAt = (b: Uint8Array, at: number): string =>
+  String.fromCharCode(
+    b[at]!, b[at + 1]!, b[at + 2]!, b[at + 3]!, b[at + 4]!, b[at + 5]!, b[at + 6]!, b[at + 7]!,
+    b[at + 8]!, b[at + 9]!, b[at + 10]!, b[at + 11]!, b[at + 12]!, b[at + 13]!, b[at + 14]!, b[at + 15]!,
+  );
+
+/** `digests` (16 one-byte characters each), PER_CHUNK to a base64url string. */
+const chunksOf = (digests: Iterable<string>, count: number): string[] => {
+  const chunks: string[] = [];
+  let left = count;
+  let bytes = new Uint8Array(Math.min(PER_CHUNK, left) * COMMAND_DIGEST_BYTES);
+  let at = 0;
+  for (const digest of digests) {
+    for (let i = 0; i < COMMAND_DIGEST_BYTES; i++) bytes[at++] = digest.charCodeAt(i);
+    if (at === bytes.length) {
+      chunks.push(toBase64url(bytes));
+      left -= at / COMMAND_DIGEST_BYTES;
+      bytes = new Uint8Array(Math.min(PER_CHUNK, left) * COMMAND_DIGEST_BYTES);
+      at = 0;
+    }
+  }
+  return chunks;
+};
+
+/** A base64url letter's value, or -1. */
+const letterValue = (code: number): number =>
+  code >= 65 && code <= 90 ? code - 65 : code >= 97 && code <= 122 ? code - 71 : code >= 48 && code <= 57 ? code + 4 : code === 45 ? 62 : code === 95 ? 63 : -1;
+
+const BASE64URL = /^[A-Za-z0-9_-]*$/;
+
+/**
+ * How many bytes `text` encodes when it is canonical unpadded base64url (tryFromBase64url's rule: no other letter, no
+ * length of 4n+1, the bits past the last byte zero), told without decoding it; else undefined. A checkpoint's chunks
+ * are decoded once, when the verifier is built (review: the schema's check decoded and re-encoded each, then the
+ * verifier decoded it again).
+ */
+const canonicalBytes = (text: string): number | undefined => {
+  if (text.length % 4 === 1 || !BASE64URL.test(text)) return undefined;
+  const tail = text.length % 4;
+  if (tail !== 0 && (letterValue(text.charCodeAt(text.length - 1)) & (tail === 2 ? 0x0f : 0x03)) !== 0) return undefined;
+  return Math.floor((text.length * 3) / 4);
+};
 
 /**
  * Every command id recorded so far, store-wide, one compact digest each (commandDigest), in position order: the first
@@ -49,6 +95,11 @@ const PER_CHUNK = 65_536;
 export class CommandIds implements CommandRecords {
   readonly #shards: Set<string>[] = Array.from({ length: SHARDS }, () => new Set<string>());
   #size = 0;
+  /**
+   * Read back from a checkpoint (fromChunks): its whole chunks, written back as they are, and the digests taken since
+   * (with those of its last chunk when it was not whole), the only ones encoded again.
+   */
+  #kept: { readonly chunks: readonly string[]; readonly since: string[] } | undefined;
 
   get size(): number {
     return this.#size;
@@ -64,38 +115,39 @@ export class CommandIds implements CommandRecords {
     if (shard.has(digest)) return true;
     shard.add(digest);
     this.#size++;
+    this.#kept?.since.push(digest);
     return false;
   }
 
-  /** For a checkpoint: the digests, PER_CHUNK to a base64url string. */
+  /** For a checkpoint: the digests, PER_CHUNK to a base64url string (the chunks it was read from as they were). */
   toChunks(): string[] {
-    const chunks: string[] = [];
-    let left = this.#size;
-    let bytes = new Uint8Array(Math.min(PER_CHUNK, left) * COMMAND_DIGEST_BYTES);
-    let at = 0;
-    for (const shard of this.#shards) {
-      for (const digest of shard) {
-        for (let i = 0; i < COMMAND_DIGEST_BYTES; i++) bytes[at++] = digest.charCodeAt(i);
-        if (at === bytes.length) {
-          chunks.push(toBase64url(bytes));
-          left -= at / COMMAND_DIGEST_BYTES;
-          bytes = new Uint8Array(Math.min(PER_CHUNK, left) * COMMAND_DIGEST_BYTES);
-          at = 0;
-        }
-      }
+    const kept = this.#kept;
+    if (kept !== undefined) {
+      const more = chunksOf(kept.since, kept.since.length);
+      if (kept.chunks.length + more.length <= MAX_COMMAND_ID_CHUNKS) return [...kept.chunks, ...more];
     }
-    return chunks;
+    return chunksOf((function* (shards) { for (const shard of shards) yield* shard; })(this.#shards), this.#size);
   }
 
-  /** Read back from a checkpoint's chunks (their shape is its schema's). */
+  /**
+   * Read back from a checkpoint's chunks (their shape is its schema's), each decoded once. The chunks before the last
+   * whole one are kept to be written back as they are; a last chunk not whole is merged with the digests taken after
+   * it, so that the chunks stay whole but the last, and their count never grows past what the digests fill.
+   */
   static fromChunks(chunks: readonly string[]): CommandIds {
     const ids = new CommandIds();
-    for (const chunk of chunks) {
-      const bytes = fromBase64url(chunk, 'commandIds');
+    const since: string[] = [];
+    let whole = chunks.length;
+    for (let c = 0; c < chunks.length; c++) {
+      const bytes = fromBase64url(chunks[c]!, 'commandIds');
+      const last = c === chunks.length - 1 && bytes.length < PER_CHUNK * COMMAND_DIGEST_BYTES;
+      if (last) whole = c;
       for (let at = 0; at + COMMAND_DIGEST_BYTES <= bytes.length; at += COMMAND_DIGEST_BYTES) {
-        ids.takeDigest(String.fromCharCode(...bytes.subarray(at, at + COMMAND_DIGEST_BYTES)));
+        const digest = digestAt(bytes, at);
+        if (!ids.takeDigest(digest) && last) since.push(digest);
       }
     }
+    ids.#kept = { chunks: chunks.slice(0, whole), since };
     return ids;
   }
 }
@@ -104,7 +156,7 @@ export class CommandIds implements CommandRecords {
 export const CommandIdsChunk = z
   .string()
   .max(Math.ceil((PER_CHUNK * COMMAND_DIGEST_BYTES * 4) / 3))
-  .refine((chunk) => (tryFromBase64url(chunk)?.length ?? 1) % COMMAND_DIGEST_BYTES === 0, 'must be whole command id digests in base64url');
+  .refine((chunk) => (canonicalBytes(chunk) ?? 1) % COMMAND_DIGEST_BYTES === 0, 'must be whole command id digests in base64url');
 
 /**
  * The command ids of a replay's partitions, each in position order (a partition's events, 16 bytes each in `digests`),
@@ -129,8 +181,7 @@ export const commandIdsAcross = (
     const position = partitions[from]!.positions[at]!;
     if (position <= previous) throw new Error(`replay partitions hold an event at position ${position} twice or out of order`);
     previous = position;
-    const bytes = partitions[from]!.digests.subarray(at * COMMAND_DIGEST_BYTES, (at + 1) * COMMAND_DIGEST_BYTES);
-    if (ids.takeDigest(String.fromCharCode(...bytes))) repeats[from]!.push(position);
+    if (ids.takeDigest(digestAt(partitions[from]!.digests, at * COMMAND_DIGEST_BYTES))) repeats[from]!.push(position);
   }
   return { ids, repeats: repeats.map((r) => BigInt64Array.from(r)) };
 };

@@ -1,6 +1,8 @@
 import { closeSync, constants, fchmodSync, fstatSync, linkSync, lstatSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkpointLimitIssue, ReplayCheckpoint, type CheckpointKeeper } from '../../../projections/replay/checkpoint.ts';
+import {
+  checkpointLimitIssue, checkpointOfLines, entityHeadOfLine, entityLinesOf, ReplayCheckpoint, ReplayCheckpointOfLines, type CheckpointKeeper,
+} from '../../../projections/replay/checkpoint.ts';
 import { KeptBeside, type LoadedCheckpointFile, type SaveOptions, type UnreadAlteration } from '../../../projections/replay/kept-beside.ts';
 import { writeFileAtomicFrom } from '../files/index.ts';
 
@@ -30,14 +32,19 @@ type Lined = (typeof LINED)[number];
  * newline. A file without `lines` on its first line is one of the earlier form, a single JSON text (still read).
  */
 function* fileLines(checkpoint: ReplayCheckpoint, beside: KeptBeside = {}): Generator<string> {
-  const head: Record<string, unknown> = { ...checkpoint, ...beside };
+  // The fields but the lined ones, read one by one: `entities` may be made only when read (checkpoint.ts entityLinesOf).
+  const head: Record<string, unknown> = {};
+  for (const key of Object.keys(checkpoint)) if (!(LINED as readonly string[]).includes(key)) head[key] = checkpoint[key as keyof ReplayCheckpoint];
+  Object.assign(head, beside);
+  const entities = entityLinesOf(checkpoint);
   const lines: Partial<Record<Lined, number>> = {};
-  for (const key of LINED) {
-    lines[key] = checkpoint[key].length;
-    delete head[key];
-  }
+  for (const key of LINED) lines[key] = key === 'entities' ? entities.count : checkpoint[key].length;
   yield `${JSON.stringify({ ...head, lines })}\n`;
-  for (const key of LINED) for (const element of checkpoint[key]) yield `${JSON.stringify(element)}\n`;
+  for (const key of LINED) {
+    // An entity read from a line and unchanged since is written back as that line.
+    if (key === 'entities') for (const line of entities.lines) yield `${line}\n`;
+    else for (const element of checkpoint[key]) yield `${JSON.stringify(element)}\n`;
+  }
 }
 
 /** Bytes read from the file at a time. */
@@ -81,6 +88,12 @@ class LineReader {
       const stop = newline === -1 || newline >= this.#end ? this.#end : newline;
       held += stop - this.#start;
       if (held > MAX_LINE_BYTES) return { long: true };
+      // A line whole in the chunk is decoded from it as it is, never copied first (most lines of a checkpoint).
+      if (pieces.length === 0 && stop !== this.#end) {
+        const line = this.#chunk.toString('utf8', this.#start, stop);
+        this.#start = stop + 1;
+        return line;
+      }
       // A copy: the chunk is read over by the next call.
       pieces.push(Buffer.from(this.#chunk.subarray(this.#start, stop)));
       if (stop === this.#end) {
@@ -97,7 +110,11 @@ class LineReader {
  * A file of `size` bytes of the line form as the object its first line and the lines after it make; why not; or
  * `single` (the earlier form).
  */
-const readLined = (fd: number, size: number): { readonly raw: unknown } | { readonly problem: string; readonly head?: unknown } | 'single' => {
+const readLined = (
+  fd: number,
+  size: number,
+  entityHeads = false,
+): { readonly raw: unknown; readonly entityLines?: string[] } | { readonly problem: string; readonly head?: unknown } | 'single' => {
   const reader = new LineReader(fd);
   const first = reader.next();
   if (typeof first !== 'string') return 'single';
@@ -127,10 +144,14 @@ const readLined = (fd: number, size: number): { readonly raw: unknown } | { read
   const counted = Object.values(lines as Record<string, number>).reduce((sum, count) => sum + count, 0);
   if (counted * 2 > size) return { problem: `its first line counts ${counted} lines, more than its ${size} bytes can hold (each line is at least 2 bytes)`, head };
   let at = 1;
+  let entityLines: string[] | undefined;
   for (const key of LINED) {
     if (!Object.hasOwn(lines, key)) continue;
     const count = (lines as Record<string, number>)[key]!;
     const elements: unknown[] = [];
+    // `entityHeads`: an entity's line read only as far as its head (checkpoint.ts entityHeadOfLine), and kept.
+    const heads = entityHeads && key === 'entities';
+    if (heads) entityLines = [];
     for (let i = 0; i < count; i++) {
       at++;
       const line = reader.next();
@@ -139,7 +160,8 @@ const readLined = (fd: number, size: number): { readonly raw: unknown } | { read
         return { problem: `line ${at} should be ${key} ${i + 1} of ${count}, but ${why}`, head };
       }
       try {
-        elements.push(JSON.parse(line));
+        elements.push(heads ? entityHeadOfLine(line) : JSON.parse(line));
+        if (heads) entityLines!.push(line);
       } catch (error) {
         return { problem: `line ${at} (${key} ${i + 1} of ${count}) is not JSON (${(error as Error).message})`, head };
       }
@@ -148,7 +170,7 @@ const readLined = (fd: number, size: number): { readonly raw: unknown } | { read
   }
   const after = reader.next();
   if (typeof after === 'string' || !('end' in after)) return { problem: `it goes on after the ${at} lines its first line counts`, head };
-  return { raw: fields };
+  return entityLines === undefined ? { raw: fields } : { raw: fields, entityLines };
 };
 
 /**
@@ -268,6 +290,7 @@ export class CheckpointFile implements CheckpointKeeper {
     if (size === undefined) return undefined;
     if (size > MAX_CHECKPOINT_BYTES) return { ok: false, problem: `${this.path} is ${size} bytes, more than a checkpoint can be` };
     let raw: unknown;
+    let entityLines: string[] | undefined;
     let lined: ReturnType<typeof readLined>;
     let fd: number;
     try {
@@ -282,7 +305,7 @@ export class CheckpointFile implements CheckpointKeeper {
       // A device or a pipe at its name has no size to bound the read by (review 454: a link to /dev/zero read until the
       // process ran out of memory).
       if (!fstatSync(fd).isFile()) return { ok: false, problem: `${this.path} is not a regular file` };
-      lined = readLined(fd, fstatSync(fd).size);
+      lined = readLined(fd, fstatSync(fd).size, true);
     } catch (error) {
       return { ok: false, problem: `${this.path} cannot be read (${(error as Error).message})` };
     } finally {
@@ -300,7 +323,7 @@ export class CheckpointFile implements CheckpointKeeper {
       const headAltered = typeof head === 'object' && head !== null && Object.hasOwn(head, 'altered') ? { altered: unreadAlteration((head as { altered: unknown }).altered) } : {};
       return { ok: false, problem: `${this.path}: ${lined.problem}`, ...headAltered };
     } else {
-      raw = lined.raw;
+      ({ raw, entityLines } = lined);
     }
     const isObject = typeof raw === 'object' && raw !== null && !Array.isArray(raw);
     // Whatever else is wrong with it, an alteration it records is reported, not set aside with the file.
@@ -310,13 +333,19 @@ export class CheckpointFile implements CheckpointKeeper {
     // What is kept beside the checkpoint is read apart from it: the checkpoint's schema is the replay's own.
     const { digestVersion, altered, ...fields } = isObject ? (raw as Record<string, unknown>) : {};
     const beside = KeptBeside.safeParse({ ...(digestVersion !== undefined ? { digestVersion } : {}), ...(altered !== undefined ? { altered } : {}) });
-    const parsed = ReplayCheckpoint.safeParse(isObject ? fields : raw);
+    // Read from lines, each entity's rest is checked when it is first needed; one that fails then makes the file one
+    // that could not be read (moved aside by the next save), and the run verifies in full (checkpointOfLines).
+    const parsed = entityLines === undefined ? ReplayCheckpoint.safeParse(isObject ? fields : raw) : ReplayCheckpointOfLines.safeParse(fields);
     const failed = !beside.success ? beside.error : !parsed.success ? parsed.error : undefined;
     if (failed !== undefined) {
       const issue = failed.issues[0]!;
       return { ok: false, problem: `${this.path}: ${issue.path.join('.') || '(root)'}: ${issue.message}`, ...unreadAltered };
     }
-    return { ok: true, checkpoint: parsed.data!, ...beside.data! };
+    const checkpoint =
+      entityLines === undefined
+        ? (parsed.data as ReplayCheckpoint)
+        : checkpointOfLines(parsed.data as ReplayCheckpointOfLines, entityLines, this.path, () => void (this.#unreadable = true));
+    return { ok: true, checkpoint, ...beside.data! };
   }
 
   /**
