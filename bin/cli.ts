@@ -1,7 +1,7 @@
 import { damagedDatabaseOf } from '../adapters/driven/files/damaged-database.ts';
 import type { Io } from './io.ts';
 import { printable } from './printable.ts';
-import { isTheNullDevice, type DeliveringIo } from './one-time-output.ts';
+import type { DeliveringIo } from './one-time-output.ts';
 import { createProgram, runProgram, type RegisterCommands } from './program.ts';
 import { standardOutput } from './standard-output.ts';
 
@@ -61,7 +61,6 @@ export const runProcess = async (): Promise<void> => {
   const io: DeliveringIo = {
     out: (l) => stdout.write(`${l}\n`),
     deliver: (l) => stdout.deliver(`${l}\n`),
-    discards: () => isTheNullDevice(1),
     err: (l) => process.stderr.write(`${l}\n`),
     ...(process.stderr.isTTY ? { progress: process.stderr } : {}),
     stdoutIsTerminal: process.stdout.isTTY === true,

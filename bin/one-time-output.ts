@@ -1,4 +1,3 @@
-import { fstatSync, statSync } from 'node:fs';
 import type { Io } from './io.ts';
 import { printable } from './printable.ts';
 
@@ -6,32 +5,7 @@ import { printable } from './printable.ts';
 export interface DeliveringIo extends Io {
   /** Writes `line` and resolves once the system has all of it; rejects where it did not (a full disk, a reader gone). */
   deliver(line: string): Promise<void>;
-  /** Whether stdout is /dev/null, where what is written is written nowhere (the CLI's: isTheNullDevice(1)). */
-  readonly discards?: () => boolean;
 }
-
-/**
- * Whether `fd` is /dev/null: a character device with its device number. `> /dev/null`, and `>&-`, a stdout closed,
- * which Node reopens on /dev/null (review 465).
- */
-export const isTheNullDevice = (fd: number): boolean => {
-  try {
-    const stat = fstatSync(fd);
-    return stat.isCharacterDevice() && stat.rdev === statSync('/dev/null').rdev;
-  } catch {
-    return false;
-  }
-};
-
-/**
- * Why `what` (a token), printed once, must not be made: stdout is /dev/null, so it would be written nowhere and be
- * lost while still valid (review 465; a write that fails is undone by printOneTimeValue, this one never fails).
- * Asked before it is made, as bad usage (exit 2); undefined where stdout takes it.
- */
-export const oneTimeOutputRefusal = (io: Io, what: string): string | undefined =>
-  delivers(io) && io.discards?.() === true
-    ? `standard output: is /dev/null (or closed): ${what} is shown once, so it would be lost; nothing was issued: write it to a terminal, a file or a pipe`
-    : undefined;
 
 const delivers = (io: Io): io is DeliveringIo => typeof (io as Partial<DeliveringIo>).deliver === 'function';
 

@@ -16,7 +16,7 @@ import { scopeIssues, TokenScope } from '../../adapters/http/auth/token-scope.ts
 import { tokenPageCursor } from '../../adapters/http/auth/token-page-cursor.ts';
 import { KeyHandle } from '../../domain/ports/index.ts';
 import { json, type Io } from '../io.ts';
-import { oneTimeOutputRefusal, printOneTimeValue } from '../one-time-output.ts';
+import { printOneTimeValue } from '../one-time-output.ts';
 import { printable } from '../printable.ts';
 import { shellWord } from '../shell-word.ts';
 import { handler, parseOptions, usageOnValidation, UsageError, type RegisterCommands } from '../program.ts';
@@ -119,9 +119,6 @@ const namingTheFlags = (error: unknown): never => {
 const create = async (args: z.infer<typeof Create>, io: Io): Promise<number> => {
   const target = targetOf(args, io);
   const scope = scopeOf(args);
-  // Before anything is issued or made: a token written to /dev/null would be valid and held by nobody (review 465).
-  const discarded = oneTimeOutputRefusal(io, args.json ? 'the token (in the JSON)' : 'the token');
-  if (discarded !== undefined) throw new UsageError(discarded);
   let issued: Issued;
   // Where the hint's revoke must go: the server that issued it (review 136: the hint left --server out).
   let revokeWhere = '';
