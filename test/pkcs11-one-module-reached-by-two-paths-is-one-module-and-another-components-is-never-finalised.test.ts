@@ -23,6 +23,20 @@ const random = (length: number) => new Uint8Array(randomBytes(length));
 const text = (s: string) => new TextEncoder().encode(s);
 const OWNER = 'maf:infrastructure';
 
+/**
+ * `se`'s ephemeral key, made before `closeOther` runs, is still there and agrees after it: closing the other
+ * Secure Environment finalised nothing under `se`.
+ */
+const ephemeralKeyOutlives = async (se: Pkcs11SecureEnvironment, closeOther: () => void): Promise<void> => {
+  const agreeKey = await se.generate(OWNER, 'p256', { usage: 'agree' });
+  const ephemeral = await se.generate(OWNER, 'p256', { usage: 'agree', ephemeral: true });
+  const ephemeralPublic = (await se.describe(OWNER, ephemeral)).publicKey as Uint8Array;
+  closeOther();
+  expect((await se.describe(OWNER, ephemeral)).publicKey).toEqual(ephemeralPublic);
+  await se.agree(OWNER, ephemeral, (await se.describe(OWNER, agreeKey)).publicKey as Uint8Array);
+  await se.destroy(OWNER, ephemeral);
+};
+
 describe.skipIf(softHsmMissing !== undefined)('PKCS#11: one module library reached by two paths', () => {
   const hsm = softHsm();
   const token = hsm.token('two-paths');
@@ -64,15 +78,7 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11: one module library reach
   it('closing the Secure Environment opened by the other path leaves the first one’s ephemeral key usable', async () => {
     const a = Pkcs11SecureEnvironment.open({ uri: uriOf(token, link) }, { random });
     try {
-      const agreeKey = await a.generate(OWNER, 'p256', { usage: 'agree' });
-      const ephemeral = await a.generate(OWNER, 'p256', { usage: 'agree', ephemeral: true });
-      const ephemeralPublic = (await a.describe(OWNER, ephemeral)).publicKey as Uint8Array;
-      const b = Pkcs11SecureEnvironment.open({ uri: uriOf(token, real) }, { random });
-      b.close();
-      expect((await a.describe(OWNER, ephemeral)).publicKey).toEqual(ephemeralPublic);
-      const agreePublic = (await a.describe(OWNER, agreeKey)).publicKey as Uint8Array;
-      await a.agree(OWNER, ephemeral, agreePublic);
-      await a.destroy(OWNER, ephemeral);
+      await ephemeralKeyOutlives(a, () => Pkcs11SecureEnvironment.open({ uri: uriOf(token, real) }, { random }).close());
     } finally {
       a.close();
     }
@@ -107,14 +113,10 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11: one module library reach
     let aClosed = false;
     const b = Pkcs11SecureEnvironment.open({ uri: uriOf(token, hard) }, { random });
     try {
-      const agreeKey = await b.generate(OWNER, 'p256', { usage: 'agree' });
-      const ephemeral = await b.generate(OWNER, 'p256', { usage: 'agree', ephemeral: true });
-      const ephemeralPublic = (await b.describe(OWNER, ephemeral)).publicKey as Uint8Array;
-      a.close();
-      aClosed = true;
-      expect((await b.describe(OWNER, ephemeral)).publicKey).toEqual(ephemeralPublic);
-      await b.agree(OWNER, ephemeral, (await b.describe(OWNER, agreeKey)).publicKey as Uint8Array);
-      await b.destroy(OWNER, ephemeral);
+      await ephemeralKeyOutlives(b, () => {
+        a.close();
+        aClosed = true;
+      });
       // And a wrong PIN by the hard link is still refused while the real path's login lasts.
       const again = Pkcs11SecureEnvironment.open({ uri: uriOf(token, real) }, { random });
       try {
@@ -250,14 +252,10 @@ describe.skipIf(softHsmMissing !== undefined)('PKCS#11: one module library reach
       lib.upgrade();
       const b = Pkcs11SecureEnvironment.open({ uri: uriOf(foreignToken, lib.path) }, { random });
       try {
-        const agreeKey = await b.generate(OWNER, 'p256', { usage: 'agree' });
-        const ephemeral = await b.generate(OWNER, 'p256', { usage: 'agree', ephemeral: true });
-        const ephemeralPublic = (await b.describe(OWNER, ephemeral)).publicKey as Uint8Array;
-        a.close();
-        aClosed = true;
-        expect((await b.describe(OWNER, ephemeral)).publicKey).toEqual(ephemeralPublic);
-        await b.agree(OWNER, ephemeral, (await b.describe(OWNER, agreeKey)).publicKey as Uint8Array);
-        await b.destroy(OWNER, ephemeral);
+        await ephemeralKeyOutlives(b, () => {
+          a.close();
+          aClosed = true;
+        });
       } finally {
         b.close();
       }

@@ -28,7 +28,10 @@ describe('a replay checkpoint entity line', () => {
     return lines[at]!;
   };
 
-  it('no event needs is written back as it was read, and one whose context is not a checkpoint\'s is never trusted into a verdict', async () => {
+  /** A fleet of one established node and one registered, verified in full once, its checkpoint written, for `run`. */
+  const withCheckpointedFleet = async (
+    run: (fleet: { dir: string; store: ReturnType<typeof openSqliteStoreInDir>; engine: ReturnType<typeof fixture>['engine']; checkpoint: CheckpointFile; first: Awaited<ReturnType<typeof verifyFleet>> }) => Promise<void>,
+  ): Promise<void> => {
     const dir = dataDir();
     const store = openSqliteStoreInDir(dir);
     try {
@@ -36,7 +39,15 @@ describe('a replay checkpoint entity line', () => {
       await establishOne(engine);
       await engine.execute(cmd.registerNode('meter-2'));
       const checkpoint = new CheckpointFile(dir);
-      expect(await verifyFleet(store, { checkpoint })).toMatchObject({ mode: 'full', replay: { findings: [] } });
+      await run({ dir, store, engine, checkpoint, first: await verifyFleet(store, { checkpoint }) });
+    } finally {
+      await store.close();
+    }
+  };
+
+  it('no event needs is written back as it was read, and one whose context is not a checkpoint\'s is never trusted into a verdict', async () => {
+    await withCheckpointedFleet(async ({ dir, store, engine, checkpoint, first }) => {
+      expect(first).toMatchObject({ mode: 'full', replay: { findings: [] } });
 
       // Spelt otherwise than a write spells it (spaces), and its context no JSON object: read only when needed.
       const at = lineOf(checkpoint.path, 'node-meter-2');
@@ -68,20 +79,11 @@ describe('a replay checkpoint entity line', () => {
       expect(readFileSync(checkpoint.asidePath, 'utf8')).toBe(before);
       // The checkpoint written in its place is gone on from.
       expect(await verifyFleet(store, { checkpoint: new CheckpointFile(dir) })).toMatchObject({ mode: 'incremental', verifiedNow: 0, notes: [] });
-    } finally {
-      await store.close();
-    }
+    });
   }, 60_000);
 
   it('read from a file, then given other entities, is saved with those entities, not the lines it was read from', async () => {
-    const dir = dataDir();
-    const store = openSqliteStoreInDir(dir);
-    try {
-      const { engine } = fixture(store);
-      await establishOne(engine);
-      await engine.execute(cmd.registerNode('meter-2'));
-      const checkpoint = new CheckpointFile(dir);
-      await verifyFleet(store, { checkpoint });
+    await withCheckpointedFleet(async ({ dir, checkpoint }) => {
       const loaded = checkpoint.load();
       if (loaded?.ok !== true) throw new Error('the checkpoint just written did not load');
       const all = loaded.checkpoint.entities;
@@ -91,9 +93,7 @@ describe('a replay checkpoint entity line', () => {
       const again = new CheckpointFile(dir).load();
       if (again?.ok !== true) throw new Error('the checkpoint saved did not load');
       expect(again.checkpoint.entities).toEqual(all.slice(0, 1));
-    } finally {
-      await store.close();
-    }
+    });
   }, 60_000);
 });
 
